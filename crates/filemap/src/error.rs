@@ -1,0 +1,389 @@
+//! `filemap::Error`: every way a filemap call can fail, each variant naming what was
+//! involved (the name, the path, the offset, the size, the kind found).
+//!
+//! Operating-system failures that have no more specific variant become [`Error::Io`],
+//! which still says which operation failed and on what.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+/// The result type of filemap operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The kinds of object that share filemap's one namespace.
+///
+/// Opening a name as the wrong kind is [`Error::KindMismatch`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Kind {
+    /// A mapping object ([`crate::Mapping`]): memory-backed or file-backed.
+    Mapping,
+    /// A named mutex.
+    Mutex,
+    /// A named event.
+    Event,
+    /// A named semaphore.
+    Semaphore,
+    /// A typed value guarded by a mutex.
+    SharedMutex,
+    /// A message channel.
+    Channel,
+}
+
+impl Kind {
+    pub(crate) const ALL: [Kind; 6] = [
+        Kind::Mapping,
+        Kind::Mutex,
+        Kind::Event,
+        Kind::Semaphore,
+        Kind::SharedMutex,
+        Kind::Channel,
+    ];
+
+    /// The kind's name as shown by the CLI and in errors (`"mapping"`, `"mutex"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Mapping => "mapping",
+            Kind::Mutex => "mutex",
+            Kind::Event => "event",
+            Kind::Semaphore => "semaphore",
+            Kind::SharedMutex => "shared-mutex",
+            Kind::Channel => "channel",
+        }
+    }
+
+    pub(crate) fn code(self) -> u32 {
+        match self {
+            Kind::Mapping => 1,
+            Kind::Mutex => 2,
+            Kind::Event => 3,
+            Kind::Semaphore => 4,
+            Kind::SharedMutex => 5,
+            Kind::Channel => 6,
+        }
+    }
+
+    pub(crate) fn from_code(code: u32) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.code() == code)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What is wrong with a name passed to filemap (see [`crate::Name`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NameProblem {
+    /// The name (after any `Local\` or `Global\` prefix) is empty.
+    Empty,
+    /// The name is longer than [`crate::Name::MAX_LEN`] bytes.
+    TooLong {
+        /// The name's length in bytes.
+        len: usize,
+    },
+    /// The name contains NUL or another control character.
+    ControlCharacter {
+        /// Byte position of the character.
+        position: usize,
+    },
+    /// The name contains `/`.
+    Slash {
+        /// Byte position of the slash.
+        position: usize,
+    },
+    /// The name contains a `\` that is not the one after a `Local` or `Global` prefix.
+    Backslash {
+        /// Byte position of the backslash.
+        position: usize,
+    },
+    /// The name starts with a prefix other than `Local\` or `Global\`.
+    UnknownPrefix {
+        /// The prefix found (without its backslash).
+        prefix: String,
+    },
+}
+
+impl fmt::Display for NameProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NameProblem::Empty => f.write_str("the name is empty"),
+            NameProblem::TooLong { len } => write!(
+                f,
+                "the name is {len} bytes long; at most {} are allowed",
+                crate::name::Name::MAX_LEN
+            ),
+            NameProblem::ControlCharacter { position } => {
+                write!(f, "control character at byte {position}")
+            }
+            NameProblem::Slash { position } => write!(f, "'/' at byte {position} is not allowed"),
+            NameProblem::Backslash { position } => write!(
+                f,
+                "'\\' at byte {position} is only allowed after a Local or Global prefix"
+            ),
+            NameProblem::UnknownPrefix { prefix } => write!(
+                f,
+                "unknown prefix {prefix:?}: use Local\\ (the default) or Global\\"
+            ),
+        }
+    }
+}
+
+/// What is wrong with the file behind a named file-backed mapping.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BackingFileProblem {
+    /// The file no longer exists at the recorded path.
+    Missing,
+    /// A different file now has the recorded path (device or inode changed).
+    Replaced,
+    /// The file is now shorter than the mapping.
+    TooShort {
+        /// The file's current length.
+        file_len: u64,
+    },
+}
+
+impl fmt::Display for BackingFileProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackingFileProblem::Missing => f.write_str("the file no longer exists"),
+            BackingFileProblem::Replaced => {
+                f.write_str("a different file now has that path (device or inode changed)")
+            }
+            BackingFileProblem::TooShort { file_len } => {
+                write!(f, "the file is now only {file_len} bytes long")
+            }
+        }
+    }
+}
+
+/// Everything that can go wrong in filemap.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A name is not valid; `problem` says why.
+    #[error("invalid name {name:?}: {problem}")]
+    InvalidName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        problem: NameProblem,
+    },
+
+    /// No object has that name (`OpenFileMapping` failing with `ERROR_FILE_NOT_FOUND`).
+    #[error("no object named {name}")]
+    NotFound {
+        /// The name looked up.
+        name: String,
+    },
+
+    /// `create_new` found the name taken (by a live or persistent object).
+    #[error("an object named {name} already exists")]
+    AlreadyExists {
+        /// The name that is taken.
+        name: String,
+    },
+
+    /// The name belongs to an object of another kind (`ERROR_INVALID_HANDLE` on Windows).
+    #[error("{name} is a {found}, not a {expected}")]
+    KindMismatch {
+        /// The name.
+        name: String,
+        /// The kind of the existing object.
+        found: Kind,
+        /// The kind the caller asked for.
+        expected: Kind,
+    },
+
+    /// A file-backed mapping of size 0 (the file's size) over an empty file
+    /// (`ERROR_FILE_INVALID` on Windows).
+    #[error("cannot map the empty file {path}: give a size to extend it")]
+    EmptyFile {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// A mapping must grow its file, but the file or the protection is read-only.
+    #[error(
+        "the file {path} is {file_len} bytes long and the mapping asks for {size}: \
+         extending it needs read-write protection and a writable file"
+    )]
+    CannotExtend {
+        /// The file.
+        path: PathBuf,
+        /// Its current length.
+        file_len: u64,
+        /// The size asked for.
+        size: u64,
+    },
+
+    /// The file was opened read-only but the mapping asks for read-write protection.
+    #[error("the file {path} is not open for writing, so it cannot back a read-write mapping")]
+    FileNotWritable {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// The file behind a named file-backed mapping is not the one the mapping recorded.
+    #[error("{name} maps {path}, but {problem}")]
+    BackingFile {
+        /// The mapping's name.
+        name: String,
+        /// The recorded path.
+        path: PathBuf,
+        /// What changed.
+        problem: BackingFileProblem,
+    },
+
+    /// A size is zero, too large, or otherwise unusable.
+    #[error("invalid size {size}: {problem}")]
+    InvalidSize {
+        /// The size given.
+        size: u64,
+        /// Why it cannot be used.
+        problem: &'static str,
+    },
+
+    /// A range (a view, a read, a write, a flush) reaches past the end of the object or view.
+    #[error("the range at offset {offset} of length {len} does not fit in {size} bytes")]
+    OutOfRange {
+        /// Start of the range.
+        offset: u64,
+        /// Its length.
+        len: u64,
+        /// The size of what it must fit in.
+        size: u64,
+    },
+
+    /// A view's access does not fit what the object's protection and the handle allow.
+    #[error("{requested} access is not allowed on this mapping: {reason}")]
+    AccessNotAllowed {
+        /// The access asked for.
+        requested: crate::Access,
+        /// Why not: the object's protection or the handle's open mode.
+        reason: String,
+    },
+
+    /// A write through a view mapped for reading only.
+    #[error("the view is mapped for {access} access and cannot be written")]
+    ViewNotWritable {
+        /// The view's access.
+        access: crate::Access,
+    },
+
+    /// An atomic accessor at an offset that is not aligned for its type.
+    #[error("offset {offset} is not aligned to {align} bytes")]
+    Misaligned {
+        /// The offset given.
+        offset: u64,
+        /// The alignment the type needs.
+        align: u64,
+    },
+
+    /// There is not enough memory or disk space to allocate the object.
+    #[error("not enough space for {size} bytes in {place}")]
+    NoSpace {
+        /// Where the space was needed (namespace directory, file, or memory).
+        place: String,
+        /// How many bytes were asked for.
+        size: u64,
+    },
+
+    /// The entry exists but is not a usable filemap object; `problem` says what is wrong.
+    #[error("{name}: corrupt entry: {problem}")]
+    Corrupt {
+        /// The name (or entry path).
+        name: String,
+        /// What was wrong.
+        problem: String,
+    },
+
+    /// A Local entry is owned by another user (someone squatting the name).
+    #[error("{name} is owned by uid {owner}, not by this user (uid {me}): refusing to use it")]
+    ForeignOwner {
+        /// The name.
+        name: String,
+        /// The entry's owner.
+        owner: u32,
+        /// This process's effective uid.
+        me: u32,
+    },
+
+    /// An entry's permissions are wider than its creator asked for.
+    #[error(
+        "{name} has permissions {mode:03o}, wider than the {expected:03o} its creator asked for: \
+         refusing to use it"
+    )]
+    InsecurePermissions {
+        /// The name.
+        name: String,
+        /// The entry's permissions.
+        mode: u32,
+        /// The permissions recorded in its header.
+        expected: u32,
+    },
+
+    /// The entry is a symbolic link; filemap never follows them.
+    #[error("{name} is a symbolic link: refusing to follow it")]
+    Symlink {
+        /// The name.
+        name: String,
+    },
+
+    /// The operating system refused access to the object.
+    #[error("permission denied: {what}")]
+    PermissionDenied {
+        /// What was refused (the name or path, and the operation).
+        what: String,
+    },
+
+    /// A shared handle could not be picked up in a child or from a socket.
+    #[error("no shared handle {key}: {problem}")]
+    SharedHandle {
+        /// The key or channel the handle was expected on.
+        key: String,
+        /// What was missing or wrong.
+        problem: String,
+    },
+
+    /// Permissions that are not `0o600` plus any of the group and other bits.
+    #[error("invalid permissions {mode:o}: they must be within 777 and include owner read-write (600)")]
+    InvalidPermissions {
+        /// The permissions given.
+        mode: u32,
+    },
+
+    /// A combination of options that cannot work.
+    #[error("unsupported: {what}")]
+    Unsupported {
+        /// What was asked for.
+        what: &'static str,
+    },
+
+    /// Any other operating-system error, with the operation and its target.
+    #[error("{op} {target}: {source}")]
+    Io {
+        /// What filemap was doing.
+        op: &'static str,
+        /// On what (a name, a path).
+        target: String,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(op: &'static str, target: impl fmt::Display, source: io::Error) -> Error {
+        Error::Io {
+            op,
+            target: target.to_string(),
+            source,
+        }
+    }
+}

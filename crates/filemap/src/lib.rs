@@ -1,0 +1,70 @@
+//! # filemap
+//!
+//! The Windows file-mapping model for Rust on Linux and Windows: named and file-backed
+//! mapping objects, views at any offset, durable flushes, copy-on-write, one namespace
+//! with `Local\` and `Global\` names, lifetimes that survive crashes, and typed errors.
+//!
+//! | Win32 | filemap |
+//! |---|---|
+//! | `CreateFileMapping(INVALID_HANDLE_VALUE, …, name)` | [`Mapping::create_new`], [`Mapping::create_or_open`] → [`Disposition`] |
+//! | `CreateFile` + `CreateFileMapping(hFile, …)` | [`Mapping::from_path`], [`Mapping::from_file`] |
+//! | `OpenFileMapping` | [`Mapping::open`], [`Mapping::open_with`] |
+//! | `MapViewOfFile` | [`Mapping::view`] → [`ViewBuilder`] → [`View`] |
+//! | `FlushViewOfFile` + `FlushFileBuffers` | [`View::flush`] |
+//! | `UnmapViewOfFile`, `CloseHandle` | `Drop`, in any order |
+//! | `bInheritHandle`, `DuplicateHandle` | [`CommandExt::share_mapping`], [`Mapping::send_to`] |
+//!
+//! A tour:
+//!
+//! ```
+//! # let _dir = filemap::doctest_dir();
+//! use filemap::{Access, Mapping};
+//!
+//! // A named, memory-backed object: gone when the last handle in any process closes.
+//! let m = Mapping::create_new("Local\\tour", 1 << 20)?;
+//! let v = m.view().offset(4096).len(64).map()?;
+//! v.write_at(0, b"shared")?;
+//!
+//! // Another process opens it by name; here, a read-only handle in the same process.
+//! let r = Mapping::open_with("tour", Access::Read)?;
+//! assert_eq!(r.view().offset(4096).len(6).map()?.read_vec(0, 6)?, b"shared");
+//!
+//! // Errors say what was wrong.
+//! let err = Mapping::open("no/such").unwrap_err();
+//! assert_eq!(err.to_string(), "invalid name \"no/such\": '/' at byte 2 is not allowed");
+//! # Ok::<(), filemap::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod error;
+mod header;
+mod mapping;
+mod name;
+pub mod namespace;
+mod share;
+mod sys;
+mod view;
+
+pub use error::{BackingFileProblem, Error, Kind, NameProblem, Result};
+pub use mapping::{Access, CreateOptions, Disposition, FileOptions, Mapping, Protection};
+pub use name::{IntoName, Name, Scope};
+pub use share::CommandExt;
+pub use view::{allocation_granularity, View, ViewBuilder};
+
+/// Points `FILEMAP_DIR` at a fresh directory for a documentation example and removes it
+/// when the returned guard drops. Not part of the API.
+#[doc(hidden)]
+pub fn doctest_dir() -> impl Drop {
+    struct Guard(std::path::PathBuf);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("filemap-doctest-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    std::env::set_var("FILEMAP_DIR", &dir);
+    Guard(dir)
+}

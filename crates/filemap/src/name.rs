@@ -1,0 +1,262 @@
+//! Object names: the `Local\` / `Global\` scopes, validation, and the encoding of a name
+//! into a namespace entry's file name.
+//!
+//! A name is validated once, here, into a [`Name`]; everything else takes `&Name`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, NameProblem, Result};
+
+/// Who can see a named object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// `Local\name` (the default): private to the current user.
+    Local,
+    /// `Global\name`: one object for the whole machine, shared between users according to
+    /// the permissions its creator gave it.
+    Global,
+}
+
+/// A validated object name: a [`Scope`] and a base name.
+///
+/// Written as `Local\base`, `Global\base`, or just `base` (which means `Local\base`),
+/// like the names of Windows kernel objects. The base name is 1 to [`Name::MAX_LEN`]
+/// bytes of UTF-8 without control characters, `/` or `\`.
+///
+/// ```
+/// use filemap::{Name, Scope};
+///
+/// let n: Name = "Global\\jobs".parse()?;
+/// assert_eq!(n.scope(), Scope::Global);
+/// assert_eq!(n.base(), "jobs");
+/// assert_eq!(n.to_string(), "Global\\jobs");
+///
+/// let local = Name::new("jobs")?;
+/// assert_eq!(local.to_string(), "Local\\jobs");
+///
+/// assert!(Name::new("a/b").is_err());
+/// # Ok::<(), filemap::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Name {
+    scope: Scope,
+    base: String,
+}
+
+/// The prefix of every entry file filemap creates in its namespace directory.
+pub(crate) const ENTRY_PREFIX: &str = "filemap.";
+
+impl Name {
+    /// The longest base name accepted, in bytes.
+    pub const MAX_LEN: usize = 200;
+
+    /// Parses and validates a name (`Local\x`, `Global\x` or `x`).
+    pub fn new(name: &str) -> Result<Name> {
+        let invalid = |problem| Error::InvalidName {
+            name: name.to_string(),
+            problem,
+        };
+        let (scope, base, base_start) = if let Some(rest) = name.strip_prefix("Local\\") {
+            (Scope::Local, rest, "Local\\".len())
+        } else if let Some(rest) = name.strip_prefix("Global\\") {
+            (Scope::Global, rest, "Global\\".len())
+        } else {
+            (Scope::Local, name, 0)
+        };
+        if base.is_empty() {
+            return Err(invalid(NameProblem::Empty));
+        }
+        for (i, c) in base.char_indices() {
+            let position = base_start + i;
+            if c.is_control() {
+                return Err(invalid(NameProblem::ControlCharacter { position }));
+            }
+            if c == '/' {
+                return Err(invalid(NameProblem::Slash { position }));
+            }
+            if c == '\\' {
+                if base_start == 0 {
+                    let prefix = &base[..i];
+                    if !prefix.is_empty() && !prefix.contains(['/', '\\']) {
+                        return Err(invalid(NameProblem::UnknownPrefix {
+                            prefix: prefix.to_string(),
+                        }));
+                    }
+                }
+                return Err(invalid(NameProblem::Backslash { position }));
+            }
+        }
+        if base.len() > Name::MAX_LEN {
+            return Err(invalid(NameProblem::TooLong { len: base.len() }));
+        }
+        Ok(Name {
+            scope,
+            base: base.to_string(),
+        })
+    }
+
+    /// The scope: `Local` or `Global`.
+    pub fn scope(&self) -> Scope {
+        self.scope
+    }
+
+    /// The name without its scope prefix.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The file name of this object's entry in the namespace directory, for the user `uid`
+    /// (`filemap.u1000.jobs`, `filemap.global.jobs`).
+    pub(crate) fn entry_file_name(&self, uid: u32) -> String {
+        match self.scope {
+            Scope::Local => format!("{ENTRY_PREFIX}u{uid}.{}", self.base),
+            Scope::Global => format!("{ENTRY_PREFIX}global.{}", self.base),
+        }
+    }
+
+    /// The inverse of [`Name::entry_file_name`]: the name and, for Local names, the uid.
+    /// `None` for files that are not filemap entries.
+    pub(crate) fn from_entry_file_name(file_name: &str) -> Option<(Name, Option<u32>)> {
+        let rest = file_name.strip_prefix(ENTRY_PREFIX)?;
+        let (scope_part, base) = rest.split_once('.')?;
+        let (name, uid) = if scope_part == "global" {
+            (format!("Global\\{base}"), None)
+        } else {
+            let uid: u32 = scope_part.strip_prefix('u')?.parse().ok()?;
+            (format!("Local\\{base}"), Some(uid))
+        };
+        Some((Name::new(&name).ok()?, uid))
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.scope {
+            Scope::Local => write!(f, "Local\\{}", self.base),
+            Scope::Global => write!(f, "Global\\{}", self.base),
+        }
+    }
+}
+
+impl FromStr for Name {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Name> {
+        Name::new(s)
+    }
+}
+
+/// Anything that names an object: `&str`, `String`, or an already validated [`Name`].
+///
+/// Functions that take a name take `impl IntoName`, so a bad name is reported as
+/// [`Error::InvalidName`] by the call that uses it.
+pub trait IntoName {
+    /// Validates (if needed) and returns the name.
+    fn into_name(self) -> Result<Name>;
+}
+
+impl IntoName for &str {
+    fn into_name(self) -> Result<Name> {
+        Name::new(self)
+    }
+}
+
+impl IntoName for String {
+    fn into_name(self) -> Result<Name> {
+        Name::new(&self)
+    }
+}
+
+impl IntoName for &String {
+    fn into_name(self) -> Result<Name> {
+        Name::new(self)
+    }
+}
+
+impl IntoName for Name {
+    fn into_name(self) -> Result<Name> {
+        Ok(self)
+    }
+}
+
+impl IntoName for &Name {
+    fn into_name(self) -> Result<Name> {
+        Ok(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(s: &str) -> NameProblem {
+        match Name::new(s) {
+            Err(Error::InvalidName { problem, name }) => {
+                assert_eq!(name, s);
+                problem
+            }
+            other => panic!("{s:?}: expected InvalidName, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn scopes_and_display() {
+        let n = Name::new("abc").unwrap();
+        assert_eq!((n.scope(), n.base()), (Scope::Local, "abc"));
+        let n = Name::new("Local\\abc").unwrap();
+        assert_eq!((n.scope(), n.base()), (Scope::Local, "abc"));
+        let n = Name::new("Global\\a b.c-d").unwrap();
+        assert_eq!((n.scope(), n.base()), (Scope::Global, "a b.c-d"));
+        assert_eq!(n.to_string(), "Global\\a b.c-d");
+        assert_eq!(Name::new("héllo").unwrap().base(), "héllo");
+    }
+
+    #[test]
+    fn each_problem_is_distinct() {
+        assert_eq!(problem(""), NameProblem::Empty);
+        assert_eq!(problem("Local\\"), NameProblem::Empty);
+        assert_eq!(problem("Global\\"), NameProblem::Empty);
+        assert_eq!(
+            problem(&"x".repeat(201)),
+            NameProblem::TooLong { len: 201 }
+        );
+        assert!(Name::new(&"x".repeat(200)).is_ok());
+        assert_eq!(
+            problem("a\0b"),
+            NameProblem::ControlCharacter { position: 1 }
+        );
+        assert_eq!(
+            problem("Local\\a\nb"),
+            NameProblem::ControlCharacter { position: 7 }
+        );
+        assert_eq!(problem("a/b"), NameProblem::Slash { position: 1 });
+        assert_eq!(
+            problem("Global\\a\\b"),
+            NameProblem::Backslash { position: 8 }
+        );
+        assert_eq!(
+            problem("Session\\x"),
+            NameProblem::UnknownPrefix {
+                prefix: "Session".into()
+            }
+        );
+        assert_eq!(problem("\\x"), NameProblem::Backslash { position: 0 });
+    }
+
+    #[test]
+    fn entry_file_names_round_trip() {
+        for s in ["Local\\a", "Global\\b.c", "Local\\x.y.z"] {
+            let n = Name::new(s).unwrap();
+            let f = n.entry_file_name(1000);
+            let (back, uid) = Name::from_entry_file_name(&f).unwrap();
+            assert_eq!(back, n);
+            assert_eq!(uid.is_some(), n.scope() == Scope::Local);
+        }
+        assert_eq!(
+            Name::new("a").unwrap().entry_file_name(7),
+            "filemap.u7.a"
+        );
+        assert!(Name::from_entry_file_name("other").is_none());
+        assert!(Name::from_entry_file_name("filemap.uX.a").is_none());
+    }
+}

@@ -1,0 +1,145 @@
+//! The namespace as a whole: listing entries (`filemap ls`), describing one
+//! (`filemap info`), removing a name of any kind (`filemap rm`), and collecting stale
+//! entries (`filemap gc`).
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use crate::error::{Error, Kind, Result};
+use crate::name::{IntoName, Name};
+use crate::sys;
+
+/// One entry of the namespace, as `filemap ls` shows it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct EntryInfo {
+    /// The object's name (`Local\x`, `Global\x`), or the entry's file name if it is not a
+    /// valid filemap name.
+    pub name: String,
+    /// The entry's file name in the namespace directory.
+    pub file_name: String,
+    /// The kind, if the header could be read.
+    pub kind: Option<Kind>,
+    /// The logical size in bytes, if the header could be read.
+    pub size: Option<u64>,
+    /// Whether the object outlives its handles.
+    pub persistent: bool,
+    /// For file-backed mappings, the file.
+    pub file: Option<PathBuf>,
+    /// Pids of the processes holding a handle (0 for a holder of unknown pid).
+    pub holders: Vec<u32>,
+    /// No process holds it and it is not persistent: the next create/open or
+    /// `filemap gc` reclaims it.
+    pub stale: bool,
+    /// The entry's owner uid.
+    pub owner: u32,
+    /// The entry's permissions.
+    pub mode: u32,
+    /// The creator's pid, if the header could be read.
+    pub creator_pid: Option<u32>,
+    /// When it was created, if the header could be read.
+    pub created: Option<SystemTime>,
+    /// What is wrong with the entry, if it is not a valid filemap object.
+    pub problem: Option<String>,
+}
+
+/// The namespace directory (`$FILEMAP_DIR`, or `/dev/shm`).
+#[cfg(unix)]
+pub fn directory() -> PathBuf {
+    sys::namespace_dir_path()
+}
+
+/// Every entry in the namespace that this process can see.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// let m = filemap::Mapping::create_new("ls-demo", 4096)?;
+/// let entries = filemap::namespace::list()?;
+/// let e = entries.iter().find(|e| e.name == "Local\\ls-demo").unwrap();
+/// assert_eq!(e.size, Some(4096));
+/// assert!(e.holders.contains(&std::process::id()));
+/// # Ok::<(), filemap::Error>(())
+/// ```
+pub fn list() -> Result<Vec<EntryInfo>> {
+    Ok(sys::list_entries()?
+        .into_iter()
+        .map(|raw| {
+            let (header, problem) = match raw.header {
+                Ok(h) => (Some(h), None),
+                Err(p) => (None, Some(p)),
+            };
+            let persistent = header.as_ref().is_some_and(|h| h.is_persistent());
+            EntryInfo {
+                name: raw
+                    .name
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| raw.file_name.clone()),
+                file_name: raw.file_name,
+                kind: header.as_ref().map(|h| h.kind),
+                size: header.as_ref().map(|h| h.size),
+                persistent,
+                file: header
+                    .as_ref()
+                    .and_then(|h| h.file.as_ref())
+                    .map(|f| sys::path_from_bytes(&f.path)),
+                stale: header.is_some() && !persistent && raw.holders.is_empty(),
+                holders: raw.holders,
+                owner: raw.owner,
+                mode: raw.mode,
+                creator_pid: header.as_ref().map(|h| h.creator_pid),
+                created: header
+                    .as_ref()
+                    .map(|h| SystemTime::UNIX_EPOCH + Duration::from_nanos(h.created_unix_ns)),
+                problem,
+            }
+        })
+        .collect())
+}
+
+/// The entry of one name.
+pub fn info(name: impl IntoName) -> Result<EntryInfo> {
+    let name = name.into_name()?;
+    let shown = name.to_string();
+    list()?
+        .into_iter()
+        .find(|e| e.name == shown && name_is_mine(&name, e))
+        .ok_or(Error::NotFound { name: shown })
+}
+
+fn name_is_mine(name: &Name, e: &EntryInfo) -> bool {
+    e.file_name == name.entry_file_name(sys::current_uid())
+}
+
+/// Removes a name now, whatever its kind (`filemap rm`). Holders keep their object; the
+/// name is free at once.
+pub fn remove(name: impl IntoName) -> Result<()> {
+    sys::remove_entry(&name.into_name()?)
+}
+
+/// What [`collect_garbage`] did with one entry.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Collected {
+    /// The object's name, or the entry's file name.
+    pub name: String,
+    /// Why it is garbage: stale, or corrupt and held by no one.
+    pub reason: String,
+    /// Whether it was removed (false in a dry run, or if removal failed).
+    pub removed: bool,
+    /// Why removal failed, if it did.
+    pub error: Option<String>,
+}
+
+/// Removes every stale entry (not persistent, held by no process: every holder died) and
+/// every corrupt entry nobody holds. With `dry_run`, only reports them.
+pub fn collect_garbage(dry_run: bool) -> Result<Vec<Collected>> {
+    Ok(sys::collect_garbage(dry_run)?
+        .into_iter()
+        .map(|c| Collected {
+            name: c.name.map(|n| n.to_string()).unwrap_or(c.file_name),
+            reason: c.reason,
+            removed: c.removed,
+            error: c.error,
+        })
+        .collect())
+}

@@ -1,0 +1,393 @@
+//! Sharing a mapping handle with another process (Win32's `bInheritHandle` and
+//! `DuplicateHandle`): with a child `Command`, or over a Unix socket. A shared handle
+//! keeps the object alive like any other handle.
+//!
+//! The receiver gets a short text descriptor (what kind of object, its name, size and
+//! protection) and the handles themselves; this module owns that format.
+
+use std::process::Command;
+
+use crate::error::{Error, Result};
+use crate::header::{Header, FLAG_FILE_BACKED};
+use crate::mapping::{new_header, Mapping, Object, Protection};
+use crate::name::Name;
+use crate::sys;
+
+const ENV_PREFIX: &str = "FILEMAP_SHARED_";
+const FORMAT: &str = "filemap-share/1";
+
+fn check_key(key: &str) -> Result<()> {
+    if key.is_empty()
+        || key.len() > 64
+        || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(Error::SharedHandle {
+            key: key.to_string(),
+            problem: "a key is 1 to 64 ASCII letters, digits or underscores".into(),
+        });
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// What the receiving side needs besides the handles.
+#[derive(Debug, PartialEq)]
+struct Descriptor {
+    /// The first handle is the entry (header and lifetime).
+    has_entry: bool,
+    /// The last handle is a file section (file-backed objects).
+    file_backed: bool,
+    writable: bool,
+    size: u64,
+    protection: Protection,
+    name: Option<String>,
+    path: Option<Vec<u8>>,
+    /// Handle values (inheritance only; sockets carry the handles themselves).
+    handles: Vec<u64>,
+}
+
+impl Descriptor {
+    fn encode(&self) -> String {
+        let prot = match self.protection {
+            Protection::ReadOnly => "ro",
+            Protection::ReadWrite => "rw",
+            Protection::WriteCopy => "wc",
+        };
+        let mut s = format!(
+            "{FORMAT} entry={} file={} writable={} size={} protection={prot}",
+            self.has_entry as u8, self.file_backed as u8, self.writable as u8, self.size
+        );
+        if let Some(n) = &self.name {
+            s += &format!(" name={}", hex(n.as_bytes()));
+        }
+        if let Some(p) = &self.path {
+            s += &format!(" path={}", hex(p));
+        }
+        if !self.handles.is_empty() {
+            let h: Vec<String> = self.handles.iter().map(u64::to_string).collect();
+            s += &format!(" handles={}", h.join(","));
+        }
+        s
+    }
+
+    fn decode(text: &str, key: &str) -> Result<Descriptor> {
+        let bad = |problem: String| Error::SharedHandle {
+            key: key.to_string(),
+            problem,
+        };
+        let mut fields = text.split(' ');
+        if fields.next() != Some(FORMAT) {
+            return Err(bad(format!("not a {FORMAT} descriptor: {text:?}")));
+        }
+        let mut d = Descriptor {
+            has_entry: false,
+            file_backed: false,
+            writable: false,
+            size: 0,
+            protection: Protection::ReadOnly,
+            name: None,
+            path: None,
+            handles: Vec::new(),
+        };
+        for field in fields {
+            let (k, v) = field
+                .split_once('=')
+                .ok_or_else(|| bad(format!("malformed field {field:?}")))?;
+            let flag = || match v {
+                "0" => Ok(false),
+                "1" => Ok(true),
+                _ => Err(bad(format!("{k} must be 0 or 1, not {v:?}"))),
+            };
+            match k {
+                "entry" => d.has_entry = flag()?,
+                "file" => d.file_backed = flag()?,
+                "writable" => d.writable = flag()?,
+                "size" => d.size = v.parse().map_err(|_| bad(format!("bad size {v:?}")))?,
+                "protection" => {
+                    d.protection = match v {
+                        "ro" => Protection::ReadOnly,
+                        "rw" => Protection::ReadWrite,
+                        "wc" => Protection::WriteCopy,
+                        _ => return Err(bad(format!("bad protection {v:?}"))),
+                    }
+                }
+                "name" => {
+                    let bytes = unhex(v).ok_or_else(|| bad(format!("bad name {v:?}")))?;
+                    d.name = Some(
+                        String::from_utf8(bytes).map_err(|_| bad("name is not UTF-8".into()))?,
+                    );
+                }
+                "path" => d.path = Some(unhex(v).ok_or_else(|| bad(format!("bad path {v:?}")))?),
+                "handles" => {
+                    d.handles = v
+                        .split(',')
+                        .map(|h| h.parse().map_err(|_| bad(format!("bad handle {h:?}"))))
+                        .collect::<Result<_>>()?
+                }
+                _ => {} // fields of later versions
+            }
+        }
+        let expected = d.has_entry as usize + d.file_backed as usize;
+        if expected == 0 {
+            return Err(bad("the descriptor names no handle".into()));
+        }
+        Ok(d)
+    }
+
+    fn handle_count(&self) -> usize {
+        self.has_entry as usize + self.file_backed as usize
+    }
+}
+
+impl Mapping {
+    /// New handles for another process, and the descriptor that goes with them.
+    fn handoff(&self) -> Result<(Descriptor, Vec<sys::OsHandle>)> {
+        let object = &self.object;
+        let mut handles = Vec::new();
+        if let Some(entry) = &object.entry {
+            handles.push(entry.handoff()?);
+        }
+        let file_backed = object.header.is_file_backed();
+        if file_backed {
+            handles.push(sys::duplicate(object.section.handle())?);
+        }
+        let descriptor = Descriptor {
+            has_entry: object.entry.is_some(),
+            file_backed,
+            writable: object.writable,
+            size: object.header.size,
+            protection: object.header.protection,
+            name: object.name.as_ref().map(|n| n.to_string()),
+            path: object.path.as_deref().map(sys::path_to_bytes),
+            handles: Vec::new(),
+        };
+        Ok((descriptor, handles))
+    }
+
+    /// Rebuilds a mapping from a descriptor and the handles that came with it.
+    fn adopt(d: Descriptor, mut handles: Vec<sys::OsHandle>, key: &str) -> Result<Mapping> {
+        if handles.len() != d.handle_count() {
+            return Err(Error::SharedHandle {
+                key: key.to_string(),
+                problem: format!(
+                    "{} handles arrived, the descriptor needs {}",
+                    handles.len(),
+                    d.handle_count()
+                ),
+            });
+        }
+        let name = d.name.as_deref().map(Name::new).transpose()?;
+        let file_section = if d.file_backed {
+            handles.pop().map(sys::Section::from_handle)
+        } else {
+            None
+        };
+        let path = d.path.as_deref().map(sys::path_from_bytes);
+        let (entry, header) = match handles.pop() {
+            Some(h) => {
+                let (entry, header) = sys::Entry::adopt(h, name.as_ref())?;
+                (Some(entry), header)
+            }
+            None => {
+                let header = Header {
+                    flags: FLAG_FILE_BACKED,
+                    data_offset: 0,
+                    ..new_header(crate::Kind::Mapping, d.size, 0, 0o600, d.protection)
+                };
+                (None, header)
+            }
+        };
+        if header.kind != crate::Kind::Mapping {
+            return Err(Error::KindMismatch {
+                name: d.name.unwrap_or_else(|| "a shared handle".into()),
+                found: header.kind,
+                expected: crate::Kind::Mapping,
+            });
+        }
+        if header.is_file_backed() != d.file_backed {
+            return Err(Error::SharedHandle {
+                key: key.to_string(),
+                problem: "the descriptor and the object disagree on what backs it".into(),
+            });
+        }
+        let (section, base) = match (file_section, &entry) {
+            (Some(section), _) => (section, 0),
+            (None, Some(entry)) => (entry.section()?, header.data_offset),
+            (None, None) => unreachable!("handle_count() > 0 was checked"),
+        };
+        Mapping::from_object(Object {
+            name,
+            writable: d.writable && header.protection == Protection::ReadWrite,
+            header,
+            section,
+            base,
+            path,
+            entry,
+        })
+    }
+
+    /// Picks up a mapping shared by the parent process with
+    /// [`CommandExt::share_mapping`] under `key`.
+    ///
+    /// ```no_run
+    /// // in the child:
+    /// let m = filemap::Mapping::from_inherited("data")?;
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn from_inherited(key: &str) -> Result<Mapping> {
+        check_key(key)?;
+        let var = format!("{ENV_PREFIX}{key}");
+        let text = std::env::var(&var).map_err(|_| Error::SharedHandle {
+            key: key.to_string(),
+            problem: format!("the environment variable {var} is not set"),
+        })?;
+        let d = Descriptor::decode(&text, key)?;
+        if d.handles.len() != d.handle_count() {
+            return Err(Error::SharedHandle {
+                key: key.to_string(),
+                problem: "the descriptor lists the wrong number of handles".into(),
+            });
+        }
+        let handles = d
+            .handles
+            .iter()
+            .map(|&h| sys::take_inherited(h, key))
+            .collect::<Result<Vec<_>>>()?;
+        Mapping::adopt(d, handles, key)
+    }
+
+    /// Sends a handle on this mapping over a connected Unix socket; the receiving process
+    /// calls [`Mapping::recv_from`].
+    ///
+    /// ```
+    /// # let _dir = filemap::doctest_dir();
+    /// use std::os::unix::net::UnixStream;
+    /// let (a, b) = UnixStream::pair().unwrap();
+    /// let m = filemap::Mapping::unnamed(4096)?;
+    /// m.view().map()?.write_at(0, b"over the socket")?;
+    /// m.send_to(&a)?;
+    /// let received = filemap::Mapping::recv_from(&b)?;
+    /// assert_eq!(received.view().map()?.read_vec(0, 15)?, b"over the socket");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    #[cfg(unix)]
+    pub fn send_to(&self, socket: &std::os::unix::net::UnixStream) -> Result<()> {
+        let (d, handles) = self.handoff()?;
+        sys::send_handles(socket, d.encode().as_bytes(), &handles)
+    }
+
+    /// Receives a mapping sent with [`Mapping::send_to`].
+    #[cfg(unix)]
+    pub fn recv_from(socket: &std::os::unix::net::UnixStream) -> Result<Mapping> {
+        let mut buf = vec![0u8; 16 * 1024];
+        let (n, handles) = sys::recv_handles(socket, &mut buf)?;
+        let key = "Unix socket";
+        if n == 0 && handles.is_empty() {
+            return Err(Error::SharedHandle {
+                key: key.into(),
+                problem: "the socket was closed".into(),
+            });
+        }
+        let text = std::str::from_utf8(&buf[..n]).map_err(|_| Error::SharedHandle {
+            key: key.into(),
+            problem: "the descriptor is not UTF-8".into(),
+        })?;
+        let d = Descriptor::decode(text, key)?;
+        Mapping::adopt(d, handles, key)
+    }
+}
+
+/// Shares mappings with child processes (Win32's inheritable handles).
+///
+/// ```no_run
+/// use filemap::{CommandExt, Mapping};
+/// use std::process::Command;
+///
+/// let m = Mapping::unnamed(4096)?;
+/// let mut child = Command::new("my-worker");
+/// child.share_mapping("data", &m)?;
+/// child.spawn().unwrap();
+/// // the worker calls Mapping::from_inherited("data")
+/// # Ok::<(), filemap::Error>(())
+/// ```
+pub trait CommandExt {
+    /// Arranges for the children this command spawns to inherit a handle on `mapping`,
+    /// which they pick up with [`Mapping::from_inherited`]`(key)`. `key` is 1 to 64 ASCII
+    /// letters, digits or underscores.
+    fn share_mapping(&mut self, key: &str, mapping: &Mapping) -> Result<&mut Self>;
+}
+
+impl CommandExt for Command {
+    fn share_mapping(&mut self, key: &str, mapping: &Mapping) -> Result<&mut Self> {
+        check_key(key)?;
+        let (mut d, handles) = mapping.handoff()?;
+        d.handles = handles.iter().map(sys::raw_handle_value).collect();
+        self.env(format!("{ENV_PREFIX}{key}"), d.encode());
+        sys::inherit(self, handles);
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptor_round_trip() {
+        let d = Descriptor {
+            has_entry: true,
+            file_backed: true,
+            writable: true,
+            size: 123,
+            protection: Protection::WriteCopy,
+            name: Some("Local\\a b".into()),
+            path: Some(b"/tmp/x y".to_vec()),
+            handles: vec![5, 6],
+        };
+        assert_eq!(Descriptor::decode(&d.encode(), "k").unwrap(), d);
+    }
+
+    #[test]
+    fn bad_descriptors_are_errors() {
+        for text in [
+            "",
+            "other/1",
+            "filemap-share/1",
+            "filemap-share/1 entry=2",
+            "filemap-share/1 entry=1 size=x",
+            "filemap-share/1 entry=1 name=zz",
+            "filemap-share/1 entry=1 handles=a",
+            "filemap-share/1 entry=1 protection=q",
+            "filemap-share/1 entry",
+        ] {
+            assert!(
+                matches!(
+                    Descriptor::decode(text, "k"),
+                    Err(Error::SharedHandle { .. })
+                ),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn keys_are_checked() {
+        assert!(check_key("data_1").is_ok());
+        for k in ["", "a-b", "a b", &"x".repeat(65)] {
+            assert!(check_key(k).is_err(), "{k:?}");
+        }
+    }
+}

@@ -1,0 +1,731 @@
+//! Linux namespace entries: files in one directory (`/dev/shm` or `$FILEMAP_DIR`), made
+//! nameless with `O_TMPFILE` and named with `linkat` once complete; lifetime by `flock`.
+//!
+//! Every handle holds `LOCK_SH` on the entry through its own open file description. A
+//! closing handle converts to `LOCK_EX | LOCK_NB`: success means no other holder anywhere,
+//! so it unlinks the name (if the name still refers to its inode). The kernel drops the
+//! locks of dead processes, so an entry nobody locks is stale: the next create or open
+//! reclaims it, and `filemap gc` removes it. Every path operation is relative to the
+//! directory's descriptor (see DESIGN.md §3 for why).
+
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, Stat, CWD};
+use rustix::io::Errno;
+
+use super::{allocate, allocation_granularity, current_uid, errno, Section};
+use crate::error::{Error, Result};
+use crate::header::{Header, HEADER_AREA};
+use crate::name::{Name, Scope, ENTRY_PREFIX};
+use crate::Disposition;
+
+/// How often create/open retry when the name changes under them (another process
+/// removing or reclaiming it at the same moment) before giving up.
+const MAX_ATTEMPTS: usize = 1000;
+
+/// The namespace directory: `$FILEMAP_DIR`, or `/dev/shm`.
+pub(crate) fn namespace_dir_path() -> PathBuf {
+    match std::env::var_os("FILEMAP_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from("/dev/shm"),
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Dir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+impl Dir {
+    pub(crate) fn open() -> Result<Arc<Dir>> {
+        let path = namespace_dir_path();
+        let fd = rustix::fs::open(
+            &path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::io("open the namespace directory", path.display(), errno(e)))?;
+        Ok(Arc::new(Dir { fd, path }))
+    }
+
+    fn display(&self) -> impl fmt::Display + '_ {
+        self.path.display()
+    }
+}
+
+/// The part of an entry that only named entries have.
+#[derive(Debug)]
+pub(crate) struct NamedPart {
+    dir: Arc<Dir>,
+    file_name: String,
+    dev: u64,
+    ino: u64,
+    persistent: bool,
+}
+
+/// A handle on a namespace entry (named) or an unnamed memory object (a memfd). Holds
+/// the object's lifetime: dropping the last handle of a non-persistent named entry, in
+/// any process, removes its name.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    fd: OwnedFd,
+    named: Option<NamedPart>,
+}
+
+/// Whether `create_entry` may open an existing object of that name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CreateMode {
+    New,
+    OrOpen,
+}
+
+fn same_inode(a: &Stat, b: &Stat) -> bool {
+    a.st_dev == b.st_dev && a.st_ino == b.st_ino
+}
+
+fn retry_eintr<T>(mut f: impl FnMut() -> rustix::io::Result<T>) -> rustix::io::Result<T> {
+    loop {
+        match f() {
+            Err(Errno::INTR) => continue,
+            r => return r,
+        }
+    }
+}
+
+/// Unlinks `file_name` if it still refers to the inode `(dev, ino)`.
+fn unlink_if_same(dir: &Dir, file_name: &str, dev: u64, ino: u64) -> Result<bool> {
+    match rustix::fs::statat(&dir.fd, file_name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(s) if s.st_dev == dev && s.st_ino == ino => {
+            match rustix::fs::unlinkat(&dir.fd, file_name, AtFlags::empty()) {
+                Ok(()) | Err(Errno::NOENT) => Ok(true),
+                Err(e) => Err(Error::io("remove", file_name, errno(e))),
+            }
+        }
+        Ok(_) | Err(Errno::NOENT) => Ok(false),
+        Err(e) => Err(Error::io("inspect", file_name, errno(e))),
+    }
+}
+
+fn read_header_bytes(fd: BorrowedFd<'_>, file_len: u64) -> Result<Vec<u8>> {
+    let want = (file_len as usize).min(HEADER_AREA);
+    let mut buf = vec![0u8; want];
+    let mut got = 0;
+    while got < want {
+        match rustix::io::pread(fd, &mut buf[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(Error::io("read the header of", "an entry", errno(e))),
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
+/// Reads and checks the header of an open entry.
+pub(crate) fn read_header(fd: BorrowedFd<'_>, what: &dyn fmt::Display) -> Result<Header> {
+    let st = rustix::fs::fstat(fd).map_err(|e| Error::io("inspect", what, errno(e)))?;
+    let len = st.st_size as u64;
+    let bytes = read_header_bytes(fd, len)?;
+    Header::decode(&bytes, len, allocation_granularity()).map_err(|problem| Error::Corrupt {
+        name: what.to_string(),
+        problem,
+    })
+}
+
+fn file_type_name(st: &Stat) -> &'static str {
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => "regular file",
+        FileType::Directory => "directory",
+        FileType::Symlink => "symbolic link",
+        FileType::Fifo => "fifo",
+        FileType::Socket => "socket",
+        FileType::CharacterDevice => "character device",
+        FileType::BlockDevice => "block device",
+        FileType::Unknown => "unknown file type",
+    }
+}
+
+/// The checks every opener makes before trusting an entry: a regular file, owned by this
+/// user if Local.
+fn check_entry_file(name: &Name, st: &Stat) -> Result<()> {
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(Error::Corrupt {
+            name: name.to_string(),
+            problem: format!("the entry is a {}, not a regular file", file_type_name(st)),
+        });
+    }
+    let me = current_uid();
+    if name.scope() == Scope::Local && st.st_uid != me {
+        return Err(Error::ForeignOwner {
+            name: name.to_string(),
+            owner: st.st_uid,
+            me,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses an entry whose permissions are wider than its header says its creator asked for.
+fn check_mode(name: &Name, st: &Stat, header: &Header) -> Result<()> {
+    let mode = st.st_mode & 0o7777;
+    if mode & !header.mode != 0 {
+        return Err(Error::InsecurePermissions {
+            name: name.to_string(),
+            mode,
+            expected: header.mode,
+        });
+    }
+    Ok(())
+}
+
+fn open_flags(writable: bool) -> OFlags {
+    let access = if writable { OFlags::RDWR } else { OFlags::RDONLY };
+    access | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC
+}
+
+fn open_error(name: &Name, writable: bool, e: Errno) -> Error {
+    match e {
+        Errno::NOENT => Error::NotFound {
+            name: name.to_string(),
+        },
+        Errno::LOOP => Error::Symlink {
+            name: name.to_string(),
+        },
+        Errno::ACCESS | Errno::PERM => Error::PermissionDenied {
+            what: format!(
+                "opening {name} for {}",
+                if writable { "reading and writing" } else { "reading" }
+            ),
+        },
+        e => Error::io("open", name, errno(e)),
+    }
+}
+
+impl Entry {
+    /// The entry's descriptor (the memory of a memory-backed object, or the header of a
+    /// file-backed one).
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// A section for mapping this entry's memory.
+    pub(crate) fn section(&self) -> Result<Section> {
+        let fd = rustix::io::fcntl_dupfd_cloexec(&self.fd, 3)
+            .map_err(|e| Error::io("duplicate the descriptor of", "an entry", errno(e)))?;
+        Ok(Section::from_handle(fd))
+    }
+
+    pub(crate) fn is_named(&self) -> bool {
+        self.named.is_some()
+    }
+
+    pub(crate) fn from_parts(fd: OwnedFd, named: Option<NamedPart>) -> Entry {
+        Entry { fd, named }
+    }
+
+    /// The named part for a handle on `fd`, if `name` still refers to its inode.
+    pub(crate) fn named_part_if_current(
+        dir: &Arc<Dir>,
+        name: &Name,
+        fd: BorrowedFd<'_>,
+        persistent: bool,
+    ) -> Option<NamedPart> {
+        let st = rustix::fs::fstat(fd).ok()?;
+        let file_name = name.entry_file_name(current_uid());
+        let now = rustix::fs::statat(&dir.fd, &file_name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+        same_inode(&st, &now).then(|| NamedPart {
+            dir: dir.clone(),
+            file_name,
+            dev: st.st_dev,
+            ino: st.st_ino,
+            persistent,
+        })
+    }
+
+    /// Creates an unnamed memory object (a sealed memfd) holding `header` and its data.
+    pub(crate) fn create_unnamed(header: &Header) -> Result<Entry> {
+        use rustix::fs::{MemfdFlags, SealFlags};
+        let fd = rustix::fs::memfd_create(
+            "filemap-unnamed",
+            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+        )
+        .map_err(|e| Error::io("create", "an unnamed memory object (memfd)", errno(e)))?;
+        fill_new_entry(fd.as_fd(), header, &"memory (unnamed object)")?;
+        // Sealing the size means no process holding the object can shrink it under a view.
+        rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)
+            .map_err(|e| Error::io("seal", "an unnamed memory object", errno(e)))?;
+        Ok(Entry { fd, named: None })
+    }
+}
+
+/// Sizes, allocates and writes the header of a new (still nameless) entry.
+fn fill_new_entry(fd: BorrowedFd<'_>, header: &Header, place: &dyn fmt::Display) -> Result<()> {
+    let total = header.entry_len();
+    if total > i64::MAX as u64 {
+        return Err(Error::InvalidSize {
+            size: header.size,
+            problem: "larger than any file can be",
+        });
+    }
+    rustix::fs::ftruncate(fd, total).map_err(|e| match e {
+        Errno::FBIG | Errno::INVAL => Error::InvalidSize {
+            size: header.size,
+            problem: "too large for the namespace directory's file system",
+        },
+        Errno::NOSPC => Error::NoSpace {
+            place: place.to_string(),
+            size: total,
+        },
+        e => Error::io("size a new entry in", place, errno(e)),
+    })?;
+    let alloc_len = if header.is_reserve() {
+        HEADER_AREA as u64
+    } else {
+        total
+    };
+    allocate(fd, alloc_len, place)?;
+    let bytes = header.encode();
+    let mut done = 0;
+    while done < bytes.len() {
+        match rustix::io::pwrite(fd, &bytes[done..], done as u64) {
+            Ok(n) => done += n,
+            Err(Errno::INTR) => {}
+            Err(Errno::NOSPC) => {
+                return Err(Error::NoSpace {
+                    place: place.to_string(),
+                    size: total,
+                })
+            }
+            Err(e) => return Err(Error::io("write the header of a new entry in", place, errno(e))),
+        }
+    }
+    Ok(())
+}
+
+/// Makes a complete, nameless entry in `dir`, holding `LOCK_SH`, ready to be linked.
+fn prepare_entry(dir: &Dir, header: &Header) -> Result<OwnedFd> {
+    let mode = Mode::from_raw_mode(header.mode);
+    let fd = rustix::fs::openat(
+        &dir.fd,
+        ".",
+        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+        mode,
+    )
+    .map_err(|e| match e {
+        Errno::ACCESS | Errno::PERM => Error::PermissionDenied {
+            what: format!("creating an entry in {}", dir.display()),
+        },
+        Errno::NOSPC => Error::NoSpace {
+            place: dir.path.display().to_string(),
+            size: header.entry_len(),
+        },
+        e => Error::io(
+            "create a nameless entry (O_TMPFILE) in",
+            dir.display(),
+            errno(e),
+        ),
+    })?;
+    // The umask must not decide who can open the object.
+    rustix::fs::fchmod(&fd, mode)
+        .map_err(|e| Error::io("set the permissions of a new entry in", dir.display(), errno(e)))?;
+    fill_new_entry(fd.as_fd(), header, &dir.display())?;
+    retry_eintr(|| rustix::fs::flock(&fd, FlockOperation::LockShared))
+        .map_err(|e| Error::io("lock a new entry in", dir.display(), errno(e)))?;
+    Ok(fd)
+}
+
+/// Gives a prepared entry its name; `Err(Errno::EXIST)` if the name is taken.
+fn link_entry(dir: &Dir, fd: &OwnedFd, file_name: &str) -> rustix::io::Result<()> {
+    let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    match rustix::fs::linkat(CWD, &proc_path, &dir.fd, file_name, AtFlags::SYMLINK_FOLLOW) {
+        // Without /proc, AT_EMPTY_PATH (which needs CAP_DAC_READ_SEARCH on older kernels).
+        Err(Errno::NOENT) => rustix::fs::linkat(fd, "", &dir.fd, file_name, AtFlags::EMPTY_PATH),
+        r => r,
+    }
+}
+
+enum Existing {
+    /// The name was stale (or vanished) and is free now.
+    Freed,
+    /// The name belongs to a live or persistent object.
+    Live,
+}
+
+/// Frees the name if it belongs to a stale entry (no holder anywhere, not persistent).
+fn reclaim_if_stale(dir: &Arc<Dir>, name: &Name, file_name: &str) -> Result<Existing> {
+    let fd = match rustix::fs::openat(&dir.fd, file_name, open_flags(false), Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(Existing::Freed),
+        Err(Errno::ACCESS | Errno::PERM) => {
+            // Not ours to open: say whose it is, if it is somebody else's.
+            if let Ok(st) = rustix::fs::statat(&dir.fd, file_name, AtFlags::SYMLINK_NOFOLLOW) {
+                check_entry_file(name, &st)?;
+            }
+            return Ok(Existing::Live);
+        }
+        Err(e) => return Err(open_error(name, false, e)),
+    };
+    let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", name, errno(e)))?;
+    check_entry_file(name, &st)?;
+    match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(Errno::WOULDBLOCK) => return Ok(Existing::Live),
+        Err(e) => return Err(Error::io("lock", name, errno(e))),
+    }
+    let header = read_header(fd.as_fd(), name)?;
+    if header.is_persistent() {
+        return Ok(Existing::Live);
+    }
+    unlink_if_same(dir, file_name, st.st_dev, st.st_ino)?;
+    Ok(Existing::Freed)
+}
+
+/// Opens the entry `file_name` in `dir`, reclaiming it (and answering `NotFound`) if it is
+/// stale.
+fn open_in(dir: &Arc<Dir>, name: &Name, file_name: &str, writable: bool) -> Result<(Entry, Header)> {
+    for _ in 0..MAX_ATTEMPTS {
+        let fd = rustix::fs::openat(&dir.fd, file_name, open_flags(writable), Mode::empty())
+            .map_err(|e| open_error(name, writable, e))?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", name, errno(e)))?;
+        check_entry_file(name, &st)?;
+        let sole_holder = match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => true,
+            Err(Errno::WOULDBLOCK) => {
+                retry_eintr(|| rustix::fs::flock(&fd, FlockOperation::LockShared))
+                    .map_err(|e| Error::io("lock", name, errno(e)))?;
+                false
+            }
+            Err(e) => return Err(Error::io("lock", name, errno(e))),
+        };
+        // The name may have been removed (and perhaps re-created) before we locked.
+        match rustix::fs::statat(&dir.fd, file_name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(now) if same_inode(&now, &st) => {}
+            Ok(_) | Err(Errno::NOENT) => continue,
+            Err(e) => return Err(Error::io("inspect", name, errno(e))),
+        }
+        let header = read_header(fd.as_fd(), name)?;
+        check_mode(name, &st, &header)?;
+        if sole_holder {
+            if !header.is_persistent() {
+                // Stale: every holder died without closing. Reclaim the name.
+                unlink_if_same(dir, file_name, st.st_dev, st.st_ino)?;
+                return Err(Error::NotFound {
+                    name: name.to_string(),
+                });
+            }
+            retry_eintr(|| rustix::fs::flock(&fd, FlockOperation::LockShared))
+                .map_err(|e| Error::io("lock", name, errno(e)))?;
+        }
+        let entry = Entry {
+            fd,
+            named: Some(NamedPart {
+                dir: dir.clone(),
+                file_name: file_name.to_string(),
+                dev: st.st_dev,
+                ino: st.st_ino,
+                persistent: header.is_persistent(),
+            }),
+        };
+        return Ok((entry, header));
+    }
+    Err(gave_up(name))
+}
+
+fn gave_up(name: &Name) -> Error {
+    Error::io(
+        "open",
+        name,
+        std::io::Error::other(format!(
+            "gave up after {MAX_ATTEMPTS} attempts: other processes kept removing and \
+             re-creating the name"
+        )),
+    )
+}
+
+/// Opens the named entry; `NotFound` if there is none (or only a stale one).
+pub(crate) fn open_entry(name: &Name, writable: bool) -> Result<(Entry, Header)> {
+    let dir = Dir::open()?;
+    open_in(&dir, name, &name.entry_file_name(current_uid()), writable)
+}
+
+/// Creates the named entry from `header`, or (with `CreateMode::OrOpen`) opens the existing
+/// one, whose header is returned instead.
+pub(crate) fn create_entry(
+    name: &Name,
+    header: &Header,
+    mode: CreateMode,
+) -> Result<(Entry, Header, Disposition)> {
+    let dir = Dir::open()?;
+    let file_name = name.entry_file_name(current_uid());
+    let mut prepared: Option<OwnedFd> = None;
+    for _ in 0..MAX_ATTEMPTS {
+        if mode == CreateMode::OrOpen {
+            match open_in(&dir, name, &file_name, true) {
+                Ok((entry, existing)) => return Ok((entry, existing, Disposition::Opened)),
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let fd = match prepared.take() {
+            Some(fd) => fd,
+            None => prepare_entry(&dir, header)?,
+        };
+        match link_entry(&dir, &fd, &file_name) {
+            Ok(()) => {
+                let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", name, errno(e)))?;
+                let entry = Entry {
+                    fd,
+                    named: Some(NamedPart {
+                        dir: dir.clone(),
+                        file_name,
+                        dev: st.st_dev,
+                        ino: st.st_ino,
+                        persistent: header.is_persistent(),
+                    }),
+                };
+                return Ok((entry, header.clone(), Disposition::Created));
+            }
+            Err(Errno::EXIST) => {
+                prepared = Some(fd);
+                if mode == CreateMode::New {
+                    match reclaim_if_stale(&dir, name, &file_name)? {
+                        Existing::Freed => continue,
+                        Existing::Live => {
+                            return Err(Error::AlreadyExists {
+                                name: name.to_string(),
+                            })
+                        }
+                    }
+                }
+            }
+            Err(Errno::ACCESS | Errno::PERM) => {
+                return Err(Error::PermissionDenied {
+                    what: format!("creating {name} in {}", dir.display()),
+                })
+            }
+            Err(e) => return Err(Error::io("name the new entry", name, errno(e))),
+        }
+    }
+    Err(gave_up(name))
+}
+
+/// Removes a name now (`filemap rm`, `Mapping::remove`): holders keep their object, but
+/// it can no longer be opened, and the name is free for a new object.
+pub(crate) fn remove_entry(name: &Name) -> Result<()> {
+    let dir = Dir::open()?;
+    let file_name = name.entry_file_name(current_uid());
+    let st = rustix::fs::statat(&dir.fd, &file_name, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| open_error(name, false, e))?;
+    if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+        return Err(Error::Symlink {
+            name: name.to_string(),
+        });
+    }
+    check_entry_file(name, &st)?;
+    match rustix::fs::unlinkat(&dir.fd, &file_name, AtFlags::empty()) {
+        Ok(()) => Ok(()),
+        Err(Errno::NOENT) => Err(Error::NotFound {
+            name: name.to_string(),
+        }),
+        Err(Errno::ACCESS | Errno::PERM) => Err(Error::PermissionDenied {
+            what: format!("removing {name}"),
+        }),
+        Err(e) => Err(Error::io("remove", name, errno(e))),
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        let Some(named) = &self.named else { return };
+        if named.persistent {
+            return;
+        }
+        // Success means no other open file description, in any process, holds the entry.
+        if rustix::fs::flock(&self.fd, FlockOperation::NonBlockingLockExclusive).is_ok() {
+            let _ = unlink_if_same(&named.dir, &named.file_name, named.dev, named.ino);
+        }
+    }
+}
+
+/// What `filemap ls` shows of one file in the namespace directory.
+#[derive(Debug)]
+pub(crate) struct RawEntry {
+    pub file_name: String,
+    /// The name, if the file name is a filemap entry's.
+    pub name: Option<Name>,
+    pub owner: u32,
+    pub mode: u32,
+    /// The header, or what is wrong with it.
+    pub header: std::result::Result<Header, String>,
+    /// Pids holding a lock on the entry (from `/proc/locks`).
+    pub holders: Vec<u32>,
+}
+
+fn lock_holders() -> std::collections::HashMap<(u64, u64, u64), Vec<u32>> {
+    let mut map: std::collections::HashMap<(u64, u64, u64), Vec<u32>> = Default::default();
+    let Ok(text) = std::fs::read_to_string("/proc/locks") else {
+        return map;
+    };
+    for line in text.lines() {
+        // "1: FLOCK  ADVISORY  READ  1234 00:1a:5678 0 EOF"; blocked waiters have "->".
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < 6 || fields[1] == "->" {
+            continue;
+        }
+        let Ok(pid) = fields[4].parse::<i64>() else { continue };
+        let mut id = fields[5].split(':');
+        let (Some(maj), Some(min), Some(ino)) = (id.next(), id.next(), id.next()) else {
+            continue;
+        };
+        let (Ok(maj), Ok(min), Ok(ino)) = (
+            u64::from_str_radix(maj, 16),
+            u64::from_str_radix(min, 16),
+            ino.parse::<u64>(),
+        ) else {
+            continue;
+        };
+        let pids = map.entry((maj, min, ino)).or_default();
+        if pid > 0 && !pids.contains(&(pid as u32)) {
+            pids.push(pid as u32);
+        }
+        if pid <= 0 && pids.is_empty() {
+            // An open-file-description lock: held, but by no particular pid.
+            pids.push(0);
+        }
+    }
+    map
+}
+
+/// Every file in the namespace directory whose name starts with `filemap.`.
+pub(crate) fn list_entries() -> Result<Vec<RawEntry>> {
+    let dir = Dir::open()?;
+    let holders = lock_holders();
+    let mut out = Vec::new();
+    let reader = std::fs::read_dir(&dir.path)
+        .map_err(|e| Error::io("list", dir.display(), e))?;
+    for item in reader {
+        let item = item.map_err(|e| Error::io("list", dir.display(), e))?;
+        let Some(file_name) = item.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if !file_name.starts_with(ENTRY_PREFIX) {
+            continue;
+        }
+        let Ok(st) = rustix::fs::statat(&dir.fd, &file_name, AtFlags::SYMLINK_NOFOLLOW) else {
+            continue;
+        };
+        let is_symlink = FileType::from_raw_mode(st.st_mode) == FileType::Symlink;
+        let header = if is_symlink {
+            Err("symbolic link (not followed)".to_string())
+        } else {
+            match rustix::fs::openat(&dir.fd, &file_name, open_flags(false), Mode::empty()) {
+                Ok(fd) => match FileType::from_raw_mode(st.st_mode) {
+                    FileType::RegularFile => {
+                        read_header_bytes(fd.as_fd(), st.st_size as u64).and_then(|bytes| {
+                            Ok(Header::decode(&bytes, st.st_size as u64, allocation_granularity()))
+                        })
+                        .unwrap_or_else(|e| Err(e.to_string()))
+                    }
+                    _ => Err(format!("a {}, not a regular file", file_type_name(&st))),
+                },
+                Err(e) => Err(format!("cannot open: {}", errno(e))),
+            }
+        };
+        let dev = st.st_dev;
+        let key = (
+            rustix::fs::major(dev) as u64,
+            rustix::fs::minor(dev) as u64,
+            st.st_ino,
+        );
+        out.push(RawEntry {
+            name: Name::from_entry_file_name(&file_name).map(|(n, _)| n),
+            file_name,
+            owner: st.st_uid,
+            mode: st.st_mode & 0o7777,
+            header,
+            holders: holders.get(&key).cloned().unwrap_or_default(),
+        });
+    }
+    out.sort_by(|a, b| a.file_name.cmp(&b.file_name));
+    Ok(out)
+}
+
+/// What `collect_garbage` did (or would do) with one entry.
+#[derive(Debug)]
+pub(crate) struct Collected {
+    pub file_name: String,
+    pub name: Option<Name>,
+    /// Why it was removed: "stale" or the header problem.
+    pub reason: String,
+    /// Whether it was removed (false in a dry run or when removal failed).
+    pub removed: bool,
+    pub error: Option<String>,
+}
+
+/// Removes stale entries (non-persistent, no holder) and corrupt ones nobody holds.
+pub(crate) fn collect_garbage(dry_run: bool) -> Result<Vec<Collected>> {
+    let dir = Dir::open()?;
+    let mut out = Vec::new();
+    let reader = std::fs::read_dir(&dir.path)
+        .map_err(|e| Error::io("list", dir.display(), e))?;
+    for item in reader {
+        let item = item.map_err(|e| Error::io("list", dir.display(), e))?;
+        let Some(file_name) = item.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if !file_name.starts_with(ENTRY_PREFIX) {
+            continue;
+        }
+        let Ok(fd) = rustix::fs::openat(&dir.fd, &file_name, open_flags(false), Mode::empty())
+        else {
+            continue;
+        };
+        let Ok(st) = rustix::fs::fstat(&fd) else { continue };
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            continue;
+        }
+        if rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err() {
+            continue; // held by a live process
+        }
+        let bytes = match read_header_bytes(fd.as_fd(), st.st_size as u64) {
+            Ok(b) => b,
+            Err(_) => continue,
+        };
+        let reason = match Header::decode(&bytes, st.st_size as u64, allocation_granularity()) {
+            Ok(h) if h.is_persistent() => continue,
+            Ok(_) => "stale: no process holds it".to_string(),
+            Err(problem) => {
+                let newer = bytes.len() >= 12
+                    && bytes[..8] == crate::header::MAGIC
+                    && u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"))
+                        > crate::header::VERSION;
+                if newer {
+                    continue; // a newer filemap's entry: not ours to judge
+                }
+                format!("corrupt ({problem}) and held by no process")
+            }
+        };
+        let (removed, error) = if dry_run {
+            (false, None)
+        } else {
+            match unlink_if_same(&dir, &file_name, st.st_dev, st.st_ino) {
+                Ok(removed) => (removed, None),
+                Err(e) => (false, Some(e.to_string())),
+            }
+        };
+        out.push(Collected {
+            name: Name::from_entry_file_name(&file_name).map(|(n, _)| n),
+            file_name,
+            reason,
+            removed,
+            error,
+        });
+    }
+    out.sort_by(|a, b| a.file_name.cmp(&b.file_name));
+    Ok(out)
+}

@@ -1,0 +1,216 @@
+//! Linux handle sharing: descriptors handed to a child `Command` (inherited across exec)
+//! or sent over a Unix socket (`SCM_RIGHTS`).
+//!
+//! A named entry is never handed over as the sender's own open file description: the
+//! receiver gets a new description (re-opened through `/proc/self/fd`) that already holds
+//! `LOCK_SH`, so each process's handle counts separately in the entry's lifetime.
+
+use std::collections::HashSet;
+use std::io::{IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt as _;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use rustix::fs::{FlockOperation, Mode, OFlags};
+use rustix::io::{Errno, FdFlags};
+use rustix::net::{
+    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags,
+};
+
+use super::entry::{read_header, Dir, Entry};
+use super::errno;
+use crate::error::{Error, Result};
+use crate::header::Header;
+use crate::name::Name;
+
+/// The operating system's handle type.
+pub(crate) type OsHandle = OwnedFd;
+
+/// The most descriptors one shared object needs (a file-backed entry and its file).
+pub(crate) const MAX_SHARED_HANDLES: usize = 2;
+
+/// A copy of `fd` for another process, sharing its open file description.
+pub(crate) fn duplicate(fd: BorrowedFd<'_>) -> Result<OsHandle> {
+    rustix::io::fcntl_dupfd_cloexec(fd, 3)
+        .map_err(|e| Error::io("duplicate", "a handle for sharing", errno(e)))
+}
+
+impl Entry {
+    /// A handle on this entry for another process: a new open file description holding
+    /// its own `LOCK_SH` for named entries, a duplicate for unnamed ones.
+    pub(crate) fn handoff(&self) -> Result<OsHandle> {
+        if !self.is_named() {
+            return duplicate(self.fd());
+        }
+        let flags = rustix::fs::fcntl_getfl(self.fd())
+            .map_err(|e| Error::io("inspect", "an entry for sharing", errno(e)))?;
+        let access = if flags.contains(OFlags::RDWR) {
+            OFlags::RDWR
+        } else {
+            OFlags::RDONLY
+        };
+        let path = format!("/proc/self/fd/{}", self.fd().as_raw_fd());
+        let fd = rustix::fs::open(&path, access | OFlags::CLOEXEC | OFlags::NONBLOCK, Mode::empty())
+            .map_err(|e| Error::io("re-open", "an entry for sharing", errno(e)))?;
+        loop {
+            match rustix::fs::flock(&fd, FlockOperation::LockShared) {
+                Ok(()) => break,
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(Error::io("lock", "an entry for sharing", errno(e))),
+            }
+        }
+        // Keep the descriptor number above the standard streams in the child.
+        rustix::io::fcntl_dupfd_cloexec(&fd, 3)
+            .map_err(|e| Error::io("duplicate", "a handle for sharing", errno(e)))
+    }
+
+    /// Adopts an entry handle received from another process. If `name` is given and still
+    /// refers to this entry, the handle takes part in removing the name when the last
+    /// holder closes.
+    pub(crate) fn adopt(fd: OsHandle, name: Option<&Name>) -> Result<(Entry, Header)> {
+        let what: &dyn std::fmt::Display = match name {
+            Some(n) => n,
+            None => &"a shared object",
+        };
+        let header = read_header(fd.as_fd(), what)?;
+        let named = match name {
+            Some(name) => Dir::open().ok().and_then(|dir| {
+                Entry::named_part_if_current(&dir, name, fd.as_fd(), header.is_persistent())
+            }),
+            None => None,
+        };
+        Ok((Entry::from_parts(fd, named), header))
+    }
+}
+
+/// The handle's value as a number, for passing in an environment variable.
+pub(crate) fn raw_handle_value(handle: &OsHandle) -> u64 {
+    handle.as_raw_fd() as u64
+}
+
+/// Arranges for `handles` to be inherited by the children `cmd` spawns, at the same
+/// numbers; the parent's copies close when `cmd` is dropped.
+pub(crate) fn inherit(cmd: &mut Command, handles: Vec<OsHandle>) {
+    let handles = Arc::new(handles);
+    let raw: Vec<RawFd> = handles.iter().map(|h| h.as_raw_fd()).collect();
+    // SAFETY: the closure runs in the child between fork and exec; it only calls fcntl,
+    // which is async-signal-safe, on descriptors that the captured `handles` keep open in
+    // the parent (and so in the forked child).
+    unsafe {
+        cmd.pre_exec(move || {
+            let _keep_open = &handles;
+            for &fd in &raw {
+                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Descriptors already taken by `take_inherited` in this process.
+static TAKEN: Mutex<Option<HashSet<RawFd>>> = Mutex::new(None);
+
+/// Takes ownership of an inherited descriptor named by an environment variable.
+///
+/// Only a descriptor that is open, was inherited (no close-on-exec flag: everything Rust
+/// opens has it), and has not been taken before is accepted, so a wrong or forged value
+/// cannot make this process close a descriptor that something else owns.
+pub(crate) fn take_inherited(value: u64, key: &str) -> Result<OsHandle> {
+    let bad = |problem: String| Error::SharedHandle {
+        key: key.to_string(),
+        problem,
+    };
+    let fd = RawFd::try_from(value).map_err(|_| bad(format!("{value} is not a descriptor")))?;
+    if fd < 3 {
+        return Err(bad(format!("descriptor {fd} is a standard stream")));
+    }
+    let mut taken = TAKEN.lock().unwrap_or_else(|p| p.into_inner());
+    let taken = taken.get_or_insert_with(HashSet::new);
+    if taken.contains(&fd) {
+        return Err(bad(format!("descriptor {fd} was already taken")));
+    }
+    // SAFETY: fcntl(F_GETFD) only reads the descriptor table; an invalid fd gives EBADF.
+    let fd_flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if fd_flags == -1 {
+        return Err(bad(format!("descriptor {fd} is not open in this process")));
+    }
+    if fd_flags & libc::FD_CLOEXEC != 0 {
+        return Err(bad(format!(
+            "descriptor {fd} was not inherited (it is close-on-exec)"
+        )));
+    }
+    taken.insert(fd);
+    // SAFETY: the descriptor is open, was inherited from the parent for this purpose (it
+    // has no close-on-exec flag, which every descriptor Rust code opens has), and the
+    // TAKEN set guarantees it is wrapped only once.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    rustix::io::fcntl_setfd(&owned, FdFlags::CLOEXEC)
+        .map_err(|e| Error::io("mark close-on-exec", key, errno(e)))?;
+    Ok(owned)
+}
+
+/// Sends `bytes` and `handles` as one message.
+pub(crate) fn send_handles(stream: &UnixStream, bytes: &[u8], handles: &[OsHandle]) -> Result<()> {
+    let borrowed: Vec<BorrowedFd<'_>> = handles.iter().map(|h| h.as_fd()).collect();
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_SHARED_HANDLES))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !control.push(SendAncillaryMessage::ScmRights(&borrowed)) {
+        return Err(Error::io(
+            "send",
+            "a handle",
+            std::io::Error::other("too many descriptors for one message"),
+        ));
+    }
+    let sent = loop {
+        match rustix::net::sendmsg(stream, &[IoSlice::new(bytes)], &mut control, SendFlags::NOSIGNAL) {
+            Err(Errno::INTR) => continue,
+            r => break r,
+        }
+    }
+    .map_err(|e| Error::io("send", "a handle over a Unix socket", errno(e)))?;
+    if sent != bytes.len() {
+        return Err(Error::io(
+            "send",
+            "a handle over a Unix socket",
+            std::io::Error::other("the message was cut short"),
+        ));
+    }
+    Ok(())
+}
+
+/// Receives one message sent by `send_handles`.
+pub(crate) fn recv_handles(stream: &UnixStream, buf: &mut [u8]) -> Result<(usize, Vec<OsHandle>)> {
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_SHARED_HANDLES))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let msg = loop {
+        match rustix::net::recvmsg(
+            stream,
+            &mut [IoSliceMut::new(buf)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        ) {
+            Err(Errno::INTR) => continue,
+            r => break r,
+        }
+    }
+    .map_err(|e| Error::io("receive", "a handle over a Unix socket", errno(e)))?;
+    let mut handles = Vec::new();
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(fds) = message {
+            handles.extend(fds);
+        }
+    }
+    if msg.flags.contains(rustix::net::ReturnFlags::CTRUNC) {
+        return Err(Error::SharedHandle {
+            key: "Unix socket".into(),
+            problem: "more descriptors arrived than one shared object has".into(),
+        });
+    }
+    Ok((msg.bytes, handles))
+}

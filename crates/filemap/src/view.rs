@@ -1,0 +1,447 @@
+//! Views (`MapViewOfFile`): the view builder, sound copies in and out of memory that other
+//! processes may be writing, aligned atomics, raw access, and flushing.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::mapping::{Access, Mapping, Object, Protection};
+use crate::sys;
+
+/// The alignment of view offsets in the underlying system call: the page size on Linux,
+/// 64 KiB on Windows. Views accept any offset; filemap aligns internally.
+///
+/// ```
+/// let g = filemap::allocation_granularity();
+/// assert!(g.is_power_of_two() && g >= 4096);
+/// ```
+pub fn allocation_granularity() -> u64 {
+    sys::allocation_granularity()
+}
+
+/// Builds a view of a mapping: access, offset, length, populate. Made by [`Mapping::view`].
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::{Access, Mapping};
+/// let m = Mapping::create_new("view-builder-demo", 100_000)?;
+/// // any offset: filemap aligns the underlying mapping itself
+/// let v = m.view().access(Access::Write).offset(70_001).len(100).populate(true).map()?;
+/// assert_eq!((v.offset(), v.len()), (70_001, 100));
+/// // length 0 means "to the end"
+/// assert_eq!(m.view().offset(99_000).map()?.len(), 1_000);
+/// // past the end is an error, not a crash
+/// assert!(matches!(
+///     m.view().offset(99_999).len(2).map(),
+///     Err(filemap::Error::OutOfRange { .. })
+/// ));
+/// # Ok::<(), filemap::Error>(())
+/// ```
+#[must_use = "a view builder does nothing until .map() is called"]
+pub struct ViewBuilder<'a> {
+    mapping: &'a Mapping,
+    access: Option<Access>,
+    offset: u64,
+    len: u64,
+    populate: bool,
+}
+
+impl<'a> ViewBuilder<'a> {
+    pub(crate) fn new(mapping: &'a Mapping) -> ViewBuilder<'a> {
+        ViewBuilder {
+            mapping,
+            access: None,
+            offset: 0,
+            len: 0,
+            populate: false,
+        }
+    }
+
+    /// The view's access (default: [`Mapping::default_access`]).
+    pub fn access(mut self, access: Access) -> Self {
+        self.access = Some(access);
+        self
+    }
+
+    /// Where the view starts in the object, in bytes (any value).
+    pub fn offset(mut self, offset: u64) -> Self {
+        self.offset = offset;
+        self
+    }
+
+    /// The view's length in bytes; 0 (the default) means to the end of the object.
+    pub fn len(mut self, len: u64) -> Self {
+        self.len = len;
+        self
+    }
+
+    /// Fault every page in now (`MAP_POPULATE`) rather than on first touch.
+    pub fn populate(mut self, populate: bool) -> Self {
+        self.populate = populate;
+        self
+    }
+
+    /// Maps the view.
+    pub fn map(self) -> Result<View> {
+        let object = &self.mapping.object;
+        let access = self.access.unwrap_or_else(|| self.mapping.default_access());
+        check_access(object, access)?;
+        let size = object.header.size;
+        let len = if self.len == 0 {
+            size.saturating_sub(self.offset)
+        } else {
+            self.len
+        };
+        let out_of_range = Error::OutOfRange {
+            offset: self.offset,
+            len,
+            size,
+        };
+        match self.offset.checked_add(len) {
+            Some(end) if end <= size && len > 0 => {}
+            _ => return Err(out_of_range),
+        }
+        let granule = sys::allocation_granularity();
+        let aligned = self.offset - self.offset % granule;
+        let delta = (self.offset - aligned) as usize;
+        let map_len = usize::try_from(len)
+            .ok()
+            .and_then(|l| l.checked_add(delta))
+            .ok_or(Error::InvalidSize {
+                size: len,
+                problem: "larger than this process's address space",
+            })?;
+        let raw = object.section.map(
+            object.base + aligned,
+            map_len,
+            access,
+            self.populate,
+            &object.describe(),
+        )?;
+        // SAFETY: `delta < map_len`, so the pointer stays inside the new mapping.
+        let ptr = unsafe { raw.ptr().add(delta) };
+        Ok(View {
+            ptr,
+            len: len as usize,
+            delta,
+            offset: self.offset,
+            access,
+            raw,
+            object: self.mapping.object.clone(),
+        })
+    }
+}
+
+fn check_access(object: &Object, access: Access) -> Result<()> {
+    if access != Access::Write {
+        return Ok(());
+    }
+    let reason = if object.header.protection != Protection::ReadWrite {
+        format!(
+            "{} has {} protection",
+            object.describe(),
+            object.header.protection
+        )
+    } else if !object.writable {
+        format!("this handle on {} was opened read-only", object.describe())
+    } else {
+        return Ok(());
+    };
+    Err(Error::AccessNotAllowed {
+        requested: access,
+        reason,
+    })
+}
+
+/// A mapped view of a mapping object (`MapViewOfFile`); unmapped on drop.
+///
+/// A view keeps its object alive: the mapping handle can be dropped first.
+///
+/// Other processes can write the same memory at any moment, so a view never hands out a
+/// plain `&[u8]` safely. It offers:
+///
+/// - [`read_at`](View::read_at) / [`write_at`](View::write_at): copies that are sound even
+///   while others write (byte-wise atomic copies; the bytes read may mix old and new data
+///   if a writer is active: coordinate with a lock or an atomic flag);
+/// - [`atomic_u32`](View::atomic_u32) / [`atomic_u64`](View::atomic_u64): aligned atomics
+///   at an offset, for flags, counters and sequence numbers;
+/// - [`as_ptr`](View::as_ptr) and the `unsafe` [`as_slice`](View::as_slice) /
+///   [`as_mut_slice`](View::as_mut_slice), whose contract the caller keeps.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use std::sync::atomic::Ordering;
+/// let m = filemap::Mapping::create_new("view-demo", 4096)?;
+/// let v = m.view().map()?;
+/// drop(m); // the view keeps the object alive
+/// v.write_at(8, b"payload")?;
+/// v.atomic_u32(0)?.store(1, Ordering::Release);
+/// let mut buf = [0u8; 7];
+/// v.read_at(8, &mut buf)?;
+/// assert_eq!(&buf, b"payload");
+/// # Ok::<(), filemap::Error>(())
+/// ```
+pub struct View {
+    /// First byte of the view (inside `raw`).
+    ptr: *mut u8,
+    len: usize,
+    /// Distance from the start of `raw` to `ptr`.
+    delta: usize,
+    offset: u64,
+    access: Access,
+    raw: sys::RawView,
+    object: Arc<Object>,
+}
+
+// SAFETY: a View refers to memory mapped in this process that stays mapped while the View
+// lives; every safe accessor uses atomic operations, so sharing it between threads cannot
+// create data races beyond those the unsafe accessors' callers accept.
+unsafe impl Send for View {}
+// SAFETY: as above.
+unsafe impl Sync for View {}
+
+impl fmt::Debug for View {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("View")
+            .field("object", &self.object.describe())
+            .field("offset", &self.offset)
+            .field("len", &self.len)
+            .field("access", &self.access)
+            .finish()
+    }
+}
+
+const CHUNK: usize = 64;
+
+impl View {
+    /// The view's length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always false: views have at least one byte.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Where the view starts in its object.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The view's access.
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    /// A pointer to the view's first byte. Valid for [`len`](View::len) bytes while the
+    /// view lives; writable only if the view's access is write or copy.
+    pub fn as_ptr(&self) -> *const u8 {
+        self.ptr
+    }
+
+    /// A mutable pointer to the view's first byte (see [`as_ptr`](View::as_ptr)).
+    pub fn as_mut_ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
+    fn check_range(&self, offset: usize, len: usize) -> Result<()> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.len => Ok(()),
+            _ => Err(Error::OutOfRange {
+                offset: offset as u64,
+                len: len as u64,
+                size: self.len as u64,
+            }),
+        }
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        match self.access {
+            Access::Read => Err(Error::ViewNotWritable {
+                access: self.access,
+            }),
+            Access::Write | Access::Copy => Ok(()),
+        }
+    }
+
+    /// Copies `buf.len()` bytes at `offset` (from the view's start) into `buf`.
+    ///
+    /// Sound while other processes write the same bytes; a concurrent writer may leave a
+    /// mix of old and new bytes in `buf`.
+    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
+        self.check_range(offset, buf.len())?;
+        // SAFETY: the range is inside the mapping (checked above), which stays mapped while
+        // `self` lives; every access is atomic, so concurrent writers are not a data race.
+        unsafe { copy_from_shared(self.ptr.add(offset), buf) };
+        Ok(())
+    }
+
+    /// Copies `data` into the view at `offset`. Fails on a read-only view.
+    pub fn write_at(&self, offset: usize, data: &[u8]) -> Result<()> {
+        self.check_writable()?;
+        self.check_range(offset, data.len())?;
+        // SAFETY: the range is inside the mapping, which is writable (checked above) and
+        // stays mapped while `self` lives; every access is atomic.
+        unsafe { copy_to_shared(self.ptr.add(offset), data) };
+        Ok(())
+    }
+
+    /// Reads `len` bytes at `offset` into a new vector (see [`read_at`](View::read_at)).
+    pub fn read_vec(&self, offset: usize, len: usize) -> Result<Vec<u8>> {
+        let mut v = vec![0u8; len];
+        self.read_at(offset, &mut v)?;
+        Ok(v)
+    }
+
+    fn atomic_ptr<T>(&self, offset: usize) -> Result<*mut T> {
+        let size = std::mem::size_of::<T>();
+        self.check_range(offset, size)?;
+        // SAFETY: in range (checked above).
+        let p = unsafe { self.ptr.add(offset) };
+        if (p as usize) % std::mem::align_of::<T>() != 0 {
+            return Err(Error::Misaligned {
+                offset: offset as u64,
+                align: std::mem::align_of::<T>() as u64,
+            });
+        }
+        Ok(p.cast())
+    }
+
+    /// The `u32` at `offset` as an atomic, shared with every process that maps it.
+    /// The offset must be 4-byte aligned and the view writable.
+    pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32> {
+        self.check_writable()?;
+        let p = self.atomic_ptr::<AtomicU32>(offset)?;
+        // SAFETY: aligned, in range, writable, and mapped for as long as the returned
+        // reference (tied to `self`) lives; AtomicU32 has the layout of u32 and any bit
+        // pattern is valid.
+        Ok(unsafe { &*p })
+    }
+
+    /// The `u64` at `offset` as an atomic (8-byte aligned, writable view).
+    pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64> {
+        self.check_writable()?;
+        let p = self.atomic_ptr::<AtomicU64>(offset)?;
+        // SAFETY: as in `atomic_u32`.
+        Ok(unsafe { &*p })
+    }
+
+    /// Atomically loads the `u32` at `offset` (4-byte aligned); works on read-only views.
+    pub fn load_u32(&self, offset: usize, order: Ordering) -> Result<u32> {
+        let p = self.atomic_ptr::<AtomicU32>(offset)?;
+        // SAFETY: aligned and in range; only a load is performed, which Rust permits on
+        // read-only memory for atomics of this size.
+        Ok(unsafe { (*p).load(order) })
+    }
+
+    /// Atomically loads the `u64` at `offset` (8-byte aligned); works on read-only views.
+    pub fn load_u64(&self, offset: usize, order: Ordering) -> Result<u64> {
+        let p = self.atomic_ptr::<AtomicU64>(offset)?;
+        // SAFETY: as in `load_u32`.
+        Ok(unsafe { (*p).load(order) })
+    }
+
+    /// The view's bytes as a slice.
+    ///
+    /// # Safety
+    ///
+    /// While the slice lives, no process (this one included, through another view or
+    /// thread) may write these bytes: Rust assumes a `&[u8]` never changes. Use it for
+    /// data that is no longer written (a finished file, data published before a flag you
+    /// observed with acquire ordering) or when you coordinate writers yourself. For a
+    /// file-backed view, the file must not be truncated while the slice lives.
+    pub unsafe fn as_slice(&self) -> &[u8] {
+        // SAFETY: the memory is mapped and initialised for `len` bytes while `self` lives;
+        // the caller promises no concurrent writes.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+
+    /// The view's bytes as a mutable slice. Fails on a read-only view.
+    ///
+    /// # Safety
+    ///
+    /// While the slice lives, no other process, thread or view may read or write these
+    /// bytes (the same rules as [`as_slice`](View::as_slice), plus exclusivity).
+    pub unsafe fn as_mut_slice(&mut self) -> Result<&mut [u8]> {
+        self.check_writable()?;
+        // SAFETY: mapped, writable, `len` bytes; `&mut self` excludes other uses of this
+        // view and the caller promises exclusivity against everyone else.
+        Ok(unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) })
+    }
+
+    /// Writes the view's changes to the object's storage and waits until they are durable
+    /// (`FlushViewOfFile` + `FlushFileBuffers`): the data and, if the file grew, its size.
+    /// A no-op for read and copy views (copy views never write to the object).
+    pub fn flush(&self) -> Result<()> {
+        self.flush_range(0, self.len)
+    }
+
+    /// Like [`flush`](View::flush) for `len` bytes at `offset` (from the view's start).
+    pub fn flush_range(&self, offset: usize, len: usize) -> Result<()> {
+        self.check_range(offset, len)?;
+        if self.access != Access::Write || len == 0 {
+            return Ok(());
+        }
+        let page = sys::allocation_granularity().min(4096) as usize;
+        let start = self.delta + offset;
+        let aligned = start - start % page;
+        self.raw.sync(aligned, start + len - aligned)?;
+        if self.object.header.is_file_backed() {
+            self.object.section.sync_data(&self.object.describe())?;
+        }
+        Ok(())
+    }
+
+    /// Starts writing the view's changes back without waiting (file-backed views).
+    pub fn flush_async(&self) -> Result<()> {
+        if self.access != Access::Write || !self.object.header.is_file_backed() {
+            return Ok(());
+        }
+        self.object
+            .section
+            .start_writeback(self.object.base + self.offset, self.len as u64)
+    }
+}
+
+/// Copies from shared memory with atomic loads.
+///
+/// # Safety
+/// `src` must be valid for reads of `dst.len()` bytes for the duration of the call.
+unsafe fn copy_from_shared(src: *const u8, dst: &mut [u8]) {
+    let mut i = 0;
+    while i + CHUNK <= dst.len() {
+        // SAFETY: `src + i .. src + i + CHUNK` is readable (caller contract); the load is
+        // atomic per byte (or wider), so it does not race with writers.
+        let chunk =
+            unsafe { atomic_memcpy::atomic_load(src.add(i).cast::<[u8; CHUNK]>(), Ordering::Acquire) };
+        // SAFETY: mapped memory is always initialised (the kernel zero-fills it).
+        dst[i..i + CHUNK].copy_from_slice(unsafe { chunk.assume_init_ref() });
+        i += CHUNK;
+    }
+    for (j, byte) in dst.iter_mut().enumerate().skip(i) {
+        // SAFETY: in range (caller contract); AtomicU8 has the layout of u8.
+        *byte = unsafe { (*src.add(j).cast::<AtomicU8>()).load(Ordering::Acquire) };
+    }
+}
+
+/// Copies into shared memory with atomic stores.
+///
+/// # Safety
+/// `dst` must be valid for writes of `src.len()` bytes for the duration of the call.
+unsafe fn copy_to_shared(dst: *mut u8, src: &[u8]) {
+    let mut i = 0;
+    while i + CHUNK <= src.len() {
+        let chunk: [u8; CHUNK] = src[i..i + CHUNK].try_into().expect("CHUNK bytes");
+        // SAFETY: `dst + i .. dst + i + CHUNK` is writable (caller contract); atomic stores.
+        unsafe {
+            atomic_memcpy::atomic_store(dst.add(i).cast::<[u8; CHUNK]>(), chunk, Ordering::Release)
+        };
+        i += CHUNK;
+    }
+    for (j, byte) in src.iter().enumerate().skip(i) {
+        // SAFETY: in range and writable (caller contract); AtomicU8 has the layout of u8.
+        unsafe { (*dst.add(j).cast::<AtomicU8>()).store(*byte, Ordering::Release) };
+    }
+}
