@@ -1,1 +1,151 @@
-fn main() {}
+//! `filemap`: the command-line tool. Creates, inspects, writes, dumps, holds and removes
+//! named objects, collects stale ones, and runs the demonstration.
+//!
+//! Errors are one line on stderr and exit code 1; usage errors exit 2 (clap's convention).
+
+mod commands;
+mod output;
+mod signals;
+mod units;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Named shared memory and file mappings with the Windows model: objects live while a
+/// handle on them is open in any process, crashes never leave names blocked.
+#[derive(Parser, Debug)]
+#[command(name = "filemap", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+fn size_arg(s: &str) -> Result<u64, String> {
+    units::parse_size(s)
+}
+
+fn mode_arg(s: &str) -> Result<u32, String> {
+    let digits = s.strip_prefix("0o").unwrap_or(s);
+    u32::from_str_radix(digits, 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("{s:?} is not an octal mode like 600 or 644"))
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a named mapping object (memory-backed, or file-backed with --file).
+    Create {
+        /// The name: NAME, Local\NAME or Global\NAME.
+        name: String,
+        /// Size, e.g. 4096, 64KiB, 1MiB, 2GiB (for --file: 0 or absent = the file's size).
+        #[arg(long, value_parser = size_arg)]
+        size: Option<u64>,
+        /// Keep the object after filemap exits, until `filemap rm`.
+        #[arg(long)]
+        persistent: bool,
+        /// Create it in the Global scope (machine-wide).
+        #[arg(long)]
+        global: bool,
+        /// Permissions, in octal (default 600: this user only).
+        #[arg(long, value_parser = mode_arg)]
+        mode: Option<u32>,
+        /// Map this file instead of memory.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one object: kind, size, persistence, holders.
+    Info {
+        /// The name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the objects in the namespace (Linux: the namespace directory).
+    Ls {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write standard input into an object.
+    Write {
+        /// The name.
+        name: String,
+        /// Where to write, in bytes from the start of the object.
+        #[arg(long, default_value = "0", value_parser = size_arg)]
+        offset: u64,
+    },
+    /// Print an object's bytes (a hex dump unless --raw).
+    Dump {
+        /// The name.
+        name: String,
+        /// Where to start.
+        #[arg(long, default_value = "0", value_parser = size_arg)]
+        offset: u64,
+        /// How many bytes (default: to the end).
+        #[arg(long, value_parser = size_arg)]
+        len: Option<u64>,
+        /// Write the bytes as they are instead of a hex dump.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Remove a name now (holders keep their object).
+    Rm {
+        /// The name.
+        name: String,
+    },
+    /// Remove stale objects (every holder died) and corrupt entries nobody holds.
+    Gc {
+        /// Only report what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hold a handle on an object until interrupted (SIGINT or SIGTERM).
+    Hold {
+        /// The name.
+        name: String,
+        /// Create the object (not persistent) if it does not exist.
+        #[arg(long, requires = "size")]
+        create: bool,
+        /// Size for --create.
+        #[arg(long, value_parser = size_arg)]
+        size: Option<u64>,
+        /// Use the Global scope for a name without prefix.
+        #[arg(long)]
+        global: bool,
+    },
+    /// Demonstrate: create an object, write it from one process, read it from another.
+    Demo,
+    /// Internal: a demonstration process.
+    #[command(hide = true)]
+    DemoChild {
+        /// Which part to play.
+        role: String,
+        /// The object's name.
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match commands::run(cli.command) {
+        Ok(code) => code,
+        Err(commands::Failure::Usage(message)) => {
+            eprintln!("filemap: error: {message}");
+            ExitCode::from(2)
+        }
+        Err(commands::Failure::Error(e)) => {
+            eprintln!("filemap: error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -352,7 +352,9 @@ pub enum Error {
     },
 
     /// Permissions that are not `0o600` plus any of the group and other bits.
-    #[error("invalid permissions {mode:o}: they must be within 777 and include owner read-write (600)")]
+    #[error(
+        "invalid permissions {mode:o}: they must be within 777 and include owner read-write (600)"
+    )]
     InvalidPermissions {
         /// The permissions given.
         mode: u32,

@@ -270,7 +270,11 @@ mod tests {
     fn sample(file: bool) -> Header {
         Header {
             kind: Kind::Mapping,
-            flags: if file { FLAG_FILE_BACKED } else { FLAG_PERSISTENT },
+            flags: if file {
+                FLAG_FILE_BACKED
+            } else {
+                FLAG_PERSISTENT
+            },
             mode: 0o600,
             size: 12345,
             data_offset: if file { 0 } else { 4096 },

@@ -236,7 +236,13 @@ fn now_unix_ns() -> u64 {
 }
 
 /// A header for a new object of `kind` created by this process.
-pub(crate) fn new_header(kind: Kind, size: u64, flags: u32, mode: u32, protection: Protection) -> Header {
+pub(crate) fn new_header(
+    kind: Kind,
+    size: u64,
+    flags: u32,
+    mode: u32,
+    protection: Protection,
+) -> Header {
     Header {
         kind,
         flags,
@@ -327,7 +333,13 @@ impl CreateOptions {
         }
         check_mode(self.mode)?;
         let flags = if self.persistent { FLAG_PERSISTENT } else { 0 };
-        Ok(new_header(Kind::Mapping, self.size, flags, self.mode, self.protection))
+        Ok(new_header(
+            Kind::Mapping,
+            self.size,
+            flags,
+            self.mode,
+            self.protection,
+        ))
     }
 
     /// Creates a named object; fails with [`Error::AlreadyExists`] if the name is taken.
@@ -465,7 +477,11 @@ impl FileOptions {
                             what: format!(
                                 "opening {} for {}",
                                 path.display(),
-                                if writable { "reading and writing" } else { "reading" }
+                                if writable {
+                                    "reading and writing"
+                                } else {
+                                    "reading"
+                                }
                             ),
                         },
                         _ => Error::io("open", path.display(), e),
@@ -507,8 +523,9 @@ impl FileOptions {
                 });
             }
             file.set_len(size).map_err(|e| match e.raw_os_error() {
-                Some(code) if std::io::Error::from_raw_os_error(code).kind()
-                    == std::io::ErrorKind::StorageFull =>
+                Some(code)
+                    if std::io::Error::from_raw_os_error(code).kind()
+                        == std::io::ErrorKind::StorageFull =>
                 {
                     Error::NoSpace {
                         place: shown.display().to_string(),
@@ -550,7 +567,9 @@ impl FileOptions {
             return Err(Error::io(
                 "record the path of",
                 path.display(),
-                std::io::Error::other(format!("paths longer than {MAX_PATH_LEN} bytes cannot be recorded")),
+                std::io::Error::other(format!(
+                    "paths longer than {MAX_PATH_LEN} bytes cannot be recorded"
+                )),
             ));
         }
         let (dev, ino) = sys::file_identity(&file)?;
@@ -665,7 +684,13 @@ impl Mapping {
         let name = name.into_name()?;
         let writable = access == Access::Write;
         let (entry, header) = sys::open_entry(&name, writable)?;
-        Mapping::from_object(Object::from_entry(Some(name), entry, header, writable, None)?)
+        Mapping::from_object(Object::from_entry(
+            Some(name),
+            entry,
+            header,
+            writable,
+            None,
+        )?)
     }
 
     /// Options for a mapping of the file at `path` (opened read-write, or read-only for

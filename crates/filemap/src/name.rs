@@ -216,10 +216,7 @@ mod tests {
         assert_eq!(problem(""), NameProblem::Empty);
         assert_eq!(problem("Local\\"), NameProblem::Empty);
         assert_eq!(problem("Global\\"), NameProblem::Empty);
-        assert_eq!(
-            problem(&"x".repeat(201)),
-            NameProblem::TooLong { len: 201 }
-        );
+        assert_eq!(problem(&"x".repeat(201)), NameProblem::TooLong { len: 201 });
         assert!(Name::new(&"x".repeat(200)).is_ok());
         assert_eq!(
             problem("a\0b"),
@@ -252,10 +249,7 @@ mod tests {
             assert_eq!(back, n);
             assert_eq!(uid.is_some(), n.scope() == Scope::Local);
         }
-        assert_eq!(
-            Name::new("a").unwrap().entry_file_name(7),
-            "filemap.u7.a"
-        );
+        assert_eq!(Name::new("a").unwrap().entry_file_name(7), "filemap.u7.a");
         assert!(Name::from_entry_file_name("other").is_none());
         assert!(Name::from_entry_file_name("filemap.uX.a").is_none());
     }

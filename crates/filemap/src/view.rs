@@ -414,8 +414,9 @@ unsafe fn copy_from_shared(src: *const u8, dst: &mut [u8]) {
     while i + CHUNK <= dst.len() {
         // SAFETY: `src + i .. src + i + CHUNK` is readable (caller contract); the load is
         // atomic per byte (or wider), so it does not race with writers.
-        let chunk =
-            unsafe { atomic_memcpy::atomic_load(src.add(i).cast::<[u8; CHUNK]>(), Ordering::Acquire) };
+        let chunk = unsafe {
+            atomic_memcpy::atomic_load(src.add(i).cast::<[u8; CHUNK]>(), Ordering::Acquire)
+        };
         // SAFETY: mapped memory is always initialised (the kernel zero-fills it).
         dst[i..i + CHUNK].copy_from_slice(unsafe { chunk.assume_init_ref() });
         i += CHUNK;

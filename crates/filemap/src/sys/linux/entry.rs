@@ -184,7 +184,11 @@ fn check_mode(name: &Name, st: &Stat, header: &Header) -> Result<()> {
 }
 
 fn open_flags(writable: bool) -> OFlags {
-    let access = if writable { OFlags::RDWR } else { OFlags::RDONLY };
+    let access = if writable {
+        OFlags::RDWR
+    } else {
+        OFlags::RDONLY
+    };
     access | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC
 }
 
@@ -199,7 +203,11 @@ fn open_error(name: &Name, writable: bool, e: Errno) -> Error {
         Errno::ACCESS | Errno::PERM => Error::PermissionDenied {
             what: format!(
                 "opening {name} for {}",
-                if writable { "reading and writing" } else { "reading" }
+                if writable {
+                    "reading and writing"
+                } else {
+                    "reading"
+                }
             ),
         },
         e => Error::io("open", name, errno(e)),
@@ -301,7 +309,13 @@ fn fill_new_entry(fd: BorrowedFd<'_>, header: &Header, place: &dyn fmt::Display)
                     size: total,
                 })
             }
-            Err(e) => return Err(Error::io("write the header of a new entry in", place, errno(e))),
+            Err(e) => {
+                return Err(Error::io(
+                    "write the header of a new entry in",
+                    place,
+                    errno(e),
+                ))
+            }
         }
     }
     Ok(())
@@ -331,8 +345,13 @@ fn prepare_entry(dir: &Dir, header: &Header) -> Result<OwnedFd> {
         ),
     })?;
     // The umask must not decide who can open the object.
-    rustix::fs::fchmod(&fd, mode)
-        .map_err(|e| Error::io("set the permissions of a new entry in", dir.display(), errno(e)))?;
+    rustix::fs::fchmod(&fd, mode).map_err(|e| {
+        Error::io(
+            "set the permissions of a new entry in",
+            dir.display(),
+            errno(e),
+        )
+    })?;
     fill_new_entry(fd.as_fd(), header, &dir.display())?;
     retry_eintr(|| rustix::fs::flock(&fd, FlockOperation::LockShared))
         .map_err(|e| Error::io("lock a new entry in", dir.display(), errno(e)))?;
@@ -387,7 +406,12 @@ fn reclaim_if_stale(dir: &Arc<Dir>, name: &Name, file_name: &str) -> Result<Exis
 
 /// Opens the entry `file_name` in `dir`, reclaiming it (and answering `NotFound`) if it is
 /// stale.
-fn open_in(dir: &Arc<Dir>, name: &Name, file_name: &str, writable: bool) -> Result<(Entry, Header)> {
+fn open_in(
+    dir: &Arc<Dir>,
+    name: &Name,
+    file_name: &str,
+    writable: bool,
+) -> Result<(Entry, Header)> {
     for _ in 0..MAX_ATTEMPTS {
         let fd = rustix::fs::openat(&dir.fd, file_name, open_flags(writable), Mode::empty())
             .map_err(|e| open_error(name, writable, e))?;
@@ -477,7 +501,8 @@ pub(crate) fn create_entry(
         };
         match link_entry(&dir, &fd, &file_name) {
             Ok(()) => {
-                let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", name, errno(e)))?;
+                let st =
+                    rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", name, errno(e)))?;
                 let entry = Entry {
                     fd,
                     named: Some(NamedPart {
@@ -577,7 +602,9 @@ fn lock_holders() -> std::collections::HashMap<(u64, u64, u64), Vec<u32>> {
         if fields.len() < 6 || fields[1] == "->" {
             continue;
         }
-        let Ok(pid) = fields[4].parse::<i64>() else { continue };
+        let Ok(pid) = fields[4].parse::<i64>() else {
+            continue;
+        };
         let mut id = fields[5].split(':');
         let (Some(maj), Some(min), Some(ino)) = (id.next(), id.next(), id.next()) else {
             continue;
@@ -606,8 +633,7 @@ pub(crate) fn list_entries() -> Result<Vec<RawEntry>> {
     let dir = Dir::open()?;
     let holders = lock_holders();
     let mut out = Vec::new();
-    let reader = std::fs::read_dir(&dir.path)
-        .map_err(|e| Error::io("list", dir.display(), e))?;
+    let reader = std::fs::read_dir(&dir.path).map_err(|e| Error::io("list", dir.display(), e))?;
     for item in reader {
         let item = item.map_err(|e| Error::io("list", dir.display(), e))?;
         let Some(file_name) = item.file_name().to_str().map(str::to_string) else {
@@ -625,12 +651,15 @@ pub(crate) fn list_entries() -> Result<Vec<RawEntry>> {
         } else {
             match rustix::fs::openat(&dir.fd, &file_name, open_flags(false), Mode::empty()) {
                 Ok(fd) => match FileType::from_raw_mode(st.st_mode) {
-                    FileType::RegularFile => {
-                        read_header_bytes(fd.as_fd(), st.st_size as u64).and_then(|bytes| {
-                            Ok(Header::decode(&bytes, st.st_size as u64, allocation_granularity()))
+                    FileType::RegularFile => read_header_bytes(fd.as_fd(), st.st_size as u64)
+                        .and_then(|bytes| {
+                            Ok(Header::decode(
+                                &bytes,
+                                st.st_size as u64,
+                                allocation_granularity(),
+                            ))
                         })
-                        .unwrap_or_else(|e| Err(e.to_string()))
-                    }
+                        .unwrap_or_else(|e| Err(e.to_string())),
                     _ => Err(format!("a {}, not a regular file", file_type_name(&st))),
                 },
                 Err(e) => Err(format!("cannot open: {}", errno(e))),
@@ -671,8 +700,7 @@ pub(crate) struct Collected {
 pub(crate) fn collect_garbage(dry_run: bool) -> Result<Vec<Collected>> {
     let dir = Dir::open()?;
     let mut out = Vec::new();
-    let reader = std::fs::read_dir(&dir.path)
-        .map_err(|e| Error::io("list", dir.display(), e))?;
+    let reader = std::fs::read_dir(&dir.path).map_err(|e| Error::io("list", dir.display(), e))?;
     for item in reader {
         let item = item.map_err(|e| Error::io("list", dir.display(), e))?;
         let Some(file_name) = item.file_name().to_str().map(str::to_string) else {
@@ -685,7 +713,9 @@ pub(crate) fn collect_garbage(dry_run: bool) -> Result<Vec<Collected>> {
         else {
             continue;
         };
-        let Ok(st) = rustix::fs::fstat(&fd) else { continue };
+        let Ok(st) = rustix::fs::fstat(&fd) else {
+            continue;
+        };
         if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
             continue;
         }

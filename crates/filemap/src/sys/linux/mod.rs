@@ -84,8 +84,9 @@ impl Section {
         }
         // SAFETY: a fresh mapping at an address the kernel chooses (no MAP_FIXED), so no
         // existing memory is affected; the descriptor is valid for the call.
-        let ptr = unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, flags, &self.fd, offset) }
-            .map_err(|e| match e {
+        let ptr =
+            unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, flags, &self.fd, offset) }
+                .map_err(|e| match e {
                 rustix::io::Errno::NOMEM => Error::NoSpace {
                     place: "the address space (mapping a view)".into(),
                     size: len as u64,
@@ -120,7 +121,8 @@ impl Section {
         if r != 0 {
             let err = io::Error::last_os_error();
             // tmpfs and some file systems have nothing to write back.
-            if err.raw_os_error() != Some(libc::ESPIPE) && err.raw_os_error() != Some(libc::EINVAL) {
+            if err.raw_os_error() != Some(libc::ESPIPE) && err.raw_os_error() != Some(libc::EINVAL)
+            {
                 return Err(Error::io("start write-back of", "a view", err));
             }
         }
@@ -185,9 +187,7 @@ pub(crate) fn file_is_writable(file: &File) -> bool {
 /// The path an open file was opened under, if it still has one.
 pub(crate) fn file_path(file: &File) -> Option<PathBuf> {
     let link = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
-    let deleted = link
-        .to_str()
-        .is_some_and(|s| s.ends_with(" (deleted)"));
+    let deleted = link.to_str().is_some_and(|s| s.ends_with(" (deleted)"));
     (!deleted && link.is_absolute()).then_some(link)
 }
 

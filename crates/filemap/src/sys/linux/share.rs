@@ -54,8 +54,12 @@ impl Entry {
             OFlags::RDONLY
         };
         let path = format!("/proc/self/fd/{}", self.fd().as_raw_fd());
-        let fd = rustix::fs::open(&path, access | OFlags::CLOEXEC | OFlags::NONBLOCK, Mode::empty())
-            .map_err(|e| Error::io("re-open", "an entry for sharing", errno(e)))?;
+        let fd = rustix::fs::open(
+            &path,
+            access | OFlags::CLOEXEC | OFlags::NONBLOCK,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::io("re-open", "an entry for sharing", errno(e)))?;
         loop {
             match rustix::fs::flock(&fd, FlockOperation::LockShared) {
                 Ok(()) => break,
@@ -158,7 +162,8 @@ pub(crate) fn take_inherited(value: u64, key: &str) -> Result<OsHandle> {
 /// Sends `bytes` and `handles` as one message.
 pub(crate) fn send_handles(stream: &UnixStream, bytes: &[u8], handles: &[OsHandle]) -> Result<()> {
     let borrowed: Vec<BorrowedFd<'_>> = handles.iter().map(|h| h.as_fd()).collect();
-    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_SHARED_HANDLES))];
+    let mut space =
+        [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_SHARED_HANDLES))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     if !control.push(SendAncillaryMessage::ScmRights(&borrowed)) {
         return Err(Error::io(
@@ -168,7 +173,12 @@ pub(crate) fn send_handles(stream: &UnixStream, bytes: &[u8], handles: &[OsHandl
         ));
     }
     let sent = loop {
-        match rustix::net::sendmsg(stream, &[IoSlice::new(bytes)], &mut control, SendFlags::NOSIGNAL) {
+        match rustix::net::sendmsg(
+            stream,
+            &[IoSlice::new(bytes)],
+            &mut control,
+            SendFlags::NOSIGNAL,
+        ) {
             Err(Errno::INTR) => continue,
             r => break r,
         }
@@ -186,7 +196,8 @@ pub(crate) fn send_handles(stream: &UnixStream, bytes: &[u8], handles: &[OsHandl
 
 /// Receives one message sent by `send_handles`.
 pub(crate) fn recv_handles(stream: &UnixStream, buf: &mut [u8]) -> Result<(usize, Vec<OsHandle>)> {
-    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_SHARED_HANDLES))];
+    let mut space =
+        [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_SHARED_HANDLES))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     let msg = loop {
         match rustix::net::recvmsg(

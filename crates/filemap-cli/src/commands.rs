@@ -1,0 +1,413 @@
+//! What each subcommand does.
+
+use std::io::{self, Read, Write};
+use std::process::ExitCode;
+
+use filemap::namespace::{self, EntryInfo};
+use filemap::{Access, Disposition, Mapping, Name, Scope};
+use serde_json::json;
+
+use crate::output::{hex_dump, table, unix_millis};
+use crate::units::format_size;
+use crate::Command;
+
+/// Why a command failed: bad usage (exit 2) or an error (exit 1).
+pub enum Failure {
+    Usage(String),
+    Error(String),
+}
+
+impl From<filemap::Error> for Failure {
+    fn from(e: filemap::Error) -> Failure {
+        Failure::Error(e.to_string())
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Failure {
+        Failure::Error(e.to_string())
+    }
+}
+
+type Outcome = Result<ExitCode, Failure>;
+
+/// The name, with `--global` applied to names without a prefix.
+fn scoped_name(name: &str, global: bool) -> Result<Name, Failure> {
+    let parsed = Name::new(name)?;
+    if !global {
+        return Ok(parsed);
+    }
+    if name.starts_with("Local\\") {
+        return Err(Failure::Usage(format!(
+            "{name:?} has a Local\\ prefix, which contradicts --global"
+        )));
+    }
+    Ok(Name::new(&format!("Global\\{}", parsed.base()))?)
+}
+
+pub fn run(command: Command) -> Outcome {
+    match command {
+        Command::Create {
+            name,
+            size,
+            persistent,
+            global,
+            mode,
+            file,
+            json,
+        } => create(&name, size, persistent, global, mode, file, json),
+        Command::Info { name, json } => info(&name, json),
+        Command::Ls { json } => ls(json),
+        Command::Write { name, offset } => write(&name, offset),
+        Command::Dump {
+            name,
+            offset,
+            len,
+            raw,
+        } => dump(&name, offset, len, raw),
+        Command::Rm { name } => {
+            namespace::remove(name.as_str())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Gc { dry_run, json } => gc(dry_run, json),
+        Command::Hold {
+            name,
+            create,
+            size,
+            global,
+        } => hold(&name, create, size, global),
+        Command::Demo => demo(),
+        Command::DemoChild { role, name } => demo_child(&role, &name),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn create(
+    name: &str,
+    size: Option<u64>,
+    persistent: bool,
+    global: bool,
+    mode: Option<u32>,
+    file: Option<std::path::PathBuf>,
+    json: bool,
+) -> Outcome {
+    let name = scoped_name(name, global)?;
+    if !persistent {
+        return Err(Failure::Usage(
+            "without --persistent the object would vanish as soon as filemap exits; \
+             add --persistent, or use `filemap hold NAME --create --size SIZE`"
+                .into(),
+        ));
+    }
+    let mode = mode.unwrap_or(0o600);
+    let mapping = match file {
+        Some(path) => Mapping::from_path(path)
+            .size(size.unwrap_or(0))
+            .name(name.to_string())
+            .persistent(true)
+            .permissions(mode)
+            .create()?,
+        None => {
+            let Some(size) = size else {
+                return Err(Failure::Usage(
+                    "--size is required (e.g. --size 1MiB)".into(),
+                ));
+            };
+            Mapping::options()
+                .size(size)
+                .persistent(true)
+                .permissions(mode)
+                .create_new(&name)?
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            json!({"name": name.to_string(), "size": mapping.len(), "persistent": true,
+                   "file": mapping.path().map(|p| p.display().to_string())})
+        );
+    } else {
+        println!(
+            "created {name} ({}{})",
+            format_size(mapping.len()),
+            mapping
+                .path()
+                .map(|p| format!(", backed by {}", p.display()))
+                .unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn entry_json(e: &EntryInfo) -> serde_json::Value {
+    json!({
+        "name": e.name,
+        "kind": e.kind.map(|k| k.as_str()),
+        "size": e.size,
+        "persistent": e.persistent,
+        "file": e.file.as_ref().map(|p| p.display().to_string()),
+        "holders": e.holders,
+        "stale": e.stale,
+        "owner": e.owner,
+        "mode": format!("{:03o}", e.mode),
+        "creator_pid": e.creator_pid,
+        "created_unix_ms": e.created.map(unix_millis),
+        "problem": e.problem,
+    })
+}
+
+fn state(e: &EntryInfo) -> String {
+    if let Some(p) = &e.problem {
+        format!("corrupt: {p}")
+    } else if e.stale {
+        "stale".into()
+    } else if e.holders.is_empty() {
+        "persistent, unheld".into()
+    } else {
+        "live".into()
+    }
+}
+
+fn holders(e: &EntryInfo) -> String {
+    if e.holders.is_empty() {
+        "-".into()
+    } else {
+        e.holders
+            .iter()
+            .map(|p| {
+                if *p == 0 {
+                    "?".to_string()
+                } else {
+                    p.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+fn info(name: &str, as_json: bool) -> Outcome {
+    let e = namespace::info(name)?;
+    if as_json {
+        println!("{}", entry_json(&e));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut rows = vec![
+        vec!["name".into(), e.name.clone()],
+        vec![
+            "kind".into(),
+            e.kind.map(|k| k.to_string()).unwrap_or_else(|| "?".into()),
+        ],
+        vec![
+            "size".into(),
+            e.size
+                .map(|s| format!("{s} ({})", format_size(s)))
+                .unwrap_or_else(|| "?".into()),
+        ],
+        vec!["persistent".into(), e.persistent.to_string()],
+        vec!["holders".into(), holders(&e)],
+        vec!["state".into(), state(&e)],
+        vec!["owner".into(), e.owner.to_string()],
+        vec!["mode".into(), format!("{:03o}", e.mode)],
+    ];
+    if let Some(f) = &e.file {
+        rows.insert(3, vec!["file".into(), f.display().to_string()]);
+    }
+    if let Some(pid) = e.creator_pid {
+        rows.push(vec!["creator pid".into(), pid.to_string()]);
+    }
+    table(&mut io::stdout().lock(), &rows)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ls(as_json: bool) -> Outcome {
+    let entries = namespace::list()?;
+    if as_json {
+        let all: Vec<_> = entries.iter().map(entry_json).collect();
+        println!("{}", serde_json::Value::Array(all));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut rows = vec![vec![
+        "NAME".to_string(),
+        "KIND".into(),
+        "SIZE".into(),
+        "PERSISTENT".into(),
+        "HOLDERS".into(),
+        "STATE".into(),
+    ]];
+    for e in &entries {
+        rows.push(vec![
+            e.name.clone(),
+            e.kind.map(|k| k.to_string()).unwrap_or_else(|| "?".into()),
+            e.size.map(format_size).unwrap_or_else(|| "?".into()),
+            if e.persistent { "yes" } else { "no" }.into(),
+            holders(e),
+            state(e),
+        ]);
+    }
+    table(&mut io::stdout().lock(), &rows)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write(name: &str, offset: u64) -> Outcome {
+    let mut data = Vec::new();
+    io::stdin().lock().read_to_end(&mut data)?;
+    let mapping = Mapping::open(name)?;
+    if data.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let view = mapping
+        .view()
+        .access(Access::Write)
+        .offset(offset)
+        .len(data.len() as u64)
+        .map()?;
+    view.write_at(0, &data)?;
+    view.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn dump(name: &str, offset: u64, len: Option<u64>, raw: bool) -> Outcome {
+    let mapping = Mapping::open_with(name, Access::Read)?;
+    let view = mapping
+        .view()
+        .access(Access::Read)
+        .offset(offset)
+        .len(len.unwrap_or(0))
+        .map()?;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut done = 0usize;
+    while done < view.len() {
+        let n = buf.len().min(view.len() - done);
+        view.read_at(done, &mut buf[..n])?;
+        let written = if raw {
+            out.write_all(&buf[..n])
+        } else {
+            hex_dump(&mut out, offset + done as u64, &buf[..n])
+        };
+        match written {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+            r => r?,
+        }
+        done += n;
+    }
+    match out.flush() {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        r => Ok(r.map(|_| ExitCode::SUCCESS)?),
+    }
+}
+
+fn gc(dry_run: bool, as_json: bool) -> Outcome {
+    let collected = namespace::collect_garbage(dry_run)?;
+    if as_json {
+        let all: Vec<_> = collected
+            .iter()
+            .map(|c| json!({"name": c.name, "reason": c.reason, "removed": c.removed, "error": c.error}))
+            .collect();
+        println!("{}", serde_json::Value::Array(all));
+    } else {
+        for c in &collected {
+            let what = match (&c.error, c.removed, dry_run) {
+                (Some(e), _, _) => format!("could not remove: {e}"),
+                (None, true, _) => "removed".into(),
+                (None, false, true) => "would remove".into(),
+                (None, false, false) => "already gone".into(),
+            };
+            println!("{what} {}: {}", c.name, c.reason);
+        }
+        if collected.is_empty() {
+            println!("nothing to collect");
+        }
+    }
+    let failed = collected.iter().any(|c| c.error.is_some());
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn hold(name: &str, create: bool, size: Option<u64>, global: bool) -> Outcome {
+    let name = scoped_name(name, global)?;
+    let (mapping, how) = if create {
+        let size = size.expect("clap requires --size with --create");
+        let (m, d) = Mapping::create_or_open(&name, size)?;
+        (
+            m,
+            if d == Disposition::Created {
+                "created"
+            } else {
+                "opened"
+            },
+        )
+    } else {
+        (Mapping::open_with(&name, Access::Read)?, "opened")
+    };
+    eprintln!(
+        "{how} {name} ({}); holding it as pid {} until interrupted",
+        format_size(mapping.len()),
+        std::process::id()
+    );
+    crate::signals::wait_for_termination()?;
+    drop(mapping);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo() -> Outcome {
+    let exe = std::env::current_exe()?;
+    let name = Name::new(&format!("filemap-demo-{}", std::process::id()))?;
+    let mapping = Mapping::create_new(&name, 4096)?;
+    println!(
+        "[main     pid {:>6}] created {name}: 4KiB, memory-backed, gone when the last handle closes",
+        std::process::id()
+    );
+    for role in ["writer", "reader"] {
+        let status = std::process::Command::new(&exe)
+            .args(["demo-child", role, &name.to_string()])
+            .status()?;
+        if !status.success() {
+            return Err(Failure::Error(format!(
+                "the {role} process failed: {status}"
+            )));
+        }
+    }
+    drop(mapping);
+    let gone = matches!(Mapping::open(&name), Err(filemap::Error::NotFound { .. }));
+    println!(
+        "[main     pid {:>6}] closed the last handle: {name} {}",
+        std::process::id(),
+        if gone { "is gone" } else { "is STILL THERE" }
+    );
+    Ok(if gone {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn demo_child(role: &str, name: &str) -> Outcome {
+    let pid = std::process::id();
+    let mapping = Mapping::open(name)?;
+    let view = mapping.view().map()?;
+    match role {
+        "writer" => {
+            let message = format!("hello from pid {pid}");
+            view.write_at(4, message.as_bytes())?;
+            view.atomic_u32(0)?
+                .store(message.len() as u32, std::sync::atomic::Ordering::Release);
+            println!("[writer   pid {pid:>6}] opened {name} and wrote {message:?}");
+        }
+        "reader" => {
+            let len = view.load_u32(0, std::sync::atomic::Ordering::Acquire)? as usize;
+            let text = String::from_utf8_lossy(&view.read_vec(4, len)?).into_owned();
+            let scope = match Name::new(name)?.scope() {
+                Scope::Local => "Local",
+                Scope::Global => "Global",
+            };
+            println!("[reader   pid {pid:>6}] opened {name} ({scope}) and read {text:?}");
+        }
+        _ => return Err(Failure::Usage(format!("unknown demo role {role:?}"))),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,120 @@
+//! Human units on the command line: sizes (`4096`, `64KiB`, `1MiB`, `2GiB`, `1.5GB`),
+//! parsed strictly and printed compactly.
+
+/// Parses a size: a number with an optional unit. Binary units (`KiB`, `MiB`, `GiB`, `TiB`,
+/// and the short `K`, `M`, `G`, `T`) are powers of 1024; decimal units (`kB`, `MB`, `GB`,
+/// `TB`) are powers of 1000; `B` or nothing means bytes. Case is ignored in the unit.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let s = text.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let number = number.replace('_', "");
+    if number.is_empty() {
+        return Err(format!(
+            "{text:?} is not a size (try 4096, 64KiB, 1MiB or 2GiB)"
+        ));
+    }
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        other => {
+            return Err(format!(
+            "unknown size unit {other:?} in {text:?} (use B, KiB, MiB, GiB, TiB, kB, MB, GB or TB)"
+        ))
+        }
+    };
+    let too_big = || format!("{text:?} is too large (at most {} bytes)", u64::MAX);
+    if let Some((whole, frac)) = number.split_once('.') {
+        let whole: u64 = if whole.is_empty() {
+            0
+        } else {
+            whole
+                .parse()
+                .map_err(|_| format!("{text:?} is not a size"))?
+        };
+        if frac.is_empty() || frac.contains('.') || frac.len() > 9 {
+            return Err(format!("{text:?} is not a size"));
+        }
+        let frac_value: u64 = frac
+            .parse()
+            .map_err(|_| format!("{text:?} is not a size"))?;
+        let scale = 10u64.pow(frac.len() as u32);
+        let whole_bytes = whole.checked_mul(multiplier).ok_or_else(too_big)?;
+        let frac_bytes = (frac_value as u128 * multiplier as u128) / scale as u128;
+        if (frac_value as u128 * multiplier as u128) % scale as u128 != 0 {
+            return Err(format!("{text:?} is not a whole number of bytes"));
+        }
+        return whole_bytes
+            .checked_add(frac_bytes as u64)
+            .ok_or_else(too_big);
+    }
+    let n: u64 = number.parse().map_err(|_| too_big())?;
+    n.checked_mul(multiplier).ok_or_else(too_big)
+}
+
+/// Formats a size compactly: `4096` → `4KiB`, `1536` → `1.5KiB`, `100` → `100B`.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes}B")
+    } else if value.fract() == 0.0 {
+        format!("{value:.0}{}", UNITS[unit])
+    } else {
+        format!("{value:.1}{}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64KiB"), Ok(65536));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("2gib"), Ok(2 << 30));
+        assert_eq!(parse_size("4k"), Ok(4096));
+        assert_eq!(parse_size("1.5KiB"), Ok(1536));
+        assert_eq!(parse_size("1MB"), Ok(1_000_000));
+        assert_eq!(parse_size("1_000"), Ok(1000));
+        assert_eq!(parse_size("10 B"), Ok(10));
+        for bad in [
+            "",
+            "KiB",
+            "1XiB",
+            "-1",
+            "1.",
+            "1.2.3",
+            "0.3B",
+            "99999999999999999999",
+            "16777216TiB",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn formatting() {
+        assert_eq!(format_size(100), "100B");
+        assert_eq!(format_size(4096), "4KiB");
+        assert_eq!(format_size(1536), "1.5KiB");
+        assert_eq!(format_size(1 << 30), "1GiB");
+    }
+}

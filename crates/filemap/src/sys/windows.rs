@@ -1,0 +1,1 @@
+//! Windows backend (in progress: see the Windows issue).
