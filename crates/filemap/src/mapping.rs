@@ -347,7 +347,14 @@ impl CreateOptions {
         let name = name.into_name()?;
         let header = self.header()?;
         let (entry, header, _) = sys::create_entry(&name, &header, sys::CreateMode::New)?;
-        Mapping::from_object(Object::from_entry(Some(name), entry, header, true, None)?)
+        let writable = self.protection == Protection::ReadWrite;
+        Mapping::from_object(Object::from_entry(
+            Some(name),
+            entry,
+            header,
+            writable,
+            None,
+        )?)
     }
 
     /// Creates a named object, or opens the existing one (which keeps its own size).
@@ -356,7 +363,8 @@ impl CreateOptions {
         let header = self.header()?;
         let (entry, header, disposition) =
             sys::create_entry(&name, &header, sys::CreateMode::OrOpen)?;
-        let object = Object::from_entry(Some(name), entry, header, true, None)?;
+        let writable = self.protection == Protection::ReadWrite;
+        let object = Object::from_entry(Some(name), entry, header, writable, None)?;
         Ok((Mapping::from_object(object)?, disposition))
     }
 
@@ -369,7 +377,8 @@ impl CreateOptions {
         }
         let header = self.header()?;
         let entry = sys::Entry::create_unnamed(&header)?;
-        Mapping::from_object(Object::from_entry(None, entry, header, true, None)?)
+        let writable = self.protection == Protection::ReadWrite;
+        Mapping::from_object(Object::from_entry(None, entry, header, writable, None)?)
     }
 }
 

@@ -651,15 +651,14 @@ pub(crate) fn list_entries() -> Result<Vec<RawEntry>> {
         } else {
             match rustix::fs::openat(&dir.fd, &file_name, open_flags(false), Mode::empty()) {
                 Ok(fd) => match FileType::from_raw_mode(st.st_mode) {
-                    FileType::RegularFile => read_header_bytes(fd.as_fd(), st.st_size as u64)
-                        .and_then(|bytes| {
-                            Ok(Header::decode(
-                                &bytes,
-                                st.st_size as u64,
-                                allocation_granularity(),
-                            ))
-                        })
-                        .unwrap_or_else(|e| Err(e.to_string())),
+                    FileType::RegularFile => {
+                        match read_header_bytes(fd.as_fd(), st.st_size as u64) {
+                            Ok(bytes) => {
+                                Header::decode(&bytes, st.st_size as u64, allocation_granularity())
+                            }
+                            Err(e) => Err(e.to_string()),
+                        }
+                    }
                     _ => Err(format!("a {}, not a regular file", file_type_name(&st))),
                 },
                 Err(e) => Err(format!("cannot open: {}", errno(e))),

@@ -1,0 +1,262 @@
+//! The `filemap` binary, run as a user would: each test has its own namespace directory
+//! (passed to the commands through `FILEMAP_DIR`) and checks that nothing is left in it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+struct Ns(tempfile::TempDir);
+
+impl Ns {
+    fn new() -> Ns {
+        let base = if Path::new("/dev/shm").is_dir() {
+            std::path::PathBuf::from("/dev/shm")
+        } else {
+            std::env::temp_dir()
+        };
+        Ns(tempfile::Builder::new()
+            .prefix("filemap-cli-test-")
+            .tempdir_in(base)
+            .unwrap())
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_filemap"));
+        c.args(args).env("FILEMAP_DIR", self.0.path());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "filemap {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut c = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(input).unwrap();
+        c.wait_with_output().unwrap()
+    }
+
+    fn entries(&self) -> usize {
+        std::fs::read_dir(self.0.path()).unwrap().count()
+    }
+
+    /// Starts `filemap hold` and waits until it holds the object.
+    fn hold(&self, args: &[&str]) -> Child {
+        let mut c = self
+            .cmd(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(c.stderr.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.contains("holding"), "{line}");
+        c
+    }
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[test]
+fn create_write_dump_info_rm() {
+    let ns = Ns::new();
+    ns.ok(&["create", "demo1", "--size", "1MiB", "--persistent"]);
+    let out = ns.with_stdin(&["write", "demo1"], b"hello");
+    assert!(out.status.success());
+    assert_eq!(ns.ok(&["dump", "demo1", "--len", "5", "--raw"]), "hello");
+    let dump = ns.ok(&["dump", "demo1", "--len", "16"]);
+    assert_eq!(
+        dump,
+        "00000000  68 65 6c 6c 6f 00 00 00  00 00 00 00 00 00 00 00  |hello...........|\n"
+    );
+    let info = json(&ns.ok(&["info", "demo1", "--json"]));
+    assert_eq!(info["size"], 1048576);
+    assert_eq!(info["kind"], "mapping");
+    assert_eq!(info["persistent"], true);
+    assert_eq!(info["name"], "Local\\demo1");
+    let text = ns.ok(&["info", "demo1"]);
+    assert!(text.contains("1048576 (1MiB)"), "{text}");
+    let listed = json(&ns.ok(&["ls", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    ns.ok(&["rm", "demo1"]);
+    assert_eq!(ns.entries(), 0);
+}
+
+#[test]
+fn write_at_offset_and_out_of_range() {
+    let ns = Ns::new();
+    ns.ok(&["create", "w", "--size", "4KiB", "--persistent"]);
+    assert!(ns
+        .with_stdin(&["write", "w", "--offset", "4090"], b"abcdef")
+        .status
+        .success());
+    assert_eq!(ns.ok(&["dump", "w", "--offset", "4090", "--raw"]), "abcdef");
+    let out = ns.with_stdin(&["write", "w", "--offset", "4090"], b"abcdefg");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim_end(),
+        "filemap: error: the range at offset 4090 of length 7 does not fit in 4096 bytes"
+    );
+    assert_eq!(err.lines().count(), 1);
+    ns.ok(&["rm", "w"]);
+    assert_eq!(ns.entries(), 0);
+}
+
+#[test]
+fn errors_exit_1_usage_exits_2() {
+    let ns = Ns::new();
+    let out = ns.run(&["dump", "missing"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "filemap: error: no object named Local\\missing\n"
+    );
+    for args in [
+        &["create", "x", "--size", "12QB", "--persistent"][..],
+        &["create", "x", "--size", "1MiB"],
+        &["create", "x", "--persistent"],
+        &["no-such-command"],
+        &["hold", "x", "--create"],
+        &[
+            "create",
+            "Local\\x",
+            "--global",
+            "--size",
+            "1",
+            "--persistent",
+        ],
+    ] {
+        let out = ns.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = ns.run(&["create", "a/b", "--size", "1", "--persistent"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'/' at byte 1"));
+    assert_eq!(ns.entries(), 0);
+}
+
+#[test]
+fn killed_holders_are_collected() {
+    let ns = Ns::new();
+    let mut a = ns.hold(&["hold", "held", "--create", "--size", "4KiB"]);
+    let mut b = ns.hold(&["hold", "held"]);
+    let info = json(&ns.ok(&["info", "held", "--json"]));
+    let holders: Vec<u64> = info["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert!(holders.contains(&(a.id() as u64)) && holders.contains(&(b.id() as u64)));
+    a.kill().unwrap();
+    b.kill().unwrap();
+    a.wait().unwrap();
+    b.wait().unwrap();
+    let info = json(&ns.ok(&["info", "held", "--json"]));
+    assert_eq!(info["stale"], true);
+    let dry = json(&ns.ok(&["gc", "--dry-run", "--json"]));
+    assert_eq!(dry[0]["removed"], false);
+    assert_eq!(ns.entries(), 1);
+    let done = ns.ok(&["gc"]);
+    assert!(done.starts_with("removed Local\\held: stale"), "{done}");
+    assert_eq!(ns.entries(), 0);
+    assert_eq!(ns.ok(&["gc"]), "nothing to collect\n");
+}
+
+#[test]
+fn killed_holders_entry_reclaimed_by_next_create() {
+    let ns = Ns::new();
+    let mut a = ns.hold(&["hold", "again", "--create", "--size", "4KiB"]);
+    a.kill().unwrap();
+    a.wait().unwrap();
+    ns.ok(&["create", "again", "--size", "8KiB", "--persistent"]);
+    let info = json(&ns.ok(&["info", "again", "--json"]));
+    assert_eq!(info["size"], 8192);
+    ns.ok(&["rm", "again"]);
+    assert_eq!(ns.entries(), 0);
+}
+
+#[test]
+fn hold_releases_on_sigterm() {
+    let ns = Ns::new();
+    let c = ns.hold(&["hold", "term", "--create", "--size", "1"]);
+    // kill(1) sends SIGTERM to the child this test started.
+    let status = Command::new("kill")
+        .arg(c.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = c.wait_with_output().unwrap();
+    assert!(out.status.success(), "hold exits cleanly on SIGTERM");
+    assert_eq!(ns.entries(), 0, "the object went away with its last holder");
+}
+
+#[test]
+fn file_backed_create() {
+    let ns = Ns::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.bin");
+    std::fs::write(&path, b"file contents").unwrap();
+    let p = path.to_str().unwrap();
+    ns.ok(&["create", "fb", "--file", p, "--persistent"]);
+    assert_eq!(ns.ok(&["dump", "fb", "--raw"]), "file contents");
+    assert!(ns
+        .with_stdin(&["write", "fb", "--offset", "5"], b"CONTENTS")
+        .status
+        .success());
+    assert_eq!(std::fs::read(&path).unwrap(), b"file CONTENTS");
+    let info = json(&ns.ok(&["info", "fb", "--json"]));
+    assert_eq!(info["file"], path.canonicalize().unwrap().to_str().unwrap());
+    ns.ok(&["rm", "fb"]);
+    assert_eq!(ns.entries(), 0);
+}
+
+#[test]
+fn demo_runs_and_cleans_up() {
+    let ns = Ns::new();
+    let out = ns.ok(&["demo"]);
+    assert!(out.contains("[writer"), "{out}");
+    assert!(out.contains("and read \"hello from pid"), "{out}");
+    assert!(out.contains("is gone"), "{out}");
+    assert_eq!(ns.entries(), 0);
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let out = Command::new(env!("CARGO_BIN_EXE_filemap"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in [
+        "create", "info", "ls", "write", "dump", "rm", "gc", "hold", "demo",
+    ] {
+        assert!(text.contains(cmd), "{cmd} missing from --help");
+    }
+}

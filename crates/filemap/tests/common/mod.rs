@@ -1,0 +1,173 @@
+//! Helpers shared by the integration tests: an isolated namespace directory per test
+//! binary or per test, unique names, and child processes that re-run the test binary in a
+//! given role.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A namespace directory of the tests' own (`FILEMAP_DIR`), removed on drop.
+pub struct Namespace {
+    dir: tempfile::TempDir,
+}
+
+impl Namespace {
+    /// A fresh directory in `/dev/shm` (tmpfs, like the real namespace), made the
+    /// namespace of this process and of the children it spawns from now on.
+    pub fn new() -> Namespace {
+        let base = if Path::new("/dev/shm").is_dir() {
+            PathBuf::from("/dev/shm")
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("filemap-test-")
+            .tempdir_in(base)
+            .expect("create a test namespace directory");
+        std::env::set_var("FILEMAP_DIR", dir.path());
+        Namespace { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The file names in the directory.
+    pub fn entries(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.dir.path())
+            .expect("list the test namespace")
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn assert_empty(&self) {
+        assert_eq!(self.entries(), Vec::<String>::new(), "entries left behind");
+    }
+}
+
+/// A name no other test (or earlier run) uses.
+pub fn unique(base: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "t{}-{}-{base}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The environment variable that tells a re-run test binary which role to play.
+pub const ROLE_VAR: &str = "FILEMAP_TEST_ROLE";
+
+/// A command that re-runs this test binary as a child playing `role` with `args`.
+pub fn child(role: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
+    cmd.env(ROLE_VAR, role)
+        .env("FILEMAP_TEST_ARGS", args.join("\u{1f}"))
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs a child to completion and returns its stdout; panics with its stderr if it fails.
+pub fn run_child(role: &str, args: &[&str]) -> String {
+    let out = child(role, args).output().expect("spawn child");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "child {role} {args:?} failed ({}): stdout {stdout:?} stderr {:?}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The role and arguments this process was started with, if it is a child.
+pub fn role() -> Option<(String, Vec<String>)> {
+    let role = std::env::var(ROLE_VAR).ok()?;
+    let args = std::env::var("FILEMAP_TEST_ARGS").unwrap_or_default();
+    let args = if args.is_empty() {
+        Vec::new()
+    } else {
+        args.split('\u{1f}').map(str::to_string).collect()
+    };
+    Some((role, args))
+}
+
+/// Spawns a child that prints a line when ready, and waits for that line.
+pub fn spawn_ready(role: &str, args: &[&str]) -> Child {
+    use std::io::BufRead;
+    let mut c = child(role, args)
+        .stdout(Stdio::piped())
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("spawn child");
+    let mut line = String::new();
+    let stdout = c.stdout.as_mut().unwrap();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the child's ready line");
+    assert_eq!(line.trim(), "ready", "child {role} did not get ready");
+    c
+}
+
+/// A minimal test runner for `harness = false` test binaries whose tests spawn processes
+/// and change `FILEMAP_DIR`, so they run one at a time. Honors a name filter and
+/// `--exact`, and prints cargo's summary line.
+pub fn run_tests(tests: &[(&str, fn())]) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let exact = args.iter().any(|a| a == "--exact");
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let selected: Vec<&(&str, fn())> = tests
+        .iter()
+        .filter(|(name, _)| {
+            filters.is_empty()
+                || filters.iter().any(|f| {
+                    if exact {
+                        *name == f.as_str()
+                    } else {
+                        name.contains(f.as_str())
+                    }
+                })
+        })
+        .collect();
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in &selected {
+            println!("{name}: test");
+        }
+        return;
+    }
+    println!("\nrunning {} tests", selected.len());
+    let (mut passed, mut failed) = (0, Vec::new());
+    for (name, test) in &selected {
+        let started = std::time::Instant::now();
+        let result = std::panic::catch_unwind(*test);
+        let secs = started.elapsed().as_secs_f64();
+        match result {
+            Ok(()) => {
+                passed += 1;
+                println!("test {name} ... ok ({secs:.2}s)");
+            }
+            Err(_) => {
+                failed.push(*name);
+                println!("test {name} ... FAILED ({secs:.2}s)");
+            }
+        }
+    }
+    let filtered = tests.len() - selected.len();
+    let status = if failed.is_empty() { "ok" } else { "FAILED" };
+    if !failed.is_empty() {
+        println!("\nfailures:");
+        for f in &failed {
+            println!("    {f}");
+        }
+    }
+    println!(
+        "\ntest result: {status}. {passed} passed; {} failed; 0 ignored; 0 measured; {filtered} filtered out\n",
+        failed.len()
+    );
+    if !failed.is_empty() {
+        std::process::exit(101);
+    }
+}

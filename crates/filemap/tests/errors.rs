@@ -1,0 +1,562 @@
+//! Every `filemap::Error` variant, reached the way a user would reach it, and checked for a
+//! message that names what was involved. Runs one test at a time (the tests change
+//! `FILEMAP_DIR` and hand-make entries in it).
+
+mod common;
+
+use std::path::Path;
+
+use common::{child, role, run_tests, unique, Namespace};
+use filemap::{Access, BackingFileProblem, Error, Kind, Mapping, NameProblem, Protection};
+
+fn main() {
+    if let Some((role, args)) = role() {
+        std::process::exit(play(&role, &args));
+    }
+    run_tests(&[
+        ("invalid_name", invalid_name),
+        ("not_found_and_already_exists", not_found_and_already_exists),
+        ("kind_mismatch", kind_mismatch),
+        ("empty_file", empty_file),
+        ("cannot_extend_read_only", cannot_extend_read_only),
+        ("file_not_writable", file_not_writable),
+        ("backing_file_too_short", backing_file_too_short),
+        ("invalid_size", invalid_size),
+        ("out_of_range", out_of_range),
+        ("access_not_allowed", access_not_allowed),
+        (
+            "view_not_writable_and_misaligned",
+            view_not_writable_and_misaligned,
+        ),
+        ("no_space", no_space),
+        ("corrupt_entries", corrupt_entries),
+        ("foreign_owner", foreign_owner),
+        ("insecure_permissions", insecure_permissions),
+        ("symlink_refused", symlink_refused),
+        (
+            "permission_denied_for_other_user",
+            permission_denied_for_other_user,
+        ),
+        ("shared_handle", shared_handle),
+        (
+            "invalid_permissions_and_unsupported",
+            invalid_permissions_and_unsupported,
+        ),
+        ("io_error_names_the_directory", io_error_names_the_directory),
+    ]);
+}
+
+fn play(role: &str, args: &[String]) -> i32 {
+    match role {
+        "open-global" => match Mapping::open(args[0].as_str()) {
+            Err(e @ Error::PermissionDenied { .. }) => {
+                print!("{e}");
+                0
+            }
+            other => {
+                eprintln!("expected PermissionDenied, got {other:?}");
+                1
+            }
+        },
+        _ => 2,
+    }
+}
+
+/// Writes a hand-made entry following the documented header layout.
+fn hand_made_entry(
+    ns: &Namespace,
+    name: &str,
+    kind: u32,
+    flags: u32,
+    size: u64,
+) -> std::path::PathBuf {
+    let mut b = vec![0u8; 4096 + size as usize];
+    b[0..8].copy_from_slice(b"FILEMAP\0");
+    b[8..12].copy_from_slice(&1u32.to_le_bytes());
+    b[12..16].copy_from_slice(&kind.to_le_bytes());
+    b[16..20].copy_from_slice(&flags.to_le_bytes());
+    b[20..24].copy_from_slice(&0o600u32.to_le_bytes());
+    b[24..32].copy_from_slice(&size.to_le_bytes());
+    b[32..40].copy_from_slice(&4096u64.to_le_bytes());
+    b[80..84].copy_from_slice(&2u32.to_le_bytes());
+    let uid = rustix::process::geteuid().as_raw();
+    let path = ns.path().join(format!("filemap.u{uid}.{name}"));
+    std::fs::write(&path, &b).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    path
+}
+
+fn invalid_name() {
+    let _ns = Namespace::new();
+    let e = Mapping::open("a/b").unwrap_err();
+    assert!(matches!(
+        &e,
+        Error::InvalidName { name, problem: NameProblem::Slash { position: 1 } } if name == "a/b"
+    ));
+    assert_eq!(
+        e.to_string(),
+        "invalid name \"a/b\": '/' at byte 1 is not allowed"
+    );
+    assert!(matches!(
+        Mapping::create_new("", 1),
+        Err(Error::InvalidName {
+            problem: NameProblem::Empty,
+            ..
+        })
+    ));
+}
+
+fn not_found_and_already_exists() {
+    let ns = Namespace::new();
+    let name = unique("nf");
+    let e = Mapping::open(&name).unwrap_err();
+    assert_eq!(e.to_string(), format!("no object named Local\\{name}"));
+    let m = Mapping::create_new(&name, 10).unwrap();
+    let e = Mapping::create_new(&name, 10).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("an object named Local\\{name} already exists")
+    );
+    drop(m);
+    ns.assert_empty();
+}
+
+fn kind_mismatch() {
+    let ns = Namespace::new();
+    let name = unique("mutex");
+    // A persistent entry of kind 2 (mutex) made by hand.
+    hand_made_entry(&ns, &name, 2, 1, 64);
+    for result in [
+        Mapping::open(&name).map(|_| ()),
+        Mapping::create_or_open(&name, 64).map(|_| ()),
+        Mapping::remove(&name),
+    ] {
+        match result {
+            Err(e @ Error::KindMismatch { .. }) => {
+                let Error::KindMismatch {
+                    found, expected, ..
+                } = &e
+                else {
+                    unreachable!()
+                };
+                assert_eq!((*found, *expected), (Kind::Mutex, Kind::Mapping));
+                assert_eq!(
+                    e.to_string(),
+                    format!("Local\\{name} is a mutex, not a mapping")
+                );
+            }
+            other => panic!("expected KindMismatch, got {other:?}"),
+        }
+    }
+    filemap::namespace::remove(name.as_str()).unwrap();
+    ns.assert_empty();
+}
+
+fn empty_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty");
+    std::fs::write(&path, b"").unwrap();
+    let e = Mapping::from_path(&path).create().unwrap_err();
+    assert!(matches!(&e, Error::EmptyFile { path: p } if p.ends_with("empty")));
+    assert!(e.to_string().contains("empty"));
+    // A size makes it work: the file grows.
+    assert_eq!(
+        Mapping::from_path(&path).size(100).create().unwrap().len(),
+        100
+    );
+}
+
+fn cannot_extend_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("small");
+    std::fs::write(&path, b"1234").unwrap();
+    for protection in [Protection::ReadOnly, Protection::WriteCopy] {
+        match Mapping::from_path(&path)
+            .protection(protection)
+            .size(10)
+            .create()
+        {
+            Err(Error::CannotExtend {
+                file_len: 4,
+                size: 10,
+                ..
+            }) => {}
+            other => panic!("expected CannotExtend, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        4,
+        "the file was not touched"
+    );
+}
+
+fn file_not_writable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ro");
+    std::fs::write(&path, b"1234").unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    match Mapping::from_file(&file).unwrap().create() {
+        Err(Error::FileNotWritable { path: p }) => assert!(p.ends_with("ro")),
+        other => panic!("expected FileNotWritable, got {other:?}"),
+    }
+    // Read-only protection works on a read-only file.
+    let m = Mapping::from_file(&file)
+        .unwrap()
+        .protection(Protection::ReadOnly)
+        .create()
+        .unwrap();
+    assert_eq!(m.view().map().unwrap().read_vec(0, 4).unwrap(), b"1234");
+}
+
+fn backing_file_too_short() {
+    let ns = Namespace::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    std::fs::write(&path, vec![1u8; 8192]).unwrap();
+    let name = unique("short");
+    let m = Mapping::from_path(&path).name(&name).create().unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(100)
+        .unwrap();
+    match Mapping::open(&name) {
+        Err(
+            e @ Error::BackingFile {
+                problem: BackingFileProblem::TooShort { file_len: 100 },
+                ..
+            },
+        ) => {
+            assert!(e.to_string().contains("100 bytes"), "{e}");
+        }
+        other => panic!("expected TooShort, got {other:?}"),
+    }
+    drop(m);
+    ns.assert_empty();
+}
+
+fn invalid_size() {
+    let ns = Namespace::new();
+    assert!(matches!(
+        Mapping::create_new(unique("zero"), 0),
+        Err(Error::InvalidSize { size: 0, .. })
+    ));
+    assert!(matches!(
+        Mapping::create_new(unique("huge"), u64::MAX),
+        Err(Error::InvalidSize { .. })
+    ));
+    ns.assert_empty();
+}
+
+fn out_of_range() {
+    let ns = Namespace::new();
+    let m = Mapping::create_new(unique("oor"), 1000).unwrap();
+    for (offset, len) in [(1000, 0), (999, 2), (0, 1001), (u64::MAX, 1), (5000, 0)] {
+        match m.view().offset(offset).len(len).map() {
+            Err(Error::OutOfRange { size: 1000, .. }) => {}
+            other => panic!("view {offset}+{len}: expected OutOfRange, got {other:?}"),
+        }
+    }
+    let v = m.view().offset(10).len(20).map().unwrap();
+    let e = v.read_at(15, &mut [0u8; 6]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the range at offset 15 of length 6 does not fit in 20 bytes"
+    );
+    drop((v, m));
+    ns.assert_empty();
+}
+
+fn access_not_allowed() {
+    let ns = Namespace::new();
+    let name = unique("prot");
+    let m = Mapping::options()
+        .size(4096)
+        .protection(Protection::ReadOnly)
+        .create_new(&name)
+        .unwrap();
+    match m.view().access(Access::Write).map() {
+        Err(
+            e @ Error::AccessNotAllowed {
+                requested: Access::Write,
+                ..
+            },
+        ) => {
+            assert!(e.to_string().contains("read-only protection"), "{e}")
+        }
+        other => panic!("expected AccessNotAllowed, got {other:?}"),
+    }
+    // Opening it for writing is refused too (OpenFileMapping(FILE_MAP_WRITE) on a
+    // PAGE_READONLY object).
+    assert!(matches!(
+        Mapping::open(&name),
+        Err(Error::AccessNotAllowed { .. })
+    ));
+    assert!(Mapping::open_with(&name, Access::Read).is_ok());
+    drop(m);
+    ns.assert_empty();
+}
+
+fn view_not_writable_and_misaligned() {
+    let ns = Namespace::new();
+    let m = Mapping::create_new(unique("vnw"), 4096).unwrap();
+    let r = m.view().access(Access::Read).map().unwrap();
+    assert!(matches!(
+        r.write_at(0, b"x"),
+        Err(Error::ViewNotWritable {
+            access: Access::Read
+        })
+    ));
+    assert!(matches!(
+        r.atomic_u32(0),
+        Err(Error::ViewNotWritable { .. })
+    ));
+    assert_eq!(
+        r.load_u32(0, std::sync::atomic::Ordering::Acquire).unwrap(),
+        0
+    );
+    let w = m.view().map().unwrap();
+    assert!(matches!(
+        w.atomic_u64(3),
+        Err(Error::Misaligned {
+            offset: 3,
+            align: 8
+        })
+    ));
+    assert!(matches!(w.atomic_u32(4094), Err(Error::OutOfRange { .. })));
+    drop((r, w, m));
+    ns.assert_empty();
+}
+
+fn no_space() {
+    let ns = Namespace::new();
+    // Ask for more than the namespace's file system holds in total: refused at creation
+    // (not a SIGBUS at first touch), and nothing is left behind.
+    let st = rustix::fs::statvfs(ns.path()).unwrap();
+    let total = st.f_blocks * st.f_frsize;
+    match Mapping::create_new(unique("big"), total * 2) {
+        Err(e @ Error::NoSpace { .. }) => assert!(e.to_string().contains("not enough space")),
+        other => panic!("expected NoSpace, got {other:?}"),
+    }
+    ns.assert_empty();
+}
+
+fn corrupt_entries() {
+    let ns = Namespace::new();
+    let uid = rustix::process::geteuid().as_raw();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty", vec![], "truncated"),
+        ("half", b"FILEMAP\0\x01\0".to_vec(), "truncated"),
+        ("magic", vec![7u8; 8192], "magic"),
+    ];
+    for (base, bytes, expected) in cases {
+        let name = unique(base);
+        std::fs::write(ns.path().join(format!("filemap.u{uid}.{name}")), bytes).unwrap();
+        match Mapping::open(&name) {
+            Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains(expected), "{e}"),
+            other => panic!("{base}: expected Corrupt, got {other:?}"),
+        }
+    }
+    // A header that promises more data than the entry has.
+    let name = unique("short");
+    let path = hand_made_entry(&ns, &name, 1, 1, 64);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(4096 + 10)
+        .unwrap();
+    match Mapping::open(&name) {
+        Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("does not fit"), "{e}"),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    // ls reports them, gc removes them (nobody holds them).
+    let listed = filemap::namespace::list().unwrap();
+    assert_eq!(listed.iter().filter(|e| e.problem.is_some()).count(), 4);
+    let collected = filemap::namespace::collect_garbage(false).unwrap();
+    assert_eq!(collected.len(), 4);
+    assert!(collected
+        .iter()
+        .all(|c| c.removed && c.reason.contains("corrupt")));
+    ns.assert_empty();
+}
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+fn foreign_owner() {
+    if !is_root() {
+        println!("    (skipped: needs root to make an entry owned by another user)");
+        return;
+    }
+    let ns = Namespace::new();
+    let name = unique("squat");
+    let path = hand_made_entry(&ns, &name, 1, 1, 64);
+    std::os::unix::fs::chown(&path, Some(12345), None).unwrap();
+    match Mapping::open(&name) {
+        Err(e @ Error::ForeignOwner { owner: 12345, .. }) => {
+            assert!(e.to_string().contains("owned by uid 12345"), "{e}")
+        }
+        other => panic!("expected ForeignOwner, got {other:?}"),
+    }
+    match Mapping::create_new(&name, 64) {
+        Err(Error::ForeignOwner { .. }) => {}
+        other => panic!("create over a squatted name: expected ForeignOwner, got {other:?}"),
+    }
+    std::fs::remove_file(&path).unwrap();
+    ns.assert_empty();
+}
+
+fn insecure_permissions() {
+    let ns = Namespace::new();
+    let name = unique("wide");
+    let m = Mapping::options()
+        .size(64)
+        .persistent(true)
+        .create_new(&name)
+        .unwrap();
+    drop(m);
+    let uid = rustix::process::geteuid().as_raw();
+    let path = ns.path().join(format!("filemap.u{uid}.{name}"));
+    let meta = std::fs::metadata(&path).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+        0o600
+    );
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    match Mapping::open(&name) {
+        Err(
+            e @ Error::InsecurePermissions {
+                mode: 0o666,
+                expected: 0o600,
+                ..
+            },
+        ) => {
+            assert!(e.to_string().contains("666"), "{e}")
+        }
+        other => panic!("expected InsecurePermissions, got {other:?}"),
+    }
+    Mapping::remove(&name).unwrap_err(); // remove checks the kind by opening: refused too
+    filemap::namespace::remove(name.as_str()).unwrap();
+    ns.assert_empty();
+}
+
+fn symlink_refused() {
+    let ns = Namespace::new();
+    let target = unique("target");
+    let m = Mapping::create_new(&target, 64).unwrap();
+    let uid = rustix::process::geteuid().as_raw();
+    let link = unique("link");
+    std::os::unix::fs::symlink(
+        ns.path().join(format!("filemap.u{uid}.{target}")),
+        ns.path().join(format!("filemap.u{uid}.{link}")),
+    )
+    .unwrap();
+    assert!(matches!(Mapping::open(&link), Err(Error::Symlink { .. })));
+    assert!(matches!(
+        filemap::namespace::remove(link.as_str()),
+        Err(Error::Symlink { .. })
+    ));
+    std::fs::remove_file(ns.path().join(format!("filemap.u{uid}.{link}"))).unwrap();
+    drop(m);
+    ns.assert_empty();
+}
+
+fn permission_denied_for_other_user() {
+    if !is_root() {
+        println!("    (skipped: needs root to run a child as another user)");
+        return;
+    }
+    let ns = Namespace::new();
+    // The namespace directory is world-writable and sticky, like /dev/shm.
+    std::fs::set_permissions(
+        ns.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    )
+    .unwrap();
+    let name = format!("Global\\{}", unique("private"));
+    let m = Mapping::create_new(name.as_str(), 64).unwrap(); // mode 0600, owned by root
+    let mut cmd = child("open-global", &[&name]);
+    std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
+    std::os::unix::process::CommandExt::gid(&mut cmd, 65534);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let message = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        message.starts_with("permission denied: opening Global\\"),
+        "{message}"
+    );
+    drop(m);
+    ns.assert_empty();
+}
+
+fn shared_handle() {
+    match Mapping::from_inherited("nothing_here") {
+        Err(e @ Error::SharedHandle { .. }) => {
+            assert!(e.to_string().contains("FILEMAP_SHARED_nothing_here"), "{e}")
+        }
+        other => panic!("expected SharedHandle, got {other:?}"),
+    }
+    std::env::set_var("FILEMAP_SHARED_forged", "filemap-share/1 entry=1 handles=1");
+    match Mapping::from_inherited("forged") {
+        Err(e @ Error::SharedHandle { .. }) => {
+            assert!(e.to_string().contains("standard stream"), "{e}")
+        }
+        other => panic!("expected SharedHandle, got {other:?}"),
+    }
+    // An open descriptor of this process that was not inherited is refused.
+    let file = tempfile::tempfile().unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+    std::env::set_var(
+        "FILEMAP_SHARED_forged",
+        format!("filemap-share/1 entry=1 handles={fd}"),
+    );
+    match Mapping::from_inherited("forged") {
+        Err(e @ Error::SharedHandle { .. }) => {
+            assert!(e.to_string().contains("not inherited"), "{e}")
+        }
+        other => panic!("expected SharedHandle, got {other:?}"),
+    }
+    std::env::remove_var("FILEMAP_SHARED_forged");
+}
+
+fn invalid_permissions_and_unsupported() {
+    let ns = Namespace::new();
+    for mode in [0o400, 0o1777, 0o200] {
+        assert!(matches!(
+            Mapping::options()
+                .size(64)
+                .permissions(mode)
+                .create_new(unique("perm")),
+            Err(Error::InvalidPermissions { .. })
+        ));
+    }
+    assert!(matches!(
+        Mapping::options()
+            .size(64)
+            .persistent(true)
+            .create_unnamed(),
+        Err(Error::Unsupported { .. })
+    ));
+    ns.assert_empty();
+}
+
+fn io_error_names_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("does-not-exist");
+    std::env::set_var("FILEMAP_DIR", &missing);
+    let e = Mapping::create_new("x", 64).unwrap_err();
+    assert!(matches!(e, Error::Io { .. }));
+    assert!(
+        e.to_string().contains(&missing.display().to_string()),
+        "{e}"
+    );
+    assert!(!Path::new(&missing).exists());
+}
