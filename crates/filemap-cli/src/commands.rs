@@ -157,32 +157,27 @@ fn entry_json(e: &EntryInfo) -> serde_json::Value {
 }
 
 fn state(e: &EntryInfo) -> String {
-    if let Some(p) = &e.problem {
-        format!("corrupt: {p}")
-    } else if e.stale {
-        "stale".into()
-    } else if e.holders.is_empty() {
-        "persistent, unheld".into()
-    } else {
-        "live".into()
+    match (&e.problem, &e.holders) {
+        (Some(p), _) => format!("corrupt: {p}"),
+        (None, _) if e.stale => "stale".into(),
+        (None, Some(h)) if h.is_empty() => "persistent, unheld".into(),
+        (None, Some(_)) => "live".into(),
+        (None, None) => "open".into(),
     }
 }
 
 fn holders(e: &EntryInfo) -> String {
-    if e.holders.is_empty() {
-        "-".into()
-    } else {
-        e.holders
+    match &e.holders {
+        None => "(not known)".into(),
+        Some(h) if h.is_empty() => "-".into(),
+        Some(h) => h
             .iter()
-            .map(|p| {
-                if *p == 0 {
-                    "?".to_string()
-                } else {
-                    p.to_string()
-                }
+            .map(|p| match p {
+                0 => "?".to_string(),
+                p => p.to_string(),
             })
             .collect::<Vec<_>>()
-            .join(",")
+            .join(","),
     }
 }
 

@@ -117,6 +117,7 @@ impl Header {
         self.flags & FLAG_FILE_BACKED != 0
     }
 
+    #[cfg_attr(windows, allow(dead_code))]
     pub(crate) fn is_reserve(&self) -> bool {
         self.flags & FLAG_RESERVE != 0
     }

@@ -45,6 +45,7 @@ pub struct Name {
 }
 
 /// The prefix of every entry file filemap creates in its namespace directory.
+#[cfg(unix)]
 pub(crate) const ENTRY_PREFIX: &str = "filemap.";
 
 impl Name {
@@ -108,6 +109,7 @@ impl Name {
 
     /// The file name of this object's entry in the namespace directory, for the user `uid`
     /// (`filemap.u1000.jobs`, `filemap.global.jobs`).
+    #[cfg(unix)]
     pub(crate) fn entry_file_name(&self, uid: u32) -> String {
         match self.scope {
             Scope::Local => format!("{ENTRY_PREFIX}u{uid}.{}", self.base),
@@ -117,6 +119,7 @@ impl Name {
 
     /// The inverse of [`Name::entry_file_name`]: the name and, for Local names, the uid.
     /// `None` for files that are not filemap entries.
+    #[cfg(unix)]
     pub(crate) fn from_entry_file_name(file_name: &str) -> Option<(Name, Option<u32>)> {
         let rest = file_name.strip_prefix(ENTRY_PREFIX)?;
         let (scope_part, base) = rest.split_once('.')?;
@@ -241,6 +244,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn entry_file_names_round_trip() {
         for s in ["Local\\a", "Global\\b.c", "Local\\x.y.z"] {
             let n = Name::new(s).unwrap();

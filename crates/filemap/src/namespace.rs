@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use crate::error::{Error, Kind, Result};
-use crate::name::{IntoName, Name};
+use crate::error::{Kind, Result};
+use crate::name::IntoName;
 use crate::sys;
 
 /// One entry of the namespace, as `filemap ls` shows it.
@@ -26,8 +26,9 @@ pub struct EntryInfo {
     pub persistent: bool,
     /// For file-backed mappings, the file.
     pub file: Option<PathBuf>,
-    /// Pids of the processes holding a handle (0 for a holder of unknown pid).
-    pub holders: Vec<u32>,
+    /// Pids of the processes holding a handle (0 for a holder of unknown pid); `None`
+    /// where the system does not tell (Windows).
+    pub holders: Option<Vec<u32>>,
     /// No process holds it and it is not persistent: the next create/open or
     /// `filemap gc` reclaims it.
     pub stale: bool,
@@ -43,7 +44,8 @@ pub struct EntryInfo {
     pub problem: Option<String>,
 }
 
-/// The namespace directory (`$FILEMAP_DIR`, or `/dev/shm`).
+/// The namespace directory (`$FILEMAP_DIR`, or `/dev/shm`). Windows keeps names in the
+/// kernel's object namespace instead.
 #[cfg(unix)]
 pub fn directory() -> PathBuf {
     sys::namespace_dir_path()
@@ -57,57 +59,50 @@ pub fn directory() -> PathBuf {
 /// let entries = filemap::namespace::list()?;
 /// let e = entries.iter().find(|e| e.name == "Local\\ls-demo").unwrap();
 /// assert_eq!(e.size, Some(4096));
-/// assert!(e.holders.contains(&std::process::id()));
+/// # #[cfg(unix)]
+/// assert!(e.holders.as_ref().unwrap().contains(&std::process::id()));
 /// # Ok::<(), filemap::Error>(())
 /// ```
 pub fn list() -> Result<Vec<EntryInfo>> {
-    Ok(sys::list_entries()?
-        .into_iter()
-        .map(|raw| {
-            let (header, problem) = match raw.header {
-                Ok(h) => (Some(h), None),
-                Err(p) => (None, Some(p)),
-            };
-            let persistent = header.as_ref().is_some_and(|h| h.is_persistent());
-            EntryInfo {
-                name: raw
-                    .name
-                    .map(|n| n.to_string())
-                    .unwrap_or_else(|| raw.file_name.clone()),
-                file_name: raw.file_name,
-                kind: header.as_ref().map(|h| h.kind),
-                size: header.as_ref().map(|h| h.size),
-                persistent,
-                file: header
-                    .as_ref()
-                    .and_then(|h| h.file.as_ref())
-                    .map(|f| sys::path_from_bytes(&f.path)),
-                stale: header.is_some() && !persistent && raw.holders.is_empty(),
-                holders: raw.holders,
-                owner: raw.owner,
-                mode: raw.mode,
-                creator_pid: header.as_ref().map(|h| h.creator_pid),
-                created: header
-                    .as_ref()
-                    .map(|h| SystemTime::UNIX_EPOCH + Duration::from_nanos(h.created_unix_ns)),
-                problem,
-            }
-        })
-        .collect())
+    Ok(sys::list_entries()?.into_iter().map(entry_info).collect())
+}
+
+fn entry_info(raw: sys::RawEntry) -> EntryInfo {
+    let (header, problem) = match raw.header {
+        Ok(h) => (Some(h), None),
+        Err(p) => (None, Some(p)),
+    };
+    let persistent = header.as_ref().is_some_and(|h| h.is_persistent());
+    EntryInfo {
+        name: raw
+            .name
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| raw.file_name.clone()),
+        file_name: raw.file_name,
+        kind: header.as_ref().map(|h| h.kind),
+        size: header.as_ref().map(|h| h.size),
+        persistent,
+        file: header
+            .as_ref()
+            .and_then(|h| h.file.as_ref())
+            .map(|f| sys::path_from_bytes(&f.path)),
+        stale: header.is_some()
+            && !persistent
+            && raw.holders.as_ref().is_some_and(|h| h.is_empty()),
+        holders: raw.holders,
+        owner: raw.owner,
+        mode: raw.mode,
+        creator_pid: header.as_ref().map(|h| h.creator_pid),
+        created: header
+            .as_ref()
+            .map(|h| SystemTime::UNIX_EPOCH + Duration::from_nanos(h.created_unix_ns)),
+        problem,
+    }
 }
 
 /// The entry of one name.
 pub fn info(name: impl IntoName) -> Result<EntryInfo> {
-    let name = name.into_name()?;
-    let shown = name.to_string();
-    list()?
-        .into_iter()
-        .find(|e| e.name == shown && name_is_mine(&name, e))
-        .ok_or(Error::NotFound { name: shown })
-}
-
-fn name_is_mine(name: &Name, e: &EntryInfo) -> bool {
-    e.file_name == name.entry_file_name(sys::current_uid())
+    Ok(entry_info(sys::describe_entry(&name.into_name()?)?))
 }
 
 /// Removes a name now, whatever its kind (`filemap rm`). Holders keep their object; the

@@ -269,6 +269,42 @@ impl Mapping {
         Mapping::adopt(d, handles, key)
     }
 
+    /// Duplicates a handle on this mapping into another process (`DuplicateHandle`), and
+    /// returns a token for that process to pass to [`Mapping::from_duplicated`] (send it
+    /// any way you like: a pipe, a shared mapping, a command line).
+    #[cfg(windows)]
+    pub fn duplicate_into(
+        &self,
+        process: std::os::windows::io::BorrowedHandle<'_>,
+    ) -> Result<String> {
+        let (mut d, handles) = self.handoff()?;
+        d.handles = handles
+            .iter()
+            .map(|h| sys::duplicate_into(h, process))
+            .collect::<Result<_>>()?;
+        Ok(d.encode())
+    }
+
+    /// Takes the mapping that another process duplicated into this one with
+    /// [`Mapping::duplicate_into`].
+    #[cfg(windows)]
+    pub fn from_duplicated(token: &str) -> Result<Mapping> {
+        let key = "duplicated handle";
+        let d = Descriptor::decode(token, key)?;
+        if d.handles.len() != d.handle_count() {
+            return Err(Error::SharedHandle {
+                key: key.to_string(),
+                problem: "the token lists the wrong number of handles".into(),
+            });
+        }
+        let handles = d
+            .handles
+            .iter()
+            .map(|&h| sys::take_duplicated(h, key))
+            .collect::<Result<Vec<_>>>()?;
+        Mapping::adopt(d, handles, key)
+    }
+
     /// Sends a handle on this mapping over a connected Unix socket; the receiving process
     /// calls [`Mapping::recv_from`].
     ///
@@ -317,27 +353,38 @@ impl Mapping {
 /// use std::process::Command;
 ///
 /// let m = Mapping::unnamed(4096)?;
-/// let mut child = Command::new("my-worker");
-/// child.share_mapping("data", &m)?;
-/// child.spawn().unwrap();
+/// let mut worker = Command::new("my-worker");
+/// let shared = worker.share_mapping("data", &m)?;
+/// worker.spawn().unwrap();
+/// drop(shared); // after spawning: this process's copies of the handles close
 /// // the worker calls Mapping::from_inherited("data")
 /// # Ok::<(), filemap::Error>(())
 /// ```
 pub trait CommandExt {
     /// Arranges for the children this command spawns to inherit a handle on `mapping`,
     /// which they pick up with [`Mapping::from_inherited`]`(key)`. `key` is 1 to 64 ASCII
-    /// letters, digits or underscores.
-    fn share_mapping(&mut self, key: &str, mapping: &Mapping) -> Result<&mut Self>;
+    /// letters, digits or underscores. Keep the returned guard until the child is spawned.
+    fn share_mapping(&mut self, key: &str, mapping: &Mapping) -> Result<SharedHandles>;
+}
+
+/// This process's copies of handles shared with a child by [`CommandExt::share_mapping`].
+/// Keep it until the child is spawned; dropping it afterwards closes the copies (the child
+/// keeps its own).
+#[must_use = "keep it until the child is spawned: dropping it closes the handles to share"]
+#[derive(Debug)]
+pub struct SharedHandles {
+    _guard: sys::InheritGuard,
 }
 
 impl CommandExt for Command {
-    fn share_mapping(&mut self, key: &str, mapping: &Mapping) -> Result<&mut Self> {
+    fn share_mapping(&mut self, key: &str, mapping: &Mapping) -> Result<SharedHandles> {
         check_key(key)?;
         let (mut d, handles) = mapping.handoff()?;
         d.handles = handles.iter().map(sys::raw_handle_value).collect();
         self.env(format!("{ENV_PREFIX}{key}"), d.encode());
-        sys::inherit(self, handles);
-        Ok(self)
+        Ok(SharedHandles {
+            _guard: sys::inherit(self, handles)?,
+        })
     }
 }
 

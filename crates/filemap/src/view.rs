@@ -401,7 +401,7 @@ impl View {
         }
         self.object
             .section
-            .start_writeback(self.object.base + self.offset, self.len as u64)
+            .start_writeback(self.ptr, self.len, self.object.base + self.offset)
     }
 }
 
@@ -409,7 +409,7 @@ impl View {
 ///
 /// # Safety
 /// `src` must be valid for reads of `dst.len()` bytes for the duration of the call.
-unsafe fn copy_from_shared(src: *const u8, dst: &mut [u8]) {
+pub(crate) unsafe fn copy_from_shared(src: *const u8, dst: &mut [u8]) {
     let mut i = 0;
     while i + CHUNK <= dst.len() {
         // SAFETY: `src + i .. src + i + CHUNK` is readable (caller contract); the load is
@@ -431,7 +431,7 @@ unsafe fn copy_from_shared(src: *const u8, dst: &mut [u8]) {
 ///
 /// # Safety
 /// `dst` must be valid for writes of `src.len()` bytes for the duration of the call.
-unsafe fn copy_to_shared(dst: *mut u8, src: &[u8]) {
+pub(crate) unsafe fn copy_to_shared(dst: *mut u8, src: &[u8]) {
     let mut i = 0;
     while i + CHUNK <= src.len() {
         let chunk: [u8; CHUNK] = src[i..i + CHUNK].try_into().expect("CHUNK bytes");

@@ -362,7 +362,7 @@ fn stale_entry_reclaimed_after_kill_9() {
     // Every holder died without closing: the entry is stale, not blocking the name.
     assert_eq!(ns.entries().len(), 1, "the dead holders left their entry");
     let info = filemap::namespace::info(name.as_str()).unwrap();
-    assert!(info.stale && info.holders.is_empty(), "{info:?}");
+    assert!(info.stale && info.holders == Some(vec![]), "{info:?}");
     // The next create reclaims it.
     let m = Mapping::create_new(&name, 8192).unwrap();
     assert_eq!(m.len(), 8192);
@@ -432,8 +432,9 @@ fn unnamed_mapping_inherited_by_child() {
     let v = m.view().map().unwrap();
     v.write_at(0, b"hello").unwrap();
     let mut cmd = child("inherited", &["data", "exit"]);
-    cmd.share_mapping("data", &m).unwrap();
+    let shared = cmd.share_mapping("data", &m).unwrap();
     let out = cmd.output().unwrap();
+    drop(shared);
     assert!(
         out.status.success(),
         "{}",
@@ -455,11 +456,11 @@ fn named_mapping_inherited_keeps_it_alive() {
     let m = Mapping::create_new(&name, 4096).unwrap();
     m.view().map().unwrap().write_at(0, b"named").unwrap();
     let mut cmd = child("inherited", &["data", "hold"]);
-    cmd.share_mapping("data", &m).unwrap();
+    let shared = cmd.share_mapping("data", &m).unwrap();
     cmd.stdout(std::process::Stdio::piped())
         .stdin(std::process::Stdio::piped());
     let mut c = cmd.spawn().unwrap();
-    drop(cmd); // the parent's copies of the shared handles close
+    drop((cmd, shared)); // the parent's copies of the shared handles close
     let mut out = std::io::BufReader::new(c.stdout.take().unwrap());
     let mut line = String::new();
     std::io::BufRead::read_line(&mut out, &mut line).unwrap();

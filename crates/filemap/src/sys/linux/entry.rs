@@ -587,8 +587,8 @@ pub(crate) struct RawEntry {
     pub mode: u32,
     /// The header, or what is wrong with it.
     pub header: std::result::Result<Header, String>,
-    /// Pids holding a lock on the entry (from `/proc/locks`).
-    pub holders: Vec<u32>,
+    /// Pids holding a lock on the entry (from `/proc/locks`); `None` if unknown.
+    pub holders: Option<Vec<u32>>,
 }
 
 fn lock_holders() -> std::collections::HashMap<(u64, u64, u64), Vec<u32>> {
@@ -676,11 +676,22 @@ pub(crate) fn list_entries() -> Result<Vec<RawEntry>> {
             owner: st.st_uid,
             mode: st.st_mode & 0o7777,
             header,
-            holders: holders.get(&key).cloned().unwrap_or_default(),
+            holders: Some(holders.get(&key).cloned().unwrap_or_default()),
         });
     }
     out.sort_by(|a, b| a.file_name.cmp(&b.file_name));
     Ok(out)
+}
+
+/// The entry of one name.
+pub(crate) fn describe_entry(name: &Name) -> Result<RawEntry> {
+    let file_name = name.entry_file_name(current_uid());
+    list_entries()?
+        .into_iter()
+        .find(|e| e.file_name == file_name)
+        .ok_or(Error::NotFound {
+            name: name.to_string(),
+        })
 }
 
 /// What `collect_garbage` did (or would do) with one entry.

@@ -107,8 +107,8 @@ impl Section {
         rustix::fs::fdatasync(&self.fd).map_err(|e| Error::io("flush", what, errno(e)))
     }
 
-    /// Starts write-back of a byte range without waiting for it.
-    pub(crate) fn start_writeback(&self, offset: u64, len: u64) -> Result<()> {
+    /// Starts write-back of a view's pages (at `offset` in the file) without waiting.
+    pub(crate) fn start_writeback(&self, _view: *const u8, len: usize, offset: u64) -> Result<()> {
         // SAFETY: plain syscall on a valid descriptor; no memory is passed.
         let r = unsafe {
             libc::sync_file_range(

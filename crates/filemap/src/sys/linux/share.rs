@@ -96,10 +96,18 @@ pub(crate) fn raw_handle_value(handle: &OsHandle) -> u64 {
     handle.as_raw_fd() as u64
 }
 
+/// This process's copies of descriptors being inherited by a child; the command's
+/// `pre_exec` hook holds them too, so they stay open while either lives.
+#[derive(Debug)]
+pub(crate) struct InheritGuard {
+    _handles: Arc<Vec<OsHandle>>,
+}
+
 /// Arranges for `handles` to be inherited by the children `cmd` spawns, at the same
-/// numbers; the parent's copies close when `cmd` is dropped.
-pub(crate) fn inherit(cmd: &mut Command, handles: Vec<OsHandle>) {
+/// numbers.
+pub(crate) fn inherit(cmd: &mut Command, handles: Vec<OsHandle>) -> Result<InheritGuard> {
     let handles = Arc::new(handles);
+    let kept = handles.clone();
     let raw: Vec<RawFd> = handles.iter().map(|h| h.as_raw_fd()).collect();
     // SAFETY: the closure runs in the child between fork and exec; it only calls fcntl,
     // which is async-signal-safe, on descriptors that the captured `handles` keep open in
@@ -115,6 +123,7 @@ pub(crate) fn inherit(cmd: &mut Command, handles: Vec<OsHandle>) {
             Ok(())
         });
     }
+    Ok(InheritGuard { _handles: kept })
 }
 
 /// Descriptors already taken by `take_inherited` in this process.
