@@ -216,6 +216,9 @@ fn info(name: &str, as_json: bool) -> Outcome {
 }
 
 fn ls(as_json: bool) -> Outcome {
+    if cfg!(windows) {
+        eprintln!("filemap: note: Windows gives programs no list of named objects; use `filemap info NAME`");
+    }
     let entries = namespace::list()?;
     if as_json {
         let all: Vec<_> = entries.iter().map(entry_json).collect();

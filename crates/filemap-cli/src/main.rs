@@ -43,7 +43,8 @@ enum Command {
         /// Size, e.g. 4096, 64KiB, 1MiB, 2GiB (for --file: 0 or absent = the file's size).
         #[arg(long, value_parser = size_arg)]
         size: Option<u64>,
-        /// Keep the object after filemap exits, until `filemap rm`.
+        /// Keep the object after filemap exits, until `filemap rm` (Linux only: Windows
+        /// removes an object with its last handle; use `filemap hold --create` there).
         #[arg(long)]
         persistent: bool,
         /// Create it in the Global scope (machine-wide).
@@ -67,7 +68,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List the objects in the namespace (Linux: the namespace directory).
+    /// List the objects in the namespace. Linux: every entry of the namespace directory.
+    /// Windows gives programs no list of named kernel objects, so nothing is listed there:
+    /// use `filemap info NAME`.
     Ls {
         /// Print JSON.
         #[arg(long)]
@@ -95,12 +98,14 @@ enum Command {
         #[arg(long)]
         raw: bool,
     },
-    /// Remove a name now (holders keep their object).
+    /// Remove a name now (holders keep their object). Linux only: on Windows an object goes
+    /// away with its last handle.
     Rm {
         /// The name.
         name: String,
     },
-    /// Remove stale objects (every holder died) and corrupt entries nobody holds.
+    /// Remove stale objects (every holder died) and corrupt entries nobody holds. Windows
+    /// never has any: the kernel removes an object with its last handle.
     Gc {
         /// Only report what would be removed.
         #[arg(long)]

@@ -24,3 +24,43 @@ pub fn wait_for_termination() -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// Blocks until Ctrl-C, Ctrl-Break or the console closing (`SetConsoleCtrlHandler`).
+#[cfg(windows)]
+pub fn wait_for_termination() -> std::io::Result<()> {
+    use std::sync::OnceLock;
+    use windows_sys::Win32::Foundation::HANDLE;
+    use windows_sys::Win32::System::Console::SetConsoleCtrlHandler;
+    use windows_sys::Win32::System::Threading::{
+        CreateEventW, SetEvent, WaitForSingleObject, INFINITE,
+    };
+
+    struct Event(HANDLE);
+    // SAFETY: an event handle may be used from any thread.
+    unsafe impl Send for Event {}
+    // SAFETY: as above.
+    unsafe impl Sync for Event {}
+    static STOP: OnceLock<Event> = OnceLock::new();
+
+    unsafe extern "system" fn on_ctrl(_kind: u32) -> windows_sys::core::BOOL {
+        if let Some(e) = STOP.get() {
+            // SAFETY: a valid event handle created below and never closed.
+            unsafe { SetEvent(e.0) };
+        }
+        1
+    }
+
+    // SAFETY: an unnamed manual-reset event; the handle lives for the process.
+    let event = unsafe { CreateEventW(std::ptr::null(), 1, 0, std::ptr::null()) };
+    if event.is_null() {
+        return Err(std::io::Error::last_os_error());
+    }
+    let event = STOP.get_or_init(|| Event(event)).0;
+    // SAFETY: registers a handler function that lives for the whole program.
+    if unsafe { SetConsoleCtrlHandler(Some(on_ctrl), 1) } == 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a valid event handle.
+    unsafe { WaitForSingleObject(event, INFINITE) };
+    Ok(())
+}

@@ -40,6 +40,7 @@ impl Ns {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    #[cfg_attr(windows, allow(dead_code))]
     fn with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
         let mut c = self
             .cmd(args)
@@ -52,6 +53,7 @@ impl Ns {
         c.wait_with_output().unwrap()
     }
 
+    #[cfg(unix)]
     fn entries(&self) -> usize {
         std::fs::read_dir(self.0.path()).unwrap().count()
     }
@@ -78,6 +80,7 @@ fn json(text: &str) -> serde_json::Value {
 }
 
 #[test]
+#[cfg(unix)]
 fn create_write_dump_info_rm() {
     let ns = Ns::new();
     ns.ok(&["create", "demo1", "--size", "1MiB", "--persistent"]);
@@ -103,6 +106,7 @@ fn create_write_dump_info_rm() {
 }
 
 #[test]
+#[cfg(unix)]
 fn write_at_offset_and_out_of_range() {
     let ns = Ns::new();
     ns.ok(&["create", "w", "--size", "4KiB", "--persistent"]);
@@ -158,10 +162,12 @@ fn errors_exit_1_usage_exits_2() {
     let out = ns.run(&["create", "a/b", "--size", "1", "--persistent"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("'/' at byte 1"));
+    #[cfg(unix)]
     assert_eq!(ns.entries(), 0);
 }
 
 #[test]
+#[cfg(unix)]
 fn killed_holders_are_collected() {
     let ns = Ns::new();
     let mut a = ns.hold(&["hold", "held", "--create", "--size", "4KiB"]);
@@ -190,6 +196,7 @@ fn killed_holders_are_collected() {
 }
 
 #[test]
+#[cfg(unix)]
 fn killed_holders_entry_reclaimed_by_next_create() {
     let ns = Ns::new();
     let mut a = ns.hold(&["hold", "again", "--create", "--size", "4KiB"]);
@@ -203,6 +210,7 @@ fn killed_holders_entry_reclaimed_by_next_create() {
 }
 
 #[test]
+#[cfg(unix)]
 fn hold_releases_on_sigterm() {
     let ns = Ns::new();
     let c = ns.hold(&["hold", "term", "--create", "--size", "1"]);
@@ -218,6 +226,7 @@ fn hold_releases_on_sigterm() {
 }
 
 #[test]
+#[cfg(unix)]
 fn file_backed_create() {
     let ns = Ns::new();
     let dir = tempfile::tempdir().unwrap();
@@ -244,6 +253,7 @@ fn demo_runs_and_cleans_up() {
     assert!(out.contains("[writer"), "{out}");
     assert!(out.contains("and read \"hello from pid"), "{out}");
     assert!(out.contains("is gone"), "{out}");
+    #[cfg(unix)]
     assert_eq!(ns.entries(), 0);
 }
 
@@ -259,4 +269,44 @@ fn help_lists_the_commands() {
     ] {
         assert!(text.contains(cmd), "{cmd} missing from --help");
     }
+}
+
+/// The commands a Windows user has: hold an object, write and read it from other
+/// processes, inspect it; it goes away with its last holder.
+#[test]
+fn hold_write_dump_info_across_processes() {
+    let ns = Ns::new();
+    let name = format!("held-{}", std::process::id());
+    let mut holder = ns.hold(&["hold", &name, "--create", "--size", "64KiB"]);
+    let out = ns.with_stdin(&["write", &name, "--offset", "100"], b"across processes");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        ns.ok(&["dump", &name, "--offset", "100", "--len", "16", "--raw"]),
+        "across processes"
+    );
+    let info = json(&ns.ok(&["info", &name, "--json"]));
+    assert_eq!(info["size"], 65536);
+    assert_eq!(info["persistent"], false);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    // Gone with its last holder (Windows), or stale and reclaimed by the next open (Linux).
+    let out = ns.run(&["dump", &name]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no object named"));
+    #[cfg(unix)]
+    assert_eq!(ns.entries(), 0);
+}
+
+#[test]
+#[cfg(windows)]
+fn persistent_create_is_refused_on_windows() {
+    let ns = Ns::new();
+    let out = ns.run(&["create", "p", "--size", "4KiB", "--persistent"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("persistent objects on Windows"), "{err}");
 }

@@ -274,13 +274,18 @@ fn check_mode(mode: u32) -> Result<()> {
 ///
 /// let m = Mapping::options()
 ///     .size(64 * 1024)
-///     .persistent(true)    // outlives its handles until Mapping::remove
-///     .permissions(0o640)  // owner read-write, group read
+///     .permissions(0o640) // owner read-write, group read (Unix permissions)
 ///     .create_new("Local\\options-demo")?;
 /// assert_eq!(m.len(), 65536);
-/// drop(m);
-/// assert!(Mapping::open("options-demo").is_ok()); // still there
-/// Mapping::remove("options-demo")?;
+///
+/// // POSIX-style persistence (Linux; the Windows kernel removes an object with its last
+/// // handle, so there it is Error::Unsupported):
+/// # #[cfg(unix)] {
+/// let p = Mapping::options().size(4096).persistent(true).create_new("persistent-demo")?;
+/// drop(p);
+/// assert!(Mapping::open("persistent-demo").is_ok()); // still there
+/// Mapping::remove("persistent-demo")?;
+/// # }
 /// # Ok::<(), filemap::Error>(())
 /// ```
 #[derive(Clone, Debug)]

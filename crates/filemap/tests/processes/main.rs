@@ -14,7 +14,7 @@ fn main() {
     if let Some((role, args)) = role() {
         std::process::exit(play(&role, &args));
     }
-    run_tests(&[
+    let mut tests: Vec<(&str, fn())> = vec![
         (
             "writes_are_visible_across_processes",
             writes_are_visible_across_processes,
@@ -42,16 +42,8 @@ fn main() {
         ),
         ("flushed_file_data_is_on_disk", flushed_file_data_is_on_disk),
         (
-            "stale_entry_reclaimed_after_kill_9",
-            stale_entry_reclaimed_after_kill_9,
-        ),
-        (
-            "gc_removes_entries_of_killed_holders",
-            gc_removes_entries_of_killed_holders,
-        ),
-        (
-            "persistent_object_survives_and_is_removed",
-            persistent_object_survives_and_is_removed,
+            "killed_holders_never_block_the_name",
+            killed_holders_never_block_the_name,
         ),
         (
             "racing_create_or_open_and_close",
@@ -65,11 +57,32 @@ fn main() {
             "named_mapping_inherited_keeps_it_alive",
             named_mapping_inherited_keeps_it_alive,
         ),
+    ];
+    #[cfg(unix)]
+    tests.extend([
+        (
+            "gc_removes_entries_of_killed_holders",
+            gc_removes_entries_of_killed_holders as fn(),
+        ),
+        (
+            "persistent_object_survives_and_is_removed",
+            persistent_object_survives_and_is_removed,
+        ),
         (
             "mapping_sent_over_unix_socket",
             mapping_sent_over_unix_socket,
         ),
+        (
+            "replaced_or_missing_backing_file_is_refused",
+            replaced_or_missing_backing_file_is_refused,
+        ),
     ]);
+    #[cfg(windows)]
+    tests.push((
+        "mapping_duplicated_into_another_process",
+        mapping_duplicated_into_another_process,
+    ));
+    run_tests(&tests);
 }
 
 /// The child side of the tests. Returns the exit code.
@@ -173,6 +186,19 @@ fn play(role: &str, args: &[String]) -> i32 {
                     let _ = std::io::Read::read(&mut std::io::stdin(), &mut [0u8; 1]);
                 }
             }
+            #[cfg(windows)]
+            "duplicated" => {
+                let mut token = String::new();
+                std::io::stdin()
+                    .read_line(&mut token)
+                    .map_err(|e| e.to_string())?;
+                let m = Mapping::from_duplicated(token.trim()).map_err(|e| e.to_string())?;
+                let v = m.view().map().map_err(|e| e.to_string())?;
+                let text = String::from_utf8_lossy(&v.read_vec(0, 4).unwrap()).into_owned();
+                v.write_at(0, b"pong").map_err(|e| e.to_string())?;
+                print!("{text}");
+            }
+            #[cfg(unix)]
             "socket-recv" => {
                 let s =
                     std::os::unix::net::UnixStream::connect(arg(0)).map_err(|e| e.to_string())?;
@@ -299,6 +325,19 @@ fn named_file_mapping_opened_by_another_process() {
     assert_eq!(v.read_vec(5000, 8).unwrap(), b"via name");
     // The file is the one written: read it back with std::fs after the child's flush.
     assert_eq!(&std::fs::read(&path).unwrap()[5000..5008], b"via name");
+    drop((v, m));
+    assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
+    ns.assert_empty();
+}
+
+#[cfg(unix)]
+fn replaced_or_missing_backing_file_is_refused() {
+    let ns = Namespace::new();
+    let files = tempfile::tempdir().unwrap();
+    let path = files.path().join("data.bin");
+    std::fs::write(&path, vec![b'.'; 10_000]).unwrap();
+    let name = unique("replaced");
+    let m = Mapping::from_path(&path).name(&name).create().unwrap();
     // Replace the file under the same path: openers notice.
     std::fs::rename(&path, files.path().join("old.bin")).unwrap();
     std::fs::write(&path, vec![0u8; 10_000]).unwrap();
@@ -317,7 +356,7 @@ fn named_file_mapping_opened_by_another_process() {
         }) => {}
         other => panic!("expected BackingFile Missing, got {other:?}"),
     }
-    drop((v, m));
+    drop(m);
     ns.assert_empty();
 }
 
@@ -353,27 +392,30 @@ fn kill_9(children: Vec<std::process::Child>) {
     }
 }
 
-fn stale_entry_reclaimed_after_kill_9() {
+fn killed_holders_never_block_the_name() {
     let ns = Namespace::new();
     let name = unique("stale");
     let holders = vec![spawn_ready("hold", &[&name]), spawn_ready("hold", &[&name])];
-    assert_eq!(ns.entries().len(), 1);
     kill_9(holders);
-    // Every holder died without closing: the entry is stale, not blocking the name.
-    assert_eq!(ns.entries().len(), 1, "the dead holders left their entry");
-    let info = filemap::namespace::info(name.as_str()).unwrap();
-    assert!(info.stale && info.holders == Some(vec![]), "{info:?}");
-    // The next create reclaims it.
+    #[cfg(unix)]
+    {
+        // Every holder died without closing: the entry is stale, not blocking the name.
+        assert_eq!(ns.entries().len(), 1, "the dead holders left their entry");
+        let info = filemap::namespace::info(name.as_str()).unwrap();
+        assert!(info.stale && info.holders == Some(vec![]), "{info:?}");
+    }
+    // The next create reclaims the name (Windows: the kernel already removed the object).
     let m = Mapping::create_new(&name, 8192).unwrap();
     assert_eq!(m.len(), 8192);
     drop(m);
     ns.assert_empty();
-    // And the next open of a stale entry reclaims it too (answering NotFound).
+    // And the next open finds nothing (reclaiming a stale entry on Linux).
     kill_9(vec![spawn_ready("hold", &[&name])]);
     assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
     ns.assert_empty();
 }
 
+#[cfg(unix)]
 fn gc_removes_entries_of_killed_holders() {
     let ns = Namespace::new();
     let names: Vec<String> = (0..3).map(|i| unique(&format!("gc{i}"))).collect();
@@ -393,6 +435,7 @@ fn gc_removes_entries_of_killed_holders() {
     ns.assert_empty();
 }
 
+#[cfg(unix)]
 fn persistent_object_survives_and_is_removed() {
     let ns = Namespace::new();
     let name = unique("persist");
@@ -477,6 +520,7 @@ fn named_mapping_inherited_keeps_it_alive() {
     ns.assert_empty();
 }
 
+#[cfg(unix)]
 fn mapping_sent_over_unix_socket() {
     let ns = Namespace::new();
     let sock_dir = tempfile::tempdir().unwrap();
@@ -502,4 +546,31 @@ fn mapping_sent_over_unix_socket() {
         assert_eq!(v.read_vec(0, 4).unwrap(), b"pong");
     }
     ns.assert_empty();
+}
+
+#[cfg(windows)]
+fn mapping_duplicated_into_another_process() {
+    use std::os::windows::io::AsHandle;
+    let _ns = Namespace::new();
+    for named in [false, true] {
+        let name = unique("dup");
+        let m = if named {
+            Mapping::create_new(&name, 4096).unwrap()
+        } else {
+            Mapping::unnamed(4096).unwrap()
+        };
+        let v = m.view().map().unwrap();
+        v.write_at(0, b"ping").unwrap();
+        let mut c = child("duplicated", &[])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let token = m.duplicate_into(c.as_handle()).unwrap();
+        writeln!(c.stdin.take().unwrap(), "{token}").unwrap();
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "ping");
+        assert_eq!(v.read_vec(0, 4).unwrap(), b"pong");
+    }
 }

@@ -371,8 +371,8 @@ fn link_entry(dir: &Dir, fd: &OwnedFd, file_name: &str) -> rustix::io::Result<()
 enum Existing {
     /// The name was stale (or vanished) and is free now.
     Freed,
-    /// The name belongs to a live or persistent object.
-    Live,
+    /// The name belongs to a live or persistent object (of this kind, if known).
+    Live(Option<crate::Kind>),
 }
 
 /// Frees the name if it belongs to a stale entry (no holder anywhere, not persistent).
@@ -385,7 +385,7 @@ fn reclaim_if_stale(dir: &Arc<Dir>, name: &Name, file_name: &str) -> Result<Exis
             if let Ok(st) = rustix::fs::statat(&dir.fd, file_name, AtFlags::SYMLINK_NOFOLLOW) {
                 check_entry_file(name, &st)?;
             }
-            return Ok(Existing::Live);
+            return Ok(Existing::Live(None));
         }
         Err(e) => return Err(open_error(name, false, e)),
     };
@@ -393,12 +393,15 @@ fn reclaim_if_stale(dir: &Arc<Dir>, name: &Name, file_name: &str) -> Result<Exis
     check_entry_file(name, &st)?;
     match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}
-        Err(Errno::WOULDBLOCK) => return Ok(Existing::Live),
+        Err(Errno::WOULDBLOCK) => {
+            let kind = read_header(fd.as_fd(), name).ok().map(|h| h.kind);
+            return Ok(Existing::Live(kind));
+        }
         Err(e) => return Err(Error::io("lock", name, errno(e))),
     }
     let header = read_header(fd.as_fd(), name)?;
     if header.is_persistent() {
-        return Ok(Existing::Live);
+        return Ok(Existing::Live(Some(header.kind)));
     }
     unlink_if_same(dir, file_name, st.st_dev, st.st_ino)?;
     Ok(Existing::Freed)
@@ -520,7 +523,14 @@ pub(crate) fn create_entry(
                 if mode == CreateMode::New {
                     match reclaim_if_stale(&dir, name, &file_name)? {
                         Existing::Freed => continue,
-                        Existing::Live => {
+                        Existing::Live(Some(found)) if found != header.kind => {
+                            return Err(Error::KindMismatch {
+                                name: name.to_string(),
+                                found,
+                                expected: header.kind,
+                            })
+                        }
+                        Existing::Live(_) => {
                             return Err(Error::AlreadyExists {
                                 name: name.to_string(),
                             })

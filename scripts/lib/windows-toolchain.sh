@@ -1,0 +1,32 @@
+# Sourced by scripts/test-windows and scripts/clippy-windows: installs, when missing, the
+# Debian packages that build filemap for x86_64-pc-windows-gnu (a second Rust toolchain
+# with the standard library's source, clippy for it, mingw for the Wine shim) and run it
+# under Wine. See shared/WINDOWS.md.
+
+ensure_windows_toolchain() {
+    # `wine` (the /usr/bin/wine, wineboot, wineserver wrappers) is only a
+    # Recommends of wine64, so it is named explicitly; nothing else that wine64
+    # recommends is needed.
+    local packages=(rustc-web cargo-web rust-web-src rust-web-clippy gcc-mingw-w64-x86-64 wine64 wine)
+    local missing=()
+    for p in "${packages[@]}"; do
+        if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+            missing+=("$p")
+        fi
+    done
+    if ((${#missing[@]})); then
+        echo "windows toolchain: installing ${missing[*]}" >&2
+        local sudo=() apt_log
+        if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
+        apt_log="$(mktemp)"
+        if ! { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+               "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+                   --no-install-recommends "${missing[@]}"; } >"$apt_log" 2>&1 </dev/null; then
+            cat "$apt_log" >&2
+            rm -f "$apt_log"
+            echo "windows toolchain: package installation failed" >&2
+            exit 1
+        fi
+        rm -f "$apt_log"
+    fi
+}
