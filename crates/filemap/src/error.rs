@@ -351,6 +351,53 @@ pub enum Error {
         problem: String,
     },
 
+    /// A wait (lock, event, semaphore) did not succeed within its timeout.
+    #[error("timed out after {after:?} waiting for {what}")]
+    Timeout {
+        /// What was waited for (the object's name).
+        what: String,
+        /// The timeout.
+        after: std::time::Duration,
+    },
+
+    /// This thread already holds the mutex: locking it again would never return.
+    #[error("this thread already holds {name}: locking it again would deadlock")]
+    WouldDeadlock {
+        /// The mutex's name.
+        name: String,
+    },
+
+    /// `release` would raise a semaphore past its maximum count (`ERROR_TOO_MANY_POSTS`).
+    #[error("releasing {release} would raise {name} past its maximum count{}", max.map(|m| format!(" of {m}")).unwrap_or_default())]
+    SemaphoreFull {
+        /// The semaphore's name.
+        name: String,
+        /// How many units the caller tried to release.
+        release: u32,
+        /// The maximum count, if the system says.
+        max: Option<u32>,
+    },
+
+    /// A semaphore's counts are unusable: the maximum is 0, or the initial count exceeds it.
+    #[error("invalid semaphore counts: initial {initial}, maximum {max} (need 0 <= initial <= maximum, maximum >= 1)")]
+    InvalidCount {
+        /// The initial count given.
+        initial: u32,
+        /// The maximum count given.
+        max: u32,
+    },
+
+    /// A typed object was opened as another type (size, alignment or type name differ).
+    #[error("{name} holds a {found}, not a {expected}")]
+    LayoutMismatch {
+        /// The object's name.
+        name: String,
+        /// The type asked for (name, size, alignment).
+        expected: String,
+        /// The type recorded by its creator.
+        found: String,
+    },
+
     /// Permissions that are not `0o600` plus any of the group and other bits.
     #[error(
         "invalid permissions {mode:o}: they must be within 777 and include owner read-write (600)"

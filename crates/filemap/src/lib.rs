@@ -13,6 +13,9 @@
 //! | `FlushViewOfFile` + `FlushFileBuffers` | [`View::flush`] |
 //! | `UnmapViewOfFile`, `CloseHandle` | `Drop`, in any order |
 //! | `bInheritHandle`, `DuplicateHandle` | [`CommandExt::share_mapping`], [`Mapping::send_to`] |
+//! | `CreateMutex`, `WaitForSingleObject`, `WAIT_ABANDONED` | [`sync::NamedMutex`], [`sync::MutexGuard::abandoned`] |
+//! | `CreateEvent`, `CreateSemaphore` | [`sync::NamedEvent`], [`sync::NamedSemaphore`] |
+//! | shared `int` + named mutex | [`sync::SharedMutex`] |
 //!
 //! A tour:
 //!
@@ -44,6 +47,7 @@ mod mapping;
 mod name;
 pub mod namespace;
 mod share;
+pub mod sync;
 mod sys;
 mod view;
 

@@ -258,7 +258,7 @@ pub(crate) fn new_header(
     }
 }
 
-fn check_mode(mode: u32) -> Result<()> {
+pub(crate) fn check_mode(mode: u32) -> Result<()> {
     if mode & !0o777 != 0 || mode & 0o600 != 0o600 {
         return Err(Error::InvalidPermissions { mode });
     }
@@ -351,7 +351,7 @@ impl CreateOptions {
     pub fn create_new(&self, name: impl IntoName) -> Result<Mapping> {
         let name = name.into_name()?;
         let header = self.header()?;
-        let (entry, header, _) = sys::create_entry(&name, &header, sys::CreateMode::New)?;
+        let (entry, header, _) = sys::create_entry(&name, &header, sys::CreateMode::New, None)?;
         let writable = self.protection == Protection::ReadWrite;
         Mapping::from_object(Object::from_entry(
             Some(name),
@@ -367,7 +367,7 @@ impl CreateOptions {
         let name = name.into_name()?;
         let header = self.header()?;
         let (entry, header, disposition) =
-            sys::create_entry(&name, &header, sys::CreateMode::OrOpen)?;
+            sys::create_entry(&name, &header, sys::CreateMode::OrOpen, None)?;
         let writable = self.protection == Protection::ReadWrite;
         let object = Object::from_entry(Some(name), entry, header, writable, None)?;
         Ok((Mapping::from_object(object)?, disposition))
@@ -600,7 +600,7 @@ impl FileOptions {
             }),
             ..new_header(Kind::Mapping, size, flags, self.mode, self.protection)
         };
-        let (entry, header, disposition) = sys::create_entry(&name, &header, mode)?;
+        let (entry, header, disposition) = sys::create_entry(&name, &header, mode, None)?;
         let own_file = (disposition == Disposition::Created).then_some(file);
         let object = Object::from_entry(Some(name), entry, header, writable, own_file)?;
         Ok((Mapping::from_object(object)?, disposition))

@@ -232,6 +232,14 @@ impl Entry {
         self.named.is_some()
     }
 
+    /// Identifies the object (device and inode) within this process.
+    pub(crate) fn identity(&self) -> u64 {
+        match rustix::fs::fstat(&self.fd) {
+            Ok(st) => (st.st_dev << 40) ^ st.st_ino,
+            Err(_) => self.fd.as_raw_fd() as u64,
+        }
+    }
+
     pub(crate) fn from_parts(fd: OwnedFd, named: Option<NamedPart>) -> Entry {
         Entry { fd, named }
     }
@@ -321,8 +329,12 @@ fn fill_new_entry(fd: BorrowedFd<'_>, header: &Header, place: &dyn fmt::Display)
     Ok(())
 }
 
+/// Initialises the data area of a new entry (a mutex, an event word) before anyone can open
+/// it: called with a pointer to the data area, mapped read-write.
+pub(crate) type DataInit<'a> = Option<&'a dyn Fn(*mut u8) -> Result<()>>;
+
 /// Makes a complete, nameless entry in `dir`, holding `LOCK_SH`, ready to be linked.
-fn prepare_entry(dir: &Dir, header: &Header) -> Result<OwnedFd> {
+fn prepare_entry(dir: &Dir, header: &Header, init: DataInit<'_>) -> Result<OwnedFd> {
     let mode = Mode::from_raw_mode(header.mode);
     let fd = rustix::fs::openat(
         &dir.fd,
@@ -353,6 +365,20 @@ fn prepare_entry(dir: &Dir, header: &Header) -> Result<OwnedFd> {
         )
     })?;
     fill_new_entry(fd.as_fd(), header, &dir.display())?;
+    if let Some(init) = init {
+        let section = Section::from_handle(
+            rustix::io::fcntl_dupfd_cloexec(&fd, 3)
+                .map_err(|e| Error::io("duplicate", "a new entry", errno(e)))?,
+        );
+        let view = section.map(
+            header.data_offset,
+            header.size as usize,
+            crate::Access::Write,
+            false,
+            &dir.display(),
+        )?;
+        init(view.ptr())?;
+    }
     retry_eintr(|| rustix::fs::flock(&fd, FlockOperation::LockShared))
         .map_err(|e| Error::io("lock a new entry in", dir.display(), errno(e)))?;
     Ok(fd)
@@ -486,6 +512,7 @@ pub(crate) fn create_entry(
     name: &Name,
     header: &Header,
     mode: CreateMode,
+    init: DataInit<'_>,
 ) -> Result<(Entry, Header, Disposition)> {
     let dir = Dir::open()?;
     let file_name = name.entry_file_name(current_uid());
@@ -500,7 +527,7 @@ pub(crate) fn create_entry(
         }
         let fd = match prepared.take() {
             Some(fd) => fd,
-            None => prepare_entry(&dir, header)?,
+            None => prepare_entry(&dir, header, init)?,
         };
         match link_entry(&dir, &fd, &file_name) {
             Ok(()) => {

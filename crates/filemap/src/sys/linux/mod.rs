@@ -3,9 +3,11 @@
 
 mod entry;
 mod share;
+mod sync;
 
 pub(crate) use entry::*;
 pub(crate) use share::*;
+pub(crate) use sync::{EventObject, Locked, MutexObject, SemaphoreObject, SYNC_AREA};
 
 use std::fs::File;
 use std::io;

@@ -47,6 +47,9 @@ use crate::header::{Header, HEADER_AREA, MAGIC};
 use crate::name::{Name, Scope};
 use crate::{Access, Disposition};
 
+mod sync;
+pub(crate) use sync::{EventObject, Locked, MutexObject, SemaphoreObject, SYNC_AREA};
+
 /// `SYNCHRONIZE`, enough access to learn that a named mutex, event or semaphore exists.
 const SYNCHRONIZE: u32 = 0x0010_0000;
 
@@ -73,16 +76,16 @@ pub(crate) fn current_uid() -> u32 {
     0
 }
 
-fn last_error() -> u32 {
+pub(crate) fn last_error() -> u32 {
     // SAFETY: reads the calling thread's last-error value.
     unsafe { GetLastError() }
 }
 
-fn os_error(code: u32) -> io::Error {
+pub(crate) fn os_error(code: u32) -> io::Error {
     io::Error::from_raw_os_error(code as i32)
 }
 
-fn wide(s: &str) -> Vec<u16> {
+pub(crate) fn wide(s: &str) -> Vec<u16> {
     std::ffi::OsStr::new(s)
         .encode_wide()
         .chain(Some(0))
@@ -90,7 +93,7 @@ fn wide(s: &str) -> Vec<u16> {
 }
 
 /// The kernel object name: `Local\base` or `Global\base`.
-fn kernel_name(name: &Name) -> Vec<u16> {
+pub(crate) fn kernel_name(name: &Name) -> Vec<u16> {
     match name.scope() {
         Scope::Local => wide(&format!("Local\\{}", name.base())),
         Scope::Global => wide(&format!("Global\\{}", name.base())),
@@ -98,7 +101,7 @@ fn kernel_name(name: &Name) -> Vec<u16> {
 }
 
 /// Takes ownership of a handle returned by a Win32 call, or `None` if it failed.
-fn owned(h: HANDLE) -> Option<OwnedHandle> {
+pub(crate) fn owned(h: HANDLE) -> Option<OwnedHandle> {
     if h.is_null() || h == INVALID_HANDLE_VALUE {
         None
     } else {
@@ -107,7 +110,7 @@ fn owned(h: HANDLE) -> Option<OwnedHandle> {
     }
 }
 
-fn raw(h: BorrowedHandle<'_>) -> HANDLE {
+pub(crate) fn raw(h: BorrowedHandle<'_>) -> HANDLE {
     h.as_raw_handle() as HANDLE
 }
 
@@ -396,13 +399,28 @@ fn read_section_header(section: BorrowedHandle<'_>, what: &dyn fmt::Display) -> 
     })
 }
 
-/// Writes a new section's header, the magic last.
+/// Initialises the data area of a new entry (a shared value) before openers may use it:
+/// called with a pointer to the data area, mapped read-write.
+pub(crate) type DataInit<'a> = Option<&'a dyn Fn(*mut u8) -> Result<()>>;
+
+/// Writes a new section's header (and data, with `init`), the magic last.
 fn write_section_header(
     section: BorrowedHandle<'_>,
     header: &Header,
     what: &dyn fmt::Display,
+    init: DataInit<'_>,
 ) -> Result<()> {
     let whole = Section::from_handle(duplicate(section)?);
+    if let Some(init) = init {
+        let data = whole.map(
+            header.data_offset,
+            header.size as usize,
+            Access::Write,
+            false,
+            what,
+        )?;
+        init(data.ptr())?;
+    }
     let view = whole.map(0, HEADER_AREA, Access::Write, false, what)?;
     let bytes = header.encode();
     // SAFETY: the view is HEADER_AREA writable bytes; nobody else writes a header that has
@@ -414,9 +432,16 @@ fn write_section_header(
     Ok(())
 }
 
-/// What a name is used by, when it is not a section.
+/// What a name is used by: a section with a filemap header, or a native mutex, event or
+/// semaphore.
 fn native_kind(name: &Name) -> Option<Kind> {
     let w = kernel_name(name);
+    // SAFETY: a valid NUL-terminated name; the handle is closed by `owned`.
+    if let Some(section) = owned(unsafe { OpenFileMappingW(FILE_MAP_READ, 0, w.as_ptr()) }) {
+        return read_section_header(section.as_handle(), name)
+            .ok()
+            .map(|h| h.kind);
+    }
     // SAFETY: valid NUL-terminated names; handles returned are closed by `owned`.
     unsafe {
         if owned(OpenMutexW(SYNCHRONIZE, 0, w.as_ptr())).is_some() {
@@ -432,7 +457,7 @@ fn native_kind(name: &Name) -> Option<Kind> {
     None
 }
 
-fn name_taken_by_other_type(name: &Name, expected: Kind) -> Error {
+pub(crate) fn name_taken_by_other_type(name: &Name, expected: Kind) -> Error {
     match native_kind(name) {
         Some(found) => Error::KindMismatch {
             name: name.to_string(),
@@ -497,7 +522,12 @@ impl Entry {
             },
             code => Error::io("create", "an unnamed memory object", os_error(code)),
         })?;
-        write_section_header(section.as_handle(), header, &"an unnamed memory object")?;
+        write_section_header(
+            section.as_handle(),
+            header,
+            &"an unnamed memory object",
+            None,
+        )?;
         Ok(Entry { section })
     }
 
@@ -538,6 +568,7 @@ pub(crate) fn create_entry(
     name: &Name,
     header: &Header,
     mode: CreateMode,
+    init: DataInit<'_>,
 ) -> Result<(Entry, Header, Disposition)> {
     if header.is_persistent() {
         return Err(Error::Unsupported {
@@ -562,15 +593,22 @@ pub(crate) fn create_entry(
     let code = last_error();
     let section = owned(h).ok_or_else(|| section_error(name, code, header.kind, total))?;
     if code == ERROR_ALREADY_EXISTS {
+        let existing = read_section_header(section.as_handle(), name)?;
         if mode == CreateMode::New {
+            if existing.kind != header.kind {
+                return Err(Error::KindMismatch {
+                    name: name.to_string(),
+                    found: existing.kind,
+                    expected: header.kind,
+                });
+            }
             return Err(Error::AlreadyExists {
                 name: name.to_string(),
             });
         }
-        let existing = read_section_header(section.as_handle(), name)?;
         return Ok((Entry { section }, existing, Disposition::Opened));
     }
-    write_section_header(section.as_handle(), header, name)?;
+    write_section_header(section.as_handle(), header, name, init)?;
     Ok((Entry { section }, header.clone(), Disposition::Created))
 }
 

@@ -1,0 +1,98 @@
+//! Named synchronisation objects in the one namespace: [`NamedMutex`] (robust: a dead
+//! owner's lock is reported [`abandoned`](MutexGuard::abandoned), never stuck),
+//! [`NamedEvent`] (manual or auto reset), [`NamedSemaphore`] (maximum enforced), and
+//! [`SharedMutex`], a typed value under a robust mutex. Waiting sleeps in the kernel
+//! (futex on Linux, the object itself on Windows); nothing polls.
+
+mod event;
+mod mutex;
+mod semaphore;
+mod shared;
+
+pub use event::{EventReset, NamedEvent};
+pub use mutex::{MutexGuard, NamedMutex};
+pub use semaphore::NamedSemaphore;
+pub use shared::{SharedMutex, SharedMutexGuard};
+
+use crate::error::{Error, Kind, Result};
+use crate::header::{Header, Layout, FLAG_PERSISTENT};
+use crate::mapping::{check_mode, new_header};
+use crate::name::Name;
+use crate::Protection;
+
+/// Options for creating a synchronisation object: persistence and permissions.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::sync::{NamedMutex, ObjectOptions};
+/// let options = ObjectOptions::new().permissions(0o660);
+/// let m = NamedMutex::create_new_with("options-mutex", &options)?;
+/// # Ok::<(), filemap::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct ObjectOptions {
+    persistent: bool,
+    mode: u32,
+}
+
+impl Default for ObjectOptions {
+    fn default() -> Self {
+        ObjectOptions::new()
+    }
+}
+
+impl ObjectOptions {
+    /// Not persistent, permissions `0o600`.
+    pub fn new() -> ObjectOptions {
+        ObjectOptions {
+            persistent: false,
+            mode: 0o600,
+        }
+    }
+
+    /// Keep the object after its last handle closes, until removed (Linux only).
+    pub fn persistent(mut self, persistent: bool) -> Self {
+        self.persistent = persistent;
+        self
+    }
+
+    /// Unix permissions of the entry (default `0o600`).
+    pub fn permissions(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The header of a new object of `kind` with `user_size` bytes of user data.
+    pub(crate) fn header(&self, kind: Kind, user_size: usize, layout: Layout) -> Result<Header> {
+        check_mode(self.mode)?;
+        let flags = if self.persistent { FLAG_PERSISTENT } else { 0 };
+        let mut header = new_header(
+            kind,
+            (crate::sys::SYNC_AREA + user_size) as u64,
+            flags,
+            self.mode,
+            Protection::ReadWrite,
+        );
+        header.layout = layout;
+        Ok(header)
+    }
+}
+
+/// Checks that an opened object is of the kind asked for.
+pub(crate) fn check_kind(name: &Name, header: &Header, expected: Kind) -> Result<()> {
+    if header.kind != expected {
+        return Err(Error::KindMismatch {
+            name: name.to_string(),
+            found: header.kind,
+            expected,
+        });
+    }
+    Ok(())
+}
+
+fn timeout_error(name: &Name, after: std::time::Duration) -> Error {
+    Error::Timeout {
+        what: name.to_string(),
+        after,
+    }
+}

@@ -1,0 +1,174 @@
+//! `NamedMutex` and its guard, and the locking shared with `SharedMutex`: the check that
+//! this thread does not already hold the mutex, and abandonment reporting.
+
+use std::cell::RefCell;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use super::{check_kind, timeout_error, ObjectOptions};
+use crate::error::{Error, Kind, Result};
+use crate::header::Layout;
+use crate::name::{IntoName, Name};
+use crate::sys::{self, CreateMode, Locked};
+use crate::Disposition;
+
+thread_local! {
+    /// The mutexes this thread holds (their identities), to refuse relocking.
+    static HELD: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Locks `object` for this thread. `Ok(None)`: not acquired within `timeout`.
+pub(crate) fn acquire(
+    object: &sys::MutexObject,
+    name: &Name,
+    timeout: Option<Duration>,
+) -> Result<Option<bool>> {
+    let id = object.identity();
+    if HELD.with(|h| h.borrow().contains(&id)) {
+        return Err(Error::WouldDeadlock {
+            name: name.to_string(),
+        });
+    }
+    let locked = object.lock(timeout, name)?;
+    if locked.is_some() {
+        HELD.with(|h| h.borrow_mut().push(id));
+    }
+    Ok(locked.map(|l| l == Locked::Abandoned))
+}
+
+/// Unlocks what `acquire` locked.
+pub(crate) fn release(object: &sys::MutexObject) {
+    let id = object.identity();
+    HELD.with(|h| {
+        let mut h = h.borrow_mut();
+        if let Some(i) = h.iter().position(|x| *x == id) {
+            h.swap_remove(i);
+        }
+    });
+    object.unlock();
+}
+
+/// A named, robust, cross-process mutex (Win32's `CreateMutex` / `OpenMutex`).
+///
+/// If the process holding it dies, the next `lock` still succeeds and says so
+/// ([`MutexGuard::abandoned`], Win32's `WAIT_ABANDONED`): check the state it protects
+/// before trusting it. Locking it again from the thread that holds it is
+/// [`Error::WouldDeadlock`], not a hang.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::sync::NamedMutex;
+/// let (m, _) = NamedMutex::create_or_open("jobs-lock")?;
+/// {
+///     let guard = m.lock()?;
+///     assert!(!guard.abandoned());
+///     assert!(matches!(m.lock(), Err(filemap::Error::WouldDeadlock { .. })));
+/// } // unlocked here
+/// assert!(m.try_lock()?.is_some());
+/// # Ok::<(), filemap::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct NamedMutex {
+    name: Name,
+    object: sys::MutexObject,
+}
+
+impl NamedMutex {
+    /// Creates a named mutex; [`Error::AlreadyExists`] if the name is taken.
+    pub fn create_new(name: impl IntoName) -> Result<NamedMutex> {
+        NamedMutex::create_new_with(name, &ObjectOptions::new())
+    }
+
+    /// Creates a named mutex or opens the existing one.
+    pub fn create_or_open(name: impl IntoName) -> Result<(NamedMutex, Disposition)> {
+        NamedMutex::create_or_open_with(name, &ObjectOptions::new())
+    }
+
+    /// [`create_new`](NamedMutex::create_new) with options.
+    pub fn create_new_with(name: impl IntoName, options: &ObjectOptions) -> Result<NamedMutex> {
+        NamedMutex::create(name.into_name()?, options, CreateMode::New).map(|(m, _)| m)
+    }
+
+    /// [`create_or_open`](NamedMutex::create_or_open) with options.
+    pub fn create_or_open_with(
+        name: impl IntoName,
+        options: &ObjectOptions,
+    ) -> Result<(NamedMutex, Disposition)> {
+        NamedMutex::create(name.into_name()?, options, CreateMode::OrOpen)
+    }
+
+    fn create(
+        name: Name,
+        options: &ObjectOptions,
+        mode: CreateMode,
+    ) -> Result<(NamedMutex, Disposition)> {
+        let header = options.header(Kind::Mutex, 0, Layout::default())?;
+        let (object, header, disposition) =
+            sys::MutexObject::create(&name, &header, mode, &|_| {})?;
+        check_kind(&name, &header, Kind::Mutex)?;
+        Ok((NamedMutex { name, object }, disposition))
+    }
+
+    /// Opens an existing named mutex.
+    pub fn open(name: impl IntoName) -> Result<NamedMutex> {
+        let name = name.into_name()?;
+        let (object, header) = sys::MutexObject::open(&name, Kind::Mutex)?;
+        check_kind(&name, &header, Kind::Mutex)?;
+        Ok(NamedMutex { name, object })
+    }
+
+    /// The mutex's name.
+    pub fn name(&self) -> &Name {
+        &self.name
+    }
+
+    /// Waits until the mutex is free and locks it.
+    pub fn lock(&self) -> Result<MutexGuard<'_>> {
+        let abandoned = acquire(&self.object, &self.name, None)?.expect("no timeout");
+        Ok(self.guard(abandoned))
+    }
+
+    /// Locks the mutex if it is free now; `Ok(None)` if another holds it.
+    pub fn try_lock(&self) -> Result<Option<MutexGuard<'_>>> {
+        Ok(acquire(&self.object, &self.name, Some(Duration::ZERO))?.map(|a| self.guard(a)))
+    }
+
+    /// Like [`lock`](NamedMutex::lock), giving up with [`Error::Timeout`] after `timeout`.
+    pub fn lock_timeout(&self, timeout: Duration) -> Result<MutexGuard<'_>> {
+        match acquire(&self.object, &self.name, Some(timeout))? {
+            Some(abandoned) => Ok(self.guard(abandoned)),
+            None => Err(timeout_error(&self.name, timeout)),
+        }
+    }
+
+    fn guard(&self, abandoned: bool) -> MutexGuard<'_> {
+        MutexGuard {
+            mutex: self,
+            abandoned,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+/// Holds a [`NamedMutex`] locked; unlocks it when dropped (on the thread that locked it).
+#[must_use = "the mutex is unlocked as soon as the guard is dropped"]
+#[derive(Debug)]
+pub struct MutexGuard<'a> {
+    mutex: &'a NamedMutex,
+    abandoned: bool,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl MutexGuard<'_> {
+    /// True if the previous owner died while holding the mutex (`WAIT_ABANDONED`): the
+    /// state it protects may be half-updated. The mutex itself works normally.
+    pub fn abandoned(&self) -> bool {
+        self.abandoned
+    }
+}
+
+impl Drop for MutexGuard<'_> {
+    fn drop(&mut self) {
+        release(&self.mutex.object);
+    }
+}

@@ -1,0 +1,256 @@
+//! `SharedMutex<T>`: a named value of a plain-old-data type under a robust mutex, with a
+//! guard that dereferences to `T`. The creator records `T`'s size, alignment and type name
+//! (hashed) in the header; opening it as another type is an error.
+
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::time::Duration;
+
+use bytemuck::Pod;
+
+use super::mutex::{acquire, release};
+use super::{check_kind, timeout_error, ObjectOptions};
+use crate::error::{Error, Kind, Result};
+use crate::header::{Header, Layout};
+use crate::name::{IntoName, Name};
+use crate::sys::{self, CreateMode};
+use crate::Disposition;
+
+/// FNV-1a of the type's name: the type tag recorded in the header.
+fn type_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn layout_of<T>() -> Layout {
+    Layout {
+        size: std::mem::size_of::<T>() as u64,
+        align: std::mem::align_of::<T>() as u64,
+        type_hash: type_hash(std::any::type_name::<T>()),
+    }
+}
+
+fn check_layout<T>(name: &Name, header: &Header) -> Result<()> {
+    let want = layout_of::<T>();
+    if header.layout != want {
+        return Err(Error::LayoutMismatch {
+            name: name.to_string(),
+            expected: format!(
+                "{} ({} bytes, alignment {})",
+                std::any::type_name::<T>(),
+                want.size,
+                want.align
+            ),
+            found: format!(
+                "value of another type (type tag {:#018x}, {} bytes, alignment {})",
+                header.layout.type_hash, header.layout.size, header.layout.align
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A named value of type `T` shared between processes under a robust mutex: the classic
+/// "shared int under a named mutex", typed and crash-proof.
+///
+/// `T` is plain old data ([`bytemuck::Pod`]): any bytes are a valid `T`, so a value left
+/// half-written by a process that died is still a `T` (check it when
+/// [`abandoned`](SharedMutexGuard::abandoned) says so).
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::sync::SharedMutex;
+/// let (counter, _) = SharedMutex::<u64>::create_or_open("counter", 0)?;
+/// {
+///     let mut n = counter.lock()?;
+///     *n += 1;
+/// }
+/// assert_eq!(*counter.lock()?, 1);
+/// // Opening it as another type is refused.
+/// assert!(matches!(
+///     SharedMutex::<u32>::open("counter"),
+///     Err(filemap::Error::LayoutMismatch { .. })
+/// ));
+/// # Ok::<(), filemap::Error>(())
+/// ```
+pub struct SharedMutex<T> {
+    name: Name,
+    object: sys::MutexObject,
+    _value: PhantomData<T>,
+}
+
+impl<T> std::fmt::Debug for SharedMutex<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedMutex")
+            .field("name", &self.name)
+            .field("type", &std::any::type_name::<T>())
+            .finish()
+    }
+}
+
+// SAFETY: the value is only reached through a guard that holds the cross-process lock;
+// T: Pod has no thread affinity.
+unsafe impl<T: Pod> Send for SharedMutex<T> {}
+// SAFETY: as above: `&SharedMutex` only gives access under the lock.
+unsafe impl<T: Pod> Sync for SharedMutex<T> {}
+
+impl<T: Pod> SharedMutex<T> {
+    /// Creates the named value, initialised to `initial`; [`Error::AlreadyExists`] if the
+    /// name is taken.
+    pub fn create_new(name: impl IntoName, initial: T) -> Result<SharedMutex<T>> {
+        SharedMutex::create_new_with(name, initial, &ObjectOptions::new())
+    }
+
+    /// Creates the named value, or opens the existing one (which keeps its value).
+    pub fn create_or_open(
+        name: impl IntoName,
+        initial: T,
+    ) -> Result<(SharedMutex<T>, Disposition)> {
+        SharedMutex::create_or_open_with(name, initial, &ObjectOptions::new())
+    }
+
+    /// [`create_new`](SharedMutex::create_new) with options.
+    pub fn create_new_with(
+        name: impl IntoName,
+        initial: T,
+        options: &ObjectOptions,
+    ) -> Result<SharedMutex<T>> {
+        SharedMutex::create(name.into_name()?, initial, options, CreateMode::New).map(|(m, _)| m)
+    }
+
+    /// [`create_or_open`](SharedMutex::create_or_open) with options.
+    pub fn create_or_open_with(
+        name: impl IntoName,
+        initial: T,
+        options: &ObjectOptions,
+    ) -> Result<(SharedMutex<T>, Disposition)> {
+        SharedMutex::create(name.into_name()?, initial, options, CreateMode::OrOpen)
+    }
+
+    fn create(
+        name: Name,
+        initial: T,
+        options: &ObjectOptions,
+        mode: CreateMode,
+    ) -> Result<(SharedMutex<T>, Disposition)> {
+        if std::mem::align_of::<T>() > sys::SYNC_AREA {
+            return Err(Error::Unsupported {
+                what: "shared values aligned to more than 64 bytes",
+            });
+        }
+        let header = options.header(
+            Kind::SharedMutex,
+            std::mem::size_of::<T>(),
+            layout_of::<T>(),
+        )?;
+        let init = |at: *mut u8| {
+            // SAFETY: `at` is size_of::<T>() writable bytes aligned to 64 in a new entry
+            // nobody else can see yet.
+            unsafe { at.cast::<T>().write(initial) }
+        };
+        let (object, header, disposition) = sys::MutexObject::create(&name, &header, mode, &init)?;
+        check_kind(&name, &header, Kind::SharedMutex)?;
+        check_layout::<T>(&name, &header)?;
+        Ok((
+            SharedMutex {
+                name,
+                object,
+                _value: PhantomData,
+            },
+            disposition,
+        ))
+    }
+
+    /// Opens an existing named value of type `T`.
+    pub fn open(name: impl IntoName) -> Result<SharedMutex<T>> {
+        let name = name.into_name()?;
+        let (object, header) = sys::MutexObject::open(&name, Kind::SharedMutex)?;
+        check_kind(&name, &header, Kind::SharedMutex)?;
+        check_layout::<T>(&name, &header)?;
+        Ok(SharedMutex {
+            name,
+            object,
+            _value: PhantomData,
+        })
+    }
+
+    /// The object's name.
+    pub fn name(&self) -> &Name {
+        &self.name
+    }
+
+    /// Waits for the lock; the guard gives the value.
+    pub fn lock(&self) -> Result<SharedMutexGuard<'_, T>> {
+        let abandoned = acquire(&self.object, &self.name, None)?.expect("no timeout");
+        Ok(self.guard(abandoned))
+    }
+
+    /// Locks if free now; `Ok(None)` if another holds it.
+    pub fn try_lock(&self) -> Result<Option<SharedMutexGuard<'_, T>>> {
+        Ok(acquire(&self.object, &self.name, Some(Duration::ZERO))?.map(|a| self.guard(a)))
+    }
+
+    /// Like [`lock`](SharedMutex::lock), giving up with [`Error::Timeout`] after `timeout`.
+    pub fn lock_timeout(&self, timeout: Duration) -> Result<SharedMutexGuard<'_, T>> {
+        match acquire(&self.object, &self.name, Some(timeout))? {
+            Some(abandoned) => Ok(self.guard(abandoned)),
+            None => Err(timeout_error(&self.name, timeout)),
+        }
+    }
+
+    fn guard(&self, abandoned: bool) -> SharedMutexGuard<'_, T> {
+        SharedMutexGuard {
+            owner: self,
+            abandoned,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+/// The locked value of a [`SharedMutex`]; unlocks when dropped.
+#[must_use = "the value is unlocked as soon as the guard is dropped"]
+pub struct SharedMutexGuard<'a, T: Pod> {
+    owner: &'a SharedMutex<T>,
+    abandoned: bool,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<T: Pod> SharedMutexGuard<'_, T> {
+    /// True if the previous owner died holding the lock: the value may be half-updated.
+    pub fn abandoned(&self) -> bool {
+        self.abandoned
+    }
+}
+
+impl<T: Pod> Deref for SharedMutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the value was initialised at creation, is aligned (<= 64, at a 64-byte
+        // offset of a page-aligned area), and this guard holds the cross-process lock, so
+        // no cooperating process writes it meanwhile.
+        unsafe { &*self.owner.object.data().cast::<T>() }
+    }
+}
+
+impl<T: Pod> DerefMut for SharedMutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`; `&mut self` makes this the only reference in this process.
+        unsafe { &mut *self.owner.object.data().cast::<T>() }
+    }
+}
+
+impl<T: Pod + std::fmt::Debug> std::fmt::Debug for SharedMutexGuard<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedMutexGuard")
+            .field("value", &**self)
+            .field("abandoned", &self.abandoned)
+            .finish()
+    }
+}
+
+impl<T: Pod> Drop for SharedMutexGuard<'_, T> {
+    fn drop(&mut self) {
+        release(&self.owner.object);
+    }
+}

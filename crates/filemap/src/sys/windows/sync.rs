@@ -1,0 +1,413 @@
+//! Windows synchronisation objects: the kernel's own named mutexes (`WAIT_ABANDONED` is an
+//! abandoned mutex), events and semaphores, so that native Win32 programs using the same
+//! names interoperate. A shared mutex is a section holding the header and the value (as
+//! on Linux) plus a kernel mutex named after it (`Local\name/lock`: `/` cannot appear in
+//! filemap names, so the lock's name never collides with another object).
+
+use std::os::windows::io::{AsHandle, OwnedHandle};
+use std::time::Duration;
+
+use windows_sys::Win32::Foundation::{
+    ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_FILE_NOT_FOUND, ERROR_INVALID_HANDLE,
+    ERROR_TOO_MANY_POSTS, HANDLE, WAIT_ABANDONED, WAIT_OBJECT_0, WAIT_TIMEOUT,
+};
+use windows_sys::Win32::System::Threading::{
+    CreateEventW, CreateMutexW, CreateSemaphoreW, OpenEventW, OpenMutexW, OpenSemaphoreW,
+    ReleaseMutex, ReleaseSemaphore, ResetEvent, SetEvent, WaitForSingleObject, INFINITE,
+};
+
+use super::{
+    create_entry, kernel_name, last_error, name_taken_by_other_type, open_entry, os_error, owned,
+    raw, wide, CreateMode, Entry, RawView,
+};
+use crate::error::{Error, Kind, Result};
+use crate::header::Header;
+use crate::name::{Name, Scope};
+use crate::{Access, Disposition, Protection};
+
+/// Bytes reserved at the start of a synchronisation object's data area (same layout as
+/// on Linux: the user's value of a shared mutex follows).
+pub(crate) const SYNC_AREA: usize = 64;
+
+const SYNCHRONIZE: u32 = 0x0010_0000;
+const MUTEX_MODIFY_STATE: u32 = 0x0001;
+const EVENT_MODIFY_STATE: u32 = 0x0002;
+const SEMAPHORE_MODIFY_STATE: u32 = 0x0002;
+
+/// Whether a lock was taken normally or from an owner that died holding it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Locked {
+    Normally,
+    Abandoned,
+}
+
+/// The header a native object would have, for the platform-neutral checks.
+fn native_header(kind: Kind) -> Header {
+    crate::mapping::new_header(kind, SYNC_AREA as u64, 0, 0o600, Protection::ReadWrite)
+}
+
+fn refuse_persistent(header: &Header) -> Result<()> {
+    if header.is_persistent() {
+        return Err(Error::Unsupported {
+            what: "persistent objects on Windows: the kernel removes a named object with its \
+                   last handle",
+        });
+    }
+    Ok(())
+}
+
+/// Creates (or opens) a native object with `create`, mapping Win32's answers to filemap's.
+fn create_native(
+    name: &Name,
+    kind: Kind,
+    mode: CreateMode,
+    create: impl FnOnce(*const u16) -> HANDLE,
+) -> Result<(OwnedHandle, Disposition)> {
+    let w = kernel_name(name);
+    let h = create(w.as_ptr());
+    let code = last_error();
+    let handle = owned(h).ok_or_else(|| match code {
+        ERROR_INVALID_HANDLE => name_taken_by_other_type(name, kind),
+        ERROR_ACCESS_DENIED => Error::PermissionDenied {
+            what: format!("creating {name}"),
+        },
+        _ => Error::io("create", name, os_error(code)),
+    })?;
+    if code == ERROR_ALREADY_EXISTS {
+        if mode == CreateMode::New {
+            return Err(Error::AlreadyExists {
+                name: name.to_string(),
+            });
+        }
+        return Ok((handle, Disposition::Opened));
+    }
+    Ok((handle, Disposition::Created))
+}
+
+/// Opens a native object with `open`.
+fn open_native(
+    name: &Name,
+    kind: Kind,
+    open: impl FnOnce(*const u16) -> HANDLE,
+) -> Result<OwnedHandle> {
+    let w = kernel_name(name);
+    let h = open(w.as_ptr());
+    owned(h).ok_or_else(|| match last_error() {
+        ERROR_FILE_NOT_FOUND => Error::NotFound {
+            name: name.to_string(),
+        },
+        ERROR_INVALID_HANDLE => name_taken_by_other_type(name, kind),
+        ERROR_ACCESS_DENIED => Error::PermissionDenied {
+            what: format!("opening {name}"),
+        },
+        code => Error::io("open", name, os_error(code)),
+    })
+}
+
+/// The name of the kernel mutex that guards a shared mutex's section.
+fn lock_name(name: &Name) -> Vec<u16> {
+    let scope = match name.scope() {
+        Scope::Local => "Local",
+        Scope::Global => "Global",
+    };
+    wide(&format!("{scope}\\{}/lock", name.base()))
+}
+
+fn milliseconds(timeout: Option<Duration>) -> u32 {
+    match timeout {
+        None => INFINITE,
+        Some(d) => {
+            let ms = d.as_nanos().div_ceil(1_000_000);
+            ms.min(u128::from(INFINITE - 1)) as u32
+        }
+    }
+}
+
+/// Waits on a handle; `Ok(None)` on timeout.
+fn wait(
+    handle: &OwnedHandle,
+    timeout: Option<Duration>,
+    name: &dyn std::fmt::Display,
+) -> Result<Option<Locked>> {
+    // SAFETY: a valid waitable handle.
+    match unsafe { WaitForSingleObject(raw(handle.as_handle()), milliseconds(timeout)) } {
+        WAIT_OBJECT_0 => Ok(Some(Locked::Normally)),
+        WAIT_ABANDONED => Ok(Some(Locked::Abandoned)),
+        WAIT_TIMEOUT => Ok(None),
+        _ => Err(Error::io("wait for", name, os_error(last_error()))),
+    }
+}
+
+fn fnv(bytes: &[u16]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A kernel mutex, and for shared mutexes the section with the value.
+#[derive(Debug)]
+pub(crate) struct MutexObject {
+    mutex: OwnedHandle,
+    // The value's view (dropped before the entry that keeps the section alive).
+    data: Option<(RawView, Entry)>,
+    identity: u64,
+}
+
+impl MutexObject {
+    pub(crate) fn create(
+        name: &Name,
+        header: &Header,
+        mode: CreateMode,
+        init_data: &dyn Fn(*mut u8),
+    ) -> Result<(MutexObject, Header, Disposition)> {
+        refuse_persistent(header)?;
+        if header.kind == Kind::Mutex {
+            // SAFETY: a valid NUL-terminated name; not initially owned.
+            let (mutex, disposition) = create_native(name, Kind::Mutex, mode, |w| unsafe {
+                CreateMutexW(std::ptr::null(), 0, w)
+            })?;
+            let identity = fnv(&kernel_name(name));
+            return Ok((
+                MutexObject {
+                    mutex,
+                    data: None,
+                    identity,
+                },
+                header.clone(),
+                disposition,
+            ));
+        }
+        let init = |at: *mut u8| {
+            // SAFETY: the data area is SYNC_AREA bytes plus the user's value.
+            init_data(unsafe { at.add(SYNC_AREA) });
+            Ok(())
+        };
+        let (entry, header, disposition) = create_entry(name, header, mode, Some(&init))?;
+        let object = MutexObject::with_section(name, entry, &header, true)?;
+        Ok((object, header, disposition))
+    }
+
+    fn with_section(
+        name: &Name,
+        entry: Entry,
+        header: &Header,
+        create: bool,
+    ) -> Result<MutexObject> {
+        let lock = lock_name(name);
+        // SAFETY: valid NUL-terminated names; handles are owned by `owned`.
+        let h = unsafe {
+            if create {
+                CreateMutexW(std::ptr::null(), 0, lock.as_ptr())
+            } else {
+                OpenMutexW(SYNCHRONIZE | MUTEX_MODIFY_STATE, 0, lock.as_ptr())
+            }
+        };
+        let mutex = owned(h).ok_or_else(|| Error::Corrupt {
+            name: name.to_string(),
+            problem: format!("its lock cannot be opened: {}", os_error(last_error())),
+        })?;
+        let view = entry.section()?.map(
+            header.data_offset,
+            header.size as usize,
+            Access::Write,
+            false,
+            name,
+        )?;
+        Ok(MutexObject {
+            mutex,
+            data: Some((view, entry)),
+            identity: fnv(&lock),
+        })
+    }
+
+    pub(crate) fn open(name: &Name, expected: Kind) -> Result<(MutexObject, Header)> {
+        if expected == Kind::Mutex {
+            // SAFETY: a valid NUL-terminated name.
+            let mutex = open_native(name, Kind::Mutex, |w| unsafe {
+                OpenMutexW(SYNCHRONIZE | MUTEX_MODIFY_STATE, 0, w)
+            })?;
+            let identity = fnv(&kernel_name(name));
+            return Ok((
+                MutexObject {
+                    mutex,
+                    data: None,
+                    identity,
+                },
+                native_header(Kind::Mutex),
+            ));
+        }
+        let (entry, header) = open_entry(name, true).map_err(|e| match e {
+            Error::KindMismatch { name, found, .. } => Error::KindMismatch {
+                name,
+                found,
+                expected,
+            },
+            e => e,
+        })?;
+        if header.kind != expected {
+            return Err(Error::KindMismatch {
+                name: name.to_string(),
+                found: header.kind,
+                expected,
+            });
+        }
+        let object = MutexObject::with_section(name, entry, &header, false)?;
+        Ok((object, header))
+    }
+
+    pub(crate) fn lock(&self, timeout: Option<Duration>, name: &Name) -> Result<Option<Locked>> {
+        wait(&self.mutex, timeout, name)
+    }
+
+    pub(crate) fn unlock(&self) {
+        // SAFETY: called only by the guard of a lock this thread holds.
+        unsafe { ReleaseMutex(raw(self.mutex.as_handle())) };
+    }
+
+    pub(crate) fn data(&self) -> *mut u8 {
+        match &self.data {
+            // SAFETY: the data area is SYNC_AREA bytes plus the user's value.
+            Some((view, _)) => unsafe { view.ptr().add(SYNC_AREA) },
+            None => std::ptr::null_mut(),
+        }
+    }
+
+    pub(crate) fn identity(&self) -> u64 {
+        self.identity
+    }
+}
+
+/// A kernel event.
+#[derive(Debug)]
+pub(crate) struct EventObject {
+    handle: OwnedHandle,
+    name: String,
+}
+
+impl EventObject {
+    pub(crate) fn create(
+        name: &Name,
+        header: &Header,
+        mode: CreateMode,
+        manual: bool,
+        signalled: bool,
+    ) -> Result<(EventObject, Header, Disposition)> {
+        refuse_persistent(header)?;
+        // SAFETY: a valid NUL-terminated name.
+        let (handle, disposition) = create_native(name, Kind::Event, mode, |w| unsafe {
+            CreateEventW(std::ptr::null(), manual as i32, signalled as i32, w)
+        })?;
+        let object = EventObject {
+            handle,
+            name: name.to_string(),
+        };
+        Ok((object, header.clone(), disposition))
+    }
+
+    pub(crate) fn open(name: &Name) -> Result<(EventObject, Header)> {
+        // SAFETY: a valid NUL-terminated name.
+        let handle = open_native(name, Kind::Event, |w| unsafe {
+            OpenEventW(SYNCHRONIZE | EVENT_MODIFY_STATE, 0, w)
+        })?;
+        let object = EventObject {
+            handle,
+            name: name.to_string(),
+        };
+        Ok((object, native_header(Kind::Event)))
+    }
+
+    pub(crate) fn set(&self) -> Result<()> {
+        // SAFETY: a valid event handle.
+        if unsafe { SetEvent(raw(self.handle.as_handle())) } == 0 {
+            return Err(Error::io("set", &self.name, os_error(last_error())));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn reset(&self) -> Result<()> {
+        // SAFETY: a valid event handle.
+        if unsafe { ResetEvent(raw(self.handle.as_handle())) } == 0 {
+            return Err(Error::io("reset", &self.name, os_error(last_error())));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
+        Ok(wait(&self.handle, timeout, &self.name)?.is_some())
+    }
+
+    /// Windows does not tell an event's reset mode.
+    pub(crate) fn is_manual(&self) -> Option<bool> {
+        None
+    }
+}
+
+/// A kernel semaphore.
+#[derive(Debug)]
+pub(crate) struct SemaphoreObject {
+    handle: OwnedHandle,
+    name: String,
+    max: Option<u32>,
+}
+
+impl SemaphoreObject {
+    pub(crate) fn create(
+        name: &Name,
+        header: &Header,
+        mode: CreateMode,
+        initial: u32,
+        max: u32,
+    ) -> Result<(SemaphoreObject, Header, Disposition)> {
+        refuse_persistent(header)?;
+        // SAFETY: a valid NUL-terminated name; counts checked by the caller.
+        let (handle, disposition) = create_native(name, Kind::Semaphore, mode, |w| unsafe {
+            CreateSemaphoreW(std::ptr::null(), initial as i32, max as i32, w)
+        })?;
+        let object = SemaphoreObject {
+            handle,
+            name: name.to_string(),
+            max: (disposition == Disposition::Created).then_some(max),
+        };
+        Ok((object, header.clone(), disposition))
+    }
+
+    pub(crate) fn open(name: &Name) -> Result<(SemaphoreObject, Header)> {
+        // SAFETY: a valid NUL-terminated name.
+        let handle = open_native(name, Kind::Semaphore, |w| unsafe {
+            OpenSemaphoreW(SYNCHRONIZE | SEMAPHORE_MODIFY_STATE, 0, w)
+        })?;
+        let object = SemaphoreObject {
+            handle,
+            name: name.to_string(),
+            max: None,
+        };
+        Ok((object, native_header(Kind::Semaphore)))
+    }
+
+    /// Adds `n`; `Ok(Err(max))` if that would pass the maximum (`ERROR_TOO_MANY_POSTS`).
+    pub(crate) fn release(&self, n: u32) -> Result<std::result::Result<u32, Option<u32>>> {
+        let mut previous = 0i32;
+        // SAFETY: a valid semaphore handle; `previous` receives the old count.
+        if unsafe { ReleaseSemaphore(raw(self.handle.as_handle()), n as i32, &mut previous) } == 0 {
+            let code = last_error();
+            if code == ERROR_TOO_MANY_POSTS {
+                return Ok(Err(self.max));
+            }
+            return Err(Error::io("release", &self.name, os_error(code)));
+        }
+        Ok(Ok(previous as u32))
+    }
+
+    pub(crate) fn acquire(&self, timeout: Option<Duration>) -> Result<bool> {
+        Ok(wait(&self.handle, timeout, &self.name)?.is_some())
+    }
+
+    /// Windows does not tell a semaphore's count.
+    pub(crate) fn count(&self) -> Option<u32> {
+        None
+    }
+
+    pub(crate) fn max(&self) -> Option<u32> {
+        self.max
+    }
+}
