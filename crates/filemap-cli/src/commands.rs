@@ -4,7 +4,7 @@ use std::io::{self, Read, Write};
 use std::process::ExitCode;
 
 use filemap::namespace::{self, EntryInfo};
-use filemap::{Access, Disposition, Mapping, Name, Scope};
+use filemap::{Access, Disposition, Mapping, Name};
 use serde_json::json;
 
 use crate::output::{hex_dump, table, unix_millis};
@@ -29,10 +29,10 @@ impl From<io::Error> for Failure {
     }
 }
 
-type Outcome = Result<ExitCode, Failure>;
+pub type Outcome = Result<ExitCode, Failure>;
 
 /// The name, with `--global` applied to names without a prefix.
-fn scoped_name(name: &str, global: bool) -> Result<Name, Failure> {
+pub fn scoped_name(name: &str, global: bool) -> Result<Name, Failure> {
     let parsed = Name::new(name)?;
     if !global {
         return Ok(parsed);
@@ -76,8 +76,16 @@ pub fn run(command: Command) -> Outcome {
             size,
             global,
         } => hold(&name, create, size, global),
-        Command::Demo => demo(),
-        Command::DemoChild { role, name } => demo_child(&role, &name),
+        Command::Lock {
+            name,
+            timeout,
+            global,
+            command,
+        } => crate::sync_commands::lock(scoped_name(&name, global)?, timeout, &command),
+        Command::Event { action } => crate::sync_commands::event(action),
+        Command::Sem { action } => crate::sync_commands::sem(action),
+        Command::Demo => crate::demo::run(),
+        Command::DemoChild { role, run } => crate::demo::child(&role, &run),
     }
 }
 
@@ -349,63 +357,5 @@ fn hold(name: &str, create: bool, size: Option<u64>, global: bool) -> Outcome {
     );
     crate::signals::wait_for_termination()?;
     drop(mapping);
-    Ok(ExitCode::SUCCESS)
-}
-
-fn demo() -> Outcome {
-    let exe = std::env::current_exe()?;
-    let name = Name::new(&format!("filemap-demo-{}", std::process::id()))?;
-    let mapping = Mapping::create_new(&name, 4096)?;
-    println!(
-        "[main     pid {:>6}] created {name}: 4KiB, memory-backed, gone when the last handle closes",
-        std::process::id()
-    );
-    for role in ["writer", "reader"] {
-        let status = std::process::Command::new(&exe)
-            .args(["demo-child", role, &name.to_string()])
-            .status()?;
-        if !status.success() {
-            return Err(Failure::Error(format!(
-                "the {role} process failed: {status}"
-            )));
-        }
-    }
-    drop(mapping);
-    let gone = matches!(Mapping::open(&name), Err(filemap::Error::NotFound { .. }));
-    println!(
-        "[main     pid {:>6}] closed the last handle: {name} {}",
-        std::process::id(),
-        if gone { "is gone" } else { "is STILL THERE" }
-    );
-    Ok(if gone {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
-fn demo_child(role: &str, name: &str) -> Outcome {
-    let pid = std::process::id();
-    let mapping = Mapping::open(name)?;
-    let view = mapping.view().map()?;
-    match role {
-        "writer" => {
-            let message = format!("hello from pid {pid}");
-            view.write_at(4, message.as_bytes())?;
-            view.atomic_u32(0)?
-                .store(message.len() as u32, std::sync::atomic::Ordering::Release);
-            println!("[writer   pid {pid:>6}] opened {name} and wrote {message:?}");
-        }
-        "reader" => {
-            let len = view.load_u32(0, std::sync::atomic::Ordering::Acquire)? as usize;
-            let text = String::from_utf8_lossy(&view.read_vec(4, len)?).into_owned();
-            let scope = match Name::new(name)?.scope() {
-                Scope::Local => "Local",
-                Scope::Global => "Global",
-            };
-            println!("[reader   pid {pid:>6}] opened {name} ({scope}) and read {text:?}");
-        }
-        _ => return Err(Failure::Usage(format!("unknown demo role {role:?}"))),
-    }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,8 +4,10 @@
 //! Errors are one line on stderr and exit code 1; usage errors exit 2 (clap's convention).
 
 mod commands;
+mod demo;
 mod output;
 mod signals;
+mod sync_commands;
 mod units;
 
 use std::path::PathBuf;
@@ -24,6 +26,10 @@ struct Cli {
 
 fn size_arg(s: &str) -> Result<u64, String> {
     units::parse_size(s)
+}
+
+fn duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    units::parse_duration(s)
 }
 
 fn mode_arg(s: &str) -> Result<u32, String> {
@@ -128,15 +134,42 @@ enum Command {
         #[arg(long)]
         global: bool,
     },
-    /// Demonstrate: create an object, write it from one process, read it from another.
+    /// Run a command while holding a named mutex (like flock(1), but robust: if a holder
+    /// dies, the next one is told the mutex was abandoned and proceeds). Exits with the
+    /// command's status.
+    Lock {
+        /// The mutex's name (created if it does not exist).
+        name: String,
+        /// Give up after this long (e.g. 500ms, 2s, 1m): exit 1.
+        #[arg(long, value_parser = duration_arg)]
+        timeout: Option<std::time::Duration>,
+        /// Use the Global scope for a name without prefix.
+        #[arg(long)]
+        global: bool,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// Create, set, reset or wait for a named event.
+    Event {
+        #[command(subcommand)]
+        action: sync_commands::EventAction,
+    },
+    /// Create, release or acquire a named semaphore.
+    Sem {
+        #[command(subcommand)]
+        action: sync_commands::SemAction,
+    },
+    /// Demonstrate: the classic main / producer / consumer as three processes sharing an
+    /// int under a robust named mutex, with events instead of polling.
     Demo,
     /// Internal: a demonstration process.
     #[command(hide = true)]
     DemoChild {
         /// Which part to play.
         role: String,
-        /// The object's name.
-        name: String,
+        /// The run's id.
+        run: String,
     },
 }
 

@@ -1,5 +1,7 @@
-//! Human units on the command line: sizes (`4096`, `64KiB`, `1MiB`, `2GiB`, `1.5GB`),
-//! parsed strictly and printed compactly.
+//! Human units on the command line: sizes (`4096`, `64KiB`, `1MiB`, `2GiB`, `1.5GB`) and
+//! durations (`500ms`, `2s`, `1m`), parsed strictly; sizes printed compactly.
+
+use std::time::Duration;
 
 /// Parses a size: a number with an optional unit. Binary units (`KiB`, `MiB`, `GiB`, `TiB`,
 /// and the short `K`, `M`, `G`, `T`) are powers of 1024; decimal units (`kB`, `MB`, `GB`,
@@ -79,6 +81,33 @@ pub fn format_size(bytes: u64) -> String {
     }
 }
 
+/// Parses a duration: a number with `ms`, `s`, `m` or `h` (seconds if no unit).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let s = text.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (try 500ms, 2s or 1m)"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown duration unit {other:?} in {text:?} (use ms, s, m or h)"
+            ))
+        }
+    };
+    if !seconds.is_finite() || !(0.0..=1e9).contains(&seconds) {
+        return Err(format!("{text:?} is out of range"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +145,16 @@ mod tests {
         assert_eq!(format_size(4096), "4KiB");
         assert_eq!(format_size(1536), "1.5KiB");
         assert_eq!(format_size(1 << 30), "1GiB");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        for bad in ["", "x", "5 parsecs", "-1s", "1e99h"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
     }
 }

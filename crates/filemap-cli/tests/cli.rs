@@ -58,6 +58,36 @@ impl Ns {
         std::fs::read_dir(self.0.path()).unwrap().count()
     }
 
+    /// Starts `filemap lock NAME -- <a command that waits>` and waits until it holds the lock.
+    fn hold_lock(&self, name: &str) -> Child {
+        let waiter: &[&str] = if cfg!(windows) {
+            &["ping", "-n", "30", "127.0.0.1"]
+        } else {
+            &["sleep", "30"]
+        };
+        let mut args = vec!["lock", name, "--"];
+        args.extend_from_slice(waiter);
+        let child = self
+            .cmd(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let me = env!("CARGO_BIN_EXE_filemap");
+        while self
+            .run(&["lock", name, "--timeout", "10ms", "--", me, "--version"])
+            .status
+            .success()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the lock was never held"
+            );
+        }
+        child
+    }
+
     /// Starts `filemap hold` and waits until it holds the object.
     fn hold(&self, args: &[&str]) -> Child {
         let mut c = self
@@ -250,9 +280,13 @@ fn file_backed_create() {
 fn demo_runs_and_cleans_up() {
     let ns = Ns::new();
     let out = ns.ok(&["demo"]);
-    assert!(out.contains("[writer"), "{out}");
-    assert!(out.contains("and read \"hello from pid"), "{out}");
-    assert!(out.contains("is gone"), "{out}");
+    assert!(out.contains("[producer pid"), "{out}");
+    assert!(out.contains("saw 500"), "{out}");
+    assert!(
+        out.contains("the consumer saw 500 values, each exactly once, in order"),
+        "{out}"
+    );
+    assert!(out.contains("the objects are gone"), "{out}");
     #[cfg(unix)]
     assert_eq!(ns.entries(), 0);
 }
@@ -309,4 +343,118 @@ fn persistent_create_is_refused_on_windows() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("persistent objects on Windows"), "{err}");
+}
+
+#[test]
+#[cfg(unix)]
+fn lock_reports_abandoned_after_kill_9_and_proceeds() {
+    let ns = Ns::new();
+    let mut holder = ns
+        .cmd(&["lock", "m", "--", "sleep", "30"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until it holds the lock (its command runs).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while ns
+        .run(&["lock", "m", "--timeout", "10ms", "--", "true"])
+        .status
+        .success()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first lock never held"
+        );
+    }
+    holder.kill().unwrap(); // SIGKILL: dies holding the mutex
+    holder.wait().unwrap();
+    let started = std::time::Instant::now();
+    let out = ns.run(&["lock", "m", "--", "true"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim_end(),
+        "filemap: warning: Local\\m was abandoned by a process that died holding it; proceeding"
+    );
+    // Afterwards it is an ordinary lock again.
+    let out = ns.run(&["lock", "m", "--", "true"]);
+    assert!(out.status.success() && out.stderr.is_empty());
+}
+
+#[test]
+fn lock_runs_the_command_and_returns_its_status() {
+    let ns = Ns::new();
+    let (shell, flag) = if cfg!(windows) {
+        ("cmd", "/c")
+    } else {
+        ("sh", "-c")
+    };
+    let out = ns.run(&["lock", "status", "--", shell, flag, "exit 7"]);
+    assert_eq!(out.status.code(), Some(7));
+    let out = ns.run(&["lock", "status", "--", "no-such-command-here"]);
+    assert_eq!(out.status.code(), Some(127));
+    let out = ns.run(&["lock", "status"]);
+    assert_eq!(out.status.code(), Some(2), "the command is required");
+}
+
+#[test]
+fn lock_timeout_exits_1_with_a_clear_message() {
+    let ns = Ns::new();
+    let mut holder = ns.hold_lock("busy");
+    let out = ns.run(&["lock", "busy", "--timeout", "200ms", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "filemap: error: timed out after 200ms waiting for Local\\busy"
+    );
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+}
+
+#[test]
+fn events_and_semaphores_from_the_shell() {
+    let ns = Ns::new();
+    let waiter = ns
+        .cmd(&["event", "wait", "go", "--timeout", "20s"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    // `event set` needs the event the waiter created.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !ns.run(&["event", "set", "go"]).status.success() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the waiter never created the event"
+        );
+    }
+    assert!(waiter.wait_with_output().unwrap().status.success());
+    let out = ns.run(&["event", "wait", "other", "--timeout", "100ms"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("timed out after 100ms"));
+    let out = ns.run(&["event", "set", "missing"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = ns.run(&["sem", "acquire", "missing", "--timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+#[cfg(unix)]
+fn persistent_semaphore_from_the_shell() {
+    let ns = Ns::new();
+    ns.ok(&["sem", "create", "s", "--max", "2", "--persistent"]);
+    assert_eq!(ns.ok(&["sem", "release", "s"]), "1\n");
+    let out = ns.run(&["sem", "release", "s", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("past its maximum count of 2"));
+    ns.ok(&["sem", "acquire", "s"]);
+    let out = ns.run(&["sem", "acquire", "s", "--timeout", "100ms"]);
+    assert_eq!(out.status.code(), Some(1));
+    let listed = json(&ns.ok(&["ls", "--json"]));
+    assert_eq!(listed[0]["kind"], "semaphore");
+    ns.ok(&["event", "create", "e", "--persistent", "--set"]);
+    ns.ok(&["event", "wait", "e", "--timeout", "1s"]);
+    ns.ok(&["rm", "s"]);
+    ns.ok(&["rm", "e"]);
+    assert_eq!(ns.entries(), 0);
 }

@@ -376,6 +376,17 @@ pub struct SharedHandles {
     _guard: sys::InheritGuard,
 }
 
+/// Makes `command`'s children inherit `handles` without telling them (they only keep the
+/// objects alive).
+pub(crate) fn inherit_quietly(
+    command: &mut Command,
+    handles: Vec<sys::OsHandle>,
+) -> Result<SharedHandles> {
+    Ok(SharedHandles {
+        _guard: sys::inherit(command, handles)?,
+    })
+}
+
 impl CommandExt for Command {
     fn share_mapping(&mut self, key: &str, mapping: &Mapping) -> Result<SharedHandles> {
         check_key(key)?;

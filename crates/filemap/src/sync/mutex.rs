@@ -1,7 +1,6 @@
 //! `NamedMutex` and its guard, and the locking shared with `SharedMutex`: the check that
 //! this thread does not already hold the mutex, and abandonment reporting.
 
-use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::time::Duration;
 
@@ -12,10 +11,17 @@ use crate::name::{IntoName, Name};
 use crate::sys::{self, CreateMode, Locked};
 use crate::Disposition;
 
-thread_local! {
-    /// The mutexes this thread holds (their identities), to refuse relocking.
-    static HELD: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+// The initializer is `const`; clippy 1.96 with `-Zbuild-std` (the Windows build) says it is
+// not, a false positive of the lint on that std's macro expansion.
+#[allow(clippy::missing_const_for_thread_local)]
+mod held {
+    use std::cell::RefCell;
+    thread_local! {
+        /// The mutexes this thread holds (their identities), to refuse relocking.
+        pub(super) static HELD: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    }
 }
+use held::HELD;
 
 /// Locks `object` for this thread. `Ok(None)`: not acquired within `timeout`.
 pub(crate) fn acquire(
@@ -120,6 +126,19 @@ impl NamedMutex {
     /// The mutex's name.
     pub fn name(&self) -> &Name {
         &self.name
+    }
+
+    /// Makes the children that `command` spawns hold the mutex object (not the lock)
+    /// for as long as they run, so that if this process dies holding the lock while they
+    /// still run, the next locker learns it was [abandoned](MutexGuard::abandoned) rather
+    /// than finding a new, innocent mutex. `filemap lock NAME -- COMMAND` does this. Keep
+    /// the returned guard until the child is spawned.
+    pub fn share_lifetime_with(
+        &self,
+        command: &mut std::process::Command,
+    ) -> Result<crate::SharedHandles> {
+        let handle = self.object.handoff()?;
+        crate::share::inherit_quietly(command, vec![handle])
     }
 
     /// Waits until the mutex is free and locks it.

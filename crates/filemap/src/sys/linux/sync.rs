@@ -29,7 +29,7 @@ pub(crate) const SYNC_AREA: usize = 64;
 pub(crate) struct SyncMemory {
     view: RawView,
     // Keeps the object alive; dropped after the view.
-    _entry: Entry,
+    entry: Entry,
     identity: u64,
 }
 
@@ -52,7 +52,7 @@ impl SyncMemory {
         let identity = entry.identity();
         Ok(SyncMemory {
             view,
-            _entry: entry,
+            entry,
             identity,
         })
     }
@@ -419,6 +419,11 @@ impl MutexObject {
 
     pub(crate) fn identity(&self) -> u64 {
         self.memory.identity()
+    }
+
+    /// A handle that keeps the object alive in another process.
+    pub(crate) fn handoff(&self) -> Result<super::OsHandle> {
+        self.memory.entry.handoff()
     }
 }
 

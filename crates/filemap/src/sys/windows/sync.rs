@@ -275,6 +275,11 @@ impl MutexObject {
     pub(crate) fn identity(&self) -> u64 {
         self.identity
     }
+
+    /// A handle that keeps the object alive in another process.
+    pub(crate) fn handoff(&self) -> Result<super::OsHandle> {
+        super::duplicate(self.mutex.as_handle())
+    }
 }
 
 /// A kernel event.

@@ -1,0 +1,221 @@
+//! `filemap lock`, `filemap event`, `filemap sem`: the named synchronisation objects from
+//! the shell.
+
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use clap::Subcommand;
+use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore, ObjectOptions};
+use filemap::Name;
+
+use crate::commands::{scoped_name, Failure, Outcome};
+
+/// `filemap lock NAME [--timeout DUR] -- COMMAND...`
+pub fn lock(name: Name, timeout: Option<Duration>, command: &[String]) -> Outcome {
+    let (mutex, _) = NamedMutex::create_or_open(&name)?;
+    let guard = match timeout {
+        Some(t) => mutex.lock_timeout(t)?,
+        None => mutex.lock()?,
+    };
+    if guard.abandoned() {
+        eprintln!(
+            "filemap: warning: {name} was abandoned by a process that died holding it; proceeding"
+        );
+    }
+    let mut cmd = Command::new(&command[0]);
+    cmd.args(&command[1..]);
+    // The command keeps the mutex object alive, so that if this process dies while it
+    // runs, the next locker learns the lock was abandoned.
+    let shared = mutex.share_lifetime_with(&mut cmd)?;
+    let status = match cmd.spawn() {
+        Ok(mut child) => {
+            drop(shared);
+            child.wait()?
+        }
+        Err(e) => {
+            let code = if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            };
+            eprintln!("filemap: error: cannot run {:?}: {e}", command[0]);
+            return Ok(ExitCode::from(code));
+        }
+    };
+    drop(guard);
+    Ok(exit_code_of(status))
+}
+
+fn exit_code_of(status: std::process::ExitStatus) -> ExitCode {
+    if let Some(code) = status.code() {
+        return ExitCode::from(code.clamp(0, 255) as u8);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return ExitCode::from((128 + signal).clamp(0, 255) as u8);
+        }
+    }
+    ExitCode::from(1)
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EventAction {
+    /// Create a named event (with --persistent it outlives this command; Linux only).
+    Create {
+        /// The name.
+        name: String,
+        /// Auto reset (a set releases one waiter) instead of manual reset.
+        #[arg(long)]
+        auto: bool,
+        /// Create it set.
+        #[arg(long)]
+        set: bool,
+        /// Keep it after filemap exits, until `filemap rm`.
+        #[arg(long)]
+        persistent: bool,
+        /// Use the Global scope for a name without prefix.
+        #[arg(long)]
+        global: bool,
+    },
+    /// Set an existing event: wakes its waiters.
+    Set {
+        /// The name.
+        name: String,
+    },
+    /// Reset an existing event.
+    Reset {
+        /// The name.
+        name: String,
+    },
+    /// Wait until an event is set (creating a manual-reset event if none exists, held
+    /// while waiting). Exits 1 on timeout.
+    Wait {
+        /// The name.
+        name: String,
+        /// Give up after this long.
+        #[arg(long, value_parser = crate::duration_arg)]
+        timeout: Option<Duration>,
+        /// If it must be created: auto reset instead of manual.
+        #[arg(long)]
+        auto: bool,
+    },
+}
+
+pub fn event(action: EventAction) -> Outcome {
+    match action {
+        EventAction::Create {
+            name,
+            auto,
+            set,
+            persistent,
+            global,
+        } => {
+            if !persistent {
+                return Err(Failure::Usage(
+                    "without --persistent the event would vanish as soon as filemap exits; \
+                     add --persistent, or let `filemap event wait` create it"
+                        .into(),
+                ));
+            }
+            let reset = if auto {
+                EventReset::Auto
+            } else {
+                EventReset::Manual
+            };
+            let options = ObjectOptions::new().persistent(true);
+            NamedEvent::create_new_with(&scoped_name(&name, global)?, reset, set, &options)?;
+        }
+        EventAction::Set { name } => NamedEvent::open(name.as_str())?.set()?,
+        EventAction::Reset { name } => NamedEvent::open(name.as_str())?.reset()?,
+        EventAction::Wait {
+            name,
+            timeout,
+            auto,
+        } => {
+            let reset = if auto {
+                EventReset::Auto
+            } else {
+                EventReset::Manual
+            };
+            let (event, _) = NamedEvent::create_or_open(name.as_str(), reset, false)?;
+            match timeout {
+                Some(t) => event.wait_timeout(t)?,
+                None => event.wait()?,
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SemAction {
+    /// Create a named semaphore (persistent: it outlives this command; Linux only).
+    Create {
+        /// The name.
+        name: String,
+        /// The maximum count.
+        #[arg(long)]
+        max: u32,
+        /// The initial count (default 0).
+        #[arg(long, default_value_t = 0)]
+        initial: u32,
+        /// Keep it after filemap exits, until `filemap rm`.
+        #[arg(long)]
+        persistent: bool,
+        /// Use the Global scope for a name without prefix.
+        #[arg(long)]
+        global: bool,
+    },
+    /// Return units to a semaphore; fails past its maximum.
+    Release {
+        /// The name.
+        name: String,
+        /// How many units.
+        #[arg(default_value_t = 1)]
+        count: u32,
+    },
+    /// Take a unit, waiting while there is none. Exits 1 on timeout.
+    Acquire {
+        /// The name.
+        name: String,
+        /// Give up after this long.
+        #[arg(long, value_parser = crate::duration_arg)]
+        timeout: Option<Duration>,
+    },
+}
+
+pub fn sem(action: SemAction) -> Outcome {
+    match action {
+        SemAction::Create {
+            name,
+            max,
+            initial,
+            persistent,
+            global,
+        } => {
+            if !persistent {
+                return Err(Failure::Usage(
+                    "without --persistent the semaphore would vanish as soon as filemap exits; \
+                     add --persistent"
+                        .into(),
+                ));
+            }
+            let options = ObjectOptions::new().persistent(true);
+            NamedSemaphore::create_new_with(&scoped_name(&name, global)?, initial, max, &options)?;
+        }
+        SemAction::Release { name, count } => {
+            let previous = NamedSemaphore::open(name.as_str())?.release(count)?;
+            println!("{}", previous + count);
+        }
+        SemAction::Acquire { name, timeout } => {
+            let sem = NamedSemaphore::open(name.as_str())?;
+            match timeout {
+                Some(t) => sem.acquire_timeout(t)?,
+                None => sem.acquire()?,
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
