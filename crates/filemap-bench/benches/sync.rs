@@ -19,7 +19,9 @@ mod linux {
 
     /// The partner side, when this binary was started as one. Never returns if so.
     pub fn partner() {
-        let Ok(role) = std::env::var(ROLE) else { return };
+        let Ok(role) = std::env::var(ROLE) else {
+            return;
+        };
         let name = std::env::var("FILEMAP_BENCH_NAME").expect("name");
         match role.as_str() {
             "event-echo" => {
@@ -100,7 +102,9 @@ mod linux {
     pub fn uncontended(c: &mut Criterion) {
         let mut g = c.benchmark_group("uncontended lock+unlock");
         let named = NamedMutex::create_new(unique("m")).unwrap();
-        g.bench_function("filemap NamedMutex", |b| b.iter(|| drop(named.lock().unwrap())));
+        g.bench_function("filemap NamedMutex", |b| {
+            b.iter(|| drop(named.lock().unwrap()))
+        });
         let shared = SharedMutex::<u64>::create_new(unique("s"), 0).unwrap();
         g.bench_function("filemap SharedMutex<u64> (+1)", |b| {
             b.iter(|| *shared.lock().unwrap() += 1)

@@ -90,7 +90,8 @@ impl<'a> FutexPair<'a> {
             if now == value {
                 return;
             }
-            let _ = rustix::thread::futex::wait(w, rustix::thread::futex::Flags::empty(), now, None);
+            let _ =
+                rustix::thread::futex::wait(w, rustix::thread::futex::Flags::empty(), now, None);
         }
     }
 }
