@@ -269,6 +269,13 @@ pub enum Error {
         reason: String,
     },
 
+    /// A view of an object that was not created executable was asked to become executable.
+    #[error("{name} was not created executable: create it with .executable(true)")]
+    NotExecutable {
+        /// The object.
+        name: String,
+    },
+
     /// A write through a view mapped for reading only.
     #[error("the view is mapped for {access} access and cannot be written")]
     ViewNotWritable {
@@ -349,6 +356,40 @@ pub enum Error {
         key: String,
         /// What was missing or wrong.
         problem: String,
+    },
+
+    /// `at_address`: something is already mapped in the range (never replaced).
+    #[error("cannot place a view of {len} bytes at {addr:#x}: the range is already in use")]
+    AddressInUse {
+        /// The address asked for.
+        addr: usize,
+        /// The length of the mapping.
+        len: usize,
+    },
+
+    /// `at_address`: the address cannot hold the view's first byte (the mapping must start
+    /// on an allocation-granularity boundary).
+    #[error(
+        "cannot place the view at {addr:#x}: a view at offset {offset} must start {} bytes past a \
+         multiple of {granularity}",
+        offset % granularity
+    )]
+    AddressMisaligned {
+        /// The address asked for.
+        addr: usize,
+        /// The view's offset in its object.
+        offset: u64,
+        /// The allocation granularity.
+        granularity: u64,
+    },
+
+    /// Locking pages in memory was refused (a limit such as `RLIMIT_MEMLOCK`).
+    #[error("cannot lock {len} bytes in memory: {reason}")]
+    LockLimit {
+        /// How many bytes.
+        len: u64,
+        /// The system's reason.
+        reason: String,
     },
 
     /// A wait (lock, event, semaphore) did not succeed within its timeout.

@@ -9,7 +9,7 @@
 //! | 0 | 8 | magic `b"FILEMAP\0"` |
 //! | 8 | 4 | format version (1) |
 //! | 12 | 4 | kind (1 mapping, 2 mutex, 3 event, 4 semaphore, 5 shared mutex, 6 channel) |
-//! | 16 | 4 | flags (1 persistent, 2 reserve, 4 file-backed) |
+//! | 16 | 4 | flags (1 persistent, 2 reserve, 4 file-backed, 8 executable) |
 //! | 20 | 4 | permissions the creator asked for (e.g. 0o600) |
 //! | 24 | 8 | logical size of the data in bytes |
 //! | 32 | 8 | data offset: where user offset 0 is, from the start of the entry |
@@ -44,7 +44,9 @@ pub(crate) const FLAG_PERSISTENT: u32 = 1;
 pub(crate) const FLAG_RESERVE: u32 = 2;
 /// The data lives in a file recorded in the header, not in the entry.
 pub(crate) const FLAG_FILE_BACKED: u32 = 4;
-const KNOWN_FLAGS: u32 = FLAG_PERSISTENT | FLAG_RESERVE | FLAG_FILE_BACKED;
+/// Views may be made executable (`PAGE_EXECUTE_READWRITE` sections on Windows).
+pub(crate) const FLAG_EXECUTABLE: u32 = 8;
+const KNOWN_FLAGS: u32 = FLAG_PERSISTENT | FLAG_RESERVE | FLAG_FILE_BACKED | FLAG_EXECUTABLE;
 
 const FILE_PATH_AT: usize = FIXED_LEN + 20;
 /// The longest file path a file-backed entry can record.
@@ -117,9 +119,12 @@ impl Header {
         self.flags & FLAG_FILE_BACKED != 0
     }
 
-    #[cfg_attr(windows, allow(dead_code))]
     pub(crate) fn is_reserve(&self) -> bool {
         self.flags & FLAG_RESERVE != 0
+    }
+
+    pub(crate) fn is_executable(&self) -> bool {
+        self.flags & FLAG_EXECUTABLE != 0
     }
 
     /// The entry's total length: header area plus data for memory-backed objects, just the

@@ -55,7 +55,7 @@ pub use error::{BackingFileProblem, Error, Kind, NameProblem, Result};
 pub use mapping::{Access, CreateOptions, Disposition, FileOptions, Mapping, Protection};
 pub use name::{IntoName, Name, Scope};
 pub use share::{CommandExt, SharedHandles};
-pub use view::{allocation_granularity, View, ViewBuilder};
+pub use view::{allocation_granularity, Advice, Protect, View, ViewBuilder};
 
 /// Points `FILEMAP_DIR` at a fresh directory for a documentation example and removes it
 /// when the returned guard drops. Not part of the API.

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{BackingFileProblem, Error, Kind, Result};
-use crate::header::{FileRecord, Header, Layout, FLAG_FILE_BACKED, FLAG_PERSISTENT, MAX_PATH_LEN};
+use crate::header::{
+    FileRecord, Header, Layout, FLAG_EXECUTABLE, FLAG_FILE_BACKED, FLAG_PERSISTENT, FLAG_RESERVE,
+    MAX_PATH_LEN,
+};
 use crate::name::{IntoName, Name};
 use crate::sys;
 use crate::view::ViewBuilder;
@@ -132,8 +135,9 @@ impl Object {
                 reason: format!("{what} has {} protection", header.protection),
             });
         }
+        let executable = header.is_executable();
         let Some(record) = header.file.clone() else {
-            let section = entry.section()?;
+            let section = entry.section()?.with_executable(executable);
             return Ok(Object {
                 name,
                 base: header.data_offset,
@@ -152,7 +156,7 @@ impl Object {
         };
         let file = match file {
             Some(f) => f,
-            None => match File::options().read(true).write(writable).open(&path) {
+            None => match sys::open_file(&path, writable, executable) {
                 Ok(f) => f,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     return Err(backing(BackingFileProblem::Missing))
@@ -175,7 +179,8 @@ impl Object {
         if file_len < header.size {
             return Err(backing(BackingFileProblem::TooShort { file_len }));
         }
-        let section = sys::Section::from_file(&file, writable, header.size, &path.display())?;
+        let section =
+            sys::Section::from_file(&file, writable, executable, header.size, &path.display())?;
         Ok(Object {
             name,
             header,
@@ -294,6 +299,8 @@ pub struct CreateOptions {
     persistent: bool,
     mode: u32,
     protection: Protection,
+    reserve: bool,
+    executable: bool,
 }
 
 impl CreateOptions {
@@ -323,6 +330,39 @@ impl CreateOptions {
         self
     }
 
+    /// Allow views to be made executable with [`View::protect`](crate::View::protect)
+    /// (`PAGE_EXECUTE_READWRITE` sections on Windows), for loaders and JITs. A view is
+    /// still never writable and executable at once.
+    pub fn executable(mut self, executable: bool) -> Self {
+        self.executable = executable;
+        self
+    }
+
+    /// Reserve mode (Win32's `SEC_RESERVE`): the object's memory is not allocated at
+    /// creation; [`Mapping::commit`] allocates ranges of it, failing with
+    /// [`Error::NoSpace`] when they cannot be.
+    ///
+    /// # Safety
+    ///
+    /// Touching memory of a reserve object that was not committed may crash the process
+    /// that touches it, whatever API it uses: on Windows it is an access violation, on
+    /// Linux a SIGBUS if the file system is full by then. The caller must commit every
+    /// range before any view (in any process) touches it.
+    ///
+    /// ```
+    /// # let _dir = filemap::doctest_dir();
+    /// // SAFETY: the only bytes touched below are committed first.
+    /// let m = unsafe { filemap::Mapping::options().size(1 << 30).reserve(true) }
+    ///     .create_new("reserve-demo")?;
+    /// m.commit(0, 1 << 20)?; // the first MiB now has memory behind it
+    /// m.view().len(1 << 20).map()?.write_at(0, b"committed")?;
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub unsafe fn reserve(mut self, reserve: bool) -> Self {
+        self.reserve = reserve;
+        self
+    }
+
     fn header(&self) -> Result<Header> {
         if self.size == 0 {
             return Err(Error::InvalidSize {
@@ -337,7 +377,13 @@ impl CreateOptions {
             });
         }
         check_mode(self.mode)?;
-        let flags = if self.persistent { FLAG_PERSISTENT } else { 0 };
+        let mut flags = if self.persistent { FLAG_PERSISTENT } else { 0 };
+        if self.reserve {
+            flags |= FLAG_RESERVE;
+        }
+        if self.executable {
+            flags |= FLAG_EXECUTABLE;
+        }
         Ok(new_header(
             Kind::Mapping,
             self.size,
@@ -425,6 +471,7 @@ pub struct FileOptions {
     name: Option<String>,
     persistent: bool,
     mode: u32,
+    executable: bool,
 }
 
 impl FileOptions {
@@ -460,6 +507,13 @@ impl FileOptions {
         self
     }
 
+    /// Allow views to be made executable (the file is opened with execute access on
+    /// Windows), for loaders.
+    pub fn executable(mut self, executable: bool) -> Self {
+        self.executable = executable;
+        self
+    }
+
     /// Creates the mapping; with a name, fails with [`Error::AlreadyExists`] if it is taken.
     pub fn create(self) -> Result<Mapping> {
         self.build(sys::CreateMode::New).map(|(m, _)| m)
@@ -482,24 +536,22 @@ impl FileOptions {
         check_mode(self.mode)?;
         let (file, path) = match self.source {
             FileSource::Path(path) => {
-                let file = File::options()
-                    .read(true)
-                    .write(writable)
-                    .open(&path)
-                    .map_err(|e| match e.kind() {
-                        std::io::ErrorKind::PermissionDenied => Error::PermissionDenied {
-                            what: format!(
-                                "opening {} for {}",
-                                path.display(),
-                                if writable {
-                                    "reading and writing"
-                                } else {
-                                    "reading"
-                                }
-                            ),
-                        },
-                        _ => Error::io("open", path.display(), e),
-                    })?;
+                let file = sys::open_file(&path, writable, self.executable).map_err(|e| match e
+                    .kind()
+                {
+                    std::io::ErrorKind::PermissionDenied => Error::PermissionDenied {
+                        what: format!(
+                            "opening {} for {}",
+                            path.display(),
+                            if writable {
+                                "reading and writing"
+                            } else {
+                                "reading"
+                            }
+                        ),
+                    },
+                    _ => Error::io("open", path.display(), e),
+                })?;
                 let path = std::fs::canonicalize(&path).unwrap_or(path);
                 (file, Some(path))
             }
@@ -550,9 +602,14 @@ impl FileOptions {
             })?;
         }
         let Some(name) = name else {
-            let section = sys::Section::from_file(&file, writable, size, &shown.display())?;
+            let section =
+                sys::Section::from_file(&file, writable, self.executable, size, &shown.display())?;
+            let mut flags = FLAG_FILE_BACKED;
+            if self.executable {
+                flags |= FLAG_EXECUTABLE;
+            }
             let header = Header {
-                flags: FLAG_FILE_BACKED,
+                flags,
                 data_offset: 0,
                 ..new_header(Kind::Mapping, size, 0, self.mode, self.protection)
             };
@@ -591,6 +648,9 @@ impl FileOptions {
         if self.persistent {
             flags |= FLAG_PERSISTENT;
         }
+        if self.executable {
+            flags |= FLAG_EXECUTABLE;
+        }
         let header = Header {
             data_offset: 0,
             file: Some(FileRecord {
@@ -621,6 +681,8 @@ impl Mapping {
             persistent: false,
             mode: 0o600,
             protection: Protection::ReadWrite,
+            reserve: false,
+            executable: false,
         }
     }
 
@@ -746,6 +808,36 @@ impl Mapping {
         sys::remove_entry(&name)
     }
 
+    /// Allocates the memory (or, for a file-backed mapping, the disk blocks) of `len`
+    /// bytes at `offset` (Win32's `VirtualAlloc(MEM_COMMIT)` on a `SEC_RESERVE` section):
+    /// [`Error::NoSpace`] if it cannot be had. Committed memory is committed for every
+    /// process. Objects not in reserve mode are committed at creation already; for them
+    /// this only checks the range.
+    pub fn commit(&self, offset: u64, len: u64) -> Result<()> {
+        let object = &self.object;
+        match offset.checked_add(len) {
+            Some(end) if end <= object.header.size => {}
+            _ => {
+                return Err(Error::OutOfRange {
+                    offset,
+                    len,
+                    size: object.header.size,
+                })
+            }
+        }
+        if len == 0 || !(object.header.is_reserve() || object.header.is_file_backed()) {
+            return Ok(());
+        }
+        object
+            .section
+            .commit(object.base + offset, len, &object.describe())
+    }
+
+    /// Whether the object is in reserve mode (memory allocated by [`Mapping::commit`]).
+    pub fn is_reserve(&self) -> bool {
+        self.object.header.is_reserve()
+    }
+
     /// A builder for a view of this object (`MapViewOfFile`).
     pub fn view(&self) -> ViewBuilder<'_> {
         ViewBuilder::new(self)
@@ -816,6 +908,7 @@ impl FileOptions {
             name: None,
             persistent: false,
             mode: 0o600,
+            executable: false,
         }
     }
 }

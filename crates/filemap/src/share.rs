@@ -223,9 +223,13 @@ impl Mapping {
                 problem: "the descriptor and the object disagree on what backs it".into(),
             });
         }
+        let executable = header.is_executable();
         let (section, base) = match (file_section, &entry) {
-            (Some(section), _) => (section, 0),
-            (None, Some(entry)) => (entry.section()?, header.data_offset),
+            (Some(section), _) => (section.with_executable(executable), 0),
+            (None, Some(entry)) => (
+                entry.section()?.with_executable(executable),
+                header.data_offset,
+            ),
             (None, None) => unreachable!("handle_count() > 0 was checked"),
         };
         Mapping::from_object(Object {

@@ -1,5 +1,6 @@
-//! Views (`MapViewOfFile`): the view builder, sound copies in and out of memory that other
-//! processes may be writing, aligned atomics, raw access, and flushing.
+//! Views (`MapViewOfFile`): the view builder (offset, length, access, address), sound
+//! copies in and out of memory that other processes may be writing, aligned atomics, raw
+//! access, flushing, and the `Virtual*` toolbox: protection changes, advice, locking.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -18,6 +19,45 @@ use crate::sys;
 /// ```
 pub fn allocation_granularity() -> u64 {
     sys::allocation_granularity()
+}
+
+/// Advice to the kernel about how a view will be used (`madvise`; on Windows only
+/// `WillNeed` and `DontNeed` have an equivalent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Advice {
+    /// No particular pattern.
+    Normal,
+    /// Read from start to end: read ahead aggressively, drop pages behind.
+    Sequential,
+    /// Random access: no read-ahead.
+    Random,
+    /// Will be needed soon: start reading it in.
+    WillNeed,
+    /// Not needed for now: drop the pages (they are read back from the object when
+    /// touched again). Refused on copy views, where it would discard their changes.
+    DontNeed,
+}
+
+/// A view's current page protection (`VirtualProtect`). Never writable and executable at
+/// once: switching between writing and executing is explicit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protect {
+    /// Reads only.
+    ReadOnly,
+    /// Reads and writes (write and copy views only).
+    ReadWrite,
+    /// Reads and executes (for loaders and JITs).
+    ReadExecute,
+}
+
+impl fmt::Display for Protect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protect::ReadOnly => "read-only",
+            Protect::ReadWrite => "read-write",
+            Protect::ReadExecute => "read-execute",
+        })
+    }
 }
 
 /// Builds a view of a mapping: access, offset, length, populate. Made by [`Mapping::view`].
@@ -45,6 +85,7 @@ pub struct ViewBuilder<'a> {
     offset: u64,
     len: u64,
     populate: bool,
+    address: Option<usize>,
 }
 
 impl<'a> ViewBuilder<'a> {
@@ -55,7 +96,33 @@ impl<'a> ViewBuilder<'a> {
             offset: 0,
             len: 0,
             populate: false,
+            address: None,
         }
+    }
+
+    /// Places the view's first byte at `address` (`MapViewOfFileEx`), or fails with
+    /// [`Error::AddressInUse`] if anything is mapped there: an existing mapping is never
+    /// replaced. `address` minus the offset's remainder modulo
+    /// [`allocation_granularity`] must be a multiple of it ([`Error::AddressMisaligned`]).
+    ///
+    /// ```
+    /// # let _dir = filemap::doctest_dir();
+    /// let m = filemap::Mapping::create_new("at-address-demo", 1 << 20)?;
+    /// let first = m.view().map()?;
+    /// let wanted = first.as_ptr() as usize; // a free, aligned address once unmapped
+    /// drop(first);
+    /// let v = m.view().at_address(wanted).map()?;
+    /// assert_eq!(v.as_ptr() as usize, wanted);
+    /// // The range is taken now: a second view there is refused, not placed over it.
+    /// assert!(matches!(
+    ///     m.view().at_address(wanted).map(),
+    ///     Err(filemap::Error::AddressInUse { .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn at_address(mut self, address: usize) -> Self {
+        self.address = Some(address);
+        self
     }
 
     /// The view's access (default: [`Mapping::default_access`]).
@@ -112,11 +179,25 @@ impl<'a> ViewBuilder<'a> {
                 size: len,
                 problem: "larger than this process's address space",
             })?;
-        let raw = object.section.map(
+        let at = match self.address {
+            None => None,
+            Some(addr) => {
+                if addr < delta || (addr - delta) as u64 % granule != 0 {
+                    return Err(Error::AddressMisaligned {
+                        addr,
+                        offset: self.offset,
+                        granularity: granule,
+                    });
+                }
+                Some((addr - delta) as *mut u8)
+            }
+        };
+        let raw = object.section.map_at(
             object.base + aligned,
             map_len,
             access,
             self.populate,
+            at,
             &object.describe(),
         )?;
         // SAFETY: `delta < map_len`, so the pointer stays inside the new mapping.
@@ -127,6 +208,10 @@ impl<'a> ViewBuilder<'a> {
             delta,
             offset: self.offset,
             access,
+            protect: match access {
+                Access::Read => Protect::ReadOnly,
+                Access::Write | Access::Copy => Protect::ReadWrite,
+            },
             raw,
             object: self.mapping.object.clone(),
         })
@@ -190,6 +275,8 @@ pub struct View {
     delta: usize,
     offset: u64,
     access: Access,
+    /// The current page protection.
+    protect: Protect,
     raw: sys::RawView,
     object: Arc<Object>,
 }
@@ -258,12 +345,95 @@ impl View {
     }
 
     fn check_writable(&self) -> Result<()> {
-        match self.access {
-            Access::Read => Err(Error::ViewNotWritable {
+        match self.protect {
+            Protect::ReadWrite => Ok(()),
+            Protect::ReadOnly | Protect::ReadExecute => Err(Error::ViewNotWritable {
                 access: self.access,
             }),
-            Access::Write | Access::Copy => Ok(()),
         }
+    }
+
+    /// The view's current protection.
+    pub fn protection(&self) -> Protect {
+        self.protect
+    }
+
+    /// Changes the view's protection (`VirtualProtect`): read-only and read-execute for
+    /// any view, read-write for write and copy views only. A view is never writable and
+    /// executable at once.
+    ///
+    /// ```
+    /// # let _dir = filemap::doctest_dir();
+    /// use filemap::Protect;
+    /// let m = filemap::Mapping::options()
+    ///     .size(4096)
+    ///     .executable(true)
+    ///     .create_new("protect-demo")?;
+    /// let mut v = m.view().map()?;
+    /// v.write_at(0, b"code")?;
+    /// v.protect(Protect::ReadExecute)?; // W^X: no longer writable
+    /// assert!(v.write_at(0, b"x").is_err());
+    /// v.protect(Protect::ReadWrite)?;
+    /// v.write_at(0, b"more")?;
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn protect(&mut self, protect: Protect) -> Result<()> {
+        if protect == Protect::ReadExecute && !self.object.header.is_executable() {
+            return Err(Error::NotExecutable {
+                name: self.object.describe(),
+            });
+        }
+        if protect == Protect::ReadWrite && self.access == Access::Read {
+            return Err(Error::AccessNotAllowed {
+                requested: Access::Write,
+                reason: "the view was mapped for reading; map a write or copy view".into(),
+            });
+        }
+        self.raw.protect(protect, self.access == Access::Copy)?;
+        self.protect = protect;
+        Ok(())
+    }
+
+    /// Advice about the whole view (see [`Advice`]).
+    pub fn advise(&self, advice: Advice) -> Result<()> {
+        self.advise_range(0, self.len, advice)
+    }
+
+    /// Advice about `len` bytes at `offset` (from the view's start).
+    pub fn advise_range(&self, offset: usize, len: usize, advice: Advice) -> Result<()> {
+        self.check_range(offset, len)?;
+        if advice == Advice::DontNeed && self.access == Access::Copy {
+            return Err(Error::Unsupported {
+                what: "DontNeed advice on a copy view: it would discard the view's changes",
+            });
+        }
+        let (start, span) = self.page_span(offset, len);
+        if span == 0 {
+            return Ok(());
+        }
+        self.raw.advise(start, span, advice)
+    }
+
+    /// Locks the view's pages in memory (`VirtualLock`, `mlock`): they stay resident
+    /// until [`unlock`](View::unlock) or the view is dropped. [`Error::LockLimit`] if a
+    /// limit forbids it.
+    pub fn lock(&self) -> Result<()> {
+        let (start, span) = self.page_span(0, self.len);
+        self.raw.lock(start, span)
+    }
+
+    /// Unlocks what [`lock`](View::lock) locked.
+    pub fn unlock(&self) -> Result<()> {
+        let (start, span) = self.page_span(0, self.len);
+        self.raw.unlock(start, span)
+    }
+
+    /// The page-aligned span of the mapped region covering `len` bytes at view `offset`.
+    fn page_span(&self, offset: usize, len: usize) -> (usize, usize) {
+        let page = 4096;
+        let start = self.delta + offset;
+        let aligned = start - start % page;
+        (aligned, start + len - aligned)
     }
 
     /// Copies `buf.len()` bytes at `offset` (from the view's start) into `buf`.
@@ -384,10 +554,8 @@ impl View {
         if self.access != Access::Write || len == 0 {
             return Ok(());
         }
-        let page = sys::allocation_granularity().min(4096) as usize;
-        let start = self.delta + offset;
-        let aligned = start - start % page;
-        self.raw.sync(aligned, start + len - aligned)?;
+        let (start, span) = self.page_span(offset, len);
+        self.raw.sync(start, span)?;
         if self.object.header.is_file_backed() {
             self.object.section.sync_data(&self.object.describe())?;
         }

@@ -55,12 +55,19 @@ impl Section {
     pub(crate) fn from_file(
         file: &File,
         _writable: bool,
+        _executable: bool,
         _size: u64,
         _what: &dyn std::fmt::Display,
     ) -> Result<Section> {
         let fd = rustix::io::fcntl_dupfd_cloexec(file, 3)
             .map_err(|e| Error::io("duplicate the descriptor of", "a file", errno(e)))?;
         Ok(Section { fd })
+    }
+
+    /// Marks the section as allowing executable views (nothing to do on Linux: the check
+    /// is the object's header flag).
+    pub(crate) fn with_executable(self, _executable: bool) -> Section {
+        self
     }
 
     pub(crate) fn handle(&self) -> BorrowedFd<'_> {
@@ -76,6 +83,20 @@ impl Section {
         populate: bool,
         what: &dyn std::fmt::Display,
     ) -> Result<RawView> {
+        self.map_at(offset, len, access, populate, None, what)
+    }
+
+    /// Like `map`, at the address `at` if given (never replacing an existing mapping:
+    /// `MAP_FIXED_NOREPLACE`, and the address returned is checked).
+    pub(crate) fn map_at(
+        &self,
+        offset: u64,
+        len: usize,
+        access: Access,
+        populate: bool,
+        at: Option<*mut u8>,
+        what: &dyn std::fmt::Display,
+    ) -> Result<RawView> {
         let (prot, mut flags) = match access {
             Access::Read => (ProtFlags::READ, MapFlags::SHARED),
             Access::Write => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED),
@@ -84,11 +105,19 @@ impl Section {
         if populate {
             flags |= MapFlags::POPULATE;
         }
-        // SAFETY: a fresh mapping at an address the kernel chooses (no MAP_FIXED), so no
-        // existing memory is affected; the descriptor is valid for the call.
-        let ptr =
-            unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, flags, &self.fd, offset) }
-                .map_err(|e| match e {
+        if at.is_some() {
+            flags |= MapFlags::FIXED_NOREPLACE;
+        }
+        let hint = at.unwrap_or_default();
+        // SAFETY: a fresh mapping; with an address, MAP_FIXED_NOREPLACE fails rather than
+        // replace anything mapped there, so no existing memory is affected. The descriptor
+        // is valid for the call.
+        let ptr = unsafe { rustix::mm::mmap(hint.cast(), len, prot, flags, &self.fd, offset) }
+            .map_err(|e| match e {
+                rustix::io::Errno::EXIST if at.is_some() => Error::AddressInUse {
+                    addr: hint as usize,
+                    len,
+                },
                 rustix::io::Errno::NOMEM => Error::NoSpace {
                     place: "the address space (mapping a view)".into(),
                     size: len as u64,
@@ -98,10 +127,33 @@ impl Section {
                 },
                 e => Error::io("map a view of", what, errno(e)),
             })?;
-        Ok(RawView {
+        let view = RawView {
             ptr: NonNull::new(ptr.cast()).expect("mmap never returns null on success"),
             len,
-        })
+        };
+        if let Some(at) = at {
+            if view.ptr() != at {
+                // A kernel older than 4.17 took the address as a hint only.
+                return Err(Error::AddressInUse {
+                    addr: at as usize,
+                    len,
+                });
+            }
+        }
+        Ok(view)
+    }
+
+    /// Allocates `[offset, offset + len)` of the storage (`fallocate`).
+    pub(crate) fn commit(&self, offset: u64, len: u64, what: &dyn std::fmt::Display) -> Result<()> {
+        match rustix::fs::fallocate(&self.fd, rustix::fs::FallocateFlags::empty(), offset, len) {
+            Ok(()) => Ok(()),
+            Err(rustix::io::Errno::NOSPC) | Err(rustix::io::Errno::NOMEM) => Err(Error::NoSpace {
+                place: what.to_string(),
+                size: len,
+            }),
+            Err(rustix::io::Errno::OPNOTSUPP) => Ok(()),
+            Err(e) => Err(Error::io("commit memory of", what, errno(e))),
+        }
     }
 
     /// Makes the data written so far durable (`fdatasync`: data, and the size if it changed).
@@ -163,12 +215,80 @@ impl RawView {
     }
 }
 
+impl RawView {
+    /// Gives the kernel advice about `[offset, offset + len)` of the region (page-aligned
+    /// start).
+    pub(crate) fn advise(&self, offset: usize, len: usize, advice: crate::Advice) -> Result<()> {
+        use rustix::mm::Advice as A;
+        let a = match advice {
+            crate::Advice::Normal => A::Normal,
+            crate::Advice::Sequential => A::Sequential,
+            crate::Advice::Random => A::Random,
+            crate::Advice::WillNeed => A::WillNeed,
+            crate::Advice::DontNeed => A::LinuxDontNeed,
+        };
+        // SAFETY: the range is inside this mapping; for shared mappings none of these
+        // advices changes the memory's contents (DONTNEED drops pages that are re-read
+        // from their storage), and callers refuse DONTNEED on private (copy) views.
+        unsafe { rustix::mm::madvise(self.ptr.as_ptr().add(offset).cast(), len, a) }
+            .map_err(|e| Error::io("advise the kernel about", "a view", errno(e)))
+    }
+
+    /// Changes the protection of the whole region (`private`: a copy view; matters on
+    /// Windows only).
+    pub(crate) fn protect(&self, protect: crate::Protect, _private: bool) -> Result<()> {
+        use rustix::mm::MprotectFlags as P;
+        let flags = match protect {
+            crate::Protect::ReadOnly => P::READ,
+            crate::Protect::ReadWrite => P::READ | P::WRITE,
+            crate::Protect::ReadExecute => P::READ | P::EXEC,
+        };
+        // SAFETY: the whole region is this mapping; callers hold `&mut View`, so no
+        // reference into it exists that a protection change could invalidate.
+        unsafe { rustix::mm::mprotect(self.ptr.as_ptr().cast(), self.len, flags) }.map_err(|e| {
+            match e {
+                rustix::io::Errno::ACCESS | rustix::io::Errno::PERM => Error::PermissionDenied {
+                    what: format!("making a view {protect}"),
+                },
+                e => Error::io("change the protection of", "a view", errno(e)),
+            }
+        })
+    }
+
+    /// Locks `[offset, offset + len)` in memory (`mlock`).
+    pub(crate) fn lock(&self, offset: usize, len: usize) -> Result<()> {
+        // SAFETY: the range is inside this mapping; mlock does not change its contents.
+        unsafe { rustix::mm::mlock(self.ptr.as_ptr().add(offset).cast(), len) }.map_err(|e| match e
+        {
+            rustix::io::Errno::NOMEM | rustix::io::Errno::PERM | rustix::io::Errno::AGAIN => {
+                Error::LockLimit {
+                    len: len as u64,
+                    reason: format!("{} (see RLIMIT_MEMLOCK, `ulimit -l`)", errno(e)),
+                }
+            }
+            e => Error::io("lock in memory", "a view", errno(e)),
+        })
+    }
+
+    /// Unlocks what `lock` locked.
+    pub(crate) fn unlock(&self, offset: usize, len: usize) -> Result<()> {
+        // SAFETY: the range is inside this mapping.
+        unsafe { rustix::mm::munlock(self.ptr.as_ptr().add(offset).cast(), len) }
+            .map_err(|e| Error::io("unlock", "a view", errno(e)))
+    }
+}
+
 impl Drop for RawView {
     fn drop(&mut self) {
         // SAFETY: the region was mapped by `Section::map` with this length and is unmapped
         // exactly once; no references into it outlive the View that owns this RawView.
         let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast(), self.len) };
     }
+}
+
+/// Opens a file to map: read-only, or read-write.
+pub(crate) fn open_file(path: &Path, writable: bool, _executable: bool) -> std::io::Result<File> {
+    File::options().read(true).write(writable).open(path)
 }
 
 /// Device and inode of an open file: its identity, recorded in file-backed headers.

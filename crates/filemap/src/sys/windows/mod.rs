@@ -24,18 +24,20 @@ use std::time::{Duration, Instant};
 use windows_sys::Win32::Foundation::{
     DuplicateHandle, GetHandleInformation, GetLastError, SetHandleInformation,
     DUPLICATE_SAME_ACCESS, ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_COMMITMENT_LIMIT,
-    ERROR_DISK_FULL, ERROR_FILE_INVALID, ERROR_FILE_NOT_FOUND, ERROR_INVALID_HANDLE,
-    ERROR_NOT_ENOUGH_MEMORY, ERROR_OUTOFMEMORY, HANDLE, HANDLE_FLAG_INHERIT, INVALID_HANDLE_VALUE,
+    ERROR_DISK_FULL, ERROR_FILE_INVALID, ERROR_FILE_NOT_FOUND, ERROR_INVALID_ADDRESS,
+    ERROR_INVALID_HANDLE, ERROR_NOT_ENOUGH_MEMORY, ERROR_OUTOFMEMORY, ERROR_WORKING_SET_QUOTA,
+    HANDLE, HANDLE_FLAG_INHERIT, INVALID_HANDLE_VALUE,
 };
 use windows_sys::Win32::Storage::FileSystem::{
     FlushFileBuffers, GetFileInformationByHandle, GetFinalPathNameByHandleW,
     BY_HANDLE_FILE_INFORMATION, FILE_NAME_NORMALIZED, FILE_WRITE_DATA,
 };
 use windows_sys::Win32::System::Memory::{
-    CreateFileMappingW, FlushViewOfFile, MapViewOfFile, OpenFileMappingW, PrefetchVirtualMemory,
-    UnmapViewOfFile, VirtualQuery, FILE_MAP_COPY, FILE_MAP_READ, FILE_MAP_WRITE,
-    MEMORY_BASIC_INFORMATION, MEMORY_MAPPED_VIEW_ADDRESS, PAGE_READONLY, PAGE_READWRITE,
-    WIN32_MEMORY_RANGE_ENTRY,
+    CreateFileMappingW, FlushViewOfFile, MapViewOfFileEx, OpenFileMappingW, PrefetchVirtualMemory,
+    UnmapViewOfFile, VirtualAlloc, VirtualLock, VirtualProtect, VirtualQuery, VirtualUnlock,
+    FILE_MAP_COPY, FILE_MAP_EXECUTE, FILE_MAP_READ, FILE_MAP_WRITE, MEMORY_BASIC_INFORMATION,
+    MEMORY_MAPPED_VIEW_ADDRESS, MEM_COMMIT, PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE,
+    PAGE_READONLY, PAGE_READWRITE, PAGE_WRITECOPY, SEC_RESERVE, WIN32_MEMORY_RANGE_ENTRY,
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::{
@@ -100,6 +102,15 @@ pub(crate) fn kernel_name(name: &Name) -> Vec<u16> {
     }
 }
 
+/// The page protection of a new pagefile-backed section for `header`.
+fn section_protection(header: &Header) -> u32 {
+    if header.is_executable() {
+        PAGE_EXECUTE_READWRITE
+    } else {
+        PAGE_READWRITE
+    }
+}
+
 /// Takes ownership of a handle returned by a Win32 call, or `None` if it failed.
 pub(crate) fn owned(h: HANDLE) -> Option<OwnedHandle> {
     if h.is_null() || h == INVALID_HANDLE_VALUE {
@@ -124,6 +135,8 @@ fn split(v: u64) -> (u32, u32) {
 pub(crate) struct Section {
     mapping: OwnedHandle,
     file: Option<File>,
+    /// Views are mapped with `FILE_MAP_EXECUTE` (the section allows execution).
+    executable: bool,
 }
 
 impl Section {
@@ -131,20 +144,29 @@ impl Section {
         Section {
             mapping,
             file: None,
+            executable: false,
         }
+    }
+
+    /// Marks the section as created executable, so that views can be made executable.
+    pub(crate) fn with_executable(mut self, executable: bool) -> Section {
+        self.executable = executable;
+        self
     }
 
     /// A section of `size` bytes over `file` (`CreateFileMappingW(hFile, …)`).
     pub(crate) fn from_file(
         file: &File,
         writable: bool,
+        executable: bool,
         size: u64,
         what: &dyn fmt::Display,
     ) -> Result<Section> {
-        let protect = if writable {
-            PAGE_READWRITE
-        } else {
-            PAGE_READONLY
+        let protect = match (writable, executable) {
+            (true, false) => PAGE_READWRITE,
+            (false, false) => PAGE_READONLY,
+            (true, true) => PAGE_EXECUTE_READWRITE,
+            (false, true) => PAGE_EXECUTE_READ,
         };
         let (hi, lo) = split(size);
         // SAFETY: a valid file handle, no security attributes, no name.
@@ -180,6 +202,7 @@ impl Section {
         Ok(Section {
             mapping,
             file: Some(file),
+            executable,
         })
     }
 
@@ -196,17 +219,41 @@ impl Section {
         populate: bool,
         what: &dyn fmt::Display,
     ) -> Result<RawView> {
-        let desired = match access {
+        self.map_at(offset, len, access, populate, None, what)
+    }
+
+    /// Like `map`, at the address `at` if given (`MapViewOfFileEx`, which never replaces
+    /// an existing mapping).
+    pub(crate) fn map_at(
+        &self,
+        offset: u64,
+        len: usize,
+        access: Access,
+        populate: bool,
+        at: Option<*mut u8>,
+        what: &dyn fmt::Display,
+    ) -> Result<RawView> {
+        let mut desired = match access {
             Access::Read => FILE_MAP_READ,
             Access::Write => FILE_MAP_READ | FILE_MAP_WRITE,
             Access::Copy => FILE_MAP_COPY,
         };
+        if self.executable {
+            desired |= FILE_MAP_EXECUTE;
+        }
         let (hi, lo) = split(offset);
-        // SAFETY: a valid section handle; the kernel chooses the address.
-        let addr = unsafe { MapViewOfFile(raw(self.handle()), desired, hi, lo, len) };
+        let base = at.unwrap_or_default();
+        // SAFETY: a valid section handle; with a base address, MapViewOfFileEx fails rather
+        // than replace anything mapped there.
+        let addr =
+            unsafe { MapViewOfFileEx(raw(self.handle()), desired, hi, lo, len, base.cast()) };
         let ptr = NonNull::new(addr.Value.cast::<u8>()).ok_or_else(|| {
             let code = last_error();
             match code {
+                ERROR_INVALID_ADDRESS if at.is_some() => Error::AddressInUse {
+                    addr: base as usize,
+                    len,
+                },
                 ERROR_NOT_ENOUGH_MEMORY | ERROR_OUTOFMEMORY | ERROR_COMMITMENT_LIMIT => {
                     Error::NoSpace {
                         place: "the address space (mapping a view)".into(),
@@ -228,6 +275,41 @@ impl Section {
             unsafe { PrefetchVirtualMemory(GetCurrentProcess(), 1, &range, 0) };
         }
         Ok(RawView { ptr, len })
+    }
+
+    /// Commits `[offset, offset + len)` of a `SEC_RESERVE` section (`VirtualAlloc(MEM_COMMIT)`
+    /// through a temporary view: committed pages are committed in the section, for every
+    /// view). File-backed sections need nothing.
+    pub(crate) fn commit(&self, offset: u64, len: u64, what: &dyn fmt::Display) -> Result<()> {
+        if self.file.is_some() {
+            return Ok(());
+        }
+        let granule = allocation_granularity();
+        let start = offset - offset % granule;
+        let span = (offset + len - start) as usize;
+        let view = self.map(start, span, Access::Write, false, what)?;
+        // SAFETY: the range is inside the temporary view just mapped.
+        let p = unsafe {
+            VirtualAlloc(
+                view.ptr().add((offset - start) as usize).cast(),
+                len as usize,
+                MEM_COMMIT,
+                PAGE_READWRITE,
+            )
+        };
+        if p.is_null() {
+            let code = last_error();
+            return Err(match code {
+                ERROR_NOT_ENOUGH_MEMORY | ERROR_OUTOFMEMORY | ERROR_COMMITMENT_LIMIT => {
+                    Error::NoSpace {
+                        place: "the system's commit limit (memory and page file)".into(),
+                        size: len,
+                    }
+                }
+                _ => Error::io("commit memory of", what, os_error(code)),
+            });
+        }
+        Ok(())
     }
 
     /// Makes written data durable (`FlushFileBuffers`); nothing to do for memory.
@@ -285,22 +367,110 @@ impl RawView {
         Ok(())
     }
 
-    /// The size of the region the kernel mapped (rounded up to pages).
+    /// The size of the view the kernel mapped (rounded up to pages): the regions, committed
+    /// or only reserved, that belong to this view's allocation.
     fn region_size(&self) -> usize {
-        // SAFETY: VirtualQuery fills the structure for an address of this process.
-        let mut info: MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
-        let n = unsafe {
-            VirtualQuery(
-                self.ptr.as_ptr().cast(),
-                &mut info,
-                std::mem::size_of::<MEMORY_BASIC_INFORMATION>(),
-            )
-        };
-        if n == 0 {
+        let base = self.ptr.as_ptr();
+        let mut total = 0usize;
+        loop {
+            // SAFETY: VirtualQuery fills the structure for an address of this process.
+            let mut info: MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
+            let n = unsafe {
+                VirtualQuery(
+                    base.wrapping_add(total).cast(),
+                    &mut info,
+                    std::mem::size_of::<MEMORY_BASIC_INFORMATION>(),
+                )
+            };
+            if n == 0 || info.AllocationBase != base.cast() || info.RegionSize == 0 {
+                break;
+            }
+            total += info.RegionSize;
+        }
+        if total == 0 {
             self.len
         } else {
-            info.RegionSize
+            total
         }
+    }
+}
+
+impl RawView {
+    /// Advice about `[offset, offset + len)`: prefetch (`WillNeed`) or drop from the
+    /// working set (`DontNeed`); Windows has no sequential or random advice.
+    pub(crate) fn advise(&self, offset: usize, len: usize, advice: crate::Advice) -> Result<()> {
+        // SAFETY: the range is inside this view.
+        let start = unsafe { self.ptr.as_ptr().add(offset) };
+        match advice {
+            crate::Advice::WillNeed => {
+                let range = WIN32_MEMORY_RANGE_ENTRY {
+                    VirtualAddress: start.cast(),
+                    NumberOfBytes: len,
+                };
+                // SAFETY: the range is inside this view. Failure only means no prefetch.
+                unsafe { PrefetchVirtualMemory(GetCurrentProcess(), 1, &range, 0) };
+            }
+            crate::Advice::DontNeed => {
+                // On pages that are not locked, VirtualUnlock removes them from the working
+                // set; it then reports ERROR_NOT_LOCKED, which is the expected outcome.
+                // SAFETY: the range is inside this view.
+                unsafe { VirtualUnlock(start.cast(), len) };
+            }
+            crate::Advice::Normal | crate::Advice::Sequential | crate::Advice::Random => {}
+        }
+        Ok(())
+    }
+
+    /// Changes the protection of the whole view (`VirtualProtect`); `private` views get
+    /// `PAGE_WRITECOPY` for read-write.
+    pub(crate) fn protect(&self, protect: crate::Protect, private: bool) -> Result<()> {
+        let new = match protect {
+            crate::Protect::ReadOnly => PAGE_READONLY,
+            crate::Protect::ReadWrite if private => PAGE_WRITECOPY,
+            crate::Protect::ReadWrite => PAGE_READWRITE,
+            crate::Protect::ReadExecute => PAGE_EXECUTE_READ,
+        };
+        let mut old = 0u32;
+        // SAFETY: the whole view; callers hold `&mut View`, so no reference into it exists.
+        if unsafe { VirtualProtect(self.ptr.as_ptr().cast(), self.len.max(1), new, &mut old) } == 0
+        {
+            let code = last_error();
+            return Err(match code {
+                ERROR_ACCESS_DENIED => Error::PermissionDenied {
+                    what: format!("making a view {protect}"),
+                },
+                _ => Error::io("change the protection of", "a view", os_error(code)),
+            });
+        }
+        Ok(())
+    }
+
+    /// Locks `[offset, offset + len)` in memory (`VirtualLock`).
+    pub(crate) fn lock(&self, offset: usize, len: usize) -> Result<()> {
+        // SAFETY: the range is inside this view.
+        if unsafe { VirtualLock(self.ptr.as_ptr().add(offset).cast(), len) } == 0 {
+            let code = last_error();
+            return Err(match code {
+                ERROR_WORKING_SET_QUOTA | ERROR_NOT_ENOUGH_MEMORY => Error::LockLimit {
+                    len: len as u64,
+                    reason: format!(
+                        "{} (the process's working set is too small)",
+                        os_error(code)
+                    ),
+                },
+                _ => Error::io("lock in memory", "a view", os_error(code)),
+            });
+        }
+        Ok(())
+    }
+
+    /// Unlocks what `lock` locked.
+    pub(crate) fn unlock(&self, offset: usize, len: usize) -> Result<()> {
+        // SAFETY: the range is inside this view.
+        if unsafe { VirtualUnlock(self.ptr.as_ptr().add(offset).cast(), len) } == 0 {
+            return Err(Error::io("unlock", "a view", os_error(last_error())));
+        }
+        Ok(())
     }
 }
 
@@ -411,6 +581,10 @@ fn write_section_header(
     init: DataInit<'_>,
 ) -> Result<()> {
     let whole = Section::from_handle(duplicate(section)?);
+    if header.is_reserve() {
+        // The header's page must have memory behind it before it is written.
+        whole.commit(0, HEADER_AREA as u64, what)?;
+    }
     if let Some(init) = init {
         let data = whole.map(
             header.data_offset,
@@ -501,12 +675,13 @@ impl Entry {
     pub(crate) fn create_unnamed(header: &Header) -> Result<Entry> {
         let total = header.entry_len();
         let (hi, lo) = split(total);
+        let reserve = if header.is_reserve() { SEC_RESERVE } else { 0 };
         // SAFETY: pagefile-backed section, no name, default security.
         let h = unsafe {
             CreateFileMappingW(
                 INVALID_HANDLE_VALUE,
                 std::ptr::null(),
-                PAGE_READWRITE,
+                section_protection(header) | reserve,
                 hi,
                 lo,
                 std::ptr::null(),
@@ -555,8 +730,14 @@ pub(crate) fn open_entry(name: &Name, writable: bool) -> Result<(Entry, Header)>
         FILE_MAP_READ
     };
     let w = kernel_name(name);
+    // With execute access if the object's security allows it (views of executable objects
+    // need it), else without.
     // SAFETY: a valid NUL-terminated name.
-    let h = unsafe { OpenFileMappingW(access, 0, w.as_ptr()) };
+    let mut h = unsafe { OpenFileMappingW(access | FILE_MAP_EXECUTE, 0, w.as_ptr()) };
+    if h.is_null() && last_error() == ERROR_ACCESS_DENIED {
+        // SAFETY: as above.
+        h = unsafe { OpenFileMappingW(access, 0, w.as_ptr()) };
+    }
     let section = owned(h).ok_or_else(|| section_error(name, last_error(), Kind::Mapping, 0))?;
     let header = read_section_header(section.as_handle(), name)?;
     Ok((Entry { section }, header))
@@ -579,12 +760,13 @@ pub(crate) fn create_entry(
     let total = header.entry_len();
     let (hi, lo) = split(total);
     let w = kernel_name(name);
+    let reserve = if header.is_reserve() { SEC_RESERVE } else { 0 };
     // SAFETY: pagefile-backed section with a valid NUL-terminated name.
     let h = unsafe {
         CreateFileMappingW(
             INVALID_HANDLE_VALUE,
             std::ptr::null(),
-            PAGE_READWRITE,
+            section_protection(header) | reserve,
             hi,
             lo,
             w.as_ptr(),
@@ -663,6 +845,25 @@ pub(crate) struct Collected {
 /// Nothing is ever stale on Windows: the kernel removes objects with their last handle.
 pub(crate) fn collect_garbage(_dry_run: bool) -> Result<Vec<Collected>> {
     Ok(Vec::new())
+}
+
+/// Opens a file to map: read-only or read-write, with execute access if asked (a section
+/// allowing execution needs it).
+pub(crate) fn open_file(path: &Path, writable: bool, executable: bool) -> io::Result<File> {
+    use std::os::windows::fs::OpenOptionsExt;
+    const GENERIC_READ: u32 = 0x8000_0000;
+    const GENERIC_WRITE: u32 = 0x4000_0000;
+    const GENERIC_EXECUTE: u32 = 0x2000_0000;
+    let mut options = File::options();
+    options.read(true).write(writable);
+    if executable {
+        let mut access = GENERIC_READ | GENERIC_EXECUTE;
+        if writable {
+            access |= GENERIC_WRITE;
+        }
+        options.access_mode(access);
+    }
+    options.open(path)
 }
 
 /// Volume serial number and file index: a file's identity.

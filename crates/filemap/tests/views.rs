@@ -1,0 +1,233 @@
+//! The view toolbox: reserve and commit, a full file system at creation (never a later
+//! SIGBUS), views at a chosen address, protection changes (W^X), advice, locking.
+
+mod common;
+
+use common::{run_tests, unique, Namespace};
+use filemap::{Access, Advice, Error, Mapping, Protect};
+
+fn main() {
+    run_tests(&[
+        ("no_space_on_a_full_tmpfs", no_space_on_a_full_tmpfs),
+        ("reserve_then_commit", reserve_then_commit),
+        ("view_at_a_chosen_address", view_at_a_chosen_address),
+        ("protection_changes", protection_changes),
+        ("advice_and_locking", advice_and_locking),
+    ]);
+}
+
+/// Mounts a 16 MiB tmpfs as the namespace directory (root only) and checks that creation
+/// fails cleanly there, and that reserve + commit fails cleanly too.
+fn no_space_on_a_full_tmpfs() {
+    #[cfg(unix)]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if !mounted {
+            println!("    (skipped: cannot mount a tmpfs here; needs root)");
+            return;
+        }
+        struct Unmount<'a>(&'a std::path::Path);
+        impl Drop for Unmount<'_> {
+            fn drop(&mut self) {
+                let _ = std::process::Command::new("umount").arg(self.0).status();
+            }
+        }
+        let _unmount = Unmount(dir.path());
+        std::env::set_var("FILEMAP_DIR", dir.path());
+        match Mapping::create_new("big", 64 << 20) {
+            Err(e @ Error::NoSpace { .. }) => {
+                assert!(
+                    e.to_string().contains(&dir.path().display().to_string()),
+                    "{e}"
+                )
+            }
+            other => panic!("expected NoSpace, got {other:?}"),
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "nothing left behind"
+        );
+        // Reserve mode: creation succeeds, commit fails cleanly when the space runs out.
+        // SAFETY: only committed bytes are touched.
+        let m = unsafe { Mapping::options().size(64 << 20).reserve(true) }
+            .create_new("reserved")
+            .unwrap();
+        m.commit(0, 8 << 20).unwrap();
+        m.view()
+            .len(8 << 20)
+            .map()
+            .unwrap()
+            .write_at((8 << 20) - 4, b"last")
+            .unwrap();
+        match m.commit(8 << 20, 16 << 20) {
+            Err(Error::NoSpace { size, .. }) => assert_eq!(size, 16 << 20),
+            other => panic!("expected NoSpace, got {other:?}"),
+        }
+        drop(m);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+    #[cfg(windows)]
+    println!("    (Linux only: Windows has no tmpfs to fill)");
+}
+
+fn reserve_then_commit() {
+    let ns = Namespace::new();
+    let name = unique("reserve");
+    let size: u64 = 1 << 40; // 1 TiB of address space, nothing allocated
+                             // SAFETY: only committed ranges are touched.
+    let m = unsafe { Mapping::options().size(size).reserve(true) }
+        .create_new(&name)
+        .unwrap();
+    assert!(m.is_reserve());
+    m.commit(1 << 30, 1 << 20).unwrap();
+    let v = m.view().offset(1 << 30).len(1 << 20).map().unwrap();
+    v.write_at(0, b"committed").unwrap();
+    // Another handle sees the committed data.
+    let other = Mapping::open(&name).unwrap();
+    assert!(other.is_reserve());
+    let w = other.view().offset(1 << 30).len(9).map().unwrap();
+    assert_eq!(w.read_vec(0, 9).unwrap(), b"committed");
+    // Committing it all cannot be had. (Linux: more than the tmpfs holds. Wine does not
+    // account commit charge, so this is not checked under Windows here.)
+    #[cfg(unix)]
+    assert!(matches!(m.commit(0, size), Err(Error::NoSpace { .. })));
+    assert!(matches!(
+        m.commit(size - 1, 2),
+        Err(Error::OutOfRange { .. })
+    ));
+    // Objects that are not in reserve mode are committed already.
+    let plain = Mapping::create_new(unique("plain"), 4096).unwrap();
+    plain.commit(0, 4096).unwrap();
+    drop((v, w, m, other, plain));
+    ns.assert_empty();
+}
+
+fn view_at_a_chosen_address() {
+    let ns = Namespace::new();
+    let g = filemap::allocation_granularity() as usize;
+    let m = Mapping::create_new(unique("addr"), 4 * g as u64).unwrap();
+    // Find a free, aligned range, then release it.
+    let probe = m.view().map().unwrap();
+    let base = probe.as_ptr() as usize;
+    drop(probe);
+    // An unaligned offset lands its first byte exactly at the address asked for.
+    let v = m
+        .view()
+        .offset(g as u64 + 100)
+        .len(50)
+        .at_address(base + 100)
+        .map()
+        .unwrap();
+    assert_eq!(v.as_ptr() as usize, base + 100);
+    v.write_at(0, b"here").unwrap();
+    match m.view().offset(0).at_address(base).map() {
+        Err(e @ Error::AddressInUse { .. }) => assert!(e.to_string().contains("in use"), "{e}"),
+        other => panic!("expected AddressInUse, got {other:?}"),
+    }
+    match m.view().offset(5).at_address(base + 1).map() {
+        Err(e @ Error::AddressMisaligned { offset: 5, .. }) => {
+            assert!(e.to_string().contains("must start 5 bytes past"), "{e}")
+        }
+        other => panic!("expected AddressMisaligned, got {other:?}"),
+    }
+    assert_eq!(
+        m.view()
+            .offset(g as u64 + 100)
+            .len(4)
+            .map()
+            .unwrap()
+            .read_vec(0, 4)
+            .unwrap(),
+        b"here"
+    );
+    drop((v, m));
+    ns.assert_empty();
+}
+
+fn protection_changes() {
+    let ns = Namespace::new();
+    // Executable views need an object created executable.
+    let plain = Mapping::create_new(unique("plain"), 4096).unwrap();
+    let mut pv = plain.view().map().unwrap();
+    match pv.protect(Protect::ReadExecute) {
+        Err(e @ Error::NotExecutable { .. }) => assert!(e.to_string().contains("executable(true)")),
+        other => panic!("expected NotExecutable, got {other:?}"),
+    }
+    drop((pv, plain));
+    let m = Mapping::options()
+        .size(8192)
+        .executable(true)
+        .create_new(unique("prot"))
+        .unwrap();
+    let mut w = m.view().map().unwrap();
+    assert_eq!(w.protection(), Protect::ReadWrite);
+    w.write_at(0, b"abc").unwrap();
+    w.protect(Protect::ReadOnly).unwrap();
+    assert!(matches!(
+        w.write_at(0, b"x"),
+        Err(Error::ViewNotWritable { .. })
+    ));
+    assert!(matches!(
+        w.atomic_u32(0),
+        Err(Error::ViewNotWritable { .. })
+    ));
+    assert_eq!(w.read_vec(0, 3).unwrap(), b"abc");
+    w.protect(Protect::ReadExecute).unwrap(); // W^X: executable, so not writable
+    assert!(w.write_at(0, b"x").is_err());
+    w.protect(Protect::ReadWrite).unwrap();
+    w.write_at(0, b"xyz").unwrap();
+    // A read view can never become writable.
+    let mut r = m.view().access(Access::Read).map().unwrap();
+    assert!(matches!(
+        r.protect(Protect::ReadWrite),
+        Err(Error::AccessNotAllowed { .. })
+    ));
+    r.protect(Protect::ReadExecute).unwrap();
+    assert_eq!(r.read_vec(0, 3).unwrap(), b"xyz");
+    // A copy view toggles too, and its writes stay private.
+    let mut c = m.view().access(Access::Copy).map().unwrap();
+    c.protect(Protect::ReadOnly).unwrap();
+    assert!(c.write_at(0, b"p").is_err());
+    c.protect(Protect::ReadWrite).unwrap();
+    c.write_at(0, b"private").unwrap();
+    assert_eq!(w.read_vec(0, 3).unwrap(), b"xyz");
+    drop((w, r, c, m));
+    ns.assert_empty();
+}
+
+fn advice_and_locking() {
+    let ns = Namespace::new();
+    let m = Mapping::create_new(unique("advice"), 1 << 20).unwrap();
+    let v = m.view().offset(100).map().unwrap();
+    v.write_at(5000, b"kept").unwrap();
+    for advice in [
+        Advice::Sequential,
+        Advice::Random,
+        Advice::WillNeed,
+        Advice::Normal,
+        Advice::DontNeed,
+    ] {
+        v.advise(advice).unwrap();
+    }
+    v.advise_range(4096, 10_000, Advice::WillNeed).unwrap();
+    assert!(v.advise_range(v.len(), 1, Advice::WillNeed).is_err());
+    // Dropped pages of a shared view come back from the object.
+    assert_eq!(v.read_vec(5000, 4).unwrap(), b"kept");
+    let c = m.view().access(Access::Copy).map().unwrap();
+    assert!(matches!(
+        c.advise(Advice::DontNeed),
+        Err(Error::Unsupported { .. })
+    ));
+    v.lock().unwrap();
+    assert_eq!(v.read_vec(5000, 4).unwrap(), b"kept");
+    v.unlock().unwrap();
+    drop((v, c, m));
+    ns.assert_empty();
+}
