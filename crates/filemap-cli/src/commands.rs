@@ -76,6 +76,7 @@ pub fn run(command: Command) -> Outcome {
             size,
             global,
         } => hold(&name, create, size, global),
+        Command::Scan { file, window, json } => crate::scan::scan(&file, window, json),
         Command::Lock {
             name,
             timeout,

@@ -6,6 +6,7 @@
 mod commands;
 mod demo;
 mod output;
+mod scan;
 mod signals;
 mod sync_commands;
 mod units;
@@ -133,6 +134,18 @@ enum Command {
         /// Use the Global scope for a name without prefix.
         #[arg(long)]
         global: bool,
+    },
+    /// Read a file through sliding windows (for files of any size, with bounded memory)
+    /// and print its size, line count, xxh3 checksum and the throughput.
+    Scan {
+        /// The file.
+        file: PathBuf,
+        /// The window size (e.g. 64MiB).
+        #[arg(long, default_value = "64MiB", value_parser = size_arg)]
+        window: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Run a command while holding a named mutex (like flock(1), but robust: if a holder
     /// dies, the next one is told the mutex was abandoned and proceeds). Exits with the

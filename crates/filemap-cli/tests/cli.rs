@@ -458,3 +458,40 @@ fn persistent_semaphore_from_the_shell() {
     ns.ok(&["rm", "e"]);
     assert_eq!(ns.entries(), 0);
 }
+
+#[test]
+fn scan_reports_size_lines_and_xxh3() {
+    let ns = Ns::new();
+    let dir = tempfile::tempdir().unwrap();
+    // Reference checksums from an independent implementation (Python's xxhash, xxh3_64).
+    let cases: [(&str, &[u8], u64, &str); 3] = [
+        ("hw.txt", b"hello\nworld\n", 2, "642f46e1b195a45e"),
+        ("empty.txt", b"", 0, "2d06800538d394c2"),
+        ("one.txt", b"no newline", 0, ""),
+    ];
+    for (file, contents, lines, xxh3) in cases {
+        let path = dir.path().join(file);
+        std::fs::write(&path, contents).unwrap();
+        // A window smaller than the file, so several windows are read.
+        let out = json(&ns.ok(&["scan", path.to_str().unwrap(), "--window", "4", "--json"]));
+        assert_eq!(out["size"], contents.len() as u64);
+        assert_eq!(out["lines"], lines);
+        if !xxh3.is_empty() {
+            assert_eq!(out["xxh3"], xxh3);
+        }
+    }
+    let text = ns.ok(&["scan", dir.path().join("hw.txt").to_str().unwrap()]);
+    assert!(
+        text.contains("lines   2") && text.contains("642f46e1b195a45e"),
+        "{text}"
+    );
+    let out = ns.run(&["scan", dir.path().join("missing").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = ns.run(&[
+        "scan",
+        dir.path().join("hw.txt").to_str().unwrap(),
+        "--window",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}

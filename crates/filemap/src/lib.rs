@@ -47,6 +47,7 @@ mod mapping;
 mod name;
 pub mod namespace;
 mod share;
+mod sliding;
 pub mod sync;
 mod sys;
 mod view;
@@ -55,6 +56,7 @@ pub use error::{BackingFileProblem, Error, Kind, NameProblem, Result};
 pub use mapping::{Access, CreateOptions, Disposition, FileOptions, Mapping, Protection};
 pub use name::{IntoName, Name, Scope};
 pub use share::{CommandExt, SharedHandles};
+pub use sliding::Windows;
 pub use view::{allocation_granularity, Advice, Protect, View, ViewBuilder};
 
 /// Points `FILEMAP_DIR` at a fresh directory for a documentation example and removes it

@@ -838,6 +838,12 @@ impl Mapping {
         self.object.header.is_reserve()
     }
 
+    /// Views over consecutive windows of `window` bytes, for scanning objects and files
+    /// larger than memory (see [`Windows`](crate::Windows)).
+    pub fn windows(&self, window: u64) -> Result<crate::Windows<'_>> {
+        crate::Windows::new(self, window)
+    }
+
     /// A builder for a view of this object (`MapViewOfFile`).
     pub fn view(&self) -> ViewBuilder<'_> {
         ViewBuilder::new(self)

@@ -13,6 +13,10 @@ fn main() {
         ("view_at_a_chosen_address", view_at_a_chosen_address),
         ("protection_changes", protection_changes),
         ("advice_and_locking", advice_and_locking),
+        (
+            "windows_over_a_64_gib_sparse_file",
+            windows_over_a_64_gib_sparse_file,
+        ),
     ]);
 }
 
@@ -230,4 +234,96 @@ fn advice_and_locking() {
     v.unlock().unwrap();
     drop((v, c, m));
     ns.assert_empty();
+}
+
+/// This process's resident memory in bytes (Linux; `None` elsewhere).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// A 64 GiB sparse file (more than this machine's memory) scanned through 64 MiB windows:
+/// the first, a middle and the last window are read whole, and resident memory stays
+/// bounded by the window, not the file.
+fn windows_over_a_64_gib_sparse_file() {
+    const SIZE: u64 = 64 << 30;
+    const WINDOW: u64 = 64 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sparse.bin");
+    {
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(SIZE).unwrap();
+        let mark = |offset: u64, text: &[u8]| {
+            #[cfg(unix)]
+            std::os::unix::fs::FileExt::write_all_at(&file, text, offset).unwrap();
+            #[cfg(windows)]
+            {
+                let mut done = 0;
+                while done < text.len() {
+                    done += std::os::windows::fs::FileExt::seek_write(
+                        &file,
+                        &text[done..],
+                        offset + done as u64,
+                    )
+                    .unwrap();
+                }
+            }
+        };
+        mark(10, b"first");
+        mark(SIZE / 2 + 10, b"middle");
+        mark(SIZE - 4, b"last");
+    }
+    let m = Mapping::from_path(&path)
+        .protection(filemap::Protection::ReadOnly)
+        .create()
+        .unwrap();
+    assert_eq!(m.len(), SIZE);
+    let windows = m.windows(WINDOW).unwrap();
+    assert_eq!(windows.size_hint(), (1024, Some(1024)));
+    let before = resident_bytes();
+    let mut peak = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    for start in [0, SIZE / 2, SIZE - WINDOW] {
+        let view = m
+            .windows(WINDOW)
+            .unwrap()
+            .start_at(start)
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(view.len() as u64, WINDOW);
+        // Read every byte of the window.
+        let mut nonzero = Vec::new();
+        for chunk in (0..view.len()).step_by(buf.len()) {
+            view.read_at(chunk, &mut buf).unwrap();
+            nonzero.extend(buf.iter().filter(|b| **b != 0).copied());
+        }
+        let expected: &[u8] = match start {
+            0 => b"first",
+            s if s == SIZE / 2 => b"middle",
+            _ => b"last",
+        };
+        assert_eq!(nonzero, expected);
+        if let Some(rss) = resident_bytes() {
+            peak = peak.max(rss);
+        }
+        drop(view);
+    }
+    if let (Some(before), Some(after)) = (before, resident_bytes()) {
+        println!(
+            "    resident memory: {} MiB before, peak {} MiB, {} MiB after (file {} GiB, window {} MiB)",
+            before >> 20,
+            peak >> 20,
+            after >> 20,
+            SIZE >> 30,
+            WINDOW >> 20
+        );
+        assert!(
+            peak - before.min(peak) < WINDOW + (32 << 20),
+            "resident memory grew past the window"
+        );
+        assert!(after < before + (32 << 20), "views were not unmapped");
+    }
 }

@@ -1,0 +1,110 @@
+//! `filemap scan FILE`: a file of any size read through sliding windows (resident memory
+//! bounded by the window), with its size, line count, xxh3-64 checksum and throughput.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use filemap::{Mapping, Protection};
+use serde_json::json;
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::commands::{Failure, Outcome};
+use crate::units::format_size;
+
+/// How much of a window is copied out and digested at a time.
+const CHUNK: usize = 1 << 20;
+
+/// What a scan found.
+struct Summary {
+    size: u64,
+    lines: u64,
+    xxh3: u64,
+    seconds: f64,
+}
+
+fn scan_file(path: &Path, window: u64) -> Result<Summary, Failure> {
+    let started = Instant::now();
+    let size = std::fs::metadata(path)
+        .map_err(|e| Failure::Error(format!("cannot read {}: {e}", path.display())))?
+        .len();
+    let mut hasher = Xxh3::new();
+    let mut lines = 0u64;
+    if size > 0 {
+        let mapping = Mapping::from_path(path)
+            .protection(Protection::ReadOnly)
+            .create()?;
+        let progress = if std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new(size);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+                )
+                .expect("a valid template"),
+            );
+            bar
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        let mut buf = vec![0u8; CHUNK];
+        for view in mapping.windows(window)? {
+            let view = view?;
+            let mut at = 0;
+            while at < view.len() {
+                let n = CHUNK.min(view.len() - at);
+                // A copy, sound even if another process writes the file meanwhile.
+                view.read_at(at, &mut buf[..n])?;
+                hasher.update(&buf[..n]);
+                lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+                at += n;
+                progress.inc(n as u64);
+            }
+        }
+        progress.finish_and_clear();
+    }
+    Ok(Summary {
+        size,
+        lines,
+        xxh3: hasher.digest(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+pub fn scan(path: &Path, window: u64, as_json: bool) -> Outcome {
+    if window == 0 {
+        return Err(Failure::Usage("--window must be at least one byte".into()));
+    }
+    let s = scan_file(path, window)?;
+    let rate = if s.seconds > 0.0 {
+        s.size as f64 / s.seconds
+    } else {
+        0.0
+    };
+    if as_json {
+        println!(
+            "{}",
+            json!({
+                "file": path.display().to_string(),
+                "size": s.size,
+                "lines": s.lines,
+                "xxh3": format!("{:016x}", s.xxh3),
+                "seconds": s.seconds,
+                "bytes_per_second": rate,
+                "window": window,
+            })
+        );
+    } else {
+        println!("file    {}", path.display());
+        println!("size    {} ({} bytes)", format_size(s.size), s.size);
+        println!("lines   {}", s.lines);
+        println!("xxh3    {:016x}", s.xxh3);
+        println!(
+            "time    {:.3} s ({}/s, window {})",
+            s.seconds,
+            format_size(rate as u64),
+            format_size(window)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
