@@ -57,7 +57,7 @@ pub use mapping::{Access, CreateOptions, Disposition, FileOptions, Mapping, Prot
 pub use name::{IntoName, Name, Scope};
 pub use share::{CommandExt, SharedHandles};
 pub use sliding::Windows;
-pub use view::{allocation_granularity, Advice, Protect, View, ViewBuilder};
+pub use view::{allocation_granularity, page_size, Advice, Protect, View, ViewBuilder};
 
 /// Points `FILEMAP_DIR` at a fresh directory for a documentation example and removes it
 /// when the returned guard drops. Not part of the API.

@@ -21,6 +21,15 @@ pub fn allocation_granularity() -> u64 {
     sys::allocation_granularity()
 }
 
+/// The size of a memory page (the unit of [`View::modified_pages`]): 4096 here.
+///
+/// ```
+/// assert!(filemap::page_size().is_power_of_two());
+/// ```
+pub fn page_size() -> u64 {
+    sys::page_size()
+}
+
 /// Advice to the kernel about how a view will be used (`madvise`; on Windows only
 /// `WillNeed` and `DontNeed` have an equivalent).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -558,6 +567,117 @@ impl View {
         self.raw.sync(start, span)?;
         if self.object.header.is_file_backed() {
             self.object.section.sync_data(&self.object.describe())?;
+        }
+        Ok(())
+    }
+
+    /// For a copy view: the offsets (in the object) of the pages this view has written,
+    /// each [`page_size`](crate::page_size) long, in order. Linux reads
+    /// `/proc/self/pagemap`; Windows asks `VirtualQuery` which pages were copied. Where
+    /// the system cannot tell (Wine), the pages whose contents differ from the object's
+    /// are reported instead.
+    pub fn modified_pages(&self) -> Result<Vec<u64>> {
+        self.check_copy("modified_pages")?;
+        let page = crate::page_size();
+        let region_start = self.offset - self.delta as u64;
+        let view_end = self.offset + self.len as u64;
+        let in_view = |p: &u64| *p + page > self.offset && *p < view_end;
+        match self.raw.private_pages()? {
+            Some(pages) => Ok(pages
+                .into_iter()
+                .map(|i| region_start + (i as u64) * page)
+                .filter(in_view)
+                .collect()),
+            None => self.pages_differing_from_object(page),
+        }
+    }
+
+    /// The pages of this view whose bytes differ from the object's (the fallback of
+    /// `modified_pages`).
+    fn pages_differing_from_object(&self, page: u64) -> Result<Vec<u64>> {
+        let mapping = crate::Mapping {
+            object: self.object.clone(),
+        };
+        let object = mapping
+            .view()
+            .access(Access::Read)
+            .offset(self.offset)
+            .len(self.len as u64)
+            .map()?;
+        let (mut mine, mut theirs) = (vec![0u8; page as usize], vec![0u8; page as usize]);
+        let mut changed = Vec::new();
+        let mut p = self.offset - self.offset % page;
+        while p < self.offset + self.len as u64 {
+            let start = p.max(self.offset);
+            let end = (p + page).min(self.offset + self.len as u64);
+            let (at, n) = ((start - self.offset) as usize, (end - start) as usize);
+            self.read_at(at, &mut mine[..n])?;
+            object.read_at(at, &mut theirs[..n])?;
+            if mine[..n] != theirs[..n] {
+                changed.push(p);
+            }
+            p += page;
+        }
+        Ok(changed)
+    }
+
+    /// For a copy view: writes exactly the pages it has changed back to the object and
+    /// flushes them (the tutorials' "copy the changed pages to a second, writable view,
+    /// then flush", done for you), then drops its private copies, so that the view shows
+    /// the object again and [`modified_pages`](View::modified_pages) is empty. Needs a
+    /// handle that can write the object. Returns how many pages were written.
+    pub fn commit(&mut self) -> Result<usize> {
+        self.check_copy("commit")?;
+        let pages = self.modified_pages()?;
+        if !pages.is_empty() {
+            let mapping = crate::Mapping {
+                object: self.object.clone(),
+            };
+            let page = crate::page_size();
+            let view_end = self.offset + self.len as u64;
+            let target = mapping
+                .view()
+                .access(Access::Write)
+                .offset(self.offset)
+                .len(self.len as u64)
+                .map()?;
+            let mut buf = vec![0u8; page as usize];
+            for p in &pages {
+                let start = (*p).max(self.offset);
+                let end = (p + page).min(view_end);
+                let at = (start - self.offset) as usize;
+                let n = (end - start) as usize;
+                self.read_at(at, &mut buf[..n])?;
+                target.write_at(at, &buf[..n])?;
+            }
+            target.flush()?;
+        }
+        self.discard()?;
+        Ok(pages.len())
+    }
+
+    /// For a copy view: drops the changes it made, so that it shows the object's current
+    /// contents again (`MADV_DONTNEED` on Linux; on Windows the view is mapped again and
+    /// may move: [`as_ptr`](View::as_ptr) can change).
+    pub fn discard(&mut self) -> Result<()> {
+        self.check_copy("discard")?;
+        let aligned = self.offset - self.delta as u64;
+        self.raw.discard_private(
+            &self.object.section,
+            self.object.base + aligned,
+            self.protect,
+        )?;
+        // SAFETY: `delta` is inside the (possibly new) region of the same length.
+        self.ptr = unsafe { self.raw.ptr().add(self.delta) };
+        Ok(())
+    }
+
+    fn check_copy(&self, what: &'static str) -> Result<()> {
+        if self.access != Access::Copy {
+            return Err(Error::AccessNotAllowed {
+                requested: self.access,
+                reason: format!("{what} is for copy views (Access::Copy)"),
+            });
         }
         Ok(())
     }

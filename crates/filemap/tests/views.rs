@@ -3,11 +3,15 @@
 
 mod common;
 
-use common::{run_tests, unique, Namespace};
+use common::{role, run_child, run_tests, unique, Namespace};
 use filemap::{Access, Advice, Error, Mapping, Protect};
 
 fn main() {
+    if let Some((role, args)) = role() {
+        std::process::exit(play(&role, &args));
+    }
     run_tests(&[
+        ("copy_view_commit_and_discard", copy_view_commit_and_discard),
         ("no_space_on_a_full_tmpfs", no_space_on_a_full_tmpfs),
         ("reserve_then_commit", reserve_then_commit),
         ("view_at_a_chosen_address", view_at_a_chosen_address),
@@ -238,6 +242,9 @@ fn advice_and_locking() {
 
 /// This process's resident memory in bytes (Linux; `None` elsewhere).
 fn resident_bytes() -> Option<u64> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -326,4 +333,87 @@ fn windows_over_a_64_gib_sparse_file() {
         );
         assert!(after < before + (32 << 20), "views were not unmapped");
     }
+}
+
+/// Child role: prints which 4 KiB pages of the file at `args[0]` are not all `args[1]`.
+fn play(role: &str, args: &[String]) -> i32 {
+    match role {
+        "changed-pages" => {
+            let data = std::fs::read(&args[0]).unwrap();
+            let fill: u8 = args[1].parse().unwrap();
+            let changed: Vec<String> = data
+                .chunks(4096)
+                .enumerate()
+                .filter(|(_, p)| p.iter().any(|b| *b != fill))
+                .map(|(i, _)| i.to_string())
+                .collect();
+            print!("{}", changed.join(","));
+            0
+        }
+        _ => 2,
+    }
+}
+
+/// The tutorials' copy-on-write recipe: change 3 pages of a 1000-page copy view, see
+/// exactly those reported, commit them (another process then sees them, and the other 997
+/// pages of the file are untouched), and discard later changes.
+fn copy_view_commit_and_discard() {
+    let page = filemap::page_size() as usize;
+    assert_eq!(page, 4096);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pages.bin");
+    std::fs::write(&path, vec![b'.'; 1000 * page]).unwrap();
+    let path_arg = path.to_str().unwrap();
+    let m = Mapping::from_path(&path).create().unwrap();
+    let mut v = m.view().access(Access::Copy).map().unwrap();
+    assert_eq!(v.len(), 1000 * page);
+    assert!(v.modified_pages().unwrap().is_empty());
+    // Reading does not count as modifying.
+    assert_eq!(v.read_vec(7 * page, 4).unwrap(), b"....");
+    for p in [5usize, 500, 999] {
+        v.write_at(p * page + 10, format!("page {p}").as_bytes())
+            .unwrap();
+    }
+    let expected: Vec<u64> = [5u64, 500, 999].iter().map(|p| p * page as u64).collect();
+    assert_eq!(v.modified_pages().unwrap(), expected);
+    // Private until committed: another process sees the file unchanged.
+    assert_eq!(run_child("changed-pages", &[path_arg, "46"]), "");
+    assert_eq!(v.commit().unwrap(), 3);
+    assert_eq!(run_child("changed-pages", &[path_arg, "46"]), "5,500,999");
+    let on_disk = std::fs::read(&path).unwrap();
+    assert_eq!(&on_disk[500 * page + 10..500 * page + 18], b"page 500");
+    assert!(
+        v.modified_pages().unwrap().is_empty(),
+        "commit leaves nothing pending"
+    );
+    assert_eq!(v.read_vec(999 * page + 10, 8).unwrap(), b"page 999");
+    // Discard: later changes vanish and the view shows the object again.
+    v.write_at(7 * page, b"scratch").unwrap();
+    assert_eq!(v.modified_pages().unwrap(), [7 * page as u64]);
+    v.discard().unwrap();
+    assert!(v.modified_pages().unwrap().is_empty());
+    assert_eq!(v.read_vec(7 * page, 7).unwrap(), b".......");
+    assert_eq!(v.read_vec(5 * page + 10, 6).unwrap(), b"page 5");
+    assert_eq!(run_child("changed-pages", &[path_arg, "46"]), "5,500,999");
+    // An unaligned copy view reports and commits only its own pages.
+    let mut part = m
+        .view()
+        .access(Access::Copy)
+        .offset(3 * page as u64 + 100)
+        .len(200)
+        .map()
+        .unwrap();
+    part.write_at(0, b"X").unwrap();
+    assert_eq!(part.modified_pages().unwrap(), [3 * page as u64]);
+    part.commit().unwrap();
+    assert_eq!(
+        &std::fs::read(&path).unwrap()[3 * page + 100..3 * page + 101],
+        b"X"
+    );
+    // Only copy views have these.
+    let w = m.view().map().unwrap();
+    assert!(matches!(
+        w.modified_pages(),
+        Err(Error::AccessNotAllowed { .. })
+    ));
 }

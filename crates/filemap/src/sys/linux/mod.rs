@@ -21,6 +21,11 @@ use rustix::mm::{MapFlags, MsyncFlags, ProtFlags};
 use crate::error::{Error, Result};
 use crate::Access;
 
+/// The size of a memory page.
+pub(crate) fn page_size() -> u64 {
+    rustix::param::page_size() as u64
+}
+
 /// The alignment of view offsets: the page size.
 pub(crate) fn allocation_granularity() -> u64 {
     rustix::param::page_size() as u64
@@ -268,6 +273,65 @@ impl RawView {
             }
             e => Error::io("lock in memory", "a view", errno(e)),
         })
+    }
+
+    /// Which pages of the region this process has written privately (a copy view's
+    /// copied pages): bit 63 "present" without bit 61 "file page", or bit 62 "swapped", of
+    /// `/proc/self/pagemap`. Returns page indices from the region's start (always known
+    /// on Linux).
+    pub(crate) fn private_pages(&self) -> Result<Option<Vec<usize>>> {
+        let page = rustix::param::page_size();
+        let pages = self.len.div_ceil(page);
+        let first = self.ptr.as_ptr() as usize / page;
+        let file = File::open("/proc/self/pagemap")
+            .map_err(|e| Error::io("read", "/proc/self/pagemap", e))?;
+        let mut entries = vec![0u8; pages * 8];
+        let mut done = 0;
+        while done < entries.len() {
+            let n = std::os::unix::fs::FileExt::read_at(
+                &file,
+                &mut entries[done..],
+                (first * 8 + done) as u64,
+            )
+            .map_err(|e| Error::io("read", "/proc/self/pagemap", e))?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        Ok(Some(
+            entries
+                .chunks_exact(8)
+                .enumerate()
+                .filter_map(|(i, e)| {
+                    let v = u64::from_le_bytes(e.try_into().expect("8 bytes"));
+                    let present = v & (1 << 63) != 0;
+                    let swapped = v & (1 << 62) != 0;
+                    let file_page = v & (1 << 61) != 0;
+                    ((present && !file_page) || swapped).then_some(i)
+                })
+                .collect(),
+        ))
+    }
+
+    /// Drops the region's private copies, so that it shows its storage again
+    /// (`MADV_DONTNEED` on a private mapping). `_section` and `_offset` matter on Windows.
+    pub(crate) fn discard_private(
+        &mut self,
+        _section: &Section,
+        _offset: u64,
+        _protect: crate::Protect,
+    ) -> Result<()> {
+        // SAFETY: the whole region is this private mapping; callers hold `&mut View`, so no
+        // reference into it exists; the pages read back from the storage.
+        unsafe {
+            rustix::mm::madvise(
+                self.ptr.as_ptr().cast(),
+                self.len,
+                rustix::mm::Advice::LinuxDontNeed,
+            )
+        }
+        .map_err(|e| Error::io("discard the changes of", "a copy view", errno(e)))
     }
 
     /// Unlocks what `lock` locked.

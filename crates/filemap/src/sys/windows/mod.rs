@@ -69,6 +69,26 @@ pub(crate) fn allocation_granularity() -> u64 {
     })
 }
 
+/// The size of a memory page.
+pub(crate) fn page_size() -> u64 {
+    4096
+}
+
+/// Whether this process runs under Wine (whose ntdll exports `wine_get_version`).
+fn running_under_wine() -> bool {
+    use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
+    static WINE: OnceLock<bool> = OnceLock::new();
+    *WINE.get_or_init(|| {
+        let ntdll = wide("ntdll.dll");
+        // SAFETY: ntdll is loaded in every process; a valid NUL-terminated name.
+        unsafe {
+            let module = GetModuleHandleW(ntdll.as_ptr());
+            !module.is_null()
+                && GetProcAddress(module, c"wine_get_version".as_ptr().cast()).is_some()
+        }
+    })
+}
+
 pub(crate) fn current_pid() -> u32 {
     std::process::id()
 }
@@ -461,6 +481,62 @@ impl RawView {
                 _ => Error::io("lock in memory", "a view", os_error(code)),
             });
         }
+        Ok(())
+    }
+
+    /// Which pages of the view this process has written privately: in a copy view, a
+    /// written page turns from `PAGE_WRITECOPY` to `PAGE_READWRITE` (`VirtualQuery`).
+    /// Returns page indices from the view's start, or `None` under Wine, whose
+    /// `VirtualQuery` keeps reporting `PAGE_WRITECOPY` for copied pages.
+    pub(crate) fn private_pages(&self) -> Result<Option<Vec<usize>>> {
+        if running_under_wine() {
+            return Ok(None);
+        }
+        const PAGE: usize = 4096;
+        let base = self.ptr.as_ptr();
+        let mut pages = Vec::new();
+        let mut at = 0usize;
+        while at < self.len {
+            // SAFETY: VirtualQuery fills the structure for an address of this process.
+            let mut info: MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
+            let n = unsafe {
+                VirtualQuery(
+                    base.wrapping_add(at).cast(),
+                    &mut info,
+                    std::mem::size_of::<MEMORY_BASIC_INFORMATION>(),
+                )
+            };
+            if n == 0 || info.RegionSize == 0 {
+                return Err(Error::io("inspect", "a copy view", os_error(last_error())));
+            }
+            let region_end =
+                (info.BaseAddress as usize + info.RegionSize).min(base as usize + self.len);
+            let copied = info.Protect & (PAGE_READWRITE | PAGE_EXECUTE_READWRITE) != 0;
+            let start = at / PAGE;
+            let end = (region_end - base as usize).div_ceil(PAGE);
+            if copied {
+                pages.extend(start..end);
+            }
+            at = region_end - base as usize;
+        }
+        Ok(Some(pages))
+    }
+
+    /// Drops the view's private copies: maps the storage again as a fresh copy view
+    /// (the view moves to the new address) and unmaps the old one, with `protect`
+    /// reapplied. On failure the old view is left as it was.
+    pub(crate) fn discard_private(
+        &mut self,
+        section: &Section,
+        offset: u64,
+        protect: crate::Protect,
+    ) -> Result<()> {
+        let fresh = section.map(offset, self.len, Access::Copy, false, &"a copy view")?;
+        if protect != crate::Protect::ReadWrite {
+            fresh.protect(protect, true)?;
+        }
+        // Dropping the old region unmaps it.
+        drop(std::mem::replace(self, fresh));
         Ok(())
     }
 
