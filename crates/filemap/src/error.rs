@@ -269,6 +269,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// Another cooperating filemap user maps the file in a conflicting share mode.
+    #[error(
+        "{path} is mapped by another process in a conflicting share mode (asked for {mode:?})"
+    )]
+    ShareViolation {
+        /// The file.
+        path: PathBuf,
+        /// The share mode asked for.
+        mode: crate::ShareMode,
+    },
+
     /// A view of an object that was not created executable was asked to become executable.
     #[error("{name} was not created executable: create it with .executable(true)")]
     NotExecutable {

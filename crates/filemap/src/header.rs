@@ -9,7 +9,7 @@
 //! | 0 | 8 | magic `b"FILEMAP\0"` |
 //! | 8 | 4 | format version (1) |
 //! | 12 | 4 | kind (1 mapping, 2 mutex, 3 event, 4 semaphore, 5 shared mutex, 6 channel) |
-//! | 16 | 4 | flags (1 persistent, 2 reserve, 4 file-backed, 8 executable) |
+//! | 16 | 4 | flags (1 persistent, 2 reserve, 4 file-backed, 8 executable, 16 shared file, 32 exclusive file) |
 //! | 20 | 4 | permissions the creator asked for (e.g. 0o600) |
 //! | 24 | 8 | logical size of the data in bytes |
 //! | 32 | 8 | data offset: where user offset 0 is, from the start of the entry |
@@ -46,7 +46,16 @@ pub(crate) const FLAG_RESERVE: u32 = 2;
 pub(crate) const FLAG_FILE_BACKED: u32 = 4;
 /// Views may be made executable (`PAGE_EXECUTE_READWRITE` sections on Windows).
 pub(crate) const FLAG_EXECUTABLE: u32 = 8;
-const KNOWN_FLAGS: u32 = FLAG_PERSISTENT | FLAG_RESERVE | FLAG_FILE_BACKED | FLAG_EXECUTABLE;
+/// File-backed: every mapping of the file shares it (no exclusive user meanwhile).
+pub(crate) const FLAG_SHARE_SHARED: u32 = 16;
+/// File-backed: the creator maps the file alone.
+pub(crate) const FLAG_SHARE_EXCLUSIVE: u32 = 32;
+const KNOWN_FLAGS: u32 = FLAG_PERSISTENT
+    | FLAG_RESERVE
+    | FLAG_FILE_BACKED
+    | FLAG_EXECUTABLE
+    | FLAG_SHARE_SHARED
+    | FLAG_SHARE_EXCLUSIVE;
 
 const FILE_PATH_AT: usize = FIXED_LEN + 20;
 /// The longest file path a file-backed entry can record.
@@ -125,6 +134,16 @@ impl Header {
 
     pub(crate) fn is_executable(&self) -> bool {
         self.flags & FLAG_EXECUTABLE != 0
+    }
+
+    pub(crate) fn share_mode(&self) -> crate::ShareMode {
+        if self.flags & FLAG_SHARE_EXCLUSIVE != 0 {
+            crate::ShareMode::Exclusive
+        } else if self.flags & FLAG_SHARE_SHARED != 0 {
+            crate::ShareMode::Shared
+        } else {
+            crate::ShareMode::Any
+        }
     }
 
     /// The entry's total length: header area plus data for memory-backed objects, just the

@@ -53,7 +53,9 @@ mod sys;
 mod view;
 
 pub use error::{BackingFileProblem, Error, Kind, NameProblem, Result};
-pub use mapping::{Access, CreateOptions, Disposition, FileOptions, Mapping, Protection};
+pub use mapping::{
+    Access, CreateOptions, Disposition, FileOptions, Mapping, Protection, ShareMode,
+};
 pub use name::{IntoName, Name, Scope};
 pub use share::{CommandExt, SharedHandles};
 pub use sliding::Windows;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::error::{BackingFileProblem, Error, Kind, Result};
 use crate::header::{
     FileRecord, Header, Layout, FLAG_EXECUTABLE, FLAG_FILE_BACKED, FLAG_PERSISTENT, FLAG_RESERVE,
-    MAX_PATH_LEN,
+    FLAG_SHARE_EXCLUSIVE, FLAG_SHARE_SHARED, MAX_PATH_LEN,
 };
 use crate::name::{IntoName, Name};
 use crate::sys;
@@ -74,6 +74,28 @@ impl fmt::Display for Access {
     }
 }
 
+/// How a file-backed mapping shares its file with other cooperating filemap users (Win32's
+/// `CreateFile` share mode), so that they cannot pull the file from under each other.
+///
+/// On Linux this is an advisory `flock` on the file, held while the mapping lives: it
+/// binds filemap users (and any program that takes `flock` itself), not a process that
+/// simply truncates, rewrites or deletes the file, which then still breaks views of it
+/// (truncation under a view raises SIGBUS when the missing pages are touched). On Windows
+/// it is the share mode of the handle filemap opens, enforced by the kernel for every
+/// program, which also refuses to shrink a file that has a mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum ShareMode {
+    /// No promise (the default).
+    #[default]
+    Any,
+    /// Others may map and write the file too, but no one may take it exclusively (for
+    /// example to truncate or replace it) while this mapping lives.
+    Shared,
+    /// No other filemap user may map the file while this mapping lives; fails if one
+    /// does.
+    Exclusive,
+}
+
 /// Whether `create_or_open` made a new object or found one (Win32's `ERROR_ALREADY_EXISTS`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Disposition {
@@ -95,6 +117,8 @@ pub(crate) struct Object {
     pub(crate) writable: bool,
     /// For file-backed objects, the file's path (if known).
     pub(crate) path: Option<PathBuf>,
+    /// The lock that keeps the file's share mode (file-backed objects, Linux).
+    pub(crate) _share: Option<sys::FileLock>,
     /// The entry holding the object's lifetime and header (absent for unnamed file
     /// mappings). Dropped last.
     pub(crate) entry: Option<sys::Entry>,
@@ -145,6 +169,7 @@ impl Object {
                 section,
                 writable,
                 path: None,
+                _share: None,
                 entry: Some(entry),
             });
         };
@@ -154,10 +179,15 @@ impl Object {
             path: path.clone(),
             problem,
         };
+        let share = header.share_mode();
+        let opened_here = file.is_none();
         let file = match file {
             Some(f) => f,
-            None => match sys::open_file(&path, writable, executable) {
+            None => match sys::open_file(&path, writable, executable, share) {
                 Ok(f) => f,
+                Err(e) if sys::is_sharing_violation(&e) => {
+                    return Err(Error::ShareViolation { path, mode: share })
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     return Err(backing(BackingFileProblem::Missing))
                 }
@@ -179,6 +209,11 @@ impl Object {
         if file_len < header.size {
             return Err(backing(BackingFileProblem::TooShort { file_len }));
         }
+        let lock = if opened_here {
+            sys::lock_file(&file, share, true, &path)?
+        } else {
+            None
+        };
         let section =
             sys::Section::from_file(&file, writable, executable, header.size, &path.display())?;
         Ok(Object {
@@ -188,6 +223,7 @@ impl Object {
             base: 0,
             writable,
             path: Some(path),
+            _share: lock,
             entry: Some(entry),
         })
     }
@@ -472,6 +508,7 @@ pub struct FileOptions {
     persistent: bool,
     mode: u32,
     executable: bool,
+    share: ShareMode,
 }
 
 impl FileOptions {
@@ -507,6 +544,14 @@ impl FileOptions {
         self
     }
 
+    /// How the file is shared with other filemap users while this mapping lives (see
+    /// [`ShareMode`]); default [`ShareMode::Any`]. A conflict is
+    /// [`Error::ShareViolation`]. Openers by name use the same mode.
+    pub fn share(mut self, share: ShareMode) -> Self {
+        self.share = share;
+        self
+    }
+
     /// Allow views to be made executable (the file is opened with execute access on
     /// Windows), for loaders.
     pub fn executable(mut self, executable: bool) -> Self {
@@ -534,35 +579,46 @@ impl FileOptions {
             });
         }
         check_mode(self.mode)?;
-        let (file, path) = match self.source {
-            FileSource::Path(path) => {
-                let file = sys::open_file(&path, writable, self.executable).map_err(|e| match e
-                    .kind()
-                {
-                    std::io::ErrorKind::PermissionDenied => Error::PermissionDenied {
-                        what: format!(
-                            "opening {} for {}",
-                            path.display(),
-                            if writable {
-                                "reading and writing"
-                            } else {
-                                "reading"
-                            }
-                        ),
-                    },
-                    _ => Error::io("open", path.display(), e),
-                })?;
-                let path = std::fs::canonicalize(&path).unwrap_or(path);
-                (file, Some(path))
-            }
-            FileSource::File(file) => {
-                let path = sys::file_path(&file);
-                (file, path)
-            }
-        };
+        let (file, path, opened_here) =
+            match self.source {
+                FileSource::Path(path) => {
+                    let file = sys::open_file(&path, writable, self.executable, self.share)
+                        .map_err(|e| match e.kind() {
+                            _ if sys::is_sharing_violation(&e) => Error::ShareViolation {
+                                path: path.clone(),
+                                mode: self.share,
+                            },
+                            std::io::ErrorKind::PermissionDenied => Error::PermissionDenied {
+                                what: format!(
+                                    "opening {} for {}",
+                                    path.display(),
+                                    if writable {
+                                        "reading and writing"
+                                    } else {
+                                        "reading"
+                                    }
+                                ),
+                            },
+                            _ => Error::io("open", path.display(), e),
+                        })?;
+                    let path = std::fs::canonicalize(&path).unwrap_or(path);
+                    (file, Some(path), true)
+                }
+                FileSource::File(file) => {
+                    let path = sys::file_path(&file);
+                    (file, path, false)
+                }
+            };
         let shown = path
             .clone()
             .unwrap_or_else(|| PathBuf::from("(an open file)"));
+        // Take the share mode first, so that nothing is changed under an exclusive user.
+        let share_lock = sys::lock_file(&file, self.share, opened_here, &shown)?;
+        let share_flags = match self.share {
+            ShareMode::Any => 0,
+            ShareMode::Shared => FLAG_SHARE_SHARED,
+            ShareMode::Exclusive => FLAG_SHARE_EXCLUSIVE,
+        };
         if writable && !sys::file_is_writable(&file) {
             return Err(Error::FileNotWritable { path: shown });
         }
@@ -604,7 +660,7 @@ impl FileOptions {
         let Some(name) = name else {
             let section =
                 sys::Section::from_file(&file, writable, self.executable, size, &shown.display())?;
-            let mut flags = FLAG_FILE_BACKED;
+            let mut flags = FLAG_FILE_BACKED | share_flags;
             if self.executable {
                 flags |= FLAG_EXECUTABLE;
             }
@@ -620,6 +676,7 @@ impl FileOptions {
                 base: 0,
                 writable,
                 path,
+                _share: share_lock,
                 entry: None,
             };
             return Ok((Mapping::from_object(object)?, Disposition::Created));
@@ -644,7 +701,7 @@ impl FileOptions {
             ));
         }
         let (dev, ino) = sys::file_identity(&file)?;
-        let mut flags = FLAG_FILE_BACKED;
+        let mut flags = FLAG_FILE_BACKED | share_flags;
         if self.persistent {
             flags |= FLAG_PERSISTENT;
         }
@@ -661,8 +718,12 @@ impl FileOptions {
             ..new_header(Kind::Mapping, size, flags, self.mode, self.protection)
         };
         let (entry, header, disposition) = sys::create_entry(&name, &header, mode, None)?;
-        let own_file = (disposition == Disposition::Created).then_some(file);
-        let object = Object::from_entry(Some(name), entry, header, writable, own_file)?;
+        let created = disposition == Disposition::Created;
+        let own_file = created.then_some(file);
+        let mut object = Object::from_entry(Some(name), entry, header, writable, own_file)?;
+        if created {
+            object._share = share_lock;
+        }
         Ok((Mapping::from_object(object)?, disposition))
     }
 }
@@ -915,6 +976,7 @@ impl FileOptions {
             persistent: false,
             mode: 0o600,
             executable: false,
+            share: ShareMode::Any,
         }
     }
 }

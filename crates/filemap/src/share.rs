@@ -239,6 +239,7 @@ impl Mapping {
             section,
             base,
             path,
+            _share: None,
             entry,
         })
     }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{role, run_child, run_tests, unique, Namespace};
-use filemap::{Access, Advice, Error, Mapping, Protect};
+use filemap::{Access, Advice, Error, Mapping, Protect, ShareMode};
 
 fn main() {
     if let Some((role, args)) = role() {
@@ -12,6 +12,10 @@ fn main() {
     }
     run_tests(&[
         ("copy_view_commit_and_discard", copy_view_commit_and_discard),
+        (
+            "share_modes_between_processes",
+            share_modes_between_processes,
+        ),
         ("no_space_on_a_full_tmpfs", no_space_on_a_full_tmpfs),
         ("reserve_then_commit", reserve_then_commit),
         ("view_at_a_chosen_address", view_at_a_chosen_address),
@@ -350,6 +354,30 @@ fn play(role: &str, args: &[String]) -> i32 {
             print!("{}", changed.join(","));
             0
         }
+        "map-file" => {
+            // Maps args[0] in share mode args[1] (by path), or opens the named mapping args[0]
+            // when args[1] is "by-name"; prints "ok" or "violation".
+            let result = match args[1].as_str() {
+                "by-name" => Mapping::open(args[0].as_str()).map(|_| ()),
+                mode => {
+                    let share = match mode {
+                        "shared" => ShareMode::Shared,
+                        "exclusive" => ShareMode::Exclusive,
+                        _ => ShareMode::Any,
+                    };
+                    Mapping::from_path(&args[0])
+                        .share(share)
+                        .create()
+                        .map(|_| ())
+                }
+            };
+            match result {
+                Ok(()) => print!("ok"),
+                Err(Error::ShareViolation { .. }) => print!("violation"),
+                Err(e) => print!("error: {e}"),
+            }
+            0
+        }
         _ => 2,
     }
 }
@@ -416,4 +444,42 @@ fn copy_view_commit_and_discard() {
         w.modified_pages(),
         Err(Error::AccessNotAllowed { .. })
     ));
+}
+
+/// Cooperating processes cannot pull a file from under each other: share modes are kept
+/// across processes, and by openers of a named mapping too.
+fn share_modes_between_processes() {
+    let ns = Namespace::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.bin");
+    std::fs::write(&path, vec![1u8; 8192]).unwrap();
+    let p = path.to_str().unwrap();
+    let shared = Mapping::from_path(&path)
+        .share(ShareMode::Shared)
+        .create()
+        .unwrap();
+    assert_eq!(run_child("map-file", &[p, "shared"]), "ok");
+    assert_eq!(run_child("map-file", &[p, "exclusive"]), "violation");
+    // In this process too.
+    match Mapping::from_path(&path)
+        .share(ShareMode::Exclusive)
+        .create()
+    {
+        Err(e @ Error::ShareViolation { .. }) => {
+            assert!(e.to_string().contains("shared.bin"), "{e}")
+        }
+        other => panic!("expected ShareViolation, got {other:?}"),
+    }
+    drop(shared);
+    let name = unique("exclusive-file");
+    let exclusive = Mapping::from_path(&path)
+        .share(ShareMode::Exclusive)
+        .name(&name)
+        .create()
+        .unwrap();
+    assert_eq!(run_child("map-file", &[p, "shared"]), "violation");
+    assert_eq!(run_child("map-file", &[&name, "by-name"]), "violation");
+    drop(exclusive);
+    assert_eq!(run_child("map-file", &[p, "exclusive"]), "ok");
+    ns.assert_empty();
 }

@@ -350,9 +350,59 @@ impl Drop for RawView {
     }
 }
 
-/// Opens a file to map: read-only, or read-write.
-pub(crate) fn open_file(path: &Path, writable: bool, _executable: bool) -> std::io::Result<File> {
+/// Opens a file to map: read-only, or read-write. (The share mode is a lock taken
+/// afterwards by `lock_file` on Linux.)
+pub(crate) fn open_file(
+    path: &Path,
+    writable: bool,
+    _executable: bool,
+    _share: crate::ShareMode,
+) -> std::io::Result<File> {
     File::options().read(true).write(writable).open(path)
+}
+
+/// Whether an open failed because of another user's share mode (never on Linux: there
+/// `lock_file` reports it).
+pub(crate) fn is_sharing_violation(_e: &std::io::Error) -> bool {
+    false
+}
+
+/// An advisory `flock` on a file, on an open file description of its own, held until
+/// dropped.
+#[derive(Debug)]
+pub(crate) struct FileLock {
+    _fd: OwnedFd,
+}
+
+/// Takes the lock that keeps `share` for the mapping's life: `LOCK_SH` for shared,
+/// `LOCK_EX` for exclusive, without waiting.
+pub(crate) fn lock_file(
+    file: &File,
+    share: crate::ShareMode,
+    _opened_here: bool,
+    path: &Path,
+) -> Result<Option<FileLock>> {
+    use rustix::fs::FlockOperation;
+    let op = match share {
+        crate::ShareMode::Any => return Ok(None),
+        crate::ShareMode::Shared => FlockOperation::NonBlockingLockShared,
+        crate::ShareMode::Exclusive => FlockOperation::NonBlockingLockExclusive,
+    };
+    // A description of our own, so that the lock is exactly this mapping's.
+    let fd = rustix::fs::open(
+        format!("/proc/self/fd/{}", file.as_raw_fd()),
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| Error::io("open for locking", path.display(), errno(e)))?;
+    match rustix::fs::flock(&fd, op) {
+        Ok(()) => Ok(Some(FileLock { _fd: fd })),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(Error::ShareViolation {
+            path: path.to_path_buf(),
+            mode: share,
+        }),
+        Err(e) => Err(Error::io("lock", path.display(), errno(e))),
+    }
 }
 
 /// Device and inode of an open file: its identity, recorded in file-backed headers.

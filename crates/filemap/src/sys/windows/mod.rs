@@ -925,13 +925,27 @@ pub(crate) fn collect_garbage(_dry_run: bool) -> Result<Vec<Collected>> {
 
 /// Opens a file to map: read-only or read-write, with execute access if asked (a section
 /// allowing execution needs it).
-pub(crate) fn open_file(path: &Path, writable: bool, executable: bool) -> io::Result<File> {
+pub(crate) fn open_file(
+    path: &Path,
+    writable: bool,
+    executable: bool,
+    share: crate::ShareMode,
+) -> io::Result<File> {
     use std::os::windows::fs::OpenOptionsExt;
     const GENERIC_READ: u32 = 0x8000_0000;
     const GENERIC_WRITE: u32 = 0x4000_0000;
     const GENERIC_EXECUTE: u32 = 0x2000_0000;
+    const FILE_SHARE_READ: u32 = 1;
+    const FILE_SHARE_WRITE: u32 = 2;
+    const FILE_SHARE_DELETE: u32 = 4;
     let mut options = File::options();
     options.read(true).write(writable);
+    options.share_mode(match share {
+        crate::ShareMode::Any => FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+        // Others may read and write, but not delete, rename or open exclusively.
+        crate::ShareMode::Shared => FILE_SHARE_READ | FILE_SHARE_WRITE,
+        crate::ShareMode::Exclusive => 0,
+    });
     if executable {
         let mut access = GENERIC_READ | GENERIC_EXECUTE;
         if writable {
@@ -940,6 +954,33 @@ pub(crate) fn open_file(path: &Path, writable: bool, executable: bool) -> io::Re
         options.access_mode(access);
     }
     options.open(path)
+}
+
+/// Whether an open failed because of another handle's share mode.
+pub(crate) fn is_sharing_violation(e: &io::Error) -> bool {
+    const ERROR_SHARING_VIOLATION: i32 = 32;
+    e.raw_os_error() == Some(ERROR_SHARING_VIOLATION)
+}
+
+/// Nothing to hold on Windows: the share mode is the file handle's own.
+#[derive(Debug)]
+pub(crate) struct FileLock;
+
+/// Windows keeps share modes in the handle filemap opened (`open_file`); a file the
+/// caller opened has the share mode the caller gave it.
+pub(crate) fn lock_file(
+    _file: &File,
+    share: crate::ShareMode,
+    opened_here: bool,
+    _path: &Path,
+) -> Result<Option<FileLock>> {
+    if !opened_here && share != crate::ShareMode::Any {
+        return Err(Error::Unsupported {
+            what: "a share mode for a file the caller opened, on Windows: open it with \
+                   OpenOptionsExt::share_mode, or map it by path",
+        });
+    }
+    Ok(None)
 }
 
 /// Volume serial number and file index: a file's identity.
