@@ -308,8 +308,6 @@ impl fmt::Debug for View {
     }
 }
 
-const CHUNK: usize = 64;
-
 impl View {
     /// The view's length in bytes.
     pub fn len(&self) -> usize {
@@ -693,44 +691,88 @@ impl View {
     }
 }
 
-/// Copies from shared memory with atomic loads.
+/// Copies from shared memory with atomic loads: word-sized relaxed loads for the aligned
+/// middle, byte loads for the ends, then an acquire fence. Every access is atomic, so a
+/// concurrent writer in another process is not a data race (the bytes may mix old and new
+/// values, which `read_at` documents).
 ///
 /// # Safety
 /// `src` must be valid for reads of `dst.len()` bytes for the duration of the call.
 pub(crate) unsafe fn copy_from_shared(src: *const u8, dst: &mut [u8]) {
+    let len = dst.len();
+    let out = dst.as_mut_ptr();
     let mut i = 0;
-    while i + CHUNK <= dst.len() {
-        // SAFETY: `src + i .. src + i + CHUNK` is readable (caller contract); the load is
-        // atomic per byte (or wider), so it does not race with writers.
-        let chunk = unsafe {
-            atomic_memcpy::atomic_load(src.add(i).cast::<[u8; CHUNK]>(), Ordering::Acquire)
-        };
-        // SAFETY: mapped memory is always initialised (the kernel zero-fills it).
-        dst[i..i + CHUNK].copy_from_slice(unsafe { chunk.assume_init_ref() });
-        i += CHUNK;
+    // SAFETY (whole body): `src + i` stays within the caller's `len` readable bytes and
+    // `out + i` within `dst`; AtomicU8/AtomicU64 have the layout of u8/u64 and the word
+    // loads are 8-byte aligned (checked by the head loop).
+    unsafe {
+        while i < len && (src as usize + i) % 8 != 0 {
+            *out.add(i) = (*src.add(i).cast::<AtomicU8>()).load(Ordering::Relaxed);
+            i += 1;
+        }
+        while i + 8 <= len {
+            let word = (*src.add(i).cast::<AtomicU64>()).load(Ordering::Relaxed);
+            out.add(i).cast::<u64>().write_unaligned(word);
+            i += 8;
+        }
+        while i < len {
+            *out.add(i) = (*src.add(i).cast::<AtomicU8>()).load(Ordering::Relaxed);
+            i += 1;
+        }
     }
-    for (j, byte) in dst.iter_mut().enumerate().skip(i) {
-        // SAFETY: in range (caller contract); AtomicU8 has the layout of u8.
-        *byte = unsafe { (*src.add(j).cast::<AtomicU8>()).load(Ordering::Acquire) };
-    }
+    std::sync::atomic::fence(Ordering::Acquire);
 }
 
-/// Copies into shared memory with atomic stores.
+/// Copies into shared memory with atomic stores: a release fence, then word-sized relaxed
+/// stores for the aligned middle and byte stores for the ends.
 ///
 /// # Safety
 /// `dst` must be valid for writes of `src.len()` bytes for the duration of the call.
 pub(crate) unsafe fn copy_to_shared(dst: *mut u8, src: &[u8]) {
+    std::sync::atomic::fence(Ordering::Release);
+    let len = src.len();
+    let input = src.as_ptr();
     let mut i = 0;
-    while i + CHUNK <= src.len() {
-        let chunk: [u8; CHUNK] = src[i..i + CHUNK].try_into().expect("CHUNK bytes");
-        // SAFETY: `dst + i .. dst + i + CHUNK` is writable (caller contract); atomic stores.
-        unsafe {
-            atomic_memcpy::atomic_store(dst.add(i).cast::<[u8; CHUNK]>(), chunk, Ordering::Release)
-        };
-        i += CHUNK;
+    // SAFETY (whole body): `dst + i` stays within the caller's `len` writable bytes and
+    // `input + i` within `src`; atomics have the layout of their integers and the word
+    // stores are 8-byte aligned (checked by the head loop).
+    unsafe {
+        while i < len && (dst as usize + i) % 8 != 0 {
+            (*dst.add(i).cast::<AtomicU8>()).store(*input.add(i), Ordering::Relaxed);
+            i += 1;
+        }
+        while i + 8 <= len {
+            let word = input.add(i).cast::<u64>().read_unaligned();
+            (*dst.add(i).cast::<AtomicU64>()).store(word, Ordering::Relaxed);
+            i += 8;
+        }
+        while i < len {
+            (*dst.add(i).cast::<AtomicU8>()).store(*input.add(i), Ordering::Relaxed);
+            i += 1;
+        }
     }
-    for (j, byte) in src.iter().enumerate().skip(i) {
-        // SAFETY: in range and writable (caller contract); AtomicU8 has the layout of u8.
-        unsafe { (*dst.add(j).cast::<AtomicU8>()).store(*byte, Ordering::Release) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{copy_from_shared, copy_to_shared};
+
+    #[test]
+    fn shared_copies_are_exact_at_every_alignment_and_length() {
+        let source: Vec<u8> = (0..200u32).map(|i| (i * 7 + 3) as u8).collect();
+        for start in 0..9 {
+            for len in 0..(source.len() - start) {
+                let mut out = vec![0u8; len];
+                // SAFETY: reads within `source`.
+                unsafe { copy_from_shared(source.as_ptr().add(start), &mut out) };
+                assert_eq!(out, &source[start..start + len]);
+                let mut target = vec![0xAAu8; source.len()];
+                // SAFETY: writes within `target`.
+                unsafe { copy_to_shared(target.as_mut_ptr().add(start), &source[..len]) };
+                assert_eq!(&target[start..start + len], &source[..len]);
+                assert!(target[..start].iter().all(|b| *b == 0xAA));
+                assert!(target[start + len..].iter().all(|b| *b == 0xAA));
+            }
+        }
     }
 }
