@@ -9,7 +9,7 @@
 //! | 0 | 8 | magic `b"FILEMAP\0"` |
 //! | 8 | 4 | format version (1) |
 //! | 12 | 4 | kind (1 mapping, 2 mutex, 3 event, 4 semaphore, 5 shared mutex, 6 channel) |
-//! | 16 | 4 | flags (1 persistent, 2 reserve, 4 file-backed, 8 executable, 16 shared file, 32 exclusive file) |
+//! | 16 | 4 | flags (1 persistent, 2 reserve, 4 file-backed, 8 executable, 16 shared file, 32 exclusive file, 64 large pages) |
 //! | 20 | 4 | permissions the creator asked for (e.g. 0o600) |
 //! | 24 | 8 | logical size of the data in bytes |
 //! | 32 | 8 | data offset: where user offset 0 is, from the start of the entry |
@@ -50,7 +50,11 @@ pub(crate) const FLAG_EXECUTABLE: u32 = 8;
 pub(crate) const FLAG_SHARE_SHARED: u32 = 16;
 /// File-backed: the creator maps the file alone.
 pub(crate) const FLAG_SHARE_EXCLUSIVE: u32 = 32;
-const KNOWN_FLAGS: u32 = FLAG_PERSISTENT
+/// Large pages: views are advised to use huge pages; with a data offset of a whole huge
+/// page, the object lives on explicit huge pages (hugetlb).
+pub(crate) const FLAG_LARGE_PAGES: u32 = 64;
+const KNOWN_FLAGS: u32 = FLAG_LARGE_PAGES
+    | FLAG_PERSISTENT
     | FLAG_RESERVE
     | FLAG_FILE_BACKED
     | FLAG_EXECUTABLE
@@ -130,6 +134,10 @@ impl Header {
 
     pub(crate) fn is_reserve(&self) -> bool {
         self.flags & FLAG_RESERVE != 0
+    }
+
+    pub(crate) fn is_large_pages(&self) -> bool {
+        self.flags & FLAG_LARGE_PAGES != 0
     }
 
     pub(crate) fn is_executable(&self) -> bool {

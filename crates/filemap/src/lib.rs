@@ -54,7 +54,7 @@ mod view;
 
 pub use error::{BackingFileProblem, Error, Kind, NameProblem, Result};
 pub use mapping::{
-    Access, CreateOptions, Disposition, FileOptions, Mapping, Protection, ShareMode,
+    Access, CreateOptions, Disposition, FileOptions, LargePages, Mapping, Protection, ShareMode,
 };
 pub use name::{IntoName, Name, Scope};
 pub use share::{CommandExt, SharedHandles};

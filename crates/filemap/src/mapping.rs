@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use crate::error::{BackingFileProblem, Error, Kind, Result};
 use crate::header::{
-    FileRecord, Header, Layout, FLAG_EXECUTABLE, FLAG_FILE_BACKED, FLAG_PERSISTENT, FLAG_RESERVE,
-    FLAG_SHARE_EXCLUSIVE, FLAG_SHARE_SHARED, MAX_PATH_LEN,
+    FileRecord, Header, Layout, FLAG_EXECUTABLE, FLAG_FILE_BACKED, FLAG_LARGE_PAGES,
+    FLAG_PERSISTENT, FLAG_RESERVE, FLAG_SHARE_EXCLUSIVE, FLAG_SHARE_SHARED, MAX_PATH_LEN,
 };
 use crate::name::{IntoName, Name};
 use crate::sys;
@@ -96,6 +96,24 @@ pub enum ShareMode {
     Exclusive,
 }
 
+/// Large pages for a memory-backed object (Win32's `SEC_LARGE_PAGES`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum LargePages {
+    /// Ordinary pages (the default).
+    #[default]
+    Off,
+    /// Ask for huge pages where the system gives them without configuration: views are
+    /// advised to use transparent huge pages (Linux `MADV_HUGEPAGE`, effective when
+    /// `/sys/kernel/mm/transparent_hugepage/shmem_enabled` allows it); ordinary pages
+    /// otherwise, never an error. Windows: ordinary pages.
+    Prefer,
+    /// Explicit huge pages or an error: Linux puts an unnamed object on hugetlb pages
+    /// (`MFD_HUGETLB`; reserved pages are needed, see `/proc/sys/vm/nr_hugepages`, or
+    /// creation fails with [`Error::NoSpace`]); named objects and Windows (which needs
+    /// `SeLockMemoryPrivilege`) answer [`Error::Unsupported`].
+    Require,
+}
+
 /// Whether `create_or_open` made a new object or found one (Win32's `ERROR_ALREADY_EXISTS`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Disposition {
@@ -125,6 +143,21 @@ pub(crate) struct Object {
 }
 
 impl Object {
+    /// The alignment of this object's view offsets: a huge page for objects on explicit
+    /// huge pages, the allocation granularity otherwise.
+    pub(crate) fn granule(&self) -> u64 {
+        match sys::huge_page_size() {
+            Some(huge) if self.on_huge_pages() => huge,
+            _ => sys::allocation_granularity(),
+        }
+    }
+
+    /// Whether the object lives on explicit huge pages (its data starts a huge page in).
+    pub(crate) fn on_huge_pages(&self) -> bool {
+        self.header.is_large_pages()
+            && sys::huge_page_size().is_some_and(|huge| self.header.data_offset >= huge)
+    }
+
     pub(crate) fn describe(&self) -> String {
         match (&self.name, &self.path) {
             (Some(n), _) => n.to_string(),
@@ -337,6 +370,7 @@ pub struct CreateOptions {
     protection: Protection,
     reserve: bool,
     executable: bool,
+    large_pages: LargePages,
 }
 
 impl CreateOptions {
@@ -371,6 +405,21 @@ impl CreateOptions {
     /// still never writable and executable at once.
     pub fn executable(mut self, executable: bool) -> Self {
         self.executable = executable;
+        self
+    }
+
+    /// Large pages (see [`LargePages`]); default [`LargePages::Off`].
+    ///
+    /// ```
+    /// let m = filemap::Mapping::options()
+    ///     .size(4 << 20)
+    ///     .large_pages(filemap::LargePages::Prefer)
+    ///     .create_unnamed()?;
+    /// m.view().map()?.write_at(0, b"huge if the system allows")?;
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn large_pages(mut self, large_pages: LargePages) -> Self {
+        self.large_pages = large_pages;
         self
     }
 
@@ -420,6 +469,9 @@ impl CreateOptions {
         if self.executable {
             flags |= FLAG_EXECUTABLE;
         }
+        if self.large_pages != LargePages::Off {
+            flags |= FLAG_LARGE_PAGES;
+        }
         Ok(new_header(
             Kind::Mapping,
             self.size,
@@ -429,8 +481,19 @@ impl CreateOptions {
         ))
     }
 
+    fn refuse_named_large_pages(&self) -> Result<()> {
+        if self.large_pages == LargePages::Require {
+            return Err(Error::Unsupported {
+                what: "explicit large pages for a named object: the namespace lives on \
+                       ordinary pages; use an unnamed object or LargePages::Prefer",
+            });
+        }
+        Ok(())
+    }
+
     /// Creates a named object; fails with [`Error::AlreadyExists`] if the name is taken.
     pub fn create_new(&self, name: impl IntoName) -> Result<Mapping> {
+        self.refuse_named_large_pages()?;
         let name = name.into_name()?;
         let header = self.header()?;
         let (entry, header, _) = sys::create_entry(&name, &header, sys::CreateMode::New, None)?;
@@ -446,6 +509,7 @@ impl CreateOptions {
 
     /// Creates a named object, or opens the existing one (which keeps its own size).
     pub fn create_or_open(&self, name: impl IntoName) -> Result<(Mapping, Disposition)> {
+        self.refuse_named_large_pages()?;
         let name = name.into_name()?;
         let header = self.header()?;
         let (entry, header, disposition) =
@@ -462,7 +526,13 @@ impl CreateOptions {
                 what: "an unnamed object cannot be persistent",
             });
         }
-        let header = self.header()?;
+        let mut header = self.header()?;
+        if self.large_pages == LargePages::Require {
+            // The header takes a whole huge page, so that data starts on one.
+            header.data_offset = sys::huge_page_size().ok_or(Error::Unsupported {
+                what: "explicit large pages on this system",
+            })?;
+        }
         let entry = sys::Entry::create_unnamed(&header)?;
         let writable = self.protection == Protection::ReadWrite;
         Mapping::from_object(Object::from_entry(None, entry, header, writable, None)?)
@@ -744,6 +814,7 @@ impl Mapping {
             protection: Protection::ReadWrite,
             reserve: false,
             executable: false,
+            large_pages: LargePages::Off,
         }
     }
 

@@ -178,12 +178,20 @@ impl<'a> ViewBuilder<'a> {
             Some(end) if end <= size && len > 0 => {}
             _ => return Err(out_of_range),
         }
-        let granule = sys::allocation_granularity();
+        let granule = object.granule();
         let aligned = self.offset - self.offset % granule;
         let delta = (self.offset - aligned) as usize;
         let map_len = usize::try_from(len)
             .ok()
             .and_then(|l| l.checked_add(delta))
+            .and_then(|l| {
+                // Huge-page mappings are whole huge pages.
+                if object.on_huge_pages() {
+                    l.checked_next_multiple_of(granule as usize)
+                } else {
+                    Some(l)
+                }
+            })
             .ok_or(Error::InvalidSize {
                 size: len,
                 problem: "larger than this process's address space",
@@ -209,6 +217,9 @@ impl<'a> ViewBuilder<'a> {
             at,
             &object.describe(),
         )?;
+        if object.header.is_large_pages() {
+            raw.advise_huge_pages();
+        }
         // SAFETY: `delta < map_len`, so the pointer stays inside the new mapping.
         let ptr = unsafe { raw.ptr().add(delta) };
         Ok(View {

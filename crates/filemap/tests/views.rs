@@ -4,7 +4,7 @@
 mod common;
 
 use common::{role, run_child, run_tests, unique, Namespace};
-use filemap::{Access, Advice, Error, Mapping, Protect, ShareMode};
+use filemap::{Access, Advice, Error, LargePages, Mapping, Protect, ShareMode};
 
 fn main() {
     if let Some((role, args)) = role() {
@@ -16,6 +16,7 @@ fn main() {
             "share_modes_between_processes",
             share_modes_between_processes,
         ),
+        ("large_pages", large_pages),
         ("no_space_on_a_full_tmpfs", no_space_on_a_full_tmpfs),
         ("reserve_then_commit", reserve_then_commit),
         ("view_at_a_chosen_address", view_at_a_chosen_address),
@@ -481,5 +482,100 @@ fn share_modes_between_processes() {
     assert_eq!(run_child("map-file", &[&name, "by-name"]), "violation");
     drop(exclusive);
     assert_eq!(run_child("map-file", &[p, "exclusive"]), "ok");
+    ns.assert_empty();
+}
+
+/// `HugePages_Free` from /proc/meminfo (Linux).
+#[cfg(target_os = "linux")]
+fn free_huge_pages() -> u64 {
+    let info = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let line = info
+        .lines()
+        .find(|l| l.starts_with("HugePages_Free:"))
+        .unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn large_pages() {
+    let ns = Namespace::new();
+    // Prefer: huge pages where the system gives them, ordinary pages otherwise.
+    let name = unique("thp");
+    let m = Mapping::options()
+        .size(8 << 20)
+        .large_pages(LargePages::Prefer)
+        .create_new(&name)
+        .unwrap();
+    m.view()
+        .offset(3 << 20)
+        .map()
+        .unwrap()
+        .write_at(5, b"prefer")
+        .unwrap();
+    let other = Mapping::open(&name).unwrap();
+    let back = other.view().offset((3 << 20) + 5).len(6).map().unwrap();
+    assert_eq!(back.read_vec(0, 6).unwrap(), b"prefer");
+    drop((back, m, other));
+    // Require: never silently ordinary pages.
+    assert!(matches!(
+        Mapping::options()
+            .size(4 << 20)
+            .large_pages(LargePages::Require)
+            .create_new(unique("req")),
+        Err(Error::Unsupported { .. })
+    ));
+    #[cfg(windows)]
+    assert!(matches!(
+        Mapping::options()
+            .size(4 << 20)
+            .large_pages(LargePages::Require)
+            .create_unnamed(),
+        Err(Error::Unsupported { .. })
+    ));
+    #[cfg(target_os = "linux")]
+    {
+        let knob = "/proc/sys/vm/nr_hugepages";
+        let before = std::fs::read_to_string(knob).unwrap().trim().to_string();
+        if free_huge_pages() == 0 {
+            match Mapping::options()
+                .size(4 << 20)
+                .large_pages(LargePages::Require)
+                .create_unnamed()
+            {
+                Err(e @ Error::NoSpace { .. }) => {
+                    assert!(e.to_string().contains("nr_hugepages"), "{e}")
+                }
+                other => panic!("expected NoSpace without reserved huge pages, got {other:?}"),
+            }
+        }
+        // Puts the system's huge page reservation back however the test ends.
+        struct Restore<'a>(&'a str, String);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                let _ = std::fs::write(self.0, &self.1);
+            }
+        }
+        let _restore = Restore(knob, before.clone());
+        let wanted = before.parse::<u64>().unwrap() + 4;
+        if std::fs::write(knob, wanted.to_string()).is_err() || free_huge_pages() < 3 {
+            println!("    (explicit huge pages skipped: cannot reserve them here; needs root)");
+            ns.assert_empty();
+            return;
+        }
+        let free = free_huge_pages();
+        {
+            let m = Mapping::options()
+                .size(4 << 20)
+                .large_pages(LargePages::Require)
+                .create_unnamed()
+                .unwrap();
+            // A huge page for the header, two for the data.
+            assert_eq!(free - free_huge_pages(), 3);
+            let v = m.view().offset(3 << 20).len(100).map().unwrap();
+            v.write_at(0, b"on huge pages").unwrap();
+            let w = m.view().map().unwrap();
+            assert_eq!(w.read_vec(3 << 20, 13).unwrap(), b"on huge pages");
+        }
+        assert_eq!(free_huge_pages(), free, "the huge pages were given back");
+    }
     ns.assert_empty();
 }

@@ -266,22 +266,47 @@ impl Entry {
     /// Creates an unnamed memory object (a sealed memfd) holding `header` and its data.
     pub(crate) fn create_unnamed(header: &Header) -> Result<Entry> {
         use rustix::fs::{MemfdFlags, SealFlags};
-        let fd = rustix::fs::memfd_create(
-            "filemap-unnamed",
-            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
-        )
-        .map_err(|e| Error::io("create", "an unnamed memory object (memfd)", errno(e)))?;
-        fill_new_entry(fd.as_fd(), header, &"memory (unnamed object)")?;
+        let huge = super::huge_page_size()
+            .is_some_and(|h| header.is_large_pages() && header.data_offset >= h);
+        let mut flags = MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING;
+        if huge {
+            flags |= MemfdFlags::HUGETLB;
+        }
+        let fd = rustix::fs::memfd_create("filemap-unnamed", flags).map_err(|e| match e {
+            Errno::INVAL if huge => Error::Unsupported {
+                what: "explicit huge pages (MFD_HUGETLB) on this kernel",
+            },
+            e => Error::io("create", "an unnamed memory object (memfd)", errno(e)),
+        })?;
+        let place = if huge {
+            "huge pages (see /proc/sys/vm/nr_hugepages)"
+        } else {
+            "memory (unnamed object)"
+        };
+        fill_new_entry(fd.as_fd(), header, &place)?;
         // Sealing the size means no process holding the object can shrink it under a view.
-        rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)
-            .map_err(|e| Error::io("seal", "an unnamed memory object", errno(e)))?;
+        match rustix::fs::fcntl_add_seals(
+            &fd,
+            SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL,
+        ) {
+            Ok(()) => {}
+            // Older kernels cannot seal hugetlb memfds; the object still works.
+            Err(Errno::INVAL) if huge => {}
+            Err(e) => return Err(Error::io("seal", "an unnamed memory object", errno(e))),
+        }
         Ok(Entry { fd, named: None })
     }
 }
 
 /// Sizes, allocates and writes the header of a new (still nameless) entry.
 fn fill_new_entry(fd: BorrowedFd<'_>, header: &Header, place: &dyn fmt::Display) -> Result<()> {
-    let total = header.entry_len();
+    let huge =
+        super::huge_page_size().filter(|&h| header.is_large_pages() && header.data_offset >= h);
+    let mut total = header.entry_len();
+    if let Some(huge) = huge {
+        // Files on huge pages are sized in whole huge pages.
+        total = total.next_multiple_of(huge);
+    }
     if total > i64::MAX as u64 {
         return Err(Error::InvalidSize {
             size: header.size,
@@ -306,6 +331,24 @@ fn fill_new_entry(fd: BorrowedFd<'_>, header: &Header, place: &dyn fmt::Display)
     };
     allocate(fd, alloc_len, place)?;
     let bytes = header.encode();
+    if huge.is_some() {
+        // Huge-page files (hugetlbfs) take no write(2): write the header through a mapping.
+        let section = Section::from_handle(
+            rustix::io::fcntl_dupfd_cloexec(fd, 3)
+                .map_err(|e| Error::io("duplicate", "a new entry", errno(e)))?,
+        );
+        let view = section.map(
+            0,
+            header.data_offset as usize,
+            crate::Access::Write,
+            false,
+            place,
+        )?;
+        // SAFETY: the mapping is at least HEADER_AREA writable bytes of a new entry that no
+        // other process can see yet.
+        unsafe { crate::view::copy_to_shared(view.ptr(), &bytes) };
+        return Ok(());
+    }
     let mut done = 0;
     while done < bytes.len() {
         match rustix::io::pwrite(fd, &bytes[done..], done as u64) {

@@ -26,6 +26,17 @@ pub(crate) fn page_size() -> u64 {
     rustix::param::page_size() as u64
 }
 
+/// The default huge page size (`Hugepagesize` in `/proc/meminfo`), if the system has one.
+pub(crate) fn huge_page_size() -> Option<u64> {
+    static SIZE: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *SIZE.get_or_init(|| {
+        let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+        let line = info.lines().find(|l| l.starts_with("Hugepagesize:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    })
+}
+
 /// The alignment of view offsets: the page size.
 pub(crate) fn allocation_granularity() -> u64 {
     rustix::param::page_size() as u64
@@ -237,6 +248,18 @@ impl RawView {
         // from their storage), and callers refuse DONTNEED on private (copy) views.
         unsafe { rustix::mm::madvise(self.ptr.as_ptr().add(offset).cast(), len, a) }
             .map_err(|e| Error::io("advise the kernel about", "a view", errno(e)))
+    }
+
+    /// Advises the kernel to back the region with transparent huge pages (best effort).
+    pub(crate) fn advise_huge_pages(&self) {
+        // SAFETY: the whole region is this mapping; the advice does not change contents.
+        let _ = unsafe {
+            rustix::mm::madvise(
+                self.ptr.as_ptr().cast(),
+                self.len,
+                rustix::mm::Advice::LinuxHugepage,
+            )
+        };
     }
 
     /// Changes the protection of the whole region (`private`: a copy view; matters on

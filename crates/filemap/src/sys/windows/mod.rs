@@ -74,6 +74,11 @@ pub(crate) fn page_size() -> u64 {
     4096
 }
 
+/// Explicit large pages are not offered on Windows (they need `SeLockMemoryPrivilege`).
+pub(crate) fn huge_page_size() -> Option<u64> {
+    None
+}
+
 /// Whether this process runs under Wine (whose ntdll exports `wine_get_version`).
 fn running_under_wine() -> bool {
     use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
@@ -440,6 +445,9 @@ impl RawView {
         }
         Ok(())
     }
+
+    /// Windows has no advice for large pages on a view: nothing to do.
+    pub(crate) fn advise_huge_pages(&self) {}
 
     /// Changes the protection of the whole view (`VirtualProtect`); `private` views get
     /// `PAGE_WRITECOPY` for read-write.
