@@ -403,6 +403,34 @@ pub enum Error {
         reason: String,
     },
 
+    /// The channel's peer is gone (closed, or its process died) and nothing more can
+    /// arrive or be taken.
+    #[error("{name}: the other end of the channel is gone")]
+    Disconnected {
+        /// The channel.
+        name: String,
+    },
+
+    /// A channel already has a live endpoint of that kind.
+    #[error("{name} already has a {endpoint}: only one at a time")]
+    EndpointTaken {
+        /// The channel.
+        name: String,
+        /// "sender" or "receiver".
+        endpoint: &'static str,
+    },
+
+    /// A message larger than the channel can carry.
+    #[error("a message of {len} bytes does not fit in {name}, which carries at most {max}")]
+    MessageTooLarge {
+        /// The channel.
+        name: String,
+        /// The message's length.
+        len: usize,
+        /// The largest message the channel carries.
+        max: usize,
+    },
+
     /// A wait (lock, event, semaphore) did not succeed within its timeout.
     #[error("timed out after {after:?} waiting for {what}")]
     Timeout {

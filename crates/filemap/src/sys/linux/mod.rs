@@ -7,7 +7,10 @@ mod sync;
 
 pub(crate) use entry::*;
 pub(crate) use share::*;
-pub(crate) use sync::{EventObject, Locked, MutexObject, SemaphoreObject, SYNC_AREA};
+pub(crate) use sync::{
+    create_sync, open_sync, ChannelMemory, EndpointLock, EventObject, Locked, MutexObject,
+    SemaphoreObject, SYNC_AREA,
+};
 
 use std::fs::File;
 use std::io;

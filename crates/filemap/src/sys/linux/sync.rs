@@ -28,6 +28,7 @@ pub(crate) const SYNC_AREA: usize = 64;
 #[derive(Debug)]
 pub(crate) struct SyncMemory {
     view: RawView,
+    len: u64,
     // Keeps the object alive; dropped after the view.
     entry: Entry,
     identity: u64,
@@ -52,6 +53,7 @@ impl SyncMemory {
         let identity = entry.identity();
         Ok(SyncMemory {
             view,
+            len: header.size,
             entry,
             identity,
         })
@@ -62,6 +64,32 @@ impl SyncMemory {
         // SAFETY: the data area is at least SYNC_AREA bytes, page-aligned, mapped while
         // `self` lives; words are 4-byte aligned; any bit pattern is a valid u32.
         unsafe { &*self.view.ptr().add(index * 4).cast::<AtomicU32>() }
+    }
+
+    /// The start of the data area.
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.view.ptr()
+    }
+
+    /// The data area's length.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Sleeps while `word` holds `expected` (a futex; `_side` matters on Windows).
+    pub(crate) fn wait_word(
+        &self,
+        _side: crate::channel::Side,
+        word: &AtomicU32,
+        expected: u32,
+        timeout: Duration,
+    ) {
+        futex_wait(word, expected, Some(timeout));
+    }
+
+    /// Wakes the sleepers on `word`.
+    pub(crate) fn wake_word(&self, _side: crate::channel::Side, word: &AtomicU32) {
+        futex_wake(word, i32::MAX as u32);
     }
 
     /// The user's data, right after the synchronisation words.
@@ -516,3 +544,68 @@ impl SemaphoreObject {
         Some(self.memory.semaphore_max())
     }
 }
+
+const F_OFD_GETLK: libc::c_int = 36;
+const F_OFD_SETLK: libc::c_int = 37;
+
+fn ofd_lock_request(byte: u8, kind: libc::c_short) -> libc::flock {
+    // SAFETY: flock is plain data; zero is a valid starting value.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = kind;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = byte as libc::off_t;
+    fl.l_len = 1;
+    fl
+}
+
+/// An endpoint's claim on its role: an open-file-description lock on one byte of the
+/// entry, released by the kernel if the process dies.
+#[derive(Debug)]
+pub(crate) struct EndpointLock {
+    _fd: std::os::fd::OwnedFd,
+}
+
+impl SyncMemory {
+    /// A new open file description of the entry, for endpoint locks.
+    fn fresh_description(&self) -> Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsRawFd;
+        rustix::fs::open(
+            format!("/proc/self/fd/{}", self.entry.fd().as_raw_fd()),
+            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| Error::io("open for an endpoint lock", "a channel", super::errno(e)))
+    }
+
+    /// Takes endpoint `byte`'s lock; `None` if a live endpoint holds it.
+    pub(crate) fn lock_endpoint(&self, byte: u8) -> Result<Option<EndpointLock>> {
+        use std::os::fd::AsRawFd;
+        let fd = self.fresh_description()?;
+        let fl = ofd_lock_request(byte, libc::F_WRLCK as libc::c_short);
+        // SAFETY: fcntl with a valid descriptor and a pointer to a local flock.
+        let r = unsafe { libc::fcntl(fd.as_raw_fd(), F_OFD_SETLK, &fl) };
+        if r == 0 {
+            return Ok(Some(EndpointLock { _fd: fd }));
+        }
+        let err = std::io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EAGAIN) | Some(libc::EACCES) => Ok(None),
+            _ => Err(Error::io("lock an endpoint of", "a channel", err)),
+        }
+    }
+
+    /// Whether some process holds endpoint `byte`'s lock.
+    pub(crate) fn endpoint_alive(&self, byte: u8) -> bool {
+        use std::os::fd::AsRawFd;
+        let Ok(fd) = self.fresh_description() else {
+            return true; // cannot tell: do not declare anyone dead
+        };
+        let mut fl = ofd_lock_request(byte, libc::F_WRLCK as libc::c_short);
+        // SAFETY: fcntl with a valid descriptor and a pointer to a local flock.
+        let r = unsafe { libc::fcntl(fd.as_raw_fd(), F_OFD_GETLK, &mut fl) };
+        r != 0 || fl.l_type != libc::F_UNLCK as libc::c_short
+    }
+}
+
+/// A channel entry: its data area mapped, and the endpoint locks.
+pub(crate) type ChannelMemory = SyncMemory;

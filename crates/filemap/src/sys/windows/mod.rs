@@ -50,7 +50,10 @@ use crate::name::{Name, Scope};
 use crate::{Access, Disposition};
 
 mod sync;
-pub(crate) use sync::{EventObject, Locked, MutexObject, SemaphoreObject, SYNC_AREA};
+pub(crate) use sync::{
+    create_sync, open_sync, ChannelMemory, EndpointLock, EventObject, Locked, MutexObject,
+    SemaphoreObject, SYNC_AREA,
+};
 
 /// `SYNCHRONIZE`, enough access to learn that a named mutex, event or semaphore exists.
 const SYNCHRONIZE: u32 = 0x0010_0000;

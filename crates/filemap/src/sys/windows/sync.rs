@@ -416,3 +416,153 @@ impl SemaphoreObject {
         self.max
     }
 }
+
+/// A channel's data area, mapped, with its two wake-up events (`Local\name/rx` and
+/// `Local\name/tx`: cross-process waits use named events, since `WaitOnAddress` works
+/// within one process only).
+#[derive(Debug)]
+pub(crate) struct ChannelMemory {
+    view: RawView,
+    _entry: Entry,
+    len: u64,
+    name: Name,
+    receiver_event: OwnedHandle,
+    sender_event: OwnedHandle,
+}
+
+/// An endpoint's claim on its role: it holds the only handle on a named event
+/// (`Local\name/sender` or `.../receiver`), which disappears with its process.
+#[derive(Debug)]
+pub(crate) struct EndpointLock {
+    _event: OwnedHandle,
+}
+
+fn derived(name: &Name, suffix: &str) -> Vec<u16> {
+    let scope = match name.scope() {
+        Scope::Local => "Local",
+        Scope::Global => "Global",
+    };
+    wide(&format!("{scope}\\{}/{suffix}", name.base()))
+}
+
+fn auto_event(name: &Name, suffix: &str) -> Result<OwnedHandle> {
+    let w = derived(name, suffix);
+    // SAFETY: a valid NUL-terminated name; an auto-reset event, initially unset.
+    let h = unsafe { CreateEventW(std::ptr::null(), 0, 0, w.as_ptr()) };
+    owned(h).ok_or_else(|| Error::io("create the wake-up event of", name, os_error(last_error())))
+}
+
+impl ChannelMemory {
+    fn map(name: &Name, entry: Entry, header: &Header) -> Result<ChannelMemory> {
+        let view = entry.section()?.map(
+            header.data_offset,
+            header.size as usize,
+            Access::Write,
+            false,
+            name,
+        )?;
+        Ok(ChannelMemory {
+            view,
+            _entry: entry,
+            len: header.size,
+            name: name.clone(),
+            receiver_event: auto_event(name, "rx")?,
+            sender_event: auto_event(name, "tx")?,
+        })
+    }
+
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.view.ptr()
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn event(&self, side: crate::channel::Side) -> &OwnedHandle {
+        match side {
+            crate::channel::Side::Receiver => &self.receiver_event,
+            crate::channel::Side::Sender => &self.sender_event,
+        }
+    }
+
+    /// Sleeps on `side`'s event while `word` holds `expected`, at most `timeout`.
+    pub(crate) fn wait_word(
+        &self,
+        side: crate::channel::Side,
+        word: &std::sync::atomic::AtomicU32,
+        expected: u32,
+        timeout: Duration,
+    ) {
+        if word.load(std::sync::atomic::Ordering::Acquire) == expected {
+            let _ = wait(self.event(side), Some(timeout), &self.name);
+        }
+    }
+
+    /// Wakes `side` (sets its event).
+    pub(crate) fn wake_word(
+        &self,
+        side: crate::channel::Side,
+        _word: &std::sync::atomic::AtomicU32,
+    ) {
+        // SAFETY: a valid event handle.
+        unsafe { SetEvent(raw(self.event(side).as_handle())) };
+    }
+
+    fn endpoint_suffix(byte: u8) -> &'static str {
+        if byte == 0 {
+            "sender"
+        } else {
+            "receiver"
+        }
+    }
+
+    /// Takes the endpoint's role; `None` if a live endpoint holds it.
+    pub(crate) fn lock_endpoint(&self, byte: u8) -> Result<Option<EndpointLock>> {
+        let w = derived(&self.name, Self::endpoint_suffix(byte));
+        // A peer testing liveness holds the event for an instant: try a few times.
+        for _ in 0..5 {
+            // SAFETY: a valid NUL-terminated name.
+            let h = unsafe { CreateEventW(std::ptr::null(), 1, 0, w.as_ptr()) };
+            let code = last_error();
+            let event = owned(h).ok_or_else(|| {
+                Error::io("create the endpoint event of", &self.name, os_error(code))
+            })?;
+            if code != ERROR_ALREADY_EXISTS {
+                return Ok(Some(EndpointLock { _event: event }));
+            }
+            drop(event);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(None)
+    }
+
+    /// Whether a live endpoint holds that role (its event still exists).
+    pub(crate) fn endpoint_alive(&self, byte: u8) -> bool {
+        let w = derived(&self.name, Self::endpoint_suffix(byte));
+        // SAFETY: a valid NUL-terminated name; the handle is closed at once by `owned`.
+        owned(unsafe { OpenEventW(SYNCHRONIZE, 0, w.as_ptr()) }).is_some()
+    }
+}
+
+/// Creates (or opens) a channel's entry whose data area `init` prepares.
+pub(crate) fn create_sync(
+    name: &Name,
+    header: &Header,
+    mode: CreateMode,
+    init: &dyn Fn(*mut u8) -> Result<()>,
+) -> Result<(ChannelMemory, Header, Disposition)> {
+    refuse_persistent(header)?;
+    let (entry, header, disposition) = create_entry(name, header, mode, Some(init))?;
+    Ok((
+        ChannelMemory::map(name, entry, &header)?,
+        header,
+        disposition,
+    ))
+}
+
+/// Opens a channel's entry.
+pub(crate) fn open_sync(name: &Name) -> Result<(ChannelMemory, Header)> {
+    let (entry, header) = open_entry(name, true)?;
+    Ok((ChannelMemory::map(name, entry, &header)?, header))
+}

@@ -1,0 +1,660 @@
+//! A zero-copy message channel between processes: variable-length messages in a ring
+//! buffer in a named entry of the one namespace, one [`Sender`] and one [`Receiver`] at a
+//! time, opened by name from any process, in either order.
+//!
+//! ```
+//! # let _dir = filemap::doctest_dir();
+//! use filemap::channel::{Receiver, Sender};
+//!
+//! let mut tx = Sender::create_or_open("events", 1 << 20)?; // capacity in bytes
+//! let mut rx = Receiver::create_or_open("events", 1 << 20)?; // usually another process
+//!
+//! // Zero-copy: write the message in place, then publish it.
+//! let mut slot = tx.reserve(5)?;
+//! slot.copy_from_slice(b"hello");
+//! slot.commit();
+//! tx.send(b"world")?; // or copy a slice in
+//!
+//! // Zero-copy on the receiving side too: the slot borrows the ring until dropped.
+//! assert_eq!(&*rx.recv()?, b"hello");
+//! let mut buf = Vec::new();
+//! rx.recv_into(&mut buf)?;
+//! assert_eq!(buf, b"world");
+//! # Ok::<(), filemap::Error>(())
+//! ```
+//!
+//! Waiting spins briefly, then sleeps in the kernel (a futex on Linux, a named event on
+//! Windows); a send or receive makes no system call when the peer is not asleep.
+//! [`WaitMode::BusyPoll`] never sleeps, for the lowest latency.
+//!
+//! The death of the peer is noticed without polling process ids: each endpoint holds a
+//! lock that the kernel releases when its process dies, and a waiting endpoint tests it
+//! whenever its timed sleep (at most 50 ms) ends. A blocked `recv` returns every message
+//! committed before the sender died, then [`Error::Disconnected`]; a blocked send to a dead
+//! receiver returns `Disconnected` likewise. A new endpoint can take the place of a dead
+//! one. Nothing committed is lost, and no message is handed out twice: a message a
+//! receiver was given is not given again to the receiver that replaces it, even if the
+//! first died holding it.
+//!
+//! Soundness: the borrowed slices are sound because of the ownership protocol described in
+//! the ring module: the sender owns the free part of the ring and publishes a frame by a
+//! release store of `tail`, the receiver owns the committed part until it releases it, and
+//! the endpoint locks make sure there is only one of each. A process that writes the
+//! channel's memory without following the protocol (it needs write access to the entry)
+//! can corrupt messages; filemap then reports a corrupt ring as [`Error::Corrupt`].
+
+mod ring;
+
+use std::ops::{Deref, DerefMut};
+use std::time::{Duration, Instant};
+
+use ring::{Next, Ring};
+use std::sync::atomic::Ordering;
+
+use crate::error::{Error, Kind, Result};
+use crate::header::Layout;
+use crate::name::{IntoName, Name};
+use crate::sync::ObjectOptions;
+use crate::sys::{self, CreateMode};
+
+/// How a blocked endpoint waits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WaitMode {
+    /// Spin briefly, then sleep in the kernel (the default): low CPU use.
+    #[default]
+    Blocking,
+    /// Spin until the peer acts: the lowest latency, one busy core while waiting.
+    BusyPoll,
+}
+
+/// How often a sleeping endpoint wakes up to check that its peer is alive.
+const LIVENESS_INTERVAL: Duration = Duration::from_millis(50);
+/// Spins before sleeping, in blocking mode.
+const SPINS: u32 = 2000;
+
+const SENDER_LOCK: u8 = 0;
+const RECEIVER_LOCK: u8 = 1;
+
+/// Which side of a channel waits or is woken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Sender,
+    Receiver,
+}
+
+/// The shared part of both endpoints: the mapped entry, the ring, the name.
+#[derive(Debug)]
+struct Endpoint {
+    name: Name,
+    memory: sys::ChannelMemory,
+    ring: Ring,
+    _lock: sys::EndpointLock,
+    mode: WaitMode,
+}
+
+fn round_capacity(capacity: u64) -> Result<u64> {
+    if capacity == 0 || capacity > 1 << 40 {
+        return Err(Error::InvalidSize {
+            size: capacity,
+            problem: "a channel's capacity is 1 byte to 1 TiB",
+        });
+    }
+    Ok(capacity.max(4096).next_power_of_two())
+}
+
+impl Endpoint {
+    fn open(
+        name: Name,
+        capacity: Option<u64>,
+        options: &ObjectOptions,
+        side: Side,
+    ) -> Result<Endpoint> {
+        let memory = match capacity {
+            Some(capacity) => {
+                let capacity = round_capacity(capacity)?;
+                let mut header = options.header(Kind::Channel, 0, Layout::default())?;
+                header.size = ring::RING_OFFSET as u64 + capacity;
+                // SAFETY: the data area is RING_OFFSET + capacity fresh bytes.
+                let init = |base: *mut u8| {
+                    unsafe { ring::init(base, capacity) };
+                    Ok(())
+                };
+                let (memory, header, _) =
+                    sys::create_sync(&name, &header, CreateMode::OrOpen, &init)?;
+                crate::sync::check_kind(&name, &header, Kind::Channel)?;
+                memory
+            }
+            None => {
+                let (memory, header) = sys::open_sync(&name)?;
+                crate::sync::check_kind(&name, &header, Kind::Channel)?;
+                memory
+            }
+        };
+        // SAFETY: the data area is mapped for as long as `memory` lives, and `ring` is
+        // kept beside it; its length is the header's size, checked by `new`.
+        let ring =
+            unsafe { Ring::new(memory.base(), memory.len()) }.ok_or_else(|| Error::Corrupt {
+                name: name.to_string(),
+                problem: "the channel's capacity does not fit its entry".into(),
+            })?;
+        let byte = match side {
+            Side::Sender => SENDER_LOCK,
+            Side::Receiver => RECEIVER_LOCK,
+        };
+        let lock = memory
+            .lock_endpoint(byte)?
+            .ok_or_else(|| Error::EndpointTaken {
+                name: name.to_string(),
+                endpoint: match side {
+                    Side::Sender => "sender",
+                    Side::Receiver => "receiver",
+                },
+            })?;
+        Ok(Endpoint {
+            name,
+            memory,
+            ring,
+            _lock: lock,
+            mode: WaitMode::Blocking,
+        })
+    }
+
+    /// Whether the peer is gone: it closed, or its process died holding its lock.
+    fn peer_gone(&self, peer: Side) -> bool {
+        let (state, byte) = match peer {
+            Side::Sender => (ring::SENDER_STATE, SENDER_LOCK),
+            Side::Receiver => (ring::RECEIVER_STATE, RECEIVER_LOCK),
+        };
+        match self.ring.u32_at(state).load(Ordering::Acquire) {
+            ring::STATE_CLOSED => true,
+            ring::STATE_CONNECTED => !self.memory.endpoint_alive(byte),
+            // Not connected yet (ring::STATE_NONE): either side may start first.
+            _ => false,
+        }
+    }
+
+    /// Waits until `ready()` or the peer is gone or `deadline` passes. `Ok(true)`: ready.
+    fn wait(&self, me: Side, deadline: Option<Instant>, ready: impl Fn() -> bool) -> Result<bool> {
+        let (seq, sleepers, peer) = match me {
+            Side::Receiver => (ring::RX_SEQ, ring::RX_SLEEPERS, Side::Sender),
+            Side::Sender => (ring::TX_SEQ, ring::TX_SLEEPERS, Side::Receiver),
+        };
+        let seq = self.ring.u32_at(seq);
+        let sleepers = self.ring.u32_at(sleepers);
+        let mut spins = 0u32;
+        let mut last_check = Instant::now();
+        loop {
+            if ready() {
+                return Ok(true);
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return Ok(false);
+            }
+            if self.mode == WaitMode::BusyPoll || spins < SPINS {
+                spins = spins.wrapping_add(1);
+                std::hint::spin_loop();
+                if spins % 4096 == 0 && now.duration_since(last_check) >= LIVENESS_INTERVAL {
+                    last_check = now;
+                    if self.peer_gone(peer) {
+                        return if ready() {
+                            Ok(true)
+                        } else {
+                            Err(self.disconnected())
+                        };
+                    }
+                }
+                continue;
+            }
+            if self.peer_gone(peer) {
+                return if ready() {
+                    Ok(true)
+                } else {
+                    Err(self.disconnected())
+                };
+            }
+            let expected = seq.load(Ordering::Acquire);
+            sleepers.fetch_add(1, Ordering::SeqCst);
+            if ready() {
+                sleepers.fetch_sub(1, Ordering::SeqCst);
+                return Ok(true);
+            }
+            let mut nap = LIVENESS_INTERVAL;
+            if let Some(d) = deadline {
+                nap = nap.min(d.saturating_duration_since(now));
+            }
+            self.memory.wait_word(me, seq, expected, nap);
+            sleepers.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Wakes `whom` if it sleeps (no system call otherwise).
+    fn wake(&self, whom: Side) {
+        let (seq, sleepers) = match whom {
+            Side::Receiver => (ring::RX_SEQ, ring::RX_SLEEPERS),
+            Side::Sender => (ring::TX_SEQ, ring::TX_SLEEPERS),
+        };
+        if self.ring.u32_at(sleepers).load(Ordering::SeqCst) > 0 {
+            let seq = self.ring.u32_at(seq);
+            seq.fetch_add(1, Ordering::Release);
+            self.memory.wake_word(whom, seq);
+        }
+    }
+
+    fn disconnected(&self) -> Error {
+        Error::Disconnected {
+            name: self.name.to_string(),
+        }
+    }
+
+    fn corrupt(&self, problem: String) -> Error {
+        Error::Corrupt {
+            name: self.name.to_string(),
+            problem: format!("the channel's ring: {problem}"),
+        }
+    }
+}
+
+/// The sending end of a channel. Only one may exist at a time (a second is
+/// [`Error::EndpointTaken`]); it can replace one whose process died.
+#[derive(Debug)]
+pub struct Sender {
+    end: Endpoint,
+    /// The next free position (this sender owns `tail`).
+    tail: u64,
+}
+
+/// The receiving end of a channel. Only one may exist at a time.
+#[derive(Debug)]
+pub struct Receiver {
+    end: Endpoint,
+    /// Where the next frame to hand out starts (this receiver owns `head` and `claim`).
+    claim: u64,
+}
+
+impl Sender {
+    /// Creates the channel with `capacity` bytes (rounded up to a power of two, at least
+    /// 4 KiB) if it does not exist, and becomes its sender.
+    pub fn create_or_open(name: impl IntoName, capacity: u64) -> Result<Sender> {
+        Sender::create_or_open_with(name, capacity, &ObjectOptions::new())
+    }
+
+    /// [`create_or_open`](Sender::create_or_open) with options (persistence, permissions).
+    pub fn create_or_open_with(
+        name: impl IntoName,
+        capacity: u64,
+        options: &ObjectOptions,
+    ) -> Result<Sender> {
+        Sender::connect(Endpoint::open(
+            name.into_name()?,
+            Some(capacity),
+            options,
+            Side::Sender,
+        )?)
+    }
+
+    /// Becomes the sender of an existing channel.
+    pub fn open(name: impl IntoName) -> Result<Sender> {
+        Sender::connect(Endpoint::open(
+            name.into_name()?,
+            None,
+            &ObjectOptions::new(),
+            Side::Sender,
+        )?)
+    }
+
+    fn connect(end: Endpoint) -> Result<Sender> {
+        let tail = end.ring.tail().load(Ordering::Acquire);
+        end.ring
+            .u32_at(ring::SENDER_STATE)
+            .store(ring::STATE_CONNECTED, Ordering::Release);
+        end.wake(Side::Receiver);
+        Ok(Sender { end, tail })
+    }
+
+    /// The channel's name.
+    pub fn name(&self) -> &Name {
+        &self.end.name
+    }
+
+    /// The ring's capacity in bytes.
+    pub fn capacity(&self) -> u64 {
+        self.end.ring.capacity()
+    }
+
+    /// The largest message the channel carries.
+    pub fn max_message_len(&self) -> usize {
+        self.end.ring.max_message() as usize
+    }
+
+    /// How this sender waits when the ring is full.
+    pub fn set_wait_mode(&mut self, mode: WaitMode) {
+        self.end.mode = mode;
+    }
+
+    fn check_len(&self, len: usize) -> Result<()> {
+        let max = self.max_message_len();
+        if len > max {
+            return Err(Error::MessageTooLarge {
+                name: self.end.name.to_string(),
+                len,
+                max,
+            });
+        }
+        Ok(())
+    }
+
+    fn reserve_until(
+        &mut self,
+        len: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Option<SendSlot<'_>>> {
+        self.check_len(len)?;
+        let ring = self.end.ring;
+        let size = ring::frame_size(len as u64);
+        let to_end = ring.bytes_to_end(self.tail);
+        if size > to_end {
+            // The frame does not fit before the ring's end: publish a wrap marker there
+            // first (once its bytes are free), and continue at the ring's start.
+            let tail = self.tail;
+            let free = || tail + to_end - ring.head().load(Ordering::Acquire) <= ring.capacity();
+            if !self.end.wait(Side::Sender, deadline, free)? {
+                return Ok(None);
+            }
+            ring.write_wrap(tail);
+            self.publish(tail + to_end);
+        }
+        let start = self.tail;
+        let end = start + size;
+        let fits = || end - ring.head().load(Ordering::Acquire) <= ring.capacity();
+        if !self.end.wait(Side::Sender, deadline, fits)? {
+            return Ok(None);
+        }
+        Ok(Some(SendSlot {
+            sender: self,
+            start,
+            len,
+        }))
+    }
+
+    /// Publishes everything written up to `tail` and wakes the receiver if it sleeps.
+    fn publish(&mut self, tail: u64) {
+        // The SeqCst store orders the publication before the check for a sleeper.
+        self.end.ring.tail().store(tail, Ordering::SeqCst);
+        self.tail = tail;
+        self.end.wake(Side::Receiver);
+    }
+
+    /// A slot of `len` bytes in the ring, waiting while the ring is full; write the message
+    /// into it, then [`commit`](SendSlot::commit). Dropping it uncommitted sends nothing.
+    pub fn reserve(&mut self, len: usize) -> Result<SendSlot<'_>> {
+        Ok(self.reserve_until(len, None)?.expect("no deadline"))
+    }
+
+    /// A slot if there is room now; `Ok(None)` if the ring is full.
+    pub fn try_reserve(&mut self, len: usize) -> Result<Option<SendSlot<'_>>> {
+        self.reserve_until(len, Some(Instant::now()))
+    }
+
+    /// Like [`reserve`](Sender::reserve), giving up with [`Error::Timeout`].
+    pub fn reserve_timeout(&mut self, len: usize, timeout: Duration) -> Result<SendSlot<'_>> {
+        let name = self.end.name.to_string();
+        self.reserve_until(len, Some(Instant::now() + timeout))?
+            .ok_or(Error::Timeout {
+                what: name,
+                after: timeout,
+            })
+    }
+
+    /// Copies `message` in and sends it, waiting while the ring is full.
+    pub fn send(&mut self, message: &[u8]) -> Result<()> {
+        let mut slot = self.reserve(message.len())?;
+        slot.copy_from_slice(message);
+        slot.commit();
+        Ok(())
+    }
+
+    /// Sends `message` if there is room now; `Ok(false)` if the ring is full.
+    pub fn try_send(&mut self, message: &[u8]) -> Result<bool> {
+        match self.try_reserve(message.len())? {
+            Some(mut slot) => {
+                slot.copy_from_slice(message);
+                slot.commit();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Like [`send`](Sender::send), giving up with [`Error::Timeout`].
+    pub fn send_timeout(&mut self, message: &[u8], timeout: Duration) -> Result<()> {
+        let mut slot = self.reserve_timeout(message.len(), timeout)?;
+        slot.copy_from_slice(message);
+        slot.commit();
+        Ok(())
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        self.end
+            .ring
+            .u32_at(ring::SENDER_STATE)
+            .store(ring::STATE_CLOSED, Ordering::Release);
+        self.end.wake(Side::Receiver);
+    }
+}
+
+/// A reserved message in the ring: write it through `DerefMut<[u8]>`, then
+/// [`commit`](SendSlot::commit). Dropped uncommitted, it sends nothing.
+#[derive(Debug)]
+#[must_use = "a reserved slot sends nothing until it is committed"]
+pub struct SendSlot<'a> {
+    sender: &'a mut Sender,
+    start: u64,
+    len: usize,
+}
+
+impl SendSlot<'_> {
+    /// Publishes the message.
+    pub fn commit(self) {
+        let len = self.len;
+        self.commit_len(len);
+    }
+
+    /// Publishes the first `len` bytes only (at most the reserved length).
+    pub fn commit_len(self, len: usize) {
+        let len = len.min(self.len);
+        self.sender.end.ring.write_header(self.start, len as u32);
+        let end = self.start + ring::frame_size(len as u64);
+        self.sender.publish(end);
+    }
+}
+
+impl Deref for SendSlot<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: `len` bytes at the slot's payload belong to this sender (the ownership
+        // protocol: free ring space between tail and head + capacity), contiguous, and
+        // mapped while the sender lives; `&self` borrows the sender.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.sender.end.ring.at(self.start + ring::FRAME_HEADER),
+                self.len,
+            )
+        }
+    }
+}
+
+impl DerefMut for SendSlot<'_> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `deref`; `&mut self` makes this the only reference.
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.sender.end.ring.at(self.start + ring::FRAME_HEADER),
+                self.len,
+            )
+        }
+    }
+}
+
+impl Receiver {
+    /// Creates the channel with `capacity` bytes if it does not exist, and becomes its
+    /// receiver.
+    pub fn create_or_open(name: impl IntoName, capacity: u64) -> Result<Receiver> {
+        Receiver::create_or_open_with(name, capacity, &ObjectOptions::new())
+    }
+
+    /// [`create_or_open`](Receiver::create_or_open) with options.
+    pub fn create_or_open_with(
+        name: impl IntoName,
+        capacity: u64,
+        options: &ObjectOptions,
+    ) -> Result<Receiver> {
+        Receiver::connect(Endpoint::open(
+            name.into_name()?,
+            Some(capacity),
+            options,
+            Side::Receiver,
+        )?)
+    }
+
+    /// Becomes the receiver of an existing channel.
+    pub fn open(name: impl IntoName) -> Result<Receiver> {
+        Receiver::connect(Endpoint::open(
+            name.into_name()?,
+            None,
+            &ObjectOptions::new(),
+            Side::Receiver,
+        )?)
+    }
+
+    fn connect(end: Endpoint) -> Result<Receiver> {
+        // Messages handed out to a receiver that died are not handed out again.
+        let claim = end.ring.claim().load(Ordering::Acquire);
+        end.ring.head().store(claim, Ordering::Release);
+        end.ring
+            .u32_at(ring::RECEIVER_STATE)
+            .store(ring::STATE_CONNECTED, Ordering::Release);
+        end.wake(Side::Sender);
+        Ok(Receiver { end, claim })
+    }
+
+    /// The channel's name.
+    pub fn name(&self) -> &Name {
+        &self.end.name
+    }
+
+    /// How this receiver waits when the ring is empty.
+    pub fn set_wait_mode(&mut self, mode: WaitMode) {
+        self.end.mode = mode;
+    }
+
+    fn recv_until(&mut self, deadline: Option<Instant>) -> Result<Option<RecvSlot<'_>>> {
+        let ring = self.end.ring;
+        loop {
+            let claim = self.claim;
+            let ready = || ring.tail().load(Ordering::Acquire) != claim;
+            if !self.end.wait(Side::Receiver, deadline, ready)? {
+                return Ok(None);
+            }
+            let tail = ring.tail().load(Ordering::Acquire);
+            match ring
+                .next_frame(claim, tail)
+                .map_err(|p| self.end.corrupt(p))?
+            {
+                Next::Empty => return Ok(None),
+                Next::Wrap { next } => {
+                    // Give the bytes up to the ring's end back, and go on from its start.
+                    ring.claim().store(next, Ordering::Release);
+                    ring.head().store(next, Ordering::SeqCst);
+                    self.claim = next;
+                    self.end.wake(Side::Sender);
+                }
+                Next::Frame { payload, len, end } => {
+                    ring.claim().store(end, Ordering::Release);
+                    self.claim = end;
+                    return Ok(Some(RecvSlot {
+                        receiver: self,
+                        payload,
+                        len,
+                        end,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// The next message, waiting for one; [`Error::Disconnected`] once the sender is gone
+    /// and every message it committed was received.
+    pub fn recv(&mut self) -> Result<RecvSlot<'_>> {
+        // Without a deadline the wait only ends with a committed frame (the sender
+        // publishes a wrap marker together with the frame after it).
+        let name = self.end.name.to_string();
+        self.recv_until(None)?.ok_or_else(|| Error::Corrupt {
+            name,
+            problem: "the channel's ring: a committed position without a frame".into(),
+        })
+    }
+
+    /// The next message if there is one now.
+    pub fn try_recv(&mut self) -> Result<Option<RecvSlot<'_>>> {
+        self.recv_until(Some(Instant::now()))
+    }
+
+    /// Like [`recv`](Receiver::recv), giving up with [`Error::Timeout`].
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<RecvSlot<'_>> {
+        let name = self.end.name.to_string();
+        self.recv_until(Some(Instant::now() + timeout))?
+            .ok_or(Error::Timeout {
+                what: name,
+                after: timeout,
+            })
+    }
+
+    /// Receives the next message into `buf` (replacing its contents).
+    pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        let slot = self.recv()?;
+        buf.clear();
+        buf.extend_from_slice(&slot);
+        Ok(())
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.end
+            .ring
+            .u32_at(ring::RECEIVER_STATE)
+            .store(ring::STATE_CLOSED, Ordering::Release);
+        self.end.wake(Side::Sender);
+    }
+}
+
+/// A received message, borrowed from the ring: read it through `Deref<[u8]>`; dropping it
+/// gives its space back to the sender.
+#[derive(Debug)]
+pub struct RecvSlot<'a> {
+    receiver: &'a mut Receiver,
+    payload: u64,
+    len: usize,
+    end: u64,
+}
+
+impl Deref for RecvSlot<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the frame lies in `[head, tail)`, which the sender does not touch until
+        // this slot releases it (the ownership protocol); it is contiguous and mapped while
+        // the receiver lives.
+        unsafe { std::slice::from_raw_parts(self.receiver.end.ring.at(self.payload), self.len) }
+    }
+}
+
+impl Drop for RecvSlot<'_> {
+    fn drop(&mut self) {
+        let end = &self.receiver.end;
+        end.ring.head().store(self.end, Ordering::SeqCst);
+        end.wake(Side::Sender);
+    }
+}

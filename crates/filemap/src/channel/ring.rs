@@ -1,0 +1,206 @@
+//! The ring protocol of a channel, over a data area shared by two processes.
+//!
+//! Layout of the data area (each counter on a cache line of its own):
+//!
+//! | offset | field | written by |
+//! |---|---|---|
+//! | 0 | capacity (u64, a power of two) | creator |
+//! | 64 | `head`: bytes released (u64) | receiver |
+//! | 128 | `tail`: bytes committed (u64) | sender |
+//! | 192 | `claim`: bytes handed out by `recv` (u64) | receiver |
+//! | 256 | receiver's wake-up sequence (u32), sleeping receivers (u32) | both |
+//! | 320 | sender's wake-up sequence (u32), sleeping senders (u32) | both |
+//! | 384 | sender state (u32: 0 none yet, 1 connected, 2 closed) | sender |
+//! | 448 | receiver state (u32) | receiver |
+//! | 4096 | the ring: `capacity` bytes of frames | |
+//!
+//! Positions only grow; a position's place in the ring is `position % capacity`. A frame is
+//! an 8-byte header (payload length u32, reserved u32) and the payload, padded to 8 bytes,
+//! always contiguous: when a frame does not fit before the ring's end, the sender publishes
+//! a wrap marker (length `u32::MAX`) there, which the receiver skips (releasing the bytes up
+//! to the ring's end), and writes the frame at the ring's start.
+//!
+//! Ownership protocol (what makes the slots' plain slices sound): the bytes in
+//! `[tail, head + capacity)` belong to the one sender, which writes a frame there and then
+//! publishes it by storing `tail` (release); the bytes in `[head, tail)` belong to the one
+//! receiver, which reads a frame after loading `tail` (acquire), records it as handed out in
+//! `claim` (so a message is never delivered twice, even if the receiver dies holding it), and
+//! gives its bytes back by storing `head` (release) when the slot is dropped. One sender and
+//! one receiver at a time are enforced by the endpoint locks (see `sys`).
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// Where the ring starts in the data area.
+pub(crate) const RING_OFFSET: usize = 4096;
+/// A frame header's size.
+pub(crate) const FRAME_HEADER: u64 = 8;
+/// The length that marks "continue at the ring's start".
+pub(crate) const WRAP: u32 = u32::MAX;
+
+const CAPACITY: usize = 0;
+const HEAD: usize = 64;
+const TAIL: usize = 128;
+const CLAIM: usize = 192;
+pub(crate) const RX_SEQ: usize = 256;
+pub(crate) const RX_SLEEPERS: usize = 260;
+pub(crate) const TX_SEQ: usize = 320;
+pub(crate) const TX_SLEEPERS: usize = 324;
+pub(crate) const SENDER_STATE: usize = 384;
+pub(crate) const RECEIVER_STATE: usize = 448;
+
+/// No endpoint of that side has connected yet (the zero-filled initial state).
+#[allow(dead_code)]
+pub(crate) const STATE_NONE: u32 = 0;
+pub(crate) const STATE_CONNECTED: u32 = 1;
+pub(crate) const STATE_CLOSED: u32 = 2;
+
+/// A frame's size in the ring for a payload of `len` bytes.
+pub(crate) fn frame_size(len: u64) -> u64 {
+    FRAME_HEADER + len.next_multiple_of(8)
+}
+
+/// Initialises the control area of a new channel's data area.
+///
+/// # Safety
+/// `base` must point to at least `RING_OFFSET` writable bytes nobody else uses yet.
+pub(crate) unsafe fn init(base: *mut u8, capacity: u64) {
+    // SAFETY: the caller's contract; the area is zero-filled by the OS already.
+    unsafe { base.add(CAPACITY).cast::<u64>().write(capacity) };
+}
+
+/// What `Ring::next_frame` found at the receiver's position.
+pub(crate) enum Next {
+    /// Nothing committed yet.
+    Empty,
+    /// A wrap marker: continue at `next`, the ring's start.
+    Wrap { next: u64 },
+    /// A frame: payload at `payload` (a position) of `len` bytes; the frame ends at `end`.
+    Frame { payload: u64, len: usize, end: u64 },
+}
+
+/// A view of the control area and ring at `base`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ring {
+    base: *mut u8,
+    capacity: u64,
+}
+
+// SAFETY: the ring is shared memory used through atomics and the ownership protocol above.
+unsafe impl Send for Ring {}
+// SAFETY: as above.
+unsafe impl Sync for Ring {}
+
+impl Ring {
+    /// The ring at `base`, whose data area is `area_len` bytes; `None` if its recorded
+    /// capacity does not fit (a corrupt channel).
+    ///
+    /// # Safety
+    /// `base` must point to `area_len` bytes of shared memory, 8-aligned, mapped for as long
+    /// as the ring is used.
+    pub(crate) unsafe fn new(base: *mut u8, area_len: u64) -> Option<Ring> {
+        // SAFETY: the caller's contract; an aligned atomic load.
+        let capacity = unsafe { (*base.add(CAPACITY).cast::<AtomicU64>()).load(Ordering::Acquire) };
+        let fits = capacity
+            .checked_add(RING_OFFSET as u64)
+            .is_some_and(|end| end <= area_len);
+        (capacity.is_power_of_two() && capacity >= 4096 && fits).then_some(Ring { base, capacity })
+    }
+
+    pub(crate) fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// The largest payload a frame can carry.
+    pub(crate) fn max_message(&self) -> u64 {
+        (self.capacity - FRAME_HEADER).min(u32::MAX as u64 - 1)
+    }
+
+    pub(crate) fn u64_at(&self, offset: usize) -> &AtomicU64 {
+        // SAFETY: a control-area field (constructor contract), 8-aligned.
+        unsafe { &*self.base.add(offset).cast::<AtomicU64>() }
+    }
+
+    pub(crate) fn u32_at(&self, offset: usize) -> &AtomicU32 {
+        // SAFETY: a control-area field (constructor contract), 4-aligned.
+        unsafe { &*self.base.add(offset).cast::<AtomicU32>() }
+    }
+
+    pub(crate) fn head(&self) -> &AtomicU64 {
+        self.u64_at(HEAD)
+    }
+
+    pub(crate) fn tail(&self) -> &AtomicU64 {
+        self.u64_at(TAIL)
+    }
+
+    pub(crate) fn claim(&self) -> &AtomicU64 {
+        self.u64_at(CLAIM)
+    }
+
+    fn index(&self, position: u64) -> u64 {
+        position & (self.capacity - 1)
+    }
+
+    /// A pointer to the ring byte at `position`.
+    pub(crate) fn at(&self, position: u64) -> *mut u8 {
+        // SAFETY: the index is below the capacity, inside the ring (constructor contract).
+        unsafe { self.base.add(RING_OFFSET + self.index(position) as usize) }
+    }
+
+    fn frame_len(&self, position: u64) -> &AtomicU32 {
+        // SAFETY: frames start 8-aligned inside the ring.
+        unsafe { &*self.at(position).cast::<AtomicU32>() }
+    }
+
+    /// Bytes from `position` to the ring's end.
+    pub(crate) fn bytes_to_end(&self, position: u64) -> u64 {
+        self.capacity - self.index(position)
+    }
+
+    /// Writes a wrap marker at `tail` (the sender's own bytes).
+    pub(crate) fn write_wrap(&self, tail: u64) {
+        self.frame_len(tail).store(WRAP, Ordering::Relaxed);
+    }
+
+    /// Writes a frame header for `len` bytes at `start` (the sender's own bytes).
+    pub(crate) fn write_header(&self, start: u64, len: u32) {
+        self.frame_len(start).store(len, Ordering::Relaxed);
+        // SAFETY: the header's second word, inside the sender's frame.
+        unsafe { (*self.at(start + 4).cast::<AtomicU32>()).store(0, Ordering::Relaxed) };
+    }
+
+    /// The frame or wrap marker at the receiver's position `claim`, given the committed
+    /// `tail`. `Err` describes a corrupt ring.
+    pub(crate) fn next_frame(&self, claim: u64, tail: u64) -> Result<Next, String> {
+        if claim == tail {
+            return Ok(Next::Empty);
+        }
+        if tail < claim || tail - claim > self.capacity || claim % 8 != 0 {
+            return Err(format!(
+                "positions out of order: read at {claim}, committed up to {tail}"
+            ));
+        }
+        let len = self.frame_len(claim).load(Ordering::Relaxed);
+        if len == WRAP {
+            let next = claim + self.bytes_to_end(claim);
+            if next > tail {
+                return Err(format!(
+                    "a wrap marker at {claim} points past the committed {tail}"
+                ));
+            }
+            return Ok(Next::Wrap { next });
+        }
+        let size = frame_size(len as u64);
+        let end = claim + size;
+        if len as u64 > self.max_message() || end > tail || size > self.bytes_to_end(claim) {
+            return Err(format!(
+                "a frame of {len} bytes at {claim} does not fit before the committed {tail}"
+            ));
+        }
+        Ok(Next::Frame {
+            payload: claim + FRAME_HEADER,
+            len: len as usize,
+            end,
+        })
+    }
+}

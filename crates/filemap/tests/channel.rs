@@ -1,0 +1,457 @@
+//! The channel between real processes: ordered, intact delivery of millions of messages of
+//! random sizes with a checksum, kill -9 of the sender and of the receiver mid-stream, a
+//! third endpoint refused; and wraparound property tests in one process.
+
+mod common;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use common::{child, role, run_tests, unique, Namespace};
+use filemap::channel::{Receiver, Sender};
+use filemap::Error;
+use xxhash_rust::xxh3::Xxh3;
+
+fn main() {
+    if let Some((role, args)) = role() {
+        std::process::exit(play(&role, &args));
+    }
+    run_tests(&[
+        ("wraparound_properties", wraparound_properties),
+        (
+            "ordered_intact_delivery_between_processes",
+            ordered_intact_delivery_between_processes,
+        ),
+        ("sender_killed_mid_stream", sender_killed_mid_stream),
+        ("receiver_killed_mid_stream", receiver_killed_mid_stream),
+        (
+            "one_sender_and_one_receiver_at_a_time",
+            one_sender_and_one_receiver_at_a_time,
+        ),
+        (
+            "message_larger_than_the_ring_is_refused",
+            message_larger_than_the_ring_is_refused,
+        ),
+        ("timeouts_and_orderly_close", timeouts_and_orderly_close),
+    ]);
+}
+
+/// Message number `seq`: its length (1 byte to 64 KiB, mostly small: octave k is half as
+/// likely as octave k - 1) and its bytes, both derived from `seq`.
+fn message(seq: u64, buf: &mut Vec<u8>) {
+    let mut x = seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5851_f42d_4c95_7f2d;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let octave = (next().trailing_zeros() as u64).min(15); // 0..=15, P(k) = 2^-(k+1)
+    let len = (1u64 << octave) + next() % (1u64 << octave);
+    buf.clear();
+    buf.extend((0..len).map(|i| (seq as u8).wrapping_add((i as u8).wrapping_mul(31))));
+    let n = buf.len().min(8);
+    buf[..n].copy_from_slice(&seq.to_le_bytes()[..n]);
+}
+
+fn messages_to_send() -> u64 {
+    std::env::var("FILEMAP_CHANNEL_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000)
+}
+
+fn play(role: &str, args: &[String]) -> i32 {
+    let arg = |i: usize| args[i].as_str();
+    let result: Result<(), String> = (|| {
+        match role {
+            "send-all" => {
+                let count: u64 = arg(1).parse().unwrap();
+                let mut tx = Sender::create_or_open(arg(0), 1 << 20).map_err(|e| e.to_string())?;
+                let mut hash = Xxh3::new();
+                let mut buf = Vec::new();
+                for seq in 0..count {
+                    message(seq, &mut buf);
+                    hash.update(&buf);
+                    let mut slot = tx.reserve(buf.len()).map_err(|e| e.to_string())?;
+                    slot.copy_from_slice(&buf);
+                    slot.commit();
+                }
+                print!("{:016x}", hash.digest());
+            }
+            "send-forever" => {
+                let mut tx = Sender::create_or_open(arg(0), 64 << 10).map_err(|e| e.to_string())?;
+                println!("ready");
+                std::io::stdout().flush().unwrap();
+                let mut buf = Vec::new();
+                for seq in 0.. {
+                    message(seq, &mut buf);
+                    tx.send(&buf).map_err(|e| e.to_string())?;
+                }
+            }
+            "receive-some" => {
+                // Receives `n` messages, recording each sequence number while holding it,
+                // then blocks without receiving more.
+                let n: u64 = arg(1).parse().unwrap();
+                let mut rx =
+                    Receiver::create_or_open(arg(0), 64 << 10).map_err(|e| e.to_string())?;
+                let last =
+                    filemap::sync::SharedMutex::<u64>::open(arg(2)).map_err(|e| e.to_string())?;
+                let mut buf = Vec::new();
+                for seq in 0..n {
+                    let slot = rx.recv().map_err(|e| e.to_string())?;
+                    message(seq, &mut buf);
+                    if *slot != buf[..] {
+                        return Err(format!("message {seq} differs"));
+                    }
+                    *last.lock().map_err(|e| e.to_string())? = seq;
+                }
+                println!("ready");
+                std::io::stdout().flush().unwrap();
+                let _ = std::io::Read::read(&mut std::io::stdin(), &mut [0u8; 1]);
+            }
+            other => return Err(format!("unknown role {other}")),
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("child {role}: {e}");
+            1
+        }
+    }
+}
+
+fn wraparound_properties() {
+    use proptest::prelude::*;
+    let ns = Namespace::new();
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 64,
+        ..Default::default()
+    });
+    // Random message sizes (up to most of a 4 KiB ring) and random interleavings of
+    // sends and receives: everything arrives once, in order, intact.
+    let strategy = proptest::collection::vec((0usize..4000, 0u8..3), 1..200);
+    runner
+        .run(&strategy, |ops| {
+            let name = unique("prop");
+            let mut tx = Sender::create_or_open(&name, 4096).unwrap();
+            let mut rx = Receiver::open(&name).unwrap();
+            let (mut sent, mut received) = (0u64, 0u64);
+            let mut pending: std::collections::VecDeque<Vec<u8>> = Default::default();
+            let check = |rx: &mut Receiver,
+                         pending: &mut std::collections::VecDeque<Vec<u8>>,
+                         received: &mut u64| {
+                let slot = rx.try_recv().unwrap();
+                match slot {
+                    Some(s) => {
+                        let want = pending.pop_front().expect("nothing was pending");
+                        assert_eq!(&*s, &want[..]);
+                        *received += 1;
+                        true
+                    }
+                    None => {
+                        assert!(pending.is_empty(), "a committed message is missing");
+                        false
+                    }
+                }
+            };
+            for (len, op) in ops {
+                if op < 2 {
+                    let msg: Vec<u8> = (0..len).map(|i| (i as u64 ^ sent) as u8).collect();
+                    if tx.try_send(&msg).unwrap() {
+                        pending.push_back(msg);
+                        sent += 1;
+                    } else {
+                        // Full: make room. An empty ring takes it at once, or after the
+                        // receiver has seen the wrap marker the failed attempt published.
+                        let mut accepted = false;
+                        for _ in 0..2 {
+                            while check(&mut rx, &mut pending, &mut received) {}
+                            if tx.try_send(&msg).unwrap() {
+                                accepted = true;
+                                break;
+                            }
+                        }
+                        assert!(accepted, "an empty ring refused {len} bytes");
+                        pending.push_back(msg);
+                        sent += 1;
+                    }
+                } else {
+                    check(&mut rx, &mut pending, &mut received);
+                }
+            }
+            while check(&mut rx, &mut pending, &mut received) {}
+            prop_assert_eq!(sent, received);
+            Ok(())
+        })
+        .unwrap();
+    ns.assert_empty();
+}
+
+fn ordered_intact_delivery_between_processes() {
+    let ns = Namespace::new();
+    let name = unique("stream");
+    let count = messages_to_send();
+    let mut rx = Receiver::create_or_open(&name, 1 << 20).unwrap();
+    let sender = child("send-all", &[&name, &count.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut hash = Xxh3::new();
+    let (mut bytes, mut expected) = (0u64, Vec::new());
+    for seq in 0..count {
+        let slot = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        message(seq, &mut expected);
+        assert!(*slot == expected[..], "message {seq} differs");
+        hash.update(&slot);
+        bytes += slot.len() as u64;
+    }
+    let out = sender.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{:016x}", hash.digest())
+    );
+    // Then the sender is gone: Disconnected, nothing more.
+    assert!(matches!(
+        rx.recv_timeout(Duration::from_secs(5)),
+        Err(Error::Disconnected { .. })
+    ));
+    println!(
+        "    {count} messages, {} MiB, checksum {:016x}, {:.1} s",
+        bytes >> 20,
+        hash.digest(),
+        started.elapsed().as_secs_f64()
+    );
+    drop(rx);
+    ns.assert_empty();
+}
+
+fn sender_killed_mid_stream() {
+    let ns = Namespace::new();
+    let name = unique("killsend");
+    let mut rx = Receiver::create_or_open(&name, 64 << 10).unwrap();
+    let mut sender = common::spawn_ready("send-forever", &[&name]);
+    let mut next = 0u64;
+    let mut buf = Vec::new();
+    while next < 20_000 {
+        let slot = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        message(next, &mut buf);
+        assert!(*slot == buf[..]);
+        next += 1;
+    }
+    sender.kill().unwrap(); // SIGKILL mid-stream
+    sender.wait().unwrap();
+    let killed = Instant::now();
+    // Every message committed before the death arrives, in order, then Disconnected.
+    let gone = loop {
+        match rx.recv() {
+            Ok(slot) => {
+                message(next, &mut buf);
+                assert!(*slot == buf[..], "message {next} after the kill differs");
+                next += 1;
+            }
+            Err(Error::Disconnected { .. }) => break killed.elapsed(),
+            Err(e) => panic!("unexpected {e}"),
+        }
+    };
+    println!(
+        "    {next} messages received; Disconnected {} ms after the kill",
+        gone.as_millis()
+    );
+    assert!(
+        gone < Duration::from_millis(100),
+        "noticed the death only after {gone:?}"
+    );
+    // A new sender can take the dead one's place.
+    let mut tx = Sender::open(&name).unwrap();
+    tx.send(b"again").unwrap();
+    assert_eq!(&*rx.recv().unwrap(), b"again");
+    drop((tx, rx));
+    ns.assert_empty();
+}
+
+fn receiver_killed_mid_stream() {
+    let ns = Namespace::new();
+    let name = unique("killrecv");
+    let last_name = unique("last");
+    let last = filemap::sync::SharedMutex::<u64>::create_new(&last_name, u64::MAX).unwrap();
+    let mut tx = Sender::create_or_open(&name, 64 << 10).unwrap();
+    let mut receiver = child("receive-some", &[&name, "1000", &last_name])
+        .stdout(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Fill the ring until send blocks (the receiver no longer reads), from another thread's
+    // point of view: here, send until a timeout says it is full.
+    let mut seq = 0u64;
+    let mut buf = Vec::new();
+    loop {
+        message(seq, &mut buf);
+        match tx.send_timeout(&buf, Duration::from_millis(200)) {
+            Ok(()) => seq += 1,
+            Err(Error::Timeout { .. }) => break,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    // The receiver has taken its 1000 messages and stopped reading.
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(receiver.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "ready");
+    receiver.kill().unwrap(); // SIGKILL while the sender is about to block
+    receiver.wait().unwrap();
+    let killed = Instant::now();
+    message(seq, &mut buf);
+    match tx.send(&buf) {
+        Err(Error::Disconnected { .. }) => {}
+        other => panic!("expected Disconnected, got {other:?}"),
+    }
+    let gone = killed.elapsed();
+    println!(
+        "    blocked send: Disconnected {} ms after the kill",
+        gone.as_millis()
+    );
+    assert!(
+        gone < Duration::from_millis(100),
+        "noticed the death only after {gone:?}"
+    );
+    // A new receiver continues where the dead one stopped: nothing lost, nothing twice.
+    let seen = *last.lock().unwrap();
+    assert_eq!(seen, 999);
+    let mut rx = Receiver::open(&name).unwrap();
+    let mut expect = seen + 1;
+    while expect < seq {
+        let slot = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        message(expect, &mut buf);
+        assert!(*slot == buf[..], "message {expect}");
+        expect += 1;
+    }
+    assert!(rx.try_recv().unwrap().is_none());
+    drop((tx, rx, last));
+    ns.assert_empty();
+}
+
+fn one_sender_and_one_receiver_at_a_time() {
+    let ns = Namespace::new();
+    let name = unique("single");
+    let tx = Sender::create_or_open(&name, 4096).unwrap();
+    match Sender::open(&name) {
+        Err(
+            e @ Error::EndpointTaken {
+                endpoint: "sender", ..
+            },
+        ) => {
+            assert!(e.to_string().contains("only one at a time"), "{e}")
+        }
+        other => panic!("expected EndpointTaken, got {other:?}"),
+    }
+    let rx = Receiver::open(&name).unwrap();
+    assert!(matches!(
+        Receiver::create_or_open(&name, 4096),
+        Err(Error::EndpointTaken {
+            endpoint: "receiver",
+            ..
+        })
+    ));
+    drop(tx);
+    let tx = Sender::open(&name).unwrap();
+    assert!(matches!(
+        Receiver::open(unique("nothing")),
+        Err(Error::NotFound { .. })
+    ));
+    let not_a_channel = unique("mapping");
+    let m = filemap::Mapping::create_new(&not_a_channel, 4096).unwrap();
+    assert!(matches!(
+        Sender::open(&not_a_channel),
+        Err(Error::KindMismatch {
+            found: filemap::Kind::Mapping,
+            expected: filemap::Kind::Channel,
+            ..
+        })
+    ));
+    drop((tx, rx, m));
+    ns.assert_empty();
+}
+
+fn message_larger_than_the_ring_is_refused() {
+    let ns = Namespace::new();
+    let name = unique("large");
+    let mut tx = Sender::create_or_open(&name, 5000).unwrap();
+    assert_eq!(tx.capacity(), 8192, "rounded up to a power of two");
+    let max = tx.max_message_len();
+    assert_eq!(max, 8192 - 8);
+    match tx.send(&vec![0u8; max + 1]) {
+        Err(e @ Error::MessageTooLarge { .. }) => {
+            assert!(e.to_string().contains("at most 8184"), "{e}")
+        }
+        other => panic!("expected MessageTooLarge, got {other:?}"),
+    }
+    // The largest message goes through, wherever the ring's start is (the receiver runs
+    // in another thread: a blocking send waits for it to skip the wrap marker).
+    let mut rx = Receiver::open(&name).unwrap();
+    let writer = std::thread::spawn(move || {
+        for round in 0..3u8 {
+            tx.send(&[round; 100]).unwrap();
+            tx.send(&vec![round; max]).unwrap();
+        }
+        tx
+    });
+    for round in 0..3u8 {
+        assert_eq!(&*rx.recv().unwrap(), &[round; 100][..]);
+        let big = rx.recv().unwrap();
+        assert_eq!(big.len(), max);
+        assert!(big.iter().all(|b| *b == round));
+    }
+    let tx = writer.join().unwrap();
+    assert!(matches!(
+        Sender::create_or_open(unique("zero"), 0),
+        Err(Error::InvalidSize { .. })
+    ));
+    drop((tx, rx));
+    ns.assert_empty();
+}
+
+fn timeouts_and_orderly_close() {
+    let ns = Namespace::new();
+    let name = unique("timeouts");
+    let mut rx = Receiver::create_or_open(&name, 4096).unwrap();
+    let d = Duration::from_millis(100);
+    let started = Instant::now();
+    assert!(matches!(rx.recv_timeout(d), Err(Error::Timeout { .. })));
+    assert!(started.elapsed() >= d);
+    let mut tx = Sender::open(&name).unwrap();
+    assert!(tx.try_send(&[1; 3000]).unwrap());
+    assert!(!tx.try_send(&[2; 3000]).unwrap(), "full");
+    let started = Instant::now();
+    assert!(matches!(
+        tx.send_timeout(&[2; 3000], d),
+        Err(Error::Timeout { .. })
+    ));
+    assert!(started.elapsed() >= d);
+    // An uncommitted slot sends nothing.
+    drop(rx.recv().unwrap());
+    let slot = tx.reserve(10).unwrap();
+    drop(slot);
+    assert!(rx.try_recv().unwrap().is_none());
+    // commit_len publishes a prefix.
+    let mut slot = tx.reserve(10).unwrap();
+    slot[..4].copy_from_slice(b"part");
+    slot.commit_len(4);
+    assert_eq!(&*rx.recv().unwrap(), b"part");
+    // The sender closes: what it sent arrives, then Disconnected at once.
+    tx.send(b"last").unwrap();
+    drop(tx);
+    assert_eq!(&*rx.recv().unwrap(), b"last");
+    let started = Instant::now();
+    assert!(matches!(rx.recv(), Err(Error::Disconnected { .. })));
+    assert!(started.elapsed() < Duration::from_millis(100));
+    drop(rx);
+    ns.assert_empty();
+}
