@@ -85,6 +85,10 @@ pub fn run(command: Command) -> Outcome {
         } => crate::sync_commands::lock(scoped_name(&name, global)?, timeout, &command),
         Command::Event { action } => crate::sync_commands::event(action),
         Command::Sem { action } => crate::sync_commands::sem(action),
+        Command::Bench {
+            what: crate::BenchWhat::Channel { json },
+        } => crate::bench::channel(json),
+        Command::BenchPartner { args } => crate::bench::partner_main(&args),
         Command::Demo => crate::demo::run(),
         Command::DemoChild { role, run } => crate::demo::child(&role, &run),
     }

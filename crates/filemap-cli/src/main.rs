@@ -3,6 +3,7 @@
 //!
 //! Errors are one line on stderr and exit code 1; usage errors exit 2 (clap's convention).
 
+mod bench;
 mod commands;
 mod demo;
 mod output;
@@ -173,6 +174,17 @@ enum Command {
         #[command(subcommand)]
         action: sync_commands::SemAction,
     },
+    /// Measure filemap against its peers on this machine.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
+    /// Internal: the partner process of a benchmark.
+    #[command(hide = true)]
+    BenchPartner {
+        /// The role and its arguments.
+        args: Vec<String>,
+    },
     /// Demonstrate: the classic main / producer / consumer as three processes sharing an
     /// int under a robust named mutex, with events instead of polling.
     Demo,
@@ -183,6 +195,19 @@ enum Command {
         role: String,
         /// The run's id.
         run: String,
+    },
+}
+
+/// What `filemap bench` measures.
+#[derive(Subcommand, Debug)]
+enum BenchWhat {
+    /// One-way latency (8 B to 1 MiB, busy-poll and blocking) and 1 MiB throughput of the
+    /// channel between two processes, against a Unix socket, a pipe, a raw futex ping-pong
+    /// and the cache-line floor, all in this run.
+    Channel {
+        /// One JSON array of rows.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -495,3 +495,55 @@ fn scan_reports_size_lines_and_xxh3() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn bench_channel_json_rows() {
+    let out = Command::new(env!("CARGO_BIN_EXE_filemap"))
+        .args(["bench", "channel", "--json"])
+        .env("FILEMAP_BENCH_QUICK", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = json(&String::from_utf8_lossy(&out.stdout));
+    let rows = rows.as_array().unwrap();
+    let find = |scenario: &str, system: &str, mode: &str, size: u64| {
+        rows.iter()
+            .find(|r| {
+                r["scenario"] == scenario
+                    && r["system"] == system
+                    && r["mode"] == mode
+                    && r["size"] == size
+            })
+            .unwrap_or_else(|| panic!("no row {scenario} {system} {mode} {size}"))
+    };
+    for size in [8, 64, 1024, 65536, 1 << 20] {
+        for mode in ["busy-poll", "blocking"] {
+            let r = find("latency", "filemap", mode, size);
+            assert!(r["p50_ns"].as_f64().unwrap() > 0.0);
+            assert!(r["p99_ns"].as_f64().unwrap() >= r["p50_ns"].as_f64().unwrap());
+        }
+        find("latency", "pipe", "blocking", size);
+        #[cfg(unix)]
+        find("latency", "unix-socket", "blocking", size);
+    }
+    find("latency", "floor", "busy-poll", 8);
+    #[cfg(target_os = "linux")]
+    find("latency", "futex", "blocking", 8);
+    for (system, mode) in [
+        ("memcpy", "busy-poll"),
+        ("filemap", "busy-poll"),
+        ("filemap", "blocking"),
+    ] {
+        assert!(
+            find("throughput", system, mode, 1 << 20)["gb_per_s"]
+                .as_f64()
+                .unwrap()
+                > 0.0
+        );
+    }
+}

@@ -386,10 +386,10 @@ fn message_larger_than_the_ring_is_refused() {
     let mut tx = Sender::create_or_open(&name, 5000).unwrap();
     assert_eq!(tx.capacity(), 8192, "rounded up to a power of two");
     let max = tx.max_message_len();
-    assert_eq!(max, 8192 - 8);
+    assert_eq!(max, 8192 - 16);
     match tx.send(&vec![0u8; max + 1]) {
         Err(e @ Error::MessageTooLarge { .. }) => {
-            assert!(e.to_string().contains("at most 8184"), "{e}")
+            assert!(e.to_string().contains("at most 8176"), "{e}")
         }
         other => panic!("expected MessageTooLarge, got {other:?}"),
     }

@@ -184,17 +184,20 @@ impl Endpoint {
         let mut spins = 0u32;
         let mut last_check = Instant::now();
         loop {
-            if ready() {
-                return Ok(true);
+            // The clock is read every 64 spins only: reading it costs more than a check.
+            for _ in 0..64 {
+                if ready() {
+                    return Ok(true);
+                }
+                std::hint::spin_loop();
             }
+            spins = spins.saturating_add(64);
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
-                return Ok(false);
+                return Ok(ready());
             }
             if self.mode == WaitMode::BusyPoll || spins < SPINS {
-                spins = spins.wrapping_add(1);
-                std::hint::spin_loop();
-                if spins % 4096 == 0 && now.duration_since(last_check) >= LIVENESS_INTERVAL {
+                if now.duration_since(last_check) >= LIVENESS_INTERVAL {
                     last_check = now;
                     if self.peer_gone(peer) {
                         return if ready() {
@@ -215,6 +218,9 @@ impl Endpoint {
             }
             let expected = seq.load(Ordering::Acquire);
             sleepers.fetch_add(1, Ordering::SeqCst);
+            // Pairs with the fence in `wake`: either the peer sees this sleeper, or this
+            // check sees the peer's progress.
+            std::sync::atomic::fence(Ordering::SeqCst);
             if ready() {
                 sleepers.fetch_sub(1, Ordering::SeqCst);
                 return Ok(true);
@@ -228,13 +234,30 @@ impl Endpoint {
         }
     }
 
-    /// Wakes `whom` if it sleeps (no system call otherwise).
-    fn wake(&self, whom: Side) {
-        let (seq, sleepers) = match whom {
-            Side::Receiver => (ring::RX_SEQ, ring::RX_SLEEPERS),
-            Side::Sender => (ring::TX_SEQ, ring::TX_SLEEPERS),
+    /// Records this endpoint's wait mode where its peer can see it.
+    fn set_mode(&mut self, me: Side, mode: WaitMode) {
+        self.mode = mode;
+        let word = match me {
+            Side::Sender => ring::SENDER_BUSY_POLLS,
+            Side::Receiver => ring::RECEIVER_BUSY_POLLS,
         };
-        if self.ring.u32_at(sleepers).load(Ordering::SeqCst) > 0 {
+        self.ring
+            .u32_at(word)
+            .store((mode == WaitMode::BusyPoll) as u32, Ordering::SeqCst);
+    }
+
+    /// Wakes `whom` if it sleeps (no system call otherwise; not even a fence when it
+    /// busy-polls and so never sleeps).
+    fn wake(&self, whom: Side) {
+        let (seq, sleepers, busy) = match whom {
+            Side::Receiver => (ring::RX_SEQ, ring::RX_SLEEPERS, ring::RECEIVER_BUSY_POLLS),
+            Side::Sender => (ring::TX_SEQ, ring::TX_SLEEPERS, ring::SENDER_BUSY_POLLS),
+        };
+        if self.ring.u32_at(busy).load(Ordering::Relaxed) == 1 {
+            return;
+        }
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.ring.u32_at(sleepers).load(Ordering::Relaxed) > 0 {
             let seq = self.ring.u32_at(seq);
             seq.fetch_add(1, Ordering::Release);
             self.memory.wake_word(whom, seq);
@@ -262,6 +285,9 @@ pub struct Sender {
     end: Endpoint,
     /// The next free position (this sender owns `tail`).
     tail: u64,
+    /// The receiver's `head` when last read: reloaded only when the ring looks full, so
+    /// that the sender does not pull the receiver's cache line on every message.
+    head: u64,
 }
 
 /// The receiving end of a channel. Only one may exist at a time.
@@ -304,12 +330,35 @@ impl Sender {
     }
 
     fn connect(end: Endpoint) -> Result<Sender> {
-        let tail = end.ring.tail().load(Ordering::Acquire);
-        end.ring
-            .u32_at(ring::SENDER_STATE)
+        let ring = end.ring;
+        // A sender that died may have committed frames after the tail it recorded.
+        let mut tail = ring.tail().load(Ordering::Acquire);
+        let mut steps = 0;
+        while let Some(next) = ring.committed_end(tail) {
+            tail = next;
+            steps += 1;
+            if steps > ring.capacity() / ring::FRAME_HEADER {
+                return Err(end.corrupt("committed frames that never end".into()));
+            }
+        }
+        ring.tail().store(tail, Ordering::Release);
+        let head = ring.head().load(Ordering::Acquire);
+        ring.u32_at(ring::SENDER_STATE)
             .store(ring::STATE_CONNECTED, Ordering::Release);
+        let mut end = end;
+        end.set_mode(Side::Sender, WaitMode::Blocking);
         end.wake(Side::Receiver);
-        Ok(Sender { end, tail })
+        Ok(Sender { end, tail, head })
+    }
+
+    /// Whether `[.., end)` is free: checks the cached head first, reloads it if not.
+    fn has_room(&mut self, end: u64) -> bool {
+        let capacity = self.end.ring.capacity();
+        if end - self.head <= capacity {
+            return true;
+        }
+        self.head = self.end.ring.head().load(Ordering::Acquire);
+        end - self.head <= capacity
     }
 
     /// The channel's name.
@@ -327,9 +376,10 @@ impl Sender {
         self.end.ring.max_message() as usize
     }
 
-    /// How this sender waits when the ring is full.
+    /// How this sender waits when the ring is full. (A peer that is waking this sender
+    /// at the moment of a switch to blocking may leave it asleep for up to 50 ms once.)
     pub fn set_wait_mode(&mut self, mode: WaitMode) {
-        self.end.mode = mode;
+        self.end.set_mode(Side::Sender, mode);
     }
 
     fn check_len(&self, len: usize) -> Result<()> {
@@ -357,17 +407,14 @@ impl Sender {
             // The frame does not fit before the ring's end: publish a wrap marker there
             // first (once its bytes are free), and continue at the ring's start.
             let tail = self.tail;
-            let free = || tail + to_end - ring.head().load(Ordering::Acquire) <= ring.capacity();
-            if !self.end.wait(Side::Sender, deadline, free)? {
+            if !self.wait_for_room(tail + to_end, deadline)? {
                 return Ok(None);
             }
             ring.write_wrap(tail);
-            self.publish(tail + to_end);
+            self.publish(tail, tail + to_end);
         }
         let start = self.tail;
-        let end = start + size;
-        let fits = || end - ring.head().load(Ordering::Acquire) <= ring.capacity();
-        if !self.end.wait(Side::Sender, deadline, fits)? {
+        if !self.wait_for_room(start + size, deadline)? {
             return Ok(None);
         }
         Ok(Some(SendSlot {
@@ -377,10 +424,24 @@ impl Sender {
         }))
     }
 
-    /// Publishes everything written up to `tail` and wakes the receiver if it sleeps.
-    fn publish(&mut self, tail: u64) {
-        // The SeqCst store orders the publication before the check for a sleeper.
-        self.end.ring.tail().store(tail, Ordering::SeqCst);
+    /// Waits until the ring is free up to `end`.
+    fn wait_for_room(&mut self, end: u64, deadline: Option<Instant>) -> Result<bool> {
+        if self.has_room(end) {
+            return Ok(true);
+        }
+        let ring = self.end.ring;
+        let room = || end - ring.head().load(Ordering::Acquire) <= ring.capacity();
+        let ok = self.end.wait(Side::Sender, deadline, room)?;
+        self.head = ring.head().load(Ordering::Acquire);
+        Ok(ok)
+    }
+
+    /// Commits the frame or wrap marker at `at`, records the new `tail`, and wakes the
+    /// receiver if it sleeps.
+    fn publish(&mut self, at: u64, tail: u64) {
+        let ring = self.end.ring;
+        ring.commit(at);
+        ring.tail().store(tail, Ordering::Release);
         self.tail = tail;
         self.end.wake(Side::Receiver);
     }
@@ -467,7 +528,7 @@ impl SendSlot<'_> {
         let len = len.min(self.len);
         self.sender.end.ring.write_header(self.start, len as u32);
         let end = self.start + ring::frame_size(len as u64);
-        self.sender.publish(end);
+        self.sender.publish(self.start, end);
     }
 }
 
@@ -536,6 +597,8 @@ impl Receiver {
         end.ring
             .u32_at(ring::RECEIVER_STATE)
             .store(ring::STATE_CONNECTED, Ordering::Release);
+        let mut end = end;
+        end.set_mode(Side::Receiver, WaitMode::Blocking);
         end.wake(Side::Sender);
         Ok(Receiver { end, claim })
     }
@@ -545,29 +608,27 @@ impl Receiver {
         &self.end.name
     }
 
-    /// How this receiver waits when the ring is empty.
+    /// How this receiver waits when the ring is empty. (A peer that is waking this
+    /// receiver at the moment of a switch to blocking may leave it asleep for up to 50 ms
+    /// once.)
     pub fn set_wait_mode(&mut self, mode: WaitMode) {
-        self.end.mode = mode;
+        self.end.set_mode(Side::Receiver, mode);
     }
 
     fn recv_until(&mut self, deadline: Option<Instant>) -> Result<Option<RecvSlot<'_>>> {
         let ring = self.end.ring;
         loop {
             let claim = self.claim;
-            let ready = || ring.tail().load(Ordering::Acquire) != claim;
+            let ready = || ring.committed(claim);
             if !self.end.wait(Side::Receiver, deadline, ready)? {
                 return Ok(None);
             }
-            let tail = ring.tail().load(Ordering::Acquire);
-            match ring
-                .next_frame(claim, tail)
-                .map_err(|p| self.end.corrupt(p))?
-            {
+            match ring.next_frame(claim).map_err(|p| self.end.corrupt(p))? {
                 Next::Empty => return Ok(None),
                 Next::Wrap { next } => {
                     // Give the bytes up to the ring's end back, and go on from its start.
                     ring.claim().store(next, Ordering::Release);
-                    ring.head().store(next, Ordering::SeqCst);
+                    ring.head().store(next, Ordering::Release);
                     self.claim = next;
                     self.end.wake(Side::Sender);
                 }
@@ -654,7 +715,7 @@ impl Deref for RecvSlot<'_> {
 impl Drop for RecvSlot<'_> {
     fn drop(&mut self) {
         let end = &self.receiver.end;
-        end.ring.head().store(self.end, Ordering::SeqCst);
+        end.ring.head().store(self.end, Ordering::Release);
         end.wake(Side::Sender);
     }
 }

@@ -10,20 +10,24 @@
 //! | 192 | `claim`: bytes handed out by `recv` (u64) | receiver |
 //! | 256 | receiver's wake-up sequence (u32), sleeping receivers (u32) | both |
 //! | 320 | sender's wake-up sequence (u32), sleeping senders (u32) | both |
-//! | 384 | sender state (u32: 0 none yet, 1 connected, 2 closed) | sender |
-//! | 448 | receiver state (u32) | receiver |
+//! | 384 | sender state (u32: 0 none yet, 1 connected, 2 closed), sender busy-polls (u32) | sender |
+//! | 448 | receiver state (u32), receiver busy-polls (u32) | receiver |
 //! | 4096 | the ring: `capacity` bytes of frames | |
 //!
 //! Positions only grow; a position's place in the ring is `position % capacity`. A frame is
-//! an 8-byte header (payload length u32, reserved u32) and the payload, padded to 8 bytes,
-//! always contiguous: when a frame does not fit before the ring's end, the sender publishes
-//! a wrap marker (length `u32::MAX`) there, which the receiver skips (releasing the bytes up
-//! to the ring's end), and writes the frame at the ring's start.
+//! a 16-byte header (payload length u32, reserved u32, and the commit tag u64: the bitwise
+//! complement of the frame's own position) and the payload, padded to whole 64-byte cache
+//! lines, always contiguous. A frame is committed when its tag matches its position: the
+//! receiver polls that word, so a small message costs one cache-line transfer (its header
+//! and payload share a line), and `tail`, which the sender also keeps up to date, stays off
+//! the receiver's path. When a frame does not fit before the ring's end, the sender
+//! publishes a wrap marker (length `u32::MAX`) there, which the receiver skips (releasing
+//! the bytes up to the ring's end), and writes the frame at the ring's start.
 //!
 //! Ownership protocol (what makes the slots' plain slices sound): the bytes in
 //! `[tail, head + capacity)` belong to the one sender, which writes a frame there and then
-//! publishes it by storing `tail` (release); the bytes in `[head, tail)` belong to the one
-//! receiver, which reads a frame after loading `tail` (acquire), records it as handed out in
+//! publishes it by storing its tag (release); the bytes in `[head, tail)` belong to the one
+//! receiver, which reads a frame after loading its tag (acquire), records it as handed out in
 //! `claim` (so a message is never delivered twice, even if the receiver dies holding it), and
 //! gives its bytes back by storing `head` (release) when the slot is dropped. One sender and
 //! one receiver at a time are enforced by the endpoint locks (see `sys`).
@@ -33,7 +37,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 /// Where the ring starts in the data area.
 pub(crate) const RING_OFFSET: usize = 4096;
 /// A frame header's size.
-pub(crate) const FRAME_HEADER: u64 = 8;
+pub(crate) const FRAME_HEADER: u64 = 16;
 /// The length that marks "continue at the ring's start".
 pub(crate) const WRAP: u32 = u32::MAX;
 
@@ -46,7 +50,9 @@ pub(crate) const RX_SLEEPERS: usize = 260;
 pub(crate) const TX_SEQ: usize = 320;
 pub(crate) const TX_SLEEPERS: usize = 324;
 pub(crate) const SENDER_STATE: usize = 384;
+pub(crate) const SENDER_BUSY_POLLS: usize = 388;
 pub(crate) const RECEIVER_STATE: usize = 448;
+pub(crate) const RECEIVER_BUSY_POLLS: usize = 452;
 
 /// No endpoint of that side has connected yet (the zero-filled initial state).
 #[allow(dead_code)]
@@ -54,9 +60,11 @@ pub(crate) const STATE_NONE: u32 = 0;
 pub(crate) const STATE_CONNECTED: u32 = 1;
 pub(crate) const STATE_CLOSED: u32 = 2;
 
-/// A frame's size in the ring for a payload of `len` bytes.
+/// A frame's size in the ring for a payload of `len` bytes: whole cache lines, so that a
+/// frame never shares a line with the next one (the sender writing frame n + 1 does not
+/// take the line the receiver is reading frame n from).
 pub(crate) fn frame_size(len: u64) -> u64 {
-    FRAME_HEADER + len.next_multiple_of(8)
+    (FRAME_HEADER + len).next_multiple_of(64)
 }
 
 /// Initialises the control area of a new channel's data area.
@@ -152,12 +160,45 @@ impl Ring {
         unsafe { &*self.at(position).cast::<AtomicU32>() }
     }
 
+    fn frame_tag(&self, position: u64) -> &AtomicU64 {
+        // SAFETY: the tag is the header's second 8 bytes; frames are 8-aligned and never
+        // closer than FRAME_HEADER to the ring's end.
+        unsafe { &*self.at(position + 8).cast::<AtomicU64>() }
+    }
+
+    /// Whether a frame (or wrap marker) is committed at `position`: its tag is the
+    /// position's complement (never the zero of fresh memory).
+    pub(crate) fn committed(&self, position: u64) -> bool {
+        self.frame_tag(position).load(Ordering::Acquire) == !position
+    }
+
+    /// Commits the frame (or wrap marker) written at `position`.
+    pub(crate) fn commit(&self, position: u64) {
+        self.frame_tag(position).store(!position, Ordering::Release);
+    }
+
+    /// The position after the committed frame or wrap marker at `position`, or `None` if
+    /// nothing (valid) is committed there. Used to find what a sender that died had
+    /// committed beyond the `tail` it recorded.
+    pub(crate) fn committed_end(&self, position: u64) -> Option<u64> {
+        if !self.committed(position) {
+            return None;
+        }
+        let len = self.frame_len(position).load(Ordering::Relaxed);
+        if len == WRAP {
+            return Some(position + self.bytes_to_end(position));
+        }
+        let size = frame_size(len as u64);
+        (len as u64 <= self.max_message() && size <= self.bytes_to_end(position))
+            .then_some(position + size)
+    }
+
     /// Bytes from `position` to the ring's end.
     pub(crate) fn bytes_to_end(&self, position: u64) -> u64 {
         self.capacity - self.index(position)
     }
 
-    /// Writes a wrap marker at `tail` (the sender's own bytes).
+    /// Writes a wrap marker at `tail` (the sender's own bytes); `commit` publishes it.
     pub(crate) fn write_wrap(&self, tail: u64) {
         self.frame_len(tail).store(WRAP, Ordering::Relaxed);
     }
@@ -169,38 +210,28 @@ impl Ring {
         unsafe { (*self.at(start + 4).cast::<AtomicU32>()).store(0, Ordering::Relaxed) };
     }
 
-    /// The frame or wrap marker at the receiver's position `claim`, given the committed
-    /// `tail`. `Err` describes a corrupt ring.
-    pub(crate) fn next_frame(&self, claim: u64, tail: u64) -> Result<Next, String> {
-        if claim == tail {
+    /// The frame or wrap marker committed at the receiver's position `claim`. `Err`
+    /// describes a corrupt ring.
+    pub(crate) fn next_frame(&self, claim: u64) -> Result<Next, String> {
+        if !self.committed(claim) {
             return Ok(Next::Empty);
-        }
-        if tail < claim || tail - claim > self.capacity || claim % 8 != 0 {
-            return Err(format!(
-                "positions out of order: read at {claim}, committed up to {tail}"
-            ));
         }
         let len = self.frame_len(claim).load(Ordering::Relaxed);
         if len == WRAP {
-            let next = claim + self.bytes_to_end(claim);
-            if next > tail {
-                return Err(format!(
-                    "a wrap marker at {claim} points past the committed {tail}"
-                ));
-            }
-            return Ok(Next::Wrap { next });
+            return Ok(Next::Wrap {
+                next: claim + self.bytes_to_end(claim),
+            });
         }
         let size = frame_size(len as u64);
-        let end = claim + size;
-        if len as u64 > self.max_message() || end > tail || size > self.bytes_to_end(claim) {
+        if len as u64 > self.max_message() || size > self.bytes_to_end(claim) {
             return Err(format!(
-                "a frame of {len} bytes at {claim} does not fit before the committed {tail}"
+                "a frame of {len} bytes at position {claim} does not fit the ring"
             ));
         }
         Ok(Next::Frame {
             payload: claim + FRAME_HEADER,
             len: len as usize,
-            end,
+            end: claim + size,
         })
     }
 }
