@@ -73,6 +73,22 @@ fn partner(args: &[&str]) -> Result<Child, Failure> {
         .spawn()?)
 }
 
+/// Pins this process to `cpu` where the system allows it (Linux); whether it did. Call it
+/// before starting partners only when two cores are available: children inherit the pin.
+fn pin_to(cpu: usize) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let mut set = rustix::thread::CpuSet::new();
+        set.set(cpu);
+        rustix::thread::sched_setaffinity(None, &set).is_ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = cpu;
+        false
+    }
+}
+
 fn err(e: impl std::fmt::Display) -> Failure {
     Failure::Error(e.to_string())
 }
@@ -282,6 +298,11 @@ pub fn channel(as_json: bool) -> Outcome {
         std::env::set_var("FILEMAP_DIR", &dir);
         dir
     };
+    // The partner pins itself to the other core (see `partner_main`).
+    let two_cores = std::thread::available_parallelism()
+        .map(|n| n.get() >= 2)
+        .unwrap_or(false);
+    let pinned = two_cores && pin_to(0);
     let mut rows = Vec::new();
     let mut latency = |system, mode, size, r: (f64, f64)| {
         rows.push(Row {
@@ -353,6 +374,14 @@ pub fn channel(as_json: bool) -> Outcome {
         println!("{}", serde_json::Value::Array(out));
         return Ok(ExitCode::SUCCESS);
     }
+    println!(
+        "processes {} to different cores\n",
+        if pinned {
+            "pinned"
+        } else {
+            "not pinned (the system does not allow it)"
+        }
+    );
     let floor = rows
         .iter()
         .find(|r| r.system == "floor")
@@ -406,6 +435,9 @@ pub fn partner_main(args: &[String]) -> Outcome {
             WaitMode::Blocking
         }
     };
+    // The other core than the measuring process (which pinned itself to the first, if the
+    // machine has two).
+    pin_to(1);
     match arg(0)? {
         "channel-echo" => {
             let mut rx = Receiver::create_or_open(arg(1)?, 1 << 16)?;
