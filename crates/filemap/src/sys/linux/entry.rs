@@ -708,20 +708,30 @@ fn lock_holders() -> std::collections::HashMap<(u64, u64, u64), Vec<u32>> {
     map
 }
 
+impl Dir {
+    /// The names of the files in the directory that start with `filemap.`.
+    fn entry_file_names(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let reader =
+            std::fs::read_dir(&self.path).map_err(|e| Error::io("list", self.display(), e))?;
+        for item in reader {
+            let item = item.map_err(|e| Error::io("list", self.display(), e))?;
+            if let Some(name) = item.file_name().to_str() {
+                if name.starts_with(ENTRY_PREFIX) {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        Ok(names)
+    }
+}
+
 /// Every file in the namespace directory whose name starts with `filemap.`.
 pub(crate) fn list_entries() -> Result<Vec<RawEntry>> {
     let dir = Dir::open()?;
     let holders = lock_holders();
     let mut out = Vec::new();
-    let reader = std::fs::read_dir(&dir.path).map_err(|e| Error::io("list", dir.display(), e))?;
-    for item in reader {
-        let item = item.map_err(|e| Error::io("list", dir.display(), e))?;
-        let Some(file_name) = item.file_name().to_str().map(str::to_string) else {
-            continue;
-        };
-        if !file_name.starts_with(ENTRY_PREFIX) {
-            continue;
-        }
+    for file_name in dir.entry_file_names()? {
         let Ok(st) = rustix::fs::statat(&dir.fd, &file_name, AtFlags::SYMLINK_NOFOLLOW) else {
             continue;
         };
@@ -790,15 +800,7 @@ pub(crate) struct Collected {
 pub(crate) fn collect_garbage(dry_run: bool) -> Result<Vec<Collected>> {
     let dir = Dir::open()?;
     let mut out = Vec::new();
-    let reader = std::fs::read_dir(&dir.path).map_err(|e| Error::io("list", dir.display(), e))?;
-    for item in reader {
-        let item = item.map_err(|e| Error::io("list", dir.display(), e))?;
-        let Some(file_name) = item.file_name().to_str().map(str::to_string) else {
-            continue;
-        };
-        if !file_name.starts_with(ENTRY_PREFIX) {
-            continue;
-        }
+    for file_name in dir.entry_file_names()? {
         let Ok(fd) = rustix::fs::openat(&dir.fd, &file_name, open_flags(false), Mode::empty())
         else {
             continue;
