@@ -181,8 +181,12 @@ impl Endpoint {
         };
         let seq = self.ring.u32_at(seq);
         let sleepers = self.ring.u32_at(sleepers);
+        if ready() {
+            return Ok(true);
+        }
         let mut spins = 0u32;
-        let mut last_check = Instant::now();
+        // The clock is read only once the wait is more than a few spins long.
+        let mut last_check: Option<Instant> = None;
         loop {
             // The clock is read every 64 spins only: reading it costs more than a check.
             for _ in 0..64 {
@@ -193,12 +197,13 @@ impl Endpoint {
             }
             spins = spins.saturating_add(64);
             let now = Instant::now();
+            let last_check = last_check.get_or_insert(now);
             if deadline.is_some_and(|d| now >= d) {
                 return Ok(ready());
             }
             if self.mode == WaitMode::BusyPoll || spins < SPINS {
-                if now.duration_since(last_check) >= LIVENESS_INTERVAL {
-                    last_check = now;
+                if now.duration_since(*last_check) >= LIVENESS_INTERVAL {
+                    *last_check = now;
                     if self.peer_gone(peer) {
                         return if ready() {
                             Ok(true)
@@ -261,6 +266,13 @@ impl Endpoint {
             let seq = self.ring.u32_at(seq);
             seq.fetch_add(1, Ordering::Release);
             self.memory.wake_word(whom, seq);
+        }
+    }
+
+    fn timeout(&self, after: Duration) -> Error {
+        Error::Timeout {
+            what: self.name.to_string(),
+            after,
         }
     }
 
@@ -394,10 +406,14 @@ impl Sender {
         Ok(())
     }
 
+    /// A slot, waiting until `deadline`; past it, `Ok(None)`, or `Error::Timeout` if
+    /// `timeout` says how long the caller waited (so that the fast path builds no error
+    /// text).
     fn reserve_until(
         &mut self,
         len: usize,
         deadline: Option<Instant>,
+        timeout: Option<Duration>,
     ) -> Result<Option<SendSlot<'_>>> {
         self.check_len(len)?;
         let ring = self.end.ring;
@@ -408,20 +424,27 @@ impl Sender {
             // first (once its bytes are free), and continue at the ring's start.
             let tail = self.tail;
             if !self.wait_for_room(tail + to_end, deadline)? {
-                return Ok(None);
+                return self.nothing(timeout);
             }
             ring.write_wrap(tail);
             self.publish(tail, tail + to_end);
         }
         let start = self.tail;
         if !self.wait_for_room(start + size, deadline)? {
-            return Ok(None);
+            return self.nothing(timeout);
         }
         Ok(Some(SendSlot {
             sender: self,
             start,
             len,
         }))
+    }
+
+    fn nothing<T>(&self, timeout: Option<Duration>) -> Result<Option<T>> {
+        match timeout {
+            Some(after) => Err(self.end.timeout(after)),
+            None => Ok(None),
+        }
     }
 
     /// Waits until the ring is free up to `end`.
@@ -449,21 +472,24 @@ impl Sender {
     /// A slot of `len` bytes in the ring, waiting while the ring is full; write the message
     /// into it, then [`commit`](SendSlot::commit). Dropping it uncommitted sends nothing.
     pub fn reserve(&mut self, len: usize) -> Result<SendSlot<'_>> {
-        Ok(self.reserve_until(len, None)?.expect("no deadline"))
+        self.reserve_until(len, None, None)?
+            .ok_or_else(|| Error::Corrupt {
+                name: "this channel".into(),
+                problem: "a wait without a deadline ended without room".into(),
+            })
     }
 
     /// A slot if there is room now; `Ok(None)` if the ring is full.
     pub fn try_reserve(&mut self, len: usize) -> Result<Option<SendSlot<'_>>> {
-        self.reserve_until(len, Some(Instant::now()))
+        self.reserve_until(len, Some(Instant::now()), None)
     }
 
     /// Like [`reserve`](Sender::reserve), giving up with [`Error::Timeout`].
     pub fn reserve_timeout(&mut self, len: usize, timeout: Duration) -> Result<SendSlot<'_>> {
-        let name = self.end.name.to_string();
-        self.reserve_until(len, Some(Instant::now() + timeout))?
-            .ok_or(Error::Timeout {
-                what: name,
-                after: timeout,
+        self.reserve_until(len, Some(Instant::now() + timeout), Some(timeout))?
+            .ok_or_else(|| Error::Corrupt {
+                name: "this channel".into(),
+                problem: "a timed wait ended without room or timeout".into(),
             })
     }
 
@@ -615,16 +641,31 @@ impl Receiver {
         self.end.set_mode(Side::Receiver, mode);
     }
 
-    fn recv_until(&mut self, deadline: Option<Instant>) -> Result<Option<RecvSlot<'_>>> {
+    /// The next message, waiting until `deadline`; past it, `Ok(None)`, or
+    /// `Error::Timeout` if `timeout` says how long the caller waited.
+    fn recv_until(
+        &mut self,
+        deadline: Option<Instant>,
+        timeout: Option<Duration>,
+    ) -> Result<Option<RecvSlot<'_>>> {
         let ring = self.end.ring;
         loop {
             let claim = self.claim;
             let ready = || ring.committed(claim);
             if !self.end.wait(Side::Receiver, deadline, ready)? {
-                return Ok(None);
+                return match timeout {
+                    Some(after) => Err(self.end.timeout(after)),
+                    None => Ok(None),
+                };
             }
             match ring.next_frame(claim).map_err(|p| self.end.corrupt(p))? {
-                Next::Empty => return Ok(None),
+                // Only after a deadline passed (a wait without one ends with a frame).
+                Next::Empty => {
+                    return match timeout {
+                        Some(after) => Err(self.end.timeout(after)),
+                        None => Ok(None),
+                    }
+                }
                 Next::Wrap { next } => {
                     // Give the bytes up to the ring's end back, and go on from its start.
                     ring.claim().store(next, Ordering::Release);
@@ -651,25 +692,23 @@ impl Receiver {
     pub fn recv(&mut self) -> Result<RecvSlot<'_>> {
         // Without a deadline the wait only ends with a committed frame (the sender
         // publishes a wrap marker together with the frame after it).
-        let name = self.end.name.to_string();
-        self.recv_until(None)?.ok_or_else(|| Error::Corrupt {
-            name,
-            problem: "the channel's ring: a committed position without a frame".into(),
+        self.recv_until(None, None)?.ok_or_else(|| Error::Corrupt {
+            name: "this channel".into(),
+            problem: "a wait without a deadline ended without a message".into(),
         })
     }
 
     /// The next message if there is one now.
     pub fn try_recv(&mut self) -> Result<Option<RecvSlot<'_>>> {
-        self.recv_until(Some(Instant::now()))
+        self.recv_until(Some(Instant::now()), None)
     }
 
     /// Like [`recv`](Receiver::recv), giving up with [`Error::Timeout`].
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<RecvSlot<'_>> {
-        let name = self.end.name.to_string();
-        self.recv_until(Some(Instant::now() + timeout))?
-            .ok_or(Error::Timeout {
-                what: name,
-                after: timeout,
+        self.recv_until(Some(Instant::now() + timeout), Some(timeout))?
+            .ok_or_else(|| Error::Corrupt {
+                name: "this channel".into(),
+                problem: "a timed wait ended without a message or timeout".into(),
             })
     }
 
