@@ -204,10 +204,10 @@ impl Ring {
     }
 
     /// Writes a frame header for `len` bytes at `start` (the sender's own bytes).
+    /// (The reserved word is left as it is: readers ignore it, and one store less goes to
+    /// the line the receiver is polling.)
     pub(crate) fn write_header(&self, start: u64, len: u32) {
         self.frame_len(start).store(len, Ordering::Relaxed);
-        // SAFETY: the header's second word, inside the sender's frame.
-        unsafe { (*self.at(start + 4).cast::<AtomicU32>()).store(0, Ordering::Relaxed) };
     }
 
     /// The frame or wrap marker committed at the receiver's position `claim`. `Err`
