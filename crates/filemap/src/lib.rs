@@ -43,6 +43,7 @@
 
 pub mod channel;
 mod error;
+mod foreign;
 mod header;
 mod mapping;
 mod name;

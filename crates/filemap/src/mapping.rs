@@ -137,6 +137,8 @@ pub(crate) struct Object {
     pub(crate) path: Option<PathBuf>,
     /// The lock that keeps the file's share mode (file-backed objects, Linux).
     pub(crate) _share: Option<sys::FileLock>,
+    /// For a foreign segment (no filemap header), its name as other programs know it.
+    pub(crate) foreign: Option<String>,
     /// The entry holding the object's lifetime and header (absent for unnamed file
     /// mappings). Dropped last.
     pub(crate) entry: Option<sys::Entry>,
@@ -159,6 +161,9 @@ impl Object {
     }
 
     pub(crate) fn describe(&self) -> String {
+        if let Some(f) = &self.foreign {
+            return format!("the foreign segment {f}");
+        }
         match (&self.name, &self.path) {
             (Some(n), _) => n.to_string(),
             (None, Some(p)) => p.display().to_string(),
@@ -203,6 +208,7 @@ impl Object {
                 writable,
                 path: None,
                 _share: None,
+                foreign: None,
                 entry: Some(entry),
             });
         };
@@ -257,6 +263,7 @@ impl Object {
             writable,
             path: Some(path),
             _share: lock,
+            foreign: None,
             entry: Some(entry),
         })
     }
@@ -747,6 +754,7 @@ impl FileOptions {
                 writable,
                 path,
                 _share: share_lock,
+                foreign: None,
                 entry: None,
             };
             return Ok((Mapping::from_object(object)?, Disposition::Created));

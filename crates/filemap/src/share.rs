@@ -240,6 +240,7 @@ impl Mapping {
             base,
             path,
             _share: None,
+            foreign: None,
             entry,
         })
     }

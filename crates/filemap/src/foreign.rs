@@ -1,0 +1,153 @@
+//! Foreign segments: shared memory made by other programs without filemap's header (Python's
+//! `multiprocessing.shared_memory`, C's `shm_open`, numpy users; on Windows any named
+//! `CreateFileMapping` section), opened as raw mappings of their true size, and raw segments
+//! that those programs can open. filemap never removes a foreign segment unless asked to.
+
+use crate::error::{Error, Kind, NameProblem, Result};
+use crate::mapping::{new_header, Access, Mapping, Object, Protection};
+use crate::sys;
+
+/// Checks a segment name as `shm_open` takes it (one leading `/` is dropped) and returns
+/// it without the slash.
+fn segment_name(name: &str) -> Result<&str> {
+    let bare = name.strip_prefix('/').unwrap_or(name);
+    let invalid = |problem| Error::InvalidName {
+        name: name.to_string(),
+        problem,
+    };
+    if bare.is_empty() {
+        return Err(invalid(NameProblem::Empty));
+    }
+    if bare.len() > 255 {
+        return Err(invalid(NameProblem::TooLong { len: bare.len() }));
+    }
+    for (i, c) in bare.char_indices() {
+        if c.is_control() {
+            return Err(invalid(NameProblem::ControlCharacter { position: i }));
+        }
+        if c == '/' {
+            return Err(invalid(NameProblem::Slash { position: i }));
+        }
+    }
+    Ok(bare)
+}
+
+fn foreign_mapping(
+    name: &str,
+    section: sys::Section,
+    size: u64,
+    writable: bool,
+) -> Result<Mapping> {
+    if size == 0 {
+        return Err(Error::InvalidSize {
+            size,
+            problem: "the segment is empty",
+        });
+    }
+    let mut header = new_header(Kind::Mapping, size, 0, 0o600, Protection::ReadWrite);
+    header.data_offset = 0;
+    Mapping::from_object(Object {
+        name: None,
+        header,
+        section,
+        base: 0,
+        writable,
+        path: None,
+        _share: None,
+        foreign: Some(name.to_string()),
+        entry: None,
+    })
+}
+
+impl Mapping {
+    /// Opens a foreign segment for reading and writing: POSIX shared memory as
+    /// `shm_open(name)` opens it (`psm_1234`, `/mydata`) on Linux, a named section on Windows.
+    /// The mapping covers the whole segment (Windows reports sizes rounded up to pages);
+    /// dropping it leaves the segment in place.
+    ///
+    /// ```no_run
+    /// // A segment made by Python: SharedMemory(name="psm_demo", create=True, size=4096)
+    /// let m = filemap::Mapping::open_foreign("psm_demo")?;
+    /// let bytes = m.view().map()?.read_vec(0, 16)?;
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn open_foreign(name: &str) -> Result<Mapping> {
+        Mapping::open_foreign_with(name, Access::Write)
+    }
+
+    /// [`open_foreign`](Mapping::open_foreign) with an access mode ([`Access::Read`] and
+    /// [`Access::Copy`] open it read-only).
+    pub fn open_foreign_with(name: &str, access: Access) -> Result<Mapping> {
+        let bare = segment_name(name)?;
+        let writable = access == Access::Write;
+        let (section, size) = sys::open_foreign(bare, writable)?;
+        foreign_mapping(bare, section, size, writable)
+    }
+
+    /// Creates a foreign segment of `size` bytes, without filemap's header, that other
+    /// programs open by `name` (`shm_open`, `SharedMemory(name)`, `OpenFileMapping`). On
+    /// Linux it stays until [`Mapping::remove_foreign`], as POSIX segments do; on Windows
+    /// it goes with its last handle.
+    ///
+    /// ```
+    /// let name = format!("filemap-doc-{}", std::process::id());
+    /// let m = filemap::Mapping::create_foreign(&name, 4096)?;
+    /// m.view().map()?.write_at(0, b"raw bytes, no header")?;
+    /// assert_eq!(m.foreign_name(), Some(name.as_str()));
+    /// # #[cfg(unix)]
+    /// filemap::Mapping::remove_foreign(&name)?;
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn create_foreign(name: &str, size: u64) -> Result<Mapping> {
+        let bare = segment_name(name)?;
+        if size == 0 {
+            return Err(Error::InvalidSize {
+                size,
+                problem: "a segment needs a size greater than zero",
+            });
+        }
+        let section = sys::create_foreign(bare, size, 0o600)?;
+        foreign_mapping(bare, section, size, true)
+    }
+
+    /// Removes a foreign segment's name (`shm_unlink`). Linux only: on Windows a segment
+    /// goes with its last handle ([`Error::Unsupported`]).
+    pub fn remove_foreign(name: &str) -> Result<()> {
+        sys::remove_foreign(segment_name(name)?)
+    }
+
+    /// For a foreign segment, its name as other programs know it.
+    pub fn foreign_name(&self) -> Option<&str> {
+        self.object.foreign.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_names() {
+        assert_eq!(segment_name("/psm_1").unwrap(), "psm_1");
+        assert_eq!(segment_name("psm_1").unwrap(), "psm_1");
+        assert!(matches!(
+            segment_name("/"),
+            Err(Error::InvalidName {
+                problem: NameProblem::Empty,
+                ..
+            })
+        ));
+        assert!(matches!(
+            segment_name("a/b"),
+            Err(Error::InvalidName {
+                problem: NameProblem::Slash { .. },
+                ..
+            })
+        ));
+        assert!(matches!(
+            segment_name("a\0"),
+            Err(Error::InvalidName { .. })
+        ));
+        assert!(segment_name(&"x".repeat(256)).is_err());
+    }
+}
