@@ -48,6 +48,13 @@ pub fn scoped_name(name: &str, global: bool) -> Result<Name, Failure> {
 pub fn run(command: Command) -> Outcome {
     match command {
         Command::Create {
+            foreign: true,
+            name,
+            size,
+            json,
+            ..
+        } => create_foreign(&name, size, json),
+        Command::Create {
             name,
             size,
             persistent,
@@ -55,18 +62,33 @@ pub fn run(command: Command) -> Outcome {
             mode,
             file,
             json,
+            foreign: false,
         } => create(&name, size, persistent, global, mode, file, json),
-        Command::Info { name, json } => info(&name, json),
+        Command::Info {
+            name,
+            json,
+            foreign: true,
+        } => info_foreign(&name, json),
+        Command::Info { name, json, .. } => info(&name, json),
         Command::Ls { json } => ls(json),
-        Command::Write { name, offset } => write(&name, offset),
+        Command::Write {
+            name,
+            offset,
+            foreign,
+        } => write(&name, offset, foreign),
         Command::Dump {
             name,
             offset,
             len,
             raw,
-        } => dump(&name, offset, len, raw),
-        Command::Rm { name } => {
-            namespace::remove(name.as_str())?;
+            foreign,
+        } => dump(&name, offset, len, raw, foreign),
+        Command::Rm { name, foreign } => {
+            if foreign {
+                Mapping::remove_foreign(&name)?;
+            } else {
+                namespace::remove(name.as_str())?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Gc { dry_run, json } => gc(dry_run, json),
@@ -260,10 +282,68 @@ fn ls(as_json: bool) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write(name: &str, offset: u64) -> Outcome {
+/// Opens a filemap object, or with `foreign` a foreign segment.
+fn open(name: &str, foreign: bool, access: Access) -> Result<Mapping, Failure> {
+    Ok(if foreign {
+        Mapping::open_foreign_with(name, access)?
+    } else {
+        Mapping::open_with(name, access)?
+    })
+}
+
+fn create_foreign(name: &str, size: Option<u64>, json: bool) -> Outcome {
+    if cfg!(windows) {
+        return Err(Failure::Usage(
+            "on Windows a segment vanishes with its last handle, so one made by filemap \
+             would vanish as filemap exits; use `filemap hold NAME --create --size SIZE`"
+                .into(),
+        ));
+    }
+    let Some(size) = size else {
+        return Err(Failure::Usage(
+            "--size is required (e.g. --size 1MiB)".into(),
+        ));
+    };
+    let m = Mapping::create_foreign(name, size)?;
+    if json {
+        println!(
+            "{}",
+            json!({"name": name, "size": m.len(), "foreign": true})
+        );
+    } else {
+        println!(
+            "created the foreign segment {name} ({})",
+            format_size(m.len())
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn info_foreign(name: &str, as_json: bool) -> Outcome {
+    let m = Mapping::open_foreign_with(name, Access::Read)?;
+    if as_json {
+        println!(
+            "{}",
+            json!({"name": name, "size": m.len(), "foreign": true})
+        );
+    } else {
+        let rows = vec![
+            vec!["name".to_string(), name.to_string()],
+            vec!["kind".into(), "foreign segment (no filemap header)".into()],
+            vec![
+                "size".into(),
+                format!("{} ({})", m.len(), format_size(m.len())),
+            ],
+        ];
+        table(&mut io::stdout().lock(), &rows)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write(name: &str, offset: u64, foreign: bool) -> Outcome {
     let mut data = Vec::new();
     io::stdin().lock().read_to_end(&mut data)?;
-    let mapping = Mapping::open(name)?;
+    let mapping = open(name, foreign, Access::Write)?;
     if data.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
@@ -278,8 +358,8 @@ fn write(name: &str, offset: u64) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-fn dump(name: &str, offset: u64, len: Option<u64>, raw: bool) -> Outcome {
-    let mapping = Mapping::open_with(name, Access::Read)?;
+fn dump(name: &str, offset: u64, len: Option<u64>, raw: bool, foreign: bool) -> Outcome {
+    let mapping = open(name, foreign, Access::Read)?;
     let view = mapping
         .view()
         .access(Access::Read)

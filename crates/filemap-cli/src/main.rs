@@ -64,6 +64,10 @@ enum Command {
         /// Map this file instead of memory.
         #[arg(long)]
         file: Option<PathBuf>,
+        /// Create a foreign segment: POSIX shared memory without filemap's header, which
+        /// other programs open by NAME (it stays until `filemap rm --foreign`).
+        #[arg(long, conflicts_with_all = ["file", "global", "mode", "persistent"])]
+        foreign: bool,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -72,6 +76,11 @@ enum Command {
     Info {
         /// The name.
         name: String,
+        /// A foreign segment: POSIX shared memory without filemap's header (made by Python,
+        /// C's shm_open, ...), by the name those programs use; a plain named section on
+        /// Windows.
+        #[arg(long)]
+        foreign: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -88,6 +97,11 @@ enum Command {
     Write {
         /// The name.
         name: String,
+        /// A foreign segment: POSIX shared memory without filemap's header (made by Python,
+        /// C's shm_open, ...), by the name those programs use; a plain named section on
+        /// Windows.
+        #[arg(long)]
+        foreign: bool,
         /// Where to write, in bytes from the start of the object.
         #[arg(long, default_value = "0", value_parser = size_arg)]
         offset: u64,
@@ -96,6 +110,11 @@ enum Command {
     Dump {
         /// The name.
         name: String,
+        /// A foreign segment: POSIX shared memory without filemap's header (made by Python,
+        /// C's shm_open, ...), by the name those programs use; a plain named section on
+        /// Windows.
+        #[arg(long)]
+        foreign: bool,
         /// Where to start.
         #[arg(long, default_value = "0", value_parser = size_arg)]
         offset: u64,
@@ -111,6 +130,11 @@ enum Command {
     Rm {
         /// The name.
         name: String,
+        /// A foreign segment: POSIX shared memory without filemap's header (made by Python,
+        /// C's shm_open, ...), by the name those programs use; a plain named section on
+        /// Windows.
+        #[arg(long)]
+        foreign: bool,
     },
     /// Remove stale objects (every holder died) and corrupt entries nobody holds. Windows
     /// never has any: the kernel removes an object with its last handle.

@@ -547,3 +547,46 @@ fn bench_channel_json_rows() {
         );
     }
 }
+
+#[test]
+#[cfg(unix)]
+fn foreign_segments_from_the_shell() {
+    let ns = Ns::new();
+    let name = format!("psm_cli_test_{}", std::process::id());
+    ns.ok(&["create", &name, "--foreign", "--size", "4KiB"]);
+    // A plain POSIX segment: no filemap header, found where shm_open looks.
+    let raw = std::fs::read(format!("/dev/shm/{name}")).unwrap();
+    assert_eq!(raw.len(), 4096);
+    assert!(raw.iter().all(|b| *b == 0));
+    let out = ns.with_stdin(
+        &["write", &name, "--foreign", "--offset", "10"],
+        b"foreign!",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        ns.ok(&[
+            "dump",
+            &name,
+            "--foreign",
+            "--offset",
+            "10",
+            "--len",
+            "8",
+            "--raw"
+        ]),
+        "foreign!"
+    );
+    let info = json(&ns.ok(&["info", &name, "--foreign", "--json"]));
+    assert_eq!(info["size"], 4096);
+    assert_eq!(info["foreign"], true);
+    // Without --foreign it is not a filemap object.
+    assert_eq!(ns.run(&["dump", &name]).status.code(), Some(1));
+    ns.ok(&["rm", &name, "--foreign"]);
+    assert!(!std::path::Path::new(&format!("/dev/shm/{name}")).exists());
+    assert_eq!(ns.run(&["info", &name, "--foreign"]).status.code(), Some(1));
+    assert_eq!(ns.entries(), 0);
+}
