@@ -14,6 +14,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// The kinds of object that share filemap's one namespace.
 ///
 /// Opening a name as the wrong kind is [`Error::KindMismatch`].
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// let _m = filemap::sync::NamedMutex::create_new("kind-demo")?;
+/// match filemap::Mapping::open("kind-demo") {
+///     Err(filemap::Error::KindMismatch { found, .. }) => assert_eq!(found, filemap::Kind::Mutex),
+///     other => panic!("{other:?}"),
+/// }
+/// assert_eq!(filemap::Kind::Channel.as_str(), "channel");
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Kind {
@@ -76,6 +87,14 @@ impl fmt::Display for Kind {
 }
 
 /// What is wrong with a name passed to filemap (see [`crate::Name`]).
+///
+/// ```
+/// use filemap::{Error, Name, NameProblem};
+/// match Name::new("Local\\a/b") {
+///     Err(Error::InvalidName { problem: NameProblem::Slash { position }, .. }) => assert_eq!(position, 7),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NameProblem {
@@ -134,6 +153,22 @@ impl fmt::Display for NameProblem {
 }
 
 /// What is wrong with the file behind a named file-backed mapping.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// # #[cfg(unix)] {
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("data");
+/// std::fs::write(&path, [0u8; 4096]).unwrap();
+/// let _m = filemap::Mapping::from_path(&path).name("backing-demo").create()?;
+/// std::fs::remove_file(&path).unwrap();
+/// assert!(matches!(
+///     filemap::Mapping::open("backing-demo"),
+///     Err(filemap::Error::BackingFile { problem: filemap::BackingFileProblem::Missing, .. })
+/// ));
+/// # }
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BackingFileProblem {
@@ -163,6 +198,13 @@ impl fmt::Display for BackingFileProblem {
 }
 
 /// Everything that can go wrong in filemap.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// let err = filemap::Mapping::open("no-such-object").unwrap_err();
+/// assert!(matches!(err, filemap::Error::NotFound { .. }));
+/// assert_eq!(err.to_string(), "no object named Local\\no-such-object");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

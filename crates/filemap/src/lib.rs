@@ -16,6 +16,13 @@
 //! | `CreateMutex`, `WaitForSingleObject`, `WAIT_ABANDONED` | [`sync::NamedMutex`], [`sync::MutexGuard::abandoned`] |
 //! | `CreateEvent`, `CreateSemaphore` | [`sync::NamedEvent`], [`sync::NamedSemaphore`] |
 //! | shared `int` + named mutex | [`sync::SharedMutex`] |
+//! | `FILE_MAP_COPY` + "copy the changed pages back" | [`View::modified_pages`], [`View::commit`] |
+//! | `SEC_RESERVE` + `VirtualAlloc(MEM_COMMIT)` | [`CreateOptions::reserve`], [`Mapping::commit`] |
+//! | a section + two events as a message queue | [`channel::Sender`], [`channel::Receiver`] |
+//! | someone else's section (`psm_…`, `shm_open`) | [`Mapping::open_foreign`] |
+//!
+//! Files larger than memory are read through [`Mapping::windows`]; `docs/win32-guide.md` in
+//! the repository walks through every call of the classic tutorials.
 //!
 //! A tour:
 //!

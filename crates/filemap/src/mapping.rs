@@ -18,6 +18,15 @@ use crate::view::ViewBuilder;
 
 /// What a mapping object allows its views to do (Win32's `PAGE_READONLY`,
 /// `PAGE_READWRITE`, `PAGE_WRITECOPY`).
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::{Access, Mapping, Protection};
+/// let m = Mapping::options().size(4096).protection(Protection::WriteCopy).create_new("prot-demo")?;
+/// assert!(m.view().access(Access::Write).map().is_err()); // writes never reach the object
+/// m.view().access(Access::Copy).map()?.write_at(0, b"private")?;
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Protection {
     /// Views can read ([`Access::Read`]) or make private copies ([`Access::Copy`]).
@@ -47,6 +56,18 @@ impl fmt::Display for Protection {
 
 /// How a handle is opened or a view is mapped (Win32's `FILE_MAP_READ`, `FILE_MAP_WRITE`,
 /// `FILE_MAP_COPY`).
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::{Access, Mapping};
+/// let m = Mapping::create_new("access-demo", 4096)?;
+/// let w = m.view().access(Access::Write).map()?;
+/// let c = m.view().access(Access::Copy).map()?;
+/// w.write_at(0, b"shared")?;
+/// c.write_at(0, b"mine!!")?;
+/// assert_eq!(m.view().access(Access::Read).map()?.read_vec(0, 6)?, b"shared");
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Access {
     /// Read only.
@@ -83,6 +104,20 @@ impl fmt::Display for Access {
 /// (truncation under a view raises SIGBUS when the missing pages are touched). On Windows
 /// it is the share mode of the handle filemap opens, enforced by the kernel for every
 /// program, which also refuses to shrink a file that has a mapping.
+///
+/// ```
+/// use filemap::{Mapping, ShareMode};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("shared.bin");
+/// std::fs::write(&path, [0u8; 4096]).unwrap();
+/// let a = Mapping::from_path(&path).share(ShareMode::Shared).create()?;
+/// let b = Mapping::from_path(&path).share(ShareMode::Shared).create()?; // fine
+/// assert!(matches!(
+///     Mapping::from_path(&path).share(ShareMode::Exclusive).create(),
+///     Err(filemap::Error::ShareViolation { .. })
+/// ));
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum ShareMode {
     /// No promise (the default).
@@ -97,6 +132,14 @@ pub enum ShareMode {
 }
 
 /// Large pages for a memory-backed object (Win32's `SEC_LARGE_PAGES`).
+///
+/// ```
+/// use filemap::{LargePages, Mapping};
+/// // Never an error: huge pages where the system gives them.
+/// let m = Mapping::options().size(2 << 20).large_pages(LargePages::Prefer).create_unnamed()?;
+/// assert_eq!(m.len(), 2 << 20);
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum LargePages {
     /// Ordinary pages (the default).
@@ -115,6 +158,15 @@ pub enum LargePages {
 }
 
 /// Whether `create_or_open` made a new object or found one (Win32's `ERROR_ALREADY_EXISTS`).
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::{Disposition, Mapping};
+/// let (_a, first) = Mapping::create_or_open("disposition-demo", 4096)?;
+/// let (_b, second) = Mapping::create_or_open("disposition-demo", 4096)?;
+/// assert_eq!((first, second), (Disposition::Created, Disposition::Opened));
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Disposition {
     /// A new object was created with the size asked for.

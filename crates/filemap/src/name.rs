@@ -9,6 +9,13 @@ use std::str::FromStr;
 use crate::error::{Error, NameProblem, Result};
 
 /// Who can see a named object.
+///
+/// ```
+/// use filemap::{Name, Scope};
+/// assert_eq!(Name::new("jobs")?.scope(), Scope::Local);
+/// assert_eq!(Name::new("Global\\jobs")?.scope(), Scope::Global);
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Scope {
     /// `Local\name` (the default): private to the current user.
@@ -153,6 +160,16 @@ impl FromStr for Name {
 ///
 /// Functions that take a name take `impl IntoName`, so a bad name is reported as
 /// [`Error::InvalidName`] by the call that uses it.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::{Mapping, Name};
+/// let name = Name::new("into-name-demo")?;
+/// let _a = Mapping::create_new(&name, 64)?;            // a Name
+/// let _b = Mapping::open("into-name-demo")?;           // a &str
+/// let _c = Mapping::open(String::from("into-name-demo"))?; // a String
+/// # Ok::<(), filemap::Error>(())
+/// ```
 pub trait IntoName {
     /// Validates (if needed) and returns the name.
     fn into_name(self) -> Result<Name>;

@@ -10,6 +10,14 @@ use crate::name::IntoName;
 use crate::sys;
 
 /// One entry of the namespace, as `filemap ls` shows it.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// let _m = filemap::Mapping::create_new("entry-info-demo", 4096)?;
+/// let e = filemap::namespace::info("entry-info-demo")?;
+/// assert_eq!((e.kind, e.size, e.persistent), (Some(filemap::Kind::Mapping), Some(4096), false));
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct EntryInfo {
@@ -116,6 +124,14 @@ pub fn remove(name: impl IntoName) -> Result<()> {
 }
 
 /// What [`collect_garbage`] did with one entry.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// // Nothing is stale while its holders live.
+/// let _m = filemap::Mapping::create_new("collected-demo", 4096)?;
+/// assert!(filemap::namespace::collect_garbage(true)?.is_empty());
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Collected {

@@ -376,6 +376,17 @@ pub trait CommandExt {
 /// This process's copies of handles shared with a child by [`CommandExt::share_mapping`].
 /// Keep it until the child is spawned; dropping it afterwards closes the copies (the child
 /// keeps its own).
+///
+/// ```no_run
+/// use filemap::{CommandExt, Mapping};
+/// let m = Mapping::unnamed(4096)?;
+/// let mut cmd = std::process::Command::new("worker");
+/// let shared = cmd.share_mapping("data", &m)?;
+/// let mut child = cmd.spawn().unwrap();
+/// drop(shared); // after spawn: this process's copies close, the child keeps its own
+/// child.wait().unwrap();
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[must_use = "keep it until the child is spawned: dropping it closes the handles to share"]
 #[derive(Debug)]
 pub struct SharedHandles {

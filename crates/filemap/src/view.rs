@@ -32,6 +32,15 @@ pub fn page_size() -> u64 {
 
 /// Advice to the kernel about how a view will be used (`madvise`; on Windows only
 /// `WillNeed` and `DontNeed` have an equivalent).
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// let m = filemap::Mapping::create_new("advice-demo", 1 << 20)?;
+/// let v = m.view().map()?;
+/// v.advise(filemap::Advice::Sequential)?;
+/// v.advise_range(0, 4096, filemap::Advice::WillNeed)?;
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Advice {
     /// No particular pattern.
@@ -49,6 +58,15 @@ pub enum Advice {
 
 /// A view's current page protection (`VirtualProtect`). Never writable and executable at
 /// once: switching between writing and executing is explicit.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// let m = filemap::Mapping::create_new("protect-type-demo", 4096)?;
+/// let mut v = m.view().map()?;
+/// v.protect(filemap::Protect::ReadOnly)?;
+/// assert!(v.write_at(0, b"x").is_err());
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protect {
     /// Reads only.

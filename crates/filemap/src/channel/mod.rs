@@ -58,6 +58,15 @@ use crate::sync::ObjectOptions;
 use crate::sys::{self, CreateMode};
 
 /// How a blocked endpoint waits.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::channel::{Receiver, WaitMode};
+/// let mut rx = Receiver::create_or_open("wait-mode-demo", 4096)?;
+/// rx.set_wait_mode(WaitMode::BusyPoll); // lowest latency, one busy core while waiting
+/// assert!(rx.try_recv()?.is_none());
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WaitMode {
     /// Spin briefly, then sleep in the kernel (the default): low CPU use.
@@ -292,6 +301,17 @@ impl Endpoint {
 
 /// The sending end of a channel. Only one may exist at a time (a second is
 /// [`Error::EndpointTaken`]); it can replace one whose process died.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::channel::{Receiver, Sender};
+/// let mut tx = Sender::create_or_open("sender-demo", 4096)?;
+/// assert!(matches!(Sender::open("sender-demo"), Err(filemap::Error::EndpointTaken { .. })));
+/// tx.send(b"queued until a receiver comes")?;
+/// let mut rx = Receiver::open("sender-demo")?;
+/// assert_eq!(&*rx.recv()?, b"queued until a receiver comes");
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Sender {
     end: Endpoint,
@@ -303,6 +323,18 @@ pub struct Sender {
 }
 
 /// The receiving end of a channel. Only one may exist at a time.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::channel::{Receiver, Sender};
+/// let mut rx = Receiver::create_or_open("receiver-demo", 4096)?;
+/// let mut tx = Sender::open("receiver-demo")?;
+/// tx.send(b"one")?;
+/// drop(tx); // the sender closes
+/// assert_eq!(&*rx.recv()?, b"one"); // what it sent still arrives
+/// assert!(matches!(rx.recv(), Err(filemap::Error::Disconnected { .. })));
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Receiver {
     end: Endpoint,
@@ -534,6 +566,18 @@ impl Drop for Sender {
 
 /// A reserved message in the ring: write it through `DerefMut<[u8]>`, then
 /// [`commit`](SendSlot::commit). Dropped uncommitted, it sends nothing.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::channel::{Receiver, Sender};
+/// let mut tx = Sender::create_or_open("send-slot-demo", 4096)?;
+/// let mut rx = Receiver::open("send-slot-demo")?;
+/// let mut slot = tx.reserve(16)?;
+/// slot[..5].copy_from_slice(b"short");
+/// slot.commit_len(5); // publish only what was written
+/// assert_eq!(&*rx.recv()?, b"short");
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "a reserved slot sends nothing until it is committed"]
 pub struct SendSlot<'a> {
@@ -733,6 +777,19 @@ impl Drop for Receiver {
 
 /// A received message, borrowed from the ring: read it through `Deref<[u8]>`; dropping it
 /// gives its space back to the sender.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::channel::{Receiver, Sender};
+/// let mut tx = Sender::create_or_open("recv-slot-demo", 4096)?;
+/// let mut rx = Receiver::open("recv-slot-demo")?;
+/// tx.send(&[1, 2, 3])?;
+/// let slot = rx.recv()?;            // borrowed from the ring, no copy
+/// let sum: u32 = slot.iter().map(|b| *b as u32).sum();
+/// drop(slot);                       // gives the space back to the sender
+/// assert_eq!(sum, 6);
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct RecvSlot<'a> {
     receiver: &'a mut Receiver,

@@ -11,6 +11,15 @@ use crate::sys::{self, CreateMode};
 use crate::Disposition;
 
 /// How an event goes back to unset.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::sync::{EventReset, NamedEvent};
+/// let e = NamedEvent::create_new("reset-demo", EventReset::Auto, true)?;
+/// assert!(e.try_wait()?);  // takes the signal...
+/// assert!(!e.try_wait()?); // ...and the event reset itself
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventReset {
     /// Stays set until [`NamedEvent::reset`]; a `set` releases every waiter.

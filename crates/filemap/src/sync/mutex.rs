@@ -170,6 +170,17 @@ impl NamedMutex {
 }
 
 /// Holds a [`NamedMutex`] locked; unlocks it when dropped (on the thread that locked it).
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// let m = filemap::sync::NamedMutex::create_new("guard-demo")?;
+/// let guard = m.lock()?;
+/// if guard.abandoned() {
+///     // WAIT_ABANDONED: check the state the mutex protects before trusting it
+/// }
+/// drop(guard); // unlocks
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[must_use = "the mutex is unlocked as soon as the guard is dropped"]
 #[derive(Debug)]
 pub struct MutexGuard<'a> {

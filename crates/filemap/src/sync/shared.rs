@@ -209,6 +209,15 @@ impl<T: Pod> SharedMutex<T> {
 }
 
 /// The locked value of a [`SharedMutex`]; unlocks when dropped.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// let v = filemap::sync::SharedMutex::<[u32; 4]>::create_new("shared-guard-demo", [0; 4])?;
+/// let mut g = v.lock()?;
+/// g[2] = 7; // DerefMut to the value, under the lock
+/// assert_eq!(*g, [0, 0, 7, 0]);
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[must_use = "the value is unlocked as soon as the guard is dropped"]
 pub struct SharedMutexGuard<'a, T: Pod> {
     owner: &'a SharedMutex<T>,
