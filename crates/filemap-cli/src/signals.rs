@@ -1,66 +1,94 @@
 //! Waiting for the user to stop a long-running command (`filemap hold`): SIGINT or SIGTERM
 //! on Unix, Ctrl-C or a console close on Windows.
 
-/// Blocks until SIGINT or SIGTERM arrives. Call before starting any thread: the signals
-/// are blocked in this thread (and so in threads it starts) and received synchronously,
-/// so the caller can release what it holds before exiting.
+/// SIGINT and SIGTERM, blocked in this thread (and the threads it starts) so that they are
+/// received by [`Termination::wait`] rather than ending the process. Block them before
+/// telling anyone the process is ready, so that an early signal is not lost.
 #[cfg(unix)]
-pub fn wait_for_termination() -> std::io::Result<()> {
-    // SAFETY: plain libc calls on a local, initialised signal set.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        let r = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        if r != 0 {
-            return Err(std::io::Error::from_raw_os_error(r));
-        }
-        let mut sig = 0;
-        let r = libc::sigwait(&set, &mut sig);
-        if r != 0 {
-            return Err(std::io::Error::from_raw_os_error(r));
-        }
-    }
-    Ok(())
+pub struct Termination {
+    set: libc::sigset_t,
 }
 
-/// Blocks until Ctrl-C, Ctrl-Break or the console closing (`SetConsoleCtrlHandler`).
+#[cfg(unix)]
+impl Termination {
+    pub fn block() -> std::io::Result<Termination> {
+        // SAFETY: plain libc calls on a local, initialised signal set.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGINT);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            let r = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            if r != 0 {
+                return Err(std::io::Error::from_raw_os_error(r));
+            }
+            Ok(Termination { set })
+        }
+    }
+
+    /// Waits until one of the signals arrives (or already has).
+    pub fn wait(self) -> std::io::Result<()> {
+        let mut sig = 0;
+        // SAFETY: a valid signal set; `sig` receives the signal number.
+        let r = unsafe { libc::sigwait(&self.set, &mut sig) };
+        if r != 0 {
+            return Err(std::io::Error::from_raw_os_error(r));
+        }
+        Ok(())
+    }
+}
+
+/// Ctrl-C, Ctrl-Break or the console closing, caught by a `SetConsoleCtrlHandler`
+/// handler that sets an event; registered by `block`, so that an early one is not lost.
 #[cfg(windows)]
-pub fn wait_for_termination() -> std::io::Result<()> {
+pub struct Termination {
+    event: windows_sys::Win32::Foundation::HANDLE,
+}
+
+#[cfg(windows)]
+mod console {
     use std::sync::OnceLock;
     use windows_sys::Win32::Foundation::HANDLE;
-    use windows_sys::Win32::System::Console::SetConsoleCtrlHandler;
-    use windows_sys::Win32::System::Threading::{
-        CreateEventW, SetEvent, WaitForSingleObject, INFINITE,
-    };
+    use windows_sys::Win32::System::Threading::SetEvent;
 
-    struct Event(HANDLE);
+    pub struct Event(pub HANDLE);
     // SAFETY: an event handle may be used from any thread.
     unsafe impl Send for Event {}
     // SAFETY: as above.
     unsafe impl Sync for Event {}
-    static STOP: OnceLock<Event> = OnceLock::new();
+    pub static STOP: OnceLock<Event> = OnceLock::new();
 
-    unsafe extern "system" fn on_ctrl(_kind: u32) -> windows_sys::core::BOOL {
+    pub unsafe extern "system" fn on_ctrl(_kind: u32) -> windows_sys::core::BOOL {
         if let Some(e) = STOP.get() {
-            // SAFETY: a valid event handle created below and never closed.
+            // SAFETY: a valid event handle created by `block` and never closed.
             unsafe { SetEvent(e.0) };
         }
         1
     }
+}
 
-    // SAFETY: an unnamed manual-reset event; the handle lives for the process.
-    let event = unsafe { CreateEventW(std::ptr::null(), 1, 0, std::ptr::null()) };
-    if event.is_null() {
-        return Err(std::io::Error::last_os_error());
+#[cfg(windows)]
+impl Termination {
+    pub fn block() -> std::io::Result<Termination> {
+        use windows_sys::Win32::System::Console::SetConsoleCtrlHandler;
+        use windows_sys::Win32::System::Threading::CreateEventW;
+        // SAFETY: an unnamed manual-reset event; the handle lives for the process.
+        let event = unsafe { CreateEventW(std::ptr::null(), 1, 0, std::ptr::null()) };
+        if event.is_null() {
+            return Err(std::io::Error::last_os_error());
+        }
+        let event = console::STOP.get_or_init(|| console::Event(event)).0;
+        // SAFETY: registers a handler function that lives for the whole program.
+        if unsafe { SetConsoleCtrlHandler(Some(console::on_ctrl), 1) } == 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Termination { event })
     }
-    let event = STOP.get_or_init(|| Event(event)).0;
-    // SAFETY: registers a handler function that lives for the whole program.
-    if unsafe { SetConsoleCtrlHandler(Some(on_ctrl), 1) } == 0 {
-        return Err(std::io::Error::last_os_error());
+
+    pub fn wait(self) -> std::io::Result<()> {
+        use windows_sys::Win32::System::Threading::{WaitForSingleObject, INFINITE};
+        // SAFETY: a valid event handle.
+        unsafe { WaitForSingleObject(self.event, INFINITE) };
+        Ok(())
     }
-    // SAFETY: a valid event handle.
-    unsafe { WaitForSingleObject(event, INFINITE) };
-    Ok(())
 }
