@@ -85,6 +85,15 @@ fn entry_info(raw: sys::RawEntry) -> EntryInfo {
         Err(p) => (None, Some(p)),
     };
     let persistent = header.as_ref().is_some_and(|h| h.is_persistent());
+    let problem = problem.or_else(|| {
+        let h = header.as_ref()?;
+        let record = h.file.as_ref()?;
+        let problem = sys::backing_file_problem(record, h.size)?;
+        Some(format!(
+            "{}: {problem}",
+            sys::path_from_bytes(&record.path).display()
+        ))
+    });
     EntryInfo {
         name: raw
             .name

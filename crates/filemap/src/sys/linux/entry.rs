@@ -17,7 +17,7 @@ use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, Stat, CWD};
 use rustix::io::Errno;
 
 use super::{allocate, allocation_granularity, current_uid, errno, Section};
-use crate::error::{Error, Result};
+use crate::error::{BackingFileProblem, Error, Result};
 use crate::header::{Header, HEADER_AREA};
 use crate::name::{Name, Scope, ENTRY_PREFIX};
 use crate::Disposition;
@@ -199,6 +199,10 @@ fn open_error(name: &Name, writable: bool, e: Errno) -> Error {
         },
         Errno::LOOP => Error::Symlink {
             name: name.to_string(),
+        },
+        Errno::ISDIR => Error::Corrupt {
+            name: name.to_string(),
+            problem: "the entry is a directory, not a regular file".into(),
         },
         Errno::ACCESS | Errno::PERM => Error::PermissionDenied {
             what: format!(
@@ -819,8 +823,23 @@ pub(crate) fn collect_garbage(dry_run: bool) -> Result<Vec<Collected>> {
             Err(_) => continue,
         };
         let reason = match Header::decode(&bytes, st.st_size as u64, allocation_granularity()) {
-            Ok(h) if h.is_persistent() => continue,
-            Ok(_) => "stale: no process holds it".to_string(),
+            Ok(h) => match h.file.as_ref().and_then(|f| {
+                match super::backing_file_problem(f, h.size) {
+                    // (A file that is only too short now may be extended again.)
+                    Some(p @ (BackingFileProblem::Missing | BackingFileProblem::Replaced)) => {
+                        Some((f, p))
+                    }
+                    _ => None,
+                }
+            }) {
+                // Its file is gone or replaced: nobody can open it again.
+                Some((f, problem)) => format!(
+                    "its file {} is unusable ({problem}) and no process holds it",
+                    super::path_from_bytes(&f.path).display()
+                ),
+                None if h.is_persistent() => continue,
+                None => "stale: no process holds it".to_string(),
+            },
             Err(problem) => {
                 let newer = bytes.len() >= 12
                     && bytes[..8] == crate::header::MAGIC

@@ -439,6 +439,25 @@ pub(crate) fn file_identity(file: &File) -> Result<(u64, u64)> {
     Ok((m.dev(), m.ino()))
 }
 
+/// What is wrong with the file a file-backed entry records, found without opening it (a
+/// FIFO put there would block an open): `None` if it is still there, the same file, long
+/// enough for `size` bytes.
+pub(crate) fn backing_file_problem(
+    record: &crate::header::FileRecord,
+    size: u64,
+) -> Option<crate::BackingFileProblem> {
+    use crate::BackingFileProblem as P;
+    match rustix::fs::stat(path_from_bytes(&record.path)) {
+        Err(rustix::io::Errno::NOENT) => Some(P::Missing),
+        Err(_) => None, // not ours to judge (e.g. a directory we may not search)
+        Ok(st) if (st.st_dev, st.st_ino) != (record.dev, record.ino) => Some(P::Replaced),
+        Ok(st) if (st.st_size as u64) < size => Some(P::TooShort {
+            file_len: st.st_size as u64,
+        }),
+        Ok(_) => None,
+    }
+}
+
 /// Whether `file` was opened for writing.
 pub(crate) fn file_is_writable(file: &File) -> bool {
     rustix::fs::fcntl_getfl(file)

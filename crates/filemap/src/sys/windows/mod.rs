@@ -1054,6 +1054,25 @@ pub(crate) fn path_to_bytes(path: &Path) -> Vec<u8> {
     path.to_string_lossy().into_owned().into_bytes()
 }
 
+/// What is wrong with the file a file-backed entry records: `None` if it is still there,
+/// the same file, long enough for `size` bytes.
+pub(crate) fn backing_file_problem(
+    record: &crate::header::FileRecord,
+    size: u64,
+) -> Option<crate::BackingFileProblem> {
+    use crate::BackingFileProblem as P;
+    let file = match File::open(path_from_bytes(&record.path)) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Some(P::Missing),
+        Err(_) => return None,
+        Ok(file) => file,
+    };
+    match (file_identity(&file), file.metadata()) {
+        (Ok(identity), _) if identity != (record.dev, record.ino) => Some(P::Replaced),
+        (_, Ok(m)) if m.len() < size => Some(P::TooShort { file_len: m.len() }),
+        _ => None,
+    }
+}
+
 pub(crate) fn path_from_bytes(bytes: &[u8]) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
 }
