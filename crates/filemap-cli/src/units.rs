@@ -108,9 +108,44 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// The fuzz target's body (`fuzz/fuzz_targets/size.rs` compiles this file in), replayed
+/// over the kept corpus by the tests below: parsing any text is a value or an error, and a
+/// parsed size printed and parsed again comes back within the printing's rounding.
+#[allow(dead_code)]
+pub fn fuzz(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = parse_duration(text);
+    let Ok(n) = parse_size(text) else {
+        return;
+    };
+    if let Ok(m) = parse_size(&format_size(n)) {
+        assert!(
+            m.abs_diff(n) <= n / 20,
+            "{text:?} = {n}, printed and parsed = {m}"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The size fuzz target's kept inputs (`fuzz/corpus/size`, `fuzz/regressions/size`).
+    #[test]
+    fn fuzz_corpus() {
+        let fuzz_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+        let mut n = 0;
+        for dir in ["corpus/size", "regressions/size"] {
+            for entry in std::fs::read_dir(fuzz_dir.join(dir)).into_iter().flatten() {
+                let path = entry.unwrap().path();
+                fuzz(&std::fs::read(&path).unwrap());
+                n += 1;
+            }
+        }
+        assert!(n > 0, "no kept inputs for the size target");
+    }
 
     #[test]
     fn sizes() {

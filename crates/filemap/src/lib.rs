@@ -51,6 +51,8 @@
 pub mod channel;
 mod error;
 mod foreign;
+#[doc(hidden)]
+pub mod fuzzing;
 mod header;
 mod mapping;
 mod name;

@@ -375,18 +375,28 @@ impl Sender {
 
     fn connect(end: Endpoint) -> Result<Sender> {
         let ring = end.ring;
-        // A sender that died may have committed frames after the tail it recorded.
-        let mut tail = ring.tail().load(Ordering::Acquire);
-        let mut steps = 0;
+        // A sender that died may have committed frames after the tail it recorded (at most
+        // a ring's worth).
+        let recorded = ring.tail().load(Ordering::Acquire);
+        if !ring::valid_position(recorded) {
+            return Err(end.corrupt(format!("the sender's position {recorded} is invalid")));
+        }
+        let mut tail = recorded;
         while let Some(next) = ring.committed_end(tail) {
-            tail = next;
-            steps += 1;
-            if steps > ring.capacity() / ring::FRAME_HEADER {
-                return Err(end.corrupt("committed frames that never end".into()));
+            if next - recorded > ring.capacity() {
+                return Err(end.corrupt(format!(
+                    "frames committed from position {recorded} on span more than the ring"
+                )));
             }
+            tail = next;
+        }
+        let head = ring.head().load(Ordering::Acquire);
+        if !ring.head_fits(head, tail) {
+            return Err(end.corrupt(format!(
+                "the receiver's position {head} does not fit the sender's {tail}"
+            )));
         }
         ring.tail().store(tail, Ordering::Release);
-        let head = ring.head().load(Ordering::Acquire);
         ring.u32_at(ring::SENDER_STATE)
             .store(ring::STATE_CONNECTED, Ordering::Release);
         let mut end = end;
@@ -395,14 +405,29 @@ impl Sender {
         Ok(Sender { end, tail, head })
     }
 
+    /// The receiver's `head`, checked: a receiver that released bytes the sender never
+    /// committed is corrupt.
+    fn load_head(&self) -> Result<u64> {
+        let ring = self.end.ring;
+        let head = ring.head().load(Ordering::Acquire);
+        if ring.head_fits(head, self.tail) {
+            Ok(head)
+        } else {
+            Err(self.end.corrupt(format!(
+                "the receiver's position {head} does not fit the sender's {}",
+                self.tail
+            )))
+        }
+    }
+
     /// Whether `[.., end)` is free: checks the cached head first, reloads it if not.
-    fn has_room(&mut self, end: u64) -> bool {
+    fn has_room(&mut self, end: u64) -> Result<bool> {
         let capacity = self.end.ring.capacity();
         if end - self.head <= capacity {
-            return true;
+            return Ok(true);
         }
-        self.head = self.end.ring.head().load(Ordering::Acquire);
-        end - self.head <= capacity
+        self.head = self.load_head()?;
+        Ok(end - self.head <= capacity)
     }
 
     /// The channel's name.
@@ -481,14 +506,19 @@ impl Sender {
 
     /// Waits until the ring is free up to `end`.
     fn wait_for_room(&mut self, end: u64, deadline: Option<Instant>) -> Result<bool> {
-        if self.has_room(end) {
+        if self.has_room(end)? {
             return Ok(true);
         }
         let ring = self.end.ring;
-        let room = || end - ring.head().load(Ordering::Acquire) <= ring.capacity();
+        let tail = self.tail;
+        // (A head that does not fit ends the wait too: `load_head` then reports it.)
+        let room = || {
+            let head = ring.head().load(Ordering::Acquire);
+            !ring.head_fits(head, tail) || end - head <= ring.capacity()
+        };
         let ok = self.end.wait(Side::Sender, deadline, room)?;
-        self.head = ring.head().load(Ordering::Acquire);
-        Ok(ok)
+        self.head = self.load_head()?;
+        Ok(ok && end - self.head <= ring.capacity())
     }
 
     /// Commits the frame or wrap marker at `at`, records the new `tail`, and wakes the
@@ -663,6 +693,9 @@ impl Receiver {
     fn connect(end: Endpoint) -> Result<Receiver> {
         // Messages handed out to a receiver that died are not handed out again.
         let claim = end.ring.claim().load(Ordering::Acquire);
+        if !ring::valid_position(claim) {
+            return Err(end.corrupt(format!("the receiver's position {claim} is invalid")));
+        }
         end.ring.head().store(claim, Ordering::Release);
         end.ring
             .u32_at(ring::RECEIVER_STATE)
@@ -676,6 +709,46 @@ impl Receiver {
     /// The channel's name.
     pub fn name(&self) -> &Name {
         &self.end.name
+    }
+
+    /// Overwrites the channel's shared memory as a hostile writer could, for the fuzz
+    /// targets (not part of the API): `data` gives, in order and as far as it goes, the
+    /// control words `head`, `tail`, `claim` (u64 each), the eight u32 wake-up and state
+    /// words (receiver sequence and sleepers, sender sequence and sleepers, sender state and
+    /// busy-poll flag, receiver state and busy-poll flag), the capacity (u64), then the
+    /// ring's bytes. What `data` does not reach keeps its value.
+    ///
+    /// # Safety
+    /// No other process may use the channel meanwhile, and no slot may be borrowed.
+    #[doc(hidden)]
+    pub unsafe fn overwrite_shared_memory(&self, data: &[u8]) {
+        let ring = self.end.ring;
+        let places = [
+            (ring::HEAD, 8),
+            (ring::TAIL, 8),
+            (ring::CLAIM, 8),
+            (ring::RX_SEQ, 4),
+            (ring::RX_SLEEPERS, 4),
+            (ring::TX_SEQ, 4),
+            (ring::TX_SLEEPERS, 4),
+            (ring::SENDER_STATE, 4),
+            (ring::SENDER_BUSY_POLLS, 4),
+            (ring::RECEIVER_STATE, 4),
+            (ring::RECEIVER_BUSY_POLLS, 4),
+            (ring::CAPACITY, 8),
+            (ring::RING_OFFSET, ring.capacity() as usize),
+        ];
+        let mut data = data;
+        for (offset, len) in places {
+            let n = len.min(data.len());
+            // SAFETY: every place lies inside the mapped data area (RING_OFFSET plus the
+            // capacity checked when the ring was opened); the caller's contract excludes
+            // concurrent users.
+            unsafe {
+                std::ptr::copy_nonoverlapping(data.as_ptr(), self.end.memory.base().add(offset), n)
+            };
+            data = &data[n..];
+        }
     }
 
     /// How this receiver waits when the ring is empty. (A peer that is waking this

@@ -41,10 +41,10 @@ pub(crate) const FRAME_HEADER: u64 = 16;
 /// The length that marks "continue at the ring's start".
 pub(crate) const WRAP: u32 = u32::MAX;
 
-const CAPACITY: usize = 0;
-const HEAD: usize = 64;
-const TAIL: usize = 128;
-const CLAIM: usize = 192;
+pub(crate) const CAPACITY: usize = 0;
+pub(crate) const HEAD: usize = 64;
+pub(crate) const TAIL: usize = 128;
+pub(crate) const CLAIM: usize = 192;
 pub(crate) const RX_SEQ: usize = 256;
 pub(crate) const RX_SLEEPERS: usize = 260;
 pub(crate) const TX_SEQ: usize = 320;
@@ -53,6 +53,17 @@ pub(crate) const SENDER_STATE: usize = 384;
 pub(crate) const SENDER_BUSY_POLLS: usize = 388;
 pub(crate) const RECEIVER_STATE: usize = 448;
 pub(crate) const RECEIVER_BUSY_POLLS: usize = 452;
+
+/// The largest position an endpoint accepts from shared memory when it connects: more
+/// than any channel moves (2^62 bytes is over a year at 100 GB/s), and far enough below
+/// `u64::MAX` that the position arithmetic cannot overflow afterwards.
+pub(crate) const MAX_POSITION: u64 = 1 << 62;
+
+/// Whether `position`, read from shared memory, can be where a frame starts: frames are
+/// whole cache lines, so every such position is a multiple of 64.
+pub(crate) fn valid_position(position: u64) -> bool {
+    position <= MAX_POSITION && position % 64 == 0
+}
 
 /// No endpoint of that side has connected yet (the zero-filled initial state).
 #[allow(dead_code)]
@@ -191,6 +202,12 @@ impl Ring {
         let size = frame_size(len as u64);
         (len as u64 <= self.max_message() && size <= self.bytes_to_end(position))
             .then_some(position + size)
+    }
+
+    /// Whether the receiver's `head`, read from shared memory, fits a sender whose tail is
+    /// `tail`: never ahead of it, at most one capacity behind.
+    pub(crate) fn head_fits(&self, head: u64, tail: u64) -> bool {
+        head <= tail && tail - head <= self.capacity
     }
 
     /// Bytes from `position` to the ring's end.

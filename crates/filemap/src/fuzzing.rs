@@ -1,0 +1,116 @@
+//! Entry points for the fuzz targets in `fuzz/` and for the regression tests that replay
+//! their corpora: each takes arbitrary bytes and must return without panicking, hanging or
+//! touching memory outside what it was given. Not part of the API (hidden, unstable).
+//!
+//! What each one stands for is untrusted input filemap reads: a header another process (or
+//! a corrupted file) wrote, a name a user typed, and a channel's shared memory after a
+//! process with write access scribbled on it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::channel::{Receiver, Sender};
+use crate::header::{Header, HEADER_AREA};
+#[cfg(unix)]
+use crate::Scope;
+use crate::{Error, Name};
+
+/// Decodes `data[8..]` as a header of an entry whose length is `data[..8]` (little-endian),
+/// and checks what a successful decode promises: the data fits in the entry, and encoding
+/// the header gives bytes that decode to the same header.
+pub fn header(data: &[u8]) {
+    let Some((len, bytes)) = data.split_first_chunk::<8>() else {
+        return;
+    };
+    let entry_len = u64::from_le_bytes(*len);
+    let bytes = &bytes[..bytes.len().min(HEADER_AREA)];
+    for granule in [4096, 65536] {
+        let Ok(h) = Header::decode(bytes, entry_len, granule) else {
+            continue;
+        };
+        if let Some(file) = &h.file {
+            assert!(!file.path.is_empty() && file.path.len() <= bytes.len());
+            assert_eq!(h.data_offset, 0);
+        } else {
+            assert!(h.data_offset >= HEADER_AREA as u64 && h.data_offset % granule == 0);
+            assert!(h.data_offset + h.size <= entry_len);
+        }
+        let again =
+            Header::decode(&h.encode(), entry_len, granule).expect("an encoded header decodes");
+        assert_eq!(again, h);
+    }
+}
+
+/// Parses `data` (if UTF-8) as a name, and checks that a valid name survives the trip to
+/// an entry file name and back, and that the file name stays inside the directory.
+pub fn name(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(name) = Name::new(text) else {
+        return;
+    };
+    let again = Name::new(&name.to_string()).expect("a name's own text parses");
+    assert_eq!(again, name);
+    #[cfg(unix)]
+    {
+        let file_name = name.entry_file_name(1000);
+        assert!(!file_name.contains(['/', '\0']) && file_name != "." && file_name != "..");
+        let (back, uid) = Name::from_entry_file_name(&file_name).expect("file name parses");
+        assert_eq!(back, name);
+        assert_eq!(uid.is_some(), name.scope() == Scope::Local);
+    }
+}
+
+/// Creates a channel, overwrites its shared memory with `data` the way a hostile writer
+/// could, then connects a sender and a new receiver and runs a script of non-blocking sends
+/// and receives. Every call must end with a message, nothing, or a typed error.
+///
+/// `data`: a script length `n` (one byte), `n` script bytes (even: send `byte * 16` bytes,
+/// odd: receive), then the control words and the ring's bytes as
+/// [`Receiver::overwrite_shared_memory`] takes them. Needs a namespace (`FILEMAP_DIR`).
+pub fn channel(data: &[u8]) {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let Some((&n, rest)) = data.split_first() else {
+        return;
+    };
+    let (script, memory) = rest.split_at((n as usize).min(rest.len()));
+    let name = format!(
+        "fuzz-channel-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let first = Receiver::create_or_open(name.as_str(), 4096).expect("create a channel");
+    // SAFETY: nobody else knows the name, and no slot is borrowed.
+    unsafe { first.overwrite_shared_memory(memory) };
+    let sender = Sender::open(name.as_str());
+    drop(first);
+    let receiver = Receiver::open(name.as_str());
+    let (Ok(mut tx), Ok(mut rx)) = (sender, receiver) else {
+        return; // refused as corrupt (or its peer was): fine
+    };
+    let mut buf = Vec::new();
+    for &op in script {
+        let outcome = if op & 1 == 0 {
+            let message = vec![op; ((op as usize) << 4).min(tx.max_message_len())];
+            tx.try_send(&message).map(drop)
+        } else {
+            match rx.try_recv() {
+                Ok(Some(slot)) => {
+                    buf.clear();
+                    buf.extend_from_slice(&slot);
+                    Ok(())
+                }
+                other => other.map(drop),
+            }
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(Error::Corrupt { .. } | Error::Disconnected { .. }) => return,
+            Err(e) => panic!("unexpected error from a corrupt channel: {e:?}"),
+        }
+    }
+    // The waiting calls give up too.
+    let _ = rx.recv_timeout(Duration::from_millis(1));
+    let _ = tx.send_timeout(&[1; 100], Duration::from_millis(1));
+}
