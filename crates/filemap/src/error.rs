@@ -363,7 +363,10 @@ pub enum Error {
         problem: String,
     },
 
-    /// A Local entry is owned by another user (someone squatting the name).
+    /// The entry is another user's: a Local name someone else pre-created, or a Global
+    /// name another user (not root) took before a create call (`create_new`,
+    /// `create_or_open`) of this user: someone squatting the name. Opening another user's
+    /// Global object with `open` is allowed, as far as its permissions say.
     #[error("{name} is owned by uid {owner}, not by this user (uid {me}): refusing to use it")]
     ForeignOwner {
         /// The name.

@@ -898,6 +898,11 @@ impl Mapping {
     /// Creates a named memory-backed object, or opens the existing one, which keeps its
     /// own size ([`Disposition::Opened`], Win32's `ERROR_ALREADY_EXISTS`).
     ///
+    /// Only an object of this user's (or root's) is opened: on Linux, a `Global\` name
+    /// another user took first is [`Error::ForeignOwner`] (a squatter must not get the
+    /// caller's data); open another user's Global object on purpose with
+    /// [`Mapping::open`].
+    ///
     /// ```
     /// # let _dir = filemap::doctest_dir();
     /// use filemap::{Disposition, Mapping};

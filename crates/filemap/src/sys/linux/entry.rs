@@ -150,9 +150,19 @@ fn file_type_name(st: &Stat) -> &'static str {
     }
 }
 
+/// Why an entry is being looked at: to open it (`open`), or as the object a create call
+/// would otherwise have made (`create_new`, `create_or_open`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    Open,
+    Create,
+}
+
 /// The checks every opener makes before trusting an entry: a regular file, owned by this
-/// user if Local.
-fn check_entry_file(name: &Name, st: &Stat) -> Result<()> {
+/// user if Local. A Global entry may belong to anyone when opened (that is what Global
+/// names are for), but a create call only takes over one of this user's or root's: a
+/// Global name another user took first is a squat, not the object the caller meant.
+fn check_entry_file(name: &Name, st: &Stat, purpose: Purpose) -> Result<()> {
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(Error::Corrupt {
             name: name.to_string(),
@@ -160,7 +170,12 @@ fn check_entry_file(name: &Name, st: &Stat) -> Result<()> {
         });
     }
     let me = current_uid();
-    if name.scope() == Scope::Local && st.st_uid != me {
+    let trusted = match (name.scope(), purpose) {
+        (Scope::Local, _) => st.st_uid == me,
+        (Scope::Global, Purpose::Create) => st.st_uid == me || st.st_uid == 0,
+        (Scope::Global, Purpose::Open) => true,
+    };
+    if !trusted {
         return Err(Error::ForeignOwner {
             name: name.to_string(),
             owner: st.st_uid,
@@ -456,14 +471,14 @@ fn reclaim_if_stale(dir: &Arc<Dir>, name: &Name, file_name: &str) -> Result<Exis
         Err(Errno::ACCESS | Errno::PERM) => {
             // Not ours to open: say whose it is, if it is somebody else's.
             if let Ok(st) = rustix::fs::statat(&dir.fd, file_name, AtFlags::SYMLINK_NOFOLLOW) {
-                check_entry_file(name, &st)?;
+                check_entry_file(name, &st, Purpose::Create)?;
             }
             return Ok(Existing::Live(None));
         }
         Err(e) => return Err(open_error(name, false, e)),
     };
     let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", name, errno(e)))?;
-    check_entry_file(name, &st)?;
+    check_entry_file(name, &st, Purpose::Create)?;
     match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}
         Err(Errno::WOULDBLOCK) => {
@@ -487,12 +502,13 @@ fn open_in(
     name: &Name,
     file_name: &str,
     writable: bool,
+    purpose: Purpose,
 ) -> Result<(Entry, Header)> {
     for _ in 0..MAX_ATTEMPTS {
         let fd = rustix::fs::openat(&dir.fd, file_name, open_flags(writable), Mode::empty())
             .map_err(|e| open_error(name, writable, e))?;
         let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", name, errno(e)))?;
-        check_entry_file(name, &st)?;
+        check_entry_file(name, &st, purpose)?;
         let sole_holder = match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => true,
             Err(Errno::WOULDBLOCK) => {
@@ -550,7 +566,13 @@ fn gave_up(name: &Name) -> Error {
 /// Opens the named entry; `NotFound` if there is none (or only a stale one).
 pub(crate) fn open_entry(name: &Name, writable: bool) -> Result<(Entry, Header)> {
     let dir = Dir::open()?;
-    open_in(&dir, name, &name.entry_file_name(current_uid()), writable)
+    open_in(
+        &dir,
+        name,
+        &name.entry_file_name(current_uid()),
+        writable,
+        Purpose::Open,
+    )
 }
 
 /// Creates the named entry from `header`, or (with `CreateMode::OrOpen`) opens the existing
@@ -566,7 +588,7 @@ pub(crate) fn create_entry(
     let mut prepared: Option<OwnedFd> = None;
     for _ in 0..MAX_ATTEMPTS {
         if mode == CreateMode::OrOpen {
-            match open_in(&dir, name, &file_name, true) {
+            match open_in(&dir, name, &file_name, true, Purpose::Create) {
                 Ok((entry, existing)) => return Ok((entry, existing, Disposition::Opened)),
                 Err(Error::NotFound { .. }) => {}
                 Err(e) => return Err(e),
@@ -635,7 +657,7 @@ pub(crate) fn remove_entry(name: &Name) -> Result<()> {
             name: name.to_string(),
         });
     }
-    check_entry_file(name, &st)?;
+    check_entry_file(name, &st, Purpose::Open)?;
     match rustix::fs::unlinkat(&dir.fd, &file_name, AtFlags::empty()) {
         Ok(()) => Ok(()),
         Err(Errno::NOENT) => Err(Error::NotFound {

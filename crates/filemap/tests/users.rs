@@ -1,0 +1,357 @@
+//! Other users. The tests run as root here; parts of them run as an unprivileged user (the
+//! test binary re-run with `setuid`/`setgid` to nobody, 65534) in a namespace directory that
+//! is world-writable and sticky, like `/dev/shm`. They check that:
+//!
+//! - another user cannot open, read or remove a user's Local objects;
+//! - a Local name pre-created by another user, and a Global name another user took first,
+//!   are refused by create calls with `Error::ForeignOwner` instead of being used;
+//! - `permissions` grant exactly what they say to other users (read, write, nothing).
+//!
+//! Linux only (Windows keeps names in the kernel, with access decided by security
+//! descriptors; see docs/security.md). Skipped, saying so, when not run as root.
+
+mod common;
+
+#[cfg(target_os = "linux")]
+fn main() {
+    linux::main()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    println!("\nrunning 0 tests (other-user tests are Linux only)\n");
+    println!("test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n");
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    use std::process::{Child, Command, Stdio};
+
+    use filemap::channel::Receiver;
+    use filemap::sync::{NamedMutex, ObjectOptions};
+    use filemap::{Access, Error, Mapping};
+
+    use super::common::{child, role, run_tests, unique, Namespace};
+
+    const NOBODY: u32 = 65534;
+
+    pub fn main() {
+        if let Some((role, args)) = role() {
+            std::process::exit(play(&role, &args));
+        }
+        if !rustix::process::geteuid().is_root() {
+            println!("\nrunning 0 tests (skipped: other-user tests need root to change user)\n");
+            println!(
+                "test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n"
+            );
+            return;
+        }
+        run_tests(&[
+            (
+                "local_objects_are_private",
+                local_objects_are_private as fn(),
+            ),
+            (
+                "local_name_precreated_by_another_user",
+                local_name_precreated_by_another_user,
+            ),
+            ("global_name_squatted", global_name_squatted),
+            (
+                "permissions_grant_what_they_say",
+                permissions_grant_what_they_say,
+            ),
+        ]);
+    }
+
+    /// A namespace directory anyone can create entries in, sticky like `/dev/shm`.
+    fn shared_namespace() -> Namespace {
+        let ns = Namespace::new();
+        std::fs::set_permissions(ns.path(), PermissionsExt::from_mode(0o1777)).unwrap();
+        ns
+    }
+
+    fn as_nobody(role: &str, args: &[&str]) -> Command {
+        let mut cmd = child(role, args);
+        cmd.uid(NOBODY).gid(NOBODY);
+        cmd
+    }
+
+    /// Runs `role` as nobody to completion; its stdout, or a panic with its stderr.
+    fn run_as_nobody(role: &str, args: &[&str]) -> String {
+        let out = as_nobody(role, args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{role} as nobody failed: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    /// Starts `role` as nobody and waits for its "ready" line; it exits when its stdin
+    /// closes.
+    fn hold_as_nobody(role: &str, args: &[&str]) -> Child {
+        let mut c = as_nobody(role, args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(c.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "{role} as nobody did not get ready");
+        c
+    }
+
+    fn release(mut c: Child) {
+        drop(c.stdin.take());
+        assert!(c.wait().unwrap().success());
+    }
+
+    fn wait_for_stdin_eof() {
+        let mut rest = String::new();
+        let _ = std::io::stdin().read_line(&mut rest);
+    }
+
+    fn entry_path(ns: &Namespace, uid: u32, name: &str) -> std::path::PathBuf {
+        ns.path().join(format!("filemap.u{uid}.{name}"))
+    }
+
+    /// A child's checks: prints what it saw, fails (exit 1) with a message otherwise.
+    fn play(role: &str, args: &[String]) -> i32 {
+        let outcome = std::panic::catch_unwind(|| match role {
+            "probe-private" => probe_private(&args[0], &args[1]),
+            "precreate-local" => precreate_local(&args[0]),
+            "squat-global" => squat_global(&args[0], &args[1]),
+            "open-with" => open_with(&args[0], &args[1], &args[2]),
+            other => panic!("unknown role {other}"),
+        });
+        i32::from(outcome.is_err())
+    }
+
+    // --- Local objects are private -------------------------------------------------
+
+    fn local_objects_are_private() {
+        let ns = shared_namespace();
+        let name = unique("secret");
+        let m = Mapping::create_new(name.as_str(), 4096).unwrap();
+        m.view()
+            .map()
+            .unwrap()
+            .write_at(0, b"root's secret")
+            .unwrap();
+        let path = entry_path(&ns, 0, &name);
+        let seen = run_as_nobody("probe-private", &[&name, path.to_str().unwrap()]);
+        assert!(seen.contains("by name: not found"), "{seen}");
+        // Still there, unchanged.
+        let back = m.view().map().unwrap().read_vec(0, 13).unwrap();
+        assert_eq!(back, b"root's secret");
+        assert!(Mapping::open(name.as_str()).is_ok());
+        drop(m);
+        ns.assert_empty();
+    }
+
+    /// As nobody: root's Local name means nothing to this user, and the entry file itself
+    /// can be neither read, nor opened by path, nor removed.
+    fn probe_private(name: &str, path: &str) {
+        match Mapping::open(name) {
+            Err(Error::NotFound { .. }) => println!("by name: not found"),
+            other => panic!("open by name: {other:?}"),
+        }
+        assert!(matches!(
+            filemap::namespace::remove(name),
+            Err(Error::NotFound { .. })
+        ));
+        let err = std::fs::read(path).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied, "{err}");
+        match Mapping::from_path(path)
+            .protection(filemap::Protection::ReadOnly)
+            .create()
+        {
+            Err(Error::PermissionDenied { .. }) => {}
+            other => panic!("open by path: {other:?}"),
+        }
+        let err = std::fs::remove_file(path).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied, "{err}");
+        // Listing shows names (as /dev/shm does), never contents.
+        let listed = filemap::namespace::list().unwrap();
+        assert!(listed.iter().any(|e| e.file_name.ends_with(name)));
+    }
+
+    // --- A Local name pre-created by another user ------------------------------------
+
+    fn local_name_precreated_by_another_user() {
+        let ns = shared_namespace();
+        let name = unique("expected");
+        run_as_nobody("precreate-local", &[&name]);
+        let path = entry_path(&ns, 0, &name);
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&path).unwrap()),
+            NOBODY
+        );
+        let refused = |what: &str, r: Result<(), Error>| match r {
+            Err(e @ Error::ForeignOwner { owner: NOBODY, .. }) => {
+                assert!(e.to_string().contains("owned by uid 65534"), "{e}")
+            }
+            other => panic!("{what}: expected ForeignOwner, got {other:?}"),
+        };
+        refused("open", Mapping::open(name.as_str()).map(drop));
+        refused(
+            "create_or_open",
+            Mapping::create_or_open(name.as_str(), 4096).map(drop),
+        );
+        refused(
+            "create_new",
+            Mapping::create_new(name.as_str(), 4096).map(drop),
+        );
+        refused("mutex", NamedMutex::create_or_open(name.as_str()).map(drop));
+        refused("receiver", Receiver::open(name.as_str()).map(drop));
+        // Nothing was used or removed: the squatter's file is as it was.
+        assert_eq!(std::fs::read(&path).unwrap(), b"FILEMAP\0planted");
+        std::fs::remove_file(&path).unwrap();
+        ns.assert_empty();
+    }
+
+    /// As nobody: plants a file where root's Local entry of that name would be, readable
+    /// and writable by all.
+    fn precreate_local(name: &str) {
+        let path = filemap::namespace::directory().join(format!("filemap.u0.{name}"));
+        std::fs::write(&path, b"FILEMAP\0planted").unwrap();
+        std::fs::set_permissions(&path, PermissionsExt::from_mode(0o666)).unwrap();
+    }
+
+    // --- A Global name squatted by another user --------------------------------------
+
+    fn global_name_squatted() {
+        let ns = shared_namespace();
+        let name = format!("Global\\{}", unique("service"));
+        let lock = format!("Global\\{}", unique("service-lock"));
+        let squatter = hold_as_nobody("squat-global", &[&name, &lock]);
+        let refused = |what: &str, r: Result<(), Error>| match r {
+            Err(Error::ForeignOwner { owner: NOBODY, .. }) => {}
+            other => panic!("{what}: expected ForeignOwner, got {other:?}"),
+        };
+        refused(
+            "create_or_open",
+            Mapping::create_or_open(name.as_str(), 4096).map(drop),
+        );
+        refused(
+            "create_new",
+            Mapping::create_new(name.as_str(), 4096).map(drop),
+        );
+        refused(
+            "mutex create_or_open",
+            NamedMutex::create_or_open(lock.as_str()).map(drop),
+        );
+        // Opening another user's Global object on purpose is what Global names are for.
+        let theirs = Mapping::open(name.as_str()).unwrap();
+        let seen = theirs.view().map().unwrap().read_vec(0, 7).unwrap();
+        assert_eq!(seen, b"squatty");
+        drop(theirs);
+        release(squatter);
+        // With the squatter gone, the name is free for its rightful creator.
+        let mine = Mapping::create_new(name.as_str(), 4096).unwrap();
+        drop(mine);
+        ns.assert_empty();
+    }
+
+    /// As nobody: takes a Global mapping name and a Global mutex name first, open to all,
+    /// and holds them until stdin closes.
+    fn squat_global(name: &str, lock: &str) {
+        let m = Mapping::options()
+            .size(4096)
+            .permissions(0o666)
+            .create_new(name)
+            .unwrap();
+        m.view().map().unwrap().write_at(0, b"squatty").unwrap();
+        let l =
+            NamedMutex::create_new_with(lock, &ObjectOptions::new().permissions(0o666)).unwrap();
+        println!("ready");
+        std::io::stdout().flush().unwrap();
+        wait_for_stdin_eof();
+        drop((m, l));
+    }
+
+    // --- Permissions grant exactly what they say --------------------------------------
+
+    fn permissions_grant_what_they_say() {
+        let ns = shared_namespace();
+        // (mode, nobody may read, nobody may write). nobody is not in root's group, so
+        // the group bits grant it nothing.
+        let cases = [
+            (0o600, false, false),
+            (0o640, false, false),
+            (0o660, false, false),
+            (0o644, true, false),
+            (0o666, true, true),
+        ];
+        for (mode, read, write) in cases {
+            let name = format!("Global\\{}", unique(&format!("mode{mode:o}")));
+            let m = Mapping::options()
+                .size(4096)
+                .permissions(mode)
+                .create_new(name.as_str())
+                .unwrap();
+            let meta = std::fs::metadata(ns.path().join(format!(
+                "filemap.global.{}",
+                name.trim_start_matches("Global\\")
+            )))
+            .unwrap();
+            assert_eq!(meta.permissions().mode() & 0o7777, mode, "mode {mode:o}");
+            for (access, allowed) in [("read", read), ("write", write)] {
+                let expect = if allowed { "ok" } else { "denied" };
+                run_as_nobody("open-with", &[&name, access, expect]);
+            }
+            if write {
+                // What nobody wrote is really there.
+                let v = m.view().map().unwrap().read_vec(0, 6).unwrap();
+                assert_eq!(v, b"nobody", "mode {mode:o}");
+            }
+            drop(m);
+        }
+        // A mutex (always opened for writing) with read-only access for others.
+        let lock = format!("Global\\{}", unique("lock644"));
+        let l =
+            NamedMutex::create_new_with(lock.as_str(), &ObjectOptions::new().permissions(0o644))
+                .unwrap();
+        run_as_nobody("open-with", &[&lock, "mutex", "denied"]);
+        drop(l);
+        let lock = format!("Global\\{}", unique("lock666"));
+        let l =
+            NamedMutex::create_new_with(lock.as_str(), &ObjectOptions::new().permissions(0o666))
+                .unwrap();
+        run_as_nobody("open-with", &[&lock, "mutex", "ok"]);
+        drop(l);
+        ns.assert_empty();
+    }
+
+    /// As nobody: opens `name` for `access` (read, write, mutex) and checks the outcome.
+    fn open_with(name: &str, access: &str, expect: &str) {
+        let result = match access {
+            "read" => Mapping::open_with(name, Access::Read).and_then(|m| {
+                m.view().map()?.read_vec(0, 1)?;
+                Ok(())
+            }),
+            "write" => Mapping::open_with(name, Access::Write).and_then(|m| {
+                m.view().map()?.write_at(0, b"nobody")?;
+                Ok(())
+            }),
+            "mutex" => NamedMutex::open(name).and_then(|l| {
+                drop(l.lock()?);
+                Ok(())
+            }),
+            other => panic!("unknown access {other}"),
+        };
+        match (expect, result) {
+            ("ok", Ok(())) => {}
+            ("denied", Err(e @ Error::PermissionDenied { .. })) => {
+                assert!(e.to_string().contains(name), "{e}")
+            }
+            (expect, other) => panic!("{access} {name}: expected {expect}, got {other:?}"),
+        }
+    }
+}
