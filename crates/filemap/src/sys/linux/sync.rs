@@ -172,30 +172,49 @@ pub(crate) fn init_mutex(at: *mut u8) -> Result<()> {
 
 const _: () = assert!(std::mem::size_of::<libc::pthread_mutex_t>() <= SYNC_AREA);
 
+/// The longest a mutex waiter sleeps in the kernel before checking the mutex again.
+const RECHECK_INTERVAL: Duration = Duration::from_millis(100);
+
 impl SyncMemory {
     fn mutex(&self) -> *mut libc::pthread_mutex_t {
         self.view.ptr().cast()
     }
 
     /// Locks the mutex; `None` on timeout (or, with a zero timeout, if it is held).
+    ///
+    /// A waiter never sleeps in the kernel for longer than [`RECHECK_INTERVAL`] at a time:
+    /// glibc's robust mutexes can lose a wake-up when the waiter an unlock woke is killed
+    /// before it takes the mutex and another thread takes it first without marking it as
+    /// waited for (the soak test found waiters asleep for good that way). Sleeping in
+    /// slices bounds what a lost wake-up costs; an uncontended lock makes no system call.
     pub(crate) fn lock(&self, timeout: Option<Duration>, name: &Name) -> Result<Option<Locked>> {
-        // SAFETY: the mutex was initialised by `init_mutex` before the entry got its name
-        // and stays mapped while `self` lives.
-        let r = unsafe {
-            match timeout {
-                None => libc::pthread_mutex_lock(self.mutex()),
-                Some(d) if d.is_zero() => libc::pthread_mutex_trylock(self.mutex()),
-                Some(d) => {
-                    let deadline = std::time::SystemTime::now() + d;
-                    let since = deadline
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .unwrap_or_default();
-                    let ts = libc::timespec {
-                        tv_sec: since.as_secs() as libc::time_t,
-                        tv_nsec: since.subsec_nanos() as libc::c_long,
-                    };
-                    libc::pthread_mutex_timedlock(self.mutex(), &ts)
-                }
+        let deadline = timeout.map(|d| Instant::now() + d);
+        let r = loop {
+            // SAFETY: the mutex was initialised by `init_mutex` before the entry got its
+            // name and stays mapped while `self` lives.
+            let r = unsafe { libc::pthread_mutex_trylock(self.mutex()) };
+            if r != libc::EBUSY || timeout.is_some_and(|d| d.is_zero()) {
+                break r;
+            }
+            let slice = match deadline {
+                None => RECHECK_INTERVAL,
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left.min(RECHECK_INTERVAL),
+                    _ => break libc::ETIMEDOUT,
+                },
+            };
+            let until = std::time::SystemTime::now() + slice;
+            let since = until
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let ts = libc::timespec {
+                tv_sec: since.as_secs() as libc::time_t,
+                tv_nsec: since.subsec_nanos() as libc::c_long,
+            };
+            // SAFETY: as above.
+            match unsafe { libc::pthread_mutex_timedlock(self.mutex(), &ts) } {
+                libc::ETIMEDOUT => continue,
+                r => break r,
             }
         };
         match r {

@@ -1,0 +1,455 @@
+//! A crash storm: 8 worker processes do random operations — create, open and close
+//! mappings, map views and write them, lock a mutex guarding an invariant, send on a
+//! channel — while the supervisor (this process, also the channel's receiver) kills random
+//! workers (SIGKILL on Linux, TerminateProcess on Windows) and starts new ones.
+//!
+//! Afterwards: no worker hung (each stops within seconds when asked), every message a
+//! worker committed arrived exactly once, in order and intact (a killed worker may have
+//! committed one message more than it managed to record), the mutex-guarded invariant held
+//! whenever the mutex was not abandoned and was repaired when it was, and once the
+//! supervisor lets go and garbage is collected nothing of the run is left in the
+//! namespace. Prints the totals.
+//!
+//! Bounded for CI (`FILEMAP_SOAK_SECS`, default 20 s on Linux, 10 s on Windows); run it
+//! longer with e.g. `FILEMAP_SOAK_SECS=600 cargo test -p filemap --test soak`.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::Child;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{child, role, run_tests, Namespace};
+use filemap::channel::{Receiver, Sender};
+use filemap::sync::SharedMutex;
+use filemap::{Error, Mapping, View};
+
+const WORKERS: usize = 8;
+const STATS: &str = "soak-stats";
+const PAIR: &str = "soak-pair";
+const CHANNEL: &str = "soak-channel";
+const MAPPINGS: u64 = 4;
+
+// Counters in the stats mapping (u64 each), then one slot per worker.
+const STOP: usize = 0;
+const OPERATIONS: usize = 8;
+const ABANDONED: usize = 16;
+const REPAIRED: usize = 24;
+const VIOLATIONS: usize = 32;
+const MAPPING_OPS: usize = 40;
+const MUTEX_OPS: usize = 48;
+const SLOTS: usize = 512;
+
+/// A worker's slot: its incarnation and how many messages it sent (recorded after each
+/// send returned).
+fn slot(w: usize) -> (usize, usize) {
+    (SLOTS + w * 16, SLOTS + w * 16 + 8)
+}
+
+fn counter(stats: &View, at: usize) -> &AtomicU64 {
+    stats
+        .atomic_u64(at)
+        .expect("a counter in the stats mapping")
+}
+
+fn main() {
+    if let Some((role, args)) = role() {
+        assert_eq!(role, "worker");
+        let arg = |i: usize| args[i].parse::<u64>().unwrap();
+        worker(arg(0) as usize, arg(1), arg(2));
+        return;
+    }
+    run_tests(&[("crash_storm", crash_storm as fn())]);
+}
+
+/// xorshift64*: the storm's randomness, reproducible from a seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A message: incarnation, sequence number, then bytes derived from both.
+fn message(incarnation: u64, seq: u64, len: usize) -> Vec<u8> {
+    let mut m = Vec::with_capacity(len);
+    m.extend_from_slice(&incarnation.to_le_bytes());
+    m.extend_from_slice(&seq.to_le_bytes());
+    m.extend((16..len).map(|i| (incarnation ^ seq ^ i as u64) as u8));
+    m
+}
+
+fn worker(w: usize, incarnation: u64, seed: u64) {
+    let stats_mapping = Mapping::open(STATS).unwrap();
+    let stats = stats_mapping.view().map().unwrap();
+    let pair = SharedMutex::<[u64; 2]>::open(PAIR).unwrap();
+    let (incarnation_at, sent_at) = slot(w);
+    counter(&stats, sent_at).store(0, Ordering::SeqCst);
+    counter(&stats, incarnation_at).store(incarnation, Ordering::SeqCst);
+    let mut rng = Rng(seed | 1);
+    let mut sender: Option<Sender> = None;
+    let mut seq = 0;
+    while counter(&stats, STOP).load(Ordering::SeqCst) == 0 {
+        match rng.below(4) {
+            0 => {
+                // Mapping churn: the last holder's close removes the name; a killed last
+                // holder leaves a stale entry the next create or open reclaims.
+                let name = format!("soak-map-{}", rng.below(MAPPINGS));
+                let (m, _) = Mapping::create_or_open(name.as_str(), 1 << 16).unwrap();
+                let view = m.view().map().unwrap();
+                let at = rng.below((1 << 16) / 8) as usize * 8;
+                view.write_at(at, &incarnation.to_le_bytes()).unwrap();
+                view.read_vec(at, 8).unwrap();
+                counter(&stats, MAPPING_OPS).fetch_add(1, Ordering::Relaxed);
+            }
+            1 => {
+                let mut g = pair.lock().unwrap();
+                if g.abandoned() {
+                    counter(&stats, ABANDONED).fetch_add(1, Ordering::Relaxed);
+                    if g[0] != g[1] {
+                        g[1] = g[0];
+                        counter(&stats, REPAIRED).fetch_add(1, Ordering::Relaxed);
+                    }
+                } else if g[0] != g[1] {
+                    counter(&stats, VIOLATIONS).fetch_add(1, Ordering::Relaxed);
+                }
+                g[0] += 1;
+                // Widen the window in which a kill breaks the invariant.
+                for _ in 0..rng.below(20_000) {
+                    std::hint::spin_loop();
+                }
+                g[1] += 1;
+                drop(g);
+                counter(&stats, MUTEX_OPS).fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {
+                if sender.is_none() {
+                    match Sender::open(CHANNEL) {
+                        Ok(tx) => sender = Some(tx),
+                        Err(Error::EndpointTaken { .. }) => {}
+                        Err(e) => panic!("open the sender: {e}"),
+                    }
+                }
+                if let Some(tx) = sender.as_mut() {
+                    for _ in 0..rng.below(50) {
+                        let len = 16 + rng.below(2048) as usize;
+                        match tx
+                            .send_timeout(&message(incarnation, seq, len), Duration::from_secs(1))
+                        {
+                            Ok(()) => {
+                                seq += 1;
+                                counter(&stats, sent_at).store(seq, Ordering::SeqCst);
+                            }
+                            Err(Error::Timeout { .. }) => break,
+                            Err(e) => panic!("send: {e}"),
+                        }
+                    }
+                    // Give the other workers a turn at sending, sometimes.
+                    if rng.below(3) == 0 {
+                        sender = None;
+                    }
+                }
+            }
+        }
+        counter(&stats, OPERATIONS).fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What the receiver saw: the next expected sequence number of each incarnation.
+type Received = HashMap<u64, u64>;
+
+fn receive(mut rx: Receiver, done: Arc<AtomicBool>) -> Received {
+    let mut next: Received = HashMap::new();
+    let mut buf = Vec::new();
+    loop {
+        let got = match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(slot) => {
+                buf.clear();
+                buf.extend_from_slice(&slot);
+                true
+            }
+            Err(Error::Timeout { .. } | Error::Disconnected { .. }) => false,
+            Err(e) => panic!("receive: {e}"),
+        };
+        if got {
+            assert!(buf.len() >= 16, "a message of {} bytes", buf.len());
+            let incarnation = u64::from_le_bytes(buf[0..8].try_into().unwrap());
+            let seq = u64::from_le_bytes(buf[8..16].try_into().unwrap());
+            let expected = next.entry(incarnation).or_insert(0);
+            assert_eq!(
+                seq, *expected,
+                "incarnation {incarnation}: message {seq} arrived, {expected} expected"
+            );
+            assert!(
+                buf == message(incarnation, seq, buf.len()),
+                "incarnation {incarnation}: message {seq} is damaged"
+            );
+            *expected += 1;
+        } else if done.load(Ordering::SeqCst) {
+            // Every worker has exited: what is left is in the ring already.
+            match rx.try_recv() {
+                Ok(Some(_)) => panic!("a message after the drain"),
+                Ok(None) | Err(Error::Disconnected { .. }) => return next,
+                Err(e) => panic!("receive: {e}"),
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// Where a hung process is stuck, for the failure message: its system call and, if gdb is
+/// installed, its threads' stacks.
+fn where_is(pid: u32) -> String {
+    if !cfg!(target_os = "linux") {
+        return String::new();
+    }
+    let mut out = String::new();
+    for file in ["wchan", "syscall", "stack"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap_or_default();
+        out += &format!("{file}: {}\n", text.trim());
+    }
+    // Waiting on a futex: who does the word (a mutex's owner thread id) name?
+    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    let args: Vec<&str> = syscall.split_whitespace().collect();
+    if args.first() == Some(&"202") && args.len() > 3 {
+        let value = u64::from_str_radix(args[3].trim_start_matches("0x"), 16).unwrap_or(0);
+        let owner = value & 0x3fff_ffff;
+        let status = std::fs::read_to_string(format!("/proc/{owner}/status"))
+            .map(|s| s.lines().take(3).collect::<Vec<_>>().join(", "))
+            .unwrap_or_else(|e| format!("{e}"));
+        out += &format!("futex word {value:#x}: owner thread {owner}: {status}\n");
+    }
+    if let Ok(gdb) = std::process::Command::new("gdb")
+        .args([
+            "-p",
+            &pid.to_string(),
+            "-batch",
+            "-ex",
+            "thread apply all bt",
+        ])
+        .output()
+    {
+        out += &String::from_utf8_lossy(&gdb.stdout);
+    }
+    out
+}
+
+/// Which of `pids` are still running (not yet reaped).
+fn workers_alive(pids: &[u32]) -> Vec<u32> {
+    pids.iter()
+        .copied()
+        .filter(|p| std::path::Path::new(&format!("/proc/{p}/syscall")).exists())
+        .collect()
+}
+
+struct Worker {
+    child: Child,
+    incarnation: u64,
+}
+
+fn start_worker(w: usize, incarnation: u64, rng: &mut Rng) -> Worker {
+    let seed = rng.next().to_string();
+    let args = [w.to_string(), incarnation.to_string(), seed];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // Wine's process creation sometimes fails under this load ("Internal error"): retry.
+    let mut attempt = 0;
+    loop {
+        match child("worker", &args).spawn() {
+            Ok(child) => return Worker { child, incarnation },
+            Err(e) if attempt < 10 && cfg!(windows) => {
+                eprintln!("    soak: starting a worker failed ({e}), retrying");
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("start a worker: {e}"),
+        }
+    }
+}
+
+/// How many messages the worker in slot `w` recorded as sent, if the slot is its own
+/// (a worker killed before it wrote its slot sent nothing).
+fn recorded_sent(stats: &View, w: usize, incarnation: u64) -> u64 {
+    let (incarnation_at, sent_at) = slot(w);
+    if counter(stats, incarnation_at).load(Ordering::SeqCst) == incarnation {
+        counter(stats, sent_at).load(Ordering::SeqCst)
+    } else {
+        0
+    }
+}
+
+fn crash_storm() {
+    let ns = Namespace::new();
+    let default_secs = if cfg!(windows) { 10 } else { 20 };
+    let secs: u64 = std::env::var("FILEMAP_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default_secs);
+    let seed = std::env::var("FILEMAP_SOAK_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    println!("    soak: {secs} s, seed {seed} (FILEMAP_SOAK_SEED={seed} repeats the supervisor's choices)");
+    let mut rng = Rng(seed | 1);
+
+    let stats_mapping = Mapping::create_new(STATS, 4096).unwrap();
+    let stats = stats_mapping.view().map().unwrap();
+    let pair = SharedMutex::<[u64; 2]>::create_new(PAIR, [0, 0]).unwrap();
+    let rx = Receiver::create_or_open(CHANNEL, 1 << 16).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let receiver = {
+        let done = done.clone();
+        std::thread::spawn(move || receive(rx, done))
+    };
+
+    let mut next_incarnation = 1;
+    let mut workers: Vec<Worker> = (0..WORKERS)
+        .map(|w| {
+            next_incarnation += 1;
+            start_worker(w, next_incarnation - 1, &mut rng)
+        })
+        .collect();
+    // Messages each incarnation recorded as sent, and whether it was killed.
+    let mut sent: HashMap<u64, (u64, bool)> = HashMap::new();
+    let mut kills = 0u64;
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        let pause = if cfg!(windows) {
+            100 + rng.below(300)
+        } else {
+            10 + rng.below(140)
+        };
+        std::thread::sleep(Duration::from_millis(pause));
+        for w in &mut workers {
+            if let Some(status) = w.child.try_wait().unwrap() {
+                panic!("worker {} exited by itself: {status}", w.incarnation);
+            }
+        }
+        let w = rng.below(WORKERS as u64) as usize;
+        let victim = &mut workers[w];
+        victim.child.kill().unwrap();
+        victim.child.wait().unwrap();
+        kills += 1;
+        sent.insert(
+            victim.incarnation,
+            (recorded_sent(&stats, w, victim.incarnation), true),
+        );
+        next_incarnation += 1;
+        workers[w] = start_worker(w, next_incarnation - 1, &mut rng);
+    }
+
+    // Stop: every worker must finish its operation and exit cleanly, quickly.
+    counter(&stats, STOP).store(1, Ordering::SeqCst);
+    let stop_deadline = Instant::now() + Duration::from_secs(30);
+    let pids: Vec<u32> = workers.iter().map(|w| w.child.id()).collect();
+    for (w, worker) in workers.iter_mut().enumerate() {
+        loop {
+            if let Some(status) = worker.child.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "worker {} failed: {status}",
+                    worker.incarnation
+                );
+                break;
+            }
+            if Instant::now() > stop_deadline {
+                let state = where_is(worker.child.id());
+                for other in &workers_alive(&pids) {
+                    eprintln!("worker process {other} still alive:\n{}", where_is(*other));
+                }
+                let _ = worker.child.kill();
+                panic!(
+                    "worker {} hung: still running 30 s after stop\n{state}",
+                    worker.incarnation
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        sent.insert(
+            worker.incarnation,
+            (recorded_sent(&stats, w, worker.incarnation), false),
+        );
+    }
+    done.store(true, Ordering::SeqCst);
+    let received = receiver.join().expect("the receiver thread");
+
+    // Every committed message arrived exactly once (sequence numbers were checked in
+    // order on arrival); a killed worker may have committed one it did not record.
+    let mut messages = 0;
+    for (incarnation, &(recorded, killed)) in &sent {
+        let got = received.get(incarnation).copied().unwrap_or(0);
+        messages += got;
+        let ok = if killed {
+            got == recorded || got == recorded + 1
+        } else {
+            got == recorded
+        };
+        assert!(
+            ok,
+            "incarnation {incarnation} (killed: {killed}) recorded {recorded} sent, {got} arrived"
+        );
+    }
+    for incarnation in received.keys() {
+        assert!(
+            sent.contains_key(incarnation),
+            "messages from unknown incarnation {incarnation}"
+        );
+    }
+
+    // The invariant holds now (repaired if the last holder was killed holding it).
+    {
+        let mut g = pair.lock().unwrap();
+        if g.abandoned() {
+            counter(&stats, ABANDONED).fetch_add(1, Ordering::Relaxed);
+            if g[0] != g[1] {
+                g[1] = g[0];
+                counter(&stats, REPAIRED).fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        assert_eq!(g[0], g[1]);
+    }
+    let get = |at| counter(&stats, at).load(Ordering::SeqCst);
+    assert_eq!(
+        get(VIOLATIONS),
+        0,
+        "the invariant was broken under a mutex not abandoned"
+    );
+    println!(
+        "    soak: {} operations ({} mapping, {} mutex), {kills} kills, {} abandoned locks \
+         recovered ({} with a broken invariant, repaired), {messages} messages from {} \
+         senders checked",
+        get(OPERATIONS),
+        get(MAPPING_OPS),
+        get(MUTEX_OPS),
+        get(ABANDONED),
+        get(REPAIRED),
+        sent.len(),
+    );
+    assert!(kills > 0 && get(OPERATIONS) > 0 && messages > 0);
+
+    drop((stats, stats_mapping, pair));
+    filemap::namespace::collect_garbage(false).unwrap();
+    ns.assert_empty();
+    for m in 0..MAPPINGS {
+        let name = format!("soak-map-{m}");
+        assert!(
+            matches!(Mapping::open(name.as_str()), Err(Error::NotFound { .. })),
+            "{name} is left"
+        );
+    }
+}
