@@ -1,97 +1,107 @@
-//! Shared pieces of filemap's benchmarks: the peers and floors they compare against, over
-//! memory the caller provides (a filemap view, so that a re-executed child process can map
-//! the same memory by name).
+//! filemap side by side with the crates users would pick instead, measured in one run on one
+//! machine: `cargo run -p filemap-bench --release -- --report` (see [`suite`]).
 //!
-//! - [`RawRobustMutex`]: a process-shared robust pthread mutex, the raw mechanism under
-//!   `filemap::sync::NamedMutex` on Linux;
-//! - [`FutexPair`]: two futex words for a raw futex ping-pong between two processes, the
-//!   floor under filemap's events.
+//! 1. messages between two processes ([`messages`], with the harness of
+//!    `filemap bench channel` from `filemap_cli::bench`): filemap's channel vs iceoryx2,
+//!    ipc-channel, a Unix socket and a pipe, against the cache-line and futex floors;
+//! 2. throughput of 1 MiB messages: filemap vs iceoryx2 vs a Unix socket, against `memcpy`;
+//! 3. named shared memory set-up ([`setup`]): filemap vs `shared_memory` vs raw `shm_open`;
+//! 4. named mutexes ([`mutex`]): filemap vs `raw_sync` vs a raw robust pthread mutex;
+//! 5. files ([`files`]): filemap's windows vs `memmap2` vs `std::fs::File::read`.
 //!
-//! Linux only: the peers are Linux mechanisms.
+//! Every measurement that involves two processes re-runs this binary as the partner
+//! (`filemap-bench bench-partner <role> ...`, dispatched by [`partner_main`]). [`report`]
+//! turns the repetitions into rows (median, spread, ratios), JSON, Markdown and the chart.
+//!
+//! Linux only: the peers are Linux builds (the Windows build of the workspace compiles this
+//! crate empty).
 #![cfg(target_os = "linux")]
 
-use std::sync::atomic::{AtomicU32, Ordering};
+pub mod files;
+pub mod messages;
+pub mod mutex;
+pub mod report;
+pub mod setup;
+pub mod suite;
 
-/// A robust, process-shared pthread mutex at a fixed place in shared memory.
-pub struct RawRobustMutex {
-    at: *mut libc::pthread_mutex_t,
+pub use filemap_cli::bench::{err, Error, Result};
+
+/// `bench-partner <role> <args>...`: the partner side of a two-process measurement. Pins
+/// this process to the partner's core, then plays the role (this crate's, or the harness's).
+pub fn partner_main(args: &[String]) -> Result<()> {
+    filemap_cli::bench::pin_to(filemap_cli::bench::PARTNER_CPU);
+    let role = args.first().map(String::as_str).unwrap_or("");
+    if let Some(r) = messages::partner_role(role, args) {
+        return r;
+    }
+    if let Some(r) = setup::partner_role(role, args) {
+        return r;
+    }
+    if let Some(r) = mutex::partner_role(role, args) {
+        return r;
+    }
+    if let Some(r) = files::partner_role(role, args) {
+        return r;
+    }
+    filemap_cli::bench::partner_role(args)
+        .unwrap_or_else(|| Err(err(format!("unknown partner role {role:?}"))))
 }
 
-// SAFETY: the mutex is process-shared and usable from any thread.
-unsafe impl Send for RawRobustMutex {}
-// SAFETY: as above.
-unsafe impl Sync for RawRobustMutex {}
+/// The argument `i` of a partner role.
+pub(crate) fn arg(args: &[String], i: usize) -> Result<&str> {
+    args.get(i)
+        .map(String::as_str)
+        .ok_or_else(|| err("missing partner argument"))
+}
 
-impl RawRobustMutex {
-    /// Initialises a mutex at `at`.
-    ///
-    /// # Safety
-    /// `at` must point to at least 64 writable, 8-aligned bytes of shared memory that
-    /// outlive every use, and no process may use the mutex while it is initialised.
-    pub unsafe fn init(at: *mut u8) -> RawRobustMutex {
-        // SAFETY: the caller's contract.
-        unsafe {
-            let mut attr: libc::pthread_mutexattr_t = std::mem::zeroed();
-            libc::pthread_mutexattr_init(&mut attr);
-            libc::pthread_mutexattr_setpshared(&mut attr, libc::PTHREAD_PROCESS_SHARED);
-            libc::pthread_mutexattr_setrobust(&mut attr, libc::PTHREAD_MUTEX_ROBUST);
-            libc::pthread_mutex_init(at.cast(), &attr);
-            libc::pthread_mutexattr_destroy(&mut attr);
+/// Repetitions of each measurement (`FILEMAP_BENCH_REPS`; 5, or 2 in quick mode).
+pub fn repetitions() -> usize {
+    std::env::var("FILEMAP_BENCH_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(if filemap_cli::bench::quick() { 2 } else { 5 })
+}
+
+/// Reads one line the partner printed (its readiness, or its result).
+pub(crate) fn read_line(child: &mut std::process::Child) -> Result<String> {
+    use std::io::Read;
+    let out = child
+        .stdout
+        .as_mut()
+        .ok_or_else(|| err("partner without piped output"))?;
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        if out.read(&mut byte)? == 0 {
+            return Err(err(format!(
+                "the partner exited early ({})",
+                String::from_utf8_lossy(&line)
+            )));
         }
-        RawRobustMutex { at: at.cast() }
-    }
-
-    /// Uses a mutex another process initialised at `at`.
-    ///
-    /// # Safety
-    /// As for [`RawRobustMutex::init`], and the mutex there must be initialised.
-    pub unsafe fn attach(at: *mut u8) -> RawRobustMutex {
-        RawRobustMutex { at: at.cast() }
-    }
-
-    pub fn lock(&self) {
-        // SAFETY: initialised (constructor contracts); EOWNERDEAD is made consistent.
-        unsafe {
-            if libc::pthread_mutex_lock(self.at) == libc::EOWNERDEAD {
-                libc::pthread_mutex_consistent(self.at);
-            }
+        if byte[0] == b'\n' {
+            return Ok(String::from_utf8_lossy(&line).into_owned());
         }
-    }
-
-    pub fn unlock(&self) {
-        // SAFETY: called after `lock` by the same thread.
-        unsafe { libc::pthread_mutex_unlock(self.at) };
+        line.push(byte[0]);
     }
 }
 
-/// Two futex words (on separate cache lines) for a ping-pong between two processes.
-pub struct FutexPair<'a> {
-    words: [&'a AtomicU32; 2],
+/// Prints one line for the measuring process (and flushes it: the output is a pipe).
+pub(crate) fn say(line: impl std::fmt::Display) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()?;
+    Ok(())
 }
 
-impl<'a> FutexPair<'a> {
-    /// The pair at `a` and `b` (in shared memory, e.g. from `View::atomic_u32`).
-    pub fn new(a: &'a AtomicU32, b: &'a AtomicU32) -> FutexPair<'a> {
-        FutexPair { words: [a, b] }
-    }
-
-    /// Sets word `i` to `value` and wakes its sleeper.
-    pub fn post(&self, i: usize, value: u32) {
-        let w = self.words[i];
-        w.store(value, Ordering::Release);
-        let _ = rustix::thread::futex::wake(w, rustix::thread::futex::Flags::empty(), 1);
-    }
-
-    /// Sleeps until word `i` holds `value`.
-    pub fn wait_for(&self, i: usize, value: u32) {
-        let w = self.words[i];
-        loop {
-            let now = w.load(Ordering::Acquire);
-            if now == value {
-                return;
-            }
-            let _ =
-                rustix::thread::futex::wait(w, rustix::thread::futex::Flags::empty(), now, None);
-        }
+/// Waits for the partner and fails if it did.
+pub(crate) fn finish(mut child: std::process::Child) -> Result<()> {
+    drop(child.stdin.take());
+    let status = child.wait()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(err(format!("a partner process failed ({status})")))
     }
 }

@@ -3,7 +3,6 @@
 //!
 //! Errors are one line on stderr and exit code 1; usage errors exit 2 (clap's convention).
 
-mod bench;
 mod commands;
 mod demo;
 mod output;
@@ -233,6 +232,22 @@ enum BenchWhat {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `filemap bench` and its partner processes: the harness is in the library
+/// (`filemap_cli::bench`), which `filemap-bench` uses too.
+mod bench {
+    use crate::commands::{Failure, Outcome};
+    use std::process::ExitCode;
+
+    pub fn channel(json: bool) -> Outcome {
+        filemap_cli::bench::channel(json).map_err(|e| Failure::Error(e.0))
+    }
+
+    pub fn partner_main(args: &[String]) -> Outcome {
+        filemap_cli::bench::partner_main(args).map_err(|e| Failure::Error(e.0))?;
+        Ok(ExitCode::SUCCESS)
+    }
 }
 
 fn main() -> ExitCode {

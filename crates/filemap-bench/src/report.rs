@@ -1,0 +1,476 @@
+//! Rows of the suite: the repetitions of each (scenario, size, system), reduced to the
+//! median and spread, with ratios to the floor and to the best peer; as JSON rows, Markdown
+//! tables and the latency chart.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::Result;
+
+/// What a system is to filemap on a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Filemap,
+    /// A crate or mechanism users would pick instead.
+    Peer,
+    /// The hardware's or the kernel's bound for this scenario (no peer does better).
+    Floor,
+    /// Measured in the same run for context, neither peer nor floor.
+    Reference,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Filemap => "filemap",
+            Kind::Peer => "peer",
+            Kind::Floor => "floor",
+            Kind::Reference => "reference",
+        }
+    }
+}
+
+/// How a scenario's numbers read.
+#[derive(Clone, Copy, Debug)]
+pub struct Unit {
+    pub name: &'static str,
+    pub higher_is_better: bool,
+}
+
+pub const NS: Unit = Unit {
+    name: "ns",
+    higher_is_better: false,
+};
+pub const US: Unit = Unit {
+    name: "µs",
+    higher_is_better: false,
+};
+pub const MS: Unit = Unit {
+    name: "ms",
+    higher_is_better: false,
+};
+pub const GB_S: Unit = Unit {
+    name: "GB/s",
+    higher_is_better: true,
+};
+
+/// One repetition's numbers.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    pub p50: f64,
+    pub p99: Option<f64>,
+}
+
+impl Sample {
+    pub fn value(v: f64) -> Sample {
+        Sample { p50: v, p99: None }
+    }
+}
+
+/// One row: a system in a scenario at one size, over the repetitions.
+#[derive(Debug)]
+pub struct Row {
+    pub section: usize,
+    pub scenario: &'static str,
+    pub size: u64,
+    pub system: String,
+    pub kind: Kind,
+    pub unit: Unit,
+    pub samples: Vec<Sample>,
+    /// Extra text for the Markdown table (e.g. peak resident memory).
+    pub extra: String,
+    pub p50: f64,
+    pub p99: Option<f64>,
+    pub min: f64,
+    pub max: f64,
+    pub ratio_to_floor: Option<f64>,
+    pub ratio_to_best_peer: Option<f64>,
+    pub best_peer: Option<String>,
+}
+
+impl Row {
+    /// This row's cost relative to a value of its unit: 2.0 = twice the time (or half the
+    /// bandwidth).
+    fn cost_ratio(&self, reference: f64) -> f64 {
+        if self.unit.higher_is_better {
+            reference / self.p50
+        } else {
+            self.p50 / reference
+        }
+    }
+
+    fn better(&self, a: f64, b: f64) -> bool {
+        if self.unit.higher_is_better {
+            a > b
+        } else {
+            a < b
+        }
+    }
+
+    /// Whether filemap's row loses to its best peer.
+    pub fn loses(&self) -> bool {
+        self.kind == Kind::Filemap && self.ratio_to_best_peer.is_some_and(|r| r > 1.0)
+    }
+}
+
+/// The rows of a run.
+#[derive(Default)]
+pub struct Results {
+    pub rows: Vec<Row>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+impl Results {
+    /// Adds one repetition's sample to its row (made on first use).
+    #[allow(clippy::too_many_arguments)]
+    pub fn add(
+        &mut self,
+        section: usize,
+        scenario: &'static str,
+        size: u64,
+        system: &str,
+        kind: Kind,
+        unit: Unit,
+        sample: Sample,
+    ) {
+        if let Some(row) = self
+            .rows
+            .iter_mut()
+            .find(|r| r.scenario == scenario && r.size == size && r.system == system)
+        {
+            row.samples.push(sample);
+            return;
+        }
+        self.rows.push(Row {
+            section,
+            scenario,
+            size,
+            system: system.to_string(),
+            kind,
+            unit,
+            samples: vec![sample],
+            extra: String::new(),
+            p50: f64::NAN,
+            p99: None,
+            min: f64::NAN,
+            max: f64::NAN,
+            ratio_to_floor: None,
+            ratio_to_best_peer: None,
+            best_peer: None,
+        });
+    }
+
+    /// Sets a row's extra text.
+    pub fn set_extra(&mut self, scenario: &str, size: u64, system: &str, extra: String) {
+        if let Some(row) = self
+            .rows
+            .iter_mut()
+            .find(|r| r.scenario == scenario && r.size == size && r.system == system)
+        {
+            row.extra = extra;
+        }
+    }
+
+    /// Medians, spreads and ratios.
+    pub fn finish(&mut self) {
+        for row in &mut self.rows {
+            let p50s: Vec<f64> = row.samples.iter().map(|s| s.p50).collect();
+            row.min = p50s.iter().copied().fold(f64::INFINITY, f64::min);
+            row.max = p50s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            row.p50 = median(p50s);
+            let p99s: Vec<f64> = row.samples.iter().filter_map(|s| s.p99).collect();
+            row.p99 = (!p99s.is_empty()).then(|| median(p99s));
+        }
+        for i in 0..self.rows.len() {
+            let (scenario, size) = (self.rows[i].scenario, self.rows[i].size);
+            let group = || {
+                self.rows
+                    .iter()
+                    .filter(move |r| r.scenario == scenario && r.size == size)
+            };
+            let floor = group().find(|r| r.kind == Kind::Floor).map(|r| r.p50);
+            let best = group()
+                .filter(|r| r.kind == Kind::Peer)
+                .fold(None::<&Row>, |best, r| match best {
+                    Some(b) if !r.better(r.p50, b.p50) => Some(b),
+                    _ => Some(r),
+                })
+                .map(|r| (r.p50, r.system.clone()));
+            let row = &self.rows[i];
+            let ratio_to_floor = floor
+                .filter(|_| row.kind != Kind::Floor)
+                .map(|f| row.cost_ratio(f));
+            let to_best = best
+                .as_ref()
+                .filter(|_| row.kind != Kind::Peer || row.system != best.as_ref().unwrap().1)
+                .map(|(b, name)| (row.cost_ratio(*b), name.clone()));
+            let row = &mut self.rows[i];
+            row.ratio_to_floor = ratio_to_floor;
+            row.ratio_to_best_peer = to_best.as_ref().map(|t| t.0);
+            row.best_peer = to_best.map(|t| t.1);
+        }
+    }
+
+    /// One JSON object per row.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::Value::Array(
+            self.rows
+                .iter()
+                .map(|r| {
+                    json!({
+                        "section": r.section,
+                        "scenario": r.scenario,
+                        "size": r.size,
+                        "system": r.system,
+                        "kind": r.kind.name(),
+                        "p50": r.p50,
+                        "p99": r.p99,
+                        "min": r.min,
+                        "max": r.max,
+                        "repetitions": r.samples.len(),
+                        "unit": r.unit.name,
+                        "ratio_to_floor": r.ratio_to_floor,
+                        "ratio_to_best_peer": r.ratio_to_best_peer,
+                        "best_peer": r.best_peer,
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// The rows of a section as a Markdown table (`extra`: the heading of the rows' extra
+    /// column, if they have one).
+    pub fn table(&self, section: usize, extra: Option<&str>) -> String {
+        let rows: Vec<&Row> = self.rows.iter().filter(|r| r.section == section).collect();
+        let with_p99 = rows.iter().any(|r| r.p99.is_some());
+        let reps = rows.iter().map(|r| r.samples.len()).max().unwrap_or(0);
+        let mut head = vec![
+            "scenario".to_string(),
+            "size".into(),
+            "system".into(),
+            format!("median of {reps} runs"),
+        ];
+        if with_p99 {
+            head[3] = format!("p50 (median of {reps} runs)");
+            head.push("p99".into());
+        }
+        head.extend([
+            "spread (min – max)".into(),
+            "× floor".into(),
+            "× best peer".into(),
+        ]);
+        if let Some(e) = extra {
+            head.push(e.into());
+        }
+        head.push("note".into());
+        let mut t = format!("| {} |\n|{}\n", head.join(" | "), "---|".repeat(head.len()));
+        for r in rows {
+            let unit = r.unit.name;
+            let bold = if r.kind == Kind::Filemap { "**" } else { "" };
+            let mut cells = vec![
+                r.scenario.to_string(),
+                size_text(r.size),
+                format!("{bold}{}{bold}", r.system),
+                format!("{} {unit}", number(r.p50)),
+            ];
+            if with_p99 {
+                cells.push(
+                    r.p99
+                        .map_or("–".into(), |p| format!("{} {unit}", number(p))),
+                );
+            }
+            cells.push(format!("{} – {}", number(r.min), number(r.max)));
+            cells.push(ratio_text(r.ratio_to_floor));
+            cells.push(ratio_text(r.ratio_to_best_peer));
+            if extra.is_some() {
+                cells.push(r.extra.clone());
+            }
+            cells.push(note(r));
+            let _ = writeln!(t, "| {} |", cells.join(" | "));
+        }
+        t
+    }
+
+    /// The scenarios where filemap loses to a peer, with the systems it loses to.
+    pub fn losses(&self) -> Vec<&Row> {
+        self.rows.iter().filter(|r| r.loses()).collect()
+    }
+}
+
+/// The note column: says plainly where filemap loses.
+fn note(r: &Row) -> String {
+    if !r.loses() {
+        return String::new();
+    }
+    let ratio = r.ratio_to_best_peer.unwrap_or(1.0);
+    let peer = r.best_peer.as_deref().unwrap_or("a peer");
+    let more = (ratio - 1.0) * 100.0;
+    let what = if r.unit.higher_is_better {
+        "time per byte"
+    } else {
+        "time"
+    };
+    let noise = if more < 5.0 { ", within 5%" } else { "" };
+    format!(
+        "**filemap slower than {peer}** ({}% more {what}{noise})",
+        if more < 10.0 {
+            format!("{more:.1}")
+        } else {
+            format!("{more:.0}")
+        }
+    )
+}
+
+pub fn ratio_text(r: Option<f64>) -> String {
+    match r {
+        Some(r) if r >= 100.0 => format!("{r:.0}×"),
+        Some(r) if r >= 10.0 => format!("{r:.1}×"),
+        Some(r) => format!("{r:.2}×"),
+        None => "–".into(),
+    }
+}
+
+/// Three significant digits, no exponent.
+pub fn number(v: f64) -> String {
+    if !v.is_finite() {
+        return "–".into();
+    }
+    let a = v.abs();
+    if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+pub fn size_text(size: u64) -> String {
+    match size {
+        0 => "–".into(),
+        s if s >= 1 << 30 && s % (1 << 30) == 0 => format!("{} GiB", s >> 30),
+        s if s >= 1 << 20 && s % (1 << 20) == 0 => format!("{} MiB", s >> 20),
+        s if s >= 1 << 10 && s % (1 << 10) == 0 => format!("{} KiB", s >> 10),
+        s => format!("{s} B"),
+    }
+}
+
+/// The chart: one-way latency (p50) against message size, log-log, one line per system of
+/// the latency scenario, written as SVG to `path`.
+pub fn latency_chart(results: &Results, scenario: &str, path: &Path) -> Result<()> {
+    use plotters::prelude::*;
+
+    let rows: Vec<&Row> = results
+        .rows
+        .iter()
+        .filter(|r| r.scenario == scenario && r.size > 0)
+        .collect();
+    let mut systems: Vec<&str> = Vec::new();
+    for r in &rows {
+        if !systems.contains(&r.system.as_str()) {
+            systems.push(&r.system);
+        }
+    }
+    let sizes: Vec<u64> = {
+        let mut s: Vec<u64> = rows.iter().map(|r| r.size).collect();
+        s.sort();
+        s.dedup();
+        s
+    };
+    let (lo_size, hi_size) = (
+        *sizes.first().ok_or_else(|| crate::err("no latency rows"))? as f64,
+        *sizes.last().unwrap_or(&1) as f64,
+    );
+    let lo = rows.iter().map(|r| r.p50).fold(f64::INFINITY, f64::min) * 0.7;
+    let hi = rows.iter().map(|r| r.p50).fold(0.0, f64::max) * 1.5;
+    let chart_err = |e: &dyn std::fmt::Display| crate::err(format!("chart: {e}"));
+
+    let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| chart_err(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "One-way latency between two processes (p50, log-log)",
+            ("sans-serif", 22),
+        )
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(
+            (lo_size * 0.8..hi_size * 1.25).log_scale(),
+            (lo..hi).log_scale(),
+        )
+        .map_err(|e| chart_err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("message size")
+        .y_desc("one-way latency")
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .x_label_formatter(&|x| {
+            let v = x.round();
+            if v >= 1e6 {
+                format!("{} MB", v / 1e6)
+            } else if v >= 1e3 {
+                format!("{} kB", v / 1e3)
+            } else {
+                format!("{v} B")
+            }
+        })
+        .y_label_formatter(&|y| {
+            if *y >= 1e6 {
+                format!("{} ms", number(y / 1e6))
+            } else if *y >= 1e3 {
+                format!("{} µs", number(y / 1e3))
+            } else {
+                format!("{} ns", number(*y))
+            }
+        })
+        .draw()
+        .map_err(|e| chart_err(&e))?;
+    for (i, system) in systems.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let points: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|r| r.system == *system)
+            .map(|r| (r.size as f64, r.p50))
+            .collect();
+        let width = if system.starts_with("filemap") { 3 } else { 2 };
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(width)))
+            .map_err(|e| chart_err(&e))?
+            .label(*system)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(width))
+            });
+        chart
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 3, color.filled())),
+            )
+            .map_err(|e| chart_err(&e))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font(("sans-serif", 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| chart_err(&e))?;
+    root.present().map_err(|e| chart_err(&e))?;
+    Ok(())
+}

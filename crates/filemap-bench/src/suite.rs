@@ -1,0 +1,721 @@
+//! The suite: every section in one run, repeated, then JSON rows (`--json`) and the report
+//! (`--report`: docs/benchmarks.md and the latency chart beside it).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use filemap::channel::WaitMode;
+use filemap_cli::bench::{self as harness, Latency, Namespace, THROUGHPUT_MESSAGE};
+
+use crate::report::{self, Kind, Results, Sample, GB_S, MS, NS, US};
+use crate::{err, files, messages, mutex, repetitions, setup, Result};
+
+pub const LATENCY: &str = "one-way latency";
+pub const WAKE_UP: &str = "wake-up, no payload";
+pub const THROUGHPUT: &str = "throughput, 1 MiB messages";
+pub const CREATE: &str = "create + map + unmap + close";
+pub const OPEN: &str = "open + map + close (second process)";
+pub const UNCONTENDED: &str = "uncontended lock + unlock";
+pub const HANDOFF: &str = "hand-off between two processes (per turn)";
+pub const SCAN: &str = "sequential scan";
+pub const RANDOM: &str = "random 4 KiB reads";
+
+/// Message sizes of the latency rows.
+pub const SIZES: [usize; 4] = [64, 1024, 64 << 10, 1 << 20];
+
+const SECTION_TITLES: [&str; 5] = [
+    "Messages between two processes",
+    "Throughput",
+    "Named shared memory set-up",
+    "Named mutex",
+    "Files (warm page cache)",
+];
+
+const USAGE: &str = "usage: filemap-bench [--report] [--json] [--docs DIR] [--sections 1,2,...]
+
+Runs filemap side by side with its peers (all five sections by default) and prints the
+tables. --report writes DIR/benchmarks.md and DIR/benchmarks-latency.svg (DIR: the
+workspace's docs/); --json prints one JSON object per row. FILEMAP_BENCH_QUICK=1: a tiny
+run for tests; FILEMAP_BENCH_REPS: repetitions (5); FILEMAP_BENCH_FILE_GIB: file size (4).";
+
+struct Options {
+    report: bool,
+    json: bool,
+    docs: PathBuf,
+    sections: Vec<usize>,
+}
+
+fn options(args: &[String]) -> Result<Options> {
+    let mut o = Options {
+        report: false,
+        json: false,
+        // crates/filemap-bench -> the workspace's docs/
+        docs: Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .nth(2)
+            .unwrap_or(Path::new("."))
+            .join("docs"),
+        sections: vec![1, 2, 3, 4, 5],
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--report" => o.report = true,
+            "--json" => o.json = true,
+            "--docs" => {
+                o.docs = it
+                    .next()
+                    .ok_or_else(|| err("--docs needs a directory"))?
+                    .into()
+            }
+            "--sections" => {
+                o.sections = it
+                    .next()
+                    .ok_or_else(|| err("--sections needs a list like 1,2"))?
+                    .split(',')
+                    .map(|s| s.trim().parse().map_err(err))
+                    .collect::<Result<_>>()?;
+            }
+            "-h" | "--help" => return Err(err(USAGE)),
+            other => return Err(err(format!("unknown argument {other:?}\n\n{USAGE}"))),
+        }
+    }
+    Ok(o)
+}
+
+/// What the report says about the run.
+struct Run {
+    machine: String,
+    /// The 1-minute load average before and after the run.
+    load: (f64, f64),
+    pinned: bool,
+    seconds: f64,
+    repetitions: usize,
+    file_size: u64,
+}
+
+fn progress(what: impl std::fmt::Display) {
+    eprintln!("filemap-bench: {what}");
+}
+
+/// `filemap-bench [--report] [--json] ...`.
+pub fn main(args: &[String]) -> Result<()> {
+    let o = options(args)?;
+    let started = Instant::now();
+    let machine = machine(); // before pinning (which narrows the cores this process sees)
+    let load_before = load_average();
+    if load_before > 0.5 {
+        progress(format!(
+            "the machine is busy (load average {load_before:.2}): other processes on the two \
+cores disturb the numbers, busy-polling rows most"
+        ));
+    }
+    // The benchmark's filemap objects live in a namespace directory of its own (on tmpfs,
+    // like the peers' objects in /dev/shm), removed at the end.
+    let namespace = Namespace::new()?;
+    let iceoryx2_domain = messages::Iceoryx2Domain::new()?;
+    let pinned = harness::pin_measuring_process();
+    progress(if pinned {
+        "pinned: this process to CPU 0, its partner processes to CPU 1"
+    } else {
+        "not pinned (one core, or the system refused the affinity)"
+    });
+    let reps = repetitions();
+    let mut results = Results::default();
+    let has = |s: usize| o.sections.contains(&s);
+    for rep in 1..=reps {
+        progress(format!("repetition {rep}/{reps}"));
+        let memcpy = harness::memcpy_throughput();
+        if has(1) {
+            messages_section(&mut results, memcpy)?;
+        }
+        if has(2) {
+            throughput_section(&mut results, memcpy)?;
+        }
+        if has(3) {
+            setup_section(&mut results)?;
+        }
+        if has(4) {
+            mutex_section(&mut results)?;
+        }
+    }
+    let mut file_size = 0;
+    if has(5) {
+        file_size = files_section(&mut results, reps)?;
+    }
+    drop(iceoryx2_domain);
+    drop(namespace);
+    results.finish();
+    finish_file_rows(&mut results);
+    let run = Run {
+        machine,
+        load: (load_before, load_average()),
+        pinned,
+        seconds: started.elapsed().as_secs_f64(),
+        repetitions: reps,
+        file_size,
+    };
+    let text = markdown(&results, &run, &o.sections);
+    if o.json {
+        println!("{}", results.json());
+    } else if !o.report {
+        println!("{text}");
+    }
+    if o.report {
+        std::fs::create_dir_all(&o.docs)?;
+        if has(1) {
+            report::latency_chart(&results, LATENCY, &o.docs.join(CHART))?;
+        }
+        std::fs::write(o.docs.join("benchmarks.md"), &text)?;
+        progress(format!(
+            "wrote {} in {:.0} s",
+            o.docs.join("benchmarks.md").display(),
+            run.seconds
+        ));
+    }
+    Ok(())
+}
+
+const CHART: &str = "benchmarks-latency.svg";
+
+fn latency_sample(l: Latency) -> Sample {
+    Sample {
+        p50: l.p50_ns,
+        p99: Some(l.p99_ns),
+    }
+}
+
+fn messages_section(r: &mut Results, memcpy_gb_s: f64) -> Result<()> {
+    progress("messages between two processes");
+    let line = harness::cache_line_latency()?;
+    r.add(
+        1,
+        WAKE_UP,
+        0,
+        "cache-line ping-pong (both spin)",
+        Kind::Floor,
+        NS,
+        latency_sample(line),
+    );
+    r.add(
+        1,
+        WAKE_UP,
+        0,
+        "raw futex ping-pong (both always sleep)",
+        Kind::Reference,
+        NS,
+        latency_sample(harness::futex_latency()?),
+    );
+    r.add(
+        1,
+        WAKE_UP,
+        0,
+        "filemap NamedEvent (auto reset)",
+        Kind::Filemap,
+        NS,
+        latency_sample(messages::event_latency()?),
+    );
+    for size in SIZES {
+        let s = size as u64;
+        // One copy of the message at this machine's memcpy bandwidth, on top of the
+        // cache-line hand-off: what any one-way transfer through shared memory costs.
+        let copy_ns = size as f64 / memcpy_gb_s;
+        r.add(
+            1,
+            LATENCY,
+            s,
+            "floor: cache line + one memcpy",
+            Kind::Floor,
+            NS,
+            Sample {
+                p50: line.p50_ns + copy_ns,
+                p99: Some(line.p99_ns + copy_ns),
+            },
+        );
+        let mut add =
+            |system: &str, kind, l| r.add(1, LATENCY, s, system, kind, NS, latency_sample(l));
+        add(
+            "filemap busy-poll",
+            Kind::Filemap,
+            harness::filemap_latency(size, WaitMode::BusyPoll)?,
+        );
+        add(
+            "filemap blocking",
+            Kind::Filemap,
+            harness::filemap_latency(size, WaitMode::Blocking)?,
+        );
+        add(
+            "iceoryx2 (busy-poll)",
+            Kind::Peer,
+            messages::iceoryx2_latency(size)?,
+        );
+        add(
+            "ipc-channel",
+            Kind::Peer,
+            messages::ipc_channel_latency(size)?,
+        );
+        add(
+            "Unix socket",
+            Kind::Peer,
+            harness::unix_socket_latency(size)?,
+        );
+        add("pipe", Kind::Peer, harness::pipe_latency(size)?);
+    }
+    Ok(())
+}
+
+fn throughput_section(r: &mut Results, memcpy_gb_s: f64) -> Result<()> {
+    progress("throughput");
+    let s = THROUGHPUT_MESSAGE as u64;
+    let mut add =
+        |system: &str, kind, gb_s| r.add(2, THROUGHPUT, s, system, kind, GB_S, Sample::value(gb_s));
+    add("memcpy (one core)", Kind::Floor, memcpy_gb_s);
+    add(
+        "filemap busy-poll",
+        Kind::Filemap,
+        harness::filemap_throughput(WaitMode::BusyPoll)?,
+    );
+    add(
+        "filemap blocking",
+        Kind::Filemap,
+        harness::filemap_throughput(WaitMode::Blocking)?,
+    );
+    add(
+        "iceoryx2 (busy-poll)",
+        Kind::Peer,
+        messages::iceoryx2_throughput()?,
+    );
+    add(
+        "Unix socket",
+        Kind::Peer,
+        harness::unix_socket_throughput()?,
+    );
+    Ok(())
+}
+
+fn kind_of(system: &str) -> Kind {
+    if system.starts_with("filemap") {
+        Kind::Filemap
+    } else if system.starts_with("raw ") || system.starts_with("shm_open") {
+        Kind::Floor
+    } else {
+        Kind::Peer
+    }
+}
+
+fn setup_section(r: &mut Results) -> Result<()> {
+    progress("named shared memory set-up");
+    let size = setup::SIZE as u64;
+    for system in setup::SYSTEMS {
+        let (p50, p99) = setup::create(system)?;
+        let sample = Sample {
+            p50,
+            p99: Some(p99),
+        };
+        r.add(3, CREATE, size, system, kind_of(system), US, sample);
+    }
+    for system in setup::SYSTEMS {
+        let (p50, p99) = setup::open_by_partner(system)?;
+        let sample = Sample {
+            p50,
+            p99: Some(p99),
+        };
+        r.add(3, OPEN, size, system, kind_of(system), US, sample);
+    }
+    Ok(())
+}
+
+fn mutex_section(r: &mut Results) -> Result<()> {
+    progress("named mutex");
+    for system in std::iter::once("filemap NamedMutex").chain(mutex::SYSTEMS) {
+        let ns = mutex::uncontended(system)?;
+        r.add(
+            4,
+            UNCONTENDED,
+            0,
+            system,
+            kind_of(system),
+            NS,
+            Sample::value(ns),
+        );
+    }
+    for system in mutex::SYSTEMS {
+        let ns = mutex::handoff(system)?;
+        r.add(
+            4,
+            HANDOFF,
+            0,
+            system,
+            kind_of(system),
+            NS,
+            Sample::value(ns),
+        );
+    }
+    Ok(())
+}
+
+/// Peak resident memory of the file rows, largest over the repetitions, by row name.
+static FILE_RSS: std::sync::Mutex<Vec<(String, u64)>> = std::sync::Mutex::new(Vec::new());
+
+fn files_section(r: &mut Results, reps: usize) -> Result<u64> {
+    progress(format!(
+        "files: writing {} of pseudo-random bytes",
+        report::size_text(files::file_size())
+    ));
+    let file = files::TestFile::make()?;
+    for rep in 1..=reps {
+        progress(format!("files, repetition {rep}/{reps}"));
+        for (scenario, systems) in [(SCAN, &files::SEQUENTIAL[..]), (RANDOM, &files::RANDOM[..])] {
+            let mut checksums = Vec::new();
+            for (role, system) in systems {
+                let (seconds, checksum, rss) = file.run(role)?;
+                checksums.push(checksum);
+                r.add(
+                    5,
+                    scenario,
+                    file.size,
+                    system,
+                    kind_of(system),
+                    MS,
+                    Sample::value(seconds * 1e3),
+                );
+                let mut all = FILE_RSS.lock().map_err(err)?;
+                match all.iter_mut().find(|(s, _)| s == system) {
+                    Some(e) => e.1 = e.1.max(rss),
+                    None => all.push((system.to_string(), rss)),
+                }
+            }
+            checksums.dedup();
+            if checksums.len() != 1 {
+                return Err(err(format!("{scenario}: the systems read different bytes")));
+            }
+        }
+    }
+    Ok(file.size)
+}
+
+/// The file rows' throughput and peak resident memory.
+fn finish_file_rows(r: &mut Results) {
+    let rss = FILE_RSS.lock().map(|v| v.clone()).unwrap_or_default();
+    let reads = files::random_reads() as f64 * 4096.0;
+    let extras: Vec<(&'static str, u64, String, String)> = r
+        .rows
+        .iter()
+        .filter(|row| row.section == 5)
+        .map(|row| {
+            let bytes = if row.scenario == SCAN {
+                row.size as f64
+            } else {
+                reads
+            };
+            let gib_s = bytes / (row.p50 / 1e3) / (1u64 << 30) as f64;
+            let peak = rss
+                .iter()
+                .find(|(s, _)| *s == row.system)
+                .map(|(_, m)| *m)
+                .unwrap_or(0);
+            (
+                row.scenario,
+                row.size,
+                row.system.clone(),
+                format!("{} GiB/s, {peak} MiB", report::number(gib_s)),
+            )
+        })
+        .collect();
+    for (scenario, size, system, extra) in extras {
+        r.set_extra(scenario, size, &system, extra);
+    }
+}
+
+impl Run {
+    /// Whether other work kept the machine busy: load before the run, or more load after it
+    /// than the benchmark's own two processes make.
+    fn busy(&self) -> bool {
+        self.load.0 > 1.0 || self.load.1 > 3.0
+    }
+}
+
+/// The 1-minute load average.
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    let memory_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse::<f64>()
+                .ok()
+        })
+        .map(|kb| kb / (1 << 20) as f64)
+        .unwrap_or(0.0);
+    let rustc =
+        std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+            .arg("--version")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|| "rustc (version unknown)".into());
+    format!(
+        "{model} ({cores} cores available), {memory_gib:.0} GiB memory, Linux {kernel}, {rustc}, release profile"
+    )
+}
+
+/// Today's date (UTC), as YYYY-MM-DD.
+fn today() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0) as i64;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// What each section measures, how, and what its floor is.
+fn section_intro(section: usize, run: &Run) -> String {
+    match section {
+        1 => format!(
+            "One-way latency is half a round trip: the measuring process sends a message, the \
+partner process echoes it (copying it into its reply), {} to {} timed round trips per row after \
+a tenth as many untimed ones. filemap's channel writes each message into a reserved slot; \
+iceoryx2 (publish-subscribe, ipc service) writes each into a loaned sample (its zero-copy API) \
+and its receiver polls, as iceoryx2's publish-subscribe has no blocking receive; ipc-channel \
+uses its byte channels (no serialisation). The floor at each size is the cache-line ping-pong \
+below plus one `memcpy` of the message at this machine's `memcpy` bandwidth.\n\n\
+![One-way latency against message size, log-log]({CHART})\n",
+            harness::iterations(1 << 20),
+            harness::iterations(64),
+        ),
+        2 => "1 MiB messages one way: the sender copies each message in (a reserved slot, a \
+loaned sample, `write`), the receiver copies each out into its own buffer (`recv_into`, \
+`copy_from_slice` from the sample, `read`). iceoryx2's publisher waits for room instead of \
+overwriting unread samples. The floor is `memcpy` of 1 MiB on one core; ratios here are of cost \
+(time per byte), so 2× is half the bandwidth.\n"
+            .to_string(),
+        3 => "A named 4 KiB object: create, map a view, unmap, close, in one process; and open, \
+map, unmap, close, by a second process while the first holds the object. Every operation is \
+timed on its own. filemap's objects live in a namespace directory on tmpfs (like /dev/shm, \
+where `shared_memory` and `shm_open` put theirs). The floor is the raw system calls: \
+`shm_open` (+ `ftruncate`) or `fstat`, `mmap`, `munmap`, `close` (+ `shm_unlink`).\n"
+            .to_string(),
+        4 => "Uncontended: one thread locks, adds one to a counter in the shared memory, and \
+unlocks, millions of times (filemap's `NamedMutex` without the counter). Hand-off: two \
+processes take turns on the counter under the mutex, so every turn passes the mutex to the \
+other process. The floor is a raw robust, process-shared pthread mutex in shared memory, the \
+mechanism under filemap's mutex on Linux.\n"
+            .to_string(),
+        5 => format!(
+            "A {} file of pseudo-random bytes in the temporary directory, read once untimed \
+first so the page cache is warm. Every measurement runs in a fresh process; every byte read is \
+folded into a checksum (all systems must agree). Random reads: {} reads of 4 KiB at fixed \
+pseudo-random offsets. The last column is the throughput at the median time and the largest \
+peak resident memory (`VmHWM`) over the repetitions.\n",
+            report::size_text(run.file_size),
+            files::random_reads()
+        ),
+        _ => String::new(),
+    }
+}
+
+/// Added to the messages' explanations when other work kept the machine busy.
+const BUSY: &str = " In this run the machine was also busy with other work (see the load \
+average at the top), which hits busy-polling endpoints hardest: one that shares its core with \
+another process spends its time slices spinning, and the scheduler, which charges spinning like \
+work, then favours the other process just when the endpoint has something to do. An endpoint \
+that sleeps while it waits keeps its turn: filemap's blocking mode (spin briefly, then sleep), \
+and iceoryx2's publisher, which yields and then sleeps while the subscriber's buffer is full.";
+
+/// Why filemap loses where it does (printed only for the scenarios where it lost in this run).
+fn why(scenario: &str) -> &'static str {
+    match scenario {
+        LATENCY => {
+            "Both systems copy the message once each way (into a reserved slot, into a \
+loaned sample), so for large messages the copy decides, and what differs is where it lands. \
+iceoryx2 allocates samples from a pool whose free list is a stack (last freed, first reused): \
+in a ping-pong every message is written into the same sample, which stays in the caches. \
+filemap's channel is a ring: successive messages are written one after another through a ring \
+of four times the message size here, so each copy writes memory that was last touched several \
+messages ago and is colder in the caches. The ring is what lets filemap's channel carry \
+messages of any length up to its capacity, with no per-sample maximum fixed in advance."
+        }
+        WAKE_UP => {
+            "filemap's `NamedEvent` spins briefly before sleeping; when the other process \
+answers within the spin the wake-up costs a cache-line transfer, not a system call, and the \
+raw futex row (which always sleeps) is then slower; when the spin runs out it pays for the \
+kernel's wake-up like the futex row."
+        }
+        THROUGHPUT => {
+            "Both sides copy every byte once (in and out), so the rates are bounded by \
+`memcpy`, and the differences come from where the copies land: iceoryx2 reuses its most \
+recently freed samples (its pool's free list is a stack) while filemap's channel writes \
+through an 8 MiB ring, so its copies touch more memory and miss the caches more often."
+        }
+        CREATE => {
+            "Creating a filemap object does more than `shm_open`: the inode is made \
+nameless (`O_TMPFILE`), sized, allocated up front (committed, so a later write never dies of \
+SIGBUS when memory is short), given a header, locked (`flock`, so its lifetime follows its \
+handles across processes and crashes) and only then linked under its name; closing checks with \
+`flock` whether it was the last handle and removes the name if so. `shared_memory` and the raw \
+calls create a name that stays until someone unlinks it, with no allocation."
+        }
+        OPEN => {
+            "Opening a filemap object checks what it opens (no symlink, owner and \
+permissions, the header's kind and size) and takes a shared `flock` to hold the object alive; \
+closing tries an exclusive lock to learn whether it was the last handle. `shared_memory` and \
+the raw calls only open and map."
+        }
+        UNCONTENDED => {
+            "filemap's mutex is the raw robust mutex plus error checking (glibc \
+then checks the owner on every lock and unlock) and a thread-local list of held mutexes, so \
+that relocking from the owning thread is `Error::WouldDeadlock` on both platforms (Windows \
+mutexes are recursive); `raw_sync`'s mutex is a plain process-shared pthread mutex, not robust \
+(a holder that dies leaves it locked forever)."
+        }
+        HANDOFF => {
+            "A hand-off costs the cache-line transfers of the lock word and the \
+counter, and a futex wake when the waiter slept; filemap adds the owner checks of an \
+error-checking robust mutex on both sides."
+        }
+        SCAN => {
+            "The safe `read_at` path copies every byte with word-sized atomic loads (sound \
+even if another process writes the file meanwhile); the zero-copy path reads the mapping in \
+place like `memmap2`, but one 64 MiB window at a time, mapping and unmapping each (resident \
+memory stays bounded by the window)."
+        }
+        RANDOM => {
+            "filemap's `read_at` copies with word-sized atomic loads (sound under \
+concurrent writers) where memmap2's `copy_from_slice` is a plain `memcpy` over a `&[u8]` that \
+its caller promised nobody writes."
+        }
+        _ => "",
+    }
+}
+
+fn markdown(r: &Results, run: &Run, sections: &[usize]) -> String {
+    let mut md = String::new();
+    md.push_str(
+        "# Benchmarks\n\n\
+filemap side by side with the crates users would pick instead, and with the hardware's floor, \
+all measured in one run on one machine. Absolute times drift on shared machines, so read the \
+ratios: every row's median against the floor of its scenario and against the best peer in the \
+same run. This file and the chart are generated; do not edit them by hand.\n\n",
+    );
+    md.push_str(&format!("- Machine: {}.\n", run.machine));
+    md.push_str(&format!(
+        "- {}\n",
+        if run.pinned {
+            "Pinned: the measuring process runs on CPU 0, its partner process on CPU 1."
+        } else {
+            "Not pinned: the machine has one core, or the system refused the affinity."
+        }
+    ));
+    md.push_str(&format!(
+        "- Load average (1 minute) before the run {:.2}, after it {:.2} (the benchmark's own \
+two processes count for up to 2 of that){}\n",
+        run.load.0,
+        run.load.1,
+        if run.busy() {
+            ": the machine was busy with other work during the run, which disturbs the \
+numbers (the busy-polling rows most, as a polling process that shares its core with another \
+one loses whole time slices)."
+        } else {
+            ": the machine was otherwise idle."
+        }
+    ));
+    md.push_str(&format!(
+        "- Command: `cargo run -p filemap-bench --release -- --report` ({} repetitions of every \
+row; the whole run took {:.1} minutes). `--json` prints the rows as JSON. Run on {}.\n",
+        run.repetitions,
+        run.seconds / 60.0,
+        today()
+    ));
+    md.push_str(
+        "- Each row: the median over the repetitions (of the p50 where there are \
+percentiles), the spread of that number over the repetitions, and two ratios of cost \
+(time per operation or per byte: 2× is twice as slow or half the bandwidth): to the scenario's \
+floor and to the best peer. **Bold** rows are filemap's; where filemap is slower than the best \
+peer, the note column says so.\n\n",
+    );
+    for &section in sections {
+        if !(1..=5).contains(&section) {
+            continue;
+        }
+        md.push_str(&format!(
+            "## {section}. {}\n\n",
+            SECTION_TITLES[section - 1]
+        ));
+        md.push_str(&section_intro(section, run));
+        md.push('\n');
+        let extra = (section == 5).then_some("throughput, peak RSS");
+        md.push_str(&r.table(section, extra));
+        md.push('\n');
+    }
+    md.push_str("## Where filemap loses, and why\n\n");
+    let losses = r.losses();
+    if losses.is_empty() {
+        md.push_str("In this run filemap was not slower than the best peer on any row.\n");
+    }
+    let busy = run.busy();
+    let mut scenarios: Vec<&str> = losses.iter().map(|row| row.scenario).collect();
+    scenarios.dedup();
+    for scenario in scenarios {
+        let rows: Vec<String> = losses
+            .iter()
+            .filter(|row| row.scenario == scenario)
+            .map(|row| {
+                format!(
+                    "{}{} is {}× the cost of {}",
+                    row.system,
+                    if row.size > 0 && row.section <= 2 {
+                        format!(" at {}", report::size_text(row.size))
+                    } else {
+                        String::new()
+                    },
+                    report::number(row.ratio_to_best_peer.unwrap_or(1.0)),
+                    row.best_peer.as_deref().unwrap_or("a peer")
+                )
+            })
+            .collect();
+        md.push_str(&format!(
+            "- **{scenario}**: filemap is slower: {}. {}{}\n",
+            rows.join("; "),
+            why(scenario),
+            if busy && (scenario == LATENCY || scenario == THROUGHPUT) {
+                BUSY
+            } else {
+                ""
+            }
+        ));
+    }
+    md
+}

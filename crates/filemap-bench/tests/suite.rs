@@ -1,0 +1,92 @@
+//! The whole suite in its tiny quick mode (every section, two repetitions, a 16 MiB file):
+//! it runs to the end, prints the JSON rows of every section with their ratios, writes the
+//! report and the chart, and leaves nothing behind in /dev/shm.
+#![cfg(target_os = "linux")]
+
+use std::process::{Command, Stdio};
+
+fn shm_entries() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/dev/shm")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn quick_run_reports_every_section() {
+    let docs = std::env::temp_dir().join(format!("filemap-bench-test-{}", std::process::id()));
+    let before = shm_entries();
+    let out = Command::new(env!("CARGO_BIN_EXE_filemap-bench"))
+        .args(["--json", "--report", "--docs"])
+        .arg(&docs)
+        .env("FILEMAP_BENCH_QUICK", "1")
+        .env("FILEMAP_BENCH_REPS", "2")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    for section in 1..=5 {
+        assert!(
+            rows.iter().any(|r| r["section"] == section),
+            "no row of section {section}"
+        );
+    }
+    for r in rows {
+        for key in [
+            "scenario",
+            "size",
+            "system",
+            "p50",
+            "p99",
+            "unit",
+            "ratio_to_floor",
+            "ratio_to_best_peer",
+        ] {
+            assert!(r.get(key).is_some(), "{key} missing in {r}");
+        }
+        assert!(r["p50"].as_f64().unwrap() > 0.0, "{r}");
+        assert_eq!(r["repetitions"], 2, "{r}");
+    }
+    let find = |scenario: &str, size: u64, system: &str| {
+        rows.iter()
+            .find(|r| r["scenario"] == scenario && r["size"] == size && r["system"] == system)
+            .unwrap_or_else(|| panic!("no row {scenario} {size} {system}"))
+    };
+    for size in [64, 1024, 65536, 1 << 20] {
+        for system in [
+            "filemap busy-poll",
+            "filemap blocking",
+            "iceoryx2 (busy-poll)",
+            "ipc-channel",
+            "Unix socket",
+            "pipe",
+        ] {
+            let r = find("one-way latency", size, system);
+            assert!(r["ratio_to_floor"].as_f64().unwrap() > 0.0);
+        }
+    }
+    let filemap = find("throughput, 1 MiB messages", 1 << 20, "filemap busy-poll");
+    assert!(filemap["ratio_to_best_peer"].as_f64().unwrap() > 0.0);
+    let md = std::fs::read_to_string(docs.join("benchmarks.md")).unwrap();
+    assert!(md.contains("Machine: "), "{md}");
+    assert!(md.contains("## 5. Files"), "{md}");
+    let svg = std::fs::read_to_string(docs.join("benchmarks-latency.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("iceoryx2"));
+    std::fs::remove_dir_all(&docs).unwrap();
+    let left: Vec<String> = shm_entries()
+        .into_iter()
+        .filter(|e| !before.contains(e) && (e.contains("fmbench") || e.contains("bench")))
+        .collect();
+    assert!(left.is_empty(), "left in /dev/shm: {left:?}");
+}
