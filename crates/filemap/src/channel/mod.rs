@@ -451,6 +451,18 @@ impl Sender {
         self.end.set_mode(Side::Sender, mode);
     }
 
+    /// Whether a frame for `len` bytes fits at the tail now without waiting, wrapping or
+    /// reloading the receiver's head (the slow path handles those, and errors).
+    #[inline]
+    fn fits_now(&self, len: usize) -> bool {
+        let ring = self.end.ring;
+        if len as u64 > ring.max_message() {
+            return false;
+        }
+        let size = ring::frame_size(len as u64);
+        size <= ring.bytes_to_end(self.tail) && self.tail + size - self.head <= ring.capacity()
+    }
+
     fn check_len(&self, len: usize) -> Result<()> {
         let max = self.max_message_len();
         if len > max {
@@ -534,6 +546,15 @@ impl Sender {
     /// A slot of `len` bytes in the ring, waiting while the ring is full; write the message
     /// into it, then [`commit`](SendSlot::commit). Dropping it uncommitted sends nothing.
     pub fn reserve(&mut self, len: usize) -> Result<SendSlot<'_>> {
+        if self.fits_now(len) {
+            // The fast path: room at the tail, before the ring's end, by the cached head.
+            let start = self.tail;
+            return Ok(SendSlot {
+                sender: self,
+                start,
+                len,
+            });
+        }
         self.reserve_until(len, None, None)?
             .ok_or_else(|| Error::Corrupt {
                 name: "this channel".into(),
@@ -807,6 +828,17 @@ impl Receiver {
     /// The next message, waiting for one; [`Error::Disconnected`] once the sender is gone
     /// and every message it committed was received.
     pub fn recv(&mut self) -> Result<RecvSlot<'_>> {
+        if let Some(Next::Frame { payload, len, end }) = self.end.ring.frame_now(self.claim) {
+            // The fast path: a message is there already.
+            self.end.ring.claim().store(end, Ordering::Release);
+            self.claim = end;
+            return Ok(RecvSlot {
+                receiver: self,
+                payload,
+                len,
+                end,
+            });
+        }
         // Without a deadline the wait only ends with a committed frame (the sender
         // publishes a wrap marker together with the frame after it).
         self.recv_until(None, None)?.ok_or_else(|| Error::Corrupt {

@@ -102,6 +102,11 @@ pub(crate) enum Next {
 pub(crate) struct Ring {
     base: *mut u8,
     capacity: u64,
+    /// Derived once, for the message path: the ring's first byte, `capacity - 1`, and the
+    /// largest payload.
+    frames: *mut u8,
+    mask: u64,
+    max_message: u64,
 }
 
 // SAFETY: the ring is shared memory used through atomics and the ownership protocol above.
@@ -122,7 +127,14 @@ impl Ring {
         let fits = capacity
             .checked_add(RING_OFFSET as u64)
             .is_some_and(|end| end <= area_len);
-        (capacity.is_power_of_two() && capacity >= 4096 && fits).then_some(Ring { base, capacity })
+        (capacity.is_power_of_two() && capacity >= 4096 && fits).then(|| Ring {
+            base,
+            capacity,
+            // SAFETY: RING_OFFSET is inside the area (checked by `fits`).
+            frames: unsafe { base.add(RING_OFFSET) },
+            mask: capacity - 1,
+            max_message: (capacity - FRAME_HEADER).min(u32::MAX as u64 - 1),
+        })
     }
 
     pub(crate) fn capacity(&self) -> u64 {
@@ -130,8 +142,9 @@ impl Ring {
     }
 
     /// The largest payload a frame can carry.
+    #[inline]
     pub(crate) fn max_message(&self) -> u64 {
-        (self.capacity - FRAME_HEADER).min(u32::MAX as u64 - 1)
+        self.max_message
     }
 
     pub(crate) fn u64_at(&self, offset: usize) -> &AtomicU64 {
@@ -156,14 +169,16 @@ impl Ring {
         self.u64_at(CLAIM)
     }
 
+    #[inline]
     fn index(&self, position: u64) -> u64 {
-        position & (self.capacity - 1)
+        position & self.mask
     }
 
     /// A pointer to the ring byte at `position`.
+    #[inline]
     pub(crate) fn at(&self, position: u64) -> *mut u8 {
         // SAFETY: the index is below the capacity, inside the ring (constructor contract).
-        unsafe { self.base.add(RING_OFFSET + self.index(position) as usize) }
+        unsafe { self.frames.add(self.index(position) as usize) }
     }
 
     fn frame_len(&self, position: u64) -> &AtomicU32 {
@@ -239,16 +254,32 @@ impl Ring {
                 next: claim + self.bytes_to_end(claim),
             });
         }
-        let size = frame_size(len as u64);
-        if len as u64 > self.max_message() || size > self.bytes_to_end(claim) {
-            return Err(format!(
-                "a frame of {len} bytes at position {claim} does not fit the ring"
-            ));
-        }
-        Ok(Next::Frame {
-            payload: claim + FRAME_HEADER,
-            len: len as usize,
-            end: claim + size,
+        self.frame(claim, len).ok_or_else(|| {
+            format!("a frame of {len} bytes at position {claim} does not fit the ring")
         })
+    }
+
+    /// The committed frame at `claim`, if that is what is there now (not nothing, not a
+    /// wrap marker, not a corrupt frame): the receiver's fast path; `next_frame` tells the
+    /// other cases apart.
+    #[inline]
+    pub(crate) fn frame_now(&self, claim: u64) -> Option<Next> {
+        if !self.committed(claim) {
+            return None;
+        }
+        self.frame(claim, self.frame_len(claim).load(Ordering::Relaxed))
+    }
+
+    /// The frame of `len` bytes at `claim`, if it fits the ring.
+    #[inline]
+    fn frame(&self, claim: u64, len: u32) -> Option<Next> {
+        let size = frame_size(len as u64);
+        (len as u64 <= self.max_message() && size <= self.bytes_to_end(claim)).then_some(
+            Next::Frame {
+                payload: claim + FRAME_HEADER,
+                len: len as usize,
+                end: claim + size,
+            },
+        )
     }
 }
