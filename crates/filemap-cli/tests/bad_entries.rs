@@ -195,6 +195,23 @@ fn bad_entries_are_typed_errors_and_ls_gc_survive_them() {
             other => panic!("corrupt channel capacity: {other:?}"),
         }
     }
+    // The same channel with a fitting capacity but the frame layout of an older filemap.
+    let mut old_layout = channel.clone();
+    old_layout[4096..4104].copy_from_slice(&4096u64.to_le_bytes());
+    old_layout[4104..4108].copy_from_slice(&1u32.to_le_bytes());
+    ns.write_entry("channel-capacity", &old_layout);
+    for result in [
+        Receiver::open("channel-capacity").map(drop),
+        Sender::open("channel-capacity").map(drop),
+    ] {
+        match result {
+            Err(e @ Error::Corrupt { .. }) => {
+                assert!(e.to_string().contains("frame layout is 1"), "{e}")
+            }
+            other => panic!("channel of another layout: {other:?}"),
+        }
+    }
+    ns.write_entry("channel-capacity", &channel);
 
     // A directory and a fifo where an entry should be.
     std::fs::create_dir(ns.entry_path("a-directory")).unwrap();

@@ -34,6 +34,10 @@ fn main() {
             message_larger_than_the_ring_is_refused,
         ),
         ("timeouts_and_orderly_close", timeouts_and_orderly_close),
+        (
+            "payload_that_looks_like_a_frame_is_not_received",
+            payload_that_looks_like_a_frame_is_not_received,
+        ),
     ];
     #[cfg(target_os = "linux")]
     tests.push(("runs_under_valgrind", runs_under_valgrind));
@@ -436,6 +440,66 @@ fn message_larger_than_the_ring_is_refused() {
         Sender::create_or_open(unique("zero"), 0),
         Err(Error::InvalidSize { .. })
     ));
+    drop((tx, rx));
+    ns.assert_empty();
+}
+
+/// Bytes a message of an earlier lap left where the receiver looks for the next frame must
+/// not pass for a committed frame, whatever they are (a payload is the user's data, which
+/// may come from anyone). White-box: the sizes below place payload bytes exactly where the
+/// next frame's header goes, by the frame layout documented in the channel's ring module
+/// (64-byte frames; a 16-byte header, the shape word then the tag, which is the complement
+/// of the frame's position; payloads over 48 bytes start on the frame's second line).
+fn payload_that_looks_like_a_frame_is_not_received() {
+    let ns = Namespace::new();
+    let name = unique("forged");
+    let mut tx = Sender::create_or_open(&name, 4096).unwrap();
+    let mut rx = Receiver::open(&name).unwrap();
+    assert_eq!(tx.capacity(), 4096);
+    let shape = |len: u64, offset: u64| (len | offset << 32).to_le_bytes();
+    // Writes a forged header for position `at` at ring index `index` of a payload that
+    // starts at ring index `payload`.
+    let forge = |slot: &mut [u8], payload: usize, index: usize, at: u64| {
+        let o = index - payload;
+        slot[o..o + 8].copy_from_slice(&shape(8, 16));
+        slot[o + 8..o + 16].copy_from_slice(&(!at).to_le_bytes());
+    };
+    let expect_nothing = |rx: &mut Receiver, when: &str| {
+        if let Some(slot) = rx.try_recv().unwrap() {
+            panic!("{when}: received {} bytes nobody sent", slot.len());
+        }
+    };
+    // Frame 1 at [0, 64); frame 2 at [64, 4096), its payload at ring index 128 on.
+    tx.send(&[1; 8]).unwrap();
+    assert_eq!(&*rx.recv().unwrap(), &[1; 8]);
+    let mut slot = tx.reserve(3968).unwrap();
+    slot.fill(2);
+    // The next lap: frame 3 (120 bytes) at [4096, 4288), so the receiver then looks at
+    // position 4288, ring index 192: forge a frame there.
+    forge(&mut slot, 128, 192, 4288);
+    slot.commit();
+    let got = rx.recv().unwrap();
+    assert_eq!(got.len(), 3968);
+    drop(got);
+    expect_nothing(&mut rx, "after a lap");
+    tx.send(&[3; 120]).unwrap();
+    assert_eq!(&*rx.recv().unwrap(), &[3; 120]);
+    expect_nothing(
+        &mut rx,
+        "after a frame that ends where an old payload forged one",
+    );
+    // A slot committed shorter than reserved: frame 4 at [4288, 4480) with 100 of 1000
+    // bytes; the reserved bytes past its end held a forged frame for position 4480.
+    let mut slot = tx.reserve(1000).unwrap();
+    slot.fill(4);
+    forge(&mut slot, 256, 384, 4480);
+    slot.commit_len(100);
+    assert_eq!(&*rx.recv().unwrap(), &[4; 100]);
+    expect_nothing(&mut rx, "after a slot committed shorter than reserved");
+    // The stream goes on.
+    tx.send(&[5; 40]).unwrap();
+    assert_eq!(&*rx.recv().unwrap(), &[5; 40]);
+    expect_nothing(&mut rx, "at the end");
     drop((tx, rx));
     ns.assert_empty();
 }
