@@ -38,8 +38,9 @@
 //!
 //! Soundness: the borrowed slices are sound because of the ownership protocol described in
 //! the ring module: the sender owns the free part of the ring and publishes a frame by a
-//! release store of `tail`, the receiver owns the committed part until it releases it, and
-//! the endpoint locks make sure there is only one of each. A process that writes the
+//! release store of the frame's commit tag, the receiver owns the committed part until it
+//! releases it, and the endpoint locks make sure there is only one of each. Whatever bytes
+//! the messages carry, they never pass for a commit. A process that writes the
 //! channel's memory without following the protocol (it needs write access to the entry)
 //! can corrupt messages; filemap then reports a corrupt ring as [`Error::Corrupt`].
 
@@ -81,8 +82,8 @@ const LIVENESS_INTERVAL: Duration = Duration::from_millis(50);
 /// Spins before sleeping, in blocking mode.
 const SPINS: u32 = 2000;
 /// Polls `recv` makes inline before it takes the general waiting path (they count towards
-/// `SPINS`). A reply in a ping-pong arrives within a few polls (one `pause` between polls
-/// takes about 25 ns on the AMD EPYC of docs/benchmarks.md, 40 on recent Intel cores), and
+/// `SPINS`). A reply in a ping-pong arrives within a few polls (the `pause` between two
+/// polls takes about 25 ns on the AMD EPYC that docs/benchmarks.md was measured on), and
 /// the general path costs a few tens of instructions more to leave.
 const FAST_SPINS: u32 = 64;
 
