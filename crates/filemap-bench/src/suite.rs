@@ -683,7 +683,19 @@ peer, the note column says so.\n\n",
     md.push_str("## Where filemap loses, and why\n\n");
     let losses = r.losses();
     if losses.is_empty() {
-        md.push_str("In this run filemap was not slower than the best peer on any row.\n");
+        md.push_str(
+            "In this run filemap was not slower than the best peer on any row by more than 5%.\n",
+        );
+    }
+    let near = r.near_losses();
+    if !near.is_empty() {
+        md.push_str(&format!(
+            "{} row{} where filemap is slower by less than 5% (within what repeated runs move \
+             by here) {} marked \"within 5%\" in the tables and not discussed below.\n\n",
+            near.len(),
+            if near.len() == 1 { "" } else { "s" },
+            if near.len() == 1 { "is" } else { "are" },
+        ));
     }
     let busy = run.busy();
     let mut scenarios: Vec<&str> = losses.iter().map(|row| row.scenario).collect();
