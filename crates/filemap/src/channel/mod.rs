@@ -46,6 +46,32 @@
 
 mod ring;
 
+/// How the ring module reaches shared memory: atomics laid over the mapped bytes.
+/// (tests/loom_ring.rs compiles ring.rs beside its own `shared`, over loom's atomics.)
+mod shared {
+    pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+    /// The 8-byte word at `offset` of the data area at `base`.
+    ///
+    /// # Safety
+    /// `base + offset` must be 8-aligned and inside a mapping that outlives `'a`.
+    #[inline]
+    pub(crate) unsafe fn u64_at<'a>(base: *mut u8, offset: usize) -> &'a AtomicU64 {
+        // SAFETY: the caller's contract; AtomicU64 has the layout of a u64.
+        unsafe { &*base.add(offset).cast::<AtomicU64>() }
+    }
+
+    /// The 4-byte word at `offset` of the data area at `base`.
+    ///
+    /// # Safety
+    /// `base + offset` must be 4-aligned and inside a mapping that outlives `'a`.
+    #[inline]
+    pub(crate) unsafe fn u32_at<'a>(base: *mut u8, offset: usize) -> &'a AtomicU32 {
+        // SAFETY: the caller's contract; AtomicU32 has the layout of a u32.
+        unsafe { &*base.add(offset).cast::<AtomicU32>() }
+    }
+}
+
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 

@@ -43,7 +43,9 @@
 //! gives its bytes back by storing `head` (release) when the slot is dropped. One sender and
 //! one receiver at a time are enforced by the endpoint locks (see `sys`).
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+// Shared memory is reached only through `super::shared` (plain casts in the library), so
+// that tests/loom_ring.rs can model-check this very file over loom's atomics.
+use super::shared::{self, AtomicU32, AtomicU64, Ordering};
 
 /// Where the ring starts in the data area.
 pub(crate) const RING_OFFSET: usize = 4096;
@@ -100,10 +102,10 @@ pub(crate) fn frame_size(offset: u64, len: u64) -> u64 {
 /// # Safety
 /// `base` must point to at least `RING_OFFSET` writable bytes nobody else uses yet.
 pub(crate) unsafe fn init(base: *mut u8, capacity: u64) {
-    // SAFETY: the caller's contract; the area is zero-filled by the OS already.
+    // SAFETY: the caller's contract; both fields are aligned inside the control area.
     unsafe {
-        base.add(CAPACITY).cast::<u64>().write(capacity);
-        base.add(LAYOUT_AT).cast::<u32>().write(LAYOUT);
+        shared::u64_at(base, CAPACITY).store(capacity, Ordering::Relaxed);
+        shared::u32_at(base, LAYOUT_AT).store(LAYOUT, Ordering::Relaxed);
     }
 }
 
@@ -146,8 +148,8 @@ impl Ring {
         // SAFETY: the caller's contract; aligned atomic loads inside the control area.
         let (capacity, layout) = unsafe {
             (
-                (*base.add(CAPACITY).cast::<AtomicU64>()).load(Ordering::Acquire),
-                (*base.add(LAYOUT_AT).cast::<AtomicU32>()).load(Ordering::Acquire),
+                shared::u64_at(base, CAPACITY).load(Ordering::Acquire),
+                shared::u32_at(base, LAYOUT_AT).load(Ordering::Acquire),
             )
         };
         let fits = capacity
@@ -187,14 +189,14 @@ impl Ring {
 
     #[inline]
     pub(crate) fn u64_at(&self, offset: usize) -> &AtomicU64 {
-        // SAFETY: a control-area field (constructor contract), 8-aligned.
-        unsafe { &*self.base.add(offset).cast::<AtomicU64>() }
+        // SAFETY: an 8-aligned word of the data area (constructor contract).
+        unsafe { shared::u64_at(self.base, offset) }
     }
 
     #[inline]
     pub(crate) fn u32_at(&self, offset: usize) -> &AtomicU32 {
-        // SAFETY: a control-area field (constructor contract), 4-aligned.
-        unsafe { &*self.base.add(offset).cast::<AtomicU32>() }
+        // SAFETY: a 4-aligned control-area field (constructor contract).
+        unsafe { shared::u32_at(self.base, offset) }
     }
 
     #[inline]
@@ -227,15 +229,15 @@ impl Ring {
     /// A frame's shape word: payload length (low half) and offset (high half).
     #[inline]
     fn frame_shape(&self, position: u64) -> &AtomicU64 {
-        // SAFETY: frames start 8-aligned inside the ring.
-        unsafe { &*self.at(position).cast::<AtomicU64>() }
+        // Frames start 8-aligned inside the ring.
+        self.u64_at(RING_OFFSET + self.index(position) as usize)
     }
 
     #[inline]
     fn frame_tag(&self, position: u64) -> &AtomicU64 {
-        // SAFETY: the tag is the header's second 8 bytes; frames are 8-aligned and never
-        // closer than FRAME_HEADER to the ring's end.
-        unsafe { &*self.at(position + 8).cast::<AtomicU64>() }
+        // The tag is the header's second 8 bytes; frames are 8-aligned and never closer
+        // than FRAME_HEADER to the ring's end.
+        self.u64_at(RING_OFFSET + self.index(position + 8) as usize)
     }
 
     /// Whether a frame (or wrap marker) is committed at `position`: its tag is the
