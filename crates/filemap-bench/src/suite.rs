@@ -271,6 +271,11 @@ fn throughput_section(r: &mut Results, memcpy_gb_s: f64) -> Result<()> {
         |system: &str, kind, gb_s| r.add(2, THROUGHPUT, s, system, kind, GB_S, Sample::value(gb_s));
     add("memcpy (one core)", Kind::Floor, memcpy_gb_s);
     add(
+        "raw hand-off, 3 buffers",
+        Kind::Reference,
+        harness::hand_off_throughput()?,
+    );
+    add(
         "filemap busy-poll",
         Kind::Filemap,
         harness::filemap_throughput(WaitMode::BusyPoll)?,
@@ -519,8 +524,12 @@ below plus one `memcpy` of the message at this machine's `memcpy` bandwidth.\n\n
         2 => "1 MiB messages one way: the sender copies each message in (a reserved slot, a \
 loaned sample, `write`), the receiver copies each out into its own buffer (`recv_into`, \
 `copy_from_slice` from the sample, `read`). iceoryx2's publisher waits for room instead of \
-overwriting unread samples. The floor is `memcpy` of 1 MiB on one core; ratios here are of cost \
-(time per byte), so 2× is half the bandwidth.\n"
+overwriting unread samples. The floor is `memcpy` of 1 MiB on one core, where nothing \
+crosses cores. For reference, the raw hand-off row is what two processes do with no channel \
+at all: three 1 MiB buffers in shared memory, each guarded by a flag (the partner copies a \
+message in and raises the flag, this process copies it out and lowers it), so every byte \
+crosses from one core to the other as in the other rows. Ratios here are of cost (time per \
+byte), so 2× is half the bandwidth.\n"
             .to_string(),
         3 => "A named 4 KiB object: create, map a view, unmap, close, in one process; and open, \
 map, unmap, close, by a second process while the first holds the object. Every operation is \

@@ -1,7 +1,8 @@
 //! The two-process benchmark harness, and `filemap bench channel`: one-way latency and
 //! throughput of filemap's channel between two processes, against a Unix socket, a pipe,
-//! and the floors (two processes ping-ponging one cache line, and a raw futex ping-pong), all
-//! measured in the same run.
+//! and the floors (two processes ping-ponging one cache line, a raw futex ping-pong, and
+//! `memcpy` on one core for throughput, beside a raw hand-off of buffers between two
+//! processes), all measured in the same run.
 //!
 //! The harness is public because `filemap-bench` (the side-by-side suite against iceoryx2,
 //! ipc-channel, ...) measures with the same pieces: [`pin_to`] and [`PARTNER_CPU`],
@@ -407,6 +408,70 @@ pub fn filemap_throughput(mode: WaitMode) -> Result<f64> {
 }
 
 /// The memcpy bandwidth of this machine for 1 MiB copies (one core).
+/// Buffers in the raw hand-off: three measured fastest here (two leave one
+/// side waiting for the other, more touch more memory).
+const HAND_OFF_BUFFERS: u64 = 3;
+/// Where the hand-off's buffers start in its mapping (a view offset must be a multiple of the
+/// allocation granularity, 64 KiB on Windows); the first page holds one flag per buffer.
+const HAND_OFF_DATA: u64 = 64 << 10;
+
+/// Spins until `flag` holds `value`; an error if that takes more than 10 s (the other
+/// process died: neither side may spin forever).
+fn spin_until(flag: &AtomicU64, value: u64) -> Result<()> {
+    let mut spins = 0u32;
+    let mut since: Option<Instant> = None;
+    while flag.load(Ordering::Acquire) != value {
+        std::hint::spin_loop();
+        spins = spins.wrapping_add(1);
+        if spins % 4096 == 0 && since.get_or_insert_with(Instant::now).elapsed().as_secs() >= 10 {
+            return Err(err("the other process of the hand-off stopped answering"));
+        }
+    }
+    Ok(())
+}
+
+/// The flags page and the buffer views of the hand-off's mapping.
+fn hand_off_views(m: &Mapping) -> Result<(filemap::View, Vec<filemap::View>)> {
+    let flags = m.view().len(4096).map()?;
+    let buffers = (0..HAND_OFF_BUFFERS)
+        .map(|b| {
+            m.view()
+                .offset(HAND_OFF_DATA + b * THROUGHPUT_MESSAGE as u64)
+                .len(THROUGHPUT_MESSAGE as u64)
+                .map()
+        })
+        .collect::<filemap::Result<Vec<_>>>()?;
+    Ok((flags, buffers))
+}
+
+/// What two processes do to move 1 MiB messages with no channel at all (the throughput
+/// rows' reference besides `memcpy`). The partner copies each message into one of three buffers in shared memory
+/// and raises the buffer's flag; this process waits for the flag, copies the message out
+/// and lowers the flag. Every byte crosses from one core to the other, as in a channel.
+pub fn hand_off_throughput() -> Result<f64> {
+    let name = unique("hand-off");
+    let size = HAND_OFF_DATA + HAND_OFF_BUFFERS * THROUGHPUT_MESSAGE as u64;
+    let m = Mapping::create_new(name.as_str(), size)?;
+    let (flags, buffers) = hand_off_views(&m)?;
+    let count = throughput_messages();
+    let mut child = partner(&["hand-off-source", &name, &count.to_string()])?;
+    let mut out = vec![0u8; THROUGHPUT_MESSAGE];
+    let mut seq = 0u64;
+    let r = receive_throughput(count, || {
+        let b = seq % HAND_OFF_BUFFERS;
+        let flag = flags.atomic_u64(b as usize * 64)?;
+        seq += 1;
+        spin_until(flag, seq)?;
+        // SAFETY: the raised flag (acquire) hands the buffer to this process; the partner
+        // does not touch it until the flag is lowered below, after the slice is gone.
+        out.copy_from_slice(unsafe { buffers[b as usize].as_slice() });
+        flag.store(0, Ordering::Release);
+        Ok(())
+    });
+    child.wait()?;
+    r
+}
+
 pub fn memcpy_throughput() -> f64 {
     let src = vec![1u8; THROUGHPUT_MESSAGE];
     let mut dst = vec![0u8; THROUGHPUT_MESSAGE];
@@ -478,6 +543,7 @@ pub fn channel(as_json: bool) -> Result<ExitCode> {
         gb_per_s: gb,
     };
     rows.push(throughput("memcpy", "busy-poll", memcpy_throughput()));
+    rows.push(throughput("hand-off", "busy-poll", hand_off_throughput()?));
     rows.push(throughput(
         "filemap",
         "busy-poll",
@@ -545,14 +611,22 @@ pub fn channel(as_json: bool) -> Result<ExitCode> {
         .find(|r| r.system == "memcpy")
         .map(|r| r.gb_per_s)
         .unwrap_or(f64::NAN);
-    println!("\nthroughput, 1 MiB messages, GB/s:");
+    let hand_off = rows
+        .iter()
+        .find(|r| r.system == "hand-off")
+        .map(|r| r.gb_per_s)
+        .unwrap_or(f64::NAN);
+    println!(
+        "\nthroughput, 1 MiB messages, GB/s (hand-off: two processes passing three raw buffers):"
+    );
     for r in rows.iter().filter(|r| r.scenario == "throughput") {
         println!(
-            "{:<12} {:<10} {:>6.2} GB/s  ({:.2}x memcpy)",
+            "{:<12} {:<10} {:>6.2} GB/s  ({:.2}x memcpy, {:.2}x hand-off)",
             r.system,
             r.mode,
             r.gb_per_s,
-            r.gb_per_s / memcpy
+            r.gb_per_s / memcpy,
+            r.gb_per_s / hand_off
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -571,6 +645,7 @@ pub fn partner_role(args: &[String]) -> Option<Result<()>> {
             | "socket-source"
             | "line-echo"
             | "futex-echo"
+            | "hand-off-source"
     ) {
         return None;
     }
@@ -637,6 +712,21 @@ fn run_partner_role(role: &str, args: &[String]) -> Result<()> {
             let message = vec![5u8; THROUGHPUT_MESSAGE];
             for _ in 0..count {
                 stream.write_all(&message)?;
+            }
+        }
+        "hand-off-source" => {
+            let m = Mapping::open(arg(1)?)?;
+            let count: u64 = arg(2)?.parse().map_err(err)?;
+            let (flags, mut buffers) = hand_off_views(&m)?;
+            let message = vec![5u8; THROUGHPUT_MESSAGE];
+            for seq in 1..=count {
+                let b = (seq - 1) % HAND_OFF_BUFFERS;
+                let flag = flags.atomic_u64(b as usize * 64)?;
+                spin_until(flag, 0)?;
+                // SAFETY: a lowered flag (acquire) means the measuring process is done
+                // with the buffer; it does not read it again until the flag is raised.
+                unsafe { buffers[b as usize].as_mut_slice()? }.copy_from_slice(&message);
+                flag.store(seq, Ordering::Release);
             }
         }
         "line-echo" => {

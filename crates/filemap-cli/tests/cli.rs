@@ -536,6 +536,7 @@ fn bench_channel_json_rows() {
     find("latency", "futex", "blocking", 8);
     for (system, mode) in [
         ("memcpy", "busy-poll"),
+        ("hand-off", "busy-poll"),
         ("filemap", "busy-poll"),
         ("filemap", "blocking"),
     ] {
