@@ -21,7 +21,7 @@ pub const SCAN: &str = "sequential scan";
 pub const RANDOM: &str = "random 4 KiB reads";
 
 /// Message sizes of the latency rows.
-pub const SIZES: [usize; 4] = [64, 1024, 64 << 10, 1 << 20];
+pub const SIZES: [usize; 5] = [8, 64, 1024, 64 << 10, 1 << 20];
 
 const SECTION_TITLES: [&str; 5] = [
     "Messages between two processes",
@@ -146,6 +146,7 @@ cores disturb the numbers, busy-polling rows most"
     drop(iceoryx2_domain);
     drop(namespace);
     results.finish();
+    finish_throughput_rows(&mut results);
     finish_file_rows(&mut results);
     let run = Run {
         machine,
@@ -397,6 +398,27 @@ fn files_section(r: &mut Results, reps: usize) -> Result<u64> {
         }
     }
     Ok(file.size)
+}
+
+/// The throughput rows' rate in messages per second.
+fn finish_throughput_rows(r: &mut Results) {
+    let extras: Vec<(&'static str, u64, String, String)> = r
+        .rows
+        .iter()
+        .filter(|row| row.section == 2)
+        .map(|row| {
+            let per_s = row.p50 * 1e9 / THROUGHPUT_MESSAGE as f64;
+            (
+                row.scenario,
+                row.size,
+                row.system.clone(),
+                report::number(per_s),
+            )
+        })
+        .collect();
+    for (scenario, size, system, extra) in extras {
+        r.set_extra(scenario, size, &system, extra);
+    }
 }
 
 /// The file rows' throughput and peak resident memory.
@@ -685,7 +707,11 @@ peer, the note column says so.\n\n",
         ));
         md.push_str(&section_intro(section, run));
         md.push('\n');
-        let extra = (section == 5).then_some("throughput, peak RSS");
+        let extra = match section {
+            2 => Some("messages/s"),
+            5 => Some("throughput, peak RSS"),
+            _ => None,
+        };
         md.push_str(&r.table(section, extra));
         md.push('\n');
     }
