@@ -4,8 +4,11 @@
 //! `Receiver::recv`/`RecvSlot::drop` do. loom runs the two threads through every
 //! interleaving (up to a bound on preemptions) and lets every load see any value the memory
 //! model allows it to, so a missing release or acquire shows up as a receiver reading a
-//! payload word the sender had not written yet, or a sender overwriting one the receiver
-//! was still reading.
+//! payload word the sender had not written yet; a forged header in a payload shows
+//! whether the sender disarms it in every interleaving. (loom does not model loads that
+//! see stores from later in the other thread's program, so a release missing on the
+//! receiver's `head` would go unseen here; tests/channel.rs covers that path between real
+//! processes.)
 //!
 //! Run it with `RUSTFLAGS="--cfg loom" cargo test -p filemap --release --test loom_ring`
 //! (scripts/test does, in a target directory of its own); without `--cfg loom` this file
@@ -98,7 +101,7 @@ fn checked_words(len: u64) -> [u64; 2] {
 }
 
 fn payload_word(ring: &Ring, position: u64) -> &shared::AtomicU64 {
-    ring.u64_at(ring::RING_OFFSET + (position % CAPACITY) as usize)
+    ring.ring_word(position)
 }
 
 /// The sender's side: `Sender::reserve` + writing + `SendSlot::commit`.
@@ -126,7 +129,9 @@ impl Sending {
         self.tail = end;
     }
 
-    fn send(&mut self, seq: u64, len: u64) {
+    /// Sends message `seq` of `len` bytes; `forged`: other payload words to write first,
+    /// as (byte in the payload, value).
+    fn send(&mut self, seq: u64, len: u64, forged: &[(u64, u64)]) {
         let offset = self.ring.payload_offset(len);
         let size = ring::frame_size(offset, len);
         let to_end = self.ring.bytes_to_end(self.tail);
@@ -138,6 +143,9 @@ impl Sending {
         }
         let start = self.tail;
         self.room(start + size);
+        for &(at, value) in forged {
+            payload_word(&self.ring, start + offset + at).store(value, Ordering::Relaxed);
+        }
         for at in checked_words(len) {
             payload_word(&self.ring, start + offset + at).store(word(seq, at), Ordering::Relaxed);
         }
@@ -174,7 +182,9 @@ fn receive(ring: Ring, lens: &[u64]) {
     }
 }
 
-fn model(lens: &'static [u64], preemptions: usize) {
+/// Checks every execution of sending messages of `lens` bytes; `forged`: payload words the
+/// sender writes besides the checked ones, as (message, byte in the payload, value).
+fn model(lens: &'static [u64], forged: &'static [(usize, u64, u64)], preemptions: usize) {
     let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counted = runs.clone();
     let mut builder = loom::model::Builder::new();
@@ -190,7 +200,12 @@ fn model(lens: &'static [u64], preemptions: usize) {
                 head: 0,
             };
             for (seq, &len) in lens.iter().enumerate() {
-                s.send(seq as u64, len);
+                let words: Vec<(u64, u64)> = forged
+                    .iter()
+                    .filter(|f| f.0 == seq)
+                    .map(|f| (f.1, f.2))
+                    .collect();
+                s.send(seq as u64, len, &words);
             }
         });
         receive(area.ring(), lens);
@@ -205,12 +220,21 @@ fn model(lens: &'static [u64], preemptions: usize) {
 /// Small messages (one line each), the ring never full.
 #[test]
 fn small_messages() {
-    model(&[8, 48, 16, 24, 40], 5);
+    model(&[8, 48, 16, 24, 40], &[], 5);
 }
 
 /// Large messages: the ring fills (the sender waits for the receiver's head), a frame does
 /// not fit before the ring's end (a wrap marker), and payloads start on their own line.
+/// Message 0 (frame at 0, payload at ring byte 64) also carries, at ring byte 1280, a
+/// forged header for position 5376 = 4096 + 1280: where the receiver looks once it has
+/// message 2 (wrap marker at 3584, message 2 at 4096 to 5376). The sender must disarm it
+/// before committing message 2, or the receiver takes it for a frame.
 #[test]
-fn full_ring_and_wrap() {
-    model(&[1800, 1600, 1200, 64], 4);
+fn full_ring_wrap_and_forged_header() {
+    const SHAPE_8_BYTES: u64 = 8 | 16 << 32;
+    model(
+        &[1800, 1600, 1200, 64],
+        &[(0, 1280 - 64, SHAPE_8_BYTES), (0, 1288 - 64, !5376)],
+        4,
+    );
 }

@@ -425,20 +425,18 @@ impl Sender {
 
     fn connect(end: Endpoint) -> Result<Sender> {
         let ring = end.ring;
-        // A sender that died may have committed frames after the tail it recorded (at most
-        // a ring's worth).
+        // A sender that died between committing a frame (or wrap marker) and recording the
+        // new tail left one item past the tail it recorded; never two (each commit is
+        // followed by its tail, and the word after a commit is disarmed).
         let recorded = ring.tail().load(Ordering::Acquire);
         if !ring::valid_position(recorded) {
             return Err(end.corrupt(format!("the sender's position {recorded} is invalid")));
         }
-        let mut tail = recorded;
-        while let Some(next) = ring.committed_end(tail) {
-            if next - recorded > ring.capacity() {
-                return Err(end.corrupt(format!(
-                    "frames committed from position {recorded} on span more than the ring"
-                )));
-            }
-            tail = next;
+        let tail = ring.committed_end(recorded).unwrap_or(recorded);
+        if tail != recorded && ring.committed_end(tail).is_some() {
+            return Err(end.corrupt(format!(
+                "more than one frame is committed past the sender's recorded position {recorded}"
+            )));
         }
         let head = ring.head().load(Ordering::Acquire);
         if !ring.head_fits(head, tail) {

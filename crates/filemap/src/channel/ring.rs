@@ -40,8 +40,11 @@
 //! publishes it by storing its tag (release); the bytes in `[head, tail)` belong to the one
 //! receiver, which reads a frame after loading its tag (acquire), records it as handed out in
 //! `claim` (so a message is never delivered twice, even if the receiver dies holding it), and
-//! gives its bytes back by storing `head` (release) when the slot is dropped. One sender and
-//! one receiver at a time are enforced by the endpoint locks (see `sys`).
+//! gives its bytes back by storing `head` (release) when the slot is dropped. Two words are
+//! also read by the side that does not own them, always atomically and never inside a
+//! slot's slice (payloads start 16 or 64 bytes into their frame): the receiver polls the
+//! tag at `tail`, and the sender's `disarm` may read the tag at `head + capacity`. One
+//! sender and one receiver at a time are enforced by the endpoint locks (see `sys`).
 
 // Shared memory is reached only through `super::shared` (plain casts in the library), so
 // that tests/loom_ring.rs can model-check this very file over loom's atomics.
@@ -142,9 +145,14 @@ impl Ring {
     /// another frame layout.
     ///
     /// # Safety
-    /// `base` must point to `area_len` bytes of shared memory, 8-aligned, at least
-    /// `RING_OFFSET` long, mapped for as long as the ring is used.
+    /// `base` must point to `area_len` bytes of shared memory, 8-aligned, mapped for as
+    /// long as the ring is used.
     pub(crate) unsafe fn new(base: *mut u8, area_len: u64) -> Result<Ring, String> {
+        if area_len < RING_OFFSET as u64 {
+            return Err(format!(
+                "its entry ({area_len} bytes) is smaller than a channel's control area"
+            ));
+        }
         // SAFETY: the caller's contract; aligned atomic loads inside the control area.
         let (capacity, layout) = unsafe {
             (
@@ -187,16 +195,38 @@ impl Ring {
         self.max_message
     }
 
+    /// A u64 field of the control area (one of the offsets above; the check folds away
+    /// for a constant).
     #[inline]
     pub(crate) fn u64_at(&self, offset: usize) -> &AtomicU64 {
-        // SAFETY: an 8-aligned word of the data area (constructor contract).
+        assert!(
+            offset % 8 == 0 && offset + 8 <= RING_OFFSET,
+            "control field {offset}"
+        );
+        // SAFETY: an aligned word inside the control area, which the constructor's
+        // contract maps for as long as the ring is used.
         unsafe { shared::u64_at(self.base, offset) }
     }
 
+    /// A u32 field of the control area (one of the offsets above).
     #[inline]
     pub(crate) fn u32_at(&self, offset: usize) -> &AtomicU32 {
-        // SAFETY: a 4-aligned control-area field (constructor contract).
+        assert!(
+            offset % 4 == 0 && offset + 4 <= RING_OFFSET,
+            "control field {offset}"
+        );
+        // SAFETY: as in `u64_at`.
         unsafe { shared::u32_at(self.base, offset) }
+    }
+
+    /// The 8-byte word of the ring at `position` (rounded down to a multiple of 8, which
+    /// every position used is), always inside the ring.
+    #[inline]
+    pub(crate) fn ring_word(&self, position: u64) -> &AtomicU64 {
+        let index = (position & self.mask & !7) as usize;
+        // SAFETY: an aligned word below `capacity` bytes into the ring, which the
+        // constructor checked lies inside the mapped area.
+        unsafe { shared::u64_at(self.base, RING_OFFSET + index) }
     }
 
     #[inline]
@@ -229,15 +259,13 @@ impl Ring {
     /// A frame's shape word: payload length (low half) and offset (high half).
     #[inline]
     fn frame_shape(&self, position: u64) -> &AtomicU64 {
-        // Frames start 8-aligned inside the ring.
-        self.u64_at(RING_OFFSET + self.index(position) as usize)
+        self.ring_word(position)
     }
 
     #[inline]
     fn frame_tag(&self, position: u64) -> &AtomicU64 {
-        // The tag is the header's second 8 bytes; frames are 8-aligned and never closer
-        // than FRAME_HEADER to the ring's end.
-        self.u64_at(RING_OFFSET + self.index(position + 8) as usize)
+        // The tag is the header's second 8 bytes.
+        self.ring_word(position + 8)
     }
 
     /// Whether a frame (or wrap marker) is committed at `position`: its tag is the
