@@ -313,19 +313,15 @@ mod linux {
             }
             drop(m);
         }
-        // A mutex (always opened for writing) with read-only access for others.
-        let lock = format!("Global\\{}", unique("lock644"));
-        let l =
-            NamedMutex::create_new_with(lock.as_str(), &ObjectOptions::new().permissions(0o644))
-                .unwrap();
-        run_as_nobody("open-with", &[&lock, "mutex", "denied"]);
-        drop(l);
-        let lock = format!("Global\\{}", unique("lock666"));
-        let l =
-            NamedMutex::create_new_with(lock.as_str(), &ObjectOptions::new().permissions(0o666))
-                .unwrap();
-        run_as_nobody("open-with", &[&lock, "mutex", "ok"]);
-        drop(l);
+        // A mutex is always opened for writing: read-only access for others keeps them out.
+        for (mode, outcome) in [(0o644, "denied"), (0o666, "ok")] {
+            let lock = format!("Global\\{}", unique(&format!("lock{mode:o}")));
+            let l =
+                NamedMutex::create_new_with(lock.as_str(), &ObjectOptions::new().permissions(mode))
+                    .unwrap();
+            run_as_nobody("open-with", &[&lock, "mutex", outcome]);
+            drop(l);
+        }
         ns.assert_empty();
     }
 
