@@ -38,6 +38,7 @@ fn main() {
             "payload_that_looks_like_a_frame_is_not_received",
             payload_that_looks_like_a_frame_is_not_received,
         ),
+        ("slots_are_aligned", slots_are_aligned),
     ];
     #[cfg(target_os = "linux")]
     tests.push(("runs_under_valgrind", runs_under_valgrind));
@@ -500,6 +501,47 @@ fn payload_that_looks_like_a_frame_is_not_received() {
     tx.send(&[5; 40]).unwrap();
     assert_eq!(&*rx.recv().unwrap(), &[5; 40]);
     expect_nothing(&mut rx, "at the end");
+    drop((tx, rx));
+    ns.assert_empty();
+}
+
+/// Slots are 16-byte aligned, and 64-byte aligned above 48 bytes (as `SendSlot` documents),
+/// on both sides, wherever the ring's position is. (The sender runs in a thread: a frame
+/// that does not fit before the ring's end waits for the receiver to pass the wrap marker.)
+fn slots_are_aligned() {
+    let ns = Namespace::new();
+    let name = unique("aligned");
+    let mut tx = Sender::create_or_open(&name, 8192).unwrap();
+    let mut rx = Receiver::open(&name).unwrap();
+    let max = tx.max_message_len();
+    let lens = [1, 8, 48, 49, 64, 100, 1000, 4000, max - 48, max - 47, max];
+    let align = move |len: usize| if len > 48 && len <= max - 48 { 64 } else { 16 };
+    let sender = std::thread::spawn(move || {
+        for round in 0..3u8 {
+            for &len in &lens {
+                let mut slot = tx.reserve(len).unwrap();
+                let at = slot.as_ptr() as usize;
+                assert_eq!(at % align(len), 0, "send slot of {len} bytes at {at:#x}");
+                slot.fill(round);
+                slot.commit();
+            }
+        }
+        tx
+    });
+    for round in 0..3u8 {
+        for &len in &lens {
+            let got = rx.recv().unwrap();
+            let at = got.as_ptr() as usize;
+            assert_eq!(
+                at % align(len),
+                0,
+                "received slot of {len} bytes at {at:#x}"
+            );
+            assert_eq!(got.len(), len);
+            assert!(got.iter().all(|b| *b == round));
+        }
+    }
+    let tx = sender.join().unwrap();
     drop((tx, rx));
     ns.assert_empty();
 }

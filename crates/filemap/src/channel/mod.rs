@@ -681,6 +681,11 @@ impl Drop for Sender {
 /// A reserved message in the ring: write it through `DerefMut<[u8]>`, then
 /// [`commit`](SendSlot::commit). Dropped uncommitted, it sends nothing.
 ///
+/// Alignment: a slot's first byte is 16-byte aligned, and 64-byte aligned (a cache line)
+/// for a message of more than 48 bytes, up to [`Sender::max_message_len`] − 48; the
+/// receiver's [`RecvSlot`] starts at the same alignment. So a message can hold aligned
+/// plain data to be cast in place (with `bytemuck`, say) on both sides.
+///
 /// ```
 /// # let _dir = filemap::doctest_dir();
 /// use filemap::channel::{Receiver, Sender};
