@@ -171,14 +171,10 @@ impl Results {
         });
     }
 
-    /// Sets a row's extra text.
-    pub fn set_extra(&mut self, scenario: &str, size: u64, system: &str, extra: String) {
-        if let Some(row) = self
-            .rows
-            .iter_mut()
-            .find(|r| r.scenario == scenario && r.size == size && r.system == system)
-        {
-            row.extra = extra;
+    /// Fills the extra column of every row of `section` with `extra(row)`.
+    pub fn set_extras(&mut self, section: usize, extra: impl Fn(&Row) -> String) {
+        for row in self.rows.iter_mut().filter(|r| r.section == section) {
+            row.extra = extra(row);
         }
     }
 

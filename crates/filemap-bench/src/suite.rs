@@ -402,56 +402,29 @@ fn files_section(r: &mut Results, reps: usize) -> Result<u64> {
 
 /// The throughput rows' rate in messages per second.
 fn finish_throughput_rows(r: &mut Results) {
-    let extras: Vec<(&'static str, u64, String, String)> = r
-        .rows
-        .iter()
-        .filter(|row| row.section == 2)
-        .map(|row| {
-            let per_s = row.p50 * 1e9 / THROUGHPUT_MESSAGE as f64;
-            (
-                row.scenario,
-                row.size,
-                row.system.clone(),
-                report::number(per_s),
-            )
-        })
-        .collect();
-    for (scenario, size, system, extra) in extras {
-        r.set_extra(scenario, size, &system, extra);
-    }
+    r.set_extras(2, |row| {
+        report::number(row.p50 * 1e9 / THROUGHPUT_MESSAGE as f64)
+    });
 }
 
 /// The file rows' throughput and peak resident memory.
 fn finish_file_rows(r: &mut Results) {
     let rss = FILE_RSS.lock().map(|v| v.clone()).unwrap_or_default();
     let reads = files::random_reads() as f64 * 4096.0;
-    let extras: Vec<(&'static str, u64, String, String)> = r
-        .rows
-        .iter()
-        .filter(|row| row.section == 5)
-        .map(|row| {
-            let bytes = if row.scenario == SCAN {
-                row.size as f64
-            } else {
-                reads
-            };
-            let gib_s = bytes / (row.p50 / 1e3) / (1u64 << 30) as f64;
-            let peak = rss
-                .iter()
-                .find(|(s, _)| *s == row.system)
-                .map(|(_, m)| *m)
-                .unwrap_or(0);
-            (
-                row.scenario,
-                row.size,
-                row.system.clone(),
-                format!("{} GiB/s, {peak} MiB", report::number(gib_s)),
-            )
-        })
-        .collect();
-    for (scenario, size, system, extra) in extras {
-        r.set_extra(scenario, size, &system, extra);
-    }
+    r.set_extras(5, |row| {
+        let bytes = if row.scenario == SCAN {
+            row.size as f64
+        } else {
+            reads
+        };
+        let gib_s = bytes / (row.p50 / 1e3) / (1u64 << 30) as f64;
+        let peak = rss
+            .iter()
+            .find(|(s, _)| *s == row.system)
+            .map(|(_, m)| *m)
+            .unwrap_or(0);
+        format!("{} GiB/s, {peak} MiB", report::number(gib_s))
+    });
 }
 
 impl Run {
