@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use filemap::channel::{Receiver, Sender};
-use filemap::sync::{NamedEvent, NamedMutex, NamedSemaphore};
+use filemap::sync::{NamedEvent, NamedMutex, NamedSemaphore, SharedMutex};
 use filemap::{BackingFileProblem, Error, Mapping};
 
 /// One test's namespace directory, passed to the library through `FILEMAP_DIR` (each test
@@ -95,6 +95,27 @@ fn file_backed(path: &Path, dev: u64, ino: u64, size: u64) -> Vec<u8> {
     b
 }
 
+/// FNV-1a of a type's name: the type tag a `SharedMutex<T>` records (header.rs).
+fn type_tag<T>() -> u64 {
+    std::any::type_name::<T>()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+}
+
+/// The large value of the hostile shared-mutex entry: 1 MiB.
+type Big = [u64; 1 << 17];
+
+/// A shared-value entry claiming the layout of `T` with only `size` bytes of data.
+fn shared_value<T>(size: u64, align: u64) -> Vec<u8> {
+    let mut b = entry(5, size, 4096 + size as usize);
+    b[56..64].copy_from_slice(&(std::mem::size_of::<T>() as u64).to_le_bytes());
+    b[64..72].copy_from_slice(&align.to_le_bytes());
+    b[72..80].copy_from_slice(&type_tag::<T>().to_le_bytes());
+    b
+}
+
 /// What every kind of opener must say about the entry `name`: Mapping's error is checked
 /// by `check`; the other kinds must fail with a typed error too, quickly.
 fn every_opener_refuses(name: &str, check: impl Fn(&Error) -> bool) {
@@ -103,12 +124,14 @@ fn every_opener_refuses(name: &str, check: impl Fn(&Error) -> bool) {
         Err(e) => assert!(check(&e), "{name}: Mapping::open: unexpected {e:?}"),
         Ok(_) => panic!("{name}: Mapping::open accepted a bad entry"),
     }
-    let others: [(&str, Result<(), Error>); 5] = [
+    let others: [(&str, Result<(), Error>); 7] = [
         ("NamedMutex", NamedMutex::open(name).map(drop)),
         ("NamedEvent", NamedEvent::open(name).map(drop)),
         ("NamedSemaphore", NamedSemaphore::open(name).map(drop)),
         ("Receiver", Receiver::open(name).map(drop)),
         ("Sender", Sender::open(name).map(drop)),
+        ("SharedMutex<u64>", SharedMutex::<u64>::open(name).map(drop)),
+        ("SharedMutex<Big>", SharedMutex::<Big>::open(name).map(drop)),
     ];
     for (opener, result) in others {
         match result {
@@ -174,6 +197,26 @@ fn bad_entries_are_typed_errors_and_ls_gc_survive_them() {
         ),
         ("zero-size", entry(1, 0, 2 * page), "size 0"),
         ("sync-truncated", entry(2, 4096, page + 100), "does not fit"),
+        // Entries whose header fits the file but promises less than their kind needs: the
+        // hostile shared value claims a 1 MiB type over 128 bytes (mapped short, its
+        // guard would read past the mapping).
+        ("mutex-too-short", entry(2, 16, 2 * page), "mutex of only 16 bytes"),
+        ("event-too-short", entry(3, 8, 2 * page), "event of only 8 bytes"),
+        ("semaphore-too-short", entry(4, 63, 2 * page), "semaphore of only 63"),
+        (
+            "shared-value-too-short",
+            shared_value::<Big>(128, 8),
+            "a shared value of 1048576 bytes in a data area of only 128 bytes",
+        ),
+        (
+            "shared-value-misaligned",
+            shared_value::<u64>(128, 3),
+            "aligned to 3 bytes",
+        ),
+        ("event-truncated", entry(3, 4096, page + 100), "does not fit"),
+        ("semaphore-truncated", entry(4, 4096, page + 100), "does not fit"),
+        ("shared-truncated", entry(5, 4096, page + 100), "does not fit"),
+        ("channel-truncated", entry(6, 8192, page + 100), "does not fit"),
     ];
     for (name, bytes, what) in &cases {
         ns.write_entry(name, bytes);

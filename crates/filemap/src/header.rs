@@ -37,6 +37,9 @@ pub(crate) const VERSION: u32 = 1;
 pub(crate) const FIXED_LEN: usize = 128;
 /// Bytes reserved for the header, kind-specific part included.
 pub(crate) const HEADER_AREA: usize = 4096;
+/// Bytes at the start of a synchronisation object's data area (mutex, event, semaphore and
+/// shared value) that hold its words; a shared value's bytes follow them.
+pub(crate) const SYNC_AREA: usize = 64;
 
 /// The object outlives its handles until removed explicitly.
 pub(crate) const FLAG_PERSISTENT: u32 = 1;
@@ -124,6 +127,31 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 }
 
 impl Header {
+    /// Checks that the data area is as large as the object's kind needs, so that nothing
+    /// an opener maps or dereferences for that kind lies past what the header claims
+    /// (which [`decode`](Header::decode) has checked against the entry's real length).
+    fn check_kind_needs(&self) -> Result<(), String> {
+        let (kind, size) = (self.kind, self.size);
+        match kind {
+            Kind::Mutex | Kind::Event | Kind::Semaphore if size < SYNC_AREA as u64 => Err(
+                format!("a {kind} of only {size} bytes (it needs at least {SYNC_AREA})"),
+            ),
+            Kind::SharedMutex => {
+                let Layout { size: value, align, .. } = self.layout;
+                if !align.is_power_of_two() || align > SYNC_AREA as u64 {
+                    return Err(format!("a shared value aligned to {align} bytes"));
+                }
+                match value.checked_add(SYNC_AREA as u64) {
+                    Some(need) if need <= size => Ok(()),
+                    _ => Err(format!(
+                        "a shared value of {value} bytes in a data area of only {size} bytes"
+                    )),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub(crate) fn is_persistent(&self) -> bool {
         self.flags & FLAG_PERSISTENT != 0
     }
@@ -292,6 +320,7 @@ impl Header {
         if kind == Kind::Mapping && size == 0 {
             return Err("a mapping of size 0".into());
         }
+        header.check_kind_needs()?;
         Ok(header)
     }
 }

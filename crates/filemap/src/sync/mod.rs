@@ -15,7 +15,7 @@ pub use semaphore::NamedSemaphore;
 pub use shared::{SharedMutex, SharedMutexGuard};
 
 use crate::error::{Error, Kind, Result};
-use crate::header::{Header, Layout, FLAG_PERSISTENT};
+use crate::header::{Header, Layout, FLAG_PERSISTENT, SYNC_AREA};
 use crate::mapping::{check_mode, new_header};
 use crate::name::Name;
 use crate::Protection;
@@ -68,7 +68,7 @@ impl ObjectOptions {
         let flags = if self.persistent { FLAG_PERSISTENT } else { 0 };
         let mut header = new_header(
             kind,
-            (crate::sys::SYNC_AREA + user_size) as u64,
+            (SYNC_AREA + user_size) as u64,
             flags,
             self.mode,
             Protection::ReadWrite,

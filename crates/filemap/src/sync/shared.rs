@@ -11,7 +11,7 @@ use bytemuck::Pod;
 use super::mutex::{acquire, release};
 use super::{check_kind, timeout_error, ObjectOptions};
 use crate::error::{Error, Kind, Result};
-use crate::header::{Header, Layout};
+use crate::header::{Header, Layout, SYNC_AREA};
 use crate::name::{IntoName, Name};
 use crate::sys::{self, CreateMode};
 use crate::Disposition;
@@ -134,7 +134,7 @@ impl<T: Pod> SharedMutex<T> {
         options: &ObjectOptions,
         mode: CreateMode,
     ) -> Result<(SharedMutex<T>, Disposition)> {
-        if std::mem::align_of::<T>() > sys::SYNC_AREA {
+        if std::mem::align_of::<T>() > SYNC_AREA {
             return Err(Error::Unsupported {
                 what: "shared values aligned to more than 64 bytes",
             });

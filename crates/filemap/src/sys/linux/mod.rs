@@ -9,7 +9,7 @@ pub(crate) use entry::*;
 pub(crate) use share::*;
 pub(crate) use sync::{
     create_sync, open_sync, ChannelMemory, EndpointLock, EventObject, Locked, MutexObject,
-    SemaphoreObject, SYNC_AREA,
+    SemaphoreObject,
 };
 
 use std::fs::File;

@@ -17,12 +17,10 @@ use rustix::thread::futex;
 use super::entry::{create_entry, open_entry, CreateMode, Entry};
 use super::RawView;
 use crate::error::{Error, Result};
-use crate::header::Header;
+use crate::header::{Header, SYNC_AREA};
 use crate::name::Name;
 use crate::{Access, Disposition};
 
-/// Bytes reserved at the start of a synchronisation object's data area.
-pub(crate) const SYNC_AREA: usize = 64;
 
 /// An entry's data area, mapped read-write for as long as the object is open.
 #[derive(Debug)]
@@ -35,13 +33,9 @@ pub(crate) struct SyncMemory {
 }
 
 impl SyncMemory {
+    /// Maps the data area of `entry`, whose header was decoded (so its size fits the entry
+    /// and is at least [`SYNC_AREA`] for a synchronisation kind) or made by this process.
     fn map(entry: Entry, header: &Header, what: &Name) -> Result<SyncMemory> {
-        if (header.size as usize) < SYNC_AREA {
-            return Err(Error::Corrupt {
-                name: what.to_string(),
-                problem: format!("a {} of only {} bytes", header.kind, header.size),
-            });
-        }
         let section = entry.section()?;
         let view = section.map(
             header.data_offset,

@@ -52,7 +52,7 @@ use crate::{Access, Disposition};
 mod sync;
 pub(crate) use sync::{
     create_sync, open_sync, ChannelMemory, EndpointLock, EventObject, Locked, MutexObject,
-    SemaphoreObject, SYNC_AREA,
+    SemaphoreObject,
 };
 
 /// `SYNCHRONIZE`, enough access to learn that a named mutex, event or semaphore exists.

@@ -21,13 +21,9 @@ use super::{
     raw, wide, CreateMode, Entry, RawView,
 };
 use crate::error::{Error, Kind, Result};
-use crate::header::Header;
+use crate::header::{Header, SYNC_AREA};
 use crate::name::{Name, Scope};
 use crate::{Access, Disposition, Protection};
-
-/// Bytes reserved at the start of a synchronisation object's data area (same layout as
-/// on Linux: the user's value of a shared mutex follows).
-pub(crate) const SYNC_AREA: usize = 64;
 
 const SYNCHRONIZE: u32 = 0x0010_0000;
 const MUTEX_MODIFY_STATE: u32 = 0x0001;
