@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use filemap_cli::bench::{partner, quick};
+use filemap_harness::{partner, quick};
 
 use crate::{arg, err, finish, read_line, say, Result};
 

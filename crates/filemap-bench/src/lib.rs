@@ -1,8 +1,8 @@
 //! filemap side by side with the crates users would pick instead, measured in one run on one
 //! machine: `cargo run -p filemap-bench --release -- --report` (see [`suite`]).
 //!
-//! 1. messages between two processes ([`messages`], with the harness of
-//!    `filemap bench channel` from `filemap_cli::bench`): filemap's channel vs iceoryx2,
+//! 1. messages between two processes ([`messages`], with `filemap_harness`, the harness of
+//!    `filemap bench channel`): filemap's channel vs iceoryx2,
 //!    ipc-channel, a Unix socket and a pipe, against the cache-line and futex floors;
 //! 2. throughput of 1 MiB messages: filemap vs iceoryx2 vs a Unix socket, against `memcpy`;
 //! 3. named shared memory set-up ([`setup`]): filemap vs `shared_memory` vs raw `shm_open`;
@@ -24,12 +24,12 @@ pub mod report;
 pub mod setup;
 pub mod suite;
 
-pub use filemap_cli::bench::{err, Error, Result};
+pub use filemap_harness::{err, Error, Result};
 
 /// `bench-partner <role> <args>...`: the partner side of a two-process measurement. Pins
 /// this process to the partner's core, then plays the role (this crate's, or the harness's).
 pub fn partner_main(args: &[String]) -> Result<()> {
-    filemap_cli::bench::pin_to(filemap_cli::bench::PARTNER_CPU);
+    filemap_harness::pin_to(filemap_harness::PARTNER_CPU);
     let role = args.first().map(String::as_str).unwrap_or("");
     if let Some(r) = messages::partner_role(role, args) {
         return r;
@@ -43,7 +43,7 @@ pub fn partner_main(args: &[String]) -> Result<()> {
     if let Some(r) = files::partner_role(role, args) {
         return r;
     }
-    filemap_cli::bench::partner_role(args)
+    filemap_harness::partner_role(args)
         .unwrap_or_else(|| Err(err(format!("unknown partner role {role:?}"))))
 }
 
@@ -60,7 +60,7 @@ pub fn repetitions() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .filter(|&n| n > 0)
-        .unwrap_or(if filemap_cli::bench::quick() { 2 } else { 5 })
+        .unwrap_or(if filemap_harness::quick() { 2 } else { 5 })
 }
 
 /// Reads one line the partner printed (its readiness, or its result).

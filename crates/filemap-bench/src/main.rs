@@ -5,7 +5,7 @@
 #[cfg(target_os = "linux")]
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let r = if args.first().map(String::as_str) == Some(filemap_cli::bench::PARTNER_COMMAND) {
+    let r = if args.first().map(String::as_str) == Some(filemap_harness::PARTNER_COMMAND) {
         filemap_bench::partner_main(&args[1..])
     } else {
         filemap_bench::suite::main(&args)

@@ -1,7 +1,7 @@
 //! Messages between two processes, the peers' side: iceoryx2 publish-subscribe (ipc
 //! service, zero-copy loans) and ipc-channel, plus filemap's `NamedEvent` wake-up. filemap's
 //! channel, the Unix socket, the pipe and the floors are measured by the harness of
-//! `filemap bench channel` (`filemap_cli::bench`), with the same ping-pong driver
+//! `filemap bench channel` (`filemap_harness`), with the same ping-pong driver
 //! ([`round_trips`]) and throughput driver ([`receive_throughput`]) as these.
 
 use std::sync::atomic::Ordering;
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use filemap::sync::{EventReset, NamedEvent};
 use filemap::Mapping;
-use filemap_cli::bench::{
+use filemap_harness::{
     partner, receive_throughput, round_trips, throughput_messages, unique, Latency,
     THROUGHPUT_MESSAGE,
 };

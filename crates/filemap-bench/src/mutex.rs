@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use filemap::sync::{NamedMutex, SharedMutex};
 use filemap::Mapping;
-use filemap_cli::bench::{partner, quick, unique};
+use filemap_harness::{partner, quick, unique};
 use raw_sync::locks::{LockImpl, LockInit, Mutex as RawSyncMutex};
 use shared_memory::{Shmem, ShmemConf};
 

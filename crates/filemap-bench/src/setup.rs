@@ -6,7 +6,7 @@ use std::ffi::CString;
 use std::time::Instant;
 
 use filemap::Mapping;
-use filemap_cli::bench::{partner, quick, unique};
+use filemap_harness::{partner, quick, unique};
 use shared_memory::ShmemConf;
 
 use crate::{arg, err, finish, read_line, say, Result};

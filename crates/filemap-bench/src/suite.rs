@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use filemap::channel::WaitMode;
-use filemap_cli::bench::{self as harness, Latency, Namespace, THROUGHPUT_MESSAGE};
+use filemap_harness::{self as harness, Latency, Namespace, THROUGHPUT_MESSAGE};
 
 use crate::report::{self, Kind, Results, Sample, GB_S, MS, NS, US};
 use crate::{err, files, messages, mutex, repetitions, setup, Result};

@@ -234,18 +234,18 @@ enum BenchWhat {
     },
 }
 
-/// `filemap bench` and its partner processes: the harness is in the library
-/// (`filemap_cli::bench`), which `filemap-bench` uses too.
+/// `filemap bench` and its partner processes: the harness is the `filemap-harness` crate,
+/// which `filemap-bench` uses too.
 mod bench {
     use crate::commands::{Failure, Outcome};
     use std::process::ExitCode;
 
     pub fn channel(json: bool) -> Outcome {
-        filemap_cli::bench::channel(json).map_err(|e| Failure::Error(e.0))
+        filemap_harness::channel(json).map_err(|e| Failure::Error(e.0))
     }
 
     pub fn partner_main(args: &[String]) -> Outcome {
-        filemap_cli::bench::partner_main(args).map_err(|e| Failure::Error(e.0))?;
+        filemap_harness::partner_main(args).map_err(|e| Failure::Error(e.0))?;
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -1,0 +1,285 @@
+//! What each measurement does on the measuring side: filemap's channel, a pipe and a Unix
+//! socket (ping-pong latency and one-way throughput), and the floors: two processes handing
+//! one cache line back and forth, a raw futex ping-pong, `memcpy` on one core, and a raw
+//! hand-off of buffers between two processes. The partner's side of each is in
+//! [`roles`](crate::roles).
+
+use std::io::{Read, Write};
+#[cfg(unix)]
+use std::path::PathBuf;
+#[cfg(unix)]
+use std::process::Child;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use filemap::channel::{Receiver, Sender, WaitMode};
+use filemap::Mapping;
+
+use crate::measure::{receive_throughput, round_trips, throughput_messages, Latency};
+use crate::process::{partner, unique};
+use crate::{err, Result, THROUGHPUT_MESSAGE};
+
+fn mode_arg(mode: WaitMode) -> &'static str {
+    if mode == WaitMode::BusyPoll {
+        "busy-poll"
+    } else {
+        "blocking"
+    }
+}
+
+pub(crate) fn parse_mode(s: &str) -> WaitMode {
+    if s == "busy-poll" {
+        WaitMode::BusyPoll
+    } else {
+        WaitMode::Blocking
+    }
+}
+
+/// filemap channel ping-pong: messages of `size` bytes there and back, each copied into a
+/// reserved slot (the partner copies each received message into its reply).
+pub fn filemap_latency(size: usize, mode: WaitMode) -> Result<Latency> {
+    let (there, back) = (unique("there"), unique("back"));
+    let capacity = (size as u64 * 4).max(1 << 16);
+    let mut tx = Sender::create_or_open(there.as_str(), capacity)?;
+    let mut rx = Receiver::create_or_open(back.as_str(), capacity)?;
+    tx.set_wait_mode(mode);
+    rx.set_wait_mode(mode);
+    let mut child = partner(&["channel-echo", &there, &back, mode_arg(mode)])?;
+    let message = vec![7u8; size];
+    let r = round_trips(size, || {
+        let mut slot = tx.reserve(size)?;
+        slot.copy_from_slice(&message);
+        slot.commit();
+        let reply = rx.recv()?;
+        if reply.len() != size {
+            return Err(err("the echo returned a message of another size"));
+        }
+        Ok(())
+    });
+    drop(tx); // the partner sees Disconnected and exits
+    drop(rx);
+    child.wait()?;
+    r
+}
+
+/// Byte-stream ping-pong over `write`/`read` (Unix socket or pipes).
+fn stream_latency(size: usize, out: &mut dyn Write, input: &mut dyn Read) -> Result<Latency> {
+    let message = vec![7u8; size];
+    let mut reply = vec![0u8; size];
+    round_trips(size, || {
+        out.write_all(&message)?;
+        input.read_exact(&mut reply)?;
+        Ok(())
+    })
+}
+
+pub fn pipe_latency(size: usize) -> Result<Latency> {
+    let mut child = partner(&["stream-echo", &size.to_string()])?;
+    let mut to = child.stdin.take().expect("piped");
+    let mut from = child.stdout.take().expect("piped");
+    let r = stream_latency(size, &mut to, &mut from);
+    drop(to);
+    child.wait()?;
+    r
+}
+
+/// A Unix stream socket to a partner started with `role` (which gets the socket's path
+/// first, then `args`).
+#[cfg(unix)]
+fn unix_socket_partner(
+    role: &str,
+    args: &[&str],
+) -> Result<(std::os::unix::net::UnixStream, Child, PathBuf)> {
+    let dir = std::env::temp_dir().join(format!("filemap-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("s");
+    let _ = std::fs::remove_file(&path);
+    let listener = std::os::unix::net::UnixListener::bind(&path)?;
+    let mut all = vec![
+        role,
+        path.to_str().ok_or_else(|| err("temp dir not UTF-8"))?,
+    ];
+    all.extend_from_slice(args);
+    let child = partner(&all)?;
+    let (stream, _) = listener.accept()?;
+    Ok((stream, child, dir))
+}
+
+#[cfg(unix)]
+pub fn unix_socket_latency(size: usize) -> Result<Latency> {
+    let (mut stream, mut child, dir) = unix_socket_partner("socket-echo", &[&size.to_string()])?;
+    let mut reader = stream.try_clone()?;
+    let r = stream_latency(size, &mut stream, &mut reader);
+    drop((stream, reader));
+    child.wait()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
+/// 1 MiB messages one way over a Unix socket: the partner writes each from its buffer, this
+/// process reads each into its own.
+#[cfg(unix)]
+pub fn unix_socket_throughput() -> Result<f64> {
+    let count = throughput_messages();
+    let (mut stream, mut child, dir) = unix_socket_partner("socket-source", &[&count.to_string()])?;
+    let mut buf = vec![0u8; THROUGHPUT_MESSAGE];
+    let r = receive_throughput(count, || Ok(stream.read_exact(&mut buf)?));
+    drop(stream);
+    child.wait()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
+/// Two processes handing one cache line back and forth by spinning: the floor.
+pub fn cache_line_latency() -> Result<Latency> {
+    let name = unique("line");
+    let m = Mapping::create_new(name.as_str(), 4096)?;
+    let v = m.view().map()?;
+    let word = v.atomic_u64(0)?;
+    let mut child = partner(&["line-echo", &name])?;
+    let mut value = 0u64;
+    let r = round_trips(64, || {
+        value += 1; // odd: the partner's turn
+        word.store(value, Ordering::Release);
+        while word.load(Ordering::Acquire) != value + 1 {
+            std::hint::spin_loop();
+        }
+        value += 1;
+        Ok(())
+    });
+    word.store(u64::MAX, Ordering::Release);
+    child.wait()?;
+    r
+}
+
+/// Raw futex ping-pong: both sides always sleep in FUTEX_WAIT.
+#[cfg(target_os = "linux")]
+pub fn futex_latency() -> Result<Latency> {
+    let name = unique("futex");
+    let m = Mapping::create_new(name.as_str(), 4096)?;
+    let v = m.view().map()?;
+    let (ping, pong) = (v.atomic_u32(0)?, v.atomic_u32(64)?);
+    let mut child = partner(&["futex-echo", &name])?;
+    let mut i = 0u32;
+    let r = round_trips(8, || {
+        i += 1;
+        ping.store(i, Ordering::Release);
+        futex_wake(ping);
+        futex_wait_for(pong, i);
+        Ok(())
+    });
+    ping.store(u32::MAX, Ordering::Release);
+    futex_wake(ping);
+    child.wait()?;
+    r
+}
+
+#[cfg(target_os = "linux")]
+pub(crate) fn futex_wake(word: &std::sync::atomic::AtomicU32) {
+    let _ = rustix::thread::futex::wake(word, rustix::thread::futex::Flags::empty(), 1);
+}
+
+#[cfg(target_os = "linux")]
+pub(crate) fn futex_wait_for(word: &std::sync::atomic::AtomicU32, value: u32) {
+    loop {
+        let now = word.load(Ordering::Acquire);
+        if now == value || now == u32::MAX {
+            return;
+        }
+        let _ = rustix::thread::futex::wait(word, rustix::thread::futex::Flags::empty(), now, None);
+    }
+}
+
+/// 1 MiB messages one way: the sender copies each in, the receiver copies each out.
+pub fn filemap_throughput(mode: WaitMode) -> Result<f64> {
+    let name = unique("stream");
+    let mut rx = Receiver::create_or_open(name.as_str(), 8 << 20)?;
+    rx.set_wait_mode(mode);
+    let count = throughput_messages();
+    let mut child = partner(&["channel-source", &name, &count.to_string(), mode_arg(mode)])?;
+    let mut buf = Vec::with_capacity(THROUGHPUT_MESSAGE);
+    let r = receive_throughput(count, || {
+        rx.recv_into(&mut buf)?;
+        Ok(())
+    });
+    child.wait()?;
+    r
+}
+
+/// Buffers in the raw hand-off: three measured fastest here (two leave one
+/// side waiting for the other, more touch more memory).
+pub(crate) const HAND_OFF_BUFFERS: u64 = 3;
+/// Where the hand-off's buffers start in its mapping (a view offset must be a multiple of the
+/// allocation granularity, 64 KiB on Windows); the first page holds one flag per buffer.
+const HAND_OFF_DATA: u64 = 64 << 10;
+
+/// Spins until `flag` holds `value`; an error if that takes more than 10 s (the other
+/// process died: neither side may spin forever).
+pub(crate) fn spin_until(flag: &AtomicU64, value: u64) -> Result<()> {
+    let mut spins = 0u32;
+    let mut since: Option<Instant> = None;
+    while flag.load(Ordering::Acquire) != value {
+        std::hint::spin_loop();
+        spins = spins.wrapping_add(1);
+        if spins % 4096 == 0 && since.get_or_insert_with(Instant::now).elapsed().as_secs() >= 10 {
+            return Err(err("the other process of the hand-off stopped answering"));
+        }
+    }
+    Ok(())
+}
+
+/// The flags page and the buffer views of the hand-off's mapping.
+pub(crate) fn hand_off_views(m: &Mapping) -> Result<(filemap::View, Vec<filemap::View>)> {
+    let flags = m.view().len(4096).map()?;
+    let buffers = (0..HAND_OFF_BUFFERS)
+        .map(|b| {
+            m.view()
+                .offset(HAND_OFF_DATA + b * THROUGHPUT_MESSAGE as u64)
+                .len(THROUGHPUT_MESSAGE as u64)
+                .map()
+        })
+        .collect::<filemap::Result<Vec<_>>>()?;
+    Ok((flags, buffers))
+}
+
+/// What two processes do to move 1 MiB messages with no channel at all (the throughput
+/// rows' reference besides `memcpy`). The partner copies each message into one of three
+/// buffers in shared memory and raises the buffer's flag; this process waits for the flag, copies the message out
+/// and lowers the flag. Every byte crosses from one core to the other, as in a channel.
+pub fn hand_off_throughput() -> Result<f64> {
+    let name = unique("hand-off");
+    let size = HAND_OFF_DATA + HAND_OFF_BUFFERS * THROUGHPUT_MESSAGE as u64;
+    let m = Mapping::create_new(name.as_str(), size)?;
+    let (flags, buffers) = hand_off_views(&m)?;
+    let count = throughput_messages();
+    let mut child = partner(&["hand-off-source", &name, &count.to_string()])?;
+    let mut out = vec![0u8; THROUGHPUT_MESSAGE];
+    let mut seq = 0u64;
+    let r = receive_throughput(count, || {
+        let b = seq % HAND_OFF_BUFFERS;
+        let flag = flags.atomic_u64(b as usize * 64)?;
+        seq += 1;
+        spin_until(flag, seq)?;
+        // SAFETY: the raised flag (acquire) hands the buffer to this process; the partner
+        // does not touch it until the flag is lowered below, after the slice is gone.
+        out.copy_from_slice(unsafe { buffers[b as usize].as_slice() });
+        flag.store(0, Ordering::Release);
+        Ok(())
+    });
+    child.wait()?;
+    r
+}
+
+/// The memcpy bandwidth of this machine for 1 MiB copies (one core), in GB/s.
+pub fn memcpy_throughput() -> f64 {
+    let src = vec![1u8; THROUGHPUT_MESSAGE];
+    let mut dst = vec![0u8; THROUGHPUT_MESSAGE];
+    let rounds = throughput_messages();
+    let start = Instant::now();
+    for i in 0..rounds {
+        dst.copy_from_slice(&src);
+        std::hint::black_box(&mut dst);
+        dst[0] = i as u8;
+    }
+    (rounds * THROUGHPUT_MESSAGE as u64) as f64 / start.elapsed().as_secs_f64() / 1e9
+}

@@ -1,0 +1,153 @@
+//! The partner process's side of each measurement of [`drivers`](crate::drivers), chosen by
+//! its role (the first argument after `bench-partner`).
+
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use filemap::channel::{Receiver, Sender};
+use filemap::Mapping;
+
+#[cfg(target_os = "linux")]
+use crate::drivers::{futex_wait_for, futex_wake};
+use crate::drivers::{hand_off_views, parse_mode, spin_until, HAND_OFF_BUFFERS};
+use crate::measure::pin_to;
+use crate::{err, Result, PARTNER_CPU, THROUGHPUT_MESSAGE};
+
+/// The partner process's side of each measurement here (`args[0]` is the role), or `None`
+/// for a role the harness does not know (the caller's own roles).
+pub fn partner_role(args: &[String]) -> Option<Result<()>> {
+    let role = args.first()?.as_str();
+    if !matches!(
+        role,
+        "channel-echo"
+            | "channel-source"
+            | "stream-echo"
+            | "socket-echo"
+            | "socket-source"
+            | "line-echo"
+            | "futex-echo"
+            | "hand-off-source"
+    ) {
+        return None;
+    }
+    Some(run_partner_role(role, args))
+}
+
+fn run_partner_role(role: &str, args: &[String]) -> Result<()> {
+    let arg = |i: usize| -> Result<&str> {
+        args.get(i)
+            .map(String::as_str)
+            .ok_or_else(|| err("missing partner argument"))
+    };
+    match role {
+        "channel-echo" => {
+            let mut rx = Receiver::create_or_open(arg(1)?, 1 << 16)?;
+            let mut tx = Sender::create_or_open(arg(2)?, 1 << 16)?;
+            rx.set_wait_mode(parse_mode(arg(3)?));
+            tx.set_wait_mode(parse_mode(arg(3)?));
+            loop {
+                let msg = match rx.recv() {
+                    Ok(m) => m,
+                    Err(filemap::Error::Disconnected { .. }) => break,
+                    Err(e) => return Err(e.into()),
+                };
+                tx.forward(&msg)?;
+            }
+        }
+        "channel-source" => {
+            let mut tx = Sender::create_or_open(arg(1)?, 8 << 20)?;
+            tx.set_wait_mode(parse_mode(arg(3)?));
+            let count: u64 = arg(2)?.parse().map_err(err)?;
+            let message = vec![5u8; THROUGHPUT_MESSAGE];
+            for _ in 0..count {
+                let mut slot = tx.reserve(message.len())?;
+                slot.copy_from_slice(&message);
+                slot.commit();
+            }
+        }
+        "stream-echo" => {
+            let size: usize = arg(1)?.parse().map_err(err)?;
+            let mut input = std::io::stdin().lock();
+            let mut output = std::io::stdout().lock();
+            let mut buf = vec![0u8; size];
+            while input.read_exact(&mut buf).is_ok() {
+                output.write_all(&buf)?;
+                output.flush()?;
+            }
+        }
+        #[cfg(unix)]
+        "socket-echo" => {
+            let size: usize = arg(2)?.parse().map_err(err)?;
+            let mut stream = std::os::unix::net::UnixStream::connect(arg(1)?)?;
+            let mut buf = vec![0u8; size];
+            while stream.read_exact(&mut buf).is_ok() {
+                stream.write_all(&buf)?;
+            }
+        }
+        #[cfg(unix)]
+        "socket-source" => {
+            let count: u64 = arg(2)?.parse().map_err(err)?;
+            let mut stream = std::os::unix::net::UnixStream::connect(arg(1)?)?;
+            let message = vec![5u8; THROUGHPUT_MESSAGE];
+            for _ in 0..count {
+                stream.write_all(&message)?;
+            }
+        }
+        "hand-off-source" => {
+            let m = Mapping::open(arg(1)?)?;
+            let count: u64 = arg(2)?.parse().map_err(err)?;
+            let (flags, mut buffers) = hand_off_views(&m)?;
+            let message = vec![5u8; THROUGHPUT_MESSAGE];
+            for seq in 1..=count {
+                let b = (seq - 1) % HAND_OFF_BUFFERS;
+                let flag = flags.atomic_u64(b as usize * 64)?;
+                spin_until(flag, 0)?;
+                // SAFETY: a lowered flag (acquire) means the measuring process is done
+                // with the buffer; it does not read it again until the flag is raised.
+                unsafe { buffers[b as usize].as_mut_slice()? }.copy_from_slice(&message);
+                flag.store(seq, Ordering::Release);
+            }
+        }
+        "line-echo" => {
+            let m = Mapping::open(arg(1)?)?;
+            let v = m.view().map()?;
+            let word: &AtomicU64 = v.atomic_u64(0)?;
+            loop {
+                let now = word.load(Ordering::Acquire);
+                if now == u64::MAX {
+                    break;
+                }
+                if now % 2 == 1 {
+                    word.store(now + 1, Ordering::Release);
+                }
+                std::hint::spin_loop();
+            }
+        }
+        #[cfg(target_os = "linux")]
+        "futex-echo" => {
+            let m = Mapping::open(arg(1)?)?;
+            let v = m.view().map()?;
+            let (ping, pong) = (v.atomic_u32(0)?, v.atomic_u32(64)?);
+            let mut i = 1u32;
+            loop {
+                futex_wait_for(ping, i);
+                if ping.load(Ordering::Acquire) == u32::MAX {
+                    break;
+                }
+                pong.store(i, Ordering::Release);
+                futex_wake(pong);
+                i += 1;
+            }
+        }
+        other => return Err(err(format!("partner role {other:?} is not available here"))),
+    }
+    Ok(())
+}
+
+/// `bench-partner <role> <args>...` for the roles of [`partner_role`]: pins this process to
+/// [`PARTNER_CPU`] (the measuring process pinned itself to the other core, if the machine
+/// has two), then plays the role.
+pub fn partner_main(args: &[String]) -> Result<()> {
+    pin_to(PARTNER_CPU);
+    partner_role(args).unwrap_or_else(|| Err(err(format!("unknown partner role {args:?}"))))
+}
