@@ -200,9 +200,21 @@ fn bad_entries_are_typed_errors_and_ls_gc_survive_them() {
         // Entries whose header fits the file but promises less than their kind needs: the
         // hostile shared value claims a 1 MiB type over 128 bytes (mapped short, its
         // guard would read past the mapping).
-        ("mutex-too-short", entry(2, 16, 2 * page), "mutex of only 16 bytes"),
-        ("event-too-short", entry(3, 8, 2 * page), "event of only 8 bytes"),
-        ("semaphore-too-short", entry(4, 63, 2 * page), "semaphore of only 63"),
+        (
+            "mutex-too-short",
+            entry(2, 16, 2 * page),
+            "mutex of only 16 bytes",
+        ),
+        (
+            "event-too-short",
+            entry(3, 8, 2 * page),
+            "event of only 8 bytes",
+        ),
+        (
+            "semaphore-too-short",
+            entry(4, 63, 2 * page),
+            "semaphore of only 63",
+        ),
         (
             "shared-value-too-short",
             shared_value::<Big>(128, 8),
@@ -213,10 +225,26 @@ fn bad_entries_are_typed_errors_and_ls_gc_survive_them() {
             shared_value::<u64>(128, 3),
             "aligned to 3 bytes",
         ),
-        ("event-truncated", entry(3, 4096, page + 100), "does not fit"),
-        ("semaphore-truncated", entry(4, 4096, page + 100), "does not fit"),
-        ("shared-truncated", entry(5, 4096, page + 100), "does not fit"),
-        ("channel-truncated", entry(6, 8192, page + 100), "does not fit"),
+        (
+            "event-truncated",
+            entry(3, 4096, page + 100),
+            "does not fit",
+        ),
+        (
+            "semaphore-truncated",
+            entry(4, 4096, page + 100),
+            "does not fit",
+        ),
+        (
+            "shared-truncated",
+            entry(5, 4096, page + 100),
+            "does not fit",
+        ),
+        (
+            "channel-truncated",
+            entry(6, 8192, page + 100),
+            "does not fit",
+        ),
     ];
     for (name, bytes, what) in &cases {
         ns.write_entry(name, bytes);

@@ -98,7 +98,7 @@ pub fn channel(data: &[u8]) {
             match rx.try_recv() {
                 Ok(Some(slot)) => {
                     buf.clear();
-                    buf.extend_from_slice(&slot);
+                    slot.append_to(&mut buf);
                     Ok(())
                 }
                 other => other.map(drop),

@@ -133,11 +133,13 @@ impl Header {
     fn check_kind_needs(&self) -> Result<(), String> {
         let (kind, size) = (self.kind, self.size);
         match kind {
-            Kind::Mutex | Kind::Event | Kind::Semaphore if size < SYNC_AREA as u64 => Err(
-                format!("a {kind} of only {size} bytes (it needs at least {SYNC_AREA})"),
-            ),
+            Kind::Mutex | Kind::Event | Kind::Semaphore if size < SYNC_AREA as u64 => Err(format!(
+                "a {kind} of only {size} bytes (it needs at least {SYNC_AREA})"
+            )),
             Kind::SharedMutex => {
-                let Layout { size: value, align, .. } = self.layout;
+                let Layout {
+                    size: value, align, ..
+                } = self.layout;
                 if !align.is_power_of_two() || align > SYNC_AREA as u64 {
                     return Err(format!("a shared value aligned to {align} bytes"));
                 }

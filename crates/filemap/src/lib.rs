@@ -49,6 +49,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod channel;
+mod copy;
 mod error;
 mod foreign;
 #[doc(hidden)]

@@ -3,9 +3,10 @@
 //! access, flushing, and the `Virtual*` toolbox: protection changes, advice, locking.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::copy::{copy_from_shared, copy_to_shared};
 use crate::error::{Error, Result};
 use crate::mapping::{Access, Mapping, Object, Protection};
 use crate::sys;
@@ -479,7 +480,7 @@ impl View {
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         self.check_range(offset, buf.len())?;
         // SAFETY: the range is inside the mapping (checked above), which stays mapped while
-        // `self` lives; every access is atomic, so concurrent writers are not a data race.
+        // `self` lives; the copy routine is sound against concurrent writers.
         unsafe { copy_from_shared(self.ptr.add(offset), buf) };
         Ok(())
     }
@@ -489,7 +490,8 @@ impl View {
         self.check_writable()?;
         self.check_range(offset, data.len())?;
         // SAFETY: the range is inside the mapping, which is writable (checked above) and
-        // stays mapped while `self` lives; every access is atomic.
+        // stays mapped while `self` lives; the copy routine is sound against concurrent
+        // writers.
         unsafe { copy_to_shared(self.ptr.add(offset), data) };
         Ok(())
     }
@@ -717,91 +719,5 @@ impl View {
         self.object
             .section
             .start_writeback(self.ptr, self.len, self.object.base + self.offset)
-    }
-}
-
-/// Copies from shared memory with atomic loads: word-sized relaxed loads for the aligned
-/// middle, byte loads for the ends, then an acquire fence. Every access is atomic, so a
-/// concurrent writer in another process is not a data race (the bytes may mix old and new
-/// values, which `read_at` documents).
-///
-/// # Safety
-/// `src` must be valid for reads of `dst.len()` bytes for the duration of the call.
-pub(crate) unsafe fn copy_from_shared(src: *const u8, dst: &mut [u8]) {
-    let len = dst.len();
-    let out = dst.as_mut_ptr();
-    let mut i = 0;
-    // SAFETY (whole body): `src + i` stays within the caller's `len` readable bytes and
-    // `out + i` within `dst`; AtomicU8/AtomicU64 have the layout of u8/u64 and the word
-    // loads are 8-byte aligned (checked by the head loop).
-    unsafe {
-        while i < len && (src as usize + i) % 8 != 0 {
-            *out.add(i) = (*src.add(i).cast::<AtomicU8>()).load(Ordering::Relaxed);
-            i += 1;
-        }
-        while i + 8 <= len {
-            let word = (*src.add(i).cast::<AtomicU64>()).load(Ordering::Relaxed);
-            out.add(i).cast::<u64>().write_unaligned(word);
-            i += 8;
-        }
-        while i < len {
-            *out.add(i) = (*src.add(i).cast::<AtomicU8>()).load(Ordering::Relaxed);
-            i += 1;
-        }
-    }
-    std::sync::atomic::fence(Ordering::Acquire);
-}
-
-/// Copies into shared memory with atomic stores: a release fence, then word-sized relaxed
-/// stores for the aligned middle and byte stores for the ends.
-///
-/// # Safety
-/// `dst` must be valid for writes of `src.len()` bytes for the duration of the call.
-pub(crate) unsafe fn copy_to_shared(dst: *mut u8, src: &[u8]) {
-    std::sync::atomic::fence(Ordering::Release);
-    let len = src.len();
-    let input = src.as_ptr();
-    let mut i = 0;
-    // SAFETY (whole body): `dst + i` stays within the caller's `len` writable bytes and
-    // `input + i` within `src`; atomics have the layout of their integers and the word
-    // stores are 8-byte aligned (checked by the head loop).
-    unsafe {
-        while i < len && (dst as usize + i) % 8 != 0 {
-            (*dst.add(i).cast::<AtomicU8>()).store(*input.add(i), Ordering::Relaxed);
-            i += 1;
-        }
-        while i + 8 <= len {
-            let word = input.add(i).cast::<u64>().read_unaligned();
-            (*dst.add(i).cast::<AtomicU64>()).store(word, Ordering::Relaxed);
-            i += 8;
-        }
-        while i < len {
-            (*dst.add(i).cast::<AtomicU8>()).store(*input.add(i), Ordering::Relaxed);
-            i += 1;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{copy_from_shared, copy_to_shared};
-
-    #[test]
-    fn shared_copies_are_exact_at_every_alignment_and_length() {
-        let source: Vec<u8> = (0..200u32).map(|i| (i * 7 + 3) as u8).collect();
-        for start in 0..9 {
-            for len in 0..(source.len() - start) {
-                let mut out = vec![0u8; len];
-                // SAFETY: reads within `source`.
-                unsafe { copy_from_shared(source.as_ptr().add(start), &mut out) };
-                assert_eq!(out, &source[start..start + len]);
-                let mut target = vec![0xAAu8; source.len()];
-                // SAFETY: writes within `target`.
-                unsafe { copy_to_shared(target.as_mut_ptr().add(start), &source[..len]) };
-                assert_eq!(&target[start..start + len], &source[..len]);
-                assert!(target[..start].iter().all(|b| *b == 0xAA));
-                assert!(target[start + len..].iter().all(|b| *b == 0xAA));
-            }
-        }
     }
 }

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use common::{child, role, run_tests, unique, Namespace};
-use filemap::channel::{Receiver, Sender};
+use filemap::channel::{Receiver, SendSlot, Sender};
 use filemap::Error;
 use xxhash_rust::xxh3::Xxh3;
 
@@ -110,7 +110,7 @@ fn play(role: &str, args: &[String]) -> i32 {
                 for seq in 0..n {
                     let slot = rx.recv().map_err(|e| e.to_string())?;
                     message(seq, &mut buf);
-                    if *slot != buf[..] {
+                    if slot.to_vec() != buf {
                         return Err(format!("message {seq} differs"));
                     }
                     *last.lock().map_err(|e| e.to_string())? = seq;
@@ -174,7 +174,7 @@ fn wraparound_properties() {
                 match slot {
                     Some(s) => {
                         let want = pending.pop_front().expect("nothing was pending");
-                        assert_eq!(&*s, &want[..]);
+                        assert_eq!(s.to_vec(), want);
                         *received += 1;
                         true
                     }
@@ -232,8 +232,8 @@ fn ordered_intact_delivery_between_processes() {
     for seq in 0..count {
         let slot = rx.recv_timeout(Duration::from_secs(30)).unwrap();
         message(seq, &mut expected);
-        assert!(*slot == expected[..], "message {seq} differs");
-        hash.update(&slot);
+        assert!(slot.to_vec() == expected[..], "message {seq} differs");
+        hash.update(&slot.to_vec());
         bytes += slot.len() as u64;
     }
     let out = sender.wait_with_output().unwrap();
@@ -267,7 +267,7 @@ fn sender_killed_mid_stream() {
     while next < 20_000 {
         let slot = rx.recv_timeout(Duration::from_secs(10)).unwrap();
         message(next, &mut buf);
-        assert!(*slot == buf[..]);
+        assert!(slot.to_vec() == buf[..]);
         next += 1;
     }
     sender.kill().unwrap(); // SIGKILL mid-stream
@@ -278,7 +278,10 @@ fn sender_killed_mid_stream() {
         match rx.recv() {
             Ok(slot) => {
                 message(next, &mut buf);
-                assert!(*slot == buf[..], "message {next} after the kill differs");
+                assert!(
+                    slot.to_vec() == buf[..],
+                    "message {next} after the kill differs"
+                );
                 next += 1;
             }
             Err(Error::Disconnected { .. }) => break killed.elapsed(),
@@ -296,7 +299,7 @@ fn sender_killed_mid_stream() {
     // A new sender can take the dead one's place.
     let mut tx = Sender::open(&name).unwrap();
     tx.send(b"again").unwrap();
-    assert_eq!(&*rx.recv().unwrap(), b"again");
+    assert_eq!(rx.recv().unwrap().to_vec(), b"again");
     drop((tx, rx));
     ns.assert_empty();
 }
@@ -357,7 +360,7 @@ fn receiver_killed_mid_stream() {
     while expect < seq {
         let slot = rx.recv_timeout(Duration::from_secs(5)).unwrap();
         message(expect, &mut buf);
-        assert!(*slot == buf[..], "message {expect}");
+        assert!(slot.to_vec() == buf[..], "message {expect}");
         expect += 1;
     }
     assert!(rx.try_recv().unwrap().is_none());
@@ -431,10 +434,10 @@ fn message_larger_than_the_ring_is_refused() {
         tx
     });
     for round in 0..3u8 {
-        assert_eq!(&*rx.recv().unwrap(), &[round; 100][..]);
+        assert_eq!(rx.recv().unwrap().to_vec(), &[round; 100][..]);
         let big = rx.recv().unwrap();
         assert_eq!(big.len(), max);
-        assert!(big.iter().all(|b| *b == round));
+        assert!(big.to_vec().iter().all(|b| *b == round));
     }
     let tx = writer.join().unwrap();
     assert!(matches!(
@@ -460,10 +463,10 @@ fn payload_that_looks_like_a_frame_is_not_received() {
     let shape = |len: u64, offset: u64| (len | offset << 32).to_le_bytes();
     // Writes a forged header for position `at` at ring index `index` of a payload that
     // starts at ring index `payload`.
-    let forge = |slot: &mut [u8], payload: usize, index: usize, at: u64| {
+    let forge = |slot: &mut SendSlot<'_>, payload: usize, index: usize, at: u64| {
         let o = index - payload;
-        slot[o..o + 8].copy_from_slice(&shape(8, 16));
-        slot[o + 8..o + 16].copy_from_slice(&(!at).to_le_bytes());
+        slot.write_at(o, &shape(8, 16)).unwrap();
+        slot.write_at(o + 8, &(!at).to_le_bytes()).unwrap();
     };
     let expect_nothing = |rx: &mut Receiver, when: &str| {
         if let Some(slot) = rx.try_recv().unwrap() {
@@ -472,9 +475,9 @@ fn payload_that_looks_like_a_frame_is_not_received() {
     };
     // Frame 1 at [0, 64); frame 2 at [64, 4096), its payload at ring index 128 on.
     tx.send(&[1; 8]).unwrap();
-    assert_eq!(&*rx.recv().unwrap(), &[1; 8]);
+    assert_eq!(rx.recv().unwrap().to_vec(), &[1; 8]);
     let mut slot = tx.reserve(3968).unwrap();
-    slot.fill(2);
+    slot.copy_from_slice(&[2; 3968]);
     // The next lap: frame 3 (120 bytes) at [4096, 4288), so the receiver then looks at
     // position 4288, ring index 192: forge a frame there.
     forge(&mut slot, 128, 192, 4288);
@@ -484,7 +487,7 @@ fn payload_that_looks_like_a_frame_is_not_received() {
     drop(got);
     expect_nothing(&mut rx, "after a lap");
     tx.send(&[3; 120]).unwrap();
-    assert_eq!(&*rx.recv().unwrap(), &[3; 120]);
+    assert_eq!(rx.recv().unwrap().to_vec(), &[3; 120]);
     expect_nothing(
         &mut rx,
         "after a frame that ends where an old payload forged one",
@@ -492,14 +495,14 @@ fn payload_that_looks_like_a_frame_is_not_received() {
     // A slot committed shorter than reserved: frame 4 at [4288, 4480) with 100 of 1000
     // bytes; the reserved bytes past its end held a forged frame for position 4480.
     let mut slot = tx.reserve(1000).unwrap();
-    slot.fill(4);
+    slot.copy_from_slice(&[4; 1000]);
     forge(&mut slot, 256, 384, 4480);
     slot.commit_len(100);
-    assert_eq!(&*rx.recv().unwrap(), &[4; 100]);
+    assert_eq!(rx.recv().unwrap().to_vec(), &[4; 100]);
     expect_nothing(&mut rx, "after a slot committed shorter than reserved");
     // The stream goes on.
     tx.send(&[5; 40]).unwrap();
-    assert_eq!(&*rx.recv().unwrap(), &[5; 40]);
+    assert_eq!(rx.recv().unwrap().to_vec(), &[5; 40]);
     expect_nothing(&mut rx, "at the end");
     drop((tx, rx));
     ns.assert_empty();
@@ -520,9 +523,9 @@ fn slots_are_aligned() {
         for round in 0..3u8 {
             for &len in &lens {
                 let mut slot = tx.reserve(len).unwrap();
-                let at = slot.as_ptr() as usize;
+                let at = slot.as_mut_ptr() as usize;
                 assert_eq!(at % align(len), 0, "send slot of {len} bytes at {at:#x}");
-                slot.fill(round);
+                slot.copy_from_slice(&vec![round; len]);
                 slot.commit();
             }
         }
@@ -538,7 +541,7 @@ fn slots_are_aligned() {
                 "received slot of {len} bytes at {at:#x}"
             );
             assert_eq!(got.len(), len);
-            assert!(got.iter().all(|b| *b == round));
+            assert!(got.to_vec().iter().all(|b| *b == round));
         }
     }
     let tx = sender.join().unwrap();
@@ -570,13 +573,13 @@ fn timeouts_and_orderly_close() {
     assert!(rx.try_recv().unwrap().is_none());
     // commit_len publishes a prefix.
     let mut slot = tx.reserve(10).unwrap();
-    slot[..4].copy_from_slice(b"part");
+    slot.write_at(0, b"part").unwrap();
     slot.commit_len(4);
-    assert_eq!(&*rx.recv().unwrap(), b"part");
+    assert_eq!(rx.recv().unwrap().to_vec(), b"part");
     // The sender closes: what it sent arrives, then Disconnected at once.
     tx.send(b"last").unwrap();
     drop(tx);
-    assert_eq!(&*rx.recv().unwrap(), b"last");
+    assert_eq!(rx.recv().unwrap().to_vec(), b"last");
     let started = Instant::now();
     assert!(matches!(rx.recv(), Err(Error::Disconnected { .. })));
     assert!(started.elapsed() < Duration::from_millis(100));

@@ -189,7 +189,7 @@ fn receive(mut rx: Receiver, done: Arc<AtomicBool>) -> Received {
         let got = match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(slot) => {
                 buf.clear();
-                buf.extend_from_slice(&slot);
+                slot.append_to(&mut buf);
                 true
             }
             Err(Error::Timeout { .. } | Error::Disconnected { .. }) => false,

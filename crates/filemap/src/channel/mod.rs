@@ -9,14 +9,14 @@
 //! let mut tx = Sender::create_or_open("events", 1 << 20)?; // capacity in bytes
 //! let mut rx = Receiver::create_or_open("events", 1 << 20)?; // usually another process
 //!
-//! // Zero-copy: write the message in place, then publish it.
+//! // Write the message into the ring, then publish it.
 //! let mut slot = tx.reserve(5)?;
 //! slot.copy_from_slice(b"hello");
 //! slot.commit();
-//! tx.send(b"world")?; // or copy a slice in
+//! tx.send(b"world")?; // the same in one call
 //!
-//! // Zero-copy on the receiving side too: the slot borrows the ring until dropped.
-//! assert_eq!(&*rx.recv()?, b"hello");
+//! // The received slot borrows the ring until dropped; copy out what you need.
+//! assert_eq!(rx.recv()?.to_vec(), b"hello");
 //! let mut buf = Vec::new();
 //! rx.recv_into(&mut buf)?;
 //! assert_eq!(buf, b"world");
@@ -36,13 +36,18 @@
 //! receiver was given is not given again to the receiver that replaces it, even if the
 //! first died holding it.
 //!
-//! Soundness: the borrowed slices are sound because of the ownership protocol described in
-//! the ring module: the sender owns the free part of the ring and publishes a frame by a
-//! release store of the frame's commit tag, the receiver owns the committed part until it
-//! releases it, and the endpoint locks make sure there is only one of each. Whatever bytes
-//! the messages carry, they never pass for a commit. A process that writes the
-//! channel's memory without following the protocol (it needs write access to the entry)
-//! can corrupt messages; filemap then reports a corrupt ring as [`Error::Corrupt`].
+//! Soundness: a message is written into the ring once and read from it once, with no
+//! copy in between. The ownership protocol of the ring module decides who may touch which
+//! bytes: the sender owns the free part of the ring and publishes a frame by a release
+//! store of the frame's commit tag, the receiver owns the committed part until it releases
+//! it, and the endpoint locks make sure there is only one of each. Whatever bytes the
+//! messages carry, they never pass for a commit. The slots copy through a routine that is
+//! sound whatever another process writes meanwhile, so a process that writes the channel's
+//! memory without following the protocol (it needs write access to the entry) can garble
+//! messages but cannot cause undefined behaviour; filemap reports a corrupt ring as
+//! [`Error::Corrupt`]. Reading or writing a slot in place, as a Rust slice, is `unsafe`
+//! ([`RecvSlot::as_slice`], [`SendSlot::as_mut_slice`]): it is sound only when every
+//! process that can write the channel is trusted to follow the protocol.
 
 mod ring;
 
@@ -72,12 +77,12 @@ mod shared {
     }
 }
 
-use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
 use ring::{Next, Ring};
 use std::sync::atomic::Ordering;
 
+use crate::copy::{copy_from_shared, copy_racy, copy_to_shared};
 use crate::error::{Error, Kind, Result};
 use crate::header::Layout;
 use crate::name::{IntoName, Name};
@@ -359,7 +364,7 @@ impl Endpoint {
 /// assert!(matches!(Sender::open("sender-demo"), Err(filemap::Error::EndpointTaken { .. })));
 /// tx.send(b"queued until a receiver comes")?;
 /// let mut rx = Receiver::open("sender-demo")?;
-/// assert_eq!(&*rx.recv()?, b"queued until a receiver comes");
+/// assert_eq!(rx.recv()?.to_vec(), b"queued until a receiver comes");
 /// # Ok::<(), filemap::Error>(())
 /// ```
 #[derive(Debug)]
@@ -381,7 +386,7 @@ pub struct Sender {
 /// let mut tx = Sender::open("receiver-demo")?;
 /// tx.send(b"one")?;
 /// drop(tx); // the sender closes
-/// assert_eq!(&*rx.recv()?, b"one"); // what it sent still arrives
+/// assert_eq!(rx.recv()?.to_vec(), b"one"); // what it sent still arrives
 /// assert!(matches!(rx.recv(), Err(filemap::Error::Disconnected { .. })));
 /// # Ok::<(), filemap::Error>(())
 /// ```
@@ -659,6 +664,30 @@ impl Sender {
         }
     }
 
+    /// Sends a copy of a message received from another channel, waiting while the ring is
+    /// full: a relay's forwarding step, one copy from ring to ring.
+    ///
+    /// ```
+    /// # let _dir = filemap::doctest_dir();
+    /// use filemap::channel::{Receiver, Sender};
+    /// let (mut a_tx, mut a_rx) = (Sender::create_or_open("a", 4096)?, Receiver::open("a")?);
+    /// let (mut b_tx, mut b_rx) = (Sender::create_or_open("b", 4096)?, Receiver::open("b")?);
+    /// a_tx.send(b"relayed")?;
+    /// b_tx.forward(&a_rx.recv()?)?;
+    /// assert_eq!(b_rx.recv()?.to_vec(), b"relayed");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn forward(&mut self, message: &RecvSlot<'_>) -> Result<()> {
+        let mut slot = self.reserve(message.len())?;
+        let at = slot.as_mut_ptr();
+        // SAFETY: the slot's `len` bytes belong to this sender and the message's to its
+        // receiver (each ring's ownership protocol), both mapped while their endpoints
+        // live; the copy routine is sound against other writers of either ring.
+        unsafe { copy_racy(at, message.as_ptr(), message.len()) };
+        slot.commit();
+        Ok(())
+    }
+
     /// Like [`send`](Sender::send), giving up with [`Error::Timeout`].
     pub fn send_timeout(&mut self, message: &[u8], timeout: Duration) -> Result<()> {
         let mut slot = self.reserve_timeout(message.len(), timeout)?;
@@ -678,8 +707,14 @@ impl Drop for Sender {
     }
 }
 
-/// A reserved message in the ring: write it through `DerefMut<[u8]>`, then
-/// [`commit`](SendSlot::commit). Dropped uncommitted, it sends nothing.
+/// A reserved message in the ring: write it with [`copy_from_slice`](SendSlot::copy_from_slice)
+/// or [`write_at`](SendSlot::write_at), then [`commit`](SendSlot::commit). Dropped
+/// uncommitted, it sends nothing.
+///
+/// The copies are sound whatever another process writes into the channel meanwhile. For
+/// writing in place, [`as_mut_slice`](SendSlot::as_mut_slice) lends the slot as a
+/// `&mut [u8]`: `unsafe`, because it is sound only while no other process writes the
+/// channel's memory outside its protocol (a trusted peer).
 ///
 /// Alignment: a slot's first byte is 16-byte aligned, and 64-byte aligned (a cache line)
 /// for a message of more than 48 bytes, up to [`Sender::max_message_len`] − 48; the
@@ -692,9 +727,9 @@ impl Drop for Sender {
 /// let mut tx = Sender::create_or_open("send-slot-demo", 4096)?;
 /// let mut rx = Receiver::open("send-slot-demo")?;
 /// let mut slot = tx.reserve(16)?;
-/// slot[..5].copy_from_slice(b"short");
+/// slot.write_at(0, b"short")?;
 /// slot.commit_len(5); // publish only what was written
-/// assert_eq!(&*rx.recv()?, b"short");
+/// assert_eq!(rx.recv()?.to_vec(), b"short");
 /// # Ok::<(), filemap::Error>(())
 /// ```
 #[derive(Debug)]
@@ -726,31 +761,83 @@ impl SendSlot<'_> {
         let end = self.start + ring::frame_size(self.offset, len as u64);
         self.sender.publish(self.start, end);
     }
-}
 
-impl Deref for SendSlot<'_> {
-    type Target = [u8];
+    /// The reserved length in bytes.
     #[inline]
-    fn deref(&self) -> &[u8] {
-        // SAFETY: `len` bytes at the slot's payload belong to this sender (the ownership
-        // protocol: free ring space between tail and head + capacity), contiguous, and
-        // mapped while the sender lives; `&self` borrows the sender.
-        unsafe {
-            std::slice::from_raw_parts(self.sender.end.ring.at(self.start + self.offset), self.len)
-        }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the slot holds no bytes (a zero-length message).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The slot's first byte. Writing through it is up to the caller, as with
+    /// [`as_mut_slice`](SendSlot::as_mut_slice).
+    #[inline]
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.sender.end.ring.at(self.start + self.offset)
+    }
+
+    /// Copies `message` into the slot, which must have its length.
+    ///
+    /// # Panics
+    /// If `message.len()` is not the slot's length, like `<[u8]>::copy_from_slice`.
+    #[inline]
+    pub fn copy_from_slice(&mut self, message: &[u8]) {
+        assert_eq!(
+            message.len(),
+            self.len,
+            "SendSlot::copy_from_slice: a message of {} bytes into a slot of {}",
+            message.len(),
+            self.len
+        );
+        let at = self.as_mut_ptr();
+        // SAFETY: the slot's `len` bytes belong to this sender (the ownership protocol:
+        // free ring space between tail and head + capacity), are contiguous and mapped
+        // while the sender lives; the copy routine is sound against other writers.
+        unsafe { copy_to_shared(at, message) };
+    }
+
+    /// Copies `data` into the slot at `offset`; [`Error::OutOfRange`] if it does not fit.
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result<()> {
+        check_slot_range(offset, data.len(), self.len)?;
+        let at = self.as_mut_ptr();
+        // SAFETY: inside the slot (checked above), which this sender owns as in
+        // `copy_from_slice`.
+        unsafe { copy_to_shared(at.add(offset), data) };
+        Ok(())
+    }
+
+    /// The slot as a mutable slice, for writing a message in place.
+    ///
+    /// # Safety
+    /// Rust assumes nothing else writes memory behind a `&mut [u8]` while it lives. The
+    /// channel's protocol keeps cooperating processes out of a reserved slot, but a process
+    /// with write access to the channel that ignores the protocol (a bug or a hostile
+    /// peer) could write it meanwhile, which would be a data race. Call this only when
+    /// every process that can write the channel is trusted to follow its protocol.
+    #[inline]
+    pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
+        let (at, len) = (self.as_mut_ptr(), self.len);
+        // SAFETY: the slot is `len` contiguous bytes this sender owns, mapped while it
+        // lives; `&mut self` makes this the only reference in this process, and the caller
+        // vouches for the other processes.
+        unsafe { std::slice::from_raw_parts_mut(at, len) }
     }
 }
 
-impl DerefMut for SendSlot<'_> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as in `deref`; `&mut self` makes this the only reference.
-        unsafe {
-            std::slice::from_raw_parts_mut(
-                self.sender.end.ring.at(self.start + self.offset),
-                self.len,
-            )
-        }
+/// Checks that `len` bytes at `offset` fit in a message of `size` bytes.
+fn check_slot_range(offset: usize, len: usize, size: usize) -> Result<()> {
+    match offset.checked_add(len) {
+        Some(end) if end <= size => Ok(()),
+        _ => Err(Error::OutOfRange {
+            offset: offset as u64,
+            len: len as u64,
+            size: size as u64,
+        }),
     }
 }
 
@@ -837,11 +924,8 @@ impl Receiver {
         for (offset, len) in places {
             let n = len.min(data.len());
             // SAFETY: every place lies inside the mapped data area (RING_OFFSET plus the
-            // capacity checked when the ring was opened); the caller's contract excludes
-            // concurrent users.
-            unsafe {
-                std::ptr::copy_nonoverlapping(data.as_ptr(), self.end.memory.base().add(offset), n)
-            };
+            // capacity checked when the ring was opened).
+            unsafe { copy_to_shared(self.end.memory.base().add(offset), &data[..n]) };
             data = &data[n..];
         }
     }
@@ -963,7 +1047,7 @@ impl Receiver {
     pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         let slot = self.recv()?;
         buf.clear();
-        buf.extend_from_slice(&slot);
+        slot.append_to(buf);
         Ok(())
     }
 }
@@ -978,8 +1062,14 @@ impl Drop for Receiver {
     }
 }
 
-/// A received message, borrowed from the ring: read it through `Deref<[u8]>`; dropping it
-/// gives its space back to the sender.
+/// A received message, borrowed from the ring: read it with
+/// [`read_at`](RecvSlot::read_at) or [`to_vec`](RecvSlot::to_vec); dropping it gives its
+/// space back to the sender.
+///
+/// The copies are sound whatever another process writes into the channel meanwhile. For
+/// reading in place, [`as_slice`](RecvSlot::as_slice) lends the message as a `&[u8]`:
+/// `unsafe`, because it is sound only while no other process writes the channel's memory
+/// outside its protocol (a trusted peer).
 ///
 /// ```
 /// # let _dir = filemap::doctest_dir();
@@ -987,10 +1077,13 @@ impl Drop for Receiver {
 /// let mut tx = Sender::create_or_open("recv-slot-demo", 4096)?;
 /// let mut rx = Receiver::open("recv-slot-demo")?;
 /// tx.send(&[1, 2, 3])?;
-/// let slot = rx.recv()?;            // borrowed from the ring, no copy
-/// let sum: u32 = slot.iter().map(|b| *b as u32).sum();
+/// let slot = rx.recv()?;            // borrowed from the ring
+/// let mut first = [0u8; 2];
+/// slot.read_at(0, &mut first)?;     // copies two bytes out
+/// // Zero-copy, for a trusted peer: nobody writes the channel outside its protocol.
+/// let sum: u32 = unsafe { slot.as_slice() }.iter().map(|b| *b as u32).sum();
 /// drop(slot);                       // gives the space back to the sender
-/// assert_eq!(sum, 6);
+/// assert_eq!((first, sum), ([1, 2], 6));
 /// # Ok::<(), filemap::Error>(())
 /// ```
 #[derive(Debug)]
@@ -1001,14 +1094,72 @@ pub struct RecvSlot<'a> {
     end: u64,
 }
 
-impl Deref for RecvSlot<'_> {
-    type Target = [u8];
+impl RecvSlot<'_> {
+    /// The message's length in bytes.
     #[inline]
-    fn deref(&self) -> &[u8] {
-        // SAFETY: the frame lies in `[head, tail)`, which the sender does not touch until
-        // this slot releases it (the ownership protocol); it is contiguous and mapped while
-        // the receiver lives.
-        unsafe { std::slice::from_raw_parts(self.receiver.end.ring.at(self.payload), self.len) }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the message is empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The message's first byte. Reading through it is up to the caller, as with
+    /// [`as_slice`](RecvSlot::as_slice).
+    #[inline]
+    pub fn as_ptr(&self) -> *const u8 {
+        self.receiver.end.ring.at(self.payload)
+    }
+
+    /// Copies `buf.len()` bytes of the message at `offset` into `buf`;
+    /// [`Error::OutOfRange`] if the message is shorter.
+    #[inline]
+    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
+        check_slot_range(offset, buf.len(), self.len)?;
+        // SAFETY: inside the frame (checked above), which lies in `[head, tail)`: mapped
+        // while the receiver lives and left alone by the sender until this slot releases it
+        // (the ownership protocol); the copy routine is sound against other writers.
+        unsafe { copy_from_shared(self.as_ptr().add(offset), buf) };
+        Ok(())
+    }
+
+    /// Copies the message into a new vector.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.append_to(&mut v);
+        v
+    }
+
+    /// Appends the message to `buf`.
+    #[inline]
+    pub fn append_to(&self, buf: &mut Vec<u8>) {
+        let at = buf.len();
+        buf.reserve(self.len);
+        // SAFETY: `buf` has room for `len` more bytes (reserved above); the copy fills them
+        // all before `set_len` makes them part of the vector; the frame is readable as in
+        // `read_at`.
+        unsafe {
+            copy_racy(buf.as_mut_ptr().add(at), self.as_ptr(), self.len);
+            buf.set_len(at + self.len);
+        }
+    }
+
+    /// The message as a slice, read in place.
+    ///
+    /// # Safety
+    /// Rust assumes the bytes behind a `&[u8]` do not change while it lives. The channel's
+    /// protocol keeps cooperating senders off a message until it is released, but a
+    /// process with write access to the channel that ignores the protocol (a bug or a
+    /// hostile peer) could write it meanwhile, which would be a data race. Call this only
+    /// when every process that can write the channel is trusted to follow its protocol.
+    #[inline]
+    pub unsafe fn as_slice(&self) -> &[u8] {
+        // SAFETY: the frame is `len` contiguous bytes in `[head, tail)`, mapped while the
+        // receiver lives; the caller vouches that nobody writes it meanwhile.
+        unsafe { std::slice::from_raw_parts(self.as_ptr(), self.len) }
     }
 }
 

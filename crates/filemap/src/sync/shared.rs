@@ -1,5 +1,5 @@
 //! `SharedMutex<T>`: a named value of a plain-old-data type under a robust mutex, with a
-//! guard that dereferences to `T`. The creator records `T`'s size, alignment and type name
+//! guard that holds a copy of the value and writes it back when it unlocks. The creator records `T`'s size, alignment and type name
 //! (hashed) in the header; opening it as another type is an error.
 
 use std::marker::PhantomData;
@@ -10,6 +10,7 @@ use bytemuck::Pod;
 
 use super::mutex::{acquire, release};
 use super::{check_kind, timeout_error, ObjectOptions};
+use crate::copy::{copy_from_shared, copy_to_shared};
 use crate::error::{Error, Kind, Result};
 use crate::header::{Header, Layout, SYNC_AREA};
 use crate::name::{IntoName, Name};
@@ -89,10 +90,13 @@ impl<T> std::fmt::Debug for SharedMutex<T> {
     }
 }
 
-// SAFETY: the value is only reached through a guard that holds the cross-process lock;
-// T: Pod has no thread affinity.
+// SAFETY: a SharedMutex holds a handle on the object and a pointer into its mapping, which
+// any thread may use; the value is only copied in and out under the cross-process lock,
+// by a routine that is sound whatever other threads or processes write; T: Pod has no
+// thread affinity.
 unsafe impl<T: Pod> Send for SharedMutex<T> {}
-// SAFETY: as above: `&SharedMutex` only gives access under the lock.
+// SAFETY: `&SharedMutex` only locks and copies, as above; the guard is not Send, so the
+// lock is released by the thread that took it.
 unsafe impl<T: Pod> Sync for SharedMutex<T> {}
 
 impl<T: Pod> SharedMutex<T> {
@@ -199,28 +203,49 @@ impl<T: Pod> SharedMutex<T> {
         }
     }
 
+    /// The guard of a lock just taken: a copy of the value, read under the lock.
     fn guard(&self, abandoned: bool) -> SharedMutexGuard<'_, T> {
+        let mut value = T::zeroed();
+        // SAFETY: the value's bytes lie inside the mapped data area (its size was checked
+        // against T's when the object was opened) and stay mapped while `self` lives; the
+        // copy routine is sound whatever another process writes meanwhile; any bytes are a
+        // valid T (Pod).
+        unsafe { copy_from_shared(self.object.data(), bytemuck::bytes_of_mut(&mut value)) };
         SharedMutexGuard {
             owner: self,
+            value,
+            changed: false,
             abandoned,
             _not_send: PhantomData,
         }
     }
 }
 
-/// The locked value of a [`SharedMutex`]; unlocks when dropped.
+/// The locked value of a [`SharedMutex`]: a copy read when the lock was taken, written
+/// back (if it was changed) and unlocked when the guard drops.
+///
+/// Working on a copy keeps safe code sound even if a process that ignores the lock writes
+/// the value meanwhile: Rust may assume a `&T` does not change, which memory another
+/// process can write does not promise. The copy costs `size_of::<T>()` bytes each way; for
+/// large values, [`as_ptr`](SharedMutexGuard::as_ptr) reaches the shared bytes in place
+/// (with the trust that takes), and the guard then holds a `T` on the stack, so keep `T`
+/// to a size the stack can hold.
 ///
 /// ```
 /// # let _dir = filemap::doctest_dir();
 /// let v = filemap::sync::SharedMutex::<[u32; 4]>::create_new("shared-guard-demo", [0; 4])?;
 /// let mut g = v.lock()?;
-/// g[2] = 7; // DerefMut to the value, under the lock
+/// g[2] = 7; // changes the copy; written back when `g` drops
 /// assert_eq!(*g, [0, 0, 7, 0]);
+/// drop(g);
+/// assert_eq!(*v.lock()?, [0, 0, 7, 0]);
 /// # Ok::<(), filemap::Error>(())
 /// ```
 #[must_use = "the value is unlocked as soon as the guard is dropped"]
 pub struct SharedMutexGuard<'a, T: Pod> {
     owner: &'a SharedMutex<T>,
+    value: T,
+    changed: bool,
     abandoned: bool,
     _not_send: PhantomData<*const ()>,
 }
@@ -230,29 +255,34 @@ impl<T: Pod> SharedMutexGuard<'_, T> {
     pub fn abandoned(&self) -> bool {
         self.abandoned
     }
+
+    /// The value in shared memory, in place. Reading or writing through it while this
+    /// guard lives is up to the caller: sound when every process that can write the object
+    /// takes the lock first (trusted peers). What is written through it directly may be
+    /// overwritten by the guard's copy when the guard drops, if the copy was changed too.
+    pub fn as_ptr(&self) -> *mut T {
+        self.owner.object.data().cast()
+    }
 }
 
 impl<T: Pod> Deref for SharedMutexGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: the value was initialised at creation, is aligned (<= 64, at a 64-byte
-        // offset of a page-aligned area), and this guard holds the cross-process lock, so
-        // no cooperating process writes it meanwhile.
-        unsafe { &*self.owner.object.data().cast::<T>() }
+        &self.value
     }
 }
 
 impl<T: Pod> DerefMut for SharedMutexGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as in `deref`; `&mut self` makes this the only reference in this process.
-        unsafe { &mut *self.owner.object.data().cast::<T>() }
+        self.changed = true;
+        &mut self.value
     }
 }
 
 impl<T: Pod + std::fmt::Debug> std::fmt::Debug for SharedMutexGuard<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SharedMutexGuard")
-            .field("value", &**self)
+            .field("value", &self.value)
             .field("abandoned", &self.abandoned)
             .finish()
     }
@@ -260,6 +290,11 @@ impl<T: Pod + std::fmt::Debug> std::fmt::Debug for SharedMutexGuard<'_, T> {
 
 impl<T: Pod> Drop for SharedMutexGuard<'_, T> {
     fn drop(&mut self) {
+        if self.changed {
+            // SAFETY: as in `SharedMutex::guard`: the value's bytes are mapped and in
+            // bounds, and the copy routine is sound against other writers.
+            unsafe { copy_to_shared(self.as_ptr().cast(), bytemuck::bytes_of(&self.value)) };
+        }
         release(&self.owner.object);
     }
 }

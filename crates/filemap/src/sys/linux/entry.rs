@@ -365,7 +365,7 @@ fn fill_new_entry(fd: BorrowedFd<'_>, header: &Header, place: &dyn fmt::Display)
         )?;
         // SAFETY: the mapping is at least HEADER_AREA writable bytes of a new entry that no
         // other process can see yet.
-        unsafe { crate::view::copy_to_shared(view.ptr(), &bytes) };
+        unsafe { crate::copy::copy_to_shared(view.ptr(), &bytes) };
         return Ok(());
     }
     let mut done = 0;

@@ -21,7 +21,6 @@ use crate::header::{Header, SYNC_AREA};
 use crate::name::Name;
 use crate::{Access, Disposition};
 
-
 /// An entry's data area, mapped read-write for as long as the object is open.
 #[derive(Debug)]
 pub(crate) struct SyncMemory {

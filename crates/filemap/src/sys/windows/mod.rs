@@ -647,7 +647,7 @@ fn read_section_header(section: BorrowedHandle<'_>, what: &dyn fmt::Display) -> 
     }
     let mut bytes = vec![0u8; region.min(HEADER_AREA)];
     // SAFETY: the view is readable for `region` bytes; the copy is atomic.
-    unsafe { crate::view::copy_from_shared(view.ptr(), &mut bytes) };
+    unsafe { crate::copy::copy_from_shared(view.ptr(), &mut bytes) };
     Header::decode(&bytes, region as u64, allocation_granularity()).map_err(|problem| {
         Error::Corrupt {
             name: what.to_string(),
@@ -687,7 +687,7 @@ fn write_section_header(
     // SAFETY: the view is HEADER_AREA writable bytes; nobody else writes a header that has
     // no magic yet. The magic is published last with release ordering.
     unsafe {
-        crate::view::copy_to_shared(view.ptr().add(8), &bytes[8..]);
+        crate::copy::copy_to_shared(view.ptr().add(8), &bytes[8..]);
         (*view.ptr().cast::<AtomicU64>()).store(u64::from_le_bytes(MAGIC), Ordering::Release);
     }
     Ok(())
