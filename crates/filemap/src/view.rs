@@ -22,7 +22,8 @@ pub fn allocation_granularity() -> u64 {
     sys::allocation_granularity()
 }
 
-/// The size of a memory page (the unit of [`View::modified_pages`]): 4096 here.
+/// The size of a memory page (the unit of [`View::modified_pages`]): 4096 on x86_64;
+/// 16 KiB and 64 KiB page kernels exist elsewhere.
 ///
 /// ```
 /// assert!(filemap::page_size().is_power_of_two());
@@ -467,7 +468,7 @@ impl View {
 
     /// The page-aligned span of the mapped region covering `len` bytes at view `offset`.
     fn page_span(&self, offset: usize, len: usize) -> (usize, usize) {
-        let page = 4096;
+        let page = sys::page_size() as usize;
         let start = self.delta + offset;
         let aligned = start - start % page;
         (aligned, start + len - aligned)
@@ -537,18 +538,33 @@ impl View {
     }
 
     /// Atomically loads the `u32` at `offset` (4-byte aligned); works on read-only views.
+    ///
+    /// `Acquire` and `SeqCst` are a relaxed load followed by a fence of that ordering (Rust
+    /// promises only relaxed atomic loads on read-only memory); a load has no release
+    /// side, so `Release` and `AcqRel` are [`Error::Unsupported`].
     pub fn load_u32(&self, offset: usize, order: Ordering) -> Result<u32> {
+        let fence = load_fence(order)?;
         let p = self.atomic_ptr::<AtomicU32>(offset)?;
-        // SAFETY: aligned and in range; only a load is performed, which Rust permits on
-        // read-only memory for atomics of this size.
-        Ok(unsafe { (*p).load(order) })
+        // SAFETY: aligned, in range and mapped while `self` lives; a relaxed load of a
+        // word, which Rust permits on read-only memory.
+        let value = unsafe { (*p).load(Ordering::Relaxed) };
+        if let Some(order) = fence {
+            std::sync::atomic::fence(order);
+        }
+        Ok(value)
     }
 
     /// Atomically loads the `u64` at `offset` (8-byte aligned); works on read-only views.
+    /// Orderings as in [`load_u32`](View::load_u32).
     pub fn load_u64(&self, offset: usize, order: Ordering) -> Result<u64> {
+        let fence = load_fence(order)?;
         let p = self.atomic_ptr::<AtomicU64>(offset)?;
         // SAFETY: as in `load_u32`.
-        Ok(unsafe { (*p).load(order) })
+        let value = unsafe { (*p).load(Ordering::Relaxed) };
+        if let Some(order) = fence {
+            std::sync::atomic::fence(order);
+        }
+        Ok(value)
     }
 
     /// The view's bytes as a slice.
@@ -719,5 +735,17 @@ impl View {
         self.object
             .section
             .start_writeback(self.ptr, self.len, self.object.base + self.offset)
+    }
+}
+
+/// The fence that follows a relaxed load to give it `order`.
+fn load_fence(order: Ordering) -> Result<Option<Ordering>> {
+    match order {
+        Ordering::Relaxed => Ok(None),
+        Ordering::Acquire => Ok(Some(Ordering::Acquire)),
+        Ordering::SeqCst => Ok(Some(Ordering::SeqCst)),
+        _ => Err(Error::Unsupported {
+            what: "a load with release ordering",
+        }),
     }
 }

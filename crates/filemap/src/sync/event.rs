@@ -29,8 +29,10 @@ pub enum EventReset {
     Auto,
 }
 
-/// A named event: processes wait until another sets it. Nothing polls: waiters sleep in
-/// the kernel, and `set` makes no system call when nobody waits.
+/// A named event: processes wait until another sets it. Waiters sleep in the kernel and are
+/// woken by `set`, which makes no system call when nobody waits; on Linux a sleeper also
+/// checks the event every 100 ms, so a woken waiter killed before it took the signal
+/// cannot leave the others asleep.
 ///
 /// ```
 /// # let _dir = filemap::doctest_dir();

@@ -2,7 +2,9 @@
 //! owner's lock is reported [`abandoned`](MutexGuard::abandoned), never stuck),
 //! [`NamedEvent`] (manual or auto reset), [`NamedSemaphore`] (maximum enforced), and
 //! [`SharedMutex`], a typed value under a robust mutex. Waiting sleeps in the kernel
-//! (futex on Linux, the object itself on Windows); nothing polls.
+//! (futex on Linux, the object itself on Windows) and is woken by the object's release; on
+//! Linux a sleeper also re-checks every 100 ms, because a woken waiter killed before it
+//! took what it was woken for would otherwise leave the others asleep.
 
 mod event;
 mod mutex;

@@ -165,7 +165,8 @@ pub(crate) fn init_mutex(at: *mut u8) -> Result<()> {
 
 const _: () = assert!(std::mem::size_of::<libc::pthread_mutex_t>() <= SYNC_AREA);
 
-/// The longest a mutex waiter sleeps in the kernel before checking the mutex again.
+/// The longest a waiter (mutex, event or semaphore) sleeps in the kernel before checking
+/// the object again.
 const RECHECK_INTERVAL: Duration = Duration::from_millis(100);
 /// How many times a waiter tries the mutex again, spinning, before it sleeps.
 const LOCK_SPINS: u32 = 100;
@@ -224,9 +225,14 @@ impl SyncMemory {
             0 => Ok(Some(Locked::Normally)),
             libc::EOWNERDEAD => {
                 // SAFETY: this thread owns the mutex now (EOWNERDEAD grants ownership).
-                pthread_check("repair", unsafe {
-                    libc::pthread_mutex_consistent(self.mutex())
-                })?;
+                let repaired = unsafe { libc::pthread_mutex_consistent(self.mutex()) };
+                if let Err(e) = pthread_check("repair", repaired) {
+                    // No guard will unlock it: give it up now. Unlocking a mutex that was
+                    // not made consistent leaves it unrecoverable, which every later lock
+                    // reports (`Corrupt`), instead of a mutex held for good.
+                    self.unlock();
+                    return Err(e);
+                }
                 Ok(Some(Locked::Abandoned))
             }
             libc::ETIMEDOUT | libc::EBUSY => Ok(None),
@@ -264,8 +270,8 @@ fn futex_wake(word: &AtomicU32, count: u32) {
     let _ = futex::wake(word, futex::Flags::empty(), count);
 }
 
-/// Waits until `try_take` succeeds, sleeping on `word` while it is `idle`. `false` if the
-/// timeout passed first.
+/// Waits until `try_take` succeeds, sleeping on `word` while it is `idle`, for at most
+/// [`RECHECK_INTERVAL`] at a time. `false` if the timeout passed first.
 fn wait_until(
     word: &AtomicU32,
     waiters: &AtomicU32,
@@ -296,7 +302,10 @@ fn wait_until(
             waiters.fetch_sub(1, Ordering::SeqCst);
             return true;
         }
-        futex_wait(word, idle, remaining);
+        // Sleep in slices: a waiter that a `set` or `release` woke may be killed before it
+        // takes what it was woken for, and nobody would wake the others for it.
+        let slice = remaining.map_or(RECHECK_INTERVAL, |r| r.min(RECHECK_INTERVAL));
+        futex_wait(word, idle, Some(slice));
         waiters.fetch_sub(1, Ordering::SeqCst);
         if try_take() {
             return true;

@@ -61,20 +61,27 @@ const SYNCHRONIZE: u32 = 0x0010_0000;
 /// How long an opener waits for a creator that is still writing the header.
 const HEADER_WAIT: Duration = Duration::from_secs(2);
 
+/// The system's page size and allocation granularity, asked once.
+fn system_info() -> (u64, u64) {
+    static INFO: OnceLock<(u64, u64)> = OnceLock::new();
+    *INFO.get_or_init(|| {
+        // SAFETY: SYSTEM_INFO is plain data; all zeros is a valid value.
+        let mut info: SYSTEM_INFO = unsafe { std::mem::zeroed() };
+        // SAFETY: GetSystemInfo fills the structure it is given and cannot fail.
+        unsafe { GetSystemInfo(&mut info) };
+        let page = u64::from(info.dwPageSize).max(4096);
+        (page, u64::from(info.dwAllocationGranularity).max(page))
+    })
+}
+
 /// The alignment of view offsets: the allocation granularity (64 KiB).
 pub(crate) fn allocation_granularity() -> u64 {
-    static GRANULE: OnceLock<u64> = OnceLock::new();
-    *GRANULE.get_or_init(|| {
-        // SAFETY: GetSystemInfo fills the structure it is given.
-        let mut info: SYSTEM_INFO = unsafe { std::mem::zeroed() };
-        unsafe { GetSystemInfo(&mut info) };
-        u64::from(info.dwAllocationGranularity).max(4096)
-    })
+    system_info().1
 }
 
 /// The size of a memory page.
 pub(crate) fn page_size() -> u64 {
-    4096
+    system_info().0
 }
 
 /// Explicit large pages are not offered on Windows (they need `SeLockMemoryPrivilege`).
@@ -503,7 +510,7 @@ impl RawView {
         if running_under_wine() {
             return Ok(None);
         }
-        const PAGE: usize = 4096;
+        let page = page_size() as usize;
         let base = self.ptr.as_ptr();
         let mut pages = Vec::new();
         let mut at = 0usize;
@@ -523,8 +530,8 @@ impl RawView {
             let region_end =
                 (info.BaseAddress as usize + info.RegionSize).min(base as usize + self.len);
             let copied = info.Protect & (PAGE_READWRITE | PAGE_EXECUTE_READWRITE) != 0;
-            let start = at / PAGE;
-            let end = (region_end - base as usize).div_ceil(PAGE);
+            let start = at / page;
+            let end = (region_end - base as usize).div_ceil(page);
             if copied {
                 pages.extend(start..end);
             }

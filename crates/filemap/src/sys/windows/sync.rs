@@ -178,30 +178,26 @@ impl MutexObject {
             init_data(unsafe { at.add(SYNC_AREA) });
             Ok(())
         };
+        // The lock exists before the section's header is published, so an opener that
+        // finds the header always finds the lock.
+        let lock = lock_name(name);
+        // SAFETY: a valid NUL-terminated name; not initially owned; the handle is owned by
+        // `owned`.
+        let mutex = owned(unsafe { CreateMutexW(std::ptr::null(), 0, lock.as_ptr()) })
+            .ok_or_else(|| Error::io("create the lock of", name, os_error(last_error())))?;
         let (entry, header, disposition) = create_entry(name, header, mode, Some(&init))?;
-        let object = MutexObject::with_section(name, entry, &header, true)?;
+        let object = MutexObject::with_section(name, entry, &header, mutex, &lock)?;
         Ok((object, header, disposition))
     }
 
+    /// A shared value's object: its section's data area and its lock `mutex`, named `lock`.
     fn with_section(
         name: &Name,
         entry: Entry,
         header: &Header,
-        create: bool,
+        mutex: OwnedHandle,
+        lock: &[u16],
     ) -> Result<MutexObject> {
-        let lock = lock_name(name);
-        // SAFETY: valid NUL-terminated names; handles are owned by `owned`.
-        let h = unsafe {
-            if create {
-                CreateMutexW(std::ptr::null(), 0, lock.as_ptr())
-            } else {
-                OpenMutexW(SYNCHRONIZE | MUTEX_MODIFY_STATE, 0, lock.as_ptr())
-            }
-        };
-        let mutex = owned(h).ok_or_else(|| Error::Corrupt {
-            name: name.to_string(),
-            problem: format!("its lock cannot be opened: {}", os_error(last_error())),
-        })?;
         let view = entry.section()?.map(
             header.data_offset,
             header.size as usize,
@@ -212,7 +208,7 @@ impl MutexObject {
         Ok(MutexObject {
             mutex,
             data: Some((view, entry)),
-            identity: fnv(&lock),
+            identity: fnv(lock),
         })
     }
 
@@ -247,7 +243,14 @@ impl MutexObject {
                 expected,
             });
         }
-        let object = MutexObject::with_section(name, entry, &header, false)?;
+        let lock = lock_name(name);
+        // SAFETY: a valid NUL-terminated name; the handle is owned by `owned`.
+        let h = unsafe { OpenMutexW(SYNCHRONIZE | MUTEX_MODIFY_STATE, 0, lock.as_ptr()) };
+        let mutex = owned(h).ok_or_else(|| Error::Corrupt {
+            name: name.to_string(),
+            problem: format!("its lock cannot be opened: {}", os_error(last_error())),
+        })?;
+        let object = MutexObject::with_section(name, entry, &header, mutex, &lock)?;
         Ok((object, header))
     }
 
