@@ -637,7 +637,9 @@ fn read_section_header(section: BorrowedHandle<'_>, what: &dyn fmt::Display) -> 
     let first = unsafe { &*view.ptr().cast::<AtomicU64>() };
     let started = Instant::now();
     let mut spins = 0u32;
-    while first.load(Ordering::Acquire) == 0 {
+    // Relaxed loads (the view is read-only, where Rust promises only relaxed atomic
+    // loads), then an acquire fence once the creator's release store of the magic is seen.
+    while first.load(Ordering::Relaxed) == 0 {
         if started.elapsed() > HEADER_WAIT {
             return Err(Error::Corrupt {
                 name: what.to_string(),
@@ -652,6 +654,7 @@ fn read_section_header(section: BorrowedHandle<'_>, what: &dyn fmt::Display) -> 
             std::thread::sleep(Duration::from_millis(1));
         }
     }
+    std::sync::atomic::fence(Ordering::Acquire);
     let mut bytes = vec![0u8; region.min(HEADER_AREA)];
     // SAFETY: the view is readable for `region` bytes; the copy is atomic.
     unsafe { crate::copy::copy_from_shared(view.ptr(), &mut bytes) };
