@@ -160,8 +160,9 @@ impl Endpoint {
                 let capacity = round_capacity(capacity)?;
                 let mut header = options.header(Kind::Channel, 0, Layout::default())?;
                 header.size = ring::RING_OFFSET as u64 + capacity;
-                // SAFETY: the data area is RING_OFFSET + capacity fresh bytes.
                 let init = |base: *mut u8| {
+                    // SAFETY: the data area is RING_OFFSET + capacity fresh bytes of an entry
+                    // nobody else can see yet.
                     unsafe { ring::init(base, capacity) };
                     Ok(())
                 };

@@ -408,8 +408,9 @@ impl RawView {
         let base = self.ptr.as_ptr();
         let mut total = 0usize;
         loop {
-            // SAFETY: VirtualQuery fills the structure for an address of this process.
+            // SAFETY: MEMORY_BASIC_INFORMATION is plain data; all zeros is a valid value.
             let mut info: MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
+            // SAFETY: VirtualQuery fills the structure for any address of this process.
             let n = unsafe {
                 VirtualQuery(
                     base.wrapping_add(total).cast(),
@@ -515,8 +516,9 @@ impl RawView {
         let mut pages = Vec::new();
         let mut at = 0usize;
         while at < self.len {
-            // SAFETY: VirtualQuery fills the structure for an address of this process.
+            // SAFETY: MEMORY_BASIC_INFORMATION is plain data; all zeros is a valid value.
             let mut info: MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
+            // SAFETY: VirtualQuery fills the structure for any address of this process.
             let n = unsafe {
                 VirtualQuery(
                     base.wrapping_add(at).cast(),
@@ -1006,8 +1008,9 @@ pub(crate) fn lock_file(
 
 /// Volume serial number and file index: a file's identity.
 pub(crate) fn file_identity(file: &File) -> Result<(u64, u64)> {
-    // SAFETY: the structure is filled for a valid file handle.
+    // SAFETY: BY_HANDLE_FILE_INFORMATION is plain data; all zeros is a valid value.
     let mut info: BY_HANDLE_FILE_INFORMATION = unsafe { std::mem::zeroed() };
+    // SAFETY: the structure is filled for a valid file handle.
     if unsafe { GetFileInformationByHandle(raw(file.as_handle()), &mut info) } == 0 {
         return Err(Error::io("inspect", "a file", os_error(last_error())));
     }
@@ -1019,8 +1022,9 @@ pub(crate) fn file_identity(file: &File) -> Result<(u64, u64)> {
 pub(crate) fn file_is_writable(file: &File) -> bool {
     use windows_sys::Wdk::Foundation::{NtQueryObject, ObjectBasicInformation};
     use windows_sys::Win32::System::WindowsProgramming::PUBLIC_OBJECT_BASIC_INFORMATION;
-    // SAFETY: the structure is filled for a valid handle.
+    // SAFETY: PUBLIC_OBJECT_BASIC_INFORMATION is plain data; all zeros is a valid value.
     let mut info: PUBLIC_OBJECT_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
+    // SAFETY: the structure, of the size given, is filled for a valid handle.
     let status = unsafe {
         NtQueryObject(
             raw(file.as_handle()),
