@@ -1,49 +1,18 @@
-//! What each subcommand does.
+//! What each subcommand does: the dispatch, and the commands on mapping objects (the
+//! others have modules of their own).
 
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
 
 use filemap::namespace::{self, EntryInfo};
-use filemap::{Access, Disposition, Mapping, Name};
+use filemap::{Access, Disposition, Mapping};
 use serde_json::json;
 
+use crate::names::scoped_name;
+use crate::outcome::{Failure, Outcome};
 use crate::output::{hex_dump, table, unix_millis};
 use crate::units::format_size;
-use crate::Command;
-
-/// Why a command failed: bad usage (exit 2) or an error (exit 1).
-pub enum Failure {
-    Usage(String),
-    Error(String),
-}
-
-impl From<filemap::Error> for Failure {
-    fn from(e: filemap::Error) -> Failure {
-        Failure::Error(e.to_string())
-    }
-}
-
-impl From<io::Error> for Failure {
-    fn from(e: io::Error) -> Failure {
-        Failure::Error(e.to_string())
-    }
-}
-
-pub type Outcome = Result<ExitCode, Failure>;
-
-/// The name, with `--global` applied to names without a prefix.
-pub fn scoped_name(name: &str, global: bool) -> Result<Name, Failure> {
-    let parsed = Name::new(name)?;
-    if !global {
-        return Ok(parsed);
-    }
-    if name.starts_with("Local\\") {
-        return Err(Failure::Usage(format!(
-            "{name:?} has a Local\\ prefix, which contradicts --global"
-        )));
-    }
-    Ok(Name::new(&format!("Global\\{}", parsed.base()))?)
-}
+use crate::{BenchWhat, Command};
 
 pub fn run(command: Command) -> Outcome {
     match command {
@@ -108,9 +77,12 @@ pub fn run(command: Command) -> Outcome {
         Command::Event { action } => crate::sync_commands::event(action),
         Command::Sem { action } => crate::sync_commands::sem(action),
         Command::Bench {
-            what: crate::BenchWhat::Channel { json },
-        } => crate::bench::channel(json),
-        Command::BenchPartner { args } => crate::bench::partner_main(&args),
+            what: BenchWhat::Channel { json },
+        } => Ok(filemap_harness::channel(json)?),
+        Command::BenchPartner { args } => {
+            filemap_harness::partner_main(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo => crate::demo::run(),
         Command::DemoChild { role, run } => crate::demo::child(&role, &run),
     }

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, ExitCode, Stdio};
 
-use crate::commands::{Failure, Outcome};
+use crate::outcome::{Failure, Outcome};
 
 #[path = "../../filemap/examples/shared/producer_consumer.rs"]
 mod producer_consumer;

@@ -5,6 +5,8 @@
 
 mod commands;
 mod demo;
+mod names;
+mod outcome;
 mod output;
 mod scan;
 mod signals;
@@ -25,14 +27,6 @@ struct Cli {
     command: Command,
 }
 
-fn size_arg(s: &str) -> Result<u64, String> {
-    units::parse_size(s)
-}
-
-fn duration_arg(s: &str) -> Result<std::time::Duration, String> {
-    units::parse_duration(s)
-}
-
 fn mode_arg(s: &str) -> Result<u32, String> {
     let digits = s.strip_prefix("0o").unwrap_or(s);
     u32::from_str_radix(digits, 8)
@@ -48,7 +42,7 @@ enum Command {
         /// The name: NAME, Local\NAME or Global\NAME.
         name: String,
         /// Size, e.g. 4096, 64KiB, 1MiB, 2GiB (for --file: 0 or absent = the file's size).
-        #[arg(long, value_parser = size_arg)]
+        #[arg(long, value_parser = units::parse_size)]
         size: Option<u64>,
         /// Keep the object after filemap exits, until `filemap rm` (Linux only: Windows
         /// removes an object with its last handle; use `filemap hold --create` there).
@@ -102,7 +96,7 @@ enum Command {
         #[arg(long)]
         foreign: bool,
         /// Where to write, in bytes from the start of the object.
-        #[arg(long, default_value = "0", value_parser = size_arg)]
+        #[arg(long, default_value = "0", value_parser = units::parse_size)]
         offset: u64,
     },
     /// Print an object's bytes (a hex dump unless --raw).
@@ -115,10 +109,10 @@ enum Command {
         #[arg(long)]
         foreign: bool,
         /// Where to start.
-        #[arg(long, default_value = "0", value_parser = size_arg)]
+        #[arg(long, default_value = "0", value_parser = units::parse_size)]
         offset: u64,
         /// How many bytes (default: to the end).
-        #[arg(long, value_parser = size_arg)]
+        #[arg(long, value_parser = units::parse_size)]
         len: Option<u64>,
         /// Write the bytes as they are instead of a hex dump.
         #[arg(long)]
@@ -153,7 +147,7 @@ enum Command {
         #[arg(long, requires = "size")]
         create: bool,
         /// Size for --create.
-        #[arg(long, value_parser = size_arg)]
+        #[arg(long, value_parser = units::parse_size)]
         size: Option<u64>,
         /// Use the Global scope for a name without prefix.
         #[arg(long)]
@@ -165,7 +159,7 @@ enum Command {
         /// The file.
         file: PathBuf,
         /// The window size (e.g. 64MiB).
-        #[arg(long, default_value = "64MiB", value_parser = size_arg)]
+        #[arg(long, default_value = "64MiB", value_parser = units::parse_size)]
         window: u64,
         /// Print JSON.
         #[arg(long)]
@@ -178,7 +172,7 @@ enum Command {
         /// The mutex's name (created if it does not exist).
         name: String,
         /// Give up after this long (e.g. 500ms, 2s, 1m): exit 1.
-        #[arg(long, value_parser = duration_arg)]
+        #[arg(long, value_parser = units::parse_duration)]
         timeout: Option<std::time::Duration>,
         /// Use the Global scope for a name without prefix.
         #[arg(long)]
@@ -234,31 +228,15 @@ enum BenchWhat {
     },
 }
 
-/// `filemap bench` and its partner processes: the harness is the `filemap-harness` crate,
-/// which `filemap-bench` uses too.
-mod bench {
-    use crate::commands::{Failure, Outcome};
-    use std::process::ExitCode;
-
-    pub fn channel(json: bool) -> Outcome {
-        filemap_harness::channel(json).map_err(|e| Failure::Error(e.0))
-    }
-
-    pub fn partner_main(args: &[String]) -> Outcome {
-        filemap_harness::partner_main(args).map_err(|e| Failure::Error(e.0))?;
-        Ok(ExitCode::SUCCESS)
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match commands::run(cli.command) {
         Ok(code) => code,
-        Err(commands::Failure::Usage(message)) => {
+        Err(outcome::Failure::Usage(message)) => {
             eprintln!("filemap: error: {message}");
             ExitCode::from(2)
         }
-        Err(commands::Failure::Error(e)) => {
+        Err(outcome::Failure::Error(e)) => {
             eprintln!("filemap: error: {e}");
             ExitCode::from(1)
         }

@@ -10,7 +10,7 @@ use filemap::{Mapping, Protection};
 use serde_json::json;
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::commands::{Failure, Outcome};
+use crate::outcome::{Failure, Outcome};
 use crate::units::format_size;
 
 /// How much of a window is copied out and digested at a time.

@@ -8,7 +8,8 @@ use clap::Subcommand;
 use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore, ObjectOptions};
 use filemap::Name;
 
-use crate::commands::{scoped_name, Failure, Outcome};
+use crate::names::scoped_name;
+use crate::outcome::{Failure, Outcome};
 
 /// `filemap lock NAME [--timeout DUR] -- COMMAND...`
 pub fn lock(name: Name, timeout: Option<Duration>, command: &[String]) -> Outcome {
@@ -95,7 +96,7 @@ pub enum EventAction {
         /// The name.
         name: String,
         /// Give up after this long.
-        #[arg(long, value_parser = crate::duration_arg)]
+        #[arg(long, value_parser = crate::units::parse_duration)]
         timeout: Option<Duration>,
         /// If it must be created: auto reset instead of manual.
         #[arg(long)]
@@ -181,7 +182,7 @@ pub enum SemAction {
         /// The name.
         name: String,
         /// Give up after this long.
-        #[arg(long, value_parser = crate::duration_arg)]
+        #[arg(long, value_parser = crate::units::parse_duration)]
         timeout: Option<Duration>,
     },
 }
