@@ -8,83 +8,10 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use crate::vocabulary::{Access, Kind, ShareMode};
+
 /// The result type of filemap operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// The kinds of object that share filemap's one namespace.
-///
-/// Opening a name as the wrong kind is [`Error::KindMismatch`].
-///
-/// ```
-/// # let _dir = filemap::doctest_dir();
-/// let _m = filemap::sync::NamedMutex::create_new("kind-demo")?;
-/// match filemap::Mapping::open("kind-demo") {
-///     Err(filemap::Error::KindMismatch { found, .. }) => assert_eq!(found, filemap::Kind::Mutex),
-///     other => panic!("{other:?}"),
-/// }
-/// assert_eq!(filemap::Kind::Channel.as_str(), "channel");
-/// # Ok::<(), filemap::Error>(())
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Kind {
-    /// A mapping object ([`crate::Mapping`]): memory-backed or file-backed.
-    Mapping,
-    /// A named mutex.
-    Mutex,
-    /// A named event.
-    Event,
-    /// A named semaphore.
-    Semaphore,
-    /// A typed value guarded by a mutex.
-    SharedMutex,
-    /// A message channel.
-    Channel,
-}
-
-impl Kind {
-    pub(crate) const ALL: [Kind; 6] = [
-        Kind::Mapping,
-        Kind::Mutex,
-        Kind::Event,
-        Kind::Semaphore,
-        Kind::SharedMutex,
-        Kind::Channel,
-    ];
-
-    /// The kind's name as shown by the CLI and in errors (`"mapping"`, `"mutex"`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Mapping => "mapping",
-            Kind::Mutex => "mutex",
-            Kind::Event => "event",
-            Kind::Semaphore => "semaphore",
-            Kind::SharedMutex => "shared-mutex",
-            Kind::Channel => "channel",
-        }
-    }
-
-    pub(crate) fn code(self) -> u32 {
-        match self {
-            Kind::Mapping => 1,
-            Kind::Mutex => 2,
-            Kind::Event => 3,
-            Kind::Semaphore => 4,
-            Kind::SharedMutex => 5,
-            Kind::Channel => 6,
-        }
-    }
-
-    pub(crate) fn from_code(code: u32) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.code() == code)
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What is wrong with a name passed to filemap (see [`crate::Name`]).
 ///
@@ -306,7 +233,7 @@ pub enum Error {
     #[error("{requested} access is not allowed on this mapping: {reason}")]
     AccessNotAllowed {
         /// The access asked for.
-        requested: crate::Access,
+        requested: Access,
         /// Why not: the object's protection or the handle's open mode.
         reason: String,
     },
@@ -319,7 +246,7 @@ pub enum Error {
         /// The file.
         path: PathBuf,
         /// The share mode asked for.
-        mode: crate::ShareMode,
+        mode: ShareMode,
     },
 
     /// A view of an object that was not created executable was asked to become executable.
@@ -333,7 +260,7 @@ pub enum Error {
     #[error("the view is mapped for {access} access and cannot be written")]
     ViewNotWritable {
         /// The view's access.
-        access: crate::Access,
+        access: Access,
     },
 
     /// An atomic accessor at an offset that is not aligned for its type.

@@ -3,9 +3,10 @@
 //! `CreateFileMapping` section), opened as raw mappings of their true size, and raw segments
 //! that those programs can open. filemap never removes a foreign segment unless asked to.
 
-use crate::error::{Error, Kind, NameProblem, Result};
-use crate::mapping::{new_header, Access, Mapping, Object, Protection};
+use crate::error::{Error, NameProblem, Result};
+use crate::mapping::{new_header, Mapping, Object};
 use crate::sys;
+use crate::vocabulary::{Access, Kind, Protection};
 
 /// Checks a segment name as `shm_open` takes it (one leading `/` is dropped) and returns
 /// it without the slash.

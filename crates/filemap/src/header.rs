@@ -26,8 +26,7 @@
 //! The header occupies the entry's first [`HEADER_AREA`] bytes; the data of a memory-backed
 //! object starts at the data offset, one allocation granule in.
 
-use crate::error::Kind;
-use crate::Protection;
+use crate::vocabulary::{Kind, Protection, ShareMode};
 
 /// `b"FILEMAP\0"`.
 pub(crate) const MAGIC: [u8; 8] = *b"FILEMAP\0";
@@ -174,13 +173,13 @@ impl Header {
         self.flags & FLAG_EXECUTABLE != 0
     }
 
-    pub(crate) fn share_mode(&self) -> crate::ShareMode {
+    pub(crate) fn share_mode(&self) -> ShareMode {
         if self.flags & FLAG_SHARE_EXCLUSIVE != 0 {
-            crate::ShareMode::Exclusive
+            ShareMode::Exclusive
         } else if self.flags & FLAG_SHARE_SHARED != 0 {
-            crate::ShareMode::Shared
+            ShareMode::Shared
         } else {
-            crate::ShareMode::Any
+            ShareMode::Any
         }
     }
 

@@ -64,15 +64,17 @@ mod sliding;
 pub mod sync;
 mod sys;
 mod view;
+mod vocabulary;
 
-pub use error::{BackingFileProblem, Error, Kind, NameProblem, Result};
-pub use mapping::{
-    Access, CreateOptions, Disposition, FileOptions, LargePages, Mapping, Protection, ShareMode,
-};
+pub use error::{BackingFileProblem, Error, NameProblem, Result};
+pub use mapping::{CreateOptions, FileOptions, Mapping};
 pub use name::{IntoName, Name, Scope};
 pub use share::{CommandExt, SharedHandles};
 pub use sliding::Windows;
-pub use view::{allocation_granularity, page_size, Advice, Protect, View, ViewBuilder};
+pub use view::{allocation_granularity, page_size, View, ViewBuilder};
+pub use vocabulary::{
+    Access, Advice, Disposition, Kind, LargePages, Protect, Protection, ShareMode,
+};
 
 /// Points `FILEMAP_DIR` at a fresh directory for a documentation example and removes it
 /// when the returned guard drops. Not part of the API.

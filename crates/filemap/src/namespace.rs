@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use crate::error::{Kind, Result};
+use crate::error::Result;
 use crate::name::IntoName;
 use crate::sys;
+use crate::vocabulary::Kind;
 
 /// One entry of the namespace, as `filemap ls` shows it.
 ///

@@ -9,9 +9,10 @@ use std::process::Command;
 
 use crate::error::{Error, Result};
 use crate::header::{Header, FLAG_FILE_BACKED};
-use crate::mapping::{new_header, Mapping, Object, Protection};
+use crate::mapping::{new_header, Mapping, Object};
 use crate::name::Name;
 use crate::sys;
+use crate::vocabulary::{Kind, Protection};
 
 const ENV_PREFIX: &str = "FILEMAP_SHARED_";
 const FORMAT: &str = "filemap-share/1";
@@ -205,16 +206,16 @@ impl Mapping {
                 let header = Header {
                     flags: FLAG_FILE_BACKED,
                     data_offset: 0,
-                    ..new_header(crate::Kind::Mapping, d.size, 0, 0o600, d.protection)
+                    ..new_header(Kind::Mapping, d.size, 0, 0o600, d.protection)
                 };
                 (None, header)
             }
         };
-        if header.kind != crate::Kind::Mapping {
+        if header.kind != Kind::Mapping {
             return Err(Error::KindMismatch {
                 name: d.name.unwrap_or_else(|| "a shared handle".into()),
                 found: header.kind,
-                expected: crate::Kind::Mapping,
+                expected: Kind::Mapping,
             });
         }
         if header.is_file_backed() != d.file_backed {

@@ -3,8 +3,9 @@
 //! access pattern, so that a scan's resident memory is bounded by the window, not the file.
 
 use crate::error::{Error, Result};
-use crate::mapping::{Access, Mapping};
-use crate::view::{Advice, View};
+use crate::mapping::Mapping;
+use crate::view::View;
+use crate::vocabulary::{Access, Advice};
 
 /// An iterator of views over consecutive windows of a mapping. Made by
 /// [`Mapping::windows`]. Each item is a view of `window + overlap` bytes (less at the

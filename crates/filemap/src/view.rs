@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use crate::copy::{copy_from_shared, copy_to_shared};
 use crate::error::{Error, Result};
-use crate::mapping::{Access, Mapping, Object, Protection};
+use crate::mapping::{Mapping, Object};
 use crate::sys;
+use crate::vocabulary::{Access, Advice, Protect, Protection};
 
 /// The alignment of view offsets in the underlying system call: the page size on Linux,
 /// 64 KiB on Windows. Views accept any offset; filemap aligns internally.
@@ -30,63 +31,6 @@ pub fn allocation_granularity() -> u64 {
 /// ```
 pub fn page_size() -> u64 {
     sys::page_size()
-}
-
-/// Advice to the kernel about how a view will be used (`madvise`; on Windows only
-/// `WillNeed` and `DontNeed` have an equivalent).
-///
-/// ```
-/// # let _dir = filemap::doctest_dir();
-/// let m = filemap::Mapping::create_new("advice-demo", 1 << 20)?;
-/// let v = m.view().map()?;
-/// v.advise(filemap::Advice::Sequential)?;
-/// v.advise_range(0, 4096, filemap::Advice::WillNeed)?;
-/// # Ok::<(), filemap::Error>(())
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Advice {
-    /// No particular pattern.
-    Normal,
-    /// Read from start to end: read ahead aggressively, drop pages behind.
-    Sequential,
-    /// Random access: no read-ahead.
-    Random,
-    /// Will be needed soon: start reading it in.
-    WillNeed,
-    /// Not needed for now: drop the pages (they are read back from the object when
-    /// touched again). Refused on copy views, where it would discard their changes.
-    DontNeed,
-}
-
-/// A view's current page protection (`VirtualProtect`). Never writable and executable at
-/// once: switching between writing and executing is explicit.
-///
-/// ```
-/// # let _dir = filemap::doctest_dir();
-/// let m = filemap::Mapping::create_new("protect-type-demo", 4096)?;
-/// let mut v = m.view().map()?;
-/// v.protect(filemap::Protect::ReadOnly)?;
-/// assert!(v.write_at(0, b"x").is_err());
-/// # Ok::<(), filemap::Error>(())
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Protect {
-    /// Reads only.
-    ReadOnly,
-    /// Reads and writes (write and copy views only).
-    ReadWrite,
-    /// Reads and executes (for loaders and JITs).
-    ReadExecute,
-}
-
-impl fmt::Display for Protect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Protect::ReadOnly => "read-only",
-            Protect::ReadWrite => "read-write",
-            Protect::ReadExecute => "read-execute",
-        })
-    }
 }
 
 /// Builds a view of a mapping: access, offset, length, populate. Made by [`Mapping::view`].

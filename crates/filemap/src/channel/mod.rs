@@ -83,11 +83,12 @@ use ring::{Next, Ring};
 use std::sync::atomic::Ordering;
 
 use crate::copy::{copy_from_shared, copy_racy, copy_to_shared};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::header::Layout;
 use crate::name::{IntoName, Name};
 use crate::sync::ObjectOptions;
 use crate::sys::{self, CreateMode};
+use crate::vocabulary::{Kind, Side};
 
 /// How a blocked endpoint waits.
 ///
@@ -120,13 +121,6 @@ const FAST_SPINS: u32 = 64;
 
 const SENDER_LOCK: u8 = 0;
 const RECEIVER_LOCK: u8 = 1;
-
-/// Which side of a channel waits or is woken.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Side {
-    Sender,
-    Receiver,
-}
 
 /// The shared part of both endpoints: the mapped entry, the ring, the name.
 #[derive(Debug)]

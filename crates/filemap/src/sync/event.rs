@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use super::{check_kind, timeout_error, ObjectOptions};
-use crate::error::{Kind, Result};
+use crate::error::Result;
 use crate::header::Layout;
 use crate::name::{IntoName, Name};
 use crate::sys::{self, CreateMode};
-use crate::Disposition;
+use crate::vocabulary::Disposition;
+use crate::vocabulary::Kind;
 
 /// How an event goes back to unset.
 ///

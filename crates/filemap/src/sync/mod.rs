@@ -16,11 +16,12 @@ pub use mutex::{MutexGuard, NamedMutex};
 pub use semaphore::NamedSemaphore;
 pub use shared::{SharedMutex, SharedMutexGuard};
 
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::header::{Header, Layout, FLAG_PERSISTENT, SYNC_AREA};
 use crate::mapping::{check_mode, new_header};
 use crate::name::Name;
-use crate::Protection;
+use crate::vocabulary::Kind;
+use crate::vocabulary::Protection;
 
 /// Options for creating a synchronisation object: persistence and permissions.
 ///

@@ -5,11 +5,12 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use super::{check_kind, timeout_error, ObjectOptions};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::header::Layout;
 use crate::name::{IntoName, Name};
 use crate::sys::{self, CreateMode, Locked};
-use crate::Disposition;
+use crate::vocabulary::Disposition;
+use crate::vocabulary::Kind;
 
 // The initializer is `const`; clippy 1.96 with `-Zbuild-std` (the Windows build) says it is
 // not, a false positive of the lint on that std's macro expansion.

@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use super::{check_kind, timeout_error, ObjectOptions};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::header::Layout;
 use crate::name::{IntoName, Name};
 use crate::sys::{self, CreateMode};
-use crate::Disposition;
+use crate::vocabulary::Disposition;
+use crate::vocabulary::Kind;
 
 /// A named semaphore: `acquire` takes a unit (waiting while there is none), `release`
 /// returns units, never past the maximum.

@@ -11,11 +11,12 @@ use bytemuck::Pod;
 use super::mutex::{acquire, release};
 use super::{check_kind, timeout_error, ObjectOptions};
 use crate::copy::{copy_from_shared, copy_to_shared};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::header::{Header, Layout, SYNC_AREA};
 use crate::name::{IntoName, Name};
 use crate::sys::{self, CreateMode};
-use crate::Disposition;
+use crate::vocabulary::Disposition;
+use crate::vocabulary::Kind;
 
 /// FNV-1a of the type's name: the type tag recorded in the header.
 fn type_hash(name: &str) -> u64 {

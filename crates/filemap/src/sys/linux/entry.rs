@@ -20,7 +20,7 @@ use super::{allocate, allocation_granularity, current_uid, errno, Section};
 use crate::error::{BackingFileProblem, Error, Result};
 use crate::header::{Header, HEADER_AREA};
 use crate::name::{Name, Scope, ENTRY_PREFIX};
-use crate::Disposition;
+use crate::vocabulary::{Access, Disposition, Kind};
 
 /// How often create/open retry when the name changes under them (another process
 /// removing or reclaiming it at the same moment) before giving up.
@@ -356,13 +356,7 @@ fn fill_new_entry(fd: BorrowedFd<'_>, header: &Header, place: &dyn fmt::Display)
             rustix::io::fcntl_dupfd_cloexec(fd, 3)
                 .map_err(|e| Error::io("duplicate", "a new entry", errno(e)))?,
         );
-        let view = section.map(
-            0,
-            header.data_offset as usize,
-            crate::Access::Write,
-            false,
-            place,
-        )?;
+        let view = section.map(0, header.data_offset as usize, Access::Write, false, place)?;
         // SAFETY: the mapping is at least HEADER_AREA writable bytes of a new entry that no
         // other process can see yet.
         unsafe { crate::copy::copy_to_shared(view.ptr(), &bytes) };
@@ -435,7 +429,7 @@ fn prepare_entry(dir: &Dir, header: &Header, init: DataInit<'_>) -> Result<Owned
         let view = section.map(
             header.data_offset,
             header.size as usize,
-            crate::Access::Write,
+            Access::Write,
             false,
             &dir.display(),
         )?;
@@ -460,7 +454,7 @@ enum Existing {
     /// The name was stale (or vanished) and is free now.
     Freed,
     /// The name belongs to a live or persistent object (of this kind, if known).
-    Live(Option<crate::Kind>),
+    Live(Option<Kind>),
 }
 
 /// Frees the name if it belongs to a stale entry (no holder anywhere, not persistent).

@@ -22,7 +22,7 @@ use std::ptr::NonNull;
 use rustix::mm::{MapFlags, MsyncFlags, ProtFlags};
 
 use crate::error::{Error, Result};
-use crate::Access;
+use crate::vocabulary::{Access, Advice, Protect, ShareMode};
 
 /// The size of a memory page.
 pub(crate) fn page_size() -> u64 {
@@ -237,14 +237,14 @@ impl RawView {
 impl RawView {
     /// Gives the kernel advice about `[offset, offset + len)` of the region (page-aligned
     /// start).
-    pub(crate) fn advise(&self, offset: usize, len: usize, advice: crate::Advice) -> Result<()> {
+    pub(crate) fn advise(&self, offset: usize, len: usize, advice: Advice) -> Result<()> {
         use rustix::mm::Advice as A;
         let a = match advice {
-            crate::Advice::Normal => A::Normal,
-            crate::Advice::Sequential => A::Sequential,
-            crate::Advice::Random => A::Random,
-            crate::Advice::WillNeed => A::WillNeed,
-            crate::Advice::DontNeed => A::LinuxDontNeed,
+            Advice::Normal => A::Normal,
+            Advice::Sequential => A::Sequential,
+            Advice::Random => A::Random,
+            Advice::WillNeed => A::WillNeed,
+            Advice::DontNeed => A::LinuxDontNeed,
         };
         // SAFETY: the range is inside this mapping; for shared mappings none of these
         // advices changes the memory's contents (DONTNEED drops pages that are re-read
@@ -267,12 +267,12 @@ impl RawView {
 
     /// Changes the protection of the whole region (`private`: a copy view; matters on
     /// Windows only).
-    pub(crate) fn protect(&self, protect: crate::Protect, _private: bool) -> Result<()> {
+    pub(crate) fn protect(&self, protect: Protect, _private: bool) -> Result<()> {
         use rustix::mm::MprotectFlags as P;
         let flags = match protect {
-            crate::Protect::ReadOnly => P::READ,
-            crate::Protect::ReadWrite => P::READ | P::WRITE,
-            crate::Protect::ReadExecute => P::READ | P::EXEC,
+            Protect::ReadOnly => P::READ,
+            Protect::ReadWrite => P::READ | P::WRITE,
+            Protect::ReadExecute => P::READ | P::EXEC,
         };
         // SAFETY: the whole region is this mapping; callers hold `&mut View`, so no
         // reference into it exists that a protection change could invalidate.
@@ -346,7 +346,7 @@ impl RawView {
         &mut self,
         _section: &Section,
         _offset: u64,
-        _protect: crate::Protect,
+        _protect: Protect,
     ) -> Result<()> {
         // SAFETY: the whole region is this private mapping; callers hold `&mut View`, so no
         // reference into it exists; the pages read back from the storage.
@@ -382,7 +382,7 @@ pub(crate) fn open_file(
     path: &Path,
     writable: bool,
     _executable: bool,
-    _share: crate::ShareMode,
+    _share: ShareMode,
 ) -> std::io::Result<File> {
     File::options().read(true).write(writable).open(path)
 }
@@ -404,15 +404,15 @@ pub(crate) struct FileLock {
 /// `LOCK_EX` for exclusive, without waiting.
 pub(crate) fn lock_file(
     file: &File,
-    share: crate::ShareMode,
+    share: ShareMode,
     _opened_here: bool,
     path: &Path,
 ) -> Result<Option<FileLock>> {
     use rustix::fs::FlockOperation;
     let op = match share {
-        crate::ShareMode::Any => return Ok(None),
-        crate::ShareMode::Shared => FlockOperation::NonBlockingLockShared,
-        crate::ShareMode::Exclusive => FlockOperation::NonBlockingLockExclusive,
+        ShareMode::Any => return Ok(None),
+        ShareMode::Shared => FlockOperation::NonBlockingLockShared,
+        ShareMode::Exclusive => FlockOperation::NonBlockingLockExclusive,
     };
     // A description of our own, so that the lock is exactly this mapping's.
     let fd = rustix::fs::open(

@@ -19,7 +19,7 @@ use super::RawView;
 use crate::error::{Error, Result};
 use crate::header::{Header, SYNC_AREA};
 use crate::name::Name;
-use crate::{Access, Disposition};
+use crate::vocabulary::{Access, Disposition, Kind, Side};
 
 /// An entry's data area, mapped read-write for as long as the object is open.
 #[derive(Debug)]
@@ -72,7 +72,7 @@ impl SyncMemory {
     /// Sleeps while `word` holds `expected` (a futex; `_side` matters on Windows).
     pub(crate) fn wait_word(
         &self,
-        _side: crate::channel::Side,
+        _side: Side,
         word: &AtomicU32,
         expected: u32,
         timeout: Duration,
@@ -81,7 +81,7 @@ impl SyncMemory {
     }
 
     /// Wakes the sleepers on `word`.
-    pub(crate) fn wake_word(&self, _side: crate::channel::Side, word: &AtomicU32) {
+    pub(crate) fn wake_word(&self, _side: Side, word: &AtomicU32) {
         futex_wake(word, i32::MAX as u32);
     }
 
@@ -459,7 +459,7 @@ impl MutexObject {
         Ok((MutexObject { memory }, header, disposition))
     }
 
-    pub(crate) fn open(name: &Name, _expected: crate::Kind) -> Result<(MutexObject, Header)> {
+    pub(crate) fn open(name: &Name, _expected: Kind) -> Result<(MutexObject, Header)> {
         let (memory, header) = open_sync(name)?;
         Ok((MutexObject { memory }, header))
     }

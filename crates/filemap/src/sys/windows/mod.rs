@@ -44,10 +44,10 @@ use windows_sys::Win32::System::Threading::{
     GetCurrentProcess, OpenEventW, OpenMutexW, OpenSemaphoreW,
 };
 
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::header::{Header, HEADER_AREA, MAGIC};
 use crate::name::{Name, Scope};
-use crate::{Access, Disposition};
+use crate::vocabulary::{Access, Advice, Disposition, Kind, Protect, ShareMode};
 
 mod sync;
 pub(crate) use sync::{
@@ -434,11 +434,11 @@ impl RawView {
 impl RawView {
     /// Advice about `[offset, offset + len)`: prefetch (`WillNeed`) or drop from the
     /// working set (`DontNeed`); Windows has no sequential or random advice.
-    pub(crate) fn advise(&self, offset: usize, len: usize, advice: crate::Advice) -> Result<()> {
+    pub(crate) fn advise(&self, offset: usize, len: usize, advice: Advice) -> Result<()> {
         // SAFETY: the range is inside this view.
         let start = unsafe { self.ptr.as_ptr().add(offset) };
         match advice {
-            crate::Advice::WillNeed => {
+            Advice::WillNeed => {
                 let range = WIN32_MEMORY_RANGE_ENTRY {
                     VirtualAddress: start.cast(),
                     NumberOfBytes: len,
@@ -446,13 +446,13 @@ impl RawView {
                 // SAFETY: the range is inside this view. Failure only means no prefetch.
                 unsafe { PrefetchVirtualMemory(GetCurrentProcess(), 1, &range, 0) };
             }
-            crate::Advice::DontNeed => {
+            Advice::DontNeed => {
                 // On pages that are not locked, VirtualUnlock removes them from the working
                 // set; it then reports ERROR_NOT_LOCKED, which is the expected outcome.
                 // SAFETY: the range is inside this view.
                 unsafe { VirtualUnlock(start.cast(), len) };
             }
-            crate::Advice::Normal | crate::Advice::Sequential | crate::Advice::Random => {}
+            Advice::Normal | Advice::Sequential | Advice::Random => {}
         }
         Ok(())
     }
@@ -462,12 +462,12 @@ impl RawView {
 
     /// Changes the protection of the whole view (`VirtualProtect`); `private` views get
     /// `PAGE_WRITECOPY` for read-write.
-    pub(crate) fn protect(&self, protect: crate::Protect, private: bool) -> Result<()> {
+    pub(crate) fn protect(&self, protect: Protect, private: bool) -> Result<()> {
         let new = match protect {
-            crate::Protect::ReadOnly => PAGE_READONLY,
-            crate::Protect::ReadWrite if private => PAGE_WRITECOPY,
-            crate::Protect::ReadWrite => PAGE_READWRITE,
-            crate::Protect::ReadExecute => PAGE_EXECUTE_READ,
+            Protect::ReadOnly => PAGE_READONLY,
+            Protect::ReadWrite if private => PAGE_WRITECOPY,
+            Protect::ReadWrite => PAGE_READWRITE,
+            Protect::ReadExecute => PAGE_EXECUTE_READ,
         };
         let mut old = 0u32;
         // SAFETY: the whole view; callers hold `&mut View`, so no reference into it exists.
@@ -549,10 +549,10 @@ impl RawView {
         &mut self,
         section: &Section,
         offset: u64,
-        protect: crate::Protect,
+        protect: Protect,
     ) -> Result<()> {
         let fresh = section.map(offset, self.len, Access::Copy, false, &"a copy view")?;
-        if protect != crate::Protect::ReadWrite {
+        if protect != Protect::ReadWrite {
             fresh.protect(protect, true)?;
         }
         // Dropping the old region unmaps it.
@@ -952,7 +952,7 @@ pub(crate) fn open_file(
     path: &Path,
     writable: bool,
     executable: bool,
-    share: crate::ShareMode,
+    share: ShareMode,
 ) -> io::Result<File> {
     use std::os::windows::fs::OpenOptionsExt;
     const GENERIC_READ: u32 = 0x8000_0000;
@@ -964,10 +964,10 @@ pub(crate) fn open_file(
     let mut options = File::options();
     options.read(true).write(writable);
     options.share_mode(match share {
-        crate::ShareMode::Any => FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+        ShareMode::Any => FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
         // Others may read and write, but not delete, rename or open exclusively.
-        crate::ShareMode::Shared => FILE_SHARE_READ | FILE_SHARE_WRITE,
-        crate::ShareMode::Exclusive => 0,
+        ShareMode::Shared => FILE_SHARE_READ | FILE_SHARE_WRITE,
+        ShareMode::Exclusive => 0,
     });
     if executable {
         let mut access = GENERIC_READ | GENERIC_EXECUTE;
@@ -993,11 +993,11 @@ pub(crate) struct FileLock;
 /// caller opened has the share mode the caller gave it.
 pub(crate) fn lock_file(
     _file: &File,
-    share: crate::ShareMode,
+    share: ShareMode,
     opened_here: bool,
     _path: &Path,
 ) -> Result<Option<FileLock>> {
-    if !opened_here && share != crate::ShareMode::Any {
+    if !opened_here && share != ShareMode::Any {
         return Err(Error::Unsupported {
             what: "a share mode for a file the caller opened, on Windows: open it with \
                    OpenOptionsExt::share_mode, or map it by path",

@@ -20,10 +20,10 @@ use super::{
     create_entry, kernel_name, last_error, name_taken_by_other_type, open_entry, os_error, owned,
     raw, wide, CreateMode, Entry, RawView,
 };
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::header::{Header, SYNC_AREA};
 use crate::name::{Name, Scope};
-use crate::{Access, Disposition, Protection};
+use crate::vocabulary::{Access, Disposition, Kind, Protection, Side};
 
 const SYNCHRONIZE: u32 = 0x0010_0000;
 const MUTEX_MODIFY_STATE: u32 = 0x0001;
@@ -478,17 +478,17 @@ impl ChannelMemory {
         self.len
     }
 
-    fn event(&self, side: crate::channel::Side) -> &OwnedHandle {
+    fn event(&self, side: Side) -> &OwnedHandle {
         match side {
-            crate::channel::Side::Receiver => &self.receiver_event,
-            crate::channel::Side::Sender => &self.sender_event,
+            Side::Receiver => &self.receiver_event,
+            Side::Sender => &self.sender_event,
         }
     }
 
     /// Sleeps on `side`'s event while `word` holds `expected`, at most `timeout`.
     pub(crate) fn wait_word(
         &self,
-        side: crate::channel::Side,
+        side: Side,
         word: &std::sync::atomic::AtomicU32,
         expected: u32,
         timeout: Duration,
@@ -499,11 +499,7 @@ impl ChannelMemory {
     }
 
     /// Wakes `side` (sets its event).
-    pub(crate) fn wake_word(
-        &self,
-        side: crate::channel::Side,
-        _word: &std::sync::atomic::AtomicU32,
-    ) {
+    pub(crate) fn wake_word(&self, side: Side, _word: &std::sync::atomic::AtomicU32) {
         // SAFETY: a valid event handle.
         unsafe { SetEvent(raw(self.event(side).as_handle())) };
     }
