@@ -4,8 +4,9 @@
 //! that those programs can open. filemap never removes a foreign segment unless asked to.
 
 use crate::error::{Error, NameProblem, Result};
-use crate::mapping::{new_header, Mapping, Object};
+use crate::mapping::{Mapping, Object};
 use crate::sys;
+use crate::sys::new_header;
 use crate::vocabulary::{Access, Kind, Protection};
 
 /// Checks a segment name as `shm_open` takes it (one leading `/` is dropped) and returns

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use crate::error::{BackingFileProblem, Error, Result};
 use crate::header::{
-    FileRecord, Header, Layout, FLAG_EXECUTABLE, FLAG_FILE_BACKED, FLAG_LARGE_PAGES,
-    FLAG_PERSISTENT, FLAG_RESERVE, FLAG_SHARE_EXCLUSIVE, FLAG_SHARE_SHARED, MAX_PATH_LEN,
+    FileRecord, Header, FLAG_EXECUTABLE, FLAG_FILE_BACKED, FLAG_LARGE_PAGES, FLAG_PERSISTENT,
+    FLAG_RESERVE, FLAG_SHARE_EXCLUSIVE, FLAG_SHARE_SHARED, MAX_PATH_LEN,
 };
 use crate::name::{IntoName, Name};
-use crate::sys;
+use crate::sys::{self, new_header};
 use crate::view::ViewBuilder;
 use crate::vocabulary::{Access, Disposition, Kind, LargePages, Protection, ShareMode};
 
@@ -200,36 +200,6 @@ impl fmt::Debug for Mapping {
             .field("protection", &self.protection())
             .field("file", &self.object.path)
             .finish()
-    }
-}
-
-fn now_unix_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
-
-/// A header for a new object of `kind` created by this process.
-pub(crate) fn new_header(
-    kind: Kind,
-    size: u64,
-    flags: u32,
-    mode: u32,
-    protection: Protection,
-) -> Header {
-    Header {
-        kind,
-        flags,
-        mode,
-        size,
-        data_offset: sys::allocation_granularity().max(crate::header::HEADER_AREA as u64),
-        creator_pid: sys::current_pid(),
-        creator_uid: sys::current_uid(),
-        created_unix_ns: now_unix_ns(),
-        layout: Layout::default(),
-        protection,
-        file: None,
     }
 }
 

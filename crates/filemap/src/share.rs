@@ -9,9 +9,10 @@ use std::process::Command;
 
 use crate::error::{Error, Result};
 use crate::header::{Header, FLAG_FILE_BACKED};
-use crate::mapping::{new_header, Mapping, Object};
+use crate::mapping::{Mapping, Object};
 use crate::name::Name;
 use crate::sys;
+use crate::sys::new_header;
 use crate::vocabulary::{Kind, Protection};
 
 const ENV_PREFIX: &str = "FILEMAP_SHARED_";

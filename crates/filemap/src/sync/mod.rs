@@ -18,8 +18,9 @@ pub use shared::{SharedMutex, SharedMutexGuard};
 
 use crate::error::{Error, Result};
 use crate::header::{Header, Layout, FLAG_PERSISTENT, SYNC_AREA};
-use crate::mapping::{check_mode, new_header};
+use crate::mapping::check_mode;
 use crate::name::Name;
+use crate::sys::new_header;
 use crate::vocabulary::Kind;
 use crate::vocabulary::Protection;
 

@@ -23,3 +23,81 @@ pub(crate) use windows::*;
 
 #[cfg(not(any(target_os = "linux", windows)))]
 compile_error!("filemap supports Linux and Windows");
+
+use crate::error::Result;
+use crate::header::{Header, Layout, HEADER_AREA};
+use crate::name::Name;
+use crate::vocabulary::{Kind, Protection};
+
+/// Whether `create_entry` may open an existing object of that name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CreateMode {
+    New,
+    OrOpen,
+}
+
+/// Initialises the data area of a new entry (a mutex, event words, a shared value, a ring)
+/// before anyone can open it: called with a pointer to the data area, mapped read-write.
+pub(crate) type DataInit<'a> = Option<&'a dyn Fn(*mut u8) -> Result<()>>;
+
+/// Whether a lock was taken normally or from an owner that died holding it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Locked {
+    Normally,
+    Abandoned,
+}
+
+/// What `filemap ls` shows of one entry.
+#[derive(Debug)]
+pub(crate) struct RawEntry {
+    /// The entry's file name in the namespace directory (Linux) or its kernel name.
+    pub file_name: String,
+    /// The name, if the file name is a filemap entry's.
+    pub name: Option<Name>,
+    pub owner: u32,
+    pub mode: u32,
+    /// The header, or what is wrong with it.
+    pub header: std::result::Result<Header, String>,
+    /// Pids holding the entry; `None` where the system does not say.
+    pub holders: Option<Vec<u32>>,
+}
+
+/// What `collect_garbage` did (or would do) with one entry.
+#[derive(Debug)]
+pub(crate) struct Collected {
+    pub file_name: String,
+    pub name: Option<Name>,
+    /// Why it was removed: "stale" or the header problem.
+    pub reason: String,
+    /// Whether it was removed (false in a dry run or when removal failed).
+    pub removed: bool,
+    pub error: Option<String>,
+}
+
+/// A header for a new object of `kind` created by this process: its data one allocation
+/// granule in, the creator's pid and uid, the time now.
+pub(crate) fn new_header(
+    kind: Kind,
+    size: u64,
+    flags: u32,
+    mode: u32,
+    protection: Protection,
+) -> Header {
+    let created_unix_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    Header {
+        kind,
+        flags,
+        mode,
+        size,
+        data_offset: allocation_granularity().max(HEADER_AREA as u64),
+        creator_pid: current_pid(),
+        creator_uid: current_uid(),
+        created_unix_ns,
+        layout: Layout::default(),
+        protection,
+        file: None,
+    }
+}

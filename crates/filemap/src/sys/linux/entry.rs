@@ -20,6 +20,7 @@ use super::{allocate, allocation_granularity, current_uid, errno, Section};
 use crate::error::{BackingFileProblem, Error, Result};
 use crate::header::{Header, HEADER_AREA};
 use crate::name::{Name, Scope, ENTRY_PREFIX};
+use crate::sys::{Collected, CreateMode, DataInit, RawEntry};
 use crate::vocabulary::{Access, Disposition, Kind};
 
 /// How often create/open retry when the name changes under them (another process
@@ -74,13 +75,6 @@ pub(crate) struct NamedPart {
 pub(crate) struct Entry {
     fd: OwnedFd,
     named: Option<NamedPart>,
-}
-
-/// Whether `create_entry` may open an existing object of that name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum CreateMode {
-    New,
-    OrOpen,
 }
 
 fn same_inode(a: &Stat, b: &Stat) -> bool {
@@ -385,10 +379,6 @@ fn fill_new_entry(fd: BorrowedFd<'_>, header: &Header, place: &dyn fmt::Display)
     Ok(())
 }
 
-/// Initialises the data area of a new entry (a mutex, an event word) before anyone can open
-/// it: called with a pointer to the data area, mapped read-write.
-pub(crate) type DataInit<'a> = Option<&'a dyn Fn(*mut u8) -> Result<()>>;
-
 /// Makes a complete, nameless entry in `dir`, holding `LOCK_SH`, ready to be linked.
 fn prepare_entry(dir: &Dir, header: &Header, init: DataInit<'_>) -> Result<OwnedFd> {
     let mode = Mode::from_raw_mode(header.mode);
@@ -677,20 +667,6 @@ impl Drop for Entry {
     }
 }
 
-/// What `filemap ls` shows of one file in the namespace directory.
-#[derive(Debug)]
-pub(crate) struct RawEntry {
-    pub file_name: String,
-    /// The name, if the file name is a filemap entry's.
-    pub name: Option<Name>,
-    pub owner: u32,
-    pub mode: u32,
-    /// The header, or what is wrong with it.
-    pub header: std::result::Result<Header, String>,
-    /// Pids holding a lock on the entry (from `/proc/locks`); `None` if unknown.
-    pub holders: Option<Vec<u32>>,
-}
-
 fn lock_holders() -> std::collections::HashMap<(u64, u64, u64), Vec<u32>> {
     let mut map: std::collections::HashMap<(u64, u64, u64), Vec<u32>> = Default::default();
     let Ok(text) = std::fs::read_to_string("/proc/locks") else {
@@ -802,18 +778,6 @@ pub(crate) fn describe_entry(name: &Name) -> Result<RawEntry> {
         .ok_or(Error::NotFound {
             name: name.to_string(),
         })
-}
-
-/// What `collect_garbage` did (or would do) with one entry.
-#[derive(Debug)]
-pub(crate) struct Collected {
-    pub file_name: String,
-    pub name: Option<Name>,
-    /// Why it was removed: "stale" or the header problem.
-    pub reason: String,
-    /// Whether it was removed (false in a dry run or when removal failed).
-    pub removed: bool,
-    pub error: Option<String>,
 }
 
 /// Removes stale entries (non-persistent, no holder) and corrupt ones nobody holds.

@@ -8,8 +8,7 @@ mod sync;
 pub(crate) use entry::*;
 pub(crate) use share::*;
 pub(crate) use sync::{
-    create_sync, open_sync, ChannelMemory, EndpointLock, EventObject, Locked, MutexObject,
-    SemaphoreObject,
+    create_sync, open_sync, ChannelMemory, EndpointLock, EventObject, MutexObject, SemaphoreObject,
 };
 
 use std::fs::File;

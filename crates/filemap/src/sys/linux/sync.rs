@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 
 use rustix::thread::futex;
 
-use super::entry::{create_entry, open_entry, CreateMode, Entry};
+use super::entry::{create_entry, open_entry, Entry};
 use super::RawView;
 use crate::error::{Error, Result};
 use crate::header::{Header, SYNC_AREA};
 use crate::name::Name;
+use crate::sys::{CreateMode, Locked};
 use crate::vocabulary::{Access, Disposition, Kind, Side};
 
 /// An entry's data area, mapped read-write for as long as the object is open.
@@ -112,13 +113,6 @@ pub(crate) fn create_sync(
 pub(crate) fn open_sync(name: &Name) -> Result<(SyncMemory, Header)> {
     let (entry, header) = open_entry(name, true)?;
     Ok((SyncMemory::map(entry, &header, name)?, header))
-}
-
-/// Whether a lock was taken normally or from an owner that died holding it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Locked {
-    Normally,
-    Abandoned,
 }
 
 fn pthread_check(what: &'static str, r: libc::c_int) -> Result<()> {

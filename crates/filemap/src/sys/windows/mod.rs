@@ -47,12 +47,12 @@ use windows_sys::Win32::System::Threading::{
 use crate::error::{Error, Result};
 use crate::header::{Header, HEADER_AREA, MAGIC};
 use crate::name::{Name, Scope};
+use crate::sys::{Collected, CreateMode, DataInit, RawEntry};
 use crate::vocabulary::{Access, Advice, Disposition, Kind, Protect, ShareMode};
 
 mod sync;
 pub(crate) use sync::{
-    create_sync, open_sync, ChannelMemory, EndpointLock, EventObject, Locked, MutexObject,
-    SemaphoreObject,
+    create_sync, open_sync, ChannelMemory, EndpointLock, EventObject, MutexObject, SemaphoreObject,
 };
 
 /// `SYNCHRONIZE`, enough access to learn that a named mutex, event or semaphore exists.
@@ -581,13 +581,6 @@ impl Drop for RawView {
     }
 }
 
-/// Whether `create_entry` may open an existing object of that name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum CreateMode {
-    New,
-    OrOpen,
-}
-
 /// A handle on a named or unnamed section holding a header. The kernel keeps the object
 /// while any handle on it is open.
 #[derive(Debug)]
@@ -667,10 +660,6 @@ fn read_section_header(section: BorrowedHandle<'_>, what: &dyn fmt::Display) -> 
         }
     })
 }
-
-/// Initialises the data area of a new entry (a shared value) before openers may use it:
-/// called with a pointer to the data area, mapped read-write.
-pub(crate) type DataInit<'a> = Option<&'a dyn Fn(*mut u8) -> Result<()>>;
 
 /// Writes a new section's header (and data, with `init`), the magic last.
 fn write_section_header(
@@ -900,18 +889,6 @@ pub(crate) fn remove_entry(_name: &Name) -> Result<()> {
     })
 }
 
-/// What `filemap ls` shows of one entry.
-#[derive(Debug)]
-pub(crate) struct RawEntry {
-    pub file_name: String,
-    pub name: Option<Name>,
-    pub owner: u32,
-    pub mode: u32,
-    pub header: std::result::Result<Header, String>,
-    /// `None`: the system does not say who holds it.
-    pub holders: Option<Vec<u32>>,
-}
-
 /// Windows offers programs no list of named objects: nothing can be listed.
 pub(crate) fn list_entries() -> Result<Vec<RawEntry>> {
     Ok(Vec::new())
@@ -929,16 +906,6 @@ pub(crate) fn describe_entry(name: &Name) -> Result<RawEntry> {
         header: Ok(header),
         holders: None,
     })
-}
-
-/// What `collect_garbage` did with one entry.
-#[derive(Debug)]
-pub(crate) struct Collected {
-    pub file_name: String,
-    pub name: Option<Name>,
-    pub reason: String,
-    pub removed: bool,
-    pub error: Option<String>,
 }
 
 /// Nothing is ever stale on Windows: the kernel removes objects with their last handle.

@@ -18,11 +18,12 @@ use windows_sys::Win32::System::Threading::{
 
 use super::{
     create_entry, kernel_name, last_error, name_taken_by_other_type, open_entry, os_error, owned,
-    raw, wide, CreateMode, Entry, RawView,
+    raw, wide, Entry, RawView,
 };
 use crate::error::{Error, Result};
 use crate::header::{Header, SYNC_AREA};
 use crate::name::{Name, Scope};
+use crate::sys::{CreateMode, Locked};
 use crate::vocabulary::{Access, Disposition, Kind, Protection, Side};
 
 const SYNCHRONIZE: u32 = 0x0010_0000;
@@ -30,16 +31,9 @@ const MUTEX_MODIFY_STATE: u32 = 0x0001;
 const EVENT_MODIFY_STATE: u32 = 0x0002;
 const SEMAPHORE_MODIFY_STATE: u32 = 0x0002;
 
-/// Whether a lock was taken normally or from an owner that died holding it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Locked {
-    Normally,
-    Abandoned,
-}
-
 /// The header a native object would have, for the platform-neutral checks.
 fn native_header(kind: Kind) -> Header {
-    crate::mapping::new_header(kind, SYNC_AREA as u64, 0, 0o600, Protection::ReadWrite)
+    crate::sys::new_header(kind, SYNC_AREA as u64, 0, 0o600, Protection::ReadWrite)
 }
 
 fn refuse_persistent(header: &Header) -> Result<()> {
