@@ -1,56 +1,119 @@
-//! `filemap demo`: the classic main / producer / consumer as three real processes (this
-//! binary in hidden roles), over a `SharedMutex<i32>` and events, and a short transcript.
+//! `filemap demo`: the classic main / producer / consumer of the Win32 tutorials as three
+//! real processes (this binary, the other two in the hidden `demo-child` roles).
+//!
+//! The tutorial shares an `int` under a named mutex and polls it with `Sleep(200)`. Here
+//! the int is a `SharedMutex<i32>` (a holder that dies is reported, never a stuck lock),
+//! and three auto-reset events hand the turn around, so nobody polls: main sets `go` (make
+//! the next value), the producer sets `produced` (a new value is there), the consumer
+//! prints it and sets `seen`. At [`LIMIT`] main stores -1 and wakes both, and they exit.
+//! Every wait has a timeout, so a peer that dies is an error, not a hang.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use filemap::sync::{EventReset, NamedEvent, SharedMutex};
 
 use crate::outcome::{Failure, Outcome};
 
-#[path = "../../filemap/examples/shared/producer_consumer.rs"]
-mod producer_consumer;
+/// Main stores -1 once the value reaches this.
+const LIMIT: i32 = 500;
+/// How long anyone waits for another process before giving up.
+const PATIENCE: Duration = Duration::from_secs(10);
 
-use producer_consumer::{Names, LIMIT};
-
-fn boxed(e: producer_consumer::BoxError) -> Failure {
-    Failure::Error(e.to_string())
+/// One run's objects, named after the run.
+struct Shared {
+    value: SharedMutex<i32>,
+    go: NamedEvent,
+    produced: NamedEvent,
+    seen: NamedEvent,
 }
 
-/// Runs the three processes and prints what happened.
+impl Shared {
+    /// Main's part: creates them, `go` already set (the producer goes first).
+    fn create(run: &str) -> filemap::Result<Shared> {
+        let event =
+            |what, set| NamedEvent::create_new(format!("{run}-{what}"), EventReset::Auto, set);
+        Ok(Shared {
+            value: SharedMutex::create_new(format!("{run}-value"), 0)?,
+            go: event("go", true)?,
+            produced: event("produced", false)?,
+            seen: event("seen", false)?,
+        })
+    }
+
+    /// The producer's and the consumer's part.
+    fn open(run: &str) -> filemap::Result<Shared> {
+        let event = |what| NamedEvent::open(format!("{run}-{what}"));
+        Ok(Shared {
+            value: SharedMutex::open(format!("{run}-value"))?,
+            go: event("go")?,
+            produced: event("produced")?,
+            seen: event("seen")?,
+        })
+    }
+}
+
+/// One line of the transcript: who said it, and what.
+macro_rules! say {
+    ($who:expr, $pid:expr, $($what:tt)*) => {
+        println!("[{:<8} pid {:>6}] {}", $who, $pid, format_args!($($what)*))
+    };
+}
+
+/// Runs the three processes and prints a short transcript of what happened.
 pub fn run() -> Outcome {
     let pid = std::process::id();
     let run = format!("demo{pid}");
-    let names = Names::new(&run);
-    let objects = producer_consumer::create(&names).map_err(boxed)?;
-    println!("[main     pid {pid:>6}] created Local\\{} (SharedMutex<i32> = 0) and three auto-reset events", names.value);
+    let shared = Shared::create(&run)?;
+    say!(
+        "main",
+        pid,
+        "created Local\\{run}-value (SharedMutex<i32> = 0) and three auto-reset events"
+    );
     let exe = std::env::current_exe()?;
-    let spawn = |role: &str| {
+    let start = |role: &str| {
         Command::new(&exe)
             .args(["demo-child", role, &run])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
     };
-    let mut producer = spawn("producer")?;
-    let mut consumer = spawn("consumer")?;
-    println!(
-        "[main     pid {pid:>6}] started producer (pid {}) and consumer (pid {})",
-        producer.id(),
-        consumer.id()
+    let mut producer = start("producer")?;
+    let mut consumer = start("consumer")?;
+    let (producer_pid, consumer_pid) = (producer.id(), consumer.id());
+    say!(
+        "main",
+        pid,
+        "started producer (pid {producer_pid}) and consumer (pid {consumer_pid})"
     );
-    let reader = {
-        let out = consumer.stdout.take().expect("piped");
-        std::thread::spawn(move || {
-            BufReader::new(out)
-                .lines()
-                .map_while(Result::ok)
-                .collect::<Vec<String>>()
-        })
+    let out = consumer.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        BufReader::new(out)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+    });
+
+    // Main's turns: each time the consumer has reported a value, let the producer go on.
+    let last = loop {
+        shared.seen.wait_timeout(PATIENCE)?;
+        let mut value = shared.value.lock()?;
+        if *value >= LIMIT {
+            let last = *value;
+            *value = -1;
+            drop(value);
+            shared.produced.set()?;
+            shared.go.set()?;
+            break last;
+        }
+        drop(value);
+        shared.go.set()?;
     };
-    let last = producer_consumer::run_main(&objects, producer_consumer::PATIENCE).map_err(boxed)?;
-    let lines = reader
+
+    let seen = reader
         .join()
-        .map_err(|_| Failure::Error("the consumer's reader failed".into()))?;
-    let consumer_pid = consumer.id();
+        .map_err(|_| Failure::Error("reading the consumer's output failed".into()))?;
     for (who, child) in [("producer", &mut producer), ("consumer", &mut consumer)] {
         let status = child.wait()?;
         if !status.success() {
@@ -61,60 +124,88 @@ pub fn run() -> Outcome {
     if let Some(out) = producer.stdout.take() {
         BufReader::new(out).read_line(&mut made)?;
     }
-    // A short transcript: the first and last values the consumer reported.
+    // The first and last three values the consumer saw.
     let shown = 3;
-    let saw = |line: &String| {
-        let value = line.trim_start_matches("consumer: ");
-        println!("[consumer pid {consumer_pid:>6}] saw {value}");
-    };
-    lines.iter().take(shown).for_each(saw);
-    if lines.len() > 2 * shown {
-        println!(
-            "[consumer pid {consumer_pid:>6}] ... {} more ...",
-            lines.len() - 2 * shown
-        );
+    for (i, value) in seen.iter().enumerate() {
+        if i < shown || i + shown >= seen.len() {
+            say!("consumer", consumer_pid, "saw {value}");
+        } else if i == shown {
+            say!(
+                "consumer",
+                consumer_pid,
+                "... {} more ...",
+                seen.len() - 2 * shown
+            );
+        }
     }
-    lines
+    say!("producer", producer_pid, "{}", made.trim());
+    let in_order = seen
         .iter()
-        .skip(shown.max(lines.len().saturating_sub(shown)))
-        .for_each(saw);
-    let expected: Vec<String> = (1..=LIMIT).map(|v| format!("consumer: {v}")).collect();
-    let every_value = lines == expected;
-    println!("[producer pid {:>6}] {}", producer.id(), made.trim());
-    println!(
-        "[main     pid {pid:>6}] value reached {last}: stored -1, both exited; the consumer saw {} values, {}",
-        lines.len(),
-        if every_value { "each exactly once, in order" } else { "NOT each once in order" }
+        .map(|v| v.parse().ok())
+        .eq((1..=LIMIT).map(Some));
+    let order = if in_order {
+        "each exactly once, in order"
+    } else {
+        "NOT each once in order"
+    };
+    say!(
+        "main",
+        pid,
+        "value reached {last}: stored -1, both exited; the consumer saw {} values, {order}",
+        seen.len()
     );
-    drop(objects);
+    drop(shared);
     let gone = matches!(
-        filemap::sync::SharedMutex::<i32>::open(names.value.as_str()),
+        SharedMutex::<i32>::open(format!("{run}-value")),
         Err(filemap::Error::NotFound { .. })
     );
-    println!(
-        "[main     pid {pid:>6}] closed the last handles: the objects are {}",
-        if gone { "gone" } else { "STILL THERE" }
+    let objects = if gone { "gone" } else { "STILL THERE" };
+    say!(
+        "main",
+        pid,
+        "closed the last handles: the objects are {objects}"
     );
-    Ok(if gone && every_value {
+    Ok(if gone && in_order {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
 
-/// A child's part: `producer` or `consumer` of run `run`.
+/// A child's part in run `run`: the `producer` counts up, one value per turn; the
+/// `consumer` prints each value it is told of. Both stop when the value is -1.
 pub fn child(role: &str, run: &str) -> Outcome {
-    let names = Names::new(run);
-    match role {
-        "producer" => {
-            let made = producer_consumer::run_producer(&names).map_err(boxed)?;
-            println!("made {made} values, then found -1 and exited");
-        }
-        "consumer" => {
-            producer_consumer::run_consumer(&names, &mut std::io::stdout().lock())
-                .map_err(boxed)?;
-        }
+    let producer = match role {
+        "producer" => true,
+        "consumer" => false,
         _ => return Err(Failure::Usage(format!("unknown demo role {role:?}"))),
+    };
+    let shared = Shared::open(run)?;
+    let (turn, done) = if producer {
+        (&shared.go, &shared.produced)
+    } else {
+        (&shared.produced, &shared.seen)
+    };
+    let mut count = 0;
+    loop {
+        turn.wait_timeout(PATIENCE)?;
+        let mut value = shared.value.lock()?;
+        if *value == -1 {
+            break;
+        }
+        if producer {
+            *value += 1;
+        }
+        let now = *value;
+        drop(value);
+        if !producer {
+            println!("{now}");
+        }
+        count += 1;
+        done.set()?;
+    }
+    if producer {
+        println!("made {count} values, then found -1 and exited");
     }
     Ok(ExitCode::SUCCESS)
 }
