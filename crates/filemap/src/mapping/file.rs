@@ -1,0 +1,288 @@
+//! `FileOptions`: how a file-backed mapping object is created (Win32's `CreateFile` +
+//! `CreateFileMapping`): the file, protection, size, name, persistence and share mode.
+
+use std::fs::File;
+use std::path::PathBuf;
+
+use super::{check_mode, Mapping, Object};
+use crate::error::{Error, Result};
+use crate::header::{
+    FileRecord, Header, FLAG_EXECUTABLE, FLAG_FILE_BACKED, FLAG_PERSISTENT, FLAG_SHARE_EXCLUSIVE,
+    FLAG_SHARE_SHARED, MAX_PATH_LEN,
+};
+use crate::name::Name;
+use crate::sys::{self, new_header};
+use crate::vocabulary::{Disposition, Kind, Protection, ShareMode};
+
+/// Where a file-backed mapping's file comes from.
+#[derive(Debug)]
+pub(super) enum FileSource {
+    Path(PathBuf),
+    File(File),
+}
+
+/// Options for a file-backed mapping (Win32's `CreateFile` + `CreateFileMapping`). Made by
+/// [`Mapping::from_path`] or [`Mapping::from_file`].
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::{Mapping, Protection};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("data.bin");
+/// std::fs::write(&path, b"0123456789").unwrap();
+///
+/// // size 0: the file's size
+/// let m = Mapping::from_path(&path).create()?;
+/// assert_eq!(m.len(), 10);
+///
+/// // a larger size extends the file (it needs read-write protection)
+/// let m = Mapping::from_path(&path).size(4096).create()?;
+/// assert_eq!(std::fs::metadata(&path).unwrap().len(), 4096);
+///
+/// let ro = Mapping::from_path(&path).protection(Protection::ReadOnly).create()?;
+/// assert!(ro.view().access(filemap::Access::Write).map().is_err());
+/// # Ok::<(), filemap::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct FileOptions {
+    source: FileSource,
+    protection: Protection,
+    size: u64,
+    name: Option<String>,
+    persistent: bool,
+    mode: u32,
+    executable: bool,
+    share: ShareMode,
+}
+
+impl FileOptions {
+    pub(super) fn new(source: FileSource) -> FileOptions {
+        FileOptions {
+            source,
+            protection: Protection::ReadWrite,
+            size: 0,
+            name: None,
+            persistent: false,
+            mode: 0o600,
+            executable: false,
+            share: ShareMode::Any,
+        }
+    }
+
+    /// The object's protection (default [`Protection::ReadWrite`]).
+    pub fn protection(mut self, protection: Protection) -> Self {
+        self.protection = protection;
+        self
+    }
+
+    /// The mapping's size: 0 (the default) means the file's size; a larger size extends
+    /// the file.
+    pub fn size(mut self, size: u64) -> Self {
+        self.size = size;
+        self
+    }
+
+    /// Gives the mapping a name, so that other processes can open it (they then map the
+    /// same file, after checking it is still the same file).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Keep the name after the last handle closes (named mappings only).
+    pub fn persistent(mut self, persistent: bool) -> Self {
+        self.persistent = persistent;
+        self
+    }
+
+    /// Permissions of the named entry (default `0o600`).
+    pub fn permissions(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// How the file is shared with other filemap users while this mapping lives (see
+    /// [`ShareMode`]); default [`ShareMode::Any`]. A conflict is
+    /// [`Error::ShareViolation`]. Openers by name use the same mode.
+    pub fn share(mut self, share: ShareMode) -> Self {
+        self.share = share;
+        self
+    }
+
+    /// Allow views to be made executable (the file is opened with execute access on
+    /// Windows), for loaders.
+    pub fn executable(mut self, executable: bool) -> Self {
+        self.executable = executable;
+        self
+    }
+
+    /// Creates the mapping; with a name, fails with [`Error::AlreadyExists`] if it is taken.
+    pub fn create(self) -> Result<Mapping> {
+        self.build(sys::CreateMode::New).map(|(m, _)| m)
+    }
+
+    /// Creates the named mapping, or opens the existing one of that name (which maps its
+    /// own file and keeps its own size).
+    pub fn create_or_open(self) -> Result<(Mapping, Disposition)> {
+        self.build(sys::CreateMode::OrOpen)
+    }
+
+    fn build(self, mode: sys::CreateMode) -> Result<(Mapping, Disposition)> {
+        let writable = self.protection == Protection::ReadWrite;
+        let name = self.name.as_deref().map(Name::new).transpose()?;
+        if name.is_none() && self.persistent {
+            return Err(Error::Unsupported {
+                what: "an unnamed file mapping cannot be persistent",
+            });
+        }
+        check_mode(self.mode)?;
+        let (file, path, opened_here) =
+            match self.source {
+                FileSource::Path(path) => {
+                    let file = sys::open_file(&path, writable, self.executable, self.share)
+                        .map_err(|e| match e.kind() {
+                            _ if sys::is_sharing_violation(&e) => Error::ShareViolation {
+                                path: path.clone(),
+                                mode: self.share,
+                            },
+                            std::io::ErrorKind::PermissionDenied => Error::PermissionDenied {
+                                what: format!(
+                                    "opening {} for {}",
+                                    path.display(),
+                                    if writable {
+                                        "reading and writing"
+                                    } else {
+                                        "reading"
+                                    }
+                                ),
+                            },
+                            _ => Error::io("open", path.display(), e),
+                        })?;
+                    let path = std::fs::canonicalize(&path).unwrap_or(path);
+                    (file, Some(path), true)
+                }
+                FileSource::File(file) => {
+                    let path = sys::file_path(&file);
+                    (file, path, false)
+                }
+            };
+        let shown = path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("(an open file)"));
+        // Take the share mode first, so that nothing is changed under an exclusive user.
+        let share_lock = sys::lock_file(&file, self.share, opened_here, &shown)?;
+        let share_flags = match self.share {
+            ShareMode::Any => 0,
+            ShareMode::Shared => FLAG_SHARE_SHARED,
+            ShareMode::Exclusive => FLAG_SHARE_EXCLUSIVE,
+        };
+        if writable && !sys::file_is_writable(&file) {
+            return Err(Error::FileNotWritable { path: shown });
+        }
+        let file_len = file
+            .metadata()
+            .map_err(|e| Error::io("inspect", shown.display(), e))?
+            .len();
+        let size = if self.size == 0 { file_len } else { self.size };
+        if size == 0 {
+            return Err(Error::EmptyFile { path: shown });
+        }
+        if size > i64::MAX as u64 {
+            return Err(Error::InvalidSize {
+                size,
+                problem: "larger than any file can be",
+            });
+        }
+        if size > file_len {
+            if !writable {
+                return Err(Error::CannotExtend {
+                    path: shown,
+                    file_len,
+                    size,
+                });
+            }
+            file.set_len(size).map_err(|e| match e.raw_os_error() {
+                Some(code)
+                    if std::io::Error::from_raw_os_error(code).kind()
+                        == std::io::ErrorKind::StorageFull =>
+                {
+                    Error::NoSpace {
+                        place: shown.display().to_string(),
+                        size,
+                    }
+                }
+                _ => Error::io("extend", shown.display(), e),
+            })?;
+        }
+        let Some(name) = name else {
+            let section =
+                sys::Section::from_file(&file, writable, self.executable, size, &shown.display())?;
+            let mut flags = FLAG_FILE_BACKED | share_flags;
+            if self.executable {
+                flags |= FLAG_EXECUTABLE;
+            }
+            let header = Header {
+                flags,
+                data_offset: 0,
+                ..new_header(Kind::Mapping, size, 0, self.mode, self.protection)
+            };
+            let object = Object {
+                name: None,
+                header,
+                section,
+                base: 0,
+                writable,
+                path,
+                _share: share_lock,
+                foreign: None,
+                entry: None,
+            };
+            return Ok((Mapping::from_object(object)?, Disposition::Created));
+        };
+        let Some(path) = path else {
+            return Err(Error::io(
+                "name a mapping of",
+                "an open file",
+                std::io::Error::other(
+                    "the file has no path (it was deleted?), so other processes could not open it",
+                ),
+            ));
+        };
+        let path_bytes = sys::path_to_bytes(&path);
+        if path_bytes.len() > MAX_PATH_LEN {
+            return Err(Error::io(
+                "record the path of",
+                path.display(),
+                std::io::Error::other(format!(
+                    "paths longer than {MAX_PATH_LEN} bytes cannot be recorded"
+                )),
+            ));
+        }
+        let (dev, ino) = sys::file_identity(&file)?;
+        let mut flags = FLAG_FILE_BACKED | share_flags;
+        if self.persistent {
+            flags |= FLAG_PERSISTENT;
+        }
+        if self.executable {
+            flags |= FLAG_EXECUTABLE;
+        }
+        let header = Header {
+            data_offset: 0,
+            file: Some(FileRecord {
+                dev,
+                ino,
+                path: path_bytes,
+            }),
+            ..new_header(Kind::Mapping, size, flags, self.mode, self.protection)
+        };
+        let (entry, header, disposition) = sys::create_entry(&name, &header, mode, None)?;
+        let created = disposition == Disposition::Created;
+        let own_file = created.then_some(file);
+        let mut object = Object::from_entry(Some(name), entry, header, writable, own_file)?;
+        if created {
+            object._share = share_lock;
+        }
+        Ok((Mapping::from_object(object)?, disposition))
+    }
+}

@@ -1,0 +1,444 @@
+//! `Mapping`: the mapping object (Win32's `CreateFileMapping` / `OpenFileMapping`) and the
+//! object state that its handles and views share; its creation options are in `options`
+//! (memory-backed) and `file` (file-backed).
+
+mod file;
+mod options;
+
+pub use file::FileOptions;
+pub(crate) use options::check_mode;
+pub use options::CreateOptions;
+
+use std::fmt;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{BackingFileProblem, Error, Result};
+use crate::header::Header;
+use crate::name::{IntoName, Name};
+use crate::sys::{self};
+use crate::view::ViewBuilder;
+use crate::vocabulary::{Access, Disposition, Kind, Protection};
+
+/// The object state shared by a mapping handle, its clones and its views.
+pub(crate) struct Object {
+    pub(crate) name: Option<Name>,
+    pub(crate) header: Header,
+    /// Where views are mapped from.
+    pub(crate) section: sys::Section,
+    /// Where user offset 0 is in the section.
+    pub(crate) base: u64,
+    /// Whether this handle was opened for writing.
+    pub(crate) writable: bool,
+    /// For file-backed objects, the file's path (if known).
+    pub(crate) path: Option<PathBuf>,
+    /// The lock that keeps the file's share mode (file-backed objects, Linux).
+    pub(crate) _share: Option<sys::FileLock>,
+    /// For a foreign segment (no filemap header), its name as other programs know it.
+    pub(crate) foreign: Option<String>,
+    /// The entry holding the object's lifetime and header (absent for unnamed file
+    /// mappings). Dropped last.
+    pub(crate) entry: Option<sys::Entry>,
+}
+
+impl Object {
+    /// The alignment of this object's view offsets: a huge page for objects on explicit
+    /// huge pages, the allocation granularity otherwise.
+    pub(crate) fn granule(&self) -> u64 {
+        match sys::huge_page_size() {
+            Some(huge) if self.on_huge_pages() => huge,
+            _ => sys::allocation_granularity(),
+        }
+    }
+
+    /// Whether the object lives on explicit huge pages (its data starts a huge page in).
+    pub(crate) fn on_huge_pages(&self) -> bool {
+        self.header.is_large_pages()
+            && sys::huge_page_size().is_some_and(|huge| self.header.data_offset >= huge)
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        if let Some(f) = &self.foreign {
+            return format!("the foreign segment {f}");
+        }
+        match (&self.name, &self.path) {
+            (Some(n), _) => n.to_string(),
+            (None, Some(p)) => p.display().to_string(),
+            (None, None) => "an unnamed mapping".to_string(),
+        }
+    }
+
+    /// Builds the object for an opened (or received) entry: memory-backed objects map the
+    /// entry, file-backed ones open the file the header records and check it is the same.
+    pub(crate) fn from_entry(
+        name: Option<Name>,
+        entry: sys::Entry,
+        header: Header,
+        writable: bool,
+        file: Option<File>,
+    ) -> Result<Object> {
+        let what = name
+            .as_ref()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "a shared mapping".into());
+        if header.kind != Kind::Mapping {
+            return Err(Error::KindMismatch {
+                name: what,
+                found: header.kind,
+                expected: Kind::Mapping,
+            });
+        }
+        if writable && header.protection != Protection::ReadWrite {
+            return Err(Error::AccessNotAllowed {
+                requested: Access::Write,
+                reason: format!("{what} has {} protection", header.protection),
+            });
+        }
+        let executable = header.is_executable();
+        let Some(record) = header.file.clone() else {
+            let section = entry.section()?.with_executable(executable);
+            return Ok(Object {
+                name,
+                base: header.data_offset,
+                header,
+                section,
+                writable,
+                path: None,
+                _share: None,
+                foreign: None,
+                entry: Some(entry),
+            });
+        };
+        let path = sys::path_from_bytes(&record.path);
+        let backing = |problem| Error::BackingFile {
+            name: what.clone(),
+            path: path.clone(),
+            problem,
+        };
+        let share = header.share_mode();
+        let opened_here = file.is_none();
+        let file = match file {
+            Some(f) => f,
+            None => match sys::open_file(&path, writable, executable, share) {
+                Ok(f) => f,
+                Err(e) if sys::is_sharing_violation(&e) => {
+                    return Err(Error::ShareViolation { path, mode: share })
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(backing(BackingFileProblem::Missing))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    return Err(Error::PermissionDenied {
+                        what: format!("opening {} (the file behind {what})", path.display()),
+                    })
+                }
+                Err(e) => return Err(Error::io("open the file behind", &what, e)),
+            },
+        };
+        if sys::file_identity(&file)? != (record.dev, record.ino) {
+            return Err(backing(BackingFileProblem::Replaced));
+        }
+        let file_len = file
+            .metadata()
+            .map_err(|e| Error::io("inspect", path.display(), e))?
+            .len();
+        if file_len < header.size {
+            return Err(backing(BackingFileProblem::TooShort { file_len }));
+        }
+        let lock = if opened_here {
+            sys::lock_file(&file, share, true, &path)?
+        } else {
+            None
+        };
+        let section =
+            sys::Section::from_file(&file, writable, executable, header.size, &path.display())?;
+        Ok(Object {
+            name,
+            header,
+            section,
+            base: 0,
+            writable,
+            path: Some(path),
+            _share: lock,
+            foreign: None,
+            entry: Some(entry),
+        })
+    }
+}
+
+/// A handle on a mapping object: named or unnamed, backed by memory or by a file.
+///
+/// Views of the object are made with [`Mapping::view`]. Handles and views close in any
+/// order: a view keeps its object alive after every handle is dropped. A named object
+/// disappears when its last handle or view, in any process, closes (also when the
+/// processes holding it die), unless it was created persistent.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::{Disposition, Mapping};
+///
+/// // CreateFileMapping(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 4096, L"Local\\demo")
+/// let (mapping, disposition) = Mapping::create_or_open("demo", 4096)?;
+/// assert_eq!(disposition, Disposition::Created);
+/// let view = mapping.view().map()?;
+/// view.write_at(0, b"hello")?;
+///
+/// // Another process (here: another handle) opens it by name.
+/// let other = Mapping::open("demo")?;
+/// let mut buf = [0u8; 5];
+/// other.view().len(5).map()?.read_at(0, &mut buf)?;
+/// assert_eq!(&buf, b"hello");
+/// # Ok::<(), filemap::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Mapping {
+    pub(crate) object: Arc<Object>,
+}
+
+impl fmt::Debug for Mapping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mapping")
+            .field("name", &self.object.name)
+            .field("len", &self.len())
+            .field("protection", &self.protection())
+            .field("file", &self.object.path)
+            .finish()
+    }
+}
+
+impl Mapping {
+    pub(crate) fn from_object(object: Object) -> Result<Mapping> {
+        Ok(Mapping {
+            object: Arc::new(object),
+        })
+    }
+
+    /// Options for a new memory-backed object: size, persistence, permissions, protection.
+    pub fn options() -> CreateOptions {
+        CreateOptions::new()
+    }
+
+    /// Creates a named memory-backed object of `size` bytes; fails with
+    /// [`Error::AlreadyExists`] if the name is taken.
+    ///
+    /// ```
+    /// # let _dir = filemap::doctest_dir();
+    /// let m = filemap::Mapping::create_new("create-new-demo", 1 << 20)?;
+    /// assert_eq!(m.len(), 1 << 20);
+    /// assert!(matches!(
+    ///     filemap::Mapping::create_new("create-new-demo", 10),
+    ///     Err(filemap::Error::AlreadyExists { .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn create_new(name: impl IntoName, size: u64) -> Result<Mapping> {
+        Mapping::options().size(size).create_new(name)
+    }
+
+    /// Creates a named memory-backed object, or opens the existing one, which keeps its
+    /// own size ([`Disposition::Opened`], Win32's `ERROR_ALREADY_EXISTS`).
+    ///
+    /// Only an object of this user's (or root's) is opened: on Linux, a `Global\` name
+    /// another user took first is [`Error::ForeignOwner`] (a squatter must not get the
+    /// caller's data); open another user's Global object on purpose with
+    /// [`Mapping::open`].
+    ///
+    /// ```
+    /// # let _dir = filemap::doctest_dir();
+    /// use filemap::{Disposition, Mapping};
+    /// let (a, d) = Mapping::create_or_open("cor-demo", 4096)?;
+    /// assert_eq!(d, Disposition::Created);
+    /// let (b, d) = Mapping::create_or_open("cor-demo", 8192)?;
+    /// assert_eq!((d, b.len()), (Disposition::Opened, 4096));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn create_or_open(name: impl IntoName, size: u64) -> Result<(Mapping, Disposition)> {
+        Mapping::options().size(size).create_or_open(name)
+    }
+
+    /// Creates an unnamed memory-backed object, shared only with child processes
+    /// ([`crate::CommandExt`]) or over a Unix socket ([`Mapping::send_to`]).
+    ///
+    /// ```
+    /// let m = filemap::Mapping::unnamed(4096)?;
+    /// assert!(m.name().is_none());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn unnamed(size: u64) -> Result<Mapping> {
+        Mapping::options().size(size).create_unnamed()
+    }
+
+    /// Opens an existing named mapping for reading and writing (`OpenFileMapping` with
+    /// `FILE_MAP_ALL_ACCESS`).
+    ///
+    /// ```
+    /// # let _dir = filemap::doctest_dir();
+    /// assert!(matches!(
+    ///     filemap::Mapping::open("no-such-object"),
+    ///     Err(filemap::Error::NotFound { .. })
+    /// ));
+    /// ```
+    pub fn open(name: impl IntoName) -> Result<Mapping> {
+        Mapping::open_with(name, Access::Write)
+    }
+
+    /// Opens an existing named mapping with the given access: [`Access::Read`] and
+    /// [`Access::Copy`] open it read-only, which works on objects this user cannot write.
+    ///
+    /// ```
+    /// # let _dir = filemap::doctest_dir();
+    /// use filemap::{Access, Mapping};
+    /// let m = Mapping::create_new("open-with-demo", 4096)?;
+    /// let ro = Mapping::open_with("open-with-demo", Access::Read)?;
+    /// assert!(ro.view().access(Access::Write).map().is_err());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn open_with(name: impl IntoName, access: Access) -> Result<Mapping> {
+        let name = name.into_name()?;
+        let writable = access == Access::Write;
+        let (entry, header) = sys::open_entry(&name, writable)?;
+        Mapping::from_object(Object::from_entry(
+            Some(name),
+            entry,
+            header,
+            writable,
+            None,
+        )?)
+    }
+
+    /// Options for a mapping of the file at `path` (opened read-write, or read-only for
+    /// read-only and write-copy protection).
+    pub fn from_path(path: impl AsRef<Path>) -> FileOptions {
+        FileOptions::new(file::FileSource::Path(path.as_ref().to_path_buf()))
+    }
+
+    /// Options for a mapping of an open file (the mapping keeps its own duplicate).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let mut file = tempfile::tempfile().unwrap();
+    /// file.write_all(b"Hello File Mapping").unwrap();
+    /// let m = filemap::Mapping::from_file(&file)?.create()?;
+    /// assert_eq!(m.len(), 18);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn from_file(file: &File) -> Result<FileOptions> {
+        let file = file
+            .try_clone()
+            .map_err(|e| Error::io("duplicate the handle of", "a file", e))?;
+        Ok(FileOptions::new(file::FileSource::File(file)))
+    }
+
+    /// Removes a named mapping's name now, even if it is persistent. Processes that hold
+    /// it keep using it; the name is free for a new object at once.
+    pub fn remove(name: impl IntoName) -> Result<()> {
+        let name = name.into_name()?;
+        let (entry, header) = sys::open_entry(&name, false)?;
+        if header.kind != Kind::Mapping {
+            return Err(Error::KindMismatch {
+                name: name.to_string(),
+                found: header.kind,
+                expected: Kind::Mapping,
+            });
+        }
+        drop(entry);
+        sys::remove_entry(&name)
+    }
+
+    /// Allocates the memory (or, for a file-backed mapping, the disk blocks) of `len`
+    /// bytes at `offset` (Win32's `VirtualAlloc(MEM_COMMIT)` on a `SEC_RESERVE` section):
+    /// [`Error::NoSpace`] if it cannot be had. Committed memory is committed for every
+    /// process. Objects not in reserve mode are committed at creation already; for them
+    /// this only checks the range.
+    pub fn commit(&self, offset: u64, len: u64) -> Result<()> {
+        let object = &self.object;
+        match offset.checked_add(len) {
+            Some(end) if end <= object.header.size => {}
+            _ => {
+                return Err(Error::OutOfRange {
+                    offset,
+                    len,
+                    size: object.header.size,
+                })
+            }
+        }
+        if len == 0 || !(object.header.is_reserve() || object.header.is_file_backed()) {
+            return Ok(());
+        }
+        object
+            .section
+            .commit(object.base + offset, len, &object.describe())
+    }
+
+    /// Whether the object is in reserve mode (memory allocated by [`Mapping::commit`]).
+    pub fn is_reserve(&self) -> bool {
+        self.object.header.is_reserve()
+    }
+
+    /// Views over consecutive windows of `window` bytes, for scanning objects and files
+    /// larger than memory (see [`Windows`](crate::Windows)).
+    pub fn windows(&self, window: u64) -> Result<crate::Windows<'_>> {
+        crate::Windows::new(self, window)
+    }
+
+    /// A builder for a view of this object (`MapViewOfFile`).
+    pub fn view(&self) -> ViewBuilder<'_> {
+        ViewBuilder::new(self)
+    }
+
+    /// The object's size in bytes: the logical size, never rounded up to pages.
+    pub fn len(&self) -> u64 {
+        self.object.header.size
+    }
+
+    /// Always false: mapping objects have at least one byte.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The object's name, if it has one.
+    pub fn name(&self) -> Option<&Name> {
+        self.object.name.as_ref()
+    }
+
+    /// The object's protection.
+    pub fn protection(&self) -> Protection {
+        self.object.header.protection
+    }
+
+    /// Whether this handle can map [`Access::Write`] views.
+    pub fn is_writable(&self) -> bool {
+        self.object.writable && self.protection() == Protection::ReadWrite
+    }
+
+    /// Whether the object outlives its handles until removed.
+    pub fn is_persistent(&self) -> bool {
+        self.object.header.is_persistent()
+    }
+
+    /// For a file-backed mapping, the file's path (if known).
+    pub fn path(&self) -> Option<&Path> {
+        self.object.path.as_deref()
+    }
+
+    /// Whether the data lives in a file (rather than in memory).
+    pub fn is_file_backed(&self) -> bool {
+        self.object.header.is_file_backed()
+    }
+
+    /// The pid of the process that created the object.
+    pub fn creator_pid(&self) -> u32 {
+        self.object.header.creator_pid
+    }
+
+    /// The access views get when the builder is not told: write if allowed, copy for
+    /// write-copy objects, read otherwise.
+    pub fn default_access(&self) -> Access {
+        match self.protection() {
+            Protection::WriteCopy => Access::Copy,
+            Protection::ReadWrite if self.object.writable => Access::Write,
+            _ => Access::Read,
+        }
+    }
+}
