@@ -393,7 +393,7 @@ fn gc(dry_run: bool, as_json: bool) -> Outcome {
 
 fn hold(name: &str, create: bool, size: Option<u64>, global: bool) -> Outcome {
     // Before anything is held or said: a signal sent as soon as we say so is not lost.
-    let termination = crate::signals::Termination::block()?;
+    let termination = crate::signals::Termination::catch()?;
     let name = scoped_name(name, global)?;
     let (mapping, how) = if create {
         let size = size.expect("clap requires --size with --create");

@@ -1,45 +1,35 @@
 //! Waiting for the user to stop a long-running command (`filemap hold`): SIGINT or SIGTERM
 //! on Unix, Ctrl-C or a console close on Windows.
 
-/// SIGINT and SIGTERM, blocked in this thread (and the threads it starts) so that they are
-/// received by [`Termination::wait`] rather than ending the process. Block them before
-/// telling anyone the process is ready, so that an early signal is not lost.
+/// SIGINT and SIGTERM, caught from [`Termination::catch`] on by handlers that write a byte
+/// into a socket pair, so that they are received by [`Termination::wait`] rather than
+/// ending the process. Catch them before telling anyone the process is ready, so that an
+/// early signal is not lost.
 #[cfg(unix)]
 pub struct Termination {
-    set: libc::sigset_t,
+    caught: std::os::unix::net::UnixStream,
 }
 
 #[cfg(unix)]
 impl Termination {
-    pub fn block() -> std::io::Result<Termination> {
-        // SAFETY: plain libc calls on a local, initialised signal set.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, libc::SIGINT);
-            libc::sigaddset(&mut set, libc::SIGTERM);
-            let r = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-            if r != 0 {
-                return Err(std::io::Error::from_raw_os_error(r));
-            }
-            Ok(Termination { set })
-        }
+    pub fn catch() -> std::io::Result<Termination> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        use signal_hook::low_level::pipe;
+        let (caught, write) = std::os::unix::net::UnixStream::pair()?;
+        pipe::register(SIGINT, write.try_clone()?)?;
+        pipe::register(SIGTERM, write)?;
+        Ok(Termination { caught })
     }
 
     /// Waits until one of the signals arrives (or already has).
-    pub fn wait(self) -> std::io::Result<()> {
-        let mut sig = 0;
-        // SAFETY: a valid signal set; `sig` receives the signal number.
-        let r = unsafe { libc::sigwait(&self.set, &mut sig) };
-        if r != 0 {
-            return Err(std::io::Error::from_raw_os_error(r));
-        }
-        Ok(())
+    pub fn wait(mut self) -> std::io::Result<()> {
+        use std::io::Read;
+        self.caught.read_exact(&mut [0u8])
     }
 }
 
 /// Ctrl-C, Ctrl-Break or the console closing, caught by a `SetConsoleCtrlHandler`
-/// handler that sets an event; registered by `block`, so that an early one is not lost.
+/// handler that sets an event; registered by `catch`, so that an early one is not lost.
 #[cfg(windows)]
 pub struct Termination {
     event: windows_sys::Win32::Foundation::HANDLE,
@@ -60,7 +50,7 @@ mod console {
 
     pub unsafe extern "system" fn on_ctrl(_kind: u32) -> windows_sys::core::BOOL {
         if let Some(e) = STOP.get() {
-            // SAFETY: a valid event handle created by `block` and never closed.
+            // SAFETY: a valid event handle created by `catch` and never closed.
             unsafe { SetEvent(e.0) };
         }
         1
@@ -69,7 +59,7 @@ mod console {
 
 #[cfg(windows)]
 impl Termination {
-    pub fn block() -> std::io::Result<Termination> {
+    pub fn catch() -> std::io::Result<Termination> {
         use windows_sys::Win32::System::Console::SetConsoleCtrlHandler;
         use windows_sys::Win32::System::Threading::CreateEventW;
         // SAFETY: an unnamed manual-reset event; the handle lives for the process.
