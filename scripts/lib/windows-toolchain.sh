@@ -1,7 +1,14 @@
 # Sourced by scripts/test-windows and scripts/clippy-windows: installs, when missing, the
 # Debian packages that build filemap for x86_64-pc-windows-gnu (a second Rust toolchain
 # with the standard library's source, clippy for it, mingw for the Wine shim) and run it
-# under Wine. See shared/WINDOWS.md.
+# under Wine.
+#
+# The rustup toolchain has the Linux target only and cannot add one. Debian's rustc-web and
+# cargo-web install a second toolchain as /usr/bin/rustc and /usr/bin/cargo (they do not
+# replace the rustup ones earlier on PATH), and rust-web-src has its standard library's
+# source, so the scripts build std for Windows with -Zbuild-std (RUSTC_BOOTSTRAP=1) into a
+# target directory of their own (target/windows), where neither toolchain rebuilds the
+# other's artifacts. The first build of std takes about a minute on two cores.
 
 ensure_windows_toolchain() {
     # `wine` (the /usr/bin/wine, wineboot, wineserver wrappers) is only a
