@@ -1,0 +1,241 @@
+//! The part both ends of a channel share: the mapped entry, the ring, the endpoint lock,
+//! and waiting (spin, then sleep with liveness checks) and waking.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::ring::{self, Ring};
+use super::{WaitMode, LIVENESS_INTERVAL, RECEIVER_LOCK, SENDER_LOCK, SPINS};
+use crate::error::{Error, Result};
+use crate::header::Layout;
+use crate::name::Name;
+use crate::sync::ObjectOptions;
+use crate::sys::{self, CreateMode};
+use crate::vocabulary::{Kind, Side};
+
+/// The shared part of both endpoints: the mapped entry, the ring, the name.
+#[derive(Debug)]
+pub(super) struct Endpoint {
+    pub(super) name: Name,
+    pub(super) memory: sys::ChannelMemory,
+    pub(super) ring: Ring,
+    pub(super) _lock: sys::EndpointLock,
+    pub(super) mode: WaitMode,
+}
+
+fn round_capacity(capacity: u64) -> Result<u64> {
+    if capacity == 0 || capacity > 1 << 40 {
+        return Err(Error::InvalidSize {
+            size: capacity,
+            problem: "a channel's capacity is 1 byte to 1 TiB",
+        });
+    }
+    Ok(capacity.max(4096).next_power_of_two())
+}
+
+impl Endpoint {
+    pub(super) fn open(
+        name: Name,
+        capacity: Option<u64>,
+        options: &ObjectOptions,
+        side: Side,
+    ) -> Result<Endpoint> {
+        let memory = match capacity {
+            Some(capacity) => {
+                let capacity = round_capacity(capacity)?;
+                let mut header = options.header(Kind::Channel, 0, Layout::default())?;
+                header.size = ring::RING_OFFSET as u64 + capacity;
+                let init = |base: *mut u8| {
+                    // SAFETY: the data area is RING_OFFSET + capacity fresh bytes of an entry
+                    // nobody else can see yet.
+                    unsafe { ring::init(base, capacity) };
+                    Ok(())
+                };
+                let (memory, header, _) =
+                    sys::create_sync(&name, &header, CreateMode::OrOpen, &init)?;
+                crate::sync::check_kind(&name, &header, Kind::Channel)?;
+                memory
+            }
+            None => {
+                let (memory, header) = sys::open_sync(&name)?;
+                crate::sync::check_kind(&name, &header, Kind::Channel)?;
+                memory
+            }
+        };
+        // SAFETY: the data area is mapped for as long as `memory` lives, and `ring` is
+        // kept beside it; its length is the header's size, checked by `new`.
+        let ring = unsafe { Ring::new(memory.base(), memory.len()) }.map_err(|problem| {
+            Error::Corrupt {
+                name: name.to_string(),
+                problem: format!("the channel's ring: {problem}"),
+            }
+        })?;
+        let byte = match side {
+            Side::Sender => SENDER_LOCK,
+            Side::Receiver => RECEIVER_LOCK,
+        };
+        let lock = memory
+            .lock_endpoint(byte)?
+            .ok_or_else(|| Error::EndpointTaken {
+                name: name.to_string(),
+                endpoint: match side {
+                    Side::Sender => "sender",
+                    Side::Receiver => "receiver",
+                },
+            })?;
+        Ok(Endpoint {
+            name,
+            memory,
+            ring,
+            _lock: lock,
+            mode: WaitMode::Blocking,
+        })
+    }
+
+    /// Whether the peer is gone: it closed, or its process died holding its lock.
+    pub(super) fn peer_gone(&self, peer: Side) -> bool {
+        let (state, byte) = match peer {
+            Side::Sender => (ring::SENDER_STATE, SENDER_LOCK),
+            Side::Receiver => (ring::RECEIVER_STATE, RECEIVER_LOCK),
+        };
+        match self.ring.u32_at(state).load(Ordering::Acquire) {
+            ring::STATE_CLOSED => true,
+            ring::STATE_CONNECTED => !self.memory.endpoint_alive(byte),
+            // Not connected yet (ring::STATE_NONE): either side may start first.
+            _ => false,
+        }
+    }
+
+    /// Waits until `ready()` or the peer is gone or `deadline` passes. `Ok(true)`: ready.
+    /// `spun`: how many times the caller polled already.
+    pub(super) fn wait(
+        &self,
+        me: Side,
+        deadline: Option<Instant>,
+        spun: u32,
+        ready: impl Fn() -> bool,
+    ) -> Result<bool> {
+        let (seq, sleepers, peer) = match me {
+            Side::Receiver => (ring::RX_SEQ, ring::RX_SLEEPERS, Side::Sender),
+            Side::Sender => (ring::TX_SEQ, ring::TX_SLEEPERS, Side::Receiver),
+        };
+        let seq = self.ring.u32_at(seq);
+        let sleepers = self.ring.u32_at(sleepers);
+        if ready() {
+            return Ok(true);
+        }
+        let mut spins = spun;
+        // The clock is read only once the wait is more than a few spins long.
+        let mut last_check: Option<Instant> = None;
+        loop {
+            // The clock is read every 64 spins only: reading it costs more than a check.
+            for _ in 0..64 {
+                if ready() {
+                    return Ok(true);
+                }
+                std::hint::spin_loop();
+            }
+            spins = spins.saturating_add(64);
+            let now = Instant::now();
+            let last_check = last_check.get_or_insert(now);
+            if deadline.is_some_and(|d| now >= d) {
+                return Ok(ready());
+            }
+            if self.mode == WaitMode::BusyPoll || spins < SPINS {
+                if now.duration_since(*last_check) >= LIVENESS_INTERVAL {
+                    *last_check = now;
+                    if self.peer_gone(peer) {
+                        return if ready() {
+                            Ok(true)
+                        } else {
+                            Err(self.disconnected())
+                        };
+                    }
+                }
+                continue;
+            }
+            if self.peer_gone(peer) {
+                return if ready() {
+                    Ok(true)
+                } else {
+                    Err(self.disconnected())
+                };
+            }
+            let expected = seq.load(Ordering::Acquire);
+            sleepers.fetch_add(1, Ordering::SeqCst);
+            // Pairs with the fence in `wake`: either the peer sees this sleeper, or this
+            // check sees the peer's progress.
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if ready() {
+                sleepers.fetch_sub(1, Ordering::SeqCst);
+                return Ok(true);
+            }
+            let mut nap = LIVENESS_INTERVAL;
+            if let Some(d) = deadline {
+                nap = nap.min(d.saturating_duration_since(now));
+            }
+            self.memory.wait_word(me, seq, expected, nap);
+            sleepers.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Records this endpoint's wait mode where its peer can see it.
+    pub(super) fn set_mode(&mut self, me: Side, mode: WaitMode) {
+        self.mode = mode;
+        let word = match me {
+            Side::Sender => ring::SENDER_BUSY_POLLS,
+            Side::Receiver => ring::RECEIVER_BUSY_POLLS,
+        };
+        self.ring
+            .u32_at(word)
+            .store((mode == WaitMode::BusyPoll) as u32, Ordering::SeqCst);
+    }
+
+    /// Wakes `whom` if it sleeps (no system call otherwise; not even a fence when it
+    /// busy-polls and so never sleeps).
+    #[inline]
+    pub(super) fn wake(&self, whom: Side) {
+        let busy = match whom {
+            Side::Receiver => ring::RECEIVER_BUSY_POLLS,
+            Side::Sender => ring::SENDER_BUSY_POLLS,
+        };
+        if self.ring.u32_at(busy).load(Ordering::Relaxed) != 1 {
+            self.wake_if_asleep(whom);
+        }
+    }
+
+    /// `wake` for a peer that may sleep.
+    #[inline(never)]
+    pub(super) fn wake_if_asleep(&self, whom: Side) {
+        let (seq, sleepers) = match whom {
+            Side::Receiver => (ring::RX_SEQ, ring::RX_SLEEPERS),
+            Side::Sender => (ring::TX_SEQ, ring::TX_SLEEPERS),
+        };
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.ring.u32_at(sleepers).load(Ordering::Relaxed) > 0 {
+            let seq = self.ring.u32_at(seq);
+            seq.fetch_add(1, Ordering::Release);
+            self.memory.wake_word(whom, seq);
+        }
+    }
+
+    pub(super) fn timeout(&self, after: Duration) -> Error {
+        Error::Timeout {
+            what: self.name.to_string(),
+            after,
+        }
+    }
+
+    pub(super) fn disconnected(&self) -> Error {
+        Error::Disconnected {
+            name: self.name.to_string(),
+        }
+    }
+
+    pub(super) fn corrupt(&self, problem: String) -> Error {
+        Error::Corrupt {
+            name: self.name.to_string(),
+            problem: format!("the channel's ring: {problem}"),
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! The receiving end of a channel: [`Receiver`] and the [`RecvSlot`] it borrows from the
+//! ring.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::endpoint::Endpoint;
+use super::ring::{self, Next};
+use super::{check_slot_range, WaitMode, FAST_SPINS};
+use crate::copy::{copy_from_shared, copy_racy, copy_to_shared};
+use crate::error::{Error, Result};
+use crate::name::{IntoName, Name};
+use crate::sync::ObjectOptions;
+use crate::vocabulary::Side;
+
+/// The receiving end of a channel. Only one may exist at a time.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::channel::{Receiver, Sender};
+/// let mut rx = Receiver::create_or_open("receiver-demo", 4096)?;
+/// let mut tx = Sender::open("receiver-demo")?;
+/// tx.send(b"one")?;
+/// drop(tx); // the sender closes
+/// assert_eq!(rx.recv()?.to_vec(), b"one"); // what it sent still arrives
+/// assert!(matches!(rx.recv(), Err(filemap::Error::Disconnected { .. })));
+/// # Ok::<(), filemap::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Receiver {
+    end: Endpoint,
+    /// Where the next frame to hand out starts (this receiver owns `head` and `claim`).
+    claim: u64,
+}
+
+impl Receiver {
+    /// Creates the channel with `capacity` bytes if it does not exist, and becomes its
+    /// receiver.
+    pub fn create_or_open(name: impl IntoName, capacity: u64) -> Result<Receiver> {
+        Receiver::create_or_open_with(name, capacity, &ObjectOptions::new())
+    }
+
+    /// [`create_or_open`](Receiver::create_or_open) with options.
+    pub fn create_or_open_with(
+        name: impl IntoName,
+        capacity: u64,
+        options: &ObjectOptions,
+    ) -> Result<Receiver> {
+        Receiver::connect(Endpoint::open(
+            name.into_name()?,
+            Some(capacity),
+            options,
+            Side::Receiver,
+        )?)
+    }
+
+    /// Becomes the receiver of an existing channel.
+    pub fn open(name: impl IntoName) -> Result<Receiver> {
+        Receiver::connect(Endpoint::open(
+            name.into_name()?,
+            None,
+            &ObjectOptions::new(),
+            Side::Receiver,
+        )?)
+    }
+
+    fn connect(end: Endpoint) -> Result<Receiver> {
+        // Messages handed out to a receiver that died are not handed out again.
+        let claim = end.ring.claim().load(Ordering::Acquire);
+        if !ring::valid_position(claim) {
+            return Err(end.corrupt(format!("the receiver's position {claim} is invalid")));
+        }
+        end.ring.head().store(claim, Ordering::Release);
+        end.ring
+            .u32_at(ring::RECEIVER_STATE)
+            .store(ring::STATE_CONNECTED, Ordering::Release);
+        let mut end = end;
+        end.set_mode(Side::Receiver, WaitMode::Blocking);
+        end.wake(Side::Sender);
+        Ok(Receiver { end, claim })
+    }
+
+    /// The channel's name.
+    pub fn name(&self) -> &Name {
+        &self.end.name
+    }
+
+    /// Overwrites the channel's shared memory as a hostile writer could, for the fuzz
+    /// targets (not part of the API): `data` gives, in order and as far as it goes, the
+    /// control words `head`, `tail`, `claim` (u64 each), the eight u32 wake-up and state
+    /// words (receiver sequence and sleepers, sender sequence and sleepers, sender state and
+    /// busy-poll flag, receiver state and busy-poll flag), the capacity (u64), then the
+    /// ring's bytes. What `data` does not reach keeps its value.
+    ///
+    /// # Safety
+    /// No other process may use the channel meanwhile, and no slot may be borrowed.
+    #[doc(hidden)]
+    pub unsafe fn overwrite_shared_memory(&self, data: &[u8]) {
+        let ring = self.end.ring;
+        let places = [
+            (ring::HEAD, 8),
+            (ring::TAIL, 8),
+            (ring::CLAIM, 8),
+            (ring::RX_SEQ, 4),
+            (ring::RX_SLEEPERS, 4),
+            (ring::TX_SEQ, 4),
+            (ring::TX_SLEEPERS, 4),
+            (ring::SENDER_STATE, 4),
+            (ring::SENDER_BUSY_POLLS, 4),
+            (ring::RECEIVER_STATE, 4),
+            (ring::RECEIVER_BUSY_POLLS, 4),
+            (ring::CAPACITY, 8),
+            (ring::RING_OFFSET, ring.capacity() as usize),
+        ];
+        let mut data = data;
+        for (offset, len) in places {
+            let n = len.min(data.len());
+            // SAFETY: every place lies inside the mapped data area (RING_OFFSET plus the
+            // capacity checked when the ring was opened).
+            unsafe { copy_to_shared(self.end.memory.base().add(offset), &data[..n]) };
+            data = &data[n..];
+        }
+    }
+
+    /// How this receiver waits when the ring is empty. (A peer that is waking this
+    /// receiver at the moment of a switch to blocking may leave it asleep for up to 50 ms
+    /// once.)
+    pub fn set_wait_mode(&mut self, mode: WaitMode) {
+        self.end.set_mode(Side::Receiver, mode);
+    }
+
+    /// The next message, waiting until `deadline`; past it, `Ok(None)`, or
+    /// `Error::Timeout` if `timeout` says how long the caller waited. `spun`: how many
+    /// times the caller polled already.
+    fn recv_until(
+        &mut self,
+        deadline: Option<Instant>,
+        timeout: Option<Duration>,
+        spun: u32,
+    ) -> Result<Option<RecvSlot<'_>>> {
+        let ring = self.end.ring;
+        let mut spun = spun;
+        loop {
+            let claim = self.claim;
+            let ready = || ring.committed(claim);
+            if !self.end.wait(Side::Receiver, deadline, spun, ready)? {
+                return match timeout {
+                    Some(after) => Err(self.end.timeout(after)),
+                    None => Ok(None),
+                };
+            }
+            spun = 0;
+            match ring.next_frame(claim).map_err(|p| self.end.corrupt(p))? {
+                // Only after a deadline passed (a wait without one ends with a frame).
+                Next::Empty => {
+                    return match timeout {
+                        Some(after) => Err(self.end.timeout(after)),
+                        None => Ok(None),
+                    }
+                }
+                Next::Wrap { next } => {
+                    // Give the bytes up to the ring's end back, and go on from its start.
+                    ring.claim().store(next, Ordering::Release);
+                    ring.head().store(next, Ordering::Release);
+                    self.claim = next;
+                    self.end.wake(Side::Sender);
+                }
+                Next::Frame { payload, len, end } => {
+                    return Ok(Some(self.hand_out(payload, len, end)))
+                }
+            }
+        }
+    }
+
+    /// Records the frame ending at `end` as handed out and lends its payload.
+    #[inline]
+    fn hand_out(&mut self, payload: u64, len: usize, end: u64) -> RecvSlot<'_> {
+        self.end.ring.claim().store(end, Ordering::Release);
+        self.claim = end;
+        RecvSlot {
+            receiver: self,
+            payload,
+            len,
+            end,
+        }
+    }
+
+    /// The next message, waiting for one; [`Error::Disconnected`] once the sender is gone
+    /// and every message it committed was received.
+    ///
+    /// The common case, a message that is there or arrives within a few polls, is inlined
+    /// into the caller and makes no call at all.
+    #[inline]
+    pub fn recv(&mut self) -> Result<RecvSlot<'_>> {
+        let ring = self.end.ring;
+        let claim = self.claim;
+        let mut polls = 1;
+        while !ring.committed(claim) {
+            if polls == FAST_SPINS {
+                return self.recv_waiting();
+            }
+            polls += 1;
+            std::hint::spin_loop();
+        }
+        match ring.frame_now(claim) {
+            Some(Next::Frame { payload, len, end }) => Ok(self.hand_out(payload, len, end)),
+            // A wrap marker, or a corrupt frame.
+            _ => self.recv_waiting(),
+        }
+    }
+
+    /// `recv` past its first polls.
+    #[inline(never)]
+    fn recv_waiting(&mut self) -> Result<RecvSlot<'_>> {
+        // Without a deadline the wait only ends with a committed frame (the sender
+        // publishes a wrap marker together with the frame after it).
+        self.recv_until(None, None, FAST_SPINS)?
+            .ok_or_else(|| Error::Corrupt {
+                name: "this channel".into(),
+                problem: "a wait without a deadline ended without a message".into(),
+            })
+    }
+
+    /// The next message if there is one now.
+    pub fn try_recv(&mut self) -> Result<Option<RecvSlot<'_>>> {
+        self.recv_until(Some(Instant::now()), None, 0)
+    }
+
+    /// Like [`recv`](Receiver::recv), giving up with [`Error::Timeout`].
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<RecvSlot<'_>> {
+        self.recv_until(Some(Instant::now() + timeout), Some(timeout), 0)?
+            .ok_or_else(|| Error::Corrupt {
+                name: "this channel".into(),
+                problem: "a timed wait ended without a message or timeout".into(),
+            })
+    }
+
+    /// Receives the next message into `buf` (replacing its contents).
+    pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        let slot = self.recv()?;
+        buf.clear();
+        slot.append_to(buf);
+        Ok(())
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.end
+            .ring
+            .u32_at(ring::RECEIVER_STATE)
+            .store(ring::STATE_CLOSED, Ordering::Release);
+        self.end.wake(Side::Sender);
+    }
+}
+
+/// A received message, borrowed from the ring: read it with
+/// [`read_at`](RecvSlot::read_at) or [`to_vec`](RecvSlot::to_vec); dropping it gives its
+/// space back to the sender.
+///
+/// The copies are sound whatever another process writes into the channel meanwhile. For
+/// reading in place, [`as_slice`](RecvSlot::as_slice) lends the message as a `&[u8]`:
+/// `unsafe`, because it is sound only while no other process writes the channel's memory
+/// outside its protocol (a trusted peer).
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::channel::{Receiver, Sender};
+/// let mut tx = Sender::create_or_open("recv-slot-demo", 4096)?;
+/// let mut rx = Receiver::open("recv-slot-demo")?;
+/// tx.send(&[1, 2, 3])?;
+/// let slot = rx.recv()?;            // borrowed from the ring
+/// let mut first = [0u8; 2];
+/// slot.read_at(0, &mut first)?;     // copies two bytes out
+/// // Zero-copy, for a trusted peer: nobody writes the channel outside its protocol.
+/// let sum: u32 = unsafe { slot.as_slice() }.iter().map(|b| *b as u32).sum();
+/// drop(slot);                       // gives the space back to the sender
+/// assert_eq!((first, sum), ([1, 2], 6));
+/// # Ok::<(), filemap::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct RecvSlot<'a> {
+    receiver: &'a mut Receiver,
+    payload: u64,
+    len: usize,
+    end: u64,
+}
+
+impl RecvSlot<'_> {
+    /// The message's length in bytes.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the message is empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The message's first byte. Reading through it is up to the caller, as with
+    /// [`as_slice`](RecvSlot::as_slice).
+    #[inline]
+    pub fn as_ptr(&self) -> *const u8 {
+        self.receiver.end.ring.at(self.payload)
+    }
+
+    /// Copies `buf.len()` bytes of the message at `offset` into `buf`;
+    /// [`Error::OutOfRange`] if the message is shorter.
+    #[inline]
+    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
+        check_slot_range(offset, buf.len(), self.len)?;
+        // SAFETY: inside the frame (checked above), which lies in `[head, tail)`: mapped
+        // while the receiver lives and left alone by the sender until this slot releases it
+        // (the ownership protocol); the copy routine is sound against other writers.
+        unsafe { copy_from_shared(self.as_ptr().add(offset), buf) };
+        Ok(())
+    }
+
+    /// Copies the message into a new vector.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.append_to(&mut v);
+        v
+    }
+
+    /// Appends the message to `buf`.
+    #[inline]
+    pub fn append_to(&self, buf: &mut Vec<u8>) {
+        let at = buf.len();
+        buf.reserve(self.len);
+        // SAFETY: `buf` has room for `len` more bytes (reserved above); the copy fills them
+        // all before `set_len` makes them part of the vector; the frame is readable as in
+        // `read_at`.
+        unsafe {
+            copy_racy(buf.as_mut_ptr().add(at), self.as_ptr(), self.len);
+            buf.set_len(at + self.len);
+        }
+    }
+
+    /// The message as a slice, read in place.
+    ///
+    /// # Safety
+    /// Rust assumes the bytes behind a `&[u8]` do not change while it lives. The channel's
+    /// protocol keeps cooperating senders off a message until it is released, but a
+    /// process with write access to the channel that ignores the protocol (a bug or a
+    /// hostile peer) could write it meanwhile, which would be a data race. Call this only
+    /// when every process that can write the channel is trusted to follow its protocol.
+    #[inline]
+    pub unsafe fn as_slice(&self) -> &[u8] {
+        // SAFETY: the frame is `len` contiguous bytes in `[head, tail)`, mapped while the
+        // receiver lives; the caller vouches that nobody writes it meanwhile.
+        unsafe { std::slice::from_raw_parts(self.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for RecvSlot<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let end = &self.receiver.end;
+        end.ring.head().store(self.end, Ordering::Release);
+        end.wake(Side::Sender);
+    }
+}

@@ -1,0 +1,469 @@
+//! The sending end of a channel: [`Sender`] and the [`SendSlot`] it reserves in the ring.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::endpoint::Endpoint;
+use super::receiver::RecvSlot;
+use super::ring;
+use super::{check_slot_range, WaitMode};
+use crate::copy::{copy_racy, copy_to_shared};
+use crate::error::{Error, Result};
+use crate::name::{IntoName, Name};
+use crate::sync::ObjectOptions;
+use crate::vocabulary::Side;
+
+/// The sending end of a channel. Only one may exist at a time (a second is
+/// [`Error::EndpointTaken`]); it can replace one whose process died.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::channel::{Receiver, Sender};
+/// let mut tx = Sender::create_or_open("sender-demo", 4096)?;
+/// assert!(matches!(Sender::open("sender-demo"), Err(filemap::Error::EndpointTaken { .. })));
+/// tx.send(b"queued until a receiver comes")?;
+/// let mut rx = Receiver::open("sender-demo")?;
+/// assert_eq!(rx.recv()?.to_vec(), b"queued until a receiver comes");
+/// # Ok::<(), filemap::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Sender {
+    end: Endpoint,
+    /// The next free position (this sender owns `tail`).
+    tail: u64,
+    /// The receiver's `head` when last read: reloaded only when the ring looks full, so
+    /// that the sender does not pull the receiver's cache line on every message.
+    head: u64,
+}
+
+impl Sender {
+    /// Creates the channel with `capacity` bytes (rounded up to a power of two, at least
+    /// 4 KiB) if it does not exist, and becomes its sender.
+    pub fn create_or_open(name: impl IntoName, capacity: u64) -> Result<Sender> {
+        Sender::create_or_open_with(name, capacity, &ObjectOptions::new())
+    }
+
+    /// [`create_or_open`](Sender::create_or_open) with options (persistence, permissions).
+    pub fn create_or_open_with(
+        name: impl IntoName,
+        capacity: u64,
+        options: &ObjectOptions,
+    ) -> Result<Sender> {
+        Sender::connect(Endpoint::open(
+            name.into_name()?,
+            Some(capacity),
+            options,
+            Side::Sender,
+        )?)
+    }
+
+    /// Becomes the sender of an existing channel.
+    pub fn open(name: impl IntoName) -> Result<Sender> {
+        Sender::connect(Endpoint::open(
+            name.into_name()?,
+            None,
+            &ObjectOptions::new(),
+            Side::Sender,
+        )?)
+    }
+
+    fn connect(end: Endpoint) -> Result<Sender> {
+        let ring = end.ring;
+        // A sender that died between committing a frame (or wrap marker) and recording the
+        // new tail left one item past the tail it recorded; never two (each commit is
+        // followed by its tail, and the word after a commit is disarmed).
+        let recorded = ring.tail().load(Ordering::Acquire);
+        if !ring::valid_position(recorded) {
+            return Err(end.corrupt(format!("the sender's position {recorded} is invalid")));
+        }
+        let tail = ring.committed_end(recorded).unwrap_or(recorded);
+        if tail != recorded && ring.committed_end(tail).is_some() {
+            return Err(end.corrupt(format!(
+                "more than one frame is committed past the sender's recorded position {recorded}"
+            )));
+        }
+        let head = ring.head().load(Ordering::Acquire);
+        if !ring.head_fits(head, tail) {
+            return Err(end.corrupt(format!(
+                "the receiver's position {head} does not fit the sender's {tail}"
+            )));
+        }
+        ring.disarm(tail, head);
+        ring.tail().store(tail, Ordering::Release);
+        ring.u32_at(ring::SENDER_STATE)
+            .store(ring::STATE_CONNECTED, Ordering::Release);
+        let mut end = end;
+        end.set_mode(Side::Sender, WaitMode::Blocking);
+        end.wake(Side::Receiver);
+        Ok(Sender { end, tail, head })
+    }
+
+    /// The receiver's `head`, checked: a receiver that released bytes the sender never
+    /// committed is corrupt.
+    fn load_head(&self) -> Result<u64> {
+        let ring = self.end.ring;
+        let head = ring.head().load(Ordering::Acquire);
+        if ring.head_fits(head, self.tail) {
+            Ok(head)
+        } else {
+            Err(self.end.corrupt(format!(
+                "the receiver's position {head} does not fit the sender's {}",
+                self.tail
+            )))
+        }
+    }
+
+    /// Whether `[.., end)` is free: checks the cached head first, reloads it if not.
+    fn has_room(&mut self, end: u64) -> Result<bool> {
+        let capacity = self.end.ring.capacity();
+        if end - self.head <= capacity {
+            return Ok(true);
+        }
+        self.head = self.load_head()?;
+        Ok(end - self.head <= capacity)
+    }
+
+    /// The channel's name.
+    pub fn name(&self) -> &Name {
+        &self.end.name
+    }
+
+    /// The ring's capacity in bytes.
+    pub fn capacity(&self) -> u64 {
+        self.end.ring.capacity()
+    }
+
+    /// The largest message the channel carries.
+    pub fn max_message_len(&self) -> usize {
+        self.end.ring.max_message() as usize
+    }
+
+    /// How this sender waits when the ring is full. (A peer that is waking this sender
+    /// at the moment of a switch to blocking may leave it asleep for up to 50 ms once.)
+    pub fn set_wait_mode(&mut self, mode: WaitMode) {
+        self.end.set_mode(Side::Sender, mode);
+    }
+
+    /// Where the payload of a frame for `len` bytes goes, if that frame fits at the tail
+    /// now without waiting, wrapping or reloading the receiver's head (the slow path
+    /// handles those, and errors).
+    #[inline]
+    fn fits_now(&self, len: usize) -> Option<u64> {
+        let ring = self.end.ring;
+        if len as u64 > ring.max_message() {
+            return None;
+        }
+        let offset = ring.payload_offset(len as u64);
+        let size = ring::frame_size(offset, len as u64);
+        (size <= ring.bytes_to_end(self.tail) && self.tail + size - self.head <= ring.capacity())
+            .then_some(offset)
+    }
+
+    fn check_len(&self, len: usize) -> Result<()> {
+        let max = self.max_message_len();
+        if len > max {
+            return Err(Error::MessageTooLarge {
+                name: self.end.name.to_string(),
+                len,
+                max,
+            });
+        }
+        Ok(())
+    }
+
+    /// A slot, waiting until `deadline`; past it, `Ok(None)`, or `Error::Timeout` if
+    /// `timeout` says how long the caller waited (so that the fast path builds no error
+    /// text).
+    fn reserve_until(
+        &mut self,
+        len: usize,
+        deadline: Option<Instant>,
+        timeout: Option<Duration>,
+    ) -> Result<Option<SendSlot<'_>>> {
+        self.check_len(len)?;
+        let ring = self.end.ring;
+        let offset = ring.payload_offset(len as u64);
+        let size = ring::frame_size(offset, len as u64);
+        let to_end = ring.bytes_to_end(self.tail);
+        if size > to_end {
+            // The frame does not fit before the ring's end: publish a wrap marker there
+            // first (once its bytes are free), and continue at the ring's start.
+            let tail = self.tail;
+            if !self.wait_for_room(tail + to_end, deadline)? {
+                return self.nothing(timeout);
+            }
+            ring.write_wrap(tail);
+            self.publish(tail, tail + to_end);
+        }
+        let start = self.tail;
+        if !self.wait_for_room(start + size, deadline)? {
+            return self.nothing(timeout);
+        }
+        Ok(Some(SendSlot {
+            sender: self,
+            start,
+            offset,
+            len,
+        }))
+    }
+
+    fn nothing<T>(&self, timeout: Option<Duration>) -> Result<Option<T>> {
+        match timeout {
+            Some(after) => Err(self.end.timeout(after)),
+            None => Ok(None),
+        }
+    }
+
+    /// Waits until the ring is free up to `end`.
+    fn wait_for_room(&mut self, end: u64, deadline: Option<Instant>) -> Result<bool> {
+        if self.has_room(end)? {
+            return Ok(true);
+        }
+        let ring = self.end.ring;
+        let tail = self.tail;
+        // (A head that does not fit ends the wait too: `load_head` then reports it.)
+        let room = || {
+            let head = ring.head().load(Ordering::Acquire);
+            !ring.head_fits(head, tail) || end - head <= ring.capacity()
+        };
+        let ok = self.end.wait(Side::Sender, deadline, 0, room)?;
+        self.head = self.load_head()?;
+        Ok(ok && end - self.head <= ring.capacity())
+    }
+
+    /// Commits the frame or wrap marker at `at`, records the new `tail`, and wakes the
+    /// receiver if it sleeps.
+    #[inline]
+    fn publish(&mut self, at: u64, tail: u64) {
+        let ring = self.end.ring;
+        ring.disarm(tail, self.head);
+        ring.commit(at);
+        ring.tail().store(tail, Ordering::Release);
+        self.tail = tail;
+        self.end.wake(Side::Receiver);
+    }
+
+    /// A slot of `len` bytes in the ring, waiting while the ring is full; write the message
+    /// into it, then [`commit`](SendSlot::commit). Dropping it uncommitted sends nothing.
+    #[inline]
+    pub fn reserve(&mut self, len: usize) -> Result<SendSlot<'_>> {
+        match self.fits_now(len) {
+            // The fast path: room at the tail, before the ring's end, by the cached head.
+            Some(offset) => Ok(SendSlot {
+                start: self.tail,
+                sender: self,
+                offset,
+                len,
+            }),
+            None => self.reserve_waiting(len),
+        }
+    }
+
+    /// `reserve` when the fast path does not apply.
+    #[inline(never)]
+    fn reserve_waiting(&mut self, len: usize) -> Result<SendSlot<'_>> {
+        self.reserve_until(len, None, None)?
+            .ok_or_else(|| Error::Corrupt {
+                name: "this channel".into(),
+                problem: "a wait without a deadline ended without room".into(),
+            })
+    }
+
+    /// A slot if there is room now; `Ok(None)` if the ring is full.
+    pub fn try_reserve(&mut self, len: usize) -> Result<Option<SendSlot<'_>>> {
+        self.reserve_until(len, Some(Instant::now()), None)
+    }
+
+    /// Like [`reserve`](Sender::reserve), giving up with [`Error::Timeout`].
+    pub fn reserve_timeout(&mut self, len: usize, timeout: Duration) -> Result<SendSlot<'_>> {
+        self.reserve_until(len, Some(Instant::now() + timeout), Some(timeout))?
+            .ok_or_else(|| Error::Corrupt {
+                name: "this channel".into(),
+                problem: "a timed wait ended without room or timeout".into(),
+            })
+    }
+
+    /// Copies `message` in and sends it, waiting while the ring is full.
+    pub fn send(&mut self, message: &[u8]) -> Result<()> {
+        let mut slot = self.reserve(message.len())?;
+        slot.copy_from_slice(message);
+        slot.commit();
+        Ok(())
+    }
+
+    /// Sends `message` if there is room now; `Ok(false)` if the ring is full.
+    pub fn try_send(&mut self, message: &[u8]) -> Result<bool> {
+        match self.try_reserve(message.len())? {
+            Some(mut slot) => {
+                slot.copy_from_slice(message);
+                slot.commit();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Sends a copy of a message received from another channel, waiting while the ring is
+    /// full: a relay's forwarding step, one copy from ring to ring.
+    ///
+    /// ```
+    /// # let _dir = filemap::doctest_dir();
+    /// use filemap::channel::{Receiver, Sender};
+    /// let (mut a_tx, mut a_rx) = (Sender::create_or_open("a", 4096)?, Receiver::open("a")?);
+    /// let (mut b_tx, mut b_rx) = (Sender::create_or_open("b", 4096)?, Receiver::open("b")?);
+    /// a_tx.send(b"relayed")?;
+    /// b_tx.forward(&a_rx.recv()?)?;
+    /// assert_eq!(b_rx.recv()?.to_vec(), b"relayed");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn forward(&mut self, message: &RecvSlot<'_>) -> Result<()> {
+        let mut slot = self.reserve(message.len())?;
+        let at = slot.as_mut_ptr();
+        // SAFETY: the slot's `len` bytes belong to this sender and the message's to its
+        // receiver (each ring's ownership protocol), both mapped while their endpoints
+        // live; the copy routine is sound against other writers of either ring.
+        unsafe { copy_racy(at, message.as_ptr(), message.len()) };
+        slot.commit();
+        Ok(())
+    }
+
+    /// Like [`send`](Sender::send), giving up with [`Error::Timeout`].
+    pub fn send_timeout(&mut self, message: &[u8], timeout: Duration) -> Result<()> {
+        let mut slot = self.reserve_timeout(message.len(), timeout)?;
+        slot.copy_from_slice(message);
+        slot.commit();
+        Ok(())
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        self.end
+            .ring
+            .u32_at(ring::SENDER_STATE)
+            .store(ring::STATE_CLOSED, Ordering::Release);
+        self.end.wake(Side::Receiver);
+    }
+}
+
+/// A reserved message in the ring: write it with [`copy_from_slice`](SendSlot::copy_from_slice)
+/// or [`write_at`](SendSlot::write_at), then [`commit`](SendSlot::commit). Dropped
+/// uncommitted, it sends nothing.
+///
+/// The copies are sound whatever another process writes into the channel meanwhile. For
+/// writing in place, [`as_mut_slice`](SendSlot::as_mut_slice) lends the slot as a
+/// `&mut [u8]`: `unsafe`, because it is sound only while no other process writes the
+/// channel's memory outside its protocol (a trusted peer).
+///
+/// Alignment: a slot's first byte is 16-byte aligned, and 64-byte aligned (a cache line)
+/// for a message of more than 48 bytes, up to [`Sender::max_message_len`] − 48; the
+/// receiver's [`RecvSlot`] starts at the same alignment. So a message can hold aligned
+/// plain data to be cast in place (with `bytemuck`, say) on both sides.
+///
+/// ```
+/// # let _dir = filemap::doctest_dir();
+/// use filemap::channel::{Receiver, Sender};
+/// let mut tx = Sender::create_or_open("send-slot-demo", 4096)?;
+/// let mut rx = Receiver::open("send-slot-demo")?;
+/// let mut slot = tx.reserve(16)?;
+/// slot.write_at(0, b"short")?;
+/// slot.commit_len(5); // publish only what was written
+/// assert_eq!(rx.recv()?.to_vec(), b"short");
+/// # Ok::<(), filemap::Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "a reserved slot sends nothing until it is committed"]
+pub struct SendSlot<'a> {
+    sender: &'a mut Sender,
+    /// The frame's position, and where its payload starts in it.
+    start: u64,
+    offset: u64,
+    len: usize,
+}
+
+impl SendSlot<'_> {
+    /// Publishes the message.
+    #[inline]
+    pub fn commit(self) {
+        let len = self.len;
+        self.commit_len(len);
+    }
+
+    /// Publishes the first `len` bytes only (at most the reserved length).
+    #[inline]
+    pub fn commit_len(self, len: usize) {
+        let len = len.min(self.len);
+        self.sender
+            .end
+            .ring
+            .write_header(self.start, len as u32, self.offset);
+        let end = self.start + ring::frame_size(self.offset, len as u64);
+        self.sender.publish(self.start, end);
+    }
+
+    /// The reserved length in bytes.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the slot holds no bytes (a zero-length message).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The slot's first byte. Writing through it is up to the caller, as with
+    /// [`as_mut_slice`](SendSlot::as_mut_slice).
+    #[inline]
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.sender.end.ring.at(self.start + self.offset)
+    }
+
+    /// Copies `message` into the slot, which must have its length.
+    ///
+    /// # Panics
+    /// If `message.len()` is not the slot's length, like `<[u8]>::copy_from_slice`.
+    #[inline]
+    pub fn copy_from_slice(&mut self, message: &[u8]) {
+        assert_eq!(
+            message.len(),
+            self.len,
+            "SendSlot::copy_from_slice: a message of {} bytes into a slot of {}",
+            message.len(),
+            self.len
+        );
+        let at = self.as_mut_ptr();
+        // SAFETY: the slot's `len` bytes belong to this sender (the ownership protocol:
+        // free ring space between tail and head + capacity), are contiguous and mapped
+        // while the sender lives; the copy routine is sound against other writers.
+        unsafe { copy_to_shared(at, message) };
+    }
+
+    /// Copies `data` into the slot at `offset`; [`Error::OutOfRange`] if it does not fit.
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result<()> {
+        check_slot_range(offset, data.len(), self.len)?;
+        let at = self.as_mut_ptr();
+        // SAFETY: inside the slot (checked above), which this sender owns as in
+        // `copy_from_slice`.
+        unsafe { copy_to_shared(at.add(offset), data) };
+        Ok(())
+    }
+
+    /// The slot as a mutable slice, for writing a message in place.
+    ///
+    /// # Safety
+    /// Rust assumes nothing else writes memory behind a `&mut [u8]` while it lives. The
+    /// channel's protocol keeps cooperating processes out of a reserved slot, but a process
+    /// with write access to the channel that ignores the protocol (a bug or a hostile
+    /// peer) could write it meanwhile, which would be a data race. Call this only when
+    /// every process that can write the channel is trusted to follow its protocol.
+    #[inline]
+    pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
+        let (at, len) = (self.as_mut_ptr(), self.len);
+        // SAFETY: the slot is `len` contiguous bytes this sender owns, mapped while it
+        // lives; `&mut self` makes this the only reference in this process, and the caller
+        // vouches for the other processes.
+        unsafe { std::slice::from_raw_parts_mut(at, len) }
+    }
+}
