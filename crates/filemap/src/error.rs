@@ -8,7 +8,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use crate::vocabulary::{Access, Kind, ShareMode};
+use crate::vocabulary::{Access, Kind, ShareMode, MAX_NAME_LEN};
 
 /// The result type of filemap operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -61,7 +61,7 @@ impl fmt::Display for NameProblem {
             NameProblem::TooLong { len } => write!(
                 f,
                 "the name is {len} bytes long; at most {} are allowed",
-                crate::name::Name::MAX_LEN
+                MAX_NAME_LEN
             ),
             NameProblem::ControlCharacter { position } => {
                 write!(f, "control character at byte {position}")

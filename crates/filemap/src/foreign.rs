@@ -4,7 +4,8 @@
 //! that those programs can open. filemap never removes a foreign segment unless asked to.
 
 use crate::error::{Error, NameProblem, Result};
-use crate::mapping::{Mapping, Object};
+use crate::mapping::Mapping;
+use crate::object::Object;
 use crate::sys;
 use crate::sys::new_header;
 use crate::vocabulary::{Access, Kind, Protection};

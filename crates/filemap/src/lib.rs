@@ -59,6 +59,7 @@ mod header;
 mod mapping;
 mod name;
 pub mod namespace;
+mod object;
 mod share;
 mod sliding;
 pub mod sync;

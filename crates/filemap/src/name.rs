@@ -7,6 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, NameProblem, Result};
+use crate::vocabulary::MAX_NAME_LEN;
 
 /// Who can see a named object.
 ///
@@ -57,7 +58,7 @@ pub(crate) const ENTRY_PREFIX: &str = "filemap.";
 
 impl Name {
     /// The longest base name accepted, in bytes.
-    pub const MAX_LEN: usize = 200;
+    pub const MAX_LEN: usize = MAX_NAME_LEN;
 
     /// Parses and validates a name (`Local\x`, `Global\x` or `x`).
     pub fn new(name: &str) -> Result<Name> {

@@ -9,8 +9,9 @@ use std::process::Command;
 
 use crate::error::{Error, Result};
 use crate::header::{Header, FLAG_FILE_BACKED};
-use crate::mapping::{Mapping, Object};
+use crate::mapping::Mapping;
 use crate::name::Name;
+use crate::object::Object;
 use crate::sys;
 use crate::sys::new_header;
 use crate::vocabulary::{Kind, Protection};

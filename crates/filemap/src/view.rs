@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::copy::{copy_from_shared, copy_to_shared};
 use crate::error::{Error, Result};
-use crate::mapping::{Mapping, Object};
+use crate::object::Object;
 use crate::sys;
 use crate::vocabulary::{Access, Advice, Protect, Protection};
 
@@ -33,7 +33,8 @@ pub fn page_size() -> u64 {
     sys::page_size()
 }
 
-/// Builds a view of a mapping: access, offset, length, populate. Made by [`Mapping::view`].
+/// Builds a view of a mapping: access, offset, length, populate. Made by
+/// [`Mapping::view`](crate::Mapping::view).
 ///
 /// ```
 /// # let _dir = filemap::doctest_dir();
@@ -53,7 +54,7 @@ pub fn page_size() -> u64 {
 /// ```
 #[must_use = "a view builder does nothing until .map() is called"]
 pub struct ViewBuilder<'a> {
-    mapping: &'a Mapping,
+    object: &'a Arc<Object>,
     access: Option<Access>,
     offset: u64,
     len: u64,
@@ -62,9 +63,9 @@ pub struct ViewBuilder<'a> {
 }
 
 impl<'a> ViewBuilder<'a> {
-    pub(crate) fn new(mapping: &'a Mapping) -> ViewBuilder<'a> {
+    pub(crate) fn new(object: &'a Arc<Object>) -> ViewBuilder<'a> {
         ViewBuilder {
-            mapping,
+            object,
             access: None,
             offset: 0,
             len: 0,
@@ -98,7 +99,7 @@ impl<'a> ViewBuilder<'a> {
         self
     }
 
-    /// The view's access (default: [`Mapping::default_access`]).
+    /// The view's access (default: [`Mapping::default_access`](crate::Mapping::default_access)).
     pub fn access(mut self, access: Access) -> Self {
         self.access = Some(access);
         self
@@ -124,8 +125,8 @@ impl<'a> ViewBuilder<'a> {
 
     /// Maps the view.
     pub fn map(self) -> Result<View> {
-        let object = &self.mapping.object;
-        let access = self.access.unwrap_or_else(|| self.mapping.default_access());
+        let object = self.object;
+        let access = self.access.unwrap_or_else(|| object.default_access());
         check_access(object, access)?;
         let size = object.header.size;
         let len = if self.len == 0 {
@@ -197,7 +198,7 @@ impl<'a> ViewBuilder<'a> {
                 Access::Write | Access::Copy => Protect::ReadWrite,
             },
             raw,
-            object: self.mapping.object.clone(),
+            object: self.object.clone(),
         })
     }
 }
@@ -584,11 +585,7 @@ impl View {
     /// The pages of this view whose bytes differ from the object's (the fallback of
     /// `modified_pages`).
     fn pages_differing_from_object(&self, page: u64) -> Result<Vec<u64>> {
-        let mapping = crate::Mapping {
-            object: self.object.clone(),
-        };
-        let object = mapping
-            .view()
+        let object = ViewBuilder::new(&self.object)
             .access(Access::Read)
             .offset(self.offset)
             .len(self.len as u64)
@@ -619,13 +616,9 @@ impl View {
         self.check_copy("commit")?;
         let pages = self.modified_pages()?;
         if !pages.is_empty() {
-            let mapping = crate::Mapping {
-                object: self.object.clone(),
-            };
             let page = crate::page_size();
             let view_end = self.offset + self.len as u64;
-            let target = mapping
-                .view()
+            let target = ViewBuilder::new(&self.object)
                 .access(Access::Write)
                 .offset(self.offset)
                 .len(self.len as u64)

@@ -1,10 +1,14 @@
 //! The vocabulary shared by the public API and the platform seam: what an object is
 //! ([`Kind`]), what it allows ([`Protection`], [`Access`], [`ShareMode`], [`LargePages`]),
 //! what a create call found ([`Disposition`]), what a view is told ([`Advice`],
-//! [`Protect`]), and which side of a channel waits ([`Side`]). Plain types, importing
-//! nothing from the rest of the crate, so that `sys/` can speak them without reaching up.
+//! [`Protect`]), which side of a channel waits ([`Side`]), and how long a name may be.
+//! Plain types, importing nothing from the rest of the crate, so that `sys/` can speak them
+//! without reaching up.
 
 use std::fmt;
+
+/// The longest base name accepted, in bytes (`Name::MAX_LEN`).
+pub(crate) const MAX_NAME_LEN: usize = 200;
 
 /// The kinds of object that share filemap's one namespace.
 ///

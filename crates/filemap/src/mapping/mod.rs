@@ -1,6 +1,6 @@
-//! `Mapping`: the mapping object (Win32's `CreateFileMapping` / `OpenFileMapping`) and the
-//! object state that its handles and views share; its creation options are in `options`
-//! (memory-backed) and `file` (file-backed).
+//! `Mapping`: the handle on a mapping object (Win32's `CreateFileMapping` /
+//! `OpenFileMapping`); its creation options are in `options` (memory-backed) and `file`
+//! (file-backed), the state its handles and views share in `crate::object`.
 
 mod file;
 mod options;
@@ -11,161 +11,15 @@ pub use options::CreateOptions;
 
 use std::fmt;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use crate::error::{BackingFileProblem, Error, Result};
-use crate::header::Header;
+use crate::error::{Error, Result};
 use crate::name::{IntoName, Name};
+use crate::object::Object;
 use crate::sys::{self};
 use crate::view::ViewBuilder;
 use crate::vocabulary::{Access, Disposition, Kind, Protection};
-
-/// The object state shared by a mapping handle, its clones and its views.
-pub(crate) struct Object {
-    pub(crate) name: Option<Name>,
-    pub(crate) header: Header,
-    /// Where views are mapped from.
-    pub(crate) section: sys::Section,
-    /// Where user offset 0 is in the section.
-    pub(crate) base: u64,
-    /// Whether this handle was opened for writing.
-    pub(crate) writable: bool,
-    /// For file-backed objects, the file's path (if known).
-    pub(crate) path: Option<PathBuf>,
-    /// The lock that keeps the file's share mode (file-backed objects, Linux).
-    pub(crate) _share: Option<sys::FileLock>,
-    /// For a foreign segment (no filemap header), its name as other programs know it.
-    pub(crate) foreign: Option<String>,
-    /// The entry holding the object's lifetime and header (absent for unnamed file
-    /// mappings). Dropped last.
-    pub(crate) entry: Option<sys::Entry>,
-}
-
-impl Object {
-    /// The alignment of this object's view offsets: a huge page for objects on explicit
-    /// huge pages, the allocation granularity otherwise.
-    pub(crate) fn granule(&self) -> u64 {
-        match sys::huge_page_size() {
-            Some(huge) if self.on_huge_pages() => huge,
-            _ => sys::allocation_granularity(),
-        }
-    }
-
-    /// Whether the object lives on explicit huge pages (its data starts a huge page in).
-    pub(crate) fn on_huge_pages(&self) -> bool {
-        self.header.is_large_pages()
-            && sys::huge_page_size().is_some_and(|huge| self.header.data_offset >= huge)
-    }
-
-    pub(crate) fn describe(&self) -> String {
-        if let Some(f) = &self.foreign {
-            return format!("the foreign segment {f}");
-        }
-        match (&self.name, &self.path) {
-            (Some(n), _) => n.to_string(),
-            (None, Some(p)) => p.display().to_string(),
-            (None, None) => "an unnamed mapping".to_string(),
-        }
-    }
-
-    /// Builds the object for an opened (or received) entry: memory-backed objects map the
-    /// entry, file-backed ones open the file the header records and check it is the same.
-    pub(crate) fn from_entry(
-        name: Option<Name>,
-        entry: sys::Entry,
-        header: Header,
-        writable: bool,
-        file: Option<File>,
-    ) -> Result<Object> {
-        let what = name
-            .as_ref()
-            .map(|n| n.to_string())
-            .unwrap_or_else(|| "a shared mapping".into());
-        if header.kind != Kind::Mapping {
-            return Err(Error::KindMismatch {
-                name: what,
-                found: header.kind,
-                expected: Kind::Mapping,
-            });
-        }
-        if writable && header.protection != Protection::ReadWrite {
-            return Err(Error::AccessNotAllowed {
-                requested: Access::Write,
-                reason: format!("{what} has {} protection", header.protection),
-            });
-        }
-        let executable = header.is_executable();
-        let Some(record) = header.file.clone() else {
-            let section = entry.section()?.with_executable(executable);
-            return Ok(Object {
-                name,
-                base: header.data_offset,
-                header,
-                section,
-                writable,
-                path: None,
-                _share: None,
-                foreign: None,
-                entry: Some(entry),
-            });
-        };
-        let path = sys::path_from_bytes(&record.path);
-        let backing = |problem| Error::BackingFile {
-            name: what.clone(),
-            path: path.clone(),
-            problem,
-        };
-        let share = header.share_mode();
-        let opened_here = file.is_none();
-        let file = match file {
-            Some(f) => f,
-            None => match sys::open_file(&path, writable, executable, share) {
-                Ok(f) => f,
-                Err(e) if sys::is_sharing_violation(&e) => {
-                    return Err(Error::ShareViolation { path, mode: share })
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(backing(BackingFileProblem::Missing))
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                    return Err(Error::PermissionDenied {
-                        what: format!("opening {} (the file behind {what})", path.display()),
-                    })
-                }
-                Err(e) => return Err(Error::io("open the file behind", &what, e)),
-            },
-        };
-        if sys::file_identity(&file)? != (record.dev, record.ino) {
-            return Err(backing(BackingFileProblem::Replaced));
-        }
-        let file_len = file
-            .metadata()
-            .map_err(|e| Error::io("inspect", path.display(), e))?
-            .len();
-        if file_len < header.size {
-            return Err(backing(BackingFileProblem::TooShort { file_len }));
-        }
-        let lock = if opened_here {
-            sys::lock_file(&file, share, true, &path)?
-        } else {
-            None
-        };
-        let section =
-            sys::Section::from_file(&file, writable, executable, header.size, &path.display())?;
-        Ok(Object {
-            name,
-            header,
-            section,
-            base: 0,
-            writable,
-            path: Some(path),
-            _share: lock,
-            foreign: None,
-            entry: Some(entry),
-        })
-    }
-}
 
 /// A handle on a mapping object: named or unnamed, backed by memory or by a file.
 ///
@@ -384,7 +238,7 @@ impl Mapping {
 
     /// A builder for a view of this object (`MapViewOfFile`).
     pub fn view(&self) -> ViewBuilder<'_> {
-        ViewBuilder::new(self)
+        ViewBuilder::new(&self.object)
     }
 
     /// The object's size in bytes: the logical size, never rounded up to pages.
@@ -435,10 +289,6 @@ impl Mapping {
     /// The access views get when the builder is not told: write if allowed, copy for
     /// write-copy objects, read otherwise.
     pub fn default_access(&self) -> Access {
-        match self.protection() {
-            Protection::WriteCopy => Access::Copy,
-            Protection::ReadWrite if self.object.writable => Access::Write,
-            _ => Access::Read,
-        }
+        self.object.default_access()
     }
 }
