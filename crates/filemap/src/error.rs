@@ -82,7 +82,7 @@ impl fmt::Display for NameProblem {
 /// What is wrong with the file behind a named file-backed mapping.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// # #[cfg(unix)] {
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("data");
@@ -127,7 +127,7 @@ impl fmt::Display for BackingFileProblem {
 /// Everything that can go wrong in filemap.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// let err = filemap::Mapping::open("no-such-object").unwrap_err();
 /// assert!(matches!(err, filemap::Error::NotFound { .. }));
 /// assert_eq!(err.to_string(), "no object named Local\\no-such-object");

@@ -27,7 +27,7 @@
 //! A tour:
 //!
 //! ```
-//! # let _dir = filemap::doctest_dir();
+//! # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 //! use filemap::{Access, Mapping};
 //!
 //! // A named, memory-backed object: gone when the last handle in any process closes.
@@ -76,19 +76,3 @@ pub use view::{allocation_granularity, page_size, View, ViewBuilder};
 pub use vocabulary::{
     Access, Advice, Disposition, Kind, LargePages, Protect, Protection, ShareMode,
 };
-
-/// Points `FILEMAP_DIR` at a fresh directory for a documentation example and removes it
-/// when the returned guard drops. Not part of the API.
-#[doc(hidden)]
-pub fn doctest_dir() -> impl Drop {
-    struct Guard(std::path::PathBuf);
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-    let dir = std::env::temp_dir().join(format!("filemap-doctest-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    std::env::set_var("FILEMAP_DIR", &dir);
-    Guard(dir)
-}

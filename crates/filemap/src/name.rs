@@ -163,7 +163,7 @@ impl FromStr for Name {
 /// [`Error::InvalidName`] by the call that uses it.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::{Mapping, Name};
 /// let name = Name::new("into-name-demo")?;
 /// let _a = Mapping::create_new(&name, 64)?;            // a Name

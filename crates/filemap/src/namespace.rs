@@ -13,7 +13,7 @@ use crate::vocabulary::Kind;
 /// One entry of the namespace, as `filemap ls` shows it.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// let _m = filemap::Mapping::create_new("entry-info-demo", 4096)?;
 /// let e = filemap::namespace::info("entry-info-demo")?;
 /// assert_eq!((e.kind, e.size, e.persistent), (Some(filemap::Kind::Mapping), Some(4096), false));
@@ -64,7 +64,7 @@ pub fn directory() -> PathBuf {
 /// of named kernel objects, so there the list is empty: use [`info`] with a name.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// let m = filemap::Mapping::create_new("ls-demo", 4096)?;
 /// # #[cfg(unix)] {
 /// let entries = filemap::namespace::list()?;
@@ -136,7 +136,7 @@ pub fn remove(name: impl IntoName) -> Result<()> {
 /// What [`collect_garbage`] did with one entry.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// // Nothing is stale while its holders live.
 /// let _m = filemap::Mapping::create_new("collected-demo", 4096)?;
 /// assert!(filemap::namespace::collect_garbage(true)?.is_empty());

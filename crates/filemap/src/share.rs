@@ -318,7 +318,7 @@ impl Mapping {
     /// calls [`Mapping::recv_from`].
     ///
     /// ```
-    /// # let _dir = filemap::doctest_dir();
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
     /// use std::os::unix::net::UnixStream;
     /// let (a, b) = UnixStream::pair().unwrap();
     /// let m = filemap::Mapping::unnamed(4096)?;

@@ -13,7 +13,7 @@ use crate::vocabulary::{Access, Advice};
 /// only the one you are working on.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::{Advice, Mapping};
 /// let m = Mapping::create_new("windows-demo", 10_000)?;
 /// let mut starts = Vec::new();

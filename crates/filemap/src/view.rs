@@ -37,7 +37,7 @@ pub fn page_size() -> u64 {
 /// [`Mapping::view`](crate::Mapping::view).
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::{Access, Mapping};
 /// let m = Mapping::create_new("view-builder-demo", 100_000)?;
 /// // any offset: filemap aligns the underlying mapping itself
@@ -80,7 +80,7 @@ impl<'a> ViewBuilder<'a> {
     /// [`allocation_granularity`] must be a multiple of it ([`Error::AddressMisaligned`]).
     ///
     /// ```
-    /// # let _dir = filemap::doctest_dir();
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
     /// let m = filemap::Mapping::create_new("at-address-demo", 1 << 20)?;
     /// let first = m.view().map()?;
     /// let wanted = first.as_ptr() as usize; // a free, aligned address once unmapped
@@ -240,7 +240,7 @@ fn check_access(object: &Object, access: Access) -> Result<()> {
 ///   [`as_mut_slice`](View::as_mut_slice), whose contract the caller keeps.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use std::sync::atomic::Ordering;
 /// let m = filemap::Mapping::create_new("view-demo", 4096)?;
 /// let v = m.view().map()?;
@@ -346,7 +346,7 @@ impl View {
     /// executable at once.
     ///
     /// ```
-    /// # let _dir = filemap::doctest_dir();
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
     /// use filemap::Protect;
     /// let m = filemap::Mapping::options()
     ///     .size(4096)

@@ -15,7 +15,7 @@ pub(crate) const MAX_NAME_LEN: usize = 200;
 /// Opening a name as the wrong kind is [`Error::KindMismatch`](crate::Error::KindMismatch).
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// let _m = filemap::sync::NamedMutex::create_new("kind-demo")?;
 /// match filemap::Mapping::open("kind-demo") {
 ///     Err(filemap::Error::KindMismatch { found, .. }) => assert_eq!(found, filemap::Kind::Mutex),
@@ -89,7 +89,7 @@ impl fmt::Display for Kind {
 /// `PAGE_READWRITE`, `PAGE_WRITECOPY`).
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::{Access, Mapping, Protection};
 /// let m = Mapping::options().size(4096).protection(Protection::WriteCopy).create_new("prot-demo")?;
 /// assert!(m.view().access(Access::Write).map().is_err()); // writes never reach the object
@@ -127,7 +127,7 @@ impl fmt::Display for Protection {
 /// `FILE_MAP_COPY`).
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::{Access, Mapping};
 /// let m = Mapping::create_new("access-demo", 4096)?;
 /// let w = m.view().access(Access::Write).map()?;
@@ -229,7 +229,7 @@ pub enum LargePages {
 /// Whether `create_or_open` made a new object or found one (Win32's `ERROR_ALREADY_EXISTS`).
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::{Disposition, Mapping};
 /// let (_a, first) = Mapping::create_or_open("disposition-demo", 4096)?;
 /// let (_b, second) = Mapping::create_or_open("disposition-demo", 4096)?;
@@ -248,7 +248,7 @@ pub enum Disposition {
 /// `WillNeed` and `DontNeed` have an equivalent).
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// let m = filemap::Mapping::create_new("advice-demo", 1 << 20)?;
 /// let v = m.view().map()?;
 /// v.advise(filemap::Advice::Sequential)?;
@@ -274,7 +274,7 @@ pub enum Advice {
 /// once: switching between writing and executing is explicit.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// let m = filemap::Mapping::create_new("protect-type-demo", 4096)?;
 /// let mut v = m.view().map()?;
 /// v.protect(filemap::Protect::ReadOnly)?;

@@ -3,7 +3,7 @@
 //! time, opened by name from any process, in either order.
 //!
 //! ```
-//! # let _dir = filemap::doctest_dir();
+//! # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 //! use filemap::channel::{Receiver, Sender};
 //!
 //! let mut tx = Sender::create_or_open("events", 1 << 20)?; // capacity in bytes
@@ -91,7 +91,7 @@ use crate::error::{Error, Result};
 /// How a blocked endpoint waits.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::channel::{Receiver, WaitMode};
 /// let mut rx = Receiver::create_or_open("wait-mode-demo", 4096)?;
 /// rx.set_wait_mode(WaitMode::BusyPoll); // lowest latency, one busy core while waiting

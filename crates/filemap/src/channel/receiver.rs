@@ -16,7 +16,7 @@ use crate::vocabulary::Side;
 /// The receiving end of a channel. Only one may exist at a time.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::channel::{Receiver, Sender};
 /// let mut rx = Receiver::create_or_open("receiver-demo", 4096)?;
 /// let mut tx = Sender::open("receiver-demo")?;
@@ -264,7 +264,7 @@ impl Drop for Receiver {
 /// outside its protocol (a trusted peer).
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::channel::{Receiver, Sender};
 /// let mut tx = Sender::create_or_open("recv-slot-demo", 4096)?;
 /// let mut rx = Receiver::open("recv-slot-demo")?;

@@ -17,7 +17,7 @@ use crate::vocabulary::Side;
 /// [`Error::EndpointTaken`]); it can replace one whose process died.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::channel::{Receiver, Sender};
 /// let mut tx = Sender::create_or_open("sender-demo", 4096)?;
 /// assert!(matches!(Sender::open("sender-demo"), Err(filemap::Error::EndpointTaken { .. })));
@@ -307,7 +307,7 @@ impl Sender {
     /// full: a relay's forwarding step, one copy from ring to ring.
     ///
     /// ```
-    /// # let _dir = filemap::doctest_dir();
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
     /// use filemap::channel::{Receiver, Sender};
     /// let (mut a_tx, mut a_rx) = (Sender::create_or_open("a", 4096)?, Receiver::open("a")?);
     /// let (mut b_tx, mut b_rx) = (Sender::create_or_open("b", 4096)?, Receiver::open("b")?);
@@ -361,7 +361,7 @@ impl Drop for Sender {
 /// plain data to be cast in place (with `bytemuck`, say) on both sides.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::channel::{Receiver, Sender};
 /// let mut tx = Sender::create_or_open("send-slot-demo", 4096)?;
 /// let mut rx = Receiver::open("send-slot-demo")?;

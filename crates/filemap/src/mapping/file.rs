@@ -25,7 +25,7 @@ pub(super) enum FileSource {
 /// [`Mapping::from_path`] or [`Mapping::from_file`].
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::{Mapping, Protection};
 ///
 /// let dir = tempfile::tempdir().unwrap();

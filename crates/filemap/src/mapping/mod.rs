@@ -29,7 +29,7 @@ use crate::vocabulary::{Access, Disposition, Kind, Protection};
 /// processes holding it die), unless it was created persistent.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::{Disposition, Mapping};
 ///
 /// // CreateFileMapping(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 4096, L"Local\\demo")
@@ -77,7 +77,7 @@ impl Mapping {
     /// [`Error::AlreadyExists`] if the name is taken.
     ///
     /// ```
-    /// # let _dir = filemap::doctest_dir();
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
     /// let m = filemap::Mapping::create_new("create-new-demo", 1 << 20)?;
     /// assert_eq!(m.len(), 1 << 20);
     /// assert!(matches!(
@@ -99,7 +99,7 @@ impl Mapping {
     /// [`Mapping::open`].
     ///
     /// ```
-    /// # let _dir = filemap::doctest_dir();
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
     /// use filemap::{Disposition, Mapping};
     /// let (a, d) = Mapping::create_or_open("cor-demo", 4096)?;
     /// assert_eq!(d, Disposition::Created);
@@ -127,7 +127,7 @@ impl Mapping {
     /// `FILE_MAP_ALL_ACCESS`).
     ///
     /// ```
-    /// # let _dir = filemap::doctest_dir();
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
     /// assert!(matches!(
     ///     filemap::Mapping::open("no-such-object"),
     ///     Err(filemap::Error::NotFound { .. })
@@ -141,7 +141,7 @@ impl Mapping {
     /// [`Access::Copy`] open it read-only, which works on objects this user cannot write.
     ///
     /// ```
-    /// # let _dir = filemap::doctest_dir();
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
     /// use filemap::{Access, Mapping};
     /// let m = Mapping::create_new("open-with-demo", 4096)?;
     /// let ro = Mapping::open_with("open-with-demo", Access::Read)?;

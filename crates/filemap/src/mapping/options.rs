@@ -20,7 +20,7 @@ pub(crate) fn check_mode(mode: u32) -> Result<()> {
 /// `INVALID_HANDLE_VALUE`). Made by [`Mapping::options`].
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::Mapping;
 ///
 /// let m = Mapping::options()
@@ -126,7 +126,7 @@ impl CreateOptions {
     /// range before any view (in any process) touches it.
     ///
     /// ```
-    /// # let _dir = filemap::doctest_dir();
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
     /// // SAFETY: the only bytes touched below are committed first.
     /// let m = unsafe { filemap::Mapping::options().size(1 << 30).reserve(true) }
     ///     .create_new("reserve-demo")?;

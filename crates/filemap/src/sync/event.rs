@@ -14,7 +14,7 @@ use crate::vocabulary::Kind;
 /// How an event goes back to unset.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::sync::{EventReset, NamedEvent};
 /// let e = NamedEvent::create_new("reset-demo", EventReset::Auto, true)?;
 /// assert!(e.try_wait()?);  // takes the signal...
@@ -36,7 +36,7 @@ pub enum EventReset {
 /// cannot leave the others asleep.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::sync::{EventReset, NamedEvent};
 /// use std::time::Duration;
 /// let (ready, _) = NamedEvent::create_or_open("ready", EventReset::Manual, false)?;

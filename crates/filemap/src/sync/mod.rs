@@ -27,7 +27,7 @@ use crate::vocabulary::Protection;
 /// Options for creating a synchronisation object: persistence and permissions.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::sync::{NamedMutex, ObjectOptions};
 /// let options = ObjectOptions::new().permissions(0o660);
 /// let m = NamedMutex::create_new_with("options-mutex", &options)?;

@@ -63,7 +63,7 @@ pub(crate) fn release(object: &sys::MutexObject) {
 /// [`Error::WouldDeadlock`], not a hang.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::sync::NamedMutex;
 /// let (m, _) = NamedMutex::create_or_open("jobs-lock")?;
 /// {
@@ -173,7 +173,7 @@ impl NamedMutex {
 /// Holds a [`NamedMutex`] locked; unlocks it when dropped (on the thread that locked it).
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// let m = filemap::sync::NamedMutex::create_new("guard-demo")?;
 /// let guard = m.lock()?;
 /// if guard.abandoned() {

@@ -15,7 +15,7 @@ use crate::vocabulary::Kind;
 /// returns units, never past the maximum.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::sync::NamedSemaphore;
 /// let slots = NamedSemaphore::create_new("slots", 1, 2)?;
 /// slots.acquire()?;

@@ -61,7 +61,7 @@ fn check_layout<T>(name: &Name, header: &Header) -> Result<()> {
 /// [`abandoned`](SharedMutexGuard::abandoned) says so).
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::sync::SharedMutex;
 /// let (counter, _) = SharedMutex::<u64>::create_or_open("counter", 0)?;
 /// {
@@ -233,7 +233,7 @@ impl<T: Pod> SharedMutex<T> {
 /// to a size the stack can hold.
 ///
 /// ```
-/// # let _dir = filemap::doctest_dir();
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// let v = filemap::sync::SharedMutex::<[u32; 4]>::create_new("shared-guard-demo", [0; 4])?;
 /// let mut g = v.lock()?;
 /// g[2] = 7; // changes the copy; written back when `g` drops
