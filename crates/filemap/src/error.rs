@@ -459,6 +459,43 @@ pub enum Error {
         mode: u32,
     },
 
+    /// Other processes kept removing and re-creating the name while this one tried to
+    /// open or create it, and it gave up.
+    #[error("{name}: gave up after {attempts} attempts: other processes kept removing and re-creating the name")]
+    NameContended {
+        /// The name.
+        name: String,
+        /// How many times it tried.
+        attempts: u32,
+    },
+
+    /// The name is used by a kernel object filemap does not make (Windows: a timer, a job,
+    /// ...), so it cannot name a filemap object.
+    #[error("{name} is used by a kernel object of another type")]
+    NameInUse {
+        /// The name.
+        name: String,
+    },
+
+    /// A named file-backed mapping records its file's path so other processes can open it;
+    /// this path does not fit in the header.
+    #[error(
+        "the path {path} is {len} bytes long; a named file-backed mapping can record at most {max}"
+    )]
+    PathTooLong {
+        /// The file's path.
+        path: PathBuf,
+        /// Its length in bytes.
+        len: usize,
+        /// The longest path an entry records.
+        max: usize,
+    },
+
+    /// A named file-backed mapping of a file that has no path (it was deleted): other
+    /// processes could not open the file by name.
+    #[error("the file has no path (was it deleted?), so other processes could not open a mapping of it by name")]
+    FileHasNoPath,
+
     /// A combination of options that cannot work.
     #[error("unsupported: {what}")]
     Unsupported {
@@ -486,5 +523,63 @@ impl Error {
             target: target.to_string(),
             source,
         }
+    }
+}
+
+/// A filemap error as an [`io::Error`] of the closest [`io::ErrorKind`], carrying the
+/// filemap error (its message, and `downcast` gives it back); an [`Error::Io`] keeps the
+/// kind of the operating system's error.
+///
+/// ```
+/// let err = filemap::Mapping::open("no-such-object").unwrap_err();
+/// let io: std::io::Error = err.into();
+/// assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+/// ```
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        use io::ErrorKind as K;
+        let kind = match &e {
+            Error::Io { source, .. } => source.kind(),
+            Error::NotFound { .. } => K::NotFound,
+            Error::AlreadyExists { .. } => K::AlreadyExists,
+            Error::PermissionDenied { .. }
+            | Error::ForeignOwner { .. }
+            | Error::InsecurePermissions { .. }
+            | Error::Symlink { .. }
+            | Error::AccessNotAllowed { .. }
+            | Error::FileNotWritable { .. }
+            | Error::ViewNotWritable { .. }
+            | Error::NotExecutable { .. } => K::PermissionDenied,
+            Error::InvalidName { .. }
+            | Error::InvalidSize { .. }
+            | Error::OutOfRange { .. }
+            | Error::Misaligned { .. }
+            | Error::AddressMisaligned { .. }
+            | Error::InvalidCount { .. }
+            | Error::InvalidPermissions { .. }
+            | Error::MessageTooLarge { .. }
+            | Error::SemaphoreFull { .. }
+            | Error::EmptyFile { .. }
+            | Error::PathTooLong { .. }
+            | Error::FileHasNoPath => K::InvalidInput,
+            Error::Corrupt { .. }
+            | Error::KindMismatch { .. }
+            | Error::LayoutMismatch { .. }
+            | Error::BackingFile { .. }
+            | Error::SharedHandle { .. } => K::InvalidData,
+            Error::Timeout { .. } => K::TimedOut,
+            Error::Disconnected { .. } => K::BrokenPipe,
+            Error::NoSpace { .. } => K::StorageFull,
+            Error::WouldDeadlock { .. } => K::Deadlock,
+            Error::Unsupported { .. } => K::Unsupported,
+            Error::AddressInUse { .. }
+            | Error::EndpointTaken { .. }
+            | Error::NameInUse { .. }
+            | Error::ShareViolation { .. } => K::AddrInUse,
+            Error::NameContended { .. } | Error::CannotExtend { .. } | Error::LockLimit { .. } => {
+                K::Other
+            }
+        };
+        io::Error::new(kind, e)
     }
 }

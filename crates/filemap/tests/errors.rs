@@ -51,6 +51,10 @@ fn main() {
             permission_denied_for_other_user,
         ),
         ("io_error_names_the_directory", io_error_names_the_directory),
+        (
+            "file_paths_a_name_cannot_record",
+            file_paths_a_name_cannot_record,
+        ),
     ]);
     run_tests(&tests);
 }
@@ -623,4 +627,53 @@ fn io_error_names_the_directory() {
         "{e}"
     );
     assert!(!missing.exists());
+}
+
+/// A named file-backed mapping records its file's path for other processes: a deleted file
+/// has none, and a path longer than the header holds cannot be recorded.
+#[cfg(unix)]
+fn file_paths_a_name_cannot_record() {
+    let ns = Namespace::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deleted");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    file.set_len(4096).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let name = unique("no-path");
+    let e = Mapping::from_file(&file)
+        .unwrap()
+        .name(name.as_str())
+        .create()
+        .unwrap_err();
+    assert!(matches!(e, Error::FileHasNoPath), "{e:?}");
+    assert!(e.to_string().contains("deleted"), "{e}");
+    // Unnamed, it needs no path.
+    assert_eq!(
+        Mapping::from_file(&file).unwrap().create().unwrap().len(),
+        4096
+    );
+
+    // A path of more than 3948 bytes: nested directories of 200-byte names.
+    let mut long = dir.path().to_path_buf();
+    while long.as_os_str().len() < 4000 {
+        long.push("d".repeat(200));
+    }
+    std::fs::create_dir_all(&long).unwrap();
+    let file_path = long.join("f");
+    std::fs::write(&file_path, [0u8; 64]).unwrap();
+    match Mapping::from_path(&file_path).name(name.as_str()).create() {
+        Err(e @ Error::PathTooLong { len, max, .. }) => {
+            assert_eq!(len, file_path.as_os_str().len());
+            assert!(len > max, "{e}");
+            assert!(e.to_string().contains("can record at most"), "{e}");
+        }
+        other => panic!("expected PathTooLong, got {other:?}"),
+    }
+    ns.assert_empty();
 }

@@ -8,7 +8,7 @@ use super::endpoint::Endpoint;
 use super::ring::{self, Next};
 use super::{check_slot_range, WaitMode, FAST_SPINS};
 use crate::copy::{copy_from_shared, copy_racy, copy_to_shared};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::name::{IntoName, Name};
 use crate::sync::ObjectOptions;
 use crate::vocabulary::Side;
@@ -151,7 +151,10 @@ impl Receiver {
             }
             spun = 0;
             match ring.next_frame(claim).map_err(|p| self.end.corrupt(p))? {
-                // Only after a deadline passed (a wait without one ends with a frame).
+                // After a deadline passed; without one, only if another process changed the
+                // ring between the wait and this look (it is not the protocol's doing): wait
+                // again.
+                Next::Empty if deadline.is_none() => continue,
                 Next::Empty => {
                     return match timeout {
                         Some(after) => Err(self.end.timeout(after)),
@@ -215,10 +218,7 @@ impl Receiver {
         // Without a deadline the wait only ends with a committed frame (the sender
         // publishes a wrap marker together with the frame after it).
         self.recv_until(None, None, FAST_SPINS)?
-            .ok_or_else(|| Error::Corrupt {
-                name: "this channel".into(),
-                problem: "a wait without a deadline ended without a message".into(),
-            })
+            .ok_or_else(|| unreachable!("a wait without a deadline only ends with a message"))
     }
 
     /// The next message if there is one now.
@@ -229,10 +229,7 @@ impl Receiver {
     /// Like [`recv`](Receiver::recv), giving up with [`Error::Timeout`].
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<RecvSlot<'_>> {
         self.recv_until(Some(Instant::now() + timeout), Some(timeout), 0)?
-            .ok_or_else(|| Error::Corrupt {
-                name: "this channel".into(),
-                problem: "a timed wait ended without a message or timeout".into(),
-            })
+            .ok_or_else(|| unreachable!("a timed wait ends with a message or Error::Timeout"))
     }
 
     /// Receives the next message into `buf` (replacing its contents).

@@ -214,7 +214,7 @@ impl Sender {
         }
     }
 
-    /// Waits until the ring is free up to `end`.
+    /// Waits until the ring is free up to `end`; `false` only if `deadline` passed first.
     fn wait_for_room(&mut self, end: u64, deadline: Option<Instant>) -> Result<bool> {
         if self.has_room(end)? {
             return Ok(true);
@@ -226,9 +226,18 @@ impl Sender {
             let head = ring.head().load(Ordering::Acquire);
             !ring.head_fits(head, tail) || end - head <= ring.capacity()
         };
-        let ok = self.end.wait(Side::Sender, deadline, 0, room)?;
-        self.head = self.load_head()?;
-        Ok(ok && end - self.head <= ring.capacity())
+        loop {
+            let ok = self.end.wait(Side::Sender, deadline, 0, room)?;
+            self.head = self.load_head()?;
+            if end - self.head <= ring.capacity() {
+                return Ok(true);
+            }
+            // Without a deadline the wait only ends with room, unless another process
+            // changed the head meanwhile (not the protocol's doing): wait again.
+            if !ok || deadline.is_some() {
+                return Ok(false);
+            }
+        }
     }
 
     /// Commits the frame or wrap marker at `at`, records the new `tail`, and wakes the
@@ -263,10 +272,7 @@ impl Sender {
     #[inline(never)]
     fn reserve_waiting(&mut self, len: usize) -> Result<SendSlot<'_>> {
         self.reserve_until(len, None, None)?
-            .ok_or_else(|| Error::Corrupt {
-                name: "this channel".into(),
-                problem: "a wait without a deadline ended without room".into(),
-            })
+            .ok_or_else(|| unreachable!("a wait without a deadline only ends with room"))
     }
 
     /// A slot if there is room now; `Ok(None)` if the ring is full.
@@ -277,10 +283,7 @@ impl Sender {
     /// Like [`reserve`](Sender::reserve), giving up with [`Error::Timeout`].
     pub fn reserve_timeout(&mut self, len: usize, timeout: Duration) -> Result<SendSlot<'_>> {
         self.reserve_until(len, Some(Instant::now() + timeout), Some(timeout))?
-            .ok_or_else(|| Error::Corrupt {
-                name: "this channel".into(),
-                problem: "a timed wait ended without room or timeout".into(),
-            })
+            .ok_or_else(|| unreachable!("a timed wait ends with room or Error::Timeout"))
     }
 
     /// Copies `message` in and sends it, waiting while the ring is full.

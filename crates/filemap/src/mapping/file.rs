@@ -241,23 +241,15 @@ impl FileOptions {
             return Ok((Mapping::from_object(object)?, Disposition::Created));
         };
         let Some(path) = path else {
-            return Err(Error::io(
-                "name a mapping of",
-                "an open file",
-                std::io::Error::other(
-                    "the file has no path (it was deleted?), so other processes could not open it",
-                ),
-            ));
+            return Err(Error::FileHasNoPath);
         };
         let path_bytes = sys::path_to_bytes(&path);
         if path_bytes.len() > MAX_PATH_LEN {
-            return Err(Error::io(
-                "record the path of",
-                path.display(),
-                std::io::Error::other(format!(
-                    "paths longer than {MAX_PATH_LEN} bytes cannot be recorded"
-                )),
-            ));
+            return Err(Error::PathTooLong {
+                len: path_bytes.len(),
+                path,
+                max: MAX_PATH_LEN,
+            });
         }
         let (dev, ino) = sys::file_identity(&file)?;
         let mut flags = FLAG_FILE_BACKED | share_flags;

@@ -175,11 +175,9 @@ pub(crate) fn send_handles(stream: &UnixStream, bytes: &[u8], handles: &[OsHandl
         [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_SHARED_HANDLES))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     if !control.push(SendAncillaryMessage::ScmRights(&borrowed)) {
-        return Err(Error::io(
-            "send",
-            "a handle",
-            std::io::Error::other("too many descriptors for one message"),
-        ));
+        return Err(Error::Unsupported {
+            what: "sending more handles in one message than a mapping has",
+        });
     }
     let sent = loop {
         match rustix::net::sendmsg(
@@ -197,7 +195,7 @@ pub(crate) fn send_handles(stream: &UnixStream, bytes: &[u8], handles: &[OsHandl
         return Err(Error::io(
             "send",
             "a handle over a Unix socket",
-            std::io::Error::other("the message was cut short"),
+            std::io::Error::new(std::io::ErrorKind::WriteZero, "the message was cut short"),
         ));
     }
     Ok(())
