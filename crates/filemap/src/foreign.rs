@@ -4,6 +4,7 @@
 //! that those programs can open. filemap never removes a foreign segment unless asked to.
 
 use crate::error::{Error, NameProblem, Result};
+use crate::header::Flags;
 use crate::mapping::Mapping;
 use crate::object::Object;
 use crate::sys;
@@ -47,7 +48,13 @@ fn foreign_mapping(
             problem: "the segment is empty",
         });
     }
-    let mut header = new_header(Kind::Mapping, size, 0, 0o600, Protection::ReadWrite);
+    let mut header = new_header(
+        Kind::Mapping,
+        size,
+        Flags::empty(),
+        0o600,
+        Protection::ReadWrite,
+    );
     header.data_offset = 0;
     Mapping::from_object(Object {
         name: None,

@@ -40,28 +40,27 @@ pub(crate) const HEADER_AREA: usize = 4096;
 /// shared value) that hold its words; a shared value's bytes follow them.
 pub(crate) const SYNC_AREA: usize = 64;
 
-/// The object outlives its handles until removed explicitly.
-pub(crate) const FLAG_PERSISTENT: u32 = 1;
-/// Memory is allocated on `commit`, not at creation.
-pub(crate) const FLAG_RESERVE: u32 = 2;
-/// The data lives in a file recorded in the header, not in the entry.
-pub(crate) const FLAG_FILE_BACKED: u32 = 4;
-/// Views may be made executable (`PAGE_EXECUTE_READWRITE` sections on Windows).
-pub(crate) const FLAG_EXECUTABLE: u32 = 8;
-/// File-backed: every mapping of the file shares it (no exclusive user meanwhile).
-pub(crate) const FLAG_SHARE_SHARED: u32 = 16;
-/// File-backed: the creator maps the file alone.
-pub(crate) const FLAG_SHARE_EXCLUSIVE: u32 = 32;
-/// Large pages: views are advised to use huge pages; with a data offset of a whole huge
-/// page, the object lives on explicit huge pages (hugetlb).
-pub(crate) const FLAG_LARGE_PAGES: u32 = 64;
-const KNOWN_FLAGS: u32 = FLAG_LARGE_PAGES
-    | FLAG_PERSISTENT
-    | FLAG_RESERVE
-    | FLAG_FILE_BACKED
-    | FLAG_EXECUTABLE
-    | FLAG_SHARE_SHARED
-    | FLAG_SHARE_EXCLUSIVE;
+bitflags::bitflags! {
+    /// The header's flags (offset 16).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) struct Flags: u32 {
+        /// The object outlives its handles until removed explicitly.
+        const PERSISTENT = 1;
+        /// Memory is allocated on `commit`, not at creation.
+        const RESERVE = 2;
+        /// The data lives in a file recorded in the header, not in the entry.
+        const FILE_BACKED = 4;
+        /// Views may be made executable (`PAGE_EXECUTE_READWRITE` sections on Windows).
+        const EXECUTABLE = 8;
+        /// File-backed: every mapping of the file shares it (no exclusive user meanwhile).
+        const SHARE_SHARED = 16;
+        /// File-backed: the creator maps the file alone.
+        const SHARE_EXCLUSIVE = 32;
+        /// Large pages: views are advised to use huge pages; with a data offset of a whole
+        /// huge page, the object lives on explicit huge pages (hugetlb).
+        const LARGE_PAGES = 64;
+    }
+}
 
 const FILE_PATH_AT: usize = FIXED_LEN + 20;
 /// The longest file path a file-backed entry can record.
@@ -88,7 +87,7 @@ pub(crate) struct FileRecord {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Header {
     pub kind: Kind,
-    pub flags: u32,
+    pub flags: Flags,
     pub mode: u32,
     pub size: u64,
     pub data_offset: u64,
@@ -154,29 +153,29 @@ impl Header {
     }
 
     pub(crate) fn is_persistent(&self) -> bool {
-        self.flags & FLAG_PERSISTENT != 0
+        self.flags.contains(Flags::PERSISTENT)
     }
 
     pub(crate) fn is_file_backed(&self) -> bool {
-        self.flags & FLAG_FILE_BACKED != 0
+        self.flags.contains(Flags::FILE_BACKED)
     }
 
     pub(crate) fn is_reserve(&self) -> bool {
-        self.flags & FLAG_RESERVE != 0
+        self.flags.contains(Flags::RESERVE)
     }
 
     pub(crate) fn is_large_pages(&self) -> bool {
-        self.flags & FLAG_LARGE_PAGES != 0
+        self.flags.contains(Flags::LARGE_PAGES)
     }
 
     pub(crate) fn is_executable(&self) -> bool {
-        self.flags & FLAG_EXECUTABLE != 0
+        self.flags.contains(Flags::EXECUTABLE)
     }
 
     pub(crate) fn share_mode(&self) -> ShareMode {
-        if self.flags & FLAG_SHARE_EXCLUSIVE != 0 {
+        if self.flags.contains(Flags::SHARE_EXCLUSIVE) {
             ShareMode::Exclusive
-        } else if self.flags & FLAG_SHARE_SHARED != 0 {
+        } else if self.flags.contains(Flags::SHARE_SHARED) {
             ShareMode::Shared
         } else {
             ShareMode::Any
@@ -199,7 +198,7 @@ impl Header {
         b[0..8].copy_from_slice(&MAGIC);
         b[8..12].copy_from_slice(&VERSION.to_le_bytes());
         b[12..16].copy_from_slice(&self.kind.code().to_le_bytes());
-        b[16..20].copy_from_slice(&self.flags.to_le_bytes());
+        b[16..20].copy_from_slice(&self.flags.bits().to_le_bytes());
         b[20..24].copy_from_slice(&self.mode.to_le_bytes());
         b[24..32].copy_from_slice(&self.size.to_le_bytes());
         b[32..40].copy_from_slice(&self.data_offset.to_le_bytes());
@@ -244,10 +243,9 @@ impl Header {
         }
         let kind_code = u32_at(bytes, 12);
         let kind = Kind::from_code(kind_code).ok_or_else(|| format!("unknown kind {kind_code}"))?;
-        let flags = u32_at(bytes, 16);
-        if flags & !KNOWN_FLAGS != 0 {
-            return Err(format!("unknown flags {:#x}", flags & !KNOWN_FLAGS));
-        }
+        let raw_flags = u32_at(bytes, 16);
+        let flags = Flags::from_bits(raw_flags)
+            .ok_or_else(|| format!("unknown flags {:#x}", raw_flags & !Flags::all().bits()))?;
         let mode = u32_at(bytes, 20);
         if mode & !0o7777 != 0 {
             return Err(format!("invalid permissions {mode:#o}"));
@@ -334,9 +332,9 @@ mod tests {
         Header {
             kind: Kind::Mapping,
             flags: if file {
-                FLAG_FILE_BACKED
+                Flags::FILE_BACKED
             } else {
-                FLAG_PERSISTENT
+                Flags::PERSISTENT
             },
             mode: 0o600,
             size: 12345,

@@ -8,7 +8,7 @@
 use std::process::Command;
 
 use crate::error::{Error, Result};
-use crate::header::{Header, FLAG_FILE_BACKED};
+use crate::header::{Flags, Header};
 use crate::mapping::Mapping;
 use crate::name::Name;
 use crate::object::Object;
@@ -206,9 +206,9 @@ impl Mapping {
             }
             None => {
                 let header = Header {
-                    flags: FLAG_FILE_BACKED,
+                    flags: Flags::FILE_BACKED,
                     data_offset: 0,
-                    ..new_header(Kind::Mapping, d.size, 0, 0o600, d.protection)
+                    ..new_header(Kind::Mapping, d.size, Flags::empty(), 0o600, d.protection)
                 };
                 (None, header)
             }

@@ -6,10 +6,7 @@ use std::path::PathBuf;
 
 use super::{check_mode, Mapping, Object};
 use crate::error::{Error, Result};
-use crate::header::{
-    FileRecord, Header, FLAG_EXECUTABLE, FLAG_FILE_BACKED, FLAG_PERSISTENT, FLAG_SHARE_EXCLUSIVE,
-    FLAG_SHARE_SHARED, MAX_PATH_LEN,
-};
+use crate::header::{FileRecord, Flags, Header, MAX_PATH_LEN};
 use crate::name::Name;
 use crate::sys::{self, new_header};
 use crate::vocabulary::{Disposition, Kind, Protection, ShareMode};
@@ -173,9 +170,9 @@ impl FileOptions {
         // Take the share mode first, so that nothing is changed under an exclusive user.
         let share_lock = sys::lock_file(&file, self.share, opened_here, &shown)?;
         let share_flags = match self.share {
-            ShareMode::Any => 0,
-            ShareMode::Shared => FLAG_SHARE_SHARED,
-            ShareMode::Exclusive => FLAG_SHARE_EXCLUSIVE,
+            ShareMode::Any => Flags::empty(),
+            ShareMode::Shared => Flags::SHARE_SHARED,
+            ShareMode::Exclusive => Flags::SHARE_EXCLUSIVE,
         };
         if writable && !sys::file_is_writable(&file) {
             return Err(Error::FileNotWritable { path: shown });
@@ -218,14 +215,20 @@ impl FileOptions {
         let Some(name) = name else {
             let section =
                 sys::Section::from_file(&file, writable, self.executable, size, &shown.display())?;
-            let mut flags = FLAG_FILE_BACKED | share_flags;
+            let mut flags = Flags::FILE_BACKED | share_flags;
             if self.executable {
-                flags |= FLAG_EXECUTABLE;
+                flags |= Flags::EXECUTABLE;
             }
             let header = Header {
                 flags,
                 data_offset: 0,
-                ..new_header(Kind::Mapping, size, 0, self.mode, self.protection)
+                ..new_header(
+                    Kind::Mapping,
+                    size,
+                    Flags::empty(),
+                    self.mode,
+                    self.protection,
+                )
             };
             let object = Object {
                 name: None,
@@ -252,12 +255,12 @@ impl FileOptions {
             });
         }
         let (dev, ino) = sys::file_identity(&file)?;
-        let mut flags = FLAG_FILE_BACKED | share_flags;
+        let mut flags = Flags::FILE_BACKED | share_flags;
         if self.persistent {
-            flags |= FLAG_PERSISTENT;
+            flags |= Flags::PERSISTENT;
         }
         if self.executable {
-            flags |= FLAG_EXECUTABLE;
+            flags |= Flags::EXECUTABLE;
         }
         let header = Header {
             data_offset: 0,

@@ -4,7 +4,7 @@
 
 use super::{Mapping, Object};
 use crate::error::{Error, Result};
-use crate::header::{Header, FLAG_EXECUTABLE, FLAG_LARGE_PAGES, FLAG_PERSISTENT, FLAG_RESERVE};
+use crate::header::{Flags, Header};
 use crate::name::IntoName;
 use crate::sys::{self, new_header};
 use crate::vocabulary::{Disposition, Kind, LargePages, Protection};
@@ -153,15 +153,16 @@ impl CreateOptions {
             });
         }
         check_mode(self.mode)?;
-        let mut flags = if self.persistent { FLAG_PERSISTENT } else { 0 };
+        let mut flags = Flags::empty();
+        flags.set(Flags::PERSISTENT, self.persistent);
         if self.reserve {
-            flags |= FLAG_RESERVE;
+            flags |= Flags::RESERVE;
         }
         if self.executable {
-            flags |= FLAG_EXECUTABLE;
+            flags |= Flags::EXECUTABLE;
         }
         if self.large_pages != LargePages::Off {
-            flags |= FLAG_LARGE_PAGES;
+            flags |= Flags::LARGE_PAGES;
         }
         Ok(new_header(
             Kind::Mapping,

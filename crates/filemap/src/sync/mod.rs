@@ -17,7 +17,7 @@ pub use semaphore::NamedSemaphore;
 pub use shared::{SharedMutex, SharedMutexGuard};
 
 use crate::error::{Error, Result};
-use crate::header::{Header, Layout, FLAG_PERSISTENT, SYNC_AREA};
+use crate::header::{Flags, Header, Layout, SYNC_AREA};
 use crate::mapping::check_mode;
 use crate::name::Name;
 use crate::sys::new_header;
@@ -69,7 +69,11 @@ impl ObjectOptions {
     /// The header of a new object of `kind` with `user_size` bytes of user data.
     pub(crate) fn header(&self, kind: Kind, user_size: usize, layout: Layout) -> Result<Header> {
         check_mode(self.mode)?;
-        let flags = if self.persistent { FLAG_PERSISTENT } else { 0 };
+        let flags = if self.persistent {
+            Flags::PERSISTENT
+        } else {
+            Flags::empty()
+        };
         let mut header = new_header(
             kind,
             (SYNC_AREA + user_size) as u64,

@@ -25,7 +25,7 @@ pub(crate) use windows::*;
 compile_error!("filemap supports Linux and Windows");
 
 use crate::error::Result;
-use crate::header::{Header, Layout, HEADER_AREA};
+use crate::header::{Flags, Header, Layout, HEADER_AREA};
 use crate::name::Name;
 use crate::vocabulary::{Kind, Protection};
 
@@ -79,7 +79,7 @@ pub(crate) struct Collected {
 pub(crate) fn new_header(
     kind: Kind,
     size: u64,
-    flags: u32,
+    flags: Flags,
     mode: u32,
     protection: Protection,
 ) -> Header {

@@ -33,7 +33,13 @@ const SEMAPHORE_MODIFY_STATE: u32 = 0x0002;
 
 /// The header a native object would have, for the platform-neutral checks.
 fn native_header(kind: Kind) -> Header {
-    crate::sys::new_header(kind, SYNC_AREA as u64, 0, 0o600, Protection::ReadWrite)
+    crate::sys::new_header(
+        kind,
+        SYNC_AREA as u64,
+        crate::header::Flags::empty(),
+        0o600,
+        Protection::ReadWrite,
+    )
 }
 
 fn refuse_persistent(header: &Header) -> Result<()> {
