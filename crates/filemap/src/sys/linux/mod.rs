@@ -1,11 +1,20 @@
-//! Linux backend: memory mapping (`Section`, `RawView`), process identity, and the
-//! file helpers. Namespace entries live in `entry.rs`, handle sharing in `share.rs`.
+//! Linux backend: memory mapping (`Section`, `RawView`), process identity, and allocating
+//! the blocks of new storage. Namespace entries live in `entry.rs` (listed and collected
+//! in `listing.rs`), handle sharing in `share.rs`, the file helpers for file-backed
+//! mappings in `file.rs`, POSIX shared memory segments made by other programs in
+//! `foreign.rs`.
 
 mod entry;
+mod file;
+mod foreign;
+mod listing;
 mod share;
 mod sync;
 
 pub(crate) use entry::*;
+pub(crate) use file::*;
+pub(crate) use foreign::*;
+pub(crate) use listing::*;
 pub(crate) use share::*;
 pub(crate) use sync::{
     create_sync, open_sync, ChannelMemory, EndpointLock, EventObject, MutexObject, SemaphoreObject,
@@ -14,14 +23,12 @@ pub(crate) use sync::{
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 
 use rustix::mm::{MapFlags, MsyncFlags, ProtFlags};
 
 use crate::error::{Error, Result};
-use crate::vocabulary::{Access, Advice, Protect, ShareMode};
+use crate::vocabulary::{Access, Advice, Protect};
 
 /// The size of a memory page.
 pub(crate) fn page_size() -> u64 {
@@ -375,112 +382,6 @@ impl Drop for RawView {
     }
 }
 
-/// Opens a file to map: read-only, or read-write. (The share mode is a lock taken
-/// afterwards by `lock_file` on Linux.)
-pub(crate) fn open_file(
-    path: &Path,
-    writable: bool,
-    _executable: bool,
-    _share: ShareMode,
-) -> std::io::Result<File> {
-    File::options().read(true).write(writable).open(path)
-}
-
-/// Whether an open failed because of another user's share mode (never on Linux: there
-/// `lock_file` reports it).
-pub(crate) fn is_sharing_violation(_e: &std::io::Error) -> bool {
-    false
-}
-
-/// An advisory `flock` on a file, on an open file description of its own, held until
-/// dropped.
-#[derive(Debug)]
-pub(crate) struct FileLock {
-    _fd: OwnedFd,
-}
-
-/// Takes the lock that keeps `share` for the mapping's life: `LOCK_SH` for shared,
-/// `LOCK_EX` for exclusive, without waiting.
-pub(crate) fn lock_file(
-    file: &File,
-    share: ShareMode,
-    _opened_here: bool,
-    path: &Path,
-) -> Result<Option<FileLock>> {
-    use rustix::fs::FlockOperation;
-    let op = match share {
-        ShareMode::Any => return Ok(None),
-        ShareMode::Shared => FlockOperation::NonBlockingLockShared,
-        ShareMode::Exclusive => FlockOperation::NonBlockingLockExclusive,
-    };
-    // A description of our own, so that the lock is exactly this mapping's.
-    let fd = rustix::fs::open(
-        format!("/proc/self/fd/{}", file.as_raw_fd()),
-        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .map_err(|e| Error::io("open for locking", path.display(), errno(e)))?;
-    match rustix::fs::flock(&fd, op) {
-        Ok(()) => Ok(Some(FileLock { _fd: fd })),
-        Err(rustix::io::Errno::WOULDBLOCK) => Err(Error::ShareViolation {
-            path: path.to_path_buf(),
-            mode: share,
-        }),
-        Err(e) => Err(Error::io("lock", path.display(), errno(e))),
-    }
-}
-
-/// Device and inode of an open file: its identity, recorded in file-backed headers.
-pub(crate) fn file_identity(file: &File) -> Result<(u64, u64)> {
-    let m = file
-        .metadata()
-        .map_err(|e| Error::io("inspect", "a file", e))?;
-    Ok((m.dev(), m.ino()))
-}
-
-/// What is wrong with the file a file-backed entry records, found without opening it (a
-/// FIFO put there would block an open): `None` if it is still there, the same file, long
-/// enough for `size` bytes.
-pub(crate) fn backing_file_problem(
-    record: &crate::header::FileRecord,
-    size: u64,
-) -> Option<crate::BackingFileProblem> {
-    use crate::BackingFileProblem as P;
-    match rustix::fs::stat(path_from_bytes(&record.path)) {
-        Err(rustix::io::Errno::NOENT) => Some(P::Missing),
-        Err(_) => None, // not ours to judge (e.g. a directory we may not search)
-        Ok(st) if (st.st_dev, st.st_ino) != (record.dev, record.ino) => Some(P::Replaced),
-        Ok(st) if (st.st_size as u64) < size => Some(P::TooShort {
-            file_len: st.st_size as u64,
-        }),
-        Ok(_) => None,
-    }
-}
-
-/// Whether `file` was opened for writing.
-pub(crate) fn file_is_writable(file: &File) -> bool {
-    rustix::fs::fcntl_getfl(file)
-        .map(|fl| fl.contains(rustix::fs::OFlags::RDWR) || fl.contains(rustix::fs::OFlags::WRONLY))
-        .unwrap_or(false)
-}
-
-/// The path an open file was opened under, if it still has one.
-pub(crate) fn file_path(file: &File) -> Option<PathBuf> {
-    let link = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
-    let deleted = link.to_str().is_some_and(|s| s.ends_with(" (deleted)"));
-    (!deleted && link.is_absolute()).then_some(link)
-}
-
-pub(crate) fn path_to_bytes(path: &Path) -> Vec<u8> {
-    use std::os::unix::ffi::OsStrExt;
-    path.as_os_str().as_bytes().to_vec()
-}
-
-pub(crate) fn path_from_bytes(bytes: &[u8]) -> PathBuf {
-    use std::os::unix::ffi::OsStrExt;
-    PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
-}
-
 /// Allocates the blocks of `[0, len)` of a file, so that writes through a view cannot fail
 /// later for lack of space.
 pub(crate) fn allocate(fd: BorrowedFd<'_>, len: u64, place: &dyn std::fmt::Display) -> Result<()> {
@@ -498,94 +399,4 @@ pub(crate) fn allocate(fd: BorrowedFd<'_>, len: u64, place: &dyn std::fmt::Displ
         Err(rustix::io::Errno::OPNOTSUPP) => Ok(()),
         Err(e) => Err(Error::io("allocate space in", place, errno(e))),
     }
-}
-
-/// Where POSIX shared memory lives (`shm_open` names are files here).
-const POSIX_SHM_DIR: &str = "/dev/shm";
-
-fn foreign_error(name: &str, e: rustix::io::Errno, writable: bool) -> Error {
-    match e {
-        rustix::io::Errno::NOENT => Error::NotFound {
-            name: name.to_string(),
-        },
-        rustix::io::Errno::EXIST => Error::AlreadyExists {
-            name: name.to_string(),
-        },
-        rustix::io::Errno::LOOP => Error::Symlink {
-            name: name.to_string(),
-        },
-        rustix::io::Errno::ACCESS | rustix::io::Errno::PERM => Error::PermissionDenied {
-            what: format!(
-                "opening the shared memory segment {name} for {}",
-                if writable {
-                    "reading and writing"
-                } else {
-                    "reading"
-                }
-            ),
-        },
-        e => Error::io("open the shared memory segment", name, errno(e)),
-    }
-}
-
-/// Opens a POSIX shared memory segment (as `shm_open(name)` would) and returns it with
-/// its size. `name` is already validated.
-pub(crate) fn open_foreign(name: &str, writable: bool) -> Result<(Section, u64)> {
-    use rustix::fs::{FileType, Mode, OFlags};
-    let access = if writable {
-        OFlags::RDWR
-    } else {
-        OFlags::RDONLY
-    };
-    let fd = rustix::fs::open(
-        Path::new(POSIX_SHM_DIR).join(name),
-        access | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| foreign_error(name, e, writable))?;
-    let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", name, errno(e)))?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Err(Error::Corrupt {
-            name: name.to_string(),
-            problem: "not a shared memory segment (not a regular file)".into(),
-        });
-    }
-    Ok((Section::from_handle(fd), st.st_size as u64))
-}
-
-/// Creates a POSIX shared memory segment of `size` bytes (as `shm_open(name, O_CREAT |
-/// O_EXCL)` + `ftruncate` would), allocated now. It stays until removed, as POSIX segments
-/// do.
-pub(crate) fn create_foreign(name: &str, size: u64, mode: u32) -> Result<Section> {
-    use rustix::fs::{Mode, OFlags};
-    let path = Path::new(POSIX_SHM_DIR).join(name);
-    let fd = rustix::fs::open(
-        &path,
-        OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::from_raw_mode(mode),
-    )
-    .map_err(|e| foreign_error(name, e, true))?;
-    let filled = (|| {
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))
-            .map_err(|e| Error::io("set the permissions of", name, errno(e)))?;
-        rustix::fs::ftruncate(&fd, size).map_err(|e| Error::io("size", name, errno(e)))?;
-        allocate(fd.as_fd(), size, &POSIX_SHM_DIR)
-    })();
-    if let Err(e) = filled {
-        let _ = std::fs::remove_file(&path);
-        return Err(e);
-    }
-    Ok(Section::from_handle(fd))
-}
-
-/// Removes a POSIX shared memory segment's name (as `shm_unlink` would).
-pub(crate) fn remove_foreign(name: &str) -> Result<()> {
-    use rustix::fs::{AtFlags, Mode, OFlags};
-    let dir = rustix::fs::open(
-        POSIX_SHM_DIR,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| Error::io("open", POSIX_SHM_DIR, errno(e)))?;
-    rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(|e| foreign_error(name, e, true))
 }

@@ -1,0 +1,118 @@
+//! Linux file helpers for file-backed mappings: opening a file, the share mode (an
+//! advisory `flock` held for the mapping's life), its identity, access and path, the path
+//! bytes recorded in headers, and what became of the file an entry records.
+
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::errno;
+use crate::error::{Error, Result};
+use crate::vocabulary::ShareMode;
+
+/// Opens a file to map: read-only, or read-write. (The share mode is a lock taken
+/// afterwards by `lock_file` on Linux.)
+pub(crate) fn open_file(
+    path: &Path,
+    writable: bool,
+    _executable: bool,
+    _share: ShareMode,
+) -> std::io::Result<File> {
+    File::options().read(true).write(writable).open(path)
+}
+
+/// Whether an open failed because of another user's share mode (never on Linux: there
+/// `lock_file` reports it).
+pub(crate) fn is_sharing_violation(_e: &std::io::Error) -> bool {
+    false
+}
+
+/// An advisory `flock` on a file, on an open file description of its own, held until
+/// dropped.
+#[derive(Debug)]
+pub(crate) struct FileLock {
+    _fd: OwnedFd,
+}
+
+/// Takes the lock that keeps `share` for the mapping's life: `LOCK_SH` for shared,
+/// `LOCK_EX` for exclusive, without waiting.
+pub(crate) fn lock_file(
+    file: &File,
+    share: ShareMode,
+    _opened_here: bool,
+    path: &Path,
+) -> Result<Option<FileLock>> {
+    use rustix::fs::FlockOperation;
+    let op = match share {
+        ShareMode::Any => return Ok(None),
+        ShareMode::Shared => FlockOperation::NonBlockingLockShared,
+        ShareMode::Exclusive => FlockOperation::NonBlockingLockExclusive,
+    };
+    // A description of our own, so that the lock is exactly this mapping's.
+    let fd = rustix::fs::open(
+        format!("/proc/self/fd/{}", file.as_raw_fd()),
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| Error::io("open for locking", path.display(), errno(e)))?;
+    match rustix::fs::flock(&fd, op) {
+        Ok(()) => Ok(Some(FileLock { _fd: fd })),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(Error::ShareViolation {
+            path: path.to_path_buf(),
+            mode: share,
+        }),
+        Err(e) => Err(Error::io("lock", path.display(), errno(e))),
+    }
+}
+
+/// Device and inode of an open file: its identity, recorded in file-backed headers.
+pub(crate) fn file_identity(file: &File) -> Result<(u64, u64)> {
+    let m = file
+        .metadata()
+        .map_err(|e| Error::io("inspect", "a file", e))?;
+    Ok((m.dev(), m.ino()))
+}
+
+/// What is wrong with the file a file-backed entry records, found without opening it (a
+/// FIFO put there would block an open): `None` if it is still there, the same file, long
+/// enough for `size` bytes.
+pub(crate) fn backing_file_problem(
+    record: &crate::header::FileRecord,
+    size: u64,
+) -> Option<crate::BackingFileProblem> {
+    use crate::BackingFileProblem as P;
+    match rustix::fs::stat(path_from_bytes(&record.path)) {
+        Err(rustix::io::Errno::NOENT) => Some(P::Missing),
+        Err(_) => None, // not ours to judge (e.g. a directory we may not search)
+        Ok(st) if (st.st_dev, st.st_ino) != (record.dev, record.ino) => Some(P::Replaced),
+        Ok(st) if (st.st_size as u64) < size => Some(P::TooShort {
+            file_len: st.st_size as u64,
+        }),
+        Ok(_) => None,
+    }
+}
+
+/// Whether `file` was opened for writing.
+pub(crate) fn file_is_writable(file: &File) -> bool {
+    rustix::fs::fcntl_getfl(file)
+        .map(|fl| fl.contains(rustix::fs::OFlags::RDWR) || fl.contains(rustix::fs::OFlags::WRONLY))
+        .unwrap_or(false)
+}
+
+/// The path an open file was opened under, if it still has one.
+pub(crate) fn file_path(file: &File) -> Option<PathBuf> {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
+    let deleted = link.to_str().is_some_and(|s| s.ends_with(" (deleted)"));
+    (!deleted && link.is_absolute()).then_some(link)
+}
+
+pub(crate) fn path_to_bytes(path: &Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str().as_bytes().to_vec()
+}
+
+pub(crate) fn path_from_bytes(bytes: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+}

@@ -1,0 +1,198 @@
+//! Linux listing and garbage collection for `filemap ls` / `filemap gc`: every file in the
+//! namespace directory whose name starts with `filemap.`, its header, and the processes
+//! holding it (from `/proc/locks`); stale and corrupt entries nobody holds are removed.
+
+use std::os::fd::AsFd;
+
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode};
+
+use super::entry::{file_type_name, open_flags, read_header_bytes, unlink_if_same, Dir};
+use super::{allocation_granularity, current_uid, errno};
+use crate::error::{BackingFileProblem, Error, Result};
+use crate::header::Header;
+use crate::name::{Name, ENTRY_PREFIX};
+use crate::sys::{Collected, RawEntry};
+
+fn lock_holders() -> std::collections::HashMap<(u64, u64, u64), Vec<u32>> {
+    let mut map: std::collections::HashMap<(u64, u64, u64), Vec<u32>> = Default::default();
+    let Ok(text) = std::fs::read_to_string("/proc/locks") else {
+        return map;
+    };
+    for line in text.lines() {
+        // "1: FLOCK  ADVISORY  READ  1234 00:1a:5678 0 EOF"; blocked waiters have "->".
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < 6 || fields[1] == "->" {
+            continue;
+        }
+        let Ok(pid) = fields[4].parse::<i64>() else {
+            continue;
+        };
+        let mut id = fields[5].split(':');
+        let (Some(maj), Some(min), Some(ino)) = (id.next(), id.next(), id.next()) else {
+            continue;
+        };
+        let (Ok(maj), Ok(min), Ok(ino)) = (
+            u64::from_str_radix(maj, 16),
+            u64::from_str_radix(min, 16),
+            ino.parse::<u64>(),
+        ) else {
+            continue;
+        };
+        let pids = map.entry((maj, min, ino)).or_default();
+        if pid > 0 && !pids.contains(&(pid as u32)) {
+            pids.push(pid as u32);
+        }
+        if pid <= 0 && pids.is_empty() {
+            // An open-file-description lock: held, but by no particular pid.
+            pids.push(0);
+        }
+    }
+    map
+}
+
+impl Dir {
+    /// The names of the files in the directory that start with `filemap.`.
+    fn entry_file_names(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let reader =
+            std::fs::read_dir(&self.path).map_err(|e| Error::io("list", self.display(), e))?;
+        for item in reader {
+            let item = item.map_err(|e| Error::io("list", self.display(), e))?;
+            if let Some(name) = item.file_name().to_str() {
+                if name.starts_with(ENTRY_PREFIX) {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        Ok(names)
+    }
+}
+
+/// Every file in the namespace directory whose name starts with `filemap.`.
+pub(crate) fn list_entries() -> Result<Vec<RawEntry>> {
+    let dir = Dir::open()?;
+    let holders = lock_holders();
+    let mut out = Vec::new();
+    for file_name in dir.entry_file_names()? {
+        let Ok(st) = rustix::fs::statat(&dir.fd, &file_name, AtFlags::SYMLINK_NOFOLLOW) else {
+            continue;
+        };
+        let is_symlink = FileType::from_raw_mode(st.st_mode) == FileType::Symlink;
+        let header = if is_symlink {
+            Err("symbolic link (not followed)".to_string())
+        } else {
+            match rustix::fs::openat(&dir.fd, &file_name, open_flags(false), Mode::empty()) {
+                Ok(fd) => match FileType::from_raw_mode(st.st_mode) {
+                    FileType::RegularFile => {
+                        match read_header_bytes(fd.as_fd(), st.st_size as u64) {
+                            Ok(bytes) => {
+                                Header::decode(&bytes, st.st_size as u64, allocation_granularity())
+                            }
+                            Err(e) => Err(e.to_string()),
+                        }
+                    }
+                    _ => Err(format!("a {}, not a regular file", file_type_name(&st))),
+                },
+                Err(e) => Err(format!("cannot open: {}", errno(e))),
+            }
+        };
+        let dev = st.st_dev;
+        let key = (
+            rustix::fs::major(dev) as u64,
+            rustix::fs::minor(dev) as u64,
+            st.st_ino,
+        );
+        out.push(RawEntry {
+            name: Name::from_entry_file_name(&file_name).map(|(n, _)| n),
+            file_name,
+            owner: st.st_uid,
+            mode: st.st_mode & 0o7777,
+            header,
+            holders: Some(holders.get(&key).cloned().unwrap_or_default()),
+        });
+    }
+    out.sort_by(|a, b| a.file_name.cmp(&b.file_name));
+    Ok(out)
+}
+
+/// The entry of one name.
+pub(crate) fn describe_entry(name: &Name) -> Result<RawEntry> {
+    let file_name = name.entry_file_name(current_uid());
+    list_entries()?
+        .into_iter()
+        .find(|e| e.file_name == file_name)
+        .ok_or(Error::NotFound {
+            name: name.to_string(),
+        })
+}
+
+/// Removes stale entries (non-persistent, no holder) and corrupt ones nobody holds.
+pub(crate) fn collect_garbage(dry_run: bool) -> Result<Vec<Collected>> {
+    let dir = Dir::open()?;
+    let mut out = Vec::new();
+    for file_name in dir.entry_file_names()? {
+        let Ok(fd) = rustix::fs::openat(&dir.fd, &file_name, open_flags(false), Mode::empty())
+        else {
+            continue;
+        };
+        let Ok(st) = rustix::fs::fstat(&fd) else {
+            continue;
+        };
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            continue;
+        }
+        if rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err() {
+            continue; // held by a live process
+        }
+        let bytes = match read_header_bytes(fd.as_fd(), st.st_size as u64) {
+            Ok(b) => b,
+            Err(_) => continue,
+        };
+        let reason = match Header::decode(&bytes, st.st_size as u64, allocation_granularity()) {
+            Ok(h) => match h.file.as_ref().and_then(|f| {
+                match super::backing_file_problem(f, h.size) {
+                    // (A file that is only too short now may be extended again.)
+                    Some(p @ (BackingFileProblem::Missing | BackingFileProblem::Replaced)) => {
+                        Some((f, p))
+                    }
+                    _ => None,
+                }
+            }) {
+                // Its file is gone or replaced: nobody can open it again.
+                Some((f, problem)) => format!(
+                    "its file {} is unusable ({problem}) and no process holds it",
+                    super::path_from_bytes(&f.path).display()
+                ),
+                None if h.is_persistent() => continue,
+                None => "stale: no process holds it".to_string(),
+            },
+            Err(problem) => {
+                let newer = bytes.len() >= 12
+                    && bytes[..8] == crate::header::MAGIC
+                    && u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"))
+                        > crate::header::VERSION;
+                if newer {
+                    continue; // a newer filemap's entry: not ours to judge
+                }
+                format!("corrupt ({problem}) and held by no process")
+            }
+        };
+        let (removed, error) = if dry_run {
+            (false, None)
+        } else {
+            match unlink_if_same(&dir, &file_name, st.st_dev, st.st_ino) {
+                Ok(removed) => (removed, None),
+                Err(e) => (false, Some(e.to_string())),
+            }
+        };
+        out.push(Collected {
+            name: Name::from_entry_file_name(&file_name).map(|(n, _)| n),
+            file_name,
+            reason,
+            removed,
+            error,
+        });
+    }
+    out.sort_by(|a, b| a.file_name.cmp(&b.file_name));
+    Ok(out)
+}

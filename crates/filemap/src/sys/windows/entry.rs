@@ -1,0 +1,342 @@
+//! Windows named entries: pagefile-backed sections in the kernel's own namespace
+//! (`Local\`, `Global\`), whose lifetime is the kernel's (the object goes with its last
+//! handle), and unnamed ones. `create_entry`, `open_entry`, `remove_entry`, the section
+//! header, and what `filemap ls` / `filemap gc` can say about them (little: Windows offers
+//! no list of named objects).
+//!
+//! A named entry is a pagefile-backed section whose first page holds the header. Windows
+//! has no way to create a section nameless and name it later, so the creator writes the
+//! header's magic last, with release ordering, and openers wait (briefly) for it.
+
+use std::fmt;
+use std::io;
+use std::os::windows::io::{AsHandle, BorrowedHandle, OwnedHandle};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use windows_sys::Win32::Foundation::{
+    ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_COMMITMENT_LIMIT, ERROR_DISK_FULL,
+    ERROR_FILE_NOT_FOUND, ERROR_INVALID_HANDLE, ERROR_NOT_ENOUGH_MEMORY, ERROR_OUTOFMEMORY,
+    INVALID_HANDLE_VALUE,
+};
+use windows_sys::Win32::System::Memory::{
+    CreateFileMappingW, OpenFileMappingW, FILE_MAP_EXECUTE, FILE_MAP_READ, FILE_MAP_WRITE,
+    PAGE_EXECUTE_READWRITE, PAGE_READWRITE, SEC_RESERVE,
+};
+use windows_sys::Win32::System::Threading::{OpenEventW, OpenMutexW, OpenSemaphoreW};
+
+use super::{
+    allocation_granularity, duplicate, kernel_name, last_error, os_error, owned, split, Section,
+};
+use crate::error::{Error, Result};
+use crate::header::{Header, HEADER_AREA, MAGIC};
+use crate::name::Name;
+use crate::sys::{Collected, CreateMode, DataInit, RawEntry};
+use crate::vocabulary::{Access, Disposition, Kind};
+
+/// `SYNCHRONIZE`, enough access to learn that a named mutex, event or semaphore exists.
+const SYNCHRONIZE: u32 = 0x0010_0000;
+
+/// How long an opener waits for a creator that is still writing the header.
+const HEADER_WAIT: Duration = Duration::from_secs(2);
+
+/// The page protection of a new pagefile-backed section for `header`.
+fn section_protection(header: &Header) -> u32 {
+    if header.is_executable() {
+        PAGE_EXECUTE_READWRITE
+    } else {
+        PAGE_READWRITE
+    }
+}
+
+/// A handle on a named or unnamed section holding a header. The kernel keeps the object
+/// while any handle on it is open.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(super) section: OwnedHandle,
+}
+
+/// Reads and checks the header of a section, waiting briefly for a creator that is still
+/// writing it.
+pub(super) fn read_section_header(
+    section: BorrowedHandle<'_>,
+    what: &dyn fmt::Display,
+) -> Result<Header> {
+    let whole = Section::from_handle(duplicate(section)?);
+    let view = whole.map(0, 0, Access::Read, false, what)?;
+    let region = view.region_size();
+    if region < crate::header::FIXED_LEN {
+        return Err(Error::Corrupt {
+            name: what.to_string(),
+            problem: format!("the section is only {region} bytes"),
+        });
+    }
+    // SAFETY: the view is at least FIXED_LEN bytes and 64 KiB aligned; atomic load only.
+    let first = unsafe { &*view.ptr().cast::<AtomicU64>() };
+    let started = Instant::now();
+    let mut spins = 0u32;
+    // Relaxed loads (the view is read-only, where Rust promises only relaxed atomic
+    // loads), then an acquire fence once the creator's release store of the magic is seen.
+    while first.load(Ordering::Relaxed) == 0 {
+        if started.elapsed() > HEADER_WAIT {
+            return Err(Error::Corrupt {
+                name: what.to_string(),
+                problem: "its header was never written (did its creator die while creating it?)"
+                    .into(),
+            });
+        }
+        spins += 1;
+        if spins < 100 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    std::sync::atomic::fence(Ordering::Acquire);
+    let mut bytes = vec![0u8; region.min(HEADER_AREA)];
+    // SAFETY: the view is readable for `region` bytes; the copy is atomic.
+    unsafe { crate::copy::copy_from_shared(view.ptr(), &mut bytes) };
+    Header::decode(&bytes, region as u64, allocation_granularity()).map_err(|problem| {
+        Error::Corrupt {
+            name: what.to_string(),
+            problem,
+        }
+    })
+}
+
+/// Writes a new section's header (and data, with `init`), the magic last.
+fn write_section_header(
+    section: BorrowedHandle<'_>,
+    header: &Header,
+    what: &dyn fmt::Display,
+    init: DataInit<'_>,
+) -> Result<()> {
+    let whole = Section::from_handle(duplicate(section)?);
+    if header.is_reserve() {
+        // The header's page must have memory behind it before it is written.
+        whole.commit(0, HEADER_AREA as u64, what)?;
+    }
+    if let Some(init) = init {
+        let data = whole.map(
+            header.data_offset,
+            header.size as usize,
+            Access::Write,
+            false,
+            what,
+        )?;
+        init(data.ptr())?;
+    }
+    let view = whole.map(0, HEADER_AREA, Access::Write, false, what)?;
+    let bytes = header.encode();
+    // SAFETY: the view is HEADER_AREA writable bytes; nobody else writes a header that has
+    // no magic yet. The magic is published last with release ordering.
+    unsafe {
+        crate::copy::copy_to_shared(view.ptr().add(8), &bytes[8..]);
+        (*view.ptr().cast::<AtomicU64>()).store(u64::from_le_bytes(MAGIC), Ordering::Release);
+    }
+    Ok(())
+}
+
+/// What a name is used by: a section with a filemap header, or a native mutex, event or
+/// semaphore.
+fn native_kind(name: &Name) -> Option<Kind> {
+    let w = kernel_name(name);
+    // SAFETY: a valid NUL-terminated name; the handle is closed by `owned`.
+    if let Some(section) = owned(unsafe { OpenFileMappingW(FILE_MAP_READ, 0, w.as_ptr()) }) {
+        return read_section_header(section.as_handle(), name)
+            .ok()
+            .map(|h| h.kind);
+    }
+    // SAFETY: valid NUL-terminated names; handles returned are closed by `owned`.
+    unsafe {
+        if owned(OpenMutexW(SYNCHRONIZE, 0, w.as_ptr())).is_some() {
+            return Some(Kind::Mutex);
+        }
+        if owned(OpenEventW(SYNCHRONIZE, 0, w.as_ptr())).is_some() {
+            return Some(Kind::Event);
+        }
+        if owned(OpenSemaphoreW(SYNCHRONIZE, 0, w.as_ptr())).is_some() {
+            return Some(Kind::Semaphore);
+        }
+    }
+    None
+}
+
+pub(super) fn name_taken_by_other_type(name: &Name, expected: Kind) -> Error {
+    match native_kind(name) {
+        Some(found) => Error::KindMismatch {
+            name: name.to_string(),
+            found,
+            expected,
+        },
+        None => Error::io(
+            "open",
+            name,
+            io::Error::other("the name belongs to a kernel object of another type"),
+        ),
+    }
+}
+
+fn section_error(name: &Name, code: u32, expected: Kind, size: u64) -> Error {
+    match code {
+        ERROR_FILE_NOT_FOUND => Error::NotFound {
+            name: name.to_string(),
+        },
+        ERROR_INVALID_HANDLE => name_taken_by_other_type(name, expected),
+        ERROR_ACCESS_DENIED => Error::PermissionDenied {
+            what: format!("opening {name}"),
+        },
+        ERROR_NOT_ENOUGH_MEMORY | ERROR_OUTOFMEMORY | ERROR_COMMITMENT_LIMIT | ERROR_DISK_FULL => {
+            Error::NoSpace {
+                place: "the system's commit limit (memory and page file)".into(),
+                size,
+            }
+        }
+        _ => Error::io("create", name, os_error(code)),
+    }
+}
+
+impl Entry {
+    /// A section for mapping this entry's memory.
+    pub(crate) fn section(&self) -> Result<Section> {
+        Ok(Section::from_handle(duplicate(self.section.as_handle())?))
+    }
+
+    /// Creates an unnamed memory object holding `header` and its data.
+    pub(crate) fn create_unnamed(header: &Header) -> Result<Entry> {
+        let total = header.entry_len();
+        let (hi, lo) = split(total);
+        let reserve = if header.is_reserve() { SEC_RESERVE } else { 0 };
+        // SAFETY: pagefile-backed section, no name, default security.
+        let h = unsafe {
+            CreateFileMappingW(
+                INVALID_HANDLE_VALUE,
+                std::ptr::null(),
+                section_protection(header) | reserve,
+                hi,
+                lo,
+                std::ptr::null(),
+            )
+        };
+        let section = owned(h).ok_or_else(|| match last_error() {
+            ERROR_NOT_ENOUGH_MEMORY
+            | ERROR_OUTOFMEMORY
+            | ERROR_COMMITMENT_LIMIT
+            | ERROR_DISK_FULL => Error::NoSpace {
+                place: "the system's commit limit (memory and page file)".into(),
+                size: total,
+            },
+            code => Error::io("create", "an unnamed memory object", os_error(code)),
+        })?;
+        write_section_header(
+            section.as_handle(),
+            header,
+            &"an unnamed memory object",
+            None,
+        )?;
+        Ok(Entry { section })
+    }
+}
+
+/// Opens the named section.
+pub(crate) fn open_entry(name: &Name, writable: bool) -> Result<(Entry, Header)> {
+    let access = if writable {
+        FILE_MAP_READ | FILE_MAP_WRITE
+    } else {
+        FILE_MAP_READ
+    };
+    let w = kernel_name(name);
+    // With execute access if the object's security allows it (views of executable objects
+    // need it), else without.
+    // SAFETY: a valid NUL-terminated name.
+    let mut h = unsafe { OpenFileMappingW(access | FILE_MAP_EXECUTE, 0, w.as_ptr()) };
+    if h.is_null() && last_error() == ERROR_ACCESS_DENIED {
+        // SAFETY: as above.
+        h = unsafe { OpenFileMappingW(access, 0, w.as_ptr()) };
+    }
+    let section = owned(h).ok_or_else(|| section_error(name, last_error(), Kind::Mapping, 0))?;
+    let header = read_section_header(section.as_handle(), name)?;
+    Ok((Entry { section }, header))
+}
+
+/// Creates the named section from `header`, or (with `CreateMode::OrOpen`) opens the
+/// existing one, whose header is returned instead.
+pub(crate) fn create_entry(
+    name: &Name,
+    header: &Header,
+    mode: CreateMode,
+    init: DataInit<'_>,
+) -> Result<(Entry, Header, Disposition)> {
+    if header.is_persistent() {
+        return Err(Error::Unsupported {
+            what: "persistent objects on Windows: the kernel removes a named object with its \
+                   last handle",
+        });
+    }
+    let total = header.entry_len();
+    let (hi, lo) = split(total);
+    let w = kernel_name(name);
+    let reserve = if header.is_reserve() { SEC_RESERVE } else { 0 };
+    // SAFETY: pagefile-backed section with a valid NUL-terminated name.
+    let h = unsafe {
+        CreateFileMappingW(
+            INVALID_HANDLE_VALUE,
+            std::ptr::null(),
+            section_protection(header) | reserve,
+            hi,
+            lo,
+            w.as_ptr(),
+        )
+    };
+    let code = last_error();
+    let section = owned(h).ok_or_else(|| section_error(name, code, header.kind, total))?;
+    if code == ERROR_ALREADY_EXISTS {
+        let existing = read_section_header(section.as_handle(), name)?;
+        if mode == CreateMode::New {
+            if existing.kind != header.kind {
+                return Err(Error::KindMismatch {
+                    name: name.to_string(),
+                    found: existing.kind,
+                    expected: header.kind,
+                });
+            }
+            return Err(Error::AlreadyExists {
+                name: name.to_string(),
+            });
+        }
+        return Ok((Entry { section }, existing, Disposition::Opened));
+    }
+    write_section_header(section.as_handle(), header, name, init)?;
+    Ok((Entry { section }, header.clone(), Disposition::Created))
+}
+
+/// Windows removes a named object with its last handle; there is no name to remove.
+pub(crate) fn remove_entry(_name: &Name) -> Result<()> {
+    Err(Error::Unsupported {
+        what: "removing a name on Windows: the object goes away when its last handle closes",
+    })
+}
+
+/// Windows offers programs no list of named objects: nothing can be listed.
+pub(crate) fn list_entries() -> Result<Vec<RawEntry>> {
+    Ok(Vec::new())
+}
+
+/// One named entry, opened by name.
+pub(crate) fn describe_entry(name: &Name) -> Result<RawEntry> {
+    let (entry, header) = open_entry(name, false)?;
+    drop(entry);
+    Ok(RawEntry {
+        file_name: name.to_string(),
+        name: Some(name.clone()),
+        owner: 0,
+        mode: header.mode,
+        header: Ok(header),
+        holders: None,
+    })
+}
+
+/// Nothing is ever stale on Windows: the kernel removes objects with their last handle.
+pub(crate) fn collect_garbage(_dry_run: bool) -> Result<Vec<Collected>> {
+    Ok(Vec::new())
+}

@@ -1,0 +1,162 @@
+//! Windows file helpers for file-backed mappings: opening a file with a share mode (kept
+//! by the handle itself), its identity, access and path, the path bytes recorded in
+//! headers, and what became of the file an entry records.
+
+use std::fs::File;
+use std::io;
+use std::os::windows::io::AsHandle;
+use std::path::{Path, PathBuf};
+
+use windows_sys::Win32::Storage::FileSystem::{
+    GetFileInformationByHandle, GetFinalPathNameByHandleW, BY_HANDLE_FILE_INFORMATION,
+    FILE_NAME_NORMALIZED, FILE_WRITE_DATA,
+};
+
+use super::{last_error, os_error, raw};
+use crate::error::{Error, Result};
+use crate::vocabulary::ShareMode;
+
+/// Opens a file to map: read-only or read-write, with execute access if asked (a section
+/// allowing execution needs it).
+pub(crate) fn open_file(
+    path: &Path,
+    writable: bool,
+    executable: bool,
+    share: ShareMode,
+) -> io::Result<File> {
+    use std::os::windows::fs::OpenOptionsExt;
+    const GENERIC_READ: u32 = 0x8000_0000;
+    const GENERIC_WRITE: u32 = 0x4000_0000;
+    const GENERIC_EXECUTE: u32 = 0x2000_0000;
+    const FILE_SHARE_READ: u32 = 1;
+    const FILE_SHARE_WRITE: u32 = 2;
+    const FILE_SHARE_DELETE: u32 = 4;
+    let mut options = File::options();
+    options.read(true).write(writable);
+    options.share_mode(match share {
+        ShareMode::Any => FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+        // Others may read and write, but not delete, rename or open exclusively.
+        ShareMode::Shared => FILE_SHARE_READ | FILE_SHARE_WRITE,
+        ShareMode::Exclusive => 0,
+    });
+    if executable {
+        let mut access = GENERIC_READ | GENERIC_EXECUTE;
+        if writable {
+            access |= GENERIC_WRITE;
+        }
+        options.access_mode(access);
+    }
+    options.open(path)
+}
+
+/// Whether an open failed because of another handle's share mode.
+pub(crate) fn is_sharing_violation(e: &io::Error) -> bool {
+    const ERROR_SHARING_VIOLATION: i32 = 32;
+    e.raw_os_error() == Some(ERROR_SHARING_VIOLATION)
+}
+
+/// Nothing to hold on Windows: the share mode is the file handle's own.
+#[derive(Debug)]
+pub(crate) struct FileLock;
+
+/// Windows keeps share modes in the handle filemap opened (`open_file`); a file the
+/// caller opened has the share mode the caller gave it.
+pub(crate) fn lock_file(
+    _file: &File,
+    share: ShareMode,
+    opened_here: bool,
+    _path: &Path,
+) -> Result<Option<FileLock>> {
+    if !opened_here && share != ShareMode::Any {
+        return Err(Error::Unsupported {
+            what: "a share mode for a file the caller opened, on Windows: open it with \
+                   OpenOptionsExt::share_mode, or map it by path",
+        });
+    }
+    Ok(None)
+}
+
+/// Volume serial number and file index: a file's identity.
+pub(crate) fn file_identity(file: &File) -> Result<(u64, u64)> {
+    // SAFETY: BY_HANDLE_FILE_INFORMATION is plain data; all zeros is a valid value.
+    let mut info: BY_HANDLE_FILE_INFORMATION = unsafe { std::mem::zeroed() };
+    // SAFETY: the structure is filled for a valid file handle.
+    if unsafe { GetFileInformationByHandle(raw(file.as_handle()), &mut info) } == 0 {
+        return Err(Error::io("inspect", "a file", os_error(last_error())));
+    }
+    let index = (u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow);
+    Ok((u64::from(info.dwVolumeSerialNumber), index))
+}
+
+/// Whether `file`'s handle was opened with write access.
+pub(crate) fn file_is_writable(file: &File) -> bool {
+    use windows_sys::Wdk::Foundation::{NtQueryObject, ObjectBasicInformation};
+    use windows_sys::Win32::System::WindowsProgramming::PUBLIC_OBJECT_BASIC_INFORMATION;
+    // SAFETY: PUBLIC_OBJECT_BASIC_INFORMATION is plain data; all zeros is a valid value.
+    let mut info: PUBLIC_OBJECT_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
+    // SAFETY: the structure, of the size given, is filled for a valid handle.
+    let status = unsafe {
+        NtQueryObject(
+            raw(file.as_handle()),
+            ObjectBasicInformation,
+            (&mut info as *mut PUBLIC_OBJECT_BASIC_INFORMATION).cast(),
+            std::mem::size_of::<PUBLIC_OBJECT_BASIC_INFORMATION>() as u32,
+            std::ptr::null_mut(),
+        )
+    };
+    // If the system will not say, let CreateFileMapping decide (FileNotWritable then).
+    status < 0 || info.GrantedAccess & FILE_WRITE_DATA != 0
+}
+
+/// The path of an open file.
+pub(crate) fn file_path(file: &File) -> Option<PathBuf> {
+    let mut buf = vec![0u16; 1024];
+    loop {
+        // SAFETY: the buffer's length is passed; a valid file handle.
+        let n = unsafe {
+            GetFinalPathNameByHandleW(
+                raw(file.as_handle()),
+                buf.as_mut_ptr(),
+                buf.len() as u32,
+                FILE_NAME_NORMALIZED,
+            )
+        } as usize;
+        if n == 0 {
+            return None;
+        }
+        if n >= buf.len() {
+            buf.resize(n + 1, 0);
+            continue;
+        }
+        let s = String::from_utf16_lossy(&buf[..n]);
+        let s = s.strip_prefix("\\\\?\\").map(str::to_string).unwrap_or(s);
+        return Some(PathBuf::from(s));
+    }
+}
+
+pub(crate) fn path_to_bytes(path: &Path) -> Vec<u8> {
+    path.to_string_lossy().into_owned().into_bytes()
+}
+
+/// What is wrong with the file a file-backed entry records: `None` if it is still there,
+/// the same file, long enough for `size` bytes.
+pub(crate) fn backing_file_problem(
+    record: &crate::header::FileRecord,
+    size: u64,
+) -> Option<crate::BackingFileProblem> {
+    use crate::BackingFileProblem as P;
+    let file = match File::open(path_from_bytes(&record.path)) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Some(P::Missing),
+        Err(_) => return None,
+        Ok(file) => file,
+    };
+    match (file_identity(&file), file.metadata()) {
+        (Ok(identity), _) if identity != (record.dev, record.ino) => Some(P::Replaced),
+        (_, Ok(m)) if m.len() < size => Some(P::TooShort { file_len: m.len() }),
+        _ => None,
+    }
+}
+
+pub(crate) fn path_from_bytes(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+}

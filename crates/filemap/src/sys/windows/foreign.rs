@@ -1,0 +1,80 @@
+//! Windows foreign segments: named sections without a filemap header, made by (or for)
+//! other programs. The kernel removes them with their last handle.
+
+use windows_sys::Win32::Foundation::{
+    ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_COMMITMENT_LIMIT, ERROR_FILE_NOT_FOUND,
+    ERROR_NOT_ENOUGH_MEMORY, ERROR_OUTOFMEMORY, INVALID_HANDLE_VALUE,
+};
+use windows_sys::Win32::System::Memory::{
+    CreateFileMappingW, OpenFileMappingW, FILE_MAP_READ, FILE_MAP_WRITE, PAGE_READWRITE,
+};
+
+use super::{last_error, os_error, owned, split, wide, Section};
+use crate::error::{Error, Result};
+use crate::vocabulary::Access;
+
+/// Opens a named section that has no filemap header (made by another program) and
+/// returns it with its size as Windows reports it: the view's size, rounded up to pages.
+pub(crate) fn open_foreign(name: &str, writable: bool) -> Result<(Section, u64)> {
+    let access = if writable {
+        FILE_MAP_READ | FILE_MAP_WRITE
+    } else {
+        FILE_MAP_READ
+    };
+    let w = wide(name);
+    // SAFETY: a valid NUL-terminated name.
+    let h = unsafe { OpenFileMappingW(access, 0, w.as_ptr()) };
+    let section = owned(h).ok_or_else(|| match last_error() {
+        ERROR_FILE_NOT_FOUND => Error::NotFound {
+            name: name.to_string(),
+        },
+        ERROR_ACCESS_DENIED => Error::PermissionDenied {
+            what: format!("opening the shared memory segment {name}"),
+        },
+        code => Error::io("open the shared memory segment", name, os_error(code)),
+    })?;
+    let section = Section::from_handle(section);
+    let whole = section.map(0, 0, Access::Read, false, &name)?;
+    let size = whole.region_size() as u64;
+    drop(whole);
+    Ok((section, size))
+}
+
+/// Creates a named section of `size` bytes without a filemap header (the kernel removes it
+/// with its last handle).
+pub(crate) fn create_foreign(name: &str, size: u64, _mode: u32) -> Result<Section> {
+    let (hi, lo) = split(size);
+    let w = wide(name);
+    // SAFETY: pagefile-backed section with a valid NUL-terminated name.
+    let h = unsafe {
+        CreateFileMappingW(
+            INVALID_HANDLE_VALUE,
+            std::ptr::null(),
+            PAGE_READWRITE,
+            hi,
+            lo,
+            w.as_ptr(),
+        )
+    };
+    let code = last_error();
+    let section = owned(h).ok_or_else(|| match code {
+        ERROR_NOT_ENOUGH_MEMORY | ERROR_OUTOFMEMORY | ERROR_COMMITMENT_LIMIT => Error::NoSpace {
+            place: "the system's commit limit (memory and page file)".into(),
+            size,
+        },
+        _ => Error::io("create the shared memory segment", name, os_error(code)),
+    })?;
+    if code == ERROR_ALREADY_EXISTS {
+        return Err(Error::AlreadyExists {
+            name: name.to_string(),
+        });
+    }
+    Ok(Section::from_handle(section))
+}
+
+/// Windows removes a section with its last handle: there is no name to remove.
+pub(crate) fn remove_foreign(_name: &str) -> Result<()> {
+    Err(Error::Unsupported {
+        what: "removing a name on Windows: the object goes away when its last handle closes",
+    })
+}

@@ -1,0 +1,149 @@
+//! Windows handle sharing: duplicates (`DuplicateHandle`), into this process or another
+//! one, and inheritable handles for a child `Command`; handles handed to this process are
+//! taken over at most once.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle};
+use std::process::Command;
+use std::sync::Mutex;
+
+use windows_sys::Win32::Foundation::{
+    DuplicateHandle, GetHandleInformation, SetHandleInformation, DUPLICATE_SAME_ACCESS, HANDLE,
+    HANDLE_FLAG_INHERIT,
+};
+use windows_sys::Win32::System::Threading::GetCurrentProcess;
+
+use super::entry::{read_section_header, Entry};
+use super::{last_error, os_error, owned, raw};
+use crate::error::{Error, Result};
+use crate::header::Header;
+use crate::name::Name;
+
+/// The operating system's handle type.
+pub(crate) type OsHandle = OwnedHandle;
+
+fn duplicate_raw(h: BorrowedHandle<'_>, target: HANDLE, inheritable: bool) -> Result<HANDLE> {
+    let mut out: HANDLE = std::ptr::null_mut();
+    // SAFETY: valid source handle and process handles; `out` receives the duplicate.
+    let ok = unsafe {
+        DuplicateHandle(
+            GetCurrentProcess(),
+            raw(h),
+            target,
+            &mut out,
+            0,
+            inheritable as i32,
+            DUPLICATE_SAME_ACCESS,
+        )
+    };
+    if ok == 0 {
+        return Err(Error::io("duplicate", "a handle", os_error(last_error())));
+    }
+    Ok(out)
+}
+
+/// A copy of a handle for this process.
+pub(crate) fn duplicate(h: BorrowedHandle<'_>) -> Result<OsHandle> {
+    // SAFETY: the current-process pseudo handle.
+    let me = unsafe { GetCurrentProcess() };
+    let out = duplicate_raw(h, me, false)?;
+    Ok(owned(out).expect("DuplicateHandle succeeded"))
+}
+
+/// Duplicates `handle` into the process `target`; returns the value it has there.
+pub(crate) fn duplicate_into(handle: &OsHandle, target: BorrowedHandle<'_>) -> Result<u64> {
+    Ok(duplicate_raw(handle.as_handle(), raw(target), false)? as usize as u64)
+}
+
+impl Entry {
+    /// A handle on this entry for another process (or a child): a duplicate.
+    pub(crate) fn handoff(&self) -> Result<OsHandle> {
+        duplicate(self.section.as_handle())
+    }
+
+    /// Adopts an entry handle received from another process.
+    pub(crate) fn adopt(h: OsHandle, name: Option<&Name>) -> Result<(Entry, Header)> {
+        let what: &dyn fmt::Display = match name {
+            Some(n) => n,
+            None => &"a shared object",
+        };
+        let header = read_section_header(h.as_handle(), what)?;
+        Ok((Entry { section: h }, header))
+    }
+}
+
+/// The handle's value as a number, for passing in an environment variable or a token.
+pub(crate) fn raw_handle_value(handle: &OsHandle) -> u64 {
+    handle.as_raw_handle() as usize as u64
+}
+
+/// This process's copies of handles being inherited by a child: they must stay open until
+/// the child is spawned.
+#[derive(Debug)]
+pub(crate) struct InheritGuard {
+    _handles: Vec<OsHandle>,
+}
+
+/// Marks `handles` inheritable, so that the children `cmd` spawns inherit them at the same
+/// values (std's `Command` creates processes that inherit inheritable handles).
+pub(crate) fn inherit(_cmd: &mut Command, handles: Vec<OsHandle>) -> Result<InheritGuard> {
+    for h in &handles {
+        // SAFETY: a valid handle owned by `handles`.
+        if unsafe {
+            SetHandleInformation(raw(h.as_handle()), HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT)
+        } == 0
+        {
+            return Err(Error::io(
+                "make inheritable",
+                "a handle",
+                os_error(last_error()),
+            ));
+        }
+    }
+    Ok(InheritGuard { _handles: handles })
+}
+
+/// Handles already taken by `take_inherited` or `take_duplicated` in this process.
+static TAKEN: Mutex<Option<HashSet<u64>>> = Mutex::new(None);
+
+fn take_handle(value: u64, key: &str, must_be_inheritable: bool) -> Result<OsHandle> {
+    let bad = |problem: String| Error::SharedHandle {
+        key: key.to_string(),
+        problem,
+    };
+    if value == 0 || value > isize::MAX as u64 {
+        return Err(bad(format!("{value} is not a handle")));
+    }
+    let mut taken = TAKEN.lock().unwrap_or_else(|p| p.into_inner());
+    let taken = taken.get_or_insert_with(HashSet::new);
+    if taken.contains(&value) {
+        return Err(bad(format!("handle {value} was already taken")));
+    }
+    let h = value as usize as HANDLE;
+    let mut flags = 0u32;
+    // SAFETY: GetHandleInformation only inspects the handle table.
+    if unsafe { GetHandleInformation(h, &mut flags) } == 0 {
+        return Err(bad(format!("handle {value} is not open in this process")));
+    }
+    if must_be_inheritable && flags & HANDLE_FLAG_INHERIT == 0 {
+        return Err(bad(format!("handle {value} was not inherited")));
+    }
+    taken.insert(value);
+    // SAFETY: the handle is open, was handed to this process for this purpose, and the
+    // TAKEN set guarantees it is wrapped only once.
+    let owned = unsafe { OwnedHandle::from_raw_handle(h as _) };
+    // SAFETY: a valid handle; children of this process need not inherit it again.
+    unsafe { SetHandleInformation(h, HANDLE_FLAG_INHERIT, 0) };
+    Ok(owned)
+}
+
+/// Takes ownership of an inherited handle named by an environment variable.
+pub(crate) fn take_inherited(value: u64, key: &str) -> Result<OsHandle> {
+    take_handle(value, key, true)
+}
+
+/// Takes ownership of a handle another process duplicated into this one.
+pub(crate) fn take_duplicated(value: u64, key: &str) -> Result<OsHandle> {
+    take_handle(value, key, false)
+}
