@@ -15,7 +15,6 @@ fn main() {
     if let Some((role, args)) = role() {
         std::process::exit(play(&role, &args));
     }
-    #[cfg_attr(windows, allow(unused_mut))]
     let mut tests: Vec<(&str, fn())> = vec![
         ("invalid_name", invalid_name),
         ("not_found_and_already_exists", not_found_and_already_exists),
@@ -38,6 +37,8 @@ fn main() {
         ),
         ("io_error_names_what_failed", io_error_names_what_failed),
     ];
+    #[cfg(windows)]
+    tests.push(("name_in_use_by_a_timer", name_in_use_by_a_timer as fn()));
     #[cfg(unix)]
     tests.extend([
         ("corrupt_entries", corrupt_entries as fn()),
@@ -676,4 +677,33 @@ fn file_paths_a_name_cannot_record() {
         other => panic!("expected PathTooLong, got {other:?}"),
     }
     ns.assert_empty();
+}
+
+/// A name held by a kernel object filemap does not make (a waitable timer) cannot name a
+/// filemap object.
+#[cfg(windows)]
+fn name_in_use_by_a_timer() {
+    use windows_sys::Win32::Foundation::CloseHandle;
+    use windows_sys::Win32::System::Threading::CreateWaitableTimerW;
+    let name = unique("timer");
+    let wide: Vec<u16> = format!("Local\\{name}")
+        .encode_utf16()
+        .chain(Some(0))
+        .collect();
+    // SAFETY: a NUL-terminated name; the handle is closed below.
+    let timer = unsafe { CreateWaitableTimerW(std::ptr::null(), 1, wide.as_ptr()) };
+    assert!(!timer.is_null(), "CreateWaitableTimerW failed");
+    for result in [
+        Mapping::create_new(name.as_str(), 4096).map(drop),
+        Mapping::open(name.as_str()).map(drop),
+    ] {
+        match result {
+            Err(e @ Error::NameInUse { .. }) => {
+                assert!(e.to_string().contains("another type"), "{e}")
+            }
+            other => panic!("expected NameInUse, got {other:?}"),
+        }
+    }
+    // SAFETY: the handle was returned by CreateWaitableTimerW and is closed once.
+    unsafe { CloseHandle(timer) };
 }

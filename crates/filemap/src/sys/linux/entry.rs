@@ -25,7 +25,7 @@ use crate::vocabulary::{Access, Disposition, Kind};
 
 /// How often create/open retry when the name changes under them (another process
 /// removing or reclaiming it at the same moment) before giving up.
-const MAX_ATTEMPTS: usize = 1000;
+const MAX_ATTEMPTS: u32 = 1000;
 
 /// The namespace directory: `$FILEMAP_DIR`, or `/dev/shm`.
 pub(crate) fn namespace_dir_path() -> PathBuf {
@@ -537,14 +537,10 @@ fn open_in(
 }
 
 fn gave_up(name: &Name) -> Error {
-    Error::io(
-        "open",
-        name,
-        std::io::Error::other(format!(
-            "gave up after {MAX_ATTEMPTS} attempts: other processes kept removing and \
-             re-creating the name"
-        )),
-    )
+    Error::NameContended {
+        name: name.to_string(),
+        attempts: MAX_ATTEMPTS,
+    }
 }
 
 /// Opens the named entry; `NotFound` if there is none (or only a stale one).

@@ -9,7 +9,6 @@
 //! header's magic last, with release ordering, and openers wait (briefly) for it.
 
 use std::fmt;
-use std::io;
 use std::os::windows::io::{AsHandle, BorrowedHandle, OwnedHandle};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -169,11 +168,9 @@ pub(super) fn name_taken_by_other_type(name: &Name, expected: Kind) -> Error {
             found,
             expected,
         },
-        None => Error::io(
-            "open",
-            name,
-            io::Error::other("the name belongs to a kernel object of another type"),
-        ),
+        None => Error::NameInUse {
+            name: name.to_string(),
+        },
     }
 }
 
