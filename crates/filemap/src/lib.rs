@@ -53,6 +53,7 @@ pub mod channel;
 mod copy;
 mod error;
 mod foreign;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod header;

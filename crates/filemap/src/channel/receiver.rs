@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::endpoint::Endpoint;
 use super::ring::{self, Next};
 use super::{check_slot_range, WaitMode, FAST_SPINS};
-use crate::copy::{copy_from_shared, copy_racy, copy_to_shared};
+use crate::copy::{copy_from_shared, copy_racy};
 use crate::error::Result;
 use crate::name::{IntoName, Name};
 use crate::sync::ObjectOptions;
@@ -94,6 +94,7 @@ impl Receiver {
     ///
     /// # Safety
     /// No other process may use the channel meanwhile, and no slot may be borrowed.
+    #[cfg(feature = "fuzzing")]
     #[doc(hidden)]
     pub unsafe fn overwrite_shared_memory(&self, data: &[u8]) {
         let ring = self.end.ring;
@@ -117,7 +118,7 @@ impl Receiver {
             let n = len.min(data.len());
             // SAFETY: every place lies inside the mapped data area (RING_OFFSET plus the
             // capacity checked when the ring was opened).
-            unsafe { copy_to_shared(self.end.memory.base().add(offset), &data[..n]) };
+            unsafe { crate::copy::copy_to_shared(self.end.memory.base().add(offset), &data[..n]) };
             data = &data[n..];
         }
     }
@@ -188,7 +189,7 @@ impl Receiver {
         }
     }
 
-    /// The next message, waiting for one; [`Error::Disconnected`] once the sender is gone
+    /// The next message, waiting for one; [`Error::Disconnected`](crate::Error::Disconnected) once the sender is gone
     /// and every message it committed was received.
     ///
     /// The common case, a message that is there or arrives within a few polls, is inlined
@@ -226,7 +227,7 @@ impl Receiver {
         self.recv_until(Some(Instant::now()), None, 0)
     }
 
-    /// Like [`recv`](Receiver::recv), giving up with [`Error::Timeout`].
+    /// Like [`recv`](Receiver::recv), giving up with [`Error::Timeout`](crate::Error::Timeout).
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<RecvSlot<'_>> {
         self.recv_until(Some(Instant::now() + timeout), Some(timeout), 0)?
             .ok_or_else(|| unreachable!("a timed wait ends with a message or Error::Timeout"))
@@ -304,7 +305,7 @@ impl RecvSlot<'_> {
     }
 
     /// Copies `buf.len()` bytes of the message at `offset` into `buf`;
-    /// [`Error::OutOfRange`] if the message is shorter.
+    /// [`Error::OutOfRange`](crate::Error::OutOfRange) if the message is shorter.
     #[inline]
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         check_slot_range(offset, buf.len(), self.len)?;
