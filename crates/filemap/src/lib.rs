@@ -22,7 +22,9 @@
 //! | someone else's section (`psm_…`, `shm_open`) | [`Mapping::open_foreign`] |
 //!
 //! Files larger than memory are read through [`Mapping::windows`]; `docs/win32-guide.md` in
-//! the repository walks through every call of the classic tutorials.
+//! the repository walks through every call of the classic tutorials, and
+//! `docs/architecture.md` describes the design as built (the layers, the entry format, the
+//! lifetime and ring protocols, and what keeps safe calls sound against any writer).
 //!
 //! A tour:
 //!

@@ -35,7 +35,7 @@
 //! word where the next frame's tag will go does not already hold that frame's tag (see
 //! `Ring::disarm`): data never passes for a commit.
 //!
-//! Ownership protocol (what makes the slots' plain slices sound): the bytes in
+//! Ownership protocol (what keeps the two ends off each other's bytes): the bytes in
 //! `[tail, head + capacity)` belong to the one sender, which writes a frame there and then
 //! publishes it by storing its tag (release); the bytes in `[head, tail)` belong to the one
 //! receiver, which reads a frame after loading its tag (acquire), records it as handed out in

@@ -6,7 +6,7 @@
 //! so it unlinks the name (if the name still refers to its inode). The kernel drops the
 //! locks of dead processes, so an entry nobody locks is stale: the next create or open
 //! reclaims it, and `filemap gc` removes it (`listing.rs`). Every path operation is
-//! relative to the directory's descriptor (see DESIGN.md §3 for why).
+//! relative to the directory's descriptor (docs/architecture.md says why).
 
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
