@@ -119,7 +119,12 @@ impl Object {
         let opened_here = file.is_none();
         let file = match file {
             Some(f) => f,
-            None => match sys::open_file(&path, writable, executable, share) {
+            None => match sys::open_file(&sys::FileRequest {
+                path: &path,
+                writable,
+                executable,
+                share,
+            }) {
                 Ok(f) => f,
                 Err(e) if sys::is_sharing_violation(&e) => {
                     return Err(Error::ShareViolation { path, mode: share })
@@ -146,12 +151,22 @@ impl Object {
             return Err(backing(BackingFileProblem::TooShort { file_len }));
         }
         let lock = if opened_here {
-            sys::lock_file(&file, share, true, &path)?
+            sys::lock_file(&sys::FileLockRequest {
+                file: &file,
+                share,
+                opened_here: true,
+                path: &path,
+            })?
         } else {
             None
         };
-        let section =
-            sys::Section::from_file(&file, writable, executable, header.size, &path.display())?;
+        let section = sys::Section::from_file(&sys::FileSectionRequest {
+            file: &file,
+            writable,
+            executable,
+            size: header.size,
+            what: &path.display(),
+        })?;
         Ok(Object {
             name,
             header,

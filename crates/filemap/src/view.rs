@@ -372,7 +372,10 @@ impl View {
                 reason: "the view was mapped for reading; map a write or copy view".into(),
             });
         }
-        self.raw.protect(protect, self.access == Access::Copy)?;
+        self.raw.protect(&sys::ViewProtection {
+            protect,
+            copy_on_write: self.access == Access::Copy,
+        })?;
         self.protect = protect;
         Ok(())
     }
@@ -644,11 +647,11 @@ impl View {
     pub fn discard(&mut self) -> Result<()> {
         self.check_copy("discard")?;
         let aligned = self.offset - self.delta as u64;
-        self.raw.discard_private(
-            &self.object.section,
-            self.object.base + aligned,
-            self.protect,
-        )?;
+        self.raw.discard_private(&sys::CopyViewSource {
+            section: &self.object.section,
+            offset: self.object.base + aligned,
+            protect: self.protect,
+        })?;
         // SAFETY: `delta` is inside the (possibly new) region of the same length.
         self.ptr = unsafe { self.raw.ptr().add(self.delta) };
         Ok(())
@@ -669,9 +672,11 @@ impl View {
         if self.access != Access::Write || !self.object.header.is_file_backed() {
             return Ok(());
         }
-        self.object
-            .section
-            .start_writeback(self.ptr, self.len, self.object.base + self.offset)
+        self.object.section.start_writeback(&sys::WritebackRange {
+            view: self.ptr,
+            len: self.len,
+            offset: self.object.base + self.offset,
+        })
     }
 }
 

@@ -134,41 +134,50 @@ impl FileOptions {
             });
         }
         check_mode(self.mode)?;
-        let (file, path, opened_here) =
-            match self.source {
-                FileSource::Path(path) => {
-                    let file = sys::open_file(&path, writable, self.executable, self.share)
-                        .map_err(|e| match e.kind() {
-                            _ if sys::is_sharing_violation(&e) => Error::ShareViolation {
-                                path: path.clone(),
-                                mode: self.share,
-                            },
-                            std::io::ErrorKind::PermissionDenied => Error::PermissionDenied {
-                                what: format!(
-                                    "opening {} for {}",
-                                    path.display(),
-                                    if writable {
-                                        "reading and writing"
-                                    } else {
-                                        "reading"
-                                    }
-                                ),
-                            },
-                            _ => Error::io("open", path.display(), e),
-                        })?;
-                    let path = std::fs::canonicalize(&path).unwrap_or(path);
-                    (file, Some(path), true)
-                }
-                FileSource::File(file) => {
-                    let path = sys::file_path(&file);
-                    (file, path, false)
-                }
-            };
+        let (file, path, opened_here) = match self.source {
+            FileSource::Path(path) => {
+                let file = sys::open_file(&sys::FileRequest {
+                    path: &path,
+                    writable,
+                    executable: self.executable,
+                    share: self.share,
+                })
+                .map_err(|e| match e.kind() {
+                    _ if sys::is_sharing_violation(&e) => Error::ShareViolation {
+                        path: path.clone(),
+                        mode: self.share,
+                    },
+                    std::io::ErrorKind::PermissionDenied => Error::PermissionDenied {
+                        what: format!(
+                            "opening {} for {}",
+                            path.display(),
+                            if writable {
+                                "reading and writing"
+                            } else {
+                                "reading"
+                            }
+                        ),
+                    },
+                    _ => Error::io("open", path.display(), e),
+                })?;
+                let path = std::fs::canonicalize(&path).unwrap_or(path);
+                (file, Some(path), true)
+            }
+            FileSource::File(file) => {
+                let path = sys::file_path(&file);
+                (file, path, false)
+            }
+        };
         let shown = path
             .clone()
             .unwrap_or_else(|| PathBuf::from("(an open file)"));
         // Take the share mode first, so that nothing is changed under an exclusive user.
-        let share_lock = sys::lock_file(&file, self.share, opened_here, &shown)?;
+        let share_lock = sys::lock_file(&sys::FileLockRequest {
+            file: &file,
+            share: self.share,
+            opened_here,
+            path: &shown,
+        })?;
         let share_flags = match self.share {
             ShareMode::Any => Flags::empty(),
             ShareMode::Shared => Flags::SHARE_SHARED,
@@ -213,8 +222,13 @@ impl FileOptions {
             })?;
         }
         let Some(name) = name else {
-            let section =
-                sys::Section::from_file(&file, writable, self.executable, size, &shown.display())?;
+            let section = sys::Section::from_file(&sys::FileSectionRequest {
+                file: &file,
+                writable,
+                executable: self.executable,
+                size,
+                what: &shown.display(),
+            })?;
             let mut flags = Flags::FILE_BACKED | share_flags;
             if self.executable {
                 flags |= Flags::EXECUTABLE;

@@ -24,10 +24,71 @@ pub(crate) use windows::*;
 #[cfg(not(any(target_os = "linux", windows)))]
 compile_error!("filemap supports Linux and Windows");
 
+use std::fmt;
+use std::fs::File;
+use std::path::Path;
+
 use crate::error::Result;
 use crate::header::{Flags, Header, Layout, HEADER_AREA};
 use crate::name::Name;
-use crate::vocabulary::{Kind, Protection};
+use crate::vocabulary::{Kind, Protect, Protection, ShareMode};
+
+/// A file to open for a file-backed mapping.
+#[allow(dead_code)] // each backend reads the fields it needs
+pub(crate) struct FileRequest<'a> {
+    pub path: &'a Path,
+    pub writable: bool,
+    /// Windows opens the file with execute access for executable views.
+    pub executable: bool,
+    /// Windows opens the file with this share mode (Linux keeps it with `lock_file`).
+    pub share: ShareMode,
+}
+
+/// How a mapping keeps its file's share mode: Linux takes a `flock`; Windows relies on the
+/// share mode the file was opened with, which only a file it opened itself has.
+#[allow(dead_code)] // each backend reads the fields it needs
+pub(crate) struct FileLockRequest<'a> {
+    pub file: &'a File,
+    pub share: ShareMode,
+    pub opened_here: bool,
+    pub path: &'a Path,
+}
+
+/// Storage views of a file are mapped from: Linux maps the file itself; Windows makes a
+/// section object of `size` bytes with the protection `writable` and `executable` say.
+#[allow(dead_code)] // each backend reads the fields it needs
+pub(crate) struct FileSectionRequest<'a> {
+    pub file: &'a File,
+    pub writable: bool,
+    pub executable: bool,
+    pub size: u64,
+    pub what: &'a dyn fmt::Display,
+}
+
+/// A range of a view to start writing back: Linux names it by its offset in the section,
+/// Windows by its address.
+#[allow(dead_code)] // each backend reads the fields it needs
+pub(crate) struct WritebackRange {
+    pub view: *const u8,
+    pub len: usize,
+    pub offset: u64,
+}
+
+/// A view's new protection; Windows must be told that a writable view is copy-on-write.
+#[allow(dead_code)] // each backend reads the fields it needs
+pub(crate) struct ViewProtection {
+    pub protect: Protect,
+    pub copy_on_write: bool,
+}
+
+/// What a copy view maps, for dropping its private copies: Windows maps it afresh (at
+/// `offset` of `section`, with `protect`); Linux drops the copies in place.
+#[allow(dead_code)] // each backend reads the fields it needs
+pub(crate) struct CopyViewSource<'a> {
+    pub section: &'a Section,
+    pub offset: u64,
+    pub protect: Protect,
+}
 
 /// Whether `create_entry` may open an existing object of that name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

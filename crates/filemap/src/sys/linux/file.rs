@@ -9,17 +9,16 @@ use std::path::{Path, PathBuf};
 
 use super::errno;
 use crate::error::{Error, Result};
+use crate::sys::{FileLockRequest, FileRequest};
 use crate::vocabulary::ShareMode;
 
 /// Opens a file to map: read-only, or read-write. (The share mode is a lock taken
 /// afterwards by `lock_file` on Linux.)
-pub(crate) fn open_file(
-    path: &Path,
-    writable: bool,
-    _executable: bool,
-    _share: ShareMode,
-) -> std::io::Result<File> {
-    File::options().read(true).write(writable).open(path)
+pub(crate) fn open_file(request: &FileRequest<'_>) -> std::io::Result<File> {
+    File::options()
+        .read(true)
+        .write(request.writable)
+        .open(request.path)
 }
 
 /// Whether an open failed because of another user's share mode (never on Linux: there
@@ -37,13 +36,11 @@ pub(crate) struct FileLock {
 
 /// Takes the lock that keeps `share` for the mapping's life: `LOCK_SH` for shared,
 /// `LOCK_EX` for exclusive, without waiting.
-pub(crate) fn lock_file(
-    file: &File,
-    share: ShareMode,
-    _opened_here: bool,
-    path: &Path,
-) -> Result<Option<FileLock>> {
+pub(crate) fn lock_file(request: &FileLockRequest<'_>) -> Result<Option<FileLock>> {
     use rustix::fs::FlockOperation;
+    let FileLockRequest {
+        file, share, path, ..
+    } = *request;
     let op = match share {
         ShareMode::Any => return Ok(None),
         ShareMode::Shared => FlockOperation::NonBlockingLockShared,

@@ -28,6 +28,7 @@ use std::ptr::NonNull;
 use rustix::mm::{MapFlags, MsyncFlags, ProtFlags};
 
 use crate::error::{Error, Result};
+use crate::sys::{CopyViewSource, FileSectionRequest, ViewProtection, WritebackRange};
 use crate::vocabulary::{Access, Advice, Protect};
 
 /// The size of a memory page.
@@ -77,14 +78,8 @@ impl Section {
 
     /// A section over `file`; `writable`, `size` and `what` matter only on Windows, where
     /// the section is a mapping object of that size and protection.
-    pub(crate) fn from_file(
-        file: &File,
-        _writable: bool,
-        _executable: bool,
-        _size: u64,
-        _what: &dyn std::fmt::Display,
-    ) -> Result<Section> {
-        let fd = rustix::io::fcntl_dupfd_cloexec(file, 3)
+    pub(crate) fn from_file(request: &FileSectionRequest<'_>) -> Result<Section> {
+        let fd = rustix::io::fcntl_dupfd_cloexec(request.file, 3)
             .map_err(|e| Error::io("duplicate the descriptor of", "a file", errno(e)))?;
         Ok(Section { fd })
     }
@@ -187,7 +182,8 @@ impl Section {
     }
 
     /// Starts write-back of a view's pages (at `offset` in the file) without waiting.
-    pub(crate) fn start_writeback(&self, _view: *const u8, len: usize, offset: u64) -> Result<()> {
+    pub(crate) fn start_writeback(&self, range: &WritebackRange) -> Result<()> {
+        let WritebackRange { len, offset, .. } = *range;
         // SAFETY: plain syscall on a valid descriptor; no memory is passed.
         let r = unsafe {
             libc::sync_file_range(
@@ -273,9 +269,10 @@ impl RawView {
 
     /// Changes the protection of the whole region (`private`: a copy view; matters on
     /// Windows only).
-    pub(crate) fn protect(&self, protect: Protect, _private: bool) -> Result<()> {
+    pub(crate) fn protect(&self, protection: &ViewProtection) -> Result<()> {
         use rustix::mm::MprotectFlags as P;
-        let flags = match protect {
+        // A private mapping made writable stays copy-on-write by itself.
+        let flags = match protection.protect {
             Protect::ReadOnly => P::READ,
             Protect::ReadWrite => P::READ | P::WRITE,
             Protect::ReadExecute => P::READ | P::EXEC,
@@ -285,7 +282,7 @@ impl RawView {
         unsafe { rustix::mm::mprotect(self.ptr.as_ptr().cast(), self.len, flags) }.map_err(|e| {
             match e {
                 rustix::io::Errno::ACCESS | rustix::io::Errno::PERM => Error::PermissionDenied {
-                    what: format!("making a view {protect}"),
+                    what: format!("making a view {}", protection.protect),
                 },
                 e => Error::io("change the protection of", "a view", errno(e)),
             }
@@ -348,12 +345,7 @@ impl RawView {
 
     /// Drops the region's private copies, so that it shows its storage again
     /// (`MADV_DONTNEED` on a private mapping). `_section` and `_offset` matter on Windows.
-    pub(crate) fn discard_private(
-        &mut self,
-        _section: &Section,
-        _offset: u64,
-        _protect: Protect,
-    ) -> Result<()> {
+    pub(crate) fn discard_private(&mut self, _source: &CopyViewSource<'_>) -> Result<()> {
         // SAFETY: the whole region is this private mapping; callers hold `&mut View`, so no
         // reference into it exists; the pages read back from the storage.
         unsafe {

@@ -27,14 +27,14 @@ use windows_sys::Win32::System::Threading::{OpenEventW, OpenMutexW, OpenSemaphor
 use super::{
     allocation_granularity, duplicate, kernel_name, last_error, os_error, owned, split, Section,
 };
+// `SYNCHRONIZE`: enough access to learn that a named mutex, event or semaphore exists.
+use windows_sys::Win32::Storage::FileSystem::SYNCHRONIZE;
+
 use crate::error::{Error, Result};
 use crate::header::{Header, HEADER_AREA, MAGIC};
 use crate::name::Name;
 use crate::sys::{Collected, CreateMode, DataInit, RawEntry};
 use crate::vocabulary::{Access, Disposition, Kind};
-
-/// `SYNCHRONIZE`, enough access to learn that a named mutex, event or semaphore exists.
-const SYNCHRONIZE: u32 = 0x0010_0000;
 
 /// How long an opener waits for a creator that is still writing the header.
 const HEADER_WAIT: Duration = Duration::from_secs(2);

@@ -14,23 +14,23 @@ use windows_sys::Win32::Storage::FileSystem::{
 
 use super::{last_error, os_error, raw};
 use crate::error::{Error, Result};
+use crate::sys::{FileLockRequest, FileRequest};
 use crate::vocabulary::ShareMode;
 
 /// Opens a file to map: read-only or read-write, with execute access if asked (a section
 /// allowing execution needs it).
-pub(crate) fn open_file(
-    path: &Path,
-    writable: bool,
-    executable: bool,
-    share: ShareMode,
-) -> io::Result<File> {
+pub(crate) fn open_file(request: &FileRequest<'_>) -> io::Result<File> {
+    let FileRequest {
+        path,
+        writable,
+        executable,
+        share,
+    } = *request;
     use std::os::windows::fs::OpenOptionsExt;
-    const GENERIC_READ: u32 = 0x8000_0000;
-    const GENERIC_WRITE: u32 = 0x4000_0000;
-    const GENERIC_EXECUTE: u32 = 0x2000_0000;
-    const FILE_SHARE_READ: u32 = 1;
-    const FILE_SHARE_WRITE: u32 = 2;
-    const FILE_SHARE_DELETE: u32 = 4;
+    use windows_sys::Win32::Foundation::{GENERIC_EXECUTE, GENERIC_READ, GENERIC_WRITE};
+    use windows_sys::Win32::Storage::FileSystem::{
+        FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
+    };
     let mut options = File::options();
     options.read(true).write(writable);
     options.share_mode(match share {
@@ -61,12 +61,10 @@ pub(crate) struct FileLock;
 
 /// Windows keeps share modes in the handle filemap opened (`open_file`); a file the
 /// caller opened has the share mode the caller gave it.
-pub(crate) fn lock_file(
-    _file: &File,
-    share: ShareMode,
-    opened_here: bool,
-    _path: &Path,
-) -> Result<Option<FileLock>> {
+pub(crate) fn lock_file(request: &FileLockRequest<'_>) -> Result<Option<FileLock>> {
+    let FileLockRequest {
+        share, opened_here, ..
+    } = *request;
     if !opened_here && share != ShareMode::Any {
         return Err(Error::Unsupported {
             what: "a share mode for a file the caller opened, on Windows: open it with \

@@ -45,6 +45,7 @@ use windows_sys::Win32::System::Threading::GetCurrentProcess;
 
 use crate::error::{Error, Result};
 use crate::name::{Name, Scope};
+use crate::sys::{CopyViewSource, FileSectionRequest, ViewProtection, WritebackRange};
 use crate::vocabulary::{Access, Advice, Protect};
 
 /// The system's page size and allocation granularity, asked once.
@@ -167,13 +168,14 @@ impl Section {
     }
 
     /// A section of `size` bytes over `file` (`CreateFileMappingW(hFile, …)`).
-    pub(crate) fn from_file(
-        file: &File,
-        writable: bool,
-        executable: bool,
-        size: u64,
-        what: &dyn fmt::Display,
-    ) -> Result<Section> {
+    pub(crate) fn from_file(request: &FileSectionRequest<'_>) -> Result<Section> {
+        let FileSectionRequest {
+            file,
+            writable,
+            executable,
+            size,
+            what,
+        } = *request;
         let protect = match (writable, executable) {
             (true, false) => PAGE_READWRITE,
             (false, false) => PAGE_READONLY,
@@ -337,7 +339,8 @@ impl Section {
 
     /// Starts writing a view's dirty pages back (`FlushViewOfFile` does not wait for the
     /// disk).
-    pub(crate) fn start_writeback(&self, view: *const u8, len: usize, _offset: u64) -> Result<()> {
+    pub(crate) fn start_writeback(&self, range: &WritebackRange) -> Result<()> {
+        let WritebackRange { view, len, .. } = *range;
         // SAFETY: `view..view+len` is inside a mapped view (the caller's).
         if unsafe { FlushViewOfFile(view.cast(), len) } == 0 {
             return Err(Error::io(
@@ -439,10 +442,10 @@ impl RawView {
 
     /// Changes the protection of the whole view (`VirtualProtect`); `private` views get
     /// `PAGE_WRITECOPY` for read-write.
-    pub(crate) fn protect(&self, protect: Protect, private: bool) -> Result<()> {
-        let new = match protect {
+    pub(crate) fn protect(&self, protection: &ViewProtection) -> Result<()> {
+        let new = match protection.protect {
             Protect::ReadOnly => PAGE_READONLY,
-            Protect::ReadWrite if private => PAGE_WRITECOPY,
+            Protect::ReadWrite if protection.copy_on_write => PAGE_WRITECOPY,
             Protect::ReadWrite => PAGE_READWRITE,
             Protect::ReadExecute => PAGE_EXECUTE_READ,
         };
@@ -453,7 +456,7 @@ impl RawView {
             let code = last_error();
             return Err(match code {
                 ERROR_ACCESS_DENIED => Error::PermissionDenied {
-                    what: format!("making a view {protect}"),
+                    what: format!("making a view {}", protection.protect),
                 },
                 _ => Error::io("change the protection of", "a view", os_error(code)),
             });
@@ -522,15 +525,18 @@ impl RawView {
     /// Drops the view's private copies: maps the storage again as a fresh copy view
     /// (the view moves to the new address) and unmaps the old one, with `protect`
     /// reapplied. On failure the old view is left as it was.
-    pub(crate) fn discard_private(
-        &mut self,
-        section: &Section,
-        offset: u64,
-        protect: Protect,
-    ) -> Result<()> {
+    pub(crate) fn discard_private(&mut self, source: &CopyViewSource<'_>) -> Result<()> {
+        let CopyViewSource {
+            section,
+            offset,
+            protect,
+        } = *source;
         let fresh = section.map(offset, self.len, Access::Copy, false, &"a copy view")?;
         if protect != Protect::ReadWrite {
-            fresh.protect(protect, true)?;
+            fresh.protect(&ViewProtection {
+                protect,
+                copy_on_write: true,
+            })?;
         }
         // Dropping the old region unmaps it.
         drop(std::mem::replace(self, fresh));
