@@ -3,11 +3,23 @@
 //! channel — while the supervisor (this process, also the channel's receiver) kills random
 //! workers (SIGKILL on Linux, TerminateProcess on Windows) and starts new ones.
 //!
-//! Afterwards: no worker hung (each stops within seconds when asked), every message a
-//! worker committed arrived exactly once, in order and intact (a killed worker may have
-//! committed one message more than it managed to record), the mutex-guarded invariant held
-//! whenever the mutex was not abandoned and was repaired when it was, and once the
-//! supervisor lets go and garbage is collected nothing of the run is left in the
+//! Meanwhile 6 waiter processes wait on a named auto-reset event (3 of them) and a named
+//! semaphore (3), and a supervisor thread sets the event or releases the semaphore while
+//! at least two of them wait, and mostly kills one of those right after, usually the one
+//! that waited longest (the one a wake reaches first), so that the kill lands between a
+//! waiter's wake and its taking the signal or unit. No waiter may sleep on while the event
+//! is signalled or the semaphore has a unit: a round is settled once a waiter took it or
+//! every waiter of before the wake moved on; if neither happened within 3 s, the thread
+//! takes it itself, and finding it there while a waiter of before the wake still sleeps in
+//! the same wait fails the test (a woken waiter killed before it took the signal used to
+//! leave the others asleep until their timeout). Waiters wait with a 60 s timeout, a
+//! safety net: one that times out ends, which fails the test too.
+//!
+//! Afterwards: no worker or waiter hung (each stops within seconds when asked), every
+//! message a worker committed arrived exactly once, in order and intact (a killed worker
+//! may have committed one message more than it managed to record), the mutex-guarded
+//! invariant held whenever the mutex was not abandoned and was repaired when it was, and
+//! once the supervisor lets go and garbage is collected nothing of the run is left in the
 //! namespace. Prints the totals.
 //!
 //! Bounded for CI (`FILEMAP_SOAK_SECS`, default 20 s on Linux, 10 s on Windows); run it
@@ -23,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use common::{child, role, run_tests, Namespace};
 use filemap::channel::{Receiver, Sender};
-use filemap::sync::SharedMutex;
+use filemap::sync::{EventReset, NamedEvent, NamedSemaphore, SharedMutex};
 use filemap::{Error, Mapping, View};
 
 const WORKERS: usize = 8;
@@ -31,6 +43,18 @@ const STATS: &str = "soak-stats";
 const PAIR: &str = "soak-pair";
 const CHANNEL: &str = "soak-channel";
 const MAPPINGS: u64 = 4;
+const EVENT: &str = "soak-event";
+const SEMAPHORE: &str = "soak-semaphore";
+/// Waiter processes per object (the event, the semaphore).
+const WAITERS_PER_OBJECT: usize = 3;
+const WAITERS: usize = 2 * WAITERS_PER_OBJECT;
+/// A waiter's timeout: a safety net, far longer than the storm's checks.
+const WAITER_PATIENCE: Duration = Duration::from_secs(60);
+/// How long a signal or unit may stay untaken while a waiter of before the wake still
+/// waits: far more than a waiter's re-check (100 ms), far less than its timeout.
+const STRANDED_AFTER: Duration = Duration::from_secs(3);
+/// When the wake rounds look whether a killed waiter took the signal with it (Windows).
+const EARLY_LOOK: Duration = Duration::from_millis(300);
 
 // Counters in the stats mapping (u64 each), then one slot per worker.
 const STOP: usize = 0;
@@ -41,12 +65,23 @@ const VIOLATIONS: usize = 32;
 const MAPPING_OPS: usize = 40;
 const MUTEX_OPS: usize = 48;
 const HALF_MADE: usize = 56;
+/// Signals (event) and units (semaphore) waiters took: `TAKEN + 8 * object`.
+const TAKEN: usize = 64;
+/// The last wait number handed out (waiters number their waits from it).
+const WAIT_NUMBERS: usize = 80;
+const WAITERS_STOP: usize = 88;
 const SLOTS: usize = 512;
+const WAITER_SLOTS: usize = 1024;
 
 /// A worker's slot: its incarnation and how many messages it sent (recorded after each
 /// send returned).
 fn slot(w: usize) -> (usize, usize) {
     (SLOTS + w * 16, SLOTS + w * 16 + 8)
+}
+
+/// A waiter's slot: the number of the wait it is in, 0 between waits.
+fn waiter_slot(s: usize) -> usize {
+    WAITER_SLOTS + s * 8
 }
 
 fn counter(stats: &View, at: usize) -> &AtomicU64 {
@@ -57,9 +92,12 @@ fn counter(stats: &View, at: usize) -> &AtomicU64 {
 
 fn main() {
     if let Some((role, args)) = role() {
-        assert_eq!(role, "worker");
         let arg = |i: usize| args[i].parse::<u64>().unwrap();
-        worker(arg(0) as usize, arg(1), arg(2));
+        match role.as_str() {
+            "worker" => worker(arg(0) as usize, arg(1), arg(2)),
+            "waiter" => waiter(arg(0) as usize),
+            other => panic!("unknown role {other}"),
+        }
         return;
     }
     run_tests(&[("crash_storm", crash_storm as fn())]);
@@ -179,6 +217,37 @@ fn worker(w: usize, incarnation: u64, seed: u64) {
     }
 }
 
+/// Waiter `s` (of the event if `s < WAITERS_PER_OBJECT`, else of the semaphore): waits,
+/// counts what it took, and waits again until told to stop, saying in its slot which wait
+/// it is in. A wait that times out ends it (the supervisor fails the test on a waiter that
+/// exits by itself; and no waiter outlives a supervisor that died).
+fn waiter(s: usize) {
+    let stats_mapping = Mapping::open(STATS).unwrap();
+    let stats = stats_mapping.view().map().unwrap();
+    let object = s / WAITERS_PER_OBJECT;
+    let event = (object == 0).then(|| NamedEvent::open(EVENT).unwrap());
+    let semaphore = (object == 1).then(|| NamedSemaphore::open(SEMAPHORE).unwrap());
+    let slot = counter(&stats, waiter_slot(s));
+    while counter(&stats, WAITERS_STOP).load(Ordering::SeqCst) == 0 {
+        let number = counter(&stats, WAIT_NUMBERS).fetch_add(1, Ordering::SeqCst) + 1;
+        slot.store(number, Ordering::SeqCst);
+        let waited = match (&event, &semaphore) {
+            (Some(e), _) => e.wait_timeout(WAITER_PATIENCE),
+            (_, Some(sem)) => sem.acquire_timeout(WAITER_PATIENCE),
+            _ => unreachable!(),
+        };
+        match waited {
+            Ok(()) => counter(&stats, TAKEN + 8 * object).fetch_add(1, Ordering::SeqCst),
+            Err(Error::Timeout { .. }) => {
+                eprintln!("waiter {s}: no wake in {} s", WAITER_PATIENCE.as_secs());
+                std::process::exit(3);
+            }
+            Err(e) => panic!("waiter {s}: {e}"),
+        };
+        slot.store(0, Ordering::SeqCst);
+    }
+}
+
 /// What the receiver saw: the next expected sequence number of each incarnation.
 type Received = HashMap<u64, u64>;
 
@@ -276,17 +345,24 @@ fn start_worker(w: usize, incarnation: u64, rng: &mut Rng) -> Worker {
     let seed = rng.next().to_string();
     let args = [w.to_string(), incarnation.to_string(), seed];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Worker {
+        child: start("worker", &args),
+        incarnation,
+    }
+}
+
+fn start(role: &str, args: &[&str]) -> Child {
     // Wine's process creation sometimes fails under this load ("Internal error"): retry.
     let mut attempt = 0;
     loop {
-        match child("worker", &args).spawn() {
-            Ok(child) => return Worker { child, incarnation },
+        match child(role, args).spawn() {
+            Ok(child) => return child,
             Err(e) if attempt < 10 && cfg!(windows) => {
-                eprintln!("    soak: starting a worker failed ({e}), retrying");
+                eprintln!("    soak: starting a {role} failed ({e}), retrying");
                 attempt += 1;
                 std::thread::sleep(Duration::from_millis(200));
             }
-            Err(e) => panic!("start a worker: {e}"),
+            Err(e) => panic!("start a {role}: {e}"),
         }
     }
 }
@@ -299,6 +375,291 @@ fn recorded_sent(stats: &View, w: usize, incarnation: u64) -> u64 {
         counter(stats, sent_at).load(Ordering::SeqCst)
     } else {
         0
+    }
+}
+
+/// The waiter processes, killed and reaped if the rounds end early.
+struct Waiters(Vec<Option<Child>>);
+
+impl Waiters {
+    fn start(&mut self, s: usize) {
+        self.0[s] = Some(start("waiter", &[&s.to_string()]));
+    }
+
+    fn pid(&self, s: usize) -> u32 {
+        self.0[s].as_ref().map_or(0, Child::id)
+    }
+
+    fn kill(&mut self, s: usize) {
+        if let Some(mut c) = self.0[s].take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for Waiters {
+    fn drop(&mut self) {
+        for s in 0..self.0.len() {
+            if let Some(mut c) = self.0[s].take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+/// The wake rounds' thread, told to end and joined when the storm ends, by a panic too.
+struct Rounds {
+    quit: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Result<WakeTotals, String>>>,
+}
+
+impl Rounds {
+    fn finish(mut self) -> Result<WakeTotals, String> {
+        self.quit.store(true, Ordering::SeqCst);
+        let thread = self.thread.take().unwrap();
+        thread.join().expect("the wake rounds thread")
+    }
+}
+
+impl Drop for Rounds {
+    fn drop(&mut self) {
+        self.quit.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// What the wake rounds did.
+#[derive(Default)]
+struct WakeTotals {
+    /// Event sets, semaphore releases.
+    rounds: [u64; 2],
+    /// Waiters killed right after a wake.
+    kills: u64,
+    /// Rounds settled by a take or by every earlier waiter moving on.
+    settled: u64,
+    /// Rounds with a kill settled by a take 20 ms or more after the wake (another waiter's
+    /// re-check, typically, when the woken one died).
+    slow_after_kill: u64,
+    /// Rounds in which the signal or unit went but nobody recorded taking it: the killed
+    /// waiter took it with it (Windows hands a signal to a waiter as it wakes it).
+    taken_by_the_killed: u64,
+    /// Rounds that ended with a unit left and no waiter of before the wake still waiting.
+    left_over: u64,
+    slowest: Duration,
+}
+
+/// Sets the event or releases the semaphore while at least two waiters wait, kills one of
+/// them in the middle of the wake, and checks that the others do not sleep on while the
+/// signal or unit is there; until `deadline`, or until a check fails (`Err`, with `failed`
+/// set).
+fn wake_rounds(
+    deadline: Instant,
+    seed: u64,
+    failed: &AtomicBool,
+    quit: &AtomicBool,
+) -> Result<WakeTotals, String> {
+    let stats_mapping = Mapping::open(STATS).unwrap();
+    let stats = stats_mapping.view().map().unwrap();
+    let event = NamedEvent::open(EVENT).unwrap();
+    let semaphore = NamedSemaphore::open(SEMAPHORE).unwrap();
+    let mut rng = Rng(seed | 1);
+    let mut waiters = Waiters((0..WAITERS).map(|_| None).collect());
+    for s in 0..WAITERS {
+        waiters.start(s);
+    }
+    let slot = |s: usize| counter(&stats, waiter_slot(s)).load(Ordering::SeqCst);
+    let mut totals = WakeTotals::default();
+    let mut failure = None;
+    while failure.is_none() && Instant::now() < deadline && !quit.load(Ordering::SeqCst) {
+        for (s, c) in waiters.0.iter_mut().enumerate() {
+            if let Some(status) = c.as_mut().and_then(|c| c.try_wait().unwrap()) {
+                failure = Some(format!("waiter {s} exited by itself: {status}"));
+            }
+        }
+        if failure.is_some() {
+            break;
+        }
+        let object = rng.below(2) as usize;
+        let group = object * WAITERS_PER_OBJECT..(object + 1) * WAITERS_PER_OBJECT;
+        let waiting = || -> Vec<(usize, u64)> {
+            group
+                .clone()
+                .map(|s| (s, slot(s)))
+                .filter(|&(_, number)| number != 0)
+                .collect()
+        };
+        // At least two waiters, in the same wait for a moment (asleep, usually).
+        let before = waiting();
+        std::thread::sleep(Duration::from_millis(1 + rng.below(20)));
+        let mut survivors: Vec<(usize, u64)> = waiting()
+            .into_iter()
+            .filter(|w| before.contains(w))
+            .collect();
+        if survivors.len() < 2 {
+            continue;
+        }
+        let taken_at = TAKEN + 8 * object;
+        let taken_before = counter(&stats, taken_at).load(Ordering::SeqCst);
+        let units = if object == 0 { 1 } else { 1 + rng.below(2) };
+        if object == 0 {
+            event.set().unwrap();
+        } else {
+            match semaphore.release(units as u32) {
+                Ok(_) => {}
+                // Units left from earlier rounds (their waiters were killed): let them go.
+                Err(Error::SemaphoreFull { .. }) => continue,
+                Err(e) => panic!("release: {e}"),
+            }
+        }
+        let woken = Instant::now();
+        totals.rounds[object] += 1;
+        // Kill a waiter in the middle of the wake: mostly the one that waited longest (a
+        // futex wake reaches the first sleeper first), sometimes another, sometimes none.
+        let mut killed = None;
+        if rng.below(4) != 0 {
+            let i = if rng.below(3) != 0 {
+                (0..survivors.len())
+                    .min_by_key(|&i| survivors[i].1)
+                    .unwrap()
+            } else {
+                rng.below(survivors.len() as u64) as usize
+            };
+            let (victim, _) = survivors.remove(i);
+            if rng.below(4) == 0 {
+                for _ in 0..rng.below(20_000) {
+                    std::hint::spin_loop();
+                }
+            }
+            waiters.kill(victim);
+            counter(&stats, waiter_slot(victim)).store(0, Ordering::SeqCst);
+            totals.kills += 1;
+            killed = Some(victim);
+        }
+        // Settled once the signal or units are taken (only this thread gives them), once no
+        // waiter of before the wake still waits in the same wait, or (Linux) once the
+        // semaphore is empty.
+        let take = || {
+            if object == 0 {
+                event.try_wait().unwrap()
+            } else {
+                semaphore.try_acquire().unwrap()
+            }
+        };
+        let mut looked = false;
+        let settled = loop {
+            let taken = counter(&stats, taken_at).load(Ordering::SeqCst) - taken_before;
+            if taken >= units
+                || survivors.iter().all(|&(s, number)| slot(s) != number)
+                || (object == 1 && semaphore.count() == Some(0))
+            {
+                break Some(true);
+            }
+            if woken.elapsed() > STRANDED_AFTER {
+                break None;
+            }
+            // Windows hands a signal or unit to the waiter it wakes, so a waiter killed
+            // after its wake often takes it with it: look early whether it is gone, and put
+            // it back if it is not. (Not on Linux: putting it back is a new wake, which
+            // would hide a lost one.)
+            if cfg!(windows) && !looked && woken.elapsed() > EARLY_LOOK {
+                looked = true;
+                if !take() {
+                    break Some(false);
+                }
+                if object == 0 {
+                    event.set().unwrap();
+                } else {
+                    semaphore.release(1).unwrap();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        let took = woken.elapsed();
+        match settled {
+            Some(true) => {
+                totals.settled += 1;
+                totals.slowest = totals.slowest.max(took);
+                if killed.is_some() && took >= Duration::from_millis(20) {
+                    totals.slow_after_kill += 1;
+                }
+            }
+            Some(false) => totals.taken_by_the_killed += 1,
+            None => {
+                // Still there, with a waiter of before the wake asleep in the same wait?
+                let stranded: Vec<(usize, u64)> = survivors
+                    .iter()
+                    .copied()
+                    .filter(|&(s, number)| slot(s) == number)
+                    .collect();
+                let there = take();
+                if there && !stranded.is_empty() {
+                    let what = if object == 0 {
+                        "the event stayed signalled"
+                    } else {
+                        "a semaphore unit stayed available"
+                    };
+                    let mut message = format!(
+                        "lost wake-up: {what} {:.1} s after the wake while waiters \
+                         {stranded:?} (waiter, wait number) slept on in the same wait \
+                         (killed: waiter {killed:?})",
+                        took.as_secs_f64()
+                    );
+                    for &(s, _) in &stranded {
+                        message += &format!("\nwaiter {s}:\n{}", where_is(waiters.pid(s)));
+                    }
+                    failure = Some(message);
+                } else if there {
+                    totals.left_over += 1;
+                } else {
+                    totals.taken_by_the_killed += 1;
+                }
+            }
+        }
+        if let Some(victim) = killed {
+            waiters.start(victim);
+        }
+    }
+    if failure.is_some() {
+        failed.store(true, Ordering::SeqCst);
+    }
+
+    // Stop the waiters: each set or release wakes one, which sees the stop and exits.
+    counter(&stats, WAITERS_STOP).store(1, Ordering::SeqCst);
+    let stop_deadline = Instant::now() + Duration::from_secs(30);
+    while waiters.0.iter().any(Option::is_some) {
+        event.set().unwrap();
+        let _ = semaphore.release(1);
+        for s in 0..WAITERS {
+            if let Some(status) = waiters.0[s].as_mut().and_then(|c| c.try_wait().unwrap()) {
+                waiters.0[s] = None;
+                if !status.success() && failure.is_none() {
+                    failure = Some(format!("waiter {s} failed: {status}"));
+                }
+            }
+        }
+        if Instant::now() > stop_deadline {
+            let hung: Vec<String> = (0..WAITERS)
+                .filter(|&s| waiters.0[s].is_some())
+                .map(|s| format!("waiter {s}:\n{}", where_is(waiters.pid(s))))
+                .collect();
+            failure.get_or_insert(format!(
+                "waiters still running 30 s after stop:\n{}",
+                hung.join("\n")
+            ));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    match failure {
+        Some(f) => {
+            failed.store(true, Ordering::SeqCst);
+            Err(f)
+        }
+        None => Ok(totals),
     }
 }
 
@@ -330,6 +691,21 @@ fn crash_storm() {
         let done = done.clone();
         std::thread::spawn(move || receive(rx, done))
     };
+    let event = NamedEvent::create_new(EVENT, EventReset::Auto, false).unwrap();
+    let semaphore = NamedSemaphore::create_new(SEMAPHORE, 0, 64).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let wake_failed = Arc::new(AtomicBool::new(false));
+    let rounds = {
+        let failed = wake_failed.clone();
+        let quit = Arc::new(AtomicBool::new(false));
+        let seed = rng.next();
+        Rounds {
+            quit: quit.clone(),
+            thread: Some(std::thread::spawn(move || {
+                wake_rounds(deadline, seed, &failed, &quit)
+            })),
+        }
+    };
 
     let mut next_incarnation = 1;
     let mut workers: Vec<Worker> = (0..WORKERS)
@@ -341,8 +717,7 @@ fn crash_storm() {
     // Messages each incarnation recorded as sent, and whether it was killed.
     let mut sent: HashMap<u64, (u64, bool)> = HashMap::new();
     let mut kills = 0u64;
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
+    while Instant::now() < deadline && !wake_failed.load(Ordering::SeqCst) {
         let pause = if cfg!(windows) {
             100 + rng.below(300)
         } else {
@@ -401,6 +776,10 @@ fn crash_storm() {
     }
     done.store(true, Ordering::SeqCst);
     let received = receiver.join().expect("the receiver thread");
+    let wakes = match rounds.finish() {
+        Ok(totals) => totals,
+        Err(failure) => panic!("{failure}"),
+    };
 
     // Every committed message arrived exactly once (sequence numbers were checked in
     // order on arrival); a killed worker may have committed one it did not record.
@@ -455,9 +834,23 @@ fn crash_storm() {
         sent.len(),
         get(HALF_MADE),
     );
+    println!(
+        "    soak: {} event sets and {} semaphore releases with 2 or more waiters, {} waiters \
+         killed in the middle of a wake; {} settled by a take (slowest {} ms; {} after a kill \
+         took 20 ms or more), {} taken away by the killed waiter, {} left over",
+        wakes.rounds[0],
+        wakes.rounds[1],
+        wakes.kills,
+        wakes.settled,
+        wakes.slowest.as_millis(),
+        wakes.slow_after_kill,
+        wakes.taken_by_the_killed,
+        wakes.left_over,
+    );
     assert!(kills > 0 && get(OPERATIONS) > 0 && messages > 0);
+    assert!(wakes.rounds[0] > 0 && wakes.rounds[1] > 0 && wakes.kills > 0);
 
-    drop((stats, stats_mapping, pair));
+    drop((stats, stats_mapping, pair, event, semaphore));
     filemap::namespace::collect_garbage(false).unwrap();
     ns.assert_empty();
     for m in 0..MAPPINGS {

@@ -1,10 +1,12 @@
 //! Named mutexes, events, semaphores and shared values across real processes: abandonment
 //! after kill -9, exact counts under contention, wake-all and wake-one, maximum counts,
-//! timeouts, wrong kinds and wrong types.
+//! timeouts, a woken waiter that dies before taking its wake (Linux), a shared value opened
+//! while its creator makes and drops it, wrong kinds and wrong types.
 
 mod common;
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{child, role, run_tests, spawn_ready, unique, Namespace};
@@ -17,7 +19,8 @@ fn main() {
     if let Some((role, args)) = role() {
         std::process::exit(play(&role, &args));
     }
-    run_tests(&[
+    #[cfg_attr(not(target_os = "linux"), allow(unused_mut))]
+    let mut tests: Vec<(&str, fn())> = vec![
         (
             "mutex_abandoned_by_killed_holder",
             mutex_abandoned_by_killed_holder,
@@ -48,7 +51,17 @@ fn main() {
             "objects_go_away_with_their_last_handle",
             objects_go_away_with_their_last_handle,
         ),
-    ]);
+        (
+            "shared_mutex_open_racing_its_creator_is_never_corrupt",
+            shared_mutex_open_racing_its_creator_is_never_corrupt,
+        ),
+    ];
+    #[cfg(target_os = "linux")]
+    tests.push((
+        "waiter_killed_after_its_wake_strands_nobody",
+        waiter_killed_after_its_wake_strands_nobody,
+    ));
+    run_tests(&tests);
 }
 
 fn ready_then_block() {
@@ -89,6 +102,37 @@ fn play(role: &str, args: &[String]) -> i32 {
                 let s = NamedSemaphore::open(arg(0)).map_err(|e| e.to_string())?;
                 s.acquire_timeout(PATIENCE).map_err(|e| e.to_string())?;
                 print!("acquired");
+            }
+            "take" => {
+                // Waits for an event's signal or a semaphore's unit.
+                let name = arg(1);
+                match arg(0) {
+                    "event" => NamedEvent::open(name).and_then(|e| e.wait_timeout(PATIENCE)),
+                    _ => NamedSemaphore::open(name).and_then(|s| s.acquire_timeout(PATIENCE)),
+                }
+                .map_err(|e| e.to_string())?;
+                print!("took");
+            }
+            #[cfg(target_os = "linux")]
+            "steal-wake" => steal_wake(arg(0))?,
+            "churn-shared" => {
+                // Creates and drops the shared value `rounds` times, saying in the phase
+                // word what it is doing (round r: 4r+1 creating, +2 made, +3 dropping,
+                // +4 dropped).
+                let rounds: u64 = arg(2).parse().unwrap();
+                let m = Mapping::open(arg(1)).map_err(|e| e.to_string())?;
+                let view = m.view().map().map_err(|e| e.to_string())?;
+                let phase = view.atomic_u64(0).map_err(|e| e.to_string())?;
+                for r in 0..rounds {
+                    phase.store(4 * r + 1, Ordering::SeqCst);
+                    let (v, _) = SharedMutex::<u64>::create_or_open(arg(0), r)
+                        .map_err(|e| format!("round {r}: create or open: {e}"))?;
+                    phase.store(4 * r + 2, Ordering::SeqCst);
+                    *v.lock().map_err(|e| e.to_string())? = r;
+                    phase.store(4 * r + 3, Ordering::SeqCst);
+                    drop(v);
+                    phase.store(4 * r + 4, Ordering::SeqCst);
+                }
             }
             other => return Err(format!("unknown role {other}")),
         }
@@ -396,4 +440,319 @@ fn objects_go_away_with_their_last_handle() {
         Err(Error::NotFound { .. })
     ));
     ns.assert_empty();
+}
+
+/// Plays a waiter that a wake reaches and that dies before it takes what it was woken for:
+/// maps the data area of the event or semaphore entry at `entry` (Linux: a file in the
+/// namespace directory, header first, then the sync words: 0 the state or count, 1 the
+/// number of sleeping waiters), counts itself as a sleeping waiter, says "ready", sleeps on
+/// word 0 while it is 0 with no timeout, and once woken takes nothing: it waits on stdin
+/// for the parent to kill it.
+#[cfg(target_os = "linux")]
+fn steal_wake(entry: &str) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::FileExt;
+    use std::sync::atomic::AtomicU32;
+
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(entry)
+        .map_err(|e| format!("open {entry}: {e}"))?;
+    let mut header = [0u8; 40];
+    file.read_exact_at(&mut header, 0)
+        .map_err(|e| format!("read the header of {entry}: {e}"))?;
+    if &header[..8] != b"FILEMAP\0" {
+        return Err(format!("{entry} has no filemap header"));
+    }
+    // The header's data offset (a page multiple), at byte 32.
+    let data_offset = u64::from_le_bytes(header[32..40].try_into().unwrap());
+    // SAFETY: maps 64 bytes of a file this process holds open, shared (so that the futex
+    // key is the one the object's waiters use); the mapping is never unmapped.
+    let at = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            64,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            data_offset as libc::off_t,
+        )
+    };
+    if at == libc::MAP_FAILED {
+        return Err(format!("map {entry}: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: the mapping is 4-byte aligned, at least 8 bytes, and lives until exit.
+    let (word, waiters) = unsafe {
+        let words = at.cast::<AtomicU32>();
+        (&*words, &*words.add(1))
+    };
+    waiters.fetch_add(1, Ordering::SeqCst);
+    ready_then_block_until_waiting();
+    // SAFETY: FUTEX_WAIT on a valid, mapped word; no timeout.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            0u32,
+            std::ptr::null::<libc::timespec>(),
+        )
+    };
+    let _ = std::io::Read::read(&mut std::io::stdin(), &mut [0u8; 1]);
+    Ok(())
+}
+
+/// A child process, killed and reaped when dropped: a failing check leaves none behind.
+#[cfg(target_os = "linux")]
+struct Reaped(std::process::Child);
+
+#[cfg(target_os = "linux")]
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Whether process `pid` sleeps in a futex wait (its system call is `futex`, its state S).
+#[cfg(target_os = "linux")]
+fn asleep_in_futex(pid: u32) -> bool {
+    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest.starts_with('S'));
+    syscall.starts_with(&format!("{} ", libc::SYS_futex)) && state == Some(true)
+}
+
+/// Waits (up to [`PATIENCE`]) until `pid` sleeps in a futex wait, or (`asleep` false) no
+/// longer does.
+#[cfg(target_os = "linux")]
+fn await_futex_state(pid: u32, asleep: bool, what: &str) {
+    let started = Instant::now();
+    while asleep_in_futex(pid) != asleep {
+        assert!(started.elapsed() < PATIENCE, "{what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The wait [`waiter_killed_after_its_wake_strands_nobody`] allows a stranded waiter: far
+/// more than a waiter's 100 ms re-check, far less than its own timeout ([`PATIENCE`]).
+#[cfg(target_os = "linux")]
+const STRANDED: Duration = Duration::from_secs(5);
+
+/// The lost wake-up, made deterministic: an auto-reset event (then a semaphore) has two
+/// sleeping waiters; the first to sleep (a process playing a waiter, see [`steal_wake`]) is
+/// the one `set` (`release(1)`) wakes, and it is killed before it takes the signal. The
+/// other, a real waiter, must still get it: waiters re-check the object at least every
+/// 100 ms instead of sleeping until their timeout with the object signalled.
+#[cfg(target_os = "linux")]
+fn waiter_killed_after_its_wake_strands_nobody() {
+    let failures: Vec<String> = ["event", "semaphore"]
+        .into_iter()
+        .filter_map(|kind| stranded_waiter(kind).err())
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// One object of `kind`; `Err` if its waiter was left asleep with the object signalled.
+#[cfg(target_os = "linux")]
+fn stranded_waiter(kind: &str) -> Result<(), String> {
+    let ns = Namespace::new();
+    let name = unique(kind);
+    let (event, semaphore) = if kind == "event" {
+        let e = NamedEvent::create_new(&name, EventReset::Auto, false).unwrap();
+        (Some(e), None)
+    } else {
+        (None, Some(NamedSemaphore::create_new(&name, 0, 1).unwrap()))
+    };
+    let entry = filemap::namespace::directory()
+        .join(filemap::namespace::info(&name).unwrap().file_name)
+        .display()
+        .to_string();
+
+    // The doomed waiter sleeps first, so a futex wake of one reaches it (futex waiters of
+    // equal priority are woken in the order they slept).
+    let mut doomed = Reaped(spawn_ready("steal-wake", &[&entry]));
+    await_futex_state(doomed.0.id(), true, "the doomed waiter never slept");
+    let mut waiter = Reaped(
+        child("take", &[kind, &name])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    await_futex_state(waiter.0.id(), true, "the waiter never slept");
+    std::thread::sleep(Duration::from_millis(50));
+
+    match (&event, &semaphore) {
+        (Some(e), _) => e.set().unwrap(),
+        (_, Some(s)) => assert_eq!(s.release(1).unwrap(), 0),
+        _ => unreachable!(),
+    }
+    await_futex_state(
+        doomed.0.id(),
+        false,
+        "the wake did not reach the doomed waiter",
+    );
+    doomed.0.kill().unwrap(); // woken, and dead before it took the signal
+    doomed.0.wait().unwrap();
+    let died = Instant::now();
+
+    // The other waiter must take the signal now, not at its timeout.
+    loop {
+        if let Some(status) = waiter.0.try_wait().unwrap() {
+            assert!(status.success(), "the waiter failed: {status}");
+            break;
+        }
+        if died.elapsed() > STRANDED {
+            let syscall = std::fs::read_to_string(format!("/proc/{}/syscall", waiter.0.id()))
+                .unwrap_or_default();
+            return Err(format!(
+                "lost wake-up: the {kind} is signalled but its waiter still sleeps {:.1} s \
+                 after the waiter its wake reached died (system call: {})",
+                died.elapsed().as_secs_f64(),
+                syscall.trim()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let took = died.elapsed();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut waiter.0.stdout.take().unwrap(), &mut out).unwrap();
+    assert_eq!(out, "took");
+    println!(
+        "    {kind}: the other waiter took it {} ms after the woken one died",
+        took.as_millis()
+    );
+    // It took the one signal (unit) there was.
+    match (&event, &semaphore) {
+        (Some(e), _) => assert!(!e.try_wait().unwrap()),
+        (_, Some(s)) => assert!(!s.try_acquire().unwrap()),
+        _ => unreachable!(),
+    }
+    drop((event, semaphore));
+    ns.assert_empty();
+    Ok(())
+}
+
+/// What one opener saw.
+#[derive(Default)]
+struct Opens {
+    found: u64,
+    absent: u64,
+    /// Refused as corrupt while the creator was dropping it (see below).
+    while_dropping: u64,
+    /// Refused as corrupt while the creator was creating it: the bug.
+    corrupt: Vec<String>,
+    /// Other failures.
+    failed: Vec<String>,
+}
+
+/// Opens the shared value `name` over and over until `done`. `phase` is the creator's
+/// (see the "churn-shared" role).
+fn open_until_done(name: &str, phase: &AtomicU64, done: &AtomicBool, rounds: u64) -> Opens {
+    let mut opens = Opens::default();
+    while !done.load(Ordering::SeqCst) {
+        let before = phase.load(Ordering::SeqCst);
+        match SharedMutex::<u64>::open(name) {
+            Ok(v) => {
+                opens.found += 1;
+                match v.lock_timeout(PATIENCE).map(|g| *g) {
+                    Ok(value) if value < rounds => {}
+                    Ok(value) => opens.failed.push(format!("value {value}")),
+                    Err(e) => opens.failed.push(format!("lock: {e}")),
+                }
+            }
+            Err(Error::NotFound { .. }) => opens.absent += 1,
+            Err(e @ Error::Corrupt { .. }) => {
+                // Phases 4r+3 are drops: did one overlap this open?
+                let after = phase.load(Ordering::SeqCst);
+                if (before..=after).any(|p| p % 4 == 3) {
+                    opens.while_dropping += 1;
+                } else {
+                    opens
+                        .corrupt
+                        .push(format!("{e} (creator's phase {before}..={after})"));
+                }
+            }
+            Err(e) => {
+                opens.failed.push(e.to_string());
+                break;
+            }
+        }
+    }
+    opens
+}
+
+/// A process creates and drops a shared value 2000 times while a thread of this one opens
+/// it over and over: an open finds the value or finds nothing (`NotFound`), never a
+/// half-made object (`Corrupt`). On Windows the value is a section plus a kernel mutex; its
+/// creator used to publish the section before creating the mutex, and an opener in between
+/// failed with "its lock cannot be opened".
+///
+/// Windows still refuses an open that overlaps the creator's drop: dropping closes the lock
+/// before the section, so an opener can find the section and then no lock. Those are
+/// counted and printed, not failed (the creator says in a phase word whether it is
+/// creating or dropping, so the two races are told apart). One opener only: a second one
+/// holding the section for a moment would keep it visible past the drop without its lock,
+/// at any phase of the creator's.
+fn shared_mutex_open_racing_its_creator_is_never_corrupt() {
+    let ns = Namespace::new();
+    let name = unique("racing");
+    let phase_name = unique("phase");
+    let phase_mapping = Mapping::create_new(&phase_name, 4096).unwrap();
+    let view = phase_mapping.view().map().unwrap();
+    let phase = view.atomic_u64(0).unwrap();
+    let rounds = 2000u64;
+    let mut churn = child("churn-shared", &[&name, &phase_name, &rounds.to_string()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let done = AtomicBool::new(false);
+    let opens = std::thread::scope(|scope| {
+        let opener = scope.spawn(|| open_until_done(&name, phase, &done, rounds));
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while churn.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = churn.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        done.store(true, Ordering::SeqCst);
+        opener.join().unwrap()
+    });
+    let out = churn.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the creator failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let Opens {
+        found,
+        absent,
+        while_dropping,
+        corrupt,
+        failed,
+    } = opens;
+    println!(
+        "    {rounds} rounds: {found} opens found the value, {absent} found nothing, {} were \
+         refused as corrupt while it was being created, {while_dropping} while it was being \
+         dropped",
+        corrupt.len(),
+    );
+    assert!(failed.is_empty(), "opens failed: {failed:?}");
+    assert!(
+        corrupt.is_empty(),
+        "opens racing the creator's create were refused as corrupt:\n{}",
+        corrupt.join("\n")
+    );
+    drop((view, phase_mapping));
+    ns.assert_empty();
+    assert!(matches!(
+        SharedMutex::<u64>::open(&name),
+        Err(Error::NotFound { .. })
+    ));
 }
