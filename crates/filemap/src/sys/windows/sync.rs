@@ -246,9 +246,14 @@ impl MutexObject {
         let lock = lock_name(name);
         // SAFETY: a valid NUL-terminated name; the handle is owned by `owned`.
         let h = unsafe { OpenMutexW(SYNCHRONIZE | MUTEX_MODIFY_STATE, 0, lock.as_ptr()) };
-        let mutex = owned(h).ok_or_else(|| Error::Corrupt {
-            name: name.to_string(),
-            problem: format!("its lock cannot be opened: {}", os_error(last_error())),
+        // The creator makes the lock before it publishes the section, and every handle
+        // holds both: a section without its lock is one whose last handle is closing (or
+        // an opener holds it for a moment while the object goes away), so it is not there.
+        let mutex = owned(h).ok_or_else(|| match last_error() {
+            ERROR_FILE_NOT_FOUND => Error::NotFound {
+                name: name.to_string(),
+            },
+            code => Error::io("open the lock of", name, os_error(code)),
         })?;
         let object = MutexObject::with_section(name, entry, &header, mutex, &lock)?;
         Ok((object, header))
