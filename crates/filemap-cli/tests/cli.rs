@@ -3,7 +3,68 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a test waits for another process to get somewhere (a holder to hold, a waiter
+/// to wait, a command to finish): a safety net that turns a hang into a failure, never
+/// reached when things work, however loaded the machine.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// How long a test pauses between two looks while it polls for a condition.
+const POLL: Duration = Duration::from_millis(10);
+
+/// How long the waiting commands the tests start wait at most: longer than `PATIENCE`, so
+/// they outlast any test that works, and bounded, so that one a failed test leaves behind
+/// ends on its own.
+const WAITER_TIMEOUT: &str = "5m";
+
+/// Waits for `child` to exit; past `PATIENCE`, kills it and fails the test.
+fn wait_within(child: &mut Child, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {PATIENCE:?}");
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// A `filemap lock NAME -- filemap event wait RELEASE` started by [`Ns::hold_lock`]: it
+/// holds the lock until RELEASE is set. Dropping it sets RELEASE too, so that the waiting
+/// command ends even when the test killed `lock` or failed.
+struct LockHolder {
+    child: Child,
+    /// `filemap event set RELEASE`.
+    release: Command,
+}
+
+impl LockHolder {
+    /// Lets the holder go: its command ends, then `lock`, which exits 0.
+    fn release(mut self) {
+        let out = self.release.output().unwrap();
+        assert!(
+            out.status.success(),
+            "event set: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let status = wait_within(&mut self.child, "filemap lock, released");
+        assert!(status.success(), "filemap lock, released: {status}");
+    }
+}
+
+impl Drop for LockHolder {
+    fn drop(&mut self) {
+        let _ = self.release.output();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 struct Ns(tempfile::TempDir);
 
@@ -58,34 +119,64 @@ impl Ns {
         std::fs::read_dir(self.0.path()).unwrap().count()
     }
 
-    /// Starts `filemap lock NAME -- <a command that waits>` and waits until it holds the lock.
-    fn hold_lock(&self, name: &str) -> Child {
-        let waiter: &[&str] = if cfg!(windows) {
-            &["ping", "-n", "30", "127.0.0.1"]
-        } else {
-            &["sleep", "30"]
-        };
-        let mut args = vec!["lock", name, "--"];
-        args.extend_from_slice(waiter);
+    /// Starts `filemap lock NAME -- filemap event wait NAME-release` and waits until it
+    /// holds the lock; it holds it until released (see [`LockHolder`]). The handshake:
+    /// `lock` runs its command only while it holds the lock, and `event wait` creates its
+    /// event before it waits, so once the event exists the lock is held. (`event reset`
+    /// succeeds exactly when the event exists; nobody has set it, so it changes nothing.)
+    fn hold_lock(&self, name: &str) -> LockHolder {
+        let release = format!("{name}-release");
+        let me = env!("CARGO_BIN_EXE_filemap");
         let child = self
-            .cmd(&args)
+            .cmd(&[
+                "lock",
+                name,
+                "--",
+                me,
+                "event",
+                "wait",
+                &release,
+                "--timeout",
+                WAITER_TIMEOUT,
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let me = env!("CARGO_BIN_EXE_filemap");
-        while self
-            .run(&["lock", name, "--timeout", "10ms", "--", me, "--version"])
-            .status
-            .success()
-        {
+        let mut set = self.cmd(&["event", "set", &release]);
+        set.stdin(Stdio::null());
+        let mut holder = LockHolder {
+            child,
+            release: set,
+        };
+        let deadline = Instant::now() + PATIENCE;
+        while !self.run(&["event", "reset", &release]).status.success() {
+            if let Some(status) = holder.child.try_wait().unwrap() {
+                panic!("filemap lock {name} ended before it held the lock: {status}");
+            }
             assert!(
-                std::time::Instant::now() < deadline,
-                "the lock was never held"
+                Instant::now() < deadline,
+                "filemap lock {name} did not hold the lock within {PATIENCE:?}"
             );
+            std::thread::sleep(POLL);
         }
-        child
+        holder
+    }
+
+    /// Runs `filemap args` like [`Ns::run`], for a command that must not block: past
+    /// `PATIENCE` it is killed and the test fails, instead of hanging. (Its output is read
+    /// once it has exited, so it must fit in a pipe.)
+    #[cfg(unix)]
+    fn run_within(&self, args: &[&str]) -> Output {
+        let mut c = self
+            .cmd(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_within(&mut c, &format!("filemap {args:?}"));
+        c.wait_with_output().unwrap()
     }
 
     /// Starts `filemap hold` and waits until it holds the object.
@@ -349,28 +440,12 @@ fn persistent_create_is_refused_on_windows() {
 #[cfg(unix)]
 fn lock_reports_abandoned_after_kill_9_and_proceeds() {
     let ns = Ns::new();
-    let mut holder = ns
-        .cmd(&["lock", "m", "--", "sleep", "30"])
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until it holds the lock (its command runs).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while ns
-        .run(&["lock", "m", "--timeout", "10ms", "--", "true"])
-        .status
-        .success()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the first lock never held"
-        );
-    }
-    holder.kill().unwrap(); // SIGKILL: dies holding the mutex
-    holder.wait().unwrap();
-    let started = std::time::Instant::now();
-    let out = ns.run(&["lock", "m", "--", "true"]);
-    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let mut holder = ns.hold_lock("m");
+    holder.child.kill().unwrap(); // SIGKILL: dies holding the mutex
+    holder.child.wait().unwrap();
+    // The next locker is told and proceeds: it does not wait for the dead holder. (The
+    // bound is a safety net against a wait that never ends, not a speed claim.)
+    let out = ns.run_within(&["lock", "m", "--", "true"]);
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
@@ -380,6 +455,8 @@ fn lock_reports_abandoned_after_kill_9_and_proceeds() {
     // Afterwards it is an ordinary lock again.
     let out = ns.run(&["lock", "m", "--", "true"]);
     assert!(out.status.success() && out.stderr.is_empty());
+    // The dead holder's command still waits: let it go.
+    drop(holder);
 }
 
 #[test]
@@ -401,34 +478,38 @@ fn lock_runs_the_command_and_returns_its_status() {
 #[test]
 fn lock_timeout_exits_1_with_a_clear_message() {
     let ns = Ns::new();
-    let mut holder = ns.hold_lock("busy");
+    let holder = ns.hold_lock("busy");
     let out = ns.run(&["lock", "busy", "--timeout", "200ms", "--", "true"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim_end(),
         "filemap: error: timed out after 200ms waiting for Local\\busy"
     );
-    holder.kill().unwrap();
-    holder.wait().unwrap();
+    holder.release();
 }
 
 #[test]
 fn events_and_semaphores_from_the_shell() {
     let ns = Ns::new();
-    let waiter = ns
-        .cmd(&["event", "wait", "go", "--timeout", "20s"])
+    let mut waiter = ns
+        .cmd(&["event", "wait", "go", "--timeout", WAITER_TIMEOUT])
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    // `event set` needs the event the waiter created.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    // `event set` needs the event the waiter created: it succeeds once the waiter waits.
+    let deadline = Instant::now() + PATIENCE;
     while !ns.run(&["event", "set", "go"]).status.success() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the waiter never created the event"
-        );
+        if let Some(status) = waiter.try_wait().unwrap() {
+            panic!("the waiter ended before the event was set: {status}");
+        }
+        if Instant::now() >= deadline {
+            let _ = waiter.kill();
+            let _ = waiter.wait();
+            panic!("the waiter did not create the event within {PATIENCE:?}");
+        }
+        std::thread::sleep(POLL);
     }
-    assert!(waiter.wait_with_output().unwrap().status.success());
+    assert!(wait_within(&mut waiter, "event wait go").success());
     let out = ns.run(&["event", "wait", "other", "--timeout", "100ms"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("timed out after 100ms"));

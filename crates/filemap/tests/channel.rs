@@ -63,6 +63,46 @@ fn message(seq: u64, buf: &mut Vec<u8>) {
     buf[..n].copy_from_slice(&seq.to_le_bytes()[..n]);
 }
 
+/// How long a test gives a waiting endpoint to notice that its peer died or closed. The
+/// channel promises much less: a waiting endpoint notices a dead peer within 50 ms (its
+/// timed sleep, `LIVENESS_INTERVAL` in channel/mod.rs) and an orderly close at its first
+/// check, before it sleeps. A loaded machine or Wine may not run a process for longer than
+/// that, so the tests assert only this safety net (200 times the promise: only a wait that
+/// never checks its peer reaches it) and print the time they measured. Speed is for
+/// `filemap bench channel`, not for test assertions.
+const NOTICED_WITHIN: Duration = Duration::from_secs(10);
+
+/// How long a test waits for a message or for room it knows is coming: a safety net that
+/// turns a hang into a failure, never reached on a working channel however slow the machine.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Runs `f` (a blocking call) on a thread of its own and returns what it returns; fails the
+/// test if `f` has not returned within `limit`, so that a call that never returns fails the
+/// test instead of hanging it (the thread is left blocked; the process ends with the run).
+fn within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (done, result) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let _ = done.send(f());
+    });
+    match result.recv_timeout(limit) {
+        Ok(value) => {
+            worker.join().unwrap();
+            value
+        }
+        // `f` panicked: pass its panic on.
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(worker.join().unwrap_err())
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{what}: not within {limit:?}")
+        }
+    }
+}
+
 fn messages_to_send() -> u64 {
     std::env::var("FILEMAP_CHANNEL_MESSAGES")
         .ok()
@@ -230,7 +270,7 @@ fn ordered_intact_delivery_between_processes() {
     let mut hash = Xxh3::new();
     let (mut bytes, mut expected) = (0u64, Vec::new());
     for seq in 0..count {
-        let slot = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        let slot = rx.recv_timeout(PATIENCE).unwrap();
         message(seq, &mut expected);
         assert!(slot.to_vec() == expected[..], "message {seq} differs");
         hash.update(&slot.to_vec());
@@ -243,10 +283,10 @@ fn ordered_intact_delivery_between_processes() {
         format!("{:016x}", hash.digest())
     );
     // Then the sender is gone: Disconnected, nothing more.
-    assert!(matches!(
-        rx.recv_timeout(Duration::from_secs(5)),
-        Err(Error::Disconnected { .. })
-    ));
+    match rx.recv_timeout(NOTICED_WITHIN) {
+        Err(Error::Disconnected { .. }) => {}
+        other => panic!("expected Disconnected, got {other:?}"),
+    }
     println!(
         "    {count} messages, {} MiB, checksum {:016x}, {:.1} s",
         bytes >> 20,
@@ -265,7 +305,7 @@ fn sender_killed_mid_stream() {
     let mut next = 0u64;
     let mut buf = Vec::new();
     while next < 20_000 {
-        let slot = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        let slot = rx.recv_timeout(PATIENCE).unwrap();
         message(next, &mut buf);
         assert!(slot.to_vec() == buf[..]);
         next += 1;
@@ -273,28 +313,33 @@ fn sender_killed_mid_stream() {
     sender.kill().unwrap(); // SIGKILL mid-stream
     sender.wait().unwrap();
     let killed = Instant::now();
-    // Every message committed before the death arrives, in order, then Disconnected.
-    let gone = loop {
-        match rx.recv() {
-            Ok(slot) => {
-                message(next, &mut buf);
-                assert!(
-                    slot.to_vec() == buf[..],
-                    "message {next} after the kill differs"
-                );
-                next += 1;
-            }
-            Err(Error::Disconnected { .. }) => break killed.elapsed(),
-            Err(e) => panic!("unexpected {e}"),
-        }
-    };
+    // Every message committed before the death arrives, in order, then Disconnected: a
+    // blocked recv notices the death (within 50 ms, the channel promises; see
+    // NOTICED_WITHIN for the bound asserted).
+    let (mut rx, next, gone) = within(
+        NOTICED_WITHIN,
+        "a blocked recv noticing the sender's death",
+        move || {
+            let gone = loop {
+                match rx.recv() {
+                    Ok(slot) => {
+                        message(next, &mut buf);
+                        assert!(
+                            slot.to_vec() == buf[..],
+                            "message {next} after the kill differs"
+                        );
+                        next += 1;
+                    }
+                    Err(Error::Disconnected { .. }) => break killed.elapsed(),
+                    Err(e) => panic!("unexpected {e}"),
+                }
+            };
+            (rx, next, gone)
+        },
+    );
     println!(
         "    {next} messages received; Disconnected {} ms after the kill",
         gone.as_millis()
-    );
-    assert!(
-        gone < Duration::from_millis(100),
-        "noticed the death only after {gone:?}"
     );
     // A new sender can take the dead one's place.
     let mut tx = Sender::open(&name).unwrap();
@@ -315,19 +360,12 @@ fn receiver_killed_mid_stream() {
         .stdin(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Fill the ring until send blocks (the receiver no longer reads), from another thread's
-    // point of view: here, send until a timeout says it is full.
-    let mut seq = 0u64;
+    // The receiver takes 1000 messages, says "ready" and stops reading.
     let mut buf = Vec::new();
-    loop {
+    for seq in 0..1000 {
         message(seq, &mut buf);
-        match tx.send_timeout(&buf, Duration::from_millis(200)) {
-            Ok(()) => seq += 1,
-            Err(Error::Timeout { .. }) => break,
-            Err(e) => panic!("unexpected {e}"),
-        }
+        tx.send_timeout(&buf, PATIENCE).unwrap();
     }
-    // The receiver has taken its 1000 messages and stopped reading.
     let mut line = String::new();
     std::io::BufRead::read_line(
         &mut std::io::BufReader::new(receiver.stdout.as_mut().unwrap()),
@@ -335,22 +373,37 @@ fn receiver_killed_mid_stream() {
     )
     .unwrap();
     assert_eq!(line.trim(), "ready");
+    // Fill the ring until send would block: nobody reads it any more, so the first
+    // message that does not fit now never will. (Frames take at least 16 bytes: a 64 KiB
+    // ring is full after 4096 messages at most.)
+    let mut seq = 1000u64;
+    loop {
+        message(seq, &mut buf);
+        if !tx.try_send(&buf).unwrap() {
+            break;
+        }
+        seq += 1;
+        assert!(seq < 1000 + 4096, "the ring never filled");
+    }
     receiver.kill().unwrap(); // SIGKILL while the sender is about to block
     receiver.wait().unwrap();
     let killed = Instant::now();
-    message(seq, &mut buf);
-    match tx.send(&buf) {
-        Err(Error::Disconnected { .. }) => {}
-        other => panic!("expected Disconnected, got {other:?}"),
-    }
-    let gone = killed.elapsed();
+    // A blocked send notices the death (within 50 ms, the channel promises; see
+    // NOTICED_WITHIN for the bound asserted).
+    let (tx, mut buf, gone) = within(
+        NOTICED_WITHIN,
+        "a blocked send noticing the receiver's death",
+        move || {
+            match tx.send(&buf) {
+                Err(Error::Disconnected { .. }) => {}
+                other => panic!("expected Disconnected, got {other:?}"),
+            }
+            (tx, buf, killed.elapsed())
+        },
+    );
     println!(
         "    blocked send: Disconnected {} ms after the kill",
         gone.as_millis()
-    );
-    assert!(
-        gone < Duration::from_millis(100),
-        "noticed the death only after {gone:?}"
     );
     // A new receiver continues where the dead one stopped: nothing lost, nothing twice.
     let seen = *last.lock().unwrap();
@@ -358,7 +411,7 @@ fn receiver_killed_mid_stream() {
     let mut rx = Receiver::open(&name).unwrap();
     let mut expect = seen + 1;
     while expect < seq {
-        let slot = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        let slot = rx.recv_timeout(PATIENCE).unwrap();
         message(expect, &mut buf);
         assert!(slot.to_vec() == buf[..], "message {expect}");
         expect += 1;
@@ -576,13 +629,28 @@ fn timeouts_and_orderly_close() {
     slot.write_at(0, b"part").unwrap();
     slot.commit_len(4);
     assert_eq!(rx.recv().unwrap().to_vec(), b"part");
-    // The sender closes: what it sent arrives, then Disconnected at once.
+    // The sender closes: what it sent arrives, then Disconnected at once (at the
+    // receiver's first check, before it would sleep; see NOTICED_WITHIN for the bound
+    // asserted).
     tx.send(b"last").unwrap();
     drop(tx);
     assert_eq!(rx.recv().unwrap().to_vec(), b"last");
     let started = Instant::now();
-    assert!(matches!(rx.recv(), Err(Error::Disconnected { .. })));
-    assert!(started.elapsed() < Duration::from_millis(100));
+    let rx = within(
+        NOTICED_WITHIN,
+        "Disconnected after an orderly close",
+        move || {
+            match rx.recv() {
+                Err(Error::Disconnected { .. }) => {}
+                other => panic!("expected Disconnected, got {other:?}"),
+            }
+            rx
+        },
+    );
+    println!(
+        "    orderly close: Disconnected {:?} after the last message",
+        started.elapsed()
+    );
     drop(rx);
     ns.assert_empty();
 }

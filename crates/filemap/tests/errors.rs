@@ -438,7 +438,10 @@ fn is_root() -> bool {
 #[cfg(unix)]
 fn foreign_owner() {
     if !is_root() {
-        println!("    (skipped: needs root to make an entry owned by another user)");
+        println!(
+            "    (skipped: needs root to make an entry owned by another user; running as uid {})",
+            rustix::process::geteuid().as_raw()
+        );
         return;
     }
     let ns = Namespace::new();
@@ -519,7 +522,10 @@ fn symlink_refused() {
 #[cfg(unix)]
 fn permission_denied_for_other_user() {
     if !is_root() {
-        println!("    (skipped: needs root to run a child as another user)");
+        println!(
+            "    (skipped: needs root to run a child as another user; running as uid {})",
+            rustix::process::geteuid().as_raw()
+        );
         return;
     }
     let ns = Namespace::new();

@@ -42,8 +42,13 @@ mod linux {
         if let Some((role, args)) = role() {
             std::process::exit(play(&role, &args));
         }
-        if !rustix::process::geteuid().is_root() {
-            println!("\nrunning 0 tests (skipped: other-user tests need root to change user)\n");
+        let uid = rustix::process::geteuid();
+        if !uid.is_root() {
+            println!(
+                "\nrunning 0 tests (skipped: other-user tests need root to change user; \
+                 running as uid {})\n",
+                uid.as_raw()
+            );
             println!(
                 "test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n"
             );

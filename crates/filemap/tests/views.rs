@@ -35,14 +35,26 @@ fn no_space_on_a_full_tmpfs() {
     #[cfg(unix)]
     {
         let dir = tempfile::tempdir().unwrap();
-        let mounted = std::process::Command::new("mount")
+        let mount = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
             .arg(dir.path())
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if !mounted {
-            println!("    (skipped: cannot mount a tmpfs here; needs root)");
+            .output();
+        let uid = rustix::process::geteuid().as_raw();
+        let failure = match mount {
+            Ok(out) if out.status.success() => None,
+            Ok(out) => Some(format!(
+                "mount failed ({}): {}",
+                out.status,
+                // On one line.
+                String::from_utf8_lossy(&out.stderr)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )),
+            Err(e) => Some(format!("cannot run mount: {e}")),
+        };
+        if let Some(failure) = failure {
+            println!("    (skipped: needs root to mount a tmpfs; running as uid {uid}; {failure})");
             return;
         }
         struct Unmount<'a>(&'a std::path::Path);
@@ -556,8 +568,20 @@ fn large_pages() {
         }
         let _restore = Restore(knob, before.clone());
         let wanted = before.parse::<u64>().unwrap() + 4;
-        if std::fs::write(knob, wanted.to_string()).is_err() || free_huge_pages() < 3 {
-            println!("    (explicit huge pages skipped: cannot reserve them here; needs root)");
+        let reserved = match std::fs::write(knob, wanted.to_string()) {
+            Err(e) => Err(format!("writing {wanted} to {knob}: {e}")),
+            Ok(()) if free_huge_pages() < 3 => Err(format!(
+                "only {} free after writing {wanted} to {knob}",
+                free_huge_pages()
+            )),
+            Ok(()) => Ok(()),
+        };
+        if let Err(why) = reserved {
+            println!(
+                "    (explicit huge pages skipped: needs root and free memory to reserve them; \
+                 running as uid {}; {why})",
+                rustix::process::geteuid().as_raw()
+            );
             ns.assert_empty();
             return;
         }

@@ -128,16 +128,19 @@ fn play(role: &str, args: &[String]) -> i32 {
                 drop((v, d));
             }
             "ping" => {
-                // Waits for the parent's counter to reach 1, then sets it to 2.
+                // Waits for the parent's counter to reach 1, then sets it to 2. (The
+                // deadline is a safety net against a parent that never stores: generous,
+                // so that a loaded machine that does not run the parent for a while
+                // cannot reach it; the wait yields so as not to take the parent's core.)
                 let m = Mapping::open(arg(0)).map_err(|e| e.to_string())?;
                 let v = m.view().len(8).map().map_err(|e| e.to_string())?;
                 let a = v.atomic_u64(0).map_err(|e| e.to_string())?;
-                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
                 while a.load(Ordering::Acquire) != 1 {
                     if std::time::Instant::now() > deadline {
                         return Err("timed out waiting for 1".into());
                     }
-                    std::hint::spin_loop();
+                    std::thread::yield_now();
                 }
                 a.store(2, Ordering::Release);
             }
