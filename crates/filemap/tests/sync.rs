@@ -57,10 +57,16 @@ fn main() {
         ),
     ];
     #[cfg(target_os = "linux")]
-    tests.push((
-        "waiter_killed_after_its_wake_strands_nobody",
-        waiter_killed_after_its_wake_strands_nobody,
-    ));
+    tests.extend([
+        (
+            "waiter_killed_after_its_wake_strands_nobody",
+            waiter_killed_after_its_wake_strands_nobody as fn(),
+        ),
+        (
+            "scribbled_mutex_never_harms_its_holder",
+            scribbled_mutex_never_harms_its_holder,
+        ),
+    ]);
     run_tests(&tests);
 }
 
@@ -744,4 +750,59 @@ fn shared_mutex_open_racing_its_creator_is_never_corrupt() {
         SharedMutex::<u64>::open(&name),
         Err(Error::NotFound { .. })
     ));
+}
+
+/// A process with write access overwrites a held mutex's bytes, as a hostile writer or a
+/// bug could: all ones over its data area, or a pair of wild pointers where a pthread
+/// mutex on x86_64 keeps the holder's robust-list links (bytes 24 to 40). The holder
+/// unlocks without touching any other memory, and the mutex goes on working for the
+/// handles that have it open. (glibc unlinks a robust mutex by writing through those links:
+/// this test crashed the holder with SIGSEGV when filemap's Linux mutexes were pthread
+/// mutexes. Windows mutexes are kernel objects.)
+#[cfg(target_os = "linux")]
+fn scribbled_mutex_never_harms_its_holder() {
+    use std::os::unix::fs::FileExt;
+    let ns = Namespace::new();
+    let wild = 0x4141_4141_4141_4141u64.to_le_bytes();
+    let scribbles: [(u64, &[u8]); 3] = [(24, &wild), (32, &wild), (0, &[0xff; 64])];
+    for (kind, (at, bytes)) in ["mutex", "shared value"]
+        .into_iter()
+        .flat_map(|k| scribbles.iter().map(move |s| (k, *s)))
+    {
+        let name = unique("scribbled");
+        let (mutex, value) = if kind == "mutex" {
+            (Some(NamedMutex::create_new(&name).unwrap()), None)
+        } else {
+            (
+                None,
+                Some(SharedMutex::<u64>::create_new(&name, 7).unwrap()),
+            )
+        };
+        let info = filemap::namespace::info(&name).unwrap();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(filemap::namespace::directory().join(&info.file_name))
+            .unwrap();
+        let data_offset = filemap::allocation_granularity();
+        let scribble = || file.write_all_at(bytes, data_offset + at).unwrap();
+        match (&mutex, &value) {
+            (Some(m), _) => {
+                let guard = m.lock().unwrap();
+                scribble();
+                drop(guard); // unlocks: must not write anywhere but the state word
+                             // The state word says free again; this handle locks as before.
+                drop(m.lock_timeout(PATIENCE).unwrap());
+            }
+            (_, Some(v)) => {
+                let mut guard = v.lock().unwrap();
+                *guard += 1;
+                scribble();
+                drop(guard);
+                assert_eq!(*v.lock_timeout(PATIENCE).unwrap(), 8);
+            }
+            _ => unreachable!(),
+        }
+        drop((mutex, value));
+    }
+    ns.assert_empty();
 }

@@ -8,6 +8,8 @@ mod entry;
 mod file;
 mod foreign;
 mod listing;
+mod liveness;
+mod mutex;
 mod share;
 mod sync;
 

@@ -1,7 +1,7 @@
 //! Linux synchronisation objects, in the data area of namespace entries:
 //!
-//! - mutexes: a process-shared, robust, error-checking pthread mutex (`EOWNERDEAD` is an
-//!   abandoned mutex, made consistent at once and reported to the new owner);
+//! - mutexes: a futex word whose owner proves it is alive with a liveness lock
+//!   (`mutex.rs`); a dead owner's mutex is taken over and reported abandoned;
 //! - events and semaphores: 32-bit words with `futex` wait/wake (never
 //!   `FUTEX_PRIVATE_FLAG`: the waiters are in other processes). Waiters count themselves,
 //!   so `set` / `release` make no system call when nobody sleeps.
@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use rustix::thread::futex;
 
 use super::entry::{create_entry, open_entry, Entry};
+use super::liveness::{self, LivenessLock};
+use super::mutex::{self, Owner};
 use super::RawView;
 use crate::error::{Error, Result};
 use crate::header::{Header, SYNC_AREA};
@@ -78,7 +80,7 @@ impl SyncMemory {
         expected: u32,
         timeout: Duration,
     ) {
-        futex_wait(word, expected, Some(timeout));
+        let _ = futex_wait(word, expected, Some(timeout));
     }
 
     /// Wakes the sleepers on `word`.
@@ -115,152 +117,24 @@ pub(crate) fn open_sync(name: &Name) -> Result<(SyncMemory, Header)> {
     Ok((SyncMemory::map(entry, &header, name)?, header))
 }
 
-fn pthread_check(what: &'static str, r: libc::c_int) -> Result<()> {
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(Error::io(
-            what,
-            "a robust mutex",
-            std::io::Error::from_raw_os_error(r),
-        ))
-    }
-}
-
-/// Initialises a process-shared, robust, error-checking mutex at `at`.
-pub(crate) fn init_mutex(at: *mut u8) -> Result<()> {
-    // SAFETY: `at` points to SYNC_AREA writable bytes (>= size_of pthread_mutex_t), page
-    // aligned, in an entry no other process can open yet; the attribute object is local.
-    unsafe {
-        let mut attr: libc::pthread_mutexattr_t = std::mem::zeroed();
-        pthread_check("initialise", libc::pthread_mutexattr_init(&mut attr))?;
-        let result = (|| {
-            pthread_check(
-                "initialise",
-                libc::pthread_mutexattr_setpshared(&mut attr, libc::PTHREAD_PROCESS_SHARED),
-            )?;
-            pthread_check(
-                "initialise",
-                libc::pthread_mutexattr_setrobust(&mut attr, libc::PTHREAD_MUTEX_ROBUST),
-            )?;
-            pthread_check(
-                "initialise",
-                libc::pthread_mutexattr_settype(&mut attr, libc::PTHREAD_MUTEX_ERRORCHECK),
-            )?;
-            pthread_check(
-                "initialise",
-                libc::pthread_mutex_init(at.cast::<libc::pthread_mutex_t>(), &attr),
-            )
-        })();
-        libc::pthread_mutexattr_destroy(&mut attr);
-        result
-    }
-}
-
-const _: () = assert!(std::mem::size_of::<libc::pthread_mutex_t>() <= SYNC_AREA);
-
 /// The longest a waiter (mutex, event or semaphore) sleeps in the kernel before checking
 /// the object again.
-const RECHECK_INTERVAL: Duration = Duration::from_millis(100);
-/// How many times a waiter tries the mutex again, spinning, before it sleeps.
-const LOCK_SPINS: u32 = 100;
+pub(super) const RECHECK_INTERVAL: Duration = Duration::from_millis(100);
 
-impl SyncMemory {
-    fn mutex(&self) -> *mut libc::pthread_mutex_t {
-        self.view.ptr().cast()
-    }
-
-    /// Locks the mutex; `None` on timeout (or, with a zero timeout, if it is held).
-    ///
-    /// A waiter never sleeps in the kernel for longer than [`RECHECK_INTERVAL`] at a time:
-    /// glibc's robust mutexes can lose a wake-up when the waiter an unlock woke is killed
-    /// before it takes the mutex and another thread takes it first without marking it as
-    /// waited for (the soak test found waiters asleep for good that way). Sleeping in
-    /// slices bounds what a lost wake-up costs; an uncontended lock makes no system call.
-    pub(crate) fn lock(&self, timeout: Option<Duration>, name: &Name) -> Result<Option<Locked>> {
-        let deadline = timeout.map(|d| Instant::now() + d);
-        let mut spins = 0;
-        let r = loop {
-            // SAFETY: the mutex was initialised by `init_mutex` before the entry got its
-            // name and stays mapped while `self` lives.
-            let r = unsafe { libc::pthread_mutex_trylock(self.mutex()) };
-            if r != libc::EBUSY || timeout.is_some_and(|d| d.is_zero()) {
-                break r;
-            }
-            // A mutex held for a moment is usually free again within a few hundred
-            // nanoseconds: spin briefly before sleeping (a timed sleep arms a timer).
-            if spins < LOCK_SPINS {
-                spins += 1;
-                std::hint::spin_loop();
-                continue;
-            }
-            let slice = match deadline {
-                None => RECHECK_INTERVAL,
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => left.min(RECHECK_INTERVAL),
-                    _ => break libc::ETIMEDOUT,
-                },
-            };
-            let until = std::time::SystemTime::now() + slice;
-            let since = until
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            let ts = libc::timespec {
-                tv_sec: since.as_secs() as libc::time_t,
-                tv_nsec: since.subsec_nanos() as libc::c_long,
-            };
-            // SAFETY: as above.
-            match unsafe { libc::pthread_mutex_timedlock(self.mutex(), &ts) } {
-                libc::ETIMEDOUT => continue,
-                r => break r,
-            }
-        };
-        match r {
-            0 => Ok(Some(Locked::Normally)),
-            libc::EOWNERDEAD => {
-                // SAFETY: this thread owns the mutex now (EOWNERDEAD grants ownership).
-                let repaired = unsafe { libc::pthread_mutex_consistent(self.mutex()) };
-                if let Err(e) = pthread_check("repair", repaired) {
-                    // No guard will unlock it: give it up now. Unlocking a mutex that was
-                    // not made consistent leaves it unrecoverable, which every later lock
-                    // reports (`Corrupt`), instead of a mutex held for good.
-                    self.unlock();
-                    return Err(e);
-                }
-                Ok(Some(Locked::Abandoned))
-            }
-            libc::ETIMEDOUT | libc::EBUSY => Ok(None),
-            libc::EDEADLK => Err(Error::WouldDeadlock {
-                name: name.to_string(),
-            }),
-            libc::ENOTRECOVERABLE => Err(Error::Corrupt {
-                name: name.to_string(),
-                problem: "the mutex is not recoverable".into(),
-            }),
-            r => Err(Error::io(
-                "lock",
-                name,
-                std::io::Error::from_raw_os_error(r),
-            )),
-        }
-    }
-
-    pub(crate) fn unlock(&self) {
-        // SAFETY: called only by the guard of a lock this thread holds.
-        unsafe { libc::pthread_mutex_unlock(self.mutex()) };
-    }
-}
-
-fn futex_wait(word: &AtomicU32, expected: u32, remaining: Option<Duration>) {
+/// Sleeps while `word` holds `expected`, at most `remaining`; whether the time ran out.
+/// (Other returns, a wake, a changed word, a signal, are for the caller's loop to sort out.)
+pub(super) fn futex_wait(word: &AtomicU32, expected: u32, remaining: Option<Duration>) -> bool {
     let ts = remaining.map(|d| rustix::fs::Timespec {
         tv_sec: d.as_secs() as _,
         tv_nsec: d.subsec_nanos() as _,
     });
-    // Spurious returns (EAGAIN, EINTR, ETIMEDOUT) are handled by the callers' loops.
-    let _ = futex::wait(word, futex::Flags::empty(), expected, ts.as_ref());
+    matches!(
+        futex::wait(word, futex::Flags::empty(), expected, ts.as_ref()),
+        Err(rustix::io::Errno::TIMEDOUT)
+    )
 }
 
-fn futex_wake(word: &AtomicU32, count: u32) {
+pub(super) fn futex_wake(word: &AtomicU32, count: u32) {
     let _ = futex::wake(word, futex::Flags::empty(), count);
 }
 
@@ -299,7 +173,7 @@ fn wait_until(
         // Sleep in slices: a waiter that a `set` or `release` woke may be killed before it
         // takes what it was woken for, and nobody would wake the others for it.
         let slice = remaining.map_or(RECHECK_INTERVAL, |r| r.min(RECHECK_INTERVAL));
-        futex_wait(word, idle, Some(slice));
+        let _ = futex_wait(word, idle, Some(slice));
         waiters.fetch_sub(1, Ordering::SeqCst);
         if try_take() {
             return true;
@@ -429,10 +303,12 @@ impl SyncMemory {
     }
 }
 
-/// A named mutex, optionally with the user's data after it (shared mutexes).
+/// A named mutex, optionally with the user's data after it (shared mutexes): words 0 and 1
+/// of the data area are the mutex (`mutex.rs`).
 #[derive(Debug)]
 pub(crate) struct MutexObject {
     memory: SyncMemory,
+    owner: Owner,
 }
 
 impl MutexObject {
@@ -444,26 +320,60 @@ impl MutexObject {
         init_data: &dyn Fn(*mut u8),
     ) -> Result<(MutexObject, Header, Disposition)> {
         let init = |at: *mut u8| {
-            init_mutex(at)?;
-            // SAFETY: the data area is SYNC_AREA bytes plus the user's value.
-            init_data(unsafe { at.add(SYNC_AREA) });
+            // SAFETY: the data area is SYNC_AREA (>= 8) writable, page-aligned bytes plus
+            // the user's value, in an entry no other process can open yet.
+            unsafe {
+                mutex::init(at.cast());
+                init_data(at.add(SYNC_AREA));
+            }
             Ok(())
         };
+        let expected = header.kind;
         let (memory, header, disposition) = create_sync(name, header, mode, &init)?;
-        Ok((MutexObject { memory }, header, disposition))
+        let object = MutexObject::with(memory, &header, expected, name)?;
+        Ok((object, header, disposition))
     }
 
-    pub(crate) fn open(name: &Name, _expected: Kind) -> Result<(MutexObject, Header)> {
+    /// Opens the mutex (or shared value) `name`, which must be of kind `expected`.
+    pub(crate) fn open(name: &Name, expected: Kind) -> Result<(MutexObject, Header)> {
         let (memory, header) = open_sync(name)?;
-        Ok((MutexObject { memory }, header))
+        Ok((MutexObject::with(memory, &header, expected, name)?, header))
     }
 
-    pub(crate) fn lock(&self, timeout: Option<Duration>, name: &Name) -> Result<Option<Locked>> {
-        self.memory.lock(timeout, name)
+    /// The object over an opened (or just created) entry: its kind and layout checked, a
+    /// token of this handle's own chosen.
+    fn with(
+        memory: SyncMemory,
+        header: &Header,
+        expected: Kind,
+        name: &Name,
+    ) -> Result<MutexObject> {
+        if header.kind != expected {
+            return Err(Error::KindMismatch {
+                name: name.to_string(),
+                found: header.kind,
+                expected,
+            });
+        }
+        mutex::check_layout(memory.word(1).load(Ordering::Relaxed), name)?;
+        let owner = Owner::new(memory.entry.fd(), name)?;
+        Ok(MutexObject { memory, owner })
     }
 
+    /// Locks the mutex; `None` on timeout (or, with a zero timeout, if a live owner holds
+    /// it).
+    pub(crate) fn lock(&self, timeout: Option<Duration>, _name: &Name) -> Result<Option<Locked>> {
+        Ok(mutex::lock(
+            self.memory.word(0),
+            self.memory.entry.fd(),
+            &self.owner,
+            timeout,
+        ))
+    }
+
+    /// Unlocks the mutex, which this handle's thread holds (only the guard calls it).
     pub(crate) fn unlock(&self) {
-        self.memory.unlock()
+        mutex::unlock(self.memory.word(0))
     }
 
     pub(crate) fn data(&self) -> *mut u8 {
@@ -570,65 +480,18 @@ impl SemaphoreObject {
     }
 }
 
-const F_OFD_GETLK: libc::c_int = 36;
-const F_OFD_SETLK: libc::c_int = 37;
-
-fn ofd_lock_request(byte: u8, kind: libc::c_short) -> libc::flock {
-    // SAFETY: flock is plain data; zero is a valid starting value.
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = kind;
-    fl.l_whence = libc::SEEK_SET as libc::c_short;
-    fl.l_start = byte as libc::off_t;
-    fl.l_len = 1;
-    fl
-}
-
-/// An endpoint's claim on its role: an open-file-description lock on one byte of the
-/// entry, released by the kernel if the process dies.
-#[derive(Debug)]
-pub(crate) struct EndpointLock {
-    _fd: std::os::fd::OwnedFd,
-}
+/// An endpoint's claim on its role: a liveness lock on its byte of the entry.
+pub(crate) type EndpointLock = LivenessLock;
 
 impl SyncMemory {
-    /// A new open file description of the entry, for endpoint locks.
-    fn fresh_description(&self) -> Result<std::os::fd::OwnedFd> {
-        use std::os::fd::AsRawFd;
-        rustix::fs::open(
-            format!("/proc/self/fd/{}", self.entry.fd().as_raw_fd()),
-            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .map_err(|e| Error::io("open for an endpoint lock", "a channel", super::errno(e)))
-    }
-
     /// Takes endpoint `byte`'s lock; `None` if a live endpoint holds it.
     pub(crate) fn lock_endpoint(&self, byte: u8) -> Result<Option<EndpointLock>> {
-        use std::os::fd::AsRawFd;
-        let fd = self.fresh_description()?;
-        let fl = ofd_lock_request(byte, libc::F_WRLCK as libc::c_short);
-        // SAFETY: fcntl with a valid descriptor and a pointer to a local flock.
-        let r = unsafe { libc::fcntl(fd.as_raw_fd(), F_OFD_SETLK, &fl) };
-        if r == 0 {
-            return Ok(Some(EndpointLock { _fd: fd }));
-        }
-        let err = std::io::Error::last_os_error();
-        match err.raw_os_error() {
-            Some(libc::EAGAIN) | Some(libc::EACCES) => Ok(None),
-            _ => Err(Error::io("lock an endpoint of", "a channel", err)),
-        }
+        LivenessLock::take(self.entry.fd(), u64::from(byte))
     }
 
     /// Whether some process holds endpoint `byte`'s lock.
     pub(crate) fn endpoint_alive(&self, byte: u8) -> bool {
-        use std::os::fd::AsRawFd;
-        let Ok(fd) = self.fresh_description() else {
-            return true; // cannot tell: do not declare anyone dead
-        };
-        let mut fl = ofd_lock_request(byte, libc::F_WRLCK as libc::c_short);
-        // SAFETY: fcntl with a valid descriptor and a pointer to a local flock.
-        let r = unsafe { libc::fcntl(fd.as_raw_fd(), F_OFD_GETLK, &mut fl) };
-        r != 0 || fl.l_type != libc::F_UNLCK as libc::c_short
+        liveness::is_held(self.entry.fd(), u64::from(byte))
     }
 }
 

@@ -1,0 +1,77 @@
+//! Liveness without pids: a process proves it is alive by holding an open-file-description
+//! byte-range lock (`F_OFD_SETLK`) on one byte of an entry, which the kernel releases when
+//! the last descriptor of that description closes, also when the process dies. Others test
+//! the byte with `F_OFD_GETLK` from a description of their own. This works across pid
+//! namespaces and cannot be fooled by pid reuse; it is independent of the entry's lifetime
+//! `flock`. Locks may lie past the end of the file, so any 63-bit offset can name one.
+//!
+//! Used by the channel's endpoints (one byte per role) and by mutexes (a byte per handle,
+//! named by the handle's token).
+
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+
+use crate::error::{Error, Result};
+
+/// `fcntl` commands for open-file-description locks (Linux 3.15 and later).
+const F_OFD_GETLK: libc::c_int = libc::F_OFD_GETLK;
+const F_OFD_SETLK: libc::c_int = libc::F_OFD_SETLK;
+
+/// A write lock request for the byte at `offset`.
+fn byte_lock(offset: u64) -> libc::flock {
+    // SAFETY: flock is plain data; all zeros is a valid value.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = libc::F_WRLCK as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = offset as libc::off_t;
+    fl.l_len = 1;
+    fl
+}
+
+/// A new open file description of the entry open as `fd`: a lock taken through it is this
+/// holder's alone, and a test through it sees every other description's locks.
+fn fresh_description(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
+    rustix::fs::open(
+        format!("/proc/self/fd/{}", fd.as_raw_fd()),
+        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| Error::io("open for a liveness lock", "an entry", super::errno(e)))
+}
+
+/// A held liveness lock; dropping it (or dying) releases it.
+#[derive(Debug)]
+pub(crate) struct LivenessLock {
+    _fd: OwnedFd,
+}
+
+impl LivenessLock {
+    /// Takes the lock on the byte at `offset` of the entry open as `entry`; `None` if a
+    /// live holder has it.
+    pub(crate) fn take(entry: BorrowedFd<'_>, offset: u64) -> Result<Option<LivenessLock>> {
+        let fd = fresh_description(entry)?;
+        let fl = byte_lock(offset);
+        // SAFETY: fcntl with a valid descriptor and a pointer to a local flock.
+        let r = unsafe { libc::fcntl(fd.as_raw_fd(), F_OFD_SETLK, &fl) };
+        if r == 0 {
+            return Ok(Some(LivenessLock { _fd: fd }));
+        }
+        let err = std::io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EAGAIN) | Some(libc::EACCES) => Ok(None),
+            _ => Err(Error::io("take a liveness lock on", "an entry", err)),
+        }
+    }
+}
+
+/// Whether a live holder has the lock on the byte at `offset` of the entry open as
+/// `entry`. When it cannot tell (no descriptor to test with), it says yes: nobody is
+/// declared dead on a guess.
+pub(crate) fn is_held(entry: BorrowedFd<'_>, offset: u64) -> bool {
+    let Ok(fd) = fresh_description(entry) else {
+        return true;
+    };
+    let mut fl = byte_lock(offset);
+    // SAFETY: fcntl with a valid descriptor and a pointer to a local flock it fills.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), F_OFD_GETLK, &mut fl) };
+    r != 0 || fl.l_type != libc::F_UNLCK as libc::c_short
+}

@@ -1,0 +1,237 @@
+//! Linux named mutexes: a futex word in the entry's data area, robust without glibc.
+//!
+//! A robust pthread mutex keeps its owner's place in a per-thread list whose pointers live
+//! inside the mutex, and unlocking writes through them: a process that can write the
+//! mutex's memory could make the holder write wherever it chose. This mutex keeps nothing
+//! of one process in memory another can write:
+//!
+//! - the state word is 0 when free, or the owner's *token* (31 bits) with the top bit set
+//!   when a waiter may be asleep;
+//! - every handle picks a random token and proves it is alive by holding a liveness lock
+//!   (`liveness.rs`) on the byte at [`TOKEN_LOCKS_AT`] + token, which the kernel releases
+//!   when the process dies;
+//! - locking is a compare-and-swap from 0 to the token (no system call when free); a
+//!   waiter spins briefly, then sleeps on the futex in slices of at most 100 ms, and when a
+//!   slice passes with the same owner it tests the owner's liveness lock: if nobody holds
+//!   it, the owner died holding the mutex, and the waiter takes it over as *abandoned*;
+//! - unlocking swaps the word to 0 and wakes one sleeper if the top bit was set.
+//!
+//! Whatever another process writes into the words, a handle only compares, swaps and
+//! sleeps on them: a lie can make a lock wait or be taken over, never touch other memory.
+//! Relocking from the owning thread is refused above this layer (`sync::mutex`). The
+//! liveness lock belongs to its open file description, so a child made by `fork` without
+//! `exec` keeps a parent's token alive while it lives.
+
+use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use super::liveness::{self, LivenessLock};
+use super::sync::{futex_wait, futex_wake, RECHECK_INTERVAL};
+use crate::error::{Error, Result};
+use crate::name::Name;
+use crate::sys::Locked;
+
+/// The second word of a mutex's data area: this layout's marker (a mutex made by an
+/// earlier filemap held a pthread mutex there instead).
+pub(crate) const MUTEX_LAYOUT: u32 = 0x584d_4601; // "\x01FMX"
+/// The state word's bit saying a waiter may be asleep.
+const WAITERS: u32 = 1 << 31;
+/// Where the handles' liveness bytes start: past any data an entry holds.
+const TOKEN_LOCKS_AT: u64 = 1 << 40;
+/// How many times a waiter tries again, spinning, before it sleeps.
+const LOCK_SPINS: u32 = 100;
+
+/// Writes a free mutex of this layout into a new entry's first two words.
+///
+/// # Safety
+/// `words` must point to two writable, aligned `u32`s that no other process can see yet.
+pub(crate) unsafe fn init(words: *mut u32) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        words.write(0);
+        words.add(1).write(MUTEX_LAYOUT);
+    }
+}
+
+/// Checks the layout marker of an opened mutex.
+pub(crate) fn check_layout(marker: u32, name: &Name) -> Result<()> {
+    if marker == MUTEX_LAYOUT {
+        return Ok(());
+    }
+    Err(Error::Corrupt {
+        name: name.to_string(),
+        problem: format!(
+            "a mutex of layout {marker:#x}, not {MUTEX_LAYOUT:#x} (made by an earlier filemap?)"
+        ),
+    })
+}
+
+/// One handle's claim to be alive: its token, and the liveness lock that backs it.
+#[derive(Debug)]
+pub(crate) struct Owner {
+    token: u32,
+    _alive: LivenessLock,
+}
+
+impl Owner {
+    /// Picks a token no live handle of the entry open as `entry` uses, and locks its byte.
+    pub(crate) fn new(entry: BorrowedFd<'_>, name: &Name) -> Result<Owner> {
+        for _ in 0..64 {
+            let token = random_token();
+            if let Some(alive) = LivenessLock::take(entry, TOKEN_LOCKS_AT + u64::from(token))? {
+                return Ok(Owner {
+                    token,
+                    _alive: alive,
+                });
+            }
+        }
+        Err(Error::io(
+            "choose an owner token for",
+            name,
+            std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                "64 random tokens in a row were taken",
+            ),
+        ))
+    }
+}
+
+/// A random token: 31 bits, never 0.
+fn random_token() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::AtomicU64;
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    // RandomState is seeded from the system's randomness once per process.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    let bits = h.finish();
+    (((bits >> 32) ^ bits) as u32 & !WAITERS).max(1)
+}
+
+/// Whether the handle whose token is `token` is alive.
+fn owner_alive(entry: BorrowedFd<'_>, token: u32) -> bool {
+    liveness::is_held(entry, TOKEN_LOCKS_AT + u64::from(token))
+}
+
+/// Locks the mutex whose state word is `state` for `me`; `None` on timeout (or, with a
+/// zero timeout, if a live owner holds it).
+pub(crate) fn lock(
+    state: &AtomicU32,
+    entry: BorrowedFd<'_>,
+    me: &Owner,
+    timeout: Option<Duration>,
+) -> Option<Locked> {
+    let mine = me.token;
+    if state
+        .compare_exchange(0, mine, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok()
+    {
+        return Some(Locked::Normally);
+    }
+    let deadline = timeout.map(|d| Instant::now() + d);
+    // A mutex held for a moment is usually free again within a few hundred nanoseconds
+    // (`try_lock` does not wait at all).
+    let spins = if timeout.is_some_and(|d| d.is_zero()) {
+        0
+    } else {
+        LOCK_SPINS
+    };
+    for _ in 0..spins {
+        std::hint::spin_loop();
+        if state.load(Ordering::Relaxed) == 0
+            && state
+                .compare_exchange(0, mine, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            return Some(Locked::Normally);
+        }
+    }
+    // From here on the state keeps the waiters bit: others may be asleep too.
+    let taken = mine | WAITERS;
+    // The owner of the last full sleep slice: seen again, it is tested for liveness.
+    let mut slept_through: Option<u32> = None;
+    loop {
+        let current = state.load(Ordering::Relaxed);
+        if current & !WAITERS == 0 {
+            if state
+                .compare_exchange(current, taken, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Some(Locked::Normally);
+            }
+            continue;
+        }
+        let owner = current & !WAITERS;
+        let left = match deadline {
+            None => RECHECK_INTERVAL,
+            Some(d) => d
+                .checked_duration_since(Instant::now())
+                .unwrap_or_default()
+                .min(RECHECK_INTERVAL),
+        };
+        // The same owner through a whole slice, or out of time: is it still alive? (Not
+        // on every wake: a hand-off between live processes makes no extra system call.)
+        if slept_through == Some(owner) || left.is_zero() {
+            if !owner_alive(entry, owner) {
+                if state
+                    .compare_exchange(current, taken, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return Some(Locked::Abandoned);
+                }
+                continue;
+            }
+            if left.is_zero() {
+                return None;
+            }
+        }
+        if current & WAITERS == 0
+            && state
+                .compare_exchange(
+                    current,
+                    current | WAITERS,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            continue;
+        }
+        let timed_out = futex_wait(state, current | WAITERS, Some(left));
+        slept_through = timed_out.then_some(owner);
+    }
+}
+
+/// Unlocks a mutex this handle's thread holds, waking one sleeper if there may be one.
+pub(crate) fn unlock(state: &AtomicU32) {
+    if state.swap(0, Ordering::Release) & WAITERS != 0 {
+        futex_wake(state, 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{random_token, WAITERS};
+
+    #[test]
+    fn tokens_are_31_bits_nonzero_and_differ() {
+        let tokens: Vec<u32> = (0..1000).map(|_| random_token()).collect();
+        assert!(tokens.iter().all(|&t| t != 0 && t & WAITERS == 0));
+        let mut unique = tokens.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert!(
+            unique.len() > 990,
+            "{} distinct tokens of 1000",
+            unique.len()
+        );
+    }
+}
