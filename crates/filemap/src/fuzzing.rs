@@ -3,16 +3,20 @@
 //! touching memory outside what it was given. Not part of the API (hidden, unstable).
 //!
 //! What each one stands for is untrusted input filemap reads: a header another process (or
-//! a corrupted file) wrote, a name a user typed, and a channel's shared memory after a
-//! process with write access scribbled on it.
+//! a corrupted file) wrote, a name a user typed, a channel's shared memory after a process
+//! with write access scribbled on it, and a whole entry of any kind made by someone else.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::channel::{Receiver, Sender};
 use crate::header::{Header, HEADER_AREA};
+#[cfg(target_os = "linux")]
+use crate::sync::{NamedEvent, NamedMutex, NamedSemaphore, SharedMutex};
 #[cfg(unix)]
 use crate::Scope;
+#[cfg(target_os = "linux")]
+use crate::{Access, Mapping};
 use crate::{Error, Name};
 
 /// Decodes `data[8..]` as a header of an entry whose length is `data[..8]` (little-endian),
@@ -113,4 +117,63 @@ pub fn channel(data: &[u8]) {
     // The waiting calls give up too.
     let _ = rx.recv_timeout(Duration::from_millis(1));
     let _ = tx.send_timeout(&[1; 100], Duration::from_millis(1));
+}
+
+/// Writes `data` as a namespace entry (Linux: a file in `FILEMAP_DIR`), then opens it as
+/// every kind of object and uses what opens: a mapping is read through a view, a mutex and
+/// a shared value are locked (the value read and written), an event and a semaphore are
+/// tried and signalled, a channel's ends try to receive and send. Every call must end with
+/// a result or a typed error: never a panic, a crash, a hang or an access outside what is
+/// mapped. Needs a namespace (`FILEMAP_DIR`).
+#[cfg(target_os = "linux")]
+pub fn open_entry(data: &[u8]) {
+    use std::os::unix::fs::PermissionsExt;
+    static N: AtomicU64 = AtomicU64::new(0);
+    let base = format!(
+        "fuzz-entry-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let name = Name::new(&base).expect("a valid name");
+    let path =
+        crate::sys::namespace_dir_path().join(name.entry_file_name(crate::sys::current_uid()));
+    std::fs::write(&path, data).expect("write the entry");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        .expect("set the entry's permissions");
+    let n = base.as_str();
+    if let Ok(m) = Mapping::open_with(n, Access::Read) {
+        if let Ok(v) = m.view().map() {
+            let mut buf = vec![0u8; v.len().min(1 << 16)];
+            v.read_at(0, &mut buf).expect("a view reads its own bytes");
+        }
+    }
+    if let Ok(m) = NamedMutex::open(n) {
+        let _ = m.try_lock().map(drop);
+    }
+    if let Ok(e) = NamedEvent::open(n) {
+        let _ = e.try_wait();
+        let _ = e.set();
+        let _ = e.reset();
+    }
+    if let Ok(s) = NamedSemaphore::open(n) {
+        let _ = s.try_acquire();
+        let _ = s.release(1);
+    }
+    if let Ok(v) = SharedMutex::<u64>::open(n) {
+        if let Ok(Some(mut g)) = v.try_lock() {
+            *g = g.wrapping_add(1);
+        }
+    }
+    if let Ok(v) = SharedMutex::<[u8; 4000]>::open(n) {
+        if let Ok(Some(mut g)) = v.try_lock() {
+            g[3999] ^= 1;
+        }
+    }
+    if let Ok(mut rx) = Receiver::open(n) {
+        let _ = rx.try_recv().map(|slot| slot.map(|s| s.to_vec()));
+    }
+    if let Ok(mut tx) = Sender::open(n) {
+        let _ = tx.try_send(&[7; 100]);
+    }
+    let _ = std::fs::remove_file(&path);
 }

@@ -37,11 +37,16 @@ fn replay(target: &str, run: fn(&[u8])) -> usize {
 
 fn main() {
     let ns = common::Namespace::new();
-    for (target, run) in [
+    #[cfg_attr(not(target_os = "linux"), allow(unused_mut))]
+    let mut targets = vec![
         ("header", filemap::fuzzing::header as fn(&[u8])),
         ("name", filemap::fuzzing::name),
         ("channel", filemap::fuzzing::channel),
-    ] {
+    ];
+    // Entries are files in the namespace directory on Linux only.
+    #[cfg(target_os = "linux")]
+    targets.push(("entry", filemap::fuzzing::open_entry));
+    for (target, run) in targets {
         let n = replay(target, run);
         println!("fuzz corpus {target}: {n} inputs ok");
     }
