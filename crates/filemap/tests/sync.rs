@@ -329,7 +329,22 @@ fn timeouts_are_honoured() {
     drop(g);
     drop(holder.stdin.take());
     assert!(holder.wait().unwrap().success());
-    drop((m, e, s, shared));
+    // A timeout too long for the clock (Duration::MAX) means no deadline, not a panic.
+    drop(m.lock_timeout(Duration::MAX).unwrap());
+    drop(shared.lock_timeout(Duration::MAX).unwrap());
+    e.set().unwrap();
+    e.wait_timeout(Duration::MAX).unwrap();
+    s.release(1).unwrap();
+    s.acquire_timeout(Duration::MAX).unwrap();
+    let channel = unique("c");
+    let mut tx = filemap::channel::Sender::create_or_open(&channel, 4096).unwrap();
+    let mut rx = filemap::channel::Receiver::open(&channel).unwrap();
+    tx.send_timeout(b"no deadline", Duration::MAX).unwrap();
+    assert_eq!(
+        rx.recv_timeout(Duration::MAX).unwrap().to_vec(),
+        b"no deadline"
+    );
+    drop((m, e, s, shared, tx, rx));
     ns.assert_empty();
 }
 

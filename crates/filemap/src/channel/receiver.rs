@@ -229,7 +229,7 @@ impl Receiver {
 
     /// Like [`recv`](Receiver::recv), giving up with [`Error::Timeout`](crate::Error::Timeout).
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<RecvSlot<'_>> {
-        self.recv_until(Some(Instant::now() + timeout), Some(timeout), 0)?
+        self.recv_until(crate::sys::deadline_after(timeout), Some(timeout), 0)?
             .ok_or_else(|| unreachable!("a timed wait ends with a message or Error::Timeout"))
     }
 

@@ -282,7 +282,7 @@ impl Sender {
 
     /// Like [`reserve`](Sender::reserve), giving up with [`Error::Timeout`].
     pub fn reserve_timeout(&mut self, len: usize, timeout: Duration) -> Result<SendSlot<'_>> {
-        self.reserve_until(len, Some(Instant::now() + timeout), Some(timeout))?
+        self.reserve_until(len, crate::sys::deadline_after(timeout), Some(timeout))?
             .ok_or_else(|| unreachable!("a timed wait ends with room or Error::Timeout"))
     }
 

@@ -90,6 +90,12 @@ pub(crate) struct CopyViewSource<'a> {
     pub protect: Protect,
 }
 
+/// The moment `timeout` from now; `None` (wait without a deadline) when that is further
+/// than the clock can say, as with `Duration::MAX`.
+pub(crate) fn deadline_after(timeout: std::time::Duration) -> Option<std::time::Instant> {
+    std::time::Instant::now().checked_add(timeout)
+}
+
 /// Whether `create_entry` may open an existing object of that name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum CreateMode {

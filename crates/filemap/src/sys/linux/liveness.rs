@@ -5,6 +5,13 @@
 //! namespaces and cannot be fooled by pid reuse; it is independent of the entry's lifetime
 //! `flock`. Locks may lie past the end of the file, so any 63-bit offset can name one.
 //!
+//! A liveness lock is a write lock, which only a process that opened the entry for writing
+//! can take, and the test asks about write locks only, so read access cannot fake a live
+//! holder. (A reader's read lock can still stop a new holder from taking a byte: that is an
+//! error for the one taking it, `EndpointTaken` or a failed open, never a hang.) Liveness
+//! needs `/proc/self/fd` to open a description of its own; without it, taking a lock fails
+//! and testing one answers "alive".
+//!
 //! Used by the channel's endpoints (one byte per role) and by mutexes (a byte per handle,
 //! named by the handle's token).
 
@@ -16,11 +23,11 @@ use crate::error::{Error, Result};
 const F_OFD_GETLK: libc::c_int = libc::F_OFD_GETLK;
 const F_OFD_SETLK: libc::c_int = libc::F_OFD_SETLK;
 
-/// A write lock request for the byte at `offset`.
-fn byte_lock(offset: u64) -> libc::flock {
+/// A lock request of type `kind` (`F_WRLCK`, `F_RDLCK`) for the byte at `offset`.
+fn byte_lock(offset: u64, kind: libc::c_int) -> libc::flock {
     // SAFETY: flock is plain data; all zeros is a valid value.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = libc::F_WRLCK as libc::c_short;
+    fl.l_type = kind as libc::c_short;
     fl.l_whence = libc::SEEK_SET as libc::c_short;
     fl.l_start = offset as libc::off_t;
     fl.l_len = 1;
@@ -49,7 +56,7 @@ impl LivenessLock {
     /// live holder has it.
     pub(crate) fn take(entry: BorrowedFd<'_>, offset: u64) -> Result<Option<LivenessLock>> {
         let fd = fresh_description(entry)?;
-        let fl = byte_lock(offset);
+        let fl = byte_lock(offset, libc::F_WRLCK);
         // SAFETY: fcntl with a valid descriptor and a pointer to a local flock.
         let r = unsafe { libc::fcntl(fd.as_raw_fd(), F_OFD_SETLK, &fl) };
         if r == 0 {
@@ -70,7 +77,9 @@ pub(crate) fn is_held(entry: BorrowedFd<'_>, offset: u64) -> bool {
     let Ok(fd) = fresh_description(entry) else {
         return true;
     };
-    let mut fl = byte_lock(offset);
+    // Asking whether a read lock could be taken reports write locks only: a process that
+    // can merely read the entry (and so can take read locks) cannot fake a live holder.
+    let mut fl = byte_lock(offset, libc::F_RDLCK);
     // SAFETY: fcntl with a valid descriptor and a pointer to a local flock it fills.
     let r = unsafe { libc::fcntl(fd.as_raw_fd(), F_OFD_GETLK, &mut fl) };
     r != 0 || fl.l_type != libc::F_UNLCK as libc::c_short

@@ -19,8 +19,9 @@
 //! Whatever another process writes into the words, a handle only compares, swaps and
 //! sleeps on them: a lie can make a lock wait or be taken over, never touch other memory.
 //! Relocking from the owning thread is refused above this layer (`sync::mutex`). The
-//! liveness lock belongs to its open file description, so a child made by `fork` without
-//! `exec` keeps a parent's token alive while it lives.
+//! liveness lock belongs to its open file description, which a child made by `fork`
+//! without `exec` shares: such a child cannot lock or unlock through the handles it
+//! inherited (`Error::Unsupported`); it opens the mutex again.
 
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -67,24 +68,34 @@ pub(crate) fn check_layout(marker: u32, name: &Name) -> Result<()> {
     })
 }
 
-/// One handle's claim to be alive: its token, and the liveness lock that backs it.
+/// One handle's claim to be alive: its token, the liveness lock that backs it, and the
+/// process that took it.
 #[derive(Debug)]
 pub(crate) struct Owner {
     token: u32,
+    pid: u32,
     _alive: LivenessLock,
 }
 
 impl Owner {
-    /// Picks a token no live handle of the entry open as `entry` uses, and locks its byte.
-    pub(crate) fn new(entry: BorrowedFd<'_>, name: &Name) -> Result<Owner> {
+    /// Picks a token that no live handle of the entry open as `entry` uses and that the
+    /// mutex's `state` does not name (a dead owner's token, not yet taken over, would look
+    /// alive again), and locks its byte.
+    pub(crate) fn new(entry: BorrowedFd<'_>, state: &AtomicU32, name: &Name) -> Result<Owner> {
         for _ in 0..64 {
             let token = random_token();
-            if let Some(alive) = LivenessLock::take(entry, TOKEN_LOCKS_AT + u64::from(token))? {
-                return Ok(Owner {
-                    token,
-                    _alive: alive,
-                });
+            let Some(alive) = LivenessLock::take(entry, TOKEN_LOCKS_AT + u64::from(token))? else {
+                continue;
+            };
+            // Holding the byte, nobody else can become owner `token` from now on.
+            if state.load(Ordering::Relaxed) & !WAITERS == token {
+                continue;
             }
+            return Ok(Owner {
+                token,
+                pid: std::process::id(),
+                _alive: alive,
+            });
         }
         Err(Error::io(
             "choose an owner token for",
@@ -94,6 +105,14 @@ impl Owner {
                 "64 random tokens in a row were taken",
             ),
         ))
+    }
+
+    /// Whether this is the process that took the token: a child made by `fork` (without
+    /// `exec`) inherits the handle, and with it the token and its liveness lock, which
+    /// would make a mutex it died holding look held for good, and let it unlock its
+    /// parent's lock.
+    pub(crate) fn is_this_process(&self) -> bool {
+        self.pid == std::process::id()
     }
 }
 
@@ -136,7 +155,7 @@ pub(crate) fn lock(
     {
         return Some(Locked::Normally);
     }
-    let deadline = timeout.map(|d| Instant::now() + d);
+    let deadline = timeout.and_then(crate::sys::deadline_after);
     // A mutex held for a moment is usually free again within a few hundred nanoseconds
     // (`try_lock` does not wait at all).
     let spins = if timeout.is_some_and(|d| d.is_zero()) {
@@ -156,8 +175,10 @@ pub(crate) fn lock(
     }
     // From here on the state keeps the waiters bit: others may be asleep too.
     let taken = mine | WAITERS;
-    // The owner of the last full sleep slice: seen again, it is tested for liveness.
-    let mut slept_through: Option<u32> = None;
+    // The owner seen, and since when: one seen for a whole slice is tested for liveness,
+    // however often the sleeps in between ended early (signals, wakes, a writer's noise).
+    let mut seen: Option<(u32, Instant)> = None;
+    let mut slept = false;
     loop {
         let current = state.load(Ordering::Relaxed);
         if current & !WAITERS == 0 {
@@ -170,16 +191,22 @@ pub(crate) fn lock(
             continue;
         }
         let owner = current & !WAITERS;
+        let now = Instant::now();
         let left = match deadline {
             None => RECHECK_INTERVAL,
             Some(d) => d
-                .checked_duration_since(Instant::now())
+                .checked_duration_since(now)
                 .unwrap_or_default()
                 .min(RECHECK_INTERVAL),
         };
+        let since = match seen {
+            Some((o, t)) if o == owner => t,
+            _ => now,
+        };
+        seen = Some((owner, since));
         // The same owner through a whole slice, or out of time: is it still alive? (Not
         // on every wake: a hand-off between live processes makes no extra system call.)
-        if slept_through == Some(owner) || left.is_zero() {
+        if now.duration_since(since) >= RECHECK_INTERVAL || left.is_zero() {
             if !owner_alive(entry, owner) {
                 if state
                     .compare_exchange(current, taken, Ordering::Acquire, Ordering::Relaxed)
@@ -190,8 +217,14 @@ pub(crate) fn lock(
                 continue;
             }
             if left.is_zero() {
+                if slept {
+                    // This waiter may have taken the wake meant for the next one: make the
+                    // owner's unlock wake somebody.
+                    state.fetch_or(WAITERS, Ordering::Relaxed);
+                }
                 return None;
             }
+            seen = Some((owner, now));
         }
         if current & WAITERS == 0
             && state
@@ -205,8 +238,8 @@ pub(crate) fn lock(
         {
             continue;
         }
-        let timed_out = futex_wait(state, current | WAITERS, Some(left));
-        slept_through = timed_out.then_some(owner);
+        futex_wait(state, current | WAITERS, Some(left));
+        slept = true;
     }
 }
 

@@ -138,19 +138,20 @@ pub(super) fn futex_wake(word: &AtomicU32, count: u32) {
     let _ = futex::wake(word, futex::Flags::empty(), count);
 }
 
-/// Waits until `try_take` succeeds, sleeping on `word` while it is `idle`, for at most
-/// [`RECHECK_INTERVAL`] at a time. `false` if the timeout passed first.
+/// Waits until `try_take` succeeds, sleeping on `word` while it keeps the value seen before
+/// the last try (whatever that value is: a word another process scribbled on must not
+/// make the wait spin), for at most [`RECHECK_INTERVAL`] at a time. `false` if the timeout
+/// passed first.
 fn wait_until(
     word: &AtomicU32,
     waiters: &AtomicU32,
-    idle: u32,
     timeout: Option<Duration>,
     try_take: impl Fn() -> bool,
 ) -> bool {
     if try_take() {
         return true;
     }
-    let deadline = timeout.map(|d| Instant::now() + d);
+    let deadline = timeout.and_then(crate::sys::deadline_after);
     for _ in 0..64 {
         std::hint::spin_loop();
         if try_take() {
@@ -165,6 +166,7 @@ fn wait_until(
             },
             None => None,
         };
+        let seen = word.load(Ordering::SeqCst);
         waiters.fetch_add(1, Ordering::SeqCst);
         if try_take() {
             waiters.fetch_sub(1, Ordering::SeqCst);
@@ -173,7 +175,7 @@ fn wait_until(
         // Sleep in slices: a waiter that a `set` or `release` woke may be killed before it
         // takes what it was woken for, and nobody would wake the others for it.
         let slice = remaining.map_or(RECHECK_INTERVAL, |r| r.min(RECHECK_INTERVAL));
-        let _ = futex_wait(word, idle, Some(slice));
+        let _ = futex_wait(word, seen, Some(slice));
         waiters.fetch_sub(1, Ordering::SeqCst);
         if try_take() {
             return true;
@@ -225,7 +227,7 @@ impl SyncMemory {
     pub(crate) fn event_wait(&self, timeout: Option<Duration>) -> bool {
         let state = self.word(EVENT_STATE);
         let manual = self.event_is_manual();
-        wait_until(state, self.word(EVENT_WAITERS), 0, timeout, || {
+        wait_until(state, self.word(EVENT_WAITERS), timeout, || {
             if manual {
                 state.load(Ordering::SeqCst) == 1
             } else {
@@ -286,7 +288,7 @@ impl SyncMemory {
     /// Takes one unit; `false` if the timeout passed first.
     pub(crate) fn semaphore_acquire(&self, timeout: Option<Duration>) -> bool {
         let count = self.word(SEM_COUNT);
-        wait_until(count, self.word(SEM_WAITERS), 0, timeout, || {
+        wait_until(count, self.word(SEM_WAITERS), timeout, || {
             let mut c = count.load(Ordering::SeqCst);
             while c > 0 {
                 match count.compare_exchange(c, c - 1, Ordering::SeqCst, Ordering::SeqCst) {
@@ -356,13 +358,18 @@ impl MutexObject {
             });
         }
         mutex::check_layout(memory.word(1).load(Ordering::Relaxed), name)?;
-        let owner = Owner::new(memory.entry.fd(), name)?;
+        let owner = Owner::new(memory.entry.fd(), memory.word(0), name)?;
         Ok(MutexObject { memory, owner })
     }
 
     /// Locks the mutex; `None` on timeout (or, with a zero timeout, if a live owner holds
     /// it).
     pub(crate) fn lock(&self, timeout: Option<Duration>, _name: &Name) -> Result<Option<Locked>> {
+        if !self.owner.is_this_process() {
+            return Err(Error::Unsupported {
+                what: "locking a mutex through a handle inherited by fork: open it again",
+            });
+        }
         Ok(mutex::lock(
             self.memory.word(0),
             self.memory.entry.fd(),
@@ -372,8 +379,11 @@ impl MutexObject {
     }
 
     /// Unlocks the mutex, which this handle's thread holds (only the guard calls it).
+    /// A child made by `fork` that drops a copy of its parent's guard unlocks nothing.
     pub(crate) fn unlock(&self) {
-        mutex::unlock(self.memory.word(0))
+        if self.owner.is_this_process() {
+            mutex::unlock(self.memory.word(0))
+        }
     }
 
     pub(crate) fn data(&self) -> *mut u8 {
