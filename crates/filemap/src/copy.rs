@@ -10,9 +10,13 @@
 //! needs to turn a fault inside it into an error.
 //!
 //! Ordering: the routine is opaque to the compiler (it may read and write any memory), so
-//! it stays between the atomic operations around it; x86_64 keeps stores in order and
-//! loads in order. Callers publish and observe copied bytes with their own release and
-//! acquire atomics (the channel's commit tag, a mutex), exactly as with relaxed accesses.
+//! it stays between the atomic operations around it. On x86_64 ordinary loads and stores
+//! are not reordered with later stores, and the stores of a string operation (`rep movsb`),
+//! though unordered among themselves, are not reordered with the stores after it. So a
+//! release store after a copy publishes the copied bytes, and bytes copied after an
+//! acquire load are at least as new as what it observed: callers publish and observe
+//! copied bytes with their own release and acquire atomics (the channel's commit tag, a
+//! mutex), exactly as with relaxed accesses.
 //!
 //! On other architectures the copies fall back to relaxed byte-sized atomic accesses: sound
 //! among themselves, slower, and of another size than [`View::atomic_u32`]-style accesses
