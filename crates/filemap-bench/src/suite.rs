@@ -536,7 +536,9 @@ where `shared_memory` and `shm_open` put theirs). The floor is the raw system ca
 unlocks, millions of times (filemap's `NamedMutex` without the counter). Hand-off: two \
 processes take turns on the counter under the mutex, so every turn passes the mutex to the \
 other process. The floor is a raw robust, process-shared pthread mutex in shared memory, the \
-mechanism under filemap's mutex on Linux.\n"
+usual mechanism for a robust mutex on Linux (filemap's own is a futex word whose owner's \
+liveness is a byte-range lock taken once per handle, because a pthread mutex keeps pointers \
+of its holder in the shared memory).\n"
             .to_string(),
         5 => format!(
             "A {} file of pseudo-random bytes in the temporary directory, read once untimed \
@@ -599,27 +601,28 @@ closing tries an exclusive lock to learn whether it was the last handle. `shared
 the raw calls only open and map."
         }
         UNCONTENDED => {
-            "filemap's mutex is the raw robust mutex plus error checking (glibc \
-then checks the owner on every lock and unlock) and a thread-local list of held mutexes, so \
-that relocking from the owning thread is `Error::WouldDeadlock` on both platforms (Windows \
-mutexes are recursive); `raw_sync`'s mutex is a plain process-shared pthread mutex, not robust \
-(a holder that dies leaves it locked forever)."
+            "filemap's lock is one compare-and-swap on a futex word and its unlock \
+one swap, plus a thread-local list of held mutexes, so that relocking from the owning thread \
+is `Error::WouldDeadlock` on both platforms (Windows mutexes are recursive); `raw_sync`'s \
+mutex is a plain process-shared pthread mutex, not robust (a holder that dies leaves it \
+locked forever)."
         }
         HANDOFF => {
             "A hand-off costs the cache-line transfers of the lock word and the \
-counter, and a futex wake when the waiter slept; filemap adds the owner checks of an \
-error-checking robust mutex on both sides."
+counter, and a futex wake when the waiter slept; filemap's waiters spin briefly before they \
+sleep, and a waiter that slept keeps the waiters bit set for the next unlock."
         }
         SCAN => {
-            "The safe `read_at` path copies every byte with word-sized atomic loads (sound \
-even if another process writes the file meanwhile); the zero-copy path reads the mapping in \
+            "The safe `read_at` path copies every byte through filemap's copy routine \
+(sound even if another process writes the file meanwhile); the zero-copy path reads the mapping in \
 place like `memmap2`, but one 64 MiB window at a time, mapping and unmapping each (resident \
 memory stays bounded by the window)."
         }
         RANDOM => {
-            "filemap's `read_at` copies with word-sized atomic loads (sound under \
-concurrent writers) where memmap2's `copy_from_slice` is a plain `memcpy` over a `&[u8]` that \
-its caller promised nobody writes."
+            "filemap's `read_at` checks the range and copies through its assembly copy \
+routine (sound under concurrent writers: SSE moves, `rep movsb` from 4096 bytes) where \
+memmap2's `copy_from_slice` is a plain `memcpy` over a `&[u8]` that its caller promised \
+nobody writes."
         }
         _ => "",
     }
