@@ -206,6 +206,32 @@ std::arch::global_asm!(
 mod tests {
     use super::{copy_from_shared, copy_racy, copy_to_shared};
 
+    /// Both x86_64 routines, whichever the dispatch picks on this processor.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn both_routines_are_exact() {
+        let source: Vec<u8> = (0..8192u32).map(|i| (i * 13 + 5) as u8).collect();
+        let routines: [(&str, unsafe extern "sysv64" fn(*mut u8, *const u8, usize)); 2] = [
+            ("sse", super::filemap_copy_racy),
+            ("avx", super::filemap_copy_racy_avx),
+        ];
+        for (name, routine) in routines {
+            if name == "avx" && !std::arch::is_x86_feature_detected!("avx") {
+                println!("skipped: the avx routine needs a processor with AVX");
+                continue;
+            }
+            for start in [0, 1, 7, 31] {
+                for len in (0..300).chain([1023, 1024, 4095, 4096, 5000]) {
+                    let mut target = vec![0xeeu8; 8192 + 64];
+                    // SAFETY: both ranges are `len` bytes inside their vectors.
+                    unsafe { routine(target.as_mut_ptr().add(start), source.as_ptr(), len) };
+                    assert_eq!(&target[start..start + len], &source[..len], "{name} {len}");
+                    assert!(target[start + len..].iter().all(|&b| b == 0xee), "{name}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn copies_are_exact_at_every_alignment_and_length() {
         let source: Vec<u8> = (0..8192u32).map(|i| (i * 7 + 3) as u8).collect();
