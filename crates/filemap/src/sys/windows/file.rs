@@ -51,8 +51,8 @@ pub(crate) fn open_file(request: &FileRequest<'_>) -> io::Result<File> {
 
 /// Whether an open failed because of another handle's share mode.
 pub(crate) fn is_sharing_violation(e: &io::Error) -> bool {
-    const ERROR_SHARING_VIOLATION: i32 = 32;
-    e.raw_os_error() == Some(ERROR_SHARING_VIOLATION)
+    use windows_sys::Win32::Foundation::ERROR_SHARING_VIOLATION;
+    e.raw_os_error() == Some(ERROR_SHARING_VIOLATION as i32)
 }
 
 /// Nothing to hold on Windows: the share mode is the file handle's own.

@@ -26,10 +26,10 @@ use crate::name::{Name, Scope};
 use crate::sys::{CreateMode, Locked};
 use crate::vocabulary::{Access, Disposition, Kind, Protection, Side};
 
-const SYNCHRONIZE: u32 = 0x0010_0000;
-const MUTEX_MODIFY_STATE: u32 = 0x0001;
-const EVENT_MODIFY_STATE: u32 = 0x0002;
-const SEMAPHORE_MODIFY_STATE: u32 = 0x0002;
+use windows_sys::Win32::Storage::FileSystem::SYNCHRONIZE;
+use windows_sys::Win32::System::Threading::{
+    EVENT_MODIFY_STATE, MUTEX_MODIFY_STATE, SEMAPHORE_MODIFY_STATE,
+};
 
 /// The header a native object would have, for the platform-neutral checks.
 fn native_header(kind: Kind) -> Header {
