@@ -90,6 +90,32 @@ pub(crate) struct CopyViewSource<'a> {
     pub protect: Protect,
 }
 
+/// Takes the handle numbered `value`, named by `key` (an environment variable or a token
+/// another process sent), at most once per process: `wrap` checks that the number names a
+/// handle handed to this process and makes it an owned handle. The registry stops a second
+/// take of the same number from wrapping, and later closing, a handle something else owns.
+pub(crate) fn take_once<T>(
+    value: u64,
+    key: &str,
+    what: &str,
+    wrap: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static TAKEN: Mutex<Option<HashSet<u64>>> = Mutex::new(None);
+    let mut taken = TAKEN.lock().unwrap_or_else(|p| p.into_inner());
+    let taken = taken.get_or_insert_with(HashSet::new);
+    if taken.contains(&value) {
+        return Err(crate::error::Error::SharedHandle {
+            key: key.to_string(),
+            problem: format!("{what} {value} was already taken"),
+        });
+    }
+    let handle = wrap()?;
+    taken.insert(value);
+    Ok(handle)
+}
+
 /// The moment `timeout` from now; `None` (wait without a deadline) when that is further
 /// than the clock can say, as with `Duration::MAX`.
 pub(crate) fn deadline_after(timeout: std::time::Duration) -> Option<std::time::Instant> {

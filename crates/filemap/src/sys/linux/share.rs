@@ -5,14 +5,13 @@
 //! receiver gets a new description (re-opened through `/proc/self/fd`) that already holds
 //! `LOCK_SH`, so each process's handle counts separately in the entry's lifetime.
 
-use std::collections::HashSet;
 use std::io::{IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt as _;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rustix::fs::{FlockOperation, Mode, OFlags};
 use rustix::io::{Errno, FdFlags};
@@ -126,9 +125,6 @@ pub(crate) fn inherit(cmd: &mut Command, handles: Vec<OsHandle>) -> Result<Inher
     Ok(InheritGuard { _handles: kept })
 }
 
-/// Descriptors already taken by `take_inherited` in this process.
-static TAKEN: Mutex<Option<HashSet<RawFd>>> = Mutex::new(None);
-
 /// Takes ownership of an inherited descriptor named by an environment variable.
 ///
 /// Only a descriptor that is open, was inherited (no close-on-exec flag: everything Rust
@@ -143,29 +139,25 @@ pub(crate) fn take_inherited(value: u64, key: &str) -> Result<OsHandle> {
     if fd < 3 {
         return Err(bad(format!("descriptor {fd} is a standard stream")));
     }
-    let mut taken = TAKEN.lock().unwrap_or_else(|p| p.into_inner());
-    let taken = taken.get_or_insert_with(HashSet::new);
-    if taken.contains(&fd) {
-        return Err(bad(format!("descriptor {fd} was already taken")));
-    }
-    // SAFETY: fcntl(F_GETFD) only reads the descriptor table; an invalid fd gives EBADF.
-    let fd_flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-    if fd_flags == -1 {
-        return Err(bad(format!("descriptor {fd} is not open in this process")));
-    }
-    if fd_flags & libc::FD_CLOEXEC != 0 {
-        return Err(bad(format!(
-            "descriptor {fd} was not inherited (it is close-on-exec)"
-        )));
-    }
-    taken.insert(fd);
-    // SAFETY: the descriptor is open, was inherited from the parent for this purpose (it
-    // has no close-on-exec flag, which every descriptor Rust code opens has), and the
-    // TAKEN set guarantees it is wrapped only once.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-    rustix::io::fcntl_setfd(&owned, FdFlags::CLOEXEC)
-        .map_err(|e| Error::io("mark close-on-exec", key, errno(e)))?;
-    Ok(owned)
+    crate::sys::take_once(value, key, "descriptor", || {
+        // SAFETY: fcntl(F_GETFD) only reads the descriptor table; an invalid fd gives EBADF.
+        let fd_flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if fd_flags == -1 {
+            return Err(bad(format!("descriptor {fd} is not open in this process")));
+        }
+        if fd_flags & libc::FD_CLOEXEC != 0 {
+            return Err(bad(format!(
+                "descriptor {fd} was not inherited (it is close-on-exec)"
+            )));
+        }
+        // SAFETY: the descriptor is open, was inherited from the parent for this purpose
+        // (it has no close-on-exec flag, which every descriptor Rust code opens has), and
+        // `take_once` makes sure it is wrapped only once.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        rustix::io::fcntl_setfd(&owned, FdFlags::CLOEXEC)
+            .map_err(|e| Error::io("mark close-on-exec", key, errno(e)))?;
+        Ok(owned)
+    })
 }
 
 /// Sends `bytes` and `handles` as one message.

@@ -2,11 +2,9 @@
 //! one, and inheritable handles for a child `Command`; handles handed to this process are
 //! taken over at most once.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle};
 use std::process::Command;
-use std::sync::Mutex;
 
 use windows_sys::Win32::Foundation::{
     DuplicateHandle, GetHandleInformation, SetHandleInformation, DUPLICATE_SAME_ACCESS, HANDLE,
@@ -104,9 +102,6 @@ pub(crate) fn inherit(_cmd: &mut Command, handles: Vec<OsHandle>) -> Result<Inhe
     Ok(InheritGuard { _handles: handles })
 }
 
-/// Handles already taken by `take_inherited` or `take_duplicated` in this process.
-static TAKEN: Mutex<Option<HashSet<u64>>> = Mutex::new(None);
-
 fn take_handle(value: u64, key: &str, must_be_inheritable: bool) -> Result<OsHandle> {
     let bad = |problem: String| Error::SharedHandle {
         key: key.to_string(),
@@ -115,27 +110,23 @@ fn take_handle(value: u64, key: &str, must_be_inheritable: bool) -> Result<OsHan
     if value == 0 || value > isize::MAX as u64 {
         return Err(bad(format!("{value} is not a handle")));
     }
-    let mut taken = TAKEN.lock().unwrap_or_else(|p| p.into_inner());
-    let taken = taken.get_or_insert_with(HashSet::new);
-    if taken.contains(&value) {
-        return Err(bad(format!("handle {value} was already taken")));
-    }
-    let h = value as usize as HANDLE;
-    let mut flags = 0u32;
-    // SAFETY: GetHandleInformation only inspects the handle table.
-    if unsafe { GetHandleInformation(h, &mut flags) } == 0 {
-        return Err(bad(format!("handle {value} is not open in this process")));
-    }
-    if must_be_inheritable && flags & HANDLE_FLAG_INHERIT == 0 {
-        return Err(bad(format!("handle {value} was not inherited")));
-    }
-    taken.insert(value);
-    // SAFETY: the handle is open, was handed to this process for this purpose, and the
-    // TAKEN set guarantees it is wrapped only once.
-    let owned = unsafe { OwnedHandle::from_raw_handle(h as _) };
-    // SAFETY: a valid handle; children of this process need not inherit it again.
-    unsafe { SetHandleInformation(h, HANDLE_FLAG_INHERIT, 0) };
-    Ok(owned)
+    crate::sys::take_once(value, key, "handle", || {
+        let h = value as usize as HANDLE;
+        let mut flags = 0u32;
+        // SAFETY: GetHandleInformation only inspects the handle table.
+        if unsafe { GetHandleInformation(h, &mut flags) } == 0 {
+            return Err(bad(format!("handle {value} is not open in this process")));
+        }
+        if must_be_inheritable && flags & HANDLE_FLAG_INHERIT == 0 {
+            return Err(bad(format!("handle {value} was not inherited")));
+        }
+        // SAFETY: the handle is open, was handed to this process for this purpose, and
+        // `take_once` makes sure it is wrapped only once.
+        let owned = unsafe { OwnedHandle::from_raw_handle(h as _) };
+        // SAFETY: a valid handle; children of this process need not inherit it again.
+        unsafe { SetHandleInformation(h, HANDLE_FLAG_INHERIT, 0) };
+        Ok(owned)
+    })
 }
 
 /// Takes ownership of an inherited handle named by an environment variable.
