@@ -215,7 +215,7 @@ impl<T: Pod> SharedMutex<T> {
         SharedMutexGuard {
             owner: self,
             value,
-            changed: false,
+            read: value,
             abandoned,
             _not_send: PhantomData,
         }
@@ -223,14 +223,14 @@ impl<T: Pod> SharedMutex<T> {
 }
 
 /// The locked value of a [`SharedMutex`]: a copy read when the lock was taken, written
-/// back (if it was changed) and unlocked when the guard drops.
+/// back (if it changed) and unlocked when the guard drops.
 ///
 /// Working on a copy keeps safe code sound even if a process that ignores the lock writes
 /// the value meanwhile: Rust may assume a `&T` does not change, which memory another
 /// process can write does not promise. The copy costs `size_of::<T>()` bytes each way; for
 /// large values, [`as_ptr`](SharedMutexGuard::as_ptr) reaches the shared bytes in place
-/// (with the trust that takes), and the guard then holds a `T` on the stack, so keep `T`
-/// to a size the stack can hold.
+/// (with the trust that takes). The guard holds two `T`s on the stack (the value and the
+/// value as read, to write back only a change), so keep `T` to a size the stack can hold.
 ///
 /// ```
 /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -246,7 +246,9 @@ impl<T: Pod> SharedMutex<T> {
 pub struct SharedMutexGuard<'a, T: Pod> {
     owner: &'a SharedMutex<T>,
     value: T,
-    changed: bool,
+    /// The value as read: only a changed value is written back, so a lock that only looks
+    /// does not dirty the shared cache line for the other processes.
+    read: T,
     abandoned: bool,
     _not_send: PhantomData<*const ()>,
 }
@@ -275,7 +277,6 @@ impl<T: Pod> Deref for SharedMutexGuard<'_, T> {
 
 impl<T: Pod> DerefMut for SharedMutexGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        self.changed = true;
         &mut self.value
     }
 }
@@ -291,7 +292,7 @@ impl<T: Pod + std::fmt::Debug> std::fmt::Debug for SharedMutexGuard<'_, T> {
 
 impl<T: Pod> Drop for SharedMutexGuard<'_, T> {
     fn drop(&mut self) {
-        if self.changed {
+        if bytemuck::bytes_of(&self.value) != bytemuck::bytes_of(&self.read) {
             // SAFETY: as in `SharedMutex::guard`: the value's bytes are mapped and in
             // bounds, and the copy routine is sound against other writers.
             unsafe { copy_to_shared(self.as_ptr().cast(), bytemuck::bytes_of(&self.value)) };

@@ -54,8 +54,29 @@ pub(crate) fn allocation_granularity() -> u64 {
     rustix::param::page_size() as u64
 }
 
+/// This process's id, asked once and again after a `fork` (glibc no longer caches it, and
+/// the mutex checks it on every lock and unlock: a system call each would be most of their
+/// cost).
 pub(crate) fn current_pid() -> u32 {
-    rustix::process::getpid().as_raw_nonzero().get() as u32
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static PID: AtomicU32 = AtomicU32::new(0);
+    static FORGET_IN_CHILD: std::sync::Once = std::sync::Once::new();
+    extern "C" fn forget_pid() {
+        // Async-signal-safe: one atomic store, in the child right after `fork`.
+        PID.store(0, Ordering::Relaxed);
+    }
+    let cached = PID.load(Ordering::Relaxed);
+    if cached != 0 {
+        return cached;
+    }
+    FORGET_IN_CHILD.call_once(|| {
+        // SAFETY: registers a child handler that only stores to an atomic; the handlers
+        // are never unregistered, and `forget_pid` lives as long as the program.
+        unsafe { libc::pthread_atfork(None, None, Some(forget_pid)) };
+    });
+    let pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
+    PID.store(pid, Ordering::Relaxed);
+    pid
 }
 
 /// The effective uid, which owns the entries this process creates.

@@ -82,6 +82,7 @@ impl Owner {
     /// mutex's `state` does not name (a dead owner's token, not yet taken over, would look
     /// alive again), and locks its byte.
     pub(crate) fn new(entry: BorrowedFd<'_>, state: &AtomicU32, name: &Name) -> Result<Owner> {
+        let pid = super::current_pid();
         for _ in 0..64 {
             let token = random_token();
             let Some(alive) = LivenessLock::take(entry, TOKEN_LOCKS_AT + u64::from(token))? else {
@@ -93,7 +94,7 @@ impl Owner {
             }
             return Ok(Owner {
                 token,
-                pid: std::process::id(),
+                pid,
                 _alive: alive,
             });
         }
@@ -112,7 +113,7 @@ impl Owner {
     /// would make a mutex it died holding look held for good, and let it unlock its
     /// parent's lock.
     pub(crate) fn is_this_process(&self) -> bool {
-        self.pid == std::process::id()
+        self.pid == super::current_pid()
     }
 }
 
@@ -165,10 +166,12 @@ pub(crate) fn lock(
     };
     for _ in 0..spins {
         std::hint::spin_loop();
-        if state.load(Ordering::Relaxed) == 0
-            && state
-                .compare_exchange(0, mine, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
+        // Straight to the compare-and-swap (like `pthread_mutex_trylock`): asking for the
+        // line exclusively catches a holder's unlock-and-relock window more often than
+        // watching it shared does, and a turn-taking partner gets its turn sooner.
+        if state
+            .compare_exchange(0, mine, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
         {
             return Some(Locked::Normally);
         }
