@@ -48,7 +48,7 @@ pub fn filemap_latency(size: usize, mode: WaitMode) -> Result<Latency> {
     let message = vec![7u8; size];
     let r = round_trips(size, || {
         let mut slot = tx.reserve(size)?;
-        slot.copy_from_slice(&message);
+        slot.copy_from_slice(&message)?;
         slot.commit();
         let reply = rx.recv()?;
         if reply.len() != size {

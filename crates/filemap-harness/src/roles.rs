@@ -61,7 +61,7 @@ fn run_partner_role(role: &str, args: &[String]) -> Result<()> {
             let message = vec![5u8; THROUGHPUT_MESSAGE];
             for _ in 0..count {
                 let mut slot = tx.reserve(message.len())?;
-                slot.copy_from_slice(&message);
+                slot.copy_from_slice(&message)?;
                 slot.commit();
             }
         }

@@ -31,9 +31,9 @@
 /// `src` must be valid for reads and `dst` for writes of `len` bytes for the duration of
 /// the call, and neither may overlap memory that Rust code holds a reference to (a shared
 /// mapping is never such memory: it is reached through raw pointers only).
-pub(crate) unsafe fn copy_racy(dst: *mut u8, src: *const u8, len: usize) {
+pub(crate) unsafe fn copy_racy(dst: *mut u8, src: *const u8, len: usize) -> Result<(), Fault> {
     if len == 0 {
-        return;
+        return Ok(());
     }
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the caller guarantees both ranges are valid for `len` bytes; the routine
@@ -42,13 +42,18 @@ pub(crate) unsafe fn copy_racy(dst: *mut u8, src: *const u8, len: usize) {
     // rsi, rdi and xmm0 to xmm7 (ymm0 to ymm7 in the AVX one, which it runs only where the
     // processor has AVX, and clears the upper halves before it returns), all caller-saved
     // there, uses no stack, and leaves the direction flag clear).
-    unsafe {
+    let faulted = unsafe {
         if std::arch::is_x86_feature_detected!("avx") {
-            filemap_copy_racy_avx(dst, src, len);
+            filemap_copy_racy_avx(dst, src, len)
         } else {
-            filemap_copy_racy(dst, src, len);
+            filemap_copy_racy(dst, src, len)
         }
-    }
+    };
+    #[cfg(target_arch = "x86_64")]
+    return match faulted {
+        0 => Ok(()),
+        address => Err(Fault { address }),
+    };
     #[cfg(not(target_arch = "x86_64"))]
     // SAFETY: as above; each byte is a relaxed atomic access, which may race with other
     // processes' writes.
@@ -59,13 +64,15 @@ pub(crate) unsafe fn copy_racy(dst: *mut u8, src: *const u8, len: usize) {
             (*dst.add(i).cast::<AtomicU8>()).store(b, Ordering::Relaxed);
         }
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    Ok(())
 }
 
 /// Copies from shared memory at `src` into `dst`.
 ///
 /// # Safety
 /// `src` must be valid for reads of `dst.len()` bytes for the duration of the call.
-pub(crate) unsafe fn copy_from_shared(src: *const u8, dst: &mut [u8]) {
+pub(crate) unsafe fn copy_from_shared(src: *const u8, dst: &mut [u8]) -> Result<(), Fault> {
     // SAFETY: `dst` is a unique borrow, valid for its length; the caller vouches for `src`.
     unsafe { copy_racy(dst.as_mut_ptr(), src, dst.len()) }
 }
@@ -74,7 +81,7 @@ pub(crate) unsafe fn copy_from_shared(src: *const u8, dst: &mut [u8]) {
 ///
 /// # Safety
 /// `dst` must be valid for writes of `src.len()` bytes for the duration of the call.
-pub(crate) unsafe fn copy_to_shared(dst: *mut u8, src: &[u8]) {
+pub(crate) unsafe fn copy_to_shared(dst: *mut u8, src: &[u8]) -> Result<(), Fault> {
     // SAFETY: `src` is a borrow valid for its length that nothing writes meanwhile (a
     // shared borrow of memory Rust owns); the caller vouches for `dst`.
     unsafe { copy_racy(dst, src.as_ptr(), src.len()) }
@@ -82,10 +89,41 @@ pub(crate) unsafe fn copy_to_shared(dst: *mut u8, src: &[u8]) {
 
 #[cfg(target_arch = "x86_64")]
 extern "sysv64" {
-    /// The copy routine below: `dst` in rdi, `src` in rsi, `len` in rdx.
-    fn filemap_copy_racy(dst: *mut u8, src: *const u8, len: usize);
+    /// The copy routine below: `dst` in rdi, `src` in rsi, `len` in rdx; 0 in rax when it
+    /// copied everything, the faulting address (or 1) when a fault handler stopped it.
+    fn filemap_copy_racy(dst: *mut u8, src: *const u8, len: usize) -> usize;
     /// The same with 32-byte AVX moves, for processors that have them.
-    fn filemap_copy_racy_avx(dst: *mut u8, src: *const u8, len: usize);
+    fn filemap_copy_racy_avx(dst: *mut u8, src: *const u8, len: usize) -> usize;
+    fn filemap_copy_racy_end();
+    fn filemap_copy_racy_fault();
+    fn filemap_copy_racy_avx_fault();
+}
+
+/// A copy stopped by a fault: the memory behind an address it touched could not be had
+/// (a file truncated under a mapping, an I/O error, pages made inaccessible).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Fault {
+    /// The address the fault was at (1 when the system did not say).
+    pub address: usize,
+}
+
+/// Where the copy routines' code lies, and where a fault inside each resumes: `(start,
+/// end, resume)` for the SSE routine (with the shared `rep movsb` path) and the AVX one.
+/// A process-wide fault handler (`sys`) that sees a fault with the instruction pointer in
+/// `start..end` sets it to `resume` and puts the faulting address in rax; the routine then
+/// returns it, and the copy reports a [`Fault`] instead of the process dying.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn guarded_ranges() -> [(usize, usize, usize); 2] {
+    let sse = filemap_copy_racy as *const () as usize;
+    let avx = filemap_copy_racy_avx as *const () as usize;
+    [
+        (sse, avx, filemap_copy_racy_fault as *const () as usize),
+        (
+            avx,
+            filemap_copy_racy_end as *const () as usize,
+            filemap_copy_racy_avx_fault as *const () as usize,
+        ),
+    ]
 }
 
 // The copy routine. From 4096 bytes on, `rep movsb`, which processors with fast short
@@ -153,10 +191,12 @@ std::arch::global_asm!(
     "    dec rdx",
     "    jmp .Lfilemap_copy_1",
     ".Lfilemap_copy_done:",
+    "    xor eax, eax",
     "    ret",
     ".Lfilemap_copy_rep:",
     "    mov rcx, rdx",
     "    rep movsb",
+    "    xor eax, eax",
     "    ret",
     ".p2align 4",
     ".globl filemap_copy_racy_avx",
@@ -200,6 +240,15 @@ std::arch::global_asm!(
     "    vzeroupper",
     "    jmp .Lfilemap_copy_16",
     "filemap_copy_racy_end:",
+    // Where a fault inside a routine resumes (the fault handler moves the instruction
+    // pointer here and puts the faulting address, or 1, in rax): return it.
+    ".globl filemap_copy_racy_fault",
+    ".globl filemap_copy_racy_avx_fault",
+    "filemap_copy_racy_fault:",
+    "    ret",
+    "filemap_copy_racy_avx_fault:",
+    "    vzeroupper",
+    "    ret",
 );
 
 #[cfg(test)]
@@ -211,7 +260,8 @@ mod tests {
     #[test]
     fn both_routines_are_exact() {
         let source: Vec<u8> = (0..8192u32).map(|i| (i * 13 + 5) as u8).collect();
-        let routines: [(&str, unsafe extern "sysv64" fn(*mut u8, *const u8, usize)); 2] = [
+        type Routine = unsafe extern "sysv64" fn(*mut u8, *const u8, usize) -> usize;
+        let routines: [(&str, Routine); 2] = [
             ("sse", super::filemap_copy_racy),
             ("avx", super::filemap_copy_racy_avx),
         ];
@@ -224,7 +274,9 @@ mod tests {
                 for len in (0..300).chain([1023, 1024, 4095, 4096, 5000]) {
                     let mut target = vec![0xeeu8; 8192 + 64];
                     // SAFETY: both ranges are `len` bytes inside their vectors.
-                    unsafe { routine(target.as_mut_ptr().add(start), source.as_ptr(), len) };
+                    let faulted =
+                        unsafe { routine(target.as_mut_ptr().add(start), source.as_ptr(), len) };
+                    assert_eq!(faulted, 0, "{name} {len}: no fault, so rax is 0");
                     assert_eq!(&target[start..start + len], &source[..len], "{name} {len}");
                     assert!(target[start + len..].iter().all(|&b| b == 0xee), "{name}");
                 }
@@ -239,11 +291,11 @@ mod tests {
             for len in (0..80).chain([127, 128, 129, 255, 1000, 1500, 4095, 4096, 4097, 5000]) {
                 let mut out = vec![0u8; len];
                 // SAFETY: `start + len` is within `source`.
-                unsafe { copy_from_shared(source.as_ptr().add(start), &mut out) };
+                unsafe { copy_from_shared(source.as_ptr().add(start), &mut out) }.unwrap();
                 assert_eq!(out, &source[start..start + len], "from {start}+{len}");
                 let mut target = vec![0xeeu8; 8192 + 32];
                 // SAFETY: `start + len` is within `target`.
-                unsafe { copy_to_shared(target.as_mut_ptr().add(start), &source[..len]) };
+                unsafe { copy_to_shared(target.as_mut_ptr().add(start), &source[..len]) }.unwrap();
                 assert_eq!(
                     &target[start..start + len],
                     &source[..len],
@@ -253,7 +305,8 @@ mod tests {
                 assert!(target[start + len..].iter().all(|&b| b == 0xee), "after");
                 let mut again = vec![0u8; len + 1];
                 // SAFETY: both ranges are `len` bytes inside their vectors.
-                unsafe { copy_racy(again.as_mut_ptr().add(1), target.as_ptr().add(start), len) };
+                unsafe { copy_racy(again.as_mut_ptr().add(1), target.as_ptr().add(start), len) }
+                    .unwrap();
                 assert_eq!(&again[1..], &source[..len]);
             }
         }

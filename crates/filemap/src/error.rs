@@ -496,6 +496,20 @@ pub enum Error {
     #[error("the file has no path (was it deleted?), so other processes could not open a mapping of it by name")]
     FileHasNoPath,
 
+    /// The memory behind a view could not be had when filemap copied it: the file or entry
+    /// was truncated under the view, the storage failed (an I/O error), or the pages were
+    /// made inaccessible. The copy stopped; the object, its other views and other
+    /// processes are unaffected, and a later call works once the memory is back.
+    #[error("{name}: the memory at offset {offset} could not be read or written ({})", if *truncated { "the object was truncated under the view" } else { "an I/O error or inaccessible pages" })]
+    PageFault {
+        /// The object.
+        name: String,
+        /// Where in the view (or message, or value) the copy stopped.
+        offset: u64,
+        /// Whether the object's storage is now shorter than the view.
+        truncated: bool,
+    },
+
     /// A combination of options that cannot work.
     #[error("unsupported: {what}")]
     Unsupported {
@@ -576,6 +590,7 @@ impl From<Error> for io::Error {
             | Error::EndpointTaken { .. }
             | Error::NameInUse { .. }
             | Error::ShareViolation { .. } => K::AddrInUse,
+            Error::PageFault { .. } => K::UnexpectedEof,
             Error::NameContended { .. } | Error::CannotExtend { .. } | Error::LockLimit { .. } => {
                 K::Other
             }

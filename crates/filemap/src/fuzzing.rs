@@ -102,8 +102,7 @@ pub fn channel(data: &[u8]) {
             match rx.try_recv() {
                 Ok(Some(slot)) => {
                     buf.clear();
-                    slot.append_to(&mut buf);
-                    Ok(())
+                    slot.append_to(&mut buf)
                 }
                 other => other.map(drop),
             }

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::copy::{copy_from_shared, copy_to_shared};
+use crate::copy::{copy_from_shared, copy_to_shared, Fault};
 use crate::error::{Error, Result};
 use crate::object::Object;
 use crate::sys;
@@ -430,8 +430,8 @@ impl View {
         self.check_range(offset, buf.len())?;
         // SAFETY: the range is inside the mapping (checked above), which stays mapped while
         // `self` lives; the copy routine is sound against concurrent writers.
-        unsafe { copy_from_shared(self.ptr.add(offset), buf) };
-        Ok(())
+        unsafe { copy_from_shared(self.ptr.add(offset), buf) }
+            .map_err(|fault| self.fault_error(fault, offset))
     }
 
     /// Copies `data` into the view at `offset`. Fails on a read-only view.
@@ -441,8 +441,28 @@ impl View {
         // SAFETY: the range is inside the mapping, which is writable (checked above) and
         // stays mapped while `self` lives; the copy routine is sound against concurrent
         // writers.
-        unsafe { copy_to_shared(self.ptr.add(offset), data) };
-        Ok(())
+        unsafe { copy_to_shared(self.ptr.add(offset), data) }
+            .map_err(|fault| self.fault_error(fault, offset))
+    }
+
+    /// The error for a copy that started at view offset `at` and faulted: where in the
+    /// view it stopped, and whether the storage is now shorter than the view.
+    fn fault_error(&self, fault: Fault, at: usize) -> Error {
+        let offset = fault
+            .address
+            .checked_sub(self.ptr as usize)
+            .filter(|o| *o < self.len)
+            .unwrap_or(at);
+        let end = self.object.base + self.offset + self.len as u64;
+        Error::PageFault {
+            name: self.object.describe(),
+            offset: offset as u64,
+            truncated: self
+                .object
+                .section
+                .stored_len()
+                .is_some_and(|len| len < end),
+        }
     }
 
     /// Reads `len` bytes at `offset` into a new vector (see [`read_at`](View::read_at)).

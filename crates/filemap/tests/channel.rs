@@ -123,7 +123,7 @@ fn play(role: &str, args: &[String]) -> i32 {
                     message(seq, &mut buf);
                     hash.update(&buf);
                     let mut slot = tx.reserve(buf.len()).map_err(|e| e.to_string())?;
-                    slot.copy_from_slice(&buf);
+                    slot.copy_from_slice(&buf).unwrap();
                     slot.commit();
                 }
                 print!("{:016x}", hash.digest());
@@ -150,7 +150,7 @@ fn play(role: &str, args: &[String]) -> i32 {
                 for seq in 0..n {
                     let slot = rx.recv().map_err(|e| e.to_string())?;
                     message(seq, &mut buf);
-                    if slot.to_vec() != buf {
+                    if slot.to_vec().unwrap() != buf {
                         return Err(format!("message {seq} differs"));
                     }
                     *last.lock().map_err(|e| e.to_string())? = seq;
@@ -214,7 +214,7 @@ fn wraparound_properties() {
                 match slot {
                     Some(s) => {
                         let want = pending.pop_front().expect("nothing was pending");
-                        assert_eq!(s.to_vec(), want);
+                        assert_eq!(s.to_vec().unwrap(), want);
                         *received += 1;
                         true
                     }
@@ -272,8 +272,11 @@ fn ordered_intact_delivery_between_processes() {
     for seq in 0..count {
         let slot = rx.recv_timeout(PATIENCE).unwrap();
         message(seq, &mut expected);
-        assert!(slot.to_vec() == expected[..], "message {seq} differs");
-        hash.update(&slot.to_vec());
+        assert!(
+            slot.to_vec().unwrap() == expected[..],
+            "message {seq} differs"
+        );
+        hash.update(&slot.to_vec().unwrap());
         bytes += slot.len() as u64;
     }
     let out = sender.wait_with_output().unwrap();
@@ -307,7 +310,7 @@ fn sender_killed_mid_stream() {
     while next < 20_000 {
         let slot = rx.recv_timeout(PATIENCE).unwrap();
         message(next, &mut buf);
-        assert!(slot.to_vec() == buf[..]);
+        assert!(slot.to_vec().unwrap() == buf[..]);
         next += 1;
     }
     sender.kill().unwrap(); // SIGKILL mid-stream
@@ -325,7 +328,7 @@ fn sender_killed_mid_stream() {
                     Ok(slot) => {
                         message(next, &mut buf);
                         assert!(
-                            slot.to_vec() == buf[..],
+                            slot.to_vec().unwrap() == buf[..],
                             "message {next} after the kill differs"
                         );
                         next += 1;
@@ -344,7 +347,7 @@ fn sender_killed_mid_stream() {
     // A new sender can take the dead one's place.
     let mut tx = Sender::open(&name).unwrap();
     tx.send(b"again").unwrap();
-    assert_eq!(rx.recv().unwrap().to_vec(), b"again");
+    assert_eq!(rx.recv().unwrap().to_vec().unwrap(), b"again");
     drop((tx, rx));
     ns.assert_empty();
 }
@@ -413,7 +416,7 @@ fn receiver_killed_mid_stream() {
     while expect < seq {
         let slot = rx.recv_timeout(PATIENCE).unwrap();
         message(expect, &mut buf);
-        assert!(slot.to_vec() == buf[..], "message {expect}");
+        assert!(slot.to_vec().unwrap() == buf[..], "message {expect}");
         expect += 1;
     }
     assert!(rx.try_recv().unwrap().is_none());
@@ -487,10 +490,10 @@ fn message_larger_than_the_ring_is_refused() {
         tx
     });
     for round in 0..3u8 {
-        assert_eq!(rx.recv().unwrap().to_vec(), &[round; 100][..]);
+        assert_eq!(rx.recv().unwrap().to_vec().unwrap(), &[round; 100][..]);
         let big = rx.recv().unwrap();
         assert_eq!(big.len(), max);
-        assert!(big.to_vec().iter().all(|b| *b == round));
+        assert!(big.to_vec().unwrap().iter().all(|b| *b == round));
     }
     let tx = writer.join().unwrap();
     assert!(matches!(
@@ -528,9 +531,9 @@ fn payload_that_looks_like_a_frame_is_not_received() {
     };
     // Frame 1 at [0, 64); frame 2 at [64, 4096), its payload at ring index 128 on.
     tx.send(&[1; 8]).unwrap();
-    assert_eq!(rx.recv().unwrap().to_vec(), &[1; 8]);
+    assert_eq!(rx.recv().unwrap().to_vec().unwrap(), &[1; 8]);
     let mut slot = tx.reserve(3968).unwrap();
-    slot.copy_from_slice(&[2; 3968]);
+    slot.copy_from_slice(&[2; 3968]).unwrap();
     // The next lap: frame 3 (120 bytes) at [4096, 4288), so the receiver then looks at
     // position 4288, ring index 192: forge a frame there.
     forge(&mut slot, 128, 192, 4288);
@@ -540,7 +543,7 @@ fn payload_that_looks_like_a_frame_is_not_received() {
     drop(got);
     expect_nothing(&mut rx, "after a lap");
     tx.send(&[3; 120]).unwrap();
-    assert_eq!(rx.recv().unwrap().to_vec(), &[3; 120]);
+    assert_eq!(rx.recv().unwrap().to_vec().unwrap(), &[3; 120]);
     expect_nothing(
         &mut rx,
         "after a frame that ends where an old payload forged one",
@@ -548,14 +551,14 @@ fn payload_that_looks_like_a_frame_is_not_received() {
     // A slot committed shorter than reserved: frame 4 at [4288, 4480) with 100 of 1000
     // bytes; the reserved bytes past its end held a forged frame for position 4480.
     let mut slot = tx.reserve(1000).unwrap();
-    slot.copy_from_slice(&[4; 1000]);
+    slot.copy_from_slice(&[4; 1000]).unwrap();
     forge(&mut slot, 256, 384, 4480);
     slot.commit_len(100);
-    assert_eq!(rx.recv().unwrap().to_vec(), &[4; 100]);
+    assert_eq!(rx.recv().unwrap().to_vec().unwrap(), &[4; 100]);
     expect_nothing(&mut rx, "after a slot committed shorter than reserved");
     // The stream goes on.
     tx.send(&[5; 40]).unwrap();
-    assert_eq!(rx.recv().unwrap().to_vec(), &[5; 40]);
+    assert_eq!(rx.recv().unwrap().to_vec().unwrap(), &[5; 40]);
     expect_nothing(&mut rx, "at the end");
     drop((tx, rx));
     ns.assert_empty();
@@ -578,7 +581,7 @@ fn slots_are_aligned() {
                 let mut slot = tx.reserve(len).unwrap();
                 let at = slot.as_mut_ptr() as usize;
                 assert_eq!(at % align(len), 0, "send slot of {len} bytes at {at:#x}");
-                slot.copy_from_slice(&vec![round; len]);
+                slot.copy_from_slice(&vec![round; len]).unwrap();
                 slot.commit();
             }
         }
@@ -594,7 +597,7 @@ fn slots_are_aligned() {
                 "received slot of {len} bytes at {at:#x}"
             );
             assert_eq!(got.len(), len);
-            assert!(got.to_vec().iter().all(|b| *b == round));
+            assert!(got.to_vec().unwrap().iter().all(|b| *b == round));
         }
     }
     let tx = sender.join().unwrap();
@@ -628,13 +631,13 @@ fn timeouts_and_orderly_close() {
     let mut slot = tx.reserve(10).unwrap();
     slot.write_at(0, b"part").unwrap();
     slot.commit_len(4);
-    assert_eq!(rx.recv().unwrap().to_vec(), b"part");
+    assert_eq!(rx.recv().unwrap().to_vec().unwrap(), b"part");
     // The sender closes: what it sent arrives, then Disconnected at once (at the
     // receiver's first check, before it would sleep; see NOTICED_WITHIN for the bound
     // asserted).
     tx.send(b"last").unwrap();
     drop(tx);
-    assert_eq!(rx.recv().unwrap().to_vec(), b"last");
+    assert_eq!(rx.recv().unwrap().to_vec().unwrap(), b"last");
     let started = Instant::now();
     let rx = within(
         NOTICED_WITHIN,

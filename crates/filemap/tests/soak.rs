@@ -258,7 +258,7 @@ fn receive(mut rx: Receiver, done: Arc<AtomicBool>) -> Received {
         let got = match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(slot) => {
                 buf.clear();
-                slot.append_to(&mut buf);
+                slot.append_to(&mut buf).unwrap();
                 true
             }
             Err(Error::Timeout { .. } | Error::Disconnected { .. }) => false,

@@ -341,7 +341,7 @@ fn timeouts_are_honoured() {
     let mut rx = filemap::channel::Receiver::open(&channel).unwrap();
     tx.send_timeout(b"no deadline", Duration::MAX).unwrap();
     assert_eq!(
-        rx.recv_timeout(Duration::MAX).unwrap().to_vec(),
+        rx.recv_timeout(Duration::MAX).unwrap().to_vec().unwrap(),
         b"no deadline"
     );
     drop((m, e, s, shared, tx, rx));

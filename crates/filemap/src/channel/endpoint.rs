@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::ring::{self, Ring};
 use super::{WaitMode, LIVENESS_INTERVAL, RECEIVER_LOCK, SENDER_LOCK, SPINS};
+use crate::copy::Fault;
 use crate::error::{Error, Result};
 use crate::header::Layout;
 use crate::name::Name;
@@ -229,6 +230,21 @@ impl Endpoint {
     pub(super) fn disconnected(&self) -> Error {
         Error::Disconnected {
             name: self.name.to_string(),
+        }
+    }
+
+    /// The error for a copy into or out of a message that faulted; `message` is the
+    /// message's first byte and `at` where the copy started in it.
+    pub(super) fn fault(&self, fault: Fault, message: *const u8, len: usize, at: usize) -> Error {
+        let offset = fault
+            .address
+            .checked_sub(message as usize)
+            .filter(|o| *o < len)
+            .unwrap_or(at);
+        Error::PageFault {
+            name: self.name.to_string(),
+            offset: offset as u64,
+            truncated: self.memory.truncated(),
         }
     }
 

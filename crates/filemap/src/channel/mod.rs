@@ -11,12 +11,12 @@
 //!
 //! // Write the message into the ring, then publish it.
 //! let mut slot = tx.reserve(5)?;
-//! slot.copy_from_slice(b"hello");
+//! slot.copy_from_slice(b"hello")?;
 //! slot.commit();
 //! tx.send(b"world")?; // the same in one call
 //!
 //! // The received slot borrows the ring until dropped; copy out what you need.
-//! assert_eq!(rx.recv()?.to_vec(), b"hello");
+//! assert_eq!(rx.recv()?.to_vec()?, b"hello");
 //! let mut buf = Vec::new();
 //! rx.recv_into(&mut buf)?;
 //! assert_eq!(buf, b"world");

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use super::endpoint::Endpoint;
 use super::ring::{self, Next};
 use super::{check_slot_range, WaitMode, FAST_SPINS};
-use crate::copy::{copy_from_shared, copy_racy};
-use crate::error::Result;
+use crate::copy::{copy_from_shared, copy_racy, Fault};
+use crate::error::{Error, Result};
 use crate::name::{IntoName, Name};
 use crate::sync::ObjectOptions;
 use crate::vocabulary::Side;
@@ -22,7 +22,7 @@ use crate::vocabulary::Side;
 /// let mut tx = Sender::open("receiver-demo")?;
 /// tx.send(b"one")?;
 /// drop(tx); // the sender closes
-/// assert_eq!(rx.recv()?.to_vec(), b"one"); // what it sent still arrives
+/// assert_eq!(rx.recv()?.to_vec()?, b"one"); // what it sent still arrives
 /// assert!(matches!(rx.recv(), Err(filemap::Error::Disconnected { .. })));
 /// # Ok::<(), filemap::Error>(())
 /// ```
@@ -117,8 +117,11 @@ impl Receiver {
         for (offset, len) in places {
             let n = len.min(data.len());
             // SAFETY: every place lies inside the mapped data area (RING_OFFSET plus the
-            // capacity checked when the ring was opened).
-            unsafe { crate::copy::copy_to_shared(self.end.memory.base().add(offset), &data[..n]) };
+            // capacity checked when the ring was opened). A fault (the entry truncated
+            // meanwhile) leaves the rest as it was, which the fuzz targets accept.
+            let _ = unsafe {
+                crate::copy::copy_to_shared(self.end.memory.base().add(offset), &data[..n])
+            };
             data = &data[n..];
         }
     }
@@ -237,8 +240,7 @@ impl Receiver {
     pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         let slot = self.recv()?;
         buf.clear();
-        slot.append_to(buf);
-        Ok(())
+        slot.append_to(buf)
     }
 }
 
@@ -297,6 +299,16 @@ impl RecvSlot<'_> {
         self.len == 0
     }
 
+    /// Whether `address` lies in this message.
+    pub(super) fn holds(&self, address: usize) -> bool {
+        (self.as_ptr() as usize..self.as_ptr() as usize + self.len).contains(&address)
+    }
+
+    /// The error for a copy out of this message, started at `at`, that faulted.
+    pub(super) fn fault_error(&self, fault: Fault, at: usize) -> Error {
+        self.receiver.end.fault(fault, self.as_ptr(), self.len, at)
+    }
+
     /// The message's first byte. Reading through it is up to the caller, as with
     /// [`as_slice`](RecvSlot::as_slice).
     #[inline]
@@ -312,29 +324,29 @@ impl RecvSlot<'_> {
         // SAFETY: inside the frame (checked above), which lies in `[head, tail)`: mapped
         // while the receiver lives and left alone by the sender until this slot releases it
         // (the ownership protocol); the copy routine is sound against other writers.
-        unsafe { copy_from_shared(self.as_ptr().add(offset), buf) };
-        Ok(())
+        unsafe { copy_from_shared(self.as_ptr().add(offset), buf) }
+            .map_err(|f| self.fault_error(f, offset))
     }
 
     /// Copies the message into a new vector.
-    pub fn to_vec(&self) -> Vec<u8> {
+    pub fn to_vec(&self) -> Result<Vec<u8>> {
         let mut v = Vec::new();
-        self.append_to(&mut v);
-        v
+        self.append_to(&mut v)?;
+        Ok(v)
     }
 
-    /// Appends the message to `buf`.
+    /// Appends the message to `buf` (which is left as it was if the copy faults).
     #[inline]
-    pub fn append_to(&self, buf: &mut Vec<u8>) {
+    pub fn append_to(&self, buf: &mut Vec<u8>) -> Result<()> {
         let at = buf.len();
         buf.reserve(self.len);
-        // SAFETY: `buf` has room for `len` more bytes (reserved above); the copy fills them
-        // all before `set_len` makes them part of the vector; the frame is readable as in
-        // `read_at`.
-        unsafe {
-            copy_racy(buf.as_mut_ptr().add(at), self.as_ptr(), self.len);
-            buf.set_len(at + self.len);
-        }
+        // SAFETY: `buf` has room for `len` more bytes (reserved above); the frame is
+        // readable as in `read_at`.
+        unsafe { copy_racy(buf.as_mut_ptr().add(at), self.as_ptr(), self.len) }
+            .map_err(|f| self.fault_error(f, 0))?;
+        // SAFETY: the copy filled all `len` bytes past `at`.
+        unsafe { buf.set_len(at + self.len) };
+        Ok(())
     }
 
     /// The message as a slice, read in place.

@@ -23,7 +23,7 @@ use crate::vocabulary::Side;
 /// assert!(matches!(Sender::open("sender-demo"), Err(filemap::Error::EndpointTaken { .. })));
 /// tx.send(b"queued until a receiver comes")?;
 /// let mut rx = Receiver::open("sender-demo")?;
-/// assert_eq!(rx.recv()?.to_vec(), b"queued until a receiver comes");
+/// assert_eq!(rx.recv()?.to_vec()?, b"queued until a receiver comes");
 /// # Ok::<(), filemap::Error>(())
 /// ```
 #[derive(Debug)]
@@ -289,7 +289,7 @@ impl Sender {
     /// Copies `message` in and sends it, waiting while the ring is full.
     pub fn send(&mut self, message: &[u8]) -> Result<()> {
         let mut slot = self.reserve(message.len())?;
-        slot.copy_from_slice(message);
+        slot.copy_from_slice(message)?;
         slot.commit();
         Ok(())
     }
@@ -298,7 +298,7 @@ impl Sender {
     pub fn try_send(&mut self, message: &[u8]) -> Result<bool> {
         match self.try_reserve(message.len())? {
             Some(mut slot) => {
-                slot.copy_from_slice(message);
+                slot.copy_from_slice(message)?;
                 slot.commit();
                 Ok(true)
             }
@@ -316,24 +316,31 @@ impl Sender {
     /// let (mut b_tx, mut b_rx) = (Sender::create_or_open("b", 4096)?, Receiver::open("b")?);
     /// a_tx.send(b"relayed")?;
     /// b_tx.forward(&a_rx.recv()?)?;
-    /// assert_eq!(b_rx.recv()?.to_vec(), b"relayed");
+    /// assert_eq!(b_rx.recv()?.to_vec()?, b"relayed");
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn forward(&mut self, message: &RecvSlot<'_>) -> Result<()> {
         let mut slot = self.reserve(message.len())?;
-        let at = slot.as_mut_ptr();
+        let (at, len) = (slot.as_mut_ptr(), message.len());
         // SAFETY: the slot's `len` bytes belong to this sender and the message's to its
         // receiver (each ring's ownership protocol), both mapped while their endpoints
         // live; the copy routine is sound against other writers of either ring.
-        unsafe { copy_racy(at, message.as_ptr(), message.len()) };
-        slot.commit();
-        Ok(())
+        let copied = unsafe { copy_racy(at, message.as_ptr(), len) };
+        match copied {
+            Ok(()) => {
+                slot.commit();
+                Ok(())
+            }
+            // In the message's ring or in this one; the slot is dropped uncommitted.
+            Err(f) if message.holds(f.address) => Err(message.fault_error(f, 0)),
+            Err(f) => Err(slot.sender.end.fault(f, at, len, 0)),
+        }
     }
 
     /// Like [`send`](Sender::send), giving up with [`Error::Timeout`].
     pub fn send_timeout(&mut self, message: &[u8], timeout: Duration) -> Result<()> {
         let mut slot = self.reserve_timeout(message.len(), timeout)?;
-        slot.copy_from_slice(message);
+        slot.copy_from_slice(message)?;
         slot.commit();
         Ok(())
     }
@@ -371,7 +378,7 @@ impl Drop for Sender {
 /// let mut slot = tx.reserve(16)?;
 /// slot.write_at(0, b"short")?;
 /// slot.commit_len(5); // publish only what was written
-/// assert_eq!(rx.recv()?.to_vec(), b"short");
+/// assert_eq!(rx.recv()?.to_vec()?, b"short");
 /// # Ok::<(), filemap::Error>(())
 /// ```
 #[derive(Debug)]
@@ -423,12 +430,14 @@ impl SendSlot<'_> {
         self.sender.end.ring.at(self.start + self.offset)
     }
 
-    /// Copies `message` into the slot, which must have its length.
+    /// Copies `message` into the slot, which must have its length;
+    /// [`Error::PageFault`] if the ring's memory could not be written (its entry was
+    /// truncated by another process).
     ///
     /// # Panics
     /// If `message.len()` is not the slot's length, like `<[u8]>::copy_from_slice`.
     #[inline]
-    pub fn copy_from_slice(&mut self, message: &[u8]) {
+    pub fn copy_from_slice(&mut self, message: &[u8]) -> Result<()> {
         assert_eq!(
             message.len(),
             self.len,
@@ -440,7 +449,8 @@ impl SendSlot<'_> {
         // SAFETY: the slot's `len` bytes belong to this sender (the ownership protocol:
         // free ring space between tail and head + capacity), are contiguous and mapped
         // while the sender lives; the copy routine is sound against other writers.
-        unsafe { copy_to_shared(at, message) };
+        unsafe { copy_to_shared(at, message) }
+            .map_err(|f| self.sender.end.fault(f, at, self.len, 0))
     }
 
     /// Copies `data` into the slot at `offset`; [`Error::OutOfRange`] if it does not fit.
@@ -449,8 +459,8 @@ impl SendSlot<'_> {
         let at = self.as_mut_ptr();
         // SAFETY: inside the slot (checked above), which this sender owns as in
         // `copy_from_slice`.
-        unsafe { copy_to_shared(at.add(offset), data) };
-        Ok(())
+        unsafe { copy_to_shared(at.add(offset), data) }
+            .map_err(|f| self.sender.end.fault(f, at, self.len, offset))
     }
 
     /// The slot as a mutable slice, for writing a message in place.

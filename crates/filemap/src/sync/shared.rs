@@ -188,37 +188,49 @@ impl<T: Pod> SharedMutex<T> {
     /// Waits for the lock; the guard gives the value.
     pub fn lock(&self) -> Result<SharedMutexGuard<'_, T>> {
         let abandoned = acquire(&self.object, &self.name, None)?.expect("no timeout");
-        Ok(self.guard(abandoned))
+        self.guard(abandoned)
     }
 
     /// Locks if free now; `Ok(None)` if another holds it.
     pub fn try_lock(&self) -> Result<Option<SharedMutexGuard<'_, T>>> {
-        Ok(acquire(&self.object, &self.name, Some(Duration::ZERO))?.map(|a| self.guard(a)))
+        acquire(&self.object, &self.name, Some(Duration::ZERO))?
+            .map(|a| self.guard(a))
+            .transpose()
     }
 
     /// Like [`lock`](SharedMutex::lock), giving up with [`Error::Timeout`] after `timeout`.
     pub fn lock_timeout(&self, timeout: Duration) -> Result<SharedMutexGuard<'_, T>> {
         match acquire(&self.object, &self.name, Some(timeout))? {
-            Some(abandoned) => Ok(self.guard(abandoned)),
+            Some(abandoned) => self.guard(abandoned),
             None => Err(timeout_error(&self.name, timeout)),
         }
     }
 
-    /// The guard of a lock just taken: a copy of the value, read under the lock.
-    fn guard(&self, abandoned: bool) -> SharedMutexGuard<'_, T> {
+    /// The guard of a lock just taken: a copy of the value, read under the lock. If the
+    /// value cannot be read (the entry was truncated under it), the lock is given back and
+    /// the error returned.
+    fn guard(&self, abandoned: bool) -> Result<SharedMutexGuard<'_, T>> {
         let mut value = T::zeroed();
+        let at = self.object.data();
         // SAFETY: the value's bytes lie inside the mapped data area (its size was checked
         // against T's when the object was opened) and stay mapped while `self` lives; the
         // copy routine is sound whatever another process writes meanwhile; any bytes are a
         // valid T (Pod).
-        unsafe { copy_from_shared(self.object.data(), bytemuck::bytes_of_mut(&mut value)) };
-        SharedMutexGuard {
+        if let Err(fault) = unsafe { copy_from_shared(at, bytemuck::bytes_of_mut(&mut value)) } {
+            release(&self.object);
+            return Err(Error::PageFault {
+                name: self.name.to_string(),
+                offset: fault.address.saturating_sub(at as usize) as u64,
+                truncated: self.object.truncated(),
+            });
+        }
+        Ok(SharedMutexGuard {
             owner: self,
             value,
             read: value,
             abandoned,
             _not_send: PhantomData,
-        }
+        })
     }
 }
 
@@ -295,7 +307,10 @@ impl<T: Pod> Drop for SharedMutexGuard<'_, T> {
         if bytemuck::bytes_of(&self.value) != bytemuck::bytes_of(&self.read) {
             // SAFETY: as in `SharedMutex::guard`: the value's bytes are mapped and in
             // bounds, and the copy routine is sound against other writers.
-            unsafe { copy_to_shared(self.as_ptr().cast(), bytemuck::bytes_of(&self.value)) };
+            // A fault here (the entry truncated under the value) loses the change: there is
+            // no memory left to hold it, and a drop cannot report it.
+            let _ =
+                unsafe { copy_to_shared(self.as_ptr().cast(), bytemuck::bytes_of(&self.value)) };
         }
         release(&self.owner.object);
     }

@@ -353,8 +353,13 @@ fn fill_new_entry(fd: BorrowedFd<'_>, header: &Header, place: &dyn fmt::Display)
         let view = section.map(0, header.data_offset as usize, Access::Write, false, place)?;
         // SAFETY: the mapping is at least HEADER_AREA writable bytes of a new entry that no
         // other process can see yet.
-        unsafe { crate::copy::copy_to_shared(view.ptr(), &bytes) };
-        return Ok(());
+        return unsafe { crate::copy::copy_to_shared(view.ptr(), &bytes) }.map_err(|_| {
+            // Allocated above: only a pool of huge pages running dry can fault here.
+            Error::NoSpace {
+                place: place.to_string(),
+                size: header.entry_len(),
+            }
+        });
     }
     let mut done = 0;
     while done < bytes.len() {

@@ -5,6 +5,8 @@
 //! `foreign.rs`.
 
 mod entry;
+#[cfg(target_arch = "x86_64")]
+mod fault;
 mod file;
 mod foreign;
 mod listing;
@@ -95,6 +97,12 @@ pub(crate) struct Section {
 }
 
 impl Section {
+    /// How many bytes the storage holds now (a file or entry another process may have
+    /// truncated); `None` if the system does not say.
+    pub(crate) fn stored_len(&self) -> Option<u64> {
+        rustix::fs::fstat(&self.fd).ok().map(|st| st.st_size as u64)
+    }
+
     pub(crate) fn from_handle(fd: OwnedFd) -> Section {
         Section { fd }
     }
@@ -140,6 +148,9 @@ impl Section {
         at: Option<*mut u8>,
         what: &dyn std::fmt::Display,
     ) -> Result<RawView> {
+        // A view's copies report faults from now on (once per process).
+        #[cfg(target_arch = "x86_64")]
+        fault::guard_copies();
         let (prot, mut flags) = match access {
             Access::Read => (ProtFlags::READ, MapFlags::SHARED),
             Access::Write => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED),

@@ -29,6 +29,8 @@ use crate::vocabulary::{Access, Disposition, Kind, Side};
 pub(crate) struct SyncMemory {
     view: RawView,
     len: u64,
+    /// Where the data area ends in the entry.
+    end: u64,
     // Keeps the object alive; dropped after the view.
     entry: Entry,
     identity: u64,
@@ -50,6 +52,7 @@ impl SyncMemory {
         Ok(SyncMemory {
             view,
             len: header.size,
+            end: header.data_offset + header.size,
             entry,
             identity,
         })
@@ -97,6 +100,11 @@ impl SyncMemory {
     /// Identifies the object within this process (for detecting relocking).
     pub(crate) fn identity(&self) -> u64 {
         self.identity
+    }
+
+    /// Whether the entry is now shorter than its data area (another process truncated it).
+    pub(crate) fn truncated(&self) -> bool {
+        rustix::fs::fstat(self.entry.fd()).is_ok_and(|st| (st.st_size as u64) < self.end)
     }
 }
 
@@ -388,6 +396,11 @@ impl MutexObject {
 
     pub(crate) fn data(&self) -> *mut u8 {
         self.memory.data()
+    }
+
+    /// Whether the entry is now shorter than the mutex's data area.
+    pub(crate) fn truncated(&self) -> bool {
+        self.memory.truncated()
     }
 
     pub(crate) fn identity(&self) -> u64 {

@@ -93,8 +93,14 @@ pub(super) fn read_section_header(
     }
     std::sync::atomic::fence(Ordering::Acquire);
     let mut bytes = vec![0u8; region.min(HEADER_AREA)];
-    // SAFETY: the view is readable for `region` bytes; the copy is atomic.
-    unsafe { crate::copy::copy_from_shared(view.ptr(), &mut bytes) };
+    // SAFETY: the view is readable for `region` bytes; the copy routine is sound against
+    // concurrent writers.
+    unsafe { crate::copy::copy_from_shared(view.ptr(), &mut bytes) }.map_err(|_| {
+        Error::Corrupt {
+            name: what.to_string(),
+            problem: "its header could not be read (a page fault)".into(),
+        }
+    })?;
     Header::decode(&bytes, region as u64, allocation_granularity()).map_err(|problem| {
         Error::Corrupt {
             name: what.to_string(),
@@ -130,7 +136,12 @@ fn write_section_header(
     // SAFETY: the view is HEADER_AREA writable bytes; nobody else writes a header that has
     // no magic yet. The magic is published last with release ordering.
     unsafe {
-        crate::copy::copy_to_shared(view.ptr().add(8), &bytes[8..]);
+        crate::copy::copy_to_shared(view.ptr().add(8), &bytes[8..]).map_err(|_| {
+            Error::NoSpace {
+                place: what.to_string(),
+                size: HEADER_AREA as u64,
+            }
+        })?;
         (*view.ptr().cast::<AtomicU64>()).store(u64::from_le_bytes(MAGIC), Ordering::Release);
     }
     Ok(())

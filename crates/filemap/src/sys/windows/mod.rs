@@ -5,6 +5,7 @@
 //! in `file.rs`, sections made by other programs in `foreign.rs`.
 
 mod entry;
+mod fault;
 mod file;
 mod foreign;
 mod share;
@@ -153,6 +154,12 @@ pub(crate) struct Section {
 }
 
 impl Section {
+    /// How many bytes the storage holds now: Windows does not let a mapped file shrink, so
+    /// it does not say.
+    pub(crate) fn stored_len(&self) -> Option<u64> {
+        None
+    }
+
     pub(crate) fn from_handle(mapping: OwnedHandle) -> Section {
         Section {
             mapping,
@@ -247,6 +254,8 @@ impl Section {
         at: Option<*mut u8>,
         what: &dyn fmt::Display,
     ) -> Result<RawView> {
+        // A view's copies report faults from now on (once per process).
+        fault::guard_copies();
         let mut desired = match access {
             Access::Read => FILE_MAP_READ,
             Access::Write => FILE_MAP_READ | FILE_MAP_WRITE,

@@ -276,6 +276,11 @@ impl MutexObject {
         }
     }
 
+    /// Whether the section is shorter than its data area: never (sections keep their size).
+    pub(crate) fn truncated(&self) -> bool {
+        false
+    }
+
     pub(crate) fn identity(&self) -> u64 {
         self.identity
     }
@@ -457,6 +462,11 @@ fn auto_event(name: &Name, suffix: &str) -> Result<OwnedHandle> {
 }
 
 impl ChannelMemory {
+    /// Whether the section is shorter than its data area: never (sections keep their size).
+    pub(crate) fn truncated(&self) -> bool {
+        false
+    }
+
     fn map(name: &Name, entry: Entry, header: &Header) -> Result<ChannelMemory> {
         let view = entry.section()?.map(
             header.data_offset,

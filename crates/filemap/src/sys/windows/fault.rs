@@ -1,0 +1,60 @@
+//! Faults inside filemap's copy routines become errors instead of ending the process.
+//!
+//! A view access that cannot be satisfied raises an exception: `EXCEPTION_IN_PAGE_ERROR`
+//! when the storage behind the page failed (a network share gone, a disk error), an access
+//! violation when the page is inaccessible. One vectored exception handler, added the first
+//! time this process maps a view, looks at where it happened: inside a copy routine
+//! (`crate::copy`), it moves the instruction pointer to the routine's resume point and puts
+//! the faulting address in rax, so the routine returns it and the copy reports a fault;
+//! anywhere else, it lets the search go on to the other handlers, as if it were not there.
+
+use std::sync::Once;
+
+use windows_sys::Win32::Foundation::{EXCEPTION_ACCESS_VIOLATION, EXCEPTION_IN_PAGE_ERROR};
+use windows_sys::Win32::System::Diagnostics::Debug::{
+    AddVectoredExceptionHandler, EXCEPTION_CONTINUE_EXECUTION, EXCEPTION_CONTINUE_SEARCH,
+    EXCEPTION_POINTERS,
+};
+
+use crate::copy::guarded_ranges;
+
+static INSTALL: Once = Once::new();
+
+/// Adds the handler, once per process.
+pub(crate) fn guard_copies() {
+    INSTALL.call_once(|| {
+        // SAFETY: adds a handler that only reads the exception and, for faults in the
+        // copy routines, changes the saved context; it is never removed.
+        unsafe { AddVectoredExceptionHandler(1, Some(on_exception)) };
+    });
+}
+
+/// The handler: resumes a copy routine at its fault exit, or passes the exception on.
+unsafe extern "system" fn on_exception(pointers: *mut EXCEPTION_POINTERS) -> i32 {
+    // SAFETY: the system passes valid exception and context records.
+    let (record, context) = unsafe {
+        (
+            &*(*pointers).ExceptionRecord,
+            &mut *(*pointers).ContextRecord,
+        )
+    };
+    let code = record.ExceptionCode;
+    if code != EXCEPTION_ACCESS_VIOLATION && code != EXCEPTION_IN_PAGE_ERROR {
+        return EXCEPTION_CONTINUE_SEARCH;
+    }
+    let at = context.Rip as usize;
+    for (start, end, resume) in guarded_ranges() {
+        if (start..end).contains(&at) {
+            // The second parameter of both exceptions is the address that was accessed.
+            let address = if record.NumberParameters >= 2 {
+                record.ExceptionInformation[1]
+            } else {
+                1
+            };
+            context.Rax = address.max(1) as u64;
+            context.Rip = resume as u64;
+            return EXCEPTION_CONTINUE_EXECUTION;
+        }
+    }
+    EXCEPTION_CONTINUE_SEARCH
+}

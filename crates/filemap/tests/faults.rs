@@ -1,0 +1,220 @@
+//! Faults in a view's memory are errors for the safe copies, not the end of the process:
+//! a file truncated under a view (Linux: SIGBUS), pages made inaccessible (an access
+//! violation on Windows), while faults anywhere else still end the process as before.
+
+mod common;
+
+use common::{child, role, run_tests, unique, Namespace};
+use filemap::{Error, Mapping};
+
+fn main() {
+    if let Some((role, _args)) = role() {
+        std::process::exit(play(&role));
+    }
+    let mut tests: Vec<(&str, fn())> = vec![(
+        "a_fault_elsewhere_still_ends_the_process",
+        a_fault_elsewhere_still_ends_the_process,
+    )];
+    #[cfg(target_os = "linux")]
+    tests.extend([
+        (
+            "truncation_under_a_view_is_an_error",
+            truncation_under_a_view_is_an_error as fn(),
+        ),
+        (
+            "a_handler_installed_before_still_gets_its_signals",
+            a_handler_installed_before_still_gets_its_signals,
+        ),
+    ]);
+    #[cfg(windows)]
+    tests.push((
+        "inaccessible_pages_are_an_error",
+        inaccessible_pages_are_an_error as fn(),
+    ));
+    run_tests(&tests);
+}
+
+fn play(role: &str) -> i32 {
+    match role {
+        // Maps a view (which installs filemap's handler), then dereferences null.
+        "null-deref" => {
+            let _ns = Namespace::new();
+            let m = Mapping::create_new(unique("deref"), 4096).unwrap();
+            let v = m.view().map().unwrap();
+            v.write_at(0, b"mapped").unwrap();
+            // SAFETY: deliberately not: this child must die of the fault.
+            let byte = unsafe { std::ptr::null::<u8>().read_volatile() };
+            println!("read {byte} through null");
+            0
+        }
+        #[cfg(target_os = "linux")]
+        "own-handler" => own_handler(),
+        other => panic!("unknown role {other}"),
+    }
+}
+
+/// A fault outside filemap's copy routines goes to whoever handled it before filemap: the
+/// default action here, which ends the child (SIGSEGV; an access violation on Windows).
+fn a_fault_elsewhere_still_ends_the_process() {
+    let out = child("null-deref", &[]).output().unwrap();
+    assert!(
+        !out.status.success(),
+        "the child survived a null dereference"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("through null"),
+        "the null read returned"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(11), "{:?}", out.status);
+    }
+}
+
+/// A file-backed view whose file another program truncates: reads and writes past the new
+/// end are `PageFault` (truncated), as many times as asked; what is still there reads
+/// fine; once the file is long again, so is the view. The same for a named entry.
+#[cfg(target_os = "linux")]
+fn truncation_under_a_view_is_an_error() {
+    let ns = Namespace::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shrinking");
+    std::fs::write(&path, vec![7u8; 1 << 20]).unwrap();
+    let file = Mapping::from_path(&path).create().unwrap();
+    let name = unique("shrinking");
+    let entry = Mapping::create_new(name.as_str(), 1 << 20).unwrap();
+    let entry_path = filemap::namespace::directory()
+        .join(filemap::namespace::info(name.as_str()).unwrap().file_name);
+    for (mapping, path, data_offset) in [(&file, path.clone(), 0), (&entry, entry_path, 4096)] {
+        let view = mapping.view().map().unwrap();
+        view.write_at(65536, &[9; 16]).unwrap();
+        let set_len = |len: u64| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(len)
+                .unwrap()
+        };
+        set_len(data_offset + 4096);
+        let mut buf = [0u8; 4096];
+        for _ in 0..1000 {
+            match view.read_at(65536, &mut buf) {
+                Err(Error::PageFault {
+                    offset, truncated, ..
+                }) => {
+                    assert_eq!(offset, 65536);
+                    assert!(truncated);
+                }
+                other => panic!("read past the end of a truncated file: {other:?}"),
+            }
+            assert!(matches!(
+                view.write_at(100_000, &[1; 64]),
+                Err(Error::PageFault {
+                    truncated: true,
+                    ..
+                })
+            ));
+        }
+        let e = view.read_at(65536, &mut buf).unwrap_err();
+        assert!(e.to_string().contains("truncated"), "{e}");
+        // What is left reads as before.
+        view.read_at(0, &mut buf).unwrap();
+        set_len(data_offset + (1 << 20));
+        view.read_at(65536, &mut buf).unwrap();
+        assert_eq!(buf[0], 0, "the file grew back with zeros");
+    }
+    drop((file, entry));
+    ns.assert_empty();
+}
+
+/// A program that installed its own SIGBUS handler before filemap's first view keeps it: a
+/// SIGBUS that is not filemap's (raised here) reaches it, and filemap's copies still
+/// report their own faults.
+#[cfg(target_os = "linux")]
+fn a_handler_installed_before_still_gets_its_signals() {
+    let out = child("own-handler", &[]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("own handler ran; filemap reported"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[cfg(target_os = "linux")]
+fn own_handler() -> i32 {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static RAN: AtomicBool = AtomicBool::new(false);
+    extern "C" fn mine(_: libc::c_int) {
+        RAN.store(true, Ordering::SeqCst);
+    }
+    // SAFETY: a plain handler that stores to an atomic.
+    unsafe { libc::signal(libc::SIGBUS, mine as *const () as libc::sighandler_t) };
+    let _ns = Namespace::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    std::fs::write(&path, vec![1u8; 1 << 16]).unwrap();
+    let m = Mapping::from_path(&path).create().unwrap();
+    let v = m.view().map().unwrap(); // filemap's handler goes in now, after ours
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let reported = matches!(
+        v.read_at(8192, &mut [0u8; 16]),
+        Err(Error::PageFault { .. })
+    );
+    // SAFETY: raising a signal whose handler is installed.
+    unsafe { libc::raise(libc::SIGBUS) };
+    if RAN.load(Ordering::SeqCst) && reported {
+        println!("own handler ran; filemap reported its fault");
+        0
+    } else {
+        println!(
+            "own handler ran: {}, filemap reported: {reported}",
+            RAN.load(Ordering::SeqCst)
+        );
+        1
+    }
+}
+
+/// Pages of a view made inaccessible (`PAGE_NOACCESS`): reads and writes through the safe
+/// copies are `PageFault`, and work again once the pages are accessible.
+#[cfg(windows)]
+fn inaccessible_pages_are_an_error() {
+    use windows_sys::Win32::System::Memory::{VirtualProtect, PAGE_NOACCESS, PAGE_READWRITE};
+    let ns = Namespace::new();
+    let m = Mapping::create_new(unique("noaccess"), 1 << 16).unwrap();
+    let v = m.view().map().unwrap();
+    v.write_at(0, b"reachable").unwrap();
+    let mut old = 0u32;
+    // SAFETY: changes the protection of this view's own first page.
+    let ok = unsafe { VirtualProtect(v.as_mut_ptr().cast(), 4096, PAGE_NOACCESS, &mut old) };
+    assert_ne!(ok, 0, "VirtualProtect failed");
+    let mut buf = [0u8; 9];
+    match v.read_at(0, &mut buf) {
+        Err(Error::PageFault {
+            offset, truncated, ..
+        }) => {
+            assert_eq!(offset, 0);
+            assert!(!truncated);
+        }
+        other => panic!("read of an inaccessible page: {other:?}"),
+    }
+    assert!(matches!(v.write_at(0, b"x"), Err(Error::PageFault { .. })));
+    // SAFETY: as above, back to read-write.
+    let ok = unsafe { VirtualProtect(v.as_mut_ptr().cast(), 4096, PAGE_READWRITE, &mut old) };
+    assert_ne!(ok, 0, "VirtualProtect failed");
+    v.read_at(0, &mut buf).unwrap();
+    assert_eq!(&buf, b"reachable");
+    drop((v, m));
+    ns.assert_empty();
+}
