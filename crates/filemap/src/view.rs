@@ -425,7 +425,9 @@ impl View {
     /// Copies `buf.len()` bytes at `offset` (from the view's start) into `buf`.
     ///
     /// Sound while other processes write the same bytes; a concurrent writer may leave a
-    /// mix of old and new bytes in `buf`.
+    /// mix of old and new bytes in `buf`. If the memory behind the view cannot be had (the
+    /// file was truncated, the storage failed), the copy stops with
+    /// [`Error::PageFault`] instead of the process dying of SIGBUS.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         self.check_range(offset, buf.len())?;
         // SAFETY: the range is inside the mapping (checked above), which stays mapped while
@@ -543,7 +545,9 @@ impl View {
     /// thread) may write these bytes: Rust assumes a `&[u8]` never changes. Use it for
     /// data that is no longer written (a finished file, data published before a flag you
     /// observed with acquire ordering) or when you coordinate writers yourself. For a
-    /// file-backed view, the file must not be truncated while the slice lives.
+    /// file-backed view, the file must not be truncated while the slice lives: a fault in
+    /// the slice is a plain memory access that nothing turns into an error (SIGBUS ends the
+    /// process), unlike the copies of [`read_at`](View::read_at).
     pub unsafe fn as_slice(&self) -> &[u8] {
         // SAFETY: the memory is mapped and initialised for `len` bytes while `self` lives;
         // the caller promises no concurrent writes.
