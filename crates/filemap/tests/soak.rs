@@ -70,6 +70,10 @@ const TAKEN: usize = 64;
 /// The last wait number handed out (waiters number their waits from it).
 const WAIT_NUMBERS: usize = 80;
 const WAITERS_STOP: usize = 88;
+/// View copies that met a truncated mapping (`PageFault`), and opens of one refused
+/// because its header no longer fits (Linux: the truncating attacker).
+const FAULTS: usize = 96;
+const TRUNCATED_REFUSED: usize = 104;
 const SLOTS: usize = 512;
 const WAITER_SLOTS: usize = 1024;
 
@@ -148,9 +152,28 @@ fn worker(w: usize, incarnation: u64, seed: u64) {
                     Ok((m, _)) => {
                         let view = m.view().map().unwrap();
                         let at = rng.below((1 << 16) / 8) as usize * 8;
-                        view.write_at(at, &incarnation.to_le_bytes()).unwrap();
-                        view.read_vec(at, 8).unwrap();
-                        counter(&stats, MAPPING_OPS).fetch_add(1, Ordering::Relaxed);
+                        // The truncating attacker (Linux) may have shrunk the entry under
+                        // the view: a copy then reports it, and the worker goes on.
+                        match view
+                            .write_at(at, &incarnation.to_le_bytes())
+                            .and_then(|()| view.read_vec(at, 8))
+                        {
+                            Ok(_) => {
+                                counter(&stats, MAPPING_OPS).fetch_add(1, Ordering::Relaxed);
+                            }
+                            // (Whether it says `truncated` depends on when the attacker
+                            // gave the length back.)
+                            Err(Error::PageFault { .. }) if cfg!(target_os = "linux") => {
+                                counter(&stats, FAULTS).fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(e) => panic!("write or read {name}: {e}"),
+                        }
+                    }
+                    // An entry the attacker has shrunk below what its header says.
+                    Err(Error::Corrupt { problem, .. })
+                        if cfg!(target_os = "linux") && problem.contains("does not fit") =>
+                    {
+                        counter(&stats, TRUNCATED_REFUSED).fetch_add(1, Ordering::Relaxed);
                     }
                     // Windows: a creator killed between creating the section and writing
                     // its header leaves a half-made object, refused as Corrupt until its
@@ -707,6 +730,13 @@ fn crash_storm() {
         }
     };
 
+    #[cfg(target_os = "linux")]
+    let attacker = {
+        let seed = rng.next();
+        let dir = ns.path().to_path_buf();
+        let stop = wake_failed.clone();
+        std::thread::spawn(move || truncate_mappings(&dir, deadline, seed, &stop))
+    };
     let mut next_incarnation = 1;
     let mut workers: Vec<Worker> = (0..WORKERS)
         .map(|w| {
@@ -834,6 +864,14 @@ fn crash_storm() {
         sent.len(),
         get(HALF_MADE),
     );
+    #[cfg(target_os = "linux")]
+    println!(
+        "    soak: {} mapping truncations; {} view copies met a truncated entry (PageFault), \
+         {} opens refused one as corrupt",
+        attacker.join().expect("the attacker panicked"),
+        get(FAULTS),
+        get(TRUNCATED_REFUSED),
+    );
     println!(
         "    soak: {} event sets and {} semaphore releases with 2 or more waiters, {} waiters \
          killed in the middle of a wake; {} settled by a take (slowest {} ms; {} after a kill \
@@ -860,4 +898,33 @@ fn crash_storm() {
             "{name} is left"
         );
     }
+}
+
+/// The truncating attacker (Linux): until `deadline`, shrinks a random worker mapping's
+/// entry to its header and one page, then gives it its length back a moment later, as a
+/// hostile process with write access could. Returns how many times it truncated.
+#[cfg(target_os = "linux")]
+fn truncate_mappings(
+    dir: &std::path::Path,
+    deadline: Instant,
+    seed: u64,
+    stop: &AtomicBool,
+) -> u64 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() }; // names this process's Local entries
+    let mut rng = Rng(seed | 1);
+    let mut truncations = 0;
+    while Instant::now() < deadline && !stop.load(Ordering::SeqCst) {
+        let path = dir.join(format!("filemap.u{uid}.soak-map-{}", rng.below(MAPPINGS)));
+        if let Ok(file) = std::fs::OpenOptions::new().write(true).open(&path) {
+            let full = file.metadata().map(|m| m.len()).unwrap_or(0);
+            if full > 8192 && file.set_len(8192).is_ok() {
+                truncations += 1;
+                std::thread::sleep(Duration::from_millis(1 + rng.below(5)));
+                let _ = file.set_len(full);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1 + rng.below(4)));
+    }
+    truncations
 }
