@@ -25,13 +25,20 @@
 //! [`View::atomic_u32`]: crate::View::atomic_u32
 
 /// Copies `len` bytes from `src` to `dst`, either of which may be shared memory that other
-/// processes write meanwhile.
+/// processes write meanwhile. `shared` is the address range a fault may be reported for:
+/// the mapping's side of the copy (a fault in the caller's own memory is not filemap's to
+/// turn into an error, and goes to whoever handled such faults before).
 ///
 /// # Safety
 /// `src` must be valid for reads and `dst` for writes of `len` bytes for the duration of
 /// the call, and neither may overlap memory that Rust code holds a reference to (a shared
 /// mapping is never such memory: it is reached through raw pointers only).
-pub(crate) unsafe fn copy_racy(dst: *mut u8, src: *const u8, len: usize) -> Result<(), Fault> {
+pub(crate) unsafe fn copy_racy(
+    dst: *mut u8,
+    src: *const u8,
+    len: usize,
+    shared: std::ops::Range<usize>,
+) -> Result<(), Fault> {
     if len == 0 {
         return Ok(());
     }
@@ -44,9 +51,9 @@ pub(crate) unsafe fn copy_racy(dst: *mut u8, src: *const u8, len: usize) -> Resu
     // there, uses no stack, and leaves the direction flag clear).
     let faulted = unsafe {
         if std::arch::is_x86_feature_detected!("avx") {
-            filemap_copy_racy_avx(dst, src, len)
+            filemap_copy_racy_avx(dst, src, len, 0, shared.start, shared.end)
         } else {
-            filemap_copy_racy(dst, src, len)
+            filemap_copy_racy(dst, src, len, 0, shared.start, shared.end)
         }
     };
     #[cfg(target_arch = "x86_64")]
@@ -73,8 +80,9 @@ pub(crate) unsafe fn copy_racy(dst: *mut u8, src: *const u8, len: usize) -> Resu
 /// # Safety
 /// `src` must be valid for reads of `dst.len()` bytes for the duration of the call.
 pub(crate) unsafe fn copy_from_shared(src: *const u8, dst: &mut [u8]) -> Result<(), Fault> {
+    let shared = src as usize..src as usize + dst.len();
     // SAFETY: `dst` is a unique borrow, valid for its length; the caller vouches for `src`.
-    unsafe { copy_racy(dst.as_mut_ptr(), src, dst.len()) }
+    unsafe { copy_racy(dst.as_mut_ptr(), src, dst.len(), shared) }
 }
 
 /// Copies `src` into shared memory at `dst`.
@@ -84,16 +92,39 @@ pub(crate) unsafe fn copy_from_shared(src: *const u8, dst: &mut [u8]) -> Result<
 pub(crate) unsafe fn copy_to_shared(dst: *mut u8, src: &[u8]) -> Result<(), Fault> {
     // SAFETY: `src` is a borrow valid for its length that nothing writes meanwhile (a
     // shared borrow of memory Rust owns); the caller vouches for `dst`.
-    unsafe { copy_racy(dst, src.as_ptr(), src.len()) }
+    unsafe {
+        copy_racy(
+            dst,
+            src.as_ptr(),
+            src.len(),
+            dst as usize..dst as usize + src.len(),
+        )
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 extern "sysv64" {
     /// The copy routine below: `dst` in rdi, `src` in rsi, `len` in rdx; 0 in rax when it
-    /// copied everything, the faulting address (or 1) when a fault handler stopped it.
-    fn filemap_copy_racy(dst: *mut u8, src: *const u8, len: usize) -> usize;
+    /// copied everything, the faulting address (or 1) when a fault handler stopped it. The
+    /// routine never touches rcx's argument (unused: `rep movsb` takes rcx) nor r8 and r9,
+    /// where the fault handler finds the range of addresses it may claim faults for.
+    fn filemap_copy_racy(
+        dst: *mut u8,
+        src: *const u8,
+        len: usize,
+        unused: usize,
+        shared_start: usize,
+        shared_end: usize,
+    ) -> usize;
     /// The same with 32-byte AVX moves, for processors that have them.
-    fn filemap_copy_racy_avx(dst: *mut u8, src: *const u8, len: usize) -> usize;
+    fn filemap_copy_racy_avx(
+        dst: *mut u8,
+        src: *const u8,
+        len: usize,
+        unused: usize,
+        shared_start: usize,
+        shared_end: usize,
+    ) -> usize;
     fn filemap_copy_racy_end();
     fn filemap_copy_racy_fault();
     fn filemap_copy_racy_avx_fault();
@@ -110,8 +141,9 @@ pub(crate) struct Fault {
 /// Where the copy routines' code lies, and where a fault inside each resumes: `(start,
 /// end, resume)` for the SSE routine (with the shared `rep movsb` path) and the AVX one.
 /// A process-wide fault handler (`sys`) that sees a fault with the instruction pointer in
-/// `start..end` sets it to `resume` and puts the faulting address in rax; the routine then
-/// returns it, and the copy reports a [`Fault`] instead of the process dying.
+/// `start..end`, at an address inside the range in r8..r9 (the mapping's side of the copy),
+/// sets the instruction pointer to `resume` and puts the faulting address in rax; the
+/// routine then returns it, and the copy reports a [`Fault`] instead of the process dying.
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn guarded_ranges() -> [(usize, usize, usize); 2] {
     let sse = filemap_copy_racy as *const () as usize;
@@ -260,7 +292,8 @@ mod tests {
     #[test]
     fn both_routines_are_exact() {
         let source: Vec<u8> = (0..8192u32).map(|i| (i * 13 + 5) as u8).collect();
-        type Routine = unsafe extern "sysv64" fn(*mut u8, *const u8, usize) -> usize;
+        type Routine =
+            unsafe extern "sysv64" fn(*mut u8, *const u8, usize, usize, usize, usize) -> usize;
         let routines: [(&str, Routine); 2] = [
             ("sse", super::filemap_copy_racy),
             ("avx", super::filemap_copy_racy_avx),
@@ -274,8 +307,16 @@ mod tests {
                 for len in (0..300).chain([1023, 1024, 4095, 4096, 5000]) {
                     let mut target = vec![0xeeu8; 8192 + 64];
                     // SAFETY: both ranges are `len` bytes inside their vectors.
-                    let faulted =
-                        unsafe { routine(target.as_mut_ptr().add(start), source.as_ptr(), len) };
+                    let faulted = unsafe {
+                        routine(
+                            target.as_mut_ptr().add(start),
+                            source.as_ptr(),
+                            len,
+                            0,
+                            0,
+                            0,
+                        )
+                    };
                     assert_eq!(faulted, 0, "{name} {len}: no fault, so rax is 0");
                     assert_eq!(&target[start..start + len], &source[..len], "{name} {len}");
                     assert!(target[start + len..].iter().all(|&b| b == 0xee), "{name}");
@@ -304,9 +345,9 @@ mod tests {
                 assert!(target[..start].iter().all(|&b| b == 0xee), "before {start}");
                 assert!(target[start + len..].iter().all(|&b| b == 0xee), "after");
                 let mut again = vec![0u8; len + 1];
+                let (to, from) = (again.as_mut_ptr(), target.as_ptr());
                 // SAFETY: both ranges are `len` bytes inside their vectors.
-                unsafe { copy_racy(again.as_mut_ptr().add(1), target.as_ptr().add(start), len) }
-                    .unwrap();
+                unsafe { copy_racy(to.add(1), from.add(start), len, 0..0) }.unwrap();
                 assert_eq!(&again[1..], &source[..len]);
             }
         }

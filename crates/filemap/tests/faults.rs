@@ -8,8 +8,8 @@ use common::{child, role, run_tests, unique, Namespace};
 use filemap::{Error, Mapping};
 
 fn main() {
-    if let Some((role, _args)) = role() {
-        std::process::exit(play(&role));
+    if let Some((role, args)) = role() {
+        std::process::exit(play(&role, &args));
     }
     let mut tests: Vec<(&str, fn())> = vec![(
         "a_fault_elsewhere_still_ends_the_process",
@@ -25,6 +25,10 @@ fn main() {
             "a_handler_installed_before_still_gets_its_signals",
             a_handler_installed_before_still_gets_its_signals,
         ),
+        (
+            "faults_that_are_not_filemaps_end_the_process",
+            faults_that_are_not_filemaps_end_the_process,
+        ),
     ]);
     #[cfg(windows)]
     tests.push((
@@ -34,7 +38,8 @@ fn main() {
     run_tests(&tests);
 }
 
-fn play(role: &str) -> i32 {
+#[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
+fn play(role: &str, args: &[String]) -> i32 {
     match role {
         // Maps a view (which installs filemap's handler), then dereferences null. (In the
         // parent's namespace, which the parent removes.)
@@ -49,6 +54,43 @@ fn play(role: &str) -> i32 {
         }
         #[cfg(target_os = "linux")]
         "own-handler" => own_handler(),
+        // A view's read into a buffer of this process that is not accessible: the fault is
+        // in the caller's memory, not the view's, so it is not filemap's to report.
+        #[cfg(target_os = "linux")]
+        "bad-buffer" => {
+            let m = Mapping::create_new(unique("buffer"), 4096).unwrap();
+            let v = m.view().map().unwrap();
+            // SAFETY: a fresh private anonymous page with no access, never freed (the child
+            // is meant to die reading into it).
+            let page = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    4096,
+                    libc::PROT_NONE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            assert_ne!(page, libc::MAP_FAILED);
+            // SAFETY: deliberately not: the page is not readable or writable.
+            let buf = unsafe { std::slice::from_raw_parts_mut(page.cast::<u8>(), 64) };
+            println!("returned {:?}", v.read_at(0, buf));
+            0
+        }
+        // A SIGBUS sent by a process (not a fault), twice, with or without a view (and so
+        // with or without filemap's handler).
+        #[cfg(target_os = "linux")]
+        "sent-sigbus" => {
+            let m = Mapping::create_new(unique("sent"), 4096).unwrap();
+            let _v = (args.first().map(String::as_str) == Some("view")).then(|| m.view().map());
+            for _ in 0..2 {
+                // SAFETY: raising a signal with whatever action the process has.
+                unsafe { libc::raise(libc::SIGBUS) };
+            }
+            println!("survived two sent SIGBUS");
+            0
+        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -129,6 +171,33 @@ fn truncation_under_a_view_is_an_error() {
     }
     drop((file, entry));
     ns.assert_empty();
+}
+
+/// Signals that are not faults in a view's memory are not filemap's: a fault in the
+/// caller's own buffer during a copy (SIGSEGV), and a SIGBUS another process sends, end
+/// the process as they would without filemap.
+#[cfg(target_os = "linux")]
+fn faults_that_are_not_filemaps_end_the_process() {
+    use std::os::unix::process::ExitStatusExt;
+    let ns = Namespace::new();
+    let out = child("bad-buffer", &[]).output().unwrap();
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGSEGV),
+        "{:?}, printed {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Sent signals end the same way with filemap's handler as without it (Rust's own
+    // handler, installed at start-up, decides).
+    let without = child("sent-sigbus", &["no-view"]).output().unwrap();
+    let with = child("sent-sigbus", &["view"]).output().unwrap();
+    assert_eq!(
+        (with.status.signal(), with.stdout),
+        (without.status.signal(), without.stdout),
+        "a sent SIGBUS with a view ended otherwise than without one"
+    );
+    drop(ns);
 }
 
 /// A program that installed its own SIGBUS handler before filemap's first view keeps it: a

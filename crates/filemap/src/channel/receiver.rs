@@ -340,9 +340,10 @@ impl RecvSlot<'_> {
     pub fn append_to(&self, buf: &mut Vec<u8>) -> Result<()> {
         let at = buf.len();
         buf.reserve(self.len);
+        let shared = self.as_ptr() as usize..self.as_ptr() as usize + self.len;
         // SAFETY: `buf` has room for `len` more bytes (reserved above); the frame is
         // readable as in `read_at`.
-        unsafe { copy_racy(buf.as_mut_ptr().add(at), self.as_ptr(), self.len) }
+        unsafe { copy_racy(buf.as_mut_ptr().add(at), self.as_ptr(), self.len, shared) }
             .map_err(|f| self.fault_error(f, 0))?;
         // SAFETY: the copy filled all `len` bytes past `at`.
         unsafe { buf.set_len(at + self.len) };

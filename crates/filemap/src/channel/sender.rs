@@ -325,7 +325,8 @@ impl Sender {
         // SAFETY: the slot's `len` bytes belong to this sender and the message's to its
         // receiver (each ring's ownership protocol), both mapped while their endpoints
         // live; the copy routine is sound against other writers of either ring.
-        let copied = unsafe { copy_racy(at, message.as_ptr(), len) };
+        // (Both sides are rings another process may shrink.)
+        let copied = unsafe { copy_racy(at, message.as_ptr(), len, 0..usize::MAX) };
         match copied {
             Ok(()) => {
                 slot.commit();

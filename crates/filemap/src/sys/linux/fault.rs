@@ -11,27 +11,36 @@
 //! takes no lock: it reads two saved actions and the routines' addresses, which are set
 //! before it is installed.
 //!
+//! Only a fault the kernel raised (not a signal sent with `kill` or `raise`), with the
+//! instruction pointer in a routine and the faulting address in the mapping's side of that
+//! copy (the range the routine carries in r8..r9), is filemap's; a fault in the caller's
+//! own buffer goes on like any other. Passing one on, the handler behaves as the previous
+//! action would have: its mask, `SA_RESETHAND` and `SA_NODEFER` are honoured, and a signal
+//! that was ignored or left to the default stays so (a sent one is raised again).
+//!
 //! A program that installs its own SIGBUS or SIGSEGV handler after filemap's first view
 //! replaces this one: it must pass on the signals it does not handle (to the action it
 //! replaced) for filemap's copies to keep reporting faults.
 
 use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
 use crate::copy::guarded_ranges;
 
-/// The actions installed before ours, for SIGBUS and SIGSEGV: written once, before our
-/// handler is installed, then only read.
+/// The actions installed before ours, for SIGBUS and SIGSEGV: written once, when ours is
+/// installed, then only read (after `READY`).
 struct Previous(UnsafeCell<[libc::sigaction; 2]>);
 
-// SAFETY: written only inside `INSTALL.call_once`, before the handler that reads it is
-// installed; read-only afterwards.
+// SAFETY: written only inside `INSTALL.call_once`, each slot by the sigaction call that
+// installs ours, and read by the handler only once `READY` says both are written.
 unsafe impl Sync for Previous {}
 
 static PREVIOUS: Previous = Previous(UnsafeCell::new(
     // SAFETY: sigaction is plain data; all zeros is a valid (default) action.
     unsafe { std::mem::zeroed() },
 ));
+static READY: AtomicBool = AtomicBool::new(false);
 static INSTALL: Once = Once::new();
 const SIGNALS: [libc::c_int; 2] = [libc::SIGBUS, libc::SIGSEGV];
 
@@ -39,22 +48,31 @@ const SIGNALS: [libc::c_int; 2] = [libc::SIGBUS, libc::SIGSEGV];
 pub(crate) fn guard_copies() {
     INSTALL.call_once(|| {
         let previous = PREVIOUS.0.get();
-        for (i, &signal) in SIGNALS.iter().enumerate() {
-            // SAFETY: `previous` is only written here, before the handler is installed;
-            // sigaction fills the slot with the action in force.
-            unsafe { libc::sigaction(signal, std::ptr::null(), &mut (*previous)[i]) };
-        }
-        for &signal in &SIGNALS {
+        for (slot, &signal) in SIGNALS.iter().enumerate() {
             // SAFETY: sigaction is plain data; all zeros is a valid starting value.
             let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
             action.sa_sigaction = on_fault as *const () as usize;
-            action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
-            // SAFETY: installs a handler that only reads data set before this call.
+            action.sa_flags = libc::SA_SIGINFO;
+            // SAFETY: the slot is only written here, before READY; sigaction installs
+            // ours and reports the action it replaced in one step.
             unsafe {
                 libc::sigemptyset(&mut action.sa_mask);
-                libc::sigaction(signal, &action, std::ptr::null_mut());
+                let current = &mut (*previous)[slot];
+                libc::sigaction(signal, std::ptr::null(), current);
+                // Run on the alternate stack only where the action replaced did (std's
+                // stack-overflow handler does), so that a handler passed on to runs where
+                // it expects to.
+                let replaced = current.sa_sigaction;
+                if current.sa_flags & libc::SA_ONSTACK != 0
+                    || replaced == libc::SIG_DFL
+                    || replaced == libc::SIG_IGN
+                {
+                    action.sa_flags |= libc::SA_ONSTACK;
+                }
+                libc::sigaction(signal, &action, current);
             }
         }
+        READY.store(true, Ordering::Release);
     });
 }
 
@@ -64,37 +82,78 @@ extern "C" fn on_fault(
     info: *mut libc::siginfo_t,
     context: *mut libc::c_void,
 ) {
-    // SAFETY: the kernel passes a valid ucontext for an SA_SIGINFO handler; the saved
-    // registers are ours to change (they are restored when the handler returns).
-    let gregs = unsafe { &mut (*context.cast::<libc::ucontext_t>()).uc_mcontext.gregs };
-    let at = gregs[libc::REG_RIP as usize] as usize;
-    for (start, end, resume) in guarded_ranges() {
-        if (start..end).contains(&at) {
-            // SAFETY: `info` is valid for an SA_SIGINFO handler; si_addr is the fault's.
-            let address = unsafe { (*info).si_addr() } as usize;
-            gregs[libc::REG_RAX as usize] = address.max(1) as i64;
-            gregs[libc::REG_RIP as usize] = resume as i64;
-            return;
+    // SAFETY: the kernel passes a valid siginfo and ucontext to an SA_SIGINFO handler; the
+    // saved registers are ours to change (they are restored when the handler returns).
+    let (info_ref, gregs) = unsafe {
+        (
+            &*info,
+            &mut (*context.cast::<libc::ucontext_t>()).uc_mcontext.gregs,
+        )
+    };
+    // Raised by the kernel for this thread's access (a sent signal has si_code <= 0; an
+    // "action optional" machine-check report is not a fault of this instruction).
+    let from_kernel = info_ref.si_code > 0
+        && !(signal == libc::SIGBUS && info_ref.si_code == libc::BUS_MCEERR_AO);
+    if from_kernel {
+        let at = gregs[libc::REG_RIP as usize] as usize;
+        // SAFETY: si_addr is the faulting address for a kernel-raised SIGBUS/SIGSEGV.
+        let address = unsafe { info_ref.si_addr() } as usize;
+        let shared = gregs[libc::REG_R8 as usize] as usize..gregs[libc::REG_R9 as usize] as usize;
+        for (start, end, resume) in guarded_ranges() {
+            if (start..end).contains(&at) && (shared.contains(&address) || address == 0) {
+                gregs[libc::REG_RAX as usize] = address.max(1) as i64;
+                gregs[libc::REG_RIP as usize] = resume as i64;
+                return;
+            }
         }
     }
-    pass_on(signal, info, context);
+    pass_on(signal, info, context, from_kernel);
 }
 
-/// Hands a fault that is not filemap's to the action installed before ours.
-fn pass_on(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+/// Hands a signal that is not filemap's to the action installed before ours, as that
+/// action would have handled it.
+fn pass_on(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+    from_kernel: bool,
+) {
     let slot = if signal == libc::SIGBUS { 0 } else { 1 };
-    // SAFETY: written before our handler was installed, read-only since.
+    if !READY.load(Ordering::Acquire) {
+        // Installing right now: the action replaced is not known yet. The default.
+        restore_default(signal, from_kernel);
+        return;
+    }
+    // SAFETY: written before READY, read-only since.
     let previous = unsafe { &(*PREVIOUS.0.get())[slot] };
     let handler = previous.sa_sigaction;
-    if handler == libc::SIG_DFL || handler == libc::SIG_IGN {
-        // Back to the default action; returning re-runs the faulting instruction, which
-        // faults again and ends the process with this signal, as without filemap.
-        // SAFETY: sigaction is plain data; all zeros with SIG_DFL is the default action.
-        let mut default: libc::sigaction = unsafe { std::mem::zeroed() };
-        default.sa_sigaction = libc::SIG_DFL;
-        // SAFETY: sigaction is async-signal-safe.
-        unsafe { libc::sigaction(signal, &default, std::ptr::null_mut()) };
-    } else if previous.sa_flags & libc::SA_SIGINFO != 0 {
+    if handler == libc::SIG_IGN {
+        if from_kernel {
+            // An ignored fault would come back at once: the kernel ends the process.
+            restore_default(signal, true);
+        }
+        return;
+    }
+    if handler == libc::SIG_DFL {
+        restore_default(signal, from_kernel);
+        return;
+    }
+    // SAFETY: all of these are async-signal-safe, and the masks are local.
+    unsafe {
+        if previous.sa_flags & libc::SA_RESETHAND != 0 {
+            let mut default: libc::sigaction = std::mem::zeroed();
+            default.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(signal, &default, std::ptr::null_mut());
+        }
+        // Block what the previous action would have blocked while it runs; the mask of
+        // the interrupted code comes back when this handler returns.
+        let mut block = previous.sa_mask;
+        if previous.sa_flags & libc::SA_NODEFER == 0 {
+            libc::sigaddset(&mut block, signal);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &block, std::ptr::null_mut());
+    }
+    if previous.sa_flags & libc::SA_SIGINFO != 0 {
         // SAFETY: an SA_SIGINFO action's handler has this signature.
         let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
             unsafe { std::mem::transmute(handler) };
@@ -103,5 +162,21 @@ fn pass_on(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::
         // SAFETY: a plain action's handler takes the signal number only.
         let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(handler) };
         f(signal);
+    }
+}
+
+/// Puts the default action back. A kernel-raised fault then happens again when the
+/// handler returns and ends the process with this signal, as without filemap; a sent
+/// signal is raised again, to the same end.
+fn restore_default(signal: libc::c_int, from_kernel: bool) {
+    // SAFETY: sigaction is plain data; all zeros with SIG_DFL is the default action;
+    // sigaction and raise are async-signal-safe.
+    unsafe {
+        let mut default: libc::sigaction = std::mem::zeroed();
+        default.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(signal, &default, std::ptr::null_mut());
+        if !from_kernel {
+            libc::raise(signal);
+        }
     }
 }

@@ -6,7 +6,8 @@
 //! time this process maps a view, looks at where it happened: inside a copy routine
 //! (`crate::copy`), it moves the instruction pointer to the routine's resume point and puts
 //! the faulting address in rax, so the routine returns it and the copy reports a fault;
-//! anywhere else, it lets the search go on to the other handlers, as if it were not there.
+//! anywhere else (or in the caller's own buffer), it lets the search go on to the other
+//! handlers, as if it were not there.
 
 use std::sync::Once;
 
@@ -43,14 +44,17 @@ unsafe extern "system" fn on_exception(pointers: *mut EXCEPTION_POINTERS) -> i32
         return EXCEPTION_CONTINUE_SEARCH;
     }
     let at = context.Rip as usize;
+    // The second parameter of both exceptions is the address that was accessed.
+    let address = if record.NumberParameters >= 2 {
+        record.ExceptionInformation[1]
+    } else {
+        0
+    };
+    // Only a fault on the mapping's side of the copy (the range the routine carries in
+    // r8..r9) is filemap's; one in the caller's own buffer goes on to other handlers.
+    let shared = context.R8 as usize..context.R9 as usize;
     for (start, end, resume) in guarded_ranges() {
-        if (start..end).contains(&at) {
-            // The second parameter of both exceptions is the address that was accessed.
-            let address = if record.NumberParameters >= 2 {
-                record.ExceptionInformation[1]
-            } else {
-                1
-            };
+        if (start..end).contains(&at) && (shared.contains(&address) || address == 0) {
             context.Rax = address.max(1) as u64;
             context.Rip = resume as u64;
             return EXCEPTION_CONTINUE_EXECUTION;

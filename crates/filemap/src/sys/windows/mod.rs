@@ -5,6 +5,7 @@
 //! in `file.rs`, sections made by other programs in `foreign.rs`.
 
 mod entry;
+#[cfg(target_arch = "x86_64")]
 mod fault;
 mod file;
 mod foreign;
@@ -255,6 +256,7 @@ impl Section {
         what: &dyn fmt::Display,
     ) -> Result<RawView> {
         // A view's copies report faults from now on (once per process).
+        #[cfg(target_arch = "x86_64")]
         fault::guard_copies();
         let mut desired = match access {
             Access::Read => FILE_MAP_READ,
