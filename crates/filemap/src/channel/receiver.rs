@@ -236,7 +236,8 @@ impl Receiver {
             .ok_or_else(|| unreachable!("a timed wait ends with a message or Error::Timeout"))
     }
 
-    /// Receives the next message into `buf` (replacing its contents).
+    /// Receives the next message into `buf` (replacing its contents). If the copy faults
+    /// (the channel's entry was truncated), `buf` is left empty and the message is gone.
     pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         let slot = self.recv()?;
         buf.clear();
