@@ -47,6 +47,7 @@ const SIGNALS: [libc::c_int; 2] = [libc::SIGBUS, libc::SIGSEGV];
 /// Installs the handler, once per process.
 pub(crate) fn guard_copies() {
     INSTALL.call_once(|| {
+        pin_this_module();
         let previous = PREVIOUS.0.get();
         for (slot, &signal) in SIGNALS.iter().enumerate() {
             // SAFETY: sigaction is plain data; all zeros is a valid starting value.
@@ -74,6 +75,25 @@ pub(crate) fn guard_copies() {
         }
         READY.store(true, Ordering::Release);
     });
+}
+
+/// Keeps the shared object that holds the handler (when filemap is part of a library that
+/// a program loads and unloads, as a Python extension is) loaded for good: the handler
+/// stays installed after it, and must not point into unmapped code.
+fn pin_this_module() {
+    // SAFETY: Dl_info is plain data; dladdr fills it for an address of this module, and
+    // dlopen with RTLD_NOLOAD only takes another reference to an object already loaded.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        if libc::dladdr(on_fault as *const () as *const libc::c_void, &mut info) != 0
+            && !info.dli_fname.is_null()
+        {
+            libc::dlopen(
+                info.dli_fname,
+                libc::RTLD_LAZY | libc::RTLD_NOLOAD | libc::RTLD_NODELETE,
+            );
+        }
+    }
 }
 
 /// The handler: resumes a copy routine at its fault exit, or passes the signal on.

@@ -17,6 +17,10 @@ use windows_sys::Win32::System::Diagnostics::Debug::{
     EXCEPTION_POINTERS,
 };
 
+use windows_sys::Win32::System::LibraryLoader::{
+    GetModuleHandleExW, GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS, GET_MODULE_HANDLE_EX_FLAG_PIN,
+};
+
 use crate::copy::guarded_ranges;
 
 static INSTALL: Once = Once::new();
@@ -24,6 +28,17 @@ static INSTALL: Once = Once::new();
 /// Adds the handler, once per process.
 pub(crate) fn guard_copies() {
     INSTALL.call_once(|| {
+        // Keep the module that holds the handler (a DLL that embeds filemap, say) loaded
+        // for good: the handler is never removed and must not point into unloaded code.
+        let mut module = std::ptr::null_mut();
+        // SAFETY: asks for (and pins) the module containing this function's address.
+        unsafe {
+            GetModuleHandleExW(
+                GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN,
+                on_exception as *const () as *const u16,
+                &mut module,
+            )
+        };
         // SAFETY: adds a handler that only reads the exception and, for faults in the
         // copy routines, changes the saved context; it is never removed.
         unsafe { AddVectoredExceptionHandler(1, Some(on_exception)) };
