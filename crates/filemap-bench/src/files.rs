@@ -15,7 +15,7 @@ use crate::{arg, err, finish, read_line, say, Result};
 const WINDOW: u64 = 64 << 20;
 
 /// The sequential-scan systems: (role, row name).
-pub const SEQUENTIAL: [(&str, &str); 4] = [
+pub const SEQUENTIAL: [(&str, &str); 5] = [
     (
         "seq-filemap-slice",
         "filemap windows(64 MiB) + as_slice (zero copy)",
@@ -26,14 +26,49 @@ pub const SEQUENTIAL: [(&str, &str); 4] = [
     ),
     ("seq-memmap2", "memmap2 (whole file)"),
     ("seq-read", "std::fs::File::read (1 MiB buffer)"),
+    ("seq-word-atomic", WORD_ATOMIC),
 ];
 
 /// The random-read systems: (role, row name).
-pub const RANDOM: [(&str, &str); 3] = [
+pub const RANDOM: [(&str, &str); 4] = [
     ("rand-filemap", "filemap view + read_at"),
     ("rand-memmap2", "memmap2 + copy_from_slice"),
     ("rand-pread", "pread (FileExt::read_exact_at)"),
+    ("rand-word-atomic", WORD_ATOMIC),
 ];
+
+/// The row of the safe copy filemap's `read_at` made before its assembly copy routine:
+/// word-sized relaxed atomic loads, byte loads at the unaligned ends, an acquire fence.
+const WORD_ATOMIC: &str = "reference: word-atomic copy (filemap's read_at before)";
+
+/// filemap's safe copy before this round (kept here to measure against): sound among
+/// atomic accesses, but of mixed sizes and a word at a time.
+///
+/// # Safety
+/// `src` must be valid for reads of `dst.len()` bytes for the duration of the call.
+unsafe fn word_atomic_copy(src: *const u8, dst: &mut [u8]) {
+    use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+    let (len, out) = (dst.len(), dst.as_mut_ptr());
+    let mut i = 0;
+    // SAFETY: `src` is valid for `len` bytes (the caller's contract); atomics have the
+    // layout of their integers; the word loads are 8-aligned (the head loop stops there).
+    unsafe {
+        while i < len && !(src as usize + i).is_multiple_of(8) {
+            *out.add(i) = (*src.add(i).cast::<AtomicU8>()).load(Ordering::Relaxed);
+            i += 1;
+        }
+        while i + 8 <= len {
+            let word = (*src.add(i).cast::<AtomicU64>()).load(Ordering::Relaxed);
+            out.add(i).cast::<u64>().write_unaligned(word);
+            i += 8;
+        }
+        while i < len {
+            *out.add(i) = (*src.add(i).cast::<AtomicU8>()).load(Ordering::Relaxed);
+            i += 1;
+        }
+    }
+    std::sync::atomic::fence(Ordering::Acquire);
+}
 
 /// The file's size: `FILEMAP_BENCH_FILE_GIB` (4 by default), 16 MiB in quick mode.
 pub fn file_size() -> u64 {
@@ -125,6 +160,32 @@ fn measure(system: &str, path: &Path, reads: usize) -> Result<()> {
                 let view = view?;
                 // SAFETY: nobody writes the benchmark's file while it is read.
                 acc = fold(acc, unsafe { view.as_slice() });
+            }
+        }
+        "seq-word-atomic" => {
+            let m = open_read_only(path)?;
+            let mut buf = vec![0u8; 1 << 20];
+            for view in m.windows(WINDOW)? {
+                let view = view?;
+                let mut at = 0;
+                while at < view.len() {
+                    let n = buf.len().min(view.len() - at);
+                    // SAFETY: `at + n` is inside the view, which stays mapped meanwhile.
+                    unsafe { word_atomic_copy(view.as_ptr().add(at), &mut buf[..n]) };
+                    acc = fold(acc, &buf[..n]);
+                    at += n;
+                }
+            }
+        }
+        "rand-word-atomic" => {
+            let m = open_read_only(path)?;
+            let v = m.view().map()?;
+            v.advise(filemap::Advice::Random)?;
+            let mut buf = [0u8; 4096];
+            for off in offsets {
+                // SAFETY: the offsets leave 4 KiB inside the file, which the view maps whole.
+                unsafe { word_atomic_copy(v.as_ptr().add(off as usize), &mut buf) };
+                acc = fold(acc, &buf);
             }
         }
         "seq-memmap2" => {

@@ -300,7 +300,9 @@ fn throughput_section(r: &mut Results, memcpy_gb_s: f64) -> Result<()> {
 }
 
 fn kind_of(system: &str) -> Kind {
-    if system.starts_with("filemap") {
+    if system.starts_with("reference:") {
+        Kind::Reference
+    } else if system.starts_with("filemap") {
         Kind::Filemap
     } else if system.starts_with("raw ") || system.starts_with("shm_open") {
         Kind::Floor
@@ -545,7 +547,9 @@ of its holder in the shared memory).\n"
 first so the page cache is warm. Every measurement runs in a fresh process; every byte read is \
 folded into a checksum (all systems must agree). Random reads: {} reads of 4 KiB at fixed \
 pseudo-random offsets. The last column is the throughput at the median time and the largest \
-peak resident memory (`VmHWM`) over the repetitions.\n",
+peak resident memory (`VmHWM`) over the repetitions. The reference rows copy the way \
+filemap's `read_at` did before its assembly copy routine (word-sized relaxed atomic loads), \
+over the same views.\n",
             report::size_text(run.file_size),
             files::random_reads()
         ),
