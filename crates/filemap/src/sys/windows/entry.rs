@@ -213,19 +213,7 @@ impl Entry {
     /// Creates an unnamed memory object holding `header` and its data.
     pub(crate) fn create_unnamed(header: &Header) -> Result<Entry> {
         let total = header.entry_len();
-        let (hi, lo) = split(total);
-        let reserve = if header.is_reserve() { SEC_RESERVE } else { 0 };
-        // SAFETY: pagefile-backed section, no name, default security.
-        let h = unsafe {
-            CreateFileMappingW(
-                INVALID_HANDLE_VALUE,
-                std::ptr::null(),
-                section_protection(header) | reserve,
-                hi,
-                lo,
-                std::ptr::null(),
-            )
-        };
+        let h = create_section(header, std::ptr::null());
         let section = owned(h).ok_or_else(|| match last_error() {
             ERROR_NOT_ENOUGH_MEMORY
             | ERROR_OUTOFMEMORY
@@ -267,6 +255,26 @@ pub(crate) fn open_entry(name: &Name, writable: bool) -> Result<(Entry, Header)>
     Ok((Entry { section }, header))
 }
 
+/// Creates a pagefile-backed section for `header` (its protection, reserve mode and whole
+/// length), named `name` (a NUL-terminated kernel name) or unnamed (null); the caller reads
+/// `last_error` for why it failed, or whether the name existed.
+fn create_section(header: &Header, name: *const u16) -> windows_sys::Win32::Foundation::HANDLE {
+    let (hi, lo) = split(header.entry_len());
+    let reserve = if header.is_reserve() { SEC_RESERVE } else { 0 };
+    // SAFETY: a pagefile-backed section with default security; `name` is null or a valid
+    // NUL-terminated name (the callers' contract).
+    unsafe {
+        CreateFileMappingW(
+            INVALID_HANDLE_VALUE,
+            std::ptr::null(),
+            section_protection(header) | reserve,
+            hi,
+            lo,
+            name,
+        )
+    }
+}
+
 /// Creates the named section from `header`, or (with `CreateMode::OrOpen`) opens the
 /// existing one, whose header is returned instead.
 pub(crate) fn create_entry(
@@ -282,20 +290,8 @@ pub(crate) fn create_entry(
         });
     }
     let total = header.entry_len();
-    let (hi, lo) = split(total);
     let w = kernel_name(name);
-    let reserve = if header.is_reserve() { SEC_RESERVE } else { 0 };
-    // SAFETY: pagefile-backed section with a valid NUL-terminated name.
-    let h = unsafe {
-        CreateFileMappingW(
-            INVALID_HANDLE_VALUE,
-            std::ptr::null(),
-            section_protection(header) | reserve,
-            hi,
-            lo,
-            w.as_ptr(),
-        )
-    };
+    let h = create_section(header, w.as_ptr());
     let code = last_error();
     let section = owned(h).ok_or_else(|| section_error(name, code, header.kind, total))?;
     if code == ERROR_ALREADY_EXISTS {
