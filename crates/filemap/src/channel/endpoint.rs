@@ -175,7 +175,14 @@ impl Endpoint {
             if let Some(d) = deadline {
                 nap = nap.min(d.saturating_duration_since(now));
             }
-            self.memory.wait_word(me, seq, expected, nap);
+            self.memory.wait_word(
+                &sys::Doorbell {
+                    side: me,
+                    word: seq,
+                },
+                expected,
+                nap,
+            );
             sleepers.fetch_sub(1, Ordering::SeqCst);
         }
     }
@@ -216,7 +223,10 @@ impl Endpoint {
         if self.ring.u32_at(sleepers).load(Ordering::Relaxed) > 0 {
             let seq = self.ring.u32_at(seq);
             seq.fetch_add(1, Ordering::Release);
-            self.memory.wake_word(whom, seq);
+            self.memory.wake_word(&sys::Doorbell {
+                side: whom,
+                word: seq,
+            });
         }
     }
 

@@ -33,6 +33,14 @@ use crate::header::{Flags, Header, Layout, HEADER_AREA};
 use crate::name::Name;
 use crate::vocabulary::{Kind, Protect, Protection, ShareMode};
 
+/// A channel side's doorbell: its sequence word, which Linux sleeps on (a futex), and the
+/// side, whose named event Windows sleeps on.
+#[allow(dead_code)] // each backend reads the fields it needs
+pub(crate) struct Doorbell<'a> {
+    pub side: crate::vocabulary::Side,
+    pub word: &'a std::sync::atomic::AtomicU32,
+}
+
 /// A file to open for a file-backed mapping.
 #[allow(dead_code)] // each backend reads the fields it needs
 pub(crate) struct FileRequest<'a> {

@@ -21,8 +21,8 @@ use super::RawView;
 use crate::error::{Error, Result};
 use crate::header::{Header, SYNC_AREA};
 use crate::name::Name;
-use crate::sys::{CreateMode, Locked};
-use crate::vocabulary::{Access, Disposition, Kind, Side};
+use crate::sys::{CreateMode, Doorbell, Locked};
+use crate::vocabulary::{Access, Disposition, Kind};
 
 /// An entry's data area, mapped read-write for as long as the object is open.
 #[derive(Debug)]
@@ -75,20 +75,14 @@ impl SyncMemory {
         self.len
     }
 
-    /// Sleeps while `word` holds `expected` (a futex; `_side` matters on Windows).
-    pub(crate) fn wait_word(
-        &self,
-        _side: Side,
-        word: &AtomicU32,
-        expected: u32,
-        timeout: Duration,
-    ) {
-        let _ = futex_wait(word, expected, Some(timeout));
+    /// Sleeps while the doorbell's word holds `expected` (a futex).
+    pub(crate) fn wait_word(&self, bell: &Doorbell<'_>, expected: u32, timeout: Duration) {
+        let _ = futex_wait(bell.word, expected, Some(timeout));
     }
 
-    /// Wakes the sleepers on `word`.
-    pub(crate) fn wake_word(&self, _side: Side, word: &AtomicU32) {
-        futex_wake(word, i32::MAX as u32);
+    /// Wakes the sleepers on the doorbell's word.
+    pub(crate) fn wake_word(&self, bell: &Doorbell<'_>) {
+        futex_wake(bell.word, i32::MAX as u32);
     }
 
     /// The user's data, right after the synchronisation words.

@@ -23,7 +23,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::header::{Header, SYNC_AREA};
 use crate::name::{Name, Scope};
-use crate::sys::{CreateMode, Locked};
+use crate::sys::{CreateMode, Doorbell, Locked};
 use crate::vocabulary::{Access, Disposition, Kind, Protection, Side};
 
 use windows_sys::Win32::Storage::FileSystem::SYNCHRONIZE;
@@ -500,23 +500,18 @@ impl ChannelMemory {
         }
     }
 
-    /// Sleeps on `side`'s event while `word` holds `expected`, at most `timeout`.
-    pub(crate) fn wait_word(
-        &self,
-        side: Side,
-        word: &std::sync::atomic::AtomicU32,
-        expected: u32,
-        timeout: Duration,
-    ) {
-        if word.load(std::sync::atomic::Ordering::Acquire) == expected {
-            let _ = wait(self.event(side), Some(timeout), &self.name);
+    /// Sleeps on the side's event while the doorbell's word holds `expected`, at most
+    /// `timeout`.
+    pub(crate) fn wait_word(&self, bell: &Doorbell<'_>, expected: u32, timeout: Duration) {
+        if bell.word.load(std::sync::atomic::Ordering::Acquire) == expected {
+            let _ = wait(self.event(bell.side), Some(timeout), &self.name);
         }
     }
 
-    /// Wakes `side` (sets its event).
-    pub(crate) fn wake_word(&self, side: Side, _word: &std::sync::atomic::AtomicU32) {
+    /// Wakes the side (sets its event).
+    pub(crate) fn wake_word(&self, bell: &Doorbell<'_>) {
         // SAFETY: a valid event handle.
-        unsafe { SetEvent(raw(self.event(side).as_handle())) };
+        unsafe { SetEvent(raw(self.event(bell.side).as_handle())) };
     }
 
     fn endpoint_suffix(byte: u8) -> &'static str {
