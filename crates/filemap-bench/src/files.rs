@@ -133,6 +133,47 @@ fn open_read_only(path: &Path) -> Result<filemap::Mapping> {
         .create()?)
 }
 
+/// How a row copies `buf.len()` bytes at `at` out of a view.
+type CopyOut = dyn Fn(&filemap::View, usize, &mut [u8]) -> filemap::Result<()>;
+
+/// The word-atomic copy as a [`CopyOut`].
+fn word_atomic_read(view: &filemap::View, at: usize, buf: &mut [u8]) -> filemap::Result<()> {
+    assert!(at + buf.len() <= view.len(), "a read past the view");
+    // SAFETY: `at + buf.len()` is inside the view (checked), which stays mapped meanwhile.
+    unsafe { word_atomic_copy(view.as_ptr().add(at), buf) };
+    Ok(())
+}
+
+/// The sequential scan through 64 MiB windows, copied out 1 MiB at a time: the checksum.
+fn scan_copied(path: &Path, copy: &CopyOut) -> Result<u64> {
+    let m = open_read_only(path)?;
+    let (mut buf, mut acc) = (vec![0u8; 1 << 20], 0u64);
+    for view in m.windows(WINDOW)? {
+        let view = view?;
+        let mut at = 0;
+        while at < view.len() {
+            let n = buf.len().min(view.len() - at);
+            copy(&view, at, &mut buf[..n])?;
+            acc = fold(acc, &buf[..n]);
+            at += n;
+        }
+    }
+    Ok(acc)
+}
+
+/// 4 KiB copied out of one whole-file view at each offset: the checksum.
+fn read_randomly(path: &Path, offsets: &[u64], copy: &CopyOut) -> Result<u64> {
+    let m = open_read_only(path)?;
+    let v = m.view().map()?;
+    v.advise(filemap::Advice::Random)?;
+    let (mut buf, mut acc) = ([0u8; 4096], 0u64);
+    for &off in offsets {
+        copy(&v, off as usize, &mut buf)?;
+        acc = fold(acc, &buf);
+    }
+    Ok(acc)
+}
+
 /// One measurement, in the partner: prints "seconds checksum peak_mib".
 fn measure(system: &str, path: &Path, reads: usize) -> Result<()> {
     let size = std::fs::metadata(path)?.len();
@@ -140,20 +181,7 @@ fn measure(system: &str, path: &Path, reads: usize) -> Result<()> {
     let started = Instant::now();
     let mut acc = 0u64;
     match system {
-        "seq-filemap-copy" => {
-            let m = open_read_only(path)?;
-            let mut buf = vec![0u8; 1 << 20];
-            for view in m.windows(WINDOW)? {
-                let view = view?;
-                let mut at = 0;
-                while at < view.len() {
-                    let n = buf.len().min(view.len() - at);
-                    view.read_at(at, &mut buf[..n])?;
-                    acc = fold(acc, &buf[..n]);
-                    at += n;
-                }
-            }
-        }
+        "seq-filemap-copy" => acc = scan_copied(path, &|view, at, buf| view.read_at(at, buf))?,
         "seq-filemap-slice" => {
             let m = open_read_only(path)?;
             for view in m.windows(WINDOW)? {
@@ -162,32 +190,8 @@ fn measure(system: &str, path: &Path, reads: usize) -> Result<()> {
                 acc = fold(acc, unsafe { view.as_slice() });
             }
         }
-        "seq-word-atomic" => {
-            let m = open_read_only(path)?;
-            let mut buf = vec![0u8; 1 << 20];
-            for view in m.windows(WINDOW)? {
-                let view = view?;
-                let mut at = 0;
-                while at < view.len() {
-                    let n = buf.len().min(view.len() - at);
-                    // SAFETY: `at + n` is inside the view, which stays mapped meanwhile.
-                    unsafe { word_atomic_copy(view.as_ptr().add(at), &mut buf[..n]) };
-                    acc = fold(acc, &buf[..n]);
-                    at += n;
-                }
-            }
-        }
-        "rand-word-atomic" => {
-            let m = open_read_only(path)?;
-            let v = m.view().map()?;
-            v.advise(filemap::Advice::Random)?;
-            let mut buf = [0u8; 4096];
-            for off in offsets {
-                // SAFETY: the offsets leave 4 KiB inside the file, which the view maps whole.
-                unsafe { word_atomic_copy(v.as_ptr().add(off as usize), &mut buf) };
-                acc = fold(acc, &buf);
-            }
-        }
+        "seq-word-atomic" => acc = scan_copied(path, &word_atomic_read)?,
+        "rand-word-atomic" => acc = read_randomly(path, &offsets, &word_atomic_read)?,
         "seq-memmap2" => {
             let file = std::fs::File::open(path)?;
             // SAFETY: nobody writes the benchmark's file while it is read.
@@ -206,14 +210,7 @@ fn measure(system: &str, path: &Path, reads: usize) -> Result<()> {
             }
         }
         "rand-filemap" => {
-            let m = open_read_only(path)?;
-            let v = m.view().map()?;
-            v.advise(filemap::Advice::Random)?;
-            let mut buf = [0u8; 4096];
-            for off in offsets {
-                v.read_at(off as usize, &mut buf)?;
-                acc = fold(acc, &buf);
-            }
+            acc = read_randomly(path, &offsets, &|view, at, buf| view.read_at(at, buf))?;
         }
         "rand-memmap2" => {
             let file = std::fs::File::open(path)?;
