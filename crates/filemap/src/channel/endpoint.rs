@@ -140,11 +140,13 @@ impl Endpoint {
             let now = Instant::now();
             let last_check = last_check.get_or_insert(now);
             if deadline.is_some_and(|d| now >= d) {
+                self.intact()?;
                 return Ok(ready());
             }
             if self.mode == WaitMode::BusyPoll || spins < SPINS {
                 if now.duration_since(*last_check) >= LIVENESS_INTERVAL {
                     *last_check = now;
+                    self.whole()?;
                     if self.peer_gone(peer) {
                         return if ready() {
                             Ok(true)
@@ -155,6 +157,7 @@ impl Endpoint {
                 }
                 continue;
             }
+            self.whole()?;
             if self.peer_gone(peer) {
                 return if ready() {
                     Ok(true)
@@ -238,9 +241,44 @@ impl Endpoint {
     }
 
     pub(super) fn disconnected(&self) -> Error {
-        Error::Disconnected {
+        self.lost_error().unwrap_or_else(|| Error::Disconnected {
             name: self.name.to_string(),
+        })
+    }
+
+    /// `Error::PageFault` if the ring's memory was lost: another process cut the entry
+    /// short, and what this endpoint read since is zeros (see `sys`). Checked after every
+    /// copy and while waiting, and it takes the place of any other error.
+    #[inline]
+    pub(super) fn intact(&self) -> Result<()> {
+        match self.lost_error() {
+            None => Ok(()),
+            Some(e) => Err(e),
         }
+    }
+
+    /// Like `intact`, and also `Error::PageFault` if the entry is now shorter than the
+    /// ring (a system call: for waits, where the peer may be stuck on a cut-off page).
+    pub(super) fn whole(&self) -> Result<()> {
+        self.intact()?;
+        match self.memory.cut_at() {
+            None => Ok(()),
+            Some(offset) => Err(Error::PageFault {
+                name: self.name.to_string(),
+                offset,
+                truncated: true,
+            }),
+        }
+    }
+
+    #[inline]
+    fn lost_error(&self) -> Option<Error> {
+        let offset = self.memory.lost()?;
+        Some(Error::PageFault {
+            name: self.name.to_string(),
+            offset,
+            truncated: self.memory.truncated(),
+        })
     }
 
     /// The error for a copy into or out of a message that faulted; `message` is the
@@ -259,9 +297,9 @@ impl Endpoint {
     }
 
     pub(super) fn corrupt(&self, problem: String) -> Error {
-        Error::Corrupt {
+        self.lost_error().unwrap_or_else(|| Error::Corrupt {
             name: self.name.to_string(),
             problem: format!("the channel's ring: {problem}"),
-        }
+        })
     }
 }

@@ -160,10 +160,11 @@ impl Receiver {
                 // again.
                 Next::Empty if deadline.is_none() => continue,
                 Next::Empty => {
+                    self.end.intact()?;
                     return match timeout {
                         Some(after) => Err(self.end.timeout(after)),
                         None => Ok(None),
-                    }
+                    };
                 }
                 Next::Wrap { next } => {
                     // Give the bytes up to the ring's end back, and go on from its start.
@@ -305,6 +306,11 @@ impl RecvSlot<'_> {
         (self.as_ptr() as usize..self.as_ptr() as usize + self.len).contains(&address)
     }
 
+    /// `Error::PageFault` if the receiver's ring memory was lost (see `Endpoint::intact`).
+    pub(super) fn intact(&self) -> Result<()> {
+        self.receiver.end.intact()
+    }
+
     /// The error for a copy out of this message, started at `at`, that faulted.
     pub(super) fn fault_error(&self, fault: Fault, at: usize) -> Error {
         self.receiver.end.fault(fault, self.as_ptr(), self.len, at)
@@ -326,7 +332,8 @@ impl RecvSlot<'_> {
         // while the receiver lives and left alone by the sender until this slot releases it
         // (the ownership protocol); the copy routine is sound against other writers.
         unsafe { copy_from_shared(self.as_ptr().add(offset), buf) }
-            .map_err(|f| self.fault_error(f, offset))
+            .map_err(|f| self.fault_error(f, offset))?;
+        self.receiver.end.intact()
     }
 
     /// Copies the message into a new vector.
@@ -346,6 +353,7 @@ impl RecvSlot<'_> {
         // readable as in `read_at`.
         unsafe { copy_racy(buf.as_mut_ptr().add(at), self.as_ptr(), self.len, shared) }
             .map_err(|f| self.fault_error(f, 0))?;
+        self.receiver.end.intact()?;
         // SAFETY: the copy filled all `len` bytes past `at`.
         unsafe { buf.set_len(at + self.len) };
         Ok(())

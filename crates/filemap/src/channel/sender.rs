@@ -329,6 +329,9 @@ impl Sender {
         let copied = unsafe { copy_racy(at, message.as_ptr(), len, 0..usize::MAX) };
         match copied {
             Ok(()) => {
+                // Either ring's memory may have been lost (replaced by zeros) meanwhile.
+                message.intact()?;
+                slot.sender.end.intact()?;
                 slot.commit();
                 Ok(())
             }
@@ -451,7 +454,8 @@ impl SendSlot<'_> {
         // free ring space between tail and head + capacity), are contiguous and mapped
         // while the sender lives; the copy routine is sound against other writers.
         unsafe { copy_to_shared(at, message) }
-            .map_err(|f| self.sender.end.fault(f, at, self.len, 0))
+            .map_err(|f| self.sender.end.fault(f, at, self.len, 0))?;
+        self.sender.end.intact()
     }
 
     /// Copies `data` into the slot at `offset`; [`Error::OutOfRange`] if it does not fit.
@@ -461,7 +465,8 @@ impl SendSlot<'_> {
         // SAFETY: inside the slot (checked above), which this sender owns as in
         // `copy_from_slice`.
         unsafe { copy_to_shared(at.add(offset), data) }
-            .map_err(|f| self.sender.end.fault(f, at, self.len, offset))
+            .map_err(|f| self.sender.end.fault(f, at, self.len, offset))?;
+        self.sender.end.intact()
     }
 
     /// The slot as a mutable slice, for writing a message in place.

@@ -224,6 +224,12 @@ impl<T: Pod> SharedMutex<T> {
                 truncated: self.object.truncated(),
             });
         }
+        // The memory may also have been lost (replaced by zeros) without this copy
+        // faulting, if another thread's access to it faulted first.
+        if let Err(lost) = self.object.intact() {
+            release(&self.object);
+            return Err(lost);
+        }
         Ok(SharedMutexGuard {
             owner: self,
             value,

@@ -11,6 +11,10 @@
 //! takes no lock: it reads two saved actions and the routines' addresses, which are set
 //! before it is installed.
 //!
+//! A SIGBUS elsewhere at an address in a synchronisation object's or a channel's memory
+//! (reached with atomics, not the routines) has that memory replaced by zeros and marked
+//! lost (`rescue.rs`): the access runs again and the object reports the loss.
+//!
 //! Only a fault the kernel raised (not a signal sent with `kill` or `raise`), with the
 //! instruction pointer in a routine and the faulting address in the mapping's side of that
 //! copy (the range the routine carries in r8..r9), is filemap's; a fault in the caller's
@@ -26,6 +30,7 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
+use super::rescue;
 use crate::copy::guarded_ranges;
 
 /// The actions installed before ours, for SIGBUS and SIGSEGV: written once, when ours is
@@ -125,6 +130,11 @@ extern "C" fn on_fault(
                 gregs[libc::REG_RIP as usize] = resume as i64;
                 return;
             }
+        }
+        // Storage gone under an object's words: run the access again on zeros, and let
+        // the object report the loss (`rescue.rs`).
+        if signal == libc::SIGBUS && rescue::rescue(address) {
+            return;
         }
     }
     pass_on(signal, info, context, from_kernel);

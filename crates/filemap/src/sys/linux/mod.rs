@@ -12,6 +12,8 @@ mod foreign;
 mod listing;
 mod liveness;
 mod mutex;
+#[cfg(target_arch = "x86_64")]
+mod rescue;
 mod share;
 mod sync;
 

@@ -17,6 +17,8 @@ use rustix::thread::futex;
 use super::entry::{create_entry, open_entry, Entry};
 use super::liveness::{self, LivenessLock};
 use super::mutex::{self, Owner};
+#[cfg(target_arch = "x86_64")]
+use super::rescue::Rescued;
 use super::RawView;
 use crate::error::{Error, Result};
 use crate::header::{Header, SYNC_AREA};
@@ -27,6 +29,9 @@ use crate::vocabulary::{Access, Disposition, Kind};
 /// An entry's data area, mapped read-write for as long as the object is open.
 #[derive(Debug)]
 pub(crate) struct SyncMemory {
+    /// The data area registered for rescue from truncation; withdrawn before `view` unmaps.
+    #[cfg(target_arch = "x86_64")]
+    rescued: Rescued,
     view: RawView,
     len: u64,
     /// Where the data area ends in the entry.
@@ -34,6 +39,7 @@ pub(crate) struct SyncMemory {
     // Keeps the object alive; dropped after the view.
     entry: Entry,
     identity: u64,
+    name: Name,
 }
 
 impl SyncMemory {
@@ -50,11 +56,14 @@ impl SyncMemory {
         )?;
         let identity = entry.identity();
         Ok(SyncMemory {
+            #[cfg(target_arch = "x86_64")]
+            rescued: Rescued::register(view.ptr(), header.size as usize),
             view,
             len: header.size,
             end: header.data_offset + header.size,
             entry,
             identity,
+            name: what.clone(),
         })
     }
 
@@ -98,7 +107,37 @@ impl SyncMemory {
 
     /// Whether the entry is now shorter than its data area (another process truncated it).
     pub(crate) fn truncated(&self) -> bool {
-        rustix::fs::fstat(self.entry.fd()).is_ok_and(|st| (st.st_size as u64) < self.end)
+        self.cut_at().is_some()
+    }
+
+    /// Where the data area now ends, if another process cut the entry short of it.
+    pub(crate) fn cut_at(&self) -> Option<u64> {
+        let stored = rustix::fs::fstat(self.entry.fd()).ok()?.st_size as u64;
+        (stored < self.end).then(|| stored.saturating_sub(self.end - self.len))
+    }
+
+    /// Where the data area's memory was lost, if it was: another process cut the entry
+    /// short and this process touched a page that was gone, which the fault handler
+    /// replaced with zeros (`rescue.rs`). Every result computed since is meaningless.
+    #[inline]
+    pub(crate) fn lost(&self) -> Option<u64> {
+        #[cfg(target_arch = "x86_64")]
+        return self.rescued.lost();
+        #[cfg(not(target_arch = "x86_64"))]
+        return None;
+    }
+
+    /// `Error::PageFault` if the memory was lost (see [`lost`](SyncMemory::lost)).
+    #[inline]
+    pub(crate) fn intact(&self) -> Result<()> {
+        match self.lost() {
+            None => Ok(()),
+            Some(offset) => Err(Error::PageFault {
+                name: self.name.to_string(),
+                offset,
+                truncated: self.truncated(),
+            }),
+        }
     }
 }
 
@@ -143,8 +182,9 @@ pub(super) fn futex_wake(word: &AtomicU32, count: u32) {
 /// Waits until `try_take` succeeds, sleeping on `word` while it keeps the value seen before
 /// the last try (whatever that value is: a word another process scribbled on must not
 /// make the wait spin), for at most [`RECHECK_INTERVAL`] at a time. `false` if the timeout
-/// passed first.
+/// passed first, or the memory was lost (the caller reports that).
 fn wait_until(
+    memory: &SyncMemory,
     word: &AtomicU32,
     waiters: &AtomicU32,
     timeout: Option<Duration>,
@@ -181,6 +221,9 @@ fn wait_until(
         waiters.fetch_sub(1, Ordering::SeqCst);
         if try_take() {
             return true;
+        }
+        if memory.lost().is_some() {
+            return false;
         }
     }
 }
@@ -229,7 +272,7 @@ impl SyncMemory {
     pub(crate) fn event_wait(&self, timeout: Option<Duration>) -> bool {
         let state = self.word(EVENT_STATE);
         let manual = self.event_is_manual();
-        wait_until(state, self.word(EVENT_WAITERS), timeout, || {
+        wait_until(self, state, self.word(EVENT_WAITERS), timeout, || {
             if manual {
                 state.load(Ordering::SeqCst) == 1
             } else {
@@ -290,7 +333,7 @@ impl SyncMemory {
     /// Takes one unit; `false` if the timeout passed first.
     pub(crate) fn semaphore_acquire(&self, timeout: Option<Duration>) -> bool {
         let count = self.word(SEM_COUNT);
-        wait_until(count, self.word(SEM_WAITERS), timeout, || {
+        wait_until(self, count, self.word(SEM_WAITERS), timeout, || {
             let mut c = count.load(Ordering::SeqCst);
             while c > 0 {
                 match count.compare_exchange(c, c - 1, Ordering::SeqCst, Ordering::SeqCst) {
@@ -372,12 +415,19 @@ impl MutexObject {
                 what: "locking a mutex through a handle inherited by fork: open it again",
             });
         }
-        Ok(mutex::lock(
+        let locked = mutex::lock(
             self.memory.word(0),
             self.memory.entry.fd(),
             &self.owner,
             timeout,
-        ))
+        );
+        if let Err(lost) = self.memory.intact() {
+            if locked.is_some() {
+                self.unlock();
+            }
+            return Err(lost);
+        }
+        Ok(locked)
     }
 
     /// Unlocks the mutex, which this handle's thread holds (only the guard calls it).
@@ -395,6 +445,11 @@ impl MutexObject {
     /// Whether the entry is now shorter than the mutex's data area.
     pub(crate) fn truncated(&self) -> bool {
         self.memory.truncated()
+    }
+
+    /// `Error::PageFault` if the object's memory was lost (its entry cut short).
+    pub(crate) fn intact(&self) -> Result<()> {
+        self.memory.intact()
     }
 
     pub(crate) fn identity(&self) -> u64 {
@@ -433,16 +488,18 @@ impl EventObject {
 
     pub(crate) fn set(&self) -> Result<()> {
         self.memory.event_set();
-        Ok(())
+        self.memory.intact()
     }
 
     pub(crate) fn reset(&self) -> Result<()> {
         self.memory.event_reset();
-        Ok(())
+        self.memory.intact()
     }
 
     pub(crate) fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
-        Ok(self.memory.event_wait(timeout))
+        let signalled = self.memory.event_wait(timeout);
+        self.memory.intact()?;
+        Ok(signalled)
     }
 
     /// Whether the event is manual-reset, if the system says.
@@ -477,14 +534,18 @@ impl SemaphoreObject {
 
     /// Adds `n`; `Ok(Err(max))` if that would pass the maximum.
     pub(crate) fn release(&self, n: u32) -> Result<std::result::Result<u32, Option<u32>>> {
-        Ok(self
+        let released = self
             .memory
             .semaphore_release(n)
-            .map_err(|_| Some(self.memory.semaphore_max())))
+            .map_err(|_| Some(self.memory.semaphore_max()));
+        self.memory.intact()?;
+        Ok(released)
     }
 
     pub(crate) fn acquire(&self, timeout: Option<Duration>) -> Result<bool> {
-        Ok(self.memory.semaphore_acquire(timeout))
+        let acquired = self.memory.semaphore_acquire(timeout);
+        self.memory.intact()?;
+        Ok(acquired)
     }
 
     /// The current count, if the system says.

@@ -281,6 +281,11 @@ impl MutexObject {
         false
     }
 
+    /// Always intact: a pagefile section cannot be cut short while mapped.
+    pub(crate) fn intact(&self) -> Result<()> {
+        Ok(())
+    }
+
     pub(crate) fn identity(&self) -> u64 {
         self.identity
     }
@@ -465,6 +470,18 @@ impl ChannelMemory {
     /// Whether the section is shorter than its data area: never (sections keep their size).
     pub(crate) fn truncated(&self) -> bool {
         false
+    }
+
+    /// Where the data area now ends if it was cut short: never (sections keep their size).
+    pub(crate) fn cut_at(&self) -> Option<u64> {
+        None
+    }
+
+    /// Where the memory was lost: never (a pagefile section cannot be cut short while
+    /// mapped, so its pages cannot go away).
+    #[inline]
+    pub(crate) fn lost(&self) -> Option<u64> {
+        None
     }
 
     fn map(name: &Name, entry: Entry, header: &Header) -> Result<ChannelMemory> {
