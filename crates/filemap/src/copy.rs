@@ -144,8 +144,10 @@ pub(crate) struct Fault {
 /// `start..end`, at an address inside the range in r8..r9 (the mapping's side of the copy),
 /// sets the instruction pointer to `resume` and puts the faulting address in rax; the
 /// routine then returns it, and the copy reports a [`Fault`] instead of the process dying.
+/// The word-sized atomic routines of `crate::word` are the third range (their fault exit
+/// returns the address in rdx instead).
 #[cfg(target_arch = "x86_64")]
-pub(crate) fn guarded_ranges() -> [(usize, usize, usize); 2] {
+pub(crate) fn guarded_ranges() -> [(usize, usize, usize); 3] {
     let sse = filemap_copy_racy as *const () as usize;
     let avx = filemap_copy_racy_avx as *const () as usize;
     [
@@ -155,6 +157,7 @@ pub(crate) fn guarded_ranges() -> [(usize, usize, usize); 2] {
             filemap_copy_racy_end as *const () as usize,
             filemap_copy_racy_avx_fault as *const () as usize,
         ),
+        crate::word::guarded_range(),
     ]
 }
 

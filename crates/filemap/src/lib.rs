@@ -69,6 +69,7 @@ pub mod sync;
 mod sys;
 mod view;
 mod vocabulary;
+mod word;
 
 pub use error::{BackingFileProblem, Error, NameProblem, Result};
 pub use mapping::{CreateOptions, FileOptions, Mapping};

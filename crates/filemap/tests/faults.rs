@@ -118,9 +118,11 @@ fn a_fault_elsewhere_still_ends_the_process() {
 
 /// A file-backed view whose file another program truncates: reads and writes past the new
 /// end are `PageFault` (truncated), as many times as asked; what is still there reads
-/// fine; once the file is long again, so is the view. The same for a named entry.
+/// fine; once the file is long again, so is the view. The same for a named entry, and
+/// the same for the guarded word operations (`load_u64`, `fetch_add_u32`, ...).
 #[cfg(target_os = "linux")]
 fn truncation_under_a_view_is_an_error() {
+    use std::sync::atomic::Ordering::Relaxed;
     let ns = Namespace::new();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("shrinking");
@@ -160,7 +162,32 @@ fn truncation_under_a_view_is_an_error() {
                     ..
                 })
             ));
+            // The guarded word operations, each of its kind.
+            let words = [
+                view.load_u64(65536, Relaxed).map(drop),
+                view.store_u32(65540, 1, Relaxed),
+                view.swap_u64(65544, 1, Relaxed).map(drop),
+                view.fetch_add_u32(65552, 1, Relaxed).map(drop),
+                view.compare_exchange_u64(65560, 0, 1, Relaxed, Relaxed)
+                    .map(drop),
+            ];
+            for word in words {
+                assert!(
+                    matches!(
+                        word,
+                        Err(Error::PageFault {
+                            truncated: true,
+                            ..
+                        })
+                    ),
+                    "a word operation past the end: {word:?}"
+                );
+            }
         }
+        // Words still there work as before.
+        view.store_u64(8, 10, Relaxed).unwrap();
+        assert_eq!(view.fetch_add_u64(8, 5, Relaxed).unwrap(), 10);
+        assert_eq!(view.load_u64(8, Relaxed).unwrap(), 15);
         let e = view.read_at(65536, &mut buf).unwrap_err();
         assert!(e.to_string().contains("truncated"), "{e}");
         // What is left reads as before.
@@ -262,6 +289,7 @@ fn own_handler() -> i32 {
 /// copies are `PageFault`, and work again once the pages are accessible.
 #[cfg(windows)]
 fn inaccessible_pages_are_an_error() {
+    use std::sync::atomic::Ordering::Relaxed;
     use windows_sys::Win32::System::Memory::{VirtualProtect, PAGE_NOACCESS, PAGE_READWRITE};
     let ns = Namespace::new();
     let m = Mapping::create_new(unique("noaccess"), 1 << 16).unwrap();
@@ -282,6 +310,19 @@ fn inaccessible_pages_are_an_error() {
         other => panic!("read of an inaccessible page: {other:?}"),
     }
     assert!(matches!(v.write_at(0, b"x"), Err(Error::PageFault { .. })));
+    // The guarded word operations too.
+    assert!(matches!(
+        v.load_u32(8, Relaxed),
+        Err(Error::PageFault { offset: 8, .. })
+    ));
+    assert!(matches!(
+        v.fetch_add_u64(8, 1, Relaxed),
+        Err(Error::PageFault { .. })
+    ));
+    assert!(matches!(
+        v.compare_exchange_u32(12, 0, 1, Relaxed, Relaxed),
+        Err(Error::PageFault { .. })
+    ));
     // SAFETY: as above, back to read-write.
     let ok = unsafe { VirtualProtect(v.as_mut_ptr().cast(), 4096, PAGE_READWRITE, &mut old) };
     assert_ne!(ok, 0, "VirtualProtect failed");

@@ -3,7 +3,6 @@
 //! access, flushing, and the `Virtual*` toolbox: protection changes, advice, locking.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::copy::{copy_from_shared, copy_to_shared, Fault};
@@ -11,6 +10,8 @@ use crate::error::{Error, Result};
 use crate::object::Object;
 use crate::sys;
 use crate::vocabulary::{Access, Advice, Protect, Protection};
+
+mod words;
 
 /// The alignment of view offsets in the underlying system call: the page size on Linux,
 /// 64 KiB on Windows. Views accept any offset; filemap aligns internally.
@@ -474,69 +475,6 @@ impl View {
         Ok(v)
     }
 
-    fn atomic_ptr<T>(&self, offset: usize) -> Result<*mut T> {
-        let size = std::mem::size_of::<T>();
-        self.check_range(offset, size)?;
-        // SAFETY: in range (checked above).
-        let p = unsafe { self.ptr.add(offset) };
-        if (p as usize) % std::mem::align_of::<T>() != 0 {
-            return Err(Error::Misaligned {
-                offset: offset as u64,
-                align: std::mem::align_of::<T>() as u64,
-            });
-        }
-        Ok(p.cast())
-    }
-
-    /// The `u32` at `offset` as an atomic, shared with every process that maps it.
-    /// The offset must be 4-byte aligned and the view writable.
-    pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32> {
-        self.check_writable()?;
-        let p = self.atomic_ptr::<AtomicU32>(offset)?;
-        // SAFETY: aligned, in range, writable, and mapped for as long as the returned
-        // reference (tied to `self`) lives; AtomicU32 has the layout of u32 and any bit
-        // pattern is valid.
-        Ok(unsafe { &*p })
-    }
-
-    /// The `u64` at `offset` as an atomic (8-byte aligned, writable view).
-    pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64> {
-        self.check_writable()?;
-        let p = self.atomic_ptr::<AtomicU64>(offset)?;
-        // SAFETY: as in `atomic_u32`.
-        Ok(unsafe { &*p })
-    }
-
-    /// Atomically loads the `u32` at `offset` (4-byte aligned); works on read-only views.
-    ///
-    /// `Acquire` and `SeqCst` are a relaxed load followed by a fence of that ordering (Rust
-    /// promises only relaxed atomic loads on read-only memory); a load has no release
-    /// side, so `Release` and `AcqRel` are [`Error::Unsupported`].
-    pub fn load_u32(&self, offset: usize, order: Ordering) -> Result<u32> {
-        let fence = load_fence(order)?;
-        let p = self.atomic_ptr::<AtomicU32>(offset)?;
-        // SAFETY: aligned, in range and mapped while `self` lives; a relaxed load of a
-        // word, which Rust permits on read-only memory.
-        let value = unsafe { (*p).load(Ordering::Relaxed) };
-        if let Some(order) = fence {
-            std::sync::atomic::fence(order);
-        }
-        Ok(value)
-    }
-
-    /// Atomically loads the `u64` at `offset` (8-byte aligned); works on read-only views.
-    /// Orderings as in [`load_u32`](View::load_u32).
-    pub fn load_u64(&self, offset: usize, order: Ordering) -> Result<u64> {
-        let fence = load_fence(order)?;
-        let p = self.atomic_ptr::<AtomicU64>(offset)?;
-        // SAFETY: as in `load_u32`.
-        let value = unsafe { (*p).load(Ordering::Relaxed) };
-        if let Some(order) = fence {
-            std::sync::atomic::fence(order);
-        }
-        Ok(value)
-    }
-
     /// The view's bytes as a slice.
     ///
     /// # Safety
@@ -701,17 +639,5 @@ impl View {
             len: self.len,
             offset: self.object.base + self.offset,
         })
-    }
-}
-
-/// The fence that follows a relaxed load to give it `order`.
-fn load_fence(order: Ordering) -> Result<Option<Ordering>> {
-    match order {
-        Ordering::Relaxed => Ok(None),
-        Ordering::Acquire => Ok(Some(Ordering::Acquire)),
-        Ordering::SeqCst => Ok(Some(Ordering::SeqCst)),
-        _ => Err(Error::Unsupported {
-            what: "a load with release ordering",
-        }),
     }
 }

@@ -1,0 +1,196 @@
+//! A view's aligned words: atomic references for in-place use (`atomic_u32`), and the
+//! guarded operations (`load_u32`, `store_u32`, `fetch_add_u32`, ...) that report a fault
+//! in the view's memory as [`Error::PageFault`] instead of the process dying of it.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use super::View;
+use crate::error::{Error, Result};
+use crate::word::{word32, word64, WordOp};
+
+impl View {
+    fn atomic_ptr<T>(&self, offset: usize) -> Result<*mut T> {
+        let size = std::mem::size_of::<T>();
+        self.check_range(offset, size)?;
+        // SAFETY: in range (checked above).
+        let p = unsafe { self.ptr.add(offset) };
+        if (p as usize) % std::mem::align_of::<T>() != 0 {
+            return Err(Error::Misaligned {
+                offset: offset as u64,
+                align: std::mem::align_of::<T>() as u64,
+            });
+        }
+        Ok(p.cast())
+    }
+
+    /// The `u32` at `offset` as an atomic, shared with every process that maps it.
+    /// The offset must be 4-byte aligned and the view writable.
+    ///
+    /// Operations on the reference are Rust's atomics, as fast as they come, but a fault
+    /// under them (the file truncated by another process) is not caught: it ends the
+    /// process with SIGBUS. The guarded operations ([`load_u32`](View::load_u32),
+    /// [`store_u32`](View::store_u32), [`fetch_add_u32`](View::fetch_add_u32),
+    /// [`compare_exchange_u32`](View::compare_exchange_u32), [`swap_u32`](View::swap_u32))
+    /// return [`Error::PageFault`] instead.
+    pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32> {
+        self.check_writable()?;
+        let p = self.atomic_ptr::<AtomicU32>(offset)?;
+        // SAFETY: aligned, in range, writable, and mapped for as long as the returned
+        // reference (tied to `self`) lives; AtomicU32 has the layout of u32 and any bit
+        // pattern is valid.
+        Ok(unsafe { &*p })
+    }
+
+    /// The `u64` at `offset` as an atomic (8-byte aligned, writable view); faults under it
+    /// are not caught, as with [`atomic_u32`](View::atomic_u32).
+    pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64> {
+        self.check_writable()?;
+        let p = self.atomic_ptr::<AtomicU64>(offset)?;
+        // SAFETY: as in `atomic_u32`.
+        Ok(unsafe { &*p })
+    }
+
+    /// Atomically loads the `u32` at `offset` (4-byte aligned); works on read-only views.
+    /// [`Error::PageFault`] if the memory cannot be read.
+    ///
+    /// Every operation of this family is at least as strong as the ordering asked for
+    /// (on x86_64 each is one instruction: a load is an acquire load, and every write is
+    /// sequentially consistent). As with Rust's atomics, a load cannot have release
+    /// ordering: `Release` and `AcqRel` are [`Error::Unsupported`].
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::sync::atomic::Ordering;
+    /// let m = filemap::Mapping::create_new("counters", 4096)?;
+    /// let v = m.view().map()?;
+    /// v.store_u32(8, 41, Ordering::Release)?;
+    /// assert_eq!(v.fetch_add_u32(8, 1, Ordering::AcqRel)?, 41);
+    /// assert_eq!(v.load_u32(8, Ordering::Acquire)?, 42);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn load_u32(&self, offset: usize, order: Ordering) -> Result<u32> {
+        check_load(order)?;
+        let p = self.atomic_ptr::<u32>(offset)?;
+        // SAFETY: aligned, in range, mapped while `self` lives, readable.
+        unsafe { word32(p, WordOp::Load, 0, 0) }.map_err(|f| self.fault_error(f, offset))
+    }
+
+    /// Atomically loads the `u64` at `offset` (8-byte aligned); as [`load_u32`](View::load_u32).
+    pub fn load_u64(&self, offset: usize, order: Ordering) -> Result<u64> {
+        check_load(order)?;
+        let p = self.atomic_ptr::<u64>(offset)?;
+        // SAFETY: as in `load_u32`.
+        unsafe { word64(p, WordOp::Load, 0, 0) }.map_err(|f| self.fault_error(f, offset))
+    }
+
+    /// Atomically stores `value` at `offset` (4-byte aligned, writable view). A store
+    /// cannot have acquire ordering: `Acquire` and `AcqRel` are [`Error::Unsupported`].
+    pub fn store_u32(&self, offset: usize, value: u32, order: Ordering) -> Result<()> {
+        check_store(order)?;
+        self.swap_u32(offset, value, Ordering::SeqCst).map(drop)
+    }
+
+    /// Atomically stores `value` at `offset` (8-byte aligned, writable view).
+    pub fn store_u64(&self, offset: usize, value: u64, order: Ordering) -> Result<()> {
+        check_store(order)?;
+        self.swap_u64(offset, value, Ordering::SeqCst).map(drop)
+    }
+
+    /// Atomically replaces the `u32` at `offset` with `value`; the old value.
+    pub fn swap_u32(&self, offset: usize, value: u32, _order: Ordering) -> Result<u32> {
+        self.word32(offset, WordOp::Swap, value, 0)
+    }
+
+    /// Atomically replaces the `u64` at `offset` with `value`; the old value.
+    pub fn swap_u64(&self, offset: usize, value: u64, _order: Ordering) -> Result<u64> {
+        self.word64(offset, WordOp::Swap, value, 0)
+    }
+
+    /// Atomically adds `value` (wrapping) to the `u32` at `offset`; the old value.
+    pub fn fetch_add_u32(&self, offset: usize, value: u32, _order: Ordering) -> Result<u32> {
+        self.word32(offset, WordOp::Add, value, 0)
+    }
+
+    /// Atomically adds `value` (wrapping) to the `u64` at `offset`; the old value.
+    pub fn fetch_add_u64(&self, offset: usize, value: u64, _order: Ordering) -> Result<u64> {
+        self.word64(offset, WordOp::Add, value, 0)
+    }
+
+    /// Stores `new` at `offset` if the `u32` there is `current`: `Ok(Ok(current))` if it
+    /// did, `Ok(Err(actual))` if the word held `actual` instead, as
+    /// [`AtomicU32::compare_exchange`] answers. The failure ordering cannot be `Release`
+    /// or `AcqRel` ([`Error::Unsupported`]).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::sync::atomic::Ordering::{Acquire, Relaxed};
+    /// let m = filemap::Mapping::create_new("claim", 4096)?;
+    /// let v = m.view().map()?;
+    /// assert_eq!(v.compare_exchange_u32(0, 0, 7, Acquire, Relaxed)?, Ok(0));
+    /// assert_eq!(v.compare_exchange_u32(0, 0, 9, Acquire, Relaxed)?, Err(7));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn compare_exchange_u32(
+        &self,
+        offset: usize,
+        current: u32,
+        new: u32,
+        _success: Ordering,
+        failure: Ordering,
+    ) -> Result<std::result::Result<u32, u32>> {
+        check_load(failure)?;
+        let old = self.word32(offset, WordOp::CompareExchange, current, new)?;
+        Ok(if old == current { Ok(old) } else { Err(old) })
+    }
+
+    /// The 8-byte [`compare_exchange_u32`](View::compare_exchange_u32).
+    pub fn compare_exchange_u64(
+        &self,
+        offset: usize,
+        current: u64,
+        new: u64,
+        _success: Ordering,
+        failure: Ordering,
+    ) -> Result<std::result::Result<u64, u64>> {
+        check_load(failure)?;
+        let old = self.word64(offset, WordOp::CompareExchange, current, new)?;
+        Ok(if old == current { Ok(old) } else { Err(old) })
+    }
+
+    /// A writing operation on the `u32` at `offset`.
+    fn word32(&self, offset: usize, op: WordOp, a: u32, b: u32) -> Result<u32> {
+        self.check_writable()?;
+        let p = self.atomic_ptr::<u32>(offset)?;
+        // SAFETY: aligned, in range, writable (checked above) and mapped while `self`
+        // lives; the routine is sound whatever other processes do to the word meanwhile.
+        unsafe { word32(p, op, a, b) }.map_err(|f| self.fault_error(f, offset))
+    }
+
+    /// A writing operation on the `u64` at `offset`.
+    fn word64(&self, offset: usize, op: WordOp, a: u64, b: u64) -> Result<u64> {
+        self.check_writable()?;
+        let p = self.atomic_ptr::<u64>(offset)?;
+        // SAFETY: as in `word32`.
+        unsafe { word64(p, op, a, b) }.map_err(|f| self.fault_error(f, offset))
+    }
+}
+
+/// Refuses orderings a load cannot have (Rust's atomics panic on them).
+fn check_load(order: Ordering) -> Result<()> {
+    match order {
+        Ordering::Release | Ordering::AcqRel => Err(Error::Unsupported {
+            what: "a load with release ordering",
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses orderings a store cannot have.
+fn check_store(order: Ordering) -> Result<()> {
+    match order {
+        Ordering::Acquire | Ordering::AcqRel => Err(Error::Unsupported {
+            what: "a store with acquire ordering",
+        }),
+        _ => Ok(()),
+    }
+}
