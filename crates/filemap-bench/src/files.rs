@@ -15,7 +15,7 @@ use crate::{arg, err, finish, read_line, say, Result};
 const WINDOW: u64 = 64 << 20;
 
 /// The sequential-scan systems: (role, row name).
-pub const SEQUENTIAL: [(&str, &str); 5] = [
+pub const SEQUENTIAL: [(&str, &str); 6] = [
     (
         "seq-filemap-slice",
         "filemap windows(64 MiB) + as_slice (zero copy)",
@@ -25,6 +25,10 @@ pub const SEQUENTIAL: [(&str, &str); 5] = [
         "filemap windows(64 MiB) + read_at (safe copy)",
     ),
     ("seq-memmap2", "memmap2 (whole file)"),
+    (
+        "seq-memmap2-copy",
+        "memmap2 (whole file) + copy_from_slice (1 MiB buffer)",
+    ),
     ("seq-read", "std::fs::File::read (1 MiB buffer)"),
     ("seq-word-atomic", WORD_ATOMIC),
 ];
@@ -197,6 +201,17 @@ fn measure(system: &str, path: &Path, reads: usize) -> Result<()> {
             // SAFETY: nobody writes the benchmark's file while it is read.
             let map = unsafe { memmap2::Mmap::map(&file) }?;
             acc = fold(acc, &map);
+        }
+        "seq-memmap2-copy" => {
+            let file = std::fs::File::open(path)?;
+            // SAFETY: nobody writes the benchmark's file while it is read.
+            let map = unsafe { memmap2::Mmap::map(&file) }?;
+            let mut buf = vec![0u8; 1 << 20];
+            for chunk in map.chunks(buf.len()) {
+                let out = &mut buf[..chunk.len()];
+                out.copy_from_slice(chunk);
+                acc = fold(acc, out);
+            }
         }
         "seq-read" => {
             let mut file = std::fs::File::open(path)?;

@@ -557,6 +557,39 @@ over the same views.\n",
     }
 }
 
+/// The file rows that do the same work (a safe copy of every byte into a buffer) set side
+/// by side: filemap's `read_at` against memmap2's `copy_from_slice`, in both scenarios.
+fn same_work_note(r: &Results) -> String {
+    let p50 = |system: &str| {
+        r.rows
+            .iter()
+            .find(|row| row.section == 5 && row.system == system)
+            .map(|row| row.p50)
+    };
+    let mut pairs = Vec::new();
+    for (scenario, ours, theirs) in [
+        (SCAN, files::SEQUENTIAL[1].1, files::SEQUENTIAL[3].1),
+        (RANDOM, files::RANDOM[0].1, files::RANDOM[1].1),
+    ] {
+        if let (Some(a), Some(b)) = (p50(ours), p50(theirs)) {
+            pairs.push(format!(
+                "{scenario}: {}× ({} ms against {} ms)",
+                report::number(a / b),
+                report::number(a),
+                report::number(b)
+            ));
+        }
+    }
+    if pairs.is_empty() {
+        return String::new();
+    }
+    format!(
+        "The same work side by side, filemap's guarded `read_at` against memmap2's \
+`copy_from_slice` (each copying every byte into a buffer, medians of this run): {}.\n\n",
+        pairs.join("; ")
+    )
+}
+
 /// Added to the messages' explanations when other work kept the machine busy.
 const BUSY: &str = " In this run the machine was also busy with other work (see the load \
 average at the top), which hits busy-polling endpoints hardest: one that shares its core with \
@@ -694,6 +727,9 @@ peer, the note column says so.\n\n",
         };
         md.push_str(&r.table(section, extra));
         md.push('\n');
+        if section == 5 {
+            md.push_str(&same_work_note(r));
+        }
     }
     md.push_str("## Where filemap loses, and why\n\n");
     let losses = r.losses();
