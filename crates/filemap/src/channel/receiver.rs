@@ -77,6 +77,7 @@ impl Receiver {
         let mut end = end;
         end.set_mode(Side::Receiver, WaitMode::Blocking);
         end.wake(Side::Sender);
+        end.intact()?;
         Ok(Receiver { end, claim })
     }
 

@@ -95,6 +95,7 @@ impl Sender {
         let mut end = end;
         end.set_mode(Side::Sender, WaitMode::Blocking);
         end.wake(Side::Receiver);
+        end.intact()?;
         Ok(Sender { end, tail, head })
     }
 
@@ -291,7 +292,9 @@ impl Sender {
         let mut slot = self.reserve(message.len())?;
         slot.copy_from_slice(message)?;
         slot.commit();
-        Ok(())
+        // The commit touches the next frame's header too, which may be what finds the
+        // ring's memory lost.
+        self.end.intact()
     }
 
     /// Sends `message` if there is room now; `Ok(false)` if the ring is full.
@@ -300,6 +303,7 @@ impl Sender {
             Some(mut slot) => {
                 slot.copy_from_slice(message)?;
                 slot.commit();
+                self.end.intact()?;
                 Ok(true)
             }
             None => Ok(false),
@@ -333,7 +337,7 @@ impl Sender {
                 message.intact()?;
                 slot.sender.end.intact()?;
                 slot.commit();
-                Ok(())
+                self.end.intact()
             }
             // In the message's ring or in this one; the slot is dropped uncommitted.
             Err(f) if message.holds(f.address) => Err(message.fault_error(f, 0)),
@@ -346,7 +350,7 @@ impl Sender {
         let mut slot = self.reserve_timeout(message.len(), timeout)?;
         slot.copy_from_slice(message)?;
         slot.commit();
-        Ok(())
+        self.end.intact()
     }
 }
 

@@ -70,7 +70,7 @@ impl View {
     /// ```
     pub fn load_u32(&self, offset: usize, order: Ordering) -> Result<u32> {
         check_load(order)?;
-        let p = self.atomic_ptr::<u32>(offset)?;
+        let p = self.atomic_ptr::<AtomicU32>(offset)?.cast::<u32>();
         // SAFETY: aligned, in range, mapped while `self` lives, readable.
         unsafe { word32(p, WordOp::Load, 0, 0) }.map_err(|f| self.fault_error(f, offset))
     }
@@ -78,7 +78,7 @@ impl View {
     /// Atomically loads the `u64` at `offset` (8-byte aligned); as [`load_u32`](View::load_u32).
     pub fn load_u64(&self, offset: usize, order: Ordering) -> Result<u64> {
         check_load(order)?;
-        let p = self.atomic_ptr::<u64>(offset)?;
+        let p = self.atomic_ptr::<AtomicU64>(offset)?.cast::<u64>();
         // SAFETY: as in `load_u32`.
         unsafe { word64(p, WordOp::Load, 0, 0) }.map_err(|f| self.fault_error(f, offset))
     }
@@ -160,7 +160,7 @@ impl View {
     /// A writing operation on the `u32` at `offset`.
     fn word32(&self, offset: usize, op: WordOp, a: u32, b: u32) -> Result<u32> {
         self.check_writable()?;
-        let p = self.atomic_ptr::<u32>(offset)?;
+        let p = self.atomic_ptr::<AtomicU32>(offset)?.cast::<u32>();
         // SAFETY: aligned, in range, writable (checked above) and mapped while `self`
         // lives; the routine is sound whatever other processes do to the word meanwhile.
         unsafe { word32(p, op, a, b) }.map_err(|f| self.fault_error(f, offset))
@@ -169,7 +169,7 @@ impl View {
     /// A writing operation on the `u64` at `offset`.
     fn word64(&self, offset: usize, op: WordOp, a: u64, b: u64) -> Result<u64> {
         self.check_writable()?;
-        let p = self.atomic_ptr::<u64>(offset)?;
+        let p = self.atomic_ptr::<AtomicU64>(offset)?.cast::<u64>();
         // SAFETY: as in `word32`.
         unsafe { word64(p, op, a, b) }.map_err(|f| self.fault_error(f, offset))
     }

@@ -132,8 +132,16 @@ extern "C" fn on_fault(
             }
         }
         // Storage gone under an object's words: run the access again on zeros, and let
-        // the object report the loss (`rescue.rs`).
-        if signal == libc::SIGBUS && rescue::rescue(address) {
+        // the object report the loss (`rescue.rs`). (The replacement is a system call:
+        // the interrupted code's errno is kept.)
+        // SAFETY: __errno_location returns this thread's errno, valid for the thread.
+        let errno = unsafe { libc::__errno_location() };
+        // SAFETY: as above.
+        let saved = unsafe { *errno };
+        let rescued = signal == libc::SIGBUS && rescue::rescue(address);
+        // SAFETY: as above.
+        unsafe { *errno = saved };
+        if rescued {
             return;
         }
     }

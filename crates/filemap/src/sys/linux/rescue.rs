@@ -125,6 +125,9 @@ impl Rescued {
     /// zeros after its entry was cut short).
     #[inline]
     pub(crate) fn lost(&self) -> Option<u64> {
+        // The access that faulted may be a store just before this in the same thread: keep
+        // the compiler from moving this load above it (the handler ran in between).
+        std::sync::atomic::compiler_fence(Ordering::SeqCst);
         // Acquire: pairs with the handler's store, made before it replaced the memory, so
         // that a thread that read the zeros sees the mark (the replacement itself, a system
         // call that changes the address space, orders it on every CPU as well).
@@ -182,12 +185,16 @@ pub(super) fn rescue(address: usize) -> bool {
             if !(start..end).contains(&address) {
                 continue;
             }
-            let _ = slot.lost.compare_exchange(
-                0,
-                address - start + 1,
-                Ordering::Release,
-                Ordering::Relaxed,
-            );
+            if slot
+                .lost
+                .compare_exchange(0, address - start + 1, Ordering::Release, Ordering::Relaxed)
+                .is_err()
+            {
+                // Another thread faulted first and is replacing the memory (or has): run
+                // the access again, which faults again until its replacement is in place.
+                // Replacing it twice could wipe what was written to the first zeros.
+                return true;
+            }
             // SAFETY: `[start, end)` is a mapping of this process's (registered while it is
             // mapped, withdrawn before it is unmapped, and in use by the faulting thread, so
             // not withdrawn now). MAP_FIXED replaces it with private zero pages at the same
@@ -197,7 +204,8 @@ pub(super) fn rescue(address: usize) -> bool {
                     start as *mut libc::c_void,
                     end - start,
                     libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    // No reservation: a large area must not fail for overcommit limits.
+                    libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                     -1,
                     0,
                 )

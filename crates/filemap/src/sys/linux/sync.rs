@@ -504,7 +504,9 @@ impl EventObject {
 
     /// Whether the event is manual-reset, if the system says.
     pub(crate) fn is_manual(&self) -> Option<bool> {
-        Some(self.memory.event_is_manual())
+        let manual = self.memory.event_is_manual();
+        // Not from the zeros that replaced lost memory.
+        self.memory.lost().is_none().then_some(manual)
     }
 }
 
@@ -550,11 +552,13 @@ impl SemaphoreObject {
 
     /// The current count, if the system says.
     pub(crate) fn count(&self) -> Option<u32> {
-        Some(self.memory.semaphore_count())
+        let count = self.memory.semaphore_count();
+        self.memory.lost().is_none().then_some(count)
     }
 
     pub(crate) fn max(&self) -> Option<u32> {
-        Some(self.memory.semaphore_max())
+        let max = self.memory.semaphore_max();
+        self.memory.lost().is_none().then_some(max)
     }
 }
 
