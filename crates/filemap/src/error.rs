@@ -392,6 +392,37 @@ pub enum Error {
         endpoint: &'static str,
     },
 
+    /// A topic subscriber fell so far behind that the publisher wrote over messages it had
+    /// not read (only under `SlowSubscribers::DropOldest`); it goes on at the oldest
+    /// message still there.
+    #[error("{name}: this subscriber fell behind and missed {missed} messages")]
+    Lagged {
+        /// The topic.
+        name: String,
+        /// How many messages it missed.
+        missed: u64,
+    },
+
+    /// Every subscriber slot of a topic is taken by a live subscriber.
+    #[error("{name} has no free subscriber slot: all {slots} are taken")]
+    NoFreeSlot {
+        /// The topic.
+        name: String,
+        /// How many slots it has.
+        slots: u32,
+    },
+
+    /// A setting outside what is allowed (a topic's subscriber slots, for example).
+    #[error("{setting} {value} is out of range: {allowed}")]
+    InvalidSetting {
+        /// The setting.
+        setting: &'static str,
+        /// The value given.
+        value: u64,
+        /// What is allowed.
+        allowed: &'static str,
+    },
+
     /// A message larger than the channel can carry.
     #[error("a message of {len} bytes does not fit in {name}, which carries at most {max}")]
     MessageTooLarge {
@@ -570,6 +601,7 @@ impl From<Error> for io::Error {
             | Error::Misaligned { .. }
             | Error::AddressMisaligned { .. }
             | Error::InvalidCount { .. }
+            | Error::InvalidSetting { .. }
             | Error::InvalidPermissions { .. }
             | Error::MessageTooLarge { .. }
             | Error::SemaphoreFull { .. }
@@ -583,6 +615,8 @@ impl From<Error> for io::Error {
             | Error::SharedHandle { .. } => K::InvalidData,
             Error::Timeout { .. } => K::TimedOut,
             Error::Disconnected { .. } => K::BrokenPipe,
+            Error::Lagged { .. } => K::Interrupted,
+            Error::NoFreeSlot { .. } => K::ResourceBusy,
             Error::NoSpace { .. } => K::StorageFull,
             Error::WouldDeadlock { .. } => K::Deadlock,
             Error::Unsupported { .. } => K::Unsupported,

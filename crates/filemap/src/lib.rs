@@ -67,6 +67,7 @@ mod share;
 mod sliding;
 pub mod sync;
 mod sys;
+pub mod topic;
 mod view;
 mod vocabulary;
 mod word;

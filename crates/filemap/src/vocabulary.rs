@@ -39,16 +39,19 @@ pub enum Kind {
     SharedMutex,
     /// A message channel.
     Channel,
+    /// A publish-subscribe topic.
+    Topic,
 }
 
 impl Kind {
-    pub(crate) const ALL: [Kind; 6] = [
+    pub(crate) const ALL: [Kind; 7] = [
         Kind::Mapping,
         Kind::Mutex,
         Kind::Event,
         Kind::Semaphore,
         Kind::SharedMutex,
         Kind::Channel,
+        Kind::Topic,
     ];
 
     /// The kind's name as shown by the CLI and in errors (`"mapping"`, `"mutex"`, ...).
@@ -60,6 +63,7 @@ impl Kind {
             Kind::Semaphore => "semaphore",
             Kind::SharedMutex => "shared-mutex",
             Kind::Channel => "channel",
+            Kind::Topic => "topic",
         }
     }
 
@@ -71,6 +75,7 @@ impl Kind {
             Kind::Semaphore => 4,
             Kind::SharedMutex => 5,
             Kind::Channel => 6,
+            Kind::Topic => 7,
         }
     }
 

@@ -1,7 +1,7 @@
 //! The part both ends of a channel share: the mapped entry, the ring, the endpoint lock,
 //! and waiting (spin, then sleep with liveness checks) and waking.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::ring::{self, Ring};
@@ -14,14 +14,33 @@ use crate::sync::ObjectOptions;
 use crate::sys::{self, CreateMode};
 use crate::vocabulary::{Kind, Side};
 
+/// Where a waiter sleeps: its doorbell (which bell, and the sequence word a waker bumps),
+/// the count of its sleepers that a waker checks first, and for a topic's subscriber slot
+/// the count of sleepers over all slots as well.
+pub(crate) struct Sleep<'a> {
+    pub(crate) bell: sys::Bell,
+    pub(crate) seq: &'a AtomicU32,
+    pub(crate) sleepers: &'a AtomicU32,
+    pub(crate) all_sleepers: Option<&'a AtomicU32>,
+}
+
+impl Sleep<'_> {
+    fn add_sleeper(&self, n: i32) {
+        for counter in std::iter::once(self.sleepers).chain(self.all_sleepers) {
+            counter.fetch_add(n as u32, Ordering::SeqCst);
+        }
+    }
+}
+
 /// The shared part of both endpoints: the mapped entry, the ring, the name.
 #[derive(Debug)]
-pub(super) struct Endpoint {
-    pub(super) name: Name,
-    pub(super) memory: sys::ChannelMemory,
-    pub(super) ring: Ring,
-    pub(super) _lock: sys::EndpointLock,
-    pub(super) mode: WaitMode,
+pub(crate) struct Endpoint {
+    pub(crate) name: Name,
+    pub(crate) memory: sys::ChannelMemory,
+    pub(crate) ring: Ring,
+    /// The endpoint's role (none for a look that takes no role, as `filemap info`'s).
+    pub(crate) _lock: Option<sys::EndpointLock>,
+    pub(crate) mode: WaitMode,
 }
 
 fn round_capacity(capacity: u64) -> Result<u64> {
@@ -35,7 +54,7 @@ fn round_capacity(capacity: u64) -> Result<u64> {
 }
 
 impl Endpoint {
-    pub(super) fn open(
+    pub(crate) fn open(
         name: Name,
         capacity: Option<u64>,
         options: &ObjectOptions,
@@ -65,12 +84,23 @@ impl Endpoint {
         };
         // SAFETY: the data area is mapped for as long as `memory` lives, and `ring` is
         // kept beside it; its length is the header's size, checked by `new`.
-        let ring = unsafe { Ring::new(memory.base(), memory.len()) }.map_err(|problem| {
-            Error::Corrupt {
-                name: name.to_string(),
-                problem: format!("the channel's ring: {problem}"),
-            }
-        })?;
+        let ring = unsafe { Ring::new(memory.base(), memory.len()) }
+            .and_then(|ring| match ring.layout() {
+                ring::LAYOUT => Ok(ring),
+                other => Err(format!("its frame layout is {other}, not a channel's")),
+            })
+            .map_err(|problem| match memory.lost() {
+                // What was read is zeros that replaced lost memory, not a corrupt ring.
+                Some(offset) => Error::PageFault {
+                    name: name.to_string(),
+                    offset,
+                    truncated: memory.truncated(),
+                },
+                None => Error::Corrupt {
+                    name: name.to_string(),
+                    problem: format!("the channel's ring: {problem}"),
+                },
+            })?;
         let byte = match side {
             Side::Sender => SENDER_LOCK,
             Side::Receiver => RECEIVER_LOCK,
@@ -88,13 +118,29 @@ impl Endpoint {
             name,
             memory,
             ring,
-            _lock: lock,
+            _lock: Some(lock),
             mode: WaitMode::Blocking,
         })
     }
 
+    /// An endpoint over an opened entry's ring, holding `lock` (if any) as its role.
+    pub(crate) fn from_parts(
+        name: Name,
+        memory: sys::ChannelMemory,
+        ring: Ring,
+        lock: Option<sys::EndpointLock>,
+    ) -> Endpoint {
+        Endpoint {
+            name,
+            memory,
+            ring,
+            _lock: lock,
+            mode: WaitMode::Blocking,
+        }
+    }
+
     /// Whether the peer is gone: it closed, or its process died holding its lock.
-    pub(super) fn peer_gone(&self, peer: Side) -> bool {
+    pub(crate) fn peer_gone(&self, peer: Side) -> bool {
         let (state, byte) = match peer {
             Side::Sender => (ring::SENDER_STATE, SENDER_LOCK),
             Side::Receiver => (ring::RECEIVER_STATE, RECEIVER_LOCK),
@@ -109,7 +155,7 @@ impl Endpoint {
 
     /// Waits until `ready()` or the peer is gone or `deadline` passes. `Ok(true)`: ready.
     /// `spun`: how many times the caller polled already.
-    pub(super) fn wait(
+    pub(crate) fn wait(
         &self,
         me: Side,
         deadline: Option<Instant>,
@@ -120,8 +166,26 @@ impl Endpoint {
             Side::Receiver => (ring::RX_SEQ, ring::RX_SLEEPERS, Side::Sender),
             Side::Sender => (ring::TX_SEQ, ring::TX_SLEEPERS, Side::Receiver),
         };
-        let seq = self.ring.u32_at(seq);
-        let sleepers = self.ring.u32_at(sleepers);
+        let sleep = Sleep {
+            bell: me.into(),
+            seq: self.ring.u32_at(seq),
+            sleepers: self.ring.u32_at(sleepers),
+            all_sleepers: None,
+        };
+        self.wait_on(&sleep, deadline, spun, ready, || self.peer_gone(peer))
+    }
+
+    /// Waits until `ready()` or `gone()` (checked once per liveness interval, and before
+    /// every sleep) or `deadline` passes, sleeping on `sleep`'s doorbell once spinning is
+    /// over. `Ok(true)`: ready; `Err(Disconnected)` if gone and not ready.
+    pub(crate) fn wait_on(
+        &self,
+        sleep: &Sleep<'_>,
+        deadline: Option<Instant>,
+        spun: u32,
+        ready: impl Fn() -> bool,
+        mut gone: impl FnMut() -> bool,
+    ) -> Result<bool> {
         if ready() {
             return Ok(true);
         }
@@ -140,14 +204,16 @@ impl Endpoint {
             let now = Instant::now();
             let last_check = last_check.get_or_insert(now);
             if deadline.is_some_and(|d| now >= d) {
+                // The last look first: it may be what finds the memory lost.
+                let ready = ready();
                 self.intact()?;
-                return Ok(ready());
+                return Ok(ready);
             }
             if self.mode == WaitMode::BusyPoll || spins < SPINS {
                 if now.duration_since(*last_check) >= LIVENESS_INTERVAL {
                     *last_check = now;
                     self.whole()?;
-                    if self.peer_gone(peer) {
+                    if gone() {
                         return if ready() {
                             Ok(true)
                         } else {
@@ -158,20 +224,20 @@ impl Endpoint {
                 continue;
             }
             self.whole()?;
-            if self.peer_gone(peer) {
+            if gone() {
                 return if ready() {
                     Ok(true)
                 } else {
                     Err(self.disconnected())
                 };
             }
-            let expected = seq.load(Ordering::Acquire);
-            sleepers.fetch_add(1, Ordering::SeqCst);
+            let expected = sleep.seq.load(Ordering::Acquire);
+            sleep.add_sleeper(1);
             // Pairs with the fence in `wake`: either the peer sees this sleeper, or this
             // check sees the peer's progress.
             std::sync::atomic::fence(Ordering::SeqCst);
             if ready() {
-                sleepers.fetch_sub(1, Ordering::SeqCst);
+                sleep.add_sleeper(-1);
                 return Ok(true);
             }
             let mut nap = LIVENESS_INTERVAL;
@@ -180,18 +246,18 @@ impl Endpoint {
             }
             self.memory.wait_word(
                 &sys::Doorbell {
-                    side: me,
-                    word: seq,
+                    bell: sleep.bell,
+                    word: sleep.seq,
                 },
                 expected,
                 nap,
             );
-            sleepers.fetch_sub(1, Ordering::SeqCst);
+            sleep.add_sleeper(-1);
         }
     }
 
     /// Records this endpoint's wait mode where its peer can see it.
-    pub(super) fn set_mode(&mut self, me: Side, mode: WaitMode) {
+    pub(crate) fn set_mode(&mut self, me: Side, mode: WaitMode) {
         self.mode = mode;
         let word = match me {
             Side::Sender => ring::SENDER_BUSY_POLLS,
@@ -205,7 +271,7 @@ impl Endpoint {
     /// Wakes `whom` if it sleeps (no system call otherwise; not even a fence when it
     /// busy-polls and so never sleeps).
     #[inline]
-    pub(super) fn wake(&self, whom: Side) {
+    pub(crate) fn wake(&self, whom: Side) {
         let busy = match whom {
             Side::Receiver => ring::RECEIVER_BUSY_POLLS,
             Side::Sender => ring::SENDER_BUSY_POLLS,
@@ -217,7 +283,7 @@ impl Endpoint {
 
     /// `wake` for a peer that may sleep.
     #[inline(never)]
-    pub(super) fn wake_if_asleep(&self, whom: Side) {
+    pub(crate) fn wake_if_asleep(&self, whom: Side) {
         let (seq, sleepers) = match whom {
             Side::Receiver => (ring::RX_SEQ, ring::RX_SLEEPERS),
             Side::Sender => (ring::TX_SEQ, ring::TX_SLEEPERS),
@@ -227,20 +293,20 @@ impl Endpoint {
             let seq = self.ring.u32_at(seq);
             seq.fetch_add(1, Ordering::Release);
             self.memory.wake_word(&sys::Doorbell {
-                side: whom,
+                bell: whom.into(),
                 word: seq,
             });
         }
     }
 
-    pub(super) fn timeout(&self, after: Duration) -> Error {
+    pub(crate) fn timeout(&self, after: Duration) -> Error {
         Error::Timeout {
             what: self.name.to_string(),
             after,
         }
     }
 
-    pub(super) fn disconnected(&self) -> Error {
+    pub(crate) fn disconnected(&self) -> Error {
         self.lost_error().unwrap_or_else(|| Error::Disconnected {
             name: self.name.to_string(),
         })
@@ -250,7 +316,7 @@ impl Endpoint {
     /// short, and what this endpoint read since is zeros (see `sys`). Checked after every
     /// copy and while waiting, and it takes the place of any other error.
     #[inline]
-    pub(super) fn intact(&self) -> Result<()> {
+    pub(crate) fn intact(&self) -> Result<()> {
         match self.lost_error() {
             None => Ok(()),
             Some(e) => Err(e),
@@ -259,7 +325,7 @@ impl Endpoint {
 
     /// Like `intact`, and also `Error::PageFault` if the entry is now shorter than the
     /// ring (a system call: for waits, where the peer may be stuck on a cut-off page).
-    pub(super) fn whole(&self) -> Result<()> {
+    pub(crate) fn whole(&self) -> Result<()> {
         self.intact()?;
         match self.memory.cut_at() {
             None => Ok(()),
@@ -283,7 +349,7 @@ impl Endpoint {
 
     /// The error for a copy into or out of a message that faulted; `message` is the
     /// message's first byte and `at` where the copy started in it.
-    pub(super) fn fault(&self, fault: Fault, message: *const u8, len: usize, at: usize) -> Error {
+    pub(crate) fn fault(&self, fault: Fault, message: *const u8, len: usize, at: usize) -> Error {
         let offset = fault
             .address
             .checked_sub(message as usize)
@@ -296,7 +362,7 @@ impl Endpoint {
         }
     }
 
-    pub(super) fn corrupt(&self, problem: String) -> Error {
+    pub(crate) fn corrupt(&self, problem: String) -> Error {
         self.lost_error().unwrap_or_else(|| Error::Corrupt {
             name: self.name.to_string(),
             problem: format!("the channel's ring: {problem}"),

@@ -49,11 +49,11 @@
 //! ([`RecvSlot::as_slice`], [`SendSlot::as_mut_slice`]): it is sound only when every
 //! process that can write the channel is trusted to follow the protocol.
 
-mod ring;
+pub(crate) mod ring;
 
 /// How the ring module reaches shared memory: atomics laid over the mapped bytes.
 /// (tests/loom_ring.rs compiles ring.rs beside its own `shared`, over loom's atomics.)
-mod shared {
+pub(crate) mod shared {
     pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
     /// The 8-byte word at `offset` of the data area at `base`.
@@ -77,7 +77,7 @@ mod shared {
     }
 }
 
-mod endpoint;
+pub(crate) mod endpoint;
 mod receiver;
 mod sender;
 
@@ -108,20 +108,20 @@ pub enum WaitMode {
 }
 
 /// How often a sleeping endpoint wakes up to check that its peer is alive.
-const LIVENESS_INTERVAL: Duration = Duration::from_millis(50);
+pub(crate) const LIVENESS_INTERVAL: Duration = Duration::from_millis(50);
 /// Spins before sleeping, in blocking mode.
-const SPINS: u32 = 2000;
+pub(crate) const SPINS: u32 = 2000;
 /// Polls `recv` makes inline before it takes the general waiting path (they count towards
 /// `SPINS`). A reply in a ping-pong arrives within a few polls (the `pause` between two
 /// polls takes about 25 ns on the AMD EPYC that docs/benchmarks.md was measured on), and
 /// the general path costs a few tens of instructions more to leave.
-const FAST_SPINS: u32 = 64;
+pub(crate) const FAST_SPINS: u32 = 64;
 
-const SENDER_LOCK: u8 = 0;
-const RECEIVER_LOCK: u8 = 1;
+pub(crate) const SENDER_LOCK: u8 = 0;
+pub(crate) const RECEIVER_LOCK: u8 = 1;
 
 /// Checks that `len` bytes at `offset` fit in a message of `size` bytes.
-fn check_slot_range(offset: usize, len: usize, size: usize) -> Result<()> {
+pub(crate) fn check_slot_range(offset: usize, len: usize, size: usize) -> Result<()> {
     match offset.checked_add(len) {
         Some(end) if end <= size => Ok(()),
         _ => Err(Error::OutOfRange {

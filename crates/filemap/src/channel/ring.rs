@@ -52,13 +52,19 @@ use super::shared::{self, AtomicU32, AtomicU64, Ordering};
 
 /// Where the ring starts in the data area.
 pub(crate) const RING_OFFSET: usize = 4096;
-/// A frame header's size.
+/// A channel frame header's size.
 pub(crate) const FRAME_HEADER: u64 = 16;
+/// A topic frame header's size: the channel's two words, then the message's sequence
+/// number (u64; a wrap marker carries the next message's) and a word left zero.
+pub(crate) const TOPIC_FRAME_HEADER: u64 = 32;
 /// A cache line: frames start on one, and large payloads too.
 pub(crate) const LINE: u64 = 64;
 /// The frame layout this build reads and writes, recorded at [`LAYOUT_AT`] by the creator.
 /// (1: payloads always right after the header, no offset in the shape.)
 pub(crate) const LAYOUT: u32 = 2;
+/// The frame layout of topics (`crate::topic`): layout 2 with [`TOPIC_FRAME_HEADER`]-byte
+/// headers.
+pub(crate) const TOPIC_LAYOUT: u32 = 3;
 /// The length that marks "continue at the ring's start".
 pub(crate) const WRAP: u32 = u32::MAX;
 
@@ -105,10 +111,20 @@ pub(crate) fn frame_size(offset: u64, len: u64) -> u64 {
 /// # Safety
 /// `base` must point to at least `RING_OFFSET` writable bytes nobody else uses yet.
 pub(crate) unsafe fn init(base: *mut u8, capacity: u64) {
+    // SAFETY: the caller's contract.
+    unsafe { init_with_layout(base, capacity, LAYOUT) }
+}
+
+/// Initialises the control area of a new ring of frame layout `layout` ([`LAYOUT`] or
+/// [`TOPIC_LAYOUT`]).
+///
+/// # Safety
+/// As for [`init`].
+pub(crate) unsafe fn init_with_layout(base: *mut u8, capacity: u64, layout: u32) {
     // SAFETY: the caller's contract; both fields are aligned inside the control area.
     unsafe {
         shared::u64_at(base, CAPACITY).store(capacity, Ordering::Relaxed);
-        shared::u32_at(base, LAYOUT_AT).store(LAYOUT, Ordering::Relaxed);
+        shared::u32_at(base, LAYOUT_AT).store(layout, Ordering::Relaxed);
     }
 }
 
@@ -132,6 +148,9 @@ pub(crate) struct Ring {
     frames: *mut u8,
     mask: u64,
     max_message: u64,
+    /// The frame header's size ([`FRAME_HEADER`] or [`TOPIC_FRAME_HEADER`], by layout).
+    header: u64,
+    layout: u32,
 }
 
 // SAFETY: the ring is shared memory used through atomics and the ownership protocol above.
@@ -168,20 +187,31 @@ impl Ring {
                 "its capacity ({capacity} bytes) does not fit its entry ({area_len} bytes)"
             ));
         }
-        if layout != LAYOUT {
-            return Err(format!(
-                "its frame layout is {layout}, but this filemap reads layout {LAYOUT} \
-                 (made by another version of filemap)"
-            ));
-        }
+        let header = match layout {
+            LAYOUT => FRAME_HEADER,
+            TOPIC_LAYOUT => TOPIC_FRAME_HEADER,
+            _ => {
+                return Err(format!(
+                    "its frame layout is {layout}, but this filemap reads layouts {LAYOUT} \
+                     and {TOPIC_LAYOUT} (made by another version of filemap)"
+                ))
+            }
+        };
         Ok(Ring {
             base,
             capacity,
             // SAFETY: RING_OFFSET is inside the area (checked by `fits`).
             frames: unsafe { base.add(RING_OFFSET) },
             mask: capacity - 1,
-            max_message: (capacity - FRAME_HEADER).min(u32::MAX as u64 - 1),
+            max_message: (capacity - header).min(u32::MAX as u64 - 1),
+            header,
+            layout,
         })
+    }
+
+    /// The frame layout recorded by the ring's creator ([`LAYOUT`] or [`TOPIC_LAYOUT`]).
+    pub(crate) fn layout(&self) -> u32 {
+        self.layout
     }
 
     #[inline]
@@ -268,6 +298,12 @@ impl Ring {
         self.ring_word(position + 8)
     }
 
+    /// A topic frame's sequence number (the header's third 8 bytes).
+    #[inline]
+    pub(crate) fn frame_seq(&self, position: u64) -> &AtomicU64 {
+        self.ring_word(position + 16)
+    }
+
     /// Whether a frame (or wrap marker) is committed at `position`: its tag is the
     /// position's complement (never the zero of fresh memory).
     #[inline]
@@ -296,8 +332,8 @@ impl Ring {
     /// when both fit one cache line, else on the next line (when that still fits the ring).
     #[inline]
     pub(crate) fn payload_offset(&self, len: u64) -> u64 {
-        if FRAME_HEADER + len <= LINE || len > self.capacity - LINE {
-            FRAME_HEADER
+        if self.header + len <= LINE || len > self.capacity - LINE {
+            self.header
         } else {
             LINE
         }
@@ -380,7 +416,7 @@ impl Ring {
     fn frame(&self, claim: u64, shape: u64) -> Option<Next> {
         let (len, offset) = (shape as u32 as u64, shape >> 32);
         let size = frame_size(offset, len);
-        ((offset == FRAME_HEADER || offset == LINE)
+        ((offset == self.header || offset == LINE)
             && len <= self.max_message()
             && size <= self.bytes_to_end(claim))
         .then_some(Next::Frame {

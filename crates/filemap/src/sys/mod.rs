@@ -33,12 +33,30 @@ use crate::header::{Flags, Header, Layout, HEADER_AREA};
 use crate::name::Name;
 use crate::vocabulary::{Kind, Protect, Protection, ShareMode};
 
-/// A channel side's doorbell: its sequence word, which Linux sleeps on (a futex), and the
-/// side, whose named event Windows sleeps on.
+/// A doorbell of a channel or topic: its sequence word, which Linux sleeps on (a futex),
+/// and which bell it is, whose named event Windows sleeps on.
 #[allow(dead_code)] // each backend reads the fields it needs
 pub(crate) struct Doorbell<'a> {
-    pub side: crate::vocabulary::Side,
+    pub bell: Bell,
     pub word: &'a std::sync::atomic::AtomicU32,
+}
+
+/// Which doorbell of an object: a channel's receiver or sender (a topic's publisher rings
+/// as a sender), or one of a topic's subscriber slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bell {
+    Receiver,
+    Sender,
+    Subscriber(u16),
+}
+
+impl From<crate::vocabulary::Side> for Bell {
+    fn from(side: crate::vocabulary::Side) -> Bell {
+        match side {
+            crate::vocabulary::Side::Receiver => Bell::Receiver,
+            crate::vocabulary::Side::Sender => Bell::Sender,
+        }
+    }
 }
 
 /// A file to open for a file-backed mapping.

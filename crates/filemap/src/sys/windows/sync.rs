@@ -23,8 +23,8 @@ use super::{
 use crate::error::{Error, Result};
 use crate::header::{Header, SYNC_AREA};
 use crate::name::{Name, Scope};
-use crate::sys::{CreateMode, Doorbell, Locked};
-use crate::vocabulary::{Access, Disposition, Kind, Protection, Side};
+use crate::sys::{Bell, CreateMode, Doorbell, Locked};
+use crate::vocabulary::{Access, Disposition, Kind, Protection};
 
 use windows_sys::Win32::Storage::FileSystem::SYNCHRONIZE;
 use windows_sys::Win32::System::Threading::{
@@ -442,6 +442,8 @@ pub(crate) struct ChannelMemory {
     name: Name,
     receiver_event: OwnedHandle,
     sender_event: OwnedHandle,
+    /// A topic's subscriber slots' events, by slot, made when first used.
+    subscriber_events: std::sync::Mutex<Vec<Option<OwnedHandle>>>,
 }
 
 /// An endpoint's claim on its role: it holds the only handle on a named event
@@ -499,6 +501,7 @@ impl ChannelMemory {
             name: name.clone(),
             receiver_event: auto_event(name, "rx")?,
             sender_event: auto_event(name, "tx")?,
+            subscriber_events: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -510,10 +513,26 @@ impl ChannelMemory {
         self.len
     }
 
-    fn event(&self, side: Side) -> &OwnedHandle {
-        match side {
-            Side::Receiver => &self.receiver_event,
-            Side::Sender => &self.sender_event,
+    /// The bell's wake-up event: the two a channel has, or a topic subscriber slot's,
+    /// made (or opened) the first time it is rung or waited on. `None` if that failed.
+    fn with_event<R>(&self, bell: Bell, f: impl FnOnce(&OwnedHandle) -> R) -> Option<R> {
+        match bell {
+            Bell::Receiver => Some(f(&self.receiver_event)),
+            Bell::Sender => Some(f(&self.sender_event)),
+            Bell::Subscriber(slot) => {
+                let mut events = self
+                    .subscriber_events
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let slot = slot as usize;
+                if events.len() <= slot {
+                    events.resize_with(slot + 1, || None);
+                }
+                if events[slot].is_none() {
+                    events[slot] = auto_event(&self.name, &format!("sub{slot}")).ok();
+                }
+                events[slot].as_ref().map(f)
+            }
         }
     }
 
@@ -521,27 +540,35 @@ impl ChannelMemory {
     /// `timeout`.
     pub(crate) fn wait_word(&self, bell: &Doorbell<'_>, expected: u32, timeout: Duration) {
         if bell.word.load(std::sync::atomic::Ordering::Acquire) == expected {
-            let _ = wait(self.event(bell.side), Some(timeout), &self.name);
+            let waited = self.with_event(bell.bell, |event| {
+                let _ = wait(event, Some(timeout), &self.name);
+            });
+            if waited.is_none() {
+                // No event to sleep on: nap instead (the caller's loop checks again).
+                std::thread::sleep(timeout.min(Duration::from_millis(1)));
+            }
         }
     }
 
     /// Wakes the side (sets its event).
     pub(crate) fn wake_word(&self, bell: &Doorbell<'_>) {
-        // SAFETY: a valid event handle.
-        unsafe { SetEvent(raw(self.event(bell.side).as_handle())) };
+        self.with_event(bell.bell, |event| {
+            // SAFETY: a valid event handle.
+            unsafe { SetEvent(raw(event.as_handle())) };
+        });
     }
 
-    fn endpoint_suffix(byte: u8) -> &'static str {
-        if byte == 0 {
-            "sender"
-        } else {
-            "receiver"
+    fn endpoint_suffix(byte: u8) -> String {
+        match byte {
+            0 => "sender".into(),
+            1 => "receiver".into(),
+            other => format!("endpoint{other}"),
         }
     }
 
     /// Takes the endpoint's role; `None` if a live endpoint holds it.
     pub(crate) fn lock_endpoint(&self, byte: u8) -> Result<Option<EndpointLock>> {
-        let w = derived(&self.name, Self::endpoint_suffix(byte));
+        let w = derived(&self.name, &Self::endpoint_suffix(byte));
         // A peer testing liveness holds the event for an instant: try a few times.
         for _ in 0..5 {
             // SAFETY: a valid NUL-terminated name.
@@ -561,7 +588,7 @@ impl ChannelMemory {
 
     /// Whether a live endpoint holds that role (its event still exists).
     pub(crate) fn endpoint_alive(&self, byte: u8) -> bool {
-        let w = derived(&self.name, Self::endpoint_suffix(byte));
+        let w = derived(&self.name, &Self::endpoint_suffix(byte));
         // SAFETY: a valid NUL-terminated name; the handle is closed at once by `owned`.
         owned(unsafe { OpenEventW(SYNCHRONIZE, 0, w.as_ptr()) }).is_some()
     }

@@ -1,0 +1,530 @@
+//! The publishing end of a topic: reserve a message in the ring, write it, commit it.
+
+use std::sync::atomic::{fence, Ordering};
+use std::time::{Duration, Instant};
+
+use super::{lock_byte, Area, SlowSubscribers, Topic, TopicOptions, CONNECTED};
+use crate::channel::endpoint::Sleep;
+use crate::channel::ring::{self, Next};
+use crate::channel::{check_slot_range, WaitMode};
+use crate::copy::copy_to_shared;
+use crate::error::{Error, Result};
+use crate::name::{IntoName, Name};
+use crate::sys;
+use crate::vocabulary::Side;
+
+/// The one publisher of a topic (see [`crate::topic`]).
+#[derive(Debug)]
+pub struct Publisher {
+    topic: Topic,
+    /// Where the next frame goes.
+    tail: u64,
+    /// The next message's sequence number.
+    seq: u64,
+    /// Where the oldest frame still in the ring starts (this publisher's own copy of the
+    /// shared word, which only it writes).
+    oldest: u64,
+    /// Under `Block`, the lowest head of the connected subscribers when last looked at: a
+    /// lower bound until a subscriber joins.
+    lowest: u64,
+    /// The topic's count of joins when `lowest` was computed.
+    joins: u32,
+}
+
+impl Publisher {
+    /// Opens the topic `name` as its publisher, making it with `options` if it does not
+    /// exist (an existing topic keeps its own settings). A topic has one publisher at a
+    /// time: [`Error::EndpointTaken`] while another lives.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, TopicOptions};
+    /// let mut p = Publisher::create_or_open("news", &TopicOptions::new().history(5))?;
+    /// p.publish(b"first")?;
+    /// assert!(matches!(Publisher::open("news"), Err(filemap::Error::EndpointTaken { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn create_or_open(name: impl IntoName, options: &TopicOptions) -> Result<Publisher> {
+        Publisher::take(name.into_name()?, Some(options))
+    }
+
+    /// Opens an existing topic as its publisher: a new publisher takes over from one that
+    /// closed or died, and continues its sequence after the last message it committed.
+    pub fn open(name: impl IntoName) -> Result<Publisher> {
+        Publisher::take(name.into_name()?, None)
+    }
+
+    fn take(name: Name, options: Option<&TopicOptions>) -> Result<Publisher> {
+        let (topic, role) = Topic::open(name, options, 0..1)?;
+        if role.is_none() {
+            return Err(Error::EndpointTaken {
+                name: topic.end.name.to_string(),
+                endpoint: "publisher",
+            });
+        }
+        Publisher::connect(topic)
+    }
+
+    /// Picks up where the last publisher left off: its committed tail (one frame past the
+    /// tail it recorded, if it died in between), the oldest frame, the next sequence number.
+    fn connect(topic: Topic) -> Result<Publisher> {
+        let (ring, area) = (topic.end.ring, topic.area);
+        let recorded = ring.tail().load(Ordering::Acquire);
+        if !ring::valid_position(recorded) {
+            return Err(topic.corrupt(format!("publisher's position {recorded} is invalid")));
+        }
+        let tail = ring.committed_end(recorded).unwrap_or(recorded);
+        let oldest = area.oldest().load(Ordering::Acquire);
+        if !ring::valid_position(oldest) || oldest > tail || tail - oldest > ring.capacity() {
+            return Err(topic.corrupt(format!(
+                "oldest frame at {oldest} does not fit the publisher's position {tail}"
+            )));
+        }
+        let seq = next_seq(&topic, oldest, tail)?;
+        ring.disarm(tail, oldest);
+        ring.tail().store(tail, Ordering::Release);
+        area.published().store(seq, Ordering::Release);
+        ring.u32_at(ring::SENDER_STATE)
+            .store(ring::STATE_CONNECTED, Ordering::Release);
+        let mut publisher = Publisher {
+            joins: area.u32_at(super::JOINS).load(Ordering::SeqCst),
+            lowest: oldest,
+            topic,
+            tail,
+            seq,
+            oldest,
+        };
+        publisher.set_wait_mode(WaitMode::Blocking);
+        publisher.wake_subscribers();
+        publisher.topic.end.intact()?;
+        Ok(publisher)
+    }
+
+    /// The topic's name.
+    pub fn name(&self) -> &Name {
+        &self.topic.end.name
+    }
+
+    /// The ring's capacity in bytes.
+    pub fn capacity(&self) -> u64 {
+        self.topic.end.ring.capacity()
+    }
+
+    /// The largest message the topic carries.
+    pub fn max_message_len(&self) -> usize {
+        self.topic.end.ring.max_message() as usize
+    }
+
+    /// The sequence number the next message will have (messages are numbered from 0).
+    pub fn next_sequence(&self) -> u64 {
+        self.seq
+    }
+
+    /// The topic's policy for slow subscribers.
+    pub fn slow_subscribers(&self) -> SlowSubscribers {
+        self.topic.area.policy
+    }
+
+    /// How many subscribers are connected (live or not yet found dead).
+    pub fn subscribers(&self) -> usize {
+        let area = &self.topic.area;
+        (0..area.slots)
+            .filter(|&i| area.slot(i).state().load(Ordering::Acquire) & CONNECTED != 0)
+            .count()
+    }
+
+    /// How this publisher waits for a slow subscriber (under [`SlowSubscribers::Block`]).
+    pub fn set_wait_mode(&mut self, mode: WaitMode) {
+        self.topic.end.set_mode(Side::Sender, mode);
+    }
+
+    /// A slot of `len` bytes for the next message, waiting (under `Block`) while a
+    /// subscriber holds the ring up; write it, then [`commit`](PublishSlot::commit).
+    pub fn reserve(&mut self, len: usize) -> Result<PublishSlot<'_>> {
+        self.reserve_until(len, None, None)?
+            .ok_or_else(|| unreachable!("a wait without a deadline only ends with room"))
+    }
+
+    /// A slot if there is room now; `Ok(None)` if a subscriber holds the ring up.
+    pub fn try_reserve(&mut self, len: usize) -> Result<Option<PublishSlot<'_>>> {
+        self.reserve_until(len, Some(Instant::now()), None)
+    }
+
+    /// Like [`reserve`](Publisher::reserve), giving up with [`Error::Timeout`].
+    pub fn reserve_timeout(&mut self, len: usize, timeout: Duration) -> Result<PublishSlot<'_>> {
+        self.reserve_until(len, sys::deadline_after(timeout), Some(timeout))?
+            .ok_or_else(|| unreachable!("a timed wait ends with room or Error::Timeout"))
+    }
+
+    /// Copies `message` in and publishes it.
+    pub fn publish(&mut self, message: &[u8]) -> Result<()> {
+        let mut slot = self.reserve(message.len())?;
+        slot.copy_from_slice(message)?;
+        slot.commit();
+        self.topic.end.intact()
+    }
+
+    /// Publishes `message` if there is room now; `Ok(false)` if a subscriber holds the ring
+    /// up.
+    pub fn try_publish(&mut self, message: &[u8]) -> Result<bool> {
+        match self.try_reserve(message.len())? {
+            Some(mut slot) => {
+                slot.copy_from_slice(message)?;
+                slot.commit();
+                self.topic.end.intact()?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Like [`publish`](Publisher::publish), giving up with [`Error::Timeout`].
+    pub fn publish_timeout(&mut self, message: &[u8], timeout: Duration) -> Result<()> {
+        let mut slot = self.reserve_timeout(message.len(), timeout)?;
+        slot.copy_from_slice(message)?;
+        slot.commit();
+        self.topic.end.intact()
+    }
+
+    fn reserve_until(
+        &mut self,
+        len: usize,
+        deadline: Option<Instant>,
+        timeout: Option<Duration>,
+    ) -> Result<Option<PublishSlot<'_>>> {
+        let ring = self.topic.end.ring;
+        let max = self.max_message_len();
+        if len > max {
+            return Err(Error::MessageTooLarge {
+                name: self.name().to_string(),
+                len,
+                max,
+            });
+        }
+        let offset = ring.payload_offset(len as u64);
+        let size = ring::frame_size(offset, len as u64);
+        let to_end = ring.bytes_to_end(self.tail);
+        if size > to_end {
+            // Continue at the ring's start, after a wrap marker (once its bytes are free).
+            let tail = self.tail;
+            if !self.make_room(tail + to_end, deadline)? {
+                return self.nothing(timeout);
+            }
+            ring.write_wrap(tail);
+            ring.frame_seq(tail).store(self.seq, Ordering::Relaxed);
+            self.publish_frame(tail, tail + to_end, false);
+        }
+        let start = self.tail;
+        if !self.make_room(start + size, deadline)? {
+            return self.nothing(timeout);
+        }
+        Ok(Some(PublishSlot {
+            publisher: self,
+            start,
+            offset,
+            len,
+        }))
+    }
+
+    fn nothing<T>(&self, timeout: Option<Duration>) -> Result<Option<T>> {
+        match timeout {
+            Some(after) => Err(self.topic.end.timeout(after)),
+            None => Ok(None),
+        }
+    }
+
+    /// Frees the ring up to `end`: under `Block`, waits (until `deadline`) until every
+    /// connected subscriber has released the bytes before `end - capacity`; then moves
+    /// `oldest` past them. `false` if the deadline passed first.
+    fn make_room(&mut self, end: u64, deadline: Option<Instant>) -> Result<bool> {
+        let need = end.saturating_sub(self.capacity());
+        if need <= self.oldest {
+            return Ok(true);
+        }
+        if self.topic.area.policy == SlowSubscribers::Block
+            && !self.wait_for_heads(need, deadline)?
+        {
+            return Ok(false);
+        }
+        // Past the frames that go, in this publisher's own earlier frames.
+        let ring = self.topic.end.ring;
+        let mut oldest = self.oldest;
+        while oldest < need {
+            oldest = match ring.next_frame(oldest) {
+                Ok(Next::Frame { end, .. }) => end,
+                Ok(Next::Wrap { next }) => next,
+                _ => {
+                    return Err(self.topic.corrupt(format!(
+                        "ring: no frame where one was published, at {oldest}"
+                    )))
+                }
+            };
+            if oldest > self.tail {
+                return Err(self
+                    .topic
+                    .corrupt(format!("ring: a frame ends past {}", self.tail)));
+            }
+        }
+        self.oldest = oldest;
+        self.topic.area.oldest().store(oldest, Ordering::Release);
+        if self.topic.area.policy == SlowSubscribers::Block {
+            // A subscriber that joined with a head below `oldest` before seeing it: wait
+            // for it to move up (it will, having seen the store above: see the module's
+            // protocol).
+            fence(Ordering::SeqCst);
+            if self.topic.area.u32_at(super::JOINS).load(Ordering::SeqCst) != self.joins {
+                return self.wait_for_heads(need, deadline);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Under `Block`: waits until every connected subscriber's head is at least `need`,
+    /// freeing the slots of dead subscribers that hold it up. `false` if the deadline
+    /// passed first.
+    fn wait_for_heads(&mut self, need: u64, deadline: Option<Instant>) -> Result<bool> {
+        if self.lowest >= need {
+            return Ok(true);
+        }
+        self.refresh_lowest();
+        if self.lowest >= need {
+            return Ok(true);
+        }
+        let (end, area, tail) = (&self.topic.end, self.topic.area, self.tail);
+        let ring = end.ring;
+        let sleep = Sleep {
+            bell: sys::Bell::Sender,
+            seq: ring.u32_at(ring::TX_SEQ),
+            sleepers: ring.u32_at(ring::TX_SLEEPERS),
+            all_sleepers: None,
+        };
+        let ready = || lowest_head(&area, tail, ring.capacity()) >= need;
+        let free_dead = || {
+            free_dead_slots(end, &area, need);
+            false
+        };
+        let ok = end.wait_on(&sleep, deadline, 0, ready, free_dead)?;
+        self.refresh_lowest();
+        Ok(ok && self.lowest >= need)
+    }
+
+    fn refresh_lowest(&mut self) {
+        let area = &self.topic.area;
+        self.joins = area.u32_at(super::JOINS).load(Ordering::SeqCst);
+        self.lowest = lowest_head(area, self.tail, self.capacity());
+    }
+
+    /// Commits the frame (or wrap marker) at `at`, ending at `end`, records the new tail,
+    /// and wakes subscribers that sleep.
+    #[inline]
+    fn publish_frame(&mut self, at: u64, end: u64, message: bool) {
+        let ring = self.topic.end.ring;
+        ring.disarm(end, self.oldest);
+        ring.commit(at);
+        ring.tail().store(end, Ordering::Release);
+        self.tail = end;
+        if message {
+            self.seq += 1;
+            self.topic
+                .area
+                .published()
+                .store(self.seq, Ordering::Release);
+        }
+        self.wake_subscribers();
+    }
+
+    /// Rings the doorbell of every subscriber that sleeps (no system call when none does).
+    #[inline]
+    fn wake_subscribers(&self) {
+        let area = &self.topic.area;
+        // Pairs with the fence a subscriber makes after counting itself asleep.
+        fence(Ordering::SeqCst);
+        if area.all_asleep().load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        for i in 0..area.slots {
+            let slot = area.slot(i);
+            if slot.asleep().load(Ordering::Relaxed) > 0 {
+                slot.bell().fetch_add(1, Ordering::Release);
+                self.topic.end.memory.wake_word(&sys::Doorbell {
+                    bell: super::slot_bell(i),
+                    word: slot.bell(),
+                });
+            }
+        }
+    }
+}
+
+/// The next message's sequence number for a publisher taking over at `tail`: one past the
+/// last message in the ring (the frames from `oldest` on carry their numbers), or the count
+/// published if the ring holds none.
+fn next_seq(topic: &Topic, oldest: u64, tail: u64) -> Result<u64> {
+    let ring = topic.end.ring;
+    let mut seq = topic.area.published().load(Ordering::Acquire);
+    let mut at = oldest;
+    while at < tail {
+        let found = ring
+            .next_frame(at)
+            .map_err(|p| topic.corrupt(format!("ring: {p}")))?;
+        at = match found {
+            Next::Frame { end, .. } => {
+                seq = ring.frame_seq(at).load(Ordering::Relaxed).wrapping_add(1);
+                end
+            }
+            Next::Wrap { next } => next,
+            Next::Empty => {
+                return Err(topic.corrupt(format!("ring: no frame at {at}, before {tail}")))
+            }
+        };
+    }
+    if at != tail {
+        return Err(topic.corrupt(format!("ring: frames end at {at}, not at {tail}")));
+    }
+    Ok(seq)
+}
+
+/// The lowest head of the connected subscribers (`tail` if none); a head that does not fit
+/// (ahead of the tail, or more than a ring behind: written by a process outside the
+/// protocol) holds nothing up.
+fn lowest_head(area: &Area, tail: u64, capacity: u64) -> u64 {
+    (0..area.slots)
+        .map(|i| area.slot(i))
+        .filter(|slot| slot.state().load(Ordering::Acquire) & CONNECTED != 0)
+        .map(|slot| slot.head().load(Ordering::Acquire))
+        .filter(|&head| head <= tail && tail - head <= capacity)
+        .min()
+        .unwrap_or(tail)
+}
+
+/// Frees the slots of subscribers that hold the ring up below `need` and whose processes
+/// are gone. The state is compared whole (generation included): a slot a new subscriber
+/// took meanwhile stays.
+fn free_dead_slots(end: &crate::channel::endpoint::Endpoint, area: &Area, need: u64) {
+    for i in 0..area.slots {
+        let slot = area.slot(i);
+        let state = slot.state().load(Ordering::Acquire);
+        if state & CONNECTED == 0 || slot.head().load(Ordering::Acquire) >= need {
+            continue;
+        }
+        if !end.memory.endpoint_alive(lock_byte(i + 1)) {
+            let _ = slot.state().compare_exchange(
+                state,
+                state & !CONNECTED,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
+        }
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        self.topic
+            .end
+            .ring
+            .u32_at(ring::SENDER_STATE)
+            .store(ring::STATE_CLOSED, Ordering::Release);
+        self.wake_subscribers();
+    }
+}
+
+/// A reserved message in the topic's ring: write it with
+/// [`copy_from_slice`](PublishSlot::copy_from_slice) or [`write_at`](PublishSlot::write_at),
+/// then [`commit`](PublishSlot::commit). Dropped uncommitted, it publishes nothing.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+/// let mut p = Publisher::create_or_open("slot-demo", &TopicOptions::new())?;
+/// let mut s = Subscriber::open("slot-demo")?;
+/// let mut slot = p.reserve(8)?;
+/// slot.write_at(0, &42u64.to_le_bytes())?;
+/// slot.commit();
+/// assert_eq!(s.recv()?.to_vec()?, 42u64.to_le_bytes());
+/// # Ok::<(), filemap::Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "a reserved slot publishes nothing until it is committed"]
+pub struct PublishSlot<'a> {
+    publisher: &'a mut Publisher,
+    start: u64,
+    offset: u64,
+    len: usize,
+}
+
+impl PublishSlot<'_> {
+    /// Publishes the message.
+    pub fn commit(self) {
+        let len = self.len;
+        self.commit_len(len);
+    }
+
+    /// Publishes the first `len` bytes only (at most the reserved length).
+    pub fn commit_len(self, len: usize) {
+        let len = len.min(self.len);
+        let ring = self.publisher.topic.end.ring;
+        ring.write_header(self.start, len as u32, self.offset);
+        ring.frame_seq(self.start)
+            .store(self.publisher.seq, Ordering::Relaxed);
+        let end = self.start + ring::frame_size(self.offset, len as u64);
+        self.publisher.publish_frame(self.start, end, true);
+    }
+
+    /// The reserved length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the slot holds no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The slot's first byte. Writing through it is up to the caller, as with
+    /// [`as_mut_slice`](PublishSlot::as_mut_slice).
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.publisher.topic.end.ring.at(self.start + self.offset)
+    }
+
+    /// Copies `message` into the slot, which must have its length.
+    ///
+    /// # Panics
+    /// If `message.len()` is not the slot's length, like `<[u8]>::copy_from_slice`.
+    pub fn copy_from_slice(&mut self, message: &[u8]) -> Result<()> {
+        assert_eq!(
+            message.len(),
+            self.len,
+            "PublishSlot::copy_from_slice: a message of {} bytes into a slot of {}",
+            message.len(),
+            self.len
+        );
+        self.write_at(0, message)
+    }
+
+    /// Copies `data` into the slot at `offset`; [`Error::OutOfRange`] if it does not fit.
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result<()> {
+        check_slot_range(offset, data.len(), self.len)?;
+        let at = self.as_mut_ptr();
+        // SAFETY: inside the slot (checked above): bytes in [tail, oldest + capacity),
+        // which only this publisher writes (the protocol), contiguous, mapped while it
+        // lives; the copy routine is sound against other writers.
+        unsafe { copy_to_shared(at.add(offset), data) }
+            .map_err(|f| self.publisher.topic.end.fault(f, at, self.len, offset))?;
+        self.publisher.topic.end.intact()
+    }
+
+    /// The slot as a mutable slice, for writing a message in place.
+    ///
+    /// # Safety
+    /// Rust assumes nothing else writes memory behind a `&mut [u8]` while it lives. The
+    /// topic's protocol keeps cooperating processes out of a reserved slot, but a process
+    /// with write access to the topic that ignores it could write there meanwhile: call
+    /// this only when every such process is trusted.
+    pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
+        let (at, len) = (self.as_mut_ptr(), self.len);
+        // SAFETY: the slot's `len` contiguous bytes belong to this publisher, mapped while
+        // it lives; `&mut self` makes this the only reference here, and the caller vouches
+        // for the other processes.
+        unsafe { std::slice::from_raw_parts_mut(at, len) }
+    }
+}

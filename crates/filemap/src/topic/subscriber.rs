@@ -1,0 +1,496 @@
+//! The receiving ends of a topic: each subscriber holds a slot, reads every message from
+//! where it joined, and releases what it read.
+
+use std::sync::atomic::{fence, Ordering};
+use std::time::{Duration, Instant};
+
+use super::{Slot, SlowSubscribers, Topic, TopicOptions, CONNECTED};
+use crate::channel::endpoint::Sleep;
+use crate::channel::ring::{self, Next};
+use crate::channel::{check_slot_range, WaitMode};
+use crate::copy::{copy_from_shared, copy_racy};
+use crate::error::{Error, Result};
+use crate::name::{IntoName, Name};
+use crate::vocabulary::Side;
+
+/// How many times a subscriber tries again to catch a consistent view of a ring that the
+/// publisher keeps overwriting under it, before it reports that it cannot keep up.
+const ATTEMPTS: u32 = 10_000;
+
+/// One subscriber of a topic (see [`crate::topic`]): every message published while it is
+/// connected, in order.
+#[derive(Debug)]
+pub struct Subscriber {
+    topic: Topic,
+    slot: u32,
+    /// Where the next frame (or wrap marker) is.
+    pos: u64,
+    /// The next message's sequence number.
+    expected: u64,
+}
+
+/// What is at the subscriber's position.
+enum Look {
+    Empty,
+    Wrap {
+        next: u64,
+    },
+    Frame {
+        payload: u64,
+        len: usize,
+        end: u64,
+        seq: u64,
+    },
+}
+
+impl Subscriber {
+    /// Joins the topic `name` in a free slot; receives the topic's history first (the last
+    /// K messages still in the ring, K set when the topic was made), then every message
+    /// published from now on. [`Error::NoFreeSlot`] if all slots are taken.
+    pub fn open(name: impl IntoName) -> Result<Subscriber> {
+        Subscriber::join(name.into_name()?, None, true)
+    }
+
+    /// Like [`open`](Subscriber::open), without the history: only messages published from
+    /// now on.
+    pub fn open_latest(name: impl IntoName) -> Result<Subscriber> {
+        Subscriber::join(name.into_name()?, None, false)
+    }
+
+    /// Joins the topic, making it with `options` if it does not exist yet (a subscriber
+    /// may start before its publisher).
+    pub fn create_or_open(name: impl IntoName, options: &TopicOptions) -> Result<Subscriber> {
+        Subscriber::join(name.into_name()?, Some(options), true)
+    }
+
+    fn join(name: Name, options: Option<&TopicOptions>, history: bool) -> Result<Subscriber> {
+        let (topic, role) = Topic::open(name, options, 1..super::MAX_SUBSCRIBERS + 1)?;
+        let Some(role) = role else {
+            return Err(Error::NoFreeSlot {
+                name: topic.end.name.to_string(),
+                slots: topic.area.slots,
+            });
+        };
+        let slot = role - 1;
+        let mut subscriber = Subscriber {
+            topic,
+            slot,
+            pos: 0,
+            expected: 0,
+        };
+        subscriber.take_place(history)?;
+        subscriber.topic.end.intact()?;
+        Ok(subscriber)
+    }
+
+    fn my_slot(&self) -> Slot<'_> {
+        self.topic.area.slot(self.slot)
+    }
+
+    /// Connects the slot (a new generation) with its head where the ring's oldest frame
+    /// is, so that the publisher keeps what follows (under `Block`); then finds where this
+    /// subscriber starts.
+    fn take_place(&mut self, history: bool) -> Result<()> {
+        let area = self.topic.area;
+        let published = area.published().load(Ordering::Acquire);
+        let slot = self.my_slot();
+        let state = slot.state().load(Ordering::Acquire);
+        slot.state()
+            .store((state | CONNECTED).wrapping_add(2), Ordering::Release);
+        for _ in 0..ATTEMPTS {
+            let oldest = area.oldest().load(Ordering::Acquire);
+            slot.head().store(oldest, Ordering::Release);
+            area.u32_at(super::JOINS).fetch_add(1, Ordering::SeqCst);
+            // Pairs with the publisher's fence after it moves `oldest`: either it sees
+            // this join (and this head), or this load sees where `oldest` went.
+            fence(Ordering::SeqCst);
+            if area.oldest().load(Ordering::Acquire) != oldest {
+                continue;
+            }
+            if let Some((pos, expected)) = self.start_after(oldest, history, published)? {
+                self.pos = pos;
+                self.expected = expected;
+                let slot = self.my_slot();
+                slot.next().store(expected, Ordering::Release);
+                slot.head().store(pos, Ordering::Release);
+                // The publisher may be waiting on the head this join set first.
+                self.topic.end.wake(Side::Sender);
+                return Ok(());
+            }
+        }
+        Err(self.topic.corrupt(
+            "ring: the publisher kept overwriting it faster than a subscriber could join".into(),
+        ))
+    }
+
+    /// Where to start, walking the frames from `oldest` to the tail: the K-th last frame
+    /// (with `history`) or the tail, and that message's sequence number. `None` if the
+    /// publisher overwrote frames during the walk (try again).
+    fn start_after(
+        &self,
+        oldest: u64,
+        history: bool,
+        published: u64,
+    ) -> Result<Option<(u64, u64)>> {
+        let (ring, area) = (self.topic.end.ring, self.topic.area);
+        if !ring::valid_position(oldest) {
+            return Err(self
+                .topic
+                .corrupt(format!("oldest frame at {oldest} is invalid")));
+        }
+        let tail = ring.tail().load(Ordering::Acquire);
+        if tail < oldest || tail - oldest > ring.capacity() {
+            return Ok(None);
+        }
+        let keep = if history { area.history as usize } else { 0 };
+        // The last `keep` frames seen, and the sequence number after the last one.
+        let mut recent = std::collections::VecDeque::with_capacity(keep.min(1024));
+        let mut next_seq = published;
+        let mut at = oldest;
+        while at < tail {
+            let Ok(found) = ring.next_frame(at) else {
+                return Ok(None);
+            };
+            at = match found {
+                Next::Frame { end, .. } => {
+                    let seq = ring.frame_seq(at).load(Ordering::Relaxed);
+                    if keep > 0 {
+                        if recent.len() == keep {
+                            recent.pop_front();
+                        }
+                        recent.push_back((at, seq));
+                    }
+                    next_seq = seq.wrapping_add(1);
+                    end
+                }
+                Next::Wrap { next } => next,
+                Next::Empty => return Ok(None),
+            };
+        }
+        // What was read is what the publisher wrote if it did not move `oldest` past the
+        // walk's start meanwhile (the sequence-lock check of the module's protocol).
+        fence(Ordering::Acquire);
+        if area.oldest().load(Ordering::Relaxed) != oldest || at != tail {
+            return Ok(None);
+        }
+        Ok(Some(recent.front().copied().unwrap_or((tail, next_seq))))
+    }
+
+    /// The topic's name.
+    pub fn name(&self) -> &Name {
+        &self.topic.end.name
+    }
+
+    /// This subscriber's slot.
+    pub fn slot(&self) -> u32 {
+        self.slot
+    }
+
+    /// The sequence number of the next message this subscriber will receive.
+    pub fn next_sequence(&self) -> u64 {
+        self.expected
+    }
+
+    /// The topic's policy for slow subscribers.
+    pub fn slow_subscribers(&self) -> SlowSubscribers {
+        self.topic.area.policy
+    }
+
+    /// How this subscriber waits for messages.
+    pub fn set_wait_mode(&mut self, mode: WaitMode) {
+        self.topic.end.mode = mode;
+    }
+
+    /// The next message, waiting for one. [`Error::Disconnected`] once the publisher is
+    /// gone and every message it committed was received (a later call waits for a new
+    /// publisher's messages again); [`Error::Lagged`] (under `DropOldest`) when messages
+    /// were overwritten before this subscriber read them: the next call goes on at the
+    /// oldest message still there.
+    pub fn recv(&mut self) -> Result<Sample<'_>> {
+        self.recv_until(None, None)?
+            .ok_or_else(|| unreachable!("a wait without a deadline only ends with a message"))
+    }
+
+    /// The next message if there is one now.
+    pub fn try_recv(&mut self) -> Result<Option<Sample<'_>>> {
+        self.recv_until(Some(Instant::now()), None)
+    }
+
+    /// Like [`recv`](Subscriber::recv), giving up with [`Error::Timeout`].
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Sample<'_>> {
+        self.recv_until(crate::sys::deadline_after(timeout), Some(timeout))?
+            .ok_or_else(|| unreachable!("a timed wait ends with a message or Error::Timeout"))
+    }
+
+    /// Receives the next message into `buf` (replacing its contents); its sequence number.
+    pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<u64> {
+        let sample = self.recv()?;
+        buf.clear();
+        sample.append_to(buf)?;
+        Ok(sample.seq())
+    }
+
+    fn recv_until(
+        &mut self,
+        deadline: Option<Instant>,
+        timeout: Option<Duration>,
+    ) -> Result<Option<Sample<'_>>> {
+        loop {
+            match self.look()? {
+                Look::Frame {
+                    payload,
+                    len,
+                    end,
+                    seq,
+                } => {
+                    let start = self.pos;
+                    self.pos = end;
+                    self.expected = seq.wrapping_add(1);
+                    return Ok(Some(Sample {
+                        subscriber: self,
+                        start,
+                        payload,
+                        len,
+                        end,
+                        seq,
+                    }));
+                }
+                Look::Wrap { next } => {
+                    self.pos = next;
+                    self.release(next);
+                }
+                Look::Empty => {
+                    if !self.wait(deadline)? {
+                        self.topic.end.intact()?;
+                        return match timeout {
+                            Some(after) => Err(self.topic.end.timeout(after)),
+                            None => Ok(None),
+                        };
+                    }
+                }
+            }
+        }
+    }
+
+    /// What is at this subscriber's position now; `Err(Lagged)` if the publisher wrote
+    /// over it (the position then moves to the oldest frame).
+    fn look(&mut self) -> Result<Look> {
+        let (ring, area) = (self.topic.end.ring, self.topic.area);
+        let pos = self.pos;
+        if !ring.committed(pos) {
+            if area.oldest().load(Ordering::Acquire) > pos {
+                return Err(self.lagged());
+            }
+            return Ok(Look::Empty);
+        }
+        let found = ring.next_frame(pos);
+        let seq = ring.frame_seq(pos).load(Ordering::Relaxed);
+        if area.policy == SlowSubscribers::DropOldest {
+            // Was it overwritten while read? (The sequence-lock check.)
+            fence(Ordering::Acquire);
+            if area.oldest().load(Ordering::Relaxed) > pos {
+                return Err(self.lagged());
+            }
+        }
+        match found.map_err(|p| self.topic.corrupt(format!("ring: {p}")))? {
+            Next::Empty => Ok(Look::Empty),
+            Next::Wrap { next } => Ok(Look::Wrap { next }),
+            Next::Frame { payload, len, end } => Ok(Look::Frame {
+                payload,
+                len,
+                end,
+                seq,
+            }),
+        }
+    }
+
+    /// Moves to the oldest frame still in the ring; the error that says how many messages
+    /// were missed on the way.
+    fn lagged(&mut self) -> Error {
+        let (ring, area) = (self.topic.end.ring, self.topic.area);
+        for _ in 0..ATTEMPTS {
+            let oldest = area.oldest().load(Ordering::Acquire);
+            if !ring::valid_position(oldest) || oldest < self.pos {
+                return self
+                    .topic
+                    .corrupt(format!("oldest frame at {oldest} is invalid"));
+            }
+            if !ring.committed(oldest) {
+                continue;
+            }
+            let seq = ring.frame_seq(oldest).load(Ordering::Relaxed);
+            fence(Ordering::Acquire);
+            if area.oldest().load(Ordering::Relaxed) != oldest {
+                continue;
+            }
+            let missed = seq.wrapping_sub(self.expected);
+            self.pos = oldest;
+            self.expected = seq;
+            self.release(oldest);
+            if let Err(lost) = self.topic.end.intact() {
+                return lost;
+            }
+            return Error::Lagged {
+                name: self.name().to_string(),
+                missed,
+            };
+        }
+        self.topic.corrupt(
+            "ring: the publisher kept overwriting it faster than this subscriber could catch up"
+                .into(),
+        )
+    }
+
+    /// Waits until a frame is committed at the position (or the publisher wrote past it),
+    /// the publisher is gone, or the deadline passes. `Ok(false)`: the deadline passed.
+    fn wait(&self, deadline: Option<Instant>) -> Result<bool> {
+        let (end, ring, area) = (&self.topic.end, self.topic.end.ring, self.topic.area);
+        let slot = self.my_slot();
+        let sleep = Sleep {
+            bell: super::slot_bell(self.slot),
+            seq: slot.bell(),
+            sleepers: slot.asleep(),
+            all_sleepers: Some(area.all_asleep()),
+        };
+        let pos = self.pos;
+        let ready = || ring.committed(pos) || area.oldest().load(Ordering::Acquire) > pos;
+        end.wait_on(&sleep, deadline, 0, ready, || end.peer_gone(Side::Sender))
+    }
+
+    /// Gives the bytes before `to` back (under `Block` the publisher may be waiting for
+    /// them) and records how far this subscriber got.
+    fn release(&self, to: u64) {
+        let slot = self.my_slot();
+        slot.next().store(self.expected, Ordering::Relaxed);
+        slot.head().store(to, Ordering::Release);
+        if self.topic.area.policy == SlowSubscribers::Block {
+            self.topic.end.wake(Side::Sender);
+        }
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        let slot = self.my_slot();
+        slot.state().fetch_and(!CONNECTED, Ordering::AcqRel);
+        // The publisher may be waiting for this subscriber.
+        self.topic.end.wake(Side::Sender);
+    }
+}
+
+/// A received message, read from the ring where the publisher wrote it. Copy it out with
+/// [`read_at`](Sample::read_at), [`to_vec`](Sample::to_vec) or
+/// [`append_to`](Sample::append_to); dropping it releases its bytes (under `Block` the
+/// publisher may be waiting for them).
+///
+/// Under `DropOldest` the publisher may write over a message while it is read: the copies
+/// check afterwards and return [`Error::Lagged`] (one message missed) instead of what they
+/// read.
+#[derive(Debug)]
+pub struct Sample<'a> {
+    subscriber: &'a mut Subscriber,
+    start: u64,
+    payload: u64,
+    len: usize,
+    end: u64,
+    seq: u64,
+}
+
+impl Sample<'_> {
+    /// The message's sequence number: its place in the topic's sequence, from 0.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The message's length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the message is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The message's first byte. Reading through it is up to the caller, as with
+    /// [`as_slice`](Sample::as_slice).
+    pub fn as_ptr(&self) -> *const u8 {
+        self.subscriber.topic.end.ring.at(self.payload)
+    }
+
+    /// Copies `buf.len()` bytes of the message at `offset` into `buf`.
+    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
+        check_slot_range(offset, buf.len(), self.len)?;
+        // SAFETY: inside the frame (checked above), which lies in the ring, mapped while
+        // the subscriber lives; the copy routine is sound against the publisher writing
+        // meanwhile (which `still_there` then reports).
+        unsafe { copy_from_shared(self.as_ptr().add(offset), buf) }
+            .map_err(|f| self.fault_error(f, offset))?;
+        self.still_there()
+    }
+
+    /// Copies the message into a new vector.
+    pub fn to_vec(&self) -> Result<Vec<u8>> {
+        let mut v = Vec::new();
+        self.append_to(&mut v)?;
+        Ok(v)
+    }
+
+    /// Appends the message to `buf` (left as it was if the copy fails).
+    pub fn append_to(&self, buf: &mut Vec<u8>) -> Result<()> {
+        let at = buf.len();
+        buf.reserve(self.len);
+        let from = self.as_ptr();
+        let shared = from as usize..from as usize + self.len;
+        // SAFETY: `buf` has room for `len` more bytes (reserved above); the frame is
+        // readable as in `read_at`.
+        unsafe { copy_racy(buf.as_mut_ptr().add(at), from, self.len, shared) }
+            .map_err(|f| self.fault_error(f, 0))?;
+        self.still_there()?;
+        // SAFETY: the copy filled all `len` bytes past `at`.
+        unsafe { buf.set_len(at + self.len) };
+        Ok(())
+    }
+
+    /// The message in place.
+    ///
+    /// # Safety
+    /// Rust assumes the bytes behind a `&[u8]` do not change while it lives. Under
+    /// `Block` the protocol keeps the publisher off them until the sample is dropped, so
+    /// this holds when every process that can write the topic follows it; under
+    /// `DropOldest` the publisher overwrites a message a subscriber is too slow for, so
+    /// never use this there.
+    pub unsafe fn as_slice(&self) -> &[u8] {
+        // SAFETY: the frame is `len` contiguous bytes of the ring, mapped while the
+        // subscriber lives; the caller vouches that nobody writes them meanwhile.
+        unsafe { std::slice::from_raw_parts(self.as_ptr(), self.len) }
+    }
+
+    /// After a copy: `Error::Lagged` if the publisher may have written over the message
+    /// meanwhile, `Error::PageFault` if the memory was lost.
+    fn still_there(&self) -> Result<()> {
+        let topic = &self.subscriber.topic;
+        // Orders the copy's loads before the check (the sequence-lock check).
+        fence(Ordering::Acquire);
+        if topic.area.oldest().load(Ordering::Relaxed) > self.start {
+            return Err(Error::Lagged {
+                name: topic.end.name.to_string(),
+                missed: 1,
+            });
+        }
+        topic.end.intact()
+    }
+
+    fn fault_error(&self, fault: crate::copy::Fault, at: usize) -> Error {
+        self.subscriber
+            .topic
+            .end
+            .fault(fault, self.as_ptr(), self.len, at)
+    }
+}
+
+impl Drop for Sample<'_> {
+    fn drop(&mut self) {
+        self.subscriber.release(self.end);
+    }
+}

@@ -1,0 +1,463 @@
+//! Topics between real processes: one publisher and several subscriber processes, every
+//! message intact and in order (checksums); kill -9 of a subscriber under `Block`; a
+//! stalled subscriber under `DropOldest` (exact missed count); history for late joiners;
+//! a dead publisher's subscribers, and a new publisher taking over; the settings refused.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{child, role, run_tests, unique, Namespace};
+use filemap::topic::{Publisher, SlowSubscribers, Subscriber, TopicOptions};
+use filemap::Error;
+use xxhash_rust::xxh3::Xxh3;
+
+fn main() {
+    if let Some((role, args)) = role() {
+        std::process::exit(play(&role, &args));
+    }
+    run_tests(&[
+        (
+            "every_subscriber_gets_every_message",
+            every_subscriber_gets_every_message,
+        ),
+        (
+            "a_killed_subscriber_does_not_stall_the_publisher",
+            a_killed_subscriber_does_not_stall_the_publisher,
+        ),
+        (
+            "a_stalled_subscriber_is_told_exactly_what_it_missed",
+            a_stalled_subscriber_is_told_exactly_what_it_missed,
+        ),
+        (
+            "a_late_joiner_gets_the_history",
+            a_late_joiner_gets_the_history,
+        ),
+        (
+            "a_dead_publishers_messages_arrive_and_a_new_one_takes_over",
+            a_dead_publishers_messages_arrive_and_a_new_one_takes_over,
+        ),
+        (
+            "settings_and_roles_are_checked",
+            settings_and_roles_are_checked,
+        ),
+    ]);
+}
+
+/// A safety net that turns a hang into a failure; never reached on a working topic.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Message `seq`: 8 to 4 KiB bytes (mostly small), its number first, all derived from it.
+fn message(seq: u64, buf: &mut Vec<u8>) {
+    let mut x = seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5851_f42d_4c95_7f2d;
+    x ^= x << 13;
+    x ^= x >> 7;
+    let octave = (x.trailing_zeros() as u64).min(9);
+    let len = 8 + (1u64 << octave) + (x >> 20) % (1u64 << octave);
+    buf.clear();
+    buf.extend((0..len).map(|i| (seq as u8).wrapping_add((i as u8).wrapping_mul(31))));
+    buf[..8].copy_from_slice(&seq.to_le_bytes());
+}
+
+fn messages() -> u64 {
+    std::env::var("FILEMAP_TOPIC_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+/// Checks a received message against what message `seq` is.
+fn check(seq: u64, got: &[u8], expected: &mut Vec<u8>) -> Result<(), String> {
+    message(seq, expected);
+    if got != &expected[..] {
+        return Err(format!("message {seq} differs ({} bytes)", got.len()));
+    }
+    Ok(())
+}
+
+fn play(role: &str, args: &[String]) -> i32 {
+    let arg = |i: usize| args[i].as_str();
+    let result: Result<(), String> = (|| {
+        let e = |e: Error| e.to_string();
+        match role {
+            // Joins, says so, receives `count` messages and checks each; prints the
+            // checksum of all of them.
+            "sub-all" => {
+                let count: u64 = arg(1).parse().unwrap();
+                let mut sub = Subscriber::open(arg(0)).map_err(e)?;
+                ready();
+                let (mut hash, mut expected, mut got) = (Xxh3::new(), Vec::new(), Vec::new());
+                for seq in 0..count {
+                    let s = sub.recv_into(&mut got).map_err(e)?;
+                    if s != seq {
+                        return Err(format!("message {s} where {seq} was due"));
+                    }
+                    check(seq, &got, &mut expected)?;
+                    hash.update(&got);
+                }
+                print!("{:016x}", hash.digest());
+            }
+            // Joins, receives `n` messages, says so, then holds its slot without reading.
+            "sub-some" => {
+                let n: u64 = arg(1).parse().unwrap();
+                let mut sub = Subscriber::open(arg(0)).map_err(e)?;
+                let (mut expected, mut got) = (Vec::new(), Vec::new());
+                for seq in 0..n {
+                    sub.recv_into(&mut got).map_err(e)?;
+                    check(seq, &got, &mut expected)?;
+                }
+                ready();
+                let _ = std::io::Read::read(&mut std::io::stdin(), &mut [0u8; 1]);
+            }
+            // Joins, says so, waits for a line on stdin, then reads until message
+            // `last`: prints how many it received and how many it was told it missed.
+            "sub-stalled" => {
+                let last: u64 = arg(1).parse().unwrap();
+                let mut sub = Subscriber::open(arg(0)).map_err(e)?;
+                ready();
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).unwrap();
+                let (mut received, mut missed) = (0u64, 0u64);
+                let (mut expected, mut got) = (Vec::new(), Vec::new());
+                loop {
+                    match sub.recv_timeout(PATIENCE) {
+                        Ok(sample) => match sample.append_to({
+                            got.clear();
+                            &mut got
+                        }) {
+                            Ok(()) => {
+                                let seq = sample.seq();
+                                drop(sample);
+                                check(seq, &got, &mut expected)?;
+                                received += 1;
+                                if seq == last {
+                                    break;
+                                }
+                            }
+                            Err(Error::Lagged { missed: m, .. }) => missed += m,
+                            Err(other) => return Err(other.to_string()),
+                        },
+                        Err(Error::Lagged { missed: m, .. }) => missed += m,
+                        Err(other) => return Err(other.to_string()),
+                    }
+                }
+                print!("{received} {missed}");
+            }
+            // Publishes `n` messages as the topic's publisher, says so, then waits to be
+            // killed.
+            "pub-some" => {
+                let n: u64 = arg(1).parse().unwrap();
+                let mut publisher = Publisher::open(arg(0)).map_err(e)?;
+                let mut buf = Vec::new();
+                for seq in 0..n {
+                    message(seq, &mut buf);
+                    publisher.publish(&buf).map_err(e)?;
+                }
+                ready();
+                let _ = std::io::Read::read(&mut std::io::stdin(), &mut [0u8; 1]);
+            }
+            other => return Err(format!("unknown role {other}")),
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("child {role}: {e}");
+            1
+        }
+    }
+}
+
+fn ready() {
+    println!("ready");
+    std::io::stdout().flush().unwrap();
+}
+
+/// Spawns a child with piped stdin and stdout and waits for its "ready" line.
+fn spawn_ready(role: &str, args: &[&str]) -> (Child, BufReader<std::process::ChildStdout>) {
+    let mut c = child(role, args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(c.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready", "child {role} did not get ready");
+    (c, out)
+}
+
+/// The rest of a child's output, after it exits successfully.
+fn finish(mut c: Child, mut out: BufReader<std::process::ChildStdout>) -> String {
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = c.wait().unwrap();
+    assert!(status.success(), "child failed: {status}");
+    rest
+}
+
+/// Publishes messages `from..to`; the checksum of what was published.
+fn publish(publisher: &mut Publisher, range: std::ops::Range<u64>, hash: &mut Xxh3) {
+    let mut buf = Vec::new();
+    for seq in range {
+        message(seq, &mut buf);
+        hash.update(&buf);
+        publisher.publish_timeout(&buf, PATIENCE).unwrap();
+    }
+}
+
+/// One publisher, four subscriber processes: each receives every message, intact, in
+/// order, with its sequence number (the checksums agree).
+fn every_subscriber_gets_every_message() {
+    let ns = Namespace::new();
+    let name = unique("fanout");
+    let count = messages();
+    let options = TopicOptions::new().capacity(1 << 20);
+    let mut publisher = Publisher::create_or_open(name.as_str(), &options).unwrap();
+    let subscribers: Vec<_> = (0..4)
+        .map(|_| spawn_ready("sub-all", &[&name, &count.to_string()]))
+        .collect();
+    assert_eq!(publisher.subscribers(), 4);
+    let started = Instant::now();
+    let mut hash = Xxh3::new();
+    publish(&mut publisher, 0..count, &mut hash);
+    for (c, out) in subscribers {
+        assert_eq!(finish(c, out), format!("{:016x}", hash.digest()));
+    }
+    println!(
+        "    {count} messages to 4 subscriber processes, checksum {:016x}, {:.1} s",
+        hash.digest(),
+        started.elapsed().as_secs_f64()
+    );
+    drop(publisher);
+    ns.assert_empty();
+}
+
+/// Under `Block`, a subscriber that stops reading holds the publisher up; killed with
+/// kill -9, it stops doing so (its slot is freed within the liveness interval), and the
+/// other subscribers get everything.
+fn a_killed_subscriber_does_not_stall_the_publisher() {
+    let ns = Namespace::new();
+    let name = unique("killsub");
+    let count = (messages() / 10).max(20_000);
+    let options = TopicOptions::new().capacity(64 << 10);
+    let mut publisher = Publisher::create_or_open(name.as_str(), &options).unwrap();
+    let others: Vec<_> = (0..2)
+        .map(|_| spawn_ready("sub-all", &[&name, &count.to_string()]))
+        .collect();
+    let mut stuck = child("sub-some", &[&name, "1000"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut hash = Xxh3::new();
+    // Until the stuck subscriber has joined, it does not hold anything up.
+    let deadline = Instant::now() + PATIENCE;
+    while publisher.subscribers() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the third subscriber never joined"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    publish(&mut publisher, 0..1000, &mut hash);
+    let mut line = String::new();
+    BufReader::new(stuck.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    // The stuck subscriber reads no more: the ring fills and the publisher waits.
+    let mut buf = Vec::new();
+    let mut seq = 1000;
+    loop {
+        message(seq, &mut buf);
+        if !publisher.try_publish(&buf).unwrap() {
+            break;
+        }
+        hash.update(&buf);
+        seq += 1;
+        assert!(
+            seq < count,
+            "the publisher never waited for the stuck subscriber"
+        );
+    }
+    stuck.kill().unwrap(); // SIGKILL
+    let killed = Instant::now();
+    publisher.publish_timeout(&buf, PATIENCE).unwrap();
+    let resumed = killed.elapsed();
+    hash.update(&buf);
+    stuck.wait().unwrap();
+    publish(&mut publisher, seq + 1..count, &mut hash);
+    for (c, out) in others {
+        assert_eq!(finish(c, out), format!("{:016x}", hash.digest()));
+    }
+    println!(
+        "    the publisher waited at message {seq}; it went on {} ms after the kill; \
+         {count} messages to the other two, intact",
+        resumed.as_millis()
+    );
+    drop(publisher);
+    ns.assert_empty();
+}
+
+/// Under `DropOldest`, a subscriber that does not read does not slow the publisher down;
+/// when it reads again, what it receives plus what it is told it missed is exactly what was
+/// published, and what it receives is intact.
+fn a_stalled_subscriber_is_told_exactly_what_it_missed() {
+    let ns = Namespace::new();
+    let name = unique("dropoldest");
+    let count = (messages() / 10).max(20_000);
+    let options = TopicOptions::new()
+        .capacity(64 << 10)
+        .slow_subscribers(SlowSubscribers::DropOldest);
+    let mut publisher = Publisher::create_or_open(name.as_str(), &options).unwrap();
+    // The rate with nobody subscribed, then with a stalled subscriber, in this run.
+    let mut hash = Xxh3::new();
+    let started = Instant::now();
+    publish(&mut publisher, 0..count, &mut hash);
+    let alone = started.elapsed();
+    let (mut stalled, out) = spawn_ready("sub-stalled", &[&name, &(2 * count - 1).to_string()]);
+    let started = Instant::now();
+    publish(&mut publisher, count..2 * count, &mut hash);
+    let with_stalled = started.elapsed();
+    writeln!(stalled.stdin.as_mut().unwrap(), "go").unwrap();
+    let report = finish(stalled, out);
+    let (received, missed) = report.split_once(' ').unwrap();
+    let (received, missed): (u64, u64) = (received.parse().unwrap(), missed.parse().unwrap());
+    assert_eq!(
+        received + missed,
+        count,
+        "received {received} + missed {missed} is not the {count} published since it joined"
+    );
+    assert!(missed > 0, "a 64 KiB ring kept {count} messages");
+    println!(
+        "    {count} messages past a stalled subscriber in {} ms (alone: {} ms, {:.2}x); \
+         it then received {received} and was told it missed {missed}",
+        with_stalled.as_millis(),
+        alone.as_millis(),
+        with_stalled.as_secs_f64() / alone.as_secs_f64()
+    );
+    drop(publisher);
+    ns.assert_empty();
+}
+
+/// A subscriber that joins late receives the last K messages (K = the topic's history),
+/// then the new ones; one that asks for the latest only receives the new ones.
+fn a_late_joiner_gets_the_history() {
+    let ns = Namespace::new();
+    let name = unique("history");
+    let options = TopicOptions::new().capacity(1 << 20).history(10);
+    let mut publisher = Publisher::create_or_open(name.as_str(), &options).unwrap();
+    let mut hash = Xxh3::new();
+    publish(&mut publisher, 0..100, &mut hash);
+    let mut late = Subscriber::open(name.as_str()).unwrap();
+    let mut latest = Subscriber::open_latest(name.as_str()).unwrap();
+    let (mut got, mut expected) = (Vec::new(), Vec::new());
+    for seq in 90..100 {
+        assert_eq!(late.recv_into(&mut got).unwrap(), seq);
+        check(seq, &got, &mut expected).unwrap();
+    }
+    assert!(late.try_recv().unwrap().is_none(), "more than the history");
+    assert!(
+        latest.try_recv().unwrap().is_none(),
+        "history for open_latest"
+    );
+    publish(&mut publisher, 100..101, &mut hash);
+    assert_eq!(late.recv_into(&mut got).unwrap(), 100);
+    assert_eq!(latest.recv_into(&mut got).unwrap(), 100);
+    drop((late, latest, publisher));
+    ns.assert_empty();
+}
+
+/// A publisher killed with kill -9: its subscriber receives every message it committed,
+/// then `Disconnected`; a new publisher takes the topic over and its first message is the
+/// next in the sequence.
+fn a_dead_publishers_messages_arrive_and_a_new_one_takes_over() {
+    let ns = Namespace::new();
+    let name = unique("takeover");
+    let options = TopicOptions::new().capacity(1 << 20);
+    let mut sub = Subscriber::create_or_open(name.as_str(), &options).unwrap();
+    let (mut first, _out) = spawn_ready("pub-some", &[&name, "500"]);
+    first.kill().unwrap();
+    let killed = Instant::now();
+    first.wait().unwrap();
+    let (mut got, mut expected) = (Vec::new(), Vec::new());
+    for seq in 0..500 {
+        assert_eq!(sub.recv_into(&mut got).unwrap(), seq);
+        check(seq, &got, &mut expected).unwrap();
+    }
+    match sub.recv_timeout(PATIENCE) {
+        Err(Error::Disconnected { .. }) => {}
+        other => panic!("after the publisher died: {other:?}"),
+    }
+    let noticed = killed.elapsed();
+    let mut second = Publisher::open(name.as_str()).unwrap();
+    assert_eq!(second.next_sequence(), 500);
+    message(500, &mut expected);
+    second.publish(&expected).unwrap();
+    assert_eq!(sub.recv_into(&mut got).unwrap(), 500);
+    assert_eq!(got, expected);
+    println!(
+        "    500 messages of a killed publisher received, Disconnected {} ms after the kill; \
+         the next publisher went on at 500",
+        noticed.as_millis()
+    );
+    drop((sub, second));
+    ns.assert_empty();
+}
+
+/// One publisher at a time; slots limited and freed when their subscriber goes; settings
+/// out of range, messages too large and the wrong kind are refused with their errors.
+fn settings_and_roles_are_checked() {
+    let ns = Namespace::new();
+    let name = unique("roles");
+    let options = TopicOptions::new().max_subscribers(2);
+    let publisher = Publisher::create_or_open(name.as_str(), &options).unwrap();
+    assert!(matches!(
+        Publisher::open(name.as_str()),
+        Err(Error::EndpointTaken { .. })
+    ));
+    let a = Subscriber::open(name.as_str()).unwrap();
+    let b = Subscriber::open(name.as_str()).unwrap();
+    match Subscriber::open(name.as_str()) {
+        Err(e @ Error::NoFreeSlot { slots: 2, .. }) => {
+            assert!(e.to_string().contains("all 2 are taken"), "{e}")
+        }
+        other => panic!("a third subscriber of two slots: {other:?}"),
+    }
+    drop(a);
+    let c = Subscriber::open(name.as_str()).unwrap();
+    assert_eq!(c.slot(), 0, "the freed slot is taken again");
+    for slots in [0, 129] {
+        let e = Publisher::create_or_open(
+            unique("slots").as_str(),
+            &TopicOptions::new().max_subscribers(slots),
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::InvalidSetting { .. }), "{e:?}");
+    }
+    let mut small = Publisher::create_or_open(
+        unique("small").as_str(),
+        &TopicOptions::new().capacity(4096),
+    )
+    .unwrap();
+    assert!(matches!(
+        small.publish(&[0; 8192]),
+        Err(Error::MessageTooLarge { .. })
+    ));
+    let _channel = filemap::channel::Sender::create_or_open(unique("chan").as_str(), 4096).unwrap();
+    let channel_name = _channel.name().to_string();
+    assert!(matches!(
+        Subscriber::open(channel_name.as_str()),
+        Err(Error::KindMismatch { .. })
+    ));
+    assert!(matches!(
+        Subscriber::open(unique("nothing").as_str()),
+        Err(Error::NotFound { .. })
+    ));
+    drop((publisher, b, c, small, _channel));
+    ns.assert_empty();
+}
