@@ -74,6 +74,23 @@ pub fn run(command: Command) -> Outcome {
             global,
             command,
         } => crate::sync_commands::lock(scoped_name(&name, global)?, timeout, &command),
+        Command::Pub {
+            name,
+            create,
+            wait_for,
+        } => crate::topic_commands::publish(&name, &create, wait_for),
+        Command::Sub {
+            name,
+            create,
+            count,
+            json,
+        } => crate::topic_commands::subscribe(&name, &create, count, json),
+        Command::Hz {
+            name,
+            seconds,
+            global,
+            json,
+        } => crate::topic_commands::hz(&name, global, seconds, json),
         Command::Event { action } => crate::sync_commands::event(action),
         Command::Sem { action } => crate::sync_commands::sem(action),
         Command::Bench {
@@ -190,8 +207,13 @@ fn holders(e: &EntryInfo) -> String {
 
 fn info(name: &str, as_json: bool) -> Outcome {
     let e = namespace::info(name)?;
+    let topic = e.kind == Some(filemap::Kind::Topic);
     if as_json {
-        println!("{}", entry_json(&e));
+        let mut entry = entry_json(&e);
+        if topic {
+            entry["topic"] = crate::topic_commands::info_json(name)?;
+        }
+        println!("{entry}");
         return Ok(ExitCode::SUCCESS);
     }
     let mut rows = vec![
@@ -217,6 +239,9 @@ fn info(name: &str, as_json: bool) -> Outcome {
     }
     if let Some(pid) = e.creator_pid {
         rows.push(vec!["creator pid".into(), pid.to_string()]);
+    }
+    if topic {
+        rows.extend(crate::topic_commands::info_rows(name)?);
     }
     table(&mut io::stdout().lock(), &rows)?;
     Ok(ExitCode::SUCCESS)

@@ -11,6 +11,7 @@ mod output;
 mod scan;
 mod signals;
 mod sync_commands;
+mod topic_commands;
 mod units;
 
 use std::path::PathBuf;
@@ -190,6 +191,45 @@ enum Command {
     Sem {
         #[command(subcommand)]
         action: sync_commands::SemAction,
+    },
+    /// Publish each line of standard input as one message on a topic.
+    Pub {
+        /// The topic's name.
+        name: String,
+        #[command(flatten)]
+        create: topic_commands::CreateTopic,
+        /// Wait until this many subscribers are connected before publishing.
+        #[arg(long, value_name = "N")]
+        wait_for: Option<u32>,
+    },
+    /// Print a topic's messages, one per line, until --count messages or the publisher
+    /// closes.
+    Sub {
+        /// The topic's name.
+        name: String,
+        #[command(flatten)]
+        create: topic_commands::CreateTopic,
+        /// Stop after this many messages.
+        #[arg(long)]
+        count: Option<u64>,
+        /// One JSON object per message: its sequence number, the message, and after a
+        /// lag how many were missed.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Messages per second on a topic, printed once a second.
+    Hz {
+        /// The topic's name.
+        name: String,
+        /// Stop after this long (e.g. 10s); until interrupted by default.
+        #[arg(long = "for", value_name = "DURATION", value_parser = topic_commands::parse_seconds)]
+        seconds: Option<u64>,
+        /// Use the Global scope for a name without prefix.
+        #[arg(long)]
+        global: bool,
+        /// One JSON object per second.
+        #[arg(long)]
+        json: bool,
     },
     /// Measure filemap against its peers on this machine.
     Bench {

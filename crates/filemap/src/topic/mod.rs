@@ -545,7 +545,13 @@ pub fn info(name: impl crate::IntoName) -> Result<TopicInfo> {
         max_subscribers: area.slots,
         history: area.history,
         slow_subscribers: area.policy,
-        publisher_alive: !topic.end.peer_gone(crate::vocabulary::Side::Sender),
+        publisher_alive: topic
+            .end
+            .ring
+            .u32_at(ring::SENDER_STATE)
+            .load(Ordering::Acquire)
+            == ring::STATE_CONNECTED
+            && memory.endpoint_alive(crate::channel::SENDER_LOCK),
         published,
         subscribers,
     })

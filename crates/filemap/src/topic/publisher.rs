@@ -266,7 +266,10 @@ impl Publisher {
             }
         }
         self.oldest = oldest;
-        self.topic.area.oldest().store(oldest, Ordering::Release);
+        self.topic.area.oldest().store(oldest, Ordering::Relaxed);
+        // The writes that follow (the new frame over the old ones) must not be seen before
+        // the new `oldest`: the writer's side of the sequence-lock check.
+        fence(Ordering::Release);
         if self.topic.area.policy == SlowSubscribers::Block {
             // A subscriber that joined with a head below `oldest` before seeing it: wait
             // for it to move up (it will, having seen the store above: see the module's

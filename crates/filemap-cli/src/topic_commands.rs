@@ -1,0 +1,245 @@
+//! `filemap pub`, `filemap sub`, `filemap hz`: topics from the shell, and what `filemap
+//! info` adds for a topic.
+
+use std::io::{self, BufRead, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use filemap::topic::{self, Publisher, SlowSubscribers, Subscriber, TopicOptions};
+use filemap::{Error, Name};
+use serde_json::json;
+
+use crate::names::scoped_name;
+use crate::outcome::{Failure, Outcome};
+use crate::units::{format_size, parse_duration, parse_size};
+
+/// How `--create` makes a topic.
+#[derive(Args, Debug)]
+pub struct CreateTopic {
+    /// Create the topic if it does not exist (an existing one keeps its settings).
+    #[arg(long)]
+    create: bool,
+    /// With --create: the ring's size (e.g. 64KiB, 1MiB).
+    #[arg(long, value_parser = parse_size, default_value = "64KiB")]
+    capacity: u64,
+    /// With --create: how many subscribers can be connected at once (1 to 128).
+    #[arg(long, default_value_t = 8)]
+    subscribers: u32,
+    /// With --create: how many of the last messages a late subscriber receives first.
+    #[arg(long, default_value_t = 0)]
+    history: u32,
+    /// With --create: never wait for slow subscribers (they are told what they missed).
+    #[arg(long)]
+    drop_oldest: bool,
+    /// Use the Global scope for a name without prefix.
+    #[arg(long)]
+    global: bool,
+}
+
+impl CreateTopic {
+    fn options(&self) -> Option<TopicOptions> {
+        self.create.then(|| {
+            TopicOptions::new()
+                .capacity(self.capacity)
+                .max_subscribers(self.subscribers)
+                .history(self.history)
+                .slow_subscribers(if self.drop_oldest {
+                    SlowSubscribers::DropOldest
+                } else {
+                    SlowSubscribers::Block
+                })
+        })
+    }
+
+    fn name(&self, name: &str) -> Result<Name, Failure> {
+        scoped_name(name, self.global)
+    }
+}
+
+/// `filemap pub NAME`: each line of standard input is one message (without its newline).
+pub fn publish(name: &str, create: &CreateTopic, wait_for: Option<u32>) -> Outcome {
+    let name = create.name(name)?;
+    let mut publisher = match create.options() {
+        Some(options) => Publisher::create_or_open(&name, &options)?,
+        None => Publisher::open(&name)?,
+    };
+    if let Some(n) = wait_for {
+        // Lines published before a subscriber joins are not its: wait for them first.
+        while publisher.subscribers() < n as usize {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let mut line = Vec::new();
+    let mut input = io::stdin().lock();
+    let mut count = 0u64;
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        publisher.publish(&line)?;
+        count += 1;
+    }
+    eprintln!("filemap: published {count} messages to {name}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `filemap sub NAME`: prints each message as a line, until `count` messages or the
+/// publisher closes (or dies).
+pub fn subscribe(name: &str, create: &CreateTopic, count: Option<u64>, json: bool) -> Outcome {
+    let name = create.name(name)?;
+    let mut subscriber = match create.options() {
+        Some(options) => Subscriber::create_or_open(&name, &options)?,
+        None => Subscriber::open(&name)?,
+    };
+    let out = io::stdout();
+    let mut out = out.lock();
+    let (mut received, mut missed) = (0u64, 0u64);
+    let mut message = Vec::new();
+    while count.is_none_or(|c| received < c) {
+        let seq = match subscriber.recv_into(&mut message) {
+            Ok(seq) => seq,
+            Err(Error::Lagged { missed: m, .. }) => {
+                missed += m;
+                if !json {
+                    eprintln!("filemap: missed {m} messages (this subscriber fell behind)");
+                }
+                continue;
+            }
+            Err(Error::Disconnected { .. }) => break,
+            Err(e) => return Err(e.into()),
+        };
+        received += 1;
+        let written = if json {
+            let mut row = json!({"seq": seq, "message": String::from_utf8_lossy(&message)});
+            if missed > 0 {
+                row["missed"] = json!(missed);
+                missed = 0;
+            }
+            writeln!(out, "{row}")
+        } else {
+            out.write_all(&message).and_then(|()| out.write_all(b"\n"))
+        };
+        match written.and_then(|()| out.flush()) {
+            Ok(()) => {}
+            // The reader went away (`filemap sub NAME | head`): done.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `filemap hz NAME`: messages (and bytes) per second on a topic, once a second.
+pub fn hz(name: &str, global: bool, seconds: Option<u64>, json: bool) -> Outcome {
+    let name = scoped_name(name, global)?;
+    let mut subscriber = Subscriber::open_latest(&name)?;
+    let mut window = Instant::now();
+    let (mut messages, mut bytes, mut missed) = (0u64, 0u64, 0u64);
+    let mut reports = 0u64;
+    loop {
+        let now = Instant::now();
+        if now.duration_since(window) >= Duration::from_secs(1) {
+            let secs = now.duration_since(window).as_secs_f64();
+            let rate = messages as f64 / secs;
+            if json {
+                println!(
+                    "{}",
+                    json!({"messages_per_second": rate, "bytes_per_second": bytes as f64 / secs,
+                           "missed": missed})
+                );
+            } else {
+                println!(
+                    "{rate:.1} msg/s, {}/s{}",
+                    format_size((bytes as f64 / secs) as u64),
+                    if missed > 0 {
+                        format!(", {missed} missed")
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            (messages, bytes, missed) = (0, 0, 0);
+            window = now;
+            reports += 1;
+            if seconds.is_some_and(|s| reports >= s) {
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+        let left = Duration::from_secs(1).saturating_sub(now.duration_since(window));
+        match subscriber.recv_timeout(left.max(Duration::from_millis(1))) {
+            Ok(sample) => {
+                messages += 1;
+                bytes += sample.len() as u64;
+            }
+            Err(Error::Timeout { .. }) => {}
+            Err(Error::Lagged { missed: m, .. }) => missed += m,
+            // No publisher now: keep counting zero until one comes.
+            Err(Error::Disconnected { .. }) => {
+                std::thread::sleep(left.min(Duration::from_millis(50)));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The rows `filemap info` adds for a topic.
+pub fn info_rows(name: &str) -> Result<Vec<Vec<String>>, Failure> {
+    let t = topic::info(name)?;
+    let subscribers = if t.subscribers.is_empty() {
+        "-".to_string()
+    } else {
+        t.subscribers
+            .iter()
+            .map(|s| format!("slot {} ({} behind)", s.slot, s.behind))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Ok(vec![
+        vec!["capacity".into(), format_size(t.capacity)],
+        vec![
+            "publisher".into(),
+            if t.publisher_alive { "alive" } else { "none" }.into(),
+        ],
+        vec!["published".into(), t.published.to_string()],
+        vec![
+            "subscribers".into(),
+            format!(
+                "{} of {}: {subscribers}",
+                t.subscribers.len(),
+                t.max_subscribers
+            ),
+        ],
+        vec!["history".into(), t.history.to_string()],
+        vec![
+            "slow subscribers".into(),
+            t.slow_subscribers.as_str().into(),
+        ],
+    ])
+}
+
+/// The fields `filemap info --json` adds for a topic.
+pub fn info_json(name: &str) -> Result<serde_json::Value, Failure> {
+    let t = topic::info(name)?;
+    Ok(json!({
+        "capacity": t.capacity,
+        "publisher_alive": t.publisher_alive,
+        "published": t.published,
+        "max_subscribers": t.max_subscribers,
+        "history": t.history,
+        "slow_subscribers": t.slow_subscribers.as_str(),
+        "subscribers": t.subscribers.iter()
+            .map(|s| json!({"slot": s.slot, "behind": s.behind}))
+            .collect::<Vec<_>>(),
+    }))
+}
+
+/// `--for` of `filemap hz`: a duration, in whole seconds (at least 1).
+pub fn parse_seconds(text: &str) -> Result<u64, String> {
+    let d = parse_duration(text)?;
+    Ok(d.as_secs().max(1))
+}

@@ -1,0 +1,158 @@
+//! `filemap pub`, `filemap sub`, `filemap hz` and a topic's `filemap info`, run as a user
+//! would, each test in a namespace directory of its own.
+
+mod common;
+
+use common::*;
+use std::io::Write;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// Starts `filemap args` with piped standard input and output.
+fn start(ns: &Ns, args: &[&str]) -> Child {
+    ns.cmd(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Polls `filemap info NAME --json` until the topic has `n` subscribers.
+fn wait_for_subscribers(ns: &Ns, name: &str, n: usize) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let out = ns.run(&["info", name, "--json"]);
+        if out.status.success() {
+            let info = json(&String::from_utf8_lossy(&out.stdout));
+            if info["topic"]["subscribers"].as_array().map(Vec::len) == Some(n) {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never had {n} subscribers"
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Lines piped into `filemap pub` come out of two `filemap sub` processes, in order; with
+/// `--json` each carries its sequence number; `filemap info` shows the topic's endpoints.
+#[test]
+fn lines_published_reach_every_subscriber() {
+    let ns = Ns::new();
+    let mut json_sub = start(&ns, &["sub", "news", "--create", "--count", "3", "--json"]);
+    wait_for_subscribers(&ns, "news", 1);
+    let mut text_sub = start(&ns, &["sub", "news", "--count", "3"]);
+    wait_for_subscribers(&ns, "news", 2);
+    let info = ns.ok(&["info", "news"]);
+    assert!(info.contains("topic") && info.contains("2 of 8"), "{info}");
+    let out = ns.with_stdin(&["pub", "news"], b"hello\nworld\n\xffbytes\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("published 3 messages"));
+    assert!(wait_within(&mut json_sub, "filemap sub --json").success());
+    assert!(wait_within(&mut text_sub, "filemap sub").success());
+    let mut rows = String::new();
+    std::io::Read::read_to_string(json_sub.stdout.as_mut().unwrap(), &mut rows).unwrap();
+    let rows: Vec<_> = rows.lines().map(json).collect();
+    assert_eq!(rows.len(), 3);
+    for (i, (row, text)) in rows
+        .iter()
+        .zip(["hello", "world", "\u{fffd}bytes"])
+        .enumerate()
+    {
+        assert_eq!(row["seq"], i as u64);
+        assert_eq!(row["message"], text);
+    }
+    let mut lines = Vec::new();
+    std::io::Read::read_to_end(text_sub.stdout.as_mut().unwrap(), &mut lines).unwrap();
+    assert_eq!(
+        lines, b"hello\nworld\n\xffbytes\n",
+        "raw bytes, one message a line"
+    );
+    #[cfg(unix)]
+    assert_eq!(ns.entries(), 0);
+}
+
+/// `filemap hz` counts the messages a publisher sends each second.
+#[test]
+fn hz_counts_messages_per_second() {
+    let ns = Ns::new();
+    // A subscriber that keeps the topic alive and reads everything.
+    let mut keeper = start(&ns, &["sub", "rate", "--create", "--count", "20000"]);
+    wait_for_subscribers(&ns, "rate", 1);
+    let mut hz = start(&ns, &["hz", "rate", "--for", "2s", "--json"]);
+    wait_for_subscribers(&ns, "rate", 2);
+    let mut publisher = start(&ns, &["pub", "rate"]);
+    let mut input = publisher.stdin.take().unwrap();
+    let started = Instant::now();
+    let mut sent = 0;
+    // About 2,000 lines a second for as long as `hz` runs (bounded by count and time).
+    while sent < 20_000 && started.elapsed() < Duration::from_secs(10) {
+        writeln!(input, "message {sent}").unwrap();
+        sent += 1;
+        if hz.try_wait().unwrap().is_some() {
+            break;
+        }
+        if sent % 20 == 0 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    assert!(wait_within(&mut hz, "filemap hz").success());
+    let mut rows = String::new();
+    std::io::Read::read_to_string(hz.stdout.as_mut().unwrap(), &mut rows).unwrap();
+    let rows: Vec<_> = rows.lines().map(json).collect();
+    assert_eq!(rows.len(), 2, "one row a second for 2 s");
+    let rate = rows[1]["messages_per_second"].as_f64().unwrap();
+    assert!(rate > 0.0, "hz saw no messages: {rows:?}");
+    println!("hz saw {rate:.0} msg/s while about 2,000 a second were sent");
+    drop(input);
+    assert!(wait_within(&mut publisher, "filemap pub").success());
+    let _ = keeper.kill();
+    let _ = keeper.wait();
+}
+
+/// Mistakes exit 1 with one line on stderr (no such topic, a second publisher, the wrong
+/// kind); usage errors exit 2.
+#[test]
+fn topic_errors_exit_1_usage_exits_2() {
+    let ns = Ns::new();
+    let out = ns.run(&["sub", "missing"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("missing"), "{err}");
+    let mut keeper = start(&ns, &["sub", "taken", "--create"]);
+    wait_for_subscribers(&ns, "taken", 1);
+    let mut first = start(&ns, &["pub", "taken"]);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let info = json(&ns.ok(&["info", "taken", "--json"]));
+        if info["topic"]["publisher_alive"] == true {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the first publisher never connected"
+        );
+        std::thread::sleep(POLL);
+    }
+    let out = ns.with_stdin(&["pub", "taken"], b"x\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("publisher"));
+    drop(first.stdin.take());
+    assert!(wait_within(&mut first, "filemap pub").success());
+    let out = ns.run(&["sub", "x", "--create", "--subscribers", "0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 to 128"));
+    for usage in [&["pub"][..], &["sub", "x", "--count", "many"], &["hz"]] {
+        assert_eq!(ns.run(usage).status.code(), Some(2), "{usage:?}");
+    }
+    let _ = keeper.kill();
+    let _ = keeper.wait();
+}
