@@ -59,6 +59,7 @@ mod foreign;
 #[doc(hidden)]
 pub mod fuzzing;
 mod header;
+pub mod inbox;
 mod mapping;
 mod name;
 pub mod namespace;

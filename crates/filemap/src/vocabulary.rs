@@ -41,10 +41,12 @@ pub enum Kind {
     Channel,
     /// A publish-subscribe topic.
     Topic,
+    /// An inbox: many senders, one receiver.
+    Inbox,
 }
 
 impl Kind {
-    pub(crate) const ALL: [Kind; 7] = [
+    pub(crate) const ALL: [Kind; 8] = [
         Kind::Mapping,
         Kind::Mutex,
         Kind::Event,
@@ -52,6 +54,7 @@ impl Kind {
         Kind::SharedMutex,
         Kind::Channel,
         Kind::Topic,
+        Kind::Inbox,
     ];
 
     /// The kind's name as shown by the CLI and in errors (`"mapping"`, `"mutex"`, ...).
@@ -64,6 +67,7 @@ impl Kind {
             Kind::SharedMutex => "shared-mutex",
             Kind::Channel => "channel",
             Kind::Topic => "topic",
+            Kind::Inbox => "inbox",
         }
     }
 
@@ -76,6 +80,7 @@ impl Kind {
             Kind::SharedMutex => 5,
             Kind::Channel => 6,
             Kind::Topic => 7,
+            Kind::Inbox => 8,
         }
     }
 

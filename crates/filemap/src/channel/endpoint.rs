@@ -32,12 +32,123 @@ impl Sleep<'_> {
     }
 }
 
+/// One side's doorbell: which bell, and its words in the mapping (the sequence a waker
+/// bumps, the count of sleepers a waker checks first, and whether that side busy-polls, in
+/// which case it never sleeps); and the endpoint lock that side holds while it lives.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BellWords {
+    pub(crate) bell: sys::Bell,
+    pub(crate) lock: u8,
+    seq: *const AtomicU32,
+    sleepers: *const AtomicU32,
+    busy: *const AtomicU32,
+}
+
+impl BellWords {
+    /// A doorbell whose three words are at the given places.
+    ///
+    /// # Safety
+    /// The words must be aligned and stay mapped while the endpoint that holds them lives
+    /// (they are in the memory it holds).
+    pub(crate) unsafe fn new(
+        bell: sys::Bell,
+        lock: u8,
+        seq: &AtomicU32,
+        sleepers: &AtomicU32,
+        busy: &AtomicU32,
+    ) -> BellWords {
+        BellWords {
+            bell,
+            lock,
+            seq,
+            sleepers,
+            busy,
+        }
+    }
+
+    /// A channel side's doorbell, in its ring's control area.
+    fn of_ring(ring: &Ring, side: Side) -> BellWords {
+        let (seq, sleepers, busy, lock) = match side {
+            Side::Receiver => (
+                ring::RX_SEQ,
+                ring::RX_SLEEPERS,
+                ring::RECEIVER_BUSY_POLLS,
+                RECEIVER_LOCK,
+            ),
+            Side::Sender => (
+                ring::TX_SEQ,
+                ring::TX_SLEEPERS,
+                ring::SENDER_BUSY_POLLS,
+                SENDER_LOCK,
+            ),
+        };
+        // SAFETY: words of the ring's control area, which its endpoint keeps mapped.
+        unsafe {
+            BellWords::new(
+                side.into(),
+                lock,
+                ring.u32_at(seq),
+                ring.u32_at(sleepers),
+                ring.u32_at(busy),
+            )
+        }
+    }
+
+    fn seq(&self) -> &AtomicU32 {
+        // SAFETY: `new`'s contract: mapped while the endpoint holding these words lives,
+        // which outlives `&self` here.
+        unsafe { &*self.seq }
+    }
+
+    fn sleepers(&self) -> &AtomicU32 {
+        // SAFETY: as in `seq`.
+        unsafe { &*self.sleepers }
+    }
+
+    fn busy(&self) -> &AtomicU32 {
+        // SAFETY: as in `seq`.
+        unsafe { &*self.busy }
+    }
+}
+
+// SAFETY: addresses of words in shared memory, used through atomics only.
+unsafe impl Send for BellWords {}
+// SAFETY: as above.
+unsafe impl Sync for BellWords {}
+
+/// Where an endpoint's receiver and sender ring and sleep.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bells {
+    pub(crate) receiver: BellWords,
+    pub(crate) sender: BellWords,
+}
+
+impl Bells {
+    /// A channel's: both in its ring's control area.
+    pub(crate) fn of_ring(ring: &Ring) -> Bells {
+        Bells {
+            receiver: BellWords::of_ring(ring, Side::Receiver),
+            sender: BellWords::of_ring(ring, Side::Sender),
+        }
+    }
+
+    fn of(&self, side: Side) -> &BellWords {
+        match side {
+            Side::Receiver => &self.receiver,
+            Side::Sender => &self.sender,
+        }
+    }
+}
+
 /// The shared part of both endpoints: the mapped entry, the ring, the name.
 #[derive(Debug)]
 pub(crate) struct Endpoint {
     pub(crate) name: Name,
-    pub(crate) memory: sys::ChannelMemory,
+    /// The mapped entry (shared by the endpoints over the rings of one inbox).
+    pub(crate) memory: std::sync::Arc<sys::ChannelMemory>,
     pub(crate) ring: Ring,
+    /// Where each side rings and sleeps.
+    pub(crate) bells: Bells,
     /// The endpoint's role (none for a look that takes no role, as `filemap info`'s).
     pub(crate) _lock: Option<sys::EndpointLock>,
     pub(crate) mode: WaitMode,
@@ -116,7 +227,8 @@ impl Endpoint {
             })?;
         Ok(Endpoint {
             name,
-            memory,
+            memory: std::sync::Arc::new(memory),
+            bells: Bells::of_ring(&ring),
             ring,
             _lock: Some(lock),
             mode: WaitMode::Blocking,
@@ -124,27 +236,37 @@ impl Endpoint {
     }
 
     /// An endpoint over an opened entry's ring, holding `lock` (if any) as its role.
+    /// Its doorbells are the ring's, as a channel's; `with_bells` changes them.
     pub(crate) fn from_parts(
         name: Name,
-        memory: sys::ChannelMemory,
+        memory: std::sync::Arc<sys::ChannelMemory>,
         ring: Ring,
         lock: Option<sys::EndpointLock>,
     ) -> Endpoint {
         Endpoint {
             name,
             memory,
+            bells: Bells::of_ring(&ring),
             ring,
             _lock: lock,
             mode: WaitMode::Blocking,
         }
     }
 
+    /// The endpoint with doorbells elsewhere than its ring's control area (words in the
+    /// memory it holds).
+    pub(crate) fn with_bells(mut self, bells: Bells) -> Endpoint {
+        self.bells = bells;
+        self
+    }
+
     /// Whether the peer is gone: it closed, or its process died holding its lock.
     pub(crate) fn peer_gone(&self, peer: Side) -> bool {
-        let (state, byte) = match peer {
-            Side::Sender => (ring::SENDER_STATE, SENDER_LOCK),
-            Side::Receiver => (ring::RECEIVER_STATE, RECEIVER_LOCK),
+        let state = match peer {
+            Side::Sender => ring::SENDER_STATE,
+            Side::Receiver => ring::RECEIVER_STATE,
         };
+        let byte = self.bells.of(peer).lock;
         match self.ring.u32_at(state).load(Ordering::Acquire) {
             ring::STATE_CLOSED => true,
             ring::STATE_CONNECTED => !self.memory.endpoint_alive(byte),
@@ -162,14 +284,15 @@ impl Endpoint {
         spun: u32,
         ready: impl Fn() -> bool,
     ) -> Result<bool> {
-        let (seq, sleepers, peer) = match me {
-            Side::Receiver => (ring::RX_SEQ, ring::RX_SLEEPERS, Side::Sender),
-            Side::Sender => (ring::TX_SEQ, ring::TX_SLEEPERS, Side::Receiver),
+        let peer = match me {
+            Side::Receiver => Side::Sender,
+            Side::Sender => Side::Receiver,
         };
+        let words = self.bells.of(me);
         let sleep = Sleep {
-            bell: me.into(),
-            seq: self.ring.u32_at(seq),
-            sleepers: self.ring.u32_at(sleepers),
+            bell: words.bell,
+            seq: words.seq(),
+            sleepers: words.sleepers(),
             all_sleepers: None,
         };
         self.wait_on(&sleep, deadline, spun, ready, || self.peer_gone(peer))
@@ -224,21 +347,22 @@ impl Endpoint {
                 continue;
             }
             self.whole()?;
+            let expected = sleep.seq.load(Ordering::Acquire);
+            sleep.add_sleeper(1);
+            // Pairs with the fence in `wake`: either the peer sees this sleeper, or this
+            // check sees the peer's progress (or its departure: a closing peer rings too).
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if ready() {
+                sleep.add_sleeper(-1);
+                return Ok(true);
+            }
             if gone() {
+                sleep.add_sleeper(-1);
                 return if ready() {
                     Ok(true)
                 } else {
                     Err(self.disconnected())
                 };
-            }
-            let expected = sleep.seq.load(Ordering::Acquire);
-            sleep.add_sleeper(1);
-            // Pairs with the fence in `wake`: either the peer sees this sleeper, or this
-            // check sees the peer's progress.
-            std::sync::atomic::fence(Ordering::SeqCst);
-            if ready() {
-                sleep.add_sleeper(-1);
-                return Ok(true);
             }
             let mut nap = LIVENESS_INTERVAL;
             if let Some(d) = deadline {
@@ -259,12 +383,9 @@ impl Endpoint {
     /// Records this endpoint's wait mode where its peer can see it.
     pub(crate) fn set_mode(&mut self, me: Side, mode: WaitMode) {
         self.mode = mode;
-        let word = match me {
-            Side::Sender => ring::SENDER_BUSY_POLLS,
-            Side::Receiver => ring::RECEIVER_BUSY_POLLS,
-        };
-        self.ring
-            .u32_at(word)
+        self.bells
+            .of(me)
+            .busy()
             .store((mode == WaitMode::BusyPoll) as u32, Ordering::SeqCst);
     }
 
@@ -272,11 +393,7 @@ impl Endpoint {
     /// busy-polls and so never sleeps).
     #[inline]
     pub(crate) fn wake(&self, whom: Side) {
-        let busy = match whom {
-            Side::Receiver => ring::RECEIVER_BUSY_POLLS,
-            Side::Sender => ring::SENDER_BUSY_POLLS,
-        };
-        if self.ring.u32_at(busy).load(Ordering::Relaxed) != 1 {
+        if self.bells.of(whom).busy().load(Ordering::Relaxed) != 1 {
             self.wake_if_asleep(whom);
         }
     }
@@ -284,17 +401,13 @@ impl Endpoint {
     /// `wake` for a peer that may sleep.
     #[inline(never)]
     pub(crate) fn wake_if_asleep(&self, whom: Side) {
-        let (seq, sleepers) = match whom {
-            Side::Receiver => (ring::RX_SEQ, ring::RX_SLEEPERS),
-            Side::Sender => (ring::TX_SEQ, ring::TX_SLEEPERS),
-        };
+        let words = self.bells.of(whom);
         std::sync::atomic::fence(Ordering::SeqCst);
-        if self.ring.u32_at(sleepers).load(Ordering::Relaxed) > 0 {
-            let seq = self.ring.u32_at(seq);
-            seq.fetch_add(1, Ordering::Release);
+        if words.sleepers().load(Ordering::Relaxed) > 0 {
+            words.seq().fetch_add(1, Ordering::Release);
             self.memory.wake_word(&sys::Doorbell {
-                bell: whom.into(),
-                word: seq,
+                bell: words.bell,
+                word: words.seq(),
             });
         }
     }

@@ -64,7 +64,7 @@ impl Receiver {
         )?)
     }
 
-    fn connect(end: Endpoint) -> Result<Receiver> {
+    pub(crate) fn connect(end: Endpoint) -> Result<Receiver> {
         // Messages handed out to a receiver that died are not handed out again.
         let claim = end.ring.claim().load(Ordering::Acquire);
         if !ring::valid_position(claim) {
@@ -167,17 +167,67 @@ impl Receiver {
                         None => Ok(None),
                     };
                 }
-                Next::Wrap { next } => {
-                    // Give the bytes up to the ring's end back, and go on from its start.
-                    ring.claim().store(next, Ordering::Release);
-                    ring.head().store(next, Ordering::Release);
-                    self.claim = next;
-                    self.end.wake(Side::Sender);
-                }
+                Next::Wrap { next } => self.skip_wrap(next),
                 Next::Frame { payload, len, end } => {
                     return Ok(Some(self.hand_out(payload, len, end)))
                 }
             }
+        }
+    }
+
+    /// Gives the bytes up to the ring's end back (a wrap marker was there), and goes on
+    /// from the ring's start, at `next`.
+    fn skip_wrap(&mut self, next: u64) {
+        let ring = self.end.ring;
+        ring.claim().store(next, Ordering::Release);
+        ring.head().store(next, Ordering::Release);
+        self.claim = next;
+        self.end.wake(Side::Sender);
+    }
+
+    /// The endpoint (for an inbox, which holds one receiver per ring).
+    pub(crate) fn endpoint(&self) -> &Endpoint {
+        &self.end
+    }
+
+    /// Whether a frame or wrap marker is committed at the receiver's position (one load).
+    pub(crate) fn committed_now(&self) -> bool {
+        self.end.ring.committed(self.claim)
+    }
+
+    /// Whether a message is committed at the receiver's position now (past a wrap marker,
+    /// which it skips): for an inbox, which looks at its rings before it takes from one.
+    pub(crate) fn message_ready(&mut self) -> Result<bool> {
+        // A ring has at most one wrap marker before a frame; a second is another process's
+        // doing, and waits for the next look.
+        for _ in 0..2 {
+            match self
+                .end
+                .ring
+                .next_frame(self.claim)
+                .map_err(|p| self.end.corrupt(p))?
+            {
+                Next::Empty => return Ok(false),
+                Next::Frame { .. } => return Ok(true),
+                Next::Wrap { next } => self.skip_wrap(next),
+            }
+        }
+        Ok(false)
+    }
+
+    /// The message at the receiver's position, which `message_ready` found there (only
+    /// this receiver moves its position: if it is gone, another process changed the ring).
+    pub(crate) fn take_ready(&mut self) -> Result<RecvSlot<'_>> {
+        match self
+            .end
+            .ring
+            .next_frame(self.claim)
+            .map_err(|p| self.end.corrupt(p))?
+        {
+            Next::Frame { payload, len, end } => Ok(self.hand_out(payload, len, end)),
+            Next::Empty | Next::Wrap { .. } => Err(self
+                .end
+                .corrupt("the message found at the receiver's position went away".into())),
         }
     }
 

@@ -67,7 +67,7 @@ impl Sender {
         )?)
     }
 
-    fn connect(end: Endpoint) -> Result<Sender> {
+    pub(crate) fn connect(end: Endpoint) -> Result<Sender> {
         let ring = end.ring;
         // A sender that died between committing a frame (or wrap marker) and recording the
         // new tail left one item past the tail it recorded; never two (each commit is

@@ -42,12 +42,13 @@ pub(crate) struct Doorbell<'a> {
 }
 
 /// Which doorbell of an object: a channel's receiver or sender (a topic's publisher rings
-/// as a sender), or one of a topic's subscriber slots.
+/// as a sender, an inbox's receiver as a receiver), or a numbered one of an object with
+/// many parties (a topic's subscriber slot, an inbox's sender slot).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Bell {
     Receiver,
     Sender,
-    Subscriber(u16),
+    Slot(u16),
 }
 
 impl From<crate::vocabulary::Side> for Bell {

@@ -459,7 +459,7 @@ impl Topic {
             }
         }
         let (lock, role) = taken.unzip();
-        let end = Endpoint::from_parts(name, memory, ring, lock);
+        let end = Endpoint::from_parts(name, std::sync::Arc::new(memory), ring, lock);
         Ok((Topic { end, area }, role))
     }
 
@@ -479,7 +479,7 @@ fn lock_byte(i: u32) -> u8 {
 
 /// The doorbell a subscriber slot sleeps on.
 fn slot_bell(slot: u32) -> sys::Bell {
-    sys::Bell::Subscriber(slot as u16)
+    sys::Bell::Slot(slot as u16)
 }
 
 /// What `filemap info` shows of a topic: its settings, its publisher, its subscribers.

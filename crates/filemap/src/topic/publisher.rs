@@ -266,9 +266,10 @@ impl Publisher {
             }
         }
         self.oldest = oldest;
-        self.topic.area.oldest().store(oldest, Ordering::Relaxed);
-        // The writes that follow (the new frame over the old ones) must not be seen before
-        // the new `oldest`: the writer's side of the sequence-lock check.
+        // Release: what was written before (the tail) is seen with it by a joiner.
+        self.topic.area.oldest().store(oldest, Ordering::Release);
+        // And the writes that follow (the new frame over the old ones) must not be seen
+        // before it: the writer's side of the sequence-lock check.
         fence(Ordering::Release);
         if self.topic.area.policy == SlowSubscribers::Block {
             // A subscriber that joined with a head below `oldest` before seeing it: wait
@@ -276,6 +277,8 @@ impl Publisher {
             // protocol).
             fence(Ordering::SeqCst);
             if self.topic.area.u32_at(super::JOINS).load(Ordering::SeqCst) != self.joins {
+                // The cached lowest head does not know the new subscriber's.
+                self.refresh_lowest();
                 return self.wait_for_heads(need, deadline);
             }
         }
@@ -327,7 +330,8 @@ impl Publisher {
         ring.tail().store(end, Ordering::Release);
         self.tail = end;
         if message {
-            self.seq += 1;
+            // (Wrapping: a number read back from shared memory may be anything.)
+            self.seq = self.seq.wrapping_add(1);
             self.topic
                 .area
                 .published()

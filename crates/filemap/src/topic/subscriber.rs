@@ -27,6 +27,9 @@ pub struct Subscriber {
     pos: u64,
     /// The next message's sequence number.
     expected: u64,
+    /// After a lag to an oldest frame not committed yet (the publisher is writing it): the
+    /// sequence number expected before the lag, to count what was missed once it is.
+    lag_from: Option<u64>,
 }
 
 /// What is at the subscriber's position.
@@ -77,6 +80,7 @@ impl Subscriber {
             slot,
             pos: 0,
             expected: 0,
+            lag_from: None,
         };
         subscriber.take_place(history)?;
         subscriber.topic.end.intact()?;
@@ -92,13 +96,20 @@ impl Subscriber {
     /// subscriber starts.
     fn take_place(&mut self, history: bool) -> Result<()> {
         let area = self.topic.area;
-        let published = area.published().load(Ordering::Acquire);
         let slot = self.my_slot();
+        // A subscriber killed asleep in this slot left itself counted: not any more.
+        let stale = slot.asleep().swap(0, Ordering::AcqRel);
+        if stale > 0 {
+            area.all_asleep().fetch_sub(stale, Ordering::AcqRel);
+        }
         let state = slot.state().load(Ordering::Acquire);
         slot.state()
             .store((state | CONNECTED).wrapping_add(2), Ordering::Release);
         for _ in 0..ATTEMPTS {
             let oldest = area.oldest().load(Ordering::Acquire);
+            // After `oldest`, which the publisher stores after the count (release): the
+            // count of messages published, for when the walk finds none.
+            let published = area.published().load(Ordering::Acquire);
             slot.head().store(oldest, Ordering::Release);
             area.u32_at(super::JOINS).fetch_add(1, Ordering::SeqCst);
             // Pairs with the publisher's fence after it moves `oldest`: either it sees
@@ -248,6 +259,7 @@ impl Subscriber {
                     self.expected = seq.wrapping_add(1);
                     return Ok(Some(Sample {
                         subscriber: self,
+                        overwritten: std::cell::Cell::new(false),
                         start,
                         payload,
                         len,
@@ -279,7 +291,7 @@ impl Subscriber {
         let pos = self.pos;
         if !ring.committed(pos) {
             if area.oldest().load(Ordering::Acquire) > pos {
-                return Err(self.lagged());
+                return self.lagged().map_or(Ok(Look::Empty), Err);
             }
             return Ok(Look::Empty);
         }
@@ -289,56 +301,74 @@ impl Subscriber {
             // Was it overwritten while read? (The sequence-lock check.)
             fence(Ordering::Acquire);
             if area.oldest().load(Ordering::Relaxed) > pos {
-                return Err(self.lagged());
+                return self.lagged().map_or(Ok(Look::Empty), Err);
             }
         }
         match found.map_err(|p| self.topic.corrupt(format!("ring: {p}")))? {
             Next::Empty => Ok(Look::Empty),
             Next::Wrap { next } => Ok(Look::Wrap { next }),
-            Next::Frame { payload, len, end } => Ok(Look::Frame {
-                payload,
-                len,
-                end,
-                seq,
-            }),
+            Next::Frame { payload, len, end } => {
+                if let Some(from) = self.lag_from.take() {
+                    // The lag found the oldest frame being written: now it is, count.
+                    self.expected = seq;
+                    self.release(pos);
+                    return Err(Error::Lagged {
+                        name: self.name().to_string(),
+                        missed: seq.wrapping_sub(from),
+                    });
+                }
+                Ok(Look::Frame {
+                    payload,
+                    len,
+                    end,
+                    seq,
+                })
+            }
         }
     }
 
     /// Moves to the oldest frame still in the ring; the error that says how many messages
-    /// were missed on the way.
-    fn lagged(&mut self) -> Error {
+    /// were missed on the way (`None` when that frame is still being written: the count
+    /// comes when it is).
+    fn lagged(&mut self) -> Option<Error> {
         let (ring, area) = (self.topic.end.ring, self.topic.area);
         for _ in 0..ATTEMPTS {
             let oldest = area.oldest().load(Ordering::Acquire);
             if !ring::valid_position(oldest) || oldest < self.pos {
-                return self
-                    .topic
-                    .corrupt(format!("oldest frame at {oldest} is invalid"));
+                return Some(
+                    self.topic
+                        .corrupt(format!("oldest frame at {oldest} is invalid")),
+                );
             }
             if !ring.committed(oldest) {
-                continue;
+                // The publisher is writing the oldest frame now (its message did not fit
+                // beside the one before): wait for it there, and count once it is in.
+                self.pos = oldest;
+                self.lag_from = Some(self.lag_from.unwrap_or(self.expected));
+                self.release(oldest);
+                return None;
             }
             let seq = ring.frame_seq(oldest).load(Ordering::Relaxed);
             fence(Ordering::Acquire);
             if area.oldest().load(Ordering::Relaxed) != oldest {
                 continue;
             }
-            let missed = seq.wrapping_sub(self.expected);
+            let missed = seq.wrapping_sub(self.lag_from.take().unwrap_or(self.expected));
             self.pos = oldest;
             self.expected = seq;
             self.release(oldest);
             if let Err(lost) = self.topic.end.intact() {
-                return lost;
+                return Some(lost);
             }
-            return Error::Lagged {
+            return Some(Error::Lagged {
                 name: self.name().to_string(),
                 missed,
-            };
+            });
         }
-        self.topic.corrupt(
+        Some(self.topic.corrupt(
             "ring: the publisher kept overwriting it faster than this subscriber could catch up"
                 .into(),
-        )
+        ))
     }
 
     /// Waits until a frame is committed at the position (or the publisher wrote past it),
@@ -389,6 +419,8 @@ impl Drop for Subscriber {
 #[derive(Debug)]
 pub struct Sample<'a> {
     subscriber: &'a mut Subscriber,
+    /// Whether a copy already reported the message overwritten (it is missed once).
+    overwritten: std::cell::Cell<bool>,
     start: u64,
     payload: u64,
     len: usize,
@@ -473,9 +505,11 @@ impl Sample<'_> {
         // Orders the copy's loads before the check (the sequence-lock check).
         fence(Ordering::Acquire);
         if topic.area.oldest().load(Ordering::Relaxed) > self.start {
+            // Counted once, however many copies of it fail.
+            let missed = u64::from(!self.overwritten.replace(true));
             return Err(Error::Lagged {
                 name: topic.end.name.to_string(),
-                missed: 1,
+                missed,
             });
         }
         topic.end.intact()

@@ -442,7 +442,8 @@ pub(crate) struct ChannelMemory {
     name: Name,
     receiver_event: OwnedHandle,
     sender_event: OwnedHandle,
-    /// A topic's subscriber slots' events, by slot, made when first used.
+    /// The numbered slots' events (a topic's subscribers, an inbox's senders), by slot,
+    /// made when first used.
     subscriber_events: std::sync::Mutex<Vec<Option<OwnedHandle>>>,
 }
 
@@ -513,13 +514,13 @@ impl ChannelMemory {
         self.len
     }
 
-    /// The bell's wake-up event: the two a channel has, or a topic subscriber slot's,
+    /// The bell's wake-up event: the two a channel has, or a numbered slot's,
     /// made (or opened) the first time it is rung or waited on. `None` if that failed.
     fn with_event<R>(&self, bell: Bell, f: impl FnOnce(&OwnedHandle) -> R) -> Option<R> {
         match bell {
             Bell::Receiver => Some(f(&self.receiver_event)),
             Bell::Sender => Some(f(&self.sender_event)),
-            Bell::Subscriber(slot) => {
+            Bell::Slot(slot) => {
                 let mut events = self
                     .subscriber_events
                     .lock()
@@ -529,7 +530,7 @@ impl ChannelMemory {
                     events.resize_with(slot + 1, || None);
                 }
                 if events[slot].is_none() {
-                    events[slot] = auto_event(&self.name, &format!("sub{slot}")).ok();
+                    events[slot] = auto_event(&self.name, &format!("slot{slot}")).ok();
                 }
                 events[slot].as_ref().map(f)
             }

@@ -1,0 +1,321 @@
+//! Inboxes between real processes: eight sender processes to one receiver with random
+//! kill -9 of senders and new senders in their slots (each sender's messages in its order,
+//! none lost or duplicated, exact counts); the receiver serves the senders in turn; slots,
+//! roles and settings are checked.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use common::{child, role, run_tests, unique, Namespace};
+use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+use filemap::{Error, Mapping};
+
+fn main() {
+    if let Some((role, args)) = role() {
+        std::process::exit(play(&role, &args));
+    }
+    run_tests(&[
+        (
+            "the_receiver_serves_senders_in_turn",
+            the_receiver_serves_senders_in_turn,
+        ),
+        (
+            "eight_senders_with_kills_lose_nothing",
+            eight_senders_with_kills_lose_nothing,
+        ),
+        ("slots_roles_and_settings", slots_roles_and_settings),
+    ]);
+}
+
+const PATIENCE: Duration = Duration::from_secs(60);
+
+fn messages_per_sender() -> u64 {
+    std::env::var("FILEMAP_INBOX_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
+
+/// Message `seq` of incarnation `who`: 16 to ~300 bytes, its incarnation and number first.
+fn message(who: u64, seq: u64, buf: &mut Vec<u8>) {
+    let len = 16 + (seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize;
+    buf.clear();
+    buf.extend((0..len).map(|i| (seq as u8) ^ (who as u8).wrapping_add(i as u8)));
+    buf[..8].copy_from_slice(&who.to_le_bytes());
+    buf[8..16].copy_from_slice(&seq.to_le_bytes());
+}
+
+fn play(role: &str, args: &[String]) -> i32 {
+    match role {
+        // Incarnation args[1] sends args[2] messages, recording after each commit how many
+        // it committed, in word args[1] of the mapping args[3].
+        "send" => {
+            let who: u64 = args[1].parse().unwrap();
+            let count: u64 = args[2].parse().unwrap();
+            let counts = Mapping::open(args[3].as_str()).unwrap();
+            let counts = counts.view().map().unwrap();
+            let mut sender = InboxSender::open(args[0].as_str()).unwrap();
+            println!("ready {}", sender.slot());
+            std::io::stdout().flush().unwrap();
+            let mut buf = Vec::new();
+            for seq in 0..count {
+                message(who, seq, &mut buf);
+                sender.send(&buf).unwrap();
+                counts
+                    .store_u64(who as usize * 8, seq + 1, Ordering::Release)
+                    .unwrap();
+            }
+            0
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+/// With every ring full, messages come out one per sender in turn: none waits for another
+/// to be drained.
+fn the_receiver_serves_senders_in_turn() {
+    let ns = Namespace::new();
+    let name = unique("turns");
+    let mut inbox = Inbox::create_or_open(name.as_str(), &InboxOptions::new()).unwrap();
+    let mut senders: Vec<_> = (0..8)
+        .map(|_| InboxSender::open(name.as_str()).unwrap())
+        .collect();
+    let mut buf = Vec::new();
+    for (who, s) in senders.iter_mut().enumerate() {
+        for seq in 0..50 {
+            message(who as u64, seq, &mut buf);
+            s.send(&buf).unwrap();
+        }
+    }
+    for round in 0..50u64 {
+        for who in 0..8u32 {
+            let (from, slot) = inbox.recv_timeout(PATIENCE).unwrap();
+            assert_eq!((from, round), (who, round), "out of turn");
+            message(who as u64, round, &mut buf);
+            assert_eq!(slot.to_vec().unwrap(), buf);
+        }
+    }
+    assert!(inbox.try_recv().unwrap().is_none());
+    drop((senders, inbox));
+    ns.assert_empty();
+}
+
+struct Incarnation {
+    child: Child,
+    slot: u32,
+    count: u64,
+    killed: bool,
+}
+
+fn spawn_sender(name: &str, counts: &str, who: u64, count: u64) -> Incarnation {
+    let mut child = child(
+        "send",
+        &[name, &who.to_string(), &count.to_string(), counts],
+    )
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let slot = line
+        .trim()
+        .strip_prefix("ready ")
+        .unwrap_or_else(|| panic!("sender {who} said {line:?}"))
+        .parse()
+        .unwrap();
+    Incarnation {
+        child,
+        slot,
+        count,
+        killed: false,
+    }
+}
+
+/// Eight sender processes; every 30 ms one of them, at random, is killed with kill -9 and
+/// a new one takes its slot (ten kills). Each incarnation's messages arrive in order,
+/// without gaps or duplicates; one that finished delivered all of its messages, one that
+/// was killed exactly what it committed (its count, recorded after each commit, or one
+/// more if it died between the commit and the record).
+fn eight_senders_with_kills_lose_nothing() {
+    let ns = Namespace::new();
+    let name = unique("collect");
+    let counts_name = unique("counts");
+    let _counts = Mapping::create_new(counts_name.as_str(), 4096).unwrap();
+    let counts = _counts.view().map().unwrap();
+    let per_sender = messages_per_sender();
+    let mut inbox = Inbox::create_or_open(name.as_str(), &InboxOptions::new()).unwrap();
+    let mut incarnations: Vec<Incarnation> = (0..8)
+        .map(|who| spawn_sender(&name, &counts_name, who, per_sender))
+        .collect();
+    // Which incarnation holds each slot now; per incarnation, what arrived.
+    let mut in_slot: HashMap<u32, u64> = incarnations
+        .iter()
+        .enumerate()
+        .map(|(who, i)| (i.slot, who as u64))
+        .collect();
+    let mut received: Vec<u64> = vec![0; 8];
+    let mut buf = Vec::new();
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let started = Instant::now();
+    let mut last_kill = Instant::now();
+    let mut kills = 0;
+    loop {
+        if kills < 10 && last_kill.elapsed() >= Duration::from_millis(30) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let mut live = Vec::new();
+            for (w, inc) in incarnations.iter_mut().enumerate() {
+                if !inc.killed && inc.child.try_wait().unwrap().is_none() {
+                    live.push(w);
+                }
+            }
+            if let Some(&victim) = live.get(rng as usize % live.len().max(1)) {
+                incarnations[victim].child.kill().unwrap(); // SIGKILL
+                incarnations[victim].child.wait().unwrap();
+                incarnations[victim].killed = true;
+                kills += 1;
+                let who = incarnations.len() as u64;
+                received.push(0);
+                let new = spawn_sender(&name, &counts_name, who, per_sender / 5);
+                assert_eq!(
+                    new.slot, incarnations[victim].slot,
+                    "the dead sender's slot"
+                );
+                in_slot.insert(new.slot, who);
+                incarnations.push(new);
+            }
+            last_kill = Instant::now();
+        }
+        let quiet = match inbox.recv_timeout(Duration::from_millis(20)) {
+            Ok((slot, received_message)) => {
+                buf.clear();
+                received_message.append_to(&mut buf).unwrap();
+                drop(received_message);
+                let who = u64::from_le_bytes(buf[..8].try_into().unwrap());
+                let seq = u64::from_le_bytes(buf[8..16].try_into().unwrap());
+                let expected_who = in_slot[&slot];
+                // A new incarnation's messages come after all of its slot's old ones.
+                assert!(
+                    who <= expected_who,
+                    "slot {slot}: incarnation {who} after {expected_who}"
+                );
+                assert_eq!(
+                    seq, received[who as usize],
+                    "incarnation {who}: out of order"
+                );
+                let mut expected = Vec::new();
+                message(who, seq, &mut expected);
+                assert_eq!(buf, expected, "incarnation {who} message {seq} differs");
+                received[who as usize] += 1;
+                false
+            }
+            // Nothing for a while, or every sender so far gone: done if none is left.
+            Err(Error::Timeout { .. }) | Err(Error::Disconnected { .. }) => incarnations
+                .iter_mut()
+                .all(|i| i.killed || i.child.try_wait().unwrap().is_some()),
+            Err(e) => panic!("receive: {e}"),
+        };
+        if quiet {
+            // Every sender is done and the rings were empty: nothing more comes.
+            let late = inbox.try_recv().unwrap().map(|(slot, _)| slot);
+            assert_eq!(
+                late, None,
+                "a message after the senders were done and quiet"
+            );
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the run did not end"
+        );
+    }
+    assert!(kills > 0, "the senders finished before any was killed");
+    let mut total = 0;
+    for (who, inc) in incarnations.iter_mut().enumerate() {
+        let recorded = counts.load_u64(who * 8, Ordering::Acquire).unwrap();
+        let got = received[who];
+        total += got;
+        if inc.killed {
+            assert!(
+                got == recorded || got == recorded + 1,
+                "killed incarnation {who}: received {got}, it recorded {recorded} committed"
+            );
+        } else {
+            assert!(inc.child.wait().unwrap().success());
+            assert_eq!(
+                got, inc.count,
+                "incarnation {who} finished, not all arrived"
+            );
+        }
+    }
+    println!(
+        "    {} incarnations ({kills} killed), {total} messages, each sender's in order, {:.1} s",
+        incarnations.len(),
+        started.elapsed().as_secs_f64()
+    );
+    drop((inbox, counts, _counts));
+    ns.assert_empty();
+}
+
+/// One receiver at a time; a slot per sender, freed when its sender goes; Disconnected
+/// once every sender that came is gone; the settings checked.
+fn slots_roles_and_settings() {
+    let ns = Namespace::new();
+    let name = unique("slots");
+    let mut inbox = Inbox::create_or_open(name.as_str(), &InboxOptions::new().senders(2)).unwrap();
+    assert!(matches!(
+        Inbox::open(name.as_str()),
+        Err(Error::EndpointTaken { .. })
+    ));
+    let mut a = InboxSender::open(name.as_str()).unwrap();
+    let b = InboxSender::open(name.as_str()).unwrap();
+    assert_eq!((a.slot(), b.slot()), (0, 1));
+    assert!(matches!(
+        InboxSender::open(name.as_str()),
+        Err(Error::NoFreeSlot { slots: 2, .. })
+    ));
+    a.send(b"from a").unwrap();
+    drop(a);
+    let mut c = InboxSender::open(name.as_str()).unwrap();
+    assert_eq!(c.slot(), 0, "the freed slot");
+    c.send(b"from c").unwrap();
+    let (from, m) = inbox.recv_timeout(PATIENCE).unwrap();
+    assert_eq!((from, m.to_vec().unwrap()), (0, b"from a".to_vec()));
+    drop(m);
+    let (from, m) = inbox.recv_timeout(PATIENCE).unwrap();
+    assert_eq!((from, m.to_vec().unwrap()), (0, b"from c".to_vec()));
+    drop(m);
+    assert_eq!(inbox.senders(), 2);
+    drop((b, c));
+    assert!(matches!(
+        inbox.recv_timeout(PATIENCE),
+        Err(Error::Disconnected { .. })
+    ));
+    for senders in [0, 129] {
+        let e = Inbox::create_or_open(
+            unique("bad").as_str(),
+            &InboxOptions::new().senders(senders),
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::InvalidSetting { .. }), "{e:?}");
+    }
+    let topic = filemap::topic::Publisher::create_or_open(
+        unique("topic").as_str(),
+        &filemap::topic::TopicOptions::new(),
+    )
+    .unwrap();
+    assert!(matches!(
+        InboxSender::open(topic.name().to_string().as_str()),
+        Err(Error::KindMismatch { .. })
+    ));
+    drop((inbox, topic));
+    ns.assert_empty();
+}
