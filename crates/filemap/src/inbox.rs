@@ -26,36 +26,25 @@
 //! nobody else writes: the others go on, and a new sender that takes the slot continues
 //! after the last message the dead one committed, which the receiver still gets.
 //!
-//! Layout of the data area: a control page (layout (u32, 1), sender slots N (u32), each
-//! ring's size (u64); at 64 the receiver's doorbell: sequence (u32), sleepers (u32),
-//! busy-polls (u32)), then N rings, each a channel's control area and ring. Endpoint locks:
-//! 1 is the receiver's (as a channel receiver's), 2 + i sender slot i's.
+//! Layout: an entry of rings (`crate::rings`), one per sender slot; the receiver's doorbell
+//! is the shared one of its control page. Endpoint locks: 1 is the receiver's (as a
+//! channel receiver's), 2 + i sender slot i's.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::channel::endpoint::{BellWords, Bells, Endpoint, Sleep};
-use crate::channel::ring::{self, Ring, RING_OFFSET};
-use crate::channel::{shared, Receiver, RecvSlot, Sender, WaitMode, RECEIVER_LOCK};
+use crate::channel::endpoint::{BellWords, Bells, Endpoint};
+use crate::channel::ring;
+use crate::channel::{Receiver, RecvSlot, Sender, WaitMode, RECEIVER_LOCK};
 use crate::error::{Error, Result};
-use crate::header::Layout;
 use crate::name::{IntoName, Name};
+use crate::rings::{RingSet, Shape};
 use crate::sync::ObjectOptions;
-use crate::sys::{self, CreateMode};
+use crate::sys;
 use crate::vocabulary::{Kind, Side};
 
 /// The most sender slots an inbox can have.
-pub const MAX_SENDERS: u32 = 128;
-
-const CONTROL: usize = 4096;
-const LAYOUT_AT: usize = 0;
-const SENDERS_AT: usize = 4;
-const RING_SIZE_AT: usize = 8;
-const RX_SEQ: usize = 64;
-const RX_SLEEPERS: usize = 68;
-const RX_BUSY: usize = 72;
-const INBOX_LAYOUT: u32 = 1;
+pub const MAX_SENDERS: u32 = crate::rings::MAX_SLOTS;
 /// Sender slot 0's endpoint lock.
 const FIRST_SENDER_LOCK: u8 = 2;
 
@@ -107,158 +96,27 @@ impl InboxOptions {
     }
 }
 
-/// An inbox entry, opened or made: its mapping, its rings, its control words.
-struct Opened {
-    name: Name,
-    memory: Arc<sys::ChannelMemory>,
-    rings: Vec<Ring>,
-    control: *mut u8,
+/// Opens (or makes) the inbox's entry: one ring per sender slot.
+fn open_rings(name: Name, options: Option<&InboxOptions>) -> Result<RingSet> {
+    let shape = options.map(|o| Shape {
+        slots: o.senders,
+        capacity: o.capacity,
+        object: &o.object,
+    });
+    RingSet::open(name, Kind::Inbox, 1, shape, "an inbox's sender slots")
 }
 
-impl Opened {
-    fn open(name: Name, options: Option<&InboxOptions>) -> Result<Opened> {
-        let memory = match options {
-            Some(options) => {
-                if options.senders == 0 || options.senders > MAX_SENDERS {
-                    return Err(Error::InvalidSetting {
-                        setting: "an inbox's sender slots",
-                        value: options.senders.into(),
-                        allowed: "1 to 128",
-                    });
-                }
-                if options.capacity == 0 || options.capacity > 1 << 40 {
-                    return Err(Error::InvalidSize {
-                        size: options.capacity,
-                        problem: "an inbox's rings hold 1 byte to 1 TiB each",
-                    });
-                }
-                let capacity = options.capacity.max(4096).next_power_of_two();
-                let ring_size = RING_OFFSET as u64 + capacity;
-                let mut header = options.object.header(Kind::Inbox, 0, Layout::default())?;
-                header.size = CONTROL as u64 + options.senders as u64 * ring_size;
-                let init = |base: *mut u8| {
-                    // SAFETY: the data area is the control page and N rings of fresh bytes
-                    // in an entry nobody else can see yet, page-aligned.
-                    unsafe {
-                        for i in 0..options.senders as usize {
-                            let at = base.add(CONTROL + i * ring_size as usize);
-                            ring::init(at, capacity);
-                        }
-                        shared::u32_at(base, SENDERS_AT).store(options.senders, Ordering::Relaxed);
-                        shared::u64_at(base, RING_SIZE_AT).store(ring_size, Ordering::Relaxed);
-                        shared::u32_at(base, LAYOUT_AT).store(INBOX_LAYOUT, Ordering::Release);
-                    }
-                    Ok(())
-                };
-                let (memory, header, _) =
-                    sys::create_sync(&name, &header, CreateMode::OrOpen, &init)?;
-                crate::sync::check_kind(&name, &header, Kind::Inbox)?;
-                memory
-            }
-            None => {
-                let (memory, header) = sys::open_sync(&name)?;
-                crate::sync::check_kind(&name, &header, Kind::Inbox)?;
-                memory
-            }
-        };
-        let corrupt = |problem: String| match memory.lost() {
-            Some(offset) => Error::PageFault {
-                name: name.to_string(),
-                offset,
-                truncated: memory.truncated(),
-            },
-            None => Error::Corrupt {
-                name: name.to_string(),
-                problem: format!("the inbox's {problem}"),
-            },
-        };
-        let (base, len) = (memory.base(), memory.len());
-        if len < CONTROL as u64 {
-            return Err(corrupt(format!(
-                "area of {len} bytes has no room for its control page"
-            )));
-        }
-        // SAFETY: the control page is inside the data area (checked above), page-aligned.
-        let (layout, senders, ring_size) = unsafe {
-            (
-                shared::u32_at(base, LAYOUT_AT).load(Ordering::Acquire),
-                shared::u32_at(base, SENDERS_AT).load(Ordering::Relaxed),
-                shared::u64_at(base, RING_SIZE_AT).load(Ordering::Relaxed),
-            )
-        };
-        if layout != INBOX_LAYOUT {
-            return Err(corrupt(format!(
-                "layout is {layout}, but this filemap reads {INBOX_LAYOUT}"
-            )));
-        }
-        let fits = (senders as u64)
-            .checked_mul(ring_size)
-            .and_then(|rings| rings.checked_add(CONTROL as u64))
-            .is_some_and(|end| end <= len);
-        if senders == 0 || senders > MAX_SENDERS || ring_size % 4096 != 0 || !fits {
-            return Err(corrupt(format!(
-                "{senders} rings of {ring_size} bytes do not fit its area of {len} bytes"
-            )));
-        }
-        let rings = (0..senders as u64)
-            .map(|i| {
-                // SAFETY: ring i's `ring_size` bytes lie inside the data area (checked
-                // above), 4096-aligned, mapped while `memory` lives, which every endpoint
-                // over these rings holds.
-                unsafe { Ring::new(base.add(CONTROL + (i * ring_size) as usize), ring_size) }
-                    .and_then(|ring| match ring.layout() {
-                        ring::LAYOUT => Ok(ring),
-                        other => Err(format!("frame layout is {other}, not a channel's")),
-                    })
-                    .map_err(|p| corrupt(format!("ring {i}: {p}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Opened {
-            name,
-            memory: Arc::new(memory),
-            rings,
-            control: base,
-        })
-    }
-
-    fn word(&self, offset: usize) -> &AtomicU32 {
-        // SAFETY: a word of the control page, mapped while `memory` lives.
-        unsafe { shared::u32_at(self.control, offset) }
-    }
-
-    /// The doorbells of the endpoints over ring `i`: the receiver's shared one, and
-    /// sender slot i's, in the ring's control area.
-    fn bells(&self, i: usize) -> Bells {
-        let ring = &self.rings[i];
-        // SAFETY: words of the control page and of ring i's control area, in the memory
-        // every endpoint over these rings holds.
-        unsafe {
-            Bells {
-                receiver: BellWords::new(
-                    sys::Bell::Receiver,
-                    RECEIVER_LOCK,
-                    self.word(RX_SEQ),
-                    self.word(RX_SLEEPERS),
-                    self.word(RX_BUSY),
-                ),
-                sender: BellWords::new(
-                    sys::Bell::Slot(i as u16),
-                    sender_lock(i),
-                    ring.u32_at(ring::TX_SEQ),
-                    ring.u32_at(ring::TX_SLEEPERS),
-                    ring.u32_at(ring::SENDER_BUSY_POLLS),
-                ),
-            }
-        }
-    }
-
-    fn endpoint(&self, i: usize, lock: Option<sys::EndpointLock>) -> Endpoint {
-        Endpoint::from_parts(self.name.clone(), self.memory.clone(), self.rings[i], lock)
-            .with_bells(self.bells(i))
-    }
+/// An endpoint over sender slot `i`'s ring: the receiver's doorbell is the shared one, the
+/// sender's is its ring's own.
+pub(crate) fn endpoint(rings: &RingSet, i: usize, lock: Option<sys::EndpointLock>) -> Endpoint {
+    let bells = Bells {
+        receiver: rings.shared_bell(RECEIVER_LOCK),
+        sender: rings.ring_bell(i, Side::Sender, sys::Bell::Slot(i as u16), sender_lock(i)),
+    };
+    rings.endpoint(i, bells, lock)
 }
 
-fn sender_lock(slot: usize) -> u8 {
+pub(crate) fn sender_lock(slot: usize) -> u8 {
     FIRST_SENDER_LOCK + slot as u8
 }
 
@@ -268,20 +126,9 @@ pub struct Inbox {
     receivers: Vec<Receiver>,
     /// The ring to look at first next time (the one after the last served).
     next: usize,
-    control: ControlWords,
+    /// The receiver's doorbell (in the memory the receivers hold).
+    bell: BellWords,
 }
-
-/// The receiver's doorbell words (in the memory the receivers hold).
-#[derive(Debug)]
-struct ControlWords {
-    seq: *const AtomicU32,
-    sleepers: *const AtomicU32,
-}
-
-// SAFETY: addresses of words in shared memory, used through atomics only.
-unsafe impl Send for ControlWords {}
-// SAFETY: as above.
-unsafe impl Sync for ControlWords {}
 
 impl Inbox {
     /// Opens the inbox `name` as its receiver, making it with `options` if it does not
@@ -297,24 +144,27 @@ impl Inbox {
     }
 
     fn take(name: Name, options: Option<&InboxOptions>) -> Result<Inbox> {
-        let opened = Opened::open(name, options)?;
-        let Some(lock) = opened.memory.lock_endpoint(RECEIVER_LOCK)? else {
+        let rings = open_rings(name, options)?;
+        let Some(lock) = rings.memory.lock_endpoint(RECEIVER_LOCK)? else {
             return Err(Error::EndpointTaken {
-                name: opened.name.to_string(),
+                name: rings.name.to_string(),
                 endpoint: "receiver",
             });
         };
+        Inbox::over(&rings, rings.slots, lock)
+    }
+
+    /// The receiver of the first `slots` rings of `rings` (one per sender slot), holding
+    /// the receiver's endpoint lock: an inbox's, or a service's requests.
+    pub(crate) fn over(rings: &RingSet, slots: u32, lock: sys::EndpointLock) -> Result<Inbox> {
         let mut lock = Some(lock);
-        let receivers = (0..opened.rings.len())
-            .map(|i| Receiver::connect(opened.endpoint(i, lock.take())))
+        let receivers = (0..slots as usize)
+            .map(|i| Receiver::connect(endpoint(rings, i, lock.take())))
             .collect::<Result<Vec<_>>>()?;
         Ok(Inbox {
             receivers,
             next: 0,
-            control: ControlWords {
-                seq: opened.word(RX_SEQ),
-                sleepers: opened.word(RX_SLEEPERS),
-            },
+            bell: rings.shared_bell(RECEIVER_LOCK),
         })
     }
 
@@ -417,14 +267,7 @@ impl Inbox {
     /// Waits until some ring has a frame (or wrap marker) committed at its receiver's
     /// position, or every sender that came is gone, or the deadline passes.
     fn wait(&self, deadline: Option<Instant>) -> Result<bool> {
-        // SAFETY: words of the control page, mapped while the receivers live.
-        let (seq, sleepers) = unsafe { (&*self.control.seq, &*self.control.sleepers) };
-        let sleep = Sleep {
-            bell: sys::Bell::Receiver,
-            seq,
-            sleepers,
-            all_sleepers: None,
-        };
+        let sleep = self.bell.sleep();
         let ready = || self.receivers.iter().any(Receiver::committed_now);
         let gone = || self.all_senders_gone();
         self.first().wait_on(&sleep, deadline, 0, ready, gone)
@@ -471,10 +314,10 @@ impl InboxSender {
     }
 
     fn take(name: Name, options: Option<&InboxOptions>) -> Result<InboxSender> {
-        let opened = Opened::open(name, options)?;
-        for i in 0..opened.rings.len() {
-            if let Some(lock) = opened.memory.lock_endpoint(sender_lock(i))? {
-                let sender = Sender::connect(opened.endpoint(i, Some(lock)))?;
+        let rings = open_rings(name, options)?;
+        for i in 0..rings.rings.len() {
+            if let Some(lock) = rings.memory.lock_endpoint(sender_lock(i))? {
+                let sender = Sender::connect(endpoint(&rings, i, Some(lock)))?;
                 return Ok(InboxSender {
                     sender,
                     slot: i as u32,
@@ -482,8 +325,8 @@ impl InboxSender {
             }
         }
         Err(Error::NoFreeSlot {
-            name: opened.name.to_string(),
-            slots: opened.rings.len() as u32,
+            name: rings.name.to_string(),
+            slots: rings.slots,
         })
     }
 

@@ -64,6 +64,8 @@ mod mapping;
 mod name;
 pub mod namespace;
 mod object;
+mod rings;
+pub mod service;
 mod share;
 mod sliding;
 pub mod sync;

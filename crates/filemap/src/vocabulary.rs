@@ -43,10 +43,12 @@ pub enum Kind {
     Topic,
     /// An inbox: many senders, one receiver.
     Inbox,
+    /// A service: a server and its clients, request and response.
+    Service,
 }
 
 impl Kind {
-    pub(crate) const ALL: [Kind; 8] = [
+    pub(crate) const ALL: [Kind; 9] = [
         Kind::Mapping,
         Kind::Mutex,
         Kind::Event,
@@ -55,6 +57,7 @@ impl Kind {
         Kind::Channel,
         Kind::Topic,
         Kind::Inbox,
+        Kind::Service,
     ];
 
     /// The kind's name as shown by the CLI and in errors (`"mapping"`, `"mutex"`, ...).
@@ -68,6 +71,7 @@ impl Kind {
             Kind::Channel => "channel",
             Kind::Topic => "topic",
             Kind::Inbox => "inbox",
+            Kind::Service => "service",
         }
     }
 
@@ -81,6 +85,7 @@ impl Kind {
             Kind::Channel => 6,
             Kind::Topic => 7,
             Kind::Inbox => 8,
+            Kind::Service => 9,
         }
     }
 

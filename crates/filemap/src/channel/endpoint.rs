@@ -94,6 +94,16 @@ impl BellWords {
         }
     }
 
+    /// Where a waiter on this doorbell sleeps.
+    pub(crate) fn sleep(&self) -> Sleep<'_> {
+        Sleep {
+            bell: self.bell,
+            seq: self.seq(),
+            sleepers: self.sleepers(),
+            all_sleepers: None,
+        }
+    }
+
     fn seq(&self) -> &AtomicU32 {
         // SAFETY: `new`'s contract: mapped while the endpoint holding these words lives,
         // which outlives `&self` here.

@@ -215,6 +215,50 @@ impl Receiver {
         Ok(false)
     }
 
+    /// Waits until a message is ready at the receiver's position, without taking it;
+    /// `false` if the deadline passed first (for a service's client, which looks at a
+    /// response before it takes it).
+    pub(crate) fn wait_message(&mut self, deadline: Option<Instant>) -> Result<bool> {
+        loop {
+            if self.message_ready()? {
+                return Ok(true);
+            }
+            let (ring, claim) = (self.end.ring, self.claim);
+            if !self
+                .end
+                .wait(Side::Receiver, deadline, 0, || ring.committed(claim))?
+            {
+                self.end.intact()?;
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Copies the first bytes of the message at the receiver's position (which
+    /// `message_ready` found) into `buf`, without taking it; how many it copied.
+    pub(crate) fn peek(&self, buf: &mut [u8]) -> Result<usize> {
+        let ring = self.end.ring;
+        match ring
+            .next_frame(self.claim)
+            .map_err(|p| self.end.corrupt(p))?
+        {
+            Next::Frame { payload, len, .. } => {
+                let n = len.min(buf.len());
+                let at = ring.at(payload);
+                // SAFETY: the frame's first `n` bytes, in `[head, tail)`: mapped while the
+                // receiver lives and left alone by the sender (the ownership protocol); the
+                // copy routine is sound against other writers.
+                unsafe { copy_from_shared(at, &mut buf[..n]) }
+                    .map_err(|f| self.end.fault(f, at, len, 0))?;
+                self.end.intact()?;
+                Ok(n)
+            }
+            Next::Empty | Next::Wrap { .. } => Err(self
+                .end
+                .corrupt("the message found at the receiver's position went away".into())),
+        }
+    }
+
     /// The message at the receiver's position, which `message_ready` found there (only
     /// this receiver moves its position: if it is gone, another process changed the ring).
     pub(crate) fn take_ready(&mut self) -> Result<RecvSlot<'_>> {
@@ -350,6 +394,11 @@ impl RecvSlot<'_> {
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The channel's name.
+    pub(crate) fn channel_name(&self) -> &Name {
+        &self.receiver.end.name
     }
 
     /// Whether `address` lies in this message.

@@ -1,0 +1,253 @@
+//! Entries that hold several channel rings: an inbox (one ring per sender slot) and a
+//! service (a request ring and a response ring per client slot). This module owns their
+//! common layout, making and opening them, and the doorbells of the endpoints over their
+//! rings.
+//!
+//! Layout of the data area: a control page, then `slots × rings_per_slot` rings, each a
+//! channel's control area and ring (`crate::channel::ring`, unchanged), ring `k` of slot `i`
+//! at index `k × slots + i`.
+//!
+//! | offset | field |
+//! |---|---|
+//! | 0 | layout (u32, 1), slots (u32), each ring's size (u64), rings per slot (u32) |
+//! | 64 | the shared doorbell (the one receiver's): sequence (u32), sleepers (u32), busy-polls (u32) |
+//! | 256 + 8 i | slot i's word (u64; a service's client generation) |
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::channel::endpoint::{BellWords, Bells, Endpoint};
+use crate::channel::ring::{self, Ring, RING_OFFSET};
+use crate::channel::shared;
+use crate::error::{Error, Result};
+use crate::header::Layout;
+use crate::name::Name;
+use crate::sync::ObjectOptions;
+use crate::sys::{self, CreateMode};
+use crate::vocabulary::{Kind, Side};
+
+/// The most slots such an entry can have.
+pub(crate) const MAX_SLOTS: u32 = 128;
+
+const CONTROL: usize = 4096;
+const LAYOUT_AT: usize = 0;
+const SLOTS_AT: usize = 4;
+const RING_SIZE_AT: usize = 8;
+const PER_SLOT_AT: usize = 16;
+const SHARED_SEQ: usize = 64;
+const SHARED_SLEEPERS: usize = 68;
+const SHARED_BUSY: usize = 72;
+const SLOT_WORDS: usize = 256;
+const RINGS_LAYOUT: u32 = 1;
+
+/// How to make a new entry of this shape.
+pub(crate) struct Shape<'a> {
+    pub(crate) slots: u32,
+    pub(crate) capacity: u64,
+    pub(crate) object: &'a ObjectOptions,
+}
+
+/// An entry of rings, opened or made: its mapping, its rings, its control page.
+pub(crate) struct RingSet {
+    pub(crate) name: Name,
+    pub(crate) memory: Arc<sys::ChannelMemory>,
+    pub(crate) rings: Vec<Ring>,
+    pub(crate) slots: u32,
+    control: *mut u8,
+}
+
+// SAFETY: the control page is shared memory used through atomics only; the rest is owned.
+unsafe impl Send for RingSet {}
+
+impl RingSet {
+    /// Opens the entry `name` of `kind` with `per_slot` rings per slot, making it with
+    /// `shape` if given and it does not exist. `what` names the kind in errors ("an
+    /// inbox's").
+    pub(crate) fn open(
+        name: Name,
+        kind: Kind,
+        per_slot: u32,
+        shape: Option<Shape<'_>>,
+        what: &'static str,
+    ) -> Result<RingSet> {
+        let memory = match shape {
+            Some(shape) => {
+                if shape.slots == 0 || shape.slots > MAX_SLOTS {
+                    return Err(Error::InvalidSetting {
+                        setting: what,
+                        value: shape.slots.into(),
+                        allowed: "1 to 128",
+                    });
+                }
+                if shape.capacity == 0 || shape.capacity > 1 << 40 {
+                    return Err(Error::InvalidSize {
+                        size: shape.capacity,
+                        problem: "a ring holds 1 byte to 1 TiB",
+                    });
+                }
+                let capacity = shape.capacity.max(4096).next_power_of_two();
+                let ring_size = RING_OFFSET as u64 + capacity;
+                let rings = (shape.slots * per_slot) as u64;
+                let mut header = shape.object.header(kind, 0, Layout::default())?;
+                header.size = CONTROL as u64 + rings * ring_size;
+                let slots = shape.slots;
+                let init = |base: *mut u8| {
+                    // SAFETY: the data area is the control page and the rings, fresh bytes
+                    // of an entry nobody else can see yet, page-aligned.
+                    unsafe {
+                        for i in 0..rings as usize {
+                            ring::init(base.add(CONTROL + i * ring_size as usize), capacity);
+                        }
+                        shared::u32_at(base, SLOTS_AT).store(slots, Ordering::Relaxed);
+                        shared::u64_at(base, RING_SIZE_AT).store(ring_size, Ordering::Relaxed);
+                        shared::u32_at(base, PER_SLOT_AT).store(per_slot, Ordering::Relaxed);
+                        shared::u32_at(base, LAYOUT_AT).store(RINGS_LAYOUT, Ordering::Release);
+                    }
+                    Ok(())
+                };
+                let (memory, header, _) =
+                    sys::create_sync(&name, &header, CreateMode::OrOpen, &init)?;
+                crate::sync::check_kind(&name, &header, kind)?;
+                memory
+            }
+            None => {
+                let (memory, header) = sys::open_sync(&name)?;
+                crate::sync::check_kind(&name, &header, kind)?;
+                memory
+            }
+        };
+        let corrupt = |problem: String| match memory.lost() {
+            Some(offset) => Error::PageFault {
+                name: name.to_string(),
+                offset,
+                truncated: memory.truncated(),
+            },
+            None => Error::Corrupt {
+                name: name.to_string(),
+                problem: format!("the {kind}'s {problem}"),
+            },
+        };
+        let (base, len) = (memory.base(), memory.len());
+        if len < CONTROL as u64 {
+            return Err(corrupt(format!(
+                "area of {len} bytes has no room for its control page"
+            )));
+        }
+        // SAFETY: the control page is inside the data area (checked above), page-aligned.
+        let (layout, slots, ring_size, recorded_per_slot) = unsafe {
+            (
+                shared::u32_at(base, LAYOUT_AT).load(Ordering::Acquire),
+                shared::u32_at(base, SLOTS_AT).load(Ordering::Relaxed),
+                shared::u64_at(base, RING_SIZE_AT).load(Ordering::Relaxed),
+                shared::u32_at(base, PER_SLOT_AT).load(Ordering::Relaxed),
+            )
+        };
+        if layout != RINGS_LAYOUT || recorded_per_slot != per_slot {
+            return Err(corrupt(format!(
+                "layout is {layout} with {recorded_per_slot} rings per slot, but this \
+                 filemap reads layout {RINGS_LAYOUT} with {per_slot}"
+            )));
+        }
+        let rings = slots as u64 * per_slot as u64;
+        let fits = rings
+            .checked_mul(ring_size)
+            .and_then(|all| all.checked_add(CONTROL as u64))
+            .is_some_and(|end| end <= len);
+        if slots == 0 || slots > MAX_SLOTS || ring_size % 4096 != 0 || !fits {
+            return Err(corrupt(format!(
+                "{rings} rings of {ring_size} bytes do not fit its area of {len} bytes"
+            )));
+        }
+        let rings = (0..rings)
+            .map(|i| {
+                // SAFETY: ring i's `ring_size` bytes lie inside the data area (checked
+                // above), 4096-aligned, mapped while `memory` lives, which every endpoint
+                // over these rings holds.
+                unsafe { Ring::new(base.add(CONTROL + (i * ring_size) as usize), ring_size) }
+                    .and_then(|ring| match ring.layout() {
+                        ring::LAYOUT => Ok(ring),
+                        other => Err(format!("frame layout is {other}, not a channel's")),
+                    })
+                    .map_err(|p| corrupt(format!("ring {i}: {p}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RingSet {
+            name,
+            memory: Arc::new(memory),
+            rings,
+            slots,
+            control: base,
+        })
+    }
+
+    fn word(&self, offset: usize) -> &AtomicU32 {
+        // SAFETY: a word of the control page, mapped while `memory` lives.
+        unsafe { shared::u32_at(self.control, offset) }
+    }
+
+    /// Slot `i`'s word in the control page.
+    pub(crate) fn slot_word(&self, i: u32) -> &AtomicU64 {
+        debug_assert!(i < self.slots);
+        // SAFETY: an aligned word of the control page (256 + 8 × 128 < 4096), mapped while
+        // `memory` lives.
+        unsafe { shared::u64_at(self.control, SLOT_WORDS + 8 * i as usize) }
+    }
+
+    /// The shared doorbell of the control page, rung for the one receiver that holds `lock`.
+    pub(crate) fn shared_bell(&self, lock: u8) -> BellWords {
+        // SAFETY: words of the control page, in the memory every endpoint over these rings
+        // holds.
+        unsafe {
+            BellWords::new(
+                sys::Bell::Receiver,
+                lock,
+                self.word(SHARED_SEQ),
+                self.word(SHARED_SLEEPERS),
+                self.word(SHARED_BUSY),
+            )
+        }
+    }
+
+    /// The doorbell of one side of ring `index`, in its control area, as bell `bell`, for
+    /// the endpoint that holds `lock`.
+    pub(crate) fn ring_bell(
+        &self,
+        index: usize,
+        side: Side,
+        bell: sys::Bell,
+        lock: u8,
+    ) -> BellWords {
+        let ring = &self.rings[index];
+        let (seq, sleepers, busy) = match side {
+            Side::Receiver => (ring::RX_SEQ, ring::RX_SLEEPERS, ring::RECEIVER_BUSY_POLLS),
+            Side::Sender => (ring::TX_SEQ, ring::TX_SLEEPERS, ring::SENDER_BUSY_POLLS),
+        };
+        // SAFETY: words of the ring's control area, in the memory every endpoint over
+        // these rings holds.
+        unsafe {
+            BellWords::new(
+                bell,
+                lock,
+                ring.u32_at(seq),
+                ring.u32_at(sleepers),
+                ring.u32_at(busy),
+            )
+        }
+    }
+
+    /// An endpoint over ring `index` with these doorbells, holding `lock` if given.
+    pub(crate) fn endpoint(
+        &self,
+        index: usize,
+        bells: Bells,
+        lock: Option<sys::EndpointLock>,
+    ) -> Endpoint {
+        Endpoint::from_parts(
+            self.name.clone(),
+            self.memory.clone(),
+            self.rings[index],
+            lock,
+        )
+        .with_bells(bells)
+    }
+}

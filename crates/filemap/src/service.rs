@@ -1,0 +1,519 @@
+//! Request and response: a [`Server`] and up to N [`Client`]s (N fixed when the service
+//! is made). A client sends requests and receives exactly the responses to its own; a
+//! server may answer one request with several responses (a stream), marking the last.
+//!
+//! ```
+//! # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+//! use filemap::service::{Client, Server, ServiceOptions};
+//! let mut server = Server::create_or_open("upper", &ServiceOptions::new())?;
+//! let mut client = Client::open("upper")?;
+//! let asked = client.send_request(b"hello")?;
+//! let (id, text) = {
+//!     let request = server.recv_request()?;
+//!     (request.id(), request.to_vec()?)
+//! };
+//! server.respond(id, &text.to_ascii_uppercase())?;
+//! let response = client.recv_response()?;
+//! assert_eq!((response.request(), response.is_last()), (asked, true));
+//! assert_eq!(response.to_vec()?, b"HELLO");
+//! # Ok::<(), filemap::Error>(())
+//! ```
+//!
+//! **Design.** Each client slot has two channel rings in one entry (`crate::rings`): its
+//! requests, which the server receives as an inbox does (in turn over the clients, one
+//! doorbell), and its responses, a channel from the server to that client. A request is
+//! its id (8 bytes: the slot's client generation in the high half, a counter in the low)
+//! and the payload; a response is the request's id, its flags (8 bytes: 1 = last) and the
+//! payload. A client keeps the ids it is waiting on and drops any other response: those to
+//! requests it gave up on, and those a server sent to an earlier client of its slot (each
+//! new client takes the next generation). A dead client's pending responses are dropped
+//! (the server's response to it is discarded once its ring is full); a dead server fails
+//! the pending requests of every waiting client with
+//! [`Error::Disconnected`](crate::Error::Disconnected), and a new server takes over the
+//! requests still queued. Endpoint locks: 1 the server's, 2 + i client slot i's.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use crate::channel::endpoint::{Bells, Endpoint};
+use crate::channel::{check_slot_range, Receiver, RecvSlot, Sender, RECEIVER_LOCK};
+use crate::error::{Error, Result};
+use crate::inbox::{self, Inbox};
+use crate::name::{IntoName, Name};
+use crate::rings::{RingSet, Shape, MAX_SLOTS};
+use crate::sync::ObjectOptions;
+use crate::sys;
+use crate::vocabulary::{Kind, Side};
+
+/// A request's header: its id.
+const REQUEST_HEADER: usize = 8;
+/// A response's header: the request's id and the flags.
+const RESPONSE_HEADER: usize = 16;
+const LAST: u64 = 1;
+
+/// The most client slots a service can have.
+pub const MAX_CLIENTS: u32 = MAX_SLOTS;
+
+/// How a new service is made (an existing one keeps its own).
+#[derive(Clone, Copy, Debug)]
+pub struct ServiceOptions {
+    clients: u32,
+    capacity: u64,
+    object: ObjectOptions,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        ServiceOptions::new()
+    }
+}
+
+impl ServiceOptions {
+    /// 8 client slots; 64 KiB rings for each client's requests and responses.
+    pub fn new() -> ServiceOptions {
+        ServiceOptions {
+            clients: 8,
+            capacity: 64 << 10,
+            object: ObjectOptions::new(),
+        }
+    }
+
+    /// How many clients can be connected at once (1 to [`MAX_CLIENTS`]).
+    pub fn clients(mut self, n: u32) -> Self {
+        self.clients = n;
+        self
+    }
+
+    /// The size of each client's request ring and response ring, in bytes.
+    pub fn capacity(mut self, bytes: u64) -> Self {
+        self.capacity = bytes;
+        self
+    }
+
+    /// Permissions and persistence of the service's entry.
+    pub fn object_options(mut self, options: ObjectOptions) -> Self {
+        self.object = options;
+        self
+    }
+}
+
+/// Which request: its client's slot and the id the client gave it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RequestId {
+    client: u32,
+    id: u64,
+}
+
+impl RequestId {
+    /// The client's slot.
+    pub fn client(&self) -> u32 {
+        self.client
+    }
+}
+
+fn open_rings(name: Name, options: Option<&ServiceOptions>) -> Result<RingSet> {
+    let shape = options.map(|o| Shape {
+        slots: o.clients,
+        capacity: o.capacity,
+        object: &o.object,
+    });
+    RingSet::open(name, Kind::Service, 2, shape, "a service's client slots")
+}
+
+/// An endpoint over client `i`'s response ring: the server sends (holding lock 1, waiting
+/// for room on its own bell), the client receives (lock 2 + i).
+fn response_endpoint(rings: &RingSet, i: usize, lock: Option<sys::EndpointLock>) -> Endpoint {
+    let index = rings.slots as usize + i;
+    let bells = Bells {
+        receiver: rings.ring_bell(
+            index,
+            Side::Receiver,
+            sys::Bell::Slot((MAX_SLOTS as usize + i) as u16),
+            inbox::sender_lock(i),
+        ),
+        sender: rings.ring_bell(
+            index,
+            Side::Sender,
+            sys::Bell::Slot((2 * MAX_SLOTS as usize + i) as u16),
+            RECEIVER_LOCK,
+        ),
+    };
+    rings.endpoint(index, bells, lock)
+}
+
+/// The serving end of a service: one at a time.
+#[derive(Debug)]
+pub struct Server {
+    requests: Inbox,
+    responses: Vec<Sender>,
+}
+
+impl Server {
+    /// Opens the service `name` as its server, making it with `options` if it does not
+    /// exist. One server at a time: [`Error::EndpointTaken`] while another lives.
+    pub fn create_or_open(name: impl IntoName, options: &ServiceOptions) -> Result<Server> {
+        Server::take(name.into_name()?, Some(options))
+    }
+
+    /// Opens an existing service as its server: a new server takes over from one that
+    /// closed or died, with the requests still queued.
+    pub fn open(name: impl IntoName) -> Result<Server> {
+        Server::take(name.into_name()?, None)
+    }
+
+    fn take(name: Name, options: Option<&ServiceOptions>) -> Result<Server> {
+        let rings = open_rings(name, options)?;
+        let Some(lock) = rings.memory.lock_endpoint(RECEIVER_LOCK)? else {
+            return Err(Error::EndpointTaken {
+                name: rings.name.to_string(),
+                endpoint: "server",
+            });
+        };
+        let responses = (0..rings.slots as usize)
+            .map(|i| Sender::connect(response_endpoint(&rings, i, None)))
+            .collect::<Result<Vec<_>>>()?;
+        let requests = Inbox::over(&rings, rings.slots, lock)?;
+        Ok(Server {
+            requests,
+            responses,
+        })
+    }
+
+    /// The service's name.
+    pub fn name(&self) -> &Name {
+        self.requests.name()
+    }
+
+    /// How many clients are connected and alive now.
+    pub fn clients(&self) -> usize {
+        self.requests.senders()
+    }
+
+    /// The next request from any client, waiting for one. [`Error::Disconnected`] once
+    /// every client that came is gone and their requests were received.
+    pub fn recv_request(&mut self) -> Result<Request<'_>> {
+        let (client, slot) = self.requests.recv()?;
+        Request::new(client, slot)
+    }
+
+    /// The next request if there is one now.
+    pub fn try_recv_request(&mut self) -> Result<Option<Request<'_>>> {
+        match self.requests.try_recv()? {
+            Some((client, slot)) => Request::new(client, slot).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Like [`recv_request`](Server::recv_request), giving up with [`Error::Timeout`].
+    pub fn recv_request_timeout(&mut self, timeout: Duration) -> Result<Request<'_>> {
+        let (client, slot) = self.requests.recv_timeout(timeout)?;
+        Request::new(client, slot)
+    }
+
+    /// Sends the (last) response to `to`. A client that is gone does not get it: the
+    /// response is dropped, and this returns `Ok`.
+    pub fn respond(&mut self, to: RequestId, payload: &[u8]) -> Result<()> {
+        self.send_response(to, payload, LAST)
+    }
+
+    /// Sends one response of a stream to `to`: more follow, the last with
+    /// [`respond`](Server::respond).
+    pub fn respond_part(&mut self, to: RequestId, payload: &[u8]) -> Result<()> {
+        self.send_response(to, payload, 0)
+    }
+
+    fn send_response(&mut self, to: RequestId, payload: &[u8], flags: u64) -> Result<()> {
+        let Some(sender) = self.responses.get_mut(to.client as usize) else {
+            return Err(Error::InvalidSetting {
+                setting: "a request's client slot",
+                value: to.client.into(),
+                allowed: "a slot of this service",
+            });
+        };
+        let sent = (|| {
+            let mut slot = sender.reserve(RESPONSE_HEADER + payload.len())?;
+            let mut header = [0u8; RESPONSE_HEADER];
+            header[..8].copy_from_slice(&to.id.to_le_bytes());
+            header[8..].copy_from_slice(&flags.to_le_bytes());
+            slot.write_at(0, &header)?;
+            slot.write_at(RESPONSE_HEADER, payload)?;
+            slot.commit();
+            Ok(())
+        })();
+        match sent {
+            // The client is gone (its ring full, nobody reading it): dropped.
+            Err(Error::Disconnected { .. }) => Ok(()),
+            other => other,
+        }
+    }
+}
+
+/// A request received by the server: its id (for the responses) and its payload, read from
+/// the client's ring. Drop it before responding.
+#[derive(Debug)]
+pub struct Request<'a> {
+    id: RequestId,
+    slot: RecvSlot<'a>,
+}
+
+impl<'a> Request<'a> {
+    fn new(client: u32, slot: RecvSlot<'a>) -> Result<Request<'a>> {
+        let mut id = [0u8; REQUEST_HEADER];
+        slot.read_at(0, &mut id).map_err(|e| match e {
+            Error::OutOfRange { .. } => Error::Corrupt {
+                name: slot.channel_name().to_string(),
+                problem: format!("client {client} sent a request without its id"),
+            },
+            other => other,
+        })?;
+        Ok(Request {
+            id: RequestId {
+                client,
+                id: u64::from_le_bytes(id),
+            },
+            slot,
+        })
+    }
+
+    /// The request's id, to respond to.
+    pub fn id(&self) -> RequestId {
+        self.id
+    }
+
+    /// The payload's length.
+    pub fn len(&self) -> usize {
+        self.slot.len() - REQUEST_HEADER
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Copies `buf.len()` bytes of the payload at `offset` into `buf`.
+    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
+        check_slot_range(offset, buf.len(), self.len())?;
+        self.slot.read_at(REQUEST_HEADER + offset, buf)
+    }
+
+    /// Copies the payload into a new vector.
+    pub fn to_vec(&self) -> Result<Vec<u8>> {
+        let mut v = vec![0; self.len()];
+        self.read_at(0, &mut v)?;
+        Ok(v)
+    }
+}
+
+/// A client of a service, in a slot of its own.
+#[derive(Debug)]
+pub struct Client {
+    slot: u32,
+    /// This client's generation of its slot, the high half of its request ids.
+    generation: u64,
+    requests: Sender,
+    responses: Receiver,
+    /// The low half of the next request id.
+    counter: u32,
+    /// The ids of the requests whose last response has not come yet.
+    pending: HashSet<u64>,
+}
+
+impl Client {
+    /// Takes a free client slot of the service `name`; [`Error::NoFreeSlot`] if every slot
+    /// has a live client.
+    pub fn open(name: impl IntoName) -> Result<Client> {
+        Client::take(name.into_name()?, None)
+    }
+
+    /// Like [`open`](Client::open), making the service with `options` if it does not exist
+    /// (a client may start before its server).
+    pub fn create_or_open(name: impl IntoName, options: &ServiceOptions) -> Result<Client> {
+        Client::take(name.into_name()?, Some(options))
+    }
+
+    fn take(name: Name, options: Option<&ServiceOptions>) -> Result<Client> {
+        let rings = open_rings(name, options)?;
+        for i in 0..rings.slots {
+            let Some(lock) = rings.memory.lock_endpoint(inbox::sender_lock(i as usize))? else {
+                continue;
+            };
+            // A new generation: responses meant for an earlier client of the slot are not
+            // this one's.
+            let generation = rings
+                .slot_word(i)
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel)
+                .wrapping_add(1)
+                & 0xffff_ffff;
+            let requests = Sender::connect(inbox::endpoint(&rings, i as usize, Some(lock)))?;
+            let responses = Receiver::connect(response_endpoint(&rings, i as usize, None))?;
+            return Ok(Client {
+                slot: i,
+                generation,
+                requests,
+                responses,
+                counter: 0,
+                pending: HashSet::new(),
+            });
+        }
+        Err(Error::NoFreeSlot {
+            name: rings.name.to_string(),
+            slots: rings.slots,
+        })
+    }
+
+    /// This client's slot.
+    pub fn slot(&self) -> u32 {
+        self.slot
+    }
+
+    /// How many requests wait for their last response.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Sends a request, waiting while the request ring is full; its id.
+    pub fn send_request(&mut self, payload: &[u8]) -> Result<RequestId> {
+        let id = self.generation << 32 | u64::from(self.counter);
+        let mut slot = self.requests.reserve(REQUEST_HEADER + payload.len())?;
+        slot.write_at(0, &id.to_le_bytes())?;
+        slot.write_at(REQUEST_HEADER, payload)?;
+        slot.commit();
+        self.counter = self.counter.wrapping_add(1);
+        self.pending.insert(id);
+        Ok(RequestId {
+            client: self.slot,
+            id,
+        })
+    }
+
+    /// The next response to one of this client's pending requests, waiting for it.
+    /// [`Error::Disconnected`] if the server is gone: every pending request has failed.
+    pub fn recv_response(&mut self) -> Result<Response<'_>> {
+        self.recv_until(None, None)
+    }
+
+    /// Like [`recv_response`](Client::recv_response), giving up with [`Error::Timeout`].
+    pub fn recv_response_timeout(&mut self, timeout: Duration) -> Result<Response<'_>> {
+        self.recv_until(sys::deadline_after(timeout), Some(timeout))
+    }
+
+    /// Sends a request and waits for all of its responses: their payloads, joined.
+    pub fn call(&mut self, payload: &[u8], timeout: Duration) -> Result<Vec<u8>> {
+        let deadline = sys::deadline_after(timeout);
+        let asked = self.send_request(payload)?;
+        let mut answer = Vec::new();
+        loop {
+            let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
+            let response = self.recv_response_timeout(left)?;
+            if response.request() != asked {
+                // A response to an earlier request still pending: not this call's.
+                continue;
+            }
+            let last = response.is_last();
+            response.append_to(&mut answer)?;
+            if last {
+                return Ok(answer);
+            }
+        }
+    }
+
+    fn recv_until(
+        &mut self,
+        deadline: Option<Instant>,
+        timeout: Option<Duration>,
+    ) -> Result<Response<'_>> {
+        let (id, flags) = loop {
+            match self.responses.wait_message(deadline) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(Error::Timeout {
+                        what: self.responses.endpoint().name.to_string(),
+                        after: timeout.unwrap_or_default(),
+                    })
+                }
+                Err(e @ Error::Disconnected { .. }) => {
+                    // The server is gone: every pending request has failed.
+                    self.pending.clear();
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            }
+            let mut header = [0u8; RESPONSE_HEADER];
+            let n = self.responses.peek(&mut header)?;
+            let id = u64::from_le_bytes(header[..8].try_into().unwrap_or_default());
+            let flags = u64::from_le_bytes(header[8..].try_into().unwrap_or_default());
+            if n == RESPONSE_HEADER && self.pending.contains(&id) {
+                break (id, flags);
+            }
+            // Not for a pending request of this client (an earlier client's, one given
+            // up on, or malformed): dropped.
+            drop(self.responses.take_ready()?);
+        };
+        if flags & LAST != 0 {
+            self.pending.remove(&id);
+        }
+        let slot = self.responses.take_ready()?;
+        Ok(Response {
+            request: RequestId {
+                client: self.slot,
+                id,
+            },
+            last: flags & LAST != 0,
+            slot,
+        })
+    }
+}
+
+/// A response received by a client.
+#[derive(Debug)]
+pub struct Response<'a> {
+    request: RequestId,
+    last: bool,
+    slot: RecvSlot<'a>,
+}
+
+impl Response<'_> {
+    /// The request it answers.
+    pub fn request(&self) -> RequestId {
+        self.request
+    }
+
+    /// Whether it is the request's last response.
+    pub fn is_last(&self) -> bool {
+        self.last
+    }
+
+    /// The payload's length.
+    pub fn len(&self) -> usize {
+        self.slot.len() - RESPONSE_HEADER
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Copies `buf.len()` bytes of the payload at `offset` into `buf`.
+    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
+        check_slot_range(offset, buf.len(), self.len())?;
+        self.slot.read_at(RESPONSE_HEADER + offset, buf)
+    }
+
+    /// Copies the payload into a new vector.
+    pub fn to_vec(&self) -> Result<Vec<u8>> {
+        let mut v = Vec::new();
+        self.append_to(&mut v)?;
+        Ok(v)
+    }
+
+    /// Appends the payload to `buf`.
+    pub fn append_to(&self, buf: &mut Vec<u8>) -> Result<()> {
+        let at = buf.len();
+        buf.resize(at + self.len(), 0);
+        let read = self.read_at(0, &mut buf[at..]);
+        if read.is_err() {
+            buf.truncate(at);
+        }
+        read
+    }
+}

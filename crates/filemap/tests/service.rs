@@ -1,0 +1,245 @@
+//! Services between real processes: eight client processes calling one server process,
+//! kill -9 of two clients and of the server (a new server takes over; waiting clients see
+//! `Disconnected` and call again), every answer exactly the caller's own; streams of
+//! responses, stale responses dropped, slots and roles checked, in one process.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{child, role, run_tests, unique, Namespace};
+use filemap::service::{Client, Server, ServiceOptions};
+use filemap::Error;
+
+fn main() {
+    if let Some((role, args)) = role() {
+        std::process::exit(play(&role, &args));
+    }
+    run_tests(&[
+        (
+            "eight_clients_with_kills_get_their_own_answers",
+            eight_clients_with_kills_get_their_own_answers,
+        ),
+        ("streams_and_stale_responses", streams_and_stale_responses),
+        ("slots_and_roles", slots_and_roles),
+    ]);
+}
+
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// What the servers answer to `request`: its bytes reversed, in 1 to 3 parts (by its
+/// first byte).
+fn answer_parts(request: &[u8]) -> Vec<Vec<u8>> {
+    let reversed: Vec<u8> = request.iter().rev().copied().collect();
+    let parts = 1 + request.first().map_or(0, |b| *b as usize % 3);
+    let size = reversed.len().div_ceil(parts).max(1);
+    reversed.chunks(size).map(<[u8]>::to_vec).collect()
+}
+
+fn serve(server: &mut Server) -> Result<(), Error> {
+    loop {
+        let (id, request) = {
+            let r = server.recv_request()?;
+            (r.id(), r.to_vec()?)
+        };
+        let parts = answer_parts(&request);
+        for (k, part) in parts.iter().enumerate() {
+            if k + 1 == parts.len() {
+                server.respond(id, part)?;
+            } else {
+                server.respond_part(id, part)?;
+            }
+        }
+    }
+}
+
+fn play(role: &str, args: &[String]) -> i32 {
+    match role {
+        // Serves until killed.
+        "server" => {
+            let mut server = Server::open(args[0].as_str()).unwrap();
+            println!("ready");
+            std::io::stdout().flush().unwrap();
+            let e = serve(&mut server).unwrap_err();
+            eprintln!("server: {e}");
+            1
+        }
+        // Makes `count` calls, each checked; a call that fails with Disconnected (the
+        // server died) is made again once a server answers. Prints how many calls it made
+        // and how many it made again.
+        "client" => {
+            let count: u32 = args[1].parse().unwrap();
+            let mut client = Client::open(args[0].as_str()).unwrap();
+            println!("ready");
+            std::io::stdout().flush().unwrap();
+            let mut again = 0;
+            for k in 0..count {
+                let request: Vec<u8> = [client.slot() as u8, k as u8]
+                    .into_iter()
+                    .chain(k.to_le_bytes())
+                    .chain((0..k % 200).map(|i| i as u8))
+                    .collect();
+                let expected: Vec<u8> = answer_parts(&request).concat();
+                let deadline = Instant::now() + PATIENCE;
+                loop {
+                    match client.call(&request, PATIENCE) {
+                        Ok(got) => {
+                            assert_eq!(got, expected, "call {k}: not its own answer");
+                            break;
+                        }
+                        Err(Error::Disconnected { .. }) => {
+                            again += 1;
+                            assert!(Instant::now() < deadline, "no server came back");
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                        Err(e) => panic!("call {k}: {e}"),
+                    }
+                }
+            }
+            print!("done {count} again {again}");
+            0
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+fn spawn_ready(role: &str, args: &[&str]) -> (Child, BufReader<std::process::ChildStdout>) {
+    let mut c = child(role, args)
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(c.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready", "{role} did not get ready");
+    (c, out)
+}
+
+/// Eight client processes make 8,000 calls each to a server process; two clients are killed
+/// with kill -9, then the server, and a new server takes over: the six others finish every
+/// call with exactly their own answers (calls that met the dead server are made again).
+fn eight_clients_with_kills_get_their_own_answers() {
+    let ns = Namespace::new();
+    let name = unique("svc");
+    // Keeps the service alive between servers (in the ninth slot).
+    let _keeper = Client::create_or_open(name.as_str(), &ServiceOptions::new().clients(9)).unwrap();
+    let (mut server, _) = spawn_ready("server", &[&name]);
+    let mut clients: Vec<_> = (0..8)
+        .map(|_| spawn_ready("client", &[&name, "8000"]))
+        .collect();
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_millis(30));
+    for victim in [2, 5] {
+        clients[victim].0.kill().unwrap(); // SIGKILL
+        clients[victim].0.wait().unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(30));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    // Long enough for waiting clients to notice (a waiter checks every 50 ms).
+    std::thread::sleep(Duration::from_millis(300));
+    let (mut second, _) = spawn_ready("server", &[&name]);
+    let mut again = 0;
+    for (k, (c, mut out)) in clients.into_iter().enumerate() {
+        if k == 2 || k == 5 {
+            continue;
+        }
+        let mut c = c;
+        let mut report = String::new();
+        std::io::Read::read_to_string(&mut out, &mut report).unwrap();
+        assert!(c.wait().unwrap().success(), "client {k} failed");
+        let words: Vec<&str> = report.split_whitespace().collect();
+        assert_eq!(words[..2], ["done", "8000"], "client {k}: {report}");
+        again += words[3].parse::<u32>().unwrap();
+    }
+    println!(
+        "    6 clients x 8,000 calls answered exactly (2 clients and the server killed; \
+         {again} calls made again after the server died), {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    second.kill().unwrap();
+    second.wait().unwrap();
+    drop(_keeper);
+    ns.assert_empty();
+}
+
+/// A stream of responses ends with the last; a response to a request the client gave up
+/// on (or for an earlier client of the slot) is dropped, not delivered.
+fn streams_and_stale_responses() {
+    let ns = Namespace::new();
+    let name = unique("streams");
+    let mut server = Server::create_or_open(name.as_str(), &ServiceOptions::new()).unwrap();
+    let mut client = Client::open(name.as_str()).unwrap();
+    let asked = client.send_request(b"count").unwrap();
+    let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+    assert_eq!(id, asked);
+    for part in [&b"one"[..], b"two"] {
+        server.respond_part(id, part).unwrap();
+    }
+    server.respond(id, b"three").unwrap();
+    let mut got = Vec::new();
+    loop {
+        let r = client.recv_response_timeout(PATIENCE).unwrap();
+        assert_eq!(r.request(), asked);
+        got.push(r.to_vec().unwrap());
+        if r.is_last() {
+            break;
+        }
+    }
+    assert_eq!(got, [&b"one"[..], b"two", b"three"]);
+    assert_eq!(client.pending(), 0);
+    // An earlier client of the slot asked; its answer comes after it left: the slot's
+    // next client never sees it.
+    let old = client.send_request(b"old").unwrap();
+    let old_id = server.recv_request_timeout(PATIENCE).unwrap().id();
+    assert_eq!(old_id, old);
+    drop(client);
+    let mut fresh = Client::open(name.as_str()).unwrap();
+    assert_eq!(fresh.slot(), old.client());
+    server.respond(old_id, b"stale").unwrap();
+    let new = fresh.send_request(b"new").unwrap();
+    let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+    server.respond(id, b"fresh").unwrap();
+    let r = fresh.recv_response_timeout(PATIENCE).unwrap();
+    assert_eq!((r.request(), r.to_vec().unwrap()), (new, b"fresh".to_vec()));
+    drop(r);
+    drop((fresh, server));
+    ns.assert_empty();
+}
+
+/// One server at a time; a slot per client; a client whose server is gone gets
+/// Disconnected; the settings checked.
+fn slots_and_roles() {
+    let ns = Namespace::new();
+    let name = unique("roles");
+    let server = Server::create_or_open(name.as_str(), &ServiceOptions::new().clients(1)).unwrap();
+    assert!(matches!(
+        Server::open(name.as_str()),
+        Err(Error::EndpointTaken { .. })
+    ));
+    let mut client = Client::open(name.as_str()).unwrap();
+    assert!(matches!(
+        Client::open(name.as_str()),
+        Err(Error::NoFreeSlot { slots: 1, .. })
+    ));
+    client.send_request(b"unanswered").unwrap();
+    drop(server);
+    assert!(matches!(
+        client.recv_response_timeout(PATIENCE),
+        Err(Error::Disconnected { .. })
+    ));
+    assert_eq!(client.pending(), 0, "the pending request failed");
+    for clients in [0, 129] {
+        let e = Server::create_or_open(
+            unique("bad").as_str(),
+            &ServiceOptions::new().clients(clients),
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::InvalidSetting { .. }), "{e:?}");
+    }
+    drop(client);
+    ns.assert_empty();
+}
