@@ -207,11 +207,10 @@ fn holders(e: &EntryInfo) -> String {
 
 fn info(name: &str, as_json: bool) -> Outcome {
     let e = namespace::info(name)?;
-    let topic = e.kind == Some(filemap::Kind::Topic);
     if as_json {
         let mut entry = entry_json(&e);
-        if topic {
-            entry["topic"] = crate::topic_commands::info_json(name)?;
+        if let Some((key, endpoints)) = crate::topic_commands::endpoints_json(name, e.kind)? {
+            entry[key] = endpoints;
         }
         println!("{entry}");
         return Ok(ExitCode::SUCCESS);
@@ -240,9 +239,7 @@ fn info(name: &str, as_json: bool) -> Outcome {
     if let Some(pid) = e.creator_pid {
         rows.push(vec!["creator pid".into(), pid.to_string()]);
     }
-    if topic {
-        rows.extend(crate::topic_commands::info_rows(name)?);
-    }
+    rows.extend(crate::topic_commands::endpoint_rows(name, e.kind)?);
     table(&mut io::stdout().lock(), &rows)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,5 @@
 //! `filemap pub`, `filemap sub`, `filemap hz`: topics from the shell, and what `filemap
-//! info` adds for a topic.
+//! info` adds for objects with endpoints (topics, inboxes, services).
 
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use filemap::topic::{self, Publisher, SlowSubscribers, Subscriber, TopicOptions};
-use filemap::{Error, Name};
+use filemap::{inbox, service, Error, Kind, Name};
 use serde_json::json;
 
 use crate::names::scoped_name;
@@ -187,8 +187,69 @@ pub fn hz(name: &str, global: bool, seconds: Option<u64>, json: bool) -> Outcome
     }
 }
 
+/// The rows `filemap info` adds for an object with endpoints: a topic, an inbox, a service.
+pub fn endpoint_rows(name: &str, kind: Option<Kind>) -> Result<Vec<Vec<String>>, Failure> {
+    let slots = |live: &[u32], of: u32| {
+        let list: Vec<String> = live.iter().map(u32::to_string).collect();
+        format!(
+            "{} of {of}{}",
+            live.len(),
+            if list.is_empty() {
+                String::new()
+            } else {
+                format!(": slots {}", list.join(", "))
+            }
+        )
+    };
+    let alive = |yes: bool| if yes { "alive" } else { "none" }.to_string();
+    Ok(match kind {
+        Some(Kind::Topic) => topic_rows(name)?,
+        Some(Kind::Inbox) => {
+            let i = inbox::info(name)?;
+            vec![
+                vec!["receiver".into(), alive(i.receiver_alive)],
+                vec!["senders".into(), slots(&i.senders, i.slots)],
+            ]
+        }
+        Some(Kind::Service) => {
+            let s = service::info(name)?;
+            vec![
+                vec!["server".into(), alive(s.server_alive)],
+                vec!["clients".into(), slots(&s.clients, s.slots)],
+            ]
+        }
+        _ => Vec::new(),
+    })
+}
+
+/// The field `filemap info --json` adds for an object with endpoints, and its key.
+pub fn endpoints_json(
+    name: &str,
+    kind: Option<Kind>,
+) -> Result<Option<(&'static str, serde_json::Value)>, Failure> {
+    Ok(match kind {
+        Some(Kind::Topic) => Some(("topic", info_json(name)?)),
+        Some(Kind::Inbox) => {
+            let i = inbox::info(name)?;
+            Some((
+                "inbox",
+                json!({"slots": i.slots, "receiver_alive": i.receiver_alive,
+                       "senders": i.senders}),
+            ))
+        }
+        Some(Kind::Service) => {
+            let s = service::info(name)?;
+            Some((
+                "service",
+                json!({"slots": s.slots, "server_alive": s.server_alive, "clients": s.clients}),
+            ))
+        }
+        _ => None,
+    })
+}
+
 /// The rows `filemap info` adds for a topic.
-pub fn info_rows(name: &str) -> Result<Vec<Vec<String>>, Failure> {
+fn topic_rows(name: &str) -> Result<Vec<Vec<String>>, Failure> {
     let t = topic::info(name)?;
     let subscribers = if t.subscribers.is_empty() {
         "-".to_string()
@@ -223,7 +284,7 @@ pub fn info_rows(name: &str) -> Result<Vec<Vec<String>>, Failure> {
 }
 
 /// The fields `filemap info --json` adds for a topic.
-pub fn info_json(name: &str) -> Result<serde_json::Value, Failure> {
+fn info_json(name: &str) -> Result<serde_json::Value, Failure> {
     let t = topic::info(name)?;
     Ok(json!({
         "capacity": t.capacity,

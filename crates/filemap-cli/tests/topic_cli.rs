@@ -156,3 +156,25 @@ fn topic_errors_exit_1_usage_exits_2() {
     let _ = keeper.kill();
     let _ = keeper.wait();
 }
+
+/// `filemap info` on an inbox and a service (made by a program) shows their endpoints.
+#[test]
+fn info_shows_inbox_and_service_endpoints() {
+    let ns = Ns::new();
+    // This test's own objects, in the same namespace directory as its commands.
+    std::env::set_var("FILEMAP_DIR", ns.0.path());
+    let opts = filemap::inbox::InboxOptions::new().senders(3);
+    let _inbox = filemap::inbox::Inbox::create_or_open("jobs", &opts).unwrap();
+    let _sender = filemap::inbox::InboxSender::open("jobs").unwrap();
+    let service_options = filemap::service::ServiceOptions::new();
+    let _client = filemap::service::Client::create_or_open("ask", &service_options).unwrap();
+    let text = ns.ok(&["info", "jobs"]);
+    assert!(
+        text.contains("inbox") && text.contains("1 of 3: slots 0"),
+        "{text}"
+    );
+    let info = json(&ns.ok(&["info", "ask", "--json"]));
+    assert_eq!(info["kind"], "service");
+    assert_eq!(info["service"]["server_alive"], false);
+    assert_eq!(info["service"]["clients"], serde_json::json!([0]));
+}

@@ -291,6 +291,38 @@ impl Inbox {
     }
 }
 
+/// What `filemap info` shows of an inbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboxInfo {
+    /// Sender slots.
+    pub slots: u32,
+    /// Whether a live receiver is connected.
+    pub receiver_alive: bool,
+    /// The slots of the live senders.
+    pub senders: Vec<u32>,
+}
+
+/// Reads what an inbox looks like now, without taking a role in it.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::inbox::{info, Inbox, InboxOptions, InboxSender};
+/// let _rx = Inbox::create_or_open("watched-inbox", &InboxOptions::new().senders(4))?;
+/// let _tx = InboxSender::open("watched-inbox")?;
+/// let i = info("watched-inbox")?;
+/// assert_eq!((i.slots, i.receiver_alive, i.senders), (4, true, vec![0]));
+/// # Ok::<(), filemap::Error>(())
+/// ```
+pub fn info(name: impl IntoName) -> Result<InboxInfo> {
+    let rings = open_rings(name.into_name()?, None)?;
+    let (receiver_alive, senders) = rings.live_endpoints(RECEIVER_LOCK);
+    Ok(InboxInfo {
+        slots: rings.slots,
+        receiver_alive,
+        senders,
+    })
+}
+
 /// One sender of an inbox, in a slot of its own: a channel [`Sender`] (all of its methods:
 /// `send`, `reserve`, ...) whose receiver is the inbox.
 #[derive(Debug)]

@@ -235,6 +235,25 @@ impl RingSet {
         }
     }
 
+    /// Whether the receiving end (lock `receiver_lock`, connected on the first ring) is
+    /// alive, and the slots whose sending end (lock 2 + i, connected on ring i) is.
+    pub(crate) fn live_endpoints(&self, receiver_lock: u8) -> (bool, Vec<u32>) {
+        let connected = |ring: &Ring, state: usize| {
+            ring.u32_at(state).load(Ordering::Acquire) == ring::STATE_CONNECTED
+        };
+        let receiver = connected(&self.rings[0], ring::RECEIVER_STATE)
+            && self.memory.endpoint_alive(receiver_lock);
+        let slots = (0..self.slots)
+            .filter(|&i| {
+                connected(&self.rings[i as usize], ring::SENDER_STATE)
+                    && self
+                        .memory
+                        .endpoint_alive(crate::inbox::sender_lock(i as usize))
+            })
+            .collect();
+        (receiver, slots)
+    }
+
     /// An endpoint over ring `index` with these doorbells, holding `lock` if given.
     pub(crate) fn endpoint(
         &self,

@@ -141,6 +141,37 @@ fn response_endpoint(rings: &RingSet, i: usize, lock: Option<sys::EndpointLock>)
     rings.endpoint(index, bells, lock)
 }
 
+/// What `filemap info` shows of a service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceInfo {
+    /// Client slots.
+    pub slots: u32,
+    /// Whether a live server is connected.
+    pub server_alive: bool,
+    /// The slots of the live clients.
+    pub clients: Vec<u32>,
+}
+
+/// Reads what a service looks like now, without taking a role in it.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::service::{info, Client, ServiceOptions};
+/// let _c = Client::create_or_open("watched-service", &ServiceOptions::new())?;
+/// let i = info("watched-service")?;
+/// assert_eq!((i.slots, i.server_alive, i.clients), (8, false, vec![0]));
+/// # Ok::<(), filemap::Error>(())
+/// ```
+pub fn info(name: impl IntoName) -> Result<ServiceInfo> {
+    let rings = open_rings(name.into_name()?, None)?;
+    let (server_alive, clients) = rings.live_endpoints(RECEIVER_LOCK);
+    Ok(ServiceInfo {
+        slots: rings.slots,
+        server_alive,
+        clients,
+    })
+}
+
 /// The serving end of a service: one at a time.
 #[derive(Debug)]
 pub struct Server {
