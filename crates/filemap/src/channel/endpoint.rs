@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::ring::{self, Ring};
-use super::{WaitMode, LIVENESS_INTERVAL, RECEIVER_LOCK, SENDER_LOCK, SPINS};
+use super::{WaitMode, LIVENESS_INTERVAL, RECEIVER_LOCK, SENDER_LOCK, SPINS, YIELD_AFTER};
 use crate::copy::Fault;
 use crate::error::{Error, Result};
 use crate::header::Layout;
@@ -343,6 +343,12 @@ impl Endpoint {
                 return Ok(ready);
             }
             if self.mode == WaitMode::BusyPoll || spins < SPINS {
+                if self.mode == WaitMode::Blocking && spins >= YIELD_AFTER {
+                    // Past the first spins, give the core to a process that is ready to run
+                    // (another subscriber woken with this one, on a machine with fewer
+                    // cores than processes); with none, this returns at once.
+                    std::thread::yield_now();
+                }
                 if now.duration_since(*last_check) >= LIVENESS_INTERVAL {
                     *last_check = now;
                     self.whole()?;

@@ -111,6 +111,8 @@ pub enum WaitMode {
 pub(crate) const LIVENESS_INTERVAL: Duration = Duration::from_millis(50);
 /// Spins before sleeping, in blocking mode.
 pub(crate) const SPINS: u32 = 2000;
+/// Spins after which a blocking waiter yields its core between rounds of spinning.
+pub(crate) const YIELD_AFTER: u32 = 512;
 /// Polls `recv` makes inline before it takes the general waiting path (they count towards
 /// `SPINS`). A reply in a ping-pong arrives within a few polls (the `pause` between two
 /// polls takes about 25 ns on the AMD EPYC that docs/benchmarks.md was measured on), and
