@@ -7,9 +7,12 @@
 //! 2. throughput of 1 MiB messages: filemap vs iceoryx2 vs a Unix socket, against `memcpy`;
 //! 3. named shared memory set-up ([`setup`]): filemap vs `shared_memory` vs raw `shm_open`;
 //! 4. named mutexes ([`mutex`]): filemap vs `raw_sync` vs a raw robust pthread mutex;
-//! 5. files ([`files`]): filemap's windows vs `memmap2` vs `std::fs::File::read`.
+//! 5. files ([`files`]): filemap's windows vs `memmap2` vs `std::fs::File::read`;
+//! 6. publish-subscribe ([`pubsub`], with the harness's topic rows of `filemap bench
+//!    pubsub`): one publisher to 1, 2 and 4 subscriber processes, filemap's topics vs
+//!    iceoryx2.
 //!
-//! Every measurement that involves two processes re-runs this binary as the partner
+//! Every measurement that involves two processes or more re-runs this binary as the partner
 //! (`filemap-bench bench-partner <role> ...`, dispatched by [`partner_main`]). [`report`]
 //! turns the repetitions into rows (median, spread, ratios), JSON, Markdown and the chart.
 //!
@@ -20,6 +23,7 @@
 pub mod files;
 pub mod messages;
 pub mod mutex;
+pub mod pubsub;
 pub mod report;
 pub mod setup;
 pub mod suite;
@@ -41,6 +45,9 @@ pub fn partner_main(args: &[String]) -> Result<()> {
         return r;
     }
     if let Some(r) = files::partner_role(role, args) {
+        return r;
+    }
+    if let Some(r) = pubsub::partner_role(role, args) {
         return r;
     }
     filemap_harness::partner_role(args)

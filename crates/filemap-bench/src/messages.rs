@@ -21,7 +21,7 @@ use iceoryx2::service::port_factory::publish_subscribe::PortFactory as PubSub;
 
 use crate::{arg, err, finish, read_line, say, Result};
 
-type Ipc = ipc::Service;
+pub(crate) type Ipc = ipc::Service;
 
 /// The environment variable naming the run's private iceoryx2 domain (inherited by the
 /// partners).
@@ -67,7 +67,7 @@ impl Drop for Iceoryx2Domain {
     }
 }
 
-fn node() -> Result<Node<Ipc>> {
+pub(crate) fn node() -> Result<Node<Ipc>> {
     set_log_level(LogLevel::Error);
     NodeBuilder::new()
         .config(&config()?)
@@ -79,7 +79,11 @@ fn node() -> Result<Node<Ipc>> {
 /// A publish-subscribe service of byte slices; both processes open it with the same
 /// settings. `lossless`: the publisher waits for room instead of overwriting the oldest
 /// unread sample (throughput); a ping-pong never has more than one sample in flight.
-fn service(node: &Node<Ipc>, name: &str, lossless: bool) -> Result<PubSub<Ipc, [u8], ()>> {
+pub(crate) fn service(
+    node: &Node<Ipc>,
+    name: &str,
+    lossless: bool,
+) -> Result<PubSub<Ipc, [u8], ()>> {
     node.service_builder(&name.try_into().map_err(err)?)
         .publish_subscribe::<[u8]>()
         .max_publishers(1)
@@ -91,7 +95,7 @@ fn service(node: &Node<Ipc>, name: &str, lossless: bool) -> Result<PubSub<Ipc, [
         .map_err(err)
 }
 
-fn publisher(
+pub(crate) fn publisher(
     service: &PubSub<Ipc, [u8], ()>,
     max_len: usize,
     lossless: bool,
@@ -109,14 +113,14 @@ fn publisher(
 /// Copies `bytes` into a loaned sample and sends it (the zero-copy API: the receiver reads
 /// the sample where the publisher wrote it).
 /// Returns how many subscribers it reached.
-fn publish(publisher: &Publisher<Ipc, [u8], ()>, bytes: &[u8]) -> Result<usize> {
+pub(crate) fn publish(publisher: &Publisher<Ipc, [u8], ()>, bytes: &[u8]) -> Result<usize> {
     let sample = publisher.loan_slice_uninit(bytes.len()).map_err(err)?;
     sample.write_from_slice(bytes).send().map_err(err)
 }
 
 /// Publishes `bytes` until a subscriber gets it: a sample sent while the publisher is not
 /// yet connected to the subscriber reaches nobody (a busy machine can delay the connection).
-fn publish_delivered(publisher: &Publisher<Ipc, [u8], ()>, bytes: &[u8]) -> Result<()> {
+pub(crate) fn publish_delivered(publisher: &Publisher<Ipc, [u8], ()>, bytes: &[u8]) -> Result<()> {
     let deadline = Instant::now() + SILENCE;
     while publish(publisher, bytes)? == 0 {
         if Instant::now() > deadline {
@@ -129,7 +133,7 @@ fn publish_delivered(publisher: &Publisher<Ipc, [u8], ()>, bytes: &[u8]) -> Resu
 
 /// How long a receiver polls without a sample before it gives up (the peer died or lost
 /// the message): the suite fails instead of hanging.
-const SILENCE: Duration = Duration::from_secs(30);
+pub(crate) const SILENCE: Duration = Duration::from_secs(30);
 
 /// Busy-polls the subscriber until a sample arrives and hands its payload to `f`
 /// (iceoryx2's publish-subscribe has no blocking receive: waiting means polling, or a
@@ -139,7 +143,7 @@ fn receive<T>(subscriber: &Subscriber<Ipc, [u8], ()>, f: impl FnOnce(&[u8]) -> T
 }
 
 /// Busy-polls the subscriber until a sample arrives, for at most [`SILENCE`].
-fn next_sample(subscriber: &Subscriber<Ipc, [u8], ()>) -> Result<Sample<Ipc, [u8], ()>> {
+pub(crate) fn next_sample(subscriber: &Subscriber<Ipc, [u8], ()>) -> Result<Sample<Ipc, [u8], ()>> {
     let mut polls = 0u32;
     let mut since: Option<Instant> = None;
     loop {

@@ -8,7 +8,7 @@ use filemap::channel::WaitMode;
 use filemap_harness::{self as harness, Latency, Namespace, THROUGHPUT_MESSAGE};
 
 use crate::report::{self, Kind, Results, Sample, GB_S, MS, NS, US};
-use crate::{err, files, messages, mutex, repetitions, setup, Result};
+use crate::{err, files, messages, mutex, pubsub, repetitions, setup, Result};
 
 pub const LATENCY: &str = "one-way latency";
 pub const WAKE_UP: &str = "wake-up, no payload";
@@ -19,21 +19,34 @@ pub const UNCONTENDED: &str = "uncontended lock + unlock";
 pub const HANDOFF: &str = "hand-off between two processes (per turn)";
 pub const SCAN: &str = "sequential scan";
 pub const RANDOM: &str = "random 4 KiB reads";
+/// The publish-subscribe scenarios, by subscriber count (those of the harness's
+/// [`SUBSCRIBERS`](harness::SUBSCRIBERS)).
+pub const PUBSUB: [(usize, &str); 3] = [
+    (1, "one-way latency to 1 subscriber"),
+    (2, "one-way latency to 2 subscribers"),
+    (4, "one-way latency to 4 subscribers"),
+];
+
+/// The subscriber count of a publish-subscribe scenario.
+pub fn subscribers_of(scenario: &str) -> Option<usize> {
+    PUBSUB.iter().find(|(_, s)| *s == scenario).map(|(n, _)| *n)
+}
 
 /// Message sizes of the latency rows.
 pub const SIZES: [usize; 5] = [8, 64, 1024, 64 << 10, 1 << 20];
 
-const SECTION_TITLES: [&str; 5] = [
+const SECTION_TITLES: [&str; 6] = [
     "Messages between two processes",
     "Throughput",
     "Named shared memory set-up",
     "Named mutex",
     "Files (warm page cache)",
+    "Publish-subscribe: one publisher, several subscriber processes",
 ];
 
 const USAGE: &str = "usage: filemap-bench [--report] [--json] [--docs DIR] [--sections 1,2,...]
 
-Runs filemap side by side with its peers (all five sections by default) and prints the
+Runs filemap side by side with its peers (all six sections by default) and prints the
 tables. --report writes DIR/benchmarks.md and DIR/benchmarks-latency.svg (DIR: the
 workspace's docs/); --json prints one JSON object per row. FILEMAP_BENCH_QUICK=1: a tiny
 run for tests; FILEMAP_BENCH_REPS: repetitions (5); FILEMAP_BENCH_FILE_GIB: file size (4).";
@@ -55,7 +68,7 @@ fn options(args: &[String]) -> Result<Options> {
             .nth(2)
             .unwrap_or(Path::new("."))
             .join("docs"),
-        sections: vec![1, 2, 3, 4, 5],
+        sections: vec![1, 2, 3, 4, 5, 6],
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -92,6 +105,9 @@ struct Run {
     seconds: f64,
     repetitions: usize,
     file_size: u64,
+    /// The most processes the run itself keeps busy at once (5 with the publish-subscribe
+    /// rows, else 2).
+    own_processes: usize,
 }
 
 fn progress(what: impl std::fmt::Display) {
@@ -138,6 +154,9 @@ cores disturb the numbers, busy-polling rows most"
         if has(4) {
             mutex_section(&mut results)?;
         }
+        if has(6) {
+            pubsub_section(&mut results)?;
+        }
     }
     let mut file_size = 0;
     if has(5) {
@@ -148,6 +167,7 @@ cores disturb the numbers, busy-polling rows most"
     results.finish();
     finish_throughput_rows(&mut results);
     finish_file_rows(&mut results);
+    finish_pubsub_rows(&mut results);
     let run = Run {
         machine,
         load: (load_before, load_average()),
@@ -155,10 +175,15 @@ cores disturb the numbers, busy-polling rows most"
         seconds: started.elapsed().as_secs_f64(),
         repetitions: reps,
         file_size,
+        own_processes: if has(6) {
+            harness::SUBSCRIBERS.iter().max().map_or(2, |n| n + 1)
+        } else {
+            2
+        },
     };
     let text = markdown(&results, &run, &o.sections);
     if o.json {
-        println!("{}", results.json());
+        println!("{}", json_with_subscribers(results.json()));
     } else if !o.report {
         println!("{text}");
     }
@@ -263,6 +288,71 @@ fn messages_section(r: &mut Results, memcpy_gb_s: f64) -> Result<()> {
         add("pipe", Kind::Peer, harness::pipe_latency(size)?);
     }
     Ok(())
+}
+
+/// Publish-subscribe: filemap's topic (busy-poll and blocking) and iceoryx2 from one
+/// publisher to 1, 2 and 4 subscriber processes, at 64 B and 1 MiB.
+fn pubsub_section(r: &mut Results) -> Result<()> {
+    progress("publish-subscribe");
+    for (subscribers, scenario) in PUBSUB {
+        for size in harness::PUBSUB_SIZES {
+            let mut add = |system: &str, kind, l| {
+                r.add(
+                    6,
+                    scenario,
+                    size as u64,
+                    system,
+                    kind,
+                    NS,
+                    latency_sample(l),
+                )
+            };
+            add(
+                "filemap busy-poll",
+                Kind::Filemap,
+                harness::topic_latency(size, subscribers, WaitMode::BusyPoll)?,
+            );
+            add(
+                "filemap blocking",
+                Kind::Filemap,
+                harness::topic_latency(size, subscribers, WaitMode::Blocking)?,
+            );
+            add(
+                "iceoryx2 (busy-poll)",
+                Kind::Peer,
+                pubsub::iceoryx2_topic_latency(size, subscribers)?,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The publish-subscribe rows' processes per core; the busy-polling rows with more
+/// processes than cores measure the scheduler.
+fn finish_pubsub_rows(r: &mut Results) {
+    let cores = harness::cores();
+    for row in r.rows.iter_mut().filter(|row| row.section == 6) {
+        let processes = subscribers_of(row.scenario).unwrap_or(1) + 1;
+        row.scheduler_bound =
+            harness::oversubscribed(processes) && row.system.contains("busy-poll");
+        row.extra = format!("{processes} / {cores}");
+    }
+}
+
+/// The JSON rows, with `subscribers` and `oversubscribed` (more processes than cores) on
+/// the publish-subscribe rows.
+fn json_with_subscribers(mut rows: serde_json::Value) -> serde_json::Value {
+    for row in rows.as_array_mut().into_iter().flatten() {
+        let n = row["scenario"].as_str().and_then(subscribers_of);
+        if let (Some(n), Some(object)) = (n, row.as_object_mut()) {
+            object.insert("subscribers".into(), n.into());
+            object.insert(
+                "oversubscribed".into(),
+                harness::oversubscribed(n + 1).into(),
+            );
+        }
+    }
+    rows
 }
 
 fn throughput_section(r: &mut Results, memcpy_gb_s: f64) -> Result<()> {
@@ -431,9 +521,9 @@ fn finish_file_rows(r: &mut Results) {
 
 impl Run {
     /// Whether other work kept the machine busy: load before the run, or more load after it
-    /// than the benchmark's own two processes make.
+    /// than the benchmark's own processes make.
     fn busy(&self) -> bool {
-        self.load.0 > 1.0 || self.load.1 > 3.0
+        self.load.0 > 1.0 || self.load.1 > self.own_processes as f64 + 1.0
     }
 }
 
@@ -553,8 +643,56 @@ over the same views.\n",
             report::size_text(run.file_size),
             files::random_reads()
         ),
+        6 => pubsub_intro(),
         _ => String::new(),
     }
+}
+
+/// What section 6 measures, and which of its rows measure the scheduler on this machine.
+fn pubsub_intro() -> String {
+    let cores = harness::cores();
+    let shared: Vec<String> = PUBSUB
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| harness::oversubscribed(n + 1))
+        .map(|n| n.to_string())
+        .collect();
+    let mut text = format!(
+        "One publisher (the measuring process) and 1, 2 or 4 subscriber processes. A \
+message's latency is until the **last** subscriber has it: from the publisher's clock reading \
+before it reserves (filemap) or loans (iceoryx2) the message and copies it in, to the latest \
+of the subscribers' readings after each copied the payload into its own buffer and released \
+it (`CLOCK_MONOTONIC`, which every process reads alike). It is a one-way time measured \
+directly, not half a round trip as in section 1. Each subscriber then sends its time back \
+(filemap: a channel of its own; iceoryx2: a service of its own), and the next message goes \
+only once every subscriber has answered, so no message waits behind another. Up to {} \
+(1 MiB) to {} (64 B) messages per row after a tenth as many untimed ones, stopping after \
+{} ms of timed messages once {} are in. filemap's topic (a ring of four times the message \
+size, as in section 1) is made with `SlowSubscribers::Block` (the publisher never has to \
+wait here); iceoryx2's service keeps 4 samples per subscriber, with safe overflow, and its \
+subscribers can only poll. The publisher runs on CPU 0 and subscriber k pins itself to \
+CPU 1 + k mod (cores − 1): on a machine with two cores every subscriber shares CPU 1. There \
+is no floor row: with several subscribers it depends on how many cores they have.\n",
+        harness::iterations(1 << 20),
+        harness::iterations(64),
+        harness::ONE_WAY_BUDGET.as_millis(),
+        harness::MIN_ONE_WAY,
+    );
+    if !shared.is_empty() {
+        text.push_str(&format!(
+            "\n**This machine has {cores} cores, so the rows with {} subscribers run more \
+processes than cores** (the column before the note). Their busy-polling rows (filemap \
+busy-poll, and iceoryx2) measure the scheduler, not the messages: a subscriber that has yet \
+to see the message waits for its time slice while another subscriber spins on the same core, \
+so those rows come out in milliseconds for both systems, and their ratios say nothing about \
+either (they are no loss or win of filemap's). filemap's blocking rows let a subscriber sleep \
+once its brief spin is over, so the subscriber behind it on the core waits for that spin \
+only (tens of microseconds). Read those rows as what a machine with too few cores does, and \
+the 1-subscriber rows as the systems' own cost.\n",
+            shared.join(" and ")
+        ));
+    }
+    text
 }
 
 /// The file rows that do the same work (a safe copy of every byte into a buffer) set side
@@ -661,6 +799,16 @@ routine (sound under concurrent writers: SSE moves, `rep movsb` from 4096 bytes)
 memmap2's `copy_from_slice` is a plain `memcpy` over a `&[u8]` that its caller promised \
 nobody writes."
         }
+        s if subscribers_of(s).is_some() => {
+            "Both systems copy a message in once and each subscriber copies it out once, so \
+for 1 MiB messages the copies decide, and what differs is where they land, as in section 1: \
+iceoryx2 takes samples from a pool whose free list is a stack, so with one message in flight \
+every message is written into the same sample, which stays in the caches, while filemap's \
+topic writes successive messages one after another through a ring of four times the message \
+size, into memory last touched several messages ago. The ring is what lets one topic carry \
+messages of any length up to its capacity, keep history for late joiners and tell a lagging \
+subscriber exactly what it missed."
+        }
         _ => "",
     }
 }
@@ -678,14 +826,15 @@ same run. This file and the chart are generated; do not edit them by hand.\n\n",
     md.push_str(&format!(
         "- {}\n",
         if run.pinned {
-            "Pinned: the measuring process runs on CPU 0, its partner process on CPU 1."
+            "Pinned: the measuring process runs on CPU 0, its partner process on CPU 1 (the \
+subscriber processes of the publish-subscribe rows on the cores other than CPU 0, in turn)."
         } else {
             "Not pinned: the machine has one core, or the system refused the affinity."
         }
     ));
     md.push_str(&format!(
         "- Load average (1 minute) before the run {:.2}, after it {:.2} (the benchmark's own \
-two processes count for up to 2 of that){}\n",
+two processes count for up to 2 of that, and its publish-subscribe rows run up to five){}\n",
         run.load.0,
         run.load.1,
         if run.busy() {
@@ -711,7 +860,7 @@ floor and to the best peer. **Bold** rows are filemap's; where filemap is slower
 peer, the note column says so.\n\n",
     );
     for &section in sections {
-        if !(1..=5).contains(&section) {
+        if !(1..=SECTION_TITLES.len()).contains(&section) {
             continue;
         }
         md.push_str(&format!(
@@ -723,6 +872,7 @@ peer, the note column says so.\n\n",
         let extra = match section {
             2 => Some("messages/s"),
             5 => Some("throughput, peak RSS"),
+            6 => Some("processes / cores"),
             _ => None,
         };
         md.push_str(&r.table(section, extra));
@@ -759,7 +909,7 @@ peer, the note column says so.\n\n",
                 format!(
                     "{}{} is {}× the cost of {}",
                     row.system,
-                    if row.size > 0 && row.section <= 2 {
+                    if row.size > 0 && (row.section <= 2 || row.section == 6) {
                         format!(" at {}", report::size_text(row.size))
                     } else {
                         String::new()
@@ -773,7 +923,11 @@ peer, the note column says so.\n\n",
             "- **{scenario}**: filemap is slower: {}. {}{}\n",
             rows.join("; "),
             why(scenario),
-            if busy && (scenario == LATENCY || scenario == THROUGHPUT) {
+            if busy
+                && (scenario == LATENCY
+                    || scenario == THROUGHPUT
+                    || subscribers_of(scenario).is_some())
+            {
                 BUSY
             } else {
                 ""

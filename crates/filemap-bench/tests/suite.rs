@@ -36,7 +36,7 @@ fn quick_run_reports_every_section() {
     );
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = rows.as_array().unwrap();
-    for section in 1..=5 {
+    for section in 1..=6 {
         assert!(
             rows.iter().any(|r| r["section"] == section),
             "no row of section {section}"
@@ -76,11 +76,29 @@ fn quick_run_reports_every_section() {
             assert!(r["ratio_to_floor"].as_f64().unwrap() > 0.0);
         }
     }
+    for (subscribers, scenario) in [
+        (1, "one-way latency to 1 subscriber"),
+        (2, "one-way latency to 2 subscribers"),
+        (4, "one-way latency to 4 subscribers"),
+    ] {
+        for size in [64, 1 << 20] {
+            for system in [
+                "filemap busy-poll",
+                "filemap blocking",
+                "iceoryx2 (busy-poll)",
+            ] {
+                let r = find(scenario, size, system);
+                assert_eq!(r["subscribers"], subscribers, "{r}");
+                assert!(r["oversubscribed"].is_boolean(), "{r}");
+            }
+        }
+    }
     let filemap = find("throughput, 1 MiB messages", 1 << 20, "filemap busy-poll");
     assert!(filemap["ratio_to_best_peer"].as_f64().unwrap() > 0.0);
     let md = std::fs::read_to_string(docs.join("benchmarks.md")).unwrap();
     assert!(md.contains("Machine: "), "{md}");
     assert!(md.contains("## 5. Files"), "{md}");
+    assert!(md.contains("## 6. Publish-subscribe"), "{md}");
     let svg = std::fs::read_to_string(docs.join("benchmarks-latency.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("iceoryx2"));
     std::fs::remove_dir_all(&docs).unwrap();

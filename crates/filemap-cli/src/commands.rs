@@ -96,6 +96,9 @@ pub fn run(command: Command) -> Outcome {
         Command::Bench {
             what: BenchWhat::Channel { json },
         } => Ok(filemap_harness::channel(json)?),
+        Command::Bench {
+            what: BenchWhat::Pubsub { json },
+        } => Ok(filemap_harness::pubsub(json)?),
         Command::BenchPartner { args } => {
             filemap_harness::partner_main(&args)?;
             Ok(ExitCode::SUCCESS)

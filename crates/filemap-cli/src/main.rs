@@ -266,6 +266,15 @@ enum BenchWhat {
         #[arg(long)]
         json: bool,
     },
+    /// One-way latency of a topic from one publisher to 1, 2 and 4 subscriber processes
+    /// (64 B and 1 MiB, busy-poll and blocking), until the last subscriber has copied the
+    /// message out. Rows with more processes than cores are marked (`oversubscribed` in
+    /// JSON): subscribers then share a core, and busy-poll rows measure the scheduler.
+    Pubsub {
+        /// One JSON array of rows (those of `bench channel`, with `subscribers`).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {

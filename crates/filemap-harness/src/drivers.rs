@@ -1,5 +1,6 @@
 //! What each measurement does on the measuring side: filemap's channel, a pipe and a Unix
-//! socket (ping-pong latency and one-way throughput), and the floors: two processes handing
+//! socket (ping-pong latency and one-way throughput), filemap's topics (one-way latency from
+//! one publisher to several subscriber processes), and the floors: two processes handing
 //! one cache line back and forth, a raw futex ping-pong, `memcpy` on one core, and a raw
 //! hand-off of buffers between two processes. The partner's side of each is in
 //! [`roles`](crate::roles).
@@ -13,13 +14,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use filemap::channel::{Receiver, Sender, WaitMode};
+use filemap::topic::{Publisher, TopicOptions};
 use filemap::Mapping;
 
-use crate::measure::{receive_throughput, round_trips, throughput_messages, Latency};
+use crate::measure::{
+    clock_ns, one_way_rounds, receive_throughput, round_trips, subscriber_cpu, throughput_messages,
+    Latency,
+};
 use crate::process::{partner, unique};
 use crate::{err, Result, THROUGHPUT_MESSAGE};
 
-fn mode_arg(mode: WaitMode) -> &'static str {
+pub(crate) fn mode_arg(mode: WaitMode) -> &'static str {
     if mode == WaitMode::BusyPoll {
         "busy-poll"
     } else {
@@ -59,6 +64,118 @@ pub fn filemap_latency(size: usize, mode: WaitMode) -> Result<Latency> {
     drop(tx); // the partner sees Disconnected and exits
     drop(rx);
     child.wait()?;
+    r
+}
+
+/// Subscriber counts of the publish-subscribe rows.
+pub const SUBSCRIBERS: [usize; 3] = [1, 2, 4];
+/// Message sizes of the publish-subscribe rows.
+pub const PUBSUB_SIZES: [usize; 2] = [64, 1 << 20];
+
+/// The acknowledgement a subscriber process sends back for each message: the message's
+/// round (its first 8 bytes) and the [`clock_ns`] time at which the subscriber had copied
+/// it out. The round `u64::MAX` says the subscriber has joined.
+pub fn ack_bytes(round: u64, at_ns: u64) -> [u8; 16] {
+    let mut ack = [0u8; 16];
+    ack[..8].copy_from_slice(&round.to_le_bytes());
+    ack[8..].copy_from_slice(&at_ns.to_le_bytes());
+    ack
+}
+
+/// The round and time of an acknowledgement made by [`ack_bytes`].
+pub fn parse_ack(ack: &[u8]) -> Result<(u64, u64)> {
+    match (ack.get(..8), ack.get(8..16)) {
+        (Some(round), Some(at)) if ack.len() == 16 => Ok((
+            u64::from_le_bytes(round.try_into().expect("8 bytes")),
+            u64::from_le_bytes(at.try_into().expect("8 bytes")),
+        )),
+        _ => Err(err("an acknowledgement of another size")),
+    }
+}
+
+/// The round a message carries in its first 8 bytes.
+pub fn message_round(message: &[u8]) -> Result<u64> {
+    message
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .ok_or_else(|| err("a message shorter than its round number"))
+}
+
+/// The CPU argument of subscriber `k`'s role (`-`: do not pin).
+pub fn subscriber_cpu_arg(k: usize) -> String {
+    subscriber_cpu(k).map_or("-".into(), |c| c.to_string())
+}
+
+/// filemap topic, one publisher (this process) to `subscribers` subscriber processes: the
+/// one-way latency of a message of `size` bytes (at least 8) until the last subscriber has
+/// copied it out. The publisher reads [`clock_ns`], reserves a slot, copies the message in
+/// and commits it; each subscriber receives it into its own buffer (`recv_into`), reads the
+/// clock, and sends that time back over a filemap channel of its own. The latency is the
+/// latest of those times minus the publisher's; the next message goes once every
+/// subscriber has acknowledged this one. Subscriber `k` pins itself to
+/// [`subscriber_cpu`]`(k)`; the topic, its subscribers and the channels back all wait in
+/// `mode`.
+pub fn topic_latency(size: usize, subscribers: usize, mode: WaitMode) -> Result<Latency> {
+    if size < 8 {
+        return Err(err("topic rows carry their round number: 8 bytes at least"));
+    }
+    let topic = unique(&format!("topic-{size}-{subscribers}"));
+    let options = TopicOptions::new()
+        .capacity((size as u64 * 4).max(1 << 16))
+        .max_subscribers(subscribers as u32);
+    let mut publisher = Publisher::create_or_open(topic.as_str(), &options)?;
+    publisher.set_wait_mode(mode);
+    let mut acks = Vec::with_capacity(subscribers);
+    let mut children = Vec::with_capacity(subscribers);
+    for k in 0..subscribers {
+        let back = format!("{topic}-ack{k}");
+        let mut rx = Receiver::create_or_open(back.as_str(), 1 << 16)?;
+        rx.set_wait_mode(mode);
+        acks.push(rx);
+        children.push(partner(&[
+            "topic-subscriber",
+            &topic,
+            &back,
+            mode_arg(mode),
+            &subscriber_cpu_arg(k),
+        ])?);
+    }
+    let mut ack = Vec::with_capacity(16);
+    // Every subscriber has joined (and receives every message from now on).
+    for rx in &mut acks {
+        rx.recv_into(&mut ack)?;
+        if parse_ack(&ack)?.0 != u64::MAX {
+            return Err(err("a subscriber acknowledged a message before joining"));
+        }
+    }
+    let mut message = vec![7u8; size];
+    let mut round = 0u64;
+    let r = one_way_rounds(size, || {
+        round += 1;
+        message[..8].copy_from_slice(&round.to_le_bytes());
+        let start = clock_ns();
+        let mut slot = publisher.reserve(size)?;
+        slot.copy_from_slice(&message)?;
+        slot.commit();
+        let mut last = start;
+        for rx in &mut acks {
+            rx.recv_into(&mut ack)?;
+            let (acked, at) = parse_ack(&ack)?;
+            if acked != round {
+                return Err(err("a subscriber acknowledged another message"));
+            }
+            last = last.max(at);
+        }
+        Ok(last - start)
+    });
+    drop(publisher); // the subscribers see Disconnected and exit
+    drop(acks);
+    for mut child in children {
+        let status = child.wait()?;
+        if r.is_ok() && !status.success() {
+            return Err(err(format!("a subscriber process failed ({status})")));
+        }
+    }
     r
 }
 

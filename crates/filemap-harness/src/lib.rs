@@ -7,12 +7,16 @@
 //! - [`process`]: starting a partner process ([`partner`]), the benchmark's own namespace
 //!   directory ([`Namespace`]) and names unique to a run ([`unique`]);
 //! - [`drivers`]: filemap's channel, a Unix socket, a pipe and the floors (a cache line
-//!   handed back and forth, a raw futex ping-pong, `memcpy`, a raw hand-off of buffers);
+//!   handed back and forth, a raw futex ping-pong, `memcpy`, a raw hand-off of buffers), and
+//!   filemap's topics to several subscriber processes ([`topic_latency`], timed one way
+//!   with [`one_way_rounds`] on the shared [`clock_ns`]);
 //! - [`roles`]: the partner process's side of each of those;
-//! - [`mod@channel`]: `filemap bench channel`, every driver in one run, as a table or JSON.
+//! - [`mod@channel`]: `filemap bench channel`, every driver in one run, as a table or JSON;
+//! - [`mod@pubsub`]: `filemap bench pubsub`, the topic rows, as a table or JSON.
 //!
 //! The partner process is the measuring binary itself, re-run (as
-//! [`std::env::current_exe`]) with the arguments `bench-partner <role> <args>...`: every
+//! [`std::env::current_exe`]) with the arguments `bench-partner <role> <args>...` (once per
+//! subscriber in the publish-subscribe rows): every
 //! binary that measures with this harness must send that first argument
 //! ([`PARTNER_COMMAND`]) to its partner roles, ending with [`partner_role`], or to
 //! [`partner_main`] when it has no roles of its own.
@@ -21,12 +25,14 @@ pub mod channel;
 pub mod drivers;
 pub mod measure;
 pub mod process;
+pub mod pubsub;
 pub mod roles;
 
 pub use channel::channel;
 pub use drivers::*;
 pub use measure::*;
 pub use process::{partner, unique, Namespace};
+pub use pubsub::pubsub;
 pub use roles::{partner_main, partner_role};
 
 /// The first argument that turns a benchmark binary into a partner process.

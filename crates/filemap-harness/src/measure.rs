@@ -1,9 +1,10 @@
 //! Measuring: pinning to cores, the ping-pong and throughput drivers, percentiles, and how
 //! much work a run does.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::{Result, MEASURING_CPU, THROUGHPUT_MESSAGE};
+use crate::{Result, MEASURING_CPU, PARTNER_CPU, THROUGHPUT_MESSAGE};
 
 const THROUGHPUT_BYTES: u64 = 4 << 30;
 
@@ -64,6 +65,69 @@ pub fn round_trips(size: usize, mut round_trip: impl FnMut() -> Result<()>) -> R
     Ok(percentiles(samples))
 }
 
+/// How long the timed messages of one publish-subscribe row may take: a row stops there
+/// (after at least [`MIN_ONE_WAY`] messages) even if it has not sent `iterations(size)`
+/// (a tenth of both in [`quick`] mode).
+/// Rows whose busy-polling processes outnumber the cores take milliseconds per message and
+/// end here; the others finish their count first.
+pub const ONE_WAY_BUDGET: Duration = Duration::from_millis(500);
+/// The fewest timed messages of a publish-subscribe row (unless [`quick`]).
+pub const MIN_ONE_WAY: usize = 100;
+
+/// Runs `one_way` (one message out, and back the time at which it arrived) up to
+/// `iterations(size)` times, or for [`ONE_WAY_BUDGET`], after a tenth as many untimed
+/// warm-up messages (at most a tenth of the budget). `one_way` returns the message's one-way
+/// latency in nanoseconds, measured on [`clock_ns`] across processes; the next message
+/// goes only after the last one arrived, so no message waits for another.
+pub fn one_way_rounds(size: usize, mut one_way: impl FnMut() -> Result<u64>) -> Result<Latency> {
+    let n = iterations(size);
+    // In quick mode, a tenth of the budget and of the fewest messages.
+    let (budget, least) = if quick() {
+        (ONE_WAY_BUDGET / 10, (MIN_ONE_WAY / 10).min(n))
+    } else {
+        (ONE_WAY_BUDGET, MIN_ONE_WAY.min(n))
+    };
+    let start = Instant::now();
+    for _ in 0..n / 10 {
+        one_way()?;
+        if start.elapsed() > budget / 10 {
+            break;
+        }
+    }
+    let start = Instant::now();
+    let mut samples = Vec::with_capacity(n);
+    while samples.len() < n {
+        samples.push(Duration::from_nanos(one_way()?));
+        if samples.len() >= least && start.elapsed() > budget {
+            break;
+        }
+    }
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_nanos() as f64;
+    Ok(Latency {
+        p50_ns: at(0.50),
+        p99_ns: at(0.99),
+    })
+}
+
+/// Nanoseconds on a clock that every process of the machine reads alike, for one-way times
+/// measured across processes: `CLOCK_MONOTONIC` on Linux, the system clock elsewhere
+/// (precise to 100 ns on Windows, and subject to its adjustments).
+pub fn clock_ns() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+    }
+}
+
 /// Percentiles of one-way times (half the round trips), in nanoseconds.
 fn percentiles(mut round_trips: Vec<Duration>) -> Latency {
     round_trips.sort();
@@ -104,11 +168,47 @@ pub fn pin_to(cpu: usize) -> bool {
 }
 
 /// Pins the measuring process to [`MEASURING_CPU`] when the machine has two cores or more
-/// (partners pin themselves to [`PARTNER_CPU`](crate::PARTNER_CPU)); whether it did. Call
+/// (partners pin themselves to [`PARTNER_CPU`]); whether it did. Call
 /// it before starting partners: children inherit the pin until they set their own.
 pub fn pin_measuring_process() -> bool {
-    let two_cores = std::thread::available_parallelism()
-        .map(|n| n.get() >= 2)
-        .unwrap_or(false);
-    two_cores && pin_to(MEASURING_CPU)
+    let two_cores = cores() >= 2;
+    let pinned = two_cores && pin_to(MEASURING_CPU);
+    PINNED.store(pinned, Ordering::Relaxed);
+    pinned
+}
+
+/// The machine's cores as this process first saw them (before [`pin_measuring_process`]
+/// narrowed them to one).
+static CORES: AtomicUsize = AtomicUsize::new(0);
+/// Whether [`pin_measuring_process`] pinned this process.
+static PINNED: AtomicBool = AtomicBool::new(false);
+
+/// The cores this process may run on, counted the first time it asks (call it, or
+/// [`pin_measuring_process`], before pinning).
+pub fn cores() -> usize {
+    match CORES.load(Ordering::Relaxed) {
+        0 => {
+            let n = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1);
+            CORES.store(n, Ordering::Relaxed);
+            n
+        }
+        n => n,
+    }
+}
+
+/// The core subscriber process `k` of a publish-subscribe row pins itself to: the cores
+/// other than the measuring process's, in turn (on a machine with two cores every
+/// subscriber shares the partner's core); `None` when the measuring process is not pinned.
+pub fn subscriber_cpu(k: usize) -> Option<usize> {
+    let cores = cores();
+    (PINNED.load(Ordering::Relaxed) && cores >= 2).then(|| PARTNER_CPU + k % (cores - 1))
+}
+
+/// Whether `processes` (a publisher and its subscribers) outnumber this machine's cores:
+/// then some of them take turns on a core, and a busy-polling row measures the scheduler's
+/// time slices (a subscriber waits while another spins) rather than the messages.
+pub fn oversubscribed(processes: usize) -> bool {
+    processes > cores()
 }

@@ -5,12 +5,15 @@ use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use filemap::channel::{Receiver, Sender};
+use filemap::topic::Subscriber;
 use filemap::Mapping;
 
+use crate::drivers::{
+    ack_bytes, hand_off_views, message_round, parse_mode, spin_until, HAND_OFF_BUFFERS,
+};
 #[cfg(target_os = "linux")]
 use crate::drivers::{futex_wait_for, futex_wake};
-use crate::drivers::{hand_off_views, parse_mode, spin_until, HAND_OFF_BUFFERS};
-use crate::measure::pin_to;
+use crate::measure::{clock_ns, pin_to};
 use crate::{err, Result, PARTNER_CPU, THROUGHPUT_MESSAGE};
 
 /// The partner process's side of each measurement here (`args[0]` is the role), or `None`
@@ -27,6 +30,7 @@ pub fn partner_role(args: &[String]) -> Option<Result<()>> {
             | "line-echo"
             | "futex-echo"
             | "hand-off-source"
+            | "topic-subscriber"
     ) {
         return None;
     }
@@ -63,6 +67,30 @@ fn run_partner_role(role: &str, args: &[String]) -> Result<()> {
                 let mut slot = tx.reserve(message.len())?;
                 slot.copy_from_slice(&message)?;
                 slot.commit();
+            }
+        }
+        // A subscriber of `topic_latency`: pins itself to its core, joins, says so, then
+        // acknowledges each message with the time it had copied it out, until the
+        // publisher goes.
+        "topic-subscriber" => {
+            if let Ok(cpu) = arg(4)?.parse() {
+                pin_to(cpu);
+            }
+            let mode = parse_mode(arg(3)?);
+            let mut sub = Subscriber::open(arg(1)?)?;
+            sub.set_wait_mode(mode);
+            let mut tx = Sender::create_or_open(arg(2)?, 1 << 16)?;
+            tx.set_wait_mode(mode);
+            tx.send(&ack_bytes(u64::MAX, 0))?;
+            let mut message = Vec::new();
+            loop {
+                match sub.recv_into(&mut message) {
+                    Ok(_) => {}
+                    Err(filemap::Error::Disconnected { .. }) => break,
+                    Err(e) => return Err(e.into()),
+                }
+                let at = clock_ns();
+                tx.send(&ack_bytes(message_round(&message)?, at))?;
             }
         }
         "stream-echo" => {
