@@ -16,7 +16,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::channel::endpoint::{BellWords, Bells, Endpoint};
+use crate::channel::endpoint::{check_failed, BellWords, Bells, Endpoint};
 use crate::channel::ring::{self, Ring, RING_OFFSET};
 use crate::channel::shared;
 use crate::error::{Error, Result};
@@ -116,17 +116,8 @@ impl RingSet {
                 memory
             }
         };
-        let corrupt = |problem: String| match memory.lost() {
-            Some(offset) => Error::PageFault {
-                name: name.to_string(),
-                offset,
-                truncated: memory.truncated(),
-            },
-            None => Error::Corrupt {
-                name: name.to_string(),
-                problem: format!("the {kind}'s {problem}"),
-            },
-        };
+        let corrupt =
+            |problem: String| check_failed(&memory, &name, format!("the {kind}'s {problem}"));
         let (base, len) = (memory.base(), memory.len());
         if len < CONTROL as u64 {
             return Err(corrupt(format!(
@@ -217,22 +208,7 @@ impl RingSet {
         bell: sys::Bell,
         lock: u8,
     ) -> BellWords {
-        let ring = &self.rings[index];
-        let (seq, sleepers, busy) = match side {
-            Side::Receiver => (ring::RX_SEQ, ring::RX_SLEEPERS, ring::RECEIVER_BUSY_POLLS),
-            Side::Sender => (ring::TX_SEQ, ring::TX_SLEEPERS, ring::SENDER_BUSY_POLLS),
-        };
-        // SAFETY: words of the ring's control area, in the memory every endpoint over
-        // these rings holds.
-        unsafe {
-            BellWords::new(
-                bell,
-                lock,
-                ring.u32_at(seq),
-                ring.u32_at(sleepers),
-                ring.u32_at(busy),
-            )
-        }
+        BellWords::in_ring(&self.rings[index], side, bell, lock)
     }
 
     /// Whether the receiving end (lock `receiver_lock`, connected on the first ring) is

@@ -68,24 +68,25 @@ impl BellWords {
 
     /// A channel side's doorbell, in its ring's control area.
     fn of_ring(ring: &Ring, side: Side) -> BellWords {
-        let (seq, sleepers, busy, lock) = match side {
-            Side::Receiver => (
-                ring::RX_SEQ,
-                ring::RX_SLEEPERS,
-                ring::RECEIVER_BUSY_POLLS,
-                RECEIVER_LOCK,
-            ),
-            Side::Sender => (
-                ring::TX_SEQ,
-                ring::TX_SLEEPERS,
-                ring::SENDER_BUSY_POLLS,
-                SENDER_LOCK,
-            ),
+        let lock = match side {
+            Side::Receiver => RECEIVER_LOCK,
+            Side::Sender => SENDER_LOCK,
         };
-        // SAFETY: words of the ring's control area, which its endpoint keeps mapped.
+        BellWords::in_ring(ring, side, side.into(), lock)
+    }
+
+    /// One side's doorbell words in `ring`'s control area, rung as `bell`, for the endpoint
+    /// that holds `lock` (an inbox's or a service's rings name their bells and locks).
+    pub(crate) fn in_ring(ring: &Ring, side: Side, bell: sys::Bell, lock: u8) -> BellWords {
+        let (seq, sleepers, busy) = match side {
+            Side::Receiver => (ring::RX_SEQ, ring::RX_SLEEPERS, ring::RECEIVER_BUSY_POLLS),
+            Side::Sender => (ring::TX_SEQ, ring::TX_SLEEPERS, ring::SENDER_BUSY_POLLS),
+        };
+        // SAFETY: words of the ring's control area, which every endpoint over the ring
+        // keeps mapped.
         unsafe {
             BellWords::new(
-                side.into(),
+                bell,
                 lock,
                 ring.u32_at(seq),
                 ring.u32_at(sleepers),
@@ -150,6 +151,22 @@ impl Bells {
     }
 }
 
+/// The error for shared memory that fails a check when an object is opened: what was read
+/// is zeros that replaced lost memory (`Error::PageFault`), or the object is corrupt.
+pub(crate) fn check_failed(memory: &sys::ChannelMemory, name: &Name, problem: String) -> Error {
+    match memory.lost() {
+        Some(offset) => Error::PageFault {
+            name: name.to_string(),
+            offset,
+            truncated: memory.truncated(),
+        },
+        None => Error::Corrupt {
+            name: name.to_string(),
+            problem,
+        },
+    }
+}
+
 /// The shared part of both endpoints: the mapped entry, the ring, the name.
 #[derive(Debug)]
 pub(crate) struct Endpoint {
@@ -210,17 +227,8 @@ impl Endpoint {
                 ring::LAYOUT => Ok(ring),
                 other => Err(format!("its frame layout is {other}, not a channel's")),
             })
-            .map_err(|problem| match memory.lost() {
-                // What was read is zeros that replaced lost memory, not a corrupt ring.
-                Some(offset) => Error::PageFault {
-                    name: name.to_string(),
-                    offset,
-                    truncated: memory.truncated(),
-                },
-                None => Error::Corrupt {
-                    name: name.to_string(),
-                    problem: format!("the channel's ring: {problem}"),
-                },
+            .map_err(|problem| {
+                check_failed(&memory, &name, format!("the channel's ring: {problem}"))
             })?;
         let byte = match side {
             Side::Sender => SENDER_LOCK,

@@ -423,16 +423,8 @@ impl Topic {
                 memory
             }
         };
-        let corrupt = |problem: String| match memory.lost() {
-            Some(offset) => Error::PageFault {
-                name: name.to_string(),
-                offset,
-                truncated: memory.truncated(),
-            },
-            None => Error::Corrupt {
-                name: name.to_string(),
-                problem: format!("the topic's {problem}"),
-            },
+        let corrupt = |problem: String| {
+            crate::channel::endpoint::check_failed(&memory, &name, format!("the topic's {problem}"))
         };
         // SAFETY: the data area is mapped for as long as `memory` lives, which the
         // endpoint keeps beside the ring and the area; `new` checks the sizes.
