@@ -12,7 +12,10 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use filemap::channel::{Receiver, Sender};
+use filemap::inbox::{Inbox, InboxSender};
+use filemap::service::{Client, Server};
 use filemap::sync::{NamedEvent, NamedMutex, NamedSemaphore, SharedMutex};
+use filemap::topic::{Publisher, Subscriber};
 use filemap::{BackingFileProblem, Error, Mapping};
 
 /// One test's namespace directory, passed to the library through `FILEMAP_DIR` (each test
@@ -131,7 +134,13 @@ fn every_opener_refuses(name: &str, check: impl Fn(&Error) -> bool) {
         Err(e) => assert!(check(&e), "{name}: Mapping::open: unexpected {e:?}"),
         Ok(_) => panic!("{name}: Mapping::open accepted a bad entry"),
     }
-    let others: [(&str, Result<(), Error>); 7] = [
+    let others: [(&str, Result<(), Error>); 13] = [
+        ("Publisher", Publisher::open(name).map(drop)),
+        ("Subscriber", Subscriber::open(name).map(drop)),
+        ("Inbox", Inbox::open(name).map(drop)),
+        ("InboxSender", InboxSender::open(name).map(drop)),
+        ("Server", Server::open(name).map(drop)),
+        ("Client", Client::open(name).map(drop)),
         ("NamedMutex", NamedMutex::open(name).map(drop)),
         ("NamedEvent", NamedEvent::open(name).map(drop)),
         ("NamedSemaphore", NamedSemaphore::open(name).map(drop)),
@@ -252,6 +261,21 @@ fn bad_entries_are_typed_errors_and_ls_gc_survive_them() {
             entry(6, 8192, page + 100),
             "does not fit",
         ),
+        (
+            "topic-truncated",
+            entry(7, 16384, page + 100),
+            "does not fit",
+        ),
+        (
+            "inbox-truncated",
+            entry(8, 16384, page + 100),
+            "does not fit",
+        ),
+        (
+            "service-truncated",
+            entry(9, 16384, page + 100),
+            "does not fit",
+        ),
     ];
     for (name, bytes, what) in &cases {
         ns.write_entry(name, bytes);
@@ -290,6 +314,39 @@ fn bad_entries_are_typed_errors_and_ls_gc_survive_them() {
         }
     }
     ns.write_entry("channel-capacity", &channel);
+
+    // A topic, an inbox and a service whose data areas hold only zeros (as if a writer
+    // had wiped them), and an inbox whose control page claims more rings than it holds.
+    for (name, kind, what) in [
+        ("zeroed-topic", 7, "capacity (0 bytes)"),
+        ("zeroed-inbox", 8, "layout is 0"),
+        ("zeroed-service", 9, "layout is 0"),
+    ] {
+        let mut bytes = entry(kind, 4 * 4096, 5 * 4096);
+        bytes[16..20].copy_from_slice(&1u32.to_le_bytes()); // persistent
+        ns.write_entry(name, &bytes);
+        every_opener_refuses(name, |_| true);
+        let opened = match kind {
+            7 => Subscriber::open(name).map(drop),
+            8 => Inbox::open(name).map(drop),
+            _ => Client::open(name).map(drop),
+        };
+        match opened {
+            Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains(what), "{e}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    let mut greedy = entry(8, 4 * 4096, 5 * 4096);
+    greedy[16..20].copy_from_slice(&1u32.to_le_bytes());
+    greedy[4096..4100].copy_from_slice(&1u32.to_le_bytes()); // layout
+    greedy[4100..4104].copy_from_slice(&100u32.to_le_bytes()); // slots
+    greedy[4104..4112].copy_from_slice(&8192u64.to_le_bytes()); // ring size
+    greedy[4112..4116].copy_from_slice(&1u32.to_le_bytes()); // rings per slot
+    ns.write_entry("greedy-inbox", &greedy);
+    match InboxSender::open("greedy-inbox") {
+        Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("do not fit"), "{e}"),
+        other => panic!("an inbox claiming 100 rings: {other:?}"),
+    }
 
     // A directory and a fifo where an entry should be.
     std::fs::create_dir(ns.entry_path("a-directory")).unwrap();
@@ -350,7 +407,8 @@ fn bad_entries_are_typed_errors_and_ls_gc_survive_them() {
         corrupt_saying("file path length 4000"),
     );
 
-    let bad = cases.len() + 6;
+    // (With the channel, topic, inbox and service above whose headers are valid.)
+    let bad = cases.len() + 10;
     assert_eq!(ns.entries().len(), bad);
 
     // ls lists every bad entry with its problem, and exits 0.
@@ -365,7 +423,17 @@ fn bad_entries_are_typed_errors_and_ls_gc_survive_them() {
     assert_eq!(listed.len(), bad, "{listed:?}");
     for e in listed {
         // ls reads headers, not what is inside an object: the channel's is valid.
-        if e["name"] == "Local\\channel-capacity" {
+        let inside = [
+            "channel-capacity",
+            "zeroed-topic",
+            "zeroed-inbox",
+            "zeroed-service",
+        ];
+        if inside
+            .iter()
+            .chain(["greedy-inbox"].iter())
+            .any(|n| e["name"] == format!("Local\\{n}"))
+        {
             continue;
         }
         assert!(
@@ -419,6 +487,10 @@ fn bad_entries_are_typed_errors_and_ls_gc_survive_them() {
         "a-fifo",
         "channel-capacity",
         "future-version",
+        "zeroed-topic",
+        "zeroed-inbox",
+        "zeroed-service",
+        "greedy-inbox",
     ];
     let mut expected: Vec<&str> = cases
         .iter()
@@ -431,12 +503,21 @@ fn bad_entries_are_typed_errors_and_ls_gc_survive_them() {
     std::fs::remove_dir(ns.entry_path("a-directory")).unwrap();
     std::fs::remove_file(ns.entry_path("a-fifo")).unwrap();
     std::fs::remove_file(ns.entry_path("future-version")).unwrap();
-    // The persistent channel has a valid header: rm removes it.
-    let out = ns.cli(&["rm", "channel-capacity"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // The persistent channel, topic, inboxes and service have valid headers: rm removes
+    // them.
+    for name in [
+        "channel-capacity",
+        "zeroed-topic",
+        "zeroed-inbox",
+        "zeroed-service",
+        "greedy-inbox",
+    ] {
+        let out = ns.cli(&["rm", name]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     assert_eq!(ns.entries(), Vec::<String>::new());
 }

@@ -118,10 +118,107 @@ pub fn channel(data: &[u8]) {
     let _ = tx.send_timeout(&[1; 100], Duration::from_millis(1));
 }
 
+/// Creates a topic (`data[0]` picks the slow-subscriber policy), publishes a few messages,
+/// overwrites its shared memory with `data[2 + n..]` the way a hostile writer could (see
+/// [`Subscriber::overwrite_shared_memory`](crate::topic::Subscriber)), then opens a
+/// publisher and two subscribers and runs the script `data[2..2 + n]` (`n = data[1]`): each
+/// byte publishes, receives on one subscriber or the other, or makes the second join
+/// again. Every call must end with a message, nothing, or a typed error. Needs a namespace
+/// (`FILEMAP_DIR`).
+pub fn topic(data: &[u8]) {
+    use crate::topic::{Publisher, SlowSubscribers, Subscriber, TopicOptions};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let [policy, n, rest @ ..] = data else {
+        return;
+    };
+    let (script, memory) = rest.split_at((*n as usize).min(rest.len()));
+    let name = format!(
+        "fuzz-topic-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let options = TopicOptions::new()
+        .capacity(4096)
+        .max_subscribers(3)
+        .history(2)
+        .slow_subscribers(if policy & 1 == 0 {
+            SlowSubscribers::Block
+        } else {
+            SlowSubscribers::DropOldest
+        });
+    let first = Subscriber::create_or_open(name.as_str(), &options).expect("create a topic");
+    if let Ok(mut p) = Publisher::open(name.as_str()) {
+        for i in 0..3u8 {
+            let _ = p.try_publish(&[i; 40]);
+        }
+    }
+    // SAFETY: nobody else knows the name, and no sample is borrowed.
+    unsafe { first.overwrite_shared_memory(memory) };
+    let opened = (
+        Publisher::open(name.as_str()),
+        Subscriber::open(name.as_str()),
+        Subscriber::open(name.as_str()),
+    );
+    drop(first);
+    let (Ok(mut publisher), Ok(mut a), Ok(mut b)) = opened else {
+        return; // refused as corrupt: fine
+    };
+    let acceptable = |e: &Error| {
+        matches!(
+            e,
+            Error::Corrupt { .. }
+                | Error::Disconnected { .. }
+                | Error::Lagged { .. }
+                | Error::Timeout { .. }
+                | Error::NoFreeSlot { .. }
+        )
+    };
+    let mut buf = Vec::new();
+    for &op in script {
+        let outcome = match op % 4 {
+            0 => {
+                let len = ((op as usize) >> 2).min(publisher.max_message_len());
+                publisher.try_publish(&vec![op; len]).map(drop)
+            }
+            1 | 2 => {
+                let sub = if op % 4 == 1 { &mut a } else { &mut b };
+                match sub.try_recv() {
+                    Ok(Some(sample)) => {
+                        buf.clear();
+                        sample.append_to(&mut buf)
+                    }
+                    other => other.map(drop),
+                }
+            }
+            _ => Subscriber::open_latest(name.as_str()).map(|s| b = s),
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(e) if acceptable(&e) => {}
+            Err(e) => panic!("unexpected error from a corrupt topic: {e:?}"),
+        }
+    }
+    // The waiting calls give up too.
+    for result in [
+        a.recv_timeout(Duration::from_millis(1)).map(drop),
+        publisher
+            .publish_timeout(&[1; 100], Duration::from_millis(1))
+            .map(drop),
+    ] {
+        if let Err(e) = result {
+            assert!(
+                acceptable(&e),
+                "unexpected error from a corrupt topic: {e:?}"
+            );
+        }
+    }
+}
+
 /// Writes `data` as a namespace entry (Linux: a file in `FILEMAP_DIR`), then opens it as
 /// every kind of object and uses what opens: a mapping is read through a view, a mutex and
 /// a shared value are locked (the value read and written), an event and a semaphore are
-/// tried and signalled, a channel's ends try to receive and send. Every call must end with
+/// tried and signalled, a channel's, a topic's, an inbox's and a service's ends try to
+/// receive and send. Every call must end with
 /// a result or a typed error: never a panic, a crash, a hang or an access outside what is
 /// mapped. Needs a namespace (`FILEMAP_DIR`).
 #[cfg(target_os = "linux")]
@@ -173,6 +270,25 @@ pub fn open_entry(data: &[u8]) {
     }
     if let Ok(mut tx) = Sender::open(n) {
         let _ = tx.try_send(&[7; 100]);
+    }
+    if let Ok(mut s) = crate::topic::Subscriber::open(n) {
+        let _ = s.try_recv().map(|sample| sample.map(|s| s.to_vec()));
+    }
+    if let Ok(mut p) = crate::topic::Publisher::open(n) {
+        let _ = p.try_publish(&[7; 100]);
+    }
+    if let Ok(mut rx) = crate::inbox::Inbox::open(n) {
+        let _ = rx.try_recv().map(|m| m.map(|(_, slot)| slot.to_vec()));
+    }
+    if let Ok(mut tx) = crate::inbox::InboxSender::open(n) {
+        let _ = tx.try_send(&[7; 100]);
+    }
+    if let Ok(mut server) = crate::service::Server::open(n) {
+        let _ = server.try_recv_request().map(|r| r.map(|r| r.to_vec()));
+    }
+    if let Ok(mut client) = crate::service::Client::open(n) {
+        // (Sending could wait for room that a server never connected to frees.)
+        let _ = client.recv_response_timeout(Duration::from_millis(1));
     }
     let _ = std::fs::remove_file(&path);
 }

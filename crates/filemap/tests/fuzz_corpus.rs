@@ -42,6 +42,7 @@ fn main() {
         ("header", filemap::fuzzing::header as fn(&[u8])),
         ("name", filemap::fuzzing::name),
         ("channel", filemap::fuzzing::channel),
+        ("topic", filemap::fuzzing::topic),
     ];
     // Entries are files in the namespace directory on Linux only.
     #[cfg(target_os = "linux")]

@@ -187,6 +187,36 @@ impl Subscriber {
         Ok(Some(recent.front().copied().unwrap_or((tail, next_seq))))
     }
 
+    /// Overwrites the topic's shared memory as a hostile writer could, for the fuzz
+    /// targets (not part of the API): `data` gives, in order and as far as it goes, the
+    /// topic's area (its settings, `oldest`, the counts, the slots), the ring's control area
+    /// and the ring's bytes. What `data` does not reach keeps its value.
+    ///
+    /// # Safety
+    /// No other process may use the topic meanwhile, and no sample may be borrowed.
+    #[cfg(feature = "fuzzing")]
+    #[doc(hidden)]
+    pub unsafe fn overwrite_shared_memory(&self, data: &[u8]) {
+        let (ring, area) = (self.topic.end.ring, self.topic.area);
+        let places = [
+            (area.base, super::area_len(area.slots) as usize),
+            (
+                self.topic.end.memory.base(),
+                crate::channel::ring::RING_OFFSET,
+            ),
+            (ring.at(0), ring.capacity() as usize),
+        ];
+        let mut data = data;
+        for (at, len) in places {
+            let n = len.min(data.len());
+            // SAFETY: each place lies inside the mapped data area (checked when the topic
+            // was opened). A fault (the entry truncated meanwhile) leaves the rest as it
+            // was, which the fuzz targets accept.
+            let _ = unsafe { crate::copy::copy_to_shared(at, &data[..n]) };
+            data = &data[n..];
+        }
+    }
+
     /// The topic's name.
     pub fn name(&self) -> &Name {
         &self.topic.end.name
