@@ -252,8 +252,22 @@ fn ls(as_json: bool) -> Outcome {
         eprintln!("filemap: note: Windows gives programs no list of named objects; use `filemap info NAME`");
     }
     let entries = namespace::list()?;
+    let endpoints: Vec<Option<String>> = entries
+        .iter()
+        .map(|e| crate::topic_commands::endpoint_summary(&e.name, e.kind))
+        .collect();
     if as_json {
-        let all: Vec<_> = entries.iter().map(entry_json).collect();
+        let all: Vec<_> = entries
+            .iter()
+            .zip(&endpoints)
+            .map(|(e, endpoints)| {
+                let mut row = entry_json(e);
+                if let Some(summary) = endpoints {
+                    row["endpoints"] = json!(summary);
+                }
+                row
+            })
+            .collect();
         println!("{}", serde_json::Value::Array(all));
         return Ok(ExitCode::SUCCESS);
     }
@@ -264,8 +278,9 @@ fn ls(as_json: bool) -> Outcome {
         "PERSISTENT".into(),
         "HOLDERS".into(),
         "STATE".into(),
+        "ENDPOINTS".into(),
     ]];
-    for e in &entries {
+    for (e, endpoints) in entries.iter().zip(endpoints) {
         rows.push(vec![
             e.name.clone(),
             e.kind.map(|k| k.to_string()).unwrap_or_else(|| "?".into()),
@@ -273,6 +288,7 @@ fn ls(as_json: bool) -> Outcome {
             if e.persistent { "yes" } else { "no" }.into(),
             holders(e),
             state(e),
+            endpoints.unwrap_or_else(|| "-".into()),
         ]);
     }
     table(&mut io::stdout().lock(), &rows)?;

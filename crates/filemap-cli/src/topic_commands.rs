@@ -222,6 +222,45 @@ pub fn endpoint_rows(name: &str, kind: Option<Kind>) -> Result<Vec<Vec<String>>,
     })
 }
 
+/// One line for `filemap ls` about an object's endpoints ("publisher, 2 of 8
+/// subscribers"), if it has any; `None` for other kinds, or if it cannot be read.
+pub fn endpoint_summary(name: &str, kind: Option<Kind>) -> Option<String> {
+    let alive = |yes: bool, what: &str| {
+        if yes {
+            what.to_string()
+        } else {
+            format!("no {what}")
+        }
+    };
+    match kind? {
+        Kind::Topic => topic::info(name).ok().map(|t| {
+            format!(
+                "{}, {} of {} subscribers",
+                alive(t.publisher_alive, "publisher"),
+                t.subscribers.len(),
+                t.max_subscribers
+            )
+        }),
+        Kind::Inbox => inbox::info(name).ok().map(|i| {
+            format!(
+                "{}, {} of {} senders",
+                alive(i.receiver_alive, "receiver"),
+                i.senders.len(),
+                i.slots
+            )
+        }),
+        Kind::Service => service::info(name).ok().map(|s| {
+            format!(
+                "{}, {} of {} clients",
+                alive(s.server_alive, "server"),
+                s.clients.len(),
+                s.slots
+            )
+        }),
+        _ => None,
+    }
+}
+
 /// The field `filemap info --json` adds for an object with endpoints, and its key.
 pub fn endpoints_json(
     name: &str,

@@ -177,4 +177,10 @@ fn info_shows_inbox_and_service_endpoints() {
     assert_eq!(info["kind"], "service");
     assert_eq!(info["service"]["server_alive"], false);
     assert_eq!(info["service"]["clients"], serde_json::json!([0]));
+    // `filemap ls` sums the endpoints up (Linux: Windows lists no objects).
+    if cfg!(unix) {
+        let listed = ns.ok(&["ls"]);
+        assert!(listed.contains("receiver, 1 of 3 senders"), "{listed}");
+        assert!(listed.contains("no server, 1 of 8 clients"), "{listed}");
+    }
 }
