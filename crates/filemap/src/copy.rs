@@ -61,6 +61,9 @@ pub(crate) unsafe fn copy_racy(
         0 => Ok(()),
         address => Err(Fault { address }),
     };
+    // (No fault handler to tell the range to on other architectures.)
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = shared;
     #[cfg(not(target_arch = "x86_64"))]
     // SAFETY: as above; each byte is a relaxed atomic access, which may race with other
     // processes' writes.
