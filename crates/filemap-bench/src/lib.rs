@@ -10,7 +10,12 @@
 //! 5. files ([`files`]): filemap's windows vs `memmap2` vs `std::fs::File::read`;
 //! 6. publish-subscribe ([`pubsub`], with the harness's topic rows of `filemap bench
 //!    pubsub`): one publisher to 1, 2 and 4 subscriber processes, filemap's topics vs
-//!    iceoryx2.
+//!    iceoryx2;
+//! 7. many parties ([`parties`], with the harness's inbox and service drivers): messages per
+//!    second from 2, 4 and 8 sender processes to one receiver, filemap's inbox vs iceoryx2
+//!    publish-subscribe (several publishers) vs a Unix datagram socket; and the round trip of
+//!    a request, filemap's service vs iceoryx2 request-response vs a Unix stream socket,
+//!    beside the channel's one-way latency.
 //!
 //! Every measurement that involves two processes or more re-runs this binary as the partner
 //! (`filemap-bench bench-partner <role> ...`, dispatched by [`partner_main`]). [`report`]
@@ -23,6 +28,7 @@
 pub mod files;
 pub mod messages;
 pub mod mutex;
+pub mod parties;
 pub mod pubsub;
 pub mod report;
 pub mod setup;
@@ -48,6 +54,9 @@ pub fn partner_main(args: &[String]) -> Result<()> {
         return r;
     }
     if let Some(r) = pubsub::partner_role(role, args) {
+        return r;
+    }
+    if let Some(r) = parties::partner_role(role, args) {
         return r;
     }
     filemap_harness::partner_role(args)

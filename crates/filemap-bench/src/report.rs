@@ -55,6 +55,11 @@ pub const GB_S: Unit = Unit {
     name: "GB/s",
     higher_is_better: true,
 };
+/// Millions of messages per second.
+pub const M_MSGS_S: Unit = Unit {
+    name: "M msgs/s",
+    higher_is_better: true,
+};
 
 /// One repetition's numbers.
 #[derive(Clone, Copy, Debug)]
@@ -337,7 +342,9 @@ fn note(r: &Row) -> String {
     let ratio = r.ratio_to_best_peer.unwrap_or(1.0);
     let peer = r.best_peer.as_deref().unwrap_or("a peer");
     let more = (ratio - 1.0) * 100.0;
-    let what = if r.unit.higher_is_better {
+    let what = if r.unit.name == M_MSGS_S.name {
+        "time per message"
+    } else if r.unit.higher_is_better {
         "time per byte"
     } else {
         "time"

@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use filemap::channel::WaitMode;
-use filemap_harness::{self as harness, Latency, Namespace, THROUGHPUT_MESSAGE};
+use filemap_harness::{
+    self as harness, Latency, Namespace, MANY_PARTIES_MESSAGE, THROUGHPUT_MESSAGE,
+};
 
-use crate::report::{self, Kind, Results, Sample, GB_S, MS, NS, US};
-use crate::{err, files, messages, mutex, pubsub, repetitions, setup, Result};
+use crate::report::{self, Kind, Results, Sample, GB_S, MS, M_MSGS_S, NS, US};
+use crate::{err, files, messages, mutex, parties, pubsub, repetitions, setup, Result};
 
 pub const LATENCY: &str = "one-way latency";
 pub const WAKE_UP: &str = "wake-up, no payload";
@@ -32,21 +34,42 @@ pub fn subscribers_of(scenario: &str) -> Option<usize> {
     PUBSUB.iter().find(|(_, s)| *s == scenario).map(|(n, _)| *n)
 }
 
+/// The many-to-one scenarios, by sender count (those of the harness's
+/// [`SENDERS`](harness::SENDERS)).
+pub const MANY_TO_ONE: [(usize, &str); 3] = [
+    (2, "messages from 2 senders to 1 receiver"),
+    (4, "messages from 4 senders to 1 receiver"),
+    (8, "messages from 8 senders to 1 receiver"),
+];
+pub const ROUND_TRIP: &str = "request-response round trip";
+pub const CHANNEL_ONE_WAY: &str = "channel one-way latency (for the ratio)";
+/// The most a service's round trip may cost, in one-way latencies of the channel.
+pub const ROUND_TRIP_TARGET: f64 = 2.5;
+
+/// The sender count of a many-to-one scenario.
+pub fn senders_of(scenario: &str) -> Option<usize> {
+    MANY_TO_ONE
+        .iter()
+        .find(|(_, s)| *s == scenario)
+        .map(|(n, _)| *n)
+}
+
 /// Message sizes of the latency rows.
 pub const SIZES: [usize; 5] = [8, 64, 1024, 64 << 10, 1 << 20];
 
-const SECTION_TITLES: [&str; 6] = [
+const SECTION_TITLES: [&str; 7] = [
     "Messages between two processes",
     "Throughput",
     "Named shared memory set-up",
     "Named mutex",
     "Files (warm page cache)",
     "Publish-subscribe: one publisher, several subscriber processes",
+    "Many parties: several senders to one receiver, request and response",
 ];
 
 const USAGE: &str = "usage: filemap-bench [--report] [--json] [--docs DIR] [--sections 1,2,...]
 
-Runs filemap side by side with its peers (all six sections by default) and prints the
+Runs filemap side by side with its peers (all seven sections by default) and prints the
 tables. --report writes DIR/benchmarks.md and DIR/benchmarks-latency.svg (DIR: the
 workspace's docs/); --json prints one JSON object per row. FILEMAP_BENCH_QUICK=1: a tiny
 run for tests; FILEMAP_BENCH_REPS: repetitions (5); FILEMAP_BENCH_FILE_GIB: file size (4).";
@@ -68,7 +91,7 @@ fn options(args: &[String]) -> Result<Options> {
             .nth(2)
             .unwrap_or(Path::new("."))
             .join("docs"),
-        sections: vec![1, 2, 3, 4, 5, 6],
+        sections: vec![1, 2, 3, 4, 5, 6, 7],
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -105,8 +128,8 @@ struct Run {
     seconds: f64,
     repetitions: usize,
     file_size: u64,
-    /// The most processes the run itself keeps busy at once (5 with the publish-subscribe
-    /// rows, else 2).
+    /// The most processes the run itself keeps busy at once (9 with the many-to-one rows,
+    /// 5 with the publish-subscribe rows, else 2).
     own_processes: usize,
 }
 
@@ -157,6 +180,9 @@ cores disturb the numbers, busy-polling rows most"
         if has(6) {
             pubsub_section(&mut results)?;
         }
+        if has(7) {
+            parties_section(&mut results)?;
+        }
     }
     let mut file_size = 0;
     if has(5) {
@@ -168,6 +194,7 @@ cores disturb the numbers, busy-polling rows most"
     finish_throughput_rows(&mut results);
     finish_file_rows(&mut results);
     finish_pubsub_rows(&mut results);
+    finish_parties_rows(&mut results);
     let run = Run {
         machine,
         load: (load_before, load_average()),
@@ -175,7 +202,9 @@ cores disturb the numbers, busy-polling rows most"
         seconds: started.elapsed().as_secs_f64(),
         repetitions: reps,
         file_size,
-        own_processes: if has(6) {
+        own_processes: if has(7) {
+            harness::SENDERS.iter().max().map_or(2, |n| n + 1)
+        } else if has(6) {
             harness::SUBSCRIBERS.iter().max().map_or(2, |n| n + 1)
         } else {
             2
@@ -339,13 +368,16 @@ fn finish_pubsub_rows(r: &mut Results) {
     }
 }
 
-/// The JSON rows, with `subscribers` and `oversubscribed` (more processes than cores) on
-/// the publish-subscribe rows.
+/// The JSON rows, with `subscribers` (or `senders`) and `oversubscribed` (more processes
+/// than cores) on the publish-subscribe (and many-to-one) rows.
 fn json_with_subscribers(mut rows: serde_json::Value) -> serde_json::Value {
     for row in rows.as_array_mut().into_iter().flatten() {
-        let n = row["scenario"].as_str().and_then(subscribers_of);
-        if let (Some(n), Some(object)) = (n, row.as_object_mut()) {
-            object.insert("subscribers".into(), n.into());
+        let scenario = row["scenario"].as_str().unwrap_or("");
+        let parties = subscribers_of(scenario)
+            .map(|n| ("subscribers", n))
+            .or_else(|| senders_of(scenario).map(|n| ("senders", n)));
+        if let (Some((key, n)), Some(object)) = (parties, row.as_object_mut()) {
+            object.insert(key.into(), n.into());
             object.insert(
                 "oversubscribed".into(),
                 harness::oversubscribed(n + 1).into(),
@@ -353,6 +385,169 @@ fn json_with_subscribers(mut rows: serde_json::Value) -> serde_json::Value {
         }
     }
     rows
+}
+
+/// Many parties: messages per second from 2, 4 and 8 sender processes to one receiver
+/// (filemap's inbox busy-poll and blocking, iceoryx2 publish-subscribe with as many
+/// publishers, a Unix datagram socket), and the round trip of a request (filemap's service,
+/// iceoryx2 request-response, a Unix stream socket) beside the channel's one-way latency, at
+/// 64 B.
+fn parties_section(r: &mut Results) -> Result<()> {
+    progress("many parties");
+    let size = MANY_PARTIES_MESSAGE;
+    let s = size as u64;
+    for (senders, scenario) in MANY_TO_ONE {
+        let mut add = |system: &str, kind, msgs_s: f64| {
+            r.add(
+                7,
+                scenario,
+                s,
+                system,
+                kind,
+                M_MSGS_S,
+                Sample::value(msgs_s / 1e6),
+            )
+        };
+        add(
+            "filemap busy-poll",
+            Kind::Filemap,
+            harness::inbox_throughput(senders, WaitMode::BusyPoll)?,
+        );
+        add(
+            "filemap blocking",
+            Kind::Filemap,
+            harness::inbox_throughput(senders, WaitMode::Blocking)?,
+        );
+        add(
+            "iceoryx2 (busy-poll)",
+            Kind::Peer,
+            parties::iceoryx2_many_to_one(senders)?,
+        );
+        add(
+            "Unix datagram socket",
+            Kind::Peer,
+            parties::unix_datagram_many_to_one(senders)?,
+        );
+    }
+    let mut add = |scenario, system: &str, kind, l| {
+        r.add(7, scenario, s, system, kind, NS, latency_sample(l))
+    };
+    // The channel right after the service, so that the ratio of the two is of the same
+    // moment (this machine's speed drifts between repetitions); the table lists the
+    // request-response rows first.
+    let service = harness::service_round_trip(size)?;
+    let blocking = harness::filemap_latency(size, WaitMode::Blocking)?;
+    let busy = harness::filemap_latency(size, WaitMode::BusyPoll)?;
+    ROUND_TRIP_RATIOS
+        .lock()
+        .map_err(err)?
+        .push(service.p50_ns / blocking.p50_ns);
+    add(ROUND_TRIP, SERVICE, Kind::Filemap, service);
+    add(
+        ROUND_TRIP,
+        "iceoryx2 (busy-poll)",
+        Kind::Peer,
+        parties::iceoryx2_round_trip(size)?,
+    );
+    add(
+        ROUND_TRIP,
+        "Unix socket",
+        Kind::Peer,
+        parties::unix_socket_round_trip(size)?,
+    );
+    add(
+        CHANNEL_ONE_WAY,
+        "filemap channel blocking",
+        Kind::Reference,
+        blocking,
+    );
+    add(
+        CHANNEL_ONE_WAY,
+        "filemap channel busy-poll",
+        Kind::Reference,
+        busy,
+    );
+    Ok(())
+}
+
+/// Each repetition's service round trip over the channel's one-way latency (blocking),
+/// measured right after it (p50 over p50).
+static ROUND_TRIP_RATIOS: std::sync::Mutex<Vec<f64>> = std::sync::Mutex::new(Vec::new());
+
+/// filemap's service row (its one wait mode).
+const SERVICE: &str = "filemap (spin, then sleep)";
+
+/// The processes of a section 7 row: the senders and the receiver, or two.
+fn parties_processes(scenario: &str) -> usize {
+    senders_of(scenario).map_or(2, |n| n + 1)
+}
+
+/// The many-parties rows' processes per core; the busy-polling many-to-one rows with more
+/// processes than cores measure the scheduler.
+fn finish_parties_rows(r: &mut Results) {
+    let cores = harness::cores();
+    for row in r.rows.iter_mut().filter(|row| row.section == 7) {
+        let processes = parties_processes(row.scenario);
+        row.scheduler_bound = senders_of(row.scenario).is_some()
+            && harness::oversubscribed(processes)
+            && row.system == "filemap busy-poll";
+        row.extra = format!("{processes} / {cores}");
+    }
+}
+
+/// The line under section 7's table: the service's round trip against the channel's
+/// one-way latency in this run: the median of the repetitions' ratios (each of two rows
+/// measured back to back), and the ratio of the table's medians.
+fn round_trip_note(r: &Results) -> String {
+    let p50 = |scenario: &str, system: &str| {
+        r.rows
+            .iter()
+            .find(|row| row.scenario == scenario && row.system == system)
+            .map(|row| row.p50)
+    };
+    let service = p50(ROUND_TRIP, SERVICE);
+    let blocking = p50(CHANNEL_ONE_WAY, "filemap channel blocking");
+    let busy = p50(CHANNEL_ONE_WAY, "filemap channel busy-poll");
+    let mut ratios = ROUND_TRIP_RATIOS
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default();
+    ratios.sort_by(f64::total_cmp);
+    let (Some(service), Some(blocking), Some(low), Some(high)) =
+        (service, blocking, ratios.first(), ratios.last())
+    else {
+        return String::new();
+    };
+    let n = ratios.len();
+    let ratio = if n % 2 == 1 {
+        ratios[n / 2]
+    } else {
+        (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
+    };
+    format!(
+        "**A service's round trip costs {}× the channel's one-way latency** in this run, at \
+64 B, both in the channel's default wait mode (spin, then sleep): the median of the {n} \
+repetitions' ratios, each of the service's p50 to the channel's p50 measured right after it \
+({} – {}); the medians in the table give {}× ({} ns against {} ns){}. The target is at most \
+{}×, which this run {}.\n\n",
+        report::number(ratio),
+        report::number(*low),
+        report::number(*high),
+        report::number(service / blocking),
+        report::number(service),
+        report::number(blocking),
+        busy.map_or(String::new(), |b| format!(
+            ", and against the busy-polling channel's {} ns {}×",
+            report::number(b),
+            report::number(service / b)
+        )),
+        ROUND_TRIP_TARGET,
+        if ratio <= ROUND_TRIP_TARGET {
+            "meets"
+        } else {
+            "misses"
+        },
+    )
 }
 
 fn throughput_section(r: &mut Results, memcpy_gb_s: f64) -> Result<()> {
@@ -644,6 +839,7 @@ over the same views.\n",
             files::random_reads()
         ),
         6 => pubsub_intro(),
+        7 => parties_intro(),
         _ => String::new(),
     }
 }
@@ -690,6 +886,70 @@ once its brief spin is over, so the subscriber behind it on the core waits for t
 only (tens of microseconds). Read those rows as what a machine with too few cores does, and \
 the 1-subscriber rows as the systems' own cost.\n",
             shared.join(" and ")
+        ));
+    }
+    text
+}
+
+/// What section 7 measures, and which of its rows run more processes than cores.
+fn parties_intro() -> String {
+    let cores = harness::cores();
+    let shared: Vec<String> = MANY_TO_ONE
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| harness::oversubscribed(n + 1))
+        .map(|n| n.to_string())
+        .collect();
+    let mut text = format!(
+        "**Several senders to one receiver**: 2, 4 or 8 sender processes send {size} B \
+messages as fast as they can to one receiver (the measuring process), which copies each \
+message out into a buffer of its own; the rows are the messages it receives per second, \
+counted over {} ms after {} ms of untimed receiving (the clock is read every 64 messages). \
+Nobody drops messages: a sender waits when its receiver's buffer is full. filemap: an inbox \
+(`InboxSender::send`, `Inbox::recv_into`) with one 64 KiB ring per sender, senders and \
+receiver both busy-polling or both blocking (spin, then sleep). iceoryx2: publish-subscribe \
+with one publisher per sender process and one subscriber, {} samples per publisher in the \
+subscriber's buffer, `RetryUntilDelivered` (a publisher with a full buffer yields, then \
+sleeps), the subscriber polling. Unix datagram socket: each sender `send`s on its own socket \
+connected to the receiver's bound socket, which `recv`s (the kernel blocks a sender while \
+the receiver's queue is full). Every sender stops when the receiver raises a flag in shared \
+memory, which it reads before each message.\n\n\
+**Request and response**: one client (the measuring process) and one server process, which \
+copies each request out and sends it back as the response; the round trip of a {size} B \
+request until the client has copied the response out, up to {} timed round trips per row \
+(stopping after {} ms once {} are in: only the socket's row, which sleeps and wakes up in the \
+kernel every time, takes that long) after a tenth as many untimed ones. filemap: a service (`Client::send_request`, `recv_response`, \
+`read_at`; the server `recv_request`, `read_at`, `respond`), which has one wait mode, the \
+channel's default (spin briefly, then sleep). iceoryx2: request-response with slices loaned \
+on both sides, client and server polling (iceoryx2 has no blocking receive). Unix socket: a \
+stream socket (`write_all`, `read_exact`; the server is section 1's echo). The channel rows under them are \
+section 1's one-way latency (half a ping-pong's round trip) at {size} B, measured again here, \
+right after the service's row in each repetition, for the ratio below the table. No floor \
+rows.\n\n\
+The receiver and the client run on CPU 0; sender k and the server pin themselves to CPU \
+1 + k mod (cores − 1), so on a machine with two cores every sender shares CPU 1.\n",
+        harness::RATE_WINDOW.as_millis(),
+        harness::RATE_WARM_UP.as_millis(),
+        parties::ICEORYX2_BUFFER,
+        harness::iterations(MANY_PARTIES_MESSAGE),
+        harness::ROUND_TRIP_BUDGET.as_millis(),
+        harness::MIN_ONE_WAY,
+        size = MANY_PARTIES_MESSAGE,
+    );
+    if !shared.is_empty() {
+        text.push_str(&format!(
+            "\n**This machine has {cores} cores, so the rows with {} senders run more \
+processes than cores** (the column before the note): the senders take turns on one core, \
+so those rows measure how many messages one core's worth of senders, switched by the \
+scheduler, gets to one receiver (more senders add switches, not cores). Where a sender \
+busy-polls (filemap busy-poll) a sender that waits for room spins out its time slice while \
+the senders behind it on the core could send: those rows measure the scheduler and are no \
+loss or win of filemap's. The other systems' senders sleep or yield when they wait.\n",
+            match shared.split_last() {
+                Some((last, [])) => last.clone(),
+                Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+                None => String::new(),
+            }
         ));
     }
     text
@@ -809,6 +1069,22 @@ size, into memory last touched several messages ago. The ring is what lets one t
 messages of any length up to its capacity, keep history for late joiners and tell a lagging \
 subscriber exactly what it missed."
         }
+        s if senders_of(s).is_some() => {
+            "Every system here copies each message in once and out once; what differs is \
+how a sender and the receiver meet. filemap's receiver looks at the senders' rings in turn \
+(one ring each, so senders never contend with each other), and a blocking endpoint that \
+finds nothing to do sleeps once its brief spin is over and is then woken with a system call. \
+With the senders taking turns on one core (see above), how often each of them waits, and \
+for how long, is up to the scheduler as much as to the systems."
+        }
+        ROUND_TRIP => {
+            "A service's request and response each travel through a channel ring as \
+section 1's messages do, and on top of that carry a request id each way: the client keeps \
+the ids it waits for in a set (inserted on sending, looked up and removed on receiving, so \
+that it never takes another client's or an abandoned request's response), and the server \
+reads a request's id before its payload and writes the response's header and payload into \
+its slot separately. The ratio under the table shows what that costs against the channel."
+        }
         _ => "",
     }
 }
@@ -827,14 +1103,16 @@ same run. This file and the chart are generated; do not edit them by hand.\n\n",
         "- {}\n",
         if run.pinned {
             "Pinned: the measuring process runs on CPU 0, its partner process on CPU 1 (the \
-subscriber processes of the publish-subscribe rows on the cores other than CPU 0, in turn)."
+subscriber and sender processes of the publish-subscribe and many-parties rows on the cores \
+other than CPU 0, in turn)."
         } else {
             "Not pinned: the machine has one core, or the system refused the affinity."
         }
     ));
     md.push_str(&format!(
         "- Load average (1 minute) before the run {:.2}, after it {:.2} (the benchmark's own \
-two processes count for up to 2 of that, and its publish-subscribe rows run up to five){}\n",
+two processes count for up to 2 of that; its publish-subscribe rows run up to five processes, \
+its many-to-one rows up to nine){}\n",
         run.load.0,
         run.load.1,
         if run.busy() {
@@ -872,13 +1150,16 @@ peer, the note column says so.\n\n",
         let extra = match section {
             2 => Some("messages/s"),
             5 => Some("throughput, peak RSS"),
-            6 => Some("processes / cores"),
+            6 | 7 => Some("processes / cores"),
             _ => None,
         };
         md.push_str(&r.table(section, extra));
         md.push('\n');
         if section == 5 {
             md.push_str(&same_work_note(r));
+        }
+        if section == 7 {
+            md.push_str(&round_trip_note(r));
         }
     }
     md.push_str("## Where filemap loses, and why\n\n");
@@ -909,7 +1190,7 @@ peer, the note column says so.\n\n",
                 format!(
                     "{}{} is {}× the cost of {}",
                     row.system,
-                    if row.size > 0 && (row.section <= 2 || row.section == 6) {
+                    if row.size > 0 && (row.section <= 2 || row.section >= 6) {
                         format!(" at {}", report::size_text(row.size))
                     } else {
                         String::new()
@@ -926,7 +1207,9 @@ peer, the note column says so.\n\n",
             if busy
                 && (scenario == LATENCY
                     || scenario == THROUGHPUT
-                    || subscribers_of(scenario).is_some())
+                    || subscribers_of(scenario).is_some()
+                    || senders_of(scenario).is_some()
+                    || scenario == ROUND_TRIP)
             {
                 BUSY
             } else {

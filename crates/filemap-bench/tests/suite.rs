@@ -36,7 +36,7 @@ fn quick_run_reports_every_section() {
     );
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = rows.as_array().unwrap();
-    for section in 1..=6 {
+    for section in 1..=7 {
         assert!(
             rows.iter().any(|r| r["section"] == section),
             "no row of section {section}"
@@ -93,12 +93,46 @@ fn quick_run_reports_every_section() {
             }
         }
     }
+    for (senders, scenario) in [
+        (2, "messages from 2 senders to 1 receiver"),
+        (4, "messages from 4 senders to 1 receiver"),
+        (8, "messages from 8 senders to 1 receiver"),
+    ] {
+        for system in [
+            "filemap busy-poll",
+            "filemap blocking",
+            "iceoryx2 (busy-poll)",
+            "Unix datagram socket",
+        ] {
+            let r = find(scenario, 64, system);
+            assert_eq!(r["senders"], senders, "{r}");
+            assert_eq!(r["unit"], "M msgs/s", "{r}");
+        }
+    }
+    for system in [
+        "filemap (spin, then sleep)",
+        "iceoryx2 (busy-poll)",
+        "Unix socket",
+    ] {
+        let r = find("request-response round trip", 64, system);
+        assert!(r["p99"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    find(
+        "channel one-way latency (for the ratio)",
+        64,
+        "filemap channel blocking",
+    );
     let filemap = find("throughput, 1 MiB messages", 1 << 20, "filemap busy-poll");
     assert!(filemap["ratio_to_best_peer"].as_f64().unwrap() > 0.0);
     let md = std::fs::read_to_string(docs.join("benchmarks.md")).unwrap();
     assert!(md.contains("Machine: "), "{md}");
     assert!(md.contains("## 5. Files"), "{md}");
     assert!(md.contains("## 6. Publish-subscribe"), "{md}");
+    assert!(md.contains("## 7. Many parties"), "{md}");
+    assert!(
+        md.contains("the channel's one-way latency** in this run"),
+        "{md}"
+    );
     let svg = std::fs::read_to_string(docs.join("benchmarks-latency.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("iceoryx2"));
     std::fs::remove_dir_all(&docs).unwrap();

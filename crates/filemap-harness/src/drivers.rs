@@ -1,25 +1,27 @@
 //! What each measurement does on the measuring side: filemap's channel, a pipe and a Unix
 //! socket (ping-pong latency and one-way throughput), filemap's topics (one-way latency from
-//! one publisher to several subscriber processes), and the floors: two processes handing
-//! one cache line back and forth, a raw futex ping-pong, `memcpy` on one core, and a raw
-//! hand-off of buffers between two processes. The partner's side of each is in
-//! [`roles`](crate::roles).
+//! one publisher to several subscriber processes), filemap's inboxes (messages per second
+//! from several sender processes) and services (request-response round trips), and the
+//! floors: two processes handing one cache line back and forth, a raw futex ping-pong,
+//! `memcpy` on one core, and a raw hand-off of buffers between two processes. The partner's
+//! side of each is in [`roles`](crate::roles).
 
 use std::io::{Read, Write};
 #[cfg(unix)]
 use std::path::PathBuf;
-#[cfg(unix)]
 use std::process::Child;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use filemap::channel::{Receiver, Sender, WaitMode};
+use filemap::inbox::{Inbox, InboxOptions};
+use filemap::service::{Client, ServiceOptions};
 use filemap::topic::{Publisher, TopicOptions};
 use filemap::Mapping;
 
 use crate::measure::{
-    clock_ns, one_way_rounds, receive_throughput, round_trips, subscriber_cpu, throughput_messages,
-    Latency,
+    clock_ns, message_rate, one_way_rounds, receive_throughput, request_round_trips, round_trips,
+    subscriber_cpu, throughput_messages, Latency,
 };
 use crate::process::{partner, unique};
 use crate::{err, Result, THROUGHPUT_MESSAGE};
@@ -175,6 +177,157 @@ pub fn topic_latency(size: usize, subscribers: usize, mode: WaitMode) -> Result<
         if r.is_ok() && !status.success() {
             return Err(err(format!("a subscriber process failed ({status})")));
         }
+    }
+    r
+}
+
+/// Sender counts of the many-to-one rows.
+pub const SENDERS: [usize; 3] = [2, 4, 8];
+/// The message size of the many-to-one and request-response rows.
+pub const MANY_PARTIES_MESSAGE: usize = 64;
+
+/// A flag in shared memory with which the measuring process tells its sender processes to
+/// stop (a filemap mapping: the peers' senders read it too).
+pub struct StopFlag {
+    name: String,
+    view: filemap::View,
+}
+
+impl StopFlag {
+    /// Makes the flag `name`, lowered.
+    pub fn create(name: &str) -> Result<StopFlag> {
+        let m = Mapping::create_new(name, 4096)?;
+        Ok(StopFlag {
+            name: name.to_string(),
+            view: m.view().map()?,
+        })
+    }
+
+    /// Opens the flag `name` (a sender process).
+    pub fn open(name: &str) -> Result<StopFlag> {
+        let m = Mapping::open(name)?;
+        Ok(StopFlag {
+            name: name.to_string(),
+            view: m.view().map()?,
+        })
+    }
+
+    /// The flag's name, for the sender processes.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Tells the senders to stop.
+    pub fn raise(&self) -> Result<()> {
+        self.view.atomic_u32(0)?.store(1, Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether the senders are to stop.
+    pub fn raised(&self) -> bool {
+        self.view
+            .atomic_u32(0)
+            .map_or(true, |w| w.load(Ordering::Relaxed) != 0)
+    }
+}
+
+/// The end of a many-to-one row: raises `stop`, then keeps receiving with `try_recv_one`
+/// (which must not wait) until every sender process has exited, so that none stays blocked
+/// on a full buffer; an error if one failed or they take more than 30 s.
+pub fn stop_senders(
+    stop: &StopFlag,
+    children: Vec<Child>,
+    mut try_recv_one: impl FnMut() -> Result<()>,
+) -> Result<()> {
+    stop.raise()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut failed = None;
+    for mut child in children {
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                break child.wait()?;
+            }
+            try_recv_one()?;
+        };
+        if !status.success() {
+            failed = Some(status);
+        }
+    }
+    match failed {
+        Some(status) => Err(err(format!("a sender process failed ({status})"))),
+        None => Ok(()),
+    }
+}
+
+/// filemap inbox, `senders` sender processes to one receiver (this process): messages of
+/// [`MANY_PARTIES_MESSAGE`] bytes per second, counted by [`message_rate`]. Each sender
+/// sends (`send`: reserve, copy in, commit) as fast as it can; the receiver copies each
+/// message out (`recv_into`). Sender `k` pins itself to [`subscriber_cpu`]`(k)`; the inbox
+/// (its default ring of 64 KiB per sender) and the senders wait in `mode`.
+pub fn inbox_throughput(senders: usize, mode: WaitMode) -> Result<f64> {
+    let name = unique(&format!("inbox-{senders}-{}", mode_arg(mode)));
+    let options = InboxOptions::new().senders(senders as u32);
+    let mut inbox = Inbox::create_or_open(name.as_str(), &options)?;
+    inbox.set_wait_mode(mode);
+    let stop = StopFlag::create(&format!("{name}-stop"))?;
+    let mut children = Vec::with_capacity(senders);
+    for k in 0..senders {
+        children.push(partner(&[
+            "inbox-sender",
+            &name,
+            stop.name(),
+            mode_arg(mode),
+            &subscriber_cpu_arg(k),
+        ])?);
+    }
+    // Every sender has its slot.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while inbox.senders() < senders {
+        if Instant::now() > deadline {
+            return Err(err("the inbox's senders did not all connect"));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut buf = Vec::with_capacity(MANY_PARTIES_MESSAGE);
+    let r = message_rate(|| {
+        inbox.recv_into(&mut buf)?;
+        Ok(())
+    });
+    stop_senders(&stop, children, || match inbox.try_recv() {
+        Ok(_) | Err(filemap::Error::Disconnected { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    })?;
+    r
+}
+
+/// filemap service, one client (this process) and a server process that echoes each
+/// request: the round trip of a request of `size` bytes until the client has copied the
+/// response out (`send_request`, `recv_response`, `read_at`), timed by
+/// [`request_round_trips`]; the server copies each request out and responds with it. Both
+/// wait in the service's one mode (the channel's default: spin briefly, then sleep).
+pub fn service_round_trip(size: usize) -> Result<Latency> {
+    let name = unique(&format!("service-{size}"));
+    let mut client = Client::create_or_open(name.as_str(), &ServiceOptions::new().clients(1))?;
+    let mut child = partner(&["service-echo", &name])?;
+    let message = vec![7u8; size];
+    let mut reply = vec![0u8; size];
+    let r = request_round_trips(size, || {
+        client.send_request(&message)?;
+        let response = client.recv_response()?;
+        if response.len() != size {
+            return Err(err("the server returned a response of another size"));
+        }
+        response.read_at(0, &mut reply)?;
+        Ok(())
+    });
+    drop(client); // the server sees Disconnected and exits
+    let status = child.wait()?;
+    if r.is_ok() && !status.success() {
+        return Err(err(format!("the server process failed ({status})")));
     }
     r
 }

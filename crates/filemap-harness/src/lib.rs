@@ -9,14 +9,16 @@
 //! - [`drivers`]: filemap's channel, a Unix socket, a pipe and the floors (a cache line
 //!   handed back and forth, a raw futex ping-pong, `memcpy`, a raw hand-off of buffers), and
 //!   filemap's topics to several subscriber processes ([`topic_latency`], timed one way
-//!   with [`one_way_rounds`] on the shared [`clock_ns`]);
+//!   with [`one_way_rounds`] on the shared [`clock_ns`]), filemap's inboxes from several
+//!   sender processes ([`inbox_throughput`], messages counted by [`message_rate`] until a
+//!   [`StopFlag`]) and its services ([`service_round_trip`]);
 //! - [`roles`]: the partner process's side of each of those;
 //! - [`mod@channel`]: `filemap bench channel`, every driver in one run, as a table or JSON;
 //! - [`mod@pubsub`]: `filemap bench pubsub`, the topic rows, as a table or JSON.
 //!
 //! The partner process is the measuring binary itself, re-run (as
 //! [`std::env::current_exe`]) with the arguments `bench-partner <role> <args>...` (once per
-//! subscriber in the publish-subscribe rows): every
+//! subscriber or sender in the publish-subscribe and many-to-one rows): every
 //! binary that measures with this harness must send that first argument
 //! ([`PARTNER_COMMAND`]) to its partner roles, ending with [`partner_role`], or to
 //! [`partner_main`] when it has no roles of its own.

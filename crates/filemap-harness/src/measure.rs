@@ -110,6 +110,87 @@ pub fn one_way_rounds(size: usize, mut one_way: impl FnMut() -> Result<u64>) -> 
     })
 }
 
+/// How long the timed round trips of a request-response row may take: a row stops there
+/// (after at least [`MIN_ONE_WAY`] round trips) even if it has not made `iterations(size)`
+/// (a tenth of both in [`quick`] mode). Only rows that sleep and wake up in the kernel on
+/// every message (a socket's) take that long.
+pub const ROUND_TRIP_BUDGET: Duration = Duration::from_millis(500);
+
+/// Runs `round_trip` (a request and its response) up to `iterations(size)` times, or for
+/// [`ROUND_TRIP_BUDGET`], after a tenth as many untimed ones (at most a tenth of the
+/// budget), timing each; the percentiles of the whole round trips (not halved, unlike
+/// [`round_trips`]).
+pub fn request_round_trips(
+    size: usize,
+    mut round_trip: impl FnMut() -> Result<()>,
+) -> Result<Latency> {
+    let n = iterations(size);
+    let (budget, least) = if quick() {
+        (ROUND_TRIP_BUDGET / 10, (MIN_ONE_WAY / 10).min(n))
+    } else {
+        (ROUND_TRIP_BUDGET, MIN_ONE_WAY.min(n))
+    };
+    let start = Instant::now();
+    for _ in 0..n / 10 {
+        round_trip()?;
+        if start.elapsed() > budget / 10 {
+            break;
+        }
+    }
+    let begin = Instant::now();
+    let mut samples = Vec::with_capacity(n);
+    while samples.len() < n {
+        let start = Instant::now();
+        round_trip()?;
+        samples.push(start.elapsed());
+        if samples.len() >= least && begin.elapsed() > budget {
+            break;
+        }
+    }
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_nanos() as f64;
+    Ok(Latency {
+        p50_ns: at(0.50),
+        p99_ns: at(0.99),
+    })
+}
+
+/// How long a many-to-one row receives untimed before it counts (the senders have all
+/// started, their buffers have filled or not).
+pub const RATE_WARM_UP: Duration = Duration::from_millis(100);
+/// How long a many-to-one row counts the messages it receives.
+pub const RATE_WINDOW: Duration = Duration::from_millis(300);
+
+/// Receives with `recv_one` (one message, waiting for it) for [`RATE_WARM_UP`], then counts
+/// the messages received in [`RATE_WINDOW`] (a tenth of both in [`quick`] mode); the rate
+/// in messages per second. The clock is read every 64 messages, so the window ends up to
+/// 63 messages late and the rate is of the messages counted over the time they took.
+pub fn message_rate(mut recv_one: impl FnMut() -> Result<()>) -> Result<f64> {
+    let (warm_up, window) = if quick() {
+        (RATE_WARM_UP / 10, RATE_WINDOW / 10)
+    } else {
+        (RATE_WARM_UP, RATE_WINDOW)
+    };
+    let start = Instant::now();
+    while start.elapsed() < warm_up {
+        for _ in 0..64 {
+            recv_one()?;
+        }
+    }
+    let start = Instant::now();
+    let mut count = 0u64;
+    loop {
+        for _ in 0..64 {
+            recv_one()?;
+        }
+        count += 64;
+        let elapsed = start.elapsed();
+        if elapsed >= window {
+            return Ok(count as f64 / elapsed.as_secs_f64());
+        }
+    }
+}
+
 /// Nanoseconds on a clock that every process of the machine reads alike, for one-way times
 /// measured across processes: `CLOCK_MONOTONIC` on Linux, the system clock elsewhere
 /// (precise to 100 ns on Windows, and subject to its adjustments).

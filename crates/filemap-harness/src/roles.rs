@@ -5,11 +5,14 @@ use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use filemap::channel::{Receiver, Sender};
+use filemap::inbox::InboxSender;
+use filemap::service::Server;
 use filemap::topic::Subscriber;
 use filemap::Mapping;
 
 use crate::drivers::{
-    ack_bytes, hand_off_views, message_round, parse_mode, spin_until, HAND_OFF_BUFFERS,
+    ack_bytes, hand_off_views, message_round, parse_mode, spin_until, StopFlag, HAND_OFF_BUFFERS,
+    MANY_PARTIES_MESSAGE,
 };
 #[cfg(target_os = "linux")]
 use crate::drivers::{futex_wait_for, futex_wake};
@@ -31,6 +34,8 @@ pub fn partner_role(args: &[String]) -> Option<Result<()>> {
             | "futex-echo"
             | "hand-off-source"
             | "topic-subscriber"
+            | "inbox-sender"
+            | "service-echo"
     ) {
         return None;
     }
@@ -91,6 +96,42 @@ fn run_partner_role(role: &str, args: &[String]) -> Result<()> {
                 }
                 let at = clock_ns();
                 tx.send(&ack_bytes(message_round(&message)?, at))?;
+            }
+        }
+        // A sender of `inbox_throughput`: pins itself to its core, takes a slot, then sends
+        // messages as fast as it can until the stop flag is raised (or the inbox goes).
+        "inbox-sender" => {
+            if let Ok(cpu) = arg(4)?.parse() {
+                pin_to(cpu);
+            }
+            let mut tx = InboxSender::open(arg(1)?)?;
+            tx.set_wait_mode(parse_mode(arg(3)?));
+            let stop = StopFlag::open(arg(2)?)?;
+            let message = [5u8; MANY_PARTIES_MESSAGE];
+            while !stop.raised() {
+                match tx.send(&message) {
+                    Ok(()) => {}
+                    Err(filemap::Error::Disconnected { .. }) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        // The server of `service_round_trip`: answers each request with its payload, until
+        // the client goes.
+        "service-echo" => {
+            let mut server = Server::open(arg(1)?)?;
+            let mut payload = Vec::new();
+            loop {
+                let id = match server.recv_request() {
+                    Ok(request) => {
+                        payload.resize(request.len(), 0);
+                        request.read_at(0, &mut payload)?;
+                        request.id()
+                    }
+                    Err(filemap::Error::Disconnected { .. }) => break,
+                    Err(e) => return Err(e.into()),
+                };
+                server.respond(id, &payload)?;
             }
         }
         "stream-echo" => {
