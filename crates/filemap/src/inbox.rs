@@ -103,7 +103,14 @@ fn open_rings(name: Name, options: Option<&InboxOptions>) -> Result<RingSet> {
         capacity: o.capacity,
         object: &o.object,
     });
-    RingSet::open(name, Kind::Inbox, 1, shape, "an inbox's sender slots")
+    RingSet::open(
+        name,
+        Kind::Inbox,
+        1,
+        crate::channel::ring::LAYOUT,
+        shape,
+        "an inbox's sender slots",
+    )
 }
 
 /// An endpoint over sender slot `i`'s ring: the receiver's doorbell is the shared one, the

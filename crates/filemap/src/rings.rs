@@ -60,13 +60,15 @@ pub(crate) struct RingSet {
 unsafe impl Send for RingSet {}
 
 impl RingSet {
-    /// Opens the entry `name` of `kind` with `per_slot` rings per slot, making it with
-    /// `shape` if given and it does not exist. `what` names the kind in errors ("an
+    /// Opens the entry `name` of `kind` with `per_slot` rings per slot, whose frames have
+    /// the layout `frames` (`ring::LAYOUT` or `ring::TOPIC_LAYOUT`), making it with `shape`
+    /// if given and it does not exist. `what` names the kind in errors ("an
     /// inbox's").
     pub(crate) fn open(
         name: Name,
         kind: Kind,
         per_slot: u32,
+        frames: u32,
         shape: Option<Shape<'_>>,
         what: &'static str,
     ) -> Result<RingSet> {
@@ -96,7 +98,11 @@ impl RingSet {
                     // of an entry nobody else can see yet, page-aligned.
                     unsafe {
                         for i in 0..rings as usize {
-                            ring::init(base.add(CONTROL + i * ring_size as usize), capacity);
+                            ring::init_with_layout(
+                                base.add(CONTROL + i * ring_size as usize),
+                                capacity,
+                                frames,
+                            );
                         }
                         shared::u32_at(base, SLOTS_AT).store(slots, Ordering::Relaxed);
                         shared::u64_at(base, RING_SIZE_AT).store(ring_size, Ordering::Relaxed);
@@ -156,8 +162,8 @@ impl RingSet {
                 // over these rings holds.
                 unsafe { Ring::new(base.add(CONTROL + (i * ring_size) as usize), ring_size) }
                     .and_then(|ring| match ring.layout() {
-                        ring::LAYOUT => Ok(ring),
-                        other => Err(format!("frame layout is {other}, not a channel's")),
+                        layout if layout == frames => Ok(ring),
+                        other => Err(format!("frame layout is {other}, not {frames}")),
                     })
                     .map_err(|p| corrupt(format!("ring {i}: {p}")))
             })

@@ -21,10 +21,11 @@
 //!
 //! **Design.** Each client slot has two channel rings in one entry (`crate::rings`): its
 //! requests, which the server receives as an inbox does (in turn over the clients, one
-//! doorbell), and its responses, a channel from the server to that client. A request is
-//! its id (8 bytes: the slot's client generation in the high half, a counter in the low)
-//! and the payload; a response is the request's id, its flags (8 bytes: 1 = last) and the
-//! payload. A client keeps the ids it is waiting on and drops any other response: those to
+//! doorbell), and its responses, a channel from the server to that client. The rings'
+//! frames have two extra header words (frame layout 3): a request's carry its id (the
+//! slot's client generation in the high half, a counter in the low), a response's the
+//! request's id and its flags (1 = last); the payloads are the user's bytes alone, so a
+//! 64-byte request takes as many cache lines as a 64-byte channel message. A client keeps the ids it is waiting on and drops any other response: those to
 //! requests it gave up on, and those a server sent to an earlier client of its slot (each
 //! new client takes the next generation). A dead client's pending responses are dropped
 //! (the server's response to it is discarded once its ring is full); a dead server fails
@@ -37,7 +38,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use crate::channel::endpoint::{Bells, Endpoint};
-use crate::channel::{check_slot_range, Receiver, RecvSlot, Sender, RECEIVER_LOCK};
+use crate::channel::{Receiver, RecvSlot, Sender, RECEIVER_LOCK};
 use crate::error::{Error, Result};
 use crate::inbox::{self, Inbox};
 use crate::name::{IntoName, Name};
@@ -46,10 +47,9 @@ use crate::sync::ObjectOptions;
 use crate::sys;
 use crate::vocabulary::{Kind, Side};
 
-/// A request's header: its id.
-const REQUEST_HEADER: usize = 8;
-/// A response's header: the request's id and the flags.
-const RESPONSE_HEADER: usize = 16;
+/// A frame's extra header words: the request's id, and (in a response) the flags.
+const ID: u64 = 0;
+const FLAGS: u64 = 1;
 const LAST: u64 = 1;
 
 /// The most client slots a service can have.
@@ -118,7 +118,15 @@ fn open_rings(name: Name, options: Option<&ServiceOptions>) -> Result<RingSet> {
         capacity: o.capacity,
         object: &o.object,
     });
-    RingSet::open(name, Kind::Service, 2, shape, "a service's client slots")
+    // Frames with two extra header words: the request id, and the response flags.
+    RingSet::open(
+        name,
+        Kind::Service,
+        2,
+        crate::channel::ring::TOPIC_LAYOUT,
+        shape,
+        "a service's client slots",
+    )
 }
 
 /// An endpoint over client `i`'s response ring: the server sends (holding lock 1, waiting
@@ -263,12 +271,10 @@ impl Server {
             });
         };
         let sent = (|| {
-            let mut slot = sender.reserve(RESPONSE_HEADER + payload.len())?;
-            let mut header = [0u8; RESPONSE_HEADER];
-            header[..8].copy_from_slice(&to.id.to_le_bytes());
-            header[8..].copy_from_slice(&flags.to_le_bytes());
-            slot.write_at(0, &header)?;
-            slot.write_at(RESPONSE_HEADER, payload)?;
+            let mut slot = sender.reserve(payload.len())?;
+            slot.copy_from_slice(payload)?;
+            slot.set_extra(ID, to.id);
+            slot.set_extra(FLAGS, flags);
             slot.commit();
             Ok(())
         })();
@@ -290,18 +296,10 @@ pub struct Request<'a> {
 
 impl<'a> Request<'a> {
     fn new(client: u32, slot: RecvSlot<'a>) -> Result<Request<'a>> {
-        let mut id = [0u8; REQUEST_HEADER];
-        slot.read_at(0, &mut id).map_err(|e| match e {
-            Error::OutOfRange { .. } => Error::Corrupt {
-                name: slot.channel_name().to_string(),
-                problem: format!("client {client} sent a request without its id"),
-            },
-            other => other,
-        })?;
         Ok(Request {
             id: RequestId {
                 client,
-                id: u64::from_le_bytes(id),
+                id: slot.extra(ID),
             },
             slot,
         })
@@ -314,7 +312,7 @@ impl<'a> Request<'a> {
 
     /// The payload's length.
     pub fn len(&self) -> usize {
-        self.slot.len() - REQUEST_HEADER
+        self.slot.len()
     }
 
     /// Whether the payload is empty.
@@ -324,15 +322,12 @@ impl<'a> Request<'a> {
 
     /// Copies `buf.len()` bytes of the payload at `offset` into `buf`.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
-        check_slot_range(offset, buf.len(), self.len())?;
-        self.slot.read_at(REQUEST_HEADER + offset, buf)
+        self.slot.read_at(offset, buf)
     }
 
     /// Copies the payload into a new vector.
     pub fn to_vec(&self) -> Result<Vec<u8>> {
-        let mut v = vec![0; self.len()];
-        self.read_at(0, &mut v)?;
-        Ok(v)
+        self.slot.to_vec()
     }
 }
 
@@ -428,9 +423,9 @@ impl Client {
     /// Sends a request, waiting while the request ring is full; its id.
     pub fn send_request(&mut self, payload: &[u8]) -> Result<RequestId> {
         let id = self.generation << 32 | u64::from(self.counter);
-        let mut slot = self.requests.reserve(REQUEST_HEADER + payload.len())?;
-        slot.write_at(0, &id.to_le_bytes())?;
-        slot.write_at(REQUEST_HEADER, payload)?;
+        let mut slot = self.requests.reserve(payload.len())?;
+        slot.copy_from_slice(payload)?;
+        slot.set_extra(ID, id);
         slot.commit();
         self.counter = self.counter.wrapping_add(1);
         self.pending.insert(id);
@@ -492,15 +487,12 @@ impl Client {
                 }
                 Err(e) => return Err(e),
             }
-            let mut header = [0u8; RESPONSE_HEADER];
-            let n = self.responses.peek(&mut header)?;
-            let id = u64::from_le_bytes(header[..8].try_into().unwrap_or_default());
-            let flags = u64::from_le_bytes(header[8..].try_into().unwrap_or_default());
-            if n == RESPONSE_HEADER && self.pending.contains(&id) {
+            let (id, flags) = self.responses.ready_extras();
+            if self.pending.contains(&id) {
                 break (id, flags);
             }
-            // Not for a pending request of this client (an earlier client's, one given
-            // up on, or malformed): dropped.
+            // Not for a pending request of this client (an earlier client's, or one given
+            // up on): dropped.
             drop(self.responses.take_ready()?);
         };
         if flags & LAST != 0 {
@@ -539,7 +531,7 @@ impl Response<'_> {
 
     /// The payload's length.
     pub fn len(&self) -> usize {
-        self.slot.len() - RESPONSE_HEADER
+        self.slot.len()
     }
 
     /// Whether the payload is empty.
@@ -549,25 +541,16 @@ impl Response<'_> {
 
     /// Copies `buf.len()` bytes of the payload at `offset` into `buf`.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
-        check_slot_range(offset, buf.len(), self.len())?;
-        self.slot.read_at(RESPONSE_HEADER + offset, buf)
+        self.slot.read_at(offset, buf)
     }
 
     /// Copies the payload into a new vector.
     pub fn to_vec(&self) -> Result<Vec<u8>> {
-        let mut v = Vec::new();
-        self.append_to(&mut v)?;
-        Ok(v)
+        self.slot.to_vec()
     }
 
     /// Appends the payload to `buf`.
     pub fn append_to(&self, buf: &mut Vec<u8>) -> Result<()> {
-        let at = buf.len();
-        buf.resize(at + self.len(), 0);
-        let read = self.read_at(0, &mut buf[at..]);
-        if read.is_err() {
-            buf.truncate(at);
-        }
-        read
+        self.slot.append_to(buf)
     }
 }

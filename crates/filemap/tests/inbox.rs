@@ -184,11 +184,8 @@ fn eight_senders_with_kills_lose_nothing() {
                 kills += 1;
                 let who = incarnations.len() as u64;
                 received.push(0);
+                // It takes the dead sender's slot, or one a sender that finished freed.
                 let new = spawn_sender(&name, &counts_name, who, per_sender / 5);
-                assert_eq!(
-                    new.slot, incarnations[victim].slot,
-                    "the dead sender's slot"
-                );
                 in_slot.insert(new.slot, who);
                 incarnations.push(new);
             }

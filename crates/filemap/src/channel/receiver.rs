@@ -234,29 +234,15 @@ impl Receiver {
         }
     }
 
-    /// Copies the first bytes of the message at the receiver's position (which
-    /// `message_ready` found) into `buf`, without taking it; how many it copied.
-    pub(crate) fn peek(&self, buf: &mut [u8]) -> Result<usize> {
+    /// The extra header words of the frame at the receiver's position (which
+    /// `message_ready` found), without taking it: (0, 0) in a ring whose frames have none.
+    pub(crate) fn ready_extras(&self) -> (u64, u64) {
         let ring = self.end.ring;
-        match ring
-            .next_frame(self.claim)
-            .map_err(|p| self.end.corrupt(p))?
-        {
-            Next::Frame { payload, len, .. } => {
-                let n = len.min(buf.len());
-                let at = ring.at(payload);
-                // SAFETY: the frame's first `n` bytes, in `[head, tail)`: mapped while the
-                // receiver lives and left alone by the sender (the ownership protocol); the
-                // copy routine is sound against other writers.
-                unsafe { copy_from_shared(at, &mut buf[..n]) }
-                    .map_err(|f| self.end.fault(f, at, len, 0))?;
-                self.end.intact()?;
-                Ok(n)
-            }
-            Next::Empty | Next::Wrap { .. } => Err(self
-                .end
-                .corrupt("the message found at the receiver's position went away".into())),
-        }
+        let word = |k| {
+            ring.extra(self.claim, k)
+                .map_or(0, |w| w.load(Ordering::Relaxed))
+        };
+        (word(0), word(1))
     }
 
     /// The message at the receiver's position, which `message_ready` found there (only
@@ -278,10 +264,12 @@ impl Receiver {
     /// Records the frame ending at `end` as handed out and lends its payload.
     #[inline]
     fn hand_out(&mut self, payload: u64, len: usize, end: u64) -> RecvSlot<'_> {
+        let frame = self.claim;
         self.end.ring.claim().store(end, Ordering::Release);
         self.claim = end;
         RecvSlot {
             receiver: self,
+            frame,
             payload,
             len,
             end,
@@ -378,6 +366,8 @@ impl Drop for Receiver {
 #[derive(Debug)]
 pub struct RecvSlot<'a> {
     receiver: &'a mut Receiver,
+    /// Where the frame starts (its header).
+    frame: u64,
     payload: u64,
     len: usize,
     end: u64,
@@ -396,9 +386,12 @@ impl RecvSlot<'_> {
         self.len == 0
     }
 
-    /// The channel's name.
-    pub(crate) fn channel_name(&self) -> &Name {
-        &self.receiver.end.name
+    /// Extra header word `k` of the message's frame (0 in a ring whose frames have none).
+    #[inline]
+    pub(crate) fn extra(&self, k: u64) -> u64 {
+        let ring = self.receiver.end.ring;
+        ring.extra(self.frame, k)
+            .map_or(0, |w| w.load(Ordering::Relaxed))
     }
 
     /// Whether `address` lies in this message.

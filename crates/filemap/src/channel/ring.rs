@@ -54,16 +54,17 @@ use super::shared::{self, AtomicU32, AtomicU64, Ordering};
 pub(crate) const RING_OFFSET: usize = 4096;
 /// A channel frame header's size.
 pub(crate) const FRAME_HEADER: u64 = 16;
-/// A topic frame header's size: the channel's two words, then the message's sequence
-/// number (u64; a wrap marker carries the next message's) and a word left zero.
+/// The size of a frame header with two more words after the channel's two: a topic's
+/// message sequence number (a wrap marker carries the next message's) and a word left
+/// zero; a service's request id and response flags.
 pub(crate) const TOPIC_FRAME_HEADER: u64 = 32;
 /// A cache line: frames start on one, and large payloads too.
 pub(crate) const LINE: u64 = 64;
 /// The frame layout this build reads and writes, recorded at [`LAYOUT_AT`] by the creator.
 /// (1: payloads always right after the header, no offset in the shape.)
 pub(crate) const LAYOUT: u32 = 2;
-/// The frame layout of topics (`crate::topic`): layout 2 with [`TOPIC_FRAME_HEADER`]-byte
-/// headers.
+/// The frame layout of topics (`crate::topic`) and services (`crate::service`): layout 2
+/// with [`TOPIC_FRAME_HEADER`]-byte headers.
 pub(crate) const TOPIC_LAYOUT: u32 = 3;
 /// The length that marks "continue at the ring's start".
 pub(crate) const WRAP: u32 = u32::MAX;
@@ -301,7 +302,19 @@ impl Ring {
     /// A topic frame's sequence number (the header's third 8 bytes).
     #[inline]
     pub(crate) fn frame_seq(&self, position: u64) -> &AtomicU64 {
-        self.ring_word(position + 16)
+        self.extra_word(position, 0)
+    }
+
+    /// Extra header word `k` (0 or 1) of the frame at `position`, in layout
+    /// [`TOPIC_LAYOUT`] (`None` in a channel's layout, whose headers have none).
+    #[inline]
+    pub(crate) fn extra(&self, position: u64, k: u64) -> Option<&AtomicU64> {
+        (self.layout == TOPIC_LAYOUT && k < 2).then(|| self.extra_word(position, k))
+    }
+
+    #[inline]
+    fn extra_word(&self, position: u64, k: u64) -> &AtomicU64 {
+        self.ring_word(position + 16 + 8 * k)
     }
 
     /// Whether a frame (or wrap marker) is committed at `position`: its tag is the

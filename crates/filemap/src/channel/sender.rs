@@ -419,6 +419,15 @@ impl SendSlot<'_> {
         self.sender.publish(self.start, end);
     }
 
+    /// Sets extra header word `k` (0 or 1) of the frame, in a ring whose frames have them
+    /// (a service's); nothing otherwise. Published by the commit, as the payload is.
+    #[inline]
+    pub(crate) fn set_extra(&mut self, k: u64, value: u64) {
+        if let Some(word) = self.sender.end.ring.extra(self.start, k) {
+            word.store(value, Ordering::Relaxed);
+        }
+    }
+
     /// The reserved length in bytes.
     #[inline]
     pub fn len(&self) -> usize {
