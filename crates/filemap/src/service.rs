@@ -38,7 +38,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use crate::channel::endpoint::{Bells, Endpoint};
-use crate::channel::{Receiver, RecvSlot, Sender, RECEIVER_LOCK};
+use crate::channel::{Receiver, RecvSlot, Sender, WaitMode, RECEIVER_LOCK};
 use crate::error::{Error, Result};
 use crate::inbox::{self, Inbox};
 use crate::name::{IntoName, Name};
@@ -229,6 +229,14 @@ impl Server {
         self.requests.senders()
     }
 
+    /// How this server waits for requests, and for room in a client's response ring.
+    pub fn set_wait_mode(&mut self, mode: WaitMode) {
+        self.requests.set_wait_mode(mode);
+        for sender in &mut self.responses {
+            sender.set_wait_mode(mode);
+        }
+    }
+
     /// The next request from any client, waiting for one. [`Error::Disconnected`] once
     /// every client that came is gone and their requests were received.
     pub fn recv_request(&mut self) -> Result<Request<'_>> {
@@ -413,6 +421,25 @@ impl Client {
     /// This client's slot.
     pub fn slot(&self) -> u32 {
         self.slot
+    }
+
+    /// How this client waits for responses, and for room in its request ring:
+    /// [`WaitMode::BusyPoll`] for the lowest latency (with the server busy-polling too),
+    /// at the cost of a busy core while it waits.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::WaitMode;
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut server = Server::create_or_open("fast", &ServiceOptions::new())?;
+    /// server.set_wait_mode(WaitMode::BusyPoll);
+    /// let mut client = Client::open("fast")?;
+    /// client.set_wait_mode(WaitMode::BusyPoll);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn set_wait_mode(&mut self, mode: WaitMode) {
+        self.requests.set_wait_mode(mode);
+        self.responses.set_wait_mode(mode);
     }
 
     /// How many requests wait for their last response.
