@@ -80,16 +80,28 @@ pub const MIN_ONE_WAY: usize = 100;
 /// latency in nanoseconds, measured on [`clock_ns`] across processes; the next message
 /// goes only after the last one arrived, so no message waits for another.
 pub fn one_way_rounds(size: usize, mut one_way: impl FnMut() -> Result<u64>) -> Result<Latency> {
+    budgeted_percentiles(size, ONE_WAY_BUDGET, || {
+        Ok(Duration::from_nanos(one_way()?))
+    })
+}
+
+/// Takes `sample` (one measured time) up to `iterations(size)` times, or for `budget` once
+/// [`MIN_ONE_WAY`] are in, after a tenth as many untimed ones (at most a tenth of the
+/// budget); a tenth of the budget and of the fewest in [`quick`] mode. The percentiles.
+fn budgeted_percentiles(
+    size: usize,
+    budget: Duration,
+    mut sample: impl FnMut() -> Result<Duration>,
+) -> Result<Latency> {
     let n = iterations(size);
-    // In quick mode, a tenth of the budget and of the fewest messages.
     let (budget, least) = if quick() {
-        (ONE_WAY_BUDGET / 10, (MIN_ONE_WAY / 10).min(n))
+        (budget / 10, (MIN_ONE_WAY / 10).min(n))
     } else {
-        (ONE_WAY_BUDGET, MIN_ONE_WAY.min(n))
+        (budget, MIN_ONE_WAY.min(n))
     };
     let start = Instant::now();
     for _ in 0..n / 10 {
-        one_way()?;
+        sample()?;
         if start.elapsed() > budget / 10 {
             break;
         }
@@ -97,7 +109,7 @@ pub fn one_way_rounds(size: usize, mut one_way: impl FnMut() -> Result<u64>) -> 
     let start = Instant::now();
     let mut samples = Vec::with_capacity(n);
     while samples.len() < n {
-        samples.push(Duration::from_nanos(one_way()?));
+        samples.push(sample()?);
         if samples.len() >= least && start.elapsed() > budget {
             break;
         }
@@ -124,34 +136,10 @@ pub fn request_round_trips(
     size: usize,
     mut round_trip: impl FnMut() -> Result<()>,
 ) -> Result<Latency> {
-    let n = iterations(size);
-    let (budget, least) = if quick() {
-        (ROUND_TRIP_BUDGET / 10, (MIN_ONE_WAY / 10).min(n))
-    } else {
-        (ROUND_TRIP_BUDGET, MIN_ONE_WAY.min(n))
-    };
-    let start = Instant::now();
-    for _ in 0..n / 10 {
-        round_trip()?;
-        if start.elapsed() > budget / 10 {
-            break;
-        }
-    }
-    let begin = Instant::now();
-    let mut samples = Vec::with_capacity(n);
-    while samples.len() < n {
+    budgeted_percentiles(size, ROUND_TRIP_BUDGET, || {
         let start = Instant::now();
         round_trip()?;
-        samples.push(start.elapsed());
-        if samples.len() >= least && begin.elapsed() > budget {
-            break;
-        }
-    }
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_nanos() as f64;
-    Ok(Latency {
-        p50_ns: at(0.50),
-        p99_ns: at(0.99),
+        Ok(start.elapsed())
     })
 }
 
