@@ -30,7 +30,7 @@
 //! new client takes the next generation). A dead client's pending responses are dropped
 //! (the server's response to it is discarded once its ring is full); a dead server fails
 //! the pending requests of every waiting client with
-//! [`Error::Disconnected`](crate::Error::Disconnected), and a new server takes over the
+//! [`Error::Disconnected`], and a new server takes over the
 //! requests still queued. Endpoint locks: 1 the server's, 2 + i client slot i's.
 
 use std::collections::HashSet;
@@ -295,7 +295,7 @@ impl Server {
 }
 
 /// A request received by the server: its id (for the responses) and its payload, read from
-/// the client's ring. Drop it before responding.
+/// the client's ring (through [`RecvSlot`]'s methods). Drop it before responding.
 #[derive(Debug)]
 pub struct Request<'a> {
     id: RequestId,
@@ -317,25 +317,14 @@ impl<'a> Request<'a> {
     pub fn id(&self) -> RequestId {
         self.id
     }
+}
 
-    /// The payload's length.
-    pub fn len(&self) -> usize {
-        self.slot.len()
-    }
+impl<'a> std::ops::Deref for Request<'a> {
+    type Target = RecvSlot<'a>;
 
-    /// Whether the payload is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Copies `buf.len()` bytes of the payload at `offset` into `buf`.
-    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
-        self.slot.read_at(offset, buf)
-    }
-
-    /// Copies the payload into a new vector.
-    pub fn to_vec(&self) -> Result<Vec<u8>> {
-        self.slot.to_vec()
+    /// The payload, as a received message (`len`, `read_at`, `to_vec`, `append_to`).
+    fn deref(&self) -> &RecvSlot<'a> {
+        &self.slot
     }
 }
 
@@ -537,7 +526,8 @@ impl Client {
     }
 }
 
-/// A response received by a client.
+/// A response received by a client: which request it answers, whether it is the last, and
+/// its payload (through [`RecvSlot`]'s methods).
 #[derive(Debug)]
 pub struct Response<'a> {
     request: RequestId,
@@ -555,29 +545,13 @@ impl Response<'_> {
     pub fn is_last(&self) -> bool {
         self.last
     }
+}
 
-    /// The payload's length.
-    pub fn len(&self) -> usize {
-        self.slot.len()
-    }
+impl<'a> std::ops::Deref for Response<'a> {
+    type Target = RecvSlot<'a>;
 
-    /// Whether the payload is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Copies `buf.len()` bytes of the payload at `offset` into `buf`.
-    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
-        self.slot.read_at(offset, buf)
-    }
-
-    /// Copies the payload into a new vector.
-    pub fn to_vec(&self) -> Result<Vec<u8>> {
-        self.slot.to_vec()
-    }
-
-    /// Appends the payload to `buf`.
-    pub fn append_to(&self, buf: &mut Vec<u8>) -> Result<()> {
-        self.slot.append_to(buf)
+    /// The payload, as a received message (`len`, `read_at`, `to_vec`, `append_to`).
+    fn deref(&self) -> &RecvSlot<'a> {
+        &self.slot
     }
 }
