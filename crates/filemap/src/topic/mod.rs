@@ -5,7 +5,7 @@
 //! write, commit, as with a channel); every subscriber reads the same bytes. Slow
 //! subscribers are handled by a policy fixed when the topic is made ([`SlowSubscribers`]):
 //! the publisher waits for the slowest live one, or never waits and the laggard is told how
-//! many messages it missed ([`Error::Lagged`](crate::Error::Lagged)). A subscriber that
+//! many messages it missed ([`Error::Lagged`]). A subscriber that
 //! joins late can first receive the last K messages still in the ring (the topic's
 //! history, K fixed at creation).
 //!
@@ -24,10 +24,10 @@
 //! **One publisher at a time.** A topic's messages form one sequence, numbered from 0,
 //! which every subscriber sees in the same order; with one writer the ring needs no
 //! agreement between writers, and a commit stays one release store. A second publisher
-//! waits for the first to go ([`Error::EndpointTaken`](crate::Error::EndpointTaken)
+//! waits for the first to go ([`Error::EndpointTaken`]
 //! until then); a publisher that dies (even by `kill -9`) leaves every message it
 //! committed to the subscribers, which then see
-//! [`Error::Disconnected`](crate::Error::Disconnected) until a new publisher takes the
+//! [`Error::Disconnected`] until a new publisher takes the
 //! topic over and continues the sequence. Many writers into one reader is what
 //! [`crate::channel`]'s two-party channels, one per writer, are for.
 //!
@@ -42,7 +42,7 @@
 //!
 //! | offset | field | written by |
 //! |---|---|---|
-//! | 0 | topic layout (u32, [`TOPIC_AREA_LAYOUT`]), subscriber slots N (u32), history K (u32), policy (u32) | creator |
+//! | 0 | topic layout (u32, 1), subscriber slots N (u32), history K (u32), policy (u32) | creator |
 //! | 64 | `oldest`: where the oldest frame still in the ring starts (u64) | publisher |
 //! | 128 | messages published so far (u64, for `filemap info`) | publisher |
 //! | 192 | subscribers asleep, over all slots (u32); joins so far (u32, at 196) | subscribers |
@@ -102,7 +102,7 @@ pub enum SlowSubscribers {
     #[default]
     Block,
     /// The publisher never waits; a subscriber that fell more than the ring behind is told
-    /// how many messages it missed ([`Error::Lagged`](crate::Error::Lagged)) and goes on at
+    /// how many messages it missed ([`Error::Lagged`]) and goes on at
     /// the oldest message still there.
     DropOldest,
 }
