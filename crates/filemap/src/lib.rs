@@ -15,6 +15,7 @@
 //! | `bInheritHandle`, `DuplicateHandle` | [`CommandExt::share_mapping`], [`Mapping::send_to`] |
 //! | `CreateMutex`, `WaitForSingleObject`, `WAIT_ABANDONED` | [`sync::NamedMutex`], [`sync::MutexGuard::abandoned`] |
 //! | `CreateEvent`, `CreateSemaphore` | [`sync::NamedEvent`], [`sync::NamedSemaphore`] |
+//! | `WaitForMultipleObjects` (any, all) | [`wait_any`], [`wait_all`] |
 //! | shared `int` + named mutex | [`sync::SharedMutex`] |
 //! | `FILE_MAP_COPY` + "copy the changed pages back" | [`View::modified_pages`], [`View::commit`] |
 //! | `SEC_RESERVE` + `VirtualAlloc(MEM_COMMIT)` | [`CreateOptions::reserve`], [`Mapping::commit`] |
@@ -73,6 +74,7 @@ mod sys;
 pub mod topic;
 mod view;
 mod vocabulary;
+pub mod wait;
 mod word;
 
 pub use error::{BackingFileProblem, Error, NameProblem, Result};
@@ -84,3 +86,4 @@ pub use view::{allocation_granularity, page_size, View, ViewBuilder};
 pub use vocabulary::{
     Access, Advice, Disposition, Kind, LargePages, Protect, Protection, ShareMode,
 };
+pub use wait::{wait_all, wait_any};

@@ -25,11 +25,19 @@ pub(crate) struct Sleep<'a> {
 }
 
 impl Sleep<'_> {
-    fn add_sleeper(&self, n: i32) {
+    pub(crate) fn add_sleeper(&self, n: i32) {
         for counter in std::iter::once(self.sleepers).chain(self.all_sleepers) {
             counter.fetch_add(n as u32, Ordering::SeqCst);
         }
     }
+}
+
+/// An endpoint as a wait on many objects (`crate::wait`) sees it: the endpoint, where it
+/// sleeps, and the peer whose departure ends its wait.
+pub(crate) struct Watch<'a> {
+    pub(crate) end: &'a Endpoint,
+    pub(crate) sleep: Sleep<'a>,
+    pub(crate) peer: Side,
 }
 
 /// One side's doorbell: which bell, and its words in the mapping (the sequence a waker
@@ -179,6 +187,9 @@ pub(crate) struct Endpoint {
     /// The endpoint's role (none for a look that takes no role, as `filemap info`'s).
     pub(crate) _lock: Option<sys::EndpointLock>,
     pub(crate) mode: WaitMode,
+    /// Set when a wait on many objects found the peer dead, so that the call it made
+    /// ready reports `Disconnected` too (looking again: a new peer may have come).
+    peer_seen_gone: std::sync::atomic::AtomicBool,
 }
 
 fn round_capacity(capacity: u64) -> Result<u64> {
@@ -250,6 +261,7 @@ impl Endpoint {
             ring,
             _lock: Some(lock),
             mode: WaitMode::Blocking,
+            peer_seen_gone: Default::default(),
         })
     }
 
@@ -268,6 +280,7 @@ impl Endpoint {
             ring,
             _lock: lock,
             mode: WaitMode::Blocking,
+            peer_seen_gone: Default::default(),
         }
     }
 
@@ -348,6 +361,12 @@ impl Endpoint {
                 // The last look first: it may be what finds the memory lost.
                 let ready = ready();
                 self.intact()?;
+                if !ready && self.peer_seen_gone.load(Ordering::Relaxed) {
+                    if gone() {
+                        return Err(self.disconnected());
+                    }
+                    self.peer_seen_gone.store(false, Ordering::Relaxed);
+                }
                 return Ok(ready);
             }
             if self.mode == WaitMode::BusyPoll || spins < SPINS {
@@ -401,6 +420,42 @@ impl Endpoint {
                 nap,
             );
             sleep.add_sleeper(-1);
+        }
+    }
+
+    /// Readies a sleep on `sleep`'s doorbell for a wait on many objects (`crate::wait`):
+    /// notes the doorbell's sequence, then counts itself a sleeper, as `wait_on` does
+    /// before it sleeps. The caller looks at the object again before it sleeps, and calls
+    /// [`Sleep::add_sleeper`]`(-1)` after.
+    pub(crate) fn arm(&self, sleep: &Sleep<'_>) -> sys::WaitTarget {
+        let expected = sleep.seq.load(Ordering::Acquire);
+        sleep.add_sleeper(1);
+        // Pairs with the fence in `wake`, as in `wait_on`.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        self.memory.bell_target(
+            &sys::Doorbell {
+                bell: sleep.bell,
+                word: sleep.seq,
+            },
+            expected,
+        )
+    }
+
+    /// Whether `peer` is gone: closed (one load), or, with `check` (a system call, once
+    /// per liveness interval), dead.
+    pub(crate) fn peer_left(&self, peer: Side, check: bool) -> bool {
+        let state = match peer {
+            Side::Sender => ring::SENDER_STATE,
+            Side::Receiver => ring::RECEIVER_STATE,
+        };
+        if check {
+            let gone = self.peer_gone(peer);
+            if gone {
+                self.peer_seen_gone.store(true, Ordering::Relaxed);
+            }
+            gone
+        } else {
+            self.ring.u32_at(state).load(Ordering::Acquire) == ring::STATE_CLOSED
         }
     }
 

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, Watch};
 use super::ring::{self, Next};
 use super::{check_slot_range, WaitMode, FAST_SPINS};
 use crate::copy::{copy_from_shared, copy_racy, Fault};
@@ -193,6 +193,26 @@ impl Receiver {
     /// Whether a frame or wrap marker is committed at the receiver's position (one load).
     pub(crate) fn committed_now(&self) -> bool {
         self.end.ring.committed(self.claim)
+    }
+
+    /// How a wait on many objects sees this receiver.
+    pub(crate) fn watch(&self) -> Watch<'_> {
+        Watch {
+            end: &self.end,
+            sleep: self.end.bells.receiver.sleep(),
+            peer: Side::Sender,
+        }
+    }
+
+    /// Whether `recv` would return at once with a message (or with an error about the
+    /// ring), without taking it.
+    pub(crate) fn ready_now(&self) -> bool {
+        let ring = self.end.ring;
+        match ring.next_frame(self.claim) {
+            Ok(Next::Empty) => false,
+            Ok(Next::Wrap { next }) => ring.committed(next),
+            Ok(Next::Frame { .. }) | Err(_) => true,
+        }
     }
 
     /// Whether a message is committed at the receiver's position now (past a wrap marker,

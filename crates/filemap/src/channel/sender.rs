@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, Watch};
 use super::receiver::RecvSlot;
 use super::ring;
 use super::{check_slot_range, WaitMode};
@@ -122,6 +122,33 @@ impl Sender {
         }
         self.head = self.load_head()?;
         Ok(end - self.head <= capacity)
+    }
+
+    /// How a wait on many objects sees this sender.
+    pub(crate) fn watch(&self) -> Watch<'_> {
+        Watch {
+            end: &self.end,
+            sleep: self.end.bells.sender.sleep(),
+            peer: Side::Receiver,
+        }
+    }
+
+    /// Whether there is room for a message of `len` bytes now (wrapping if it must), or
+    /// `reserve` would fail at once (too long, or a ring another process broke).
+    pub(crate) fn room_now(&self, len: usize) -> bool {
+        let ring = self.end.ring;
+        if len as u64 > ring.max_message() {
+            return true;
+        }
+        let size = ring::frame_size(ring.payload_offset(len as u64), len as u64);
+        let to_end = ring.bytes_to_end(self.tail);
+        let end = if size > to_end {
+            self.tail + to_end + size
+        } else {
+            self.tail + size
+        };
+        let head = ring.head().load(Ordering::Acquire);
+        !ring.head_fits(head, self.tail) || end - head <= ring.capacity()
     }
 
     /// The channel's name.

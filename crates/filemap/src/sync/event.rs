@@ -137,6 +137,11 @@ impl NamedEvent {
         &self.name
     }
 
+    /// The system's object (for a wait on many objects).
+    pub(crate) fn object(&self) -> &sys::EventObject {
+        &self.object
+    }
+
     /// The reset mode, where the system tells it (always on Linux; Windows does not).
     pub fn reset_mode(&self) -> Option<EventReset> {
         self.object.is_manual().map(|m| {

@@ -30,17 +30,23 @@ pub(crate) fn acquire(
     name: &Name,
     timeout: Option<Duration>,
 ) -> Result<Option<bool>> {
+    refuse_relock(object, name)?;
+    let locked = object.lock(timeout, name)?;
+    if locked.is_some() {
+        HELD.with(|h| h.borrow_mut().push(object.identity()));
+    }
+    Ok(locked.map(|l| l == Locked::Abandoned))
+}
+
+/// `Error::WouldDeadlock` if this thread holds `object` already.
+fn refuse_relock(object: &sys::MutexObject, name: &Name) -> Result<()> {
     let id = object.identity();
     if HELD.with(|h| h.borrow().contains(&id)) {
         return Err(Error::WouldDeadlock {
             name: name.to_string(),
         });
     }
-    let locked = object.lock(timeout, name)?;
-    if locked.is_some() {
-        HELD.with(|h| h.borrow_mut().push(id));
-    }
-    Ok(locked.map(|l| l == Locked::Abandoned))
+    Ok(())
 }
 
 /// Unlocks what `acquire` locked.
@@ -159,6 +165,23 @@ impl NamedMutex {
             Some(abandoned) => Ok(self.guard(abandoned)),
             None => Err(timeout_error(&self.name, timeout)),
         }
+    }
+
+    /// The system's object (for a wait on many objects).
+    pub(crate) fn object(&self) -> &sys::MutexObject {
+        &self.object
+    }
+
+    /// `Error::WouldDeadlock` if this thread holds the mutex (before a wait on many
+    /// objects that includes it).
+    pub(crate) fn refuse_relock(&self) -> Result<()> {
+        refuse_relock(&self.object, &self.name)
+    }
+
+    /// The guard of a lock that a wait on many objects took for this thread.
+    pub(crate) fn taken(&self, abandoned: bool) -> MutexGuard<'_> {
+        HELD.with(|h| h.borrow_mut().push(self.object.identity()));
+        self.guard(abandoned)
     }
 
     fn guard(&self, abandoned: bool) -> MutexGuard<'_> {

@@ -96,6 +96,11 @@ impl NamedSemaphore {
         &self.name
     }
 
+    /// The system's object (for a wait on many objects).
+    pub(crate) fn object(&self) -> &sys::SemaphoreObject {
+        &self.object
+    }
+
     /// Returns `n` units; the previous count. [`Error::SemaphoreFull`] (and nothing
     /// released) if that would pass the maximum.
     pub fn release(&self, n: u32) -> Result<u32> {

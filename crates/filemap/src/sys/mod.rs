@@ -167,6 +167,37 @@ pub(crate) enum Locked {
     Abandoned,
 }
 
+/// A synchronisation object in a wait on many objects (`crate::wait`): each backend takes
+/// it (`take_now`), readies a sleep on it (`arm` / `disarm`), and takes several at once
+/// (`take_all`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum SyncRef<'a> {
+    Event(&'a EventObject),
+    Semaphore(&'a SemaphoreObject),
+    Mutex(&'a MutexObject),
+}
+
+/// What taking a synchronisation object gave: an event's signal or a semaphore's unit,
+/// or a mutex's lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Took {
+    Signal,
+    Lock(Locked),
+}
+
+/// How a sleep on many objects (`sleep_on`) ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Woke {
+    /// Something may have changed: look again.
+    Changed,
+    /// The time ran out.
+    TimedOut,
+    /// The system took the object at this index for the sleeper (Windows: a wait on a
+    /// mutex, semaphore or auto-reset event takes it).
+    #[cfg_attr(not(windows), allow(dead_code))]
+    Took(usize, Took),
+}
+
 /// What `filemap ls` shows of one entry.
 #[derive(Debug)]
 pub(crate) struct RawEntry {

@@ -332,14 +332,14 @@ struct Slot<'a> {
     at: usize,
 }
 
-impl Slot<'_> {
+impl<'a> Slot<'a> {
     fn state(&self) -> &AtomicU32 {
         self.area.u32_at(self.at + SLOT_STATE)
     }
-    fn asleep(&self) -> &AtomicU32 {
+    fn asleep(&self) -> &'a AtomicU32 {
         self.area.u32_at(self.at + SLOT_ASLEEP)
     }
-    fn bell(&self) -> &AtomicU32 {
+    fn bell(&self) -> &'a AtomicU32 {
         self.area.u32_at(self.at + SLOT_BELL)
     }
     fn head(&self) -> &AtomicU64 {

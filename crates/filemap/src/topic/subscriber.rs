@@ -5,7 +5,7 @@ use std::sync::atomic::{fence, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Slot, SlowSubscribers, Topic, TopicOptions, CONNECTED};
-use crate::channel::endpoint::Sleep;
+use crate::channel::endpoint::{Sleep, Watch};
 use crate::channel::ring::{self, Next};
 use crate::channel::{check_slot_range, WaitMode};
 use crate::copy::{copy_from_shared, copy_racy};
@@ -404,17 +404,41 @@ impl Subscriber {
     /// Waits until a frame is committed at the position (or the publisher wrote past it),
     /// the publisher is gone, or the deadline passes. `Ok(false)`: the deadline passed.
     fn wait(&self, deadline: Option<Instant>) -> Result<bool> {
-        let (end, ring, area) = (&self.topic.end, self.topic.end.ring, self.topic.area);
+        let end = &self.topic.end;
+        end.wait_on(
+            &self.sleep(),
+            deadline,
+            0,
+            || self.ready_now(),
+            || end.peer_gone(Side::Sender),
+        )
+    }
+
+    /// Where this subscriber sleeps: its slot's doorbell.
+    fn sleep(&self) -> Sleep<'_> {
         let slot = self.my_slot();
-        let sleep = Sleep {
+        Sleep {
             bell: super::slot_bell(self.slot),
             seq: slot.bell(),
             sleepers: slot.asleep(),
-            all_sleepers: Some(area.all_asleep()),
-        };
-        let pos = self.pos;
-        let ready = || ring.committed(pos) || area.oldest().load(Ordering::Acquire) > pos;
-        end.wait_on(&sleep, deadline, 0, ready, || end.peer_gone(Side::Sender))
+            all_sleepers: Some(self.topic.area.all_asleep()),
+        }
+    }
+
+    /// Whether a frame is committed at the position, or the publisher wrote past it (so
+    /// that `recv` returns at once, with a message or `Lagged`).
+    pub(crate) fn ready_now(&self) -> bool {
+        let (ring, area) = (self.topic.end.ring, self.topic.area);
+        ring.committed(self.pos) || area.oldest().load(Ordering::Acquire) > self.pos
+    }
+
+    /// How a wait on many objects sees this subscriber.
+    pub(crate) fn watch(&self) -> Watch<'_> {
+        Watch {
+            end: &self.topic.end,
+            sleep: self.sleep(),
+            peer: Side::Sender,
+        }
     }
 
     /// Gives the bytes before `to` back (under `Block` the publisher may be waiting for

@@ -16,6 +16,7 @@ mod mutex;
 mod rescue;
 mod share;
 mod sync;
+pub(crate) mod waits;
 
 pub(crate) use entry::*;
 pub(crate) use file::*;
@@ -25,6 +26,7 @@ pub(crate) use share::*;
 pub(crate) use sync::{
     create_sync, open_sync, ChannelMemory, EndpointLock, EventObject, MutexObject, SemaphoreObject,
 };
+pub(crate) use waits::WaitTarget;
 
 use std::fs::File;
 use std::io;

@@ -246,6 +246,83 @@ pub(crate) fn lock(
     }
 }
 
+/// Takes the mutex for `me` if it is free now, or, with `check_owner` (a system call),
+/// if its owner died holding it; the lock and the state word it replaced (for
+/// [`give_back`]). Keeps the waiters bit: others may sleep on the mutex.
+pub(crate) fn try_take(
+    state: &AtomicU32,
+    entry: BorrowedFd<'_>,
+    me: &Owner,
+    check_owner: bool,
+) -> Option<(Locked, u32)> {
+    let current = state.load(Ordering::Relaxed);
+    let owner = current & !WAITERS;
+    let taken = me.token | (current & WAITERS);
+    let locked = if owner == 0 {
+        Locked::Normally
+    } else if check_owner && !owner_alive(entry, owner) {
+        Locked::Abandoned
+    } else {
+        return None;
+    };
+    state
+        .compare_exchange(current, taken, Ordering::Acquire, Ordering::Relaxed)
+        .ok()
+        .map(|replaced| (locked, replaced))
+}
+
+/// Whether [`try_take`] would take the mutex now.
+pub(crate) fn looks_free(state: &AtomicU32, entry: BorrowedFd<'_>, check_owner: bool) -> bool {
+    let owner = state.load(Ordering::Relaxed) & !WAITERS;
+    owner == 0 || (check_owner && !owner_alive(entry, owner))
+}
+
+/// Readies a sleep on the mutex: sets the waiters bit if it is held, so that its unlock
+/// wakes a sleeper; the value to sleep on.
+pub(crate) fn arm(state: &AtomicU32) -> u32 {
+    let mut current = state.load(Ordering::Relaxed);
+    // Bounded: another process rewriting the word cannot keep this loop going.
+    for _ in 0..64 {
+        if current & !WAITERS == 0 || current & WAITERS != 0 {
+            break;
+        }
+        match state.compare_exchange(
+            current,
+            current | WAITERS,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return current | WAITERS,
+            Err(now) => current = now,
+        }
+    }
+    current
+}
+
+/// Puts back the state word that [`try_take`] replaced (`replaced`), for a wait on many
+/// objects that could not take them all: an abandoned mutex stays abandoned for the next
+/// taker, a free one becomes free again. Keeps a waiters bit set meanwhile, and wakes a
+/// sleeper if there may be one.
+pub(crate) fn give_back(state: &AtomicU32, me: &Owner, replaced: u32) {
+    let mut current = state.load(Ordering::Relaxed);
+    for _ in 0..64 {
+        if current & !WAITERS != me.token {
+            // Not held by this handle (another process rewrote the word): leave it.
+            return;
+        }
+        let restored = replaced | (current & WAITERS);
+        match state.compare_exchange(current, restored, Ordering::Release, Ordering::Relaxed) {
+            Ok(_) => {
+                if restored & WAITERS != 0 {
+                    futex_wake(state, 1);
+                }
+                return;
+            }
+            Err(now) => current = now,
+        }
+    }
+}
+
 /// Unlocks a mutex this handle's thread holds, waking one sleeper if there may be one.
 pub(crate) fn unlock(state: &AtomicU32) {
     if state.swap(0, Ordering::Release) & WAITERS != 0 {

@@ -37,7 +37,7 @@ pub(crate) struct SyncMemory {
     /// Where the data area ends in the entry.
     end: u64,
     // Keeps the object alive; dropped after the view.
-    entry: Entry,
+    pub(super) entry: Entry,
     identity: u64,
     name: Name,
 }
@@ -67,7 +67,7 @@ impl SyncMemory {
         })
     }
 
-    fn word(&self, index: usize) -> &AtomicU32 {
+    pub(super) fn word(&self, index: usize) -> &AtomicU32 {
         debug_assert!(index * 4 + 4 <= SYNC_AREA);
         // SAFETY: the data area is at least SYNC_AREA bytes, page-aligned, mapped while
         // `self` lives; words are 4-byte aligned; any bit pattern is a valid u32.
@@ -268,19 +268,38 @@ impl SyncMemory {
         self.word(EVENT_STATE).store(0, Ordering::SeqCst);
     }
 
+    /// Whether the event is set now, taking the signal if it resets itself.
+    pub(super) fn event_take_now(&self, manual: bool) -> bool {
+        let state = self.word(EVENT_STATE);
+        if manual {
+            state.load(Ordering::SeqCst) == 1
+        } else {
+            state
+                .compare_exchange(1, 0, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        }
+    }
+
+    /// Whether the event is set now (taking nothing).
+    pub(super) fn event_is_set(&self) -> bool {
+        self.word(EVENT_STATE).load(Ordering::SeqCst) == 1
+    }
+
     /// Waits until the event is set (and, for auto-reset events, takes the signal).
     pub(crate) fn event_wait(&self, timeout: Option<Duration>) -> bool {
-        let state = self.word(EVENT_STATE);
         let manual = self.event_is_manual();
-        wait_until(self, state, self.word(EVENT_WAITERS), timeout, || {
-            if manual {
-                state.load(Ordering::SeqCst) == 1
-            } else {
-                state
-                    .compare_exchange(1, 0, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok()
-            }
-        })
+        wait_until(
+            self,
+            self.word(EVENT_STATE),
+            self.word(EVENT_WAITERS),
+            timeout,
+            || self.event_take_now(manual),
+        )
+    }
+
+    /// The event's state word (to sleep on) and its count of sleepers.
+    pub(super) fn event_words(&self) -> (&AtomicU32, &AtomicU32) {
+        (self.word(EVENT_STATE), self.word(EVENT_WAITERS))
     }
 }
 
@@ -330,19 +349,33 @@ impl SyncMemory {
         Ok(current)
     }
 
+    /// Takes one unit if there is one now.
+    pub(super) fn semaphore_take_now(&self) -> bool {
+        let count = self.word(SEM_COUNT);
+        let mut c = count.load(Ordering::SeqCst);
+        while c > 0 {
+            match count.compare_exchange(c, c - 1, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return true,
+                Err(now) => c = now,
+            }
+        }
+        false
+    }
+
     /// Takes one unit; `false` if the timeout passed first.
     pub(crate) fn semaphore_acquire(&self, timeout: Option<Duration>) -> bool {
-        let count = self.word(SEM_COUNT);
-        wait_until(self, count, self.word(SEM_WAITERS), timeout, || {
-            let mut c = count.load(Ordering::SeqCst);
-            while c > 0 {
-                match count.compare_exchange(c, c - 1, Ordering::SeqCst, Ordering::SeqCst) {
-                    Ok(_) => return true,
-                    Err(now) => c = now,
-                }
-            }
-            false
-        })
+        wait_until(
+            self,
+            self.word(SEM_COUNT),
+            self.word(SEM_WAITERS),
+            timeout,
+            || self.semaphore_take_now(),
+        )
+    }
+
+    /// The semaphore's count word (to sleep on) and its count of sleepers.
+    pub(super) fn semaphore_words(&self) -> (&AtomicU32, &AtomicU32) {
+        (self.word(SEM_COUNT), self.word(SEM_WAITERS))
     }
 
     pub(crate) fn semaphore_count(&self) -> u32 {
@@ -354,8 +387,8 @@ impl SyncMemory {
 /// of the data area are the mutex (`mutex.rs`).
 #[derive(Debug)]
 pub(crate) struct MutexObject {
-    memory: SyncMemory,
-    owner: Owner,
+    pub(super) memory: SyncMemory,
+    pub(super) owner: Owner,
 }
 
 impl MutexObject {
@@ -465,7 +498,7 @@ impl MutexObject {
 /// A named event (manual or auto reset).
 #[derive(Debug)]
 pub(crate) struct EventObject {
-    memory: SyncMemory,
+    pub(super) memory: SyncMemory,
 }
 
 impl EventObject {
@@ -513,7 +546,7 @@ impl EventObject {
 /// A named semaphore with a maximum count.
 #[derive(Debug)]
 pub(crate) struct SemaphoreObject {
-    memory: SyncMemory,
+    pub(super) memory: SyncMemory,
 }
 
 impl SemaphoreObject {

@@ -11,6 +11,7 @@ mod file;
 mod foreign;
 mod share;
 mod sync;
+pub(crate) mod waits;
 
 pub(crate) use entry::*;
 pub(crate) use file::*;
@@ -19,6 +20,7 @@ pub(crate) use share::*;
 pub(crate) use sync::{
     create_sync, open_sync, ChannelMemory, EndpointLock, EventObject, MutexObject, SemaphoreObject,
 };
+pub(crate) use waits::WaitTarget;
 
 use std::fmt;
 use std::fs::File;

@@ -109,7 +109,7 @@ fn lock_name(name: &Name) -> Vec<u16> {
     wide(&format!("{scope}\\{}/lock", name.base()))
 }
 
-fn milliseconds(timeout: Option<Duration>) -> u32 {
+pub(super) fn milliseconds(timeout: Option<Duration>) -> u32 {
     match timeout {
         None => INFINITE,
         Some(d) => {
@@ -143,7 +143,7 @@ fn fnv(bytes: &[u16]) -> u64 {
 /// A kernel mutex, and for shared mutexes the section with the value.
 #[derive(Debug)]
 pub(crate) struct MutexObject {
-    mutex: OwnedHandle,
+    pub(super) mutex: OwnedHandle,
     // The value's view (dropped before the entry that keeps the section alive).
     data: Option<(RawView, Entry)>,
     identity: u64,
@@ -299,7 +299,7 @@ impl MutexObject {
 /// A kernel event.
 #[derive(Debug)]
 pub(crate) struct EventObject {
-    handle: OwnedHandle,
+    pub(super) handle: OwnedHandle,
     name: String,
 }
 
@@ -364,7 +364,7 @@ impl EventObject {
 /// A kernel semaphore.
 #[derive(Debug)]
 pub(crate) struct SemaphoreObject {
-    handle: OwnedHandle,
+    pub(super) handle: OwnedHandle,
     name: String,
     max: Option<u32>,
 }
@@ -516,7 +516,7 @@ impl ChannelMemory {
 
     /// The bell's wake-up event: the two a channel has, or a numbered slot's,
     /// made (or opened) the first time it is rung or waited on. `None` if that failed.
-    fn with_event<R>(&self, bell: Bell, f: impl FnOnce(&OwnedHandle) -> R) -> Option<R> {
+    pub(super) fn with_event<R>(&self, bell: Bell, f: impl FnOnce(&OwnedHandle) -> R) -> Option<R> {
         match bell {
             Bell::Receiver => Some(f(&self.receiver_event)),
             Bell::Sender => Some(f(&self.sender_event)),

@@ -1,0 +1,291 @@
+//! Waiting on many objects at once (`crate::wait`), Linux: every object is a word in
+//! shared memory, so one `futex_waitv` sleeps on all of them and wakes when any changes.
+//!
+//! - A sleep is readied first (`arm`): the sleeper counts itself where the object's waker
+//!   looks (an event's or semaphore's sleeper count, a mutex's waiters bit, a doorbell's
+//!   sleepers) and notes the word's value; the caller then looks at every object again,
+//!   and only then sleeps. A waker that changed an object after the look changed its word
+//!   too, so the kernel (which compares each word with the value noted) returns at once:
+//!   no wake-up is lost.
+//! - `futex_waitv` takes at most [`MAX_SLEEP_TARGETS`] words and needs Linux 5.16. Past
+//!   that many objects, the sleep covers the first ones and lasts at most a millisecond,
+//!   so the rest are looked at every millisecond; on an older kernel, the sleep is on the
+//!   first object's word for at most a millisecond at a time.
+//! - Taking several objects at once (`take_all`) takes them only when all look ready, and
+//!   gives back what it took if one was gone by the time it got there: it never holds some
+//!   while it waits for the others.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use rustix::thread::futex;
+
+use super::mutex;
+use super::sync::{futex_wait, ChannelMemory, RECHECK_INTERVAL};
+use crate::error::{Error, Result};
+use crate::sys::{Doorbell, SyncRef, Took, Woke};
+
+/// The most words one `futex_waitv` sleeps on.
+pub(crate) const MAX_SLEEP_TARGETS: usize = 128;
+
+/// How long a sleep lasts at most when it cannot cover every object (more than
+/// [`MAX_SLEEP_TARGETS`], or a kernel without `futex_waitv`).
+const POLL_SLICE: Duration = Duration::from_millis(1);
+
+/// Where a readied sleep sleeps: a word, and the value it held when the sleep was readied.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WaitTarget {
+    word: *const AtomicU32,
+    expected: u32,
+}
+
+impl WaitTarget {
+    fn new(word: &AtomicU32, expected: u32) -> WaitTarget {
+        WaitTarget { word, expected }
+    }
+}
+
+impl ChannelMemory {
+    /// A sleep on a doorbell whose word held `expected` before its sleeper counted itself.
+    pub(crate) fn bell_target(&self, bell: &Doorbell<'_>, expected: u32) -> WaitTarget {
+        WaitTarget::new(bell.word, expected)
+    }
+}
+
+/// Sleeps until one of the targets' words changes (or may have), or `timeout` passes.
+pub(crate) fn sleep_on(targets: &[WaitTarget], timeout: Duration) -> Result<Woke> {
+    static NO_WAITV: AtomicBool = AtomicBool::new(false);
+    let Some(first) = targets.first() else {
+        std::thread::sleep(timeout);
+        return Ok(Woke::TimedOut);
+    };
+    if !NO_WAITV.load(Ordering::Relaxed) {
+        let (covered, timeout) = if targets.len() > MAX_SLEEP_TARGETS {
+            (&targets[..MAX_SLEEP_TARGETS], timeout.min(POLL_SLICE))
+        } else {
+            (targets, timeout)
+        };
+        match sleep_waitv(covered, timeout) {
+            Err(rustix::io::Errno::NOSYS) => NO_WAITV.store(true, Ordering::Relaxed),
+            Err(rustix::io::Errno::TIMEDOUT) => return Ok(Woke::TimedOut),
+            // Woken, a word that had changed already (EAGAIN), or a signal.
+            _ => return Ok(Woke::Changed),
+        }
+    }
+    // SAFETY: the targets' objects are open while their waiter sleeps (the caller's
+    // borrow), so the word is mapped.
+    let word = unsafe { &*first.word };
+    let slice = timeout.min(POLL_SLICE);
+    Ok(
+        if futex_wait(word, first.expected, Some(slice)) && slice == timeout {
+            Woke::TimedOut
+        } else {
+            Woke::Changed
+        },
+    )
+}
+
+/// One `futex_waitv` over `targets` (at most [`MAX_SLEEP_TARGETS`]), for at most `timeout`.
+fn sleep_waitv(targets: &[WaitTarget], timeout: Duration) -> rustix::io::Result<usize> {
+    let waits: Vec<futex::Wait> = targets
+        .iter()
+        .map(|t| {
+            let mut wait = futex::Wait::new();
+            wait.val = u64::from(t.expected);
+            wait.uaddr = futex::WaitPtr::new(t.word.cast_mut().cast());
+            // Shared, not private: the wakers are other processes.
+            wait.flags = futex::WaitFlags::SIZE_U32;
+            wait
+        })
+        .collect();
+    let deadline = add(
+        rustix::time::clock_gettime(rustix::time::ClockId::Monotonic),
+        timeout,
+    );
+    futex::waitv(
+        &waits,
+        futex::WaitvFlags::empty(),
+        Some(&deadline),
+        rustix::time::ClockId::Monotonic,
+    )
+}
+
+/// `at + d`, saturating far in the future.
+fn add(at: rustix::time::Timespec, d: Duration) -> rustix::time::Timespec {
+    let nanos = at.tv_nsec as u64 + u64::from(d.subsec_nanos());
+    let secs = (at.tv_sec as u64)
+        .saturating_add(d.as_secs())
+        .saturating_add(nanos / 1_000_000_000)
+        .min(i64::MAX as u64 / 2);
+    rustix::time::Timespec {
+        tv_sec: secs as _,
+        tv_nsec: (nanos % 1_000_000_000) as _,
+    }
+}
+
+/// Takes `object` if it is ready now. `check`: also test whether a mutex's owner died
+/// holding it (a system call; a waiter does it once per recheck interval).
+pub(crate) fn take_now(object: SyncRef<'_>, check: bool) -> Result<Option<Took>> {
+    Ok(take_restorable(object, check)?.map(|(took, _)| took))
+}
+
+/// `take_now`, with what `give_back` needs to undo it.
+fn take_restorable(object: SyncRef<'_>, check: bool) -> Result<Option<(Took, u32)>> {
+    Ok(match object {
+        SyncRef::Event(event) => {
+            let memory = &event.memory;
+            let took = memory.event_take_now(memory.event_is_manual());
+            memory.intact()?;
+            took.then_some((Took::Signal, 0))
+        }
+        SyncRef::Semaphore(semaphore) => {
+            let took = semaphore.memory.semaphore_take_now();
+            semaphore.memory.intact()?;
+            took.then_some((Took::Signal, 0))
+        }
+        SyncRef::Mutex(m) => {
+            if !m.owner.is_this_process() {
+                return Err(Error::Unsupported {
+                    what: "locking a mutex through a handle inherited by fork: open it again",
+                });
+            }
+            let state = m.memory.word(0);
+            let taken = mutex::try_take(state, m.memory.entry.fd(), &m.owner, check);
+            if let Err(lost) = m.memory.intact() {
+                if let Some((_, replaced)) = taken {
+                    mutex::give_back(state, &m.owner, replaced);
+                }
+                return Err(lost);
+            }
+            taken.map(|(locked, replaced)| (Took::Lock(locked), replaced))
+        }
+    })
+}
+
+/// Undoes a `take_restorable`.
+fn give_back(object: SyncRef<'_>, took: (Took, u32)) {
+    match object {
+        SyncRef::Event(event) => {
+            if !event.memory.event_is_manual() {
+                event.memory.event_set();
+            }
+        }
+        SyncRef::Semaphore(semaphore) => {
+            let _ = semaphore.memory.semaphore_release(1);
+        }
+        SyncRef::Mutex(m) => mutex::give_back(m.memory.word(0), &m.owner, took.1),
+    }
+}
+
+/// Whether `take_now` would take the object now (taking nothing).
+fn looks_ready(object: SyncRef<'_>, check: bool) -> bool {
+    match object {
+        SyncRef::Event(event) => event.memory.event_is_set(),
+        SyncRef::Semaphore(semaphore) => semaphore.memory.semaphore_count() > 0,
+        SyncRef::Mutex(m) => mutex::looks_free(m.memory.word(0), m.memory.entry.fd(), check),
+    }
+}
+
+/// Readies a sleep on `object` (see the module's comment); `disarm` undoes it.
+pub(crate) fn arm(object: SyncRef<'_>) -> WaitTarget {
+    match object {
+        SyncRef::Event(event) => arm_counted(event.memory.event_words()),
+        SyncRef::Semaphore(semaphore) => arm_counted(semaphore.memory.semaphore_words()),
+        SyncRef::Mutex(m) => {
+            let state = m.memory.word(0);
+            WaitTarget::new(state, mutex::arm(state))
+        }
+    }
+}
+
+fn arm_counted((word, sleepers): (&AtomicU32, &AtomicU32)) -> WaitTarget {
+    let expected = word.load(Ordering::SeqCst);
+    sleepers.fetch_add(1, Ordering::SeqCst);
+    WaitTarget::new(word, expected)
+}
+
+/// Undoes `arm`: the sleeper no longer counts itself.
+pub(crate) fn disarm(object: SyncRef<'_>) {
+    let sleepers = match object {
+        SyncRef::Event(event) => event.memory.event_words().1,
+        SyncRef::Semaphore(semaphore) => semaphore.memory.semaphore_words().1,
+        // A waiters bit stays until the next unlock (which then wakes nobody, or a
+        // sleeper of another process: harmless).
+        SyncRef::Mutex(_) => return,
+    };
+    sleepers.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// `Error::PageFault` if the object's memory was lost (its entry cut short).
+fn intact(object: SyncRef<'_>) -> Result<()> {
+    match object {
+        SyncRef::Event(event) => event.memory.intact(),
+        SyncRef::Semaphore(semaphore) => semaphore.memory.intact(),
+        SyncRef::Mutex(m) => m.memory.intact(),
+    }
+}
+
+/// Takes every object, waiting until all are ready together, or `None` once `deadline`
+/// passes. Never holds some while it waits for the others.
+pub(crate) fn take_all(
+    objects: &[SyncRef<'_>],
+    deadline: Option<Instant>,
+) -> Result<Option<Vec<Took>>> {
+    let mut last_check: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        let check = last_check.is_none_or(|at| now.duration_since(at) >= RECHECK_INTERVAL);
+        if check {
+            last_check = Some(now);
+        }
+        if objects.iter().all(|o| looks_ready(*o, check)) {
+            if let Some(took) = take_each(objects, check)? {
+                return Ok(Some(took));
+            }
+        }
+        for object in objects {
+            intact(*object)?;
+        }
+        let slice = match deadline {
+            None => RECHECK_INTERVAL,
+            Some(d) => match d.checked_duration_since(now) {
+                Some(left) if !left.is_zero() => left.min(RECHECK_INTERVAL),
+                _ => return Ok(None),
+            },
+        };
+        let targets: Vec<WaitTarget> = objects.iter().map(|o| arm(*o)).collect();
+        // The look after arming: a change from here on changes a word slept on.
+        if !objects.iter().all(|o| looks_ready(*o, false)) {
+            sleep_on(&targets, slice)?;
+        }
+        for object in objects {
+            disarm(*object);
+        }
+    }
+}
+
+/// Takes the objects in order; if one is gone, gives back what was taken and says `None`.
+fn take_each(objects: &[SyncRef<'_>], check: bool) -> Result<Option<Vec<Took>>> {
+    let mut taken: Vec<(Took, u32)> = Vec::with_capacity(objects.len());
+    let mut failure = None;
+    for object in objects {
+        match take_restorable(*object, check) {
+            Ok(Some(took)) => taken.push(took),
+            Ok(None) => break,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    if taken.len() == objects.len() {
+        return Ok(Some(taken.into_iter().map(|(took, _)| took).collect()));
+    }
+    for (object, took) in objects.iter().zip(taken).rev() {
+        give_back(*object, took);
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(None),
+    }
+}

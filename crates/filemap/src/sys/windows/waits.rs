@@ -1,0 +1,179 @@
+//! Waiting on many objects at once (`crate::wait`), Windows: `WaitForMultipleObjects` on
+//! the kernel's mutexes, events and semaphores themselves, and on the wake-up events of
+//! channel and topic endpoints.
+//!
+//! A wait that ends on a mutex, a semaphore or an auto-reset event has taken it (that is
+//! the kernel's rule), so the sleep reports it as taken. A wait that ends on an endpoint's
+//! wake-up event only says that something may have changed: the caller looks again. One
+//! call takes at most [`MAX_SLEEP_TARGETS`] handles; past that many objects, the sleep
+//! covers the first ones and lasts at most a millisecond, so the rest are looked at every
+//! millisecond. Taking several objects at once is one `WaitForMultipleObjects` with
+//! `bWaitAll`, which the kernel makes atomic: it never holds some while it waits for the
+//! others.
+
+use std::os::windows::io::AsHandle;
+use std::time::{Duration, Instant};
+
+use windows_sys::Win32::Foundation::{HANDLE, WAIT_ABANDONED_0, WAIT_OBJECT_0, WAIT_TIMEOUT};
+use windows_sys::Win32::System::Threading::{WaitForMultipleObjects, WaitForSingleObject};
+
+use super::sync::{milliseconds, ChannelMemory};
+use super::{last_error, os_error, raw};
+use crate::error::{Error, Result};
+use crate::sys::{Doorbell, Locked, SyncRef, Took, Woke};
+
+/// The most handles one `WaitForMultipleObjects` takes (`MAXIMUM_WAIT_OBJECTS`).
+pub(crate) const MAX_SLEEP_TARGETS: usize = 64;
+
+/// How long a sleep lasts at most when it cannot cover every object.
+const POLL_SLICE: Duration = Duration::from_millis(1);
+
+/// Where a readied sleep sleeps: a handle (none if an endpoint's wake-up event could not
+/// be made: the sleep then only naps), and what ending on it takes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WaitTarget {
+    handle: HANDLE,
+    takes: Option<Took>,
+}
+
+impl ChannelMemory {
+    /// A sleep on a doorbell: on its wake-up event (the sequence word is Linux's).
+    pub(crate) fn bell_target(&self, bell: &Doorbell<'_>, _expected: u32) -> WaitTarget {
+        let handle = self
+            .with_event(bell.bell, |event| raw(event.as_handle()))
+            .unwrap_or_default();
+        WaitTarget {
+            handle,
+            takes: None,
+        }
+    }
+}
+
+fn handle_of(object: SyncRef<'_>) -> HANDLE {
+    match object {
+        SyncRef::Event(event) => raw(event.handle.as_handle()),
+        SyncRef::Semaphore(semaphore) => raw(semaphore.handle.as_handle()),
+        SyncRef::Mutex(mutex) => raw(mutex.mutex.as_handle()),
+    }
+}
+
+fn took_by(object: SyncRef<'_>, abandoned: bool) -> Took {
+    match object {
+        SyncRef::Mutex(_) if abandoned => Took::Lock(Locked::Abandoned),
+        SyncRef::Mutex(_) => Took::Lock(Locked::Normally),
+        _ => Took::Signal,
+    }
+}
+
+/// Takes `object` if it is signalled now (a zero-timeout wait). `check` changes nothing
+/// here: the kernel itself reports an abandoned mutex.
+pub(crate) fn take_now(object: SyncRef<'_>, _check: bool) -> Result<Option<Took>> {
+    // SAFETY: a valid waitable handle, owned by the object.
+    match unsafe { WaitForSingleObject(handle_of(object), 0) } {
+        WAIT_OBJECT_0 => Ok(Some(took_by(object, false))),
+        WAIT_ABANDONED_0 => Ok(Some(took_by(object, true))),
+        WAIT_TIMEOUT => Ok(None),
+        _ => Err(wait_failed()),
+    }
+}
+
+/// Readies a sleep on `object`: its handle.
+pub(crate) fn arm(object: SyncRef<'_>) -> WaitTarget {
+    WaitTarget {
+        handle: handle_of(object),
+        takes: Some(took_by(object, false)),
+    }
+}
+
+/// Undoes `arm` (nothing to undo: the kernel keeps the waiters).
+pub(crate) fn disarm(_object: SyncRef<'_>) {}
+
+/// Sleeps until one of the targets is signalled, or `timeout` passes.
+pub(crate) fn sleep_on(targets: &[WaitTarget], timeout: Duration) -> Result<Woke> {
+    let mut timeout = timeout;
+    let mut indices = Vec::with_capacity(targets.len().min(MAX_SLEEP_TARGETS));
+    let mut handles = Vec::with_capacity(indices.capacity());
+    for (i, target) in targets.iter().enumerate() {
+        if target.handle.is_null() || handles.len() == MAX_SLEEP_TARGETS {
+            timeout = timeout.min(POLL_SLICE);
+            continue;
+        }
+        indices.push(i);
+        handles.push(target.handle);
+    }
+    if handles.is_empty() {
+        std::thread::sleep(timeout);
+        return Ok(Woke::TimedOut);
+    }
+    // SAFETY: valid handles owned by the objects the caller borrows, at most 64.
+    let code = unsafe {
+        WaitForMultipleObjects(
+            handles.len() as u32,
+            handles.as_ptr(),
+            0,
+            milliseconds(Some(timeout)),
+        )
+    };
+    let n = handles.len() as u32;
+    let ended_on = |at: u32, abandoned: bool| {
+        let index = indices[at as usize];
+        match targets[index].takes {
+            Some(Took::Lock(_)) if abandoned => Woke::Took(index, Took::Lock(Locked::Abandoned)),
+            Some(took) => Woke::Took(index, took),
+            None => Woke::Changed,
+        }
+    };
+    match code {
+        WAIT_TIMEOUT => Ok(Woke::TimedOut),
+        c if (WAIT_OBJECT_0..WAIT_OBJECT_0 + n).contains(&c) => {
+            Ok(ended_on(c - WAIT_OBJECT_0, false))
+        }
+        c if (WAIT_ABANDONED_0..WAIT_ABANDONED_0 + n).contains(&c) => {
+            Ok(ended_on(c - WAIT_ABANDONED_0, true))
+        }
+        _ => Err(wait_failed()),
+    }
+}
+
+/// Takes every object at once (one `WaitForMultipleObjects` with `bWaitAll`), or `None`
+/// once `deadline` passes. Which mutexes were abandoned: the kernel names one (the lowest
+/// index it reports); the others are reported taken normally.
+pub(crate) fn take_all(
+    objects: &[SyncRef<'_>],
+    deadline: Option<Instant>,
+) -> Result<Option<Vec<Took>>> {
+    if objects.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    if objects.len() > MAX_SLEEP_TARGETS {
+        return Err(Error::InvalidSetting {
+            setting: "events, semaphores and mutexes in one wait_all on Windows",
+            value: objects.len() as u64,
+            allowed: "at most 64 (WaitForMultipleObjects' limit)",
+        });
+    }
+    let handles: Vec<HANDLE> = objects.iter().map(|o| handle_of(*o)).collect();
+    let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    let n = handles.len() as u32;
+    // SAFETY: valid handles owned by the objects the caller borrows, at most 64.
+    let code = unsafe { WaitForMultipleObjects(n, handles.as_ptr(), 1, milliseconds(timeout)) };
+    let abandoned = match code {
+        WAIT_TIMEOUT => return Ok(None),
+        c if (WAIT_OBJECT_0..WAIT_OBJECT_0 + n).contains(&c) => None,
+        c if (WAIT_ABANDONED_0..WAIT_ABANDONED_0 + n).contains(&c) => {
+            Some((c - WAIT_ABANDONED_0) as usize)
+        }
+        _ => return Err(wait_failed()),
+    };
+    Ok(Some(
+        objects
+            .iter()
+            .enumerate()
+            .map(|(i, o)| took_by(*o, abandoned == Some(i)))
+            .collect(),
+    ))
+}
+
+fn wait_failed() -> Error {
+    Error::io("wait for", "several objects", os_error(last_error()))
+}

@@ -1,0 +1,352 @@
+//! Waiting on many objects at once: Win32's `WaitForMultipleObjects`.
+//!
+//! [`wait_any`] returns when one of the objects is ready, the lowest index first, and
+//! takes it as a single wait would: an auto-reset event's signal, a semaphore's unit, a
+//! mutex's lock (with whether it was [abandoned](crate::sync::MutexGuard::abandoned)).
+//! [`wait_all`] returns when all are ready together, and takes them all at once: it never
+//! holds some of them while it waits for the others, so two waits whose sets cross cannot
+//! deadlock each other or a third process.
+//!
+//! Channel and topic endpoints are ready when their next call would not wait: a
+//! [`Receiver`] or [`Subscriber`] when a message is there (or its peer is gone, which that
+//! call reports), a [`Sender`] when there is room ([`Target::Sender`] says for how many
+//! bytes; a `&Sender` means one byte). Waiting takes nothing from them.
+//!
+//! ```
+//! # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+//! use filemap::sync::{EventReset, NamedEvent, NamedSemaphore};
+//! use filemap::wait::{wait_any, Taken};
+//! use std::time::Duration;
+//!
+//! let stop = NamedEvent::create_new("wait-demo-stop", EventReset::Manual, false)?;
+//! let jobs = NamedSemaphore::create_new("wait-demo-jobs", 0, 10)?;
+//! jobs.release(1)?;
+//! let ready = wait_any(&[&stop, &jobs], Some(Duration::from_secs(1)))?;
+//! assert_eq!(ready.index, 1); // a job: its unit is taken
+//! assert!(matches!(ready.taken, Taken::Signal));
+//! assert!(!jobs.try_acquire()?);
+//! # Ok::<(), filemap::Error>(())
+//! ```
+//!
+//! How it waits: on Linux every object is a word in shared memory, and one `futex_waitv`
+//! (Linux 5.16 and later) sleeps on all of them; on Windows, `WaitForMultipleObjects`
+//! sleeps on the objects themselves and the endpoints' wake-up events. Past the most one
+//! system call takes (128 words on Linux, 64 handles on Windows), or on a Linux kernel
+//! without `futex_waitv`, the sleep covers the first objects and ends every millisecond to
+//! look at the rest. A waiter also looks again every 100 ms, to find a mutex whose owner
+//! died or an endpoint whose peer did.
+
+mod target;
+
+use std::time::{Duration, Instant};
+
+use crate::channel::{Receiver, Sender};
+use crate::error::{Error, Result};
+use crate::sync::{MutexGuard, NamedEvent, NamedMutex, NamedSemaphore};
+use crate::sys::{self, SyncRef, Took, Woke};
+use crate::topic::Subscriber;
+use target::{Item, BUSY_POLL_SLICE};
+
+/// How often a waiter runs the checks that cost a system call: whether a mutex's owner
+/// or an endpoint's peer died.
+const CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// An object a wait on many objects can wait for.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::wait::{Target, Waitable};
+/// let m = filemap::sync::NamedMutex::create_new("waitable-demo")?;
+/// assert!(matches!(m.target(), Target::Mutex(_)));
+/// # Ok::<(), filemap::Error>(())
+/// ```
+pub trait Waitable {
+    /// What to wait for.
+    fn target(&self) -> Target<'_>;
+}
+
+/// What a wait waits for, and what it takes when it is ready.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Target<'a> {
+    /// The event is set (an auto-reset event's signal is taken).
+    Event(&'a NamedEvent),
+    /// The semaphore has a unit (which is taken).
+    Semaphore(&'a NamedSemaphore),
+    /// The mutex is free, or its owner died (it is locked for this thread).
+    Mutex(&'a NamedMutex),
+    /// A message is there (or the sender is gone).
+    Receiver(&'a Receiver),
+    /// There is room for a message of this many bytes (or the receiver is gone).
+    Sender(&'a Sender, usize),
+    /// A message is there, or messages were missed (or the publisher is gone).
+    Subscriber(&'a Subscriber),
+}
+
+impl Waitable for Target<'_> {
+    fn target(&self) -> Target<'_> {
+        *self
+    }
+}
+
+impl Waitable for NamedEvent {
+    fn target(&self) -> Target<'_> {
+        Target::Event(self)
+    }
+}
+
+impl Waitable for NamedSemaphore {
+    fn target(&self) -> Target<'_> {
+        Target::Semaphore(self)
+    }
+}
+
+impl Waitable for NamedMutex {
+    fn target(&self) -> Target<'_> {
+        Target::Mutex(self)
+    }
+}
+
+impl Waitable for Receiver {
+    fn target(&self) -> Target<'_> {
+        Target::Receiver(self)
+    }
+}
+
+impl Waitable for Sender {
+    fn target(&self) -> Target<'_> {
+        Target::Sender(self, 1)
+    }
+}
+
+impl Waitable for Subscriber {
+    fn target(&self) -> Target<'_> {
+        Target::Subscriber(self)
+    }
+}
+
+/// What a wait took from an object that was ready.
+#[derive(Debug)]
+#[must_use = "a lock taken by the wait is released when this is dropped"]
+pub enum Taken<'a> {
+    /// An event's signal (an auto-reset event reset itself) or a semaphore's unit.
+    Signal,
+    /// The mutex, locked for this thread.
+    Lock(MutexGuard<'a>),
+    /// An endpoint is ready: nothing was taken.
+    Ready,
+}
+
+impl Taken<'_> {
+    /// Whether this is a mutex whose previous owner died holding it (`WAIT_ABANDONED`).
+    pub fn abandoned(&self) -> bool {
+        matches!(self, Taken::Lock(guard) if guard.abandoned())
+    }
+}
+
+/// Which object [`wait_any`] found ready, and what it took.
+#[derive(Debug)]
+#[must_use = "a lock taken by the wait is released when this is dropped"]
+pub struct AnyReady<'a> {
+    /// The object's index in the slice (the lowest of those ready).
+    pub index: usize,
+    /// What was taken from it.
+    pub taken: Taken<'a>,
+}
+
+/// Waits until one of `objects` is ready and takes it (see the [module](self)'s docs);
+/// `timeout` `None` waits as long as it takes. [`Error::Timeout`] if none was ready in
+/// time; [`Error::WouldDeadlock`] for a mutex this thread holds;
+/// [`Error::InvalidSetting`] for an empty slice.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::sync::{EventReset, NamedEvent, NamedMutex};
+/// use filemap::wait::wait_any;
+/// use std::time::Duration;
+///
+/// let quit = NamedEvent::create_new("any-demo-quit", EventReset::Auto, false)?;
+/// let lock = NamedMutex::create_new("any-demo-lock")?;
+/// let ready = wait_any(&[&quit, &lock], None)?;
+/// assert_eq!(ready.index, 1);
+/// assert!(!ready.taken.abandoned()); // the lock is held until `ready` is dropped
+/// drop(ready);
+/// quit.set()?;
+/// assert_eq!(wait_any(&[&quit, &lock], Some(Duration::ZERO))?.index, 0);
+/// # Ok::<(), filemap::Error>(())
+/// ```
+pub fn wait_any<'a>(
+    objects: &[&'a dyn Waitable],
+    timeout: Option<Duration>,
+) -> Result<AnyReady<'a>> {
+    let targets = checked_targets(objects, false)?;
+    let items: Vec<Item<'a>> = targets.iter().map(Item::of).collect();
+    let deadline = timeout.and_then(sys::deadline_after);
+    let polled = items.iter().any(Item::polled);
+    let mut last_check: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        let check = last_check.is_none_or(|at| now.duration_since(at) >= CHECK_INTERVAL);
+        if check {
+            last_check = Some(now);
+        }
+        if let Some(ready) = take_first(&targets, &items, check)? {
+            return Ok(ready);
+        }
+        let mut slice = match deadline {
+            None => CHECK_INTERVAL,
+            Some(d) => match d.checked_duration_since(now) {
+                Some(left) if !left.is_zero() => left.min(CHECK_INTERVAL),
+                _ => return Err(timed_out(objects.len(), timeout)),
+            },
+        };
+        if polled {
+            slice = slice.min(BUSY_POLL_SLICE);
+        }
+        let armed: Vec<sys::WaitTarget> = items.iter().map(Item::arm).collect();
+        // The look after arming: whatever changes from here on wakes the sleep.
+        let found = take_first(&targets, &items, false);
+        let woke = match found {
+            Ok(None) => sys::waits::sleep_on(&armed, slice),
+            _ => Ok(Woke::Changed),
+        };
+        items.iter().for_each(Item::disarm);
+        if let Some(ready) = found? {
+            return Ok(ready);
+        }
+        if let Woke::Took(index, took) = woke? {
+            return Ok(AnyReady {
+                index,
+                taken: Item::taken(&targets[index], took),
+            });
+        }
+    }
+}
+
+/// The first object ready now, taken.
+fn take_first<'a>(
+    targets: &[Target<'a>],
+    items: &[Item<'a>],
+    check: bool,
+) -> Result<Option<AnyReady<'a>>> {
+    for (index, (target, item)) in targets.iter().zip(items).enumerate() {
+        if let Some(took) = item.take_now(check)? {
+            return Ok(Some(AnyReady {
+                index,
+                taken: Item::taken(target, took),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Waits until all of `objects` are ready together and takes them all (see the
+/// [module](self)'s docs): what was taken from each, in order. [`Error::Timeout`] if they
+/// were not in time; [`Error::WouldDeadlock`] for a mutex this thread holds;
+/// [`Error::InvalidSetting`] for an empty slice or an object named twice (on Windows, also
+/// for more than 64 events, semaphores and mutexes: the most one system wait takes
+/// together).
+///
+/// It waits first for the endpoints (only this process takes what makes them ready, so
+/// they stay ready), then takes the events, semaphores and mutexes together: on Windows in
+/// one `WaitForMultipleObjects`; on Linux only once they all look ready, giving back at
+/// once what it took if one was gone by then.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::sync::{EventReset, NamedEvent, NamedMutex};
+/// use filemap::wait::wait_all;
+/// use std::time::Duration;
+///
+/// let go = NamedEvent::create_new("all-demo-go", EventReset::Manual, false)?;
+/// let lock = NamedMutex::create_new("all-demo-lock")?;
+/// let timeout = Some(Duration::from_millis(10));
+/// assert!(matches!(wait_all(&[&go, &lock], timeout), Err(filemap::Error::Timeout { .. })));
+/// assert!(lock.try_lock()?.is_some()); // the failed wait held nothing
+/// go.set()?;
+/// let taken = wait_all(&[&go, &lock], timeout)?;
+/// assert_eq!(taken.len(), 2);
+/// # Ok::<(), filemap::Error>(())
+/// ```
+pub fn wait_all<'a>(
+    objects: &[&'a dyn Waitable],
+    timeout: Option<Duration>,
+) -> Result<Vec<Taken<'a>>> {
+    let targets = checked_targets(objects, true)?;
+    let items: Vec<Item<'a>> = targets.iter().map(Item::of).collect();
+    let deadline = timeout.and_then(sys::deadline_after);
+    // The endpoints first, one after another: each stays ready once it is.
+    for (target, item) in targets.iter().zip(&items) {
+        if matches!(item, Item::Endpoint { .. }) {
+            let one: [&dyn Waitable; 1] = [target];
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let _ready = wait_any(&one, left).map_err(|e| match e {
+                Error::Timeout { .. } => timed_out(objects.len(), timeout),
+                e => e,
+            })?;
+        }
+    }
+    let sync: Vec<SyncRef<'_>> = items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Sync(object) => Some(*object),
+            Item::Endpoint { .. } => None,
+        })
+        .collect();
+    let Some(mut took) = sys::waits::take_all(&sync, deadline)? else {
+        return Err(timed_out(objects.len(), timeout));
+    };
+    let mut took = took.drain(..);
+    Ok(targets
+        .iter()
+        .zip(&items)
+        .map(|(target, item)| match item {
+            Item::Sync(_) => Item::taken(target, took.next().unwrap_or(Took::Signal)),
+            Item::Endpoint { .. } => Taken::Ready,
+        })
+        .collect())
+}
+
+/// The objects' targets, checked: at least one, no mutex this thread holds, and for
+/// `wait_all` no synchronisation object twice (it could never take both).
+fn checked_targets<'a>(objects: &[&'a dyn Waitable], all: bool) -> Result<Vec<Target<'a>>> {
+    if objects.is_empty() {
+        return Err(Error::InvalidSetting {
+            setting: "objects to wait for",
+            value: 0,
+            allowed: "at least one",
+        });
+    }
+    let targets: Vec<Target<'a>> = objects.iter().map(|o| o.target()).collect();
+    for (index, target) in targets.iter().enumerate() {
+        if let Target::Mutex(mutex) = target {
+            mutex.refuse_relock()?;
+        }
+        let name = sync_name(target);
+        if all && name.is_some() && targets[..index].iter().any(|t| sync_name(t) == name) {
+            return Err(Error::InvalidSetting {
+                setting: "index of an object named twice in wait_all",
+                value: index as u64,
+                allowed: "each event, semaphore and mutex once",
+            });
+        }
+    }
+    Ok(targets)
+}
+
+/// A synchronisation object's name (and so its identity); `None` for an endpoint.
+fn sync_name<'a>(target: &Target<'a>) -> Option<&'a crate::Name> {
+    match *target {
+        Target::Event(event) => Some(event.name()),
+        Target::Semaphore(semaphore) => Some(semaphore.name()),
+        Target::Mutex(mutex) => Some(mutex.name()),
+        _ => None,
+    }
+}
+
+fn timed_out(count: usize, timeout: Option<Duration>) -> Error {
+    Error::Timeout {
+        what: format!("{count} objects"),
+        after: timeout.unwrap_or(Duration::MAX),
+    }
+}

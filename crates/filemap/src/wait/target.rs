@@ -1,0 +1,92 @@
+//! What a wait on many objects does with each kind of object: take it (or see that it is
+//! ready), ready a sleep on it, and undo that.
+
+use std::time::Duration;
+
+use super::{Taken, Target};
+use crate::channel::endpoint::Watch;
+use crate::channel::WaitMode;
+use crate::error::Result;
+use crate::sys::{self, SyncRef, Took};
+
+/// The longest one sleep lasts when an endpoint busy-polls: its peer never rings for it.
+pub(super) const BUSY_POLL_SLICE: Duration = Duration::from_millis(1);
+
+/// A target in the form the wait works with: a synchronisation object of the system's, or
+/// an endpoint with what makes it ready.
+pub(super) enum Item<'a> {
+    Sync(SyncRef<'a>),
+    Endpoint {
+        watch: Watch<'a>,
+        ready: Box<dyn Fn() -> bool + 'a>,
+    },
+}
+
+impl<'a> Item<'a> {
+    pub(super) fn of(target: &Target<'a>) -> Item<'a> {
+        match *target {
+            Target::Event(event) => Item::Sync(SyncRef::Event(event.object())),
+            Target::Semaphore(semaphore) => Item::Sync(SyncRef::Semaphore(semaphore.object())),
+            Target::Mutex(mutex) => Item::Sync(SyncRef::Mutex(mutex.object())),
+            Target::Receiver(receiver) => Item::Endpoint {
+                watch: receiver.watch(),
+                ready: Box::new(|| receiver.ready_now()),
+            },
+            Target::Sender(sender, len) => Item::Endpoint {
+                watch: sender.watch(),
+                ready: Box::new(move || sender.room_now(len)),
+            },
+            Target::Subscriber(subscriber) => Item::Endpoint {
+                watch: subscriber.watch(),
+                ready: Box::new(|| subscriber.ready_now()),
+            },
+        }
+    }
+
+    /// Takes the object if it is ready (an endpoint is only looked at: ready, or its peer
+    /// gone, which its next call reports). `check`: also run the checks that cost a
+    /// system call (is a mutex's owner or an endpoint's peer alive?).
+    pub(super) fn take_now(&self, check: bool) -> Result<Option<Took>> {
+        match self {
+            Item::Sync(object) => sys::waits::take_now(*object, check),
+            Item::Endpoint { watch, ready } => {
+                let ready = ready() || watch.end.peer_left(watch.peer, check);
+                watch.end.intact()?;
+                Ok(ready.then_some(Took::Signal))
+            }
+        }
+    }
+
+    /// Readies a sleep on the object.
+    pub(super) fn arm(&self) -> sys::WaitTarget {
+        match self {
+            Item::Sync(object) => sys::waits::arm(*object),
+            Item::Endpoint { watch, .. } => watch.end.arm(&watch.sleep),
+        }
+    }
+
+    /// Undoes `arm`.
+    pub(super) fn disarm(&self) {
+        match self {
+            Item::Sync(object) => sys::waits::disarm(*object),
+            Item::Endpoint { watch, .. } => watch.sleep.add_sleeper(-1),
+        }
+    }
+
+    /// Whether its waker never rings for it (an endpoint that busy-polls), so that a sleep
+    /// must end soon to look again.
+    pub(super) fn polled(&self) -> bool {
+        matches!(self, Item::Endpoint { watch, .. } if watch.end.mode == WaitMode::BusyPoll)
+    }
+
+    /// Turns what was taken into what the caller gets.
+    pub(super) fn taken(target: &Target<'a>, took: Took) -> Taken<'a> {
+        match (target, took) {
+            (Target::Mutex(mutex), Took::Lock(locked)) => {
+                Taken::Lock(mutex.taken(locked == sys::Locked::Abandoned))
+            }
+            (Target::Event(_) | Target::Semaphore(_), _) => Taken::Signal,
+            _ => Taken::Ready,
+        }
+    }
+}
