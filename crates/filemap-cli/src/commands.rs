@@ -91,6 +91,12 @@ pub fn run(command: Command) -> Outcome {
             global,
             json,
         } => crate::topic_commands::hz(&name, global, seconds, json),
+        Command::Wait {
+            names,
+            all,
+            timeout,
+            json,
+        } => crate::sync_commands::wait(&names, all, timeout, json),
         Command::Event { action } => crate::sync_commands::event(action),
         Command::Sem { action } => crate::sync_commands::sem(action),
         Command::Bench {

@@ -182,6 +182,24 @@ enum Command {
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<String>,
     },
+    /// Wait for any (or, with --all, every) one of the named events, semaphores and
+    /// mutexes, like WaitForMultipleObjects: takes what it waited for (an auto-reset
+    /// event's signal, a semaphore's unit; a mutex is locked, then released on exit) and
+    /// prints its name. Exits 1 on a timeout.
+    Wait {
+        /// The objects' names.
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Wait until all are ready together, and take them all at once.
+        #[arg(long)]
+        all: bool,
+        /// Give up after this long (e.g. 500ms, 2s, 1m): exit 1.
+        #[arg(long, value_parser = units::parse_duration)]
+        timeout: Option<std::time::Duration>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create, set, reset or wait for a named event.
     Event {
         #[command(subcommand)]

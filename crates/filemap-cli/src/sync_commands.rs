@@ -1,12 +1,14 @@
-//! `filemap lock`, `filemap event`, `filemap sem`: the named synchronisation objects from
-//! the shell.
+//! `filemap lock`, `filemap wait`, `filemap event`, `filemap sem`: the named
+//! synchronisation objects from the shell.
 
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use clap::Subcommand;
 use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore, ObjectOptions};
-use filemap::Name;
+use filemap::wait::{wait_all, wait_any, Waitable};
+use filemap::{Error, Name};
+use serde_json::json;
 
 use crate::names::scoped_name;
 use crate::outcome::{Failure, Outcome};
@@ -216,6 +218,97 @@ pub fn sem(action: SemAction) -> Outcome {
                 Some(t) => sem.acquire_timeout(t)?,
                 None => sem.acquire()?,
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A named synchronisation object of any kind, opened by name.
+enum Object {
+    Event(NamedEvent),
+    Semaphore(NamedSemaphore),
+    Mutex(NamedMutex),
+}
+
+impl Object {
+    /// Opens `name` as whichever of an event, a semaphore or a mutex it is.
+    fn open(name: &str) -> Result<Object, Failure> {
+        let mismatch = |e: &Error| matches!(e, Error::KindMismatch { .. });
+        match NamedEvent::open(name) {
+            Ok(e) => return Ok(Object::Event(e)),
+            Err(e) if !mismatch(&e) => return Err(e.into()),
+            Err(_) => {}
+        }
+        match NamedSemaphore::open(name) {
+            Ok(s) => return Ok(Object::Semaphore(s)),
+            Err(e) if !mismatch(&e) => return Err(e.into()),
+            Err(_) => {}
+        }
+        match NamedMutex::open(name) {
+            Ok(m) => Ok(Object::Mutex(m)),
+            Err(e) if mismatch(&e) => Err(Failure::Error(format!(
+                "{name} is not an event, a semaphore or a mutex: {e}"
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn waitable(&self) -> &dyn Waitable {
+        match self {
+            Object::Event(e) => e,
+            Object::Semaphore(s) => s,
+            Object::Mutex(m) => m,
+        }
+    }
+}
+
+/// `filemap wait NAME... [--all] [--timeout DUR] [--json]`
+pub fn wait(names: &[String], all: bool, timeout: Option<Duration>, json: bool) -> Outcome {
+    let objects = names
+        .iter()
+        .map(|n| Object::open(n))
+        .collect::<Result<Vec<Object>, Failure>>()?;
+    let waitables: Vec<&dyn Waitable> = objects.iter().map(Object::waitable).collect();
+    let timed_out = |e: Error| match e {
+        Error::Timeout { after, .. } => Failure::Error(format!(
+            "timed out after {after:?}: {}",
+            match (all, names.len()) {
+                (false, 1) => "the object was not ready".to_string(),
+                (false, n) => format!("none of the {n} objects was ready"),
+                (true, n) => format!("the {n} objects were not all ready together"),
+            }
+        )),
+        e => e.into(),
+    };
+    // (index, abandoned) of each object taken.
+    let taken: Vec<(usize, bool)> = if all {
+        wait_all(&waitables, timeout)
+            .map_err(timed_out)?
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (i, t.abandoned()))
+            .collect()
+    } else {
+        let ready = wait_any(&waitables, timeout).map_err(timed_out)?;
+        vec![(ready.index, ready.taken.abandoned())]
+    };
+    for &(i, abandoned) in &taken {
+        if abandoned {
+            eprintln!(
+                "filemap: warning: {} was abandoned by a process that died holding it",
+                names[i]
+            );
+        }
+    }
+    if json {
+        let ready: Vec<serde_json::Value> = taken
+            .iter()
+            .map(|&(i, abandoned)| json!({"index": i, "name": names[i], "abandoned": abandoned}))
+            .collect();
+        println!("{}", json!({ "ready": ready }));
+    } else {
+        for &(i, _) in &taken {
+            println!("{}", names[i]);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -296,6 +296,81 @@ fn lock_timeout_exits_1_with_a_clear_message() {
 }
 
 #[test]
+fn wait_times_out_on_a_held_mutex_with_one_line() {
+    let ns = Ns::new();
+    let holder = ns.hold_lock("busy");
+    let out = ns.run(&["wait", "busy", "--timeout", "100ms"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "filemap: error: timed out after 100ms: the object was not ready"
+    );
+    // The holder's release event is there (unset): not all are ready together either.
+    let out = ns.run(&[
+        "wait",
+        "busy",
+        "busy-release",
+        "--all",
+        "--timeout",
+        "100ms",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "filemap: error: timed out after 100ms: the 2 objects were not all ready together"
+    );
+    let out = ns.run(&["wait", "no-such-object", "--timeout", "100ms"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        ns.run(&["wait"]).status.code(),
+        Some(2),
+        "a name is required"
+    );
+    holder.release();
+}
+
+#[test]
+#[cfg(unix)]
+fn wait_for_any_or_all_from_the_shell() {
+    let ns = Ns::new();
+    ns.ok(&["event", "create", "quit", "--persistent", "--auto"]);
+    ns.ok(&["sem", "create", "jobs", "--max", "4", "--persistent"]);
+    let waiter = ns
+        .cmd(&["wait", "quit", "jobs", "--timeout", WAITER_TIMEOUT])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    ns.ok(&["sem", "release", "jobs"]);
+    let out = waiter.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "jobs\n");
+    let out = ns.run(&["wait", "quit", "jobs", "--timeout", "100ms"]);
+    assert_eq!(out.status.code(), Some(1), "the unit was taken");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "filemap: error: timed out after 100ms: none of the 2 objects was ready"
+    );
+    // --all takes nothing until all are ready: the event's signal stays for later.
+    ns.ok(&["event", "set", "quit"]);
+    let out = ns.run(&["wait", "quit", "jobs", "--all", "--timeout", "100ms"]);
+    assert_eq!(out.status.code(), Some(1));
+    ns.ok(&["sem", "release", "jobs", "2"]);
+    let ready = json(&ns.ok(&["wait", "--all", "quit", "jobs", "--json"]));
+    assert_eq!(ready["ready"].as_array().unwrap().len(), 2);
+    assert_eq!(ready["ready"][1]["name"], "jobs");
+    assert_eq!(ready["ready"][1]["abandoned"], false);
+    assert_eq!(
+        ns.ok(&["sem", "release", "jobs"]),
+        "2\n",
+        "one unit taken of two"
+    );
+    ns.ok(&["rm", "quit"]);
+    ns.ok(&["rm", "jobs"]);
+    assert_eq!(ns.entries(), 0);
+}
+
+#[test]
 fn events_and_semaphores_from_the_shell() {
     let ns = Ns::new();
     let mut waiter = ns
