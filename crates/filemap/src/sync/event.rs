@@ -10,6 +10,8 @@ use crate::name::{IntoName, Name};
 use crate::sys::{self, CreateMode};
 use crate::vocabulary::Disposition;
 use crate::vocabulary::Kind;
+use crate::wait::future::Ready;
+use crate::wait::Target;
 
 /// How an event goes back to unset.
 ///
@@ -142,7 +144,8 @@ impl NamedEvent {
         &self.object
     }
 
-    /// The reset mode, where the system tells it (always on Linux; Windows does not).
+    /// The reset mode (Linux reads it from the object's words, Windows asks the kernel;
+    /// `None` only if the memory was lost or the kernel would not say).
     pub fn reset_mode(&self) -> Option<EventReset> {
         self.object.is_manual().map(|m| {
             if m {
@@ -175,6 +178,22 @@ impl NamedEvent {
         } else {
             Err(timeout_error(&self.name, timeout))
         }
+    }
+
+    /// Waits until the event is set (taking the signal, for auto-reset events), as a
+    /// future: for any async executor, sleeping nowhere while it waits (see
+    /// [`crate::wait`]). Dropping it before it completes takes nothing.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{EventReset, NamedEvent};
+    /// let e = NamedEvent::create_new("async-event-demo", EventReset::Auto, true)?;
+    /// filemap::wait::block_on(e.wait_async())?; // takes the signal
+    /// assert!(!e.try_wait()?);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub async fn wait_async(&self) -> Result<()> {
+        Ready::new(Target::Event(self)).await.map(|_| ())
     }
 
     /// Whether the event is set now (taking the signal, for auto-reset events).

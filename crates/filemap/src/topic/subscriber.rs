@@ -12,6 +12,8 @@ use crate::copy::{copy_from_shared, copy_racy};
 use crate::error::{Error, Result};
 use crate::name::{IntoName, Name};
 use crate::vocabulary::Side;
+use crate::wait::future::Ready;
+use crate::wait::Target;
 
 /// How many times a subscriber tries again to catch a consistent view of a ring that the
 /// publisher keeps overwriting under it, before it reports that it cannot keep up.
@@ -250,6 +252,34 @@ impl Subscriber {
     pub fn recv(&mut self) -> Result<Sample<'_>> {
         self.recv_until(None, None)?
             .ok_or_else(|| unreachable!("a wait without a deadline only ends with a message"))
+    }
+
+    /// The next message, as a future: for any async executor, sleeping nowhere while it
+    /// waits (see [`crate::wait`]); the errors of [`recv`](Subscriber::recv). Dropping it
+    /// before it completes loses nothing.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("async-topic-demo", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("async-topic-demo")?;
+    /// publisher.publish(b"news")?;
+    /// let sample = filemap::wait::block_on(subscriber.recv_async())?;
+    /// assert_eq!(sample.to_vec()?, b"news");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub async fn recv_async(&mut self) -> Result<Sample<'_>> {
+        loop {
+            let _ready = Ready::new(Target::Subscriber(self)).await?;
+            if self.ready_now() {
+                break;
+            }
+            let end = &self.topic.end;
+            if end.peer_left(Side::Sender, true) && !self.ready_now() {
+                return Err(end.disconnected());
+            }
+        }
+        self.recv()
     }
 
     /// The next message if there is one now.

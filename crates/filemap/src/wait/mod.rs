@@ -36,6 +36,7 @@
 //! look at the rest. A waiter also looks again every 100 ms, to find a mutex whose owner
 //! died or an endpoint whose peer did.
 
+pub(crate) mod future;
 mod target;
 
 use std::time::{Duration, Instant};
@@ -305,6 +306,45 @@ pub fn wait_all<'a>(
             Item::Endpoint { .. } => Taken::Ready,
         })
         .collect())
+}
+
+/// Runs `future` to completion on this thread, parking the thread while it is pending:
+/// for synchronous code that holds a filemap future, and for the examples. Any executor
+/// runs filemap's futures as well (tokio, smol, async-std): they need no runtime.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::sync::NamedSemaphore;
+/// let jobs = NamedSemaphore::create_new("block-on-demo", 0, 1)?;
+/// let other = std::thread::spawn(|| {
+///     let jobs = NamedSemaphore::open("block-on-demo")?;
+///     std::thread::sleep(std::time::Duration::from_millis(20));
+///     jobs.release(1)
+/// });
+/// filemap::wait::block_on(jobs.acquire_async())?; // sleeps until the release
+/// other.join().unwrap()?;
+/// # Ok::<(), filemap::Error>(())
+/// ```
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        std::thread::park();
+    }
 }
 
 /// The objects' targets, checked: at least one, no mutex this thread holds, and for

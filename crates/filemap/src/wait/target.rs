@@ -16,10 +16,25 @@ pub(super) const BUSY_POLL_SLICE: Duration = Duration::from_millis(1);
 /// an endpoint with what makes it ready.
 pub(super) enum Item<'a> {
     Sync(SyncRef<'a>),
-    Endpoint {
-        watch: Watch<'a>,
-        ready: Box<dyn Fn() -> bool + 'a>,
-    },
+    Endpoint { watch: Watch<'a>, of: Endpoint<'a> },
+}
+
+/// Which endpoint, to ask whether it is ready.
+#[derive(Clone, Copy)]
+pub(super) enum Endpoint<'a> {
+    Receiver(&'a crate::channel::Receiver),
+    Sender(&'a crate::channel::Sender, usize),
+    Subscriber(&'a crate::topic::Subscriber),
+}
+
+impl Endpoint<'_> {
+    fn ready_now(self) -> bool {
+        match self {
+            Endpoint::Receiver(receiver) => receiver.ready_now(),
+            Endpoint::Sender(sender, len) => sender.room_now(len),
+            Endpoint::Subscriber(subscriber) => subscriber.ready_now(),
+        }
+    }
 }
 
 impl<'a> Item<'a> {
@@ -30,15 +45,15 @@ impl<'a> Item<'a> {
             Target::Mutex(mutex) => Item::Sync(SyncRef::Mutex(mutex.object())),
             Target::Receiver(receiver) => Item::Endpoint {
                 watch: receiver.watch(),
-                ready: Box::new(|| receiver.ready_now()),
+                of: Endpoint::Receiver(receiver),
             },
             Target::Sender(sender, len) => Item::Endpoint {
                 watch: sender.watch(),
-                ready: Box::new(move || sender.room_now(len)),
+                of: Endpoint::Sender(sender, len),
             },
             Target::Subscriber(subscriber) => Item::Endpoint {
                 watch: subscriber.watch(),
-                ready: Box::new(|| subscriber.ready_now()),
+                of: Endpoint::Subscriber(subscriber),
             },
         }
     }
@@ -49,8 +64,8 @@ impl<'a> Item<'a> {
     pub(super) fn take_now(&self, check: bool) -> Result<Option<Took>> {
         match self {
             Item::Sync(object) => sys::waits::take_now(*object, check),
-            Item::Endpoint { watch, ready } => {
-                let ready = ready() || watch.end.peer_left(watch.peer, check);
+            Item::Endpoint { watch, of } => {
+                let ready = of.ready_now() || watch.end.peer_left(watch.peer, check);
                 watch.end.intact()?;
                 Ok(ready.then_some(Took::Signal))
             }

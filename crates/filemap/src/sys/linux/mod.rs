@@ -16,6 +16,7 @@ mod mutex;
 mod rescue;
 mod share;
 mod sync;
+pub(crate) mod waiter;
 pub(crate) mod waits;
 
 pub(crate) use entry::*;

@@ -39,9 +39,29 @@ pub(crate) struct WaitTarget {
     expected: u32,
 }
 
+// SAFETY: the address of a word in shared memory: handed to the kernel, or read by the
+// holder of a registration whose contract keeps the word mapped (`waiter::register`).
+unsafe impl Send for WaitTarget {}
+// SAFETY: as above; a target is never written through.
+unsafe impl Sync for WaitTarget {}
+
 impl WaitTarget {
     fn new(word: &AtomicU32, expected: u32) -> WaitTarget {
         WaitTarget { word, expected }
+    }
+
+    /// The word's address and the value noted.
+    pub(super) fn parts(&self) -> (*const AtomicU32, u32) {
+        (self.word, self.expected)
+    }
+
+    /// The word.
+    ///
+    /// # Safety
+    /// The object the target was readied on must still be open (its memory mapped).
+    pub(super) unsafe fn word(&self) -> &AtomicU32 {
+        // SAFETY: the caller's contract: mapped, and aligned as every atomic word is.
+        unsafe { &*self.word }
     }
 }
 
@@ -98,10 +118,7 @@ fn sleep_waitv(targets: &[WaitTarget], timeout: Duration) -> rustix::io::Result<
             wait
         })
         .collect();
-    let deadline = add(
-        rustix::time::clock_gettime(rustix::time::ClockId::Monotonic),
-        timeout,
-    );
+    let deadline = deadline_in(timeout);
     futex::waitv(
         &waits,
         futex::WaitvFlags::empty(),
@@ -110,8 +127,10 @@ fn sleep_waitv(targets: &[WaitTarget], timeout: Duration) -> rustix::io::Result<
     )
 }
 
-/// `at + d`, saturating far in the future.
-fn add(at: rustix::time::Timespec, d: Duration) -> rustix::time::Timespec {
+/// The monotonic clock's time `d` from now (`futex_waitv` takes an absolute deadline),
+/// saturating far in the future.
+pub(super) fn deadline_in(d: Duration) -> rustix::time::Timespec {
+    let at = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     let nanos = at.tv_nsec as u64 + u64::from(d.subsec_nanos());
     let secs = (at.tv_sec as u64)
         .saturating_add(d.as_secs())

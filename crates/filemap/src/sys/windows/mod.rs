@@ -11,6 +11,7 @@ mod file;
 mod foreign;
 mod share;
 mod sync;
+pub(crate) mod waiter;
 pub(crate) mod waits;
 
 pub(crate) use entry::*;

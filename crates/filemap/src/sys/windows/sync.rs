@@ -31,6 +31,9 @@ use windows_sys::Win32::System::Threading::{
     EVENT_MODIFY_STATE, MUTEX_MODIFY_STATE, SEMAPHORE_MODIFY_STATE,
 };
 
+/// The access right to query an event's state and type (`EVENT_QUERY_STATE`).
+const EVENT_QUERY_STATE: u32 = 0x0001;
+
 /// The header a native object would have, for the platform-neutral checks.
 fn native_header(kind: Kind) -> Header {
     crate::sys::new_header(
@@ -301,6 +304,8 @@ impl MutexObject {
 pub(crate) struct EventObject {
     pub(super) handle: OwnedHandle,
     name: String,
+    /// The reset mode, asked of the kernel once.
+    manual: std::sync::OnceLock<Option<bool>>,
 }
 
 impl EventObject {
@@ -319,6 +324,7 @@ impl EventObject {
         let object = EventObject {
             handle,
             name: name.to_string(),
+            manual: std::sync::OnceLock::new(),
         };
         Ok((object, header.clone(), disposition))
     }
@@ -326,11 +332,12 @@ impl EventObject {
     pub(crate) fn open(name: &Name) -> Result<(EventObject, Header)> {
         // SAFETY: a valid NUL-terminated name.
         let handle = open_native(name, Kind::Event, |w| unsafe {
-            OpenEventW(SYNCHRONIZE | EVENT_MODIFY_STATE, 0, w)
+            OpenEventW(SYNCHRONIZE | EVENT_MODIFY_STATE | EVENT_QUERY_STATE, 0, w)
         })?;
         let object = EventObject {
             handle,
             name: name.to_string(),
+            manual: std::sync::OnceLock::new(),
         };
         Ok((object, native_header(Kind::Event)))
     }
@@ -355,9 +362,44 @@ impl EventObject {
         Ok(wait(&self.handle, timeout, &self.name)?.is_some())
     }
 
-    /// Windows does not tell an event's reset mode.
+    /// Whether the event is manual-reset, as the kernel says (`NtQueryEvent`, once).
     pub(crate) fn is_manual(&self) -> Option<bool> {
-        None
+        *self.manual.get_or_init(|| self.query_manual())
+    }
+
+    fn query_manual(&self) -> Option<bool> {
+        #[repr(C)]
+        struct EventBasicInformation {
+            event_type: i32,
+            event_state: i32,
+        }
+        #[link(name = "ntdll")]
+        extern "system" {
+            fn NtQueryEvent(
+                handle: HANDLE,
+                class: u32,
+                information: *mut EventBasicInformation,
+                length: u32,
+                returned: *mut u32,
+            ) -> i32;
+        }
+        let mut info = EventBasicInformation {
+            event_type: -1,
+            event_state: 0,
+        };
+        // SAFETY: a valid event handle with query access; `info` is the structure of the
+        // basic information class (0), of the size given.
+        let status = unsafe {
+            NtQueryEvent(
+                raw(self.handle.as_handle()),
+                0,
+                &mut info,
+                std::mem::size_of::<EventBasicInformation>() as u32,
+                std::ptr::null_mut(),
+            )
+        };
+        // NotificationEvent (0) is manual reset, SynchronizationEvent (1) auto.
+        (status >= 0 && (0..=1).contains(&info.event_type)).then_some(info.event_type == 0)
     }
 }
 

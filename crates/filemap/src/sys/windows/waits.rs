@@ -29,11 +29,31 @@ pub(crate) const MAX_SLEEP_TARGETS: usize = 64;
 const POLL_SLICE: Duration = Duration::from_millis(1);
 
 /// Where a readied sleep sleeps: a handle (none if an endpoint's wake-up event could not
-/// be made: the sleep then only naps), and what ending on it takes.
+/// be made: the sleep then only naps), what ending on it takes, and how to give that back.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct WaitTarget {
-    handle: HANDLE,
-    takes: Option<Took>,
+    pub(super) handle: HANDLE,
+    pub(super) takes: Option<Took>,
+    pub(super) give_back: GiveBack,
+}
+
+// SAFETY: a handle value, used only while the object it belongs to is open (the caller's
+// borrow, or `waiter::register`'s contract); handles are usable from any thread.
+unsafe impl Send for WaitTarget {}
+// SAFETY: as above; a target is never written through.
+unsafe impl Sync for WaitTarget {}
+
+/// How to give back what a wait on a handle took, when its taker no longer wants it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GiveBack {
+    /// Nothing was taken (an endpoint's wake-up event, a manual-reset event).
+    Nothing,
+    /// An auto-reset event's signal: set it again.
+    SetEvent,
+    /// A semaphore's unit: release it.
+    ReleaseUnit,
+    /// A mutex (owned by the thread that waited): release it.
+    ReleaseMutex,
 }
 
 impl ChannelMemory {
@@ -45,6 +65,7 @@ impl ChannelMemory {
         WaitTarget {
             handle,
             takes: None,
+            give_back: GiveBack::Nothing,
         }
     }
 }
@@ -79,9 +100,16 @@ pub(crate) fn take_now(object: SyncRef<'_>, _check: bool) -> Result<Option<Took>
 
 /// Readies a sleep on `object`: its handle.
 pub(crate) fn arm(object: SyncRef<'_>) -> WaitTarget {
+    let give_back = match object {
+        SyncRef::Event(event) if event.is_manual() == Some(true) => GiveBack::Nothing,
+        SyncRef::Event(_) => GiveBack::SetEvent,
+        SyncRef::Semaphore(_) => GiveBack::ReleaseUnit,
+        SyncRef::Mutex(_) => GiveBack::ReleaseMutex,
+    };
     WaitTarget {
         handle: handle_of(object),
         takes: Some(took_by(object, false)),
+        give_back,
     }
 }
 

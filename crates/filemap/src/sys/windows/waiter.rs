@@ -1,0 +1,315 @@
+//! The process's waiter threads, which sleep for the async waits (`crate::wait::future`):
+//! each sleeps in one `WaitForMultipleObjects` over the handles of up to [`PER_THREAD`]
+//! pending futures plus an event of its own, and wakes a future's waker when its handle
+//! is signalled. A new thread starts when every thread has its fill; none ever ends.
+//!
+//! - A registration holds a duplicate of the object's handle, so the thread never waits on
+//!   a handle value that was closed (and perhaps reused) under it, even for a future that
+//!   was leaked.
+//! - The kernel's wait takes what it waits for. A semaphore's unit or an auto-reset event's
+//!   signal is kept for the future, which claims it when polled; a future dropped before it
+//!   claims it gives it back (releases the unit, sets the event). A mutex cannot be handed
+//!   from the thread to the future (it is the thread's), so the thread releases it at once
+//!   and the future takes it itself, told whether it was abandoned.
+//! - Every [`TICK`] the thread wakes every future anyway, to look again for a dead peer.
+
+use std::os::windows::io::{AsHandle, BorrowedHandle, OwnedHandle};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::Waker;
+use std::time::Duration;
+
+use windows_sys::Win32::Foundation::{WAIT_ABANDONED_0, WAIT_OBJECT_0, WAIT_TIMEOUT};
+use windows_sys::Win32::System::Threading::{
+    CreateEventW, ReleaseMutex, ReleaseSemaphore, SetEvent, WaitForMultipleObjects,
+};
+
+use super::waits::{GiveBack, WaitTarget};
+use super::{duplicate, owned, raw};
+use crate::sys::Took;
+
+/// The most futures one thread sleeps for (64 handles, one the thread's own).
+const PER_THREAD: usize = 63;
+
+/// How often the threads wake every future to look again.
+const TICK: Duration = Duration::from_millis(100);
+
+/// What a future and its thread share.
+#[derive(Debug)]
+struct Shared {
+    /// The duplicate handle the thread waits on (none for a target without a handle: the
+    /// thread then wakes the future every millisecond).
+    handle: Option<OwnedHandle>,
+    give_back: GiveBack,
+    fired: AtomicBool,
+    /// What the thread's wait took for the future, until it is claimed.
+    token: Mutex<Option<Took>>,
+    abandoned: AtomicBool,
+}
+
+/// One pending future as its thread sees it.
+struct Entry {
+    id: u64,
+    waker: Waker,
+    shared: Arc<Shared>,
+}
+
+/// One waiter thread's futures, and its own event (set on every registration).
+struct Shard {
+    entries: Mutex<Vec<Entry>>,
+    control: OwnedHandle,
+}
+
+impl Shard {
+    fn lock(&self) -> MutexGuard<'_, Vec<Entry>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl std::fmt::Debug for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Shard")
+    }
+}
+
+fn shards() -> &'static Mutex<Vec<&'static Shard>> {
+    static SHARDS: OnceLock<Mutex<Vec<&'static Shard>>> = OnceLock::new();
+    SHARDS.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// A future's place with a waiter thread: removed when dropped, giving back what the
+/// thread took for the future if the future did not claim it.
+#[derive(Debug)]
+pub(crate) struct Registration {
+    shard: &'static Shard,
+    id: u64,
+    shared: Arc<Shared>,
+}
+
+/// Registers a readied sleep: `waker` is woken once the target's handle is signalled (or
+/// at the next tick).
+///
+/// # Safety
+/// The object the target was readied on must be open for the duration of this call (its
+/// handle is duplicated here; the registration keeps the duplicate).
+pub(crate) unsafe fn register(target: WaitTarget, waker: &Waker) -> std::io::Result<Registration> {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    let handle = if target.handle.is_null() {
+        None
+    } else {
+        // SAFETY: the caller's contract: the handle is open for this call.
+        let borrowed = unsafe { BorrowedHandle::borrow_raw(target.handle) };
+        Some(duplicate(borrowed).map_err(|e| std::io::Error::other(e.to_string()))?)
+    };
+    let shared = Arc::new(Shared {
+        handle,
+        give_back: target.give_back,
+        fired: AtomicBool::new(false),
+        token: Mutex::new(None),
+        abandoned: AtomicBool::new(false),
+    });
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let entry = Entry {
+        id,
+        waker: waker.clone(),
+        shared: shared.clone(),
+    };
+    let shard = place(entry)?;
+    // SAFETY: the shard's own event, open for good.
+    unsafe { SetEvent(raw(shard.control.as_handle())) };
+    Ok(Registration { shard, id, shared })
+}
+
+/// Puts the entry with a thread that has room, starting one if none has.
+fn place(entry: Entry) -> std::io::Result<&'static Shard> {
+    let mut all = shards().lock().unwrap_or_else(|p| p.into_inner());
+    for shard in all.iter() {
+        let mut entries = shard.lock();
+        if entries.len() < PER_THREAD {
+            entries.push(entry);
+            return Ok(shard);
+        }
+    }
+    // SAFETY: an unnamed auto-reset event, initially unset; the handle is owned by `owned`.
+    let control = owned(unsafe { CreateEventW(std::ptr::null(), 0, 0, std::ptr::null()) })
+        .ok_or_else(std::io::Error::last_os_error)?;
+    let shard: &'static Shard = Box::leak(Box::new(Shard {
+        entries: Mutex::new(vec![entry]),
+        control,
+    }));
+    std::thread::Builder::new()
+        .name("filemap-waiter".into())
+        .spawn(move || run(shard))?;
+    all.push(shard);
+    Ok(shard)
+}
+
+impl Registration {
+    /// Whether the thread woke the future for this registration.
+    pub(crate) fn fired(&self) -> bool {
+        self.shared.fired.load(Ordering::Acquire)
+    }
+
+    /// Replaces the waker, if the future is now polled with another.
+    pub(crate) fn set_waker(&self, waker: &Waker) {
+        let mut entries = self.shard.lock();
+        if let Some(entry) = entries.iter_mut().find(|e| e.id == self.id) {
+            if !entry.waker.will_wake(waker) {
+                entry.waker = waker.clone();
+            }
+        }
+    }
+
+    /// Ends the registration once the future took what it waited for.
+    pub(crate) fn complete(self) {}
+
+    /// What the thread's wait took for the future (a semaphore's unit, an auto-reset
+    /// event's signal), now the future's.
+    pub(crate) fn claim(&self) -> Option<Took> {
+        self.shared
+            .token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    /// Whether the thread's wait found the mutex abandoned (and released it).
+    pub(crate) fn abandoned(&self) -> bool {
+        self.shared.abandoned.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.shard.lock().retain(|e| e.id != self.id);
+        if self.claim().is_some() {
+            give_back(&self.shared);
+        }
+    }
+}
+
+/// Gives back what the thread's wait took (see the module's comment).
+fn give_back(shared: &Shared) {
+    let Some(handle) = &shared.handle else {
+        return;
+    };
+    let h = raw(handle.as_handle());
+    // SAFETY: the duplicate handle, open while `shared` lives, of the kind `give_back`
+    // names.
+    unsafe {
+        match shared.give_back {
+            GiveBack::Nothing => {}
+            GiveBack::SetEvent => {
+                SetEvent(h);
+            }
+            GiveBack::ReleaseUnit => {
+                ReleaseSemaphore(h, 1, std::ptr::null_mut());
+            }
+            GiveBack::ReleaseMutex => {
+                ReleaseMutex(h);
+            }
+        }
+    }
+}
+
+/// A waiter thread: sleeps over its shard's handles until one is signalled, wakes that
+/// future.
+fn run(shard: &'static Shard) {
+    let mut handles = Vec::with_capacity(PER_THREAD + 1);
+    let mut order: Vec<(u64, Arc<Shared>)> = Vec::with_capacity(PER_THREAD);
+    loop {
+        handles.clear();
+        order.clear();
+        handles.push(raw(shard.control.as_handle()));
+        let mut polled = false;
+        for entry in shard.lock().iter() {
+            match &entry.shared.handle {
+                Some(h) => {
+                    handles.push(raw(h.as_handle()));
+                    order.push((entry.id, entry.shared.clone()));
+                }
+                None => polled = true,
+            }
+        }
+        let timeout = if polled { 1 } else { TICK.as_millis() as u32 };
+        let n = handles.len() as u32;
+        // SAFETY: the shard's event and the registrations' duplicates, kept open by
+        // `order` while the wait lasts; at most 64.
+        let code = unsafe { WaitForMultipleObjects(n, handles.as_ptr(), 0, timeout) };
+        let fire_all = |shard: &Shard| {
+            let ids: Vec<u64> = shard.lock().iter().map(|e| e.id).collect();
+            fire(shard, &ids);
+        };
+        match code {
+            WAIT_OBJECT_0 => continue,
+            WAIT_TIMEOUT => fire_all(shard),
+            c if (WAIT_OBJECT_0 + 1..WAIT_OBJECT_0 + n).contains(&c) => {
+                let (id, shared) = &order[(c - WAIT_OBJECT_0 - 1) as usize];
+                settle(shard, *id, shared, false);
+            }
+            c if (WAIT_ABANDONED_0 + 1..WAIT_ABANDONED_0 + n).contains(&c) => {
+                let (id, shared) = &order[(c - WAIT_ABANDONED_0 - 1) as usize];
+                settle(shard, *id, shared, true);
+            }
+            _ => {
+                // WAIT_FAILED: wake all (each registers afresh), and do not spin on it.
+                std::thread::sleep(Duration::from_millis(1));
+                fire_all(shard);
+            }
+        }
+    }
+}
+
+/// After the thread's wait ended on entry `id`'s handle: records what it took for the
+/// future and wakes it; or, if the future went away meanwhile, gives that back at once.
+/// (Under the shard's lock, which a registration's drop takes before it claims: what was
+/// taken is either kept for a registration that will claim it, or given back here.)
+fn settle(shard: &Shard, id: u64, shared: &Shared, abandoned: bool) {
+    let waker = {
+        let mut entries = shard.lock();
+        if shared.give_back == GiveBack::ReleaseMutex {
+            // The mutex is this thread's: release it at once, and say if it was abandoned.
+            shared.abandoned.fetch_or(abandoned, Ordering::AcqRel);
+            give_back(shared);
+        }
+        match entries.iter().position(|e| e.id == id) {
+            Some(i) => {
+                let entry = entries.swap_remove(i);
+                if matches!(shared.give_back, GiveBack::SetEvent | GiveBack::ReleaseUnit) {
+                    *shared.token.lock().unwrap_or_else(|p| p.into_inner()) = Some(Took::Signal);
+                }
+                shared.fired.store(true, Ordering::Release);
+                Some(entry.waker)
+            }
+            None => {
+                if shared.give_back != GiveBack::ReleaseMutex {
+                    give_back(shared);
+                }
+                None
+            }
+        }
+    };
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
+/// Wakes and removes the futures with these ids.
+fn fire(shard: &Shard, ids: &[u64]) {
+    let mut woken = Vec::new();
+    {
+        let mut entries = shard.lock();
+        entries.retain(|e| {
+            if ids.contains(&e.id) {
+                e.shared.fired.store(true, Ordering::Release);
+                woken.push(e.waker.clone());
+                false
+            } else {
+                true
+            }
+        });
+    }
+    for waker in woken {
+        waker.wake();
+    }
+}

@@ -1,0 +1,192 @@
+//! Async waits: one future, [`Ready`], completes when one object is ready and takes it as
+//! a blocking wait would; the async methods of the objects and endpoints are built on it.
+//!
+//! A pending future sleeps nowhere itself: a process-wide waiter thread (`sys`) sleeps for
+//! all pending futures at once (`futex_waitv` over their words on Linux,
+//! `WaitForMultipleObjects` on Windows) and wakes a future's waker when its object may
+//! have changed. So the futures work under any executor (tokio, smol, async-std, a
+//! hand-rolled one) and the library depends on none, and nothing spins.
+//!
+//! Each poll looks at the object and takes it if it is ready. If not, it readies a sleep
+//! (counts itself where the object's waker looks, notes the word), looks once more, and
+//! only then registers with the waiter thread: a change after that look changes the word
+//! the thread sleeps on, so no wake-up is lost (see `sys::waiter`). A future also looks
+//! again every 100 ms (the thread wakes it), to find a dead mutex owner or peer.
+//!
+//! Cancellation: a future takes only inside `poll`, and returns at once what it took, so
+//! dropping one takes nothing. A future dropped after its wake-up and before it took what
+//! woke it passes the wake-up on to another waiter of the object; on Windows, where the
+//! waiter thread's wait takes a semaphore's unit or an auto-reset event's signal for the
+//! future, an unclaimed one is given back.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use super::target::Item;
+use super::{Taken, Target, CHECK_INTERVAL};
+use crate::error::{Error, Result};
+use crate::sys::waiter::{self, Registration};
+use crate::sys::{Locked, Took};
+
+/// A future that completes when `target` is ready, with what it took (see the module's
+/// docs).
+#[must_use = "futures do nothing unless polled"]
+pub(crate) struct Ready<'a> {
+    target: Target<'a>,
+    item: Item<'a>,
+    /// While set, the item is armed and the waiter thread sleeps for this future.
+    registration: Option<Registration>,
+    last_check: Option<Instant>,
+    /// The waiter thread found the mutex abandoned (Windows: it cannot hand the lock over,
+    /// so the future takes it and reports that).
+    abandoned_seen: bool,
+}
+
+impl<'a> Ready<'a> {
+    pub(crate) fn new(target: Target<'a>) -> Ready<'a> {
+        Ready {
+            item: Item::of(&target),
+            target,
+            registration: None,
+            last_check: None,
+            abandoned_seen: false,
+        }
+    }
+
+    /// Takes the object if it is ready. A mutex this thread holds (another task on the
+    /// same thread) is not ready: it waits for that task's unlock.
+    fn take_now(&self, check: bool) -> Result<Option<Took>> {
+        if let Target::Mutex(mutex) = self.target {
+            if mutex.refuse_relock().is_err() {
+                return Ok(None);
+            }
+        }
+        self.item.take_now(check)
+    }
+
+    /// Ends the wait with what was taken.
+    fn finish(&mut self, took: Took) -> Poll<Result<Taken<'a>>> {
+        self.disarm(true);
+        let took = match took {
+            Took::Lock(Locked::Normally) if self.abandoned_seen => Took::Lock(Locked::Abandoned),
+            took => took,
+        };
+        Poll::Ready(Ok(Item::taken(&self.target, took)))
+    }
+
+    fn fail(&mut self, error: Error) -> Poll<Result<Taken<'a>>> {
+        self.disarm(true);
+        Poll::Ready(Err(error))
+    }
+
+    /// Ends the registration and the armed sleep, if any; `done`: the future took what
+    /// it waited for (or failed), so a wake-up it had is not passed on.
+    fn disarm(&mut self, done: bool) {
+        if let Some(registration) = self.registration.take() {
+            self.abandoned_seen |= registration.abandoned();
+            if done {
+                registration.complete();
+            } else {
+                drop(registration);
+            }
+            self.item.disarm();
+        }
+    }
+}
+
+impl<'a> Future for Ready<'a> {
+    type Output = Result<Taken<'a>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let now = Instant::now();
+        let check = this
+            .last_check
+            .is_none_or(|at| now.duration_since(at) >= CHECK_INTERVAL);
+        if check {
+            this.last_check = Some(now);
+        }
+        if let Some(registration) = &this.registration {
+            if let Some(took) = registration.claim() {
+                // The waiter thread took it for this future (Windows).
+                return this.finish(took);
+            }
+            if !registration.fired() && !check {
+                // Polled for another reason: look, and keep the registration.
+                return match this.take_now(false) {
+                    Ok(Some(took)) => this.finish(took),
+                    Err(e) => this.fail(e),
+                    Ok(None) => {
+                        registration.set_waker(cx.waker());
+                        Poll::Pending
+                    }
+                };
+            }
+            // Woken: register afresh after looking.
+            this.disarm(false);
+        }
+        match this.take_now(check) {
+            Ok(Some(took)) => return this.finish(took),
+            Err(e) => return this.fail(e),
+            Ok(None) => {}
+        }
+        let target = this.item.arm();
+        // The look after arming: whatever changes from here on changes the word slept on.
+        let found = this.take_now(false);
+        if !matches!(found, Ok(None)) {
+            this.item.disarm();
+            return match found {
+                Ok(Some(took)) => this.finish(took),
+                Err(e) => this.fail(e),
+                Ok(None) => unreachable!("matched above"),
+            };
+        }
+        // SAFETY: the registration is kept in this future, which borrows the object for
+        // `'a`, and is dropped with it (or before): it never outlives the object.
+        match unsafe { waiter::register(target, cx.waker()) } {
+            Ok(registration) => {
+                this.registration = Some(registration);
+                Poll::Pending
+            }
+            Err(e) => {
+                this.item.disarm();
+                Poll::Ready(Err(Error::io(
+                    "start the waiter thread for",
+                    "async waits",
+                    e,
+                )))
+            }
+        }
+    }
+}
+
+impl Drop for Ready<'_> {
+    fn drop(&mut self) {
+        self.disarm(false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The futures can move between the threads of a multi-threaded executor.
+    #[test]
+    fn futures_are_send() {
+        fn send<T: Send>(_: &T) {}
+        fn all(
+            event: &crate::sync::NamedEvent,
+            semaphore: &crate::sync::NamedSemaphore,
+            receiver: &mut crate::channel::Receiver,
+            sender: &mut crate::channel::Sender,
+            subscriber: &mut crate::topic::Subscriber,
+        ) {
+            send(&event.wait_async());
+            send(&semaphore.acquire_async());
+            send(&receiver.recv_async());
+            send(&sender.send_async(b""));
+            send(&subscriber.recv_async());
+        }
+        let _ = all;
+    }
+}

@@ -1,0 +1,486 @@
+//! Async waits across real processes: 100 receive futures on one tokio runtime each get
+//! exactly their messages; events, semaphores and mutexes under tokio's current-thread
+//! runtime and smol's executor; kill -9 of a peer wakes async waiters with `Disconnected`
+//! or abandoned; futures dropped at random points lose nothing (counted); blocking and
+//! async waiters sharing a semaphore take every unit exactly once.
+
+mod common;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use common::{child, role, run_tests, spawn_ready, unique, Namespace};
+use filemap::channel::{Receiver, Sender};
+use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore};
+use filemap::Error;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn main() {
+    if let Some((role, args)) = role() {
+        std::process::exit(play(&role, &args));
+    }
+    run_tests(&[
+        (
+            "hundred_futures_on_one_runtime_get_exactly_their_messages",
+            hundred_futures_on_one_runtime_get_exactly_their_messages,
+        ),
+        (
+            "sync_objects_under_tokio_and_smol",
+            sync_objects_under_tokio_and_smol,
+        ),
+        (
+            "killed_peers_wake_async_waiters",
+            killed_peers_wake_async_waiters,
+        ),
+        (
+            "futures_dropped_at_random_points_lose_nothing",
+            futures_dropped_at_random_points_lose_nothing,
+        ),
+        (
+            "blocking_and_async_waiters_share_a_semaphore_exactly",
+            blocking_and_async_waiters_share_a_semaphore_exactly,
+        ),
+    ]);
+}
+
+fn play(role: &str, args: &[String]) -> i32 {
+    let arg = |i: usize| args[i].as_str();
+    let result: Result<(), Error> = (|| {
+        match role {
+            // Sends `count` numbered messages to each named channel, round robin, pausing
+            // now and then so that receivers fall asleep.
+            "send-all" => {
+                let count: u32 = arg(0).parse().unwrap();
+                let mut senders: Vec<Sender> = args[1..]
+                    .iter()
+                    .map(Sender::open)
+                    .collect::<Result<_, _>>()?;
+                for seq in 0..count {
+                    for (k, tx) in senders.iter_mut().enumerate() {
+                        let mut message = [0u8; 64];
+                        message[..4].copy_from_slice(&seq.to_le_bytes());
+                        message[4..8].copy_from_slice(&(k as u32).to_le_bytes());
+                        tx.send_timeout(&message, PATIENCE)?;
+                    }
+                    if seq % 7 == 0 {
+                        std::thread::sleep(Duration::from_micros(300));
+                    }
+                }
+            }
+            "hold-sender" => {
+                let _tx = Sender::open(arg(0))?;
+                println!("ready");
+                std::io::stdout().flush().unwrap();
+                let _ = std::io::Read::read(&mut std::io::stdin(), &mut [0u8; 1]);
+            }
+            "hold-lock" => {
+                let m = NamedMutex::open(arg(0))?;
+                let _g = m.lock()?;
+                println!("ready");
+                std::io::stdout().flush().unwrap();
+                let _ = std::io::Read::read(&mut std::io::stdin(), &mut [0u8; 1]);
+            }
+            // Releases `count` units one at a time, with pauses.
+            "release" => {
+                let s = NamedSemaphore::open(arg(0))?;
+                let count: u32 = arg(1).parse().unwrap();
+                for _ in 0..count {
+                    while s.release(1).is_err() {
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                    std::thread::sleep(Duration::from_micros(300));
+                }
+            }
+            // Takes units (blocking) until the stop event is set; prints how many.
+            "take-units" => {
+                let s = NamedSemaphore::open(arg(0))?;
+                let stop = NamedEvent::open(arg(1))?;
+                let mut taken = 0u64;
+                loop {
+                    match s.acquire_timeout(Duration::from_millis(20)) {
+                        Ok(()) => taken += 1,
+                        Err(Error::Timeout { .. }) => {
+                            if stop.try_wait()? {
+                                break;
+                            }
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                print!("{taken}");
+            }
+            other => panic!("unknown role {other}"),
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("child {role}: {e}");
+            1
+        }
+    }
+}
+
+fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+fn hundred_futures_on_one_runtime_get_exactly_their_messages() {
+    let ns = Namespace::new();
+    let count = 200u32;
+    let names: Vec<String> = (0..100).map(|i| unique(&format!("c{i}"))).collect();
+    let receivers: Vec<Receiver> = names
+        .iter()
+        .map(|n| Receiver::create_or_open(n, 4096).unwrap())
+        .collect();
+    // Four processes, each sending to 25 of the channels.
+    let senders: Vec<_> = names
+        .chunks(25)
+        .map(|chunk| {
+            let mut args = vec![count.to_string()];
+            args.extend(chunk.iter().cloned());
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            child("send-all", &args).spawn().unwrap()
+        })
+        .collect();
+    let started = Instant::now();
+    let runtime = multi_thread();
+    let received: Vec<u32> = runtime.block_on(async {
+        let tasks: Vec<_> = receivers
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut rx)| {
+                tokio::spawn(async move {
+                    let k = (i % 25) as u32;
+                    for seq in 0..count {
+                        let message = rx.recv_async().await?;
+                        let bytes = message.to_vec()?;
+                        assert_eq!(bytes.len(), 64);
+                        let got = u32::from_le_bytes(bytes[..4].try_into().unwrap());
+                        let from = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
+                        assert_eq!((got, from), (seq, k), "channel {i}: in order, its own");
+                    }
+                    // Then the sender leaves: the next receive says so.
+                    match rx.recv_async().await {
+                        Err(Error::Disconnected { .. }) => Ok::<u32, Error>(count),
+                        other => panic!("channel {i}: after the last message: {other:?}"),
+                    }
+                })
+            })
+            .collect();
+        let mut received = Vec::new();
+        for task in tasks {
+            received.push(task.await.unwrap().unwrap());
+        }
+        received
+    });
+    for mut s in senders {
+        assert!(s.wait().unwrap().success());
+    }
+    assert_eq!(received, vec![count; 100]);
+    println!(
+        "    100 futures x {count} messages from 4 processes in {:.2?}",
+        started.elapsed()
+    );
+    drop(runtime);
+    ns.assert_empty();
+}
+
+fn sync_objects_under_tokio_and_smol() {
+    let ns = Namespace::new();
+    let event = NamedEvent::create_new(unique("ev"), EventReset::Auto, false).unwrap();
+    let units = NamedSemaphore::create_new(unique("sem"), 0, 100).unwrap();
+    let mutex = std::rc::Rc::new(NamedMutex::create_new(unique("mx")).unwrap());
+    let (event_name, units_name) = (event.name().to_string(), units.name().to_string());
+    // tokio, current thread: the objects are set from another thread (another handle).
+    let setter = std::thread::spawn(move || {
+        let event = NamedEvent::open(event_name.as_str()).unwrap();
+        let units = NamedSemaphore::open(units_name.as_str()).unwrap();
+        for _ in 0..20 {
+            std::thread::sleep(Duration::from_millis(2));
+            units.release(1).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        event.set().unwrap();
+    });
+    current_thread().block_on(async {
+        for _ in 0..20 {
+            units.acquire_async().await.unwrap();
+        }
+        event.wait_async().await.unwrap();
+        // Two tasks of one thread take turns with the mutex: the second waits for the
+        // first's unlock rather than being refused.
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let guard = mutex.lock_async().await.unwrap();
+                let other = mutex.clone();
+                let second = tokio::task::spawn_local(async move {
+                    let guard = other.lock_async().await.unwrap();
+                    assert!(!guard.abandoned());
+                });
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                assert!(!second.is_finished(), "the lock is held");
+                drop(guard);
+                tokio::time::timeout(PATIENCE, second)
+                    .await
+                    .expect("the second task got the lock")
+                    .unwrap();
+            })
+            .await;
+    });
+    setter.join().unwrap();
+    assert!(!event.try_wait().unwrap() && !units.try_acquire().unwrap());
+    // smol's executor.
+    units.release(3).unwrap();
+    let executor = async_executor::Executor::new();
+    let taken = futures_lite::future::block_on(executor.run(async {
+        let mut n = 0;
+        while n < 3 {
+            units.acquire_async().await.unwrap();
+            n += 1;
+        }
+        let guard = mutex.lock_async().await.unwrap();
+        drop(guard);
+        n
+    }));
+    assert_eq!(taken, 3);
+    drop((event, units, mutex));
+    ns.assert_empty();
+}
+
+fn killed_peers_wake_async_waiters() {
+    let ns = Namespace::new();
+    let channel = unique("chan");
+    let mut rx = Receiver::create_or_open(&channel, 4096).unwrap();
+    let lock = unique("lock");
+    let mutex = NamedMutex::create_new(&lock).unwrap();
+    let mut sender = spawn_ready("hold-sender", &[&channel]);
+    let mut holder = spawn_ready("hold-lock", &[&lock]);
+    let runtime = current_thread();
+    runtime.block_on(async {
+        let receive = async {
+            let started = Instant::now();
+            let result = rx.recv_async().await.map(|_| ());
+            (result, started.elapsed())
+        };
+        let lock = async {
+            let started = Instant::now();
+            let guard = mutex.lock_async().await.unwrap();
+            (guard.abandoned(), started.elapsed())
+        };
+        let kill = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            sender.kill().unwrap(); // kill -9 while the futures wait
+            holder.kill().unwrap();
+        };
+        let ((result, receive_took), (abandoned, lock_took), ()) =
+            tokio::time::timeout(PATIENCE, async { tokio::join!(receive, lock, kill) })
+                .await
+                .expect("the killed peers woke their waiters");
+        assert!(
+            matches!(result, Err(Error::Disconnected { .. })),
+            "{result:?}"
+        );
+        assert!(abandoned, "the dead holder's mutex is abandoned");
+        println!("    woken after the kill: receive {receive_took:.2?}, lock {lock_took:.2?}");
+    });
+    sender.wait().unwrap();
+    holder.wait().unwrap();
+    drop((rx, mutex));
+    ns.assert_empty();
+}
+
+/// A small deterministic generator (xorshift), for the random drop points.
+struct Random(u64);
+
+impl Random {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+fn futures_dropped_at_random_points_lose_nothing() {
+    let ns = Namespace::new();
+    let channel = unique("drops");
+    let mut rx = Receiver::create_or_open(&channel, 4096).unwrap();
+    let count = 3000u32;
+    let mut sender = child("send-all", &[&count.to_string(), &channel])
+        .spawn()
+        .unwrap();
+    let units_name = unique("units");
+    let units = NamedSemaphore::create_new(&units_name, 0, 1000).unwrap();
+    let released = 400u32;
+    let mut releaser = None;
+    let mut random = Random(0x9e37_79b9_7f4a_7c15);
+    let (mut next, mut dropped_receives, mut acquired, mut dropped_acquires) = (0u32, 0, 0, 0);
+    multi_thread().block_on(async {
+        let deadline = Instant::now() + PATIENCE;
+        while next < count && Instant::now() < deadline {
+            // Half the receives are polled once or twice (with a pause between, so that
+            // the waiter thread may wake them meanwhile) and dropped if still pending.
+            let polls = random.below(4);
+            let pause = Duration::from_micros(random.below(200));
+            let mut receive = std::pin::pin!(rx.recv_async());
+            let message = if polls < 2 {
+                let mut got = None;
+                for _ in 0..=polls {
+                    got = futures_lite::future::poll_once(&mut receive).await;
+                    if got.is_some() {
+                        break;
+                    }
+                    std::thread::sleep(pause);
+                }
+                got
+            } else {
+                Some(receive.await)
+            };
+            match message {
+                Some(message) => {
+                    let bytes = message.unwrap().to_vec().unwrap();
+                    let seq = u32::from_le_bytes(bytes[..4].try_into().unwrap());
+                    assert_eq!(seq, next, "no message lost or repeated");
+                    next += 1;
+                }
+                None => dropped_receives += 1,
+            }
+        }
+        // The units come while the acquires wait.
+        releaser = Some(
+            child("release", &[&units_name, &released.to_string()])
+                .spawn()
+                .unwrap(),
+        );
+        while acquired < released && Instant::now() < deadline {
+            let polls = random.below(4);
+            let pause = Duration::from_micros(random.below(300));
+            let mut acquire = std::pin::pin!(units.acquire_async());
+            let result = if polls < 2 {
+                let mut got = None;
+                for _ in 0..=polls {
+                    got = futures_lite::future::poll_once(&mut acquire).await;
+                    if got.is_some() {
+                        break;
+                    }
+                    std::thread::sleep(pause);
+                }
+                got
+            } else {
+                Some(acquire.await)
+            };
+            match result {
+                Some(result) => {
+                    result.unwrap();
+                    acquired += 1;
+                }
+                None => dropped_acquires += 1,
+            }
+        }
+    });
+    assert!(sender.wait().unwrap().success());
+    assert!(releaser.unwrap().wait().unwrap().success());
+    assert_eq!(next, count, "every message received");
+    assert_eq!(acquired, released, "every unit acquired");
+    assert_eq!(units.count().unwrap_or(0), 0, "no unit left behind");
+    println!(
+        "    {count} messages with {dropped_receives} receives dropped; \
+         {released} units with {dropped_acquires} acquires dropped"
+    );
+    drop((rx, units));
+    ns.assert_empty();
+}
+
+fn blocking_and_async_waiters_share_a_semaphore_exactly() {
+    let ns = Namespace::new();
+    let (units_name, stop_name) = (unique("shared-units"), unique("stop"));
+    let units = NamedSemaphore::create_new(&units_name, 0, 1000).unwrap();
+    let stop = NamedEvent::create_new(&stop_name, EventReset::Manual, false).unwrap();
+    let total = 600u32;
+    let takers: Vec<_> = (0..2)
+        .map(|_| {
+            child("take-units", &[&units_name, &stop_name])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut releaser = child("release", &[&units_name, &total.to_string()])
+        .spawn()
+        .unwrap();
+    let units = std::sync::Arc::new(units);
+    let stop = std::sync::Arc::new(stop);
+    let (async_units, async_stop) = (units.clone(), stop.clone());
+    // Eight async waiters on a runtime in its own thread, until the stop event.
+    let waiters = std::thread::spawn(move || {
+        multi_thread().block_on(async {
+            let tasks: Vec<_> = (0..8)
+                .map(|_| {
+                    let (units, stop) = (async_units.clone(), async_stop.clone());
+                    tokio::spawn(async move {
+                        let mut taken = 0u64;
+                        loop {
+                            // Whichever is ready first; the other future is dropped.
+                            tokio::select! {
+                                result = units.acquire_async() => {
+                                    result.unwrap();
+                                    taken += 1;
+                                }
+                                result = stop.wait_async() => {
+                                    result.unwrap();
+                                    return taken;
+                                }
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let mut taken = 0;
+            for task in tasks {
+                taken += task.await.unwrap();
+            }
+            taken
+        })
+    });
+    assert!(releaser.wait().unwrap().success());
+    std::thread::sleep(Duration::from_millis(200));
+    stop.set().unwrap();
+    let taken_async = waiters.join().unwrap();
+    let mut taken_blocking = 0u64;
+    for taker in takers {
+        let out = taker.wait_with_output().unwrap();
+        assert!(out.status.success());
+        taken_blocking += String::from_utf8_lossy(&out.stdout).parse::<u64>().unwrap();
+    }
+    let mut left = 0u64;
+    while units.try_acquire().unwrap() {
+        left += 1;
+    }
+    assert_eq!(
+        taken_async + taken_blocking + left,
+        u64::from(total),
+        "every unit taken exactly once ({taken_async} async, {taken_blocking} blocking, {left} left)"
+    );
+    assert!(
+        taken_async > 0 && taken_blocking > 0,
+        "both kinds took units"
+    );
+    println!("    {total} units: {taken_async} by 8 futures, {taken_blocking} by 2 blocking processes, {left} left");
+    drop((units, stop));
+    ns.assert_empty();
+}
