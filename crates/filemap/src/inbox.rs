@@ -33,7 +33,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::channel::endpoint::{BellWords, Bells, Endpoint};
+use crate::channel::endpoint::{BellWords, Bells, Endpoint, Watch};
 use crate::channel::ring;
 use crate::channel::{Receiver, RecvSlot, Sender, WaitMode, RECEIVER_LOCK};
 use crate::error::{Error, Result};
@@ -42,6 +42,8 @@ use crate::rings::{RingSet, Shape};
 use crate::sync::ObjectOptions;
 use crate::sys;
 use crate::vocabulary::{Kind, Side};
+use crate::wait::future::Ready;
+use crate::wait::Target;
 
 /// The most sender slots an inbox can have.
 pub const MAX_SENDERS: u32 = crate::rings::MAX_SLOTS;
@@ -280,8 +282,49 @@ impl Inbox {
         self.first().wait_on(&sleep, deadline, 0, ready, gone)
     }
 
+    /// The next message from any sender, and its sender's slot, as a future: for any
+    /// async executor, sleeping nowhere while it waits (see [`crate::wait`]); the errors
+    /// of [`recv`](Inbox::recv). Dropping it before it completes loses nothing.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+    /// let mut inbox = Inbox::create_or_open("async-inbox-demo", &InboxOptions::new())?;
+    /// let mut worker = InboxSender::open("async-inbox-demo")?;
+    /// worker.send(b"done")?;
+    /// let (from, message) = filemap::wait::block_on(inbox.recv_async())?;
+    /// assert_eq!((from, message.to_vec()?), (worker.slot(), b"done".to_vec()));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub async fn recv_async(&mut self) -> Result<(u32, RecvSlot<'_>)> {
+        loop {
+            let _ready = Ready::new(Target::Inbox(self)).await?;
+            if self.ready_now() {
+                break;
+            }
+            if self.all_senders_gone() && !self.ready_now() {
+                return Err(self.first().disconnected());
+            }
+        }
+        self.recv()
+    }
+
+    /// Whether a message is there in some ring (past any wrap marker), without taking it.
+    pub(crate) fn ready_now(&self) -> bool {
+        self.receivers.iter().any(Receiver::ready_now)
+    }
+
+    /// How a wait on many objects sees this inbox: it sleeps on the receiver's doorbell.
+    pub(crate) fn watch(&self) -> Watch<'_> {
+        Watch {
+            end: self.first(),
+            sleep: self.bell.sleep(),
+            peer: Side::Sender,
+        }
+    }
+
     /// Whether every sender that connected is gone (and one did).
-    fn all_senders_gone(&self) -> bool {
+    pub(crate) fn all_senders_gone(&self) -> bool {
         let mut came = false;
         for r in &self.receivers {
             let end = r.endpoint();

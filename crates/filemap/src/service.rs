@@ -46,6 +46,8 @@ use crate::rings::{RingSet, Shape, MAX_SLOTS};
 use crate::sync::ObjectOptions;
 use crate::sys;
 use crate::vocabulary::{Kind, Side};
+use crate::wait::future::Ready;
+use crate::wait::Target;
 
 /// A frame's extra header words: the request's id, and (in a response) the flags.
 const ID: u64 = 0;
@@ -242,6 +244,20 @@ impl Server {
     pub fn recv_request(&mut self) -> Result<Request<'_>> {
         let (client, slot) = self.requests.recv()?;
         Request::new(client, slot)
+    }
+
+    /// The next request from any client, as a future: for any async executor, sleeping
+    /// nowhere while it waits (see [`crate::wait`]); the errors of
+    /// [`recv_request`](Server::recv_request). Dropping it before it completes loses
+    /// nothing.
+    pub async fn recv_request_async(&mut self) -> Result<Request<'_>> {
+        let (client, slot) = self.requests.recv_async().await?;
+        Request::new(client, slot)
+    }
+
+    /// The requests' inbox (for a wait on many objects).
+    pub(crate) fn requests(&self) -> &Inbox {
+        &self.requests
     }
 
     /// The next request if there is one now.
@@ -455,6 +471,60 @@ impl Client {
     /// [`Error::Disconnected`] if the server is gone: every pending request has failed.
     pub fn recv_response(&mut self) -> Result<Response<'_>> {
         self.recv_until(None, None)
+    }
+
+    /// Sends a request, as a future that waits while the request ring is full (see
+    /// [`crate::wait`]); its id. Dropping it before it completes sends nothing.
+    pub async fn send_request_async(&mut self, payload: &[u8]) -> Result<RequestId> {
+        self.requests.room_async(payload.len()).await?;
+        self.send_request(payload)
+    }
+
+    /// The next response to one of this client's pending requests, as a future: for any
+    /// async executor, sleeping nowhere while it waits (see [`crate::wait`]); the errors
+    /// of [`recv_response`](Client::recv_response). Dropping it before it completes loses
+    /// nothing.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// use filemap::wait::block_on;
+    /// let mut server = Server::create_or_open("async-service-demo", &ServiceOptions::new())?;
+    /// let mut client = Client::open("async-service-demo")?;
+    /// let asked = block_on(client.send_request_async(b"2+2"))?;
+    /// let id = block_on(server.recv_request_async())?.id();
+    /// server.respond(id, b"4")?;
+    /// let answer = block_on(client.recv_response_async())?;
+    /// assert_eq!((answer.request(), answer.to_vec()?), (asked, b"4".to_vec()));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub async fn recv_response_async(&mut self) -> Result<Response<'_>> {
+        while !self.pending_response_ready()? {
+            let _ready = Ready::new(Target::Receiver(&self.responses)).await?;
+            if self.responses.ready_now() {
+                continue;
+            }
+            let end = self.responses.endpoint();
+            if end.peer_left(Side::Sender, true) && !self.responses.ready_now() {
+                // The server is gone: every pending request has failed.
+                self.pending.clear();
+                return Err(end.disconnected());
+            }
+        }
+        self.recv_until(None, None)
+    }
+
+    /// Whether a response to a pending request is ready, dropping those before it that
+    /// are not for one (an earlier client's, or given up on).
+    fn pending_response_ready(&mut self) -> Result<bool> {
+        while self.responses.message_ready()? {
+            let (id, _) = self.responses.ready_extras();
+            if self.pending.contains(&id) {
+                return Ok(true);
+            }
+            drop(self.responses.take_ready()?);
+        }
+        Ok(false)
     }
 
     /// Like [`recv_response`](Client::recv_response), giving up with [`Error::Timeout`].

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::{child, role, run_tests, spawn_ready, unique, Namespace};
 use filemap::channel::{Receiver, Sender};
+use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+use filemap::service::{Client, Server, ServiceOptions};
 use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore};
 use filemap::Error;
 
@@ -40,6 +42,10 @@ fn main() {
         (
             "blocking_and_async_waiters_share_a_semaphore_exactly",
             blocking_and_async_waiters_share_a_semaphore_exactly,
+        ),
+        (
+            "service_and_inbox_futures_across_processes",
+            service_and_inbox_futures_across_processes,
         ),
     ]);
 }
@@ -109,6 +115,29 @@ fn play(role: &str, args: &[String]) -> i32 {
                     }
                 }
                 print!("{taken}");
+            }
+            // Answers each request with two responses (a part and the last), then waits
+            // to be killed.
+            "serve" => {
+                let mut server = Server::open(arg(0))?;
+                println!("ready");
+                std::io::stdout().flush().unwrap();
+                loop {
+                    let (id, payload) = {
+                        let request = server.recv_request()?;
+                        (request.id(), request.to_vec()?)
+                    };
+                    server.respond_part(id, &payload)?;
+                    server.respond(id, b"end")?;
+                }
+            }
+            "inbox-send" => {
+                let mut sender = InboxSender::open(arg(0))?;
+                let count: u32 = arg(1).parse().unwrap();
+                let me: u32 = arg(2).parse().unwrap();
+                for seq in 0..count {
+                    sender.send(&[me.to_le_bytes(), seq.to_le_bytes()].concat())?;
+                }
             }
             other => panic!("unknown role {other}"),
         }
@@ -482,5 +511,89 @@ fn blocking_and_async_waiters_share_a_semaphore_exactly() {
     );
     println!("    {total} units: {taken_async} by 8 futures, {taken_blocking} by 2 blocking processes, {left} left");
     drop((units, stop));
+    ns.assert_empty();
+}
+
+fn service_and_inbox_futures_across_processes() {
+    let ns = Namespace::new();
+    let service = unique("service");
+    let mut client = Client::create_or_open(&service, &ServiceOptions::new()).unwrap();
+    let mut server = spawn_ready("serve", &[&service]);
+    let inbox_name = unique("inbox");
+    let mut inbox = Inbox::create_or_open(&inbox_name, &InboxOptions::new().senders(3)).unwrap();
+    let count = 300u32;
+    let senders: Vec<_> = (0..3)
+        .map(|me: u32| {
+            child(
+                "inbox-send",
+                &[&inbox_name, &count.to_string(), &me.to_string()],
+            )
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    current_thread().block_on(async {
+        // Three calls in flight, their six responses in order per request.
+        let mut asked = Vec::new();
+        for i in 0..3u8 {
+            asked.push(client.send_request_async(&[i]).await.unwrap());
+        }
+        let mut last = 0;
+        let mut parts = 0;
+        while last < 3 {
+            let response = client.recv_response_async().await.unwrap();
+            assert!(asked.contains(&response.request()));
+            if response.is_last() {
+                assert_eq!(response.to_vec().unwrap(), b"end");
+                last += 1;
+            } else {
+                parts += 1;
+            }
+        }
+        assert_eq!(parts, 3);
+        // The inbox: every sender's messages, each in its order (a slot freed by a sender
+        // that finished may serve the next one). A sender may finish before the next one
+        // connects: the inbox then says Disconnected until it does.
+        let mut next = [0u32; 8];
+        let mut received = 0;
+        let deadline = Instant::now() + PATIENCE;
+        while received < 3 * count && Instant::now() < deadline {
+            match inbox.recv_async().await {
+                Ok((_slot, message)) => {
+                    let bytes = message.to_vec().unwrap();
+                    let me = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
+                    let seq = u32::from_le_bytes(bytes[4..].try_into().unwrap());
+                    assert_eq!(seq, next[me], "sender {me} in order");
+                    next[me] += 1;
+                    received += 1;
+                }
+                Err(Error::Disconnected { .. }) => {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(received, 3 * count);
+        // A request pending when the server is killed fails with Disconnected.
+        client.send_request_async(b"late").await.unwrap();
+        server.kill().unwrap();
+        let started = Instant::now();
+        let failed = tokio::time::timeout(PATIENCE, client.recv_response_async())
+            .await
+            .expect("the dead server woke the client");
+        assert!(
+            matches!(failed, Err(Error::Disconnected { .. })),
+            "{failed:?}"
+        );
+        println!(
+            "    the client saw the server's death after {:.2?}",
+            started.elapsed()
+        );
+    });
+    server.wait().unwrap();
+    for mut s in senders {
+        assert!(s.wait().unwrap().success());
+    }
+    drop((client, inbox));
     ns.assert_empty();
 }

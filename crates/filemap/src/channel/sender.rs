@@ -353,7 +353,7 @@ impl Sender {
 
     /// Waits until there is room for `len` bytes (or `reserve` would fail at once), or the
     /// receiver is gone (`Error::Disconnected`).
-    async fn room_async(&self, len: usize) -> Result<()> {
+    pub(crate) async fn room_async(&self, len: usize) -> Result<()> {
         loop {
             let _ready = Ready::new(Target::Sender(self, len)).await?;
             if self.room_now(len) {

@@ -8,9 +8,10 @@
 //! deadlock each other or a third process.
 //!
 //! Channel and topic endpoints are ready when their next call would not wait: a
-//! [`Receiver`] or [`Subscriber`] when a message is there (or its peer is gone, which that
-//! call reports), a [`Sender`] when there is room ([`Target::Sender`] says for how many
-//! bytes; a `&Sender` means one byte). Waiting takes nothing from them.
+//! [`Receiver`], [`Subscriber`] or [`Inbox`] (or a service's server) when a message is
+//! there (or its peer is gone, which that call reports), a [`Sender`] when there is room
+//! ([`Target::Sender`] says for how many bytes; a `&Sender` means one byte). Waiting takes
+//! nothing from them.
 //!
 //! ```
 //! # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -43,6 +44,7 @@ use std::time::{Duration, Instant};
 
 use crate::channel::{Receiver, Sender};
 use crate::error::{Error, Result};
+use crate::inbox::Inbox;
 use crate::sync::{MutexGuard, NamedEvent, NamedMutex, NamedSemaphore};
 use crate::sys::{self, SyncRef, Took, Woke};
 use crate::topic::Subscriber;
@@ -82,6 +84,9 @@ pub enum Target<'a> {
     Sender(&'a Sender, usize),
     /// A message is there, or messages were missed (or the publisher is gone).
     Subscriber(&'a Subscriber),
+    /// A message from some sender is there (or every sender that came is gone); a
+    /// service's server waits for requests so.
+    Inbox(&'a Inbox),
 }
 
 impl Waitable for Target<'_> {
@@ -123,6 +128,18 @@ impl Waitable for Sender {
 impl Waitable for Subscriber {
     fn target(&self) -> Target<'_> {
         Target::Subscriber(self)
+    }
+}
+
+impl Waitable for Inbox {
+    fn target(&self) -> Target<'_> {
+        Target::Inbox(self)
+    }
+}
+
+impl Waitable for crate::service::Server {
+    fn target(&self) -> Target<'_> {
+        Target::Inbox(self.requests())
     }
 }
 

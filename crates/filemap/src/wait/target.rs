@@ -25,6 +25,7 @@ pub(super) enum Endpoint<'a> {
     Receiver(&'a crate::channel::Receiver),
     Sender(&'a crate::channel::Sender, usize),
     Subscriber(&'a crate::topic::Subscriber),
+    Inbox(&'a crate::inbox::Inbox),
 }
 
 impl Endpoint<'_> {
@@ -33,6 +34,16 @@ impl Endpoint<'_> {
             Endpoint::Receiver(receiver) => receiver.ready_now(),
             Endpoint::Sender(sender, len) => sender.room_now(len),
             Endpoint::Subscriber(subscriber) => subscriber.ready_now(),
+            Endpoint::Inbox(inbox) => inbox.ready_now(),
+        }
+    }
+
+    /// Whether its peer is gone (an inbox's: every sender that came); `check` as in
+    /// `Item::take_now`.
+    fn peer_gone(self, watch: &Watch<'_>, check: bool) -> bool {
+        match self {
+            Endpoint::Inbox(inbox) => check && inbox.all_senders_gone(),
+            _ => watch.end.peer_left(watch.peer, check),
         }
     }
 }
@@ -55,6 +66,10 @@ impl<'a> Item<'a> {
                 watch: subscriber.watch(),
                 of: Endpoint::Subscriber(subscriber),
             },
+            Target::Inbox(inbox) => Item::Endpoint {
+                watch: inbox.watch(),
+                of: Endpoint::Inbox(inbox),
+            },
         }
     }
 
@@ -65,7 +80,7 @@ impl<'a> Item<'a> {
         match self {
             Item::Sync(object) => sys::waits::take_now(*object, check),
             Item::Endpoint { watch, of } => {
-                let ready = of.ready_now() || watch.end.peer_left(watch.peer, check);
+                let ready = of.ready_now() || of.peer_gone(watch, check);
                 watch.end.intact()?;
                 Ok(ready.then_some(Took::Signal))
             }
