@@ -78,3 +78,11 @@ fn producer_consumer_trio() {
     assert_eq!(seen[499], "consumer: 500");
     assert!(out.contains("main: reached 500, stored -1"), "{out}");
 }
+
+#[test]
+fn topic_to_tcp() {
+    let out = run("topic_to_tcp");
+    for line in ["reading 0", "reading 1", "reading 2", "bye"] {
+        assert!(out.contains(&format!("client got: {line}\n")), "{out}");
+    }
+}
