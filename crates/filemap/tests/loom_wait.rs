@@ -1,0 +1,188 @@
+//! Model check, with loom, of the lost-wake-up freedom of the async waits (`src/wait/`,
+//! `src/sys/linux/waits.rs` and `waiter.rs`): a future looks at its object, readies a
+//! sleep (notes the word, counts itself, fences), looks again, and only then registers
+//! with the waiter thread, which sleeps on the word noted with a futex that compares it
+//! first. Each model is that handful of atomic operations, with the orderings the code
+//! uses, in three threads (the object's waker, the polling future, the waiter thread);
+//! loom runs them through every interleaving, and reports a deadlock if the waiter thread
+//! could sleep through the change that should wake it.
+//!
+//! 1. A doorbell (channels, topics, inboxes): the waker publishes, fences, and rings only
+//!    if it sees a sleeper (bumping the sequence word, then waking).
+//! 2. A mutex: the holder unlocks by swapping the word to 0 and wakes only if the waiters
+//!    bit was set; the future sets that bit when it readies its sleep.
+//!
+//! The futex is modelled as the kernel makes it: the compare and the sleep are one step
+//! under the futex's lock, which the wake takes too.
+//!
+//! Run with `RUSTFLAGS="--cfg loom" cargo test -p filemap --release --test loom_wait`
+//! (scripts/test does); without `--cfg loom` this file is empty.
+
+#![cfg(loom)]
+
+use loom::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering};
+use loom::sync::{Arc, Condvar, Mutex};
+use loom::thread;
+
+/// A futex: `wait` sleeps while the word holds `expected` (compared under the lock),
+/// `wake` wakes every sleeper.
+#[derive(Default)]
+struct Futex {
+    lock: Mutex<()>,
+    sleepers: Condvar,
+}
+
+impl Futex {
+    fn wait(&self, word: &AtomicU32, expected: u32) {
+        let guard = self.lock.lock().unwrap();
+        if word.load(Ordering::Relaxed) == expected {
+            drop(self.sleepers.wait(guard).unwrap());
+        }
+    }
+
+    fn wake(&self) {
+        let _guard = self.lock.lock().unwrap();
+        self.sleepers.notify_all();
+    }
+}
+
+/// The waiter thread's side: takes the registration (the word's value noted), sleeps on
+/// it, and fires the future.
+fn waiter_thread(
+    registered: Arc<Mutex<Option<u32>>>,
+    word: Arc<AtomicU32>,
+    futex: Arc<Futex>,
+    fired: Arc<AtomicBool>,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let expected = loop {
+            if let Some(expected) = *registered.lock().unwrap() {
+                break expected;
+            }
+            thread::yield_now();
+        };
+        futex.wait(&word, expected);
+        fired.store(true, Ordering::Release);
+    })
+}
+
+#[test]
+fn a_registered_future_is_woken_by_a_later_publication() {
+    loom::model(|| {
+        let ready = Arc::new(AtomicBool::new(false));
+        let seq = Arc::new(AtomicU32::new(0));
+        let sleepers = Arc::new(AtomicU32::new(0));
+        let futex = Arc::new(Futex::default());
+        let registered = Arc::new(Mutex::new(None));
+        let fired = Arc::new(AtomicBool::new(false));
+        // The waker: `Endpoint::wake_if_asleep` after a commit.
+        let waker = {
+            let (ready, seq, sleepers, futex) =
+                (ready.clone(), seq.clone(), sleepers.clone(), futex.clone());
+            thread::spawn(move || {
+                ready.store(true, Ordering::Release);
+                fence(Ordering::SeqCst);
+                if sleepers.load(Ordering::Relaxed) > 0 {
+                    seq.fetch_add(1, Ordering::Release);
+                    futex.wake();
+                }
+            })
+        };
+        // The future's poll: look, arm (`Endpoint::arm`), look again, register.
+        let mut waiter = None;
+        if !ready.load(Ordering::Acquire) {
+            let expected = seq.load(Ordering::Acquire);
+            sleepers.fetch_add(1, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            if ready.load(Ordering::Acquire) {
+                sleepers.fetch_sub(1, Ordering::SeqCst);
+            } else {
+                *registered.lock().unwrap() = Some(expected);
+                waiter = Some(waiter_thread(
+                    registered.clone(),
+                    seq.clone(),
+                    futex.clone(),
+                    fired.clone(),
+                ));
+            }
+        }
+        waker.join().unwrap();
+        if let Some(waiter) = waiter {
+            // A lost wake-up leaves the waiter thread asleep: loom reports the deadlock.
+            waiter.join().unwrap();
+            assert!(fired.load(Ordering::Acquire));
+            // Woken, the future polls again and finds the publication.
+            assert!(ready.load(Ordering::Acquire));
+        }
+    });
+}
+
+const WAITERS: u32 = 1 << 31;
+const HOLDER: u32 = 7;
+const ME: u32 = 9;
+
+#[test]
+fn a_registered_lock_future_is_woken_by_the_unlock() {
+    loom::model(|| {
+        let state = Arc::new(AtomicU32::new(HOLDER));
+        let futex = Arc::new(Futex::default());
+        let registered = Arc::new(Mutex::new(None));
+        let fired = Arc::new(AtomicBool::new(false));
+        // The holder unlocks: `mutex::unlock`.
+        let holder = {
+            let (state, futex) = (state.clone(), futex.clone());
+            thread::spawn(move || {
+                if state.swap(0, Ordering::Release) & WAITERS != 0 {
+                    futex.wake();
+                }
+            })
+        };
+        // `mutex::try_take`: free (keeping the waiters bit) or not.
+        let try_take = |state: &AtomicU32| {
+            let current = state.load(Ordering::Relaxed);
+            current & !WAITERS == 0
+                && state
+                    .compare_exchange(
+                        current,
+                        ME | (current & WAITERS),
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+        };
+        let mut waiter = None;
+        let mut taken = try_take(&state);
+        if !taken {
+            // `mutex::arm`: the waiters bit on a held mutex; the value to sleep on.
+            let mut expected = state.load(Ordering::Relaxed);
+            while expected & !WAITERS != 0 && expected & WAITERS == 0 {
+                match state.compare_exchange(
+                    expected,
+                    expected | WAITERS,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => expected |= WAITERS,
+                    Err(now) => expected = now,
+                }
+            }
+            taken = try_take(&state);
+            if !taken {
+                *registered.lock().unwrap() = Some(expected);
+                waiter = Some(waiter_thread(
+                    registered.clone(),
+                    state.clone(),
+                    futex.clone(),
+                    fired.clone(),
+                ));
+            }
+        }
+        holder.join().unwrap();
+        if let Some(waiter) = waiter {
+            waiter.join().unwrap();
+            assert!(fired.load(Ordering::Acquire));
+            taken = try_take(&state);
+        }
+        assert!(taken, "the future takes the lock once it is free");
+    });
+}
