@@ -4,7 +4,8 @@
 //! workers (SIGKILL on Linux, TerminateProcess on Windows) and starts new ones.
 //!
 //! Meanwhile 6 waiter processes wait on a named auto-reset event (3 of them) and a named
-//! semaphore (3), and a supervisor thread sets the event or releases the semaphore while
+//! semaphore (3), one of each in a blocking wait, one in an async wait (a future under
+//! tokio, woken by the process's waiter thread) and one in `wait_any`, and a supervisor thread sets the event or releases the semaphore while
 //! at least two of them wait, and mostly kills one of those right after, usually the one
 //! that waited longest (the one a wake reaches first), so that the kill lands between a
 //! waiter's wake and its taking the signal or unit. No waiter may sleep on while the event
@@ -36,6 +37,7 @@ use std::time::{Duration, Instant};
 use common::{child, role, run_tests, Namespace};
 use filemap::channel::{Receiver, Sender};
 use filemap::sync::{EventReset, NamedEvent, NamedSemaphore, SharedMutex};
+use filemap::wait::{Target, Waitable};
 use filemap::{Error, Mapping, View};
 
 const WORKERS: usize = 8;
@@ -255,8 +257,8 @@ fn waiter(s: usize) {
         let number = counter(&stats, WAIT_NUMBERS).fetch_add(1, Ordering::SeqCst) + 1;
         slot.store(number, Ordering::SeqCst);
         let waited = match (&event, &semaphore) {
-            (Some(e), _) => e.wait_timeout(WAITER_PATIENCE),
-            (_, Some(sem)) => sem.acquire_timeout(WAITER_PATIENCE),
+            (Some(e), _) => wait_as(s, e),
+            (_, Some(sem)) => wait_as(s, sem),
             _ => unreachable!(),
         };
         match waited {
@@ -268,6 +270,41 @@ fn waiter(s: usize) {
             Err(e) => panic!("waiter {s}: {e}"),
         };
         slot.store(0, Ordering::SeqCst);
+    }
+}
+
+/// One wait of waiter `s` on `object`, in one of three ways (so each object has waiters of
+/// every way): a blocking wait, an async one (a future under tokio), or `wait_any`.
+fn wait_as(s: usize, object: &dyn Waitable) -> Result<(), Error> {
+    match s % 3 {
+        0 => match object.target() {
+            Target::Event(e) => e.wait_timeout(WAITER_PATIENCE),
+            Target::Semaphore(sem) => sem.acquire_timeout(WAITER_PATIENCE),
+            _ => unreachable!(),
+        },
+        1 => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let wait = async {
+                    match object.target() {
+                        Target::Event(e) => e.wait_async().await,
+                        Target::Semaphore(sem) => sem.acquire_async().await,
+                        _ => unreachable!(),
+                    }
+                };
+                match tokio::time::timeout(WAITER_PATIENCE, wait).await {
+                    Ok(waited) => waited,
+                    Err(_) => Err(Error::Timeout {
+                        what: "an async wait".into(),
+                        after: WAITER_PATIENCE,
+                    }),
+                }
+            })
+        }
+        _ => filemap::wait_any(&[object], Some(WAITER_PATIENCE)).map(|_| ()),
     }
 }
 
