@@ -205,7 +205,12 @@ fn run(shard: &'static Shard) {
             Ok(0) => continue,
             Ok(i) => vec![ids[i - 1]],
             Err(rustix::io::Errno::TIMEDOUT) => ids.clone(),
-            // Some word had changed already: which ones?
+            // The thread's own word changed (a registration came): sleep again over the
+            // new set (a future's word that changed too is found then).
+            Err(rustix::io::Errno::AGAIN) if shard.control.load(Ordering::Acquire) != control => {
+                continue
+            }
+            // Some future's word had changed already: which ones?
             Err(rustix::io::Errno::AGAIN) => ids
                 .iter()
                 .zip(&waits[1..])
