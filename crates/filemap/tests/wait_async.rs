@@ -116,8 +116,8 @@ fn play(role: &str, args: &[String]) -> i32 {
                 }
                 print!("{taken}");
             }
-            // Answers each request with two responses (a part and the last), then waits
-            // to be killed.
+            // Answers each request with two responses (a part and the last), but for the
+            // one named "late", until it is killed.
             "serve" => {
                 let mut server = Server::open(arg(0))?;
                 println!("ready");
@@ -127,6 +127,10 @@ fn play(role: &str, args: &[String]) -> i32 {
                         let request = server.recv_request()?;
                         (request.id(), request.to_vec()?)
                     };
+                    if payload == b"late" {
+                        // Left pending: the server dies first.
+                        continue;
+                    }
                     server.respond_part(id, &payload)?;
                     server.respond(id, b"end")?;
                 }

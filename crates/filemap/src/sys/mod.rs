@@ -188,8 +188,9 @@ pub(crate) enum Took {
 /// How a sleep on many objects (`sleep_on`) ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Woke {
-    /// Something may have changed: look again.
-    Changed,
+    /// Something may have changed (the object at this index, if the system says): look
+    /// again.
+    Changed(Option<usize>),
     /// The time ran out.
     TimedOut,
     /// The system took the object at this index for the sleeper (Windows: a wait on a

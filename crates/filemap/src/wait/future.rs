@@ -28,7 +28,7 @@ use super::target::Item;
 use super::{Taken, Target, CHECK_INTERVAL};
 use crate::error::{Error, Result};
 use crate::sys::waiter::{self, Registration};
-use crate::sys::{Locked, Took};
+use crate::sys::Took;
 
 /// A future that completes when `target` is ready, with what it took (see the module's
 /// docs).
@@ -39,9 +39,8 @@ pub(crate) struct Ready<'a> {
     /// While set, the item is armed and the waiter thread sleeps for this future.
     registration: Option<Registration>,
     last_check: Option<Instant>,
-    /// The waiter thread found the mutex abandoned (Windows: it cannot hand the lock over,
-    /// so the future takes it and reports that).
-    abandoned_seen: bool,
+    /// The future registered before: a mutex it takes keeps its waiters bit.
+    slept: bool,
 }
 
 impl<'a> Ready<'a> {
@@ -51,7 +50,7 @@ impl<'a> Ready<'a> {
             target,
             registration: None,
             last_check: None,
-            abandoned_seen: false,
+            slept: false,
         }
     }
 
@@ -63,16 +62,12 @@ impl<'a> Ready<'a> {
                 return Ok(None);
             }
         }
-        self.item.take_now(check)
+        self.item.take_now(check, self.slept)
     }
 
     /// Ends the wait with what was taken.
     fn finish(&mut self, took: Took) -> Poll<Result<Taken<'a>>> {
         self.disarm(true);
-        let took = match took {
-            Took::Lock(Locked::Normally) if self.abandoned_seen => Took::Lock(Locked::Abandoned),
-            took => took,
-        };
         Poll::Ready(Ok(Item::taken(&self.target, took)))
     }
 
@@ -82,10 +77,10 @@ impl<'a> Ready<'a> {
     }
 
     /// Ends the registration and the armed sleep, if any; `done`: the future took what
-    /// it waited for (or failed), so a wake-up it had is not passed on.
+    /// it waited for, failed, or looks again itself, so a wake-up it had is not passed on
+    /// (only a future dropped after a wake-up passes it on).
     fn disarm(&mut self, done: bool) {
         if let Some(registration) = self.registration.take() {
-            self.abandoned_seen |= registration.abandoned();
             if done {
                 registration.complete();
             } else {
@@ -119,13 +114,16 @@ impl<'a> Future for Ready<'a> {
                     Ok(Some(took)) => this.finish(took),
                     Err(e) => this.fail(e),
                     Ok(None) => {
-                        registration.set_waker(cx.waker());
+                        if !registration.set_waker(cx.waker()) {
+                            // Fired meanwhile, with the old waker: look again soon.
+                            cx.waker().wake_by_ref();
+                        }
                         Poll::Pending
                     }
                 };
             }
-            // Woken: register afresh after looking.
-            this.disarm(false);
+            // Woken: look, and register afresh.
+            this.disarm(true);
         }
         match this.take_now(check) {
             Ok(Some(took)) => return this.finish(took),
@@ -145,9 +143,10 @@ impl<'a> Future for Ready<'a> {
         }
         // SAFETY: the registration is kept in this future, which borrows the object for
         // `'a`, and is dropped with it (or before): it never outlives the object.
-        match unsafe { waiter::register(target, cx.waker()) } {
+        match unsafe { waiter::register(target, cx.waker(), this.item.polled()) } {
             Ok(registration) => {
                 this.registration = Some(registration);
+                this.slept = true;
                 Poll::Pending
             }
             Err(e) => {

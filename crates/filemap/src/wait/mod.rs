@@ -202,13 +202,20 @@ pub fn wait_any<'a>(
     let deadline = timeout.and_then(sys::deadline_after);
     let polled = items.iter().any(Item::polled);
     let mut last_check: Option<Instant> = None;
+    // The object whose word the last sleep ended on, and where that sleep was: if the
+    // wait takes another, the wake is passed on (it may have been the only one).
+    let mut woken: Option<(usize, sys::WaitTarget)> = None;
+    let mut slept = false;
     loop {
         let now = Instant::now();
         let check = last_check.is_none_or(|at| now.duration_since(at) >= CHECK_INTERVAL);
         if check {
             last_check = Some(now);
         }
-        if let Some(ready) = take_first(&targets, &items, check)? {
+        if let Some(ready) = take_first(&targets, &items, check, slept)? {
+            if let Some((index, target)) = woken.filter(|(i, _)| *i != ready.index) {
+                items[index].pass_on(&target);
+            }
             return Ok(ready);
         }
         let mut slice = match deadline {
@@ -223,20 +230,25 @@ pub fn wait_any<'a>(
         }
         let armed: Vec<sys::WaitTarget> = items.iter().map(Item::arm).collect();
         // The look after arming: whatever changes from here on wakes the sleep.
-        let found = take_first(&targets, &items, false);
+        let found = take_first(&targets, &items, false, slept);
         let woke = match found {
             Ok(None) => sys::waits::sleep_on(&armed, slice),
-            _ => Ok(Woke::Changed),
+            _ => Ok(Woke::Changed(None)),
         };
         items.iter().for_each(Item::disarm);
         if let Some(ready) = found? {
             return Ok(ready);
         }
-        if let Woke::Took(index, took) = woke? {
-            return Ok(AnyReady {
-                index,
-                taken: Item::taken(&targets[index], took),
-            });
+        slept = true;
+        match woke? {
+            Woke::Took(index, took) => {
+                return Ok(AnyReady {
+                    index,
+                    taken: Item::taken(&targets[index], took),
+                })
+            }
+            Woke::Changed(Some(index)) => woken = Some((index, armed[index])),
+            Woke::Changed(None) | Woke::TimedOut => woken = None,
         }
     }
 }
@@ -246,9 +258,10 @@ fn take_first<'a>(
     targets: &[Target<'a>],
     items: &[Item<'a>],
     check: bool,
+    slept: bool,
 ) -> Result<Option<AnyReady<'a>>> {
     for (index, (target, item)) in targets.iter().zip(items).enumerate() {
-        if let Some(took) = item.take_now(check)? {
+        if let Some(took) = item.take_now(check, slept)? {
             return Ok(Some(AnyReady {
                 index,
                 taken: Item::taken(target, took),

@@ -76,9 +76,11 @@ impl<'a> Item<'a> {
     /// Takes the object if it is ready (an endpoint is only looked at: ready, or its peer
     /// gone, which its next call reports). `check`: also run the checks that cost a
     /// system call (is a mutex's owner or an endpoint's peer alive?).
-    pub(super) fn take_now(&self, check: bool) -> Result<Option<Took>> {
+    /// `slept`: the waiter slept on the object before (a mutex it takes keeps its
+    /// waiters bit).
+    pub(super) fn take_now(&self, check: bool, slept: bool) -> Result<Option<Took>> {
         match self {
-            Item::Sync(object) => sys::waits::take_now(*object, check),
+            Item::Sync(object) => sys::waits::take_now(*object, check, slept),
             Item::Endpoint { watch, of } => {
                 let ready = of.ready_now() || of.peer_gone(watch, check);
                 watch.end.intact()?;
@@ -92,6 +94,14 @@ impl<'a> Item<'a> {
         match self {
             Item::Sync(object) => sys::waits::arm(*object),
             Item::Endpoint { watch, .. } => watch.end.arm(&watch.sleep),
+        }
+    }
+
+    /// After a sleep that ended on this object without the waiter taking it: passes the
+    /// wake on if it still is ready (doorbells wake every sleeper: nothing to pass on).
+    pub(super) fn pass_on(&self, target: &sys::WaitTarget) {
+        if let Item::Sync(object) = self {
+            sys::waits::pass_on(*object, target);
         }
     }
 

@@ -248,16 +248,19 @@ pub(crate) fn lock(
 
 /// Takes the mutex for `me` if it is free now, or, with `check_owner` (a system call),
 /// if its owner died holding it; the lock and the state word it replaced (for
-/// [`give_back`]). Keeps the waiters bit: others may sleep on the mutex.
+/// [`give_back`]). Keeps the waiters bit, and sets it if `slept` (the taker slept on the
+/// mutex, so others may too: as `lock` does after a sleep, or an unlock that woke the
+/// taker and cleared the bit would leave them asleep).
 pub(crate) fn try_take(
     state: &AtomicU32,
     entry: BorrowedFd<'_>,
     me: &Owner,
     check_owner: bool,
+    slept: bool,
 ) -> Option<(Locked, u32)> {
     let current = state.load(Ordering::Relaxed);
     let owner = current & !WAITERS;
-    let taken = me.token | (current & WAITERS);
+    let taken = me.token | if slept { WAITERS } else { current & WAITERS };
     let locked = if owner == 0 {
         Locked::Normally
     } else if check_owner && !owner_alive(entry, owner) {

@@ -9,21 +9,26 @@
 //!   registers here. The thread's `futex_waitv` compares every word with the value noted:
 //!   a waker that changed the object after the future's look changed its word, so the
 //!   kernel returns at once (`EAGAIN`) or the wake reaches the thread. No wake-up is lost.
-//! - A registration changes the thread's private word and wakes it, so that it sleeps
-//!   again over the new set. Every [`TICK`] the thread wakes every future anyway: a future
-//!   looks again then, to find a dead mutex owner or peer, as a blocking waiter does.
+//! - A registration, and a registration's end, change the thread's private word and wake
+//!   it, so that it sleeps again over the new set. Every [`TICK`] the thread wakes every
+//!   future anyway: a future looks again then, to find a dead mutex owner or peer, as a
+//!   blocking waiter does. A future whose waker never rings for it (an endpoint whose peer
+//!   busy-polls) is woken every [`POLL`] instead.
 //! - The thread never reads the words itself, only hands their addresses to the kernel:
 //!   a future that was leaked (so never deregistered) cannot make it touch memory that is
 //!   gone. The kernel says which word woke it; after `EAGAIN` (some word had changed
 //!   already) it asks the kernel about each word alone, with a deadline already past.
-//! - A future dropped after its wake and before it took what it was woken for passes the
-//!   wake on (`FUTEX_WAKE` of one sleeper), so that it takes no wake-up from another
-//!   waiter of the object.
+//! - Wakes that wake one sleeper (a semaphore's release, an auto-reset event's set, a
+//!   mutex's unlock) must reach a sleeper that will take what it was woken for. So a wake
+//!   the thread takes for a future that is gone, and a future dropped after a wake and
+//!   before it took what woke it, pass the wake on (`FUTEX_WAKE` of one sleeper).
+//! - Wakers are dropped, and woken, outside the thread's lock: a waker's drop may drop a
+//!   task that holds another registration of the same thread.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustix::thread::futex;
 
@@ -36,15 +41,25 @@ const PER_THREAD: usize = 127;
 /// How often the threads wake every future to look again.
 const TICK: Duration = Duration::from_millis(100);
 
+/// How often a future whose waker never rings for it is woken.
+const POLL: Duration = Duration::from_millis(1);
+
+/// Why a registration's future was woken.
+const NOT_FIRED: u8 = 0;
+const TICKED: u8 = 1;
+const CHANGED: u8 = 2;
+
 /// One pending future as its thread sees it.
 struct Entry {
     id: u64,
     target: WaitTarget,
     waker: Waker,
-    fired: Arc<AtomicBool>,
+    fired: Arc<AtomicU8>,
+    polled: bool,
 }
 
-/// One waiter thread's futures, and its private word (changed on every registration).
+/// One waiter thread's futures, and its private word (changed on every registration and
+/// every end of one).
 struct Shard {
     entries: Mutex<Vec<Entry>>,
     control: AtomicU32,
@@ -53,6 +68,18 @@ struct Shard {
 impl Shard {
     fn lock(&self) -> MutexGuard<'_, Vec<Entry>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Tells the thread to sleep again over its (changed) set.
+    fn nudge(&self) {
+        self.control.fetch_add(1, Ordering::Release);
+        let _ = futex::wake(&self.control, futex::Flags::PRIVATE, 1);
+    }
+}
+
+impl std::fmt::Debug for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Shard")
     }
 }
 
@@ -68,38 +95,36 @@ pub(crate) struct Registration {
     shard: &'static Shard,
     id: u64,
     target: WaitTarget,
-    fired: Arc<AtomicBool>,
-    /// Set when the future took what it waited for (no wake-up to pass on).
+    fired: Arc<AtomicU8>,
+    /// Set when the future took what it waited for, or looks again itself (no wake-up to
+    /// pass on).
     done: bool,
 }
 
-impl std::fmt::Debug for Shard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Shard")
-    }
-}
-
 /// Registers a readied sleep: `waker` is woken once the target's word changes (or at the
-/// next tick).
+/// next tick; every [`POLL`] if `polled`).
 ///
 /// # Safety
 /// The registration must not outlive the object the target was readied on: its drop may
 /// wake a sleeper on the target's word, which must still be mapped then (a future that
 /// borrows the object and owns the registration guarantees it).
-pub(crate) unsafe fn register(target: WaitTarget, waker: &Waker) -> std::io::Result<Registration> {
+pub(crate) unsafe fn register(
+    target: WaitTarget,
+    waker: &Waker,
+    polled: bool,
+) -> std::io::Result<Registration> {
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let fired = Arc::new(AtomicBool::new(false));
+    let fired = Arc::new(AtomicU8::new(NOT_FIRED));
     let entry = Entry {
         id,
         target,
         waker: waker.clone(),
         fired: fired.clone(),
+        polled,
     };
     let shard = place(entry)?;
-    // Tell the thread to sleep again over the new set.
-    shard.control.fetch_add(1, Ordering::Release);
-    let _ = futex::wake(&shard.control, futex::Flags::PRIVATE, 1);
+    shard.nudge();
     Ok(Registration {
         shard,
         id,
@@ -134,20 +159,26 @@ impl Registration {
     /// Whether the thread woke the future for this registration (its word changed, or a
     /// tick passed): the future looks again and registers afresh.
     pub(crate) fn fired(&self) -> bool {
-        self.fired.load(Ordering::Acquire)
+        self.fired.load(Ordering::Acquire) != NOT_FIRED
     }
 
-    /// Replaces the waker, if the future is now polled with another.
-    pub(crate) fn set_waker(&self, waker: &Waker) {
-        let mut entries = self.shard.lock();
-        if let Some(entry) = entries.iter_mut().find(|e| e.id == self.id) {
-            if !entry.waker.will_wake(waker) {
-                entry.waker = waker.clone();
+    /// Replaces the waker, if the future is now polled with another; `false` if the
+    /// thread fired the registration meanwhile (the caller must look again: the new waker
+    /// was not woken).
+    pub(crate) fn set_waker(&self, waker: &Waker) -> bool {
+        let old = {
+            let mut entries = self.shard.lock();
+            match entries.iter_mut().find(|e| e.id == self.id) {
+                None => return false,
+                Some(entry) if entry.waker.will_wake(waker) => return true,
+                Some(entry) => std::mem::replace(&mut entry.waker, waker.clone()),
             }
-        }
+        };
+        drop(old);
+        true
     }
 
-    /// Ends the registration once the future took what it waited for.
+    /// Ends the registration: the future took what it waited for, or looks again itself.
     pub(crate) fn complete(mut self) {
         self.done = true;
     }
@@ -156,19 +187,25 @@ impl Registration {
     pub(crate) fn claim(&self) -> Option<crate::sys::Took> {
         None
     }
-
-    /// Whether the thread found a mutex abandoned: never on Linux (the future finds it).
-    pub(crate) fn abandoned(&self) -> bool {
-        false
-    }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.shard.lock().retain(|e| e.id != self.id);
-        if self.fired() && !self.done {
-            // The future was woken and is going away without taking what woke it: pass
-            // the wake on to another sleeper of the object.
+        let removed = {
+            let mut entries = self.shard.lock();
+            entries
+                .iter()
+                .position(|e| e.id == self.id)
+                .map(|i| entries.swap_remove(i))
+        };
+        if removed.is_some() {
+            // The thread still sleeps on this word: let it drop it from its set.
+            self.shard.nudge();
+        }
+        drop(removed);
+        if self.fired.load(Ordering::Acquire) == CHANGED && !self.done {
+            // The future was woken by a change and is going away without taking what woke
+            // it: pass the wake on to another sleeper of the object.
             // SAFETY: `register`'s contract: the object, and so its word, is still mapped.
             let word = unsafe { self.target.word() };
             let _ = futex::wake(word, futex::Flags::empty(), 1);
@@ -179,75 +216,120 @@ impl Drop for Registration {
 /// A waiter thread: sleeps over its shard's words until one changes, wakes that future.
 fn run(shard: &'static Shard) {
     let mut waits: Vec<futex::Wait> = Vec::with_capacity(PER_THREAD + 1);
-    let mut ids: Vec<u64> = Vec::with_capacity(PER_THREAD);
+    // Each entry's id and word address (the address only for the kernel).
+    let mut slept_on: Vec<(u64, *const AtomicU32, bool)> = Vec::with_capacity(PER_THREAD);
+    let mut last_tick = Instant::now();
     loop {
         waits.clear();
-        ids.clear();
+        slept_on.clear();
         let control = shard.control.load(Ordering::Acquire);
-        {
-            let entries = shard.lock();
-            waits.push(wait_for(&shard.control, control, futex::WaitFlags::PRIVATE));
-            for entry in entries.iter() {
-                let (word, expected) = entry.target.parts();
-                waits.push(wait_for(word, expected, futex::WaitFlags::empty()));
-                ids.push(entry.id);
-            }
+        waits.push(wait_for(&shard.control, control, futex::WaitFlags::PRIVATE));
+        for entry in shard.lock().iter() {
+            let (word, expected) = entry.target.parts();
+            waits.push(wait_for(word, expected, futex::WaitFlags::empty()));
+            slept_on.push((entry.id, word, entry.polled));
         }
-        let deadline = super::waits::deadline_in(TICK);
+        let polled = slept_on.iter().any(|e| e.2);
+        let timeout = if polled {
+            POLL
+        } else {
+            TICK.saturating_sub(last_tick.elapsed())
+        };
+        let deadline = super::waits::deadline_in(timeout);
         let result = futex::waitv(
             &waits,
             futex::WaitvFlags::empty(),
             Some(&deadline),
             rustix::time::ClockId::Monotonic,
         );
+        let ids = || slept_on.iter().map(|e| e.0).collect::<Vec<u64>>();
         let changed: Vec<u64> = match result {
             // The thread's own word: the set changed.
-            Ok(0) => continue,
-            Ok(i) => vec![ids[i - 1]],
-            Err(rustix::io::Errno::TIMEDOUT) => ids.clone(),
-            // The thread's own word changed (a registration came): sleep again over the
-            // new set (a future's word that changed too is found then).
+            Ok(0) => Vec::new(),
+            Ok(i) => vec![slept_on[i - 1].0],
+            Err(rustix::io::Errno::TIMEDOUT) => Vec::new(),
+            // The thread's own word changed (a registration came or went): sleep again
+            // over the new set (a future's word that changed too is found then).
             Err(rustix::io::Errno::AGAIN) if shard.control.load(Ordering::Acquire) != control => {
-                continue
+                Vec::new()
             }
             // Some future's word had changed already: which ones?
-            Err(rustix::io::Errno::AGAIN) => ids
+            Err(rustix::io::Errno::AGAIN) => slept_on
                 .iter()
                 .zip(&waits[1..])
                 .filter(|(_, w)| changed_now(w))
-                .map(|(id, _)| *id)
+                .map(|(e, _)| e.0)
                 .collect(),
-            Err(rustix::io::Errno::INTR) => continue,
-            // A kernel older than 5.16: look every millisecond instead.
-            Err(rustix::io::Errno::NOSYS) => {
-                std::thread::sleep(Duration::from_millis(1));
-                ids.clone()
+            Err(rustix::io::Errno::INTR) => Vec::new(),
+            // A kernel older than 5.16 (ENOSYS), a filter that forbids the call (EPERM),
+            // a word no longer mapped (EFAULT: a leaked future's): look again in a
+            // moment, waking every future (each registers afresh, the leaked one not).
+            Err(_) => {
+                std::thread::sleep(if slept_on.is_empty() { TICK } else { POLL });
+                fire(shard, &ids(), TICKED, &slept_on);
+                continue;
             }
-            // EFAULT (a word no longer mapped: a leaked future's) or worse: wake all, and
-            // each registers afresh.
-            Err(_) => ids.clone(),
         };
-        fire(shard, &changed);
+        fire(shard, &changed, CHANGED, &slept_on);
+        if last_tick.elapsed() >= TICK {
+            last_tick = Instant::now();
+            fire(shard, &ids(), TICKED, &slept_on);
+        } else if polled && result == Err(rustix::io::Errno::TIMEDOUT) {
+            let polled: Vec<u64> = slept_on.iter().filter(|e| e.2).map(|e| e.0).collect();
+            fire(shard, &polled, TICKED, &slept_on);
+        }
     }
 }
 
-/// Wakes and removes the futures with these ids.
-fn fire(shard: &Shard, ids: &[u64]) {
-    let mut woken = Vec::new();
+/// Wakes and removes the futures with these ids, saying why (`TICKED`, `CHANGED`). A
+/// change found for a future that is gone meanwhile is passed on to another sleeper of
+/// its word.
+fn fire(shard: &Shard, ids: &[u64], why: u8, slept_on: &[(u64, *const AtomicU32, bool)]) {
+    if ids.is_empty() {
+        return;
+    }
+    let mut woken = Vec::with_capacity(ids.len());
     {
         let mut entries = shard.lock();
-        entries.retain(|e| {
-            if ids.contains(&e.id) {
-                e.fired.store(true, Ordering::Release);
-                woken.push(e.waker.clone());
-                false
+        let mut i = 0;
+        while i < entries.len() {
+            if ids.contains(&entries[i].id) {
+                let entry = entries.swap_remove(i);
+                entry.fired.store(why, Ordering::Release);
+                woken.push(entry);
             } else {
-                true
+                i += 1;
             }
-        });
+        }
     }
-    for waker in woken {
-        waker.wake();
+    if why == CHANGED {
+        for &(id, word, _) in slept_on {
+            if ids.contains(&id) && !woken.iter().any(|e| e.id == id) {
+                pass_on(word);
+            }
+        }
+    }
+    for entry in woken {
+        entry.waker.wake();
+    }
+}
+
+/// Wakes one sleeper of `word`, by address only: the word may be gone (the kernel then
+/// says EFAULT), and it is never read here.
+fn pass_on(word: *const AtomicU32) {
+    // SAFETY: FUTEX_WAKE reads nothing at the address from this process: the kernel looks
+    // the address up (failing with EFAULT if it is not mapped) and wakes at most one
+    // sleeper queued on it.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word,
+            libc::FUTEX_WAKE,
+            1,
+            std::ptr::null::<libc::timespec>(),
+            std::ptr::null::<u32>(),
+            0,
+        );
     }
 }
 

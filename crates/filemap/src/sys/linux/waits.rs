@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use rustix::thread::futex;
 
 use super::mutex;
-use super::sync::{futex_wait, ChannelMemory, RECHECK_INTERVAL};
+use super::sync::{ChannelMemory, RECHECK_INTERVAL};
 use crate::error::{Error, Result};
 use crate::sys::{Doorbell, SyncRef, Took, Woke};
 
@@ -75,10 +75,10 @@ impl ChannelMemory {
 /// Sleeps until one of the targets' words changes (or may have), or `timeout` passes.
 pub(crate) fn sleep_on(targets: &[WaitTarget], timeout: Duration) -> Result<Woke> {
     static NO_WAITV: AtomicBool = AtomicBool::new(false);
-    let Some(first) = targets.first() else {
+    if targets.is_empty() {
         std::thread::sleep(timeout);
         return Ok(Woke::TimedOut);
-    };
+    }
     if !NO_WAITV.load(Ordering::Relaxed) {
         let (covered, timeout) = if targets.len() > MAX_SLEEP_TARGETS {
             (&targets[..MAX_SLEEP_TARGETS], timeout.min(POLL_SLICE))
@@ -86,23 +86,38 @@ pub(crate) fn sleep_on(targets: &[WaitTarget], timeout: Duration) -> Result<Woke
             (targets, timeout)
         };
         match sleep_waitv(covered, timeout) {
-            Err(rustix::io::Errno::NOSYS) => NO_WAITV.store(true, Ordering::Relaxed),
+            Ok(woken) => return Ok(Woke::Changed(Some(woken))),
             Err(rustix::io::Errno::TIMEDOUT) => return Ok(Woke::TimedOut),
-            // Woken, a word that had changed already (EAGAIN), or a signal.
-            _ => return Ok(Woke::Changed),
+            // A word that had changed already, or a signal.
+            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {
+                return Ok(Woke::Changed(None))
+            }
+            // A kernel older than 5.16 (ENOSYS), or a filter that forbids the call: nap
+            // from now on, never spin.
+            Err(_) => NO_WAITV.store(true, Ordering::Relaxed),
         }
     }
-    // SAFETY: the targets' objects are open while their waiter sleeps (the caller's
-    // borrow), so the word is mapped.
-    let word = unsafe { &*first.word };
+    // Without futex_waitv: nap at most a millisecond, then the caller looks at every
+    // object again.
     let slice = timeout.min(POLL_SLICE);
-    Ok(
-        if futex_wait(word, first.expected, Some(slice)) && slice == timeout {
-            Woke::TimedOut
-        } else {
-            Woke::Changed
-        },
-    )
+    std::thread::sleep(slice);
+    Ok(if slice == timeout {
+        Woke::TimedOut
+    } else {
+        Woke::Changed(None)
+    })
+}
+
+/// After a sleep that ended on `object`'s word without the waiter taking it: if the
+/// object is still ready, wakes one other sleeper on it (a semaphore's release, an
+/// auto-reset event's set and a mutex's unlock wake one sleeper, which must be one that
+/// takes what it was woken for).
+pub(crate) fn pass_on(object: SyncRef<'_>, target: &WaitTarget) {
+    if looks_ready(object, false) {
+        // SAFETY: the caller borrows the object, so its word is mapped.
+        let word = unsafe { target.word() };
+        super::sync::futex_wake(word, 1);
+    }
 }
 
 /// One `futex_waitv` over `targets` (at most [`MAX_SLEEP_TARGETS`]), for at most `timeout`.
@@ -143,13 +158,15 @@ pub(super) fn deadline_in(d: Duration) -> rustix::time::Timespec {
 }
 
 /// Takes `object` if it is ready now. `check`: also test whether a mutex's owner died
-/// holding it (a system call; a waiter does it once per recheck interval).
-pub(crate) fn take_now(object: SyncRef<'_>, check: bool) -> Result<Option<Took>> {
-    Ok(take_restorable(object, check)?.map(|(took, _)| took))
+/// holding it (a system call; a waiter does it once per recheck interval). `slept`: the
+/// waiter slept on the object before, so a mutex it takes keeps its waiters bit (others
+/// may sleep on it too, and its unlock must wake them).
+pub(crate) fn take_now(object: SyncRef<'_>, check: bool, slept: bool) -> Result<Option<Took>> {
+    Ok(take_restorable(object, check, slept)?.map(|(took, _)| took))
 }
 
 /// `take_now`, with what `give_back` needs to undo it.
-fn take_restorable(object: SyncRef<'_>, check: bool) -> Result<Option<(Took, u32)>> {
+fn take_restorable(object: SyncRef<'_>, check: bool, slept: bool) -> Result<Option<(Took, u32)>> {
     Ok(match object {
         SyncRef::Event(event) => {
             let memory = &event.memory;
@@ -169,7 +186,7 @@ fn take_restorable(object: SyncRef<'_>, check: bool) -> Result<Option<(Took, u32
                 });
             }
             let state = m.memory.word(0);
-            let taken = mutex::try_take(state, m.memory.entry.fd(), &m.owner, check);
+            let taken = mutex::try_take(state, m.memory.entry.fd(), &m.owner, check, slept);
             if let Err(lost) = m.memory.intact() {
                 if let Some((_, replaced)) = taken {
                     mutex::give_back(state, &m.owner, replaced);
@@ -251,6 +268,7 @@ pub(crate) fn take_all(
     deadline: Option<Instant>,
 ) -> Result<Option<Vec<Took>>> {
     let mut last_check: Option<Instant> = None;
+    let mut slept = false;
     loop {
         let now = Instant::now();
         let check = last_check.is_none_or(|at| now.duration_since(at) >= RECHECK_INTERVAL);
@@ -258,9 +276,12 @@ pub(crate) fn take_all(
             last_check = Some(now);
         }
         if objects.iter().all(|o| looks_ready(*o, check)) {
-            if let Some(took) = take_each(objects, check)? {
+            if let Some(took) = take_each(objects, check, slept)? {
                 return Ok(Some(took));
             }
+            // Taken from under it: back off a little (a random few hundred microseconds),
+            // so that two waits whose sets cross do not retry in step.
+            std::thread::sleep(Duration::from_micros(50 + u64::from(jitter()) % 400));
         }
         for object in objects {
             intact(*object)?;
@@ -274,21 +295,32 @@ pub(crate) fn take_all(
         };
         let targets: Vec<WaitTarget> = objects.iter().map(|o| arm(*o)).collect();
         // The look after arming: a change from here on changes a word slept on.
-        if !objects.iter().all(|o| looks_ready(*o, false)) {
-            sleep_on(&targets, slice)?;
-        }
+        let woke = if objects.iter().all(|o| looks_ready(*o, false)) {
+            Ok(Woke::Changed(None))
+        } else {
+            slept = true;
+            sleep_on(&targets, slice)
+        };
         for object in objects {
             disarm(*object);
         }
+        woke?;
     }
 }
 
+/// A few random bits (the clock's microseconds), for backing off.
+fn jitter() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_micros())
+}
+
 /// Takes the objects in order; if one is gone, gives back what was taken and says `None`.
-fn take_each(objects: &[SyncRef<'_>], check: bool) -> Result<Option<Vec<Took>>> {
+fn take_each(objects: &[SyncRef<'_>], check: bool, slept: bool) -> Result<Option<Vec<Took>>> {
     let mut taken: Vec<(Took, u32)> = Vec::with_capacity(objects.len());
     let mut failure = None;
     for object in objects {
-        match take_restorable(*object, check) {
+        match take_restorable(*object, check, slept) {
             Ok(Some(took)) => taken.push(took),
             Ok(None) => break,
             Err(e) => {

@@ -8,20 +8,29 @@
 //!   was leaked.
 //! - The kernel's wait takes what it waits for. A semaphore's unit or an auto-reset event's
 //!   signal is kept for the future, which claims it when polled; a future dropped before it
-//!   claims it gives it back (releases the unit, sets the event). A mutex cannot be handed
-//!   from the thread to the future (it is the thread's), so the thread releases it at once
-//!   and the future takes it itself, told whether it was abandoned.
-//! - Every [`TICK`] the thread wakes every future anyway, to look again for a dead peer.
+//!   claims it gives it back (releases the unit, sets the event). Under the thread's lock,
+//!   which the drop takes too, so what was taken is claimed or given back exactly once. A
+//!   signal a future holds unclaimed is hidden from other waiters until the future is
+//!   polled or dropped.
+//! - An endpoint's wake-up event the thread took for a future that is gone is set again,
+//!   for whoever else sleeps on that doorbell.
+//! - Mutexes are not waited on (a mutex the thread took would be the thread's, and its
+//!   abandonment would be reported to the thread): a lock future looks every [`POLL`], as
+//!   do futures without a handle and those whose waker never rings for them (an endpoint
+//!   whose peer busy-polls). Every [`TICK`] the thread wakes every future anyway, to look
+//!   again for a dead peer.
+//! - A registration, and a registration's end, set the thread's event, so that it waits
+//!   again over the new set. Wakers are dropped, and woken, outside the thread's lock.
 
 use std::os::windows::io::{AsHandle, BorrowedHandle, OwnedHandle};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use windows_sys::Win32::Foundation::{WAIT_ABANDONED_0, WAIT_OBJECT_0, WAIT_TIMEOUT};
+use windows_sys::Win32::Foundation::{WAIT_OBJECT_0, WAIT_TIMEOUT};
 use windows_sys::Win32::System::Threading::{
-    CreateEventW, ReleaseMutex, ReleaseSemaphore, SetEvent, WaitForMultipleObjects,
+    CreateEventW, ReleaseSemaphore, SetEvent, WaitForMultipleObjects,
 };
 
 use super::waits::{GiveBack, WaitTarget};
@@ -34,17 +43,18 @@ const PER_THREAD: usize = 63;
 /// How often the threads wake every future to look again.
 const TICK: Duration = Duration::from_millis(100);
 
+/// How often a future without a handle to wait on looks again.
+const POLL: Duration = Duration::from_millis(1);
+
 /// What a future and its thread share.
 #[derive(Debug)]
 struct Shared {
-    /// The duplicate handle the thread waits on (none for a target without a handle: the
-    /// thread then wakes the future every millisecond).
+    /// The duplicate handle the thread waits on (none: the future looks every `POLL`).
     handle: Option<OwnedHandle>,
     give_back: GiveBack,
     fired: AtomicBool,
     /// What the thread's wait took for the future, until it is claimed.
     token: Mutex<Option<Took>>,
-    abandoned: AtomicBool,
 }
 
 /// One pending future as its thread sees it.
@@ -54,7 +64,7 @@ struct Entry {
     shared: Arc<Shared>,
 }
 
-/// One waiter thread's futures, and its own event (set on every registration).
+/// One waiter thread's futures, and its own event (set on every change of the set).
 struct Shard {
     entries: Mutex<Vec<Entry>>,
     control: OwnedHandle,
@@ -63,6 +73,12 @@ struct Shard {
 impl Shard {
     fn lock(&self) -> MutexGuard<'_, Vec<Entry>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Tells the thread to wait again over its (changed) set.
+    fn nudge(&self) {
+        // SAFETY: the shard's own event, open for good.
+        unsafe { SetEvent(raw(self.control.as_handle())) };
     }
 }
 
@@ -87,14 +103,18 @@ pub(crate) struct Registration {
 }
 
 /// Registers a readied sleep: `waker` is woken once the target's handle is signalled (or
-/// at the next tick).
+/// at the next tick; every [`POLL`] if `polled`, for a mutex, or without a handle).
 ///
 /// # Safety
 /// The object the target was readied on must be open for the duration of this call (its
 /// handle is duplicated here; the registration keeps the duplicate).
-pub(crate) unsafe fn register(target: WaitTarget, waker: &Waker) -> std::io::Result<Registration> {
+pub(crate) unsafe fn register(
+    target: WaitTarget,
+    waker: &Waker,
+    polled: bool,
+) -> std::io::Result<Registration> {
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-    let handle = if target.handle.is_null() {
+    let handle = if target.handle.is_null() || polled || target.give_back == GiveBack::Mutex {
         None
     } else {
         // SAFETY: the caller's contract: the handle is open for this call.
@@ -106,7 +126,6 @@ pub(crate) unsafe fn register(target: WaitTarget, waker: &Waker) -> std::io::Res
         give_back: target.give_back,
         fired: AtomicBool::new(false),
         token: Mutex::new(None),
-        abandoned: AtomicBool::new(false),
     });
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let entry = Entry {
@@ -115,8 +134,7 @@ pub(crate) unsafe fn register(target: WaitTarget, waker: &Waker) -> std::io::Res
         shared: shared.clone(),
     };
     let shard = place(entry)?;
-    // SAFETY: the shard's own event, open for good.
-    unsafe { SetEvent(raw(shard.control.as_handle())) };
+    shard.nudge();
     Ok(Registration { shard, id, shared })
 }
 
@@ -150,17 +168,22 @@ impl Registration {
         self.shared.fired.load(Ordering::Acquire)
     }
 
-    /// Replaces the waker, if the future is now polled with another.
-    pub(crate) fn set_waker(&self, waker: &Waker) {
-        let mut entries = self.shard.lock();
-        if let Some(entry) = entries.iter_mut().find(|e| e.id == self.id) {
-            if !entry.waker.will_wake(waker) {
-                entry.waker = waker.clone();
+    /// Replaces the waker, if the future is now polled with another; `false` if the
+    /// thread fired the registration meanwhile (the caller must look again).
+    pub(crate) fn set_waker(&self, waker: &Waker) -> bool {
+        let old = {
+            let mut entries = self.shard.lock();
+            match entries.iter_mut().find(|e| e.id == self.id) {
+                None => return false,
+                Some(entry) if entry.waker.will_wake(waker) => return true,
+                Some(entry) => std::mem::replace(&mut entry.waker, waker.clone()),
             }
-        }
+        };
+        drop(old);
+        true
     }
 
-    /// Ends the registration once the future took what it waited for.
+    /// Ends the registration once the future took what it waited for (or looks again).
     pub(crate) fn complete(self) {}
 
     /// What the thread's wait took for the future (a semaphore's unit, an auto-reset
@@ -172,16 +195,21 @@ impl Registration {
             .unwrap_or_else(|p| p.into_inner())
             .take()
     }
-
-    /// Whether the thread's wait found the mutex abandoned (and released it).
-    pub(crate) fn abandoned(&self) -> bool {
-        self.shared.abandoned.load(Ordering::Acquire)
-    }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.shard.lock().retain(|e| e.id != self.id);
+        let removed = {
+            let mut entries = self.shard.lock();
+            entries
+                .iter()
+                .position(|e| e.id == self.id)
+                .map(|i| entries.swap_remove(i))
+        };
+        if removed.is_some() {
+            self.shard.nudge();
+        }
+        drop(removed);
         if self.claim().is_some() {
             give_back(&self.shared);
         }
@@ -198,64 +226,66 @@ fn give_back(shared: &Shared) {
     // names.
     unsafe {
         match shared.give_back {
-            GiveBack::Nothing => {}
-            GiveBack::SetEvent => {
+            GiveBack::Nothing | GiveBack::Mutex => {}
+            GiveBack::PassOn | GiveBack::SetEvent => {
                 SetEvent(h);
             }
             GiveBack::ReleaseUnit => {
                 ReleaseSemaphore(h, 1, std::ptr::null_mut());
             }
-            GiveBack::ReleaseMutex => {
-                ReleaseMutex(h);
-            }
         }
     }
 }
 
-/// A waiter thread: sleeps over its shard's handles until one is signalled, wakes that
+/// A waiter thread: waits over its shard's handles until one is signalled, wakes that
 /// future.
 fn run(shard: &'static Shard) {
     let mut handles = Vec::with_capacity(PER_THREAD + 1);
-    let mut order: Vec<(u64, Arc<Shared>)> = Vec::with_capacity(PER_THREAD);
+    let mut waited_on: Vec<(u64, Arc<Shared>)> = Vec::with_capacity(PER_THREAD);
+    let mut last_tick = Instant::now();
+    let mut tick_now = false;
     loop {
         handles.clear();
-        order.clear();
+        waited_on.clear();
         handles.push(raw(shard.control.as_handle()));
         let mut polled = false;
         for entry in shard.lock().iter() {
             match &entry.shared.handle {
                 Some(h) => {
                     handles.push(raw(h.as_handle()));
-                    order.push((entry.id, entry.shared.clone()));
+                    waited_on.push((entry.id, entry.shared.clone()));
                 }
                 None => polled = true,
             }
         }
-        let timeout = if polled { 1 } else { TICK.as_millis() as u32 };
+        let timeout = if polled {
+            POLL
+        } else {
+            TICK.saturating_sub(last_tick.elapsed())
+        };
         let n = handles.len() as u32;
         // SAFETY: the shard's event and the registrations' duplicates, kept open by
-        // `order` while the wait lasts; at most 64.
-        let code = unsafe { WaitForMultipleObjects(n, handles.as_ptr(), 0, timeout) };
-        let fire_all = |shard: &Shard| {
-            let ids: Vec<u64> = shard.lock().iter().map(|e| e.id).collect();
-            fire(shard, &ids);
-        };
+        // `waited_on` while the wait lasts; at most 64.
+        let code =
+            unsafe { WaitForMultipleObjects(n, handles.as_ptr(), 0, timeout.as_millis() as u32) };
         match code {
-            WAIT_OBJECT_0 => continue,
-            WAIT_TIMEOUT => fire_all(shard),
+            WAIT_OBJECT_0 | WAIT_TIMEOUT => {}
             c if (WAIT_OBJECT_0 + 1..WAIT_OBJECT_0 + n).contains(&c) => {
-                let (id, shared) = &order[(c - WAIT_OBJECT_0 - 1) as usize];
-                settle(shard, *id, shared, false);
-            }
-            c if (WAIT_ABANDONED_0 + 1..WAIT_ABANDONED_0 + n).contains(&c) => {
-                let (id, shared) = &order[(c - WAIT_ABANDONED_0 - 1) as usize];
-                settle(shard, *id, shared, true);
+                let (id, shared) = &waited_on[(c - WAIT_OBJECT_0 - 1) as usize];
+                settle(shard, *id, shared);
             }
             _ => {
-                // WAIT_FAILED: wake all (each registers afresh), and do not spin on it.
-                std::thread::sleep(Duration::from_millis(1));
-                fire_all(shard);
+                // WAIT_FAILED: do not spin on it; every future looks again below.
+                std::thread::sleep(POLL);
+                tick_now = true;
             }
+        }
+        if tick_now || last_tick.elapsed() >= TICK {
+            tick_now = false;
+            last_tick = Instant::now();
+            fire(shard, |_| true);
+        } else if polled && code == WAIT_TIMEOUT {
+            fire(shard, |shared| shared.handle.is_none());
         }
     }
 }
@@ -264,14 +294,9 @@ fn run(shard: &'static Shard) {
 /// future and wakes it; or, if the future went away meanwhile, gives that back at once.
 /// (Under the shard's lock, which a registration's drop takes before it claims: what was
 /// taken is either kept for a registration that will claim it, or given back here.)
-fn settle(shard: &Shard, id: u64, shared: &Shared, abandoned: bool) {
-    let waker = {
+fn settle(shard: &Shard, id: u64, shared: &Shared) {
+    let entry = {
         let mut entries = shard.lock();
-        if shared.give_back == GiveBack::ReleaseMutex {
-            // The mutex is this thread's: release it at once, and say if it was abandoned.
-            shared.abandoned.fetch_or(abandoned, Ordering::AcqRel);
-            give_back(shared);
-        }
         match entries.iter().position(|e| e.id == id) {
             Some(i) => {
                 let entry = entries.swap_remove(i);
@@ -279,37 +304,36 @@ fn settle(shard: &Shard, id: u64, shared: &Shared, abandoned: bool) {
                     *shared.token.lock().unwrap_or_else(|p| p.into_inner()) = Some(Took::Signal);
                 }
                 shared.fired.store(true, Ordering::Release);
-                Some(entry.waker)
+                Some(entry)
             }
             None => {
-                if shared.give_back != GiveBack::ReleaseMutex {
-                    give_back(shared);
-                }
+                give_back(shared);
                 None
             }
         }
     };
-    if let Some(waker) = waker {
-        waker.wake();
+    if let Some(entry) = entry {
+        entry.waker.wake();
     }
 }
 
-/// Wakes and removes the futures with these ids.
-fn fire(shard: &Shard, ids: &[u64]) {
+/// Wakes and removes the futures whose shared part `which` picks.
+fn fire(shard: &Shard, which: impl Fn(&Shared) -> bool) {
     let mut woken = Vec::new();
     {
         let mut entries = shard.lock();
-        entries.retain(|e| {
-            if ids.contains(&e.id) {
-                e.shared.fired.store(true, Ordering::Release);
-                woken.push(e.waker.clone());
-                false
+        let mut i = 0;
+        while i < entries.len() {
+            if which(&entries[i].shared) {
+                let entry = entries.swap_remove(i);
+                entry.shared.fired.store(true, Ordering::Release);
+                woken.push(entry);
             } else {
-                true
+                i += 1;
             }
-        });
+        }
     }
-    for waker in woken {
-        waker.wake();
+    for entry in woken {
+        entry.waker.wake();
     }
 }

@@ -46,14 +46,17 @@ unsafe impl Sync for WaitTarget {}
 /// How to give back what a wait on a handle took, when its taker no longer wants it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum GiveBack {
-    /// Nothing was taken (an endpoint's wake-up event, a manual-reset event).
+    /// Nothing was taken (a manual-reset event).
     Nothing,
+    /// An endpoint's wake-up event (auto reset): set it again, so that a wake meant for
+    /// whoever sleeps on the doorbell is not lost.
+    PassOn,
     /// An auto-reset event's signal: set it again.
     SetEvent,
     /// A semaphore's unit: release it.
     ReleaseUnit,
-    /// A mutex (owned by the thread that waited): release it.
-    ReleaseMutex,
+    /// A mutex (the waiter threads never wait on one: it would be theirs).
+    Mutex,
 }
 
 impl ChannelMemory {
@@ -65,7 +68,7 @@ impl ChannelMemory {
         WaitTarget {
             handle,
             takes: None,
-            give_back: GiveBack::Nothing,
+            give_back: GiveBack::PassOn,
         }
     }
 }
@@ -86,9 +89,10 @@ fn took_by(object: SyncRef<'_>, abandoned: bool) -> Took {
     }
 }
 
-/// Takes `object` if it is signalled now (a zero-timeout wait). `check` changes nothing
-/// here: the kernel itself reports an abandoned mutex.
-pub(crate) fn take_now(object: SyncRef<'_>, _check: bool) -> Result<Option<Took>> {
+/// Takes `object` if it is signalled now (a zero-timeout wait). `check` and `slept`
+/// change nothing here: the kernel itself reports an abandoned mutex and keeps its
+/// waiters.
+pub(crate) fn take_now(object: SyncRef<'_>, _check: bool, _slept: bool) -> Result<Option<Took>> {
     // SAFETY: a valid waitable handle, owned by the object.
     match unsafe { WaitForSingleObject(handle_of(object), 0) } {
         WAIT_OBJECT_0 => Ok(Some(took_by(object, false))),
@@ -104,7 +108,7 @@ pub(crate) fn arm(object: SyncRef<'_>) -> WaitTarget {
         SyncRef::Event(event) if event.is_manual() == Some(true) => GiveBack::Nothing,
         SyncRef::Event(_) => GiveBack::SetEvent,
         SyncRef::Semaphore(_) => GiveBack::ReleaseUnit,
-        SyncRef::Mutex(_) => GiveBack::ReleaseMutex,
+        SyncRef::Mutex(_) => GiveBack::Mutex,
     };
     WaitTarget {
         handle: handle_of(object),
@@ -112,6 +116,10 @@ pub(crate) fn arm(object: SyncRef<'_>) -> WaitTarget {
         give_back,
     }
 }
+
+/// After a sleep that ended on `object` without the waiter taking it: nothing to pass on
+/// (a wait that ends on a kernel object has taken it).
+pub(crate) fn pass_on(_object: SyncRef<'_>, _target: &WaitTarget) {}
 
 /// Undoes `arm` (nothing to undo: the kernel keeps the waiters).
 pub(crate) fn disarm(_object: SyncRef<'_>) {}
@@ -148,7 +156,7 @@ pub(crate) fn sleep_on(targets: &[WaitTarget], timeout: Duration) -> Result<Woke
         match targets[index].takes {
             Some(Took::Lock(_)) if abandoned => Woke::Took(index, Took::Lock(Locked::Abandoned)),
             Some(took) => Woke::Took(index, took),
-            None => Woke::Changed,
+            None => Woke::Changed(None),
         }
     };
     match code {
