@@ -15,7 +15,12 @@
 //!    second from 2, 4 and 8 sender processes to one receiver, filemap's inbox vs iceoryx2
 //!    publish-subscribe (several publishers) vs a Unix datagram socket; and the round trip of
 //!    a request, filemap's service vs iceoryx2 request-response vs a Unix stream socket,
-//!    beside the channel's one-way latency.
+//!    beside the channel's one-way latency;
+//! 8. async and waiting on many objects ([`waits`], with the harness's async channel rows
+//!    of `filemap bench channel`): the channel's 64 B one-way latency with both ends async
+//!    (under `filemap::wait::block_on`, and under tokio's current-thread and multi-thread
+//!    runtimes) beside the blocking channel and tokio's `UnixStream`, and the wake-up of
+//!    `wait_any` over 1, 8 and 64 named events beside a single `NamedEvent::wait`.
 //!
 //! Every measurement that involves two processes or more re-runs this binary as the partner
 //! (`filemap-bench bench-partner <role> ...`, dispatched by [`partner_main`]). [`report`]
@@ -33,6 +38,7 @@ pub mod pubsub;
 pub mod report;
 pub mod setup;
 pub mod suite;
+pub mod waits;
 
 pub use filemap_harness::{err, Error, Result};
 
@@ -57,6 +63,9 @@ pub fn partner_main(args: &[String]) -> Result<()> {
         return r;
     }
     if let Some(r) = parties::partner_role(role, args) {
+        return r;
+    }
+    if let Some(r) = waits::partner_role(role, args) {
         return r;
     }
     filemap_harness::partner_role(args)

@@ -368,7 +368,8 @@ pub fn ratio_text(r: Option<f64>) -> String {
     match r {
         Some(r) if r >= 100.0 => format!("{r:.0}×"),
         Some(r) if r >= 10.0 => format!("{r:.1}×"),
-        Some(r) => format!("{r:.2}×"),
+        Some(r) if r >= 0.1 => format!("{r:.2}×"),
+        Some(r) => format!("{r:.3}×"),
         None => "–".into(),
     }
 }

@@ -10,6 +10,7 @@ use filemap_harness::{
 };
 
 use crate::report::{self, Kind, Results, Sample, GB_S, MS, M_MSGS_S, NS, US};
+use crate::waits::{self, Runtime, WAIT_ANY_EVENTS};
 use crate::{err, files, messages, mutex, parties, pubsub, repetitions, setup, Result};
 
 pub const LATENCY: &str = "one-way latency";
@@ -46,6 +47,54 @@ pub const CHANNEL_ONE_WAY: &str = "channel one-way latency (for the ratio)";
 /// The most a service's round trip may cost, in one-way latencies of the channel.
 pub const ROUND_TRIP_TARGET: f64 = 2.5;
 
+/// Section 8: the channel's one-way latency at [`ASYNC_MESSAGE`](harness::ASYNC_MESSAGE)
+/// bytes, both ends async, in a tight ping-pong (half a round trip).
+pub const ASYNC_PING_PONG: &str = "one-way latency, ping-pong";
+/// Section 8: the channel's one-way latency with the receiver asleep (a message every
+/// [`ASLEEP_GAP`](harness::ASLEEP_GAP)), timed one way.
+pub const ASYNC_ASLEEP: &str = "one-way latency, receiver asleep";
+/// Section 8: the wake-up of a waiter asleep on named events, timed one way.
+pub const EVENT_WAKE: &str = "wake-up of a sleeping waiter, set to wake";
+/// Section 8's rows: the blocking channel beside the async ones.
+const BLOCKING_CHANNEL: &str = "filemap blocking (send, recv)";
+const BLOCK_ON: &str = "filemap async, block_on (no runtime)";
+/// Section 8's single wait, beside `wait_any`.
+const SINGLE_WAIT: &str = "filemap NamedEvent::wait, 1 event";
+/// The most an async one-way latency may cost, in blocking ones.
+pub const ASYNC_TARGET: f64 = 2.0;
+/// The least tokio's `UnixStream` may cost, in async one-way latencies of the channel.
+pub const SOCKET_TARGET: f64 = 10.0;
+/// The most `wait_any` over 64 events may take to wake, in single waits.
+pub const WAIT_ANY_TARGET: f64 = 1.5;
+
+/// Section 8's async row of the channel under tokio's runtime `kind`.
+fn tokio_async_row(kind: Runtime) -> String {
+    format!("filemap async, tokio {}", kind.name())
+}
+
+/// Section 8's row of tokio's `UnixStream` under the runtime `kind`.
+fn tokio_socket_row(kind: Runtime) -> String {
+    format!("tokio UnixStream, {}", kind.name())
+}
+
+/// Section 8's row of `wait_any` over `n` events.
+fn wait_any_row(n: usize) -> String {
+    format!(
+        "filemap wait_any, {n} event{}",
+        if n == 1 { "" } else { "s (the last set)" }
+    )
+}
+
+/// The events a section 8 wake-up row waits on.
+fn events_of(system: &str) -> Option<usize> {
+    if system == SINGLE_WAIT {
+        return Some(1);
+    }
+    WAIT_ANY_EVENTS
+        .into_iter()
+        .find(|&n| system == wait_any_row(n))
+}
+
 /// The sender count of a many-to-one scenario.
 pub fn senders_of(scenario: &str) -> Option<usize> {
     MANY_TO_ONE
@@ -57,7 +106,7 @@ pub fn senders_of(scenario: &str) -> Option<usize> {
 /// Message sizes of the latency rows.
 pub const SIZES: [usize; 5] = [8, 64, 1024, 64 << 10, 1 << 20];
 
-const SECTION_TITLES: [&str; 7] = [
+const SECTION_TITLES: [&str; 8] = [
     "Messages between two processes",
     "Throughput",
     "Named shared memory set-up",
@@ -65,11 +114,12 @@ const SECTION_TITLES: [&str; 7] = [
     "Files (warm page cache)",
     "Publish-subscribe: one publisher, several subscriber processes",
     "Many parties: several senders to one receiver, request and response",
+    "Async and waiting on many objects",
 ];
 
 const USAGE: &str = "usage: filemap-bench [--report] [--json] [--docs DIR] [--sections 1,2,...]
 
-Runs filemap side by side with its peers (all seven sections by default) and prints the
+Runs filemap side by side with its peers (all eight sections by default) and prints the
 tables. --report writes DIR/benchmarks.md and DIR/benchmarks-latency.svg (DIR: the
 workspace's docs/); --json prints one JSON object per row. FILEMAP_BENCH_QUICK=1: a tiny
 run for tests; FILEMAP_BENCH_REPS: repetitions (5); FILEMAP_BENCH_FILE_GIB: file size (4).";
@@ -91,7 +141,7 @@ fn options(args: &[String]) -> Result<Options> {
             .nth(2)
             .unwrap_or(Path::new("."))
             .join("docs"),
-        sections: vec![1, 2, 3, 4, 5, 6, 7],
+        sections: vec![1, 2, 3, 4, 5, 6, 7, 8],
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -183,6 +233,9 @@ cores disturb the numbers, busy-polling rows most"
         if has(7) {
             parties_section(&mut results)?;
         }
+        if has(8) {
+            waits_section(&mut results)?;
+        }
     }
     let mut file_size = 0;
     if has(5) {
@@ -195,6 +248,7 @@ cores disturb the numbers, busy-polling rows most"
     finish_file_rows(&mut results);
     finish_pubsub_rows(&mut results);
     finish_parties_rows(&mut results);
+    finish_waits_rows(&mut results);
     let run = Run {
         machine,
         load: (load_before, load_average()),
@@ -383,6 +437,12 @@ fn json_with_subscribers(mut rows: serde_json::Value) -> serde_json::Value {
                 harness::oversubscribed(n + 1).into(),
             );
         }
+        let events = (row["scenario"] == EVENT_WAKE)
+            .then(|| events_of(row["system"].as_str().unwrap_or("")))
+            .flatten();
+        if let (Some(n), Some(object)) = (events, row.as_object_mut()) {
+            object.insert("events".into(), n.into());
+        }
     }
     rows
 }
@@ -468,6 +528,212 @@ fn parties_section(r: &mut Results) -> Result<()> {
         busy,
     );
     Ok(())
+}
+
+/// Async and waiting on many objects: the channel's 64 B one-way latency in a ping-pong,
+/// blocking, async under `block_on` and under tokio's two runtimes, and tokio's
+/// `UnixStream` under the same runtimes; the same latency with the receiver asleep,
+/// blocking and async; and the wake-up of a sleeping waiter, `NamedEvent::wait` on one
+/// event and `wait_any` over 1, 8 and 64.
+fn waits_section(r: &mut Results) -> Result<()> {
+    progress("async and waiting on many objects");
+    let size = harness::ASYNC_MESSAGE;
+    let s = size as u64;
+    let mut add = |scenario, system: &str, kind, l| {
+        r.add(8, scenario, s, system, kind, NS, latency_sample(l))
+    };
+    add(
+        ASYNC_PING_PONG,
+        BLOCKING_CHANNEL,
+        Kind::Reference,
+        harness::filemap_latency(size, WaitMode::Blocking)?,
+    );
+    add(
+        ASYNC_PING_PONG,
+        BLOCK_ON,
+        Kind::Filemap,
+        harness::filemap_async_latency(size)?,
+    );
+    for kind in Runtime::ALL {
+        add(
+            ASYNC_PING_PONG,
+            &tokio_async_row(kind),
+            Kind::Filemap,
+            waits::tokio_filemap_latency(kind, size)?,
+        );
+    }
+    for kind in Runtime::ALL {
+        add(
+            ASYNC_PING_PONG,
+            &tokio_socket_row(kind),
+            Kind::Peer,
+            waits::tokio_socket_latency(kind, size)?,
+        );
+    }
+    add(
+        ASYNC_ASLEEP,
+        BLOCKING_CHANNEL,
+        Kind::Reference,
+        harness::filemap_asleep_latency(size, false)?,
+    );
+    add(
+        ASYNC_ASLEEP,
+        BLOCK_ON,
+        Kind::Filemap,
+        harness::filemap_asleep_latency(size, true)?,
+    );
+    for kind in Runtime::ALL {
+        add(
+            ASYNC_ASLEEP,
+            &tokio_async_row(kind),
+            Kind::Filemap,
+            waits::tokio_filemap_asleep_latency(kind, size)?,
+        );
+    }
+    let mut add =
+        |system: &str, kind, l| r.add(8, EVENT_WAKE, 0, system, kind, NS, latency_sample(l));
+    add(
+        SINGLE_WAIT,
+        Kind::Reference,
+        waits::event_wake_latency(None)?,
+    );
+    for n in WAIT_ANY_EVENTS {
+        add(
+            &wait_any_row(n),
+            Kind::Filemap,
+            waits::event_wake_latency(Some(n))?,
+        );
+    }
+    Ok(())
+}
+
+/// The p50 of a section 8 row.
+fn waits_p50(r: &Results, scenario: &str, system: &str) -> Option<f64> {
+    r.rows
+        .iter()
+        .find(|row| row.section == 8 && row.scenario == scenario && row.system == system)
+        .map(|row| row.p50)
+}
+
+/// Section 8's last column: each async row against the blocking channel (and, under
+/// tokio, tokio's `UnixStream` under the same runtime against it), each `wait_any` row
+/// against the single wait, all p50 over p50 of this run's medians.
+fn finish_waits_rows(r: &mut Results) {
+    let medians: Vec<(&'static str, String, f64)> = r
+        .rows
+        .iter()
+        .filter(|row| row.section == 8)
+        .map(|row| (row.scenario, row.system.clone(), row.p50))
+        .collect();
+    let p50 = |scenario: &str, system: &str| {
+        medians
+            .iter()
+            .find(|(sc, sy, _)| *sc == scenario && sy == system)
+            .map(|m| m.2)
+    };
+    r.set_extras(8, |row| {
+        let ratio = |x: f64| report::ratio_text(Some(x));
+        if row.scenario == EVENT_WAKE {
+            return match (row.system == SINGLE_WAIT, p50(EVENT_WAKE, SINGLE_WAIT)) {
+                (false, Some(single)) => format!("{} single wait", ratio(row.p50 / single)),
+                _ => String::new(),
+            };
+        }
+        if !row.system.starts_with("filemap async") {
+            return String::new();
+        }
+        let mut text = p50(row.scenario, BLOCKING_CHANNEL).map_or(String::new(), |b| {
+            format!("{} blocking", ratio(row.p50 / b))
+        });
+        let socket = Runtime::ALL
+            .into_iter()
+            .find(|&k| row.system == tokio_async_row(k))
+            .and_then(|k| p50(row.scenario, &tokio_socket_row(k)));
+        if let Some(socket) = socket {
+            text.push_str(&format!("; UnixStream {} this", ratio(socket / row.p50)));
+        }
+        text
+    });
+}
+
+/// The lines under section 8's table: the async rows and `wait_any` against their
+/// targets, from this run's medians.
+fn waits_note(r: &Results) -> String {
+    let verdict = |met: bool| if met { "meets" } else { "misses" };
+    let mut lines = Vec::new();
+    let blocking = waits_p50(r, ASYNC_PING_PONG, BLOCKING_CHANNEL);
+    for kind in Runtime::ALL {
+        let (Some(blocking), Some(filemap), Some(socket)) = (
+            blocking,
+            waits_p50(r, ASYNC_PING_PONG, &tokio_async_row(kind)),
+            waits_p50(r, ASYNC_PING_PONG, &tokio_socket_row(kind)),
+        ) else {
+            continue;
+        };
+        let (to_blocking, socket_to) = (filemap / blocking, socket / filemap);
+        lines.push(format!(
+            "- **Async under tokio's {} runtime, 64 B ping-pong**: {} ns one way, {}× the \
+blocking channel's {} ns (target: at most {}×, which this run {}); tokio's `UnixStream` \
+under the same runtime takes {} ns, {}× the async channel's (target: at least {}×, which \
+this run {}).",
+            kind.name(),
+            report::number(filemap),
+            report::number(to_blocking),
+            report::number(blocking),
+            ASYNC_TARGET,
+            verdict(to_blocking <= ASYNC_TARGET),
+            report::number(socket),
+            report::number(socket_to),
+            SOCKET_TARGET,
+            verdict(socket_to >= SOCKET_TARGET),
+        ));
+    }
+    if let Some(blocking) = waits_p50(r, ASYNC_ASLEEP, BLOCKING_CHANNEL) {
+        let rows: Vec<String> = std::iter::once(BLOCK_ON.to_string())
+            .chain(Runtime::ALL.into_iter().map(tokio_async_row))
+            .filter_map(|system| {
+                let p50 = waits_p50(r, ASYNC_ASLEEP, &system)?;
+                Some(format!(
+                    "{} {} ns ({}×)",
+                    system.trim_start_matches("filemap async, "),
+                    report::number(p50),
+                    report::number(p50 / blocking)
+                ))
+            })
+            .collect();
+        if !rows.is_empty() {
+            lines.push(format!(
+                "- **With the receiver asleep** (a message every {} ms or more), where the \
+blocking receive sleeps in the kernel too and takes {} ns one way, the async receive takes: \
+{}.",
+                harness::ASLEEP_GAP.as_millis(),
+                report::number(blocking),
+                rows.join(", ")
+            ));
+        }
+    }
+    let most = WAIT_ANY_EVENTS.into_iter().max().unwrap_or(64);
+    if let (Some(single), Some(any)) = (
+        waits_p50(r, EVENT_WAKE, SINGLE_WAIT),
+        waits_p50(r, EVENT_WAKE, &wait_any_row(most)),
+    ) {
+        lines.push(format!(
+            "- **`wait_any` over {most} events** wakes in {} ns, {}× a single \
+`NamedEvent::wait`'s {} ns (target: at most {}×, which this run {}).",
+            report::number(any),
+            report::number(any / single),
+            report::number(single),
+            WAIT_ANY_TARGET,
+            verdict(any / single <= WAIT_ANY_TARGET),
+        ));
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!(
+        "Against the targets, from the medians in the table:\n\n{}\n\n",
+        lines.join("\n")
+    )
 }
 
 /// Each repetition's service round trip over the channel's one-way latency (blocking),
@@ -840,6 +1106,7 @@ over the same views.\n",
         ),
         6 => pubsub_intro(),
         7 => parties_intro(),
+        8 => waits_intro(),
         _ => String::new(),
     }
 }
@@ -889,6 +1156,47 @@ the 1-subscriber rows as the systems' own cost.\n",
         ));
     }
     text
+}
+
+/// What section 8 measures.
+fn waits_intro() -> String {
+    let workers = waits::multi_thread_workers();
+    format!(
+        "**Async, {size} B**: the channel's one-way latency with both ends async, each \
+process sending with `send_async` and receiving with `recv_async`: under \
+`filemap::wait::block_on` (no runtime: a pending receive parks the thread), and under \
+tokio's current-thread and multi-thread runtimes (both processes the same kind, with their \
+I/O and time drivers; the measuring loop and the echo are each a spawned task, so under the \
+multi-thread runtime they run on a worker thread: {workers} worker{} in a process pinned to one \
+core). A pending filemap future sleeps nowhere itself: the process's waiter thread sleeps in \
+`futex_waitv` for every pending future and wakes the task's waker. Beside them, in the same \
+run: the blocking channel (`send`, `recv`: spin briefly, then sleep), and tokio's \
+`UnixStream` under the same runtimes (`write_all`, `read_exact`). **Ping-pong**: half a round \
+trip, the partner copying each message out and sending it back, {} timed round trips per row \
+after a tenth as many untimed ones. In a ping-pong the blocking receiver catches each \
+message while it spins, an async one never spins: it sleeps every time, as a socket's reader \
+does. **Receiver asleep**: a message every {} ms (1 to 2 ms under tokio, whose timer ticks \
+in milliseconds), so that the blocking receiver too is asleep in the kernel when it comes, timed one way on `CLOCK_MONOTONIC` (which both \
+processes read) from before the send until the receiver has copied the message out, up to \
+{} ms of timed messages per row (at least {}) after a tenth as many untimed ones.\n\n\
+**Waiting on many objects**: a waiter process sleeps on named events (auto reset), in \
+`wait_any` over 1, 8 or 64 of them (of which the measuring process sets the last: \
+`futex_waitv` over all their words) or in `NamedEvent::wait` on one; the measuring process \
+sets one every {} ms, so the waiter is asleep in the kernel (a single wait spins briefly \
+first, `wait_any` never spins). Timed one way like the receiver-asleep rows, from before \
+`set` until the waiter's wait has returned, and the same number of wake-ups.\n\n\
+The last column sets each row against the same run's: the async rows against the blocking \
+channel, and tokio's `UnixStream` against the async channel under the same runtime; the \
+`wait_any` rows against the single wait. No floor rows (section 1's cache-line and futex \
+ping-pongs are this machine's bounds).\n",
+        if workers == 1 { "" } else { "s" },
+        harness::iterations(harness::ASYNC_MESSAGE),
+        harness::ASLEEP_GAP.as_millis(),
+        harness::ONE_WAY_BUDGET.as_millis(),
+        harness::MIN_ONE_WAY,
+        harness::ASLEEP_GAP.as_millis(),
+        size = harness::ASYNC_MESSAGE,
+    )
 }
 
 /// What section 7 measures, and which of its rows run more processes than cores.
@@ -1077,6 +1385,16 @@ finds nothing to do sleeps once its brief spin is over and is then woken with a 
 With the senders taking turns on one core (see above), how often each of them waits, and \
 for how long, is up to the scheduler as much as to the systems."
         }
+        ASYNC_PING_PONG => {
+            "An async receive never spins, so in a ping-pong every message it waits for \
+is a sleep in the kernel, and its wake-up takes two hops where a socket's takes one: the \
+sender's futex wake reaches filemap's waiter thread (asleep in `futex_waitv` for all the \
+process's pending futures), which wakes the task's waker, which wakes the runtime's thread \
+(tokio's I/O driver, or `block_on`'s parked thread); and registering each receive with the \
+waiter thread wakes that thread once more, to sleep over the new set. tokio's `UnixStream` \
+is woken by the kernel in its `epoll_wait` directly. On this machine a wake-up in the \
+kernel costs tens of microseconds (see section 1's raw futex row), so the hops decide."
+        }
         ROUND_TRIP => {
             "A service's request and response each travel through a channel ring as \
 section 1's messages do, and on top of that carry a request id each way: the client keeps \
@@ -1151,6 +1469,7 @@ peer, the note column says so.\n\n",
             2 => Some("messages/s"),
             5 => Some("throughput, peak RSS"),
             6 | 7 => Some("processes / cores"),
+            8 => Some("against the same run"),
             _ => None,
         };
         md.push_str(&r.table(section, extra));
@@ -1160,6 +1479,9 @@ peer, the note column says so.\n\n",
         }
         if section == 7 {
             md.push_str(&round_trip_note(r));
+        }
+        if section == 8 {
+            md.push_str(&waits_note(r));
         }
     }
     md.push_str("## Where filemap loses, and why\n\n");

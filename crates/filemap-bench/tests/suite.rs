@@ -36,7 +36,7 @@ fn quick_run_reports_every_section() {
     );
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = rows.as_array().unwrap();
-    for section in 1..=7 {
+    for section in 1..=8 {
         assert!(
             rows.iter().any(|r| r["section"] == section),
             "no row of section {section}"
@@ -122,6 +122,37 @@ fn quick_run_reports_every_section() {
         64,
         "filemap channel blocking",
     );
+    for system in [
+        "filemap blocking (send, recv)",
+        "filemap async, block_on (no runtime)",
+        "filemap async, tokio current-thread",
+        "filemap async, tokio multi-thread",
+        "tokio UnixStream, current-thread",
+        "tokio UnixStream, multi-thread",
+    ] {
+        let r = find("one-way latency, ping-pong", 64, system);
+        assert!(
+            r["p99"].as_f64().unwrap() >= r["p50"].as_f64().unwrap(),
+            "{r}"
+        );
+    }
+    for system in [
+        "filemap blocking (send, recv)",
+        "filemap async, block_on (no runtime)",
+        "filemap async, tokio current-thread",
+        "filemap async, tokio multi-thread",
+    ] {
+        find("one-way latency, receiver asleep", 64, system);
+    }
+    for (events, system) in [
+        (1, "filemap NamedEvent::wait, 1 event"),
+        (1, "filemap wait_any, 1 event"),
+        (8, "filemap wait_any, 8 events (the last set)"),
+        (64, "filemap wait_any, 64 events (the last set)"),
+    ] {
+        let r = find("wake-up of a sleeping waiter, set to wake", 0, system);
+        assert_eq!(r["events"], events, "{r}");
+    }
     let filemap = find("throughput, 1 MiB messages", 1 << 20, "filemap busy-poll");
     assert!(filemap["ratio_to_best_peer"].as_f64().unwrap() > 0.0);
     let md = std::fs::read_to_string(docs.join("benchmarks.md")).unwrap();
@@ -129,6 +160,14 @@ fn quick_run_reports_every_section() {
     assert!(md.contains("## 5. Files"), "{md}");
     assert!(md.contains("## 6. Publish-subscribe"), "{md}");
     assert!(md.contains("## 7. Many parties"), "{md}");
+    assert!(
+        md.contains("## 8. Async and waiting on many objects"),
+        "{md}"
+    );
+    assert!(
+        md.contains("**`wait_any` over 64 events** wakes in"),
+        "{md}"
+    );
     assert!(
         md.contains("the channel's one-way latency** in this run"),
         "{md}"

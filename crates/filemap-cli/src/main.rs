@@ -278,7 +278,9 @@ enum Command {
 enum BenchWhat {
     /// One-way latency (8 B to 1 MiB, busy-poll and blocking) and 1 MiB throughput of the
     /// channel between two processes, against a Unix socket, a pipe, a raw futex ping-pong
-    /// and the cache-line floor, all in this run.
+    /// and the cache-line floor, all in this run; at 64 B also with both ends async
+    /// (`recv_async`, `send_async` under `filemap::wait::block_on`), and one way with the
+    /// receiver asleep (a message every millisecond), blocking and async.
     Channel {
         /// One JSON array of rows.
         #[arg(long)]

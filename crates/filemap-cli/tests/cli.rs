@@ -497,6 +497,18 @@ fn bench_channel_json_rows() {
     find("latency", "floor", "busy-poll", 8);
     #[cfg(target_os = "linux")]
     find("latency", "futex", "blocking", 8);
+    // Both ends async at 64 B, beside the blocking row; and one way with the receiver
+    // asleep, blocking and async.
+    let r = find("latency", "filemap", "async", 64);
+    assert!(r["p99_ns"].as_f64().unwrap() >= r["p50_ns"].as_f64().unwrap());
+    assert!(r["ratio_to_blocking"].as_f64().unwrap() > 0.0, "{r}");
+    for mode in ["blocking", "async"] {
+        let r = find("latency-asleep", "filemap", mode, 64);
+        assert!(r["p50_ns"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["p99_ns"].as_f64().unwrap() >= r["p50_ns"].as_f64().unwrap());
+        assert_eq!(r["gap_ns"], 1_000_000, "{r}");
+        assert_eq!(r.get("ratio_to_blocking").is_some(), mode == "async", "{r}");
+    }
     for (system, mode) in [
         ("memcpy", "busy-poll"),
         ("hand-off", "busy-poll"),

@@ -1,6 +1,13 @@
 //! `filemap bench channel`: one-way latency and throughput of filemap's channel between two
 //! processes, against a Unix socket, a pipe and the floors, all measured in the same run,
 //! printed as a table or as JSON rows.
+//!
+//! At [`ASYNC_MESSAGE`] bytes it also measures the channel with both ends async
+//! (`recv_async`, `send_async` under [`filemap::wait::block_on`]: mode `async`, with
+//! `ratio_to_blocking`, its p50 over the blocking row's), and one way with the receiver
+//! asleep (scenario `latency-asleep`, a message every [`ASLEEP_GAP`] (`gap_ns`), blocking
+//! and async), where the blocking receiver has spun out its brief spin and sleeps in the
+//! kernel as an async one always does.
 
 use std::process::ExitCode;
 
@@ -15,6 +22,9 @@ use crate::{Result, THROUGHPUT_MESSAGE};
 /// Message sizes of the latency rows.
 const SIZES: [usize; 5] = [8, 64, 1024, 64 << 10, 1 << 20];
 
+/// The scenario of the rows timed one way with the receiver asleep.
+const ASLEEP: &str = "latency-asleep";
+
 /// One result row of `filemap bench channel`.
 struct Row {
     scenario: &'static str,
@@ -23,6 +33,22 @@ struct Row {
     size: usize,
     latency: Latency,
     gb_per_s: f64,
+}
+
+impl Row {
+    /// This row's p50 over the blocking row's of its scenario and size (async rows).
+    fn to_blocking(&self, rows: &[Row]) -> Option<f64> {
+        (self.mode == "async").then(|| {
+            rows.iter()
+                .find(|b| {
+                    b.scenario == self.scenario
+                        && b.size == self.size
+                        && b.system == self.system
+                        && b.mode == "blocking"
+                })
+                .map_or(f64::NAN, |b| self.latency.p50_ns / b.latency.p50_ns)
+        })
+    }
 }
 
 /// `filemap bench channel [--json]`.
@@ -57,9 +83,25 @@ pub fn channel(as_json: bool) -> Result<ExitCode> {
             size,
             filemap_latency(size, WaitMode::Blocking)?,
         );
+        if size == ASYNC_MESSAGE {
+            // recv_async and send_async under filemap::wait::block_on, beside the
+            // blocking row just measured.
+            latency("filemap", "async", size, filemap_async_latency(size)?);
+        }
         #[cfg(unix)]
         latency("unix-socket", "blocking", size, unix_socket_latency(size)?);
         latency("pipe", "blocking", size, pipe_latency(size)?);
+    }
+    // One way with the receiver asleep: a message every ASLEEP_GAP, timed on a shared clock.
+    for (mode, async_ends) in [("blocking", false), ("async", true)] {
+        rows.push(Row {
+            scenario: ASLEEP,
+            system: "filemap",
+            mode,
+            size: ASYNC_MESSAGE,
+            latency: filemap_asleep_latency(ASYNC_MESSAGE, async_ends)?,
+            gb_per_s: 0.0,
+        });
     }
     let throughput = |system, mode, gb| Row {
         scenario: "throughput",
@@ -95,9 +137,17 @@ pub fn channel(as_json: bool) -> Result<ExitCode> {
         let out: Vec<_> = rows
             .iter()
             .map(|r| {
-                if r.scenario == "latency" {
-                    json!({"scenario": r.scenario, "system": r.system, "mode": r.mode, "size": r.size,
-                           "p50_ns": r.latency.p50_ns, "p99_ns": r.latency.p99_ns})
+                if r.scenario != "throughput" {
+                    let mut row = json!({"scenario": r.scenario, "system": r.system, "mode": r.mode,
+                                         "size": r.size, "p50_ns": r.latency.p50_ns,
+                                         "p99_ns": r.latency.p99_ns});
+                    if let Some(ratio) = r.to_blocking(&rows) {
+                        row["ratio_to_blocking"] = json!(ratio);
+                    }
+                    if r.scenario == ASLEEP {
+                        row["gap_ns"] = json!(ASLEEP_GAP.as_nanos() as u64);
+                    }
+                    row
                 } else {
                     json!({"scenario": r.scenario, "system": r.system, "mode": r.mode, "size": r.size,
                            "gb_per_s": r.gb_per_s})
@@ -134,6 +184,39 @@ pub fn channel(as_json: bool) -> Result<ExitCode> {
             r.latency.p50_ns,
             r.latency.p99_ns,
             r.latency.p50_ns / floor
+        );
+    }
+    for r in rows
+        .iter()
+        .filter(|r| r.scenario == "latency" && r.mode == "async")
+    {
+        println!(
+            "\nasync at {} B (recv_async and send_async under filemap::wait::block_on, no \
+runtime): p50 {:.1}x the blocking row's. In this tight ping-pong the blocking receiver \
+catches each message while it spins briefly; an async receive never spins: it sleeps, and \
+filemap's waiter thread wakes it.",
+            r.size,
+            r.to_blocking(&rows).unwrap_or(f64::NAN)
+        );
+    }
+    println!(
+        "\none-way latency with the receiver asleep (a message every {} ms, timed from before \
+the send until the receiver has copied it out, on a clock both processes read), ns:",
+        ASLEEP_GAP.as_millis()
+    );
+    println!(
+        "{:<12} {:<10} {:>9} {:>10} {:>10} {:>12}",
+        "system", "mode", "size", "p50", "p99", "p50/blocking"
+    );
+    for r in rows.iter().filter(|r| r.scenario == ASLEEP) {
+        println!(
+            "{:<12} {:<10} {:>9} {:>10.0} {:>10.0} {:>11.1}x",
+            r.system,
+            r.mode,
+            r.size,
+            r.latency.p50_ns,
+            r.latency.p99_ns,
+            r.to_blocking(&rows).unwrap_or(1.0)
         );
     }
     let memcpy = rows

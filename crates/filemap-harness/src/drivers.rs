@@ -17,11 +17,13 @@ use filemap::channel::{Receiver, Sender, WaitMode};
 use filemap::inbox::{Inbox, InboxOptions};
 use filemap::service::{Client, ServiceOptions};
 use filemap::topic::{Publisher, TopicOptions};
+use filemap::wait::block_on;
 use filemap::Mapping;
 
 use crate::measure::{
-    clock_ns, message_rate, one_way_rounds, receive_throughput, request_round_trips, round_trips,
-    subscriber_cpu, throughput_messages, Latency,
+    clock_ns, half_round_trips, message_rate, one_way_rounds, receive_throughput,
+    request_round_trips, round_trip_counts, round_trips, subscriber_cpu, throughput_messages,
+    Latency,
 };
 use crate::process::{partner, unique};
 use crate::{err, Result, THROUGHPUT_MESSAGE};
@@ -66,6 +68,111 @@ pub fn filemap_latency(size: usize, mode: WaitMode) -> Result<Latency> {
     drop(tx); // the partner sees Disconnected and exits
     drop(rx);
     child.wait()?;
+    r
+}
+
+/// The message size of the async rows.
+pub const ASYNC_MESSAGE: usize = 64;
+
+/// filemap channel ping-pong as [`filemap_latency`] (blocking mode), both ends async: each
+/// side sends with `send_async` and receives with `recv_async`, driven by
+/// [`filemap::wait::block_on`] (no runtime: a pending receive parks the thread, and
+/// filemap's waiter thread, which sleeps in the kernel for every pending future of the
+/// process, unparks it). The measuring loop runs inside one `block_on`; the partner copies
+/// each message out into a buffer (`append_to`) and sends that back.
+pub fn filemap_async_latency(size: usize) -> Result<Latency> {
+    let (there, back) = (unique("async-there"), unique("async-back"));
+    let capacity = (size as u64 * 4).max(1 << 16);
+    let mut tx = Sender::create_or_open(there.as_str(), capacity)?;
+    let mut rx = Receiver::create_or_open(back.as_str(), capacity)?;
+    let child = partner(&["channel-echo-async", &there, &back])?;
+    let message = vec![7u8; size];
+    let r = block_on(async {
+        let (untimed, timed) = round_trip_counts(size);
+        let mut samples = Vec::with_capacity(timed);
+        for trip in 0..untimed + timed {
+            let start = Instant::now();
+            tx.send_async(&message).await?;
+            if rx.recv_async().await?.len() != size {
+                return Err(err("the echo returned a message of another size"));
+            }
+            if trip >= untimed {
+                samples.push(start.elapsed());
+            }
+        }
+        Ok(half_round_trips(samples))
+    });
+    drop(tx); // the partner sees Disconnected and exits
+    drop(rx);
+    finish_partner(child, r)
+}
+
+/// How far apart the messages of the receiver-asleep rows go: long enough that a
+/// blocking receiver has spun out its brief spin and sleeps in the kernel when the message
+/// comes (an async receiver never spins).
+pub const ASLEEP_GAP: Duration = Duration::from_millis(1);
+
+/// filemap channel, one way to a receiver that is asleep: a message of `size` bytes (8 at
+/// least: it carries its round) every [`ASLEEP_GAP`], so that the partner's receive sleeps
+/// in the kernel when it comes. Timed one way on [`clock_ns`], as [`topic_latency`]: from
+/// the measuring process's reading before it sends to the partner's reading once its
+/// receive has copied the message out; the partner sends that time back over a second
+/// channel, and the next message goes after the gap, up to [`ONE_WAY_BUDGET`] of them
+/// (see [`one_way_rounds`]). `async_ends`: both processes send with `send_async` and
+/// receive with `recv_async` under [`block_on`]; else `send` and `recv_into` (blocking
+/// mode: spin briefly, then sleep).
+///
+/// [`ONE_WAY_BUDGET`]: crate::ONE_WAY_BUDGET
+pub fn filemap_asleep_latency(size: usize, async_ends: bool) -> Result<Latency> {
+    if size < 8 {
+        return Err(err(
+            "receiver-asleep rows carry their round number: 8 bytes at least",
+        ));
+    }
+    let ends = if async_ends { "async" } else { "blocking" };
+    let (there, back) = (
+        unique(&format!("asleep-{ends}")),
+        unique(&format!("asleep-{ends}-ack")),
+    );
+    let mut tx = Sender::create_or_open(there.as_str(), (size as u64 * 4).max(1 << 16))?;
+    let mut rx = Receiver::create_or_open(back.as_str(), 1 << 16)?;
+    let child = partner(&["channel-stamp", &there, &back, ends])?;
+    let mut message = vec![7u8; size];
+    let mut ack = Vec::with_capacity(16);
+    let mut round = 0u64;
+    let r = one_way_rounds(size, || {
+        std::thread::sleep(ASLEEP_GAP);
+        round += 1;
+        message[..8].copy_from_slice(&round.to_le_bytes());
+        let start = clock_ns();
+        if async_ends {
+            block_on(async {
+                tx.send_async(&message).await?;
+                let slot = rx.recv_async().await?;
+                ack.clear();
+                slot.append_to(&mut ack)
+            })?;
+        } else {
+            tx.send(&message)?;
+            rx.recv_into(&mut ack)?;
+        }
+        let (acked, at) = parse_ack(&ack)?;
+        if acked != round {
+            return Err(err("the partner acknowledged another message"));
+        }
+        Ok(at.saturating_sub(start))
+    });
+    drop(tx); // the partner sees Disconnected and exits
+    drop(rx);
+    finish_partner(child, r)
+}
+
+/// Waits for the partner; `r`, or an error if it failed.
+fn finish_partner<T>(mut child: Child, r: Result<T>) -> Result<T> {
+    let status = child.wait()?;
+    if r.is_ok() && !status.success() {
+        return Err(err(format!("the partner process failed ({status})")));
+    }
     r
 }
 

@@ -2,12 +2,16 @@
 //! side-by-side suite of `filemap-bench`, so that each measurement is written once.
 //!
 //! - [`measure`]: pinning to cores, the ping-pong driver [`round_trips`] (warm-up, timing,
-//!   percentiles), the throughput driver [`receive_throughput`], and how much work a run
-//!   does ([`quick`] mode for tests);
+//!   percentiles; [`round_trip_counts`] and [`half_round_trips`] for async loops, and
+//!   [`Budgeted`] for budgeted ones), the throughput driver [`receive_throughput`], and how
+//!   much work a run does ([`quick`] mode for tests);
 //! - [`process`]: starting a partner process ([`partner`]), the benchmark's own namespace
 //!   directory ([`Namespace`]) and names unique to a run ([`unique`]);
 //! - [`drivers`]: filemap's channel, a Unix socket, a pipe and the floors (a cache line
-//!   handed back and forth, a raw futex ping-pong, `memcpy`, a raw hand-off of buffers), and
+//!   handed back and forth, a raw futex ping-pong, `memcpy`, a raw hand-off of buffers),
+//!   the channel with both ends async under [`filemap::wait::block_on`]
+//!   ([`filemap_async_latency`]) and one way to a receiver that is asleep
+//!   ([`filemap_asleep_latency`], blocking or async), and
 //!   filemap's topics to several subscriber processes ([`topic_latency`], timed one way
 //!   with [`one_way_rounds`] on the shared [`clock_ns`]), filemap's inboxes from several
 //!   sender processes ([`inbox_throughput`], messages counted by [`message_rate`] until a

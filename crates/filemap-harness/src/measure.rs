@@ -52,17 +52,32 @@ pub struct Latency {
 /// Runs `round_trip` (one message there and its echo back) `iterations(size)` times after a
 /// tenth as many untimed warm-up trips, timing each; one-way latency is half a round trip.
 pub fn round_trips(size: usize, mut round_trip: impl FnMut() -> Result<()>) -> Result<Latency> {
-    let n = iterations(size);
-    for _ in 0..n / 10 {
+    let (untimed, timed) = round_trip_counts(size);
+    for _ in 0..untimed {
         round_trip()?;
     }
-    let mut samples = Vec::with_capacity(n);
-    for _ in 0..n {
+    let mut samples = Vec::with_capacity(timed);
+    for _ in 0..timed {
         let start = Instant::now();
         round_trip()?;
         samples.push(start.elapsed());
     }
     Ok(percentiles(samples))
+}
+
+/// The untimed (warm-up) and timed round trips of a row for messages of `size` bytes, for
+/// loops that time their round trips themselves (async ones, which cannot hand a closure
+/// to [`round_trips`]): a tenth of `iterations(size)`, then `iterations(size)`. Their
+/// times go to [`half_round_trips`].
+pub fn round_trip_counts(size: usize) -> (usize, usize) {
+    let n = iterations(size);
+    (n / 10, n)
+}
+
+/// One-way latency percentiles of timed round trips (half of each), as [`round_trips`]
+/// reports them.
+pub fn half_round_trips(round_trips: Vec<Duration>) -> Latency {
+    percentiles(round_trips)
 }
 
 /// How long the timed messages of one publish-subscribe row may take: a row stops there
@@ -85,41 +100,97 @@ pub fn one_way_rounds(size: usize, mut one_way: impl FnMut() -> Result<u64>) -> 
     })
 }
 
-/// Takes `sample` (one measured time) up to `iterations(size)` times, or for `budget` once
-/// [`MIN_ONE_WAY`] are in, after a tenth as many untimed ones (at most a tenth of the
-/// budget); a tenth of the budget and of the fewest in [`quick`] mode. The percentiles.
+/// Takes `sample` (one measured time) as a [`Budgeted`] row plans it; the percentiles.
 fn budgeted_percentiles(
     size: usize,
     budget: Duration,
     mut sample: impl FnMut() -> Result<Duration>,
 ) -> Result<Latency> {
-    let n = iterations(size);
-    let (budget, least) = if quick() {
-        (budget / 10, (MIN_ONE_WAY / 10).min(n))
-    } else {
-        (budget, MIN_ONE_WAY.min(n))
-    };
-    let start = Instant::now();
-    for _ in 0..n / 10 {
-        sample()?;
-        if start.elapsed() > budget / 10 {
-            break;
+    let mut plan = Budgeted::new(size, budget);
+    while plan.more() {
+        plan.record(sample()?);
+    }
+    Ok(plan.latency())
+}
+
+/// The samples of a budgeted row, for loops that take them themselves (async ones, which
+/// cannot hand a closure to [`one_way_rounds`]): up to `iterations(size)` measured times,
+/// or for `budget` once [`MIN_ONE_WAY`] are in, after a tenth as many untimed ones (at
+/// most a tenth of the budget); a tenth of the budget and of the fewest in [`quick`] mode.
+///
+/// ```
+/// # use std::time::Duration;
+/// let mut plan = filemap_harness::Budgeted::one_way(64);
+/// while plan.more() {
+///     plan.record(Duration::from_nanos(100)); // one measured time
+/// }
+/// assert_eq!(plan.latency().p50_ns, 100.0);
+/// ```
+pub struct Budgeted {
+    n: usize,
+    budget: Duration,
+    least: usize,
+    warm_up_left: usize,
+    start: Instant,
+    samples: Vec<Duration>,
+}
+
+impl Budgeted {
+    /// The plan of a row of messages of `size` bytes that may take `budget`.
+    pub fn new(size: usize, budget: Duration) -> Budgeted {
+        let n = iterations(size);
+        let (budget, least) = if quick() {
+            (budget / 10, (MIN_ONE_WAY / 10).min(n))
+        } else {
+            (budget, MIN_ONE_WAY.min(n))
+        };
+        Budgeted {
+            n,
+            budget,
+            least,
+            warm_up_left: n / 10,
+            start: Instant::now(),
+            samples: Vec::with_capacity(n),
         }
     }
-    let start = Instant::now();
-    let mut samples = Vec::with_capacity(n);
-    while samples.len() < n {
-        samples.push(sample()?);
-        if samples.len() >= least && start.elapsed() > budget {
-            break;
+
+    /// The plan of a one-way row ([`ONE_WAY_BUDGET`], as [`one_way_rounds`]).
+    pub fn one_way(size: usize) -> Budgeted {
+        Budgeted::new(size, ONE_WAY_BUDGET)
+    }
+
+    /// Whether to take another sample.
+    pub fn more(&self) -> bool {
+        self.warm_up_left > 0
+            || (self.samples.len() < self.n
+                && !(self.samples.len() >= self.least && self.start.elapsed() > self.budget))
+    }
+
+    /// Records a sample just taken (an untimed one while warming up).
+    pub fn record(&mut self, sample: Duration) {
+        if self.warm_up_left == 0 {
+            self.samples.push(sample);
+            return;
+        }
+        self.warm_up_left -= 1;
+        if self.start.elapsed() > self.budget / 10 {
+            self.warm_up_left = 0;
+        }
+        if self.warm_up_left == 0 {
+            self.start = Instant::now();
         }
     }
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_nanos() as f64;
-    Ok(Latency {
-        p50_ns: at(0.50),
-        p99_ns: at(0.99),
-    })
+
+    /// The percentiles of the recorded samples.
+    pub fn latency(mut self) -> Latency {
+        self.samples.sort();
+        let samples = &self.samples;
+        let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_nanos() as f64;
+        Latency {
+            p50_ns: at(0.50),
+            p99_ns: at(0.99),
+        }
+    }
 }
 
 /// How long the timed round trips of a request-response row may take: a row stops there

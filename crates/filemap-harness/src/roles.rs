@@ -8,6 +8,7 @@ use filemap::channel::{Receiver, Sender};
 use filemap::inbox::InboxSender;
 use filemap::service::Server;
 use filemap::topic::Subscriber;
+use filemap::wait::block_on;
 use filemap::Mapping;
 
 use crate::drivers::{
@@ -26,6 +27,8 @@ pub fn partner_role(args: &[String]) -> Option<Result<()>> {
     if !matches!(
         role,
         "channel-echo"
+            | "channel-echo-async"
+            | "channel-stamp"
             | "channel-source"
             | "stream-echo"
             | "socket-echo"
@@ -61,6 +64,44 @@ fn run_partner_role(role: &str, args: &[String]) -> Result<()> {
                     Err(e) => return Err(e.into()),
                 };
                 tx.forward(&msg)?;
+            }
+        }
+        // The partner of `filemap_async_latency`: echoes each message, both ends async
+        // under `block_on`, until the measuring process goes.
+        "channel-echo-async" => {
+            let mut rx = Receiver::create_or_open(arg(1)?, 1 << 16)?;
+            let mut tx = Sender::create_or_open(arg(2)?, 1 << 16)?;
+            block_on(async_echo(&mut rx, &mut tx))?;
+        }
+        // The partner of `filemap_asleep_latency`: acknowledges each message with the
+        // time it had copied it out, async under `block_on` or blocking.
+        "channel-stamp" => {
+            let mut rx = Receiver::create_or_open(arg(1)?, 1 << 16)?;
+            let mut tx = Sender::create_or_open(arg(2)?, 1 << 16)?;
+            let async_ends = arg(3)? == "async";
+            let mut message = Vec::new();
+            loop {
+                let received = if async_ends {
+                    block_on(async {
+                        let slot = rx.recv_async().await?;
+                        message.clear();
+                        slot.append_to(&mut message)
+                    })
+                } else {
+                    rx.recv_into(&mut message)
+                };
+                match received {
+                    Ok(()) => {}
+                    Err(filemap::Error::Disconnected { .. }) => break,
+                    Err(e) => return Err(e.into()),
+                }
+                let at = clock_ns();
+                let ack = ack_bytes(message_round(&message)?, at);
+                if async_ends {
+                    block_on(tx.send_async(&ack))?;
+                } else {
+                    tx.send(&ack)?;
+                }
             }
         }
         "channel-source" => {
@@ -211,6 +252,23 @@ fn run_partner_role(role: &str, args: &[String]) -> Result<()> {
         other => return Err(err(format!("partner role {other:?} is not available here"))),
     }
     Ok(())
+}
+
+/// Echoes each message `rx` receives through `tx` (copied out into a buffer, then sent),
+/// both async, until the sender of `rx` goes.
+async fn async_echo(rx: &mut Receiver, tx: &mut Sender) -> Result<()> {
+    let mut message = Vec::new();
+    loop {
+        match rx.recv_async().await {
+            Ok(slot) => {
+                message.clear();
+                slot.append_to(&mut message)?;
+            }
+            Err(filemap::Error::Disconnected { .. }) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        tx.send_async(&message).await?;
+    }
 }
 
 /// `bench-partner <role> <args>...` for the roles of [`partner_role`]: pins this process to

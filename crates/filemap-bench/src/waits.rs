@@ -1,0 +1,351 @@
+//! Async and waiting on many objects (section 8): filemap's channel with both ends async
+//! under tokio's current-thread and multi-thread runtimes, against tokio's `UnixStream`
+//! under the same runtimes; and the wake-up of `wait_any` over 1, 8 and 64 named events
+//! against a single `NamedEvent::wait`. The blocking channel and its async rows under
+//! `filemap::wait::block_on` (no runtime) are the harness's, those of
+//! `filemap bench channel`.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use filemap::channel::{Receiver, Sender};
+use filemap::sync::{EventReset, NamedEvent};
+use filemap::wait::{wait_any, Waitable};
+use filemap_harness::{
+    ack_bytes, clock_ns, half_round_trips, message_round, one_way_rounds, parse_ack, partner,
+    round_trip_counts, unique, Budgeted, Latency, StopFlag, ASLEEP_GAP,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::{arg, err, finish, Result};
+
+/// The tokio runtime both processes of an async row run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    CurrentThread,
+    MultiThread,
+}
+
+impl Runtime {
+    pub const ALL: [Runtime; 2] = [Runtime::CurrentThread, Runtime::MultiThread];
+
+    /// The runtime as a partner's argument, and in the rows' names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::CurrentThread => "current-thread",
+            Runtime::MultiThread => "multi-thread",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Runtime> {
+        Runtime::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| err(format!("no tokio runtime {s:?}")))
+    }
+
+    /// A fresh runtime of this kind, with its I/O and time drivers (as an application's
+    /// would have; the current-thread runtime then sleeps in `epoll_wait`). The
+    /// multi-thread runtime has its default workers: one per core this process may run
+    /// on, so one in a process pinned to a core.
+    fn build(self) -> Result<tokio::runtime::Runtime> {
+        let mut builder = match self {
+            Runtime::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+            Runtime::MultiThread => tokio::runtime::Builder::new_multi_thread(),
+        };
+        Ok(builder.enable_all().build()?)
+    }
+}
+
+/// The worker threads of a multi-thread runtime made in this process now.
+pub fn multi_thread_workers() -> usize {
+    Runtime::MultiThread
+        .build()
+        .map_or(0, |rt| rt.metrics().num_workers())
+}
+
+/// Runs `task` as a spawned task of a fresh runtime of `kind` (so that under the
+/// multi-thread runtime it runs on a worker thread, not the thread that waits for it), and
+/// returns its output.
+fn run_task<T: Send + 'static>(
+    kind: Runtime,
+    task: impl Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    let rt = kind.build()?;
+    let handle = rt.spawn(task);
+    rt.block_on(handle).map_err(err)?
+}
+
+/// filemap channel ping-pong with both ends async under tokio's runtime `kind` (each
+/// process its own): `send_async` of a `size`-byte message, then `recv_async` of the
+/// echo, timed as the harness times its ping-pongs (one-way latency is half a round
+/// trip); the partner copies each message out (`append_to`) and sends it back with
+/// `send_async`.
+pub fn tokio_filemap_latency(kind: Runtime, size: usize) -> Result<Latency> {
+    let there = unique(&format!("tokio-{}-there", kind.name()));
+    let back = unique(&format!("tokio-{}-back", kind.name()));
+    let capacity = (size as u64 * 4).max(1 << 16);
+    let mut tx = Sender::create_or_open(there.as_str(), capacity)?;
+    let mut rx = Receiver::create_or_open(back.as_str(), capacity)?;
+    let child = partner(&["tokio-channel-echo", &there, &back, kind.name()])?;
+    // The endpoints go with the task, and the partner sees Disconnected when it ends.
+    let r = run_task(kind, async move {
+        let message = vec![7u8; size];
+        let (untimed, timed) = round_trip_counts(size);
+        let mut samples = Vec::with_capacity(timed);
+        for trip in 0..untimed + timed {
+            let start = Instant::now();
+            tx.send_async(&message).await?;
+            if rx.recv_async().await?.len() != size {
+                return Err(err("the echo returned a message of another size"));
+            }
+            if trip >= untimed {
+                samples.push(start.elapsed());
+            }
+        }
+        Ok(half_round_trips(samples))
+    });
+    finish(child)?;
+    r
+}
+
+/// filemap channel, one way to a receiver that is asleep, as the harness's
+/// `filemap_asleep_latency` (a message every [`ASLEEP_GAP`], timed from before the send
+/// until the receiver has copied it out, on [`clock_ns`]) with both processes async
+/// under tokio's runtime `kind`: the measuring task waits out the gap with
+/// `tokio::time::sleep` (tokio's timer ticks in milliseconds, so the gap is 1 to 2 ms),
+/// then `send_async`s; the partner's task `recv_async`s, reads the clock and
+/// `send_async`s the time back.
+pub fn tokio_filemap_asleep_latency(kind: Runtime, size: usize) -> Result<Latency> {
+    if size < 8 {
+        return Err(err(
+            "receiver-asleep rows carry their round number: 8 bytes at least",
+        ));
+    }
+    let there = unique(&format!("tokio-asleep-{}", kind.name()));
+    let back = unique(&format!("tokio-asleep-{}-ack", kind.name()));
+    let mut tx = Sender::create_or_open(there.as_str(), (size as u64 * 4).max(1 << 16))?;
+    let mut rx = Receiver::create_or_open(back.as_str(), 1 << 16)?;
+    let child = partner(&["tokio-channel-stamp", &there, &back, kind.name()])?;
+    let r = run_task(kind, async move {
+        let mut plan = Budgeted::one_way(size);
+        let mut message = vec![7u8; size];
+        let mut ack = Vec::with_capacity(16);
+        let mut round = 0u64;
+        while plan.more() {
+            tokio::time::sleep(ASLEEP_GAP).await;
+            round += 1;
+            message[..8].copy_from_slice(&round.to_le_bytes());
+            let start = clock_ns();
+            tx.send_async(&message).await?;
+            let slot = rx.recv_async().await?;
+            ack.clear();
+            slot.append_to(&mut ack)?;
+            let (acked, at) = parse_ack(&ack)?;
+            if acked != round {
+                return Err(err("the partner acknowledged another message"));
+            }
+            plan.record(Duration::from_nanos(at.saturating_sub(start)));
+        }
+        Ok(plan.latency())
+    });
+    finish(child)?;
+    r
+}
+
+/// tokio `UnixStream` ping-pong, both ends under tokio's runtime `kind`: `write_all` of a
+/// `size`-byte message, then `read_exact` of the echo (the partner `read_exact`s each
+/// message and `write_all`s it back), timed as [`tokio_filemap_latency`].
+pub fn tokio_socket_latency(kind: Runtime, size: usize) -> Result<Latency> {
+    let dir = std::env::temp_dir().join(format!("filemap-bench-tokio-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("s");
+    let _ = std::fs::remove_file(&path);
+    let listener = std::os::unix::net::UnixListener::bind(&path)?;
+    let child = partner(&[
+        "tokio-socket-echo",
+        path.to_str().ok_or_else(|| err("temp dir not UTF-8"))?,
+        kind.name(),
+        &size.to_string(),
+    ])?;
+    let (stream, _) = listener.accept()?;
+    stream.set_nonblocking(true)?;
+    // The stream goes with the task, and the partner's read ends when it ends.
+    let r = run_task(kind, async move {
+        let mut stream = tokio::net::UnixStream::from_std(stream)?;
+        let message = vec![7u8; size];
+        let mut reply = vec![0u8; size];
+        let (untimed, timed) = round_trip_counts(size);
+        let mut samples = Vec::with_capacity(timed);
+        for trip in 0..untimed + timed {
+            let start = Instant::now();
+            stream.write_all(&message).await?;
+            stream.read_exact(&mut reply).await?;
+            if trip >= untimed {
+                samples.push(start.elapsed());
+            }
+        }
+        Ok(half_round_trips(samples))
+    });
+    finish(child)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
+/// Event counts of the `wait_any` rows.
+pub const WAIT_ANY_EVENTS: [usize; 3] = [1, 8, 64];
+
+/// How long a waiter waits for an event before it gives up (the measuring process died):
+/// the partner exits instead of hanging.
+const WAITER_SILENCE: Duration = Duration::from_secs(30);
+
+/// The wake-up of a waiter in another process that sleeps on named events (auto reset):
+/// `events` `None`, one event with `NamedEvent::wait`; `Some(n)`, `wait_any` over `n`
+/// events, of which this process sets the last. One event is set every
+/// [`ASLEEP_GAP`], so that the waiter sleeps in the kernel when it comes (a single wait
+/// spins briefly first; `wait_any` never spins). Timed one way on [`clock_ns`]: from this
+/// process's reading before `set` to the waiter's reading as soon as its wait returned; the
+/// waiter sends that time back over a filemap channel and waits again, up to
+/// [`ONE_WAY_BUDGET`](filemap_harness::ONE_WAY_BUDGET) of wake-ups (see
+/// [`one_way_rounds`]).
+pub fn event_wake_latency(events: Option<usize>) -> Result<Latency> {
+    let n = events.unwrap_or(1);
+    let how = match events {
+        None => "single".to_string(),
+        Some(n) => format!("any{n}"),
+    };
+    let name = unique(&format!("wake-{how}"));
+    let all = (0..n)
+        .map(|i| NamedEvent::create_new(format!("{name}-{i}"), EventReset::Auto, false))
+        .collect::<filemap::Result<Vec<_>>>()?;
+    let last = all.last().ok_or_else(|| err("no event to wait for"))?;
+    let ack_name = format!("{name}-ack");
+    let mut acks = Receiver::create_or_open(ack_name.as_str(), 1 << 16)?;
+    let stop = StopFlag::create(&format!("{name}-stop"))?;
+    let child = partner(&[
+        "event-waiter",
+        &name,
+        &n.to_string(),
+        if events.is_some() { "any" } else { "single" },
+        &ack_name,
+        stop.name(),
+    ])?;
+    let mut ack = Vec::with_capacity(16);
+    let mut round = 0u64;
+    let r = one_way_rounds(8, || {
+        std::thread::sleep(ASLEEP_GAP);
+        round += 1;
+        let start = clock_ns();
+        last.set()?;
+        acks.recv_into(&mut ack)?;
+        let (acked, at) = parse_ack(&ack)?;
+        if acked != round {
+            return Err(err("the waiter acknowledged another wake-up"));
+        }
+        Ok(at.saturating_sub(start))
+    });
+    stop.raise()?;
+    last.set()?;
+    drop(acks);
+    finish(child)?;
+    r
+}
+
+/// The partner roles of this module.
+pub fn partner_role(role: &str, args: &[String]) -> Option<Result<()>> {
+    let r = match role {
+        "tokio-channel-echo" => tokio_channel_echo(args),
+        "tokio-channel-stamp" => tokio_channel_stamp(args),
+        "tokio-socket-echo" => tokio_socket_echo(args),
+        "event-waiter" => event_waiter(args),
+        _ => return None,
+    };
+    Some(r)
+}
+
+fn tokio_channel_echo(args: &[String]) -> Result<()> {
+    let mut rx = Receiver::create_or_open(arg(args, 1)?, 1 << 16)?;
+    let mut tx = Sender::create_or_open(arg(args, 2)?, 1 << 16)?;
+    run_task(Runtime::parse(arg(args, 3)?)?, async move {
+        let mut message = Vec::new();
+        loop {
+            match rx.recv_async().await {
+                Ok(slot) => {
+                    message.clear();
+                    slot.append_to(&mut message)?;
+                }
+                Err(filemap::Error::Disconnected { .. }) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+            tx.send_async(&message).await?;
+        }
+    })
+}
+
+/// The partner of [`tokio_filemap_asleep_latency`]: acknowledges each message with the
+/// time it had copied it out, until the measuring process goes.
+fn tokio_channel_stamp(args: &[String]) -> Result<()> {
+    let mut rx = Receiver::create_or_open(arg(args, 1)?, 1 << 16)?;
+    let mut tx = Sender::create_or_open(arg(args, 2)?, 1 << 16)?;
+    run_task(Runtime::parse(arg(args, 3)?)?, async move {
+        let mut message = Vec::new();
+        loop {
+            match rx.recv_async().await {
+                Ok(slot) => {
+                    message.clear();
+                    slot.append_to(&mut message)?;
+                }
+                Err(filemap::Error::Disconnected { .. }) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+            let at = clock_ns();
+            tx.send_async(&ack_bytes(message_round(&message)?, at))
+                .await?;
+        }
+    })
+}
+
+fn tokio_socket_echo(args: &[String]) -> Result<()> {
+    let path = arg(args, 1)?.to_string();
+    let size: usize = arg(args, 3)?.parse().map_err(err)?;
+    run_task(Runtime::parse(arg(args, 2)?)?, async move {
+        let mut stream = tokio::net::UnixStream::connect(path).await?;
+        let mut buf = vec![0u8; size];
+        while stream.read_exact(&mut buf).await.is_ok() {
+            stream.write_all(&buf).await?;
+        }
+        Ok(())
+    })
+}
+
+/// The waiter of [`event_wake_latency`]: waits (`wait_any` over the events, or
+/// `NamedEvent::wait` on the one), reads the clock, and sends the time back, until the stop
+/// flag is raised.
+fn event_waiter(args: &[String]) -> Result<()> {
+    let name = arg(args, 1)?;
+    let n: usize = arg(args, 2)?.parse().map_err(err)?;
+    let any = arg(args, 3)? == "any";
+    let events = (0..n)
+        .map(|i| NamedEvent::open(format!("{name}-{i}")))
+        .collect::<filemap::Result<Vec<_>>>()?;
+    let objects: Vec<&dyn Waitable> = events.iter().map(|e| e as &dyn Waitable).collect();
+    let mut acks = Sender::create_or_open(arg(args, 4)?, 1 << 16)?;
+    let stop = StopFlag::open(arg(args, 5)?)?;
+    let mut round = 0u64;
+    loop {
+        if any {
+            let ready = wait_any(&objects, Some(WAITER_SILENCE))?;
+            if ready.index != n - 1 {
+                return Err(err("wait_any woke for an event that was not set"));
+            }
+        } else {
+            events[0].wait_timeout(WAITER_SILENCE)?;
+        }
+        let at = clock_ns();
+        if stop.raised() {
+            return Ok(());
+        }
+        round += 1;
+        acks.send(&ack_bytes(round, at))?;
+    }
+}
