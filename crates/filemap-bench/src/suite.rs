@@ -72,6 +72,12 @@ fn tokio_async_row(kind: Runtime) -> String {
     format!("filemap async, tokio {}", kind.name())
 }
 
+/// Section 8's row of the async channel with both ends set to busy-poll, under tokio's
+/// runtime `kind`.
+fn tokio_busy_row(kind: Runtime) -> String {
+    format!("filemap async busy-poll, tokio {}", kind.name())
+}
+
 /// Section 8's row of tokio's `UnixStream` under the runtime `kind`.
 fn tokio_socket_row(kind: Runtime) -> String {
     format!("tokio UnixStream, {}", kind.name())
@@ -559,7 +565,15 @@ fn waits_section(r: &mut Results) -> Result<()> {
             ASYNC_PING_PONG,
             &tokio_async_row(kind),
             Kind::Filemap,
-            waits::tokio_filemap_latency(kind, size)?,
+            waits::tokio_filemap_latency(kind, size, false)?,
+        );
+    }
+    for kind in Runtime::ALL {
+        add(
+            ASYNC_PING_PONG,
+            &tokio_busy_row(kind),
+            Kind::Filemap,
+            waits::tokio_filemap_latency(kind, size, true)?,
         );
     }
     for kind in Runtime::ALL {
@@ -647,7 +661,7 @@ fn finish_waits_rows(r: &mut Results) {
         });
         let socket = Runtime::ALL
             .into_iter()
-            .find(|&k| row.system == tokio_async_row(k))
+            .find(|&k| row.system == tokio_async_row(k) || row.system == tokio_busy_row(k))
             .and_then(|k| p50(row.scenario, &tokio_socket_row(k)));
         if let Some(socket) = socket {
             text.push_str(&format!("; UnixStream {} this", ratio(socket / row.p50)));
@@ -662,17 +676,25 @@ fn waits_note(r: &Results) -> String {
     let verdict = |met: bool| if met { "meets" } else { "misses" };
     let mut lines = Vec::new();
     let blocking = waits_p50(r, ASYNC_PING_PONG, BLOCKING_CHANNEL);
-    for kind in Runtime::ALL {
+    let rows = Runtime::ALL
+        .into_iter()
+        .map(|k| (k, tokio_async_row(k), "Async"))
+        .chain(
+            Runtime::ALL
+                .into_iter()
+                .map(|k| (k, tokio_busy_row(k), "Async with busy-poll (opt-in)")),
+        );
+    for (kind, system, what) in rows {
         let (Some(blocking), Some(filemap), Some(socket)) = (
             blocking,
-            waits_p50(r, ASYNC_PING_PONG, &tokio_async_row(kind)),
+            waits_p50(r, ASYNC_PING_PONG, &system),
             waits_p50(r, ASYNC_PING_PONG, &tokio_socket_row(kind)),
         ) else {
             continue;
         };
         let (to_blocking, socket_to) = (filemap / blocking, socket / filemap);
         lines.push(format!(
-            "- **Async under tokio's {} runtime, 64 B ping-pong**: {} ns one way, {}× the \
+            "- **{what} under tokio's {} runtime, 64 B ping-pong**: {} ns one way, {}× the \
 blocking channel's {} ns (target: at most {}×, which this run {}); tokio's `UnixStream` \
 under the same runtime takes {} ns, {}× the async channel's (target: at least {}×, which \
 this run {}).",
@@ -1169,7 +1191,9 @@ tokio's current-thread and multi-thread runtimes (both processes the same kind, 
 I/O and time drivers; the measuring loop and the echo are each a spawned task, so under the \
 multi-thread runtime they run on a worker thread: {workers} worker{} in a process pinned to one \
 core). A pending filemap future sleeps nowhere itself: the process's waiter thread sleeps in \
-`futex_waitv` for every pending future and wakes the task's waker. Beside them, in the same \
+`futex_waitv` for every pending future and wakes the task's waker. The busy-poll rows set \
+both ends to `WaitMode::BusyPoll` (the opt-in: a pending receive asks the runtime to poll it \
+again at once instead of sleeping, so the runtime's thread stays busy). Beside them, in the same \
 run: the blocking channel (`send`, `recv`: spin briefly, then sleep), and tokio's \
 `UnixStream` under the same runtimes (`write_all`, `read_exact`). **Ping-pong**: half a round \
 trip, the partner copying each message out and sending it back, {} timed round trips per row \

@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use filemap::channel::{Receiver, Sender};
+use filemap::channel::{Receiver, Sender, WaitMode};
 use filemap::sync::{EventReset, NamedEvent};
 use filemap::wait::{wait_any, Waitable};
 use filemap_harness::{
@@ -81,13 +81,21 @@ fn run_task<T: Send + 'static>(
 /// echo, timed as the harness times its ping-pongs (one-way latency is half a round
 /// trip); the partner copies each message out (`append_to`) and sends it back with
 /// `send_async`.
-pub fn tokio_filemap_latency(kind: Runtime, size: usize) -> Result<Latency> {
+///
+/// `busy`: both ends' endpoints set to `WaitMode::BusyPoll`, so that a pending receive asks
+/// the runtime to poll it again at once instead of sleeping (the opt-in spin).
+pub fn tokio_filemap_latency(kind: Runtime, size: usize, busy: bool) -> Result<Latency> {
     let there = unique(&format!("tokio-{}-there", kind.name()));
     let back = unique(&format!("tokio-{}-back", kind.name()));
     let capacity = (size as u64 * 4).max(1 << 16);
     let mut tx = Sender::create_or_open(there.as_str(), capacity)?;
     let mut rx = Receiver::create_or_open(back.as_str(), capacity)?;
-    let child = partner(&["tokio-channel-echo", &there, &back, kind.name()])?;
+    let mode = if busy { "busy" } else { "sleep" };
+    if busy {
+        tx.set_wait_mode(WaitMode::BusyPoll);
+        rx.set_wait_mode(WaitMode::BusyPoll);
+    }
+    let child = partner(&["tokio-channel-echo", &there, &back, kind.name(), mode])?;
     // The endpoints go with the task, and the partner sees Disconnected when it ends.
     let r = run_task(kind, async move {
         let message = vec![7u8; size];
@@ -266,6 +274,10 @@ pub fn partner_role(role: &str, args: &[String]) -> Option<Result<()>> {
 fn tokio_channel_echo(args: &[String]) -> Result<()> {
     let mut rx = Receiver::create_or_open(arg(args, 1)?, 1 << 16)?;
     let mut tx = Sender::create_or_open(arg(args, 2)?, 1 << 16)?;
+    if arg(args, 4)? == "busy" {
+        rx.set_wait_mode(WaitMode::BusyPoll);
+        tx.set_wait_mode(WaitMode::BusyPoll);
+    }
     run_task(Runtime::parse(arg(args, 3)?)?, async move {
         let mut message = Vec::new();
         loop {

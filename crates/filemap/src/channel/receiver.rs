@@ -346,7 +346,9 @@ impl Receiver {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub async fn recv_async(&mut self) -> Result<RecvSlot<'_>> {
-        self.ready_async().await?;
+        if !self.ready_now() {
+            self.ready_async().await?;
+        }
         self.recv()
     }
 

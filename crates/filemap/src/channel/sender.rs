@@ -340,14 +340,18 @@ impl Sender {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub async fn send_async(&mut self, message: &[u8]) -> Result<()> {
-        self.room_async(message.len()).await?;
+        if !self.room_now(message.len()) {
+            self.room_async(message.len()).await?;
+        }
         self.send(message)
     }
 
     /// A slot of `len` bytes, as a future that waits while the ring is full (see
     /// [`send_async`](Sender::send_async)).
     pub async fn reserve_async(&mut self, len: usize) -> Result<SendSlot<'_>> {
-        self.room_async(len).await?;
+        if !self.room_now(len) {
+            self.room_async(len).await?;
+        }
         self.reserve(len)
     }
 

@@ -13,6 +13,11 @@
 //! the thread sleeps on, so no wake-up is lost (see `sys::waiter`). A future also looks
 //! again every 100 ms (the thread wakes it), to find a dead mutex owner or peer.
 //!
+//! An endpoint set to [`WaitMode::BusyPoll`](crate::channel::WaitMode::BusyPoll) is the
+//! one exception to "nothing spins": its peer never rings for it, and its future asks the
+//! executor to poll it again at once instead of registering (the executor still runs its
+//! other tasks in between), for the lowest latency at the cost of a busy thread.
+//!
 //! Cancellation: a future takes only inside `poll`, and returns at once what it took, so
 //! dropping one takes nothing. A future dropped after its wake-up and before it took what
 //! woke it passes the wake-up on to another waiter of the object; on Windows, where the
@@ -41,6 +46,8 @@ pub(crate) struct Ready<'a> {
     last_check: Option<Instant>,
     /// The future registered before: a mutex it takes keeps its waiters bit.
     slept: bool,
+    /// Polls so far (a busy-polling future reads the clock every 64th).
+    polls: u32,
 }
 
 impl<'a> Ready<'a> {
@@ -51,6 +58,7 @@ impl<'a> Ready<'a> {
             registration: None,
             last_check: None,
             slept: false,
+            polls: 0,
         }
     }
 
@@ -96,10 +104,30 @@ impl<'a> Future for Ready<'a> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if this.registration.is_none() {
+            // The common cases first, without reading the clock: a new future whose object
+            // is ready at its first look, and a busy-polling one between its checks.
+            let busy = this.item.polled() && this.last_check.is_some();
+            this.polls = this.polls.wrapping_add(1);
+            if this.last_check.is_none() || (busy && this.polls % 64 != 0) {
+                match this.take_now(false) {
+                    Ok(Some(took)) => return this.finish(took),
+                    Err(e) => return this.fail(e),
+                    Ok(None) if busy => {
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    Ok(None) => {}
+                }
+            }
+        }
+        // The checks that cost a system call (is the peer or the owner alive?) run once
+        // per interval, counted from the first poll, not on every new future's first look
+        // (a peer that closed is seen at once without them; one that died, at the first
+        // check).
         let now = Instant::now();
-        let check = this
-            .last_check
-            .is_none_or(|at| now.duration_since(at) >= CHECK_INTERVAL);
+        let since = *this.last_check.get_or_insert(now);
+        let check = now.duration_since(since) >= CHECK_INTERVAL;
         if check {
             this.last_check = Some(now);
         }
@@ -130,6 +158,12 @@ impl<'a> Future for Ready<'a> {
             Err(e) => return this.fail(e),
             Ok(None) => {}
         }
+        if this.item.polled() {
+            // An endpoint set to busy-poll (its peer never rings for it): look again as
+            // soon as the executor has run its other ready tasks, without sleeping.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         let target = this.item.arm();
         // The look after arming: whatever changes from here on changes the word slept on.
         let found = this.take_now(false);
@@ -143,7 +177,7 @@ impl<'a> Future for Ready<'a> {
         }
         // SAFETY: the registration is kept in this future, which borrows the object for
         // `'a`, and is dropped with it (or before): it never outlives the object.
-        match unsafe { waiter::register(target, cx.waker(), this.item.polled()) } {
+        match unsafe { waiter::register(target, cx.waker()) } {
             Ok(registration) => {
                 this.registration = Some(registration);
                 this.slept = true;

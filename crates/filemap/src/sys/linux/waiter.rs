@@ -12,8 +12,7 @@
 //! - A registration, and a registration's end, change the thread's private word and wake
 //!   it, so that it sleeps again over the new set. Every [`TICK`] the thread wakes every
 //!   future anyway: a future looks again then, to find a dead mutex owner or peer, as a
-//!   blocking waiter does. A future whose waker never rings for it (an endpoint whose peer
-//!   busy-polls) is woken every [`POLL`] instead.
+//!   blocking waiter does.
 //! - The thread never reads the words itself, only hands their addresses to the kernel:
 //!   a future that was leaked (so never deregistered) cannot make it touch memory that is
 //!   gone. The kernel says which word woke it; after `EAGAIN` (some word had changed
@@ -41,7 +40,7 @@ const PER_THREAD: usize = 127;
 /// How often the threads wake every future to look again.
 const TICK: Duration = Duration::from_millis(100);
 
-/// How often a future whose waker never rings for it is woken.
+/// How long the thread naps when `futex_waitv` fails (never spinning on an error).
 const POLL: Duration = Duration::from_millis(1);
 
 /// Why a registration's future was woken.
@@ -55,7 +54,6 @@ struct Entry {
     target: WaitTarget,
     waker: Waker,
     fired: Arc<AtomicU8>,
-    polled: bool,
 }
 
 /// One waiter thread's futures, and its private word (changed on every registration and
@@ -102,17 +100,13 @@ pub(crate) struct Registration {
 }
 
 /// Registers a readied sleep: `waker` is woken once the target's word changes (or at the
-/// next tick; every [`POLL`] if `polled`).
+/// next tick).
 ///
 /// # Safety
 /// The registration must not outlive the object the target was readied on: its drop may
 /// wake a sleeper on the target's word, which must still be mapped then (a future that
 /// borrows the object and owns the registration guarantees it).
-pub(crate) unsafe fn register(
-    target: WaitTarget,
-    waker: &Waker,
-    polled: bool,
-) -> std::io::Result<Registration> {
+pub(crate) unsafe fn register(target: WaitTarget, waker: &Waker) -> std::io::Result<Registration> {
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let fired = Arc::new(AtomicU8::new(NOT_FIRED));
@@ -121,7 +115,6 @@ pub(crate) unsafe fn register(
         target,
         waker: waker.clone(),
         fired: fired.clone(),
-        polled,
     };
     let shard = place(entry)?;
     shard.nudge();
@@ -217,7 +210,7 @@ impl Drop for Registration {
 fn run(shard: &'static Shard) {
     let mut waits: Vec<futex::Wait> = Vec::with_capacity(PER_THREAD + 1);
     // Each entry's id and word address (the address only for the kernel).
-    let mut slept_on: Vec<(u64, *const AtomicU32, bool)> = Vec::with_capacity(PER_THREAD);
+    let mut slept_on: Vec<(u64, *const AtomicU32)> = Vec::with_capacity(PER_THREAD);
     let mut last_tick = Instant::now();
     loop {
         waits.clear();
@@ -227,14 +220,9 @@ fn run(shard: &'static Shard) {
         for entry in shard.lock().iter() {
             let (word, expected) = entry.target.parts();
             waits.push(wait_for(word, expected, futex::WaitFlags::empty()));
-            slept_on.push((entry.id, word, entry.polled));
+            slept_on.push((entry.id, word));
         }
-        let polled = slept_on.iter().any(|e| e.2);
-        let timeout = if polled {
-            POLL
-        } else {
-            TICK.saturating_sub(last_tick.elapsed())
-        };
+        let timeout = TICK.saturating_sub(last_tick.elapsed());
         let deadline = super::waits::deadline_in(timeout);
         let result = futex::waitv(
             &waits,
@@ -274,9 +262,6 @@ fn run(shard: &'static Shard) {
         if last_tick.elapsed() >= TICK {
             last_tick = Instant::now();
             fire(shard, &ids(), TICKED, &slept_on);
-        } else if polled && result == Err(rustix::io::Errno::TIMEDOUT) {
-            let polled: Vec<u64> = slept_on.iter().filter(|e| e.2).map(|e| e.0).collect();
-            fire(shard, &polled, TICKED, &slept_on);
         }
     }
 }
@@ -284,7 +269,7 @@ fn run(shard: &'static Shard) {
 /// Wakes and removes the futures with these ids, saying why (`TICKED`, `CHANGED`). A
 /// change found for a future that is gone meanwhile is passed on to another sleeper of
 /// its word.
-fn fire(shard: &Shard, ids: &[u64], why: u8, slept_on: &[(u64, *const AtomicU32, bool)]) {
+fn fire(shard: &Shard, ids: &[u64], why: u8, slept_on: &[(u64, *const AtomicU32)]) {
     if ids.is_empty() {
         return;
     }
@@ -303,7 +288,7 @@ fn fire(shard: &Shard, ids: &[u64], why: u8, slept_on: &[(u64, *const AtomicU32,
         }
     }
     if why == CHANGED {
-        for &(id, word, _) in slept_on {
+        for &(id, word) in slept_on {
             if ids.contains(&id) && !woken.iter().any(|e| e.id == id) {
                 pass_on(word);
             }

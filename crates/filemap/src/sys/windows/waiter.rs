@@ -16,9 +16,8 @@
 //!   for whoever else sleeps on that doorbell.
 //! - Mutexes are not waited on (a mutex the thread took would be the thread's, and its
 //!   abandonment would be reported to the thread): a lock future looks every [`POLL`], as
-//!   do futures without a handle and those whose waker never rings for them (an endpoint
-//!   whose peer busy-polls). Every [`TICK`] the thread wakes every future anyway, to look
-//!   again for a dead peer.
+//!   do futures without a handle. Every [`TICK`] the thread wakes every future anyway, to
+//!   look again for a dead peer.
 //! - A registration, and a registration's end, set the thread's event, so that it waits
 //!   again over the new set. Wakers are dropped, and woken, outside the thread's lock.
 
@@ -103,18 +102,14 @@ pub(crate) struct Registration {
 }
 
 /// Registers a readied sleep: `waker` is woken once the target's handle is signalled (or
-/// at the next tick; every [`POLL`] if `polled`, for a mutex, or without a handle).
+/// at the next tick; every [`POLL`] for a mutex, or without a handle).
 ///
 /// # Safety
 /// The object the target was readied on must be open for the duration of this call (its
 /// handle is duplicated here; the registration keeps the duplicate).
-pub(crate) unsafe fn register(
-    target: WaitTarget,
-    waker: &Waker,
-    polled: bool,
-) -> std::io::Result<Registration> {
+pub(crate) unsafe fn register(target: WaitTarget, waker: &Waker) -> std::io::Result<Registration> {
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-    let handle = if target.handle.is_null() || polled || target.give_back == GiveBack::Mutex {
+    let handle = if target.handle.is_null() || target.give_back == GiveBack::Mutex {
         None
     } else {
         // SAFETY: the caller's contract: the handle is open for this call.
