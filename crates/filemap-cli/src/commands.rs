@@ -97,6 +97,40 @@ pub fn run(command: Command) -> Outcome {
             timeout,
             json,
         } => crate::sync_commands::wait(&names, all, timeout, json),
+        Command::Bridge {
+            export,
+            import,
+            prefix,
+            listen,
+            connect,
+            config,
+            multicast,
+            best_effort,
+            buffer,
+            json,
+        } => {
+            let mut builder = filemap_zenoh::Bridge::builder()
+                .prefix(prefix)
+                .multicast_scouting(multicast)
+                .best_effort(best_effort)
+                .buffer(buffer, 64 << 20);
+            for name in export {
+                builder = builder.export(name);
+            }
+            for name in import {
+                builder = builder.import(name);
+            }
+            for endpoint in listen {
+                builder = builder.listen(endpoint);
+            }
+            for endpoint in connect {
+                builder = builder.connect(endpoint);
+            }
+            if let Some(file) = config {
+                builder = builder.config_file(file);
+            }
+            crate::bridge::run(builder, json)
+        }
         Command::Event { action } => crate::sync_commands::event(action),
         Command::Sem { action } => crate::sync_commands::sem(action),
         Command::Bench {

@@ -3,6 +3,7 @@
 //!
 //! Errors are one line on stderr and exit code 1; usage errors exit 2 (clap's convention).
 
+mod bridge;
 mod commands;
 mod demo;
 mod names;
@@ -197,6 +198,44 @@ enum Command {
         #[arg(long, value_parser = units::parse_duration)]
         timeout: Option<std::time::Duration>,
         /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bridge topics to other machines over Zenoh until interrupted: --export sends what
+    /// local topics carry to the Zenoh keys PREFIX/NAME, --import republishes what those
+    /// keys carry into local topics. Logs to stderr; prints each topic's counters when it
+    /// stops (messages, dropped, missed).
+    Bridge {
+        /// A local topic to export, or a pattern (`*`, `?`) matching topics, also those
+        /// made later.
+        #[arg(long, value_name = "NAME")]
+        export: Vec<String>,
+        /// A topic to import from Zenoh into a local topic of the same name, or a pattern.
+        #[arg(long, value_name = "NAME")]
+        import: Vec<String>,
+        /// The first chunk of the Zenoh keys.
+        #[arg(long, default_value = "filemap")]
+        prefix: String,
+        /// A Zenoh endpoint to listen on (e.g. tcp/0.0.0.0:7447).
+        #[arg(long, value_name = "ENDPOINT")]
+        listen: Vec<String>,
+        /// A Zenoh endpoint to connect to (e.g. tcp/192.0.2.1:7447); retried until it answers.
+        #[arg(long, value_name = "ENDPOINT")]
+        connect: Vec<String>,
+        /// A Zenoh configuration file (JSON5), e.g. to reach a zenohd router.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Turn Zenoh's multicast scouting on (off by default).
+        #[arg(long)]
+        multicast: bool,
+        /// Best-effort delivery: drop under congestion instead of waiting.
+        #[arg(long)]
+        best_effort: bool,
+        /// How many messages an export holds while the network is slow or down, before it
+        /// drops the oldest.
+        #[arg(long, default_value_t = 10_000)]
+        buffer: usize,
+        /// Print the counters as JSON when stopping.
         #[arg(long)]
         json: bool,
     },

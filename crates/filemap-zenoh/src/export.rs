@@ -1,0 +1,198 @@
+//! Exporting one local topic: a reader thread subscribes to the topic and moves each
+//! message into a bounded buffer, and a sender thread puts them to the topic's Zenoh key.
+//! The reader never waits for the network, so a link that stops answering never holds up
+//! the local publisher: once the buffer is full, the oldest message is dropped and counted.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use filemap::topic::Subscriber;
+use filemap::{Error, Name};
+use zenoh::qos::CongestionControl;
+use zenoh::{Session, Wait};
+
+use crate::{wire, Log, Settings};
+
+/// How long a thread waits at a time before it looks whether the bridge is stopping.
+pub(crate) const STOP_CHECK: Duration = Duration::from_millis(100);
+
+/// One exported topic's counters.
+#[derive(Debug, Default)]
+pub(crate) struct ExportCounters {
+    /// Messages put to Zenoh.
+    pub(crate) forwarded: AtomicU64,
+    /// Messages dropped because the buffer was full (the network was too slow, or down).
+    pub(crate) dropped: AtomicU64,
+    /// Messages the topic overwrote before the reader got them (`DropOldest` topics).
+    pub(crate) lagged: AtomicU64,
+}
+
+/// The messages read and not yet put, oldest first, and their bytes.
+#[derive(Default)]
+struct Buffer {
+    messages: VecDeque<(u64, Vec<u8>)>,
+    bytes: usize,
+}
+
+/// The buffer between the two threads.
+struct Queue {
+    buffer: Mutex<Buffer>,
+    ready: Condvar,
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Buffer> {
+        self.buffer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running export: its threads end when `stop` is set.
+pub(crate) struct Export {
+    pub(crate) counters: Arc<ExportCounters>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Export {
+    /// Waits for the threads (after the bridge's stop flag was set).
+    pub(crate) fn join(self) {
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts exporting `subscriber`'s topic to `key`.
+pub(crate) fn start(
+    session: &Session,
+    subscriber: Subscriber,
+    key: String,
+    settings: &Settings,
+    stop: Arc<AtomicBool>,
+    log: Log,
+) -> Result<Export, zenoh::Error> {
+    let publisher = session
+        .declare_publisher(key.clone())
+        .congestion_control(if settings.reliable {
+            CongestionControl::Block
+        } else {
+            CongestionControl::Drop
+        })
+        .wait()?;
+    let counters = Arc::new(ExportCounters::default());
+    let queue = Arc::new(Queue {
+        buffer: Mutex::new(Buffer::default()),
+        ready: Condvar::new(),
+    });
+    let name = subscriber.name().clone();
+    let reader = {
+        let (queue, counters, stop, log) =
+            (queue.clone(), counters.clone(), stop.clone(), log.clone());
+        let limits = (settings.buffer_messages, settings.buffer_bytes);
+        std::thread::Builder::new()
+            .name(format!("export {name}"))
+            .spawn(move || read(subscriber, &queue, limits, &counters, &stop, &log))
+            .map_err(|e| zenoh::Error::from(e.to_string()))?
+    };
+    let sender = {
+        let (counters, origin) = (counters.clone(), settings.origin.clone());
+        std::thread::Builder::new()
+            .name(format!("put {key}"))
+            .spawn(move || {
+                while let Some((seq, message)) = next(&queue, &stop) {
+                    let put = publisher
+                        .put(message)
+                        .attachment(wire::attachment(seq, &origin))
+                        .wait();
+                    match put {
+                        Ok(()) => counters.forwarded.fetch_add(1, Ordering::Relaxed),
+                        Err(e) => {
+                            log(&format!("putting a message of {name} to {key} failed: {e}"));
+                            counters.dropped.fetch_add(1, Ordering::Relaxed)
+                        }
+                    };
+                }
+            })
+            .map_err(|e| zenoh::Error::from(e.to_string()))?
+    };
+    Ok(Export {
+        counters,
+        threads: vec![reader, sender],
+    })
+}
+
+/// The reader: every message of the topic into the buffer, dropping the oldest when it
+/// holds `limits` (messages, bytes) already.
+fn read(
+    mut subscriber: Subscriber,
+    queue: &Queue,
+    (max_messages, max_bytes): (usize, usize),
+    counters: &ExportCounters,
+    stop: &AtomicBool,
+    log: &Log,
+) {
+    let name = subscriber.name().clone();
+    while !stop.load(Ordering::Relaxed) {
+        let message = match subscriber.recv_timeout(STOP_CHECK) {
+            Ok(sample) => sample.to_vec().map(|bytes| (sample.seq(), bytes)),
+            Err(e) => Err(e),
+        };
+        match message {
+            Ok((seq, bytes)) => {
+                let mut buffer = queue.lock();
+                buffer.bytes += bytes.len();
+                buffer.messages.push_back((seq, bytes));
+                while buffer.messages.len() > max_messages
+                    || (buffer.bytes > max_bytes && buffer.messages.len() > 1)
+                {
+                    if let Some((_, old)) = buffer.messages.pop_front() {
+                        buffer.bytes -= old.len();
+                        counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                drop(buffer);
+                queue.ready.notify_one();
+            }
+            Err(Error::Timeout { .. }) => {}
+            Err(Error::Lagged { missed, .. }) => {
+                counters.lagged.fetch_add(missed, Ordering::Relaxed);
+            }
+            Err(Error::Disconnected { .. }) => {
+                // The publisher is gone: a new one may come; look again in a moment.
+                std::thread::sleep(STOP_CHECK);
+            }
+            Err(e) => {
+                log(&format!("reading {name}: {e}"));
+                std::thread::sleep(STOP_CHECK);
+            }
+        }
+    }
+    queue.ready.notify_all();
+}
+
+/// The next message to put, waiting for one; `None` once the bridge stops.
+fn next(queue: &Queue, stop: &AtomicBool) -> Option<(u64, Vec<u8>)> {
+    let mut buffer = queue.lock();
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        if let Some((seq, message)) = buffer.messages.pop_front() {
+            buffer.bytes -= message.len();
+            return Some((seq, message));
+        }
+        buffer = queue
+            .ready
+            .wait_timeout(buffer, STOP_CHECK)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
+}
+
+/// Opens `name` as a subscriber of its topic from now on (not its history: the far side
+/// gets what is published while the bridge runs).
+pub(crate) fn subscribe(name: &Name) -> filemap::Result<Subscriber> {
+    Subscriber::open_latest(name.clone())
+}

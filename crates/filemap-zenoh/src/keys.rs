@@ -1,0 +1,145 @@
+//! Names and keys: a filemap name's Zenoh key (`PREFIX/NAME`, with the characters Zenoh
+//! keys reserve escaped), the name a key stands for, and the name patterns of `--export`
+//! and `--import` (`*` for any run of characters, `?` for one).
+
+/// The characters a Zenoh key chunk cannot hold as they are (`*`, `$`, `#`, `?` are
+/// wildcards or reserved), and `%`, which starts an escape.
+const ESCAPED: [char; 5] = ['%', '*', '$', '#', '?'];
+
+/// The Zenoh key for the topic `base` (a filemap name without its scope): `prefix/base`,
+/// each reserved character written as `%` and its two hex digits.
+pub fn key_for(prefix: &str, base: &str) -> String {
+    let mut key = String::with_capacity(prefix.len() + 1 + base.len());
+    key.push_str(prefix);
+    key.push('/');
+    for c in base.chars() {
+        if ESCAPED.contains(&c) {
+            key.push_str(&format!("%{:02X}", c as u32));
+        } else {
+            key.push(c);
+        }
+    }
+    key
+}
+
+/// The topic name a key under `prefix` stands for; `None` if the key is not one
+/// ([`key_for`]'s inverse).
+pub fn name_for(prefix: &str, key: &str) -> Option<String> {
+    let chunk = key.strip_prefix(prefix)?.strip_prefix('/')?;
+    if chunk.is_empty() || chunk.contains('/') {
+        return None;
+    }
+    let mut name = String::with_capacity(chunk.len());
+    let mut chars = chunk.chars();
+    while let Some(c) = chars.next() {
+        if c == '%' {
+            let hex: String = chars.by_ref().take(2).collect();
+            let code = u32::from_str_radix(&hex, 16).ok()?;
+            name.push(char::from_u32(code).filter(|c| ESCAPED.contains(c))?);
+        } else {
+            name.push(c);
+        }
+    }
+    Some(name)
+}
+
+/// The Zenoh key expression that covers every key of the names `pattern` matches: the
+/// pattern's key with its wildcards as `$*` (any part of a chunk), or `prefix/*` if it
+/// is only wildcards. Matching names are then told apart with [`matches`].
+pub fn key_expr_for(prefix: &str, pattern: &str) -> String {
+    if !is_pattern(pattern) {
+        return key_for(prefix, pattern);
+    }
+    if pattern.chars().all(|c| c == '*' || c == '?') {
+        return format!("{prefix}/*");
+    }
+    let mut expr = format!("{prefix}/");
+    let mut last_wild = false;
+    for part in pattern.split_inclusive(['*', '?']) {
+        let literal = part.trim_end_matches(['*', '?']);
+        if !literal.is_empty() {
+            expr.push_str(&key_for("", literal)[1..]);
+            last_wild = false;
+        }
+        if literal.len() < part.len() && !last_wild {
+            expr.push_str("$*");
+            last_wild = true;
+        }
+    }
+    expr
+}
+
+/// Whether `pattern` has wildcards.
+pub fn is_pattern(pattern: &str) -> bool {
+    pattern.contains(['*', '?'])
+}
+
+/// Whether `name` matches `pattern` (`*`: any run of characters, `?`: one).
+pub fn matches(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // The classic two-pointer glob match, with backtracking to the last `*`.
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while j < n.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == n[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some((i, j));
+            i += 1;
+        } else if let Some((si, sj)) = star {
+            i = si + 1;
+            j = sj + 1;
+            star = Some((si, sj + 1));
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_through_escapes() {
+        for name in ["temp", "a*b", "50%", "x$y#z?", "ünïcode"] {
+            let key = key_for("filemap", name);
+            assert!(!key[8..].contains(['*', '$', '#', '?']), "{key}");
+            assert_eq!(name_for("filemap", &key).as_deref(), Some(name));
+        }
+        assert_eq!(key_for("filemap", "a*b"), "filemap/a%2Ab");
+        assert_eq!(name_for("filemap", "other/x"), None);
+        assert_eq!(name_for("filemap", "filemap/a/b"), None);
+        assert_eq!(
+            name_for("filemap", "filemap/%41"),
+            None,
+            "not an escape of ours"
+        );
+        assert_eq!(name_for("filemap", "filemap/%4"), None);
+    }
+
+    #[test]
+    fn patterns_match_like_globs() {
+        assert!(matches("sensors-*", "sensors-temp"));
+        assert!(matches("sensors-*", "sensors-"));
+        assert!(!matches("sensors-*", "sensor"));
+        assert!(matches("*-temp", "room1-temp"));
+        assert!(matches("a?c", "abc"));
+        assert!(!matches("a?c", "ac"));
+        assert!(matches("*", "anything"));
+        assert!(matches("a*b*c", "aXbYbZc"));
+        assert!(!matches("a*b*c", "aXbY"));
+        assert!(matches("exact", "exact") && !matches("exact", "exact2"));
+    }
+
+    #[test]
+    fn key_expressions_cover_their_patterns() {
+        assert_eq!(key_expr_for("filemap", "temp"), "filemap/temp");
+        assert_eq!(key_expr_for("filemap", "*"), "filemap/*");
+        assert_eq!(key_expr_for("filemap", "sensors-*"), "filemap/sensors-$*");
+        assert_eq!(key_expr_for("filemap", "a*b?c"), "filemap/a$*b$*c");
+        assert_eq!(key_expr_for("filemap", "**x"), "filemap/$*x");
+    }
+}

@@ -1,0 +1,506 @@
+//! # filemap-zenoh
+//!
+//! Bridges filemap topics between machines over [Zenoh](https://zenoh.io), the
+//! publish-subscribe protocol ROS 2 and iceoryx2's gateway use: run a [`Bridge`] on each
+//! host; one exports local topics to Zenoh keys (`filemap/NAME`), the other imports those
+//! keys into local topics of the same name. `filemap bridge` is this crate from the shell.
+//!
+//! - **What travels**: each message's bytes as the sample's payload, untouched; the
+//!   message's sequence number in its topic and the exporting bridge's id in the sample's
+//!   attachment ([`wire`]), so that the importing side tells gaps. A plain Zenoh program
+//!   in any language can publish into and subscribe to filemap topics.
+//! - **Order and reliability**: each topic's messages are put in order on one Zenoh
+//!   publisher; reliable by default (Zenoh's TCP transport and `CongestionControl::Block`),
+//!   best-effort on request (`CongestionControl::Drop`).
+//! - **Faults**: an export reads its topic into a bounded buffer and never waits for the
+//!   network, so a link that stops answering never holds up the local publisher; past the
+//!   bound, the oldest message is dropped and counted. Zenoh reconnects when the link comes
+//!   back. The importing side reports every gap in the sequence numbers it sees, exactly.
+//! - **No loops**: an import only takes other sessions' samples, and a bridge does not
+//!   export the topics it imports into.
+//! - **Zenoh settings**: peer mode with `listen` and `connect` endpoints, multicast
+//!   scouting off unless asked for, or a Zenoh configuration file (for a `zenohd` router
+//!   deployment: connect to the router, in client or peer mode, as the file says).
+//!
+//! ```no_run
+//! use filemap_zenoh::Bridge;
+//! // Host A: export the local topic "temperature", listen for the other host.
+//! let a = Bridge::builder()
+//!     .export("temperature")
+//!     .listen("tcp/0.0.0.0:7447")
+//!     .start()?;
+//! // Host B: import it, connecting to host A.
+//! let b = Bridge::builder()
+//!     .import("temperature")
+//!     .connect("tcp/192.0.2.1:7447")
+//!     .start()?;
+//! # Ok::<(), filemap_zenoh::BridgeError>(())
+//! ```
+
+mod export;
+mod import;
+pub mod keys;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use filemap::{Kind, Name};
+use zenoh::Wait;
+
+/// Where the bridge's log lines go.
+pub(crate) type Log = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How often the bridge looks for new local topics that an export pattern matches.
+const SCAN_INTERVAL: Duration = Duration::from_millis(500);
+
+/// What went wrong starting a bridge.
+#[derive(Debug)]
+pub enum BridgeError {
+    /// Zenoh refused a setting or could not open the session.
+    Zenoh(String),
+    /// A local object could not be opened.
+    Filemap(filemap::Error),
+    /// A setting is not valid.
+    Setting(String),
+}
+
+impl fmt::Display for BridgeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BridgeError::Zenoh(e) => write!(f, "zenoh: {e}"),
+            BridgeError::Filemap(e) => write!(f, "{e}"),
+            BridgeError::Setting(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for BridgeError {}
+
+impl From<filemap::Error> for BridgeError {
+    fn from(e: filemap::Error) -> Self {
+        BridgeError::Filemap(e)
+    }
+}
+
+fn zenoh_error(e: impl fmt::Display) -> BridgeError {
+    BridgeError::Zenoh(e.to_string())
+}
+
+/// The settings every part of a bridge reads.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) prefix: String,
+    pub(crate) reliable: bool,
+    pub(crate) buffer_messages: usize,
+    pub(crate) buffer_bytes: usize,
+    pub(crate) topic_capacity: u64,
+    /// This bridge's id, in the attachments of what it exports.
+    pub(crate) origin: String,
+}
+
+/// Builds a [`Bridge`]: what to export and import, and how to reach the other hosts.
+#[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until started"]
+pub struct BridgeBuilder {
+    settings: Settings,
+    exports: Vec<String>,
+    imports: Vec<String>,
+    listen: Vec<String>,
+    connect: Vec<String>,
+    config_file: Option<PathBuf>,
+    multicast: bool,
+}
+
+impl BridgeBuilder {
+    /// Exports the local topic `name`, or every local topic the pattern matches (`*` any
+    /// run of characters, `?` one), including those made after the bridge started.
+    pub fn export(mut self, name: impl Into<String>) -> Self {
+        self.exports.push(name.into());
+        self
+    }
+
+    /// Imports the Zenoh key of `name` (or of every name the pattern matches) into the
+    /// local topic of that name, made if it does not exist.
+    pub fn import(mut self, name: impl Into<String>) -> Self {
+        self.imports.push(name.into());
+        self
+    }
+
+    /// The first chunk of every key (default `filemap`).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.settings.prefix = prefix.into();
+        self
+    }
+
+    /// A Zenoh endpoint to listen on, e.g. `tcp/0.0.0.0:7447`.
+    pub fn listen(mut self, endpoint: impl Into<String>) -> Self {
+        self.listen.push(endpoint.into());
+        self
+    }
+
+    /// A Zenoh endpoint to connect to, e.g. `tcp/192.0.2.1:7447` (retried until it
+    /// answers, and again whenever the link is lost).
+    pub fn connect(mut self, endpoint: impl Into<String>) -> Self {
+        self.connect.push(endpoint.into());
+        self
+    }
+
+    /// A Zenoh configuration file (JSON5), the base the other settings are added to.
+    pub fn config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config_file = Some(path.into());
+        self
+    }
+
+    /// Turns Zenoh's multicast scouting on (off by default, without a configuration file).
+    pub fn multicast_scouting(mut self, on: bool) -> Self {
+        self.multicast = on;
+        self
+    }
+
+    /// Best-effort delivery: under congestion Zenoh drops instead of waiting (default:
+    /// reliable).
+    pub fn best_effort(mut self, on: bool) -> Self {
+        self.settings.reliable = !on;
+        self
+    }
+
+    /// How many messages (and bytes) an export holds while the network is slow or down
+    /// before it drops the oldest (default 10,000 messages, 64 MiB).
+    pub fn buffer(mut self, messages: usize, bytes: usize) -> Self {
+        self.settings.buffer_messages = messages.max(1);
+        self.settings.buffer_bytes = bytes.max(1);
+        self
+    }
+
+    /// The capacity of the local topics an import makes (default 1 MiB).
+    pub fn topic_capacity(mut self, bytes: u64) -> Self {
+        self.settings.topic_capacity = bytes;
+        self
+    }
+
+    /// Starts the bridge, logging to standard error.
+    pub fn start(self) -> Result<Bridge, BridgeError> {
+        self.start_with_log(|line| eprintln!("filemap bridge: {line}"))
+    }
+
+    /// Starts the bridge with its log lines going to `log`.
+    pub fn start_with_log(
+        self,
+        log: impl Fn(&str) + Send + Sync + 'static,
+    ) -> Result<Bridge, BridgeError> {
+        Bridge::start(self, Arc::new(log))
+    }
+
+    fn zenoh_config(&self) -> Result<zenoh::Config, BridgeError> {
+        let mut config = match &self.config_file {
+            Some(path) => zenoh::Config::from_file(path).map_err(zenoh_error)?,
+            None => {
+                let mut config = zenoh::Config::default();
+                config
+                    .insert_json5("mode", "\"peer\"")
+                    .map_err(zenoh_error)?;
+                config
+                    .insert_json5(
+                        "scouting/multicast/enabled",
+                        if self.multicast { "true" } else { "false" },
+                    )
+                    .map_err(zenoh_error)?;
+                // A put that waits for room in a stalled link's queue closes the session
+                // after 5 s by default, losing what it queued; the exports buffer on their
+                // own, so let it wait longer (the link's lease still ends a dead link).
+                config
+                    .insert_json5(
+                        "transport/link/tx/queue/congestion_control/block/wait_before_close",
+                        "30000000",
+                    )
+                    .map_err(zenoh_error)?;
+                config
+            }
+        };
+        if self.config_file.is_some() && self.multicast {
+            config
+                .insert_json5("scouting/multicast/enabled", "true")
+                .map_err(zenoh_error)?;
+        }
+        let list = |endpoints: &[String]| {
+            let quoted: Vec<String> = endpoints.iter().map(|e| format!("{e:?}")).collect();
+            format!("[{}]", quoted.join(","))
+        };
+        if !self.listen.is_empty() {
+            config
+                .insert_json5("listen/endpoints", &list(&self.listen))
+                .map_err(zenoh_error)?;
+        }
+        if !self.connect.is_empty() {
+            config
+                .insert_json5("connect/endpoints", &list(&self.connect))
+                .map_err(zenoh_error)?;
+        }
+        Ok(config)
+    }
+}
+
+/// A running bridge (see the crate's docs); stops when dropped or [`stop`](Bridge::stop)ped.
+pub struct Bridge {
+    stop: Arc<AtomicBool>,
+    exports: Arc<Mutex<HashMap<String, export::Export>>>,
+    imported: import::Imported,
+    imports: Vec<import::Import>,
+    scanner: Option<JoinHandle<()>>,
+    session: Option<zenoh::Session>,
+    origin: String,
+}
+
+impl fmt::Debug for Bridge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bridge")
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+/// One topic's counters, as [`Bridge::stats`] reports them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicStats {
+    /// The local topic.
+    pub name: String,
+    /// Exported (true) or imported (false).
+    pub exported: bool,
+    /// Messages put to Zenoh (exports) or published locally (imports).
+    pub messages: u64,
+    /// Exports: messages dropped because the buffer was full; imports: samples that could
+    /// not be published locally.
+    pub dropped: u64,
+    /// Exports: messages the topic overwrote before the bridge read them; imports:
+    /// messages missing between those received (the gaps reported).
+    pub missed: u64,
+}
+
+impl Bridge {
+    /// A builder with the defaults: prefix `filemap`, peer mode, no multicast scouting,
+    /// reliable.
+    pub fn builder() -> BridgeBuilder {
+        BridgeBuilder {
+            settings: Settings {
+                prefix: "filemap".into(),
+                reliable: true,
+                buffer_messages: 10_000,
+                buffer_bytes: 64 << 20,
+                topic_capacity: 1 << 20,
+                origin: origin_id(),
+            },
+            exports: Vec::new(),
+            imports: Vec::new(),
+            listen: Vec::new(),
+            connect: Vec::new(),
+            config_file: None,
+            multicast: false,
+        }
+    }
+
+    fn start(builder: BridgeBuilder, log: Log) -> Result<Bridge, BridgeError> {
+        if builder.exports.is_empty() && builder.imports.is_empty() {
+            return Err(BridgeError::Setting(
+                "nothing to bridge: give at least one export or import".into(),
+            ));
+        }
+        if builder.settings.prefix.is_empty()
+            || builder.settings.prefix.contains(['*', '$', '#', '?'])
+        {
+            return Err(BridgeError::Setting(format!(
+                "prefix {:?} is not a Zenoh key chunk",
+                builder.settings.prefix
+            )));
+        }
+        for pattern in builder.exports.iter().chain(&builder.imports) {
+            Name::new(pattern.replace(['*', '?'], "x").as_str())?;
+        }
+        let config = builder.zenoh_config()?;
+        let session = zenoh::open(config).wait().map_err(zenoh_error)?;
+        let settings = builder.settings.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let imported: import::Imported = Arc::default();
+        let mut imports = Vec::new();
+        for pattern in &builder.imports {
+            imports.push(
+                import::start(
+                    &session,
+                    pattern.clone(),
+                    &settings,
+                    imported.clone(),
+                    stop.clone(),
+                    log.clone(),
+                )
+                .map_err(zenoh_error)?,
+            );
+        }
+        let exports: Arc<Mutex<HashMap<String, export::Export>>> = Arc::default();
+        let scanner = {
+            let (session, exports, imported, stop) = (
+                session.clone(),
+                exports.clone(),
+                imported.clone(),
+                stop.clone(),
+            );
+            let patterns = builder.exports.clone();
+            std::thread::Builder::new()
+                .name("export scan".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        scan(
+                            &patterns, &session, &settings, &exports, &imported, &stop, &log,
+                        );
+                        std::thread::sleep(SCAN_INTERVAL);
+                    }
+                })
+                .map_err(|e| BridgeError::Setting(e.to_string()))?
+        };
+        Ok(Bridge {
+            stop,
+            exports,
+            imported,
+            imports,
+            scanner: Some(scanner),
+            session: Some(session),
+            origin: builder.settings.origin,
+        })
+    }
+
+    /// This bridge's id (in the attachments of what it exports).
+    pub fn id(&self) -> &str {
+        &self.origin
+    }
+
+    /// Each bridged topic's counters, exports first, by name.
+    pub fn stats(&self) -> Vec<TopicStats> {
+        let mut stats: Vec<TopicStats> = lock(&self.exports)
+            .iter()
+            .map(|(name, e)| TopicStats {
+                name: name.clone(),
+                exported: true,
+                messages: e.counters.forwarded.load(Ordering::Relaxed),
+                dropped: e.counters.dropped.load(Ordering::Relaxed),
+                missed: e.counters.lagged.load(Ordering::Relaxed),
+            })
+            .collect();
+        stats.extend(lock(&self.imported).iter().map(|(name, c)| TopicStats {
+            name: name.clone(),
+            exported: false,
+            messages: c.published.load(Ordering::Relaxed),
+            dropped: c.refused.load(Ordering::Relaxed),
+            missed: c.gaps.load(Ordering::Relaxed),
+        }));
+        stats.sort_by(|a, b| (!a.exported, &a.name).cmp(&(!b.exported, &b.name)));
+        stats
+    }
+
+    /// Stops the bridge: its threads end, and its Zenoh session closes.
+    pub fn stop(mut self) {
+        self.shut_down();
+    }
+
+    fn shut_down(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(scanner) = self.scanner.take() {
+            let _ = scanner.join();
+        }
+        for (_, export) in lock(&self.exports).drain() {
+            export.join();
+        }
+        for import in self.imports.drain(..) {
+            import.join();
+        }
+        if let Some(session) = self.session.take() {
+            let _ = session.close().wait();
+        }
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Starts exporting every local topic the patterns name that is not exported yet, and
+/// not one this bridge imports into.
+fn scan(
+    patterns: &[String],
+    session: &zenoh::Session,
+    settings: &Settings,
+    exports: &Mutex<HashMap<String, export::Export>>,
+    imported: &import::Imported,
+    stop: &Arc<AtomicBool>,
+    log: &Log,
+) {
+    let mut candidates: Vec<String> = patterns
+        .iter()
+        .filter(|p| !keys::is_pattern(p))
+        .cloned()
+        .collect();
+    if patterns.iter().any(|p| keys::is_pattern(p)) {
+        match filemap::namespace::list() {
+            Ok(entries) => candidates.extend(
+                entries
+                    .into_iter()
+                    .filter(|e| e.kind == Some(Kind::Topic))
+                    .filter_map(|e| Name::new(e.name.as_str()).ok())
+                    .map(|n| n.base().to_string())
+                    .filter(|base| patterns.iter().any(|p| keys::matches(p, base))),
+            ),
+            Err(e) => log(&format!(
+                "listing the namespace for the export patterns: {e}"
+            )),
+        }
+    }
+    for base in candidates {
+        if lock(exports).contains_key(&base) || lock(imported).contains_key(&base) {
+            continue;
+        }
+        let Ok(name) = Name::new(base.as_str()) else {
+            continue;
+        };
+        // A topic that does not exist yet is looked for again at the next scan.
+        let Ok(subscriber) = export::subscribe(&name) else {
+            continue;
+        };
+        let key = keys::key_for(&settings.prefix, &base);
+        match export::start(
+            session,
+            subscriber,
+            key.clone(),
+            settings,
+            stop.clone(),
+            log.clone(),
+        ) {
+            Ok(export) => {
+                log(&format!("exporting {base} to {key}"));
+                lock(exports).insert(base, export);
+            }
+            Err(e) => log(&format!("cannot export {base}: {e}")),
+        }
+    }
+}
+
+/// This bridge's id: the host's name and the namespace's directory. The same for a
+/// bridge restarted on that host, so that the far side counts what was missed meanwhile
+/// as a gap in the sequence it already follows.
+fn origin_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    format!("{host}:{}", filemap::namespace::directory().display())
+}
