@@ -492,7 +492,8 @@ fn scan(
     }
 }
 
-/// This bridge's id: the host's name and the namespace's directory. The same for a
+/// This bridge's id: the host's name and the namespace's directory (Windows: the user's
+/// name, whose session the namespace is). The same for a
 /// bridge restarted on that host, so that the far side counts what was missed meanwhile
 /// as a gap in the sequence it already follows.
 fn origin_id() -> String {
@@ -502,5 +503,10 @@ fn origin_id() -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "host".into());
-    format!("{host}:{}", filemap::namespace::directory().display())
+    #[cfg(unix)]
+    let namespace = filemap::namespace::directory().display().to_string();
+    // Windows: the namespace is the session's (and the machine's, for Global\ names).
+    #[cfg(windows)]
+    let namespace = std::env::var("USERNAME").unwrap_or_default();
+    format!("{host}:{namespace}")
 }

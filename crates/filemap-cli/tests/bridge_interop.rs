@@ -1,0 +1,153 @@
+//! `filemap bridge` and plain Zenoh programs: a Zenoh session written against the zenoh
+//! crate alone (not filemap) subscribes to what a local filemap topic carries and
+//! publishes into another local topic, through a bridge on 127.0.0.1. On Linux and under
+//! Wine. Every wait is bounded.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Ns, PATIENCE};
+use zenoh::Wait;
+
+const COUNT: usize = 200;
+
+/// A `filemap bridge` process, killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn plain_zenoh_programs_exchange_messages_with_filemap_topics() {
+    let ns = Ns::new();
+    let port = 40_000 + std::process::id() % 20_000;
+    let endpoint = format!("tcp/127.0.0.1:{port}");
+    let _bridge = Running(
+        ns.cmd(&[
+            "bridge", "--export", "out", "--import", "in", "--listen", &endpoint,
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    // The plain Zenoh program: peer mode, no scouting, connected to the bridge.
+    let mut config = zenoh::Config::default();
+    config.insert_json5("mode", "\"peer\"").unwrap();
+    config
+        .insert_json5("scouting/multicast/enabled", "false")
+        .unwrap();
+    config
+        .insert_json5("connect/endpoints", &format!("[\"{endpoint}\"]"))
+        .unwrap();
+    let session = zenoh::open(config).wait().unwrap();
+    let zenoh_sub = session.declare_subscriber("filemap/out").wait().unwrap();
+
+    // filemap → Zenoh: a local publisher's lines arrive as samples, in order, with the
+    // bridge's attachment (magic, sequence number, origin).
+    let mut publisher = ns
+        .cmd(&["pub", "out", "--create", "--wait-for", "1"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut input = publisher.stdin.take().unwrap();
+    let started = Instant::now();
+    let mut connected = false;
+    for _ in 0..600 {
+        writeln!(input, "warm-up").unwrap();
+        input.flush().unwrap();
+        if zenoh_sub
+            .recv_timeout(Duration::from_millis(100))
+            .unwrap()
+            .is_some()
+        {
+            connected = true;
+            break;
+        }
+    }
+    assert!(connected, "no sample reached the plain subscriber in 60 s");
+    for i in 0..COUNT {
+        writeln!(input, "message {i}").unwrap();
+    }
+    drop(input);
+    assert!(common::wait_within(&mut publisher, "filemap pub").success());
+    let mut next = 0;
+    let mut last_seq = None;
+    while next < COUNT {
+        let left = PATIENCE.saturating_sub(started.elapsed());
+        let sample = zenoh_sub
+            .recv_timeout(left)
+            .unwrap()
+            .expect("the messages reach the plain subscriber");
+        let payload = sample.payload().to_bytes().into_owned();
+        if payload == b"warm-up" {
+            continue;
+        }
+        assert_eq!(payload, format!("message {next}").into_bytes());
+        let attachment = sample.attachment().expect("an attachment").to_bytes();
+        assert_eq!(&attachment[..4], b"FMB1");
+        let seq = u64::from_le_bytes(attachment[4..12].try_into().unwrap());
+        assert!(
+            last_seq.is_none_or(|s| seq == s + 1),
+            "consecutive sequence numbers"
+        );
+        last_seq = Some(seq);
+        next += 1;
+    }
+
+    // Zenoh → filemap: plain puts (no attachment) arrive on the local topic, in order.
+    let subscriber = ns
+        .cmd(&["sub", "in", "--create", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut subscriber = Running(subscriber);
+    let (tx, lines) = std::sync::mpsc::channel();
+    let stdout = subscriber.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let zenoh_pub = session.declare_publisher("filemap/in").wait().unwrap();
+    let mut connected = false;
+    for _ in 0..600 {
+        zenoh_pub.put("warm-up").wait().unwrap();
+        if lines.recv_timeout(Duration::from_millis(100)).is_ok() {
+            connected = true;
+            break;
+        }
+    }
+    assert!(
+        connected,
+        "no plain put reached the local subscriber in 60 s"
+    );
+    for i in 0..COUNT {
+        zenoh_pub.put(format!("put {i}")).wait().unwrap();
+    }
+    let mut next = 0;
+    while next < COUNT {
+        let left = PATIENCE.saturating_sub(started.elapsed());
+        let line = lines
+            .recv_timeout(left)
+            .expect("the puts reach the local subscriber");
+        let message = common::json(&line)["message"].as_str().unwrap().to_string();
+        if message == "warm-up" {
+            continue;
+        }
+        assert_eq!(message, format!("put {i}", i = next));
+        next += 1;
+    }
+    session.close().wait().unwrap();
+}
