@@ -382,3 +382,95 @@ fn a_topic_crosses_two_bridges_intact_and_gaps_are_reported_exactly() {
     }
     drop(link);
 }
+
+#[test]
+fn a_killed_and_restarted_bridge_resumes_and_the_far_side_counts_the_gap() {
+    let (a, b) = (Ns::new(), Ns::new());
+    let port = 20_000 + (std::process::id() + 7_919) % 20_000;
+    let endpoint = format!("tcp/127.0.0.1:{port}");
+    let mut sub = b
+        .cmd(&["sub", "t", "--create", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let received = lines_of(sub.stdout.take().unwrap());
+    let export_args = ["--export", "t", "--listen", endpoint.as_str()];
+    let exporter = Bridge::start(&a, None, &export_args);
+    let importer = Bridge::start(&b, None, &["--import", "t", "--connect", &endpoint]);
+    let mut publisher = a
+        .cmd(&["pub", "t", "--create", "--wait-for", "1"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    exporter.wait_for("exporting t");
+    let mut input = publisher.stdin.take().unwrap();
+    // Connected once a warm-up message crosses (bounded in count).
+    let mut crossed = false;
+    for _ in 0..600 {
+        writeln!(input, "warm-up").unwrap();
+        input.flush().unwrap();
+        if received.recv_timeout(Duration::from_millis(100)).is_ok() {
+            crossed = true;
+            break;
+        }
+    }
+    assert!(crossed, "no message crossed the bridges within 60 s");
+    let mut published = 0u32;
+    let mut publish = |input: &mut std::process::ChildStdin, n: u32| {
+        for _ in 0..n {
+            writeln!(input, "{}", message(published)).unwrap();
+            published += 1;
+        }
+        input.flush().unwrap();
+    };
+    publish(&mut input, 1_000);
+    // kill -9 the exporting bridge; the publisher goes on; a new bridge takes over.
+    let mut killed = exporter;
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+    publish(&mut input, 1_000);
+    let exporter = Bridge::start(&a, None, &export_args);
+    exporter.wait_for("exporting t");
+    // The importing bridge reconnects (retrying every few seconds): wait for it.
+    exporter.wait_for("subscribed to on the far side");
+    publish(&mut input, 1_000);
+    drop(input);
+    assert!(common::wait_within(&mut publisher, "filemap pub").success());
+    let out = a.with_stdin(&["pub", "t"], b"end\n");
+    assert!(out.status.success());
+    let (mut next_expected, mut got) = (0u32, 0u32);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let row = received
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the end marker arrives");
+        let text = row["message"].as_str().unwrap().to_string();
+        if text == "end" {
+            break;
+        }
+        if text == "warm-up" {
+            continue;
+        }
+        let i: u32 = text[..8].parse().unwrap();
+        assert!(
+            i >= next_expected,
+            "message {i} after {next_expected}: out of order"
+        );
+        assert_eq!(text, message(i), "message {i} damaged");
+        next_expected = i + 1;
+        got += 1;
+    }
+    let (_, _, gaps) = importer.stop("t");
+    drop(exporter);
+    let _ = sub.kill();
+    let _ = sub.wait();
+    println!("    {got} of {published} messages arrived, {gaps} reported missing");
+    assert!(got >= 1_000, "the messages after the restart arrived");
+    assert_eq!(
+        gaps,
+        u64::from(published - got),
+        "the far side reports exactly what it missed while the bridge was down"
+    );
+}

@@ -81,6 +81,21 @@ pub(crate) fn start(
             CongestionControl::Drop
         })
         .wait()?;
+    // Say when the far side subscribes, and when it is gone (a link down, a bridge
+    // stopped): what the export puts meanwhile reaches nobody.
+    let matching_log = (key.clone(), log.clone());
+    publisher
+        .matching_listener()
+        .callback(move |status| {
+            let (key, log) = &matching_log;
+            if status.matching() {
+                log(&format!("{key}: subscribed to on the far side"));
+            } else {
+                log(&format!("{key}: no subscriber on the far side any more"));
+            }
+        })
+        .background()
+        .wait()?;
     let counters = Arc::new(ExportCounters::default());
     let queue = Arc::new(Queue {
         buffer: Mutex::new(Buffer::default()),
