@@ -4,7 +4,7 @@
 //! the local publisher: once the buffer is full, the oldest message is dropped and counted.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -37,11 +37,21 @@ struct Buffer {
     bytes: usize,
 }
 
-/// The buffer between the two threads.
+/// The buffer between the two threads. The sender looks at `queued` for a moment before
+/// it sleeps (a wake-up costs far more than the message), and the reader wakes it only if
+/// it sleeps.
 struct Queue {
     buffer: Mutex<Buffer>,
     ready: Condvar,
+    /// How many messages the buffer holds (read without the lock).
+    queued: AtomicUsize,
+    /// Whether the sender sleeps on `ready` (set and cleared under the lock).
+    asleep: AtomicBool,
 }
+
+/// How many times the sender looks at an empty buffer before it sleeps (some tens of
+/// microseconds).
+const SENDER_SPINS: u32 = 20_000;
 
 impl Queue {
     fn lock(&self) -> std::sync::MutexGuard<'_, Buffer> {
@@ -100,6 +110,8 @@ pub(crate) fn start(
     let queue = Arc::new(Queue {
         buffer: Mutex::new(Buffer::default()),
         ready: Condvar::new(),
+        queued: AtomicUsize::new(0),
+        asleep: AtomicBool::new(false),
     });
     let name = subscriber.name().clone();
     let reader = {
@@ -167,8 +179,12 @@ fn read(
                         counters.dropped.fetch_add(1, Ordering::Relaxed);
                     }
                 }
+                queue.queued.store(buffer.messages.len(), Ordering::Release);
+                let asleep = queue.asleep.load(Ordering::Relaxed);
                 drop(buffer);
-                queue.ready.notify_one();
+                if asleep {
+                    queue.ready.notify_one();
+                }
             }
             Err(Error::Timeout { .. }) => {}
             Err(Error::Lagged { missed, .. }) => {
@@ -189,6 +205,12 @@ fn read(
 
 /// The next message to put, waiting for one; `None` once the bridge stops.
 fn next(queue: &Queue, stop: &AtomicBool) -> Option<(u64, Vec<u8>)> {
+    for _ in 0..SENDER_SPINS {
+        if queue.queued.load(Ordering::Acquire) > 0 || stop.load(Ordering::Relaxed) {
+            break;
+        }
+        std::hint::spin_loop();
+    }
     let mut buffer = queue.lock();
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -196,13 +218,18 @@ fn next(queue: &Queue, stop: &AtomicBool) -> Option<(u64, Vec<u8>)> {
         }
         if let Some((seq, message)) = buffer.messages.pop_front() {
             buffer.bytes -= message.len();
+            queue.queued.store(buffer.messages.len(), Ordering::Release);
             return Some((seq, message));
         }
+        // Under the lock: the reader, which pushes under it too, sees this before it
+        // decides whether to wake the sender.
+        queue.asleep.store(true, Ordering::Relaxed);
         buffer = queue
             .ready
             .wait_timeout(buffer, STOP_CHECK)
             .unwrap_or_else(|p| p.into_inner())
             .0;
+        queue.asleep.store(false, Ordering::Relaxed);
     }
 }
 

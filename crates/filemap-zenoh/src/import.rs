@@ -1,19 +1,17 @@
 //! Importing Zenoh keys into local topics: one Zenoh subscriber per `--import` pattern,
-//! and a thread that publishes each sample it gets on the local topic its key names (the
+//! whose callback publishes each sample it gets on the local topic its key names (the
 //! bridge becomes that topic's publisher). Samples a bridge published carry their topic's
 //! sequence number: a jump in it is a gap (messages the exporting side dropped, or its
 //! topic overwrote), reported and counted, never hidden.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 use filemap::topic::{Publisher, TopicOptions};
 use zenoh::sample::{Locality, Sample};
 use zenoh::{Session, Wait};
 
-use crate::export::STOP_CHECK;
 use crate::{keys, wire, Log, Settings};
 
 /// One imported topic's counters.
@@ -32,55 +30,50 @@ pub(crate) struct ImportCounters {
 /// so that a bridge never sends back what it brought in).
 pub(crate) type Imported = Arc<Mutex<HashMap<String, Arc<ImportCounters>>>>;
 
-/// A running import.
+/// A running import: its Zenoh subscriber, whose callback publishes each sample locally.
 pub(crate) struct Import {
-    thread: JoinHandle<()>,
+    subscriber: zenoh::pubsub::Subscriber<()>,
 }
 
 impl Import {
+    /// Ends the import (the subscriber is undeclared: no callback runs after this).
     pub(crate) fn join(self) {
-        let _ = self.thread.join();
+        let _ = self.subscriber.undeclare().wait();
     }
 }
 
-/// Starts importing the keys of the names `pattern` matches.
+/// Starts importing the keys of the names `pattern` matches. Each sample is published
+/// from Zenoh's callback, on the thread that received it (no hand-off to another thread:
+/// a local topic whose subscribers are slow holds the link up, as a reliable link should).
 pub(crate) fn start(
     session: &Session,
     pattern: String,
     settings: &Settings,
     imported: Imported,
-    stop: Arc<AtomicBool>,
     log: Log,
 ) -> Result<Import, zenoh::Error> {
     let expr = keys::key_expr_for(&settings.prefix, &pattern);
+    let importer = Mutex::new(Importer {
+        pattern,
+        settings: settings.clone(),
+        imported,
+        publishers: HashMap::new(),
+        next_seq: HashMap::new(),
+        refused_names: HashSet::new(),
+        log,
+    });
     // Only other sessions' samples: this bridge's own exports never come back in.
     let subscriber = session
         .declare_subscriber(expr)
         .allowed_origin(Locality::Remote)
-        .wait()?;
-    let settings = settings.clone();
-    let thread = std::thread::Builder::new()
-        .name(format!("import {pattern}"))
-        .spawn(move || {
-            let mut importer = Importer {
-                pattern,
-                settings,
-                imported,
-                publishers: HashMap::new(),
-                next_seq: HashMap::new(),
-                refused_names: HashSet::new(),
-                log,
-            };
-            while !stop.load(Ordering::Relaxed) {
-                match subscriber.recv_timeout(STOP_CHECK) {
-                    Ok(Some(sample)) => importer.take(&sample),
-                    Ok(None) => {}
-                    Err(_) => break,
-                }
-            }
+        .callback(move |sample| {
+            importer
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(&sample)
         })
-        .map_err(|e| zenoh::Error::from(e.to_string()))?;
-    Ok(Import { thread })
+        .wait()?;
+    Ok(Import { subscriber })
 }
 
 struct Importer {

@@ -334,7 +334,6 @@ impl Bridge {
                     pattern.clone(),
                     &settings,
                     imported.clone(),
-                    stop.clone(),
                     log.clone(),
                 )
                 .map_err(zenoh_error)?,
