@@ -1,9 +1,10 @@
 //! `filemap bridge`: runs a Zenoh bridge until interrupted, then prints each bridged
-//! topic's counters.
+//! topic's counters; and what `filemap ls` and `filemap info` show of a running bridge
+//! (the counters it publishes in its status mapping, `filemap-bridge-PID`).
 
 use std::process::ExitCode;
 
-use filemap_zenoh::{BridgeBuilder, BridgeError};
+use filemap_zenoh::{read_status, BridgeBuilder, BridgeError, TopicStats};
 use serde_json::json;
 
 use crate::outcome::{Failure, Outcome};
@@ -30,7 +31,7 @@ pub fn run(builder: BridgeBuilder, json: bool) -> Outcome {
             .map(|t| {
                 json!({
                     "name": t.name,
-                    "direction": if t.exported { "export" } else { "import" },
+                    "direction": direction(t),
                     "messages": t.messages,
                     "dropped": t.dropped,
                     "missed": t.missed,
@@ -49,7 +50,7 @@ pub fn run(builder: BridgeBuilder, json: bool) -> Outcome {
         rows.extend(stats.iter().map(|t| {
             vec![
                 t.name.clone(),
-                if t.exported { "export" } else { "import" }.into(),
+                direction(t).into(),
                 t.messages.to_string(),
                 t.dropped.to_string(),
                 t.missed.to_string(),
@@ -58,4 +59,57 @@ pub fn run(builder: BridgeBuilder, json: bool) -> Outcome {
         crate::output::table(&mut std::io::stdout(), &rows)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn direction(t: &TopicStats) -> &'static str {
+    if t.exported {
+        "export"
+    } else {
+        "import"
+    }
+}
+
+/// `filemap ls`'s summary of a bridge's status mapping.
+pub fn status_summary(name: &str) -> Option<String> {
+    let status = read_status(name)?;
+    let exports = status.topics.iter().filter(|t| t.exported).count();
+    let sum = |f: fn(&TopicStats) -> u64| status.topics.iter().map(f).sum::<u64>();
+    Some(format!(
+        "bridge: {exports} exported, {} imported, {} dropped, {} missed",
+        status.topics.len() - exports,
+        sum(|t| t.dropped),
+        sum(|t| t.missed)
+    ))
+}
+
+/// The rows `filemap info` adds for a bridge's status mapping: one per topic.
+pub fn status_rows(name: &str) -> Vec<Vec<String>> {
+    let Some(status) = read_status(name) else {
+        return Vec::new();
+    };
+    let mut rows = vec![vec!["bridge".to_string(), status.id]];
+    rows.extend(status.topics.iter().map(|t| {
+        vec![
+            format!("{} {}", direction(t), t.name),
+            format!(
+                "{} messages, {} dropped, {} missed",
+                t.messages, t.dropped, t.missed
+            ),
+        ]
+    }));
+    rows
+}
+
+/// The field `filemap info --json` adds for a bridge's status mapping.
+pub fn status_json(name: &str) -> Option<serde_json::Value> {
+    let status = read_status(name)?;
+    let topics: Vec<serde_json::Value> = status
+        .topics
+        .iter()
+        .map(|t| {
+            json!({"name": t.name, "direction": direction(t), "messages": t.messages,
+                   "dropped": t.dropped, "missed": t.missed})
+        })
+        .collect();
+    Some(json!({"id": status.id, "topics": topics}))
 }

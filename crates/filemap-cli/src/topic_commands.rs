@@ -218,6 +218,7 @@ pub fn endpoint_rows(name: &str, kind: Option<Kind>) -> Result<Vec<Vec<String>>,
                 vec!["clients".into(), slots(&s.clients, s.slots)],
             ]
         }
+        Some(Kind::Mapping) => crate::bridge::status_rows(name),
         _ => Vec::new(),
     })
 }
@@ -257,6 +258,7 @@ pub fn endpoint_summary(name: &str, kind: Option<Kind>) -> Option<String> {
                 s.slots
             )
         }),
+        Kind::Mapping => crate::bridge::status_summary(name),
         _ => None,
     }
 }
@@ -283,6 +285,7 @@ pub fn endpoints_json(
                 json!({"slots": s.slots, "server_alive": s.server_alive, "clients": s.clients}),
             ))
         }
+        Some(Kind::Mapping) => crate::bridge::status_json(name).map(|status| ("bridge", status)),
         _ => None,
     })
 }

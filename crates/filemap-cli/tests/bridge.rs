@@ -357,7 +357,17 @@ fn a_topic_crosses_two_bridges_intact_and_gaps_are_reported_exactly() {
         String::from_utf8_lossy(&out.stderr)
     );
     let got = reader.join().unwrap().unwrap();
+    // `filemap info` shows the running bridge's counters (its status, rewritten twice a
+    // second): the drops are there before it stops.
+    std::thread::sleep(Duration::from_millis(700));
+    let status = common::json(&a.ok(&[
+        "info",
+        &format!("filemap-bridge-{}", exporter.child.id()),
+        "--json",
+    ]));
+    let shown_dropped = status["bridge"]["topics"][0]["dropped"].as_u64().unwrap();
     let (forwarded, dropped, lagged) = exporter.stop("t");
+    assert_eq!(shown_dropped, dropped, "filemap info shows the drops");
     let (published, refused, gaps) = importer.stop("t");
     let _ = sub.kill();
     let _ = sub.wait();

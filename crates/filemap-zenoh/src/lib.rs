@@ -40,7 +40,10 @@
 mod export;
 mod import;
 pub mod keys;
+mod status;
 pub mod wire;
+
+pub use status::{read_status, BridgeStatus, STATUS_PREFIX};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -348,6 +351,16 @@ impl Bridge {
                 stop.clone(),
             );
             let patterns = builder.exports.clone();
+            // The counters where `filemap ls` and `info` find them (none if the mapping
+            // cannot be made: the log says so).
+            let status = match status::StatusWriter::create() {
+                Ok(writer) => Some(writer),
+                Err(e) => {
+                    log(&format!("no status for filemap ls and info: {e}"));
+                    None
+                }
+            };
+            let id = settings.origin.clone();
             std::thread::Builder::new()
                 .name("export scan".into())
                 .spawn(move || {
@@ -355,6 +368,13 @@ impl Bridge {
                         scan(
                             &patterns, &session, &settings, &exports, &imported, &stop, &log,
                         );
+                        if let Some(writer) = &status {
+                            let topics = collect_stats(&exports, &imported);
+                            let _ = writer.write(&BridgeStatus {
+                                id: id.clone(),
+                                topics,
+                            });
+                        }
                         std::thread::sleep(SCAN_INTERVAL);
                     }
                 })
@@ -378,25 +398,7 @@ impl Bridge {
 
     /// Each bridged topic's counters, exports first, by name.
     pub fn stats(&self) -> Vec<TopicStats> {
-        let mut stats: Vec<TopicStats> = lock(&self.exports)
-            .iter()
-            .map(|(name, e)| TopicStats {
-                name: name.clone(),
-                exported: true,
-                messages: e.counters.forwarded.load(Ordering::Relaxed),
-                dropped: e.counters.dropped.load(Ordering::Relaxed),
-                missed: e.counters.lagged.load(Ordering::Relaxed),
-            })
-            .collect();
-        stats.extend(lock(&self.imported).iter().map(|(name, c)| TopicStats {
-            name: name.clone(),
-            exported: false,
-            messages: c.published.load(Ordering::Relaxed),
-            dropped: c.refused.load(Ordering::Relaxed),
-            missed: c.gaps.load(Ordering::Relaxed),
-        }));
-        stats.sort_by(|a, b| (!a.exported, &a.name).cmp(&(!b.exported, &b.name)));
-        stats
+        collect_stats(&self.exports, &self.imported)
     }
 
     /// Stops the bridge: its threads end, and its Zenoh session closes.
@@ -425,6 +427,32 @@ impl Drop for Bridge {
     fn drop(&mut self) {
         self.shut_down();
     }
+}
+
+/// Each bridged topic's counters, exports first, by name.
+fn collect_stats(
+    exports: &Mutex<HashMap<String, export::Export>>,
+    imported: &import::Imported,
+) -> Vec<TopicStats> {
+    let mut stats: Vec<TopicStats> = lock(exports)
+        .iter()
+        .map(|(name, e)| TopicStats {
+            name: name.clone(),
+            exported: true,
+            messages: e.counters.forwarded.load(Ordering::Relaxed),
+            dropped: e.counters.dropped.load(Ordering::Relaxed),
+            missed: e.counters.lagged.load(Ordering::Relaxed),
+        })
+        .collect();
+    stats.extend(lock(imported).iter().map(|(name, c)| TopicStats {
+        name: name.clone(),
+        exported: false,
+        messages: c.published.load(Ordering::Relaxed),
+        dropped: c.refused.load(Ordering::Relaxed),
+        missed: c.gaps.load(Ordering::Relaxed),
+    }));
+    stats.sort_by(|a, b| (!a.exported, &a.name).cmp(&(!b.exported, &b.name)));
+    stats
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -1,0 +1,148 @@
+//! A running bridge's counters, where `filemap ls` and `filemap info` find them: a named
+//! mapping `filemap-bridge-PID` that the bridge holds while it runs (so it goes with the
+//! bridge, even one killed) and rewrites twice a second.
+//!
+//! Layout: a sequence number (u64, odd while the bridge writes), the text's length (u64),
+//! then the text: `id\tID\n`, then one line per topic,
+//! `topic\tNAME\texport|import\tMESSAGES\tDROPPED\tMISSED\n` (names hold no tabs: filemap
+//! names have no control characters). A reader retries a read that overlapped a write.
+
+use std::sync::atomic::Ordering;
+
+use filemap::{Mapping, View};
+
+use crate::TopicStats;
+
+/// The start of every status mapping's name.
+pub const STATUS_PREFIX: &str = "filemap-bridge-";
+
+/// The status mapping's size: room for some hundreds of topics.
+const SIZE: u64 = 64 << 10;
+const TEXT: usize = 16;
+
+/// What a running bridge publishes about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BridgeStatus {
+    /// The bridge's id (the origin in the attachments it exports).
+    pub id: String,
+    /// Each bridged topic's counters.
+    pub topics: Vec<TopicStats>,
+}
+
+/// The status mapping a bridge holds, and its view.
+pub(crate) struct StatusWriter {
+    view: View,
+    _mapping: Mapping,
+}
+
+impl StatusWriter {
+    /// Makes this process's status mapping.
+    pub(crate) fn create() -> filemap::Result<StatusWriter> {
+        let name = format!("{STATUS_PREFIX}{}", std::process::id());
+        let mapping = Mapping::create_new(name.as_str(), SIZE)?;
+        let view = mapping.view().map()?;
+        Ok(StatusWriter {
+            view,
+            _mapping: mapping,
+        })
+    }
+
+    /// Writes the status.
+    pub(crate) fn write(&self, status: &BridgeStatus) -> filemap::Result<()> {
+        let mut text = format!("id\t{}\n", status.id);
+        for t in &status.topics {
+            text.push_str(&format!(
+                "topic\t{}\t{}\t{}\t{}\t{}\n",
+                t.name,
+                if t.exported { "export" } else { "import" },
+                t.messages,
+                t.dropped,
+                t.missed
+            ));
+        }
+        let bytes = &text.as_bytes()[..text.len().min(SIZE as usize - TEXT)];
+        let seq = self.view.atomic_u64(0)?;
+        seq.fetch_add(1, Ordering::AcqRel);
+        self.view.write_at(8, &(bytes.len() as u64).to_le_bytes())?;
+        self.view.write_at(TEXT, bytes)?;
+        seq.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+}
+
+/// Reads the status a bridge publishes in the mapping `name`; `None` if it is not one, or
+/// could not be read whole.
+pub fn read_status(name: &str) -> Option<BridgeStatus> {
+    let base = filemap::Name::new(name).ok()?;
+    if !base.base().starts_with(STATUS_PREFIX) {
+        return None;
+    }
+    let mapping = Mapping::open_with(name, filemap::Access::Read).ok()?;
+    let view = mapping.view().access(filemap::Access::Read).map().ok()?;
+    // The sequence number through `read_at` (a read-only view has no atomics to lend):
+    // an aligned 8-byte read, which filemap's copy makes with one word-sized load.
+    let seq = || {
+        let mut bytes = [0u8; 8];
+        view.read_at(0, &mut bytes)
+            .ok()
+            .map(|()| u64::from_le_bytes(bytes))
+    };
+    for _ in 0..100 {
+        let before = seq()?;
+        if before % 2 == 1 {
+            std::thread::yield_now();
+            continue;
+        }
+        let mut len = [0u8; 8];
+        view.read_at(8, &mut len).ok()?;
+        let len = (u64::from_le_bytes(len) as usize).min(SIZE as usize - TEXT);
+        let text = view.read_vec(TEXT, len).ok()?;
+        std::sync::atomic::fence(Ordering::Acquire);
+        if seq()? == before {
+            return parse(&String::from_utf8(text).ok()?);
+        }
+    }
+    None
+}
+
+fn parse(text: &str) -> Option<BridgeStatus> {
+    let mut status = BridgeStatus {
+        id: String::new(),
+        topics: Vec::new(),
+    };
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        match fields[..] {
+            ["id", id] => status.id = id.to_string(),
+            ["topic", name, direction, messages, dropped, missed] => {
+                status.topics.push(TopicStats {
+                    name: name.to_string(),
+                    exported: direction == "export",
+                    messages: messages.parse().ok()?,
+                    dropped: dropped.parse().ok()?,
+                    missed: missed.parse().ok()?,
+                })
+            }
+            _ => return None,
+        }
+    }
+    Some(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_text_parses_back() {
+        let text = "id\thost:/dev/shm\ntopic\tt\texport\t10\t2\t0\ntopic\tu v\timport\t5\t0\t3\n";
+        let status = parse(text).unwrap();
+        assert_eq!(status.id, "host:/dev/shm");
+        assert_eq!(status.topics.len(), 2);
+        assert_eq!(status.topics[1].name, "u v");
+        assert!(!status.topics[1].exported);
+        assert_eq!(status.topics[1].missed, 3);
+        assert_eq!(parse("garbage"), None);
+        assert_eq!(parse("topic\tt\texport\tx\t0\t0"), None);
+    }
+}
