@@ -100,6 +100,8 @@ pub fn run(command: Command) -> Outcome {
         Command::Bridge {
             export,
             import,
+            export_service,
+            import_service,
             prefix,
             listen,
             connect,
@@ -119,6 +121,12 @@ pub fn run(command: Command) -> Outcome {
             }
             for name in import {
                 builder = builder.import(name);
+            }
+            for name in export_service {
+                builder = builder.export_service(name);
+            }
+            for name in import_service {
+                builder = builder.import_service(name);
             }
             for endpoint in listen {
                 builder = builder.listen(endpoint);

@@ -213,6 +213,12 @@ enum Command {
         /// A topic to import from Zenoh into a local topic of the same name, or a pattern.
         #[arg(long, value_name = "NAME")]
         import: Vec<String>,
+        /// A local service to answer Zenoh queries on PREFIX/NAME (request-response).
+        #[arg(long, value_name = "NAME")]
+        export_service: Vec<String>,
+        /// A service to serve locally by asking the far side (Zenoh queries on PREFIX/NAME).
+        #[arg(long, value_name = "NAME")]
+        import_service: Vec<String>,
         /// The first chunk of the Zenoh keys.
         #[arg(long, default_value = "filemap")]
         prefix: String,

@@ -151,3 +151,136 @@ fn plain_zenoh_programs_exchange_messages_with_filemap_topics() {
     }
     session.close().wait().unwrap();
 }
+
+#[test]
+fn services_answer_across_a_bridge_as_zenoh_queries() {
+    use filemap::service::{Client, Server, ServiceOptions};
+    let ns = Ns::new();
+    // This test's own filemap objects live in the bridge's namespace.
+    std::env::set_var("FILEMAP_DIR", ns.0.path());
+    let port = 40_000 + (std::process::id() + 4_999) % 20_000;
+    let endpoint = format!("tcp/127.0.0.1:{port}");
+    // A local server of "calc": for each request, two parts and a last response.
+    let mut server = Server::create_or_open("calc", &ServiceOptions::new()).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let serving = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (id, text) = match server.recv_request_timeout(Duration::from_millis(20)) {
+                    Ok(request) => (
+                        request.id(),
+                        String::from_utf8(request.to_vec().unwrap()).unwrap(),
+                    ),
+                    Err(_) => continue,
+                };
+                let upper = text.to_uppercase();
+                server
+                    .respond_part(id, format!("{upper}-1").as_bytes())
+                    .unwrap();
+                server
+                    .respond_part(id, format!("{upper}-2").as_bytes())
+                    .unwrap();
+                server
+                    .respond(id, format!("{upper}-last").as_bytes())
+                    .unwrap();
+            }
+        })
+    };
+    let _bridge = Running(
+        ns.cmd(&[
+            "bridge",
+            "--export-service",
+            "calc",
+            "--import-service",
+            "remote",
+            "--listen",
+            &endpoint,
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    let mut config = zenoh::Config::default();
+    config.insert_json5("mode", "\"peer\"").unwrap();
+    config
+        .insert_json5("scouting/multicast/enabled", "false")
+        .unwrap();
+    config
+        .insert_json5("connect/endpoints", &format!("[\"{endpoint}\"]"))
+        .unwrap();
+    let session = zenoh::open(config).wait().unwrap();
+
+    // A plain Zenoh get on the exported service: its three responses, in order.
+    let started = Instant::now();
+    let replies = loop {
+        let got: Vec<String> = session
+            .get("filemap/calc")
+            .payload("hi")
+            // Every reply, not only the latest per key (Zenoh's default).
+            .consolidation(zenoh::query::ConsolidationMode::None)
+            .wait()
+            .unwrap()
+            .iter()
+            .filter_map(|reply| {
+                reply
+                    .result()
+                    .ok()
+                    .map(|s| s.payload().to_bytes().into_owned())
+            })
+            .map(|bytes| String::from_utf8(bytes).unwrap())
+            .collect();
+        if !got.is_empty() || started.elapsed() > PATIENCE {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(replies, ["HI-1", "HI-2", "HI-last"]);
+
+    // A plain Zenoh queryable answers a local client through the imported service: each
+    // reply a response, the last one last.
+    let queryable = session.declare_queryable("filemap/remote").wait().unwrap();
+    let answering = std::thread::spawn(move || {
+        let query = queryable
+            .recv_timeout(PATIENCE)
+            .unwrap()
+            .expect("a query comes");
+        let asked = query
+            .payload()
+            .map(|p| p.to_bytes().into_owned())
+            .unwrap_or_default();
+        let text = String::from_utf8(asked).unwrap();
+        for part in ["one", "two"] {
+            query
+                .reply(query.key_expr().clone(), format!("{text}:{part}"))
+                .wait()
+                .unwrap();
+        }
+    });
+    let mut client = loop {
+        match Client::open("remote") {
+            Ok(client) => break client,
+            Err(e) if started.elapsed() > PATIENCE => panic!("the imported service: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    let asked = client.send_request(b"q").unwrap();
+    let first = client.recv_response_timeout(PATIENCE).unwrap();
+    assert_eq!(first.request(), asked);
+    assert_eq!(
+        (first.to_vec().unwrap(), first.is_last()),
+        (b"q:one".to_vec(), false)
+    );
+    drop(first);
+    let second = client.recv_response_timeout(PATIENCE).unwrap();
+    assert_eq!(
+        (second.to_vec().unwrap(), second.is_last()),
+        (b"q:two".to_vec(), true)
+    );
+    drop(second);
+    answering.join().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    serving.join().unwrap();
+    session.close().wait().unwrap();
+}

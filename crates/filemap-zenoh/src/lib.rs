@@ -40,6 +40,7 @@
 mod export;
 mod import;
 pub mod keys;
+mod service;
 mod status;
 pub mod wire;
 
@@ -91,7 +92,7 @@ impl From<filemap::Error> for BridgeError {
     }
 }
 
-fn zenoh_error(e: impl fmt::Display) -> BridgeError {
+pub(crate) fn zenoh_error(e: impl fmt::Display) -> BridgeError {
     BridgeError::Zenoh(e.to_string())
 }
 
@@ -114,6 +115,8 @@ pub struct BridgeBuilder {
     settings: Settings,
     exports: Vec<String>,
     imports: Vec<String>,
+    export_services: Vec<String>,
+    import_services: Vec<String>,
     listen: Vec<String>,
     connect: Vec<String>,
     config_file: Option<PathBuf>,
@@ -132,6 +135,20 @@ impl BridgeBuilder {
     /// local topic of that name, made if it does not exist.
     pub fn import(mut self, name: impl Into<String>) -> Self {
         self.imports.push(name.into());
+        self
+    }
+
+    /// Exports the local service `name` (request-response): a Zenoh queryable on its key,
+    /// which asks the local server and replies with each of its responses, in order.
+    pub fn export_service(mut self, name: impl Into<String>) -> Self {
+        self.export_services.push(name.into());
+        self
+    }
+
+    /// Imports the service `name` from the far side: the bridge serves it locally, and
+    /// each request becomes a Zenoh query whose replies become the responses.
+    pub fn import_service(mut self, name: impl Into<String>) -> Self {
+        self.import_services.push(name.into());
         self
     }
 
@@ -255,6 +272,7 @@ pub struct Bridge {
     exports: Arc<Mutex<HashMap<String, export::Export>>>,
     imported: import::Imported,
     imports: Vec<import::Import>,
+    services: Vec<service::ServiceBridge>,
     scanner: Option<JoinHandle<()>>,
     session: Option<zenoh::Session>,
     origin: String,
@@ -300,6 +318,8 @@ impl Bridge {
             },
             exports: Vec::new(),
             imports: Vec::new(),
+            export_services: Vec::new(),
+            import_services: Vec::new(),
             listen: Vec::new(),
             connect: Vec::new(),
             config_file: None,
@@ -308,7 +328,11 @@ impl Bridge {
     }
 
     fn start(builder: BridgeBuilder, log: Log) -> Result<Bridge, BridgeError> {
-        if builder.exports.is_empty() && builder.imports.is_empty() {
+        if builder.exports.is_empty()
+            && builder.imports.is_empty()
+            && builder.export_services.is_empty()
+            && builder.import_services.is_empty()
+        {
             return Err(BridgeError::Setting(
                 "nothing to bridge: give at least one export or import".into(),
             ));
@@ -323,6 +347,18 @@ impl Bridge {
         }
         for pattern in builder.exports.iter().chain(&builder.imports) {
             Name::new(pattern.replace(['*', '?'], "x").as_str())?;
+        }
+        for name in builder
+            .export_services
+            .iter()
+            .chain(&builder.import_services)
+        {
+            if keys::is_pattern(name) {
+                return Err(BridgeError::Setting(format!(
+                    "service {name:?}: services are bridged by their full names"
+                )));
+            }
+            Name::new(name.as_str())?;
         }
         let config = builder.zenoh_config()?;
         let session = zenoh::open(config).wait().map_err(zenoh_error)?;
@@ -341,6 +377,25 @@ impl Bridge {
                 )
                 .map_err(zenoh_error)?,
             );
+        }
+        let mut services = Vec::new();
+        for name in &builder.export_services {
+            services.push(service::export(
+                &session,
+                name.clone(),
+                &settings,
+                stop.clone(),
+                log.clone(),
+            )?);
+        }
+        for name in &builder.import_services {
+            services.push(service::import(
+                &session,
+                name.clone(),
+                &settings,
+                stop.clone(),
+                log.clone(),
+            )?);
         }
         let exports: Arc<Mutex<HashMap<String, export::Export>>> = Arc::default();
         let scanner = {
@@ -385,6 +440,7 @@ impl Bridge {
             exports,
             imported,
             imports,
+            services,
             scanner: Some(scanner),
             session: Some(session),
             origin: builder.settings.origin,
@@ -416,6 +472,9 @@ impl Bridge {
         }
         for import in self.imports.drain(..) {
             import.join();
+        }
+        for service in self.services.drain(..) {
+            service.join();
         }
         if let Some(session) = self.session.take() {
             let _ = session.close().wait();

@@ -1,0 +1,230 @@
+//! Request-response across hosts, over Zenoh queries.
+//!
+//! - An exported service: a Zenoh queryable on the service's key; the bridge is a client
+//!   of the local service, sends each query's payload as a request, and replies to the
+//!   query with each response (a stream's parts, then the last), in order. If the local
+//!   server is gone, the pending queries get an error reply.
+//! - An imported service: the bridge is the local server of the service; each request
+//!   becomes a Zenoh `get` with the request's payload, and each reply a response: every
+//!   reply but the last as a part, the last (known when the query ends) as the last
+//!   response. A query that gets no reply, or an error reply, ends in a last response
+//!   that is empty, and the log says why.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use filemap::service::{Client, RequestId, Server, ServiceOptions};
+use filemap::Error;
+use zenoh::query::Query;
+use zenoh::{Session, Wait};
+
+use crate::export::STOP_CHECK;
+use crate::{keys, Log, Settings};
+
+/// How long a request waits for the far side's replies before its query ends.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running service bridge (either direction): its thread ends when `stop` is set.
+pub(crate) struct ServiceBridge {
+    thread: JoinHandle<()>,
+}
+
+impl ServiceBridge {
+    pub(crate) fn join(self) {
+        let _ = self.thread.join();
+    }
+}
+
+/// Exports the local service `name`: answers Zenoh queries on its key.
+pub(crate) fn export(
+    session: &Session,
+    name: String,
+    settings: &Settings,
+    stop: Arc<AtomicBool>,
+    log: Log,
+) -> Result<ServiceBridge, crate::BridgeError> {
+    let key = keys::key_for(&settings.prefix, &name);
+    let queryable = session
+        .declare_queryable(key.clone())
+        .wait()
+        .map_err(crate::zenoh_error)?;
+    let thread = std::thread::Builder::new()
+        .name(format!("service export {name}"))
+        .spawn(move || {
+            let mut client: Option<Client> = None;
+            let mut pending: HashMap<RequestId, Query> = HashMap::new();
+            while !stop.load(Ordering::Relaxed) {
+                if client.is_none() {
+                    match Client::open(name.as_str()) {
+                        Ok(c) => {
+                            log(&format!("exporting the service {name} to {key}"));
+                            client = Some(c);
+                        }
+                        Err(_) => {
+                            // Not there yet (or no free client slot): refuse what comes.
+                            while let Ok(Some(query)) = queryable.try_recv() {
+                                let _ = query
+                                    .reply_err(format!("the service {name} is not there"))
+                                    .wait();
+                            }
+                            std::thread::sleep(STOP_CHECK);
+                            continue;
+                        }
+                    }
+                }
+                let Some(c) = client.as_mut() else { continue };
+                // New queries become requests.
+                while let Ok(Some(query)) = queryable.try_recv() {
+                    let payload = query.payload().map(|p| p.to_bytes().into_owned());
+                    match c.send_request(&payload.unwrap_or_default()) {
+                        Ok(id) => {
+                            pending.insert(id, query);
+                        }
+                        Err(e) => {
+                            let _ = query.reply_err(e.to_string()).wait();
+                        }
+                    }
+                }
+                let wait = if pending.is_empty() {
+                    Duration::from_millis(5)
+                } else {
+                    Duration::from_millis(1)
+                };
+                let failed = match c.recv_response_timeout(wait) {
+                    Ok(response) => {
+                        let (id, last) = (response.request(), response.is_last());
+                        let bytes = response.to_vec().unwrap_or_default();
+                        if let Some(query) = pending.get(&id) {
+                            let _ = query.reply(query.key_expr().clone(), bytes).wait();
+                        }
+                        if last {
+                            // Dropping the query ends it for the asker.
+                            pending.remove(&id);
+                        }
+                        None
+                    }
+                    Err(Error::Timeout { .. }) => None,
+                    Err(e) => Some(e),
+                };
+                if let Some(e) = failed {
+                    log(&format!("the service {name}: {e}"));
+                    for (_, query) in pending.drain() {
+                        let _ = query.reply_err(e.to_string()).wait();
+                    }
+                    client = None;
+                    std::thread::sleep(STOP_CHECK);
+                }
+            }
+        })
+        .map_err(|e| crate::BridgeError::Setting(e.to_string()))?;
+    Ok(ServiceBridge { thread })
+}
+
+/// What a query's callback tells the serving thread.
+enum Reply {
+    /// A reply's payload (`None` for an error reply, whose text is logged).
+    Part(RequestId, Option<Vec<u8>>),
+    /// The query ended: no more replies.
+    End(RequestId),
+}
+
+/// Sends `End` when the query's reply callback is dropped (Zenoh drops it when the query
+/// ends).
+struct EndGuard(RequestId, mpsc::Sender<Reply>);
+
+impl Drop for EndGuard {
+    fn drop(&mut self) {
+        let _ = self.1.send(Reply::End(self.0));
+    }
+}
+
+/// Imports the remote service `name`: the bridge serves it locally, asking the far side.
+pub(crate) fn import(
+    session: &Session,
+    name: String,
+    settings: &Settings,
+    stop: Arc<AtomicBool>,
+    log: Log,
+) -> Result<ServiceBridge, crate::BridgeError> {
+    let key = keys::key_for(&settings.prefix, &name);
+    let mut server = Server::create_or_open(name.as_str(), &ServiceOptions::new())?;
+    log(&format!("importing the service {key} into {name}"));
+    let session = session.clone();
+    let thread = std::thread::Builder::new()
+        .name(format!("service import {name}"))
+        .spawn(move || {
+            let (tx, replies) = mpsc::channel::<Reply>();
+            // Per request: the reply held back (the last one is known only at the end).
+            let mut held: HashMap<RequestId, Option<Vec<u8>>> = HashMap::new();
+            while !stop.load(Ordering::Relaxed) {
+                let wait = if held.is_empty() {
+                    Duration::from_millis(5)
+                } else {
+                    Duration::from_millis(1)
+                };
+                let asked = match server.recv_request_timeout(wait) {
+                    Ok(request) => Some((request.id(), request.to_vec().unwrap_or_default())),
+                    Err(Error::Timeout { .. } | Error::Disconnected { .. }) => None,
+                    Err(e) => {
+                        log(&format!("serving {name}: {e}"));
+                        std::thread::sleep(STOP_CHECK);
+                        None
+                    }
+                };
+                if let Some((id, payload)) = asked {
+                    let (tx, guard) = (tx.clone(), EndGuard(id, tx.clone()));
+                    let asked = session
+                        .get(key.clone())
+                        .payload(payload)
+                        .timeout(QUERY_TIMEOUT)
+                        // Every reply, in order (by default Zenoh keeps the latest per key).
+                        .consolidation(zenoh::query::ConsolidationMode::None)
+                        .callback(move |reply| {
+                            let _keep = &guard;
+                            let part = match reply.result() {
+                                Ok(sample) => Some(sample.payload().to_bytes().into_owned()),
+                                Err(_) => None,
+                            };
+                            let _ = tx.send(Reply::Part(id, part));
+                        })
+                        .wait();
+                    match asked {
+                        Ok(()) => {
+                            held.insert(id, None);
+                        }
+                        Err(e) => {
+                            log(&format!("asking {key}: {e}"));
+                            let _ = server.respond(id, b"");
+                        }
+                    }
+                }
+                while let Ok(reply) = replies.try_recv() {
+                    match reply {
+                        Reply::Part(id, Some(bytes)) => {
+                            if let Some(previous) = held.get_mut(&id) {
+                                if let Some(part) = previous.replace(bytes) {
+                                    let _ = server.respond_part(id, &part);
+                                }
+                            }
+                        }
+                        Reply::Part(_, None) => {
+                            log(&format!("{key} replied with an error"));
+                        }
+                        Reply::End(id) => {
+                            if let Some(last) = held.remove(&id) {
+                                if last.is_none() {
+                                    log(&format!("{key}: no reply to a request"));
+                                }
+                                let _ = server.respond(id, &last.unwrap_or_default());
+                            }
+                        }
+                    }
+                }
+            }
+        })
+        .map_err(|e| crate::BridgeError::Setting(e.to_string()))?;
+    Ok(ServiceBridge { thread })
+}
