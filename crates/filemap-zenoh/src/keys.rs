@@ -45,7 +45,7 @@ pub fn name_for(prefix: &str, key: &str) -> Option<String> {
 
 /// The Zenoh key expression that covers every key of the names `pattern` matches: the
 /// pattern's key with its wildcards as `$*` (any part of a chunk), or `prefix/*` if it
-/// is only wildcards. Matching names are then told apart with [`matches`].
+/// is only wildcards. Matching names are then told apart with [`matches()`].
 pub fn key_expr_for(prefix: &str, pattern: &str) -> String {
     if !is_pattern(pattern) {
         return key_for(prefix, pattern);
