@@ -8,6 +8,11 @@ const ESCAPED: [char; 5] = ['%', '*', '$', '#', '?'];
 
 /// The Zenoh key for the topic `base` (a filemap name without its scope): `prefix/base`,
 /// each reserved character written as `%` and its two hex digits.
+///
+/// ```
+/// assert_eq!(filemap_zenoh::keys::key_for("filemap", "temp"), "filemap/temp");
+/// assert_eq!(filemap_zenoh::keys::key_for("filemap", "a*b"), "filemap/a%2Ab");
+/// ```
 pub fn key_for(prefix: &str, base: &str) -> String {
     let mut key = String::with_capacity(prefix.len() + 1 + base.len());
     key.push_str(prefix);
@@ -24,6 +29,12 @@ pub fn key_for(prefix: &str, base: &str) -> String {
 
 /// The topic name a key under `prefix` stands for; `None` if the key is not one
 /// ([`key_for`]'s inverse).
+///
+/// ```
+/// use filemap_zenoh::keys::name_for;
+/// assert_eq!(name_for("filemap", "filemap/a%2Ab").as_deref(), Some("a*b"));
+/// assert_eq!(name_for("filemap", "other/temp"), None);
+/// ```
 pub fn name_for(prefix: &str, key: &str) -> Option<String> {
     let chunk = key.strip_prefix(prefix)?.strip_prefix('/')?;
     if chunk.is_empty() || chunk.contains('/') {
@@ -46,6 +57,12 @@ pub fn name_for(prefix: &str, key: &str) -> Option<String> {
 /// The Zenoh key expression that covers every key of the names `pattern` matches: the
 /// pattern's key with its wildcards as `$*` (any part of a chunk), or `prefix/*` if it
 /// is only wildcards. Matching names are then told apart with [`matches()`].
+///
+/// ```
+/// use filemap_zenoh::keys::key_expr_for;
+/// assert_eq!(key_expr_for("filemap", "sensors-*"), "filemap/sensors-$*");
+/// assert_eq!(key_expr_for("filemap", "*"), "filemap/*");
+/// ```
 pub fn key_expr_for(prefix: &str, pattern: &str) -> String {
     if !is_pattern(pattern) {
         return key_for(prefix, pattern);
@@ -70,11 +87,22 @@ pub fn key_expr_for(prefix: &str, pattern: &str) -> String {
 }
 
 /// Whether `pattern` has wildcards.
+///
+/// ```
+/// assert!(filemap_zenoh::keys::is_pattern("room-?"));
+/// assert!(!filemap_zenoh::keys::is_pattern("room-1"));
+/// ```
 pub fn is_pattern(pattern: &str) -> bool {
     pattern.contains(['*', '?'])
 }
 
 /// Whether `name` matches `pattern` (`*`: any run of characters, `?`: one).
+///
+/// ```
+/// use filemap_zenoh::keys::matches;
+/// assert!(matches("sensors-*", "sensors-temp"));
+/// assert!(!matches("sensors-?", "sensors-10"));
+/// ```
 pub fn matches(pattern: &str, name: &str) -> bool {
     let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
     // The classic two-pointer glob match, with backtracking to the last `*`.

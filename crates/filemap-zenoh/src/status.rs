@@ -72,6 +72,13 @@ impl StatusWriter {
 
 /// Reads the status a bridge publishes in the mapping `name`; `None` if it is not one, or
 /// could not be read whole.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// // No bridge runs as process 1 here.
+/// assert_eq!(filemap_zenoh::read_status("filemap-bridge-1"), None);
+/// assert_eq!(filemap_zenoh::read_status("not-a-bridge"), None);
+/// ```
 pub fn read_status(name: &str) -> Option<BridgeStatus> {
     let base = filemap::Name::new(name).ok()?;
     if !base.base().starts_with(STATUS_PREFIX) {

@@ -15,6 +15,12 @@
 pub const MAGIC: &[u8; 4] = b"FMB1";
 
 /// The attachment for message `seq` published by the bridge `origin`.
+///
+/// ```
+/// let a = filemap_zenoh::wire::attachment(7, "host:/dev/shm");
+/// assert_eq!(&a[..4], b"FMB1");
+/// assert_eq!(filemap_zenoh::wire::decode(&a), Some((7, "host:/dev/shm")));
+/// ```
 pub fn attachment(seq: u64, origin: &str) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(12 + origin.len());
     bytes.extend_from_slice(MAGIC);
@@ -25,6 +31,10 @@ pub fn attachment(seq: u64, origin: &str) -> Vec<u8> {
 
 /// A decoded attachment: the sequence number and the publishing bridge's id; `None` for
 /// one that is not a bridge's (absent, or another program's).
+///
+/// ```
+/// assert_eq!(filemap_zenoh::wire::decode(b"not a bridge's"), None);
+/// ```
 pub fn decode(bytes: &[u8]) -> Option<(u64, &str)> {
     let rest = bytes.strip_prefix(MAGIC)?;
     let seq = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
