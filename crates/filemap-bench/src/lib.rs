@@ -20,7 +20,11 @@
 //!    of `filemap bench channel`): the channel's 64 B one-way latency with both ends async
 //!    (under `filemap::wait::block_on`, and under tokio's current-thread and multi-thread
 //!    runtimes) beside the blocking channel and tokio's `UnixStream`, and the wake-up of
-//!    `wait_any` over 1, 8 and 64 named events beside a single `NamedEvent::wait`.
+//!    `wait_any` over 1, 8 and 64 named events beside a single `NamedEvent::wait`;
+//! 9. across machines ([`bridge`]): filemap topics through two `filemap_zenoh` bridges (one
+//!    in each of two processes with namespaces of their own) over a Zenoh TCP link on
+//!    127.0.0.1, beside a plain Zenoh publisher and subscriber over the same link and a
+//!    plain TCP socket: ping-pong latency at 64 B and 1 MiB, and throughput one way.
 //!
 //! Every measurement that involves two processes or more re-runs this binary as the partner
 //! (`filemap-bench bench-partner <role> ...`, dispatched by [`partner_main`]). [`report`]
@@ -30,6 +34,7 @@
 //! crate empty).
 #![cfg(target_os = "linux")]
 
+pub mod bridge;
 pub mod files;
 pub mod messages;
 pub mod mutex;
@@ -66,6 +71,9 @@ pub fn partner_main(args: &[String]) -> Result<()> {
         return r;
     }
     if let Some(r) = waits::partner_role(role, args) {
+        return r;
+    }
+    if let Some(r) = bridge::partner_role(role, args) {
         return r;
     }
     filemap_harness::partner_role(args)

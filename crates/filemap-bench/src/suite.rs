@@ -9,6 +9,7 @@ use filemap_harness::{
     self as harness, Latency, Namespace, MANY_PARTIES_MESSAGE, THROUGHPUT_MESSAGE,
 };
 
+use crate::bridge::{self, System, LINK_SIZES};
 use crate::report::{self, Kind, Results, Sample, GB_S, MS, M_MSGS_S, NS, US};
 use crate::waits::{self, Runtime, WAIT_ANY_EVENTS};
 use crate::{err, files, messages, mutex, parties, pubsub, repetitions, setup, Result};
@@ -67,6 +68,31 @@ pub const SOCKET_TARGET: f64 = 10.0;
 /// The most `wait_any` over 64 events may take to wake, in single waits.
 pub const WAIT_ANY_TARGET: f64 = 1.5;
 
+/// Section 9: one-way latency across the link (half a ping-pong's round trip).
+pub const LINK_LATENCY: &str = "one-way latency across the link, ping-pong";
+/// Section 9: throughput of 1 MiB messages one way across the link.
+pub const LINK_THROUGHPUT: &str = "throughput across the link, 1 MiB messages";
+/// Section 9: small messages per second one way across the link.
+pub const LINK_RATE: &str = "messages across the link, one way";
+/// Section 9's rows: filemap topics through two bridges, plain Zenoh, plain TCP.
+pub const BRIDGED: &str = "filemap topics through two bridges";
+pub const ZENOH: &str = "Zenoh publisher to subscriber";
+pub const TCP: &str = "TCP socket (std::net)";
+/// The most a message through two bridges may cost, in Zenoh's own latencies at 64 B.
+pub const BRIDGE_LATENCY_TARGET: f64 = 1.2;
+/// The least share of Zenoh's own 1 MiB throughput the bridges must keep.
+pub const BRIDGE_THROUGHPUT_TARGET: f64 = 0.9;
+
+/// Section 9's row of `system`, and its kind: TCP is the floor (the bridges and Zenoh run
+/// over the same TCP), Zenoh the peer.
+fn link_row(system: System) -> (&'static str, Kind) {
+    match system {
+        System::Bridged => (BRIDGED, Kind::Filemap),
+        System::Zenoh => (ZENOH, Kind::Peer),
+        System::Tcp => (TCP, Kind::Floor),
+    }
+}
+
 /// Section 8's async row of the channel under tokio's runtime `kind`.
 fn tokio_async_row(kind: Runtime) -> String {
     format!("filemap async, tokio {}", kind.name())
@@ -112,7 +138,7 @@ pub fn senders_of(scenario: &str) -> Option<usize> {
 /// Message sizes of the latency rows.
 pub const SIZES: [usize; 5] = [8, 64, 1024, 64 << 10, 1 << 20];
 
-const SECTION_TITLES: [&str; 8] = [
+const SECTION_TITLES: [&str; 9] = [
     "Messages between two processes",
     "Throughput",
     "Named shared memory set-up",
@@ -121,11 +147,12 @@ const SECTION_TITLES: [&str; 8] = [
     "Publish-subscribe: one publisher, several subscriber processes",
     "Many parties: several senders to one receiver, request and response",
     "Async and waiting on many objects",
+    "Across machines: the Zenoh bridge",
 ];
 
 const USAGE: &str = "usage: filemap-bench [--report] [--json] [--docs DIR] [--sections 1,2,...]
 
-Runs filemap side by side with its peers (all eight sections by default) and prints the
+Runs filemap side by side with its peers (all nine sections by default) and prints the
 tables. --report writes DIR/benchmarks.md and DIR/benchmarks-latency.svg (DIR: the
 workspace's docs/); --json prints one JSON object per row. FILEMAP_BENCH_QUICK=1: a tiny
 run for tests; FILEMAP_BENCH_REPS: repetitions (5); FILEMAP_BENCH_FILE_GIB: file size (4).";
@@ -147,7 +174,7 @@ fn options(args: &[String]) -> Result<Options> {
             .nth(2)
             .unwrap_or(Path::new("."))
             .join("docs"),
-        sections: vec![1, 2, 3, 4, 5, 6, 7, 8],
+        sections: vec![1, 2, 3, 4, 5, 6, 7, 8, 9],
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -242,6 +269,9 @@ cores disturb the numbers, busy-polling rows most"
         if has(8) {
             waits_section(&mut results)?;
         }
+        if has(9) {
+            link_section(&mut results)?;
+        }
     }
     let mut file_size = 0;
     if has(5) {
@@ -255,6 +285,7 @@ cores disturb the numbers, busy-polling rows most"
     finish_pubsub_rows(&mut results);
     finish_parties_rows(&mut results);
     finish_waits_rows(&mut results);
+    finish_link_rows(&mut results);
     let run = Run {
         machine,
         load: (load_before, load_average()),
@@ -758,6 +789,172 @@ blocking receive sleeps in the kernel too and takes {} ns one way, the async rec
     )
 }
 
+/// Across machines: filemap topics through two bridges, plain Zenoh and a TCP socket over
+/// 127.0.0.1 (see [`bridge`]): ping-pong latency at 64 B and 1 MiB, then throughput one
+/// way, 1 MiB messages and 64 B ones. The systems are measured one after another for each
+/// scenario, the bridged row and Zenoh's back to back; the rows go in by size.
+fn link_section(r: &mut Results) -> Result<()> {
+    progress("across machines: the Zenoh bridge");
+    let mut latencies = Vec::new();
+    for system in System::ALL {
+        latencies.push((system, bridge::latency(system, &LINK_SIZES)?));
+    }
+    for (i, size) in LINK_SIZES.into_iter().enumerate() {
+        for (system, l) in &latencies {
+            let (name, kind) = link_row(*system);
+            let sample = Sample {
+                p50: l[i].p50_ns / 1e3,
+                p99: Some(l[i].p99_ns / 1e3),
+            };
+            r.add(9, LINK_LATENCY, size as u64, name, kind, US, sample);
+        }
+    }
+    let big = harness::THROUGHPUT_MESSAGE;
+    for system in System::ALL {
+        let (name, kind) = link_row(system);
+        let gb_s = bridge::throughput(system, big)? * big as f64 / 1e9;
+        r.add(
+            9,
+            LINK_THROUGHPUT,
+            big as u64,
+            name,
+            kind,
+            GB_S,
+            Sample::value(gb_s),
+        );
+    }
+    let small = LINK_SIZES[0];
+    for system in System::ALL {
+        let (name, kind) = link_row(system);
+        let msgs_s = bridge::throughput(system, small)?;
+        r.add(
+            9,
+            LINK_RATE,
+            small as u64,
+            name,
+            kind,
+            M_MSGS_S,
+            Sample::value(msgs_s / 1e6),
+        );
+    }
+    Ok(())
+}
+
+/// The median of a section 9 row.
+fn link_p50(r: &Results, scenario: &str, size: usize, system: &str) -> Option<f64> {
+    r.rows
+        .iter()
+        .find(|row| {
+            row.section == 9
+                && row.scenario == scenario
+                && row.size == size as u64
+                && row.system == system
+        })
+        .map(|row| row.p50)
+}
+
+/// Section 9's last column: the bridged rows against Zenoh's of the same scenario and
+/// size, from this run's medians: latency as a ratio, throughput as a share.
+fn finish_link_rows(r: &mut Results) {
+    let zenoh: Vec<(&'static str, u64, f64)> = r
+        .rows
+        .iter()
+        .filter(|row| row.section == 9 && row.system == ZENOH)
+        .map(|row| (row.scenario, row.size, row.p50))
+        .collect();
+    r.set_extras(9, |row| {
+        let Some(&(_, _, z)) = zenoh
+            .iter()
+            .find(|(sc, size, _)| *sc == row.scenario && *size == row.size)
+            .filter(|_| row.system == BRIDGED)
+        else {
+            return String::new();
+        };
+        if row.unit.higher_is_better {
+            format!("{:.0}% of Zenoh's", row.p50 / z * 100.0)
+        } else {
+            format!("{} Zenoh's", report::ratio_text(Some(row.p50 / z)))
+        }
+    });
+}
+
+/// The lines under section 9's table: the bridges against the issue's targets (64 B
+/// latency, 1 MiB throughput), and the other two scenarios for context, from this run's
+/// medians.
+fn link_note(r: &Results) -> String {
+    let verdict = |met: bool| if met { "meets" } else { "misses" };
+    let (small, big) = (LINK_SIZES[0], harness::THROUGHPUT_MESSAGE);
+    let mut lines = Vec::new();
+    let pair = |scenario, size| {
+        Some((
+            link_p50(r, scenario, size, BRIDGED)?,
+            link_p50(r, scenario, size, ZENOH)?,
+        ))
+    };
+    if let Some((b, z)) = pair(LINK_LATENCY, small) {
+        lines.push(format!(
+            "- **A {small} B message through two bridges** takes {} µs one way, {}× Zenoh's \
+own {} µs over the same link (target: at most {}×, which this run {}).",
+            report::number(b),
+            report::number(b / z),
+            report::number(z),
+            BRIDGE_LATENCY_TARGET,
+            verdict(b / z <= BRIDGE_LATENCY_TARGET),
+        ));
+    }
+    if let Some((b, z)) = pair(LINK_THROUGHPUT, big) {
+        lines.push(format!(
+            "- **1 MiB messages through two bridges** flow at {} GB/s, {:.0}% of Zenoh's own \
+{} GB/s over the same link (target: at least {:.0}%, which this run {}).",
+            report::number(b),
+            b / z * 100.0,
+            report::number(z),
+            BRIDGE_THROUGHPUT_TARGET * 100.0,
+            verdict(b / z >= BRIDGE_THROUGHPUT_TARGET),
+        ));
+    }
+    let mut context = Vec::new();
+    if let Some((b, z)) = pair(LINK_LATENCY, big) {
+        context.push(format!(
+            "a 1 MiB message takes {} µs one way through the bridges, {}× Zenoh's {} µs",
+            report::number(b),
+            report::number(b / z),
+            report::number(z)
+        ));
+    }
+    if let Some((b, z)) = pair(LINK_RATE, small) {
+        context.push(format!(
+            "{small} B messages flow at {} million a second through the bridges, {:.0}% of \
+Zenoh's {} million",
+            report::number(b),
+            b / z * 100.0,
+            report::number(z)
+        ));
+    }
+    if !context.is_empty() {
+        lines.push(format!("- Beyond the targets: {}.", context.join("; ")));
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    let dropped = bridge::EXPORT_DROPS.load(std::sync::atomic::Ordering::Relaxed);
+    lines.push(format!(
+        "- The exporting bridge dropped {} on the throughput rows (its publisher keeps at \
+most {} MiB, or {} messages, ahead of what the bridge has put to Zenoh).",
+        match dropped {
+            0 => "no message".to_string(),
+            1 => "1 message".to_string(),
+            n => format!("{n} messages"),
+        },
+        bridge::PACING_BYTES >> 20,
+        bridge::PACING_MESSAGES,
+    ));
+    format!(
+        "Against the targets, from the medians in the table:\n\n{}\n\n",
+        lines.join("\n")
+    )
+}
+
 /// Each repetition's service round trip over the channel's one-way latency (blocking),
 /// measured right after it (p50 over p50).
 static ROUND_TRIP_RATIOS: std::sync::Mutex<Vec<f64>> = std::sync::Mutex::new(Vec::new());
@@ -1129,6 +1326,7 @@ over the same views.\n",
         6 => pubsub_intro(),
         7 => parties_intro(),
         8 => waits_intro(),
+        9 => link_intro(run.pinned),
         _ => String::new(),
     }
 }
@@ -1220,6 +1418,60 @@ ping-pongs are this machine's bounds).\n",
         harness::MIN_ONE_WAY,
         harness::ASLEEP_GAP.as_millis(),
         size = harness::ASYNC_MESSAGE,
+    )
+}
+
+/// What section 9 measures (`pinned`: whether the run pinned its processes).
+fn link_intro(pinned: bool) -> String {
+    format!(
+        "Two sides, A and B, as two hosts would have them, on this one machine: **the link \
+is TCP over 127.0.0.1 (loopback)**, so no network adds its own latency or limits the \
+bandwidth, and what the rows show is what each system costs on top of the TCP connection \
+(a real network adds its own time to every row alike). Side A is the measuring process, \
+side B a partner process, each with a namespace directory of its own (`FILEMAP_DIR`, \
+made for the row and removed after it){}. A listens on a free port of 127.0.0.1, \
+B connects to it. **filemap topics through two bridges**: each side runs a \
+`filemap_zenoh::Bridge` in-process (its defaults: peer mode, multicast scouting off, \
+reliable with `CongestionControl::Block`); the topics on both sides are made with an \
+{} MiB ring before the bridges start. A's publisher publishes on its topic, which A's \
+bridge exports; B's bridge imports it into B's topic of that name, where B's subscriber \
+gets it. **Zenoh publisher to subscriber**: a Zenoh session in each process (peer mode, \
+multicast scouting off), a publisher (`CongestionControl::Block`, reliable) and a \
+subscriber with the default FIFO handler, on the same kind of link. Every system copies \
+a message in once at the sender (filemap: into the topic; Zenoh: into a fresh buffer \
+that is put; TCP: `write`) and out once at the receiver (filemap: out of the topic; Zenoh: \
+the payload's slices into a buffer; TCP: `read`). **TCP socket**: a `std::net` stream \
+with `TCP_NODELAY`, written and read through 64 KiB buffers (flushed after every message \
+of a ping-pong): the floor, as the other two run over TCP too.\n\n\
+**Latency**: a ping-pong, one-way latency half a round trip: A sends a message, B \
+receives it and sends it back the same way (through a second pair of topics and the same \
+two bridges: B exports the reply's topic, A imports it), up to {} (1 MiB) to {} (64 B) \
+timed round trips per row, stopping after {} ms of them once {} are in, after a tenth as \
+many untimed ones; before them, A sends a message every 50 ms or less until one comes back \
+(the sides have found each other: until each side's Zenoh has learnt of the other's \
+subscriptions, what is put reaches nobody), and echoes of those are skipped. **Throughput**: B sends as fast as it can, A receives, for \
+{} ms untimed after the first message, then counts for {} ms. Nobody drops anything: \
+Zenoh's publisher waits for room (`CongestionControl::Block`), and so does a TCP writer; \
+a bridge never holds up its local publisher, so B's publisher keeps at most {} MiB ({} \
+messages) ahead of what its bridge has put to Zenoh, reading the bridge's counters \
+(`Bridge::stats`), and the note below says whether the bridge dropped anything anyway.\n\n\
+The last column sets the bridged rows against Zenoh's of the same run: latency as a ratio \
+(the bridges' own cost), throughput as a share. Ratios to the floor are to the TCP row.\n",
+        if pinned {
+            " and pinned to its core (A to CPU 0, B to CPU 1, with all their threads: each \
+side has one core)"
+        } else {
+            ", not pinned"
+        },
+        bridge::TOPIC_CAPACITY >> 20,
+        harness::iterations(1 << 20),
+        harness::iterations(64),
+        bridge::LATENCY_BUDGET.as_millis(),
+        harness::MIN_ONE_WAY,
+        bridge::RATE_WARM_UP.as_millis(),
+        bridge::RATE_WINDOW.as_millis(),
+        bridge::PACING_BYTES >> 20,
+        bridge::PACING_MESSAGES,
     )
 }
 
@@ -1419,6 +1671,24 @@ waiter thread wakes that thread once more, to sleep over the new set. tokio's `U
 is woken by the kernel in its `epoll_wait` directly. On this machine a wake-up in the \
 kernel costs tens of microseconds (see section 1's raw futex row), so the hops decide."
         }
+        LINK_LATENCY | LINK_THROUGHPUT | LINK_RATE => {
+            "The bridges carry each message over Zenoh as the Zenoh rows do, and on top of \
+that through a filemap topic on each side and two threads on the sending side. There the \
+publisher copies the message into its topic; the export's reader thread, a subscriber of \
+the topic (spinning briefly, then asleep), copies it out into a buffer of its own and \
+queues it; the export's put thread (looking at the queue for some tens of microseconds, \
+then asleep on a condition variable) takes it and puts it to Zenoh, where the Zenoh row's \
+sending thread puts its message itself. On the receiving side the import publishes each \
+sample into the local topic from Zenoh's callback, on the thread that received it (a copy \
+in; the Zenoh row's subscriber gets the sample through its FIFO channel instead), and the \
+subscriber, woken, copies it out. So a message through two bridges is copied at least \
+twice more (out of the sending side's topic and into the receiving side's: a 1 MiB copy \
+costs tens of microseconds) and passes between threads twice more, and a thread asleep \
+when a message comes is woken in the kernel (section 1's raw futex row: tens of \
+microseconds on this machine). Where the run is pinned, each side has one core, so the \
+threads of a side take turns on it: a thread that spins while it waits (the put thread, \
+an endpoint's brief spin) takes the core from the thread it waits for."
+        }
         ROUND_TRIP => {
             "A service's request and response each travel through a channel ring as \
 section 1's messages do, and on top of that carry a request id each way: the client keeps \
@@ -1494,6 +1764,7 @@ peer, the note column says so.\n\n",
             5 => Some("throughput, peak RSS"),
             6 | 7 => Some("processes / cores"),
             8 => Some("against the same run"),
+            9 => Some("bridge ÷ Zenoh"),
             _ => None,
         };
         md.push_str(&r.table(section, extra));
@@ -1506,6 +1777,9 @@ peer, the note column says so.\n\n",
         }
         if section == 8 {
             md.push_str(&waits_note(r));
+        }
+        if section == 9 {
+            md.push_str(&link_note(r));
         }
     }
     md.push_str("## Where filemap loses, and why\n\n");

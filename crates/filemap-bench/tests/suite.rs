@@ -1,6 +1,7 @@
 //! The whole suite in its tiny quick mode (every section, two repetitions, a 16 MiB file):
 //! it runs to the end, prints the JSON rows of every section with their ratios, writes the
-//! report and the chart, and leaves nothing behind in /dev/shm.
+//! report and the chart, and leaves nothing behind in /dev/shm (section 9's namespace
+//! directories of the far side included).
 #![cfg(target_os = "linux")]
 
 use std::process::{Command, Stdio};
@@ -36,7 +37,7 @@ fn quick_run_reports_every_section() {
     );
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = rows.as_array().unwrap();
-    for section in 1..=8 {
+    for section in 1..=9 {
         assert!(
             rows.iter().any(|r| r["section"] == section),
             "no row of section {section}"
@@ -153,6 +154,34 @@ fn quick_run_reports_every_section() {
         let r = find("wake-up of a sleeping waiter, set to wake", 0, system);
         assert_eq!(r["events"], events, "{r}");
     }
+    for system in [
+        "filemap topics through two bridges",
+        "Zenoh publisher to subscriber",
+        "TCP socket (std::net)",
+    ] {
+        for size in [64, 1 << 20] {
+            let r = find("one-way latency across the link, ping-pong", size, system);
+            assert!(
+                r["p99"].as_f64().unwrap() >= r["p50"].as_f64().unwrap(),
+                "{r}"
+            );
+        }
+        let r = find(
+            "throughput across the link, 1 MiB messages",
+            1 << 20,
+            system,
+        );
+        assert_eq!(r["unit"], "GB/s", "{r}");
+        let r = find("messages across the link, one way", 64, system);
+        assert_eq!(r["unit"], "M msgs/s", "{r}");
+    }
+    let bridged = find(
+        "one-way latency across the link, ping-pong",
+        64,
+        "filemap topics through two bridges",
+    );
+    assert_eq!(bridged["best_peer"], "Zenoh publisher to subscriber");
+    assert!(bridged["ratio_to_floor"].as_f64().unwrap() > 0.0);
     let filemap = find("throughput, 1 MiB messages", 1 << 20, "filemap busy-poll");
     assert!(filemap["ratio_to_best_peer"].as_f64().unwrap() > 0.0);
     let md = std::fs::read_to_string(docs.join("benchmarks.md")).unwrap();
@@ -170,6 +199,18 @@ fn quick_run_reports_every_section() {
     );
     assert!(
         md.contains("the channel's one-way latency** in this run"),
+        "{md}"
+    );
+    assert!(
+        md.contains("## 9. Across machines: the Zenoh bridge"),
+        "{md}"
+    );
+    assert!(
+        md.contains("**A 64 B message through two bridges** takes"),
+        "{md}"
+    );
+    assert!(
+        md.contains("**1 MiB messages through two bridges** flow at"),
         "{md}"
     );
     let svg = std::fs::read_to_string(docs.join("benchmarks-latency.svg")).unwrap();
