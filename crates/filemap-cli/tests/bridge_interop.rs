@@ -1,7 +1,7 @@
 //! `filemap bridge` and plain Zenoh programs: a Zenoh session written against the zenoh
-//! crate alone (not filemap) subscribes to what a local filemap topic carries and
-//! publishes into another local topic, through a bridge on 127.0.0.1. On Linux and under
-//! Wine. Every wait is bounded.
+//! crate alone (not filemap) subscribes to what a local filemap topic (and channel)
+//! carries and publishes into another, and asks and answers services, through a bridge on
+//! 127.0.0.1. On Linux and under Wine. Every wait is bounded.
 
 mod common;
 
@@ -153,7 +153,8 @@ fn plain_zenoh_programs_exchange_messages_with_filemap_topics() {
 }
 
 #[test]
-fn services_answer_across_a_bridge_as_zenoh_queries() {
+fn services_and_channels_cross_a_bridge() {
+    use filemap::channel::{Receiver, Sender};
     use filemap::service::{Client, Server, ServiceOptions};
     let ns = Ns::new();
     // This test's own filemap objects live in the bridge's namespace.
@@ -194,6 +195,10 @@ fn services_answer_across_a_bridge_as_zenoh_queries() {
             "calc",
             "--import-service",
             "remote",
+            "--export",
+            "cin",
+            "--import",
+            "cout",
             "--listen",
             &endpoint,
         ])
@@ -280,6 +285,45 @@ fn services_answer_across_a_bridge_as_zenoh_queries() {
     );
     drop(second);
     answering.join().unwrap();
+
+    // Channels: the bridge is the receiver of an exported channel and the sender of an
+    // imported one.
+    let mut cin = Sender::create_or_open("cin", 1 << 16).unwrap();
+    let zenoh_sub = session.declare_subscriber("filemap/cin").wait().unwrap();
+    let mut arrived = Vec::new();
+    for i in 0..600 {
+        if cin.try_send(format!("c{i}").as_bytes()).unwrap_or(false) {
+            if let Some(sample) = zenoh_sub.recv_timeout(Duration::from_millis(100)).unwrap() {
+                arrived.push(String::from_utf8(sample.payload().to_bytes().into_owned()).unwrap());
+            }
+        }
+        if arrived.len() >= 3 {
+            break;
+        }
+    }
+    assert!(
+        arrived.len() >= 3,
+        "the channel's messages reach Zenoh: {arrived:?}"
+    );
+    let numbers: Vec<u32> = arrived.iter().map(|m| m[1..].parse().unwrap()).collect();
+    assert!(
+        numbers.windows(2).all(|w| w[0] < w[1]),
+        "in order: {arrived:?}"
+    );
+    let mut cout = Receiver::create_or_open("cout", 1 << 16).unwrap();
+    let zenoh_pub = session.declare_publisher("filemap/cout").wait().unwrap();
+    let mut got = None;
+    for i in 0..600 {
+        zenoh_pub.put(format!("p{i}")).wait().unwrap();
+        if let Ok(message) = cout.recv_timeout(Duration::from_millis(100)) {
+            got = Some(String::from_utf8(message.to_vec().unwrap()).unwrap());
+            break;
+        }
+    }
+    assert!(
+        got.is_some_and(|m| m.starts_with('p')),
+        "Zenoh's puts reach the imported channel"
+    );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     serving.join().unwrap();
     session.close().wait().unwrap();

@@ -1,5 +1,6 @@
-//! Exporting one local topic: a reader thread subscribes to the topic and moves each
-//! message into a bounded buffer, and a sender thread puts them to the topic's Zenoh key.
+//! Exporting one local topic (or channel): a reader thread subscribes to the topic (or is
+//! the channel's receiver) and moves each message into a bounded buffer, and a sender
+//! thread puts them to the Zenoh key.
 //! The reader never waits for the network, so a link that stops answering never holds up
 //! the local publisher: once the buffer is full, the oldest message is dropped and counted.
 
@@ -9,6 +10,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use filemap::channel::Receiver;
 use filemap::topic::Subscriber;
 use filemap::{Error, Name};
 use zenoh::qos::CongestionControl;
@@ -77,10 +79,42 @@ impl Export {
     }
 }
 
-/// Starts exporting `subscriber`'s topic to `key`.
+/// What an export reads: a topic, as one of its subscribers, or a channel, as its
+/// receiver.
+pub(crate) enum Source {
+    Topic(Subscriber),
+    /// A channel's messages have no sequence numbers: the export numbers them itself.
+    Channel(Receiver, u64),
+}
+
+impl Source {
+    fn name(&self) -> &Name {
+        match self {
+            Source::Topic(s) => s.name(),
+            Source::Channel(r, _) => r.name(),
+        }
+    }
+
+    /// The next message and its sequence number, waiting at most `timeout`.
+    fn recv(&mut self, timeout: Duration) -> filemap::Result<(u64, Vec<u8>)> {
+        match self {
+            Source::Topic(s) => {
+                let sample = s.recv_timeout(timeout)?;
+                Ok((sample.seq(), sample.to_vec()?))
+            }
+            Source::Channel(r, next) => {
+                let bytes = r.recv_timeout(timeout)?.to_vec()?;
+                *next += 1;
+                Ok((*next - 1, bytes))
+            }
+        }
+    }
+}
+
+/// Starts exporting `source` to `key`.
 pub(crate) fn start(
     session: &Session,
-    subscriber: Subscriber,
+    subscriber: Source,
     key: String,
     settings: &Settings,
     stop: Arc<AtomicBool>,
@@ -156,7 +190,7 @@ pub(crate) fn start(
 /// The reader: every message of the topic into the buffer, dropping the oldest when it
 /// holds `limits` (messages, bytes) already.
 fn read(
-    mut subscriber: Subscriber,
+    mut subscriber: Source,
     queue: &Queue,
     (max_messages, max_bytes): (usize, usize),
     counters: &ExportCounters,
@@ -165,11 +199,7 @@ fn read(
 ) {
     let name = subscriber.name().clone();
     while !stop.load(Ordering::Relaxed) {
-        let message = match subscriber.recv_timeout(STOP_CHECK) {
-            Ok(sample) => sample.to_vec().map(|bytes| (sample.seq(), bytes)),
-            Err(e) => Err(e),
-        };
-        match message {
+        match subscriber.recv(STOP_CHECK) {
             Ok((seq, bytes)) => {
                 let mut buffer = queue.lock();
                 buffer.bytes += bytes.len();
@@ -236,8 +266,16 @@ fn next(queue: &Queue, stop: &AtomicBool) -> Option<(u64, Vec<u8>)> {
     }
 }
 
-/// Opens `name` as a subscriber of its topic from now on (not its history: the far side
-/// gets what is published while the bridge runs).
-pub(crate) fn subscribe(name: &Name) -> filemap::Result<Subscriber> {
-    Subscriber::open_latest(name.clone())
+/// Opens what the export of `name` reads: a subscriber of its topic from now on (not its
+/// history: the far side gets what is published while the bridge runs), or the receiver
+/// of its channel.
+pub(crate) fn subscribe(name: &Name) -> filemap::Result<Source> {
+    match Subscriber::open_latest(name.clone()) {
+        Ok(subscriber) => Ok(Source::Topic(subscriber)),
+        Err(filemap::Error::KindMismatch {
+            found: filemap::Kind::Channel,
+            ..
+        }) => Ok(Source::Channel(Receiver::open(name.clone())?, 0)),
+        Err(e) => Err(e),
+    }
 }

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use filemap::channel::Sender;
 use filemap::topic::{Publisher, TopicOptions};
 use zenoh::sample::{Locality, Sample};
 use zenoh::{Session, Wait};
@@ -24,6 +25,35 @@ pub(crate) struct ImportCounters {
     /// Samples that could not be published locally (the topic has a publisher of its own,
     /// or the message did not fit).
     pub(crate) refused: AtomicU64,
+}
+
+/// What an import publishes on: a topic (made if needed), or an existing channel, as its
+/// sender.
+enum Sink {
+    Topic(Publisher),
+    Channel(Sender),
+}
+
+impl Sink {
+    /// Opens the publisher of topic `name` (making the topic with `options` if nothing has
+    /// that name), or the sender of the channel `name`.
+    fn open(name: &str, options: &TopicOptions) -> filemap::Result<Sink> {
+        match Publisher::create_or_open(name, options) {
+            Ok(publisher) => Ok(Sink::Topic(publisher)),
+            Err(filemap::Error::KindMismatch {
+                found: filemap::Kind::Channel,
+                ..
+            }) => Ok(Sink::Channel(Sender::open(name)?)),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn publish(&mut self, message: &[u8]) -> filemap::Result<()> {
+        match self {
+            Sink::Topic(publisher) => publisher.publish(message),
+            Sink::Channel(sender) => sender.send(message),
+        }
+    }
 }
 
 /// The local topics this bridge imports into, with their counters (the exports skip them,
@@ -80,7 +110,7 @@ struct Importer {
     pattern: String,
     settings: crate::Settings,
     imported: Imported,
-    publishers: HashMap<String, (Publisher, Arc<ImportCounters>)>,
+    publishers: HashMap<String, (Sink, Arc<ImportCounters>)>,
     /// The next sequence number expected from each (publishing bridge, topic).
     next_seq: HashMap<(String, String), u64>,
     /// Names already reported as refused (reported once).
@@ -139,7 +169,7 @@ impl Importer {
     fn ensure_publisher(&mut self, name: &str) -> Option<Arc<ImportCounters>> {
         if !self.publishers.contains_key(name) {
             let options = TopicOptions::new().capacity(self.settings.topic_capacity);
-            match Publisher::create_or_open(name, &options) {
+            match Sink::open(name, &options) {
                 Ok(publisher) => {
                     let counters = Arc::new(ImportCounters::default());
                     self.imported

@@ -539,7 +539,7 @@ fn scan(
             Ok(entries) => candidates.extend(
                 entries
                     .into_iter()
-                    .filter(|e| e.kind == Some(Kind::Topic))
+                    .filter(|e| matches!(e.kind, Some(Kind::Topic | Kind::Channel)))
                     .filter_map(|e| Name::new(e.name.as_str()).ok())
                     .map(|n| n.base().to_string())
                     .filter(|base| patterns.iter().any(|p| keys::matches(p, base))),
