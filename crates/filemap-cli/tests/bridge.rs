@@ -217,6 +217,33 @@ fn lines_of(stdout: ChildStdout) -> mpsc::Receiver<serde_json::Value> {
     rx
 }
 
+/// Starts `filemap pub t` on side `a` and sends warm-up messages until one crosses the
+/// bridges (bounded in count): the publisher, and its input.
+fn start_publishing(
+    a: &Ns,
+    exporter: &Bridge,
+    received: &mpsc::Receiver<serde_json::Value>,
+) -> (Child, std::process::ChildStdin) {
+    let mut publisher = a
+        .cmd(&["pub", "t", "--create", "--wait-for", "1"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    exporter.wait_for("exporting t");
+    let mut input = publisher.stdin.take().unwrap();
+    for _ in 0..600 {
+        writeln!(input, "warm-up").unwrap();
+        input.flush().unwrap();
+        if received.recv_timeout(Duration::from_millis(100)).is_ok() {
+            return (publisher, input);
+        }
+    }
+    let _ = publisher.kill();
+    let _ = publisher.wait();
+    panic!("no message crossed the bridges within 60 s");
+}
+
 #[test]
 fn a_topic_crosses_two_bridges_intact_and_gaps_are_reported_exactly() {
     let (a, b) = (Ns::new(), Ns::new());
@@ -256,29 +283,8 @@ fn a_topic_crosses_two_bridges_intact_and_gaps_are_reported_exactly() {
         link.as_ref().map(|l| l.b.as_str()),
         &["--import", "t", "--connect", &endpoint],
     );
-    let mut publisher = a
-        .cmd(&["pub", "t", "--create", "--wait-for", "1"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    exporter.wait_for("exporting t");
-    let mut input = publisher.stdin.take().unwrap();
-    // Until the bridges have found each other, warm-up messages (bounded in count).
     let started = Instant::now();
-    let mut first = None;
-    for _ in 0..600 {
-        writeln!(input, "warm-up").unwrap();
-        input.flush().unwrap();
-        if let Ok(row) = received.recv_timeout(Duration::from_millis(100)) {
-            first = Some(row);
-            break;
-        }
-    }
-    assert!(
-        first.is_some(),
-        "no message crossed the bridges within 60 s"
-    );
+    let (mut publisher, mut input) = start_publishing(&a, &exporter, &received);
     println!("    the bridges connected in {:.2?}", started.elapsed());
     // A reader of what arrives: in order, intact, up to the end marker; it says how far it
     // got, so that the publisher can be paced while the link is up.
@@ -408,25 +414,7 @@ fn a_killed_and_restarted_bridge_resumes_and_the_far_side_counts_the_gap() {
     let export_args = ["--export", "t", "--listen", endpoint.as_str()];
     let exporter = Bridge::start(&a, None, &export_args);
     let importer = Bridge::start(&b, None, &["--import", "t", "--connect", &endpoint]);
-    let mut publisher = a
-        .cmd(&["pub", "t", "--create", "--wait-for", "1"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    exporter.wait_for("exporting t");
-    let mut input = publisher.stdin.take().unwrap();
-    // Connected once a warm-up message crosses (bounded in count).
-    let mut crossed = false;
-    for _ in 0..600 {
-        writeln!(input, "warm-up").unwrap();
-        input.flush().unwrap();
-        if received.recv_timeout(Duration::from_millis(100)).is_ok() {
-            crossed = true;
-            break;
-        }
-    }
-    assert!(crossed, "no message crossed the bridges within 60 s");
+    let (mut publisher, mut input) = start_publishing(&a, &exporter, &received);
     let mut published = 0u32;
     let mut publish = |input: &mut std::process::ChildStdin, n: u32| {
         for _ in 0..n {

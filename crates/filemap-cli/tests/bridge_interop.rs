@@ -24,6 +24,19 @@ impl Drop for Running {
     }
 }
 
+/// A plain Zenoh session (peer mode, no scouting) connected to `endpoint`.
+fn plain_session(endpoint: &str) -> zenoh::Session {
+    let mut config = zenoh::Config::default();
+    config.insert_json5("mode", "\"peer\"").unwrap();
+    config
+        .insert_json5("scouting/multicast/enabled", "false")
+        .unwrap();
+    config
+        .insert_json5("connect/endpoints", &format!("[\"{endpoint}\"]"))
+        .unwrap();
+    zenoh::open(config).wait().unwrap()
+}
+
 #[test]
 fn plain_zenoh_programs_exchange_messages_with_filemap_topics() {
     let ns = Ns::new();
@@ -39,15 +52,7 @@ fn plain_zenoh_programs_exchange_messages_with_filemap_topics() {
         .unwrap(),
     );
     // The plain Zenoh program: peer mode, no scouting, connected to the bridge.
-    let mut config = zenoh::Config::default();
-    config.insert_json5("mode", "\"peer\"").unwrap();
-    config
-        .insert_json5("scouting/multicast/enabled", "false")
-        .unwrap();
-    config
-        .insert_json5("connect/endpoints", &format!("[\"{endpoint}\"]"))
-        .unwrap();
-    let session = zenoh::open(config).wait().unwrap();
+    let session = plain_session(&endpoint);
     let zenoh_sub = session.declare_subscriber("filemap/out").wait().unwrap();
 
     // filemap → Zenoh: a local publisher's lines arrive as samples, in order, with the
@@ -207,15 +212,7 @@ fn services_and_channels_cross_a_bridge() {
         .spawn()
         .unwrap(),
     );
-    let mut config = zenoh::Config::default();
-    config.insert_json5("mode", "\"peer\"").unwrap();
-    config
-        .insert_json5("scouting/multicast/enabled", "false")
-        .unwrap();
-    config
-        .insert_json5("connect/endpoints", &format!("[\"{endpoint}\"]"))
-        .unwrap();
-    let session = zenoh::open(config).wait().unwrap();
+    let session = plain_session(&endpoint);
 
     // A plain Zenoh get on the exported service: its three responses, in order.
     let started = Instant::now();
@@ -246,23 +243,28 @@ fn services_and_channels_cross_a_bridge() {
     // A plain Zenoh queryable answers a local client through the imported service: each
     // reply a response, the last one last.
     let queryable = session.declare_queryable("filemap/remote").wait().unwrap();
-    let answering = std::thread::spawn(move || {
-        let query = queryable
-            .recv_timeout(PATIENCE)
-            .unwrap()
-            .expect("a query comes");
-        let asked = query
-            .payload()
-            .map(|p| p.to_bytes().into_owned())
-            .unwrap_or_default();
-        let text = String::from_utf8(asked).unwrap();
-        for part in ["one", "two"] {
-            query
-                .reply(query.key_expr().clone(), format!("{text}:{part}"))
-                .wait()
-                .unwrap();
-        }
-    });
+    let answer = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let answering = {
+        let answer = answer.clone();
+        std::thread::spawn(move || {
+            while answer.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok(Some(query)) = queryable.recv_timeout(Duration::from_millis(50)) else {
+                    continue;
+                };
+                let asked = query
+                    .payload()
+                    .map(|p| p.to_bytes().into_owned())
+                    .unwrap_or_default();
+                let text = String::from_utf8(asked).unwrap();
+                for part in ["one", "two"] {
+                    query
+                        .reply(query.key_expr().clone(), format!("{text}:{part}"))
+                        .wait()
+                        .unwrap();
+                }
+            }
+        })
+    };
     let mut client = loop {
         match Client::open("remote") {
             Ok(client) => break client,
@@ -270,20 +272,30 @@ fn services_and_channels_cross_a_bridge() {
             Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }
     };
-    let asked = client.send_request(b"q").unwrap();
-    let first = client.recv_response_timeout(PATIENCE).unwrap();
-    assert_eq!(first.request(), asked);
-    assert_eq!(
-        (first.to_vec().unwrap(), first.is_last()),
-        (b"q:one".to_vec(), false)
-    );
-    drop(first);
-    let second = client.recv_response_timeout(PATIENCE).unwrap();
-    assert_eq!(
-        (second.to_vec().unwrap(), second.is_last()),
-        (b"q:two".to_vec(), true)
-    );
-    drop(second);
+    // Until the queryable is known to the bridge, a query finds nobody and ends in an
+    // empty last response: ask again (bounded in count).
+    let mut answered = false;
+    for _ in 0..600 {
+        let asked = client.send_request(b"q").unwrap();
+        let first = client.recv_response_timeout(PATIENCE).unwrap();
+        assert_eq!(first.request(), asked);
+        let (bytes, last) = (first.to_vec().unwrap(), first.is_last());
+        drop(first);
+        if bytes.is_empty() && last {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        assert_eq!((bytes, last), (b"q:one".to_vec(), false));
+        let second = client.recv_response_timeout(PATIENCE).unwrap();
+        assert_eq!(
+            (second.to_vec().unwrap(), second.is_last()),
+            (b"q:two".to_vec(), true)
+        );
+        answered = true;
+        break;
+    }
+    assert!(answered, "the queryable answered within 30 s");
+    answer.store(false, std::sync::atomic::Ordering::Relaxed);
     answering.join().unwrap();
 
     // Channels: the bridge is the receiver of an exported channel and the sender of an
