@@ -42,8 +42,6 @@ use crate::rings::{RingSet, Shape};
 use crate::sync::ObjectOptions;
 use crate::sys;
 use crate::vocabulary::{Kind, Side};
-use crate::wait::future::Ready;
-use crate::wait::Target;
 
 /// The most sender slots an inbox can have.
 pub const MAX_SENDERS: u32 = crate::rings::MAX_SLOTS;
@@ -177,7 +175,8 @@ impl Inbox {
         })
     }
 
-    fn first(&self) -> &Endpoint {
+    /// The first ring's endpoint (the name, the memory, errors).
+    pub(crate) fn first(&self) -> &Endpoint {
         self.receivers[0].endpoint()
     }
 
@@ -280,33 +279,6 @@ impl Inbox {
         let ready = || self.receivers.iter().any(Receiver::committed_now);
         let gone = || self.all_senders_gone();
         self.first().wait_on(&sleep, deadline, 0, ready, gone)
-    }
-
-    /// The next message from any sender, and its sender's slot, as a future: for any
-    /// async executor, sleeping nowhere while it waits (see [`crate::wait`]); the errors
-    /// of [`recv`](Inbox::recv). Dropping it before it completes loses nothing.
-    ///
-    /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
-    /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
-    /// let mut inbox = Inbox::create_or_open("async-inbox-demo", &InboxOptions::new())?;
-    /// let mut worker = InboxSender::open("async-inbox-demo")?;
-    /// worker.send(b"done")?;
-    /// let (from, message) = filemap::wait::block_on(inbox.recv_async())?;
-    /// assert_eq!((from, message.to_vec()?), (worker.slot(), b"done".to_vec()));
-    /// # Ok::<(), filemap::Error>(())
-    /// ```
-    pub async fn recv_async(&mut self) -> Result<(u32, RecvSlot<'_>)> {
-        loop {
-            let _ready = Ready::new(Target::Inbox(self)).await?;
-            if self.ready_now() {
-                break;
-            }
-            if self.all_senders_gone() && !self.ready_now() {
-                return Err(self.first().disconnected());
-            }
-        }
-        self.recv()
     }
 
     /// Whether a message is there in some ring (past any wrap marker), without taking it.

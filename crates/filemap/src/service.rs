@@ -46,8 +46,6 @@ use crate::rings::{RingSet, Shape, MAX_SLOTS};
 use crate::sync::ObjectOptions;
 use crate::sys;
 use crate::vocabulary::{Kind, Side};
-use crate::wait::future::Ready;
-use crate::wait::Target;
 
 /// A frame's extra header words: the request's id, and (in a response) the flags.
 const ID: u64 = 0;
@@ -246,18 +244,14 @@ impl Server {
         Request::new(client, slot)
     }
 
-    /// The next request from any client, as a future: for any async executor, sleeping
-    /// nowhere while it waits (see [`crate::wait`]); the errors of
-    /// [`recv_request`](Server::recv_request). Dropping it before it completes loses
-    /// nothing.
-    pub async fn recv_request_async(&mut self) -> Result<Request<'_>> {
-        let (client, slot) = self.requests.recv_async().await?;
-        Request::new(client, slot)
-    }
-
     /// The requests' inbox (for a wait on many objects).
     pub(crate) fn requests(&self) -> &Inbox {
         &self.requests
+    }
+
+    /// The requests' inbox, to receive from (for the async receive).
+    pub(crate) fn requests_mut(&mut self) -> &mut Inbox {
+        &mut self.requests
     }
 
     /// The next request if there is one now.
@@ -319,7 +313,7 @@ pub struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
-    fn new(client: u32, slot: RecvSlot<'a>) -> Result<Request<'a>> {
+    pub(crate) fn new(client: u32, slot: RecvSlot<'a>) -> Result<Request<'a>> {
         Ok(Request {
             id: RequestId {
                 client,
@@ -473,50 +467,24 @@ impl Client {
         self.recv_until(None, None)
     }
 
-    /// Sends a request, as a future that waits while the request ring is full (see
-    /// [`crate::wait`]); its id. Dropping it before it completes sends nothing.
-    pub async fn send_request_async(&mut self, payload: &[u8]) -> Result<RequestId> {
-        self.requests.room_async(payload.len()).await?;
-        self.send_request(payload)
+    /// The ring this client's requests go into.
+    pub(crate) fn request_sender(&self) -> &Sender {
+        &self.requests
     }
 
-    /// The next response to one of this client's pending requests, as a future: for any
-    /// async executor, sleeping nowhere while it waits (see [`crate::wait`]); the errors
-    /// of [`recv_response`](Client::recv_response). Dropping it before it completes loses
-    /// nothing.
-    ///
-    /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
-    /// use filemap::service::{Client, Server, ServiceOptions};
-    /// use filemap::wait::block_on;
-    /// let mut server = Server::create_or_open("async-service-demo", &ServiceOptions::new())?;
-    /// let mut client = Client::open("async-service-demo")?;
-    /// let asked = block_on(client.send_request_async(b"2+2"))?;
-    /// let id = block_on(server.recv_request_async())?.id();
-    /// server.respond(id, b"4")?;
-    /// let answer = block_on(client.recv_response_async())?;
-    /// assert_eq!((answer.request(), answer.to_vec()?), (asked, b"4".to_vec()));
-    /// # Ok::<(), filemap::Error>(())
-    /// ```
-    pub async fn recv_response_async(&mut self) -> Result<Response<'_>> {
-        while !self.pending_response_ready()? {
-            let _ready = Ready::new(Target::Receiver(&self.responses)).await?;
-            if self.responses.ready_now() {
-                continue;
-            }
-            let end = self.responses.endpoint();
-            if end.peer_left(Side::Sender, true) && !self.responses.ready_now() {
-                // The server is gone: every pending request has failed.
-                self.pending.clear();
-                return Err(end.disconnected());
-            }
-        }
-        self.recv_until(None, None)
+    /// The ring this client's responses come from.
+    pub(crate) fn responses(&self) -> &Receiver {
+        &self.responses
+    }
+
+    /// Forgets every pending request: the server is gone, and they have failed.
+    pub(crate) fn fail_pending(&mut self) {
+        self.pending.clear();
     }
 
     /// Whether a response to a pending request is ready, dropping those before it that
     /// are not for one (an earlier client's, or given up on).
-    fn pending_response_ready(&mut self) -> Result<bool> {
+    pub(crate) fn pending_response_ready(&mut self) -> Result<bool> {
         while self.responses.message_ready()? {
             let (id, _) = self.responses.ready_extras();
             if self.pending.contains(&id) {
@@ -552,7 +520,7 @@ impl Client {
         }
     }
 
-    fn recv_until(
+    pub(crate) fn recv_until(
         &mut self,
         deadline: Option<Instant>,
         timeout: Option<Duration>,

@@ -12,8 +12,6 @@ use crate::error::{Error, Result};
 use crate::name::{IntoName, Name};
 use crate::sync::ObjectOptions;
 use crate::vocabulary::Side;
-use crate::wait::future::Ready;
-use crate::wait::Target;
 
 /// The receiving end of a channel. Only one may exist at a time.
 ///
@@ -329,41 +327,6 @@ impl Receiver {
         // publishes a wrap marker together with the frame after it).
         self.recv_until(None, None, FAST_SPINS)?
             .ok_or_else(|| unreachable!("a wait without a deadline only ends with a message"))
-    }
-
-    /// The next message, as a future: for any async executor, sleeping nowhere while it
-    /// waits (see [`crate::wait`]). Dropping it before it completes loses nothing: the
-    /// message stays for the next receive.
-    ///
-    /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
-    /// use filemap::channel::{Receiver, Sender};
-    /// let mut tx = Sender::create_or_open("async-recv-demo", 4096)?;
-    /// let mut rx = Receiver::open("async-recv-demo")?;
-    /// tx.send(b"hi")?;
-    /// let message = filemap::wait::block_on(rx.recv_async())?;
-    /// assert_eq!(message.to_vec()?, b"hi");
-    /// # Ok::<(), filemap::Error>(())
-    /// ```
-    pub async fn recv_async(&mut self) -> Result<RecvSlot<'_>> {
-        if !self.ready_now() {
-            self.ready_async().await?;
-        }
-        self.recv()
-    }
-
-    /// Waits until `recv` returns at once: a message is there, or the sender is gone
-    /// (`Error::Disconnected`).
-    async fn ready_async(&self) -> Result<()> {
-        loop {
-            let _ready = Ready::new(Target::Receiver(self)).await?;
-            if self.ready_now() {
-                return Ok(());
-            }
-            if self.end.peer_left(Side::Sender, true) && !self.ready_now() {
-                return Err(self.end.disconnected());
-            }
-        }
     }
 
     /// The next message if there is one now.

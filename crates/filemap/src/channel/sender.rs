@@ -12,8 +12,6 @@ use crate::error::{Error, Result};
 use crate::name::{IntoName, Name};
 use crate::sync::ObjectOptions;
 use crate::vocabulary::Side;
-use crate::wait::future::Ready;
-use crate::wait::Target;
 
 /// The sending end of a channel. Only one may exist at a time (a second is
 /// [`Error::EndpointTaken`]); it can replace one whose process died.
@@ -124,6 +122,11 @@ impl Sender {
         }
         self.head = self.load_head()?;
         Ok(end - self.head <= capacity)
+    }
+
+    /// The endpoint (for the async waits built over the sender).
+    pub(crate) fn endpoint(&self) -> &Endpoint {
+        &self.end
     }
 
     /// How a wait on many objects sees this sender.
@@ -324,49 +327,6 @@ impl Sender {
         // The commit touches the next frame's header too, which may be what finds the
         // ring's memory lost.
         self.end.intact()
-    }
-
-    /// Copies `message` in and sends it, as a future that waits while the ring is full:
-    /// for any async executor, sleeping nowhere while it waits (see [`crate::wait`]).
-    /// Dropping it before it completes sends nothing.
-    ///
-    /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
-    /// use filemap::channel::{Receiver, Sender};
-    /// let mut tx = Sender::create_or_open("async-send-demo", 4096)?;
-    /// let mut rx = Receiver::open("async-send-demo")?;
-    /// filemap::wait::block_on(tx.send_async(b"hi"))?;
-    /// assert_eq!(rx.recv()?.to_vec()?, b"hi");
-    /// # Ok::<(), filemap::Error>(())
-    /// ```
-    pub async fn send_async(&mut self, message: &[u8]) -> Result<()> {
-        if !self.room_now(message.len()) {
-            self.room_async(message.len()).await?;
-        }
-        self.send(message)
-    }
-
-    /// A slot of `len` bytes, as a future that waits while the ring is full (see
-    /// [`send_async`](Sender::send_async)).
-    pub async fn reserve_async(&mut self, len: usize) -> Result<SendSlot<'_>> {
-        if !self.room_now(len) {
-            self.room_async(len).await?;
-        }
-        self.reserve(len)
-    }
-
-    /// Waits until there is room for `len` bytes (or `reserve` would fail at once), or the
-    /// receiver is gone (`Error::Disconnected`).
-    pub(crate) async fn room_async(&self, len: usize) -> Result<()> {
-        loop {
-            let _ready = Ready::new(Target::Sender(self, len)).await?;
-            if self.room_now(len) {
-                return Ok(());
-            }
-            if self.end.peer_left(Side::Receiver, true) && !self.room_now(len) {
-                return Err(self.end.disconnected());
-            }
-        }
     }
 
     /// Sends `message` if there is room now; `Ok(false)` if the ring is full.

@@ -10,8 +10,6 @@ use crate::name::{IntoName, Name};
 use crate::sys::{self, CreateMode};
 use crate::vocabulary::Disposition;
 use crate::vocabulary::Kind;
-use crate::wait::future::Ready;
-use crate::wait::Target;
 
 /// How an event goes back to unset.
 ///
@@ -178,22 +176,6 @@ impl NamedEvent {
         } else {
             Err(timeout_error(&self.name, timeout))
         }
-    }
-
-    /// Waits until the event is set (taking the signal, for auto-reset events), as a
-    /// future: for any async executor, sleeping nowhere while it waits (see
-    /// [`crate::wait`]). Dropping it before it completes takes nothing.
-    ///
-    /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
-    /// use filemap::sync::{EventReset, NamedEvent};
-    /// let e = NamedEvent::create_new("async-event-demo", EventReset::Auto, true)?;
-    /// filemap::wait::block_on(e.wait_async())?; // takes the signal
-    /// assert!(!e.try_wait()?);
-    /// # Ok::<(), filemap::Error>(())
-    /// ```
-    pub async fn wait_async(&self) -> Result<()> {
-        Ready::new(Target::Event(self)).await.map(|_| ())
     }
 
     /// Whether the event is set now (taking the signal, for auto-reset events).

@@ -11,8 +11,6 @@ use crate::name::{IntoName, Name};
 use crate::sys::{self, CreateMode, Locked};
 use crate::vocabulary::Disposition;
 use crate::vocabulary::Kind;
-use crate::wait::future::Ready;
-use crate::wait::{Taken, Target};
 
 // The initializer is `const`; clippy 1.96 with `-Zbuild-std` (the Windows build) says it is
 // not, a false positive of the lint on that std's macro expansion.
@@ -154,29 +152,6 @@ impl NamedMutex {
     pub fn lock(&self) -> Result<MutexGuard<'_>> {
         let abandoned = acquire(&self.object, &self.name, None)?.expect("no timeout");
         Ok(self.guard(abandoned))
-    }
-
-    /// Locks the mutex, as a future: for any async executor, sleeping nowhere while it
-    /// waits (see [`crate::wait`]). Dropping it before it completes takes nothing.
-    ///
-    /// The guard belongs to the thread whose poll took the lock (it is not `Send`, as the
-    /// Windows mutex is the thread's): hold it across an `.await` only on a
-    /// single-threaded executor. Another task of the same thread that asks for the lock
-    /// waits for it (where [`lock`](NamedMutex::lock) would say
-    /// [`Error::WouldDeadlock`]).
-    ///
-    /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
-    /// let m = filemap::sync::NamedMutex::create_new("async-mutex-demo")?;
-    /// let guard = filemap::wait::block_on(m.lock_async())?;
-    /// assert!(!guard.abandoned());
-    /// # Ok::<(), filemap::Error>(())
-    /// ```
-    pub async fn lock_async(&self) -> Result<MutexGuard<'_>> {
-        match Ready::new(Target::Mutex(self)).await? {
-            Taken::Lock(guard) => Ok(guard),
-            _ => unreachable!("a wait on a mutex takes its lock"),
-        }
     }
 
     /// Locks the mutex if it is free now; `Ok(None)` if another holds it.

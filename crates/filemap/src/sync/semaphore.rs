@@ -10,8 +10,6 @@ use crate::name::{IntoName, Name};
 use crate::sys::{self, CreateMode};
 use crate::vocabulary::Disposition;
 use crate::vocabulary::Kind;
-use crate::wait::future::Ready;
-use crate::wait::Target;
 
 /// A named semaphore: `acquire` takes a unit (waiting while there is none), `release`
 /// returns units, never past the maximum.
@@ -119,20 +117,6 @@ impl NamedSemaphore {
     /// Takes a unit, waiting while there is none.
     pub fn acquire(&self) -> Result<()> {
         self.object.acquire(None).map(|_| ())
-    }
-
-    /// Takes a unit, as a future: for any async executor, sleeping nowhere while it waits
-    /// (see [`crate::wait`]). Dropping it before it completes takes nothing.
-    ///
-    /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
-    /// let s = filemap::sync::NamedSemaphore::create_new("async-sem-demo", 1, 1)?;
-    /// filemap::wait::block_on(s.acquire_async())?;
-    /// assert!(!s.try_acquire()?);
-    /// # Ok::<(), filemap::Error>(())
-    /// ```
-    pub async fn acquire_async(&self) -> Result<()> {
-        Ready::new(Target::Semaphore(self)).await.map(|_| ())
     }
 
     /// Takes a unit if there is one now.

@@ -12,8 +12,6 @@ use crate::copy::{copy_from_shared, copy_racy};
 use crate::error::{Error, Result};
 use crate::name::{IntoName, Name};
 use crate::vocabulary::Side;
-use crate::wait::future::Ready;
-use crate::wait::Target;
 
 /// How many times a subscriber tries again to catch a consistent view of a ring that the
 /// publisher keeps overwriting under it, before it reports that it cannot keep up.
@@ -254,34 +252,6 @@ impl Subscriber {
             .ok_or_else(|| unreachable!("a wait without a deadline only ends with a message"))
     }
 
-    /// The next message, as a future: for any async executor, sleeping nowhere while it
-    /// waits (see [`crate::wait`]); the errors of [`recv`](Subscriber::recv). Dropping it
-    /// before it completes loses nothing.
-    ///
-    /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
-    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
-    /// let mut publisher = Publisher::create_or_open("async-topic-demo", &TopicOptions::new())?;
-    /// let mut subscriber = Subscriber::open("async-topic-demo")?;
-    /// publisher.publish(b"news")?;
-    /// let sample = filemap::wait::block_on(subscriber.recv_async())?;
-    /// assert_eq!(sample.to_vec()?, b"news");
-    /// # Ok::<(), filemap::Error>(())
-    /// ```
-    pub async fn recv_async(&mut self) -> Result<Sample<'_>> {
-        loop {
-            let _ready = Ready::new(Target::Subscriber(self)).await?;
-            if self.ready_now() {
-                break;
-            }
-            let end = &self.topic.end;
-            if end.peer_left(Side::Sender, true) && !self.ready_now() {
-                return Err(end.disconnected());
-            }
-        }
-        self.recv()
-    }
-
     /// The next message if there is one now.
     pub fn try_recv(&mut self) -> Result<Option<Sample<'_>>> {
         self.recv_until(Some(Instant::now()), None)
@@ -460,6 +430,11 @@ impl Subscriber {
     pub(crate) fn ready_now(&self) -> bool {
         let (ring, area) = (self.topic.end.ring, self.topic.area);
         ring.committed(self.pos) || area.oldest().load(Ordering::Acquire) > self.pos
+    }
+
+    /// The endpoint (for the async waits built over the subscriber).
+    pub(crate) fn endpoint(&self) -> &crate::channel::endpoint::Endpoint {
+        &self.topic.end
     }
 
     /// How a wait on many objects sees this subscriber.

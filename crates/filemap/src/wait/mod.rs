@@ -37,6 +37,7 @@
 //! look at the rest. A waiter also looks again every 100 ms, to find a mutex whose owner
 //! died or an endpoint whose peer did.
 
+mod asyncs;
 pub(crate) mod future;
 mod target;
 

@@ -1,0 +1,269 @@
+//! The async methods of the objects and endpoints: each waits with the [`Ready`] future
+//! (see [`future`](super::future)) until the object's next call would not wait, then makes
+//! that call. They live here, above the objects, so that the objects know nothing of the
+//! waits built over them.
+
+use super::future::Ready;
+use super::{Taken, Target};
+use crate::channel::{Receiver, RecvSlot, SendSlot, Sender};
+use crate::error::Result;
+use crate::inbox::Inbox;
+use crate::service::{Client, Request, RequestId, Response, Server};
+use crate::sync::{MutexGuard, NamedEvent, NamedMutex, NamedSemaphore};
+use crate::topic::{Sample, Subscriber};
+use crate::vocabulary::Side;
+
+impl NamedEvent {
+    /// Waits until the event is set (taking the signal, for auto-reset events), as a
+    /// future: for any async executor, sleeping nowhere while it waits (see
+    /// [`crate::wait`]). Dropping it before it completes takes nothing.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{EventReset, NamedEvent};
+    /// let e = NamedEvent::create_new("async-event-demo", EventReset::Auto, true)?;
+    /// filemap::wait::block_on(e.wait_async())?; // takes the signal
+    /// assert!(!e.try_wait()?);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub async fn wait_async(&self) -> Result<()> {
+        Ready::new(Target::Event(self)).await.map(|_| ())
+    }
+}
+
+impl NamedSemaphore {
+    /// Takes a unit, as a future: for any async executor, sleeping nowhere while it waits
+    /// (see [`crate::wait`]). Dropping it before it completes takes nothing.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let s = filemap::sync::NamedSemaphore::create_new("async-sem-demo", 1, 1)?;
+    /// filemap::wait::block_on(s.acquire_async())?;
+    /// assert!(!s.try_acquire()?);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub async fn acquire_async(&self) -> Result<()> {
+        Ready::new(Target::Semaphore(self)).await.map(|_| ())
+    }
+}
+
+impl NamedMutex {
+    /// Locks the mutex, as a future: for any async executor, sleeping nowhere while it
+    /// waits (see [`crate::wait`]). Dropping it before it completes takes nothing.
+    ///
+    /// The guard belongs to the thread whose poll took the lock (it is not `Send`, as the
+    /// Windows mutex is the thread's): hold it across an `.await` only on a
+    /// single-threaded executor. Another task of the same thread that asks for the lock
+    /// waits for it (where [`lock`](NamedMutex::lock) would say
+    /// [`Error::WouldDeadlock`]).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let m = filemap::sync::NamedMutex::create_new("async-mutex-demo")?;
+    /// let guard = filemap::wait::block_on(m.lock_async())?;
+    /// assert!(!guard.abandoned());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub async fn lock_async(&self) -> Result<MutexGuard<'_>> {
+        match Ready::new(Target::Mutex(self)).await? {
+            Taken::Lock(guard) => Ok(guard),
+            _ => unreachable!("a wait on a mutex takes its lock"),
+        }
+    }
+}
+
+impl Receiver {
+    /// The next message, as a future: for any async executor, sleeping nowhere while it
+    /// waits (see [`crate::wait`]). Dropping it before it completes loses nothing: the
+    /// message stays for the next receive.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("async-recv-demo", 4096)?;
+    /// let mut rx = Receiver::open("async-recv-demo")?;
+    /// tx.send(b"hi")?;
+    /// let message = filemap::wait::block_on(rx.recv_async())?;
+    /// assert_eq!(message.to_vec()?, b"hi");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub async fn recv_async(&mut self) -> Result<RecvSlot<'_>> {
+        if !self.ready_now() {
+            self.ready_async().await?;
+        }
+        self.recv()
+    }
+
+    /// Waits until `recv` returns at once: a message is there, or the sender is gone
+    /// (`Error::Disconnected`).
+    async fn ready_async(&self) -> Result<()> {
+        loop {
+            let _ready = Ready::new(Target::Receiver(self)).await?;
+            if self.ready_now() {
+                return Ok(());
+            }
+            if self.endpoint().peer_left(Side::Sender, true) && !self.ready_now() {
+                return Err(self.endpoint().disconnected());
+            }
+        }
+    }
+}
+
+impl Sender {
+    /// Copies `message` in and sends it, as a future that waits while the ring is full:
+    /// for any async executor, sleeping nowhere while it waits (see [`crate::wait`]).
+    /// Dropping it before it completes sends nothing.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("async-send-demo", 4096)?;
+    /// let mut rx = Receiver::open("async-send-demo")?;
+    /// filemap::wait::block_on(tx.send_async(b"hi"))?;
+    /// assert_eq!(rx.recv()?.to_vec()?, b"hi");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub async fn send_async(&mut self, message: &[u8]) -> Result<()> {
+        if !self.room_now(message.len()) {
+            self.room_async(message.len()).await?;
+        }
+        self.send(message)
+    }
+
+    /// A slot of `len` bytes, as a future that waits while the ring is full (see
+    /// [`send_async`](Sender::send_async)).
+    pub async fn reserve_async(&mut self, len: usize) -> Result<SendSlot<'_>> {
+        if !self.room_now(len) {
+            self.room_async(len).await?;
+        }
+        self.reserve(len)
+    }
+
+    /// Waits until there is room for `len` bytes (or `reserve` would fail at once), or the
+    /// receiver is gone (`Error::Disconnected`).
+    pub(crate) async fn room_async(&self, len: usize) -> Result<()> {
+        loop {
+            let _ready = Ready::new(Target::Sender(self, len)).await?;
+            if self.room_now(len) {
+                return Ok(());
+            }
+            if self.endpoint().peer_left(Side::Receiver, true) && !self.room_now(len) {
+                return Err(self.endpoint().disconnected());
+            }
+        }
+    }
+}
+
+impl Subscriber {
+    /// The next message, as a future: for any async executor, sleeping nowhere while it
+    /// waits (see [`crate::wait`]); the errors of [`recv`](Subscriber::recv). Dropping it
+    /// before it completes loses nothing.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("async-topic-demo", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("async-topic-demo")?;
+    /// publisher.publish(b"news")?;
+    /// let sample = filemap::wait::block_on(subscriber.recv_async())?;
+    /// assert_eq!(sample.to_vec()?, b"news");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub async fn recv_async(&mut self) -> Result<Sample<'_>> {
+        loop {
+            let _ready = Ready::new(Target::Subscriber(self)).await?;
+            if self.ready_now() {
+                break;
+            }
+            let end = self.endpoint();
+            if end.peer_left(Side::Sender, true) && !self.ready_now() {
+                return Err(end.disconnected());
+            }
+        }
+        self.recv()
+    }
+}
+
+impl Inbox {
+    /// The next message from any sender, and its sender's slot, as a future: for any
+    /// async executor, sleeping nowhere while it waits (see [`crate::wait`]); the errors
+    /// of [`recv`](Inbox::recv). Dropping it before it completes loses nothing.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+    /// let mut inbox = Inbox::create_or_open("async-inbox-demo", &InboxOptions::new())?;
+    /// let mut worker = InboxSender::open("async-inbox-demo")?;
+    /// worker.send(b"done")?;
+    /// let (from, message) = filemap::wait::block_on(inbox.recv_async())?;
+    /// assert_eq!((from, message.to_vec()?), (worker.slot(), b"done".to_vec()));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub async fn recv_async(&mut self) -> Result<(u32, RecvSlot<'_>)> {
+        loop {
+            let _ready = Ready::new(Target::Inbox(self)).await?;
+            if self.ready_now() {
+                break;
+            }
+            if self.all_senders_gone() && !self.ready_now() {
+                return Err(self.first().disconnected());
+            }
+        }
+        self.recv()
+    }
+}
+
+impl Server {
+    /// The next request from any client, as a future: for any async executor, sleeping
+    /// nowhere while it waits (see [`crate::wait`]); the errors of
+    /// [`recv_request`](Server::recv_request). Dropping it before it completes loses
+    /// nothing.
+    pub async fn recv_request_async(&mut self) -> Result<Request<'_>> {
+        let (client, slot) = self.requests_mut().recv_async().await?;
+        Request::new(client, slot)
+    }
+}
+
+impl Client {
+    /// Sends a request, as a future that waits while the request ring is full (see
+    /// [`crate::wait`]); its id. Dropping it before it completes sends nothing.
+    pub async fn send_request_async(&mut self, payload: &[u8]) -> Result<RequestId> {
+        self.request_sender().room_async(payload.len()).await?;
+        self.send_request(payload)
+    }
+
+    /// The next response to one of this client's pending requests, as a future: for any
+    /// async executor, sleeping nowhere while it waits (see [`crate::wait`]); the errors
+    /// of [`recv_response`](Client::recv_response). Dropping it before it completes loses
+    /// nothing.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// use filemap::wait::block_on;
+    /// let mut server = Server::create_or_open("async-service-demo", &ServiceOptions::new())?;
+    /// let mut client = Client::open("async-service-demo")?;
+    /// let asked = block_on(client.send_request_async(b"2+2"))?;
+    /// let id = block_on(server.recv_request_async())?.id();
+    /// server.respond(id, b"4")?;
+    /// let answer = block_on(client.recv_response_async())?;
+    /// assert_eq!((answer.request(), answer.to_vec()?), (asked, b"4".to_vec()));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub async fn recv_response_async(&mut self) -> Result<Response<'_>> {
+        while !self.pending_response_ready()? {
+            drop(Ready::new(Target::Receiver(self.responses())).await?);
+            if self.responses().ready_now() {
+                continue;
+            }
+            let end = self.responses().endpoint();
+            if end.peer_left(Side::Sender, true) && !self.responses().ready_now() {
+                // The server is gone: every pending request has failed.
+                let gone = end.disconnected();
+                self.fail_pending();
+                return Err(gone);
+            }
+        }
+        self.recv_until(None, None)
+    }
+}
