@@ -231,15 +231,6 @@ impl BridgeBuilder {
                         if self.multicast { "true" } else { "false" },
                     )
                     .map_err(zenoh_error)?;
-                // A put that waits for room in a stalled link's queue closes the session
-                // after 5 s by default, losing what it queued; the exports buffer on their
-                // own, so let it wait longer (the link's lease still ends a dead link).
-                config
-                    .insert_json5(
-                        "transport/link/tx/queue/congestion_control/block/wait_before_close",
-                        "30000000",
-                    )
-                    .map_err(zenoh_error)?;
                 config
             }
         };
@@ -464,6 +455,11 @@ impl Bridge {
 
     fn shut_down(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        // The session first: an export's put that waits for room in a stalled link's queue
+        // is let go when it closes, so that stopping never waits for the network.
+        if let Some(session) = self.session.take() {
+            let _ = session.close().wait();
+        }
         if let Some(scanner) = self.scanner.take() {
             let _ = scanner.join();
         }
@@ -475,9 +471,6 @@ impl Bridge {
         }
         for service in self.services.drain(..) {
             service.join();
-        }
-        if let Some(session) = self.session.take() {
-            let _ = session.close().wait();
         }
     }
 }
