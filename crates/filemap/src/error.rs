@@ -450,6 +450,14 @@ pub enum Error {
         name: String,
     },
 
+    /// `NamedMutex::release` on a mutex this thread does not hold through
+    /// `lock_unguarded` (Win32's `ERROR_NOT_OWNER`).
+    #[error("this thread does not hold {name}, so it cannot release it")]
+    NotOwner {
+        /// The mutex's name.
+        name: String,
+    },
+
     /// `release` would raise a semaphore past its maximum count (`ERROR_TOO_MANY_POSTS`).
     #[error("releasing {release} would raise {name} past its maximum count{}", max.map(|m| format!(" of {m}")).unwrap_or_default())]
     SemaphoreFull {
@@ -594,7 +602,8 @@ impl From<Error> for io::Error {
             | Error::AccessNotAllowed { .. }
             | Error::FileNotWritable { .. }
             | Error::ViewNotWritable { .. }
-            | Error::NotExecutable { .. } => K::PermissionDenied,
+            | Error::NotExecutable { .. }
+            | Error::NotOwner { .. } => K::PermissionDenied,
             Error::InvalidName { .. }
             | Error::InvalidSize { .. }
             | Error::OutOfRange { .. }

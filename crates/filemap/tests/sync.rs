@@ -44,6 +44,10 @@ fn main() {
             relock_is_an_error_not_a_hang,
         ),
         (
+            "unguarded_lock_and_release_pair",
+            unguarded_lock_and_release_pair,
+        ),
+        (
             "wrong_kind_and_wrong_type_are_refused",
             wrong_kind_and_wrong_type_are_refused,
         ),
@@ -85,6 +89,11 @@ fn play(role: &str, args: &[String]) -> i32 {
                 let g = m.lock().map_err(|e| e.to_string())?;
                 ready_then_block();
                 drop(g);
+            }
+            "hold-lock-unguarded" => {
+                let m = NamedMutex::open(arg(0)).map_err(|e| e.to_string())?;
+                m.lock_unguarded(None).map_err(|e| e.to_string())?;
+                ready_then_block();
             }
             "count" => {
                 let n: u64 = arg(1).parse().unwrap();
@@ -368,6 +377,44 @@ fn relock_is_an_error_not_a_hang() {
     assert_eq!(*g, 5);
     drop(g);
     drop((m, again, s));
+    ns.assert_empty();
+}
+
+/// `lock_unguarded` / `release` (the bindings' `WaitForSingleObject` / `ReleaseMutex`):
+/// only the locking thread releases, a guarded lock is not released by `release`, relocking
+/// is refused, and a killed holder's unguarded lock is seen abandoned.
+fn unguarded_lock_and_release_pair() {
+    let ns = Namespace::new();
+    let name = unique("unguarded");
+    let m = NamedMutex::create_new(&name).unwrap();
+    assert!(matches!(m.release(), Err(Error::NotOwner { .. })));
+    assert!(!m.lock_unguarded(None).unwrap());
+    assert!(matches!(
+        m.lock_unguarded(Some(Duration::ZERO)),
+        Err(Error::WouldDeadlock { .. })
+    ));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert!(matches!(m.release(), Err(Error::NotOwner { .. })));
+            assert!(matches!(
+                m.lock_unguarded(Some(Duration::from_millis(20))),
+                Err(Error::Timeout { .. })
+            ));
+        });
+    });
+    m.release().unwrap();
+    assert!(matches!(m.release(), Err(Error::NotOwner { .. })));
+    let g = m.lock().unwrap();
+    assert!(matches!(m.release(), Err(Error::NotOwner { .. })));
+    drop(g);
+    // A holder killed while holding it through `lock_unguarded`.
+    let mut holder = spawn_ready("hold-lock-unguarded", &[&name]);
+    assert!(m.try_lock().unwrap().is_none(), "the child holds it");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert!(m.lock_unguarded(Some(PATIENCE)).unwrap(), "abandoned");
+    m.release().unwrap();
+    drop(m);
     ns.assert_empty();
 }
 

@@ -78,9 +78,11 @@ pub(crate) mod shared {
 }
 
 pub(crate) mod endpoint;
+mod holding;
 mod receiver;
 mod sender;
 
+pub use holding::HoldingReceiver;
 pub use receiver::{Receiver, RecvSlot};
 pub use sender::{SendSlot, Sender};
 

@@ -18,11 +18,22 @@ use crate::vocabulary::Kind;
 mod held {
     use std::cell::RefCell;
     thread_local! {
-        /// The mutexes this thread holds (their identities), to refuse relocking.
-        pub(super) static HELD: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+        /// The mutexes this thread holds: their identities, and whether each was taken
+        /// without a guard (`NamedMutex::lock_unguarded`), to refuse relocking and to let
+        /// `NamedMutex::release` unlock only what this thread took that way.
+        pub(super) static HELD: RefCell<Vec<(u64, Held)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// How a held mutex will be unlocked.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    pub(super) enum Held {
+        /// By dropping its guard.
+        Guarded,
+        /// By `NamedMutex::release`.
+        Unguarded,
     }
 }
-use held::HELD;
+use held::{Held, HELD};
 
 /// Locks `object` for this thread. `Ok(None)`: not acquired within `timeout`.
 pub(crate) fn acquire(
@@ -33,7 +44,7 @@ pub(crate) fn acquire(
     refuse_relock(object, name)?;
     let locked = object.lock(timeout, name)?;
     if locked.is_some() {
-        HELD.with(|h| h.borrow_mut().push(object.identity()));
+        HELD.with(|h| h.borrow_mut().push((object.identity(), Held::Guarded)));
     }
     Ok(locked.map(|l| l == Locked::Abandoned))
 }
@@ -41,7 +52,7 @@ pub(crate) fn acquire(
 /// `Error::WouldDeadlock` if this thread holds `object` already.
 fn refuse_relock(object: &sys::MutexObject, name: &Name) -> Result<()> {
     let id = object.identity();
-    if HELD.with(|h| h.borrow().contains(&id)) {
+    if HELD.with(|h| h.borrow().iter().any(|(held, _)| *held == id)) {
         return Err(Error::WouldDeadlock {
             name: name.to_string(),
         });
@@ -49,16 +60,25 @@ fn refuse_relock(object: &sys::MutexObject, name: &Name) -> Result<()> {
     Ok(())
 }
 
-/// Unlocks what `acquire` locked.
+/// Unlocks what `acquire` locked (through its guard).
 pub(crate) fn release(object: &sys::MutexObject) {
+    forget_held(object, Held::Guarded);
+    object.unlock();
+}
+
+/// Takes `object` off this thread's list of held mutexes if it is there, taken `how`.
+fn forget_held(object: &sys::MutexObject, how: Held) -> bool {
     let id = object.identity();
     HELD.with(|h| {
         let mut h = h.borrow_mut();
-        if let Some(i) = h.iter().position(|x| *x == id) {
-            h.swap_remove(i);
+        match h.iter().position(|x| *x == (id, how)) {
+            Some(i) => {
+                h.swap_remove(i);
+                true
+            }
+            None => false,
         }
-    });
-    object.unlock();
+    })
 }
 
 /// A named, robust, cross-process mutex (Win32's `CreateMutex` / `OpenMutex`).
@@ -167,6 +187,55 @@ impl NamedMutex {
         }
     }
 
+    /// Locks the mutex without a guard, for callers that cannot hold one (bindings to C
+    /// or Python, Win32-style code): it stays locked until [`release`](NamedMutex::release)
+    /// on this thread, or until the thread's process exits (the next owner then sees it
+    /// abandoned). Returns whether it was abandoned; [`Error::Timeout`] after `timeout`
+    /// (`None` waits for ever), [`Error::WouldDeadlock`] if this thread holds it already.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::time::Duration;
+    /// let m = filemap::sync::NamedMutex::create_new("unguarded-demo")?;
+    /// let abandoned = m.lock_unguarded(Some(Duration::from_secs(1)))?; // WaitForSingleObject
+    /// assert!(!abandoned);
+    /// m.release()?;                                                     // ReleaseMutex
+    /// assert!(m.release().is_err()); // not held any more
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn lock_unguarded(&self, timeout: Option<Duration>) -> Result<bool> {
+        match acquire(&self.object, &self.name, timeout)? {
+            Some(abandoned) => {
+                HELD.with(|h| {
+                    let mut h = h.borrow_mut();
+                    let id = self.object.identity();
+                    if let Some(entry) = h.iter_mut().find(|(held, _)| *held == id) {
+                        entry.1 = Held::Unguarded;
+                    }
+                });
+                Ok(abandoned)
+            }
+            None => Err(timeout_error(
+                &self.name,
+                timeout.expect("only a timed wait ends without the lock"),
+            )),
+        }
+    }
+
+    /// Unlocks the mutex that this thread locked with
+    /// [`lock_unguarded`](NamedMutex::lock_unguarded) (Win32's `ReleaseMutex`);
+    /// [`Error::NotOwner`] if this thread does not hold it that way (a lock held through a
+    /// guard is unlocked by dropping the guard).
+    pub fn release(&self) -> Result<()> {
+        if !forget_held(&self.object, Held::Unguarded) {
+            return Err(Error::NotOwner {
+                name: self.name.to_string(),
+            });
+        }
+        self.object.unlock();
+        Ok(())
+    }
+
     /// The system's object (for a wait on many objects).
     pub(crate) fn object(&self) -> &sys::MutexObject {
         &self.object
@@ -180,7 +249,7 @@ impl NamedMutex {
 
     /// The guard of a lock that a wait on many objects took for this thread.
     pub(crate) fn taken(&self, abandoned: bool) -> MutexGuard<'_> {
-        HELD.with(|h| h.borrow_mut().push(self.object.identity()));
+        HELD.with(|h| h.borrow_mut().push((self.object.identity(), Held::Guarded)));
         self.guard(abandoned)
     }
 

@@ -1,0 +1,115 @@
+//! `HoldingReceiver`: a channel receiver that keeps one received message across calls, for
+//! callers that cannot hold a borrowed [`RecvSlot`] (bindings to C and Python, event
+//! loops that keep state in structs).
+
+use std::ptr::NonNull;
+use std::time::Duration;
+
+use super::{Receiver, RecvSlot};
+use crate::error::Result;
+
+/// A [`Receiver`] that holds the message it received until
+/// [`release`](HoldingReceiver::release) (or the next receive), so the message can be read
+/// in place across calls without a borrow tying it to the receiver.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::channel::{HoldingReceiver, Receiver, Sender};
+/// let mut tx = Sender::create_or_open("holding-demo", 4096)?;
+/// let mut rx = HoldingReceiver::new(Receiver::open("holding-demo")?);
+/// tx.send(b"kept")?;
+/// let len = rx.hold(None)?.len();            // received and held
+/// assert_eq!(rx.held().unwrap().to_vec()?, b"kept");
+/// assert!(rx.release());                    // gives its space back to the sender
+/// assert_eq!(len, 4);
+/// # Ok::<(), filemap::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct HoldingReceiver {
+    /// The held message; it borrows `*receiver` mutably. Declared first: dropped first.
+    slot: Option<RecvSlot<'static>>,
+    /// The receiver, from `Box::into_raw`, so its address stays put when `self` moves and
+    /// moving `self` asserts nothing about the borrow `slot` has of it.
+    receiver: NonNull<Receiver>,
+}
+
+// SAFETY: `HoldingReceiver` owns its receiver and the slot that borrows it; `Receiver` and
+// `RecvSlot<'_>` (a `&mut Receiver` plus positions) are `Send`, and moving both together to
+// another thread keeps the borrow inside the one owner.
+unsafe impl Send for HoldingReceiver {}
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<Receiver>();
+};
+
+impl HoldingReceiver {
+    /// Wraps a receiver.
+    pub fn new(receiver: Receiver) -> HoldingReceiver {
+        HoldingReceiver {
+            slot: None,
+            receiver: NonNull::from(Box::leak(Box::new(receiver))),
+        }
+    }
+
+    /// The receiver, for its other calls; releases the held message first.
+    pub fn receiver(&mut self) -> &mut Receiver {
+        self.slot = None;
+        // SAFETY: `receiver` came from `Box::leak` and lives until `drop`; no slot borrows
+        // it any more (cleared above), and `&mut self` makes this the only access.
+        unsafe { self.receiver.as_mut() }
+    }
+
+    /// Releases the held message, if any, then receives the next one and holds it: waits
+    /// up to `timeout` (`None`: for ever). Errors as [`Receiver::recv`] and
+    /// [`Receiver::recv_timeout`].
+    pub fn hold(&mut self, timeout: Option<Duration>) -> Result<&RecvSlot<'_>> {
+        self.slot = None;
+        // SAFETY: as in `receiver`. The borrow is extended to 'static and stored in `slot`:
+        // the receiver lives until `drop`, which drops the slot first, and nothing else
+        // touches the receiver while `slot` is `Some` (every access clears `slot` first).
+        let receiver: &'static mut Receiver = unsafe { &mut *self.receiver.as_ptr() };
+        let slot = match timeout {
+            None => receiver.recv()?,
+            Some(timeout) => receiver.recv_timeout(timeout)?,
+        };
+        Ok(self.slot.insert(slot))
+    }
+
+    /// Like [`hold`](HoldingReceiver::hold) without waiting: `Ok(None)` if no message is
+    /// there now.
+    pub fn try_hold(&mut self) -> Result<Option<&RecvSlot<'_>>> {
+        self.slot = None;
+        // SAFETY: as in `hold`.
+        let receiver: &'static mut Receiver = unsafe { &mut *self.receiver.as_ptr() };
+        Ok(receiver.try_recv()?.map(|slot| &*self.slot.insert(slot)))
+    }
+
+    /// The held message, if any.
+    pub fn held(&self) -> Option<&RecvSlot<'_>> {
+        self.slot.as_ref()
+    }
+
+    /// Releases the held message (its space goes back to the sender); false if none was
+    /// held.
+    pub fn release(&mut self) -> bool {
+        self.slot.take().is_some()
+    }
+
+    /// The receiver back, releasing the held message.
+    pub fn into_inner(mut self) -> Receiver {
+        self.slot = None;
+        let receiver = self.receiver;
+        std::mem::forget(self);
+        // SAFETY: from `Box::leak` in `new`; `self` is forgotten, so this is the one owner.
+        *unsafe { Box::from_raw(receiver.as_ptr()) }
+    }
+}
+
+impl Drop for HoldingReceiver {
+    fn drop(&mut self) {
+        self.slot = None;
+        // SAFETY: from `Box::leak` in `new`, freed only here (or in `into_inner`, which
+        // forgets `self`); the slot that borrowed it is gone.
+        drop(unsafe { Box::from_raw(self.receiver.as_ptr()) });
+    }
+}
