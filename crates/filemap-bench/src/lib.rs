@@ -24,7 +24,11 @@
 //! 9. across machines ([`bridge`]): filemap topics through two `filemap_zenoh` bridges (one
 //!    in each of two processes with namespaces of their own) over a Zenoh TCP link on
 //!    127.0.0.1, beside a plain Zenoh publisher and subscriber over the same link and a
-//!    plain TCP socket: ping-pong latency at 64 B and 1 MiB, and throughput one way.
+//!    plain TCP socket: ping-pong latency at 64 B and 1 MiB, and throughput one way;
+//! 10. from Python ([`python`], running `bindings/python/bench/roundtrip.py`): the round
+//!     trip of 64 B and 1 MiB messages between two Python processes through filemap's
+//!     channel, `multiprocessing.Pipe`, `Queue` and `shared_memory` with a polled flag, and a
+//!     100 MB numpy array handed to another process.
 //!
 //! Every measurement that involves two processes or more re-runs this binary as the partner
 //! (`filemap-bench bench-partner <role> ...`, dispatched by [`partner_main`]). [`report`]
@@ -40,6 +44,7 @@ pub mod messages;
 pub mod mutex;
 pub mod parties;
 pub mod pubsub;
+pub mod python;
 pub mod report;
 pub mod setup;
 pub mod suite;

@@ -12,7 +12,7 @@ use filemap_harness::{
 use crate::bridge::{self, System, LINK_SIZES};
 use crate::report::{self, Kind, Results, Sample, GB_S, MS, M_MSGS_S, NS, US};
 use crate::waits::{self, Runtime, WAIT_ANY_EVENTS};
-use crate::{err, files, messages, mutex, parties, pubsub, repetitions, setup, Result};
+use crate::{err, files, messages, mutex, parties, pubsub, python, repetitions, setup, Result};
 
 pub const LATENCY: &str = "one-way latency";
 pub const WAKE_UP: &str = "wake-up, no payload";
@@ -138,7 +138,7 @@ pub fn senders_of(scenario: &str) -> Option<usize> {
 /// Message sizes of the latency rows.
 pub const SIZES: [usize; 5] = [8, 64, 1024, 64 << 10, 1 << 20];
 
-const SECTION_TITLES: [&str; 9] = [
+const SECTION_TITLES: [&str; 10] = [
     "Messages between two processes",
     "Throughput",
     "Named shared memory set-up",
@@ -148,11 +148,12 @@ const SECTION_TITLES: [&str; 9] = [
     "Many parties: several senders to one receiver, request and response",
     "Async and waiting on many objects",
     "Across machines: the Zenoh bridge",
+    "From Python",
 ];
 
 const USAGE: &str = "usage: filemap-bench [--report] [--json] [--docs DIR] [--sections 1,2,...]
 
-Runs filemap side by side with its peers (all nine sections by default) and prints the
+Runs filemap side by side with its peers (all ten sections by default) and prints the
 tables. --report writes DIR/benchmarks.md and DIR/benchmarks-latency.svg (DIR: the
 workspace's docs/); --json prints one JSON object per row. FILEMAP_BENCH_QUICK=1: a tiny
 run for tests; FILEMAP_BENCH_REPS: repetitions (5); FILEMAP_BENCH_FILE_GIB: file size (4).";
@@ -174,7 +175,7 @@ fn options(args: &[String]) -> Result<Options> {
             .nth(2)
             .unwrap_or(Path::new("."))
             .join("docs"),
-        sections: vec![1, 2, 3, 4, 5, 6, 7, 8, 9],
+        sections: vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -271,6 +272,10 @@ cores disturb the numbers, busy-polling rows most"
         }
         if has(9) {
             link_section(&mut results)?;
+        }
+        if has(10) {
+            progress("from Python");
+            python::section(&mut results)?;
         }
     }
     let mut file_size = 0;
@@ -1327,6 +1332,7 @@ over the same views.\n",
         7 => parties_intro(),
         8 => waits_intro(),
         9 => link_intro(run.pinned),
+        10 => python::intro(),
         _ => String::new(),
     }
 }
@@ -1697,6 +1703,12 @@ that it never takes another client's or an abandoned request's response), and th
 reads a request's id before its payload and writes the response's header and payload into \
 its slot separately. The ratio under the table shows what that costs against the channel."
         }
+        python::HAND_OFF => {
+            "filemap allocates all of an object's memory when it creates it (`fallocate`), so that no view of it can ever meet a SIGBUS when memory runs short; the copy of the array then writes pages that exist, each mapped by a fault. `shared_memory` only sets the segment's size (`ftruncate`), and its pages are allocated by the faults of the copy itself: one pass over the memory instead of two. The receiving side is the same for both (it maps the object and makes no copy)."
+        }
+        python::ROUND_TRIP => {
+            "At 1 MiB both filemap and the polled shared-memory flag copy the message four times per round trip (into shared memory and out of it, each way), and the copies decide; the flag's two polling loops never sleep, filemap's receivers spin briefly and then sleep."
+        }
         _ => "",
     }
 }
@@ -1780,6 +1792,9 @@ peer, the note column says so.\n\n",
         }
         if section == 9 {
             md.push_str(&link_note(r));
+        }
+        if section == 10 {
+            md.push_str(&python::note(r));
         }
     }
     md.push_str("## Where filemap loses, and why\n\n");

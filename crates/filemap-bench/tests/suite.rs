@@ -37,7 +37,7 @@ fn quick_run_reports_every_section() {
     );
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = rows.as_array().unwrap();
-    for section in 1..=9 {
+    for section in 1..=10 {
         assert!(
             rows.iter().any(|r| r["section"] == section),
             "no row of section {section}"

@@ -288,6 +288,37 @@ impl MutexGuard<'_> {
     pub fn abandoned(&self) -> bool {
         self.abandoned
     }
+
+    /// Keeps the mutex locked past the guard, to be unlocked by
+    /// [`NamedMutex::release`] on this thread, as if taken by
+    /// [`NamedMutex::lock_unguarded`] (for bindings, after a wait on many objects took
+    /// it). Returns whether it was abandoned.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let m = filemap::sync::NamedMutex::create_new("into-unguarded-demo")?;
+    /// let abandoned = m.lock()?.into_unguarded();
+    /// assert!(!abandoned);
+    /// assert!(matches!(m.try_lock(), Err(filemap::Error::WouldDeadlock { .. }))); // still held
+    /// m.release()?; // unlocks
+    /// assert!(m.try_lock()?.is_some());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn into_unguarded(self) -> bool {
+        let id = self.mutex.object.identity();
+        HELD.with(|h| {
+            if let Some(entry) = h
+                .borrow_mut()
+                .iter_mut()
+                .find(|entry| **entry == (id, Held::Guarded))
+            {
+                entry.1 = Held::Unguarded;
+            }
+        });
+        let abandoned = self.abandoned;
+        std::mem::forget(self);
+        abandoned
+    }
 }
 
 impl Drop for MutexGuard<'_> {

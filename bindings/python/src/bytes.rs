@@ -1,0 +1,42 @@
+//! Borrowing the bytes of any object that exports the buffer protocol (`bytes`,
+//! `bytearray`, `memoryview`, `array.array`, numpy arrays) for one call.
+
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyMemoryView};
+
+use crate::errors::invalid;
+
+/// Calls `f` with `data`'s bytes: in place for `bytes` (immutable), otherwise a copy taken
+/// with the GIL held (another thread may change a mutable buffer while `f` runs, and a
+/// buffer over shared memory changes whenever another process writes it; the copy keeps
+/// `f`'s slice stable). Non-contiguous buffers are refused.
+pub(crate) fn with_bytes<R>(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    f: impl FnOnce(&[u8]) -> PyResult<R>,
+) -> PyResult<R> {
+    if let Ok(bytes) = data.cast::<PyBytes>() {
+        return f(bytes.as_bytes());
+    }
+    let type_name = || {
+        data.get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_default()
+    };
+    // As unsigned bytes whatever the item type (numpy arrays of floats, say).
+    let bytes_view = PyMemoryView::from(data)
+        .map_err(|_| {
+            PyTypeError::new_err(format!(
+                "a bytes-like object is required, not '{}'",
+                type_name()
+            ))
+        })?
+        .call_method1("cast", ("B",))
+        .map_err(|_| invalid(py, format!("the {} buffer is not contiguous", type_name())))?;
+    let buffer = PyBuffer::<u8>::get(&bytes_view)?;
+    let copy = buffer.to_vec(py)?;
+    f(&copy)
+}

@@ -1,0 +1,262 @@
+//! The module's exceptions: `filemap.Error` and its subclasses, each also a subclass of the
+//! built-in exception that fits (`NotFoundError` is a `FileNotFoundError`, `TimedOutError`
+//! a `TimeoutError`...), and the conversion of a `filemap::Error` into one of them.
+
+use pyo3::exceptions::{
+    PyBrokenPipeError, PyException, PyFileExistsError, PyFileNotFoundError, PyOSError,
+    PyPermissionError, PyRuntimeError, PyTimeoutError, PyValueError,
+};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple, PyType};
+
+/// The exception classes: name, the built-in it also derives from, docstring.
+const CLASSES: &[(&str, Option<Builtin>, &str)] = &[
+    (
+        "NotFoundError",
+        Some(Builtin::FileNotFound),
+        "No object has that name.",
+    ),
+    (
+        "AlreadyExistsError",
+        Some(Builtin::FileExists),
+        "create_new found the name taken.",
+    ),
+    (
+        "AccessDeniedError",
+        Some(Builtin::Permission),
+        "Permissions, ownership or the access mode forbid it.",
+    ),
+    (
+        "TimedOutError",
+        Some(Builtin::Timeout),
+        "A wait ran past its timeout.",
+    ),
+    (
+        "DisconnectedError",
+        Some(Builtin::BrokenPipe),
+        "The peer endpoint is gone (and everything it sent was received).",
+    ),
+    (
+        "InvalidArgumentError",
+        Some(Builtin::Value),
+        "An argument is out of range or malformed (a name, a size, an offset, a count).",
+    ),
+    (
+        "NotOwnerError",
+        Some(Builtin::Runtime),
+        "Releasing a mutex this thread does not hold.",
+    ),
+    (
+        "WouldDeadlockError",
+        Some(Builtin::Runtime),
+        "This thread already holds the mutex.",
+    ),
+    (
+        "KindMismatchError",
+        None,
+        "The name belongs to an object of another kind.",
+    ),
+    (
+        "CorruptError",
+        None,
+        "An object's shared state is damaged or of another layout.",
+    ),
+    (
+        "LaggedError",
+        None,
+        "A subscriber fell behind and missed messages (its `missed` attribute says how many).",
+    ),
+    (
+        "BusyError",
+        None,
+        "The endpoint, slot or name is taken by a live process.",
+    ),
+    (
+        "PageFaultError",
+        Some(Builtin::OS),
+        "The memory under a view could not be read or written (truncated file, I/O error).",
+    ),
+    (
+        "NoSpaceError",
+        Some(Builtin::OS),
+        "The system could not allocate the object's memory.",
+    ),
+    (
+        "UnsupportedError",
+        None,
+        "This platform or object cannot do what was asked.",
+    ),
+    (
+        "SystemCallError",
+        Some(Builtin::OS),
+        "Any other operating-system error.",
+    ),
+];
+
+#[derive(Clone, Copy)]
+enum Builtin {
+    FileNotFound,
+    FileExists,
+    Permission,
+    Timeout,
+    BrokenPipe,
+    Value,
+    Runtime,
+    OS,
+}
+
+impl Builtin {
+    fn type_object(self, py: Python<'_>) -> Bound<'_, PyType> {
+        match self {
+            Builtin::FileNotFound => py.get_type::<PyFileNotFoundError>(),
+            Builtin::FileExists => py.get_type::<PyFileExistsError>(),
+            Builtin::Permission => py.get_type::<PyPermissionError>(),
+            Builtin::Timeout => py.get_type::<PyTimeoutError>(),
+            Builtin::BrokenPipe => py.get_type::<PyBrokenPipeError>(),
+            Builtin::Value => py.get_type::<PyValueError>(),
+            Builtin::Runtime => py.get_type::<PyRuntimeError>(),
+            Builtin::OS => py.get_type::<PyOSError>(),
+        }
+    }
+}
+
+/// Creates `Error` and its subclasses in `module`.
+pub(crate) fn add_exceptions(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = module.py();
+    let make_type = py.import("builtins")?.getattr("type")?;
+    let class = |name: &str, bases: Bound<'_, PyTuple>, doc: &str| {
+        let dict = PyDict::new(py);
+        dict.set_item("__doc__", doc)?;
+        dict.set_item("__module__", "filemap")?;
+        make_type.call1((name, bases, dict)).map(Bound::unbind)
+    };
+    let base = class(
+        "Error",
+        PyTuple::new(py, [py.get_type::<PyException>()])?,
+        "The base class of filemap's errors; `str(e)` says what was wrong and with what.",
+    )?;
+    let base = base.into_bound(py);
+    module.add("Error", &base)?;
+    for (name, builtin, doc) in CLASSES {
+        let bases = match builtin {
+            Some(b) => PyTuple::new(py, [base.clone(), b.type_object(py).into_any()])?,
+            None => PyTuple::new(py, [base.clone()])?,
+        };
+        module.add(*name, class(name, bases, doc)?.into_bound(py))?;
+    }
+    Ok(())
+}
+
+/// The exception class for `error`.
+fn class_name(error: &filemap::Error) -> &'static str {
+    use filemap::Error as E;
+    match error {
+        E::NotFound { .. } => "NotFoundError",
+        E::AlreadyExists { .. } => "AlreadyExistsError",
+        E::PermissionDenied { .. }
+        | E::ForeignOwner { .. }
+        | E::InsecurePermissions { .. }
+        | E::Symlink { .. }
+        | E::AccessNotAllowed { .. }
+        | E::FileNotWritable { .. }
+        | E::ViewNotWritable { .. }
+        | E::NotExecutable { .. } => "AccessDeniedError",
+        E::Timeout { .. } => "TimedOutError",
+        E::Disconnected { .. } => "DisconnectedError",
+        E::InvalidName { .. }
+        | E::InvalidSize { .. }
+        | E::OutOfRange { .. }
+        | E::Misaligned { .. }
+        | E::AddressMisaligned { .. }
+        | E::InvalidCount { .. }
+        | E::InvalidSetting { .. }
+        | E::InvalidPermissions { .. }
+        | E::MessageTooLarge { .. }
+        | E::SemaphoreFull { .. }
+        | E::EmptyFile { .. }
+        | E::PathTooLong { .. }
+        | E::FileHasNoPath => "InvalidArgumentError",
+        E::NotOwner { .. } => "NotOwnerError",
+        E::WouldDeadlock { .. } => "WouldDeadlockError",
+        E::KindMismatch { .. } => "KindMismatchError",
+        E::Corrupt { .. }
+        | E::LayoutMismatch { .. }
+        | E::BackingFile { .. }
+        | E::SharedHandle { .. } => "CorruptError",
+        E::Lagged { .. } => "LaggedError",
+        E::NoFreeSlot { .. }
+        | E::EndpointTaken { .. }
+        | E::NameInUse { .. }
+        | E::NameContended { .. }
+        | E::AddressInUse { .. }
+        | E::ShareViolation { .. } => "BusyError",
+        E::PageFault { .. } => "PageFaultError",
+        E::NoSpace { .. } | E::LockLimit { .. } => "NoSpaceError",
+        E::Unsupported { .. } => "UnsupportedError",
+        E::Io { .. } => "SystemCallError",
+        _ => "Error",
+    }
+}
+
+/// `error` as an exception of its class, with `str(e)` the error's message. OS-derived
+/// classes carry `errno` when the system gave one; `LaggedError` carries `missed`.
+pub(crate) fn to_py(error: filemap::Error) -> PyErr {
+    Python::attach(|py| match make(py, &error) {
+        Ok(err) => err,
+        Err(err) => err,
+    })
+}
+
+fn make(py: Python<'_>, error: &filemap::Error) -> PyResult<PyErr> {
+    let class = py
+        .import("filemap._filemap")?
+        .getattr(class_name(error))?
+        .cast_into::<PyType>()?;
+    let message = error.to_string();
+    let os_error = match error {
+        filemap::Error::Io { source, .. } => source.raw_os_error(),
+        _ => None,
+    };
+    let instance = match os_error {
+        // OSError(errno, strerror): sets `errno` and `strerror`.
+        Some(errno) => class.call1((errno, message))?,
+        None => class.call1((message,))?,
+    };
+    if let filemap::Error::Lagged { missed, .. } = error {
+        instance.setattr("missed", missed)?;
+    }
+    Ok(PyErr::from_value(instance))
+}
+
+/// `?` on a filemap result inside a Python method.
+pub(crate) trait OrRaise<T> {
+    /// The value, or the error as its Python exception.
+    fn or_raise(self) -> PyResult<T>;
+}
+
+impl<T> OrRaise<T> for filemap::Result<T> {
+    fn or_raise(self) -> PyResult<T> {
+        self.map_err(to_py)
+    }
+}
+
+/// An exception of one of the module's own classes, with `message`.
+pub(crate) fn raise(py: Python<'_>, class: &str, message: String) -> PyErr {
+    match py.import("filemap._filemap").and_then(|m| m.getattr(class)) {
+        Ok(class) => match class.call1((message,)) {
+            Ok(instance) => PyErr::from_value(instance),
+            Err(err) => err,
+        },
+        Err(err) => err,
+    }
+}
+
+/// `ValueError`-derived `InvalidArgumentError`.
+pub(crate) fn invalid(py: Python<'_>, message: impl Into<String>) -> PyErr {
+    raise(py, "InvalidArgumentError", message.into())
+}
+
+/// The error of an object used after `close()`.
+pub(crate) fn closed(what: &str) -> PyErr {
+    pyo3::exceptions::PyValueError::new_err(format!("{what} is closed"))
+}

@@ -1,0 +1,51 @@
+//! The `filemap._filemap` extension module: filemap's objects for Python (the `filemap`
+//! package re-exports them with type stubs). Every blocking call releases the GIL and
+//! honours Ctrl-C; errors are `filemap.Error` subclasses that also derive from the
+//! built-in exception that fits.
+
+mod bytes;
+mod channel;
+mod errors;
+mod exclusive;
+mod mapping;
+mod sync;
+mod topic;
+mod wait;
+mod waiting;
+
+use pyo3::prelude::*;
+
+/// filemap: the Windows file-mapping model for Python.
+#[pymodule]
+fn _filemap(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::add_exceptions(m)?;
+    m.add_class::<mapping::Mapping>()?;
+    m.add_class::<mapping::View>()?;
+    m.add_class::<sync::NamedMutex>()?;
+    m.add_class::<sync::MutexGuard>()?;
+    m.add_class::<sync::NamedEvent>()?;
+    m.add_class::<sync::NamedSemaphore>()?;
+    m.add_class::<channel::Sender>()?;
+    m.add_class::<channel::Receiver>()?;
+    m.add_class::<channel::Message>()?;
+    m.add_class::<topic::Publisher>()?;
+    m.add_class::<topic::Subscriber>()?;
+    m.add_function(wrap_pyfunction!(wait::wait_any, m)?)?;
+    m.add_function(wrap_pyfunction!(wait::wait_all, m)?)?;
+    m.add_function(wrap_pyfunction!(page_size, m)?)?;
+    m.add_function(wrap_pyfunction!(allocation_granularity, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
+
+/// The system's page size in bytes.
+#[pyfunction]
+fn page_size() -> u64 {
+    filemap::page_size()
+}
+
+/// The granularity of view offsets the system maps at (64 KiB on Windows).
+#[pyfunction]
+fn allocation_granularity() -> u64 {
+    filemap::allocation_granularity()
+}

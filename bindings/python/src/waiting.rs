@@ -1,0 +1,69 @@
+//! Blocking waits from Python: `timeout=` in seconds, the GIL released while waiting, and
+//! Ctrl-C honoured (the wait runs in slices of at most `SLICE`, checking for signals
+//! between them, so `KeyboardInterrupt` arrives within one slice).
+
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+
+use crate::errors::{invalid, raise, to_py};
+
+/// The longest stretch a wait runs without checking for signals.
+const SLICE: Duration = Duration::from_millis(50);
+
+/// A `timeout=` argument in seconds: `None` waits for ever; it must be a finite number
+/// `>= 0`.
+pub(crate) fn timeout_arg(py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Duration>> {
+    match timeout {
+        None => Ok(None),
+        Some(t) if t.is_finite() && t >= 0.0 => Ok(Some(
+            Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX),
+        )),
+        Some(t) => Err(invalid(
+            py,
+            format!("timeout must be None or a number of seconds >= 0, not {t}"),
+        )),
+    }
+}
+
+/// `Ok(None)` for a slice that ran out (`filemap::Error::Timeout`), else the result.
+pub(crate) fn sliced<T>(result: filemap::Result<T>) -> filemap::Result<Option<T>> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(filemap::Error::Timeout { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Calls `attempt(slice)` with the GIL released until it returns `Some`, each call waiting
+/// at most `slice`; between calls, runs Python's signal handlers (so Ctrl-C raises
+/// `KeyboardInterrupt`). Raises `TimedOutError` naming `what` once `timeout` has passed
+/// (`None`: never). `attempt` gets `Duration::ZERO` when `timeout` is zero: a try.
+pub(crate) fn wait_released<T: Send>(
+    py: Python<'_>,
+    timeout: Option<Duration>,
+    what: &str,
+    mut attempt: impl FnMut(Duration) -> filemap::Result<Option<T>> + Send,
+) -> PyResult<T> {
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    loop {
+        let slice = match deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()).min(SLICE),
+            None => SLICE,
+        };
+        if let Some(v) = py.detach(|| attempt(slice)).map_err(to_py)? {
+            return Ok(v);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(raise(
+                py,
+                "TimedOutError",
+                format!(
+                    "timed out after {:?} waiting for {what}",
+                    timeout.unwrap_or_default()
+                ),
+            ));
+        }
+        py.check_signals()?;
+    }
+}

@@ -1,0 +1,188 @@
+"""Channels and topics between Python processes and between Python and Rust: every
+message exactly once and in order, zero-copy receive, a killed peer seen as
+DisconnectedError, and topic lag."""
+
+import json
+import signal
+import subprocess
+
+import numpy as np
+import pytest
+
+import filemap
+from conftest import python_child
+
+
+def test_channel_between_python_processes_every_message_in_order(name):
+    rx = filemap.Receiver.create_or_open(name, 1 << 16)
+    child = python_child(
+        "import sys, filemap\n"
+        "tx = filemap.Sender.open(sys.argv[1])\n"
+        "for i in range(20000):\n"
+        "    tx.send(i.to_bytes(4, 'little') * (1 + i % 50))\n"
+        "tx.close()\n",
+        name,
+    )
+    received = 0
+    for message in rx:  # ends when the sender is gone
+        assert message == received.to_bytes(4, "little") * (1 + received % 50)
+        received += 1
+    assert received == 20000
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 0, err
+    rx.close()
+
+
+def test_channel_round_trips_with_a_rust_process(name, filemap_cli):
+    tx = filemap.Sender.create_or_open(name + "-there", 1 << 16)
+    rx = filemap.Receiver.create_or_open(name + "-back", 1 << 16)
+    echo = subprocess.Popen(
+        [filemap_cli, "bench-partner", "channel-echo", name + "-there", name + "-back", "blocking"]
+    )
+    for i in range(1000):
+        message = np.arange(i % 100, dtype=np.int64)
+        tx.send(message)
+        assert np.array_equal(np.frombuffer(rx.recv(timeout=30), dtype=np.int64), message)
+    tx.close()  # the echo sees Disconnected and exits
+    assert echo.wait(timeout=60) == 0
+    with pytest.raises(filemap.DisconnectedError) as info:
+        rx.recv(timeout=30)
+    assert isinstance(info.value, BrokenPipeError)
+    rx.close()
+
+
+def test_zero_copy_receive_as_a_context_manager(name):
+    tx = filemap.Sender.create_or_open(name, 1 << 20)
+    rx = filemap.Receiver.open(name)
+    tx.send(np.arange(1000, dtype=np.float32))
+    tx.send(b"second")
+    with rx.recv_message(timeout=10) as message:
+        array = np.frombuffer(message, dtype=np.float32)  # in the ring, no copy
+        assert array.sum() == sum(range(1000)) and not array.flags.writeable
+        assert len(message) == 4000
+        with pytest.raises(BufferError):
+            rx.close()  # the array still uses the ring
+        del array
+    with pytest.raises(BufferError):
+        memoryview(message)  # released with its block
+    assert rx.recv(timeout=10) == b"second"
+    # A message is released by the next receive too.
+    tx.send(b"third")
+    tx.send(b"fourth")
+    held = rx.recv_message(timeout=10)
+    assert held.tobytes() == b"third"
+    assert rx.recv(timeout=10) == b"fourth"
+    with pytest.raises(ValueError):
+        held.tobytes()
+    tx.close()
+    rx.close()
+
+
+def test_a_killed_sender_is_seen_after_its_messages(name):
+    rx = filemap.Receiver.create_or_open(name, 1 << 16)
+    child = python_child(
+        "import sys, time, filemap\n"
+        "tx = filemap.Sender.open(sys.argv[1])\n"
+        "for i in range(100):\n"
+        "    tx.send(b'%d' % i)\n"
+        "print('sent', flush=True)\n"
+        "time.sleep(600)\n",
+        name,
+    )
+    assert child.stdout.readline().strip() == "sent"
+    child.send_signal(signal.SIGKILL)
+    child.communicate(timeout=60)
+    assert [rx.recv(timeout=30) for _ in range(100)] == [b"%d" % i for i in range(100)]
+    with pytest.raises(filemap.DisconnectedError):
+        rx.recv(timeout=30)
+    rx.close()
+
+
+def test_channel_errors(name):
+    tx = filemap.Sender.create_or_open(name, 4096)
+    with pytest.raises(filemap.BusyError):
+        filemap.Sender.open(name)  # one live sender at a time
+    with pytest.raises(ValueError):
+        tx.send(b"x" * (tx.max_message_len + 1))
+    with pytest.raises(TypeError):
+        tx.send("text is not bytes")
+    rx = filemap.Receiver.open(name)
+    assert rx.try_recv() is None
+    with pytest.raises(filemap.TimedOutError):
+        rx.recv(timeout=0)
+    with pytest.raises(filemap.KindMismatchError):
+        filemap.Mapping.open(name)
+    tx.close()
+    with pytest.raises(ValueError, match="closed"):
+        tx.send(b"x")
+    rx.close()
+
+
+def test_topic_from_python_to_rust_and_back(name, filemap_cli):
+    publisher = filemap.Publisher.create_or_open(name, capacity=1 << 16, history=4)
+    for i in range(4):
+        publisher.publish(b"history %d" % i)
+    rust_sub = subprocess.run(
+        [filemap_cli, "sub", "--count", "4", "--json", name],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert rust_sub.returncode == 0, rust_sub.stderr
+    rows = [json.loads(line) for line in rust_sub.stdout.splitlines()]
+    assert [r["seq"] for r in rows] == [0, 1, 2, 3]
+    assert rows[3]["message"] == "history 3"
+    publisher.close()
+    # Rust publishes, Python subscribes.
+    sub = filemap.Subscriber.create_or_open(name + "-2", capacity=1 << 16)
+    rust_pub = subprocess.run(
+        [filemap_cli, "pub", name + "-2"], input="one\ntwo\nthree\n", text=True, timeout=60
+    )
+    assert rust_pub.returncode == 0
+    assert list(sub) == [b"one", b"two", b"three"]
+    assert sub.last_sequence == 2
+    sub.close()
+
+
+def test_topic_lag_under_drop_oldest(name):
+    publisher = filemap.Publisher.create_or_open(
+        name, capacity=4096, slow_subscribers="drop_oldest"
+    )
+    sub = filemap.Subscriber.open(name)
+    for i in range(1000):
+        publisher.publish(b"%04d" % i)
+    with pytest.raises(filemap.LaggedError) as info:
+        sub.recv(timeout=10)
+    assert info.value.missed > 0
+    rest = [sub.recv(timeout=10) for _ in range(1000 - info.value.missed)]
+    assert rest[-1] == b"0999"
+    with pytest.raises(ValueError):
+        filemap.Publisher.create_or_open(name + "-x", slow_subscribers="sometimes")
+    publisher.close()
+    sub.close()
+
+
+def _multiprocessing_producer(name, count):
+    with filemap.Sender.open(name) as tx:
+        for i in range(count):
+            tx.send(np.full(8, i, dtype=np.int64))
+
+
+def test_multiprocessing_workers_send_numpy_arrays(name):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter, as on Windows
+    receivers = [filemap.Receiver.create_or_open(f"{name}-{k}", 1 << 16) for k in range(2)]
+    workers = [
+        context.Process(target=_multiprocessing_producer, args=(f"{name}-{k}", 500))
+        for k in range(2)
+    ]
+    for w in workers:
+        w.start()
+    for rx in receivers:
+        sums = [int(np.frombuffer(m, dtype=np.int64).sum()) for m in rx]
+        assert sums == [8 * i for i in range(500)]
+        rx.close()
+    for w in workers:
+        w.join(60)
+        assert w.exitcode == 0

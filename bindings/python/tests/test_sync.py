@@ -1,0 +1,183 @@
+"""Named mutexes, events and semaphores across processes: abandonment after kill -9 seen
+from Python and from Rust, waits on many objects, Ctrl-C during a wait, and the errors."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import filemap
+from conftest import python_child
+
+HOLD_LOCK = (
+    "import sys, time, filemap\n"
+    "m = filemap.NamedMutex.open(sys.argv[1])\n"
+    "g = m.lock()\n"
+    "print('locked', flush=True)\n"
+    "time.sleep(600)\n"
+)
+
+
+def start_holder(name):
+    child = python_child(HOLD_LOCK, name)
+    assert child.stdout.readline().strip() == "locked"
+    return child
+
+
+def kill9(child):
+    child.send_signal(signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM)
+    child.communicate(timeout=60)
+
+
+def test_mutex_abandoned_by_a_killed_python_process_is_seen_from_python(name):
+    mutex = filemap.NamedMutex.create_new(name)
+    holder = start_holder(name)
+    assert mutex.try_lock() is None
+    kill9(holder)
+    with mutex.lock(timeout=10) as guard:
+        assert guard.abandoned
+    with mutex as guard:
+        assert not guard.abandoned
+
+
+def test_mutex_abandoned_by_a_killed_python_process_is_seen_from_rust(name, filemap_cli):
+    mutex = filemap.NamedMutex.create_new(name)
+    kill9(start_holder(name))
+    rust = subprocess.run(
+        [filemap_cli, "lock", "--timeout", "10s", name, "--", sys.executable, "-c", "print('inside')"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert rust.returncode == 0, rust.stderr
+    assert rust.stdout.strip() == "inside"
+    assert "abandoned" in rust.stderr
+    # Rust took the abandoned state; the next Python lock is a normal one.
+    with mutex.lock(timeout=10) as guard:
+        assert not guard.abandoned
+
+
+def test_mutex_excludes_across_processes(name):
+    counter = filemap.Mapping.create_new(name + "-counter", 8)
+    mutex = filemap.NamedMutex.create_new(name)
+    code = (
+        "import sys, filemap\n"
+        "m = filemap.NamedMutex.open(sys.argv[1])\n"
+        "v = filemap.Mapping.open(sys.argv[1] + '-counter').view()\n"
+        "for _ in range(2000):\n"
+        "    with m:\n"
+        "        n = int.from_bytes(v.read(0, 8), 'little')\n"
+        "        v.write(0, (n + 1).to_bytes(8, 'little'))\n"
+    )
+    children = [python_child(code, name) for _ in range(3)]
+    for child in children:
+        _, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+    with counter.view() as v:
+        assert int.from_bytes(v.read(0, 8), "little") == 6000
+    counter.close()
+    del mutex
+
+
+def test_relock_release_and_timeouts(name):
+    mutex = filemap.NamedMutex.create_new(name)
+    guard = mutex.lock()
+    with pytest.raises(filemap.WouldDeadlockError):
+        mutex.lock(timeout=1)
+    guard.release()
+    guard.release()  # once only
+    with pytest.raises(filemap.NotOwnerError):
+        mutex.release()
+    holder = start_holder(name)
+    started = time.monotonic()
+    with pytest.raises(filemap.TimedOutError) as info:
+        mutex.lock(timeout=0.2)
+    assert isinstance(info.value, TimeoutError)
+    assert 0.15 < time.monotonic() - started < 5
+    for bad in (-1, float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            mutex.lock(timeout=bad)
+    kill9(holder)
+
+
+def test_event_set_by_another_process_and_semaphore_units(name):
+    event = filemap.NamedEvent.create_new(name, manual_reset=True)
+    assert event.reset_mode in ("manual", None)
+    setter = python_child(
+        "import sys, time, filemap\n"
+        "time.sleep(0.2)\n"
+        "filemap.NamedEvent.open(sys.argv[1]).set()\n",
+        name,
+    )
+    event.wait(timeout=30)
+    assert event.try_wait()  # manual reset: stays set
+    event.reset()
+    assert not event.try_wait()
+    setter.communicate(timeout=60)
+    semaphore = filemap.NamedSemaphore.create_new(name + "-sem", 1, 2)
+    assert semaphore.try_acquire() and not semaphore.try_acquire()
+    assert semaphore.release(2) == 0
+    with pytest.raises(ValueError):
+        semaphore.release(1)
+    with semaphore:
+        pass
+    with pytest.raises(filemap.InvalidArgumentError):
+        filemap.NamedSemaphore.create_new(name + "-bad", 3, 2)
+
+
+def test_wait_any_returns_the_index_each_other_process_set(name):
+    events = [filemap.NamedEvent.create_new(f"{name}-{i}") for i in range(3)]
+    for which in (2, 0, 1):
+        setter = python_child(
+            "import sys, time, filemap\n"
+            "time.sleep(0.05)\n"
+            "filemap.NamedEvent.open(sys.argv[1]).set()\n",
+            f"{name}-{which}",
+        )
+        assert filemap.wait_any(events, timeout=30) == (which, False)
+        setter.communicate(timeout=60)
+    with pytest.raises(filemap.TimedOutError):
+        filemap.wait_any(events, timeout=0.05)
+    with pytest.raises(ValueError):
+        filemap.wait_any([])
+    with pytest.raises(ValueError):
+        filemap.wait_any([events[0], "not an object"])
+
+
+def test_wait_any_takes_an_abandoned_mutex_and_wait_all_takes_everything(name):
+    mutex = filemap.NamedMutex.create_new(name)
+    event = filemap.NamedEvent.create_new(name + "-ev")
+    kill9(start_holder(name))
+    assert filemap.wait_any([event, mutex], timeout=10) == (1, True)
+    mutex.release()
+    semaphore = filemap.NamedSemaphore.create_new(name + "-sem", 1, 1)
+    event.set()
+    assert filemap.wait_all([mutex, event, semaphore], timeout=10) == [False, False, False]
+    assert not event.try_wait() and not semaphore.try_acquire()
+    mutex.release()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child is a POSIX story")
+def test_ctrl_c_interrupts_a_wait(name):
+    event = filemap.NamedEvent.create_new(name)
+    child = python_child(
+        "import sys, filemap\n"
+        "e = filemap.NamedEvent.open(sys.argv[1])\n"
+        "print('waiting', flush=True)\n"
+        "try:\n"
+        "    e.wait()\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True)\n",
+        name,
+    )
+    assert child.stdout.readline().strip() == "waiting"
+    time.sleep(0.1)
+    started = time.monotonic()
+    os.kill(child.pid, signal.SIGINT)
+    out, err = child.communicate(timeout=30)
+    assert out.strip() == "interrupted", err
+    assert time.monotonic() - started < 5
+    del event
