@@ -1,0 +1,436 @@
+/* filemap: the Windows file-mapping model for C on Linux and Windows.
+ *
+ * Generated from bindings/c by cbindgen (scripts/c-header); do not edit.
+ * Every function returns a filemap_status (FILEMAP_OK is 0) and writes results
+ * through out-pointers; filemap_last_error_message() says what the calling
+ * thread's last failure was. See docs/c.md. */
+
+#ifndef FILEMAP_H
+#define FILEMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/**
+ * The value of a `timeout_ms` argument that waits for ever.
+ */
+#define FILEMAP_INFINITE -1
+
+/**
+ * `access`: the most the mapping allows (for a view), or write (for an open).
+ */
+#define FILEMAP_ACCESS_DEFAULT 0
+
+/**
+ * `access`: read only.
+ */
+#define FILEMAP_ACCESS_READ 1
+
+/**
+ * `access`: read and write, seen by every view in every process.
+ */
+#define FILEMAP_ACCESS_WRITE 2
+
+/**
+ * `access`: copy-on-write (the view's changes stay private to it).
+ */
+#define FILEMAP_ACCESS_COPY 3
+
+/**
+ * What a call did: `FILEMAP_OK` (0), or why it failed.
+ */
+typedef enum filemap_status {
+  /**
+   * Success.
+   */
+  FILEMAP_OK = 0,
+  /**
+   * No object has that name.
+   */
+  FILEMAP_NOT_FOUND = 1,
+  /**
+   * A create-new call found the name taken.
+   */
+  FILEMAP_ALREADY_EXISTS = 2,
+  /**
+   * Permissions, ownership or the access mode forbid it.
+   */
+  FILEMAP_ACCESS_DENIED = 3,
+  /**
+   * A wait ran past its timeout.
+   */
+  FILEMAP_TIMEOUT = 4,
+  /**
+   * The peer endpoint is gone (and everything it sent was received).
+   */
+  FILEMAP_DISCONNECTED = 5,
+  /**
+   * An argument is NULL, out of range or malformed (a name, a size, an offset).
+   */
+  FILEMAP_INVALID_ARGUMENT = 6,
+  /**
+   * Releasing a mutex this thread does not hold.
+   */
+  FILEMAP_NOT_OWNER = 7,
+  /**
+   * This thread already holds the mutex.
+   */
+  FILEMAP_WOULD_DEADLOCK = 8,
+  /**
+   * The name belongs to an object of another kind.
+   */
+  FILEMAP_KIND_MISMATCH = 9,
+  /**
+   * An object's shared state is damaged or of another layout.
+   */
+  FILEMAP_CORRUPT = 10,
+  /**
+   * The endpoint, slot or name is taken by a live process.
+   */
+  FILEMAP_BUSY = 11,
+  /**
+   * The memory under a view could not be read or written (truncated file, I/O error).
+   */
+  FILEMAP_PAGE_FAULT = 12,
+  /**
+   * The system could not allocate the object's memory.
+   */
+  FILEMAP_NO_SPACE = 13,
+  /**
+   * This platform or object cannot do what was asked.
+   */
+  FILEMAP_UNSUPPORTED = 14,
+  /**
+   * Another operating-system error.
+   */
+  FILEMAP_SYSTEM_ERROR = 15,
+  /**
+   * A bug in filemap (a Rust panic, caught at the boundary).
+   */
+  FILEMAP_PANIC = 16,
+  /**
+   * Another error.
+   */
+  FILEMAP_OTHER = 17,
+} filemap_status;
+
+/**
+ * A named event (opaque).
+ */
+typedef struct filemap_event filemap_event;
+
+/**
+ * A mapping object (opaque).
+ */
+typedef struct filemap_mapping filemap_mapping;
+
+/**
+ * A named, robust mutex (opaque).
+ */
+typedef struct filemap_mutex filemap_mutex;
+
+/**
+ * The receiving end of a channel (opaque); it holds the last message received until the
+ * next receive or `filemap_recv_release`.
+ */
+typedef struct filemap_receiver filemap_receiver;
+
+/**
+ * A named counting semaphore (opaque).
+ */
+typedef struct filemap_semaphore filemap_semaphore;
+
+/**
+ * The sending end of a channel (opaque).
+ */
+typedef struct filemap_sender filemap_sender;
+
+/**
+ * A view of a mapping (opaque).
+ */
+typedef struct filemap_view filemap_view;
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/**
+ * Creates the channel with a ring of `capacity` bytes, or opens it, as its sender.
+ * `FILEMAP_BUSY` if a live sender has it.
+ */
+enum filemap_status filemap_sender_create_or_open(const char *name,
+                                                  uint64_t capacity,
+                                                  struct filemap_sender **out);
+
+/**
+ * Opens an existing channel as its sender.
+ */
+enum filemap_status filemap_sender_open(const char *name, struct filemap_sender **out);
+
+/**
+ * Sends `len` bytes at `data`, waiting up to `timeout_ms` for room (`FILEMAP_INFINITE`:
+ * for ever). `FILEMAP_DISCONNECTED` if the receiver is gone.
+ */
+enum filemap_status filemap_send(struct filemap_sender *sender,
+                                 const void *data,
+                                 size_t len,
+                                 int64_t timeout_ms);
+
+/**
+ * Closes a sender (NULL: nothing): the receiver gets what was sent, then
+ * `FILEMAP_DISCONNECTED`.
+ */
+void filemap_sender_close(struct filemap_sender *sender);
+
+/**
+ * Creates the channel with a ring of `capacity` bytes, or opens it, as its receiver.
+ */
+enum filemap_status filemap_receiver_create_or_open(const char *name,
+                                                    uint64_t capacity,
+                                                    struct filemap_receiver **out);
+
+/**
+ * Opens an existing channel as its receiver.
+ */
+enum filemap_status filemap_receiver_open(const char *name, struct filemap_receiver **out);
+
+/**
+ * Receives the next message, waiting up to `timeout_ms` (`FILEMAP_INFINITE`: for ever):
+ * `*data` and `*len` give it in place, in the channel's ring, valid until the next
+ * `filemap_recv`, `filemap_recv_release` or `filemap_receiver_close` on this receiver
+ * (which give its space back to the sender). `FILEMAP_DISCONNECTED` once the sender is
+ * gone and everything it sent was received.
+ */
+enum filemap_status filemap_recv(struct filemap_receiver *receiver,
+                                 int64_t timeout_ms,
+                                 const void **data,
+                                 size_t *len);
+
+/**
+ * Gives the message last received back to the sender (nothing if none is held).
+ */
+enum filemap_status filemap_recv_release(struct filemap_receiver *receiver);
+
+/**
+ * Closes a receiver (NULL: nothing), releasing its held message.
+ */
+void filemap_receiver_close(struct filemap_receiver *receiver);
+
+/**
+ * The message of the calling thread's last failed call ("" if none failed). Valid until
+ * the thread's next failing call.
+ */
+const char *filemap_last_error_message(void);
+
+/**
+ * The name of a status code ("FILEMAP_NOT_FOUND"...), a static string; for a number
+ * that is no status, "(not a filemap status)".
+ */
+const char *filemap_status_name(int status);
+
+/**
+ * Creates a named memory-backed object of `size` bytes (zero-filled) and stores its handle
+ * in `*out`. `FILEMAP_ALREADY_EXISTS` if the name is taken.
+ */
+enum filemap_status filemap_mapping_create_new(const char *name,
+                                               uint64_t size,
+                                               struct filemap_mapping **out);
+
+/**
+ * Creates the named object, or opens it if it exists (it keeps its own size);
+ * `*created` (if not NULL) says which.
+ */
+enum filemap_status filemap_mapping_create_or_open(const char *name,
+                                                   uint64_t size,
+                                                   struct filemap_mapping **out,
+                                                   bool *created);
+
+/**
+ * Opens an existing named object; `access` is the most its views may do
+ * (`FILEMAP_ACCESS_DEFAULT` is write). `FILEMAP_NOT_FOUND` if no object has the name.
+ */
+enum filemap_status filemap_mapping_open(const char *name,
+                                         uint32_t access,
+                                         struct filemap_mapping **out);
+
+/**
+ * Maps a file (`CreateFile` + `CreateFileMapping`): `size` 0 maps the file's size, a
+ * larger one grows the file; `name` (NULL: none) also publishes it under a name;
+ * `readonly` opens the file read-only.
+ */
+enum filemap_status filemap_mapping_from_path(const char *path,
+                                              uint64_t size,
+                                              const char *name,
+                                              bool readonly,
+                                              struct filemap_mapping **out);
+
+/**
+ * The object's size in bytes.
+ */
+enum filemap_status filemap_mapping_size(struct filemap_mapping *mapping, uint64_t *size);
+
+/**
+ * Closes a mapping handle (NULL: nothing). Its views stay valid.
+ */
+void filemap_mapping_close(struct filemap_mapping *mapping);
+
+/**
+ * Maps a view of `len` bytes at `offset` (any offset; `len` 0: to the end), with
+ * `access` one of `FILEMAP_ACCESS_*` (`_DEFAULT`: the most the mapping allows).
+ */
+enum filemap_status filemap_view_map(struct filemap_mapping *mapping,
+                                     uint64_t offset,
+                                     uint64_t len,
+                                     uint32_t access,
+                                     struct filemap_view **out);
+
+/**
+ * The view's first byte (NULL for a NULL view), for reading and writing in place while
+ * the view is mapped. Other processes may write the same bytes meanwhile: synchronise
+ * with them (a named mutex, an event) as with any shared memory.
+ */
+void *filemap_view_data(struct filemap_view *view);
+
+/**
+ * The view's length in bytes (0 for a NULL view).
+ */
+size_t filemap_view_size(struct filemap_view *view);
+
+/**
+ * Copies `len` bytes at `offset` of the view into `buffer`: sound whatever other
+ * processes write meanwhile; `FILEMAP_PAGE_FAULT` (not a crash) if the memory is gone.
+ */
+enum filemap_status filemap_view_read(struct filemap_view *view,
+                                      size_t offset,
+                                      void *buffer,
+                                      size_t len);
+
+/**
+ * Copies `len` bytes from `data` into the view at `offset`.
+ */
+enum filemap_status filemap_view_write(struct filemap_view *view,
+                                       size_t offset,
+                                       const void *data,
+                                       size_t len);
+
+/**
+ * Flushes the view to its file and the file to its device (`FlushViewOfFile` +
+ * `FlushFileBuffers`): durable when it returns.
+ */
+enum filemap_status filemap_view_flush(struct filemap_view *view);
+
+/**
+ * Unmaps a view (NULL: nothing); its data pointer is invalid afterwards.
+ */
+void filemap_view_unmap(struct filemap_view *view);
+
+/**
+ * Creates the named mutex or opens the existing one; `*created` (if not NULL) says which.
+ */
+enum filemap_status filemap_mutex_create_or_open(const char *name,
+                                                 struct filemap_mutex **out,
+                                                 bool *created);
+
+/**
+ * Opens an existing named mutex.
+ */
+enum filemap_status filemap_mutex_open(const char *name, struct filemap_mutex **out);
+
+/**
+ * Locks the mutex for the calling thread, waiting up to `timeout_ms`
+ * (`FILEMAP_INFINITE`: for ever). `*abandoned` (if not NULL) is set to whether its
+ * previous holder died holding it (`WAIT_ABANDONED`: check the state it protects).
+ * `FILEMAP_TIMEOUT` after the timeout; `FILEMAP_WOULD_DEADLOCK` if this thread holds it.
+ */
+enum filemap_status filemap_mutex_lock(struct filemap_mutex *mutex,
+                                       int64_t timeout_ms,
+                                       bool *abandoned);
+
+/**
+ * Unlocks the mutex the calling thread locked; `FILEMAP_NOT_OWNER` otherwise.
+ */
+enum filemap_status filemap_mutex_release(struct filemap_mutex *mutex);
+
+/**
+ * Closes a mutex handle (NULL: nothing). A lock this thread still holds stays held until
+ * the process exits (the next holder then sees it abandoned).
+ */
+void filemap_mutex_close(struct filemap_mutex *mutex);
+
+/**
+ * Creates the named event or opens the existing one (which keeps its mode and state).
+ * `manual_reset`: stays set until reset (else one waiter per set); `initially_set`: its
+ * state when created.
+ */
+enum filemap_status filemap_event_create_or_open(const char *name,
+                                                 bool manual_reset,
+                                                 bool initially_set,
+                                                 struct filemap_event **out,
+                                                 bool *created);
+
+/**
+ * Opens an existing named event.
+ */
+enum filemap_status filemap_event_open(const char *name, struct filemap_event **out);
+
+/**
+ * Sets the event.
+ */
+enum filemap_status filemap_event_set(struct filemap_event *event);
+
+/**
+ * Resets the event.
+ */
+enum filemap_status filemap_event_reset(struct filemap_event *event);
+
+/**
+ * Waits until the event is set, up to `timeout_ms` (`FILEMAP_INFINITE`: for ever);
+ * `FILEMAP_TIMEOUT` after that.
+ */
+enum filemap_status filemap_event_wait(struct filemap_event *event, int64_t timeout_ms);
+
+/**
+ * Closes an event handle (NULL: nothing).
+ */
+void filemap_event_close(struct filemap_event *event);
+
+/**
+ * Creates the named semaphore with `initial` units and at most `maximum`, or opens the
+ * existing one (which keeps its counts).
+ */
+enum filemap_status filemap_semaphore_create_or_open(const char *name,
+                                                     uint32_t initial,
+                                                     uint32_t maximum,
+                                                     struct filemap_semaphore **out,
+                                                     bool *created);
+
+/**
+ * Opens an existing named semaphore.
+ */
+enum filemap_status filemap_semaphore_open(const char *name, struct filemap_semaphore **out);
+
+/**
+ * Adds `count` units; `*previous` (if not NULL) gets the count before.
+ * `FILEMAP_INVALID_ARGUMENT` past the maximum.
+ */
+enum filemap_status filemap_semaphore_release(struct filemap_semaphore *semaphore,
+                                              uint32_t count,
+                                              uint32_t *previous);
+
+/**
+ * Takes a unit, waiting up to `timeout_ms` (`FILEMAP_INFINITE`: for ever).
+ */
+enum filemap_status filemap_semaphore_acquire(struct filemap_semaphore *semaphore,
+                                              int64_t timeout_ms);
+
+/**
+ * Closes a semaphore handle (NULL: nothing).
+ */
+void filemap_semaphore_close(struct filemap_semaphore *semaphore);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+#endif  /* FILEMAP_H */

@@ -1,0 +1,159 @@
+//! The channel: `filemap_sender` and `filemap_receiver`, variable-length messages between
+//! two processes, zero-copy. A sender or receiver handle is used by one thread at a time.
+
+use std::ffi::{c_char, c_void};
+
+use filemap_core::channel::{HoldingReceiver, Receiver, Sender};
+
+use crate::error::{filemap_status, handle, put, run, str_arg, timeout_arg, Failure};
+
+/// The sending end of a channel (opaque).
+pub struct filemap_sender(Sender);
+
+/// The receiving end of a channel (opaque); it holds the last message received until the
+/// next receive or `filemap_recv_release`.
+pub struct filemap_receiver(HoldingReceiver);
+
+/// Creates the channel with a ring of `capacity` bytes, or opens it, as its sender.
+/// `FILEMAP_BUSY` if a live sender has it.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_sender_create_or_open(
+    name: *const c_char,
+    capacity: u64,
+    out: *mut *mut filemap_sender,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `name` and `out`.
+        let name = unsafe { str_arg(name, "name") }?;
+        let tx = Sender::create_or_open(name, capacity)?;
+        unsafe { put(out, Box::into_raw(Box::new(filemap_sender(tx))), "out") }
+    })
+}
+
+/// Opens an existing channel as its sender.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_sender_open(
+    name: *const c_char,
+    out: *mut *mut filemap_sender,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `name` and `out`.
+        let name = unsafe { str_arg(name, "name") }?;
+        let tx = Sender::open(name)?;
+        unsafe { put(out, Box::into_raw(Box::new(filemap_sender(tx))), "out") }
+    })
+}
+
+/// Sends `len` bytes at `data`, waiting up to `timeout_ms` for room (`FILEMAP_INFINITE`:
+/// for ever). `FILEMAP_DISCONNECTED` if the receiver is gone.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_send(
+    sender: *mut filemap_sender,
+    data: *const c_void,
+    len: usize,
+    timeout_ms: i64,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `sender`.
+        let tx = unsafe { handle(sender, "sender") }?;
+        if data.is_null() && len != 0 {
+            return Err(Failure::invalid("data is NULL"));
+        }
+        let message = if len == 0 {
+            &[][..]
+        } else {
+            // SAFETY: `data` is valid for reads of `len` bytes (the caller's contract).
+            unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) }
+        };
+        match timeout_arg(timeout_ms)? {
+            None => Ok(tx.0.send(message)?),
+            Some(t) => Ok(tx.0.send_timeout(message, t)?),
+        }
+    })
+}
+
+/// Closes a sender (NULL: nothing): the receiver gets what was sent, then
+/// `FILEMAP_DISCONNECTED`.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_sender_close(sender: *mut filemap_sender) {
+    if !sender.is_null() {
+        // SAFETY: a handle from this library, closed once (the caller's contract).
+        drop(unsafe { Box::from_raw(sender) });
+    }
+}
+
+/// Creates the channel with a ring of `capacity` bytes, or opens it, as its receiver.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_receiver_create_or_open(
+    name: *const c_char,
+    capacity: u64,
+    out: *mut *mut filemap_receiver,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `name` and `out`.
+        let name = unsafe { str_arg(name, "name") }?;
+        let rx = HoldingReceiver::new(Receiver::create_or_open(name, capacity)?);
+        unsafe { put(out, Box::into_raw(Box::new(filemap_receiver(rx))), "out") }
+    })
+}
+
+/// Opens an existing channel as its receiver.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_receiver_open(
+    name: *const c_char,
+    out: *mut *mut filemap_receiver,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `name` and `out`.
+        let name = unsafe { str_arg(name, "name") }?;
+        let rx = HoldingReceiver::new(Receiver::open(name)?);
+        unsafe { put(out, Box::into_raw(Box::new(filemap_receiver(rx))), "out") }
+    })
+}
+
+/// Receives the next message, waiting up to `timeout_ms` (`FILEMAP_INFINITE`: for ever):
+/// `*data` and `*len` give it in place, in the channel's ring, valid until the next
+/// `filemap_recv`, `filemap_recv_release` or `filemap_receiver_close` on this receiver
+/// (which give its space back to the sender). `FILEMAP_DISCONNECTED` once the sender is
+/// gone and everything it sent was received.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_recv(
+    receiver: *mut filemap_receiver,
+    timeout_ms: i64,
+    data: *mut *const c_void,
+    len: *mut usize,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `receiver`.
+        let rx = unsafe { handle(receiver, "receiver") }?;
+        if data.is_null() || len.is_null() {
+            return Err(Failure::invalid("data or len is NULL"));
+        }
+        let slot = rx.0.hold(timeout_arg(timeout_ms)?)?;
+        // SAFETY: both checked non-NULL; valid for writes by the caller's contract.
+        unsafe {
+            put(data, slot.as_ptr().cast::<c_void>(), "data")?;
+            put(len, slot.len(), "len")
+        }
+    })
+}
+
+/// Gives the message last received back to the sender (nothing if none is held).
+#[no_mangle]
+pub unsafe extern "C" fn filemap_recv_release(receiver: *mut filemap_receiver) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `receiver`.
+        let rx = unsafe { handle(receiver, "receiver") }?;
+        rx.0.release();
+        Ok(())
+    })
+}
+
+/// Closes a receiver (NULL: nothing), releasing its held message.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_receiver_close(receiver: *mut filemap_receiver) {
+    if !receiver.is_null() {
+        // SAFETY: a handle from this library, closed once (the caller's contract).
+        drop(unsafe { Box::from_raw(receiver) });
+    }
+}

@@ -1,0 +1,271 @@
+//! Status codes, the calling thread's last error message, and the guard every exported
+//! function runs in (argument checks, filemap errors to codes, panics caught).
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+/// What a call did: `FILEMAP_OK` (0), or why it failed.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum filemap_status {
+    /// Success.
+    FILEMAP_OK = 0,
+    /// No object has that name.
+    FILEMAP_NOT_FOUND = 1,
+    /// A create-new call found the name taken.
+    FILEMAP_ALREADY_EXISTS = 2,
+    /// Permissions, ownership or the access mode forbid it.
+    FILEMAP_ACCESS_DENIED = 3,
+    /// A wait ran past its timeout.
+    FILEMAP_TIMEOUT = 4,
+    /// The peer endpoint is gone (and everything it sent was received).
+    FILEMAP_DISCONNECTED = 5,
+    /// An argument is NULL, out of range or malformed (a name, a size, an offset).
+    FILEMAP_INVALID_ARGUMENT = 6,
+    /// Releasing a mutex this thread does not hold.
+    FILEMAP_NOT_OWNER = 7,
+    /// This thread already holds the mutex.
+    FILEMAP_WOULD_DEADLOCK = 8,
+    /// The name belongs to an object of another kind.
+    FILEMAP_KIND_MISMATCH = 9,
+    /// An object's shared state is damaged or of another layout.
+    FILEMAP_CORRUPT = 10,
+    /// The endpoint, slot or name is taken by a live process.
+    FILEMAP_BUSY = 11,
+    /// The memory under a view could not be read or written (truncated file, I/O error).
+    FILEMAP_PAGE_FAULT = 12,
+    /// The system could not allocate the object's memory.
+    FILEMAP_NO_SPACE = 13,
+    /// This platform or object cannot do what was asked.
+    FILEMAP_UNSUPPORTED = 14,
+    /// Another operating-system error.
+    FILEMAP_SYSTEM_ERROR = 15,
+    /// A bug in filemap (a Rust panic, caught at the boundary).
+    FILEMAP_PANIC = 16,
+    /// Another error.
+    FILEMAP_OTHER = 17,
+}
+
+use filemap_status::*;
+
+/// A failed call: its status and message.
+pub(crate) struct Failure {
+    status: filemap_status,
+    message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(status: filemap_status, message: impl Into<String>) -> Failure {
+        Failure {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Failure {
+        Failure::new(FILEMAP_INVALID_ARGUMENT, message)
+    }
+}
+
+impl From<filemap_core::Error> for Failure {
+    fn from(e: filemap_core::Error) -> Failure {
+        Failure::new(status_of(&e), e.to_string())
+    }
+}
+
+fn status_of(error: &filemap_core::Error) -> filemap_status {
+    use filemap_core::Error as E;
+    match error {
+        E::NotFound { .. } => FILEMAP_NOT_FOUND,
+        E::AlreadyExists { .. } => FILEMAP_ALREADY_EXISTS,
+        E::PermissionDenied { .. }
+        | E::ForeignOwner { .. }
+        | E::InsecurePermissions { .. }
+        | E::Symlink { .. }
+        | E::AccessNotAllowed { .. }
+        | E::FileNotWritable { .. }
+        | E::ViewNotWritable { .. }
+        | E::NotExecutable { .. } => FILEMAP_ACCESS_DENIED,
+        E::Timeout { .. } => FILEMAP_TIMEOUT,
+        E::Disconnected { .. } => FILEMAP_DISCONNECTED,
+        E::InvalidName { .. }
+        | E::InvalidSize { .. }
+        | E::OutOfRange { .. }
+        | E::Misaligned { .. }
+        | E::AddressMisaligned { .. }
+        | E::InvalidCount { .. }
+        | E::InvalidSetting { .. }
+        | E::InvalidPermissions { .. }
+        | E::MessageTooLarge { .. }
+        | E::SemaphoreFull { .. }
+        | E::EmptyFile { .. }
+        | E::PathTooLong { .. }
+        | E::FileHasNoPath => FILEMAP_INVALID_ARGUMENT,
+        E::NotOwner { .. } => FILEMAP_NOT_OWNER,
+        E::WouldDeadlock { .. } => FILEMAP_WOULD_DEADLOCK,
+        E::KindMismatch { .. } => FILEMAP_KIND_MISMATCH,
+        E::Corrupt { .. }
+        | E::LayoutMismatch { .. }
+        | E::BackingFile { .. }
+        | E::SharedHandle { .. } => FILEMAP_CORRUPT,
+        E::NoFreeSlot { .. }
+        | E::EndpointTaken { .. }
+        | E::NameInUse { .. }
+        | E::NameContended { .. }
+        | E::AddressInUse { .. }
+        | E::ShareViolation { .. } => FILEMAP_BUSY,
+        E::PageFault { .. } => FILEMAP_PAGE_FAULT,
+        E::NoSpace { .. } | E::LockLimit { .. } => FILEMAP_NO_SPACE,
+        E::Unsupported { .. } => FILEMAP_UNSUPPORTED,
+        E::Io { .. } => FILEMAP_SYSTEM_ERROR,
+        _ => FILEMAP_OTHER,
+    }
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_last_error(message: &str) {
+    let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    LAST_ERROR.with(|e| *e.borrow_mut() = message);
+}
+
+/// Runs an exported function's body: its failure is recorded as the thread's last error
+/// and returned as a status; a panic becomes `FILEMAP_PANIC`.
+pub(crate) fn run(body: impl FnOnce() -> Result<(), Failure>) -> filemap_status {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => FILEMAP_OK,
+        Ok(Err(failure)) => {
+            set_last_error(&failure.message);
+            failure.status
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            set_last_error(&format!("internal error (a bug in filemap): {what}"));
+            FILEMAP_PANIC
+        }
+    }
+}
+
+/// A NUL-terminated UTF-8 argument.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string that lives for `'a`.
+pub(crate) unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str, Failure> {
+    if p.is_null() {
+        return Err(Failure::invalid(format!("{what} is NULL")));
+    }
+    // SAFETY: the caller's contract: a NUL-terminated string.
+    unsafe { CStr::from_ptr(p) }
+        .to_str()
+        .map_err(|_| Failure::invalid(format!("{what} is not valid UTF-8")))
+}
+
+/// Writes `value` through an out-pointer that must not be NULL.
+///
+/// # Safety
+/// `out` is NULL or valid for a write of a `T`.
+pub(crate) unsafe fn put<T>(out: *mut T, value: T, what: &str) -> Result<(), Failure> {
+    if out.is_null() {
+        return Err(Failure::invalid(format!("{what} is NULL")));
+    }
+    // SAFETY: non-NULL, and valid for a write by the caller's contract.
+    unsafe { out.write(value) };
+    Ok(())
+}
+
+/// Writes `value` through an optional out-pointer (NULL: not wanted).
+///
+/// # Safety
+/// `out` is NULL or valid for a write of a `T`.
+pub(crate) unsafe fn put_optional<T>(out: *mut T, value: T) {
+    if !out.is_null() {
+        // SAFETY: non-NULL, and valid for a write by the caller's contract.
+        unsafe { out.write(value) };
+    }
+}
+
+/// The object behind a handle that must not be NULL.
+///
+/// # Safety
+/// `handle` is NULL or a live handle of this type that no other thread uses meanwhile.
+pub(crate) unsafe fn handle<'a, T>(handle: *mut T, what: &str) -> Result<&'a mut T, Failure> {
+    // SAFETY: the caller's contract.
+    unsafe { handle.as_mut() }.ok_or_else(|| Failure::invalid(format!("{what} is NULL")))
+}
+
+/// A `timeout_ms` argument: `FILEMAP_INFINITE` (-1) waits for ever.
+pub(crate) fn timeout_arg(ms: i64) -> Result<Option<Duration>, Failure> {
+    match ms {
+        -1 => Ok(None),
+        ms if ms >= 0 => Ok(Some(Duration::from_millis(ms as u64))),
+        ms => Err(Failure::invalid(format!(
+            "timeout_ms must be >= 0 or FILEMAP_INFINITE (-1), not {ms}"
+        ))),
+    }
+}
+
+/// The message of the calling thread's last failed call ("" if none failed). Valid until
+/// the thread's next failing call.
+#[no_mangle]
+pub extern "C" fn filemap_last_error_message() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+/// The name of a status code ("FILEMAP_NOT_FOUND"...), a static string; for a number
+/// that is no status, "(not a filemap status)".
+#[no_mangle]
+pub extern "C" fn filemap_status_name(status: std::ffi::c_int) -> *const c_char {
+    let all = [
+        FILEMAP_OK,
+        FILEMAP_NOT_FOUND,
+        FILEMAP_ALREADY_EXISTS,
+        FILEMAP_ACCESS_DENIED,
+        FILEMAP_TIMEOUT,
+        FILEMAP_DISCONNECTED,
+        FILEMAP_INVALID_ARGUMENT,
+        FILEMAP_NOT_OWNER,
+        FILEMAP_WOULD_DEADLOCK,
+        FILEMAP_KIND_MISMATCH,
+        FILEMAP_CORRUPT,
+        FILEMAP_BUSY,
+        FILEMAP_PAGE_FAULT,
+        FILEMAP_NO_SPACE,
+        FILEMAP_UNSUPPORTED,
+        FILEMAP_SYSTEM_ERROR,
+        FILEMAP_PANIC,
+        FILEMAP_OTHER,
+    ];
+    let Some(&status) = all.iter().find(|s| **s as std::ffi::c_int == status) else {
+        return c"(not a filemap status)".as_ptr();
+    };
+    let name: &'static CStr = match status {
+        FILEMAP_OK => c"FILEMAP_OK",
+        FILEMAP_NOT_FOUND => c"FILEMAP_NOT_FOUND",
+        FILEMAP_ALREADY_EXISTS => c"FILEMAP_ALREADY_EXISTS",
+        FILEMAP_ACCESS_DENIED => c"FILEMAP_ACCESS_DENIED",
+        FILEMAP_TIMEOUT => c"FILEMAP_TIMEOUT",
+        FILEMAP_DISCONNECTED => c"FILEMAP_DISCONNECTED",
+        FILEMAP_INVALID_ARGUMENT => c"FILEMAP_INVALID_ARGUMENT",
+        FILEMAP_NOT_OWNER => c"FILEMAP_NOT_OWNER",
+        FILEMAP_WOULD_DEADLOCK => c"FILEMAP_WOULD_DEADLOCK",
+        FILEMAP_KIND_MISMATCH => c"FILEMAP_KIND_MISMATCH",
+        FILEMAP_CORRUPT => c"FILEMAP_CORRUPT",
+        FILEMAP_BUSY => c"FILEMAP_BUSY",
+        FILEMAP_PAGE_FAULT => c"FILEMAP_PAGE_FAULT",
+        FILEMAP_NO_SPACE => c"FILEMAP_NO_SPACE",
+        FILEMAP_UNSUPPORTED => c"FILEMAP_UNSUPPORTED",
+        FILEMAP_SYSTEM_ERROR => c"FILEMAP_SYSTEM_ERROR",
+        FILEMAP_PANIC => c"FILEMAP_PANIC",
+        FILEMAP_OTHER => c"FILEMAP_OTHER",
+    };
+    name.as_ptr()
+}

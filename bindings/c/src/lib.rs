@@ -1,0 +1,23 @@
+//! The C interface of filemap (`include/filemap.h`, generated from this crate by cbindgen).
+//!
+//! Every function returns a `filemap_status` (0 is success) and writes its results through
+//! out-pointers; `filemap_last_error_message` gives the message of the calling thread's last
+//! failure. Objects are opaque handles made by `..._create...`/`..._open` and freed by
+//! their `..._close` (a view by `filemap_view_unmap`); closing NULL does nothing. No panic
+//! crosses the boundary: a panic inside filemap becomes `FILEMAP_PANIC`.
+
+#![allow(clippy::missing_safety_doc)] // the header documents each function's contract
+#![allow(non_camel_case_types)] // the C names of the handle types
+
+mod channel;
+mod error;
+mod mapping;
+mod sync;
+
+pub use channel::*;
+pub use error::*;
+pub use mapping::*;
+pub use sync::*;
+
+/// The value of a `timeout_ms` argument that waits for ever.
+pub const FILEMAP_INFINITE: i64 = -1;

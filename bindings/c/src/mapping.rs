@@ -1,0 +1,266 @@
+//! Mappings (`filemap_mapping`) and views (`filemap_view`): Win32's
+//! `CreateFileMapping` / `OpenFileMapping` / `MapViewOfFile` / `FlushViewOfFile`.
+
+use std::ffi::{c_char, c_void};
+
+use filemap_core::{Access, Disposition, Mapping, Protection, View};
+
+use crate::error::{filemap_status, handle, put, put_optional, run, str_arg, Failure};
+
+/// A mapping object (opaque).
+pub struct filemap_mapping(Mapping);
+
+/// A view of a mapping (opaque).
+pub struct filemap_view(View);
+
+/// `access`: the most the mapping allows (for a view), or write (for an open).
+pub const FILEMAP_ACCESS_DEFAULT: u32 = 0;
+/// `access`: read only.
+pub const FILEMAP_ACCESS_READ: u32 = 1;
+/// `access`: read and write, seen by every view in every process.
+pub const FILEMAP_ACCESS_WRITE: u32 = 2;
+/// `access`: copy-on-write (the view's changes stay private to it).
+pub const FILEMAP_ACCESS_COPY: u32 = 3;
+
+fn access_arg(access: u32) -> Result<Option<Access>, Failure> {
+    match access {
+        FILEMAP_ACCESS_DEFAULT => Ok(None),
+        FILEMAP_ACCESS_READ => Ok(Some(Access::Read)),
+        FILEMAP_ACCESS_WRITE => Ok(Some(Access::Write)),
+        FILEMAP_ACCESS_COPY => Ok(Some(Access::Copy)),
+        other => Err(Failure::invalid(format!(
+            "access must be one of FILEMAP_ACCESS_DEFAULT, _READ, _WRITE, _COPY, not {other}"
+        ))),
+    }
+}
+
+fn boxed(m: Mapping) -> *mut filemap_mapping {
+    Box::into_raw(Box::new(filemap_mapping(m)))
+}
+
+/// Creates a named memory-backed object of `size` bytes (zero-filled) and stores its handle
+/// in `*out`. `FILEMAP_ALREADY_EXISTS` if the name is taken.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_mapping_create_new(
+    name: *const c_char,
+    size: u64,
+    out: *mut *mut filemap_mapping,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `name`.
+        let name = unsafe { str_arg(name, "name") }?;
+        let m = Mapping::create_new(name, size)?;
+        // SAFETY: the caller's contract for `out`.
+        unsafe { put(out, boxed(m), "out") }
+    })
+}
+
+/// Creates the named object, or opens it if it exists (it keeps its own size);
+/// `*created` (if not NULL) says which.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_mapping_create_or_open(
+    name: *const c_char,
+    size: u64,
+    out: *mut *mut filemap_mapping,
+    created: *mut bool,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `name`.
+        let name = unsafe { str_arg(name, "name") }?;
+        if out.is_null() {
+            return Err(Failure::invalid("out is NULL"));
+        }
+        let (m, d) = Mapping::create_or_open(name, size)?;
+        // SAFETY: the caller's contract for `out` (checked non-NULL) and `created`.
+        unsafe {
+            put(out, boxed(m), "out")?;
+            put_optional(created, d == Disposition::Created);
+        }
+        Ok(())
+    })
+}
+
+/// Opens an existing named object; `access` is the most its views may do
+/// (`FILEMAP_ACCESS_DEFAULT` is write). `FILEMAP_NOT_FOUND` if no object has the name.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_mapping_open(
+    name: *const c_char,
+    access: u32,
+    out: *mut *mut filemap_mapping,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `name`.
+        let name = unsafe { str_arg(name, "name") }?;
+        let access = access_arg(access)?.unwrap_or(Access::Write);
+        let m = Mapping::open_with(name, access)?;
+        // SAFETY: the caller's contract for `out`.
+        unsafe { put(out, boxed(m), "out") }
+    })
+}
+
+/// Maps a file (`CreateFile` + `CreateFileMapping`): `size` 0 maps the file's size, a
+/// larger one grows the file; `name` (NULL: none) also publishes it under a name;
+/// `readonly` opens the file read-only.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_mapping_from_path(
+    path: *const c_char,
+    size: u64,
+    name: *const c_char,
+    readonly: bool,
+    out: *mut *mut filemap_mapping,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `path` and `name`.
+        let path = unsafe { str_arg(path, "path") }?;
+        let mut options = Mapping::from_path(path);
+        if size != 0 {
+            options = options.size(size);
+        }
+        if !name.is_null() {
+            // SAFETY: as above.
+            options = options.name(unsafe { str_arg(name, "name") }?);
+        }
+        if readonly {
+            options = options.protection(Protection::ReadOnly);
+        }
+        let m = options.create()?;
+        // SAFETY: the caller's contract for `out`.
+        unsafe { put(out, boxed(m), "out") }
+    })
+}
+
+/// The object's size in bytes.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_mapping_size(
+    mapping: *mut filemap_mapping,
+    size: *mut u64,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `mapping` and `size`.
+        let m = unsafe { handle(mapping, "mapping") }?;
+        unsafe { put(size, m.0.len(), "size") }
+    })
+}
+
+/// Closes a mapping handle (NULL: nothing). Its views stay valid.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_mapping_close(mapping: *mut filemap_mapping) {
+    if !mapping.is_null() {
+        // SAFETY: a handle from this library, closed once (the caller's contract).
+        drop(unsafe { Box::from_raw(mapping) });
+    }
+}
+
+/// Maps a view of `len` bytes at `offset` (any offset; `len` 0: to the end), with
+/// `access` one of `FILEMAP_ACCESS_*` (`_DEFAULT`: the most the mapping allows).
+#[no_mangle]
+pub unsafe extern "C" fn filemap_view_map(
+    mapping: *mut filemap_mapping,
+    offset: u64,
+    len: u64,
+    access: u32,
+    out: *mut *mut filemap_view,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `mapping`.
+        let m = unsafe { handle(mapping, "mapping") }?;
+        let mut b = m.0.view().offset(offset);
+        if len != 0 {
+            b = b.len(len);
+        }
+        if let Some(access) = access_arg(access)? {
+            b = b.access(access);
+        }
+        let view = b.map()?;
+        // SAFETY: the caller's contract for `out`.
+        unsafe { put(out, Box::into_raw(Box::new(filemap_view(view))), "out") }
+    })
+}
+
+/// The view's first byte (NULL for a NULL view), for reading and writing in place while
+/// the view is mapped. Other processes may write the same bytes meanwhile: synchronise
+/// with them (a named mutex, an event) as with any shared memory.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_view_data(view: *mut filemap_view) -> *mut c_void {
+    // SAFETY: the caller's contract for `view`.
+    match unsafe { view.as_ref() } {
+        Some(v) => v.0.as_mut_ptr().cast(),
+        None => std::ptr::null_mut(),
+    }
+}
+
+/// The view's length in bytes (0 for a NULL view).
+#[no_mangle]
+pub unsafe extern "C" fn filemap_view_size(view: *mut filemap_view) -> usize {
+    // SAFETY: the caller's contract for `view`.
+    unsafe { view.as_ref() }.map_or(0, |v| v.0.len())
+}
+
+/// Copies `len` bytes at `offset` of the view into `buffer`: sound whatever other
+/// processes write meanwhile; `FILEMAP_PAGE_FAULT` (not a crash) if the memory is gone.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_view_read(
+    view: *mut filemap_view,
+    offset: usize,
+    buffer: *mut c_void,
+    len: usize,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `view`.
+        let v = unsafe { handle(view, "view") }?;
+        if buffer.is_null() && len != 0 {
+            return Err(Failure::invalid("buffer is NULL"));
+        }
+        let buf = if len == 0 {
+            &mut [][..]
+        } else {
+            // SAFETY: `buffer` is valid for writes of `len` bytes (the caller's contract).
+            unsafe { std::slice::from_raw_parts_mut(buffer.cast::<u8>(), len) }
+        };
+        Ok(v.0.read_at(offset, buf)?)
+    })
+}
+
+/// Copies `len` bytes from `data` into the view at `offset`.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_view_write(
+    view: *mut filemap_view,
+    offset: usize,
+    data: *const c_void,
+    len: usize,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `view`.
+        let v = unsafe { handle(view, "view") }?;
+        if data.is_null() && len != 0 {
+            return Err(Failure::invalid("data is NULL"));
+        }
+        let data = if len == 0 {
+            &[][..]
+        } else {
+            // SAFETY: `data` is valid for reads of `len` bytes (the caller's contract).
+            unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) }
+        };
+        Ok(v.0.write_at(offset, data)?)
+    })
+}
+
+/// Flushes the view to its file and the file to its device (`FlushViewOfFile` +
+/// `FlushFileBuffers`): durable when it returns.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_view_flush(view: *mut filemap_view) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `view`.
+        let v = unsafe { handle(view, "view") }?;
+        Ok(v.0.flush()?)
+    })
+}
+
+/// Unmaps a view (NULL: nothing); its data pointer is invalid afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_view_unmap(view: *mut filemap_view) {
+    if !view.is_null() {
+        // SAFETY: a handle from this library, unmapped once (the caller's contract).
+        drop(unsafe { Box::from_raw(view) });
+    }
+}

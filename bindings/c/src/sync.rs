@@ -1,0 +1,290 @@
+//! Named mutexes, events and semaphores: Win32's `CreateMutex` / `WaitForSingleObject` /
+//! `ReleaseMutex`, `CreateEvent` / `SetEvent`, `CreateSemaphore` / `ReleaseSemaphore`.
+//! These handles may be used from any thread at once; a mutex is held by the thread that
+//! locked it.
+
+use std::ffi::c_char;
+
+use filemap_core::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore};
+use filemap_core::Disposition;
+
+use crate::error::{filemap_status, put, put_optional, run, str_arg, timeout_arg, Failure};
+
+/// A named, robust mutex (opaque).
+pub struct filemap_mutex(NamedMutex);
+
+/// A named event (opaque).
+pub struct filemap_event(NamedEvent);
+
+/// A named counting semaphore (opaque).
+pub struct filemap_semaphore(NamedSemaphore);
+
+/// A shared reference behind a handle that must not be NULL.
+///
+/// # Safety
+/// `handle` is NULL or a live handle of this type.
+unsafe fn shared<'a, T>(handle: *mut T, what: &str) -> Result<&'a T, Failure> {
+    // SAFETY: the caller's contract.
+    unsafe { handle.as_ref() }.ok_or_else(|| Failure::invalid(format!("{what} is NULL")))
+}
+
+/// Stores a new handle in `*out` and `created` in `*created` (if not NULL).
+///
+/// # Safety
+/// `out` is valid for a write (checked non-NULL by the caller), `created` NULL or valid.
+unsafe fn hand_out<T>(
+    out: *mut *mut T,
+    object: T,
+    created: *mut bool,
+    d: Disposition,
+) -> Result<(), Failure> {
+    // SAFETY: the caller's contract.
+    unsafe {
+        put(out, Box::into_raw(Box::new(object)), "out")?;
+        put_optional(created, d == Disposition::Created);
+    }
+    Ok(())
+}
+
+/// Frees a handle (NULL: nothing).
+///
+/// # Safety
+/// `handle` is NULL or a handle from this library, freed once.
+unsafe fn free<T>(handle: *mut T) {
+    if !handle.is_null() {
+        // SAFETY: the caller's contract.
+        drop(unsafe { Box::from_raw(handle) });
+    }
+}
+
+/// Creates the named mutex or opens the existing one; `*created` (if not NULL) says which.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_mutex_create_or_open(
+    name: *const c_char,
+    out: *mut *mut filemap_mutex,
+    created: *mut bool,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `name`.
+        let name = unsafe { str_arg(name, "name") }?;
+        if out.is_null() {
+            return Err(Failure::invalid("out is NULL"));
+        }
+        let (m, d) = NamedMutex::create_or_open(name)?;
+        // SAFETY: `out` checked non-NULL; the caller's contract for both pointers.
+        unsafe { hand_out(out, filemap_mutex(m), created, d) }
+    })
+}
+
+/// Opens an existing named mutex.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_mutex_open(
+    name: *const c_char,
+    out: *mut *mut filemap_mutex,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `name` and `out`.
+        let name = unsafe { str_arg(name, "name") }?;
+        let m = NamedMutex::open(name)?;
+        unsafe { put(out, Box::into_raw(Box::new(filemap_mutex(m))), "out") }
+    })
+}
+
+/// Locks the mutex for the calling thread, waiting up to `timeout_ms`
+/// (`FILEMAP_INFINITE`: for ever). `*abandoned` (if not NULL) is set to whether its
+/// previous holder died holding it (`WAIT_ABANDONED`: check the state it protects).
+/// `FILEMAP_TIMEOUT` after the timeout; `FILEMAP_WOULD_DEADLOCK` if this thread holds it.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_mutex_lock(
+    mutex: *mut filemap_mutex,
+    timeout_ms: i64,
+    abandoned: *mut bool,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `mutex`.
+        let m = unsafe { shared(mutex, "mutex") }?;
+        let was_abandoned = m.0.lock_unguarded(timeout_arg(timeout_ms)?)?;
+        // SAFETY: the caller's contract for `abandoned`.
+        unsafe { put_optional(abandoned, was_abandoned) };
+        Ok(())
+    })
+}
+
+/// Unlocks the mutex the calling thread locked; `FILEMAP_NOT_OWNER` otherwise.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_mutex_release(mutex: *mut filemap_mutex) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `mutex`.
+        let m = unsafe { shared(mutex, "mutex") }?;
+        Ok(m.0.release()?)
+    })
+}
+
+/// Closes a mutex handle (NULL: nothing). A lock this thread still holds stays held until
+/// the process exits (the next holder then sees it abandoned).
+#[no_mangle]
+pub unsafe extern "C" fn filemap_mutex_close(mutex: *mut filemap_mutex) {
+    // SAFETY: the caller's contract.
+    unsafe { free(mutex) }
+}
+
+/// Creates the named event or opens the existing one (which keeps its mode and state).
+/// `manual_reset`: stays set until reset (else one waiter per set); `initially_set`: its
+/// state when created.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_event_create_or_open(
+    name: *const c_char,
+    manual_reset: bool,
+    initially_set: bool,
+    out: *mut *mut filemap_event,
+    created: *mut bool,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `name`.
+        let name = unsafe { str_arg(name, "name") }?;
+        if out.is_null() {
+            return Err(Failure::invalid("out is NULL"));
+        }
+        let reset = if manual_reset {
+            EventReset::Manual
+        } else {
+            EventReset::Auto
+        };
+        let (e, d) = NamedEvent::create_or_open(name, reset, initially_set)?;
+        // SAFETY: `out` checked non-NULL; the caller's contract for both pointers.
+        unsafe { hand_out(out, filemap_event(e), created, d) }
+    })
+}
+
+/// Opens an existing named event.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_event_open(
+    name: *const c_char,
+    out: *mut *mut filemap_event,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `name` and `out`.
+        let name = unsafe { str_arg(name, "name") }?;
+        let e = NamedEvent::open(name)?;
+        unsafe { put(out, Box::into_raw(Box::new(filemap_event(e))), "out") }
+    })
+}
+
+/// Sets the event.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_event_set(event: *mut filemap_event) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `event`.
+        Ok(unsafe { shared(event, "event") }?.0.set()?)
+    })
+}
+
+/// Resets the event.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_event_reset(event: *mut filemap_event) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `event`.
+        Ok(unsafe { shared(event, "event") }?.0.reset()?)
+    })
+}
+
+/// Waits until the event is set, up to `timeout_ms` (`FILEMAP_INFINITE`: for ever);
+/// `FILEMAP_TIMEOUT` after that.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_event_wait(
+    event: *mut filemap_event,
+    timeout_ms: i64,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `event`.
+        let e = unsafe { shared(event, "event") }?;
+        match timeout_arg(timeout_ms)? {
+            None => Ok(e.0.wait()?),
+            Some(t) => Ok(e.0.wait_timeout(t)?),
+        }
+    })
+}
+
+/// Closes an event handle (NULL: nothing).
+#[no_mangle]
+pub unsafe extern "C" fn filemap_event_close(event: *mut filemap_event) {
+    // SAFETY: the caller's contract.
+    unsafe { free(event) }
+}
+
+/// Creates the named semaphore with `initial` units and at most `maximum`, or opens the
+/// existing one (which keeps its counts).
+#[no_mangle]
+pub unsafe extern "C" fn filemap_semaphore_create_or_open(
+    name: *const c_char,
+    initial: u32,
+    maximum: u32,
+    out: *mut *mut filemap_semaphore,
+    created: *mut bool,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `name`.
+        let name = unsafe { str_arg(name, "name") }?;
+        if out.is_null() {
+            return Err(Failure::invalid("out is NULL"));
+        }
+        let (s, d) = NamedSemaphore::create_or_open(name, initial, maximum)?;
+        // SAFETY: `out` checked non-NULL; the caller's contract for both pointers.
+        unsafe { hand_out(out, filemap_semaphore(s), created, d) }
+    })
+}
+
+/// Opens an existing named semaphore.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_semaphore_open(
+    name: *const c_char,
+    out: *mut *mut filemap_semaphore,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `name` and `out`.
+        let name = unsafe { str_arg(name, "name") }?;
+        let s = NamedSemaphore::open(name)?;
+        unsafe { put(out, Box::into_raw(Box::new(filemap_semaphore(s))), "out") }
+    })
+}
+
+/// Adds `count` units; `*previous` (if not NULL) gets the count before.
+/// `FILEMAP_INVALID_ARGUMENT` past the maximum.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_semaphore_release(
+    semaphore: *mut filemap_semaphore,
+    count: u32,
+    previous: *mut u32,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `semaphore` and `previous`.
+        let before = unsafe { shared(semaphore, "semaphore") }?
+            .0
+            .release(count)?;
+        unsafe { put_optional(previous, before) };
+        Ok(())
+    })
+}
+
+/// Takes a unit, waiting up to `timeout_ms` (`FILEMAP_INFINITE`: for ever).
+#[no_mangle]
+pub unsafe extern "C" fn filemap_semaphore_acquire(
+    semaphore: *mut filemap_semaphore,
+    timeout_ms: i64,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `semaphore`.
+        let s = unsafe { shared(semaphore, "semaphore") }?;
+        match timeout_arg(timeout_ms)? {
+            None => Ok(s.0.acquire()?),
+            Some(t) => Ok(s.0.acquire_timeout(t)?),
+        }
+    })
+}
+
+/// Closes a semaphore handle (NULL: nothing).
+#[no_mangle]
+pub unsafe extern "C" fn filemap_semaphore_close(semaphore: *mut filemap_semaphore) {
+    // SAFETY: the caller's contract.
+    unsafe { free(semaphore) }
+}

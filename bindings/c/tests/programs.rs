@@ -1,0 +1,256 @@
+//! The C programs of `bindings/c/examples` (the tutorials' hello pair and producer /
+//! consumer trio), built against the C library and run as real processes, their output
+//! checked; and the crash story: the producer killed while holding the mutex, which main
+//! reports as abandoned.
+//!
+//! On Linux the test builds the programs itself with `cc` (`CC` if set), statically linked
+//! against `libfilemap.a` except `hello_open`, which links the shared `libfilemap.so`.
+//! Under Wine, `scripts/test-windows` cross-builds them with mingw first and names their
+//! directory in `FILEMAP_C_PROGRAMS`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const PROGRAMS: [&str; 5] = [
+    "hello_create",
+    "hello_open",
+    "pc_main",
+    "pc_producer",
+    "pc_consumer",
+];
+
+/// The directory of the built programs.
+fn programs() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| match std::env::var_os("FILEMAP_C_PROGRAMS") {
+        Some(dir) => PathBuf::from(dir),
+        None => build_programs(),
+    })
+}
+
+/// target/<profile>: where cargo put the C library (beside this test's `deps` directory).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>")
+        .to_path_buf()
+}
+
+fn build_programs() -> PathBuf {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = target_dir();
+    let out = target.join("c-programs");
+    std::fs::create_dir_all(&out).unwrap();
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    for program in PROGRAMS {
+        let mut cmd = Command::new(&cc);
+        cmd.args([
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-O1",
+        ])
+        .arg("-I")
+        .arg(crate_dir.join("include"))
+        .arg(crate_dir.join("examples").join(format!("{program}.c")))
+        .arg("-o")
+        .arg(out.join(program));
+        if program == "hello_open" {
+            // The shared library, found at run time through the rpath.
+            cmd.arg("-L")
+                .arg(&target)
+                .arg("-lfilemap")
+                .arg(format!("-Wl,-rpath,{}", target.display()));
+        } else {
+            cmd.arg(target.join("libfilemap.a"));
+        }
+        cmd.args(["-lpthread", "-ldl", "-lm", "-lrt", "-lgcc_s", "-lc"]);
+        let status = cmd
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {cc}: {e}"));
+        assert!(status.success(), "building {program}.c failed");
+    }
+    out
+}
+
+/// A namespace directory of a test's own (`FILEMAP_DIR` for its programs, on Linux), which
+/// must be empty when the test ends: the programs' objects go away with their handles.
+struct Namespace(PathBuf);
+
+impl Namespace {
+    fn new(test: &str) -> Namespace {
+        let dir = std::env::temp_dir().join(unique(&format!("ns-{test}")));
+        std::fs::create_dir_all(&dir).unwrap();
+        Namespace(dir)
+    }
+
+    fn program(&self, name: &str) -> Command {
+        let exe = programs().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        let mut cmd = Command::new(exe);
+        cmd.env("FILEMAP_DIR", &self.0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
+        cmd
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let left: Vec<_> = std::fs::read_dir(&self.0)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&self.0);
+        if !std::thread::panicking() {
+            assert!(left.is_empty(), "objects left in the namespace: {left:?}");
+        }
+    }
+}
+
+/// A name no other test (or earlier run) uses.
+fn unique(what: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    format!(
+        "c-{what}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+/// Reads lines of `child`'s output until one starts with `prefix`; returns it.
+fn read_until(child: &mut Child, prefix: &str) -> String {
+    let out = child.stdout.as_mut().expect("piped stdout");
+    let mut reader = BufReader::new(out);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .expect("reading the program's output");
+        assert!(n > 0, "the program ended before printing {prefix:?}");
+        if line.starts_with(prefix) {
+            return line.trim_end().to_string();
+        }
+    }
+}
+
+fn finish(child: Child, within: Duration) -> Output {
+    let started = Instant::now();
+    let mut child = child;
+    loop {
+        if child.try_wait().expect("waiting for a program").is_some() {
+            return child.wait_with_output().expect("the program's output");
+        }
+        if started.elapsed() > within {
+            let _ = child.kill();
+            panic!("a program ran longer than {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn hello_pair_shares_a_message_by_name() {
+    let ns = Namespace::new("hello");
+    let program = |p: &str| ns.program(p);
+    let name = unique("hello");
+    let mut first = program("hello_create")
+        .arg(&name)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = read_until(&mut first, "hello_create:");
+    assert!(
+        line.contains("wrote \"Message from first process.\""),
+        "{line}"
+    );
+    let second = program("hello_open").arg(&name).output().unwrap();
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert_eq!(
+        text(&second.stdout).trim_end(),
+        "hello_open: Message from first process."
+    );
+    first.stdin.take().unwrap().write_all(b"\n").unwrap();
+    let first = finish(first, Duration::from_secs(30));
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    // The object went away with its last handle.
+    let gone = program("hello_open").arg(&name).output().unwrap();
+    assert_eq!(gone.status.code(), Some(1));
+    let err = text(&gone.stderr);
+    assert!(
+        err.contains("FILEMAP_NOT_FOUND") && err.contains(&name),
+        "{err}"
+    );
+}
+
+#[test]
+fn producer_consumer_trio_counts_to_the_limit() {
+    let ns = Namespace::new("trio");
+    let program = |p: &str| ns.program(p);
+    let run = unique("trio");
+    let mut main = program("pc_main").args([&run, "500"]).spawn().unwrap();
+    assert_eq!(read_until(&mut main, "main:"), "main: ready");
+    let producer = program("pc_producer").arg(&run).spawn().unwrap();
+    let consumer = program("pc_consumer").arg(&run).spawn().unwrap();
+    let main = finish(main, Duration::from_secs(120));
+    let producer = finish(producer, Duration::from_secs(60));
+    let consumer = finish(consumer, Duration::from_secs(60));
+    assert!(main.status.success(), "{}", text(&main.stderr));
+    assert_eq!(text(&main.stdout).trim_end(), "main: stopped at 500");
+    assert!(producer.status.success(), "{}", text(&producer.stderr));
+    assert_eq!(
+        text(&producer.stdout).trim_end(),
+        "producer: made 500 values"
+    );
+    assert!(consumer.status.success(), "{}", text(&consumer.stderr));
+    let lines: Vec<String> = text(&consumer.stdout).lines().map(str::to_string).collect();
+    let expected: Vec<String> = (1..=500)
+        .map(|v| format!("consumer: {v}"))
+        .chain(["consumer: saw 500 values".to_string()])
+        .collect();
+    assert_eq!(lines, expected);
+}
+
+#[test]
+fn killed_producer_is_reported_as_an_abandoned_mutex() {
+    let ns = Namespace::new("crash");
+    let program = |p: &str| ns.program(p);
+    let run = unique("crash");
+    let mut main = program("pc_main")
+        .args([&run, "500", "2000"])
+        .spawn()
+        .unwrap();
+    assert_eq!(read_until(&mut main, "main:"), "main: ready");
+    let mut producer = program("pc_producer").args([&run, "100"]).spawn().unwrap();
+    let consumer = program("pc_consumer").arg(&run).spawn().unwrap();
+    assert_eq!(
+        read_until(&mut producer, "producer:"),
+        "producer: holding the mutex at 100"
+    );
+    producer.kill().unwrap(); // SIGKILL / TerminateProcess while it holds the mutex
+    producer.wait().unwrap();
+    let main = finish(main, Duration::from_secs(60));
+    assert_eq!(main.status.code(), Some(3), "{}", text(&main.stderr));
+    assert_eq!(
+        text(&main.stdout).trim_end(),
+        "main: a process died holding the mutex; the value is 100"
+    );
+    // The consumer saw 1..=99 (value 100 was never announced) and then gave up waiting.
+    let consumer = finish(consumer, Duration::from_secs(60));
+    let out = text(&consumer.stdout);
+    assert!(
+        out.lines().last().is_some_and(|l| l == "consumer: 99"),
+        "{out}"
+    );
+    assert_eq!(consumer.status.code(), Some(1));
+}
