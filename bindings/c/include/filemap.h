@@ -170,7 +170,8 @@ enum filemap_status filemap_sender_open(const char *name, struct filemap_sender 
 
 /**
  * Sends `len` bytes at `data`, waiting up to `timeout_ms` for room (`FILEMAP_INFINITE`:
- * for ever). `FILEMAP_DISCONNECTED` if the receiver is gone.
+ * for ever). `FILEMAP_DISCONNECTED` if the receiver is gone. As with `memcpy`, nobody may
+ * write `data` during the call.
  */
 enum filemap_status filemap_send(struct filemap_sender *sender,
                                  const void *data,
@@ -299,7 +300,9 @@ size_t filemap_view_size(struct filemap_view *view);
 
 /**
  * Copies `len` bytes at `offset` of the view into `buffer`: sound whatever other
- * processes write meanwhile; `FILEMAP_PAGE_FAULT` (not a crash) if the memory is gone.
+ * processes write into the view meanwhile; `FILEMAP_PAGE_FAULT` (not a crash) if the
+ * memory is gone. As with `memcpy`, nobody may write `buffer` during the call, so it must
+ * not lie in a view of shared memory.
  */
 enum filemap_status filemap_view_read(struct filemap_view *view,
                                       size_t offset,
@@ -307,7 +310,9 @@ enum filemap_status filemap_view_read(struct filemap_view *view,
                                       size_t len);
 
 /**
- * Copies `len` bytes from `data` into the view at `offset`.
+ * Copies `len` bytes from `data` into the view at `offset`. As with `memcpy`, nobody may
+ * write `data` during the call, so it must not lie in a view of shared memory (copy
+ * between views through a buffer of your own).
  */
 enum filemap_status filemap_view_write(struct filemap_view *view,
                                        size_t offset,
@@ -353,8 +358,9 @@ enum filemap_status filemap_mutex_lock(struct filemap_mutex *mutex,
 enum filemap_status filemap_mutex_release(struct filemap_mutex *mutex);
 
 /**
- * Closes a mutex handle (NULL: nothing). A lock this thread still holds stays held until
- * the process exits (the next holder then sees it abandoned).
+ * Closes a mutex handle (NULL: nothing). A lock still held through it is not released:
+ * the next holder sees the mutex abandoned (on Windows once the locking thread exits), as
+ * after Win32's `CloseHandle` on an owned mutex.
  */
 void filemap_mutex_close(struct filemap_mutex *mutex);
 

@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_void};
 
 use filemap_core::channel::{HoldingReceiver, Receiver, Sender};
 
-use crate::error::{filemap_status, handle, put, run, str_arg, timeout_arg, Failure};
+use crate::error::{check_out, filemap_status, handle, put, run, str_arg, timeout_arg, Failure};
 
 /// The sending end of a channel (opaque).
 pub struct filemap_sender(Sender);
@@ -25,6 +25,7 @@ pub unsafe extern "C" fn filemap_sender_create_or_open(
     run(|| {
         // SAFETY: the caller's contract for `name` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
+        check_out(out)?;
         let tx = Sender::create_or_open(name, capacity)?;
         unsafe { put(out, Box::into_raw(Box::new(filemap_sender(tx))), "out") }
     })
@@ -39,13 +40,15 @@ pub unsafe extern "C" fn filemap_sender_open(
     run(|| {
         // SAFETY: the caller's contract for `name` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
+        check_out(out)?;
         let tx = Sender::open(name)?;
         unsafe { put(out, Box::into_raw(Box::new(filemap_sender(tx))), "out") }
     })
 }
 
 /// Sends `len` bytes at `data`, waiting up to `timeout_ms` for room (`FILEMAP_INFINITE`:
-/// for ever). `FILEMAP_DISCONNECTED` if the receiver is gone.
+/// for ever). `FILEMAP_DISCONNECTED` if the receiver is gone. As with `memcpy`, nobody may
+/// write `data` during the call.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_send(
     sender: *mut filemap_sender,
@@ -92,6 +95,7 @@ pub unsafe extern "C" fn filemap_receiver_create_or_open(
     run(|| {
         // SAFETY: the caller's contract for `name` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
+        check_out(out)?;
         let rx = HoldingReceiver::new(Receiver::create_or_open(name, capacity)?);
         unsafe { put(out, Box::into_raw(Box::new(filemap_receiver(rx))), "out") }
     })
@@ -106,6 +110,7 @@ pub unsafe extern "C" fn filemap_receiver_open(
     run(|| {
         // SAFETY: the caller's contract for `name` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
+        check_out(out)?;
         let rx = HoldingReceiver::new(Receiver::open(name)?);
         unsafe { put(out, Box::into_raw(Box::new(filemap_receiver(rx))), "out") }
     })

@@ -193,6 +193,25 @@ pub(crate) unsafe fn put_optional<T>(out: *mut T, value: T) {
     }
 }
 
+/// `FILEMAP_INVALID_ARGUMENT` for a NULL out-pointer, checked before an object is made
+/// (which would otherwise leak, holding its name or endpoint).
+pub(crate) fn check_out<T>(out: *mut T) -> Result<(), Failure> {
+    if out.is_null() {
+        return Err(Failure::invalid("out is NULL"));
+    }
+    Ok(())
+}
+
+/// A shared reference behind a handle that must not be NULL (for handles that several
+/// threads may use at once).
+///
+/// # Safety
+/// `handle` is NULL or a live handle of this type.
+pub(crate) unsafe fn shared<'a, T>(handle: *mut T, what: &str) -> Result<&'a T, Failure> {
+    // SAFETY: the caller's contract.
+    unsafe { handle.as_ref() }.ok_or_else(|| Failure::invalid(format!("{what} is NULL")))
+}
+
 /// The object behind a handle that must not be NULL.
 ///
 /// # Safety

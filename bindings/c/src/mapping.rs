@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_void};
 
 use filemap_core::{Access, Disposition, Mapping, Protection, View};
 
-use crate::error::{filemap_status, handle, put, put_optional, run, str_arg, Failure};
+use crate::error::{check_out, filemap_status, put, put_optional, run, shared, str_arg, Failure};
 
 /// A mapping object (opaque).
 pub struct filemap_mapping(Mapping);
@@ -49,6 +49,7 @@ pub unsafe extern "C" fn filemap_mapping_create_new(
     run(|| {
         // SAFETY: the caller's contract for `name`.
         let name = unsafe { str_arg(name, "name") }?;
+        check_out(out)?;
         let m = Mapping::create_new(name, size)?;
         // SAFETY: the caller's contract for `out`.
         unsafe { put(out, boxed(m), "out") }
@@ -67,9 +68,7 @@ pub unsafe extern "C" fn filemap_mapping_create_or_open(
     run(|| {
         // SAFETY: the caller's contract for `name`.
         let name = unsafe { str_arg(name, "name") }?;
-        if out.is_null() {
-            return Err(Failure::invalid("out is NULL"));
-        }
+        check_out(out)?;
         let (m, d) = Mapping::create_or_open(name, size)?;
         // SAFETY: the caller's contract for `out` (checked non-NULL) and `created`.
         unsafe {
@@ -92,6 +91,7 @@ pub unsafe extern "C" fn filemap_mapping_open(
         // SAFETY: the caller's contract for `name`.
         let name = unsafe { str_arg(name, "name") }?;
         let access = access_arg(access)?.unwrap_or(Access::Write);
+        check_out(out)?;
         let m = Mapping::open_with(name, access)?;
         // SAFETY: the caller's contract for `out`.
         unsafe { put(out, boxed(m), "out") }
@@ -123,6 +123,7 @@ pub unsafe extern "C" fn filemap_mapping_from_path(
         if readonly {
             options = options.protection(Protection::ReadOnly);
         }
+        check_out(out)?;
         let m = options.create()?;
         // SAFETY: the caller's contract for `out`.
         unsafe { put(out, boxed(m), "out") }
@@ -137,7 +138,7 @@ pub unsafe extern "C" fn filemap_mapping_size(
 ) -> filemap_status {
     run(|| {
         // SAFETY: the caller's contract for `mapping` and `size`.
-        let m = unsafe { handle(mapping, "mapping") }?;
+        let m = unsafe { shared(mapping, "mapping") }?;
         unsafe { put(size, m.0.len(), "size") }
     })
 }
@@ -163,7 +164,7 @@ pub unsafe extern "C" fn filemap_view_map(
 ) -> filemap_status {
     run(|| {
         // SAFETY: the caller's contract for `mapping`.
-        let m = unsafe { handle(mapping, "mapping") }?;
+        let m = unsafe { shared(mapping, "mapping") }?;
         let mut b = m.0.view().offset(offset);
         if len != 0 {
             b = b.len(len);
@@ -171,6 +172,7 @@ pub unsafe extern "C" fn filemap_view_map(
         if let Some(access) = access_arg(access)? {
             b = b.access(access);
         }
+        check_out(out)?;
         let view = b.map()?;
         // SAFETY: the caller's contract for `out`.
         unsafe { put(out, Box::into_raw(Box::new(filemap_view(view))), "out") }
@@ -197,7 +199,9 @@ pub unsafe extern "C" fn filemap_view_size(view: *mut filemap_view) -> usize {
 }
 
 /// Copies `len` bytes at `offset` of the view into `buffer`: sound whatever other
-/// processes write meanwhile; `FILEMAP_PAGE_FAULT` (not a crash) if the memory is gone.
+/// processes write into the view meanwhile; `FILEMAP_PAGE_FAULT` (not a crash) if the
+/// memory is gone. As with `memcpy`, nobody may write `buffer` during the call, so it must
+/// not lie in a view of shared memory.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_view_read(
     view: *mut filemap_view,
@@ -207,7 +211,7 @@ pub unsafe extern "C" fn filemap_view_read(
 ) -> filemap_status {
     run(|| {
         // SAFETY: the caller's contract for `view`.
-        let v = unsafe { handle(view, "view") }?;
+        let v = unsafe { shared(view, "view") }?;
         if buffer.is_null() && len != 0 {
             return Err(Failure::invalid("buffer is NULL"));
         }
@@ -221,7 +225,9 @@ pub unsafe extern "C" fn filemap_view_read(
     })
 }
 
-/// Copies `len` bytes from `data` into the view at `offset`.
+/// Copies `len` bytes from `data` into the view at `offset`. As with `memcpy`, nobody may
+/// write `data` during the call, so it must not lie in a view of shared memory (copy
+/// between views through a buffer of your own).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_view_write(
     view: *mut filemap_view,
@@ -231,7 +237,7 @@ pub unsafe extern "C" fn filemap_view_write(
 ) -> filemap_status {
     run(|| {
         // SAFETY: the caller's contract for `view`.
-        let v = unsafe { handle(view, "view") }?;
+        let v = unsafe { shared(view, "view") }?;
         if data.is_null() && len != 0 {
             return Err(Failure::invalid("data is NULL"));
         }
@@ -251,7 +257,7 @@ pub unsafe extern "C" fn filemap_view_write(
 pub unsafe extern "C" fn filemap_view_flush(view: *mut filemap_view) -> filemap_status {
     run(|| {
         // SAFETY: the caller's contract for `view`.
-        let v = unsafe { handle(view, "view") }?;
+        let v = unsafe { shared(view, "view") }?;
         Ok(v.0.flush()?)
     })
 }

@@ -8,7 +8,9 @@ use std::ffi::c_char;
 use filemap_core::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore};
 use filemap_core::Disposition;
 
-use crate::error::{filemap_status, put, put_optional, run, str_arg, timeout_arg, Failure};
+use crate::error::{
+    check_out, filemap_status, put, put_optional, run, shared, str_arg, timeout_arg, Failure,
+};
 
 /// A named, robust mutex (opaque).
 pub struct filemap_mutex(NamedMutex);
@@ -18,15 +20,6 @@ pub struct filemap_event(NamedEvent);
 
 /// A named counting semaphore (opaque).
 pub struct filemap_semaphore(NamedSemaphore);
-
-/// A shared reference behind a handle that must not be NULL.
-///
-/// # Safety
-/// `handle` is NULL or a live handle of this type.
-unsafe fn shared<'a, T>(handle: *mut T, what: &str) -> Result<&'a T, Failure> {
-    // SAFETY: the caller's contract.
-    unsafe { handle.as_ref() }.ok_or_else(|| Failure::invalid(format!("{what} is NULL")))
-}
 
 /// Stores a new handle in `*out` and `created` in `*created` (if not NULL).
 ///
@@ -67,9 +60,7 @@ pub unsafe extern "C" fn filemap_mutex_create_or_open(
     run(|| {
         // SAFETY: the caller's contract for `name`.
         let name = unsafe { str_arg(name, "name") }?;
-        if out.is_null() {
-            return Err(Failure::invalid("out is NULL"));
-        }
+        check_out(out)?;
         let (m, d) = NamedMutex::create_or_open(name)?;
         // SAFETY: `out` checked non-NULL; the caller's contract for both pointers.
         unsafe { hand_out(out, filemap_mutex(m), created, d) }
@@ -85,6 +76,7 @@ pub unsafe extern "C" fn filemap_mutex_open(
     run(|| {
         // SAFETY: the caller's contract for `name` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
+        check_out(out)?;
         let m = NamedMutex::open(name)?;
         unsafe { put(out, Box::into_raw(Box::new(filemap_mutex(m))), "out") }
     })
@@ -120,8 +112,9 @@ pub unsafe extern "C" fn filemap_mutex_release(mutex: *mut filemap_mutex) -> fil
     })
 }
 
-/// Closes a mutex handle (NULL: nothing). A lock this thread still holds stays held until
-/// the process exits (the next holder then sees it abandoned).
+/// Closes a mutex handle (NULL: nothing). A lock still held through it is not released:
+/// the next holder sees the mutex abandoned (on Windows once the locking thread exits), as
+/// after Win32's `CloseHandle` on an owned mutex.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_mutex_close(mutex: *mut filemap_mutex) {
     // SAFETY: the caller's contract.
@@ -142,9 +135,7 @@ pub unsafe extern "C" fn filemap_event_create_or_open(
     run(|| {
         // SAFETY: the caller's contract for `name`.
         let name = unsafe { str_arg(name, "name") }?;
-        if out.is_null() {
-            return Err(Failure::invalid("out is NULL"));
-        }
+        check_out(out)?;
         let reset = if manual_reset {
             EventReset::Manual
         } else {
@@ -165,6 +156,7 @@ pub unsafe extern "C" fn filemap_event_open(
     run(|| {
         // SAFETY: the caller's contract for `name` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
+        check_out(out)?;
         let e = NamedEvent::open(name)?;
         unsafe { put(out, Box::into_raw(Box::new(filemap_event(e))), "out") }
     })
@@ -225,9 +217,7 @@ pub unsafe extern "C" fn filemap_semaphore_create_or_open(
     run(|| {
         // SAFETY: the caller's contract for `name`.
         let name = unsafe { str_arg(name, "name") }?;
-        if out.is_null() {
-            return Err(Failure::invalid("out is NULL"));
-        }
+        check_out(out)?;
         let (s, d) = NamedSemaphore::create_or_open(name, initial, maximum)?;
         // SAFETY: `out` checked non-NULL; the caller's contract for both pointers.
         unsafe { hand_out(out, filemap_semaphore(s), created, d) }
@@ -243,6 +233,7 @@ pub unsafe extern "C" fn filemap_semaphore_open(
     run(|| {
         // SAFETY: the caller's contract for `name` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
+        check_out(out)?;
         let s = NamedSemaphore::open(name)?;
         unsafe { put(out, Box::into_raw(Box::new(filemap_semaphore(s))), "out") }
     })

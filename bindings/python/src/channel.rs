@@ -140,8 +140,9 @@ pub struct Receiver {
     inner: Option<Exclusive<HoldingReceiver>>,
     /// Counts the messages held, so a `Message` releases only its own.
     generation: u64,
-    /// Buffers exported from this receiver's `Message`s and not yet released: the ring
-    /// stays mapped (`close` refuses) while there are any.
+    /// Buffers exported from the held message's `Message` and not yet released. While
+    /// there are any, the message is not released (no receive, `close` or
+    /// `Message.release`), so its bytes stay mapped and untouched by the sender.
     exports: Arc<AtomicUsize>,
 }
 
@@ -164,14 +165,24 @@ impl Receiver {
 
     /// The receiver, for a wait on many objects (releases any held message).
     pub(crate) fn waitable(&mut self) -> PyResult<&filemap::channel::Receiver> {
-        self.generation += 1;
+        self.release_held()?;
         Ok(self.get()?.receiver())
+    }
+
+    /// Releases the held message, if any: `BufferError` while buffers of it are alive.
+    fn release_held(&mut self) -> PyResult<()> {
+        refuse_exported(&self.exports)?;
+        self.generation += 1;
+        if let Some(rx) = self.inner.as_mut() {
+            rx.get_mut().release();
+        }
+        Ok(())
     }
 
     /// Releases any held message, then holds the next one, waiting up to `timeout`.
     fn hold_next(&mut self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let timeout = timeout_arg(py, timeout)?;
-        self.generation += 1;
+        self.release_held()?;
         let name = self.name.clone();
         let rx = self.get()?;
         if rx.try_hold().or_raise()?.is_none() {
@@ -220,7 +231,7 @@ impl Receiver {
 
     /// The next message if one is there now, else `None`.
     fn try_recv<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        self.generation += 1;
+        self.release_held()?;
         let rx = self.get()?;
         let Some(slot) = rx.try_hold().or_raise()? else {
             return Ok(None);
@@ -245,7 +256,8 @@ impl Receiver {
         let (address, len) = (slot.as_ptr() as usize, slot.len());
         drop(this);
         Ok(Message {
-            receiver: Some(slf.unbind()),
+            receiver: slf.unbind(),
+            released: false,
             generation,
             address,
             len,
@@ -259,9 +271,9 @@ impl Receiver {
         self.name.clone()
     }
 
-    /// Closes the receiver; `BufferError` while buffers of its messages are alive.
+    /// Closes the receiver; `BufferError` while buffers of its held message are alive.
     fn close(&mut self) -> PyResult<()> {
-        refuse_exported(&self.exports)?;
+        self.release_held()?;
         self.inner = None;
         Ok(())
     }
@@ -301,7 +313,8 @@ fn refuse_exported(exports: &AtomicUsize) -> PyResult<()> {
     match exports.load(Ordering::Relaxed) {
         0 => Ok(()),
         n => Err(PyBufferError::new_err(format!(
-            "cannot close the receiver while {n} buffer(s) of its messages are alive"
+            "{n} buffer(s) of the message received last are alive (memoryviews, arrays): \
+release them, or copy what you keep, before receiving again or closing"
         ))),
     }
 }
@@ -311,7 +324,9 @@ fn refuse_exported(exports: &AtomicUsize) -> PyResult<()> {
 /// its `with` block ends or at `release()`.
 #[pyclass(module = "filemap")]
 pub struct Message {
-    receiver: Option<Py<Receiver>>,
+    /// The receiver, kept for the message's whole life: its ring holds the bytes.
+    receiver: Py<Receiver>,
+    released: bool,
     generation: u64,
     address: usize,
     len: usize,
@@ -320,29 +335,24 @@ pub struct Message {
 
 #[pymethods]
 impl Message {
-    /// Gives the message's space back to the sender (once; later calls do nothing).
+    /// Gives the message's space back to the sender (once; later calls do nothing);
+    /// `BufferError` while buffers of it (memoryviews, arrays) are alive.
     fn release(&mut self, py: Python<'_>) -> PyResult<()> {
-        let Some(receiver) = self.receiver.take() else {
+        if self.released {
             return Ok(());
-        };
-        let mut rx = receiver.try_borrow_mut(py)?;
-        if rx.generation == self.generation {
-            rx.generation += 1;
-            if let Ok(holding) = rx.get() {
-                holding.release();
-            }
         }
+        let mut rx = self.receiver.try_borrow_mut(py)?;
+        if rx.generation == self.generation {
+            rx.release_held()?;
+        }
+        self.released = true;
         Ok(())
     }
 
     /// A copy of the message.
     fn tobytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let receiver = self
-            .receiver
-            .as_ref()
-            .ok_or_else(|| closed("the message"))?;
-        let mut rx = receiver.try_borrow_mut(py)?;
-        if rx.generation != self.generation {
+        let mut rx = self.receiver.try_borrow_mut(py)?;
+        if self.released || rx.generation != self.generation {
             return Err(closed("the message"));
         }
         let slot = rx.get()?.held().ok_or_else(|| closed("the message"))?;
@@ -369,9 +379,8 @@ impl Message {
 
     fn __repr__(&self) -> String {
         format!(
-            "<filemap.Message len={} held={}>",
-            self.len,
-            self.receiver.is_some()
+            "<filemap.Message len={} released={}>",
+            self.len, self.released
         )
     }
 
@@ -382,22 +391,21 @@ impl Message {
         flags: c_int,
     ) -> PyResult<()> {
         let this = slf.borrow();
-        let current = match &this.receiver {
-            Some(receiver) => receiver.try_borrow(slf.py())?.generation == this.generation,
-            None => false,
-        };
+        let rx = this.receiver.try_borrow(slf.py())?;
+        let current = !this.released && rx.generation == this.generation && rx.inner.is_some();
+        drop(rx);
         if !current {
             return Err(PyBufferError::new_err(
                 "the message was released: its bytes belong to the sender again",
             ));
         }
         // SAFETY: `view` is the Py_buffer CPython passes to bf_getbuffer. `address..+len`
-        // is the message in the receiver's ring, which stays mapped while this buffer
-        // lives: the buffer holds `slf` (`obj`), `slf` holds the receiver, and the
-        // receiver's `close` refuses while `exports` is nonzero. The buffer is read-only
-        // (PyBuffer_FillInfo refuses PyBUF_WRITABLE). After the message is released the
-        // sender may write those bytes again; the memory stays mapped, so a reader sees
-        // changed bytes, never unmapped memory.
+        // is the message the receiver holds now (checked above: not released, the
+        // receiver's current generation, the receiver open), in its ring. It stays mapped
+        // and held while this buffer lives: the buffer holds `slf` (`obj`), `slf` holds the
+        // receiver, and every way of releasing the message or closing the receiver refuses
+        // while `exports` is nonzero. The buffer is read-only (PyBuffer_FillInfo refuses
+        // PyBUF_WRITABLE).
         let status = unsafe {
             ffi::PyBuffer_FillInfo(
                 view,

@@ -2,6 +2,8 @@
 //! Win32's named synchronisation objects, robust across crashes. Every wait releases the
 //! GIL and can be interrupted with Ctrl-C.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use filemap::sync::EventReset;
 use filemap::Disposition;
 use pyo3::prelude::*;
@@ -15,6 +17,17 @@ use crate::waiting::{sliced, timeout_arg, wait_released};
 #[pyclass(module = "filemap", frozen)]
 pub struct NamedMutex {
     pub(crate) inner: filemap::sync::NamedMutex,
+    /// A `MutexGuard` holds the lock: only the guard releases it.
+    guarded: AtomicBool,
+}
+
+impl NamedMutex {
+    fn wrap(inner: filemap::sync::NamedMutex) -> NamedMutex {
+        NamedMutex {
+            inner,
+            guarded: AtomicBool::new(false),
+        }
+    }
 }
 
 #[pymethods]
@@ -25,7 +38,7 @@ impl NamedMutex {
         let inner = py
             .detach(|| filemap::sync::NamedMutex::create_new(name))
             .or_raise()?;
-        Ok(NamedMutex { inner })
+        Ok(NamedMutex::wrap(inner))
     }
 
     /// Creates the named mutex or opens the existing one; returns `(mutex, created)`.
@@ -34,7 +47,7 @@ impl NamedMutex {
         let (inner, d) = py
             .detach(|| filemap::sync::NamedMutex::create_or_open(name))
             .or_raise()?;
-        Ok((NamedMutex { inner }, d == Disposition::Created))
+        Ok((NamedMutex::wrap(inner), d == Disposition::Created))
     }
 
     /// Opens an existing named mutex.
@@ -43,7 +56,7 @@ impl NamedMutex {
         let inner = py
             .detach(|| filemap::sync::NamedMutex::open(name))
             .or_raise()?;
-        Ok(NamedMutex { inner })
+        Ok(NamedMutex::wrap(inner))
     }
 
     /// Locks the mutex, waiting up to `timeout` seconds (`None`: for ever); returns the
@@ -57,6 +70,7 @@ impl NamedMutex {
         let abandoned = wait_released(py, timeout, &name, |slice| {
             sliced(this.inner.lock_unguarded(Some(slice)))
         })?;
+        this.guarded.store(true, Ordering::Relaxed);
         Ok(MutexGuard {
             mutex: Some(slf),
             abandoned,
@@ -80,7 +94,17 @@ impl NamedMutex {
     /// Unlocks a lock this thread took through `wait_any` or `wait_all` (those taken with
     /// `lock()` are unlocked through their guard, and `with mutex:` unlocks at the block's
     /// end); `NotOwnerError` if this thread does not hold it.
-    fn release(&self) -> PyResult<()> {
+    fn release(&self, py: Python<'_>) -> PyResult<()> {
+        if self.guarded.load(Ordering::Relaxed) {
+            return Err(crate::errors::raise(
+                py,
+                "NotOwnerError",
+                format!(
+                    "{} is held through a MutexGuard: release the guard",
+                    self.inner.name()
+                ),
+            ));
+        }
         self.inner.release().or_raise()
     }
 
@@ -94,17 +118,20 @@ impl NamedMutex {
     /// whether the mutex was abandoned.
     fn __enter__(slf: Py<Self>, py: Python<'_>) -> PyResult<MutexGuard> {
         let mut guard = NamedMutex::lock(slf, py, None)?;
-        guard.mutex = None;
+        if let Some(m) = guard.mutex.take() {
+            m.get().guarded.store(false, Ordering::Relaxed);
+        }
         Ok(guard)
     }
 
     fn __exit__(
         &self,
+        py: Python<'_>,
         _t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        self.release()
+        self.release(py)
     }
 
     fn __repr__(&self) -> String {
@@ -132,7 +159,11 @@ impl MutexGuard {
     /// Unlocks the mutex (once; later calls do nothing).
     fn release(&mut self) -> PyResult<()> {
         match self.mutex.take() {
-            Some(m) => m.get().inner.release().or_raise(),
+            Some(m) => {
+                let m = m.get();
+                m.guarded.store(false, Ordering::Relaxed);
+                m.inner.release().or_raise()
+            }
             None => Ok(()),
         }
     }
@@ -164,7 +195,9 @@ impl Drop for MutexGuard {
         // A guard dropped without release (garbage collected) unlocks, on the thread that
         // locked it (the guard is `unsendable`).
         if let Some(m) = self.mutex.take() {
-            let _ = m.get().inner.release();
+            let m = m.get();
+            m.guarded.store(false, Ordering::Relaxed);
+            let _ = m.inner.release();
         }
     }
 }

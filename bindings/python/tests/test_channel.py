@@ -186,3 +186,39 @@ def test_multiprocessing_workers_send_numpy_arrays(name):
     for w in workers:
         w.join(60)
         assert w.exitcode == 0
+
+
+def test_a_message_in_use_is_never_released_under_its_buffers(name):
+    """The sequences that would otherwise hand out memory the sender reuses or unmaps."""
+    tx = filemap.Sender.create_or_open(name, 1 << 16)
+    rx = filemap.Receiver.open(name)
+    tx.send(b"first")
+    tx.send(b"second")
+    message = rx.recv_message(timeout=10)
+    view = memoryview(message)
+    for refused in (rx.recv, rx.try_recv, rx.close, message.release):
+        with pytest.raises(BufferError):
+            refused()
+    with pytest.raises(BufferError):
+        filemap.wait_any([rx], timeout=0)
+    assert bytes(view) == b"first"  # still the message, still mapped
+    view.release()
+    message.release()
+    with pytest.raises(BufferError):
+        memoryview(message)
+    # Leaving the block with an array of the message still alive is refused too.
+    with pytest.raises(BufferError):
+        with rx.recv_message(timeout=10) as m:
+            kept = np.frombuffer(m, dtype=np.uint8)
+    assert kept.tobytes() == b"second"
+    del kept
+    m.release()
+    # Closing the receiver makes its messages unusable (no buffer over an unmapped ring).
+    tx.send(b"third")
+    message = rx.recv_message(timeout=10)
+    rx.close()
+    with pytest.raises(BufferError):
+        memoryview(message)
+    with pytest.raises(ValueError):
+        message.tobytes()
+    tx.close()

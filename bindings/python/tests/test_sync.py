@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -181,3 +182,28 @@ def test_ctrl_c_interrupts_a_wait(name):
     assert out.strip() == "interrupted", err
     assert time.monotonic() - started < 5
     del event
+
+
+def test_a_guards_lock_is_released_only_by_the_guard(name):
+    mutex = filemap.NamedMutex.create_new(name)
+    guard = mutex.lock()
+    with pytest.raises(filemap.NotOwnerError):
+        mutex.release()  # the guard holds it
+    guard.release()
+    again = mutex.lock()
+    del guard  # an old, released guard unlocks nothing
+    seen = []
+    probe = threading.Thread(target=lambda: seen.append(mutex.try_lock()))
+    probe.start()
+    probe.join()
+    assert seen == [None]  # another thread still finds it held by `again`
+    with pytest.raises(filemap.WouldDeadlockError):
+        mutex.lock(timeout=0)  # still held by `again`
+    again.release()
+    with mutex as g:
+        assert not g.abandoned
+    # wait_any's lock is released through the mutex.
+    assert filemap.wait_any([mutex], timeout=1) == (0, False)
+    mutex.release()
+    with pytest.raises(filemap.NotOwnerError):
+        mutex.release()

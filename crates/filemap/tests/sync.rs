@@ -414,7 +414,22 @@ fn unguarded_lock_and_release_pair() {
     holder.wait().unwrap();
     assert!(m.lock_unguarded(Some(PATIENCE)).unwrap(), "abandoned");
     m.release().unwrap();
+    // Only the handle that took it releases it: another handle of the same mutex cannot.
+    let other = NamedMutex::open(&name).unwrap();
+    m.lock_unguarded(None).unwrap();
+    assert!(matches!(other.release(), Err(Error::NotOwner { .. })));
+    m.release().unwrap();
+    // A handle dropped while it holds the lock: the other handle still cannot release it,
+    // and (Linux) the next lock takes it as abandoned rather than refusing a relock.
+    m.lock_unguarded(None).unwrap();
     drop(m);
+    assert!(matches!(other.release(), Err(Error::NotOwner { .. })));
+    #[cfg(target_os = "linux")]
+    {
+        assert!(other.lock_unguarded(Some(PATIENCE)).unwrap(), "abandoned");
+        other.release().unwrap();
+    }
+    drop(other);
     ns.assert_empty();
 }
 

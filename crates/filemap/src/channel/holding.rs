@@ -2,6 +2,7 @@
 //! callers that cannot hold a borrowed [`RecvSlot`] (bindings to C and Python, event
 //! loops that keep state in structs).
 
+use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 use std::time::Duration;
 
@@ -24,10 +25,12 @@ use crate::error::Result;
 /// assert_eq!(len, 4);
 /// # Ok::<(), filemap::Error>(())
 /// ```
-#[derive(Debug)]
 pub struct HoldingReceiver {
-    /// The held message; it borrows `*receiver` mutably. Declared first: dropped first.
-    slot: Option<RecvSlot<'static>>,
+    /// The held message; it borrows `*receiver` mutably. Always initialised (see
+    /// `slot`): `MaybeUninit` only hides the reference inside from the compiler's
+    /// assumptions about references held in a value that moves or is passed by value
+    /// (which would otherwise protect the borrow while `drop` frees the receiver).
+    slot: MaybeUninit<Option<RecvSlot<'static>>>,
     /// The receiver, from `Box::into_raw`, so its address stays put when `self` moves and
     /// moving `self` asserts nothing about the borrow `slot` has of it.
     receiver: NonNull<Receiver>,
@@ -46,14 +49,24 @@ impl HoldingReceiver {
     /// Wraps a receiver.
     pub fn new(receiver: Receiver) -> HoldingReceiver {
         HoldingReceiver {
-            slot: None,
+            slot: MaybeUninit::new(None),
             receiver: NonNull::from(Box::leak(Box::new(receiver))),
         }
     }
 
+    fn slot(&self) -> &Option<RecvSlot<'static>> {
+        // SAFETY: `slot` is initialised in `new` and stays so until `drop`/`into_inner`.
+        unsafe { self.slot.assume_init_ref() }
+    }
+
+    fn slot_mut(&mut self) -> &mut Option<RecvSlot<'static>> {
+        // SAFETY: as in `slot`.
+        unsafe { self.slot.assume_init_mut() }
+    }
+
     /// The receiver, for its other calls; releases the held message first.
     pub fn receiver(&mut self) -> &mut Receiver {
-        self.slot = None;
+        *self.slot_mut() = None;
         // SAFETY: `receiver` came from `Box::leak` and lives until `drop`; no slot borrows
         // it any more (cleared above), and `&mut self` makes this the only access.
         unsafe { self.receiver.as_mut() }
@@ -63,7 +76,7 @@ impl HoldingReceiver {
     /// up to `timeout` (`None`: for ever). Errors as [`Receiver::recv`] and
     /// [`Receiver::recv_timeout`].
     pub fn hold(&mut self, timeout: Option<Duration>) -> Result<&RecvSlot<'_>> {
-        self.slot = None;
+        *self.slot_mut() = None;
         // SAFETY: as in `receiver`. The borrow is extended to 'static and stored in `slot`:
         // the receiver lives until `drop`, which drops the slot first, and nothing else
         // touches the receiver while `slot` is `Some` (every access clears `slot` first).
@@ -72,32 +85,34 @@ impl HoldingReceiver {
             None => receiver.recv()?,
             Some(timeout) => receiver.recv_timeout(timeout)?,
         };
-        Ok(self.slot.insert(slot))
+        Ok(self.slot_mut().insert(slot))
     }
 
     /// Like [`hold`](HoldingReceiver::hold) without waiting: `Ok(None)` if no message is
     /// there now.
     pub fn try_hold(&mut self) -> Result<Option<&RecvSlot<'_>>> {
-        self.slot = None;
+        *self.slot_mut() = None;
         // SAFETY: as in `hold`.
         let receiver: &'static mut Receiver = unsafe { &mut *self.receiver.as_ptr() };
-        Ok(receiver.try_recv()?.map(|slot| &*self.slot.insert(slot)))
+        Ok(receiver
+            .try_recv()?
+            .map(|slot| &*self.slot_mut().insert(slot)))
     }
 
     /// The held message, if any.
     pub fn held(&self) -> Option<&RecvSlot<'_>> {
-        self.slot.as_ref()
+        self.slot().as_ref()
     }
 
     /// Releases the held message (its space goes back to the sender); false if none was
     /// held.
     pub fn release(&mut self) -> bool {
-        self.slot.take().is_some()
+        self.slot_mut().take().is_some()
     }
 
     /// The receiver back, releasing the held message.
     pub fn into_inner(mut self) -> Receiver {
-        self.slot = None;
+        *self.slot_mut() = None;
         let receiver = self.receiver;
         std::mem::forget(self);
         // SAFETY: from `Box::leak` in `new`; `self` is forgotten, so this is the one owner.
@@ -105,9 +120,17 @@ impl HoldingReceiver {
     }
 }
 
+impl std::fmt::Debug for HoldingReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HoldingReceiver")
+            .field("held", self.slot())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drop for HoldingReceiver {
     fn drop(&mut self) {
-        self.slot = None;
+        *self.slot_mut() = None;
         // SAFETY: from `Box::leak` in `new`, freed only here (or in `into_inner`, which
         // forgets `self`); the slot that borrowed it is gone.
         drop(unsafe { Box::from_raw(self.receiver.as_ptr()) });

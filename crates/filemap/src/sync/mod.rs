@@ -7,6 +7,7 @@
 //! took what it was woken for would otherwise leave the others asleep.
 
 mod event;
+mod held;
 mod mutex;
 mod semaphore;
 mod shared;

@@ -2,6 +2,7 @@
 //! this thread does not already hold the mutex, and abandonment reporting.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{check_kind, timeout_error, ObjectOptions};
@@ -12,28 +13,7 @@ use crate::sys::{self, CreateMode, Locked};
 use crate::vocabulary::Disposition;
 use crate::vocabulary::Kind;
 
-// The initializer is `const`; clippy 1.96 with `-Zbuild-std` (the Windows build) says it is
-// not, a false positive of the lint on that std's macro expansion.
-#[allow(clippy::missing_const_for_thread_local)]
-mod held {
-    use std::cell::RefCell;
-    thread_local! {
-        /// The mutexes this thread holds: their identities, and whether each was taken
-        /// without a guard (`NamedMutex::lock_unguarded`), to refuse relocking and to let
-        /// `NamedMutex::release` unlock only what this thread took that way.
-        pub(super) static HELD: RefCell<Vec<(u64, Held)>> = const { RefCell::new(Vec::new()) };
-    }
-
-    /// How a held mutex will be unlocked.
-    #[derive(Clone, Copy, PartialEq, Eq)]
-    pub(super) enum Held {
-        /// By dropping its guard.
-        Guarded,
-        /// By `NamedMutex::release`.
-        Unguarded,
-    }
-}
-use held::{Held, HELD};
+use super::held;
 
 /// Locks `object` for this thread. `Ok(None)`: not acquired within `timeout`.
 pub(crate) fn acquire(
@@ -44,15 +24,14 @@ pub(crate) fn acquire(
     refuse_relock(object, name)?;
     let locked = object.lock(timeout, name)?;
     if locked.is_some() {
-        HELD.with(|h| h.borrow_mut().push((object.identity(), Held::Guarded)));
+        held::push_guarded(object.identity());
     }
     Ok(locked.map(|l| l == Locked::Abandoned))
 }
 
 /// `Error::WouldDeadlock` if this thread holds `object` already.
 fn refuse_relock(object: &sys::MutexObject, name: &Name) -> Result<()> {
-    let id = object.identity();
-    if HELD.with(|h| h.borrow().iter().any(|(held, _)| *held == id)) {
+    if held::holds(object.identity()) {
         return Err(Error::WouldDeadlock {
             name: name.to_string(),
         });
@@ -62,23 +41,8 @@ fn refuse_relock(object: &sys::MutexObject, name: &Name) -> Result<()> {
 
 /// Unlocks what `acquire` locked (through its guard).
 pub(crate) fn release(object: &sys::MutexObject) {
-    forget_held(object, Held::Guarded);
+    held::forget_guarded(object.identity());
     object.unlock();
-}
-
-/// Takes `object` off this thread's list of held mutexes if it is there, taken `how`.
-fn forget_held(object: &sys::MutexObject, how: Held) -> bool {
-    let id = object.identity();
-    HELD.with(|h| {
-        let mut h = h.borrow_mut();
-        match h.iter().position(|x| *x == (id, how)) {
-            Some(i) => {
-                h.swap_remove(i);
-                true
-            }
-            None => false,
-        }
-    })
 }
 
 /// A named, robust, cross-process mutex (Win32's `CreateMutex` / `OpenMutex`).
@@ -104,6 +68,8 @@ fn forget_held(object: &sys::MutexObject, how: Held) -> bool {
 pub struct NamedMutex {
     name: Name,
     object: sys::MutexObject,
+    /// This handle's token, for the locks it takes without a guard (see `held`).
+    handle: Arc<()>,
 }
 
 impl NamedMutex {
@@ -139,7 +105,14 @@ impl NamedMutex {
         let (object, header, disposition) =
             sys::MutexObject::create(&name, &header, mode, &|_| {})?;
         check_kind(&name, &header, Kind::Mutex)?;
-        Ok((NamedMutex { name, object }, disposition))
+        Ok((
+            NamedMutex {
+                name,
+                object,
+                handle: Arc::new(()),
+            },
+            disposition,
+        ))
     }
 
     /// Opens an existing named mutex.
@@ -147,7 +120,11 @@ impl NamedMutex {
         let name = name.into_name()?;
         let (object, header) = sys::MutexObject::open(&name, Kind::Mutex)?;
         check_kind(&name, &header, Kind::Mutex)?;
-        Ok(NamedMutex { name, object })
+        Ok(NamedMutex {
+            name,
+            object,
+            handle: Arc::new(()),
+        })
     }
 
     /// The mutex's name.
@@ -189,8 +166,10 @@ impl NamedMutex {
 
     /// Locks the mutex without a guard, for callers that cannot hold one (bindings to C
     /// or Python, Win32-style code): it stays locked until [`release`](NamedMutex::release)
-    /// on this thread, or until the thread's process exits (the next owner then sees it
-    /// abandoned). Returns whether it was abandoned; [`Error::Timeout`] after `timeout`
+    /// through this handle on this thread. If the handle is dropped first, or the process
+    /// exits, the next owner sees the mutex abandoned (on Windows once the locking thread
+    /// has exited too), as with Win32's `CloseHandle` on an owned mutex. Returns whether it
+    /// was abandoned; [`Error::Timeout`] after `timeout`
     /// (`None` waits for ever), [`Error::WouldDeadlock`] if this thread holds it already.
     ///
     /// ```
@@ -206,13 +185,7 @@ impl NamedMutex {
     pub fn lock_unguarded(&self, timeout: Option<Duration>) -> Result<bool> {
         match acquire(&self.object, &self.name, timeout)? {
             Some(abandoned) => {
-                HELD.with(|h| {
-                    let mut h = h.borrow_mut();
-                    let id = self.object.identity();
-                    if let Some(entry) = h.iter_mut().find(|(held, _)| *held == id) {
-                        entry.1 = Held::Unguarded;
-                    }
-                });
+                held::make_unguarded(self.object.identity(), &self.handle);
                 Ok(abandoned)
             }
             None => Err(timeout_error(
@@ -227,7 +200,7 @@ impl NamedMutex {
     /// [`Error::NotOwner`] if this thread does not hold it that way (a lock held through a
     /// guard is unlocked by dropping the guard).
     pub fn release(&self) -> Result<()> {
-        if !forget_held(&self.object, Held::Unguarded) {
+        if !held::forget_unguarded(self.object.identity(), &self.handle) {
             return Err(Error::NotOwner {
                 name: self.name.to_string(),
             });
@@ -249,7 +222,7 @@ impl NamedMutex {
 
     /// The guard of a lock that a wait on many objects took for this thread.
     pub(crate) fn taken(&self, abandoned: bool) -> MutexGuard<'_> {
-        HELD.with(|h| h.borrow_mut().push((self.object.identity(), Held::Guarded)));
+        held::push_guarded(self.object.identity());
         self.guard(abandoned)
     }
 
@@ -305,16 +278,7 @@ impl MutexGuard<'_> {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn into_unguarded(self) -> bool {
-        let id = self.mutex.object.identity();
-        HELD.with(|h| {
-            if let Some(entry) = h
-                .borrow_mut()
-                .iter_mut()
-                .find(|entry| **entry == (id, Held::Guarded))
-            {
-                entry.1 = Held::Unguarded;
-            }
-        });
+        held::make_unguarded(self.mutex.object.identity(), &self.mutex.handle);
         let abandoned = self.abandoned;
         std::mem::forget(self);
         abandoned
