@@ -77,50 +77,25 @@ impl From<filemap_core::Error> for Failure {
 }
 
 fn status_of(error: &filemap_core::Error) -> filemap_status {
-    use filemap_core::Error as E;
-    match error {
-        E::NotFound { .. } => FILEMAP_NOT_FOUND,
-        E::AlreadyExists { .. } => FILEMAP_ALREADY_EXISTS,
-        E::PermissionDenied { .. }
-        | E::ForeignOwner { .. }
-        | E::InsecurePermissions { .. }
-        | E::Symlink { .. }
-        | E::AccessNotAllowed { .. }
-        | E::FileNotWritable { .. }
-        | E::ViewNotWritable { .. }
-        | E::NotExecutable { .. } => FILEMAP_ACCESS_DENIED,
-        E::Timeout { .. } => FILEMAP_TIMEOUT,
-        E::Disconnected { .. } => FILEMAP_DISCONNECTED,
-        E::InvalidName { .. }
-        | E::InvalidSize { .. }
-        | E::OutOfRange { .. }
-        | E::Misaligned { .. }
-        | E::AddressMisaligned { .. }
-        | E::InvalidCount { .. }
-        | E::InvalidSetting { .. }
-        | E::InvalidPermissions { .. }
-        | E::MessageTooLarge { .. }
-        | E::SemaphoreFull { .. }
-        | E::EmptyFile { .. }
-        | E::PathTooLong { .. }
-        | E::FileHasNoPath => FILEMAP_INVALID_ARGUMENT,
-        E::NotOwner { .. } => FILEMAP_NOT_OWNER,
-        E::WouldDeadlock { .. } => FILEMAP_WOULD_DEADLOCK,
-        E::KindMismatch { .. } => FILEMAP_KIND_MISMATCH,
-        E::Corrupt { .. }
-        | E::LayoutMismatch { .. }
-        | E::BackingFile { .. }
-        | E::SharedHandle { .. } => FILEMAP_CORRUPT,
-        E::NoFreeSlot { .. }
-        | E::EndpointTaken { .. }
-        | E::NameInUse { .. }
-        | E::NameContended { .. }
-        | E::AddressInUse { .. }
-        | E::ShareViolation { .. } => FILEMAP_BUSY,
-        E::PageFault { .. } => FILEMAP_PAGE_FAULT,
-        E::NoSpace { .. } | E::LockLimit { .. } => FILEMAP_NO_SPACE,
-        E::Unsupported { .. } => FILEMAP_UNSUPPORTED,
-        E::Io { .. } => FILEMAP_SYSTEM_ERROR,
+    use filemap_core::ErrorCategory as C;
+    match error.category() {
+        C::NotFound => FILEMAP_NOT_FOUND,
+        C::AlreadyExists => FILEMAP_ALREADY_EXISTS,
+        C::AccessDenied => FILEMAP_ACCESS_DENIED,
+        C::Timeout => FILEMAP_TIMEOUT,
+        C::Disconnected => FILEMAP_DISCONNECTED,
+        C::InvalidArgument => FILEMAP_INVALID_ARGUMENT,
+        C::NotOwner => FILEMAP_NOT_OWNER,
+        C::WouldDeadlock => FILEMAP_WOULD_DEADLOCK,
+        C::KindMismatch => FILEMAP_KIND_MISMATCH,
+        C::Corrupt => FILEMAP_CORRUPT,
+        C::Busy => FILEMAP_BUSY,
+        C::PageFault => FILEMAP_PAGE_FAULT,
+        C::NoSpace => FILEMAP_NO_SPACE,
+        C::Unsupported => FILEMAP_UNSUPPORTED,
+        C::System => FILEMAP_SYSTEM_ERROR,
+        // The C library has no topics: a lag cannot happen through it.
+        C::Lagged | C::Other => FILEMAP_OTHER,
         _ => FILEMAP_OTHER,
     }
 }

@@ -244,7 +244,8 @@ impl Receiver {
     /// The next message, in place: a `Message` to use in a `with` block
     /// (`memoryview(msg)`, `numpy.frombuffer(msg, dtype)`); its space goes back to the
     /// sender when the block ends (or at `release()`, or at the next receive). Copy out
-    /// what must outlive the block: after it, the sender reuses the bytes.
+    /// what must outlive the block: while a memoryview or array of the message is alive,
+    /// releasing it (and so receiving again or closing) raises `BufferError`.
     #[pyo3(signature = (timeout=None))]
     fn recv_message(slf: Bound<'_, Self>, timeout: Option<f64>) -> PyResult<Message> {
         let py = slf.py();

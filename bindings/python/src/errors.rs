@@ -149,51 +149,24 @@ pub(crate) fn add_exceptions(module: &Bound<'_, PyModule>) -> PyResult<()> {
 
 /// The exception class for `error`.
 fn class_name(error: &filemap::Error) -> &'static str {
-    use filemap::Error as E;
-    match error {
-        E::NotFound { .. } => "NotFoundError",
-        E::AlreadyExists { .. } => "AlreadyExistsError",
-        E::PermissionDenied { .. }
-        | E::ForeignOwner { .. }
-        | E::InsecurePermissions { .. }
-        | E::Symlink { .. }
-        | E::AccessNotAllowed { .. }
-        | E::FileNotWritable { .. }
-        | E::ViewNotWritable { .. }
-        | E::NotExecutable { .. } => "AccessDeniedError",
-        E::Timeout { .. } => "TimedOutError",
-        E::Disconnected { .. } => "DisconnectedError",
-        E::InvalidName { .. }
-        | E::InvalidSize { .. }
-        | E::OutOfRange { .. }
-        | E::Misaligned { .. }
-        | E::AddressMisaligned { .. }
-        | E::InvalidCount { .. }
-        | E::InvalidSetting { .. }
-        | E::InvalidPermissions { .. }
-        | E::MessageTooLarge { .. }
-        | E::SemaphoreFull { .. }
-        | E::EmptyFile { .. }
-        | E::PathTooLong { .. }
-        | E::FileHasNoPath => "InvalidArgumentError",
-        E::NotOwner { .. } => "NotOwnerError",
-        E::WouldDeadlock { .. } => "WouldDeadlockError",
-        E::KindMismatch { .. } => "KindMismatchError",
-        E::Corrupt { .. }
-        | E::LayoutMismatch { .. }
-        | E::BackingFile { .. }
-        | E::SharedHandle { .. } => "CorruptError",
-        E::Lagged { .. } => "LaggedError",
-        E::NoFreeSlot { .. }
-        | E::EndpointTaken { .. }
-        | E::NameInUse { .. }
-        | E::NameContended { .. }
-        | E::AddressInUse { .. }
-        | E::ShareViolation { .. } => "BusyError",
-        E::PageFault { .. } => "PageFaultError",
-        E::NoSpace { .. } | E::LockLimit { .. } => "NoSpaceError",
-        E::Unsupported { .. } => "UnsupportedError",
-        E::Io { .. } => "SystemCallError",
+    use filemap::ErrorCategory as C;
+    match error.category() {
+        C::NotFound => "NotFoundError",
+        C::AlreadyExists => "AlreadyExistsError",
+        C::AccessDenied => "AccessDeniedError",
+        C::Timeout => "TimedOutError",
+        C::Disconnected => "DisconnectedError",
+        C::InvalidArgument => "InvalidArgumentError",
+        C::NotOwner => "NotOwnerError",
+        C::WouldDeadlock => "WouldDeadlockError",
+        C::KindMismatch => "KindMismatchError",
+        C::Corrupt => "CorruptError",
+        C::Lagged => "LaggedError",
+        C::Busy => "BusyError",
+        C::PageFault => "PageFaultError",
+        C::NoSpace => "NoSpaceError",
+        C::Unsupported => "UnsupportedError",
+        C::System => "SystemCallError",
         _ => "Error",
     }
 }

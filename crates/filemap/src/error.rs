@@ -579,6 +579,108 @@ impl Error {
     }
 }
 
+/// What kind of failure an [`Error`] is, coarser than its variant: what callers that sort
+/// errors into a few classes match on (the C library's status codes and the Python
+/// module's exception classes are these).
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::ErrorCategory;
+/// let err = filemap::Mapping::open("no-such-object").unwrap_err();
+/// assert_eq!(err.category(), ErrorCategory::NotFound);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCategory {
+    /// No object has that name.
+    NotFound,
+    /// A create-new call found the name taken.
+    AlreadyExists,
+    /// Permissions, ownership, a symlink or the access mode forbid it.
+    AccessDenied,
+    /// A wait ran past its timeout.
+    Timeout,
+    /// The peer endpoint is gone.
+    Disconnected,
+    /// An argument is out of range or malformed (a name, a size, an offset, a count).
+    InvalidArgument,
+    /// Releasing a mutex this thread does not hold.
+    NotOwner,
+    /// This thread already holds the mutex.
+    WouldDeadlock,
+    /// The name belongs to an object of another kind.
+    KindMismatch,
+    /// An object's shared state is damaged or of another layout.
+    Corrupt,
+    /// A subscriber fell behind and missed messages.
+    Lagged,
+    /// An endpoint, slot, address or name is taken by a live process.
+    Busy,
+    /// The memory under a view could not be read or written.
+    PageFault,
+    /// The system could not allocate or lock the memory.
+    NoSpace,
+    /// The platform or object cannot do what was asked.
+    Unsupported,
+    /// Another operating-system error ([`Error::Io`]).
+    System,
+    /// Anything else.
+    Other,
+}
+
+impl Error {
+    /// The error's [`ErrorCategory`].
+    pub fn category(&self) -> ErrorCategory {
+        use ErrorCategory as C;
+        match self {
+            Error::NotFound { .. } => C::NotFound,
+            Error::AlreadyExists { .. } => C::AlreadyExists,
+            Error::PermissionDenied { .. }
+            | Error::ForeignOwner { .. }
+            | Error::InsecurePermissions { .. }
+            | Error::Symlink { .. }
+            | Error::AccessNotAllowed { .. }
+            | Error::FileNotWritable { .. }
+            | Error::ViewNotWritable { .. }
+            | Error::NotExecutable { .. } => C::AccessDenied,
+            Error::Timeout { .. } => C::Timeout,
+            Error::Disconnected { .. } => C::Disconnected,
+            Error::InvalidName { .. }
+            | Error::InvalidSize { .. }
+            | Error::OutOfRange { .. }
+            | Error::Misaligned { .. }
+            | Error::AddressMisaligned { .. }
+            | Error::InvalidCount { .. }
+            | Error::InvalidSetting { .. }
+            | Error::InvalidPermissions { .. }
+            | Error::MessageTooLarge { .. }
+            | Error::SemaphoreFull { .. }
+            | Error::EmptyFile { .. }
+            | Error::PathTooLong { .. }
+            | Error::FileHasNoPath => C::InvalidArgument,
+            Error::NotOwner { .. } => C::NotOwner,
+            Error::WouldDeadlock { .. } => C::WouldDeadlock,
+            Error::KindMismatch { .. } => C::KindMismatch,
+            Error::Corrupt { .. }
+            | Error::LayoutMismatch { .. }
+            | Error::BackingFile { .. }
+            | Error::SharedHandle { .. } => C::Corrupt,
+            Error::Lagged { .. } => C::Lagged,
+            Error::NoFreeSlot { .. }
+            | Error::EndpointTaken { .. }
+            | Error::NameInUse { .. }
+            | Error::NameContended { .. }
+            | Error::AddressInUse { .. }
+            | Error::ShareViolation { .. } => C::Busy,
+            Error::PageFault { .. } => C::PageFault,
+            Error::NoSpace { .. } | Error::LockLimit { .. } => C::NoSpace,
+            Error::Unsupported { .. } => C::Unsupported,
+            Error::Io { .. } => C::System,
+            Error::CannotExtend { .. } => C::Other,
+        }
+    }
+}
+
 /// A filemap error as an [`io::Error`] of the closest [`io::ErrorKind`], carrying the
 /// filemap error (its message, and `downcast` gives it back); an [`Error::Io`] keeps the
 /// kind of the operating system's error.

@@ -174,7 +174,8 @@ class Sender:
     def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None: ...
 
 class Message(Buffer):
-    """A received message lent in place (read-only buffer) until released."""
+    """A received message lent in place (a read-only buffer) until released; releasing it
+    raises BufferError while memoryviews or arrays of it are alive."""
 
     def release(self) -> None: ...
     def tobytes(self) -> bytes: ...
