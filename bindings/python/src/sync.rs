@@ -2,7 +2,7 @@
 //! Win32's named synchronisation objects, robust across crashes. Every wait releases the
 //! GIL and can be interrupted with Ctrl-C.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use filemap::sync::EventReset;
 use filemap::Disposition;
@@ -17,15 +17,30 @@ use crate::waiting::{sliced, timeout_arg, wait_released};
 #[pyclass(module = "filemap", frozen)]
 pub struct NamedMutex {
     pub(crate) inner: filemap::sync::NamedMutex,
-    /// A `MutexGuard` holds the lock: only the guard releases it.
-    guarded: AtomicBool,
+    /// The id of the `MutexGuard` that holds the lock (0: none): only that guard releases
+    /// it.
+    guard: AtomicU64,
 }
+
+/// The ids of guards (never 0).
+static NEXT_GUARD: AtomicU64 = AtomicU64::new(1);
 
 impl NamedMutex {
     fn wrap(inner: filemap::sync::NamedMutex) -> NamedMutex {
         NamedMutex {
             inner,
-            guarded: AtomicBool::new(false),
+            guard: AtomicU64::new(0),
+        }
+    }
+
+    /// The guard of a lock just taken through this handle.
+    fn guard_for(slf: Py<Self>, abandoned: bool) -> MutexGuard {
+        let id = NEXT_GUARD.fetch_add(1, Ordering::Relaxed);
+        slf.get().guard.store(id, Ordering::Relaxed);
+        MutexGuard {
+            mutex: Some(slf),
+            id,
+            abandoned,
         }
     }
 }
@@ -70,11 +85,7 @@ impl NamedMutex {
         let abandoned = wait_released(py, timeout, &name, |slice| {
             sliced(this.inner.lock_unguarded(Some(slice)))
         })?;
-        this.guarded.store(true, Ordering::Relaxed);
-        Ok(MutexGuard {
-            mutex: Some(slf),
-            abandoned,
-        })
+        Ok(NamedMutex::guard_for(slf, abandoned))
     }
 
     /// Locks the mutex if it is free now; `None` if another holds it.
@@ -85,17 +96,14 @@ impl NamedMutex {
                 .lock_unguarded(Some(std::time::Duration::ZERO)),
         )
         .or_raise()?;
-        Ok(taken.map(|abandoned| MutexGuard {
-            mutex: Some(slf.clone_ref(py)),
-            abandoned,
-        }))
+        Ok(taken.map(|abandoned| NamedMutex::guard_for(slf.clone_ref(py), abandoned)))
     }
 
     /// Unlocks a lock this thread took through `wait_any` or `wait_all` (those taken with
     /// `lock()` are unlocked through their guard, and `with mutex:` unlocks at the block's
     /// end); `NotOwnerError` if this thread does not hold it.
     fn release(&self, py: Python<'_>) -> PyResult<()> {
-        if self.guarded.load(Ordering::Relaxed) {
+        if self.guard.load(Ordering::Relaxed) != 0 {
             return Err(crate::errors::raise(
                 py,
                 "NotOwnerError",
@@ -119,7 +127,7 @@ impl NamedMutex {
     fn __enter__(slf: Py<Self>, py: Python<'_>) -> PyResult<MutexGuard> {
         let mut guard = NamedMutex::lock(slf, py, None)?;
         if let Some(m) = guard.mutex.take() {
-            m.get().guarded.store(false, Ordering::Relaxed);
+            m.get().guard.store(0, Ordering::Relaxed);
         }
         Ok(guard)
     }
@@ -144,8 +152,28 @@ impl NamedMutex {
 /// `with` block.
 #[pyclass(module = "filemap", unsendable)]
 pub struct MutexGuard {
+    /// The mutex while this guard holds its lock.
     mutex: Option<Py<NamedMutex>>,
+    /// This guard's id (see `NamedMutex::guard`).
+    id: u64,
     abandoned: bool,
+}
+
+impl MutexGuard {
+    /// Unlocks the mutex if this guard still holds it.
+    fn unlock(&mut self) -> filemap::Result<()> {
+        let Some(m) = self.mutex.take() else {
+            return Ok(());
+        };
+        let m = m.get();
+        match m
+            .guard
+            .compare_exchange(self.id, 0, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => m.inner.release(),
+            Err(_) => Ok(()), // not this guard's lock (it cannot be: only the guard releases)
+        }
+    }
 }
 
 #[pymethods]
@@ -158,14 +186,7 @@ impl MutexGuard {
 
     /// Unlocks the mutex (once; later calls do nothing).
     fn release(&mut self) -> PyResult<()> {
-        match self.mutex.take() {
-            Some(m) => {
-                let m = m.get();
-                m.guarded.store(false, Ordering::Relaxed);
-                m.inner.release().or_raise()
-            }
-            None => Ok(()),
-        }
+        self.unlock().or_raise()
     }
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -194,11 +215,7 @@ impl Drop for MutexGuard {
     fn drop(&mut self) {
         // A guard dropped without release (garbage collected) unlocks, on the thread that
         // locked it (the guard is `unsendable`).
-        if let Some(m) = self.mutex.take() {
-            let m = m.get();
-            m.guarded.store(false, Ordering::Relaxed);
-            let _ = m.inner.release();
-        }
+        let _ = self.unlock();
     }
 }
 

@@ -207,3 +207,19 @@ def test_a_guards_lock_is_released_only_by_the_guard(name):
     mutex.release()
     with pytest.raises(filemap.NotOwnerError):
         mutex.release()
+
+
+def test_a_try_lock_guard_is_the_only_releaser_too(name):
+    mutex = filemap.NamedMutex.create_new(name)
+    first = mutex.try_lock()
+    with pytest.raises(filemap.NotOwnerError):
+        mutex.release()
+    first.release()
+    second = mutex.lock()
+    first.release()  # released already: does not touch `second`'s lock
+    seen = []
+    probe = threading.Thread(target=lambda: seen.append(mutex.try_lock()))
+    probe.start()
+    probe.join()
+    assert seen == [None]
+    second.release()

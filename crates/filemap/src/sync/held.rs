@@ -3,10 +3,11 @@
 //! `into_unguarded`). Used to refuse relocking (`Error::WouldDeadlock`) and to let
 //! `release` unlock only a lock this thread took that way through the same handle.
 //!
-//! An unguarded lock remembers its handle weakly: if the handle is dropped while the lock
-//! is held (on Linux the next locker then takes it as abandoned; on Windows once the thread
-//! exits), the entry is stale and is pruned, so it neither blocks a later lock nor lets
-//! another handle release a lock it does not hold.
+//! An unguarded lock remembers its handle weakly, so that no other handle can release it.
+//! If the handle is dropped while the lock is held, the entry is stale: on Linux the lock
+//! died with the handle (the next locker takes it as abandoned, this thread included), so
+//! the entry is pruned; on Windows the thread still owns the kernel mutex until it exits,
+//! so the entry stays and keeps refusing a relock by this thread.
 
 use std::cell::RefCell;
 use std::sync::{Arc, Weak};
@@ -26,8 +27,10 @@ struct Entry {
 }
 
 impl Entry {
+    /// Whether the lock went with its handle (Linux; see the module's docs).
     fn stale(&self) -> bool {
-        matches!(&self.how, How::Unguarded(handle) if handle.strong_count() == 0)
+        cfg!(not(windows))
+            && matches!(&self.how, How::Unguarded(handle) if handle.strong_count() == 0)
     }
 
     fn unguarded_through(&self, id: u64, handle: &Arc<()>) -> bool {
