@@ -14,7 +14,7 @@ const CLASSES: &[(&str, Option<Builtin>, &str)] = &[
     (
         "NotFoundError",
         Some(Builtin::FileNotFound),
-        "No object has that name.",
+        "No object has that name, or a file does not exist.",
     ),
     (
         "AlreadyExistsError",

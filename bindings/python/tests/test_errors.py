@@ -59,3 +59,37 @@ def test_every_exception_is_a_filemap_error():
     assert issubclass(filemap.AlreadyExistsError, FileExistsError)
     assert issubclass(filemap.AccessDeniedError, PermissionError)
     assert issubclass(filemap.TimedOutError, TimeoutError)
+
+
+def test_operating_system_errors_keep_their_errno_and_kind(tmp_path):
+    missing = tmp_path / "no" / "such" / "file"
+    with pytest.raises(FileNotFoundError) as info:
+        filemap.Mapping.from_path(missing, size=4096)
+    assert isinstance(info.value, filemap.NotFoundError) and info.value.errno == 2
+    with pytest.raises(filemap.SystemCallError) as info:
+        filemap.Mapping.from_path(tmp_path, size=4096)  # a directory
+    assert isinstance(info.value, OSError) and info.value.errno is not None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_a_mutex_inherited_by_fork_must_be_opened_again(name):
+    mutex = filemap.NamedMutex.create_new(name)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the handle came through fork
+        try:
+            mutex.lock(timeout=1)
+            verdict = b"locked"
+        except filemap.UnsupportedError as e:
+            verdict = b"unsupported: " + str(e).encode()
+        except BaseException as e:  # noqa: BLE001 - report anything else to the parent
+            verdict = repr(e).encode()
+        os.write(write, verdict)
+        os._exit(0)
+    os.close(write)
+    verdict = os.read(read, 4096).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert verdict.startswith("unsupported: ") and "open it again" in verdict, verdict
+    with mutex:  # the parent's handle is unaffected
+        pass

@@ -622,7 +622,7 @@ pub enum ErrorCategory {
     NoSpace,
     /// The platform or object cannot do what was asked.
     Unsupported,
-    /// Another operating-system error ([`Error::Io`]).
+    /// Another operating-system error ([`Error::Io`] of a kind none of the others is).
     System,
     /// Anything else.
     Other,
@@ -675,7 +675,14 @@ impl Error {
             Error::PageFault { .. } => C::PageFault,
             Error::NoSpace { .. } | Error::LockLimit { .. } => C::NoSpace,
             Error::Unsupported { .. } => C::Unsupported,
-            Error::Io { .. } => C::System,
+            // An operating-system error whose kind says more (a path that does not exist, a
+            // file this user may not open) goes with the filemap errors of that kind.
+            Error::Io { source, .. } => match source.kind() {
+                io::ErrorKind::NotFound => C::NotFound,
+                io::ErrorKind::PermissionDenied => C::AccessDenied,
+                io::ErrorKind::AlreadyExists => C::AlreadyExists,
+                _ => C::System,
+            },
             Error::CannotExtend { .. } => C::Other,
         }
     }
