@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 
 use crate::channel::Receiver;
 use crate::errors::invalid;
+use crate::parties::{Inbox, Server};
 use crate::sync::{NamedEvent, NamedMutex, NamedSemaphore};
 use crate::topic::Subscriber;
 use crate::waiting::{sliced, timeout_arg, wait_released};
@@ -17,6 +18,8 @@ enum Borrowed<'py> {
     Mutex(PyRef<'py, NamedMutex>),
     Receiver(PyRefMut<'py, Receiver>),
     Subscriber(PyRefMut<'py, Subscriber>),
+    Inbox(PyRefMut<'py, Inbox>),
+    Server(PyRefMut<'py, Server>),
 }
 
 fn borrow_all<'py>(py: Python<'py>, objects: &[Bound<'py, PyAny>]) -> PyResult<Vec<Borrowed<'py>>> {
@@ -37,11 +40,15 @@ fn borrow_all<'py>(py: Python<'py>, objects: &[Bound<'py, PyAny>]) -> PyResult<V
                 Ok(Borrowed::Receiver(r.try_borrow_mut()?))
             } else if let Ok(s) = o.cast::<Subscriber>() {
                 Ok(Borrowed::Subscriber(s.try_borrow_mut()?))
+            } else if let Ok(i) = o.cast::<Inbox>() {
+                Ok(Borrowed::Inbox(i.try_borrow_mut()?))
+            } else if let Ok(s) = o.cast::<Server>() {
+                Ok(Borrowed::Server(s.try_borrow_mut()?))
             } else {
                 Err(invalid(
                     py,
                     format!(
-                        "object {i} ({}) cannot be waited on: use NamedEvent, NamedSemaphore, NamedMutex, Receiver or Subscriber",
+                        "object {i} ({}) cannot be waited on: use NamedEvent, NamedSemaphore, NamedMutex, Receiver, Subscriber, Inbox or Server",
                         o.get_type().name().map(|n| n.to_string()).unwrap_or_default()
                     ),
                 ))
@@ -61,6 +68,8 @@ fn waitables<'a>(borrowed: &'a mut [Borrowed<'_>]) -> PyResult<Vec<&'a (dyn Wait
                 Borrowed::Mutex(m) => &m.inner,
                 Borrowed::Receiver(r) => r.waitable()?,
                 Borrowed::Subscriber(s) => s.waitable()?,
+                Borrowed::Inbox(i) => &*i.get()?,
+                Borrowed::Server(s) => &*s.get()?,
             })
         })
         .collect()
@@ -68,8 +77,8 @@ fn waitables<'a>(borrowed: &'a mut [Borrowed<'_>]) -> PyResult<Vec<&'a (dyn Wait
 
 /// Waits until one of `objects` is ready (Win32's `WaitForMultipleObjects` with
 /// `bWaitAll=FALSE`) and takes it: an auto-reset event's signal, a semaphore's unit, a
-/// mutex's lock (release it with `mutex.release()`); a receiver or subscriber is ready when
-/// a message is there (or its peer is gone). Returns `(index, abandoned)`: the lowest index
+/// mutex's lock (release it with `mutex.release()`); a receiver, subscriber or inbox is ready
+/// when a message is there (or its peer is gone), a server when a request is. Returns `(index, abandoned)`: the lowest index
 /// ready, and whether it is a mutex whose holder died. `TimedOutError` after `timeout`
 /// seconds (`None`: for ever).
 #[pyfunction]

@@ -3,8 +3,9 @@
 Named shared memory with views (zero-copy through the buffer protocol, so
 ``numpy.frombuffer(view, dtype)`` works in place), file-backed mappings, robust named
 mutexes that report a dead holder (``WAIT_ABANDONED``), events, semaphores, waits on many
-objects, a zero-copy channel between two processes and topics from one publisher to many
-subscribers. Objects go away when the last handle in any process closes, even after
+objects, a zero-copy channel between two processes, topics from one publisher to many
+subscribers, inboxes from many senders to one receiver, and services (requests and
+responses). Objects go away when the last handle in any process closes, even after
 ``kill -9``.
 
 Every blocking call takes ``timeout=`` in seconds (``None`` waits for ever), releases the
@@ -28,7 +29,10 @@ from ._filemap import (
     BusyError,
     CorruptError,
     DisconnectedError,
+    Client,
     Error,
+    Inbox,
+    InboxSender,
     InvalidArgumentError,
     KindMismatchError,
     LaggedError,
@@ -44,7 +48,9 @@ from ._filemap import (
     PageFaultError,
     Publisher,
     Receiver,
+    RequestId,
     Sender,
+    Server,
     Subscriber,
     SystemCallError,
     TimedOutError,
@@ -64,7 +70,10 @@ __all__ = [
     "BusyError",
     "CorruptError",
     "DisconnectedError",
+    "Client",
     "Error",
+    "Inbox",
+    "InboxSender",
     "InvalidArgumentError",
     "KindMismatchError",
     "LaggedError",
@@ -80,7 +89,9 @@ __all__ = [
     "PageFaultError",
     "Publisher",
     "Receiver",
+    "RequestId",
     "Sender",
+    "Server",
     "Subscriber",
     "SystemCallError",
     "TimedOutError",

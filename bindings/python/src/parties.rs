@@ -1,0 +1,569 @@
+//! Many parties: `filemap.Inbox` and `filemap.InboxSender` (many senders, one receiver),
+//! `filemap.Server` and `filemap.Client` (request and response, a server streaming one or
+//! more responses to each request).
+
+use pyo3::exceptions::PyStopIteration;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::bytes::with_bytes;
+use crate::errors::{closed, OrRaise};
+use crate::exclusive::Exclusive;
+use crate::waiting::{sliced, timeout_arg, wait_released};
+
+/// `__next__` of a receiving endpoint: the next item until the peer is gone.
+fn next_or_stop<T>(py: Python<'_>, item: PyResult<T>) -> PyResult<T> {
+    match item {
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyBrokenPipeError>(py) => {
+            Err(PyStopIteration::new_err(()))
+        }
+        other => other,
+    }
+}
+
+/// The receiving end of an inbox: messages from up to `senders` `InboxSender`s, each
+/// sender's in its order. `recv()` returns `(slot, message)`, the sender's slot and the
+/// message as `bytes`.
+#[pyclass(module = "filemap")]
+pub struct Inbox {
+    name: String,
+    inner: Option<Exclusive<filemap::inbox::Inbox>>,
+}
+
+impl Inbox {
+    fn wrap(inner: filemap::inbox::Inbox) -> Inbox {
+        Inbox {
+            name: inner.name().to_string(),
+            inner: Some(Exclusive::new(inner)),
+        }
+    }
+
+    pub(crate) fn get(&mut self) -> PyResult<&mut filemap::inbox::Inbox> {
+        self.inner
+            .as_mut()
+            .map(Exclusive::get_mut)
+            .ok_or_else(|| closed("the inbox"))
+    }
+}
+
+fn inbox_options(senders: u32, capacity: u64) -> filemap::inbox::InboxOptions {
+    filemap::inbox::InboxOptions::new()
+        .senders(senders)
+        .capacity(capacity)
+}
+
+#[pymethods]
+impl Inbox {
+    /// Creates the inbox (`senders` slots, a ring of `capacity` bytes each) or opens it, as
+    /// its receiver.
+    #[staticmethod]
+    #[pyo3(signature = (name, *, senders=8, capacity=64 << 10))]
+    fn create_or_open(py: Python<'_>, name: &str, senders: u32, capacity: u64) -> PyResult<Inbox> {
+        let options = inbox_options(senders, capacity);
+        py.detach(|| filemap::inbox::Inbox::create_or_open(name, &options))
+            .or_raise()
+            .map(Inbox::wrap)
+    }
+
+    /// Opens an existing inbox as its receiver.
+    #[staticmethod]
+    fn open(py: Python<'_>, name: &str) -> PyResult<Inbox> {
+        py.detach(|| filemap::inbox::Inbox::open(name))
+            .or_raise()
+            .map(Inbox::wrap)
+    }
+
+    /// The next message from any sender, waiting up to `timeout` seconds (`None`: for
+    /// ever): `(slot, message)`. `DisconnectedError` once every sender that came is gone
+    /// and everything was received.
+    #[pyo3(signature = (timeout=None))]
+    fn recv<'py>(
+        &mut self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<(u32, Bound<'py, PyBytes>)> {
+        let timeout = timeout_arg(py, timeout)?;
+        let name = self.name.clone();
+        let inbox = self.get()?;
+        let mut buf = Vec::new();
+        let slot = wait_released(py, timeout, &name, |slice| {
+            sliced(inbox.recv_timeout(slice).and_then(|(slot, message)| {
+                message.append_to(&mut buf)?;
+                Ok(slot)
+            }))
+        })?;
+        Ok((slot, PyBytes::new(py, &buf)))
+    }
+
+    /// The next message if one is there now, else `None`.
+    fn try_recv<'py>(&mut self, py: Python<'py>) -> PyResult<Option<(u32, Bound<'py, PyBytes>)>> {
+        let inbox = self.get()?;
+        match inbox.try_recv().or_raise()? {
+            Some((slot, message)) => {
+                let bytes =
+                    PyBytes::new_with(py, message.len(), |b| message.read_at(0, b).or_raise())?;
+                Ok(Some((slot, bytes)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// How many senders are connected.
+    #[getter]
+    fn senders(&mut self) -> PyResult<usize> {
+        Ok(self.get()?.senders())
+    }
+
+    /// The inbox's full name.
+    #[getter]
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// Closes the receiving end.
+    fn close(&mut self) {
+        self.inner = None;
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<(u32, Bound<'py, PyBytes>)> {
+        next_or_stop(py, self.recv(py, None))
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __exit__(
+        &mut self,
+        _t: Option<Bound<'_, PyAny>>,
+        _v: Option<Bound<'_, PyAny>>,
+        _tb: Option<Bound<'_, PyAny>>,
+    ) {
+        self.close();
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<filemap.Inbox {:?}>", self.name)
+    }
+}
+
+/// One sender of an inbox, in a slot of its own (`slot`).
+#[pyclass(module = "filemap")]
+pub struct InboxSender {
+    name: String,
+    slot: u32,
+    inner: Option<Exclusive<filemap::inbox::InboxSender>>,
+}
+
+impl InboxSender {
+    fn wrap(inner: filemap::inbox::InboxSender) -> InboxSender {
+        InboxSender {
+            name: inner.name().to_string(),
+            slot: inner.slot(),
+            inner: Some(Exclusive::new(inner)),
+        }
+    }
+
+    fn get(&mut self) -> PyResult<&mut filemap::inbox::InboxSender> {
+        self.inner
+            .as_mut()
+            .map(Exclusive::get_mut)
+            .ok_or_else(|| closed("the inbox sender"))
+    }
+}
+
+#[pymethods]
+impl InboxSender {
+    /// Takes a free sender slot of an existing inbox; `BusyError` if every slot has a live
+    /// sender.
+    #[staticmethod]
+    fn open(py: Python<'_>, name: &str) -> PyResult<InboxSender> {
+        py.detach(|| filemap::inbox::InboxSender::open(name))
+            .or_raise()
+            .map(InboxSender::wrap)
+    }
+
+    /// Like `open`, creating the inbox with these options if it does not exist.
+    #[staticmethod]
+    #[pyo3(signature = (name, *, senders=8, capacity=64 << 10))]
+    fn create_or_open(
+        py: Python<'_>,
+        name: &str,
+        senders: u32,
+        capacity: u64,
+    ) -> PyResult<InboxSender> {
+        let options = inbox_options(senders, capacity);
+        py.detach(|| filemap::inbox::InboxSender::create_or_open(name, &options))
+            .or_raise()
+            .map(InboxSender::wrap)
+    }
+
+    /// Sends `data` (bytes or any contiguous buffer), waiting up to `timeout` seconds for
+    /// room (`None`: for ever).
+    #[pyo3(signature = (data, timeout=None))]
+    fn send(
+        &mut self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<()> {
+        let timeout = timeout_arg(py, timeout)?;
+        let name = self.name.clone();
+        let tx = self.get()?;
+        with_bytes(py, data, |message| {
+            if tx.try_send(message).or_raise()? {
+                return Ok(());
+            }
+            wait_released(py, timeout, &name, |slice| {
+                sliced(tx.send_timeout(message, slice))
+            })
+        })
+    }
+
+    /// Sends `data` if there is room now; returns whether it was sent.
+    fn try_send(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let tx = self.get()?;
+        with_bytes(py, data, |message| tx.try_send(message).or_raise())
+    }
+
+    /// This sender's slot (what the inbox's `recv` says a message came from).
+    #[getter]
+    fn slot(&self) -> u32 {
+        self.slot
+    }
+
+    /// The inbox's full name.
+    #[getter]
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// Leaves the inbox (the slot becomes free).
+    fn close(&mut self) {
+        self.inner = None;
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __exit__(
+        &mut self,
+        _t: Option<Bound<'_, PyAny>>,
+        _v: Option<Bound<'_, PyAny>>,
+        _tb: Option<Bound<'_, PyAny>>,
+    ) {
+        self.close();
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<filemap.InboxSender {:?} slot={}>", self.name, self.slot)
+    }
+}
+
+/// Which request a response answers: the client's slot and the client's id for it.
+#[pyclass(module = "filemap", frozen, eq, hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RequestId {
+    inner: filemap::service::RequestId,
+}
+
+#[pymethods]
+impl RequestId {
+    /// The slot of the client that sent the request.
+    #[getter]
+    fn client(&self) -> u32 {
+        self.inner.client()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<filemap.RequestId client={}>", self.inner.client())
+    }
+}
+
+fn service_options(clients: u32, capacity: u64) -> filemap::service::ServiceOptions {
+    filemap::service::ServiceOptions::new()
+        .clients(clients)
+        .capacity(capacity)
+}
+
+/// The server of a service: receives requests from up to `clients` clients and answers
+/// each with one or more responses.
+#[pyclass(module = "filemap")]
+pub struct Server {
+    name: String,
+    inner: Option<Exclusive<filemap::service::Server>>,
+}
+
+impl Server {
+    fn wrap(inner: filemap::service::Server) -> Server {
+        Server {
+            name: inner.name().to_string(),
+            inner: Some(Exclusive::new(inner)),
+        }
+    }
+
+    pub(crate) fn get(&mut self) -> PyResult<&mut filemap::service::Server> {
+        self.inner
+            .as_mut()
+            .map(Exclusive::get_mut)
+            .ok_or_else(|| closed("the server"))
+    }
+}
+
+#[pymethods]
+impl Server {
+    /// Creates the service (`clients` slots, rings of `capacity` bytes) or opens it, as its
+    /// server (taking over from a dead one).
+    #[staticmethod]
+    #[pyo3(signature = (name, *, clients=8, capacity=64 << 10))]
+    fn create_or_open(py: Python<'_>, name: &str, clients: u32, capacity: u64) -> PyResult<Server> {
+        let options = service_options(clients, capacity);
+        py.detach(|| filemap::service::Server::create_or_open(name, &options))
+            .or_raise()
+            .map(Server::wrap)
+    }
+
+    /// Opens an existing service as its server.
+    #[staticmethod]
+    fn open(py: Python<'_>, name: &str) -> PyResult<Server> {
+        py.detach(|| filemap::service::Server::open(name))
+            .or_raise()
+            .map(Server::wrap)
+    }
+
+    /// The next request, waiting up to `timeout` seconds (`None`: for ever):
+    /// `(request_id, payload)`.
+    #[pyo3(signature = (timeout=None))]
+    fn recv_request<'py>(
+        &mut self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<(RequestId, Bound<'py, PyBytes>)> {
+        let timeout = timeout_arg(py, timeout)?;
+        let name = self.name.clone();
+        let server = self.get()?;
+        let mut buf = Vec::new();
+        let id = wait_released(py, timeout, &name, |slice| {
+            sliced(server.recv_request_timeout(slice).and_then(|request| {
+                request.append_to(&mut buf)?;
+                Ok(request.id())
+            }))
+        })?;
+        Ok((RequestId { inner: id }, PyBytes::new(py, &buf)))
+    }
+
+    /// Sends a response to `request`: the last one unless `last=False` (a stream of
+    /// responses, ended by one with `last=True`). A client that is gone does not get it.
+    #[pyo3(signature = (request, data, *, last=true))]
+    fn respond(
+        &mut self,
+        py: Python<'_>,
+        request: RequestId,
+        data: &Bound<'_, PyAny>,
+        last: bool,
+    ) -> PyResult<()> {
+        let server = self.get()?;
+        with_bytes(py, data, |payload| {
+            let result = if last {
+                server.respond(request.inner, payload)
+            } else {
+                server.respond_part(request.inner, payload)
+            };
+            result.or_raise()
+        })
+    }
+
+    /// How many clients are connected.
+    #[getter]
+    fn clients(&mut self) -> PyResult<usize> {
+        Ok(self.get()?.clients())
+    }
+
+    /// The service's full name.
+    #[getter]
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// Stops serving: clients' pending requests fail with `DisconnectedError`.
+    fn close(&mut self) {
+        self.inner = None;
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<(RequestId, Bound<'py, PyBytes>)> {
+        next_or_stop(py, self.recv_request(py, None))
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __exit__(
+        &mut self,
+        _t: Option<Bound<'_, PyAny>>,
+        _v: Option<Bound<'_, PyAny>>,
+        _tb: Option<Bound<'_, PyAny>>,
+    ) {
+        self.close();
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<filemap.Server {:?}>", self.name)
+    }
+}
+
+/// A client of a service, in a slot of its own: sends requests and receives exactly its own
+/// responses.
+#[pyclass(module = "filemap")]
+pub struct Client {
+    name: String,
+    inner: Option<Exclusive<filemap::service::Client>>,
+}
+
+impl Client {
+    fn wrap(name: &str, inner: filemap::service::Client) -> Client {
+        Client {
+            // The name was valid (the client opened it): its full form.
+            name: filemap::Name::new(name).map_or_else(|_| name.to_string(), |n| n.to_string()),
+            inner: Some(Exclusive::new(inner)),
+        }
+    }
+
+    fn get(&mut self) -> PyResult<&mut filemap::service::Client> {
+        self.inner
+            .as_mut()
+            .map(Exclusive::get_mut)
+            .ok_or_else(|| closed("the client"))
+    }
+
+    /// The next response, waiting up to `timeout`: `(request, payload, last)`.
+    fn next_response(
+        &mut self,
+        py: Python<'_>,
+        timeout: Option<std::time::Duration>,
+    ) -> PyResult<(RequestId, Vec<u8>, bool)> {
+        let name = self.name.clone();
+        let client = self.get()?;
+        let mut buf = Vec::new();
+        let (id, last) = wait_released(py, timeout, &name, |slice| {
+            sliced(client.recv_response_timeout(slice).and_then(|response| {
+                response.append_to(&mut buf)?;
+                Ok((response.request(), response.is_last()))
+            }))
+        })?;
+        Ok((RequestId { inner: id }, buf, last))
+    }
+}
+
+#[pymethods]
+impl Client {
+    /// Takes a free client slot of an existing service; `BusyError` if all are taken.
+    #[staticmethod]
+    fn open(py: Python<'_>, name: &str) -> PyResult<Client> {
+        py.detach(|| filemap::service::Client::open(name))
+            .or_raise()
+            .map(|c| Client::wrap(name, c))
+    }
+
+    /// Like `open`, creating the service with these options if it does not exist.
+    #[staticmethod]
+    #[pyo3(signature = (name, *, clients=8, capacity=64 << 10))]
+    fn create_or_open(py: Python<'_>, name: &str, clients: u32, capacity: u64) -> PyResult<Client> {
+        let options = service_options(clients, capacity);
+        py.detach(|| filemap::service::Client::create_or_open(name, &options))
+            .or_raise()
+            .map(|c| Client::wrap(name, c))
+    }
+
+    /// Sends a request (waiting while the request ring is full); its id.
+    fn send_request(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<RequestId> {
+        let client = self.get()?;
+        with_bytes(py, data, |payload| {
+            let id = py.detach(|| client.send_request(payload)).or_raise()?;
+            Ok(RequestId { inner: id })
+        })
+    }
+
+    /// The next response to one of this client's requests, waiting up to `timeout` seconds
+    /// (`None`: for ever): `(request_id, payload, last)`. `DisconnectedError` if the server
+    /// is gone: every pending request has failed.
+    #[pyo3(signature = (timeout=None))]
+    fn recv_response<'py>(
+        &mut self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<(RequestId, Bound<'py, PyBytes>, bool)> {
+        let timeout = timeout_arg(py, timeout)?;
+        let (id, payload, last) = self.next_response(py, timeout)?;
+        Ok((id, PyBytes::new(py, &payload), last))
+    }
+
+    /// Sends a request and returns all of its responses joined, waiting up to `timeout`
+    /// seconds in all (`None`: for ever).
+    #[pyo3(signature = (data, timeout=None))]
+    fn call<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let timeout = timeout_arg(py, timeout)?;
+        let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
+        let asked = self.send_request(py, data)?;
+        let mut answer = Vec::new();
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+            let (id, payload, last) = self.next_response(py, left)?;
+            if id != asked {
+                continue; // a response to an earlier request, not this call's
+            }
+            answer.extend_from_slice(&payload);
+            if last {
+                return Ok(PyBytes::new(py, &answer));
+            }
+        }
+    }
+
+    /// How many requests wait for their last response.
+    #[getter]
+    fn pending(&mut self) -> PyResult<usize> {
+        Ok(self.get()?.pending())
+    }
+
+    /// The service's full name.
+    #[getter]
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// Leaves the service (pending responses are dropped).
+    fn close(&mut self) {
+        self.inner = None;
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __exit__(
+        &mut self,
+        _t: Option<Bound<'_, PyAny>>,
+        _v: Option<Bound<'_, PyAny>>,
+        _tb: Option<Bound<'_, PyAny>>,
+    ) {
+        self.close();
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<filemap.Client {:?}>", self.name)
+    }
+}

@@ -1,0 +1,85 @@
+"""Many parties from Python: an inbox fed by several processes (each sender's messages in
+its order, none lost), and a service whose server streams responses, with a killed server
+seen by its client as DisconnectedError."""
+
+import signal
+
+import pytest
+
+import filemap
+from conftest import python_child
+
+SENDER = (
+    "import os, sys, filemap\n"
+    "with filemap.InboxSender.open(sys.argv[1]) as tx:\n"
+    "    for i in range(3000):\n"
+    "        tx.send(b'%d %d %d' % (os.getpid(), tx.slot, i))\n"
+)
+
+
+def test_inbox_from_three_processes_keeps_each_senders_order(name):
+    inbox = filemap.Inbox.create_or_open(name, senders=4, capacity=1 << 14)
+    senders = [python_child(SENDER, name) for _ in range(3)]
+    next_of = {}
+    received = 0
+    for slot, message in inbox:  # until every sender that came is gone
+        pid, sender_slot, i = map(int, message.split())
+        assert sender_slot == slot and next_of.get(pid, 0) == i
+        next_of[pid] = i + 1
+        received += 1
+    for child in senders:
+        _, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+    assert received == 9000 and sorted(next_of.values()) == [3000] * 3
+    inbox.close()
+
+
+def test_inbox_slots_run_out_and_wait_any_sees_a_message(name):
+    inbox = filemap.Inbox.create_or_open(name, senders=1)
+    tx = filemap.InboxSender.open(name)
+    with pytest.raises(filemap.BusyError):
+        filemap.InboxSender.open(name)
+    tx.send(b"x")
+    assert filemap.wait_any([inbox], timeout=5) == (0, False)
+    assert inbox.try_recv() == (tx.slot, b"x")
+    assert inbox.try_recv() is None
+    tx.close()
+    inbox.close()
+
+
+SERVER = (
+    "import sys, filemap\n"
+    "server = filemap.Server.create_or_open(sys.argv[1])\n"
+    "print('serving', flush=True)\n"
+    "for request, payload in server:\n"
+    "    if payload == b'hang':\n"
+    "        print('hanging', flush=True)\n"
+    "        continue\n"
+    "    words = payload.split()\n"
+    "    for w in words[:-1]:\n"
+    "        server.respond(request, w.upper(), last=False)\n"
+    "    server.respond(request, words[-1].upper())\n"
+)
+
+
+def test_service_streams_responses_and_a_killed_server_fails_pending_requests(name):
+    client = filemap.Client.create_or_open(name)
+    server = python_child(SERVER, name)
+    assert server.stdout.readline().strip() == "serving"
+    assert client.call(b"a b c", timeout=30) == b"ABC"
+    first = client.send_request(b"one two")
+    parts = []
+    while True:
+        request, payload, last = client.recv_response(timeout=30)
+        assert request == first and request.client == first.client
+        parts.append(payload)
+        if last:
+            break
+    assert parts == [b"ONE", b"TWO"] and client.pending == 0
+    client.send_request(b"hang")
+    assert server.stdout.readline().strip() == "hanging"
+    server.send_signal(signal.SIGKILL)
+    server.communicate(timeout=60)
+    with pytest.raises(filemap.DisconnectedError):
+        client.recv_response(timeout=30)
+    client.close()
