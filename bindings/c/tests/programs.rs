@@ -40,9 +40,26 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// Builds the C library (cargo builds a library without an rlib only when asked: an
+/// integration test does not link it) into the target directory this test runs from.
+fn build_library(target: &Path) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target_root = target.parent().expect("target/<profile>");
+    let mut cmd = Command::new(&cargo);
+    cmd.args(["build", "--quiet", "-p", "filemap-c", "--target-dir"])
+        .arg(target_root)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if target.file_name().is_some_and(|p| p == "release") {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
+    assert!(status.success(), "building the C library failed");
+}
+
 fn build_programs() -> PathBuf {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = target_dir();
+    build_library(&target);
     let out = target.join("c-programs");
     std::fs::create_dir_all(&out).unwrap();
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
