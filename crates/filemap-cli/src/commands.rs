@@ -223,8 +223,9 @@ fn entry_json(e: &EntryInfo) -> serde_json::Value {
         "file": e.file.as_ref().map(|p| p.display().to_string()),
         "holders": e.holders,
         "stale": e.stale,
-        "owner": e.owner,
+        "owner": e.owner_sid.clone().map_or_else(|| json!(e.owner), |sid| json!(sid)),
         "mode": format!("{:03o}", e.mode),
+        "security": e.security,
         "creator_pid": e.creator_pid,
         "created_unix_ms": e.created.map(unix_millis),
         "problem": e.problem,
@@ -281,9 +282,15 @@ fn info(name: &str, as_json: bool) -> Outcome {
         vec!["persistent".into(), e.persistent.to_string()],
         vec!["holders".into(), holders(&e)],
         vec!["state".into(), state(&e)],
-        vec!["owner".into(), e.owner.to_string()],
+        vec![
+            "owner".into(),
+            e.owner_sid.clone().unwrap_or_else(|| e.owner.to_string()),
+        ],
         vec!["mode".into(), format!("{:03o}", e.mode)],
     ];
+    if let Some(sddl) = &e.security {
+        rows.push(vec!["security".into(), sddl.clone()]);
+    }
     if let Some(f) = &e.file {
         rows.insert(3, vec!["file".into(), f.display().to_string()]);
     }

@@ -294,14 +294,14 @@ pub enum Error {
     /// name another user (not root) took before a create call (`create_new`,
     /// `create_or_open`) of this user: someone squatting the name. Opening another user's
     /// Global object with `open` is allowed, as far as its permissions say.
-    #[error("{name} is owned by uid {owner}, not by this user (uid {me}): refusing to use it")]
+    #[error("{name} is owned by {owner}, not by this user ({me}): refusing to use it")]
     ForeignOwner {
         /// The name.
         name: String,
-        /// The entry's owner.
-        owner: u32,
-        /// This process's effective uid.
-        me: u32,
+        /// The object's owner: `uid N` on Linux, a SID (`S-1-5-...`) on Windows.
+        owner: String,
+        /// This process's user, in the same form.
+        me: String,
     },
 
     /// An entry's permissions are wider than its creator asked for.

@@ -41,10 +41,16 @@ pub struct EntryInfo {
     /// No process holds it and it is not persistent: the next create/open or
     /// `filemap gc` reclaims it.
     pub stale: bool,
-    /// The entry's owner uid.
+    /// The entry's owner uid (Linux; 0 on Windows, where `owner_sid` says it).
     pub owner: u32,
-    /// The entry's permissions.
+    /// The entry's permissions (on Windows, those its creator asked for, which its
+    /// security descriptor grants).
     pub mode: u32,
+    /// Windows: the owner's SID (`S-1-5-...`), where it could be read.
+    pub owner_sid: Option<String>,
+    /// Windows: the object's security descriptor in SDDL (owner and access entries), where
+    /// it could be read.
+    pub security: Option<String>,
     /// The creator's pid, if the header could be read.
     pub creator_pid: Option<u32>,
     /// When it was created, if the header could be read.
@@ -114,6 +120,8 @@ fn entry_info(raw: sys::RawEntry) -> EntryInfo {
         holders: raw.holders,
         owner: raw.owner,
         mode: raw.mode,
+        owner_sid: raw.security.as_ref().map(|(owner, _)| owner.clone()),
+        security: raw.security.map(|(_, sddl)| sddl),
         creator_pid: header.as_ref().map(|h| h.creator_pid),
         created: header
             .as_ref()

@@ -208,6 +208,9 @@ pub(crate) struct RawEntry {
     pub name: Option<Name>,
     pub owner: u32,
     pub mode: u32,
+    /// Windows: the owner's SID and the security descriptor in SDDL, where they could be
+    /// read; `None` on Linux (`owner` and `mode` say it).
+    pub security: Option<(String, String)>,
     /// The header, or what is wrong with it.
     pub header: std::result::Result<Header, String>,
     /// Pids holding the entry; `None` where the system does not say.

@@ -172,8 +172,8 @@ fn check_entry_file(name: &Name, st: &Stat, purpose: Purpose) -> Result<()> {
     if !trusted {
         return Err(Error::ForeignOwner {
             name: name.to_string(),
-            owner: st.st_uid,
-            me,
+            owner: format!("uid {}", st.st_uid),
+            me: format!("uid {me}"),
         });
     }
     Ok(())

@@ -107,6 +107,7 @@ pub(crate) fn list_entries() -> Result<Vec<RawEntry>> {
             file_name,
             owner: st.st_uid,
             mode: st.st_mode & 0o7777,
+            security: None,
             header,
             holders: Some(holders.get(&key).cloned().unwrap_or_default()),
         });

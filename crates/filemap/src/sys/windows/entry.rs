@@ -24,11 +24,13 @@ use windows_sys::Win32::System::Memory::{
 };
 use windows_sys::Win32::System::Threading::{OpenEventW, OpenMutexW, OpenSemaphoreW};
 
+use super::security::{check_owner, ObjectSecurity};
 use super::{
-    allocation_granularity, duplicate, kernel_name, last_error, os_error, owned, split, Section,
+    allocation_granularity, duplicate, kernel_name, last_error, os_error, owned, raw, split,
+    Section,
 };
 // `SYNCHRONIZE`: enough access to learn that a named mutex, event or semaphore exists.
-use windows_sys::Win32::Storage::FileSystem::SYNCHRONIZE;
+use windows_sys::Win32::Storage::FileSystem::{READ_CONTROL, SYNCHRONIZE};
 
 use crate::error::{Error, Result};
 use crate::header::{Header, HEADER_AREA, MAGIC};
@@ -213,7 +215,7 @@ impl Entry {
     /// Creates an unnamed memory object holding `header` and its data.
     pub(crate) fn create_unnamed(header: &Header) -> Result<Entry> {
         let total = header.entry_len();
-        let h = create_section(header, std::ptr::null());
+        let h = create_section(header, std::ptr::null(), None);
         let section = owned(h).ok_or_else(|| match last_error() {
             ERROR_NOT_ENOUGH_MEMORY
             | ERROR_OUTOFMEMORY
@@ -258,15 +260,20 @@ pub(crate) fn open_entry(name: &Name, writable: bool) -> Result<(Entry, Header)>
 /// Creates a pagefile-backed section for `header` (its protection, reserve mode and whole
 /// length), named `name` (a NUL-terminated kernel name) or unnamed (null); the caller reads
 /// `last_error` for why it failed, or whether the name existed.
-fn create_section(header: &Header, name: *const u16) -> windows_sys::Win32::Foundation::HANDLE {
+fn create_section(
+    header: &Header,
+    name: *const u16,
+    security: Option<&ObjectSecurity>,
+) -> windows_sys::Win32::Foundation::HANDLE {
     let (hi, lo) = split(header.entry_len());
     let reserve = if header.is_reserve() { SEC_RESERVE } else { 0 };
-    // SAFETY: a pagefile-backed section with default security; `name` is null or a valid
-    // NUL-terminated name (the callers' contract).
+    let attributes = security.map_or(std::ptr::null(), ObjectSecurity::attributes);
+    // SAFETY: a pagefile-backed section; `name` is null or a valid NUL-terminated name, and
+    // `attributes` null or valid while `security` lives (the callers' contract).
     unsafe {
         CreateFileMappingW(
             INVALID_HANDLE_VALUE,
-            std::ptr::null(),
+            attributes,
             section_protection(header) | reserve,
             hi,
             lo,
@@ -291,10 +298,12 @@ pub(crate) fn create_entry(
     }
     let total = header.entry_len();
     let w = kernel_name(name);
-    let h = create_section(header, w.as_ptr());
+    let security = ObjectSecurity::new(header.mode)?;
+    let h = create_section(header, w.as_ptr(), Some(&security));
     let code = last_error();
     let section = owned(h).ok_or_else(|| section_error(name, code, header.kind, total))?;
     if code == ERROR_ALREADY_EXISTS {
+        check_owner(name, raw(section.as_handle()))?;
         let existing = read_section_header(section.as_handle(), name)?;
         if mode == CreateMode::New {
             if existing.kind != header.kind {
@@ -330,11 +339,17 @@ pub(crate) fn list_entries() -> Result<Vec<RawEntry>> {
 pub(crate) fn describe_entry(name: &Name) -> Result<RawEntry> {
     let (entry, header) = open_entry(name, false)?;
     drop(entry);
+    // A handle of its own that may read the descriptor (the owner always may).
+    let w = kernel_name(name);
+    // SAFETY: a valid NUL-terminated name; the handle is owned by `owned`.
+    let security = owned(unsafe { OpenFileMappingW(READ_CONTROL, 0, w.as_ptr()) })
+        .and_then(|h| super::security::describe(raw(h.as_handle())).ok());
     Ok(RawEntry {
         file_name: name.to_string(),
         name: Some(name.clone()),
         owner: 0,
         mode: header.mode,
+        security,
         header: Ok(header),
         holders: None,
     })

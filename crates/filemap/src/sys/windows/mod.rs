@@ -2,13 +2,15 @@
 //! `OpenFileMappingW`), views (`MapViewOfFile`, `FlushViewOfFile`, `UnmapViewOfFile`),
 //! system information and the Win32 helpers the other modules share. Named entries live
 //! in `entry.rs`, handle sharing in `share.rs`, the file helpers for file-backed mappings
-//! in `file.rs`, sections made by other programs in `foreign.rs`.
+//! in `file.rs`, sections made by other programs in `foreign.rs`, security descriptors
+//! and owner checks in `security.rs`.
 
 mod entry;
 #[cfg(target_arch = "x86_64")]
 mod fault;
 mod file;
 mod foreign;
+pub(crate) mod security;
 mod share;
 mod sync;
 pub(crate) mod waiter;

@@ -16,6 +16,7 @@ use windows_sys::Win32::System::Threading::{
     ReleaseMutex, ReleaseSemaphore, ResetEvent, SetEvent, WaitForSingleObject, INFINITE,
 };
 
+use super::security::{check_owner, ObjectSecurity};
 use super::{
     create_entry, kernel_name, last_error, name_taken_by_other_type, open_entry, os_error, owned,
     raw, wide, Entry, RawView,
@@ -25,6 +26,7 @@ use crate::header::{Header, SYNC_AREA};
 use crate::name::{Name, Scope};
 use crate::sys::{Bell, CreateMode, Doorbell, Locked};
 use crate::vocabulary::{Access, Disposition, Kind, Protection};
+use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
 
 use windows_sys::Win32::Storage::FileSystem::SYNCHRONIZE;
 use windows_sys::Win32::System::Threading::{
@@ -60,10 +62,12 @@ fn create_native(
     name: &Name,
     kind: Kind,
     mode: CreateMode,
-    create: impl FnOnce(*const u16) -> HANDLE,
+    permissions: u32,
+    create: impl FnOnce(*const u16, *const SECURITY_ATTRIBUTES) -> HANDLE,
 ) -> Result<(OwnedHandle, Disposition)> {
     let w = kernel_name(name);
-    let h = create(w.as_ptr());
+    let security = ObjectSecurity::new(permissions)?;
+    let h = create(w.as_ptr(), security.attributes());
     let code = last_error();
     let handle = owned(h).ok_or_else(|| match code {
         ERROR_INVALID_HANDLE => name_taken_by_other_type(name, kind),
@@ -78,6 +82,7 @@ fn create_native(
                 name: name.to_string(),
             });
         }
+        check_owner(name, raw(handle.as_handle()))?;
         return Ok((handle, Disposition::Opened));
     }
     Ok((handle, Disposition::Created))
@@ -161,10 +166,12 @@ impl MutexObject {
     ) -> Result<(MutexObject, Header, Disposition)> {
         refuse_persistent(header)?;
         if header.kind == Kind::Mutex {
-            // SAFETY: a valid NUL-terminated name; not initially owned.
-            let (mutex, disposition) = create_native(name, Kind::Mutex, mode, |w| unsafe {
-                CreateMutexW(std::ptr::null(), 0, w)
-            })?;
+            // SAFETY: a valid NUL-terminated name and security attributes; not initially
+            // owned.
+            let (mutex, disposition) =
+                create_native(name, Kind::Mutex, mode, header.mode, |w, sa| unsafe {
+                    CreateMutexW(sa, 0, w)
+                })?;
             let identity = fnv(&kernel_name(name));
             return Ok((
                 MutexObject {
@@ -184,9 +191,10 @@ impl MutexObject {
         // The lock exists before the section's header is published, so an opener that
         // finds the header always finds the lock.
         let lock = lock_name(name);
-        // SAFETY: a valid NUL-terminated name; not initially owned; the handle is owned by
-        // `owned`.
-        let mutex = owned(unsafe { CreateMutexW(std::ptr::null(), 0, lock.as_ptr()) })
+        let security = ObjectSecurity::new(header.mode)?;
+        // SAFETY: a valid NUL-terminated name and security attributes; not initially owned;
+        // the handle is owned by `owned`.
+        let mutex = owned(unsafe { CreateMutexW(security.attributes(), 0, lock.as_ptr()) })
             .ok_or_else(|| Error::io("create the lock of", name, os_error(last_error())))?;
         let (entry, header, disposition) = create_entry(name, header, mode, Some(&init))?;
         let object = MutexObject::with_section(name, entry, &header, mutex, &lock)?;
@@ -317,10 +325,11 @@ impl EventObject {
         signalled: bool,
     ) -> Result<(EventObject, Header, Disposition)> {
         refuse_persistent(header)?;
-        // SAFETY: a valid NUL-terminated name.
-        let (handle, disposition) = create_native(name, Kind::Event, mode, |w| unsafe {
-            CreateEventW(std::ptr::null(), manual as i32, signalled as i32, w)
-        })?;
+        // SAFETY: a valid NUL-terminated name and security attributes.
+        let (handle, disposition) =
+            create_native(name, Kind::Event, mode, header.mode, |w, sa| unsafe {
+                CreateEventW(sa, manual as i32, signalled as i32, w)
+            })?;
         let object = EventObject {
             handle,
             name: name.to_string(),
@@ -420,10 +429,12 @@ impl SemaphoreObject {
         max: u32,
     ) -> Result<(SemaphoreObject, Header, Disposition)> {
         refuse_persistent(header)?;
-        // SAFETY: a valid NUL-terminated name; counts checked by the caller.
-        let (handle, disposition) = create_native(name, Kind::Semaphore, mode, |w| unsafe {
-            CreateSemaphoreW(std::ptr::null(), initial as i32, max as i32, w)
-        })?;
+        // SAFETY: a valid NUL-terminated name and security attributes; counts checked by
+        // the caller.
+        let (handle, disposition) =
+            create_native(name, Kind::Semaphore, mode, header.mode, |w, sa| unsafe {
+                CreateSemaphoreW(sa, initial as i32, max as i32, w)
+            })?;
         let object = SemaphoreObject {
             handle,
             name: name.to_string(),
@@ -481,6 +492,8 @@ pub(crate) struct ChannelMemory {
     view: RawView,
     _entry: Entry,
     len: u64,
+    /// The entry's permissions, for the events made beside it.
+    permissions: u32,
     name: Name,
     receiver_event: OwnedHandle,
     sender_event: OwnedHandle,
@@ -504,10 +517,12 @@ fn derived(name: &Name, suffix: &str) -> Vec<u16> {
     wide(&format!("{scope}\\{}/{suffix}", name.base()))
 }
 
-fn auto_event(name: &Name, suffix: &str) -> Result<OwnedHandle> {
+fn auto_event(name: &Name, suffix: &str, permissions: u32) -> Result<OwnedHandle> {
     let w = derived(name, suffix);
-    // SAFETY: a valid NUL-terminated name; an auto-reset event, initially unset.
-    let h = unsafe { CreateEventW(std::ptr::null(), 0, 0, w.as_ptr()) };
+    let security = ObjectSecurity::new(permissions)?;
+    // SAFETY: a valid NUL-terminated name and security attributes; an auto-reset event,
+    // initially unset.
+    let h = unsafe { CreateEventW(security.attributes(), 0, 0, w.as_ptr()) };
     owned(h).ok_or_else(|| Error::io("create the wake-up event of", name, os_error(last_error())))
 }
 
@@ -542,8 +557,9 @@ impl ChannelMemory {
             _entry: entry,
             len: header.size,
             name: name.clone(),
-            receiver_event: auto_event(name, "rx")?,
-            sender_event: auto_event(name, "tx")?,
+            receiver_event: auto_event(name, "rx", header.mode)?,
+            sender_event: auto_event(name, "tx", header.mode)?,
+            permissions: header.mode,
             subscriber_events: std::sync::Mutex::new(Vec::new()),
         })
     }
@@ -572,7 +588,8 @@ impl ChannelMemory {
                     events.resize_with(slot + 1, || None);
                 }
                 if events[slot].is_none() {
-                    events[slot] = auto_event(&self.name, &format!("slot{slot}")).ok();
+                    events[slot] =
+                        auto_event(&self.name, &format!("slot{slot}"), self.permissions).ok();
                 }
                 events[slot].as_ref().map(f)
             }
@@ -613,9 +630,10 @@ impl ChannelMemory {
     pub(crate) fn lock_endpoint(&self, byte: u8) -> Result<Option<EndpointLock>> {
         let w = derived(&self.name, &Self::endpoint_suffix(byte));
         // A peer testing liveness holds the event for an instant: try a few times.
+        let security = ObjectSecurity::new(self.permissions)?;
         for _ in 0..5 {
-            // SAFETY: a valid NUL-terminated name.
-            let h = unsafe { CreateEventW(std::ptr::null(), 1, 0, w.as_ptr()) };
+            // SAFETY: a valid NUL-terminated name and security attributes.
+            let h = unsafe { CreateEventW(security.attributes(), 1, 0, w.as_ptr()) };
             let code = last_error();
             let event = owned(h).ok_or_else(|| {
                 Error::io("create the endpoint event of", &self.name, os_error(code))

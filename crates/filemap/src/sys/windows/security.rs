@@ -1,0 +1,360 @@
+//! Security of the named objects filemap creates on Windows: the `permissions` mode bits
+//! become the object's security descriptor, and the owner of an existing `Global\` object is
+//! checked before a create call uses it (a squatter's object is `Error::ForeignOwner`).
+//!
+//! The mapping of the mode bits (the same for every kind of object):
+//! - owner bits: an access-allowed entry for the creating user (the token's user);
+//! - group bits: one for the creating process's primary group (the token's primary group,
+//!   the nearest thing Windows has to a Unix group of the creator);
+//! - other bits: one for Authenticated Users (every signed-in user; not the anonymous
+//!   logon and not guests), the nearest thing to "everyone else on this machine";
+//! - SYSTEM and the Administrators group always get full access, as root has on Linux.
+//!
+//! Read is `GENERIC_READ | SYNCHRONIZE` (map views for reading, wait on the object), write
+//! `GENERIC_WRITE` (map views for writing, set events, release semaphores), execute
+//! `GENERIC_EXECUTE` (map executable views). The descriptor is protected (no inherited
+//! entries) and names the creating user as the owner. The default mode, 0o600, leaves the
+//! object private to its creator (and SYSTEM and Administrators), as on Linux.
+
+use std::sync::OnceLock;
+
+use windows_sys::Win32::Foundation::{LocalFree, HANDLE};
+use windows_sys::Win32::Security::Authorization::{
+    ConvertSecurityDescriptorToStringSecurityDescriptorW, ConvertSidToStringSidW,
+    ConvertStringSecurityDescriptorToSecurityDescriptorW, GetSecurityInfo, SDDL_REVISION_1,
+    SE_KERNEL_OBJECT,
+};
+use windows_sys::Win32::Security::{
+    GetTokenInformation, IsWellKnownSid, TokenPrimaryGroup, TokenUser, WinBuiltinAdministratorsSid,
+    WinLocalSystemSid, DACL_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR,
+    PSID, SECURITY_ATTRIBUTES, TOKEN_PRIMARY_GROUP, TOKEN_QUERY, TOKEN_USER,
+};
+use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+
+use super::{last_error, os_error, owned, raw, wide};
+use crate::error::{Error, Result};
+use crate::name::{Name, Scope};
+
+const GENERIC_READ: u32 = 0x8000_0000;
+const GENERIC_WRITE: u32 = 0x4000_0000;
+const GENERIC_EXECUTE: u32 = 0x2000_0000;
+const SYNCHRONIZE: u32 = 0x0010_0000;
+
+/// The access mask for three mode bits (`rwx`, as the low three bits of `bits`).
+fn access_mask(bits: u32) -> u32 {
+    let mut mask = 0;
+    if bits & 0o4 != 0 {
+        mask |= GENERIC_READ | SYNCHRONIZE;
+    }
+    if bits & 0o2 != 0 {
+        mask |= GENERIC_WRITE;
+    }
+    if bits & 0o1 != 0 {
+        mask |= GENERIC_EXECUTE;
+    }
+    mask
+}
+
+/// The descriptor, in the Security Descriptor Definition Language, for `mode` on an object
+/// made by `user` (a string SID) whose primary group is `group`.
+pub(crate) fn descriptor_sddl(mode: u32, user: &str, group: &str) -> String {
+    let mut sddl = format!(
+        "O:{user}D:P(A;;{:#x};;;{user})(A;;GA;;;SY)(A;;GA;;;BA)",
+        access_mask(mode >> 6)
+    );
+    // An entry with an empty mask grants nothing: leave it out.
+    let group_mask = access_mask(mode >> 3);
+    if group_mask != 0 && group != user {
+        sddl.push_str(&format!("(A;;{group_mask:#x};;;{group})"));
+    }
+    let other_mask = access_mask(mode);
+    if other_mask != 0 {
+        sddl.push_str(&format!("(A;;{other_mask:#x};;;AU)"));
+    }
+    sddl
+}
+
+/// This process's user and primary group, as string SIDs.
+struct Identity {
+    user: String,
+    group: String,
+}
+
+fn identity() -> Result<&'static Identity> {
+    static IDENTITY: OnceLock<std::result::Result<Identity, String>> = OnceLock::new();
+    IDENTITY.get_or_init(read_identity).as_ref().map_err(|why| {
+        Error::io(
+            "read",
+            "this process's user",
+            std::io::Error::other(why.clone()),
+        )
+    })
+}
+
+fn read_identity() -> std::result::Result<Identity, String> {
+    let mut token: HANDLE = std::ptr::null_mut();
+    // SAFETY: the pseudo-handle of this process; `token` receives a new handle.
+    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
+        return Err(format!("OpenProcessToken: {}", os_error(last_error())));
+    }
+    let token = owned(token).ok_or("OpenProcessToken gave no handle")?;
+    let user_info = token_information(
+        raw(std::os::windows::io::AsHandle::as_handle(&token)),
+        TokenUser,
+    )?;
+    let group_info = token_information(
+        raw(std::os::windows::io::AsHandle::as_handle(&token)),
+        TokenPrimaryGroup,
+    )?;
+    // SAFETY: GetTokenInformation(TokenUser) filled the buffer with a TOKEN_USER whose SID
+    // points into the same buffer; the buffer is 8-aligned (a Vec<u64>).
+    let user_sid = unsafe { (*user_info.as_ptr().cast::<TOKEN_USER>()).User.Sid };
+    // SAFETY: as above, for TokenPrimaryGroup and TOKEN_PRIMARY_GROUP.
+    let group_sid = unsafe { (*group_info.as_ptr().cast::<TOKEN_PRIMARY_GROUP>()).PrimaryGroup };
+    Ok(Identity {
+        user: sid_string(user_sid)?,
+        group: sid_string(group_sid)?,
+    })
+}
+
+/// One class of a token's information, in an 8-aligned buffer.
+fn token_information(
+    token: HANDLE,
+    class: windows_sys::Win32::Security::TOKEN_INFORMATION_CLASS,
+) -> std::result::Result<Vec<u64>, String> {
+    let mut len = 0u32;
+    // SAFETY: a size query (no buffer); `len` receives the size needed.
+    unsafe { GetTokenInformation(token, class, std::ptr::null_mut(), 0, &mut len) };
+    let mut buf = vec![0u64; (len as usize).div_ceil(8).max(1)];
+    // SAFETY: `buf` has room for `len` bytes.
+    let ok = unsafe {
+        GetTokenInformation(
+            token,
+            class,
+            buf.as_mut_ptr().cast(),
+            (buf.len() * 8) as u32,
+            &mut len,
+        )
+    };
+    if ok == 0 {
+        return Err(format!("GetTokenInformation: {}", os_error(last_error())));
+    }
+    Ok(buf)
+}
+
+/// A SID as a string (`S-1-5-...`).
+fn sid_string(sid: PSID) -> std::result::Result<String, String> {
+    let mut text: *mut u16 = std::ptr::null_mut();
+    // SAFETY: `sid` is a valid SID; `text` receives a LocalAlloc'ed NUL-terminated string.
+    if unsafe { ConvertSidToStringSidW(sid, &mut text) } == 0 {
+        return Err(format!(
+            "ConvertSidToStringSidW: {}",
+            os_error(last_error())
+        ));
+    }
+    // SAFETY: a NUL-terminated string from LocalAlloc, freed right after it is read.
+    Ok(unsafe { take_local_string(text) })
+}
+
+/// Reads a NUL-terminated UTF-16 string that LocalAlloc made, and frees it.
+///
+/// # Safety
+/// `text` is a valid, NUL-terminated string allocated with LocalAlloc, not used after.
+unsafe fn take_local_string(text: *mut u16) -> String {
+    let mut len = 0;
+    // SAFETY: NUL-terminated (the caller's contract).
+    while unsafe { *text.add(len) } != 0 {
+        len += 1;
+    }
+    // SAFETY: `len` valid u16s at `text`.
+    let s = String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(text, len) });
+    // SAFETY: allocated with LocalAlloc (the caller's contract), freed once.
+    unsafe { LocalFree(text.cast()) };
+    s
+}
+
+/// A security descriptor made from `permissions`, for creating one object.
+pub(crate) struct ObjectSecurity {
+    descriptor: PSECURITY_DESCRIPTOR,
+    attributes: SECURITY_ATTRIBUTES,
+}
+
+impl ObjectSecurity {
+    /// The descriptor for `mode` (Unix-style permission bits) and this process's user.
+    pub(crate) fn new(mode: u32) -> Result<ObjectSecurity> {
+        let id = identity()?;
+        let sddl = wide(&descriptor_sddl(mode, &id.user, &id.group));
+        let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+        // SAFETY: a valid NUL-terminated SDDL string; `descriptor` receives a LocalAlloc'ed
+        // self-relative descriptor, freed in `drop`.
+        let ok = unsafe {
+            ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                sddl.as_ptr(),
+                SDDL_REVISION_1,
+                &mut descriptor,
+                std::ptr::null_mut(),
+            )
+        };
+        if ok == 0 {
+            return Err(Error::io(
+                "make the security descriptor for permissions",
+                format!("{mode:#o}"),
+                os_error(last_error()),
+            ));
+        }
+        Ok(ObjectSecurity {
+            descriptor,
+            attributes: SECURITY_ATTRIBUTES {
+                nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
+                lpSecurityDescriptor: descriptor,
+                bInheritHandle: 0,
+            },
+        })
+    }
+
+    /// The attributes to pass to a `Create...W` call (valid while `self` lives).
+    pub(crate) fn attributes(&self) -> *const SECURITY_ATTRIBUTES {
+        &self.attributes
+    }
+}
+
+impl Drop for ObjectSecurity {
+    fn drop(&mut self) {
+        // SAFETY: allocated by ConvertStringSecurityDescriptorToSecurityDescriptorW, freed
+        // once; no `attributes()` pointer outlives `self` (the callers' contract).
+        unsafe { LocalFree(self.descriptor) };
+    }
+}
+
+/// An object's owner and descriptor, as string SID and SDDL (for `filemap info`, tests).
+pub(crate) fn describe(handle: HANDLE) -> Result<(String, String)> {
+    let mut owner: PSID = std::ptr::null_mut();
+    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+    let info = OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION;
+    // SAFETY: a valid handle; `owner` points into `descriptor`, which is LocalAlloc'ed and
+    // freed below.
+    let code = unsafe {
+        GetSecurityInfo(
+            handle,
+            SE_KERNEL_OBJECT,
+            info,
+            &mut owner,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut descriptor,
+        )
+    };
+    if code != 0 {
+        return Err(Error::io(
+            "read the security of",
+            "an object",
+            os_error(code),
+        ));
+    }
+    let owner_text = sid_string(owner);
+    let mut text: *mut u16 = std::ptr::null_mut();
+    // SAFETY: the descriptor GetSecurityInfo gave; `text` receives a LocalAlloc'ed string.
+    let ok = unsafe {
+        ConvertSecurityDescriptorToStringSecurityDescriptorW(
+            descriptor,
+            SDDL_REVISION_1,
+            info,
+            &mut text,
+            std::ptr::null_mut(),
+        )
+    };
+    let sddl = if ok == 0 {
+        Err(os_error(last_error()).to_string())
+    } else {
+        // SAFETY: a NUL-terminated string from LocalAlloc.
+        Ok(unsafe { take_local_string(text) })
+    };
+    // SAFETY: from GetSecurityInfo, freed once; `owner` is not used after.
+    unsafe { LocalFree(descriptor) };
+    match (owner_text, sddl) {
+        (Ok(o), Ok(s)) => Ok((o, s)),
+        (Err(e), _) | (_, Err(e)) => Err(Error::io(
+            "read the security of",
+            "an object",
+            std::io::Error::other(e),
+        )),
+    }
+}
+
+/// `Error::ForeignOwner` if the existing `Global\` object behind `handle` (which a create
+/// call found) is owned by neither this user, SYSTEM nor the Administrators group: someone
+/// squatting the name. `Local\` objects live in this logon session's namespace, where only
+/// this session's processes can make them.
+pub(crate) fn check_owner(name: &Name, handle: HANDLE) -> Result<()> {
+    if name.scope() != Scope::Global {
+        return Ok(());
+    }
+    let me = &identity()?.user;
+    let mut owner: PSID = std::ptr::null_mut();
+    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+    // SAFETY: a valid handle; `owner` points into `descriptor`, freed below.
+    let code = unsafe {
+        GetSecurityInfo(
+            handle,
+            SE_KERNEL_OBJECT,
+            OWNER_SECURITY_INFORMATION,
+            &mut owner,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut descriptor,
+        )
+    };
+    if code != 0 {
+        return Err(Error::io("read the owner of", name, os_error(code)));
+    }
+    // SAFETY: `owner` is a valid SID inside `descriptor`, still allocated.
+    let trusted_well_known = unsafe {
+        IsWellKnownSid(owner, WinLocalSystemSid) != 0
+            || IsWellKnownSid(owner, WinBuiltinAdministratorsSid) != 0
+    };
+    let owner_text = sid_string(owner);
+    // SAFETY: from GetSecurityInfo, freed once; `owner` is not used after.
+    unsafe { LocalFree(descriptor) };
+    let owner_text =
+        owner_text.map_err(|e| Error::io("read the owner of", name, std::io::Error::other(e)))?;
+    if trusted_well_known || &owner_text == me {
+        return Ok(());
+    }
+    Err(Error::ForeignOwner {
+        name: name.to_string(),
+        owner: owner_text,
+        me: me.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::descriptor_sddl;
+
+    #[test]
+    fn mode_bits_become_entries() {
+        let (u, g) = ("S-1-5-21-1-2-3-1000", "S-1-5-21-1-2-3-513");
+        assert_eq!(
+            descriptor_sddl(0o600, u, g),
+            format!("O:{u}D:P(A;;0xc0100000;;;{u})(A;;GA;;;SY)(A;;GA;;;BA)")
+        );
+        assert_eq!(
+            descriptor_sddl(0o640, u, g),
+            format!("O:{u}D:P(A;;0xc0100000;;;{u})(A;;GA;;;SY)(A;;GA;;;BA)(A;;0x80100000;;;{g})")
+        );
+        assert_eq!(
+            descriptor_sddl(0o755, u, g),
+            format!(
+                "O:{u}D:P(A;;0xe0100000;;;{u})(A;;GA;;;SY)(A;;GA;;;BA)\
+                 (A;;0xa0100000;;;{g})(A;;0xa0100000;;;AU)"
+            )
+        );
+        // A group that is the user itself gets no second entry.
+        assert_eq!(
+            descriptor_sddl(0o660, u, u),
+            format!("O:{u}D:P(A;;0xc0100000;;;{u})(A;;GA;;;SY)(A;;GA;;;BA)")
+        );
+    }
+}

@@ -1,0 +1,305 @@
+//! Windows: the security descriptor of every kind of object filemap creates matches the
+//! permissions asked for (owner, SYSTEM, Administrators, and the group and other entries
+//! the mode bits call for), and a `Global\` object made by another owner (a descriptor
+//! naming another SID) is refused by create calls with `Error::ForeignOwner`.
+#![cfg(windows)]
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use filemap::channel::Sender;
+use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore, ObjectOptions};
+use filemap::{Error, Mapping};
+use windows_sys::Win32::Foundation::{CloseHandle, LocalFree, HANDLE, INVALID_HANDLE_VALUE};
+use windows_sys::Win32::Security::Authorization::{
+    ConvertSecurityDescriptorToStringSecurityDescriptorW,
+    ConvertStringSecurityDescriptorToSecurityDescriptorW, GetSecurityInfo, SDDL_REVISION_1,
+    SE_KERNEL_OBJECT,
+};
+use windows_sys::Win32::Security::{
+    DACL_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR,
+    SECURITY_ATTRIBUTES,
+};
+use windows_sys::Win32::System::Memory::{
+    CreateFileMappingW, OpenFileMappingW, FILE_MAP_READ, PAGE_READWRITE,
+};
+use windows_sys::Win32::System::Threading::{CreateMutexW, OpenEventW, OpenMutexW, OpenSemaphoreW};
+
+const READ_CONTROL: u32 = 0x0002_0000;
+
+fn unique(what: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("sec-{what}-{}-{nanos}", std::process::id())
+}
+
+fn wide(s: &str) -> Vec<u16> {
+    s.encode_utf16().chain(Some(0)).collect()
+}
+
+/// A kernel name's object, opened with `open` for reading its security.
+fn opened(name: &str, open: impl FnOnce(*const u16) -> HANDLE) -> HANDLE {
+    let w = wide(name);
+    let h = open(w.as_ptr());
+    assert!(!h.is_null(), "opening {name} to read its security");
+    h
+}
+
+/// The object's owner and descriptor, as SDDL.
+fn sddl_of(handle: HANDLE) -> String {
+    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+    let info = OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION;
+    // SAFETY: a valid handle opened with READ_CONTROL; the descriptor is freed below.
+    let code = unsafe {
+        GetSecurityInfo(
+            handle,
+            SE_KERNEL_OBJECT,
+            info,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut descriptor,
+        )
+    };
+    assert_eq!(code, 0, "GetSecurityInfo");
+    let mut text: *mut u16 = std::ptr::null_mut();
+    // SAFETY: the descriptor just read; `text` receives a LocalAlloc'ed string.
+    let ok = unsafe {
+        ConvertSecurityDescriptorToStringSecurityDescriptorW(
+            descriptor,
+            SDDL_REVISION_1,
+            info,
+            &mut text,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_ne!(
+        ok, 0,
+        "ConvertSecurityDescriptorToStringSecurityDescriptorW"
+    );
+    let mut len = 0;
+    // SAFETY: a NUL-terminated string.
+    while unsafe { *text.add(len) } != 0 {
+        len += 1;
+    }
+    // SAFETY: `len` u16s at `text`; both allocations freed once.
+    let s = String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(text, len) });
+    unsafe {
+        LocalFree(text.cast());
+        LocalFree(descriptor);
+        CloseHandle(handle);
+    }
+    s
+}
+
+/// The owner SID and the trustees of the access-allowed entries of an SDDL string.
+fn owner_and_trustees(sddl: &str) -> (String, Vec<String>) {
+    let owner = sddl
+        .strip_prefix("O:")
+        .and_then(|rest| rest.split("D:").next())
+        .unwrap_or_default()
+        .to_string();
+    let mut trustees: Vec<String> = sddl
+        .split('(')
+        .skip(1)
+        .filter(|ace| ace.starts_with("A;"))
+        .filter_map(|ace| {
+            ace.trim_end_matches(')')
+                .rsplit(';')
+                .next()
+                .map(String::from)
+        })
+        .collect();
+    trustees.sort();
+    (owner, trustees)
+}
+
+/// Every kind's descriptor, for a mode.
+fn descriptors(mode: u32) -> Vec<(&'static str, String)> {
+    let options = ObjectOptions::new().permissions(mode);
+    let m = unique("mapping");
+    let _mapping = Mapping::options()
+        .permissions(mode)
+        .size(4096)
+        .create_new(&m)
+        .unwrap();
+    let x = unique("mutex");
+    let _mutex = NamedMutex::create_new_with(&x, &options).unwrap();
+    let e = unique("event");
+    let _event = NamedEvent::create_new_with(&e, EventReset::Auto, false, &options).unwrap();
+    let s = unique("semaphore");
+    let _semaphore = NamedSemaphore::create_new_with(&s, 0, 1, &options).unwrap();
+    let c = unique("channel");
+    let _sender = Sender::create_or_open_with(&c, 4096, &options).unwrap();
+    // SAFETY (each open): valid NUL-terminated names; the handles are closed by `sddl_of`.
+    vec![
+        (
+            "mapping",
+            sddl_of(opened(&format!("Local\\{m}"), |w| unsafe {
+                OpenFileMappingW(FILE_MAP_READ | READ_CONTROL, 0, w)
+            })),
+        ),
+        (
+            "mutex",
+            sddl_of(opened(&format!("Local\\{x}"), |w| unsafe {
+                OpenMutexW(READ_CONTROL, 0, w)
+            })),
+        ),
+        (
+            "event",
+            sddl_of(opened(&format!("Local\\{e}"), |w| unsafe {
+                OpenEventW(READ_CONTROL, 0, w)
+            })),
+        ),
+        (
+            "semaphore",
+            sddl_of(opened(&format!("Local\\{s}"), |w| unsafe {
+                OpenSemaphoreW(READ_CONTROL, 0, w)
+            })),
+        ),
+        (
+            "channel",
+            sddl_of(opened(&format!("Local\\{c}"), |w| unsafe {
+                OpenFileMappingW(FILE_MAP_READ | READ_CONTROL, 0, w)
+            })),
+        ),
+        (
+            "channel's wake-up event",
+            sddl_of(opened(&format!("Local\\{c}/rx"), |w| unsafe {
+                OpenEventW(READ_CONTROL, 0, w)
+            })),
+        ),
+    ]
+}
+
+#[test]
+fn descriptors_follow_the_permissions() {
+    // This process's own SID: the owner of what it makes with the default mode.
+    let m = unique("me");
+    let _mapping = Mapping::create_new(&m, 4096).unwrap();
+    let me = filemap::namespace::info(&m)
+        .unwrap()
+        .owner_sid
+        .expect("the owner's SID");
+    assert!(me.starts_with("S-1-"), "{me}");
+    for (mode, extra) in [
+        (0o600, vec![]),
+        (0o640, vec!["group"]),
+        (0o644, vec!["group", "AU"]),
+    ] {
+        for (kind, sddl) in descriptors(mode) {
+            println!("{mode:03o} {kind}: {sddl}");
+            let (owner, trustees) = owner_and_trustees(&sddl);
+            assert_eq!(owner, me, "{mode:03o} {kind}: owner");
+            assert!(
+                sddl.contains("D:P"),
+                "{mode:03o} {kind}: protected DACL: {sddl}"
+            );
+            for required in ["SY", "BA", me.as_str()] {
+                assert!(
+                    trustees.iter().any(|t| t == required),
+                    "{mode:03o} {kind}: {required} in {sddl}"
+                );
+            }
+            let others: Vec<&String> = trustees
+                .iter()
+                .filter(|t| !["SY", "BA", me.as_str()].contains(&t.as_str()))
+                .collect();
+            let expect_au = extra.contains(&"AU");
+            assert_eq!(
+                others.iter().any(|t| *t == "AU"),
+                expect_au,
+                "{mode:03o} {kind}: {sddl}"
+            );
+            // The group entry (the primary group, unless it is the user itself).
+            let groups = others.iter().filter(|t| **t != "AU").count();
+            assert!(
+                groups <= usize::from(extra.contains(&"group")),
+                "{mode:03o} {kind}: {sddl}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_global_object_with_a_foreign_owner_is_refused() {
+    let name = format!("Global\\{}", unique("squat"));
+    // Another user's object: a descriptor naming another SID as its owner.
+    let sddl = wide("O:S-1-5-21-1111111111-2222222222-3333333333-4444D:(A;;GA;;;WD)");
+    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+    // SAFETY: a valid SDDL string; the descriptor is freed below.
+    let ok = unsafe {
+        ConvertStringSecurityDescriptorToSecurityDescriptorW(
+            sddl.as_ptr(),
+            SDDL_REVISION_1,
+            &mut descriptor,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_ne!(ok, 0);
+    let attributes = SECURITY_ATTRIBUTES {
+        nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
+        lpSecurityDescriptor: descriptor,
+        bInheritHandle: 0,
+    };
+    let w = wide(&name);
+    // SAFETY: valid attributes and name; the handle is closed below.
+    let squatter = unsafe { CreateMutexW(&attributes, 0, w.as_ptr()) };
+    // A section too, under a second name.
+    let section_name = format!("Global\\{}", unique("squat-section"));
+    let ws = wide(&section_name);
+    // SAFETY: valid attributes and name; a pagefile-backed section, closed below.
+    let section = unsafe {
+        CreateFileMappingW(
+            INVALID_HANDLE_VALUE,
+            &attributes,
+            PAGE_READWRITE,
+            0,
+            65536,
+            ws.as_ptr(),
+        )
+    };
+    unsafe { LocalFree(descriptor) };
+    if squatter.is_null() {
+        // Windows itself refuses an owner that is not the caller (ERROR_INVALID_OWNER)
+        // without the restore privilege.
+        println!(
+            "the system refused to make an object owned by another SID ({}): the squatter \
+             cannot be made here; the owner check is covered by the unit test of its logic",
+            std::io::Error::last_os_error()
+        );
+        return;
+    }
+    let owner = owner_and_trustees(&sddl_of(opened(&name, |w| unsafe {
+        OpenMutexW(READ_CONTROL, 0, w)
+    })))
+    .0;
+    if owner != "S-1-5-21-1111111111-2222222222-3333333333-4444" {
+        println!("the system made the object but not with the owner asked for ({owner}): skipped");
+        unsafe { CloseHandle(squatter) };
+        return;
+    }
+    match NamedMutex::create_or_open(&name) {
+        Err(e @ Error::ForeignOwner { .. }) => {
+            assert!(
+                e.to_string()
+                    .contains("S-1-5-21-1111111111-2222222222-3333333333-4444"),
+                "{e}"
+            )
+        }
+        other => panic!("expected ForeignOwner, got {other:?}"),
+    }
+    // `open` of another user's Global object is allowed, as far as its permissions say.
+    NamedMutex::open(&name).unwrap();
+    assert!(!section.is_null());
+    match Mapping::create_or_open(&section_name, 4096) {
+        Err(Error::ForeignOwner { .. }) => {}
+        other => panic!("a squatted section: expected ForeignOwner, got {other:?}"),
+    }
+    unsafe {
+        CloseHandle(squatter);
+        CloseHandle(section);
+    }
+}
