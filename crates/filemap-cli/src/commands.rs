@@ -303,9 +303,6 @@ fn info(name: &str, as_json: bool) -> Outcome {
 }
 
 fn ls(as_json: bool) -> Outcome {
-    if cfg!(windows) {
-        eprintln!("filemap: note: Windows gives programs no list of named objects; use `filemap info NAME`");
-    }
     let entries = namespace::list()?;
     let endpoints: Vec<Option<String>> = entries
         .iter()

@@ -81,8 +81,8 @@ enum Command {
         json: bool,
     },
     /// List the objects in the namespace. Linux: every entry of the namespace directory.
-    /// Windows gives programs no list of named kernel objects, so nothing is listed there:
-    /// use `filemap info NAME`.
+    /// Windows: filemap's sections and the named mutexes, events and semaphores of this
+    /// session's and the global object directory.
     Ls {
         /// Print JSON.
         #[arg(long)]

@@ -66,8 +66,10 @@ pub fn directory() -> PathBuf {
     sys::namespace_dir_path()
 }
 
-/// Every entry in the namespace that this process can see. Windows gives programs no list
-/// of named kernel objects, so there the list is empty: use [`info`] with a name.
+/// Every entry in the namespace that this process can see. On Windows: the filemap
+/// sections (those with filemap's header) and the named mutexes, events and semaphores in
+/// this session's object directory (`Local\`) and the global one (`Global\`); Windows
+/// marks no kernel mutex, event or semaphore as filemap's, so other programs' show too.
 ///
 /// ```
 /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -89,6 +91,8 @@ pub fn list() -> Result<Vec<EntryInfo>> {
 fn entry_info(raw: sys::RawEntry) -> EntryInfo {
     let (header, problem) = match raw.header {
         Ok(h) => (Some(h), None),
+        // A native kernel object (Windows) has no header to be wrong.
+        Err(_) if raw.native.is_some() => (None, None),
         Err(p) => (None, Some(p)),
     };
     let persistent = header.as_ref().is_some_and(|h| h.is_persistent());
@@ -107,7 +111,7 @@ fn entry_info(raw: sys::RawEntry) -> EntryInfo {
             .map(|n| n.to_string())
             .unwrap_or_else(|| raw.file_name.clone()),
         file_name: raw.file_name,
-        kind: header.as_ref().map(|h| h.kind),
+        kind: header.as_ref().map(|h| h.kind).or(raw.native),
         size: header.as_ref().map(|h| h.size),
         persistent,
         file: header

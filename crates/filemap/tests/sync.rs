@@ -9,7 +9,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{child, role, run_tests, spawn_ready, unique, Namespace};
+use common::{child, ready_then_block, role, run_tests, spawn_ready, unique, Namespace};
 use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore, SharedMutex};
 use filemap::{Error, Kind, Mapping};
 
@@ -72,12 +72,6 @@ fn main() {
         ),
     ]);
     run_tests(&tests);
-}
-
-fn ready_then_block() {
-    println!("ready");
-    std::io::stdout().flush().unwrap();
-    let _ = std::io::Read::read(&mut std::io::stdin(), &mut [0u8; 1]);
 }
 
 fn play(role: &str, args: &[String]) -> i32 {

@@ -8,7 +8,7 @@ mod common;
 use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
-use common::{child, role, run_tests, spawn_ready, unique, Namespace};
+use common::{child, ready_then_block, role, run_tests, spawn_ready, unique, Namespace};
 use filemap::channel::{Receiver, Sender};
 use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore};
 use filemap::topic::{Publisher, Subscriber, TopicOptions};
@@ -49,12 +49,6 @@ fn main() {
         ),
         ("bad_waits_are_errors", bad_waits_are_errors),
     ]);
-}
-
-fn ready_then_block() {
-    println!("ready");
-    std::io::stdout().flush().unwrap();
-    let _ = std::io::Read::read(&mut std::io::stdin(), &mut [0u8; 1]);
 }
 
 fn play(role: &str, args: &[String]) -> i32 {

@@ -208,6 +208,8 @@ pub(crate) struct RawEntry {
     pub name: Option<Name>,
     pub owner: u32,
     pub mode: u32,
+    /// Windows: a kernel mutex, event or semaphore of this kind, which has no header.
+    pub native: Option<Kind>,
     /// Windows: the owner's SID and the security descriptor in SDDL, where they could be
     /// read; `None` on Linux (`owner` and `mode` say it).
     pub security: Option<(String, String)>,

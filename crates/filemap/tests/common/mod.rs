@@ -101,6 +101,16 @@ pub fn role() -> Option<(String, Vec<String>)> {
     Some((role, args))
 }
 
+/// In a child: says "ready" (what `spawn_ready` waits for), then blocks until its standard
+/// input closes or the parent kills it.
+#[allow(dead_code)] // not every test binary has children that block
+pub fn ready_then_block() {
+    use std::io::Write;
+    println!("ready");
+    std::io::stdout().flush().unwrap();
+    let _ = std::io::Read::read(&mut std::io::stdin(), &mut [0u8; 1]);
+}
+
 /// Spawns a child that prints a line when ready, and waits for that line.
 pub fn spawn_ready(role: &str, args: &[&str]) -> Child {
     use std::io::BufRead;

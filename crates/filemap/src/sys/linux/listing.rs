@@ -108,6 +108,7 @@ pub(crate) fn list_entries() -> Result<Vec<RawEntry>> {
             owner: st.st_uid,
             mode: st.st_mode & 0o7777,
             security: None,
+            native: None,
             header,
             holders: Some(holders.get(&key).cloned().unwrap_or_default()),
         });

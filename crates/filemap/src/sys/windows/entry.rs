@@ -63,6 +63,15 @@ pub(super) fn read_section_header(
     section: BorrowedHandle<'_>,
     what: &dyn fmt::Display,
 ) -> Result<Header> {
+    read_section_header_within(section, what, HEADER_WAIT)
+}
+
+/// `read_section_header`, waiting at most `patience` for a header being written.
+pub(super) fn read_section_header_within(
+    section: BorrowedHandle<'_>,
+    what: &dyn fmt::Display,
+    patience: Duration,
+) -> Result<Header> {
     let whole = Section::from_handle(duplicate(section)?);
     let view = whole.map(0, 0, Access::Read, false, what)?;
     let region = view.region_size();
@@ -79,7 +88,7 @@ pub(super) fn read_section_header(
     // Relaxed loads (the view is read-only, where Rust promises only relaxed atomic
     // loads), then an acquire fence once the creator's release store of the magic is seen.
     while first.load(Ordering::Relaxed) == 0 {
-        if started.elapsed() > HEADER_WAIT {
+        if started.elapsed() >= patience {
             return Err(Error::Corrupt {
                 name: what.to_string(),
                 problem: "its header was never written (did its creator die while creating it?)"
@@ -330,11 +339,6 @@ pub(crate) fn remove_entry(_name: &Name) -> Result<()> {
     })
 }
 
-/// Windows offers programs no list of named objects: nothing can be listed.
-pub(crate) fn list_entries() -> Result<Vec<RawEntry>> {
-    Ok(Vec::new())
-}
-
 /// One named entry, opened by name.
 pub(crate) fn describe_entry(name: &Name) -> Result<RawEntry> {
     let (entry, header) = open_entry(name, false)?;
@@ -349,6 +353,7 @@ pub(crate) fn describe_entry(name: &Name) -> Result<RawEntry> {
         name: Some(name.clone()),
         owner: 0,
         mode: header.mode,
+        native: None,
         security,
         header: Ok(header),
         holders: None,

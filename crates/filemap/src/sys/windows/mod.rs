@@ -3,13 +3,14 @@
 //! system information and the Win32 helpers the other modules share. Named entries live
 //! in `entry.rs`, handle sharing in `share.rs`, the file helpers for file-backed mappings
 //! in `file.rs`, sections made by other programs in `foreign.rs`, security descriptors
-//! and owner checks in `security.rs`.
+//! and owner checks in `security.rs`, the list of named objects in `listing.rs`.
 
 mod entry;
 #[cfg(target_arch = "x86_64")]
 mod fault;
 mod file;
 mod foreign;
+mod listing;
 pub(crate) mod security;
 mod share;
 mod sync;
@@ -19,6 +20,7 @@ pub(crate) mod waits;
 pub(crate) use entry::*;
 pub(crate) use file::*;
 pub(crate) use foreign::*;
+pub(crate) use listing::list_entries;
 pub(crate) use share::*;
 pub(crate) use sync::{
     create_sync, open_sync, ChannelMemory, EndpointLock, EventObject, MutexObject, SemaphoreObject,

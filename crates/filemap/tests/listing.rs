@@ -1,0 +1,81 @@
+//! `namespace::list` (`filemap ls`) lists what other processes made, on Linux (the
+//! namespace directory) and on Windows (the session's and the global object directories):
+//! a mapping and a mutex made by two other processes, with their kinds, and on Windows the
+//! mapping's owner SID and security descriptor.
+
+mod common;
+
+use common::{role, run_tests, spawn_ready, unique, Namespace};
+use filemap::sync::NamedMutex;
+use filemap::{Kind, Mapping};
+
+fn main() {
+    if let Some((role, args)) = role() {
+        std::process::exit(play(&role, &args));
+    }
+    run_tests(&[(
+        "lists_what_two_other_processes_made",
+        lists_what_two_other_processes_made,
+    )]);
+}
+
+fn play(role: &str, args: &[String]) -> i32 {
+    let held: Box<dyn std::any::Any> = match role {
+        "make-mapping" => Box::new(Mapping::create_new(args[0].as_str(), 8192).unwrap()),
+        "make-mutex" => Box::new(NamedMutex::create_new(args[0].as_str()).unwrap()),
+        other => panic!("unknown role {other}"),
+    };
+    common::ready_then_block();
+    drop(held);
+    0
+}
+
+fn lists_what_two_other_processes_made() {
+    let ns = Namespace::new();
+    let mapping = unique("listed-mapping");
+    let mutex = unique("listed-mutex");
+    let mut a = spawn_ready("make-mapping", &[&mapping]);
+    let mut b = spawn_ready("make-mutex", &[&mutex]);
+    let entries = filemap::namespace::list().unwrap();
+    let find = |base: &str| {
+        entries
+            .iter()
+            .find(|e| e.name == format!("Local\\{base}"))
+            .unwrap_or_else(|| panic!("{base} not listed in {entries:#?}"))
+    };
+    let m = find(&mapping);
+    assert_eq!((m.kind, m.size), (Some(Kind::Mapping), Some(8192)));
+    assert!(m.problem.is_none(), "{m:?}");
+    let x = find(&mutex);
+    assert_eq!(x.kind, Some(Kind::Mutex));
+    assert!(x.problem.is_none(), "{x:?}");
+    if cfg!(windows) {
+        let sid = m.owner_sid.as_deref().unwrap_or_default();
+        assert!(sid.starts_with("S-1-"), "{m:?}");
+        assert!(
+            m.security.as_deref().unwrap_or_default().contains(sid),
+            "{m:?}"
+        );
+    } else {
+        assert!(m.holders.as_ref().unwrap().contains(&a.id()), "{m:?}");
+    }
+    // Each listed name is described the same way one at a time.
+    assert_eq!(filemap::namespace::info(&mapping).unwrap().size, Some(8192));
+    a.kill().unwrap();
+    b.kill().unwrap();
+    a.wait().unwrap();
+    b.wait().unwrap();
+    // Windows removes an object with its last handle; Linux keeps a stale entry for gc.
+    let after = filemap::namespace::list().unwrap();
+    let mine: Vec<_> = after
+        .iter()
+        .filter(|e| e.name.ends_with(&mapping) || e.name.ends_with(&mutex))
+        .collect();
+    if cfg!(windows) {
+        assert!(mine.is_empty(), "{mine:?}");
+    } else {
+        assert!(mine.iter().all(|e| e.stale), "{mine:?}");
+        filemap::namespace::collect_garbage(false).unwrap();
+    }
+    ns.assert_empty();
+}
