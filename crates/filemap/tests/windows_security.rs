@@ -1,7 +1,8 @@
 //! Windows: the security descriptor of every kind of object filemap creates matches the
 //! permissions asked for (owner, SYSTEM, Administrators, and the group and other entries
 //! the mode bits call for), and a `Global\` object made by another owner (a descriptor
-//! naming another SID) is refused by create calls with `Error::ForeignOwner`.
+//! naming another SID) is refused by create calls with `Error::ForeignOwner`; a section whose
+//! creator died before writing its header is finished by the next create call.
 #![cfg(windows)]
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -301,5 +302,62 @@ fn a_global_object_with_a_foreign_owner_is_refused() {
     unsafe {
         CloseHandle(squatter);
         CloseHandle(section);
+    }
+}
+
+#[test]
+fn a_half_made_section_is_finished_by_the_next_create() {
+    let name = unique("half-made");
+    // What a creator killed between creating the section and writing its header leaves:
+    // a named section of zeros, still held (here by this handle; in life by an opener).
+    let w = wide(&format!("Local\\{name}"));
+    // SAFETY: a valid name; a pagefile-backed section, closed below.
+    let left = unsafe {
+        CreateFileMappingW(
+            INVALID_HANDLE_VALUE,
+            std::ptr::null(),
+            PAGE_READWRITE,
+            0,
+            1 << 20,
+            w.as_ptr(),
+        )
+    };
+    assert!(!left.is_null());
+    // `open` cannot know what it was meant to be: refused, not hung.
+    match Mapping::open(&name) {
+        Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("never written"), "{e}"),
+        other => panic!("open of a half-made section: expected Corrupt, got {other:?}"),
+    }
+    // The next create finishes it as the object it makes.
+    let (m, disposition) = Mapping::create_or_open(&name, 4096).unwrap();
+    assert_eq!(disposition, filemap::Disposition::Created);
+    let view = m.view().map().unwrap();
+    view.write_at(0, b"finished").unwrap();
+    let again = Mapping::open(&name).unwrap();
+    assert_eq!(
+        again.view().len(8).map().unwrap().read_vec(0, 8).unwrap(),
+        b"finished"
+    );
+    // Too small to finish as a larger object: a clear error.
+    let small = unique("half-made-small");
+    let ws = wide(&format!("Local\\{small}"));
+    // SAFETY: as above.
+    let left_small = unsafe {
+        CreateFileMappingW(
+            INVALID_HANDLE_VALUE,
+            std::ptr::null(),
+            PAGE_READWRITE,
+            0,
+            4096,
+            ws.as_ptr(),
+        )
+    };
+    match Mapping::create_or_open(&small, 1 << 20) {
+        Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("too small"), "{e}"),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    unsafe {
+        CloseHandle(left);
+        CloseHandle(left_small);
     }
 }

@@ -18,11 +18,14 @@ use windows_sys::Win32::Foundation::{
     ERROR_FILE_NOT_FOUND, ERROR_INVALID_HANDLE, ERROR_NOT_ENOUGH_MEMORY, ERROR_OUTOFMEMORY,
     INVALID_HANDLE_VALUE,
 };
+use windows_sys::Win32::Foundation::{WAIT_ABANDONED, WAIT_OBJECT_0, WAIT_TIMEOUT};
 use windows_sys::Win32::System::Memory::{
     CreateFileMappingW, OpenFileMappingW, FILE_MAP_EXECUTE, FILE_MAP_READ, FILE_MAP_WRITE,
     PAGE_EXECUTE_READWRITE, PAGE_READWRITE, SEC_RESERVE,
 };
-use windows_sys::Win32::System::Threading::{OpenEventW, OpenMutexW, OpenSemaphoreW};
+use windows_sys::Win32::System::Threading::{
+    CreateMutexW, OpenEventW, OpenMutexW, OpenSemaphoreW, ReleaseMutex, WaitForSingleObject,
+};
 
 use super::security::{check_owner, ObjectSecurity};
 use super::{
@@ -308,12 +311,34 @@ pub(crate) fn create_entry(
     let total = header.entry_len();
     let w = kernel_name(name);
     let security = ObjectSecurity::new(header.mode)?;
+    // Held from before the section exists until its header is written (or found).
+    let _creating = CreationLock::take(name, &security)?;
     let h = create_section(header, w.as_ptr(), Some(&security));
     let code = last_error();
     let section = owned(h).ok_or_else(|| section_error(name, code, header.kind, total))?;
     if code == ERROR_ALREADY_EXISTS {
         check_owner(name, raw(section.as_handle()))?;
-        let existing = read_section_header(section.as_handle(), name)?;
+        // No creator is between making the section and writing its header (this call
+        // holds the creation lock): a section without a header is one whose creator died
+        // in between. This call finishes it, as the object it was asked to make.
+        let existing = match read_section_header_within(section.as_handle(), name, Duration::ZERO) {
+            Err(_) if !has_header(section.as_handle()) => {
+                let room = section_size(section.as_handle(), name)?;
+                if room < total {
+                    return Err(Error::Corrupt {
+                        name: name.to_string(),
+                        problem: format!(
+                            "its creator died before writing its header, and the section \
+                             ({room} bytes) is too small to finish as this object ({total} \
+                             bytes)"
+                        ),
+                    });
+                }
+                write_section_header(section.as_handle(), header, name, init)?;
+                return Ok((Entry { section }, header.clone(), Disposition::Created));
+            }
+            other => other?,
+        };
         if mode == CreateMode::New {
             if existing.kind != header.kind {
                 return Err(Error::KindMismatch {
@@ -330,6 +355,75 @@ pub(crate) fn create_entry(
     }
     write_section_header(section.as_handle(), header, name, init)?;
     Ok((Entry { section }, header.clone(), Disposition::Created))
+}
+
+/// How long a create call waits for another creator of the same name to finish.
+const CREATION_WAIT: Duration = Duration::from_secs(10);
+
+/// A kernel mutex beside a section's name (`name/create`), held by whoever creates the
+/// section from before it exists until its header is written: a creator killed in between
+/// leaves it abandoned and the section without a header, which the next create call, once
+/// it holds the lock, knows to be half-made and finishes.
+struct CreationLock(OwnedHandle);
+
+impl CreationLock {
+    fn take(name: &Name, security: &ObjectSecurity) -> Result<CreationLock> {
+        let scope = match name.scope() {
+            crate::name::Scope::Local => "Local",
+            crate::name::Scope::Global => "Global",
+        };
+        let w = super::wide(&format!("{scope}\\{}/create", name.base()));
+        // SAFETY: a valid NUL-terminated name and security attributes; not initially owned;
+        // the handle is owned by `owned`.
+        let mutex = owned(unsafe { CreateMutexW(security.attributes(), 0, w.as_ptr()) })
+            .ok_or_else(|| {
+                Error::io("create the creation lock of", name, os_error(last_error()))
+            })?;
+        let ms = CREATION_WAIT.as_millis() as u32;
+        // SAFETY: a valid mutex handle.
+        match unsafe { WaitForSingleObject(raw(mutex.as_handle()), ms) } {
+            // Abandoned: a creator died holding it; what it left is looked at by the caller.
+            WAIT_OBJECT_0 | WAIT_ABANDONED => Ok(CreationLock(mutex)),
+            WAIT_TIMEOUT => Err(Error::NameContended {
+                name: name.to_string(),
+                attempts: 1,
+            }),
+            _ => Err(Error::io(
+                "wait for the creation lock of",
+                name,
+                os_error(last_error()),
+            )),
+        }
+    }
+}
+
+impl Drop for CreationLock {
+    fn drop(&mut self) {
+        // SAFETY: a mutex this thread owns (taken in `take`).
+        unsafe { ReleaseMutex(raw(self.0.as_handle())) };
+    }
+}
+
+/// Whether a section's first word is filemap's magic (its header was written).
+pub(super) fn has_header(section: BorrowedHandle<'_>) -> bool {
+    let Ok(dup) = duplicate(section) else {
+        return false;
+    };
+    let Ok(view) = Section::from_handle(dup).map(0, 0, Access::Read, false, &"a section") else {
+        return false;
+    };
+    if view.region_size() < MAGIC.len() {
+        return false;
+    }
+    let mut first = [0u8; 8];
+    // SAFETY: the view is readable for at least 8 bytes; the copy is sound against writers.
+    unsafe { crate::copy::copy_from_shared(view.ptr(), &mut first) }.is_ok() && first == MAGIC
+}
+
+/// A section's size as mapped (rounded up to pages).
+fn section_size(section: BorrowedHandle<'_>, name: &Name) -> Result<u64> {
+    let view = Section::from_handle(duplicate(section)?).map(0, 0, Access::Read, false, name)?;
+    Ok(view.region_size() as u64)
 }
 
 /// Windows removes a named object with its last handle; there is no name to remove.

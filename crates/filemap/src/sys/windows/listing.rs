@@ -16,10 +16,9 @@ use windows_sys::Win32::System::Memory::{OpenFileMappingW, FILE_MAP_READ};
 use windows_sys::Win32::System::RemoteDesktop::ProcessIdToSessionId;
 use windows_sys::Win32::System::Threading::GetCurrentProcessId;
 
-use super::entry::read_section_header_within;
+use super::entry::{has_header, read_section_header_within};
 use super::{kernel_name, owned, raw, wide};
 use crate::error::Result;
-use crate::header::MAGIC;
 use crate::name::Name;
 use crate::sys::RawEntry;
 use crate::vocabulary::Kind;
@@ -89,7 +88,7 @@ fn section_entry(name: &Name) -> Option<RawEntry> {
     let header = match header {
         Ok(h) => Ok(h),
         // Another program's section: not filemap's to list.
-        Err(_) if !starts_with_magic(&section) => return None,
+        Err(_) if !has_header(section.as_handle()) => return None,
         Err(e) => Err(e.to_string()),
     };
     let security = super::security::describe(raw(section.as_handle())).ok();
@@ -103,23 +102,6 @@ fn section_entry(name: &Name) -> Option<RawEntry> {
         header,
         holders: None,
     })
-}
-
-/// Whether a section's first bytes are filemap's magic.
-fn starts_with_magic(section: &std::os::windows::io::OwnedHandle) -> bool {
-    let Ok(dup) = super::duplicate(section.as_handle()) else {
-        return false;
-    };
-    let whole = super::Section::from_handle(dup);
-    let Ok(view) = whole.map(0, 0, crate::vocabulary::Access::Read, false, &"a section") else {
-        return false;
-    };
-    if view.region_size() < MAGIC.len() {
-        return false;
-    }
-    let mut first = [0u8; 8];
-    // SAFETY: the view is readable for at least 8 bytes; the copy is sound against writers.
-    unsafe { crate::copy::copy_from_shared(view.ptr(), &mut first) }.is_ok() && first == MAGIC
 }
 
 /// A kernel mutex, event or semaphore's entry.
