@@ -61,6 +61,13 @@ fn lists_what_two_other_processes_made() {
     }
     // Each listed name is described the same way one at a time.
     assert_eq!(filemap::namespace::info(&mapping).unwrap().size, Some(8192));
+    let described = filemap::namespace::info(&mutex).unwrap();
+    assert_eq!(described.kind, Some(Kind::Mutex), "{described:?}");
+    if cfg!(windows) {
+        // A kernel mutex's owner and descriptor too.
+        assert_eq!(described.owner_sid, m.owner_sid, "{described:?}");
+        assert!(described.security.is_some(), "{described:?}");
+    }
     a.kill().unwrap();
     b.kill().unwrap();
     a.wait().unwrap();

@@ -433,9 +433,19 @@ pub(crate) fn remove_entry(_name: &Name) -> Result<()> {
     })
 }
 
-/// One named entry, opened by name.
+/// One named entry, opened by name: a section with filemap's header, or a kernel mutex,
+/// event or semaphore (with its owner and security descriptor where this user may read
+/// them).
 pub(crate) fn describe_entry(name: &Name) -> Result<RawEntry> {
-    let (entry, header) = open_entry(name, false)?;
+    let (entry, header) = match open_entry(name, false) {
+        Ok(found) => found,
+        Err(Error::KindMismatch { found, .. })
+            if matches!(found, Kind::Mutex | Kind::Event | Kind::Semaphore) =>
+        {
+            return Ok(native_entry(name, found));
+        }
+        Err(e) => return Err(e),
+    };
     drop(entry);
     // A handle of its own that may read the descriptor (the owner always may).
     let w = kernel_name(name);
@@ -452,6 +462,30 @@ pub(crate) fn describe_entry(name: &Name) -> Result<RawEntry> {
         header: Ok(header),
         holders: None,
     })
+}
+
+/// A kernel mutex, event or semaphore's entry, with its security where it can be read.
+pub(super) fn native_entry(name: &Name, kind: Kind) -> RawEntry {
+    let w = kernel_name(name);
+    // SAFETY: a valid NUL-terminated name; the handle is owned by `owned`.
+    let handle = owned(unsafe {
+        match kind {
+            Kind::Mutex => OpenMutexW(READ_CONTROL, 0, w.as_ptr()),
+            Kind::Event => OpenEventW(READ_CONTROL, 0, w.as_ptr()),
+            _ => OpenSemaphoreW(READ_CONTROL, 0, w.as_ptr()),
+        }
+    });
+    let security = handle.and_then(|h| super::security::describe(raw(h.as_handle())).ok());
+    RawEntry {
+        file_name: name.to_string(),
+        name: Some(name.clone()),
+        owner: 0,
+        mode: 0,
+        native: Some(kind),
+        security,
+        header: Err("a kernel object without a header".into()),
+        holders: None,
+    }
 }
 
 /// Nothing is ever stale on Windows: the kernel removes objects with their last handle.

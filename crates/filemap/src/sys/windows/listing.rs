@@ -16,7 +16,7 @@ use windows_sys::Win32::System::Memory::{OpenFileMappingW, FILE_MAP_READ};
 use windows_sys::Win32::System::RemoteDesktop::ProcessIdToSessionId;
 use windows_sys::Win32::System::Threading::GetCurrentProcessId;
 
-use super::entry::{has_header, read_section_header_within};
+use super::entry::{has_header, native_entry, read_section_header_within};
 use super::{kernel_name, owned, raw, wide};
 use crate::error::Result;
 use crate::name::Name;
@@ -102,20 +102,6 @@ fn section_entry(name: &Name) -> Option<RawEntry> {
         header,
         holders: None,
     })
-}
-
-/// A kernel mutex, event or semaphore's entry.
-fn native_entry(name: &Name, kind: Kind) -> RawEntry {
-    RawEntry {
-        file_name: name.to_string(),
-        name: Some(name.clone()),
-        owner: 0,
-        mode: 0,
-        native: Some(kind),
-        security: None,
-        header: Err("a kernel object without a header".into()),
-        holders: None,
-    }
 }
 
 /// The (name, type name) pairs of a directory object; `None` if it cannot be opened.
