@@ -52,7 +52,9 @@ fn build_library(target: &Path) {
     if target.file_name().is_some_and(|p| p == "release") {
         cmd.arg("--release");
     }
-    let status = cmd.status().unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
     assert!(status.success(), "building the C library failed");
 }
 
