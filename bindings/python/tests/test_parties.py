@@ -3,6 +3,7 @@ its order, none lost), and a service whose server streams responses, with a kill
 seen by its client as DisconnectedError."""
 
 import signal
+import time
 
 import pytest
 
@@ -20,6 +21,12 @@ SENDER = (
 def test_inbox_from_three_processes_keeps_each_senders_order(name):
     inbox = filemap.Inbox.create_or_open(name, senders=4, capacity=1 << 14)
     senders = [python_child(SENDER, name) for _ in range(3)]
+    # The iteration ends once every sender that came is gone: wait for all three to come
+    # (none can finish before it is read from: 3000 messages do not fit its ring).
+    deadline = time.monotonic() + 60
+    while inbox.senders < 3:
+        assert time.monotonic() < deadline, "the senders did not connect"
+        time.sleep(0.01)
     next_of = {}
     received = 0
     for slot, message in inbox:  # until every sender that came is gone

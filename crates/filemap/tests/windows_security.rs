@@ -21,9 +21,12 @@ use windows_sys::Win32::Security::{
     SECURITY_ATTRIBUTES,
 };
 use windows_sys::Win32::System::Memory::{
-    CreateFileMappingW, OpenFileMappingW, FILE_MAP_READ, PAGE_READWRITE,
+    CreateFileMappingW, MapViewOfFile, OpenFileMappingW, UnmapViewOfFile, FILE_MAP_READ,
+    FILE_MAP_WRITE, PAGE_READWRITE,
 };
-use windows_sys::Win32::System::Threading::{CreateMutexW, OpenEventW, OpenMutexW, OpenSemaphoreW};
+use windows_sys::Win32::System::Threading::{
+    CreateEventW, CreateMutexW, CreateSemaphoreW, OpenEventW, OpenMutexW, OpenSemaphoreW,
+};
 
 const READ_CONTROL: u32 = 0x0002_0000;
 
@@ -305,30 +308,85 @@ fn a_global_object_with_a_foreign_owner_is_refused() {
     }
 }
 
-#[test]
-fn a_half_made_section_is_finished_by_the_next_create() {
-    let name = unique("half-made");
-    // What a creator killed between creating the section and writing its header leaves:
-    // a named section of zeros, still held (here by this handle; in life by an opener).
+/// This process's user SID, as the owner of an object it made.
+fn my_sid() -> String {
+    let m = unique("me");
+    let _mapping = Mapping::create_new(&m, 4096).unwrap();
+    filemap::namespace::info(&m)
+        .unwrap()
+        .owner_sid
+        .expect("the owner's SID")
+}
+
+/// A named section of `size` bytes made by hand with the descriptor `sddl` (`None`: no
+/// security attributes), its first 8 bytes `first` (what a creator killed before writing
+/// the header leaves), held open by the returned handle.
+fn hand_made_section(name: &str, size: u32, first: &[u8; 8], sddl: Option<&str>) -> HANDLE {
     let w = wide(&format!("Local\\{name}"));
-    // SAFETY: a valid name; a pagefile-backed section, closed below.
-    let left = unsafe {
+    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+    if let Some(sddl) = sddl {
+        let text = wide(sddl);
+        // SAFETY: a valid SDDL string; the descriptor is freed below.
+        let ok = unsafe {
+            ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                text.as_ptr(),
+                SDDL_REVISION_1,
+                &mut descriptor,
+                std::ptr::null_mut(),
+            )
+        };
+        assert_ne!(ok, 0);
+    }
+    let attributes = SECURITY_ATTRIBUTES {
+        nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
+        lpSecurityDescriptor: descriptor,
+        bInheritHandle: 0,
+    };
+    let sa: *const SECURITY_ATTRIBUTES = if sddl.is_some() {
+        &attributes
+    } else {
+        std::ptr::null()
+    };
+    // SAFETY: a valid name and attributes; a pagefile-backed section, closed by the caller.
+    let h = unsafe {
         CreateFileMappingW(
             INVALID_HANDLE_VALUE,
-            std::ptr::null(),
+            sa,
             PAGE_READWRITE,
             0,
-            1 << 20,
+            size,
             w.as_ptr(),
         )
     };
-    assert!(!left.is_null());
+    if !descriptor.is_null() {
+        // SAFETY: from ConvertStringSecurityDescriptorToSecurityDescriptorW, freed once.
+        unsafe { LocalFree(descriptor) };
+    }
+    assert!(!h.is_null());
+    // SAFETY: a view of the section just made, written and unmapped at once.
+    unsafe {
+        let view = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 8);
+        assert!(!view.Value.is_null());
+        std::ptr::copy_nonoverlapping(first.as_ptr(), view.Value.cast::<u8>(), 8);
+        UnmapViewOfFile(view);
+    }
+    h
+}
+
+#[test]
+fn a_half_made_section_is_finished_by_the_next_create() {
+    // What filemap's creators make: owned by this user, private to it.
+    let me = my_sid();
+    let mine = format!("O:{me}D:P(A;;GA;;;{me})");
+    // Marked incomplete by a creator that died before writing the header.
+    let name = unique("half-made");
+    let left = hand_made_section(&name, 1 << 20, b"FMAPINIT", Some(&mine));
     // `open` cannot know what it was meant to be: refused, not hung.
     match Mapping::open(&name) {
         Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("never written"), "{e}"),
         other => panic!("open of a half-made section: expected Corrupt, got {other:?}"),
     }
-    // The next create finishes it as the object it makes.
+    // The next create finishes it as the object it makes, with its permissions.
     let (m, disposition) = Mapping::create_or_open(&name, 4096).unwrap();
     assert_eq!(disposition, filemap::Disposition::Created);
     let view = m.view().map().unwrap();
@@ -338,26 +396,131 @@ fn a_half_made_section_is_finished_by_the_next_create() {
         again.view().len(8).map().unwrap().read_vec(0, 8).unwrap(),
         b"finished"
     );
+    // Its access entries are now the ones asked for (0o600), not the dead creator's.
+    let sddl = filemap::namespace::info(&name).unwrap().security.unwrap();
+    assert!(
+        sddl.contains(&format!("(A;;0xc0100000;;;{me})(A;;GA;;;SY)(A;;GA;;;BA)"))
+            && !sddl.contains(&format!("(A;;GA;;;{me})")),
+        "{sddl}"
+    );
+
+    // All zeros, its creator killed before marking it: the creation lock it held is
+    // abandoned (a thread that ends holding a mutex abandons it).
+    let zeros = unique("half-made-zeros");
+    let left_zeros = hand_made_section(&zeros, 1 << 20, &[0; 8], Some(&mine));
+    let lock = format!("Local\\{zeros}/create");
+    std::thread::spawn(move || {
+        let w = wide(&lock);
+        // SAFETY: a valid name; the thread ends holding the mutex (its handle is leaked on
+        // purpose, so the mutex lives on, abandoned).
+        let h = unsafe { CreateMutexW(std::ptr::null(), 1, w.as_ptr()) };
+        assert!(!h.is_null());
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        Mapping::create_or_open(&zeros, 4096).unwrap().1,
+        filemap::Disposition::Created
+    );
+
+    // Another program's section (no mark, no abandoned lock) is never written over.
+    let foreign = unique("foreign-zeros");
+    let left_foreign = hand_made_section(&foreign, 1 << 16, b"notours\0", None);
+    match Mapping::create_or_open(&foreign, 4096) {
+        Err(Error::Corrupt { .. }) => {}
+        other => panic!("a foreign section: expected Corrupt, got {other:?}"),
+    }
+    // SAFETY: a view of the foreign section, unmapped at once.
+    unsafe {
+        let view = MapViewOfFile(left_foreign, FILE_MAP_READ, 0, 0, 8);
+        assert_eq!(
+            std::slice::from_raw_parts(view.Value.cast::<u8>(), 8),
+            b"notours\0"
+        );
+        UnmapViewOfFile(view);
+    }
+
     // Too small to finish as a larger object: a clear error.
     let small = unique("half-made-small");
-    let ws = wide(&format!("Local\\{small}"));
-    // SAFETY: as above.
-    let left_small = unsafe {
-        CreateFileMappingW(
-            INVALID_HANDLE_VALUE,
-            std::ptr::null(),
-            PAGE_READWRITE,
-            0,
-            4096,
-            ws.as_ptr(),
-        )
-    };
+    let left_small = hand_made_section(&small, 4096, b"FMAPINIT", Some(&mine));
+    // Marked, but another user's: not finished.
+    let theirs = unique("half-made-theirs");
+    let other = "S-1-5-21-1111111111-2222222222-3333333333-4444";
+    let left_theirs = hand_made_section(
+        &theirs,
+        1 << 20,
+        b"FMAPINIT",
+        Some(&format!("O:{other}D:(A;;GA;;;WD)")),
+    );
+    match Mapping::create_or_open(&theirs, 4096) {
+        Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("another user"), "{e}"),
+        other => panic!("another user's half-made section: expected Corrupt, got {other:?}"),
+    }
     match Mapping::create_or_open(&small, 1 << 20) {
         Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("too small"), "{e}"),
         other => panic!("expected Corrupt, got {other:?}"),
     }
     unsafe {
         CloseHandle(left);
+        CloseHandle(left_zeros);
+        CloseHandle(left_foreign);
         CloseHandle(left_small);
+        CloseHandle(left_theirs);
+    }
+}
+
+#[test]
+fn objects_another_user_made_open_with_the_access_their_permissions_grant() {
+    // Another user's objects whose permissions let everyone read and write (0o666): a
+    // create call finds them and opens them with the access it needs, not all access.
+    let other = "S-1-5-21-1111111111-2222222222-3333333333-4444";
+    let sddl = wide(&format!("O:{other}D:(A;;0xc0100000;;;WD)"));
+    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+    // SAFETY: a valid SDDL string; the descriptor is freed below.
+    let ok = unsafe {
+        ConvertStringSecurityDescriptorToSecurityDescriptorW(
+            sddl.as_ptr(),
+            SDDL_REVISION_1,
+            &mut descriptor,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_ne!(ok, 0);
+    let attributes = SECURITY_ATTRIBUTES {
+        nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
+        lpSecurityDescriptor: descriptor,
+        bInheritHandle: 0,
+    };
+    let (m, e, s) = (
+        unique("theirs-mutex"),
+        unique("theirs-event"),
+        unique("theirs-sem"),
+    );
+    let (wm, we, ws) = (
+        wide(&format!("Local\\{m}")),
+        wide(&format!("Local\\{e}")),
+        wide(&format!("Local\\{s}")),
+    );
+    // SAFETY: valid attributes and names; the handles are closed below.
+    let handles = unsafe {
+        [
+            CreateMutexW(&attributes, 0, wm.as_ptr()),
+            CreateEventW(&attributes, 0, 0, we.as_ptr()),
+            CreateSemaphoreW(&attributes, 0, 4, ws.as_ptr()),
+        ]
+    };
+    unsafe { LocalFree(descriptor) };
+    assert!(handles.iter().all(|h| !h.is_null()));
+    let (mutex, d) = NamedMutex::create_or_open(&m).unwrap();
+    assert_eq!(d, filemap::Disposition::Opened);
+    drop(mutex.lock().unwrap());
+    let (event, d) = NamedEvent::create_or_open(&e, EventReset::Auto, false).unwrap();
+    assert_eq!(d, filemap::Disposition::Opened);
+    event.set().unwrap();
+    let (semaphore, d) = NamedSemaphore::create_or_open(&s, 0, 4).unwrap();
+    assert_eq!(d, filemap::Disposition::Opened);
+    semaphore.release(1).unwrap();
+    for h in handles {
+        unsafe { CloseHandle(h) };
     }
 }

@@ -1,12 +1,13 @@
 //! Windows named entries: pagefile-backed sections in the kernel's own namespace
 //! (`Local\`, `Global\`), whose lifetime is the kernel's (the object goes with its last
 //! handle), and unnamed ones. `create_entry`, `open_entry`, `remove_entry`, the section
-//! header, and what `filemap ls` / `filemap gc` can say about them (little: Windows offers
-//! no list of named objects).
+//! header, and what `filemap info` / `filemap gc` can say about them (the list of them is
+//! `listing.rs`'s).
 //!
 //! A named entry is a pagefile-backed section whose first page holds the header. Windows
 //! has no way to create a section nameless and name it later, so the creator writes the
-//! header's magic last, with release ordering, and openers wait (briefly) for it.
+//! header's magic last, with release ordering, and openers wait (briefly) for it; a creator
+//! killed before that is recovered from by `creation.rs`.
 
 use std::fmt;
 use std::os::windows::io::{AsHandle, BorrowedHandle, OwnedHandle};
@@ -18,15 +19,13 @@ use windows_sys::Win32::Foundation::{
     ERROR_FILE_NOT_FOUND, ERROR_INVALID_HANDLE, ERROR_NOT_ENOUGH_MEMORY, ERROR_OUTOFMEMORY,
     INVALID_HANDLE_VALUE,
 };
-use windows_sys::Win32::Foundation::{WAIT_ABANDONED, WAIT_OBJECT_0, WAIT_TIMEOUT};
 use windows_sys::Win32::System::Memory::{
     CreateFileMappingW, OpenFileMappingW, FILE_MAP_EXECUTE, FILE_MAP_READ, FILE_MAP_WRITE,
     PAGE_EXECUTE_READWRITE, PAGE_READWRITE, SEC_RESERVE,
 };
-use windows_sys::Win32::System::Threading::{
-    CreateMutexW, OpenEventW, OpenMutexW, OpenSemaphoreW, ReleaseMutex, WaitForSingleObject,
-};
+use windows_sys::Win32::System::Threading::{OpenEventW, OpenMutexW, OpenSemaphoreW};
 
+use super::creation::{self, CreationLock};
 use super::security::{check_owner, ObjectSecurity};
 use super::{
     allocation_granularity, duplicate, kernel_name, last_error, os_error, owned, raw, split,
@@ -58,6 +57,9 @@ fn section_protection(header: &Header) -> u32 {
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(super) section: OwnedHandle,
+    /// The name's creation lock (not held: kept open so that the lock lives as long as the
+    /// object, see `creation.rs`); `None` for unnamed and received objects.
+    pub(super) _creation_lock: Option<OwnedHandle>,
 }
 
 /// Reads and checks the header of a section, waiting briefly for a creator that is still
@@ -90,7 +92,8 @@ pub(super) fn read_section_header_within(
     let mut spins = 0u32;
     // Relaxed loads (the view is read-only, where Rust promises only relaxed atomic
     // loads), then an acquire fence once the creator's release store of the magic is seen.
-    while first.load(Ordering::Relaxed) == 0 {
+    let unwritten = |word: u64| word == 0 || word == u64::from_le_bytes(creation::INCOMPLETE);
+    while unwritten(first.load(Ordering::Relaxed)) {
         if started.elapsed() >= patience {
             return Err(Error::Corrupt {
                 name: what.to_string(),
@@ -244,7 +247,10 @@ impl Entry {
             &"an unnamed memory object",
             None,
         )?;
-        Ok(Entry { section })
+        Ok(Entry {
+            section,
+            _creation_lock: None,
+        })
     }
 }
 
@@ -266,7 +272,13 @@ pub(crate) fn open_entry(name: &Name, writable: bool) -> Result<(Entry, Header)>
     }
     let section = owned(h).ok_or_else(|| section_error(name, last_error(), Kind::Mapping, 0))?;
     let header = read_section_header(section.as_handle(), name)?;
-    Ok((Entry { section }, header))
+    Ok((
+        Entry {
+            section,
+            _creation_lock: creation::open_lock(name),
+        },
+        header,
+    ))
 }
 
 /// Creates a pagefile-backed section for `header` (its protection, reserve mode and whole
@@ -312,30 +324,35 @@ pub(crate) fn create_entry(
     let w = kernel_name(name);
     let security = ObjectSecurity::new(header.mode)?;
     // Held from before the section exists until its header is written (or found).
-    let _creating = CreationLock::take(name, &security)?;
+    let creating = CreationLock::take(name, &security)?;
     let h = create_section(header, w.as_ptr(), Some(&security));
-    let code = last_error();
-    let section = owned(h).ok_or_else(|| section_error(name, code, header.kind, total))?;
+    let mut code = last_error();
+    let mut section = owned(h);
+    if section.is_none() && code == ERROR_ACCESS_DENIED {
+        // An existing section that this user may use but not with the all access that
+        // CreateFileMappingW asks of one it finds: opened as an opener opens it.
+        section = open_existing_section(&w);
+        if section.is_some() {
+            code = ERROR_ALREADY_EXISTS;
+        }
+    }
+    let section = section.ok_or_else(|| section_error(name, code, header.kind, total))?;
+    let entry = |section, creating: CreationLock| Entry {
+        section,
+        _creation_lock: Some(creating.release()),
+    };
     if code == ERROR_ALREADY_EXISTS {
         check_owner(name, raw(section.as_handle()))?;
-        // No creator is between making the section and writing its header (this call
-        // holds the creation lock): a section without a header is one whose creator died
-        // in between. This call finishes it, as the object it was asked to make.
         let existing = match read_section_header_within(section.as_handle(), name, Duration::ZERO) {
-            Err(_) if !has_header(section.as_handle()) => {
-                let room = section_size(section.as_handle(), name)?;
-                if room < total {
-                    return Err(Error::Corrupt {
-                        name: name.to_string(),
-                        problem: format!(
-                            "its creator died before writing its header, and the section \
-                             ({room} bytes) is too small to finish as this object ({total} \
-                             bytes)"
-                        ),
-                    });
-                }
+            Err(_) if creation::half_made(section.as_handle(), &creating, name, total)? => {
+                // Its creator died before writing the header: finished as this object.
                 write_section_header(section.as_handle(), header, name, init)?;
-                return Ok((Entry { section }, header.clone(), Disposition::Created));
+                security.apply(name, raw(section.as_handle()))?;
+                return Ok((
+                    entry(section, creating),
+                    header.clone(),
+                    Disposition::Created,
+                ));
             }
             other => other?,
         };
@@ -351,79 +368,24 @@ pub(crate) fn create_entry(
                 name: name.to_string(),
             });
         }
-        return Ok((Entry { section }, existing, Disposition::Opened));
+        return Ok((entry(section, creating), existing, Disposition::Opened));
     }
+    creation::mark_incomplete(section.as_handle(), name)?;
     write_section_header(section.as_handle(), header, name, init)?;
-    Ok((Entry { section }, header.clone(), Disposition::Created))
+    Ok((
+        entry(section, creating),
+        header.clone(),
+        Disposition::Created,
+    ))
 }
 
-/// How long a create call waits for another creator of the same name to finish.
-const CREATION_WAIT: Duration = Duration::from_secs(10);
-
-/// A kernel mutex beside a section's name (`name/create`), held by whoever creates the
-/// section from before it exists until its header is written: a creator killed in between
-/// leaves it abandoned and the section without a header, which the next create call, once
-/// it holds the lock, knows to be half-made and finishes.
-struct CreationLock(OwnedHandle);
-
-impl CreationLock {
-    fn take(name: &Name, security: &ObjectSecurity) -> Result<CreationLock> {
-        let scope = match name.scope() {
-            crate::name::Scope::Local => "Local",
-            crate::name::Scope::Global => "Global",
-        };
-        let w = super::wide(&format!("{scope}\\{}/create", name.base()));
-        // SAFETY: a valid NUL-terminated name and security attributes; not initially owned;
-        // the handle is owned by `owned`.
-        let mutex = owned(unsafe { CreateMutexW(security.attributes(), 0, w.as_ptr()) })
-            .ok_or_else(|| {
-                Error::io("create the creation lock of", name, os_error(last_error()))
-            })?;
-        let ms = CREATION_WAIT.as_millis() as u32;
-        // SAFETY: a valid mutex handle.
-        match unsafe { WaitForSingleObject(raw(mutex.as_handle()), ms) } {
-            // Abandoned: a creator died holding it; what it left is looked at by the caller.
-            WAIT_OBJECT_0 | WAIT_ABANDONED => Ok(CreationLock(mutex)),
-            WAIT_TIMEOUT => Err(Error::NameContended {
-                name: name.to_string(),
-                attempts: 1,
-            }),
-            _ => Err(Error::io(
-                "wait for the creation lock of",
-                name,
-                os_error(last_error()),
-            )),
-        }
-    }
-}
-
-impl Drop for CreationLock {
-    fn drop(&mut self) {
-        // SAFETY: a mutex this thread owns (taken in `take`).
-        unsafe { ReleaseMutex(raw(self.0.as_handle())) };
-    }
-}
-
-/// Whether a section's first word is filemap's magic (its header was written).
-pub(super) fn has_header(section: BorrowedHandle<'_>) -> bool {
-    let Ok(dup) = duplicate(section) else {
-        return false;
-    };
-    let Ok(view) = Section::from_handle(dup).map(0, 0, Access::Read, false, &"a section") else {
-        return false;
-    };
-    if view.region_size() < MAGIC.len() {
-        return false;
-    }
-    let mut first = [0u8; 8];
-    // SAFETY: the view is readable for at least 8 bytes; the copy is sound against writers.
-    unsafe { crate::copy::copy_from_shared(view.ptr(), &mut first) }.is_ok() && first == MAGIC
-}
-
-/// A section's size as mapped (rounded up to pages).
-fn section_size(section: BorrowedHandle<'_>, name: &Name) -> Result<u64> {
-    let view = Section::from_handle(duplicate(section)?).map(0, 0, Access::Read, false, name)?;
-    Ok(view.region_size() as u64)
+/// Opens the existing section `w` (a NUL-terminated kernel name) for writing, or else for
+/// reading, with the right to read its owner.
+fn open_existing_section(w: &[u16]) -> Option<OwnedHandle> {
+    [FILE_MAP_READ | FILE_MAP_WRITE, FILE_MAP_READ]
+        .into_iter()
+        // SAFETY: a valid NUL-terminated name; the handle is owned by `owned`.
+        .find_map(|access| owned(unsafe { OpenFileMappingW(access | READ_CONTROL, 0, w.as_ptr()) }))
 }
 
 /// Windows removes a named object with its last handle; there is no name to remove.

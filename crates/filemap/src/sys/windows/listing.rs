@@ -16,7 +16,8 @@ use windows_sys::Win32::System::Memory::{OpenFileMappingW, FILE_MAP_READ};
 use windows_sys::Win32::System::RemoteDesktop::ProcessIdToSessionId;
 use windows_sys::Win32::System::Threading::GetCurrentProcessId;
 
-use super::entry::{has_header, native_entry, read_section_header_within};
+use super::creation::has_header;
+use super::entry::{native_entry, read_section_header_within};
 use super::{kernel_name, owned, raw, wide};
 use crate::error::Result;
 use crate::name::Name;
@@ -29,6 +30,8 @@ const DIRECTORY_QUERY: u32 = 0x0001;
 const OBJ_CASE_INSENSITIVE: u32 = 0x40;
 /// `STATUS_NO_MORE_ENTRIES`.
 const STATUS_NO_MORE_ENTRIES: i32 = 0x8000_001A_u32 as i32;
+/// `STATUS_BUFFER_TOO_SMALL`.
+const STATUS_BUFFER_TOO_SMALL: i32 = 0xC000_0023_u32 as i32;
 
 /// One entry of a directory object (`OBJECT_DIRECTORY_INFORMATION`).
 #[repr(C)]
@@ -131,9 +134,10 @@ fn directory_entries(path: &str) -> Option<Vec<(String, String)>> {
     let mut entries = Vec::new();
     let mut context = 0u32;
     // One entry per call (Wine implements only this mode), restarting at the first. 4 KiB of
-    // u64s: aligned for the entry, with room for its two strings.
+    // u64s, aligned for the entry, with room for its two strings; grown for a longer one.
     let mut buffer = vec![0u64; 512];
-    for first in std::iter::once(true).chain(std::iter::repeat(false)) {
+    let mut first = true;
+    loop {
         let mut returned = 0u32;
         // SAFETY: `buffer` is writable for its length; `context` carries the position.
         let status = unsafe {
@@ -147,11 +151,15 @@ fn directory_entries(path: &str) -> Option<Vec<(String, String)>> {
                 &mut returned,
             )
         };
+        if status == STATUS_BUFFER_TOO_SMALL && (returned as usize) > buffer.len() * 8 {
+            // An entry with a long name: the position did not move; ask again with room.
+            buffer = vec![0u64; (returned as usize).div_ceil(8)];
+            continue;
+        }
         if status == STATUS_NO_MORE_ENTRIES || status < 0 {
-            // The end, or an entry too large for the buffer (a name over 2,000 characters,
-            // which is no filemap name): stop there.
             break;
         }
+        first = false;
         // SAFETY: the kernel wrote one entry at the start of the (aligned) buffer; its
         // strings point into the same buffer.
         let record = unsafe { &*buffer.as_ptr().cast::<DirectoryEntry>() };

@@ -5,6 +5,7 @@
 //! in `file.rs`, sections made by other programs in `foreign.rs`, security descriptors
 //! and owner checks in `security.rs`, the list of named objects in `listing.rs`.
 
+mod creation;
 mod entry;
 #[cfg(target_arch = "x86_64")]
 mod fault;

@@ -21,14 +21,17 @@ use std::sync::OnceLock;
 use windows_sys::Win32::Foundation::{LocalFree, HANDLE};
 use windows_sys::Win32::Security::Authorization::{
     ConvertSecurityDescriptorToStringSecurityDescriptorW, ConvertSidToStringSidW,
-    ConvertStringSecurityDescriptorToSecurityDescriptorW, GetSecurityInfo, SDDL_REVISION_1,
-    SE_KERNEL_OBJECT,
+    ConvertStringSecurityDescriptorToSecurityDescriptorW, GetSecurityInfo, SetSecurityInfo,
+    SDDL_REVISION_1, SE_KERNEL_OBJECT,
 };
 use windows_sys::Win32::Security::{
-    GetTokenInformation, IsWellKnownSid, TokenPrimaryGroup, TokenUser, WinBuiltinAdministratorsSid,
-    WinLocalSystemSid, DACL_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR,
-    PSID, SECURITY_ATTRIBUTES, TOKEN_PRIMARY_GROUP, TOKEN_QUERY, TOKEN_USER,
+    GetSecurityDescriptorDacl, GetTokenInformation, IsWellKnownSid, TokenPrimaryGroup, TokenUser,
+    WinBuiltinAdministratorsSid, WinLocalSystemSid, ACL, DACL_SECURITY_INFORMATION,
+    OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID,
+    SECURITY_ATTRIBUTES, TOKEN_PRIMARY_GROUP, TOKEN_QUERY, TOKEN_USER,
 };
+use windows_sys::Win32::Storage::FileSystem::WRITE_DAC;
+use windows_sys::Win32::System::Memory::OpenFileMappingW;
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
 use super::{last_error, os_error, owned, raw, wide};
@@ -212,6 +215,51 @@ impl ObjectSecurity {
         })
     }
 
+    /// Gives the section `name` (which this user owns) this descriptor's access entries.
+    pub(crate) fn apply(&self, name: &Name, _section: HANDLE) -> Result<()> {
+        let w = super::kernel_name(name);
+        // The owner may always change an object's entries: a handle with that right.
+        // SAFETY: a valid NUL-terminated name; the handle is owned by `owned`.
+        let handle =
+            owned(unsafe { OpenFileMappingW(WRITE_DAC, 0, w.as_ptr()) }).ok_or_else(|| {
+                Error::io(
+                    "open to set the permissions of",
+                    name,
+                    os_error(last_error()),
+                )
+            })?;
+        let mut present = 0;
+        let mut defaulted = 0;
+        let mut dacl: *mut ACL = std::ptr::null_mut();
+        // SAFETY: `descriptor` is valid while `self` lives; `dacl` points into it.
+        let ok = unsafe {
+            GetSecurityDescriptorDacl(self.descriptor, &mut present, &mut dacl, &mut defaulted)
+        };
+        if ok == 0 || present == 0 {
+            return Err(Error::io(
+                "read the permissions for",
+                name,
+                os_error(last_error()),
+            ));
+        }
+        // SAFETY: a handle with WRITE_DAC; `dacl` is valid while `self` lives.
+        let code = unsafe {
+            SetSecurityInfo(
+                raw(std::os::windows::io::AsHandle::as_handle(&handle)),
+                SE_KERNEL_OBJECT,
+                DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                dacl,
+                std::ptr::null(),
+            )
+        };
+        if code != 0 {
+            return Err(Error::io("set the permissions of", name, os_error(code)));
+        }
+        Ok(())
+    }
+
     /// The attributes to pass to a `Create...W` call (valid while `self` lives).
     pub(crate) fn attributes(&self) -> *const SECURITY_ATTRIBUTES {
         &self.attributes
@@ -282,15 +330,9 @@ pub(crate) fn describe(handle: HANDLE) -> Result<(String, String)> {
     }
 }
 
-/// `Error::ForeignOwner` if the existing `Global\` object behind `handle` (which a create
-/// call found) is owned by neither this user, SYSTEM nor the Administrators group: someone
-/// squatting the name. `Local\` objects live in this logon session's namespace, where only
-/// this session's processes can make them.
-pub(crate) fn check_owner(name: &Name, handle: HANDLE) -> Result<()> {
-    if name.scope() != Scope::Global {
-        return Ok(());
-    }
-    let me = &identity()?.user;
+/// The owner of the object behind `handle`: its SID as text, and whether it is SYSTEM or
+/// the Administrators group. `None` for an object without an owner.
+fn owner_of(handle: HANDLE) -> std::result::Result<Option<(String, bool)>, String> {
     let mut owner: PSID = std::ptr::null_mut();
     let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
     // SAFETY: a valid handle; `owner` points into `descriptor`, freed below.
@@ -307,26 +349,53 @@ pub(crate) fn check_owner(name: &Name, handle: HANDLE) -> Result<()> {
         )
     };
     if code != 0 {
-        return Err(Error::io("read the owner of", name, os_error(code)));
+        return Err(os_error(code).to_string());
     }
-    // SAFETY: `owner` is a valid SID inside `descriptor`, still allocated.
-    let trusted_well_known = unsafe {
-        IsWellKnownSid(owner, WinLocalSystemSid) != 0
-            || IsWellKnownSid(owner, WinBuiltinAdministratorsSid) != 0
+    let found = if owner.is_null() {
+        Ok(None)
+    } else {
+        // SAFETY: `owner` is a valid SID inside `descriptor`, still allocated.
+        let well_known = unsafe {
+            IsWellKnownSid(owner, WinLocalSystemSid) != 0
+                || IsWellKnownSid(owner, WinBuiltinAdministratorsSid) != 0
+        };
+        sid_string(owner).map(|sid| Some((sid, well_known)))
     };
-    let owner_text = sid_string(owner);
     // SAFETY: from GetSecurityInfo, freed once; `owner` is not used after.
     unsafe { LocalFree(descriptor) };
-    let owner_text =
-        owner_text.map_err(|e| Error::io("read the owner of", name, std::io::Error::other(e)))?;
-    if trusted_well_known || &owner_text == me {
+    found
+}
+
+/// `Error::ForeignOwner` if the existing `Global\` object behind `handle` (which a create
+/// call found) is owned by neither this user, SYSTEM nor the Administrators group: someone
+/// squatting the name. `Local\` objects live in this session's namespace (the Terminal
+/// Services session: other users' processes in it, with `runas`, could squat there too, as
+/// any process of the session can).
+pub(crate) fn check_owner(name: &Name, handle: HANDLE) -> Result<()> {
+    if name.scope() != Scope::Global {
         return Ok(());
     }
-    Err(Error::ForeignOwner {
-        name: name.to_string(),
-        owner: owner_text,
-        me: me.clone(),
-    })
+    let me = &identity()?.user;
+    let owner = owner_of(handle)
+        .map_err(|e| Error::io("read the owner of", name, std::io::Error::other(e)))?;
+    match owner {
+        Some((sid, well_known)) if well_known || &sid == me => Ok(()),
+        owner => Err(Error::ForeignOwner {
+            name: name.to_string(),
+            owner: owner.map_or_else(|| "nobody (no owner)".to_string(), |(sid, _)| sid),
+            me: me.clone(),
+        }),
+    }
+}
+
+/// Whether the object behind `handle` is owned by this user, SYSTEM or the Administrators
+/// group (the owner Windows gives an administrator's objects by default): the owners
+/// `check_owner` trusts.
+pub(crate) fn trusted_owner(handle: HANDLE) -> Result<bool> {
+    let me = &identity()?.user;
+    let owner = owner_of(handle)
+        .map_err(|e| Error::io("read the owner of", "an object", std::io::Error::other(e)))?;
+    Ok(owner.is_some_and(|(sid, well_known)| well_known || &sid == me))
 }
 
 #[cfg(test)]

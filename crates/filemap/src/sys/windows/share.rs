@@ -67,7 +67,13 @@ impl Entry {
             None => &"a shared object",
         };
         let header = read_section_header(h.as_handle(), what)?;
-        Ok((Entry { section: h }, header))
+        Ok((
+            Entry {
+                section: h,
+                _creation_lock: None,
+            },
+            header,
+        ))
     }
 }
 

@@ -12,8 +12,9 @@ use windows_sys::Win32::Foundation::{
     ERROR_TOO_MANY_POSTS, HANDLE, WAIT_ABANDONED, WAIT_OBJECT_0, WAIT_TIMEOUT,
 };
 use windows_sys::Win32::System::Threading::{
-    CreateEventW, CreateMutexW, CreateSemaphoreW, OpenEventW, OpenMutexW, OpenSemaphoreW,
-    ReleaseMutex, ReleaseSemaphore, ResetEvent, SetEvent, WaitForSingleObject, INFINITE,
+    CreateEventExW, CreateMutexExW, CreateSemaphoreExW, OpenEventW, OpenMutexW, OpenSemaphoreW,
+    ReleaseMutex, ReleaseSemaphore, ResetEvent, SetEvent, WaitForSingleObject,
+    CREATE_EVENT_INITIAL_SET, CREATE_EVENT_MANUAL_RESET, INFINITE,
 };
 
 use super::security::{check_owner, ObjectSecurity};
@@ -28,10 +29,29 @@ use crate::sys::{Bell, CreateMode, Doorbell, Locked};
 use crate::vocabulary::{Access, Disposition, Kind, Protection};
 use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
 
-use windows_sys::Win32::Storage::FileSystem::SYNCHRONIZE;
+use windows_sys::Win32::Storage::FileSystem::{READ_CONTROL, SYNCHRONIZE};
 use windows_sys::Win32::System::Threading::{
     EVENT_MODIFY_STATE, MUTEX_MODIFY_STATE, SEMAPHORE_MODIFY_STATE,
 };
+
+// The access a create call asks of the object it makes or finds: what an opener asks, and
+// the right to read its owner. (The plain Create*W calls ask for all access to an existing
+// object, which its permissions grant nobody but Administrators and SYSTEM.)
+pub(super) const MUTEX_ACCESS: u32 = SYNCHRONIZE | MUTEX_MODIFY_STATE | READ_CONTROL;
+const EVENT_ACCESS: u32 = SYNCHRONIZE | EVENT_MODIFY_STATE | EVENT_QUERY_STATE | READ_CONTROL;
+const SEMAPHORE_ACCESS: u32 = SYNCHRONIZE | SEMAPHORE_MODIFY_STATE | READ_CONTROL;
+
+/// `CreateEventExW`'s flags for a reset mode and initial state.
+fn event_flags(manual: bool, signalled: bool) -> u32 {
+    let mut flags = 0;
+    if manual {
+        flags |= CREATE_EVENT_MANUAL_RESET;
+    }
+    if signalled {
+        flags |= CREATE_EVENT_INITIAL_SET;
+    }
+    flags
+}
 
 /// The access right to query an event's state and type (`EVENT_QUERY_STATE`).
 const EVENT_QUERY_STATE: u32 = 0x0001;
@@ -170,7 +190,7 @@ impl MutexObject {
             // owned.
             let (mutex, disposition) =
                 create_native(name, Kind::Mutex, mode, header.mode, |w, sa| unsafe {
-                    CreateMutexW(sa, 0, w)
+                    CreateMutexExW(sa, w, 0, MUTEX_ACCESS)
                 })?;
             let identity = fnv(&kernel_name(name));
             return Ok((
@@ -194,8 +214,10 @@ impl MutexObject {
         let security = ObjectSecurity::new(header.mode)?;
         // SAFETY: a valid NUL-terminated name and security attributes; not initially owned;
         // the handle is owned by `owned`.
-        let mutex = owned(unsafe { CreateMutexW(security.attributes(), 0, lock.as_ptr()) })
-            .ok_or_else(|| Error::io("create the lock of", name, os_error(last_error())))?;
+        let mutex =
+            owned(unsafe { CreateMutexExW(security.attributes(), lock.as_ptr(), 0, MUTEX_ACCESS) })
+                .ok_or_else(|| Error::io("create the lock of", name, os_error(last_error())))?;
+        companion_owner_check(name, &mutex)?;
         let (entry, header, disposition) = create_entry(name, header, mode, Some(&init))?;
         let object = MutexObject::with_section(name, entry, &header, mutex, &lock)?;
         Ok((object, header, disposition))
@@ -328,7 +350,7 @@ impl EventObject {
         // SAFETY: a valid NUL-terminated name and security attributes.
         let (handle, disposition) =
             create_native(name, Kind::Event, mode, header.mode, |w, sa| unsafe {
-                CreateEventW(sa, manual as i32, signalled as i32, w)
+                CreateEventExW(sa, w, event_flags(manual, signalled), EVENT_ACCESS)
             })?;
         let object = EventObject {
             handle,
@@ -433,7 +455,7 @@ impl SemaphoreObject {
         // the caller.
         let (handle, disposition) =
             create_native(name, Kind::Semaphore, mode, header.mode, |w, sa| unsafe {
-                CreateSemaphoreW(sa, initial as i32, max as i32, w)
+                CreateSemaphoreExW(sa, initial as i32, max as i32, w, 0, SEMAPHORE_ACCESS)
             })?;
         let object = SemaphoreObject {
             handle,
@@ -522,8 +544,29 @@ fn auto_event(name: &Name, suffix: &str, permissions: u32) -> Result<OwnedHandle
     let security = ObjectSecurity::new(permissions)?;
     // SAFETY: a valid NUL-terminated name and security attributes; an auto-reset event,
     // initially unset.
-    let h = unsafe { CreateEventW(security.attributes(), 0, 0, w.as_ptr()) };
-    owned(h).ok_or_else(|| Error::io("create the wake-up event of", name, os_error(last_error())))
+    let h = unsafe {
+        CreateEventExW(
+            security.attributes(),
+            w.as_ptr(),
+            event_flags(false, false),
+            EVENT_ACCESS,
+        )
+    };
+    let event = owned(h)
+        .ok_or_else(|| Error::io("create the wake-up event of", name, os_error(last_error())))?;
+    companion_owner_check(name, &event)?;
+    Ok(event)
+}
+
+/// For an object filemap makes beside `name` (its lock, its wake-up events, its endpoints'
+/// events), just created or found (`last_error` still tells which): one found under a
+/// `Global\` name must be this user's too, or a squatter could hold the object's lock or
+/// endpoints for ever. `Error::ForeignOwner` otherwise.
+pub(super) fn companion_owner_check(name: &Name, handle: &OwnedHandle) -> Result<()> {
+    if last_error() == ERROR_ALREADY_EXISTS {
+        check_owner(name, raw(handle.as_handle()))?;
+    }
+    Ok(())
 }
 
 impl ChannelMemory {
@@ -633,7 +676,14 @@ impl ChannelMemory {
         let security = ObjectSecurity::new(self.permissions)?;
         for _ in 0..5 {
             // SAFETY: a valid NUL-terminated name and security attributes.
-            let h = unsafe { CreateEventW(security.attributes(), 1, 0, w.as_ptr()) };
+            let h = unsafe {
+                CreateEventExW(
+                    security.attributes(),
+                    w.as_ptr(),
+                    event_flags(true, false),
+                    EVENT_ACCESS,
+                )
+            };
             let code = last_error();
             let event = owned(h).ok_or_else(|| {
                 Error::io("create the endpoint event of", &self.name, os_error(code))
@@ -641,6 +691,8 @@ impl ChannelMemory {
             if code != ERROR_ALREADY_EXISTS {
                 return Ok(Some(EndpointLock { _event: event }));
             }
+            // A live endpoint's event, unless a squatter made it.
+            check_owner(&self.name, raw(event.as_handle()))?;
             drop(event);
             std::thread::sleep(Duration::from_millis(1));
         }
