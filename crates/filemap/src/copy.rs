@@ -133,13 +133,8 @@ extern "sysv64" {
     fn filemap_copy_racy_avx_fault();
 }
 
-/// A copy stopped by a fault: the memory behind an address it touched could not be had
-/// (a file truncated under a mapping, an I/O error, pages made inaccessible).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Fault {
-    /// The address the fault was at (1 when the system did not say).
-    pub address: usize,
-}
+/// A copy stopped by a fault (the type the word routines share).
+pub(crate) use crate::word::Fault;
 
 /// Where the copy routines' code lies, and where a fault inside each resumes: `(start,
 /// end, resume)` for the SSE routine (with the shared `rep movsb` path) and the AVX one.

@@ -38,15 +38,13 @@ use crate::channel::ring;
 use crate::channel::{Receiver, RecvSlot, Sender, WaitMode, RECEIVER_LOCK};
 use crate::error::{Error, Result};
 use crate::name::{IntoName, Name};
-use crate::rings::{RingSet, Shape};
+use crate::rings::{slot_lock, RingSet, Shape};
 use crate::sync::ObjectOptions;
 use crate::sys;
 use crate::vocabulary::{Kind, Side};
 
 /// The most sender slots an inbox can have.
 pub const MAX_SENDERS: u32 = crate::rings::MAX_SLOTS;
-/// Sender slot 0's endpoint lock.
-const FIRST_SENDER_LOCK: u8 = 2;
 
 /// How a new inbox is made (an existing one keeps its own).
 ///
@@ -118,13 +116,9 @@ fn open_rings(name: Name, options: Option<&InboxOptions>) -> Result<RingSet> {
 pub(crate) fn endpoint(rings: &RingSet, i: usize, lock: Option<sys::EndpointLock>) -> Endpoint {
     let bells = Bells {
         receiver: rings.shared_bell(RECEIVER_LOCK),
-        sender: rings.ring_bell(i, Side::Sender, sys::Bell::Slot(i as u16), sender_lock(i)),
+        sender: rings.ring_bell(i, Side::Sender, sys::Bell::Slot(i as u16), slot_lock(i)),
     };
     rings.endpoint(i, bells, lock)
-}
-
-pub(crate) fn sender_lock(slot: usize) -> u8 {
-    FIRST_SENDER_LOCK + slot as u8
 }
 
 /// The receiving end of an inbox: one at a time.
@@ -370,7 +364,7 @@ impl InboxSender {
     fn take(name: Name, options: Option<&InboxOptions>) -> Result<InboxSender> {
         let rings = open_rings(name, options)?;
         for i in 0..rings.rings.len() {
-            if let Some(lock) = rings.memory.lock_endpoint(sender_lock(i))? {
+            if let Some(lock) = rings.memory.lock_endpoint(slot_lock(i))? {
                 let sender = Sender::connect(endpoint(&rings, i, Some(lock)))?;
                 return Ok(InboxSender {
                     sender,

@@ -27,6 +27,15 @@ use crate::sys::{self, CreateMode};
 use crate::vocabulary::{Kind, Side};
 
 /// The most slots such an entry can have.
+/// The endpoint lock of slot 0's endpoint (an inbox's sender, a service's client); 0 and 1
+/// are the channel's sender and receiver locks.
+const FIRST_SLOT_LOCK: u8 = 2;
+
+/// The endpoint lock of slot `slot`'s endpoint.
+pub(crate) fn slot_lock(slot: usize) -> u8 {
+    FIRST_SLOT_LOCK + slot as u8
+}
+
 pub(crate) const MAX_SLOTS: u32 = 128;
 
 const CONTROL: usize = 4096;
@@ -228,9 +237,7 @@ impl RingSet {
         let slots = (0..self.slots)
             .filter(|&i| {
                 connected(&self.rings[i as usize], ring::SENDER_STATE)
-                    && self
-                        .memory
-                        .endpoint_alive(crate::inbox::sender_lock(i as usize))
+                    && self.memory.endpoint_alive(slot_lock(i as usize))
             })
             .collect();
         (receiver, slots)

@@ -42,7 +42,7 @@ use crate::channel::{Receiver, RecvSlot, Sender, WaitMode, RECEIVER_LOCK};
 use crate::error::{Error, Result};
 use crate::inbox::{self, Inbox};
 use crate::name::{IntoName, Name};
-use crate::rings::{RingSet, Shape, MAX_SLOTS};
+use crate::rings::{slot_lock, RingSet, Shape, MAX_SLOTS};
 use crate::sync::ObjectOptions;
 use crate::sys;
 use crate::vocabulary::{Kind, Side};
@@ -138,7 +138,7 @@ fn response_endpoint(rings: &RingSet, i: usize, lock: Option<sys::EndpointLock>)
             index,
             Side::Receiver,
             sys::Bell::Slot((MAX_SLOTS as usize + i) as u16),
-            inbox::sender_lock(i),
+            slot_lock(i),
         ),
         sender: rings.ring_bell(
             index,
@@ -390,7 +390,7 @@ impl Client {
     fn take(name: Name, options: Option<&ServiceOptions>) -> Result<Client> {
         let rings = open_rings(name, options)?;
         for i in 0..rings.slots {
-            let Some(lock) = rings.memory.lock_endpoint(inbox::sender_lock(i as usize))? else {
+            let Some(lock) = rings.memory.lock_endpoint(slot_lock(i as usize))? else {
                 continue;
             };
             // A new generation: responses meant for an earlier client of the slot are not

@@ -14,8 +14,6 @@
 //! side of it. Other architectures use Rust's atomics with sequential consistency, without
 //! the fault guard.
 
-use crate::copy::Fault;
-
 /// What to do with the word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum WordOp {
@@ -27,6 +25,15 @@ pub(crate) enum WordOp {
     Add,
     /// Write `b` if it holds `a`; the old value comes back (equal to `a` on success).
     CompareExchange,
+}
+
+/// An access stopped by a fault: the memory behind an address it touched could not be had
+/// (a file truncated under a mapping, an I/O error, pages made inaccessible). The word
+/// routines here and the copy routines of `crate::copy` report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Fault {
+    /// The address the fault was at (1 when the system did not say).
+    pub address: usize,
 }
 
 /// Does `op` on the 4-byte word at `at`; the value it held before.

@@ -9,6 +9,7 @@ mod entry;
 mod fault;
 mod file;
 mod foreign;
+mod futex;
 mod listing;
 mod liveness;
 mod mutex;

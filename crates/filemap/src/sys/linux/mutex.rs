@@ -27,8 +27,8 @@ use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use super::futex::{futex_wait, futex_wake, RECHECK_INTERVAL};
 use super::liveness::{self, LivenessLock};
-use super::sync::{futex_wait, futex_wake, RECHECK_INTERVAL};
 use crate::error::{Error, Result};
 use crate::name::Name;
 use crate::sys::Locked;

@@ -12,9 +12,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use rustix::thread::futex;
-
 use super::entry::{create_entry, open_entry, Entry};
+pub(super) use super::futex::{futex_wait, futex_wake, RECHECK_INTERVAL};
 use super::liveness::{self, LivenessLock};
 use super::mutex::{self, Owner};
 #[cfg(target_arch = "x86_64")]
@@ -156,27 +155,6 @@ pub(crate) fn create_sync(
 pub(crate) fn open_sync(name: &Name) -> Result<(SyncMemory, Header)> {
     let (entry, header) = open_entry(name, true)?;
     Ok((SyncMemory::map(entry, &header, name)?, header))
-}
-
-/// The longest a waiter (mutex, event or semaphore) sleeps in the kernel before checking
-/// the object again.
-pub(super) const RECHECK_INTERVAL: Duration = Duration::from_millis(100);
-
-/// Sleeps while `word` holds `expected`, at most `remaining`; whether the time ran out.
-/// (Other returns, a wake, a changed word, a signal, are for the caller's loop to sort out.)
-pub(super) fn futex_wait(word: &AtomicU32, expected: u32, remaining: Option<Duration>) -> bool {
-    let ts = remaining.map(|d| rustix::fs::Timespec {
-        tv_sec: d.as_secs() as _,
-        tv_nsec: d.subsec_nanos() as _,
-    });
-    matches!(
-        futex::wait(word, futex::Flags::empty(), expected, ts.as_ref()),
-        Err(rustix::io::Errno::TIMEDOUT)
-    )
-}
-
-pub(super) fn futex_wake(word: &AtomicU32, count: u32) {
-    let _ = futex::wake(word, futex::Flags::empty(), count);
 }
 
 /// Waits until `try_take` succeeds, sleeping on `word` while it keeps the value seen before

@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 
 use rustix::thread::futex;
 
+use super::futex::RECHECK_INTERVAL;
 use super::mutex;
-use super::sync::{ChannelMemory, RECHECK_INTERVAL};
+use super::sync::ChannelMemory;
 use crate::error::{Error, Result};
 use crate::sys::{Doorbell, SyncRef, Took, Woke};
 
@@ -116,7 +117,7 @@ pub(crate) fn pass_on(object: SyncRef<'_>, target: &WaitTarget) {
     if looks_ready(object, false) {
         // SAFETY: the caller borrows the object, so its word is mapped.
         let word = unsafe { target.word() };
-        super::sync::futex_wake(word, 1);
+        super::futex::futex_wake(word, 1);
     }
 }
 
