@@ -132,6 +132,21 @@ impl Sender {
 
     /// A slot of `len` bytes, as a future that waits while the ring is full (see
     /// [`send_async`](Sender::send_async)).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("async-reserve-demo", 4096)?;
+    /// let mut rx = Receiver::open("async-reserve-demo")?;
+    /// filemap::wait::block_on(async {
+    ///     let mut slot = tx.reserve_async(5).await?;
+    ///     slot.copy_from_slice(b"hello")?;
+    ///     slot.commit();
+    ///     Ok::<(), filemap::Error>(())
+    /// })?;
+    /// assert_eq!(rx.recv()?.to_vec()?, b"hello");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub async fn reserve_async(&mut self, len: usize) -> Result<SendSlot<'_>> {
         if !self.room_now(len) {
             self.room_async(len).await?;
@@ -217,7 +232,18 @@ impl Server {
     /// The next request from any client, as a future: for any async executor, sleeping
     /// nowhere while it waits (see [`crate::wait`]); the errors of
     /// [`recv_request`](Server::recv_request). Dropping it before it completes loses
-    /// nothing.
+    /// nothing. (An example with a client: [`Client::recv_response_async`].)
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut server = Server::create_or_open("async-request-demo", &ServiceOptions::new())?;
+    /// let mut client = Client::open("async-request-demo")?;
+    /// client.send_request(b"ping")?;
+    /// let request = filemap::wait::block_on(server.recv_request_async())?;
+    /// assert_eq!(request.to_vec()?, b"ping");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub async fn recv_request_async(&mut self) -> Result<Request<'_>> {
         let (client, slot) = self.requests_mut().recv_async().await?;
         Request::new(client, slot)
@@ -227,6 +253,17 @@ impl Server {
 impl Client {
     /// Sends a request, as a future that waits while the request ring is full (see
     /// [`crate::wait`]); its id. Dropping it before it completes sends nothing.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut server = Server::create_or_open("async-send-request-demo", &ServiceOptions::new())?;
+    /// let mut client = Client::open("async-send-request-demo")?;
+    /// let id = filemap::wait::block_on(client.send_request_async(b"ping"))?;
+    /// assert_eq!(server.recv_request()?.id(), id);
+    /// assert_eq!(client.pending(), 1);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub async fn send_request_async(&mut self, payload: &[u8]) -> Result<RequestId> {
         self.request_sender().room_async(payload.len()).await?;
         self.send_request(payload)

@@ -69,7 +69,21 @@ pub trait Waitable {
     fn target(&self) -> Target<'_>;
 }
 
-/// What a wait waits for, and what it takes when it is ready.
+/// What a wait waits for, and what it takes when it is ready. Every object that can be
+/// waited on says which through [`Waitable::target`]; `Target::Sender` is the one to build
+/// by hand, to wait for room for a message of a given length.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use std::time::Duration;
+/// use filemap::channel::Sender;
+/// use filemap::wait::{wait_any, Target, Waitable};
+/// let tx = Sender::create_or_open("target-demo", 4096)?;
+/// let room_for_100 = Target::Sender(&tx, 100);
+/// let ready = wait_any(&[&room_for_100 as &dyn Waitable], Some(Duration::from_secs(1)))?;
+/// assert_eq!(ready.index, 0); // an empty ring has room
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub enum Target<'a> {
@@ -145,6 +159,19 @@ impl Waitable for crate::service::Server {
 }
 
 /// What a wait took from an object that was ready.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::sync::{EventReset, NamedEvent, NamedMutex};
+/// use filemap::wait::{wait_all, Taken};
+/// let event = NamedEvent::create_new("taken-demo-event", EventReset::Auto, true)?;
+/// let mutex = NamedMutex::create_new("taken-demo-mutex")?;
+/// let taken = wait_all(&[&event, &mutex], None)?;
+/// assert!(matches!(taken[0], Taken::Signal)); // the event reset itself
+/// assert!(matches!(&taken[1], Taken::Lock(guard) if !guard.abandoned()));
+/// drop(taken); // unlocks the mutex
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "a lock taken by the wait is released when this is dropped"]
 pub enum Taken<'a> {
@@ -164,6 +191,19 @@ impl Taken<'_> {
 }
 
 /// Which object [`wait_any`] found ready, and what it took.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::sync::{EventReset, NamedEvent, NamedSemaphore};
+/// use filemap::wait::{wait_any, AnyReady, Taken};
+/// let event = NamedEvent::create_new("any-ready-demo-event", EventReset::Manual, false)?;
+/// let units = NamedSemaphore::create_new("any-ready-demo-units", 1, 1)?;
+/// let AnyReady { index, taken } = wait_any(&[&event, &units], None)?;
+/// assert_eq!(index, 1); // the semaphore had a unit, which the wait took
+/// assert!(matches!(taken, Taken::Signal));
+/// assert!(!units.try_acquire()?); // its only unit is gone
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "a lock taken by the wait is released when this is dropped"]
 pub struct AnyReady<'a> {
