@@ -6,15 +6,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use filemap::channel::HoldingReceiver;
-use pyo3::exceptions::{PyBufferError, PyStopIteration};
+use pyo3::exceptions::PyBufferError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::bytes::with_bytes;
 use crate::errors::{closed, OrRaise};
-use crate::exclusive::Exclusive;
-use crate::waiting::{sliced, timeout_arg, wait_released};
+use crate::exclusive::{open_mut, Exclusive};
+use crate::waiting::{next_or_stop, sliced, timeout_arg, wait_released};
 
 /// The sending end of a channel: messages of any length up to `max_message_len`, each
 /// received once, in order, by the one `Receiver`. A channel joins one sender and one
@@ -27,10 +27,7 @@ pub struct Sender {
 
 impl Sender {
     fn get(&mut self) -> PyResult<&mut filemap::channel::Sender> {
-        self.inner
-            .as_mut()
-            .map(Exclusive::get_mut)
-            .ok_or_else(|| closed("the sender"))
+        open_mut(&mut self.inner, "the sender")
     }
 }
 
@@ -157,10 +154,7 @@ impl Receiver {
     }
 
     fn get(&mut self) -> PyResult<&mut HoldingReceiver> {
-        self.inner
-            .as_mut()
-            .map(Exclusive::get_mut)
-            .ok_or_else(|| closed("the receiver"))
+        open_mut(&mut self.inner, "the receiver")
     }
 
     /// The receiver, for a wait on many objects (releases any held message).
@@ -284,12 +278,7 @@ impl Receiver {
     }
 
     fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        match self.recv(py, None) {
-            Err(e) if e.is_instance_of::<pyo3::exceptions::PyBrokenPipeError>(py) => {
-                Err(PyStopIteration::new_err(()))
-            }
-            other => other,
-        }
+        next_or_stop(py, self.recv(py, None))
     }
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {

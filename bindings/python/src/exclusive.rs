@@ -20,3 +20,15 @@ impl<T> Exclusive<T> {
         &mut self.0
     }
 }
+
+/// The value of an endpoint that may have been closed (`None`): `ValueError` naming `what`
+/// if it was.
+pub(crate) fn open_mut<'a, T>(
+    inner: &'a mut Option<Exclusive<T>>,
+    what: &str,
+) -> pyo3::PyResult<&'a mut T> {
+    inner
+        .as_mut()
+        .map(Exclusive::get_mut)
+        .ok_or_else(|| crate::errors::closed(what))
+}

@@ -2,24 +2,13 @@
 //! `filemap.Server` and `filemap.Client` (request and response, a server streaming one or
 //! more responses to each request).
 
-use pyo3::exceptions::PyStopIteration;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::bytes::with_bytes;
-use crate::errors::{closed, OrRaise};
-use crate::exclusive::Exclusive;
-use crate::waiting::{sliced, timeout_arg, wait_released};
-
-/// `__next__` of a receiving endpoint: the next item until the peer is gone.
-fn next_or_stop<T>(py: Python<'_>, item: PyResult<T>) -> PyResult<T> {
-    match item {
-        Err(e) if e.is_instance_of::<pyo3::exceptions::PyBrokenPipeError>(py) => {
-            Err(PyStopIteration::new_err(()))
-        }
-        other => other,
-    }
-}
+use crate::errors::OrRaise;
+use crate::exclusive::{open_mut, Exclusive};
+use crate::waiting::{next_or_stop, sliced, timeout_arg, wait_released};
 
 /// The receiving end of an inbox: messages from up to `senders` `InboxSender`s, each
 /// sender's in its order. `recv()` returns `(slot, message)`, the sender's slot and the
@@ -39,10 +28,7 @@ impl Inbox {
     }
 
     pub(crate) fn get(&mut self) -> PyResult<&mut filemap::inbox::Inbox> {
-        self.inner
-            .as_mut()
-            .map(Exclusive::get_mut)
-            .ok_or_else(|| closed("the inbox"))
+        open_mut(&mut self.inner, "the inbox")
     }
 }
 
@@ -169,10 +155,7 @@ impl InboxSender {
     }
 
     fn get(&mut self) -> PyResult<&mut filemap::inbox::InboxSender> {
-        self.inner
-            .as_mut()
-            .map(Exclusive::get_mut)
-            .ok_or_else(|| closed("the inbox sender"))
+        open_mut(&mut self.inner, "the inbox sender")
     }
 }
 
@@ -308,10 +291,7 @@ impl Server {
     }
 
     pub(crate) fn get(&mut self) -> PyResult<&mut filemap::service::Server> {
-        self.inner
-            .as_mut()
-            .map(Exclusive::get_mut)
-            .ok_or_else(|| closed("the server"))
+        open_mut(&mut self.inner, "the server")
     }
 }
 
@@ -439,10 +419,7 @@ impl Client {
     }
 
     fn get(&mut self) -> PyResult<&mut filemap::service::Client> {
-        self.inner
-            .as_mut()
-            .map(Exclusive::get_mut)
-            .ok_or_else(|| closed("the client"))
+        open_mut(&mut self.inner, "the client")
     }
 
     /// The next response, waiting up to `timeout`: `(request, payload, last)`.

@@ -2,14 +2,13 @@
 //! subscribers, each message delivered to every subscriber connected when it was published.
 
 use filemap::topic::{SlowSubscribers, TopicOptions};
-use pyo3::exceptions::PyStopIteration;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::bytes::with_bytes;
-use crate::errors::{closed, invalid, OrRaise};
-use crate::exclusive::Exclusive;
-use crate::waiting::{sliced, timeout_arg, wait_released};
+use crate::errors::{invalid, OrRaise};
+use crate::exclusive::{open_mut, Exclusive};
+use crate::waiting::{next_or_stop, sliced, timeout_arg, wait_released};
 
 fn topic_options(
     py: Python<'_>,
@@ -47,10 +46,7 @@ pub struct Publisher {
 
 impl Publisher {
     fn get(&mut self) -> PyResult<&mut filemap::topic::Publisher> {
-        self.inner
-            .as_mut()
-            .map(Exclusive::get_mut)
-            .ok_or_else(|| closed("the publisher"))
+        open_mut(&mut self.inner, "the publisher")
     }
 }
 
@@ -182,10 +178,7 @@ impl Subscriber {
     }
 
     fn get(&mut self) -> PyResult<&mut filemap::topic::Subscriber> {
-        self.inner
-            .as_mut()
-            .map(Exclusive::get_mut)
-            .ok_or_else(|| closed("the subscriber"))
+        open_mut(&mut self.inner, "the subscriber")
     }
 }
 
@@ -303,12 +296,7 @@ impl Subscriber {
     }
 
     fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        match self.recv(py, None) {
-            Err(e) if e.is_instance_of::<pyo3::exceptions::PyBrokenPipeError>(py) => {
-                Err(PyStopIteration::new_err(()))
-            }
-            other => other,
-        }
+        next_or_stop(py, self.recv(py, None))
     }
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {

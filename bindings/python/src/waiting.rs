@@ -67,3 +67,14 @@ pub(crate) fn wait_released<T: Send>(
         py.check_signals()?;
     }
 }
+
+/// `__next__` of a receiving endpoint: the next item, until the peer is gone
+/// (`DisconnectedError` ends the iteration).
+pub(crate) fn next_or_stop<T>(py: Python<'_>, item: PyResult<T>) -> PyResult<T> {
+    match item {
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyBrokenPipeError>(py) => {
+            Err(pyo3::exceptions::PyStopIteration::new_err(()))
+        }
+        other => other,
+    }
+}

@@ -700,52 +700,28 @@ impl Error {
 impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         use io::ErrorKind as K;
+        use ErrorCategory as C;
         let kind = match &e {
             Error::Io { source, .. } => source.kind(),
-            Error::NotFound { .. } => K::NotFound,
-            Error::AlreadyExists { .. } => K::AlreadyExists,
-            Error::PermissionDenied { .. }
-            | Error::ForeignOwner { .. }
-            | Error::InsecurePermissions { .. }
-            | Error::Symlink { .. }
-            | Error::AccessNotAllowed { .. }
-            | Error::FileNotWritable { .. }
-            | Error::ViewNotWritable { .. }
-            | Error::NotExecutable { .. }
-            | Error::NotOwner { .. } => K::PermissionDenied,
-            Error::InvalidName { .. }
-            | Error::InvalidSize { .. }
-            | Error::OutOfRange { .. }
-            | Error::Misaligned { .. }
-            | Error::AddressMisaligned { .. }
-            | Error::InvalidCount { .. }
-            | Error::InvalidSetting { .. }
-            | Error::InvalidPermissions { .. }
-            | Error::MessageTooLarge { .. }
-            | Error::SemaphoreFull { .. }
-            | Error::EmptyFile { .. }
-            | Error::PathTooLong { .. }
-            | Error::FileHasNoPath => K::InvalidInput,
-            Error::Corrupt { .. }
-            | Error::KindMismatch { .. }
-            | Error::LayoutMismatch { .. }
-            | Error::BackingFile { .. }
-            | Error::SharedHandle { .. } => K::InvalidData,
-            Error::Timeout { .. } => K::TimedOut,
-            Error::Disconnected { .. } => K::BrokenPipe,
-            Error::Lagged { .. } => K::Interrupted,
+            // Finer than their categories.
             Error::NoFreeSlot { .. } => K::ResourceBusy,
-            Error::NoSpace { .. } => K::StorageFull,
-            Error::WouldDeadlock { .. } => K::Deadlock,
-            Error::Unsupported { .. } => K::Unsupported,
-            Error::AddressInUse { .. }
-            | Error::EndpointTaken { .. }
-            | Error::NameInUse { .. }
-            | Error::ShareViolation { .. } => K::AddrInUse,
-            Error::PageFault { .. } => K::UnexpectedEof,
-            Error::NameContended { .. } | Error::CannotExtend { .. } | Error::LockLimit { .. } => {
-                K::Other
-            }
+            Error::NameContended { .. } | Error::LockLimit { .. } => K::Other,
+            _ => match e.category() {
+                C::NotFound => K::NotFound,
+                C::AlreadyExists => K::AlreadyExists,
+                C::AccessDenied | C::NotOwner => K::PermissionDenied,
+                C::InvalidArgument => K::InvalidInput,
+                C::Corrupt | C::KindMismatch => K::InvalidData,
+                C::Timeout => K::TimedOut,
+                C::Disconnected => K::BrokenPipe,
+                C::Lagged => K::Interrupted,
+                C::Busy => K::AddrInUse,
+                C::NoSpace => K::StorageFull,
+                C::WouldDeadlock => K::Deadlock,
+                C::Unsupported => K::Unsupported,
+                C::PageFault => K::UnexpectedEof,
+                C::System | C::Other => K::Other,
+            },
         };
         io::Error::new(kind, e)
     }
