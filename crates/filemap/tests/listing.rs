@@ -1,7 +1,8 @@
 //! `namespace::list` (`filemap ls`) lists what other processes made, on Linux (the
 //! namespace directory) and on Windows (the session's and the global object directories):
 //! a mapping and a mutex made by two other processes, with their kinds, and on Windows the
-//! mapping's owner SID and security descriptor.
+//! mapping's owner SID and security descriptor. A process keeps its namespace directory
+//! open, and follows it when the directory is removed and made again at the same path.
 
 mod common;
 
@@ -13,10 +14,16 @@ fn main() {
     if let Some((role, args)) = role() {
         std::process::exit(play(&role, &args));
     }
-    run_tests(&[(
-        "lists_what_two_other_processes_made",
-        lists_what_two_other_processes_made,
-    )]);
+    run_tests(&[
+        (
+            "lists_what_two_other_processes_made",
+            lists_what_two_other_processes_made,
+        ),
+        (
+            "a_namespace_directory_made_again_is_followed",
+            a_namespace_directory_made_again_is_followed,
+        ),
+    ]);
 }
 
 fn play(role: &str, args: &[String]) -> i32 {
@@ -84,5 +91,37 @@ fn lists_what_two_other_processes_made() {
         assert!(mine.iter().all(|e| e.stale), "{mine:?}");
         filemap::namespace::collect_garbage(false).unwrap();
     }
+    ns.assert_empty();
+}
+
+/// A process opens its namespace directory once; when the directory is removed and made
+/// again under the same path, the next create and open use the new one (Linux: on Windows
+/// the namespace is the kernel's).
+fn a_namespace_directory_made_again_is_followed() {
+    let ns = Namespace::new();
+    if cfg!(windows) {
+        println!("skipped: on Windows the namespace is the kernel's object directories");
+        return;
+    }
+    let first = unique("before-the-move");
+    drop(Mapping::create_new(first.as_str(), 4096).unwrap());
+    std::fs::remove_dir(ns.path()).unwrap();
+    std::fs::create_dir(ns.path()).unwrap();
+    let name = unique("after-the-move");
+    let made = Mapping::create_new(name.as_str(), 4096).unwrap();
+    assert_eq!(ns.entries().len(), 1, "{:?}", ns.entries());
+    let opened = Mapping::open(name.as_str()).unwrap();
+    assert_eq!(opened.len(), 4096);
+    drop((made, opened));
+    // Removed and made again once more, and this time opened first.
+    std::fs::remove_dir(ns.path()).unwrap();
+    std::fs::create_dir(ns.path()).unwrap();
+    assert!(matches!(
+        Mapping::open(name.as_str()),
+        Err(filemap::Error::NotFound { .. })
+    ));
+    let again = Mapping::create_new(name.as_str(), 4096).unwrap();
+    assert_eq!(ns.entries().len(), 1, "{:?}", ns.entries());
+    drop(again);
     ns.assert_empty();
 }

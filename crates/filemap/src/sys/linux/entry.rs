@@ -11,7 +11,8 @@
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, Stat, CWD};
 use rustix::io::Errno;
@@ -41,9 +42,25 @@ pub(crate) struct Dir {
     pub(super) path: PathBuf,
 }
 
+/// The namespace directory this process last opened: creating or opening an entry then
+/// costs no lookup of the directory itself.
+static CURRENT_DIR: Mutex<Option<Arc<Dir>>> = Mutex::new(None);
+
 impl Dir {
+    /// The namespace directory, opened once per process (and again when `FILEMAP_DIR`
+    /// changes: tests point it elsewhere).
     pub(crate) fn open() -> Result<Arc<Dir>> {
         let path = namespace_dir_path();
+        let mut current = CURRENT_DIR.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(dir) = current.as_ref().filter(|dir| dir.path == path) {
+            return Ok(dir.clone());
+        }
+        let dir = Dir::open_path(path)?;
+        *current = Some(dir.clone());
+        Ok(dir)
+    }
+
+    fn open_path(path: PathBuf) -> Result<Arc<Dir>> {
         let fd = rustix::fs::open(
             &path,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -51,6 +68,35 @@ impl Dir {
         )
         .map_err(|e| Error::io("open the namespace directory", path.display(), errno(e)))?;
         Ok(Arc::new(Dir { fd, path }))
+    }
+
+    /// Whether the directory's path now names another directory (or none) than the one
+    /// this handle has open: it was removed, or replaced, since this process opened it.
+    fn replaced(&self) -> bool {
+        let (Ok(now), Ok(held)) = (rustix::fs::stat(&self.path), rustix::fs::fstat(&self.fd))
+        else {
+            return true;
+        };
+        !same_inode(&now, &held)
+    }
+
+    /// Runs `op` in the namespace directory; if it fails because the directory this process
+    /// had open was removed or replaced meanwhile, runs it once more in the new one.
+    fn run<T>(op: impl Fn(&Arc<Dir>) -> Result<T>) -> Result<T> {
+        let dir = Dir::open()?;
+        match op(&dir) {
+            Err(_) if dir.replaced() => {
+                let fresh = Dir::open_path(dir.path.clone())?;
+                {
+                    let mut current = CURRENT_DIR.lock().unwrap_or_else(PoisonError::into_inner);
+                    if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &dir)) {
+                        *current = Some(fresh.clone());
+                    }
+                }
+                op(&fresh)
+            }
+            result => result,
+        }
     }
 
     pub(super) fn display(&self) -> impl fmt::Display + '_ {
@@ -73,7 +119,9 @@ pub(crate) struct NamedPart {
 /// any process, removes its name.
 #[derive(Debug)]
 pub(crate) struct Entry {
-    fd: OwnedFd,
+    /// Shared with the sections made from the entry (one open file description, so one
+    /// `flock`, as a duplicated descriptor would be).
+    fd: Arc<OwnedFd>,
     named: Option<NamedPart>,
 }
 
@@ -123,6 +171,11 @@ pub(super) fn read_header_bytes(fd: BorrowedFd<'_>, file_len: u64) -> Result<Vec
 /// Reads and checks the header of an open entry.
 pub(crate) fn read_header(fd: BorrowedFd<'_>, what: &dyn fmt::Display) -> Result<Header> {
     let st = rustix::fs::fstat(fd).map_err(|e| Error::io("inspect", what, errno(e)))?;
+    read_header_with(fd, &st, what)
+}
+
+/// Reads and checks the header of an open entry whose status is `st`.
+fn read_header_with(fd: BorrowedFd<'_>, st: &Stat, what: &dyn fmt::Display) -> Result<Header> {
     let len = st.st_size as u64;
     let bytes = read_header_bytes(fd, len)?;
     Header::decode(&bytes, len, allocation_granularity()).map_err(|problem| Error::Corrupt {
@@ -236,9 +289,7 @@ impl Entry {
 
     /// A section for mapping this entry's memory.
     pub(crate) fn section(&self) -> Result<Section> {
-        let fd = rustix::io::fcntl_dupfd_cloexec(&self.fd, 3)
-            .map_err(|e| Error::io("duplicate the descriptor of", "an entry", errno(e)))?;
-        Ok(Section::from_handle(fd))
+        Ok(Section::shared(self.fd.clone()))
     }
 
     pub(crate) fn is_named(&self) -> bool {
@@ -254,7 +305,10 @@ impl Entry {
     }
 
     pub(crate) fn from_parts(fd: OwnedFd, named: Option<NamedPart>) -> Entry {
-        Entry { fd, named }
+        Entry {
+            fd: Arc::new(fd),
+            named,
+        }
     }
 
     /// The named part for a handle on `fd`, if `name` still refers to its inode.
@@ -307,9 +361,17 @@ impl Entry {
             Err(Errno::INVAL) if huge => {}
             Err(e) => return Err(Error::io("seal", "an unnamed memory object", errno(e))),
         }
-        Ok(Entry { fd, named: None })
+        Ok(Entry {
+            fd: Arc::new(fd),
+            named: None,
+        })
     }
 }
+
+/// Entries up to this length (header included) are sized, allocated and given their
+/// header by one `pwrite` of the header and zeros, which on tmpfs allocates every page as
+/// `fallocate` does; longer ones take `ftruncate`, `fallocate` and a `pwrite` of the header.
+const ONE_WRITE_MAX: u64 = 64 * 1024;
 
 /// Sizes, allocates and writes the header of a new (still nameless) entry.
 fn fill_new_entry(fd: BorrowedFd<'_>, header: &Header, place: &dyn fmt::Display) -> Result<()> {
@@ -325,6 +387,12 @@ fn fill_new_entry(fd: BorrowedFd<'_>, header: &Header, place: &dyn fmt::Display)
             size: header.size,
             problem: "larger than any file can be",
         });
+    }
+    if huge.is_none() && !header.is_reserve() && total <= ONE_WRITE_MAX {
+        // One write of the header and zeros sizes and allocates the entry.
+        let mut bytes = header.encode();
+        bytes.resize(total as usize, 0);
+        return write_new_entry(fd, &bytes, total, place);
     }
     rustix::fs::ftruncate(fd, total).map_err(|e| match e {
         Errno::FBIG | Errno::INVAL => Error::InvalidSize {
@@ -361,6 +429,16 @@ fn fill_new_entry(fd: BorrowedFd<'_>, header: &Header, place: &dyn fmt::Display)
             }
         });
     }
+    write_new_entry(fd, &bytes, total, place)
+}
+
+/// Writes `bytes` at the start of a new entry of `total` bytes.
+fn write_new_entry(
+    fd: BorrowedFd<'_>,
+    bytes: &[u8],
+    total: u64,
+    place: &dyn fmt::Display,
+) -> Result<()> {
     let mut done = 0;
     while done < bytes.len() {
         match rustix::io::pwrite(fd, &bytes[done..], done as u64) {
@@ -384,8 +462,9 @@ fn fill_new_entry(fd: BorrowedFd<'_>, header: &Header, place: &dyn fmt::Display)
     Ok(())
 }
 
-/// Makes a complete, nameless entry in `dir`, holding `LOCK_SH`, ready to be linked.
-fn prepare_entry(dir: &Dir, header: &Header, init: DataInit<'_>) -> Result<OwnedFd> {
+/// Makes a complete, nameless entry in `dir`, holding `LOCK_SH`, ready to be linked; with
+/// its status (for its device and inode).
+fn prepare_entry(dir: &Dir, header: &Header, init: DataInit<'_>) -> Result<(OwnedFd, Stat)> {
     let mode = Mode::from_raw_mode(header.mode);
     let fd = rustix::fs::openat(
         &dir.fd,
@@ -407,14 +486,17 @@ fn prepare_entry(dir: &Dir, header: &Header, init: DataInit<'_>) -> Result<Owned
             errno(e),
         ),
     })?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", "a new entry", errno(e)))?;
     // The umask must not decide who can open the object.
-    rustix::fs::fchmod(&fd, mode).map_err(|e| {
-        Error::io(
-            "set the permissions of a new entry in",
-            dir.display(),
-            errno(e),
-        )
-    })?;
+    if st.st_mode & 0o7777 != header.mode {
+        rustix::fs::fchmod(&fd, mode).map_err(|e| {
+            Error::io(
+                "set the permissions of a new entry in",
+                dir.display(),
+                errno(e),
+            )
+        })?;
+    }
     fill_new_entry(fd.as_fd(), header, &dir.display())?;
     if let Some(init) = init {
         let section = Section::from_handle(
@@ -432,17 +514,31 @@ fn prepare_entry(dir: &Dir, header: &Header, init: DataInit<'_>) -> Result<Owned
     }
     retry_eintr(|| rustix::fs::flock(&fd, FlockOperation::LockShared))
         .map_err(|e| Error::io("lock a new entry in", dir.display(), errno(e)))?;
-    Ok(fd)
+    Ok((fd, st))
 }
 
 /// Gives a prepared entry its name; `Err(Errno::EXIST)` if the name is taken.
+///
+/// `linkat(fd, "", AT_EMPTY_PATH)` names the descriptor's inode directly; kernels before
+/// 6.10 allow it only with `CAP_DAC_READ_SEARCH`, and refuse it with `ENOENT`. The path of
+/// the descriptor under `/proc/self/fd` works for everyone but costs a lookup in /proc, so
+/// it is used once the direct call has been refused.
 fn link_entry(dir: &Dir, fd: &OwnedFd, file_name: &str) -> rustix::io::Result<()> {
-    let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    match rustix::fs::linkat(CWD, &proc_path, &dir.fd, file_name, AtFlags::SYMLINK_FOLLOW) {
-        // Without /proc, AT_EMPTY_PATH (which needs CAP_DAC_READ_SEARCH on older kernels).
-        Err(Errno::NOENT) => rustix::fs::linkat(fd, "", &dir.fd, file_name, AtFlags::EMPTY_PATH),
-        r => r,
+    static DIRECT_REFUSED: AtomicBool = AtomicBool::new(false);
+    let refused_before = DIRECT_REFUSED.load(Ordering::Relaxed);
+    if !refused_before {
+        match rustix::fs::linkat(fd, "", &dir.fd, file_name, AtFlags::EMPTY_PATH) {
+            Err(Errno::NOENT) => {}
+            r => return r,
+        }
     }
+    let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let linked = rustix::fs::linkat(CWD, &proc_path, &dir.fd, file_name, AtFlags::SYMLINK_FOLLOW);
+    if linked.is_ok() && !refused_before {
+        // Refused, not failed for another reason (the way through /proc worked).
+        DIRECT_REFUSED.store(true, Ordering::Relaxed);
+    }
+    linked
 }
 
 enum Existing {
@@ -507,13 +603,14 @@ fn open_in(
             }
             Err(e) => return Err(Error::io("lock", name, errno(e))),
         };
-        // The name may have been removed (and perhaps re-created) before we locked.
-        match rustix::fs::statat(&dir.fd, file_name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(now) if same_inode(&now, &st) => {}
-            Ok(_) | Err(Errno::NOENT) => continue,
-            Err(e) => return Err(Error::io("inspect", name, errno(e))),
+        // The name may have been removed (and perhaps re-created) before we locked. An
+        // entry has one link, its name (filemap never links one twice), so a removed one
+        // has none.
+        let now = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", name, errno(e)))?;
+        if now.st_nlink == 0 {
+            continue;
         }
-        let header = read_header(fd.as_fd(), name)?;
+        let header = read_header_with(fd.as_fd(), &now, name)?;
         check_mode(name, &st, &header)?;
         if sole_holder {
             if !header.is_persistent() {
@@ -527,7 +624,7 @@ fn open_in(
                 .map_err(|e| Error::io("lock", name, errno(e)))?;
         }
         let entry = Entry {
-            fd,
+            fd: Arc::new(fd),
             named: Some(NamedPart {
                 dir: dir.clone(),
                 file_name: file_name.to_string(),
@@ -550,14 +647,8 @@ fn gave_up(name: &Name) -> Error {
 
 /// Opens the named entry; `NotFound` if there is none (or only a stale one).
 pub(crate) fn open_entry(name: &Name, writable: bool) -> Result<(Entry, Header)> {
-    let dir = Dir::open()?;
-    open_in(
-        &dir,
-        name,
-        &name.entry_file_name(current_uid()),
-        writable,
-        Purpose::Open,
-    )
+    let file_name = name.entry_file_name(current_uid());
+    Dir::run(|dir| open_in(dir, name, &file_name, writable, Purpose::Open))
 }
 
 /// Creates the named entry from `header`, or (with `CreateMode::OrOpen`) opens the existing
@@ -568,30 +659,38 @@ pub(crate) fn create_entry(
     mode: CreateMode,
     init: DataInit<'_>,
 ) -> Result<(Entry, Header, Disposition)> {
-    let dir = Dir::open()?;
     let file_name = name.entry_file_name(current_uid());
-    let mut prepared: Option<OwnedFd> = None;
+    Dir::run(|dir| create_in(dir, name, &file_name, header, mode, init))
+}
+
+fn create_in(
+    dir: &Arc<Dir>,
+    name: &Name,
+    file_name: &str,
+    header: &Header,
+    mode: CreateMode,
+    init: DataInit<'_>,
+) -> Result<(Entry, Header, Disposition)> {
+    let mut prepared: Option<(OwnedFd, Stat)> = None;
     for _ in 0..MAX_ATTEMPTS {
         if mode == CreateMode::OrOpen {
-            match open_in(&dir, name, &file_name, true, Purpose::Create) {
+            match open_in(dir, name, file_name, true, Purpose::Create) {
                 Ok((entry, existing)) => return Ok((entry, existing, Disposition::Opened)),
                 Err(Error::NotFound { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
-        let fd = match prepared.take() {
-            Some(fd) => fd,
-            None => prepare_entry(&dir, header, init)?,
+        let (fd, st) = match prepared.take() {
+            Some(made) => made,
+            None => prepare_entry(dir, header, init)?,
         };
-        match link_entry(&dir, &fd, &file_name) {
+        match link_entry(dir, &fd, file_name) {
             Ok(()) => {
-                let st =
-                    rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", name, errno(e)))?;
                 let entry = Entry {
-                    fd,
+                    fd: Arc::new(fd),
                     named: Some(NamedPart {
                         dir: dir.clone(),
-                        file_name,
+                        file_name: file_name.to_string(),
                         dev: st.st_dev,
                         ino: st.st_ino,
                         persistent: header.is_persistent(),
@@ -600,9 +699,9 @@ pub(crate) fn create_entry(
                 return Ok((entry, header.clone(), Disposition::Created));
             }
             Err(Errno::EXIST) => {
-                prepared = Some(fd);
+                prepared = Some((fd, st));
                 if mode == CreateMode::New {
-                    match reclaim_if_stale(&dir, name, &file_name)? {
+                    match reclaim_if_stale(dir, name, file_name)? {
                         Existing::Freed => continue,
                         Existing::Live(Some(found)) if found != header.kind => {
                             return Err(Error::KindMismatch {
@@ -633,9 +732,12 @@ pub(crate) fn create_entry(
 /// Removes a name now (`filemap rm`, `Mapping::remove`): holders keep their object, but
 /// it can no longer be opened, and the name is free for a new object.
 pub(crate) fn remove_entry(name: &Name) -> Result<()> {
-    let dir = Dir::open()?;
     let file_name = name.entry_file_name(current_uid());
-    let st = rustix::fs::statat(&dir.fd, &file_name, AtFlags::SYMLINK_NOFOLLOW)
+    Dir::run(|dir| remove_in(dir, name, &file_name))
+}
+
+fn remove_in(dir: &Dir, name: &Name, file_name: &str) -> Result<()> {
+    let st = rustix::fs::statat(&dir.fd, file_name, AtFlags::SYMLINK_NOFOLLOW)
         .map_err(|e| open_error(name, false, e))?;
     if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
         return Err(Error::Symlink {
@@ -643,7 +745,7 @@ pub(crate) fn remove_entry(name: &Name) -> Result<()> {
         });
     }
     check_entry_file(name, &st, Purpose::Open)?;
-    match rustix::fs::unlinkat(&dir.fd, &file_name, AtFlags::empty()) {
+    match rustix::fs::unlinkat(&dir.fd, file_name, AtFlags::empty()) {
         Ok(()) => Ok(()),
         Err(Errno::NOENT) => Err(Error::NotFound {
             name: name.to_string(),

@@ -34,6 +34,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 use rustix::mm::{MapFlags, MsyncFlags, ProtFlags};
 
@@ -99,7 +100,7 @@ pub(crate) fn errno(e: rustix::io::Errno) -> io::Error {
 /// Storage that views are mapped from: a memory entry's descriptor or a file's.
 #[derive(Debug)]
 pub(crate) struct Section {
-    fd: OwnedFd,
+    fd: Arc<OwnedFd>,
 }
 
 impl Section {
@@ -110,6 +111,11 @@ impl Section {
     }
 
     pub(crate) fn from_handle(fd: OwnedFd) -> Section {
+        Section { fd: Arc::new(fd) }
+    }
+
+    /// A section over a descriptor its owner keeps too.
+    pub(crate) fn shared(fd: Arc<OwnedFd>) -> Section {
         Section { fd }
     }
 
@@ -118,7 +124,7 @@ impl Section {
     pub(crate) fn from_file(request: &FileSectionRequest<'_>) -> Result<Section> {
         let fd = rustix::io::fcntl_dupfd_cloexec(request.file, 3)
             .map_err(|e| Error::io("duplicate the descriptor of", "a file", errno(e)))?;
-        Ok(Section { fd })
+        Ok(Section::from_handle(fd))
     }
 
     /// Marks the section as allowing executable views (nothing to do on Linux: the check
