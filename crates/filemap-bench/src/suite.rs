@@ -1626,11 +1626,14 @@ closing tries an exclusive lock to learn whether it was the last handle. `shared
 the raw calls only open and map."
         }
         UNCONTENDED => {
-            "filemap's lock is one compare-and-swap on a futex word and its unlock \
-one swap, plus a thread-local list of held mutexes, so that relocking from the owning thread \
-is `Error::WouldDeadlock` on both platforms (Windows mutexes are recursive); `raw_sync`'s \
-mutex is a plain process-shared pthread mutex, not robust (a holder that dies leaves it \
-locked forever)."
+            "filemap's `NamedMutex` lock is one compare-and-swap on a futex word and its \
+unlock one swap, plus a few loads and stores on a thread-local list of held mutexes, so that \
+relocking from the owning thread is `Error::WouldDeadlock` on both platforms (Windows mutexes \
+are recursive). `SharedMutex` adds a copy of the value out of the shared memory when it locks \
+and back when it unlocks, through the copy routine that turns a truncated entry's fault into an \
+error, so that safe code never holds a reference into memory another process may write. \
+`raw_sync`'s mutex is a plain process-shared pthread mutex, not robust (a holder that dies \
+leaves it locked forever)."
         }
         HANDOFF => {
             "A hand-off costs the cache-line transfers of the lock word and the \

@@ -9,7 +9,7 @@
 //! the entry is pruned; on Windows the thread still owns the kernel mutex until it exits,
 //! so the entry stays and keeps refusing a relock by this thread.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::{Arc, Weak};
 
 /// How a held mutex will be unlocked.
@@ -39,65 +39,164 @@ impl Entry {
     }
 }
 
-// The initializer is `const`; clippy 1.96 with `-Zbuild-std` (the Windows build) says it is
-// not, a false positive of the lint on that std's macro expansion.
+/// How many guarded locks a thread keeps in its inline list before the rest go to the
+/// general one.
+const INLINE: usize = 8;
+
+/// The guarded locks of a thread, the common case: mutex ids in a fixed array of cells.
+/// It needs no destructor, so reaching it costs no lazy registration: one lock and unlock
+/// through a guard touch only this.
+struct Inline {
+    ids: [Cell<u64>; INLINE],
+    len: Cell<usize>,
+    /// How many entries the general list holds (unguarded locks, and guarded ones past
+    /// [`INLINE`]); it is looked at only when this is not zero.
+    others: Cell<usize>,
+}
+
+// The initializers are `const`; clippy 1.96 with `-Zbuild-std` (the Windows build) says
+// they are not, a false positive of the lint on that std's macro expansion.
 #[allow(clippy::missing_const_for_thread_local)]
 mod list {
-    use std::cell::RefCell;
+    use std::cell::{Cell, RefCell};
     thread_local! {
-        pub(super) static HELD: RefCell<Vec<super::Entry>> = const { RefCell::new(Vec::new()) };
+        pub(super) static INLINE: super::Inline = const {
+            super::Inline {
+                ids: [const { Cell::new(0) }; super::INLINE],
+                len: Cell::new(0),
+                others: Cell::new(0),
+            }
+        };
+        pub(super) static OTHERS: RefCell<Vec<super::Entry>> = const { RefCell::new(Vec::new()) };
     }
 }
 
-fn with<R>(f: impl FnOnce(&mut Vec<Entry>) -> R) -> R {
-    list::HELD.with(|h: &RefCell<Vec<Entry>>| f(&mut h.borrow_mut()))
+fn inline<R>(f: impl FnOnce(&Inline) -> R) -> R {
+    list::INLINE.with(f)
+}
+
+/// Runs `f` on the general list, keeping the inline count of its entries exact.
+fn others<R>(f: impl FnOnce(&mut Vec<Entry>) -> R) -> R {
+    list::OTHERS.with(|o: &RefCell<Vec<Entry>>| {
+        let mut o = o.borrow_mut();
+        let r = f(&mut o);
+        let len = o.len();
+        inline(|i| i.others.set(len));
+        r
+    })
+}
+
+impl Inline {
+    fn position(&self, id: u64) -> Option<usize> {
+        (0..self.len.get()).rev().find(|&k| self.ids[k].get() == id)
+    }
+
+    /// Removes the id at `k` (the last one takes its place).
+    fn remove(&self, k: usize) {
+        let last = self.len.get() - 1;
+        self.ids[k].set(self.ids[last].get());
+        self.len.set(last);
+    }
 }
 
 /// Whether this thread holds mutex `id` (pruning stale entries first).
 pub(super) fn holds(id: u64) -> bool {
-    with(|h| {
-        h.retain(|e| !e.stale());
-        h.iter().any(|e| e.id == id)
+    let (found, others) = inline(|i| (i.position(id).is_some(), i.others.get()));
+    found
+        || (others > 0
+            && self::others(|h| {
+                h.retain(|e| !e.stale());
+                h.iter().any(|e| e.id == id)
+            }))
+}
+
+/// Records a lock of mutex `id` that a guard will unlock, about to be taken: false (and
+/// nothing recorded) if this thread holds it already. The caller forgets it again if the
+/// lock is not taken after all.
+pub(super) fn claim(id: u64) -> bool {
+    let claimed = inline(|i| {
+        let len = i.len.get();
+        if len == INLINE || i.others.get() > 0 || i.position(id).is_some() {
+            return None;
+        }
+        i.ids[len].set(id);
+        i.len.set(len + 1);
+        Some(true)
+    });
+    claimed.unwrap_or_else(|| {
+        // The general case, with the general list.
+        if holds(id) {
+            return false;
+        }
+        push_guarded(id);
+        true
     })
 }
 
 /// Records a lock of mutex `id` that a guard will unlock.
 pub(super) fn push_guarded(id: u64) {
-    with(|h| {
-        h.push(Entry {
-            id,
-            how: How::Guarded,
-        })
+    let kept = inline(|i| {
+        let len = i.len.get();
+        if len == INLINE {
+            return false;
+        }
+        i.ids[len].set(id);
+        i.len.set(len + 1);
+        true
     });
+    if !kept {
+        others(|h| {
+            h.push(Entry {
+                id,
+                how: How::Guarded,
+            })
+        });
+    }
 }
 
-/// Forgets the guarded lock of mutex `id` (its guard is unlocking it).
-pub(super) fn forget_guarded(id: u64) {
-    with(|h| {
-        if let Some(i) = h
-            .iter()
-            .position(|e| e.id == id && matches!(e.how, How::Guarded))
-        {
-            h.swap_remove(i);
+/// Forgets the guarded lock of mutex `id` (its guard is unlocking it); whether there was one.
+pub(super) fn forget_guarded(id: u64) -> bool {
+    let (found, others) = inline(|i| match i.position(id) {
+        Some(k) => {
+            i.remove(k);
+            (true, 0)
         }
+        None => (false, i.others.get()),
     });
+    found
+        || (others > 0
+            && self::others(|h| {
+                match h
+                    .iter()
+                    .position(|e| e.id == id && matches!(e.how, How::Guarded))
+                {
+                    Some(k) => {
+                        h.swap_remove(k);
+                        true
+                    }
+                    None => false,
+                }
+            }))
 }
 
 /// Turns the guarded lock of mutex `id` into one that `release` through `handle` unlocks.
 pub(super) fn make_unguarded(id: u64, handle: &Arc<()>) {
-    with(|h| {
-        if let Some(e) = h
-            .iter_mut()
-            .find(|e| e.id == id && matches!(e.how, How::Guarded))
-        {
-            e.how = How::Unguarded(Arc::downgrade(handle));
-        }
-    });
+    if forget_guarded(id) {
+        others(|h| {
+            h.push(Entry {
+                id,
+                how: How::Unguarded(Arc::downgrade(handle)),
+            })
+        });
+    }
 }
 
 /// Forgets the unguarded lock of mutex `id` taken through `handle`; false if there is none.
 pub(super) fn forget_unguarded(id: u64, handle: &Arc<()>) -> bool {
-    with(|h| {
+    if inline(|i| i.others.get()) == 0 {
+        return false;
+    }
+    others(|h| {
         h.retain(|e| !e.stale());
         match h.iter().position(|e| e.unguarded_through(id, handle)) {
             Some(i) => {
@@ -107,4 +206,57 @@ pub(super) fn forget_unguarded(id: u64, handle: &Arc<()>) -> bool {
             None => false,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// More locks than the inline list holds, guarded and unguarded, released in an order
+    /// unlike the one they were taken in.
+    #[test]
+    fn many_locks_of_both_kinds() {
+        let ids: Vec<u64> = (1..=INLINE as u64 + 5).map(|k| k * 1000).collect();
+        for &id in &ids {
+            assert!(claim(id), "{id}");
+        }
+        for &id in &ids {
+            assert!(holds(id) && !claim(id), "{id} relocked");
+        }
+        let handle = Arc::new(());
+        make_unguarded(ids[2], &handle);
+        make_unguarded(ids[INLINE + 1], &handle);
+        assert!(holds(ids[2]) && !claim(ids[2]));
+        assert!(!forget_guarded(ids[2]), "no longer guarded");
+        let other = Arc::new(());
+        assert!(
+            !forget_unguarded(ids[2], &other),
+            "taken through another handle"
+        );
+        for (k, &id) in ids.iter().enumerate().rev() {
+            if k == 2 || k == INLINE + 1 {
+                assert!(forget_unguarded(id, &handle), "{id}");
+            } else {
+                assert!(forget_guarded(id), "{id}");
+            }
+            assert!(!holds(id), "{id} still held");
+        }
+        assert!(inline(|i| i.len.get() == 0 && i.others.get() == 0));
+        assert!(claim(ids[0]) && forget_guarded(ids[0]));
+    }
+
+    /// An unguarded lock whose handle is gone is forgotten on Linux (the lock went with the
+    /// handle) and kept on Windows (the thread still owns the kernel mutex).
+    #[test]
+    fn an_unguarded_lock_of_a_dropped_handle() {
+        let handle = Arc::new(());
+        assert!(claim(7));
+        make_unguarded(7, &handle);
+        drop(handle);
+        assert_eq!(holds(7), cfg!(windows));
+        if cfg!(windows) {
+            others(|h| h.clear());
+        }
+        assert!(inline(|i| i.others.get() == 0));
+    }
 }

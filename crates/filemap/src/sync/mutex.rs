@@ -21,12 +21,17 @@ pub(crate) fn acquire(
     name: &Name,
     timeout: Option<Duration>,
 ) -> Result<Option<bool>> {
-    refuse_relock(object, name)?;
-    let locked = object.lock(timeout, name)?;
-    if locked.is_some() {
-        held::push_guarded(object.identity());
+    let id = object.identity();
+    if !held::claim(id) {
+        return Err(Error::WouldDeadlock {
+            name: name.to_string(),
+        });
     }
-    Ok(locked.map(|l| l == Locked::Abandoned))
+    let locked = object.lock(timeout, name);
+    if !matches!(locked, Ok(Some(_))) {
+        held::forget_guarded(id);
+    }
+    Ok(locked?.map(|l| l == Locked::Abandoned))
 }
 
 /// `Error::WouldDeadlock` if this thread holds `object` already.

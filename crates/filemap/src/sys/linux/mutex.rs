@@ -143,19 +143,31 @@ fn owner_alive(entry: BorrowedFd<'_>, token: u32) -> bool {
 
 /// Locks the mutex whose state word is `state` for `me`; `None` on timeout (or, with a
 /// zero timeout, if a live owner holds it).
+#[inline]
 pub(crate) fn lock(
     state: &AtomicU32,
     entry: BorrowedFd<'_>,
     me: &Owner,
     timeout: Option<Duration>,
 ) -> Option<Locked> {
-    let mine = me.token;
     if state
-        .compare_exchange(0, mine, Ordering::Acquire, Ordering::Relaxed)
+        .compare_exchange(0, me.token, Ordering::Acquire, Ordering::Relaxed)
         .is_ok()
     {
         return Some(Locked::Normally);
     }
+    lock_held(state, entry, me, timeout)
+}
+
+/// `lock` of a mutex found held: spin, then sleep, testing the owner's liveness.
+#[inline(never)]
+fn lock_held(
+    state: &AtomicU32,
+    entry: BorrowedFd<'_>,
+    me: &Owner,
+    timeout: Option<Duration>,
+) -> Option<Locked> {
+    let mine = me.token;
     let deadline = timeout.and_then(crate::sys::deadline_after);
     // A mutex held for a moment is usually free again within a few hundred nanoseconds
     // (`try_lock` does not wait at all).
@@ -327,6 +339,7 @@ pub(crate) fn give_back(state: &AtomicU32, me: &Owner, replaced: u32) {
 }
 
 /// Unlocks a mutex this handle's thread holds, waking one sleeper if there may be one.
+#[inline]
 pub(crate) fn unlock(state: &AtomicU32) {
     if state.swap(0, Ordering::Release) & WAITERS != 0 {
         futex_wake(state, 1);

@@ -420,6 +420,7 @@ impl MutexObject {
 
     /// Locks the mutex; `None` on timeout (or, with a zero timeout, if a live owner holds
     /// it).
+    #[inline]
     pub(crate) fn lock(&self, timeout: Option<Duration>, _name: &Name) -> Result<Option<Locked>> {
         if !self.owner.is_this_process() {
             return Err(Error::Unsupported {
@@ -443,6 +444,7 @@ impl MutexObject {
 
     /// Unlocks the mutex, which this handle's thread holds (only the guard calls it).
     /// A child made by `fork` that drops a copy of its parent's guard unlocks nothing.
+    #[inline]
     pub(crate) fn unlock(&self) {
         if self.owner.is_this_process() {
             mutex::unlock(self.memory.word(0))
