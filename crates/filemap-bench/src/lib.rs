@@ -46,6 +46,7 @@ pub mod parties;
 pub mod pubsub;
 pub mod python;
 pub mod report;
+pub mod scale;
 pub mod setup;
 pub mod suite;
 pub mod waits;
@@ -79,6 +80,9 @@ pub fn partner_main(args: &[String]) -> Result<()> {
         return r;
     }
     if let Some(r) = bridge::partner_role(role, args) {
+        return r;
+    }
+    if let Some(r) = scale::partner_role(role, args) {
         return r;
     }
     filemap_harness::partner_role(args)

@@ -404,62 +404,78 @@ pub fn size_text(size: u64) -> String {
 /// The chart: one-way latency (p50) against message size, log-log, one line per system of
 /// the latency scenario, written as SVG to `path`.
 pub fn latency_chart(results: &Results, scenario: &str, path: &Path) -> Result<()> {
-    use plotters::prelude::*;
-
-    let rows: Vec<&Row> = results
+    let points: Vec<(String, f64, f64)> = results
         .rows
         .iter()
         .filter(|r| r.scenario == scenario && r.size > 0)
+        .map(|r| (r.system.clone(), r.size as f64, r.p50))
         .collect();
+    log_log_chart(
+        &Chart {
+            caption: "One-way latency between two processes (p50, log-log)",
+            x_desc: "message size",
+            y_desc: "one-way latency",
+            x_in_bytes: true,
+            points,
+        },
+        path,
+    )
+}
+
+/// A log-log chart of lines: each point is (line, x, y in nanoseconds).
+pub struct Chart<'a> {
+    pub caption: &'a str,
+    pub x_desc: &'a str,
+    pub y_desc: &'a str,
+    /// Label the x axis in bytes (B, kB, MB); otherwise as plain counts.
+    pub x_in_bytes: bool,
+    pub points: Vec<(String, f64, f64)>,
+}
+
+/// Draws `chart` as SVG to `path`; lines whose name starts with "filemap" are thicker.
+pub fn log_log_chart(chart_spec: &Chart<'_>, path: &Path) -> Result<()> {
+    use plotters::prelude::*;
+
+    let points = &chart_spec.points;
     let mut systems: Vec<&str> = Vec::new();
-    for r in &rows {
-        if !systems.contains(&r.system.as_str()) {
-            systems.push(&r.system);
+    for (system, _, _) in points {
+        if !systems.contains(&system.as_str()) {
+            systems.push(system);
         }
     }
-    let sizes: Vec<u64> = {
-        let mut s: Vec<u64> = rows.iter().map(|r| r.size).collect();
-        s.sort();
-        s.dedup();
-        s
-    };
-    let (lo_size, hi_size) = (
-        *sizes.first().ok_or_else(|| crate::err("no latency rows"))? as f64,
-        *sizes.last().unwrap_or(&1) as f64,
-    );
-    let lo = rows.iter().map(|r| r.p50).fold(f64::INFINITY, f64::min) * 0.7;
-    let hi = rows.iter().map(|r| r.p50).fold(0.0, f64::max) * 1.5;
+    let xs = || points.iter().map(|p| p.1);
+    let ys = || points.iter().map(|p| p.2);
+    if points.is_empty() {
+        return Err(crate::err(format!("no points for {}", chart_spec.caption)));
+    }
+    let (lo_x, hi_x) = (xs().fold(f64::INFINITY, f64::min), xs().fold(0.0, f64::max));
+    let lo = ys().fold(f64::INFINITY, f64::min) * 0.7;
+    let hi = ys().fold(0.0, f64::max) * 1.5;
     let chart_err = |e: &dyn std::fmt::Display| crate::err(format!("chart: {e}"));
 
     let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| chart_err(&e))?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "One-way latency between two processes (p50, log-log)",
-            ("sans-serif", 22),
-        )
+        .caption(chart_spec.caption, ("sans-serif", 22))
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(70)
-        .build_cartesian_2d(
-            (lo_size * 0.8..hi_size * 1.25).log_scale(),
-            (lo..hi).log_scale(),
-        )
+        .build_cartesian_2d((lo_x * 0.8..hi_x * 1.25).log_scale(), (lo..hi).log_scale())
         .map_err(|e| chart_err(&e))?;
+    let in_bytes = chart_spec.x_in_bytes;
     chart
         .configure_mesh()
-        .x_desc("message size")
-        .y_desc("one-way latency")
+        .x_desc(chart_spec.x_desc)
+        .y_desc(chart_spec.y_desc)
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 15))
         .x_label_formatter(&|x| {
             let v = x.round();
-            if v >= 1e6 {
-                format!("{} MB", v / 1e6)
-            } else if v >= 1e3 {
-                format!("{} kB", v / 1e3)
-            } else {
-                format!("{v} B")
+            match (in_bytes, v) {
+                (true, v) if v >= 1e6 => format!("{} MB", v / 1e6),
+                (true, v) if v >= 1e3 => format!("{} kB", v / 1e3),
+                (true, v) => format!("{v} B"),
+                (false, v) => format!("{v}"),
             }
         })
         .y_label_formatter(&|y| {
@@ -475,25 +491,21 @@ pub fn latency_chart(results: &Results, scenario: &str, path: &Path) -> Result<(
         .map_err(|e| chart_err(&e))?;
     for (i, system) in systems.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
-        let points: Vec<(f64, f64)> = rows
+        let line: Vec<(f64, f64)> = points
             .iter()
-            .filter(|r| r.system == *system)
-            .map(|r| (r.size as f64, r.p50))
+            .filter(|p| p.0 == *system)
+            .map(|p| (p.1, p.2))
             .collect();
         let width = if system.starts_with("filemap") { 3 } else { 2 };
         chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(width)))
+            .draw_series(LineSeries::new(line.clone(), color.stroke_width(width)))
             .map_err(|e| chart_err(&e))?
             .label(*system)
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(width))
             });
         chart
-            .draw_series(
-                points
-                    .into_iter()
-                    .map(|p| Circle::new(p, 3, color.filled())),
-            )
+            .draw_series(line.into_iter().map(|p| Circle::new(p, 3, color.filled())))
             .map_err(|e| chart_err(&e))?;
     }
     chart

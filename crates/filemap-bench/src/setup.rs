@@ -26,7 +26,7 @@ fn operations() -> usize {
 }
 
 /// Times `op` `n` times (after a tenth as many untimed) and returns (p50, p99) in µs.
-fn per_op(n: usize, mut op: impl FnMut() -> Result<()>) -> Result<(f64, f64)> {
+pub(crate) fn per_op(n: usize, mut op: impl FnMut() -> Result<()>) -> Result<(f64, f64)> {
     for _ in 0..n / 10 {
         op()?;
     }

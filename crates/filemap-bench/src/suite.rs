@@ -12,7 +12,9 @@ use filemap_harness::{
 use crate::bridge::{self, System, LINK_SIZES};
 use crate::report::{self, Kind, Results, Sample, GB_S, MS, M_MSGS_S, NS, US};
 use crate::waits::{self, Runtime, WAIT_ANY_EVENTS};
-use crate::{err, files, messages, mutex, parties, pubsub, python, repetitions, setup, Result};
+use crate::{
+    err, files, messages, mutex, parties, pubsub, python, repetitions, scale, setup, Result,
+};
 
 pub const LATENCY: &str = "one-way latency";
 pub const WAKE_UP: &str = "wake-up, no payload";
@@ -138,7 +140,7 @@ pub fn senders_of(scenario: &str) -> Option<usize> {
 /// Message sizes of the latency rows.
 pub const SIZES: [usize; 5] = [8, 64, 1024, 64 << 10, 1 << 20];
 
-const SECTION_TITLES: [&str; 10] = [
+const SECTION_TITLES: [&str; 11] = [
     "Messages between two processes",
     "Throughput",
     "Named shared memory set-up",
@@ -149,13 +151,13 @@ const SECTION_TITLES: [&str; 10] = [
     "Async and waiting on many objects",
     "Across machines: the Zenoh bridge",
     "From Python",
+    scale::TITLE,
 ];
 
 const USAGE: &str = "usage: filemap-bench [--report] [--json] [--docs DIR] [--sections 1,2,...]
 
-Runs filemap side by side with its peers (all ten sections by default) and prints the
-tables. --report writes DIR/benchmarks.md and DIR/benchmarks-latency.svg (DIR: the
-workspace's docs/); --json prints one JSON object per row. FILEMAP_BENCH_QUICK=1: a tiny
+Runs filemap side by side with its peers (all eleven sections by default) and prints the
+tables. --report writes DIR/benchmarks.md and its charts (DIR: the workspace's docs/); --json prints one JSON object per row. FILEMAP_BENCH_QUICK=1: a tiny
 run for tests; FILEMAP_BENCH_REPS: repetitions (5); FILEMAP_BENCH_FILE_GIB: file size (4).";
 
 struct Options {
@@ -175,7 +177,7 @@ fn options(args: &[String]) -> Result<Options> {
             .nth(2)
             .unwrap_or(Path::new("."))
             .join("docs"),
-        sections: vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+        sections: (1..=SECTION_TITLES.len()).collect(),
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -217,7 +219,7 @@ struct Run {
     own_processes: usize,
 }
 
-fn progress(what: impl std::fmt::Display) {
+pub(crate) fn progress(what: impl std::fmt::Display) {
     eprintln!("filemap-bench: {what}");
 }
 
@@ -282,6 +284,9 @@ cores disturb the numbers, busy-polling rows most"
     if has(5) {
         file_size = files_section(&mut results, reps)?;
     }
+    if has(scale::SECTION) {
+        scale::section(&mut results, reps)?;
+    }
     drop(iceoryx2_domain);
     drop(namespace);
     results.finish();
@@ -316,6 +321,9 @@ cores disturb the numbers, busy-polling rows most"
         std::fs::create_dir_all(&o.docs)?;
         if has(1) {
             report::latency_chart(&results, LATENCY, &o.docs.join(CHART))?;
+        }
+        if has(scale::SECTION) {
+            scale::charts(&results, &o.docs)?;
         }
         std::fs::write(o.docs.join("benchmarks.md"), &text)?;
         progress(format!(
@@ -1281,6 +1289,7 @@ fn today() -> String {
 /// What each section measures, how, and what its floor is.
 fn section_intro(section: usize, run: &Run) -> String {
     match section {
+        scale::SECTION => scale::intro(),
         1 => format!(
             "One-way latency is half a round trip: the measuring process sends a message, the \
 partner process echoes it (copying it into its reply), {} to {} timed round trips per row after \
@@ -1782,6 +1791,13 @@ peer, the note column says so.\n\n",
             9 => Some("bridge ÷ Zenoh"),
             _ => None,
         };
+        if section == scale::SECTION {
+            md.push_str(&scale::table(r));
+            md.push('\n');
+            md.push_str(&scale::note(r));
+            md.push('\n');
+            continue;
+        }
         md.push_str(&r.table(section, extra));
         md.push('\n');
         if section == 5 {

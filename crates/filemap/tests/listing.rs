@@ -123,5 +123,17 @@ fn a_namespace_directory_made_again_is_followed() {
     let again = Mapping::create_new(name.as_str(), 4096).unwrap();
     assert_eq!(ns.entries().len(), 1, "{:?}", ns.entries());
     drop(again);
+    // Once more, and this time listed and collected first: a junk entry in the new one.
+    std::fs::remove_dir(ns.path()).unwrap();
+    std::fs::create_dir(ns.path()).unwrap();
+    std::fs::write(ns.path().join("filemap.junk"), b"junk").unwrap();
+    let listed = filemap::namespace::list().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(listed[0].problem.is_some(), "{listed:?}");
+    let collected = filemap::namespace::collect_garbage(false).unwrap();
+    assert!(
+        collected.len() == 1 && collected[0].removed,
+        "{collected:?}"
+    );
     ns.assert_empty();
 }

@@ -60,6 +60,26 @@ impl Dir {
         Ok(dir)
     }
 
+    /// Like `open`, but first makes sure the directory this process has open is still the
+    /// one at its path (for listing and collecting, which read the directory by its path).
+    pub(crate) fn open_checked() -> Result<Arc<Dir>> {
+        let dir = Dir::open()?;
+        if !dir.replaced() {
+            return Ok(dir);
+        }
+        Dir::replace(&dir)
+    }
+
+    /// Opens the directory at `stale`'s path again and makes it the current one.
+    fn replace(stale: &Arc<Dir>) -> Result<Arc<Dir>> {
+        let fresh = Dir::open_path(stale.path.clone())?;
+        let mut current = CURRENT_DIR.lock().unwrap_or_else(PoisonError::into_inner);
+        if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, stale)) {
+            *current = Some(fresh.clone());
+        }
+        Ok(fresh)
+    }
+
     fn open_path(path: PathBuf) -> Result<Arc<Dir>> {
         let fd = rustix::fs::open(
             &path,
@@ -85,16 +105,7 @@ impl Dir {
     fn run<T>(op: impl Fn(&Arc<Dir>) -> Result<T>) -> Result<T> {
         let dir = Dir::open()?;
         match op(&dir) {
-            Err(_) if dir.replaced() => {
-                let fresh = Dir::open_path(dir.path.clone())?;
-                {
-                    let mut current = CURRENT_DIR.lock().unwrap_or_else(PoisonError::into_inner);
-                    if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &dir)) {
-                        *current = Some(fresh.clone());
-                    }
-                }
-                op(&fresh)
-            }
+            Err(_) if dir.replaced() => op(&Dir::replace(&dir)?),
             result => result,
         }
     }

@@ -13,8 +13,11 @@ use crate::header::Header;
 use crate::name::{Name, ENTRY_PREFIX};
 use crate::sys::{Collected, RawEntry};
 
-fn lock_holders() -> std::collections::HashMap<(u64, u64, u64), Vec<u32>> {
-    let mut map: std::collections::HashMap<(u64, u64, u64), Vec<u32>> = Default::default();
+/// The processes holding `flock`s, by (device major, minor, inode).
+type Holders = std::collections::HashMap<(u64, u64, u64), Vec<u32>>;
+
+fn lock_holders() -> Holders {
+    let mut map = Holders::default();
     let Ok(text) = std::fs::read_to_string("/proc/locks") else {
         return map;
     };
@@ -70,67 +73,69 @@ impl Dir {
 
 /// Every file in the namespace directory whose name starts with `filemap.`.
 pub(crate) fn list_entries() -> Result<Vec<RawEntry>> {
-    let dir = Dir::open()?;
+    let dir = Dir::open_checked()?;
     let holders = lock_holders();
-    let mut out = Vec::new();
-    for file_name in dir.entry_file_names()? {
-        let Ok(st) = rustix::fs::statat(&dir.fd, &file_name, AtFlags::SYMLINK_NOFOLLOW) else {
-            continue;
-        };
-        let is_symlink = FileType::from_raw_mode(st.st_mode) == FileType::Symlink;
-        let header = if is_symlink {
-            Err("symbolic link (not followed)".to_string())
-        } else {
-            match rustix::fs::openat(&dir.fd, &file_name, open_flags(false), Mode::empty()) {
-                Ok(fd) => match FileType::from_raw_mode(st.st_mode) {
-                    FileType::RegularFile => {
-                        match read_header_bytes(fd.as_fd(), st.st_size as u64) {
-                            Ok(bytes) => {
-                                Header::decode(&bytes, st.st_size as u64, allocation_granularity())
-                            }
-                            Err(e) => Err(e.to_string()),
-                        }
-                    }
-                    _ => Err(format!("a {}, not a regular file", file_type_name(&st))),
-                },
-                Err(e) => Err(format!("cannot open: {}", errno(e))),
-            }
-        };
-        let dev = st.st_dev;
-        let key = (
-            rustix::fs::major(dev) as u64,
-            rustix::fs::minor(dev) as u64,
-            st.st_ino,
-        );
-        out.push(RawEntry {
-            name: Name::from_entry_file_name(&file_name).map(|(n, _)| n),
-            file_name,
-            owner: st.st_uid,
-            mode: st.st_mode & 0o7777,
-            security: None,
-            native: None,
-            header,
-            holders: Some(holders.get(&key).cloned().unwrap_or_default()),
-        });
-    }
+    let mut out: Vec<RawEntry> = dir
+        .entry_file_names()?
+        .into_iter()
+        .filter_map(|file_name| describe_file(&dir, file_name, &holders))
+        .collect();
     out.sort_by(|a, b| a.file_name.cmp(&b.file_name));
     Ok(out)
 }
 
-/// The entry of one name.
+/// The entry of one name (looked up by its file name alone: the cost does not grow with
+/// the namespace).
 pub(crate) fn describe_entry(name: &Name) -> Result<RawEntry> {
-    let file_name = name.entry_file_name(current_uid());
-    list_entries()?
-        .into_iter()
-        .find(|e| e.file_name == file_name)
-        .ok_or(Error::NotFound {
+    let dir = Dir::open_checked()?;
+    describe_file(&dir, name.entry_file_name(current_uid()), &lock_holders()).ok_or(
+        Error::NotFound {
             name: name.to_string(),
-        })
+        },
+    )
+}
+
+/// What the file `file_name` in `dir` is; `None` if it is gone.
+fn describe_file(dir: &Dir, file_name: String, holders: &Holders) -> Option<RawEntry> {
+    let st = rustix::fs::statat(&dir.fd, &file_name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    let is_symlink = FileType::from_raw_mode(st.st_mode) == FileType::Symlink;
+    let header = if is_symlink {
+        Err("symbolic link (not followed)".to_string())
+    } else {
+        match rustix::fs::openat(&dir.fd, &file_name, open_flags(false), Mode::empty()) {
+            Ok(fd) => match FileType::from_raw_mode(st.st_mode) {
+                FileType::RegularFile => match read_header_bytes(fd.as_fd(), st.st_size as u64) {
+                    Ok(bytes) => {
+                        Header::decode(&bytes, st.st_size as u64, allocation_granularity())
+                    }
+                    Err(e) => Err(e.to_string()),
+                },
+                _ => Err(format!("a {}, not a regular file", file_type_name(&st))),
+            },
+            Err(e) => Err(format!("cannot open: {}", errno(e))),
+        }
+    };
+    let dev = st.st_dev;
+    let key = (
+        rustix::fs::major(dev) as u64,
+        rustix::fs::minor(dev) as u64,
+        st.st_ino,
+    );
+    Some(RawEntry {
+        name: Name::from_entry_file_name(&file_name).map(|(n, _)| n),
+        file_name,
+        owner: st.st_uid,
+        mode: st.st_mode & 0o7777,
+        security: None,
+        native: None,
+        header,
+        holders: Some(holders.get(&key).cloned().unwrap_or_default()),
+    })
 }
 
 /// Removes stale entries (non-persistent, no holder) and corrupt ones nobody holds.
 pub(crate) fn collect_garbage(dry_run: bool) -> Result<Vec<Collected>> {
-    let dir = Dir::open()?;
+    let dir = Dir::open_checked()?;
     let mut out = Vec::new();
     for file_name in dir.entry_file_names()? {
         let Ok(fd) = rustix::fs::openat(&dir.fd, &file_name, open_flags(false), Mode::empty())

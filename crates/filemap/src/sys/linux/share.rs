@@ -81,7 +81,7 @@ impl Entry {
         };
         let header = read_header(fd.as_fd(), what)?;
         let named = match name {
-            Some(name) => Dir::open().ok().and_then(|dir| {
+            Some(name) => Dir::open_checked().ok().and_then(|dir| {
                 Entry::named_part_if_current(&dir, name, fd.as_fd(), header.is_persistent())
             }),
             None => None,
