@@ -234,10 +234,13 @@ pub enum LargePages {
     /// `/sys/kernel/mm/transparent_hugepage/shmem_enabled` allows it); ordinary pages
     /// otherwise, never an error. Windows: ordinary pages.
     Prefer,
-    /// Explicit huge pages or an error: Linux puts an unnamed object on hugetlb pages
-    /// (`MFD_HUGETLB`; reserved pages are needed, see `/proc/sys/vm/nr_hugepages`, or
-    /// creation fails with [`Error::NoSpace`](crate::Error::NoSpace)); named objects and Windows (which needs
-    /// `SeLockMemoryPrivilege`) answer [`Error::Unsupported`](crate::Error::Unsupported).
+    /// Explicit huge pages or an error, for unnamed objects: Linux puts one on hugetlb
+    /// pages (`MFD_HUGETLB`; reserved pages are needed, see `/proc/sys/vm/nr_hugepages`,
+    /// or creation fails with [`Error::NoSpace`](crate::Error::NoSpace)); Windows on large
+    /// pages (`SEC_LARGE_PAGES`) where the process holds `SeLockMemoryPrivilege` ("Lock
+    /// pages in memory", which filemap enables when the token holds it). Views then start
+    /// on large-page boundaries. Named objects, and Windows without the privilege, answer
+    /// [`Error::Unsupported`](crate::Error::Unsupported).
     Require,
 }
 

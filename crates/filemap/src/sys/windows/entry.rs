@@ -21,7 +21,7 @@ use windows_sys::Win32::Foundation::{
 };
 use windows_sys::Win32::System::Memory::{
     CreateFileMappingW, OpenFileMappingW, FILE_MAP_EXECUTE, FILE_MAP_READ, FILE_MAP_WRITE,
-    PAGE_EXECUTE_READWRITE, PAGE_READWRITE, SEC_RESERVE,
+    PAGE_EXECUTE_READWRITE, PAGE_READWRITE, SEC_COMMIT, SEC_LARGE_PAGES, SEC_RESERVE,
 };
 use windows_sys::Win32::System::Threading::{OpenEventW, OpenMutexW, OpenSemaphoreW};
 
@@ -148,7 +148,13 @@ fn write_section_header(
         )?;
         init(data.ptr())?;
     }
-    let view = whole.map(0, HEADER_AREA, Access::Write, false, what)?;
+    // A view of a section on large pages is whole large pages: the header's is the first.
+    let header_view = if on_large_pages(header) {
+        header.data_offset as usize
+    } else {
+        HEADER_AREA
+    };
+    let view = whole.map(0, header_view, Access::Write, false, what)?;
     let bytes = header.encode();
     // SAFETY: the view is HEADER_AREA writable bytes; nobody else writes a header that has
     // no magic yet. The magic is published last with release ordering.
@@ -284,13 +290,33 @@ pub(crate) fn open_entry(name: &Name, writable: bool) -> Result<(Entry, Header)>
 /// Creates a pagefile-backed section for `header` (its protection, reserve mode and whole
 /// length), named `name` (a NUL-terminated kernel name) or unnamed (null); the caller reads
 /// `last_error` for why it failed, or whether the name existed.
+/// Whether `header`'s object goes on large pages: its data starts a large page in (only
+/// unnamed objects asked for `LargePages::Require` are laid out so).
+fn on_large_pages(header: &Header) -> bool {
+    header.is_large_pages() && super::huge_page_size().is_some_and(|h| header.data_offset >= h)
+}
+
+/// The size of `header`'s section: a section on large pages is whole large pages.
+fn section_len(header: &Header) -> u64 {
+    match super::huge_page_size() {
+        Some(huge) if on_large_pages(header) => header.entry_len().next_multiple_of(huge),
+        _ => header.entry_len(),
+    }
+}
+
 fn create_section(
     header: &Header,
     name: *const u16,
     security: Option<&ObjectSecurity>,
 ) -> windows_sys::Win32::Foundation::HANDLE {
-    let (hi, lo) = split(header.entry_len());
-    let reserve = if header.is_reserve() { SEC_RESERVE } else { 0 };
+    let (hi, lo) = split(section_len(header));
+    let reserve = if header.is_reserve() {
+        SEC_RESERVE
+    } else if on_large_pages(header) {
+        SEC_COMMIT | SEC_LARGE_PAGES
+    } else {
+        0
+    };
     let attributes = security.map_or(std::ptr::null(), ObjectSecurity::attributes);
     // SAFETY: a pagefile-backed section; `name` is null or a valid NUL-terminated name, and
     // `attributes` null or valid while `security` lives (the callers' contract).

@@ -11,6 +11,7 @@ mod entry;
 mod fault;
 mod file;
 mod foreign;
+mod large_pages;
 mod listing;
 pub(crate) mod security;
 mod share;
@@ -81,9 +82,10 @@ pub(crate) fn page_size() -> u64 {
     system_info().0
 }
 
-/// Explicit large pages are not offered on Windows (they need `SeLockMemoryPrivilege`).
+/// The large-page size, where this process may make sections on large pages (it holds
+/// `SeLockMemoryPrivilege`: `large_pages.rs`).
 pub(crate) fn huge_page_size() -> Option<u64> {
-    None
+    large_pages::size()
 }
 
 /// Whether this process runs under Wine (whose ntdll exports `wine_get_version`).
