@@ -48,6 +48,7 @@ pub mod python;
 pub mod report;
 pub mod scale;
 pub mod setup;
+pub mod steps;
 pub mod suite;
 pub mod waits;
 

@@ -1113,7 +1113,7 @@ fn setup_section(r: &mut Results) -> Result<()> {
         };
         r.add(3, OPEN, size, system, kind_of(system), US, sample);
     }
-    Ok(())
+    crate::steps::measure()
 }
 
 fn mutex_section(r: &mut Results) -> Result<()> {
@@ -1621,18 +1621,23 @@ recently freed samples (its pool's free list is a stack) while filemap's channel
 through an 8 MiB ring, so its copies touch more memory and miss the caches more often."
         }
         CREATE => {
-            "Creating a filemap object does more than `shm_open`: the inode is made \
-nameless (`O_TMPFILE`), sized, allocated up front (committed, so a later write never dies of \
-SIGBUS when memory is short), given a header, locked (`flock`, so its lifetime follows its \
-handles across processes and crashes) and only then linked under its name; closing checks with \
-`flock` whether it was the last handle and removes the name if so. `shared_memory` and the raw \
-calls create a name that stays until someone unlinks it, with no allocation."
+            "Creating a filemap object does more than `shm_open`, and the table \
+\"where the time goes\" in section 3 prices each step: the inode is made nameless \
+(`O_TMPFILE`), sized and allocated up front with its header in one write (committed, so a \
+later write never dies of SIGBUS when memory is short), locked (`flock`, so its lifetime \
+follows its handles across processes and crashes) and only then linked under its name; \
+closing checks with `flock` whether it was the last handle and whether the name is still its \
+own before removing it, and the last `close` frees the pages allocated up front. The \
+allocation (writing and later freeing two pages, the header's and the data's) and the \
+nameless creation and linking account for most of the difference. `shared_memory` and the \
+raw calls create a name that stays until someone unlinks it, and allocate nothing."
         }
         OPEN => {
             "Opening a filemap object checks what it opens (no symlink, owner and \
 permissions, the header's kind and size) and takes a shared `flock` to hold the object alive; \
-closing tries an exclusive lock to learn whether it was the last handle. `shared_memory` and \
-the raw calls only open and map."
+closing tries an exclusive lock to learn whether it was the last handle (section 3's table \
+\"where the time goes\" prices each step). `shared_memory` and the raw calls only open and \
+map."
         }
         UNCONTENDED => {
             "filemap's `NamedMutex` lock is one compare-and-swap on a futex word and its \
@@ -1800,6 +1805,9 @@ peer, the note column says so.\n\n",
         }
         md.push_str(&r.table(section, extra));
         md.push('\n');
+        if section == 3 {
+            md.push_str(&crate::steps::table().unwrap_or_default());
+        }
         if section == 5 {
             md.push_str(&same_work_note(r));
         }
