@@ -1097,7 +1097,7 @@ fn kind_of(system: &str) -> Kind {
 fn setup_section(r: &mut Results) -> Result<()> {
     progress("named shared memory set-up");
     let size = setup::SIZE as u64;
-    for system in setup::SYSTEMS {
+    for system in setup::SYSTEMS.into_iter().chain([setup::ALLOCATED]) {
         let (p50, p99) = setup::create(system)?;
         let sample = Sample {
             p50,
@@ -1629,7 +1629,8 @@ follows its handles across processes and crashes) and only then linked under its
 closing checks with `flock` whether it was the last handle and whether the name is still its \
 own before removing it, and the last `close` frees the pages allocated up front. The \
 allocation (writing and later freeing two pages, the header's and the data's) and the \
-nameless creation and linking account for most of the difference. `shared_memory` and the \
+nameless creation and linking account for most of the difference; the reference row makes \
+the raw calls with the allocation alone (one page, with no header). `shared_memory` and the \
 raw calls create a name that stays until someone unlinks it, and allocate nothing."
         }
         OPEN => {
