@@ -53,8 +53,7 @@ impl Object {
 
     /// Whether the object lives on explicit huge pages (its data starts a huge page in).
     pub(crate) fn on_huge_pages(&self) -> bool {
-        self.header.is_large_pages()
-            && sys::huge_page_size().is_some_and(|huge| self.header.data_offset >= huge)
+        sys::on_huge_pages(&self.header)
     }
 
     pub(crate) fn describe(&self) -> String {
@@ -96,7 +95,10 @@ impl Object {
         }
         let executable = header.is_executable();
         let Some(record) = header.file.clone() else {
-            let section = entry.section()?.with_executable(executable);
+            let section = entry
+                .section()?
+                .with_executable(executable)
+                .with_large_pages(sys::on_huge_pages(&header));
             return Ok(Object {
                 name,
                 base: header.data_offset,

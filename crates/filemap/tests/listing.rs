@@ -94,9 +94,10 @@ fn lists_what_two_other_processes_made() {
     ns.assert_empty();
 }
 
-/// A process opens its namespace directory once; when the directory is removed and made
-/// again under the same path, the next create and open use the new one (Linux: on Windows
-/// the namespace is the kernel's).
+/// A process opens its namespace directory once; when the directory is removed, or renamed
+/// away, and made again under the same path, the next create and open use the new one (at
+/// once after a removal, within 100 ms after a rename; Linux: on Windows the namespace is
+/// the kernel's).
 fn a_namespace_directory_made_again_is_followed() {
     let ns = Namespace::new();
     if cfg!(windows) {
@@ -135,5 +136,17 @@ fn a_namespace_directory_made_again_is_followed() {
         collected.len() == 1 && collected[0].removed,
         "{collected:?}"
     );
+    // Renamed away while an object in it is held, and a new one made at the path: the
+    // next create, a moment later, is in the new one.
+    let held = Mapping::create_new(unique("held-in-the-old").as_str(), 4096).unwrap();
+    let old = ns.path().with_extension("old");
+    std::fs::rename(ns.path(), &old).unwrap();
+    std::fs::create_dir(ns.path()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    let new = Mapping::create_new(unique("made-in-the-new").as_str(), 4096).unwrap();
+    assert_eq!(ns.entries().len(), 1, "{:?}", ns.entries());
+    drop((held, new));
+    assert_eq!(std::fs::read_dir(&old).unwrap().count(), 0);
+    std::fs::remove_dir(&old).unwrap();
     ns.assert_empty();
 }

@@ -566,7 +566,13 @@ fn large_pages() {
     let back = other.view().offset((3 << 20) + 5).len(6).map().unwrap();
     assert_eq!(back.read_vec(0, 6).unwrap(), b"prefer");
     drop((back, m, other));
-    // Require: never silently ordinary pages.
+    // Require: never silently ordinary pages, and never reserved memory.
+    // SAFETY: the object is never mapped (its creation is refused).
+    let reserved = unsafe { Mapping::options().size(4 << 20).reserve(true) };
+    assert!(matches!(
+        reserved.large_pages(LargePages::Require).create_unnamed(),
+        Err(Error::Unsupported { .. })
+    ));
     assert!(matches!(
         Mapping::options()
             .size(4 << 20)

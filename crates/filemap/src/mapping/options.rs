@@ -219,6 +219,11 @@ impl CreateOptions {
             });
         }
         let mut header = self.header()?;
+        if self.large_pages == LargePages::Require && self.reserve {
+            return Err(Error::Unsupported {
+                what: "reserve with explicit large pages: large pages are committed when made",
+            });
+        }
         if self.large_pages == LargePages::Require {
             // The header takes a whole huge page, so that data starts on one.
             header.data_offset = sys::huge_page_size().ok_or(Error::Unsupported {

@@ -145,6 +145,12 @@ pub(crate) fn take_once<T>(
 
 /// The moment `timeout` from now; `None` (wait without a deadline) when that is further
 /// than the clock can say, as with `Duration::MAX`.
+/// Whether the object of `header` lives on explicit huge pages (its data starts a huge page
+/// in: only unnamed objects asked for `LargePages::Require` are laid out so).
+pub(crate) fn on_huge_pages(header: &crate::header::Header) -> bool {
+    header.is_large_pages() && huge_page_size().is_some_and(|huge| header.data_offset >= huge)
+}
+
 pub(crate) fn deadline_after(timeout: std::time::Duration) -> Option<std::time::Instant> {
     std::time::Instant::now().checked_add(timeout)
 }

@@ -12,7 +12,8 @@ use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::time::{Duration, Instant};
 
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, Stat, CWD};
 use rustix::io::Errno;
@@ -40,23 +41,59 @@ pub(crate) fn namespace_dir_path() -> PathBuf {
 pub(crate) struct Dir {
     pub(super) fd: OwnedFd,
     pub(super) path: PathBuf,
+    /// The directory's device and inode, to tell whether its path still names it.
+    dev: u64,
+    ino: u64,
 }
 
-/// The namespace directory this process last opened: creating or opening an entry then
-/// costs no lookup of the directory itself.
-static CURRENT_DIR: Mutex<Option<Arc<Dir>>> = Mutex::new(None);
+/// How long a process uses the namespace directory it has open before it checks again that
+/// the path still names it: a directory renamed or mounted over is noticed within this, one
+/// removed (or any failure in it) at once.
+const RECHECK: Duration = Duration::from_millis(100);
+
+/// The namespace directory this process last opened, and when its path was last checked:
+/// creating or opening an entry then costs no lookup of the directory itself.
+struct Current {
+    dir: Arc<Dir>,
+    checked: Instant,
+}
+
+/// Only ever `try_lock`ed: a caller that finds it busy opens the directory itself, so no
+/// thread waits for it, and a child made by `fork` while another thread held it (which the
+/// child would never see released) is not stuck.
+static CURRENT_DIR: Mutex<Option<Current>> = Mutex::new(None);
+
+fn current_dir() -> Option<MutexGuard<'static, Option<Current>>> {
+    match CURRENT_DIR.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
+}
 
 impl Dir {
-    /// The namespace directory, opened once per process (and again when `FILEMAP_DIR`
-    /// changes: tests point it elsewhere).
+    /// The namespace directory: the one this process has open while its path still names
+    /// it (checked every [`RECHECK`]), opened again when `FILEMAP_DIR` changes (tests point
+    /// it elsewhere). A relative `FILEMAP_DIR` is opened each time (it follows the working
+    /// directory).
     pub(crate) fn open() -> Result<Arc<Dir>> {
         let path = namespace_dir_path();
-        let mut current = CURRENT_DIR.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(dir) = current.as_ref().filter(|dir| dir.path == path) {
-            return Ok(dir.clone());
+        if !path.is_absolute() {
+            return Dir::open_path(path);
+        }
+        if let Some(mut current) = current_dir() {
+            if let Some(c) = current.as_mut().filter(|c| c.dir.path == path) {
+                if c.checked.elapsed() < RECHECK {
+                    return Ok(c.dir.clone());
+                }
+                if !c.dir.replaced() {
+                    c.checked = Instant::now();
+                    return Ok(c.dir.clone());
+                }
+            }
         }
         let dir = Dir::open_path(path)?;
-        *current = Some(dir.clone());
+        dir.make_current();
         Ok(dir)
     }
 
@@ -73,31 +110,46 @@ impl Dir {
     /// Opens the directory at `stale`'s path again and makes it the current one.
     fn replace(stale: &Arc<Dir>) -> Result<Arc<Dir>> {
         let fresh = Dir::open_path(stale.path.clone())?;
-        let mut current = CURRENT_DIR.lock().unwrap_or_else(PoisonError::into_inner);
-        if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, stale)) {
-            *current = Some(fresh.clone());
-        }
+        fresh.make_current();
         Ok(fresh)
     }
 
+    fn make_current(self: &Arc<Dir>) {
+        if !self.path.is_absolute() {
+            return;
+        }
+        if let Some(mut current) = current_dir() {
+            *current = Some(Current {
+                dir: self.clone(),
+                checked: Instant::now(),
+            });
+        }
+    }
+
     fn open_path(path: PathBuf) -> Result<Arc<Dir>> {
+        let failed = |e| Error::io("open the namespace directory", path.display(), errno(e));
         let fd = rustix::fs::open(
             &path,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| Error::io("open the namespace directory", path.display(), errno(e)))?;
-        Ok(Arc::new(Dir { fd, path }))
+        .map_err(failed)?;
+        let st = rustix::fs::fstat(&fd).map_err(failed)?;
+        Ok(Arc::new(Dir {
+            fd,
+            path,
+            dev: st.st_dev,
+            ino: st.st_ino,
+        }))
     }
 
     /// Whether the directory's path now names another directory (or none) than the one
     /// this handle has open: it was removed, or replaced, since this process opened it.
     fn replaced(&self) -> bool {
-        let (Ok(now), Ok(held)) = (rustix::fs::stat(&self.path), rustix::fs::fstat(&self.fd))
-        else {
-            return true;
-        };
-        !same_inode(&now, &held)
+        match rustix::fs::stat(&self.path) {
+            Ok(now) => now.st_dev != self.dev || now.st_ino != self.ino,
+            Err(_) => true,
+        }
     }
 
     /// Runs `op` in the namespace directory; if it fails because the directory this process
@@ -455,7 +507,8 @@ fn write_new_entry(
         match rustix::io::pwrite(fd, &bytes[done..], done as u64) {
             Ok(n) => done += n,
             Err(Errno::INTR) => {}
-            Err(Errno::NOSPC) => {
+            // ENOMEM: a memory cgroup refused the pages.
+            Err(Errno::NOSPC | Errno::NOMEM) => {
                 return Err(Error::NoSpace {
                     place: place.to_string(),
                     size: total,

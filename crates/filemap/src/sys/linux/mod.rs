@@ -133,6 +133,12 @@ impl Section {
         self
     }
 
+    /// Marks the section as one on huge pages (nothing to do on Linux: a view of a hugetlb
+    /// file is on huge pages).
+    pub(crate) fn with_large_pages(self, _large_pages: bool) -> Section {
+        self
+    }
+
     pub(crate) fn handle(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use windows_sys::Win32::Foundation::{
     ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_COMMITMENT_LIMIT, ERROR_DISK_FULL,
-    ERROR_FILE_NOT_FOUND, ERROR_INVALID_HANDLE, ERROR_NOT_ENOUGH_MEMORY, ERROR_OUTOFMEMORY,
-    INVALID_HANDLE_VALUE,
+    ERROR_FILE_NOT_FOUND, ERROR_INVALID_HANDLE, ERROR_NOT_ENOUGH_MEMORY, ERROR_NO_SYSTEM_RESOURCES,
+    ERROR_OUTOFMEMORY, ERROR_PRIVILEGE_NOT_HELD, INVALID_HANDLE_VALUE,
 };
 use windows_sys::Win32::System::Memory::{
     CreateFileMappingW, OpenFileMappingW, FILE_MAP_EXECUTE, FILE_MAP_READ, FILE_MAP_WRITE,
@@ -133,7 +133,8 @@ fn write_section_header(
     what: &dyn fmt::Display,
     init: DataInit<'_>,
 ) -> Result<()> {
-    let whole = Section::from_handle(duplicate(section)?);
+    let whole = Section::from_handle(duplicate(section)?)
+        .with_large_pages(crate::sys::on_huge_pages(header));
     if header.is_reserve() {
         // The header's page must have memory behind it before it is written.
         whole.commit(0, HEADER_AREA as u64, what)?;
@@ -149,7 +150,7 @@ fn write_section_header(
         init(data.ptr())?;
     }
     // A view of a section on large pages is whole large pages: the header's is the first.
-    let header_view = if on_large_pages(header) {
+    let header_view = if crate::sys::on_huge_pages(header) {
         header.data_offset as usize
     } else {
         HEADER_AREA
@@ -236,8 +237,20 @@ impl Entry {
     /// Creates an unnamed memory object holding `header` and its data.
     pub(crate) fn create_unnamed(header: &Header) -> Result<Entry> {
         let total = header.entry_len();
+        let large = crate::sys::on_huge_pages(header);
+        let no_privilege = Error::Unsupported {
+            what: "large pages without SeLockMemoryPrivilege (\"Lock pages in memory\")",
+        };
+        if large && !super::large_pages::may_create() {
+            return Err(no_privilege);
+        }
         let h = create_section(header, std::ptr::null(), None);
         let section = owned(h).ok_or_else(|| match last_error() {
+            ERROR_PRIVILEGE_NOT_HELD if large => no_privilege,
+            ERROR_NO_SYSTEM_RESOURCES if large => Error::NoSpace {
+                place: "large pages (physical memory free in large pages)".into(),
+                size: total,
+            },
             ERROR_NOT_ENOUGH_MEMORY
             | ERROR_OUTOFMEMORY
             | ERROR_COMMITMENT_LIMIT
@@ -287,23 +300,19 @@ pub(crate) fn open_entry(name: &Name, writable: bool) -> Result<(Entry, Header)>
     ))
 }
 
-/// Creates a pagefile-backed section for `header` (its protection, reserve mode and whole
-/// length), named `name` (a NUL-terminated kernel name) or unnamed (null); the caller reads
-/// `last_error` for why it failed, or whether the name existed.
-/// Whether `header`'s object goes on large pages: its data starts a large page in (only
-/// unnamed objects asked for `LargePages::Require` are laid out so).
-fn on_large_pages(header: &Header) -> bool {
-    header.is_large_pages() && super::huge_page_size().is_some_and(|h| header.data_offset >= h)
-}
-
 /// The size of `header`'s section: a section on large pages is whole large pages.
 fn section_len(header: &Header) -> u64 {
     match super::huge_page_size() {
-        Some(huge) if on_large_pages(header) => header.entry_len().next_multiple_of(huge),
+        Some(huge) if crate::sys::on_huge_pages(header) => {
+            header.entry_len().next_multiple_of(huge)
+        }
         _ => header.entry_len(),
     }
 }
 
+/// Creates a pagefile-backed section for `header` (its protection, reserve mode and whole
+/// length), named `name` (a NUL-terminated kernel name) or unnamed (null); the caller reads
+/// `last_error` for why it failed, or whether the name existed.
 fn create_section(
     header: &Header,
     name: *const u16,
@@ -312,7 +321,7 @@ fn create_section(
     let (hi, lo) = split(section_len(header));
     let reserve = if header.is_reserve() {
         SEC_RESERVE
-    } else if on_large_pages(header) {
+    } else if crate::sys::on_huge_pages(header) {
         SEC_COMMIT | SEC_LARGE_PAGES
     } else {
         0

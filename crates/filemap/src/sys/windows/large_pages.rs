@@ -1,7 +1,8 @@
-//! Windows large pages: the large-page size, where this process may use them. A section on
-//! large pages (`SEC_LARGE_PAGES`) needs `SeLockMemoryPrivilege`, which an administrator
-//! grants to an account ("Lock pages in memory") and which a process must enable in its
-//! token before it makes one; the first call here enables it if the token holds it.
+//! Windows large pages: the system's large-page size, and whether this process may make
+//! sections on them. A section on large pages (`SEC_LARGE_PAGES`) needs
+//! `SeLockMemoryPrivilege`, which an administrator grants to an account ("Lock pages in
+//! memory") and which a process must enable in its token before it makes one; `may_create`
+//! enables it, once, if the token holds it. Mapping a view of one needs no privilege.
 //!
 //! Wine grants no privileges (`AdjustTokenPrivileges` answers `ERROR_NOT_ALL_ASSIGNED`)
 //! and ignores `SEC_LARGE_PAGES`: the tests reach the large-page path there by pretending
@@ -20,18 +21,25 @@ use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken}
 
 use super::{last_error, owned, raw, wide};
 
-/// The large-page size if this process may make sections on large pages, asked (and the
-/// privilege enabled) once per process.
+/// The system's large-page size, by which objects on large pages are laid out (a process
+/// needs no privilege to map one another made).
 pub(crate) fn size() -> Option<u64> {
     static SIZE: OnceLock<Option<u64>> = OnceLock::new();
     *SIZE.get_or_init(|| {
         // SAFETY: no arguments; 0 when the processor has no large pages.
         let minimum = unsafe { GetLargePageMinimum() } as u64;
-        if pretend() {
-            return Some(usable_size(minimum).unwrap_or(2 << 20));
+        match usable_size(minimum) {
+            None if pretend() => Some(2 << 20),
+            size => size,
         }
-        usable_size(minimum).filter(|_| enable_lock_memory_privilege())
     })
+}
+
+/// Whether this process may make a section on large pages: its token holds
+/// `SeLockMemoryPrivilege`, enabled here on the first call.
+pub(crate) fn may_create() -> bool {
+    static MAY: OnceLock<bool> = OnceLock::new();
+    *MAY.get_or_init(|| pretend() || enable_lock_memory_privilege())
 }
 
 /// The large-page size the system reports, if it is one a section can be laid out in: a

@@ -11,7 +11,7 @@ mod entry;
 mod fault;
 mod file;
 mod foreign;
-mod large_pages;
+pub(crate) mod large_pages;
 mod listing;
 pub(crate) mod security;
 mod share;
@@ -47,9 +47,10 @@ use windows_sys::Win32::Storage::FileSystem::FlushFileBuffers;
 use windows_sys::Win32::System::Memory::{
     CreateFileMappingW, FlushViewOfFile, MapViewOfFileEx, PrefetchVirtualMemory, UnmapViewOfFile,
     VirtualAlloc, VirtualLock, VirtualProtect, VirtualQuery, VirtualUnlock, FILE_MAP_COPY,
-    FILE_MAP_EXECUTE, FILE_MAP_READ, FILE_MAP_WRITE, MEMORY_BASIC_INFORMATION,
-    MEMORY_MAPPED_VIEW_ADDRESS, MEM_COMMIT, PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE,
-    PAGE_READONLY, PAGE_READWRITE, PAGE_WRITECOPY, WIN32_MEMORY_RANGE_ENTRY,
+    FILE_MAP_EXECUTE, FILE_MAP_LARGE_PAGES, FILE_MAP_READ, FILE_MAP_WRITE,
+    MEMORY_BASIC_INFORMATION, MEMORY_MAPPED_VIEW_ADDRESS, MEM_COMMIT, PAGE_EXECUTE_READ,
+    PAGE_EXECUTE_READWRITE, PAGE_READONLY, PAGE_READWRITE, PAGE_WRITECOPY,
+    WIN32_MEMORY_RANGE_ENTRY,
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
@@ -82,8 +83,8 @@ pub(crate) fn page_size() -> u64 {
     system_info().0
 }
 
-/// The large-page size, where this process may make sections on large pages (it holds
-/// `SeLockMemoryPrivilege`: `large_pages.rs`).
+/// The system's large-page size, by which objects on large pages are laid out (making one
+/// takes `SeLockMemoryPrivilege`: `large_pages.rs`).
 pub(crate) fn huge_page_size() -> Option<u64> {
     large_pages::size()
 }
@@ -162,6 +163,8 @@ pub(crate) struct Section {
     file: Option<File>,
     /// Views are mapped with `FILE_MAP_EXECUTE` (the section allows execution).
     executable: bool,
+    /// Views are mapped with `FILE_MAP_LARGE_PAGES` (a `SEC_LARGE_PAGES` section).
+    large_pages: bool,
 }
 
 impl Section {
@@ -176,12 +179,20 @@ impl Section {
             mapping,
             file: None,
             executable: false,
+            large_pages: false,
         }
     }
 
     /// Marks the section as created executable, so that views can be made executable.
     pub(crate) fn with_executable(mut self, executable: bool) -> Section {
         self.executable = executable;
+        self
+    }
+
+    /// Marks the section as one on large pages, whose views (whole large pages) are mapped
+    /// with `FILE_MAP_LARGE_PAGES`: without it Windows maps them on small pages.
+    pub(crate) fn with_large_pages(mut self, large_pages: bool) -> Section {
+        self.large_pages = large_pages;
         self
     }
 
@@ -235,6 +246,7 @@ impl Section {
             mapping,
             file: Some(file),
             executable,
+            large_pages: false,
         })
     }
 
@@ -275,6 +287,9 @@ impl Section {
         };
         if self.executable {
             desired |= FILE_MAP_EXECUTE;
+        }
+        if self.large_pages {
+            desired |= FILE_MAP_LARGE_PAGES;
         }
         let (hi, lo) = split(offset);
         let base = at.unwrap_or_default();
