@@ -41,6 +41,7 @@ impl NamedMutex {
             mutex: Some(slf),
             id,
             abandoned,
+            thread: std::thread::current().id(),
         }
     }
 }
@@ -149,19 +150,31 @@ impl NamedMutex {
 
 /// A held lock of a `NamedMutex`: `abandoned` tells whether its previous holder died
 /// holding it (check the state it protects). Unlock with `release()` or by leaving its
-/// `with` block.
-#[pyclass(module = "filemap", unsendable)]
+/// `with` block, on the thread that locked it (`NotOwnerError` on another, as Win32's
+/// `ReleaseMutex` fails there).
+#[pyclass(module = "filemap")]
 pub struct MutexGuard {
     /// The mutex while this guard holds its lock.
     mutex: Option<Py<NamedMutex>>,
     /// This guard's id (see `NamedMutex::guard`).
     id: u64,
     abandoned: bool,
+    /// The thread that locked it, the only one that can unlock it.
+    thread: std::thread::ThreadId,
 }
 
 impl MutexGuard {
-    /// Unlocks the mutex if this guard still holds it.
+    /// Unlocks the mutex if this guard still holds it; `Error::NotOwner` on a thread other
+    /// than the one that locked it (which keeps the lock).
     fn unlock(&mut self) -> filemap::Result<()> {
+        let Some(m) = self.mutex.as_ref() else {
+            return Ok(());
+        };
+        if std::thread::current().id() != self.thread {
+            return Err(filemap::Error::NotOwner {
+                name: m.get().inner.name().to_string(),
+            });
+        }
         let Some(m) = self.mutex.take() else {
             return Ok(());
         };
@@ -213,8 +226,10 @@ impl MutexGuard {
 
 impl Drop for MutexGuard {
     fn drop(&mut self) {
-        // A guard dropped without release (garbage collected) unlocks, on the thread that
-        // locked it (the guard is `unsendable`).
+        // A guard dropped without release (garbage collected) unlocks if it is dropped on
+        // the thread that locked it; on another, the lock stays until the mutex's handle
+        // goes (then the next owner finds it abandoned), as with a Win32 thread that never
+        // calls ReleaseMutex.
         let _ = self.unlock();
     }
 }

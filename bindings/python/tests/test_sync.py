@@ -221,3 +221,27 @@ def test_a_try_lock_guard_is_the_only_releaser_too(name):
     probe.join()
     assert seen == [None]
     second.release()
+
+
+def test_a_guard_is_released_only_on_the_thread_that_locked(name):
+    mutex = filemap.NamedMutex.create_new(name)
+    guard = mutex.lock()
+    raised = []
+
+    def release_elsewhere():
+        try:
+            guard.release()
+        except filemap.NotOwnerError as e:
+            raised.append(str(e))
+
+    other = threading.Thread(target=release_elsewhere)
+    other.start()
+    other.join()
+    assert len(raised) == 1 and "does not hold" in raised[0], raised
+    seen = []
+    probe = threading.Thread(target=lambda: seen.append(mutex.try_lock()))
+    probe.start()
+    probe.join()
+    assert seen == [None]  # still held: the other thread released nothing
+    guard.release()  # the locking thread can
+    assert mutex.try_lock() is not None
