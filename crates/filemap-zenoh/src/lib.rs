@@ -258,6 +258,26 @@ impl BridgeBuilder {
 }
 
 /// A running bridge (see the crate's docs); stops when dropped or [`stop`](Bridge::stop)ped.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::topic::{Publisher, TopicOptions};
+/// use filemap_zenoh::Bridge;
+/// // A local topic, exported on the loopback interface (the other host would import it).
+/// let mut publisher = Publisher::create_or_open("temperature", &TopicOptions::new())?;
+/// let bridge = Bridge::builder()
+///     .export("temperature")
+///     .listen("tcp/127.0.0.1:0")
+///     .start()?;
+/// assert!(!bridge.id().is_empty());
+/// publisher.publish(b"21.5")?;
+/// // Counters per bridged topic: messages put to Zenoh, dropped, missed.
+/// for topic in bridge.stats() {
+///     assert_eq!((topic.name.as_str(), topic.exported), ("temperature", true));
+/// }
+/// bridge.stop();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Bridge {
     stop: Arc<AtomicBool>,
     exports: Arc<Mutex<HashMap<String, export::Export>>>,
