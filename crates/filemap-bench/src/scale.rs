@@ -168,46 +168,36 @@ fn entry_path(name: &str) -> Result<String> {
 /// One repetition of the create, open and list rows with `count` objects in `dir`.
 fn one_count(r: &mut Results, dir: &Path, count: u64, held: &str) -> Result<()> {
     let n = operations() * 2;
+    let mut timed = |scenario, system, kind, op: &mut dyn FnMut() -> Result<()>| {
+        let (p50, p99) = per_op(n, op)?;
+        let sample = Sample {
+            p50,
+            p99: Some(p99),
+        };
+        r.add(SECTION, scenario, count, system, kind, US, sample);
+        Ok::<(), crate::Error>(())
+    };
     let name = unique("scale-made");
-    let (p50, p99) = per_op(n, || {
+    timed(CREATE, FILEMAP, Kind::Filemap, &mut || {
         let m = Mapping::create_new(name.as_str(), 4096)?;
         drop(m.view().map()?);
         Ok(())
     })?;
-    let sample = Sample {
-        p50,
-        p99: Some(p99),
-    };
-    r.add(SECTION, CREATE, count, FILEMAP, Kind::Filemap, US, sample);
     let raw = Raw::new(dir)?;
-    let (p50, p99) = per_op(n, || raw.create("scale-raw-made"))?;
-    let sample = Sample {
-        p50,
-        p99: Some(p99),
-    };
-    r.add(SECTION, CREATE, count, RAW_CREATE, Kind::Floor, US, sample);
-
-    let (p50, p99) = per_op(n, || {
+    timed(CREATE, RAW_CREATE, Kind::Floor, &mut || {
+        raw.create("scale-raw-made")
+    })?;
+    timed(OPEN, FILEMAP, Kind::Filemap, &mut || {
         let m = Mapping::open(held)?;
         drop(m.view().map()?);
         Ok(())
     })?;
-    let sample = Sample {
-        p50,
-        p99: Some(p99),
-    };
-    r.add(SECTION, OPEN, count, FILEMAP, Kind::Filemap, US, sample);
     let entry = entry_path(held)?;
     let file_name = Path::new(&entry)
         .file_name()
         .and_then(|f| f.to_str())
         .ok_or_else(|| err("an entry without a file name"))?;
-    let (p50, p99) = per_op(n, || raw.open(file_name))?;
-    let sample = Sample {
-        p50,
-        p99: Some(p99),
-    };
-    r.add(SECTION, OPEN, count, RAW_OPEN, Kind::Floor, US, sample);
+    timed(OPEN, RAW_OPEN, Kind::Floor, &mut || raw.open(file_name))?;
 
     let start = Instant::now();
     let listed = filemap::namespace::list()?.len() as u64;
@@ -322,16 +312,8 @@ struct Raw {
 
 impl Raw {
     fn new(dir: &Path) -> Result<Raw> {
-        let fd = rustix::fs::open(
-            dir,
-            rustix::fs::OFlags::RDONLY
-                | rustix::fs::OFlags::DIRECTORY
-                | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .map_err(std::io::Error::from)?;
         Ok(Raw {
-            dir: fd,
+            dir: crate::steps::open_dir(dir)?,
             path: dir.to_path_buf(),
         })
     }

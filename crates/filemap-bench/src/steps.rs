@@ -182,15 +182,19 @@ fn map_unmap(
     .map_err(io)
 }
 
-/// filemap's create sequence, step by step, in the namespace directory.
-fn create_steps() -> Result<Steps> {
-    let dir_path = filemap::namespace::directory();
-    let dir = rustix::fs::open(
-        &dir_path,
+/// Opens the directory at `path` (for system calls relative to it, as filemap's are).
+pub(crate) fn open_dir(path: &std::path::Path) -> Result<OwnedFd> {
+    rustix::fs::open(
+        path,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(io)?;
+    .map_err(io)
+}
+
+/// filemap's create sequence, step by step, in the namespace directory.
+fn create_steps() -> Result<Steps> {
+    let dir = open_dir(&filemap::namespace::directory())?;
     let name = format!("steps.{}", unique("create"));
     let bytes = vec![0u8; 8192];
     let mut s = Steps::new(&CREATE_STEPS);
@@ -251,13 +255,7 @@ fn open_steps() -> Result<Steps> {
     let held = Mapping::create_new(name.as_str(), 4096)?;
     let info = filemap::namespace::info(name.as_str())?;
     let path = filemap::namespace::directory().join(&info.file_name);
-    let dir_path = filemap::namespace::directory();
-    let dir = rustix::fs::open(
-        &dir_path,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(io)?;
+    let dir = open_dir(&filemap::namespace::directory())?;
     let file_name = info.file_name.clone();
     let mut header = vec![0u8; 4096];
     let mut s = Steps::new(&OPEN_STEPS);
