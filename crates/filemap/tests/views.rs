@@ -596,16 +596,10 @@ fn large_pages() {
         }
         // The large-page layout and views, with the privilege pretended (Wine then makes
         // the section on ordinary pages, as it ignores SEC_LARGE_PAGES).
-        let out = common::child("large-pages-pretended", &[])
-            .env("FILEMAP_TEST_PRETEND_LARGE_PAGES", "1")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+        let mut pretended = common::child("large-pages-pretended", &[]);
+        pretended.env("FILEMAP_TEST_PRETEND_LARGE_PAGES", "1");
+        let out = common::run_command(&mut pretended, "large-pages-pretended");
+        assert_eq!(out.trim(), "ok");
     }
     #[cfg(target_os = "linux")]
     {

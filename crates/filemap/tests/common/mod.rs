@@ -78,11 +78,17 @@ pub fn child(role: &str, args: &[&str]) -> Command {
 
 /// Runs a child to completion and returns its stdout; panics with its stderr if it fails.
 pub fn run_child(role: &str, args: &[&str]) -> String {
-    let out = child(role, args).output().expect("spawn child");
+    run_command(&mut child(role, args), &format!("{role} {args:?}"))
+}
+
+/// Runs a child made by [`child`] (with settings of the caller's) to completion and
+/// returns its stdout; panics with its stderr if it fails.
+pub fn run_command(cmd: &mut Command, what: &str) -> String {
+    let out = cmd.output().expect("spawn child");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "child {role} {args:?} failed ({}): stdout {stdout:?} stderr {:?}",
+        "child {what} failed ({}): stdout {stdout:?} stderr {:?}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
