@@ -113,6 +113,11 @@ typedef enum filemap_status {
    * Another error.
    */
   FILEMAP_OTHER = 17,
+  /**
+   * A topic subscriber fell behind and missed messages (`drop_oldest` topics); it goes
+   * on at the oldest message still there.
+   */
+  FILEMAP_LAGGED = 18,
 } filemap_status;
 
 /**
@@ -131,6 +136,11 @@ typedef struct filemap_mapping filemap_mapping;
 typedef struct filemap_mutex filemap_mutex;
 
 /**
+ * The publishing end of a topic (opaque).
+ */
+typedef struct filemap_publisher filemap_publisher;
+
+/**
  * The receiving end of a channel (opaque); it holds the last message received until the
  * next receive or `filemap_recv_release`.
  */
@@ -147,9 +157,41 @@ typedef struct filemap_semaphore filemap_semaphore;
 typedef struct filemap_sender filemap_sender;
 
 /**
+ * A subscriber of a topic (opaque), with the buffer its last received message was copied
+ * into.
+ */
+typedef struct filemap_subscriber filemap_subscriber;
+
+/**
  * A view of a mapping (opaque).
  */
 typedef struct filemap_view filemap_view;
+
+/**
+ * A topic's settings when a call makes it (an existing topic keeps its own); 0 in a field
+ * means its default. Pass NULL for all the defaults.
+ */
+typedef struct filemap_topic_config {
+  /**
+   * The ring's size in bytes (default 64 KiB; rounded up to a power of two, at least
+   * 4096): it holds messages of up to its size less a 32-byte frame header.
+   */
+  uint64_t capacity;
+  /**
+   * How many subscribers may be connected at once (default 8).
+   */
+  uint32_t max_subscribers;
+  /**
+   * How many of the last messages a subscriber that joins late receives first (0).
+   */
+  uint32_t history;
+  /**
+   * Nonzero: the publisher never waits; a subscriber that falls behind misses the
+   * oldest messages and is told how many (`FILEMAP_LAGGED`). Zero (the default): the
+   * publisher waits for the slowest live subscriber.
+   */
+  int32_t drop_oldest;
+} filemap_topic_config;
 
 #ifdef __cplusplus
 extern "C" {
@@ -434,6 +476,61 @@ enum filemap_status filemap_semaphore_acquire(struct filemap_semaphore *semaphor
  * Closes a semaphore handle (NULL: nothing).
  */
 void filemap_semaphore_close(struct filemap_semaphore *semaphore);
+
+/**
+ * Makes the topic (with `config`, NULL for the defaults) or opens it, as its publisher.
+ * `FILEMAP_BUSY` while another publisher lives (a new one takes over from one that closed
+ * or died).
+ */
+enum filemap_status filemap_publisher_create_or_open(const char *name,
+                                                     const struct filemap_topic_config *config,
+                                                     struct filemap_publisher **out);
+
+/**
+ * Publishes `len` bytes at `data` to every connected subscriber, waiting up to
+ * `timeout_ms` for room (`FILEMAP_INFINITE`: for ever; a `drop_oldest` topic never
+ * waits). As with `memcpy`, nobody may write `data` during the call.
+ */
+enum filemap_status filemap_publish(struct filemap_publisher *publisher,
+                                    const void *data,
+                                    size_t len,
+                                    int64_t timeout_ms);
+
+/**
+ * Closes a publisher (NULL: nothing): subscribers receive what it published, then
+ * `FILEMAP_DISCONNECTED`.
+ */
+void filemap_publisher_close(struct filemap_publisher *publisher);
+
+/**
+ * Makes the topic (with `config`, NULL for the defaults) or opens it, as a new
+ * subscriber, which receives the messages published from now on (after the topic's
+ * history). `FILEMAP_BUSY` if every subscriber slot is taken by a live subscriber.
+ */
+enum filemap_status filemap_subscriber_create_or_open(const char *name,
+                                                      const struct filemap_topic_config *config,
+                                                      struct filemap_subscriber **out);
+
+/**
+ * Receives the next message, waiting up to `timeout_ms` (`FILEMAP_INFINITE`: for ever):
+ * `*data` and `*len` give a copy of it, valid until the next receive or
+ * `filemap_subscriber_close` on this subscriber; `*seq` (if not NULL) its sequence number
+ * in the topic. `FILEMAP_LAGGED` (only on `drop_oldest` topics) when messages were
+ * overwritten before this subscriber read them: `*missed` (if not NULL) says how many,
+ * and the next receive goes on at the oldest one still there. `FILEMAP_DISCONNECTED` once
+ * the publisher is gone and every message it published was received.
+ */
+enum filemap_status filemap_subscriber_recv(struct filemap_subscriber *subscriber,
+                                            int64_t timeout_ms,
+                                            const void **data,
+                                            size_t *len,
+                                            uint64_t *seq,
+                                            uint64_t *missed);
+
+/**
+ * Closes a subscriber (NULL: nothing); its slot is free for another.
+ */
+void filemap_subscriber_close(struct filemap_subscriber *subscriber);
 
 #ifdef __cplusplus
 }  // extern "C"

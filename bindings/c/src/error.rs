@@ -47,6 +47,9 @@ pub enum filemap_status {
     FILEMAP_PANIC = 16,
     /// Another error.
     FILEMAP_OTHER = 17,
+    /// A topic subscriber fell behind and missed messages (`drop_oldest` topics); it goes
+    /// on at the oldest message still there.
+    FILEMAP_LAGGED = 18,
 }
 
 use filemap_status::*;
@@ -94,8 +97,7 @@ fn status_of(error: &filemap_core::Error) -> filemap_status {
         C::NoSpace => FILEMAP_NO_SPACE,
         C::Unsupported => FILEMAP_UNSUPPORTED,
         C::System => FILEMAP_SYSTEM_ERROR,
-        // The C library has no topics: a lag cannot happen through it.
-        C::Lagged | C::Other => FILEMAP_OTHER,
+        C::Lagged => FILEMAP_LAGGED,
         _ => FILEMAP_OTHER,
     }
 }
@@ -237,6 +239,7 @@ pub extern "C" fn filemap_status_name(status: std::ffi::c_int) -> *const c_char 
         FILEMAP_SYSTEM_ERROR,
         FILEMAP_PANIC,
         FILEMAP_OTHER,
+        FILEMAP_LAGGED,
     ];
     let Some(&status) = all.iter().find(|s| **s as std::ffi::c_int == status) else {
         return c"(not a filemap status)".as_ptr();
@@ -260,6 +263,7 @@ pub extern "C" fn filemap_status_name(status: std::ffi::c_int) -> *const c_char 
         FILEMAP_SYSTEM_ERROR => c"FILEMAP_SYSTEM_ERROR",
         FILEMAP_PANIC => c"FILEMAP_PANIC",
         FILEMAP_OTHER => c"FILEMAP_OTHER",
+        FILEMAP_LAGGED => c"FILEMAP_LAGGED",
     };
     name.as_ptr()
 }

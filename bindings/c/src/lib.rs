@@ -13,11 +13,13 @@ mod channel;
 mod error;
 mod mapping;
 mod sync;
+mod topic;
 
 pub use channel::*;
 pub use error::*;
 pub use mapping::*;
 pub use sync::*;
+pub use topic::*;
 
 /// The value of a `timeout_ms` argument that waits for ever.
 pub const FILEMAP_INFINITE: i64 = -1;

@@ -1,7 +1,7 @@
 //! The C programs of `bindings/c/examples` (the tutorials' hello pair and producer /
-//! consumer trio), built against the C library and run as real processes, their output
-//! checked; and the crash story: the producer killed while holding the mutex, which main
-//! reports as abandoned.
+//! consumer trio, and a topic's publisher and subscribers), built against the C library and
+//! run as real processes, their output checked; and the crash story: the producer killed
+//! while holding the mutex, which main reports as abandoned.
 //!
 //! On Linux the test builds the programs itself with `cc` (`CC` if set), statically linked
 //! against `libfilemap.a` except `hello_open`, which links the shared `libfilemap.so`.
@@ -14,12 +14,14 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const PROGRAMS: [&str; 5] = [
+const PROGRAMS: [&str; 7] = [
     "hello_create",
     "hello_open",
     "pc_main",
     "pc_producer",
     "pc_consumer",
+    "topic_pub",
+    "topic_sub",
 ];
 
 /// The directory of the built programs.
@@ -272,4 +274,40 @@ fn killed_producer_is_reported_as_an_abandoned_mutex() {
         "{out}"
     );
     assert_eq!(consumer.status.code(), Some(1));
+}
+
+#[test]
+fn a_topic_reaches_every_subscriber_in_order() {
+    let ns = Namespace::new("topic");
+    let topic = unique("topic");
+    let mut subscribers: Vec<Child> = (0..2)
+        .map(|_| ns.program("topic_sub").arg(&topic).spawn().unwrap())
+        .collect();
+    for s in &mut subscribers {
+        read_until(s, "topic_sub: ready");
+    }
+    let count = 20_000;
+    let publisher = ns
+        .program("topic_pub")
+        .args([&topic, &count.to_string()])
+        .output()
+        .unwrap();
+    assert!(publisher.status.success(), "{}", text(&publisher.stderr));
+    assert_eq!(
+        text(&publisher.stdout).trim_end(),
+        format!("topic_pub: published {count} messages")
+    );
+    let mut lines = Vec::new();
+    for s in subscribers {
+        let out = finish(s, Duration::from_secs(60));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let line = text(&out.stdout).trim_end().to_string();
+        assert!(
+            line.starts_with(&format!("topic_sub: received {count} messages, ")),
+            "{line}"
+        );
+        lines.push(line);
+    }
+    // Both got the same bytes (the programs check each message's text and sequence).
+    assert_eq!(lines[0], lines[1]);
 }
