@@ -35,7 +35,7 @@ int main(int argc, char **argv) {
         size_t len, i;
         uint64_t seq, missed;
         char expected[32];
-        s = filemap_subscriber_recv(sub, 10000, &data, &len, &seq, &missed);
+        s = filemap_subscriber_recv(sub, 30000, &data, &len, &seq, &missed);
         if (s == FILEMAP_DISCONNECTED) break; /* the publisher closed: all received */
         if (s == FILEMAP_LAGGED) {
             printf("topic_sub: missed %llu messages\n", (unsigned long long)missed);

@@ -167,18 +167,17 @@ pub unsafe extern "C" fn filemap_subscriber_recv(
             None => s.subscriber.recv(),
             Some(t) => s.subscriber.recv_timeout(t),
         };
-        let sample = match received {
-            Ok(sample) => sample,
-            Err(e) => {
-                if let filemap_core::Error::Lagged { missed: n, .. } = &e {
-                    // SAFETY: as above.
-                    unsafe { put_optional(missed, *n) };
-                }
-                return Err(e.into());
+        let lagged = |e: filemap_core::Error| {
+            if let filemap_core::Error::Lagged { missed: n, .. } = &e {
+                // SAFETY: NULL or valid for a write (the caller's contract).
+                unsafe { put_optional(missed, *n) };
             }
+            Failure::from(e)
         };
+        let sample = received.map_err(lagged)?;
         s.message.clear();
-        sample.append_to(&mut s.message)?;
+        // The copy too reports a lag: the publisher may write over the message meanwhile.
+        sample.append_to(&mut s.message).map_err(lagged)?;
         let number = sample.seq();
         // SAFETY: `data` and `len` checked non-NULL; all valid for writes by the caller's
         // contract.

@@ -227,10 +227,19 @@ impl MutexGuard {
 impl Drop for MutexGuard {
     fn drop(&mut self) {
         // A guard dropped without release (garbage collected) unlocks if it is dropped on
-        // the thread that locked it; on another, the lock stays until the mutex's handle
-        // goes (then the next owner finds it abandoned), as with a Win32 thread that never
-        // calls ReleaseMutex.
-        let _ = self.unlock();
+        // the thread that locked it. Dropped on another (a garbage collection there), it
+        // cannot: the lock stays with the thread that took it, which can then release it
+        // with `NamedMutex.release()`, the guard being gone.
+        if self.unlock().is_err() {
+            if let Some(m) = self.mutex.take() {
+                let _ = m.get().guard.compare_exchange(
+                    self.id,
+                    0,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+        }
     }
 }
 

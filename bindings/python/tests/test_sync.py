@@ -245,3 +245,11 @@ def test_a_guard_is_released_only_on_the_thread_that_locked(name):
     assert seen == [None]  # still held: the other thread released nothing
     guard.release()  # the locking thread can
     assert mutex.try_lock() is not None
+    # A guard dropped on another thread (as a garbage collection there would) cannot
+    # unlock; the locking thread then releases through the mutex.
+    holder = [mutex.lock()]
+    dropper = threading.Thread(target=holder.clear)
+    dropper.start()
+    dropper.join()
+    mutex.release()
+    assert mutex.try_lock() is not None

@@ -115,7 +115,9 @@ impl Dir {
     }
 
     fn make_current(self: &Arc<Dir>) {
-        if !self.path.is_absolute() {
+        // Not a directory already renamed away (another thread may have installed the one
+        // now at the path meanwhile).
+        if !self.path.is_absolute() || self.replaced() {
             return;
         }
         if let Some(mut current) = current_dir() {
