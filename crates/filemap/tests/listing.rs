@@ -140,6 +140,14 @@ fn a_namespace_directory_made_again_is_followed() {
     // next create, a moment later, is in the new one.
     let held = Mapping::create_new(unique("held-in-the-old").as_str(), 4096).unwrap();
     let old = ns.path().with_extension("old");
+    // Removed with all it holds however the test ends.
+    struct RemoveOnDrop(std::path::PathBuf);
+    impl Drop for RemoveOnDrop {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _old_dir = RemoveOnDrop(old.clone());
     std::fs::rename(ns.path(), &old).unwrap();
     std::fs::create_dir(ns.path()).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(150));
@@ -147,6 +155,5 @@ fn a_namespace_directory_made_again_is_followed() {
     assert_eq!(ns.entries().len(), 1, "{:?}", ns.entries());
     drop((held, new));
     assert_eq!(std::fs::read_dir(&old).unwrap().count(), 0);
-    std::fs::remove_dir(&old).unwrap();
     ns.assert_empty();
 }
