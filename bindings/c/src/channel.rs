@@ -5,7 +5,9 @@ use std::ffi::{c_char, c_void};
 
 use filemap_core::channel::{HoldingReceiver, Receiver, Sender};
 
-use crate::error::{check_out, filemap_status, handle, put, run, str_arg, timeout_arg, Failure};
+use crate::error::{
+    bytes_arg, check_out, filemap_status, handle, put, run, str_arg, timeout_arg, Failure,
+};
 
 /// The sending end of a channel (opaque).
 pub struct filemap_sender(Sender);
@@ -59,15 +61,8 @@ pub unsafe extern "C" fn filemap_send(
     run(|| {
         // SAFETY: the caller's contract for `sender`.
         let tx = unsafe { handle(sender, "sender") }?;
-        if data.is_null() && len != 0 {
-            return Err(Failure::invalid("data is NULL"));
-        }
-        let message = if len == 0 {
-            &[][..]
-        } else {
-            // SAFETY: `data` is valid for reads of `len` bytes (the caller's contract).
-            unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) }
-        };
+        // SAFETY: the caller's contract for `data` and `len`.
+        let message = unsafe { bytes_arg(data, len) }?;
         match timeout_arg(timeout_ms)? {
             None => Ok(tx.0.send(message)?),
             Some(t) => Ok(tx.0.send_timeout(message, t)?),

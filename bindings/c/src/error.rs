@@ -2,7 +2,7 @@
 //! function runs in (argument checks, filemap errors to codes, panics caught).
 
 use std::cell::RefCell;
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
@@ -144,6 +144,21 @@ pub(crate) unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str
     unsafe { CStr::from_ptr(p) }
         .to_str()
         .map_err(|_| Failure::invalid(format!("{what} is not valid UTF-8")))
+}
+
+/// `len` bytes at `data` (NULL only with `len` 0), read by the call.
+///
+/// # Safety
+/// `data` is NULL or valid for reads of `len` bytes that nobody writes during the call.
+pub(crate) unsafe fn bytes_arg<'a>(data: *const c_void, len: usize) -> Result<&'a [u8], Failure> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if data.is_null() {
+        return Err(Failure::invalid("data is NULL"));
+    }
+    // SAFETY: non-NULL, and valid for reads of `len` bytes (the caller's contract).
+    Ok(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) })
 }
 
 /// Writes `value` through an out-pointer that must not be NULL.

@@ -5,7 +5,9 @@ use std::ffi::{c_char, c_void};
 
 use filemap_core::{Access, Disposition, Mapping, Protection, View};
 
-use crate::error::{check_out, filemap_status, put, put_optional, run, shared, str_arg, Failure};
+use crate::error::{
+    bytes_arg, check_out, filemap_status, put, put_optional, run, shared, str_arg, Failure,
+};
 
 /// A mapping object (opaque).
 pub struct filemap_mapping(Mapping);
@@ -238,15 +240,8 @@ pub unsafe extern "C" fn filemap_view_write(
     run(|| {
         // SAFETY: the caller's contract for `view`.
         let v = unsafe { shared(view, "view") }?;
-        if data.is_null() && len != 0 {
-            return Err(Failure::invalid("data is NULL"));
-        }
-        let data = if len == 0 {
-            &[][..]
-        } else {
-            // SAFETY: `data` is valid for reads of `len` bytes (the caller's contract).
-            unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) }
-        };
+        // SAFETY: the caller's contract for `data` and `len`.
+        let data = unsafe { bytes_arg(data, len) }?;
         Ok(v.0.write_at(offset, data)?)
     })
 }

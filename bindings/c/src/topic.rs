@@ -8,7 +8,7 @@ use std::ffi::{c_char, c_void};
 
 use filemap_core::topic::{Publisher, SlowSubscribers, Subscriber, TopicOptions};
 
-use crate::error::{check_out, filemap_status, handle, put, put_optional, run, str_arg};
+use crate::error::{bytes_arg, check_out, filemap_status, handle, put, put_optional, run, str_arg};
 use crate::error::{timeout_arg, Failure};
 
 /// A topic's settings when a call makes it (an existing topic keeps its own); 0 in a field
@@ -91,15 +91,8 @@ pub unsafe extern "C" fn filemap_publish(
     run(|| {
         // SAFETY: the caller's contract for `publisher`.
         let p = unsafe { handle(publisher, "publisher") }?;
-        if data.is_null() && len != 0 {
-            return Err(Failure::invalid("data is NULL"));
-        }
-        let message = if len == 0 {
-            &[][..]
-        } else {
-            // SAFETY: `data` is valid for reads of `len` bytes (the caller's contract).
-            unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) }
-        };
+        // SAFETY: the caller's contract for `data` and `len`.
+        let message = unsafe { bytes_arg(data, len) }?;
         match timeout_arg(timeout_ms)? {
             None => Ok(p.0.publish(message)?),
             Some(t) => Ok(p.0.publish_timeout(message, t)?),
