@@ -24,6 +24,22 @@
 //!
 //! [`View::atomic_u32`]: crate::View::atomic_u32
 
+/// Asks the processor to start loading the cache line at `at` into its caches: a hint that
+/// reads nothing a program can observe and never faults, whatever the address. A receiver
+/// that has just seen a frame committed, whose payload is on the next line, calls it so
+/// that the line's transfer from the writer's core overlaps the checks before the copy.
+#[inline(always)]
+pub(crate) fn prefetch(at: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE, which the instruction needs, is part of every x86_64 processor; a
+    // prefetch reads no memory the program sees and never faults, for any address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(at.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
+}
+
 /// Copies `len` bytes from `src` to `dst`, either of which may be shared memory that other
 /// processes write meanwhile. `shared` is the address range a fault may be reported for:
 /// the mapping's side of the copy (a fault in the caller's own memory is not filemap's to

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use crate::channel::endpoint::{BellWords, Bells, Endpoint, Watch};
 use crate::channel::ring;
-use crate::channel::{Receiver, RecvSlot, Sender, WaitMode, RECEIVER_LOCK};
+use crate::channel::{AtPosition, Receiver, RecvSlot, Sender, WaitMode, FAST_SPINS, RECEIVER_LOCK};
 use crate::error::{Error, Result};
 use crate::name::{IntoName, Name};
 use crate::rings::{slot_lock, RingSet, Shape};
@@ -207,6 +207,32 @@ impl Inbox {
     /// [`Error::Disconnected`] once every sender that connected is gone and everything
     /// they committed was received (a later call waits for new senders).
     pub fn recv(&mut self) -> Result<(u32, RecvSlot<'_>)> {
+        // The fast path: a few looks over the rings, in turn from `next`, for a message at
+        // a ring's position. Anything else there (a wrap marker, a frame that does not
+        // fit) goes to the slow path, which starts at the same ring, so no ring is passed
+        // over for it.
+        let n = self.receivers.len();
+        'looks: for _ in 0..(FAST_SPINS as usize / n).max(1) {
+            let mut i = self.next;
+            for _ in 0..n {
+                match self.receivers[i].at_position() {
+                    AtPosition::Nothing => {}
+                    AtPosition::Message(frame) => {
+                        self.next = after(i, n);
+                        return Ok((i as u32, self.receivers[i].take_frame(frame)));
+                    }
+                    AtPosition::Other => break 'looks,
+                }
+                i = after(i, n);
+            }
+            std::hint::spin_loop();
+        }
+        self.recv_waiting()
+    }
+
+    /// `recv` past its first look.
+    #[inline(never)]
+    fn recv_waiting(&mut self) -> Result<(u32, RecvSlot<'_>)> {
         self.recv_until(None, None)?
             .ok_or_else(|| unreachable!("a wait without a deadline only ends with a message"))
     }
@@ -247,7 +273,7 @@ impl Inbox {
                 };
             }
         };
-        self.next = (i + 1) % self.receivers.len();
+        self.next = after(i, self.receivers.len());
         // `ready_ring` found a frame there, past any wrap marker, and only this receiver
         // moves its position: it is still there unless another process changed the ring.
         let slot = self.receivers[i].take_ready()?;
@@ -257,11 +283,12 @@ impl Inbox {
     /// The first ring, in turn from `next`, with a message ready.
     fn ready_ring(&mut self) -> Result<Option<usize>> {
         let n = self.receivers.len();
-        for k in 0..n {
-            let i = (self.next + k) % n;
+        let mut i = self.next;
+        for _ in 0..n {
             if self.receivers[i].message_ready()? {
                 return Ok(Some(i));
             }
+            i = after(i, n);
         }
         Ok(None)
     }
@@ -304,6 +331,16 @@ impl Inbox {
             }
         }
         came
+    }
+}
+
+/// The ring after ring `i` of `n`, in turn (without a division).
+#[inline]
+fn after(i: usize, n: usize) -> usize {
+    if i + 1 == n {
+        0
+    } else {
+        i + 1
     }
 }
 

@@ -38,7 +38,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use crate::channel::endpoint::{Bells, Endpoint};
-use crate::channel::{Receiver, RecvSlot, Sender, WaitMode, RECEIVER_LOCK};
+use crate::channel::{
+    AtPosition, ReadyFrame, Receiver, RecvSlot, Sender, WaitMode, FAST_SPINS, RECEIVER_LOCK,
+};
 use crate::error::{Error, Result};
 use crate::inbox::{self, Inbox};
 use crate::name::{IntoName, Name};
@@ -288,19 +290,17 @@ impl Server {
                 allowed: "a slot of this service",
             });
         };
-        let sent = (|| {
-            let mut slot = sender.reserve(payload.len())?;
-            slot.copy_from_slice(payload)?;
-            slot.set_extra(ID, to.id);
-            slot.set_extra(FLAGS, flags);
-            slot.commit();
-            Ok(())
-        })();
-        match sent {
-            // The client is gone (its ring full, nobody reading it): dropped.
-            Err(Error::Disconnected { .. }) => Ok(()),
-            other => other,
-        }
+        // A client that is gone (its ring full, nobody reading it) does not get it.
+        let mut slot = match sender.reserve(payload.len()) {
+            Ok(slot) => slot,
+            Err(Error::Disconnected { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        slot.copy_from_slice(payload)?;
+        slot.set_extra(ID, to.id);
+        slot.set_extra(FLAGS, flags);
+        slot.commit();
+        Ok(())
     }
 }
 
@@ -464,7 +464,40 @@ impl Client {
     /// The next response to one of this client's pending requests, waiting for it.
     /// [`Error::Disconnected`] if the server is gone: every pending request has failed.
     pub fn recv_response(&mut self) -> Result<Response<'_>> {
+        // The fast path: a few looks for a response to a pending request. Anything else
+        // (a response to drop, a wrap marker, a frame that does not fit) goes to the slow
+        // path.
+        for _ in 0..FAST_SPINS {
+            match self.responses.at_position() {
+                AtPosition::Nothing => std::hint::spin_loop(),
+                AtPosition::Message(frame) => {
+                    let (id, flags) = self.responses.ready_extras();
+                    if self.pending.contains(&id) {
+                        return Ok(self.hand_out(id, flags, frame));
+                    }
+                    break;
+                }
+                AtPosition::Other => break,
+            }
+        }
         self.recv_until(None, None)
+    }
+
+    /// Takes the response to pending request `id` that is at the position of the
+    /// responses' ring.
+    #[inline]
+    fn hand_out(&mut self, id: u64, flags: u64, frame: ReadyFrame) -> Response<'_> {
+        if flags & LAST != 0 {
+            self.pending.remove(&id);
+        }
+        Response {
+            request: RequestId {
+                client: self.slot,
+                id,
+            },
+            last: flags & LAST != 0,
+            slot: self.responses.take_frame(frame),
+        }
     }
 
     /// The ring this client's requests go into.
@@ -549,18 +582,8 @@ impl Client {
             // up on): dropped.
             drop(self.responses.take_ready()?);
         };
-        if flags & LAST != 0 {
-            self.pending.remove(&id);
-        }
-        let slot = self.responses.take_ready()?;
-        Ok(Response {
-            request: RequestId {
-                client: self.slot,
-                id,
-            },
-            last: flags & LAST != 0,
-            slot,
-        })
+        let frame = self.responses.ready_frame()?;
+        Ok(self.hand_out(id, flags, frame))
     }
 }
 

@@ -83,6 +83,7 @@ mod receiver;
 mod sender;
 
 pub use holding::HoldingReceiver;
+pub(crate) use receiver::{AtPosition, ReadyFrame};
 pub use receiver::{Receiver, RecvSlot};
 pub use sender::{SendSlot, Sender};
 

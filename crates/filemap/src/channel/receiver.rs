@@ -190,6 +190,30 @@ impl Receiver {
         &self.end
     }
 
+    /// What is committed at the receiver's position now, in one look: the fast path of an
+    /// inbox's and a client's receive, which fall back to `message_ready` for anything but
+    /// a message or nothing.
+    #[inline]
+    pub(crate) fn at_position(&self) -> AtPosition {
+        let ring = self.end.ring;
+        if !ring.committed(self.claim) {
+            return AtPosition::Nothing;
+        }
+        match ring.frame_now(self.claim) {
+            Some(Next::Frame { payload, len, end }) => {
+                AtPosition::Message(ReadyFrame { payload, len, end })
+            }
+            _ => AtPosition::Other,
+        }
+    }
+
+    /// Takes the message `at_position` found (only this receiver moves its position, so it
+    /// is still there, and its bounds were checked against the ring when it was found).
+    #[inline]
+    pub(crate) fn take_frame(&mut self, frame: ReadyFrame) -> RecvSlot<'_> {
+        self.hand_out(frame.payload, frame.len, frame.end)
+    }
+
     /// Whether a frame or wrap marker is committed at the receiver's position (one load).
     pub(crate) fn committed_now(&self) -> bool {
         self.end.ring.committed(self.claim)
@@ -268,13 +292,20 @@ impl Receiver {
     /// The message at the receiver's position, which `message_ready` found there (only
     /// this receiver moves its position: if it is gone, another process changed the ring).
     pub(crate) fn take_ready(&mut self) -> Result<RecvSlot<'_>> {
+        let frame = self.ready_frame()?;
+        Ok(self.take_frame(frame))
+    }
+
+    /// The message at the receiver's position, which `message_ready` found there, to take
+    /// with `take_frame`.
+    pub(crate) fn ready_frame(&self) -> Result<ReadyFrame> {
         match self
             .end
             .ring
             .next_frame(self.claim)
             .map_err(|p| self.end.corrupt(p))?
         {
-            Next::Frame { payload, len, end } => Ok(self.hand_out(payload, len, end)),
+            Next::Frame { payload, len, end } => Ok(ReadyFrame { payload, len, end }),
             Next::Empty | Next::Wrap { .. } => Err(self
                 .end
                 .corrupt("the message found at the receiver's position went away".into())),
@@ -357,6 +388,25 @@ impl Drop for Receiver {
             .store(ring::STATE_CLOSED, Ordering::Release);
         self.end.wake(Side::Sender);
     }
+}
+
+/// What [`Receiver::at_position`] found at the receiver's position.
+pub(crate) enum AtPosition {
+    /// Nothing committed yet.
+    Nothing,
+    /// A message, to take with [`Receiver::take_frame`].
+    Message(ReadyFrame),
+    /// A wrap marker, or a frame that does not fit the ring: `message_ready` deals with it.
+    Other,
+}
+
+/// A committed message at a receiver's position: where its payload is, how long it is, and
+/// where its frame ends (all checked to fit the ring).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReadyFrame {
+    payload: u64,
+    len: usize,
+    end: u64,
 }
 
 /// A received message, borrowed from the ring: read it with

@@ -429,10 +429,14 @@ impl Ring {
     fn frame(&self, claim: u64, shape: u64) -> Option<Next> {
         let (len, offset) = (shape as u32 as u64, shape >> 32);
         let size = frame_size(offset, len);
-        ((offset == self.header || offset == LINE)
+        let fits = (offset == self.header || offset == LINE)
             && len <= self.max_message()
-            && size <= self.bytes_to_end(claim))
-        .then_some(Next::Frame {
+            && size <= self.bytes_to_end(claim);
+        if fits && offset == LINE && len > 0 {
+            // The payload's first line, which the caller reads next, on its way meanwhile.
+            crate::copy::prefetch(self.at(claim + LINE));
+        }
+        fits.then_some(Next::Frame {
             payload: claim + offset,
             len: len as usize,
             end: claim + size,
