@@ -349,13 +349,58 @@ pub struct Client {
     /// The low half of the next request id.
     counter: u32,
     /// The ids of the requests whose last response has not come yet.
-    pending: HashSet<u64, BuildHasherDefault<IdHasher>>,
+    pending: Pending,
+}
+
+/// A client's pending request ids. Most clients have one request in flight at a time: it
+/// is kept in a field of its own, so a round trip does no hashing at all; the others go in
+/// a set.
+#[derive(Debug, Default)]
+struct Pending {
+    one: Option<u64>,
+    more: HashSet<u64, BuildHasherDefault<IdHasher>>,
+}
+
+impl Pending {
+    #[inline]
+    fn insert(&mut self, id: u64) {
+        match self.one {
+            None => self.one = Some(id),
+            Some(one) if one == id => {}
+            Some(_) => {
+                self.more.insert(id);
+            }
+        }
+    }
+
+    #[inline]
+    fn contains(&self, id: u64) -> bool {
+        self.one == Some(id) || (!self.more.is_empty() && self.more.contains(&id))
+    }
+
+    #[inline]
+    fn remove(&mut self, id: u64) {
+        if self.one == Some(id) {
+            self.one = None;
+        } else if !self.more.is_empty() {
+            self.more.remove(&id);
+        }
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.one.is_some()) + self.more.len()
+    }
+
+    fn clear(&mut self) {
+        self.one = None;
+        self.more.clear();
+    }
 }
 
 /// Hashes a request id (this client's own counter, so no adversary picks the values) with
 /// one multiplication: a round trip costs a few hundred nanoseconds, and SipHash's share of
 /// that showed.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct IdHasher(u64);
 
 impl Hasher for IdHasher {
@@ -408,7 +453,7 @@ impl Client {
                 requests,
                 responses,
                 counter: 0,
-                pending: HashSet::default(),
+                pending: Pending::default(),
             });
         }
         Err(Error::NoFreeSlot {
@@ -472,7 +517,7 @@ impl Client {
                 AtPosition::Nothing => std::hint::spin_loop(),
                 AtPosition::Message(frame) => {
                     let (id, flags) = self.responses.ready_extras();
-                    if self.pending.contains(&id) {
+                    if self.pending.contains(id) {
                         return Ok(self.hand_out(id, flags, frame));
                     }
                     break;
@@ -488,7 +533,7 @@ impl Client {
     #[inline]
     fn hand_out(&mut self, id: u64, flags: u64, frame: ReadyFrame) -> Response<'_> {
         if flags & LAST != 0 {
-            self.pending.remove(&id);
+            self.pending.remove(id);
         }
         Response {
             request: RequestId {
@@ -520,7 +565,7 @@ impl Client {
     pub(crate) fn pending_response_ready(&mut self) -> Result<bool> {
         while self.responses.message_ready()? {
             let (id, _) = self.responses.ready_extras();
-            if self.pending.contains(&id) {
+            if self.pending.contains(id) {
                 return Ok(true);
             }
             drop(self.responses.take_ready()?);
@@ -575,7 +620,7 @@ impl Client {
                 Err(e) => return Err(e),
             }
             let (id, flags) = self.responses.ready_extras();
-            if self.pending.contains(&id) {
+            if self.pending.contains(id) {
                 break (id, flags);
             }
             // Not for a pending request of this client (an earlier client's, or one given
@@ -614,5 +659,32 @@ impl<'a> std::ops::Deref for Response<'a> {
     /// The payload, as a received message (`len`, `read_at`, `to_vec`, `append_to`).
     fn deref(&self) -> &RecvSlot<'a> {
         &self.slot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pending;
+
+    #[test]
+    fn pending_ids_in_and_beyond_the_first_field() {
+        let mut p = Pending::default();
+        assert!(!p.contains(1));
+        p.insert(1);
+        p.insert(2);
+        p.insert(3);
+        p.insert(2);
+        assert_eq!(p.len(), 3);
+        assert!(p.contains(1) && p.contains(2) && p.contains(3) && !p.contains(4));
+        p.remove(1);
+        assert!(!p.contains(1) && p.contains(2) && p.contains(3));
+        p.insert(4); // goes to the free first field
+        assert_eq!(p.len(), 3);
+        p.remove(3);
+        p.remove(3);
+        assert!(p.contains(2) && p.contains(4) && !p.contains(3));
+        p.clear();
+        assert_eq!(p.len(), 0);
+        assert!(!p.contains(2) && !p.contains(4));
     }
 }
