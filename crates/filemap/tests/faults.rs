@@ -184,6 +184,34 @@ fn truncation_under_a_view_is_an_error() {
                 );
             }
         }
+        // Copies of more than 4 KiB whose destination lies 1 to 63 bytes past the source
+        // modulo 4096 go through the vector loops instead of `rep movsb`: their faults
+        // are errors too, at the first byte past the end.
+        let mut spare = vec![0u8; 3 * 4096 + 8192];
+        let view_at = view.as_ptr() as usize;
+        for distance in [8usize, 40] {
+            // Reading: the buffer `distance` bytes past the view; writing: the view
+            // `distance` bytes past the buffer.
+            for (reading, buf_at) in [(true, view_at + distance), (false, view_at - distance)] {
+                let start = buf_at.wrapping_sub(spare.as_ptr() as usize) % 4096;
+                let aliased = &mut spare[start..start + 8192];
+                let (from, to) = match reading {
+                    true => (view_at, aliased.as_ptr() as usize),
+                    false => (aliased.as_ptr() as usize, view_at),
+                };
+                assert_eq!(to.wrapping_sub(from) % 4096, distance);
+                let result = match reading {
+                    true => view.read_at(0, aliased),
+                    false => view.write_at(0, aliased),
+                };
+                match result {
+                    Err(Error::PageFault {
+                        offset, truncated, ..
+                    }) => assert_eq!((offset, truncated), (4096, true), "{distance}"),
+                    other => panic!("an aliased copy past the end: {other:?}"),
+                }
+            }
+        }
         // Words still there work as before.
         view.store_u64(8, 10, Relaxed).unwrap();
         assert_eq!(view.fetch_add_u64(8, 5, Relaxed).unwrap(), 10);
