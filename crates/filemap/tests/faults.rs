@@ -184,34 +184,7 @@ fn truncation_under_a_view_is_an_error() {
                 );
             }
         }
-        // Copies of more than 4 KiB whose destination lies 1 to 63 bytes past the source
-        // modulo 4096 go through the vector loops instead of `rep movsb`: their faults
-        // are errors too, at the first byte past the end.
-        let mut spare = vec![0u8; 3 * 4096 + 8192];
-        let view_at = view.as_ptr() as usize;
-        for distance in [8usize, 40] {
-            // Reading: the buffer `distance` bytes past the view; writing: the view
-            // `distance` bytes past the buffer.
-            for (reading, buf_at) in [(true, view_at + distance), (false, view_at - distance)] {
-                let start = buf_at.wrapping_sub(spare.as_ptr() as usize) % 4096;
-                let aliased = &mut spare[start..start + 8192];
-                let (from, to) = match reading {
-                    true => (view_at, aliased.as_ptr() as usize),
-                    false => (aliased.as_ptr() as usize, view_at),
-                };
-                assert_eq!(to.wrapping_sub(from) % 4096, distance);
-                let result = match reading {
-                    true => view.read_at(0, aliased),
-                    false => view.write_at(0, aliased),
-                };
-                match result {
-                    Err(Error::PageFault {
-                        offset, truncated, ..
-                    }) => assert_eq!((offset, truncated), (4096, true), "{distance}"),
-                    other => panic!("an aliased copy past the end: {other:?}"),
-                }
-            }
-        }
+        aliased_copies_fault_at(&view, 4096, true);
         // Words still there work as before.
         view.store_u64(8, 10, Relaxed).unwrap();
         assert_eq!(view.fetch_add_u64(8, 5, Relaxed).unwrap(), 10);
@@ -226,6 +199,39 @@ fn truncation_under_a_view_is_an_error() {
     }
     drop((file, entry));
     ns.assert_empty();
+}
+
+/// Copies of more than 4 KiB whose destination lies 1 to 63 bytes past the source modulo
+/// 4096 go through the vector loops instead of `rep movsb`: reading and writing 8 KiB from
+/// the start of `view`, whose bytes stop being there at `end`, is `PageFault` at `end`.
+fn aliased_copies_fault_at(view: &filemap::View, end: u64, truncated: bool) {
+    let mut spare = vec![0u8; 3 * 4096 + 8192];
+    let view_at = view.as_ptr() as usize;
+    for distance in [8usize, 40] {
+        // Reading: the buffer `distance` bytes past the view; writing: the view `distance`
+        // bytes past the buffer.
+        for (reading, buf_at) in [(true, view_at + distance), (false, view_at - distance)] {
+            let start = buf_at.wrapping_sub(spare.as_ptr() as usize) % 4096;
+            let aliased = &mut spare[start..start + 8192];
+            let (from, to) = match reading {
+                true => (view_at, aliased.as_ptr() as usize),
+                false => (aliased.as_ptr() as usize, view_at),
+            };
+            assert_eq!(to.wrapping_sub(from) % 4096, distance);
+            let result = match reading {
+                true => view.read_at(0, aliased),
+                false => view.write_at(0, aliased),
+            };
+            match result {
+                Err(Error::PageFault {
+                    offset,
+                    truncated: t,
+                    ..
+                }) => assert_eq!((offset, t), (end, truncated), "{distance} {reading}"),
+                other => panic!("an aliased copy past the end: {other:?}"),
+            }
+        }
+    }
 }
 
 /// Signals that are not faults in a view's memory are not filemap's: a fault in the
@@ -356,6 +362,28 @@ fn inaccessible_pages_are_an_error() {
     assert_ne!(ok, 0, "VirtualProtect failed");
     v.read_at(0, &mut buf).unwrap();
     assert_eq!(&buf, b"reachable");
+    // The second page inaccessible: long copies stop at it, whichever loop they take.
+    // SAFETY: changes the protection of this view's own second page.
+    let ok = unsafe {
+        VirtualProtect(
+            v.as_mut_ptr().add(4096).cast(),
+            4096,
+            PAGE_NOACCESS,
+            &mut old,
+        )
+    };
+    assert_ne!(ok, 0, "VirtualProtect failed");
+    aliased_copies_fault_at(&v, 4096, false);
+    // SAFETY: as above, back to read-write.
+    let ok = unsafe {
+        VirtualProtect(
+            v.as_mut_ptr().add(4096).cast(),
+            4096,
+            PAGE_READWRITE,
+            &mut old,
+        )
+    };
+    assert_ne!(ok, 0, "VirtualProtect failed");
     drop((v, m));
     ns.assert_empty();
 }
