@@ -25,7 +25,8 @@ fn repo() -> PathBuf {
 
 static INSTALL: Once = Once::new();
 
-/// Installs the current `bindings/python` into the Python that runs the benchmark.
+/// Installs the current `bindings/python` into the Python that runs the benchmark, and numpy
+/// (the hand-off row's), which a fresh machine does not have.
 fn install() -> Result<()> {
     let mut result = Ok(());
     INSTALL.call_once(|| {
@@ -38,10 +39,13 @@ fn install() -> Result<()> {
                 "--disable-pip-version-check",
             ])
             .arg(repo().join("bindings/python"))
+            .arg("numpy")
             .status();
         result = match status {
             Ok(s) if s.success() => Ok(()),
-            Ok(s) => Err(err(format!("pip install ./bindings/python failed ({s})"))),
+            Ok(s) => Err(err(format!(
+                "pip install ./bindings/python numpy failed ({s})"
+            ))),
             Err(e) => Err(err(format!("cannot run python3: {e}"))),
         };
     });
