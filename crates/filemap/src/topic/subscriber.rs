@@ -276,6 +276,10 @@ impl Subscriber {
         deadline: Option<Instant>,
         timeout: Option<Duration>,
     ) -> Result<Option<Sample<'_>>> {
+        // A blocking receive (not `try_recv`) that finds nothing first offers this core to
+        // a subscriber that has yet to read what this one has.
+        let mut offer_core =
+            self.topic.end.mode == WaitMode::Blocking && (deadline.is_none() || timeout.is_some());
         loop {
             match self.look()? {
                 Look::Frame {
@@ -302,6 +306,10 @@ impl Subscriber {
                     self.release(next);
                 }
                 Look::Empty => {
+                    if std::mem::take(&mut offer_core) && self.others_behind() {
+                        std::thread::yield_now();
+                        continue;
+                    }
                     if !self.wait(deadline)? {
                         self.topic.end.intact()?;
                         return match timeout {
@@ -412,6 +420,23 @@ impl Subscriber {
             || self.ready_now(),
             || end.peer_gone(Side::Sender),
         )
+    }
+
+    /// Whether another connected subscriber has yet to finish a message this one has read
+    /// (its head is behind this one's position). On a machine with fewer cores than
+    /// processes it may be waiting for this one's core, which a `sched_yield` gives it (and
+    /// which returns at once where nothing else waits to run): without it, this subscriber
+    /// would spin out its time slice first. Any value another process wrote there only
+    /// costs a yield.
+    fn others_behind(&self) -> bool {
+        let area = self.topic.area;
+        (0..area.slots)
+            .filter(|&i| i != self.slot)
+            .map(|i| area.slot(i))
+            .any(|slot| {
+                slot.state().load(Ordering::Acquire) & CONNECTED != 0
+                    && slot.head().load(Ordering::Acquire) < self.pos
+            })
     }
 
     /// Where this subscriber sleeps: its slot's doorbell.
