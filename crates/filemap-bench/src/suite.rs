@@ -1384,8 +1384,9 @@ busy-poll, and iceoryx2) measure the scheduler, not the messages: a subscriber t
 to see the message waits for its time slice while another subscriber spins on the same core, \
 so those rows come out in milliseconds for both systems, and their ratios say nothing about \
 either (they are no loss or win of filemap's). In filemap's blocking rows a subscriber that \
-finds nothing to receive while another subscriber has yet to read what it has read first \
-gives its core away (`sched_yield`), then spins briefly and sleeps, so the subscriber behind \
+finds nothing to receive while another subscriber has yet to read what it has read (and the \
+topic's processes outnumber the cores) first gives its core away (`sched_yield`), then spins \
+briefly and sleeps, so the subscriber behind \
 it on the core waits for a switch (microseconds), not for a spin. Read those rows as what a \
 machine with too few cores does, and the 1-subscriber rows as the systems' own cost.\n",
             shared.join(" and ")

@@ -365,9 +365,9 @@ impl Pending {
     #[inline]
     fn insert(&mut self, id: u64) {
         match self.one {
-            None => self.one = Some(id),
+            None if self.more.is_empty() || !self.more.contains(&id) => self.one = Some(id),
             Some(one) if one == id => {}
-            Some(_) => {
+            _ => {
                 self.more.insert(id);
             }
         }
@@ -686,5 +686,14 @@ mod tests {
         p.clear();
         assert_eq!(p.len(), 0);
         assert!(!p.contains(2) && !p.contains(4));
+        // An id already in the set, inserted again while the first field is free.
+        p.insert(5);
+        p.insert(6);
+        p.remove(5);
+        p.insert(6);
+        assert_eq!(p.len(), 1);
+        p.remove(6);
+        assert!(!p.contains(6));
+        assert_eq!(p.len(), 0);
     }
 }

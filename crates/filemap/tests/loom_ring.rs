@@ -25,6 +25,9 @@ mod ring;
 mod shared {
     pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+    /// A cache hint, which the model has no use for.
+    pub(crate) fn prefetch(_: *const u8) {}
+
     pub(crate) struct Memory {
         pub(crate) words: Vec<AtomicU64>,
         pub(crate) halves: Vec<AtomicU32>,

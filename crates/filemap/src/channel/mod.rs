@@ -54,6 +54,7 @@ pub(crate) mod ring;
 /// How the ring module reaches shared memory: atomics laid over the mapped bytes.
 /// (tests/loom_ring.rs compiles ring.rs beside its own `shared`, over loom's atomics.)
 pub(crate) mod shared {
+    pub(crate) use crate::copy::prefetch;
     pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
     /// The 8-byte word at `offset` of the data area at `base`.

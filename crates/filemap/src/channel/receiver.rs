@@ -401,8 +401,9 @@ pub(crate) enum AtPosition {
 }
 
 /// A committed message at a receiver's position: where its payload is, how long it is, and
-/// where its frame ends (all checked to fit the ring).
-#[derive(Clone, Copy, Debug)]
+/// where its frame ends (all checked to fit the ring). Not `Copy`: each one found is taken
+/// once, so the position never moves back.
+#[derive(Debug)]
 pub(crate) struct ReadyFrame {
     payload: u64,
     len: usize,

@@ -434,7 +434,7 @@ impl Ring {
             && size <= self.bytes_to_end(claim);
         if fits && offset == LINE && len > 0 {
             // The payload's first line, which the caller reads next, on its way meanwhile.
-            crate::copy::prefetch(self.at(claim + LINE));
+            shared::prefetch(self.at(claim + LINE));
         }
         fits.then_some(Next::Frame {
             payload: claim + offset,

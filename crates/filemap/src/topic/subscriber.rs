@@ -276,10 +276,10 @@ impl Subscriber {
         deadline: Option<Instant>,
         timeout: Option<Duration>,
     ) -> Result<Option<Sample<'_>>> {
-        // A blocking receive (not `try_recv`) that finds nothing first offers this core to
-        // a subscriber that has yet to read what this one has.
-        let mut offer_core =
-            self.topic.end.mode == WaitMode::Blocking && (deadline.is_none() || timeout.is_some());
+        // A blocking receive (not `try_recv`, nor one about to time out) that finds nothing
+        // first offers this core to a subscriber that has yet to read what this one has.
+        let mut offer_core = self.topic.end.mode == WaitMode::Blocking
+            && timeout.map_or(deadline.is_none(), |t| t >= OFFER_CORE_BEFORE);
         loop {
             match self.look()? {
                 Look::Frame {
@@ -423,20 +423,22 @@ impl Subscriber {
     }
 
     /// Whether another connected subscriber has yet to finish a message this one has read
-    /// (its head is behind this one's position). On a machine with fewer cores than
-    /// processes it may be waiting for this one's core, which a `sched_yield` gives it (and
-    /// which returns at once where nothing else waits to run): without it, this subscriber
-    /// would spin out its time slice first. Any value another process wrote there only
-    /// costs a yield.
+    /// (its head is behind this one's position), and the topic's processes (its
+    /// subscribers and publisher) outnumber the cores this process may run on. That
+    /// subscriber may then be waiting for this one's core, which a `sched_yield` gives it:
+    /// without it, this subscriber would spin out its time slice first. Any value another
+    /// process wrote there only costs a yield.
     fn others_behind(&self) -> bool {
         let area = self.topic.area;
-        (0..area.slots)
-            .filter(|&i| i != self.slot)
-            .map(|i| area.slot(i))
-            .any(|slot| {
-                slot.state().load(Ordering::Acquire) & CONNECTED != 0
-                    && slot.head().load(Ordering::Acquire) < self.pos
-            })
+        let (mut connected, mut behind) = (1, false);
+        for i in (0..area.slots).filter(|&i| i != self.slot) {
+            let slot = area.slot(i);
+            if slot.state().load(Ordering::Acquire) & CONNECTED != 0 {
+                connected += 1;
+                behind |= slot.head().load(Ordering::Acquire) < self.pos;
+            }
+        }
+        behind && connected + 1 > cores()
     }
 
     /// Where this subscriber sleeps: its slot's doorbell.
@@ -611,4 +613,13 @@ impl Drop for Sample<'_> {
     fn drop(&mut self) {
         self.subscriber.release(self.end);
     }
+}
+
+/// A receive with a timeout shorter than this does not give its core away first.
+const OFFER_CORE_BEFORE: Duration = Duration::from_millis(1);
+
+/// How many cores this process may run on (asked once).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
