@@ -278,6 +278,7 @@ pub fn open_entry(data: &[u8]) {
         let _ = p.try_publish(&[7; 100]);
     }
     if let Ok(mut rx) = crate::inbox::Inbox::open(n) {
+        let _ = rx.recv_now().map(|(_, slot)| slot.to_vec());
         let _ = rx.try_recv().map(|m| m.map(|(_, slot)| slot.to_vec()));
     }
     if let Ok(mut tx) = crate::inbox::InboxSender::open(n) {
@@ -288,6 +289,7 @@ pub fn open_entry(data: &[u8]) {
     }
     if let Ok(mut client) = crate::service::Client::open(n) {
         // (Sending could wait for room that a server never connected to frees.)
+        let _ = client.recv_response_now().map(|r| r.to_vec());
         let _ = client.recv_response_timeout(Duration::from_millis(1));
     }
     let _ = std::fs::remove_file(&path);

@@ -35,7 +35,9 @@ use std::time::{Duration, Instant};
 
 use crate::channel::endpoint::{BellWords, Bells, Endpoint, Watch};
 use crate::channel::ring;
-use crate::channel::{AtPosition, Receiver, RecvSlot, Sender, WaitMode, FAST_SPINS, RECEIVER_LOCK};
+use crate::channel::{
+    AtPosition, ReadyFrame, Receiver, RecvSlot, Sender, WaitMode, FAST_SPINS, RECEIVER_LOCK,
+};
 use crate::error::{Error, Result};
 use crate::name::{IntoName, Name};
 use crate::rings::{slot_lock, RingSet, Shape};
@@ -207,27 +209,42 @@ impl Inbox {
     /// [`Error::Disconnected`] once every sender that connected is gone and everything
     /// they committed was received (a later call waits for new senders).
     pub fn recv(&mut self) -> Result<(u32, RecvSlot<'_>)> {
-        // The fast path: a few looks over the rings, in turn from `next`, for a message at
-        // a ring's position. Anything else there (a wrap marker, a frame that does not
-        // fit) goes to the slow path, which starts at the same ring, so no ring is passed
-        // over for it.
+        match self.message_now() {
+            Some((i, frame)) => Ok((i as u32, self.receivers[i].take_frame(frame))),
+            None => self.recv_waiting(),
+        }
+    }
+
+    /// `recv`'s fast path: a few looks over the rings, in turn from `next`, for a message at
+    /// a ring's position; the ring and the message, with `next` moved past the ring.
+    /// Anything else there (a wrap marker, a frame that does not fit) is left to the slow
+    /// path, which starts at the same ring, so no ring is passed over for it.
+    #[inline]
+    fn message_now(&mut self) -> Option<(usize, ReadyFrame)> {
         let n = self.receivers.len();
-        'looks: for _ in 0..(FAST_SPINS as usize / n).max(1) {
+        for _ in 0..(FAST_SPINS as usize / n).max(1) {
             let mut i = self.next;
             for _ in 0..n {
                 match self.receivers[i].at_position() {
                     AtPosition::Nothing => {}
                     AtPosition::Message(frame) => {
                         self.next = after(i, n);
-                        return Ok((i as u32, self.receivers[i].take_frame(frame)));
+                        return Some((i, frame));
                     }
-                    AtPosition::Other => break 'looks,
+                    AtPosition::Other => return None,
                 }
                 i = after(i, n);
             }
             std::hint::spin_loop();
         }
-        self.recv_waiting()
+        None
+    }
+
+    /// `recv`'s fast path alone (for the fuzz targets, which must not wait).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn recv_now(&mut self) -> Option<(u32, RecvSlot<'_>)> {
+        let (i, frame) = self.message_now()?;
+        Some((i as u32, self.receivers[i].take_frame(frame)))
     }
 
     /// `recv` past its first look.

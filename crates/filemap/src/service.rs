@@ -509,23 +509,35 @@ impl Client {
     /// The next response to one of this client's pending requests, waiting for it.
     /// [`Error::Disconnected`] if the server is gone: every pending request has failed.
     pub fn recv_response(&mut self) -> Result<Response<'_>> {
-        // The fast path: a few looks for a response to a pending request. Anything else
-        // (a response to drop, a wrap marker, a frame that does not fit) goes to the slow
-        // path.
+        match self.response_now() {
+            Some((id, flags, frame)) => Ok(self.hand_out(id, flags, frame)),
+            None => self.recv_until(None, None),
+        }
+    }
+
+    /// `recv_response`'s fast path: a few looks for a response to a pending request at the
+    /// position of the responses' ring; its id, flags and frame. Anything else (a response
+    /// to drop, a wrap marker, a frame that does not fit) is left to the slow path.
+    #[inline]
+    fn response_now(&mut self) -> Option<(u64, u64, ReadyFrame)> {
         for _ in 0..FAST_SPINS {
             match self.responses.at_position() {
                 AtPosition::Nothing => std::hint::spin_loop(),
                 AtPosition::Message(frame) => {
                     let (id, flags) = self.responses.ready_extras();
-                    if self.pending.contains(id) {
-                        return Ok(self.hand_out(id, flags, frame));
-                    }
-                    break;
+                    return self.pending.contains(id).then_some((id, flags, frame));
                 }
-                AtPosition::Other => break,
+                AtPosition::Other => return None,
             }
         }
-        self.recv_until(None, None)
+        None
+    }
+
+    /// `recv_response`'s fast path alone (for the fuzz targets, which must not wait).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn recv_response_now(&mut self) -> Option<Response<'_>> {
+        let (id, flags, frame) = self.response_now()?;
+        Some(self.hand_out(id, flags, frame))
     }
 
     /// Takes the response to pending request `id` that is at the position of the
