@@ -241,7 +241,7 @@ impl Inbox {
     }
 
     /// `recv`'s fast path alone (for the fuzz targets, which must not wait).
-    #[cfg(feature = "fuzzing")]
+    #[cfg(all(feature = "fuzzing", target_os = "linux"))]
     pub(crate) fn recv_now(&mut self) -> Option<(u32, RecvSlot<'_>)> {
         let (i, frame) = self.message_now()?;
         Some((i as u32, self.receivers[i].take_frame(frame)))

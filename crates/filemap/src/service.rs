@@ -534,7 +534,7 @@ impl Client {
     }
 
     /// `recv_response`'s fast path alone (for the fuzz targets, which must not wait).
-    #[cfg(feature = "fuzzing")]
+    #[cfg(all(feature = "fuzzing", target_os = "linux"))]
     pub(crate) fn recv_response_now(&mut self) -> Option<Response<'_>> {
         let (id, flags, frame) = self.response_now()?;
         Some(self.hand_out(id, flags, frame))
