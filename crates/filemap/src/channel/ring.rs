@@ -412,14 +412,11 @@ impl Ring {
         })
     }
 
-    /// The committed frame at `claim`, if that is what is there now (not nothing, not a
-    /// wrap marker, not a corrupt frame): the receiver's fast path; `next_frame` tells the
-    /// other cases apart.
+    /// The frame at `claim`, which the caller has just seen `committed` (whose acquire load
+    /// orders these reads), if it is one (not a wrap marker, not a corrupt frame): the
+    /// receivers' fast paths; `next_frame` tells the other cases apart.
     #[inline]
     pub(crate) fn frame_now(&self, claim: u64) -> Option<Next> {
-        if !self.committed(claim) {
-            return None;
-        }
         self.frame(claim, self.frame_shape(claim).load(Ordering::Relaxed))
     }
 
