@@ -329,10 +329,21 @@ fn inaccessible_pages_are_an_error() {
     let m = Mapping::create_new(unique("noaccess"), 1 << 16).unwrap();
     let v = m.view().map().unwrap();
     v.write_at(0, b"reachable").unwrap();
-    let mut old = 0u32;
-    // SAFETY: changes the protection of this view's own first page.
-    let ok = unsafe { VirtualProtect(v.as_mut_ptr().cast(), 4096, PAGE_NOACCESS, &mut old) };
-    assert_ne!(ok, 0, "VirtualProtect failed");
+    // Page `page` of the view given `protection`.
+    let protect = |page: usize, protection| {
+        let mut old = 0u32;
+        // SAFETY: changes the protection of one of this view's own pages (it has 16).
+        let ok = unsafe {
+            VirtualProtect(
+                v.as_mut_ptr().add(page * 4096).cast(),
+                4096,
+                protection,
+                &mut old,
+            )
+        };
+        assert_ne!(ok, 0, "VirtualProtect failed");
+    };
+    protect(0, PAGE_NOACCESS);
     let mut buf = [0u8; 9];
     match v.read_at(0, &mut buf) {
         Err(Error::PageFault {
@@ -357,33 +368,13 @@ fn inaccessible_pages_are_an_error() {
         v.compare_exchange_u32(12, 0, 1, Relaxed, Relaxed),
         Err(Error::PageFault { .. })
     ));
-    // SAFETY: as above, back to read-write.
-    let ok = unsafe { VirtualProtect(v.as_mut_ptr().cast(), 4096, PAGE_READWRITE, &mut old) };
-    assert_ne!(ok, 0, "VirtualProtect failed");
+    protect(0, PAGE_READWRITE);
     v.read_at(0, &mut buf).unwrap();
     assert_eq!(&buf, b"reachable");
     // The second page inaccessible: long copies stop at it, whichever loop they take.
-    // SAFETY: changes the protection of this view's own second page.
-    let ok = unsafe {
-        VirtualProtect(
-            v.as_mut_ptr().add(4096).cast(),
-            4096,
-            PAGE_NOACCESS,
-            &mut old,
-        )
-    };
-    assert_ne!(ok, 0, "VirtualProtect failed");
+    protect(1, PAGE_NOACCESS);
     aliased_copies_fault_at(&v, 4096, false);
-    // SAFETY: as above, back to read-write.
-    let ok = unsafe {
-        VirtualProtect(
-            v.as_mut_ptr().add(4096).cast(),
-            4096,
-            PAGE_READWRITE,
-            &mut old,
-        )
-    };
-    assert_ne!(ok, 0, "VirtualProtect failed");
+    protect(1, PAGE_READWRITE);
     drop((v, m));
     ns.assert_empty();
 }
