@@ -48,6 +48,10 @@ fn main() {
             a_joiners_history_is_kept_under_block,
         ),
         ("drop_oldest_edge_cases", drop_oldest_edge_cases),
+        (
+            "joiners_racing_a_blocked_publisher",
+            joiners_racing_a_blocked_publisher,
+        ),
     ]);
 }
 
@@ -539,5 +543,54 @@ fn drop_oldest_edge_cases() {
         other => panic!("after the overwrite: {other:?}"),
     }
     drop((sub, publisher));
+    ns.assert_empty();
+}
+
+/// Under `Block`, subscribers that join and leave while the publisher waits for room: a
+/// joiner's head starts at the oldest frame, below what the publisher waits for, so it may
+/// appear between the wait's last look and the publisher's; the publisher then waits for
+/// it too (it once gave up a wait without a deadline there, and panicked).
+fn joiners_racing_a_blocked_publisher() {
+    let ns = Namespace::new();
+    let name = unique("racing");
+    let options = TopicOptions::new().capacity(4096);
+    let mut publisher = Publisher::create_or_open(name.as_str(), &options).unwrap();
+    let total = 20_000u64;
+    let started = Instant::now();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let joined = std::sync::Barrier::new(2);
+    std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut sub = Subscriber::open(name.as_str()).unwrap();
+            joined.wait();
+            for expected in 0..total {
+                // (A timeout, not a hang, should the publisher fail.)
+                let sample = sub.recv_timeout(PATIENCE).unwrap();
+                assert_eq!(sample.seq(), expected);
+                assert_eq!(sample.to_vec().unwrap(), expected.to_le_bytes());
+            }
+        });
+        let joiner = s.spawn(|| {
+            let mut joins = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                && joins < 100_000
+                && started.elapsed() < PATIENCE
+            {
+                let sub = Subscriber::open(name.as_str()).unwrap();
+                drop(sub);
+                joins += 1;
+            }
+            joins
+        });
+        joined.wait();
+        for seq in 0..total {
+            publisher.publish(&seq.to_le_bytes()).unwrap();
+        }
+        reader.join().unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let joins = joiner.join().unwrap();
+        println!("    {total} messages published while {joins} subscribers joined and left");
+    });
+    drop(publisher);
     ns.assert_empty();
 }

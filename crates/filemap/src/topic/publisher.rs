@@ -296,22 +296,31 @@ impl Publisher {
         if self.lowest >= need {
             return Ok(true);
         }
-        let (end, area, tail) = (&self.topic.end, self.topic.area, self.tail);
-        let ring = end.ring;
-        let sleep = Sleep {
-            bell: sys::Bell::Sender,
-            seq: ring.u32_at(ring::TX_SEQ),
-            sleepers: ring.u32_at(ring::TX_SLEEPERS),
-            all_sleepers: None,
-        };
-        let ready = || lowest_head(&area, tail, ring.capacity()) >= need;
-        let free_dead = || {
-            free_dead_slots(end, &area, need);
-            false
-        };
-        let ok = end.wait_on(&sleep, deadline, 0, ready, free_dead)?;
-        self.refresh_lowest();
-        Ok(ok && self.lowest >= need)
+        loop {
+            let (end, area, tail) = (&self.topic.end, self.topic.area, self.tail);
+            let ring = end.ring;
+            let sleep = Sleep {
+                bell: sys::Bell::Sender,
+                seq: ring.u32_at(ring::TX_SEQ),
+                sleepers: ring.u32_at(ring::TX_SLEEPERS),
+                all_sleepers: None,
+            };
+            let ready = || lowest_head(&area, tail, ring.capacity()) >= need;
+            let free_dead = || {
+                free_dead_slots(end, &area, need);
+                false
+            };
+            let ok = end.wait_on(&sleep, deadline, 0, ready, free_dead)?;
+            self.refresh_lowest();
+            if self.lowest >= need {
+                return Ok(true);
+            }
+            if !ok {
+                return Ok(false);
+            }
+            // A subscriber joined (its head at `oldest`, below `need`) between the wait's
+            // last look and this one: wait for it too.
+        }
     }
 
     fn refresh_lowest(&mut self) {
