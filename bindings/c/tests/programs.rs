@@ -176,6 +176,45 @@ fn finish(child: Child, within: Duration) -> Output {
     }
 }
 
+/// Starting a program and running one to its end, panicking with the reason if it cannot
+/// start. Under Wine, `CreateProcess` has failed once with `ERROR_INTERNAL_ERROR` while
+/// other tests started programs at the same moment; that is tried again (twice at most),
+/// and said on stderr.
+trait Start {
+    fn start(&mut self) -> Child;
+    fn run(&mut self) -> Output;
+}
+
+impl Start for Command {
+    fn start(&mut self) -> Child {
+        retried(|| self.spawn())
+    }
+
+    fn run(&mut self) -> Output {
+        retried(|| self.output())
+    }
+}
+
+fn retried<T>(mut start: impl FnMut() -> std::io::Result<T>) -> T {
+    const ERROR_INTERNAL_ERROR: i32 = 1359;
+    let mut attempt = 1;
+    loop {
+        match start() {
+            Ok(started) => return started,
+            Err(e)
+                if cfg!(windows)
+                    && e.raw_os_error() == Some(ERROR_INTERNAL_ERROR)
+                    && attempt < 3 =>
+            {
+                eprintln!("note: starting a program failed ({e}), as Wine does at times; again");
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("cannot start a program: {e}"),
+        }
+    }
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -188,14 +227,13 @@ fn hello_pair_shares_a_message_by_name() {
     let mut first = program("hello_create")
         .arg(&name)
         .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .start();
     let line = read_until(&mut first, "hello_create:");
     assert!(
         line.contains("wrote \"Message from first process.\""),
         "{line}"
     );
-    let second = program("hello_open").arg(&name).output().unwrap();
+    let second = program("hello_open").arg(&name).run();
     assert!(second.status.success(), "{}", text(&second.stderr));
     assert_eq!(
         text(&second.stdout).trim_end(),
@@ -205,7 +243,7 @@ fn hello_pair_shares_a_message_by_name() {
     let first = finish(first, Duration::from_secs(30));
     assert!(first.status.success(), "{}", text(&first.stderr));
     // The object went away with its last handle.
-    let gone = program("hello_open").arg(&name).output().unwrap();
+    let gone = program("hello_open").arg(&name).run();
     assert_eq!(gone.status.code(), Some(1));
     let err = text(&gone.stderr);
     assert!(
@@ -219,10 +257,10 @@ fn producer_consumer_trio_counts_to_the_limit() {
     let ns = Namespace::new("trio");
     let program = |p: &str| ns.program(p);
     let run = unique("trio");
-    let mut main = program("pc_main").args([&run, "500"]).spawn().unwrap();
+    let mut main = program("pc_main").args([&run, "500"]).start();
     assert_eq!(read_until(&mut main, "main:"), "main: ready");
-    let producer = program("pc_producer").arg(&run).spawn().unwrap();
-    let consumer = program("pc_consumer").arg(&run).spawn().unwrap();
+    let producer = program("pc_producer").arg(&run).start();
+    let consumer = program("pc_consumer").arg(&run).start();
     let main = finish(main, Duration::from_secs(120));
     let producer = finish(producer, Duration::from_secs(60));
     let consumer = finish(consumer, Duration::from_secs(60));
@@ -247,13 +285,10 @@ fn killed_producer_is_reported_as_an_abandoned_mutex() {
     let ns = Namespace::new("crash");
     let program = |p: &str| ns.program(p);
     let run = unique("crash");
-    let mut main = program("pc_main")
-        .args([&run, "500", "2000"])
-        .spawn()
-        .unwrap();
+    let mut main = program("pc_main").args([&run, "500", "2000"]).start();
     assert_eq!(read_until(&mut main, "main:"), "main: ready");
-    let mut producer = program("pc_producer").args([&run, "100"]).spawn().unwrap();
-    let consumer = program("pc_consumer").arg(&run).spawn().unwrap();
+    let mut producer = program("pc_producer").args([&run, "100"]).start();
+    let consumer = program("pc_consumer").arg(&run).start();
     assert_eq!(
         read_until(&mut producer, "producer:"),
         "producer: holding the mutex at 100"
@@ -281,7 +316,7 @@ fn a_topic_reaches_every_subscriber_in_order() {
     let ns = Namespace::new("topic");
     let topic = unique("topic");
     let mut subscribers: Vec<Child> = (0..2)
-        .map(|_| ns.program("topic_sub").arg(&topic).spawn().unwrap())
+        .map(|_| ns.program("topic_sub").arg(&topic).start())
         .collect();
     for s in &mut subscribers {
         read_until(s, "topic_sub: ready");
@@ -290,8 +325,7 @@ fn a_topic_reaches_every_subscriber_in_order() {
     let publisher = ns
         .program("topic_pub")
         .args([&topic, &count.to_string()])
-        .output()
-        .unwrap();
+        .run();
     assert!(publisher.status.success(), "{}", text(&publisher.stderr));
     assert_eq!(
         text(&publisher.stdout).trim_end(),
