@@ -333,6 +333,17 @@ impl Inbox {
         }
     }
 
+    /// Whether every sender that connected is gone (and one did), for a wait on many
+    /// objects: if so, the next receive reports it even if it does not wait, as that wait
+    /// promised.
+    pub(crate) fn senders_left(&self) -> bool {
+        let gone = self.all_senders_gone();
+        if gone {
+            self.first().saw_peer_gone();
+        }
+        gone
+    }
+
     /// Whether every sender that connected is gone (and one did).
     pub(crate) fn all_senders_gone(&self) -> bool {
         let mut came = false;

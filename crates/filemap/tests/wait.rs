@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{child, ready_then_block, role, run_tests, spawn_ready, unique, Namespace};
 use filemap::channel::{Receiver, Sender};
+use filemap::inbox::{Inbox, InboxOptions, InboxSender};
 use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore};
 use filemap::topic::{Publisher, Subscriber, TopicOptions};
 use filemap::wait::{wait_all, wait_any, Taken, Target, Waitable};
@@ -337,7 +338,14 @@ fn endpoints_are_ready_with_a_message_room_or_a_dead_peer() {
     assert!(publisher.wait().unwrap().success());
     let mut sub = sub;
     assert_eq!(sub.recv().unwrap().to_vec().unwrap(), b"news");
-    drop((stop, rx1, rx2, tx, rx, sub));
+    // An inbox whose senders have all left is ready, and its next receive, even one that
+    // does not wait, says Disconnected (as the wait found it).
+    let collect = unique("inbox");
+    let mut inbox = Inbox::create_or_open(collect.as_str(), &InboxOptions::new()).unwrap();
+    drop(InboxSender::open(collect.as_str()).unwrap());
+    assert_eq!(wait_any(&[&inbox], Some(PATIENCE)).unwrap().index, 0);
+    assert!(matches!(inbox.try_recv(), Err(Error::Disconnected { .. })));
+    drop((stop, rx1, rx2, tx, rx, sub, inbox));
     ns.assert_empty();
 }
 

@@ -451,12 +451,18 @@ impl Endpoint {
         if check {
             let gone = self.peer_gone(peer);
             if gone {
-                self.peer_seen_gone.store(true, Ordering::Relaxed);
+                self.saw_peer_gone();
             }
             gone
         } else {
             self.ring.u32_at(state).load(Ordering::Acquire) == ring::STATE_CLOSED
         }
+    }
+
+    /// Notes that a wait on many objects found the peer gone, so that this endpoint's next
+    /// call that does not wait reports it too (as `peer_left` with `check` does).
+    pub(crate) fn saw_peer_gone(&self) {
+        self.peer_seen_gone.store(true, Ordering::Relaxed);
     }
 
     /// Records this endpoint's wait mode where its peer can see it.

@@ -42,7 +42,7 @@ impl Endpoint<'_> {
     /// `Item::take_now`.
     fn peer_gone(self, watch: &Watch<'_>, check: bool) -> bool {
         match self {
-            Endpoint::Inbox(inbox) => check && inbox.all_senders_gone(),
+            Endpoint::Inbox(inbox) => check && inbox.senders_left(),
             _ => watch.end.peer_left(watch.peer, check),
         }
     }
