@@ -121,9 +121,74 @@ typedef enum filemap_status {
 } filemap_status;
 
 /**
+ * The kind of handle a `filemap_waitable` holds.
+ */
+typedef enum filemap_wait_kind {
+  /**
+   * A `filemap_event *`: ready when set (an auto-reset event's signal is taken).
+   */
+  FILEMAP_WAIT_EVENT = 0,
+  /**
+   * A `filemap_semaphore *`: ready when it has a unit (which is taken).
+   */
+  FILEMAP_WAIT_SEMAPHORE = 1,
+  /**
+   * A `filemap_mutex *`: ready when free or abandoned (it is then locked for the
+   * calling thread).
+   */
+  FILEMAP_WAIT_MUTEX = 2,
+  /**
+   * A `filemap_receiver *`: ready when a message is there, or the sender is gone. The
+   * message it held is released first.
+   */
+  FILEMAP_WAIT_RECEIVER = 3,
+  /**
+   * A `filemap_sender *`: ready when there is room for a message of `room` bytes (1 if
+   * 0), or the receiver is gone.
+   */
+  FILEMAP_WAIT_SENDER = 4,
+  /**
+   * A `filemap_subscriber *`: ready when a message is there, messages were missed, or
+   * the publisher is gone.
+   */
+  FILEMAP_WAIT_SUBSCRIBER = 5,
+  /**
+   * A `filemap_inbox *`: ready when a message from some sender is there, or every
+   * sender that came is gone.
+   */
+  FILEMAP_WAIT_INBOX = 6,
+  /**
+   * A `filemap_inbox_sender *`: ready when there is room for `room` bytes (1 if 0) in
+   * its ring, or the receiver is gone.
+   */
+  FILEMAP_WAIT_INBOX_SENDER = 7,
+  /**
+   * A `filemap_server *`: ready when a request is there.
+   */
+  FILEMAP_WAIT_SERVER = 8,
+} filemap_wait_kind;
+
+/**
+ * A client of a service (opaque), in a client slot of its own, with the buffer its last
+ * response was copied into.
+ */
+typedef struct filemap_client filemap_client;
+
+/**
  * A named event (opaque).
  */
 typedef struct filemap_event filemap_event;
+
+/**
+ * The receiving end of an inbox (opaque), with the buffer its last message was copied
+ * into.
+ */
+typedef struct filemap_inbox filemap_inbox;
+
+/**
+ * A sender into an inbox (opaque), in a sender slot of its own.
+ */
+typedef struct filemap_inbox_sender filemap_inbox_sender;
 
 /**
  * A mapping object (opaque).
@@ -157,6 +222,11 @@ typedef struct filemap_semaphore filemap_semaphore;
 typedef struct filemap_sender filemap_sender;
 
 /**
+ * The server of a service (opaque), with the buffer its last request was copied into.
+ */
+typedef struct filemap_server filemap_server;
+
+/**
  * A subscriber of a topic (opaque), with the buffer its last received message was copied
  * into.
  */
@@ -166,6 +236,38 @@ typedef struct filemap_subscriber filemap_subscriber;
  * A view of a mapping (opaque).
  */
 typedef struct filemap_view filemap_view;
+
+/**
+ * The settings of an inbox or a service when a call makes it (an existing one keeps its
+ * own); 0 in a field means its default. Pass NULL for all the defaults.
+ */
+typedef struct filemap_parties_config {
+  /**
+   * The size in bytes of each party's ring (default 64 KiB; rounded up to a power of
+   * two, at least 4096).
+   */
+  uint64_t capacity;
+  /**
+   * How many senders (of an inbox) or clients (of a service) may be connected at once
+   * (default 8).
+   */
+  uint32_t parties;
+} filemap_parties_config;
+
+/**
+ * Which request a response answers: its client's slot and the number the client gave it.
+ * Given by `filemap_server_recv_request` and `filemap_client_send_request`.
+ */
+typedef struct filemap_request_id {
+  /**
+   * The client's slot.
+   */
+  uint32_t client;
+  /**
+   * The request's number among its client's requests.
+   */
+  uint64_t number;
+} filemap_request_id;
 
 /**
  * A topic's settings when a call makes it (an existing topic keeps its own); 0 in a field
@@ -192,6 +294,24 @@ typedef struct filemap_topic_config {
    */
   int32_t drop_oldest;
 } filemap_topic_config;
+
+/**
+ * One object of a wait: its kind and its handle.
+ */
+typedef struct filemap_waitable {
+  /**
+   * What `handle` is.
+   */
+  enum filemap_wait_kind kind;
+  /**
+   * The handle, of the kind's type.
+   */
+  void *handle;
+  /**
+   * For a sender: the room to wait for, in bytes (0 means 1). Ignored otherwise.
+   */
+  size_t room;
+} filemap_waitable;
 
 #ifdef __cplusplus
 extern "C" {
@@ -373,6 +493,148 @@ enum filemap_status filemap_view_flush(struct filemap_view *view);
 void filemap_view_unmap(struct filemap_view *view);
 
 /**
+ * Makes the inbox (with `config`, NULL for the defaults) or opens it, as its receiver.
+ * `FILEMAP_BUSY` while another receiver lives.
+ */
+enum filemap_status filemap_inbox_create_or_open(const char *name,
+                                                 const struct filemap_parties_config *config,
+                                                 struct filemap_inbox **out);
+
+/**
+ * Receives the next message from any sender, waiting up to `timeout_ms`
+ * (`FILEMAP_INFINITE`: for ever), each sender's messages in its order and no sender
+ * starving the others: `*data` and `*len` give a copy of it, valid until the next receive
+ * or `filemap_inbox_close`; `*sender` (if not NULL) the sender's slot.
+ * `FILEMAP_DISCONNECTED` once every sender that came is gone and all they sent was
+ * received.
+ */
+enum filemap_status filemap_inbox_recv(struct filemap_inbox *inbox,
+                                       int64_t timeout_ms,
+                                       const void **data,
+                                       size_t *len,
+                                       uint32_t *sender);
+
+/**
+ * Closes an inbox's receiver (NULL: nothing): its senders get `FILEMAP_DISCONNECTED`.
+ */
+void filemap_inbox_close(struct filemap_inbox *inbox);
+
+/**
+ * Makes the inbox (with `config`, NULL for the defaults) or opens it, as a new sender in
+ * a free slot; `*slot` (if not NULL) says which. `FILEMAP_BUSY` if every sender slot is
+ * taken by a live sender.
+ */
+enum filemap_status filemap_inbox_sender_create_or_open(const char *name,
+                                                        const struct filemap_parties_config *config,
+                                                        struct filemap_inbox_sender **out,
+                                                        uint32_t *slot);
+
+/**
+ * Sends `len` bytes at `data` into the inbox, waiting up to `timeout_ms` for room in this
+ * sender's ring (`FILEMAP_INFINITE`: for ever). `FILEMAP_DISCONNECTED` if the receiver is
+ * gone. As with `memcpy`, nobody may write `data` during the call.
+ */
+enum filemap_status filemap_inbox_send(struct filemap_inbox_sender *sender,
+                                       const void *data,
+                                       size_t len,
+                                       int64_t timeout_ms);
+
+/**
+ * Closes an inbox sender (NULL: nothing): the receiver gets what it sent; its slot is
+ * free for another.
+ */
+void filemap_inbox_sender_close(struct filemap_inbox_sender *sender);
+
+/**
+ * Makes the service (with `config`, NULL for the defaults) or opens it, as its server.
+ * `FILEMAP_BUSY` while another server lives (a new one takes over from one that closed or
+ * died).
+ */
+enum filemap_status filemap_server_create_or_open(const char *name,
+                                                  const struct filemap_parties_config *config,
+                                                  struct filemap_server **out);
+
+/**
+ * Receives the next request from any client, waiting up to `timeout_ms`
+ * (`FILEMAP_INFINITE`: for ever): `*data` and `*len` give a copy of it, valid until the
+ * next receive or `filemap_server_close`; `*id` the request's id, to respond to.
+ */
+enum filemap_status filemap_server_recv_request(struct filemap_server *server,
+                                                int64_t timeout_ms,
+                                                const void **data,
+                                                size_t *len,
+                                                struct filemap_request_id *id);
+
+/**
+ * Sends a response of `len` bytes at `data` to request `id`; `last` nonzero: the
+ * request's last response (a server may stream several, the last marked). A client that
+ * is gone does not get it, and this still succeeds. As with `memcpy`, nobody may write
+ * `data` during the call.
+ */
+enum filemap_status filemap_server_respond(struct filemap_server *server,
+                                           struct filemap_request_id id,
+                                           const void *data,
+                                           size_t len,
+                                           bool last);
+
+/**
+ * Closes a server (NULL: nothing): its clients' pending requests fail with
+ * `FILEMAP_DISCONNECTED`.
+ */
+void filemap_server_close(struct filemap_server *server);
+
+/**
+ * Makes the service (with `config`, NULL for the defaults) or opens it, as a new client
+ * in a free slot. `FILEMAP_BUSY` if every client slot is taken by a live client.
+ */
+enum filemap_status filemap_client_create_or_open(const char *name,
+                                                  const struct filemap_parties_config *config,
+                                                  struct filemap_client **out);
+
+/**
+ * Sends a request of `len` bytes at `data`, waiting while this client's request ring is
+ * full; `*id` (if not NULL) its id, which its responses carry. As with `memcpy`, nobody
+ * may write `data` during the call.
+ */
+enum filemap_status filemap_client_send_request(struct filemap_client *client,
+                                                const void *data,
+                                                size_t len,
+                                                struct filemap_request_id *id);
+
+/**
+ * Receives the next response to one of this client's pending requests, waiting up to
+ * `timeout_ms` (`FILEMAP_INFINITE`: for ever): `*data` and `*len` give a copy of it, valid
+ * until the next receive, call or `filemap_client_close`; `*id` (if not NULL) the request
+ * it answers, `*last` (if not NULL) whether it is that request's last response.
+ * `FILEMAP_DISCONNECTED` if the server is gone: every pending request has failed.
+ */
+enum filemap_status filemap_client_recv_response(struct filemap_client *client,
+                                                 int64_t timeout_ms,
+                                                 const void **data,
+                                                 size_t *len,
+                                                 struct filemap_request_id *id,
+                                                 bool *last);
+
+/**
+ * Sends a request and waits up to `timeout_ms` in all (`FILEMAP_INFINITE`: for ever) for
+ * all of its responses: `*data` and `*len` give their payloads joined, valid until the
+ * next receive, call or `filemap_client_close`. Responses to this client's earlier
+ * requests that arrive meanwhile are dropped.
+ */
+enum filemap_status filemap_client_call(struct filemap_client *client,
+                                        const void *request,
+                                        size_t request_len,
+                                        int64_t timeout_ms,
+                                        const void **data,
+                                        size_t *len);
+
+/**
+ * Closes a client (NULL: nothing): responses still on their way to it are dropped; its
+ * slot is free for another.
+ */
+void filemap_client_close(struct filemap_client *client);
+
+/**
  * Creates the named mutex or opens the existing one; `*created` (if not NULL) says which.
  */
 enum filemap_status filemap_mutex_create_or_open(const char *name,
@@ -531,6 +793,32 @@ enum filemap_status filemap_subscriber_recv(struct filemap_subscriber *subscribe
  * Closes a subscriber (NULL: nothing); its slot is free for another.
  */
 void filemap_subscriber_close(struct filemap_subscriber *subscriber);
+
+/**
+ * Waits up to `timeout_ms` (`FILEMAP_INFINITE`: for ever) until one of the `count`
+ * objects is ready, and takes it as a wait on it alone would: `*index` is the lowest
+ * index ready (as `WaitForMultipleObjects` with `bWaitAll` FALSE), `*abandoned` (if not
+ * NULL) whether it is a mutex whose holder died. `FILEMAP_TIMEOUT` if none was ready in
+ * time; `FILEMAP_INVALID_ARGUMENT` for no objects, a NULL handle, an unknown kind or a
+ * handle given twice; `FILEMAP_WOULD_DEADLOCK` for a mutex this thread holds.
+ */
+enum filemap_status filemap_wait_any(const struct filemap_waitable *objects,
+                                     size_t count,
+                                     int64_t timeout_ms,
+                                     size_t *index,
+                                     bool *abandoned);
+
+/**
+ * Waits up to `timeout_ms` (`FILEMAP_INFINITE`: for ever) until all `count` objects are
+ * ready at once, and takes them all together: it never holds some while it waits for the
+ * others (as `WaitForMultipleObjects` with `bWaitAll` TRUE). `abandoned` (if not NULL)
+ * points to `count` bools: for each, whether it is a mutex whose holder died. Errors as
+ * `filemap_wait_any`; after `FILEMAP_TIMEOUT` nothing was taken.
+ */
+enum filemap_status filemap_wait_all(const struct filemap_waitable *objects,
+                                     size_t count,
+                                     int64_t timeout_ms,
+                                     bool *abandoned);
 
 #ifdef __cplusplus
 }  // extern "C"

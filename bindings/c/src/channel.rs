@@ -10,11 +10,11 @@ use crate::error::{
 };
 
 /// The sending end of a channel (opaque).
-pub struct filemap_sender(Sender);
+pub struct filemap_sender(pub(crate) Sender);
 
 /// The receiving end of a channel (opaque); it holds the last message received until the
 /// next receive or `filemap_recv_release`.
-pub struct filemap_receiver(HoldingReceiver);
+pub struct filemap_receiver(pub(crate) HoldingReceiver);
 
 /// Creates the channel with a ring of `capacity` bytes, or opens it, as its sender.
 /// `FILEMAP_BUSY` if a live sender has it.

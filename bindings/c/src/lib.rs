@@ -12,14 +12,18 @@
 mod channel;
 mod error;
 mod mapping;
+mod parties;
 mod sync;
 mod topic;
+mod wait;
 
 pub use channel::*;
 pub use error::*;
 pub use mapping::*;
+pub use parties::*;
 pub use sync::*;
 pub use topic::*;
+pub use wait::*;
 
 /// The value of a `timeout_ms` argument that waits for ever.
 pub const FILEMAP_INFINITE: i64 = -1;

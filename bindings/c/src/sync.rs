@@ -13,13 +13,13 @@ use crate::error::{
 };
 
 /// A named, robust mutex (opaque).
-pub struct filemap_mutex(NamedMutex);
+pub struct filemap_mutex(pub(crate) NamedMutex);
 
 /// A named event (opaque).
-pub struct filemap_event(NamedEvent);
+pub struct filemap_event(pub(crate) NamedEvent);
 
 /// A named counting semaphore (opaque).
-pub struct filemap_semaphore(NamedSemaphore);
+pub struct filemap_semaphore(pub(crate) NamedSemaphore);
 
 /// Stores a new handle in `*out` and `created` in `*created` (if not NULL).
 ///

@@ -55,7 +55,7 @@ pub struct filemap_publisher(Publisher);
 /// A subscriber of a topic (opaque), with the buffer its last received message was copied
 /// into.
 pub struct filemap_subscriber {
-    subscriber: Subscriber,
+    pub(crate) subscriber: Subscriber,
     message: Vec<u8>,
 }
 

@@ -1,7 +1,8 @@
 //! The C programs of `bindings/c/examples` (the tutorials' hello pair and producer /
-//! consumer trio, and a topic's publisher and subscribers), built against the C library and
-//! run as real processes, their output checked; and the crash story: the producer killed
-//! while holding the mutex, which main reports as abandoned.
+//! consumer trio, a topic's publisher and subscribers, an inbox's collector and workers,
+//! a service's server and clients), built against the C library and run as real processes,
+//! their output checked; and the crash story: the producer killed while holding the mutex,
+//! which main reports as abandoned.
 //!
 //! On Linux the test builds the programs itself with `cc` (`CC` if set), statically linked
 //! against `libfilemap.a` except `hello_open`, which links the shared `libfilemap.so`.
@@ -14,7 +15,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const PROGRAMS: [&str; 7] = [
+const PROGRAMS: [&str; 12] = [
     "hello_create",
     "hello_open",
     "pc_main",
@@ -22,6 +23,11 @@ const PROGRAMS: [&str; 7] = [
     "pc_consumer",
     "topic_pub",
     "topic_sub",
+    "inbox_collector",
+    "inbox_worker",
+    "svc_server",
+    "svc_client",
+    "bad_calls",
 ];
 
 /// The directory of the built programs.
@@ -344,4 +350,91 @@ fn a_topic_reaches_every_subscriber_in_order() {
     }
     // Both got the same bytes (the programs check each message's text and sequence).
     assert_eq!(lines[0], lines[1]);
+}
+
+#[test]
+fn workers_reach_one_collector_in_order() {
+    let ns = Namespace::new("inbox");
+    let inbox = unique("inbox");
+    let (workers, count) = (4, 2000);
+    let mut collector = ns
+        .program("inbox_collector")
+        .args([&inbox, &workers.to_string(), &count.to_string()])
+        .start();
+    assert_eq!(
+        read_until(&mut collector, "inbox_collector:"),
+        "inbox_collector: ready"
+    );
+    let running: Vec<Child> = (0..workers)
+        .map(|id| {
+            ns.program("inbox_worker")
+                .args([&inbox, &id.to_string(), &count.to_string()])
+                .start()
+        })
+        .collect();
+    for (id, worker) in running.into_iter().enumerate() {
+        let out = finish(worker, Duration::from_secs(60));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let line = text(&out.stdout);
+        assert!(
+            line.starts_with(&format!("inbox_worker: worker {id} (slot "))
+                && line.trim_end().ends_with(&format!("sent {count} messages")),
+            "{line}"
+        );
+    }
+    let out = finish(collector, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim_end(),
+        format!(
+            "inbox_collector: {} messages from {workers} workers, each worker's in order",
+            workers * count
+        )
+    );
+}
+
+#[test]
+fn clients_get_their_own_streamed_responses() {
+    let ns = Namespace::new("service");
+    let service = unique("service");
+    let mut server = ns.program("svc_server").arg(&service).start();
+    assert_eq!(read_until(&mut server, "svc_server:"), "svc_server: ready");
+    let texts = ["hello from one", "and from two", "three"];
+    let clients: Vec<Child> = texts
+        .iter()
+        .map(|t| ns.program("svc_client").args([&service, *t]).start())
+        .collect();
+    for (t, client) in texts.iter().zip(clients) {
+        let out = finish(client, Duration::from_secs(60));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let upper = t.to_uppercase();
+        let len = t.len();
+        assert_eq!(
+            text(&out.stdout).trim_end(),
+            format!(
+                "svc_client: part 1: {upper}\nsvc_client: part 2 (last): {len} bytes\n\
+                 svc_client: call: {upper}{len} bytes"
+            )
+        );
+    }
+    let quit = ns.program("svc_client").args([&service, "--quit"]).run();
+    assert!(quit.status.success(), "{}", text(&quit.stderr));
+    let out = finish(server, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim_end(),
+        format!("svc_server: served {} requests", 2 * texts.len())
+    );
+}
+
+#[test]
+fn bad_calls_fail_with_their_status() {
+    let ns = Namespace::new("bad");
+    let out = ns.program("bad_calls").arg(unique("bad")).run();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    assert!(
+        line.starts_with("bad_calls: ") && line.trim_end().ends_with(" checks passed"),
+        "{line}"
+    );
 }

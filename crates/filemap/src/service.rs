@@ -112,6 +112,28 @@ impl RequestId {
     pub fn client(&self) -> u32 {
         self.client
     }
+
+    /// The number the client gave the request (unique among its client's requests).
+    pub fn number(&self) -> u64 {
+        self.id
+    }
+
+    /// The id of client `client`'s request `number`, as [`client`](RequestId::client) and
+    /// [`number`](RequestId::number) gave them: for a program that keeps ids outside Rust
+    /// (the C library). A response to an id no client is waiting for is dropped by the
+    /// client; [`Server::respond`] refuses a slot the service does not have.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, RequestId, ServiceOptions};
+    /// let mut client = Client::create_or_open("request-id-demo", &ServiceOptions::new())?;
+    /// let id = client.send_request(b"ping")?;
+    /// assert_eq!(RequestId::from_parts(id.client(), id.number()), id);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn from_parts(client: u32, number: u64) -> RequestId {
+        RequestId { client, id: number }
+    }
 }
 
 fn open_rings(name: Name, options: Option<&ServiceOptions>) -> Result<RingSet> {

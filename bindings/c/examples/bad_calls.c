@@ -1,0 +1,133 @@
+/* Calls made wrong on purpose: each must fail with the status it names, never crash.
+ * Prints how many were checked.
+ *
+ *   bad_calls PREFIX
+ * Objects are made under names starting with PREFIX, and closed before the end.
+ */
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filemap.h"
+
+static int checked = 0, failed = 0;
+
+static void expect(const char *what, filemap_status got, filemap_status want) {
+    checked++;
+    if (got != want) {
+        failed++;
+        fprintf(stderr, "bad_calls: %s: %s, not %s (%s)\n", what, filemap_status_name(got),
+                filemap_status_name(want), filemap_last_error_message());
+    }
+}
+
+int main(int argc, char **argv) {
+    char name[256];
+    filemap_event *event = NULL;
+    filemap_inbox *inbox = NULL;
+    filemap_server *server = NULL;
+    filemap_client *client = NULL;
+    filemap_receiver *receiver = NULL;
+    filemap_waitable objects[3];
+    filemap_request_id id = {0, 0};
+    const void *data;
+    size_t len, index;
+    filemap_status s;
+    if (argc != 2) {
+        fprintf(stderr, "usage: bad_calls PREFIX\n");
+        return 2;
+    }
+    snprintf(name, sizeof name, "%s-event", argv[1]);
+    if ((s = filemap_event_create_or_open(name, false, false, &event, NULL)) != FILEMAP_OK) {
+        fprintf(stderr, "bad_calls: making an event: %s\n", filemap_last_error_message());
+        return 1;
+    }
+    snprintf(name, sizeof name, "%s-inbox", argv[1]);
+    expect("an inbox with no out", filemap_inbox_create_or_open(name, NULL, NULL),
+           FILEMAP_INVALID_ARGUMENT);
+    expect("an inbox with a NULL name", filemap_inbox_create_or_open(NULL, NULL, &inbox),
+           FILEMAP_INVALID_ARGUMENT);
+    if ((s = filemap_inbox_create_or_open(name, NULL, &inbox)) != FILEMAP_OK) {
+        fprintf(stderr, "bad_calls: making an inbox: %s\n", filemap_last_error_message());
+        return 1;
+    }
+    expect("an inbox receive with no data", filemap_inbox_recv(inbox, 0, NULL, &len, NULL),
+           FILEMAP_INVALID_ARGUMENT);
+    expect("an empty inbox's receive", filemap_inbox_recv(inbox, 0, &data, &len, NULL),
+           FILEMAP_TIMEOUT);
+    expect("a negative timeout", filemap_inbox_recv(inbox, -5, &data, &len, NULL),
+           FILEMAP_INVALID_ARGUMENT);
+    expect("a receive on a NULL inbox", filemap_inbox_recv(NULL, 0, &data, &len, NULL),
+           FILEMAP_INVALID_ARGUMENT);
+    expect("a channel receiver on the inbox's name",
+           filemap_receiver_open(name, &receiver), FILEMAP_KIND_MISMATCH);
+
+    snprintf(name, sizeof name, "%s-service", argv[1]);
+    if ((s = filemap_server_create_or_open(name, NULL, &server)) != FILEMAP_OK ||
+        (s = filemap_client_create_or_open(name, NULL, &client)) != FILEMAP_OK) {
+        fprintf(stderr, "bad_calls: making a service: %s\n", filemap_last_error_message());
+        return 1;
+    }
+    expect("a second server", filemap_server_create_or_open(name, NULL, &server), FILEMAP_BUSY);
+    expect("a request with no id out", filemap_server_recv_request(server, 0, &data, &len, NULL),
+           FILEMAP_INVALID_ARGUMENT);
+    id.client = 1000000;
+    expect("a response to a client slot the service lacks",
+           filemap_server_respond(server, id, "x", 1, true), FILEMAP_INVALID_ARGUMENT);
+    expect("a response to no request", filemap_client_recv_response(client, 0, &data, &len,
+                                                                      NULL, NULL),
+           FILEMAP_TIMEOUT);
+    expect("a request of NULL bytes", filemap_client_send_request(client, NULL, 5, NULL),
+           FILEMAP_INVALID_ARGUMENT);
+
+    objects[0].kind = FILEMAP_WAIT_EVENT;
+    objects[0].handle = event;
+    objects[0].room = 0;
+    objects[1].kind = FILEMAP_WAIT_INBOX;
+    objects[1].handle = inbox;
+    objects[1].room = 0;
+    objects[2] = objects[0];
+    expect("a wait on no objects", filemap_wait_any(objects, 0, 0, &index, NULL),
+           FILEMAP_INVALID_ARGUMENT);
+    expect("a wait on NULL objects", filemap_wait_any(NULL, 2, 0, &index, NULL),
+           FILEMAP_INVALID_ARGUMENT);
+    expect("a wait with no index out", filemap_wait_any(objects, 2, 0, NULL, NULL),
+           FILEMAP_INVALID_ARGUMENT);
+    expect("a wait on one handle twice", filemap_wait_any(objects, 3, 0, &index, NULL),
+           FILEMAP_INVALID_ARGUMENT);
+    expect("a wait on all, one handle twice", filemap_wait_all(objects, 3, 0, NULL),
+           FILEMAP_INVALID_ARGUMENT);
+    objects[2].handle = NULL;
+    expect("a wait on a NULL handle", filemap_wait_any(objects, 3, 0, &index, NULL),
+           FILEMAP_INVALID_ARGUMENT);
+    objects[2].handle = server;
+    objects[2].kind = (filemap_wait_kind)99; /* no such kind */
+    expect("a wait on an unknown kind", filemap_wait_any(objects, 3, 0, &index, NULL),
+           FILEMAP_INVALID_ARGUMENT);
+    objects[2].kind = FILEMAP_WAIT_SERVER;
+    expect("a wait on nothing ready", filemap_wait_any(objects, 3, 10, &index, NULL),
+           FILEMAP_TIMEOUT);
+    expect("a wait with a bad timeout", filemap_wait_any(objects, 3, -2, &index, NULL),
+           FILEMAP_INVALID_ARGUMENT);
+    filemap_event_set(event);
+    expect("a wait on a set event", filemap_wait_any(objects, 3, 0, &index, NULL), FILEMAP_OK);
+    checked++;
+    if (index != 0) {
+        failed++;
+        fprintf(stderr, "bad_calls: the set event is not index 0 but %lu\n",
+                (unsigned long)index);
+    }
+
+    filemap_client_close(client);
+    filemap_server_close(server);
+    filemap_inbox_close(inbox);
+    filemap_event_close(event);
+    filemap_inbox_close(NULL);
+    filemap_server_close(NULL);
+    filemap_client_close(NULL);
+    filemap_inbox_sender_close(NULL);
+    if (failed) return 1;
+    printf("bad_calls: %d checks passed\n", checked);
+    return 0;
+}

@@ -1,0 +1,77 @@
+/* A server: answers each request with two responses, a stream of two parts: the request's
+ * text in capitals, then (the last) its length as "N bytes". It waits with filemap_wait_any
+ * on its requests and a "quit" event at once, and stops when the event is set.
+ *
+ *   svc_server SERVICE
+ * The event is named SERVICE-quit; `svc_client SERVICE --quit` sets it.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filemap.h"
+
+static int fail(const char *what, filemap_status s) {
+    fprintf(stderr, "svc_server: %s: %s (%s)\n", what, filemap_last_error_message(),
+            filemap_status_name(s));
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    filemap_server *server = NULL;
+    filemap_event *quit = NULL;
+    filemap_status s;
+    char quit_name[256];
+    unsigned long served = 0;
+    int status = 0;
+    if (argc != 2) {
+        fprintf(stderr, "usage: svc_server SERVICE\n");
+        return 2;
+    }
+    snprintf(quit_name, sizeof quit_name, "%s-quit", argv[1]);
+    /* Manual reset, not set. */
+    if ((s = filemap_event_create_or_open(quit_name, true, false, &quit, NULL)) != FILEMAP_OK)
+        return fail("making the quit event", s);
+    if ((s = filemap_server_create_or_open(argv[1], NULL, &server)) != FILEMAP_OK) {
+        filemap_event_close(quit);
+        return fail("making the service", s);
+    }
+    printf("svc_server: ready\n");
+    fflush(stdout);
+    for (;;) {
+        filemap_waitable objects[2] = {
+            {FILEMAP_WAIT_EVENT, quit, 0},
+            {FILEMAP_WAIT_SERVER, server, 0},
+        };
+        size_t index, len, i;
+        const void *data;
+        filemap_request_id id;
+        char upper[4096], count[32];
+        int count_len;
+        if ((s = filemap_wait_any(objects, 2, FILEMAP_INFINITE, &index, NULL)) != FILEMAP_OK) {
+            status = fail("waiting", s);
+            break;
+        }
+        if (index == 0) break; /* quit */
+        if ((s = filemap_server_recv_request(server, 0, &data, &len, &id)) != FILEMAP_OK) {
+            status = fail("receiving a request", s);
+            break;
+        }
+        if (len > sizeof upper) len = sizeof upper;
+        for (i = 0; i < len; i++) upper[i] = (char)toupper(((const unsigned char *)data)[i]);
+        count_len = snprintf(count, sizeof count, "%lu bytes", (unsigned long)len);
+        if ((s = filemap_server_respond(server, id, upper, len, false)) != FILEMAP_OK ||
+            (s = filemap_server_respond(server, id, count, (size_t)count_len, true)) !=
+                FILEMAP_OK) {
+            status = fail("responding", s);
+            break;
+        }
+        served++;
+    }
+    if (status == 0) printf("svc_server: served %lu requests\n", served);
+    filemap_server_close(server);
+    filemap_event_close(quit);
+    return status;
+}

@@ -1,0 +1,457 @@
+//! Many senders to one receiver (`filemap_inbox`, `filemap_inbox_sender`) and request and
+//! response (`filemap_server`, `filemap_client`). A received message, request or response
+//! is copied into the receiving handle's own buffer (its ring slot is given back at once),
+//! valid until that handle's next receive or close. Each handle is used by one thread at a
+//! time.
+
+use std::ffi::{c_char, c_void};
+use std::time::Duration;
+
+use filemap_core::channel::RecvSlot;
+use filemap_core::inbox::{Inbox, InboxOptions, InboxSender};
+use filemap_core::service::{Client, RequestId, Server, ServiceOptions};
+
+use crate::error::{bytes_arg, check_out, filemap_status, handle, put, put_optional, run, str_arg};
+use crate::error::{timeout_arg, Failure};
+
+/// The settings of an inbox or a service when a call makes it (an existing one keeps its
+/// own); 0 in a field means its default. Pass NULL for all the defaults.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct filemap_parties_config {
+    /// The size in bytes of each party's ring (default 64 KiB; rounded up to a power of
+    /// two, at least 4096).
+    pub capacity: u64,
+    /// How many senders (of an inbox) or clients (of a service) may be connected at once
+    /// (default 8).
+    pub parties: u32,
+}
+
+/// The config a caller passed (NULL: the defaults).
+///
+/// # Safety
+/// `config` is NULL or points to a `filemap_parties_config`.
+unsafe fn config_of(config: *const filemap_parties_config) -> filemap_parties_config {
+    // SAFETY: the caller's contract.
+    unsafe { config.as_ref() }.copied().unwrap_or_default()
+}
+
+fn inbox_options(c: filemap_parties_config) -> InboxOptions {
+    let mut o = InboxOptions::new();
+    if c.capacity != 0 {
+        o = o.capacity(c.capacity);
+    }
+    if c.parties != 0 {
+        o = o.senders(c.parties);
+    }
+    o
+}
+
+fn service_options(c: filemap_parties_config) -> ServiceOptions {
+    let mut o = ServiceOptions::new();
+    if c.capacity != 0 {
+        o = o.capacity(c.capacity);
+    }
+    if c.parties != 0 {
+        o = o.clients(c.parties);
+    }
+    o
+}
+
+/// Copies a received message into `buf` and hands it out through `data` and `len`.
+///
+/// # Safety
+/// `data` and `len` are valid for writes (checked non-NULL by the caller).
+unsafe fn hand_out_copy(
+    slot: &RecvSlot<'_>,
+    buf: &mut Vec<u8>,
+    data: *mut *const c_void,
+    len: *mut usize,
+) -> Result<(), Failure> {
+    buf.clear();
+    slot.append_to(buf)?;
+    // SAFETY: the caller's contract.
+    unsafe {
+        put(data, buf.as_ptr().cast::<c_void>(), "data")?;
+        put(len, buf.len(), "len")
+    }
+}
+
+fn check_data(data: *mut *const c_void, len: *mut usize) -> Result<(), Failure> {
+    if data.is_null() || len.is_null() {
+        return Err(Failure::invalid("data or len is NULL"));
+    }
+    Ok(())
+}
+
+/// Frees a handle (NULL: nothing).
+///
+/// # Safety
+/// `handle` is NULL or a handle from this library, freed once.
+unsafe fn free<T>(handle: *mut T) {
+    if !handle.is_null() {
+        // SAFETY: the caller's contract.
+        drop(unsafe { Box::from_raw(handle) });
+    }
+}
+
+/// The receiving end of an inbox (opaque), with the buffer its last message was copied
+/// into.
+pub struct filemap_inbox {
+    pub(crate) inbox: Inbox,
+    message: Vec<u8>,
+}
+
+/// A sender into an inbox (opaque), in a sender slot of its own.
+pub struct filemap_inbox_sender(pub(crate) InboxSender);
+
+/// Makes the inbox (with `config`, NULL for the defaults) or opens it, as its receiver.
+/// `FILEMAP_BUSY` while another receiver lives.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_inbox_create_or_open(
+    name: *const c_char,
+    config: *const filemap_parties_config,
+    out: *mut *mut filemap_inbox,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `name`, `config` and `out`.
+        let name = unsafe { str_arg(name, "name") }?;
+        check_out(out)?;
+        let options = inbox_options(unsafe { config_of(config) });
+        let inbox = Inbox::create_or_open(name, &options)?;
+        let handle = Box::into_raw(Box::new(filemap_inbox {
+            inbox,
+            message: Vec::new(),
+        }));
+        unsafe { put(out, handle, "out") }
+    })
+}
+
+/// Receives the next message from any sender, waiting up to `timeout_ms`
+/// (`FILEMAP_INFINITE`: for ever), each sender's messages in its order and no sender
+/// starving the others: `*data` and `*len` give a copy of it, valid until the next receive
+/// or `filemap_inbox_close`; `*sender` (if not NULL) the sender's slot.
+/// `FILEMAP_DISCONNECTED` once every sender that came is gone and all they sent was
+/// received.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_inbox_recv(
+    inbox: *mut filemap_inbox,
+    timeout_ms: i64,
+    data: *mut *const c_void,
+    len: *mut usize,
+    sender: *mut u32,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `inbox`.
+        let i = unsafe { handle(inbox, "inbox") }?;
+        check_data(data, len)?;
+        let (from, slot) = match timeout_arg(timeout_ms)? {
+            None => i.inbox.recv()?,
+            Some(t) => i.inbox.recv_timeout(t)?,
+        };
+        // SAFETY: `data` and `len` checked; all three valid for writes (the caller's
+        // contract).
+        unsafe {
+            hand_out_copy(&slot, &mut i.message, data, len)?;
+            put_optional(sender, from);
+        }
+        Ok(())
+    })
+}
+
+/// Closes an inbox's receiver (NULL: nothing): its senders get `FILEMAP_DISCONNECTED`.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_inbox_close(inbox: *mut filemap_inbox) {
+    // SAFETY: the caller's contract.
+    unsafe { free(inbox) }
+}
+
+/// Makes the inbox (with `config`, NULL for the defaults) or opens it, as a new sender in
+/// a free slot; `*slot` (if not NULL) says which. `FILEMAP_BUSY` if every sender slot is
+/// taken by a live sender.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_inbox_sender_create_or_open(
+    name: *const c_char,
+    config: *const filemap_parties_config,
+    out: *mut *mut filemap_inbox_sender,
+    slot: *mut u32,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `name`, `config`, `out` and `slot`.
+        let name = unsafe { str_arg(name, "name") }?;
+        check_out(out)?;
+        let options = inbox_options(unsafe { config_of(config) });
+        let tx = InboxSender::create_or_open(name, &options)?;
+        unsafe { put_optional(slot, tx.slot()) };
+        unsafe {
+            put(
+                out,
+                Box::into_raw(Box::new(filemap_inbox_sender(tx))),
+                "out",
+            )
+        }
+    })
+}
+
+/// Sends `len` bytes at `data` into the inbox, waiting up to `timeout_ms` for room in this
+/// sender's ring (`FILEMAP_INFINITE`: for ever). `FILEMAP_DISCONNECTED` if the receiver is
+/// gone. As with `memcpy`, nobody may write `data` during the call.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_inbox_send(
+    sender: *mut filemap_inbox_sender,
+    data: *const c_void,
+    len: usize,
+    timeout_ms: i64,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `sender`, `data` and `len`.
+        let tx = unsafe { handle(sender, "sender") }?;
+        let message = unsafe { bytes_arg(data, len) }?;
+        match timeout_arg(timeout_ms)? {
+            None => Ok(tx.0.send(message)?),
+            Some(t) => Ok(tx.0.send_timeout(message, t)?),
+        }
+    })
+}
+
+/// Closes an inbox sender (NULL: nothing): the receiver gets what it sent; its slot is
+/// free for another.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_inbox_sender_close(sender: *mut filemap_inbox_sender) {
+    // SAFETY: the caller's contract.
+    unsafe { free(sender) }
+}
+
+/// Which request a response answers: its client's slot and the number the client gave it.
+/// Given by `filemap_server_recv_request` and `filemap_client_send_request`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct filemap_request_id {
+    /// The client's slot.
+    pub client: u32,
+    /// The request's number among its client's requests.
+    pub number: u64,
+}
+
+impl From<RequestId> for filemap_request_id {
+    fn from(id: RequestId) -> filemap_request_id {
+        filemap_request_id {
+            client: id.client(),
+            number: id.number(),
+        }
+    }
+}
+
+/// The server of a service (opaque), with the buffer its last request was copied into.
+pub struct filemap_server {
+    pub(crate) server: Server,
+    request: Vec<u8>,
+}
+
+/// A client of a service (opaque), in a client slot of its own, with the buffer its last
+/// response was copied into.
+pub struct filemap_client {
+    client: Client,
+    response: Vec<u8>,
+}
+
+/// Makes the service (with `config`, NULL for the defaults) or opens it, as its server.
+/// `FILEMAP_BUSY` while another server lives (a new one takes over from one that closed or
+/// died).
+#[no_mangle]
+pub unsafe extern "C" fn filemap_server_create_or_open(
+    name: *const c_char,
+    config: *const filemap_parties_config,
+    out: *mut *mut filemap_server,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `name`, `config` and `out`.
+        let name = unsafe { str_arg(name, "name") }?;
+        check_out(out)?;
+        let options = service_options(unsafe { config_of(config) });
+        let server = Server::create_or_open(name, &options)?;
+        let handle = Box::into_raw(Box::new(filemap_server {
+            server,
+            request: Vec::new(),
+        }));
+        unsafe { put(out, handle, "out") }
+    })
+}
+
+/// Receives the next request from any client, waiting up to `timeout_ms`
+/// (`FILEMAP_INFINITE`: for ever): `*data` and `*len` give a copy of it, valid until the
+/// next receive or `filemap_server_close`; `*id` the request's id, to respond to.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_server_recv_request(
+    server: *mut filemap_server,
+    timeout_ms: i64,
+    data: *mut *const c_void,
+    len: *mut usize,
+    id: *mut filemap_request_id,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `server`.
+        let s = unsafe { handle(server, "server") }?;
+        check_data(data, len)?;
+        if id.is_null() {
+            return Err(Failure::invalid("id is NULL"));
+        }
+        let request = match timeout_arg(timeout_ms)? {
+            None => s.server.recv_request()?,
+            Some(t) => s.server.recv_request_timeout(t)?,
+        };
+        let request_id = request.id();
+        // SAFETY: `data`, `len` and `id` checked non-NULL; valid for writes (the caller's
+        // contract).
+        unsafe {
+            hand_out_copy(&request, &mut s.request, data, len)?;
+            put(id, request_id.into(), "id")
+        }
+    })
+}
+
+/// Sends a response of `len` bytes at `data` to request `id`; `last` nonzero: the
+/// request's last response (a server may stream several, the last marked). A client that
+/// is gone does not get it, and this still succeeds. As with `memcpy`, nobody may write
+/// `data` during the call.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_server_respond(
+    server: *mut filemap_server,
+    id: filemap_request_id,
+    data: *const c_void,
+    len: usize,
+    last: bool,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `server`, `data` and `len`.
+        let s = unsafe { handle(server, "server") }?;
+        let payload = unsafe { bytes_arg(data, len) }?;
+        let to = RequestId::from_parts(id.client, id.number);
+        if last {
+            Ok(s.server.respond(to, payload)?)
+        } else {
+            Ok(s.server.respond_part(to, payload)?)
+        }
+    })
+}
+
+/// Closes a server (NULL: nothing): its clients' pending requests fail with
+/// `FILEMAP_DISCONNECTED`.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_server_close(server: *mut filemap_server) {
+    // SAFETY: the caller's contract.
+    unsafe { free(server) }
+}
+
+/// Makes the service (with `config`, NULL for the defaults) or opens it, as a new client
+/// in a free slot. `FILEMAP_BUSY` if every client slot is taken by a live client.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_client_create_or_open(
+    name: *const c_char,
+    config: *const filemap_parties_config,
+    out: *mut *mut filemap_client,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `name`, `config` and `out`.
+        let name = unsafe { str_arg(name, "name") }?;
+        check_out(out)?;
+        let options = service_options(unsafe { config_of(config) });
+        let client = Client::create_or_open(name, &options)?;
+        let handle = Box::into_raw(Box::new(filemap_client {
+            client,
+            response: Vec::new(),
+        }));
+        unsafe { put(out, handle, "out") }
+    })
+}
+
+/// Sends a request of `len` bytes at `data`, waiting while this client's request ring is
+/// full; `*id` (if not NULL) its id, which its responses carry. As with `memcpy`, nobody
+/// may write `data` during the call.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_client_send_request(
+    client: *mut filemap_client,
+    data: *const c_void,
+    len: usize,
+    id: *mut filemap_request_id,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `client`, `data`, `len` and `id`.
+        let c = unsafe { handle(client, "client") }?;
+        let payload = unsafe { bytes_arg(data, len) }?;
+        let sent = c.client.send_request(payload)?;
+        unsafe { put_optional(id, sent.into()) };
+        Ok(())
+    })
+}
+
+/// Receives the next response to one of this client's pending requests, waiting up to
+/// `timeout_ms` (`FILEMAP_INFINITE`: for ever): `*data` and `*len` give a copy of it, valid
+/// until the next receive, call or `filemap_client_close`; `*id` (if not NULL) the request
+/// it answers, `*last` (if not NULL) whether it is that request's last response.
+/// `FILEMAP_DISCONNECTED` if the server is gone: every pending request has failed.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_client_recv_response(
+    client: *mut filemap_client,
+    timeout_ms: i64,
+    data: *mut *const c_void,
+    len: *mut usize,
+    id: *mut filemap_request_id,
+    last: *mut bool,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `client`.
+        let c = unsafe { handle(client, "client") }?;
+        check_data(data, len)?;
+        let response = match timeout_arg(timeout_ms)? {
+            None => c.client.recv_response()?,
+            Some(t) => c.client.recv_response_timeout(t)?,
+        };
+        let (answers, is_last) = (response.request(), response.is_last());
+        // SAFETY: `data` and `len` checked non-NULL; all valid for writes (the caller's
+        // contract).
+        unsafe {
+            hand_out_copy(&response, &mut c.response, data, len)?;
+            put_optional(id, answers.into());
+            put_optional(last, is_last);
+        }
+        Ok(())
+    })
+}
+
+/// Sends a request and waits up to `timeout_ms` in all (`FILEMAP_INFINITE`: for ever) for
+/// all of its responses: `*data` and `*len` give their payloads joined, valid until the
+/// next receive, call or `filemap_client_close`. Responses to this client's earlier
+/// requests that arrive meanwhile are dropped.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_client_call(
+    client: *mut filemap_client,
+    request: *const c_void,
+    request_len: usize,
+    timeout_ms: i64,
+    data: *mut *const c_void,
+    len: *mut usize,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `client`, `request` and `request_len`.
+        let c = unsafe { handle(client, "client") }?;
+        let payload = unsafe { bytes_arg(request, request_len) }?;
+        check_data(data, len)?;
+        let timeout = timeout_arg(timeout_ms)?.unwrap_or(Duration::MAX);
+        c.response = c.client.call(payload, timeout)?;
+        // SAFETY: `data` and `len` checked non-NULL; valid for writes (the caller's
+        // contract).
+        unsafe {
+            put(data, c.response.as_ptr().cast::<c_void>(), "data")?;
+            put(len, c.response.len(), "len")
+        }
+    })
+}
+
+/// Closes a client (NULL: nothing): responses still on their way to it are dropped; its
+/// slot is free for another.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_client_close(client: *mut filemap_client) {
+    // SAFETY: the caller's contract.
+    unsafe { free(client) }
+}

@@ -1,0 +1,229 @@
+//! `filemap_wait_any` and `filemap_wait_all`: Win32's `WaitForMultipleObjects` over events,
+//! semaphores, mutexes and the endpoints of channels, topics, inboxes and services. A
+//! mutex taken by a wait stays locked for `filemap_mutex_release`, as one taken by
+//! `filemap_mutex_lock`.
+
+use std::ffi::c_void;
+
+use filemap_core::wait::{Taken, Target, Waitable};
+
+use crate::channel::{filemap_receiver, filemap_sender};
+use crate::error::{filemap_status, put, put_optional, run, timeout_arg, Failure};
+use crate::parties::{filemap_inbox, filemap_inbox_sender, filemap_server};
+use crate::sync::{filemap_event, filemap_mutex, filemap_semaphore};
+use crate::topic::filemap_subscriber;
+
+/// The kind of handle a `filemap_waitable` holds.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum filemap_wait_kind {
+    /// A `filemap_event *`: ready when set (an auto-reset event's signal is taken).
+    FILEMAP_WAIT_EVENT = 0,
+    /// A `filemap_semaphore *`: ready when it has a unit (which is taken).
+    FILEMAP_WAIT_SEMAPHORE = 1,
+    /// A `filemap_mutex *`: ready when free or abandoned (it is then locked for the
+    /// calling thread).
+    FILEMAP_WAIT_MUTEX = 2,
+    /// A `filemap_receiver *`: ready when a message is there, or the sender is gone. The
+    /// message it held is released first.
+    FILEMAP_WAIT_RECEIVER = 3,
+    /// A `filemap_sender *`: ready when there is room for a message of `room` bytes (1 if
+    /// 0), or the receiver is gone.
+    FILEMAP_WAIT_SENDER = 4,
+    /// A `filemap_subscriber *`: ready when a message is there, messages were missed, or
+    /// the publisher is gone.
+    FILEMAP_WAIT_SUBSCRIBER = 5,
+    /// A `filemap_inbox *`: ready when a message from some sender is there, or every
+    /// sender that came is gone.
+    FILEMAP_WAIT_INBOX = 6,
+    /// A `filemap_inbox_sender *`: ready when there is room for `room` bytes (1 if 0) in
+    /// its ring, or the receiver is gone.
+    FILEMAP_WAIT_INBOX_SENDER = 7,
+    /// A `filemap_server *`: ready when a request is there.
+    FILEMAP_WAIT_SERVER = 8,
+}
+
+use filemap_wait_kind::*;
+
+/// One object of a wait: its kind and its handle.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct filemap_waitable {
+    /// What `handle` is.
+    pub kind: filemap_wait_kind,
+    /// The handle, of the kind's type.
+    pub handle: *mut c_void,
+    /// For a sender: the room to wait for, in bytes (0 means 1). Ignored otherwise.
+    pub room: usize,
+}
+
+/// The objects of a wait, borrowed from their handles for the call.
+///
+/// # Safety
+/// `objects` is valid for reads of `count` waitables; each handle is NULL or a live handle
+/// of its kind; the receivers', senders', subscribers', inboxes' and servers' handles are
+/// used by no other thread during the call.
+unsafe fn targets<'a>(
+    objects: *const filemap_waitable,
+    count: usize,
+) -> Result<Vec<Target<'a>>, Failure> {
+    if count == 0 {
+        return Err(Failure::invalid("a wait on no objects (count is 0)"));
+    }
+    if objects.is_null() {
+        return Err(Failure::invalid("objects is NULL"));
+    }
+    // SAFETY: non-NULL and valid for `count` reads (the caller's contract); kinds are read
+    // as integers first, so a number that is no kind is an error, not undefined behaviour.
+    let raw = unsafe { std::slice::from_raw_parts(objects.cast::<RawWaitable>(), count) };
+    // As Win32 refuses a handle given twice: it would also be borrowed twice here.
+    let mut order: Vec<(usize, usize)> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.handle as usize, i))
+        .collect();
+    order.sort_unstable();
+    if let Some(w) = order.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(Failure::invalid(format!(
+            "object {} is object {} again (each object may be waited on once)",
+            w[1].1, w[0].1
+        )));
+    }
+    let mut targets = Vec::with_capacity(count);
+    for (i, object) in raw.iter().enumerate() {
+        if object.handle.is_null() {
+            return Err(Failure::invalid(format!("object {i}'s handle is NULL")));
+        }
+        let room = object.room.max(1);
+        let h = object.handle;
+        // SAFETY (every arm): a live handle of the kind the caller named, distinct from the
+        // others (checked above), so the exclusive borrows of the one-thread handles do
+        // not alias; no other thread uses those during the call (the caller's contract).
+        let target = match object.kind {
+            k if k == FILEMAP_WAIT_EVENT as u32 => {
+                Target::Event(&unsafe { &*h.cast::<filemap_event>() }.0)
+            }
+            k if k == FILEMAP_WAIT_SEMAPHORE as u32 => {
+                Target::Semaphore(&unsafe { &*h.cast::<filemap_semaphore>() }.0)
+            }
+            k if k == FILEMAP_WAIT_MUTEX as u32 => {
+                Target::Mutex(&unsafe { &*h.cast::<filemap_mutex>() }.0)
+            }
+            k if k == FILEMAP_WAIT_RECEIVER as u32 => {
+                Target::Receiver(unsafe { &mut *h.cast::<filemap_receiver>() }.0.receiver())
+            }
+            k if k == FILEMAP_WAIT_SENDER as u32 => {
+                Target::Sender(&unsafe { &*h.cast::<filemap_sender>() }.0, room)
+            }
+            k if k == FILEMAP_WAIT_SUBSCRIBER as u32 => {
+                Target::Subscriber(&unsafe { &*h.cast::<filemap_subscriber>() }.subscriber)
+            }
+            k if k == FILEMAP_WAIT_INBOX as u32 => {
+                Target::Inbox(&unsafe { &*h.cast::<filemap_inbox>() }.inbox)
+            }
+            k if k == FILEMAP_WAIT_INBOX_SENDER as u32 => {
+                Target::Sender(&unsafe { &*h.cast::<filemap_inbox_sender>() }.0, room)
+            }
+            k if k == FILEMAP_WAIT_SERVER as u32 => {
+                unsafe { &*h.cast::<filemap_server>() }.server.target()
+            }
+            k => {
+                return Err(Failure::invalid(format!(
+                    "object {i}'s kind is {k}, which is no filemap_wait_kind"
+                )))
+            }
+        };
+        targets.push(target);
+    }
+    Ok(targets)
+}
+
+/// `filemap_waitable` with its kind as a plain integer: what C passed, whatever it is.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RawWaitable {
+    kind: u32,
+    handle: *mut c_void,
+    room: usize,
+}
+
+// The two layouts must agree (a C enum is an `int`, which the kind is read as).
+const _: () = {
+    assert!(std::mem::size_of::<RawWaitable>() == std::mem::size_of::<filemap_waitable>());
+    assert!(std::mem::align_of::<RawWaitable>() == std::mem::align_of::<filemap_waitable>());
+    assert!(std::mem::size_of::<filemap_wait_kind>() == std::mem::size_of::<u32>());
+};
+
+/// A mutex taken by a wait stays locked for `filemap_mutex_release`; whether it was
+/// abandoned.
+fn keep_locked(taken: Taken<'_>) -> bool {
+    match taken {
+        Taken::Lock(guard) => guard.into_unguarded(),
+        _ => false,
+    }
+}
+
+/// Waits up to `timeout_ms` (`FILEMAP_INFINITE`: for ever) until one of the `count`
+/// objects is ready, and takes it as a wait on it alone would: `*index` is the lowest
+/// index ready (as `WaitForMultipleObjects` with `bWaitAll` FALSE), `*abandoned` (if not
+/// NULL) whether it is a mutex whose holder died. `FILEMAP_TIMEOUT` if none was ready in
+/// time; `FILEMAP_INVALID_ARGUMENT` for no objects, a NULL handle, an unknown kind or a
+/// handle given twice; `FILEMAP_WOULD_DEADLOCK` for a mutex this thread holds.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_wait_any(
+    objects: *const filemap_waitable,
+    count: usize,
+    timeout_ms: i64,
+    index: *mut usize,
+    abandoned: *mut bool,
+) -> filemap_status {
+    run(|| {
+        if index.is_null() {
+            return Err(Failure::invalid("index is NULL"));
+        }
+        let timeout = timeout_arg(timeout_ms)?;
+        // SAFETY: the caller's contract for `objects`, `count` and the handles.
+        let targets = unsafe { targets(objects, count) }?;
+        let list: Vec<&dyn Waitable> = targets.iter().map(|t| t as &dyn Waitable).collect();
+        let ready = filemap_core::wait_any(&list, timeout)?;
+        let i = ready.index;
+        let was_abandoned = keep_locked(ready.taken);
+        // SAFETY: `index` checked non-NULL; both valid for writes (the caller's contract).
+        unsafe {
+            put(index, i, "index")?;
+            put_optional(abandoned, was_abandoned);
+        }
+        Ok(())
+    })
+}
+
+/// Waits up to `timeout_ms` (`FILEMAP_INFINITE`: for ever) until all `count` objects are
+/// ready at once, and takes them all together: it never holds some while it waits for the
+/// others (as `WaitForMultipleObjects` with `bWaitAll` TRUE). `abandoned` (if not NULL)
+/// points to `count` bools: for each, whether it is a mutex whose holder died. Errors as
+/// `filemap_wait_any`; after `FILEMAP_TIMEOUT` nothing was taken.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_wait_all(
+    objects: *const filemap_waitable,
+    count: usize,
+    timeout_ms: i64,
+    abandoned: *mut bool,
+) -> filemap_status {
+    run(|| {
+        let timeout = timeout_arg(timeout_ms)?;
+        // SAFETY: the caller's contract for `objects`, `count` and the handles.
+        let targets = unsafe { targets(objects, count) }?;
+        let list: Vec<&dyn Waitable> = targets.iter().map(|t| t as &dyn Waitable).collect();
+        let taken = filemap_core::wait_all(&list, timeout)?;
+        for (i, t) in taken.into_iter().enumerate() {
+            let was_abandoned = keep_locked(t);
+            if !abandoned.is_null() {
+                // SAFETY: `abandoned` points to `count` bools (the caller's contract), and
+                // `i < count`.
+                unsafe { abandoned.add(i).write(was_abandoned) };
+            }
+        }
+        Ok(())
+    })
+}
