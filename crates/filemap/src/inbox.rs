@@ -131,6 +131,10 @@ pub struct Inbox {
     next: usize,
     /// The receiver's doorbell (in the memory the receivers hold).
     bell: BellWords,
+    /// Whether receiving reports [`Error::Disconnected`] once every sender that came is
+    /// gone: an inbox's does; a service's requests do not (clients come and go while the
+    /// server serves).
+    ends_with_senders: bool,
 }
 
 impl Inbox {
@@ -154,12 +158,18 @@ impl Inbox {
                 endpoint: "receiver",
             });
         };
-        Inbox::over(&rings, rings.slots, lock)
+        Inbox::over(&rings, rings.slots, lock, true)
     }
 
     /// The receiver of the first `slots` rings of `rings` (one per sender slot), holding
-    /// the receiver's endpoint lock: an inbox's, or a service's requests.
-    pub(crate) fn over(rings: &RingSet, slots: u32, lock: sys::EndpointLock) -> Result<Inbox> {
+    /// the receiver's endpoint lock: an inbox's (`ends_with_senders`), or a service's
+    /// requests.
+    pub(crate) fn over(
+        rings: &RingSet,
+        slots: u32,
+        lock: sys::EndpointLock,
+        ends_with_senders: bool,
+    ) -> Result<Inbox> {
         let mut lock = Some(lock);
         let receivers = (0..slots as usize)
             .map(|i| Receiver::connect(endpoint(rings, i, lock.take())))
@@ -168,6 +178,7 @@ impl Inbox {
             receivers,
             next: 0,
             bell: rings.shared_bell(RECEIVER_LOCK),
+            ends_with_senders,
         })
     }
 
@@ -344,8 +355,12 @@ impl Inbox {
         gone
     }
 
-    /// Whether every sender that connected is gone (and one did).
+    /// Whether every sender that connected is gone (and one did), for an inbox that ends
+    /// then (never for a service's requests).
     pub(crate) fn all_senders_gone(&self) -> bool {
+        if !self.ends_with_senders {
+            return false;
+        }
         let mut came = false;
         for r in &self.receivers {
             let end = r.endpoint();

@@ -31,7 +31,8 @@
 //! (the server's response to it is discarded once its ring is full); a dead server fails
 //! the pending requests of every waiting client with
 //! [`Error::Disconnected`], and a new server takes over the
-//! requests still queued. Endpoint locks: 1 the server's, 2 + i client slot i's.
+//! requests still queued. A server is never told that clients left: it serves until it is
+//! closed, as clients come and go. Endpoint locks: 1 the server's, 2 + i client slot i's.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -236,7 +237,8 @@ impl Server {
         let responses = (0..rings.slots as usize)
             .map(|i| Sender::connect(response_endpoint(&rings, i, None)))
             .collect::<Result<Vec<_>>>()?;
-        let requests = Inbox::over(&rings, rings.slots, lock)?;
+        // Clients come and go: the server waits for the next request whatever they do.
+        let requests = Inbox::over(&rings, rings.slots, lock, false)?;
         Ok(Server {
             requests,
             responses,
@@ -261,8 +263,8 @@ impl Server {
         }
     }
 
-    /// The next request from any client, waiting for one. [`Error::Disconnected`] once
-    /// every client that came is gone and their requests were received.
+    /// The next request from any client, waiting for one, however many clients come and
+    /// go meanwhile (none may be connected: the wait goes on until one comes and asks).
     pub fn recv_request(&mut self) -> Result<Request<'_>> {
         let (client, slot) = self.requests.recv()?;
         Request::new(client, slot)
@@ -515,8 +517,41 @@ impl Client {
 
     /// Sends a request, waiting while the request ring is full; its id.
     pub fn send_request(&mut self, payload: &[u8]) -> Result<RequestId> {
+        self.send_request_within(payload, None)
+    }
+
+    /// Like [`send_request`](Client::send_request), giving up with [`Error::Timeout`] if
+    /// the request ring stays full for `timeout`.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, ServiceOptions};
+    /// use std::time::Duration;
+    /// let options = ServiceOptions::new().capacity(4096);
+    /// let mut client = Client::create_or_open("send-timeout-demo", &options)?;
+    /// let wait = Duration::from_millis(10);
+    /// // Nobody serves: the ring fills, and then a request waits in vain.
+    /// while client.send_request_timeout(&[0; 1000], wait).is_ok() {}
+    /// assert!(matches!(
+    ///     client.send_request_timeout(&[0; 1000], wait),
+    ///     Err(filemap::Error::Timeout { .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn send_request_timeout(&mut self, payload: &[u8], timeout: Duration) -> Result<RequestId> {
+        self.send_request_within(payload, Some(timeout))
+    }
+
+    fn send_request_within(
+        &mut self,
+        payload: &[u8],
+        timeout: Option<Duration>,
+    ) -> Result<RequestId> {
         let id = self.generation << 32 | u64::from(self.counter);
-        let mut slot = self.requests.reserve(payload.len())?;
+        let mut slot = match timeout {
+            None => self.requests.reserve(payload.len())?,
+            Some(t) => self.requests.reserve_timeout(payload.len(), t)?,
+        };
         slot.copy_from_slice(payload)?;
         slot.set_extra(ID, id);
         slot.commit();
@@ -612,10 +647,11 @@ impl Client {
         self.recv_until(sys::deadline_after(timeout), Some(timeout))
     }
 
-    /// Sends a request and waits for all of its responses: their payloads, joined.
+    /// Sends a request and waits for all of its responses: their payloads, joined. The
+    /// timeout covers it all, the wait for room to send included.
     pub fn call(&mut self, payload: &[u8], timeout: Duration) -> Result<Vec<u8>> {
         let deadline = sys::deadline_after(timeout);
-        let asked = self.send_request(payload)?;
+        let asked = self.send_request_timeout(payload, timeout)?;
         let mut answer = Vec::new();
         loop {
             let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));

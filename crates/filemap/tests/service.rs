@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{child, role, run_tests, unique, Namespace};
 use filemap::service::{Client, Server, ServiceOptions};
+use filemap::wait::wait_any;
 use filemap::Error;
 
 fn main() {
@@ -24,6 +25,10 @@ fn main() {
         ),
         ("streams_and_stale_responses", streams_and_stale_responses),
         ("slots_and_roles", slots_and_roles),
+        (
+            "a_server_outlives_its_clients",
+            a_server_outlives_its_clients,
+        ),
     ]);
 }
 
@@ -241,5 +246,44 @@ fn slots_and_roles() {
         assert!(matches!(e, Error::InvalidSetting { .. }), "{e:?}");
     }
     drop(client);
+    ns.assert_empty();
+}
+
+/// Clients come and go; the server is never told they left: with none connected, a wait
+/// for a request (alone, or among other objects) times out instead of failing or finding
+/// the server ready, and the next client that comes is served.
+fn a_server_outlives_its_clients() {
+    let ns = Namespace::new();
+    let name = unique("outlives");
+    let mut server = Server::create_or_open(name.as_str(), &ServiceOptions::new()).unwrap();
+    let short = Duration::from_millis(250); // past the 100 ms liveness checks
+    for round in 0..3u8 {
+        let mut client = Client::open(name.as_str()).unwrap();
+        let asked = client.send_request(&[round]).unwrap();
+        let r = server.recv_request_timeout(PATIENCE).unwrap();
+        assert_eq!((r.id(), r.to_vec().unwrap()), (asked, vec![round]));
+        let id = r.id();
+        drop(r);
+        server.respond(id, b"ok").unwrap();
+        let r = client.recv_response_timeout(PATIENCE).unwrap();
+        assert_eq!((r.request(), r.to_vec().unwrap()), (asked, b"ok".to_vec()));
+        drop(r);
+        client.send_request(b"unanswered").unwrap();
+        drop(client);
+        let r = server.recv_request_timeout(PATIENCE).unwrap();
+        let id = r.id();
+        drop(r);
+        server.respond(id, b"").unwrap(); // to a client that left: dropped
+        assert!(matches!(
+            server.recv_request_timeout(short),
+            Err(Error::Timeout { .. })
+        ));
+        assert!(matches!(
+            wait_any(&[&server], Some(short)),
+            Err(Error::Timeout { .. })
+        ));
+        assert!(server.try_recv_request().unwrap().is_none());
+    }
+    drop(server);
     ns.assert_empty();
 }

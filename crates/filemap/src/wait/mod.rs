@@ -8,8 +8,9 @@
 //! deadlock each other or a third process.
 //!
 //! Channel and topic endpoints are ready when their next call would not wait: a
-//! [`Receiver`], [`Subscriber`] or [`Inbox`] (or a service's server) when a message is
-//! there (or its peer is gone, which that call reports), a [`Sender`] when there is room
+//! [`Receiver`], [`Subscriber`] or [`Inbox`] when a message is there (or its peer is gone,
+//! which that call reports), a service's server when a request is there (clients leaving
+//! do not end a server), a [`Sender`] when there is room
 //! ([`Target::Sender`] says for how many bytes; a `&Sender` means one byte). Waiting takes
 //! nothing from them.
 //!
@@ -100,7 +101,7 @@ pub enum Target<'a> {
     /// A message is there, or messages were missed (or the publisher is gone).
     Subscriber(&'a Subscriber),
     /// A message from some sender is there (or every sender that came is gone); a
-    /// service's server waits for requests so.
+    /// service's server waits for requests so (but only a request makes it ready).
     Inbox(&'a Inbox),
 }
 
