@@ -66,7 +66,7 @@ int main(int argc, char **argv) {
     }
     printf("inbox_collector: ready\n");
     fflush(stdout);
-    for (;;) {
+    while (finished < workers) {
         /* The inbox first: when both are ready, the lowest index wins, so messages are
          * taken before a worker's "done" is counted. */
         filemap_waitable objects[2] = {
@@ -85,15 +85,18 @@ int main(int argc, char **argv) {
             continue;
         }
         s = filemap_inbox_recv(inbox, 0, &data, &len, NULL);
+        if (s == FILEMAP_TIMEOUT) continue; /* a new worker came just after the wait looked */
         if (s == FILEMAP_DISCONNECTED) {
-            /* Every worker that came is gone and all they sent was received: done if all
-             * were counted; else the others release the semaphore next (or are to come). */
-            if (finished == workers) break;
-            if ((s = filemap_semaphore_acquire(done, 30000)) != FILEMAP_OK) {
+            /* Every worker that came is gone, and all they sent was received; the inbox
+             * stays ready so until another comes. Their units arrive next: look for one
+             * briefly, then wait on both again (a worker yet to come may need reading). */
+            s = filemap_semaphore_acquire(done, 20);
+            if (s == FILEMAP_OK) {
+                finished++;
+            } else if (s != FILEMAP_TIMEOUT) {
                 status = fail("waiting for a worker", s);
                 break;
             }
-            finished++;
             continue;
         }
         if (s != FILEMAP_OK) {
@@ -107,6 +110,21 @@ int main(int argc, char **argv) {
             break;
         }
         received++;
+    }
+    /* Every worker is done, and each closed before it said so: what is left is there. */
+    while (status == 0) {
+        const void *data;
+        size_t len;
+        s = filemap_inbox_recv(inbox, 0, &data, &len, NULL);
+        if (s == FILEMAP_TIMEOUT || s == FILEMAP_DISCONNECTED) break;
+        if (s != FILEMAP_OK) {
+            status = fail("receiving", s);
+        } else if (!check(data, len, next, workers)) {
+            fprintf(stderr, "inbox_collector: message %lu is out of order\n", received);
+            status = 1;
+        } else {
+            received++;
+        }
     }
     for (w = 0; status == 0 && w < workers; w++) {
         if (next[w] != count) {

@@ -1,6 +1,7 @@
 /* A server: answers each request with two responses, a stream of two parts: the request's
  * text in capitals, then (the last) its length as "N bytes". It waits with filemap_wait_any
- * on its requests and a "quit" event at once, and stops when the event is set.
+ * on its requests and a "quit" event at once, and stops when the event is set (clients
+ * come and go meanwhile: a server is not told when they leave).
  *
  *   svc_server SERVICE
  * The event is named SERVICE-quit; `svc_client SERVICE --quit` sets it.
@@ -55,7 +56,9 @@ int main(int argc, char **argv) {
             break;
         }
         if (index == 0) break; /* quit */
-        if ((s = filemap_server_recv_request(server, 0, &data, &len, &id)) != FILEMAP_OK) {
+        s = filemap_server_recv_request(server, 0, &data, &len, &id);
+        if (s == FILEMAP_TIMEOUT) continue; /* nothing after all: wait again */
+        if (s != FILEMAP_OK) {
             status = fail("receiving a request", s);
             break;
         }

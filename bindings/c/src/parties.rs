@@ -117,12 +117,14 @@ pub unsafe extern "C" fn filemap_inbox_create_or_open(
         // SAFETY: the caller's contract for `name`, `config` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
         check_out(out)?;
+        // SAFETY: `config` is NULL or a config (the caller's contract).
         let options = inbox_options(unsafe { config_of(config) });
         let inbox = Inbox::create_or_open(name, &options)?;
         let handle = Box::into_raw(Box::new(filemap_inbox {
             inbox,
             message: Vec::new(),
         }));
+        // SAFETY: `out` checked non-NULL, valid for a write (the caller's contract).
         unsafe { put(out, handle, "out") }
     })
 }
@@ -180,9 +182,12 @@ pub unsafe extern "C" fn filemap_inbox_sender_create_or_open(
         // SAFETY: the caller's contract for `name`, `config`, `out` and `slot`.
         let name = unsafe { str_arg(name, "name") }?;
         check_out(out)?;
+        // SAFETY: `config` is NULL or a config (the caller's contract).
         let options = inbox_options(unsafe { config_of(config) });
         let tx = InboxSender::create_or_open(name, &options)?;
+        // SAFETY: `slot` is NULL or valid for a write (the caller's contract).
         unsafe { put_optional(slot, tx.slot()) };
+        // SAFETY: `out` checked non-NULL, valid for a write (the caller's contract).
         unsafe {
             put(
                 out,
@@ -206,6 +211,8 @@ pub unsafe extern "C" fn filemap_inbox_send(
     run(|| {
         // SAFETY: the caller's contract for `sender`, `data` and `len`.
         let tx = unsafe { handle(sender, "sender") }?;
+        // SAFETY: the bytes are readable and unwritten during the call (the caller's
+        // contract).
         let message = unsafe { bytes_arg(data, len) }?;
         match timeout_arg(timeout_ms)? {
             None => Ok(tx.0.send(message)?),
@@ -268,12 +275,14 @@ pub unsafe extern "C" fn filemap_server_create_or_open(
         // SAFETY: the caller's contract for `name`, `config` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
         check_out(out)?;
+        // SAFETY: `config` is NULL or a config (the caller's contract).
         let options = service_options(unsafe { config_of(config) });
         let server = Server::create_or_open(name, &options)?;
         let handle = Box::into_raw(Box::new(filemap_server {
             server,
             request: Vec::new(),
         }));
+        // SAFETY: `out` checked non-NULL, valid for a write (the caller's contract).
         unsafe { put(out, handle, "out") }
     })
 }
@@ -325,6 +334,8 @@ pub unsafe extern "C" fn filemap_server_respond(
     run(|| {
         // SAFETY: the caller's contract for `server`, `data` and `len`.
         let s = unsafe { handle(server, "server") }?;
+        // SAFETY: the bytes are readable and unwritten during the call (the caller's
+        // contract).
         let payload = unsafe { bytes_arg(data, len) }?;
         let to = RequestId::from_parts(id.client, id.number);
         if last {
@@ -355,12 +366,14 @@ pub unsafe extern "C" fn filemap_client_create_or_open(
         // SAFETY: the caller's contract for `name`, `config` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
         check_out(out)?;
+        // SAFETY: `config` is NULL or a config (the caller's contract).
         let options = service_options(unsafe { config_of(config) });
         let client = Client::create_or_open(name, &options)?;
         let handle = Box::into_raw(Box::new(filemap_client {
             client,
             response: Vec::new(),
         }));
+        // SAFETY: `out` checked non-NULL, valid for a write (the caller's contract).
         unsafe { put(out, handle, "out") }
     })
 }
@@ -378,8 +391,11 @@ pub unsafe extern "C" fn filemap_client_send_request(
     run(|| {
         // SAFETY: the caller's contract for `client`, `data`, `len` and `id`.
         let c = unsafe { handle(client, "client") }?;
+        // SAFETY: the bytes are readable and unwritten during the call (the caller's
+        // contract).
         let payload = unsafe { bytes_arg(data, len) }?;
         let sent = c.client.send_request(payload)?;
+        // SAFETY: `id` is NULL or valid for a write (the caller's contract).
         unsafe { put_optional(id, sent.into()) };
         Ok(())
     })
@@ -435,6 +451,8 @@ pub unsafe extern "C" fn filemap_client_call(
     run(|| {
         // SAFETY: the caller's contract for `client`, `request` and `request_len`.
         let c = unsafe { handle(client, "client") }?;
+        // SAFETY: the bytes are readable and unwritten during the call (the caller's
+        // contract).
         let payload = unsafe { bytes_arg(request, request_len) }?;
         check_data(data, len)?;
         let timeout = timeout_arg(timeout_ms)?.unwrap_or(Duration::MAX);

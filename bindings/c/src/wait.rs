@@ -46,6 +46,19 @@ pub enum filemap_wait_kind {
 
 use filemap_wait_kind::*;
 
+/// Every kind, to find the one a number names.
+const KINDS: [filemap_wait_kind; 9] = [
+    FILEMAP_WAIT_EVENT,
+    FILEMAP_WAIT_SEMAPHORE,
+    FILEMAP_WAIT_MUTEX,
+    FILEMAP_WAIT_RECEIVER,
+    FILEMAP_WAIT_SENDER,
+    FILEMAP_WAIT_SUBSCRIBER,
+    FILEMAP_WAIT_INBOX,
+    FILEMAP_WAIT_INBOX_SENDER,
+    FILEMAP_WAIT_SERVER,
+];
+
 /// One object of a wait: its kind and its handle.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -77,6 +90,24 @@ unsafe fn targets<'a>(
     // SAFETY: non-NULL and valid for `count` reads (the caller's contract); kinds are read
     // as integers first, so a number that is no kind is an error, not undefined behaviour.
     let raw = unsafe { std::slice::from_raw_parts(objects.cast::<RawWaitable>(), count) };
+    // Every entry is checked before any is used (a receiver's held message is released
+    // when it is used).
+    let mut kinds = Vec::with_capacity(count);
+    for (i, object) in raw.iter().enumerate() {
+        if object.handle.is_null() {
+            return Err(Failure::invalid(format!("object {i}'s handle is NULL")));
+        }
+        let kind = KINDS
+            .into_iter()
+            .find(|k| *k as u32 == object.kind)
+            .ok_or_else(|| {
+                Failure::invalid(format!(
+                    "object {i}'s kind is {}, which is no filemap_wait_kind",
+                    object.kind as i32
+                ))
+            })?;
+        kinds.push(kind);
+    }
     // As Win32 refuses a handle given twice: it would also be borrowed twice here.
     let mut order: Vec<(usize, usize)> = raw
         .iter()
@@ -91,48 +122,30 @@ unsafe fn targets<'a>(
         )));
     }
     let mut targets = Vec::with_capacity(count);
-    for (i, object) in raw.iter().enumerate() {
-        if object.handle.is_null() {
-            return Err(Failure::invalid(format!("object {i}'s handle is NULL")));
-        }
+    for (object, kind) in raw.iter().zip(kinds) {
         let room = object.room.max(1);
         let h = object.handle;
         // SAFETY (every arm): a live handle of the kind the caller named, distinct from the
         // others (checked above), so the exclusive borrows of the one-thread handles do
         // not alias; no other thread uses those during the call (the caller's contract).
-        let target = match object.kind {
-            k if k == FILEMAP_WAIT_EVENT as u32 => {
-                Target::Event(&unsafe { &*h.cast::<filemap_event>() }.0)
-            }
-            k if k == FILEMAP_WAIT_SEMAPHORE as u32 => {
+        let target = match kind {
+            FILEMAP_WAIT_EVENT => Target::Event(&unsafe { &*h.cast::<filemap_event>() }.0),
+            FILEMAP_WAIT_SEMAPHORE => {
                 Target::Semaphore(&unsafe { &*h.cast::<filemap_semaphore>() }.0)
             }
-            k if k == FILEMAP_WAIT_MUTEX as u32 => {
-                Target::Mutex(&unsafe { &*h.cast::<filemap_mutex>() }.0)
-            }
-            k if k == FILEMAP_WAIT_RECEIVER as u32 => {
+            FILEMAP_WAIT_MUTEX => Target::Mutex(&unsafe { &*h.cast::<filemap_mutex>() }.0),
+            FILEMAP_WAIT_RECEIVER => {
                 Target::Receiver(unsafe { &mut *h.cast::<filemap_receiver>() }.0.receiver())
             }
-            k if k == FILEMAP_WAIT_SENDER as u32 => {
-                Target::Sender(&unsafe { &*h.cast::<filemap_sender>() }.0, room)
-            }
-            k if k == FILEMAP_WAIT_SUBSCRIBER as u32 => {
+            FILEMAP_WAIT_SENDER => Target::Sender(&unsafe { &*h.cast::<filemap_sender>() }.0, room),
+            FILEMAP_WAIT_SUBSCRIBER => {
                 Target::Subscriber(&unsafe { &*h.cast::<filemap_subscriber>() }.subscriber)
             }
-            k if k == FILEMAP_WAIT_INBOX as u32 => {
-                Target::Inbox(&unsafe { &*h.cast::<filemap_inbox>() }.inbox)
-            }
-            k if k == FILEMAP_WAIT_INBOX_SENDER as u32 => {
+            FILEMAP_WAIT_INBOX => Target::Inbox(&unsafe { &*h.cast::<filemap_inbox>() }.inbox),
+            FILEMAP_WAIT_INBOX_SENDER => {
                 Target::Sender(&unsafe { &*h.cast::<filemap_inbox_sender>() }.0, room)
             }
-            k if k == FILEMAP_WAIT_SERVER as u32 => {
-                unsafe { &*h.cast::<filemap_server>() }.server.target()
-            }
-            k => {
-                return Err(Failure::invalid(format!(
-                    "object {i}'s kind is {k}, which is no filemap_wait_kind"
-                )))
-            }
+            FILEMAP_WAIT_SERVER => unsafe { &*h.cast::<filemap_server>() }.server.target(),
         };
         targets.push(target);
     }

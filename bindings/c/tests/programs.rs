@@ -393,6 +393,40 @@ fn workers_reach_one_collector_in_order() {
     );
 }
 
+/// Workers one after another, each sending more than its ring holds: between them every
+/// sender that came is gone, and the collector must go on reading for the next.
+#[test]
+fn workers_one_after_another_reach_the_collector() {
+    let ns = Namespace::new("inbox-turns");
+    let inbox = unique("turns");
+    let (workers, count) = (2, 5000);
+    let mut collector = ns
+        .program("inbox_collector")
+        .args([&inbox, &workers.to_string(), &count.to_string()])
+        .start();
+    assert_eq!(
+        read_until(&mut collector, "inbox_collector:"),
+        "inbox_collector: ready"
+    );
+    for id in 0..workers {
+        let worker = ns
+            .program("inbox_worker")
+            .args([&inbox, &id.to_string(), &count.to_string()])
+            .start();
+        let out = finish(worker, Duration::from_secs(60));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let out = finish(collector, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim_end(),
+        format!(
+            "inbox_collector: {} messages from {workers} workers, each worker's in order",
+            workers * count
+        )
+    );
+}
+
 #[test]
 fn clients_get_their_own_streamed_responses() {
     let ns = Namespace::new("service");
