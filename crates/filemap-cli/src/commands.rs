@@ -85,6 +85,17 @@ pub fn run(command: Command) -> Outcome {
             count,
             json,
         } => crate::topic_commands::subscribe(&name, &create, count, json),
+        Command::Serve {
+            name,
+            create,
+            count,
+            command,
+        } => crate::service_commands::serve(&name, &create, count, &command),
+        Command::Request {
+            name,
+            timeout,
+            global,
+        } => crate::service_commands::request(&name, global, timeout),
         Command::Hz {
             name,
             seconds,

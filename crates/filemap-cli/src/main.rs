@@ -10,6 +10,7 @@ mod names;
 mod outcome;
 mod output;
 mod scan;
+mod service_commands;
 mod signals;
 mod sync_commands;
 mod topic_commands;
@@ -279,6 +280,33 @@ enum Command {
         /// lag how many were missed.
         #[arg(long)]
         json: bool,
+    },
+    /// Serve requests of a service (made if it does not exist): each request is given to
+    /// COMMAND on its standard input, and its standard output is the response, streamed
+    /// as it comes. One request at a time, until interrupted or --count requests.
+    Serve {
+        /// The service's name.
+        name: String,
+        #[command(flatten)]
+        create: service_commands::CreateService,
+        /// Stop after this many requests.
+        #[arg(long)]
+        count: Option<u64>,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// Send standard input as one request to a service's server and print the response.
+    /// Exits 1 if no server serves the service, or on a timeout.
+    Request {
+        /// The service's name.
+        name: String,
+        /// Give up after this long (e.g. 500ms, 2s, 1m): exit 1.
+        #[arg(long, value_parser = units::parse_duration)]
+        timeout: Option<std::time::Duration>,
+        /// Use the Global scope for a name without prefix.
+        #[arg(long)]
+        global: bool,
     },
     /// Messages per second on a topic, printed once a second.
     Hz {

@@ -255,6 +255,19 @@ impl Server {
         self.requests.senders()
     }
 
+    /// The largest response one message carries (a longer answer is streamed in parts).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Server, ServiceOptions};
+    /// let server = Server::create_or_open("max-response-demo", &ServiceOptions::new())?;
+    /// assert!(server.max_response_len() > 60_000); // a 64 KiB ring by default
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn max_response_len(&self) -> usize {
+        self.responses.first().map_or(0, Sender::max_message_len)
+    }
+
     /// How this server waits for requests, and for room in a client's response ring.
     pub fn set_wait_mode(&mut self, mode: WaitMode) {
         self.requests.set_wait_mode(mode);
@@ -508,6 +521,11 @@ impl Client {
     pub fn set_wait_mode(&mut self, mode: WaitMode) {
         self.requests.set_wait_mode(mode);
         self.responses.set_wait_mode(mode);
+    }
+
+    /// The largest request the service carries.
+    pub fn max_request_len(&self) -> usize {
+        self.requests.max_message_len()
     }
 
     /// How many requests wait for their last response.

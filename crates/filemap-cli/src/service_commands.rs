@@ -1,0 +1,181 @@
+//! `filemap serve` and `filemap request`: a service from the shell. The server gives each
+//! request to a command on its standard input and streams the command's standard output
+//! back as the response; the client sends its standard input as one request and prints
+//! the response as it arrives.
+
+use std::io::{self, Read, Write};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use clap::Args;
+use filemap::service::{self, Client, RequestId, Server, ServiceOptions};
+use filemap::Error;
+
+use crate::names::scoped_name;
+use crate::outcome::{Failure, Outcome};
+use crate::units::parse_size;
+
+/// The settings `filemap serve` makes a service with (an existing one keeps its own).
+#[derive(Args, Debug)]
+pub struct CreateService {
+    /// Each client's ring, for its requests and for its responses (e.g. 64KiB, 1MiB).
+    #[arg(long, value_parser = parse_size, default_value = "64KiB")]
+    capacity: u64,
+    /// How many clients can be connected at once (1 to 128).
+    #[arg(long, default_value_t = 8)]
+    clients: u32,
+    /// Use the Global scope for a name without prefix.
+    #[arg(long)]
+    global: bool,
+}
+
+/// `filemap serve NAME [--count N] -- COMMAND...`: serves requests one at a time, each by
+/// a run of COMMAND, until `count` requests (for ever by default).
+pub fn serve(
+    name: &str,
+    create: &CreateService,
+    count: Option<u64>,
+    command: &[String],
+) -> Outcome {
+    let name = scoped_name(name, create.global)?;
+    let options = ServiceOptions::new()
+        .capacity(create.capacity)
+        .clients(create.clients);
+    let mut server = Server::create_or_open(&name, &options)?;
+    eprintln!("filemap: serving {name} with {}", command.join(" "));
+    let mut served = 0u64;
+    let mut request = Vec::new();
+    while count.is_none_or(|c| served < c) {
+        let id = {
+            let r = server.recv_request()?;
+            request.clear();
+            r.append_to(&mut request)?;
+            r.id()
+        };
+        answer(&mut server, id, &request, command)?;
+        served += 1;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `command` with `request` on its standard input and streams its standard output to
+/// the request's client, in parts as it comes (the last part, possibly empty, at its end).
+/// A command that fails still answers with what it wrote; the failure is said on stderr.
+fn answer(
+    server: &mut Server,
+    id: RequestId,
+    request: &[u8],
+    command: &[String],
+) -> Result<(), Failure> {
+    let mut child = match Command::new(&command[0])
+        .args(&command[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => {
+            // The client is not left waiting: it gets an empty answer.
+            server.respond(id, b"")?;
+            return Err(Failure::Error(format!("cannot run {:?}: {e}", command[0])));
+        }
+    };
+    let (Some(mut stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(Failure::Error("the command's pipes were not made".into()));
+    };
+    let streamed = std::thread::scope(|s| {
+        // Fed on a thread of its own: a command may write more than a pipe holds before it
+        // reads all its input. (A command that exits without reading it all is not the
+        // server's error; closing stdin at the end is its end of input.)
+        let feeder = s.spawn(move || {
+            let _ = stdin.write_all(request);
+        });
+        let streamed = stream(server, id, &mut stdout);
+        if streamed.is_err() {
+            // Nobody reads its output any more: it must not wait for that (nor the feeder
+            // for it).
+            let _ = child.kill();
+        }
+        let _ = feeder.join();
+        streamed
+    });
+    let status = child.wait()?;
+    streamed?;
+    if !status.success() {
+        eprintln!(
+            "filemap: {} ended with {status} for a request of client {}",
+            command[0],
+            id.client()
+        );
+    }
+    Ok(())
+}
+
+/// Sends what the command writes, each read of its output as one part of the response,
+/// then the (empty) last part once it closes its output.
+fn stream(server: &mut Server, id: RequestId, stdout: &mut impl Read) -> Result<(), Failure> {
+    let mut part = vec![0u8; server.max_response_len().clamp(1, 1 << 20)];
+    loop {
+        let n = stdout.read(&mut part)?;
+        if n == 0 {
+            break;
+        }
+        server.respond_part(id, &part[..n])?;
+    }
+    server.respond(id, b"")?;
+    Ok(())
+}
+
+/// `filemap request NAME`: standard input, whole, as one request; the response on standard
+/// output as it arrives.
+pub fn request(name: &str, global: bool, timeout: Option<Duration>) -> Outcome {
+    let name = scoped_name(name, global)?;
+    let info = service::info(&name)?;
+    if !info.server_alive {
+        return Err(Failure::Error(format!("no server serves {name}")));
+    }
+    let mut payload = Vec::new();
+    io::stdin().lock().read_to_end(&mut payload)?;
+    let mut client = Client::open(&name)?;
+    if payload.len() > client.max_request_len() {
+        return Err(Failure::Error(format!(
+            "the request is {} bytes; {name} carries at most {}",
+            payload.len(),
+            client.max_request_len()
+        )));
+    }
+    let asked = match timeout {
+        Some(t) => client.send_request_timeout(&payload, t)?,
+        None => client.send_request(&payload)?,
+    };
+    let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
+    let out = io::stdout();
+    let mut out = out.lock();
+    loop {
+        let response = match deadline {
+            Some(d) => {
+                client.recv_response_timeout(d.saturating_duration_since(std::time::Instant::now()))
+            }
+            None => client.recv_response(),
+        };
+        let response = match response {
+            Ok(r) => r,
+            Err(Error::Disconnected { .. }) => {
+                return Err(Failure::Error(format!(
+                    "the server of {name} went away before it answered"
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if response.request() != asked {
+            continue; // not this request's (cannot happen with one request in flight)
+        }
+        let last = response.is_last();
+        let part = response.to_vec()?;
+        out.write_all(&part)?;
+        out.flush()?;
+        if last {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! `filemap serve` and `filemap request`, run as a user would, each test in a namespace
+//! directory of its own. The served command is `filemap` itself (so that the test runs
+//! the same under Wine): the benchmarks' hidden echo partner as a `cat`, or an event wait
+//! as a command that takes its time.
+
+mod common;
+
+use common::*;
+use std::process::{Child, Stdio};
+use std::time::Instant;
+
+const ME: &str = env!("CARGO_BIN_EXE_filemap");
+
+/// Starts `filemap serve NAME --count N -- COMMAND...` and waits until it serves.
+fn start_server(ns: &Ns, name: &str, count: u32, command: &[&str]) -> Child {
+    let count = count.to_string();
+    let mut args = vec!["serve", name, "--count", &count, "--"];
+    args.extend_from_slice(command);
+    let mut child = ns
+        .cmd(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if !served_within(ns, name) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{name} was never served");
+    }
+    child
+}
+
+/// Polls `filemap info NAME --json` until a live server serves the service.
+fn served_within(ns: &Ns, name: &str) -> bool {
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        let out = ns.run(&["info", name, "--json"]);
+        if out.status.success() {
+            let info = json(&String::from_utf8_lossy(&out.stdout));
+            if info["service"]["server_alive"] == true {
+                return true;
+            }
+        }
+        std::thread::sleep(POLL);
+    }
+    false
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Each request is the command's standard input and its standard output the response,
+/// streamed back whole (a response far larger than one part included); the server stops
+/// after --count requests, and the service goes with it.
+#[test]
+fn requests_are_answered_by_the_command() {
+    let ns = Ns::new();
+    let cat = [ME, "bench-partner", "stream-echo", "1"];
+    let mut server = start_server(&ns, "echo", 2, &cat);
+    let out = ns.with_stdin(&["request", "echo"], b"hello\nworld");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(out.stdout, b"hello\nworld");
+    // 20,000 bytes in, 20,000 bytes out, in as many parts as the pipe gives.
+    let big: Vec<u8> = (0..20_000u32).map(|i| b'a' + (i * 7 % 26) as u8).collect();
+    let out = ns.with_stdin(&["request", "echo", "--timeout", "1m"], &big);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(out.stdout.len(), big.len());
+    assert!(out.stdout == big, "the response is not the request");
+    assert!(wait_within(&mut server, "filemap serve --count 2").success());
+    let out = ns.with_stdin(&["request", "echo"], b"late");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("no object named"),
+        "{}",
+        stderr_of(&out)
+    );
+    #[cfg(unix)]
+    assert_eq!(ns.entries(), 0);
+}
+
+/// A server is not told when its clients go: it serves the next one that comes.
+#[test]
+fn a_server_outlives_its_clients() {
+    let ns = Ns::new();
+    let cat = [ME, "bench-partner", "stream-echo", "1"];
+    let mut server = start_server(&ns, "steady", 3, &cat);
+    for word in ["one", "two", "three"] {
+        let out = ns.with_stdin(&["request", "steady"], word.as_bytes());
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        assert_eq!(out.stdout, word.as_bytes());
+        std::thread::sleep(std::time::Duration::from_millis(150)); // past a liveness check
+    }
+    assert!(wait_within(&mut server, "filemap serve --count 3").success());
+}
+
+/// Exit 1 with one line for what went wrong, 2 for bad usage.
+#[test]
+fn service_errors_exit_1_usage_exits_2() {
+    let ns = Ns::new();
+    let out = ns.with_stdin(&["request", "nobody"], b"x");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr_of(&out).lines().count(), 1, "{}", stderr_of(&out));
+    // Usage: no command to serve with; a timeout that is no duration.
+    assert_eq!(ns.run(&["serve", "svc"]).status.code(), Some(2));
+    assert_eq!(
+        ns.run(&["request", "svc", "--timeout", "soon"])
+            .status
+            .code(),
+        Some(2)
+    );
+    // A command that takes its time: the request gives up at its timeout.
+    let slow = [ME, "event", "wait", "never-set", "--timeout", "3s"];
+    let mut server = start_server(&ns, "slow", 1, &slow);
+    let out = ns.with_stdin(&["request", "slow", "--timeout", "300ms"], b"x");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("timed out"), "{}", stderr_of(&out));
+    // The command failed (the event was never set): the server says so and goes on.
+    assert!(wait_within(&mut server, "filemap serve --count 1").success());
+    let mut said = String::new();
+    std::io::Read::read_to_string(server.stderr.as_mut().unwrap(), &mut said).unwrap();
+    assert!(said.contains("ended with"), "{said}");
+    // A request larger than the service carries.
+    let mut server = start_server(&ns, "small", 1, &[ME, "bench-partner", "stream-echo", "1"]);
+    let out = ns.with_stdin(&["request", "small"], &vec![b'x'; 100_000]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("carries at most"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = ns.with_stdin(&["request", "small"], b"fits");
+    assert_eq!(out.stdout, b"fits");
+    assert!(wait_within(&mut server, "filemap serve --count 1").success());
+}
