@@ -443,12 +443,14 @@ fn clients_get_their_own_streamed_responses() {
         assert!(out.status.success(), "{}", text(&out.stderr));
         let upper = t.to_uppercase();
         let len = t.len();
+        // (Lines, not text: the programs end theirs with CRLF on Windows.)
         assert_eq!(
-            text(&out.stdout).trim_end(),
-            format!(
-                "svc_client: part 1: {upper}\nsvc_client: part 2 (last): {len} bytes\n\
-                 svc_client: call: {upper}{len} bytes"
-            )
+            text(&out.stdout).lines().collect::<Vec<_>>(),
+            [
+                format!("svc_client: part 1: {upper}"),
+                format!("svc_client: part 2 (last): {len} bytes"),
+                format!("svc_client: call: {upper}{len} bytes"),
+            ]
         );
     }
     let quit = ns.program("svc_client").args([&service, "--quit"]).run();
