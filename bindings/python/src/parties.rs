@@ -439,6 +439,24 @@ impl Client {
         })?;
         Ok((RequestId { inner: id }, buf, last))
     }
+
+    /// Sends a request, waiting up to `timeout` (`None`: for ever) for room, in slices
+    /// with the GIL released.
+    fn send_within(
+        &mut self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        timeout: Option<std::time::Duration>,
+    ) -> PyResult<RequestId> {
+        let name = self.name.clone();
+        let client = self.get()?;
+        with_bytes(py, data, |payload| {
+            let id = wait_released(py, timeout, &name, |slice| {
+                sliced(client.send_request_timeout(payload, slice))
+            })?;
+            Ok(RequestId { inner: id })
+        })
+    }
 }
 
 #[pymethods]
@@ -461,13 +479,17 @@ impl Client {
             .map(|c| Client::wrap(name, c))
     }
 
-    /// Sends a request (waiting while the request ring is full); its id.
-    fn send_request(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<RequestId> {
-        let client = self.get()?;
-        with_bytes(py, data, |payload| {
-            let id = py.detach(|| client.send_request(payload)).or_raise()?;
-            Ok(RequestId { inner: id })
-        })
+    /// Sends a request, waiting up to `timeout` seconds (`None`: for ever) while the
+    /// request ring is full; its id.
+    #[pyo3(signature = (data, timeout=None))]
+    fn send_request(
+        &mut self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<RequestId> {
+        let timeout = timeout_arg(py, timeout)?;
+        self.send_within(py, data, timeout)
     }
 
     /// The next response to one of this client's requests, waiting up to `timeout` seconds
@@ -495,7 +517,7 @@ impl Client {
     ) -> PyResult<Bound<'py, PyBytes>> {
         let timeout = timeout_arg(py, timeout)?;
         let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
-        let asked = self.send_request(py, data)?;
+        let asked = self.send_within(py, data, timeout)?;
         let mut answer = Vec::new();
         loop {
             let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));

@@ -90,3 +90,16 @@ def test_service_streams_responses_and_a_killed_server_fails_pending_requests(na
     with pytest.raises(filemap.DisconnectedError):
         client.recv_response(timeout=30)
     client.close()
+
+
+def test_a_request_waits_for_room_no_longer_than_its_timeout(name):
+    client = filemap.Client.create_or_open(name, capacity=4096)
+    sent = 0
+    # Nobody serves: the request ring fills up.
+    with pytest.raises(filemap.TimedOutError):
+        while True:
+            client.send_request(b"x" * 1000, timeout=0.05)
+            sent += 1
+            assert sent < 100, "the ring never filled"
+    assert sent >= 2 and client.pending == sent
+    client.close()
