@@ -5,7 +5,7 @@
 
 use std::io::{self, Read, Write};
 use std::process::{Command, ExitCode, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use filemap::service::{self, Client, RequestId, Server, ServiceOptions};
@@ -42,7 +42,6 @@ pub fn serve(
         .capacity(create.capacity)
         .clients(create.clients);
     let mut server = Server::create_or_open(&name, &options)?;
-    eprintln!("filemap: serving {name} with {}", command.join(" "));
     let mut served = 0u64;
     let mut request = Vec::new();
     while count.is_none_or(|c| served < c) {
@@ -91,7 +90,7 @@ fn answer(
             let _ = stdin.write_all(request);
         });
         let streamed = stream(server, id, &mut stdout);
-        if streamed.is_err() {
+        if !matches!(streamed, Ok(Streamed::Whole)) {
             // Nobody reads its output any more: it must not wait for that (nor the feeder
             // for it).
             let _ = child.kill();
@@ -100,8 +99,13 @@ fn answer(
         streamed
     });
     let status = child.wait()?;
-    streamed?;
-    if !status.success() {
+    if streamed? == Streamed::ClientLeft {
+        eprintln!(
+            "filemap: client {} left; its {} was stopped",
+            id.client(),
+            command[0]
+        );
+    } else if !status.success() {
         eprintln!(
             "filemap: {} ended with {status} for a request of client {}",
             command[0],
@@ -111,19 +115,31 @@ fn answer(
     Ok(())
 }
 
+/// How a command's answer went.
+#[derive(Debug, PartialEq, Eq)]
+enum Streamed {
+    /// All of it, to its end.
+    Whole,
+    /// Its client went away: the rest would be dropped.
+    ClientLeft,
+}
+
 /// Sends what the command writes, each read of its output as one part of the response,
-/// then the (empty) last part once it closes its output.
-fn stream(server: &mut Server, id: RequestId, stdout: &mut impl Read) -> Result<(), Failure> {
+/// then the (empty) last part once it closes its output; stops early if the client goes.
+fn stream(server: &mut Server, id: RequestId, stdout: &mut impl Read) -> Result<Streamed, Failure> {
     let mut part = vec![0u8; server.max_response_len().clamp(1, 1 << 20)];
     loop {
         let n = stdout.read(&mut part)?;
         if n == 0 {
             break;
         }
+        if !server.client_alive(id) {
+            return Ok(Streamed::ClientLeft);
+        }
         server.respond_part(id, &part[..n])?;
     }
     server.respond(id, b"")?;
-    Ok(())
+    Ok(Streamed::Whole)
 }
 
 /// `filemap request NAME`: standard input, whole, as one request; the response on standard
@@ -144,36 +160,43 @@ pub fn request(name: &str, global: bool, timeout: Option<Duration>) -> Outcome {
             client.max_request_len()
         )));
     }
-    let asked = match timeout {
-        Some(t) => client.send_request_timeout(&payload, t)?,
-        None => client.send_request(&payload)?,
+    // One deadline for all of it: the wait for room to send, and for every part.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    let failed = |e: Error| match e {
+        Error::Disconnected { .. } => {
+            Failure::Error(format!("the server of {name} went away before it answered"))
+        }
+        Error::Timeout { .. } => Failure::Error(format!(
+            "no answer from {name} within {:?}",
+            timeout.unwrap_or_default()
+        )),
+        e => e.into(),
     };
-    let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
+    let asked = match left() {
+        Some(t) => client.send_request_timeout(&payload, t),
+        None => client.send_request(&payload),
+    }
+    .map_err(failed)?;
     let out = io::stdout();
     let mut out = out.lock();
     loop {
-        let response = match deadline {
-            Some(d) => {
-                client.recv_response_timeout(d.saturating_duration_since(std::time::Instant::now()))
-            }
+        let response = match left() {
+            Some(t) => client.recv_response_timeout(t),
             None => client.recv_response(),
-        };
-        let response = match response {
-            Ok(r) => r,
-            Err(Error::Disconnected { .. }) => {
-                return Err(Failure::Error(format!(
-                    "the server of {name} went away before it answered"
-                )))
-            }
-            Err(e) => return Err(e.into()),
-        };
+        }
+        .map_err(failed)?;
         if response.request() != asked {
             continue; // not this request's (cannot happen with one request in flight)
         }
         let last = response.is_last();
         let part = response.to_vec()?;
-        out.write_all(&part)?;
-        out.flush()?;
+        match out.write_all(&part).and_then(|()| out.flush()) {
+            Ok(()) => {}
+            // The reader went away (`filemap request NAME | head`): done.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+            Err(e) => return Err(e.into()),
+        }
         if last {
             return Ok(ExitCode::SUCCESS);
         }

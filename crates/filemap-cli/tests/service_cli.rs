@@ -11,8 +11,29 @@ use std::time::Instant;
 
 const ME: &str = env!("CARGO_BIN_EXE_filemap");
 
+/// A `filemap serve` the test started; killed if the test fails before it exits (a server
+/// is not told when its clients go, so it would wait for ever).
+struct Serving(Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Serving {
+    /// Waits for it to exit (after its --count requests); its stderr.
+    fn finish(mut self) -> (std::process::ExitStatus, String) {
+        let status = wait_within(&mut self.0, "filemap serve --count");
+        let mut said = String::new();
+        std::io::Read::read_to_string(self.0.stderr.as_mut().unwrap(), &mut said).unwrap();
+        (status, said)
+    }
+}
+
 /// Starts `filemap serve NAME --count N -- COMMAND...` and waits until it serves.
-fn start_server(ns: &Ns, name: &str, count: u32, command: &[&str]) -> Child {
+fn start_server(ns: &Ns, name: &str, count: u32, command: &[&str]) -> Serving {
     let count = count.to_string();
     let mut args = vec!["serve", name, "--count", &count, "--"];
     args.extend_from_slice(command);
@@ -28,7 +49,7 @@ fn start_server(ns: &Ns, name: &str, count: u32, command: &[&str]) -> Child {
         let _ = child.wait();
         panic!("{name} was never served");
     }
-    child
+    Serving(child)
 }
 
 /// Polls `filemap info NAME --json` until a live server serves the service.
@@ -58,8 +79,8 @@ fn stderr_of(out: &std::process::Output) -> String {
 fn requests_are_answered_by_the_command() {
     let ns = Ns::new();
     let cat = [ME, "bench-partner", "stream-echo", "1"];
-    let mut server = start_server(&ns, "echo", 2, &cat);
-    let out = ns.with_stdin(&["request", "echo"], b"hello\nworld");
+    let server = start_server(&ns, "echo", 2, &cat);
+    let out = ns.with_stdin(&["request", "echo", "--timeout", "1m"], b"hello\nworld");
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(out.stdout, b"hello\nworld");
     // 20,000 bytes in, 20,000 bytes out, in as many parts as the pipe gives.
@@ -68,7 +89,7 @@ fn requests_are_answered_by_the_command() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(out.stdout.len(), big.len());
     assert!(out.stdout == big, "the response is not the request");
-    assert!(wait_within(&mut server, "filemap serve --count 2").success());
+    assert!(server.finish().0.success());
     let out = ns.with_stdin(&["request", "echo"], b"late");
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -85,14 +106,14 @@ fn requests_are_answered_by_the_command() {
 fn a_server_outlives_its_clients() {
     let ns = Ns::new();
     let cat = [ME, "bench-partner", "stream-echo", "1"];
-    let mut server = start_server(&ns, "steady", 3, &cat);
+    let server = start_server(&ns, "steady", 3, &cat);
     for word in ["one", "two", "three"] {
-        let out = ns.with_stdin(&["request", "steady"], word.as_bytes());
+        let out = ns.with_stdin(&["request", "steady", "--timeout", "1m"], word.as_bytes());
         assert!(out.status.success(), "{}", stderr_of(&out));
         assert_eq!(out.stdout, word.as_bytes());
         std::thread::sleep(std::time::Duration::from_millis(150)); // past a liveness check
     }
-    assert!(wait_within(&mut server, "filemap serve --count 3").success());
+    assert!(server.finish().0.success());
 }
 
 /// Exit 1 with one line for what went wrong, 2 for bad usage.
@@ -112,17 +133,19 @@ fn service_errors_exit_1_usage_exits_2() {
     );
     // A command that takes its time: the request gives up at its timeout.
     let slow = [ME, "event", "wait", "never-set", "--timeout", "3s"];
-    let mut server = start_server(&ns, "slow", 1, &slow);
+    let server = start_server(&ns, "slow", 1, &slow);
     let out = ns.with_stdin(&["request", "slow", "--timeout", "300ms"], b"x");
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr_of(&out).contains("timed out"), "{}", stderr_of(&out));
+    assert_eq!(
+        stderr_of(&out).trim_end(),
+        "filemap: error: no answer from Local\\slow within 300ms"
+    );
     // The command failed (the event was never set): the server says so and goes on.
-    assert!(wait_within(&mut server, "filemap serve --count 1").success());
-    let mut said = String::new();
-    std::io::Read::read_to_string(server.stderr.as_mut().unwrap(), &mut said).unwrap();
+    let (status, said) = server.finish();
+    assert!(status.success());
     assert!(said.contains("ended with"), "{said}");
     // A request larger than the service carries.
-    let mut server = start_server(&ns, "small", 1, &[ME, "bench-partner", "stream-echo", "1"]);
+    let server = start_server(&ns, "small", 1, &[ME, "bench-partner", "stream-echo", "1"]);
     let out = ns.with_stdin(&["request", "small"], &vec![b'x'; 100_000]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -130,7 +153,31 @@ fn service_errors_exit_1_usage_exits_2() {
         "{}",
         stderr_of(&out)
     );
-    let out = ns.with_stdin(&["request", "small"], b"fits");
+    let out = ns.with_stdin(&["request", "small", "--timeout", "1m"], b"fits");
     assert_eq!(out.stdout, b"fits");
-    assert!(wait_within(&mut server, "filemap serve --count 1").success());
+    assert!(server.finish().0.success());
+}
+
+/// A client that gives up while its command still writes: the server stops the command
+/// and serves the next request. (`yes` writes for ever; Unix only, as Wine has no `yes`.)
+#[cfg(unix)]
+#[test]
+fn a_command_whose_client_left_is_stopped() {
+    let ns = Ns::new();
+    let server = start_server(&ns, "endless", 2, &["yes"]);
+    for _ in 0..2 {
+        let out = ns.with_stdin(&["request", "endless", "--timeout", "300ms"], b"");
+        assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+        assert!(
+            out.stdout.starts_with(b"y\ny\n"),
+            "the answer streams as it comes"
+        );
+    }
+    let (status, said) = server.finish();
+    assert!(status.success());
+    assert_eq!(
+        said.matches("left; its yes was stopped").count(),
+        2,
+        "{said}"
+    );
 }

@@ -431,7 +431,7 @@ pub fn service_round_trip(size: usize) -> Result<Latency> {
         response.read_at(0, &mut reply)?;
         Ok(())
     });
-    drop(client); // the server sees Disconnected and exits
+    drop(client); // the server finds no client after a quiet spell, and exits
     let status = child.wait()?;
     if r.is_ok() && !status.success() {
         return Err(err(format!("the server process failed ({status})")));

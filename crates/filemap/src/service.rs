@@ -255,6 +255,28 @@ impl Server {
         self.requests.senders()
     }
 
+    /// Whether a client is connected in the slot of the client that sent request `id`, and
+    /// alive (a system call): a response to a client that is gone is dropped, so a server
+    /// can stop working on its request. (A new client that took the slot since counts as
+    /// connected; it drops the responses meant for its predecessor.)
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut server = Server::create_or_open("client-alive-demo", &ServiceOptions::new())?;
+    /// let mut client = Client::open("client-alive-demo")?;
+    /// let id = client.send_request(b"long job")?;
+    /// assert!(server.client_alive(id));
+    /// drop(client);
+    /// assert!(!server.client_alive(id)); // no need to finish the job
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn client_alive(&self, id: RequestId) -> bool {
+        self.responses
+            .get(id.client as usize)
+            .is_some_and(|r| !r.endpoint().peer_gone(Side::Receiver))
+    }
+
     /// The largest response one message carries (a longer answer is streamed in parts).
     ///
     /// ```
