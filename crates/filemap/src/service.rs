@@ -32,7 +32,11 @@
 //! the pending requests of every waiting client with
 //! [`Error::Disconnected`], and a new server takes over the
 //! requests still queued. A server is never told that clients left: it serves until it is
-//! closed, as clients come and go. Endpoint locks: 1 the server's, 2 + i client slot i's.
+//! closed, as clients come and go. One case is not caught: a server that dies holding a
+//! request it took, and is replaced within the liveness interval (100 ms), leaves that
+//! request unanswered without failing it (its clients see a live server throughout), so a
+//! client that must not wait for ever gives its waits a timeout. Endpoint locks: 1 the
+//! server's, 2 + i client slot i's.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
