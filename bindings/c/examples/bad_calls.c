@@ -102,7 +102,7 @@ int main(int argc, char **argv) {
     expect("a wait on a NULL handle", filemap_wait_any(objects, 3, 0, &index, NULL),
            FILEMAP_INVALID_ARGUMENT);
     objects[2].handle = server;
-    objects[2].kind = (filemap_wait_kind)99; /* no such kind */
+    objects[2].kind = 99; /* no such kind */
     expect("a wait on an unknown kind", filemap_wait_any(objects, 3, 0, &index, NULL),
            FILEMAP_INVALID_ARGUMENT);
     objects[2].kind = FILEMAP_WAIT_SERVER;

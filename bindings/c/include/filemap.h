@@ -300,9 +300,10 @@ typedef struct filemap_topic_config {
  */
 typedef struct filemap_waitable {
   /**
-   * What `handle` is.
+   * What `handle` is: a `filemap_wait_kind` (a fixed-size integer, so that the struct's
+   * layout does not depend on how the compiler sizes enums).
    */
-  enum filemap_wait_kind kind;
+  uint32_t kind;
   /**
    * The handle, of the kind's type.
    */

@@ -63,8 +63,9 @@ const KINDS: [filemap_wait_kind; 9] = [
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct filemap_waitable {
-    /// What `handle` is.
-    pub kind: filemap_wait_kind,
+    /// What `handle` is: a `filemap_wait_kind` (a fixed-size integer, so that the struct's
+    /// layout does not depend on how the compiler sizes enums).
+    pub kind: u32,
     /// The handle, of the kind's type.
     pub handle: *mut c_void,
     /// For a sender: the room to wait for, in bytes (0 means 1). Ignored otherwise.
@@ -87,9 +88,9 @@ unsafe fn targets<'a>(
     if objects.is_null() {
         return Err(Failure::invalid("objects is NULL"));
     }
-    // SAFETY: non-NULL and valid for `count` reads (the caller's contract); kinds are read
-    // as integers first, so a number that is no kind is an error, not undefined behaviour.
-    let raw = unsafe { std::slice::from_raw_parts(objects.cast::<RawWaitable>(), count) };
+    // SAFETY: non-NULL and valid for `count` reads (the caller's contract); every field is
+    // a plain integer or pointer, valid whatever its bits (a kind is checked below).
+    let raw = unsafe { std::slice::from_raw_parts(objects, count) };
     // Every entry is checked before any is used (a receiver's held message is released
     // when it is used).
     let mut kinds = Vec::with_capacity(count);
@@ -151,22 +152,6 @@ unsafe fn targets<'a>(
     }
     Ok(targets)
 }
-
-/// `filemap_waitable` with its kind as a plain integer: what C passed, whatever it is.
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct RawWaitable {
-    kind: u32,
-    handle: *mut c_void,
-    room: usize,
-}
-
-// The two layouts must agree (a C enum is an `int`, which the kind is read as).
-const _: () = {
-    assert!(std::mem::size_of::<RawWaitable>() == std::mem::size_of::<filemap_waitable>());
-    assert!(std::mem::align_of::<RawWaitable>() == std::mem::align_of::<filemap_waitable>());
-    assert!(std::mem::size_of::<filemap_wait_kind>() == std::mem::size_of::<u32>());
-};
 
 /// A mutex taken by a wait stays locked for `filemap_mutex_release`; whether it was
 /// abandoned.
