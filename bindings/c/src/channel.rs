@@ -6,7 +6,8 @@ use std::ffi::{c_char, c_void};
 use filemap_core::channel::{HoldingReceiver, Receiver, Sender};
 
 use crate::error::{
-    bytes_arg, check_out, filemap_status, handle, put, run, str_arg, timeout_arg, Failure,
+    bytes_arg, check_data, check_out, filemap_status, free, handle, put, run, str_arg, timeout_arg,
+    Failure,
 };
 
 /// The sending end of a channel (opaque).
@@ -63,21 +64,25 @@ pub unsafe extern "C" fn filemap_send(
         let tx = unsafe { handle(sender, "sender") }?;
         // SAFETY: the caller's contract for `data` and `len`.
         let message = unsafe { bytes_arg(data, len) }?;
-        match timeout_arg(timeout_ms)? {
-            None => Ok(tx.0.send(message)?),
-            Some(t) => Ok(tx.0.send_timeout(message, t)?),
-        }
+        send_within(&mut tx.0, message, timeout_ms)
     })
+}
+
+/// Sends `message`, waiting up to `timeout_ms` for room (a channel's send, and an inbox
+/// sender's).
+pub(crate) fn send_within(tx: &mut Sender, message: &[u8], timeout_ms: i64) -> Result<(), Failure> {
+    match timeout_arg(timeout_ms)? {
+        None => Ok(tx.send(message)?),
+        Some(t) => Ok(tx.send_timeout(message, t)?),
+    }
 }
 
 /// Closes a sender (NULL: nothing): the receiver gets what was sent, then
 /// `FILEMAP_DISCONNECTED`.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_sender_close(sender: *mut filemap_sender) {
-    if !sender.is_null() {
-        // SAFETY: a handle from this library, closed once (the caller's contract).
-        drop(unsafe { Box::from_raw(sender) });
-    }
+    // SAFETY: NULL or a handle from this library, closed once (the caller's contract).
+    unsafe { free(sender) }
 }
 
 /// Creates the channel with a ring of `capacity` bytes, or opens it, as its receiver.
@@ -126,9 +131,7 @@ pub unsafe extern "C" fn filemap_recv(
     run(|| {
         // SAFETY: the caller's contract for `receiver`.
         let rx = unsafe { handle(receiver, "receiver") }?;
-        if data.is_null() || len.is_null() {
-            return Err(Failure::invalid("data or len is NULL"));
-        }
+        check_data(data, len)?;
         let slot = rx.0.hold(timeout_arg(timeout_ms)?)?;
         // SAFETY: both checked non-NULL; valid for writes by the caller's contract.
         unsafe {
@@ -152,8 +155,6 @@ pub unsafe extern "C" fn filemap_recv_release(receiver: *mut filemap_receiver) -
 /// Closes a receiver (NULL: nothing), releasing its held message.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_receiver_close(receiver: *mut filemap_receiver) {
-    if !receiver.is_null() {
-        // SAFETY: a handle from this library, closed once (the caller's contract).
-        drop(unsafe { Box::from_raw(receiver) });
-    }
+    // SAFETY: NULL or a handle from this library, closed once (the caller's contract).
+    unsafe { free(receiver) }
 }

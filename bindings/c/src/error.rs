@@ -213,6 +213,25 @@ pub(crate) unsafe fn handle<'a, T>(handle: *mut T, what: &str) -> Result<&'a mut
     unsafe { handle.as_mut() }.ok_or_else(|| Failure::invalid(format!("{what} is NULL")))
 }
 
+/// `FILEMAP_INVALID_ARGUMENT` if a receive's `data` or `len` out-pointer is NULL.
+pub(crate) fn check_data(data: *mut *const c_void, len: *mut usize) -> Result<(), Failure> {
+    if data.is_null() || len.is_null() {
+        return Err(Failure::invalid("data or len is NULL"));
+    }
+    Ok(())
+}
+
+/// Frees a handle (NULL: nothing).
+///
+/// # Safety
+/// `handle` is NULL or a handle from this library, freed once.
+pub(crate) unsafe fn free<T>(handle: *mut T) {
+    if !handle.is_null() {
+        // SAFETY: the caller's contract.
+        drop(unsafe { Box::from_raw(handle) });
+    }
+}
+
 /// A `timeout_ms` argument: `FILEMAP_INFINITE` (-1) waits for ever.
 pub(crate) fn timeout_arg(ms: i64) -> Result<Option<Duration>, Failure> {
     match ms {

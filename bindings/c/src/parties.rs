@@ -11,8 +11,9 @@ use filemap_core::channel::RecvSlot;
 use filemap_core::inbox::{Inbox, InboxOptions, InboxSender};
 use filemap_core::service::{Client, RequestId, Server, ServiceOptions};
 
-use crate::error::{bytes_arg, check_out, filemap_status, handle, put, put_optional, run, str_arg};
-use crate::error::{timeout_arg, Failure};
+use crate::channel::send_within;
+use crate::error::{bytes_arg, check_data, check_out, filemap_status, free, handle, put};
+use crate::error::{put_optional, run, str_arg, timeout_arg, Failure};
 
 /// The settings of an inbox or a service when a call makes it (an existing one keeps its
 /// own); 0 in a field means its default. Pass NULL for all the defaults.
@@ -74,24 +75,6 @@ unsafe fn hand_out_copy(
     unsafe {
         put(data, buf.as_ptr().cast::<c_void>(), "data")?;
         put(len, buf.len(), "len")
-    }
-}
-
-fn check_data(data: *mut *const c_void, len: *mut usize) -> Result<(), Failure> {
-    if data.is_null() || len.is_null() {
-        return Err(Failure::invalid("data or len is NULL"));
-    }
-    Ok(())
-}
-
-/// Frees a handle (NULL: nothing).
-///
-/// # Safety
-/// `handle` is NULL or a handle from this library, freed once.
-unsafe fn free<T>(handle: *mut T) {
-    if !handle.is_null() {
-        // SAFETY: the caller's contract.
-        drop(unsafe { Box::from_raw(handle) });
     }
 }
 
@@ -214,10 +197,7 @@ pub unsafe extern "C" fn filemap_inbox_send(
         // SAFETY: the bytes are readable and unwritten during the call (the caller's
         // contract).
         let message = unsafe { bytes_arg(data, len) }?;
-        match timeout_arg(timeout_ms)? {
-            None => Ok(tx.0.send(message)?),
-            Some(t) => Ok(tx.0.send_timeout(message, t)?),
-        }
+        send_within(&mut tx.0, message, timeout_ms)
     })
 }
 

@@ -9,7 +9,7 @@ use filemap_core::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore};
 use filemap_core::Disposition;
 
 use crate::error::{
-    check_out, filemap_status, put, put_optional, run, shared, str_arg, timeout_arg, Failure,
+    check_out, filemap_status, free, put, put_optional, run, shared, str_arg, timeout_arg, Failure,
 };
 
 /// A named, robust mutex (opaque).
@@ -37,17 +37,6 @@ unsafe fn hand_out<T>(
         put_optional(created, d == Disposition::Created);
     }
     Ok(())
-}
-
-/// Frees a handle (NULL: nothing).
-///
-/// # Safety
-/// `handle` is NULL or a handle from this library, freed once.
-unsafe fn free<T>(handle: *mut T) {
-    if !handle.is_null() {
-        // SAFETY: the caller's contract.
-        drop(unsafe { Box::from_raw(handle) });
-    }
 }
 
 /// Creates the named mutex or opens the existing one; `*created` (if not NULL) says which.

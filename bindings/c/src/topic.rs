@@ -8,8 +8,8 @@ use std::ffi::{c_char, c_void};
 
 use filemap_core::topic::{Publisher, SlowSubscribers, Subscriber, TopicOptions};
 
-use crate::error::{bytes_arg, check_out, filemap_status, handle, put, put_optional, run, str_arg};
-use crate::error::{timeout_arg, Failure};
+use crate::error::{bytes_arg, check_data, check_out, filemap_status, free, handle, put};
+use crate::error::{put_optional, run, str_arg, timeout_arg, Failure};
 
 /// A topic's settings when a call makes it (an existing topic keeps its own); 0 in a field
 /// means its default. Pass NULL for all the defaults.
@@ -104,10 +104,8 @@ pub unsafe extern "C" fn filemap_publish(
 /// `FILEMAP_DISCONNECTED`.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_publisher_close(publisher: *mut filemap_publisher) {
-    if !publisher.is_null() {
-        // SAFETY: a handle from this library, closed once (the caller's contract).
-        drop(unsafe { Box::from_raw(publisher) });
-    }
+    // SAFETY: NULL or a handle from this library, closed once (the caller's contract).
+    unsafe { free(publisher) }
 }
 
 /// Makes the topic (with `config`, NULL for the defaults) or opens it, as a new
@@ -151,9 +149,7 @@ pub unsafe extern "C" fn filemap_subscriber_recv(
     run(|| {
         // SAFETY: the caller's contract for `subscriber`.
         let s = unsafe { handle(subscriber, "subscriber") }?;
-        if data.is_null() || len.is_null() {
-            return Err(Failure::invalid("data or len is NULL"));
-        }
+        check_data(data, len)?;
         // SAFETY: NULL or valid for a write (the caller's contract).
         unsafe { put_optional(missed, 0) };
         let received = match timeout_arg(timeout_ms)? {
@@ -185,8 +181,6 @@ pub unsafe extern "C" fn filemap_subscriber_recv(
 /// Closes a subscriber (NULL: nothing); its slot is free for another.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_subscriber_close(subscriber: *mut filemap_subscriber) {
-    if !subscriber.is_null() {
-        // SAFETY: a handle from this library, closed once (the caller's contract).
-        drop(unsafe { Box::from_raw(subscriber) });
-    }
+    // SAFETY: NULL or a handle from this library, closed once (the caller's contract).
+    unsafe { free(subscriber) }
 }
