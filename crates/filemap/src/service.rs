@@ -119,6 +119,17 @@ impl RequestId {
     }
 
     /// The number the client gave the request (unique among its client's requests).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, ServiceOptions};
+    /// let mut client = Client::create_or_open("request-number-demo", &ServiceOptions::new())?;
+    /// let first = client.send_request(b"a")?;
+    /// let second = client.send_request(b"b")?;
+    /// assert_eq!(first.client(), second.client());
+    /// assert_ne!(first.number(), second.number());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn number(&self) -> u64 {
         self.id
     }
@@ -550,6 +561,18 @@ impl Client {
     }
 
     /// The largest request the service carries.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, ServiceOptions};
+    /// let mut client = Client::create_or_open("max-request-demo", &ServiceOptions::new())?;
+    /// let too_long = vec![0u8; client.max_request_len() + 1];
+    /// assert!(matches!(
+    ///     client.send_request(&too_long),
+    ///     Err(filemap::Error::MessageTooLarge { .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn max_request_len(&self) -> usize {
         self.requests.max_message_len()
     }
