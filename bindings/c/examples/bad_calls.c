@@ -33,6 +33,7 @@ int main(int argc, char **argv) {
     filemap_request_id id = {0, 0};
     const void *data;
     size_t len, index;
+    bool pending = false;
     filemap_status s;
     if (argc != 2) {
         fprintf(stderr, "usage: bad_calls PREFIX\n");
@@ -80,6 +81,10 @@ int main(int argc, char **argv) {
            FILEMAP_TIMEOUT);
     expect("a request of NULL bytes", filemap_client_send_request(client, NULL, 5, NULL),
            FILEMAP_INVALID_ARGUMENT);
+    expect("a pending question with no answer out",
+           filemap_client_is_pending(client, id, NULL), FILEMAP_INVALID_ARGUMENT);
+    expect("a pending question on a NULL client", filemap_client_is_pending(NULL, id, &pending),
+           FILEMAP_INVALID_ARGUMENT);
 
     objects[0].kind = FILEMAP_WAIT_EVENT;
     objects[0].handle = event;
@@ -117,6 +122,14 @@ int main(int argc, char **argv) {
         failed++;
         fprintf(stderr, "bad_calls: the set event is not index 0 but %lu\n",
                 (unsigned long)index);
+    }
+
+    expect("a request", filemap_client_send_request(client, "q", 1, &id), FILEMAP_OK);
+    expect("a pending question", filemap_client_is_pending(client, id, &pending), FILEMAP_OK);
+    checked++;
+    if (!pending) {
+        failed++;
+        fprintf(stderr, "bad_calls: the request just sent is not pending\n");
     }
 
     filemap_client_close(client);

@@ -607,7 +607,9 @@ enum filemap_status filemap_client_send_request(struct filemap_client *client,
  * `timeout_ms` (`FILEMAP_INFINITE`: for ever): `*data` and `*len` give a copy of it, valid
  * until the next receive, call or `filemap_client_close`; `*id` (if not NULL) the request
  * it answers, `*last` (if not NULL) whether it is that request's last response.
- * `FILEMAP_DISCONNECTED` if the server is gone: every pending request has failed.
+ * `FILEMAP_DISCONNECTED` if the server is gone: every pending request has failed; or if a
+ * server died holding some of them and a new one took over: those have failed, the others
+ * stay pending (`filemap_client_is_pending`).
  */
 enum filemap_status filemap_client_recv_response(struct filemap_client *client,
                                                  int64_t timeout_ms,
@@ -628,6 +630,14 @@ enum filemap_status filemap_client_call(struct filemap_client *client,
                                         int64_t timeout_ms,
                                         const void **data,
                                         size_t *len);
+
+/**
+ * Whether request `id` of this client waits for its last response (not answered in full,
+ * not failed): `*pending`.
+ */
+enum filemap_status filemap_client_is_pending(struct filemap_client *client,
+                                              struct filemap_request_id id,
+                                              bool *pending);
 
 /**
  * Closes a client (NULL: nothing): responses still on their way to it are dropped; its

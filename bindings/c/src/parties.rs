@@ -229,6 +229,12 @@ impl From<RequestId> for filemap_request_id {
     }
 }
 
+impl From<filemap_request_id> for RequestId {
+    fn from(id: filemap_request_id) -> RequestId {
+        RequestId::from_parts(id.client, id.number)
+    }
+}
+
 /// The server of a service (opaque), with the buffer its last request was copied into.
 pub struct filemap_server {
     pub(crate) server: Server,
@@ -317,7 +323,7 @@ pub unsafe extern "C" fn filemap_server_respond(
         // SAFETY: the bytes are readable and unwritten during the call (the caller's
         // contract).
         let payload = unsafe { bytes_arg(data, len) }?;
-        let to = RequestId::from_parts(id.client, id.number);
+        let to = id.into();
         if last {
             Ok(s.server.respond(to, payload)?)
         } else {
@@ -385,7 +391,9 @@ pub unsafe extern "C" fn filemap_client_send_request(
 /// `timeout_ms` (`FILEMAP_INFINITE`: for ever): `*data` and `*len` give a copy of it, valid
 /// until the next receive, call or `filemap_client_close`; `*id` (if not NULL) the request
 /// it answers, `*last` (if not NULL) whether it is that request's last response.
-/// `FILEMAP_DISCONNECTED` if the server is gone: every pending request has failed.
+/// `FILEMAP_DISCONNECTED` if the server is gone: every pending request has failed; or if a
+/// server died holding some of them and a new one took over: those have failed, the others
+/// stay pending (`filemap_client_is_pending`).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_client_recv_response(
     client: *mut filemap_client,
@@ -443,6 +451,22 @@ pub unsafe extern "C" fn filemap_client_call(
             put(data, c.response.as_ptr().cast::<c_void>(), "data")?;
             put(len, c.response.len(), "len")
         }
+    })
+}
+
+/// Whether request `id` of this client waits for its last response (not answered in full,
+/// not failed): `*pending`.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_client_is_pending(
+    client: *mut filemap_client,
+    id: filemap_request_id,
+    pending: *mut bool,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `client`.
+        let c = unsafe { handle(client, "client") }?;
+        // SAFETY: `pending` is NULL (refused) or valid for writes (the caller's contract).
+        unsafe { put(pending, c.client.is_pending(id.into()), "pending") }
     })
 }
 

@@ -422,20 +422,34 @@ impl Client {
         open_mut(&mut self.inner, "the client")
     }
 
-    /// The next response, waiting up to `timeout`: `(request, payload, last)`.
+    /// The next response, waiting up to `timeout`: `(request, payload, last)`. For a call
+    /// (`call`: its request), a `Disconnected` that failed other requests in a takeover
+    /// while the call's is still pending is waited past.
     fn next_response(
         &mut self,
         py: Python<'_>,
         timeout: Option<std::time::Duration>,
+        call: Option<filemap::service::RequestId>,
     ) -> PyResult<(RequestId, Vec<u8>, bool)> {
         let name = self.name.clone();
         let client = self.get()?;
         let mut buf = Vec::new();
         let (id, last) = wait_released(py, timeout, &name, |slice| {
-            sliced(client.recv_response_timeout(slice).and_then(|response| {
-                response.append_to(&mut buf)?;
-                Ok((response.request(), response.is_last()))
-            }))
+            let failed = match client.recv_response_timeout(slice) {
+                Ok(response) => {
+                    response.append_to(&mut buf)?;
+                    return Ok(Some((response.request(), response.is_last())));
+                }
+                Err(e) => e,
+            };
+            match failed {
+                filemap::Error::Disconnected { .. }
+                    if call.is_some_and(|c| client.is_pending(c)) =>
+                {
+                    Ok(None)
+                }
+                e => sliced(Err(e)),
+            }
         })?;
         Ok((RequestId { inner: id }, buf, last))
     }
@@ -494,7 +508,8 @@ impl Client {
 
     /// The next response to one of this client's requests, waiting up to `timeout` seconds
     /// (`None`: for ever): `(request_id, payload, last)`. `DisconnectedError` if the server
-    /// is gone: every pending request has failed.
+    /// is gone: every pending request has failed; or if a server died holding some of them
+    /// and a new one took over: those have failed, the others stay pending (`is_pending`).
     #[pyo3(signature = (timeout=None))]
     fn recv_response<'py>(
         &mut self,
@@ -502,7 +517,7 @@ impl Client {
         timeout: Option<f64>,
     ) -> PyResult<(RequestId, Bound<'py, PyBytes>, bool)> {
         let timeout = timeout_arg(py, timeout)?;
-        let (id, payload, last) = self.next_response(py, timeout)?;
+        let (id, payload, last) = self.next_response(py, timeout, None)?;
         Ok((id, PyBytes::new(py, &payload), last))
     }
 
@@ -521,7 +536,7 @@ impl Client {
         let mut answer = Vec::new();
         loop {
             let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
-            let (id, payload, last) = self.next_response(py, left)?;
+            let (id, payload, last) = self.next_response(py, left, Some(asked.inner))?;
             if id != asked {
                 continue; // a response to an earlier request, not this call's
             }
@@ -536,6 +551,12 @@ impl Client {
     #[getter]
     fn pending(&mut self) -> PyResult<usize> {
         Ok(self.get()?.pending())
+    }
+
+    /// Whether request `id` waits for its last response (not answered in full, not
+    /// failed).
+    fn is_pending(&mut self, id: &RequestId) -> PyResult<bool> {
+        Ok(self.get()?.is_pending(id.inner))
     }
 
     /// The service's full name.

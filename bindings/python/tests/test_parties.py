@@ -1,6 +1,7 @@
 """Many parties from Python: an inbox fed by several processes (each sender's messages in
 its order, none lost), and a service whose server streams responses, with a killed server
-seen by its client as DisconnectedError."""
+seen by its client as DisconnectedError, and one replaced at once failing only the request
+it took."""
 
 import signal
 import time
@@ -89,6 +90,35 @@ def test_service_streams_responses_and_a_killed_server_fails_pending_requests(na
     server.communicate(timeout=60)
     with pytest.raises(filemap.DisconnectedError):
         client.recv_response(timeout=30)
+    client.close()
+
+
+def test_a_server_replaced_at_once_fails_only_the_request_it_took(name):
+    client = filemap.Client.create_or_open(name)
+    server = python_child(SERVER, name)
+    assert server.stdout.readline().strip() == "serving"
+    taken = client.send_request(b"hang")
+    assert server.stdout.readline().strip() == "hanging"
+    queued = client.send_request(b"q r")
+    server.send_signal(signal.SIGKILL)
+    server.communicate(timeout=60)
+    # A new server before the client looked: the client never saw the server gone.
+    second = python_child(SERVER, name)
+    assert second.stdout.readline().strip() == "serving"
+    parts, failures = [], 0
+    while client.pending:
+        try:
+            request, payload, last = client.recv_response(timeout=30)
+        except filemap.DisconnectedError:
+            failures += 1
+            assert not client.is_pending(taken) and client.is_pending(queued) == (not parts)
+            continue
+        assert request == queued
+        parts.append(payload)
+    assert failures == 1 and parts == [b"Q", b"R"]
+    assert client.call(b"after takeover", timeout=30) == b"AFTERTAKEOVER"
+    second.send_signal(signal.SIGKILL)
+    second.communicate(timeout=60)
     client.close()
 
 

@@ -111,11 +111,20 @@ pub(crate) fn export(
                 };
                 if let Some(e) = failed {
                     log(&format!("the service {name}: {e}"));
-                    for (_, query) in pending.drain() {
-                        let _ = query.reply_err(e.to_string()).wait();
+                    // A takeover fails only the requests the dead server had taken: the
+                    // others stay pending, and the new server answers them.
+                    let takeover = matches!(e, Error::Disconnected { .. });
+                    pending.retain(|id, query| {
+                        let keep = takeover && c.is_pending(*id);
+                        if !keep {
+                            let _ = query.reply_err(e.to_string()).wait();
+                        }
+                        keep
+                    });
+                    if pending.is_empty() {
+                        client = None;
+                        std::thread::sleep(STOP_CHECK);
                     }
-                    client = None;
-                    std::thread::sleep(STOP_CHECK);
                 }
             }
         })

@@ -11,7 +11,9 @@
 //! |---|---|
 //! | 0 | layout (u32, 1), slots (u32), each ring's size (u64), rings per slot (u32) |
 //! | 64 | the shared doorbell (the one receiver's): sequence (u32), sleepers (u32), busy-polls (u32) |
+//! | 128 | a service's server takeovers (u64): bumped by each server that takes over, odd while it writes the positions below |
 //! | 256 + 8 i | slot i's word (u64; a service's client generation) |
+//! | 1280 + 8 i | slot i's takeover position (u64; a service's: how far into slot i's request ring the servers before the last takeover had taken) |
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -46,7 +48,9 @@ const PER_SLOT_AT: usize = 16;
 const SHARED_SEQ: usize = 64;
 const SHARED_SLEEPERS: usize = 68;
 const SHARED_BUSY: usize = 72;
+const TAKEOVERS: usize = 128;
 const SLOT_WORDS: usize = 256;
+const TAKEOVER_POSITIONS: usize = SLOT_WORDS + 8 * MAX_SLOTS as usize;
 const RINGS_LAYOUT: u32 = 1;
 
 /// How to make a new entry of this shape.
@@ -67,6 +71,18 @@ pub(crate) struct RingSet {
 
 // SAFETY: the control page is shared memory used through atomics only; the rest is owned.
 unsafe impl Send for RingSet {}
+// SAFETY: through `&RingSet` the control page is read and written with atomics only (its
+// words are handed out as `&AtomicU32`/`&AtomicU64`), and the other fields are `Sync`.
+unsafe impl Sync for RingSet {}
+
+impl std::fmt::Debug for RingSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RingSet")
+            .field("name", &self.name)
+            .field("slots", &self.slots)
+            .finish_non_exhaustive()
+    }
+}
 
 impl RingSet {
     /// Opens the entry `name` of `kind` with `per_slot` rings per slot, whose frames have
@@ -197,6 +213,20 @@ impl RingSet {
         // SAFETY: an aligned word of the control page (256 + 8 × 128 < 4096), mapped while
         // `memory` lives.
         unsafe { shared::u64_at(self.control, SLOT_WORDS + 8 * i as usize) }
+    }
+
+    /// The takeover count of the control page (a service's).
+    pub(crate) fn takeovers(&self) -> &AtomicU64 {
+        // SAFETY: an aligned word of the control page, mapped while `memory` lives.
+        unsafe { shared::u64_at(self.control, TAKEOVERS) }
+    }
+
+    /// Slot `i`'s takeover position in the control page (a service's).
+    pub(crate) fn takeover_position(&self, i: u32) -> &AtomicU64 {
+        debug_assert!(i < self.slots);
+        // SAFETY: an aligned word of the control page (1280 + 8 × 128 < 4096), mapped
+        // while `memory` lives.
+        unsafe { shared::u64_at(self.control, TAKEOVER_POSITIONS + 8 * i as usize) }
     }
 
     /// The shared doorbell of the control page, rung for the one receiver that holds `lock`.

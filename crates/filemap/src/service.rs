@@ -32,13 +32,23 @@
 //! the pending requests of every waiting client with
 //! [`Error::Disconnected`], and a new server takes over the
 //! requests still queued. A server is never told that clients left: it serves until it is
-//! closed, as clients come and go. One case is not caught: a server that dies holding a
-//! request it took, and is replaced within the liveness interval (100 ms), leaves that
-//! request unanswered without failing it (its clients see a live server throughout), so a
-//! client that must not wait for ever gives its waits a timeout. Endpoint locks: 1 the
-//! server's, 2 + i client slot i's.
+//! closed, as clients come and go. Endpoint locks: 1 the server's, 2 + i client slot i's.
+//!
+//! **Takeovers.** A server that dies (or closes) holding requests it took, and is replaced
+//! before its clients notice it gone, leaves those requests unanswered: the new server
+//! never sees them, as a receiver is never handed a message again. So each server that
+//! takes over records, for every slot, how far into the slot's request ring the servers
+//! before it had taken (the ring's claim position) and bumps a takeover count, both in
+//! the control page (`crate::rings`), as a seqlock: the count is odd while the positions
+//! are written. It then rings every client's response doorbell. A client notes where each
+//! of its requests ends in its ring; when its wait finds the count changed and its
+//! response ring empty (every response of the servers before is then received: they were
+//! gone before the count changed, and the count is read first), the pending requests that
+//! end at or before its slot's recorded position were taken by a server that is gone
+//! and will never be answered: they fail with [`Error::Disconnected`], once, and the
+//! others stay pending for the new server.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
@@ -53,6 +63,7 @@ use crate::rings::{slot_lock, RingSet, Shape, MAX_SLOTS};
 use crate::sync::ObjectOptions;
 use crate::sys;
 use crate::vocabulary::{Kind, Side};
+use std::sync::atomic::{fence, Ordering};
 
 /// A frame's extra header words: the request's id, and (in a response) the flags.
 const ID: u64 = 0;
@@ -190,6 +201,50 @@ fn response_endpoint(rings: &RingSet, i: usize, lock: Option<sys::EndpointLock>)
     rings.endpoint(index, bells, lock)
 }
 
+/// Records a takeover by the server that now holds the server's lock: for every slot, how
+/// far into its request ring the servers before had taken, between two bumps of the
+/// takeover count (odd while the positions are written: a seqlock with one writer, the
+/// lock's holder). Then wakes every client that sleeps for a response, to look.
+fn record_takeover(rings: &RingSet, responses: &[Sender]) {
+    let count = rings.takeovers();
+    let writing = count.load(Ordering::Relaxed) | 1;
+    count.store(writing, Ordering::Relaxed);
+    // The odd count is seen before any position written next (pairs with the fence in
+    // `last_takeover`).
+    fence(Ordering::Release);
+    for i in 0..rings.slots {
+        let taken = rings.rings[i as usize].claim().load(Ordering::Acquire);
+        rings.takeover_position(i).store(taken, Ordering::Relaxed);
+    }
+    count.store(writing.wrapping_add(1), Ordering::Release);
+    for sender in responses {
+        // The wake's fence orders the count's store before its look at the sleepers.
+        sender.endpoint().wake(Side::Receiver);
+    }
+}
+
+/// The takeover count and slot `slot`'s recorded position, if no takeover is being
+/// recorded now (`None`: look again later; the writer wakes the clients when it is done).
+fn last_takeover(rings: &RingSet, slot: u32) -> Option<(u64, u64)> {
+    let count = rings.takeovers();
+    let before = count.load(Ordering::Acquire);
+    if before & 1 == 1 {
+        return None;
+    }
+    let position = rings.takeover_position(slot).load(Ordering::Relaxed);
+    // The position is read before the count is again (pairs with the fence in
+    // `record_takeover`: a position written by a later takeover means a changed count).
+    fence(Ordering::Acquire);
+    (count.load(Ordering::Relaxed) == before).then_some((before, position))
+}
+
+/// Whether a server took over since a client last settled at takeover count `seen` (one
+/// load, for the waits).
+fn replaced_since(rings: &RingSet, seen: u64) -> bool {
+    let count = rings.takeovers().load(Ordering::Relaxed);
+    count & 1 == 0 && count != seen
+}
+
 /// What `filemap info` shows of a service.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceInfo {
@@ -254,6 +309,7 @@ impl Server {
             .collect::<Result<Vec<_>>>()?;
         // Clients come and go: the server waits for the next request whatever they do.
         let requests = Inbox::over(&rings, rings.slots, lock, false)?;
+        record_takeover(&rings, &responses);
         Ok(Server {
             requests,
             responses,
@@ -424,41 +480,59 @@ pub struct Client {
     counter: u32,
     /// The ids of the requests whose last response has not come yet.
     pending: Pending,
+    /// The service's rings (for the takeover record in their control page).
+    rings: RingSet,
+    /// The takeover count when this client last settled what a takeover failed.
+    server_seen: u64,
 }
 
-/// A client's pending request ids. Most clients have one request in flight at a time: it
-/// is kept in a field of its own, so a round trip does no hashing at all; the others go in
-/// a set.
+/// A client's pending requests: each id with where its request ends in the request ring.
+/// Most clients have one request in flight at a time: it is kept in a field of its own, so
+/// a round trip does no hashing at all; the others go in a map.
 #[derive(Debug, Default)]
 struct Pending {
-    one: Option<u64>,
-    more: HashSet<u64, BuildHasherDefault<IdHasher>>,
+    one: Option<(u64, u64)>,
+    more: HashMap<u64, u64, BuildHasherDefault<IdHasher>>,
 }
 
 impl Pending {
     #[inline]
-    fn insert(&mut self, id: u64) {
+    fn insert(&mut self, id: u64, end: u64) {
         match self.one {
-            None if self.more.is_empty() || !self.more.contains(&id) => self.one = Some(id),
-            Some(one) if one == id => {}
+            None if self.more.is_empty() || !self.more.contains_key(&id) => {
+                self.one = Some((id, end))
+            }
+            Some((one, _)) if one == id => self.one = Some((id, end)),
             _ => {
-                self.more.insert(id);
+                self.more.insert(id, end);
             }
         }
     }
 
     #[inline]
     fn contains(&self, id: u64) -> bool {
-        self.one == Some(id) || (!self.more.is_empty() && self.more.contains(&id))
+        self.one.is_some_and(|(one, _)| one == id)
+            || (!self.more.is_empty() && self.more.contains_key(&id))
     }
 
     #[inline]
     fn remove(&mut self, id: u64) {
-        if self.one == Some(id) {
+        if self.one.is_some_and(|(one, _)| one == id) {
             self.one = None;
         } else if !self.more.is_empty() {
             self.more.remove(&id);
         }
+    }
+
+    /// Removes the requests that end at or before `position` in the request ring; how
+    /// many.
+    fn remove_taken(&mut self, position: u64) -> usize {
+        let before = self.len();
+        if self.one.is_some_and(|(_, end)| end <= position) {
+            self.one = None;
+        }
+        self.more.retain(|_, end| *end > position);
+        before - self.len()
     }
 
     fn len(&self) -> usize {
@@ -521,6 +595,8 @@ impl Client {
                 & 0xffff_ffff;
             let requests = Sender::connect(inbox::endpoint(&rings, i as usize, Some(lock)))?;
             let responses = Receiver::connect(response_endpoint(&rings, i as usize, None))?;
+            // Takeovers before this client sent anything fail none of its requests.
+            let server_seen = rings.takeovers().load(Ordering::Acquire);
             return Ok(Client {
                 slot: i,
                 generation,
@@ -528,6 +604,8 @@ impl Client {
                 responses,
                 counter: 0,
                 pending: Pending::default(),
+                rings,
+                server_seen,
             });
         }
         Err(Error::NoFreeSlot {
@@ -582,6 +660,52 @@ impl Client {
         self.pending.len()
     }
 
+    /// Whether request `id` of this client waits for its last response: not answered in
+    /// full, not failed (after a receive returned [`Error::Disconnected`], the requests
+    /// still pending are those a new server will answer).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut server = Server::create_or_open("is-pending-demo", &ServiceOptions::new())?;
+    /// let mut client = Client::open("is-pending-demo")?;
+    /// let id = client.send_request(b"ping")?;
+    /// assert!(client.is_pending(id));
+    /// let request = server.recv_request()?.id();
+    /// server.respond(request, b"pong")?;
+    /// client.recv_response()?;
+    /// assert!(!client.is_pending(id));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn is_pending(&self, id: RequestId) -> bool {
+        id.client == self.slot && self.pending.contains(id.id)
+    }
+
+    /// Whether a server took over since this client last settled a takeover (one load).
+    pub(crate) fn server_replaced(&self) -> bool {
+        replaced_since(&self.rings, self.server_seen)
+    }
+
+    /// After a takeover, once every response of the servers before it is received (the
+    /// response ring is empty, looked at after the takeover count): fails the pending
+    /// requests those servers had taken, which nobody will answer.
+    /// [`Error::Disconnected`] if there were any; `Ok` if none, or if responses are still
+    /// to be received first, or the takeover is still being recorded (the caller waits
+    /// and looks again).
+    pub(crate) fn settle_takeover(&mut self) -> Result<()> {
+        let Some((count, taken)) = last_takeover(&self.rings, self.slot) else {
+            return Ok(());
+        };
+        if count == self.server_seen || self.responses.message_ready()? {
+            return Ok(());
+        }
+        self.server_seen = count;
+        if self.pending.remove_taken(taken) == 0 {
+            return Ok(());
+        }
+        Err(self.responses.endpoint().disconnected())
+    }
+
     /// Sends a request, waiting while the request ring is full; its id.
     pub fn send_request(&mut self, payload: &[u8]) -> Result<RequestId> {
         self.send_request_within(payload, None)
@@ -623,7 +747,7 @@ impl Client {
         slot.set_extra(ID, id);
         slot.commit();
         self.counter = self.counter.wrapping_add(1);
-        self.pending.insert(id);
+        self.pending.insert(id, self.requests.position());
         Ok(RequestId {
             client: self.slot,
             id,
@@ -631,7 +755,9 @@ impl Client {
     }
 
     /// The next response to one of this client's pending requests, waiting for it.
-    /// [`Error::Disconnected`] if the server is gone: every pending request has failed.
+    /// [`Error::Disconnected`] if the server is gone: every pending request has failed; or
+    /// if a server died (or closed) holding some of them, and a new one took over: those
+    /// have failed, and the others stay pending ([`is_pending`](Client::is_pending)).
     pub fn recv_response(&mut self) -> Result<Response<'_>> {
         match self.response_now() {
             Some((id, flags, frame)) => Ok(self.hand_out(id, flags, frame)),
@@ -722,15 +848,24 @@ impl Client {
         let mut answer = Vec::new();
         loop {
             let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
-            let response = self.recv_response_timeout(left)?;
-            if response.request() != asked {
-                // A response to an earlier request still pending: not this call's.
-                continue;
-            }
-            let last = response.is_last();
-            response.append_to(&mut answer)?;
-            if last {
-                return Ok(answer);
+            let failed = match self.recv_response_timeout(left) {
+                Ok(response) => {
+                    // A response to an earlier request still pending is not this call's.
+                    if response.request() == asked {
+                        let last = response.is_last();
+                        response.append_to(&mut answer)?;
+                        if last {
+                            return Ok(answer);
+                        }
+                    }
+                    continue;
+                }
+                Err(e) => e,
+            };
+            match failed {
+                // Other requests failed in a takeover; this one is still queued.
+                Error::Disconnected { .. } if self.pending.contains(asked.id) => {}
+                e => return Err(e),
             }
         }
     }
@@ -741,13 +876,22 @@ impl Client {
         timeout: Option<Duration>,
     ) -> Result<Response<'_>> {
         let (id, flags) = loop {
-            match self.responses.wait_message(deadline) {
+            let (rings, seen) = (&self.rings, self.server_seen);
+            match self
+                .responses
+                .wait_message(deadline, || replaced_since(rings, seen))
+            {
                 Ok(true) => {}
                 Ok(false) => {
                     return Err(Error::Timeout {
                         what: self.responses.endpoint().name.to_string(),
                         after: timeout.unwrap_or_default(),
                     })
+                }
+                Err(Error::Disconnected { .. }) if self.server_replaced() => {
+                    // A new server: fail what the ones before took, and wait on.
+                    self.settle_takeover()?;
+                    continue;
                 }
                 Err(e @ Error::Disconnected { .. }) => {
                     // The server is gone: every pending request has failed.
@@ -807,15 +951,15 @@ mod tests {
     fn pending_ids_in_and_beyond_the_first_field() {
         let mut p = Pending::default();
         assert!(!p.contains(1));
-        p.insert(1);
-        p.insert(2);
-        p.insert(3);
-        p.insert(2);
+        p.insert(1, 64);
+        p.insert(2, 128);
+        p.insert(3, 192);
+        p.insert(2, 128);
         assert_eq!(p.len(), 3);
         assert!(p.contains(1) && p.contains(2) && p.contains(3) && !p.contains(4));
         p.remove(1);
         assert!(!p.contains(1) && p.contains(2) && p.contains(3));
-        p.insert(4); // goes to the free first field
+        p.insert(4, 256); // goes to the free first field
         assert_eq!(p.len(), 3);
         p.remove(3);
         p.remove(3);
@@ -824,13 +968,28 @@ mod tests {
         assert_eq!(p.len(), 0);
         assert!(!p.contains(2) && !p.contains(4));
         // An id already in the set, inserted again while the first field is free.
-        p.insert(5);
-        p.insert(6);
+        p.insert(5, 320);
+        p.insert(6, 384);
         p.remove(5);
-        p.insert(6);
+        p.insert(6, 384);
         assert_eq!(p.len(), 1);
         p.remove(6);
         assert!(!p.contains(6));
+        assert_eq!(p.len(), 0);
+    }
+
+    #[test]
+    fn requests_taken_before_a_position_fail() {
+        let mut p = Pending::default();
+        for (id, end) in [(1, 64), (2, 128), (3, 192), (4, 256)] {
+            p.insert(id, end);
+        }
+        p.remove(1);
+        p.insert(5, 320); // in the first field
+        assert_eq!(p.remove_taken(128), 1);
+        assert!(!p.contains(2) && p.contains(3) && p.contains(4) && p.contains(5));
+        assert_eq!(p.remove_taken(100), 0);
+        assert_eq!(p.remove_taken(320), 3);
         assert_eq!(p.len(), 0);
     }
 }

@@ -1,7 +1,9 @@
 //! Services between real processes: eight client processes calling one server process,
 //! kill -9 of two clients and of the server (a new server takes over; waiting clients see
-//! `Disconnected` and call again), every answer exactly the caller's own; streams of
-//! responses, stale responses dropped, slots and roles checked, in one process.
+//! `Disconnected` and call again), every answer exactly the caller's own; a server killed
+//! holding a request and replaced at once (the request fails, the queued one is
+//! answered); streams of responses, stale responses dropped, slots and roles checked, in
+//! one process.
 
 mod common;
 
@@ -28,6 +30,10 @@ fn main() {
         (
             "a_server_outlives_its_clients",
             a_server_outlives_its_clients,
+        ),
+        (
+            "a_server_replaced_at_once_fails_what_it_took",
+            a_server_replaced_at_once_fails_what_it_took,
         ),
     ]);
 }
@@ -106,6 +112,17 @@ fn play(role: &str, args: &[String]) -> i32 {
             print!("done {count} again {again}");
             0
         }
+        // Takes one request, says so, and holds it until killed.
+        "server-holds" => {
+            let mut server = Server::open(args[0].as_str()).unwrap();
+            println!("ready");
+            std::io::stdout().flush().unwrap();
+            let request = server.recv_request().unwrap();
+            println!("took {}", request.to_vec().unwrap()[0]);
+            std::io::stdout().flush().unwrap();
+            std::thread::sleep(PATIENCE);
+            1
+        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -146,6 +163,13 @@ fn eight_clients_with_kills_get_their_own_answers() {
     server.wait().unwrap();
     // Long enough for waiting clients to notice (a waiter checks every 50 ms).
     std::thread::sleep(Duration::from_millis(300));
+    let (second, _) = spawn_ready("server", &[&name]);
+    // This one is replaced at once: clients whose request it took see it fail by the
+    // takeover (they would see a live server throughout).
+    std::thread::sleep(Duration::from_millis(30));
+    let mut second = second;
+    second.kill().unwrap();
+    second.wait().unwrap();
     let (mut second, _) = spawn_ready("server", &[&name]);
     let mut again = 0;
     for (k, (c, mut out)) in clients.into_iter().enumerate() {
@@ -161,8 +185,8 @@ fn eight_clients_with_kills_get_their_own_answers() {
         again += words[3].parse::<u32>().unwrap();
     }
     println!(
-        "    6 clients x 8,000 calls answered exactly (2 clients and the server killed; \
-         {again} calls made again after the server died), {:.1} s",
+        "    6 clients x 8,000 calls answered exactly (2 clients and two servers killed, \
+         the second replaced at once; {again} calls made again after a server died), {:.1} s",
         started.elapsed().as_secs_f64()
     );
     second.kill().unwrap();
@@ -285,5 +309,66 @@ fn a_server_outlives_its_clients() {
         assert!(server.try_recv_request().unwrap().is_none());
     }
     drop(server);
+    ns.assert_empty();
+}
+
+/// A server process takes a request and is killed with kill -9 while it holds it; a new
+/// server takes over at once, before the client could see the first one dead. The client,
+/// asleep in its wait for a response (blocking the first time, async the second), gets
+/// `Disconnected` for the request the dead server took, while its request still queued
+/// stays pending and the new server answers it.
+fn a_server_replaced_at_once_fails_what_it_took() {
+    let ns = Namespace::new();
+    let name = unique("takeover");
+    let mut client = Client::create_or_open(name.as_str(), &ServiceOptions::new()).unwrap();
+    for round in 0..2u8 {
+        let (mut holder, mut out) = spawn_ready("server-holds", &[&name]);
+        let taken = client.send_request(&[round]).unwrap();
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), format!("took {round}"));
+        let queued = client.send_request(&[round, 1]).unwrap();
+        let waiting = std::thread::spawn(move || {
+            let started = Instant::now();
+            let got = if round == 0 {
+                client.recv_response_timeout(PATIENCE).map(|r| r.request())
+            } else {
+                filemap::wait::block_on(client.recv_response_async()).map(|r| r.request())
+            };
+            let failed = matches!(got, Err(Error::Disconnected { .. }));
+            assert!(failed, "round {round}: {got:?}");
+            (client, started.elapsed())
+        });
+        // The client sleeps in its wait; the holder dies; the takeover follows at once.
+        std::thread::sleep(Duration::from_millis(150));
+        holder.kill().unwrap();
+        holder.wait().unwrap();
+        let mut server = Server::open(name.as_str()).unwrap();
+        let (back, waited) = waiting.join().unwrap();
+        client = back;
+        assert!(!client.is_pending(taken), "the taken request failed");
+        assert!(
+            client.is_pending(queued),
+            "the queued request is still pending"
+        );
+        let r = server.recv_request_timeout(PATIENCE).unwrap();
+        assert_eq!((r.id(), r.to_vec().unwrap()), (queued, vec![round, 1]));
+        drop(r);
+        server.respond(queued, b"answered").unwrap();
+        let r = client.recv_response_timeout(PATIENCE).unwrap();
+        assert_eq!(
+            (r.request(), r.to_vec().unwrap()),
+            (queued, b"answered".to_vec())
+        );
+        drop(r);
+        assert_eq!(client.pending(), 0);
+        println!(
+            "    round {round} ({}): the taken request failed {:.0} ms into the wait, the \
+             queued one answered by the new server",
+            ["blocking", "async"][round as usize],
+            waited.as_secs_f64() * 1e3
+        );
+    }
+    drop(client);
     ns.assert_empty();
 }

@@ -261,17 +261,23 @@ impl Receiver {
 
     /// Waits until a message is ready at the receiver's position, without taking it;
     /// `false` if the deadline passed first (for a service's client, which looks at a
-    /// response before it takes it).
-    pub(crate) fn wait_message(&mut self, deadline: Option<Instant>) -> Result<bool> {
+    /// response before it takes it). [`Disconnected`](crate::Error::Disconnected) if the
+    /// sender is gone, or `stop()` (looked at when the sender's liveness is) says so, and
+    /// no message is ready.
+    pub(crate) fn wait_message(
+        &mut self,
+        deadline: Option<Instant>,
+        stop: impl Fn() -> bool,
+    ) -> Result<bool> {
         loop {
             if self.message_ready()? {
                 return Ok(true);
             }
             let (ring, claim) = (self.end.ring, self.claim);
-            if !self
-                .end
-                .wait(Side::Receiver, deadline, 0, || ring.committed(claim))?
-            {
+            let sleep = self.end.bells.receiver.sleep();
+            let ready = || ring.committed(claim);
+            let gone = || stop() || self.end.peer_gone(Side::Sender);
+            if !self.end.wait_on(&sleep, deadline, 0, ready, gone)? {
                 self.end.intact()?;
                 return Ok(false);
             }

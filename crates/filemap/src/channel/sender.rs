@@ -124,6 +124,12 @@ impl Sender {
         Ok(end - self.head <= capacity)
     }
 
+    /// The position past the last frame this sender committed (a service's client notes
+    /// where each request ends, to tell which ones a server had taken).
+    pub(crate) fn position(&self) -> u64 {
+        self.tail
+    }
+
     /// The endpoint (for the async waits built over the sender).
     pub(crate) fn endpoint(&self) -> &Endpoint {
         &self.end

@@ -289,8 +289,18 @@ impl Client {
     /// ```
     pub async fn recv_response_async(&mut self) -> Result<Response<'_>> {
         while !self.pending_response_ready()? {
-            drop(Ready::new(Target::Receiver(self.responses())).await?);
-            if self.responses().ready_now() {
+            if self.server_replaced() {
+                // Fails what the servers before the takeover took (nothing is left to
+                // receive from them: the look above emptied the ring), or waits for the
+                // takeover's record to be complete.
+                self.settle_takeover()?;
+                if self.server_replaced() {
+                    std::thread::yield_now();
+                }
+                continue;
+            }
+            drop(Ready::for_client(self).await?);
+            if self.responses().ready_now() || self.server_replaced() {
                 continue;
             }
             let end = self.responses().endpoint();

@@ -52,8 +52,21 @@ pub(crate) struct Ready<'a> {
 
 impl<'a> Ready<'a> {
     pub(crate) fn new(target: Target<'a>) -> Ready<'a> {
+        Ready::of(target, Item::of(&target))
+    }
+
+    /// A future that completes when a response is there for `client`, its server is gone,
+    /// or a server took over.
+    pub(crate) fn for_client(client: &'a crate::service::Client) -> Ready<'a> {
+        Ready::of(
+            Target::Receiver(client.responses()),
+            Item::of_client(client),
+        )
+    }
+
+    fn of(target: Target<'a>, item: Item<'a>) -> Ready<'a> {
         Ready {
-            item: Item::of(&target),
+            item,
             target,
             registration: None,
             last_check: None,

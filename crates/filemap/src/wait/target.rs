@@ -26,6 +26,9 @@ pub(super) enum Endpoint<'a> {
     Sender(&'a crate::channel::Sender, usize),
     Subscriber(&'a crate::topic::Subscriber),
     Inbox(&'a crate::inbox::Inbox),
+    /// A service's client, for its async receive: its responses' receiver, and also
+    /// ready when a server took over (which may have failed some of its requests).
+    Client(&'a crate::service::Client),
 }
 
 impl Endpoint<'_> {
@@ -35,6 +38,7 @@ impl Endpoint<'_> {
             Endpoint::Sender(sender, len) => sender.room_now(len),
             Endpoint::Subscriber(subscriber) => subscriber.ready_now(),
             Endpoint::Inbox(inbox) => inbox.ready_now(),
+            Endpoint::Client(client) => client.responses().ready_now() || client.server_replaced(),
         }
     }
 
@@ -49,6 +53,14 @@ impl Endpoint<'_> {
 }
 
 impl<'a> Item<'a> {
+    /// A service client's responses, with its server's takeovers.
+    pub(super) fn of_client(client: &'a crate::service::Client) -> Item<'a> {
+        Item::Endpoint {
+            watch: client.responses().watch(),
+            of: Endpoint::Client(client),
+        }
+    }
+
     pub(super) fn of(target: &Target<'a>) -> Item<'a> {
         match *target {
             Target::Event(event) => Item::Sync(SyncRef::Event(event.object())),
