@@ -59,7 +59,8 @@ pub fn serve(
 
 /// Runs `command` with `request` on its standard input and streams its standard output to
 /// the request's client, in parts as it comes (the last part, possibly empty, at its end).
-/// A command that fails still answers with what it wrote; the failure is said on stderr.
+/// A command that fails still answers with what it wrote; the failure is said on stderr. A
+/// command that cannot be started is an error: the server stops.
 fn answer(
     server: &mut Server,
     id: RequestId,
@@ -73,11 +74,9 @@ fn answer(
         .spawn()
     {
         Ok(child) => child,
-        Err(e) => {
-            // The client is not left waiting: it gets an empty answer.
-            server.respond(id, b"")?;
-            return Err(Failure::Error(format!("cannot run {:?}: {e}", command[0])));
-        }
+        // No answer: the server ends with this error, and its clients (this one included)
+        // are told it is gone, rather than given an empty answer that looks like success.
+        Err(e) => return Err(Failure::Error(format!("cannot run {:?}: {e}", command[0]))),
     };
     let (Some(mut stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
         return Err(Failure::Error("the command's pipes were not made".into()));
