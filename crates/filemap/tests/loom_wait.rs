@@ -20,31 +20,12 @@
 
 #![cfg(loom)]
 
+mod loom_support;
+
 use loom::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering};
-use loom::sync::{Arc, Condvar, Mutex};
+use loom::sync::{Arc, Mutex};
 use loom::thread;
-
-/// A futex: `wait` sleeps while the word holds `expected` (compared under the lock),
-/// `wake` wakes every sleeper.
-#[derive(Default)]
-struct Futex {
-    lock: Mutex<()>,
-    sleepers: Condvar,
-}
-
-impl Futex {
-    fn wait(&self, word: &AtomicU32, expected: u32) {
-        let guard = self.lock.lock().unwrap();
-        if word.load(Ordering::Relaxed) == expected {
-            drop(self.sleepers.wait(guard).unwrap());
-        }
-    }
-
-    fn wake(&self) {
-        let _guard = self.lock.lock().unwrap();
-        self.sleepers.notify_all();
-    }
-}
+use loom_support::Futex;
 
 /// The waiter thread's side: takes the registration (the word's value noted), sleeps on
 /// it, and fires the future.
