@@ -131,6 +131,14 @@ int main(int argc, char **argv) {
         failed++;
         fprintf(stderr, "bad_calls: the request just sent is not pending\n");
     }
+    expect("a server question", filemap_client_server_alive(client, &pending), FILEMAP_OK);
+    checked++;
+    if (!pending) {
+        failed++;
+        fprintf(stderr, "bad_calls: the live server does not look alive\n");
+    }
+    expect("a server question with no answer out", filemap_client_server_alive(client, NULL),
+           FILEMAP_INVALID_ARGUMENT);
 
     filemap_client_close(client);
     filemap_server_close(server);

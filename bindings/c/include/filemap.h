@@ -622,7 +622,8 @@ enum filemap_status filemap_client_recv_response(struct filemap_client *client,
  * Sends a request and waits up to `timeout_ms` in all (`FILEMAP_INFINITE`: for ever) for
  * all of its responses: `*data` and `*len` give their payloads joined, valid until the
  * next receive, call or `filemap_client_close`. Responses to this client's earlier
- * requests that arrive meanwhile are dropped.
+ * requests that arrive meanwhile are dropped, and so is a failure of other requests only
+ * (a server that died holding them, replaced by a new one, which will answer this one).
  */
 enum filemap_status filemap_client_call(struct filemap_client *client,
                                         const void *request,
@@ -638,6 +639,12 @@ enum filemap_status filemap_client_call(struct filemap_client *client,
 enum filemap_status filemap_client_is_pending(struct filemap_client *client,
                                               struct filemap_request_id id,
                                               bool *pending);
+
+/**
+ * Whether a server is connected and alive now: `*alive`. After `FILEMAP_DISCONNECTED`,
+ * tells a server that is gone from one that took over.
+ */
+enum filemap_status filemap_client_server_alive(struct filemap_client *client, bool *alive);
 
 /**
  * Closes a client (NULL: nothing): responses still on their way to it are dropped; its

@@ -426,7 +426,8 @@ pub unsafe extern "C" fn filemap_client_recv_response(
 /// Sends a request and waits up to `timeout_ms` in all (`FILEMAP_INFINITE`: for ever) for
 /// all of its responses: `*data` and `*len` give their payloads joined, valid until the
 /// next receive, call or `filemap_client_close`. Responses to this client's earlier
-/// requests that arrive meanwhile are dropped.
+/// requests that arrive meanwhile are dropped, and so is a failure of other requests only
+/// (a server that died holding them, replaced by a new one, which will answer this one).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_client_call(
     client: *mut filemap_client,
@@ -467,6 +468,21 @@ pub unsafe extern "C" fn filemap_client_is_pending(
         let c = unsafe { handle(client, "client") }?;
         // SAFETY: `pending` is NULL (refused) or valid for writes (the caller's contract).
         unsafe { put(pending, c.client.is_pending(id.into()), "pending") }
+    })
+}
+
+/// Whether a server is connected and alive now: `*alive`. After `FILEMAP_DISCONNECTED`,
+/// tells a server that is gone from one that took over.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_client_server_alive(
+    client: *mut filemap_client,
+    alive: *mut bool,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `client`.
+        let c = unsafe { handle(client, "client") }?;
+        // SAFETY: `alive` is NULL (refused) or valid for writes (the caller's contract).
+        unsafe { put(alive, c.client.server_alive(), "alive") }
     })
 }
 

@@ -559,6 +559,13 @@ impl Client {
         Ok(self.get()?.is_pending(id.inner))
     }
 
+    /// Whether a server is connected and alive now: after `DisconnectedError`, tells a
+    /// server that is gone from one that took over.
+    #[getter]
+    fn server_alive(&mut self) -> PyResult<bool> {
+        Ok(self.get()?.server_alive())
+    }
+
     /// The service's full name.
     #[getter]
     fn name(&self) -> String {

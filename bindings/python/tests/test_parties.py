@@ -117,8 +117,10 @@ def test_a_server_replaced_at_once_fails_only_the_request_it_took(name):
         parts.append(payload)
     assert failures == 1 and parts == [b"Q", b"R"]
     assert client.call(b"after takeover", timeout=30) == b"AFTERTAKEOVER"
+    assert client.server_alive
     second.send_signal(signal.SIGKILL)
     second.communicate(timeout=60)
+    assert not client.server_alive
     client.close()
 
 

@@ -121,7 +121,8 @@ pub(crate) fn export(
                         }
                         keep
                     });
-                    if pending.is_empty() {
+                    if pending.is_empty() && !(takeover && c.server_alive()) {
+                        // The server is gone: a new client once one is back.
                         client = None;
                         std::thread::sleep(STOP_CHECK);
                     }

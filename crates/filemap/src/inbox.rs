@@ -126,6 +126,8 @@ pub(crate) fn endpoint(rings: &RingSet, i: usize, lock: Option<sys::EndpointLock
 /// The receiving end of an inbox: one at a time.
 #[derive(Debug)]
 pub struct Inbox {
+    /// One per sender slot; the first holds the receiver's endpoint lock (dropped last:
+    /// see `Drop`).
     receivers: Vec<Receiver>,
     /// The ring to look at first next time (the one after the last served).
     next: usize,
@@ -135,6 +137,17 @@ pub struct Inbox {
     /// gone: an inbox's does; a service's requests do not (clients come and go while the
     /// server serves).
     ends_with_senders: bool,
+}
+
+impl Drop for Inbox {
+    /// Closes the rings last to first, so that the first, whose receiver holds the
+    /// endpoint lock, closes last: every ring is marked closed before a new receiver can
+    /// take the lock and connect it (else the old one's mark would land on the new one's).
+    fn drop(&mut self) {
+        while let Some(receiver) = self.receivers.pop() {
+            drop(receiver);
+        }
+    }
 }
 
 impl Inbox {

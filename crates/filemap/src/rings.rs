@@ -66,14 +66,19 @@ pub(crate) struct RingSet {
     pub(crate) memory: Arc<sys::ChannelMemory>,
     pub(crate) rings: Vec<Ring>,
     pub(crate) slots: u32,
-    control: *mut u8,
+    control: ControlPage,
 }
 
-// SAFETY: the control page is shared memory used through atomics only; the rest is owned.
-unsafe impl Send for RingSet {}
-// SAFETY: through `&RingSet` the control page is read and written with atomics only (its
-// words are handed out as `&AtomicU32`/`&AtomicU64`), and the other fields are `Sync`.
-unsafe impl Sync for RingSet {}
+/// The address of an entry's control page: shared memory, reached through atomics only.
+#[derive(Clone, Copy)]
+struct ControlPage(*mut u8);
+
+// SAFETY: the control page's words are read and written with atomics only (they are handed
+// out as `&AtomicU32`/`&AtomicU64`), from any thread, while the mapping lives (the
+// `RingSet` holding this address holds the mapping too).
+unsafe impl Send for ControlPage {}
+// SAFETY: as for `Send`: sharing the address lets other threads make atomic accesses only.
+unsafe impl Sync for ControlPage {}
 
 impl std::fmt::Debug for RingSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -198,13 +203,13 @@ impl RingSet {
             memory: Arc::new(memory),
             rings,
             slots,
-            control: base,
+            control: ControlPage(base),
         })
     }
 
     fn word(&self, offset: usize) -> &AtomicU32 {
         // SAFETY: a word of the control page, mapped while `memory` lives.
-        unsafe { shared::u32_at(self.control, offset) }
+        unsafe { shared::u32_at(self.control.0, offset) }
     }
 
     /// Slot `i`'s word in the control page.
@@ -212,13 +217,13 @@ impl RingSet {
         debug_assert!(i < self.slots);
         // SAFETY: an aligned word of the control page (256 + 8 × 128 < 4096), mapped while
         // `memory` lives.
-        unsafe { shared::u64_at(self.control, SLOT_WORDS + 8 * i as usize) }
+        unsafe { shared::u64_at(self.control.0, SLOT_WORDS + 8 * i as usize) }
     }
 
     /// The takeover count of the control page (a service's).
     pub(crate) fn takeovers(&self) -> &AtomicU64 {
         // SAFETY: an aligned word of the control page, mapped while `memory` lives.
-        unsafe { shared::u64_at(self.control, TAKEOVERS) }
+        unsafe { shared::u64_at(self.control.0, TAKEOVERS) }
     }
 
     /// Slot `i`'s takeover position in the control page (a service's).
@@ -226,7 +231,7 @@ impl RingSet {
         debug_assert!(i < self.slots);
         // SAFETY: an aligned word of the control page (1280 + 8 × 128 < 4096), mapped
         // while `memory` lives.
-        unsafe { shared::u64_at(self.control, TAKEOVER_POSITIONS + 8 * i as usize) }
+        unsafe { shared::u64_at(self.control.0, TAKEOVER_POSITIONS + 8 * i as usize) }
     }
 
     /// The shared doorbell of the control page, rung for the one receiver that holds `lock`.
@@ -262,8 +267,7 @@ impl RingSet {
         let connected = |ring: &Ring, state: usize| {
             ring.u32_at(state).load(Ordering::Acquire) == ring::STATE_CONNECTED
         };
-        let receiver = connected(&self.rings[0], ring::RECEIVER_STATE)
-            && self.memory.endpoint_alive(receiver_lock);
+        let receiver = self.receiver_alive(receiver_lock);
         let slots = (0..self.slots)
             .filter(|&i| {
                 connected(&self.rings[i as usize], ring::SENDER_STATE)
@@ -271,6 +275,16 @@ impl RingSet {
             })
             .collect();
         (receiver, slots)
+    }
+
+    /// Whether the receiving end (lock `receiver_lock`, connected on the first ring) is
+    /// connected and alive (a system call).
+    pub(crate) fn receiver_alive(&self, receiver_lock: u8) -> bool {
+        self.rings[0]
+            .u32_at(ring::RECEIVER_STATE)
+            .load(Ordering::Acquire)
+            == ring::STATE_CONNECTED
+            && self.memory.endpoint_alive(receiver_lock)
     }
 
     /// An endpoint over ring `index` with these doorbells, holding `lock` if given.

@@ -46,7 +46,35 @@
 //! gone before the count changed, and the count is read first), the pending requests that
 //! end at or before its slot's recorded position were taken by a server that is gone
 //! and will never be answered: they fail with [`Error::Disconnected`], once, and the
-//! others stay pending for the new server.
+//! others stay pending for the new server. (A server of an older filemap records no
+//! takeovers: its clients fall back to seeing a dead server dead.)
+//!
+//! So after `Disconnected`, [`Client::is_pending`] says which requests are still to be
+//! answered, and [`Client::server_alive`] whether a server is there to answer them:
+//!
+//! ```
+//! # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+//! use filemap::service::{Client, Server, ServiceOptions};
+//! use filemap::Error;
+//! let mut first = Server::create_or_open("takeover-demo", &ServiceOptions::new())?;
+//! let mut client = Client::open("takeover-demo")?;
+//! let taken = client.send_request(b"one")?;
+//! let queued = client.send_request(b"two")?;
+//! drop(first.recv_request()?); // the first server takes "one"...
+//! drop(first); // ...and goes without answering it
+//! let mut second = Server::open("takeover-demo")?; // at once
+//! let failed = match client.recv_response() {
+//!     Ok(_) => unreachable!("nobody answered yet"),
+//!     Err(e) => e,
+//! };
+//! assert!(matches!(failed, Error::Disconnected { .. }));
+//! assert!(!client.is_pending(taken) && client.is_pending(queued));
+//! assert!(client.server_alive());
+//! let request = second.recv_request()?.id(); // "two", taken over
+//! second.respond(request, b"TWO")?;
+//! assert_eq!(client.recv_response()?.to_vec()?, b"TWO");
+//! # Ok::<(), filemap::Error>(())
+//! ```
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -54,7 +82,7 @@ use std::time::{Duration, Instant};
 
 use crate::channel::endpoint::{Bells, Endpoint};
 use crate::channel::{
-    AtPosition, ReadyFrame, Receiver, RecvSlot, Sender, WaitMode, FAST_SPINS, RECEIVER_LOCK,
+    AtPosition, ReadyFrame, Receiver, RecvSlot, Sender, WaitMode, Waited, FAST_SPINS, RECEIVER_LOCK,
 };
 use crate::error::{Error, Result};
 use crate::inbox::{self, Inbox};
@@ -279,8 +307,10 @@ pub fn info(name: impl IntoName) -> Result<ServiceInfo> {
 /// The serving end of a service: one at a time.
 #[derive(Debug)]
 pub struct Server {
-    requests: Inbox,
+    /// Declared first, so dropped first: every response ring is marked closed while the
+    /// server's lock (in `requests`) is still held, never on a new server's.
     responses: Vec<Sender>,
+    requests: Inbox,
 }
 
 impl Server {
@@ -474,8 +504,10 @@ pub struct Client {
     slot: u32,
     /// This client's generation of its slot, the high half of its request ids.
     generation: u64,
-    requests: Sender,
+    /// Declared before `requests`, so dropped first: the response ring is marked closed
+    /// while the slot's lock (in `requests`) is still held, never on a new client's.
     responses: Receiver,
+    requests: Sender,
     /// The low half of the next request id.
     counter: u32,
     /// The ids of the requests whose last response has not come yet.
@@ -681,6 +713,24 @@ impl Client {
         id.client == self.slot && self.pending.contains(id.id)
     }
 
+    /// Whether a server is connected and alive now (a system call): after
+    /// [`Error::Disconnected`], tells a server that is gone from one that took over.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let client = Client::create_or_open("server-alive-demo", &ServiceOptions::new())?;
+    /// assert!(!client.server_alive());
+    /// let server = Server::open("server-alive-demo")?;
+    /// assert!(client.server_alive());
+    /// drop(server);
+    /// assert!(!client.server_alive());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn server_alive(&self) -> bool {
+        self.rings.receiver_alive(RECEIVER_LOCK)
+    }
+
     /// Whether a server took over since this client last settled a takeover (one load).
     pub(crate) fn server_replaced(&self) -> bool {
         replaced_since(&self.rings, self.server_seen)
@@ -881,14 +931,14 @@ impl Client {
                 .responses
                 .wait_message(deadline, || replaced_since(rings, seen))
             {
-                Ok(true) => {}
-                Ok(false) => {
+                Ok(Waited::Ready) => {}
+                Ok(Waited::TimedOut) => {
                     return Err(Error::Timeout {
                         what: self.responses.endpoint().name.to_string(),
                         after: timeout.unwrap_or_default(),
                     })
                 }
-                Err(Error::Disconnected { .. }) if self.server_replaced() => {
+                Ok(Waited::Stopped) => {
                     // A new server: fail what the ones before took, and wait on.
                     self.settle_takeover()?;
                     continue;

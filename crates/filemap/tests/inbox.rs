@@ -29,6 +29,10 @@ fn main() {
             eight_senders_with_kills_lose_nothing,
         ),
         ("slots_roles_and_settings", slots_roles_and_settings),
+        (
+            "a_closing_receiver_never_marks_its_successor_closed",
+            a_closing_receiver_never_marks_its_successor_closed,
+        ),
     ]);
 }
 
@@ -314,5 +318,58 @@ fn slots_roles_and_settings() {
         Err(Error::KindMismatch { .. })
     ));
     drop((inbox, topic));
+    ns.assert_empty();
+}
+
+/// A receiver closes on one thread while a new one takes the inbox over on another, 300
+/// times: the closing one marks its rings closed before it lets the lock go, so the new
+/// one's rings are never marked closed under it (a sender in the last slot would then be
+/// told the receiver is gone while it lives).
+fn a_closing_receiver_never_marks_its_successor_closed() {
+    let ns = Namespace::new();
+    let name = unique("handover");
+    let options = InboxOptions::new().senders(8).capacity(4096);
+    let mut inbox = Inbox::create_or_open(name.as_str(), &options).unwrap();
+    let others: Vec<InboxSender> = (0..7)
+        .map(|_| InboxSender::open(name.as_str()).unwrap())
+        .collect();
+    let mut last = InboxSender::open(name.as_str()).unwrap();
+    assert_eq!(last.slot(), 7);
+    for round in 0..300u32 {
+        let closing = std::thread::spawn(move || {
+            // The new receiver is already trying when this one closes.
+            std::thread::sleep(Duration::from_millis(1));
+            drop(inbox)
+        });
+        inbox = loop {
+            match Inbox::open(name.as_str()) {
+                Ok(next) => break next,
+                Err(Error::EndpointTaken { .. }) => std::hint::spin_loop(),
+                Err(e) => panic!("round {round}: {e}"),
+            }
+        };
+        closing.join().unwrap();
+        // Filled up, the ring makes the sender wait, and look whether the receiver lives.
+        let mut sent = 0;
+        loop {
+            match last.reserve_timeout(1000, Duration::from_millis(1)) {
+                Ok(mut slot) => {
+                    slot.copy_from_slice(&[round as u8; 1000]).unwrap();
+                    slot.commit();
+                    sent += 1;
+                }
+                Err(Error::Timeout { .. }) => break,
+                Err(e) => panic!("round {round}: {e}"),
+            }
+        }
+        for _ in 0..sent {
+            let (from, message) = inbox.recv().unwrap();
+            assert_eq!(
+                (from, message.to_vec().unwrap()),
+                (7, vec![round as u8; 1000])
+            );
+        }
+    }
+    drop((others, last, inbox));
     ns.assert_empty();
 }

@@ -12,6 +12,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{child, role, run_tests, unique, Namespace};
+use filemap::channel::WaitMode;
 use filemap::service::{Client, Server, ServiceOptions};
 use filemap::wait::wait_any;
 use filemap::Error;
@@ -34,6 +35,10 @@ fn main() {
         (
             "a_server_replaced_at_once_fails_what_it_took",
             a_server_replaced_at_once_fails_what_it_took,
+        ),
+        (
+            "a_closing_server_never_marks_its_successor_closed",
+            a_closing_server_never_marks_its_successor_closed,
         ),
     ]);
 }
@@ -312,63 +317,163 @@ fn a_server_outlives_its_clients() {
     ns.assert_empty();
 }
 
-/// A server process takes a request and is killed with kill -9 while it holds it; a new
-/// server takes over at once, before the client could see the first one dead. The client,
-/// asleep in its wait for a response (blocking the first time, async the second), gets
-/// `Disconnected` for the request the dead server took, while its request still queued
-/// stays pending and the new server answers it.
-fn a_server_replaced_at_once_fails_what_it_took() {
-    let ns = Namespace::new();
-    let name = unique("takeover");
-    let mut client = Client::create_or_open(name.as_str(), &ServiceOptions::new()).unwrap();
-    for round in 0..2u8 {
-        let (mut holder, mut out) = spawn_ready("server-holds", &[&name]);
-        let taken = client.send_request(&[round]).unwrap();
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), format!("took {round}"));
-        let queued = client.send_request(&[round, 1]).unwrap();
-        let waiting = std::thread::spawn(move || {
-            let started = Instant::now();
-            let got = if round == 0 {
-                client.recv_response_timeout(PATIENCE).map(|r| r.request())
-            } else {
+/// How a round of `a_server_replaced_at_once_fails_what_it_took` waits for the response.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Wait {
+    Blocking,
+    Async,
+    /// `WaitMode::BusyPoll`, in 1 ms waits (a busy-polling client never sleeps).
+    BusyPollSlices,
+}
+
+/// One round: a server process takes a request and holds it; a second request is queued
+/// behind it; the holder is killed and a new server takes over at once, before (or, with
+/// `asleep`, while) the client waits. The client's wait must end with `Disconnected` for
+/// the taken request. Whether it failed alone (the takeover seen) or with the queued one
+/// (the dead server seen first, which a client asleep during the change may see) is
+/// returned; either way the new server gets the queued request.
+fn takeover_round(name: &str, client: Client, wait: Wait, asleep: bool) -> (Client, bool) {
+    let (mut holder, mut out) = spawn_ready("server-holds", &[name]);
+    let mut client = client;
+    let taken = client.send_request(b"taken").unwrap();
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), format!("took {}", b't'));
+    let queued = client.send_request(b"queued").unwrap();
+    let waiting = move || {
+        let got = match wait {
+            Wait::Blocking => client.recv_response_timeout(PATIENCE).map(|r| r.request()),
+            Wait::Async => {
                 filemap::wait::block_on(client.recv_response_async()).map(|r| r.request())
-            };
-            let failed = matches!(got, Err(Error::Disconnected { .. }));
-            assert!(failed, "round {round}: {got:?}");
-            (client, started.elapsed())
-        });
-        // The client sleeps in its wait; the holder dies; the takeover follows at once.
-        std::thread::sleep(Duration::from_millis(150));
+            }
+            Wait::BusyPollSlices => {
+                client.set_wait_mode(WaitMode::BusyPoll);
+                let deadline = Instant::now() + PATIENCE;
+                let got = loop {
+                    match client.recv_response_timeout(Duration::from_millis(1)) {
+                        Err(Error::Timeout { .. }) if Instant::now() < deadline => continue,
+                        other => break other.map(|r| r.request()),
+                    }
+                };
+                client.set_wait_mode(WaitMode::Blocking);
+                got
+            }
+        };
+        assert!(
+            matches!(got, Err(Error::Disconnected { .. })),
+            "{wait:?}: {got:?}"
+        );
+        client
+    };
+    let replace = |holder: &mut Child| {
         holder.kill().unwrap();
         holder.wait().unwrap();
-        let mut server = Server::open(name.as_str()).unwrap();
-        let (back, waited) = waiting.join().unwrap();
-        client = back;
-        assert!(!client.is_pending(taken), "the taken request failed");
-        assert!(
-            client.is_pending(queued),
-            "the queued request is still pending"
-        );
-        let r = server.recv_request_timeout(PATIENCE).unwrap();
-        assert_eq!((r.id(), r.to_vec().unwrap()), (queued, vec![round, 1]));
-        drop(r);
-        server.respond(queued, b"answered").unwrap();
+        Server::open(name).unwrap()
+    };
+    let (mut server, mut client) = if asleep {
+        let waiter = std::thread::spawn(waiting);
+        std::thread::sleep(Duration::from_millis(150)); // the client sleeps in its wait
+        let server = replace(&mut holder);
+        (server, waiter.join().unwrap())
+    } else {
+        (replace(&mut holder), waiting())
+    };
+    assert!(
+        !client.is_pending(taken),
+        "{wait:?}: the taken request failed"
+    );
+    let alone = client.is_pending(queued);
+    let r = server.recv_request_timeout(PATIENCE).unwrap();
+    assert_eq!((r.id(), r.to_vec().unwrap()), (queued, b"queued".to_vec()));
+    drop(r);
+    server.respond(queued, b"answered").unwrap();
+    if alone {
         let r = client.recv_response_timeout(PATIENCE).unwrap();
         assert_eq!(
             (r.request(), r.to_vec().unwrap()),
             (queued, b"answered".to_vec())
         );
-        drop(r);
-        assert_eq!(client.pending(), 0);
-        println!(
-            "    round {round} ({}): the taken request failed {:.0} ms into the wait, the \
-             queued one answered by the new server",
-            ["blocking", "async"][round as usize],
-            waited.as_secs_f64() * 1e3
-        );
+    }
+    assert_eq!(client.pending(), 0);
+    (client, alone)
+}
+
+/// A server process takes a request and is killed with kill -9 while it holds it; a new
+/// server takes over at once, before the client could see the first one dead. The
+/// client's wait (blocking, async, or busy-polling in 1 ms waits) gets `Disconnected` for
+/// the taken request only, while its request still queued stays pending and the new
+/// server answers it. Then the same with the client asleep in its wait during the change
+/// (blocking and async): it may see the dead server first (all pending requests fail) or
+/// the takeover; a few tries must show the takeover waking it.
+fn a_server_replaced_at_once_fails_what_it_took() {
+    let ns = Namespace::new();
+    let name = unique("takeover");
+    let mut client = Client::create_or_open(name.as_str(), &ServiceOptions::new()).unwrap();
+    for wait in [Wait::Blocking, Wait::Async, Wait::BusyPollSlices] {
+        let (back, alone) = takeover_round(&name, client, wait, false);
+        client = back;
+        assert!(alone, "{wait:?}: the queued request failed too");
+    }
+    for wait in [Wait::Blocking, Wait::Async] {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let (back, alone) = takeover_round(&name, client, wait, true);
+            client = back;
+            if alone {
+                break;
+            }
+            assert!(tries < 10, "{wait:?}: the takeover never woke the client");
+        }
+        println!("    {wait:?}, asleep during the takeover: woken by it (try {tries})");
     }
     drop(client);
+    ns.assert_empty();
+}
+
+/// A server closes on one thread while a new one takes the service over on another, 300
+/// times: the closing one marks its rings closed before it lets the lock go, so the new
+/// one's are never marked closed under it (its client would then be told the server is
+/// gone while it lives).
+fn a_closing_server_never_marks_its_successor_closed() {
+    let ns = Namespace::new();
+    let name = unique("handover");
+    let options = ServiceOptions::new().clients(8);
+    let mut server = Server::create_or_open(name.as_str(), &options).unwrap();
+    let others: Vec<Client> = (0..7)
+        .map(|_| Client::open(name.as_str()).unwrap())
+        .collect();
+    let mut client = Client::open(name.as_str()).unwrap();
+    assert_eq!(client.slot(), 7);
+    for round in 0..300u32 {
+        let closing = std::thread::spawn(move || {
+            // The new server is already trying when this one closes.
+            std::thread::sleep(Duration::from_millis(1));
+            drop(server)
+        });
+        server = loop {
+            match Server::open(name.as_str()) {
+                Ok(next) => break next,
+                Err(Error::EndpointTaken { .. }) => std::hint::spin_loop(),
+                Err(e) => panic!("round {round}: {e}"),
+            }
+        };
+        closing.join().unwrap();
+        // With nothing to receive, the client's wait looks whether the server lives.
+        assert!(
+            matches!(
+                client.recv_response_timeout(Duration::from_millis(1)),
+                Err(Error::Timeout { .. })
+            ),
+            "round {round}: the live server looks gone"
+        );
+        let asked = client.send_request(&round.to_le_bytes()).unwrap();
+        let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+        server.respond(id, b"ok").unwrap();
+        let answer = client.recv_response_timeout(PATIENCE);
+        let answer = answer.map(|r| (r.request(), r.to_vec().unwrap()));
+        assert_eq!(answer.unwrap(), (asked, b"ok".to_vec()), "round {round}");
+    }
+    drop((client, others, server));
     ns.assert_empty();
 }

@@ -84,7 +84,7 @@ mod receiver;
 mod sender;
 
 pub use holding::HoldingReceiver;
-pub(crate) use receiver::{AtPosition, ReadyFrame};
+pub(crate) use receiver::{AtPosition, ReadyFrame, Waited};
 pub use receiver::{Receiver, RecvSlot};
 pub use sender::{SendSlot, Sender};
 

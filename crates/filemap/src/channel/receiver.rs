@@ -259,27 +259,30 @@ impl Receiver {
         Ok(false)
     }
 
-    /// Waits until a message is ready at the receiver's position, without taking it;
-    /// `false` if the deadline passed first (for a service's client, which looks at a
-    /// response before it takes it). [`Disconnected`](crate::Error::Disconnected) if the
-    /// sender is gone, or `stop()` (looked at when the sender's liveness is) says so, and
-    /// no message is ready.
+    /// Waits until a message is ready at the receiver's position, without taking it (for a
+    /// service's client, which looks at a response before it takes it), or the deadline
+    /// passes, or `stop()` (one load: looked at with the ring, at every poll and before
+    /// every sleep, and at the deadline) says to. [`Disconnected`](crate::Error::Disconnected)
+    /// if the sender is gone and no message is ready.
     pub(crate) fn wait_message(
         &mut self,
         deadline: Option<Instant>,
         stop: impl Fn() -> bool,
-    ) -> Result<bool> {
+    ) -> Result<Waited> {
         loop {
             if self.message_ready()? {
-                return Ok(true);
+                return Ok(Waited::Ready);
+            }
+            if stop() {
+                return Ok(Waited::Stopped);
             }
             let (ring, claim) = (self.end.ring, self.claim);
             let sleep = self.end.bells.receiver.sleep();
-            let ready = || ring.committed(claim);
-            let gone = || stop() || self.end.peer_gone(Side::Sender);
+            let ready = || ring.committed(claim) || stop();
+            let gone = || self.end.peer_gone(Side::Sender);
             if !self.end.wait_on(&sleep, deadline, 0, ready, gone)? {
                 self.end.intact()?;
-                return Ok(false);
+                return Ok(Waited::TimedOut);
             }
         }
     }
@@ -394,6 +397,17 @@ impl Drop for Receiver {
             .store(ring::STATE_CLOSED, Ordering::Release);
         self.end.wake(Side::Sender);
     }
+}
+
+/// How [`Receiver::wait_message`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Waited {
+    /// A message is ready at the receiver's position.
+    Ready,
+    /// The deadline passed.
+    TimedOut,
+    /// The caller's `stop()` said to.
+    Stopped,
 }
 
 /// What [`Receiver::at_position`] found at the receiver's position.

@@ -295,7 +295,7 @@ impl Client {
                 // takeover's record to be complete.
                 self.settle_takeover()?;
                 if self.server_replaced() {
-                    std::thread::yield_now();
+                    yield_to_executor().await;
                 }
                 continue;
             }
@@ -313,4 +313,20 @@ impl Client {
         }
         self.recv_until(None, None)
     }
+}
+
+/// Lets the executor run its other tasks once before the caller goes on (the future is
+/// pending once, having asked to be polled again at once).
+async fn yield_to_executor() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await
 }
