@@ -121,8 +121,9 @@ pub(crate) fn export(
                         }
                         keep
                     });
-                    if pending.is_empty() && !(takeover && c.server_alive()) {
-                        // The server is gone: a new client once one is back.
+                    if pending.is_empty() {
+                        // A new client once a server is there (after a takeover too: a
+                        // reconnect is cheap, and it never loops on a ring left closed).
                         client = None;
                         std::thread::sleep(STOP_CHECK);
                     }

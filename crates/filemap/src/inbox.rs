@@ -126,8 +126,7 @@ pub(crate) fn endpoint(rings: &RingSet, i: usize, lock: Option<sys::EndpointLock
 /// The receiving end of an inbox: one at a time.
 #[derive(Debug)]
 pub struct Inbox {
-    /// One per sender slot; the first holds the receiver's endpoint lock (dropped last:
-    /// see `Drop`).
+    /// One per sender slot.
     receivers: Vec<Receiver>,
     /// The ring to look at first next time (the one after the last served).
     next: usize,
@@ -137,17 +136,10 @@ pub struct Inbox {
     /// gone: an inbox's does; a service's requests do not (clients come and go while the
     /// server serves).
     ends_with_senders: bool,
-}
-
-impl Drop for Inbox {
-    /// Closes the rings last to first, so that the first, whose receiver holds the
-    /// endpoint lock, closes last: every ring is marked closed before a new receiver can
-    /// take the lock and connect it (else the old one's mark would land on the new one's).
-    fn drop(&mut self) {
-        while let Some(receiver) = self.receivers.pop() {
-            drop(receiver);
-        }
-    }
+    /// The receiver's endpoint lock. Declared last, so dropped last: every ring is marked
+    /// closed before a new receiver can take the lock and connect it (a mark written after
+    /// would land on the new receiver's ring).
+    _lock: sys::EndpointLock,
 }
 
 impl Inbox {
@@ -183,15 +175,17 @@ impl Inbox {
         lock: sys::EndpointLock,
         ends_with_senders: bool,
     ) -> Result<Inbox> {
-        let mut lock = Some(lock);
+        // (If a ring fails to connect, those connected before are closed here, and `lock`
+        // is let go after them, on the way out.)
         let receivers = (0..slots as usize)
-            .map(|i| Receiver::connect(endpoint(rings, i, lock.take())))
+            .map(|i| Receiver::connect(endpoint(rings, i, None)))
             .collect::<Result<Vec<_>>>()?;
         Ok(Inbox {
             receivers,
             next: 0,
             bell: rings.shared_bell(RECEIVER_LOCK),
             ends_with_senders,
+            _lock: lock,
         })
     }
 

@@ -308,7 +308,8 @@ pub fn info(name: impl IntoName) -> Result<ServiceInfo> {
 #[derive(Debug)]
 pub struct Server {
     /// Declared first, so dropped first: every response ring is marked closed while the
-    /// server's lock (in `requests`) is still held, never on a new server's.
+    /// server's lock (in `requests`, dropped last there too) is still held, never on a new
+    /// server's.
     responses: Vec<Sender>,
     requests: Inbox,
 }
@@ -334,11 +335,13 @@ impl Server {
                 endpoint: "server",
             });
         };
+        // Clients come and go: the server waits for the next request whatever they do.
+        let requests = Inbox::over(&rings, rings.slots, lock, false)?;
+        // (If a response ring fails to connect, those connected before are closed before
+        // `requests`, which holds the lock, goes.)
         let responses = (0..rings.slots as usize)
             .map(|i| Sender::connect(response_endpoint(&rings, i, None)))
             .collect::<Result<Vec<_>>>()?;
-        // Clients come and go: the server waits for the next request whatever they do.
-        let requests = Inbox::over(&rings, rings.slots, lock, false)?;
         record_takeover(&rings, &responses);
         Ok(Server {
             requests,
@@ -920,6 +923,13 @@ impl Client {
         }
     }
 
+    fn timed_out(&self, timeout: Option<Duration>) -> Error {
+        Error::Timeout {
+            what: self.responses.endpoint().name.to_string(),
+            after: timeout.unwrap_or_default(),
+        }
+    }
+
     pub(crate) fn recv_until(
         &mut self,
         deadline: Option<Instant>,
@@ -932,15 +942,17 @@ impl Client {
                 .wait_message(deadline, || replaced_since(rings, seen))
             {
                 Ok(Waited::Ready) => {}
-                Ok(Waited::TimedOut) => {
-                    return Err(Error::Timeout {
-                        what: self.responses.endpoint().name.to_string(),
-                        after: timeout.unwrap_or_default(),
-                    })
-                }
+                Ok(Waited::TimedOut) => return Err(self.timed_out(timeout)),
                 Ok(Waited::Stopped) => {
-                    // A new server: fail what the ones before took, and wait on.
+                    // A new server: fail what the ones before took, and wait on. (Takeovers
+                    // are rare; one that comes again at once is being recorded, or another
+                    // process keeps changing the record: the core is given away between
+                    // looks, and the deadline kept.)
                     self.settle_takeover()?;
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(self.timed_out(timeout));
+                    }
+                    std::thread::yield_now();
                     continue;
                 }
                 Err(e @ Error::Disconnected { .. }) => {

@@ -292,11 +292,11 @@ impl Client {
             if self.server_replaced() {
                 // Fails what the servers before the takeover took (nothing is left to
                 // receive from them: the look above emptied the ring), or waits for the
-                // takeover's record to be complete.
+                // takeover's record to be complete. (Takeovers are rare; one that comes
+                // again at once is being recorded, or another process keeps changing the
+                // record: the executor runs its other tasks between looks.)
                 self.settle_takeover()?;
-                if self.server_replaced() {
-                    yield_to_executor().await;
-                }
+                yield_to_executor().await;
                 continue;
             }
             drop(Ready::for_client(self).await?);
