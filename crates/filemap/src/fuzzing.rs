@@ -284,13 +284,19 @@ pub fn open_entry(data: &[u8]) {
     if let Ok(mut tx) = crate::inbox::InboxSender::open(n) {
         let _ = tx.try_send(&[7; 100]);
     }
-    if let Ok(mut server) = crate::service::Server::open(n) {
-        let _ = server.try_recv_request().map(|r| r.map(|r| r.to_vec()));
-    }
     if let Ok(mut client) = crate::service::Client::open(n) {
         // (Sending could wait for room that a server never connected to frees.)
         let _ = client.recv_response_now().map(|r| r.to_vec());
         let _ = client.recv_response_timeout(Duration::from_millis(1));
+        // A takeover whose recorded position is whatever the entry holds: the client
+        // settles it against a pending request.
+        let _ = client.send_request_timeout(&[7; 100], Duration::ZERO);
+        client.announce_takeover();
+        let _ = client.recv_response_timeout(Duration::from_millis(1));
+    }
+    // (After the client: a server records real takeover positions over the entry's.)
+    if let Ok(mut server) = crate::service::Server::open(n) {
+        let _ = server.try_recv_request().map(|r| r.map(|r| r.to_vec()));
     }
     let _ = std::fs::remove_file(&path);
 }

@@ -843,6 +843,17 @@ impl Client {
         Some(self.hand_out(id, flags, frame))
     }
 
+    /// Bumps the takeover count as a server taking over does, leaving the recorded
+    /// positions as they are (for the fuzz targets: a takeover record of arbitrary bytes).
+    #[cfg(all(feature = "fuzzing", target_os = "linux"))]
+    pub(crate) fn announce_takeover(&self) {
+        let count = self.rings.takeovers();
+        count.store(
+            (count.load(Ordering::Relaxed) | 1).wrapping_add(1),
+            Ordering::Release,
+        );
+    }
+
     /// Takes the response to pending request `id` that is at the position of the
     /// responses' ring.
     #[inline]
