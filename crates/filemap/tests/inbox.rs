@@ -11,7 +11,7 @@ use std::process::{Child, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::{child, role, run_tests, unique, Namespace};
+use common::{child, hand_over, role, run_tests, unique, Namespace};
 use filemap::inbox::{Inbox, InboxOptions, InboxSender};
 use filemap::{Error, Mapping};
 
@@ -338,19 +338,7 @@ fn a_closing_receiver_never_marks_its_successor_closed() {
     let mut last = InboxSender::open(name.as_str()).unwrap();
     assert_eq!(last.slot(), 7);
     for round in 0..300u32 {
-        let closing = std::thread::spawn(move || {
-            // The new receiver is already trying when this one closes.
-            std::thread::sleep(Duration::from_millis(1));
-            drop(inbox)
-        });
-        inbox = loop {
-            match Inbox::open(name.as_str()) {
-                Ok(next) => break next,
-                Err(Error::EndpointTaken { .. }) => std::hint::spin_loop(),
-                Err(e) => panic!("round {round}: {e}"),
-            }
-        };
-        closing.join().unwrap();
+        inbox = hand_over(inbox, || Inbox::open(name.as_str()));
         // Filled up, the ring makes the sender wait, and look whether the receiver lives.
         let mut sent = 0;
         loop {

@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{child, role, run_tests, unique, Namespace};
+use common::{child, hand_over, role, run_tests, unique, Namespace};
 use filemap::channel::WaitMode;
 use filemap::service::{Client, Server, ServiceOptions};
 use filemap::wait::wait_any;
@@ -449,19 +449,7 @@ fn a_closing_server_never_marks_its_successor_closed() {
     let mut client = Client::open(name.as_str()).unwrap();
     assert_eq!(client.slot(), 7);
     for round in 0..300u32 {
-        let closing = std::thread::spawn(move || {
-            // The new server is already trying when this one closes.
-            std::thread::sleep(Duration::from_millis(1));
-            drop(server)
-        });
-        server = loop {
-            match Server::open(name.as_str()) {
-                Ok(next) => break next,
-                Err(Error::EndpointTaken { .. }) => std::hint::spin_loop(),
-                Err(e) => panic!("round {round}: {e}"),
-            }
-        };
-        closing.join().unwrap();
+        server = hand_over(server, || Server::open(name.as_str()));
         // With nothing to receive, the client's wait looks whether the server lives (before
         // it first sleeps, well within 5 ms).
         assert!(

@@ -726,11 +726,7 @@ fn wake_rounds(
 
 fn crash_storm() {
     let ns = Namespace::new();
-    let default_secs = if cfg!(windows) { 10 } else { 20 };
-    let secs: u64 = std::env::var("FILEMAP_SOAK_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default_secs);
+    let secs = common::soak_secs(20, 10);
     let seed = std::env::var("FILEMAP_SOAK_SEED")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{child, role, run_tests, Namespace};
+use common::{child, role, run_tests, soak_secs, still_running, Namespace};
 use filemap::topic::{Publisher, Subscriber, TopicOptions};
 use filemap::Error;
 
@@ -100,20 +100,6 @@ fn play(role: &str, _args: &[String]) -> i32 {
     }
 }
 
-fn soak_secs() -> u64 {
-    std::env::var("FILEMAP_SOAK_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(if cfg!(windows) { 5 } else { 10 })
-}
-
-/// Fails if `c` exited by itself (a killed one was waited for when it was killed).
-fn still_running(c: &mut Child, what: &str) {
-    if let Some(status) = c.try_wait().unwrap() {
-        panic!("{what} exited by itself: {status}");
-    }
-}
-
 fn topic_crash_storm() {
     let ns = Namespace::new();
     let options = TopicOptions::new().capacity(64 << 10);
@@ -131,7 +117,7 @@ fn topic_crash_storm() {
     let mut subscribers: Vec<Child> = (0..SUBSCRIBERS)
         .map(|_| child("subscriber", &[]).spawn().unwrap())
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(soak_secs());
+    let deadline = Instant::now() + Duration::from_secs(soak_secs(10, 5));
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     let (mut publisher_kills, mut subscriber_kills) = (0, 0);
     let mut last_progress = (received.load(Ordering::Relaxed), Instant::now());

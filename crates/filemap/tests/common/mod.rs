@@ -134,6 +134,42 @@ pub fn spawn_ready(role: &str, args: &[&str]) -> Child {
     c
 }
 
+/// How long a crash soak runs: `FILEMAP_SOAK_SECS`, else `linux` seconds on Linux and
+/// `windows` on Windows (bounded for CI; set it to run longer).
+pub fn soak_secs(linux: u64, windows: u64) -> u64 {
+    std::env::var("FILEMAP_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(if cfg!(windows) { windows } else { linux })
+}
+
+/// Fails if the soak's process `c` exited by itself (a killed one is waited for when it is
+/// killed, so it never shows here).
+pub fn still_running(c: &mut Child, what: &str) {
+    if let Some(status) = c.try_wait().unwrap() {
+        panic!("{what} exited by itself: {status}");
+    }
+}
+
+/// A handover with the two ends overlapping: drops `old` on a thread of its own 1 ms from
+/// now, while this thread is already taking its place with `open`, tried again while the
+/// place is still taken (`Error::EndpointTaken`). The new end.
+pub fn hand_over<T: Send + 'static>(old: T, open: impl Fn() -> filemap::Result<T>) -> T {
+    let closing = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        drop(old)
+    });
+    let new = loop {
+        match open() {
+            Ok(new) => break new,
+            Err(filemap::Error::EndpointTaken { .. }) => std::hint::spin_loop(),
+            Err(e) => panic!("taking over: {e}"),
+        }
+    };
+    closing.join().unwrap();
+    new
+}
+
 /// A minimal test runner for `harness = false` test binaries whose tests spawn processes
 /// and change `FILEMAP_DIR`, so they run one at a time. Honors a name filter and
 /// `--exact`, and prints cargo's summary line.
