@@ -55,14 +55,17 @@ def test_inbox_slots_run_out_and_wait_any_sees_a_message(name):
     inbox.close()
 
 
+# A server that answers each word upper-cased, one response per word; told to hang, it
+# holds that request and takes no other until it is killed (were it to go on, it could
+# take the next request too, and which ones a kill fails would be a race).
 SERVER = (
-    "import sys, filemap\n"
+    "import sys, time, filemap\n"
     "server = filemap.Server.create_or_open(sys.argv[1])\n"
     "print('serving', flush=True)\n"
     "for request, payload in server:\n"
     "    if payload == b'hang':\n"
     "        print('hanging', flush=True)\n"
-    "        continue\n"
+    "        time.sleep(600)\n"
     "    words = payload.split()\n"
     "    for w in words[:-1]:\n"
     "        server.respond(request, w.upper(), last=False)\n"
