@@ -283,7 +283,9 @@ enum Command {
     },
     /// Serve requests of a service (made if it does not exist): each request is given to
     /// COMMAND on its standard input, and its standard output is the response, streamed
-    /// as it comes. One request at a time, until interrupted or --count requests.
+    /// as it comes, and ends when COMMAND closes it. One request at a time (a command that
+    /// closes its output and runs on holds up no other), until interrupted or --count
+    /// requests (then it waits for the commands to end).
     Serve {
         /// The service's name.
         name: String,

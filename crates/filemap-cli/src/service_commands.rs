@@ -43,30 +43,40 @@ pub fn serve(
         .clients(create.clients);
     let mut server = Server::create_or_open(&name, &options)?;
     let mut served = 0u64;
-    let mut request = Vec::new();
+    // The commands that answered and may still run (see `answer`).
+    let mut running: Vec<Ending> = Vec::new();
     while count.is_none_or(|c| served < c) {
-        let id = {
+        let (id, request) = {
             let r = server.recv_request()?;
-            request.clear();
-            r.append_to(&mut request)?;
-            r.id()
+            (r.id(), r.to_vec()?)
         };
-        answer(&mut server, id, &request, command)?;
+        running.retain(|ending| !ending.is_finished());
+        running.push(answer(&mut server, id, request, command)?);
         served += 1;
+    }
+    // The last answers are given; the commands' ends are waited for, so that a failure
+    // of theirs is said before the server exits.
+    for ending in running {
+        let _ = ending.join();
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// A command's end, waited for on a thread of its own: a command may close its output
+/// (which ends its answer) and keep running, and the next request must not wait for it.
+type Ending = std::thread::JoinHandle<()>;
+
 /// Runs `command` with `request` on its standard input and streams its standard output to
-/// the request's client, in parts as it comes (the last part, possibly empty, at its end).
-/// A command that fails still answers with what it wrote; the failure is said on stderr. A
+/// the request's client, in parts as it comes (the last part, possibly empty, once the
+/// command closes its output); returns the thread that waits for the command's end. A
+/// command that fails still answers with what it wrote; the failure is said on stderr. A
 /// command that cannot be started is an error: the server stops.
 fn answer(
     server: &mut Server,
     id: RequestId,
-    request: &[u8],
+    request: Vec<u8>,
     command: &[String],
-) -> Result<(), Failure> {
+) -> Result<Ending, Failure> {
     let mut child = match Command::new(&command[0])
         .args(&command[1..])
         .stdin(Stdio::piped())
@@ -79,41 +89,53 @@ fn answer(
         Err(e) => return Err(Failure::Error(format!("cannot run {:?}: {e}", command[0]))),
     };
     let (Some(mut stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        let _ = child.kill();
+        let _ = child.wait();
         return Err(Failure::Error("the command's pipes were not made".into()));
     };
-    let streamed = std::thread::scope(|s| {
-        // Fed on a thread of its own: a command may write more than a pipe holds before it
-        // reads all its input. (A command that exits without reading it all is not the
-        // server's error; closing stdin at the end is its end of input.)
-        let feeder = s.spawn(move || {
-            let _ = stdin.write_all(request);
-        });
-        let streamed = stream(server, id, &mut stdout);
-        if !matches!(streamed, Ok(Streamed::Whole)) {
-            // Nobody reads its output any more: it must not wait for that (nor the feeder
-            // for it).
-            let _ = child.kill();
-        }
-        let _ = feeder.join();
-        streamed
+    // Fed on a thread of its own: a command may write more than a pipe holds before it
+    // reads all its input. (A command that exits without reading it all is not the
+    // server's error; closing stdin at the end is its end of input.)
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&request);
     });
-    let status = child.wait()?;
-    if streamed? == Streamed::ClientLeft {
+    let streamed = stream(server, id, &mut stdout);
+    let stopped = !matches!(streamed, Ok(Streamed::Whole));
+    if stopped {
+        // Nobody reads its output any more: it must not wait for that (nor the feeder for
+        // it).
+        let _ = child.kill();
+    }
+    if matches!(streamed, Ok(Streamed::ClientLeft)) {
         eprintln!(
             "filemap: client {} left; its {} was stopped",
             id.client(),
             command[0]
         );
-    } else if !status.success() {
-        eprintln!(
-            "filemap: {} ended with {status} for a request of client {}",
-            command[0],
-            id.client()
-        );
     }
-    Ok(())
+    let program = command[0].clone();
+    let ending = std::thread::spawn(move || {
+        // A command that closed its output without reading all its input may still read
+        // it: the feeder ends when it does, or when the command ends.
+        let _ = feeder.join();
+        match child.wait() {
+            // (A command stopped here ended as it was made to.)
+            Ok(status) if status.success() || stopped => {}
+            Ok(status) => eprintln!(
+                "filemap: {program} ended with {status} for a request of client {}",
+                id.client()
+            ),
+            Err(e) => eprintln!("filemap: the end of {program} was not seen: {e}"),
+        }
+    });
+    match streamed {
+        Ok(_) => Ok(ending),
+        Err(e) => {
+            let _ = ending.join();
+            Err(e)
+        }
+    }
 }
-
 /// How a command's answer went.
 #[derive(Debug, PartialEq, Eq)]
 enum Streamed {

@@ -116,6 +116,31 @@ fn a_server_outlives_its_clients() {
     assert!(server.finish().0.success());
 }
 
+/// A command that answers, closes its output and keeps running: its answer is whole when
+/// its output closes, and the server serves the next request meanwhile (it once waited for
+/// the command's end first); each command's end, a failure here, is said once it comes.
+#[test]
+fn a_command_that_answers_and_runs_on_holds_up_no_request() {
+    let ns = Ns::new();
+    let lingering = [ME, "bench-partner", "echo-then-linger", "linger"];
+    let server = start_server(&ns, "lingering", 2, &lingering);
+    for word in ["first", "second"] {
+        // Well within the minute the commands run on for.
+        let out = ns.with_stdin(
+            &["request", "lingering", "--timeout", "20s"],
+            word.as_bytes(),
+        );
+        assert!(out.status.success(), "{word}: {}", stderr_of(&out));
+        assert_eq!(out.stdout, word.as_bytes());
+    }
+    // Both commands still run, waiting for the event: it lets them end (with exit code 3).
+    let out = ns.run(&["event", "set", "linger"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let (status, said) = server.finish();
+    assert!(status.success());
+    assert_eq!(said.matches("ended with").count(), 2, "{said}");
+}
+
 /// Exit 1 with one line for what went wrong, 2 for bad usage.
 #[test]
 fn service_errors_exit_1_usage_exits_2() {

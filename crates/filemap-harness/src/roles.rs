@@ -32,6 +32,7 @@ pub fn partner_role(args: &[String]) -> Option<Result<()>> {
             | "channel-stamp"
             | "channel-source"
             | "stream-echo"
+            | "echo-then-linger"
             | "socket-echo"
             | "socket-source"
             | "line-echo"
@@ -192,6 +193,7 @@ fn run_partner_role(role: &str, args: &[String]) -> Result<()> {
                 output.flush()?;
             }
         }
+        "echo-then-linger" => echo_then_linger(arg(1)?)?,
         #[cfg(unix)]
         "socket-echo" => {
             let size: usize = arg(2)?.parse().map_err(err)?;
@@ -284,4 +286,40 @@ async fn async_echo(rx: &mut Receiver, tx: &mut Sender) -> Result<()> {
 pub fn partner_main(args: &[String]) -> Result<()> {
     pin_to(PARTNER_CPU);
     partner_role(args).unwrap_or_else(|| Err(err(format!("unknown partner role {args:?}"))))
+}
+
+/// A served command that answers, then keeps running (for `filemap serve`'s tests): writes
+/// its whole standard input to its standard output, closes that, and waits for the
+/// manual-reset event `linger` (for a minute at most); then fails with exit code 3, so
+/// that its end is seen apart from its answer.
+fn echo_then_linger(linger: &str) -> Result<()> {
+    use filemap::sync::{EventReset, NamedEvent};
+    let (event, _) = NamedEvent::create_or_open(linger, EventReset::Manual, false)?;
+    let mut input = Vec::new();
+    std::io::stdin().lock().read_to_end(&mut input)?;
+    let mut output = std::io::stdout().lock();
+    output.write_all(&input)?;
+    output.flush()?;
+    close_stdout();
+    let _ = event.wait_timeout(Duration::from_secs(60));
+    std::process::exit(3);
+}
+
+/// Closes this process's standard output (nothing writes to it after).
+fn close_stdout() {
+    #[cfg(unix)]
+    {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        // SAFETY: fd 1 is open (the output was just written to it) and nothing in this
+        // process uses it again: the caller only waits, then exits.
+        drop(unsafe { OwnedFd::from_raw_fd(1) });
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
+        let handle = std::io::stdout().as_raw_handle();
+        // SAFETY: the standard output's handle is open (the output was just written to
+        // it) and nothing in this process uses it again: the caller only waits, then exits.
+        drop(unsafe { OwnedHandle::from_raw_handle(handle) });
+    }
 }
