@@ -283,9 +283,10 @@ enum Command {
     },
     /// Serve requests of a service (made if it does not exist): each request is given to
     /// COMMAND on its standard input, and its standard output is the response, streamed
-    /// as it comes, and ends when COMMAND closes it. One request at a time (a command that
-    /// closes its output and runs on holds up no other), until interrupted or --count
-    /// requests (then it waits for the commands to end).
+    /// as it comes; the response ends when COMMAND's standard output is closed, and COMMAND
+    /// may run on after that. Responses are given one at a time (commands that run on may
+    /// overlap) until interrupted, or after --count requests, when the server waits for its
+    /// commands to end.
     Serve {
         /// The service's name.
         name: String,

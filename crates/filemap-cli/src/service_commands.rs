@@ -55,7 +55,8 @@ pub fn serve(
         served += 1;
     }
     // The last answers are given; the commands' ends are waited for, so that a failure
-    // of theirs is said before the server exits.
+    // of theirs is said before the server exits. (A server that stops on an error stops at
+    // once: commands that still run are left to run.)
     for ending in running {
         let _ = ending.join();
     }
@@ -115,14 +116,16 @@ fn answer(
     }
     let program = command[0].clone();
     let ending = std::thread::spawn(move || {
-        // A command that closed its output without reading all its input may still read
-        // it: the feeder ends when it does, or when the command ends.
-        let _ = feeder.join();
+        // The feeder is left to end on its own: when the command has read all its input,
+        // or when the last process holding the command's input (the command, or a process
+        // it started) ends.
+        drop(feeder);
         match child.wait() {
             // (A command stopped here ended as it was made to.)
             Ok(status) if status.success() || stopped => {}
             Ok(status) => eprintln!(
-                "filemap: {program} ended with {status} for a request of client {}",
+                "filemap: {program} ended with {status} for request {} of client {}",
+                id.number(),
                 id.client()
             ),
             Err(e) => eprintln!("filemap: the end of {program} was not seen: {e}"),
@@ -131,11 +134,14 @@ fn answer(
     match streamed {
         Ok(_) => Ok(ending),
         Err(e) => {
+            // Killed above: its end comes at once, and is waited for before the server
+            // stops with the error.
             let _ = ending.join();
             Err(e)
         }
     }
 }
+
 /// How a command's answer went.
 #[derive(Debug, PartialEq, Eq)]
 enum Streamed {

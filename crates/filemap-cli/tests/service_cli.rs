@@ -122,12 +122,15 @@ fn a_server_outlives_its_clients() {
 #[test]
 fn a_command_that_answers_and_runs_on_holds_up_no_request() {
     let ns = Ns::new();
+    // Set when the test ends, however it ends: the commands that run on end with it.
+    let _release = Release(ns.cmd(&["event", "set", "linger"]));
     let lingering = [ME, "bench-partner", "echo-then-linger", "linger"];
     let server = start_server(&ns, "lingering", 2, &lingering);
     for word in ["first", "second"] {
-        // Well within the minute the commands run on for.
+        // The commands run on for minutes, until the event is set: a server that waited
+        // for the first one's end would leave the second request unanswered.
         let out = ns.with_stdin(
-            &["request", "lingering", "--timeout", "20s"],
+            &["request", "lingering", "--timeout", "1m"],
             word.as_bytes(),
         );
         assert!(out.status.success(), "{word}: {}", stderr_of(&out));
@@ -139,6 +142,15 @@ fn a_command_that_answers_and_runs_on_holds_up_no_request() {
     let (status, said) = server.finish();
     assert!(status.success());
     assert_eq!(said.matches("ended with").count(), 2, "{said}");
+}
+
+/// Runs its command (`filemap event set ...`) when dropped.
+struct Release(std::process::Command);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let _ = self.0.output();
+    }
 }
 
 /// Exit 1 with one line for what went wrong, 2 for bad usage.

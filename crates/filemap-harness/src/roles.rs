@@ -290,7 +290,8 @@ pub fn partner_main(args: &[String]) -> Result<()> {
 
 /// A served command that answers, then keeps running (for `filemap serve`'s tests): writes
 /// its whole standard input to its standard output, closes that, and waits for the
-/// manual-reset event `linger` (for a minute at most); then fails with exit code 3, so
+/// manual-reset event `linger` (for five minutes at most: longer than a test waits for
+/// anything); then fails with exit code 3, so
 /// that its end is seen apart from its answer.
 fn echo_then_linger(linger: &str) -> Result<()> {
     use filemap::sync::{EventReset, NamedEvent};
@@ -301,7 +302,7 @@ fn echo_then_linger(linger: &str) -> Result<()> {
     output.write_all(&input)?;
     output.flush()?;
     close_stdout();
-    let _ = event.wait_timeout(Duration::from_secs(60));
+    let _ = event.wait_timeout(Duration::from_secs(300));
     std::process::exit(3);
 }
 
