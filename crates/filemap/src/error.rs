@@ -177,6 +177,16 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// A file that cannot be mapped whatever the size: a directory, or (Linux) a file of a
+    /// kernel pseudo file system such as /proc or /sys.
+    #[error("cannot map {path}: {why}")]
+    NotMappable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        why: &'static str,
+    },
+
     /// A mapping must grow its file, but the file or the protection is read-only.
     #[error(
         "the file {path} is {file_len} bytes long and the mapping asks for {size}: \
@@ -656,6 +666,7 @@ impl Error {
             | Error::MessageTooLarge { .. }
             | Error::SemaphoreFull { .. }
             | Error::EmptyFile { .. }
+            | Error::NotMappable { .. }
             | Error::PathTooLong { .. }
             | Error::FileHasNoPath => C::InvalidArgument,
             Error::NotOwner { .. } => C::NotOwner,

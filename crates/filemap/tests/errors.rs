@@ -20,6 +20,7 @@ fn main() {
         ("not_found_and_already_exists", not_found_and_already_exists),
         ("kind_mismatch", kind_mismatch),
         ("empty_file", empty_file),
+        ("not_mappable", not_mappable),
         ("cannot_extend_read_only", cannot_extend_read_only),
         ("file_not_writable", file_not_writable),
         ("invalid_size", invalid_size),
@@ -204,6 +205,49 @@ fn empty_file() {
         Mapping::from_path(&path).size(100).create().unwrap().len(),
         100
     );
+}
+
+/// Files that no size makes mappable are refused by name, before anything is changed: a
+/// directory (on Windows, opening one fails first), and on Linux a file of /proc, which
+/// says it is empty (no advice to give it a size).
+fn not_mappable() {
+    let dir = tempfile::tempdir().unwrap();
+    match Mapping::from_path(dir.path())
+        .protection(Protection::ReadOnly)
+        .create()
+    {
+        Err(Error::NotMappable { path, why }) => {
+            assert_eq!(why, "it is a directory");
+            assert!(path.ends_with(dir.path().file_name().unwrap()), "{path:?}");
+        }
+        Err(Error::PermissionDenied { .. }) if cfg!(windows) => {}
+        other => panic!("a directory mapped: {other:?}"),
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let proc_file = std::path::Path::new("/proc/version");
+        let before = std::fs::read(proc_file).unwrap();
+        for size in [0, 4096] {
+            for protection in [Protection::ReadOnly, Protection::ReadWrite] {
+                match Mapping::from_path(proc_file)
+                    .size(size)
+                    .protection(protection)
+                    .create()
+                {
+                    Err(e @ Error::NotMappable { .. }) => {
+                        let said = e.to_string();
+                        assert!(said.starts_with("cannot map /proc/version: "), "{said}");
+                        assert!(said.contains("pseudo file system"), "{said}");
+                    }
+                    // Only root may open it for writing.
+                    Err(Error::PermissionDenied { .. })
+                        if protection == Protection::ReadWrite && !is_root() => {}
+                    other => panic!("{size} {protection:?}: {other:?}"),
+                }
+            }
+        }
+        assert_eq!(std::fs::read(proc_file).unwrap(), before);
+    }
 }
 
 fn cannot_extend_read_only() {

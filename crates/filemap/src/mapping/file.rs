@@ -183,6 +183,10 @@ impl FileOptions {
             ShareMode::Shared => Flags::SHARE_SHARED,
             ShareMode::Exclusive => Flags::SHARE_EXCLUSIVE,
         };
+        // Before anything is changed (a pseudo file "extended" to a size, say).
+        if let Some(why) = sys::unmappable(&file) {
+            return Err(Error::NotMappable { path: shown, why });
+        }
         if writable && !sys::file_is_writable(&file) {
             return Err(Error::FileNotWritable { path: shown });
         }

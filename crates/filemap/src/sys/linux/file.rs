@@ -63,6 +63,34 @@ pub(crate) fn lock_file(request: &FileLockRequest<'_>) -> Result<Option<FileLock
     }
 }
 
+/// Why `file` cannot be mapped, if that is known before trying: a directory, or a file of
+/// a kernel pseudo file system (procfs, sysfs and the like), whose contents the kernel
+/// makes when they are read: such a file reports size 0, and a view of it fails.
+pub(crate) fn unmappable(file: &File) -> Option<&'static str> {
+    /// The magic numbers of the pseudo file systems (`linux/magic.h`): procfs, sysfs,
+    /// debugfs, tracefs, cgroupfs, cgroup2fs, securityfs, bpffs, nsfs.
+    const PSEUDO: [u32; 9] = [
+        0x9fa0,
+        0x6265_6572,
+        0x6462_6720,
+        0x7472_6163,
+        0x0027_e0eb,
+        0x6367_7270,
+        0x7363_6673,
+        0xcafe_4a11,
+        0x6e73_6673,
+    ];
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Some("it is a directory");
+    }
+    // (The magic numbers are 32 bits; the field is wider on 64-bit targets.)
+    let kind = rustix::fs::fstatfs(file).ok()?.f_type as u32;
+    PSEUDO.contains(&kind).then_some(
+        "it is a file of a kernel pseudo file system (/proc, /sys and the like), whose \
+         contents are made when it is read: read it instead",
+    )
+}
+
 /// Device and inode of an open file: its identity, recorded in file-backed headers.
 pub(crate) fn file_identity(file: &File) -> Result<(u64, u64)> {
     let m = file

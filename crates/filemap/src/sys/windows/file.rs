@@ -136,6 +136,14 @@ pub(crate) fn path_to_bytes(path: &Path) -> Vec<u8> {
     path.to_string_lossy().into_owned().into_bytes()
 }
 
+/// Why `file` cannot be mapped, if that is known before trying: a directory (Windows has
+/// no pseudo file systems of made-on-read files to refuse).
+pub(crate) fn unmappable(file: &File) -> Option<&'static str> {
+    file.metadata()
+        .is_ok_and(|m| m.is_dir())
+        .then_some("it is a directory")
+}
+
 /// What is wrong with the file a file-backed entry records: `None` if it is still there,
 /// the same file, long enough for `size` bytes.
 pub(crate) fn backing_file_problem(
