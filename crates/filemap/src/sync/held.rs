@@ -113,7 +113,23 @@ pub(super) fn holds(id: u64) -> bool {
 /// Records a lock of mutex `id` that a guard will unlock, about to be taken: false (and
 /// nothing recorded) if this thread holds it already. The caller forgets it again if the
 /// lock is not taken after all.
+#[inline]
 pub(super) fn claim(id: u64) -> bool {
+    // The common case, inlined into the lock: this thread holds no mutex.
+    let first = inline(|i| {
+        let none = i.len.get() == 0 && i.others.get() == 0;
+        if none {
+            i.ids[0].set(id);
+            i.len.set(1);
+        }
+        none
+    });
+    first || claim_among_others(id)
+}
+
+/// `claim` when this thread holds other mutexes already.
+#[inline(never)]
+fn claim_among_others(id: u64) -> bool {
     let claimed = inline(|i| {
         let len = i.len.get();
         if len == INLINE || i.others.get() > 0 || i.position(id).is_some() {
@@ -155,7 +171,22 @@ pub(super) fn push_guarded(id: u64) {
 }
 
 /// Forgets the guarded lock of mutex `id` (its guard is unlocking it); whether there was one.
+#[inline]
 pub(super) fn forget_guarded(id: u64) -> bool {
+    // The common case, inlined into the unlock: the only mutex this thread holds.
+    let only = inline(|i| {
+        let only = i.len.get() == 1 && i.ids[0].get() == id;
+        if only {
+            i.len.set(0);
+        }
+        only
+    });
+    only || forget_guarded_among_others(id)
+}
+
+/// `forget_guarded` when this thread holds other mutexes, or not this one.
+#[inline(never)]
+fn forget_guarded_among_others(id: u64) -> bool {
     let (found, others) = inline(|i| match i.position(id) {
         Some(k) => {
             i.remove(k);
