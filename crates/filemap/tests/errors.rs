@@ -212,21 +212,26 @@ fn empty_file() {
 /// says it is empty (no advice to give it a size).
 fn not_mappable() {
     let dir = tempfile::tempdir().unwrap();
-    match Mapping::from_path(dir.path())
-        .protection(Protection::ReadOnly)
-        .create()
-    {
-        Err(Error::NotMappable { path, why }) => {
-            assert_eq!(why, "it is a directory");
-            assert!(path.ends_with(dir.path().file_name().unwrap()), "{path:?}");
+    for protection in [Protection::ReadOnly, Protection::ReadWrite] {
+        match Mapping::from_path(dir.path())
+            .protection(protection)
+            .create()
+        {
+            Err(Error::NotMappable { path, why }) => {
+                assert_eq!(why, "it is a directory");
+                assert!(path.ends_with(dir.path().file_name().unwrap()), "{path:?}");
+            }
+            Err(Error::PermissionDenied { .. }) if cfg!(windows) => {}
+            other => panic!("a directory mapped ({protection:?}): {other:?}"),
         }
-        Err(Error::PermissionDenied { .. }) if cfg!(windows) => {}
-        other => panic!("a directory mapped: {other:?}"),
     }
     #[cfg(target_os = "linux")]
     {
         let proc_file = std::path::Path::new("/proc/version");
-        let before = std::fs::read(proc_file).unwrap();
+        let Ok(before) = std::fs::read(proc_file) else {
+            println!("    (no /proc/version here: the pseudo file case is skipped)");
+            return;
+        };
         for size in [0, 4096] {
             for protection in [Protection::ReadOnly, Protection::ReadWrite] {
                 match Mapping::from_path(proc_file)
@@ -239,9 +244,9 @@ fn not_mappable() {
                         assert!(said.starts_with("cannot map /proc/version: "), "{said}");
                         assert!(said.contains("pseudo file system"), "{said}");
                     }
-                    // Only root may open it for writing.
-                    Err(Error::PermissionDenied { .. })
-                        if protection == Protection::ReadWrite && !is_root() => {}
+                    // Opening it for writing may be refused (not root, a read-only /proc,
+                    // a security module): then nothing was mapped or changed either.
+                    Err(_) if protection == Protection::ReadWrite => {}
                     other => panic!("{size} {protection:?}: {other:?}"),
                 }
             }

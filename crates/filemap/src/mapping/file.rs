@@ -143,6 +143,11 @@ impl FileOptions {
                     share: self.share,
                 })
                 .map_err(|e| match e.kind() {
+                    // (Opening one for writing fails so; for reading, `unmappable` says.)
+                    std::io::ErrorKind::IsADirectory => Error::NotMappable {
+                        path: path.clone(),
+                        why: "it is a directory",
+                    },
                     _ if sys::is_sharing_violation(&e) => Error::ShareViolation {
                         path: path.clone(),
                         mode: self.share,
@@ -171,6 +176,11 @@ impl FileOptions {
         let shown = path
             .clone()
             .unwrap_or_else(|| PathBuf::from("(an open file)"));
+        // Before the share lock (a second open of a pseudo file) and before anything is
+        // changed (a pseudo file "extended" to a size, say).
+        if let Some(why) = sys::unmappable(&file) {
+            return Err(Error::NotMappable { path: shown, why });
+        }
         // Take the share mode first, so that nothing is changed under an exclusive user.
         let share_lock = sys::lock_file(&sys::FileLockRequest {
             file: &file,
@@ -183,10 +193,6 @@ impl FileOptions {
             ShareMode::Shared => Flags::SHARE_SHARED,
             ShareMode::Exclusive => Flags::SHARE_EXCLUSIVE,
         };
-        // Before anything is changed (a pseudo file "extended" to a size, say).
-        if let Some(why) = sys::unmappable(&file) {
-            return Err(Error::NotMappable { path: shown, why });
-        }
         if writable && !sys::file_is_writable(&file) {
             return Err(Error::FileNotWritable { path: shown });
         }

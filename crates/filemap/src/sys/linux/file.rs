@@ -68,8 +68,10 @@ pub(crate) fn lock_file(request: &FileLockRequest<'_>) -> Result<Option<FileLock
 /// makes when they are read: such a file reports size 0, and a view of it fails.
 pub(crate) fn unmappable(file: &File) -> Option<&'static str> {
     /// The magic numbers of the pseudo file systems (`linux/magic.h`): procfs, sysfs,
-    /// debugfs, tracefs, cgroupfs, cgroup2fs, securityfs, bpffs, nsfs.
-    const PSEUDO: [u32; 9] = [
+    /// debugfs, tracefs, cgroupfs, cgroup2fs, securityfs, bpffs, nsfs, selinuxfs, smackfs,
+    /// pstore, efivarfs, binfmt_misc. (A file served by FUSE, such as lxcfs's /proc files in
+    /// a container, is not told apart: its view fails when it is mapped.)
+    const PSEUDO: [u32; 14] = [
         0x9fa0,
         0x6265_6572,
         0x6462_6720,
@@ -79,6 +81,11 @@ pub(crate) fn unmappable(file: &File) -> Option<&'static str> {
         0x7363_6673,
         0xcafe_4a11,
         0x6e73_6673,
+        0xf97c_ff8c,
+        0x4341_5d53,
+        0x6165_676c,
+        0xde5e_81e4,
+        0x4249_4e4d,
     ];
     if file.metadata().is_ok_and(|m| m.is_dir()) {
         return Some("it is a directory");
