@@ -1,6 +1,7 @@
 """The exceptions that need a damaged object or a file cut short under a view: what
 Python code sees instead of a crash."""
 
+import errno
 import os
 import sys
 
@@ -66,9 +67,13 @@ def test_operating_system_errors_keep_their_errno_and_kind(tmp_path):
     with pytest.raises(FileNotFoundError) as info:
         filemap.Mapping.from_path(missing, size=4096)
     assert isinstance(info.value, filemap.NotFoundError) and info.value.errno == 2
+    (tmp_path / "plain").write_bytes(b"x")
     with pytest.raises(filemap.SystemCallError) as info:
-        filemap.Mapping.from_path(tmp_path, size=4096)  # a directory
-    assert isinstance(info.value, OSError) and info.value.errno is not None
+        filemap.Mapping.from_path(tmp_path / "plain" / "below", size=4096)  # not a directory
+    assert isinstance(info.value, OSError) and info.value.errno == errno.ENOTDIR
+    # A directory is no operating system error: no size makes it mappable.
+    with pytest.raises(filemap.InvalidArgumentError, match="it is a directory"):
+        filemap.Mapping.from_path(tmp_path, size=4096)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
