@@ -1405,16 +1405,17 @@ process sending with `send_async` and receiving with `recv_async`: under \
 tokio's current-thread and multi-thread runtimes (both processes the same kind, with their \
 I/O and time drivers; the measuring loop and the echo are each a spawned task, so under the \
 multi-thread runtime they run on a worker thread: {workers} worker{} in a process pinned to one \
-core). A pending filemap future sleeps nowhere itself: the process's waiter thread sleeps in \
-`futex_waitv` for every pending future and wakes the task's waker. The busy-poll rows set \
-both ends to `WaitMode::BusyPoll` (the opt-in: a pending receive asks the runtime to poll it \
-again at once instead of sleeping, so the runtime's thread stays busy). Beside them, in the same \
+core). A pending filemap future on a channel first spins through the runtime for up to \
+50 µs (it asks to be polled again at once, and the runtime runs its other tasks in between), \
+as a blocking receive spins before it sleeps; then it sleeps nowhere itself: the process's \
+waiter thread sleeps in `futex_waitv` for every pending future and wakes the task's waker. \
+The busy-poll rows set both ends to `WaitMode::BusyPoll` (the opt-in: a pending receive \
+never stops asking to be polled again, so the runtime's thread stays busy). Beside them, in the same \
 run: the blocking channel (`send`, `recv`: spin briefly, then sleep), and tokio's \
 `UnixStream` under the same runtimes (`write_all`, `read_exact`). **Ping-pong**: half a round \
 trip, the partner copying each message out and sending it back, {} timed round trips per row \
-after a tenth as many untimed ones. In a ping-pong the blocking receiver catches each \
-message while it spins, an async one never spins: it sleeps every time, as a socket's reader \
-does. **Receiver asleep**: a message every {} ms (1 to 2 ms under tokio, whose timer ticks \
+after a tenth as many untimed ones. In a ping-pong the receiver, blocking or async, \
+catches each message while it spins; a socket's reader sleeps every time. **Receiver asleep**: a message every {} ms (1 to 2 ms under tokio, whose timer ticks \
 in milliseconds), so that the blocking receiver too is asleep in the kernel when it comes, timed one way on `CLOCK_MONOTONIC` (which both \
 processes read) from before the send until the receiver has copied the message out, up to \
 {} ms of timed messages per row (at least {}) after a tenth as many untimed ones.\n\n\
@@ -1688,8 +1689,8 @@ With the senders taking turns on one core (see above), how often each of them wa
 for how long, is up to the scheduler as much as to the systems."
         }
         ASYNC_PING_PONG => {
-            "An async receive never spins, so in a ping-pong every message it waits for \
-is a sleep in the kernel, and its wake-up takes two hops where a socket's takes one: the \
+            "An async receive spins for up to 50 µs; a message that comes later finds it \
+asleep in the kernel, and its wake-up takes two hops where a socket's takes one: the \
 sender's futex wake reaches filemap's waiter thread (asleep in `futex_waitv` for all the \
 process's pending futures), which wakes the task's waker, which wakes the runtime's thread \
 (tokio's I/O driver, or `block_on`'s parked thread); and registering each receive with the \

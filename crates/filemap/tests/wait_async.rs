@@ -2,7 +2,8 @@
 //! exactly their messages; events, semaphores and mutexes under tokio's current-thread
 //! runtime and smol's executor; kill -9 of a peer wakes async waiters with `Disconnected`
 //! or abandoned; futures dropped at random points lose nothing (counted); blocking and
-//! async waiters sharing a semaphore take every unit exactly once.
+//! async waiters sharing a semaphore take every unit exactly once; a pending receive spins
+//! through the executor for a moment, then sleeps until its message wakes it.
 
 mod common;
 
@@ -46,6 +47,10 @@ fn main() {
         (
             "service_and_inbox_futures_across_processes",
             service_and_inbox_futures_across_processes,
+        ),
+        (
+            "a_pending_receive_spins_briefly_then_sleeps",
+            a_pending_receive_spins_briefly_then_sleeps,
         ),
     ]);
 }
@@ -600,4 +605,66 @@ fn service_and_inbox_futures_across_processes() {
     }
     drop((client, inbox));
     ns.assert_empty();
+}
+
+/// A waker that counts its wake-ups.
+struct Counting(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for Counting {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A receive future on an empty channel asks to be polled again at once for a while (it
+/// spins, so that a message that comes soon costs no wake-up), then stops asking: it
+/// sleeps, and the message, sent later, wakes it through the waiter thread.
+fn a_pending_receive_spins_briefly_then_sleeps() {
+    use std::future::Future;
+    use std::sync::atomic::Ordering;
+    use std::task::{Context, Poll};
+    let _ns = Namespace::new();
+    let name = unique("spin");
+    let mut rx = Receiver::create_or_open(&name, 4096).unwrap();
+    let mut tx = Sender::open(&name).unwrap();
+    let count = std::sync::Arc::new(Counting(Default::default()));
+    let waker = std::task::Waker::from(count.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(rx.recv_async());
+    let started = Instant::now();
+    let mut polls = 0u32;
+    loop {
+        let before = count.0.load(Ordering::SeqCst);
+        assert!(future.as_mut().poll(&mut cx).is_pending());
+        polls += 1;
+        if count.0.load(Ordering::SeqCst) == before {
+            break; // it did not ask to be polled again: it sleeps
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "still spinning after {polls} polls"
+        );
+    }
+    let spun = started.elapsed();
+    println!("    spun {polls} polls over {spun:?} before it slept");
+    assert!(polls > 1, "it slept at once, without spinning");
+    let woken = count.0.load(Ordering::SeqCst);
+    tx.send(b"late").unwrap();
+    let sent = Instant::now();
+    while count.0.load(Ordering::SeqCst) == woken {
+        assert!(sent.elapsed() < PATIENCE, "the message did not wake it");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(Ok(message)) => {
+            let mut got = vec![0; message.len()];
+            message.read_at(0, &mut got).unwrap();
+            assert_eq!(got, b"late");
+        }
+        Poll::Ready(Err(e)) => panic!("the receive failed: {e}"),
+        Poll::Pending => panic!("woken, yet the message was not there"),
+    };
 }

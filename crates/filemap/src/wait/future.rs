@@ -5,7 +5,14 @@
 //! all pending futures at once (`futex_waitv` over their words on Linux,
 //! `WaitForMultipleObjects` on Windows) and wakes a future's waker when its object may
 //! have changed. So the futures work under any executor (tokio, smol, async-std, a
-//! hand-rolled one) and the library depends on none, and nothing spins.
+//! hand-rolled one) and the library depends on none.
+//!
+//! A future on an endpoint first spins briefly, as a blocking receive or send does before
+//! it sleeps: for up to [`SPIN_WINDOW`] it asks the executor to poll it again at once
+//! (the executor runs its other ready tasks in between; the thread is never blocked). A
+//! message that comes within the window, as a reply in a ping-pong does, is caught without
+//! a sleep and the two wake-ups a sleep costs (the waiter thread's, then the executor's).
+//! Synchronisation objects do not spin: their blocking waits do not either.
 //!
 //! Each poll looks at the object and takes it if it is ready. If not, it readies a sleep
 //! (counts itself where the object's waker looks, notes the word), looks once more, and
@@ -14,9 +21,9 @@
 //! again every 100 ms (the thread wakes it), to find a dead mutex owner or peer.
 //!
 //! An endpoint set to [`WaitMode::BusyPoll`](crate::channel::WaitMode::BusyPoll) is the
-//! one exception to "nothing spins": its peer never rings for it, and its future asks the
-//! executor to poll it again at once instead of registering (the executor still runs its
-//! other tasks in between), for the lowest latency at the cost of a busy thread.
+//! one future that never sleeps: its peer never rings for it, and its future keeps asking
+//! the executor to poll it again at once instead of registering, for the lowest latency at
+//! the cost of a busy thread.
 //!
 //! Cancellation: a future takes only inside `poll`, and returns at once what it took, so
 //! dropping one takes nothing. A future dropped after its wake-up and before it took what
@@ -35,6 +42,29 @@ use crate::error::{Error, Result};
 use crate::sys::waiter::{self, Registration};
 use crate::sys::Took;
 
+/// How long a future on an endpoint spins through the executor before it sleeps: about as
+/// long as a blocking wait spins on the machines docs/benchmarks.md was measured on, far
+/// longer than a reply takes to come back in a ping-pong, and short enough that a future
+/// that ends up sleeping has cost little.
+pub(crate) const SPIN_WINDOW: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// How many times a spinning or busy-polling future looks at its object in one poll, a
+/// pause apart, before it asks the executor to poll it again: a message is seen within a
+/// pause of its coming rather than a trip through the executor, and the executor gets its
+/// thread back every microsecond or two.
+const LOOKS_PER_POLL: u32 = 32;
+
+/// Where a future is in its spin before sleeping (see the module's docs).
+#[derive(Clone, Copy)]
+enum Spin {
+    /// Not begun: the future has not yet found its object not ready.
+    NotYet,
+    /// Spinning until then.
+    Until(Instant),
+    /// Over (or never: a synchronisation object, or an endpoint that busy-polls).
+    Over,
+}
+
 /// A future that completes when `target` is ready, with what it took (see the module's
 /// docs).
 #[must_use = "futures do nothing unless polled"]
@@ -48,6 +78,7 @@ pub(crate) struct Ready<'a> {
     slept: bool,
     /// Polls so far (a busy-polling future reads the clock every 64th).
     polls: u32,
+    spin: Spin,
 }
 
 impl<'a> Ready<'a> {
@@ -72,6 +103,7 @@ impl<'a> Ready<'a> {
             last_check: None,
             slept: false,
             polls: 0,
+            spin: Spin::NotYet,
         }
     }
 
@@ -84,6 +116,20 @@ impl<'a> Ready<'a> {
             }
         }
         self.item.take_now(check, self.slept)
+    }
+
+    /// Looks at the object up to `LOOKS_PER_POLL` times, a pause apart, as a spinning or
+    /// busy-polling future does in each poll before it gives the executor its thread back:
+    /// the wait's end, if it is ready (or broken).
+    fn look_a_while(&mut self) -> Option<Poll<Result<Taken<'a>>>> {
+        for _ in 0..LOOKS_PER_POLL {
+            match self.take_now(false) {
+                Ok(Some(took)) => return Some(self.finish(took)),
+                Err(e) => return Some(self.fail(e)),
+                Ok(None) => std::hint::spin_loop(),
+            }
+        }
+        None
     }
 
     /// Ends the wait with what was taken.
@@ -118,18 +164,30 @@ impl<'a> Future for Ready<'a> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         if this.registration.is_none() {
-            // The common cases first, without reading the clock: a new future whose object
-            // is ready at its first look, and a busy-polling one between its checks.
+            // The common cases first: a new future whose object is ready at its first
+            // look, a spinning one, and a busy-polling one between its checks (without
+            // reading the clock).
             let busy = this.item.polled() && this.last_check.is_some();
             this.polls = this.polls.wrapping_add(1);
-            if this.last_check.is_none() || (busy && this.polls % 64 != 0) {
+            if let Spin::Until(end) = this.spin {
+                if let Some(done) = this.look_a_while() {
+                    return done;
+                }
+                if Instant::now() < end {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                this.spin = Spin::Over;
+            } else if busy && this.polls % 64 != 0 {
+                if let Some(done) = this.look_a_while() {
+                    return done;
+                }
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            } else if this.last_check.is_none() {
                 match this.take_now(false) {
                     Ok(Some(took)) => return this.finish(took),
                     Err(e) => return this.fail(e),
-                    Ok(None) if busy => {
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
-                    }
                     Ok(None) => {}
                 }
             }
@@ -176,6 +234,18 @@ impl<'a> Future for Ready<'a> {
             // soon as the executor has run its other ready tasks, without sleeping.
             cx.waker().wake_by_ref();
             return Poll::Pending;
+        }
+        if let Spin::NotYet = this.spin {
+            // Its first miss: an endpoint spins a while before it sleeps, the rest sleep.
+            if this.item.spins() {
+                this.spin = Spin::Until(now + SPIN_WINDOW);
+                if let Some(done) = this.look_a_while() {
+                    return done;
+                }
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            this.spin = Spin::Over;
         }
         let target = this.item.arm();
         // The look after arming: whatever changes from here on changes the word slept on.

@@ -37,6 +37,16 @@
 //! without `futex_waitv`, the sleep covers the first objects and ends every millisecond to
 //! look at the rest. A waiter also looks again every 100 ms, to find a mutex whose owner
 //! died or an endpoint whose peer did.
+//!
+//! Async: every object and endpoint has async methods (`wait_async`, `acquire_async`,
+//! `lock_async`, `recv_async`, `send_async`, ...) whose futures run under any executor, or
+//! [`block_on`]. A pending future blocks no thread: one waiter thread per process sleeps
+//! for all pending futures at once and wakes a future's waker when its object changes.
+//! A future on a channel or topic endpoint first spins through the executor for up to
+//! 50 µs (it asks to be polled again at once; the executor runs its other tasks in
+//! between), as a blocking receive spins before it sleeps, so that a message that comes
+//! soon costs no wake-up; one set to
+//! [`WaitMode::BusyPoll`](crate::channel::WaitMode::BusyPoll) never stops spinning.
 
 mod asyncs;
 pub(crate) mod future;

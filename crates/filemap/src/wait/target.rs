@@ -131,6 +131,12 @@ impl<'a> Item<'a> {
         matches!(self, Item::Endpoint { watch, .. } if watch.end.mode == WaitMode::BusyPoll)
     }
 
+    /// Whether a future on it spins a while before it sleeps: an endpoint whose peer rings
+    /// for it (its blocking wait spins first too).
+    pub(super) fn spins(&self) -> bool {
+        matches!(self, Item::Endpoint { watch, .. } if watch.end.mode == WaitMode::Blocking)
+    }
+
     /// Turns what was taken into what the caller gets.
     pub(super) fn taken(target: &Target<'a>, took: Took) -> Taken<'a> {
         match (target, took) {
