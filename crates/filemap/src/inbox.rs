@@ -339,7 +339,8 @@ impl Inbox {
         let sleep = self.bell.sleep();
         let ready = || self.receivers.iter().any(Receiver::committed_now);
         let gone = || self.all_senders_gone();
-        self.first().wait_on(&sleep, deadline, 0, ready, gone)
+        self.first()
+            .wait_on(&sleep, deadline, 0, ready, || false, gone)
     }
 
     /// Whether a message is there in some ring (past any wrap marker), without taking it.

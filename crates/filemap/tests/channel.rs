@@ -1,6 +1,7 @@
 //! The channel between real processes: ordered, intact delivery of millions of messages of
 //! random sizes with a checksum, kill -9 of the sender and of the receiver mid-stream, a
-//! third endpoint refused; and wraparound property tests in one process.
+//! third endpoint refused; wraparound property tests in one process; a receiver that
+//! spins through a long message being written rather than fall asleep in it.
 
 mod common;
 
@@ -42,6 +43,16 @@ fn main() {
     ];
     #[cfg(target_os = "linux")]
     tests.push(("runs_under_valgrind", runs_under_valgrind));
+    #[cfg(target_os = "linux")]
+    tests.push((
+        "a_receiver_spins_through_a_long_message_being_written",
+        a_receiver_spins_through_a_long_message_being_written,
+    ));
+    #[cfg(not(target_os = "linux"))]
+    println!(
+        "a_receiver_spins_through_a_long_message_being_written: Linux only (it reads the \
+         receiver's sleeper count from the entry's file; the mark itself is the same code here)"
+    );
     run_tests(&tests);
 }
 
@@ -689,4 +700,53 @@ fn runs_under_valgrind() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "200 messages");
     ns.assert_empty();
+}
+
+/// A receiver waiting while its sender writes a long message spins through the copy (the
+/// sender marked the frame as being written when it reserved it) instead of falling asleep
+/// in the middle of it; while nothing comes, it sleeps once its spin is over. Seen in the
+/// receiver's sleeper count, read from the channel's file (Linux: an entry is a file of
+/// the namespace's directory; the count is the u32 at 260 in the data area, which
+/// follows the entry's 4096-byte header).
+#[cfg(target_os = "linux")]
+fn a_receiver_spins_through_a_long_message_being_written() {
+    use std::os::unix::fs::FileExt;
+    let ns = Namespace::new();
+    let name = unique("spin-through");
+    let mut tx = Sender::create_or_open(&name, 4 << 20).unwrap();
+    let uid = rustix::process::geteuid().as_raw();
+    let file = std::fs::File::open(ns.path().join(format!("filemap.u{uid}.{name}"))).unwrap();
+    let asleep = || {
+        let mut word = [0u8; 4];
+        file.read_exact_at(&mut word, 4096 + 260).unwrap();
+        u32::from_ne_bytes(word)
+    };
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let started = Instant::now();
+        while !done() {
+            assert!(started.elapsed() < Duration::from_secs(10), "{what}");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    };
+    let receiver = std::thread::spawn({
+        let name = name.clone();
+        move || Receiver::open(&name).unwrap().recv().unwrap().len()
+    });
+    wait_for("the receiver never slept while nothing came", &|| {
+        asleep() == 1
+    });
+    let mut slot = tx.reserve(1 << 20).unwrap();
+    // The receiver wakes within its liveness interval (50 ms), sees the mark, and spins.
+    wait_for("the receiver did not wake to spin", &|| asleep() == 0);
+    let spinning = Instant::now();
+    while spinning.elapsed() < Duration::from_millis(2) {
+        assert_eq!(
+            asleep(),
+            0,
+            "the receiver fell asleep while the message was written"
+        );
+    }
+    slot.copy_from_slice(&vec![7u8; 1 << 20]).unwrap();
+    slot.commit();
+    assert_eq!(receiver.join().unwrap(), 1 << 20);
 }

@@ -146,6 +146,9 @@ impl Sending {
         }
         let start = self.tail;
         self.room(start + size);
+        // Marked as being written, as a long message's frame is (`Sender::reserve`): the
+        // mark must never pass for a commit, whatever the receiver sees when.
+        self.ring.mark_writing(start);
         for &(at, value) in forged {
             payload_word(&self.ring, start + offset + at).store(value, Ordering::Relaxed);
         }
@@ -164,7 +167,11 @@ fn receive(ring: Ring, lens: &[u64]) {
     let mut seq = 0;
     while seq < lens.len() as u64 {
         match ring.next_frame(claim).expect("a well-formed ring") {
-            Next::Empty => loom::thread::yield_now(),
+            Next::Empty => {
+                // A waiting receiver's look at the mark (`Receiver::recv`'s wait).
+                let _ = ring.writing_at(claim);
+                loom::thread::yield_now()
+            }
             Next::Wrap { next } => {
                 ring.claim().store(next, Ordering::Release);
                 ring.head().store(next, Ordering::Release);

@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::ring::{self, Ring};
-use super::{WaitMode, LIVENESS_INTERVAL, RECEIVER_LOCK, SENDER_LOCK, SPINS, YIELD_AFTER};
+use super::{
+    WaitMode, LIVENESS_INTERVAL, RECEIVER_LOCK, SENDER_LOCK, SPINS, WRITING_SPIN_MAX, YIELD_AFTER,
+};
 use crate::copy::Fault;
 use crate::error::{Error, Result};
 use crate::header::Layout;
@@ -307,13 +309,14 @@ impl Endpoint {
     }
 
     /// Waits until `ready()` or the peer is gone or `deadline` passes. `Ok(true)`: ready.
-    /// `spun`: how many times the caller polled already.
+    /// `spun`: how many times the caller polled already; `coming()`: as in `wait_on`.
     pub(crate) fn wait(
         &self,
         me: Side,
         deadline: Option<Instant>,
         spun: u32,
         ready: impl Fn() -> bool,
+        coming: impl Fn() -> bool,
     ) -> Result<bool> {
         let peer = match me {
             Side::Receiver => Side::Sender,
@@ -326,18 +329,23 @@ impl Endpoint {
             sleepers: words.sleepers(),
             all_sleepers: None,
         };
-        self.wait_on(&sleep, deadline, spun, ready, || self.peer_gone(peer))
+        self.wait_on(&sleep, deadline, spun, ready, coming, || {
+            self.peer_gone(peer)
+        })
     }
 
     /// Waits until `ready()` or `gone()` (checked once per liveness interval, and before
     /// every sleep) or `deadline` passes, sleeping on `sleep`'s doorbell once spinning is
-    /// over. `Ok(true)`: ready; `Err(Disconnected)` if gone and not ready.
+    /// over. `coming()`: the peer is writing what the wait waits for (a long message,
+    /// marked as being written): the wait spins on rather than sleep, for at most
+    /// `WRITING_SPIN_MAX`. `Ok(true)`: ready; `Err(Disconnected)` if gone and not ready.
     pub(crate) fn wait_on(
         &self,
         sleep: &Sleep<'_>,
         deadline: Option<Instant>,
         spun: u32,
         ready: impl Fn() -> bool,
+        coming: impl Fn() -> bool,
         mut gone: impl FnMut() -> bool,
     ) -> Result<bool> {
         if ready() {
@@ -346,6 +354,8 @@ impl Endpoint {
         let mut spins = spun;
         // The clock is read only once the wait is more than a few spins long.
         let mut last_check: Option<Instant> = None;
+        // When this wait first spun on for a message being written.
+        let mut spinning_on: Option<Instant> = None;
         loop {
             // The clock is read every 64 spins only: reading it costs more than a check.
             for _ in 0..64 {
@@ -369,7 +379,13 @@ impl Endpoint {
                 }
                 return Ok(ready);
             }
-            if self.mode == WaitMode::BusyPoll || spins < SPINS {
+            // Past its spins, a blocking wait spins on while the peer writes a long message
+            // for it, for at most `WRITING_SPIN_MAX` in all from the first it saw.
+            let spin_on = spins >= SPINS
+                && self.mode == WaitMode::Blocking
+                && coming()
+                && now.duration_since(*spinning_on.get_or_insert(now)) < WRITING_SPIN_MAX;
+            if self.mode == WaitMode::BusyPoll || spins < SPINS || spin_on {
                 if self.mode == WaitMode::Blocking && spins >= YIELD_AFTER {
                     // Past the first spins, give the core to a process that is ready to run
                     // (another subscriber woken with this one, on a machine with fewer

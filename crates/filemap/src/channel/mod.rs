@@ -115,6 +115,15 @@ pub enum WaitMode {
 pub(crate) const LIVENESS_INTERVAL: Duration = Duration::from_millis(50);
 /// Spins before sleeping, in blocking mode.
 pub(crate) const SPINS: u32 = 2000;
+/// Messages at least this long are marked as being written when their slot is reserved
+/// (`Ring::mark_writing`), so that a waiting receiver spins through their copy instead of
+/// going to sleep in the middle of it and paying a wake-up at the end. Shorter copies end
+/// within the spin anyway.
+pub(crate) const WRITING_MARK_MIN: usize = 64 * 1024;
+/// How long, at most, one wait spins on past `SPINS` for a message marked as being
+/// written; then it sleeps as usual. (A mark is a hint another process could leave
+/// standing: this bounds what that costs.)
+pub(crate) const WRITING_SPIN_MAX: Duration = Duration::from_millis(20);
 /// Spins after which a blocking waiter yields its core between rounds of spinning.
 pub(crate) const YIELD_AFTER: u32 = 512;
 /// Polls `recv` makes inline before it takes the general waiting path (they count towards

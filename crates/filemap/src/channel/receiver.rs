@@ -148,7 +148,11 @@ impl Receiver {
         loop {
             let claim = self.claim;
             let ready = || ring.committed(claim);
-            if !self.end.wait(Side::Receiver, deadline, spun, ready)? {
+            let coming = || ring.writing_at(claim);
+            if !self
+                .end
+                .wait(Side::Receiver, deadline, spun, ready, coming)?
+            {
                 return match timeout {
                     Some(after) => Err(self.end.timeout(after)),
                     None => Ok(None),
@@ -228,6 +232,21 @@ impl Receiver {
         }
     }
 
+    /// Whether a message is committed at the receiver's position within `polls` looks, a
+    /// pause apart: `recv`'s first polls, the cheapest looks (`false` for a wrap marker or
+    /// a frame that does not fit, which `ready_now` tells apart).
+    #[inline]
+    pub(crate) fn frame_within(&self, polls: u32) -> bool {
+        let ring = self.end.ring;
+        for _ in 0..polls {
+            if ring.committed(self.claim) {
+                return ring.frame_now(self.claim).is_some();
+            }
+            std::hint::spin_loop();
+        }
+        false
+    }
+
     /// Whether `recv` would return at once with a message (or with an error about the
     /// ring), without taking it.
     pub(crate) fn ready_now(&self) -> bool {
@@ -279,8 +298,9 @@ impl Receiver {
             let (ring, claim) = (self.end.ring, self.claim);
             let sleep = self.end.bells.receiver.sleep();
             let ready = || ring.committed(claim) || stop();
+            let coming = || ring.writing_at(claim);
             let gone = || self.end.peer_gone(Side::Sender);
-            if !self.end.wait_on(&sleep, deadline, 0, ready, gone)? {
+            if !self.end.wait_on(&sleep, deadline, 0, ready, coming, gone)? {
                 self.end.intact()?;
                 return Ok(Waited::TimedOut);
             }

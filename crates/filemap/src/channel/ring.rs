@@ -35,6 +35,10 @@
 //! word where the next frame's tag will go does not already hold that frame's tag (see
 //! `Ring::disarm`): data never passes for a commit.
 //!
+//! Before it copies a long message in, the sender may mark its frame as being written
+//! (`Ring::mark_writing`: a tag no commit stores), so that a waiting receiver spins through
+//! the copy rather than fall asleep in it. The mark is a hint for the wait alone.
+//!
 //! Ownership protocol (what keeps the two ends off each other's bytes): the bytes in
 //! `[tail, head + capacity)` belong to the one sender, which writes a frame there and then
 //! publishes it by storing its tag (release); the bytes in `[head, tail)` belong to the one
@@ -49,6 +53,14 @@
 // Shared memory is reached only through `super::shared` (plain casts in the library), so
 // that tests/loom_ring.rs can model-check this very file over loom's atomics.
 use super::shared::{self, AtomicU32, AtomicU64, Ordering};
+
+/// The tag of a frame being written at `position` (`Ring::mark_writing`): bit 62 set and
+/// bit 63 clear, never a commit's tag (the complement of a position, which stays below
+/// 2^62, has bit 63 set) nor the zero of fresh memory.
+#[inline]
+fn writing_mark(position: u64) -> u64 {
+    position | 1 << 62
+}
 
 /// Where the ring starts in the data area.
 pub(crate) const RING_OFFSET: usize = 4096;
@@ -376,6 +388,32 @@ impl Ring {
     #[inline]
     pub(crate) fn bytes_to_end(&self, position: u64) -> u64 {
         self.capacity - self.index(position)
+    }
+
+    /// Marks the frame at `start` (the sender's own bytes) as being written, before a long
+    /// message is copied in: its tag word holds `writing_mark(start)`, which no commit
+    /// stores. A hint, and nothing more: a receiver that waits at `start` sees it and
+    /// keeps spinning through the copy rather than falling asleep in the middle of it (see
+    /// `Endpoint::wait_on`). Whatever another process writes there decides no more than
+    /// how long a receiver spins.
+    #[inline]
+    pub(crate) fn mark_writing(&self, start: u64) {
+        self.frame_tag(start)
+            .store(writing_mark(start), Ordering::Relaxed);
+    }
+
+    /// Whether the frame at `position`, or the one after a wrap marker committed there,
+    /// carries the mark of `mark_writing`.
+    pub(crate) fn writing_at(&self, position: u64) -> bool {
+        let tag = self.frame_tag(position).load(Ordering::Relaxed);
+        if tag == writing_mark(position) {
+            return true;
+        }
+        if tag == !position && self.frame_shape(position).load(Ordering::Relaxed) == WRAP as u64 {
+            let next = position + self.bytes_to_end(position);
+            return self.frame_tag(next).load(Ordering::Relaxed) == writing_mark(next);
+        }
+        false
     }
 
     /// Writes a wrap marker at `tail` (the sender's own bytes); `commit` publishes it.

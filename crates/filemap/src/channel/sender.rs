@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::endpoint::{Endpoint, Watch};
 use super::receiver::RecvSlot;
 use super::ring;
-use super::{check_slot_range, WaitMode};
+use super::{check_slot_range, WaitMode, WRITING_MARK_MIN};
 use crate::copy::{copy_racy, copy_to_shared};
 use crate::error::{Error, Result};
 use crate::name::{IntoName, Name};
@@ -144,6 +144,13 @@ impl Sender {
         }
     }
 
+    /// Whether `reserve`'s fast path applies: room for `len` bytes before the ring's end by
+    /// the head last read (which only moves on), found without touching shared memory.
+    #[inline]
+    pub(crate) fn room_cached(&self, len: usize) -> bool {
+        self.fits_now(len).is_some()
+    }
+
     /// Whether there is room for a message of `len` bytes now (wrapping if it must), or
     /// `reserve` would fail at once (too long, or a ring another process broke).
     pub(crate) fn room_now(&self, len: usize) -> bool {
@@ -238,12 +245,22 @@ impl Sender {
         if !self.wait_for_room(start + size, deadline)? {
             return self.nothing(timeout);
         }
-        Ok(Some(SendSlot {
+        Ok(Some(self.slot_at(start, offset, len)))
+    }
+
+    /// The slot of `len` bytes at `start` (room made): a long message's frame is marked as
+    /// being written, for a receiver that waits for it.
+    #[inline]
+    fn slot_at(&mut self, start: u64, offset: u64, len: usize) -> SendSlot<'_> {
+        if len >= WRITING_MARK_MIN {
+            self.end.ring.mark_writing(start);
+        }
+        SendSlot {
             sender: self,
             start,
             offset,
             len,
-        }))
+        }
     }
 
     fn nothing<T>(&self, timeout: Option<Duration>) -> Result<Option<T>> {
@@ -266,7 +283,7 @@ impl Sender {
             !ring.head_fits(head, tail) || end - head <= ring.capacity()
         };
         loop {
-            let ok = self.end.wait(Side::Sender, deadline, 0, room)?;
+            let ok = self.end.wait(Side::Sender, deadline, 0, room, || false)?;
             self.head = self.load_head()?;
             if end - self.head <= ring.capacity() {
                 return Ok(true);
@@ -297,12 +314,7 @@ impl Sender {
     pub fn reserve(&mut self, len: usize) -> Result<SendSlot<'_>> {
         match self.fits_now(len) {
             // The fast path: room at the tail, before the ring's end, by the cached head.
-            Some(offset) => Ok(SendSlot {
-                start: self.tail,
-                sender: self,
-                offset,
-                len,
-            }),
+            Some(offset) => Ok(self.slot_at(self.tail, offset, len)),
             None => self.reserve_waiting(len),
         }
     }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::{lock_byte, Area, SlowSubscribers, Topic, TopicOptions, CONNECTED};
 use crate::channel::endpoint::Sleep;
 use crate::channel::ring::{self, Next};
-use crate::channel::{check_slot_range, WaitMode};
+use crate::channel::{check_slot_range, WaitMode, WRITING_MARK_MIN};
 use crate::copy::copy_to_shared;
 use crate::error::{Error, Result};
 use crate::name::{IntoName, Name};
@@ -218,6 +218,10 @@ impl Publisher {
         if !self.make_room(start + size, deadline)? {
             return self.nothing(timeout);
         }
+        if len >= WRITING_MARK_MIN {
+            // For subscribers that wait for it (see `channel::Sender`'s reserve).
+            ring.mark_writing(start);
+        }
         Ok(Some(PublishSlot {
             publisher: self,
             start,
@@ -310,7 +314,7 @@ impl Publisher {
                 free_dead_slots(end, &area, need);
                 false
             };
-            let ok = end.wait_on(&sleep, deadline, 0, ready, free_dead)?;
+            let ok = end.wait_on(&sleep, deadline, 0, ready, || false, free_dead)?;
             self.refresh_lowest();
             if self.lowest >= need {
                 return Ok(true);

@@ -418,6 +418,7 @@ impl Subscriber {
             deadline,
             0,
             || self.ready_now(),
+            || end.ring.writing_at(self.pos),
             || end.peer_gone(Side::Sender),
         )
     }
@@ -452,11 +453,32 @@ impl Subscriber {
         }
     }
 
-    /// Whether a frame is committed at the position, or the publisher wrote past it (so
-    /// that `recv` returns at once, with a message or `Lagged`).
+    /// Whether a frame is committed at the position (past a wrap marker), or the
+    /// publisher wrote past it: so that `recv` returns at once, with a message or
+    /// `Lagged`. (A wrap marker alone is not enough: `recv` would wait after it.)
     pub(crate) fn ready_now(&self) -> bool {
         let (ring, area) = (self.topic.end.ring, self.topic.area);
-        ring.committed(self.pos) || area.oldest().load(Ordering::Acquire) > self.pos
+        let ready_at =
+            |pos: u64| ring.committed(pos) || area.oldest().load(Ordering::Acquire) > pos;
+        if !ready_at(self.pos) {
+            return false;
+        }
+        match ring.next_frame(self.pos) {
+            Ok(Next::Wrap { next }) => ready_at(next),
+            _ => true,
+        }
+    }
+
+    /// Whether `ready_now` says so within `polls` looks, a pause apart (`recv_async`'s
+    /// first polls, inline).
+    pub(crate) fn ready_within(&self, polls: u32) -> bool {
+        (0..polls).any(|_| {
+            let ready = self.ready_now();
+            if !ready {
+                std::hint::spin_loop();
+            }
+            ready
+        })
     }
 
     /// The endpoint (for the async waits built over the subscriber).

@@ -5,7 +5,7 @@
 
 use super::future::Ready;
 use super::{Taken, Target};
-use crate::channel::{Receiver, RecvSlot, SendSlot, Sender};
+use crate::channel::{Receiver, RecvSlot, SendSlot, Sender, FAST_SPINS};
 use crate::error::Result;
 use crate::inbox::Inbox;
 use crate::service::{Client, Request, RequestId, Response, Server};
@@ -55,7 +55,7 @@ impl NamedMutex {
     /// Windows mutex is the thread's): hold it across an `.await` only on a
     /// single-threaded executor. Another task of the same thread that asks for the lock
     /// waits for it (where [`lock`](NamedMutex::lock) would say
-    /// [`Error::WouldDeadlock`]).
+    /// [`Error::WouldDeadlock`](crate::Error::WouldDeadlock)).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -88,7 +88,8 @@ impl Receiver {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub async fn recv_async(&mut self) -> Result<RecvSlot<'_>> {
-        if !self.ready_now() {
+        // `recv`'s first few polls, inline: a reply in a ping-pong is caught here.
+        if !self.frame_within(FAST_SPINS) && !self.ready_now() {
             self.ready_async().await?;
         }
         self.recv()
@@ -124,7 +125,7 @@ impl Sender {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub async fn send_async(&mut self, message: &[u8]) -> Result<()> {
-        if !self.room_now(message.len()) {
+        if !self.room_cached(message.len()) && !self.room_now(message.len()) {
             self.room_async(message.len()).await?;
         }
         self.send(message)
@@ -148,7 +149,7 @@ impl Sender {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub async fn reserve_async(&mut self, len: usize) -> Result<SendSlot<'_>> {
-        if !self.room_now(len) {
+        if !self.room_cached(len) && !self.room_now(len) {
             self.room_async(len).await?;
         }
         self.reserve(len)
@@ -185,7 +186,8 @@ impl Subscriber {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub async fn recv_async(&mut self) -> Result<Sample<'_>> {
-        loop {
+        // `recv`'s first few polls, inline, as the channel's receiver does.
+        while !self.ready_within(FAST_SPINS) {
             let _ready = Ready::new(Target::Subscriber(self)).await?;
             if self.ready_now() {
                 break;
