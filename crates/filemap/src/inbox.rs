@@ -340,12 +340,19 @@ impl Inbox {
         let ready = || self.receivers.iter().any(Receiver::committed_now);
         let gone = || self.all_senders_gone();
         self.first()
-            .wait_on(&sleep, deadline, 0, ready, || false, gone)
+            .wait_on(&sleep, deadline, 0, ready, || None, gone)
     }
 
-    /// Whether a message is there in some ring (past any wrap marker), without taking it.
-    pub(crate) fn ready_now(&self) -> bool {
-        self.receivers.iter().any(Receiver::ready_now)
+    /// Whether something is committed at the position of some ring (a message, or a wrap
+    /// marker that the next look skips), without taking it.
+    pub(crate) fn committed_now(&self) -> bool {
+        self.receivers.iter().any(Receiver::committed_now)
+    }
+
+    /// Whether a message is there in some ring, skipping the wrap markers before it
+    /// (their bytes go back to their senders): for the async receive.
+    pub(crate) fn message_ready(&mut self) -> Result<bool> {
+        Ok(self.ready_ring()?.is_some())
     }
 
     /// How a wait on many objects sees this inbox: it sleeps on the receiver's doorbell.

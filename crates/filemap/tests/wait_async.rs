@@ -3,7 +3,8 @@
 //! runtime and smol's executor; kill -9 of a peer wakes async waiters with `Disconnected`
 //! or abandoned; futures dropped at random points lose nothing (counted); blocking and
 //! async waiters sharing a semaphore take every unit exactly once; a pending receive spins
-//! through the executor for a moment, then sleeps until its message wakes it.
+//! through the executor for a moment, then sleeps until its message wakes it; a receive
+//! that waits while its sender wraps around the ring gives the sender the bytes it needs.
 
 mod common;
 
@@ -51,6 +52,10 @@ fn main() {
         (
             "a_pending_receive_spins_briefly_then_sleeps",
             a_pending_receive_spins_briefly_then_sleeps,
+        ),
+        (
+            "a_receive_waiting_across_a_wrap_lets_the_sender_on",
+            a_receive_waiting_across_a_wrap_lets_the_sender_on,
         ),
     ]);
 }
@@ -667,4 +672,76 @@ fn a_pending_receive_spins_briefly_then_sleeps() {
         Poll::Ready(Err(e)) => panic!("the receive failed: {e}"),
         Poll::Pending => panic!("woken, yet the message was not there"),
     };
+}
+
+/// A receive that waits while its sender wraps around the ring, with a message that needs
+/// the wrap marker's bytes back: the receive skips the marker and gives the bytes back, and
+/// the sender goes on (a wait that held out for the message after the marker would wait for
+/// ever, and its sender with it). A 4 KiB ring: a 960-byte message takes a 1 KiB frame,
+/// then a 3100-byte one does not fit before the ring's end and needs the first 3200 bytes
+/// of the ring, up to the marker's end. Blocking and async, channel, topic and inbox.
+fn a_receive_waiting_across_a_wrap_lets_the_sender_on() {
+    use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    use filemap::wait::block_on;
+    let _ns = Namespace::new();
+    let (first, second) = (vec![1u8; 960], vec![2u8; 3100]);
+    // The sender's second message, sent while the receiver waits; the sender is dropped
+    // at the end, so a receive that never got the message fails instead of hanging.
+    let later = |send: Box<dyn FnOnce() -> filemap::Result<()> + Send>| {
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            send()
+        })
+    };
+    for way in ["recv", "recv_async"] {
+        let name = unique(&format!("wrap-channel-{way}"));
+        let mut tx = Sender::create_or_open(&name, 4096).unwrap();
+        let mut rx = Receiver::open(&name).unwrap();
+        tx.send(&first).unwrap();
+        assert_eq!(rx.recv().unwrap().len(), 960);
+        let message = second.clone();
+        let sent = later(Box::new(move || {
+            tx.send_timeout(&message, Duration::from_secs(5))
+        }));
+        let got = match way {
+            "recv" => rx.recv().map(|m| m.len()),
+            _ => block_on(rx.recv_async()).map(|m| m.len()),
+        };
+        assert_eq!(got.ok(), Some(3100), "channel, {way}");
+        sent.join().unwrap().unwrap();
+
+        let name = unique(&format!("wrap-topic-{way}"));
+        let options = TopicOptions::new().capacity(4096);
+        let mut publisher = Publisher::create_or_open(&name, &options).unwrap();
+        let mut subscriber = Subscriber::open(&name).unwrap();
+        publisher.publish(&first).unwrap();
+        assert_eq!(subscriber.recv().unwrap().len(), 960);
+        let message = second.clone();
+        let sent = later(Box::new(move || {
+            publisher.publish_timeout(&message, Duration::from_secs(5))
+        }));
+        let got = match way {
+            "recv" => subscriber.recv().map(|m| m.len()),
+            _ => block_on(subscriber.recv_async()).map(|m| m.len()),
+        };
+        assert_eq!(got.ok(), Some(3100), "topic, {way}");
+        sent.join().unwrap().unwrap();
+
+        let name = unique(&format!("wrap-inbox-{way}"));
+        let options = InboxOptions::new().senders(1).capacity(4096);
+        let mut inbox = Inbox::create_or_open(&name, &options).unwrap();
+        let mut worker = InboxSender::open(&name).unwrap();
+        worker.send(&first).unwrap();
+        assert_eq!(inbox.recv().unwrap().1.len(), 960);
+        let message = second.clone();
+        let sent = later(Box::new(move || {
+            worker.send_timeout(&message, Duration::from_secs(5))
+        }));
+        let got = match way {
+            "recv" => inbox.recv().map(|(_, m)| m.len()),
+            _ => block_on(inbox.recv_async()).map(|(_, m)| m.len()),
+        };
+        assert_eq!(got.ok(), Some(3100), "inbox, {way}");
+        sent.join().unwrap().unwrap();
+    }
 }

@@ -1,7 +1,7 @@
 //! The part both ends of a channel share: the mapped entry, the ring, the endpoint lock,
 //! and waiting (spin, then sleep with liveness checks) and waking.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::ring::{self, Ring};
@@ -192,6 +192,10 @@ pub(crate) struct Endpoint {
     /// Set when a wait on many objects found the peer dead, so that the call it made
     /// ready reports `Disconnected` too (looking again: a new peer may have come).
     peer_seen_gone: std::sync::atomic::AtomicBool,
+    /// The position of the last frame whose mark of being written a wait spun on for all
+    /// of `WRITING_SPIN_MAX` (`u64::MAX`: none): a mark left standing, by a sender that
+    /// died or another process, costs that spin once, not at every wait.
+    spent_mark: AtomicU64,
 }
 
 fn round_capacity(capacity: u64) -> Result<u64> {
@@ -264,6 +268,7 @@ impl Endpoint {
             _lock: Some(lock),
             mode: WaitMode::Blocking,
             peer_seen_gone: Default::default(),
+            spent_mark: AtomicU64::new(u64::MAX),
         })
     }
 
@@ -283,6 +288,7 @@ impl Endpoint {
             _lock: lock,
             mode: WaitMode::Blocking,
             peer_seen_gone: Default::default(),
+            spent_mark: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -309,14 +315,14 @@ impl Endpoint {
     }
 
     /// Waits until `ready()` or the peer is gone or `deadline` passes. `Ok(true)`: ready.
-    /// `spun`: how many times the caller polled already; `coming()`: as in `wait_on`.
+    /// `spun`: how many times the caller polled already; `marked()`: as in `wait_on`.
     pub(crate) fn wait(
         &self,
         me: Side,
         deadline: Option<Instant>,
         spun: u32,
         ready: impl Fn() -> bool,
-        coming: impl Fn() -> bool,
+        marked: impl Fn() -> Option<u64>,
     ) -> Result<bool> {
         let peer = match me {
             Side::Receiver => Side::Sender,
@@ -329,23 +335,23 @@ impl Endpoint {
             sleepers: words.sleepers(),
             all_sleepers: None,
         };
-        self.wait_on(&sleep, deadline, spun, ready, coming, || {
+        self.wait_on(&sleep, deadline, spun, ready, marked, || {
             self.peer_gone(peer)
         })
     }
 
     /// Waits until `ready()` or `gone()` (checked once per liveness interval, and before
     /// every sleep) or `deadline` passes, sleeping on `sleep`'s doorbell once spinning is
-    /// over. `coming()`: the peer is writing what the wait waits for (a long message,
-    /// marked as being written): the wait spins on rather than sleep, for at most
-    /// `WRITING_SPIN_MAX`. `Ok(true)`: ready; `Err(Disconnected)` if gone and not ready.
+    /// over. `marked()`: where the peer is writing what the wait waits for (a long message,
+    /// marked as being written), if it is: the wait spins on rather than sleep, for at
+    /// most `WRITING_SPIN_MAX`, and a mark it spun on that long is not spun on again. `Ok(true)`: ready; `Err(Disconnected)` if gone and not ready.
     pub(crate) fn wait_on(
         &self,
         sleep: &Sleep<'_>,
         deadline: Option<Instant>,
         spun: u32,
         ready: impl Fn() -> bool,
-        coming: impl Fn() -> bool,
+        marked: impl Fn() -> Option<u64>,
         mut gone: impl FnMut() -> bool,
     ) -> Result<bool> {
         if ready() {
@@ -380,11 +386,21 @@ impl Endpoint {
                 return Ok(ready);
             }
             // Past its spins, a blocking wait spins on while the peer writes a long message
-            // for it, for at most `WRITING_SPIN_MAX` in all from the first it saw.
+            // for it: for at most `WRITING_SPIN_MAX` from the first mark it saw, and not
+            // for a mark that a wait spun on that long before.
             let spin_on = spins >= SPINS
                 && self.mode == WaitMode::Blocking
-                && coming()
-                && now.duration_since(*spinning_on.get_or_insert(now)) < WRITING_SPIN_MAX;
+                && match marked() {
+                    Some(at) if at != self.spent_mark.load(Ordering::Relaxed) => {
+                        let since = *spinning_on.get_or_insert(now);
+                        let within = now.duration_since(since) < WRITING_SPIN_MAX;
+                        if !within {
+                            self.spent_mark.store(at, Ordering::Relaxed);
+                        }
+                        within
+                    }
+                    _ => false,
+                };
             if self.mode == WaitMode::BusyPoll || spins < SPINS || spin_on {
                 if self.mode == WaitMode::Blocking && spins >= YIELD_AFTER {
                     // Past the first spins, give the core to a process that is ready to run

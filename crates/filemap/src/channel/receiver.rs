@@ -148,10 +148,10 @@ impl Receiver {
         loop {
             let claim = self.claim;
             let ready = || ring.committed(claim);
-            let coming = || ring.writing_at(claim);
+            let marked = || ring.marked_at(claim);
             if !self
                 .end
-                .wait(Side::Receiver, deadline, spun, ready, coming)?
+                .wait(Side::Receiver, deadline, spun, ready, marked)?
             {
                 return match timeout {
                     Some(after) => Err(self.end.timeout(after)),
@@ -234,7 +234,7 @@ impl Receiver {
 
     /// Whether a message is committed at the receiver's position within `polls` looks, a
     /// pause apart: `recv`'s first polls, the cheapest looks (`false` for a wrap marker or
-    /// a frame that does not fit, which `ready_now` tells apart).
+    /// a frame that does not fit, which `message_ready` tells apart).
     #[inline]
     pub(crate) fn frame_within(&self, polls: u32) -> bool {
         let ring = self.end.ring;
@@ -245,17 +245,6 @@ impl Receiver {
             std::hint::spin_loop();
         }
         false
-    }
-
-    /// Whether `recv` would return at once with a message (or with an error about the
-    /// ring), without taking it.
-    pub(crate) fn ready_now(&self) -> bool {
-        let ring = self.end.ring;
-        match ring.next_frame(self.claim) {
-            Ok(Next::Empty) => false,
-            Ok(Next::Wrap { next }) => ring.committed(next),
-            Ok(Next::Frame { .. }) | Err(_) => true,
-        }
     }
 
     /// Whether a message is committed at the receiver's position now (past a wrap marker,
@@ -298,9 +287,9 @@ impl Receiver {
             let (ring, claim) = (self.end.ring, self.claim);
             let sleep = self.end.bells.receiver.sleep();
             let ready = || ring.committed(claim) || stop();
-            let coming = || ring.writing_at(claim);
+            let marked = || ring.marked_at(claim);
             let gone = || self.end.peer_gone(Side::Sender);
-            if !self.end.wait_on(&sleep, deadline, 0, ready, coming, gone)? {
+            if !self.end.wait_on(&sleep, deadline, 0, ready, marked, gone)? {
                 self.end.intact()?;
                 return Ok(Waited::TimedOut);
             }

@@ -56,7 +56,7 @@ use super::shared::{self, AtomicU32, AtomicU64, Ordering};
 
 /// The tag of a frame being written at `position` (`Ring::mark_writing`): bit 62 set and
 /// bit 63 clear, never a commit's tag (the complement of a position, which stays below
-/// 2^62, has bit 63 set) nor the zero of fresh memory.
+/// 2^63, has bit 63 set) nor the zero of fresh memory.
 #[inline]
 fn writing_mark(position: u64) -> u64 {
     position | 1 << 62
@@ -370,12 +370,25 @@ impl Ring {
     /// `head`): an earlier lap's payload may hold any bytes there. Where the sender does not
     /// own them, they are the header of the frame at `next - capacity`, whose tag differs.
     /// Call it before the commit that publishes `next` as the receiver's next position.
+    /// A mark of a frame being written there (`mark_writing`), left by a slot never
+    /// committed or a sender that died, goes too: nothing is being written there yet.
     #[inline]
     pub(crate) fn disarm(&self, next: u64, head: u64) {
         let tag = self.frame_tag(next);
-        if next - head < self.capacity && tag.load(Ordering::Relaxed) == !next {
-            tag.store(0, Ordering::Relaxed);
+        if next - head < self.capacity {
+            let found = tag.load(Ordering::Relaxed);
+            if found == !next || found == writing_mark(next) {
+                tag.store(0, Ordering::Relaxed);
+            }
         }
+    }
+
+    /// Takes back the mark of `mark_writing` from the frame at `start` (the sender's own
+    /// bytes), whose slot is dropped uncommitted: nothing is being written there now. A
+    /// zero is no commit's tag.
+    #[inline]
+    pub(crate) fn unmark_writing(&self, start: u64) {
+        self.frame_tag(start).store(0, Ordering::Relaxed);
     }
 
     /// Whether the receiver's `head`, read from shared memory, fits a sender whose tail is
@@ -402,18 +415,19 @@ impl Ring {
             .store(writing_mark(start), Ordering::Relaxed);
     }
 
-    /// Whether the frame at `position`, or the one after a wrap marker committed there,
-    /// carries the mark of `mark_writing`.
-    pub(crate) fn writing_at(&self, position: u64) -> bool {
+    /// The position of the frame being written (by the mark of `mark_writing`) at
+    /// `position`, or after a wrap marker committed there; `None` if neither is marked.
+    pub(crate) fn marked_at(&self, position: u64) -> Option<u64> {
         let tag = self.frame_tag(position).load(Ordering::Relaxed);
         if tag == writing_mark(position) {
-            return true;
+            return Some(position);
         }
         if tag == !position && self.frame_shape(position).load(Ordering::Relaxed) == WRAP as u64 {
             let next = position + self.bytes_to_end(position);
-            return self.frame_tag(next).load(Ordering::Relaxed) == writing_mark(next);
+            return (self.frame_tag(next).load(Ordering::Relaxed) == writing_mark(next))
+                .then_some(next);
         }
-        false
+        None
     }
 
     /// Writes a wrap marker at `tail` (the sender's own bytes); `commit` publishes it.

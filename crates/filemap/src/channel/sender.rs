@@ -252,7 +252,8 @@ impl Sender {
     /// being written, for a receiver that waits for it.
     #[inline]
     fn slot_at(&mut self, start: u64, offset: u64, len: usize) -> SendSlot<'_> {
-        if len >= WRITING_MARK_MIN {
+        let marked = len >= WRITING_MARK_MIN;
+        if marked {
             self.end.ring.mark_writing(start);
         }
         SendSlot {
@@ -260,6 +261,7 @@ impl Sender {
             start,
             offset,
             len,
+            marked,
         }
     }
 
@@ -283,7 +285,7 @@ impl Sender {
             !ring.head_fits(head, tail) || end - head <= ring.capacity()
         };
         loop {
-            let ok = self.end.wait(Side::Sender, deadline, 0, room, || false)?;
+            let ok = self.end.wait(Side::Sender, deadline, 0, room, || None)?;
             self.head = self.load_head()?;
             if end - self.head <= ring.capacity() {
                 return Ok(true);
@@ -349,15 +351,13 @@ impl Sender {
 
     /// Sends `message` if there is room now; `Ok(false)` if the ring is full.
     pub fn try_send(&mut self, message: &[u8]) -> Result<bool> {
-        match self.try_reserve(message.len())? {
-            Some(mut slot) => {
-                slot.copy_from_slice(message)?;
-                slot.commit();
-                self.end.intact()?;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        let Some(mut slot) = self.try_reserve(message.len())? else {
+            return Ok(false);
+        };
+        slot.copy_from_slice(message)?;
+        slot.commit();
+        self.end.intact()?;
+        Ok(true)
     }
 
     /// Sends a copy of a message received from another channel, waiting while the ring is
@@ -447,6 +447,17 @@ pub struct SendSlot<'a> {
     start: u64,
     offset: u64,
     len: usize,
+    /// The frame is marked as being written (a long message), until it is committed.
+    marked: bool,
+}
+
+impl Drop for SendSlot<'_> {
+    /// An uncommitted slot sends nothing; its frame's mark of being written goes.
+    fn drop(&mut self) {
+        if self.marked {
+            self.sender.end.ring.unmark_writing(self.start);
+        }
+    }
 }
 
 impl SendSlot<'_> {
@@ -459,7 +470,9 @@ impl SendSlot<'_> {
 
     /// Publishes the first `len` bytes only (at most the reserved length).
     #[inline]
-    pub fn commit_len(self, len: usize) {
+    pub fn commit_len(mut self, len: usize) {
+        // The commit replaces the mark.
+        self.marked = false;
         let len = len.min(self.len);
         self.sender
             .end

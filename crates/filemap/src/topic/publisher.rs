@@ -167,15 +167,13 @@ impl Publisher {
     /// Publishes `message` if there is room now; `Ok(false)` if a subscriber holds the ring
     /// up.
     pub fn try_publish(&mut self, message: &[u8]) -> Result<bool> {
-        match self.try_reserve(message.len())? {
-            Some(mut slot) => {
-                slot.copy_from_slice(message)?;
-                slot.commit();
-                self.topic.end.intact()?;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        let Some(mut slot) = self.try_reserve(message.len())? else {
+            return Ok(false);
+        };
+        slot.copy_from_slice(message)?;
+        slot.commit();
+        self.topic.end.intact()?;
+        Ok(true)
     }
 
     /// Like [`publish`](Publisher::publish), giving up with [`Error::Timeout`].
@@ -218,7 +216,8 @@ impl Publisher {
         if !self.make_room(start + size, deadline)? {
             return self.nothing(timeout);
         }
-        if len >= WRITING_MARK_MIN {
+        let marked = len >= WRITING_MARK_MIN;
+        if marked {
             // For subscribers that wait for it (see `channel::Sender`'s reserve).
             ring.mark_writing(start);
         }
@@ -227,6 +226,7 @@ impl Publisher {
             start,
             offset,
             len,
+            marked,
         }))
     }
 
@@ -314,7 +314,7 @@ impl Publisher {
                 free_dead_slots(end, &area, need);
                 false
             };
-            let ok = end.wait_on(&sleep, deadline, 0, ready, || false, free_dead)?;
+            let ok = end.wait_on(&sleep, deadline, 0, ready, || None, free_dead)?;
             self.refresh_lowest();
             if self.lowest >= need {
                 return Ok(true);
@@ -470,6 +470,17 @@ pub struct PublishSlot<'a> {
     start: u64,
     offset: u64,
     len: usize,
+    /// The frame is marked as being written (a long message), until it is committed.
+    marked: bool,
+}
+
+impl Drop for PublishSlot<'_> {
+    /// An uncommitted slot publishes nothing; its frame's mark of being written goes.
+    fn drop(&mut self) {
+        if self.marked {
+            self.publisher.topic.end.ring.unmark_writing(self.start);
+        }
+    }
 }
 
 impl PublishSlot<'_> {
@@ -480,7 +491,9 @@ impl PublishSlot<'_> {
     }
 
     /// Publishes the first `len` bytes only (at most the reserved length).
-    pub fn commit_len(self, len: usize) {
+    pub fn commit_len(mut self, len: usize) {
+        // The commit replaces the mark.
+        self.marked = false;
         let len = len.min(self.len);
         let ring = self.publisher.topic.end.ring;
         ring.write_header(self.start, len as u32, self.offset);

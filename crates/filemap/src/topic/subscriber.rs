@@ -418,7 +418,7 @@ impl Subscriber {
             deadline,
             0,
             || self.ready_now(),
-            || end.ring.writing_at(self.pos),
+            || end.ring.marked_at(self.pos),
             || end.peer_gone(Side::Sender),
         )
     }
@@ -453,20 +453,11 @@ impl Subscriber {
         }
     }
 
-    /// Whether a frame is committed at the position (past a wrap marker), or the
-    /// publisher wrote past it: so that `recv` returns at once, with a message or
-    /// `Lagged`. (A wrap marker alone is not enough: `recv` would wait after it.)
+    /// Whether something is committed at the position (a frame, or a wrap marker that
+    /// `recv` skips), or the publisher wrote past it.
     pub(crate) fn ready_now(&self) -> bool {
         let (ring, area) = (self.topic.end.ring, self.topic.area);
-        let ready_at =
-            |pos: u64| ring.committed(pos) || area.oldest().load(Ordering::Acquire) > pos;
-        if !ready_at(self.pos) {
-            return false;
-        }
-        match ring.next_frame(self.pos) {
-            Ok(Next::Wrap { next }) => ready_at(next),
-            _ => true,
-        }
+        ring.committed(self.pos) || area.oldest().load(Ordering::Acquire) > self.pos
     }
 
     /// Whether `ready_now` says so within `polls` looks, a pause apart (`recv_async`'s
@@ -479,6 +470,26 @@ impl Subscriber {
             }
             ready
         })
+    }
+
+    /// Whether `recv` would return a message now, skipping the wrap markers before it
+    /// (their bytes go back to the publisher, which may be waiting for them); the lag or
+    /// error `recv` would return, if any. For the async receive, which must not wait in
+    /// `recv`.
+    pub(crate) fn message_ready(&mut self) -> Result<bool> {
+        // A ring has at most one wrap marker before a frame; a second is another process's
+        // doing, and waits for the next look.
+        for _ in 0..2 {
+            match self.look()? {
+                Look::Frame { .. } => return Ok(true),
+                Look::Wrap { next } => {
+                    self.pos = next;
+                    self.release(next);
+                }
+                Look::Empty => return Ok(false),
+            }
+        }
+        Ok(false)
     }
 
     /// The endpoint (for the async waits built over the subscriber).

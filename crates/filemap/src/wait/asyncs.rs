@@ -89,21 +89,26 @@ impl Receiver {
     /// ```
     pub async fn recv_async(&mut self) -> Result<RecvSlot<'_>> {
         // `recv`'s first few polls, inline: a reply in a ping-pong is caught here.
-        if !self.frame_within(FAST_SPINS) && !self.ready_now() {
-            self.ready_async().await?;
+        if !self.frame_within(FAST_SPINS) {
+            let mut woken = 0u32;
+            // Wrap markers are skipped here (`recv` would wait after one).
+            while !self.message_ready()? {
+                woken = yield_after_first(woken).await;
+                self.committed_async().await?;
+            }
         }
         self.recv()
     }
 
-    /// Waits until `recv` returns at once: a message is there, or the sender is gone
-    /// (`Error::Disconnected`).
-    async fn ready_async(&self) -> Result<()> {
+    /// Waits until something is committed at the receiver's position (a message, or a
+    /// wrap marker to skip), or the sender is gone (`Error::Disconnected`).
+    async fn committed_async(&self) -> Result<()> {
         loop {
             let _ready = Ready::new(Target::Receiver(self)).await?;
-            if self.ready_now() {
+            if self.committed_now() {
                 return Ok(());
             }
-            if self.endpoint().peer_left(Side::Sender, true) && !self.ready_now() {
+            if self.endpoint().peer_left(Side::Sender, true) && !self.committed_now() {
                 return Err(self.endpoint().disconnected());
             }
         }
@@ -186,14 +191,14 @@ impl Subscriber {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub async fn recv_async(&mut self) -> Result<Sample<'_>> {
-        // `recv`'s first few polls, inline, as the channel's receiver does.
-        while !self.ready_within(FAST_SPINS) {
+        let mut woken = 0u32;
+        // Wrap markers are skipped here (`recv` would wait after one); `recv`'s first few
+        // polls run inline, as the channel's receiver's do.
+        while !(self.ready_within(FAST_SPINS) && self.message_ready()?) {
+            woken = yield_after_first(woken).await;
             let _ready = Ready::new(Target::Subscriber(self)).await?;
-            if self.ready_now() {
-                break;
-            }
             let end = self.endpoint();
-            if end.peer_left(Side::Sender, true) && !self.ready_now() {
+            if !self.ready_now() && end.peer_left(Side::Sender, true) && !self.ready_now() {
                 return Err(end.disconnected());
             }
         }
@@ -217,12 +222,12 @@ impl Inbox {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub async fn recv_async(&mut self) -> Result<(u32, RecvSlot<'_>)> {
-        loop {
+        let mut woken = 0u32;
+        // Wrap markers are skipped here (`recv` would wait after one).
+        while !self.message_ready()? {
+            woken = yield_after_first(woken).await;
             let _ready = Ready::new(Target::Inbox(self)).await?;
-            if self.ready_now() {
-                break;
-            }
-            if self.all_senders_gone() && !self.ready_now() {
+            if !self.committed_now() && self.all_senders_gone() && !self.committed_now() {
                 return Err(self.first().disconnected());
             }
         }
@@ -290,6 +295,7 @@ impl Client {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub async fn recv_response_async(&mut self) -> Result<Response<'_>> {
+        let mut woken = 0u32;
         while !self.pending_response_ready()? {
             if self.server_replaced() {
                 // Fails what the servers before the takeover took (nothing is left to
@@ -301,12 +307,13 @@ impl Client {
                 yield_to_executor().await;
                 continue;
             }
+            woken = yield_after_first(woken).await;
             drop(Ready::for_client(self).await?);
-            if self.responses().ready_now() || self.server_replaced() {
+            if self.responses().committed_now() || self.server_replaced() {
                 continue;
             }
             let end = self.responses().endpoint();
-            if end.peer_left(Side::Sender, true) && !self.responses().ready_now() {
+            if end.peer_left(Side::Sender, true) && !self.responses().committed_now() {
                 // The server is gone: every pending request has failed.
                 let gone = end.disconnected();
                 self.fail_pending();
@@ -315,6 +322,17 @@ impl Client {
         }
         self.recv_until(None, None)
     }
+}
+
+/// Counts a receive loop's rounds (`woken`: so far), and from the second on lets the
+/// executor run its other tasks first: a round ends with something committed that turned
+/// out to be no message (a skipped wrap marker; again and again only if another process
+/// keeps writing markers), and such a loop must not hold the executor's thread.
+async fn yield_after_first(woken: u32) -> u32 {
+    if woken > 0 {
+        yield_to_executor().await;
+    }
+    woken.saturating_add(1)
 }
 
 /// Lets the executor run its other tasks once before the caller goes on (the future is

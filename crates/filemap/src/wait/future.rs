@@ -61,7 +61,8 @@ enum Spin {
     NotYet,
     /// Spinning until then.
     Until(Instant),
-    /// Over (or never: a synchronisation object, or an endpoint that busy-polls).
+    /// Over (or never: a synchronisation object). An endpoint that busy-polls stays
+    /// `NotYet`: it never sleeps.
     Over,
 }
 

@@ -12,7 +12,11 @@
 //! which that call reports), a service's server when a request is there (clients leaving
 //! do not end a server), a [`Sender`] when there is room
 //! ([`Target::Sender`] says for how many bytes; a `&Sender` means one byte). Waiting takes
-//! nothing from them.
+//! nothing from them. One exception to "would not wait": a receiving endpoint is also ready
+//! when its sender has just wrapped around the ring, before the message after the wrap is
+//! committed; the next receive then waits for that message (a sender that needs the wrap's
+//! bytes back gets them from that receive, so a wait that held out for the message could
+//! wait for ever).
 //!
 //! ```
 //! # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

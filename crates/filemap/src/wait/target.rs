@@ -32,13 +32,19 @@ pub(super) enum Endpoint<'a> {
 }
 
 impl Endpoint<'_> {
+    /// Whether something is there for it: a receiving endpoint counts anything committed at
+    /// its position, a wrap marker alone included. Its next receive skips the marker and
+    /// gives its bytes back, which the sender may be waiting for before it can commit the
+    /// message after it: a wait that held out for that message would wait for ever.
     fn ready_now(self) -> bool {
         match self {
-            Endpoint::Receiver(receiver) => receiver.ready_now(),
+            Endpoint::Receiver(receiver) => receiver.committed_now(),
             Endpoint::Sender(sender, len) => sender.room_now(len),
             Endpoint::Subscriber(subscriber) => subscriber.ready_now(),
-            Endpoint::Inbox(inbox) => inbox.ready_now(),
-            Endpoint::Client(client) => client.responses().ready_now() || client.server_replaced(),
+            Endpoint::Inbox(inbox) => inbox.committed_now(),
+            Endpoint::Client(client) => {
+                client.responses().committed_now() || client.server_replaced()
+            }
         }
     }
 
