@@ -100,6 +100,12 @@ fn tokio_async_row(kind: Runtime) -> String {
     format!("filemap async, tokio {}", kind.name())
 }
 
+/// Section 8's row of the async channel with both ends set to `WaitMode::Spin`, under
+/// tokio's runtime `kind`.
+fn tokio_spin_row(kind: Runtime) -> String {
+    format!("filemap async spin, tokio {}", kind.name())
+}
+
 /// Section 8's row of the async channel with both ends set to busy-poll, under tokio's
 /// runtime `kind`.
 fn tokio_busy_row(kind: Runtime) -> String {
@@ -609,7 +615,15 @@ fn waits_section(r: &mut Results) -> Result<()> {
             ASYNC_PING_PONG,
             &tokio_async_row(kind),
             Kind::Filemap,
-            waits::tokio_filemap_latency(kind, size, false)?,
+            waits::tokio_filemap_latency(kind, size, WaitMode::Blocking)?,
+        );
+    }
+    for kind in Runtime::ALL {
+        add(
+            ASYNC_PING_PONG,
+            &tokio_spin_row(kind),
+            Kind::Filemap,
+            waits::tokio_filemap_latency(kind, size, WaitMode::Spin)?,
         );
     }
     for kind in Runtime::ALL {
@@ -617,7 +631,7 @@ fn waits_section(r: &mut Results) -> Result<()> {
             ASYNC_PING_PONG,
             &tokio_busy_row(kind),
             Kind::Filemap,
-            waits::tokio_filemap_latency(kind, size, true)?,
+            waits::tokio_filemap_latency(kind, size, WaitMode::BusyPoll)?,
         );
     }
     for kind in Runtime::ALL {
@@ -705,7 +719,9 @@ fn finish_waits_rows(r: &mut Results) {
         });
         let socket = Runtime::ALL
             .into_iter()
-            .find(|&k| row.system == tokio_async_row(k) || row.system == tokio_busy_row(k))
+            .find(|&k| {
+                [tokio_async_row(k), tokio_spin_row(k), tokio_busy_row(k)].contains(&row.system)
+            })
             .and_then(|k| p50(row.scenario, &tokio_socket_row(k)));
         if let Some(socket) = socket {
             text.push_str(&format!("; UnixStream {} this", ratio(socket / row.p50)));
@@ -722,7 +738,12 @@ fn waits_note(r: &Results) -> String {
     let blocking = waits_p50(r, ASYNC_PING_PONG, BLOCKING_CHANNEL);
     let rows = Runtime::ALL
         .into_iter()
-        .map(|k| (k, tokio_async_row(k), "Async"))
+        .map(|k| (k, tokio_async_row(k), "Async (the default: no spinning)"))
+        .chain(
+            Runtime::ALL
+                .into_iter()
+                .map(|k| (k, tokio_spin_row(k), "Async with `WaitMode::Spin` (opt-in)")),
+        )
         .chain(
             Runtime::ALL
                 .into_iter()
@@ -1405,17 +1426,18 @@ process sending with `send_async` and receiving with `recv_async`: under \
 tokio's current-thread and multi-thread runtimes (both processes the same kind, with their \
 I/O and time drivers; the measuring loop and the echo are each a spawned task, so under the \
 multi-thread runtime they run on a worker thread: {workers} worker{} in a process pinned to one \
-core). A pending filemap future on a channel first spins through the runtime for up to \
-50 µs (it asks to be polled again at once, and the runtime runs its other tasks in between), \
-as a blocking receive spins before it sleeps; then it sleeps nowhere itself: the process's \
-waiter thread sleeps in `futex_waitv` for every pending future and wakes the task's waker. \
-The busy-poll rows set both ends to `WaitMode::BusyPoll` (the opt-in: a pending receive \
-never stops asking to be polled again, so the runtime's thread stays busy). Beside them, in the same \
+core). By default a pending filemap future does not spin, and sleeps nowhere itself: the \
+process's waiter thread sleeps in `futex_waitv` for every pending future and wakes the \
+task's waker. The spin rows set both ends to `WaitMode::Spin` (an opt-in: a pending receive \
+asks the runtime to poll it again at once for up to 50 µs, the runtime running its other \
+tasks in between, then sleeps), the busy-poll rows to `WaitMode::BusyPoll` (the other \
+opt-in: it never stops asking, so the runtime's thread stays busy). Beside them, in the same \
 run: the blocking channel (`send`, `recv`: spin briefly, then sleep), and tokio's \
 `UnixStream` under the same runtimes (`write_all`, `read_exact`). **Ping-pong**: half a round \
 trip, the partner copying each message out and sending it back, {} timed round trips per row \
-after a tenth as many untimed ones. In a ping-pong the receiver, blocking or async, \
-catches each message while it spins; a socket's reader sleeps every time. **Receiver asleep**: a message every {} ms (1 to 2 ms under tokio, whose timer ticks \
+after a tenth as many untimed ones. In a ping-pong the blocking receiver, and an async one \
+set to spin, catches each message while it spins; a default async receive sleeps every time, \
+as a socket's reader does. **Receiver asleep**: a message every {} ms (1 to 2 ms under tokio, whose timer ticks \
 in milliseconds), so that the blocking receiver too is asleep in the kernel when it comes, timed one way on `CLOCK_MONOTONIC` (which both \
 processes read) from before the send until the receiver has copied the message out, up to \
 {} ms of timed messages per row (at least {}) after a tenth as many untimed ones.\n\n\
@@ -1689,14 +1711,16 @@ With the senders taking turns on one core (see above), how often each of them wa
 for how long, is up to the scheduler as much as to the systems."
         }
         ASYNC_PING_PONG => {
-            "An async receive spins for up to 50 µs; a message that comes later finds it \
-asleep in the kernel, and its wake-up takes two hops where a socket's takes one: the \
+            "A default async receive never spins, so in a ping-pong every message it waits \
+for is a sleep in the kernel, and its wake-up takes two hops where a socket's takes one: the \
 sender's futex wake reaches filemap's waiter thread (asleep in `futex_waitv` for all the \
 process's pending futures), which wakes the task's waker, which wakes the runtime's thread \
 (tokio's I/O driver, or `block_on`'s parked thread); and registering each receive with the \
 waiter thread wakes that thread once more, to sleep over the new set. tokio's `UnixStream` \
 is woken by the kernel in its `epoll_wait` directly. On this machine a wake-up in the \
-kernel costs tens of microseconds (see section 1's raw futex row), so the hops decide."
+kernel costs tens of microseconds (see section 1's raw futex row), so the hops decide. By \
+design nothing spins by default (a thousand idle receivers cost no CPU); the opt-in rows \
+(`WaitMode::Spin`, `BusyPoll`) catch the reply while they spin."
         }
         LINK_LATENCY | LINK_THROUGHPUT | LINK_RATE => {
             "The bridges carry each message over Zenoh as the Zenoh rows do, and on top of \

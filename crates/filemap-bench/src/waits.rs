@@ -82,20 +82,24 @@ fn run_task<T: Send + 'static>(
 /// trip); the partner copies each message out (`append_to`) and sends it back with
 /// `send_async`.
 ///
-/// `busy`: both ends' endpoints set to `WaitMode::BusyPoll`, so that a pending receive asks
-/// the runtime to poll it again at once instead of sleeping (the opt-in spin).
-pub fn tokio_filemap_latency(kind: Runtime, size: usize, busy: bool) -> Result<Latency> {
+/// `mode`: both ends' wait mode: the default (a pending receive sleeps at once),
+/// `WaitMode::Spin` (it asks the runtime to poll it again for up to 50 µs, then sleeps) or
+/// `WaitMode::BusyPoll` (it never stops asking).
+pub fn tokio_filemap_latency(kind: Runtime, size: usize, mode: WaitMode) -> Result<Latency> {
     let there = unique(&format!("tokio-{}-there", kind.name()));
     let back = unique(&format!("tokio-{}-back", kind.name()));
     let capacity = (size as u64 * 4).max(1 << 16);
     let mut tx = Sender::create_or_open(there.as_str(), capacity)?;
     let mut rx = Receiver::create_or_open(back.as_str(), capacity)?;
-    let mode = if busy { "busy" } else { "sleep" };
-    if busy {
-        tx.set_wait_mode(WaitMode::BusyPoll);
-        rx.set_wait_mode(WaitMode::BusyPoll);
-    }
-    let child = partner(&["tokio-channel-echo", &there, &back, kind.name(), mode])?;
+    tx.set_wait_mode(mode);
+    rx.set_wait_mode(mode);
+    let child = partner(&[
+        "tokio-channel-echo",
+        &there,
+        &back,
+        kind.name(),
+        mode_name(mode),
+    ])?;
     // The endpoints go with the task, and the partner sees Disconnected when it ends.
     let r = run_task(kind, async move {
         let message = vec![7u8; size];
@@ -271,13 +275,25 @@ pub fn partner_role(role: &str, args: &[String]) -> Option<Result<()>> {
     Some(r)
 }
 
+/// A wait mode as the partner's argument says it.
+fn mode_name(mode: WaitMode) -> &'static str {
+    match mode {
+        WaitMode::Blocking => "sleep",
+        WaitMode::Spin => "spin",
+        WaitMode::BusyPoll => "busy",
+    }
+}
+
 fn tokio_channel_echo(args: &[String]) -> Result<()> {
     let mut rx = Receiver::create_or_open(arg(args, 1)?, 1 << 16)?;
     let mut tx = Sender::create_or_open(arg(args, 2)?, 1 << 16)?;
-    if arg(args, 4)? == "busy" {
-        rx.set_wait_mode(WaitMode::BusyPoll);
-        tx.set_wait_mode(WaitMode::BusyPoll);
-    }
+    let mode = match arg(args, 4)? {
+        "busy" => WaitMode::BusyPoll,
+        "spin" => WaitMode::Spin,
+        _ => WaitMode::Blocking,
+    };
+    rx.set_wait_mode(mode);
+    tx.set_wait_mode(mode);
     run_task(Runtime::parse(arg(args, 3)?)?, async move {
         let mut message = Vec::new();
         loop {

@@ -193,8 +193,8 @@ pub fn channel(as_json: bool) -> Result<ExitCode> {
         println!(
             "\nasync at {} B (recv_async and send_async under filemap::wait::block_on, no \
 runtime): p50 {:.1}x the blocking row's. In this tight ping-pong the blocking receiver \
-catches each message while it spins briefly, and so does an async receive (it spins \
-through the executor for up to 50 µs before it sleeps).",
+catches each message while it spins briefly; an async receive does not spin by default: it \
+sleeps, and filemap's waiter thread wakes it (WaitMode::Spin makes it spin first).",
             r.size,
             r.to_blocking(&rows).unwrap_or(f64::NAN)
         );

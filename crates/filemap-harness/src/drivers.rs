@@ -109,7 +109,7 @@ pub fn filemap_async_latency(size: usize) -> Result<Latency> {
 
 /// How far apart the messages of the receiver-asleep rows go: long enough that a
 /// blocking receiver has spun out its brief spin and sleeps in the kernel when the message
-/// comes (an async receiver spins for as long, then sleeps too).
+/// comes (an async receiver does not spin by default).
 pub const ASLEEP_GAP: Duration = Duration::from_millis(1);
 
 /// filemap channel, one way to a receiver that is asleep: a message of `size` bytes (8 at

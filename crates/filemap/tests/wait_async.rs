@@ -2,8 +2,9 @@
 //! exactly their messages; events, semaphores and mutexes under tokio's current-thread
 //! runtime and smol's executor; kill -9 of a peer wakes async waiters with `Disconnected`
 //! or abandoned; futures dropped at random points lose nothing (counted); blocking and
-//! async waiters sharing a semaphore take every unit exactly once; a pending receive spins
-//! through the executor for a moment, then sleeps until its message wakes it; a receive
+//! async waiters sharing a semaphore take every unit exactly once; a pending receive sleeps
+//! at once, or set to spin, spins through the executor for a moment first, and its message
+//! wakes it; a receive
 //! that waits while its sender wraps around the ring gives the sender the bytes it needs.
 
 mod common;
@@ -624,54 +625,64 @@ impl std::task::Wake for Counting {
     }
 }
 
-/// A receive future on an empty channel asks to be polled again at once for a while (it
-/// spins, so that a message that comes soon costs no wake-up), then stops asking: it
-/// sleeps, and the message, sent later, wakes it through the waiter thread.
+/// A receive future on an empty channel set to `WaitMode::Spin` asks to be polled again at
+/// once for a while (it spins, so that a message that comes soon costs no wake-up), then
+/// stops asking: it sleeps, and the message, sent later, wakes it through the waiter
+/// thread. In the default mode it sleeps at its first poll: nothing spins.
 fn a_pending_receive_spins_briefly_then_sleeps() {
+    use filemap::channel::WaitMode;
     use std::future::Future;
     use std::sync::atomic::Ordering;
     use std::task::{Context, Poll};
     let _ns = Namespace::new();
-    let name = unique("spin");
-    let mut rx = Receiver::create_or_open(&name, 4096).unwrap();
-    let mut tx = Sender::open(&name).unwrap();
-    let count = std::sync::Arc::new(Counting(Default::default()));
-    let waker = std::task::Waker::from(count.clone());
-    let mut cx = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(rx.recv_async());
-    let started = Instant::now();
-    let mut polls = 0u32;
-    loop {
-        let before = count.0.load(Ordering::SeqCst);
-        assert!(future.as_mut().poll(&mut cx).is_pending());
-        polls += 1;
-        if count.0.load(Ordering::SeqCst) == before {
-            break; // it did not ask to be polled again: it sleeps
+    for mode in [WaitMode::Blocking, WaitMode::Spin] {
+        let name = unique("spin");
+        let mut rx = Receiver::create_or_open(&name, 4096).unwrap();
+        let mut tx = Sender::open(&name).unwrap();
+        rx.set_wait_mode(mode);
+        let count = std::sync::Arc::new(Counting(Default::default()));
+        let waker = std::task::Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = std::pin::pin!(rx.recv_async());
+        let started = Instant::now();
+        let mut polls = 0u32;
+        loop {
+            let before = count.0.load(Ordering::SeqCst);
+            assert!(future.as_mut().poll(&mut cx).is_pending());
+            polls += 1;
+            if count.0.load(Ordering::SeqCst) == before {
+                break; // it did not ask to be polled again: it sleeps
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "still spinning after {polls} polls"
+            );
         }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "still spinning after {polls} polls"
+        println!(
+            "    {mode:?}: {polls} polls over {:?} before it slept",
+            started.elapsed()
         );
-    }
-    let spun = started.elapsed();
-    println!("    spun {polls} polls over {spun:?} before it slept");
-    assert!(polls > 1, "it slept at once, without spinning");
-    let woken = count.0.load(Ordering::SeqCst);
-    tx.send(b"late").unwrap();
-    let sent = Instant::now();
-    while count.0.load(Ordering::SeqCst) == woken {
-        assert!(sent.elapsed() < PATIENCE, "the message did not wake it");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    match future.as_mut().poll(&mut cx) {
-        Poll::Ready(Ok(message)) => {
-            let mut got = vec![0; message.len()];
-            message.read_at(0, &mut got).unwrap();
-            assert_eq!(got, b"late");
+        match mode {
+            WaitMode::Spin => assert!(polls > 1, "it slept at once, without spinning"),
+            _ => assert_eq!(polls, 1, "it spun in the default mode"),
         }
-        Poll::Ready(Err(e)) => panic!("the receive failed: {e}"),
-        Poll::Pending => panic!("woken, yet the message was not there"),
-    };
+        let woken = count.0.load(Ordering::SeqCst);
+        tx.send(b"late").unwrap();
+        let sent = Instant::now();
+        while count.0.load(Ordering::SeqCst) == woken {
+            assert!(sent.elapsed() < PATIENCE, "the message did not wake it");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(message)) => {
+                let mut got = vec![0; message.len()];
+                message.read_at(0, &mut got).unwrap();
+                assert_eq!(got, b"late");
+            }
+            Poll::Ready(Err(e)) => panic!("the receive failed: {e}"),
+            Poll::Pending => panic!("woken, yet the message was not there"),
+        };
+    }
 }
 
 /// A receive that waits while its sender wraps around the ring, with a message that needs

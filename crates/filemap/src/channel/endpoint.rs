@@ -389,7 +389,7 @@ impl Endpoint {
             // for it: for at most `WRITING_SPIN_MAX` from the first mark it saw, and not
             // for a mark that a wait spun on that long before.
             let spin_on = spins >= SPINS
-                && self.mode == WaitMode::Blocking
+                && self.mode != WaitMode::BusyPoll
                 && match marked() {
                     Some(at) if at != self.spent_mark.load(Ordering::Relaxed) => {
                         let since = *spinning_on.get_or_insert(now);
@@ -402,7 +402,7 @@ impl Endpoint {
                     _ => false,
                 };
             if self.mode == WaitMode::BusyPoll || spins < SPINS || spin_on {
-                if self.mode == WaitMode::Blocking && spins >= YIELD_AFTER {
+                if self.mode != WaitMode::BusyPoll && spins >= YIELD_AFTER {
                     // Past the first spins, give the core to a process that is ready to run
                     // (another subscriber woken with this one, on a machine with fewer
                     // cores than processes); with none, this returns at once.

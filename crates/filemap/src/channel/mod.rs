@@ -104,9 +104,16 @@ use crate::error::{Error, Result};
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WaitMode {
-    /// Spin briefly, then sleep in the kernel (the default): low CPU use.
+    /// Spin briefly, then sleep in the kernel (the default): low CPU use. An async
+    /// future does not spin: it sleeps at once, leaving the executor's thread to its other
+    /// tasks (and a message that comes costs a wake-up).
     #[default]
     Blocking,
+    /// As `Blocking`, and an async future spins too: for up to 50 µs it asks the executor
+    /// to poll it again at once (its other tasks run in between), then sleeps. A message
+    /// that comes within that time, as a reply in a ping-pong does, costs no wake-up; each
+    /// wait may cost up to 50 µs of a busy thread.
+    Spin,
     /// Spin until the peer acts: the lowest latency, one busy core while waiting.
     BusyPoll,
 }

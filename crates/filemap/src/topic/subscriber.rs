@@ -278,7 +278,7 @@ impl Subscriber {
     ) -> Result<Option<Sample<'_>>> {
         // A blocking receive (not `try_recv`, nor one about to time out) that finds nothing
         // first offers this core to a subscriber that has yet to read what this one has.
-        let mut offer_core = self.topic.end.mode == WaitMode::Blocking
+        let mut offer_core = self.topic.end.mode != WaitMode::BusyPoll
             && timeout.map_or(deadline.is_none(), |t| t >= OFFER_CORE_BEFORE);
         loop {
             match self.look()? {

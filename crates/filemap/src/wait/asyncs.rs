@@ -5,7 +5,7 @@
 
 use super::future::Ready;
 use super::{Taken, Target};
-use crate::channel::{Receiver, RecvSlot, SendSlot, Sender, FAST_SPINS};
+use crate::channel::{Receiver, RecvSlot, SendSlot, Sender, WaitMode, FAST_SPINS};
 use crate::error::Result;
 use crate::inbox::Inbox;
 use crate::service::{Client, Request, RequestId, Response, Server};
@@ -88,8 +88,9 @@ impl Receiver {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub async fn recv_async(&mut self) -> Result<RecvSlot<'_>> {
-        // `recv`'s first few polls, inline: a reply in a ping-pong is caught here.
-        if !self.frame_within(FAST_SPINS) {
+        // One look; with `WaitMode::Spin` or `BusyPoll`, `recv`'s first few polls, inline (a
+        // reply in a ping-pong is caught here).
+        if !self.frame_within(inline_polls(self.endpoint().mode)) {
             let mut woken = 0u32;
             // Wrap markers are skipped here (`recv` would wait after one).
             while !self.message_ready()? {
@@ -192,9 +193,10 @@ impl Subscriber {
     /// ```
     pub async fn recv_async(&mut self) -> Result<Sample<'_>> {
         let mut woken = 0u32;
-        // Wrap markers are skipped here (`recv` would wait after one); `recv`'s first few
-        // polls run inline, as the channel's receiver's do.
-        while !(self.ready_within(FAST_SPINS) && self.message_ready()?) {
+        // Wrap markers are skipped here (`recv` would wait after one); the first looks are
+        // the channel receiver's.
+        let polls = inline_polls(self.endpoint().mode);
+        while !(self.ready_within(polls) && self.message_ready()?) {
             woken = yield_after_first(woken).await;
             let _ready = Ready::new(Target::Subscriber(self)).await?;
             let end = self.endpoint();
@@ -321,6 +323,15 @@ impl Client {
             }
         }
         self.recv_until(None, None)
+    }
+}
+
+/// How many times an async receive looks before its future: once, or, for an endpoint that
+/// spins (`WaitMode::Spin`, `BusyPoll`), as many times as `recv` polls inline.
+fn inline_polls(mode: WaitMode) -> u32 {
+    match mode {
+        WaitMode::Blocking => 1,
+        WaitMode::Spin | WaitMode::BusyPoll => FAST_SPINS,
     }
 }
 

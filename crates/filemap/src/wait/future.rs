@@ -7,12 +7,13 @@
 //! have changed. So the futures work under any executor (tokio, smol, async-std, a
 //! hand-rolled one) and the library depends on none.
 //!
-//! A future on an endpoint first spins briefly, as a blocking receive or send does before
-//! it sleeps: for up to [`SPIN_WINDOW`] it asks the executor to poll it again at once
-//! (the executor runs its other ready tasks in between; the thread is never blocked). A
-//! message that comes within the window, as a reply in a ping-pong does, is caught without
-//! a sleep and the two wake-ups a sleep costs (the waiter thread's, then the executor's).
-//! Synchronisation objects do not spin: their blocking waits do not either.
+//! By default nothing spins: a future whose object is not ready sleeps at once. A future
+//! on an endpoint set to [`WaitMode::Spin`](crate::channel::WaitMode::Spin) first spins,
+//! as a blocking receive or send does before it sleeps: for up to [`SPIN_WINDOW`] it asks
+//! the executor to poll it again at once (the executor runs its other ready tasks in
+//! between; the thread is never blocked). A message that comes within the window, as a
+//! reply in a ping-pong does, is caught without a sleep and the two wake-ups a sleep
+//! costs (the waiter thread's, then the executor's).
 //!
 //! Each poll looks at the object and takes it if it is ready. If not, it readies a sleep
 //! (counts itself where the object's waker looks, notes the word), looks once more, and
@@ -42,10 +43,10 @@ use crate::error::{Error, Result};
 use crate::sys::waiter::{self, Registration};
 use crate::sys::Took;
 
-/// How long a future on an endpoint spins through the executor before it sleeps: about as
-/// long as a blocking wait spins on the machines docs/benchmarks.md was measured on, far
-/// longer than a reply takes to come back in a ping-pong, and short enough that a future
-/// that ends up sleeping has cost little.
+/// How long a future on an endpoint set to `WaitMode::Spin` spins through the executor
+/// before it sleeps: about as long as a blocking wait spins on the machines
+/// docs/benchmarks.md was measured on, far longer than a reply takes to come back in a
+/// ping-pong, and short enough that a future that ends up sleeping has cost little.
 pub(crate) const SPIN_WINDOW: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// How many times a spinning or busy-polling future looks at its object in one poll, a
@@ -61,8 +62,8 @@ enum Spin {
     NotYet,
     /// Spinning until then.
     Until(Instant),
-    /// Over (or never: a synchronisation object). An endpoint that busy-polls stays
-    /// `NotYet`: it never sleeps.
+    /// Over (or never: a synchronisation object, an endpoint not set to spin). An
+    /// endpoint that busy-polls stays `NotYet`: it never sleeps.
     Over,
 }
 
@@ -237,7 +238,8 @@ impl<'a> Future for Ready<'a> {
             return Poll::Pending;
         }
         if let Spin::NotYet = this.spin {
-            // Its first miss: an endpoint spins a while before it sleeps, the rest sleep.
+            // Its first miss: an endpoint set to spin spins a while before it sleeps, the rest
+            // sleep now.
             if this.item.spins() {
                 this.spin = Spin::Until(now + SPIN_WINDOW);
                 if let Some(done) = this.look_a_while() {

@@ -46,10 +46,11 @@
 //! `lock_async`, `recv_async`, `send_async`, ...) whose futures run under any executor, or
 //! [`block_on`]. A pending future blocks no thread: one waiter thread per process sleeps
 //! for all pending futures at once and wakes a future's waker when its object changes.
-//! A future on a channel or topic endpoint first spins through the executor for up to
-//! 50 µs (it asks to be polled again at once; the executor runs its other tasks in
-//! between), as a blocking receive spins before it sleeps, so that a message that comes
-//! soon costs no wake-up; one set to
+//! By default a pending future does not spin. A future on a channel or topic endpoint
+//! set to [`WaitMode::Spin`](crate::channel::WaitMode::Spin) first spins through the
+//! executor for up to 50 µs (it asks to be polled again at once; the executor runs its
+//! other tasks in between), as a blocking receive spins before it sleeps, so that a
+//! message that comes soon costs no wake-up; one set to
 //! [`WaitMode::BusyPoll`](crate::channel::WaitMode::BusyPoll) never stops spinning.
 
 mod asyncs;

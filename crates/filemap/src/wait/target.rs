@@ -137,10 +137,10 @@ impl<'a> Item<'a> {
         matches!(self, Item::Endpoint { watch, .. } if watch.end.mode == WaitMode::BusyPoll)
     }
 
-    /// Whether a future on it spins a while before it sleeps: an endpoint whose peer rings
-    /// for it (its blocking wait spins first too).
+    /// Whether a future on it spins a while before it sleeps: an endpoint set to
+    /// `WaitMode::Spin`.
     pub(super) fn spins(&self) -> bool {
-        matches!(self, Item::Endpoint { watch, .. } if watch.end.mode == WaitMode::Blocking)
+        matches!(self, Item::Endpoint { watch, .. } if watch.end.mode == WaitMode::Spin)
     }
 
     /// Turns what was taken into what the caller gets.
