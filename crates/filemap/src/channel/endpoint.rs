@@ -387,7 +387,8 @@ impl Endpoint {
             }
             // Past its spins, a blocking wait spins on while the peer writes a long message
             // for it: for at most `WRITING_SPIN_MAX` from the first mark it saw, and not
-            // for a mark that a wait spun on that long before.
+            // for a mark that a wait spun on that long before (until no mark is seen: a
+            // new sender's first long message may be marked at the same position).
             let spin_on = spins >= SPINS
                 && self.mode != WaitMode::BusyPoll
                 && match marked() {
@@ -399,7 +400,11 @@ impl Endpoint {
                         }
                         within
                     }
-                    _ => false,
+                    Some(_) => false,
+                    None => {
+                        self.spent_mark.store(u64::MAX, Ordering::Relaxed);
+                        false
+                    }
                 };
             if self.mode == WaitMode::BusyPoll || spins < SPINS || spin_on {
                 if self.mode != WaitMode::BusyPoll && spins >= YIELD_AFTER {

@@ -372,8 +372,9 @@ impl Receiver {
     /// `recv` past its first polls.
     #[inline(never)]
     fn recv_waiting(&mut self) -> Result<RecvSlot<'_>> {
-        // Without a deadline the wait only ends with a committed frame (the sender
-        // publishes a wrap marker together with the frame after it).
+        // Without a deadline the wait only ends with something committed: a frame, or a
+        // wrap marker, which `recv_until` skips before it waits again for the frame after
+        // it.
         self.recv_until(None, None, FAST_SPINS)?
             .ok_or_else(|| unreachable!("a wait without a deadline only ends with a message"))
     }

@@ -109,14 +109,17 @@ pub enum Target<'a> {
     Semaphore(&'a NamedSemaphore),
     /// The mutex is free, or its owner died (it is locked for this thread).
     Mutex(&'a NamedMutex),
-    /// A message is there (or the sender is gone).
+    /// A message is there (or the sender is gone, or has just wrapped around the ring:
+    /// see the module's docs).
     Receiver(&'a Receiver),
     /// There is room for a message of this many bytes (or the receiver is gone).
     Sender(&'a Sender, usize),
-    /// A message is there, or messages were missed (or the publisher is gone).
+    /// A message is there, or messages were missed (or the publisher is gone, or has
+    /// just wrapped around the ring).
     Subscriber(&'a Subscriber),
-    /// A message from some sender is there (or every sender that came is gone); a
-    /// service's server waits for requests so (but only a request makes it ready).
+    /// A message from some sender is there (or every sender that came is gone, or one
+    /// has just wrapped around its ring); a service's server waits for requests so
+    /// (but clients leaving do not make it ready).
     Inbox(&'a Inbox),
 }
 
