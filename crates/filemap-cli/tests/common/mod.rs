@@ -89,7 +89,19 @@ impl Ns {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).stdin(Stdio::null()).output().unwrap()
+        // Wine's process creation fails now and then under load with ERROR_INTERNAL_ERROR
+        // (1359): the command never started, so it is started again (as the soak does).
+        let mut attempt = 0;
+        loop {
+            match self.cmd(args).stdin(Stdio::null()).output() {
+                Err(e) if cfg!(windows) && e.raw_os_error() == Some(1359) && attempt < 5 => {
+                    eprintln!("starting filemap {args:?} failed ({e}), retrying");
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                result => return result.unwrap(),
+            }
+        }
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
