@@ -46,6 +46,16 @@ enum Look {
     },
 }
 
+/// A frame taken at the subscriber's position (which has moved past it): what a [`Sample`]
+/// is built from. It borrows nothing, so a loop that may find nothing can return it.
+pub(crate) struct Taken {
+    start: u64,
+    payload: u64,
+    len: usize,
+    end: u64,
+    seq: u64,
+}
+
 impl Subscriber {
     /// Joins the topic `name` in a free slot; receives the topic's history first (the last
     /// K messages still in the ring, K set when the topic was made), then every message
@@ -281,6 +291,30 @@ impl Subscriber {
         let mut offer_core = self.topic.end.mode != WaitMode::BusyPoll
             && timeout.map_or(deadline.is_none(), |t| t >= OFFER_CORE_BEFORE);
         loop {
+            if let Some(taken) = self.take_now(u32::MAX)? {
+                return Ok(Some(self.sample(taken)));
+            }
+            if std::mem::take(&mut offer_core) && self.others_behind() {
+                std::thread::yield_now();
+                continue;
+            }
+            if !self.wait(deadline)? {
+                self.topic.end.intact()?;
+                return match timeout {
+                    Some(after) => Err(self.topic.end.timeout(after)),
+                    None => Ok(None),
+                };
+            }
+        }
+    }
+
+    /// Takes the frame at the position if one is committed there now, skipping up to
+    /// `wraps` wrap markers before it (their bytes go back to the publisher, which may be
+    /// waiting for them); never waits. `None`: nothing there yet (or more wrap markers
+    /// than `wraps`); the lag or error a receive returns, if any.
+    fn take_now(&mut self, wraps: u32) -> Result<Option<Taken>> {
+        let mut skipped = 0;
+        loop {
             match self.look()? {
                 Look::Frame {
                     payload,
@@ -291,9 +325,7 @@ impl Subscriber {
                     let start = self.pos;
                     self.pos = end;
                     self.expected = seq.wrapping_add(1);
-                    return Ok(Some(Sample {
-                        subscriber: self,
-                        overwritten: std::cell::Cell::new(false),
+                    return Ok(Some(Taken {
                         start,
                         payload,
                         len,
@@ -301,24 +333,26 @@ impl Subscriber {
                         seq,
                     }));
                 }
-                Look::Wrap { next } => {
+                Look::Wrap { next } if skipped < wraps => {
+                    skipped += 1;
                     self.pos = next;
                     self.release(next);
                 }
-                Look::Empty => {
-                    if std::mem::take(&mut offer_core) && self.others_behind() {
-                        std::thread::yield_now();
-                        continue;
-                    }
-                    if !self.wait(deadline)? {
-                        self.topic.end.intact()?;
-                        return match timeout {
-                            Some(after) => Err(self.topic.end.timeout(after)),
-                            None => Ok(None),
-                        };
-                    }
-                }
+                Look::Wrap { .. } | Look::Empty => return Ok(None),
             }
+        }
+    }
+
+    /// The sample of a frame [`take_now`](Subscriber::take_now) took.
+    pub(crate) fn sample(&mut self, taken: Taken) -> Sample<'_> {
+        Sample {
+            subscriber: self,
+            overwritten: std::cell::Cell::new(false),
+            start: taken.start,
+            payload: taken.payload,
+            len: taken.len,
+            end: taken.end,
+            seq: taken.seq,
         }
     }
 
@@ -472,24 +506,15 @@ impl Subscriber {
         })
     }
 
-    /// Whether `recv` would return a message now, skipping the wrap markers before it
-    /// (their bytes go back to the publisher, which may be waiting for them); the lag or
-    /// error `recv` would return, if any. For the async receive, which must not wait in
-    /// `recv`.
-    pub(crate) fn message_ready(&mut self) -> Result<bool> {
-        // A ring has at most one wrap marker before a frame; a second is another process's
-        // doing, and waits for the next look.
-        for _ in 0..2 {
-            match self.look()? {
-                Look::Frame { .. } => return Ok(true),
-                Look::Wrap { next } => {
-                    self.pos = next;
-                    self.release(next);
-                }
-                Look::Empty => return Ok(false),
-            }
-        }
-        Ok(false)
+    /// Takes the next message if one is there now, skipping at most two wrap markers
+    /// before it (a ring has at most one before a frame; a second is another process's
+    /// doing, and waits for the next look); the lag or error `recv` would return, if any.
+    /// For the async receive, which must never wait in `recv`: what it checks is what it
+    /// takes, so a publisher that laps this subscriber between a look and a take (under
+    /// `DropOldest`) cannot leave it waiting. [`sample`](Subscriber::sample) makes the
+    /// message of what it took.
+    pub(crate) fn take_ready(&mut self) -> Result<Option<Taken>> {
+        self.take_now(2)
     }
 
     /// The endpoint (for the async waits built over the subscriber).

@@ -193,10 +193,16 @@ impl Subscriber {
     /// ```
     pub async fn recv_async(&mut self) -> Result<Sample<'_>> {
         let mut woken = 0u32;
-        // Wrap markers are skipped here (`recv` would wait after one); the first looks are
-        // the channel receiver's.
+        // Wrap markers are skipped here (`recv` would wait after one), and what is checked
+        // is what is taken (under `DropOldest` the publisher may lap this subscriber
+        // between a look and a receive); the first looks are the channel receiver's.
         let polls = inline_polls(self.endpoint().mode);
-        while !(self.ready_within(polls) && self.message_ready()?) {
+        loop {
+            if self.ready_within(polls) {
+                if let Some(taken) = self.take_ready()? {
+                    return Ok(self.sample(taken));
+                }
+            }
             woken = yield_after_first(woken).await;
             let _ready = Ready::new(Target::Subscriber(self)).await?;
             let end = self.endpoint();
@@ -204,7 +210,6 @@ impl Subscriber {
                 return Err(end.disconnected());
             }
         }
-        self.recv()
     }
 }
 
