@@ -112,27 +112,27 @@ const CREATE_STEPS: [(&str, &str); 11] = [
     ),
 ];
 
-const OPEN_STEPS: [(&str, &str); 9] = [
+const OPEN_STEPS: [(&str, &str); 8] = [
     (
         "`openat(O_NOFOLLOW \\| O_NONBLOCK)`",
         "no symbolic link followed, no FIFO waited on",
     ),
     (
-        "`fstat`",
-        "a regular file of the right owner (before waiting on its lock)",
-    ),
-    (
         "`flock(LOCK_EX \\| LOCK_NB)` (fails)",
         "whether every holder died (then the name is reclaimed)",
     ),
-    ("`flock(LOCK_SH)`", "holds the object alive"),
     (
-        "`fstat`",
-        "still linked (not removed meanwhile), and its size",
+        "`flock(LOCK_SH \\| LOCK_NB)`",
+        "holds the object alive (a lock held exclusively, by a handle closing, is waited \
+         for only after the checks of the next step)",
     ),
     (
-        "`pread` of the header (4 KiB)",
-        "kind, size and permissions checked",
+        "`fstat`",
+        "a regular file of the right owner, still linked (not removed meanwhile), its size",
+    ),
+    (
+        "`pread` of the header (512 B)",
+        "kind, size and permissions checked (a longer header is read whole)",
     ),
     ("`mmap` + `munmap`", "the view"),
     (
@@ -257,7 +257,7 @@ fn open_steps() -> Result<Steps> {
     let path = filemap::namespace::directory().join(&info.file_name);
     let dir = open_dir(&filemap::namespace::directory())?;
     let file_name = info.file_name.clone();
-    let mut header = vec![0u8; 4096];
+    let mut header = vec![0u8; 512];
     let mut s = Steps::new(&OPEN_STEPS);
     for _ in 0..iterations() {
         let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
@@ -266,24 +266,25 @@ fn open_steps() -> Result<Steps> {
                 rustix::fs::openat(&dir, file_name.as_str(), flags, Mode::empty())
             })
             .map_err(io)?;
-        s.time(1, || rustix::fs::fstat(&fd)).map_err(io)?;
-        if s.time(2, || {
+        if s.time(1, || {
             rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive)
         })
         .is_ok()
         {
             return Err(err(format!("{} is not held", path.display())));
         }
-        s.time(3, || rustix::fs::flock(&fd, FlockOperation::LockShared))
+        s.time(2, || {
+            rustix::fs::flock(&fd, FlockOperation::NonBlockingLockShared)
+        })
+        .map_err(io)?;
+        s.time(3, || rustix::fs::fstat(&fd)).map_err(io)?;
+        s.time(4, || rustix::io::pread(&fd, &mut header, 0))
             .map_err(io)?;
-        s.time(4, || rustix::fs::fstat(&fd)).map_err(io)?;
-        s.time(5, || rustix::io::pread(&fd, &mut header, 0))
-            .map_err(io)?;
-        map_unmap(&mut s, &fd, 4096, 6, None)?;
-        let _ = s.time(7, || {
+        map_unmap(&mut s, &fd, 4096, 5, None)?;
+        let _ = s.time(6, || {
             rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive)
         });
-        s.time(8, || drop(fd));
+        s.time(7, || drop(fd));
         s.iterations += 1;
     }
     drop(held);

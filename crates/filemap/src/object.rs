@@ -56,15 +56,9 @@ impl Object {
         sys::on_huge_pages(&self.header)
     }
 
-    pub(crate) fn describe(&self) -> String {
-        if let Some(f) = &self.foreign {
-            return format!("the foreign segment {f}");
-        }
-        match (&self.name, &self.path) {
-            (Some(n), _) => n.to_string(),
-            (None, Some(p)) => p.display().to_string(),
-            (None, None) => "an unnamed mapping".to_string(),
-        }
+    /// How errors name this object (see [`Described`]).
+    pub(crate) fn describe(&self) -> Described<'_> {
+        Described(self)
     }
 
     /// Builds the object for an opened (or received) entry: memory-backed objects map the
@@ -76,13 +70,15 @@ impl Object {
         writable: bool,
         file: Option<File>,
     ) -> Result<Object> {
-        let what = name
-            .as_ref()
-            .map(|n| n.to_string())
-            .unwrap_or_else(|| "a shared mapping".into());
+        // Spelled out only for an error or a file-backed object (it costs an allocation).
+        let what = || {
+            name.as_ref()
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "a shared mapping".into())
+        };
         if header.kind != Kind::Mapping {
             return Err(Error::KindMismatch {
-                name: what,
+                name: what(),
                 found: header.kind,
                 expected: Kind::Mapping,
             });
@@ -90,7 +86,7 @@ impl Object {
         if writable && header.protection != Protection::ReadWrite {
             return Err(Error::AccessNotAllowed {
                 requested: Access::Write,
-                reason: format!("{what} has {} protection", header.protection),
+                reason: format!("{} has {} protection", what(), header.protection),
             });
         }
         let executable = header.is_executable();
@@ -111,6 +107,7 @@ impl Object {
                 entry: Some(entry),
             });
         };
+        let what = what();
         let path = sys::path_from_bytes(&record.path);
         let backing = |problem| Error::BackingFile {
             name: what.clone(),
@@ -180,5 +177,30 @@ impl Object {
             foreign: None,
             entry: Some(entry),
         })
+    }
+}
+
+/// How errors name an object: its name, its file's path, or what it is ([`Object::describe`];
+/// spelled out only when displayed).
+#[derive(Clone, Copy)]
+pub(crate) struct Described<'a>(&'a Object);
+
+impl std::fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let object = self.0;
+        if let Some(foreign) = &object.foreign {
+            return write!(f, "the foreign segment {foreign}");
+        }
+        match (&object.name, &object.path) {
+            (Some(n), _) => n.fmt(f),
+            (None, Some(p)) => p.display().fmt(f),
+            (None, None) => f.write_str("an unnamed mapping"),
+        }
+    }
+}
+
+impl std::fmt::Debug for Described<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.to_string())
     }
 }

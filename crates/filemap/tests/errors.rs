@@ -716,8 +716,28 @@ fn file_paths_a_name_cannot_record() {
         4096
     );
 
-    // A path of more than 3948 bytes: nested directories of 200-byte names.
+    // A path of 1 KiB or so, recorded whole: an opener reads more of the header than the
+    // first bytes it reads of most.
     let mut long = dir.path().to_path_buf();
+    while long.as_os_str().len() < 1000 {
+        long.push("d".repeat(200));
+    }
+    std::fs::create_dir_all(&long).unwrap();
+    let file_path = long.join("f");
+    std::fs::write(&file_path, [7u8; 64]).unwrap();
+    let recorded = unique("long-path");
+    let made = Mapping::from_path(&file_path)
+        .name(recorded.as_str())
+        .create()
+        .unwrap();
+    let opened = Mapping::open(recorded.as_str()).unwrap();
+    assert_eq!(opened.path(), Some(file_path.as_path()));
+    let mut bytes = [0u8; 64];
+    opened.view().map().unwrap().read_at(0, &mut bytes).unwrap();
+    assert_eq!(bytes, [7u8; 64]);
+    drop((opened, made));
+
+    // A path of more than 3948 bytes: nested directories of 200-byte names.
     while long.as_os_str().len() < 4000 {
         long.push("d".repeat(200));
     }

@@ -364,7 +364,7 @@ impl View {
     pub fn protect(&mut self, protect: Protect) -> Result<()> {
         if protect == Protect::ReadExecute && !self.object.header.is_executable() {
             return Err(Error::NotExecutable {
-                name: self.object.describe(),
+                name: self.object.describe().to_string(),
             });
         }
         if protect == Protect::ReadWrite && self.access == Access::Read {
@@ -458,7 +458,7 @@ impl View {
             .unwrap_or(at);
         let end = self.object.base + self.offset + self.len as u64;
         Error::PageFault {
-            name: self.object.describe(),
+            name: self.object.describe().to_string(),
             offset: offset as u64,
             truncated: self
                 .object

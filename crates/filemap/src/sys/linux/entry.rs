@@ -217,11 +217,15 @@ pub(super) fn unlink_if_same(dir: &Dir, file_name: &str, dev: u64, ino: u64) -> 
     }
 }
 
-pub(super) fn read_header_bytes(fd: BorrowedFd<'_>, file_len: u64) -> Result<Vec<u8>> {
-    let want = (file_len as usize).min(HEADER_AREA);
-    let mut buf = vec![0u8; want];
+/// Bytes of a header read first: the fixed part and a file-backed entry's path of up to
+/// 364 bytes. A longer path (or a header this does not decode) is read again in full.
+const HEADER_PROBE: usize = 512;
+
+/// Reads from the start of the entry into `buf` until it is full or the entry ends; how
+/// many bytes it read.
+fn read_front(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
     let mut got = 0;
-    while got < want {
+    while got < buf.len() {
         match rustix::io::pread(fd, &mut buf[got..], got as u64) {
             Ok(0) => break,
             Ok(n) => got += n,
@@ -229,6 +233,13 @@ pub(super) fn read_header_bytes(fd: BorrowedFd<'_>, file_len: u64) -> Result<Vec
             Err(e) => return Err(Error::io("read the header of", "an entry", errno(e))),
         }
     }
+    Ok(got)
+}
+
+/// The whole header area of an entry `file_len` bytes long (less if the entry is shorter).
+pub(super) fn read_header_bytes(fd: BorrowedFd<'_>, file_len: u64) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; (file_len as usize).min(HEADER_AREA)];
+    let got = read_front(fd, &mut buf)?;
     buf.truncate(got);
     Ok(buf)
 }
@@ -239,11 +250,22 @@ pub(crate) fn read_header(fd: BorrowedFd<'_>, what: &dyn fmt::Display) -> Result
     read_header_with(fd, &st, what)
 }
 
-/// Reads and checks the header of an open entry whose status is `st`.
+/// Reads and checks the header of an open entry whose status is `st`: its first
+/// [`HEADER_PROBE`] bytes, which hold all of most headers (decoding reads nothing past a
+/// header's end, so a header that decodes from them decodes alike from the whole area),
+/// then the whole area if they were not enough.
 fn read_header_with(fd: BorrowedFd<'_>, st: &Stat, what: &dyn fmt::Display) -> Result<Header> {
     let len = st.st_size as u64;
-    let bytes = read_header_bytes(fd, len)?;
-    Header::decode(&bytes, len, allocation_granularity()).map_err(|problem| Error::Corrupt {
+    let granule = allocation_granularity();
+    let mut probe = [0u8; HEADER_PROBE];
+    let got = read_front(fd, &mut probe[..(len as usize).min(HEADER_PROBE)])?;
+    let decoded = match Header::decode(&probe[..got], len, granule) {
+        Err(_) if got == HEADER_PROBE && len > HEADER_PROBE as u64 => {
+            Header::decode(&read_header_bytes(fd, len)?, len, granule)
+        }
+        decoded => decoded,
+    };
+    decoded.map_err(|problem| Error::Corrupt {
         name: what.to_string(),
         problem,
     })
@@ -273,15 +295,15 @@ enum Purpose {
 /// The checks every opener makes before trusting an entry: a regular file, owned by this
 /// user if Local. A Global entry may belong to anyone when opened (that is what Global
 /// names are for), but a create call only takes over one of this user's or root's: a
-/// Global name another user took first is a squat, not the object the caller meant.
-fn check_entry_file(name: &Name, st: &Stat, purpose: Purpose) -> Result<()> {
+/// Global name another user took first is a squat, not the object the caller meant. `me`:
+/// this process's effective uid (read once per call into the namespace).
+fn check_entry_file(name: &Name, st: &Stat, purpose: Purpose, me: u32) -> Result<()> {
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(Error::Corrupt {
             name: name.to_string(),
             problem: format!("the entry is a {}, not a regular file", file_type_name(st)),
         });
     }
-    let me = current_uid();
     let trusted = match (name.scope(), purpose) {
         (Scope::Local, _) => st.st_uid == me,
         (Scope::Global, Purpose::Create) => st.st_uid == me || st.st_uid == 0,
@@ -615,21 +637,21 @@ enum Existing {
 }
 
 /// Frees the name if it belongs to a stale entry (no holder anywhere, not persistent).
-fn reclaim_if_stale(dir: &Arc<Dir>, name: &Name, file_name: &str) -> Result<Existing> {
+fn reclaim_if_stale(dir: &Arc<Dir>, name: &Name, file_name: &str, me: u32) -> Result<Existing> {
     let fd = match rustix::fs::openat(&dir.fd, file_name, open_flags(false), Mode::empty()) {
         Ok(fd) => fd,
         Err(Errno::NOENT) => return Ok(Existing::Freed),
         Err(Errno::ACCESS | Errno::PERM) => {
             // Not ours to open: say whose it is, if it is somebody else's.
             if let Ok(st) = rustix::fs::statat(&dir.fd, file_name, AtFlags::SYMLINK_NOFOLLOW) {
-                check_entry_file(name, &st, Purpose::Create)?;
+                check_entry_file(name, &st, Purpose::Create, me)?;
             }
             return Ok(Existing::Live(None));
         }
         Err(e) => return Err(open_error(name, false, e)),
     };
     let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", name, errno(e)))?;
-    check_entry_file(name, &st, Purpose::Create)?;
+    check_entry_file(name, &st, Purpose::Create, me)?;
     match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}
         Err(Errno::WOULDBLOCK) => {
@@ -652,31 +674,46 @@ fn open_in(
     dir: &Arc<Dir>,
     name: &Name,
     file_name: &str,
+    me: u32,
     writable: bool,
     purpose: Purpose,
 ) -> Result<(Entry, Header)> {
     for _ in 0..MAX_ATTEMPTS {
         let fd = rustix::fs::openat(&dir.fd, file_name, open_flags(writable), Mode::empty())
             .map_err(|e| open_error(name, writable, e))?;
-        let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", name, errno(e)))?;
-        check_entry_file(name, &st, purpose)?;
-        let sole_holder = match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+        let inspect = || {
+            let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", name, errno(e)))?;
+            check_entry_file(name, &st, purpose, me)?;
+            Ok::<_, Error>(st)
+        };
+        let lock = |op| rustix::fs::flock(&fd, op);
+        // Whether every other holder died: a probe that never waits, whoever the file's.
+        let sole_holder = match lock(FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => true,
-            Err(Errno::WOULDBLOCK) => {
-                retry_eintr(|| rustix::fs::flock(&fd, FlockOperation::LockShared))
-                    .map_err(|e| Error::io("lock", name, errno(e)))?;
-                false
-            }
+            Err(Errno::WOULDBLOCK) => false,
             Err(e) => return Err(Error::io("lock", name, errno(e))),
         };
+        if !sole_holder {
+            // Held exclusively only by a handle deciding whether it is the last, for a
+            // moment. The wait is for an entry found to be one (not for any file's lock).
+            match lock(FlockOperation::NonBlockingLockShared) {
+                Ok(()) => {}
+                Err(Errno::WOULDBLOCK) => {
+                    inspect()?;
+                    retry_eintr(|| lock(FlockOperation::LockShared))
+                        .map_err(|e| Error::io("lock", name, errno(e)))?;
+                }
+                Err(e) => return Err(Error::io("lock", name, errno(e))),
+            }
+        }
         // The name may have been removed (and perhaps re-created) before we locked. An
         // entry has one link, its name (filemap never links one twice), so a removed one
         // has none.
-        let now = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", name, errno(e)))?;
-        if now.st_nlink == 0 {
+        let st = inspect()?;
+        if st.st_nlink == 0 {
             continue;
         }
-        let header = read_header_with(fd.as_fd(), &now, name)?;
+        let header = read_header_with(fd.as_fd(), &st, name)?;
         check_mode(name, &st, &header)?;
         if sole_holder {
             if !header.is_persistent() {
@@ -713,8 +750,9 @@ fn gave_up(name: &Name) -> Error {
 
 /// Opens the named entry; `NotFound` if there is none (or only a stale one).
 pub(crate) fn open_entry(name: &Name, writable: bool) -> Result<(Entry, Header)> {
-    let file_name = name.entry_file_name(current_uid());
-    Dir::run(|dir| open_in(dir, name, &file_name, writable, Purpose::Open))
+    let me = current_uid();
+    let file_name = name.entry_file_name(me);
+    Dir::run(|dir| open_in(dir, name, &file_name, me, writable, Purpose::Open))
 }
 
 /// Creates the named entry from `header`, or (with `CreateMode::OrOpen`) opens the existing
@@ -725,14 +763,16 @@ pub(crate) fn create_entry(
     mode: CreateMode,
     init: DataInit<'_>,
 ) -> Result<(Entry, Header, Disposition)> {
-    let file_name = name.entry_file_name(current_uid());
-    Dir::run(|dir| create_in(dir, name, &file_name, header, mode, init))
+    let me = current_uid();
+    let file_name = name.entry_file_name(me);
+    Dir::run(|dir| create_in(dir, name, (&file_name, me), header, mode, init))
 }
 
+/// Creates (or opens) the entry named `file_name` for the user `me`.
 fn create_in(
     dir: &Arc<Dir>,
     name: &Name,
-    file_name: &str,
+    (file_name, me): (&str, u32),
     header: &Header,
     mode: CreateMode,
     init: DataInit<'_>,
@@ -740,7 +780,7 @@ fn create_in(
     let mut prepared: Option<(OwnedFd, Stat)> = None;
     for _ in 0..MAX_ATTEMPTS {
         if mode == CreateMode::OrOpen {
-            match open_in(dir, name, file_name, true, Purpose::Create) {
+            match open_in(dir, name, file_name, me, true, Purpose::Create) {
                 Ok((entry, existing)) => return Ok((entry, existing, Disposition::Opened)),
                 Err(Error::NotFound { .. }) => {}
                 Err(e) => return Err(e),
@@ -767,7 +807,7 @@ fn create_in(
             Err(Errno::EXIST) => {
                 prepared = Some((fd, st));
                 if mode == CreateMode::New {
-                    match reclaim_if_stale(dir, name, file_name)? {
+                    match reclaim_if_stale(dir, name, file_name, me)? {
                         Existing::Freed => continue,
                         Existing::Live(Some(found)) if found != header.kind => {
                             return Err(Error::KindMismatch {
@@ -798,11 +838,12 @@ fn create_in(
 /// Removes a name now (`filemap rm`, `Mapping::remove`): holders keep their object, but
 /// it can no longer be opened, and the name is free for a new object.
 pub(crate) fn remove_entry(name: &Name) -> Result<()> {
-    let file_name = name.entry_file_name(current_uid());
-    Dir::run(|dir| remove_in(dir, name, &file_name))
+    let me = current_uid();
+    let file_name = name.entry_file_name(me);
+    Dir::run(|dir| remove_in(dir, name, &file_name, me))
 }
 
-fn remove_in(dir: &Dir, name: &Name, file_name: &str) -> Result<()> {
+fn remove_in(dir: &Dir, name: &Name, file_name: &str, me: u32) -> Result<()> {
     let st = rustix::fs::statat(&dir.fd, file_name, AtFlags::SYMLINK_NOFOLLOW)
         .map_err(|e| open_error(name, false, e))?;
     if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
@@ -810,7 +851,7 @@ fn remove_in(dir: &Dir, name: &Name, file_name: &str) -> Result<()> {
             name: name.to_string(),
         });
     }
-    check_entry_file(name, &st, Purpose::Open)?;
+    check_entry_file(name, &st, Purpose::Open, me)?;
     match rustix::fs::unlinkat(&dir.fd, file_name, AtFlags::empty()) {
         Ok(()) => Ok(()),
         Err(Errno::NOENT) => Err(Error::NotFound {
