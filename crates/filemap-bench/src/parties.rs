@@ -1,6 +1,6 @@
 //! Many parties, the peers' side, measured the way the harness measures filemap's inboxes
 //! ([`filemap_harness::inbox_throughput`]) and services
-//! ([`filemap_harness::service_round_trip`]):
+//! ([`filemap_harness::interleaved::service_and_channel`]):
 //!
 //! - many senders to one receiver: iceoryx2 publish-subscribe with several publishers and
 //!   one subscriber, and a Unix datagram socket that several sockets send to; messages of

@@ -15,15 +15,13 @@ use std::time::{Duration, Instant};
 
 use filemap::channel::{Receiver, Sender, WaitMode};
 use filemap::inbox::{Inbox, InboxOptions};
-use filemap::service::{Client, ServiceOptions};
 use filemap::topic::{Publisher, TopicOptions};
 use filemap::wait::block_on;
 use filemap::Mapping;
 
 use crate::measure::{
     clock_ns, half_round_trips, message_rate, one_way_rounds, receive_throughput,
-    request_round_trips, round_trip_counts, round_trips, subscriber_cpu, throughput_messages,
-    Latency,
+    round_trip_counts, round_trips, subscriber_cpu, throughput_messages, Latency,
 };
 use crate::process::{partner, unique};
 use crate::{err, Result, THROUGHPUT_MESSAGE};
@@ -408,34 +406,6 @@ pub fn inbox_throughput(senders: usize, mode: WaitMode) -> Result<f64> {
         Ok(_) | Err(filemap::Error::Disconnected { .. }) => Ok(()),
         Err(e) => Err(e.into()),
     })?;
-    r
-}
-
-/// filemap service, one client (this process) and a server process that echoes each
-/// request: the round trip of a request of `size` bytes until the client has copied the
-/// response out (`send_request`, `recv_response`, `read_at`), timed by
-/// [`request_round_trips`]; the server copies each request out and responds with it. Both
-/// wait in the service's one mode (the channel's default: spin briefly, then sleep).
-pub fn service_round_trip(size: usize) -> Result<Latency> {
-    let name = unique(&format!("service-{size}"));
-    let mut client = Client::create_or_open(name.as_str(), &ServiceOptions::new().clients(1))?;
-    let mut child = partner(&["service-echo", &name])?;
-    let message = vec![7u8; size];
-    let mut reply = vec![0u8; size];
-    let r = request_round_trips(size, || {
-        client.send_request(&message)?;
-        let response = client.recv_response()?;
-        if response.len() != size {
-            return Err(err("the server returned a response of another size"));
-        }
-        response.read_at(0, &mut reply)?;
-        Ok(())
-    });
-    drop(client); // the server finds no client after a quiet spell, and exits
-    let status = child.wait()?;
-    if r.is_ok() && !status.success() {
-        return Err(err(format!("the server process failed ({status})")));
-    }
     r
 }
 

@@ -15,7 +15,10 @@
 //!   filemap's topics to several subscriber processes ([`topic_latency`], timed one way
 //!   with [`one_way_rounds`] on the shared [`clock_ns`]), filemap's inboxes from several
 //!   sender processes ([`inbox_throughput`], messages counted by [`message_rate`] until a
-//!   [`StopFlag`]) and its services ([`service_round_trip`]);
+//!   [`StopFlag`]);
+//! - [`interleaved`]: a service's round trip and the channel's ping-pong measured in
+//!   alternating blocks against one partner, for a ratio of the two that one moment's
+//!   speed of the machine does not skew;
 //! - [`roles`]: the partner process's side of each of those;
 //! - [`mod@channel`]: `filemap bench channel`, every driver in one run, as a table or JSON;
 //! - [`mod@pubsub`]: `filemap bench pubsub`, the topic rows, as a table or JSON.
@@ -29,6 +32,7 @@
 
 pub mod channel;
 pub mod drivers;
+pub mod interleaved;
 pub mod measure;
 pub mod process;
 pub mod pubsub;

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use filemap::channel::{Receiver, Sender};
 use filemap::inbox::InboxSender;
-use filemap::service::Server;
 use filemap::topic::Subscriber;
 use filemap::wait::block_on;
 use filemap::Mapping;
@@ -40,7 +39,7 @@ pub fn partner_role(args: &[String]) -> Option<Result<()>> {
             | "hand-off-source"
             | "topic-subscriber"
             | "inbox-sender"
-            | "service-echo"
+            | crate::interleaved::ROLE
     ) {
         return None;
     }
@@ -159,30 +158,7 @@ fn run_partner_role(role: &str, args: &[String]) -> Result<()> {
                 }
             }
         }
-        // The server of `service_round_trip`: answers each request with its payload, until
-        // the client goes (a server is not told: it finds no client after a quiet spell).
-        "service-echo" => {
-            let mut server = Server::open(arg(1)?)?;
-            let mut payload = Vec::new();
-            loop {
-                let id = match server.recv_request_timeout(Duration::from_millis(100)) {
-                    Ok(request) => {
-                        payload.resize(request.len(), 0);
-                        request.read_at(0, &mut payload)?;
-                        Some(request.id())
-                    }
-                    Err(filemap::Error::Timeout { .. }) => None,
-                    Err(e) => return Err(e.into()),
-                };
-                let Some(id) = id else {
-                    if server.clients() == 0 {
-                        break;
-                    }
-                    continue;
-                };
-                server.respond(id, &payload)?;
-            }
-        }
+        crate::interleaved::ROLE => crate::interleaved::serve_both(args)?,
         "stream-echo" => {
             let size: usize = arg(1)?.parse().map_err(err)?;
             let mut input = std::io::stdin().lock();
