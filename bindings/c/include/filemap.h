@@ -138,8 +138,10 @@ typedef enum filemap_wait_kind {
    */
   FILEMAP_WAIT_MUTEX = 2,
   /**
-   * A `filemap_receiver *`: ready when a message is there, or the sender is gone. The
-   * message it held is released first.
+   * A `filemap_receiver *`: ready when a message is there, or the sender is gone, or
+   * the sender has just wrapped around the ring (the next receive then waits for the
+   * message after the wrap, and gives the sender the wrap's bytes back). The message it
+   * held is released first.
    */
   FILEMAP_WAIT_RECEIVER = 3,
   /**
@@ -149,12 +151,13 @@ typedef enum filemap_wait_kind {
   FILEMAP_WAIT_SENDER = 4,
   /**
    * A `filemap_subscriber *`: ready when a message is there, messages were missed, or
-   * the publisher is gone.
+   * the publisher is gone, or has just wrapped around the ring (as for a receiver).
    */
   FILEMAP_WAIT_SUBSCRIBER = 5,
   /**
    * A `filemap_inbox *`: ready when a message from some sender is there, or every
-   * sender that came is gone.
+   * sender that came is gone, or one has just wrapped around its ring (as for a
+   * receiver).
    */
   FILEMAP_WAIT_INBOX = 6,
   /**
@@ -163,7 +166,8 @@ typedef enum filemap_wait_kind {
    */
   FILEMAP_WAIT_INBOX_SENDER = 7,
   /**
-   * A `filemap_server *`: ready when a request is there.
+   * A `filemap_server *`: ready when a request is there, or a client has just wrapped
+   * around its ring (as for a receiver); clients leaving do not make it ready.
    */
   FILEMAP_WAIT_SERVER = 8,
 } filemap_wait_kind;
