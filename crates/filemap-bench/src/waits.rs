@@ -278,9 +278,9 @@ pub fn partner_role(role: &str, args: &[String]) -> Option<Result<()>> {
 /// A wait mode as the partner's argument says it.
 fn mode_name(mode: WaitMode) -> &'static str {
     match mode {
-        WaitMode::Blocking => "sleep",
         WaitMode::Spin => "spin",
         WaitMode::BusyPoll => "busy",
+        _ => "sleep",
     }
 }
 

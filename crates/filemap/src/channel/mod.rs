@@ -92,7 +92,8 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
-/// How a blocked endpoint waits.
+/// How a blocked endpoint waits. More modes may come (a `match` on it needs a wildcard
+/// arm).
 ///
 /// ```
 /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -103,6 +104,7 @@ use crate::error::{Error, Result};
 /// # Ok::<(), filemap::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WaitMode {
     /// Spin briefly, then sleep in the kernel (the default): low CPU use. An async
     /// future does not spin: it sleeps at once, leaving the executor's thread to its other
