@@ -334,13 +334,16 @@ impl Inbox {
     }
 
     /// Waits until some ring has a frame (or wrap marker) committed at its receiver's
-    /// position, or every sender that came is gone, or the deadline passes.
+    /// position, or every sender that came is gone, or the deadline passes. Past its
+    /// spins it spins on while a sender writes a long message at its receiver's position
+    /// (as a channel receiver does).
     fn wait(&self, deadline: Option<Instant>) -> Result<bool> {
         let sleep = self.bell.sleep();
         let ready = || self.receivers.iter().any(Receiver::committed_now);
+        let marked = || self.receivers.iter().find_map(Receiver::marked_now);
         let gone = || self.all_senders_gone();
         self.first()
-            .wait_on(&sleep, deadline, 0, ready, || None, gone)
+            .wait_on(&sleep, deadline, 0, ready, marked, gone)
     }
 
     /// Whether something is committed at the position of some ring (a message, or a wrap

@@ -1,7 +1,8 @@
 //! Inboxes between real processes: eight sender processes to one receiver with random
 //! kill -9 of senders and new senders in their slots (each sender's messages in its order,
 //! none lost or duplicated, exact counts); the receiver serves the senders in turn; slots,
-//! roles and settings are checked.
+//! roles and settings are checked; a waiting receiver spins through a long message a
+//! sender is writing instead of falling asleep in the middle of it.
 
 mod common;
 
@@ -19,7 +20,8 @@ fn main() {
     if let Some((role, args)) = role() {
         std::process::exit(play(&role, &args));
     }
-    run_tests(&[
+    #[allow(unused_mut)]
+    let mut tests: Vec<(&str, fn())> = vec![
         (
             "the_receiver_serves_senders_in_turn",
             the_receiver_serves_senders_in_turn,
@@ -33,7 +35,18 @@ fn main() {
             "a_closing_receiver_never_marks_its_successor_closed",
             a_closing_receiver_never_marks_its_successor_closed,
         ),
-    ]);
+    ];
+    #[cfg(target_os = "linux")]
+    tests.push((
+        "the_receiver_spins_through_a_long_message_being_written",
+        the_receiver_spins_through_a_long_message_being_written,
+    ));
+    #[cfg(not(target_os = "linux"))]
+    println!(
+        "the_receiver_spins_through_a_long_message_being_written: Linux only (it reads the \
+         receiver's sleeper count from the entry's file; the mark itself is the same code here)"
+    );
+    run_tests(&tests);
 }
 
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -362,4 +375,64 @@ fn a_closing_receiver_never_marks_its_successor_closed() {
     }
     drop((others, last, inbox));
     ns.assert_empty();
+}
+
+/// A receiver that waits while a sender writes a long message (64 KiB or more, which the
+/// sender marks as being written) spins through the copy instead of sleeping: it leaves
+/// its sleep when it sees the mark, and stays awake until the message is committed. Read
+/// from the entry's file: the shared doorbell's sleeper count (the control page's word
+/// at 68, the data area starting 4096 bytes in) and slot 0's first frame tag (its ring's
+/// control area follows the control page; a tag is a frame header's second word).
+#[cfg(target_os = "linux")]
+fn the_receiver_spins_through_a_long_message_being_written() {
+    use std::os::unix::fs::FileExt;
+    let ns = Namespace::new();
+    let name = unique("inbox-spin-through");
+    let options = InboxOptions::new().senders(2).capacity(4 << 20);
+    let mut worker = InboxSender::create_or_open(name.as_str(), &options).unwrap();
+    let uid = rustix::process::geteuid().as_raw();
+    let file = std::fs::File::open(ns.path().join(format!("filemap.u{uid}.{name}"))).unwrap();
+    let word_at = |offset: u64, bytes: &mut [u8]| file.read_exact_at(bytes, offset).unwrap();
+    let asleep = || {
+        let mut word = [0u8; 4];
+        word_at(4096 + 68, &mut word);
+        u32::from_ne_bytes(word)
+    };
+    let tag = || {
+        let mut word = [0u8; 8];
+        word_at(4096 + 4096 + 4096 + 8, &mut word);
+        u64::from_ne_bytes(word)
+    };
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let started = Instant::now();
+        while !done() {
+            assert!(started.elapsed() < Duration::from_secs(10), "{what}");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    };
+    assert_eq!(worker.slot(), 0);
+    let slot = worker.reserve(1 << 20).unwrap();
+    assert_eq!(tag(), 1 << 62, "the frame being written is not marked");
+    drop(slot);
+    let receiver = std::thread::spawn({
+        let name = name.clone();
+        move || Inbox::open(name.as_str()).unwrap().recv().unwrap().1.len()
+    });
+    wait_for("the receiver never slept while nothing came", &|| {
+        asleep() == 1
+    });
+    let mut slot = worker.reserve(1 << 20).unwrap();
+    // The receiver wakes within its liveness interval (50 ms), sees the mark, and spins.
+    wait_for("the receiver did not wake to spin", &|| asleep() == 0);
+    let spinning = Instant::now();
+    while spinning.elapsed() < Duration::from_millis(1) {
+        assert_eq!(
+            asleep(),
+            0,
+            "the receiver fell asleep while the message was written"
+        );
+    }
+    slot.copy_from_slice(&vec![7u8; 1 << 20]).unwrap();
+    slot.commit();
+    assert_eq!(receiver.join().unwrap(), 1 << 20);
 }

@@ -223,6 +223,12 @@ impl Receiver {
         self.end.ring.committed(self.claim)
     }
 
+    /// The position of a long message its sender is writing at this receiver's position
+    /// (or after a wrap marker there), by the sender's mark; `None` if unmarked.
+    pub(crate) fn marked_now(&self) -> Option<u64> {
+        self.end.ring.marked_at(self.claim)
+    }
+
     /// How a wait on many objects sees this receiver.
     pub(crate) fn watch(&self) -> Watch<'_> {
         Watch {
