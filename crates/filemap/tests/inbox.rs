@@ -41,10 +41,16 @@ fn main() {
         "the_receiver_spins_through_a_long_message_being_written",
         the_receiver_spins_through_a_long_message_being_written,
     ));
+    #[cfg(target_os = "linux")]
+    tests.push((
+        "a_mark_left_standing_is_spun_on_once",
+        a_mark_left_standing_is_spun_on_once,
+    ));
     #[cfg(not(target_os = "linux"))]
     println!(
-        "the_receiver_spins_through_a_long_message_being_written: Linux only (it reads the \
-         receiver's sleeper count from the entry's file; the mark itself is the same code here)"
+        "the_receiver_spins_through_a_long_message_being_written, \
+         a_mark_left_standing_is_spun_on_once: Linux only (they read the receiver's sleeper \
+         count from the entry's file; the mark itself is the same code here)"
     );
     run_tests(&tests);
 }
@@ -385,49 +391,33 @@ fn a_closing_receiver_never_marks_its_successor_closed() {
 /// control area follows the control page; a tag is a frame header's second word).
 #[cfg(target_os = "linux")]
 fn the_receiver_spins_through_a_long_message_being_written() {
-    use std::os::unix::fs::FileExt;
     let ns = Namespace::new();
     let name = unique("inbox-spin-through");
     let options = InboxOptions::new().senders(2).capacity(4 << 20);
     let mut worker = InboxSender::create_or_open(name.as_str(), &options).unwrap();
-    let uid = rustix::process::geteuid().as_raw();
-    let file = std::fs::File::open(ns.path().join(format!("filemap.u{uid}.{name}"))).unwrap();
-    let word_at = |offset: u64, bytes: &mut [u8]| file.read_exact_at(bytes, offset).unwrap();
-    let asleep = || {
-        let mut word = [0u8; 4];
-        word_at(4096 + 68, &mut word);
-        u32::from_ne_bytes(word)
-    };
-    let tag = || {
-        let mut word = [0u8; 8];
-        word_at(4096 + 4096 + 4096 + 8, &mut word);
-        u64::from_ne_bytes(word)
-    };
-    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
-        let started = Instant::now();
-        while !done() {
-            assert!(started.elapsed() < Duration::from_secs(10), "{what}");
-            std::thread::sleep(Duration::from_micros(200));
-        }
-    };
+    let entry = EntryWords::open(&ns, &name);
     assert_eq!(worker.slot(), 0);
     let slot = worker.reserve(1 << 20).unwrap();
-    assert_eq!(tag(), 1 << 62, "the frame being written is not marked");
+    assert_eq!(
+        entry.tag(),
+        1 << 62,
+        "the frame being written is not marked"
+    );
     drop(slot);
     let receiver = std::thread::spawn({
         let name = name.clone();
         move || Inbox::open(name.as_str()).unwrap().recv().unwrap().1.len()
     });
     wait_for("the receiver never slept while nothing came", &|| {
-        asleep() == 1
+        entry.asleep() == 1
     });
     let mut slot = worker.reserve(1 << 20).unwrap();
     // The receiver wakes within its liveness interval (50 ms), sees the mark, and spins.
-    wait_for("the receiver did not wake to spin", &|| asleep() == 0);
+    wait_for("the receiver did not wake to spin", &|| entry.asleep() == 0);
     let spinning = Instant::now();
     while spinning.elapsed() < Duration::from_millis(1) {
         assert_eq!(
-            asleep(),
+            entry.asleep(),
             0,
             "the receiver fell asleep while the message was written"
         );
@@ -435,4 +425,99 @@ fn the_receiver_spins_through_a_long_message_being_written() {
     slot.copy_from_slice(&vec![7u8; 1 << 20]).unwrap();
     slot.commit();
     assert_eq!(receiver.join().unwrap(), 1 << 20);
+}
+
+/// A long message's mark left standing (its sender holds the slot and writes nothing)
+/// while another sender's messages keep ending the receiver's waits early: the receiver
+/// spins on the mark for at most 20 ms in all, then sleeps between those messages again
+/// (before, each wait spun on for its own 20 ms, so a receiver woken more often than that
+/// never slept).
+#[cfg(target_os = "linux")]
+fn a_mark_left_standing_is_spun_on_once() {
+    let ns = Namespace::new();
+    let name = unique("inbox-standing-mark");
+    let options = InboxOptions::new().senders(2).capacity(4 << 20);
+    let mut holder = InboxSender::create_or_open(name.as_str(), &options).unwrap();
+    let mut talker = InboxSender::open(name.as_str()).unwrap();
+    let entry = EntryWords::open(&ns, &name);
+    assert_eq!((holder.slot(), talker.slot()), (0, 1));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let receiver = std::thread::spawn({
+        let (name, stop) = (name.clone(), stop.clone());
+        move || {
+            let mut inbox = Inbox::open(name.as_str()).unwrap();
+            let mut from_talker = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                match inbox.recv_timeout(Duration::from_millis(100)) {
+                    Ok((1, _)) => from_talker += 1,
+                    Ok((from, m)) => return Err(format!("{} bytes from {from}", m.len())),
+                    Err(Error::Timeout { .. }) => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+            Ok(from_talker)
+        }
+    });
+    let slot = holder.reserve(1 << 20).unwrap();
+    // A message every 5 ms for up to 5 s, until the receiver is seen asleep between two.
+    let started = Instant::now();
+    let mut slept = false;
+    let mut sent = 0u64;
+    while !slept && started.elapsed() < Duration::from_secs(5) {
+        talker.send(&sent.to_le_bytes()).unwrap();
+        sent += 1;
+        let pause = Instant::now();
+        while !slept && pause.elapsed() < Duration::from_millis(5) {
+            slept = entry.asleep() == 1;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    drop(slot);
+    let received = receiver.join().unwrap().unwrap();
+    assert!(
+        slept,
+        "the receiver never slept in {:.1?} of a mark left standing ({sent} messages from the \
+         other sender, {received} received)",
+        started.elapsed()
+    );
+}
+
+/// Words of an inbox's entry, read from its file: the shared doorbell's sleeper count (the
+/// control page's word at 68, the data area starting 4096 bytes in) and slot 0's first
+/// frame tag (its ring's control area follows the control page; a tag is a frame header's
+/// second word).
+#[cfg(target_os = "linux")]
+struct EntryWords(std::fs::File);
+
+#[cfg(target_os = "linux")]
+impl EntryWords {
+    fn open(ns: &Namespace, name: &str) -> EntryWords {
+        let uid = rustix::process::geteuid().as_raw();
+        EntryWords(std::fs::File::open(ns.path().join(format!("filemap.u{uid}.{name}"))).unwrap())
+    }
+
+    fn word<const N: usize>(&self, offset: u64) -> [u8; N] {
+        use std::os::unix::fs::FileExt;
+        let mut bytes = [0u8; N];
+        self.0.read_exact_at(&mut bytes, offset).unwrap();
+        bytes
+    }
+
+    fn asleep(&self) -> u32 {
+        u32::from_ne_bytes(self.word(4096 + 68))
+    }
+
+    fn tag(&self) -> u64 {
+        u64::from_ne_bytes(self.word(4096 + 4096 + 4096 + 8))
+    }
+}
+
+/// Waits until `done()`, for at most 10 s.
+#[cfg(target_os = "linux")]
+fn wait_for(what: &str, done: &dyn Fn() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(10), "{what}");
+        std::thread::sleep(Duration::from_micros(200));
+    }
 }

@@ -1,7 +1,7 @@
 //! The part both ends of a channel share: the mapped entry, the ring, the endpoint lock,
 //! and waiting (spin, then sleep with liveness checks) and waking.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::ring::{self, Ring};
@@ -192,10 +192,41 @@ pub(crate) struct Endpoint {
     /// Set when a wait on many objects found the peer dead, so that the call it made
     /// ready reports `Disconnected` too (looking again: a new peer may have come).
     peer_seen_gone: std::sync::atomic::AtomicBool,
-    /// The position of the last frame whose mark of being written a wait spun on for all
-    /// of `WRITING_SPIN_MAX` (`u64::MAX`: none): a mark left standing, by a sender that
-    /// died or another process, costs that spin once, not at every wait.
-    spent_mark: AtomicU64,
+    /// The mark of a message being written that this endpoint's waits last spun on, and
+    /// since when: the spin on one mark is bounded by `WRITING_SPIN_MAX` in all, across
+    /// waits. A mark left standing (by a sender that died, or one writing slowly, or
+    /// another process), with waits that end early for other reasons (a timeout, another
+    /// ring's message), costs that spin once, not at every wait.
+    mark_spin: std::sync::Mutex<MarkSpin>,
+}
+
+/// See [`Endpoint`]'s `mark_spin`.
+#[derive(Debug, Default)]
+struct MarkSpin {
+    /// The marked position, and when a wait first spun on it.
+    mark: Option<(u64, Instant)>,
+}
+
+impl MarkSpin {
+    /// Whether a wait that sees `mark` now (where the peer is writing, if anywhere) spins
+    /// on: for a new mark, yes; for the one seen before, while it is younger than
+    /// `WRITING_SPIN_MAX`. No mark forgets the last (a new sender's first long message
+    /// may be marked at the same position).
+    fn spin_on(&mut self, mark: Option<u64>, now: Instant) -> bool {
+        match (mark, self.mark) {
+            (None, _) => {
+                self.mark = None;
+                false
+            }
+            (Some(at), Some((seen, since))) if at == seen => {
+                now.duration_since(since) < WRITING_SPIN_MAX
+            }
+            (Some(at), _) => {
+                self.mark = Some((at, now));
+                true
+            }
+        }
+    }
 }
 
 fn round_capacity(capacity: u64) -> Result<u64> {
@@ -268,7 +299,7 @@ impl Endpoint {
             _lock: Some(lock),
             mode: WaitMode::Blocking,
             peer_seen_gone: Default::default(),
-            spent_mark: AtomicU64::new(u64::MAX),
+            mark_spin: Default::default(),
         })
     }
 
@@ -288,7 +319,7 @@ impl Endpoint {
             _lock: lock,
             mode: WaitMode::Blocking,
             peer_seen_gone: Default::default(),
-            spent_mark: AtomicU64::new(u64::MAX),
+            mark_spin: Default::default(),
         }
     }
 
@@ -344,7 +375,9 @@ impl Endpoint {
     /// every sleep) or `deadline` passes, sleeping on `sleep`'s doorbell once spinning is
     /// over. `marked()`: where the peer is writing what the wait waits for (a long message,
     /// marked as being written), if it is: the wait spins on rather than sleep, for at
-    /// most `WRITING_SPIN_MAX`, and a mark it spun on that long is not spun on again. `Ok(true)`: ready; `Err(Disconnected)` if gone and not ready.
+    /// most `WRITING_SPIN_MAX` from when a wait of this endpoint first saw that mark (so
+    /// at most that long in all, however many waits see it). `Ok(true)`: ready;
+    /// `Err(Disconnected)` if gone and not ready.
     pub(crate) fn wait_on(
         &self,
         sleep: &Sleep<'_>,
@@ -360,8 +393,6 @@ impl Endpoint {
         let mut spins = spun;
         // The clock is read only once the wait is more than a few spins long.
         let mut last_check: Option<Instant> = None;
-        // When this wait first spun on for a message being written.
-        let mut spinning_on: Option<Instant> = None;
         loop {
             // The clock is read every 64 spins only: reading it costs more than a check.
             for _ in 0..64 {
@@ -386,26 +417,15 @@ impl Endpoint {
                 return Ok(ready);
             }
             // Past its spins, a blocking wait spins on while the peer writes a long message
-            // for it: for at most `WRITING_SPIN_MAX` from the first mark it saw, and not
-            // for a mark that a wait spun on that long before (until no mark is seen: a
-            // new sender's first long message may be marked at the same position).
+            // for it: for at most `WRITING_SPIN_MAX` from when a wait of this endpoint
+            // first saw that mark (see `MarkSpin`).
             let spin_on = spins >= SPINS
                 && self.mode != WaitMode::BusyPoll
-                && match marked() {
-                    Some(at) if at != self.spent_mark.load(Ordering::Relaxed) => {
-                        let since = *spinning_on.get_or_insert(now);
-                        let within = now.duration_since(since) < WRITING_SPIN_MAX;
-                        if !within {
-                            self.spent_mark.store(at, Ordering::Relaxed);
-                        }
-                        within
-                    }
-                    Some(_) => false,
-                    None => {
-                        self.spent_mark.store(u64::MAX, Ordering::Relaxed);
-                        false
-                    }
-                };
+                && self
+                    .mark_spin
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .spin_on(marked(), now);
             if self.mode == WaitMode::BusyPoll || spins < SPINS || spin_on {
                 if self.mode != WaitMode::BusyPoll && spins >= YIELD_AFTER {
                     // Past the first spins, give the core to a process that is ready to run
