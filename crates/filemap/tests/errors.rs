@@ -716,6 +716,28 @@ fn file_paths_a_name_cannot_record() {
         4096
     );
 
+    // Paths of 364 bytes (the longest whose header fits the first 512 bytes an opener
+    // reads) and 365 (one more: the opener reads the whole header area), recorded whole.
+    for len in [364, 365] {
+        let mut path = dir.path().join(format!("edge-{len}"));
+        while len - path.as_os_str().len() > 201 {
+            path.push("e".repeat(200));
+        }
+        std::fs::create_dir_all(&path).unwrap();
+        let rest = len - path.as_os_str().len() - 1;
+        path.push("f".repeat(rest));
+        assert_eq!(path.as_os_str().len(), len);
+        std::fs::write(&path, [len as u8; 64]).unwrap();
+        let recorded = unique(&format!("edge-{len}"));
+        let made = Mapping::from_path(&path)
+            .name(recorded.as_str())
+            .create()
+            .unwrap();
+        let opened = Mapping::open(recorded.as_str()).unwrap();
+        assert_eq!(opened.path(), Some(path.as_path()), "a path of {len} bytes");
+        drop((opened, made));
+    }
+
     // A path of 1 KiB or so, recorded whole: an opener reads more of the header than the
     // first bytes it reads of most.
     let mut long = dir.path().to_path_buf();
