@@ -557,12 +557,16 @@ fn service_and_inbox_futures_across_processes() {
         // Three calls in flight, their six responses in order per request.
         let mut asked = Vec::new();
         for i in 0..3u8 {
-            asked.push(client.send_request_async(&[i]).await.unwrap());
+            let sent = tokio::time::timeout(PATIENCE, client.send_request_async(&[i])).await;
+            asked.push(sent.expect("no room within the patience").unwrap());
         }
         let mut last = 0;
         let mut parts = 0;
         while last < 3 {
-            let response = client.recv_response_async().await.unwrap();
+            let response = tokio::time::timeout(PATIENCE, client.recv_response_async())
+                .await
+                .expect("no response within the patience")
+                .unwrap();
             assert!(asked.contains(&response.request()));
             if response.is_last() {
                 assert_eq!(response.to_vec().unwrap(), b"end");
@@ -579,7 +583,11 @@ fn service_and_inbox_futures_across_processes() {
         let mut received = 0;
         let deadline = Instant::now() + PATIENCE;
         while received < 3 * count && Instant::now() < deadline {
-            match inbox.recv_async().await {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(got) = tokio::time::timeout(left, inbox.recv_async()).await else {
+                break;
+            };
+            match got {
                 Ok((_slot, message)) => {
                     let bytes = message.to_vec().unwrap();
                     let me = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
