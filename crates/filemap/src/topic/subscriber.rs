@@ -48,7 +48,7 @@ enum Look {
 
 /// A frame taken at the subscriber's position (which has moved past it): what a [`Sample`]
 /// is built from. It borrows nothing, so a loop that may find nothing can return it.
-pub(crate) struct Taken {
+pub(crate) struct TakenFrame {
     start: u64,
     payload: u64,
     len: usize,
@@ -312,7 +312,7 @@ impl Subscriber {
     /// `wraps` wrap markers before it (their bytes go back to the publisher, which may be
     /// waiting for them); never waits. `None`: nothing there yet (or more wrap markers
     /// than `wraps`); the lag or error a receive returns, if any.
-    fn take_now(&mut self, wraps: u32) -> Result<Option<Taken>> {
+    fn take_now(&mut self, wraps: u32) -> Result<Option<TakenFrame>> {
         let mut skipped = 0;
         loop {
             match self.look()? {
@@ -325,7 +325,7 @@ impl Subscriber {
                     let start = self.pos;
                     self.pos = end;
                     self.expected = seq.wrapping_add(1);
-                    return Ok(Some(Taken {
+                    return Ok(Some(TakenFrame {
                         start,
                         payload,
                         len,
@@ -344,7 +344,7 @@ impl Subscriber {
     }
 
     /// The sample of a frame [`take_now`](Subscriber::take_now) took.
-    pub(crate) fn sample(&mut self, taken: Taken) -> Sample<'_> {
+    pub(crate) fn sample(&mut self, taken: TakenFrame) -> Sample<'_> {
         Sample {
             subscriber: self,
             overwritten: std::cell::Cell::new(false),
@@ -513,7 +513,7 @@ impl Subscriber {
     /// takes, so a publisher that laps this subscriber between a look and a take (under
     /// `DropOldest`) cannot leave it waiting. [`sample`](Subscriber::sample) makes the
     /// message of what it took.
-    pub(crate) fn take_ready(&mut self) -> Result<Option<Taken>> {
+    pub(crate) fn take_ready(&mut self) -> Result<Option<TakenFrame>> {
         self.take_now(2)
     }
 
