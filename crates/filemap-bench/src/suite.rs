@@ -616,29 +616,17 @@ fn waits_section(r: &mut Results) -> Result<()> {
         Kind::Filemap,
         harness::filemap_async_latency(size)?,
     );
-    for kind in Runtime::ALL {
-        add(
-            ASYNC_PING_PONG,
-            &tokio_async_row(kind),
-            Kind::Filemap,
-            waits::tokio_filemap_latency(kind, size, WaitMode::Blocking)?,
-        );
-    }
-    for kind in Runtime::ALL {
-        add(
-            ASYNC_PING_PONG,
-            &tokio_spin_row(kind),
-            Kind::Filemap,
-            waits::tokio_filemap_latency(kind, size, WaitMode::Spin)?,
-        );
-    }
-    for kind in Runtime::ALL {
-        add(
-            ASYNC_PING_PONG,
-            &tokio_busy_row(kind),
-            Kind::Filemap,
-            waits::tokio_filemap_latency(kind, size, WaitMode::BusyPoll)?,
-        );
+    let row_of = [tokio_async_row, tokio_spin_row, tokio_busy_row];
+    let modes = [WaitMode::Blocking, WaitMode::Spin, WaitMode::BusyPoll];
+    for (row, mode) in row_of.into_iter().zip(modes) {
+        for kind in Runtime::ALL {
+            add(
+                ASYNC_PING_PONG,
+                &row(kind),
+                Kind::Filemap,
+                waits::tokio_filemap_latency(kind, size, mode)?,
+            );
+        }
     }
     for kind in Runtime::ALL {
         add(

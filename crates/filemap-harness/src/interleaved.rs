@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use filemap::channel::{Receiver, Sender, WaitMode};
 use filemap::service::{Client, Server, ServiceOptions};
 
-use crate::measure::{round_trip_counts, Latency};
+use crate::measure::{round_trip_counts, scaled_percentiles as percentiles, Latency};
 use crate::process::{partner, unique};
 use crate::{err, Result};
 
@@ -162,16 +162,6 @@ impl Ends {
             0 => Ok(()),
             _ => Err(err("the echo answered the switch with a payload")),
         }
-    }
-}
-
-/// The p50 and p99 of `trips`, each times `scale` (0.5: one way of a round trip).
-fn percentiles(mut trips: Vec<Duration>, scale: f64) -> Latency {
-    trips.sort();
-    let at = |q: f64| trips[((trips.len() - 1) as f64 * q) as usize].as_nanos() as f64 * scale;
-    Latency {
-        p50_ns: at(0.50),
-        p99_ns: at(0.99),
     }
 }
 

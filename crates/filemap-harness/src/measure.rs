@@ -182,14 +182,8 @@ impl Budgeted {
     }
 
     /// The percentiles of the recorded samples.
-    pub fn latency(mut self) -> Latency {
-        self.samples.sort();
-        let samples = &self.samples;
-        let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_nanos() as f64;
-        Latency {
-            p50_ns: at(0.50),
-            p99_ns: at(0.99),
-        }
+    pub fn latency(self) -> Latency {
+        scaled_percentiles(self.samples, 1.0)
     }
 }
 
@@ -269,10 +263,15 @@ pub fn clock_ns() -> u64 {
 }
 
 /// Percentiles of one-way times (half the round trips), in nanoseconds.
-fn percentiles(mut round_trips: Vec<Duration>) -> Latency {
-    round_trips.sort();
-    let at =
-        |q: f64| round_trips[((round_trips.len() - 1) as f64 * q) as usize].as_nanos() as f64 / 2.0;
+fn percentiles(round_trips: Vec<Duration>) -> Latency {
+    scaled_percentiles(round_trips, 0.5)
+}
+
+/// The p50 and p99 of `samples`, each times `scale` (0.5: one way of a round trip), in
+/// nanoseconds.
+pub(crate) fn scaled_percentiles(mut samples: Vec<Duration>, scale: f64) -> Latency {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_nanos() as f64 * scale;
     Latency {
         p50_ns: at(0.50),
         p99_ns: at(0.99),

@@ -385,10 +385,8 @@ fn a_closing_receiver_never_marks_its_successor_closed() {
 
 /// A receiver that waits while a sender writes a long message (64 KiB or more, which the
 /// sender marks as being written) spins through the copy instead of sleeping: it leaves
-/// its sleep when it sees the mark, and stays awake until the message is committed. Read
-/// from the entry's file: the shared doorbell's sleeper count (the control page's word
-/// at 68, the data area starting 4096 bytes in) and slot 0's first frame tag (its ring's
-/// control area follows the control page; a tag is a frame header's second word).
+/// its sleep when it sees the mark, and stays awake until the message is committed (read
+/// from the entry's file, see `EntryWords`).
 #[cfg(target_os = "linux")]
 fn the_receiver_spins_through_a_long_message_being_written() {
     let ns = Namespace::new();
