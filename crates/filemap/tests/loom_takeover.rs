@@ -1,4 +1,4 @@
-//! Model check, with loom, of a service's takeover record (`src/service.rs`: the server's
+//! Model check, with loom, of a service's takeover record (`src/service/mod.rs`: the server's
 //! `record_takeover`, the client's `replaced_since`, `last_takeover` and
 //! `settle_takeover`, its wait in `Endpoint::wait_on`). A server took a client's request
 //! (moved its request ring's claim past it) and then died, having answered it or not; a

@@ -1,0 +1,453 @@
+//! The asking end of a service: [`Client`] sends requests into its slot's ring and
+//! receives the responses to its own, settling the requests a replaced server took.
+
+use std::time::{Duration, Instant};
+
+use super::pending::Pending;
+use super::{
+    last_takeover, open_rings, replaced_since, response_endpoint, RequestId, ServiceOptions, ID,
+    LAST,
+};
+use crate::channel::{
+    AtPosition, ReadyFrame, Receiver, RecvSlot, Sender, WaitMode, Waited, FAST_SPINS, RECEIVER_LOCK,
+};
+use crate::error::{Error, Result};
+use crate::inbox;
+use crate::name::{IntoName, Name};
+use crate::rings::{slot_lock, RingSet};
+use crate::sys;
+use std::sync::atomic::Ordering;
+
+/// A client of a service, in a slot of its own.
+#[derive(Debug)]
+pub struct Client {
+    slot: u32,
+    /// This client's generation of its slot, the high half of its request ids.
+    generation: u64,
+    /// Declared before `requests`, so dropped first: the response ring is marked closed
+    /// while the slot's lock (in `requests`) is still held, never on a new client's.
+    responses: Receiver,
+    requests: Sender,
+    /// The low half of the next request id.
+    counter: u32,
+    /// The ids of the requests whose last response has not come yet.
+    pending: Pending,
+    /// The service's rings (for the takeover record in their control page).
+    rings: RingSet,
+    /// The takeover count when this client last settled what a takeover failed.
+    server_seen: u64,
+}
+
+impl Client {
+    /// Takes a free client slot of the service `name`; [`Error::NoFreeSlot`] if every slot
+    /// has a live client.
+    pub fn open(name: impl IntoName) -> Result<Client> {
+        Client::take(name.into_name()?, None)
+    }
+
+    /// Like [`open`](Client::open), making the service with `options` if it does not exist
+    /// (a client may start before its server).
+    pub fn create_or_open(name: impl IntoName, options: &ServiceOptions) -> Result<Client> {
+        Client::take(name.into_name()?, Some(options))
+    }
+
+    fn take(name: Name, options: Option<&ServiceOptions>) -> Result<Client> {
+        let rings = open_rings(name, options)?;
+        for i in 0..rings.slots {
+            let Some(lock) = rings.memory.lock_endpoint(slot_lock(i as usize))? else {
+                continue;
+            };
+            // A new generation: responses meant for an earlier client of the slot are not
+            // this one's.
+            let generation = rings
+                .slot_word(i)
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel)
+                .wrapping_add(1)
+                & 0xffff_ffff;
+            let requests = Sender::connect(inbox::endpoint(&rings, i as usize, Some(lock)))?;
+            let responses = Receiver::connect(response_endpoint(&rings, i as usize, None))?;
+            // Takeovers before this client sent anything fail none of its requests.
+            let server_seen = rings.takeovers().load(Ordering::Acquire);
+            return Ok(Client {
+                slot: i,
+                generation,
+                requests,
+                responses,
+                counter: 0,
+                pending: Pending::default(),
+                rings,
+                server_seen,
+            });
+        }
+        Err(Error::NoFreeSlot {
+            name: rings.name.to_string(),
+            slots: rings.slots,
+        })
+    }
+
+    /// This client's slot.
+    pub fn slot(&self) -> u32 {
+        self.slot
+    }
+
+    /// How this client waits for responses, and for room in its request ring:
+    /// [`WaitMode::BusyPoll`] for the lowest latency (with the server busy-polling too),
+    /// at the cost of a busy core while it waits.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::WaitMode;
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut server = Server::create_or_open("fast", &ServiceOptions::new())?;
+    /// server.set_wait_mode(WaitMode::BusyPoll);
+    /// let mut client = Client::open("fast")?;
+    /// client.set_wait_mode(WaitMode::BusyPoll);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn set_wait_mode(&mut self, mode: WaitMode) {
+        self.requests.set_wait_mode(mode);
+        self.responses.set_wait_mode(mode);
+    }
+
+    /// The largest request the service carries.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, ServiceOptions};
+    /// let mut client = Client::create_or_open("max-request-demo", &ServiceOptions::new())?;
+    /// let too_long = vec![0u8; client.max_request_len() + 1];
+    /// assert!(matches!(
+    ///     client.send_request(&too_long),
+    ///     Err(filemap::Error::MessageTooLarge { .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn max_request_len(&self) -> usize {
+        self.requests.max_message_len()
+    }
+
+    /// How many requests wait for their last response.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether request `id` of this client waits for its last response: not answered in
+    /// full, not failed (after a receive returned [`Error::Disconnected`], the requests
+    /// still pending are those a new server will answer).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut server = Server::create_or_open("is-pending-demo", &ServiceOptions::new())?;
+    /// let mut client = Client::open("is-pending-demo")?;
+    /// let id = client.send_request(b"ping")?;
+    /// assert!(client.is_pending(id));
+    /// let request = server.recv_request()?.id();
+    /// server.respond(request, b"pong")?;
+    /// client.recv_response()?;
+    /// assert!(!client.is_pending(id));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn is_pending(&self, id: RequestId) -> bool {
+        id.client == self.slot && self.pending.contains(id.id)
+    }
+
+    /// Whether a server is connected and alive now (a system call): after
+    /// [`Error::Disconnected`], tells a server that is gone from one that took over.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let client = Client::create_or_open("server-alive-demo", &ServiceOptions::new())?;
+    /// assert!(!client.server_alive());
+    /// let server = Server::open("server-alive-demo")?;
+    /// assert!(client.server_alive());
+    /// drop(server);
+    /// assert!(!client.server_alive());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn server_alive(&self) -> bool {
+        self.rings.receiver_alive(RECEIVER_LOCK)
+    }
+
+    /// Whether a server took over since this client last settled a takeover (one load).
+    pub(crate) fn server_replaced(&self) -> bool {
+        replaced_since(&self.rings, self.server_seen)
+    }
+
+    /// After a takeover, once every response of the servers before it is received (the
+    /// response ring is empty, looked at after the takeover count): fails the pending
+    /// requests those servers had taken, which nobody will answer.
+    /// [`Error::Disconnected`] if there were any; `Ok` if none, or if responses are still
+    /// to be received first, or the takeover is still being recorded (the caller waits
+    /// and looks again).
+    pub(crate) fn settle_takeover(&mut self) -> Result<()> {
+        let Some((count, taken)) = last_takeover(&self.rings, self.slot) else {
+            return Ok(());
+        };
+        if count == self.server_seen || self.responses.message_ready()? {
+            return Ok(());
+        }
+        self.server_seen = count;
+        if self.pending.remove_taken(taken) == 0 {
+            return Ok(());
+        }
+        Err(self.responses.endpoint().disconnected())
+    }
+
+    /// Sends a request, waiting while the request ring is full; its id.
+    pub fn send_request(&mut self, payload: &[u8]) -> Result<RequestId> {
+        self.send_request_within(payload, None)
+    }
+
+    /// Like [`send_request`](Client::send_request), giving up with [`Error::Timeout`] if
+    /// the request ring stays full for `timeout`.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, ServiceOptions};
+    /// use std::time::Duration;
+    /// let options = ServiceOptions::new().capacity(4096);
+    /// let mut client = Client::create_or_open("send-timeout-demo", &options)?;
+    /// let wait = Duration::from_millis(10);
+    /// // Nobody serves: the ring fills, and then a request waits in vain.
+    /// while client.send_request_timeout(&[0; 1000], wait).is_ok() {}
+    /// assert!(matches!(
+    ///     client.send_request_timeout(&[0; 1000], wait),
+    ///     Err(filemap::Error::Timeout { .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn send_request_timeout(&mut self, payload: &[u8], timeout: Duration) -> Result<RequestId> {
+        self.send_request_within(payload, Some(timeout))
+    }
+
+    fn send_request_within(
+        &mut self,
+        payload: &[u8],
+        timeout: Option<Duration>,
+    ) -> Result<RequestId> {
+        let id = self.generation << 32 | u64::from(self.counter);
+        let mut slot = match timeout {
+            None => self.requests.reserve(payload.len())?,
+            Some(t) => self.requests.reserve_timeout(payload.len(), t)?,
+        };
+        slot.copy_from_slice(payload)?;
+        slot.set_extra(ID, id);
+        slot.commit();
+        self.counter = self.counter.wrapping_add(1);
+        self.pending.insert(id, self.requests.position());
+        Ok(RequestId {
+            client: self.slot,
+            id,
+        })
+    }
+
+    /// The next response to one of this client's pending requests, waiting for it.
+    /// [`Error::Disconnected`] if the server is gone: every pending request has failed; or
+    /// if a server died (or closed) holding some of them, and a new one took over: those
+    /// have failed, and the others stay pending ([`is_pending`](Client::is_pending)).
+    pub fn recv_response(&mut self) -> Result<Response<'_>> {
+        match self.response_now() {
+            Some((id, flags, frame)) => Ok(self.hand_out(id, flags, frame)),
+            None => self.recv_until(None, None),
+        }
+    }
+
+    /// `recv_response`'s fast path: a few looks for a response to a pending request at the
+    /// position of the responses' ring; its id, flags and frame. Anything else (a response
+    /// to drop, a wrap marker, a frame that does not fit) is left to the slow path.
+    #[inline]
+    fn response_now(&mut self) -> Option<(u64, u64, ReadyFrame)> {
+        for _ in 0..FAST_SPINS {
+            match self.responses.at_position() {
+                AtPosition::Nothing => std::hint::spin_loop(),
+                AtPosition::Message(frame) => {
+                    let (id, flags) = self.responses.ready_extras();
+                    return self.pending.contains(id).then_some((id, flags, frame));
+                }
+                AtPosition::Other => return None,
+            }
+        }
+        None
+    }
+
+    /// `recv_response`'s fast path alone (for the fuzz targets, which must not wait).
+    #[cfg(all(feature = "fuzzing", target_os = "linux"))]
+    pub(crate) fn recv_response_now(&mut self) -> Option<Response<'_>> {
+        let (id, flags, frame) = self.response_now()?;
+        Some(self.hand_out(id, flags, frame))
+    }
+
+    /// Bumps the takeover count as a server taking over does, leaving the recorded
+    /// positions as they are (for the fuzz targets: a takeover record of arbitrary bytes).
+    #[cfg(all(feature = "fuzzing", target_os = "linux"))]
+    pub(crate) fn announce_takeover(&self) {
+        let count = self.rings.takeovers();
+        count.store(
+            (count.load(Ordering::Relaxed) | 1).wrapping_add(1),
+            Ordering::Release,
+        );
+    }
+
+    /// Takes the response to pending request `id` that is at the position of the
+    /// responses' ring.
+    #[inline]
+    fn hand_out(&mut self, id: u64, flags: u64, frame: ReadyFrame) -> Response<'_> {
+        if flags & LAST != 0 {
+            self.pending.remove(id);
+        }
+        Response {
+            request: RequestId {
+                client: self.slot,
+                id,
+            },
+            last: flags & LAST != 0,
+            slot: self.responses.take_frame(frame),
+        }
+    }
+
+    /// The ring this client's requests go into.
+    pub(crate) fn request_sender(&self) -> &Sender {
+        &self.requests
+    }
+
+    /// The ring this client's responses come from.
+    pub(crate) fn responses(&self) -> &Receiver {
+        &self.responses
+    }
+
+    /// Forgets every pending request: the server is gone, and they have failed.
+    pub(crate) fn fail_pending(&mut self) {
+        self.pending.clear();
+    }
+
+    /// Whether a response to a pending request is ready, dropping those before it that
+    /// are not for one (an earlier client's, or given up on).
+    pub(crate) fn pending_response_ready(&mut self) -> Result<bool> {
+        while self.responses.message_ready()? {
+            let (id, _) = self.responses.ready_extras();
+            if self.pending.contains(id) {
+                return Ok(true);
+            }
+            drop(self.responses.take_ready()?);
+        }
+        Ok(false)
+    }
+
+    /// Like [`recv_response`](Client::recv_response), giving up with [`Error::Timeout`].
+    pub fn recv_response_timeout(&mut self, timeout: Duration) -> Result<Response<'_>> {
+        self.recv_until(sys::deadline_after(timeout), Some(timeout))
+    }
+
+    /// Sends a request and waits for all of its responses: their payloads, joined. The
+    /// timeout covers it all, the wait for room to send included.
+    pub fn call(&mut self, payload: &[u8], timeout: Duration) -> Result<Vec<u8>> {
+        let deadline = sys::deadline_after(timeout);
+        let asked = self.send_request_timeout(payload, timeout)?;
+        let mut answer = Vec::new();
+        loop {
+            let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
+            let failed = match self.recv_response_timeout(left) {
+                Ok(response) => {
+                    // A response to an earlier request still pending is not this call's.
+                    if response.request() == asked {
+                        let last = response.is_last();
+                        response.append_to(&mut answer)?;
+                        if last {
+                            return Ok(answer);
+                        }
+                    }
+                    continue;
+                }
+                Err(e) => e,
+            };
+            match failed {
+                // Other requests failed in a takeover; this one is still queued.
+                Error::Disconnected { .. } if self.pending.contains(asked.id) => {}
+                e => return Err(e),
+            }
+        }
+    }
+
+    fn timed_out(&self, timeout: Option<Duration>) -> Error {
+        Error::Timeout {
+            what: self.responses.endpoint().name.to_string(),
+            after: timeout.unwrap_or_default(),
+        }
+    }
+
+    pub(crate) fn recv_until(
+        &mut self,
+        deadline: Option<Instant>,
+        timeout: Option<Duration>,
+    ) -> Result<Response<'_>> {
+        let (id, flags) = loop {
+            let (rings, seen) = (&self.rings, self.server_seen);
+            match self
+                .responses
+                .wait_message(deadline, || replaced_since(rings, seen))
+            {
+                Ok(Waited::Ready) => {}
+                Ok(Waited::TimedOut) => return Err(self.timed_out(timeout)),
+                Ok(Waited::Stopped) => {
+                    // A new server: fail what the ones before took, and wait on. (Takeovers
+                    // are rare; one that comes again at once is being recorded, or another
+                    // process keeps changing the record: the core is given away between
+                    // looks, and the deadline kept.)
+                    self.settle_takeover()?;
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(self.timed_out(timeout));
+                    }
+                    std::thread::yield_now();
+                    continue;
+                }
+                Err(e @ Error::Disconnected { .. }) => {
+                    // The server is gone: every pending request has failed.
+                    self.pending.clear();
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            }
+            let (id, flags) = self.responses.ready_extras();
+            if self.pending.contains(id) {
+                break (id, flags);
+            }
+            // Not for a pending request of this client (an earlier client's, or one given
+            // up on): dropped.
+            drop(self.responses.take_ready()?);
+        };
+        let frame = self.responses.ready_frame()?;
+        Ok(self.hand_out(id, flags, frame))
+    }
+}
+
+/// A response received by a client: which request it answers, whether it is the last, and
+/// its payload (through [`RecvSlot`]'s methods).
+#[derive(Debug)]
+pub struct Response<'a> {
+    request: RequestId,
+    last: bool,
+    slot: RecvSlot<'a>,
+}
+
+impl Response<'_> {
+    /// The request it answers.
+    pub fn request(&self) -> RequestId {
+        self.request
+    }
+
+    /// Whether it is the request's last response.
+    pub fn is_last(&self) -> bool {
+        self.last
+    }
+}
+
+impl<'a> std::ops::Deref for Response<'a> {
+    type Target = RecvSlot<'a>;
+
+    /// The payload, as a received message (`len`, `read_at`, `to_vec`, `append_to`).
+    fn deref(&self) -> &RecvSlot<'a> {
+        &self.slot
+    }
+}

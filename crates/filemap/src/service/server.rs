@@ -1,0 +1,210 @@
+//! The serving end of a service: [`Server`] takes requests from every client slot's ring
+//! (as an inbox does) and answers each on that client's response ring.
+
+use std::time::Duration;
+
+use super::{
+    open_rings, record_takeover, response_endpoint, RequestId, ServiceOptions, FLAGS, ID, LAST,
+};
+use crate::channel::{RecvSlot, Sender, WaitMode, RECEIVER_LOCK};
+use crate::error::{Error, Result};
+use crate::inbox::Inbox;
+use crate::name::{IntoName, Name};
+use crate::vocabulary::Side;
+
+/// The serving end of a service: one at a time.
+#[derive(Debug)]
+pub struct Server {
+    /// Declared first, so dropped first: every response ring is marked closed while the
+    /// server's lock (in `requests`, dropped last there too) is still held, never on a new
+    /// server's.
+    responses: Vec<Sender>,
+    requests: Inbox,
+}
+
+impl Server {
+    /// Opens the service `name` as its server, making it with `options` if it does not
+    /// exist. One server at a time: [`Error::EndpointTaken`] while another lives.
+    pub fn create_or_open(name: impl IntoName, options: &ServiceOptions) -> Result<Server> {
+        Server::take(name.into_name()?, Some(options))
+    }
+
+    /// Opens an existing service as its server: a new server takes over from one that
+    /// closed or died, with the requests still queued.
+    pub fn open(name: impl IntoName) -> Result<Server> {
+        Server::take(name.into_name()?, None)
+    }
+
+    fn take(name: Name, options: Option<&ServiceOptions>) -> Result<Server> {
+        let rings = open_rings(name, options)?;
+        let Some(lock) = rings.memory.lock_endpoint(RECEIVER_LOCK)? else {
+            return Err(Error::EndpointTaken {
+                name: rings.name.to_string(),
+                endpoint: "server",
+            });
+        };
+        // Clients come and go: the server waits for the next request whatever they do.
+        let requests = Inbox::over(&rings, rings.slots, lock, false)?;
+        // (If a response ring fails to connect, those connected before are closed before
+        // `requests`, which holds the lock, goes.)
+        let responses = (0..rings.slots as usize)
+            .map(|i| Sender::connect(response_endpoint(&rings, i, None)))
+            .collect::<Result<Vec<_>>>()?;
+        record_takeover(&rings, &responses);
+        Ok(Server {
+            requests,
+            responses,
+        })
+    }
+
+    /// The service's name.
+    pub fn name(&self) -> &Name {
+        self.requests.name()
+    }
+
+    /// How many clients are connected and alive now.
+    pub fn clients(&self) -> usize {
+        self.requests.senders()
+    }
+
+    /// Whether a client is connected in the slot of the client that sent request `id`, and
+    /// alive (a system call): a response to a client that is gone is dropped, so a server
+    /// can stop working on its request. (A new client that took the slot since counts as
+    /// connected; it drops the responses meant for its predecessor.)
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut server = Server::create_or_open("client-alive-demo", &ServiceOptions::new())?;
+    /// let mut client = Client::open("client-alive-demo")?;
+    /// let id = client.send_request(b"long job")?;
+    /// assert!(server.client_alive(id));
+    /// drop(client);
+    /// assert!(!server.client_alive(id)); // no need to finish the job
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn client_alive(&self, id: RequestId) -> bool {
+        self.responses
+            .get(id.client as usize)
+            .is_some_and(|r| !r.endpoint().peer_gone(Side::Receiver))
+    }
+
+    /// The largest response one message carries (a longer answer is streamed in parts).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Server, ServiceOptions};
+    /// let server = Server::create_or_open("max-response-demo", &ServiceOptions::new())?;
+    /// assert!(server.max_response_len() > 60_000); // a 64 KiB ring by default
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn max_response_len(&self) -> usize {
+        self.responses.first().map_or(0, Sender::max_message_len)
+    }
+
+    /// How this server waits for requests, and for room in a client's response ring.
+    pub fn set_wait_mode(&mut self, mode: WaitMode) {
+        self.requests.set_wait_mode(mode);
+        for sender in &mut self.responses {
+            sender.set_wait_mode(mode);
+        }
+    }
+
+    /// The next request from any client, waiting for one, however many clients come and
+    /// go meanwhile (none may be connected: the wait goes on until one comes and asks).
+    pub fn recv_request(&mut self) -> Result<Request<'_>> {
+        let (client, slot) = self.requests.recv()?;
+        Request::new(client, slot)
+    }
+
+    /// The requests' inbox (for a wait on many objects).
+    pub(crate) fn requests(&self) -> &Inbox {
+        &self.requests
+    }
+
+    /// The requests' inbox, to receive from (for the async receive).
+    pub(crate) fn requests_mut(&mut self) -> &mut Inbox {
+        &mut self.requests
+    }
+
+    /// The next request if there is one now.
+    pub fn try_recv_request(&mut self) -> Result<Option<Request<'_>>> {
+        match self.requests.try_recv()? {
+            Some((client, slot)) => Request::new(client, slot).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Like [`recv_request`](Server::recv_request), giving up with [`Error::Timeout`].
+    pub fn recv_request_timeout(&mut self, timeout: Duration) -> Result<Request<'_>> {
+        let (client, slot) = self.requests.recv_timeout(timeout)?;
+        Request::new(client, slot)
+    }
+
+    /// Sends the (last) response to `to`. A client that is gone does not get it: the
+    /// response is dropped, and this returns `Ok`.
+    pub fn respond(&mut self, to: RequestId, payload: &[u8]) -> Result<()> {
+        self.send_response(to, payload, LAST)
+    }
+
+    /// Sends one response of a stream to `to`: more follow, the last with
+    /// [`respond`](Server::respond).
+    pub fn respond_part(&mut self, to: RequestId, payload: &[u8]) -> Result<()> {
+        self.send_response(to, payload, 0)
+    }
+
+    fn send_response(&mut self, to: RequestId, payload: &[u8], flags: u64) -> Result<()> {
+        let Some(sender) = self.responses.get_mut(to.client as usize) else {
+            return Err(Error::InvalidSetting {
+                setting: "a request's client slot",
+                value: to.client.into(),
+                allowed: "a slot of this service",
+            });
+        };
+        // A client that is gone (its ring full, nobody reading it) does not get it.
+        let mut slot = match sender.reserve(payload.len()) {
+            Ok(slot) => slot,
+            Err(Error::Disconnected { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        slot.copy_from_slice(payload)?;
+        slot.set_extra(ID, to.id);
+        slot.set_extra(FLAGS, flags);
+        slot.commit();
+        Ok(())
+    }
+}
+
+/// A request received by the server: its id (for the responses) and its payload, read from
+/// the client's ring (through [`RecvSlot`]'s methods). Drop it before responding.
+#[derive(Debug)]
+pub struct Request<'a> {
+    id: RequestId,
+    slot: RecvSlot<'a>,
+}
+
+impl<'a> Request<'a> {
+    pub(crate) fn new(client: u32, slot: RecvSlot<'a>) -> Result<Request<'a>> {
+        Ok(Request {
+            id: RequestId {
+                client,
+                id: slot.extra(ID),
+            },
+            slot,
+        })
+    }
+
+    /// The request's id, to respond to.
+    pub fn id(&self) -> RequestId {
+        self.id
+    }
+}
+
+impl<'a> std::ops::Deref for Request<'a> {
+    type Target = RecvSlot<'a>;
+
+    /// The payload, as a received message (`len`, `read_at`, `to_vec`, `append_to`).
+    fn deref(&self) -> &RecvSlot<'a> {
+        &self.slot
+    }
+}
