@@ -52,6 +52,26 @@ pub struct Name {
     base: String,
 }
 
+/// Appends `n` in decimal (as `write!` would, without its formatting machinery: every
+/// create and open names a file this way).
+#[cfg(unix)]
+fn push_decimal(out: &mut String, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut start = digits.len();
+    let mut rest = n;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for &d in &digits[start..] {
+        out.push(char::from(d));
+    }
+}
+
 /// The prefix of every entry file filemap creates in its namespace directory.
 #[cfg(unix)]
 pub(crate) const ENTRY_PREFIX: &str = "filemap.";
@@ -75,6 +95,14 @@ impl Name {
         };
         if base.is_empty() {
             return Err(invalid(NameProblem::Empty));
+        }
+        // Most names are ASCII without anything to refuse: one pass over the bytes says so.
+        let plain = |b: &u8| b.is_ascii() && !b.is_ascii_control() && !matches!(b, b'/' | b'\\');
+        if base.len() <= Name::MAX_LEN && base.as_bytes().iter().all(plain) {
+            return Ok(Name {
+                scope,
+                base: base.to_string(),
+            });
         }
         for (i, c) in base.char_indices() {
             let position = base_start + i;
@@ -124,8 +152,9 @@ impl Name {
         file_name.push_str(ENTRY_PREFIX);
         match self.scope {
             Scope::Local => {
-                use std::fmt::Write;
-                let _ = write!(file_name, "u{uid}.");
+                file_name.push('u');
+                push_decimal(&mut file_name, uid);
+                file_name.push('.');
             }
             Scope::Global => file_name.push_str("global."),
         }
@@ -280,6 +309,10 @@ mod tests {
             assert_eq!(uid.is_some(), n.scope() == Scope::Local);
         }
         assert_eq!(Name::new("a").unwrap().entry_file_name(7), "filemap.u7.a");
+        for uid in [0, 9, 10, 1000, 65534, u32::MAX] {
+            let expected = format!("filemap.u{uid}.a");
+            assert_eq!(Name::new("a").unwrap().entry_file_name(uid), expected);
+        }
         assert!(Name::from_entry_file_name("other").is_none());
         assert!(Name::from_entry_file_name("filemap.uX.a").is_none());
     }

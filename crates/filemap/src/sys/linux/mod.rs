@@ -42,9 +42,19 @@ use crate::error::{Error, Result};
 use crate::sys::{CopyViewSource, FileSectionRequest, ViewProtection, WritebackRange};
 use crate::vocabulary::{Access, Advice, Protect};
 
-/// The size of a memory page.
+/// The size of a memory page, asked once (glibc answers through `sysconf`, a table walk
+/// each time, and every create, open and view asks).
 pub(crate) fn page_size() -> u64 {
-    rustix::param::page_size() as u64
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PAGE: AtomicU64 = AtomicU64::new(0);
+    match PAGE.load(Ordering::Relaxed) {
+        0 => {
+            let page = rustix::param::page_size() as u64;
+            PAGE.store(page, Ordering::Relaxed);
+            page
+        }
+        page => page,
+    }
 }
 
 /// The default huge page size (`Hugepagesize` in `/proc/meminfo`), if the system has one.
@@ -60,7 +70,7 @@ pub(crate) fn huge_page_size() -> Option<u64> {
 
 /// The alignment of view offsets: the page size.
 pub(crate) fn allocation_granularity() -> u64 {
-    rustix::param::page_size() as u64
+    page_size()
 }
 
 /// This process's id, asked once and again after a `fork` (glibc no longer caches it, and
@@ -361,7 +371,7 @@ impl RawView {
     /// `/proc/self/pagemap`. Returns page indices from the region's start (always known
     /// on Linux).
     pub(crate) fn private_pages(&self) -> Result<Option<Vec<usize>>> {
-        let page = rustix::param::page_size();
+        let page = page_size() as usize;
         let pages = self.len.div_ceil(page);
         let first = self.ptr.as_ptr() as usize / page;
         let file = File::open("/proc/self/pagemap")
