@@ -29,19 +29,43 @@ fn operations() -> usize {
     }
 }
 
+/// Operations per block of [`per_op_interleaved`]: short enough that the blocks of every
+/// system alternate many times a second, long enough that switching costs nothing.
+const BLOCK: usize = 50;
+
 /// Times `op` `n` times (after a tenth as many untimed) and returns (p50, p99) in µs.
-pub(crate) fn per_op(n: usize, mut op: impl FnMut() -> Result<()>) -> Result<(f64, f64)> {
-    for _ in 0..n / 10 {
-        op()?;
+pub(crate) fn per_op(n: usize, op: impl FnMut() -> Result<()>) -> Result<(f64, f64)> {
+    let mut op = op;
+    let [timing] = per_op_interleaved(n, [&mut op as &mut dyn FnMut() -> Result<()>])?;
+    Ok(timing)
+}
+
+/// Times each of `ops` `n` times, in alternating blocks of [`BLOCK`] (after a tenth as
+/// many untimed of each), so that every system is measured at the same moments of a
+/// machine whose speed drifts from one second to the next; (p50, p99) in µs of each.
+pub(crate) fn per_op_interleaved<const K: usize>(
+    n: usize,
+    mut ops: [&mut dyn FnMut() -> Result<()>; K],
+) -> Result<[(f64, f64); K]> {
+    for op in ops.iter_mut() {
+        for _ in 0..n / 10 {
+            op()?;
+        }
     }
-    let mut t = Vec::with_capacity(n);
-    for _ in 0..n {
-        let start = Instant::now();
-        op()?;
-        t.push(start.elapsed().as_nanos() as f64 / 1e3);
+    let mut times: [Vec<f64>; K] = std::array::from_fn(|_| Vec::with_capacity(n));
+    while times[0].len() < n {
+        for (op, t) in ops.iter_mut().zip(times.iter_mut()) {
+            for _ in 0..BLOCK.min(n - t.len()) {
+                let start = Instant::now();
+                op()?;
+                t.push(start.elapsed().as_nanos() as f64 / 1e3);
+            }
+        }
     }
-    t.sort_by(f64::total_cmp);
-    Ok((t[(n - 1) / 2], t[((n - 1) as f64 * 0.99) as usize]))
+    Ok(times.map(|mut t| {
+        t.sort_by(f64::total_cmp);
+        (t[(n - 1) / 2], t[((n - 1) as f64 * 0.99) as usize])
+    }))
 }
 
 /// A POSIX shared memory name of this run (`/dev/shm/<name>`).
@@ -121,88 +145,84 @@ fn raw_open(name: &CString) -> Result<()> {
     Ok(())
 }
 
-/// create + map + unmap + close, in this process: (p50, p99) in µs.
-pub fn create(system: &str) -> Result<(f64, f64)> {
-    let n = operations();
-    match system {
-        "filemap" => {
-            let name = unique("setup");
-            per_op(n, || {
+/// The systems of [`create`], in its order.
+pub const CREATE_SYSTEMS: [&str; 4] = [SYSTEMS[0], SYSTEMS[1], SYSTEMS[2], ALLOCATED];
+
+/// create + map + unmap + close, in this process, of every system in [`CREATE_SYSTEMS`]
+/// (measured in alternating blocks): (p50, p99) in µs of each.
+pub fn create() -> Result<[(f64, f64); 4]> {
+    let name = unique("setup");
+    let shm_id = unique("setup-shm");
+    let raw = posix_name("setup-raw")?;
+    let allocated = posix_name("setup-raw-allocated")?;
+    per_op_interleaved(
+        operations(),
+        [
+            &mut || {
                 let m = Mapping::create_new(name.as_str(), SIZE as u64)?;
                 let v = m.view().map()?;
                 drop(v);
                 drop(m);
                 Ok(())
-            })
-        }
-        "shared_memory" => {
-            let id = unique("setup-shm");
-            per_op(n, || {
+            },
+            &mut || {
                 let shm = ShmemConf::new()
                     .size(SIZE)
-                    .os_id(&id)
+                    .os_id(&shm_id)
                     .create()
                     .map_err(err)?;
                 drop(shm); // the owner unlinks it
                 Ok(())
-            })
-        }
-        _ => {
-            let allocated = system == ALLOCATED;
-            let name = posix_name("setup-raw")?;
-            per_op(n, || raw_create(&name, allocated))
-        }
-    }
+            },
+            &mut || raw_create(&raw, false),
+            &mut || raw_create(&allocated, true),
+        ],
+    )
 }
 
-/// open + map + close by a second process, of an object this process created and holds:
-/// (p50, p99) in µs.
-pub fn open_by_partner(system: &str) -> Result<(f64, f64)> {
-    let n = operations().to_string();
-    let line = match system {
-        "filemap" => {
-            let name = unique("setup-open");
-            let _m = Mapping::create_new(name.as_str(), SIZE as u64)?;
-            run_partner(&["setup-open", system, &name, &n])?
-        }
-        "shared_memory" => {
-            let id = unique("setup-open-shm");
-            let _shm = ShmemConf::new()
-                .size(SIZE)
-                .os_id(&id)
-                .create()
-                .map_err(err)?;
-            run_partner(&["setup-open", system, &id, &n])?
-        }
-        _ => {
-            let what = "setup-open-raw";
-            let name = posix_name(what)?;
-            // Create it with the raw calls, and remove it at the end.
-            // SAFETY: a NUL-terminated name unique to this run; the descriptor is closed here.
-            let fd = unsafe {
-                libc::shm_open(
-                    name.as_ptr(),
-                    libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
-                    0o600,
-                )
-            };
-            if fd < 0 {
-                return Err(std::io::Error::last_os_error().into());
-            }
-            // SAFETY: `fd` is the descriptor just opened.
-            unsafe {
-                libc::ftruncate(fd, SIZE as libc::off_t);
-                libc::close(fd);
-            }
-            let r = run_partner(&["setup-open", system, &unique(what), &n]);
-            // SAFETY: the NUL-terminated name of the object made above.
-            unsafe { libc::shm_unlink(name.as_ptr()) };
-            r?
-        }
+/// open + map + close by a second process, of objects this process created and holds, of
+/// every system in [`SYSTEMS`] (the partner measures them in alternating blocks): (p50,
+/// p99) in µs of each.
+pub fn open_by_partner() -> Result<[(f64, f64); 3]> {
+    let name = unique("setup-open");
+    let _m = Mapping::create_new(name.as_str(), SIZE as u64)?;
+    let shm_id = unique("setup-open-shm");
+    let _shm = ShmemConf::new()
+        .size(SIZE)
+        .os_id(&shm_id)
+        .create()
+        .map_err(err)?;
+    let raw_what = "setup-open-raw";
+    let raw = posix_name(raw_what)?;
+    // Create it with the raw calls, and remove it at the end.
+    // SAFETY: a NUL-terminated name unique to this run; the descriptor is closed here.
+    let fd = unsafe {
+        libc::shm_open(
+            raw.as_ptr(),
+            libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
+            0o600,
+        )
     };
-    let mut f = line.split_whitespace().map(str::parse::<f64>);
-    match (f.next(), f.next()) {
-        (Some(Ok(p50)), Some(Ok(p99))) => Ok((p50, p99)),
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    // SAFETY: `fd` is the descriptor just opened.
+    unsafe {
+        libc::ftruncate(fd, SIZE as libc::off_t);
+        libc::close(fd);
+    }
+    let n = operations().to_string();
+    let line = run_partner(&["setup-open", &n, &name, &shm_id, &unique(raw_what)]);
+    // SAFETY: the NUL-terminated name of the object made above.
+    unsafe { libc::shm_unlink(raw.as_ptr()) };
+    let line = line?;
+    let numbers: Vec<f64> = line
+        .split_whitespace()
+        .map(str::parse::<f64>)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| err(format!("unexpected partner output {line:?}: {e}")))?;
+    match numbers[..] {
+        [a50, a99, b50, b99, c50, c99] => Ok([(a50, a99), (b50, b99), (c50, c99)]),
         _ => Err(err(format!("unexpected partner output {line:?}"))),
     }
 }
@@ -219,26 +239,33 @@ pub fn partner_role(role: &str, args: &[String]) -> Option<Result<()>> {
     (role == "setup-open").then(|| setup_open(args))
 }
 
+/// Opens the three systems' objects named in `args` (after the count), in alternating
+/// blocks, and prints their (p50, p99) pairs on one line.
 fn setup_open(args: &[String]) -> Result<()> {
-    let (system, name) = (arg(args, 1)?, arg(args, 2)?);
-    let n: usize = arg(args, 3)?.parse().map_err(err)?;
-    let (p50, p99) = match system {
-        "filemap" => per_op(n, || {
-            let m = Mapping::open(name)?;
-            let v = m.view().map()?;
-            drop(v);
-            drop(m);
-            Ok(())
-        })?,
-        "shared_memory" => per_op(n, || {
-            let shm = ShmemConf::new().os_id(name).open().map_err(err)?;
-            drop(shm); // not the owner: it stays
-            Ok(())
-        })?,
-        _ => {
-            let name = CString::new(format!("/{name}")).map_err(err)?;
-            per_op(n, || raw_open(&name))?
-        }
-    };
-    say(format!("{p50} {p99}"))
+    let n: usize = arg(args, 1)?.parse().map_err(err)?;
+    let (name, shm_id) = (arg(args, 2)?, arg(args, 3)?);
+    let raw = CString::new(format!("/{}", arg(args, 4)?)).map_err(err)?;
+    let timings = per_op_interleaved(
+        n,
+        [
+            &mut || {
+                let m = Mapping::open(name)?;
+                let v = m.view().map()?;
+                drop(v);
+                drop(m);
+                Ok(())
+            },
+            &mut || {
+                let shm = ShmemConf::new().os_id(shm_id).open().map_err(err)?;
+                drop(shm); // not the owner: it stays
+                Ok(())
+            },
+            &mut || raw_open(&raw),
+        ],
+    )?;
+    let line: Vec<String> = timings
+        .iter()
+        .map(|(p50, p99)| format!("{p50} {p99}"))
+        .collect();
+    say(line.join(" "))
 }

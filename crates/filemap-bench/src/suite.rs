@@ -1133,16 +1133,16 @@ fn kind_of(system: &str) -> Kind {
 fn setup_section(r: &mut Results) -> Result<()> {
     progress("named shared memory set-up");
     let size = setup::SIZE as u64;
-    for system in setup::SYSTEMS.into_iter().chain([setup::ALLOCATED]) {
-        let (p50, p99) = setup::create(system)?;
+    let created = setup::create()?;
+    for (system, (p50, p99)) in setup::CREATE_SYSTEMS.into_iter().zip(created) {
         let sample = Sample {
             p50,
             p99: Some(p99),
         };
         r.add(3, CREATE, size, system, kind_of(system), US, sample);
     }
-    for system in setup::SYSTEMS {
-        let (p50, p99) = setup::open_by_partner(system)?;
+    let opened = setup::open_by_partner()?;
+    for (system, (p50, p99)) in setup::SYSTEMS.into_iter().zip(opened) {
         let sample = Sample {
             p50,
             p99: Some(p99),
@@ -1350,7 +1350,9 @@ byte), so 2× is half the bandwidth.\n"
             .to_string(),
         3 => "A named 4 KiB object: create, map a view, unmap, close, in one process; and open, \
 map, unmap, close, by a second process while the first holds the object. Every operation is \
-timed on its own. filemap's objects live in a namespace directory on tmpfs (like /dev/shm, \
+timed on its own, and the systems take turns in blocks of 50 operations (the opens all in \
+the one second process), so that each is measured at the same moments of a machine whose \
+speed drifts. filemap's objects live in a namespace directory on tmpfs (like /dev/shm, \
 where `shared_memory` and `shm_open` put theirs). The floor is the raw system calls: \
 `shm_open` (+ `ftruncate`) or `fstat`, `mmap`, `munmap`, `close` (+ `shm_unlink`).\n"
             .to_string(),
