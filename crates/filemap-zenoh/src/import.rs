@@ -48,10 +48,12 @@ impl Sink {
         }
     }
 
-    fn publish(&mut self, message: &[u8]) -> filemap::Result<()> {
+    /// Publishes one message made of `parts` in order (a Zenoh payload's slices: a large
+    /// one arrives in several), copied straight into the message's slot.
+    fn publish(&mut self, parts: &[&[u8]]) -> filemap::Result<()> {
         match self {
-            Sink::Topic(publisher) => publisher.publish(message),
-            Sink::Channel(sender) => sender.send(message),
+            Sink::Topic(publisher) => publisher.publish_vectored(parts),
+            Sink::Channel(sender) => sender.send_vectored(parts),
         }
     }
 }
@@ -153,7 +155,8 @@ impl Importer {
         let Some((publisher, _)) = self.publishers.get_mut(&name) else {
             return;
         };
-        match publisher.publish(&sample.payload().to_bytes()) {
+        let parts: Vec<&[u8]> = sample.payload().slices().collect();
+        match publisher.publish(&parts) {
             Ok(()) => {
                 counters.published.fetch_add(1, Ordering::Relaxed);
             }

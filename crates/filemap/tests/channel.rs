@@ -40,6 +40,10 @@ fn main() {
             payload_that_looks_like_a_frame_is_not_received,
         ),
         ("slots_are_aligned", slots_are_aligned),
+        (
+            "vectored_sends_join_their_parts",
+            vectored_sends_join_their_parts,
+        ),
     ];
     #[cfg(target_os = "linux")]
     tests.push(("runs_under_valgrind", runs_under_valgrind));
@@ -475,6 +479,42 @@ fn one_sender_and_one_receiver_at_a_time() {
     ));
     drop((tx, rx, m));
     ns.assert_empty();
+}
+
+/// `send_vectored` sends its parts as one message, in order: none, empty ones, one, many;
+/// parts that add up to more than the ring carries are refused with nothing sent.
+fn vectored_sends_join_their_parts() {
+    let _ns = Namespace::new();
+    let name = unique("vectored");
+    // Large enough that nothing here wraps around (a wrap would wait for this thread's
+    // receiver to skip the marker).
+    let mut rx = Receiver::create_or_open(&name, 1 << 16).unwrap();
+    let mut tx = Sender::open(&name).unwrap();
+    let big = vec![7u8; 3000];
+    let cases: [&[&[u8]]; 5] = [
+        &[],
+        &[b"", b""],
+        &[b"one"],
+        &[b"a", b"", b"bc", &big, b"d"],
+        &[&big, &big],
+    ];
+    for parts in cases {
+        tx.send_vectored(parts).unwrap();
+        assert_eq!(rx.recv().unwrap().to_vec().unwrap(), parts.concat());
+    }
+    let max = tx.max_message_len();
+    let just_over = vec![0u8; max];
+    let huge = [&big[..]; 30];
+    for parts in [&[&just_over[..], b"x"][..], &huge[..]] {
+        assert!(
+            matches!(tx.send_vectored(parts), Err(Error::MessageTooLarge { .. })),
+            "{} bytes in parts",
+            parts.iter().map(|p| p.len()).sum::<usize>()
+        );
+    }
+    assert!(rx.try_recv().unwrap().is_none(), "nothing was sent");
+    tx.send_vectored(&[b"after"]).unwrap();
+    assert_eq!(rx.recv().unwrap().to_vec().unwrap(), b"after");
 }
 
 fn message_larger_than_the_ring_is_refused() {

@@ -155,3 +155,22 @@ pub(crate) fn check_slot_range(offset: usize, len: usize, size: usize) -> Result
         }),
     }
 }
+
+/// The length of a message made of `parts` (saturating: a length no ring takes is refused
+/// by the reserve as too large).
+pub(crate) fn total_len(parts: &[&[u8]]) -> usize {
+    parts.iter().fold(0usize, |n, p| n.saturating_add(p.len()))
+}
+
+/// Writes `parts` one after the other from offset 0 with `write_at` (a reserved slot's).
+pub(crate) fn write_parts(
+    parts: &[&[u8]],
+    mut write_at: impl FnMut(usize, &[u8]) -> Result<()>,
+) -> Result<()> {
+    let mut at = 0;
+    for part in parts {
+        write_at(at, part)?;
+        at += part.len();
+    }
+    Ok(())
+}

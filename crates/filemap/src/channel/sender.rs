@@ -349,6 +349,26 @@ impl Sender {
         self.end.intact()
     }
 
+    /// Sends one message made of `parts`, in order, waiting while the ring is full: each
+    /// is copied straight into the message's slot, with no buffer to join them first (a
+    /// gather write, like `Write::write_vectored`).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut rx = Receiver::create_or_open("send-vectored-demo", 4096)?;
+    /// let mut tx = Sender::open("send-vectored-demo")?;
+    /// tx.send_vectored(&[b"head ", b"and ", b"body"])?;
+    /// assert_eq!(rx.recv()?.to_vec()?, b"head and body");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn send_vectored(&mut self, parts: &[&[u8]]) -> Result<()> {
+        let mut slot = self.reserve(super::total_len(parts))?;
+        super::write_parts(parts, |at, part| slot.write_at(at, part))?;
+        slot.commit();
+        self.end.intact()
+    }
+
     /// Sends `message` if there is room now; `Ok(false)` if the ring is full.
     pub fn try_send(&mut self, message: &[u8]) -> Result<bool> {
         let Some(mut slot) = self.try_reserve(message.len())? else {

@@ -164,6 +164,26 @@ impl Publisher {
         self.topic.end.intact()
     }
 
+    /// Publishes one message made of `parts`, in order: each is copied straight into the
+    /// message's slot, with no buffer to join them first (a gather write, like
+    /// `Write::write_vectored`).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("vectored-demo", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("vectored-demo")?;
+    /// publisher.publish_vectored(&[b"head ", b"and ", b"body"])?;
+    /// assert_eq!(subscriber.recv()?.to_vec()?, b"head and body");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn publish_vectored(&mut self, parts: &[&[u8]]) -> Result<()> {
+        let mut slot = self.reserve(crate::channel::total_len(parts))?;
+        crate::channel::write_parts(parts, |at, part| slot.write_at(at, part))?;
+        slot.commit();
+        self.topic.end.intact()
+    }
+
     /// Publishes `message` if there is room now; `Ok(false)` if a subscriber holds the ring
     /// up.
     pub fn try_publish(&mut self, message: &[u8]) -> Result<bool> {
