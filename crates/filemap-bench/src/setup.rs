@@ -29,8 +29,10 @@ fn operations() -> usize {
     }
 }
 
-/// Operations per block of [`per_op_interleaved`]: short enough that the blocks of every
-/// system alternate many times a second, long enough that switching costs nothing.
+/// Timed operations per block of [`per_op_interleaved`]: short enough that the blocks of
+/// every system alternate many times a second. Each block starts with one untimed
+/// operation, which takes whatever a switch between systems costs (caches another
+/// system's work left cold), so that no tail percentile measures the switching.
 const BLOCK: usize = 50;
 
 /// Times `op` `n` times (after a tenth as many untimed) and returns (p50, p99) in µs.
@@ -42,7 +44,9 @@ pub(crate) fn per_op(n: usize, op: impl FnMut() -> Result<()>) -> Result<(f64, f
 
 /// Times each of `ops` `n` times, in alternating blocks of [`BLOCK`] (after a tenth as
 /// many untimed of each), so that every system is measured at the same moments of a
-/// machine whose speed drifts from one second to the next; (p50, p99) in µs of each.
+/// machine whose speed drifts from one second to the next; (p50, p99) in µs of each. With
+/// one system, the same as timing it `n` times in a row (with an untimed operation every
+/// [`BLOCK`]).
 pub(crate) fn per_op_interleaved<const K: usize>(
     n: usize,
     mut ops: [&mut dyn FnMut() -> Result<()>; K],
@@ -55,6 +59,7 @@ pub(crate) fn per_op_interleaved<const K: usize>(
     let mut times: [Vec<f64>; K] = std::array::from_fn(|_| Vec::with_capacity(n));
     while times[0].len() < n {
         for (op, t) in ops.iter_mut().zip(times.iter_mut()) {
+            op()?;
             for _ in 0..BLOCK.min(n - t.len()) {
                 let start = Instant::now();
                 op()?;

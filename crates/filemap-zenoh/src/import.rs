@@ -155,8 +155,13 @@ impl Importer {
         let Some((publisher, _)) = self.publishers.get_mut(&name) else {
             return;
         };
-        let parts: Vec<&[u8]> = sample.payload().slices().collect();
-        match publisher.publish(&parts) {
+        let payload = sample.payload();
+        let mut slices = payload.slices();
+        let published = match (slices.next(), slices.next()) {
+            (Some(only), None) => publisher.publish(&[only]),
+            _ => publisher.publish(&payload.slices().collect::<Vec<_>>()),
+        };
+        match published {
             Ok(()) => {
                 counters.published.fetch_add(1, Ordering::Relaxed);
             }

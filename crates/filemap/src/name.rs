@@ -269,6 +269,83 @@ mod tests {
         assert_eq!(Name::new("héllo").unwrap().base(), "héllo");
     }
 
+    /// The one-pass check of plain ASCII names agrees with the character by character one:
+    /// every ASCII byte, alone, inside a name and after a prefix, and names at and just
+    /// past the length limit (plain, non-ASCII, and with a refused character too).
+    #[test]
+    fn the_ascii_pass_agrees_with_the_full_check() {
+        let reference = |base: &str| -> std::result::Result<(), NameProblem> {
+            if base.is_empty() {
+                return Err(NameProblem::Empty);
+            }
+            for (i, c) in base.char_indices() {
+                match c {
+                    c if c.is_control() => {
+                        return Err(NameProblem::ControlCharacter { position: i })
+                    }
+                    '/' => return Err(NameProblem::Slash { position: i }),
+                    '\\' => return Err(NameProblem::Backslash { position: i }),
+                    _ => {}
+                }
+            }
+            if base.len() > Name::MAX_LEN {
+                return Err(NameProblem::TooLong { len: base.len() });
+            }
+            Ok(())
+        };
+        let outcome = |name: &str| match Name::new(name) {
+            Ok(n) => Ok(n.base().to_string()),
+            Err(Error::InvalidName { problem, .. }) => Err(problem),
+            Err(e) => panic!("{name:?}: {e:?}"),
+        };
+        for b in 0u8..=0x7f {
+            let c = char::from(b);
+            for base in [format!("{c}"), format!("ab{c}cd"), format!("{c}z")] {
+                let name = format!("Global\\{base}");
+                let expected = reference(&base)
+                    .map(|()| base.clone())
+                    .map_err(|p| match p {
+                        NameProblem::ControlCharacter { position } => {
+                            NameProblem::ControlCharacter {
+                                position: position + "Global\\".len(),
+                            }
+                        }
+                        NameProblem::Slash { position } => NameProblem::Slash {
+                            position: position + "Global\\".len(),
+                        },
+                        NameProblem::Backslash { position } => NameProblem::Backslash {
+                            position: position + "Global\\".len(),
+                        },
+                        other => other,
+                    });
+                assert_eq!(outcome(&name), expected, "{name:?}");
+                if b != b'\\' {
+                    assert_eq!(
+                        outcome(&base),
+                        reference(&base).map(|()| base.clone()),
+                        "{base:?}"
+                    );
+                }
+            }
+        }
+        let max = Name::MAX_LEN;
+        for base in [
+            "a".repeat(max),
+            "a".repeat(max + 1),
+            format!("{}é", "a".repeat(max - 2)),
+            format!("{}é", "a".repeat(max - 1)),
+            format!("{}\u{7f}", "a".repeat(max)),
+            format!("{}/", "a".repeat(max)),
+        ] {
+            assert_eq!(
+                outcome(&base),
+                reference(&base).map(|()| base.clone()),
+                "{} bytes",
+                base.len()
+            );
+        }
+    }
+
     #[test]
     fn each_problem_is_distinct() {
         assert_eq!(problem(""), NameProblem::Empty);

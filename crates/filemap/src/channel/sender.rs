@@ -351,7 +351,9 @@ impl Sender {
 
     /// Sends one message made of `parts`, in order, waiting while the ring is full: each
     /// is copied straight into the message's slot, with no buffer to join them first (a
-    /// gather write, like `Write::write_vectored`).
+    /// gather write). All or nothing, unlike `Write::write_vectored`: parts that add up to
+    /// more than [`max_message_len`](Sender::max_message_len) are refused with
+    /// [`Error::MessageTooLarge`] before anything is written.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

@@ -25,9 +25,10 @@
 //! frames have two extra header words (frame layout 3): a request's carry its id (the
 //! slot's client generation in the high half, a counter in the low), a response's the
 //! request's id and its flags (1 = last); the payloads are the user's bytes alone, so a
-//! 64-byte request takes as many cache lines as a 64-byte channel message. A client keeps the ids it is waiting on and drops any other response: those to
-//! requests it gave up on, and those a server sent to an earlier client of its slot (each
-//! new client takes the next generation). A dead client's pending responses are dropped
+//! 64-byte request takes as many cache lines as a 64-byte channel message. A client keeps
+//! the ids it is waiting on and drops any other response: those to requests it gave up
+//! on, and those a server sent to an earlier client of its slot (each new client takes the
+//! next generation). A dead client's pending responses are dropped
 //! (the server's response to it is discarded once its ring is full); a dead server fails
 //! the pending requests of every waiting client with
 //! [`Error::Disconnected`](crate::Error::Disconnected), and a new server takes over the
@@ -45,8 +46,9 @@
 //! response ring empty (every response of the servers before is then received: they were
 //! gone before the count changed, and the count is read first), the pending requests that
 //! end at or before its slot's recorded position were taken by a server that is gone
-//! and will never be answered: they fail with [`Error::Disconnected`](crate::Error::Disconnected), once, and the
-//! others stay pending for the new server. (A server of an older filemap records no
+//! and will never be answered: they fail with
+//! [`Error::Disconnected`](crate::Error::Disconnected), once, and the others stay pending
+//! for the new server. (A server of an older filemap records no
 //! takeovers: its clients fall back to seeing a dead server dead.)
 //!
 //! So after `Disconnected`, [`Client::is_pending`] says which requests are still to be

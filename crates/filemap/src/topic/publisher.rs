@@ -165,8 +165,10 @@ impl Publisher {
     }
 
     /// Publishes one message made of `parts`, in order: each is copied straight into the
-    /// message's slot, with no buffer to join them first (a gather write, like
-    /// `Write::write_vectored`).
+    /// message's slot, with no buffer to join them first (a gather write). All or nothing,
+    /// unlike `Write::write_vectored`: parts that add up to more than
+    /// [`max_message_len`](Publisher::max_message_len) are refused with
+    /// [`Error::MessageTooLarge`] before anything is written.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
