@@ -620,12 +620,13 @@ fn waits_section(r: &mut Results) -> Result<()> {
     let modes = [WaitMode::Blocking, WaitMode::Spin, WaitMode::BusyPoll];
     for (row, mode) in row_of.into_iter().zip(modes) {
         for kind in Runtime::ALL {
-            add(
-                ASYNC_PING_PONG,
-                &row(kind),
-                Kind::Filemap,
-                waits::tokio_filemap_latency(kind, size, mode)?,
-            );
+            let measured = waits::tokio_filemap_latency(kind, size, mode)?;
+            ASYNC_TO_BLOCKING.lock().map_err(err)?.push((
+                row(kind),
+                measured.async_.p50_ns / measured.blocking.p50_ns,
+                measured.blocking.p50_ns,
+            ));
+            add(ASYNC_PING_PONG, &row(kind), Kind::Filemap, measured.async_);
         }
     }
     for kind in Runtime::ALL {
@@ -673,6 +674,21 @@ fn waits_section(r: &mut Results) -> Result<()> {
     Ok(())
 }
 
+/// Each repetition's tokio async rows against the blocking channel measured with them in
+/// alternating blocks: (row, async p50 over blocking p50, blocking p50).
+static ASYNC_TO_BLOCKING: std::sync::Mutex<Vec<(String, f64, f64)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// A tokio async row against the blocking channel measured with it: the median of the
+/// repetitions' ratios and the median of their blocking p50s.
+fn async_to_blocking(system: &str) -> Option<(f64, f64)> {
+    let measured = ASYNC_TO_BLOCKING.lock().ok()?;
+    let of_row = || measured.iter().filter(|m| m.0 == system);
+    let (ratio, _, _) = median_and_range(of_row().map(|m| m.1).collect())?;
+    let (blocking, _, _) = median_and_range(of_row().map(|m| m.2).collect())?;
+    Some((ratio, blocking))
+}
+
 /// The p50 of a section 8 row.
 fn waits_p50(r: &Results, scenario: &str, system: &str) -> Option<f64> {
     r.rows
@@ -708,9 +724,12 @@ fn finish_waits_rows(r: &mut Results) {
         if !row.system.starts_with("filemap async") {
             return String::new();
         }
-        let mut text = p50(row.scenario, BLOCKING_CHANNEL).map_or(String::new(), |b| {
-            format!("{} blocking", ratio(row.p50 / b))
-        });
+        // The tokio rows against the blocking channel measured with them; the others
+        // against the blocking row.
+        let to_blocking = async_to_blocking(&row.system)
+            .map(|(r, _)| r)
+            .or_else(|| p50(row.scenario, BLOCKING_CHANNEL).map(|b| row.p50 / b));
+        let mut text = to_blocking.map_or(String::new(), |r| format!("{} blocking", ratio(r)));
         let socket = Runtime::ALL
             .into_iter()
             .find(|&k| {
@@ -729,7 +748,6 @@ fn finish_waits_rows(r: &mut Results) {
 fn waits_note(r: &Results) -> String {
     let verdict = |met: bool| if met { "meets" } else { "misses" };
     let mut lines = Vec::new();
-    let blocking = waits_p50(r, ASYNC_PING_PONG, BLOCKING_CHANNEL);
     let rows = Runtime::ALL
         .into_iter()
         .map(|k| (k, tokio_async_row(k), "Async (the default: no spinning)"))
@@ -744,19 +762,19 @@ fn waits_note(r: &Results) -> String {
                 .map(|k| (k, tokio_busy_row(k), "Async with busy-poll (opt-in)")),
         );
     for (kind, system, what) in rows {
-        let (Some(blocking), Some(filemap), Some(socket)) = (
-            blocking,
+        let (Some((to_blocking, blocking)), Some(filemap), Some(socket)) = (
+            async_to_blocking(&system),
             waits_p50(r, ASYNC_PING_PONG, &system),
             waits_p50(r, ASYNC_PING_PONG, &tokio_socket_row(kind)),
         ) else {
             continue;
         };
-        let (to_blocking, socket_to) = (filemap / blocking, socket / filemap);
+        let socket_to = socket / filemap;
         lines.push(format!(
             "- **{what} under tokio's {} runtime, 64 B ping-pong**: {} ns one way, {}× the \
-blocking channel's {} ns (target: at most {}×, which this run {}); tokio's `UnixStream` \
-under the same runtime takes {} ns, {}× the async channel's (target: at least {}×, which \
-this run {}).",
+blocking channel's {} ns measured with it (target: at most {}×, which this run {}); tokio's \
+`UnixStream` under the same runtime takes {} ns, {}× the async channel's (target: at least \
+{}×, which this run {}).",
             kind.name(),
             report::number(filemap),
             report::number(to_blocking),
@@ -1464,9 +1482,14 @@ processes read) from before the send until the receiver has copied the message o
 sets one every {} ms, so the waiter is asleep in the kernel (a single wait spins briefly \
 first, `wait_any` never spins). Timed one way like the receiver-asleep rows, from before \
 `set` until the waiter's wait has returned, and the same number of wake-ups.\n\n\
-The last column sets each row against the same run's: the async rows against the blocking \
-channel, and tokio's `UnixStream` against the async channel under the same runtime; the \
-`wait_any` rows against the single wait. No floor rows (section 1's cache-line and futex \
+The last column sets each row against the same run's: the async rows under tokio against \
+a blocking ping-pong measured with each of them, in alternating blocks of up to 500 round trips \
+(both processes switch between `send_async`/`recv_async` in the row's mode and `send`/`recv` \
+in the default mode, from the same tasks: this machine's two cores are at times hyperthreads \
+of one physical core and at times not, which changes a ping-pong several times over from one \
+second to the next), the median of the repetitions' ratios; the `block_on` rows against the \
+blocking channel's row; tokio's `UnixStream` against the async channel under the same \
+runtime; the `wait_any` rows against the single wait. No floor rows (section 1's cache-line and futex \
 ping-pongs are this machine's bounds).\n",
         if workers == 1 { "" } else { "s" },
         harness::iterations(harness::ASYNC_MESSAGE),

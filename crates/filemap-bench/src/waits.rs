@@ -76,46 +76,95 @@ fn run_task<T: Send + 'static>(
     rt.block_on(handle).map_err(err)?
 }
 
+/// Round trips of one kind (async or blocking) before [`tokio_filemap_latency`] switches
+/// to the other (fewer when a row makes fewer in all, as in quick mode).
+const BLOCK: usize = 500;
+
+/// The block size for `timed` round trips of each kind.
+fn block_for(timed: usize) -> usize {
+    (timed / 10).clamp(1, BLOCK)
+}
+
+/// Whether round trip `trip` of a phase (warm-up, or timed) is async; else blocking. Both
+/// processes follow this schedule, the partner counting the messages it echoes.
+fn async_trip(trip: usize, block: usize) -> bool {
+    (trip / block) % 2 == 1
+}
+
+/// What [`tokio_filemap_latency`] measured, at the same moments.
+pub struct AsyncAndBlocking {
+    /// Both ends async (`send_async`, `recv_async`), in the row's wait mode.
+    pub async_: Latency,
+    /// Both ends blocking (`send`, `recv`, in the default wait mode), called from the same
+    /// tasks: the row's reference.
+    pub blocking: Latency,
+}
+
 /// filemap channel ping-pong with both ends async under tokio's runtime `kind` (each
 /// process its own): `send_async` of a `size`-byte message, then `recv_async` of the
 /// echo, timed as the harness times its ping-pongs (one-way latency is half a round
 /// trip); the partner copies each message out (`append_to`) and sends it back with
-/// `send_async`.
+/// `send_async`. In alternating blocks of [`BLOCK`] round trips, both ends instead send and
+/// receive with the blocking calls in the default wait mode, from the same tasks: the
+/// reference is measured at the same moments as the async rows (this machine's cores
+/// change speed from one second to the next).
 ///
-/// `mode`: both ends' wait mode: the default (a pending receive sleeps at once),
-/// `WaitMode::Spin` (it asks the runtime to poll it again for up to 50 µs, then sleeps) or
-/// `WaitMode::BusyPoll` (it never stops asking).
-pub fn tokio_filemap_latency(kind: Runtime, size: usize, mode: WaitMode) -> Result<Latency> {
+/// `mode`: both ends' wait mode in the async blocks: the default (a pending receive sleeps
+/// at once), `WaitMode::Spin` (it asks the runtime to poll it again for up to 50 µs, then
+/// sleeps) or `WaitMode::BusyPoll` (it never stops asking).
+pub fn tokio_filemap_latency(
+    kind: Runtime,
+    size: usize,
+    mode: WaitMode,
+) -> Result<AsyncAndBlocking> {
     let there = unique(&format!("tokio-{}-there", kind.name()));
     let back = unique(&format!("tokio-{}-back", kind.name()));
     let capacity = (size as u64 * 4).max(1 << 16);
     let mut tx = Sender::create_or_open(there.as_str(), capacity)?;
     let mut rx = Receiver::create_or_open(back.as_str(), capacity)?;
-    tx.set_wait_mode(mode);
-    rx.set_wait_mode(mode);
+    let (untimed, timed) = round_trip_counts(size);
+    let (warm_up, block) = (2 * untimed, block_for(timed));
     let child = partner(&[
         "tokio-channel-echo",
         &there,
         &back,
         kind.name(),
         mode_name(mode),
+        &warm_up.to_string(),
+        &block.to_string(),
     ])?;
     // The endpoints go with the task, and the partner sees Disconnected when it ends.
     let r = run_task(kind, async move {
         let message = vec![7u8; size];
-        let (untimed, timed) = round_trip_counts(size);
-        let mut samples = Vec::with_capacity(timed);
-        for trip in 0..untimed + timed {
+        let mut samples = [Vec::with_capacity(timed), Vec::with_capacity(timed)];
+        for trip in 0..warm_up + 2 * timed {
+            let phase_trip = trip.checked_sub(warm_up).unwrap_or(trip);
+            let is_async = async_trip(phase_trip, block);
+            if phase_trip % block == 0 {
+                let m = if is_async { mode } else { WaitMode::Blocking };
+                tx.set_wait_mode(m);
+                rx.set_wait_mode(m);
+            }
             let start = Instant::now();
-            tx.send_async(&message).await?;
-            if rx.recv_async().await?.len() != size {
+            let len = if is_async {
+                tx.send_async(&message).await?;
+                rx.recv_async().await?.len()
+            } else {
+                tx.send(&message)?;
+                rx.recv()?.len()
+            };
+            if len != size {
                 return Err(err("the echo returned a message of another size"));
             }
-            if trip >= untimed {
-                samples.push(start.elapsed());
+            if trip >= warm_up {
+                samples[usize::from(is_async)].push(start.elapsed());
             }
         }
-        Ok(half_round_trips(samples))
+        let [blocking, async_] = samples;
+        Ok(AsyncAndBlocking {
+            async_: half_round_trips(async_),
+            blocking: half_round_trips(blocking),
+        })
     });
     finish(child)?;
     r
@@ -284,6 +333,8 @@ fn mode_name(mode: WaitMode) -> &'static str {
     }
 }
 
+/// The partner of [`tokio_filemap_latency`]: echoes every message, async or blocking as
+/// the schedule says, until the measuring process goes.
 fn tokio_channel_echo(args: &[String]) -> Result<()> {
     let mut rx = Receiver::create_or_open(arg(args, 1)?, 1 << 16)?;
     let mut tx = Sender::create_or_open(arg(args, 2)?, 1 << 16)?;
@@ -292,12 +343,27 @@ fn tokio_channel_echo(args: &[String]) -> Result<()> {
         "spin" => WaitMode::Spin,
         _ => WaitMode::Blocking,
     };
-    rx.set_wait_mode(mode);
-    tx.set_wait_mode(mode);
+    let warm_up: usize = arg(args, 5)?.parse().map_err(err)?;
+    let block: usize = arg(args, 6)?.parse().map_err(err)?;
+    if block == 0 {
+        return Err(err("a block of no round trips"));
+    }
     run_task(Runtime::parse(arg(args, 3)?)?, async move {
         let mut message = Vec::new();
-        loop {
-            match rx.recv_async().await {
+        for trip in 0usize.. {
+            let phase_trip = trip.checked_sub(warm_up).unwrap_or(trip);
+            let is_async = async_trip(phase_trip, block);
+            if phase_trip % block == 0 {
+                let m = if is_async { mode } else { WaitMode::Blocking };
+                tx.set_wait_mode(m);
+                rx.set_wait_mode(m);
+            }
+            let received = if is_async {
+                rx.recv_async().await
+            } else {
+                rx.recv()
+            };
+            match received {
                 Ok(slot) => {
                     message.clear();
                     slot.append_to(&mut message)?;
@@ -305,8 +371,13 @@ fn tokio_channel_echo(args: &[String]) -> Result<()> {
                 Err(filemap::Error::Disconnected { .. }) => return Ok(()),
                 Err(e) => return Err(e.into()),
             }
-            tx.send_async(&message).await?;
+            if is_async {
+                tx.send_async(&message).await?;
+            } else {
+                tx.send(&message)?;
+            }
         }
+        Ok(())
     })
 }
 
