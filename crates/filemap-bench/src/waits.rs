@@ -85,10 +85,26 @@ fn block_for(timed: usize) -> usize {
     (timed / 10).clamp(1, BLOCK)
 }
 
-/// Whether round trip `trip` of a phase (warm-up, or timed) is async; else blocking. Both
-/// processes follow this schedule, the partner counting the messages it echoes.
-fn async_trip(trip: usize, block: usize) -> bool {
-    (trip / block) % 2 == 1
+/// Whether round trip `trip` (counted from the first, the `warm_up` ones included) is
+/// async, else blocking: each phase (warm-up, then timed) alternates blocks of `block`,
+/// blocking first. Both processes follow this schedule, the partner counting the messages
+/// it echoes; at the start of a block, both ends switch to its wait mode (`mode` for the
+/// async blocks, the default for the blocking ones).
+fn enter_trip(
+    trip: usize,
+    (warm_up, block): (usize, usize),
+    mode: WaitMode,
+    tx: &mut Sender,
+    rx: &mut Receiver,
+) -> bool {
+    let phase_trip = trip.checked_sub(warm_up).unwrap_or(trip);
+    let is_async = (phase_trip / block) % 2 == 1;
+    if phase_trip % block == 0 {
+        let m = if is_async { mode } else { WaitMode::Blocking };
+        tx.set_wait_mode(m);
+        rx.set_wait_mode(m);
+    }
+    is_async
 }
 
 /// What [`tokio_filemap_latency`] measured, at the same moments.
@@ -138,13 +154,7 @@ pub fn tokio_filemap_latency(
         let message = vec![7u8; size];
         let mut samples = [Vec::with_capacity(timed), Vec::with_capacity(timed)];
         for trip in 0..warm_up + 2 * timed {
-            let phase_trip = trip.checked_sub(warm_up).unwrap_or(trip);
-            let is_async = async_trip(phase_trip, block);
-            if phase_trip % block == 0 {
-                let m = if is_async { mode } else { WaitMode::Blocking };
-                tx.set_wait_mode(m);
-                rx.set_wait_mode(m);
-            }
+            let is_async = enter_trip(trip, (warm_up, block), mode, &mut tx, &mut rx);
             let start = Instant::now();
             let len = if is_async {
                 tx.send_async(&message).await?;
@@ -351,13 +361,7 @@ fn tokio_channel_echo(args: &[String]) -> Result<()> {
     run_task(Runtime::parse(arg(args, 3)?)?, async move {
         let mut message = Vec::new();
         for trip in 0usize.. {
-            let phase_trip = trip.checked_sub(warm_up).unwrap_or(trip);
-            let is_async = async_trip(phase_trip, block);
-            if phase_trip % block == 0 {
-                let m = if is_async { mode } else { WaitMode::Blocking };
-                tx.set_wait_mode(m);
-                rx.set_wait_mode(m);
-            }
+            let is_async = enter_trip(trip, (warm_up, block), mode, &mut tx, &mut rx);
             let received = if is_async {
                 rx.recv_async().await
             } else {
