@@ -13,7 +13,7 @@ use filemap::Mapping;
 use filemap_harness::{cores, partner, quick, unique};
 
 use crate::report::{self, Chart, Kind, Results, Row, Sample, NS, US};
-use crate::setup::per_op;
+use crate::setup::per_op_blocks;
 use crate::{arg, err, finish, read_line, say, Result};
 
 pub const SECTION: usize = 11;
@@ -90,16 +90,26 @@ impl Drop for ScaleDir {
     }
 }
 
-/// The section's rows: every measurement `reps` times.
-pub fn section(r: &mut Results, reps: usize) -> Result<()> {
-    let dir = ScaleDir::new("scale")?;
-    let held = unique("scale-held");
-    let _held = Mapping::create_new(held.as_str(), 4096)?;
-    let mut made = 1; // the held object
-    for count in counts() {
-        crate::suite::progress(format!("scale: {count} objects in the namespace"));
-        while made < count {
-            // Persistent: the name stays with no handle open (and no descriptor used).
+/// A namespace directory filled with `count` objects: one held open by this process (the
+/// open rows open it), the others persistent (they stay with no handle open, and use no
+/// descriptor). Made inside the section's [`ScaleDir`], which removes it.
+struct Filled {
+    count: u64,
+    dir: PathBuf,
+    /// The held object's name, and its entry's file name (for the raw open row).
+    held: String,
+    held_file: String,
+    _handle: Mapping,
+}
+
+impl Filled {
+    fn new(inside: &Path, count: u64) -> Result<Filled> {
+        let dir = inside.join(format!("n{count}"));
+        std::fs::create_dir_all(&dir)?;
+        std::env::set_var("FILEMAP_DIR", &dir);
+        let held = unique("scale-held");
+        let handle = Mapping::create_new(held.as_str(), 4096)?;
+        for made in 1..count {
             let name = format!("{}-{made}", unique("scale-bg"));
             drop(
                 Mapping::options()
@@ -107,13 +117,49 @@ pub fn section(r: &mut Results, reps: usize) -> Result<()> {
                     .persistent(true)
                     .create_new(name.as_str())?,
             );
-            made += 1;
         }
-        for _ in 0..reps {
-            one_count(r, &dir.path, count, &held)?;
+        let entry = entry_path(&held)?;
+        let held_file = Path::new(&entry)
+            .file_name()
+            .and_then(|f| f.to_str())
+            .ok_or_else(|| err("an entry without a file name"))?
+            .to_string();
+        Ok(Filled {
+            count,
+            dir,
+            held,
+            held_file,
+            _handle: handle,
+        })
+    }
+
+    /// Points `FILEMAP_DIR` at this namespace.
+    fn enter(&self) {
+        std::env::set_var("FILEMAP_DIR", &self.dir);
+    }
+}
+
+/// The section's rows: every measurement `reps` times.
+pub fn section(r: &mut Results, reps: usize) -> Result<()> {
+    let scratch = ScaleDir::new("scale")?;
+    let mut spaces = Vec::new();
+    for count in counts() {
+        crate::suite::progress(format!("scale: {count} objects in the namespace"));
+        spaces.push(Filled::new(&scratch.path, count)?);
+    }
+    for rep in 0..reps {
+        crate::suite::progress(format!(
+            "scale: create and open at every N together, repetition {}",
+            rep + 1
+        ));
+        create_and_open(r, &spaces)?;
+        for space in &spaces {
+            space.enter();
+            list(r, space)?;
         }
     }
-    drop(_held);
+    drop(spaces);
+    drop(scratch);
     for count in counts() {
         crate::suite::progress(format!("scale: collecting {count} stale entries"));
         for _ in 0..reps {
@@ -165,40 +211,75 @@ fn entry_path(name: &str) -> Result<String> {
         .ok_or_else(|| err("a namespace path that is not UTF-8"))
 }
 
-/// One repetition of the create, open and list rows with `count` objects in `dir`.
-fn one_count(r: &mut Results, dir: &Path, count: u64, held: &str) -> Result<()> {
-    let n = operations() * 2;
-    let mut timed = |scenario, system, kind, op: &mut dyn FnMut() -> Result<()>| {
-        let (p50, p99) = per_op(n, op)?;
-        let sample = Sample {
-            p50,
-            p99: Some(p99),
-        };
-        r.add(SECTION, scenario, count, system, kind, US, sample);
-        Ok::<(), crate::Error>(())
-    };
-    let name = unique("scale-made");
-    timed(CREATE, FILEMAP, Kind::Filemap, &mut || {
-        let m = Mapping::create_new(name.as_str(), 4096)?;
-        drop(m.view().map()?);
-        Ok(())
-    })?;
-    let raw = Raw::new(dir)?;
-    timed(CREATE, RAW_CREATE, Kind::Floor, &mut || {
-        raw.create("scale-raw-made")
-    })?;
-    timed(OPEN, FILEMAP, Kind::Filemap, &mut || {
-        let m = Mapping::open(held)?;
-        drop(m.view().map()?);
-        Ok(())
-    })?;
-    let entry = entry_path(held)?;
-    let file_name = Path::new(&entry)
-        .file_name()
-        .and_then(|f| f.to_str())
-        .ok_or_else(|| err("an entry without a file name"))?;
-    timed(OPEN, RAW_OPEN, Kind::Floor, &mut || raw.open(file_name))?;
+/// One repetition of the create rows, then of the open rows, of every namespace in
+/// `spaces`, filemap's and the raw calls', each timed in alternating blocks with the
+/// others (so that every N is measured at the same moments of a machine whose speed
+/// drifts: the rows at different N used to be measured seconds apart).
+fn create_and_open(r: &mut Results, spaces: &[Filled]) -> Result<()> {
+    let raws = spaces
+        .iter()
+        .map(|s| Raw::new(&s.dir))
+        .collect::<Result<Vec<_>>>()?;
+    let made = unique("scale-made");
+    let mut creates: Vec<Box<dyn FnMut() -> Result<()> + '_>> = Vec::new();
+    let mut opens: Vec<Box<dyn FnMut() -> Result<()> + '_>> = Vec::new();
+    for (space, raw) in spaces.iter().zip(&raws) {
+        let made = made.as_str();
+        creates.push(Box::new(move || {
+            let m = Mapping::create_new(made, 4096)?;
+            drop(m.view().map()?);
+            Ok(())
+        }));
+        creates.push(Box::new(move || raw.create("scale-raw-made")));
+        opens.push(Box::new(move || {
+            let m = Mapping::open(space.held.as_str())?;
+            drop(m.view().map()?);
+            Ok(())
+        }));
+        opens.push(Box::new(move || raw.open(&space.held_file)));
+    }
+    for (scenario, ops) in [(CREATE, &mut creates), (OPEN, &mut opens)] {
+        let mut ops: Vec<&mut dyn FnMut() -> Result<()>> =
+            ops.iter_mut().map(|op| &mut **op as _).collect();
+        // Two systems per namespace, in `spaces`' order.
+        let timings = per_op_blocks(operations() * 2, &mut ops, &mut |k| {
+            spaces[k / 2].enter();
+            Ok(())
+        })?;
+        for (k, (p50, p99)) in timings.into_iter().enumerate() {
+            let (system, kind) = if k % 2 == 0 {
+                (FILEMAP, Kind::Filemap)
+            } else {
+                (
+                    if scenario == CREATE {
+                        RAW_CREATE
+                    } else {
+                        RAW_OPEN
+                    },
+                    Kind::Floor,
+                )
+            };
+            let sample = Sample {
+                p50,
+                p99: Some(p99),
+            };
+            r.add(
+                SECTION,
+                scenario,
+                spaces[k / 2].count,
+                system,
+                kind,
+                US,
+                sample,
+            );
+        }
+    }
+    Ok(())
+}
 
+/// One repetition of the list rows of `space` (the current namespace).
+fn list(r: &mut Results, space: &Filled) -> Result<()> {
+    let count = space.count;
     let start = Instant::now();
     let listed = filemap::namespace::list()?.len() as u64;
     let ns = start.elapsed().as_nanos() as f64 / listed.max(1) as f64;
@@ -214,6 +295,7 @@ fn one_count(r: &mut Results, dir: &Path, count: u64, held: &str) -> Result<()> 
         NS,
         Sample::value(ns),
     );
+    let raw = Raw::new(&space.dir)?;
     let start = Instant::now();
     let seen = raw.list()?;
     let ns = start.elapsed().as_nanos() as f64 / seen.max(1) as f64;
@@ -589,18 +671,23 @@ pub const PROCESSES_CHART: &str = "benchmarks-processes.svg";
 /// The section's introduction.
 pub fn intro() -> String {
     format!(
-        "How filemap's costs grow with the namespace and with the processes using it. The \
-namespace is a directory of the section's own on tmpfs, filled with N objects (4 KiB mappings \
-made persistent, so that they stay with no handle open); each create, open and list row is \
-timed with N objects in it, {} operations per row after a tenth as many untimed ones (create \
-and open as in section 3, the open by this process while it holds the object). The floor rows \
+        "How filemap's costs grow with the namespace and with the processes using it. Each N \
+has a namespace of its own, a directory on tmpfs holding N objects: a 4 KiB mapping this \
+process holds open (the open rows open it) and N − 1 one-byte objects made persistent, so \
+that they stay with no handle open. All the namespaces exist together, and the create and open \
+rows of every N are timed in alternating blocks of 50 operations, {} of each per repetition \
+after a tenth as many untimed ones (as in section 3), so that every N is measured at the same \
+moments of a machine whose speed drifts. The floor rows \
 make the same system calls on plain files in the same directory. Garbage collection removes N \
 stale entries that a process made and exited without closing (as a crash leaves them), in a \
 directory of their own. In the processes rows, N processes spread over the cores each open, \
 map and close one object {} times, all started at once; the row is the wall time divided by \
 all the operations (with two cores, at best half a single operation's time). The last column \
 compares each row with the same system's at the smallest N (the per-entry rows: at the second \
-smallest, as their fixed costs dominate with one entry): 1.00× is flat.\n\n\
+smallest, as their fixed costs dominate with one entry): 1.00× is flat. Listing reads \
+`/proc/locks` once for the holders; the kernel takes a write lock to print it, which after \
+much `flock` use (the create and open rows) first waits for an RCU grace period, several \
+milliseconds: the list row at N = 1 is mostly that wait.\n\n\
 ![Cost against objects in the namespace, log-log]({NAMESPACE_CHART})\n\n\
 ![Open and close by many processes at once, log-log]({PROCESSES_CHART})\n",
         operations() * 2,

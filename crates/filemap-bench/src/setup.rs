@@ -35,13 +35,6 @@ fn operations() -> usize {
 /// system's work left cold), so that no tail percentile measures the switching.
 const BLOCK: usize = 50;
 
-/// Times `op` `n` times (after a tenth as many untimed) and returns (p50, p99) in µs.
-pub(crate) fn per_op(n: usize, op: impl FnMut() -> Result<()>) -> Result<(f64, f64)> {
-    let mut op = op;
-    let [timing] = per_op_interleaved(n, [&mut op as &mut dyn FnMut() -> Result<()>])?;
-    Ok(timing)
-}
-
 /// Times each of `ops` `n` times, in alternating blocks of [`BLOCK`] (after a tenth as
 /// many untimed of each), so that every system is measured at the same moments of a
 /// machine whose speed drifts from one second to the next; (p50, p99) in µs of each. With
@@ -51,14 +44,28 @@ pub(crate) fn per_op_interleaved<const K: usize>(
     n: usize,
     mut ops: [&mut dyn FnMut() -> Result<()>; K],
 ) -> Result<[(f64, f64); K]> {
-    for op in ops.iter_mut() {
+    let timings = per_op_blocks(n, &mut ops, &mut |_| Ok(()))?;
+    Ok(std::array::from_fn(|k| timings[k]))
+}
+
+/// [`per_op_interleaved`] over any number of systems, with `enter(k)` called before each
+/// block of system `k` (and before its untimed warm-up): whatever the system needs set
+/// around it (a namespace directory of its own, say), done outside the timed operations.
+pub(crate) fn per_op_blocks(
+    n: usize,
+    ops: &mut [&mut dyn FnMut() -> Result<()>],
+    enter: &mut dyn FnMut(usize) -> Result<()>,
+) -> Result<Vec<(f64, f64)>> {
+    for (k, op) in ops.iter_mut().enumerate() {
+        enter(k)?;
         for _ in 0..n / 10 {
             op()?;
         }
     }
-    let mut times: [Vec<f64>; K] = std::array::from_fn(|_| Vec::with_capacity(n));
-    while times[0].len() < n {
-        for (op, t) in ops.iter_mut().zip(times.iter_mut()) {
+    let mut times: Vec<Vec<f64>> = ops.iter().map(|_| Vec::with_capacity(n)).collect();
+    while times.first().is_some_and(|t| t.len() < n) {
+        for (k, (op, t)) in ops.iter_mut().zip(times.iter_mut()).enumerate() {
+            enter(k)?;
             op()?;
             for _ in 0..BLOCK.min(n - t.len()) {
                 let start = Instant::now();
@@ -67,10 +74,13 @@ pub(crate) fn per_op_interleaved<const K: usize>(
             }
         }
     }
-    Ok(times.map(|mut t| {
-        t.sort_by(f64::total_cmp);
-        (t[(n - 1) / 2], t[((n - 1) as f64 * 0.99) as usize])
-    }))
+    Ok(times
+        .into_iter()
+        .map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            (t[(n - 1) / 2], t[((n - 1) as f64 * 0.99) as usize])
+        })
+        .collect())
 }
 
 /// A POSIX shared memory name of this run (`/dev/shm/<name>`).
