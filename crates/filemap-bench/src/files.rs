@@ -1,8 +1,9 @@
 //! Files: a sequential scan of a large file from a warm page cache, and random 4 KiB reads,
 //! by filemap's sliding windows (zero-copy slices, and safe copies) against `memmap2` mapping
-//! the whole file and `std::fs::File::read` / `pread`, with each system's peak resident
-//! memory. Every measurement runs in a fresh process (the partner role `file-measure`), so
-//! one system's mappings and resident pages never count against another.
+//! the whole file and `std::fs::File::read` / `pread`, with each system's resident memory.
+//! Every scan runs in a fresh process (the partner role `file-scan`), so one system's
+//! mappings and resident pages never count against another; the random reads of all systems
+//! share one fresh process (`file-random`), in turns, each system with a mapping of its own.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -33,13 +34,20 @@ pub const SEQUENTIAL: [(&str, &str); 6] = [
     ("seq-word-atomic", WORD_ATOMIC),
 ];
 
-/// The random-read systems: (role, row name).
-pub const RANDOM: [(&str, &str); 4] = [
-    ("rand-filemap", "filemap view + read_at"),
-    ("rand-memmap2", "memmap2 + copy_from_slice"),
-    ("rand-pread", "pread (FileExt::read_exact_at)"),
-    ("rand-word-atomic", WORD_ATOMIC),
+/// The random-read systems' row names, in the order [`measure_random`] reads with them.
+pub const RANDOM: [&str; 4] = [
+    "filemap view + read_at",
+    "memmap2 + copy_from_slice",
+    "pread (FileExt::read_exact_at)",
+    WORD_ATOMIC,
 ];
+
+/// One 4 KiB read at an offset, by one system of [`measure_random`].
+type ReadAt<'a> = dyn FnMut(usize, &mut [u8; 4096]) -> Result<()> + 'a;
+
+/// Random reads per block of one system in [`measure_random`]: about 2 ms of reads, so
+/// that the systems take turns hundreds of times a second.
+const RANDOM_BLOCK: usize = 1000;
 
 /// The row of the safe copy filemap's `read_at` made before its assembly copy routine:
 /// word-sized relaxed atomic loads, byte loads at the unaligned ends, an acquire fence.
@@ -121,11 +129,13 @@ fn random_offsets(size: u64, n: usize) -> Vec<u64> {
         .collect()
 }
 
-fn peak_resident_mib() -> u64 {
+/// This process's resident memory in MiB as `/proc/self/status` gives it under `field`
+/// (`VmHWM:`, the peak, or `VmRSS:`, now).
+fn resident_mib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         .map(|kb| kb / 1024)
         .unwrap_or(0)
@@ -165,23 +175,8 @@ fn scan_copied(path: &Path, copy: &CopyOut) -> Result<u64> {
     Ok(acc)
 }
 
-/// 4 KiB copied out of one whole-file view at each offset: the checksum.
-fn read_randomly(path: &Path, offsets: &[u64], copy: &CopyOut) -> Result<u64> {
-    let m = open_read_only(path)?;
-    let v = m.view().map()?;
-    v.advise(filemap::Advice::Random)?;
-    let (mut buf, mut acc) = ([0u8; 4096], 0u64);
-    for &off in offsets {
-        copy(&v, off as usize, &mut buf)?;
-        acc = fold(acc, &buf);
-    }
-    Ok(acc)
-}
-
-/// One measurement, in the partner: prints "seconds checksum peak_mib".
-fn measure(system: &str, path: &Path, reads: usize) -> Result<()> {
-    let size = std::fs::metadata(path)?.len();
-    let offsets = random_offsets(size, reads);
+/// One sequential scan, in the partner: prints "seconds checksum peak_mib".
+fn measure_scan(system: &str, path: &Path) -> Result<()> {
     let started = Instant::now();
     let mut acc = 0u64;
     match system {
@@ -195,7 +190,6 @@ fn measure(system: &str, path: &Path, reads: usize) -> Result<()> {
             }
         }
         "seq-word-atomic" => acc = scan_copied(path, &word_atomic_read)?,
-        "rand-word-atomic" => acc = read_randomly(path, &offsets, &word_atomic_read)?,
         "seq-memmap2" => {
             let file = std::fs::File::open(path)?;
             // SAFETY: nobody writes the benchmark's file while it is read.
@@ -224,32 +218,106 @@ fn measure(system: &str, path: &Path, reads: usize) -> Result<()> {
                 acc = fold(acc, &buf[..n]);
             }
         }
-        "rand-filemap" => {
-            acc = read_randomly(path, &offsets, &|view, at, buf| view.read_at(at, buf))?;
-        }
-        "rand-memmap2" => {
-            let file = std::fs::File::open(path)?;
-            // SAFETY: nobody writes the benchmark's file while it is read.
-            let map = unsafe { memmap2::Mmap::map(&file) }?;
-            map.advise(memmap2::Advice::Random)?;
-            let mut buf = [0u8; 4096];
-            for off in offsets {
-                buf.copy_from_slice(&map[off as usize..off as usize + 4096]);
-                acc = fold(acc, &buf);
-            }
-        }
-        "rand-pread" => {
-            let file = std::fs::File::open(path)?;
-            let mut buf = [0u8; 4096];
-            for off in offsets {
-                std::os::unix::fs::FileExt::read_exact_at(&file, &mut buf, off)?;
-                acc = fold(acc, &buf);
-            }
-        }
         other => return Err(err(format!("unknown file system {other}"))),
     }
     let seconds = started.elapsed().as_secs_f64();
-    say(format!("{seconds} {acc:x} {}", peak_resident_mib()))
+    say(format!("{seconds} {acc:x} {}", resident_mib("VmHWM:")))
+}
+
+/// The random reads of every system in [`RANDOM`], in one process and in turns of
+/// [`RANDOM_BLOCK`] reads each, so that all are measured at the same moments of a machine
+/// whose speed drifts (a process of its own each, one after another, they were not). Each
+/// system has a mapping (or descriptor) of its own, so each takes its own page faults; each
+/// reads every block of offsets once, a quarter of the run apart from the others, so that
+/// none finds another's bytes in the CPU's caches. A checksum folds each read on its own
+/// and XORs the folds, which the order of the blocks does not change. Prints, per system,
+/// "seconds checksum resident_mib", the last being the process's resident memory before
+/// the reads plus what the system's mapping has resident after them.
+fn measure_random(path: &Path, reads: usize) -> Result<()> {
+    let size = std::fs::metadata(path)?.len();
+    let offsets = random_offsets(size, reads);
+    let base = resident_mib("VmRSS:");
+    let filemap_file = open_read_only(path)?;
+    let filemap_view = filemap_file.view().map()?;
+    filemap_view.advise(filemap::Advice::Random)?;
+    let reference_file = open_read_only(path)?;
+    let reference_view = reference_file.view().map()?;
+    reference_view.advise(filemap::Advice::Random)?;
+    let file = std::fs::File::open(path)?;
+    // SAFETY: nobody writes the benchmark's file while it is read.
+    let map = unsafe { memmap2::Mmap::map(&file) }?;
+    map.advise(memmap2::Advice::Random)?;
+    let mut systems: [&mut ReadAt<'_>; 4] = [
+        &mut |at, buf| Ok(filemap_view.read_at(at, buf)?),
+        &mut |at, buf| {
+            buf.copy_from_slice(&map[at..at + 4096]);
+            Ok(())
+        },
+        &mut |at, buf| {
+            Ok(std::os::unix::fs::FileExt::read_exact_at(
+                &file, buf, at as u64,
+            )?)
+        },
+        &mut |at, buf| Ok(word_atomic_read(&reference_view, at, buf)?),
+    ];
+    let blocks: Vec<&[u64]> = offsets.chunks(RANDOM_BLOCK).collect();
+    let (n, k) = (blocks.len(), systems.len());
+    let (mut seconds, mut sums) = ([0f64; 4], [0u64; 4]);
+    let mut buf = [0u8; 4096];
+    for b in 0..n {
+        for (s, read) in systems.iter_mut().enumerate() {
+            let block = blocks[(b + s * n / k) % n];
+            let started = Instant::now();
+            for &at in block {
+                read(at as usize, &mut buf)?;
+                sums[s] ^= fold(0, &buf);
+            }
+            seconds[s] += started.elapsed().as_secs_f64();
+        }
+    }
+    let mapped = [
+        Some(filemap_view.as_ptr() as usize),
+        Some(map.as_ptr() as usize),
+        None,
+        Some(reference_view.as_ptr() as usize),
+    ];
+    let line: Vec<String> = (0..k)
+        .map(|s| {
+            let resident = base + mapped[s].map_or(0, mapping_resident_mib);
+            format!("{} {:x} {resident}", seconds[s], sums[s])
+        })
+        .collect();
+    say(line.join(" "))
+}
+
+/// The resident memory, in MiB, of this process's mapping that starts at or contains
+/// `address` (its `Rss` in `/proc/self/smaps`); 0 if it cannot be read.
+fn mapping_resident_mib(address: usize) -> u64 {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+    let mut inside = false;
+    for line in smaps.lines() {
+        let range = line
+            .split_whitespace()
+            .next()
+            .and_then(|r| r.split_once('-'));
+        if let Some((start, end)) = range {
+            if let (Ok(start), Ok(end)) = (
+                usize::from_str_radix(start, 16),
+                usize::from_str_radix(end, 16),
+            ) {
+                inside = (start..end).contains(&address);
+                continue;
+            }
+        }
+        if inside && line.starts_with("Rss:") {
+            return line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<u64>().ok())
+                .map_or(0, |kb| kb / 1024);
+        }
+    }
+    0
 }
 
 /// The benchmark's file: pseudo-random bytes in the temporary directory, removed on drop.
@@ -284,25 +352,54 @@ impl TestFile {
         Ok(file)
     }
 
-    /// One measurement in a fresh process: (seconds, checksum, peak resident MiB).
+    fn path_text(&self) -> Result<&str> {
+        self.path.to_str().ok_or_else(|| err("temp dir not UTF-8"))
+    }
+
+    /// One sequential scan in a fresh process: (seconds, checksum, peak resident MiB).
     pub fn run(&self, system: &str) -> Result<(f64, String, u64)> {
-        let path = self
-            .path
-            .to_str()
-            .ok_or_else(|| err("temp dir not UTF-8"))?;
-        let mut child = partner(&["file-measure", system, path, &random_reads().to_string()])?;
-        let line = read_line(&mut child)?;
-        finish(child)?;
-        let f: Vec<&str> = line.split_whitespace().collect();
-        match f.as_slice() {
-            [s, sum, rss] => Ok((
-                s.parse().map_err(err)?,
-                sum.to_string(),
-                rss.parse().map_err(err)?,
-            )),
+        let line = partner_line(&["file-scan", system, self.path_text()?])?;
+        match parse_results(&line)?[..] {
+            [ref one] => Ok(one.clone()),
             _ => Err(err(format!("unexpected partner output {line:?}"))),
         }
     }
+
+    /// The random reads of every system in [`RANDOM`], in one fresh process (see
+    /// [`measure_random`]): (seconds, checksum, resident MiB) of each, in that order.
+    pub fn run_random(&self) -> Result<Vec<(f64, String, u64)>> {
+        let reads = random_reads().to_string();
+        let line = partner_line(&["file-random", self.path_text()?, &reads])?;
+        let results = parse_results(&line)?;
+        if results.len() != RANDOM.len() {
+            return Err(err(format!("unexpected partner output {line:?}")));
+        }
+        Ok(results)
+    }
+}
+
+fn partner_line(args: &[&str]) -> Result<String> {
+    let mut child = partner(args)?;
+    let line = read_line(&mut child)?;
+    finish(child)?;
+    Ok(line)
+}
+
+/// "seconds checksum MiB" triples, one after another on a line.
+fn parse_results(line: &str) -> Result<Vec<(f64, String, u64)>> {
+    let f: Vec<&str> = line.split_whitespace().collect();
+    if f.is_empty() || !f.len().is_multiple_of(3) {
+        return Err(err(format!("unexpected partner output {line:?}")));
+    }
+    f.chunks(3)
+        .map(|t| {
+            Ok((
+                t[0].parse().map_err(err)?,
+                t[1].to_string(),
+                t[2].parse().map_err(err)?,
+            ))
+        })
+        .collect()
 }
 
 impl Drop for TestFile {
@@ -313,8 +410,16 @@ impl Drop for TestFile {
 
 /// The partner roles of this module.
 pub fn partner_role(role: &str, args: &[String]) -> Option<Result<()>> {
-    (role == "file-measure").then(|| {
-        let reads: usize = arg(args, 3)?.parse().map_err(err)?;
-        measure(arg(args, 1)?, Path::new(arg(args, 2)?), reads)
-    })
+    match role {
+        "file-scan" => {
+            Some(arg(args, 2).and_then(|path| measure_scan(arg(args, 1)?, Path::new(path))))
+        }
+        "file-random" => Some(random_role(args)),
+        _ => None,
+    }
+}
+
+fn random_role(args: &[String]) -> Result<()> {
+    let reads: usize = arg(args, 2)?.parse().map_err(err)?;
+    measure_random(Path::new(arg(args, 1)?), reads)
 }
