@@ -435,7 +435,13 @@ fn pubsub_section(r: &mut Results) -> Result<()> {
     progress("publish-subscribe");
     for (subscribers, scenario) in PUBSUB {
         for size in harness::PUBSUB_SIZES {
-            let mut add = |system: &str, kind, l| {
+            let rows = pubsub::topic_rows(size, subscribers)?;
+            for (system, latency) in pubsub::TOPIC_SYSTEMS.into_iter().zip(rows) {
+                let kind = if system.starts_with("filemap") {
+                    Kind::Filemap
+                } else {
+                    Kind::Peer
+                };
                 r.add(
                     6,
                     scenario,
@@ -443,24 +449,9 @@ fn pubsub_section(r: &mut Results) -> Result<()> {
                     system,
                     kind,
                     NS,
-                    latency_sample(l),
-                )
-            };
-            add(
-                "filemap busy-poll",
-                Kind::Filemap,
-                harness::topic_latency(size, subscribers, WaitMode::BusyPoll)?,
-            );
-            add(
-                "filemap blocking",
-                Kind::Filemap,
-                harness::topic_latency(size, subscribers, WaitMode::Blocking)?,
-            );
-            add(
-                "iceoryx2 (busy-poll)",
-                Kind::Peer,
-                pubsub::iceoryx2_topic_latency(size, subscribers)?,
-            );
+                    latency_sample(latency),
+                );
+            }
         }
     }
     Ok(())
