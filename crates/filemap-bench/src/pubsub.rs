@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use filemap::channel::WaitMode;
 use filemap_harness::{
-    ack_bytes, clock_ns, message_round, parse_ack, partner, pin_to, subscriber_cpu_arg, unique,
-    Budgeted, Latency, ONE_WAY_BUDGET,
+    ack_bytes, clock_ns, last_acknowledged, message_round, parse_ack, partner, pin_to,
+    subscriber_cpu_arg, unique, Budgeted, Latency, ONE_WAY_BUDGET,
 };
 use iceoryx2::port::subscriber::Subscriber;
 use iceoryx2::prelude::*;
@@ -141,14 +141,7 @@ impl Ports {
             slot.copy_from_slice(message)?;
             slot.commit();
             let mut ack = Vec::with_capacity(16);
-            for rx in &mut self.filemap_acks {
-                rx.recv_into(&mut ack)?;
-                let (acked, at) = parse_ack(&ack)?;
-                if acked != round {
-                    return Err(err("a subscriber acknowledged another message"));
-                }
-                last = last.max(at);
-            }
+            last = last_acknowledged(&mut self.filemap_acks, &mut ack, round, start)?;
         }
         Ok(last - start)
     }

@@ -264,16 +264,7 @@ pub fn topic_latency(size: usize, subscribers: usize, mode: WaitMode) -> Result<
         let mut slot = publisher.reserve(size)?;
         slot.copy_from_slice(&message)?;
         slot.commit();
-        let mut last = start;
-        for rx in &mut acks {
-            rx.recv_into(&mut ack)?;
-            let (acked, at) = parse_ack(&ack)?;
-            if acked != round {
-                return Err(err("a subscriber acknowledged another message"));
-            }
-            last = last.max(at);
-        }
-        Ok(last - start)
+        Ok(last_acknowledged(&mut acks, &mut ack, round, start)? - start)
     });
     drop(publisher); // the subscribers see Disconnected and exit
     drop(acks);
@@ -284,6 +275,27 @@ pub fn topic_latency(size: usize, subscribers: usize, mode: WaitMode) -> Result<
         }
     }
     r
+}
+
+/// Receives one acknowledgement of message `round` from each of `acks` (into `ack`): the
+/// latest time they carry, or `since` if that is later; an error if one acknowledges
+/// another message.
+pub fn last_acknowledged(
+    acks: &mut [Receiver],
+    ack: &mut Vec<u8>,
+    round: u64,
+    since: u64,
+) -> Result<u64> {
+    let mut last = since;
+    for rx in acks {
+        rx.recv_into(ack)?;
+        let (acked, at) = parse_ack(ack)?;
+        if acked != round {
+            return Err(err("a subscriber acknowledged another message"));
+        }
+        last = last.max(at);
+    }
+    Ok(last)
 }
 
 /// Sender counts of the many-to-one rows.
