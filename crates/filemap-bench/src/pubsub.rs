@@ -3,23 +3,21 @@
 //! loans), all three measured together ([`topic_rows`]): the one-way latency of a message
 //! until the last subscriber has copied it out, on a clock all processes share
 //! ([`clock_ns`]), one message at a time, the systems taking turns in blocks so that each
-//! is measured at the same moments of a machine whose speed drifts.
+//! is measured at the same moments of a machine whose speed drifts. The subscribers
+//! acknowledge messages the same way for every system ([`Acks`]).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use filemap::channel::WaitMode;
 use filemap_harness::{
-    ack_bytes, clock_ns, last_acknowledged, message_round, parse_ack, partner, pin_to,
-    subscriber_cpu_arg, unique, Budgeted, Latency, ONE_WAY_BUDGET,
+    clock_ns, message_round, partner, pin_to, subscriber_cpu_arg, unique, Budgeted, Latency,
+    ONE_WAY_BUDGET,
 };
-use iceoryx2::port::subscriber::Subscriber;
 use iceoryx2::prelude::*;
 use iceoryx2::service::port_factory::publish_subscribe::PortFactory as PubSub;
 
-use crate::messages::{
-    next_sample, node, publish, publish_delivered, publisher, service, Ipc, SILENCE,
-};
+use crate::messages::{next_sample, node, publish, publisher, Ipc, SILENCE};
 use crate::{arg, err, finish, read_line, say, Result};
 
 /// The topic: a publish-subscribe service of byte slices for one publisher and
@@ -38,18 +36,81 @@ fn topic(node: &Node<Ipc>, name: &str, subscribers: usize) -> Result<PubSub<Ipc,
         .map_err(err)
 }
 
-/// Polls `acks` until the acknowledgement of `round` arrives (skipping older ones: the
-/// connecting round may be acknowledged more than once); the time it carries.
-fn ack_of(acks: &Subscriber<Ipc, [u8], ()>, round: u64) -> Result<u64> {
-    loop {
-        let sample = next_sample(acks)?;
-        let (acked, at) = parse_ack(sample.payload())?;
-        if acked == round {
-            return Ok(at);
+/// Where the subscribers acknowledge messages, the same for every system: a page shared
+/// by name (`<topic>-acks`) with a cache line per subscriber, holding the round it has
+/// copied out last (stored last, with release ordering) and the time it had then.
+///
+/// The acknowledgement is not timed (a subscriber reads the clock before it acknowledges),
+/// but it runs on the same cores as the next message. Each system's own return path (a
+/// filemap channel for filemap, an iceoryx2 service for iceoryx2) would weigh differently
+/// on the rows; one common path for all three leaves only the topics to compare.
+struct Acks {
+    view: filemap::View,
+    _mapping: filemap::Mapping,
+}
+
+/// The bytes of one subscriber's acknowledgement: a cache line of its own.
+const ACK_LINE: usize = 64;
+
+/// The round of the message that connects iceoryx2's publisher to its subscribers (it may
+/// be published more than once); the timed rounds count from 1.
+const CONNECTING: u64 = u64::MAX;
+
+impl Acks {
+    fn create(topic: &str, subscribers: usize) -> Result<Acks> {
+        let len = (subscribers * ACK_LINE).max(4096) as u64;
+        let mapping = filemap::Mapping::create_new(format!("{topic}-acks").as_str(), len)?;
+        let view = mapping.view().map()?;
+        Ok(Acks {
+            view,
+            _mapping: mapping,
+        })
+    }
+
+    fn open(topic: &str) -> Result<Acks> {
+        let mapping = filemap::Mapping::open(format!("{topic}-acks").as_str())?;
+        let view = mapping.view().map()?;
+        Ok(Acks {
+            view,
+            _mapping: mapping,
+        })
+    }
+
+    /// Subscriber `k` says it had copied out message `round` at `at_ns`.
+    fn post(&self, k: usize, round: u64, at_ns: u64) -> Result<()> {
+        self.view
+            .atomic_u64(k * ACK_LINE + 8)?
+            .store(at_ns, Ordering::Relaxed);
+        // Release: whoever sees the round sees the time stored before it.
+        self.view
+            .atomic_u64(k * ACK_LINE)?
+            .store(round, Ordering::Release);
+        Ok(())
+    }
+
+    /// Waits until each of the first `subscribers` has acknowledged `round`: the latest
+    /// time among theirs, and never earlier than `since`. Spins, and lets other processes
+    /// run between short spells of spinning (subscribers may outnumber the free cores);
+    /// gives up after [`SILENCE`] (a subscriber died).
+    fn last(&self, subscribers: usize, round: u64, since: u64) -> Result<u64> {
+        let mut last = since;
+        for k in 0..subscribers {
+            let acked = self.view.atomic_u64(k * ACK_LINE)?;
+            let mut started: Option<Instant> = None;
+            // Acquire: pairs with `post`'s release, for the time stored before the round.
+            while acked.load(Ordering::Acquire) != round {
+                for _ in 0..64 {
+                    std::hint::spin_loop();
+                }
+                std::thread::yield_now();
+                if started.get_or_insert_with(Instant::now).elapsed() > SILENCE {
+                    return Err(err("a subscriber acknowledged nothing for 30 s"));
+                }
+            }
+            let at = self.view.atomic_u64(k * ACK_LINE + 8)?;
+            last = last.max(at.load(Ordering::Relaxed));
         }
-        if acked > round {
-            return Err(err("iceoryx2: a subscriber acknowledged a later message"));
-        }
+        Ok(last)
     }
 }
 
@@ -93,29 +154,25 @@ const BLOCK_TIME: Duration = Duration::from_millis(25);
 /// next system; a 1-byte message ends the run.
 const END: &[u8] = &[0];
 
-/// The ports of the measuring process: each system's publisher and the channels on which
-/// the subscribers acknowledge (filemap channels for filemap's, iceoryx2 services for
-/// iceoryx2's).
+/// The ports of the measuring process: each system's publisher, and where the
+/// subscribers acknowledge.
 struct Ports {
     filemap: filemap::topic::Publisher,
-    filemap_acks: Vec<filemap::channel::Receiver>,
     iceoryx2: iceoryx2::port::publisher::Publisher<Ipc, [u8], ()>,
-    iceoryx2_acks: Vec<Subscriber<Ipc, [u8], ()>>,
+    acks: Acks,
+    subscribers: usize,
 }
 
 impl Ports {
-    /// Sets filemap's ends to system `s`'s wait mode.
+    /// Sets filemap's publisher to system `s`'s wait mode.
     fn enter(&mut self, s: usize) {
         self.filemap.set_wait_mode(TOPIC_MODES[s]);
-        for rx in &mut self.filemap_acks {
-            rx.set_wait_mode(TOPIC_MODES[s]);
-        }
     }
 
     /// Publishes `message` on system `s`.
     fn publish(&mut self, s: usize, message: &[u8]) -> Result<()> {
         if s == ICEORYX2 {
-            if publish(&self.iceoryx2, message)? != self.iceoryx2_acks.len() {
+            if publish(&self.iceoryx2, message)? != self.subscribers {
                 return Err(err("iceoryx2: a message did not reach every subscriber"));
             }
         } else {
@@ -130,20 +187,14 @@ impl Ports {
     fn round(&mut self, s: usize, message: &mut [u8], round: u64) -> Result<u64> {
         message[..8].copy_from_slice(&round.to_le_bytes());
         let start = clock_ns();
-        let mut last = start;
         if s == ICEORYX2 {
             self.publish(s, message)?;
-            for a in &self.iceoryx2_acks {
-                last = last.max(ack_of(a, round)?);
-            }
         } else {
             let mut slot = self.filemap.reserve(message.len())?;
             slot.copy_from_slice(message)?;
             slot.commit();
-            let mut ack = Vec::with_capacity(16);
-            last = last_acknowledged(&mut self.filemap_acks, &mut ack, round, start)?;
         }
-        Ok(last - start)
+        Ok(self.acks.last(self.subscribers, round, start)? - start)
     }
 }
 
@@ -153,9 +204,8 @@ impl Ports {
 ///
 /// The publisher reads the clock, writes the message into the topic (filemap: reserve,
 /// copy, commit; iceoryx2: loan, copy, send); each subscriber copies the payload into a
-/// buffer of its own, reads the clock, and sends that time back (filemap: over a channel;
-/// iceoryx2: over a service of its own). The next message goes once every subscriber has
-/// acknowledged this one. The systems take turns in blocks of up to [`BLOCK`] messages
+/// buffer of its own, reads the clock, and posts that time in [`Acks`]. The next message
+/// goes once every subscriber has acknowledged this one. The systems take turns in blocks of up to [`BLOCK`] messages
 /// (or [`BLOCK_TIME`]); each takes as many messages as [`Budgeted::new`] plans for a row,
 /// with three times [`ONE_WAY_BUDGET`] (the time of all three). Subscriber `k` serves all
 /// three systems and pins itself to [`filemap_harness::subscriber_cpu`]`(k)`.
@@ -175,29 +225,16 @@ pub fn topic_rows(size: usize, subscribers: usize) -> Result<[Latency; 3]> {
     let iceoryx2_topic = topic(&node, &name, subscribers)?;
     let mut ports = Ports {
         filemap: filemap::topic::Publisher::create_or_open(name.as_str(), &options)?,
-        filemap_acks: Vec::with_capacity(subscribers),
         iceoryx2: publisher(&iceoryx2_topic, size, false)?,
-        iceoryx2_acks: Vec::with_capacity(subscribers),
+        acks: Acks::create(&name, subscribers)?,
+        subscribers,
     };
-    let mut backs = Vec::with_capacity(subscribers);
     let mut children = Vec::with_capacity(subscribers);
     for k in 0..subscribers {
-        let back = format!("{name}-ack{k}");
-        ports
-            .filemap_acks
-            .push(filemap::channel::Receiver::create_or_open(
-                back.as_str(),
-                1 << 16,
-            )?);
-        let service = service(&node, &back, false)?;
-        ports
-            .iceoryx2_acks
-            .push(service.subscriber_builder().create().map_err(err)?);
-        backs.push(service);
         children.push(partner(&[
             "topic-rows-subscriber",
             &name,
-            &back,
+            &k.to_string(),
             &subscribers.to_string(),
             &subscriber_cpu_arg(k),
         ])?);
@@ -221,23 +258,14 @@ fn measure_turns(
     children: &mut [std::process::Child],
 ) -> Result<[Latency; 3]> {
     for child in children.iter_mut() {
-        read_line(child)?; // its ports exist
+        read_line(child)?; // it has joined the filemap topic and opened iceoryx2's
     }
-    // Every subscriber has joined the filemap topic, then acknowledged round 0 of iceoryx2's
-    // (iceoryx2's publisher connects to its subscribers when it sends).
-    let mut ack = Vec::with_capacity(16);
-    for rx in &mut ports.filemap_acks {
-        rx.recv_into(&mut ack)?;
-        if parse_ack(&ack)?.0 != u64::MAX {
-            return Err(err("a subscriber acknowledged a message before joining"));
-        }
-    }
+    // Every subscriber acknowledges the connecting message of iceoryx2's (its publisher
+    // connects to its subscribers when it sends).
     let mut message = vec![7u8; size];
-    message[..8].copy_from_slice(&0u64.to_le_bytes());
+    message[..8].copy_from_slice(&CONNECTING.to_le_bytes());
     publish_to_all(&ports.iceoryx2, &message, subscribers)?;
-    for a in &ports.iceoryx2_acks {
-        ack_of(a, 0)?;
-    }
+    ports.acks.last(subscribers, CONNECTING, 0)?;
     let mut plans: [Budgeted; 3] = std::array::from_fn(|_| Budgeted::new(size, ONE_WAY_BUDGET * 3));
     let mut round = 0u64;
     let mut s = 0;
@@ -271,25 +299,23 @@ pub fn partner_role(role: &str, args: &[String]) -> Option<Result<()>> {
     }
 }
 
-/// A subscriber of [`topic_rows`]: pins itself to its core, opens its ports (filemap's
-/// subscriber and acknowledging channel, iceoryx2's), says so, joins; then, on the system
-/// whose turn it is, acknowledges each message with the time it had copied it out, passes
-/// to the next system on an empty message, and ends on a 1-byte one.
+/// A subscriber of [`topic_rows`] (arguments: topic, its index `k`, subscribers, CPU): pins
+/// itself to its core, joins filemap's topic and iceoryx2's, opens [`Acks`], says so; then,
+/// on the system whose turn it is, acknowledges each message with the time it had copied
+/// it out, passes to the next system on an empty message, and ends on a 1-byte one.
 fn topic_rows_subscriber(args: &[String]) -> Result<()> {
     if let Ok(cpu) = arg(args, 4)?.parse() {
         pin_to(cpu);
     }
-    let (name, back) = (arg(args, 1)?, arg(args, 2)?);
+    let name = arg(args, 1)?;
+    let k: usize = arg(args, 2)?.parse().map_err(err)?;
     let subscribers: usize = arg(args, 3)?.parse().map_err(err)?;
     let mut filemap_subscriber = filemap::topic::Subscriber::open(name)?;
-    let mut filemap_acks = filemap::channel::Sender::create_or_open(back, 1 << 16)?;
     let node = node()?;
     let iceoryx2_topic = topic(&node, name, subscribers)?;
-    let iceoryx2_back = service(&node, back, false)?;
     let iceoryx2_subscriber = iceoryx2_topic.subscriber_builder().create().map_err(err)?;
-    let iceoryx2_acks = publisher(&iceoryx2_back, 16, false)?;
+    let acks = Acks::open(name)?;
     say("ready")?;
-    filemap_acks.send(&ack_bytes(u64::MAX, 0))?;
     let mut message = Vec::new();
     let mut s = None; // until iceoryx2's round 0 has come
     loop {
@@ -306,22 +332,17 @@ fn topic_rows_subscriber(args: &[String]) -> Result<()> {
             0 => {
                 let next = (s.unwrap_or(0) + 1) % TOPIC_SYSTEMS.len();
                 filemap_subscriber.set_wait_mode(TOPIC_MODES[next]);
-                filemap_acks.set_wait_mode(TOPIC_MODES[next]);
                 s = Some(next);
             }
             1..=7 => return Ok(()),
             _ => {
-                let ack = ack_bytes(message_round(&message)?, at);
-                match s {
-                    Some(s) if s != ICEORYX2 => filemap_acks.send(&ack)?,
-                    _ => publish_delivered(&iceoryx2_acks, &ack)?,
-                }
+                acks.post(k, message_round(&message)?, at)?;
                 if s.is_none() {
-                    // Round 0 (perhaps published more than once: the rest wait for
-                    // iceoryx2's first turn, where their acknowledgements are skipped).
+                    // The connecting message (perhaps published more than once: the rest
+                    // wait for iceoryx2's first turn, where their acknowledgements go
+                    // unread).
                     s = Some(0);
                     filemap_subscriber.set_wait_mode(TOPIC_MODES[0]);
-                    filemap_acks.set_wait_mode(TOPIC_MODES[0]);
                 }
             }
         }

@@ -280,7 +280,7 @@ pub fn topic_latency(size: usize, subscribers: usize, mode: WaitMode) -> Result<
 /// Receives one acknowledgement of message `round` from each of `acks` (into `ack`): the
 /// latest time they carry, or `since` if that is later; an error if one acknowledges
 /// another message.
-pub fn last_acknowledged(
+fn last_acknowledged(
     acks: &mut [Receiver],
     ack: &mut Vec<u8>,
     round: u64,
