@@ -1,7 +1,8 @@
 //! The channel between real processes: ordered, intact delivery of millions of messages of
 //! random sizes with a checksum, kill -9 of the sender and of the receiver mid-stream, a
-//! third endpoint refused; wraparound property tests in one process; a receiver that
-//! spins through a long message being written rather than fall asleep in it.
+//! third endpoint refused; wraparound property tests in one process (short messages and
+//! long ones); a receiver that spins through a long message being written rather than fall
+//! asleep in it.
 
 mod common;
 
@@ -206,19 +207,28 @@ fn play(role: &str, args: &[String]) -> i32 {
 }
 
 fn wraparound_properties() {
-    use proptest::prelude::*;
     let ns = Namespace::new();
+    // Short messages through a 4 KiB ring, and long ones (marked as being written while
+    // they are copied in) through a 1 MiB ring.
+    wraparound_cases(4096, 4000, 200, 64);
+    wraparound_cases(1 << 20, 300_000, 40, 16);
+    ns.assert_empty();
+}
+
+/// `cases` random runs of up to `ops` sends and receives in random interleavings, of
+/// messages of random sizes below `max_len`, through a ring of `capacity` bytes:
+/// everything arrives once, in order, intact.
+fn wraparound_cases(capacity: u64, max_len: usize, ops: usize, cases: u32) {
+    use proptest::prelude::*;
     let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
-        cases: 64,
+        cases,
         ..Default::default()
     });
-    // Random message sizes (up to most of a 4 KiB ring) and random interleavings of
-    // sends and receives: everything arrives once, in order, intact.
-    let strategy = proptest::collection::vec((0usize..4000, 0u8..3), 1..200);
+    let strategy = proptest::collection::vec((0usize..max_len, 0u8..3), 1..ops);
     runner
         .run(&strategy, |ops| {
             let name = unique("prop");
-            let mut tx = Sender::create_or_open(&name, 4096).unwrap();
+            let mut tx = Sender::create_or_open(&name, capacity).unwrap();
             let mut rx = Receiver::open(&name).unwrap();
             let (mut sent, mut received) = (0u64, 0u64);
             let mut pending: std::collections::VecDeque<Vec<u8>> = Default::default();
@@ -269,7 +279,6 @@ fn wraparound_properties() {
             Ok(())
         })
         .unwrap();
-    ns.assert_empty();
 }
 
 fn ordered_intact_delivery_between_processes() {
