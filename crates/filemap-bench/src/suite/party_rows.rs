@@ -250,12 +250,7 @@ the service's round trip costs {}× (median of the repetitions' ratios; the tabl
 /// What section 6 measures, and which of its rows measure the scheduler on this machine.
 pub(super) fn pubsub_intro() -> String {
     let cores = harness::cores();
-    let shared: Vec<String> = PUBSUB
-        .iter()
-        .map(|(n, _)| *n)
-        .filter(|n| harness::oversubscribed(n + 1))
-        .map(|n| n.to_string())
-        .collect();
+    let shared = oversubscribed_counts(&PUBSUB);
     let mut text = format!(
         "One publisher (the measuring process) and 1, 2 or 4 subscriber processes. A \
 message's latency is until the **last** subscriber has it: from the publisher's clock reading \
@@ -307,12 +302,7 @@ machine with too few cores does, and the 1-subscriber rows as the systems' own c
 /// What section 7 measures, and which of its rows run more processes than cores.
 pub(super) fn parties_intro() -> String {
     let cores = harness::cores();
-    let shared: Vec<String> = MANY_TO_ONE
-        .iter()
-        .map(|(n, _)| *n)
-        .filter(|n| harness::oversubscribed(n + 1))
-        .map(|n| n.to_string())
-        .collect();
+    let shared = oversubscribed_counts(&MANY_TO_ONE);
     let mut text = format!(
         "**Several senders to one receiver**: 2, 4 or 8 sender processes send {size} B \
 messages as fast as they can to one receiver (the measuring process), which copies each \
@@ -372,4 +362,15 @@ loss or win of filemap's. The other systems' senders sleep or yield when they wa
         ));
     }
     text
+}
+
+/// The party counts of `scenarios` (subscribers or senders, each with the measuring
+/// process) that run more processes than this machine has cores.
+fn oversubscribed_counts(scenarios: &[(usize, &str)]) -> Vec<String> {
+    scenarios
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| harness::oversubscribed(n + 1))
+        .map(|n| n.to_string())
+        .collect()
 }
