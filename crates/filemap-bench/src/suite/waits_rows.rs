@@ -135,9 +135,12 @@ pub(super) fn finish_waits_rows(r: &mut Results) {
         if !row.system.starts_with("filemap async") {
             return String::new();
         }
-        // The tokio rows against the blocking channel measured with them; the others
-        // against the blocking row.
-        let to_blocking = async_to_blocking(&row.system)
+        // The tokio ping-pong rows against the blocking channel measured with them (in
+        // alternating blocks); the others against the blocking row of their scenario.
+        let alternated = (row.scenario == ASYNC_PING_PONG)
+            .then(|| async_to_blocking(&row.system))
+            .flatten();
+        let to_blocking = alternated
             .map(|(r, _)| r)
             .or_else(|| p50(row.scenario, BLOCKING_CHANNEL).map(|b| row.p50 / b));
         let mut text = to_blocking.map_or(String::new(), |r| format!("{} blocking", ratio(r)));
@@ -293,4 +296,56 @@ ping-pongs are this machine's bounds).\n",
         harness::ASLEEP_GAP.as_millis(),
         size = harness::ASYNC_MESSAGE,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row with one repetition's p50.
+    fn add(r: &mut Results, scenario: &'static str, system: &str, p50: f64) {
+        r.add(
+            8,
+            scenario,
+            64,
+            system,
+            Kind::Filemap,
+            NS,
+            Sample::value(p50),
+        );
+    }
+
+    #[test]
+    fn each_async_row_is_set_against_the_blocking_row_of_its_own_scenario() {
+        let tokio_row = tokio_async_row(Runtime::CurrentThread);
+        let mut r = Results::default();
+        add(&mut r, ASYNC_PING_PONG, BLOCKING_CHANNEL, 200.0);
+        add(&mut r, ASYNC_PING_PONG, &tokio_row, 50_000.0);
+        add(&mut r, ASYNC_ASLEEP, BLOCKING_CHANNEL, 70_000.0);
+        add(&mut r, ASYNC_ASLEEP, &tokio_row, 77_000.0);
+        // The ping-pong's alternating blocks measured 240× (not the medians' 250×).
+        ASYNC_TO_BLOCKING
+            .lock()
+            .unwrap()
+            .push((tokio_row.clone(), 240.0, 210.0));
+        r.finish();
+        finish_waits_rows(&mut r);
+        let extra = |scenario: &str| {
+            let row = r
+                .rows
+                .iter()
+                .find(|row| row.scenario == scenario && row.system == tokio_row);
+            row.map(|row| row.extra.clone()).unwrap_or_default()
+        };
+        assert!(
+            extra(ASYNC_PING_PONG).starts_with("240× blocking"),
+            "{}",
+            extra(ASYNC_PING_PONG)
+        );
+        assert!(
+            extra(ASYNC_ASLEEP).starts_with("1.10× blocking"),
+            "{}",
+            extra(ASYNC_ASLEEP)
+        );
+    }
 }
