@@ -48,6 +48,7 @@ fn main() {
             a_joiners_history_is_kept_under_block,
         ),
         ("drop_oldest_edge_cases", drop_oldest_edge_cases),
+        ("passing_a_wrap_is_no_lag", passing_a_wrap_is_no_lag),
         (
             "joiners_racing_a_blocked_publisher",
             joiners_racing_a_blocked_publisher,
@@ -476,30 +477,43 @@ fn settings_and_roles_are_checked() {
 }
 
 /// Under `Block`, a subscriber joining a full ring with history pins its history: the
-/// publisher stops before the first of those frames instead of writing over them.
+/// publisher stops before the first of those frames instead of writing over them. With a
+/// history of the whole ring the joiner's head is at the oldest frame, below the room the
+/// publisher's next message needs, and the publisher learns of the joiner only after it
+/// has moved `oldest` (its lowest head was looked at before the join): that try finds no
+/// room, and so must every later one, though `oldest` says the bytes are free.
 fn a_joiners_history_is_kept_under_block() {
     let ns = Namespace::new();
-    let name = unique("pinned");
-    let options = TopicOptions::new().capacity(4096).history(12);
-    let mut publisher = Publisher::create_or_open(name.as_str(), &options).unwrap();
-    for seq in 0..74u64 {
-        publisher.publish(&seq.to_le_bytes()).unwrap();
+    // 64-byte frames in a 4096-byte ring: 64 of them fill it.
+    for history in [12u64, 64] {
+        let name = unique("pinned");
+        let options = TopicOptions::new().capacity(4096).history(history as u32);
+        let mut publisher = Publisher::create_or_open(name.as_str(), &options).unwrap();
+        for seq in 0..74u64 {
+            publisher.publish(&seq.to_le_bytes()).unwrap();
+        }
+        let mut sub = Subscriber::open(name.as_str()).unwrap();
+        let mut published = 74u64;
+        while publisher.try_publish(&published.to_le_bytes()).unwrap() {
+            published += 1;
+            assert!(
+                published < 200,
+                "the publisher wrote over the joiner's history"
+            );
+        }
+        for _ in 0..3 {
+            assert!(
+                !publisher.try_publish(&published.to_le_bytes()).unwrap(),
+                "a later try wrote over the joiner's history (history {history})"
+            );
+        }
+        let mut got = Vec::new();
+        for seq in 74 - history..published {
+            assert_eq!(sub.recv_into(&mut got).unwrap(), seq, "history {history}");
+            assert_eq!(got, seq.to_le_bytes());
+        }
+        drop((sub, publisher));
     }
-    let mut sub = Subscriber::open(name.as_str()).unwrap();
-    let mut published = 74u64;
-    while publisher.try_publish(&published.to_le_bytes()).unwrap() {
-        published += 1;
-        assert!(
-            published < 200,
-            "the publisher wrote over the joiner's history"
-        );
-    }
-    let mut got = Vec::new();
-    for seq in 62..published {
-        assert_eq!(sub.recv_into(&mut got).unwrap(), seq);
-        assert_eq!(got, seq.to_le_bytes());
-    }
-    drop((sub, publisher));
     ns.assert_empty();
 }
 
@@ -575,6 +589,34 @@ fn drop_oldest_edge_cases() {
         Err(Error::Lagged { missed, .. }) => assert!(missed > 0),
         other => panic!("after the overwrite: {other:?}"),
     }
+    drop((sub, publisher));
+    ns.assert_empty();
+}
+
+/// Under `DropOldest`, a subscriber that has read everything, whose position is where the
+/// publisher then puts a wrap marker that the next message (at the ring's start) writes
+/// over, has missed nothing: it gets that message, not a lag of 0.
+fn passing_a_wrap_is_no_lag() {
+    let ns = Namespace::new();
+    let name = unique("wrapped");
+    let options = TopicOptions::new()
+        .capacity(4096)
+        .slow_subscribers(SlowSubscribers::DropOldest);
+    let mut publisher = Publisher::create_or_open(name.as_str(), &options).unwrap();
+    let mut sub = Subscriber::open(name.as_str()).unwrap();
+    // A frame of 2112 bytes (header and payload from the ring's start), then one of 2176
+    // that does not fit in the 1984 bytes left: it goes to the ring's start, over the
+    // wrap marker at 2112.
+    let (first, second) = (vec![1u8; 2000], vec![2u8; 2100]);
+    publisher.publish(&first).unwrap();
+    assert_eq!(sub.try_recv().unwrap().unwrap().to_vec().unwrap(), first);
+    publisher.publish(&second).unwrap();
+    let sample = match sub.try_recv() {
+        Ok(Some(sample)) => sample,
+        other => panic!("after the wrap: {other:?}"),
+    };
+    assert_eq!((sample.seq(), sample.to_vec().unwrap()), (1, second));
+    drop(sample);
     drop((sub, publisher));
     ns.assert_empty();
 }

@@ -464,6 +464,12 @@ impl Endpoint {
                     Err(self.disconnected())
                 };
             }
+            // `gone` may have freed what this waits for (a topic's publisher frees a dead
+            // subscriber's slot there): no nap then.
+            if ready() {
+                sleep.add_sleeper(-1);
+                return Ok(true);
+            }
             let mut nap = LIVENESS_INTERVAL;
             if let Some(d) = deadline {
                 nap = nap.min(d.saturating_duration_since(now));

@@ -65,7 +65,10 @@
 //! Joining, a subscriber sets its `head` to `oldest`, issues a sequentially consistent fence,
 //! and reads `oldest` again (the publisher stores `oldest` and fences before it reads the
 //! heads): either the publisher sees the new head and waits for it, or the subscriber sees
-//! the newer `oldest` and starts over from it. It then walks the frames from there to
+//! the newer `oldest` and starts over from it. (The publisher keeps the lowest head it saw,
+//! with the count of joins then: a changed count sends it to look at the heads again before
+//! it moves `oldest`, and after a wait for a joiner that ran out, `oldest` alone is not
+//! taken as room until the heads are past it.) It then walks the frames from there to
 //! `tail` to find where its history starts. The word where the next frame's tag goes is
 //! disarmed before each commit, as in the channel, with `oldest` in place of the channel's
 //! `head` (the frame at `oldest + capacity` is the oldest frame's own header).

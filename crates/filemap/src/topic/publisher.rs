@@ -264,12 +264,17 @@ impl Publisher {
     /// `oldest` past them. `false` if the deadline passed first.
     fn make_room(&mut self, end: u64, deadline: Option<Instant>) -> Result<bool> {
         let need = end.saturating_sub(self.capacity());
-        if need <= self.oldest {
+        let block = self.topic.area.policy == SlowSubscribers::Block;
+        // Under `Block` the bytes below `oldest` are free only if the subscribers' heads
+        // are past them too: a wait that ran out after `oldest` moved (below, when a
+        // subscriber joined) leaves `oldest` ahead of that subscriber's head. Otherwise
+        // the cached lowest head is at or past `oldest` (heads are frame starts, and
+        // `oldest` the first frame start at or past what was needed), so this costs one
+        // comparison.
+        if need <= self.oldest && (!block || self.lowest >= need) {
             return Ok(true);
         }
-        if self.topic.area.policy == SlowSubscribers::Block
-            && !self.wait_for_heads(need, deadline)?
-        {
+        if block && !self.wait_for_heads(need, deadline)? {
             return Ok(false);
         }
         // Past the frames that go, in this publisher's own earlier frames.
@@ -315,7 +320,12 @@ impl Publisher {
     /// freeing the slots of dead subscribers that hold it up. `false` if the deadline
     /// passed first.
     fn wait_for_heads(&mut self, need: u64, deadline: Option<Instant>) -> Result<bool> {
-        if self.lowest >= need {
+        // The cached lowest head holds only while nobody joined since it was looked at: a
+        // subscriber that joined meanwhile (its head at the oldest frame, or at the first
+        // of its history) may be below it. (The joins count shares its line with the count
+        // of sleeping subscribers, which every publish reads.)
+        let joins = self.topic.area.u32_at(super::JOINS).load(Ordering::SeqCst);
+        if self.lowest >= need && joins == self.joins {
             return Ok(true);
         }
         self.refresh_lowest();
@@ -571,15 +581,19 @@ impl PublishSlot<'_> {
     /// The slot as a mutable slice, for writing a message in place.
     ///
     /// # Safety
-    /// Rust assumes nothing else writes memory behind a `&mut [u8]` while it lives. The
-    /// topic's protocol keeps cooperating processes out of a reserved slot, but a process
-    /// with write access to the topic that ignores it could write there meanwhile: call
-    /// this only when every such process is trusted.
+    /// Rust assumes nothing else writes memory behind a `&mut [u8]` while it lives, nor
+    /// reads it in this process. The topic's protocol keeps cooperating processes from
+    /// writing to a reserved slot, but a process with write access to the topic that
+    /// ignores it could write there meanwhile: call this only when every such process is
+    /// trusted. Under [`SlowSubscribers::DropOldest`] a subscriber that lags behind reads
+    /// the frames it had yet to read while the publisher writes over them (and throws away
+    /// what it read): there, also make sure no subscriber of this topic lives in this
+    /// process (another thread's reads would race with this slice's writes).
     pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
         let (at, len) = (self.as_mut_ptr(), self.len);
-        // SAFETY: the slot's `len` contiguous bytes belong to this publisher, mapped while
-        // it lives; `&mut self` makes this the only reference here, and the caller vouches
-        // for the other processes.
+        // SAFETY: the slot's `len` contiguous bytes belong to this publisher for writing,
+        // mapped while it lives; `&mut self` makes this the only reference here, and the
+        // caller vouches for the other processes and for this process's subscribers.
         unsafe { std::slice::from_raw_parts_mut(at, len) }
     }
 }

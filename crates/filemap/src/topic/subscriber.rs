@@ -80,6 +80,7 @@ impl Subscriber {
         let (topic, role) = Topic::open(name, options, 1..super::MAX_SUBSCRIBERS + 1)?;
         let Some(role) = role else {
             return Err(Error::NoFreeSlot {
+                party: "subscriber",
                 name: topic.end.name.to_string(),
                 slots: topic.area.slots,
             });
@@ -359,13 +360,27 @@ impl Subscriber {
     /// What is at this subscriber's position now; `Err(Lagged)` if the publisher wrote
     /// over it (the position then moves to the oldest frame).
     fn look(&mut self) -> Result<Look> {
+        // A lag that missed no message (the publisher wrote over a wrap marker alone)
+        // moves the position without an error: look again there. A few times at most: a
+        // publisher that keeps moving `oldest` meanwhile is waited for as any other.
+        for _ in 0..3 {
+            if let Some(look) = self.look_once()? {
+                return Ok(look);
+            }
+        }
+        Ok(Look::Empty)
+    }
+
+    /// [`look`](Subscriber::look) once: `None` if the position moved to the oldest frame
+    /// with no message missed, or to a frame being written (look again).
+    fn look_once(&mut self) -> Result<Option<Look>> {
         let (ring, area) = (self.topic.end.ring, self.topic.area);
         let pos = self.pos;
         if !ring.committed(pos) {
             if area.oldest().load(Ordering::Acquire) > pos {
-                return self.lagged().map_or(Ok(Look::Empty), Err);
+                return self.lagged().map_or(Ok(None), Err);
             }
-            return Ok(Look::Empty);
+            return Ok(Some(Look::Empty));
         }
         let found = ring.next_frame(pos);
         let seq = ring.frame_seq(pos).load(Ordering::Relaxed);
@@ -373,35 +388,40 @@ impl Subscriber {
             // Was it overwritten while read? (The sequence-lock check.)
             fence(Ordering::Acquire);
             if area.oldest().load(Ordering::Relaxed) > pos {
-                return self.lagged().map_or(Ok(Look::Empty), Err);
+                return self.lagged().map_or(Ok(None), Err);
             }
         }
-        match found.map_err(|p| self.topic.corrupt(format!("ring: {p}")))? {
-            Next::Empty => Ok(Look::Empty),
-            Next::Wrap { next } => Ok(Look::Wrap { next }),
+        let look = match found.map_err(|p| self.topic.corrupt(format!("ring: {p}")))? {
+            Next::Empty => Look::Empty,
+            Next::Wrap { next } => Look::Wrap { next },
             Next::Frame { payload, len, end } => {
                 if let Some(from) = self.lag_from.take() {
                     // The lag found the oldest frame being written: now it is, count.
                     self.expected = seq;
                     self.release(pos);
-                    return Err(Error::Lagged {
-                        name: self.name().to_string(),
-                        missed: seq.wrapping_sub(from),
-                    });
+                    let missed = seq.wrapping_sub(from);
+                    if missed > 0 {
+                        return Err(Error::Lagged {
+                            name: self.name().to_string(),
+                            missed,
+                        });
+                    }
                 }
-                Ok(Look::Frame {
+                Look::Frame {
                     payload,
                     len,
                     end,
                     seq,
-                })
+                }
             }
-        }
+        };
+        Ok(Some(look))
     }
 
     /// Moves to the oldest frame still in the ring; the error that says how many messages
-    /// were missed on the way (`None` when that frame is still being written: the count
-    /// comes when it is).
+    /// were missed on the way. `None` when that frame is still being written (the count
+    /// comes when it is), or when no message was missed (only a wrap marker was written
+    /// over): then look at the new position.
     fn lagged(&mut self) -> Option<Error> {
         let (ring, area) = (self.topic.end.ring, self.topic.area);
         for _ in 0..ATTEMPTS {
@@ -431,6 +451,9 @@ impl Subscriber {
             self.release(oldest);
             if let Err(lost) = self.topic.end.intact() {
                 return Some(lost);
+            }
+            if missed == 0 {
+                return None;
             }
             return Some(Error::Lagged {
                 name: self.name().to_string(),
