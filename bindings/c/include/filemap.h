@@ -625,9 +625,8 @@ enum filemap_status filemap_client_recv_response(struct filemap_client *client,
 /**
  * Sends a request and waits up to `timeout_ms` in all (`FILEMAP_INFINITE`: for ever) for
  * all of its responses: `*data` and `*len` give their payloads joined, valid until the
- * next receive, call or `filemap_client_close`. Responses to this client's earlier
- * requests that arrive meanwhile are dropped, and so is a failure of other requests only
- * (a server that died holding them, replaced by a new one, which will answer this one).
+ * next receive, call or `filemap_client_close`. Only for a client with no other request
+ * pending (`FILEMAP_UNSUPPORTED` otherwise: their responses would be lost).
  */
 enum filemap_status filemap_client_call(struct filemap_client *client,
                                         const void *request,

@@ -522,7 +522,8 @@ impl Client {
     }
 
     /// Sends a request and returns all of its responses joined, waiting up to `timeout`
-    /// seconds in all (`None`: for ever).
+    /// seconds in all (`None`: for ever). Only with no other request pending (their
+    /// responses would be lost): `UnsupportedError` otherwise.
     #[pyo3(signature = (data, timeout=None))]
     fn call<'py>(
         &mut self,
@@ -531,6 +532,7 @@ impl Client {
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let timeout = timeout_arg(py, timeout)?;
+        self.get()?.ensure_nothing_pending().or_raise()?;
         let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
         let asked = self.send_within(py, data, timeout)?;
         let mut answer = Vec::new();

@@ -79,6 +79,9 @@ def test_service_streams_responses_and_a_killed_server_fails_pending_requests(na
     assert server.stdout.readline().strip() == "serving"
     assert client.call(b"a b c", timeout=30) == b"ABC"
     first = client.send_request(b"one two")
+    with pytest.raises(filemap.UnsupportedError):
+        client.call(b"while one is pending", timeout=30)
+    assert client.pending == 1
     parts = []
     while True:
         request, payload, last = client.recv_response(timeout=30)

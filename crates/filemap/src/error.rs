@@ -413,11 +413,13 @@ pub enum Error {
         missed: u64,
     },
 
-    /// Every subscriber slot of a topic is taken by a live subscriber.
-    #[error("{name} has no free subscriber slot: all {slots} are taken")]
+    /// Every slot of a topic, an inbox or a service is taken by a live endpoint.
+    #[error("{name} has no free {party} slot: all {slots} are taken")]
     NoFreeSlot {
-        /// The topic.
+        /// The topic, inbox or service.
         name: String,
+        /// Whose slots: `"subscriber"`, `"sender"` or `"client"`.
+        party: &'static str,
         /// How many slots it has.
         slots: u32,
     },

@@ -476,6 +476,7 @@ impl InboxSender {
             }
         }
         Err(Error::NoFreeSlot {
+            party: "sender",
             name: rings.name.to_string(),
             slots: rings.slots,
         })

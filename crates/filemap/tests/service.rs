@@ -244,8 +244,8 @@ fn streams_and_stale_responses() {
     ns.assert_empty();
 }
 
-/// One server at a time; a slot per client; a client whose server is gone gets
-/// Disconnected; the settings checked.
+/// One server at a time; a slot per client; a call beside a pending request is refused; a
+/// client whose server is gone gets Disconnected; the settings checked.
 fn slots_and_roles() {
     let ns = Namespace::new();
     let name = unique("roles");
@@ -260,6 +260,14 @@ fn slots_and_roles() {
         Err(Error::NoFreeSlot { slots: 1, .. })
     ));
     client.send_request(b"unanswered").unwrap();
+    assert!(
+        matches!(
+            client.call(b"beside it", PATIENCE),
+            Err(Error::Unsupported { .. })
+        ),
+        "a call while a request is pending"
+    );
+    assert_eq!(client.pending(), 1, "nothing sent by the refused call");
     drop(server);
     assert!(matches!(
         client.recv_response_timeout(PATIENCE),

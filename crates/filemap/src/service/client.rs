@@ -80,6 +80,7 @@ impl Client {
             });
         }
         Err(Error::NoFreeSlot {
+            party: "client",
             name: rings.name.to_string(),
             slots: rings.slots,
         })
@@ -340,9 +341,38 @@ impl Client {
         self.recv_until(sys::deadline_after(timeout), Some(timeout))
     }
 
+    /// `Ok` if no request of this client waits for responses; [`Error::Unsupported`] if
+    /// some do, as [`call`](Client::call) then refuses to run: their responses would
+    /// arrive during the call with nowhere to go.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let _server = Server::create_or_open("ask", &ServiceOptions::new())?;
+    /// let mut client = Client::open("ask")?;
+    /// client.ensure_nothing_pending()?;
+    /// client.send_request(b"first")?;
+    /// assert!(client.ensure_nothing_pending().is_err());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn ensure_nothing_pending(&self) -> Result<()> {
+        if self.pending() == 0 {
+            return Ok(());
+        }
+        Err(Error::Unsupported {
+            what: "a call while other requests of the client wait for responses (they would \
+                   be lost): receive those first",
+        })
+    }
+
     /// Sends a request and waits for all of its responses: their payloads, joined. The
-    /// timeout covers it all, the wait for room to send included.
+    /// timeout covers it all, the wait for room to send included. Only for a client with
+    /// no other request pending ([`Error::Unsupported`] otherwise, see
+    /// [`ensure_nothing_pending`](Client::ensure_nothing_pending)); a request of this
+    /// client that failed in a takeover of the service before the call is no longer
+    /// pending.
     pub fn call(&mut self, payload: &[u8], timeout: Duration) -> Result<Vec<u8>> {
+        self.ensure_nothing_pending()?;
         let deadline = sys::deadline_after(timeout);
         let asked = self.send_request_timeout(payload, timeout)?;
         let mut answer = Vec::new();
@@ -350,7 +380,8 @@ impl Client {
             let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
             let failed = match self.recv_response_timeout(left) {
                 Ok(response) => {
-                    // A response to an earlier request still pending is not this call's.
+                    // Nothing else was pending: a response to another request is one
+                    // given up on before (an earlier client's, in this slot).
                     if response.request() == asked {
                         let last = response.is_last();
                         response.append_to(&mut answer)?;
