@@ -518,7 +518,12 @@ impl Endpoint {
             }
             gone
         } else {
-            self.ring.u32_at(state).load(Ordering::Acquire) == ring::STATE_CLOSED
+            let closed = self.ring.u32_at(state).load(Ordering::Acquire) == ring::STATE_CLOSED;
+            if closed {
+                // So that the next call that does not wait says so too (it checks again).
+                self.saw_peer_gone();
+            }
+            closed
         }
     }
 

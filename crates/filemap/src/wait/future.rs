@@ -145,9 +145,10 @@ impl<'a> Ready<'a> {
         Poll::Ready(Err(error))
     }
 
-    /// Ends the registration and the armed sleep, if any; `done`: the future took what
-    /// it waited for, failed, or looks again itself, so a wake-up it had is not passed on
-    /// (only a future dropped after a wake-up passes it on).
+    /// Ends the registration and the armed sleep, if any; `done`: the future was woken
+    /// and took what it waited for, failed, or looks again itself, so the wake-up it had is
+    /// not passed on. Otherwise (dropped, or done without a wake-up: polled for another
+    /// reason) a wake-up that fired for it is passed on to another sleeper.
     fn disarm(&mut self, done: bool) {
         if let Some(registration) = self.registration.take() {
             if done {
@@ -212,8 +213,17 @@ impl<'a> Future for Ready<'a> {
             if !registration.fired() && !check {
                 // Polled for another reason: look, and keep the registration.
                 return match this.take_now(false) {
-                    Ok(Some(took)) => this.finish(took),
-                    Err(e) => this.fail(e),
+                    Ok(Some(took)) => {
+                        // What it took is not what a wake-up brought: one that fires from
+                        // here on is another sleeper's, so ending the registration passes
+                        // it on (at worst a sleeper wakes for nothing).
+                        this.disarm(false);
+                        Poll::Ready(Ok(Item::taken(&this.target, took)))
+                    }
+                    Err(e) => {
+                        this.disarm(false);
+                        Poll::Ready(Err(e))
+                    }
                     Ok(None) => {
                         if !registration.set_waker(cx.waker()) {
                             // Fired meanwhile, with the old waker: look again soon.

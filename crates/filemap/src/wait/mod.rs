@@ -272,10 +272,19 @@ pub fn wait_any<'a>(
         if check {
             last_check = Some(now);
         }
-        if let Some(ready) = take_first(&targets, &items, check, slept)? {
-            if let Some((index, target)) = woken.filter(|(i, _)| *i != ready.index) {
+        let taken = take_first(&targets, &items, check, slept);
+        let took = match &taken {
+            Ok(Some(ready)) => Some(ready.index),
+            Ok(None) => None,
+            // Failed: the wake-up goes to another sleeper.
+            Err(_) => Some(usize::MAX),
+        };
+        if let Some(took) = took {
+            if let Some((index, target)) = woken.filter(|(i, _)| *i != took) {
                 items[index].pass_on(&target);
             }
+        }
+        if let Some(ready) = taken? {
             return Ok(ready);
         }
         let mut slice = match deadline {
