@@ -2,6 +2,7 @@
 //! topic's counters; and what `filemap ls` and `filemap info` show of a running bridge
 //! (the counters it publishes in its status mapping, `filemap-bridge-PID`).
 
+use crate::output::outln;
 use std::process::ExitCode;
 
 use filemap_zenoh::{read_status, BridgeBuilder, BridgeError, TopicStats};
@@ -38,7 +39,7 @@ pub fn run(builder: BridgeBuilder, json: bool) -> Outcome {
                 })
             })
             .collect();
-        println!("{}", json!({ "topics": topics }));
+        outln!("{}", json!({ "topics": topics }));
     } else {
         let mut rows = vec![vec![
             "TOPIC".to_string(),

@@ -1,6 +1,7 @@
 //! What each subcommand does: the dispatch, and the commands on mapping objects (the
 //! others have modules of their own).
 
+use crate::output::outln;
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
 
@@ -207,13 +208,13 @@ fn create(
         }
     };
     if json {
-        println!(
+        outln!(
             "{}",
             json!({"name": name.to_string(), "size": mapping.len(), "persistent": true,
                    "file": mapping.path().map(|p| p.display().to_string())})
         );
     } else {
-        println!(
+        outln!(
             "created {name} ({}{})",
             format_size(mapping.len()),
             mapping
@@ -275,7 +276,7 @@ fn info(name: &str, as_json: bool) -> Outcome {
         if let Some((key, endpoints)) = crate::topic_commands::endpoints_json(name, e.kind)? {
             entry[key] = endpoints;
         }
-        println!("{entry}");
+        outln!("{entry}");
         return Ok(ExitCode::SUCCESS);
     }
     let mut rows = vec![
@@ -331,7 +332,7 @@ fn ls(as_json: bool) -> Outcome {
                 row
             })
             .collect();
-        println!("{}", serde_json::Value::Array(all));
+        outln!("{}", serde_json::Value::Array(all));
         return Ok(ExitCode::SUCCESS);
     }
     let mut rows = vec![vec![
@@ -382,12 +383,12 @@ fn create_foreign(name: &str, size: Option<u64>, json: bool) -> Outcome {
     };
     let m = Mapping::create_foreign(name, size)?;
     if json {
-        println!(
+        outln!(
             "{}",
             json!({"name": name, "size": m.len(), "foreign": true})
         );
     } else {
-        println!(
+        outln!(
             "created the foreign segment {name} ({})",
             format_size(m.len())
         );
@@ -398,7 +399,7 @@ fn create_foreign(name: &str, size: Option<u64>, json: bool) -> Outcome {
 fn info_foreign(name: &str, as_json: bool) -> Outcome {
     let m = Mapping::open_foreign_with(name, Access::Read)?;
     if as_json {
-        println!(
+        outln!(
             "{}",
             json!({"name": name, "size": m.len(), "foreign": true})
         );
@@ -472,7 +473,7 @@ fn gc(dry_run: bool, as_json: bool) -> Outcome {
             .iter()
             .map(|c| json!({"name": c.name, "reason": c.reason, "removed": c.removed, "error": c.error}))
             .collect();
-        println!("{}", serde_json::Value::Array(all));
+        outln!("{}", serde_json::Value::Array(all));
     } else {
         for c in &collected {
             let what = match (&c.error, c.removed, dry_run) {
@@ -481,10 +482,10 @@ fn gc(dry_run: bool, as_json: bool) -> Outcome {
                 (None, false, true) => "would remove".into(),
                 (None, false, false) => "already gone".into(),
             };
-            println!("{what} {}: {}", c.name, c.reason);
+            outln!("{what} {}: {}", c.name, c.reason);
         }
         if collected.is_empty() {
-            println!("nothing to collect");
+            outln!("nothing to collect");
         }
     }
     let failed = collected.iter().any(|c| c.error.is_some());

@@ -8,6 +8,7 @@
 //! prints it and sets `seen`. At [`LIMIT`] main stores -1 and wakes both, and they exit.
 //! Every wait has a timeout, so a peer that dies is an error, not a hang.
 
+use crate::output::outln;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
@@ -57,7 +58,7 @@ impl Shared {
 /// One line of the transcript: who said it, and what.
 macro_rules! say {
     ($who:expr, $pid:expr, $($what:tt)*) => {
-        println!("[{:<8} pid {:>6}] {}", $who, $pid, format_args!($($what)*))
+        outln!("[{:<8} pid {:>6}] {}", $who, $pid, format_args!($($what)*))
     };
 }
 
@@ -199,13 +200,13 @@ pub fn child(role: &str, run: &str) -> Outcome {
         let now = *value;
         drop(value);
         if !producer {
-            println!("{now}");
+            outln!("{now}");
         }
         count += 1;
         done.set()?;
     }
     if producer {
-        println!("made {count} values, then found -1 and exited");
+        outln!("made {count} values, then found -1 and exited");
     }
     Ok(ExitCode::SUCCESS)
 }

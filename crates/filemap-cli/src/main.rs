@@ -375,12 +375,23 @@ enum BenchWhat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match commands::run(cli.command) {
+    let outcome = commands::run(cli.command);
+    match output::stdout_failure() {
+        // A reader that stopped reading (`filemap ls | head -1`) wanted no more.
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Some(e) => {
+            eprintln!("filemap: error: cannot write to standard output: {e}");
+            return ExitCode::from(1);
+        }
+        None => {}
+    }
+    match outcome {
         Ok(code) => code,
         Err(outcome::Failure::Usage(message)) => {
             eprintln!("filemap: error: {message}");
             ExitCode::from(2)
         }
+        Err(outcome::Failure::ReaderGone) => ExitCode::SUCCESS,
         Err(outcome::Failure::Error(e)) => {
             eprintln!("filemap: error: {e}");
             ExitCode::from(1)

@@ -3,10 +3,12 @@
 
 use std::process::ExitCode;
 
-/// Why a command failed: bad usage (exit 2) or an error (exit 1).
+/// Why a command failed: bad usage (exit 2), an error (exit 1), or a reader of standard
+/// output that stopped reading (`filemap ls | head -1`: it wanted no more, exit 0 quietly).
 pub enum Failure {
     Usage(String),
     Error(String),
+    ReaderGone,
 }
 
 impl From<filemap::Error> for Failure {
@@ -16,7 +18,12 @@ impl From<filemap::Error> for Failure {
 }
 
 impl From<std::io::Error> for Failure {
+    /// (The commands write to no pipe but standard output, and write to their children's
+    /// with errors of their own.)
     fn from(e: std::io::Error) -> Failure {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Failure::ReaderGone;
+        }
         Failure::Error(e.to_string())
     }
 }

@@ -1,7 +1,52 @@
-//! Output helpers: hex dumps, aligned tables, and time stamps.
+//! Output helpers: lines on standard output that survive its failure, hex dumps, aligned
+//! tables, and time stamps.
 
 use std::io::{self, Write};
+use std::sync::Mutex;
 use std::time::SystemTime;
+
+/// Prints a line on standard output, like `println!`, but never panics: once a write
+/// fails (a closed pipe, as in `filemap ls | head -1`, or a full disk) nothing more is
+/// printed, and `main` reports the failure when the command ends (see
+/// [`stdout_failure`]). Evaluates to whether standard output still works, for loops that
+/// print until stopped.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::print_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use outln;
+
+/// How standard output failed, if it did.
+static STDOUT_FAILED: Mutex<Option<io::Error>> = Mutex::new(None);
+
+/// [`outln!`]'s work: `false` if standard output failed, now or before.
+pub fn print_line(args: std::fmt::Arguments<'_>) -> bool {
+    let mut failed = STDOUT_FAILED.lock().unwrap_or_else(|e| e.into_inner());
+    if failed.is_some() {
+        return false;
+    }
+    let mut out = io::stdout().lock();
+    match out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        Ok(()) => true,
+        Err(e) => {
+            *failed = Some(e);
+            false
+        }
+    }
+}
+
+/// How standard output failed, if it did; flushes it first (so that a failure of the last
+/// buffered bytes counts too).
+pub fn stdout_failure() -> Option<io::Error> {
+    let mut failed = STDOUT_FAILED.lock().unwrap_or_else(|e| e.into_inner());
+    if failed.is_none() {
+        if let Err(e) = io::stdout().lock().flush() {
+            *failed = Some(e);
+        }
+    }
+    failed.take()
+}
 
 /// Writes `bytes` as a hex dump in the `hexdump -C` layout, `base` being the offset of the
 /// first byte.

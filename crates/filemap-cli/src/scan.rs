@@ -1,6 +1,7 @@
 //! `filemap scan FILE`: a file of any size read through sliding windows (resident memory
 //! bounded by the window), with its size, line count, xxh3-64 checksum and throughput.
 
+use crate::output::outln;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
@@ -82,7 +83,7 @@ pub fn scan(path: &Path, window: u64, as_json: bool) -> Outcome {
         0.0
     };
     if as_json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "file": path.display().to_string(),
@@ -95,11 +96,11 @@ pub fn scan(path: &Path, window: u64, as_json: bool) -> Outcome {
             })
         );
     } else {
-        println!("file    {}", path.display());
-        println!("size    {} ({} bytes)", format_size(s.size), s.size);
-        println!("lines   {}", s.lines);
-        println!("xxh3    {:016x}", s.xxh3);
-        println!(
+        outln!("file    {}", path.display());
+        outln!("size    {} ({} bytes)", format_size(s.size), s.size);
+        outln!("lines   {}", s.lines);
+        outln!("xxh3    {:016x}", s.xxh3);
+        outln!(
             "time    {:.3} s ({}/s, window {})",
             s.seconds,
             format_size(rate as u64),

@@ -1,6 +1,7 @@
 //! `filemap lock`, `filemap wait`, `filemap event`, `filemap sem`: the named
 //! synchronisation objects from the shell.
 
+use crate::output::outln;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
@@ -210,7 +211,7 @@ pub fn sem(action: SemAction) -> Outcome {
         }
         SemAction::Release { name, count } => {
             let previous = NamedSemaphore::open(name.as_str())?.release(count)?;
-            println!("{}", previous + count);
+            outln!("{}", previous + count);
         }
         SemAction::Acquire { name, timeout } => {
             let sem = NamedSemaphore::open(name.as_str())?;
@@ -305,10 +306,10 @@ pub fn wait(names: &[String], all: bool, timeout: Option<Duration>, json: bool) 
             .iter()
             .map(|&(i, abandoned)| json!({"index": i, "name": names[i], "abandoned": abandoned}))
             .collect();
-        println!("{}", json!({ "ready": ready }));
+        outln!("{}", json!({ "ready": ready }));
     } else {
         for &(i, _) in &taken {
-            println!("{}", names[i]);
+            outln!("{}", names[i]);
         }
     }
     Ok(ExitCode::SUCCESS)

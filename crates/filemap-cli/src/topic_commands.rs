@@ -1,6 +1,7 @@
 //! `filemap pub`, `filemap sub`, `filemap hz`: topics from the shell, and what `filemap
 //! info` adds for objects with endpoints (topics, inboxes, services).
 
+use crate::output::outln;
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -146,14 +147,14 @@ pub fn hz(name: &str, global: bool, seconds: Option<u64>, json: bool) -> Outcome
         if now.duration_since(window) >= Duration::from_secs(1) {
             let secs = now.duration_since(window).as_secs_f64();
             let rate = messages as f64 / secs;
-            if json {
-                println!(
+            let printed = if json {
+                outln!(
                     "{}",
                     json!({"messages_per_second": rate, "bytes_per_second": bytes as f64 / secs,
                            "missed": missed})
-                );
+                )
             } else {
-                println!(
+                outln!(
                     "{rate:.1} msg/s, {}/s{}",
                     format_size((bytes as f64 / secs) as u64),
                     if missed > 0 {
@@ -161,7 +162,11 @@ pub fn hz(name: &str, global: bool, seconds: Option<u64>, json: bool) -> Outcome
                     } else {
                         String::new()
                     }
-                );
+                )
+            };
+            if !printed {
+                // Nobody reads any more (`filemap hz NAME | head -3`): done.
+                return Ok(ExitCode::SUCCESS);
             }
             (messages, bytes, missed) = (0, 0, 0);
             window = now;
