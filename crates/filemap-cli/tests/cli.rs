@@ -566,3 +566,34 @@ fn foreign_segments_from_the_shell() {
     assert_eq!(ns.run(&["info", &name, "--foreign"]).status.code(), Some(1));
     assert_eq!(ns.entries(), 0);
 }
+
+/// Standard output that fails: a reader that already stopped reading (`filemap ls | head`)
+/// ends the command quietly with status 0; a full disk gives one line and status 1. Never
+/// a panic.
+#[test]
+#[cfg(target_os = "linux")]
+fn failing_standard_output_is_no_panic() {
+    let ns = Ns::new();
+    ns.ok(&["create", "shown", "--size", "4KiB", "--persistent"]);
+    for args in [&["ls", "--json"][..], &["ls"], &["info", "shown"], &["gc"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = ns.cmd(args).stdout(writer).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && err.is_empty(),
+            "{args:?} into a closed pipe: {:?}, {err}",
+            out.status
+        );
+        let full = std::fs::File::create("/dev/full").unwrap();
+        let out = ns.cmd(args).stdout(full).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?} into /dev/full: {err}");
+        assert_eq!(
+            err.trim_end(),
+            "filemap: error: cannot write to standard output: No space left on device (os error 28)"
+        );
+    }
+    ns.ok(&["rm", "shown"]);
+    assert_eq!(ns.entries(), 0);
+}
