@@ -98,7 +98,9 @@ impl Receiver {
                 self.committed_async().await?;
             }
         }
-        self.recv()
+        // Taken without waiting: the message seen is still there unless another process
+        // broke the ring, which is then an error, not a blocking wait on this task's thread.
+        self.take_ready()
     }
 
     /// Waits until something is committed at the receiver's position (a message, or a
@@ -131,10 +133,20 @@ impl Sender {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub async fn send_async(&mut self, message: &[u8]) -> Result<()> {
-        if !self.room_cached(message.len()) && !self.room_now(message.len()) {
+        if self.room_cached(message.len()) {
+            // Room by the head last read, which only moves on: `send` does not wait.
+            return self.send(message);
+        }
+        if !self.room_now(message.len()) {
             self.room_async(message.len()).await?;
         }
-        self.send(message)
+        // Sent without waiting: the room seen is still there unless another process moved
+        // the receiver's head back, which is then an error, not a blocking wait on this
+        // task's thread.
+        if self.try_send(message)? {
+            return Ok(());
+        }
+        Err(self.room_went_away())
     }
 
     /// A slot of `len` bytes, as a future that waits while the ring is full (see
@@ -155,10 +167,23 @@ impl Sender {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub async fn reserve_async(&mut self, len: usize) -> Result<SendSlot<'_>> {
-        if !self.room_cached(len) && !self.room_now(len) {
+        if self.room_cached(len) {
+            return self.reserve(len);
+        }
+        if !self.room_now(len) {
             self.room_async(len).await?;
         }
-        self.reserve(len)
+        // Without waiting, as in `send_async`. (The error is made first: the slot borrows
+        // the sender until it is returned.)
+        let went_away = self.room_went_away();
+        self.try_reserve(len)?.ok_or(went_away)
+    }
+
+    /// The error for room that was seen and then was not there: the receiver's head
+    /// moved back, which only a process outside the protocol does.
+    fn room_went_away(&self) -> crate::Error {
+        self.endpoint()
+            .corrupt("the room the receiver had freed went away (its head moved back)".into())
     }
 
     /// Waits until there is room for `len` bytes (or `reserve` would fail at once), or the
