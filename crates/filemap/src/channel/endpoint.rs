@@ -393,6 +393,8 @@ impl Endpoint {
         let mut spins = spun;
         // The clock is read only once the wait is more than a few spins long.
         let mut last_check: Option<Instant> = None;
+        // When this wait first saw a mark.
+        let mut first_mark: Option<Instant> = None;
         loop {
             // The clock is read every 64 spins only: reading it costs more than a check.
             for _ in 0..64 {
@@ -418,14 +420,19 @@ impl Endpoint {
             }
             // Past its spins, a blocking wait spins on while the peer writes a long message
             // for it: for at most `WRITING_SPIN_MAX` from when a wait of this endpoint
-            // first saw that mark (see `MarkSpin`).
-            let spin_on = spins >= SPINS
-                && self.mode != WaitMode::BusyPoll
-                && self
-                    .mark_spin
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .spin_on(marked(), now);
+            // first saw that mark (see `MarkSpin`), and from when this wait first saw one
+            // (a mark that another process keeps raising and lowering is new each time it
+            // comes back).
+            let spin_on = spins >= SPINS && self.mode != WaitMode::BusyPoll && {
+                let mark = marked();
+                let first = mark.map(|_| *first_mark.get_or_insert(now));
+                first.is_none_or(|first| now.duration_since(first) < WRITING_SPIN_MAX)
+                    && self
+                        .mark_spin
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .spin_on(mark, now)
+            };
             if self.mode == WaitMode::BusyPoll || spins < SPINS || spin_on {
                 if self.mode != WaitMode::BusyPoll && spins >= YIELD_AFTER {
                     // Past the first spins, give the core to a process that is ready to run

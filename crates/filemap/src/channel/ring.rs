@@ -450,6 +450,13 @@ impl Ring {
             return Ok(Next::Empty);
         }
         let shape = self.frame_shape(claim).load(Ordering::Relaxed);
+        if claim > MAX_POSITION {
+            // Only a process that commits frames and markers outside the protocol, lap
+            // after lap, takes a position this far (the arithmetic stays far from overflow).
+            return Err(format!(
+                "position {claim} is past the largest a channel reaches"
+            ));
+        }
         if shape == WRAP as u64 {
             return Ok(Next::Wrap {
                 next: claim + self.bytes_to_end(claim),
@@ -480,7 +487,8 @@ impl Ring {
         let size = frame_size(offset, len);
         let fits = (offset == self.header || offset == LINE)
             && len <= self.max_message()
-            && size <= self.bytes_to_end(claim);
+            && size <= self.bytes_to_end(claim)
+            && claim <= MAX_POSITION;
         if fits && offset == LINE && len > 0 {
             // The payload's first line, which the caller reads next, on its way meanwhile.
             shared::prefetch(self.at(claim + LINE));
