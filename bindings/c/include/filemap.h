@@ -626,7 +626,9 @@ enum filemap_status filemap_client_recv_response(struct filemap_client *client,
  * Sends a request and waits up to `timeout_ms` in all (`FILEMAP_INFINITE`: for ever) for
  * all of its responses: `*data` and `*len` give their payloads joined, valid until the
  * next receive, call or `filemap_client_close`. Only for a client with no other request
- * pending (`FILEMAP_UNSUPPORTED` otherwise: their responses would be lost).
+ * pending (`FILEMAP_UNSUPPORTED` otherwise: their responses would be lost). A call that
+ * fails after sending (a timeout, say) gives its request up: its late responses are
+ * dropped, and the next call may go.
  */
 enum filemap_status filemap_client_call(struct filemap_client *client,
                                         const void *request,

@@ -523,7 +523,8 @@ impl Client {
 
     /// Sends a request and returns all of its responses joined, waiting up to `timeout`
     /// seconds in all (`None`: for ever). Only with no other request pending (their
-    /// responses would be lost): `UnsupportedError` otherwise.
+    /// responses would be lost): `UnsupportedError` otherwise. A call that fails after
+    /// sending gives its request up (its late responses are dropped).
     #[pyo3(signature = (data, timeout=None))]
     fn call<'py>(
         &mut self,
@@ -536,17 +537,24 @@ impl Client {
         let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
         let asked = self.send_within(py, data, timeout)?;
         let mut answer = Vec::new();
-        loop {
+        let mut answered = || loop {
             let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
             let (id, payload, last) = self.next_response(py, left, Some(asked.inner))?;
             if id != asked {
-                continue; // a response to an earlier request, not this call's
+                continue; // a response given up on before, not this call's
             }
             answer.extend_from_slice(&payload);
             if last {
-                return Ok(PyBytes::new(py, &answer));
+                return Ok(());
             }
+        };
+        if let Err(e) = answered() {
+            // Given up (a timeout, say): its late responses are dropped, and the next call
+            // may go.
+            self.get()?.give_up(asked.inner);
+            return Err(e);
         }
+        Ok(PyBytes::new(py, &answer))
     }
 
     /// How many requests wait for their last response.

@@ -244,8 +244,9 @@ fn streams_and_stale_responses() {
     ns.assert_empty();
 }
 
-/// One server at a time; a slot per client; a call beside a pending request is refused; a
-/// client whose server is gone gets Disconnected; the settings checked.
+/// One server at a time; a slot per client; a call that timed out gives its request up,
+/// and a call beside a pending request is refused; a client whose server is gone gets
+/// Disconnected; the settings checked.
 fn slots_and_roles() {
     let ns = Namespace::new();
     let name = unique("roles");
@@ -259,6 +260,15 @@ fn slots_and_roles() {
         Client::open(name.as_str()),
         Err(Error::NoFreeSlot { slots: 1, .. })
     ));
+    assert!(matches!(
+        client.call(b"unheard", std::time::Duration::from_millis(50)),
+        Err(Error::Timeout { .. })
+    ));
+    assert_eq!(
+        client.pending(),
+        0,
+        "a call that timed out gave its request up"
+    );
     client.send_request(b"unanswered").unwrap();
     assert!(
         matches!(

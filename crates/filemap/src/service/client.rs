@@ -368,13 +368,31 @@ impl Client {
     /// Sends a request and waits for all of its responses: their payloads, joined. The
     /// timeout covers it all, the wait for room to send included. Only for a client with
     /// no other request pending ([`Error::Unsupported`] otherwise, see
-    /// [`ensure_nothing_pending`](Client::ensure_nothing_pending)); a request of this
-    /// client that failed in a takeover of the service before the call is no longer
-    /// pending.
+    /// [`ensure_nothing_pending`](Client::ensure_nothing_pending)). A call that fails
+    /// after sending (a timeout, say) gives its request up: its late responses are
+    /// dropped, and the next call may go.
     pub fn call(&mut self, payload: &[u8], timeout: Duration) -> Result<Vec<u8>> {
         self.ensure_nothing_pending()?;
-        let deadline = sys::deadline_after(timeout);
         let asked = self.send_request_timeout(payload, timeout)?;
+        let answered = self.answer_of(asked, timeout);
+        if answered.is_err() {
+            // Given up (a timeout, a failure while the parts came): its late responses
+            // are dropped, and the next call may go.
+            self.give_up(asked);
+        }
+        answered
+    }
+
+    /// Stops waiting for `request`: its responses still to come are dropped when they
+    /// arrive, and it is no longer pending (for a `call` that gave up on its request).
+    #[doc(hidden)]
+    pub fn give_up(&mut self, request: RequestId) {
+        self.pending.remove(request.id);
+    }
+
+    /// `call`'s wait for every response to `asked`, joined.
+    fn answer_of(&mut self, asked: RequestId, timeout: Duration) -> Result<Vec<u8>> {
+        let deadline = sys::deadline_after(timeout);
         let mut answer = Vec::new();
         loop {
             let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));

@@ -88,7 +88,9 @@ impl Publisher {
             .store(ring::STATE_CONNECTED, Ordering::Release);
         let mut publisher = Publisher {
             joins: area.u32_at(super::JOINS).load(Ordering::SeqCst),
-            lowest: oldest,
+            // Nothing known of the heads yet (a publisher before this one may have left a
+            // joiner below `oldest`): the first wait for room looks at them.
+            lowest: 0,
             topic,
             tail,
             seq,
