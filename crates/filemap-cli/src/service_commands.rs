@@ -179,7 +179,10 @@ pub fn request(name: &str, global: bool, timeout: Option<Duration>) -> Outcome {
     }
     let mut payload = Vec::new();
     io::stdin().lock().read_to_end(&mut payload)?;
-    let mut client = Client::open(&name)?;
+    // One deadline for all of it, counted from here: a free client slot, room to send,
+    // and every part of the answer.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let mut client = open_client(&name, deadline, timeout)?;
     if payload.len() > client.max_request_len() {
         return Err(Failure::Error(format!(
             "the request is {} bytes; {name} carries at most {}",
@@ -187,8 +190,6 @@ pub fn request(name: &str, global: bool, timeout: Option<Duration>) -> Outcome {
             client.max_request_len()
         )));
     }
-    // One deadline for all of it: the wait for room to send, and for every part.
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
     let failed = |e: Error| match e {
         Error::Disconnected { .. } => {
@@ -226,6 +227,29 @@ pub fn request(name: &str, global: bool, timeout: Option<Duration>) -> Outcome {
         }
         if last {
             return Ok(ExitCode::SUCCESS);
+        }
+    }
+}
+
+/// A client of the service `name`, waiting (until `deadline`) while every client slot is
+/// taken, as `WaitNamedPipe` waits for a pipe instance.
+fn open_client(
+    name: &filemap::Name,
+    deadline: Option<Instant>,
+    timeout: Option<Duration>,
+) -> Result<Client, Failure> {
+    loop {
+        match Client::open(name) {
+            Err(Error::NoFreeSlot { slots, .. }) => {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(Failure::Error(format!(
+                        "all {slots} client slots of {name} stayed taken for {:?}",
+                        timeout.unwrap_or_default()
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            opened => return Ok(opened?),
         }
     }
 }

@@ -234,3 +234,72 @@ fn a_command_whose_client_left_is_stopped() {
         "{said}"
     );
 }
+
+/// More clients at once than the service has slots: each `request` waits for a free slot
+/// (as `WaitNamedPipe` waits for a pipe instance) and is answered; with a timeout that
+/// runs out first, it says so in one line.
+#[test]
+fn requests_wait_for_a_free_client_slot() {
+    let ns = Ns::new();
+    // Set when the test ends, however it ends: a command waiting for it ends with it.
+    let _release = Release(ns.cmd(&["event", "set", "gate"]));
+    let gated = [ME, "event", "wait", "gate", "--timeout", "1m"];
+    let mut args = vec!["serve", "narrow", "--clients", "1", "--count", "3", "--"];
+    args.extend_from_slice(&gated);
+    let child = ns
+        .cmd(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let server = Serving(child);
+    assert!(served_within(&ns, "narrow"), "narrow was never served");
+    let request = |stdin: Stdio| {
+        ns.cmd(&["request", "narrow", "--timeout", "1m"])
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // The one slot, held by a client whose command waits for the gate.
+    let holder = request(Stdio::null());
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let info = json(&ns.ok(&["info", "narrow", "--json"]));
+        if info["service"]["clients"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty())
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the first client never connected: {info}"
+        );
+        std::thread::sleep(POLL);
+    }
+    let out = ns.with_stdin(&["request", "narrow", "--timeout", "200ms"], b"squeezed");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("client slots of Local\\narrow stayed taken"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(stderr_of(&out).lines().count(), 1);
+    // Two more wait for the slot; the gate opens, again and again (each command makes it
+    // anew if it went with the one before), and all three are answered in turn.
+    let mut clients = vec![holder, request(Stdio::null()), request(Stdio::null())];
+    let deadline = Instant::now() + PATIENCE;
+    while clients.iter_mut().any(|c| c.try_wait().unwrap().is_none()) {
+        assert!(Instant::now() < deadline, "requests left unanswered");
+        let _ = ns.run(&["event", "set", "gate"]);
+        std::thread::sleep(POLL);
+    }
+    for client in clients {
+        let out = client.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    }
+    assert!(server.finish().0.success());
+}
