@@ -85,7 +85,8 @@ pub fn publish(name: &str, create: &CreateTopic, wait_for: Option<u32>) -> Outco
         publisher.publish(&line)?;
         count += 1;
     }
-    eprintln!("filemap: published {count} messages to {name}");
+    let messages = if count == 1 { "message" } else { "messages" };
+    eprintln!("filemap: published {count} {messages} to {name}");
     Ok(ExitCode::SUCCESS)
 }
 

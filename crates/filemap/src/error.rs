@@ -159,7 +159,7 @@ pub enum Error {
     },
 
     /// The name belongs to an object of another kind (`ERROR_INVALID_HANDLE` on Windows).
-    #[error("{name} is a {found}, not a {expected}")]
+    #[error("{name} is {}, not {}", found.with_article(), expected.with_article())]
     KindMismatch {
         /// The name.
         name: String,

@@ -75,6 +75,21 @@ impl Kind {
         }
     }
 
+    /// The kind's name with its indefinite article, for messages: "an event", "a mapping".
+    pub(crate) fn with_article(self) -> &'static str {
+        match self {
+            Kind::Mapping => "a mapping",
+            Kind::Mutex => "a mutex",
+            Kind::Event => "an event",
+            Kind::Semaphore => "a semaphore",
+            Kind::SharedMutex => "a shared-mutex",
+            Kind::Channel => "a channel",
+            Kind::Topic => "a topic",
+            Kind::Inbox => "an inbox",
+            Kind::Service => "a service",
+        }
+    }
+
     pub(crate) fn code(self) -> u32 {
         match self {
             Kind::Mapping => 1,

@@ -288,6 +288,11 @@ fn semaphore_across_processes_and_maximum() {
         }
         other => panic!("expected SemaphoreFull, got {other:?}"),
     }
+    // Releasing nothing is refused, as ReleaseSemaphore refuses it.
+    assert!(matches!(
+        sem.release(0),
+        Err(Error::InvalidSetting { value: 0, .. })
+    ));
     assert!(sem.try_acquire().unwrap());
     assert!(sem.try_acquire().unwrap());
     assert!(!sem.try_acquire().unwrap());

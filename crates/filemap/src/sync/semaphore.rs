@@ -102,8 +102,16 @@ impl NamedSemaphore {
     }
 
     /// Returns `n` units; the previous count. [`Error::SemaphoreFull`] (and nothing
-    /// released) if that would pass the maximum.
+    /// released) if that would pass the maximum; [`Error::InvalidSetting`] for `n` = 0
+    /// (as `ReleaseSemaphore` refuses it).
     pub fn release(&self, n: u32) -> Result<u32> {
+        if n == 0 {
+            return Err(Error::InvalidSetting {
+                setting: "units to release",
+                value: 0,
+                allowed: "at least 1",
+            });
+        }
         match self.object.release(n)? {
             Ok(previous) => Ok(previous),
             Err(max) => Err(Error::SemaphoreFull {

@@ -464,9 +464,10 @@ fn checked_targets<'a>(objects: &[&'a dyn Waitable], all: bool) -> Result<Vec<Ta
         let name = sync_name(target);
         if all && name.is_some() && targets[..index].iter().any(|t| sync_name(t) == name) {
             return Err(Error::InvalidSetting {
-                setting: "index of an object named twice in wait_all",
+                setting: "wait_all's object at index",
                 value: index as u64,
-                allowed: "each event, semaphore and mutex once",
+                allowed: "it repeats an object named before it (each event, semaphore and \
+                          mutex may be waited for once)",
             });
         }
     }
