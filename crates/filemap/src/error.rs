@@ -520,6 +520,18 @@ pub enum Error {
         attempts: u32,
     },
 
+    /// A subscriber could not join a topic: under `SlowSubscribers::DropOldest` the
+    /// publisher wrote over the ring faster than the subscriber could find its place in it,
+    /// `attempts` times over (a joiner that keeps losing its core while a publisher
+    /// publishes flat out). Nothing is wrong with the topic: joining again may succeed.
+    #[error("{name}: a subscriber gave up joining after {attempts} attempts: the publisher kept writing over the ring faster than it could find its place")]
+    Outpaced {
+        /// The topic.
+        name: String,
+        /// How many times it tried.
+        attempts: u32,
+    },
+
     /// The name is used by a kernel object filemap does not make (Windows: a timer, a job,
     /// ...), so it cannot name a filemap object.
     #[error("{name} is used by a kernel object of another type")]
@@ -683,6 +695,7 @@ impl Error {
             | Error::EndpointTaken { .. }
             | Error::NameInUse { .. }
             | Error::NameContended { .. }
+            | Error::Outpaced { .. }
             | Error::AddressInUse { .. }
             | Error::ShareViolation { .. } => C::Busy,
             Error::PageFault { .. } => C::PageFault,
@@ -718,7 +731,9 @@ impl From<Error> for io::Error {
             Error::Io { source, .. } => source.kind(),
             // Finer than their categories.
             Error::NoFreeSlot { .. } => K::ResourceBusy,
-            Error::NameContended { .. } | Error::LockLimit { .. } => K::Other,
+            Error::NameContended { .. } | Error::Outpaced { .. } | Error::LockLimit { .. } => {
+                K::Other
+            }
             _ => match e.category() {
                 C::NotFound => K::NotFound,
                 C::AlreadyExists => K::AlreadyExists,

@@ -57,6 +57,10 @@ fn main() {
             "vectored_publishes_join_their_parts",
             vectored_publishes_join_their_parts,
         ),
+        (
+            "joiners_keep_up_with_a_fast_drop_oldest_publisher",
+            joiners_keep_up_with_a_fast_drop_oldest_publisher,
+        ),
     ]);
 }
 
@@ -665,6 +669,76 @@ fn joiners_racing_a_blocked_publisher() {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let joins = joiner.join().unwrap();
         println!("    {total} messages published while {joins} subscribers joined and left");
+    });
+    drop(publisher);
+    ns.assert_empty();
+}
+
+/// Under `DropOldest`, subscribers join (with and without history) while the publisher
+/// publishes as fast as it can, overwriting the ring over and over: every join finds its
+/// place (the join's walk over the ring once started over whenever the publisher moved
+/// `oldest` at all, so a publisher in a loop kept every joiner out, with `Corrupt`), and the
+/// first thing each joiner receives is a message or an exact lag.
+fn joiners_keep_up_with_a_fast_drop_oldest_publisher() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let ns = Namespace::new();
+    let name = unique("outpaced");
+    let options = TopicOptions::new()
+        .capacity(64 * 1024)
+        .history(64)
+        .slow_subscribers(SlowSubscribers::DropOldest);
+    let mut publisher = Publisher::create_or_open(name.as_str(), &options).unwrap();
+    let stop = AtomicBool::new(false);
+    let laps = std::sync::atomic::AtomicU64::new(0);
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        let publishing = s.spawn(|| {
+            let mut seq = 0u64;
+            while !stop.load(Ordering::Relaxed) && started.elapsed() < PATIENCE {
+                publisher.publish(&seq.to_le_bytes().repeat(8)).unwrap();
+                seq += 1;
+                if seq % 1024 == 0 {
+                    laps.store(seq / 1024, Ordering::Relaxed);
+                }
+            }
+            seq
+        });
+        // The ring (about 680 messages) written over many times before the first join.
+        while laps.load(Ordering::Relaxed) < 64 && started.elapsed() < PATIENCE {
+            std::thread::yield_now();
+        }
+        let mut lags = 0;
+        for join in 0..400 {
+            let before = Instant::now();
+            let mut sub = if join % 2 == 0 {
+                Subscriber::open(name.as_str())
+            } else {
+                Subscriber::open_latest(name.as_str())
+            }
+            .unwrap_or_else(|e| panic!("join {join} after {:?}: {e}", before.elapsed()));
+            let first = sub.next_sequence();
+            // Lags (each exact) until a message: the publisher may lap a slow joiner more
+            // than once.
+            let mut missed = 0;
+            let (seq, bytes) = loop {
+                match sub.recv_timeout(PATIENCE) {
+                    // (A message overwritten while it was copied out counts as missed.)
+                    Ok(sample) => match sample.to_vec() {
+                        Ok(bytes) => break (sample.seq(), bytes),
+                        Err(Error::Lagged { missed: m, .. }) if m > 0 => missed += m,
+                        Err(e) => panic!("join {join}: {e}"),
+                    },
+                    Err(Error::Lagged { missed: m, .. }) if m > 0 => missed += m,
+                    Err(e) => panic!("join {join}: {e}"),
+                }
+            };
+            lags += u32::from(missed > 0);
+            assert_eq!(seq, first + missed, "join {join}");
+            assert_eq!(bytes, seq.to_le_bytes().repeat(8), "join {join}");
+        }
+        stop.store(true, Ordering::Relaxed);
+        let published = publishing.join().unwrap();
+        println!("    400 joins while {published} messages were published ({lags} lagged at once)");
     });
     drop(publisher);
     ns.assert_empty();

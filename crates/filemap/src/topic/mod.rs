@@ -69,7 +69,12 @@
 //! with the count of joins then: a changed count sends it to look at the heads again before
 //! it moves `oldest`, and after a wait for a joiner that ran out, `oldest` alone is not
 //! taken as room until the heads are past it.) It then walks the frames from there to
-//! `tail` to find where its history starts. The word where the next frame's tag goes is
+//! `tail` to find where its history starts. Under `DropOldest` the publisher waits for no
+//! head, so none of that holds it back: the walk checks every 32 frames that `oldest` has
+//! not passed what it read (or has stopped on a frame start the walk reached, from which
+//! its chain is intact), and starts over otherwise; history frames written over by then
+//! are reported by the first receive as a lag. (A walk that had to find `oldest` unmoved
+//! could never finish beside a publisher in a loop.) The word where the next frame's tag goes is
 //! disarmed before each commit, as in the channel, with `oldest` in place of the channel's
 //! `head` (the frame at `oldest + capacity` is the oldest frame's own header).
 //!

@@ -17,6 +17,10 @@ use crate::vocabulary::Side;
 /// publisher keeps overwriting under it, before it reports that it cannot keep up.
 const ATTEMPTS: u32 = 10_000;
 
+/// How many frames a joining subscriber walks under `DropOldest` between two checks that
+/// the publisher has not written over them.
+const CHECK_EVERY: usize = 32;
+
 /// One subscriber of a topic (see [`crate::topic`]): every message published while it is
 /// connected, in order.
 #[derive(Debug)]
@@ -116,8 +120,11 @@ impl Subscriber {
         let state = slot.state().load(Ordering::Acquire);
         slot.state()
             .store((state | CONNECTED).wrapping_add(2), Ordering::Release);
+        let first_oldest = area.oldest().load(Ordering::Acquire);
+        let mut moved = false;
         for _ in 0..ATTEMPTS {
             let oldest = area.oldest().load(Ordering::Acquire);
+            moved |= oldest != first_oldest;
             // After `oldest`, which the publisher stores after the count (release): the
             // count of messages published, for when the walk finds none.
             let published = area.published().load(Ordering::Acquire);
@@ -126,7 +133,11 @@ impl Subscriber {
             // Pairs with the publisher's fence after it moves `oldest`: either it sees
             // this join (and this head), or this load sees where `oldest` went.
             fence(Ordering::SeqCst);
-            if area.oldest().load(Ordering::Acquire) != oldest {
+            // (Under `DropOldest` the publisher never waits for a head, so it need not see
+            // this one.)
+            if area.policy == SlowSubscribers::Block
+                && area.oldest().load(Ordering::Acquire) != oldest
+            {
                 continue;
             }
             if let Some((pos, expected)) = self.start_after(oldest, history, published)? {
@@ -140,9 +151,16 @@ impl Subscriber {
                 return Ok(());
             }
         }
-        Err(self.topic.corrupt(
-            "ring: the publisher kept overwriting it faster than a subscriber could join".into(),
-        ))
+        if !moved {
+            // Nobody wrote over the ring, yet no walk over it reached the tail.
+            return Err(self.topic.corrupt(format!(
+                "ring: no walk from the oldest frame at {first_oldest} reaches the tail"
+            )));
+        }
+        Err(Error::Outpaced {
+            name: self.name().to_string(),
+            attempts: ATTEMPTS,
+        })
     }
 
     /// Where to start, walking the frames from `oldest` to the tail: the K-th last frame
@@ -160,16 +178,41 @@ impl Subscriber {
                 .topic
                 .corrupt(format!("oldest frame at {oldest} is invalid")));
         }
+        let drop_oldest = area.policy == SlowSubscribers::DropOldest;
         let tail = ring.tail().load(Ordering::Acquire);
-        if tail < oldest || tail - oldest > ring.capacity() {
+        // Under `DropOldest` the publisher may have moved on since `oldest` was read (it
+        // moves `oldest` with about every message when the ring is full): read it again
+        // after the tail, so that they are at most a ring apart.
+        let oldest = if drop_oldest {
+            area.oldest().load(Ordering::Acquire)
+        } else {
+            oldest
+        };
+        if !ring::valid_position(oldest) || tail < oldest || tail - oldest > ring.capacity() {
             return Ok(None);
         }
         let keep = if history { area.history as usize } else { 0 };
+        // Under `DropOldest` the publisher does not wait for this walk and may move
+        // `oldest` all along (checking that it had not moved at all kept a publisher in a
+        // loop from ever letting a subscriber join). What was read is checked every few
+        // frames instead, with the sequence-lock check of the module's protocol: `oldest`
+        // only grows, and the publisher moves it past a frame before it writes over the
+        // frame, so every frame at or after where `oldest` is now was intact when it was
+        // read. The walk goes on if `oldest` now is one of the frame starts it reached
+        // (a true boundary, from which its chain of frames is intact), and starts over
+        // otherwise. Under `Block` it cannot move past this join's head, at the walk's
+        // start.
+        let mut walked = [0u64; CHECK_EVERY];
+        let mut unchecked = 0;
         // The last `keep` frames seen, and the sequence number after the last one.
         let mut recent = std::collections::VecDeque::with_capacity(keep.min(1024));
         let mut next_seq = published;
         let mut at = oldest;
         while at < tail {
+            if drop_oldest {
+                walked[unchecked] = at;
+                unchecked += 1;
+            }
             let Ok(found) = ring.next_frame(at) else {
                 return Ok(None);
             };
@@ -188,12 +231,30 @@ impl Subscriber {
                 Next::Wrap { next } => next,
                 Next::Empty => return Ok(None),
             };
+            if drop_oldest && (unchecked == CHECK_EVERY || at >= tail) {
+                fence(Ordering::Acquire);
+                let now = area.oldest().load(Ordering::Relaxed);
+                if now > walked[0] {
+                    if now != at && !walked[..unchecked].contains(&now) {
+                        return Ok(None);
+                    }
+                    // Written over since: the first receive reports the lag, counted
+                    // from the sequence numbers read while they were intact.
+                    while recent.front().is_some_and(|&(start, _)| start < now) {
+                        recent.pop_front();
+                    }
+                }
+                unchecked = 0;
+            }
         }
-        // What was read is what the publisher wrote if it did not move `oldest` past the
-        // walk's start meanwhile (the sequence-lock check of the module's protocol).
-        fence(Ordering::Acquire);
-        if area.oldest().load(Ordering::Relaxed) != oldest || at != tail {
+        if at != tail {
             return Ok(None);
+        }
+        if !drop_oldest {
+            fence(Ordering::Acquire);
+            if area.oldest().load(Ordering::Relaxed) != oldest {
+                return Ok(None);
+            }
         }
         Ok(Some(recent.front().copied().unwrap_or((tail, next_seq))))
     }
