@@ -42,6 +42,10 @@ fn main() {
         ),
         ("slots_are_aligned", slots_are_aligned),
         (
+            "forwarding_into_the_same_full_channel_is_refused",
+            forwarding_into_the_same_full_channel_is_refused,
+        ),
+        (
             "vectored_sends_join_their_parts",
             vectored_sends_join_their_parts,
         ),
@@ -561,6 +565,35 @@ fn message_larger_than_the_ring_is_refused() {
         Err(Error::InvalidSize { .. })
     ));
     drop((tx, rx));
+    ns.assert_empty();
+}
+
+/// A message received from a channel holds its room in the ring until it is dropped, so
+/// forwarding it into that same channel when the ring is full would wait for ever: it is
+/// refused at once. With room, it is forwarded as into any other channel.
+fn forwarding_into_the_same_full_channel_is_refused() {
+    let ns = Namespace::new();
+    let name = unique("loop");
+    let mut tx = Sender::create_or_open(&name, 4096).unwrap();
+    let mut rx = Receiver::open(&name).unwrap();
+    tx.send(b"around").unwrap();
+    tx.forward(&rx.recv().unwrap()).unwrap();
+    assert_eq!(rx.recv().unwrap().to_vec().unwrap(), b"around");
+    while tx.try_send(&[7u8; 1000]).unwrap() {}
+    let (result, tx, rx) = within(Duration::from_secs(60), "forward", move || {
+        let held = rx.recv().unwrap();
+        let result = tx.forward(&held);
+        drop(held);
+        (result, tx, rx)
+    });
+    match result {
+        Err(e @ Error::Unsupported { .. }) => {
+            assert!(e.to_string().contains("full channel"), "{e}")
+        }
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+    drop(tx);
+    drop(rx);
     ns.assert_empty();
 }
 

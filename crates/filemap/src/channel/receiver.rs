@@ -502,6 +502,11 @@ impl RecvSlot<'_> {
     }
 
     /// Whether `address` lies in this message.
+    /// The channel's name.
+    pub(super) fn channel(&self) -> &Name {
+        &self.receiver.end.name
+    }
+
     pub(super) fn holds(&self, address: usize) -> bool {
         (self.as_ptr() as usize..self.as_ptr() as usize + self.len).contains(&address)
     }

@@ -395,8 +395,19 @@ impl Sender {
     /// assert_eq!(b_rx.recv()?.to_vec()?, b"relayed");
     /// # Ok::<(), filemap::Error>(())
     /// ```
+    ///
+    /// A message received from this same channel holds its bytes in the ring until it is
+    /// dropped, so when the ring has no room for its copy, waiting would never end:
+    /// [`Error::Unsupported`] then.
     pub fn forward(&mut self, message: &RecvSlot<'_>) -> Result<()> {
-        let mut slot = self.reserve(message.len())?;
+        let mut slot = if message.channel() == &self.end.name {
+            self.try_reserve(message.len())?.ok_or(Error::Unsupported {
+                what: "forwarding a message into the full channel it was received from: \
+                       the message holds the room its copy would wait for",
+            })?
+        } else {
+            self.reserve(message.len())?
+        };
         let (at, len) = (slot.as_mut_ptr(), message.len());
         // SAFETY: the slot's `len` bytes belong to this sender and the message's to its
         // receiver (each ring's ownership protocol), both mapped while their endpoints
