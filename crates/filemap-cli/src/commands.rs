@@ -195,11 +195,7 @@ fn create(
             .permissions(mode)
             .create()?,
         None => {
-            let Some(size) = size else {
-                return Err(Failure::Usage(
-                    "--size is required (e.g. --size 1MiB)".into(),
-                ));
-            };
+            let size = required_size(size)?;
             Mapping::options()
                 .size(size)
                 .persistent(true)
@@ -368,6 +364,19 @@ fn open(name: &str, foreign: bool, access: Access) -> Result<Mapping, Failure> {
     })
 }
 
+/// The size a new object of memory (not of a file) is given: required, at least a byte.
+fn required_size(size: Option<u64>) -> Result<u64, Failure> {
+    match size {
+        None => Err(Failure::Usage(
+            "--size is required (e.g. --size 1MiB)".into(),
+        )),
+        Some(0) => Err(Failure::Usage(
+            "--size 0: an object has at least 1 byte (e.g. --size 1MiB)".into(),
+        )),
+        Some(size) => Ok(size),
+    }
+}
+
 fn create_foreign(name: &str, size: Option<u64>, json: bool) -> Outcome {
     if cfg!(windows) {
         return Err(Failure::Usage(
@@ -376,12 +385,7 @@ fn create_foreign(name: &str, size: Option<u64>, json: bool) -> Outcome {
                 .into(),
         ));
     }
-    let Some(size) = size else {
-        return Err(Failure::Usage(
-            "--size is required (e.g. --size 1MiB)".into(),
-        ));
-    };
-    let m = Mapping::create_foreign(name, size)?;
+    let m = Mapping::create_foreign(name, required_size(size)?)?;
     if json {
         outln!(
             "{}",

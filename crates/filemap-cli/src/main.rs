@@ -150,7 +150,7 @@ enum Command {
         #[arg(long, requires = "size")]
         create: bool,
         /// Size for --create.
-        #[arg(long, value_parser = units::parse_size)]
+        #[arg(long, value_parser = units::parse_nonzero_size)]
         size: Option<u64>,
         /// Use the Global scope for a name without prefix.
         #[arg(long)]
@@ -162,7 +162,7 @@ enum Command {
         /// The file.
         file: PathBuf,
         /// The window size (e.g. 64MiB).
-        #[arg(long, default_value = "64MiB", value_parser = units::parse_size)]
+        #[arg(long, default_value = "64MiB", value_parser = units::parse_nonzero_size)]
         window: u64,
         /// Print JSON.
         #[arg(long)]

@@ -12,7 +12,7 @@ pub fn scoped_name(name: &str, global: bool) -> Result<Name, Failure> {
     }
     if name.starts_with("Local\\") {
         return Err(Failure::Usage(format!(
-            "{name:?} has a Local\\ prefix, which contradicts --global"
+            "{name} has a Local\\ prefix, which contradicts --global"
         )));
     }
     Ok(Name::new(&format!("Global\\{}", parsed.base()))?)

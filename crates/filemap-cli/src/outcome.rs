@@ -12,8 +12,15 @@ pub enum Failure {
 }
 
 impl From<filemap::Error> for Failure {
+    /// A bad name or setting came from the command line: bad usage (exit 2, as a size
+    /// clap cannot parse is).
     fn from(e: filemap::Error) -> Failure {
-        Failure::Error(e.to_string())
+        match e {
+            filemap::Error::InvalidName { .. } | filemap::Error::InvalidSetting { .. } => {
+                Failure::Usage(e.to_string())
+            }
+            _ => Failure::Error(e.to_string()),
+        }
     }
 }
 

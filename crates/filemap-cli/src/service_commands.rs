@@ -13,13 +13,13 @@ use filemap::Error;
 
 use crate::names::scoped_name;
 use crate::outcome::{Failure, Outcome};
-use crate::units::parse_size;
+use crate::units::parse_nonzero_size;
 
 /// The settings `filemap serve` makes a service with (an existing one keeps its own).
 #[derive(Args, Debug)]
 pub struct CreateService {
     /// Each client's ring, for its requests and for its responses (e.g. 64KiB, 1MiB).
-    #[arg(long, value_parser = parse_size, default_value = "64KiB")]
+    #[arg(long, value_parser = parse_nonzero_size, default_value = "64KiB")]
     capacity: u64,
     /// How many clients can be connected at once (1 to 128).
     #[arg(long, default_value_t = 8)]

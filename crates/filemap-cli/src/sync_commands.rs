@@ -176,8 +176,8 @@ pub enum SemAction {
     Release {
         /// The name.
         name: String,
-        /// How many units.
-        #[arg(default_value_t = 1)]
+        /// How many units (at least 1).
+        #[arg(default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         count: u32,
     },
     /// Take a unit, waiting while there is none. Exits 1 on timeout.

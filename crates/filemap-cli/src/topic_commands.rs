@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::names::scoped_name;
 use crate::outcome::{Failure, Outcome};
-use crate::units::{format_size, parse_duration, parse_size};
+use crate::units::{format_size, parse_duration, parse_nonzero_size};
 
 /// How `--create` makes a topic.
 #[derive(Args, Debug)]
@@ -22,7 +22,7 @@ pub struct CreateTopic {
     #[arg(long)]
     create: bool,
     /// With --create: the ring's size (e.g. 64KiB, 1MiB).
-    #[arg(long, value_parser = parse_size, default_value = "64KiB")]
+    #[arg(long, value_parser = parse_nonzero_size, default_value = "64KiB")]
     capacity: u64,
     /// With --create: how many subscribers can be connected at once (1 to 128).
     #[arg(long, default_value_t = 8)]

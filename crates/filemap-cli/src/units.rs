@@ -63,6 +63,16 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     n.checked_mul(multiplier).ok_or_else(too_big)
 }
 
+/// Parses a size that must be at least one byte (a ring's capacity, a window).
+pub fn parse_nonzero_size(text: &str) -> Result<u64, String> {
+    match parse_size(text)? {
+        0 => Err(format!(
+            "{text:?} is not a size this can be: it must be at least 1 byte"
+        )),
+        size => Ok(size),
+    }
+}
+
 /// Formats a size compactly: `4096` → `4KiB`, `1536` → `1.5KiB`, `100` → `100B`.
 pub fn format_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

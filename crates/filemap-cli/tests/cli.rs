@@ -87,9 +87,36 @@ fn errors_exit_1_usage_exits_2() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // Values clap parses but filemap refuses are bad usage too.
+    for args in [
+        &["create", "x", "--size", "0", "--persistent"][..],
+        &["hold", "x", "--create", "--size", "0"],
+        &["scan", "Cargo.toml", "--window", "0"],
+        &["sem", "release", "x", "0"],
+    ] {
+        let out = ns.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let out = ns.run(&["create", "a/b", "--size", "1", "--persistent"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a bad name is bad usage");
     assert!(String::from_utf8_lossy(&out.stderr).contains("'/' at byte 1"));
+    let out = ns.run(&[
+        "create",
+        "Local\\x",
+        "--global",
+        "--size",
+        "1",
+        "--persistent",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "filemap: error: Local\\x has a Local\\ prefix, which contradicts --global\n"
+    );
     #[cfg(unix)]
     assert_eq!(ns.entries(), 0);
 }

@@ -148,9 +148,18 @@ fn topic_errors_exit_1_usage_exits_2() {
     drop(first.stdin.take());
     assert!(wait_within(&mut first, "filemap pub").success());
     let out = ns.run(&["sub", "x", "--create", "--subscribers", "0"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a setting out of range is bad usage"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 to 128"));
-    for usage in [&["pub"][..], &["sub", "x", "--count", "many"], &["hz"]] {
+    for usage in [
+        &["pub"][..],
+        &["sub", "x", "--count", "many"],
+        &["hz"],
+        &["sub", "x", "--create", "--capacity", "0"],
+    ] {
         assert_eq!(ns.run(usage).status.code(), Some(2), "{usage:?}");
     }
     let _ = keeper.kill();
