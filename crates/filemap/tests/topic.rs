@@ -678,9 +678,17 @@ fn joiners_racing_a_blocked_publisher() {
 /// publishes as fast as it can, overwriting the ring over and over: every join finds its
 /// place (the join's walk over the ring once started over whenever the publisher moved
 /// `oldest` at all, so a publisher in a loop kept every joiner out, with `Corrupt`), and the
-/// first thing each joiner receives is a message or an exact lag.
+/// first thing each joiner receives is the message its `next_sequence` names, or an exact
+/// lag. Small messages (many frames to walk), messages of more than half the ring (the walk
+/// finds none), and sizes that leave wrap markers.
 fn joiners_keep_up_with_a_fast_drop_oldest_publisher() {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    for len in [64, 40_000, 1000] {
+        joiners_keep_up_with(len);
+    }
+}
+
+fn joiners_keep_up_with(len: usize) {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let ns = Namespace::new();
     let name = unique("outpaced");
     let options = TopicOptions::new()
@@ -688,23 +696,23 @@ fn joiners_keep_up_with_a_fast_drop_oldest_publisher() {
         .history(64)
         .slow_subscribers(SlowSubscribers::DropOldest);
     let mut publisher = Publisher::create_or_open(name.as_str(), &options).unwrap();
+    let body = |seq: u64| -> Vec<u8> { seq.to_le_bytes().repeat(len / 8) };
     let stop = AtomicBool::new(false);
-    let laps = std::sync::atomic::AtomicU64::new(0);
+    let published = AtomicU64::new(0);
     let started = Instant::now();
     std::thread::scope(|s| {
         let publishing = s.spawn(|| {
             let mut seq = 0u64;
             while !stop.load(Ordering::Relaxed) && started.elapsed() < PATIENCE {
-                publisher.publish(&seq.to_le_bytes().repeat(8)).unwrap();
+                publisher.publish(&body(seq)).unwrap();
                 seq += 1;
-                if seq % 1024 == 0 {
-                    laps.store(seq / 1024, Ordering::Relaxed);
-                }
+                published.store(seq, Ordering::Relaxed);
             }
             seq
         });
-        // The ring (about 680 messages) written over many times before the first join.
-        while laps.load(Ordering::Relaxed) < 64 && started.elapsed() < PATIENCE {
+        // The ring written over many times before the first join.
+        let laps = 64 * (64 * 1024 / (len as u64 + 32)).max(1);
+        while published.load(Ordering::Relaxed) < laps && started.elapsed() < PATIENCE {
             std::thread::yield_now();
         }
         let mut lags = 0;
@@ -715,7 +723,7 @@ fn joiners_keep_up_with_a_fast_drop_oldest_publisher() {
             } else {
                 Subscriber::open_latest(name.as_str())
             }
-            .unwrap_or_else(|e| panic!("join {join} after {:?}: {e}", before.elapsed()));
+            .unwrap_or_else(|e| panic!("{len} B, join {join} after {:?}: {e}", before.elapsed()));
             let first = sub.next_sequence();
             // Lags (each exact) until a message: the publisher may lap a slow joiner more
             // than once.
@@ -726,19 +734,25 @@ fn joiners_keep_up_with_a_fast_drop_oldest_publisher() {
                     Ok(sample) => match sample.to_vec() {
                         Ok(bytes) => break (sample.seq(), bytes),
                         Err(Error::Lagged { missed: m, .. }) if m > 0 => missed += m,
-                        Err(e) => panic!("join {join}: {e}"),
+                        Err(e) => panic!("{len} B, join {join}: {e}"),
                     },
                     Err(Error::Lagged { missed: m, .. }) if m > 0 => missed += m,
-                    Err(e) => panic!("join {join}: {e}"),
+                    Err(e) => panic!("{len} B, join {join}: {e}"),
                 }
             };
             lags += u32::from(missed > 0);
-            assert_eq!(seq, first + missed, "join {join}");
-            assert_eq!(bytes, seq.to_le_bytes().repeat(8), "join {join}");
+            assert_eq!(
+                seq,
+                first + missed,
+                "{len} B, join {join}: {first} + {missed}"
+            );
+            assert_eq!(bytes, body(seq), "{len} B, join {join}");
         }
         stop.store(true, Ordering::Relaxed);
         let published = publishing.join().unwrap();
-        println!("    400 joins while {published} messages were published ({lags} lagged at once)");
+        println!(
+            "    {len} B: 400 joins while {published} messages were published ({lags} lagged at once)"
+        );
     });
     drop(publisher);
     ns.assert_empty();

@@ -73,8 +73,12 @@
 //! head, so none of that holds it back: the walk checks every 32 frames that `oldest` has
 //! not passed what it read (or has stopped on a frame start the walk reached, from which
 //! its chain is intact), and starts over otherwise; history frames written over by then
-//! are reported by the first receive as a lag. (A walk that had to find `oldest` unmoved
-//! could never finish beside a publisher in a loop.) The word where the next frame's tag goes is
+//! are reported by the first receive as a lag. The next message's number comes from the
+//! last header the walk read (a wrap marker carries the number of the message after it),
+//! which must still be at or after `oldest` at the end; after a walk that found no frame,
+//! from the count published, read after `oldest` and taken only if the tail has not moved
+//! since. (A walk that had to find `oldest` unmoved could never finish beside a publisher
+//! in a loop.) The word where the next frame's tag goes is
 //! disarmed before each commit, as in the channel, with `oldest` in place of the channel's
 //! `head` (the frame at `oldest + capacity` is the oldest frame's own header).
 //!

@@ -151,8 +151,9 @@ impl Subscriber {
                 return Ok(());
             }
         }
-        if !moved {
-            // Nobody wrote over the ring, yet no walk over it reached the tail.
+        if !moved || area.policy == SlowSubscribers::Block {
+            // Nobody wrote over the ring (or under `Block`, past this join's head), yet no
+            // walk over it reached the tail.
             return Err(self.topic.corrupt(format!(
                 "ring: no walk from the oldest frame at {first_oldest} reaches the tail"
             )));
@@ -204,9 +205,10 @@ impl Subscriber {
         // start.
         let mut walked = [0u64; CHECK_EVERY];
         let mut unchecked = 0;
-        // The last `keep` frames seen, and the sequence number after the last one.
+        // The last `keep` frames seen, and the sequence number after the last one (from the
+        // last frame's header, or the wrap marker's after it), read at `seq_from`.
         let mut recent = std::collections::VecDeque::with_capacity(keep.min(1024));
-        let mut next_seq = published;
+        let (mut next_seq, mut seq_from) = (published, None);
         let mut at = oldest;
         while at < tail {
             if drop_oldest {
@@ -225,10 +227,15 @@ impl Subscriber {
                         }
                         recent.push_back((at, seq));
                     }
-                    next_seq = seq.wrapping_add(1);
+                    (next_seq, seq_from) = (seq.wrapping_add(1), Some(at));
                     end
                 }
-                Next::Wrap { next } => next,
+                Next::Wrap { next } => {
+                    // (A wrap marker carries the number of the message after it.)
+                    let seq = ring.frame_seq(at).load(Ordering::Relaxed);
+                    (next_seq, seq_from) = (seq, Some(at));
+                    next
+                }
                 Next::Empty => return Ok(None),
             };
             if drop_oldest && (unchecked == CHECK_EVERY || at >= tail) {
@@ -250,9 +257,25 @@ impl Subscriber {
         if at != tail {
             return Ok(None);
         }
+        fence(Ordering::Acquire);
+        let now = area.oldest().load(Ordering::Relaxed);
         if !drop_oldest {
-            fence(Ordering::Acquire);
-            if area.oldest().load(Ordering::Relaxed) != oldest {
+            if now != oldest {
+                return Ok(None);
+            }
+        } else if let Some(start) = seq_from {
+            // The number after the tail came from a header written over since: it may be
+            // the new message's bytes.
+            if now > start {
+                return Ok(None);
+            }
+        } else {
+            // Nothing between `oldest` and the tail: the count published is the number of
+            // the message at the tail if the tail has not moved since. (`oldest`, loaded
+            // above with acquire, is stored after the count of the tail's last message;
+            // a later count is stored after a later tail.)
+            next_seq = area.published().load(Ordering::Acquire);
+            if ring.tail().load(Ordering::Acquire) != tail {
                 return Ok(None);
             }
         }
