@@ -257,6 +257,9 @@ enum Command {
         action: sync_commands::SemAction,
     },
     /// Publish each line of standard input as one message on a topic.
+    ///
+    /// Interrupted (SIGINT, SIGTERM, Ctrl-C), it closes its handles, so that what it made
+    /// goes with them, and exits 130.
     Pub {
         /// The topic's name.
         name: String,
@@ -268,6 +271,9 @@ enum Command {
     },
     /// Print a topic's messages, one per line, until --count messages or the publisher
     /// closes.
+    ///
+    /// Interrupted (SIGINT, SIGTERM, Ctrl-C), it closes its handles, so that what it made
+    /// goes with them, and exits 130.
     Sub {
         /// The topic's name.
         name: String,
@@ -287,6 +293,9 @@ enum Command {
     /// may run on after that. Responses are given one at a time (commands that run on may
     /// overlap) until interrupted, or after --count requests, when the server waits for its
     /// commands to end.
+    ///
+    /// Interrupted (SIGINT, SIGTERM, Ctrl-C), it closes its handles, so that what it made
+    /// goes with them, and exits 130.
     Serve {
         /// The service's name.
         name: String,

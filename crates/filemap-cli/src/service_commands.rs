@@ -13,6 +13,7 @@ use filemap::Error;
 
 use crate::names::scoped_name;
 use crate::outcome::{Failure, Outcome};
+use crate::signals::{interrupted, wait_sliced, Termination};
 use crate::units::parse_nonzero_size;
 
 /// The settings `filemap serve` makes a service with (an existing one keeps its own).
@@ -37,6 +38,8 @@ pub fn serve(
     count: Option<u64>,
     command: &[String],
 ) -> Outcome {
+    // Before the service is made: a signal is not lost, and it closes the service.
+    let termination = Termination::catch()?;
     let name = scoped_name(name, create.global)?;
     let options = ServiceOptions::new()
         .capacity(create.capacity)
@@ -46,10 +49,16 @@ pub fn serve(
     // The commands that answered and may still run (see `answer`).
     let mut running: Vec<Ending> = Vec::new();
     while count.is_none_or(|c| served < c) {
-        let (id, request) = {
-            let r = server.recv_request()?;
-            (r.id(), r.to_vec()?)
+        let got = wait_sliced(&termination, None, |slice| {
+            let r = server.recv_request_timeout(slice)?;
+            Ok((r.id(), r.to_vec()?))
+        });
+        let Some(got) = got else {
+            // The commands that still run are left to run, as when a server stops on an
+            // error.
+            return Ok(interrupted());
         };
+        let (id, request) = got?;
         running.retain(|ending| !ending.is_finished());
         running.push(answer(&mut server, id, request, command)?);
         served += 1;

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::names::scoped_name;
 use crate::outcome::{Failure, Outcome};
+use crate::signals::{interrupted, wait_sliced, Termination};
 
 /// `filemap lock NAME [--timeout DUR] -- COMMAND...`
 pub fn lock(name: Name, timeout: Option<Duration>, command: &[String]) -> Outcome {
@@ -95,6 +96,9 @@ pub enum EventAction {
     },
     /// Wait until an event is set (creating a manual-reset event if none exists, held
     /// while waiting). Exits 1 on timeout.
+    ///
+    /// Interrupted (SIGINT, SIGTERM, Ctrl-C), it closes its handles, so that what it made
+    /// goes with them, and exits 130.
     Wait {
         /// The name.
         name: String,
@@ -143,10 +147,22 @@ pub fn event(action: EventAction) -> Outcome {
             } else {
                 EventReset::Manual
             };
+            // Before the event is made: a signal is not lost, and it closes the event.
+            let termination = Termination::catch()?;
             let (event, _) = NamedEvent::create_or_open(name.as_str(), reset, false)?;
-            match timeout {
-                Some(t) => event.wait_timeout(t)?,
-                None => event.wait()?,
+            let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
+            match wait_sliced(&termination, deadline, |slice| event.wait_timeout(slice)) {
+                Some(Ok(())) => {}
+                // Said with the whole timeout, not the last slice of it.
+                Some(Err(Error::Timeout { what, .. })) => {
+                    return Err(Error::Timeout {
+                        what,
+                        after: timeout.unwrap_or_default(),
+                    }
+                    .into())
+                }
+                Some(Err(e)) => return Err(e.into()),
+                None => return Ok(interrupted()),
             }
         }
     }

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::names::scoped_name;
 use crate::outcome::{Failure, Outcome};
+use crate::signals::{interrupted, wait_sliced, Termination, SLICE};
 use crate::units::{format_size, parse_duration, parse_nonzero_size};
 
 /// How `--create` makes a topic.
@@ -60,39 +61,88 @@ impl CreateTopic {
 
 /// `filemap pub NAME`: each line of standard input is one message (without its newline).
 pub fn publish(name: &str, create: &CreateTopic, wait_for: Option<u32>) -> Outcome {
+    // Before anything is made: a signal is not lost, and it closes what was made.
+    let termination = Termination::catch()?;
     let name = create.name(name)?;
     let mut publisher = match create.options() {
         Some(options) => Publisher::create_or_open(&name, &options)?,
         None => Publisher::open(&name)?,
     };
     if let Some(n) = wait_for {
+        let slots = publisher.max_subscribers();
+        if n > slots {
+            return Err(Failure::Usage(format!(
+                "--wait-for {n}: {name} has room for {slots} subscribers"
+            )));
+        }
         // Lines published before a subscriber joins are not its: wait for them first.
         while publisher.subscribers() < n as usize {
+            if termination.caught() {
+                return Ok(interrupted());
+            }
             std::thread::sleep(Duration::from_millis(2));
         }
     }
-    let mut line = Vec::new();
-    let mut input = io::stdin().lock();
+    let lines = read_lines_behind();
     let mut count = 0u64;
-    loop {
-        line.clear();
-        if input.read_until(b'\n', &mut line)? == 0 {
-            break;
+    let result = loop {
+        let line = match lines.recv_timeout(SLICE) {
+            Ok(Ok(line)) => line,
+            Ok(Err(e)) => break Err(e.into()),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if termination.caught() => {
+                break Ok(interrupted())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            // The end of the input.
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break Ok(ExitCode::SUCCESS),
+        };
+        match wait_sliced(&termination, None, |slice| {
+            publisher.publish_timeout(&line, slice)
+        }) {
+            Some(Ok(())) => count += 1,
+            Some(Err(e)) => break Err(e.into()),
+            None => break Ok(interrupted()),
         }
-        if line.last() == Some(&b'\n') {
-            line.pop();
-        }
-        publisher.publish(&line)?;
-        count += 1;
-    }
+    };
     let messages = if count == 1 { "message" } else { "messages" };
     eprintln!("filemap: published {count} {messages} to {name}");
-    Ok(ExitCode::SUCCESS)
+    result
+}
+
+/// Standard input's lines (without their newlines), read on a thread of their own so that
+/// a signal can stop the command while it waits for the next; the channel closes at the
+/// end of the input.
+fn read_lines_behind() -> std::sync::mpsc::Receiver<io::Result<Vec<u8>>> {
+    let (send, lines) = std::sync::mpsc::sync_channel(1024);
+    std::thread::spawn(move || {
+        let mut input = io::stdin().lock();
+        loop {
+            let mut line = Vec::new();
+            match input.read_until(b'\n', &mut line) {
+                Ok(0) => return,
+                Ok(_) => {
+                    if line.last() == Some(&b'\n') {
+                        line.pop();
+                    }
+                    if send.send(Ok(line)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = send.send(Err(e));
+                    return;
+                }
+            }
+        }
+    });
+    lines
 }
 
 /// `filemap sub NAME`: prints each message as a line, until `count` messages or the
 /// publisher closes (or dies).
 pub fn subscribe(name: &str, create: &CreateTopic, count: Option<u64>, json: bool) -> Outcome {
+    // Before anything is made: a signal is not lost, and it closes what was made.
+    let termination = Termination::catch()?;
     let name = create.name(name)?;
     let mut subscriber = match create.options() {
         Some(options) => Subscriber::create_or_open(&name, &options)?,
@@ -103,7 +153,16 @@ pub fn subscribe(name: &str, create: &CreateTopic, count: Option<u64>, json: boo
     let (mut received, mut missed) = (0u64, 0u64);
     let mut message = Vec::new();
     while count.is_none_or(|c| received < c) {
-        let seq = match subscriber.recv_into(&mut message) {
+        let got = wait_sliced(&termination, None, |slice| {
+            let sample = subscriber.recv_timeout(slice)?;
+            message.clear();
+            sample.append_to(&mut message)?;
+            Ok(sample.seq())
+        });
+        let Some(got) = got else {
+            return Ok(interrupted());
+        };
+        let seq = match got {
             Ok(seq) => seq,
             Err(Error::Lagged { missed: m, .. }) => {
                 missed += m;

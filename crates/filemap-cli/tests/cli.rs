@@ -180,6 +180,49 @@ fn hold_releases_on_sigterm() {
     assert_eq!(ns.entries(), 0, "the object went away with its last holder");
 }
 
+/// The long-running commands that make an object close it when they are interrupted
+/// (SIGINT as Ctrl-C sends it, or SIGTERM), exiting 130: the object goes with its last
+/// handle instead of staying behind, stale, until the next open or `gc`.
+#[test]
+#[cfg(unix)]
+fn interrupted_commands_close_what_they_made() {
+    let ns = Ns::new();
+    let commands: [&[&str]; 4] = [
+        &["sub", "news", "--create"],
+        &["pub", "news", "--create"],
+        &["serve", "svc", "--", "cat"],
+        &["event", "wait", "ev", "--timeout", WAITER_TIMEOUT],
+    ];
+    for (i, args) in commands.into_iter().enumerate() {
+        let signal = if i % 2 == 0 { "-INT" } else { "-TERM" };
+        let mut c = ns
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + PATIENCE;
+        while ns.entries() == 0 {
+            assert!(c.try_wait().unwrap().is_none(), "{args:?} ended early");
+            assert!(Instant::now() < deadline, "{args:?} made nothing");
+            std::thread::sleep(POLL);
+        }
+        let sent = Command::new("kill")
+            .args([signal, &c.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = wait_within(&mut c, &format!("{args:?} after kill {signal}"));
+        assert_eq!(status.code(), Some(130), "{args:?} after kill {signal}");
+        assert_eq!(
+            ns.entries(),
+            0,
+            "{args:?} left its object after kill {signal}"
+        );
+    }
+}
+
 #[test]
 #[cfg(unix)]
 fn file_backed_create() {

@@ -159,6 +159,7 @@ fn topic_errors_exit_1_usage_exits_2() {
         &["sub", "x", "--count", "many"],
         &["hz"],
         &["sub", "x", "--create", "--capacity", "0"],
+        &["pub", "x", "--create", "--wait-for", "200"],
     ] {
         assert_eq!(ns.run(usage).status.code(), Some(2), "{usage:?}");
     }

@@ -127,6 +127,20 @@ impl Publisher {
         self.topic.area.policy
     }
 
+    /// How many subscribers can be connected at once (the topic's slots, set when it was
+    /// made).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, TopicOptions};
+    /// let publisher = Publisher::create_or_open("news", &TopicOptions::new().max_subscribers(3))?;
+    /// assert_eq!(publisher.max_subscribers(), 3);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn max_subscribers(&self) -> u32 {
+        self.topic.area.slots
+    }
+
     /// How many subscribers are connected (live or not yet found dead).
     pub fn subscribers(&self) -> usize {
         let area = &self.topic.area;
