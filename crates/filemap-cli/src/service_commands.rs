@@ -38,6 +38,13 @@ pub fn serve(
     count: Option<u64>,
     command: &[String],
 ) -> Outcome {
+    // A command that cannot run would stop the server at its first request.
+    if !runnable(&command[0]) {
+        return Err(Failure::Error(format!(
+            "cannot run {}: no such program (as a path, or in PATH)",
+            command[0]
+        )));
+    }
     // Before the service is made: a signal is not lost, and it closes the service.
     let termination = Termination::catch()?;
     let name = scoped_name(name, create.global)?;
@@ -72,6 +79,35 @@ pub fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether `program` names a file that can be run: a path as it is, a bare name in one of
+/// PATH's directories (with one of PATHEXT's extensions on Windows), as `Command` finds it.
+fn runnable(program: &str) -> bool {
+    let path = std::path::Path::new(program);
+    let is_program = |p: &std::path::Path| {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        }
+        #[cfg(windows)]
+        {
+            let extensions = std::env::var("PATHEXT").unwrap_or_else(|_| ".EXE;.COM".into());
+            p.is_file()
+                || extensions.split(';').filter(|e| !e.is_empty()).any(|e| {
+                    let mut with = p.as_os_str().to_owned();
+                    with.push(e);
+                    std::path::Path::new(&with).is_file()
+                })
+        }
+    };
+    if path.components().count() > 1 || path.is_absolute() {
+        return is_program(path);
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|dirs| std::env::split_paths(&dirs).any(|dir| is_program(&dir.join(path))))
+}
+
 /// A command's end, waited for on a thread of its own: a command may close its output
 /// (which ends its answer) and keep running, and the next request must not wait for it.
 type Ending = std::thread::JoinHandle<()>;
@@ -96,7 +132,7 @@ fn answer(
         Ok(child) => child,
         // No answer: the server ends with this error, and its clients (this one included)
         // are told it is gone, rather than given an empty answer that looks like success.
-        Err(e) => return Err(Failure::Error(format!("cannot run {:?}: {e}", command[0]))),
+        Err(e) => return Err(Failure::Error(format!("cannot run {}: {e}", command[0]))),
     };
     let (Some(mut stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
         let _ = child.kill();

@@ -409,5 +409,10 @@ fn info_json(name: &str) -> Result<serde_json::Value, Failure> {
 /// `--for` of `filemap hz`: a duration, in whole seconds (at least 1).
 pub fn parse_seconds(text: &str) -> Result<u64, String> {
     let d = parse_duration(text)?;
-    Ok(d.as_secs().max(1))
+    match d.as_secs() {
+        0 => Err(format!(
+            "{text:?} is less than the one second hz counts over"
+        )),
+        s => Ok(s),
+    }
 }

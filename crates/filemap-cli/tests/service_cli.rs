@@ -193,22 +193,17 @@ fn service_errors_exit_1_usage_exits_2() {
     let out = ns.with_stdin(&["request", "small", "--timeout", "1m"], b"fits");
     assert_eq!(out.stdout, b"fits");
     assert!(server.finish().0.success());
-    // A command that cannot be started: the server stops with one line, and the client
-    // is told the server went away (not given an empty answer).
-    let server = start_server(&ns, "broken", 1, &["no-such-command-anywhere"]);
-    let out = ns.with_stdin(&["request", "broken", "--timeout", "1m"], b"x");
+    // A command that cannot run is said before anything is served (and nothing is made).
+    // (One that goes away later stops the server at the request it cannot answer, and the
+    // client is told the server went away.)
+    let out = ns.run(&["serve", "broken", "--", "no-such-command-anywhere"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
-        stderr_of(&out).trim_end(),
-        "filemap: error: the server of Local\\broken went away before it answered"
+        stderr_of(&out),
+        "filemap: error: cannot run no-such-command-anywhere: no such program (as a path, or \
+         in PATH)\n"
     );
-    let (status, said) = server.finish();
-    assert_eq!(status.code(), Some(1));
-    assert_eq!(said.lines().count(), 1, "{said}");
-    assert!(
-        said.contains("cannot run \"no-such-command-anywhere\""),
-        "{said}"
-    );
+    assert!(!ns.run(&["info", "broken"]).status.success());
 }
 
 /// A client that gives up while its command still writes: the server stops the command

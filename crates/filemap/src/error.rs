@@ -481,8 +481,9 @@ pub enum Error {
         max: Option<u32>,
     },
 
-    /// A semaphore's counts are unusable: the maximum is 0, or the initial count exceeds it.
-    #[error("invalid semaphore counts: initial {initial}, maximum {max} (need 0 <= initial <= maximum, maximum >= 1)")]
+    /// A semaphore's counts are unusable: the maximum is 0 or above 2^31 - 1 (Win32's
+    /// `LONG`), or the initial count exceeds it.
+    #[error("invalid semaphore counts: initial {initial}, maximum {max} (need 0 <= initial <= maximum, 1 <= maximum <= 2147483647)")]
     InvalidCount {
         /// The initial count given.
         initial: u32,
