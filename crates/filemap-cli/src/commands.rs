@@ -9,7 +9,7 @@ use filemap::namespace::{self, EntryInfo};
 use filemap::{Access, Disposition, Mapping};
 use serde_json::json;
 
-use crate::names::scoped_name;
+use crate::names::{maybe_scoped, scoped, scoped_name};
 use crate::outcome::{Failure, Outcome};
 use crate::output::{hex_dump, table, unix_millis};
 use crate::units::format_size;
@@ -38,26 +38,41 @@ pub fn run(command: Command) -> Outcome {
             name,
             json,
             foreign: true,
+            ..
         } => info_foreign(&name, json),
-        Command::Info { name, json, .. } => info(&name, json),
+        Command::Info {
+            name, json, global, ..
+        } => info(&scoped(&name, global)?, json),
         Command::Ls { json } => ls(json),
         Command::Write {
             name,
             offset,
             foreign,
-        } => write(&name, offset, foreign),
+            global,
+        } => write(&maybe_scoped(&name, foreign, global)?, offset, foreign),
         Command::Dump {
             name,
             offset,
             len,
             raw,
             foreign,
-        } => dump(&name, offset, len, raw, foreign),
-        Command::Rm { name, foreign } => {
+            global,
+        } => dump(
+            &maybe_scoped(&name, foreign, global)?,
+            offset,
+            len,
+            raw,
+            foreign,
+        ),
+        Command::Rm {
+            name,
+            foreign,
+            global,
+        } => {
             if foreign {
                 Mapping::remove_foreign(&name)?;
             } else {
-                namespace::remove(name.as_str())?;
+                namespace::remove(&scoped_name(&name, global)?)?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -105,10 +120,11 @@ pub fn run(command: Command) -> Outcome {
         } => crate::topic_commands::hz(&name, global, seconds, json),
         Command::Wait {
             names,
+            global,
             all,
             timeout,
             json,
-        } => crate::sync_commands::wait(&names, all, timeout, json),
+        } => crate::sync_commands::wait(&names, global, all, timeout, json),
         Command::Bridge {
             export,
             import,

@@ -77,6 +77,9 @@ enum Command {
         /// Windows.
         #[arg(long)]
         foreign: bool,
+        /// Use the Global scope for a name without prefix.
+        #[arg(long, conflicts_with = "foreign")]
+        global: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -98,6 +101,9 @@ enum Command {
         /// Windows.
         #[arg(long)]
         foreign: bool,
+        /// Use the Global scope for a name without prefix.
+        #[arg(long, conflicts_with = "foreign")]
+        global: bool,
         /// Where to write, in bytes from the start of the object.
         #[arg(long, default_value = "0", value_parser = units::parse_size)]
         offset: u64,
@@ -111,6 +117,9 @@ enum Command {
         /// Windows.
         #[arg(long)]
         foreign: bool,
+        /// Use the Global scope for a name without prefix.
+        #[arg(long, conflicts_with = "foreign")]
+        global: bool,
         /// Where to start.
         #[arg(long, default_value = "0", value_parser = units::parse_size)]
         offset: u64,
@@ -131,6 +140,9 @@ enum Command {
         /// Windows.
         #[arg(long)]
         foreign: bool,
+        /// Use the Global scope for a name without prefix.
+        #[arg(long, conflicts_with = "foreign")]
+        global: bool,
     },
     /// Remove stale objects (every holder died) and corrupt entries nobody holds. Windows
     /// never has any: the kernel removes an object with its last handle.
@@ -192,6 +204,9 @@ enum Command {
         /// The objects' names.
         #[arg(required = true)]
         names: Vec<String>,
+        /// Use the Global scope for names without prefix.
+        #[arg(long)]
+        global: bool,
         /// Wait until all are ready together, and take them all at once.
         #[arg(long)]
         all: bool,

@@ -88,11 +88,17 @@ pub enum EventAction {
     Set {
         /// The name.
         name: String,
+        /// Use the Global scope for a name without prefix.
+        #[arg(long)]
+        global: bool,
     },
     /// Reset an existing event.
     Reset {
         /// The name.
         name: String,
+        /// Use the Global scope for a name without prefix.
+        #[arg(long)]
+        global: bool,
     },
     /// Wait until an event is set (creating a manual-reset event if none exists, held
     /// while waiting). Exits 1 on timeout.
@@ -102,6 +108,9 @@ pub enum EventAction {
     Wait {
         /// The name.
         name: String,
+        /// Use the Global scope for a name without prefix.
+        #[arg(long)]
+        global: bool,
         /// Give up after this long.
         #[arg(long, value_parser = crate::units::parse_duration)]
         timeout: Option<Duration>,
@@ -135,10 +144,15 @@ pub fn event(action: EventAction) -> Outcome {
             let options = ObjectOptions::new().persistent(true);
             NamedEvent::create_new_with(&scoped_name(&name, global)?, reset, set, &options)?;
         }
-        EventAction::Set { name } => NamedEvent::open(name.as_str())?.set()?,
-        EventAction::Reset { name } => NamedEvent::open(name.as_str())?.reset()?,
+        EventAction::Set { name, global } => {
+            NamedEvent::open(&scoped_name(&name, global)?)?.set()?
+        }
+        EventAction::Reset { name, global } => {
+            NamedEvent::open(&scoped_name(&name, global)?)?.reset()?
+        }
         EventAction::Wait {
             name,
+            global,
             timeout,
             auto,
         } => {
@@ -149,7 +163,8 @@ pub fn event(action: EventAction) -> Outcome {
             };
             // Before the event is made: a signal is not lost, and it closes the event.
             let termination = Termination::catch()?;
-            let (event, _) = NamedEvent::create_or_open(name.as_str(), reset, false)?;
+            let (event, _) =
+                NamedEvent::create_or_open(&scoped_name(&name, global)?, reset, false)?;
             let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
             match wait_sliced(&termination, deadline, |slice| event.wait_timeout(slice)) {
                 Some(Ok(())) => {}
@@ -192,6 +207,9 @@ pub enum SemAction {
     Release {
         /// The name.
         name: String,
+        /// Use the Global scope for a name without prefix.
+        #[arg(long)]
+        global: bool,
         /// How many units (at least 1).
         #[arg(default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         count: u32,
@@ -200,6 +218,9 @@ pub enum SemAction {
     Acquire {
         /// The name.
         name: String,
+        /// Use the Global scope for a name without prefix.
+        #[arg(long)]
+        global: bool,
         /// Give up after this long.
         #[arg(long, value_parser = crate::units::parse_duration)]
         timeout: Option<Duration>,
@@ -225,12 +246,20 @@ pub fn sem(action: SemAction) -> Outcome {
             let options = ObjectOptions::new().persistent(true);
             NamedSemaphore::create_new_with(&scoped_name(&name, global)?, initial, max, &options)?;
         }
-        SemAction::Release { name, count } => {
-            let previous = NamedSemaphore::open(name.as_str())?.release(count)?;
+        SemAction::Release {
+            name,
+            global,
+            count,
+        } => {
+            let previous = NamedSemaphore::open(&scoped_name(&name, global)?)?.release(count)?;
             outln!("{}", previous + count);
         }
-        SemAction::Acquire { name, timeout } => {
-            let sem = NamedSemaphore::open(name.as_str())?;
+        SemAction::Acquire {
+            name,
+            global,
+            timeout,
+        } => {
+            let sem = NamedSemaphore::open(&scoped_name(&name, global)?)?;
             match timeout {
                 Some(t) => sem.acquire_timeout(t)?,
                 None => sem.acquire()?,
@@ -280,8 +309,19 @@ impl Object {
 }
 
 /// `filemap wait NAME... [--all] [--timeout DUR] [--json]`
-pub fn wait(names: &[String], all: bool, timeout: Option<Duration>, json: bool) -> Outcome {
-    let objects = names
+/// `filemap wait NAMES...`: prints the ready objects' names as they were given.
+pub fn wait(
+    names: &[String],
+    global: bool,
+    all: bool,
+    timeout: Option<Duration>,
+    json: bool,
+) -> Outcome {
+    let scoped = names
+        .iter()
+        .map(|n| scoped_name(n, global).map(|name| name.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let objects = scoped
         .iter()
         .map(|n| Object::open(n))
         .collect::<Result<Vec<Object>, Failure>>()?;

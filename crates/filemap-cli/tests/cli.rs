@@ -33,6 +33,61 @@ fn create_write_dump_info_rm() {
     assert_eq!(ns.entries(), 0);
 }
 
+/// Every command that takes a name takes `--global` for a name without prefix, the same
+/// as writing `Global\NAME`; a `Local\` name with `--global` is bad usage.
+#[test]
+#[cfg(unix)]
+fn global_names_everywhere() {
+    let ns = Ns::new();
+    ns.ok(&["create", "g", "--global", "--size", "4KiB", "--persistent"]);
+    assert!(ns
+        .with_stdin(&["write", "g", "--global"], b"hi")
+        .status
+        .success());
+    assert_eq!(ns.ok(&["dump", "Global\\g", "--len", "2", "--raw"]), "hi");
+    assert_eq!(
+        ns.ok(&["dump", "g", "--global", "--len", "2", "--raw"]),
+        "hi"
+    );
+    let info = json(&ns.ok(&["info", "g", "--global", "--json"]));
+    assert_eq!(info["name"], "Global\\g");
+    assert_eq!(
+        ns.run(&["info", "g"]).status.code(),
+        Some(1),
+        "Local\\g is another name"
+    );
+    assert_eq!(
+        ns.run(&["dump", "g", "--global", "--foreign"])
+            .status
+            .code(),
+        Some(2)
+    );
+    ns.ok(&["rm", "g", "--global"]);
+    ns.ok(&["event", "create", "e", "--global", "--persistent"]);
+    ns.ok(&["event", "set", "e", "--global"]);
+    let said = ns.ok(&["wait", "e", "--global", "--timeout", "1s"]);
+    assert_eq!(said, "e\n", "the name as given");
+    ns.ok(&["event", "reset", "e", "--global"]);
+    ns.ok(&["event", "set", "Global\\e"]);
+    ns.ok(&["event", "wait", "e", "--global", "--timeout", "1s"]);
+    ns.ok(&["rm", "Global\\e"]);
+    ns.ok(&[
+        "sem",
+        "create",
+        "s",
+        "--global",
+        "--max",
+        "2",
+        "--persistent",
+    ]);
+    assert_eq!(ns.ok(&["sem", "release", "s", "--global", "2"]), "2\n");
+    ns.ok(&["sem", "acquire", "s", "--global", "--timeout", "1s"]);
+    let out = ns.run(&["sem", "release", "Local\\s", "--global"]);
+    assert_eq!(out.status.code(), Some(2));
+    ns.ok(&["rm", "s", "--global"]);
+    assert_eq!(ns.entries(), 0);
+}
+
 #[test]
 #[cfg(unix)]
 fn write_at_offset_and_out_of_range() {
