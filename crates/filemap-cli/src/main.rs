@@ -69,6 +69,9 @@ enum Command {
         json: bool,
     },
     /// Show one object: kind, size, persistence, holders.
+    ///
+    /// Holders are the pids of the processes holding the object (Linux: from /proc/locks;
+    /// `?` for holders in a PID namespace this one cannot see).
     Info {
         /// The name.
         name: String,

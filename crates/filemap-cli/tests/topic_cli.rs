@@ -187,6 +187,13 @@ fn info_shows_inbox_and_service_endpoints() {
     assert_eq!(info["kind"], "service");
     assert_eq!(info["service"]["server_alive"], false);
     assert_eq!(info["service"]["clients"], serde_json::json!([0]));
+    // Linux: the holders are this process alone; its endpoints' locks, which name no
+    // pid, add no unknown holder ("?", 0).
+    if cfg!(unix) {
+        let me = serde_json::json!([std::process::id()]);
+        assert_eq!(info["holders"], me);
+        assert_eq!(json(&ns.ok(&["info", "jobs", "--json"]))["holders"], me);
+    }
     // `filemap ls` sums the endpoints up (Linux: Windows lists no objects).
     if cfg!(unix) {
         let listed = ns.ok(&["ls"]);

@@ -46,8 +46,17 @@ fn lock_holders() -> Holders {
             pids.push(pid as u32);
         }
         if pid <= 0 && pids.is_empty() {
-            // An open-file-description lock: held, but by no particular pid.
+            // An open-file-description lock (an endpoint's role) or a holder in a PID
+            // namespace this one cannot see: held, but by no pid to show.
             pids.push(0);
+        }
+    }
+    // An endpoint's open-file-description lock is held by a process whose handle's
+    // `flock` names it, whichever line came first: 0 only stands for holders none of
+    // whose pids is known.
+    for pids in map.values_mut() {
+        if pids.len() > 1 {
+            pids.retain(|&pid| pid != 0);
         }
     }
     map
