@@ -288,6 +288,9 @@ fn info(name: &str, as_json: bool) -> Outcome {
         if let Some((key, endpoints)) = crate::topic_commands::endpoints_json(name, e.kind)? {
             entry[key] = endpoints;
         }
+        for (field, value) in crate::sync_commands::state_fields(name, e.kind, e.stale) {
+            entry[field] = value;
+        }
         outln!("{entry}");
         return Ok(ExitCode::SUCCESS);
     }
@@ -322,6 +325,12 @@ fn info(name: &str, as_json: bool) -> Outcome {
         rows.push(vec!["creator pid".into(), pid.to_string()]);
     }
     rows.extend(crate::topic_commands::endpoint_rows(name, e.kind)?);
+    for (field, value) in crate::sync_commands::state_fields(name, e.kind, e.stale) {
+        let text = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_string);
+        rows.push(vec![field.into(), text]);
+    }
     table(&mut io::stdout().lock(), &rows)?;
     Ok(ExitCode::SUCCESS)
 }

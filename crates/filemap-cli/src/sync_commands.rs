@@ -370,3 +370,38 @@ pub fn wait(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// What `filemap info` adds for an event (its reset mode) or a semaphore (its count and
+/// maximum, where the system tells them), as (field, value) pairs. Nothing for a stale
+/// entry (opening it would reclaim its name) or one that cannot be opened now.
+pub fn state_fields(
+    name: &str,
+    kind: Option<filemap::Kind>,
+    stale: bool,
+) -> Vec<(&'static str, serde_json::Value)> {
+    use filemap::Kind;
+    if stale {
+        return Vec::new();
+    }
+    match kind {
+        Some(Kind::Event) => NamedEvent::open(name)
+            .ok()
+            .and_then(|e| e.reset_mode())
+            .map(|mode| {
+                let mode = match mode {
+                    EventReset::Manual => "manual",
+                    EventReset::Auto => "auto",
+                };
+                vec![("reset", json!(mode))]
+            })
+            .unwrap_or_default(),
+        Some(Kind::Semaphore) => match NamedSemaphore::open(name) {
+            Ok(s) => [("count", s.count()), ("max", s.max())]
+                .into_iter()
+                .filter_map(|(field, value)| value.map(|v| (field, json!(v))))
+                .collect(),
+            Err(_) => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}

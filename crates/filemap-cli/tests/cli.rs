@@ -65,6 +65,8 @@ fn global_names_everywhere() {
     ns.ok(&["rm", "g", "--global"]);
     ns.ok(&["event", "create", "e", "--global", "--persistent"]);
     ns.ok(&["event", "set", "e", "--global"]);
+    let info = json(&ns.ok(&["info", "e", "--global", "--json"]));
+    assert_eq!(info["reset"], "manual");
     let said = ns.ok(&["wait", "e", "--global", "--timeout", "1s"]);
     assert_eq!(said, "e\n", "the name as given");
     ns.ok(&["event", "reset", "e", "--global"]);
@@ -81,6 +83,13 @@ fn global_names_everywhere() {
         "--persistent",
     ]);
     assert_eq!(ns.ok(&["sem", "release", "s", "--global", "2"]), "2\n");
+    // `info` tells a semaphore's count and maximum.
+    let info = json(&ns.ok(&["info", "s", "--global", "--json"]));
+    assert_eq!(
+        (&info["count"], &info["max"]),
+        (&serde_json::json!(2), &serde_json::json!(2))
+    );
+    assert!(ns.ok(&["info", "s", "--global"]).contains("count        2"));
     ns.ok(&["sem", "acquire", "s", "--global", "--timeout", "1s"]);
     let out = ns.run(&["sem", "release", "Local\\s", "--global"]);
     assert_eq!(out.status.code(), Some(2));
