@@ -533,9 +533,11 @@ impl RecvSlot<'_> {
     #[inline]
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         check_slot_range(offset, buf.len(), self.len)?;
-        // SAFETY: inside the frame (checked above), which lies in `[head, tail)`: mapped
-        // while the receiver lives and left alone by the sender until this slot releases it
-        // (the ownership protocol); the copy routine is sound against other writers.
+        // SAFETY: inside the message (checked above), whose bytes lie inside the ring's
+        // mapped data area (`next_frame` checked the frame against the capacity before
+        // this slot was made), mapped while the receiver this slot borrows lives. Nothing
+        // here rests on the sender keeping to the protocol: the copy routine is sound
+        // whatever another process writes there meanwhile, and turns a fault into an error.
         unsafe { copy_from_shared(self.as_ptr().add(offset), buf) }
             .map_err(|f| self.fault_error(f, offset))?;
         self.receiver.end.intact()

@@ -409,10 +409,12 @@ impl Sender {
             self.reserve(message.len())?
         };
         let (at, len) = (slot.as_mut_ptr(), message.len());
-        // SAFETY: the slot's `len` bytes belong to this sender and the message's to its
-        // receiver (each ring's ownership protocol), both mapped while their endpoints
-        // live; the copy routine is sound against other writers of either ring.
-        // (Both sides are rings another process may shrink.)
+        // SAFETY: the slot's `len` bytes and the message's lie inside their rings' mapped
+        // data areas (each checked against its ring's capacity when the slot and the
+        // message were made), mapped while the endpoints they borrow live. Nothing here
+        // rests on other processes keeping to the protocol: the copy routine is sound
+        // whatever they write into either ring meanwhile, and turns a fault (a ring
+        // another process shrank) into an error.
         let copied = unsafe { copy_racy(at, message.as_ptr(), len, 0..usize::MAX) };
         match copied {
             Ok(()) => {
@@ -559,9 +561,11 @@ impl SendSlot<'_> {
             self.len
         );
         let at = self.as_mut_ptr();
-        // SAFETY: the slot's `len` bytes belong to this sender (the ownership protocol:
-        // free ring space between tail and head + capacity), are contiguous and mapped
-        // while the sender lives; the copy routine is sound against other writers.
+        // SAFETY: the slot's `len` bytes are contiguous and inside the ring's mapped data
+        // area (the reservation checked them against the capacity), mapped while the
+        // sender this slot borrows lives. That no other process writes them is the
+        // protocol, not a condition of soundness: the copy routine is sound whatever
+        // another process writes there meanwhile, and turns a fault into an error.
         unsafe { copy_to_shared(at, message) }
             .map_err(|f| self.sender.end.fault(f, at, self.len, 0))?;
         self.sender.end.intact()

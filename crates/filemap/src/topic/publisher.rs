@@ -586,9 +586,11 @@ impl PublishSlot<'_> {
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result<()> {
         check_slot_range(offset, data.len(), self.len)?;
         let at = self.as_mut_ptr();
-        // SAFETY: inside the slot (checked above): bytes in [tail, oldest + capacity),
-        // which only this publisher writes (the protocol), contiguous, mapped while it
-        // lives; the copy routine is sound against other writers.
+        // SAFETY: inside the slot (checked above), whose bytes are contiguous and inside
+        // the ring's mapped data area (the reservation checked them against the
+        // capacity), mapped while the publisher this slot borrows lives. That nobody else
+        // writes them is the protocol, not a condition of soundness: the copy routine is
+        // sound whatever another process writes there meanwhile.
         unsafe { copy_to_shared(at.add(offset), data) }
             .map_err(|f| self.publisher.topic.end.fault(f, at, self.len, offset))?;
         self.publisher.topic.end.intact()
