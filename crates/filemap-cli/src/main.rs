@@ -71,7 +71,7 @@ enum Command {
     /// Show one object: kind, size, persistence, holders.
     ///
     /// Holders are the pids of the processes holding the object (Linux: from /proc/locks;
-    /// `?` for holders in a PID namespace this one cannot see).
+    /// `?` when it is held but no holder's pid can be seen from this PID namespace).
     Info {
         /// The name.
         name: String,

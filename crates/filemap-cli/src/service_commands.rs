@@ -38,6 +38,7 @@ pub fn serve(
     count: Option<u64>,
     command: &[String],
 ) -> Outcome {
+    let name = scoped_name(name, create.global)?;
     // A command that cannot run would stop the server at its first request.
     if !runnable(&command[0]) {
         return Err(Failure::Error(format!(
@@ -46,8 +47,7 @@ pub fn serve(
         )));
     }
     // Before the service is made: a signal is not lost, and it closes the service.
-    let termination = Termination::catch()?;
-    let name = scoped_name(name, create.global)?;
+    let termination = Termination::catch_sliced()?;
     let options = ServiceOptions::new()
         .capacity(create.capacity)
         .clients(create.clients);
@@ -79,33 +79,60 @@ pub fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whether `program` names a file that can be run: a path as it is, a bare name in one of
-/// PATH's directories (with one of PATHEXT's extensions on Windows), as `Command` finds it.
+/// Whether `program` names a file that can be run, where `Command` looks for it: a path
+/// as it is; a bare name in PATH's directories (Unix: `/bin:/usr/bin` without PATH, as
+/// `execvp`), or on Windows, with `.exe` added when it has no extension, in this program's
+/// directory, the system directory, the Windows directory, then PATH's.
 fn runnable(program: &str) -> bool {
     let path = std::path::Path::new(program);
-    let is_program = |p: &std::path::Path| {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        }
-        #[cfg(windows)]
-        {
-            let extensions = std::env::var("PATHEXT").unwrap_or_else(|_| ".EXE;.COM".into());
-            p.is_file()
-                || extensions.split(';').filter(|e| !e.is_empty()).any(|e| {
-                    let mut with = p.as_os_str().to_owned();
-                    with.push(e);
-                    std::path::Path::new(&with).is_file()
-                })
-        }
-    };
     if path.components().count() > 1 || path.is_absolute() {
         return is_program(path);
     }
-    std::env::var_os("PATH")
-        .is_some_and(|dirs| std::env::split_paths(&dirs).any(|dir| is_program(&dir.join(path))))
+    let path_dirs = std::env::var_os("PATH")
+        .map(|dirs| std::env::split_paths(&dirs).collect::<Vec<_>>())
+        .unwrap_or_else(|| {
+            if cfg!(unix) {
+                vec!["/bin".into(), "/usr/bin".into()]
+            } else {
+                Vec::new()
+            }
+        });
+    #[cfg(unix)]
+    let (dirs, name) = (path_dirs, path.to_path_buf());
+    #[cfg(windows)]
+    let (dirs, name) = {
+        let mut dirs: Vec<std::path::PathBuf> = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(std::path::Path::to_path_buf))
+            .into_iter()
+            .collect();
+        if let Some(root) = std::env::var_os("SystemRoot") {
+            let root = std::path::PathBuf::from(root);
+            dirs.extend([root.join("System32"), root]);
+        }
+        dirs.extend(path_dirs);
+        let name = if path.extension().is_some() {
+            path.to_path_buf()
+        } else {
+            path.with_extension("exe")
+        };
+        (dirs, name)
+    };
+    dirs.iter().any(|dir| is_program(&dir.join(&name)))
+}
+
+/// Whether `path` is a file this program could run (Unix: with an execute bit).
+fn is_program(path: &std::path::Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        path.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(windows)]
+    {
+        path.is_file()
+    }
 }
 
 /// A command's end, waited for on a thread of its own: a command may close its output

@@ -1,13 +1,18 @@
-//! Waiting for the user to stop a long-running command (`filemap hold`, `sub`, `pub`,
-//! `serve`, `event wait`): SIGINT or SIGTERM on Unix, Ctrl-C or a console close on
-//! Windows. Caught, they let a command close its handles (and so remove the objects it
-//! made) rather than die holding them.
+//! Stopping a long-running command (`filemap hold`, `bridge`, `sub`, `pub`, `serve`,
+//! `event wait`): SIGINT or SIGTERM on Unix, Ctrl-C or a console close on Windows. Caught,
+//! they let a command close its handles (and so remove the objects it made) rather than
+//! die holding them.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 /// How long a long-running command waits at a time before it looks for a signal again.
 pub const SLICE: Duration = Duration::from_millis(100);
+
+/// How long a command that caught a signal has to stop on its own (it may be blocked in a
+/// write to a full pipe, or reading a served command's output) before it is ended as the
+/// signal would have ended it.
+const GRACE: Duration = Duration::from_secs(2);
 
 /// The exit status of a command stopped by a signal it caught: 130, as a shell reports a
 /// command that SIGINT ended.
@@ -17,76 +22,83 @@ pub fn interrupted() -> ExitCode {
 
 /// Runs `attempt` with waits of at most [`SLICE`] (and not past `deadline`) until it gives
 /// something other than [`filemap::Error::Timeout`], the deadline passes (its timeout is
-/// returned) or a signal comes (`None`).
+/// returned) or a signal comes (`None`: looked for before every attempt, so that a steady
+/// stream of messages does not hide it).
 pub fn wait_sliced<T>(
     termination: &Termination,
     deadline: Option<Instant>,
     mut attempt: impl FnMut(Duration) -> filemap::Result<T>,
 ) -> Option<filemap::Result<T>> {
     loop {
+        if termination.caught() {
+            return None;
+        }
         let slice = match deadline {
             Some(d) => SLICE.min(d.saturating_duration_since(Instant::now())),
             None => SLICE,
         };
         match attempt(slice) {
-            Err(filemap::Error::Timeout { .. }) if termination.caught() => return None,
             Err(filemap::Error::Timeout { .. }) if deadline.is_none_or(|d| Instant::now() < d) => {}
             other => return Some(other),
         }
     }
 }
 
-/// SIGINT and SIGTERM, caught from [`Termination::catch`] on by handlers that write a byte
-/// into a socket pair, so that they are received by [`Termination::wait`] rather than
-/// ending the process. Catch them before telling anyone the process is ready, so that an
-/// early signal is not lost.
+/// SIGINT and SIGTERM, caught from [`Termination::catch`] on: their handlers set a flag
+/// ([`Termination::caught`]) and write a byte into a socket pair, which
+/// [`Termination::wait`] reads, rather than end the process. Catch them before telling
+/// anyone the process is ready, so that an early signal is not lost.
 #[cfg(unix)]
 pub struct Termination {
     caught: std::os::unix::net::UnixStream,
-    /// Whether [`Termination::caught`] has read a signal's byte.
-    seen: std::cell::Cell<bool>,
+    flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[cfg(unix)]
 impl Termination {
     pub fn catch() -> std::io::Result<Termination> {
         use signal_hook::consts::{SIGINT, SIGTERM};
-        use signal_hook::low_level::pipe;
+        use signal_hook::{flag, low_level::pipe};
         let (caught, write) = std::os::unix::net::UnixStream::pair()?;
+        let set = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        for signal in [SIGINT, SIGTERM] {
+            flag::register(signal, set.clone())?;
+        }
         pipe::register(SIGINT, write.try_clone()?)?;
         pipe::register(SIGTERM, write)?;
-        Ok(Termination {
-            caught,
-            seen: std::cell::Cell::new(false),
-        })
+        Ok(Termination { caught, flag: set })
+    }
+
+    /// Whether one of the signals has arrived, without waiting.
+    pub fn caught(&self) -> bool {
+        self.flag.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Waits until one of the signals arrives (or already has).
     pub fn wait(mut self) -> std::io::Result<()> {
         use std::io::Read;
-        if self.seen.get() {
-            return Ok(());
-        }
         self.caught.read_exact(&mut [0u8])
     }
 
-    /// Whether one of the signals has arrived, without waiting.
-    pub fn caught(&self) -> bool {
-        use std::io::Read;
-        if !self.seen.get() {
-            let read = self
-                .caught
-                .set_nonblocking(true)
-                .and_then(|()| (&self.caught).read(&mut [0u8]));
-            let _ = self.caught.set_nonblocking(false);
-            self.seen.set(matches!(read, Ok(1)));
-        }
-        self.seen.get()
+    /// From now on, a signal that the command has not acted on within [`GRACE`] (it is
+    /// blocked where it cannot look) ends the process with status 130, without the
+    /// clean-up it would have done.
+    fn end_if_stuck(&self) -> std::io::Result<()> {
+        let mut caught = self.caught.try_clone()?;
+        std::thread::spawn(move || {
+            use std::io::Read;
+            if caught.read_exact(&mut [0u8]).is_ok() {
+                std::thread::sleep(GRACE);
+                std::process::exit(130);
+            }
+        });
+        Ok(())
     }
 }
 
 /// Ctrl-C, Ctrl-Break or the console closing, caught by a `SetConsoleCtrlHandler`
-/// handler that sets an event; registered by `catch`, so that an early one is not lost.
+/// handler that sets a flag and an event; registered by `catch`, so that an early one is
+/// not lost.
 #[cfg(windows)]
 pub struct Termination {
     event: windows_sys::Win32::Foundation::HANDLE,
@@ -94,6 +106,7 @@ pub struct Termination {
 
 #[cfg(windows)]
 mod console {
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::OnceLock;
     use windows_sys::Win32::Foundation::HANDLE;
     use windows_sys::Win32::System::Threading::SetEvent;
@@ -105,7 +118,11 @@ mod console {
     unsafe impl Sync for Event {}
     pub static STOP: OnceLock<Event> = OnceLock::new();
 
+    /// Set by `on_ctrl`, for `Termination::caught`.
+    pub static CAUGHT: AtomicBool = AtomicBool::new(false);
+
     pub unsafe extern "system" fn on_ctrl(_kind: u32) -> windows_sys::core::BOOL {
+        CAUGHT.store(true, Ordering::Relaxed);
         if let Some(e) = STOP.get() {
             // SAFETY: a valid event handle created by `catch` and never closed.
             unsafe { SetEvent(e.0) };
@@ -133,16 +150,42 @@ impl Termination {
     }
 
     pub fn wait(self) -> std::io::Result<()> {
-        use windows_sys::Win32::System::Threading::{WaitForSingleObject, INFINITE};
-        // SAFETY: a valid event handle.
-        unsafe { WaitForSingleObject(self.event, INFINITE) };
+        wait_for_stop(self.event);
         Ok(())
     }
 
     pub fn caught(&self) -> bool {
-        use windows_sys::Win32::Foundation::WAIT_OBJECT_0;
-        use windows_sys::Win32::System::Threading::WaitForSingleObject;
-        // SAFETY: a valid event handle; a wait of 0 ms only looks.
-        unsafe { WaitForSingleObject(self.event, 0) == WAIT_OBJECT_0 }
+        console::CAUGHT.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn end_if_stuck(&self) -> std::io::Result<()> {
+        let event = console::Event(self.event);
+        std::thread::spawn(move || {
+            // (The whole `Event`, which may go to another thread, not its handle field.)
+            let event = event;
+            wait_for_stop(event.0);
+            std::thread::sleep(GRACE);
+            std::process::exit(130);
+        });
+        Ok(())
+    }
+}
+
+/// Waits until the console handler has set `event`.
+#[cfg(windows)]
+fn wait_for_stop(event: windows_sys::Win32::Foundation::HANDLE) {
+    use windows_sys::Win32::System::Threading::{WaitForSingleObject, INFINITE};
+    // SAFETY: a valid event handle, never closed (see `catch`).
+    unsafe { WaitForSingleObject(event, INFINITE) };
+}
+
+impl Termination {
+    /// [`catch`](Termination::catch) for a command that waits in slices and looks for the
+    /// signal between them ([`wait_sliced`]); one that has not stopped within [`GRACE`] of
+    /// a signal is ended ([`end_if_stuck`](Termination::end_if_stuck)).
+    pub fn catch_sliced() -> std::io::Result<Termination> {
+        let termination = Termination::catch()?;
+        termination.end_if_stuck()?;
+        Ok(termination)
     }
 }

@@ -11,7 +11,7 @@ use filemap::wait::{wait_all, wait_any, Waitable};
 use filemap::{Error, Name};
 use serde_json::json;
 
-use crate::names::scoped_name;
+use crate::names::{scoped, scoped_name};
 use crate::outcome::{Failure, Outcome};
 use crate::signals::{interrupted, wait_sliced, Termination};
 
@@ -162,7 +162,7 @@ pub fn event(action: EventAction) -> Outcome {
                 EventReset::Manual
             };
             // Before the event is made: a signal is not lost, and it closes the event.
-            let termination = Termination::catch()?;
+            let termination = Termination::catch_sliced()?;
             let (event, _) =
                 NamedEvent::create_or_open(&scoped_name(&name, global)?, reset, false)?;
             let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
@@ -319,7 +319,7 @@ pub fn wait(
 ) -> Outcome {
     let scoped = names
         .iter()
-        .map(|n| scoped_name(n, global).map(|name| name.to_string()))
+        .map(|n| scoped(n, global))
         .collect::<Result<Vec<_>, _>>()?;
     let objects = scoped
         .iter()

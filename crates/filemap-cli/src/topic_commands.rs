@@ -13,8 +13,9 @@ use serde_json::json;
 
 use crate::names::scoped_name;
 use crate::outcome::{Failure, Outcome};
-use crate::signals::{interrupted, wait_sliced, Termination, SLICE};
+use crate::signals::{interrupted, wait_sliced, Termination};
 use crate::units::{format_size, parse_duration, parse_nonzero_size};
+use std::sync::mpsc::RecvTimeoutError;
 
 /// How `--create` makes a topic.
 #[derive(Args, Debug)]
@@ -62,7 +63,7 @@ impl CreateTopic {
 /// `filemap pub NAME`: each line of standard input is one message (without its newline).
 pub fn publish(name: &str, create: &CreateTopic, wait_for: Option<u32>) -> Outcome {
     // Before anything is made: a signal is not lost, and it closes what was made.
-    let termination = Termination::catch()?;
+    let termination = Termination::catch_sliced()?;
     let name = create.name(name)?;
     let mut publisher = match create.options() {
         Some(options) => Publisher::create_or_open(&name, &options)?,
@@ -75,38 +76,55 @@ pub fn publish(name: &str, create: &CreateTopic, wait_for: Option<u32>) -> Outco
                 "--wait-for {n}: {name} has room for {slots} subscribers"
             )));
         }
-        // Lines published before a subscriber joins are not its: wait for them first.
-        while publisher.subscribers() < n as usize {
-            if termination.caught() {
-                return Ok(interrupted());
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
     }
-    let lines = read_lines_behind();
     let mut count = 0u64;
-    let result = loop {
-        let line = match lines.recv_timeout(SLICE) {
-            Ok(Ok(line)) => line,
-            Ok(Err(e)) => break Err(e.into()),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if termination.caught() => {
-                break Ok(interrupted())
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
-            // The end of the input.
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break Ok(ExitCode::SUCCESS),
-        };
-        match wait_sliced(&termination, None, |slice| {
-            publisher.publish_timeout(&line, slice)
-        }) {
-            Some(Ok(())) => count += 1,
-            Some(Err(e)) => break Err(e.into()),
-            None => break Ok(interrupted()),
-        }
-    };
+    let result = publish_lines(&mut publisher, &termination, wait_for, &mut count);
     let messages = if count == 1 { "message" } else { "messages" };
     eprintln!("filemap: published {count} {messages} to {name}");
     result
+}
+
+/// `filemap pub`'s work: waits for `wait_for` subscribers, then publishes each line of
+/// standard input, counting them in `count`, until the input ends or a signal comes.
+fn publish_lines(
+    publisher: &mut Publisher,
+    termination: &Termination,
+    wait_for: Option<u32>,
+    count: &mut u64,
+) -> Outcome {
+    // Lines published before a subscriber joins are not its: wait for them first.
+    while wait_for.is_some_and(|n| publisher.subscribers() < n as usize) {
+        if termination.caught() {
+            return Ok(interrupted());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let lines = read_lines_behind();
+    loop {
+        // The next line, or the end of the input (`None`).
+        let next = wait_sliced(termination, None, |slice| match lines.recv_timeout(slice) {
+            Ok(line) => Ok(Some(line)),
+            Err(RecvTimeoutError::Timeout) => Err(Error::Timeout {
+                what: "standard input".into(),
+                after: slice,
+            }),
+            Err(RecvTimeoutError::Disconnected) => Ok(None),
+        });
+        let line = match next {
+            None => return Ok(interrupted()),
+            Some(Ok(Some(Ok(line)))) => line,
+            Some(Ok(Some(Err(e)))) => return Err(e.into()),
+            Some(Ok(None)) => return Ok(ExitCode::SUCCESS),
+            Some(Err(e)) => return Err(e.into()),
+        };
+        match wait_sliced(termination, None, |slice| {
+            publisher.publish_timeout(&line, slice)
+        }) {
+            Some(Ok(())) => *count += 1,
+            Some(Err(e)) => return Err(e.into()),
+            None => return Ok(interrupted()),
+        }
+    }
 }
 
 /// Standard input's lines (without their newlines), read on a thread of their own so that
@@ -142,7 +160,7 @@ fn read_lines_behind() -> std::sync::mpsc::Receiver<io::Result<Vec<u8>>> {
 /// publisher closes (or dies).
 pub fn subscribe(name: &str, create: &CreateTopic, count: Option<u64>, json: bool) -> Outcome {
     // Before anything is made: a signal is not lost, and it closes what was made.
-    let termination = Termination::catch()?;
+    let termination = Termination::catch_sliced()?;
     let name = create.name(name)?;
     let mut subscriber = match create.options() {
         Some(options) => Subscriber::create_or_open(&name, &options)?,

@@ -201,3 +201,56 @@ fn info_shows_inbox_and_service_endpoints() {
         assert!(listed.contains("no server, 1 of 8 clients"), "{listed}");
     }
 }
+
+/// `filemap sub` stops on SIGTERM while messages keep coming (it looks for the signal
+/// before every receive, not only when one times out), closing its subscriber; and one
+/// blocked writing into a pipe nobody reads is ended shortly after the signal.
+#[test]
+#[cfg(unix)]
+fn a_busy_subscriber_stops_on_a_signal() {
+    use filemap::topic::{Publisher, TopicOptions};
+    let ns = Ns::new();
+    std::env::set_var("FILEMAP_DIR", ns.0.path());
+    let options = TopicOptions::new().slow_subscribers(filemap::topic::SlowSubscribers::DropOldest);
+    let mut publisher = Publisher::create_or_open("busy", &options).unwrap();
+    for (case, stdout) in [("read", Stdio::null()), ("unread", Stdio::piped())] {
+        let mut c = ns
+            .cmd(&["sub", "busy"])
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + PATIENCE;
+        while publisher.subscribers() == 0 {
+            assert!(Instant::now() < deadline, "{case}: sub never joined");
+            std::thread::sleep(POLL);
+        }
+        // Messages every millisecond or so, then the signal while they still come: the
+        // unread pipe fills (64 KiB) long before.
+        for i in 0..300u32 {
+            publisher.publish(&[b'x'; 1000]).unwrap();
+            if i % 10 == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let stop = Instant::now() + PATIENCE;
+        let status = loop {
+            publisher.publish(&[b'y'; 1000]).unwrap();
+            if let Some(status) = c.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < stop, "{case}: sub did not stop");
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert_eq!(status.code(), Some(130), "{case}");
+        drop(c);
+    }
+    drop(publisher);
+    assert_eq!(ns.entries(), 0);
+}
