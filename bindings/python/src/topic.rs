@@ -121,6 +121,12 @@ impl Publisher {
         Ok(self.get()?.subscribers())
     }
 
+    /// How many subscribers can be connected at once (set when the topic was made).
+    #[getter]
+    fn max_subscribers(&mut self) -> PyResult<u32> {
+        Ok(self.get()?.max_subscribers())
+    }
+
     /// The sequence number the next message will carry.
     #[getter]
     fn next_sequence(&mut self) -> PyResult<u64> {

@@ -149,6 +149,7 @@ def test_topic_lag_under_drop_oldest(name):
         name, capacity=4096, slow_subscribers="drop_oldest"
     )
     sub = filemap.Subscriber.open(name)
+    assert (publisher.subscribers, publisher.max_subscribers) == (1, 8)
     for i in range(1000):
         publisher.publish(b"%04d" % i)
     with pytest.raises(filemap.LaggedError) as info:
