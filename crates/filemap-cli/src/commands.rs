@@ -204,12 +204,38 @@ fn create(
     }
     let mode = mode.unwrap_or(0o600);
     let mapping = match file {
-        Some(path) => Mapping::from_path(path)
-            .size(size.unwrap_or(0))
-            .name(name.to_string())
-            .persistent(true)
-            .permissions(mode)
-            .create()?,
+        Some(path) => {
+            // CreateFile's OPEN_ALWAYS: a file that is not there yet is made, at --size.
+            let made = !path.exists();
+            if made {
+                required_size(size).map_err(|_| {
+                    Failure::Usage(format!(
+                        "{} does not exist: give --size to make it",
+                        path.display()
+                    ))
+                })?;
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+                    .map_err(|e| Failure::Error(format!("create {}: {e}", path.display())))?;
+            }
+            let created = Mapping::from_path(&path)
+                .size(size.unwrap_or(0))
+                .name(name.to_string())
+                .persistent(true)
+                .permissions(mode)
+                .create();
+            match created {
+                Ok(mapping) => mapping,
+                Err(e) => {
+                    if made {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
         None => {
             let size = required_size(size)?;
             Mapping::options()

@@ -57,7 +57,8 @@ enum Command {
         /// Permissions, in octal (default 600: this user only).
         #[arg(long, value_parser = mode_arg)]
         mode: Option<u32>,
-        /// Map this file instead of memory.
+        /// Map this file instead of memory (made, with --size, if it does not exist; removed
+        /// again if the object cannot be made).
         #[arg(long)]
         file: Option<PathBuf>,
         /// Create a foreign segment: POSIX shared memory without filemap's header, which

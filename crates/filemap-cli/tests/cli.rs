@@ -296,6 +296,34 @@ fn file_backed_create() {
     assert_eq!(info["file"], path.canonicalize().unwrap().to_str().unwrap());
     ns.ok(&["rm", "fb"]);
     assert_eq!(ns.entries(), 0);
+    // A file that is not there yet is made at --size (and without one, that is bad
+    // usage); a file made for an object that then cannot be made is removed again.
+    let new = dir.path().join("new.bin");
+    let n = new.to_str().unwrap();
+    assert_eq!(
+        ns.run(&["create", "nf", "--file", n, "--persistent"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert!(!new.exists());
+    ns.ok(&[
+        "create",
+        "nf",
+        "--file",
+        n,
+        "--size",
+        "8KiB",
+        "--persistent",
+    ]);
+    assert_eq!(std::fs::metadata(&new).unwrap().len(), 8192);
+    let other = dir.path().join("other.bin");
+    let o = other.to_str().unwrap();
+    let out = ns.run(&["create", "nf", "--file", o, "--size", "1", "--persistent"]);
+    assert_eq!(out.status.code(), Some(1), "the name is taken");
+    assert!(!other.exists(), "the file made for it is gone");
+    ns.ok(&["rm", "nf"]);
+    assert_eq!(ns.entries(), 0);
 }
 
 #[test]
