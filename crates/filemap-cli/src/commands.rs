@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::names::{maybe_scoped, scoped, scoped_name};
 use crate::outcome::{Failure, Outcome};
-use crate::output::{hex_dump, table, unix_millis};
+use crate::output::{table, unix_millis, HexDump};
 use crate::units::format_size;
 use crate::{BenchWhat, Command};
 
@@ -504,6 +504,7 @@ fn dump(name: &str, offset: u64, len: Option<u64>, raw: bool, foreign: bool) -> 
         .map()?;
     let mut out = io::BufWriter::new(io::stdout().lock());
     let mut buf = vec![0u8; 64 * 1024];
+    let mut hex = HexDump::default();
     let mut done = 0usize;
     while done < view.len() {
         let n = buf.len().min(view.len() - done);
@@ -511,7 +512,7 @@ fn dump(name: &str, offset: u64, len: Option<u64>, raw: bool, foreign: bool) -> 
         let written = if raw {
             out.write_all(&buf[..n])
         } else {
-            hex_dump(&mut out, offset + done as u64, &buf[..n])
+            hex.write(&mut out, offset + done as u64, &buf[..n])
         };
         match written {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
@@ -519,7 +520,10 @@ fn dump(name: &str, offset: u64, len: Option<u64>, raw: bool, foreign: bool) -> 
         }
         done += n;
     }
-    match out.flush() {
+    let ended = hex
+        .finish(&mut out, offset + view.len() as u64)
+        .and_then(|()| out.flush());
+    match ended {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
         r => Ok(r.map(|_| ExitCode::SUCCESS)?),
     }

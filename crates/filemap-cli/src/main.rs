@@ -112,7 +112,8 @@ enum Command {
         #[arg(long, default_value = "0", value_parser = units::parse_size)]
         offset: u64,
     },
-    /// Print an object's bytes (a hex dump unless --raw).
+    /// Print an object's bytes (a hex dump as hexdump -C prints it, a run of repeated lines
+    /// as one `*`, unless --raw).
     Dump {
         /// The name.
         name: String,

@@ -48,30 +48,64 @@ pub fn stdout_failure() -> Option<io::Error> {
     failed.take()
 }
 
-/// Writes `bytes` as a hex dump in the `hexdump -C` layout, `base` being the offset of the
-/// first byte.
-pub fn hex_dump(out: &mut impl Write, base: u64, bytes: &[u8]) -> io::Result<()> {
-    for (i, line) in bytes.chunks(16).enumerate() {
-        let mut hex = String::with_capacity(50);
-        for (j, b) in line.iter().enumerate() {
-            if j == 8 {
-                hex.push(' ');
-            }
-            hex.push_str(&format!("{b:02x} "));
-        }
-        let text: String = line
-            .iter()
-            .map(|&b| {
-                if b.is_ascii_graphic() || b == b' ' {
-                    b as char
-                } else {
-                    '.'
+/// A hex dump in the `hexdump -C` layout, written in pieces: a line like the one before it
+/// is written as one `*` for the whole run of them (as `hexdump` squeezes them), and a
+/// dump that ends in such a run ends with the offset where it stops.
+#[derive(Default)]
+pub struct HexDump {
+    /// The last line written or squeezed.
+    previous: Option<Vec<u8>>,
+    /// Whether lines are being squeezed now.
+    squeezing: bool,
+}
+
+impl HexDump {
+    /// Writes `bytes`, `base` being the offset of the first (pieces after the first start
+    /// where the one before ended, on a 16-byte line boundary).
+    pub fn write(&mut self, out: &mut impl Write, base: u64, bytes: &[u8]) -> io::Result<()> {
+        for (i, line) in bytes.chunks(16).enumerate() {
+            if self.previous.as_deref() == Some(line) {
+                if !std::mem::replace(&mut self.squeezing, true) {
+                    writeln!(out, "*")?;
                 }
-            })
-            .collect();
-        writeln!(out, "{:08x}  {hex:<49} |{text}|", base + (i as u64) * 16)?;
+                continue;
+            }
+            self.squeezing = false;
+            self.previous = Some(line.to_vec());
+            hex_line(out, base + (i as u64) * 16, line)?;
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Ends the dump, which stops at offset `end`.
+    pub fn finish(&mut self, out: &mut impl Write, end: u64) -> io::Result<()> {
+        if self.squeezing {
+            writeln!(out, "{end:08x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One line of up to 16 bytes at offset `at`.
+fn hex_line(out: &mut impl Write, at: u64, line: &[u8]) -> io::Result<()> {
+    let mut hex = String::with_capacity(50);
+    for (j, b) in line.iter().enumerate() {
+        if j == 8 {
+            hex.push(' ');
+        }
+        hex.push_str(&format!("{b:02x} "));
+    }
+    let text: String = line
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    writeln!(out, "{at:08x}  {hex:<49} |{text}|")
 }
 
 /// Prints rows as columns separated by two spaces, each as wide as its widest cell.
@@ -114,12 +148,36 @@ mod tests {
     #[test]
     fn hex_dump_layout() {
         let mut out = Vec::new();
-        hex_dump(&mut out, 16, b"hello, world!\n\x00\x01\xff").unwrap();
+        let mut dump = HexDump::default();
+        dump.write(&mut out, 16, b"hello, world!\n\x00\x01\xff")
+            .unwrap();
+        dump.finish(&mut out, 33).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
             "00000010  68 65 6c 6c 6f 2c 20 77  6f 72 6c 64 21 0a 00 01  |hello, world!...|\n\
              00000020  ff                                                |.|\n"
+        );
+    }
+
+    #[test]
+    fn repeated_lines_are_squeezed_across_pieces() {
+        let mut out = Vec::new();
+        let mut dump = HexDump::default();
+        dump.write(&mut out, 0, &[0u8; 48]).unwrap();
+        dump.write(&mut out, 48, &[0u8; 32]).unwrap();
+        dump.write(&mut out, 80, b"0123456789abcdef").unwrap();
+        dump.write(&mut out, 96, &[b'0'; 32]).unwrap();
+        dump.finish(&mut out, 128).unwrap();
+        let zeros = "00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00 ";
+        let digits = "30 30 30 30 30 30 30 30  30 30 30 30 30 30 30 30 ";
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!(
+                "00000000  {zeros} |................|\n*\n\
+                 00000050  30 31 32 33 34 35 36 37  38 39 61 62 63 64 65 66  |0123456789abcdef|\n\
+                 00000060  {digits} |0000000000000000|\n*\n00000080\n"
+            )
         );
     }
 }
