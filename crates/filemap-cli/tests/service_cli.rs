@@ -34,8 +34,21 @@ impl Serving {
 
 /// Starts `filemap serve NAME --count N -- COMMAND...` and waits until it serves.
 fn start_server(ns: &Ns, name: &str, count: u32, command: &[&str]) -> Serving {
+    start_server_with(ns, name, &[], count, command)
+}
+
+/// [`start_server`] with more of `serve`'s options.
+fn start_server_with(
+    ns: &Ns,
+    name: &str,
+    options: &[&str],
+    count: u32,
+    command: &[&str],
+) -> Serving {
     let count = count.to_string();
-    let mut args = vec!["serve", name, "--count", &count, "--"];
+    let mut args = vec!["serve", name, "--count", &count];
+    args.extend_from_slice(options);
+    args.push("--");
     args.extend_from_slice(command);
     let mut child = ns
         .cmd(&args)
@@ -239,17 +252,7 @@ fn requests_wait_for_a_free_client_slot() {
     // Set when the test ends, however it ends: a command waiting for it ends with it.
     let _release = Release(ns.cmd(&["event", "set", "gate"]));
     let gated = [ME, "event", "wait", "gate", "--timeout", "1m"];
-    let mut args = vec!["serve", "narrow", "--clients", "1", "--count", "3", "--"];
-    args.extend_from_slice(&gated);
-    let child = ns
-        .cmd(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let server = Serving(child);
-    assert!(served_within(&ns, "narrow"), "narrow was never served");
+    let server = start_server_with(&ns, "narrow", &["--clients", "1"], 3, &gated);
     let request = |stdin: Stdio| {
         ns.cmd(&["request", "narrow", "--timeout", "1m"])
             .stdin(stdin)
