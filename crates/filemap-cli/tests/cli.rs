@@ -247,8 +247,7 @@ fn interrupted_commands_close_what_they_made() {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+            .spawn_retrying();
         let deadline = Instant::now() + PATIENCE;
         while ns.entries() == 0 {
             assert!(c.try_wait().unwrap().is_none(), "{args:?} ended early");
@@ -484,8 +483,7 @@ fn wait_for_any_or_all_from_the_shell() {
         .cmd(&["wait", "quit", "jobs", "--timeout", WAITER_TIMEOUT])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_retrying();
     ns.ok(&["sem", "release", "jobs"]);
     let out = waiter.wait_with_output().unwrap();
     assert!(out.status.success());
@@ -521,8 +519,7 @@ fn events_and_semaphores_from_the_shell() {
     let mut waiter = ns
         .cmd(&["event", "wait", "go", "--timeout", WAITER_TIMEOUT])
         .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
+        .spawn_retrying();
     // `event set` needs the event the waiter created: it succeeds once the waiter waits.
     let deadline = Instant::now() + PATIENCE;
     while !ns.run(&["event", "set", "go"]).status.success() {

@@ -55,8 +55,7 @@ fn start_server_with(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_retrying();
     if !served_within(ns, name) {
         let _ = child.kill();
         let _ = child.wait();
@@ -258,8 +257,7 @@ fn requests_wait_for_a_free_client_slot() {
             .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+            .spawn_retrying()
     };
     // The one slot, held by a client whose command waits for the gate.
     let holder = request(Stdio::null());

@@ -14,8 +14,7 @@ fn start(ns: &Ns, args: &[&str]) -> Child {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+        .spawn_retrying()
 }
 
 /// Polls `filemap info NAME --json` until the topic has `n` subscribers.
@@ -219,8 +218,7 @@ fn a_busy_subscriber_stops_on_a_signal() {
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+            .spawn_retrying();
         let deadline = Instant::now() + PATIENCE;
         while publisher.subscribers() == 0 {
             assert!(Instant::now() < deadline, "{case}: sub never joined");

@@ -9,6 +9,7 @@ mod common;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use common::SpawnRetrying;
 use common::{child, role, run_tests, unique, Namespace};
 use filemap::channel::{Receiver, SendSlot, Sender};
 use filemap::Error;
@@ -292,8 +293,7 @@ fn ordered_intact_delivery_between_processes() {
     let mut rx = Receiver::create_or_open(&name, 1 << 20).unwrap();
     let sender = child("send-all", &[&name, &count.to_string()])
         .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_retrying();
     let started = Instant::now();
     let mut hash = Xxh3::new();
     let (mut bytes, mut expected) = (0u64, Vec::new());
@@ -389,8 +389,7 @@ fn receiver_killed_mid_stream() {
     let mut receiver = child("receive-some", &[&name, "1000", &last_name])
         .stdout(std::process::Stdio::piped())
         .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_retrying();
     // The receiver takes 1000 messages, says "ready" and stops reading.
     let mut buf = Vec::new();
     for seq in 0..1000 {

@@ -47,6 +47,7 @@ use linux::*;
 #[cfg(target_os = "linux")]
 mod linux {
     use super::*;
+    use common::SpawnRetrying;
     use filemap::channel::{Receiver, Sender};
     use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore, SharedMutex};
     use filemap::Error;
@@ -301,8 +302,7 @@ mod linux {
                 "2000",
             ],
         )
-        .spawn()
-        .unwrap();
+        .spawn_retrying();
         let (mut worked, mut faulted) = (0u64, 0u64);
         let deadline = Instant::now() + Duration::from_secs(60);
         while flapper.try_wait().unwrap().is_none() {

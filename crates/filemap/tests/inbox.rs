@@ -12,6 +12,7 @@ use std::process::{Child, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use common::SpawnRetrying;
 use common::{child, hand_over, role, run_tests, unique, Namespace};
 use filemap::inbox::{Inbox, InboxOptions, InboxSender};
 use filemap::{Error, Mapping};
@@ -141,8 +142,7 @@ fn spawn_sender(name: &str, counts: &str, who: u64, count: u64) -> Incarnation {
         &[name, &who.to_string(), &count.to_string(), counts],
     )
     .stdout(Stdio::piped())
-    .spawn()
-    .unwrap();
+    .spawn_retrying();
     let mut line = String::new();
     BufReader::new(child.stdout.as_mut().unwrap())
         .read_line(&mut line)

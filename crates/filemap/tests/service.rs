@@ -11,6 +11,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use common::SpawnRetrying;
 use common::{child, hand_over, role, run_tests, unique, Namespace};
 use filemap::channel::WaitMode;
 use filemap::service::{Client, Server, ServiceOptions};
@@ -136,8 +137,7 @@ fn spawn_ready(role: &str, args: &[&str]) -> (Child, BufReader<std::process::Chi
     let mut c = child(role, args)
         .stdout(Stdio::piped())
         .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
+        .spawn_retrying();
     let mut out = BufReader::new(c.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();

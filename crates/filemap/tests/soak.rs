@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::SpawnRetrying;
 use common::{child, role, run_tests, Namespace};
 use filemap::channel::{Receiver, Sender};
 use filemap::sync::{EventReset, NamedEvent, NamedSemaphore, SharedMutex};
@@ -413,19 +414,7 @@ fn start_worker(w: usize, incarnation: u64, rng: &mut Rng) -> Worker {
 }
 
 fn start(role: &str, args: &[&str]) -> Child {
-    // Wine's process creation sometimes fails under this load ("Internal error"): retry.
-    let mut attempt = 0;
-    loop {
-        match child(role, args).spawn() {
-            Ok(child) => return child,
-            Err(e) if attempt < 10 && cfg!(windows) => {
-                eprintln!("    soak: starting a {role} failed ({e}), retrying");
-                attempt += 1;
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            Err(e) => panic!("start a {role}: {e}"),
-        }
-    }
+    child(role, args).spawn_retrying()
 }
 
 /// How many messages the worker in slot `w` recorded as sent, if the slot is its own

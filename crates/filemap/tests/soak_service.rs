@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::SpawnRetrying;
 use common::{child, role, run_tests, soak_secs, still_running, Namespace};
 use filemap::service::{Client, Server, ServiceOptions};
 use filemap::Error;
@@ -154,9 +155,9 @@ fn service_crash_storm() {
             (r, mine)
         })
     };
-    let mut server = child("server", &[]).spawn().unwrap();
+    let mut server = child("server", &[]).spawn_retrying();
     let mut clients: Vec<Child> = (0..CLIENTS)
-        .map(|k| child("client", &[&k.to_string()]).spawn().unwrap())
+        .map(|k| child("client", &[&k.to_string()]).spawn_retrying())
         .collect();
     let deadline = Instant::now() + Duration::from_secs(soak_secs(10, 5));
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
@@ -175,13 +176,13 @@ fn service_crash_storm() {
             // Replaced at once: its clients may never see it dead.
             server.kill().unwrap();
             server.wait().unwrap();
-            server = child("server", &[]).spawn().unwrap();
+            server = child("server", &[]).spawn_retrying();
             server_kills += 1;
         } else {
             let k = (rng >> 8) as usize % CLIENTS;
             clients[k].kill().unwrap();
             clients[k].wait().unwrap();
-            clients[k] = child("client", &[&k.to_string()]).spawn().unwrap();
+            clients[k] = child("client", &[&k.to_string()]).spawn_retrying();
             client_kills += 1;
         }
         // The calls go on (a safety net of seconds, for a loaded machine).

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::SpawnRetrying;
 use common::{child, role, run_tests, soak_secs, still_running, Namespace};
 use filemap::topic::{Publisher, Subscriber, TopicOptions};
 use filemap::Error;
@@ -113,9 +114,9 @@ fn topic_crash_storm() {
             (r, mine)
         })
     };
-    let mut publisher = child("publisher", &[]).spawn().unwrap();
+    let mut publisher = child("publisher", &[]).spawn_retrying();
     let mut subscribers: Vec<Child> = (0..SUBSCRIBERS)
-        .map(|_| child("subscriber", &[]).spawn().unwrap())
+        .map(|_| child("subscriber", &[]).spawn_retrying())
         .collect();
     let deadline = Instant::now() + Duration::from_secs(soak_secs(10, 5));
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
@@ -133,13 +134,13 @@ fn topic_crash_storm() {
         if rng % 3 == 0 {
             publisher.kill().unwrap();
             publisher.wait().unwrap();
-            publisher = child("publisher", &[]).spawn().unwrap();
+            publisher = child("publisher", &[]).spawn_retrying();
             publisher_kills += 1;
         } else {
             let k = (rng >> 8) as usize % SUBSCRIBERS;
             subscribers[k].kill().unwrap();
             subscribers[k].wait().unwrap();
-            subscribers[k] = child("subscriber", &[]).spawn().unwrap();
+            subscribers[k] = child("subscriber", &[]).spawn_retrying();
             subscriber_kills += 1;
         }
         // The publisher goes on: this process keeps receiving (a safety net of seconds,

@@ -9,6 +9,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use common::SpawnRetrying;
 use common::{child, ready_then_block, role, run_tests, spawn_ready, unique, Namespace};
 use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore, SharedMutex};
 use filemap::{Error, Kind, Mapping};
@@ -192,7 +193,7 @@ fn shared_counter_4_processes_x_10000() {
     let name = unique("counter");
     let counter = SharedMutex::<u64>::create_new(&name, 0).unwrap();
     let children: Vec<_> = (0..4)
-        .map(|_| child("count", &[&name, "10000"]).spawn().unwrap())
+        .map(|_| child("count", &[&name, "10000"]).spawn_retrying())
         .collect();
     for mut c in children {
         assert!(c.wait().unwrap().success());
@@ -273,8 +274,7 @@ fn semaphore_across_processes_and_maximum() {
     let sem = NamedSemaphore::create_new(&name, 0, 2).unwrap();
     let waiter = child("acquire", &[&name])
         .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_retrying();
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(sem.release(1).unwrap(), 0);
     let out = waiter.wait_with_output().unwrap();
@@ -661,8 +661,7 @@ fn stranded_waiter(kind: &str) -> Result<(), String> {
     let mut waiter = Reaped(
         child("take", &[kind, &name])
             .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
+            .spawn_retrying(),
     );
     await_futex_state(waiter.0.id(), true, "the waiter never slept");
     std::thread::sleep(Duration::from_millis(50));
@@ -780,8 +779,7 @@ fn shared_mutex_open_racing_its_creator_is_never_corrupt() {
     let rounds = 2000u64;
     let mut churn = child("churn-shared", &[&name, &phase_name, &rounds.to_string()])
         .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_retrying();
     let done = AtomicBool::new(false);
     let opens = std::thread::scope(|scope| {
         let opener = scope.spawn(|| open_until_done(&name, phase, &done, rounds));

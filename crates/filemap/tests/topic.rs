@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use common::SpawnRetrying;
 use common::{child, role, run_tests, unique, Namespace};
 use filemap::topic::{Publisher, SlowSubscribers, Subscriber, TopicOptions};
 use filemap::Error;
@@ -199,8 +200,7 @@ fn spawn_ready(role: &str, args: &[&str]) -> (Child, BufReader<std::process::Chi
     let mut c = child(role, args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_retrying();
     let mut out = BufReader::new(c.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
@@ -269,8 +269,7 @@ fn a_killed_subscriber_does_not_stall_the_publisher() {
     let mut stuck = child("sub-some", &[&name, "1000"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_retrying();
     let mut hash = Xxh3::new();
     // Until the stuck subscriber has joined, it does not hold anything up.
     let deadline = Instant::now() + PATIENCE;

@@ -34,6 +34,7 @@ mod linux {
     use filemap::sync::{NamedMutex, ObjectOptions};
     use filemap::{Access, Error, Mapping};
 
+    use super::common::SpawnRetrying;
     use super::common::{child, role, run_tests, unique, Namespace};
 
     const NOBODY: u32 = 65534;
@@ -102,8 +103,7 @@ mod linux {
         let mut c = as_nobody(role, args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .spawn_retrying();
         let mut line = String::new();
         BufReader::new(c.stdout.as_mut().unwrap())
             .read_line(&mut line)

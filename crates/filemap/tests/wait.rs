@@ -8,6 +8,7 @@ mod common;
 use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
+use common::SpawnRetrying;
 use common::{child, ready_then_block, role, run_tests, spawn_ready, unique, Namespace};
 use filemap::channel::{Receiver, Sender};
 use filemap::inbox::{Inbox, InboxOptions, InboxSender};
@@ -238,11 +239,7 @@ fn crossing_wait_all_sets_never_deadlock() {
     let started = Instant::now();
     let children: Vec<_> = [(&a, &b), (&b, &a), (&a, &b)]
         .iter()
-        .map(|(x, y)| {
-            child("cross", &[x, y, &count, &rounds.to_string()])
-                .spawn()
-                .unwrap()
-        })
+        .map(|(x, y)| child("cross", &[x, y, &count, &rounds.to_string()]).spawn_retrying())
         .collect();
     for mut c in children {
         assert!(c.wait().unwrap().success(), "a crossing wait_all failed");
@@ -333,7 +330,7 @@ fn endpoints_are_ready_with_a_message_room_or_a_dead_peer() {
         wait_any(&[&sub], Some(Duration::from_millis(20))),
         Err(Error::Timeout { .. })
     ));
-    let mut publisher = child("publish", &[&topic, "news"]).spawn().unwrap();
+    let mut publisher = child("publish", &[&topic, "news"]).spawn_retrying();
     assert_eq!(wait_any(&[&stop, &sub], Some(PATIENCE)).unwrap().index, 1);
     assert!(publisher.wait().unwrap().success());
     let mut sub = sub;
@@ -357,7 +354,7 @@ fn more_objects_than_one_system_wait_takes() {
     let objects: Vec<&dyn Waitable> = events.iter().map(|e| e as &dyn Waitable).collect();
     for last in [149usize, 0, 100] {
         let name = events[last].name().to_string();
-        let mut setter = child("set-after", &[&name, "30"]).spawn().unwrap();
+        let mut setter = child("set-after", &[&name, "30"]).spawn_retrying();
         let ready = wait_any(&objects, Some(PATIENCE)).unwrap();
         assert_eq!(ready.index, last);
         assert!(setter.wait().unwrap().success());

@@ -14,6 +14,7 @@ mod common;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use common::SpawnRetrying;
 use common::{child, role, run_tests, spawn_ready, unique, Namespace};
 use filemap::channel::{Receiver, Sender};
 use filemap::inbox::{Inbox, InboxOptions, InboxSender};
@@ -203,7 +204,7 @@ fn hundred_futures_on_one_runtime_get_exactly_their_messages() {
             let mut args = vec![count.to_string()];
             args.extend(chunk.iter().cloned());
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            child("send-all", &args).spawn().unwrap()
+            child("send-all", &args).spawn_retrying()
         })
         .collect();
     let started = Instant::now();
@@ -371,9 +372,7 @@ fn futures_dropped_at_random_points_lose_nothing() {
     let channel = unique("drops");
     let mut rx = Receiver::create_or_open(&channel, 4096).unwrap();
     let count = 3000u32;
-    let mut sender = child("send-all", &[&count.to_string(), &channel])
-        .spawn()
-        .unwrap();
+    let mut sender = child("send-all", &[&count.to_string(), &channel]).spawn_retrying();
     let units_name = unique("units");
     let units = NamedSemaphore::create_new(&units_name, 0, 1000).unwrap();
     let released = 400u32;
@@ -412,11 +411,7 @@ fn futures_dropped_at_random_points_lose_nothing() {
             }
         }
         // The units come while the acquires wait.
-        releaser = Some(
-            child("release", &[&units_name, &released.to_string()])
-                .spawn()
-                .unwrap(),
-        );
+        releaser = Some(child("release", &[&units_name, &released.to_string()]).spawn_retrying());
         while acquired < released && Instant::now() < deadline {
             let polls = random.below(4);
             let pause = Duration::from_micros(random.below(300));
@@ -466,13 +461,10 @@ fn blocking_and_async_waiters_share_a_semaphore_exactly() {
         .map(|_| {
             child("take-units", &[&units_name, &stop_name])
                 .stdout(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+                .spawn_retrying()
         })
         .collect();
-    let mut releaser = child("release", &[&units_name, &total.to_string()])
-        .spawn()
-        .unwrap();
+    let mut releaser = child("release", &[&units_name, &total.to_string()]).spawn_retrying();
     let units = std::sync::Arc::new(units);
     let stop = std::sync::Arc::new(stop);
     let (async_units, async_stop) = (units.clone(), stop.clone());
@@ -549,8 +541,7 @@ fn service_and_inbox_futures_across_processes() {
                 "inbox-send",
                 &[&inbox_name, &count.to_string(), &me.to_string()],
             )
-            .spawn()
-            .unwrap()
+            .spawn_retrying()
         })
         .collect();
     current_thread().block_on(async {

@@ -20,6 +20,34 @@ pub const POLL: Duration = Duration::from_millis(10);
 /// ends on its own.
 pub const WAITER_TIMEOUT: &str = "5m";
 
+/// Runs `start` (a spawn or an output of a command), again if it failed to start the
+/// process: Wine's process creation fails now and then under load with
+/// ERROR_INTERNAL_ERROR (1359), and the command then never ran (the soak does the same).
+pub fn retrying_wine_starts<T>(mut start: impl FnMut() -> std::io::Result<T>) -> T {
+    let mut attempt = 0;
+    loop {
+        match start() {
+            Err(e) if cfg!(windows) && e.raw_os_error() == Some(1359) && attempt < 5 => {
+                eprintln!("starting a process failed ({e}), retrying");
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            result => return result.unwrap(),
+        }
+    }
+}
+
+/// `Command::spawn` through [`retrying_wine_starts`].
+pub trait SpawnRetrying {
+    fn spawn_retrying(&mut self) -> Child;
+}
+
+impl SpawnRetrying for Command {
+    fn spawn_retrying(&mut self) -> Child {
+        retrying_wine_starts(|| self.spawn())
+    }
+}
+
 /// Waits for `child` to exit; past `PATIENCE`, kills it and fails the test.
 pub fn wait_within(child: &mut Child, what: &str) -> ExitStatus {
     let deadline = Instant::now() + PATIENCE;
@@ -89,19 +117,7 @@ impl Ns {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        // Wine's process creation fails now and then under load with ERROR_INTERNAL_ERROR
-        // (1359): the command never started, so it is started again (as the soak does).
-        let mut attempt = 0;
-        loop {
-            match self.cmd(args).stdin(Stdio::null()).output() {
-                Err(e) if cfg!(windows) && e.raw_os_error() == Some(1359) && attempt < 5 => {
-                    eprintln!("starting filemap {args:?} failed ({e}), retrying");
-                    attempt += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(200));
-                }
-                result => return result.unwrap(),
-            }
-        }
+        retrying_wine_starts(|| self.cmd(args).stdin(Stdio::null()).output())
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
@@ -121,8 +137,7 @@ impl Ns {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .spawn_retrying();
         // A command that fails before it reads (no such object, say) closes its input
         // first: the write then meets a broken pipe, and its exit is what is tested.
         match c.stdin.take().unwrap().write_all(input) {
@@ -159,8 +174,7 @@ impl Ns {
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+            .spawn_retrying();
         let mut set = self.cmd(&["event", "set", &release]);
         set.stdin(Stdio::null());
         let mut holder = LockHolder {
@@ -191,8 +205,7 @@ impl Ns {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .spawn_retrying();
         wait_within(&mut c, &format!("filemap {args:?}"));
         c.wait_with_output().unwrap()
     }
@@ -203,8 +216,7 @@ impl Ns {
             .cmd(args)
             .stdin(Stdio::null())
             .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .spawn_retrying();
         let mut line = String::new();
         BufReader::new(c.stderr.as_mut().unwrap())
             .read_line(&mut line)

@@ -76,6 +76,30 @@ pub fn child(role: &str, args: &[&str]) -> Command {
     cmd
 }
 
+/// `Command::spawn` that starts the process again when Wine's process creation fails, as
+/// it now and then does under load with ERROR_INTERNAL_ERROR (1359): the process never
+/// ran. Any other error fails the test.
+pub trait SpawnRetrying {
+    fn spawn_retrying(&mut self) -> Child;
+}
+
+impl SpawnRetrying for Command {
+    fn spawn_retrying(&mut self) -> Child {
+        let mut attempt = 0;
+        loop {
+            match self.spawn() {
+                Ok(child) => return child,
+                Err(e) if cfg!(windows) && e.raw_os_error() == Some(1359) && attempt < 10 => {
+                    eprintln!("    starting a child failed ({e}), retrying");
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                Err(e) => panic!("starting a child: {e}"),
+            }
+        }
+    }
+}
+
 /// Runs a child to completion and returns its stdout; panics with its stderr if it fails.
 pub fn run_child(role: &str, args: &[&str]) -> String {
     run_command(&mut child(role, args), &format!("{role} {args:?}"))
@@ -123,8 +147,7 @@ pub fn spawn_ready(role: &str, args: &[&str]) -> Child {
     let mut c = child(role, args)
         .stdout(Stdio::piped())
         .stdin(Stdio::piped())
-        .spawn()
-        .expect("spawn child");
+        .spawn_retrying();
     let mut line = String::new();
     let stdout = c.stdout.as_mut().unwrap();
     std::io::BufReader::new(stdout)

@@ -7,6 +7,7 @@ mod common;
 use std::io::Write;
 use std::sync::atomic::Ordering;
 
+use common::SpawnRetrying;
 use common::{child, role, run_child, run_tests, spawn_ready, unique, Namespace};
 use filemap::{Access, CommandExt, Disposition, Error, Mapping};
 
@@ -249,7 +250,7 @@ fn two_views_are_coherent_across_processes() {
     assert_eq!(b.read_vec(8, 9).unwrap(), b"seen by b");
     // A flag through an atomic, answered by another process.
     let flag = m.view().len(8).map().unwrap();
-    let mut c = child("ping", &[&name]).spawn().unwrap();
+    let mut c = child("ping", &[&name]).spawn_retrying();
     flag.atomic_u64(0).unwrap().store(1, Ordering::Release);
     assert!(c.wait().unwrap().success());
     assert_eq!(flag.atomic_u64(0).unwrap().load(Ordering::Acquire), 2);
@@ -464,7 +465,7 @@ fn racing_create_or_open_and_close() {
     let ns = Namespace::new();
     let name = unique("race");
     let children: Vec<_> = (0..8)
-        .map(|_| child("race", &[&name, "500"]).spawn().unwrap())
+        .map(|_| child("race", &[&name, "500"]).spawn_retrying())
         .collect();
     for mut c in children {
         assert!(c.wait().unwrap().success(), "a racing child failed");
@@ -505,7 +506,7 @@ fn named_mapping_inherited_keeps_it_alive() {
     let shared = cmd.share_mapping("data", &m).unwrap();
     cmd.stdout(std::process::Stdio::piped())
         .stdin(std::process::Stdio::piped());
-    let mut c = cmd.spawn().unwrap();
+    let mut c = cmd.spawn_retrying();
     drop((cmd, shared)); // the parent's copies of the shared handles close
     let mut out = std::io::BufReader::new(c.stdout.take().unwrap());
     let mut line = String::new();
@@ -539,8 +540,7 @@ fn mapping_sent_over_unix_socket() {
         v.write_at(0, b"ping").unwrap();
         let c = child("socket-recv", &[sock.to_str().unwrap()])
             .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+            .spawn_retrying();
         let (stream, _) = listener.accept().unwrap();
         m.send_to(&stream).unwrap();
         let out = c.wait_with_output().unwrap();
@@ -567,8 +567,7 @@ fn mapping_duplicated_into_another_process() {
         let mut c = child("duplicated", &[])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+            .spawn_retrying();
         let token = m.duplicate_into(c.as_handle()).unwrap();
         writeln!(c.stdin.take().unwrap(), "{token}").unwrap();
         let out = c.wait_with_output().unwrap();
