@@ -205,6 +205,7 @@ enum Command {
     /// mutexes, like WaitForMultipleObjects: takes what it waited for (an auto-reset
     /// event's signal, a semaphore's unit; a mutex is locked, then released on exit) and
     /// prints its name. Exits 1 on a timeout.
+    #[command(after_help = signals::INTERRUPTED_HELP)]
     Wait {
         /// The objects' names.
         #[arg(required = true)]
@@ -277,9 +278,7 @@ enum Command {
         action: sync_commands::SemAction,
     },
     /// Publish each line of standard input as one message on a topic.
-    ///
-    /// Interrupted (SIGINT, SIGTERM, Ctrl-C), it closes its handles, so that what it made
-    /// goes with them, and exits 130.
+    #[command(after_help = signals::INTERRUPTED_HELP)]
     Pub {
         /// The topic's name.
         name: String,
@@ -291,9 +290,7 @@ enum Command {
     },
     /// Print a topic's messages, one per line, until --count messages or the publisher
     /// closes.
-    ///
-    /// Interrupted (SIGINT, SIGTERM, Ctrl-C), it closes its handles, so that what it made
-    /// goes with them, and exits 130.
+    #[command(after_help = signals::INTERRUPTED_HELP)]
     Sub {
         /// The topic's name.
         name: String,
@@ -313,9 +310,7 @@ enum Command {
     /// may run on after that. Responses are given one at a time (commands that run on may
     /// overlap) until interrupted, or after --count requests, when the server waits for its
     /// commands to end.
-    ///
-    /// Interrupted (SIGINT, SIGTERM, Ctrl-C), it closes its handles, so that what it made
-    /// goes with them, and exits 130.
+    #[command(after_help = signals::INTERRUPTED_HELP)]
     Serve {
         /// The service's name.
         name: String,
@@ -330,6 +325,7 @@ enum Command {
     },
     /// Send standard input as one request to a service's server and print the response.
     /// Exits 1 if no server serves the service, or on a timeout.
+    #[command(after_help = signals::INTERRUPTED_HELP)]
     Request {
         /// The service's name.
         name: String,
@@ -341,6 +337,7 @@ enum Command {
         global: bool,
     },
     /// Messages per second on a topic, printed once a second.
+    #[command(after_help = signals::INTERRUPTED_HELP)]
     Hz {
         /// The topic's name.
         name: String,

@@ -251,10 +251,15 @@ pub fn request(name: &str, global: bool, timeout: Option<Duration>) -> Outcome {
     }
     let mut payload = Vec::new();
     io::stdin().lock().read_to_end(&mut payload)?;
+    // From here on a signal closes the client (a signal while the input is read ends the
+    // command at once, as it did not make anything yet).
+    let termination = Termination::catch_sliced()?;
     // One deadline for all of it, counted from here: a free client slot, room to send,
     // and every part of the answer.
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-    let mut client = open_client(&name, deadline, timeout)?;
+    let Some(mut client) = open_client(&name, deadline, timeout, &termination)? else {
+        return Ok(interrupted());
+    };
     if payload.len() > client.max_request_len() {
         return Err(Failure::Error(format!(
             "the request is {} bytes; {name} carries at most {}",
@@ -262,7 +267,6 @@ pub fn request(name: &str, global: bool, timeout: Option<Duration>) -> Outcome {
             client.max_request_len()
         )));
     }
-    let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
     let failed = |e: Error| match e {
         Error::Disconnected { .. } => {
             Failure::Error(format!("the server of {name} went away before it answered"))
@@ -273,24 +277,27 @@ pub fn request(name: &str, global: bool, timeout: Option<Duration>) -> Outcome {
         )),
         e => e.into(),
     };
-    let asked = match left() {
-        Some(t) => client.send_request_timeout(&payload, t),
-        None => client.send_request(&payload),
-    }
-    .map_err(failed)?;
+    let sent = wait_sliced(&termination, deadline, |slice| {
+        client.send_request_timeout(&payload, slice)
+    });
+    let Some(sent) = sent else {
+        return Ok(interrupted());
+    };
+    let asked = sent.map_err(failed)?;
     let out = io::stdout();
     let mut out = out.lock();
     loop {
-        let response = match left() {
-            Some(t) => client.recv_response_timeout(t),
-            None => client.recv_response(),
-        }
-        .map_err(failed)?;
-        if response.request() != asked {
+        let got = wait_sliced(&termination, deadline, |slice| {
+            let response = client.recv_response_timeout(slice)?;
+            Ok((response.request(), response.is_last(), response.to_vec()?))
+        });
+        let Some(got) = got else {
+            return Ok(interrupted());
+        };
+        let (request, last, part) = got.map_err(failed)?;
+        if request != asked {
             continue; // not this request's (cannot happen with one request in flight)
         }
-        let last = response.is_last();
-        let part = response.to_vec()?;
         match out.write_all(&part).and_then(|()| out.flush()) {
             Ok(()) => {}
             // The reader went away (`filemap request NAME | head`): done.
@@ -309,8 +316,12 @@ fn open_client(
     name: &filemap::Name,
     deadline: Option<Instant>,
     timeout: Option<Duration>,
-) -> Result<Client, Failure> {
+    termination: &Termination,
+) -> Result<Option<Client>, Failure> {
     loop {
+        if termination.caught() {
+            return Ok(None);
+        }
         match Client::open(name) {
             Err(Error::NoFreeSlot { slots, .. }) => {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -321,7 +332,7 @@ fn open_client(
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
-            opened => return Ok(opened?),
+            opened => return Ok(Some(opened?)),
         }
     }
 }

@@ -1,10 +1,15 @@
-//! Stopping a long-running command (`filemap hold`, `bridge`, `sub`, `pub`, `serve`,
-//! `event wait`): SIGINT or SIGTERM on Unix, Ctrl-C or a console close on Windows. Caught,
-//! they let a command close its handles (and so remove the objects it made) rather than
-//! die holding them.
+//! Stopping a long-running command (`filemap hold`, `bridge`, `sub`, `pub`, `hz`,
+//! `serve`, `request`, `wait`, `event wait`, `sem acquire`): SIGINT or SIGTERM on Unix,
+//! Ctrl-C or a console close on Windows. Caught, they let a command close its handles (and
+//! so remove the objects it made, or held the last handle of) rather than die holding
+//! them.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+
+/// The help's last paragraph for the commands that catch the signals.
+pub const INTERRUPTED_HELP: &str = "Interrupted (SIGINT, SIGTERM, Ctrl-C), it closes its \
+handles, so that what it made, or holds the last handle of, goes with them, and exits 130.";
 
 /// How long a long-running command waits at a time before it looks for a signal again.
 pub const SLICE: Duration = Duration::from_millis(100);
@@ -41,6 +46,25 @@ pub fn wait_sliced<T>(
             Err(filemap::Error::Timeout { .. }) if deadline.is_none_or(|d| Instant::now() < d) => {}
             other => return Some(other),
         }
+    }
+}
+
+/// [`wait_sliced`] for a wait of at most `timeout` (for ever without one): `Ok(None)` if
+/// a signal came, and a timeout said with the whole `timeout`, not the last slice of it.
+pub fn wait_interruptibly<T>(
+    termination: &Termination,
+    timeout: Option<Duration>,
+    attempt: impl FnMut(Duration) -> filemap::Result<T>,
+) -> filemap::Result<Option<T>> {
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    match wait_sliced(termination, deadline, attempt) {
+        None => Ok(None),
+        Some(Ok(got)) => Ok(Some(got)),
+        Some(Err(filemap::Error::Timeout { what, .. })) => Err(filemap::Error::Timeout {
+            what,
+            after: timeout.unwrap_or_default(),
+        }),
+        Some(Err(e)) => Err(e),
     }
 }
 

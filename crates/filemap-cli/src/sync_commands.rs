@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::names::{scoped, scoped_name};
 use crate::outcome::{Failure, Outcome};
-use crate::signals::{interrupted, wait_sliced, Termination};
+use crate::signals::{interrupted, wait_interruptibly, Termination};
 
 /// `filemap lock NAME [--timeout DUR] -- COMMAND...`
 pub fn lock(name: Name, timeout: Option<Duration>, command: &[String]) -> Outcome {
@@ -102,9 +102,7 @@ pub enum EventAction {
     },
     /// Wait until an event is set (creating a manual-reset event if none exists, held
     /// while waiting). Exits 1 on timeout.
-    ///
-    /// Interrupted (SIGINT, SIGTERM, Ctrl-C), it closes its handles, so that what it made
-    /// goes with them, and exits 130.
+    #[command(after_help = crate::signals::INTERRUPTED_HELP)]
     Wait {
         /// The name.
         name: String,
@@ -165,19 +163,10 @@ pub fn event(action: EventAction) -> Outcome {
             let termination = Termination::catch_sliced()?;
             let (event, _) =
                 NamedEvent::create_or_open(&scoped_name(&name, global)?, reset, false)?;
-            let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
-            match wait_sliced(&termination, deadline, |slice| event.wait_timeout(slice)) {
-                Some(Ok(())) => {}
-                // Said with the whole timeout, not the last slice of it.
-                Some(Err(Error::Timeout { what, .. })) => {
-                    return Err(Error::Timeout {
-                        what,
-                        after: timeout.unwrap_or_default(),
-                    }
-                    .into())
-                }
-                Some(Err(e)) => return Err(e.into()),
-                None => return Ok(interrupted()),
+            if wait_interruptibly(&termination, timeout, |slice| event.wait_timeout(slice))?
+                .is_none()
+            {
+                return Ok(interrupted());
             }
         }
     }
@@ -215,6 +204,7 @@ pub enum SemAction {
         count: u32,
     },
     /// Take a unit, waiting while there is none. Exits 1 on timeout.
+    #[command(after_help = crate::signals::INTERRUPTED_HELP)]
     Acquire {
         /// The name.
         name: String,
@@ -259,10 +249,13 @@ pub fn sem(action: SemAction) -> Outcome {
             global,
             timeout,
         } => {
+            // Before the semaphore is opened: a signal is not lost, and it closes the handle.
+            let termination = Termination::catch_sliced()?;
             let sem = NamedSemaphore::open(&scoped_name(&name, global)?)?;
-            match timeout {
-                Some(t) => sem.acquire_timeout(t)?,
-                None => sem.acquire()?,
+            if wait_interruptibly(&termination, timeout, |slice| sem.acquire_timeout(slice))?
+                .is_none()
+            {
+                return Ok(interrupted());
             }
         }
     }
@@ -321,6 +314,8 @@ pub fn wait(
         .iter()
         .map(|n| scoped(n, global))
         .collect::<Result<Vec<_>, _>>()?;
+    // Before the objects are opened: a signal is not lost, and it closes their handles.
+    let termination = Termination::catch_sliced()?;
     let objects = scoped
         .iter()
         .map(|n| Object::open(n))
@@ -338,16 +333,27 @@ pub fn wait(
         e => e.into(),
     };
     // (index, abandoned) of each object taken.
-    let taken: Vec<(usize, bool)> = if all {
-        wait_all(&waitables, timeout)
-            .map_err(timed_out)?
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (i, t.abandoned()))
-            .collect()
+    let taken: Option<Vec<(usize, bool)>> = if all {
+        wait_interruptibly(&termination, timeout, |slice| {
+            wait_all(&waitables, Some(slice))
+        })
+        .map_err(timed_out)?
+        .map(|taken| {
+            taken
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (i, t.abandoned()))
+                .collect()
+        })
     } else {
-        let ready = wait_any(&waitables, timeout).map_err(timed_out)?;
-        vec![(ready.index, ready.taken.abandoned())]
+        wait_interruptibly(&termination, timeout, |slice| {
+            wait_any(&waitables, Some(slice))
+        })
+        .map_err(timed_out)?
+        .map(|ready| vec![(ready.index, ready.taken.abandoned())])
+    };
+    let Some(taken) = taken else {
+        return Ok(interrupted());
     };
     for &(i, abandoned) in &taken {
         if abandoned {

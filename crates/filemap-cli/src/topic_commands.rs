@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::names::scoped_name;
 use crate::outcome::{Failure, Outcome};
-use crate::signals::{interrupted, wait_sliced, Termination};
+use crate::signals::{interrupted, wait_sliced, Termination, SLICE};
 use crate::units::{format_size, parse_duration, parse_nonzero_size};
 use std::sync::mpsc::RecvTimeoutError;
 
@@ -216,11 +216,16 @@ pub fn subscribe(name: &str, create: &CreateTopic, count: Option<u64>, json: boo
 /// `filemap hz NAME`: messages (and bytes) per second on a topic, once a second.
 pub fn hz(name: &str, global: bool, seconds: Option<u64>, json: bool) -> Outcome {
     let name = scoped_name(name, global)?;
+    // Before the subscriber is made: a signal is not lost, and it closes the subscriber.
+    let termination = Termination::catch_sliced()?;
     let mut subscriber = Subscriber::open_latest(&name)?;
     let mut window = Instant::now();
     let (mut messages, mut bytes, mut missed) = (0u64, 0u64, 0u64);
     let mut reports = 0u64;
     loop {
+        if termination.caught() {
+            return Ok(interrupted());
+        }
         let now = Instant::now();
         if now.duration_since(window) >= Duration::from_secs(1) {
             let secs = now.duration_since(window).as_secs_f64();
@@ -253,7 +258,9 @@ pub fn hz(name: &str, global: bool, seconds: Option<u64>, json: bool) -> Outcome
                 return Ok(ExitCode::SUCCESS);
             }
         }
-        let left = Duration::from_secs(1).saturating_sub(now.duration_since(window));
+        let left = Duration::from_secs(1)
+            .saturating_sub(now.duration_since(window))
+            .min(SLICE);
         match subscriber.recv_timeout(left.max(Duration::from_millis(1))) {
             Ok(sample) => {
                 messages += 1;

@@ -269,6 +269,104 @@ fn interrupted_commands_close_what_they_made() {
     }
 }
 
+/// The commands that wait on objects they opened (`wait`, `hz`, `request`, `sem acquire`)
+/// close them too when interrupted, exiting 130: an object whose last handle is theirs
+/// goes with it.
+#[test]
+#[cfg(unix)]
+fn interrupted_waiters_close_what_they_opened() {
+    let ns = Ns::new();
+    let start = |args: &[&str]| {
+        ns.cmd(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn_retrying()
+    };
+    let holders = |name: &str| {
+        let out = ns.run(&["info", name, "--json"]);
+        if !out.status.success() {
+            return 0;
+        }
+        json(&String::from_utf8_lossy(&out.stdout))["holders"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let until = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + PATIENCE;
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(POLL);
+        }
+    };
+    let stop = |mut c: std::process::Child, signal: &str, what: &str| {
+        let sent = Command::new("kill")
+            .args([signal, &c.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = wait_within(&mut c, &format!("{what} after kill {signal}"));
+        assert_eq!(status.code(), Some(130), "{what} after kill {signal}");
+    };
+    // A maker holds the object while the waiter opens it; then the maker is stopped, so
+    // that the waiter holds the last handle when it is interrupted.
+    let cases: [(&[&str], &[&str], &str); 2] = [
+        (
+            &["event", "wait", "ev", "--timeout", WAITER_TIMEOUT],
+            &["wait", "ev", "--timeout", WAITER_TIMEOUT],
+            "ev",
+        ),
+        (&["sub", "news", "--create"], &["hz", "news"], "news"),
+    ];
+    for (i, (maker, waiter, name)) in cases.into_iter().enumerate() {
+        let signal = if i % 2 == 0 { "-INT" } else { "-TERM" };
+        let made = start(maker);
+        until(&format!("{maker:?} made nothing"), &|| holders(name) == 1);
+        let waiting = start(waiter);
+        until(&format!("{waiter:?} did not open {name}"), &|| {
+            holders(name) == 2
+        });
+        stop(made, "-INT", &format!("{maker:?}"));
+        assert_eq!(ns.entries(), 1, "{waiter:?} holds {name}");
+        stop(waiting, signal, &format!("{waiter:?}"));
+        assert_eq!(
+            ns.entries(),
+            0,
+            "{waiter:?} left {name} after kill {signal}"
+        );
+    }
+    // A request waiting for its answer (the served command waits for an event first),
+    // and a semaphore's acquire: interrupted, they exit 130.
+    let me = env!("CARGO_BIN_EXE_filemap");
+    let server = start(&[
+        "serve",
+        "svc",
+        "--count",
+        "1",
+        "--",
+        me,
+        "event",
+        "wait",
+        "gate",
+        "--timeout",
+        "1m",
+    ]);
+    until("serve made nothing", &|| holders("svc") == 1);
+    // (An empty request: its input is empty.)
+    let request = start(&["request", "svc", "--timeout", WAITER_TIMEOUT]);
+    until("the served command never started", &|| holders("gate") == 1);
+    stop(request, "-INT", "request");
+    ns.ok(&["event", "set", "gate"]);
+    let mut server = server;
+    assert!(wait_within(&mut server, "serve --count 1").success());
+    ns.ok(&["sem", "create", "s", "--max", "1", "--persistent"]);
+    let acquire = start(&["sem", "acquire", "s", "--timeout", WAITER_TIMEOUT]);
+    until("sem acquire did not open s", &|| holders("s") == 1);
+    stop(acquire, "-TERM", "sem acquire");
+    ns.ok(&["rm", "s"]);
+    assert_eq!(ns.entries(), 0);
+}
+
 #[test]
 #[cfg(unix)]
 fn file_backed_create() {
