@@ -5,7 +5,7 @@
 //! offset  size  field
 //!      0     4  "FMB1" (filemap bridge, format 1)
 //!      4     8  the message's sequence number in its topic, little-endian u64
-//!     12     …  the publishing bridge's id, UTF-8 (host name, process id and a random part)
+//!     12     …  the publishing bridge's id, UTF-8 (host name and namespace directory, or user name on Windows: the same across restarts)
 //! ```
 //!
 //! A plain Zenoh program may publish without an attachment (the importing bridge then

@@ -3,8 +3,9 @@
 //! touching memory outside what it was given. Not part of the API (hidden, unstable).
 //!
 //! What each one stands for is untrusted input filemap reads: a header another process (or
-//! a corrupted file) wrote, a name a user typed, a channel's shared memory after a process
-//! with write access scribbled on it, and a whole entry of any kind made by someone else.
+//! a corrupted file) wrote, a name a user typed, a channel's or a topic's shared memory after a
+//! process with write access scribbled on it, and a whole entry of any kind made by
+//! someone else.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | 0 | 8 | magic `b"FILEMAP\0"` |
 //! | 8 | 4 | format version (1) |
-//! | 12 | 4 | kind (1 mapping, 2 mutex, 3 event, 4 semaphore, 5 shared mutex, 6 channel) |
+//! | 12 | 4 | kind (1 mapping, 2 mutex, 3 event, 4 semaphore, 5 shared mutex, 6 channel, 7 topic, 8 inbox, 9 service) |
 //! | 16 | 4 | flags (1 persistent, 2 reserve, 4 file-backed, 8 executable, 16 shared file, 32 exclusive file, 64 large pages) |
 //! | 20 | 4 | permissions the creator asked for (e.g. 0o600) |
 //! | 24 | 8 | logical size of the data in bytes |

@@ -9,7 +9,14 @@
 //! - `Entry`: a handle on a named namespace entry or an unnamed memory object, which holds
 //!   the object's lifetime and its header; `create_entry`, `open_entry`, `remove_entry`;
 //! - `list_entries()` and `collect_garbage()` for `filemap ls` / `filemap gc`;
+//! - the synchronisation objects (`MutexObject`, `EventObject`, `SemaphoreObject`) and
+//!   the channel's memory and endpoint locks;
+//! - waits on many objects (`waits`) and the async waiter threads (`waiter`);
+//! - turning a fault in a copy from shared memory into an error (`fault`);
 //! - the file helpers for file-backed mappings and the handle-sharing helpers.
+//!
+//! This module itself defines the types both backends share: `CreateMode`, `DataInit`,
+//! `Locked`, `SyncRef`, `RawEntry`, `Collected`, `Doorbell`, and `new_header`.
 
 #[cfg(target_os = "linux")]
 mod linux;

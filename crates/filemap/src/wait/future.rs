@@ -1,8 +1,8 @@
 //! Async waits: one future, [`Ready`], completes when one object is ready and takes it as
 //! a blocking wait would; the async methods of the objects and endpoints are built on it.
 //!
-//! A pending future sleeps nowhere itself: a process-wide waiter thread (`sys`) sleeps for
-//! all pending futures at once (`futex_waitv` over their words on Linux,
+//! A pending future sleeps nowhere itself: the process's waiter threads (`sys`: one per
+//! 127 pending futures on Linux, 63 on Windows) sleep for all pending futures at once (`futex_waitv` over their words on Linux,
 //! `WaitForMultipleObjects` on Windows) and wakes a future's waker when its object may
 //! have changed. So the futures work under any executor (tokio, smol, async-std, a
 //! hand-rolled one) and the library depends on none.

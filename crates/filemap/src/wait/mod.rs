@@ -44,8 +44,9 @@
 //!
 //! Async: every object and endpoint has async methods (`wait_async`, `acquire_async`,
 //! `lock_async`, `recv_async`, `send_async`, ...) whose futures run under any executor, or
-//! [`block_on`]. A pending future blocks no thread: one waiter thread per process sleeps
-//! for all pending futures at once and wakes a future's waker when its object changes.
+//! [`block_on`]. A pending future blocks no thread: the process's waiter threads (one per
+//! 127 pending futures on Linux, 63 on Windows, started as needed) sleep for them all at
+//! once and wake a future's waker when its object changes.
 //! By default a pending future does not spin. A future on a channel or topic endpoint
 //! set to [`WaitMode::Spin`](crate::channel::WaitMode::Spin) first spins through the
 //! executor for up to 50 µs (it asks to be polled again at once; the executor runs its

@@ -1,6 +1,6 @@
-//! The futex calls every Linux waiter uses (shared, never `FUTEX_PRIVATE_FLAG`: the
-//! waiters are in other processes), and how long a waiter sleeps before it checks its
-//! object again.
+//! The single-word futex calls of the Linux waiters (shared, never `FUTEX_PRIVATE_FLAG`:
+//! the waiters are in other processes), and how long a waiter sleeps before it checks its
+//! object again. (`futex_waitv` over many words is in `waits.rs` and `waiter.rs`.)
 
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;

@@ -2,7 +2,10 @@
 //! the blocks of new storage. Namespace entries live in `entry.rs` (listed and collected
 //! in `listing.rs`), handle sharing in `share.rs`, the file helpers for file-backed
 //! mappings in `file.rs`, POSIX shared memory segments made by other programs in
-//! `foreign.rs`.
+//! `foreign.rs`; the synchronisation objects in `sync.rs` (the mutex in `mutex.rs`, handle
+//! liveness in `liveness.rs`, single-word futex calls in `futex.rs`), waits on many
+//! objects in `waits.rs`, the async waiter threads in `waiter.rs`, faults in copies in
+//! `fault.rs`, and zeros in place of an object's memory cut away under it in `rescue.rs`.
 
 mod entry;
 #[cfg(target_arch = "x86_64")]
