@@ -136,8 +136,10 @@ leaves it locked forever)."
         }
         HANDOFF => {
             "A hand-off costs the cache-line transfers of the lock word and the \
-counter, and a futex wake when the waiter slept; filemap's waiters spin briefly before they \
-sleep, and a waiter that slept keeps the waiters bit set for the next unlock."
+counter, and a wake call when a waiter may sleep: filemap's waiter, like a glibc mutex's, sets \
+the waiters bit as soon as it finds the mutex held, so that the holder's unlock makes the call, \
+and the time that takes lets the waiter in before a holder that locks again in a loop has the \
+mutex back; it spins briefly before it sleeps."
         }
         SCAN => {
             "The safe `read_at` path copies every byte through filemap's copy routine \
