@@ -129,8 +129,10 @@ map."
 unlock one swap, plus a few loads and stores on a thread-local list of held mutexes, so that \
 relocking from the owning thread is `Error::WouldDeadlock` on both platforms (Windows mutexes \
 are recursive). `SharedMutex` adds a copy of the value out of the shared memory when it locks \
-and back when it unlocks, through the copy routine that turns a truncated entry's fault into an \
-error, so that safe code never holds a reference into memory another process may write. \
+and back (if it changed) when it unlocks, so that safe code never holds a reference into memory \
+another process may write: relaxed atomic loads and stores of whole words for values up to 64 \
+bytes (the fault handler turns the loss of that memory to a truncated entry into an error), the \
+copy routine for larger ones. \
 `raw_sync`'s mutex is a plain process-shared pthread mutex, not robust (a holder that dies \
 leaves it locked forever)."
         }

@@ -10,7 +10,7 @@ use bytemuck::Pod;
 
 use super::mutex::{acquire, release};
 use super::{check_kind, timeout_error, ObjectOptions};
-use crate::copy::{copy_from_shared, copy_to_shared};
+use crate::copy::{copy_from_shared, copy_to_shared, load_small, store_small, SMALL};
 use crate::error::{Error, Result};
 use crate::header::{Header, Layout, SYNC_AREA};
 use crate::name::{IntoName, Name};
@@ -212,11 +212,18 @@ impl<T: Pod> SharedMutex<T> {
     fn guard(&self, abandoned: bool) -> Result<SharedMutexGuard<'_, T>> {
         let mut value = T::zeroed();
         let at = self.object.data();
-        // SAFETY: the value's bytes lie inside the mapped data area (its size was checked
-        // against T's when the object was opened) and stay mapped while `self` lives; the
-        // copy routine is sound whatever another process writes meanwhile; any bytes are a
-        // valid T (Pod).
-        if let Err(fault) = unsafe { copy_from_shared(at, bytemuck::bytes_of_mut(&mut value)) } {
+        let bytes = bytemuck::bytes_of_mut(&mut value);
+        if bytes.len() <= SMALL {
+            // SAFETY: the value's bytes lie inside the mapped data area (its size was
+            // checked against T's when the object was opened), 8-aligned (a page-aligned
+            // view plus `SYNC_AREA`), and stay mapped while `self` lives; the area is one
+            // the fault handler rescues (`intact` below says if it did); this process
+            // reaches the value only here and in the guard's drop, with the same address
+            // and length; any bytes are a valid T (Pod).
+            unsafe { load_small(at, bytes) };
+        // SAFETY: as above, with the copy routine, sound whatever another process writes
+        // meanwhile, and reporting a fault itself.
+        } else if let Err(fault) = unsafe { copy_from_shared(at, bytes) } {
             release(&self.object);
             return Err(Error::PageFault {
                 name: self.name.to_string(),
@@ -311,12 +318,18 @@ impl<T: Pod + std::fmt::Debug> std::fmt::Debug for SharedMutexGuard<'_, T> {
 impl<T: Pod> Drop for SharedMutexGuard<'_, T> {
     fn drop(&mut self) {
         if bytemuck::bytes_of(&self.value) != bytemuck::bytes_of(&self.read) {
-            // SAFETY: as in `SharedMutex::guard`: the value's bytes are mapped and in
-            // bounds, and the copy routine is sound against other writers.
             // A fault here (the entry truncated under the value) loses the change: there is
             // no memory left to hold it, and a drop cannot report it.
-            let _ =
-                unsafe { copy_to_shared(self.as_ptr().cast(), bytemuck::bytes_of(&self.value)) };
+            let bytes = bytemuck::bytes_of(&self.value);
+            if bytes.len() <= SMALL {
+                // SAFETY: as in `SharedMutex::guard`: mapped, in bounds, aligned, rescued,
+                // and reached with the same address and length only.
+                unsafe { store_small(self.as_ptr().cast(), bytes) };
+            } else {
+                // SAFETY: as in `SharedMutex::guard`: mapped and in bounds, and the copy
+                // routine is sound against other writers.
+                let _ = unsafe { copy_to_shared(self.as_ptr().cast(), bytes) };
+            }
         }
         release(&self.owner.object);
     }
