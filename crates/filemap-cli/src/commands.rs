@@ -208,17 +208,14 @@ fn create(
             // CreateFile's OPEN_ALWAYS: a file that is not there yet is made, at --size.
             let made = !path.exists();
             if made {
-                required_size(size).map_err(|_| {
-                    Failure::Usage(format!(
+                if size.is_none() {
+                    return Err(Failure::Usage(format!(
                         "{} does not exist: give --size to make it",
                         path.display()
-                    ))
-                })?;
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&path)
-                    .map_err(|e| Failure::Error(format!("create {}: {e}", path.display())))?;
+                    )));
+                }
+                required_size(size)?;
+                make_backing_file(&path, mode)?;
             }
             let created = Mapping::from_path(&path)
                 .size(size.unwrap_or(0))
@@ -416,6 +413,30 @@ fn open(name: &str, foreign: bool, access: Access) -> Result<Mapping, Failure> {
 }
 
 /// The size a new object of memory (not of a file) is given: required, at least a byte.
+/// Makes the file `create --file` names when it is not there yet: empty (the object sizes
+/// it), with the object's permissions (`mode`, whatever the umask) rather than the umask's
+/// default, so that its data is no more widely readable than the object says.
+fn make_backing_file(path: &std::path::Path, mode: u32) -> Result<(), Failure> {
+    let failed = |e: std::io::Error| Failure::Error(format!("create {}: {e}", path.display()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let file = options.mode(mode).open(path).map_err(failed)?;
+        // The umask may have taken bits the object's permissions give.
+        file.set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(failed)?;
+    }
+    #[cfg(windows)]
+    {
+        // (A file's security on Windows is its directory's inherited one.)
+        let _ = mode;
+        options.open(path).map_err(failed)?;
+    }
+    Ok(())
+}
+
 fn required_size(size: Option<u64>) -> Result<u64, Failure> {
     match size {
         None => Err(Failure::Usage(

@@ -407,6 +407,10 @@ fn file_backed_create() {
         "--persistent",
     ]);
     assert_eq!(std::fs::metadata(&new).unwrap().len(), 8192);
+    // Made with the object's permissions (0600 by default), not the umask's 0644.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&new).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     let other = dir.path().join("other.bin");
     let o = other.to_str().unwrap();
     let out = ns.run(&["create", "nf", "--file", o, "--size", "1", "--persistent"]);
