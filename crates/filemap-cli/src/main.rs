@@ -188,6 +188,10 @@ enum Command {
     /// Run a command while holding a named mutex (like flock(1), but robust: if a holder
     /// dies, the next one is told the mutex was abandoned and proceeds). Exits with the
     /// command's status.
+    ///
+    /// Interrupted (SIGINT, SIGTERM, Ctrl-C) while it waits for the mutex, it closes it and
+    /// exits 130; while the command runs, it passes the signal on to the command and lets
+    /// the mutex go only once the command has ended.
     Lock {
         /// The mutex's name (created if it does not exist).
         name: String,

@@ -1,5 +1,6 @@
 //! Stopping a long-running command (`filemap hold`, `bridge`, `sub`, `pub`, `hz`,
-//! `serve`, `request`, `wait`, `event wait`, `sem acquire`): SIGINT or SIGTERM on Unix,
+//! `serve`, `request`, `wait`, `event wait`, `sem acquire`, and `lock`, which passes the
+//! signal on to its command): SIGINT or SIGTERM on Unix,
 //! Ctrl-C or a console close on Windows. Caught, they let a command close its handles (and
 //! so remove the objects it made, or held the last handle of) rather than die holding
 //! them.
@@ -76,6 +77,8 @@ pub fn wait_interruptibly<T>(
 pub struct Termination {
     caught: std::os::unix::net::UnixStream,
     flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The last signal that came (its number), set before its byte is written.
+    last: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 #[cfg(unix)]
@@ -85,12 +88,19 @@ impl Termination {
         use signal_hook::{flag, low_level::pipe};
         let (caught, write) = std::os::unix::net::UnixStream::pair()?;
         let set = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let last = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        // (A signal's actions run in the order they were registered: the flags first.)
         for signal in [SIGINT, SIGTERM] {
             flag::register(signal, set.clone())?;
+            flag::register_usize(signal, last.clone(), signal as usize)?;
         }
         pipe::register(SIGINT, write.try_clone()?)?;
         pipe::register(SIGTERM, write)?;
-        Ok(Termination { caught, flag: set })
+        Ok(Termination {
+            caught,
+            flag: set,
+            last,
+        })
     }
 
     /// Whether one of the signals has arrived, without waiting.
@@ -118,6 +128,65 @@ impl Termination {
         });
         Ok(())
     }
+}
+
+/// Waits for `child` (the command `filemap lock` runs), passing on to it every SIGINT and
+/// SIGTERM that `termination` catches meanwhile: a lock's holder must not end, and let the
+/// next one in, while its command still runs.
+#[cfg(unix)]
+pub fn wait_passing_signals(
+    termination: &Termination,
+    child: &mut std::process::Child,
+) -> std::io::Result<std::process::ExitStatus> {
+    use rustix::process::{kill_process, waitid, Pid, Signal, WaitId, WaitIdOptions};
+    use std::io::Read;
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, Mutex};
+    let pid = i32::try_from(child.id())
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| std::io::Error::other("the command has no process id"))?;
+    // Set once the command has ended, before it is reaped: until then its pid is its own
+    // (a zombie's at worst), so a signal passed on under this lock reaches nobody else.
+    let ended = Arc::new(Mutex::new(false));
+    let mut caught = termination.caught.try_clone()?;
+    let last = termination.last.clone();
+    let passer_ended = ended.clone();
+    // Left blocked on the socket once the command ends: it ends with the process.
+    std::thread::spawn(move || {
+        while caught.read_exact(&mut [0u8]).is_ok() {
+            let ended = passer_ended.lock().unwrap_or_else(|p| p.into_inner());
+            if *ended {
+                return;
+            }
+            let signal = i32::try_from(last.load(Ordering::Relaxed)).unwrap_or(0);
+            if let Some(signal) = Signal::from_named_raw(signal) {
+                let _ = kill_process(pid, signal);
+            }
+        }
+    });
+    loop {
+        match waitid(
+            WaitId::Pid(pid),
+            WaitIdOptions::EXITED | WaitIdOptions::NOWAIT,
+        ) {
+            Ok(_) => break,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    *ended.lock().unwrap_or_else(|p| p.into_inner()) = true;
+    child.wait()
+}
+
+/// Waits for `child`: a console's Ctrl-C reaches every process attached to it, the
+/// command included, so there is nothing to pass on.
+#[cfg(windows)]
+pub fn wait_passing_signals(
+    _termination: &Termination,
+    child: &mut std::process::Child,
+) -> std::io::Result<std::process::ExitStatus> {
+    child.wait()
 }
 
 /// Ctrl-C, Ctrl-Break or the console closing, caught by a `SetConsoleCtrlHandler`

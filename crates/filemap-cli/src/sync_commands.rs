@@ -13,14 +13,17 @@ use serde_json::json;
 
 use crate::names::{scoped, scoped_name};
 use crate::outcome::{Failure, Outcome};
-use crate::signals::{interrupted, wait_interruptibly, Termination};
+use crate::signals::{interrupted, wait_interruptibly, wait_passing_signals, Termination};
 
 /// `filemap lock NAME [--timeout DUR] -- COMMAND...`
 pub fn lock(name: Name, timeout: Option<Duration>, command: &[String]) -> Outcome {
+    // Before the mutex is made: a signal while it waits is not lost, and it closes the
+    // mutex; one while the command runs is passed on to the command, waited for.
+    let termination = Termination::catch()?;
     let (mutex, _) = NamedMutex::create_or_open(&name)?;
-    let guard = match timeout {
-        Some(t) => mutex.lock_timeout(t)?,
-        None => mutex.lock()?,
+    let Some(guard) = wait_interruptibly(&termination, timeout, |slice| mutex.lock_timeout(slice))?
+    else {
+        return Ok(interrupted());
     };
     if guard.abandoned() {
         eprintln!(
@@ -35,7 +38,7 @@ pub fn lock(name: Name, timeout: Option<Duration>, command: &[String]) -> Outcom
     let status = match cmd.spawn() {
         Ok(mut child) => {
             drop(shared);
-            child.wait()?
+            wait_passing_signals(&termination, &mut child)?
         }
         Err(e) => {
             let code = if e.kind() == std::io::ErrorKind::NotFound {

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[test]
 #[cfg(unix)]
@@ -364,6 +364,66 @@ fn interrupted_waiters_close_what_they_opened() {
     until("sem acquire did not open s", &|| holders("s") == 1);
     stop(acquire, "-TERM", "sem acquire");
     ns.ok(&["rm", "s"]);
+    assert_eq!(ns.entries(), 0);
+}
+
+/// `filemap lock` passes a signal on to its command and waits for it before it lets the
+/// mutex go (killed at once, it let the next locker in while the command still ran); one
+/// still waiting for the mutex stops at once, exit 130.
+#[test]
+#[cfg(unix)]
+fn lock_passes_a_signal_on_to_its_command() {
+    let ns = Ns::new();
+    let me = env!("CARGO_BIN_EXE_filemap");
+    let holder = ns.hold_lock("crit");
+    let mut waiter = ns
+        .cmd(&["lock", "crit", "--", "true"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn_retrying();
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Command::new("kill")
+        .args(["-INT", &waiter.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = wait_within(&mut waiter, "a waiting lock after kill -INT");
+    assert_eq!(status.code(), Some(130));
+    holder.release();
+    // The command: a filemap that waits on an event (it makes it), and ends with 130 on
+    // the signal it is passed.
+    let mut lock = ns
+        .cmd(&[
+            "lock",
+            "crit",
+            "--",
+            me,
+            "event",
+            "wait",
+            "go",
+            "--timeout",
+            WAITER_TIMEOUT,
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn_retrying();
+    let deadline = Instant::now() + PATIENCE;
+    while !ns.run(&["info", "go"]).status.success() {
+        assert!(
+            Instant::now() < deadline,
+            "the command never made its event"
+        );
+        std::thread::sleep(POLL);
+    }
+    let sent = Command::new("kill")
+        .args(["-TERM", &lock.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = wait_within(&mut lock, "lock after kill -TERM");
+    assert_eq!(status.code(), Some(130), "the command's own status");
+    // The command ended before the lock did: its event is gone with it, and so is the
+    // mutex.
     assert_eq!(ns.entries(), 0);
 }
 
