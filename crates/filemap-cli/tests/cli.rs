@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[test]
 #[cfg(unix)]
@@ -381,7 +381,7 @@ fn lock_passes_a_signal_on_to_its_command() {
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .spawn_retrying();
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let sent = Command::new("kill")
         .args(["-INT", &waiter.id().to_string()])
         .status()
