@@ -495,8 +495,12 @@ fn info_foreign(name: &str, as_json: bool) -> Outcome {
 
 fn write(name: &str, offset: u64, foreign: bool) -> Outcome {
     let mut data = Vec::new();
-    io::stdin().lock().read_to_end(&mut data)?;
+    io::stdin()
+        .lock()
+        .read_to_end(&mut data)
+        .map_err(|e| Failure::Error(format!("reading standard input: {e}")))?;
     let mapping = open(name, foreign, Access::Write)?;
+    check_offset(&mapping, offset)?;
     if data.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
@@ -511,10 +515,27 @@ fn write(name: &str, offset: u64, foreign: bool) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
+/// An offset at most the object's end (a write or dump of nothing there is nothing to
+/// do, one past it a mistake).
+fn check_offset(mapping: &Mapping, offset: u64) -> Result<(), Failure> {
+    if offset > mapping.len() {
+        return Err(Failure::Error(format!(
+            "offset {offset} is past the end of {} ({} bytes)",
+            mapping
+                .name()
+                .map_or("the object".into(), |n| n.to_string()),
+            mapping.len()
+        )));
+    }
+    Ok(())
+}
+
 fn dump(name: &str, offset: u64, len: Option<u64>, raw: bool, foreign: bool) -> Outcome {
     let mapping = open(name, foreign, Access::Read)?;
-    if len == Some(0) {
-        // Nothing asked for (a view of length 0 would be the rest of the object).
+    check_offset(&mapping, offset)?;
+    if len == Some(0) || (len.is_none() && offset == mapping.len()) {
+        // Nothing asked for, or nothing left (a view of length 0 would be the rest of the
+        // object).
         return Ok(ExitCode::SUCCESS);
     }
     let view = mapping
@@ -537,7 +558,8 @@ fn dump(name: &str, offset: u64, len: Option<u64>, raw: bool, foreign: bool) -> 
         };
         match written {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
-            r => r?,
+            Err(e) => return Err(stdout_error(e)),
+            Ok(()) => {}
         }
         done += n;
     }
@@ -546,8 +568,14 @@ fn dump(name: &str, offset: u64, len: Option<u64>, raw: bool, foreign: bool) -> 
         .and_then(|()| out.flush());
     match ended {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        r => Ok(r.map(|_| ExitCode::SUCCESS)?),
+        Err(e) => Err(stdout_error(e)),
+        Ok(()) => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// A failure to write standard output, said as one.
+fn stdout_error(e: io::Error) -> Failure {
+    Failure::Error(format!("cannot write to standard output: {e}"))
 }
 
 fn gc(dry_run: bool, as_json: bool) -> Outcome {

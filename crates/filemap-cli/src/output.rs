@@ -50,7 +50,7 @@ pub fn stdout_failure() -> Option<io::Error> {
 
 /// A hex dump in the `hexdump -C` layout, written in pieces: a line like the one before it
 /// is written as one `*` for the whole run of them (as `hexdump` squeezes them), and a
-/// dump that ends in such a run ends with the offset where it stops.
+/// dump of anything ends with a line of the offset where it stops.
 #[derive(Default)]
 pub struct HexDump {
     /// The last line written or squeezed.
@@ -79,7 +79,7 @@ impl HexDump {
 
     /// Ends the dump, which stops at offset `end`.
     pub fn finish(&mut self, out: &mut impl Write, end: u64) -> io::Result<()> {
-        if self.squeezing {
+        if self.previous.is_some() {
             writeln!(out, "{end:08x}")?;
         }
         Ok(())
@@ -156,7 +156,8 @@ mod tests {
         assert_eq!(
             text,
             "00000010  68 65 6c 6c 6f 2c 20 77  6f 72 6c 64 21 0a 00 01  |hello, world!...|\n\
-             00000020  ff                                                |.|\n"
+             00000020  ff                                                |.|\n\
+             00000021\n"
         );
     }
 

@@ -67,8 +67,8 @@ pub fn serve(
         };
         let (id, request) = got?;
         running.retain(|ending| !ending.is_finished());
-        running.push(answer(&mut server, id, request, command)?);
         served += 1;
+        running.push(answer(&mut server, id, served, request, command)?);
     }
     // The last answers are given; the commands' ends are waited for, so that a failure
     // of theirs is said before the server exits. (A server that stops on an error stops at
@@ -141,12 +141,15 @@ type Ending = std::thread::JoinHandle<()>;
 
 /// Runs `command` with `request` on its standard input and streams its standard output to
 /// the request's client, in parts as it comes (the last part, possibly empty, once the
-/// command closes its output); returns the thread that waits for the command's end. A
+/// command closes its output); returns the thread that waits for the command's end.
+/// `served`: how many requests this server has taken, this one included (what its messages
+/// call the request: a request id's number is for programs). A
 /// command that fails still answers with what it wrote; the failure is said on stderr. A
 /// command that cannot be started is an error: the server stops.
 fn answer(
     server: &mut Server,
     id: RequestId,
+    served: u64,
     request: Vec<u8>,
     command: &[String],
 ) -> Result<Ending, Failure> {
@@ -196,8 +199,7 @@ fn answer(
             // (A command stopped here ended as it was made to.)
             Ok(status) if status.success() || stopped => {}
             Ok(status) => eprintln!(
-                "filemap: {program} ended with {status} for request {} of client {}",
-                id.number(),
+                "filemap: {program} ended with {status} for request {served} (client {})",
                 id.client()
             ),
             Err(e) => eprintln!("filemap: the end of {program} was not seen: {e}"),

@@ -18,7 +18,8 @@ fn create_write_dump_info_rm() {
     let dump = ns.ok(&["dump", "demo1", "--len", "16"]);
     assert_eq!(
         dump,
-        "00000000  68 65 6c 6c 6f 00 00 00  00 00 00 00 00 00 00 00  |hello...........|\n"
+        "00000000  68 65 6c 6c 6f 00 00 00  00 00 00 00 00 00 00 00  |hello...........|\n\
+         00000010\n"
     );
     let info = json(&ns.ok(&["info", "demo1", "--json"]));
     assert_eq!(info["size"], 1048576);
@@ -115,6 +116,30 @@ fn write_at_offset_and_out_of_range() {
         "filemap: error: the range at offset 4090 of length 7 does not fit in 4096 bytes"
     );
     assert_eq!(err.lines().count(), 1);
+    // At the end there is nothing to dump or write; past it, even nothing is a mistake.
+    assert_eq!(ns.ok(&["dump", "w", "--offset", "4096"]), "");
+    assert!(ns
+        .with_stdin(&["write", "w", "--offset", "4096"], b"")
+        .status
+        .success());
+    for args in [
+        &["dump", "w", "--offset", "4097", "--len", "0"][..],
+        &["dump", "w", "--offset", "99TiB"],
+    ] {
+        let out = ns.run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("is past the end of Local\\w (4096 bytes)"),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = ns.with_stdin(&["write", "w", "--offset", "99TiB"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    // The hex dump ends with the offset where it stops, as hexdump -C does.
+    let dump = ns.ok(&["dump", "w", "--offset", "4090"]);
+    assert_eq!(dump.lines().last(), Some("00001000"), "{dump}");
     ns.ok(&["rm", "w"]);
     assert_eq!(ns.entries(), 0);
 }
