@@ -12,13 +12,15 @@ pub enum Failure {
 }
 
 impl From<filemap::Error> for Failure {
-    /// A bad name, setting or count came from the command line: bad usage (exit 2, as a size
-    /// clap cannot parse is).
+    /// A bad name, setting, count, size or permissions came from the command line: bad
+    /// usage (exit 2, as a size clap cannot parse is).
     fn from(e: filemap::Error) -> Failure {
         match e {
             filemap::Error::InvalidName { .. }
             | filemap::Error::InvalidSetting { .. }
-            | filemap::Error::InvalidCount { .. } => Failure::Usage(e.to_string()),
+            | filemap::Error::InvalidCount { .. }
+            | filemap::Error::InvalidSize { .. }
+            | filemap::Error::InvalidPermissions { .. } => Failure::Usage(e.to_string()),
             _ => Failure::Error(e.to_string()),
         }
     }

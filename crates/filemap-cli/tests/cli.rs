@@ -164,6 +164,22 @@ fn errors_exit_1_usage_exits_2() {
         &["hold", "x", "--create", "--size", "0"],
         &["scan", "Cargo.toml", "--window", "0"],
         &["sem", "release", "x", "0"],
+        &[
+            "create",
+            "x",
+            "--size",
+            "18446744073709551615",
+            "--persistent",
+        ],
+        &[
+            "create",
+            "x",
+            "--size",
+            "1",
+            "--mode",
+            "400",
+            "--persistent",
+        ],
     ] {
         let out = ns.run(args);
         assert_eq!(
@@ -925,4 +941,32 @@ fn failing_standard_output_is_no_panic() {
     }
     ns.ok(&["rm", "shown"]);
     assert_eq!(ns.entries(), 0);
+}
+
+/// `filemap bridge`'s bad settings are usage errors said in one plain line: no Rust
+/// debug structures, no places in Zenoh's source.
+#[test]
+fn bridge_settings_are_usage_errors_in_one_plain_line() {
+    let ns = Ns::new();
+    for args in [
+        &["bridge", "--export", "x", "--connect", "nonsense"][..],
+        &[
+            "bridge",
+            "--export",
+            "x",
+            "--config",
+            "no-such-config.json5",
+        ],
+        &["bridge", "--export", "a/b"],
+        &["bridge"],
+    ] {
+        let out = ns.run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            !err.contains(".rs:") && !err.contains("Message {"),
+            "{args:?}: {err}"
+        );
+    }
 }

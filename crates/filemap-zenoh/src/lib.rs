@@ -93,7 +93,17 @@ impl From<filemap::Error> for BridgeError {
 }
 
 pub(crate) fn zenoh_error(e: impl fmt::Display) -> BridgeError {
-    BridgeError::Zenoh(e.to_string())
+    BridgeError::Zenoh(plain(&e))
+}
+
+/// A Zenoh error's message without where in Zenoh's source it was made (" at
+/// /path/to/file.rs:123."), which tells a user nothing.
+fn plain(e: &impl fmt::Display) -> String {
+    let text = e.to_string();
+    match text.find(" at /").or_else(|| text.find(" at C:\\")) {
+        Some(at) if text[at..].contains(".rs:") => text[..at].trim_end_matches('.').to_string(),
+        _ => text,
+    }
 }
 
 /// The settings every part of a bridge reads.
@@ -218,8 +228,25 @@ impl BridgeBuilder {
     }
 
     fn zenoh_config(&self) -> Result<zenoh::Config, BridgeError> {
+        for (what, endpoints) in [("listen", &self.listen), ("connect", &self.connect)] {
+            for endpoint in endpoints {
+                if let Err(e) = endpoint.parse::<zenoh::config::EndPoint>() {
+                    return Err(BridgeError::Setting(format!(
+                        "{what} endpoint {endpoint:?} is not a Zenoh endpoint such as \
+                         tcp/127.0.0.1:7447: {}",
+                        plain(&e)
+                    )));
+                }
+            }
+        }
         let mut config = match &self.config_file {
-            Some(path) => zenoh::Config::from_file(path).map_err(zenoh_error)?,
+            Some(path) => zenoh::Config::from_file(path).map_err(|e| {
+                BridgeError::Setting(format!(
+                    "Zenoh configuration {}: {}",
+                    path.display(),
+                    plain(&e)
+                ))
+            })?,
             None => {
                 let mut config = zenoh::Config::default();
                 config
