@@ -27,12 +27,39 @@ struct Summary {
 
 fn scan_file(path: &Path, window: u64) -> Result<Summary, Failure> {
     let started = Instant::now();
-    let size = std::fs::metadata(path)
-        .map_err(|e| Failure::Error(format!("cannot read {}: {e}", path.display())))?
-        .len();
+    let metadata = std::fs::metadata(path)
+        .map_err(|e| Failure::Error(format!("cannot read {}: {e}", path.display())))?;
+    if !metadata.is_file() {
+        let what = if metadata.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a device, a FIFO or a socket)"
+        };
+        return Err(Failure::Error(format!(
+            "{} is {what}: scan maps regular files",
+            path.display()
+        )));
+    }
+    let size = metadata.len();
     let mut hasher = Xxh3::new();
     let mut lines = 0u64;
-    if size > 0 {
+    if size == 0 {
+        // Empty, or a kernel pseudo file (/proc, /sys) whose size says nothing of what it
+        // holds: the library tells them apart (and refuses the second).
+        match Mapping::from_path(path)
+            .protection(Protection::ReadOnly)
+            .create()
+        {
+            Err(filemap::Error::EmptyFile { .. }) => {}
+            Err(e) => return Err(e.into()),
+            Ok(_) => {
+                return Err(Failure::Error(format!(
+                    "{} grew while it was read",
+                    path.display()
+                )))
+            }
+        }
+    } else {
         let mapping = Mapping::from_path(path)
             .protection(Protection::ReadOnly)
             .create()?;

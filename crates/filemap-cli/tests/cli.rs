@@ -795,6 +795,17 @@ fn scan_reports_size_lines_and_xxh3() {
     );
     let out = ns.run(&["scan", dir.path().join("missing").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
+    // What is not a regular file, or whose size says nothing of what it holds, is refused
+    // (it read as empty).
+    let mut refused = vec![dir.path().to_str().unwrap().to_string()];
+    if cfg!(target_os = "linux") {
+        refused.extend(["/dev/zero".to_string(), "/proc/self/status".to_string()]);
+    }
+    for path in &refused {
+        let out = ns.run(&["scan", path]);
+        assert_eq!(out.status.code(), Some(1), "{path}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+    }
     let out = ns.run(&[
         "scan",
         dir.path().join("hw.txt").to_str().unwrap(),
