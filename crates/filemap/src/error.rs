@@ -52,6 +52,9 @@ pub enum NameProblem {
         /// The prefix found (without its backslash).
         prefix: String,
     },
+    /// The name is `.` or `..`, which name directories, not objects (a foreign segment's
+    /// name is a file name in `/dev/shm`).
+    DotName,
 }
 
 impl fmt::Display for NameProblem {
@@ -75,6 +78,7 @@ impl fmt::Display for NameProblem {
                 f,
                 "unknown prefix {prefix:?}: use Local\\ (the default) or Global\\"
             ),
+            NameProblem::DotName => f.write_str(". and .. name directories, not objects"),
         }
     }
 }

@@ -22,6 +22,9 @@ fn segment_name(name: &str) -> Result<&str> {
     if bare.is_empty() {
         return Err(invalid(NameProblem::Empty));
     }
+    if bare == "." || bare == ".." {
+        return Err(invalid(NameProblem::DotName));
+    }
     if bare.len() > 255 {
         return Err(invalid(NameProblem::TooLong { len: bare.len() }));
     }
@@ -159,5 +162,15 @@ mod tests {
             Err(Error::InvalidName { .. })
         ));
         assert!(segment_name(&"x".repeat(256)).is_err());
+        for dots in [".", "..", "/.", "/.."] {
+            assert!(matches!(
+                segment_name(dots),
+                Err(Error::InvalidName {
+                    problem: NameProblem::DotName,
+                    ..
+                })
+            ));
+        }
+        assert_eq!(segment_name("...").unwrap(), "...");
     }
 }
