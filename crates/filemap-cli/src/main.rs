@@ -24,7 +24,14 @@ use clap::{Parser, Subcommand};
 /// Named shared memory and file mappings with the Windows model: objects live while a
 /// handle on them is open in any process, crashes never leave names blocked.
 #[derive(Parser, Debug)]
-#[command(name = "filemap", version, about, long_about = None)]
+#[command(
+    name = "filemap",
+    version,
+    long_about = None,
+    after_help = "Linux: the objects are files in the namespace directory, $FILEMAP_DIR or \
+                  /dev/shm. Windows: they are named kernel objects, Local\\ in this session's \
+                  namespace, Global\\ in the machine's."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -88,7 +95,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List the objects in the namespace. Linux: every entry of the namespace directory.
+    /// List the objects in the namespace. Linux: every filemap entry of the namespace
+    /// directory (stale and corrupt ones too; its other files are not filemap's).
     /// Windows: filemap's sections and the named mutexes, events and semaphores of this
     /// session's and the global object directory.
     Ls {

@@ -24,16 +24,16 @@ pub struct CreateTopic {
     #[arg(long)]
     create: bool,
     /// With --create: the ring's size (e.g. 64KiB, 1MiB).
-    #[arg(long, value_parser = parse_nonzero_size, default_value = "64KiB")]
+    #[arg(long, requires = "create", value_parser = parse_nonzero_size, default_value = "64KiB")]
     capacity: u64,
     /// With --create: how many subscribers can be connected at once (1 to 128).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, requires = "create", default_value_t = 8)]
     subscribers: u32,
     /// With --create: how many of the last messages a late subscriber receives first.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, requires = "create", default_value_t = 0)]
     history: u32,
     /// With --create: never wait for slow subscribers (they are told what they missed).
-    #[arg(long)]
+    #[arg(long, requires = "create")]
     drop_oldest: bool,
     /// Use the Global scope for a name without prefix.
     #[arg(long)]
@@ -437,6 +437,9 @@ pub fn parse_seconds(text: &str) -> Result<u64, String> {
     match d.as_secs() {
         0 => Err(format!(
             "{text:?} is less than the one second hz counts over"
+        )),
+        _ if d.subsec_nanos() != 0 => Err(format!(
+            "{text:?} is not a whole number of the seconds hz counts over"
         )),
         s => Ok(s),
     }
