@@ -311,8 +311,9 @@ enum Command {
         /// Stop after this many messages.
         #[arg(long)]
         count: Option<u64>,
-        /// One JSON object per message: its sequence number, the message, and after a
-        /// lag how many were missed.
+        /// One JSON object per message: its sequence number ("seq"), the message
+        /// ("message", or "message_base64" for one that is not UTF-8 text), and after a
+        /// lag how many were missed ("missed").
         #[arg(long)]
         json: bool,
     },

@@ -317,6 +317,15 @@ pub fn wait(
         .iter()
         .map(|n| scoped(n, global))
         .collect::<Result<Vec<_>, _>>()?;
+    if all {
+        // (All of them at once: the same one twice could never be taken twice.)
+        if let Some(i) = (1..scoped.len()).find(|&i| scoped[..i].contains(&scoped[i])) {
+            return Err(Failure::Usage(format!(
+                "{} is given twice: --all takes each object once",
+                names[i]
+            )));
+        }
+    }
     // Before the objects are opened: a signal is not lost, and it closes their handles.
     let termination = Termination::catch_sliced()?;
     let objects = scoped

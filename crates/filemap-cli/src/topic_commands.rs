@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::names::scoped_name;
 use crate::outcome::{Failure, Outcome};
+use crate::output::base64;
 use crate::signals::{interrupted, wait_sliced, Termination, SLICE};
 use crate::units::{format_size, parse_duration, parse_nonzero_size};
 use std::sync::mpsc::RecvTimeoutError;
@@ -194,7 +195,11 @@ pub fn subscribe(name: &str, create: &CreateTopic, count: Option<u64>, json: boo
         };
         received += 1;
         let written = if json {
-            let mut row = json!({"seq": seq, "message": String::from_utf8_lossy(&message)});
+            // A message that is not UTF-8 text is given whole, in base64.
+            let mut row = match std::str::from_utf8(&message) {
+                Ok(text) => json!({"seq": seq, "message": text}),
+                Err(_) => json!({"seq": seq, "message_base64": base64(&message)}),
+            };
             if missed > 0 {
                 row["missed"] = json!(missed);
                 missed = 0;

@@ -668,6 +668,12 @@ fn wait_times_out_on_a_held_mutex_with_one_line() {
     );
     let out = ns.run(&["wait", "no-such-object", "--timeout", "100ms"]);
     assert_eq!(out.status.code(), Some(1));
+    let out = ns.run(&["wait", "busy", "Local\\busy", "--all", "--timeout", "100ms"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "filemap: error: Local\\busy is given twice: --all takes each object once"
+    );
     assert_eq!(
         ns.run(&["wait"]).status.code(),
         Some(2),
