@@ -168,6 +168,7 @@ enum Command {
         json: bool,
     },
     /// Hold a handle on an object until interrupted (SIGINT or SIGTERM).
+    #[command(after_help = signals::STOPPED_HELP)]
     Hold {
         /// The name.
         name: String,
@@ -239,6 +240,7 @@ enum Command {
     /// local topics carry to the Zenoh keys PREFIX/NAME, --import republishes what those
     /// keys carry into local topics. Logs to stderr; prints each topic's counters when it
     /// stops (messages, dropped, missed).
+    #[command(after_help = signals::STOPPED_HELP)]
     Bridge {
         /// A local topic to export, or a pattern (`*`, `?`) matching topics, also those
         /// made later.

@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 pub const INTERRUPTED_HELP: &str = "Interrupted (SIGINT, SIGTERM, Ctrl-C), it closes its \
 handles, so that what it made, or holds the last handle of, goes with them, and exits 130.";
 
+/// The help's last paragraph for the commands that run until a signal stops them.
+pub const STOPPED_HELP: &str = "Interrupted (SIGINT, SIGTERM, Ctrl-C), it closes its \
+handles and exits 0: that is how it is meant to end.";
+
 /// How long a long-running command waits at a time before it looks for a signal again.
 pub const SLICE: Duration = Duration::from_millis(100);
 
