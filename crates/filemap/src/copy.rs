@@ -3,11 +3,14 @@
 //! Rust's memory model makes a plain (or volatile) access that races with a write a data
 //! race, which is undefined behaviour, and it leaves atomic accesses of different sizes
 //! to the same bytes undefined too. Memory shared with another process is written by code
-//! that Rust's model does not see, so every copy the safe API makes runs in one routine
-//! written in assembly (x86_64): what it reads while another process writes is what the
-//! hardware gives, a mix of old and new bytes, never undefined behaviour. The routine is
-//! an ordinary function with known start and end addresses, the shape a fault handler
-//! needs to turn a fault inside it into an error.
+//! that Rust's model does not see, so every copy the safe API makes of a message or of a
+//! view's bytes runs in one routine written in assembly (x86_64): what it reads while
+//! another process writes is what the hardware gives, a mix of old and new bytes, never
+//! undefined behaviour. The routine is an ordinary function with known start and end
+//! addresses, the shape a fault handler needs to turn a fault inside it into an error.
+//! The one exception is the small value of a synchronisation object (`SharedMutex`, at
+//! most [`SMALL`] bytes), copied with relaxed atomic words ([`load_small`],
+//! [`store_small`]) in memory whose loss the fault handler repairs wherever it happens.
 //!
 //! Ordering: the routine is opaque to the compiler (it may read and write any memory), so
 //! it stays between the atomic operations around it. On x86_64 ordinary loads and stores

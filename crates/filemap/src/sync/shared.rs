@@ -93,8 +93,8 @@ impl<T> std::fmt::Debug for SharedMutex<T> {
 
 // SAFETY: a SharedMutex holds a handle on the object and a pointer into its mapping, which
 // any thread may use; the value is only copied in and out under the cross-process lock,
-// by a routine that is sound whatever other threads or processes write; T: Pod has no
-// thread affinity.
+// by atomic word accesses or the copy routine, sound whatever other threads or processes
+// write; T: Pod has no thread affinity.
 unsafe impl<T: Pod> Send for SharedMutex<T> {}
 // SAFETY: `&SharedMutex` only locks and copies, as above; the guard is not Send, so the
 // lock is released by the thread that took it.
@@ -216,8 +216,10 @@ impl<T: Pod> SharedMutex<T> {
         if bytes.len() <= SMALL {
             // SAFETY: the value's bytes lie inside the mapped data area (its size was
             // checked against T's when the object was opened), 8-aligned (a page-aligned
-            // view plus `SYNC_AREA`), and stay mapped while `self` lives; the area is one
-            // the fault handler rescues (`intact` below says if it did); this process
+            // view plus `SYNC_AREA`), and stay mapped while `self` lives; a fault there is
+            // no undefined behaviour: on Linux x86_64 the fault handler rescues the area
+            // (`intact` below says if it did), a Windows section cannot be cut short, and
+            // elsewhere a fault ends the process, as the byte copy did before; this process
             // reaches the value only here and in the guard's drop, with the same address
             // and length; any bytes are a valid T (Pod).
             unsafe { load_small(at, bytes) };
