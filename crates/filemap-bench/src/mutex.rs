@@ -209,24 +209,53 @@ fn turns() -> u64 {
     }
 }
 
-/// Uncontended lock + (counter + 1) + unlock, one thread: ns per iteration.
-pub fn uncontended(system: &str) -> Result<f64> {
-    let n = uncontended_iterations();
-    let name = unique("mutex-alone");
-    if system == "filemap NamedMutex" {
-        let m = NamedMutex::create_new(name.as_str())?;
-        let start = Instant::now();
-        for _ in 0..n {
-            drop(m.lock()?);
+/// What an uncontended row locks: filemap's `NamedMutex` alone, or a counter under a mutex.
+enum Alone {
+    Named(NamedMutex),
+    Counter(Box<dyn Guarded>),
+}
+
+/// Uncontended lock + (counter + 1) + unlock, one thread, for each of `systems`: ns per
+/// iteration each. The systems take turns in blocks (of a twentieth of the iterations), so
+/// that all are measured at the same moments of a machine whose speed drifts.
+pub fn uncontended(systems: &[&str]) -> Result<Vec<f64>> {
+    const BLOCKS: u64 = 20;
+    let per_block = uncontended_iterations() / BLOCKS;
+    let subjects = systems
+        .iter()
+        .enumerate()
+        .map(|(i, system)| {
+            let name = unique(&format!("mutex-alone-{i}"));
+            Ok(if *system == "filemap NamedMutex" {
+                Alone::Named(NamedMutex::create_new(name.as_str())?)
+            } else {
+                Alone::Counter(create(system, &name)?)
+            })
+        })
+        .collect::<Result<Vec<Alone>>>()?;
+    let mut elapsed = vec![std::time::Duration::ZERO; subjects.len()];
+    for _ in 0..BLOCKS {
+        for (subject, total) in subjects.iter().zip(&mut elapsed) {
+            let start = Instant::now();
+            match subject {
+                Alone::Named(m) => {
+                    for _ in 0..per_block {
+                        drop(m.lock()?);
+                    }
+                }
+                Alone::Counter(g) => {
+                    for _ in 0..per_block {
+                        g.with(&mut |c| *c += 1)?;
+                    }
+                }
+            }
+            *total += start.elapsed();
         }
-        return Ok(start.elapsed().as_nanos() as f64 / n as f64);
     }
-    let g = create(system, &name)?;
-    let start = Instant::now();
-    for _ in 0..n {
-        g.with(&mut |c| *c += 1)?;
-    }
-    Ok(start.elapsed().as_nanos() as f64 / n as f64)
+    Ok(elapsed
+        .iter()
+        .map(|t| t.as_nanos() as f64 / (per_block * BLOCKS) as f64)
+        .collect())
 }
 
 /// Two processes taking turns on the counter (each turn is a hand-off of the mutex): ns

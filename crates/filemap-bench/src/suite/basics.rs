@@ -152,8 +152,10 @@ pub(super) fn setup_section(r: &mut Results) -> Result<()> {
 
 pub(super) fn mutex_section(r: &mut Results) -> Result<()> {
     progress("named mutex");
-    for system in std::iter::once("filemap NamedMutex").chain(mutex::SYSTEMS) {
-        let ns = mutex::uncontended(system)?;
+    let systems: Vec<&str> = std::iter::once("filemap NamedMutex")
+        .chain(mutex::SYSTEMS)
+        .collect();
+    for (&system, ns) in systems.iter().zip(mutex::uncontended(&systems)?) {
         r.add(
             4,
             UNCONTENDED,

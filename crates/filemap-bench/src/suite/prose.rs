@@ -38,7 +38,9 @@ where `shared_memory` and `shm_open` put theirs). The floor is the raw system ca
 `shm_open` (+ `ftruncate`) or `fstat`, `mmap`, `munmap`, `close` (+ `shm_unlink`).\n"
             .to_string(),
         4 => "Uncontended: one thread locks, adds one to a counter in the shared memory, and \
-unlocks, millions of times (filemap's `NamedMutex` without the counter). Hand-off: two \
+unlocks, millions of times (filemap's `NamedMutex` without the counter), the systems taking \
+turns in blocks of a twentieth of the run, so that all are measured at the same moments of a \
+machine whose speed drifts. Hand-off: two \
 processes take turns on the counter under the mutex, so every turn passes the mutex to the \
 other process. The floor is a raw robust, process-shared pthread mutex in shared memory, the \
 usual mechanism for a robust mutex on Linux (filemap's own is a futex word whose owner's \
