@@ -270,6 +270,8 @@ pub(crate) fn take_all(
 ) -> Result<Option<Vec<Took>>> {
     let mut last_check: Option<Instant> = None;
     let mut slept = false;
+    // The object whose word ended the last sleep, and the target slept on.
+    let mut woken_by: Option<(SyncRef<'_>, WaitTarget)> = None;
     loop {
         let now = Instant::now();
         let check = last_check.is_none_or(|at| now.duration_since(at) >= RECHECK_INTERVAL);
@@ -284,6 +286,14 @@ pub(crate) fn take_all(
             // so that two waits whose sets cross do not retry in step.
             std::thread::sleep(Duration::from_micros(50 + u64::from(jitter()) % 400));
         }
+        // Not taken: the wake that ended the sleep may have been the one wake a mutex's
+        // unlock, a semaphore's release or an auto-reset event's set gives, meant for a
+        // sleeper that takes what it is woken for. If the object is still ready, it goes
+        // on to another sleeper (which, if it is a wait like this one, passes it on once
+        // too and then no longer sleeps on an object that is ready: the chain ends).
+        if let Some((object, target)) = woken_by.take() {
+            pass_on(object, &target);
+        }
         for object in objects {
             intact(*object)?;
         }
@@ -294,16 +304,28 @@ pub(crate) fn take_all(
                 _ => return Ok(None),
             },
         };
-        let targets: Vec<WaitTarget> = objects.iter().map(|o| arm(*o)).collect();
-        // The look after arming: a change from here on changes a word slept on.
-        let woke = if objects.iter().all(|o| looks_ready(*o, false)) {
+        // Sleeps on the objects that are not ready only: one that is ready needs no
+        // watching (whether it still is, the next look says), and a wake-one given while
+        // this wait sleeps on it would be taken from a sleeper that could use it.
+        let armed: Vec<(SyncRef<'_>, WaitTarget)> = objects
+            .iter()
+            .filter(|o| !looks_ready(**o, false))
+            .map(|o| (*o, arm(*o)))
+            .collect();
+        let targets: Vec<WaitTarget> = armed.iter().map(|(_, target)| *target).collect();
+        // The look after arming: a change from here on changes a word slept on, or is a
+        // change of an object that was ready (looked at again before any sleep).
+        let woke = if armed.is_empty() || objects.iter().all(|o| looks_ready(*o, false)) {
             Ok(Woke::Changed(None))
         } else {
             slept = true;
             sleep_on(&targets, slice)
         };
-        for object in objects {
+        for (object, _) in &armed {
             disarm(*object);
+        }
+        if let Ok(Woke::Changed(Some(index))) = woke {
+            woken_by = armed.get(index).copied();
         }
         woke?;
     }
