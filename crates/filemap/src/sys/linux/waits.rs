@@ -279,7 +279,12 @@ pub(crate) fn take_all(
             last_check = Some(now);
         }
         if objects.iter().all(|o| looks_ready(*o, check)) {
-            if let Some(took) = take_each(objects, check, slept)? {
+            let taken = take_each(objects, check, slept).inspect_err(|_| {
+                if let Some((object, target)) = woken_by.take() {
+                    pass_on(object, &target);
+                }
+            })?;
+            if let Some(took) = taken {
                 return Ok(Some(took));
             }
             // Taken from under it: back off a little (a random few hundred microseconds),
@@ -313,9 +318,14 @@ pub(crate) fn take_all(
             .map(|o| (*o, arm(*o)))
             .collect();
         let targets: Vec<WaitTarget> = armed.iter().map(|(_, target)| *target).collect();
-        // The look after arming: a change from here on changes a word slept on, or is a
-        // change of an object that was ready (looked at again before any sleep).
-        let woke = if armed.is_empty() || objects.iter().all(|o| looks_ready(*o, false)) {
+        // The look after arming: a change from here on changes a word slept on. One that
+        // came before it is seen now: an armed object ready already (its word noted ready,
+        // so nothing would wake the sleep while one that was not armed stops being ready)
+        // is looked at again, not slept on; so is a set of objects that all were ready.
+        let woke = if armed.is_empty()
+            || armed.iter().any(|(o, _)| looks_ready(*o, false))
+            || objects.iter().all(|o| looks_ready(*o, false))
+        {
             Ok(Woke::Changed(None))
         } else {
             slept = true;
