@@ -96,6 +96,24 @@ pub(crate) fn zenoh_error(e: impl fmt::Display) -> BridgeError {
     BridgeError::Zenoh(plain(&e))
 }
 
+/// What is wrong with the port of an IP endpoint (`tcp/`, `udp/`, `tls/`, `quic/`, `ws/`)
+/// whose address Zenoh's parser takes whole and only refuses when the session opens.
+fn port_problem(endpoint: &str) -> Option<String> {
+    let (protocol, rest) = endpoint.split_once('/')?;
+    if !["tcp", "udp", "tls", "quic", "ws"].contains(&protocol) {
+        return None;
+    }
+    let address = rest.split(['?', '#']).next().unwrap_or(rest);
+    let port = match address.rsplit_once(':') {
+        Some((_, port)) => port,
+        None => return Some(format!("{address:?} has no port (host:port)")),
+    };
+    match port.parse::<u16>() {
+        Ok(_) => None,
+        Err(_) => Some(format!("{port:?} is not a port (0 to 65535)")),
+    }
+}
+
 /// A Zenoh error's message without where in Zenoh's source it was made (" at
 /// /path/to/file.rs:123."), which tells a user nothing.
 fn plain(e: &impl fmt::Display) -> String {
@@ -230,11 +248,14 @@ impl BridgeBuilder {
     fn zenoh_config(&self) -> Result<zenoh::Config, BridgeError> {
         for (what, endpoints) in [("listen", &self.listen), ("connect", &self.connect)] {
             for endpoint in endpoints {
-                if let Err(e) = endpoint.parse::<zenoh::config::EndPoint>() {
+                let problem = match endpoint.parse::<zenoh::config::EndPoint>() {
+                    Err(e) => Some(plain(&e)),
+                    Ok(_) => port_problem(endpoint),
+                };
+                if let Some(problem) = problem {
                     return Err(BridgeError::Setting(format!(
                         "{what} endpoint {endpoint:?} is not a Zenoh endpoint such as \
-                         tcp/127.0.0.1:7447: {}",
-                        plain(&e)
+                         tcp/127.0.0.1:7447: {problem}"
                     )));
                 }
             }
