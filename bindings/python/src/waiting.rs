@@ -59,8 +59,8 @@ pub(crate) fn wait_released<T: Send>(
                 py,
                 "TimedOutError",
                 format!(
-                    "timed out after {:?} waiting for {what}",
-                    timeout.unwrap_or_default()
+                    "timed out after {} waiting for {what}",
+                    filemap::HumanDuration(timeout.unwrap_or_default())
                 ),
             ));
         }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use filemap::service::{self, Client, RequestId, Server, ServiceOptions};
-use filemap::Error;
+use filemap::{Error, HumanDuration};
 
 use crate::names::scoped_name;
 use crate::outcome::{Failure, Outcome};
@@ -274,8 +274,8 @@ pub fn request(name: &str, global: bool, timeout: Option<Duration>) -> Outcome {
             Failure::Error(format!("the server of {name} went away before it answered"))
         }
         Error::Timeout { .. } => Failure::Error(format!(
-            "no answer from {name} within {:?}",
-            timeout.unwrap_or_default()
+            "no answer from {name} within {}",
+            HumanDuration(timeout.unwrap_or_default())
         )),
         e => e.into(),
     };
@@ -328,8 +328,8 @@ fn open_client(
             Err(Error::NoFreeSlot { slots, .. }) => {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     return Err(Failure::Error(format!(
-                        "all {slots} client slots of {name} stayed taken for {:?}",
-                        timeout.unwrap_or_default()
+                        "all {slots} client slots of {name} stayed taken for {}",
+                        HumanDuration(timeout.unwrap_or_default())
                     )));
                 }
                 std::thread::sleep(Duration::from_millis(5));

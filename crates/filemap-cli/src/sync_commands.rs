@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Subcommand;
 use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore, ObjectOptions};
 use filemap::wait::{wait_all, wait_any, Waitable};
-use filemap::{Error, Name};
+use filemap::{Error, HumanDuration, Name};
 use serde_json::json;
 
 use crate::names::{scoped, scoped_name};
@@ -335,7 +335,8 @@ pub fn wait(
     let waitables: Vec<&dyn Waitable> = objects.iter().map(Object::waitable).collect();
     let timed_out = |e: Error| match e {
         Error::Timeout { after, .. } => Failure::Error(format!(
-            "timed out after {after:?}: {}",
+            "timed out after {}: {}",
+            HumanDuration(after),
             match (all, names.len()) {
                 (false, 1) => "the object was not ready".to_string(),
                 (false, n) => format!("none of the {n} objects was ready"),

@@ -91,7 +91,8 @@ pub fn format_size(bytes: u64) -> String {
     }
 }
 
-/// Parses a duration: a number with `ms`, `s`, `m` or `h` (seconds if no unit).
+/// Parses a duration: a number with `µs` (or `us`), `ms`, `s`, `m` or `h`, in any case
+/// (seconds if no unit): what [`filemap::HumanDuration`] prints reads back.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let s = text.trim();
     let split = s
@@ -101,14 +102,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let value: f64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a duration (try 500ms, 2s or 1m)"))?;
-    let seconds = match unit.trim() {
+    let seconds = match unit.trim().to_ascii_lowercase().as_str() {
+        "µs" | "us" => value / 1e6,
         "ms" => value / 1000.0,
-        "" | "s" => value,
+        "" | "s" | "sec" => value,
         "m" | "min" => value * 60.0,
         "h" => value * 3600.0,
         other => {
             return Err(format!(
-                "unknown duration unit {other:?} in {text:?} (use ms, s, m or h)"
+                "unknown duration unit {other:?} in {text:?} (use µs, ms, s, m or h)"
             ))
         }
     };
@@ -198,6 +200,21 @@ mod tests {
         assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("250MS"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("250µs"), Ok(Duration::from_micros(250)));
+        for d in [
+            0,
+            7_000,
+            250_000,
+            1_500_000,
+            100_000_000,
+            1_005_000_000,
+            90_000_000_000,
+        ] {
+            let d = Duration::from_nanos(d);
+            let shown = filemap::HumanDuration(d).to_string();
+            assert_eq!(parse_duration(&shown), Ok(d), "{shown}");
+        }
         for bad in ["", "x", "5 parsecs", "-1s", "1e99h"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }

@@ -639,6 +639,12 @@ fn lock_timeout_exits_1_with_a_clear_message() {
         String::from_utf8_lossy(&out.stderr).trim_end(),
         "filemap: error: timed out after 200ms waiting for Local\\busy"
     );
+    // A try (no wait) says so in the same units, not as Rust's "0ns".
+    let out = ns.run(&["lock", "busy", "--timeout", "0", "--", "true"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "filemap: error: timed out after 0s waiting for Local\\busy"
+    );
     holder.release();
 }
 

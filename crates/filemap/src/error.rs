@@ -2,7 +2,8 @@
 //! involved (the name, the path, the offset, the size, the kind found).
 //!
 //! Operating-system failures that have no more specific variant become [`Error::Io`],
-//! which still says which operation failed and on what.
+//! which still says which operation failed and on what. [`HumanDuration`] is how every
+//! message says how long something took.
 
 use std::fmt;
 use std::io;
@@ -451,7 +452,7 @@ pub enum Error {
     },
 
     /// A wait (lock, event, semaphore) did not succeed within its timeout.
-    #[error("timed out after {after:?} waiting for {what}")]
+    #[error("timed out after {} waiting for {what}", HumanDuration(*.after))]
     Timeout {
         /// What was waited for (the object's name).
         what: String,
@@ -757,5 +758,71 @@ impl From<Error> for io::Error {
             },
         };
         io::Error::new(kind, e)
+    }
+}
+
+/// A duration as messages say it: the largest unit that keeps it at 1 or more, up to three
+/// decimals, no trailing zeros, in the units a `--timeout` option takes (`0s`, `250µs`,
+/// `100ms`, `1.5s`, `90s`), where `{:?}` prints `0ns` or `1.000000001s`.
+///
+/// ```
+/// use std::time::Duration;
+/// use filemap::HumanDuration;
+///
+/// assert_eq!(HumanDuration(Duration::from_millis(1500)).to_string(), "1.5s");
+/// assert_eq!(HumanDuration(Duration::from_millis(100)).to_string(), "100ms");
+/// assert_eq!(HumanDuration(Duration::ZERO).to_string(), "0s");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub std::time::Duration);
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let nanos = self.0.as_nanos();
+        let (unit, per) = match nanos {
+            0 => return f.write_str("0s"),
+            n if n < 1_000 => ("ns", 1),
+            n if n < 1_000_000 => ("µs", 1_000),
+            n if n < 1_000_000_000 => ("ms", 1_000_000),
+            _ => ("s", 1_000_000_000),
+        };
+        // Rounded to three decimals of the unit, in integers: exact at any size.
+        let thousandths = (nanos * 1000 + per / 2) / per;
+        let (whole, mut frac) = (thousandths / 1000, thousandths % 1000);
+        if frac == 0 {
+            return write!(f, "{whole}{unit}");
+        }
+        let mut digits = 3;
+        while frac % 10 == 0 {
+            frac /= 10;
+            digits -= 1;
+        }
+        write!(f, "{whole}.{frac:0digits$}{unit}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HumanDuration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_as_a_timeout_option_would_take_them() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(7), "7ns"),
+            (Duration::from_micros(250), "250µs"),
+            (Duration::from_nanos(1_500), "1.5µs"),
+            (Duration::from_millis(100), "100ms"),
+            (Duration::from_secs_f64(0.1), "100ms"),
+            (Duration::from_micros(1_250), "1.25ms"),
+            (Duration::from_nanos(1_000_000_001), "1s"),
+            (Duration::from_millis(1_005), "1.005s"),
+            (Duration::from_secs(90), "90s"),
+            (Duration::MAX, "18446744073709551616s"),
+        ];
+        for (d, text) in cases {
+            assert_eq!(HumanDuration(d).to_string(), text, "{d:?}");
+        }
     }
 }

@@ -77,7 +77,7 @@ mod vocabulary;
 pub mod wait;
 mod word;
 
-pub use error::{BackingFileProblem, Error, ErrorCategory, NameProblem, Result};
+pub use error::{BackingFileProblem, Error, ErrorCategory, HumanDuration, NameProblem, Result};
 pub use mapping::{CreateOptions, FileOptions, Mapping};
 pub use name::{IntoName, Name, Scope};
 pub use share::{CommandExt, SharedHandles};
