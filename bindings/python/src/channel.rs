@@ -243,7 +243,9 @@ impl Receiver {
     #[pyo3(signature = (timeout=None))]
     fn recv_message(slf: Bound<'_, Self>, timeout: Option<f64>) -> PyResult<Message> {
         let py = slf.py();
-        let mut this = slf.borrow_mut();
+        // Another thread may be in a call of this receiver (with the GIL released): a
+        // RuntimeError then, as for its other methods.
+        let mut this = slf.try_borrow_mut()?;
         this.hold_next(py, timeout)?;
         let generation = this.generation;
         let exports = this.exports.clone();
@@ -380,7 +382,7 @@ impl Message {
         view: *mut ffi::Py_buffer,
         flags: c_int,
     ) -> PyResult<()> {
-        let this = slf.borrow();
+        let this = slf.try_borrow()?;
         let rx = this.receiver.try_borrow(slf.py())?;
         let current = !this.released && rx.generation == this.generation && rx.inner.is_some();
         drop(rx);

@@ -87,6 +87,12 @@ const CLASSES: &[(&str, Option<Builtin>, &str)] = &[
         "This platform or object cannot do what was asked.",
     ),
     (
+        "RequestFailedError",
+        None,
+        "A service's server failed the request (`Server.respond(..., failure=True)`): its \
+         `reason` attribute is what the server said.",
+    ),
+    (
         "SystemCallError",
         Some(Builtin::OS),
         "Any other operating-system error.",
@@ -166,13 +172,15 @@ fn class_name(error: &filemap::Error) -> &'static str {
         C::PageFault => "PageFaultError",
         C::NoSpace => "NoSpaceError",
         C::Unsupported => "UnsupportedError",
+        C::RequestFailed => "RequestFailedError",
         C::System => "SystemCallError",
         _ => "Error",
     }
 }
 
 /// `error` as an exception of its class, with `str(e)` the error's message. OS-derived
-/// classes carry `errno` when the system gave one; `LaggedError` carries `missed`.
+/// classes carry `errno` when the system gave one; `LaggedError` carries `missed`,
+/// `RequestFailedError` `reason`.
 pub(crate) fn to_py(error: filemap::Error) -> PyErr {
     Python::attach(|py| match make(py, &error) {
         Ok(err) => err,
@@ -197,6 +205,9 @@ fn make(py: Python<'_>, error: &filemap::Error) -> PyResult<PyErr> {
     };
     if let filemap::Error::Lagged { missed, .. } = error {
         instance.setattr("missed", missed)?;
+    }
+    if let filemap::Error::RequestFailed { reason, .. } = error {
+        instance.setattr("reason", reason)?;
     }
     Ok(PyErr::from_value(instance))
 }

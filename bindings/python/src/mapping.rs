@@ -272,6 +272,17 @@ impl View {
                 )
             })?,
         };
+        // Checked before the bytes are made: a length far past the view is an error, not an
+        // allocation of that many bytes first.
+        if offset.checked_add(len).is_none_or(|end| end > v.len()) {
+            return Err(invalid(
+                py,
+                format!(
+                    "reading {len} bytes at offset {offset} goes past the view's end ({})",
+                    v.len()
+                ),
+            ));
+        }
         PyBytes::new_with(py, len, |buf| v.read_at(offset, buf).or_raise())
     }
 
@@ -372,7 +383,8 @@ impl View {
         view: *mut ffi::Py_buffer,
         flags: c_int,
     ) -> PyResult<()> {
-        let this = slf.borrow();
+        // A thread in `commit` (GIL released) holds the view: a RuntimeError, not a panic.
+        let this = slf.try_borrow()?;
         let v = this.get()?;
         let readonly = v.access() == Access::Read;
         // SAFETY: `view` is the Py_buffer CPython passes to bf_getbuffer. The memory is the

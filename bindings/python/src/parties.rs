@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::bytes::with_bytes;
-use crate::errors::OrRaise;
+use crate::errors::{invalid, to_py, OrRaise};
 use crate::exclusive::{open_mut, Exclusive};
 use crate::waiting::{next_or_stop, sliced, timeout_arg, wait_released};
 
@@ -338,18 +338,30 @@ impl Server {
     }
 
     /// Sends a response to `request`: the last one unless `last=False` (a stream of
-    /// responses, ended by one with `last=True`). A client that is gone does not get it.
-    #[pyo3(signature = (request, data, *, last=true))]
+    /// responses, ended by one with `last=True`). `failure=True` fails the request
+    /// instead, `data` saying why: the client's `call` or `recv_response` raises
+    /// `RequestFailedError` with it (a failure is always the last response). A client that
+    /// is gone does not get it.
+    #[pyo3(signature = (request, data, *, last=true, failure=false))]
     fn respond(
         &mut self,
         py: Python<'_>,
         request: RequestId,
         data: &Bound<'_, PyAny>,
         last: bool,
+        failure: bool,
     ) -> PyResult<()> {
+        if failure && !last {
+            return Err(invalid(
+                py,
+                "a failure is the request's last response: last=False with failure=True",
+            ));
+        }
         let server = self.get()?;
         with_bytes(py, data, |payload| {
-            let result = if last {
+            let result = if failure {
+                server.respond_failure(request.inner, payload)
+            } else if last {
                 server.respond(request.inner, payload)
             } else {
                 server.respond_part(request.inner, payload)
@@ -422,7 +434,7 @@ impl Client {
         open_mut(&mut self.inner, "the client")
     }
 
-    /// The next response, waiting up to `timeout`: `(request, payload, last)`. For a call
+    /// The next response, waiting up to `timeout`: `(request, payload, last, failure)`. For a call
     /// (`call`: its request), a `Disconnected` that failed other requests in a takeover
     /// while the call's is still pending is waited past.
     fn next_response(
@@ -430,15 +442,16 @@ impl Client {
         py: Python<'_>,
         timeout: Option<std::time::Duration>,
         call: Option<filemap::service::RequestId>,
-    ) -> PyResult<(RequestId, Vec<u8>, bool)> {
+    ) -> PyResult<(RequestId, Vec<u8>, bool, bool)> {
         let name = self.name.clone();
         let client = self.get()?;
         let mut buf = Vec::new();
-        let (id, last) = wait_released(py, timeout, &name, |slice| {
+        let (id, last, failure) = wait_released(py, timeout, &name, |slice| {
             let failed = match client.recv_response_timeout(slice) {
                 Ok(response) => {
                     response.append_to(&mut buf)?;
-                    return Ok(Some((response.request(), response.is_last())));
+                    let flags = (response.is_last(), response.is_failure());
+                    return Ok(Some((response.request(), flags.0, flags.1)));
                 }
                 Err(e) => e,
             };
@@ -451,7 +464,20 @@ impl Client {
                 e => sliced(Err(e)),
             }
         })?;
-        Ok((RequestId { inner: id }, buf, last))
+        Ok((RequestId { inner: id }, buf, last, failure))
+    }
+
+    /// The `RequestFailedError` of a failure response to `request`, whose payload is
+    /// `reason`; its `request` attribute says which request failed.
+    fn failed(&self, py: Python<'_>, request: RequestId, reason: &[u8]) -> PyErr {
+        let error = to_py(filemap::Error::RequestFailed {
+            service: self.name.clone(),
+            reason: String::from_utf8_lossy(reason).into_owned(),
+        });
+        if let Err(e) = error.value(py).setattr("request", request) {
+            return e;
+        }
+        error
     }
 
     /// Sends a request, waiting up to `timeout` (`None`: for ever) for room, in slices
@@ -507,7 +533,9 @@ impl Client {
     }
 
     /// The next response to one of this client's requests, waiting up to `timeout` seconds
-    /// (`None`: for ever): `(request_id, payload, last)`. `DisconnectedError` if the server
+    /// (`None`: for ever): `(request_id, payload, last)`. `RequestFailedError` if the server
+    /// failed the request (its `request` attribute says which, `reason` why: that request
+    /// is no longer pending). `DisconnectedError` if the server
     /// is gone: every pending request has failed; or if a server died holding some of them
     /// and a new one took over: those have failed, the others stay pending (`is_pending`).
     #[pyo3(signature = (timeout=None))]
@@ -517,7 +545,10 @@ impl Client {
         timeout: Option<f64>,
     ) -> PyResult<(RequestId, Bound<'py, PyBytes>, bool)> {
         let timeout = timeout_arg(py, timeout)?;
-        let (id, payload, last) = self.next_response(py, timeout, None)?;
+        let (id, payload, last, failure) = self.next_response(py, timeout, None)?;
+        if failure {
+            return Err(self.failed(py, id, &payload));
+        }
         Ok((id, PyBytes::new(py, &payload), last))
     }
 
@@ -539,9 +570,12 @@ impl Client {
         let mut answer = Vec::new();
         let mut answered = || loop {
             let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
-            let (id, payload, last) = self.next_response(py, left, Some(asked.inner))?;
+            let (id, payload, last, failure) = self.next_response(py, left, Some(asked.inner))?;
             if id != asked {
                 continue; // a response given up on before, not this call's
+            }
+            if failure {
+                return Err(self.failed(py, id, &payload));
             }
             answer.extend_from_slice(&payload);
             if last {

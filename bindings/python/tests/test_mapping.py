@@ -156,5 +156,10 @@ def test_errors_are_the_exceptions_that_fit(name):
         filemap.Mapping.open(name + "-mutex")
     with pytest.raises(TypeError):
         m.view().write(0, 42)
+    # A read far past the end is refused before any bytes are made for it.
+    with pytest.raises(filemap.InvalidArgumentError, match="past the view's end"):
+        m.view().read(0, 1 << 60)
+    with pytest.raises(filemap.InvalidArgumentError):
+        m.view().read(4000, 200)
     m.close()
     del mutex

@@ -66,6 +66,10 @@ SERVER = (
     "    if payload == b'hang':\n"
     "        print('hanging', flush=True)\n"
     "        time.sleep(600)\n"
+    "    if payload.startswith(b'fail'):\n"
+    "        server.respond(request, b'part', last=False)\n"
+    "        server.respond(request, b'no: ' + payload, failure=True)\n"
+    "        continue\n"
     "    words = payload.split()\n"
     "    for w in words[:-1]:\n"
     "        server.respond(request, w.upper(), last=False)\n"
@@ -90,6 +94,17 @@ def test_service_streams_responses_and_a_killed_server_fails_pending_requests(na
         if last:
             break
     assert parts == [b"ONE", b"TWO"] and client.pending == 0
+    # A failed request: call raises it; recv_response gives the parts before it, then
+    # raises it, naming the request and the reason.
+    with pytest.raises(filemap.RequestFailedError) as failed:
+        client.call(b"fail call", timeout=30)
+    assert failed.value.reason == "no: fail call" and "no: fail call" in str(failed.value)
+    asked = client.send_request(b"fail recv")
+    assert client.recv_response(timeout=30) == (asked, b"part", False)
+    with pytest.raises(filemap.RequestFailedError) as failed:
+        client.recv_response(timeout=30)
+    assert failed.value.request == asked and failed.value.reason == "no: fail recv"
+    assert client.pending == 0
     client.send_request(b"hang")
     assert server.stdout.readline().strip() == "hanging"
     server.send_signal(signal.SIGKILL)

@@ -321,10 +321,11 @@ enum Command {
     },
     /// Serve requests of a service (made if it does not exist): each request is given to
     /// COMMAND on its standard input, and its standard output is the response, streamed
-    /// as it comes; the response ends when COMMAND's standard output is closed, and COMMAND
-    /// may run on after that. Responses are given one at a time (commands that run on may
-    /// overlap) until interrupted, or after --count requests, when the server waits for its
-    /// commands to end.
+    /// as it comes; the response ends when COMMAND has closed its standard output and
+    /// ended. A COMMAND that fails (a status other than 0, or killed by a signal) fails the
+    /// request: its client is told how it ended. Requests are served one at a time (a
+    /// COMMAND that runs on after closing its output holds up only its own request's end)
+    /// until interrupted, or until --count requests are answered.
     #[command(after_help = signals::INTERRUPTED_HELP)]
     Serve {
         /// The service's name.
@@ -339,7 +340,9 @@ enum Command {
         command: Vec<String>,
     },
     /// Send standard input as one request to a service's server and print the response.
-    /// Exits 1 if no server serves the service, or on a timeout.
+    /// Exits 1 if no server serves the service, or on a timeout. If the server fails the
+    /// request (the command of `filemap serve` failed), says so on stderr and exits with
+    /// that command's status (128 + N for one killed by signal N).
     #[command(after_help = signals::INTERRUPTED_HELP)]
     Request {
         /// The service's name.

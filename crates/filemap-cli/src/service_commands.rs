@@ -53,28 +53,33 @@ pub fn serve(
         .clients(create.clients);
     let mut server = Server::create_or_open(&name, &options)?;
     let mut served = 0u64;
-    // The commands that answered and may still run (see `answer`).
-    let mut running: Vec<Ending> = Vec::new();
+    // The commands that answered and run on: their requests' last parts wait for their ends.
+    let mut running: Vec<Running> = Vec::new();
     while count.is_none_or(|c| served < c) {
-        let got = wait_sliced(&termination, None, |slice| {
+        // While commands run on, the wait for the next request is cut short to look at them.
+        let deadline = (!running.is_empty()).then(|| Instant::now() + RUNNING_LOOK);
+        let got = wait_sliced(&termination, deadline, |slice| {
             let r = server.recv_request_timeout(slice)?;
             Ok((r.id(), r.to_vec()?))
         });
         let Some(got) = got else {
-            // The commands that still run are left to run, as when a server stops on an
-            // error.
+            // Their clients are told the server is gone; the commands are left to run.
             return Ok(interrupted());
         };
-        let (id, request) = got?;
-        running.retain(|ending| !ending.is_finished());
+        running = finish_ended(&mut server, running, command)?;
+        let (id, request) = match got {
+            Err(Error::Timeout { .. }) if deadline.is_some() => continue,
+            got => got?,
+        };
         served += 1;
-        running.push(answer(&mut server, id, served, request, command)?);
+        if let Some(runs_on) = answer(&mut server, id, served, request, command)? {
+            running.push(runs_on);
+        }
     }
-    // The last answers are given; the commands' ends are waited for, so that a failure
-    // of theirs is said before the server exits. (A server that stops on an error stops at
-    // once: commands that still run are left to run.)
-    for ending in running {
-        let _ = ending.join();
+    // The last answers wait for their commands' ends.
+    for mut r in running {
+        let status = r.child.wait();
+        r.finish(&mut server, status, command)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -137,22 +142,23 @@ fn is_program(path: &std::path::Path) -> bool {
 
 /// A command's end, waited for on a thread of its own: a command may close its output
 /// (which ends its answer) and keep running, and the next request must not wait for it.
-type Ending = std::thread::JoinHandle<()>;
-
 /// Runs `command` with `request` on its standard input and streams its standard output to
-/// the request's client, in parts as it comes (the last part, possibly empty, once the
-/// command closes its output); returns the thread that waits for the command's end.
-/// `served`: how many requests this server has taken, this one included (what its messages
-/// call the request: a request id's number is for programs). A
-/// command that fails still answers with what it wrote; the failure is said on stderr. A
-/// command that cannot be started is an error: the server stops.
+/// the request's client, in parts as it comes; once the command has closed its output and
+/// ended, the last part: empty if it succeeded, or a failure
+/// ([`Server::respond_failure`]) saying how it ended ([`exit_text`]), which
+/// `filemap request` turns into its own exit status. A command that runs on after it
+/// closed its output is returned, for the server to finish its request when it ends
+/// while it serves others. `served`: how many requests this
+/// server has taken, this one included (what its messages call the request: a request
+/// id's number is for programs). A command that cannot be started is an error: the server
+/// stops.
 fn answer(
     server: &mut Server,
     id: RequestId,
     served: u64,
     request: Vec<u8>,
     command: &[String],
-) -> Result<Ending, Failure> {
+) -> Result<Option<Running>, Failure> {
     let mut child = match Command::new(&command[0])
         .args(&command[1..])
         .stdin(Stdio::piped())
@@ -171,49 +177,135 @@ fn answer(
     };
     // Fed on a thread of its own: a command may write more than a pipe holds before it
     // reads all its input. (A command that exits without reading it all is not the
-    // server's error; closing stdin at the end is its end of input.)
+    // server's error; closing stdin at the end is its end of input.) The feeder is left to
+    // end on its own: when the command has read all its input, or when the last process
+    // holding the command's input (the command, or a process it started) ends.
     let feeder = std::thread::spawn(move || {
         let _ = stdin.write_all(&request);
     });
+    drop(feeder);
     let streamed = stream(server, id, &mut stdout);
-    let stopped = !matches!(streamed, Ok(Streamed::Whole));
-    if stopped {
+    if !matches!(streamed, Ok(Streamed::Whole)) {
         // Nobody reads its output any more: it must not wait for that (nor the feeder for
         // it).
         let _ = child.kill();
     }
+    let program = &command[0];
     if matches!(streamed, Ok(Streamed::ClientLeft)) {
         eprintln!(
-            "filemap: client {} left; its {} was stopped",
-            id.client(),
-            command[0]
+            "filemap: client {} left; its {program} was stopped",
+            id.client()
         );
     }
-    let program = command[0].clone();
-    let ending = std::thread::spawn(move || {
-        // The feeder is left to end on its own: when the command has read all its input,
-        // or when the last process holding the command's input (the command, or a process
-        // it started) ends.
-        drop(feeder);
-        match child.wait() {
-            // (A command stopped here ended as it was made to.)
-            Ok(status) if status.success() || stopped => {}
-            Ok(status) => eprintln!(
-                "filemap: {program} ended with {status} for request {served} (client {})",
-                id.client()
-            ),
-            Err(e) => eprintln!("filemap: the end of {program} was not seen: {e}"),
+    if !matches!(streamed, Ok(Streamed::Whole)) {
+        let _ = child.wait();
+        streamed?;
+        return Ok(None);
+    }
+    // A command ends as it closes its output, most often: its end is waited for a moment.
+    let mut running = Running { id, served, child };
+    let since = Instant::now();
+    loop {
+        if let Some(status) = running.child.try_wait().transpose() {
+            running.finish(server, status, command)?;
+            return Ok(None);
         }
-    });
-    match streamed {
-        Ok(_) => Ok(ending),
-        Err(e) => {
-            // Killed above: its end comes at once, and is waited for before the server
-            // stops with the error.
-            let _ = ending.join();
-            Err(e)
+        if since.elapsed() >= RUNNING_LOOK {
+            return Ok(Some(running));
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}
+
+/// How long `serve` waits for a command that closed its output to end before it serves
+/// the next request meanwhile, and how often it looks at such commands then.
+const RUNNING_LOOK: Duration = Duration::from_millis(10);
+
+/// A command that answered (closed its output) and runs on: its request's last part waits
+/// for its end.
+struct Running {
+    id: RequestId,
+    served: u64,
+    child: std::process::Child,
+}
+
+impl Running {
+    /// Sends the request's last part for the command's end: empty for a success, a failure
+    /// saying how it ended otherwise (and said on stderr too).
+    fn finish(
+        &mut self,
+        server: &mut Server,
+        status: io::Result<std::process::ExitStatus>,
+        command: &[String],
+    ) -> Result<(), Failure> {
+        let program = &command[0];
+        let status = status
+            .map_err(|e| Failure::Error(format!("the end of {program} was not seen: {e}")))?;
+        match exit_text(status) {
+            None => server.respond(self.id, b"")?,
+            Some(how) => {
+                eprintln!(
+                    "filemap: {program} ended with {status} for request {} (client {})",
+                    self.served,
+                    self.id.client()
+                );
+                server.respond_failure(self.id, how.as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Finishes the requests of the commands in `running` that have ended; the others.
+fn finish_ended(
+    server: &mut Server,
+    running: Vec<Running>,
+    command: &[String],
+) -> Result<Vec<Running>, Failure> {
+    let mut still = Vec::with_capacity(running.len());
+    for mut r in running {
+        match r.child.try_wait().transpose() {
+            Some(status) => r.finish(server, status, command)?,
+            None => still.push(r),
         }
     }
+    Ok(still)
+}
+
+/// How a command that failed ended, as a failed request says it to `filemap request`:
+/// `exit N` for an exit status N other than 0, `signal N` for a process killed by signal
+/// N (Unix); `None` for a success.
+fn exit_text(status: std::process::ExitStatus) -> Option<String> {
+    if status.success() {
+        return None;
+    }
+    #[cfg(unix)]
+    if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
+        return Some(format!("signal {signal}"));
+    }
+    Some(match status.code() {
+        Some(code) => format!("exit {code}"),
+        None => format!("{status}"),
+    })
+}
+
+/// The exit status `filemap request` passes on for a failed request's reason: the
+/// command's own for `exit N` (1 if N is not one a process can exit with here), 128 + N
+/// for `signal N` (as shells say a killed command ended); 1 for any other reason (a server
+/// of another program's).
+fn exit_status_of(reason: &str) -> u8 {
+    let number = |prefix: &str| {
+        reason
+            .strip_prefix(prefix)
+            .and_then(|n| n.parse::<u32>().ok())
+    };
+    if let Some(code) = number("exit ") {
+        return u8::try_from(code).ok().filter(|&c| c != 0).unwrap_or(1);
+    }
+    if let Some(signal) = number("signal ") {
+        return u8::try_from(128 + signal.min(127)).unwrap_or(1);
+    }
+    1
 }
 
 /// How a command's answer went.
@@ -226,21 +318,20 @@ enum Streamed {
 }
 
 /// Sends what the command writes, each read of its output as one part of the response,
-/// then the (empty) last part once it closes its output; stops early if the client goes.
+/// until it closes its output (the last part is [`answer`]'s); stops early if the client
+/// goes.
 fn stream(server: &mut Server, id: RequestId, stdout: &mut impl Read) -> Result<Streamed, Failure> {
     let mut part = vec![0u8; server.max_response_len().clamp(1, 1 << 20)];
     loop {
         let n = stdout.read(&mut part)?;
         if n == 0 {
-            break;
+            return Ok(Streamed::Whole);
         }
         if !server.client_alive(id) {
             return Ok(Streamed::ClientLeft);
         }
         server.respond_part(id, &part[..n])?;
     }
-    server.respond(id, b"")?;
-    Ok(Streamed::Whole)
 }
 
 /// `filemap request NAME`: standard input, whole, as one request; the response on standard
@@ -291,14 +382,27 @@ pub fn request(name: &str, global: bool, timeout: Option<Duration>) -> Outcome {
     loop {
         let got = wait_sliced(&termination, deadline, |slice| {
             let response = client.recv_response_timeout(slice)?;
-            Ok((response.request(), response.is_last(), response.to_vec()?))
+            let failure = response.is_failure();
+            Ok((
+                response.request(),
+                response.is_last(),
+                failure,
+                response.to_vec()?,
+            ))
         });
         let Some(got) = got else {
             return Ok(interrupted());
         };
-        let (request, last, part) = got.map_err(failed)?;
+        let (request, last, failure, part) = got.map_err(failed)?;
         if request != asked {
             continue; // not this request's (cannot happen with one request in flight)
+        }
+        if failure {
+            // What was printed stays; the reason is said, and its status passed on.
+            let _ = out.flush();
+            let reason = String::from_utf8_lossy(&part);
+            eprintln!("filemap: {name} failed the request: {reason}");
+            return Ok(ExitCode::from(exit_status_of(&reason)));
         }
         match out.write_all(&part).and_then(|()| out.flush()) {
             Ok(()) => {}
@@ -335,6 +439,27 @@ fn open_client(
                 std::thread::sleep(Duration::from_millis(5));
             }
             opened => return Ok(Some(opened?)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exit_status_of;
+
+    #[test]
+    fn a_failed_requests_reason_becomes_an_exit_status() {
+        for (reason, status) in [
+            ("exit 3", 3),
+            ("exit 255", 255),
+            ("exit 0", 1),
+            ("exit 300", 1),
+            ("exit -1", 1),
+            ("signal 9", 137),
+            ("signal 999", 255),
+            ("division by zero", 1),
+        ] {
+            assert_eq!(exit_status_of(reason), status, "{reason}");
         }
     }
 }

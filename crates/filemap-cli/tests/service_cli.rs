@@ -128,9 +128,10 @@ fn a_server_outlives_its_clients() {
     assert!(server.finish().0.success());
 }
 
-/// A command that answers, closes its output and keeps running: its answer is whole when
-/// its output closes, and the server serves the next request meanwhile (it once waited for
-/// the command's end first); each command's end, a failure here, is said once it comes.
+/// A command that answers, closes its output and keeps running: its client has the answer
+/// at once, and the server serves the next request meanwhile (it once waited for the
+/// command's end first); each request ends when its command does, and a command that
+/// failed (exit 3 here) fails its request: `filemap request` says so and exits 3.
 #[test]
 fn a_command_that_answers_and_runs_on_holds_up_no_request() {
     let ns = Ns::new();
@@ -138,22 +139,51 @@ fn a_command_that_answers_and_runs_on_holds_up_no_request() {
     let _release = Release(ns.cmd(&["event", "set", "linger"]));
     let lingering = [ME, "bench-partner", "echo-then-linger", "linger"];
     let server = start_server(&ns, "lingering", 2, &lingering);
+    let mut clients = Vec::new();
     for word in ["first", "second"] {
         // The commands run on for minutes, until the event is set: a server that waited
         // for the first one's end would leave the second request unanswered.
-        let out = ns.with_stdin(
-            &["request", "lingering", "--timeout", "1m"],
-            word.as_bytes(),
+        let mut client = Clients(
+            ns.cmd(&["request", "lingering", "--timeout", "1m"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn_retrying(),
         );
-        assert!(out.status.success(), "{word}: {}", stderr_of(&out));
-        assert_eq!(out.stdout, word.as_bytes());
+        let mut stdin = client.0.stdin.take().unwrap();
+        std::io::Write::write_all(&mut stdin, word.as_bytes()).unwrap();
+        drop(stdin);
+        let mut answer = vec![0u8; word.len()];
+        std::io::Read::read_exact(client.0.stdout.as_mut().unwrap(), &mut answer).unwrap();
+        assert_eq!(answer, word.as_bytes());
+        clients.push(client);
     }
     // Both commands still run, waiting for the event: it lets them end (with exit code 3).
     let out = ns.run(&["event", "set", "linger"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
+    for mut client in clients {
+        let status = wait_within(&mut client.0, "filemap request");
+        let mut said = String::new();
+        std::io::Read::read_to_string(client.0.stderr.as_mut().unwrap(), &mut said).unwrap();
+        assert_eq!(status.code(), Some(3), "{said}");
+        assert_eq!(
+            said.trim_end(),
+            "filemap: Local\\lingering failed the request: exit 3"
+        );
+    }
     let (status, said) = server.finish();
     assert!(status.success());
     assert_eq!(said.matches("ended with").count(), 2, "{said}");
+}
+
+/// `filemap request` processes the test started, killed if it fails before they exit.
+struct Clients(Child);
+
+impl Drop for Clients {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Runs its command (`filemap event set ...`) when dropped.

@@ -579,6 +579,16 @@ pub enum Error {
         truncated: bool,
     },
 
+    /// A service's server failed a request
+    /// ([`Server::respond_failure`](crate::service::Server::respond_failure)).
+    #[error("{service} failed the request: {reason}")]
+    RequestFailed {
+        /// The service.
+        service: String,
+        /// What the server said (its bytes as text, invalid UTF-8 replaced).
+        reason: String,
+    },
+
     /// A combination of options that cannot work.
     #[error("unsupported: {what}")]
     Unsupported {
@@ -652,6 +662,8 @@ pub enum ErrorCategory {
     NoSpace,
     /// The platform or object cannot do what was asked.
     Unsupported,
+    /// A service's server failed the request ([`Error::RequestFailed`]).
+    RequestFailed,
     /// Another operating-system error ([`Error::Io`] of a kind none of the others is).
     System,
     /// Anything else.
@@ -715,6 +727,7 @@ impl Error {
                 io::ErrorKind::AlreadyExists => C::AlreadyExists,
                 _ => C::System,
             },
+            Error::RequestFailed { .. } => C::RequestFailed,
             Error::CannotExtend { .. } => C::Other,
         }
     }
@@ -754,7 +767,7 @@ impl From<Error> for io::Error {
                 C::WouldDeadlock => K::Deadlock,
                 C::Unsupported => K::Unsupported,
                 C::PageFault => K::UnexpectedEof,
-                C::System | C::Other => K::Other,
+                C::RequestFailed | C::System | C::Other => K::Other,
             },
         };
         io::Error::new(kind, e)

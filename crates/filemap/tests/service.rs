@@ -225,6 +225,22 @@ fn streams_and_stale_responses() {
     }
     assert_eq!(got, [&b"one"[..], b"two", b"three"]);
     assert_eq!(client.pending(), 0);
+    // A failure ends a stream as its last response, marked; parts before it stay.
+    let asked = client.send_request(b"fail").unwrap();
+    let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+    server.respond_part(id, b"partial").unwrap();
+    server.respond_failure(id, b"it went wrong").unwrap();
+    let r = client.recv_response_timeout(PATIENCE).unwrap();
+    assert_eq!((r.is_last(), r.is_failure()), (false, false));
+    drop(r);
+    let r = client.recv_response_timeout(PATIENCE).unwrap();
+    assert_eq!(
+        (r.request(), r.is_last(), r.is_failure()),
+        (asked, true, true)
+    );
+    assert_eq!(r.to_vec().unwrap(), b"it went wrong");
+    drop(r);
+    assert_eq!(client.pending(), 0);
     // An earlier client of the slot asked; its answer comes after it left: the slot's
     // next client never sees it.
     let old = client.send_request(b"old").unwrap();

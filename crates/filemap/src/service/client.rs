@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::pending::Pending;
 use super::{
-    last_takeover, open_rings, replaced_since, response_endpoint, RequestId, ServiceOptions, ID,
-    LAST,
+    last_takeover, open_rings, replaced_since, response_endpoint, RequestId, ServiceOptions,
+    FAILED, ID, LAST,
 };
 use crate::channel::{
     AtPosition, ReadyFrame, Receiver, RecvSlot, Sender, WaitMode, Waited, FAST_SPINS, RECEIVER_LOCK,
@@ -84,6 +84,11 @@ impl Client {
             name: rings.name.to_string(),
             slots: rings.slots,
         })
+    }
+
+    /// The service's name.
+    pub fn name(&self) -> &Name {
+        self.responses.name()
     }
 
     /// This client's slot.
@@ -304,6 +309,7 @@ impl Client {
                 id,
             },
             last: flags & LAST != 0,
+            failure: flags & (LAST | FAILED) == LAST | FAILED,
             slot: self.responses.take_frame(frame),
         }
     }
@@ -365,12 +371,15 @@ impl Client {
         })
     }
 
-    /// Sends a request and waits for all of its responses: their payloads, joined. The
+    /// Sends a request and waits for all of its responses: their payloads, joined, or
+    /// [`Error::RequestFailed`] if the server failed it ([`Server::respond_failure`]). The
     /// timeout covers it all, the wait for room to send included. Only for a client with
     /// no other request pending ([`Error::Unsupported`] otherwise, see
     /// [`ensure_nothing_pending`](Client::ensure_nothing_pending)). A call that fails
     /// after sending (a timeout, say) gives its request up: its late responses are
     /// dropped, and the next call may go.
+    ///
+    /// [`Server::respond_failure`]: crate::service::Server::respond_failure
     pub fn call(&mut self, payload: &[u8], timeout: Duration) -> Result<Vec<u8>> {
         self.ensure_nothing_pending()?;
         let asked = self.send_request_timeout(payload, timeout)?;
@@ -393,6 +402,7 @@ impl Client {
     /// `call`'s wait for every response to `asked`, joined.
     fn answer_of(&mut self, asked: RequestId, timeout: Duration) -> Result<Vec<u8>> {
         let deadline = sys::deadline_after(timeout);
+        let service = self.name().to_string();
         let mut answer = Vec::new();
         loop {
             let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
@@ -401,6 +411,12 @@ impl Client {
                     // Nothing else was pending: a response to another request is one
                     // given up on before (an earlier client's, in this slot).
                     if response.request() == asked {
+                        if response.is_failure() {
+                            return Err(Error::RequestFailed {
+                                service,
+                                reason: String::from_utf8_lossy(&response.to_vec()?).into_owned(),
+                            });
+                        }
                         let last = response.is_last();
                         response.append_to(&mut answer)?;
                         if last {
@@ -477,6 +493,7 @@ impl Client {
 pub struct Response<'a> {
     request: RequestId,
     last: bool,
+    failure: bool,
     slot: RecvSlot<'a>,
 }
 
@@ -489,6 +506,14 @@ impl Response<'_> {
     /// Whether it is the request's last response.
     pub fn is_last(&self) -> bool {
         self.last
+    }
+
+    /// Whether the server failed the request with it ([`Server::respond_failure`]): the
+    /// last response, whose payload says why.
+    ///
+    /// [`Server::respond_failure`]: crate::service::Server::respond_failure
+    pub fn is_failure(&self) -> bool {
+        self.failure
     }
 }
 

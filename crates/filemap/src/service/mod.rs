@@ -24,7 +24,7 @@
 //! doorbell), and its responses, a channel from the server to that client. The rings'
 //! frames have two extra header words (frame layout 3): a request's carry its id (the
 //! slot's client generation in the high half, a counter in the low), a response's the
-//! request's id and its flags (1 = last); the payloads are the user's bytes alone, so a
+//! request's id and its flags (1 = last, 2 = with 1, a failure); the payloads are the user's bytes alone, so a
 //! 64-byte request takes as many cache lines as a 64-byte channel message. A client keeps
 //! the ids it is waiting on and drops any other response: those to requests it gave up
 //! on, and those a server sent to an earlier client of its slot (each new client takes the
@@ -92,6 +92,8 @@ use std::sync::atomic::{fence, Ordering};
 const ID: u64 = 0;
 const FLAGS: u64 = 1;
 const LAST: u64 = 1;
+/// With `LAST`: the server failed the request, and the payload says why.
+const FAILED: u64 = 2;
 
 /// The most client slots a service can have.
 pub const MAX_CLIENTS: u32 = MAX_SLOTS;

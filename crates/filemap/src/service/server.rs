@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use super::{
-    open_rings, record_takeover, response_endpoint, RequestId, ServiceOptions, FLAGS, ID, LAST,
+    open_rings, record_takeover, response_endpoint, RequestId, ServiceOptions, FAILED, FLAGS, ID,
+    LAST,
 };
 use crate::channel::{RecvSlot, Sender, WaitMode, RECEIVER_LOCK};
 use crate::error::{Error, Result};
@@ -151,6 +152,36 @@ impl Server {
     /// [`respond`](Server::respond).
     pub fn respond_part(&mut self, to: RequestId, payload: &[u8]) -> Result<()> {
         self.send_response(to, payload, 0)
+    }
+
+    /// Fails request `to`: its last response, marked as a failure ([`Response::is_failure`]),
+    /// whose payload says why (its client's [`Client::call`] returns
+    /// [`Error::RequestFailed`] with it). Parts sent before it stay delivered. A client that
+    /// is gone does not get it, and this returns `Ok`.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// use std::time::Duration;
+    ///
+    /// let mut server = Server::create_or_open("divider", &ServiceOptions::new())?;
+    /// let mut client = Client::open("divider")?;
+    /// let serving = std::thread::spawn(move || -> filemap::Result<()> {
+    ///     let id = server.recv_request()?.id();
+    ///     server.respond_failure(id, b"division by zero")
+    /// });
+    /// let err = client.call(b"1/0", Duration::from_secs(10)).unwrap_err();
+    /// assert!(matches!(err, filemap::Error::RequestFailed { .. }));
+    /// assert_eq!(err.to_string(), "Local\\divider failed the request: division by zero");
+    /// serving.join().unwrap()?;
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    ///
+    /// [`Response::is_failure`]: crate::service::Response::is_failure
+    /// [`Client::call`]: crate::service::Client::call
+    /// [`Error::RequestFailed`]: crate::Error::RequestFailed
+    pub fn respond_failure(&mut self, to: RequestId, reason: &[u8]) -> Result<()> {
+        self.send_response(to, reason, LAST | FAILED)
     }
 
     fn send_response(&mut self, to: RequestId, payload: &[u8], flags: u64) -> Result<()> {
