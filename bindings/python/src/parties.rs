@@ -340,9 +340,10 @@ impl Server {
     /// Sends a response to `request`: the last one unless `last=False` (a stream of
     /// responses, ended by one with `last=True`). `failure=True` fails the request
     /// instead, `data` saying why: the client's `call` or `recv_response` raises
-    /// `RequestFailedError` with it (a failure is always the last response). A client that
-    /// is gone does not get it.
-    #[pyo3(signature = (request, data, *, last=true, failure=false))]
+    /// `RequestFailedError` with it (a failure is always the last response). Waits while
+    /// the client's response ring is full, up to `timeout` seconds (`None`: for ever), with
+    /// the GIL released. A client that is gone does not get it.
+    #[pyo3(signature = (request, data, *, last=true, failure=false, timeout=None))]
     fn respond(
         &mut self,
         py: Python<'_>,
@@ -350,6 +351,7 @@ impl Server {
         data: &Bound<'_, PyAny>,
         last: bool,
         failure: bool,
+        timeout: Option<f64>,
     ) -> PyResult<()> {
         if failure && !last {
             return Err(invalid(
@@ -357,16 +359,20 @@ impl Server {
                 "a failure is the request's last response: last=False with failure=True",
             ));
         }
+        let timeout = timeout_arg(py, timeout)?;
+        let name = self.name.clone();
         let server = self.get()?;
+        let to = request.inner;
         with_bytes(py, data, |payload| {
-            let result = if failure {
-                server.respond_failure(request.inner, payload)
-            } else if last {
-                server.respond(request.inner, payload)
-            } else {
-                server.respond_part(request.inner, payload)
-            };
-            result.or_raise()
+            wait_released(py, timeout, &name, |slice| {
+                sliced(if failure {
+                    server.respond_failure_timeout(to, payload, slice)
+                } else if last {
+                    server.respond_timeout(to, payload, slice)
+                } else {
+                    server.respond_part_timeout(to, payload, slice)
+                })
+            })
         })
     }
 

@@ -156,3 +156,23 @@ def test_a_request_waits_for_room_no_longer_than_its_timeout(name):
             assert sent < 100, "the ring never filled"
     assert sent >= 2 and client.pending == sent
     client.close()
+
+
+def test_a_response_waits_for_room_no_longer_than_its_timeout(name):
+    server = filemap.Server.create_or_open(name, capacity=4096)
+    client = filemap.Client.open(name)
+    asked = client.send_request(b"flood")
+    request, _ = server.recv_request(timeout=30)
+    assert request == asked
+    sent = 0
+    # The client never reads: its response ring fills up.
+    with pytest.raises(filemap.TimedOutError):
+        while True:
+            server.respond(request, b"x" * 1000, last=False, timeout=0.05)
+            sent += 1
+            assert sent < 100, "the ring never filled"
+    assert sent >= 2
+    with pytest.raises(filemap.InvalidArgumentError):
+        server.respond(request, b"no", last=False, failure=True)
+    client.close()
+    server.close()

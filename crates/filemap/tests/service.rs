@@ -241,6 +241,30 @@ fn streams_and_stale_responses() {
     assert_eq!(r.to_vec().unwrap(), b"it went wrong");
     drop(r);
     assert_eq!(client.pending(), 0);
+    // A live client that does not read: its ring fills, and a timed response gives up.
+    let asked = client.send_request(b"flood").unwrap();
+    let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+    let part = vec![7u8; 1024];
+    let timed_out = (0..10_000).find_map(|_| {
+        match server.respond_part_timeout(id, &part, Duration::from_millis(20)) {
+            Ok(()) => None,
+            Err(e) => Some(e),
+        }
+    });
+    assert!(
+        matches!(timed_out, Some(Error::Timeout { .. })),
+        "{timed_out:?}"
+    );
+    assert!(matches!(
+        server.respond_failure_timeout(id, &part, Duration::ZERO),
+        Err(Error::Timeout { .. })
+    ));
+    // Given up: what came is dropped as the client reads on.
+    client.give_up(asked);
+    assert!(matches!(
+        client.recv_response_timeout(Duration::from_millis(10)),
+        Err(Error::Timeout { .. })
+    ));
     // An earlier client of the slot asked; its answer comes after it left: the slot's
     // next client never sees it.
     let old = client.send_request(b"old").unwrap();

@@ -301,7 +301,13 @@ class Server:
     def open(name: str) -> Server: ...
     def recv_request(self, timeout: float | None = None) -> tuple[RequestId, bytes]: ...
     def respond(
-        self, request: RequestId, data: Buffer, *, last: bool = True, failure: bool = False
+        self,
+        request: RequestId,
+        data: Buffer,
+        *,
+        last: bool = True,
+        failure: bool = False,
+        timeout: float | None = None,
     ) -> None: ...
     @property
     def clients(self) -> int: ...

@@ -142,16 +142,17 @@ impl Server {
         Request::new(client, slot)
     }
 
-    /// Sends the (last) response to `to`. A client that is gone does not get it: the
-    /// response is dropped, and this returns `Ok`.
+    /// Sends the (last) response to `to`, waiting while the client's response ring is full
+    /// (for ever: see [`respond_timeout`](Server::respond_timeout)). A client that is gone
+    /// does not get it: the response is dropped, and this returns `Ok`.
     pub fn respond(&mut self, to: RequestId, payload: &[u8]) -> Result<()> {
-        self.send_response(to, payload, LAST)
+        self.send_response(to, payload, LAST, None)
     }
 
     /// Sends one response of a stream to `to`: more follow, the last with
     /// [`respond`](Server::respond).
     pub fn respond_part(&mut self, to: RequestId, payload: &[u8]) -> Result<()> {
-        self.send_response(to, payload, 0)
+        self.send_response(to, payload, 0, None)
     }
 
     /// Fails request `to`: its last response, marked as a failure ([`Response::is_failure`]),
@@ -181,10 +182,51 @@ impl Server {
     /// [`Client::call`]: crate::service::Client::call
     /// [`Error::RequestFailed`]: crate::Error::RequestFailed
     pub fn respond_failure(&mut self, to: RequestId, reason: &[u8]) -> Result<()> {
-        self.send_response(to, reason, LAST | FAILED)
+        self.send_response(to, reason, LAST | FAILED, None)
     }
 
-    fn send_response(&mut self, to: RequestId, payload: &[u8], flags: u64) -> Result<()> {
+    /// [`respond`](Server::respond), giving up with [`Error::Timeout`] if the client's
+    /// response ring stays full for `timeout` (a live client that does not read its
+    /// responses would hold `respond` up for ever).
+    pub fn respond_timeout(
+        &mut self,
+        to: RequestId,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> Result<()> {
+        self.send_response(to, payload, LAST, Some(timeout))
+    }
+
+    /// [`respond_part`](Server::respond_part), giving up as
+    /// [`respond_timeout`](Server::respond_timeout) does.
+    pub fn respond_part_timeout(
+        &mut self,
+        to: RequestId,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> Result<()> {
+        self.send_response(to, payload, 0, Some(timeout))
+    }
+
+    /// [`respond_failure`](Server::respond_failure), giving up as
+    /// [`respond_timeout`](Server::respond_timeout) does.
+    pub fn respond_failure_timeout(
+        &mut self,
+        to: RequestId,
+        reason: &[u8],
+        timeout: Duration,
+    ) -> Result<()> {
+        self.send_response(to, reason, LAST | FAILED, Some(timeout))
+    }
+
+    /// Sends one response, waiting for room for ever, or for `timeout`.
+    fn send_response(
+        &mut self,
+        to: RequestId,
+        payload: &[u8],
+        flags: u64,
+        timeout: Option<Duration>,
+    ) -> Result<()> {
         let Some(sender) = self.responses.get_mut(to.client as usize) else {
             return Err(Error::InvalidSetting {
                 setting: "a request's client slot",
@@ -193,7 +235,11 @@ impl Server {
             });
         };
         // A client that is gone (its ring full, nobody reading it) does not get it.
-        let mut slot = match sender.reserve(payload.len()) {
+        let reserved = match timeout {
+            None => sender.reserve(payload.len()),
+            Some(timeout) => sender.reserve_timeout(payload.len(), timeout),
+        };
+        let mut slot = match reserved {
             Ok(slot) => slot,
             Err(Error::Disconnected { .. }) => return Ok(()),
             Err(e) => return Err(e),
