@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::bytes::with_bytes;
-use crate::errors::{invalid, to_py, OrRaise};
+use crate::errors::{invalid, raise, to_py, OrRaise};
 use crate::exclusive::{open_mut, Exclusive};
 use crate::waiting::{next_or_stop, sliced, timeout_arg, wait_released};
 
@@ -592,6 +592,22 @@ impl Client {
             // Given up (a timeout, say): its late responses are dropped, and the next call
             // may go.
             self.get()?.give_up(asked.inner);
+            // A timeout is said with the call's whole timeout, not the last wait's rest.
+            let timed_out = e
+                .get_type(py)
+                .name()
+                .is_ok_and(|n| n.to_string() == "TimedOutError");
+            if let (true, Some(t)) = (timed_out, timeout) {
+                return Err(raise(
+                    py,
+                    "TimedOutError",
+                    format!(
+                        "timed out after {} waiting for {}",
+                        filemap::HumanDuration(t),
+                        self.name
+                    ),
+                ));
+            }
             return Err(e);
         }
         Ok(PyBytes::new(py, &answer))

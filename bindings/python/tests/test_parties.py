@@ -176,3 +176,13 @@ def test_a_response_waits_for_room_no_longer_than_its_timeout(name):
         server.respond(request, b"no", last=False, failure=True)
     client.close()
     server.close()
+
+
+def test_a_call_that_times_out_says_its_whole_timeout(name):
+    server = filemap.Server.create_or_open(name)
+    client = filemap.Client.open(name)
+    with pytest.raises(filemap.TimedOutError, match="timed out after 200ms"):
+        client.call(b"nobody answers", timeout=0.2)
+    assert client.pending == 0
+    client.close()
+    server.close()

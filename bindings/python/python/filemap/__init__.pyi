@@ -1,9 +1,16 @@
 """Type stubs of the filemap module (see the module's docstring)."""
 
-from collections.abc import Buffer, Iterator, Sequence
+import sys
+from collections.abc import Iterator, Sequence
 from os import PathLike
+from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
+
+if sys.version_info >= (3, 12):
+    from collections.abc import Buffer
+else:
+    from typing_extensions import Buffer
 
 __version__: str
 
@@ -56,7 +63,7 @@ class Mapping:
     @property
     def size(self) -> int: ...
     @property
-    def path(self) -> str | None: ...
+    def path(self) -> Path | None: ...
     @property
     def persistent(self) -> bool: ...
     @property
