@@ -596,7 +596,7 @@ impl Client {
             let timed_out = e
                 .get_type(py)
                 .name()
-                .is_ok_and(|n| n.to_string() == "TimedOutError");
+                .is_ok_and(|n| n == "TimedOutError");
             if let (true, Some(t)) = (timed_out, timeout) {
                 return Err(raise(
                     py,
