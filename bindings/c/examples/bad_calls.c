@@ -29,6 +29,10 @@ int main(int argc, char **argv) {
     filemap_server *server = NULL;
     filemap_client *client = NULL;
     filemap_receiver *receiver = NULL;
+    filemap_inbox_sender *inbox_sender = NULL;
+    filemap_mapping *mapping = NULL;
+    filemap_view *view = NULL;
+    char buffer[16] = {0};
     filemap_waitable objects[3];
     filemap_request_id id = {0, 0};
     const void *data;
@@ -140,6 +144,91 @@ int main(int argc, char **argv) {
     expect("a server question with no answer out", filemap_client_server_alive(client, NULL),
            FILEMAP_INVALID_ARGUMENT);
 
+    /* Handles of one type passed as another: refused by their tags, never read as the
+     * wrong struct. */
+    snprintf(name, sizeof name, "%s-inbox", argv[1]);
+    if ((s = filemap_inbox_sender_create_or_open(name, NULL, &inbox_sender, NULL)) !=
+        FILEMAP_OK) {
+        fprintf(stderr, "bad_calls: making an inbox sender: %s\n",
+                filemap_last_error_message());
+        return 1;
+    }
+    objects[0].kind = FILEMAP_WAIT_SENDER; /* the easy slip: it is an inbox sender */
+    objects[0].handle = inbox_sender;
+    objects[0].room = 0;
+    expect("a wait on an inbox sender as a channel sender",
+           filemap_wait_any(objects, 1, 0, &index, NULL), FILEMAP_INVALID_ARGUMENT);
+    checked++;
+    if (!strstr(filemap_last_error_message(), "filemap_sender") ||
+        !strstr(filemap_last_error_message(), "filemap_inbox_sender")) {
+        failed++;
+        fprintf(stderr, "bad_calls: the wrong kind's message names not both kinds: %s\n",
+                filemap_last_error_message());
+    }
+    objects[0].kind = FILEMAP_WAIT_EVENT;
+    objects[0].handle = inbox;
+    expect("a wait on all, an inbox as an event", filemap_wait_all(objects, 1, 0, NULL),
+           FILEMAP_INVALID_ARGUMENT);
+    objects[0].kind = FILEMAP_WAIT_INBOX_SENDER;
+    objects[0].handle = inbox_sender;
+    expect("a wait on an inbox sender with room", filemap_wait_any(objects, 1, 0, &index, NULL),
+           FILEMAP_OK);
+    expect("an event set on an inbox", filemap_event_set((filemap_event *)(void *)inbox),
+           FILEMAP_INVALID_ARGUMENT);
+    expect("an inbox send on a client",
+           filemap_inbox_send((filemap_inbox_sender *)(void *)client, "x", 1, 0),
+           FILEMAP_INVALID_ARGUMENT);
+    /* A close given a handle of another type leaves it alone: the server still works. */
+    filemap_event_close((filemap_event *)(void *)server);
+    checked++;
+    if (!strstr(filemap_last_error_message(), "filemap_server")) {
+        failed++;
+        fprintf(stderr, "bad_calls: a wrong close's message names not the server: %s\n",
+                filemap_last_error_message());
+    }
+    expect("a request to the server after a wrong close",
+           filemap_server_recv_request(server, 0, &data, &len, &id), FILEMAP_OK);
+
+    /* Lengths past PTRDIFF_MAX bytes: refused before any slice is made of them. */
+    snprintf(name, sizeof name, "%s-mapping", argv[1]);
+    if ((s = filemap_mapping_create_new(name, 4096, &mapping)) != FILEMAP_OK ||
+        (s = filemap_view_map(mapping, 0, 0, FILEMAP_ACCESS_DEFAULT, &view)) != FILEMAP_OK) {
+        fprintf(stderr, "bad_calls: making a mapping: %s\n", filemap_last_error_message());
+        return 1;
+    }
+    expect("a view write of (size_t)-1 bytes", filemap_view_write(view, 0, buffer, (size_t)-1),
+           FILEMAP_INVALID_ARGUMENT);
+    expect("a view read of (size_t)-1 bytes", filemap_view_read(view, 0, buffer, (size_t)-1),
+           FILEMAP_INVALID_ARGUMENT);
+    expect("a view read of PTRDIFF_MAX + 1 bytes",
+           filemap_view_read(view, 0, buffer, (size_t)PTRDIFF_MAX + 1), FILEMAP_INVALID_ARGUMENT);
+    expect("a view read of a few bytes", filemap_view_read(view, 0, buffer, sizeof buffer),
+           FILEMAP_OK);
+    expect("an inbox send of (size_t)-1 bytes",
+           filemap_inbox_send(inbox_sender, "x", (size_t)-1, 0), FILEMAP_INVALID_ARGUMENT);
+    expect("a request of (size_t)-1 bytes",
+           filemap_client_send_request(client, "x", (size_t)-1, NULL), FILEMAP_INVALID_ARGUMENT);
+    expect("a response of (size_t)-1 bytes",
+           filemap_server_respond(server, id, "x", (size_t)-1, true), FILEMAP_INVALID_ARGUMENT);
+    expect("a wait on (size_t)-1 objects", filemap_wait_any(objects, (size_t)-1, 0, &index, NULL),
+           FILEMAP_INVALID_ARGUMENT);
+    expect("a wait on all of SIZE_MAX / 8 objects",
+           filemap_wait_all(objects, SIZE_MAX / 8, 0, NULL), FILEMAP_INVALID_ARGUMENT);
+    checked++;
+    if (filemap_view_size((filemap_view *)(void *)mapping) != 0 ||
+        filemap_view_data((filemap_view *)(void *)mapping) != NULL) {
+        failed++;
+        fprintf(stderr, "bad_calls: a mapping taken for a view has a size or data\n");
+    }
+    checked++;
+    if (filemap_view_size(view) != 4096 || filemap_view_data(view) == NULL) {
+        failed++;
+        fprintf(stderr, "bad_calls: the view has no size or data\n");
+    }
+
+    filemap_view_unmap(view);
+    filemap_mapping_close(mapping);
+    filemap_inbox_sender_close(inbox_sender);
     filemap_client_close(client);
     filemap_server_close(server);
     filemap_inbox_close(inbox);

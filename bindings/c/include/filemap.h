@@ -3,7 +3,9 @@
  * Generated from bindings/c by cbindgen (scripts/c-header); do not edit.
  * Every function returns a filemap_status (FILEMAP_OK is 0) and writes results
  * through out-pointers; filemap_last_error_message() says what the calling
- * thread's last failure was. See docs/c.md. */
+ * thread's last failure was. A handle is checked wherever it is passed: one of
+ * another type (or, on a best-effort basis, one already closed) is
+ * FILEMAP_INVALID_ARGUMENT, and a _close leaves it alone. See docs/c.md. */
 
 #ifndef FILEMAP_H
 #define FILEMAP_H
@@ -309,7 +311,8 @@ typedef struct filemap_waitable {
    */
   uint32_t kind;
   /**
-   * The handle, of the kind's type.
+   * The handle, of the kind's type (a handle of another type is refused with
+   * `FILEMAP_INVALID_ARGUMENT`).
    */
   void *handle;
   /**
@@ -387,7 +390,7 @@ void filemap_receiver_close(struct filemap_receiver *receiver);
 
 /**
  * The message of the calling thread's last failed call ("" if none failed). Valid until
- * the thread's next failing call.
+ * the thread's next failing call (or a `_close` given a bad handle).
  */
 const char *filemap_last_error_message(void);
 
@@ -454,14 +457,16 @@ enum filemap_status filemap_view_map(struct filemap_mapping *mapping,
                                      struct filemap_view **out);
 
 /**
- * The view's first byte (NULL for a NULL view), for reading and writing in place while
- * the view is mapped. Other processes may write the same bytes meanwhile: synchronise
- * with them (a named mutex, an event) as with any shared memory.
+ * The view's first byte (NULL for a NULL view, or for a handle that is no view: then
+ * `filemap_last_error_message` says why), for reading and writing in place while the view
+ * is mapped. Other processes may write the same bytes meanwhile: synchronise with them (a
+ * named mutex, an event) as with any shared memory.
  */
 void *filemap_view_data(struct filemap_view *view);
 
 /**
- * The view's length in bytes (0 for a NULL view).
+ * The view's length in bytes (0 for a NULL view, or for a handle that is no view: then
+ * `filemap_last_error_message` says why).
  */
 size_t filemap_view_size(struct filemap_view *view);
 
@@ -822,8 +827,9 @@ void filemap_subscriber_close(struct filemap_subscriber *subscriber);
  * objects is ready, and takes it as a wait on it alone would: `*index` is the lowest
  * index ready (as `WaitForMultipleObjects` with `bWaitAll` FALSE), `*abandoned` (if not
  * NULL) whether it is a mutex whose holder died. `FILEMAP_TIMEOUT` if none was ready in
- * time; `FILEMAP_INVALID_ARGUMENT` for no objects, a NULL handle, an unknown kind or a
- * handle given twice; `FILEMAP_WOULD_DEADLOCK` for a mutex this thread holds.
+ * time; `FILEMAP_INVALID_ARGUMENT` for no objects, a `count` too large, a NULL handle, an
+ * unknown kind, a handle not of its kind or a handle given twice; `FILEMAP_WOULD_DEADLOCK`
+ * for a mutex this thread holds.
  */
 enum filemap_status filemap_wait_any(const struct filemap_waitable *objects,
                                      size_t count,

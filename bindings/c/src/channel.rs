@@ -6,9 +6,9 @@ use std::ffi::{c_char, c_void};
 use filemap_core::channel::{HoldingReceiver, Receiver, Sender};
 
 use crate::error::{
-    bytes_arg, check_data, check_out, filemap_status, free, handle, put, run, str_arg, timeout_arg,
-    Failure,
+    bytes_arg, check_data, check_out, filemap_status, put, run, str_arg, timeout_arg, Failure,
 };
+use crate::handle::{free, handle, new_handle};
 
 /// The sending end of a channel (opaque).
 pub struct filemap_sender(pub(crate) Sender);
@@ -30,7 +30,7 @@ pub unsafe extern "C" fn filemap_sender_create_or_open(
         let name = unsafe { str_arg(name, "name") }?;
         check_out(out)?;
         let tx = Sender::create_or_open(name, capacity)?;
-        unsafe { put(out, Box::into_raw(Box::new(filemap_sender(tx))), "out") }
+        unsafe { put(out, new_handle(filemap_sender(tx)), "out") }
     })
 }
 
@@ -45,7 +45,7 @@ pub unsafe extern "C" fn filemap_sender_open(
         let name = unsafe { str_arg(name, "name") }?;
         check_out(out)?;
         let tx = Sender::open(name)?;
-        unsafe { put(out, Box::into_raw(Box::new(filemap_sender(tx))), "out") }
+        unsafe { put(out, new_handle(filemap_sender(tx)), "out") }
     })
 }
 
@@ -97,7 +97,7 @@ pub unsafe extern "C" fn filemap_receiver_create_or_open(
         let name = unsafe { str_arg(name, "name") }?;
         check_out(out)?;
         let rx = HoldingReceiver::new(Receiver::create_or_open(name, capacity)?);
-        unsafe { put(out, Box::into_raw(Box::new(filemap_receiver(rx))), "out") }
+        unsafe { put(out, new_handle(filemap_receiver(rx)), "out") }
     })
 }
 
@@ -112,7 +112,7 @@ pub unsafe extern "C" fn filemap_receiver_open(
         let name = unsafe { str_arg(name, "name") }?;
         check_out(out)?;
         let rx = HoldingReceiver::new(Receiver::open(name)?);
-        unsafe { put(out, Box::into_raw(Box::new(filemap_receiver(rx))), "out") }
+        unsafe { put(out, new_handle(filemap_receiver(rx)), "out") }
     })
 }
 

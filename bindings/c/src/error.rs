@@ -106,9 +106,15 @@ thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
 
+/// Records the calling thread's last error. During the thread's exit (its thread-locals
+/// being destroyed) there is nowhere to keep it, and the message is dropped.
 fn set_last_error(message: &str) {
     let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
-    LAST_ERROR.with(|e| *e.borrow_mut() = message);
+    let _ = LAST_ERROR.try_with(|e| {
+        if let Ok(mut last) = e.try_borrow_mut() {
+            *last = message;
+        }
+    });
 }
 
 /// Runs an exported function's body: its failure is recorded as the thread's last error
@@ -126,6 +132,11 @@ pub(crate) fn run(body: impl FnOnce() -> Result<(), Failure>) -> filemap_status 
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
+            // A payload whose drop panics too would unwind out of here: such a second
+            // payload is leaked instead.
+            if let Err(again) = catch_unwind(AssertUnwindSafe(|| drop(panic))) {
+                std::mem::forget(again);
+            }
             set_last_error(&format!("internal error (a bug in filemap): {what}"));
             FILEMAP_PANIC
         }
@@ -149,16 +160,70 @@ pub(crate) unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str
 /// `len` bytes at `data` (NULL only with `len` 0), read by the call.
 ///
 /// # Safety
-/// `data` is NULL or valid for reads of `len` bytes that nobody writes during the call.
+/// As [`slice_arg`].
 pub(crate) unsafe fn bytes_arg<'a>(data: *const c_void, len: usize) -> Result<&'a [u8], Failure> {
+    // SAFETY: the caller's contract.
+    unsafe { slice_arg(data.cast::<u8>(), len, "data") }
+}
+
+/// `FILEMAP_INVALID_ARGUMENT` unless `len` `T`s at `data` may be a slice: at most
+/// `isize::MAX` bytes in all, and `data` neither NULL nor misaligned unless `len` is 0.
+/// Checked before any slice is made (a larger one is undefined behaviour).
+fn check_slice<T>(data: *const T, len: usize, what: &str) -> Result<(), Failure> {
+    let fits = len
+        .checked_mul(size_of::<T>())
+        .is_some_and(|bytes| bytes <= isize::MAX as usize);
+    if !fits {
+        return Err(Failure::invalid(format!(
+            "{what}'s length {len} is too large (more than isize::MAX bytes)"
+        )));
+    }
+    if len != 0 && data.is_null() {
+        return Err(Failure::invalid(format!("{what} is NULL")));
+    }
+    if len != 0 && !data.is_aligned() {
+        return Err(Failure::invalid(format!("{what} is misaligned")));
+    }
+    Ok(())
+}
+
+/// `len` `T`s at `data` (NULL only with `len` 0), read by the call; checked as
+/// [`check_slice`] says.
+///
+/// # Safety
+/// `data` is NULL or valid for reads of `len` `T`s that nobody writes during the call.
+pub(crate) unsafe fn slice_arg<'a, T>(
+    data: *const T,
+    len: usize,
+    what: &str,
+) -> Result<&'a [T], Failure> {
+    check_slice(data, len, what)?;
     if len == 0 {
         return Ok(&[]);
     }
-    if data.is_null() {
-        return Err(Failure::invalid("data is NULL"));
+    // SAFETY: non-NULL, aligned, at most isize::MAX bytes (checked), and valid for reads of
+    // `len` `T`s (the caller's contract).
+    Ok(unsafe { std::slice::from_raw_parts(data, len) })
+}
+
+/// `len` `T`s at `data` (NULL only with `len` 0), written by the call; checked as
+/// [`check_slice`] says.
+///
+/// # Safety
+/// `data` is NULL or valid for reads and writes of `len` `T`s that nobody else reads or
+/// writes during the call.
+pub(crate) unsafe fn slice_arg_mut<'a, T>(
+    data: *mut T,
+    len: usize,
+    what: &str,
+) -> Result<&'a mut [T], Failure> {
+    check_slice(data, len, what)?;
+    if len == 0 {
+        return Ok(&mut []);
     }
-    // SAFETY: non-NULL, and valid for reads of `len` bytes (the caller's contract).
-    Ok(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) })
+    // SAFETY: non-NULL, aligned, at most isize::MAX bytes (checked), and valid for `len`
+    // `T`s (the caller's contract).
+    Ok(unsafe { std::slice::from_raw_parts_mut(data, len) })
 }
 
 /// Writes `value` through an out-pointer that must not be NULL.
@@ -194,42 +259,12 @@ pub(crate) fn check_out<T>(out: *mut T) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A shared reference behind a handle that must not be NULL (for handles that several
-/// threads may use at once).
-///
-/// # Safety
-/// `handle` is NULL or a live handle of this type.
-pub(crate) unsafe fn shared<'a, T>(handle: *mut T, what: &str) -> Result<&'a T, Failure> {
-    // SAFETY: the caller's contract.
-    unsafe { handle.as_ref() }.ok_or_else(|| Failure::invalid(format!("{what} is NULL")))
-}
-
-/// The object behind a handle that must not be NULL.
-///
-/// # Safety
-/// `handle` is NULL or a live handle of this type that no other thread uses meanwhile.
-pub(crate) unsafe fn handle<'a, T>(handle: *mut T, what: &str) -> Result<&'a mut T, Failure> {
-    // SAFETY: the caller's contract.
-    unsafe { handle.as_mut() }.ok_or_else(|| Failure::invalid(format!("{what} is NULL")))
-}
-
 /// `FILEMAP_INVALID_ARGUMENT` if a receive's `data` or `len` out-pointer is NULL.
 pub(crate) fn check_data(data: *mut *const c_void, len: *mut usize) -> Result<(), Failure> {
     if data.is_null() || len.is_null() {
         return Err(Failure::invalid("data or len is NULL"));
     }
     Ok(())
-}
-
-/// Frees a handle (NULL: nothing).
-///
-/// # Safety
-/// `handle` is NULL or a handle from this library, freed once.
-pub(crate) unsafe fn free<T>(handle: *mut T) {
-    if !handle.is_null() {
-        // SAFETY: the caller's contract.
-        drop(unsafe { Box::from_raw(handle) });
-    }
 }
 
 /// A `timeout_ms` argument: `FILEMAP_INFINITE` (-1) waits for ever.
@@ -244,10 +279,17 @@ pub(crate) fn timeout_arg(ms: i64) -> Result<Option<Duration>, Failure> {
 }
 
 /// The message of the calling thread's last failed call ("" if none failed). Valid until
-/// the thread's next failing call.
+/// the thread's next failing call (or a `_close` given a bad handle).
 #[no_mangle]
 pub extern "C" fn filemap_last_error_message() -> *const c_char {
-    LAST_ERROR.with(|e| e.borrow().as_ptr())
+    let none = c"".as_ptr();
+    // During the thread's exit (its thread-locals destroyed) there is no message: "".
+    catch_unwind(|| {
+        LAST_ERROR
+            .try_with(|e| e.try_borrow().map_or(none, |m| m.as_ptr()))
+            .unwrap_or(none)
+    })
+    .unwrap_or(none)
 }
 
 /// The name of a status code ("FILEMAP_NOT_FOUND"...), a static string; for a number

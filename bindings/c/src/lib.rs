@@ -3,7 +3,8 @@
 //! Every function returns a `filemap_status` (0 is success) and writes its results through
 //! out-pointers; `filemap_last_error_message` gives the message of the calling thread's last
 //! failure. Objects are opaque handles made by `..._create...`/`..._open` and freed by
-//! their `..._close` (a view by `filemap_view_unmap`); closing NULL does nothing. No panic
+//! their `..._close` (a view by `filemap_view_unmap`); closing NULL does nothing. Each
+//! handle carries its type's tag, checked wherever one is used (`handle.rs`). No panic
 //! crosses the boundary: a panic inside filemap becomes `FILEMAP_PANIC`.
 
 #![allow(clippy::missing_safety_doc)] // the header documents each function's contract
@@ -11,6 +12,7 @@
 
 mod channel;
 mod error;
+mod handle;
 mod mapping;
 mod parties;
 mod sync;

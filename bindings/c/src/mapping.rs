@@ -6,8 +6,9 @@ use std::ffi::{c_char, c_void};
 use filemap_core::{Access, Disposition, Mapping, Protection, View};
 
 use crate::error::{
-    bytes_arg, check_out, filemap_status, put, put_optional, run, shared, str_arg, Failure,
+    bytes_arg, check_out, filemap_status, put, put_optional, run, slice_arg_mut, str_arg, Failure,
 };
+use crate::handle::{free, new_handle, shared};
 
 /// A mapping object (opaque).
 pub struct filemap_mapping(Mapping);
@@ -37,7 +38,7 @@ fn access_arg(access: u32) -> Result<Option<Access>, Failure> {
 }
 
 fn boxed(m: Mapping) -> *mut filemap_mapping {
-    Box::into_raw(Box::new(filemap_mapping(m)))
+    new_handle(filemap_mapping(m))
 }
 
 /// Creates a named memory-backed object of `size` bytes (zero-filled) and stores its handle
@@ -148,10 +149,8 @@ pub unsafe extern "C" fn filemap_mapping_size(
 /// Closes a mapping handle (NULL: nothing). Its views stay valid.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_mapping_close(mapping: *mut filemap_mapping) {
-    if !mapping.is_null() {
-        // SAFETY: a handle from this library, closed once (the caller's contract).
-        drop(unsafe { Box::from_raw(mapping) });
-    }
+    // SAFETY: NULL or a handle from this library, closed once (the caller's contract).
+    unsafe { free(mapping) }
 }
 
 /// Maps a view of `len` bytes at `offset` (any offset; `len` 0: to the end), with
@@ -177,27 +176,40 @@ pub unsafe extern "C" fn filemap_view_map(
         check_out(out)?;
         let view = b.map()?;
         // SAFETY: the caller's contract for `out`.
-        unsafe { put(out, Box::into_raw(Box::new(filemap_view(view))), "out") }
+        unsafe { put(out, new_handle(filemap_view(view)), "out") }
     })
 }
 
-/// The view's first byte (NULL for a NULL view), for reading and writing in place while
-/// the view is mapped. Other processes may write the same bytes meanwhile: synchronise
-/// with them (a named mutex, an event) as with any shared memory.
+/// The view's first byte (NULL for a NULL view, or for a handle that is no view: then
+/// `filemap_last_error_message` says why), for reading and writing in place while the view
+/// is mapped. Other processes may write the same bytes meanwhile: synchronise with them (a
+/// named mutex, an event) as with any shared memory.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_view_data(view: *mut filemap_view) -> *mut c_void {
-    // SAFETY: the caller's contract for `view`.
-    match unsafe { view.as_ref() } {
-        Some(v) => v.0.as_mut_ptr().cast(),
-        None => std::ptr::null_mut(),
+    let mut data = std::ptr::null_mut();
+    if !view.is_null() {
+        let _ = run(|| {
+            // SAFETY: the caller's contract for `view`.
+            data = unsafe { shared(view, "view") }?.0.as_mut_ptr().cast();
+            Ok(())
+        });
     }
+    data
 }
 
-/// The view's length in bytes (0 for a NULL view).
+/// The view's length in bytes (0 for a NULL view, or for a handle that is no view: then
+/// `filemap_last_error_message` says why).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_view_size(view: *mut filemap_view) -> usize {
-    // SAFETY: the caller's contract for `view`.
-    unsafe { view.as_ref() }.map_or(0, |v| v.0.len())
+    let mut size = 0;
+    if !view.is_null() {
+        let _ = run(|| {
+            // SAFETY: the caller's contract for `view`.
+            size = unsafe { shared(view, "view") }?.0.len();
+            Ok(())
+        });
+    }
+    size
 }
 
 /// Copies `len` bytes at `offset` of the view into `buffer`: sound whatever other
@@ -214,15 +226,9 @@ pub unsafe extern "C" fn filemap_view_read(
     run(|| {
         // SAFETY: the caller's contract for `view`.
         let v = unsafe { shared(view, "view") }?;
-        if buffer.is_null() && len != 0 {
-            return Err(Failure::invalid("buffer is NULL"));
-        }
-        let buf = if len == 0 {
-            &mut [][..]
-        } else {
-            // SAFETY: `buffer` is valid for writes of `len` bytes (the caller's contract).
-            unsafe { std::slice::from_raw_parts_mut(buffer.cast::<u8>(), len) }
-        };
+        // SAFETY: `buffer` is NULL or valid for writes of `len` bytes that nobody else uses
+        // during the call (the caller's contract); NULL and lengths too large are refused.
+        let buf = unsafe { slice_arg_mut(buffer.cast::<u8>(), len, "buffer") }?;
         Ok(v.0.read_at(offset, buf)?)
     })
 }
@@ -260,8 +266,6 @@ pub unsafe extern "C" fn filemap_view_flush(view: *mut filemap_view) -> filemap_
 /// Unmaps a view (NULL: nothing); its data pointer is invalid afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_view_unmap(view: *mut filemap_view) {
-    if !view.is_null() {
-        // SAFETY: a handle from this library, unmapped once (the caller's contract).
-        drop(unsafe { Box::from_raw(view) });
-    }
+    // SAFETY: NULL or a handle from this library, unmapped once (the caller's contract).
+    unsafe { free(view) }
 }

@@ -12,8 +12,9 @@ use filemap_core::inbox::{Inbox, InboxOptions, InboxSender};
 use filemap_core::service::{Client, RequestId, Server, ServiceOptions};
 
 use crate::channel::send_within;
-use crate::error::{bytes_arg, check_data, check_out, filemap_status, free, handle, put};
+use crate::error::{bytes_arg, check_data, check_out, filemap_status, put};
 use crate::error::{put_optional, run, str_arg, timeout_arg, Failure};
+use crate::handle::{free, handle, new_handle};
 
 /// The settings of an inbox or a service when a call makes it (an existing one keeps its
 /// own); 0 in a field means its default. Pass NULL for all the defaults.
@@ -103,10 +104,10 @@ pub unsafe extern "C" fn filemap_inbox_create_or_open(
         // SAFETY: `config` is NULL or a config (the caller's contract).
         let options = inbox_options(unsafe { config_of(config) });
         let inbox = Inbox::create_or_open(name, &options)?;
-        let handle = Box::into_raw(Box::new(filemap_inbox {
+        let handle = new_handle(filemap_inbox {
             inbox,
             message: Vec::new(),
-        }));
+        });
         // SAFETY: `out` checked non-NULL, valid for a write (the caller's contract).
         unsafe { put(out, handle, "out") }
     })
@@ -171,13 +172,7 @@ pub unsafe extern "C" fn filemap_inbox_sender_create_or_open(
         // SAFETY: `slot` is NULL or valid for a write (the caller's contract).
         unsafe { put_optional(slot, tx.slot()) };
         // SAFETY: `out` checked non-NULL, valid for a write (the caller's contract).
-        unsafe {
-            put(
-                out,
-                Box::into_raw(Box::new(filemap_inbox_sender(tx))),
-                "out",
-            )
-        }
+        unsafe { put(out, new_handle(filemap_inbox_sender(tx)), "out") }
     })
 }
 
@@ -264,10 +259,10 @@ pub unsafe extern "C" fn filemap_server_create_or_open(
         // SAFETY: `config` is NULL or a config (the caller's contract).
         let options = service_options(unsafe { config_of(config) });
         let server = Server::create_or_open(name, &options)?;
-        let handle = Box::into_raw(Box::new(filemap_server {
+        let handle = new_handle(filemap_server {
             server,
             request: Vec::new(),
-        }));
+        });
         // SAFETY: `out` checked non-NULL, valid for a write (the caller's contract).
         unsafe { put(out, handle, "out") }
     })
@@ -355,10 +350,10 @@ pub unsafe extern "C" fn filemap_client_create_or_open(
         // SAFETY: `config` is NULL or a config (the caller's contract).
         let options = service_options(unsafe { config_of(config) });
         let client = Client::create_or_open(name, &options)?;
-        let handle = Box::into_raw(Box::new(filemap_client {
+        let handle = new_handle(filemap_client {
             client,
             response: Vec::new(),
-        }));
+        });
         // SAFETY: `out` checked non-NULL, valid for a write (the caller's contract).
         unsafe { put(out, handle, "out") }
     })

@@ -9,8 +9,9 @@ use filemap_core::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore};
 use filemap_core::Disposition;
 
 use crate::error::{
-    check_out, filemap_status, free, put, put_optional, run, shared, str_arg, timeout_arg, Failure,
+    check_out, filemap_status, put, put_optional, run, str_arg, timeout_arg, Failure,
 };
+use crate::handle::{free, new_handle, shared, Handle};
 
 /// A named, robust mutex (opaque).
 pub struct filemap_mutex(pub(crate) NamedMutex);
@@ -25,7 +26,7 @@ pub struct filemap_semaphore(pub(crate) NamedSemaphore);
 ///
 /// # Safety
 /// `out` is valid for a write (checked non-NULL by the caller), `created` NULL or valid.
-unsafe fn hand_out<T>(
+unsafe fn hand_out<T: Handle>(
     out: *mut *mut T,
     object: T,
     created: *mut bool,
@@ -33,7 +34,7 @@ unsafe fn hand_out<T>(
 ) -> Result<(), Failure> {
     // SAFETY: the caller's contract.
     unsafe {
-        put(out, Box::into_raw(Box::new(object)), "out")?;
+        put(out, new_handle(object), "out")?;
         put_optional(created, d == Disposition::Created);
     }
     Ok(())
@@ -67,7 +68,7 @@ pub unsafe extern "C" fn filemap_mutex_open(
         let name = unsafe { str_arg(name, "name") }?;
         check_out(out)?;
         let m = NamedMutex::open(name)?;
-        unsafe { put(out, Box::into_raw(Box::new(filemap_mutex(m))), "out") }
+        unsafe { put(out, new_handle(filemap_mutex(m)), "out") }
     })
 }
 
@@ -147,7 +148,7 @@ pub unsafe extern "C" fn filemap_event_open(
         let name = unsafe { str_arg(name, "name") }?;
         check_out(out)?;
         let e = NamedEvent::open(name)?;
-        unsafe { put(out, Box::into_raw(Box::new(filemap_event(e))), "out") }
+        unsafe { put(out, new_handle(filemap_event(e)), "out") }
     })
 }
 
@@ -224,7 +225,7 @@ pub unsafe extern "C" fn filemap_semaphore_open(
         let name = unsafe { str_arg(name, "name") }?;
         check_out(out)?;
         let s = NamedSemaphore::open(name)?;
-        unsafe { put(out, Box::into_raw(Box::new(filemap_semaphore(s))), "out") }
+        unsafe { put(out, new_handle(filemap_semaphore(s)), "out") }
     })
 }
 

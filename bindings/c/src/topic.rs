@@ -8,8 +8,9 @@ use std::ffi::{c_char, c_void};
 
 use filemap_core::topic::{Publisher, SlowSubscribers, Subscriber, TopicOptions};
 
-use crate::error::{bytes_arg, check_data, check_out, filemap_status, free, handle, put};
+use crate::error::{bytes_arg, check_data, check_out, filemap_status, put};
 use crate::error::{put_optional, run, str_arg, timeout_arg, Failure};
+use crate::handle::{free, handle, new_handle};
 
 /// A topic's settings when a call makes it (an existing topic keeps its own); 0 in a field
 /// means its default. Pass NULL for all the defaults.
@@ -73,7 +74,7 @@ pub unsafe extern "C" fn filemap_publisher_create_or_open(
         let name = unsafe { str_arg(name, "name") }?;
         check_out(out)?;
         let publisher = Publisher::create_or_open(name, &unsafe { options(config) })?;
-        let handle = Box::into_raw(Box::new(filemap_publisher(publisher)));
+        let handle = new_handle(filemap_publisher(publisher));
         unsafe { put(out, handle, "out") }
     })
 }
@@ -122,10 +123,10 @@ pub unsafe extern "C" fn filemap_subscriber_create_or_open(
         let name = unsafe { str_arg(name, "name") }?;
         check_out(out)?;
         let subscriber = Subscriber::create_or_open(name, &unsafe { options(config) })?;
-        let handle = Box::into_raw(Box::new(filemap_subscriber {
+        let handle = new_handle(filemap_subscriber {
             subscriber,
             message: Vec::new(),
-        }));
+        });
         unsafe { put(out, handle, "out") }
     })
 }

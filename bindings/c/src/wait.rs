@@ -8,7 +8,8 @@ use std::ffi::c_void;
 use filemap_core::wait::{Taken, Target, Waitable};
 
 use crate::channel::{filemap_receiver, filemap_sender};
-use crate::error::{filemap_status, put, put_optional, run, timeout_arg, Failure};
+use crate::error::{filemap_status, put, put_optional, run, slice_arg, timeout_arg, Failure};
+use crate::handle::{check, handle, shared};
 use crate::parties::{filemap_inbox, filemap_inbox_sender, filemap_server};
 use crate::sync::{filemap_event, filemap_mutex, filemap_semaphore};
 use crate::topic::filemap_subscriber;
@@ -70,18 +71,42 @@ pub struct filemap_waitable {
     /// What `handle` is: a `filemap_wait_kind` (a fixed-size integer, so that the struct's
     /// layout does not depend on how the compiler sizes enums).
     pub kind: u32,
-    /// The handle, of the kind's type.
+    /// The handle, of the kind's type (a handle of another type is refused with
+    /// `FILEMAP_INVALID_ARGUMENT`).
     pub handle: *mut c_void,
     /// For a sender: the room to wait for, in bytes (0 means 1). Ignored otherwise.
     pub room: usize,
 }
 
+/// `FILEMAP_INVALID_ARGUMENT` unless `h` is a live handle of the type `kind` names (its tag
+/// is checked: a handle of another type is not read as this one).
+///
+/// # Safety
+/// `h` is NULL or a live handle of this library (of any type).
+unsafe fn check_kind(kind: filemap_wait_kind, h: *mut c_void, what: &str) -> Result<(), Failure> {
+    // SAFETY (every arm): the caller's contract.
+    unsafe {
+        match kind {
+            FILEMAP_WAIT_EVENT => check(h.cast::<filemap_event>(), what),
+            FILEMAP_WAIT_SEMAPHORE => check(h.cast::<filemap_semaphore>(), what),
+            FILEMAP_WAIT_MUTEX => check(h.cast::<filemap_mutex>(), what),
+            FILEMAP_WAIT_RECEIVER => check(h.cast::<filemap_receiver>(), what),
+            FILEMAP_WAIT_SENDER => check(h.cast::<filemap_sender>(), what),
+            FILEMAP_WAIT_SUBSCRIBER => check(h.cast::<filemap_subscriber>(), what),
+            FILEMAP_WAIT_INBOX => check(h.cast::<filemap_inbox>(), what),
+            FILEMAP_WAIT_INBOX_SENDER => check(h.cast::<filemap_inbox_sender>(), what),
+            FILEMAP_WAIT_SERVER => check(h.cast::<filemap_server>(), what),
+        }
+    }
+}
+
 /// The objects of a wait, borrowed from their handles for the call.
 ///
 /// # Safety
-/// `objects` is valid for reads of `count` waitables; each handle is NULL or a live handle
-/// of its kind; the receivers', senders', subscribers', inboxes' and servers' handles are
-/// used by no other thread during the call.
+/// `objects` is NULL or valid for reads of `count` waitables; each handle is NULL or a live
+/// handle of this library (of any type: one not of its kind is refused); the receivers',
+/// senders', subscribers', inboxes' and servers' handles are used by no other thread during
+/// the call.
 unsafe fn targets<'a>(
     objects: *const filemap_waitable,
     count: usize,
@@ -89,12 +114,10 @@ unsafe fn targets<'a>(
     if count == 0 {
         return Err(Failure::invalid("a wait on no objects (count is 0)"));
     }
-    if objects.is_null() {
-        return Err(Failure::invalid("objects is NULL"));
-    }
-    // SAFETY: non-NULL and valid for `count` reads (the caller's contract); every field is
-    // a plain integer or pointer, valid whatever its bits (a kind is checked below).
-    let raw = unsafe { std::slice::from_raw_parts(objects, count) };
+    // SAFETY: valid for `count` reads (the caller's contract; NULL, misaligned and too large
+    // are refused); every field is a plain integer or pointer, valid whatever its bits (a
+    // kind is checked below).
+    let raw = unsafe { slice_arg(objects, count, "objects") }?;
     // Every entry is checked before any is used (a receiver's held message is released
     // when it is used).
     let mut kinds = Vec::with_capacity(count);
@@ -111,6 +134,8 @@ unsafe fn targets<'a>(
                     object.kind as i32
                 ))
             })?;
+        // SAFETY: a live handle of this library (the caller's contract).
+        unsafe { check_kind(kind, object.handle, &format!("object {i}'s handle")) }?;
         kinds.push(kind);
     }
     // As Win32 refuses a handle given twice: it would also be borrowed twice here.
@@ -130,27 +155,35 @@ unsafe fn targets<'a>(
     for (object, kind) in raw.iter().zip(kinds) {
         let room = object.room.max(1);
         let h = object.handle;
-        // SAFETY (every arm): a live handle of the kind the caller named, distinct from the
-        // others (checked above), so the exclusive borrows of the one-thread handles do
-        // not alias; no other thread uses those during the call (the caller's contract).
-        let target = match kind {
-            FILEMAP_WAIT_EVENT => Target::Event(&unsafe { &*h.cast::<filemap_event>() }.0),
-            FILEMAP_WAIT_SEMAPHORE => {
-                Target::Semaphore(&unsafe { &*h.cast::<filemap_semaphore>() }.0)
+        let what = "a waited handle";
+        // SAFETY (every arm): a live handle of the kind the caller named (its tag checked
+        // above, and again here), distinct from the others (checked above), so the exclusive
+        // borrows of the one-thread handles do not alias; no other thread uses those during
+        // the call (the caller's contract).
+        let target = unsafe {
+            match kind {
+                FILEMAP_WAIT_EVENT => Target::Event(&shared(h.cast::<filemap_event>(), what)?.0),
+                FILEMAP_WAIT_SEMAPHORE => {
+                    Target::Semaphore(&shared(h.cast::<filemap_semaphore>(), what)?.0)
+                }
+                FILEMAP_WAIT_MUTEX => Target::Mutex(&shared(h.cast::<filemap_mutex>(), what)?.0),
+                FILEMAP_WAIT_RECEIVER => {
+                    Target::Receiver(handle(h.cast::<filemap_receiver>(), what)?.0.receiver())
+                }
+                FILEMAP_WAIT_SENDER => {
+                    Target::Sender(&shared(h.cast::<filemap_sender>(), what)?.0, room)
+                }
+                FILEMAP_WAIT_SUBSCRIBER => {
+                    Target::Subscriber(&shared(h.cast::<filemap_subscriber>(), what)?.subscriber)
+                }
+                FILEMAP_WAIT_INBOX => {
+                    Target::Inbox(&shared(h.cast::<filemap_inbox>(), what)?.inbox)
+                }
+                FILEMAP_WAIT_INBOX_SENDER => {
+                    Target::Sender(&shared(h.cast::<filemap_inbox_sender>(), what)?.0, room)
+                }
+                FILEMAP_WAIT_SERVER => shared(h.cast::<filemap_server>(), what)?.server.target(),
             }
-            FILEMAP_WAIT_MUTEX => Target::Mutex(&unsafe { &*h.cast::<filemap_mutex>() }.0),
-            FILEMAP_WAIT_RECEIVER => {
-                Target::Receiver(unsafe { &mut *h.cast::<filemap_receiver>() }.0.receiver())
-            }
-            FILEMAP_WAIT_SENDER => Target::Sender(&unsafe { &*h.cast::<filemap_sender>() }.0, room),
-            FILEMAP_WAIT_SUBSCRIBER => {
-                Target::Subscriber(&unsafe { &*h.cast::<filemap_subscriber>() }.subscriber)
-            }
-            FILEMAP_WAIT_INBOX => Target::Inbox(&unsafe { &*h.cast::<filemap_inbox>() }.inbox),
-            FILEMAP_WAIT_INBOX_SENDER => {
-                Target::Sender(&unsafe { &*h.cast::<filemap_inbox_sender>() }.0, room)
-            }
-            FILEMAP_WAIT_SERVER => unsafe { &*h.cast::<filemap_server>() }.server.target(),
         };
         targets.push(target);
     }
@@ -170,8 +203,9 @@ fn keep_locked(taken: Taken<'_>) -> bool {
 /// objects is ready, and takes it as a wait on it alone would: `*index` is the lowest
 /// index ready (as `WaitForMultipleObjects` with `bWaitAll` FALSE), `*abandoned` (if not
 /// NULL) whether it is a mutex whose holder died. `FILEMAP_TIMEOUT` if none was ready in
-/// time; `FILEMAP_INVALID_ARGUMENT` for no objects, a NULL handle, an unknown kind or a
-/// handle given twice; `FILEMAP_WOULD_DEADLOCK` for a mutex this thread holds.
+/// time; `FILEMAP_INVALID_ARGUMENT` for no objects, a `count` too large, a NULL handle, an
+/// unknown kind, a handle not of its kind or a handle given twice; `FILEMAP_WOULD_DEADLOCK`
+/// for a mutex this thread holds.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_wait_any(
     objects: *const filemap_waitable,
@@ -222,7 +256,7 @@ pub unsafe extern "C" fn filemap_wait_all(
             let was_abandoned = keep_locked(t);
             if !abandoned.is_null() {
                 // SAFETY: `abandoned` points to `count` bools (the caller's contract), and
-                // `i < count`.
+                // `i < count` (at most isize::MAX / sizeof(filemap_waitable), checked).
                 unsafe { abandoned.add(i).write(was_abandoned) };
             }
         }
