@@ -33,6 +33,9 @@ int main(int argc, char **argv) {
     filemap_mapping *mapping = NULL;
     filemap_view *view = NULL;
     char buffer[16] = {0};
+    static char big[1024];
+    bool last = false;
+    int i;
     filemap_waitable objects[3];
     filemap_request_id id = {0, 0};
     const void *data;
@@ -188,6 +191,39 @@ int main(int argc, char **argv) {
     }
     expect("a request to the server after a wrong close",
            filemap_server_recv_request(server, 0, &data, &len, &id), FILEMAP_OK);
+
+    /* A failed request: a part, then the failure, whose reason comes out with
+     * FILEMAP_REQUEST_FAILED; the request is then no longer pending. */
+    expect("a part before a failure", filemap_server_respond(server, id, "p", 1, false),
+           FILEMAP_OK);
+    expect("a failure", filemap_server_respond_failure(server, id, "no good", 7, 1000),
+           FILEMAP_OK);
+    expect("the part", filemap_client_recv_response(client, 1000, &data, &len, NULL, &last),
+           FILEMAP_OK);
+    expect("the failure", filemap_client_recv_response(client, 1000, &data, &len, NULL, &last),
+           FILEMAP_REQUEST_FAILED);
+    checked++;
+    if (!last || len != 7 || memcmp(data, "no good", 7) != 0 ||
+        !strstr(filemap_last_error_message(), "no good")) {
+        failed++;
+        fprintf(stderr, "bad_calls: the failure is not the last response with its reason: %s\n",
+                filemap_last_error_message());
+    }
+    expect("a pending question after the failure", filemap_client_is_pending(client, id, &pending),
+           FILEMAP_OK);
+    checked++;
+    if (pending) {
+        failed++;
+        fprintf(stderr, "bad_calls: a failed request is still pending\n");
+    }
+    /* The client reads no more: its response ring fills, and a timed response gives up. */
+    for (i = 0; i < 1000; i++) {
+        s = filemap_server_respond_timeout(server, id, big, sizeof big, false, 10);
+        if (s != FILEMAP_OK) break;
+    }
+    expect("a response into a full ring", s, FILEMAP_TIMEOUT);
+    expect("a failure into a full ring",
+           filemap_server_respond_failure(server, id, big, sizeof big, 0), FILEMAP_TIMEOUT);
 
     /* Lengths past PTRDIFF_MAX bytes: refused before any slice is made of them. */
     snprintf(name, sizeof name, "%s-mapping", argv[1]);

@@ -120,6 +120,11 @@ typedef enum filemap_status {
    * on at the oldest message still there.
    */
   FILEMAP_LAGGED = 18,
+  /**
+   * A service's server failed the request (`filemap_server_respond_failure`); the last
+   * error message says why.
+   */
+  FILEMAP_REQUEST_FAILED = 19,
 } filemap_status;
 
 /**
@@ -577,15 +582,41 @@ enum filemap_status filemap_server_recv_request(struct filemap_server *server,
 
 /**
  * Sends a response of `len` bytes at `data` to request `id`; `last` nonzero: the
- * request's last response (a server may stream several, the last marked). A client that
- * is gone does not get it, and this still succeeds. As with `memcpy`, nobody may write
- * `data` during the call.
+ * request's last response (a server may stream several, the last marked). Waits while the
+ * client's response ring is full, for ever (see `filemap_server_respond_timeout`). A
+ * client that is gone does not get it, and this still succeeds. As with `memcpy`, nobody
+ * may write `data` during the call.
  */
 enum filemap_status filemap_server_respond(struct filemap_server *server,
                                            struct filemap_request_id id,
                                            const void *data,
                                            size_t len,
                                            bool last);
+
+/**
+ * `filemap_server_respond`, waiting at most `timeout_ms` (`FILEMAP_INFINITE`: for ever)
+ * while the client's response ring is full: `FILEMAP_TIMEOUT` then (a live client that
+ * does not read its responses would hold the server up for ever).
+ */
+enum filemap_status filemap_server_respond_timeout(struct filemap_server *server,
+                                                   struct filemap_request_id id,
+                                                   const void *data,
+                                                   size_t len,
+                                                   bool last,
+                                                   int64_t timeout_ms);
+
+/**
+ * Fails request `id`: its last response, marked as a failure, the `len` bytes at `reason`
+ * saying why (its client's `filemap_client_call` or `filemap_client_recv_response`
+ * returns `FILEMAP_REQUEST_FAILED`). Waits at most `timeout_ms` (`FILEMAP_INFINITE`: for
+ * ever) while the client's response ring is full. A client that is gone does not get it,
+ * and this still succeeds.
+ */
+enum filemap_status filemap_server_respond_failure(struct filemap_server *server,
+                                                   struct filemap_request_id id,
+                                                   const void *reason,
+                                                   size_t len,
+                                                   int64_t timeout_ms);
 
 /**
  * Closes a server (NULL: nothing): its clients' pending requests fail with
@@ -603,8 +634,9 @@ enum filemap_status filemap_client_create_or_open(const char *name,
 
 /**
  * Sends a request of `len` bytes at `data`, waiting while this client's request ring is
- * full; `*id` (if not NULL) its id, which its responses carry. As with `memcpy`, nobody
- * may write `data` during the call.
+ * full, for ever (a server that does not take requests holds it up: see
+ * `filemap_client_send_request_timeout`); `*id` (if not NULL) its id, which its responses
+ * carry. As with `memcpy`, nobody may write `data` during the call.
  */
 enum filemap_status filemap_client_send_request(struct filemap_client *client,
                                                 const void *data,
@@ -612,11 +644,23 @@ enum filemap_status filemap_client_send_request(struct filemap_client *client,
                                                 struct filemap_request_id *id);
 
 /**
+ * `filemap_client_send_request`, waiting at most `timeout_ms` (`FILEMAP_INFINITE`: for
+ * ever) for room: `FILEMAP_TIMEOUT` then, and nothing was sent.
+ */
+enum filemap_status filemap_client_send_request_timeout(struct filemap_client *client,
+                                                        const void *data,
+                                                        size_t len,
+                                                        int64_t timeout_ms,
+                                                        struct filemap_request_id *id);
+
+/**
  * Receives the next response to one of this client's pending requests, waiting up to
  * `timeout_ms` (`FILEMAP_INFINITE`: for ever): `*data` and `*len` give a copy of it, valid
  * until the next receive, call or `filemap_client_close`; `*id` (if not NULL) the request
  * it answers, `*last` (if not NULL) whether it is that request's last response.
- * `FILEMAP_DISCONNECTED` if the server is gone: every pending request has failed; or if a
+ * `FILEMAP_REQUEST_FAILED` if the server failed the request with it: the out-parameters
+ * are set all the same (`*data` and `*len` the server's reason, `*last` true), and the
+ * request is no longer pending. `FILEMAP_DISCONNECTED` if the server is gone: every pending request has failed; or if a
  * server died holding some of them and a new one took over: those have failed, the others
  * stay pending (`filemap_client_is_pending`).
  */

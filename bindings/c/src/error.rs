@@ -50,6 +50,9 @@ pub enum filemap_status {
     /// A topic subscriber fell behind and missed messages (`drop_oldest` topics); it goes
     /// on at the oldest message still there.
     FILEMAP_LAGGED = 18,
+    /// A service's server failed the request (`filemap_server_respond_failure`); the last
+    /// error message says why.
+    FILEMAP_REQUEST_FAILED = 19,
 }
 
 use filemap_status::*;
@@ -98,6 +101,7 @@ fn status_of(error: &filemap_core::Error) -> filemap_status {
         C::Unsupported => FILEMAP_UNSUPPORTED,
         C::System => FILEMAP_SYSTEM_ERROR,
         C::Lagged => FILEMAP_LAGGED,
+        C::RequestFailed => FILEMAP_REQUEST_FAILED,
         _ => FILEMAP_OTHER,
     }
 }
@@ -316,6 +320,7 @@ pub extern "C" fn filemap_status_name(status: std::ffi::c_int) -> *const c_char 
         FILEMAP_PANIC,
         FILEMAP_OTHER,
         FILEMAP_LAGGED,
+        FILEMAP_REQUEST_FAILED,
     ];
     let Some(&status) = all.iter().find(|s| **s as std::ffi::c_int == status) else {
         return c"(not a filemap status)".as_ptr();
@@ -340,6 +345,7 @@ pub extern "C" fn filemap_status_name(status: std::ffi::c_int) -> *const c_char 
         FILEMAP_PANIC => c"FILEMAP_PANIC",
         FILEMAP_OTHER => c"FILEMAP_OTHER",
         FILEMAP_LAGGED => c"FILEMAP_LAGGED",
+        FILEMAP_REQUEST_FAILED => c"FILEMAP_REQUEST_FAILED",
     };
     name.as_ptr()
 }

@@ -15,6 +15,7 @@ use crate::channel::send_within;
 use crate::error::{bytes_arg, check_data, check_out, filemap_status, put};
 use crate::error::{put_optional, run, str_arg, timeout_arg, Failure};
 use crate::handle::{free, handle, new_handle};
+use crate::FILEMAP_INFINITE;
 
 /// The settings of an inbox or a service when a call makes it (an existing one keeps its
 /// own); 0 in a field means its default. Pass NULL for all the defaults.
@@ -301,9 +302,10 @@ pub unsafe extern "C" fn filemap_server_recv_request(
 }
 
 /// Sends a response of `len` bytes at `data` to request `id`; `last` nonzero: the
-/// request's last response (a server may stream several, the last marked). A client that
-/// is gone does not get it, and this still succeeds. As with `memcpy`, nobody may write
-/// `data` during the call.
+/// request's last response (a server may stream several, the last marked). Waits while the
+/// client's response ring is full, for ever (see `filemap_server_respond_timeout`). A
+/// client that is gone does not get it, and this still succeeds. As with `memcpy`, nobody
+/// may write `data` during the call.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_server_respond(
     server: *mut filemap_server,
@@ -312,6 +314,22 @@ pub unsafe extern "C" fn filemap_server_respond(
     len: usize,
     last: bool,
 ) -> filemap_status {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { filemap_server_respond_timeout(server, id, data, len, last, FILEMAP_INFINITE) }
+}
+
+/// `filemap_server_respond`, waiting at most `timeout_ms` (`FILEMAP_INFINITE`: for ever)
+/// while the client's response ring is full: `FILEMAP_TIMEOUT` then (a live client that
+/// does not read its responses would hold the server up for ever).
+#[no_mangle]
+pub unsafe extern "C" fn filemap_server_respond_timeout(
+    server: *mut filemap_server,
+    id: filemap_request_id,
+    data: *const c_void,
+    len: usize,
+    last: bool,
+    timeout_ms: i64,
+) -> filemap_status {
     run(|| {
         // SAFETY: the caller's contract for `server`, `data` and `len`.
         let s = unsafe { handle(server, "server") }?;
@@ -319,11 +337,41 @@ pub unsafe extern "C" fn filemap_server_respond(
         // contract).
         let payload = unsafe { bytes_arg(data, len) }?;
         let to = id.into();
-        if last {
-            Ok(s.server.respond(to, payload)?)
-        } else {
-            Ok(s.server.respond_part(to, payload)?)
-        }
+        let sent = match (timeout_arg(timeout_ms)?, last) {
+            (None, true) => s.server.respond(to, payload),
+            (None, false) => s.server.respond_part(to, payload),
+            (Some(t), true) => s.server.respond_timeout(to, payload, t),
+            (Some(t), false) => s.server.respond_part_timeout(to, payload, t),
+        };
+        Ok(sent?)
+    })
+}
+
+/// Fails request `id`: its last response, marked as a failure, the `len` bytes at `reason`
+/// saying why (its client's `filemap_client_call` or `filemap_client_recv_response`
+/// returns `FILEMAP_REQUEST_FAILED`). Waits at most `timeout_ms` (`FILEMAP_INFINITE`: for
+/// ever) while the client's response ring is full. A client that is gone does not get it,
+/// and this still succeeds.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_server_respond_failure(
+    server: *mut filemap_server,
+    id: filemap_request_id,
+    reason: *const c_void,
+    len: usize,
+    timeout_ms: i64,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `server`, `reason` and `len`.
+        let s = unsafe { handle(server, "server") }?;
+        // SAFETY: the bytes are readable and unwritten during the call (the caller's
+        // contract).
+        let payload = unsafe { bytes_arg(reason, len) }?;
+        let to = id.into();
+        let sent = match timeout_arg(timeout_ms)? {
+            None => s.server.respond_failure(to, payload),
+            Some(t) => s.server.respond_failure_timeout(to, payload, t),
+        };
+        Ok(sent?)
     })
 }
 
@@ -360,13 +408,28 @@ pub unsafe extern "C" fn filemap_client_create_or_open(
 }
 
 /// Sends a request of `len` bytes at `data`, waiting while this client's request ring is
-/// full; `*id` (if not NULL) its id, which its responses carry. As with `memcpy`, nobody
-/// may write `data` during the call.
+/// full, for ever (a server that does not take requests holds it up: see
+/// `filemap_client_send_request_timeout`); `*id` (if not NULL) its id, which its responses
+/// carry. As with `memcpy`, nobody may write `data` during the call.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_client_send_request(
     client: *mut filemap_client,
     data: *const c_void,
     len: usize,
+    id: *mut filemap_request_id,
+) -> filemap_status {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { filemap_client_send_request_timeout(client, data, len, FILEMAP_INFINITE, id) }
+}
+
+/// `filemap_client_send_request`, waiting at most `timeout_ms` (`FILEMAP_INFINITE`: for
+/// ever) for room: `FILEMAP_TIMEOUT` then, and nothing was sent.
+#[no_mangle]
+pub unsafe extern "C" fn filemap_client_send_request_timeout(
+    client: *mut filemap_client,
+    data: *const c_void,
+    len: usize,
+    timeout_ms: i64,
     id: *mut filemap_request_id,
 ) -> filemap_status {
     run(|| {
@@ -375,7 +438,10 @@ pub unsafe extern "C" fn filemap_client_send_request(
         // SAFETY: the bytes are readable and unwritten during the call (the caller's
         // contract).
         let payload = unsafe { bytes_arg(data, len) }?;
-        let sent = c.client.send_request(payload)?;
+        let sent = match timeout_arg(timeout_ms)? {
+            None => c.client.send_request(payload)?,
+            Some(t) => c.client.send_request_timeout(payload, t)?,
+        };
         // SAFETY: `id` is NULL or valid for a write (the caller's contract).
         unsafe { put_optional(id, sent.into()) };
         Ok(())
@@ -386,7 +452,9 @@ pub unsafe extern "C" fn filemap_client_send_request(
 /// `timeout_ms` (`FILEMAP_INFINITE`: for ever): `*data` and `*len` give a copy of it, valid
 /// until the next receive, call or `filemap_client_close`; `*id` (if not NULL) the request
 /// it answers, `*last` (if not NULL) whether it is that request's last response.
-/// `FILEMAP_DISCONNECTED` if the server is gone: every pending request has failed; or if a
+/// `FILEMAP_REQUEST_FAILED` if the server failed the request with it: the out-parameters
+/// are set all the same (`*data` and `*len` the server's reason, `*last` true), and the
+/// request is no longer pending. `FILEMAP_DISCONNECTED` if the server is gone: every pending request has failed; or if a
 /// server died holding some of them and a new one took over: those have failed, the others
 /// stay pending (`filemap_client_is_pending`).
 #[no_mangle]
@@ -407,12 +475,21 @@ pub unsafe extern "C" fn filemap_client_recv_response(
             Some(t) => c.client.recv_response_timeout(t)?,
         };
         let (answers, is_last) = (response.request(), response.is_last());
+        let failure = response.is_failure();
         // SAFETY: `data` and `len` checked non-NULL; all valid for writes (the caller's
         // contract).
         unsafe {
             hand_out_copy(&response, &mut c.response, data, len)?;
             put_optional(id, answers.into());
             put_optional(last, is_last);
+        }
+        drop(response);
+        if failure {
+            return Err(filemap_core::Error::RequestFailed {
+                service: c.client.name().to_string(),
+                reason: String::from_utf8_lossy(&c.response).into_owned(),
+            }
+            .into());
         }
         Ok(())
     })
