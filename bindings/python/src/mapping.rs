@@ -140,7 +140,7 @@ impl Mapping {
         py.detach(|| filemap::Mapping::remove(name)).or_raise()
     }
 
-    /// Maps a view: `length` bytes at `offset` (any offset; default: to the end), with
+    /// Maps a view: `length` bytes at `offset` (any offset; default, or 0: to the end), with
     /// `access` `"read"`, `"write"` or `"copy"` (default: the most the mapping allows).
     #[pyo3(signature = (offset=0, length=None, *, access=None))]
     fn view(
@@ -237,7 +237,10 @@ impl Mapping {
 /// A view of a mapping: the shared bytes, usable in place through the buffer protocol
 /// (`memoryview(view)`, `numpy.frombuffer(view, dtype)`), or copied with `read` and
 /// `write`. A view stays valid after its mapping is closed; it is unmapped by `close()`,
-/// which refuses while buffers exported from it are alive (like `mmap.mmap`).
+/// which refuses while buffers exported from it are alive (like `mmap.mmap`). Bytes used
+/// in place are plain memory: if another process truncates the view's file, touching them
+/// ends this process (SIGBUS on Linux, as with `mmap.mmap`); `read` and `write` raise
+/// `PageFaultError` instead.
 #[pyclass(module = "filemap")]
 pub struct View {
     inner: Option<filemap::View>,

@@ -593,10 +593,7 @@ impl Client {
             // may go.
             self.get()?.give_up(asked.inner);
             // A timeout is said with the call's whole timeout, not the last wait's rest.
-            let timed_out = e
-                .get_type(py)
-                .name()
-                .is_ok_and(|n| n == "TimedOutError");
+            let timed_out = e.get_type(py).name().is_ok_and(|n| n == "TimedOutError");
             if let (true, Some(t)) = (timed_out, timeout) {
                 return Err(raise(
                     py,

@@ -26,6 +26,16 @@ fn borrow_all<'py>(py: Python<'py>, objects: &[Bound<'py, PyAny>]) -> PyResult<V
     if objects.is_empty() {
         return Err(invalid(py, "wait on an empty list of objects"));
     }
+    // An object given twice: said as the library says it, before a second borrow of it
+    // would fail with a RuntimeError.
+    for (i, o) in objects.iter().enumerate() {
+        if let Some(j) = objects[..i].iter().position(|p| p.is(o)) {
+            return Err(invalid(
+                py,
+                format!("objects {j} and {i} are the same object: give each once"),
+            ));
+        }
+    }
     objects
         .iter()
         .enumerate()
@@ -80,7 +90,8 @@ fn waitables<'a>(borrowed: &'a mut [Borrowed<'_>]) -> PyResult<Vec<&'a (dyn Wait
 /// mutex's lock (release it with `mutex.release()`); a receiver, subscriber or inbox is ready
 /// when a message is there (or its peer is gone), a server when a request is. Returns `(index, abandoned)`: the lowest index
 /// ready, and whether it is a mutex whose holder died. `TimedOutError` after `timeout`
-/// seconds (`None`: for ever).
+/// seconds (`None`: for ever). A receiver in `objects` lets go of a message it holds from
+/// `recv_message` (as its next receive would): copy out what must outlive the wait.
 #[pyfunction]
 #[pyo3(signature = (objects, timeout=None))]
 pub(crate) fn wait_any<'py>(
@@ -103,8 +114,9 @@ pub(crate) fn wait_any<'py>(
 
 /// Waits until every one of `objects` is ready at once and takes them all together
 /// (`bWaitAll=TRUE`): never some of them while waiting for the others. Returns, for each,
-/// whether it is a mutex whose holder died. Mutexes taken stay locked until
-/// `mutex.release()`.
+/// whether it is a mutex whose holder died (on Windows every mutex of the set, when one's
+/// was: its wait names only one). Mutexes taken stay locked until `mutex.release()`. A
+/// receiver in `objects` lets go of a message it holds from `recv_message`.
 #[pyfunction]
 #[pyo3(signature = (objects, timeout=None))]
 pub(crate) fn wait_all<'py>(

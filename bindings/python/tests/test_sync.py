@@ -159,6 +159,8 @@ def test_wait_any_takes_an_abandoned_mutex_and_wait_all_takes_everything(name):
     assert filemap.wait_all([mutex, event, semaphore], timeout=10) == [False, False, False]
     assert not event.try_wait() and not semaphore.try_acquire()
     mutex.release()
+    with pytest.raises(filemap.InvalidArgumentError, match="same object"):
+        filemap.wait_any([event, mutex, event], timeout=0)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child is a POSIX story")

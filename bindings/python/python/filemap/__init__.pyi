@@ -76,7 +76,11 @@ class Mapping:
     def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None: ...
 
 class View(Buffer):
-    """A view of a mapping; the buffer protocol gives its bytes in place."""
+    """A view of a mapping; the buffer protocol gives its bytes in place.
+
+    Bytes read in place (a memoryview, a numpy array) are plain memory: if another process
+    truncates the view's file, touching them ends this process with SIGBUS on Linux, as
+    with `mmap.mmap`. `read` and `write` check instead: `PageFaultError`."""
 
     def read(self, offset: int = 0, length: int | None = None) -> bytes: ...
     def write(self, offset: int, data: Buffer) -> None: ...
@@ -300,7 +304,8 @@ class RequestId:
     def __hash__(self) -> int: ...
 
 class Server:
-    """The server of a service; iterating yields (request_id, payload) until closed."""
+    """The server of a service; iterating yields (request_id, payload) as requests come, for
+    ever: clients leaving do not end it (break out of the loop to stop serving)."""
 
     @staticmethod
     def create_or_open(name: str, *, clients: int = 8, capacity: int = 65536) -> Server: ...
