@@ -26,6 +26,10 @@ fn main() {
             "windows_over_a_64_gib_sparse_file",
             windows_over_a_64_gib_sparse_file,
         ),
+        (
+            "foreign_section_with_its_first_page_reserved",
+            foreign_section_with_its_first_page_reserved,
+        ),
     ]);
 }
 
@@ -132,6 +136,53 @@ fn reserve_then_commit() {
     plain.commit(0, 4096).unwrap();
     drop((v, w, m, other, plain));
     ns.assert_empty();
+}
+
+/// Windows: a section that another program made with `SEC_RESERVE` and never committed,
+/// under a name filemap is asked about. Its first page is only reserved (reading it is an
+/// access violation), so opening, creating over and listing it must fail or skip it, not
+/// end the process.
+fn foreign_section_with_its_first_page_reserved() {
+    #[cfg(windows)]
+    {
+        use std::os::windows::io::{FromRawHandle, OwnedHandle};
+        use windows_sys::Win32::System::Memory::{CreateFileMappingW, PAGE_READWRITE, SEC_RESERVE};
+        let name = format!("Local\\{}", unique("reserved-foreign"));
+        let w: Vec<u16> = name.encode_utf16().chain(Some(0)).collect();
+        // SAFETY: a pagefile-backed section with a valid name; the handle is owned below.
+        let _section = unsafe {
+            let h = CreateFileMappingW(
+                -1isize as _,
+                std::ptr::null(),
+                PAGE_READWRITE | SEC_RESERVE,
+                0,
+                1 << 20,
+                w.as_ptr(),
+            );
+            assert!(!h.is_null());
+            OwnedHandle::from_raw_handle(h as _)
+        };
+        match Mapping::open(&name) {
+            Err(Error::Corrupt { .. }) => {}
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        match Mapping::create_or_open(&name, 4096) {
+            Err(Error::Corrupt { .. }) => {}
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        let listed = filemap::namespace::list().unwrap();
+        assert!(listed.iter().all(|e| e.name != name), "listed: {name}");
+        // A reserve object filemap makes has its header page committed before any write.
+        let made = unique("reserved-made");
+        // SAFETY: only committed ranges are touched.
+        let m = unsafe { Mapping::options().size(1 << 30).reserve(true) }
+            .create_new(&made)
+            .unwrap();
+        assert!(Mapping::open(&made).unwrap().is_reserve());
+        drop(m);
+    }
+    #[cfg(unix)]
+    println!("    (Windows only: SEC_RESERVE sections)");
 }
 
 fn view_at_a_chosen_address() {

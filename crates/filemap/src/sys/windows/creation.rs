@@ -27,7 +27,7 @@ use windows_sys::Win32::System::Threading::{
 use super::security::{trusted_owner, ObjectSecurity};
 use super::{duplicate, last_error, os_error, owned, raw, wide, Section};
 use crate::error::{Error, Result};
-use crate::header::MAGIC;
+use crate::header::{HEADER_AREA, MAGIC};
 use crate::name::{Name, Scope};
 use crate::vocabulary::Access;
 
@@ -120,7 +120,7 @@ pub(super) fn open_lock(name: &Name) -> Option<OwnedHandle> {
     owned(unsafe { OpenMutexW(SYNCHRONIZE, 0, w.as_ptr()) })
 }
 
-/// A section's first word, if it can be read.
+/// A section's first word, if it can be read (`read_word`).
 fn first_word(section: BorrowedHandle<'_>) -> Option<[u8; 8]> {
     let view = Section::from_handle(duplicate(section).ok()?)
         .map(0, 0, Access::Read, false, &"a section")
@@ -128,10 +128,28 @@ fn first_word(section: BorrowedHandle<'_>) -> Option<[u8; 8]> {
     if view.region_size() < 8 {
         return None;
     }
-    let mut first = [0u8; 8];
-    // SAFETY: the view is readable for at least 8 bytes; the copy is sound against writers.
-    unsafe { crate::copy::copy_from_shared(view.ptr(), &mut first) }.ok()?;
-    Some(first)
+    read_word(view.ptr())
+}
+
+/// The first 8 bytes of a view at `at`, or `None` when they cannot be read: their page is
+/// only reserved (a `SEC_RESERVE` section's that nobody committed), where a plain read is
+/// an access violation that ends the process. Where the copy routines are guarded
+/// (x86_64), the copy's fault is that answer; elsewhere the page's state is asked first.
+/// (Not `VirtualQuery` everywhere: Wine does not record a commit that reaches the end of
+/// the view it is made through, as `Section::commit`'s do, and reports the page reserved
+/// in other views.)
+pub(super) fn read_word(at: *mut u8) -> Option<[u8; 8]> {
+    #[cfg(not(target_arch = "x86_64"))]
+    if !committed(at, 8) {
+        return None;
+    }
+    let mut word = [0u8; 8];
+    // SAFETY: `at` starts a mapped view of at least 8 bytes (the callers'), 64 KiB aligned,
+    // so the 8 bytes are in one page; a fault on an uncommitted page becomes an error on
+    // x86_64, and elsewhere the page was found committed just above (a section's committed
+    // pages are never decommitted). The copy is sound against concurrent writers.
+    unsafe { crate::copy::copy_from_shared(at, &mut word) }.ok()?;
+    Some(word)
 }
 
 /// Whether a section's first word is filemap's magic (its header was written).
@@ -139,11 +157,23 @@ pub(super) fn has_header(section: BorrowedHandle<'_>) -> bool {
     first_word(section) == Some(MAGIC)
 }
 
-/// Marks a section this call made as incomplete, before its header is written.
-pub(super) fn mark_incomplete(section: BorrowedHandle<'_>, name: &Name) -> Result<()> {
-    let view = Section::from_handle(duplicate(section)?).map(0, 8, Access::Write, false, name)?;
-    // SAFETY: the view is at least 8 writable bytes, 64 KiB aligned; nobody else writes a
-    // section's first word before its header exists (the creation lock is held).
+/// Marks a section this call made as incomplete, before its header is written. A
+/// `SEC_RESERVE` section (`reserve`) has its header page committed first: until then the
+/// page is only reserved, and writing it is an access violation.
+pub(super) fn mark_incomplete(
+    section: BorrowedHandle<'_>,
+    reserve: bool,
+    name: &Name,
+) -> Result<()> {
+    let whole = Section::from_handle(duplicate(section)?);
+    if reserve {
+        whole.commit(0, HEADER_AREA as u64, name)?;
+    }
+    let view = whole.map(0, 8, Access::Write, false, name)?;
+    // SAFETY: the view is at least 8 writable bytes, 64 KiB aligned, and committed (a
+    // `SEC_RESERVE` section's header page was committed just above, any other
+    // pagefile-backed section is committed whole); nobody else writes a section's first
+    // word before its header exists (the creation lock is held).
     unsafe { &*view.ptr().cast::<AtomicU64>() }
         .store(u64::from_le_bytes(INCOMPLETE), Ordering::Release);
     Ok(())

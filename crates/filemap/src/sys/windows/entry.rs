@@ -86,19 +86,39 @@ pub(super) fn read_section_header_within(
             problem: format!("the section is only {region} bytes"),
         });
     }
-    // SAFETY: the view is at least FIXED_LEN bytes and 64 KiB aligned; atomic load only.
-    let first = unsafe { &*view.ptr().cast::<AtomicU64>() };
+    let head = region.min(HEADER_AREA);
+    // A `SEC_RESERVE` section's header page is only reserved until its creator commits it
+    // (another program's section, or a creator that died before committing): a plain read
+    // of it would be an access violation. Such a page is waited for as an unwritten header
+    // is (a filemap creator commits it first thing), and never read but by `read_word`,
+    // which reports it. A section's committed pages are never decommitted, so once one read
+    // succeeds, atomic loads are safe for as long as the view is mapped.
+    let mut first: Option<&AtomicU64> = None;
     let started = Instant::now();
     let mut spins = 0u32;
     // Relaxed loads (the view is read-only, where Rust promises only relaxed atomic
     // loads), then an acquire fence once the creator's release store of the magic is seen.
     let unwritten = |word: u64| word == 0 || word == u64::from_le_bytes(creation::INCOMPLETE);
-    while unwritten(first.load(Ordering::Relaxed)) {
+    loop {
+        if first.is_none() && creation::read_word(view.ptr()).is_some() {
+            // SAFETY: the view is at least FIXED_LEN bytes and 64 KiB aligned; its first
+            // page was just read, so it is committed, and stays so while the view is
+            // mapped (all of this function); atomic loads only.
+            first = Some(unsafe { &*view.ptr().cast::<AtomicU64>() });
+        }
+        if first.is_some_and(|word| !unwritten(word.load(Ordering::Relaxed))) {
+            break;
+        }
         if started.elapsed() >= patience {
+            let problem = if first.is_none() {
+                "its header page is reserved, not committed (not filemap's, or its creator \
+                 died while creating it)"
+            } else {
+                "its header was never written (did its creator die while creating it?)"
+            };
             return Err(Error::Corrupt {
                 name: what.to_string(),
-                problem: "its header was never written (did its creator die while creating it?)"
-                    .into(),
+                problem: problem.into(),
             });
         }
         spins += 1;
@@ -109,9 +129,10 @@ pub(super) fn read_section_header_within(
         }
     }
     std::sync::atomic::fence(Ordering::Acquire);
-    let mut bytes = vec![0u8; region.min(HEADER_AREA)];
-    // SAFETY: the view is readable for `region` bytes; the copy routine is sound against
-    // concurrent writers.
+    let mut bytes = vec![0u8; head];
+    // SAFETY: the view is readable for `region` bytes; the `head` bytes copied are its
+    // first page (HEADER_AREA is one page), found committed above. The copy routine is
+    // sound against concurrent writers.
     unsafe { crate::copy::copy_from_shared(view.ptr(), &mut bytes) }.map_err(|_| {
         Error::Corrupt {
             name: what.to_string(),
@@ -405,7 +426,7 @@ pub(crate) fn create_entry(
         }
         return Ok((entry(section, creating), existing, Disposition::Opened));
     }
-    creation::mark_incomplete(section.as_handle(), name)?;
+    creation::mark_incomplete(section.as_handle(), header.is_reserve(), name)?;
     write_section_header(section.as_handle(), header, name, init)?;
     Ok((
         entry(section, creating),
