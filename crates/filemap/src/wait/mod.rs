@@ -351,7 +351,10 @@ fn take_first<'a>(
 /// It waits first for the endpoints (only this process takes what makes them ready, so
 /// they stay ready), then takes the events, semaphores and mutexes together: on Windows in
 /// one `WaitForMultipleObjects`; on Linux only once they all look ready, giving back at
-/// once what it took if one was gone by then.
+/// once what it took if one was gone by then. Each abandoned mutex is said to be (its
+/// [`Taken::abandoned`]); on Windows, where that wait names only one of them, every mutex
+/// of the set is said to be abandoned when one was (a mutex whose state is checked for
+/// nothing costs a check; one whose damage went unsaid would cost more).
 ///
 /// ```
 /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

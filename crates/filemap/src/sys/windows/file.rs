@@ -126,9 +126,22 @@ pub(crate) fn file_path(file: &File) -> Option<PathBuf> {
             buf.resize(n + 1, 0);
             continue;
         }
-        let s = String::from_utf16_lossy(&buf[..n]);
-        let s = s.strip_prefix("\\\\?\\").map(str::to_string).unwrap_or(s);
-        return Some(PathBuf::from(s));
+        return Some(PathBuf::from(plain_path(&String::from_utf16_lossy(
+            &buf[..n],
+        ))));
+    }
+}
+
+/// A `\\?\` path as the plain path it names: `\\?\C:\dir\f` as `C:\dir\f`, and a network
+/// path, `\\?\UNC\server\share\f`, as `\\server\share\f` (without the `UNC`, it read as a
+/// relative path).
+fn plain_path(verbatim: &str) -> String {
+    match verbatim.strip_prefix("\\\\?\\") {
+        Some(rest) => match rest.strip_prefix("UNC\\") {
+            Some(network) => format!("\\\\{network}"),
+            None => rest.to_string(),
+        },
+        None => verbatim.to_string(),
     }
 }
 
@@ -165,4 +178,16 @@ pub(crate) fn backing_file_problem(
 
 pub(crate) fn path_from_bytes(bytes: &[u8]) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_path;
+
+    #[test]
+    fn verbatim_paths_become_plain_ones() {
+        assert_eq!(plain_path(r"\\?\C:\dir\f"), r"C:\dir\f");
+        assert_eq!(plain_path(r"\\?\UNC\server\share\f"), r"\\server\share\f");
+        assert_eq!(plain_path(r"C:\dir\f"), r"C:\dir\f");
+    }
 }

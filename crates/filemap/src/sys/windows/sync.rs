@@ -5,7 +5,7 @@
 //! filemap names, so the lock's name never collides with another object).
 
 use std::os::windows::io::{AsHandle, OwnedHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use windows_sys::Win32::Foundation::{
     ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_FILE_NOT_FOUND, ERROR_INVALID_HANDLE,
@@ -137,12 +137,29 @@ fn lock_name(name: &Name) -> Vec<u16> {
     wide(&format!("{scope}\\{}/lock", name.base()))
 }
 
-pub(super) fn milliseconds(timeout: Option<Duration>) -> u32 {
+/// A timeout in a Win32 wait's milliseconds, rounded up (a short timeout never becomes a
+/// try) and cut to the longest finite wait (49.7 days: see [`wait_in_turns`]).
+fn milliseconds(timeout: Option<Duration>) -> u32 {
     match timeout {
         None => INFINITE,
         Some(d) => {
             let ms = d.as_nanos().div_ceil(1_000_000);
             ms.min(u128::from(INFINITE - 1)) as u32
+        }
+    }
+}
+
+/// Runs `wait` (a Win32 wait, given its milliseconds) until it ends other than by timing
+/// out, or `timeout` (`None`: for ever) has passed; its last code. A timeout longer than
+/// one Win32 wait can take (49.7 days) is waited in turns, and one past what `Instant`
+/// can count is for ever, as on Linux.
+pub(super) fn wait_in_turns(timeout: Option<Duration>, mut wait: impl FnMut(u32) -> u32) -> u32 {
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let code = wait(milliseconds(left));
+        if code != WAIT_TIMEOUT || deadline.is_none_or(|d| Instant::now() >= d) {
+            return code;
         }
     }
 }
@@ -153,8 +170,11 @@ fn wait(
     timeout: Option<Duration>,
     name: &dyn std::fmt::Display,
 ) -> Result<Option<Locked>> {
-    // SAFETY: a valid waitable handle.
-    match unsafe { WaitForSingleObject(raw(handle.as_handle()), milliseconds(timeout)) } {
+    let code = wait_in_turns(timeout, |ms| {
+        // SAFETY: a valid waitable handle.
+        unsafe { WaitForSingleObject(raw(handle.as_handle()), ms) }
+    });
+    match code {
         WAIT_OBJECT_0 => Ok(Some(Locked::Normally)),
         WAIT_ABANDONED => Ok(Some(Locked::Abandoned)),
         WAIT_TIMEOUT => Ok(None),
@@ -285,6 +305,9 @@ impl MutexObject {
         let mutex = owned(h).ok_or_else(|| match last_error() {
             ERROR_FILE_NOT_FOUND => Error::NotFound {
                 name: name.to_string(),
+            },
+            ERROR_ACCESS_DENIED => Error::PermissionDenied {
+                what: format!("opening the lock of {name}"),
             },
             code => Error::io("open the lock of", name, os_error(code)),
         })?;
@@ -480,9 +503,13 @@ impl SemaphoreObject {
 
     /// Adds `n`; `Ok(Err(max))` if that would pass the maximum (`ERROR_TOO_MANY_POSTS`).
     pub(crate) fn release(&self, n: u32) -> Result<std::result::Result<u32, Option<u32>>> {
+        // More than a LONG holds passes any maximum a semaphore can have.
+        let Ok(n) = i32::try_from(n) else {
+            return Ok(Err(self.max));
+        };
         let mut previous = 0i32;
         // SAFETY: a valid semaphore handle; `previous` receives the old count.
-        if unsafe { ReleaseSemaphore(raw(self.handle.as_handle()), n as i32, &mut previous) } == 0 {
+        if unsafe { ReleaseSemaphore(raw(self.handle.as_handle()), n, &mut previous) } == 0 {
             let code = last_error();
             if code == ERROR_TOO_MANY_POSTS {
                 return Ok(Err(self.max));

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use windows_sys::Win32::Foundation::{HANDLE, WAIT_ABANDONED_0, WAIT_OBJECT_0, WAIT_TIMEOUT};
 use windows_sys::Win32::System::Threading::{WaitForMultipleObjects, WaitForSingleObject};
 
-use super::sync::{milliseconds, ChannelMemory};
+use super::sync::{wait_in_turns, ChannelMemory};
 use super::{last_error, os_error, raw};
 use crate::error::{Error, Result};
 use crate::sys::{Doorbell, Locked, SyncRef, Took, Woke};
@@ -141,16 +141,11 @@ pub(crate) fn sleep_on(targets: &[WaitTarget], timeout: Duration) -> Result<Woke
         std::thread::sleep(timeout);
         return Ok(Woke::TimedOut);
     }
-    // SAFETY: valid handles owned by the objects the caller borrows, at most 64.
-    let code = unsafe {
-        WaitForMultipleObjects(
-            handles.len() as u32,
-            handles.as_ptr(),
-            0,
-            milliseconds(Some(timeout)),
-        )
-    };
     let n = handles.len() as u32;
+    let code = wait_in_turns(Some(timeout), |ms| {
+        // SAFETY: valid handles owned by the objects the caller borrows, at most 64.
+        unsafe { WaitForMultipleObjects(n, handles.as_ptr(), 0, ms) }
+    });
     let ended_on = |at: u32, abandoned: bool| {
         let index = indices[at as usize];
         match targets[index].takes {
@@ -172,8 +167,10 @@ pub(crate) fn sleep_on(targets: &[WaitTarget], timeout: Duration) -> Result<Woke
 }
 
 /// Takes every object at once (one `WaitForMultipleObjects` with `bWaitAll`), or `None`
-/// once `deadline` passes. Which mutexes were abandoned: the kernel names one (the lowest
-/// index it reports); the others are reported taken normally.
+/// once `deadline` passes. Which mutexes were abandoned: the kernel says only that one
+/// was, naming one of them; so when one was, every mutex of the set is reported
+/// abandoned (a mutex reported so needlessly is checked for nothing; one left unreported
+/// would be trusted while damaged).
 pub(crate) fn take_all(
     objects: &[SyncRef<'_>],
     deadline: Option<Instant>,
@@ -191,22 +188,18 @@ pub(crate) fn take_all(
     let handles: Vec<HANDLE> = objects.iter().map(|o| handle_of(*o)).collect();
     let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
     let n = handles.len() as u32;
-    // SAFETY: valid handles owned by the objects the caller borrows, at most 64.
-    let code = unsafe { WaitForMultipleObjects(n, handles.as_ptr(), 1, milliseconds(timeout)) };
+    let code = wait_in_turns(timeout, |ms| {
+        // SAFETY: valid handles owned by the objects the caller borrows, at most 64.
+        unsafe { WaitForMultipleObjects(n, handles.as_ptr(), 1, ms) }
+    });
     let abandoned = match code {
         WAIT_TIMEOUT => return Ok(None),
-        c if (WAIT_OBJECT_0..WAIT_OBJECT_0 + n).contains(&c) => None,
-        c if (WAIT_ABANDONED_0..WAIT_ABANDONED_0 + n).contains(&c) => {
-            Some((c - WAIT_ABANDONED_0) as usize)
-        }
+        c if (WAIT_OBJECT_0..WAIT_OBJECT_0 + n).contains(&c) => false,
+        c if (WAIT_ABANDONED_0..WAIT_ABANDONED_0 + n).contains(&c) => true,
         _ => return Err(wait_failed()),
     };
     Ok(Some(
-        objects
-            .iter()
-            .enumerate()
-            .map(|(i, o)| took_by(*o, abandoned == Some(i)))
-            .collect(),
+        objects.iter().map(|o| took_by(*o, abandoned)).collect(),
     ))
 }
 
