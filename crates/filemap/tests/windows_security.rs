@@ -120,6 +120,18 @@ fn owner_and_trustees(sddl: &str) -> (String, Vec<String>) {
     (owner, trustees)
 }
 
+/// The (trustee, access mask) of each access-allowed entry of an SDDL string.
+fn entries(sddl: &str) -> Vec<(String, String)> {
+    sddl.split('(')
+        .skip(1)
+        .filter(|ace| ace.starts_with("A;"))
+        .filter_map(|ace| {
+            let fields: Vec<&str> = ace.trim_end_matches(')').split(';').collect();
+            Some((fields.get(5)?.to_string(), fields.get(2)?.to_string()))
+        })
+        .collect()
+}
+
 /// Every kind's descriptor, for a mode.
 fn descriptors(mode: u32) -> Vec<(&'static str, String)> {
     let options = ObjectOptions::new().permissions(mode);
@@ -223,6 +235,19 @@ fn descriptors_follow_the_permissions() {
                 groups <= usize::from(extra.contains(&"group")),
                 "{mode:03o} {kind}: {sddl}"
             );
+            // Read alone never grants a wait on a waitable object (which would take a
+            // mutex, a unit, a signal, or hold an endpoint): its descriptor and state only
+            // (CC is the query right, RC READ_CONTROL; SYNCHRONIZE has no letters).
+            if kind != "mapping" && kind != "channel" {
+                for (trustee, mask) in entries(&sddl) {
+                    if !["SY", "BA", me.as_str()].contains(&trustee.as_str()) {
+                        assert!(
+                            mask == "CCRC" || mask == "0x20001",
+                            "{mode:03o} {kind}: {trustee} may wait: {sddl}"
+                        );
+                    }
+                }
+            }
         }
     }
 }

@@ -26,7 +26,7 @@ use windows_sys::Win32::System::Memory::{
 use windows_sys::Win32::System::Threading::{OpenEventW, OpenMutexW, OpenSemaphoreW};
 
 use super::creation::{self, CreationLock};
-use super::security::{check_owner, ObjectSecurity};
+use super::security::{check_owner, ObjectSecurity, Rights};
 use super::{
     allocation_granularity, duplicate, kernel_name, last_error, os_error, owned, raw, split,
     Section,
@@ -202,15 +202,20 @@ fn native_kind(name: &Name) -> Option<Kind> {
             .ok()
             .map(|h| h.kind);
     }
+    // An object of that type that this user may not open is one too (the type is checked
+    // before the access: another type's object is ERROR_INVALID_HANDLE).
+    let is = |h: windows_sys::Win32::Foundation::HANDLE| {
+        owned(h).is_some() || last_error() == ERROR_ACCESS_DENIED
+    };
     // SAFETY: valid NUL-terminated names; handles returned are closed by `owned`.
     unsafe {
-        if owned(OpenMutexW(SYNCHRONIZE, 0, w.as_ptr())).is_some() {
+        if is(OpenMutexW(SYNCHRONIZE, 0, w.as_ptr())) {
             return Some(Kind::Mutex);
         }
-        if owned(OpenEventW(SYNCHRONIZE, 0, w.as_ptr())).is_some() {
+        if is(OpenEventW(SYNCHRONIZE, 0, w.as_ptr())) {
             return Some(Kind::Event);
         }
-        if owned(OpenSemaphoreW(SYNCHRONIZE, 0, w.as_ptr())).is_some() {
+        if is(OpenSemaphoreW(SYNCHRONIZE, 0, w.as_ptr())) {
             return Some(Kind::Semaphore);
         }
     }
@@ -378,7 +383,7 @@ pub(crate) fn create_entry(
     }
     let total = header.entry_len();
     let w = kernel_name(name);
-    let security = ObjectSecurity::new(header.mode)?;
+    let security = ObjectSecurity::new(header.mode, Rights::Section)?;
     // Held from before the section exists until its header is written (or found).
     let creating = CreationLock::take(name, &security)?;
     let h = create_section(header, w.as_ptr(), Some(&security));

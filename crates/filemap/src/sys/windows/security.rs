@@ -10,11 +10,18 @@
 //!   logon and not guests), the nearest thing to "everyone else on this machine";
 //! - SYSTEM and the Administrators group always get full access, as root has on Linux.
 //!
-//! Read is `GENERIC_READ | SYNCHRONIZE` (map views for reading, wait on the object), write
-//! `GENERIC_WRITE` (map views for writing, set events, release semaphores), execute
-//! `GENERIC_EXECUTE` (map executable views). The descriptor is protected (no inherited
-//! entries) and names the creating user as the owner. The default mode, 0o600, leaves the
-//! object private to its creator (and SYSTEM and Administrators), as on Linux.
+//! What the bits grant depends on the object ([`Rights`]). A section's read is
+//! `GENERIC_READ | SYNCHRONIZE` (map views for reading), write `GENERIC_WRITE` (map views
+//! for writing), execute `GENERIC_EXECUTE` (map executable views). A waitable object's
+//! (mutex, event, semaphore, and the companions filemap makes beside an object: a shared
+//! value's lock, wake-up and endpoint events) use needs read and write together, as opening
+//! a synchronisation object read-write does on Linux: waiting on one changes it (a mutex
+//! is taken, a semaphore's unit or an auto-reset event's signal consumed, an endpoint's
+//! event held open reads as a live endpoint), so a wait is never granted on its own; read
+//! alone grants its descriptor and state (`READ_CONTROL`, query), execute nothing. The
+//! descriptor is protected (no inherited entries) and names the creating user as the
+//! owner. The default mode, 0o600, leaves the object private to its creator (and SYSTEM
+//! and Administrators), as on Linux.
 
 use std::sync::OnceLock;
 
@@ -42,35 +49,61 @@ const GENERIC_READ: u32 = 0x8000_0000;
 const GENERIC_WRITE: u32 = 0x4000_0000;
 const GENERIC_EXECUTE: u32 = 0x2000_0000;
 const SYNCHRONIZE: u32 = 0x0010_0000;
+const READ_CONTROL: u32 = 0x0002_0000;
+/// A mutex's, event's or semaphore's query right (`MUTANT_QUERY_STATE`,
+/// `EVENT_QUERY_STATE`, `SEMAPHORE_QUERY_STATE`).
+const QUERY_STATE: u32 = 0x0001;
+/// An event's or semaphore's modify right (`EVENT_MODIFY_STATE`, `SEMAPHORE_MODIFY_STATE`;
+/// a mutex has none besides `SYNCHRONIZE`).
+const MODIFY_STATE: u32 = 0x0002;
+
+/// What kind of object a descriptor is for: what its mode bits grant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rights {
+    /// A section (and its creation lock, which an opener with read access waits on).
+    Section,
+    /// A mutex, event or semaphore, or a companion object filemap makes beside an object.
+    Waitable,
+}
 
 /// The access mask for three mode bits (`rwx`, as the low three bits of `bits`).
-fn access_mask(bits: u32) -> u32 {
-    let mut mask = 0;
-    if bits & 0o4 != 0 {
-        mask |= GENERIC_READ | SYNCHRONIZE;
+fn access_mask(bits: u32, rights: Rights) -> u32 {
+    let (read, write, execute) = (bits & 0o4 != 0, bits & 0o2 != 0, bits & 0o1 != 0);
+    match rights {
+        Rights::Section => {
+            let mut mask = 0;
+            if read {
+                mask |= GENERIC_READ | SYNCHRONIZE;
+            }
+            if write {
+                mask |= GENERIC_WRITE;
+            }
+            if execute {
+                mask |= GENERIC_EXECUTE;
+            }
+            mask
+        }
+        Rights::Waitable if read && write => {
+            READ_CONTROL | QUERY_STATE | SYNCHRONIZE | MODIFY_STATE
+        }
+        Rights::Waitable if read => READ_CONTROL | QUERY_STATE,
+        Rights::Waitable => 0,
     }
-    if bits & 0o2 != 0 {
-        mask |= GENERIC_WRITE;
-    }
-    if bits & 0o1 != 0 {
-        mask |= GENERIC_EXECUTE;
-    }
-    mask
 }
 
 /// The descriptor, in the Security Descriptor Definition Language, for `mode` on an object
-/// made by `user` (a string SID) whose primary group is `group`.
-pub(crate) fn descriptor_sddl(mode: u32, user: &str, group: &str) -> String {
+/// of `rights` made by `user` (a string SID) whose primary group is `group`.
+pub(crate) fn descriptor_sddl(mode: u32, rights: Rights, user: &str, group: &str) -> String {
     let mut sddl = format!(
         "O:{user}D:P(A;;{:#x};;;{user})(A;;GA;;;SY)(A;;GA;;;BA)",
-        access_mask(mode >> 6)
+        access_mask(mode >> 6, rights)
     );
     // An entry with an empty mask grants nothing: leave it out.
-    let group_mask = access_mask(mode >> 3);
+    let group_mask = access_mask(mode >> 3, rights);
     if group_mask != 0 && group != user {
         sddl.push_str(&format!("(A;;{group_mask:#x};;;{group})"));
     }
-    let other_mask = access_mask(mode);
+    let other_mask = access_mask(mode, rights);
     if other_mask != 0 {
         sddl.push_str(&format!("(A;;{other_mask:#x};;;AU)"));
     }
@@ -183,10 +216,11 @@ pub(crate) struct ObjectSecurity {
 }
 
 impl ObjectSecurity {
-    /// The descriptor for `mode` (Unix-style permission bits) and this process's user.
-    pub(crate) fn new(mode: u32) -> Result<ObjectSecurity> {
+    /// The descriptor for `mode` (Unix-style permission bits) on an object of `rights`,
+    /// and this process's user.
+    pub(crate) fn new(mode: u32, rights: Rights) -> Result<ObjectSecurity> {
         let id = identity()?;
-        let sddl = wide(&descriptor_sddl(mode, &id.user, &id.group));
+        let sddl = wide(&descriptor_sddl(mode, rights, &id.user, &id.group));
         let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
         // SAFETY: a valid NUL-terminated SDDL string; `descriptor` receives a LocalAlloc'ed
         // self-relative descriptor, freed in `drop`.
@@ -400,21 +434,22 @@ pub(crate) fn trusted_owner(handle: HANDLE) -> Result<bool> {
 
 #[cfg(test)]
 mod tests {
-    use super::descriptor_sddl;
+    use super::{descriptor_sddl, Rights};
 
     #[test]
     fn mode_bits_become_entries() {
         let (u, g) = ("S-1-5-21-1-2-3-1000", "S-1-5-21-1-2-3-513");
+        let section = |mode, group| descriptor_sddl(mode, Rights::Section, u, group);
         assert_eq!(
-            descriptor_sddl(0o600, u, g),
+            section(0o600, g),
             format!("O:{u}D:P(A;;0xc0100000;;;{u})(A;;GA;;;SY)(A;;GA;;;BA)")
         );
         assert_eq!(
-            descriptor_sddl(0o640, u, g),
+            section(0o640, g),
             format!("O:{u}D:P(A;;0xc0100000;;;{u})(A;;GA;;;SY)(A;;GA;;;BA)(A;;0x80100000;;;{g})")
         );
         assert_eq!(
-            descriptor_sddl(0o755, u, g),
+            section(0o755, g),
             format!(
                 "O:{u}D:P(A;;0xe0100000;;;{u})(A;;GA;;;SY)(A;;GA;;;BA)\
                  (A;;0xa0100000;;;{g})(A;;0xa0100000;;;AU)"
@@ -422,8 +457,27 @@ mod tests {
         );
         // A group that is the user itself gets no second entry.
         assert_eq!(
-            descriptor_sddl(0o660, u, u),
+            section(0o660, u),
             format!("O:{u}D:P(A;;0xc0100000;;;{u})(A;;GA;;;SY)(A;;GA;;;BA)")
+        );
+    }
+
+    /// A waitable object is used (waited on, which changes it) with read and write
+    /// together; read alone reads its descriptor and state; write alone or execute,
+    /// nothing.
+    #[test]
+    fn a_wait_needs_read_and_write() {
+        let (u, g) = ("S-1-5-21-1-2-3-1000", "S-1-5-21-1-2-3-513");
+        assert_eq!(
+            descriptor_sddl(0o642, Rights::Waitable, u, g),
+            format!("O:{u}D:P(A;;0x120003;;;{u})(A;;GA;;;SY)(A;;GA;;;BA)(A;;0x20001;;;{g})")
+        );
+        assert_eq!(
+            descriptor_sddl(0o755, Rights::Waitable, u, g),
+            format!(
+                "O:{u}D:P(A;;0x120003;;;{u})(A;;GA;;;SY)(A;;GA;;;BA)\
+                 (A;;0x20001;;;{g})(A;;0x20001;;;AU)"
+            )
         );
     }
 }

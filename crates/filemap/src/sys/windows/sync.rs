@@ -17,7 +17,7 @@ use windows_sys::Win32::System::Threading::{
     CREATE_EVENT_INITIAL_SET, CREATE_EVENT_MANUAL_RESET, INFINITE,
 };
 
-use super::security::{check_owner, ObjectSecurity};
+use super::security::{check_owner, ObjectSecurity, Rights};
 use super::{
     create_entry, kernel_name, last_error, name_taken_by_other_type, open_entry, os_error, owned,
     raw, wide, Entry, RawView,
@@ -86,7 +86,7 @@ fn create_native(
     create: impl FnOnce(*const u16, *const SECURITY_ATTRIBUTES) -> HANDLE,
 ) -> Result<(OwnedHandle, Disposition)> {
     let w = kernel_name(name);
-    let security = ObjectSecurity::new(permissions)?;
+    let security = ObjectSecurity::new(permissions, Rights::Waitable)?;
     let h = create(w.as_ptr(), security.attributes());
     let code = last_error();
     let handle = owned(h).ok_or_else(|| match code {
@@ -231,7 +231,7 @@ impl MutexObject {
         // The lock exists before the section's header is published, so an opener that
         // finds the header always finds the lock.
         let lock = lock_name(name);
-        let security = ObjectSecurity::new(header.mode)?;
+        let security = ObjectSecurity::new(header.mode, Rights::Waitable)?;
         // SAFETY: a valid NUL-terminated name and security attributes; not initially owned;
         // the handle is owned by `owned`.
         let mutex =
@@ -568,7 +568,7 @@ fn derived(name: &Name, suffix: &str) -> Vec<u16> {
 
 fn auto_event(name: &Name, suffix: &str, permissions: u32) -> Result<OwnedHandle> {
     let w = derived(name, suffix);
-    let security = ObjectSecurity::new(permissions)?;
+    let security = ObjectSecurity::new(permissions, Rights::Waitable)?;
     // SAFETY: a valid NUL-terminated name and security attributes; an auto-reset event,
     // initially unset.
     let h = unsafe {
@@ -700,7 +700,7 @@ impl ChannelMemory {
     pub(crate) fn lock_endpoint(&self, byte: u8) -> Result<Option<EndpointLock>> {
         let w = derived(&self.name, &Self::endpoint_suffix(byte));
         // A peer testing liveness holds the event for an instant: try a few times.
-        let security = ObjectSecurity::new(self.permissions)?;
+        let security = ObjectSecurity::new(self.permissions, Rights::Waitable)?;
         for _ in 0..5 {
             // SAFETY: a valid NUL-terminated name and security attributes.
             let h = unsafe {
@@ -730,7 +730,9 @@ impl ChannelMemory {
     pub(crate) fn endpoint_alive(&self, byte: u8) -> bool {
         let w = derived(&self.name, &Self::endpoint_suffix(byte));
         // SAFETY: a valid NUL-terminated name; the handle is closed at once by `owned`.
+        // An event this user may not open (with read access only) is there all the same.
         owned(unsafe { OpenEventW(SYNCHRONIZE, 0, w.as_ptr()) }).is_some()
+            || last_error() == ERROR_ACCESS_DENIED
     }
 }
 
