@@ -295,9 +295,18 @@ impl Mapping {
     }
 
     /// Takes the mapping that another process duplicated into this one with
-    /// [`Mapping::duplicate_into`].
+    /// [`Mapping::duplicate_into`]. A token that names no open handle, or a handle already
+    /// taken, is [`Error::SharedHandle`].
+    ///
+    /// # Safety
+    ///
+    /// `token` is one that [`Mapping::duplicate_into`] returned for this process, passed
+    /// here once: the handles it names were duplicated into this process for this call and
+    /// belong to nothing else in it. (A duplicated handle looks like any other: a token from
+    /// anywhere else could name a handle this process uses for something else, which the
+    /// mapping would then own and close, as `OwnedHandle::from_raw_handle` would.)
     #[cfg(windows)]
-    pub fn from_duplicated(token: &str) -> Result<Mapping> {
+    pub unsafe fn from_duplicated(token: &str) -> Result<Mapping> {
         let key = "duplicated handle";
         let d = Descriptor::decode(token, key)?;
         if d.handles.len() != d.handle_count() {

@@ -196,7 +196,10 @@ fn play(role: &str, args: &[String]) -> i32 {
                 std::io::stdin()
                     .read_line(&mut token)
                     .map_err(|e| e.to_string())?;
-                let m = Mapping::from_duplicated(token.trim()).map_err(|e| e.to_string())?;
+                // SAFETY: the token is the one the parent's duplicate_into made for this
+                // process, read once from the pipe the parent writes it to.
+                let m =
+                    unsafe { Mapping::from_duplicated(token.trim()) }.map_err(|e| e.to_string())?;
                 let v = m.view().map().map_err(|e| e.to_string())?;
                 let text = String::from_utf8_lossy(&v.read_vec(0, 4).unwrap()).into_owned();
                 v.write_at(0, b"pong").map_err(|e| e.to_string())?;
