@@ -1,7 +1,8 @@
 //! Windows: the security descriptor of every kind of object filemap creates matches the
 //! permissions asked for (owner, SYSTEM, Administrators, and the group and other entries
-//! the mode bits call for), and a `Global\` object made by another owner (a descriptor
-//! naming another SID) is refused by create calls with `Error::ForeignOwner`; a section whose
+//! the mode bits call for), and an object made by another owner (a descriptor naming
+//! another SID) is refused by create calls with `Error::ForeignOwner` (and by every opener
+//! under a `Local\` name); a section whose
 //! creator died before writing its header is finished by the next create call.
 #![cfg(windows)]
 
@@ -478,8 +479,8 @@ fn a_half_made_section_is_finished_by_the_next_create() {
         Some(&format!("O:{other}D:(A;;GA;;;WD)")),
     );
     match Mapping::create_or_open(&theirs, 4096) {
-        Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("another user"), "{e}"),
-        other => panic!("another user's half-made section: expected Corrupt, got {other:?}"),
+        Err(Error::ForeignOwner { owner, .. }) => assert_eq!(owner, other),
+        other => panic!("another user's half-made section: expected ForeignOwner, got {other:?}"),
     }
     match Mapping::create_or_open(&small, 1 << 20) {
         Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("too small"), "{e}"),
@@ -496,8 +497,10 @@ fn a_half_made_section_is_finished_by_the_next_create() {
 
 #[test]
 fn objects_another_user_made_open_with_the_access_their_permissions_grant() {
-    // Another user's objects whose permissions let everyone read and write (0o666): a
-    // create call finds them and opens them with the access it needs, not all access.
+    // Another user's Global objects whose permissions let everyone read and write (0o666):
+    // an open finds them and opens them with the access it needs, not all access; a create
+    // call refuses them (a squat). The same objects under Local names are refused by every
+    // opener, as on Linux (Local is the session's namespace, not the user's).
     let other = "S-1-5-21-1111111111-2222222222-3333333333-4444";
     let sddl = wide(&format!("O:{other}D:(A;;0xc0100000;;;WD)"));
     let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
@@ -521,31 +524,58 @@ fn objects_another_user_made_open_with_the_access_their_permissions_grant() {
         unique("theirs-event"),
         unique("theirs-sem"),
     );
-    let (wm, we, ws) = (
-        wide(&format!("Local\\{m}")),
-        wide(&format!("Local\\{e}")),
-        wide(&format!("Local\\{s}")),
-    );
-    // SAFETY: valid attributes and names; the handles are closed below.
-    let handles = unsafe {
-        [
-            CreateMutexW(&attributes, 0, wm.as_ptr()),
-            CreateEventW(&attributes, 0, 0, we.as_ptr()),
-            CreateSemaphoreW(&attributes, 0, 4, ws.as_ptr()),
-        ]
-    };
-    unsafe { LocalFree(descriptor) };
-    assert!(handles.iter().all(|h| !h.is_null()));
-    let (mutex, d) = NamedMutex::create_or_open(&m).unwrap();
-    assert_eq!(d, filemap::Disposition::Opened);
-    drop(mutex.lock().unwrap());
-    let (event, d) = NamedEvent::create_or_open(&e, EventReset::Auto, false).unwrap();
-    assert_eq!(d, filemap::Disposition::Opened);
-    event.set().unwrap();
-    let (semaphore, d) = NamedSemaphore::create_or_open(&s, 0, 4).unwrap();
-    assert_eq!(d, filemap::Disposition::Opened);
-    semaphore.release(1).unwrap();
-    for h in handles {
-        unsafe { CloseHandle(h) };
+    for scope in ["Global", "Local"] {
+        let (wm, we, ws) = (
+            wide(&format!("{scope}\\{m}")),
+            wide(&format!("{scope}\\{e}")),
+            wide(&format!("{scope}\\{s}")),
+        );
+        // SAFETY: valid attributes and names; the handles are closed below.
+        let handles = unsafe {
+            [
+                CreateMutexW(&attributes, 0, wm.as_ptr()),
+                CreateEventW(&attributes, 0, 0, we.as_ptr()),
+                CreateSemaphoreW(&attributes, 0, 4, ws.as_ptr()),
+            ]
+        };
+        assert!(handles.iter().all(|h| !h.is_null()));
+        let (m, e, s) = (
+            format!("{scope}\\{m}"),
+            format!("{scope}\\{e}"),
+            format!("{scope}\\{s}"),
+        );
+        if scope == "Global" {
+            let mutex = NamedMutex::open(m.as_str()).unwrap();
+            drop(mutex.lock().unwrap());
+            let event = NamedEvent::open(e.as_str()).unwrap();
+            event.set().unwrap();
+            let semaphore = NamedSemaphore::open(s.as_str()).unwrap();
+            semaphore.release(1).unwrap();
+            assert!(matches!(
+                NamedMutex::create_or_open(m.as_str()),
+                Err(Error::ForeignOwner { .. })
+            ));
+        } else {
+            for (what, got) in [
+                ("mutex open", NamedMutex::open(m.as_str()).err()),
+                ("mutex create", NamedMutex::create_or_open(m.as_str()).err()),
+                ("event open", NamedEvent::open(e.as_str()).err()),
+                (
+                    "semaphore create",
+                    NamedSemaphore::create_or_open(s.as_str(), 0, 4).err(),
+                ),
+            ] {
+                assert!(
+                    matches!(got, Some(Error::ForeignOwner { .. })),
+                    "{what} of another user's Local object: {got:?}"
+                );
+            }
+        }
+        for h in handles {
+            // SAFETY: handles made above, closed once.
+            unsafe { CloseHandle(h) };
+        }
     }
+    // SAFETY: from ConvertStringSecurityDescriptorToSecurityDescriptorW, freed once.
+    unsafe { LocalFree(descriptor) };
 }

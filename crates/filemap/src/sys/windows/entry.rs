@@ -26,7 +26,7 @@ use windows_sys::Win32::System::Memory::{
 use windows_sys::Win32::System::Threading::{OpenEventW, OpenMutexW, OpenSemaphoreW};
 
 use super::creation::{self, CreationLock};
-use super::security::{check_owner, ObjectSecurity, Rights};
+use super::security::{check_opened_owner, check_owner, ObjectSecurity, Rights};
 use super::{
     allocation_granularity, duplicate, kernel_name, last_error, os_error, owned, raw, split,
     Section,
@@ -301,11 +301,13 @@ impl Entry {
 
 /// Opens the named section.
 pub(crate) fn open_entry(name: &Name, writable: bool) -> Result<(Entry, Header)> {
-    let access = if writable {
-        FILE_MAP_READ | FILE_MAP_WRITE
-    } else {
-        FILE_MAP_READ
-    };
+    // With READ_CONTROL: a Local object's owner is checked.
+    let access = READ_CONTROL
+        | if writable {
+            FILE_MAP_READ | FILE_MAP_WRITE
+        } else {
+            FILE_MAP_READ
+        };
     let w = kernel_name(name);
     // With execute access if the object's security allows it (views of executable objects
     // need it), else without.
@@ -316,6 +318,7 @@ pub(crate) fn open_entry(name: &Name, writable: bool) -> Result<(Entry, Header)>
         h = unsafe { OpenFileMappingW(access, 0, w.as_ptr()) };
     }
     let section = owned(h).ok_or_else(|| section_error(name, last_error(), Kind::Mapping, 0))?;
+    check_opened_owner(name, raw(section.as_handle()))?;
     let header = read_section_header(section.as_handle(), name)?;
     Ok((
         Entry {

@@ -400,25 +400,36 @@ fn owner_of(handle: HANDLE) -> std::result::Result<Option<(String, bool)>, Strin
     found
 }
 
-/// `Error::ForeignOwner` if the existing `Global\` object behind `handle` (which a create
-/// call found) is owned by neither this user, SYSTEM nor the Administrators group: someone
-/// squatting the name. `Local\` objects live in this session's namespace (the Terminal
-/// Services session: other users' processes in it, with `runas`, could squat there too, as
-/// any process of the session can).
+/// `Error::ForeignOwner` if the existing object behind `handle` (which a create call found)
+/// is owned by neither this user, SYSTEM nor the Administrators group: someone squatting
+/// the name. For `Local\` names too: `Local\` is the Terminal Services session's
+/// namespace, not the user's (another user's process in the session, with `runas`, could
+/// plant a name there; in session 0 every service account shares it), and Linux refuses a
+/// `Local\` name another user made. A `Local\` object with no owner at all is let be: one
+/// made without security attributes has none under Wine (Windows gives every named object
+/// its creator's), and nothing says whose it is.
 pub(crate) fn check_owner(name: &Name, handle: HANDLE) -> Result<()> {
-    if name.scope() != Scope::Global {
-        return Ok(());
-    }
     let me = &identity()?.user;
     let owner = owner_of(handle)
         .map_err(|e| Error::io("read the owner of", name, std::io::Error::other(e)))?;
     match owner {
         Some((sid, well_known)) if well_known || &sid == me => Ok(()),
+        None if name.scope() == Scope::Local => Ok(()),
         owner => Err(Error::ForeignOwner {
             name: name.to_string(),
             owner: owner.map_or_else(|| "nobody (no owner)".to_string(), |(sid, _)| sid),
             me: me.clone(),
         }),
+    }
+}
+
+/// [`check_owner`] for an object an open call found: a `Local\` object must be this
+/// user's (or SYSTEM's, or the Administrators group's), as on Linux; a `Global\` one may be
+/// anyone's (that is what `Global\` names are for). `handle` has `READ_CONTROL`.
+pub(crate) fn check_opened_owner(name: &Name, handle: HANDLE) -> Result<()> {
+    match name.scope() {
+        Scope::Local => check_owner(name, handle),
+        Scope::Global => Ok(()),
     }
 }
 

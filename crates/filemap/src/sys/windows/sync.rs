@@ -17,7 +17,7 @@ use windows_sys::Win32::System::Threading::{
     CREATE_EVENT_INITIAL_SET, CREATE_EVENT_MANUAL_RESET, INFINITE,
 };
 
-use super::security::{check_owner, ObjectSecurity, Rights};
+use super::security::{check_opened_owner, check_owner, ObjectSecurity, Rights};
 use super::{
     create_entry, kernel_name, last_error, name_taken_by_other_type, open_entry, os_error, owned,
     raw, wide, Entry, RawView,
@@ -116,7 +116,7 @@ fn open_native(
 ) -> Result<OwnedHandle> {
     let w = kernel_name(name);
     let h = open(w.as_ptr());
-    owned(h).ok_or_else(|| match last_error() {
+    let handle = owned(h).ok_or_else(|| match last_error() {
         ERROR_FILE_NOT_FOUND => Error::NotFound {
             name: name.to_string(),
         },
@@ -125,7 +125,9 @@ fn open_native(
             what: format!("opening {name}"),
         },
         code => Error::io("open", name, os_error(code)),
-    })
+    })?;
+    check_opened_owner(name, raw(handle.as_handle()))?;
+    Ok(handle)
 }
 
 /// The name of the kernel mutex that guards a shared mutex's section.
@@ -269,7 +271,7 @@ impl MutexObject {
         if expected == Kind::Mutex {
             // SAFETY: a valid NUL-terminated name.
             let mutex = open_native(name, Kind::Mutex, |w| unsafe {
-                OpenMutexW(SYNCHRONIZE | MUTEX_MODIFY_STATE, 0, w)
+                OpenMutexW(MUTEX_ACCESS, 0, w)
             })?;
             let identity = fnv(&kernel_name(name));
             return Ok((
@@ -386,7 +388,7 @@ impl EventObject {
     pub(crate) fn open(name: &Name) -> Result<(EventObject, Header)> {
         // SAFETY: a valid NUL-terminated name.
         let handle = open_native(name, Kind::Event, |w| unsafe {
-            OpenEventW(SYNCHRONIZE | EVENT_MODIFY_STATE | EVENT_QUERY_STATE, 0, w)
+            OpenEventW(EVENT_ACCESS, 0, w)
         })?;
         let object = EventObject {
             handle,
@@ -491,7 +493,7 @@ impl SemaphoreObject {
     pub(crate) fn open(name: &Name) -> Result<(SemaphoreObject, Header)> {
         // SAFETY: a valid NUL-terminated name.
         let handle = open_native(name, Kind::Semaphore, |w| unsafe {
-            OpenSemaphoreW(SYNCHRONIZE | SEMAPHORE_MODIFY_STATE, 0, w)
+            OpenSemaphoreW(SEMAPHORE_ACCESS, 0, w)
         })?;
         let object = SemaphoreObject {
             handle,
@@ -586,9 +588,9 @@ fn auto_event(name: &Name, suffix: &str, permissions: u32) -> Result<OwnedHandle
 }
 
 /// For an object filemap makes beside `name` (its lock, its wake-up events, its endpoints'
-/// events), just created or found (`last_error` still tells which): one found under a
-/// `Global\` name must be this user's too, or a squatter could hold the object's lock or
-/// endpoints for ever. `Error::ForeignOwner` otherwise.
+/// events), just created or found (`last_error` still tells which): one found must be this
+/// user's (or SYSTEM's, or the Administrators group's) too, or a squatter could hold the
+/// object's lock or endpoints for ever. `Error::ForeignOwner` otherwise.
 pub(super) fn companion_owner_check(name: &Name, handle: &OwnedHandle) -> Result<()> {
     if last_error() == ERROR_ALREADY_EXISTS {
         check_owner(name, raw(handle.as_handle()))?;
