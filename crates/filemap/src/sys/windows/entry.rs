@@ -36,7 +36,7 @@ use windows_sys::Win32::Storage::FileSystem::{READ_CONTROL, SYNCHRONIZE};
 
 use crate::error::{Error, Result};
 use crate::header::{Header, HEADER_AREA, MAGIC};
-use crate::name::Name;
+use crate::name::{Name, Scope};
 use crate::sys::{Collected, CreateMode, DataInit, RawEntry};
 use crate::vocabulary::{Access, Disposition, Kind};
 
@@ -400,7 +400,17 @@ pub(crate) fn create_entry(
             code = ERROR_ALREADY_EXISTS;
         }
     }
-    let section = section.ok_or_else(|| section_error(name, code, header.kind, total))?;
+    let section = section.ok_or_else(|| match code {
+        // Nothing this user may open is there, and making it was refused: outside session 0,
+        // a `Global\` section (unlike a mutex or event) needs SeCreateGlobalPrivilege.
+        ERROR_ACCESS_DENIED if name.scope() == Scope::Global => Error::PermissionDenied {
+            what: format!(
+                "creating {name} (a Global section needs SeCreateGlobalPrivilege outside \
+                 session 0, which services and administrators hold)"
+            ),
+        },
+        _ => section_error(name, code, header.kind, total),
+    })?;
     let entry = |section, creating: CreationLock| Entry {
         section,
         _creation_lock: Some(creating.release()),
