@@ -683,6 +683,7 @@ impl Error {
             | Error::Symlink { .. }
             | Error::AccessNotAllowed { .. }
             | Error::FileNotWritable { .. }
+            | Error::CannotExtend { .. }
             | Error::ViewNotWritable { .. }
             | Error::NotExecutable { .. } => C::AccessDenied,
             Error::Timeout { .. } => C::Timeout,
@@ -728,7 +729,6 @@ impl Error {
                 _ => C::System,
             },
             Error::RequestFailed { .. } => C::RequestFailed,
-            Error::CannotExtend { .. } => C::Other,
         }
     }
 }

@@ -265,11 +265,13 @@ fn cannot_extend_read_only() {
             .size(10)
             .create()
         {
-            Err(Error::CannotExtend {
-                file_len: 4,
-                size: 10,
-                ..
-            }) => {}
+            Err(
+                e @ Error::CannotExtend {
+                    file_len: 4,
+                    size: 10,
+                    ..
+                },
+            ) => assert_eq!(e.category(), filemap::ErrorCategory::AccessDenied),
             other => panic!("expected CannotExtend, got {other:?}"),
         }
     }
