@@ -264,6 +264,27 @@ int main(int argc, char **argv) {
 
     filemap_view_unmap(view);
     filemap_mapping_close(mapping);
+
+#ifndef _WIN32
+    /* A file whose name is not UTF-8 (any bytes but '/' and NUL make a Unix file name) maps:
+     * a path is taken as its bytes. */
+    {
+        const char *dir = getenv("FILEMAP_DIR");
+        char path[1024];
+        FILE *f;
+        snprintf(path, sizeof path, "%s/not-utf8-\xff.bin", dir ? dir : ".");
+        f = fopen(path, "wb");
+        if (!f || fwrite(big, 1, sizeof big, f) != sizeof big || fclose(f) != 0) {
+            fprintf(stderr, "bad_calls: writing %s failed\n", path);
+            return 1;
+        }
+        mapping = NULL;
+        expect("a file whose name is not UTF-8",
+               filemap_mapping_from_path(path, 0, NULL, true, &mapping), FILEMAP_OK);
+        filemap_mapping_close(mapping);
+        remove(path);
+    }
+#endif
     filemap_inbox_sender_close(inbox_sender);
     filemap_client_close(client);
     filemap_server_close(server);

@@ -181,70 +181,77 @@ typedef enum filemap_wait_kind {
 
 /**
  * A client of a service (opaque), in a client slot of its own, with the buffer its last
- * response was copied into.
+ * response was copied into. One thread at a time (it may pass between threads).
  */
 typedef struct filemap_client filemap_client;
 
 /**
- * A named event (opaque).
+ * A named event (opaque). Usable from several threads at once.
  */
 typedef struct filemap_event filemap_event;
 
 /**
  * The receiving end of an inbox (opaque), with the buffer its last message was copied
- * into.
+ * into. One thread at a time (it may pass between threads).
  */
 typedef struct filemap_inbox filemap_inbox;
 
 /**
- * A sender into an inbox (opaque), in a sender slot of its own.
+ * A sender into an inbox (opaque), in a sender slot of its own. One thread at a time (it
+ * may pass between threads).
  */
 typedef struct filemap_inbox_sender filemap_inbox_sender;
 
 /**
- * A mapping object (opaque).
+ * A mapping object (opaque). Usable from several threads at once.
  */
 typedef struct filemap_mapping filemap_mapping;
 
 /**
- * A named, robust mutex (opaque).
+ * A named, robust mutex (opaque). Usable from several threads at once; a lock is held by
+ * the thread that took it, which releases it.
  */
 typedef struct filemap_mutex filemap_mutex;
 
 /**
- * The publishing end of a topic (opaque).
+ * The publishing end of a topic (opaque). One thread at a time (it may pass between
+ * threads).
  */
 typedef struct filemap_publisher filemap_publisher;
 
 /**
  * The receiving end of a channel (opaque); it holds the last message received until the
- * next receive or `filemap_recv_release`.
+ * next receive or `filemap_recv_release`. One thread at a time (it may pass between
+ * threads).
  */
 typedef struct filemap_receiver filemap_receiver;
 
 /**
- * A named counting semaphore (opaque).
+ * A named counting semaphore (opaque). Usable from several threads at once.
  */
 typedef struct filemap_semaphore filemap_semaphore;
 
 /**
- * The sending end of a channel (opaque).
+ * The sending end of a channel (opaque). One thread at a time (it may pass between
+ * threads).
  */
 typedef struct filemap_sender filemap_sender;
 
 /**
- * The server of a service (opaque), with the buffer its last request was copied into.
+ * The server of a service (opaque), with the buffer its last request was copied into. One
+ * thread at a time (it may pass between threads).
  */
 typedef struct filemap_server filemap_server;
 
 /**
  * A subscriber of a topic (opaque), with the buffer its last received message was copied
- * into.
+ * into. One thread at a time (it may pass between threads).
  */
 typedef struct filemap_subscriber filemap_subscriber;
 
 /**
- * A view of a mapping (opaque).
+ * A view of a mapping (opaque). Usable from several threads at once (what they read
+ * and write through it is theirs to synchronise).
  */
 typedef struct filemap_view filemap_view;
 
@@ -339,7 +346,8 @@ enum filemap_status filemap_sender_create_or_open(const char *name,
                                                   struct filemap_sender **out);
 
 /**
- * Opens an existing channel as its sender.
+ * Opens an existing channel as its sender. `FILEMAP_BUSY` while another live process is
+ * its sender.
  */
 enum filemap_status filemap_sender_open(const char *name, struct filemap_sender **out);
 
@@ -361,21 +369,24 @@ void filemap_sender_close(struct filemap_sender *sender);
 
 /**
  * Creates the channel with a ring of `capacity` bytes, or opens it, as its receiver.
+ * `FILEMAP_BUSY` while another live process is its receiver.
  */
 enum filemap_status filemap_receiver_create_or_open(const char *name,
                                                     uint64_t capacity,
                                                     struct filemap_receiver **out);
 
 /**
- * Opens an existing channel as its receiver.
+ * Opens an existing channel as its receiver. `FILEMAP_BUSY` while another live process is
+ * its receiver.
  */
 enum filemap_status filemap_receiver_open(const char *name, struct filemap_receiver **out);
 
 /**
  * Receives the next message, waiting up to `timeout_ms` (`FILEMAP_INFINITE`: for ever):
  * `*data` and `*len` give it in place, in the channel's ring, valid until the next
- * `filemap_recv`, `filemap_recv_release` or `filemap_receiver_close` on this receiver
- * (which give its space back to the sender). `FILEMAP_DISCONNECTED` once the sender is
+ * `filemap_recv`, `filemap_recv_release`, `filemap_receiver_close`, or `filemap_wait_any`
+ * / `filemap_wait_all` with this receiver among its objects (which give its space back to
+ * the sender). `FILEMAP_DISCONNECTED` once the sender is
  * gone and everything it sent was received.
  */
 enum filemap_status filemap_recv(struct filemap_receiver *receiver,
@@ -433,7 +444,10 @@ enum filemap_status filemap_mapping_open(const char *name,
 /**
  * Maps a file (`CreateFile` + `CreateFileMapping`): `size` 0 maps the file's size, a
  * larger one grows the file; `name` (NULL: none) also publishes it under a name;
- * `readonly` opens the file read-only.
+ * `readonly` opens the file read-only (then a size larger than the file is
+ * `FILEMAP_ACCESS_DENIED`: growing it needs a writable file). `path` is taken as its bytes
+ * on Unix (a file name need not be UTF-8 there) and as UTF-8 on Windows (not the ANSI
+ * code page).
  */
 enum filemap_status filemap_mapping_from_path(const char *path,
                                               uint64_t size,
@@ -463,9 +477,13 @@ enum filemap_status filemap_view_map(struct filemap_mapping *mapping,
 
 /**
  * The view's first byte (NULL for a NULL view, or for a handle that is no view: then
- * `filemap_last_error_message` says why), for reading and writing in place while the view
- * is mapped. Other processes may write the same bytes meanwhile: synchronise with them (a
- * named mutex, an event) as with any shared memory.
+ * `filemap_last_error_message` says why), for reading in place while the view is mapped,
+ * and writing if the view is writable (a write through a read-only view's pointer is an
+ * access violation: SIGSEGV). Other processes may write the same bytes meanwhile:
+ * synchronise with them (a named mutex, an event) as with any shared memory. Memory used
+ * through this pointer is plain memory: if another process truncates the view's file,
+ * touching it ends this process (SIGBUS on Linux), where `filemap_view_read` and
+ * `filemap_view_write` return `FILEMAP_PAGE_FAULT`.
  */
 void *filemap_view_data(struct filemap_view *view);
 
@@ -498,7 +516,9 @@ enum filemap_status filemap_view_write(struct filemap_view *view,
 
 /**
  * Flushes the view to its file and the file to its device (`FlushViewOfFile` +
- * `FlushFileBuffers`): durable when it returns.
+ * `FlushFileBuffers`): durable when it returns. A read view has nothing to flush, and a
+ * copy view's changes are its own (never written to the file): for both this does
+ * nothing and succeeds.
  */
 enum filemap_status filemap_view_flush(struct filemap_view *view);
 

@@ -10,11 +10,13 @@ use crate::error::{
 };
 use crate::handle::{free, handle, new_handle};
 
-/// The sending end of a channel (opaque).
+/// The sending end of a channel (opaque). One thread at a time (it may pass between
+/// threads).
 pub struct filemap_sender(pub(crate) Sender);
 
 /// The receiving end of a channel (opaque); it holds the last message received until the
-/// next receive or `filemap_recv_release`.
+/// next receive or `filemap_recv_release`. One thread at a time (it may pass between
+/// threads).
 pub struct filemap_receiver(pub(crate) HoldingReceiver);
 
 /// Creates the channel with a ring of `capacity` bytes, or opens it, as its sender.
@@ -34,7 +36,8 @@ pub unsafe extern "C" fn filemap_sender_create_or_open(
     })
 }
 
-/// Opens an existing channel as its sender.
+/// Opens an existing channel as its sender. `FILEMAP_BUSY` while another live process is
+/// its sender.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_sender_open(
     name: *const c_char,
@@ -86,6 +89,7 @@ pub unsafe extern "C" fn filemap_sender_close(sender: *mut filemap_sender) {
 }
 
 /// Creates the channel with a ring of `capacity` bytes, or opens it, as its receiver.
+/// `FILEMAP_BUSY` while another live process is its receiver.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_receiver_create_or_open(
     name: *const c_char,
@@ -101,7 +105,8 @@ pub unsafe extern "C" fn filemap_receiver_create_or_open(
     })
 }
 
-/// Opens an existing channel as its receiver.
+/// Opens an existing channel as its receiver. `FILEMAP_BUSY` while another live process is
+/// its receiver.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_receiver_open(
     name: *const c_char,
@@ -118,8 +123,9 @@ pub unsafe extern "C" fn filemap_receiver_open(
 
 /// Receives the next message, waiting up to `timeout_ms` (`FILEMAP_INFINITE`: for ever):
 /// `*data` and `*len` give it in place, in the channel's ring, valid until the next
-/// `filemap_recv`, `filemap_recv_release` or `filemap_receiver_close` on this receiver
-/// (which give its space back to the sender). `FILEMAP_DISCONNECTED` once the sender is
+/// `filemap_recv`, `filemap_recv_release`, `filemap_receiver_close`, or `filemap_wait_any`
+/// / `filemap_wait_all` with this receiver among its objects (which give its space back to
+/// the sender). `FILEMAP_DISCONNECTED` once the sender is
 /// gone and everything it sent was received.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_recv(

@@ -161,6 +161,32 @@ pub(crate) unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str
         .map_err(|_| Failure::invalid(format!("{what} is not valid UTF-8")))
 }
 
+/// A file path given as a NUL-terminated string: its bytes as they are on Unix (a file name
+/// need not be UTF-8 there), UTF-8 on Windows.
+///
+/// # Safety
+/// `p` is NULL or a NUL-terminated string that lives for `'a`.
+pub(crate) unsafe fn path_arg<'a>(
+    p: *const c_char,
+    what: &str,
+) -> Result<&'a std::path::Path, Failure> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        if p.is_null() {
+            return Err(Failure::invalid(format!("{what} is NULL")));
+        }
+        // SAFETY: the caller's contract: a NUL-terminated string.
+        let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
+        Ok(std::path::Path::new(std::ffi::OsStr::from_bytes(bytes)))
+    }
+    #[cfg(not(unix))]
+    {
+        // SAFETY: the caller's contract.
+        unsafe { str_arg(p, what) }.map(std::path::Path::new)
+    }
+}
+
 /// `len` bytes at `data` (NULL only with `len` 0), read by the call.
 ///
 /// # Safety

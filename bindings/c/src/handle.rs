@@ -186,3 +186,23 @@ pub(crate) unsafe fn free<T: Handle>(handle: *mut T) {
         Ok(())
     });
 }
+
+// What the header promises of each handle's threads, checked here: the shared handles are
+// `Sync` (several threads at once), and every handle is `Send` (it may pass between threads).
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    const fn movable<T: Send>() {}
+    shared::<crate::mapping::filemap_mapping>();
+    shared::<crate::mapping::filemap_view>();
+    shared::<crate::sync::filemap_mutex>();
+    shared::<crate::sync::filemap_event>();
+    shared::<crate::sync::filemap_semaphore>();
+    movable::<crate::channel::filemap_sender>();
+    movable::<crate::channel::filemap_receiver>();
+    movable::<crate::topic::filemap_publisher>();
+    movable::<crate::topic::filemap_subscriber>();
+    movable::<crate::parties::filemap_inbox>();
+    movable::<crate::parties::filemap_inbox_sender>();
+    movable::<crate::parties::filemap_server>();
+    movable::<crate::parties::filemap_client>();
+};

@@ -6,14 +6,16 @@ use std::ffi::{c_char, c_void};
 use filemap_core::{Access, Disposition, Mapping, Protection, View};
 
 use crate::error::{
-    bytes_arg, check_out, filemap_status, put, put_optional, run, slice_arg_mut, str_arg, Failure,
+    bytes_arg, check_out, filemap_status, path_arg, put, put_optional, run, slice_arg_mut, str_arg,
+    Failure,
 };
 use crate::handle::{free, new_handle, shared};
 
-/// A mapping object (opaque).
+/// A mapping object (opaque). Usable from several threads at once.
 pub struct filemap_mapping(Mapping);
 
-/// A view of a mapping (opaque).
+/// A view of a mapping (opaque). Usable from several threads at once (what they read
+/// and write through it is theirs to synchronise).
 pub struct filemap_view(View);
 
 /// `access`: the most the mapping allows (for a view), or write (for an open).
@@ -103,7 +105,10 @@ pub unsafe extern "C" fn filemap_mapping_open(
 
 /// Maps a file (`CreateFile` + `CreateFileMapping`): `size` 0 maps the file's size, a
 /// larger one grows the file; `name` (NULL: none) also publishes it under a name;
-/// `readonly` opens the file read-only.
+/// `readonly` opens the file read-only (then a size larger than the file is
+/// `FILEMAP_ACCESS_DENIED`: growing it needs a writable file). `path` is taken as its bytes
+/// on Unix (a file name need not be UTF-8 there) and as UTF-8 on Windows (not the ANSI
+/// code page).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_mapping_from_path(
     path: *const c_char,
@@ -114,7 +119,7 @@ pub unsafe extern "C" fn filemap_mapping_from_path(
 ) -> filemap_status {
     run(|| {
         // SAFETY: the caller's contract for `path` and `name`.
-        let path = unsafe { str_arg(path, "path") }?;
+        let path = unsafe { path_arg(path, "path") }?;
         let mut options = Mapping::from_path(path);
         if size != 0 {
             options = options.size(size);
@@ -181,9 +186,13 @@ pub unsafe extern "C" fn filemap_view_map(
 }
 
 /// The view's first byte (NULL for a NULL view, or for a handle that is no view: then
-/// `filemap_last_error_message` says why), for reading and writing in place while the view
-/// is mapped. Other processes may write the same bytes meanwhile: synchronise with them (a
-/// named mutex, an event) as with any shared memory.
+/// `filemap_last_error_message` says why), for reading in place while the view is mapped,
+/// and writing if the view is writable (a write through a read-only view's pointer is an
+/// access violation: SIGSEGV). Other processes may write the same bytes meanwhile:
+/// synchronise with them (a named mutex, an event) as with any shared memory. Memory used
+/// through this pointer is plain memory: if another process truncates the view's file,
+/// touching it ends this process (SIGBUS on Linux), where `filemap_view_read` and
+/// `filemap_view_write` return `FILEMAP_PAGE_FAULT`.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_view_data(view: *mut filemap_view) -> *mut c_void {
     let mut data = std::ptr::null_mut();
@@ -253,7 +262,9 @@ pub unsafe extern "C" fn filemap_view_write(
 }
 
 /// Flushes the view to its file and the file to its device (`FlushViewOfFile` +
-/// `FlushFileBuffers`): durable when it returns.
+/// `FlushFileBuffers`): durable when it returns. A read view has nothing to flush, and a
+/// copy view's changes are its own (never written to the file): for both this does
+/// nothing and succeeds.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_view_flush(view: *mut filemap_view) -> filemap_status {
     run(|| {

@@ -81,13 +81,14 @@ unsafe fn hand_out_copy(
 }
 
 /// The receiving end of an inbox (opaque), with the buffer its last message was copied
-/// into.
+/// into. One thread at a time (it may pass between threads).
 pub struct filemap_inbox {
     pub(crate) inbox: Inbox,
     message: Vec<u8>,
 }
 
-/// A sender into an inbox (opaque), in a sender slot of its own.
+/// A sender into an inbox (opaque), in a sender slot of its own. One thread at a time (it
+/// may pass between threads).
 pub struct filemap_inbox_sender(pub(crate) InboxSender);
 
 /// Makes the inbox (with `config`, NULL for the defaults) or opens it, as its receiver.
@@ -231,14 +232,15 @@ impl From<filemap_request_id> for RequestId {
     }
 }
 
-/// The server of a service (opaque), with the buffer its last request was copied into.
+/// The server of a service (opaque), with the buffer its last request was copied into. One
+/// thread at a time (it may pass between threads).
 pub struct filemap_server {
     pub(crate) server: Server,
     request: Vec<u8>,
 }
 
 /// A client of a service (opaque), in a client slot of its own, with the buffer its last
-/// response was copied into.
+/// response was copied into. One thread at a time (it may pass between threads).
 pub struct filemap_client {
     client: Client,
     response: Vec<u8>,

@@ -13,13 +13,14 @@ use crate::error::{
 };
 use crate::handle::{free, new_handle, shared, Handle};
 
-/// A named, robust mutex (opaque).
+/// A named, robust mutex (opaque). Usable from several threads at once; a lock is held by
+/// the thread that took it, which releases it.
 pub struct filemap_mutex(pub(crate) NamedMutex);
 
-/// A named event (opaque).
+/// A named event (opaque). Usable from several threads at once.
 pub struct filemap_event(pub(crate) NamedEvent);
 
-/// A named counting semaphore (opaque).
+/// A named counting semaphore (opaque). Usable from several threads at once.
 pub struct filemap_semaphore(pub(crate) NamedSemaphore);
 
 /// Stores a new handle in `*out` and `created` in `*created` (if not NULL).

@@ -50,11 +50,12 @@ unsafe fn options(config: *const filemap_topic_config) -> TopicOptions {
     o.history(c.history)
 }
 
-/// The publishing end of a topic (opaque).
+/// The publishing end of a topic (opaque). One thread at a time (it may pass between
+/// threads).
 pub struct filemap_publisher(Publisher);
 
 /// A subscriber of a topic (opaque), with the buffer its last received message was copied
-/// into.
+/// into. One thread at a time (it may pass between threads).
 pub struct filemap_subscriber {
     pub(crate) subscriber: Subscriber,
     message: Vec<u8>,
