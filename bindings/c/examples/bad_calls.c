@@ -232,6 +232,21 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bad_calls: making a mapping: %s\n", filemap_last_error_message());
         return 1;
     }
+    {
+        uint32_t access = 0;
+        expect("a view's access", filemap_view_access(view, &access), FILEMAP_OK);
+        checked++;
+        if (access != FILEMAP_ACCESS_WRITE) {
+            failed++;
+            fprintf(stderr, "bad_calls: a default view of a new mapping is not writable: %u\n",
+                    (unsigned)access);
+        }
+        expect("a view's access with no answer out", filemap_view_access(view, NULL),
+               FILEMAP_INVALID_ARGUMENT);
+        expect("the access of a mapping as a view",
+               filemap_view_access((filemap_view *)(void *)mapping, &access),
+               FILEMAP_INVALID_ARGUMENT);
+    }
     expect("a view write of (size_t)-1 bytes", filemap_view_write(view, 0, buffer, (size_t)-1),
            FILEMAP_INVALID_ARGUMENT);
     expect("a view read of (size_t)-1 bytes", filemap_view_read(view, 0, buffer, (size_t)-1),

@@ -494,6 +494,12 @@ void *filemap_view_data(struct filemap_view *view);
 size_t filemap_view_size(struct filemap_view *view);
 
 /**
+ * The view's access (`*access`: `FILEMAP_ACCESS_READ`, `_WRITE` or `_COPY`): whether
+ * `filemap_view_data`'s pointer may be written through (`_WRITE`, `_COPY`).
+ */
+enum filemap_status filemap_view_access(struct filemap_view *view, uint32_t *access);
+
+/**
  * Copies `len` bytes at `offset` of the view into `buffer`: sound whatever other
  * processes write into the view meanwhile; `FILEMAP_PAGE_FAULT` (not a crash) if the
  * memory is gone. As with `memcpy`, nobody may write `buffer` during the call, so it must

@@ -221,6 +221,27 @@ pub unsafe extern "C" fn filemap_view_size(view: *mut filemap_view) -> usize {
     size
 }
 
+/// The view's access (`*access`: `FILEMAP_ACCESS_READ`, `_WRITE` or `_COPY`): whether
+/// `filemap_view_data`'s pointer may be written through (`_WRITE`, `_COPY`).
+#[no_mangle]
+pub unsafe extern "C" fn filemap_view_access(
+    view: *mut filemap_view,
+    access: *mut u32,
+) -> filemap_status {
+    run(|| {
+        // SAFETY: the caller's contract for `view`.
+        let v = unsafe { shared(view, "view") }?;
+        check_out(access)?;
+        let value = match v.0.access() {
+            Access::Read => FILEMAP_ACCESS_READ,
+            Access::Write => FILEMAP_ACCESS_WRITE,
+            Access::Copy => FILEMAP_ACCESS_COPY,
+        };
+        // SAFETY: `access` checked non-NULL, valid for a write (the caller's contract).
+        unsafe { put(access, value, "access") }
+    })
+}
+
 /// Copies `len` bytes at `offset` of the view into `buffer`: sound whatever other
 /// processes write into the view meanwhile; `FILEMAP_PAGE_FAULT` (not a crash) if the
 /// memory is gone. As with `memcpy`, nobody may write `buffer` during the call, so it must
