@@ -703,7 +703,9 @@ enum filemap_status filemap_client_recv_response(struct filemap_client *client,
  * next receive, call or `filemap_client_close`. Only for a client with no other request
  * pending (`FILEMAP_UNSUPPORTED` otherwise: their responses would be lost). A call that
  * fails after sending (a timeout, say) gives its request up: its late responses are
- * dropped, and the next call may go.
+ * dropped, and the next call may go. `FILEMAP_REQUEST_FAILED` if the server failed the
+ * request: the last error message gives its reason, and `*data` and `*len` are left as
+ * they were (unlike `filemap_client_recv_response`'s).
  */
 enum filemap_status filemap_client_call(struct filemap_client *client,
                                         const void *request,

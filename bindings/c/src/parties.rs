@@ -502,7 +502,9 @@ pub unsafe extern "C" fn filemap_client_recv_response(
 /// next receive, call or `filemap_client_close`. Only for a client with no other request
 /// pending (`FILEMAP_UNSUPPORTED` otherwise: their responses would be lost). A call that
 /// fails after sending (a timeout, say) gives its request up: its late responses are
-/// dropped, and the next call may go.
+/// dropped, and the next call may go. `FILEMAP_REQUEST_FAILED` if the server failed the
+/// request: the last error message gives its reason, and `*data` and `*len` are left as
+/// they were (unlike `filemap_client_recv_response`'s).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_client_call(
     client: *mut filemap_client,

@@ -401,7 +401,16 @@ pub fn request(name: &str, global: bool, timeout: Option<Duration>) -> Outcome {
             // What was printed stays; the reason is said, and its status passed on.
             let _ = out.flush();
             let reason = String::from_utf8_lossy(&part);
-            eprintln!("filemap: {name} failed the request: {reason}");
+            // Control characters shown escaped: a server's bytes never steer the terminal.
+            let mut shown = String::with_capacity(reason.len());
+            for c in reason.chars() {
+                if c.is_control() {
+                    shown.extend(c.escape_default());
+                } else {
+                    shown.push(c);
+                }
+            }
+            eprintln!("filemap: {name} failed the request: {shown}");
             return Ok(ExitCode::from(exit_status_of(&reason)));
         }
         match out.write_all(&part).and_then(|()| out.flush()) {

@@ -184,6 +184,10 @@ fn services_and_channels_cross_a_bridge() {
                 server
                     .respond_part(id, format!("{upper}-1").as_bytes())
                     .unwrap();
+                if text == "fail" {
+                    server.respond_failure(id, b"calc cannot").unwrap();
+                    continue;
+                }
                 server
                     .respond_part(id, format!("{upper}-2").as_bytes())
                     .unwrap();
@@ -239,6 +243,23 @@ fn services_and_channels_cross_a_bridge() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(replies, ["HI-1", "HI-2", "HI-last"]);
+    // A failed request: its part, then an error reply with the reason.
+    let replies: Vec<Result<String, String>> = session
+        .get("filemap/calc")
+        .payload("fail")
+        .consolidation(zenoh::query::ConsolidationMode::None)
+        .wait()
+        .unwrap()
+        .iter()
+        .map(|reply| match reply.result() {
+            Ok(sample) => Ok(String::from_utf8(sample.payload().to_bytes().into_owned()).unwrap()),
+            Err(error) => Err(String::from_utf8(error.payload().to_bytes().into_owned()).unwrap()),
+        })
+        .collect();
+    assert_eq!(
+        replies,
+        [Ok("FAIL-1".to_string()), Err("calc cannot".to_string())]
+    );
 
     // A plain Zenoh queryable answers a local client through the imported service: each
     // reply a response, the last one last.
@@ -256,6 +277,10 @@ fn services_and_channels_cross_a_bridge() {
                     .map(|p| p.to_bytes().into_owned())
                     .unwrap_or_default();
                 let text = String::from_utf8(asked).unwrap();
+                if text == "bad" {
+                    query.reply_err("bad question").wait().unwrap();
+                    continue;
+                }
                 for part in ["one", "two"] {
                     query
                         .reply(query.key_expr().clone(), format!("{text}:{part}"))
@@ -272,16 +297,18 @@ fn services_and_channels_cross_a_bridge() {
             Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }
     };
-    // Until the queryable is known to the bridge, a query finds nobody and ends in an
-    // empty last response: ask again (bounded in count).
+    // Until the queryable is known to the bridge, a query finds nobody and fails: ask
+    // again (bounded in count).
     let mut answered = false;
     for _ in 0..600 {
         let asked = client.send_request(b"q").unwrap();
         let first = client.recv_response_timeout(PATIENCE).unwrap();
         assert_eq!(first.request(), asked);
         let (bytes, last) = (first.to_vec().unwrap(), first.is_last());
+        let failure = first.is_failure();
         drop(first);
-        if bytes.is_empty() && last {
+        if failure {
+            assert!(last && String::from_utf8_lossy(&bytes).contains("no reply"));
             std::thread::sleep(Duration::from_millis(50));
             continue;
         }
@@ -295,6 +322,11 @@ fn services_and_channels_cross_a_bridge() {
         break;
     }
     assert!(answered, "the queryable answered within 30 s");
+    // An error reply fails the request, its payload the reason.
+    assert!(matches!(
+        client.call(b"bad", PATIENCE),
+        Err(filemap::Error::RequestFailed { reason, .. }) if reason == "bad question"
+    ));
     answer.store(false, std::sync::atomic::Ordering::Relaxed);
     answering.join().unwrap();
 

@@ -2,13 +2,15 @@
 //!
 //! - An exported service: a Zenoh queryable on the service's key; the bridge is a client
 //!   of the local service, sends each query's payload as a request, and replies to the
-//!   query with each response (a stream's parts, then the last), in order. If the local
-//!   server is gone, the pending queries get an error reply.
+//!   query with each response (a stream's parts, then the last), in order; a failure
+//!   (`Server::respond_failure`) as an error reply with its reason. If the local server is
+//!   gone, the pending queries get an error reply.
 //! - An imported service: the bridge is the local server of the service; each request
 //!   becomes a Zenoh `get` with the request's payload, and each reply a response: every
 //!   reply but the last as a part, the last (known when the query ends) as the last
-//!   response. A query that gets no reply, or an error reply, ends in a last response
-//!   that is empty, and the log says why.
+//!   response. An error reply fails the request (`respond_failure`, its payload the
+//!   reason, after the replies before it), and so does a query that gets no reply (no
+//!   queryable on the far side, or none in time).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -96,9 +98,14 @@ pub(crate) fn export(
                 let failed = match c.recv_response_timeout(wait) {
                     Ok(response) => {
                         let (id, last) = (response.request(), response.is_last());
+                        let failure = response.is_failure();
                         let bytes = response.to_vec().unwrap_or_default();
                         if let Some(query) = pending.get(&id) {
-                            let _ = query.reply(query.key_expr().clone(), bytes).wait();
+                            let _ = if failure {
+                                query.reply_err(bytes).wait()
+                            } else {
+                                query.reply(query.key_expr().clone(), bytes).wait()
+                            };
                         }
                         if last {
                             // Dropping the query ends it for the asker.
@@ -136,8 +143,8 @@ pub(crate) fn export(
 
 /// What a query's callback tells the serving thread.
 enum Reply {
-    /// A reply's payload (`None` for an error reply, whose text is logged).
-    Part(RequestId, Option<Vec<u8>>),
+    /// A reply's payload, or an error reply's.
+    Part(RequestId, Result<Vec<u8>, Vec<u8>>),
     /// The query ended: no more replies.
     End(RequestId),
 }
@@ -150,6 +157,14 @@ impl Drop for EndGuard {
     fn drop(&mut self) {
         let _ = self.1.send(Reply::End(self.0));
     }
+}
+
+/// What a request of an imported service has had so far: the reply held back (the last
+/// one is known only when the query ends), and the first error reply.
+#[derive(Default)]
+struct Held {
+    reply: Option<Vec<u8>>,
+    error: Option<Vec<u8>>,
 }
 
 /// Imports the remote service `name`: the bridge serves it locally, asking the far side.
@@ -168,8 +183,7 @@ pub(crate) fn import(
         .name(format!("service import {name}"))
         .spawn(move || {
             let (tx, replies) = mpsc::channel::<Reply>();
-            // Per request: the reply held back (the last one is known only at the end).
-            let mut held: HashMap<RequestId, Option<Vec<u8>>> = HashMap::new();
+            let mut held: HashMap<RequestId, Held> = HashMap::new();
             while !stop.load(Ordering::Relaxed) {
                 let wait = if held.is_empty() {
                     Duration::from_millis(5)
@@ -196,41 +210,68 @@ pub(crate) fn import(
                         .callback(move |reply| {
                             let _keep = &guard;
                             let part = match reply.result() {
-                                Ok(sample) => Some(sample.payload().to_bytes().into_owned()),
-                                Err(_) => None,
+                                Ok(sample) => Ok(sample.payload().to_bytes().into_owned()),
+                                Err(error) => Err(error.payload().to_bytes().into_owned()),
                             };
                             let _ = tx.send(Reply::Part(id, part));
                         })
                         .wait();
                     match asked {
                         Ok(()) => {
-                            held.insert(id, None);
+                            held.insert(id, Held::default());
                         }
                         Err(e) => {
                             log(&format!("asking {key}: {e}"));
-                            let _ = server.respond(id, b"");
+                            let reason = format!("the bridge could not ask {key}: {e}");
+                            let _ = server.respond_failure(id, reason.as_bytes());
                         }
                     }
                 }
                 while let Ok(reply) = replies.try_recv() {
                     match reply {
-                        Reply::Part(id, Some(bytes)) => {
-                            if let Some(previous) = held.get_mut(&id) {
-                                if let Some(part) = previous.replace(bytes) {
+                        Reply::Part(id, Ok(bytes)) => {
+                            if let Some(request) = held.get_mut(&id) {
+                                if let Some(part) = request.reply.replace(bytes) {
                                     let _ = server.respond_part(id, &part);
                                 }
                             }
                         }
-                        Reply::Part(_, None) => {
-                            log(&format!("{key} replied with an error"));
+                        Reply::Part(id, Err(reason)) => {
+                            if let Some(request) = held.get_mut(&id) {
+                                request.error.get_or_insert(reason);
+                            }
                         }
                         Reply::End(id) => {
-                            if let Some(last) = held.remove(&id) {
-                                if last.is_none() {
-                                    log(&format!("{key}: no reply to a request"));
+                            let Some(request) = held.remove(&id) else {
+                                continue;
+                            };
+                            let _ = match request {
+                                Held {
+                                    reply: Some(last),
+                                    error: None,
+                                } => server.respond(id, &last),
+                                Held {
+                                    reply,
+                                    error: Some(reason),
+                                } => {
+                                    if let Some(part) = reply {
+                                        let _ = server.respond_part(id, &part);
+                                    }
+                                    server.respond_failure(id, &reason)
                                 }
-                                let _ = server.respond(id, &last.unwrap_or_default());
-                            }
+                                Held {
+                                    reply: None,
+                                    error: None,
+                                } => {
+                                    log(&format!("{key}: no reply to a request"));
+                                    let reason = format!(
+                                        "no reply from {key} (no queryable on the far side, or \
+                                         none within {})",
+                                        filemap::HumanDuration(QUERY_TIMEOUT)
+                                    );
+                                    server.respond_failure(id, reason.as_bytes())
+                                }
+                            };
                         }
                     }
                 }

@@ -51,7 +51,16 @@ const SHARED_BUSY: usize = 72;
 const TAKEOVERS: usize = 128;
 const SLOT_WORDS: usize = 256;
 const TAKEOVER_POSITIONS: usize = SLOT_WORDS + 8 * MAX_SLOTS as usize;
-const RINGS_LAYOUT: u32 = 1;
+
+/// The layout an entry of `kind` records in its control page, which openers must find: 1
+/// for an inbox; 2 for a service, whose responses may be failures (a flag a filemap that
+/// reads layout 1 would take for a success: the two refuse each other's services instead).
+fn rings_layout(kind: Kind) -> u32 {
+    match kind {
+        Kind::Service => 2,
+        _ => 1,
+    }
+}
 
 /// How to make a new entry of this shape.
 pub(crate) struct Shape<'a> {
@@ -137,7 +146,8 @@ impl RingSet {
                         shared::u32_at(base, SLOTS_AT).store(slots, Ordering::Relaxed);
                         shared::u64_at(base, RING_SIZE_AT).store(ring_size, Ordering::Relaxed);
                         shared::u32_at(base, PER_SLOT_AT).store(per_slot, Ordering::Relaxed);
-                        shared::u32_at(base, LAYOUT_AT).store(RINGS_LAYOUT, Ordering::Release);
+                        shared::u32_at(base, LAYOUT_AT)
+                            .store(rings_layout(kind), Ordering::Release);
                     }
                     Ok(())
                 };
@@ -169,10 +179,12 @@ impl RingSet {
                 shared::u32_at(base, PER_SLOT_AT).load(Ordering::Relaxed),
             )
         };
-        if layout != RINGS_LAYOUT || recorded_per_slot != per_slot {
+        let expected = rings_layout(kind);
+        if layout != expected || recorded_per_slot != per_slot {
             return Err(corrupt(format!(
                 "layout is {layout} with {recorded_per_slot} rings per slot, but this \
-                 filemap reads layout {RINGS_LAYOUT} with {per_slot}"
+                 filemap reads layout {expected} with {per_slot} (made by another version \
+                 of filemap?)"
             )));
         }
         let rings = slots as u64 * per_slot as u64;

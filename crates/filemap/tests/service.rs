@@ -241,6 +241,28 @@ fn streams_and_stale_responses() {
     assert_eq!(r.to_vec().unwrap(), b"it went wrong");
     drop(r);
     assert_eq!(client.pending(), 0);
+    // A reason longer than a response can be is cut to fit: the request fails all the same.
+    // (A new service: a response of the largest size fits its rings' empty start at once,
+    // where elsewhere it could wait for this thread's client to pass a wrap marker.)
+    let long_name = unique("long-reason");
+    let mut long_server =
+        Server::create_or_open(long_name.as_str(), &ServiceOptions::new()).unwrap();
+    let mut long_client = Client::open(long_name.as_str()).unwrap();
+    let asked = long_client.send_request(b"fail long").unwrap();
+    let id = long_server.recv_request_timeout(PATIENCE).unwrap().id();
+    let long = vec![b'x'; long_server.max_response_len() + 100];
+    long_server.respond_failure(id, &long).unwrap();
+    let r = long_client.recv_response_timeout(PATIENCE).unwrap();
+    assert_eq!((r.request(), r.is_failure()), (asked, true));
+    assert_eq!(r.len(), long_server.max_response_len());
+    drop(r);
+    drop((long_client, long_server));
+    // A call that times out says its whole timeout, not its last wait's rest.
+    match client.call(b"nobody answers", Duration::from_millis(150)) {
+        Err(Error::Timeout { after, .. }) => assert_eq!(after, Duration::from_millis(150)),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    let _ = server.recv_request_timeout(PATIENCE).unwrap();
     // A live client that does not read: its ring fills, and a timed response gives up.
     let asked = client.send_request(b"flood").unwrap();
     let id = server.recv_request_timeout(PATIENCE).unwrap().id();

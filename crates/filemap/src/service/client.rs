@@ -389,7 +389,14 @@ impl Client {
             // are dropped, and the next call may go.
             self.give_up(asked);
         }
-        answered
+        // A timeout is said with the call's whole timeout, not its last wait's rest.
+        answered.map_err(|e| match e {
+            Error::Timeout { what, .. } => Error::Timeout {
+                what,
+                after: timeout,
+            },
+            e => e,
+        })
     }
 
     /// Stops waiting for `request`: its responses still to come are dropped when they

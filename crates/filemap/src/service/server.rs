@@ -157,8 +157,10 @@ impl Server {
 
     /// Fails request `to`: its last response, marked as a failure ([`Response::is_failure`]),
     /// whose payload says why (its client's [`Client::call`] returns
-    /// [`Error::RequestFailed`] with it). Parts sent before it stay delivered. A client that
-    /// is gone does not get it, and this returns `Ok`.
+    /// [`Error::RequestFailed`] with it). Parts sent before it stay delivered. A reason
+    /// longer than a response can be ([`max_response_len`](Server::max_response_len)) is
+    /// cut to fit: the request fails all the same. A client that is gone does not get it,
+    /// and this returns `Ok`.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -182,6 +184,7 @@ impl Server {
     /// [`Client::call`]: crate::service::Client::call
     /// [`Error::RequestFailed`]: crate::Error::RequestFailed
     pub fn respond_failure(&mut self, to: RequestId, reason: &[u8]) -> Result<()> {
+        let reason = &reason[..reason.len().min(self.max_response_len())];
         self.send_response(to, reason, LAST | FAILED, None)
     }
 
@@ -216,6 +219,7 @@ impl Server {
         reason: &[u8],
         timeout: Duration,
     ) -> Result<()> {
+        let reason = &reason[..reason.len().min(self.max_response_len())];
         self.send_response(to, reason, LAST | FAILED, Some(timeout))
     }
 
