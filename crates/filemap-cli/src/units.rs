@@ -91,7 +91,7 @@ pub fn format_size(bytes: u64) -> String {
     }
 }
 
-/// Parses a duration: a number with `µs` (or `us`), `ms`, `s`, `m` or `h`, in any case
+/// Parses a duration: a number with `ns`, `µs` (or `us`), `ms`, `s`, `m` or `h`, in any case
 /// (seconds if no unit): what [`filemap::HumanDuration`] prints reads back.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let s = text.trim();
@@ -103,14 +103,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("{text:?} is not a duration (try 500ms, 2s or 1m)"))?;
     let seconds = match unit.trim().to_ascii_lowercase().as_str() {
-        "µs" | "us" => value / 1e6,
+        "ns" => value / 1e9,
+        // The micro sign (U+00B5), the Greek mu (U+03BC), or a plain u.
+        "µs" | "μs" | "us" => value / 1e6,
         "ms" => value / 1000.0,
         "" | "s" | "sec" => value,
         "m" | "min" => value * 60.0,
         "h" => value * 3600.0,
         other => {
             return Err(format!(
-                "unknown duration unit {other:?} in {text:?} (use µs, ms, s, m or h)"
+                "unknown duration unit {other:?} in {text:?} (use ns, µs, ms, s, m or h)"
             ))
         }
     };
@@ -202,8 +204,10 @@ mod tests {
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert_eq!(parse_duration("250MS"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("250µs"), Ok(Duration::from_micros(250)));
+        assert_eq!(parse_duration("250μs"), Ok(Duration::from_micros(250)));
         for d in [
             0,
+            7,
             7_000,
             250_000,
             1_500_000,

@@ -775,8 +775,8 @@ impl From<Error> for io::Error {
 }
 
 /// A duration as messages say it: the largest unit that keeps it at 1 or more, up to three
-/// decimals, no trailing zeros, in the units a `--timeout` option takes (`0s`, `250µs`,
-/// `100ms`, `1.5s`, `90s`), where `{:?}` prints `0ns` or `1.000000001s`.
+/// decimals, no trailing zeros, in the units a `--timeout` option takes (`0s`, `7ns`,
+/// `250µs`, `100ms`, `1.5s`, `90s`), where `{:?}` prints `0ns` or `1.000000001s`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -792,15 +792,22 @@ pub struct HumanDuration(pub std::time::Duration);
 impl fmt::Display for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let nanos = self.0.as_nanos();
-        let (unit, per) = match nanos {
-            0 => return f.write_str("0s"),
-            n if n < 1_000 => ("ns", 1),
-            n if n < 1_000_000 => ("µs", 1_000),
-            n if n < 1_000_000_000 => ("ms", 1_000_000),
-            _ => ("s", 1_000_000_000),
-        };
-        // Rounded to three decimals of the unit, in integers: exact at any size.
-        let thousandths = (nanos * 1000 + per / 2) / per;
+        if nanos == 0 {
+            return f.write_str("0s");
+        }
+        // The largest unit in which the value, rounded to three decimals (in integers:
+        // exact at any size), is 1 or more: 999.9996ms is 1s, not 1000ms.
+        let rounded = |per: u128| (nanos * 1000 + per / 2) / per;
+        let (unit, thousandths) = [
+            ("s", 1_000_000_000),
+            ("ms", 1_000_000),
+            ("µs", 1_000),
+            ("ns", 1),
+        ]
+        .into_iter()
+        .map(|(unit, per)| (unit, rounded(per)))
+        .find(|&(_, thousandths)| thousandths >= 1000)
+        .unwrap_or(("ns", nanos * 1000));
         let (whole, mut frac) = (thousandths / 1000, thousandths % 1000);
         if frac == 0 {
             return write!(f, "{whole}{unit}");
@@ -832,6 +839,9 @@ mod tests {
             (Duration::from_nanos(1_000_000_001), "1s"),
             (Duration::from_millis(1_005), "1.005s"),
             (Duration::from_secs(90), "90s"),
+            (Duration::from_nanos(999_999_500), "1s"),
+            (Duration::from_nanos(999_500), "1ms"),
+            (Duration::from_nanos(999_400), "999.4µs"),
             (Duration::MAX, "18446744073709551616s"),
         ];
         for (d, text) in cases {

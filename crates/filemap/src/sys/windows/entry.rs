@@ -392,23 +392,32 @@ pub(crate) fn create_entry(
     let h = create_section(header, w.as_ptr(), Some(&security));
     let mut code = last_error();
     let mut section = owned(h);
+    // Why the open below failed, if it was tried.
+    let mut open_code = None;
     if section.is_none() && code == ERROR_ACCESS_DENIED {
         // An existing section that this user may use but not with the all access that
         // CreateFileMappingW asks of one it finds: opened as an opener opens it.
         section = open_existing_section(&w);
         if section.is_some() {
             code = ERROR_ALREADY_EXISTS;
+        } else {
+            open_code = Some(last_error());
         }
     }
     let section = section.ok_or_else(|| match code {
-        // Nothing this user may open is there, and making it was refused: outside session 0,
-        // a `Global\` section (unlike a mutex or event) needs SeCreateGlobalPrivilege.
-        ERROR_ACCESS_DENIED if name.scope() == Scope::Global => Error::PermissionDenied {
-            what: format!(
-                "creating {name} (a Global section needs SeCreateGlobalPrivilege outside \
-                 session 0, which services and administrators hold)"
-            ),
-        },
+        // Nothing is there, and making it was refused: outside session 0, a `Global\`
+        // section (unlike a mutex or event) needs SeCreateGlobalPrivilege. (A section that
+        // is there but this user may not open is the plain refusal below.)
+        ERROR_ACCESS_DENIED
+            if name.scope() == Scope::Global && open_code == Some(ERROR_FILE_NOT_FOUND) =>
+        {
+            Error::PermissionDenied {
+                what: format!(
+                    "creating {name} (a Global section needs SeCreateGlobalPrivilege outside \
+                     session 0, which services and administrators hold)"
+                ),
+            }
+        }
         _ => section_error(name, code, header.kind, total),
     })?;
     let entry = |section, creating: CreationLock| Entry {
