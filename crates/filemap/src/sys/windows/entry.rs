@@ -26,7 +26,9 @@ use windows_sys::Win32::System::Memory::{
 use windows_sys::Win32::System::Threading::{OpenEventW, OpenMutexW, OpenSemaphoreW};
 
 use super::creation::{self, CreationLock};
-use super::security::{check_opened_owner, check_owner, ObjectSecurity, Rights};
+use super::security::{
+    check_opened_owner, check_owner, owner_check_access, ObjectSecurity, Rights,
+};
 use super::{
     allocation_granularity, duplicate, kernel_name, last_error, os_error, owned, raw, split,
     Section,
@@ -301,8 +303,7 @@ impl Entry {
 
 /// Opens the named section.
 pub(crate) fn open_entry(name: &Name, writable: bool) -> Result<(Entry, Header)> {
-    // With READ_CONTROL: a Local object's owner is checked.
-    let access = READ_CONTROL
+    let access = owner_check_access(name)
         | if writable {
             FILE_MAP_READ | FILE_MAP_WRITE
         } else {

@@ -423,9 +423,20 @@ pub(crate) fn check_owner(name: &Name, handle: HANDLE) -> Result<()> {
     }
 }
 
+/// The access an open adds to what it needs, for [`check_opened_owner`]: `READ_CONTROL`
+/// for a `Local\` name, whose owner is checked; nothing for a `Global\` one (another
+/// program's object may grant no `READ_CONTROL`, and its owner is not checked).
+pub(crate) fn owner_check_access(name: &Name) -> u32 {
+    match name.scope() {
+        Scope::Local => READ_CONTROL,
+        Scope::Global => 0,
+    }
+}
+
 /// [`check_owner`] for an object an open call found: a `Local\` object must be this
 /// user's (or SYSTEM's, or the Administrators group's), as on Linux; a `Global\` one may be
-/// anyone's (that is what `Global\` names are for). `handle` has `READ_CONTROL`.
+/// anyone's (that is what `Global\` names are for). `handle` was opened with
+/// [`owner_check_access`].
 pub(crate) fn check_opened_owner(name: &Name, handle: HANDLE) -> Result<()> {
     match name.scope() {
         Scope::Local => check_owner(name, handle),

@@ -17,7 +17,9 @@ use windows_sys::Win32::System::Threading::{
     CREATE_EVENT_INITIAL_SET, CREATE_EVENT_MANUAL_RESET, INFINITE,
 };
 
-use super::security::{check_opened_owner, check_owner, ObjectSecurity, Rights};
+use super::security::{
+    check_opened_owner, check_owner, owner_check_access, ObjectSecurity, Rights,
+};
 use super::{
     create_entry, kernel_name, last_error, name_taken_by_other_type, open_entry, os_error, owned,
     raw, wide, Entry, RawView,
@@ -112,10 +114,10 @@ fn create_native(
 fn open_native(
     name: &Name,
     kind: Kind,
-    open: impl FnOnce(*const u16) -> HANDLE,
+    open: impl FnOnce(*const u16, u32) -> HANDLE,
 ) -> Result<OwnedHandle> {
     let w = kernel_name(name);
-    let h = open(w.as_ptr());
+    let h = open(w.as_ptr(), owner_check_access(name));
     let handle = owned(h).ok_or_else(|| match last_error() {
         ERROR_FILE_NOT_FOUND => Error::NotFound {
             name: name.to_string(),
@@ -270,8 +272,8 @@ impl MutexObject {
     pub(crate) fn open(name: &Name, expected: Kind) -> Result<(MutexObject, Header)> {
         if expected == Kind::Mutex {
             // SAFETY: a valid NUL-terminated name.
-            let mutex = open_native(name, Kind::Mutex, |w| unsafe {
-                OpenMutexW(MUTEX_ACCESS, 0, w)
+            let mutex = open_native(name, Kind::Mutex, |w, owner| unsafe {
+                OpenMutexW(SYNCHRONIZE | MUTEX_MODIFY_STATE | owner, 0, w)
             })?;
             let identity = fnv(&kernel_name(name));
             return Ok((
@@ -387,8 +389,12 @@ impl EventObject {
 
     pub(crate) fn open(name: &Name) -> Result<(EventObject, Header)> {
         // SAFETY: a valid NUL-terminated name.
-        let handle = open_native(name, Kind::Event, |w| unsafe {
-            OpenEventW(EVENT_ACCESS, 0, w)
+        let handle = open_native(name, Kind::Event, |w, owner| unsafe {
+            OpenEventW(
+                SYNCHRONIZE | EVENT_MODIFY_STATE | EVENT_QUERY_STATE | owner,
+                0,
+                w,
+            )
         })?;
         let object = EventObject {
             handle,
@@ -492,8 +498,8 @@ impl SemaphoreObject {
 
     pub(crate) fn open(name: &Name) -> Result<(SemaphoreObject, Header)> {
         // SAFETY: a valid NUL-terminated name.
-        let handle = open_native(name, Kind::Semaphore, |w| unsafe {
-            OpenSemaphoreW(SEMAPHORE_ACCESS, 0, w)
+        let handle = open_native(name, Kind::Semaphore, |w, owner| unsafe {
+            OpenSemaphoreW(SYNCHRONIZE | SEMAPHORE_MODIFY_STATE | owner, 0, w)
         })?;
         let object = SemaphoreObject {
             handle,
