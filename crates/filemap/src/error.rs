@@ -526,6 +526,17 @@ pub enum Error {
         attempts: u32,
     },
 
+    /// Another process held the entry's lifetime lock exclusively for longer than a
+    /// handle deciding whether it is the last ever takes (a process stopped there, or one
+    /// that locks a readable entry on purpose), and the open gave up.
+    #[error("{name}: another process held its lifetime lock exclusively for {}; gave up", HumanDuration(*.held))]
+    EntryLocked {
+        /// The name.
+        name: String,
+        /// How long this call waited.
+        held: std::time::Duration,
+    },
+
     /// A subscriber could not join a topic: under `SlowSubscribers::DropOldest` the
     /// publisher wrote over the ring faster than the subscriber could find its place in it,
     /// `attempts` times over (a joiner that keeps losing its core while a publisher
@@ -714,6 +725,7 @@ impl Error {
             | Error::EndpointTaken { .. }
             | Error::NameInUse { .. }
             | Error::NameContended { .. }
+            | Error::EntryLocked { .. }
             | Error::Outpaced { .. }
             | Error::AddressInUse { .. }
             | Error::ShareViolation { .. } => C::Busy,

@@ -57,6 +57,14 @@ fn main() {
             "file_paths_a_name_cannot_record",
             file_paths_a_name_cannot_record,
         ),
+        (
+            "entry_locked_and_linked_entries",
+            entry_locked_and_linked_entries,
+        ),
+        (
+            "a_forked_copy_leaves_the_name_alone",
+            a_forked_copy_leaves_the_name_alone,
+        ),
     ]);
     run_tests(&tests);
 }
@@ -437,6 +445,88 @@ fn no_space() {
         Err(e @ Error::NoSpace { .. }) => assert!(e.to_string().contains("not enough space")),
         other => panic!("expected NoSpace, got {other:?}"),
     }
+    ns.assert_empty();
+}
+
+/// An entry whose lifetime lock another process holds exclusively (on purpose: a reader of a
+/// readable entry can) is `EntryLocked` after a bounded wait, not a hang; an entry with a
+/// second link (a hard link to it under a Local name) is `Corrupt`.
+#[cfg(unix)]
+fn entry_locked_and_linked_entries() {
+    use std::os::fd::AsRawFd;
+    let ns = Namespace::new();
+    let uid = rustix::process::geteuid().as_raw();
+    let name = unique("locked");
+    // Persistent: its name stays with no handle open, so the lock below is the only one.
+    let kept = Mapping::options()
+        .size(4096)
+        .persistent(true)
+        .create_new(&name)
+        .unwrap();
+    drop(kept);
+    let path = ns.path().join(format!("filemap.u{uid}.{name}"));
+    // Locked exclusively from a description of its own: what no filemap handle holds for
+    // more than a moment.
+    let held = std::fs::File::open(&path).unwrap();
+    // SAFETY: a valid descriptor of this process.
+    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let started = std::time::Instant::now();
+    match Mapping::open(&name) {
+        Err(e @ Error::EntryLocked { .. }) => {
+            assert!(e.to_string().contains("lifetime lock"), "{e}")
+        }
+        other => panic!("expected EntryLocked, got {other:?}"),
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    drop(held);
+    // Now a hard link to it under a Local name of this user's: refused through either
+    // name.
+    let linked = unique("linked");
+    let link = ns.path().join(format!("filemap.u{uid}.{linked}"));
+    std::fs::hard_link(&path, &link).unwrap();
+    for n in [&name, &linked] {
+        match Mapping::open(n.as_str()) {
+            Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("2 links"), "{e}"),
+            other => panic!("{n}: expected Corrupt, got {other:?}"),
+        }
+    }
+    std::fs::remove_file(&link).unwrap();
+    Mapping::remove(&name).unwrap();
+    ns.assert_empty();
+}
+
+/// A child made by `fork` that drops its copy of a handle leaves the object's name and
+/// lifetime to the process that opened it: the name is still there, and goes with the
+/// parent's handle.
+#[cfg(unix)]
+fn a_forked_copy_leaves_the_name_alone() {
+    let ns = Namespace::new();
+    let name = unique("forked");
+    let mapping = Mapping::create_new(&name, 4096).unwrap();
+    // SAFETY: this test binary runs its tests one at a time on one thread; the child only
+    // drops a handle (close and a getpid) and exits without running anything else.
+    match unsafe { libc::fork() } {
+        0 => {
+            drop(mapping);
+            // SAFETY: ends the child at once, running no destructors or atexit handlers.
+            unsafe { libc::_exit(0) };
+        }
+        -1 => panic!("fork failed"),
+        pid => {
+            let mut status = 0;
+            // SAFETY: waits for the child just made.
+            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+            assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        }
+    }
+    // The name is still this object's.
+    let again = Mapping::open(name.as_str()).expect("the name survives the child's drop");
+    drop(again);
+    drop(mapping);
+    assert!(matches!(
+        Mapping::open(name.as_str()),
+        Err(Error::NotFound { .. })
+    ));
     ns.assert_empty();
 }
 

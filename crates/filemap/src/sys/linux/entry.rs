@@ -177,6 +177,13 @@ pub(crate) struct NamedPart {
     dev: u64,
     ino: u64,
     persistent: bool,
+    /// The process that opened (or was given) the entry: only it takes part in the
+    /// lifetime. A child made by `fork` shares the descriptor's open file description, so
+    /// its lock too: were a copy dropped there to run the last-handle check, the child
+    /// could take the lock exclusively and remove the name while the parent uses the
+    /// object (or, failing, drop the parent's shared lock: Linux converts a lock by
+    /// removing it first).
+    pid: u32,
 }
 
 /// A handle on a namespace entry (named) or an unnamed memory object (a memfd). Holds
@@ -194,7 +201,38 @@ fn same_inode(a: &Stat, b: &Stat) -> bool {
     a.st_dev == b.st_dev && a.st_ino == b.st_ino
 }
 
-fn retry_eintr<T>(mut f: impl FnMut() -> rustix::io::Result<T>) -> rustix::io::Result<T> {
+/// How long an opener waits for a handle that holds an entry's lock exclusively (one
+/// deciding whether it is the last, which takes microseconds) before it gives up: a
+/// process stopped there, or one that locks a readable entry on purpose, must not hold
+/// opens up for ever.
+const EXCLUSIVE_WAIT: Duration = Duration::from_secs(2);
+
+/// Takes `fd`'s shared lock, waiting at most [`EXCLUSIVE_WAIT`] while another open file
+/// description holds it exclusively: [`Error::EntryLocked`] then.
+pub(super) fn lock_shared_within(fd: &OwnedFd, name: &dyn std::fmt::Display) -> Result<()> {
+    let started = Instant::now();
+    let mut nap = Duration::from_micros(20);
+    loop {
+        match retry_eintr(|| rustix::fs::flock(fd, FlockOperation::NonBlockingLockShared)) {
+            Ok(()) => return Ok(()),
+            Err(Errno::WOULDBLOCK) if started.elapsed() < EXCLUSIVE_WAIT => {
+                std::thread::sleep(nap);
+                nap = (nap * 2).min(Duration::from_millis(5));
+            }
+            Err(Errno::WOULDBLOCK) => {
+                return Err(Error::EntryLocked {
+                    name: name.to_string(),
+                    held: EXCLUSIVE_WAIT,
+                })
+            }
+            Err(e) => return Err(Error::io("lock", name, errno(e))),
+        }
+    }
+}
+
+pub(super) fn retry_eintr<T>(
+    mut f: impl FnMut() -> rustix::io::Result<T>,
+) -> rustix::io::Result<T> {
     loop {
         match f() {
             Err(Errno::INTR) => continue,
@@ -414,6 +452,7 @@ impl Entry {
             dev: st.st_dev,
             ino: st.st_ino,
             persistent,
+            pid: std::process::id(),
         })
     }
 
@@ -486,7 +525,7 @@ fn fill_new_entry(fd: BorrowedFd<'_>, header: &Header, place: &dyn fmt::Display)
             size: header.size,
             problem: "too large for the namespace directory's file system",
         },
-        Errno::NOSPC => Error::NoSpace {
+        Errno::NOSPC | Errno::DQUOT => Error::NoSpace {
             place: place.to_string(),
             size: total,
         },
@@ -531,8 +570,8 @@ fn write_new_entry(
         match rustix::io::pwrite(fd, &bytes[done..], done as u64) {
             Ok(n) => done += n,
             Err(Errno::INTR) => {}
-            // ENOMEM: a memory cgroup refused the pages.
-            Err(Errno::NOSPC | Errno::NOMEM) => {
+            // ENOMEM: a memory cgroup refused the pages; EDQUOT: a quota.
+            Err(Errno::NOSPC | Errno::NOMEM | Errno::DQUOT) => {
                 return Err(Error::NoSpace {
                     place: place.to_string(),
                     size: total,
@@ -564,7 +603,7 @@ fn prepare_entry(dir: &Dir, header: &Header, init: DataInit<'_>) -> Result<(Owne
         Errno::ACCESS | Errno::PERM => Error::PermissionDenied {
             what: format!("creating an entry in {}", dir.display()),
         },
-        Errno::NOSPC => Error::NoSpace {
+        Errno::NOSPC | Errno::DQUOT => Error::NoSpace {
             place: dir.path.display().to_string(),
             size: header.entry_len(),
         },
@@ -700,8 +739,7 @@ fn open_in(
                 Ok(()) => {}
                 Err(Errno::WOULDBLOCK) => {
                     inspect()?;
-                    retry_eintr(|| lock(FlockOperation::LockShared))
-                        .map_err(|e| Error::io("lock", name, errno(e)))?;
+                    lock_shared_within(&fd, name)?;
                 }
                 Err(e) => return Err(Error::io("lock", name, errno(e))),
             }
@@ -713,12 +751,24 @@ fn open_in(
         if st.st_nlink == 0 {
             continue;
         }
+        // A second link is someone else's doing: a hard link to an entry this user may
+        // write (a 0666 Global one, say) would pass a Local name's owner and mode checks.
+        if st.st_nlink > 1 {
+            return Err(Error::Corrupt {
+                name: name.to_string(),
+                problem: format!(
+                    "its entry has {} links (filemap makes one): another name was linked to it",
+                    st.st_nlink
+                ),
+            });
+        }
         let header = read_header_with(fd.as_fd(), &st, name)?;
         check_mode(name, &st, &header)?;
         if sole_holder {
             if !header.is_persistent() {
-                // Stale: every holder died without closing. Reclaim the name.
-                unlink_if_same(dir, file_name, st.st_dev, st.st_ino)?;
+                // Stale: every holder died without closing. Reclaim the name (another
+                // user's cannot be, in a sticky directory: it is not there all the same).
+                let _ = unlink_if_same(dir, file_name, st.st_dev, st.st_ino);
                 return Err(Error::NotFound {
                     name: name.to_string(),
                 });
@@ -734,6 +784,7 @@ fn open_in(
                 dev: st.st_dev,
                 ino: st.st_ino,
                 persistent: header.is_persistent(),
+                pid: std::process::id(),
             }),
         };
         return Ok((entry, header));
@@ -800,6 +851,7 @@ fn create_in(
                         dev: st.st_dev,
                         ino: st.st_ino,
                         persistent: header.is_persistent(),
+                        pid: std::process::id(),
                     }),
                 };
                 return Ok((entry, header.clone(), Disposition::Created));
@@ -867,7 +919,8 @@ fn remove_in(dir: &Dir, name: &Name, file_name: &str, me: u32) -> Result<()> {
 impl Drop for Entry {
     fn drop(&mut self) {
         let Some(named) = &self.named else { return };
-        if named.persistent {
+        // A copy in a child made by `fork` (see `NamedPart::pid`) only closes.
+        if named.persistent || named.pid != std::process::id() {
             return;
         }
         // Success means no other open file description, in any process, holds the entry.

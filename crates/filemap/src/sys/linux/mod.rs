@@ -230,12 +230,19 @@ impl Section {
 
     /// Allocates `[offset, offset + len)` of the storage (`fallocate`).
     pub(crate) fn commit(&self, offset: u64, len: u64, what: &dyn std::fmt::Display) -> Result<()> {
-        match rustix::fs::fallocate(&self.fd, rustix::fs::FallocateFlags::empty(), offset, len) {
+        // tmpfs stops an allocation at a pending signal (EINTR, not restarted by
+        // SA_RESTART), undoing what it did: made again.
+        let allocated = entry::retry_eintr(|| {
+            rustix::fs::fallocate(&self.fd, rustix::fs::FallocateFlags::empty(), offset, len)
+        });
+        match allocated {
             Ok(()) => Ok(()),
-            Err(rustix::io::Errno::NOSPC) | Err(rustix::io::Errno::NOMEM) => Err(Error::NoSpace {
-                place: what.to_string(),
-                size: len,
-            }),
+            Err(rustix::io::Errno::NOSPC | rustix::io::Errno::NOMEM | rustix::io::Errno::DQUOT) => {
+                Err(Error::NoSpace {
+                    place: what.to_string(),
+                    size: len,
+                })
+            }
             Err(rustix::io::Errno::OPNOTSUPP) => Ok(()),
             Err(e) => Err(Error::io("commit memory of", what, errno(e))),
         }
@@ -442,12 +449,19 @@ impl Drop for RawView {
 /// Allocates the blocks of `[0, len)` of a file, so that writes through a view cannot fail
 /// later for lack of space.
 pub(crate) fn allocate(fd: BorrowedFd<'_>, len: u64, place: &dyn std::fmt::Display) -> Result<()> {
-    match rustix::fs::fallocate(fd, rustix::fs::FallocateFlags::empty(), 0, len) {
+    // tmpfs stops an allocation at a pending signal (EINTR, not restarted by SA_RESTART),
+    // undoing what it did: made again.
+    match entry::retry_eintr(|| {
+        rustix::fs::fallocate(fd, rustix::fs::FallocateFlags::empty(), 0, len)
+    }) {
         Ok(()) => Ok(()),
-        Err(rustix::io::Errno::NOSPC) | Err(rustix::io::Errno::NOMEM) => Err(Error::NoSpace {
-            place: place.to_string(),
-            size: len,
-        }),
+        // EDQUOT: a quota (tmpfs's, or a disk's for FILEMAP_DIR on one).
+        Err(rustix::io::Errno::NOSPC | rustix::io::Errno::NOMEM | rustix::io::Errno::DQUOT) => {
+            Err(Error::NoSpace {
+                place: place.to_string(),
+                size: len,
+            })
+        }
         Err(rustix::io::Errno::FBIG) => Err(Error::InvalidSize {
             size: len,
             problem: "too large for the file system",

@@ -13,7 +13,7 @@ use std::os::unix::process::CommandExt as _;
 use std::process::Command;
 use std::sync::Arc;
 
-use rustix::fs::{FlockOperation, Mode, OFlags};
+use rustix::fs::{Mode, OFlags};
 use rustix::io::{Errno, FdFlags};
 use rustix::net::{
     RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
@@ -59,13 +59,7 @@ impl Entry {
             Mode::empty(),
         )
         .map_err(|e| Error::io("re-open", "an entry for sharing", errno(e)))?;
-        loop {
-            match rustix::fs::flock(&fd, FlockOperation::LockShared) {
-                Ok(()) => break,
-                Err(Errno::INTR) => continue,
-                Err(e) => return Err(Error::io("lock", "an entry for sharing", errno(e))),
-            }
-        }
+        super::entry::lock_shared_within(&fd, &"an entry for sharing")?;
         // Keep the descriptor number above the standard streams in the child.
         rustix::io::fcntl_dupfd_cloexec(&fd, 3)
             .map_err(|e| Error::io("duplicate", "a handle for sharing", errno(e)))

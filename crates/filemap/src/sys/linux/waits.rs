@@ -89,12 +89,14 @@ pub(crate) fn sleep_on(targets: &[WaitTarget], timeout: Duration) -> Result<Woke
         match sleep_waitv(covered, timeout) {
             Ok(woken) => return Ok(Woke::Changed(Some(woken))),
             Err(rustix::io::Errno::TIMEDOUT) => return Ok(Woke::TimedOut),
-            // A word that had changed already, or a signal.
-            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {
+            // A word that had changed already, or a signal; or a word whose page is gone
+            // (EFAULT: a truncated entry, which the kernel's access reports rather than
+            // raising SIGBUS): the caller's next look finds the memory lost.
+            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR | rustix::io::Errno::FAULT) => {
                 return Ok(Woke::Changed(None))
             }
-            // A kernel older than 5.16 (ENOSYS), or a filter that forbids the call: nap
-            // from now on, never spin.
+            // A kernel older than 5.16 (ENOSYS), or a filter that forbids the call (EPERM,
+            // or the ENOSYS a seccomp filter gives): nap from now on, never spin.
             Err(_) => NO_WAITV.store(true, Ordering::Relaxed),
         }
     }
