@@ -62,7 +62,49 @@ fn main() {
             "joiners_keep_up_with_a_fast_drop_oldest_publisher",
             joiners_keep_up_with_a_fast_drop_oldest_publisher,
         ),
+        #[cfg(target_os = "linux")]
+        (
+            "an_oldest_frame_past_the_tail_is_corrupt",
+            an_oldest_frame_past_the_tail_is_corrupt,
+        ),
     ]);
+}
+
+/// A hostile write of the topic's oldest frame far past its tail: a subscriber that finds
+/// nothing at its position says the topic is corrupt, where it adopted that position and
+/// waited there for ever (nothing is ever committed there). Written through the entry's
+/// file, which the mapping shares.
+#[cfg(target_os = "linux")]
+fn an_oldest_frame_past_the_tail_is_corrupt() {
+    use std::os::unix::fs::FileExt;
+    let ns = Namespace::new();
+    let name = unique("far-oldest");
+    let options = TopicOptions::new()
+        .capacity(4096)
+        .slow_subscribers(SlowSubscribers::DropOldest);
+    let mut publisher = Publisher::create_or_open(name.as_str(), &options).unwrap();
+    let mut sub = Subscriber::open(name.as_str()).unwrap();
+    publisher.publish(b"one").unwrap();
+    assert_eq!(sub.try_recv().unwrap().unwrap().to_vec().unwrap(), b"one");
+    let uid = rustix::process::geteuid().as_raw();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(ns.path().join(format!("filemap.u{uid}.{name}")))
+        .unwrap();
+    // The header's data offset; the topic's area follows the ring (4096 bytes after the
+    // ring's own page), and its oldest-frame word is 64 bytes in.
+    let mut word = [0u8; 8];
+    file.read_exact_at(&mut word, 32).unwrap();
+    let area = u64::from_le_bytes(word) + 4096 + 4096;
+    file.write_all_at(&(1u64 << 62).to_le_bytes(), area + 64)
+        .unwrap();
+    match sub.try_recv() {
+        Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("oldest"), "{e}"),
+        other => panic!("expected Corrupt, got {:?}", other.map(|s| s.map(|_| ()))),
+    }
+    drop((sub, publisher));
+    ns.assert_empty();
 }
 
 /// A safety net that turns a hang into a failure; never reached on a working topic.

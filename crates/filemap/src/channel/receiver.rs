@@ -67,8 +67,14 @@ impl Receiver {
     pub(crate) fn connect(end: Endpoint) -> Result<Receiver> {
         // Messages handed out to a receiver that died are not handed out again.
         let claim = end.ring.claim().load(Ordering::Acquire);
-        if !ring::valid_position(claim) {
-            return Err(end.corrupt(format!("the receiver's position {claim} is invalid")));
+        // Within a ring of the tail either way (a frame handed out may be committed a
+        // moment before its tail is recorded): a claim far past it would have this
+        // receiver wait where nothing is ever committed.
+        let tail = end.ring.tail().load(Ordering::Acquire);
+        if !ring::valid_position(claim) || claim.abs_diff(tail) > end.ring.capacity() {
+            return Err(end.corrupt(format!(
+                "the receiver's position {claim} is invalid (the tail is at {tail})"
+            )));
         }
         end.ring.head().store(claim, Ordering::Release);
         end.ring
@@ -145,6 +151,7 @@ impl Receiver {
     ) -> Result<Option<RecvSlot<'_>>> {
         let ring = self.end.ring;
         let mut spun = spun;
+        let mut wraps = 0u32;
         loop {
             let claim = self.claim;
             let ready = || ring.committed(claim);
@@ -171,7 +178,19 @@ impl Receiver {
                         None => Ok(None),
                     };
                 }
-                Next::Wrap { next } => self.skip_wrap(next),
+                Next::Wrap { next } => {
+                    self.skip_wrap(next);
+                    // A sender commits one wrap marker per lap of the ring, so an honest
+                    // ring has a frame (or nothing) after it; one that keeps committing
+                    // only markers must not keep this call past its deadline.
+                    wraps += 1;
+                    if wraps > 1 && deadline.is_some_and(|d| Instant::now() >= d) {
+                        return match timeout {
+                            Some(after) => Err(self.end.timeout(after)),
+                            None => Ok(None),
+                        };
+                    }
+                }
                 Next::Frame { payload, len, end } => {
                     return Ok(Some(self.hand_out(payload, len, end)))
                 }

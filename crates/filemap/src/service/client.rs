@@ -454,6 +454,7 @@ impl Client {
         deadline: Option<Instant>,
         timeout: Option<Duration>,
     ) -> Result<Response<'_>> {
+        let mut dropped = 0u64;
         let (id, flags) = loop {
             let (rings, seen) = (&self.rings, self.server_seen);
             match self
@@ -486,8 +487,16 @@ impl Client {
                 break (id, flags);
             }
             // Not for a pending request of this client (an earlier client's, or one given
-            // up on): dropped.
+            // up on): dropped. A server that keeps sending such responses must not keep
+            // this call past its deadline: past it, once more were dropped than a ring holds
+            // (a backlog a try may have to get through), the call ends.
             drop(self.responses.take_ready()?);
+            dropped += 1;
+            if dropped > self.responses.endpoint().ring.capacity() / 64
+                && deadline.is_some_and(|d| Instant::now() >= d)
+            {
+                return Err(self.timed_out(timeout));
+            }
         };
         let frame = self.responses.ready_frame()?;
         Ok(self.hand_out(id, flags, frame))

@@ -510,11 +510,21 @@ impl Subscriber {
         let (ring, area) = (self.topic.end.ring, self.topic.area);
         for _ in 0..ATTEMPTS {
             let oldest = area.oldest().load(Ordering::Acquire);
-            if !ring::valid_position(oldest) || oldest < self.pos {
-                return Some(
-                    self.topic
-                        .corrupt(format!("oldest frame at {oldest} is invalid")),
-                );
+            // The tail after `oldest`, so that an honest pair is at most a ring apart:
+            // an `oldest` past the tail (or a ring behind it) is no frame the publisher
+            // wrote, and adopting it would leave this subscriber waiting where nothing will
+            // ever be committed.
+            let tail = self.topic.end.ring.tail().load(Ordering::Acquire);
+            if !ring::valid_position(oldest)
+                || oldest < self.pos
+                || tail < oldest
+                || tail - oldest > ring.capacity()
+            {
+                return Some(self.topic.corrupt(format!(
+                    "oldest frame at {oldest} is invalid (the tail is at {tail}, this \
+                     subscriber at {})",
+                    self.pos
+                )));
             }
             if !ring.committed(oldest) {
                 // The publisher is writing the oldest frame now (its message did not fit
