@@ -140,6 +140,7 @@ impl Subscriber {
             {
                 continue;
             }
+            let tail = self.topic.end.ring.tail().load(Ordering::Acquire);
             if let Some((pos, expected)) = self.start_after(oldest, history, published)? {
                 self.pos = pos;
                 self.expected = expected;
@@ -149,6 +150,17 @@ impl Subscriber {
                 // The publisher may be waiting on the head this join set first.
                 self.topic.end.wake(Side::Sender);
                 return Ok(());
+            }
+            // A walk that failed while neither end of the ring moved raced nobody: the
+            // frames between them are damaged, and walking them again would find the same
+            // (up to `ATTEMPTS` walks of a whole ring, on a ring of a gigabyte hours).
+            if area.oldest().load(Ordering::Acquire) == oldest
+                && self.topic.end.ring.tail().load(Ordering::Acquire) == tail
+            {
+                return Err(self.topic.corrupt(format!(
+                    "ring: no walk from the oldest frame at {oldest} reaches the tail at \
+                     {tail}, and neither moved"
+                )));
             }
         }
         if !moved || area.policy == SlowSubscribers::Block {
@@ -509,16 +521,18 @@ impl Subscriber {
     fn lagged(&mut self) -> Option<Error> {
         let (ring, area) = (self.topic.end.ring, self.topic.area);
         for _ in 0..ATTEMPTS {
-            let oldest = area.oldest().load(Ordering::Acquire);
-            // The tail after `oldest`, so that an honest pair is at most a ring apart:
-            // an `oldest` past the tail (or a ring behind it) is no frame the publisher
+            // `oldest` between two looks at the tail: an honest one is at most the later
+            // tail, and at most a ring behind the earlier one (the publisher keeps them a
+            // ring apart, and both only grow). One past that is no frame the publisher
             // wrote, and adopting it would leave this subscriber waiting where nothing will
             // ever be committed.
-            let tail = self.topic.end.ring.tail().load(Ordering::Acquire);
+            let tail_before = ring.tail().load(Ordering::Acquire);
+            let oldest = area.oldest().load(Ordering::Acquire);
+            let tail = ring.tail().load(Ordering::Acquire);
             if !ring::valid_position(oldest)
                 || oldest < self.pos
-                || tail < oldest
-                || tail - oldest > ring.capacity()
+                || oldest > tail
+                || tail_before.saturating_sub(oldest) > ring.capacity()
             {
                 return Some(self.topic.corrupt(format!(
                     "oldest frame at {oldest} is invalid (the tail is at {tail}, this \
