@@ -235,6 +235,11 @@ fn lock_held(
             {
                 return Some(Locked::Normally);
             }
+            // Taken by another locker the moment it was free (or a writer flips the word
+            // between free and held): look again, but never past the deadline.
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return None;
+            }
             continue;
         }
         let owner = current & !WAITERS;
