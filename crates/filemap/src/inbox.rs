@@ -320,13 +320,20 @@ impl Inbox {
         Ok(Some((i as u32, slot)))
     }
 
-    /// The first ring, in turn from `next`, with a message ready.
+    /// The first ring, in turn from `next`, with a message ready. A ring found damaged is
+    /// reported, and the next look starts after it: one sender's broken ring (its sender
+    /// writes it) must not stop the others' messages.
     fn ready_ring(&mut self) -> Result<Option<usize>> {
         let n = self.receivers.len();
         let mut i = self.next;
         for _ in 0..n {
-            if self.receivers[i].message_ready()? {
-                return Ok(Some(i));
+            match self.receivers[i].message_ready() {
+                Ok(true) => return Ok(Some(i)),
+                Ok(false) => {}
+                Err(e) => {
+                    self.next = after(i, n);
+                    return Err(e);
+                }
             }
             i = after(i, n);
         }
