@@ -470,14 +470,12 @@ fn entry_locked_and_linked_entries() {
     let held = std::fs::File::open(&path).unwrap();
     // SAFETY: a valid descriptor of this process.
     assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
-    let started = std::time::Instant::now();
     match Mapping::open(&name) {
         Err(e @ Error::EntryLocked { .. }) => {
             assert!(e.to_string().contains("lifetime lock"), "{e}")
         }
         other => panic!("expected EntryLocked, got {other:?}"),
     }
-    assert!(started.elapsed() < std::time::Duration::from_secs(30));
     drop(held);
     // Now a hard link to it under a Local name of this user's: refused through either
     // name.

@@ -87,6 +87,15 @@ impl Client {
     }
 
     /// The service's name.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, ServiceOptions};
+    ///
+    /// let client = Client::create_or_open("named", &ServiceOptions::new())?;
+    /// assert_eq!(client.name().to_string(), "Local\\named");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn name(&self) -> &Name {
         self.responses.name()
     }
@@ -526,6 +535,21 @@ impl Response<'_> {
 
     /// Whether the server failed the request with it ([`Server::respond_failure`]): the
     /// last response, whose payload says why.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    ///
+    /// let mut server = Server::create_or_open("judged", &ServiceOptions::new())?;
+    /// let mut client = Client::open("judged")?;
+    /// client.send_request(b"2+2=5")?;
+    /// let id = server.recv_request()?.id();
+    /// server.respond_failure(id, b"false")?;
+    /// let response = client.recv_response()?;
+    /// assert!(response.is_last() && response.is_failure());
+    /// assert_eq!(response.to_vec()?, b"false");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     ///
     /// [`Server::respond_failure`]: crate::service::Server::respond_failure
     pub fn is_failure(&self) -> bool {

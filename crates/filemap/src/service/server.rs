@@ -191,6 +191,21 @@ impl Server {
     /// [`respond`](Server::respond), giving up with [`Error::Timeout`] if the client's
     /// response ring stays full for `timeout` (a live client that does not read its
     /// responses would hold `respond` up for ever).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// use std::time::Duration;
+    ///
+    /// let mut server = Server::create_or_open("patient", &ServiceOptions::new())?;
+    /// let mut client = Client::open("patient")?;
+    /// let asked = client.send_request(b"hi")?;
+    /// let id = server.recv_request()?.id();
+    /// server.respond_timeout(id, b"HI", Duration::from_secs(1))?;
+    /// let response = client.recv_response()?;
+    /// assert_eq!((response.request(), response.to_vec()?), (asked, b"HI".to_vec()));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn respond_timeout(
         &mut self,
         to: RequestId,
@@ -202,6 +217,22 @@ impl Server {
 
     /// [`respond_part`](Server::respond_part), giving up as
     /// [`respond_timeout`](Server::respond_timeout) does.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// use std::time::Duration;
+    ///
+    /// let mut server = Server::create_or_open("parts", &ServiceOptions::new())?;
+    /// let mut client = Client::open("parts")?;
+    /// client.send_request(b"count")?;
+    /// let id = server.recv_request()?.id();
+    /// server.respond_part_timeout(id, b"one", Duration::from_secs(1))?;
+    /// server.respond_timeout(id, b"two", Duration::from_secs(1))?;
+    /// assert!(!client.recv_response()?.is_last());
+    /// assert!(client.recv_response()?.is_last());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn respond_part_timeout(
         &mut self,
         to: RequestId,
@@ -213,6 +244,20 @@ impl Server {
 
     /// [`respond_failure`](Server::respond_failure), giving up as
     /// [`respond_timeout`](Server::respond_timeout) does.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// use std::time::Duration;
+    ///
+    /// let mut server = Server::create_or_open("refusing", &ServiceOptions::new())?;
+    /// let mut client = Client::open("refusing")?;
+    /// client.send_request(b"?")?;
+    /// let id = server.recv_request()?.id();
+    /// server.respond_failure_timeout(id, b"no", Duration::from_secs(1))?;
+    /// assert!(client.recv_response()?.is_failure());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn respond_failure_timeout(
         &mut self,
         to: RequestId,
