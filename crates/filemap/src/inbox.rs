@@ -130,6 +130,11 @@ pub struct Inbox {
     receivers: Vec<Receiver>,
     /// The ring to look at first next time (the one after the last served).
     next: usize,
+    /// The rings found damaged (bit `i` for slot `i`; at most 128 slots), reported once
+    /// each and looked at no more by this receiver: only a ring's sender (or a process
+    /// that scribbles on the entry) writes it, and nothing repairs it, so looking again
+    /// would report it on every receive and wake every wait at once.
+    set_aside: u128,
     /// The receiver's doorbell (in the memory the receivers hold).
     bell: BellWords,
     /// Whether receiving reports [`Error::Disconnected`] once every sender that came is
@@ -183,6 +188,7 @@ impl Inbox {
         Ok(Inbox {
             receivers,
             next: 0,
+            set_aside: 0,
             bell: rings.shared_bell(RECEIVER_LOCK),
             ends_with_senders,
             _lock: lock,
@@ -226,6 +232,11 @@ impl Inbox {
     /// The next message from any sender, and its sender's slot; waiting for one.
     /// [`Error::Disconnected`] once every sender that connected is gone and everything
     /// they committed was received (and again on each call until a new sender comes).
+    ///
+    /// A slot whose ring is found damaged (by its sender, or by a process that wrote into
+    /// the entry) is reported once, as [`Error::Corrupt`] naming the slot, and this
+    /// receiver reads that slot no more: the next receive goes on with the other slots'
+    /// messages. (A receiver that opens the inbox later finds the damage again.)
     pub fn recv(&mut self) -> Result<(u32, RecvSlot<'_>)> {
         match self.message_now() {
             Some((i, frame)) => Ok((i as u32, self.receivers[i].take_frame(frame))),
@@ -249,6 +260,7 @@ impl Inbox {
                         self.next = after(i, n);
                         return Some((i, frame));
                     }
+                    AtPosition::Other if self.is_set_aside(i) => {}
                     AtPosition::Other => return None,
                 }
                 i = after(i, n);
@@ -316,28 +328,67 @@ impl Inbox {
         self.next = after(i, self.receivers.len());
         // `ready_ring` found a frame there, past any wrap marker, and only this receiver
         // moves its position: it is still there unless another process changed the ring.
-        let slot = self.receivers[i].take_ready()?;
-        Ok(Some((i as u32, slot)))
+        let frame = match self.receivers[i].ready_frame() {
+            Ok(frame) => frame,
+            Err(e) => return Err(self.set_aside(i, e)),
+        };
+        Ok(Some((i as u32, self.receivers[i].take_frame(frame))))
     }
 
     /// The first ring, in turn from `next`, with a message ready. A ring found damaged is
-    /// reported, and the next look starts after it: one sender's broken ring (its sender
-    /// writes it) must not stop the others' messages.
+    /// reported once and set aside: one sender's broken ring (its sender writes it) must
+    /// not stop the others' messages.
     fn ready_ring(&mut self) -> Result<Option<usize>> {
         let n = self.receivers.len();
         let mut i = self.next;
         for _ in 0..n {
-            match self.receivers[i].message_ready() {
-                Ok(true) => return Ok(Some(i)),
-                Ok(false) => {}
-                Err(e) => {
-                    self.next = after(i, n);
-                    return Err(e);
+            if !self.is_set_aside(i) {
+                match self.receivers[i].message_ready() {
+                    Ok(true) => return Ok(Some(i)),
+                    Ok(false) => {}
+                    Err(e) => return Err(self.set_aside(i, e)),
                 }
             }
             i = after(i, n);
         }
         Ok(None)
+    }
+
+    /// Whether ring `i` was found damaged and set aside.
+    #[inline]
+    fn is_set_aside(&self, i: usize) -> bool {
+        self.set_aside & (1 << i) != 0
+    }
+
+    /// Sets ring `i`, found damaged with `error`, aside (if the error says its ring is
+    /// corrupt: an error of the whole entry, such as lost memory, is not one ring's), and
+    /// the error to report, naming the slot.
+    fn set_aside(&mut self, i: usize, error: Error) -> Error {
+        let Error::Corrupt { name, problem } = error else {
+            return error;
+        };
+        self.set_aside |= 1 << i;
+        self.next = after(i, self.receivers.len());
+        let party = if self.ends_with_senders {
+            "sender"
+        } else {
+            "client"
+        };
+        Error::Corrupt {
+            name,
+            problem: format!(
+                "{party} slot {i}: {problem} (this receiver reads that slot no more; the \
+                 other slots go on)"
+            ),
+        }
+    }
+
+    /// The receivers of the rings not set aside.
+    fn live_receivers(&self) -> impl Iterator<Item = &Receiver> {
+        let set_aside = self.set_aside;
+        (self.receivers.iter().enumerate())
+            .filter(move |(i, _)| set_aside & (1 << i) == 0)
+            .map(|(_, r)| r)
     }
 
     /// Waits until some ring has a frame (or wrap marker) committed at its receiver's
@@ -346,8 +397,8 @@ impl Inbox {
     /// (as a channel receiver does).
     fn wait(&self, deadline: Option<Instant>) -> Result<bool> {
         let sleep = self.bell.sleep();
-        let ready = || self.receivers.iter().any(Receiver::committed_now);
-        let marked = || self.receivers.iter().find_map(Receiver::marked_now);
+        let ready = || self.live_receivers().any(Receiver::committed_now);
+        let marked = || self.live_receivers().find_map(Receiver::marked_now);
         let gone = || self.all_senders_gone();
         self.first()
             .wait_on(&sleep, deadline, 0, ready, marked, gone)
@@ -356,7 +407,7 @@ impl Inbox {
     /// Whether something is committed at the position of some ring (a message, or a wrap
     /// marker that the next look skips), without taking it.
     pub(crate) fn committed_now(&self) -> bool {
-        self.receivers.iter().any(Receiver::committed_now)
+        self.live_receivers().any(Receiver::committed_now)
     }
 
     /// Whether a message is there in some ring, skipping the wrap markers before it

@@ -47,11 +47,17 @@ fn main() {
         "a_mark_left_standing_is_spun_on_once",
         a_mark_left_standing_is_spun_on_once,
     ));
+    #[cfg(target_os = "linux")]
+    tests.push((
+        "a_damaged_ring_is_reported_once_and_set_aside",
+        a_damaged_ring_is_reported_once_and_set_aside,
+    ));
     #[cfg(not(target_os = "linux"))]
     println!(
         "the_receiver_spins_through_a_long_message_being_written, \
-         a_mark_left_standing_is_spun_on_once: Linux only (they read the receiver's sleeper \
-         count from the entry's file; the mark itself is the same code here)"
+         a_mark_left_standing_is_spun_on_once, a_damaged_ring_is_reported_once_and_set_aside: \
+         Linux only (they read or write words of the entry through its file; the code under \
+         test is the same here)"
     );
     run_tests(&tests);
 }
@@ -480,18 +486,86 @@ fn a_mark_left_standing_is_spun_on_once() {
     );
 }
 
+/// A process writes a frame that cannot be one into slot 1's ring (a length past the
+/// ring, committed with the right tag): the receiver reports it once, as `Corrupt` naming
+/// the slot, and goes on with the other slots' messages; it then sleeps while nothing else
+/// comes (before, the damaged ring was reported on every receive and kept every wait
+/// from sleeping).
+#[cfg(target_os = "linux")]
+fn a_damaged_ring_is_reported_once_and_set_aside() {
+    use std::os::unix::fs::FileExt;
+    let ns = Namespace::new();
+    let name = unique("inbox-damaged");
+    let options = InboxOptions::new().senders(3).capacity(4096);
+    let mut inbox = Inbox::create_or_open(name.as_str(), &options).unwrap();
+    let mut first = InboxSender::open(name.as_str()).unwrap();
+    let idle = InboxSender::open(name.as_str()).unwrap();
+    let mut third = InboxSender::open(name.as_str()).unwrap();
+    assert_eq!((first.slot(), idle.slot(), third.slot()), (0, 1, 2));
+    let entry = EntryWords::open(&ns, &name);
+    // Slot 1's ring: after the control page, one ring (a control area and 4096 bytes) in;
+    // its first frame's shape (the length in the low half, the payload's offset in the
+    // high), then the commit tag of position 0 (its complement).
+    let ring = u64::from_le_bytes(entry.word(32)) + 4096 + 8192 + 4096;
+    let shape = (16u64 << 32) | (1 << 20);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(entry.path())
+        .unwrap();
+    file.write_all_at(&shape.to_ne_bytes(), ring).unwrap();
+    file.write_all_at(&(!0u64).to_ne_bytes(), ring + 8).unwrap();
+    first.send(b"first 1").unwrap();
+    third.send(b"third 1").unwrap();
+    let mut got = Vec::new();
+    let mut reports = Vec::new();
+    for _ in 0..3 {
+        match inbox.recv_timeout(PATIENCE) {
+            Ok((from, m)) => got.push((from, m.to_vec().unwrap())),
+            Err(e @ Error::Corrupt { .. }) => reports.push(e.to_string()),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(reports[0].contains("sender slot 1"), "{}", reports[0]);
+    got.sort();
+    assert_eq!(got, [(0, b"first 1".to_vec()), (2, b"third 1".to_vec())]);
+    // Nothing more to receive: the receiver waits, and falls asleep (it was woken at once,
+    // again and again, by the damaged ring's frame), until the next message comes.
+    let receiver = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let (from, m) = inbox.recv_timeout(PATIENCE).map_err(|e| e.to_string())?;
+            got.push((from, m.to_vec().map_err(|e| e.to_string())?));
+        }
+        Ok::<_, String>(got)
+    });
+    wait_for("the receiver never fell asleep", &|| entry.asleep() == 1);
+    third.send(b"third 2").unwrap();
+    first.send(b"first 2").unwrap();
+    let mut got = receiver.join().unwrap().unwrap();
+    got.sort();
+    assert_eq!(got, [(0, b"first 2".to_vec()), (2, b"third 2".to_vec())]);
+    drop((first, idle, third, file, entry));
+    ns.assert_empty();
+}
+
 /// Words of an inbox's entry, read from its file: the shared doorbell's sleeper count (the
 /// control page's word at 68, the data area starting 4096 bytes in) and slot 0's first
 /// frame tag (its ring's control area follows the control page; a tag is a frame header's
 /// second word).
 #[cfg(target_os = "linux")]
-struct EntryWords(std::fs::File);
+struct EntryWords(std::fs::File, std::path::PathBuf);
 
 #[cfg(target_os = "linux")]
 impl EntryWords {
     fn open(ns: &Namespace, name: &str) -> EntryWords {
         let uid = rustix::process::geteuid().as_raw();
-        EntryWords(std::fs::File::open(ns.path().join(format!("filemap.u{uid}.{name}"))).unwrap())
+        let path = ns.path().join(format!("filemap.u{uid}.{name}"));
+        EntryWords(std::fs::File::open(&path).unwrap(), path)
+    }
+
+    fn path(&self) -> &std::path::Path {
+        &self.1
     }
 
     fn word<const N: usize>(&self, offset: u64) -> [u8; N] {
