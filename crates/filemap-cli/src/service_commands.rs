@@ -189,29 +189,27 @@ fn answer(
         // Nobody reads its output any more: it must not wait for that (nor the feeder for
         // it).
         let _ = child.kill();
-    }
-    let program = &command[0];
-    if matches!(streamed, Ok(Streamed::ClientLeft)) {
-        eprintln!(
-            "filemap: client {} left; its {program} was stopped",
-            id.client()
-        );
-    }
-    if !matches!(streamed, Ok(Streamed::Whole)) {
         let _ = child.wait();
+        if matches!(streamed, Ok(Streamed::ClientLeft)) {
+            eprintln!(
+                "filemap: client {} left; its {} was stopped",
+                id.client(),
+                command[0]
+            );
+        }
         streamed?;
         return Ok(None);
     }
     // A command ends as it closes its output, most often: its end is waited for a moment.
-    let mut running = Running { id, served, child };
     let since = Instant::now();
+    let mut running = vec![Running { id, served, child }];
     loop {
-        if let Some(status) = running.child.try_wait().transpose() {
-            running.finish(server, status, command)?;
+        running = finish_ended(server, running, command)?;
+        if running.is_empty() {
             return Ok(None);
         }
         if since.elapsed() >= RUNNING_LOOK {
-            return Ok(Some(running));
+            return Ok(running.pop());
         }
         std::thread::sleep(Duration::from_micros(100));
     }
