@@ -33,19 +33,21 @@ use std::sync::Once;
 use super::rescue;
 use crate::copy::guarded_ranges;
 
-/// The actions installed before ours, for SIGBUS and SIGSEGV: written once, when ours is
-/// installed, then only read (after `READY`).
+/// The actions installed before ours, for SIGBUS and SIGSEGV: each written once, just
+/// before ours is installed for its signal, then only read (after its `READY` flag).
 struct Previous(UnsafeCell<[libc::sigaction; 2]>);
 
-// SAFETY: written only inside `INSTALL.call_once`, each slot by the sigaction call that
-// installs ours, and read by the handler only once `READY` says both are written.
+// SAFETY: written only inside `INSTALL.call_once`, each slot before its `READY` flag is
+// set (and before our handler can run for its signal), and read by the handler only once
+// that flag says it is written.
 unsafe impl Sync for Previous {}
 
 static PREVIOUS: Previous = Previous(UnsafeCell::new(
     // SAFETY: sigaction is plain data; all zeros is a valid (default) action.
     unsafe { std::mem::zeroed() },
 ));
-static READY: AtomicBool = AtomicBool::new(false);
+/// Per signal (as in `SIGNALS`), whether its slot of `PREVIOUS` is written.
+static READY: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
 static INSTALL: Once = Once::new();
 const SIGNALS: [libc::c_int; 2] = [libc::SIGBUS, libc::SIGSEGV];
 
@@ -59,8 +61,11 @@ pub(crate) fn guard_copies() {
             let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
             action.sa_sigaction = on_fault as *const () as usize;
             action.sa_flags = libc::SA_SIGINFO;
-            // SAFETY: the slot is only written here, before READY; sigaction installs
-            // ours and reports the action it replaced in one step.
+            // SAFETY: the slot is only written here, before its READY flag, and our
+            // handler is installed only after that (so it never reads a slot being
+            // written); the action it replaces is the one read first (unless the program
+            // installs another between the two calls, on another thread, which no
+            // ordering here could make right).
             unsafe {
                 libc::sigemptyset(&mut action.sa_mask);
                 let current = &mut (*previous)[slot];
@@ -75,10 +80,10 @@ pub(crate) fn guard_copies() {
                 {
                     action.sa_flags |= libc::SA_ONSTACK;
                 }
-                libc::sigaction(signal, &action, current);
+                READY[slot].store(true, Ordering::Release);
+                libc::sigaction(signal, &action, std::ptr::null_mut());
             }
         }
-        READY.store(true, Ordering::Release);
     });
 }
 
@@ -157,12 +162,13 @@ fn pass_on(
     from_kernel: bool,
 ) {
     let slot = if signal == libc::SIGBUS { 0 } else { 1 };
-    if !READY.load(Ordering::Acquire) {
-        // Installing right now: the action replaced is not known yet. The default.
+    if !READY[slot].load(Ordering::Acquire) {
+        // Never: ours is installed for a signal only after its slot is written. The
+        // default, should it be.
         restore_default(signal, from_kernel);
         return;
     }
-    // SAFETY: written before READY, read-only since.
+    // SAFETY: written before its READY flag, read-only since.
     let previous = unsafe { &(*PREVIOUS.0.get())[slot] };
     let handler = previous.sa_sigaction;
     if handler == libc::SIG_IGN {
