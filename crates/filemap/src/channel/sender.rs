@@ -312,6 +312,13 @@ impl Sender {
 
     /// A slot of `len` bytes in the ring, waiting while the ring is full; write the message
     /// into it, then [`commit`](SendSlot::commit). Dropping it uncommitted sends nothing.
+    ///
+    /// Room is what the receiver has given back, and a frame is never split: one that
+    /// does not fit before the ring's end leaves a wrap marker there and waits for the
+    /// receiver to pass it, even if the receiver has taken every message. So a thread
+    /// that is also the channel's receiver must not wait here (it would wait for itself):
+    /// it uses [`try_reserve`](Sender::try_reserve) or [`try_send`](Sender::try_send),
+    /// and receives when they find no room.
     #[inline]
     pub fn reserve(&mut self, len: usize) -> Result<SendSlot<'_>> {
         match self.fits_now(len) {

@@ -143,8 +143,10 @@ impl Server {
     }
 
     /// Sends the (last) response to `to`, waiting while the client's response ring is full
-    /// (for ever: see [`respond_timeout`](Server::respond_timeout)). A client that is gone
-    /// does not get it: the response is dropped, and this returns `Ok`.
+    /// (for ever: see [`respond_timeout`](Server::respond_timeout); a thread that is also
+    /// that client uses a timeout, for the reason [`Sender::reserve`](crate::channel::Sender::reserve)
+    /// gives). A client that is gone does not get it: the response is dropped, and this
+    /// returns `Ok`.
     pub fn respond(&mut self, to: RequestId, payload: &[u8]) -> Result<()> {
         self.send_response(to, payload, LAST, None)
     }
