@@ -526,6 +526,19 @@ fn copy_view_commit_and_discard() {
     assert_eq!(v.read_vec(7 * page, 7).unwrap(), b".......");
     assert_eq!(v.read_vec(5 * page + 10, 6).unwrap(), b"page 5");
     assert_eq!(run_child("changed-pages", &[path_arg, "46"]), "5,500,999");
+    // Pages written before the view was made read-only are still reported while it is
+    // (on Windows both then have the same protection) and after it is writable again.
+    v.write_at(9 * page, b"before").unwrap();
+    v.protect(Protect::ReadOnly).unwrap();
+    assert_eq!(v.modified_pages().unwrap(), [9 * page as u64]);
+    v.protect(Protect::ReadWrite).unwrap();
+    v.write_at(11 * page, b"after").unwrap();
+    assert_eq!(
+        v.modified_pages().unwrap(),
+        [9 * page as u64, 11 * page as u64]
+    );
+    v.discard().unwrap();
+    assert!(v.modified_pages().unwrap().is_empty());
     // An unaligned copy view reports and commits only its own pages.
     let mut part = m
         .view()

@@ -529,8 +529,9 @@ impl View {
     /// For a copy view: the offsets (in the object) of the pages this view has written,
     /// each [`page_size`](crate::page_size) long, in order. Linux reads
     /// `/proc/self/pagemap`; Windows asks `VirtualQuery` which pages were copied. Where
-    /// the system cannot tell (Wine), the pages whose contents differ from the object's
-    /// are reported instead.
+    /// the system cannot tell (Wine; Windows once [`protect`](View::protect) changed the
+    /// view's protection, as copied pages then look like untouched ones), the pages whose
+    /// contents differ from the object's are reported instead.
     pub fn modified_pages(&self) -> Result<Vec<u64>> {
         self.check_copy("modified_pages")?;
         let page = crate::page_size();

@@ -39,6 +39,7 @@ use std::os::windows::ffi::OsStrExt;
 use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle};
 use std::path::PathBuf;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use windows_sys::Win32::Foundation::{
@@ -327,7 +328,11 @@ impl Section {
             // SAFETY: the range is the view just mapped. Failure only means no prefetch.
             unsafe { PrefetchVirtualMemory(GetCurrentProcess(), 1, &range, 0) };
         }
-        Ok(RawView { ptr, len })
+        Ok(RawView {
+            ptr,
+            len,
+            reprotected: AtomicBool::new(false),
+        })
     }
 
     /// Commits `[offset, offset + len)` of a `SEC_RESERVE` section (`VirtualAlloc(MEM_COMMIT)`
@@ -397,6 +402,10 @@ impl Section {
 pub(crate) struct RawView {
     ptr: NonNull<u8>,
     len: usize,
+    /// Whether `protect` has changed the protection since the view was mapped: copied
+    /// pages then no longer differ from untouched ones by their protection (a read-only
+    /// view's are all `PAGE_READONLY`), so `private_pages` cannot tell them apart.
+    reprotected: AtomicBool,
 }
 
 // SAFETY: an address range with no thread affinity; `View` upholds the access rules.
@@ -489,6 +498,7 @@ impl RawView {
             Protect::ReadExecute => PAGE_EXECUTE_READ,
         };
         let mut old = 0u32;
+        self.reprotected.store(true, Ordering::Relaxed);
         // SAFETY: the whole view; callers hold `&mut View`, so no reference into it exists.
         if unsafe { VirtualProtect(self.ptr.as_ptr().cast(), self.len.max(1), new, &mut old) } == 0
         {
@@ -524,10 +534,11 @@ impl RawView {
 
     /// Which pages of the view this process has written privately: in a copy view, a
     /// written page turns from `PAGE_WRITECOPY` to `PAGE_READWRITE` (`VirtualQuery`).
-    /// Returns page indices from the view's start, or `None` under Wine, whose
-    /// `VirtualQuery` keeps reporting `PAGE_WRITECOPY` for copied pages.
+    /// Returns page indices from the view's start, or `None` where that cannot tell: under
+    /// Wine, whose `VirtualQuery` keeps reporting `PAGE_WRITECOPY` for copied pages, and
+    /// once the view's protection was changed (see `reprotected`).
     pub(crate) fn private_pages(&self) -> Result<Option<Vec<usize>>> {
-        if running_under_wine() {
+        if running_under_wine() || self.reprotected.load(Ordering::Relaxed) {
             return Ok(None);
         }
         let page = page_size() as usize;
