@@ -17,6 +17,8 @@ pub fn run(builder: BridgeBuilder, json: bool) -> Outcome {
     let termination = crate::signals::Termination::catch()?;
     let bridge = builder.start().map_err(|e| match e {
         BridgeError::Setting(problem) => Failure::Usage(problem),
+        // (A configuration file that cannot be read or used is no mistake of the command
+        // line's: an error.)
         // (A bad name is usage, as in every other command.)
         BridgeError::Filemap(e) => Failure::from(e),
         e => Failure::Error(e.to_string()),

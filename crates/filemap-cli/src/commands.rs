@@ -171,10 +171,10 @@ pub fn run(command: Command) -> Outcome {
         Command::Sem { action } => crate::sync_commands::sem(action),
         Command::Bench {
             what: BenchWhat::Channel { json },
-        } => Ok(filemap_harness::channel(json)?),
+        } => print_report(measuring("channel", || filemap_harness::channel(json))?),
         Command::Bench {
             what: BenchWhat::Pubsub { json },
-        } => Ok(filemap_harness::pubsub(json)?),
+        } => print_report(measuring("pubsub", || filemap_harness::pubsub(json))?),
         Command::BenchPartner { args } => {
             filemap_harness::partner_main(&args)?;
             Ok(ExitCode::SUCCESS)
@@ -185,6 +185,36 @@ pub fn run(command: Command) -> Outcome {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// Runs a `bench` measurement, with a spinner and the time so far on standard error when
+/// that is a terminal (it ticks once a second, so as not to disturb what it waits for).
+fn measuring(
+    what: &str,
+    measure: impl FnOnce() -> filemap_harness::Result<String>,
+) -> filemap_harness::Result<String> {
+    use std::io::IsTerminal;
+    let spinner = if io::stderr().is_terminal() {
+        let spinner = indicatif::ProgressBar::new_spinner();
+        spinner.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                .expect("a valid template"),
+        );
+        spinner.set_message(format!("measuring {what} (about a minute)"));
+        spinner.enable_steady_tick(std::time::Duration::from_secs(1));
+        spinner
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let result = measure();
+    spinner.finish_and_clear();
+    result
+}
+
+/// Prints what a `bench` command measured (`main` reports a failed write).
+fn print_report(text: String) -> Outcome {
+    outln!("{}", text.trim_end_matches('\n'));
+    Ok(ExitCode::SUCCESS)
+}
+
 fn create(
     name: &str,
     size: Option<u64>,

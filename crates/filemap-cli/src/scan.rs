@@ -12,7 +12,7 @@ use serde_json::json;
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::outcome::{Failure, Outcome};
-use crate::units::format_size;
+use crate::units::{format_rounded, format_size};
 
 /// How much of a window is copied out and digested at a time.
 const CHUNK: usize = 1 << 20;
@@ -130,7 +130,7 @@ pub fn scan(path: &Path, window: u64, as_json: bool) -> Outcome {
         outln!(
             "time    {:.3} s ({}/s, window {})",
             s.seconds,
-            format_size(rate as u64),
+            format_rounded(rate as u64),
             format_size(window)
         );
     }

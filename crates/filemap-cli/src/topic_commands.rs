@@ -15,7 +15,7 @@ use crate::names::scoped_name;
 use crate::outcome::{Failure, Outcome};
 use crate::output::base64;
 use crate::signals::{interrupted, wait_sliced, Termination, SLICE};
-use crate::units::{format_size, parse_duration, parse_nonzero_size};
+use crate::units::{format_rounded, format_size, parse_duration, parse_nonzero_size};
 use std::sync::mpsc::RecvTimeoutError;
 
 /// How `--create` makes a topic.
@@ -81,8 +81,16 @@ pub fn publish(name: &str, create: &CreateTopic, wait_for: Option<u32>) -> Outco
     let mut count = 0u64;
     let result = publish_lines(&mut publisher, &termination, wait_for, &mut count);
     let messages = if count == 1 { "message" } else { "messages" };
-    eprintln!("filemap: published {count} {messages} to {name}");
-    result
+    match result {
+        // One line on stderr either way: the error says how far it got.
+        Err(Failure::Error(e)) => Err(Failure::Error(format!(
+            "{e} (after {count} {messages} published to {name})"
+        ))),
+        result => {
+            eprintln!("filemap: published {count} {messages} to {name}");
+            result
+        }
+    }
 }
 
 /// `filemap pub`'s work: waits for `wait_for` subscribers, then publishes each line of
@@ -114,7 +122,9 @@ fn publish_lines(
         let line = match next {
             None => return Ok(interrupted()),
             Some(Ok(Some(Ok(line)))) => line,
-            Some(Ok(Some(Err(e)))) => return Err(e.into()),
+            Some(Ok(Some(Err(e)))) => {
+                return Err(Failure::Error(format!("reading standard input: {e}")))
+            }
             Some(Ok(None)) => return Ok(ExitCode::SUCCESS),
             Some(Err(e)) => return Err(e.into()),
         };
@@ -244,7 +254,7 @@ pub fn hz(name: &str, global: bool, seconds: Option<u64>, json: bool) -> Outcome
             } else {
                 outln!(
                     "{rate:.1} msg/s, {}/s{}",
-                    format_size((bytes as f64 / secs) as u64),
+                    format_rounded((bytes as f64 / secs) as u64),
                     if missed > 0 {
                         format!(", {missed} missed")
                     } else {

@@ -73,12 +73,39 @@ pub fn parse_nonzero_size(text: &str) -> Result<u64, String> {
     }
 }
 
-/// Formats a size compactly: `4096` → `4KiB`, `1536` → `1.5KiB`, `100` → `100B`.
+const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+
+/// Formats a size compactly and exactly, so that it reads back as the same size: `4096` →
+/// `4KiB`, `1310720` → `1.25MiB`, `100` → `100B`. A size no unit says in two decimals is
+/// shown rounded, marked with `~` (`4097` → `~4.0KiB`): it is not a size to type back.
 pub fn format_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    for unit in (1..UNITS.len()).rev() {
+        let size = 1u128 << (10 * unit);
+        let hundredths = bytes as u128 * 100;
+        if bytes as u128 >= size && hundredths % size == 0 {
+            let hundredths = hundredths / size;
+            let (whole, fraction) = (hundredths / 100, hundredths % 100);
+            return match fraction {
+                0 => format!("{whole}{}", UNITS[unit]),
+                f if f % 10 == 0 => format!("{whole}.{}{}", f / 10, UNITS[unit]),
+                f => format!("{whole}.{f:02}{}", UNITS[unit]),
+            };
+        }
+    }
+    if bytes < 1024 {
+        format!("{bytes}B")
+    } else {
+        format!("~{}", format_rounded(bytes))
+    }
+}
+
+/// Formats a size rounded to one decimal in the largest unit it reaches (`4097` →
+/// `4.0KiB`, `1048575` → `1.0MiB`): for rates, which nobody types back.
+pub fn format_rounded(bytes: u64) -> String {
     let mut value = bytes as f64;
     let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
+    // (A value that rounds up to 1024 is said in the next unit.)
+    while value >= 1023.95 && unit < UNITS.len() - 1 {
         value /= 1024.0;
         unit += 1;
     }
@@ -124,7 +151,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// The fuzz target's body (`fuzz/fuzz_targets/size.rs` compiles this file in), replayed
 /// over the kept corpus by the tests below: parsing any text is a value or an error, and a
-/// parsed size printed and parsed again comes back within the printing's rounding.
+/// parsed size printed and parsed again comes back exactly, unless it was printed rounded
+/// (marked `~`).
 #[allow(dead_code)]
 pub fn fuzz(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -134,11 +162,10 @@ pub fn fuzz(data: &[u8]) {
     let Ok(n) = parse_size(text) else {
         return;
     };
-    if let Ok(m) = parse_size(&format_size(n)) {
-        assert!(
-            m.abs_diff(n) <= n / 20,
-            "{text:?} = {n}, printed and parsed = {m}"
-        );
+    let printed = format_size(n);
+    match parse_size(&printed) {
+        Ok(m) => assert_eq!(m, n, "{text:?} = {n}, printed {printed:?}"),
+        Err(_) => assert!(printed.starts_with('~'), "{text:?} = {n}: {printed:?}"),
     }
 }
 
@@ -194,6 +221,14 @@ mod tests {
         assert_eq!(format_size(4096), "4KiB");
         assert_eq!(format_size(1536), "1.5KiB");
         assert_eq!(format_size(1 << 30), "1GiB");
+        assert_eq!(format_size(1310720), "1.25MiB");
+        assert_eq!(format_size(4097), "~4.0KiB");
+        assert_eq!(format_size(1048575), "~1.0MiB");
+        assert_eq!(format_size(u64::MAX), "~16777216TiB");
+        assert_eq!(format_rounded(1048575), "1.0MiB");
+        for n in [0, 1, 1023, 1024, 1536, 1310720, 5 << 40, 3 << 39] {
+            assert_eq!(parse_size(&format_size(n)), Ok(n), "{n}");
+        }
     }
 
     #[test]

@@ -963,6 +963,16 @@ fn failing_standard_output_is_no_panic() {
         );
     }
     ns.ok(&["rm", "shown"]);
+    // A benchmark's report too (it printed with `println!`, which panics).
+    let full = std::fs::File::create("/dev/full").unwrap();
+    let out = (ns.cmd(&["bench", "pubsub", "--json"]))
+        .env("FILEMAP_BENCH_QUICK", "1")
+        .stdout(full)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "bench into /dev/full: {err}");
+    assert!(err.starts_with("filemap: error: cannot write"), "{err}");
     assert_eq!(ns.entries(), 0);
 }
 
@@ -981,13 +991,6 @@ fn bridge_settings_are_usage_errors_in_one_plain_line() {
             "tcp/127.0.0.1:notaport",
         ],
         &["bridge", "--export", "x", "--connect", "tcp/127.0.0.1"],
-        &[
-            "bridge",
-            "--export",
-            "x",
-            "--config",
-            "no-such-config.json5",
-        ],
         &["bridge", "--export", "a/b"],
         &["bridge"],
     ] {
@@ -999,5 +1002,29 @@ fn bridge_settings_are_usage_errors_in_one_plain_line() {
             !err.contains(".rs:") && !err.contains("Message {"),
             "{args:?}: {err}"
         );
+    }
+    // A configuration file that cannot be read or used is an error (exit 1), said in one
+    // line with where in the file.
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.json5");
+    std::fs::write(&broken, "{ bad json").unwrap();
+    let wrong = dir.path().join("wrong.json5");
+    std::fs::write(
+        &wrong,
+        "{\n  mode: \"peer\",\n  listen: { endpoints: 5 },\n}\n",
+    )
+    .unwrap();
+    let missing = dir.path().join("missing.json5");
+    for (file, says) in [
+        (&broken, "is not valid: line 1, column 1: expected"),
+        (&wrong, "is not valid: line 3, column"),
+        (&missing, "cannot read the Zenoh configuration"),
+    ] {
+        let file = file.to_str().unwrap();
+        let out = ns.run(&["bridge", "--export", "x", "--config", file]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{file}: {err}");
+        assert_eq!(err.lines().count(), 1, "{file}: {err}");
+        assert!(err.contains(says), "{file}: {err}");
     }
 }

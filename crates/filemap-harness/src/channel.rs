@@ -9,7 +9,7 @@
 //! and async), where the blocking receiver has spun out its brief spin and sleeps in the
 //! kernel as an async one always does.
 
-use std::process::ExitCode;
+use std::fmt::Write as _;
 
 use filemap::channel::WaitMode;
 use serde_json::json;
@@ -52,7 +52,8 @@ impl Row {
 }
 
 /// `filemap bench channel [--json]`.
-pub fn channel(as_json: bool) -> Result<ExitCode> {
+pub fn channel(as_json: bool) -> Result<String> {
+    let mut text = String::new();
     // The benchmark's objects live in a namespace directory of its own.
     let _namespace = Namespace::new()?;
     let pinned = pin_measuring_process();
@@ -154,10 +155,10 @@ pub fn channel(as_json: bool) -> Result<ExitCode> {
                 }
             })
             .collect();
-        println!("{}", serde_json::Value::Array(out));
-        return Ok(ExitCode::SUCCESS);
+        return Ok(serde_json::Value::Array(out).to_string());
     }
-    println!(
+    say!(
+        text,
         "processes {} to different cores\n",
         if pinned {
             "pinned"
@@ -170,13 +171,23 @@ pub fn channel(as_json: bool) -> Result<ExitCode> {
         .find(|r| r.system == "floor")
         .map(|r| r.latency.p50_ns)
         .unwrap_or(f64::NAN);
-    println!("one-way latency (half a round trip between two processes), ns:");
-    println!(
+    say!(
+        text,
+        "one-way latency (half a round trip between two processes), ns:"
+    );
+    say!(
+        text,
         "{:<12} {:<10} {:>9} {:>10} {:>10} {:>9}",
-        "system", "mode", "size", "p50", "p99", "p50/floor"
+        "system",
+        "mode",
+        "size",
+        "p50",
+        "p99",
+        "p50/floor"
     );
     for r in rows.iter().filter(|r| r.scenario == "latency") {
-        println!(
+        say!(
+            text,
             "{:<12} {:<10} {:>9} {:>10.0} {:>10.0} {:>8.1}x",
             r.system,
             r.mode,
@@ -190,7 +201,8 @@ pub fn channel(as_json: bool) -> Result<ExitCode> {
         .iter()
         .filter(|r| r.scenario == "latency" && r.mode == "async")
     {
-        println!(
+        say!(
+            text,
             "\nasync at {} B (recv_async and send_async under filemap::wait::block_on, no \
 runtime): p50 {:.1}x the blocking row's. In this tight ping-pong the blocking receiver \
 catches each message while it spins briefly; an async receive does not spin by default: it \
@@ -199,17 +211,25 @@ sleeps, and filemap's waiter thread wakes it (WaitMode::Spin makes it spin first
             r.to_blocking(&rows).unwrap_or(f64::NAN)
         );
     }
-    println!(
+    say!(
+        text,
         "\none-way latency with the receiver asleep (a message every {} ms, timed from before \
 the send until the receiver has copied it out, on a clock both processes read), ns:",
         ASLEEP_GAP.as_millis()
     );
-    println!(
+    say!(
+        text,
         "{:<12} {:<10} {:>9} {:>10} {:>10} {:>12}",
-        "system", "mode", "size", "p50", "p99", "p50/blocking"
+        "system",
+        "mode",
+        "size",
+        "p50",
+        "p99",
+        "p50/blocking"
     );
     for r in rows.iter().filter(|r| r.scenario == ASLEEP) {
-        println!(
+        say!(
+            text,
             "{:<12} {:<10} {:>9} {:>10.0} {:>10.0} {:>11.1}x",
             r.system,
             r.mode,
@@ -229,11 +249,13 @@ the send until the receiver has copied it out, on a clock both processes read), 
         .find(|r| r.system == "hand-off")
         .map(|r| r.gb_per_s)
         .unwrap_or(f64::NAN);
-    println!(
+    say!(
+        text,
         "\nthroughput, 1 MiB messages, GB/s (hand-off: two processes passing three raw buffers):"
     );
     for r in rows.iter().filter(|r| r.scenario == "throughput") {
-        println!(
+        say!(
+            text,
             "{:<12} {:<10} {:>6.2} GB/s  ({:.2}x memcpy, {:.2}x hand-off)",
             r.system,
             r.mode,
@@ -242,5 +264,5 @@ the send until the receiver has copied it out, on a clock both processes read), 
             r.gb_per_s / hand_off
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(text)
 }

@@ -30,6 +30,15 @@
 //! ([`PARTNER_COMMAND`]) to its partner roles, ending with [`partner_role`], or to
 //! [`partner_main`] when it has no roles of its own.
 
+/// Appends a line to a report's text (a `String`, which a write cannot fail on): the
+/// `bench` commands return their text for the caller to print, which decides what a failed
+/// write of standard output means.
+macro_rules! say {
+    ($text:expr, $($arg:tt)*) => {{
+        let _ = writeln!($text, $($arg)*);
+    }};
+}
+
 pub mod channel;
 pub mod drivers;
 pub mod interleaved;

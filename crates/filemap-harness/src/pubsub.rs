@@ -7,7 +7,7 @@
 //! each copied it out ([`topic_latency`]), on a clock all processes share. This is a
 //! one-way time measured directly, not half a round trip as in `filemap bench channel`.
 
-use std::process::ExitCode;
+use std::fmt::Write as _;
 
 use filemap::channel::WaitMode;
 use serde_json::json;
@@ -41,7 +41,8 @@ impl Row {
 }
 
 /// `filemap bench pubsub [--json]`.
-pub fn pubsub(as_json: bool) -> Result<ExitCode> {
+pub fn pubsub(as_json: bool) -> Result<String> {
+    let mut text = String::new();
     let _namespace = Namespace::new()?;
     let pinned = pin_measuring_process();
     let mut rows = Vec::new();
@@ -67,10 +68,10 @@ pub fn pubsub(as_json: bool) -> Result<ExitCode> {
                        "oversubscribed": r.oversubscribed()})
             })
             .collect();
-        println!("{}", serde_json::Value::Array(out));
-        return Ok(ExitCode::SUCCESS);
+        return Ok(serde_json::Value::Array(out).to_string());
     }
-    println!(
+    say!(
+        text,
         "{}\n",
         if pinned {
             "processes pinned: the publisher to CPU 0, the subscribers to the other cores in turn"
@@ -78,21 +79,29 @@ pub fn pubsub(as_json: bool) -> Result<ExitCode> {
             "processes not pinned (one core, or the system does not allow it)"
         }
     );
-    println!(
+    say!(
+        text,
         "one-way latency from one publisher until the last subscriber process has copied the \
 message out, ns\n(up to {} ms of timed messages per row):",
         ONE_WAY_BUDGET.as_millis()
     );
-    println!(
+    say!(
+        text,
         "{:<10} {:>9} {:>11} {:>10} {:>10} {:>14}",
-        "mode", "size", "subscribers", "p50", "p99", "p50/1 sub."
+        "mode",
+        "size",
+        "subscribers",
+        "p50",
+        "p99",
+        "p50/1 sub."
     );
     for r in &rows {
         let one = rows
             .iter()
             .find(|o| o.mode == r.mode && o.size == r.size && o.subscribers == 1)
             .map_or(f64::NAN, |o| o.latency.p50_ns);
-        println!(
+        say!(
+            text,
             "{:<10} {:>9} {:>11} {:>10.0} {:>10.0} {:>13.1}x{}",
             mode_arg(r.mode),
             r.size,
@@ -104,10 +113,11 @@ message out, ns\n(up to {} ms of timed messages per row):",
         );
     }
     if rows.iter().any(Row::oversubscribed) {
-        println!(
+        say!(
+            text,
             "\n{}",
             SHARED_CORES.replace("{cores}", &cores().to_string())
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(text)
 }

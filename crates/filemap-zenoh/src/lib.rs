@@ -72,6 +72,8 @@ pub enum BridgeError {
     Filemap(filemap::Error),
     /// A setting is not valid.
     Setting(String),
+    /// The Zenoh configuration file could not be read, or is not a valid configuration.
+    Config(String),
 }
 
 impl fmt::Display for BridgeError {
@@ -80,6 +82,7 @@ impl fmt::Display for BridgeError {
             BridgeError::Zenoh(e) => write!(f, "zenoh: {e}"),
             BridgeError::Filemap(e) => write!(f, "{e}"),
             BridgeError::Setting(e) => write!(f, "{e}"),
+            BridgeError::Config(e) => write!(f, "{e}"),
         }
     }
 }
@@ -122,6 +125,37 @@ fn plain(e: &impl fmt::Display) -> String {
         Some(at) if text[at..].contains(".rs:") => text[..at].trim_end_matches('.').to_string(),
         _ => text,
     }
+}
+
+/// A configuration parser's message on one line: where (line and column) and what, from
+/// the parsers' multi-line forms (a caret diagram, or a debug dump of a message and a
+/// location); any other text with its lines joined.
+fn one_line(text: &str) -> String {
+    let between = |from: &str, to: &str| {
+        let start = text.find(from)? + from.len();
+        let end = start + text[start..].find(to)?;
+        Some(text[start..end].trim())
+    };
+    if let (Some(at), Some(what)) = (
+        between("--> ", "\n"),
+        between("= ", "\n").or_else(|| text.find("= ").map(|i| text[i + 2..].trim())),
+    ) {
+        let at = at.replace(':', ", column ");
+        return format!("line {at}: {what}");
+    }
+    if let (Some(what), Some(line), Some(column)) = (
+        between("msg: \"", "\", location"),
+        between("line: ", ","),
+        between("column: ", " }"),
+    ) {
+        return format!("line {line}, column {column}: {what}");
+    }
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join("; ")
 }
 
 /// The settings every part of a bridge reads.
@@ -261,13 +295,23 @@ impl BridgeBuilder {
             }
         }
         let mut config = match &self.config_file {
-            Some(path) => zenoh::Config::from_file(path).map_err(|e| {
-                BridgeError::Setting(format!(
-                    "Zenoh configuration {}: {}",
-                    path.display(),
-                    plain(&e)
-                ))
-            })?,
+            Some(path) => {
+                // Read here first: a file that cannot be read is said as such (Zenoh's own
+                // message for it names no file).
+                if let Err(e) = std::fs::metadata(path) {
+                    return Err(BridgeError::Config(format!(
+                        "cannot read the Zenoh configuration {}: {e}",
+                        path.display()
+                    )));
+                }
+                zenoh::Config::from_file(path).map_err(|e| {
+                    BridgeError::Config(format!(
+                        "the Zenoh configuration {} is not valid: {}",
+                        path.display(),
+                        one_line(&plain(&e))
+                    ))
+                })?
+            }
             None => {
                 let mut config = zenoh::Config::default();
                 config
