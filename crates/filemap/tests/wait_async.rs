@@ -65,6 +65,10 @@ fn main() {
             "a_lapped_async_subscriber_counts_every_message_once",
             a_lapped_async_subscriber_counts_every_message_once,
         ),
+        (
+            "async_sends_and_waits_for_room_across_a_wrap",
+            async_sends_and_waits_for_room_across_a_wrap,
+        ),
     ]);
 }
 
@@ -696,6 +700,73 @@ fn a_pending_receive_spins_briefly_then_sleeps() {
 /// ever, and its sender with it). A 4 KiB ring: a 960-byte message takes a 1 KiB frame,
 /// then a 3100-byte one does not fit before the ring's end and needs the first 3200 bytes
 /// of the ring, up to the marker's end. Blocking and async, channel, topic and inbox.
+/// Messages of near the ring's size after small ones, sent by `send_async`,
+/// `reserve_async`, a client's `send_request_async`, and `try_send` after `wait_any` on
+/// room: each must first leave a wrap marker at the ring's end, which the receiver passes
+/// before the start is free. (The async sends waited for room for the marker and the frame
+/// at once, which an empty ring never has: they waited for ever.)
+fn async_sends_and_waits_for_room_across_a_wrap() {
+    use filemap::wait::{block_on, wait_any, Target, Waitable};
+    let _ns = Namespace::new();
+    let sizes = |i: usize| if i % 2 == 0 { 100 } else { 4000 };
+    const MESSAGES: usize = 12;
+    let name = unique("async-send-wrap");
+    let mut tx = Sender::create_or_open(&name, 4096).unwrap();
+    let mut rx = Receiver::open(&name).unwrap();
+    let receiver = std::thread::spawn(move || {
+        (0..MESSAGES * 3)
+            .map(|_| rx.recv_timeout(PATIENCE).map(|m| m.len()))
+            .collect::<filemap::Result<Vec<_>>>()
+    });
+    for i in 0..MESSAGES {
+        block_on(tx.send_async(&vec![1u8; sizes(i)])).unwrap();
+    }
+    for i in 0..MESSAGES {
+        block_on(async {
+            let mut slot = tx.reserve_async(sizes(i)).await?;
+            slot.copy_from_slice(&vec![2u8; sizes(i)])?;
+            slot.commit();
+            Ok::<(), Error>(())
+        })
+        .unwrap();
+    }
+    for i in 0..MESSAGES {
+        let message = vec![3u8; sizes(i)];
+        let started = Instant::now();
+        while !tx.try_send(&message).unwrap() {
+            let room = Target::Sender(&tx, message.len());
+            drop(wait_any(&[&room as &dyn Waitable], Some(PATIENCE)).unwrap());
+            assert!(started.elapsed() < PATIENCE, "no room for message {i}");
+        }
+    }
+    let lengths = receiver.join().unwrap().unwrap();
+    let expected: Vec<usize> = (0..MESSAGES * 3).map(|i| sizes(i % MESSAGES)).collect();
+    assert_eq!(lengths, expected);
+
+    let name = unique("async-request-wrap");
+    let options = ServiceOptions::new().capacity(4096);
+    let mut server = Server::create_or_open(&name, &options).unwrap();
+    let mut client = Client::open(&name).unwrap();
+    let serving = std::thread::spawn(move || {
+        (0..MESSAGES)
+            .map(|_| {
+                let request = server.recv_request_timeout(PATIENCE)?;
+                let len = request.len();
+                let id = request.id();
+                drop(request);
+                server.respond(id, b"")?;
+                Ok(len)
+            })
+            .collect::<filemap::Result<Vec<_>>>()
+    });
+    for i in 0..MESSAGES {
+        block_on(client.send_request_async(&vec![4u8; sizes(i)])).unwrap();
+        drop(client.recv_response_timeout(PATIENCE).unwrap());
+    }
+    let lengths = serving.join().unwrap().unwrap();
+    assert_eq!(lengths, (0..MESSAGES).map(sizes).collect::<Vec<_>>());
+}
+
 fn a_receive_waiting_across_a_wrap_lets_the_sender_on() {
     use filemap::topic::{Publisher, Subscriber, TopicOptions};
     use filemap::wait::block_on;

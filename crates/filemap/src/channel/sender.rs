@@ -151,22 +151,51 @@ impl Sender {
         self.fits_now(len).is_some()
     }
 
-    /// Whether there is room for a message of `len` bytes now (wrapping if it must), or
-    /// `reserve` would fail at once (too long, or a ring another process broke).
+    /// Whether `reserve` can take its next step for a message of `len` bytes now, without
+    /// waiting: room for the frame; or, for a frame that must go to the ring's start, room
+    /// for the wrap marker before it (the receiver frees the start only once it has passed
+    /// the marker, so a wait for both at once could wait for ever: see
+    /// [`room_after_wrap`](Sender::room_after_wrap)); or `reserve` would fail at once (too
+    /// long, or a ring another process broke).
     pub(crate) fn room_now(&self, len: usize) -> bool {
         let ring = self.end.ring;
         if len as u64 > ring.max_message() {
             return true;
         }
+        let head = ring.head().load(Ordering::Acquire);
+        !ring.head_fits(head, self.tail) || self.step_end(len) - head <= ring.capacity()
+    }
+
+    /// Where the bytes of `reserve`'s next step for `len` bytes end: the frame's end, or
+    /// the ring's end for the wrap marker of a frame that does not fit before it.
+    fn step_end(&self, len: usize) -> u64 {
+        let ring = self.end.ring;
         let size = ring::frame_size(ring.payload_offset(len as u64), len as u64);
         let to_end = ring.bytes_to_end(self.tail);
-        let end = if size > to_end {
-            self.tail + to_end + size
-        } else {
-            self.tail + size
-        };
-        let head = ring.head().load(Ordering::Acquire);
-        !ring.head_fits(head, self.tail) || end - head <= ring.capacity()
+        self.tail + if size > to_end { to_end } else { size }
+    }
+
+    /// [`room_now`](Sender::room_now) for the frame itself: first publishes the wrap marker
+    /// a frame of `len` bytes needs at the ring's end if its bytes are free now (as
+    /// `reserve` does; a marker is no message, and the receiver passes it to free the
+    /// ring's start). The async sends' look, which never waits.
+    pub(crate) fn room_after_wrap(&mut self, len: usize) -> bool {
+        let ring = self.end.ring;
+        if len as u64 <= ring.max_message() {
+            let size = ring::frame_size(ring.payload_offset(len as u64), len as u64);
+            let tail = self.tail;
+            let to_end = ring.bytes_to_end(tail);
+            let head = ring.head().load(Ordering::Acquire);
+            if size > to_end
+                && ring.head_fits(head, tail)
+                && tail + to_end - head <= ring.capacity()
+            {
+                self.head = head;
+                ring.write_wrap(tail);
+                self.publish(tail, tail + to_end);
+            }
+        }
+        self.room_now(len)
     }
 
     /// The channel's name.

@@ -324,8 +324,8 @@ impl Client {
     }
 
     /// The ring this client's requests go into.
-    pub(crate) fn request_sender(&self) -> &Sender {
-        &self.requests
+    pub(crate) fn request_sender_mut(&mut self) -> &mut Sender {
+        &mut self.requests
     }
 
     /// The ring this client's responses come from.

@@ -137,9 +137,7 @@ impl Sender {
             // Room by the head last read, which only moves on: `send` does not wait.
             return self.send(message);
         }
-        if !self.room_now(message.len()) {
-            self.room_async(message.len()).await?;
-        }
+        self.room_async(message.len()).await?;
         // Sent without waiting: the room seen is still there unless another process moved
         // the receiver's head back, which is then an error, not a blocking wait on this
         // task's thread.
@@ -170,9 +168,7 @@ impl Sender {
         if self.room_cached(len) {
             return self.reserve(len);
         }
-        if !self.room_now(len) {
-            self.room_async(len).await?;
-        }
+        self.room_async(len).await?;
         // Without waiting, as in `send_async`. (The error is made first: the slot borrows
         // the sender until it is returned.)
         let went_away = self.room_went_away();
@@ -187,14 +183,21 @@ impl Sender {
     }
 
     /// Waits until there is room for `len` bytes (or `reserve` would fail at once), or the
-    /// receiver is gone (`Error::Disconnected`).
-    pub(crate) async fn room_async(&self, len: usize) -> Result<()> {
+    /// receiver is gone (`Error::Disconnected`). A frame that must go to the ring's start
+    /// takes two waits: for the ring's end, where its wrap marker goes, then for the start,
+    /// which the receiver frees once it has passed the marker.
+    pub(crate) async fn room_async(&mut self, len: usize) -> Result<()> {
         loop {
-            let _ready = Ready::new(Target::Sender(self, len)).await?;
-            if self.room_now(len) {
+            if self.room_after_wrap(len) {
                 return Ok(());
             }
-            if self.endpoint().peer_left(Side::Receiver, true) && !self.room_now(len) {
+            {
+                let _ready = Ready::new(Target::Sender(self, len)).await?;
+            }
+            if self.room_after_wrap(len) {
+                return Ok(());
+            }
+            if self.endpoint().peer_left(Side::Receiver, true) && !self.room_after_wrap(len) {
                 return Err(self.endpoint().disconnected());
             }
         }
@@ -304,7 +307,7 @@ impl Client {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub async fn send_request_async(&mut self, payload: &[u8]) -> Result<RequestId> {
-        self.request_sender().room_async(payload.len()).await?;
+        self.request_sender_mut().room_async(payload.len()).await?;
         self.send_request(payload)
     }
 
