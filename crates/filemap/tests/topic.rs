@@ -62,6 +62,10 @@ fn main() {
             "joiners_keep_up_with_a_fast_drop_oldest_publisher",
             joiners_keep_up_with_a_fast_drop_oldest_publisher,
         ),
+        (
+            "a_subscriber_killed_asleep_is_let_go",
+            a_subscriber_killed_asleep_is_let_go,
+        ),
         #[cfg(target_os = "linux")]
         (
             "an_oldest_frame_past_the_tail_is_corrupt",
@@ -104,6 +108,42 @@ fn an_oldest_frame_past_the_tail_is_corrupt() {
         other => panic!("expected Corrupt, got {:?}", other.map(|s| s.map(|_| ()))),
     }
     drop((sub, publisher));
+    ns.assert_empty();
+}
+
+/// Under `DropOldest` (where the publisher never waits, so never looks for dead
+/// subscribers that hold it up), a subscriber killed with kill -9 while asleep in a receive
+/// stayed connected and counted asleep for good, and every publish rang it with a system
+/// call: the publisher now frees its slot within a liveness interval of publishing.
+fn a_subscriber_killed_asleep_is_let_go() {
+    let ns = Namespace::new();
+    let name = unique("killed-asleep");
+    let options = TopicOptions::new()
+        .capacity(4096)
+        .slow_subscribers(SlowSubscribers::DropOldest);
+    let mut publisher = Publisher::create_or_open(name.as_str(), &options).unwrap();
+    let (mut sleeper, _out) = spawn_ready("sub-all", &[&name, "1"]);
+    assert_eq!(publisher.subscribers(), 1);
+    // Long enough for its receive to spin out and fall asleep.
+    std::thread::sleep(Duration::from_millis(300));
+    sleeper.kill().unwrap(); // SIGKILL
+    sleeper.wait().unwrap();
+    let killed = Instant::now();
+    let mut published = 0u64;
+    while publisher.subscribers() > 0 {
+        assert!(
+            killed.elapsed() < PATIENCE,
+            "the killed subscriber is still connected after {published} messages"
+        );
+        publisher.publish(&published.to_le_bytes()).unwrap();
+        published += 1;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    println!(
+        "    the killed subscriber's slot was freed {} ms after the kill",
+        killed.elapsed().as_millis()
+    );
+    drop(publisher);
     ns.assert_empty();
 }
 
@@ -344,11 +384,19 @@ fn a_killed_subscriber_does_not_stall_the_publisher() {
         );
     }
     stuck.kill().unwrap(); // SIGKILL
+    stuck.wait().unwrap();
     let killed = Instant::now();
-    publisher.publish_timeout(&buf, PATIENCE).unwrap();
+    // `try_publish` alone, which never waits (and so never reached the looks a wait makes
+    // for dead subscribers: it stalled for ever), gets past the dead subscriber too.
+    while !publisher.try_publish(&buf).unwrap() {
+        assert!(
+            killed.elapsed() < PATIENCE,
+            "try_publish never got past the killed subscriber"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let resumed = killed.elapsed();
     hash.update(&buf);
-    stuck.wait().unwrap();
     publish(&mut publisher, seq + 1..count, &mut hash);
     for (c, out) in others {
         assert_eq!(finish(c, out), format!("{:016x}", hash.digest()));

@@ -29,6 +29,9 @@ pub struct Publisher {
     lowest: u64,
     /// The topic's count of joins when `lowest` was computed.
     joins: u32,
+    /// When this publisher last looked for dead subscribers outside a wait's own looks
+    /// (see `dead_check_due`).
+    last_dead_check: Option<Instant>,
 }
 
 impl Publisher {
@@ -91,6 +94,7 @@ impl Publisher {
             // Nothing known of the heads yet (a publisher before this one may have left a
             // joiner below `oldest`): the first wait for room looks at them.
             lowest: 0,
+            last_dead_check: None,
             topic,
             tail,
             seq,
@@ -368,11 +372,33 @@ impl Publisher {
                 return Ok(true);
             }
             if !ok {
+                // A short wait (`try_publish`, a small timeout) ends before the wait's own
+                // looks for dead subscribers: one that was killed must not hold the ring
+                // up for such a publisher for ever. Looked for at most once a liveness
+                // interval (a system call per subscriber behind).
+                if self.dead_check_due() {
+                    free_dead_slots(&self.topic.end, &self.topic.area, need);
+                    self.refresh_lowest();
+                    return Ok(self.lowest >= need);
+                }
                 return Ok(false);
             }
             // A subscriber joined (its head at `oldest`, below `need`) between the wait's
             // last look and this one: wait for it too.
         }
+    }
+
+    /// Whether a look for dead subscribers is due now (the first time, then once a
+    /// liveness interval); if so, the next is due an interval from now.
+    fn dead_check_due(&mut self) -> bool {
+        let now = Instant::now();
+        let due = self
+            .last_dead_check
+            .is_none_or(|last| now.duration_since(last) >= crate::channel::LIVENESS_INTERVAL);
+        if due {
+            self.last_dead_check = Some(now);
+        }
+        due
     }
 
     fn refresh_lowest(&mut self) {
@@ -403,16 +429,31 @@ impl Publisher {
 
     /// Rings the doorbell of every subscriber that sleeps (no system call when none does).
     #[inline]
-    fn wake_subscribers(&self) {
-        let area = &self.topic.area;
+    fn wake_subscribers(&mut self) {
         // Pairs with the fence a subscriber makes after counting itself asleep.
         fence(Ordering::SeqCst);
-        if area.all_asleep().load(Ordering::Relaxed) == 0 {
+        if self.topic.area.all_asleep().load(Ordering::Relaxed) == 0 {
             return;
         }
+        self.wake_sleepers();
+    }
+
+    /// `wake_subscribers` past its first look. A subscriber killed asleep stays counted
+    /// asleep (only the next subscriber of its slot can take its count back: a publisher
+    /// that did could take a new subscriber's), so once a liveness interval the sleepers'
+    /// slots are looked at, and a dead subscriber's slot freed; a slot that is not
+    /// connected is not rung (a subscriber sleeps only once it has joined).
+    #[inline(never)]
+    fn wake_sleepers(&mut self) {
+        let check = self.dead_check_due();
+        let (area, end) = (&self.topic.area, &self.topic.end);
         for i in 0..area.slots {
             let slot = area.slot(i);
             if slot.asleep().load(Ordering::Relaxed) > 0 {
+                let state = slot.state().load(Ordering::Acquire);
+                if state & CONNECTED == 0 || (check && free_if_dead(end, area, i, state)) {
+                    continue;
+                }
                 slot.bell().fetch_add(1, Ordering::Release);
                 self.topic.end.memory.wake_word(&sys::Doorbell {
                     bell: super::slot_bell(i),
@@ -474,15 +515,25 @@ fn free_dead_slots(end: &crate::channel::endpoint::Endpoint, area: &Area, need: 
         if state & CONNECTED == 0 || slot.head().load(Ordering::Acquire) >= need {
             continue;
         }
-        if !end.memory.endpoint_alive(lock_byte(i + 1)) {
-            let _ = slot.state().compare_exchange(
+        free_if_dead(end, area, i, state);
+    }
+}
+
+/// Frees slot `i`, connected in `state`, if its subscriber's process is gone; whether it
+/// did. The state is compared whole (generation included): a slot a new subscriber took
+/// meanwhile stays.
+fn free_if_dead(end: &crate::channel::endpoint::Endpoint, area: &Area, i: u32, state: u32) -> bool {
+    !end.memory.endpoint_alive(lock_byte(i + 1))
+        && area
+            .slot(i)
+            .state()
+            .compare_exchange(
                 state,
                 state & !CONNECTED,
                 Ordering::AcqRel,
                 Ordering::Relaxed,
-            );
-        }
-    }
+            )
+            .is_ok()
 }
 
 impl Drop for Publisher {

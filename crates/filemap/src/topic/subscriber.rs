@@ -784,12 +784,17 @@ impl Sample<'_> {
     }
 
     /// After a copy: `Error::Lagged` if the publisher may have written over the message
-    /// meanwhile, `Error::PageFault` if the memory was lost.
+    /// meanwhile (under `DropOldest`), `Error::PageFault` if the memory was lost. Under
+    /// `Block` the publisher never writes past a connected subscriber's head, though its
+    /// `oldest` may pass a message a subscriber that just joined holds (it had moved
+    /// `oldest` before it saw the join, and waits for that subscriber since): no check.
     fn still_there(&self) -> Result<()> {
         let topic = &self.subscriber.topic;
         // Orders the copy's loads before the check (the sequence-lock check).
         fence(Ordering::Acquire);
-        if topic.area.oldest().load(Ordering::Relaxed) > self.start {
+        if topic.area.policy == SlowSubscribers::DropOldest
+            && topic.area.oldest().load(Ordering::Relaxed) > self.start
+        {
             // Counted once, however many copies of it fail.
             let missed = u64::from(!self.overwritten.replace(true));
             return Err(Error::Lagged {
