@@ -375,6 +375,28 @@ fn bad_waits_are_errors() {
         wait_all(&[&e, &m, &e], None),
         Err(Error::InvalidSetting { value: 2, .. })
     ));
+    // The same object through another handle, and (on Linux) through another name: a
+    // wait for all could never take both (it looped until its timeout).
+    let e_again = NamedEvent::open(e.name().clone()).unwrap();
+    assert!(matches!(
+        wait_all(&[&e, &e_again], None),
+        Err(Error::InvalidSetting { value: 1, .. })
+    ));
+    #[cfg(target_os = "linux")]
+    {
+        let uid = rustix::process::geteuid().as_raw();
+        let entry = |name: &str| ns.path().join(format!("filemap.u{uid}.{name}"));
+        let (old, new) = (e.name().base().to_string(), unique("bad-e-renamed"));
+        std::fs::rename(entry(&old), entry(&new)).unwrap();
+        let renamed = NamedEvent::open(new.as_str()).unwrap();
+        assert!(matches!(
+            wait_all(&[&e, &renamed], Some(Duration::from_millis(1))),
+            Err(Error::InvalidSetting { value: 1, .. })
+        ));
+        drop(renamed);
+        std::fs::rename(entry(&new), entry(&old)).unwrap();
+    }
+    drop(e_again);
     let guard = m.lock().unwrap();
     assert!(matches!(
         wait_any(&[&e, &m], None),

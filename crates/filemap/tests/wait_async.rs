@@ -69,6 +69,10 @@ fn main() {
             "async_sends_and_waits_for_room_across_a_wrap",
             async_sends_and_waits_for_room_across_a_wrap,
         ),
+        (
+            "waiter_threads_outlive_a_panicking_waker_and_a_fork",
+            waiter_threads_outlive_a_panicking_waker_and_a_fork,
+        ),
     ]);
 }
 
@@ -765,6 +769,84 @@ fn async_sends_and_waits_for_room_across_a_wrap() {
     }
     let lengths = serving.join().unwrap().unwrap();
     assert_eq!(lengths, (0..MESSAGES).map(sizes).collect::<Vec<_>>());
+}
+
+/// A waker that panics (an executor's bug) is caught on the waiter thread, which goes on
+/// waking the futures after it (it ended, and every later future of the process hung); and
+/// a child made by `fork` (no exec) starts waiter threads of its own (it registered with
+/// its parent's, which it does not have, and hung).
+fn waiter_threads_outlive_a_panicking_waker_and_a_fork() {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::task::{Context, Wake, Waker};
+    struct Panics;
+    impl Wake for Panics {
+        fn wake(self: Arc<Self>) {
+            panic!("this waker panics on purpose (the test's)");
+        }
+    }
+    let ns = Namespace::new();
+    let first = NamedSemaphore::create_new(unique("panicky"), 0, 10).unwrap();
+    let waker = Waker::from(Arc::new(Panics));
+    let mut pending = Box::pin(first.acquire_async());
+    assert!(pending
+        .as_mut()
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    first.release(1).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    drop(pending);
+    // An unrelated future, on the same waiter thread.
+    let second = NamedSemaphore::create_new(unique("after-panic"), 0, 10).unwrap();
+    let second_name = second.name().clone();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(filemap::wait::block_on(second.acquire_async()).is_ok());
+    });
+    let releaser = NamedSemaphore::open(second_name).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    releaser.release(1).unwrap();
+    assert_eq!(
+        finished.recv_timeout(PATIENCE).ok(),
+        Some(true),
+        "a future after a panicking waker was never woken"
+    );
+    #[cfg(target_os = "linux")]
+    {
+        let forked = NamedSemaphore::create_new(unique("forked"), 0, 10).unwrap();
+        // SAFETY: the child only waits on the semaphore (its own threads, its own
+        // allocations: glibc's allocator is ready for a fork) and ends with `_exit`.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let ok = filemap::wait::block_on(forked.acquire_async()).is_ok();
+            // SAFETY: ends the child at once, running nothing of the parent's.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        forked.release(1).unwrap();
+        let started = Instant::now();
+        let mut status = 0;
+        // SAFETY: waits for this test's own child.
+        while unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == 0 {
+            if started.elapsed() > PATIENCE {
+                // SAFETY: ends and reaps this test's own child.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
+                panic!("an async wait in a forked child never ended");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "the forked child's wait failed: status {status}"
+        );
+        drop(forked);
+    }
+    drop((first, releaser));
+    ns.assert_empty();
 }
 
 fn a_receive_waiting_across_a_wrap_lets_the_sender_on() {

@@ -190,6 +190,20 @@ pub(crate) enum SyncRef<'a> {
     Mutex(&'a MutexObject),
 }
 
+impl SyncRef<'_> {
+    /// Whether both are the same object (two handles of one, which a wait for all could
+    /// never take both of): compared by identity, not by name (on Linux an entry's name
+    /// may be another object's by now).
+    pub(crate) fn same_object(self, other: SyncRef<'_>) -> bool {
+        match (self, other) {
+            (SyncRef::Event(a), SyncRef::Event(b)) => a.identity() == b.identity(),
+            (SyncRef::Semaphore(a), SyncRef::Semaphore(b)) => a.identity() == b.identity(),
+            (SyncRef::Mutex(a), SyncRef::Mutex(b)) => a.identity() == b.identity(),
+            _ => false,
+        }
+    }
+}
+
 /// What taking a synchronisation object gave: an event's signal or a semaphore's unit,
 /// or a mutex's lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

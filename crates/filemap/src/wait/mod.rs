@@ -470,8 +470,12 @@ fn checked_targets<'a>(objects: &[&'a dyn Waitable], all: bool) -> Result<Vec<Ta
         if let Target::Mutex(mutex) = target {
             mutex.refuse_relock()?;
         }
-        let name = sync_name(target);
-        if all && name.is_some() && targets[..index].iter().any(|t| sync_name(t) == name) {
+        let object = sync_object(target);
+        let repeated = |earlier: &Target<'_>| match (object, sync_object(earlier)) {
+            (Some(a), Some(b)) => a.same_object(b),
+            _ => false,
+        };
+        if all && targets[..index].iter().any(repeated) {
             return Err(Error::InvalidSetting {
                 setting: "wait_all's object at index",
                 value: index as u64,
@@ -483,12 +487,12 @@ fn checked_targets<'a>(objects: &[&'a dyn Waitable], all: bool) -> Result<Vec<Ta
     Ok(targets)
 }
 
-/// A synchronisation object's name (and so its identity); `None` for an endpoint.
-fn sync_name<'a>(target: &Target<'a>) -> Option<&'a crate::Name> {
+/// A synchronisation object's system object; `None` for an endpoint.
+fn sync_object<'a>(target: &Target<'a>) -> Option<sys::SyncRef<'a>> {
     match *target {
-        Target::Event(event) => Some(event.name()),
-        Target::Semaphore(semaphore) => Some(semaphore.name()),
-        Target::Mutex(mutex) => Some(mutex.name()),
+        Target::Event(event) => Some(sys::SyncRef::Event(event.object())),
+        Target::Semaphore(semaphore) => Some(sys::SyncRef::Semaphore(semaphore.object())),
+        Target::Mutex(mutex) => Some(sys::SyncRef::Mutex(mutex.object())),
         _ => None,
     }
 }

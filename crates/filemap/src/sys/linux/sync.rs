@@ -482,6 +482,11 @@ pub(crate) struct EventObject {
 }
 
 impl EventObject {
+    /// Identifies the object (its entry's device and inode) within this process.
+    pub(crate) fn identity(&self) -> u64 {
+        self.memory.identity()
+    }
+
     pub(crate) fn create(
         name: &Name,
         header: &Header,
@@ -530,6 +535,11 @@ pub(crate) struct SemaphoreObject {
 }
 
 impl SemaphoreObject {
+    /// Identifies the object (its entry's device and inode) within this process.
+    pub(crate) fn identity(&self) -> u64 {
+        self.memory.identity()
+    }
+
     pub(crate) fn create(
         name: &Name,
         header: &Header,

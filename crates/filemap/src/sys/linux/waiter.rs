@@ -22,10 +22,14 @@
 //!   the thread takes for a future that is gone, and a future dropped after a wake and
 //!   before it took what woke it, pass the wake on (`FUTEX_WAKE` of one sleeper).
 //! - Wakers are dropped, and woken, outside the thread's lock: a waker's drop may drop a
-//!   task that holds another registration of the same thread.
+//!   task that holds another registration of the same thread. A waker that panics (the
+//!   executor's code, run on this thread) is caught: the thread goes on for the others.
+//! - A child made by `fork` has none of its parent's threads: its first registration
+//!   starts a set of threads of its own (the parent's set, whose locks the fork may have
+//!   copied held, is left alone).
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -81,10 +85,37 @@ impl std::fmt::Debug for Shard {
     }
 }
 
-/// The threads' shards: made once, never freed (the threads use them for good).
+/// The threads' shards of one process: made once per process, never freed (the threads
+/// use them for good).
+struct Shards {
+    pid: u32,
+    list: Mutex<Vec<&'static Shard>>,
+}
+
+/// This process's shards: a child made by `fork` makes its own, as its parent's threads
+/// are not its own.
 fn shards() -> &'static Mutex<Vec<&'static Shard>> {
-    static SHARDS: OnceLock<Mutex<Vec<&'static Shard>>> = OnceLock::new();
-    SHARDS.get_or_init(|| Mutex::new(Vec::new()))
+    static SHARDS: AtomicPtr<Shards> = AtomicPtr::new(std::ptr::null_mut());
+    let pid = std::process::id();
+    let current = SHARDS.load(Ordering::Acquire);
+    // SAFETY: a pointer stored there comes from `Box::leak`, and is never freed.
+    if let Some(shards) = unsafe { current.as_ref() } {
+        if shards.pid == pid {
+            return &shards.list;
+        }
+    }
+    let fresh: &'static Shards = Box::leak(Box::new(Shards {
+        pid,
+        list: Mutex::new(Vec::new()),
+    }));
+    let fresh_ptr = fresh as *const Shards as *mut Shards;
+    match SHARDS.compare_exchange(current, fresh_ptr, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => &fresh.list,
+        // Another thread of this process made them first (this process's, as it runs
+        // here): `fresh` stays unused.
+        // SAFETY: as above.
+        Err(theirs) => unsafe { &(*theirs).list },
+    }
 }
 
 /// A future's place with a waiter thread: removed when dropped.
@@ -295,7 +326,10 @@ fn fire(shard: &Shard, ids: &[u64], why: u8, slept_on: &[(u64, *const AtomicU32)
         }
     }
     for entry in woken {
-        entry.waker.wake();
+        let waker = entry.waker;
+        // The executor's code: a panic in it must not end this thread, which sleeps for
+        // other futures too.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || waker.wake()));
     }
 }
 

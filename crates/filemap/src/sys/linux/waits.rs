@@ -9,11 +9,14 @@
 //!   no wake-up is lost.
 //! - `futex_waitv` takes at most [`MAX_SLEEP_TARGETS`] words and needs Linux 5.16. Past
 //!   that many objects, the sleep covers the first ones and lasts at most a millisecond,
-//!   so the rest are looked at every millisecond; on an older kernel, the sleep is on the
-//!   first object's word for at most a millisecond at a time.
+//!   so the rest are looked at every millisecond; on an older kernel (or where a filter
+//!   forbids the call), the waiter naps a millisecond at a time and looks again.
 //! - Taking several objects at once (`take_all`) takes them only when all look ready, and
 //!   gives back what it took if one was gone by the time it got there: it never holds some
-//!   while it waits for the others.
+//!   while it waits for the others. The giving back is seen by others in one narrow case
+//!   each: an auto-reset event reset between the take and the give-back is set again, and
+//!   a semaphore released up to its maximum meanwhile loses the unit given back (the
+//!   release that filled it succeeded, where it would have failed with that unit there).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -97,7 +100,11 @@ pub(crate) fn sleep_on(targets: &[WaitTarget], timeout: Duration) -> Result<Woke
             }
             // A kernel older than 5.16 (ENOSYS), or a filter that forbids the call (EPERM,
             // or the ENOSYS a seccomp filter gives): nap from now on, never spin.
-            Err(_) => NO_WAITV.store(true, Ordering::Relaxed),
+            Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => {
+                NO_WAITV.store(true, Ordering::Relaxed)
+            }
+            // Anything else (ENOMEM, say) is this call's: nap this once.
+            Err(_) => {}
         }
     }
     // Without futex_waitv: nap at most a millisecond, then the caller looks at every

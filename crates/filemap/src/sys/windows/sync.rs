@@ -366,6 +366,12 @@ pub(crate) struct EventObject {
 }
 
 impl EventObject {
+    /// Identifies the object within this process: its name (a kernel object's name is
+    /// its own while any handle to it is open).
+    pub(crate) fn identity(&self) -> u64 {
+        fnv(&self.name.encode_utf16().collect::<Vec<u16>>())
+    }
+
     pub(crate) fn create(
         name: &Name,
         header: &Header,
@@ -474,6 +480,12 @@ pub(crate) struct SemaphoreObject {
 }
 
 impl SemaphoreObject {
+    /// Identifies the object within this process: its name (a kernel object's name is
+    /// its own while any handle to it is open).
+    pub(crate) fn identity(&self) -> u64 {
+        fnv(&self.name.encode_utf16().collect::<Vec<u16>>())
+    }
+
     pub(crate) fn create(
         name: &Name,
         header: &Header,

@@ -308,8 +308,14 @@ fn settle(shard: &Shard, id: u64, shared: &Shared) {
         }
     };
     if let Some(entry) = entry {
-        entry.waker.wake();
+        wake(entry.waker);
     }
+}
+
+/// Wakes a future. The waker is the executor's code: a panic in it must not end this
+/// thread, which waits for other futures too.
+fn wake(waker: Waker) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || waker.wake()));
 }
 
 /// Wakes and removes the futures whose shared part `which` picks.
@@ -329,6 +335,6 @@ fn fire(shard: &Shard, which: impl Fn(&Shared) -> bool) {
         }
     }
     for entry in woken {
-        entry.waker.wake();
+        wake(entry.waker);
     }
 }
