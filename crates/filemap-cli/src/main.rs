@@ -29,7 +29,7 @@ use clap::{Parser, Subcommand};
     version,
     long_about = None,
     after_help = "Linux: the objects are files in the namespace directory, $FILEMAP_DIR or \
-                  /dev/shm. Windows: they are named kernel objects, Local\\ in this session's \
+                  /dev/shm (foreign POSIX segments, --foreign, always in /dev/shm). Windows: they are named kernel objects, Local\\ in this session's \
                   namespace, Global\\ in the machine's."
 )]
 struct Cli {
@@ -54,8 +54,9 @@ enum Command {
         /// Size, e.g. 4096, 64KiB, 1MiB, 2GiB (for --file: 0 or absent = the file's size).
         #[arg(long, value_parser = units::parse_size)]
         size: Option<u64>,
-        /// Keep the object after filemap exits, until `filemap rm` (Linux only: Windows
-        /// removes an object with its last handle; use `filemap hold --create` there).
+        /// Keep the object after filemap exits, until `filemap rm`. Required: an object
+        /// without it would vanish as filemap exits (`filemap hold --create` keeps one while
+        /// it runs). Linux only: Windows removes an object with its last handle.
         #[arg(long)]
         persistent: bool,
         /// Create it in the Global scope (machine-wide).
@@ -95,7 +96,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List the objects in the namespace. Linux: every filemap entry of the namespace
+    /// List the objects in the namespace.
+    ///
+    /// Linux: every filemap entry of the namespace
     /// directory (stale and corrupt ones too; its other files are not filemap's).
     /// Windows: filemap's sections and the named mutexes, events and semaphores of this
     /// session's and the global object directory.
@@ -143,8 +146,9 @@ enum Command {
         #[arg(long)]
         raw: bool,
     },
-    /// Remove a name now (holders keep their object). Linux only: on Windows an object goes
-    /// away with its last handle.
+    /// Remove a name now (holders keep their object).
+    ///
+    /// Linux only: on Windows an object goes away with its last handle.
     Rm {
         /// The name.
         name: String,
@@ -157,8 +161,9 @@ enum Command {
         #[arg(long, conflicts_with = "foreign")]
         global: bool,
     },
-    /// Remove stale objects (every holder died) and corrupt entries nobody holds. Windows
-    /// never has any: the kernel removes an object with its last handle.
+    /// Remove stale objects (every holder died) and corrupt entries nobody holds.
+    ///
+    /// Windows never has any: the kernel removes an object with its last handle.
     Gc {
         /// Only report what would be removed.
         #[arg(long)]
@@ -176,14 +181,15 @@ enum Command {
         #[arg(long, requires = "size")]
         create: bool,
         /// Size for --create.
-        #[arg(long, value_parser = units::parse_nonzero_size)]
+        #[arg(long, requires = "create", value_parser = units::parse_nonzero_size)]
         size: Option<u64>,
         /// Use the Global scope for a name without prefix.
         #[arg(long)]
         global: bool,
     },
-    /// Read a file through sliding windows (for files of any size, with bounded memory)
-    /// and print its size, line count, xxh3 checksum and the throughput.
+    /// Read a file through sliding windows and print its size, lines, xxh3 and throughput.
+    ///
+    /// The windows let it read files of any size with bounded memory.
     Scan {
         /// The file.
         file: PathBuf,
@@ -194,9 +200,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run a command while holding a named mutex (like flock(1), but robust: if a holder
-    /// dies, the next one is told the mutex was abandoned and proceeds). Exits with the
-    /// command's status.
+    /// Run a command while holding a named mutex (like flock(1), but robust).
+    ///
+    /// If a holder dies, the next one is told the mutex was abandoned and proceeds. Exits
+    /// with the command's status.
     ///
     /// Interrupted (SIGINT, SIGTERM, Ctrl-C) while it waits for the mutex, it closes it and
     /// exits 130; while the command runs, it passes the signal on to the command and lets
@@ -214,8 +221,9 @@ enum Command {
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<String>,
     },
-    /// Wait for any (or, with --all, every) one of the named events, semaphores and
-    /// mutexes, like WaitForMultipleObjects: takes what it waited for (an auto-reset
+    /// Wait for any (or, with --all, every) one of named events, semaphores and mutexes.
+    ///
+    /// Like WaitForMultipleObjects: takes what it waited for (an auto-reset
     /// event's signal, a semaphore's unit; a mutex is locked, then released on exit) and
     /// prints its name. Exits 1 on a timeout.
     #[command(after_help = signals::INTERRUPTED_HELP)]
@@ -236,7 +244,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Bridge topics to other machines over Zenoh until interrupted: --export sends what
+    /// Bridge topics to other machines over Zenoh until interrupted.
+    ///
+    /// --export sends what
     /// local topics carry to the Zenoh keys PREFIX/NAME, --import republishes what those
     /// keys carry into local topics. Logs to stderr; prints each topic's counters when it
     /// stops (messages, dropped, missed).
@@ -319,8 +329,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Serve requests of a service (made if it does not exist): each request is given to
-    /// COMMAND on its standard input, and its standard output is the response, streamed
+    /// Serve a service's requests with a command (the service is made if it does not exist).
+    ///
+    /// Each request is given to COMMAND on its standard input, and its standard output is the response, streamed
     /// as it comes; the response ends when COMMAND has closed its standard output and
     /// ended. A COMMAND that fails (a status other than 0, or killed by a signal) fails the
     /// request: its client is told how it ended. Requests are served one at a time (a
@@ -341,6 +352,7 @@ enum Command {
         command: Vec<String>,
     },
     /// Send standard input as one request to a service's server and print the response.
+    ///
     /// Exits 1 if no server serves the service, or on a timeout. If the server fails the
     /// request (the command of `filemap serve` failed), says so on stderr and exits with
     /// that command's status (128 + N for one killed by signal N).
@@ -397,6 +409,8 @@ enum Command {
 /// What `filemap bench` measures.
 #[derive(Subcommand, Debug)]
 enum BenchWhat {
+    /// The channel between two processes against a socket, a pipe and the floors.
+    ///
     /// One-way latency (8 B to 1 MiB, busy-poll and blocking) and 1 MiB throughput of the
     /// channel between two processes, against a Unix socket, a pipe, a raw futex ping-pong
     /// and the cache-line floor, all in this run; at 64 B also with both ends async
@@ -407,8 +421,9 @@ enum BenchWhat {
         #[arg(long)]
         json: bool,
     },
-    /// One-way latency of a topic from one publisher to 1, 2 and 4 subscriber processes
-    /// (64 B and 1 MiB, busy-poll and blocking), until the last subscriber has copied the
+    /// A topic's one-way latency from one publisher to 1, 2 and 4 subscriber processes.
+    ///
+    /// 64 B and 1 MiB, busy-poll and blocking, until the last subscriber has copied the
     /// message out. Rows with more processes than cores are marked (`oversubscribed` in
     /// JSON): subscribers then share a core, and busy-poll rows measure the scheduler.
     Pubsub {

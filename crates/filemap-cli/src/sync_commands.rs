@@ -202,8 +202,8 @@ pub enum SemAction {
         /// Use the Global scope for a name without prefix.
         #[arg(long)]
         global: bool,
-        /// How many units (at least 1).
-        #[arg(default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        /// How many units (1 to 2147483647, the most a semaphore holds).
+        #[arg(default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
         count: u32,
     },
     /// Take a unit, waiting while there is none. Exits 1 on timeout.
@@ -288,9 +288,17 @@ impl Object {
         }
         match NamedMutex::open(name) {
             Ok(m) => Ok(Object::Mutex(m)),
-            Err(e) if mismatch(&e) => Err(Failure::Error(format!(
-                "{name} is not an event, a semaphore or a mutex: {e}"
-            ))),
+            Err(filemap::Error::KindMismatch { found, .. }) => {
+                let found = found.to_string();
+                let article = if found.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                Err(Failure::Error(format!(
+                    "{name} is {article} {found}, not an event, a semaphore or a mutex"
+                )))
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -164,6 +164,8 @@ fn errors_exit_1_usage_exits_2() {
         &["hold", "x", "--create", "--size", "0"],
         &["scan", "Cargo.toml", "--window", "0"],
         &["sem", "release", "x", "0"],
+        &["sem", "release", "x", "2147483648"],
+        &["hold", "x", "--size", "4KiB"],
         &[
             "create",
             "x",
