@@ -309,6 +309,26 @@ fn entry_json(e: &EntryInfo) -> serde_json::Value {
     })
 }
 
+/// An entry as `info --json` and `ls --json` print it alike: its fields, then what its kind
+/// adds (a topic's, inbox's, service's or bridge's endpoints; an event's or semaphore's
+/// state). `ls` lists on past an entry whose endpoints cannot be read (`strict` off).
+fn entry_json_with_state(e: &EntryInfo, strict: bool) -> Result<serde_json::Value, Failure> {
+    let mut entry = entry_json(e);
+    match crate::topic_commands::endpoints_json(&e.name, e.kind) {
+        Ok(Some((key, endpoints))) => entry[key] = endpoints,
+        Ok(None) => {}
+        Err(failure) if strict => return Err(failure),
+        Err(_) => {}
+    }
+    for (field, value) in crate::sync_commands::state_fields(&e.name, e.kind, e.stale) {
+        entry[field] = value;
+    }
+    if let Some(summary) = crate::topic_commands::endpoint_summary(&e.name, e.kind) {
+        entry["endpoints"] = json!(summary);
+    }
+    Ok(entry)
+}
+
 fn state(e: &EntryInfo) -> String {
     match (&e.problem, &e.holders) {
         (Some(p), _) => format!("corrupt: {p}"),
@@ -337,14 +357,7 @@ fn holders(e: &EntryInfo) -> String {
 fn info(name: &str, as_json: bool) -> Outcome {
     let e = namespace::info(name)?;
     if as_json {
-        let mut entry = entry_json(&e);
-        if let Some((key, endpoints)) = crate::topic_commands::endpoints_json(name, e.kind)? {
-            entry[key] = endpoints;
-        }
-        for (field, value) in crate::sync_commands::state_fields(name, e.kind, e.stale) {
-            entry[field] = value;
-        }
-        outln!("{entry}");
+        outln!("{}", entry_json_with_state(&e, true)?);
         return Ok(ExitCode::SUCCESS);
     }
     let mut rows = vec![
@@ -390,25 +403,18 @@ fn info(name: &str, as_json: bool) -> Outcome {
 
 fn ls(as_json: bool) -> Outcome {
     let entries = namespace::list()?;
+    if as_json {
+        let all = entries
+            .iter()
+            .map(|e| entry_json_with_state(e, false))
+            .collect::<Result<Vec<_>, Failure>>()?;
+        outln!("{}", serde_json::Value::Array(all));
+        return Ok(ExitCode::SUCCESS);
+    }
     let endpoints: Vec<Option<String>> = entries
         .iter()
         .map(|e| crate::topic_commands::endpoint_summary(&e.name, e.kind))
         .collect();
-    if as_json {
-        let all: Vec<_> = entries
-            .iter()
-            .zip(&endpoints)
-            .map(|(e, endpoints)| {
-                let mut row = entry_json(e);
-                if let Some(summary) = endpoints {
-                    row["endpoints"] = json!(summary);
-                }
-                row
-            })
-            .collect();
-        outln!("{}", serde_json::Value::Array(all));
-        return Ok(ExitCode::SUCCESS);
-    }
     let mut rows = vec![vec![
         "NAME".to_string(),
         "KIND".into(),
@@ -491,7 +497,7 @@ fn create_foreign(name: &str, size: Option<u64>, json: bool) -> Outcome {
     if json {
         outln!(
             "{}",
-            json!({"name": name, "size": m.len(), "foreign": true})
+            json!({"name": name, "kind": "foreign", "size": m.len(), "foreign": true})
         );
     } else {
         outln!(
@@ -507,7 +513,7 @@ fn info_foreign(name: &str, as_json: bool) -> Outcome {
     if as_json {
         outln!(
             "{}",
-            json!({"name": name, "size": m.len(), "foreign": true})
+            json!({"name": name, "kind": "foreign", "size": m.len(), "foreign": true})
         );
     } else {
         let rows = vec![

@@ -774,6 +774,12 @@ fn persistent_semaphore_from_the_shell() {
     assert_eq!(out.status.code(), Some(1));
     let listed = json(&ns.ok(&["ls", "--json"]));
     assert_eq!(listed[0]["kind"], "semaphore");
+    // `ls --json` lists each entry as `info --json` shows it.
+    assert_eq!(listed[0], json(&ns.ok(&["info", "s", "--json"])));
+    assert_eq!(
+        (&listed[0]["count"], &listed[0]["max"]),
+        (&serde_json::json!(0), &serde_json::json!(2))
+    );
     ns.ok(&["event", "create", "e", "--persistent", "--set"]);
     ns.ok(&["event", "wait", "e", "--timeout", "1s"]);
     ns.ok(&["rm", "s"]);
