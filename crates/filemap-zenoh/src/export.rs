@@ -64,15 +64,19 @@ impl Queue {
     }
 }
 
-/// A running export: its threads end when `stop` is set.
+/// A running export: its threads end when its `stop` is set.
 pub(crate) struct Export {
     pub(crate) counters: Arc<ExportCounters>,
+    /// This export's own stop flag (an export ends alone when an import takes its topic
+    /// over, and with the bridge).
+    stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
 
 impl Export {
-    /// Waits for the threads (after the bridge's stop flag was set).
+    /// Stops the export and waits for its threads.
     pub(crate) fn join(self) {
+        self.stop.store(true, Ordering::Relaxed);
         for t in self.threads {
             let _ = t.join();
         }
@@ -111,15 +115,15 @@ impl Source {
     }
 }
 
-/// Starts exporting `source` to `key`.
+/// Starts exporting `source` to `key`, until the export is joined.
 pub(crate) fn start(
     session: &Session,
     subscriber: Source,
     key: String,
     settings: &Settings,
-    stop: Arc<AtomicBool>,
     log: Log,
 ) -> Result<Export, zenoh::Error> {
+    let stop = Arc::new(AtomicBool::new(false));
     let publisher = session
         .declare_publisher(key.clone())
         .congestion_control(if settings.reliable {
@@ -161,7 +165,7 @@ pub(crate) fn start(
             .map_err(|e| zenoh::Error::from(e.to_string()))?
     };
     let sender = {
-        let (counters, origin) = (counters.clone(), settings.origin.clone());
+        let (counters, origin, stop) = (counters.clone(), settings.origin.clone(), stop.clone());
         std::thread::Builder::new()
             .name(format!("put {key}"))
             .spawn(move || {
@@ -179,10 +183,19 @@ pub(crate) fn start(
                     };
                 }
             })
-            .map_err(|e| zenoh::Error::from(e.to_string()))?
+    };
+    let sender = match sender {
+        Ok(sender) => sender,
+        Err(e) => {
+            // The reader must not run on alone.
+            stop.store(true, Ordering::Relaxed);
+            let _ = reader.join();
+            return Err(zenoh::Error::from(e.to_string()));
+        }
     };
     Ok(Export {
         counters,
+        stop,
         threads: vec![reader, sender],
     })
 }

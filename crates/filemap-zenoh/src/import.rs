@@ -4,16 +4,30 @@
 //! sequence number: a jump in it is a gap (messages the exporting side dropped, or its
 //! topic overwrote), reported and counted, never hidden.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use filemap::channel::Sender;
 use filemap::topic::{Publisher, TopicOptions};
 use zenoh::sample::{Locality, Sample};
 use zenoh::{Session, Wait};
 
+use crate::export::{Export, STOP_CHECK};
 use crate::{keys, wire, Log, Settings};
+
+/// The most local topics one bridge imports into: a far side that puts to ever new keys
+/// must not make topics without end (each holds its ring's memory).
+const MAX_IMPORTED: usize = 1024;
+/// The most (exporting bridge, topic) pairs whose sequence numbers are followed; past
+/// them, gap tracking starts over (a far side that sends ever new ids must not grow it).
+const MAX_SEQUENCES: usize = 4096;
+/// How long a name that could not be imported into is left alone before the next try
+/// (not a filesystem call per sample).
+const RETRY_REFUSED: Duration = Duration::from_secs(1);
+/// A jump in a sequence larger than this is a restarted numbering, not a gap.
+const MAX_GAP: u64 = 1 << 40;
 
 /// One imported topic's counters.
 #[derive(Debug, Default)]
@@ -49,18 +63,50 @@ impl Sink {
     }
 
     /// Publishes one message made of `parts` in order (a Zenoh payload's slices: a large
-    /// one arrives in several), copied straight into the message's slot.
-    fn publish(&mut self, parts: &[&[u8]]) -> filemap::Result<()> {
-        match self {
-            Sink::Topic(publisher) => publisher.publish_vectored(parts),
-            Sink::Channel(sender) => sender.send_vectored(parts),
+    /// one arrives in several), copied straight into the message's slot; waiting for room
+    /// (a slow local subscriber holds the link up, as a reliable link should) until `stop`.
+    fn publish(&mut self, parts: &[&[u8]], stop: &AtomicBool) -> filemap::Result<()> {
+        let len = parts.iter().map(|p| p.len()).sum();
+        loop {
+            let written = match self {
+                Sink::Topic(publisher) => match publisher.reserve_timeout(len, STOP_CHECK) {
+                    Ok(mut slot) => write_parts(parts, |at, part| slot.write_at(at, part))
+                        .map(|()| slot.commit()),
+                    Err(e) => Err(e),
+                },
+                Sink::Channel(sender) => match sender.reserve_timeout(len, STOP_CHECK) {
+                    Ok(mut slot) => write_parts(parts, |at, part| slot.write_at(at, part))
+                        .map(|()| slot.commit()),
+                    Err(e) => Err(e),
+                },
+            };
+            match written {
+                Err(filemap::Error::Timeout { .. }) if !stop.load(Ordering::Relaxed) => {}
+                other => return other,
+            }
         }
     }
+}
+
+/// Writes `parts` one after the other with `write_at` (offset, bytes).
+fn write_parts(
+    parts: &[&[u8]],
+    mut write_at: impl FnMut(usize, &[u8]) -> filemap::Result<()>,
+) -> filemap::Result<()> {
+    let mut at = 0;
+    for part in parts {
+        write_at(at, part)?;
+        at += part.len();
+    }
+    Ok(())
 }
 
 /// The local topics this bridge imports into, with their counters (the exports skip them,
 /// so that a bridge never sends back what it brought in).
 pub(crate) type Imported = Arc<Mutex<HashMap<String, Arc<ImportCounters>>>>;
+
+/// The bridge's exports by name (an import that takes a name ends its export).
+pub(crate) type Exports = Arc<Mutex<HashMap<String, Export>>>;
 
 /// A running import: its Zenoh subscriber, whose callback publishes each sample locally.
 pub(crate) struct Import {
@@ -81,17 +127,22 @@ pub(crate) fn start(
     session: &Session,
     pattern: String,
     settings: &Settings,
+    exports: Exports,
     imported: Imported,
+    stop: Arc<AtomicBool>,
     log: Log,
 ) -> Result<Import, zenoh::Error> {
     let expr = keys::key_expr_for(&settings.prefix, &pattern);
     let importer = Mutex::new(Importer {
         pattern,
         settings: settings.clone(),
+        exports,
         imported,
+        stop,
         publishers: HashMap::new(),
         next_seq: HashMap::new(),
-        refused_names: HashSet::new(),
+        refused_names: HashMap::new(),
+        said_same_id: false,
         log,
     });
     // Only other sessions' samples: this bridge's own exports never come back in.
@@ -111,12 +162,18 @@ pub(crate) fn start(
 struct Importer {
     pattern: String,
     settings: crate::Settings,
+    exports: Exports,
     imported: Imported,
+    /// The bridge's stop flag: a publish waiting for room gives up when it is set.
+    stop: Arc<AtomicBool>,
     publishers: HashMap<String, (Sink, Arc<ImportCounters>)>,
     /// The next sequence number expected from each (publishing bridge, topic).
     next_seq: HashMap<(String, String), u64>,
-    /// Names already reported as refused (reported once).
-    refused_names: HashSet<String>,
+    /// Names that could not be imported into, and when they were last tried (each
+    /// reported once).
+    refused_names: HashMap<String, Instant>,
+    /// Whether a sample with this bridge's own id was reported (another bridge has it).
+    said_same_id: bool,
     log: Log,
 }
 
@@ -134,23 +191,35 @@ impl Importer {
         };
         let attachment = sample.attachment().map(|a| a.to_bytes());
         if let Some((seq, origin)) = attachment.as_deref().and_then(wire::decode) {
-            if origin == self.settings.origin {
-                return;
+            // (This bridge's own samples never come in: its session's are filtered out.)
+            if origin == self.settings.origin && !std::mem::replace(&mut self.said_same_id, true) {
+                (self.log)(&format!(
+                    "another bridge has this bridge's id {origin}: give the hosts distinct \
+                     names, or the gaps counted for their topics mix"
+                ));
+            }
+            if self.next_seq.len() >= MAX_SEQUENCES {
+                self.next_seq.clear();
             }
             let next = self
                 .next_seq
                 .entry((origin.to_string(), name.clone()))
                 .or_insert(seq);
-            if seq > *next {
+            if seq > *next && seq - *next <= MAX_GAP {
                 let missed = seq - *next;
-                counters.gaps.fetch_add(missed, Ordering::Relaxed);
+                let _ = counters
+                    .gaps
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |g| {
+                        Some(g.saturating_add(missed))
+                    });
                 (self.log)(&format!(
                     "gap: {missed} message(s) of {name} from {origin} missing before \
                      message {seq} (dropped or overwritten on the exporting side)"
                 ));
             }
-            // A number lower than expected: the exporting side's topic was made anew.
-            *next = seq + 1;
+            // A number lower than expected (or far higher): the exporting side's topic
+            // was made anew.
+            *next = seq.wrapping_add(1);
         }
         let Some((publisher, _)) = self.publishers.get_mut(&name) else {
             return;
@@ -158,8 +227,8 @@ impl Importer {
         let payload = sample.payload();
         let mut slices = payload.slices();
         let published = match (slices.next(), slices.next()) {
-            (Some(only), None) => publisher.publish(&[only]),
-            _ => publisher.publish(&payload.slices().collect::<Vec<_>>()),
+            (Some(only), None) => publisher.publish(&[only], &self.stop),
+            _ => publisher.publish(&payload.slices().collect::<Vec<_>>(), &self.stop),
         };
         match published {
             Ok(()) => {
@@ -176,14 +245,37 @@ impl Importer {
     /// its counters, or `None` if it cannot be made.
     fn ensure_publisher(&mut self, name: &str) -> Option<Arc<ImportCounters>> {
         if !self.publishers.contains_key(name) {
+            if let Some(tried) = self.refused_names.get(name) {
+                if tried.elapsed() < RETRY_REFUSED {
+                    return None;
+                }
+            }
+            if self.publishers.len() >= MAX_IMPORTED {
+                self.refuse(
+                    name,
+                    format!("this bridge imports into {MAX_IMPORTED} topics"),
+                );
+                return None;
+            }
             let options = TopicOptions::new().capacity(self.settings.topic_capacity);
             match Sink::open(name, &options) {
                 Ok(publisher) => {
                     let counters = Arc::new(ImportCounters::default());
-                    self.imported
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(name.to_string(), counters.clone());
+                    // Under both locks (exports, then imported, as everywhere): an export
+                    // of this name, made before this import took it, ends, so that what
+                    // comes in is never sent back out.
+                    let ended = {
+                        let mut exports = lock(&self.exports);
+                        lock(&self.imported).insert(name.to_string(), counters.clone());
+                        exports.remove(name)
+                    };
+                    if let Some(export) = ended {
+                        export.join();
+                        (self.log)(&format!(
+                            "no longer exporting {name}: this bridge imports into it now"
+                        ));
+                    }
+                    self.refused_names.remove(name);
                     (self.log)(&format!(
                         "importing {} into {name}",
                         keys::key_for(&self.settings.prefix, name)
@@ -192,9 +284,7 @@ impl Importer {
                         .insert(name.to_string(), (publisher, counters));
                 }
                 Err(e) => {
-                    if self.refused_names.insert(name.to_string()) {
-                        (self.log)(&format!("cannot import into {name}: {e}"));
-                    }
+                    self.refuse(name, e.to_string());
                     return None;
                 }
             }
@@ -203,4 +293,22 @@ impl Importer {
             .get(name)
             .map(|(_, counters)| counters.clone())
     }
+
+    /// Notes that `name` could not be imported into (said once per name).
+    fn refuse(&mut self, name: &str, why: String) {
+        if self.refused_names.len() >= MAX_IMPORTED {
+            self.refused_names.clear();
+        }
+        if self
+            .refused_names
+            .insert(name.to_string(), Instant::now())
+            .is_none()
+        {
+            (self.log)(&format!("cannot import into {name}: {why}"));
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

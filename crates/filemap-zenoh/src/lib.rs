@@ -239,7 +239,8 @@ impl BridgeBuilder {
         self
     }
 
-    /// Turns Zenoh's multicast scouting on (off by default, without a configuration file).
+    /// Turns Zenoh's multicast scouting on (off by default, with a configuration file too:
+    /// a file cannot turn it on without this).
     pub fn multicast_scouting(mut self, on: bool) -> Self {
         self.multicast = on;
         self
@@ -318,26 +319,32 @@ impl BridgeBuilder {
                     .insert_json5("mode", "\"peer\"")
                     .map_err(zenoh_error)?;
                 config
-                    .insert_json5(
-                        "scouting/multicast/enabled",
-                        if self.multicast { "true" } else { "false" },
-                    )
-                    .map_err(zenoh_error)?;
-                config
             }
         };
-        if self.config_file.is_some() && self.multicast {
-            config
-                .insert_json5("scouting/multicast/enabled", "true")
-                .map_err(zenoh_error)?;
-        }
+        // Multicast scouting only when asked for, a configuration file or not (Zenoh turns
+        // it on where a file says nothing of it).
+        config
+            .insert_json5(
+                "scouting/multicast/enabled",
+                if self.multicast { "true" } else { "false" },
+            )
+            .map_err(zenoh_error)?;
         let list = |endpoints: &[String]| {
             let quoted: Vec<String> = endpoints.iter().map(|e| format!("{e:?}")).collect();
             format!("[{}]", quoted.join(","))
         };
+        // Listen where told, and nowhere else: Zenoh's peers listen on every interface by
+        // default (and tell their peers so), which a bridge given only --connect must not.
+        // A configuration file's own listen endpoints stay, and so does Zenoh's default
+        // with multicast scouting (which finds peers by what they listen on).
+        let listen_default = zenoh::Config::default().get_json("listen/endpoints").ok();
         if !self.listen.is_empty() {
             config
                 .insert_json5("listen/endpoints", &list(&self.listen))
+                .map_err(zenoh_error)?;
+        } else if !self.multicast && config.get_json("listen/endpoints").ok() == listen_default {
+            config
+                .insert_json5("listen/endpoints", "[]")
                 .map_err(zenoh_error)?;
         }
         if !self.connect.is_empty() {
@@ -440,7 +447,7 @@ impl Bridge {
                 "nothing to bridge: give at least one export or import".into(),
             ));
         }
-        if builder.settings.prefix.is_empty()
+        if builder.settings.prefix.split('/').any(str::is_empty)
             || builder.settings.prefix.contains(['*', '$', '#', '?'])
         {
             return Err(BridgeError::Setting(format!(
@@ -466,24 +473,35 @@ impl Bridge {
         let config = builder.zenoh_config()?;
         let session = zenoh::open(config).wait().map_err(zenoh_error)?;
         let settings = builder.settings.clone();
-        let stop = Arc::new(AtomicBool::new(false));
-        let imported: import::Imported = Arc::default();
-        let mut imports = Vec::new();
+        // Made as it goes: a part that fails to start drops it, which stops every part
+        // started before (their threads end, the session closes).
+        let mut bridge = Bridge {
+            stop: Arc::new(AtomicBool::new(false)),
+            exports: Arc::default(),
+            imported: Arc::default(),
+            imports: Vec::new(),
+            services: Vec::new(),
+            scanner: None,
+            session: Some(session.clone()),
+            origin: builder.settings.origin.clone(),
+        };
+        let stop = bridge.stop.clone();
         for pattern in &builder.imports {
-            imports.push(
+            bridge.imports.push(
                 import::start(
                     &session,
                     pattern.clone(),
                     &settings,
-                    imported.clone(),
+                    bridge.exports.clone(),
+                    bridge.imported.clone(),
+                    stop.clone(),
                     log.clone(),
                 )
                 .map_err(zenoh_error)?,
             );
         }
-        let mut services = Vec::new();
         for name in &builder.export_services {
-            services.push(service::export(
+            bridge.services.push(service::export(
                 &session,
                 name.clone(),
                 &settings,
@@ -492,7 +510,7 @@ impl Bridge {
             )?);
         }
         for name in &builder.import_services {
-            services.push(service::import(
+            bridge.services.push(service::import(
                 &session,
                 name.clone(),
                 &settings,
@@ -500,12 +518,11 @@ impl Bridge {
                 log.clone(),
             )?);
         }
-        let exports: Arc<Mutex<HashMap<String, export::Export>>> = Arc::default();
         let scanner = {
             let (session, exports, imported, stop) = (
                 session.clone(),
-                exports.clone(),
-                imported.clone(),
+                bridge.exports.clone(),
+                bridge.imported.clone(),
                 stop.clone(),
             );
             let patterns = builder.exports.clone();
@@ -538,16 +555,8 @@ impl Bridge {
                 })
                 .map_err(|e| BridgeError::Setting(e.to_string()))?
         };
-        Ok(Bridge {
-            stop,
-            exports,
-            imported,
-            imports,
-            services,
-            scanner: Some(scanner),
-            session: Some(session),
-            origin: builder.settings.origin,
-        })
+        bridge.scanner = Some(scanner);
+        Ok(bridge)
     }
 
     /// This bridge's id (in the attachments of what it exports).
@@ -666,17 +675,18 @@ fn scan(
             continue;
         };
         let key = keys::key_for(&settings.prefix, &base);
-        match export::start(
-            session,
-            subscriber,
-            key.clone(),
-            settings,
-            stop.clone(),
-            log.clone(),
-        ) {
+        match export::start(session, subscriber, key.clone(), settings, log.clone()) {
             Ok(export) => {
+                // Under both locks (exports, then imported, as everywhere): an import that
+                // took the name meanwhile keeps it, and this export ends.
+                let mut all = lock(exports);
+                if lock(imported).contains_key(&base) || stop.load(Ordering::Relaxed) {
+                    drop(all);
+                    export.join();
+                    continue;
+                }
                 log(&format!("exporting {base} to {key}"));
-                lock(exports).insert(base, export);
+                all.insert(base, export);
             }
             Err(e) => log(&format!("cannot export {base}: {e}")),
         }

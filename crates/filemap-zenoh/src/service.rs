@@ -28,6 +28,12 @@ use crate::{keys, Log, Settings};
 
 /// How long a request waits for the far side's replies before its query ends.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most queries an exported service takes from Zenoh before it looks at responses.
+const QUERIES_PER_LOOK: usize = 64;
+/// How long an exported service waits for room in its request ring, and an imported one
+/// for its client to take a response, before it fails that request (a local server or
+/// client that stops reading must not hold the bridge, nor its stop, for ever).
+const LOCAL_WAIT: Duration = Duration::from_secs(1);
 
 /// A running service bridge (either direction): its thread ends when `stop` is set.
 pub(crate) struct ServiceBridge {
@@ -58,14 +64,20 @@ pub(crate) fn export(
         .spawn(move || {
             let mut client: Option<Client> = None;
             let mut pending: HashMap<RequestId, Query> = HashMap::new();
+            let mut said_absent = false;
             while !stop.load(Ordering::Relaxed) {
                 if client.is_none() {
                     match Client::open(name.as_str()) {
                         Ok(c) => {
                             log(&format!("exporting the service {name} to {key}"));
                             client = Some(c);
+                            said_absent = false;
                         }
-                        Err(_) => {
+                        Err(e) => {
+                            if !said_absent {
+                                log(&format!("the service {name} cannot be asked yet: {e}"));
+                                said_absent = true;
+                            }
                             // Not there yet (or no free client slot): refuse what comes.
                             while let Ok(Some(query)) = queryable.try_recv() {
                                 let _ = query
@@ -78,16 +90,24 @@ pub(crate) fn export(
                     }
                 }
                 let Some(c) = client.as_mut() else { continue };
-                // New queries become requests.
-                while let Ok(Some(query)) = queryable.try_recv() {
+                // New queries become requests (a few at a time: the responses are read in
+                // between, so that a server that answers into a full response ring is
+                // never waited on while this thread waits for it to take requests).
+                for _ in 0..QUERIES_PER_LOOK {
+                    let Ok(Some(query)) = queryable.try_recv() else {
+                        break;
+                    };
                     let payload = query.payload().map(|p| p.to_bytes().into_owned());
-                    match c.send_request(&payload.unwrap_or_default()) {
+                    match c.send_request_timeout(&payload.unwrap_or_default(), LOCAL_WAIT) {
                         Ok(id) => {
                             pending.insert(id, query);
                         }
                         Err(e) => {
                             let _ = query.reply_err(e.to_string()).wait();
                         }
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        break;
                     }
                 }
                 let wait = if pending.is_empty() {
@@ -139,6 +159,19 @@ pub(crate) fn export(
         })
         .map_err(|e| crate::BridgeError::Setting(e.to_string()))?;
     Ok(ServiceBridge { thread })
+}
+
+/// Fails request `id` of an imported service, whose response could not be given (`error`:
+/// too long for the local ring, or a client that does not read); said in the log. A
+/// client that cannot take even that is left to its own timeout.
+fn fail(server: &mut Server, id: RequestId, error: &Error, log: &Log) {
+    log(&format!(
+        "a response to request {} of client {}: {error}",
+        id.number(),
+        id.client()
+    ));
+    let reason = format!("the bridge could not pass the response on: {error}");
+    let _ = server.respond_failure_timeout(id, reason.as_bytes(), LOCAL_WAIT);
 }
 
 /// What a query's callback tells the serving thread.
@@ -223,16 +256,23 @@ pub(crate) fn import(
                         Err(e) => {
                             log(&format!("asking {key}: {e}"));
                             let reason = format!("the bridge could not ask {key}: {e}");
-                            let _ = server.respond_failure(id, reason.as_bytes());
+                            let _ =
+                                server.respond_failure_timeout(id, reason.as_bytes(), LOCAL_WAIT);
                         }
                     }
                 }
                 while let Ok(reply) = replies.try_recv() {
                     match reply {
                         Reply::Part(id, Ok(bytes)) => {
-                            if let Some(request) = held.get_mut(&id) {
-                                if let Some(part) = request.reply.replace(bytes) {
-                                    let _ = server.respond_part(id, &part);
+                            let Some(request) = held.get_mut(&id) else {
+                                continue;
+                            };
+                            if let Some(part) = request.reply.replace(bytes) {
+                                if let Err(e) = server.respond_part_timeout(id, &part, LOCAL_WAIT) {
+                                    // The rest of this request's replies are dropped: its
+                                    // client is told why (if it can be).
+                                    held.remove(&id);
+                                    fail(&mut server, id, &e, &log);
                                 }
                             }
                         }
@@ -245,20 +285,22 @@ pub(crate) fn import(
                             let Some(request) = held.remove(&id) else {
                                 continue;
                             };
-                            let _ = match request {
+                            let ended = match request {
                                 Held {
                                     reply: Some(last),
                                     error: None,
-                                } => server.respond(id, &last),
+                                } => server.respond_timeout(id, &last, LOCAL_WAIT),
                                 Held {
                                     reply,
                                     error: Some(reason),
-                                } => {
-                                    if let Some(part) = reply {
-                                        let _ = server.respond_part(id, &part);
-                                    }
-                                    server.respond_failure(id, &reason)
-                                }
+                                } => match reply {
+                                    Some(part) => server
+                                        .respond_part_timeout(id, &part, LOCAL_WAIT)
+                                        .and_then(|()| {
+                                            server.respond_failure_timeout(id, &reason, LOCAL_WAIT)
+                                        }),
+                                    None => server.respond_failure_timeout(id, &reason, LOCAL_WAIT),
+                                },
                                 Held {
                                     reply: None,
                                     error: None,
@@ -269,9 +311,16 @@ pub(crate) fn import(
                                          none within {})",
                                         filemap::HumanDuration(QUERY_TIMEOUT)
                                     );
-                                    server.respond_failure(id, reason.as_bytes())
+                                    server.respond_failure_timeout(
+                                        id,
+                                        reason.as_bytes(),
+                                        LOCAL_WAIT,
+                                    )
                                 }
                             };
+                            if let Err(e) = ended {
+                                fail(&mut server, id, &e, &log);
+                            }
                         }
                     }
                 }

@@ -60,7 +60,17 @@ impl StatusWriter {
                 t.missed
             ));
         }
-        let bytes = &text.as_bytes()[..text.len().min(SIZE as usize - TEXT)];
+        // Whole lines only: a topic cut in the middle would make the whole text unreadable.
+        let room = SIZE as usize - TEXT;
+        let end = if text.len() <= room {
+            text.len()
+        } else {
+            text.as_bytes()[..room]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |newline| newline + 1)
+        };
+        let bytes = &text.as_bytes()[..end];
         let seq = self.view.atomic_u64(0)?;
         seq.fetch_add(1, Ordering::AcqRel);
         self.view.write_at(8, &(bytes.len() as u64).to_le_bytes())?;
