@@ -12,8 +12,9 @@
 //!   which the drop takes too, so what was taken is claimed or given back exactly once. A
 //!   signal a future holds unclaimed is hidden from other waiters until the future is
 //!   polled or dropped.
-//! - An endpoint's wake-up event the thread took for a future that is gone is set again,
-//!   for whoever else sleeps on that doorbell.
+//! - An endpoint's wake-up event the thread took is kept for the future like a signal: a
+//!   future polled claims it (and looks at its endpoint), one dropped first, or gone by
+//!   the time the thread took it, sets it again, for whoever else sleeps on that doorbell.
 //! - Mutexes are not waited on (a mutex the thread took would be the thread's, and its
 //!   abandonment would be reported to the thread): a lock future looks every [`POLL`], as
 //!   do futures without a handle. Every [`TICK`] the thread wakes every future anyway, to
@@ -295,7 +296,12 @@ fn settle(shard: &Shard, id: u64, shared: &Shared) {
         match entries.iter().position(|e| e.id == id) {
             Some(i) => {
                 let entry = entries.swap_remove(i);
-                if matches!(shared.give_back, GiveBack::SetEvent | GiveBack::ReleaseUnit) {
+                // (An endpoint's wake-up event too: a future dropped before it is polled
+                // sets it again, for whoever else sleeps on that doorbell.)
+                if matches!(
+                    shared.give_back,
+                    GiveBack::SetEvent | GiveBack::ReleaseUnit | GiveBack::PassOn
+                ) {
                     *shared.token.lock().unwrap_or_else(|p| p.into_inner()) = Some(Took::Signal);
                 }
                 shared.fired.store(true, Ordering::Release);
