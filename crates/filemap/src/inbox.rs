@@ -313,11 +313,17 @@ impl Inbox {
         deadline: Option<Instant>,
         timeout: Option<Duration>,
     ) -> Result<Option<(u32, RecvSlot<'_>)>> {
+        let mut looked = false;
         let i = loop {
             if let Some(i) = self.ready_ring()? {
                 break i;
             }
-            if !self.wait(deadline)? {
+            // A wait returns at once while something is committed at a position, and a
+            // process outside the protocol can keep committing wrap markers there: from
+            // the second look on, the deadline is looked at here too.
+            let past = looked && deadline.is_some_and(|d| Instant::now() >= d);
+            looked = true;
+            if past || !self.wait(deadline)? {
                 self.first().intact()?;
                 return match timeout {
                     Some(after) => Err(self.first().timeout(after)),

@@ -41,6 +41,10 @@ fn main() {
             "a_closing_server_never_marks_its_successor_closed",
             a_closing_server_never_marks_its_successor_closed,
         ),
+        (
+            "a_new_client_in_a_dead_ones_slot_is_served",
+            a_new_client_in_a_dead_ones_slot_is_served,
+        ),
     ]);
 }
 
@@ -129,8 +133,72 @@ fn play(role: &str, args: &[String]) -> i32 {
             std::thread::sleep(PATIENCE);
             1
         }
+        // Sends requests and never reads a response, until its request ring is full too
+        // (the server is then held up answering it); says so, and waits to be killed.
+        "flood" => {
+            let mut client = Client::open(args[0].as_str()).unwrap();
+            while client
+                .send_request_timeout(&[7u8; 900], Duration::from_millis(300))
+                .is_ok()
+            {}
+            println!("ready");
+            std::io::stdout().flush().unwrap();
+            std::thread::sleep(PATIENCE);
+            1
+        }
         other => panic!("unknown role {other}"),
     }
+}
+
+/// A client that floods the server with requests and reads no response holds the server
+/// up in `respond` (its response ring is full); killed with kill -9, its slot is taken at
+/// once by a new client (the lowest free slot), whose ring is still full of the dead one's
+/// responses and whose first request waits behind the dead one's. The server drops the
+/// dead client's responses as soon as it sees another client in the slot, so the new
+/// client is served. (It waited for the new client to make room, which that client did
+/// only once its request was taken: neither went on, and every call timed out.)
+fn a_new_client_in_a_dead_ones_slot_is_served() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let ns = Namespace::new();
+    let name = unique("slot-reused");
+    let options = ServiceOptions::new().clients(2).capacity(4096);
+    let mut server = Server::create_or_open(name.as_str(), &options).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let serving = std::thread::spawn({
+        let stop = stop.clone();
+        move || -> Result<u64, Error> {
+            let mut answered = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let id = match server.recv_request_timeout(Duration::from_millis(20)) {
+                    Ok(request) => request.id(),
+                    Err(Error::Timeout { .. }) => continue,
+                    Err(e) => return Err(e),
+                };
+                server.respond(id, &[1u8; 1000])?;
+                answered += 1;
+            }
+            Ok(answered)
+        }
+    });
+    let (mut flood, _out) = spawn_ready("flood", &[&name]);
+    // Held up: the server is waiting for room in the flooding client's response ring.
+    std::thread::sleep(Duration::from_millis(100));
+    flood.kill().unwrap(); // SIGKILL
+    flood.wait().unwrap();
+    let mut client = Client::open(name.as_str()).unwrap();
+    assert_eq!(client.slot(), 0, "the dead client's slot");
+    let started = Instant::now();
+    let answer = client.call(b"mine", Duration::from_secs(20)).unwrap();
+    assert_eq!(answer, [1u8; 1000]);
+    println!(
+        "    the new client in the dead one's slot was answered {} ms after it opened",
+        started.elapsed().as_millis()
+    );
+    stop.store(true, Ordering::Relaxed);
+    serving.join().unwrap().unwrap();
+    drop(client);
+    ns.assert_empty();
 }
 
 fn spawn_ready(role: &str, args: &[&str]) -> (Child, BufReader<std::process::ChildStdout>) {

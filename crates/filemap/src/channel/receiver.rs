@@ -302,6 +302,7 @@ impl Receiver {
         deadline: Option<Instant>,
         stop: impl Fn() -> bool,
     ) -> Result<Waited> {
+        let mut looked = false;
         loop {
             if self.message_ready()? {
                 return Ok(Waited::Ready);
@@ -309,6 +310,13 @@ impl Receiver {
             if stop() {
                 return Ok(Waited::Stopped);
             }
+            // As in `Inbox::recv_until`: wrap markers committed again and again (by a
+            // process outside the protocol) must not outrun the deadline.
+            if looked && deadline.is_some_and(|d| Instant::now() >= d) {
+                self.end.intact()?;
+                return Ok(Waited::TimedOut);
+            }
+            looked = true;
             let (ring, claim) = (self.end.ring, self.claim);
             let sleep = self.end.bells.receiver.sleep();
             let ready = || ring.committed(claim) || stop();

@@ -28,11 +28,14 @@
 //! 64-byte request takes as many cache lines as a 64-byte channel message. A client keeps
 //! the ids it is waiting on and drops any other response: those to requests it gave up
 //! on, and those a server sent to an earlier client of its slot (each new client takes the
-//! next generation). A dead client's pending responses are dropped
-//! (the server's response to it is discarded once its ring is full); a dead server fails
-//! the pending requests of every waiting client with
-//! [`Error::Disconnected`](crate::Error::Disconnected), and a new server takes over the
-//! requests still queued. A server is never told that clients left: it serves until it is
+//! next generation). A dead client's pending responses are dropped (the server discards
+//! its response to it once its ring is full, or once another client has taken its slot);
+//! a client that sees its server dead (no server, or one that died without a successor)
+//! fails its pending requests with [`Error::Disconnected`](crate::Error::Disconnected),
+//! and a new server takes over the requests still queued: one such request may then be
+//! served though its client was told `Disconnected`, so a client that asks again after
+//! `Disconnected` must expect a request to be served twice (a server that takes over at
+//! once is told apart exactly: see below). A server is never told that clients left: it serves until it is
 //! closed, as clients come and go. Endpoint locks: 1 the server's, 2 + i client slot i's.
 //!
 //! **Takeovers.** A server that dies (or closes) holding requests it took, and is replaced

@@ -1,16 +1,18 @@
 //! The serving end of a service: [`Server`] takes requests from every client slot's ring
 //! (as an inbox does) and answers each on that client's response ring.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use super::{
     open_rings, record_takeover, response_endpoint, RequestId, ServiceOptions, FAILED, FLAGS, ID,
     LAST,
 };
-use crate::channel::{RecvSlot, Sender, WaitMode, RECEIVER_LOCK};
+use crate::channel::{RecvSlot, SendSlot, Sender, WaitMode, LIVENESS_INTERVAL, RECEIVER_LOCK};
 use crate::error::{Error, Result};
 use crate::inbox::Inbox;
 use crate::name::{IntoName, Name};
+use crate::rings::RingSet;
 use crate::vocabulary::Side;
 
 /// The serving end of a service: one at a time.
@@ -21,6 +23,8 @@ pub struct Server {
     /// server's.
     responses: Vec<Sender>,
     requests: Inbox,
+    /// The entry's rings and control page, where each slot's client generation is.
+    rings: RingSet,
 }
 
 impl Server {
@@ -55,6 +59,7 @@ impl Server {
         Ok(Server {
             requests,
             responses,
+            rings,
         })
     }
 
@@ -68,10 +73,10 @@ impl Server {
         self.requests.senders()
     }
 
-    /// Whether a client is connected in the slot of the client that sent request `id`, and
-    /// alive (a system call): a response to a client that is gone is dropped, so a server
-    /// can stop working on its request. (A new client that took the slot since counts as
-    /// connected; it drops the responses meant for its predecessor.)
+    /// Whether the client that sent request `id` is still connected, and alive (a system
+    /// call): a response to a client that is gone is dropped, so a server can stop working
+    /// on its request. (A new client that took the slot since is another client: its
+    /// predecessor is gone.)
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -85,9 +90,10 @@ impl Server {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn client_alive(&self, id: RequestId) -> bool {
-        self.responses
-            .get(id.client as usize)
-            .is_some_and(|r| !r.endpoint().peer_gone(Side::Receiver))
+        self.responses.get(id.client as usize).is_some_and(|r| {
+            asked_by_slots_client(self.rings.slot_word(id.client), id)
+                && !r.endpoint().peer_gone(Side::Receiver)
+        })
     }
 
     /// The largest response one message carries (a longer answer is streamed in parts).
@@ -186,7 +192,7 @@ impl Server {
     /// [`Client::call`]: crate::service::Client::call
     /// [`Error::RequestFailed`]: crate::Error::RequestFailed
     pub fn respond_failure(&mut self, to: RequestId, reason: &[u8]) -> Result<()> {
-        let reason = &reason[..reason.len().min(self.max_response_len())];
+        let reason = self.cut_to_fit(to, reason);
         self.send_response(to, reason, LAST | FAILED, None)
     }
 
@@ -266,8 +272,18 @@ impl Server {
         reason: &[u8],
         timeout: Duration,
     ) -> Result<()> {
-        let reason = &reason[..reason.len().min(self.max_response_len())];
+        let reason = self.cut_to_fit(to, reason);
         self.send_response(to, reason, LAST | FAILED, Some(timeout))
+    }
+
+    /// `reason` cut to the longest response the ring of `to`'s client carries (each ring
+    /// says its own size).
+    fn cut_to_fit<'r>(&self, to: RequestId, reason: &'r [u8]) -> &'r [u8] {
+        let max = self
+            .responses
+            .get(to.client as usize)
+            .map_or(reason.len(), Sender::max_message_len);
+        &reason[..reason.len().min(max)]
     }
 
     /// Sends one response, waiting for room for ever, or for `timeout`.
@@ -285,15 +301,18 @@ impl Server {
                 allowed: "a slot of this service",
             });
         };
-        // A client that is gone (its ring full, nobody reading it) does not get it.
-        let reserved = match timeout {
-            None => sender.reserve(payload.len()),
-            Some(timeout) => sender.reserve_timeout(payload.len(), timeout),
-        };
-        let mut slot = match reserved {
-            Ok(slot) => slot,
-            Err(Error::Disconnected { .. }) => return Ok(()),
-            Err(e) => return Err(e),
+        // A client that is gone does not get it, nor does a new client that took its slot
+        // since (see `reserve_for`).
+        let word = self.rings.slot_word(to.client);
+        let mut slot = if sender.room_cached(payload.len()) {
+            // The fast path: room by the head last read (a stale response there is the
+            // new client's to drop, as it drops what came before it).
+            sender.reserve(payload.len())?
+        } else {
+            match reserve_for(sender, word, to, payload.len(), timeout)? {
+                Some(slot) => slot,
+                None => return Ok(()),
+            }
         };
         slot.copy_from_slice(payload)?;
         slot.set_extra(ID, to.id);
@@ -301,6 +320,53 @@ impl Server {
         slot.commit();
         Ok(())
     }
+}
+
+/// Whether the client in request `id`'s slot (`word`: the slot's client generation) is
+/// the one that sent it, the generation being the id's high half: a new client in a dead
+/// one's slot is not, and takes none of its responses.
+fn asked_by_slots_client(word: &AtomicU64, id: RequestId) -> bool {
+    word.load(Ordering::Acquire) & 0xffff_ffff == id.id >> 32
+}
+
+/// A slot of `len` bytes in `sender`'s ring for a response to `to`, waiting for room for
+/// ever or for `timeout`; `None` if the response is for nobody any more: its client is
+/// gone, or another client took its slot (`word`). Looked at before the wait and every
+/// liveness interval of it: a new client's ring may be full of its predecessor's responses,
+/// which it drops only once it receives, while it waits for this server to take its own
+/// request first.
+fn reserve_for<'s>(
+    sender: &'s mut Sender,
+    word: &AtomicU64,
+    to: RequestId,
+    len: usize,
+    timeout: Option<Duration>,
+) -> Result<Option<SendSlot<'s>>> {
+    let deadline = timeout.and_then(crate::sys::deadline_after);
+    loop {
+        if !asked_by_slots_client(word, to) {
+            return Ok(None);
+        }
+        let slice = match deadline {
+            None => LIVENESS_INTERVAL,
+            Some(deadline) => deadline
+                .saturating_duration_since(Instant::now())
+                .min(LIVENESS_INTERVAL),
+        };
+        // Room (the slot, dropped unused, sends nothing): taken again below, at once, as
+        // only this server fills the ring.
+        let waited = sender.reserve_timeout(len, slice).map(drop);
+        match waited {
+            Ok(()) => break,
+            Err(Error::Disconnected { .. }) => return Ok(None),
+            Err(Error::Timeout { .. }) if deadline.is_none_or(|d| Instant::now() < d) => {}
+            Err(Error::Timeout { .. }) => {
+                return Err(sender.endpoint().timeout(timeout.unwrap_or(Duration::MAX)))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    sender.reserve(len).map(Some)
 }
 
 /// A request received by the server: its id (for the responses) and its payload, read from
