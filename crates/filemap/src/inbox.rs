@@ -130,11 +130,16 @@ pub struct Inbox {
     receivers: Vec<Receiver>,
     /// The ring to look at first next time (the one after the last served).
     next: usize,
-    /// The rings found damaged (bit `i` for slot `i`; at most 128 slots), reported once
-    /// each and looked at no more by this receiver: only a ring's sender (or a process
-    /// that scribbles on the entry) writes it, and nothing repairs it, so looking again
-    /// would report it on every receive and wake every wait at once.
+    /// The rings found damaged (bit `i` for slot `i`; at most 128 slots), reported and
+    /// read no more by this receiver: only a ring's sender (or a process that scribbles on
+    /// the entry) writes it, and nothing repairs it, so reading on would report it on
+    /// every receive and wake every wait at once.
     set_aside: u128,
+    /// For each ring set aside, its sender's position when it was last reported: once its
+    /// sender commits more there (a new sender of the slot, say), the ring is looked at
+    /// again, read on if it is whole by then, reported again if not (what is sent there
+    /// is not received).
+    reported_at: Vec<u64>,
     /// The receiver's doorbell (in the memory the receivers hold).
     bell: BellWords,
     /// Whether receiving reports [`Error::Disconnected`] once every sender that came is
@@ -186,6 +191,7 @@ impl Inbox {
             .map(|i| Receiver::connect(endpoint(rings, i, None)))
             .collect::<Result<Vec<_>>>()?;
         Ok(Inbox {
+            reported_at: vec![0; receivers.len()],
             receivers,
             next: 0,
             set_aside: 0,
@@ -234,9 +240,11 @@ impl Inbox {
     /// they committed was received (and again on each call until a new sender comes).
     ///
     /// A slot whose ring is found damaged (by its sender, or by a process that wrote into
-    /// the entry) is reported once, as [`Error::Corrupt`] naming the slot, and this
-    /// receiver reads that slot no more: the next receive goes on with the other slots'
-    /// messages. (A receiver that opens the inbox later finds the damage again.)
+    /// the entry) is reported, as [`Error::Corrupt`] naming the slot, and this receiver
+    /// reads that slot no more: the next receive goes on with the other slots' messages.
+    /// When that slot's sender commits more, the ring is looked at again: read on if it is
+    /// whole by then, reported again if not. (A receiver that opens the inbox later finds
+    /// the damage again.)
     pub fn recv(&mut self) -> Result<(u32, RecvSlot<'_>)> {
         match self.message_now() {
             Some((i, frame)) => Ok((i as u32, self.receivers[i].take_frame(frame))),
@@ -255,12 +263,12 @@ impl Inbox {
             let mut i = self.next;
             for _ in 0..n {
                 match self.receivers[i].at_position() {
+                    _ if self.set_aside != 0 && self.is_set_aside(i) => {}
                     AtPosition::Nothing => {}
                     AtPosition::Message(frame) => {
                         self.next = after(i, n);
                         return Some((i, frame));
                     }
-                    AtPosition::Other if self.is_set_aside(i) => {}
                     AtPosition::Other => return None,
                 }
                 i = after(i, n);
@@ -354,10 +362,32 @@ impl Inbox {
                     Ok(false) => {}
                     Err(e) => return Err(self.set_aside(i, e)),
                 }
+            } else if self.sent_to_set_aside(i) {
+                // Looked at again: read on if it is whole now, reported again if not.
+                match self.receivers[i].message_ready() {
+                    Ok(ready) => {
+                        self.set_aside &= !(1 << i);
+                        if ready {
+                            return Ok(Some(i));
+                        }
+                    }
+                    Err(e) => return Err(self.set_aside(i, e)),
+                }
             }
             i = after(i, n);
         }
         Ok(None)
+    }
+
+    /// Whether the sender of a ring set aside has committed more since it was reported
+    /// (a new sender of the slot may even have written over the damage).
+    fn sent_to_set_aside(&self, i: usize) -> bool {
+        let tail = self.receivers[i]
+            .endpoint()
+            .ring
+            .tail()
+            .load(Ordering::Acquire);
+        tail != self.reported_at[i]
     }
 
     /// Whether ring `i` was found damaged and set aside.
@@ -374,6 +404,11 @@ impl Inbox {
             return error;
         };
         self.set_aside |= 1 << i;
+        self.reported_at[i] = self.receivers[i]
+            .endpoint()
+            .ring
+            .tail()
+            .load(Ordering::Acquire);
         self.next = after(i, self.receivers.len());
         let party = if self.ends_with_senders {
             "sender"

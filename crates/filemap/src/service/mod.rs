@@ -29,7 +29,8 @@
 //! the ids it is waiting on and drops any other response: those to requests it gave up
 //! on, and those a server sent to an earlier client of its slot (each new client takes the
 //! next generation). A dead client's pending responses are dropped (the server discards
-//! its response to it once its ring is full, or once another client has taken its slot);
+//! a response to it that would have to wait for room: once its ring is full, or at once if
+//! another client has taken its slot);
 //! a client that sees its server dead (no server, or one that died without a successor)
 //! fails its pending requests with [`Error::Disconnected`](crate::Error::Disconnected),
 //! and a new server takes over the requests still queued: one such request may then be

@@ -301,6 +301,15 @@ impl Server {
                 allowed: "a slot of this service",
             });
         };
+        // Too long is an error whoever the client is.
+        let max = sender.max_message_len();
+        if payload.len() > max {
+            return Err(Error::MessageTooLarge {
+                name: sender.name().to_string(),
+                len: payload.len(),
+                max,
+            });
+        }
         // A client that is gone does not get it, nor does a new client that took its slot
         // since (see `reserve_for`).
         let word = self.rings.slot_word(to.client);

@@ -207,8 +207,12 @@ impl<'a> Future for Ready<'a> {
         }
         if let Some(registration) = &this.registration {
             if let Some(took) = registration.claim() {
-                // The waiter thread took it for this future (Windows).
-                return this.finish(took);
+                // The waiter thread took it for this future (Windows): a synchronisation
+                // object's signal, unit or lock is this future's; an endpoint's wake-up
+                // event only says to look (below).
+                if matches!(this.item, Item::Sync(_)) {
+                    return this.finish(took);
+                }
             }
             if !registration.fired() && !check {
                 // Polled for another reason: look, and keep the registration.

@@ -12,11 +12,14 @@
 //! which that call reports), a service's server when a request is there (clients leaving
 //! do not end a server), a [`Sender`] when there is room
 //! ([`Target::Sender`] says for how many bytes; a `&Sender` means one byte). Waiting takes
-//! nothing from them. One exception to "would not wait": a receiving endpoint is also ready
-//! when its sender has just wrapped around the ring, before the message after the wrap is
-//! committed; the next receive then waits for that message (a sender that needs the wrap's
-//! bytes back gets them from that receive, so a wait that held out for the message could
-//! wait for ever).
+//! nothing from them. Two exceptions to "would not wait", both about the wrap marker a
+//! sender leaves at the ring's end when a message does not fit before it: a receiving
+//! endpoint is also ready when its sender has just wrapped around the ring, before the
+//! message after the wrap is committed (the next receive then waits for that message; a
+//! sender that needs the wrap's bytes back gets them from that receive, so a wait that
+//! held out for the message could wait for ever); and a [`Target::Sender`] for such a
+//! message is ready first when there is room for the marker (a `try_send` then leaves it,
+//! and may find no room yet at the ring's start: wait again).
 //!
 //! ```
 //! # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -349,7 +352,7 @@ fn take_first<'a>(
 /// Waits until all of `objects` are ready together and takes them all (see the
 /// [module](self)'s docs): what was taken from each, in order. [`Error::Timeout`] if they
 /// were not in time; [`Error::WouldDeadlock`] for a mutex this thread holds;
-/// [`Error::InvalidSetting`] for an empty slice or an object named twice (on Windows, also
+/// [`Error::InvalidSetting`] for an empty slice or one object twice, by any names (on Windows, also
 /// for more than 64 events, semaphores and mutexes: the most one system wait takes
 /// together).
 ///

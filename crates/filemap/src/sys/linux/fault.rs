@@ -33,13 +33,15 @@ use std::sync::Once;
 use super::rescue;
 use crate::copy::guarded_ranges;
 
-/// The actions installed before ours, for SIGBUS and SIGSEGV: each written once, just
-/// before ours is installed for its signal, then only read (after its `READY` flag).
+/// The actions installed before ours, for SIGBUS and SIGSEGV: each written once, by the
+/// `sigaction` call that installs ours for its signal (which swaps them in one step),
+/// then only read (after its `READY` flag).
 struct Previous(UnsafeCell<[libc::sigaction; 2]>);
 
-// SAFETY: written only inside `INSTALL.call_once`, each slot before its `READY` flag is
-// set (and before our handler can run for its signal), and read by the handler only once
-// that flag says it is written.
+// SAFETY: written only inside `INSTALL.call_once`, each slot by the `sigaction` call that
+// installs ours, before its `READY` flag is set; the handler reads a slot only once that
+// flag says it is written (a handler that runs in between, on another thread, waits for
+// the flag; on the installing thread the signals are blocked meanwhile).
 unsafe impl Sync for Previous {}
 
 static PREVIOUS: Previous = Previous(UnsafeCell::new(
@@ -61,27 +63,32 @@ pub(crate) fn guard_copies() {
             let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
             action.sa_sigaction = on_fault as *const () as usize;
             action.sa_flags = libc::SA_SIGINFO;
-            // SAFETY: the slot is only written here, before its READY flag, and our
-            // handler is installed only after that (so it never reads a slot being
-            // written); the action it replaces is the one read first (unless the program
-            // installs another between the two calls, on another thread, which no
-            // ordering here could make right).
+            // SAFETY: the slot is written only here, by the sigaction call that installs
+            // ours and reports the action it replaced in one step (so no handler installed
+            // meanwhile by another thread is lost), before its READY flag; the signals
+            // are blocked on this thread meanwhile, and a handler on another thread waits
+            // for the flag. The masks are local.
             unsafe {
                 libc::sigemptyset(&mut action.sa_mask);
-                let current = &mut (*previous)[slot];
-                libc::sigaction(signal, std::ptr::null(), current);
-                // Run on the alternate stack only where the action replaced did (std's
-                // stack-overflow handler does), so that a handler passed on to runs where
-                // it expects to.
-                let replaced = current.sa_sigaction;
-                if current.sa_flags & libc::SA_ONSTACK != 0
-                    || replaced == libc::SIG_DFL
-                    || replaced == libc::SIG_IGN
+                // Run on the alternate stack only where the action to be replaced does
+                // (std's stack-overflow handler does), so that a handler passed on to runs
+                // where it expects to.
+                let mut seen: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(signal, std::ptr::null(), &mut seen);
+                if seen.sa_flags & libc::SA_ONSTACK != 0
+                    || seen.sa_sigaction == libc::SIG_DFL
+                    || seen.sa_sigaction == libc::SIG_IGN
                 {
                     action.sa_flags |= libc::SA_ONSTACK;
                 }
+                let mut blocked: libc::sigset_t = std::mem::zeroed();
+                let mut before: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut blocked);
+                libc::sigaddset(&mut blocked, signal);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &blocked, &mut before);
+                libc::sigaction(signal, &action, &mut (*previous)[slot]);
                 READY[slot].store(true, Ordering::Release);
-                libc::sigaction(signal, &action, std::ptr::null_mut());
+                libc::pthread_sigmask(libc::SIG_SETMASK, &before, std::ptr::null_mut());
             }
         }
     });
@@ -162,11 +169,10 @@ fn pass_on(
     from_kernel: bool,
 ) {
     let slot = if signal == libc::SIGBUS { 0 } else { 1 };
-    if !READY[slot].load(Ordering::Acquire) {
-        // Never: ours is installed for a signal only after its slot is written. The
-        // default, should it be.
-        restore_default(signal, from_kernel);
-        return;
+    // Installing right now, on another thread (where the signals are blocked): the
+    // action replaced is known a few instructions from now.
+    while !READY[slot].load(Ordering::Acquire) {
+        std::hint::spin_loop();
     }
     // SAFETY: written before its READY flag, read-only since.
     let previous = unsafe { &(*PREVIOUS.0.get())[slot] };

@@ -88,31 +88,39 @@ impl std::fmt::Debug for Shard {
 /// The threads' shards of one process: made once per process, never freed (the threads
 /// use them for good).
 struct Shards {
-    pid: u32,
     list: Mutex<Vec<&'static Shard>>,
 }
 
-/// This process's shards: a child made by `fork` makes its own, as its parent's threads
-/// are not its own.
+/// This process's shards (null until the first registration, and in a child made by
+/// `fork` until its own first one).
+static SHARDS: AtomicPtr<Shards> = AtomicPtr::new(std::ptr::null_mut());
+
+/// In a child made by `fork`: its parent's threads are not its own (and their locks may
+/// have been copied held), so its first registration makes a set of its own.
+extern "C" fn forget_parents_shards() {
+    SHARDS.store(std::ptr::null_mut(), Ordering::Relaxed);
+}
+
+/// This process's shards.
 fn shards() -> &'static Mutex<Vec<&'static Shard>> {
-    static SHARDS: AtomicPtr<Shards> = AtomicPtr::new(std::ptr::null_mut());
-    let pid = std::process::id();
+    static AT_FORK: std::sync::Once = std::sync::Once::new();
+    AT_FORK.call_once(|| {
+        // SAFETY: registers a handler that a forked child runs, which only stores to an
+        // atomic (async-signal-safe, as a child of a threaded process needs).
+        unsafe { libc::pthread_atfork(None, None, Some(forget_parents_shards)) };
+    });
     let current = SHARDS.load(Ordering::Acquire);
     // SAFETY: a pointer stored there comes from `Box::leak`, and is never freed.
     if let Some(shards) = unsafe { current.as_ref() } {
-        if shards.pid == pid {
-            return &shards.list;
-        }
+        return &shards.list;
     }
     let fresh: &'static Shards = Box::leak(Box::new(Shards {
-        pid,
         list: Mutex::new(Vec::new()),
     }));
     let fresh_ptr = fresh as *const Shards as *mut Shards;
     match SHARDS.compare_exchange(current, fresh_ptr, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => &fresh.list,
-        // Another thread of this process made them first (this process's, as it runs
-        // here): `fresh` stays unused.
+        // Another thread of this process made them first: `fresh` stays unused.
         // SAFETY: as above.
         Err(theirs) => unsafe { &(*theirs).list },
     }
