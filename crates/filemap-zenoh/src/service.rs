@@ -124,7 +124,8 @@ pub(crate) fn export(
                             let _ = if failure {
                                 query.reply_err(bytes).wait()
                             } else {
-                                query.reply(query.key_expr().clone(), bytes).wait()
+                                // On the service's own key (a query's may be a pattern).
+                                query.reply(key.clone(), bytes).wait()
                             };
                         }
                         if last {
