@@ -434,7 +434,24 @@ enum BenchWhat {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version: their text on standard output, whose failure (a full
+        // disk) is said like any command's; a closed pipe ends them quietly.
+        Err(e) if !e.use_stderr() => {
+            return match e
+                .print()
+                .and_then(|()| std::io::Write::flush(&mut std::io::stdout()))
+            {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("filemap: error: cannot write to standard output: {e}");
+                    ExitCode::from(1)
+                }
+                _ => ExitCode::SUCCESS,
+            };
+        }
+        Err(e) => e.exit(),
+    };
     let outcome = commands::run(cli.command);
     match output::stdout_failure() {
         // A reader that stopped reading (`filemap ls | head -1`) wanted no more.

@@ -971,6 +971,12 @@ fn failing_standard_output_is_no_panic() {
         );
     }
     ns.ok(&["rm", "shown"]);
+    // Help and version text too (clap's own printing said nothing of a failed write).
+    for args in [&["--help"][..], &["--version"], &["ls", "--help"]] {
+        let full = std::fs::File::create("/dev/full").unwrap();
+        let out = ns.cmd(args).stdout(full).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?} into /dev/full");
+    }
     // A benchmark's report too (it printed with `println!`, which panics).
     let full = std::fs::File::create("/dev/full").unwrap();
     let out = (ns.cmd(&["bench", "pubsub", "--json"]))
