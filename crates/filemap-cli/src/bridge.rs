@@ -28,8 +28,7 @@ pub fn run(builder: BridgeBuilder, json: bool) -> Outcome {
         bridge.id()
     );
     termination.wait()?;
-    let stats = bridge.stats();
-    bridge.stop();
+    let stats = bridge.stop();
     if json {
         let topics: Vec<serde_json::Value> = stats
             .iter()

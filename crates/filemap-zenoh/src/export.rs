@@ -74,10 +74,10 @@ pub(crate) struct Export {
 }
 
 impl Export {
-    /// Stops the export and waits for its threads.
-    pub(crate) fn join(self) {
+    /// Stops the export and waits for its threads (its counters stay).
+    pub(crate) fn join(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads {
+        for t in self.threads.drain(..) {
             let _ = t.join();
         }
     }
@@ -169,7 +169,7 @@ pub(crate) fn start(
         std::thread::Builder::new()
             .name(format!("put {key}"))
             .spawn(move || {
-                while let Some((seq, message)) = next(&queue, &stop) {
+                while let Some((seq, message)) = next(&queue, &stop, &counters) {
                     let put = publisher
                         .put(message)
                         .attachment(wire::attachment(seq, &origin))
@@ -250,7 +250,7 @@ fn read(
 }
 
 /// The next message to put, waiting for one; `None` once the bridge stops.
-fn next(queue: &Queue, stop: &AtomicBool) -> Option<(u64, Vec<u8>)> {
+fn next(queue: &Queue, stop: &AtomicBool, counters: &ExportCounters) -> Option<(u64, Vec<u8>)> {
     for _ in 0..SENDER_SPINS {
         if queue.queued.load(Ordering::Acquire) > 0 || stop.load(Ordering::Relaxed) {
             break;
@@ -260,6 +260,12 @@ fn next(queue: &Queue, stop: &AtomicBool) -> Option<(u64, Vec<u8>)> {
     let mut buffer = queue.lock();
     loop {
         if stop.load(Ordering::Relaxed) {
+            // What the buffer still holds is never sent: counted as dropped.
+            let left = buffer.messages.len() as u64;
+            buffer.messages.clear();
+            buffer.bytes = 0;
+            queue.queued.store(0, Ordering::Release);
+            counters.dropped.fetch_add(left, Ordering::Relaxed);
             return None;
         }
         if let Some((seq, message)) = buffer.messages.pop_front() {

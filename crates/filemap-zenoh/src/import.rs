@@ -269,7 +269,7 @@ impl Importer {
                         lock(&self.imported).insert(name.to_string(), counters.clone());
                         exports.remove(name)
                     };
-                    if let Some(export) = ended {
+                    if let Some(mut export) = ended {
                         export.join();
                         (self.log)(&format!(
                             "no longer exporting {name}: this bridge imports into it now"

@@ -569,9 +569,12 @@ impl Bridge {
         collect_stats(&self.exports, &self.imported)
     }
 
-    /// Stops the bridge: its threads end, and its Zenoh session closes.
-    pub fn stop(mut self) {
+    /// Stops the bridge: its threads end, and its Zenoh session closes. Each bridged
+    /// topic's final counters (what an export still held when it stopped counts as
+    /// dropped).
+    pub fn stop(mut self) -> Vec<TopicStats> {
         self.shut_down();
+        self.stats()
     }
 
     fn shut_down(&mut self) {
@@ -584,7 +587,8 @@ impl Bridge {
         if let Some(scanner) = self.scanner.take() {
             let _ = scanner.join();
         }
-        for (_, export) in lock(&self.exports).drain() {
+        // (Kept, with their counters, for the final stats.)
+        for export in lock(&self.exports).values_mut() {
             export.join();
         }
         for import in self.imports.drain(..) {
@@ -682,6 +686,7 @@ fn scan(
                 let mut all = lock(exports);
                 if lock(imported).contains_key(&base) || stop.load(Ordering::Relaxed) {
                     drop(all);
+                    let mut export = export;
                     export.join();
                     continue;
                 }
