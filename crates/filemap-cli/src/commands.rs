@@ -314,7 +314,7 @@ fn entry_json(e: &EntryInfo) -> serde_json::Value {
 /// state). `ls` lists on past an entry whose endpoints cannot be read (`strict` off).
 fn entry_json_with_state(e: &EntryInfo, strict: bool) -> Result<serde_json::Value, Failure> {
     let mut entry = entry_json(e);
-    match crate::topic_commands::endpoints_json(&e.name, e.kind) {
+    match crate::topic_commands::endpoints_json(&e.name, live_kind(e)) {
         Ok(Some((key, endpoints))) => entry[key] = endpoints,
         Ok(None) => {}
         Err(failure) if strict => return Err(failure),
@@ -323,10 +323,21 @@ fn entry_json_with_state(e: &EntryInfo, strict: bool) -> Result<serde_json::Valu
     for (field, value) in crate::sync_commands::state_fields(&e.name, e.kind, e.stale) {
         entry[field] = value;
     }
-    if let Some(summary) = crate::topic_commands::endpoint_summary(&e.name, e.kind) {
+    if let Some(summary) = crate::topic_commands::endpoint_summary(&e.name, live_kind(e)) {
         entry["endpoints"] = json!(summary);
     }
     Ok(entry)
+}
+
+/// The kind of an entry whose endpoints can be looked at: none for a stale entry (every
+/// holder died), as opening it to look would reclaim its name, and `ls` and `info` only
+/// read (`gc` removes stale entries).
+fn live_kind(e: &EntryInfo) -> Option<filemap::Kind> {
+    if e.stale {
+        None
+    } else {
+        e.kind
+    }
 }
 
 fn state(e: &EntryInfo) -> String {
@@ -390,7 +401,7 @@ fn info(name: &str, as_json: bool) -> Outcome {
     if let Some(pid) = e.creator_pid {
         rows.push(vec!["creator pid".into(), pid.to_string()]);
     }
-    rows.extend(crate::topic_commands::endpoint_rows(name, e.kind)?);
+    rows.extend(crate::topic_commands::endpoint_rows(name, live_kind(&e))?);
     for (field, value) in crate::sync_commands::state_fields(name, e.kind, e.stale) {
         let text = value
             .as_str()
@@ -413,7 +424,7 @@ fn ls(as_json: bool) -> Outcome {
     }
     let endpoints: Vec<Option<String>> = entries
         .iter()
-        .map(|e| crate::topic_commands::endpoint_summary(&e.name, e.kind))
+        .map(|e| crate::topic_commands::endpoint_summary(&e.name, live_kind(e)))
         .collect();
     let mut rows = vec![vec![
         "NAME".to_string(),

@@ -240,6 +240,38 @@ fn killed_holders_are_collected() {
     assert_eq!(ns.ok(&["gc"]), "nothing to collect\n");
 }
 
+/// `ls` and `info` only read: a topic whose every holder was killed stays listed (stale)
+/// until `gc` (they looked at its endpoints by opening it, which reclaimed the name).
+#[test]
+#[cfg(unix)]
+fn ls_and_info_leave_a_stale_topic_to_gc() {
+    let ns = Ns::new();
+    let mut sub = ns.cmd(&["sub", "t", "--create"]).spawn().unwrap();
+    let started = std::time::Instant::now();
+    while ns.entries() == 0 {
+        assert!(started.elapsed().as_secs() < 20, "sub made no topic");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // Until the subscriber has joined, the entry is being made: wait for its endpoints.
+    while !ns.ok(&["info", "t"]).contains("subscribers") {
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "the subscriber never joined"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    sub.kill().unwrap();
+    sub.wait().unwrap();
+    for _ in 0..2 {
+        let listed = json(&ns.ok(&["ls", "--json"]));
+        assert_eq!(listed[0]["stale"], true, "{listed}");
+        assert_eq!(json(&ns.ok(&["info", "t", "--json"]))["stale"], true);
+        assert!(ns.ok(&["info", "t"]).contains("stale"));
+    }
+    assert!(ns.ok(&["gc"]).starts_with("removed Local\\t: stale"));
+    assert_eq!(ns.entries(), 0);
+}
+
 #[test]
 #[cfg(unix)]
 fn killed_holders_entry_reclaimed_by_next_create() {
