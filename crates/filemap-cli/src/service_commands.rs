@@ -340,8 +340,19 @@ pub fn request(name: &str, global: bool, timeout: Option<Duration>) -> Outcome {
     if !info.server_alive {
         return Err(Failure::Error(format!("no server serves {name}")));
     }
+    // At most one byte past the longest request: a longer input is refused below without
+    // being read whole (it may not end: `< /dev/zero`).
     let mut payload = Vec::new();
-    io::stdin().lock().read_to_end(&mut payload)?;
+    let most = info.max_request_len as u64;
+    io::stdin()
+        .lock()
+        .take(most.saturating_add(1))
+        .read_to_end(&mut payload)?;
+    if payload.len() as u64 > most {
+        return Err(Failure::Error(format!(
+            "the request is longer than {most} bytes, the most {name} carries"
+        )));
+    }
     // From here on a signal closes the client (a signal while the input is read ends the
     // command at once, as it did not make anything yet).
     let termination = Termination::catch_sliced()?;

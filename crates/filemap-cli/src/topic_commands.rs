@@ -108,7 +108,7 @@ fn publish_lines(
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-    let lines = read_lines_behind();
+    let lines = read_lines_behind(publisher.max_message_len());
     loop {
         // The next line, or the end of the input (`None`).
         let next = wait_sliced(termination, None, |slice| match lines.recv_timeout(slice) {
@@ -141,17 +141,25 @@ fn publish_lines(
 /// Standard input's lines (without their newlines), read on a thread of their own so that
 /// a signal can stop the command while it waits for the next; the channel closes at the
 /// end of the input.
-fn read_lines_behind() -> std::sync::mpsc::Receiver<io::Result<Vec<u8>>> {
+fn read_lines_behind(most: usize) -> std::sync::mpsc::Receiver<io::Result<Vec<u8>>> {
     let (send, lines) = std::sync::mpsc::sync_channel(1024);
     std::thread::spawn(move || {
         let mut input = io::stdin().lock();
         loop {
+            // At most one byte past the longest message and its newline: a longer line is
+            // refused without being read whole (it may not end: `< /dev/zero`).
             let mut line = Vec::new();
-            match input.read_until(b'\n', &mut line) {
+            let read = io::Read::take(&mut input, most as u64 + 2).read_until(b'\n', &mut line);
+            match read {
                 Ok(0) => return,
                 Ok(_) => {
                     if line.last() == Some(&b'\n') {
                         line.pop();
+                    } else if line.len() > most {
+                        let _ = send.send(Err(io::Error::other(format!(
+                            "a line longer than {most} bytes, the most a message carries"
+                        ))));
+                        return;
                     }
                     if send.send(Ok(line)).is_err() {
                         return;

@@ -240,6 +240,51 @@ fn killed_holders_are_collected() {
     assert_eq!(ns.ok(&["gc"]), "nothing to collect\n");
 }
 
+/// `pub` and `request` refuse an input longer than a message without reading it whole:
+/// from `/dev/zero` (no newline, no end) they read without end before.
+#[test]
+#[cfg(target_os = "linux")]
+fn endless_input_is_refused() {
+    let ns = Ns::new();
+    let mut server = ns
+        .cmd(&["serve", "s", "--", "cat"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Served once (an empty request) before the endless one.
+    let started = Instant::now();
+    while ns.run(&["request", "s"]).status.code() != Some(0) {
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "the server never answered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for (args, says) in [
+        (&["pub", "t", "--create"][..], "a line longer than"),
+        (&["request", "s"], "the request is longer than"),
+    ] {
+        let mut c = ns
+            .cmd(args)
+            .stdin(std::fs::File::open("/dev/zero").unwrap())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let status = wait_within(&mut c, &format!("filemap {args:?} < /dev/zero"));
+        let err = std::io::read_to_string(c.stderr.take().unwrap()).unwrap();
+        assert_eq!(status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains(says) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
 /// `ls` and `info` only read: a topic whose every holder was killed stays listed (stale)
 /// until `gc` (they looked at its endpoints by opening it, which reclaimed the name).
 #[test]

@@ -283,6 +283,9 @@ pub struct ServiceInfo {
     pub server_alive: bool,
     /// The slots of the live clients.
     pub clients: Vec<u32>,
+    /// The longest request one message carries (what a client's
+    /// [`max_request_len`](Client::max_request_len) says; slot 0's ring's).
+    pub max_request_len: usize,
 }
 
 /// Reads what a service looks like now, without taking a role in it.
@@ -293,15 +296,18 @@ pub struct ServiceInfo {
 /// let _c = Client::create_or_open("watched-service", &ServiceOptions::new())?;
 /// let i = info("watched-service")?;
 /// assert_eq!((i.slots, i.server_alive, i.clients), (8, false, vec![0]));
+/// assert_eq!(i.max_request_len, _c.max_request_len());
 /// # Ok::<(), filemap::Error>(())
 /// ```
 pub fn info(name: impl IntoName) -> Result<ServiceInfo> {
     let rings = open_rings(name.into_name()?, None)?;
     let (server_alive, clients) = rings.live_endpoints(RECEIVER_LOCK);
+    let max_request_len = rings.rings.first().map_or(0, |r| r.max_message() as usize);
     Ok(ServiceInfo {
         slots: rings.slots,
         server_alive,
         clients,
+        max_request_len,
     })
 }
 
