@@ -333,8 +333,8 @@ enum Command {
     ///
     /// Each request is given to COMMAND on its standard input, and its standard output is the response, streamed
     /// as it comes; the response ends when COMMAND has closed its standard output and
-    /// ended. A COMMAND that fails (a status other than 0, or killed by a signal) fails the
-    /// request: its client is told how it ended. Requests are served one at a time (a
+    /// ended. A COMMAND that fails (a status other than 0, killed by a signal, or that
+    /// cannot be run any more: 127) fails the request: its client is told how it ended. Requests are served one at a time (a
     /// COMMAND that runs on after closing its output holds up only its own request's end;
     /// a client that stops reading its answer holds the server up, as a full pipe would)
     /// until interrupted, or until --count requests are answered.

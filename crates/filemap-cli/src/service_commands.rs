@@ -39,12 +39,9 @@ pub fn serve(
     command: &[String],
 ) -> Outcome {
     let name = scoped_name(name, create.global)?;
-    // A command that cannot run would stop the server at its first request.
-    if !runnable(&command[0]) {
-        return Err(Failure::Error(format!(
-            "cannot run {}: no such program (as a path, or in PATH)",
-            command[0]
-        )));
+    // A command that cannot run would fail every request.
+    if let Some(why) = not_runnable(&command[0]) {
+        return Err(Failure::Error(format!("cannot run {}: {why}", command[0])));
     }
     // Before the service is made: a signal is not lost, and it closes the service.
     let termination = Termination::catch_sliced()?;
@@ -84,14 +81,19 @@ pub fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whether `program` names a file that can be run, where `Command` looks for it: a path
-/// as it is; a bare name in PATH's directories (Unix: `/bin:/usr/bin` without PATH, as
-/// `execvp`), or on Windows, with `.exe` added when it has no extension, in this program's
-/// directory, the system directory, the Windows directory, then PATH's.
-fn runnable(program: &str) -> bool {
+/// Why `program` cannot be run, if it cannot: where `Command` looks for it, a path as it
+/// is; a bare name in PATH's directories (Unix: `/bin:/usr/bin` without PATH, as `execvp`),
+/// or on Windows, with `.exe` added when it has no extension, in this program's directory,
+/// the system directory, the Windows directory, then PATH's.
+fn not_runnable(program: &str) -> Option<&'static str> {
     let path = std::path::Path::new(program);
     if path.components().count() > 1 || path.is_absolute() {
-        return is_program(path);
+        return match path.metadata() {
+            Err(_) => Some("no such file"),
+            Ok(m) if m.is_dir() => Some("it is a directory"),
+            Ok(_) if !is_program(path) => Some("it is not executable"),
+            Ok(_) => None,
+        };
     }
     let path_dirs = std::env::var_os("PATH")
         .map(|dirs| std::env::split_paths(&dirs).collect::<Vec<_>>())
@@ -123,7 +125,11 @@ fn runnable(program: &str) -> bool {
         };
         (dirs, name)
     };
-    dirs.iter().any(|dir| is_program(&dir.join(&name)))
+    if dirs.iter().any(|dir| is_program(&dir.join(&name))) {
+        None
+    } else {
+        Some("no such program in PATH")
+    }
 }
 
 /// Whether `path` is a file this program could run (Unix: with an execute bit).
@@ -166,9 +172,17 @@ fn answer(
         .spawn()
     {
         Ok(child) => child,
-        // No answer: the server ends with this error, and its clients (this one included)
-        // are told it is gone, rather than given an empty answer that looks like success.
-        Err(e) => return Err(Failure::Error(format!("cannot run {}: {e}", command[0]))),
+        // (It could when the server started: it was removed since, say.) The request
+        // fails, as a shell's command that cannot run does (127), and the server goes on.
+        Err(e) => {
+            let reason = format!("cannot run {}: {e}", command[0]);
+            eprintln!(
+                "filemap: {reason} (request {served}, client {})",
+                id.client()
+            );
+            server.respond_failure(id, reason.as_bytes())?;
+            return Ok(None);
+        }
     };
     let (Some(mut stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
         let _ = child.kill();
@@ -289,8 +303,8 @@ fn exit_text(status: std::process::ExitStatus) -> Option<String> {
 
 /// The exit status `filemap request` passes on for a failed request's reason: the
 /// command's own for `exit N` (1 if N is not one a process can exit with here), 128 + N
-/// for `signal N` (as shells say a killed command ended); 1 for any other reason (a server
-/// of another program's).
+/// for `signal N` (as shells say a killed command ended); 127 for a command that could
+/// not be run (as shells say); 1 for any other reason (a server of another program's).
 fn exit_status_of(reason: &str) -> u8 {
     let number = |prefix: &str| {
         reason
@@ -302,6 +316,9 @@ fn exit_status_of(reason: &str) -> u8 {
     }
     if let Some(signal) = number("signal ") {
         return u8::try_from(128 + signal.min(127)).unwrap_or(1);
+    }
+    if reason.starts_with("cannot run ") {
+        return 127;
     }
     1
 }
@@ -350,7 +367,7 @@ pub fn request(name: &str, global: bool, timeout: Option<Duration>) -> Outcome {
         .read_to_end(&mut payload)?;
     if payload.len() as u64 > most {
         return Err(Failure::Error(format!(
-            "the request is longer than {most} bytes, the most {name} carries"
+            "the request is longer than {name} carries at most ({most} bytes)"
         )));
     }
     // From here on a signal closes the client (a signal while the input is read ends the
@@ -476,6 +493,10 @@ mod tests {
             ("signal 9", 137),
             ("signal 999", 255),
             ("division by zero", 1),
+            (
+                "cannot run ghost: No such file or directory (os error 2)",
+                127,
+            ),
         ] {
             assert_eq!(exit_status_of(reason), status, "{reason}");
         }

@@ -264,7 +264,7 @@ fn endless_input_is_refused() {
     }
     for (args, says) in [
         (&["pub", "t", "--create"][..], "a line longer than"),
-        (&["request", "s"], "the request is longer than"),
+        (&["request", "s"], "carries at most (65504 bytes)"),
     ] {
         let mut c = ns
             .cmd(args)

@@ -236,16 +236,56 @@ fn service_errors_exit_1_usage_exits_2() {
     assert_eq!(out.stdout, b"fits");
     assert!(server.finish().0.success());
     // A command that cannot run is said before anything is served (and nothing is made).
-    // (One that goes away later stops the server at the request it cannot answer, and the
-    // client is told the server went away.)
     let out = ns.run(&["serve", "broken", "--", "no-such-command-anywhere"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr_of(&out),
-        "filemap: error: cannot run no-such-command-anywhere: no such program (as a path, or \
-         in PATH)\n"
+        "filemap: error: cannot run no-such-command-anywhere: no such program in PATH\n"
     );
     assert!(!ns.run(&["info", "broken"]).status.success());
+    #[cfg(unix)]
+    for (path, why) in [
+        ("/etc/passwd", "it is not executable"),
+        ("/", "it is a directory"),
+    ] {
+        let out = ns.run(&["serve", "broken", "--", path]);
+        assert_eq!(
+            stderr_of(&out),
+            format!("filemap: error: cannot run {path}: {why}\n")
+        );
+    }
+}
+
+/// A command that goes away after the server started fails each request it cannot
+/// answer, with 127 as a shell's command that cannot run, and the server goes on (it
+/// stopped, and its clients were told it went away).
+#[cfg(unix)]
+#[test]
+fn a_command_that_goes_away_fails_its_requests() {
+    use std::os::unix::fs::PermissionsExt;
+    let ns = Ns::new();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("answer.sh");
+    std::fs::write(&script, "#!/bin/sh\ncat\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = start_server(&ns, "gone", 3, &[script.to_str().unwrap()]);
+    let out = ns.with_stdin(&["request", "gone", "--timeout", "20s"], b"here");
+    assert_eq!(
+        (out.status.code(), out.stdout.as_slice()),
+        (Some(0), &b"here"[..])
+    );
+    std::fs::remove_file(&script).unwrap();
+    for _ in 0..2 {
+        let out = ns.with_stdin(&["request", "gone", "--timeout", "20s"], b"there?");
+        assert_eq!(out.status.code(), Some(127), "{}", stderr_of(&out));
+        assert!(
+            stderr_of(&out).contains("cannot run"),
+            "{}",
+            stderr_of(&out)
+        );
+    }
+    let (status, said) = server.finish();
+    assert!(status.success(), "{said}");
 }
 
 /// A client that gives up while its command still writes: the server stops the command
