@@ -69,8 +69,11 @@ pub fn serve(
             got => got?,
         };
         served += 1;
-        if let Some(runs_on) = answer(&mut server, id, served, request, command)? {
-            running.push(runs_on);
+        match answer(&mut server, id, served, request, command, &termination)? {
+            Answered::Done => {}
+            Answered::RunsOn(runs_on) => running.push(runs_on),
+            // Its client is told the server is gone; the others' commands are left to run.
+            Answered::Interrupted => return Ok(interrupted()),
         }
     }
     // The last answers wait for their commands' ends.
@@ -156,15 +159,23 @@ fn is_program(path: &std::path::Path) -> bool {
 /// closed its output is returned, for the server to finish its request when it ends
 /// while it serves others. `served`: how many requests this
 /// server has taken, this one included (what its messages call the request: a request
-/// id's number is for programs). A command that cannot be started is an error: the server
-/// stops.
+/// id's number is for programs). A command that cannot be started fails the request.
 fn answer(
     server: &mut Server,
     id: RequestId,
     served: u64,
     request: Vec<u8>,
     command: &[String],
-) -> Result<Option<Running>, Failure> {
+    termination: &Termination,
+) -> Result<Answered, Failure> {
+    // A client that gave up while its request waited (behind a slow one) wants no answer.
+    if !server.client_alive(id) {
+        eprintln!(
+            "filemap: client {} left before its request {served} was served",
+            id.client()
+        );
+        return Ok(Answered::Done);
+    }
     let mut child = match Command::new(&command[0])
         .args(&command[1..])
         .stdin(Stdio::piped())
@@ -181,10 +192,10 @@ fn answer(
                 id.client()
             );
             server.respond_failure(id, reason.as_bytes())?;
-            return Ok(None);
+            return Ok(Answered::Done);
         }
     };
-    let (Some(mut stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
+    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         let _ = child.kill();
         let _ = child.wait();
         return Err(Failure::Error("the command's pipes were not made".into()));
@@ -198,7 +209,7 @@ fn answer(
         let _ = stdin.write_all(&request);
     });
     drop(feeder);
-    let streamed = stream(server, id, &mut stdout);
+    let streamed = stream(server, id, stdout, termination);
     if !matches!(streamed, Ok(Streamed::Whole)) {
         // Nobody reads its output any more: it must not wait for that (nor the feeder for
         // it).
@@ -211,20 +222,23 @@ fn answer(
                 command[0]
             );
         }
-        streamed?;
-        return Ok(None);
+        return Ok(match streamed? {
+            Streamed::Interrupted => Answered::Interrupted,
+            _ => Answered::Done,
+        });
     }
     // A command ends as it closes its output, most often: its end is waited for a moment.
     let since = Instant::now();
     let mut running = vec![Running { id, served, child }];
     loop {
         running = finish_ended(server, running, command)?;
-        if running.is_empty() {
-            return Ok(None);
-        }
+        let Some(runs_on) = running.pop() else {
+            return Ok(Answered::Done);
+        };
         if since.elapsed() >= RUNNING_LOOK {
-            return Ok(running.pop());
+            return Ok(Answered::RunsOn(runs_on));
         }
+        running.push(runs_on);
         std::thread::sleep(Duration::from_micros(100));
     }
 }
@@ -323,6 +337,16 @@ fn exit_status_of(reason: &str) -> u8 {
     1
 }
 
+/// What became of a request [`answer`] took.
+enum Answered {
+    /// Answered to its end (or failed, or its client left).
+    Done,
+    /// Answered, and its command runs on: its last part waits for the command's end.
+    RunsOn(Running),
+    /// A signal came meanwhile: the server stops.
+    Interrupted,
+}
+
 /// How a command's answer went.
 #[derive(Debug, PartialEq, Eq)]
 enum Streamed {
@@ -330,22 +354,63 @@ enum Streamed {
     Whole,
     /// Its client went away: the rest would be dropped.
     ClientLeft,
+    /// A signal came while the command ran.
+    Interrupted,
 }
+
+/// How often `stream` looks at the client and for a signal while the command writes
+/// nothing.
+const CLIENT_LOOK: Duration = Duration::from_millis(50);
 
 /// Sends what the command writes, each read of its output as one part of the response,
 /// until it closes its output (the last part is [`answer`]'s); stops early if the client
-/// goes.
-fn stream(server: &mut Server, id: RequestId, stdout: &mut impl Read) -> Result<Streamed, Failure> {
-    let mut part = vec![0u8; server.max_response_len().clamp(1, 1 << 20)];
+/// goes or a signal comes, also while the command writes nothing: its output is read on a
+/// thread of its own (left to end when the command's output closes).
+fn stream(
+    server: &mut Server,
+    id: RequestId,
+    mut stdout: std::process::ChildStdout,
+    termination: &Termination,
+) -> Result<Streamed, Failure> {
+    let size = server.max_response_len().clamp(1, 1 << 20);
+    // (Two parts ahead at most: the command waits while its client does.)
+    let (send, parts) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(2);
+    std::thread::spawn(move || loop {
+        let mut part = vec![0u8; size];
+        match stdout.read(&mut part) {
+            Ok(0) => return,
+            Ok(n) => {
+                part.truncate(n);
+                if send.send(Ok(part)).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                let _ = send.send(Err(e));
+                return;
+            }
+        }
+    });
     loop {
-        let n = stdout.read(&mut part)?;
-        if n == 0 {
-            return Ok(Streamed::Whole);
+        match parts.recv_timeout(CLIENT_LOOK) {
+            Ok(Ok(part)) => {
+                if !server.client_alive(id) {
+                    return Ok(Streamed::ClientLeft);
+                }
+                server.respond_part(id, &part)?;
+            }
+            Ok(Err(e)) => return Err(e.into()),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(Streamed::Whole),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if termination.caught() {
+                    return Ok(Streamed::Interrupted);
+                }
+                if !server.client_alive(id) {
+                    return Ok(Streamed::ClientLeft);
+                }
+            }
         }
-        if !server.client_alive(id) {
-            return Ok(Streamed::ClientLeft);
-        }
-        server.respond_part(id, &part[..n])?;
     }
 }
 
