@@ -185,8 +185,7 @@ pub fn subscribe(name: &str, create: &CreateTopic, count: Option<u64>, json: boo
         Some(options) => Subscriber::create_or_open(&name, &options)?,
         None => Subscriber::open(&name)?,
     };
-    let out = io::stdout();
-    let mut out = out.lock();
+    let mut out = Printer::start();
     let (mut received, mut missed) = (0u64, 0u64);
     let mut message = Vec::new();
     while count.is_none_or(|c| received < c) {
@@ -212,7 +211,7 @@ pub fn subscribe(name: &str, create: &CreateTopic, count: Option<u64>, json: boo
             Err(e) => return Err(e.into()),
         };
         received += 1;
-        let written = if json {
+        let line = if json {
             // A message that is not UTF-8 text is given whole, in base64.
             let mut row = match std::str::from_utf8(&message) {
                 Ok(text) => json!({"seq": seq, "message": text}),
@@ -222,18 +221,112 @@ pub fn subscribe(name: &str, create: &CreateTopic, count: Option<u64>, json: boo
                 row["missed"] = json!(missed);
                 missed = 0;
             }
-            writeln!(out, "{row}")
+            format!("{row}\n").into_bytes()
         } else {
-            out.write_all(&message).and_then(|()| out.write_all(b"\n"))
+            let mut line = Vec::with_capacity(message.len() + 1);
+            line.extend_from_slice(&message);
+            line.push(b'\n');
+            line
         };
-        match written.and_then(|()| out.flush()) {
-            Ok(()) => {}
-            // The reader went away (`filemap sub NAME | head`): done.
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break,
-            Err(e) => return Err(e.into()),
+        match out.print(line, &termination) {
+            Printed::Yes => {}
+            Printed::Interrupted => return Ok(interrupted()),
+            Printed::Failed => break,
         }
     }
-    Ok(ExitCode::SUCCESS)
+    if let Printed::Interrupted = out.finish(&termination) {
+        return Ok(interrupted());
+    }
+    match out.failure() {
+        // The reader went away (`filemap sub NAME | head`): done.
+        Some(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Some(e) => Err(e.into()),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Standard output written on a thread of its own, so that a subscriber whose reader has
+/// stopped reading (`filemap sub NAME | sleep 30`) still sees a signal, and closes what it
+/// opened, instead of being stuck in a write.
+struct Printer {
+    lines: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    writer: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+/// What became of a line given to the [`Printer`].
+enum Printed {
+    Yes,
+    /// A signal came while it waited for standard output.
+    Interrupted,
+    /// Standard output failed (`finish` says how).
+    Failed,
+}
+
+impl Printer {
+    fn start() -> Printer {
+        let (lines, to_write) = std::sync::mpsc::sync_channel::<Vec<u8>>(64);
+        let writer = std::thread::spawn(move || {
+            // A handle of its own on standard output, not std's locked one: a write stuck
+            // here must not hold up the rest of the program's use of standard output.
+            #[cfg(unix)]
+            let mut out =
+                std::fs::File::from(std::os::fd::AsFd::as_fd(&io::stdout()).try_clone_to_owned()?);
+            #[cfg(windows)]
+            let mut out = std::fs::File::from(
+                std::os::windows::io::AsHandle::as_handle(&io::stdout()).try_clone_to_owned()?,
+            );
+            for line in to_write {
+                out.write_all(&line)?;
+            }
+            Ok(())
+        });
+        Printer {
+            lines: Some(lines),
+            writer: Some(writer),
+        }
+    }
+
+    /// Hands `line` to the writer, waiting (and looking for a signal) while it is behind.
+    fn print(&self, line: Vec<u8>, termination: &Termination) -> Printed {
+        let Some(lines) = &self.lines else {
+            return Printed::Failed;
+        };
+        let mut line = line;
+        loop {
+            match lines.try_send(line) {
+                Ok(()) => return Printed::Yes,
+                Err(std::sync::mpsc::TrySendError::Full(back)) => {
+                    if termination.caught() {
+                        return Printed::Interrupted;
+                    }
+                    line = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                // The writer stopped: standard output failed.
+                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return Printed::Failed,
+            }
+        }
+    }
+
+    /// Waits until everything is written (looking for a signal meanwhile).
+    fn finish(&mut self, termination: &Termination) -> Printed {
+        self.lines = None;
+        while self.writer.as_ref().is_some_and(|w| !w.is_finished()) {
+            if termination.caught() {
+                return Printed::Interrupted;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Printed::Yes
+    }
+
+    /// How standard output failed, if it did (after `finish`).
+    fn failure(&mut self) -> Option<io::Error> {
+        match self.writer.take()?.join() {
+            Ok(Err(e)) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 /// `filemap hz NAME`: messages (and bytes) per second on a topic, once a second.

@@ -488,6 +488,40 @@ fn interrupted_waiters_close_what_they_opened() {
     stop(acquire, "-TERM", "sem acquire");
     ns.ok(&["rm", "s"]);
     assert_eq!(ns.entries(), 0);
+    // A subscriber whose reader stopped reading (its pipe full), interrupted: it closes
+    // its topic too (stuck in the write, it was ended 2 s later, leaving the topic stale).
+    let (reader, writer) = std::io::pipe().unwrap();
+    let sub = ns
+        .cmd(&["sub", "full", "--create"])
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::null())
+        .spawn_retrying();
+    until("sub made nothing", &|| holders("full") == 1);
+    // The publisher waits once the subscriber is behind by a ring (the topic blocks).
+    let publisher = ns
+        .cmd(&["pub", "full"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn_retrying();
+    let mut publisher = publisher;
+    let mut input = publisher.stdin.take().unwrap();
+    let feeding = std::thread::spawn(move || {
+        for i in 0..200_000 {
+            if std::io::Write::write_all(&mut input, format!("{i}\n").as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    until("pub never opened the topic", &|| holders("full") == 2);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The publisher goes first, so that the subscriber holds the last handle.
+    stop(publisher, "-INT", "pub waiting for a subscriber");
+    feeding.join().unwrap();
+    stop(sub, "-INT", "sub with a full pipe");
+    drop(reader);
+    assert_eq!(ns.entries(), 0, "the subscriber left its topic behind");
 }
 
 /// `filemap lock` passes a signal on to its command and waits for it before it lets the
