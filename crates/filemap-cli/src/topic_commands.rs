@@ -266,17 +266,18 @@ impl Printer {
     fn start() -> Printer {
         let (lines, to_write) = std::sync::mpsc::sync_channel::<Vec<u8>>(64);
         let writer = std::thread::spawn(move || {
-            // A handle of its own on standard output, not std's locked one: a write stuck
-            // here must not hold up the rest of the program's use of standard output.
+            // Unix: a handle of its own on standard output, not std's locked one, so that a
+            // write stuck here does not hold up the program's last flush of it. (Windows
+            // keeps std's, which writes text to a console as the console expects; a stuck
+            // write there holds the exit up to the grace period, after the clean-up.)
             #[cfg(unix)]
             let mut out =
                 std::fs::File::from(std::os::fd::AsFd::as_fd(&io::stdout()).try_clone_to_owned()?);
             #[cfg(windows)]
-            let mut out = std::fs::File::from(
-                std::os::windows::io::AsHandle::as_handle(&io::stdout()).try_clone_to_owned()?,
-            );
+            let mut out = io::stdout();
             for line in to_write {
                 out.write_all(&line)?;
+                out.flush()?;
             }
             Ok(())
         });
