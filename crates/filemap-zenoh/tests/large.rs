@@ -3,7 +3,8 @@
 //! the slices straight into its local topic, where a subscriber must find every message
 //! whole, in order. The link is TCP over 127.0.0.1.
 
-use std::net::TcpListener;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use filemap::topic::{Subscriber, TopicOptions};
@@ -34,20 +35,7 @@ fn large_messages_arrive_whole_through_an_import() {
     let options = TopicOptions::new().capacity(16 << 20);
     let mut subscriber = Subscriber::create_or_open(name, &options).unwrap();
 
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let endpoint = format!("tcp/127.0.0.1:{port}");
-    let mut config = zenoh::Config::default();
-    for (key, value) in [
-        ("mode", "\"peer\"".to_string()),
-        ("scouting/multicast/enabled", "false".to_string()),
-        ("listen/endpoints", format!("[{endpoint:?}]")),
-    ] {
-        config.insert_json5(key, &value).unwrap();
-    }
-    let session = zenoh::open(config).wait().unwrap();
+    let (session, endpoint) = common::loopback_peer();
     let publisher = session
         .declare_publisher(filemap_zenoh::keys::key_for("filemap", name))
         .congestion_control(CongestionControl::Block)

@@ -5,7 +5,8 @@
 //! bridges passed messages round for ever.) The link is TCP over 127.0.0.1, to a plain
 //! Zenoh peer that puts to the topic's key and counts what comes back.
 
-use std::net::TcpListener;
+mod common;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,20 +26,7 @@ fn an_import_ends_the_export_of_its_topic() {
     let name = "looped";
     let mut subscriber = Subscriber::create_or_open(name, &TopicOptions::new()).unwrap();
 
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let endpoint = format!("tcp/127.0.0.1:{port}");
-    let mut config = zenoh::Config::default();
-    for (key, value) in [
-        ("mode", "\"peer\"".to_string()),
-        ("scouting/multicast/enabled", "false".to_string()),
-        ("listen/endpoints", format!("[{endpoint:?}]")),
-    ] {
-        config.insert_json5(key, &value).unwrap();
-    }
-    let session = zenoh::open(config).wait().unwrap();
+    let (session, endpoint) = common::loopback_peer();
     let key = filemap_zenoh::keys::key_for("filemap", name);
     let publisher = session.declare_publisher(key.clone()).wait().unwrap();
     let echoed = Arc::new(AtomicU64::new(0));
