@@ -116,10 +116,12 @@ impl<'a> Item<'a> {
     }
 
     /// After a sleep that ended on this object without the waiter taking it: passes the
-    /// wake on if it still is ready (doorbells wake every sleeper: nothing to pass on).
+    /// wake on if it still is ready (a doorbell's only on Windows, where its wake-up
+    /// event wakes one sleeper).
     pub(super) fn pass_on(&self, target: &sys::WaitTarget) {
-        if let Item::Sync(object) = self {
-            sys::waits::pass_on(*object, target);
+        match self {
+            Item::Sync(object) => sys::waits::pass_on(*object, target),
+            Item::Endpoint { .. } => sys::waits::pass_on_bell(target),
         }
     }
 

@@ -130,6 +130,10 @@ pub(crate) fn pass_on(object: SyncRef<'_>, target: &WaitTarget) {
     }
 }
 
+/// After a sleep that ended on an endpoint's doorbell when the waiter takes another
+/// object: nothing to pass on (a doorbell wakes every sleeper).
+pub(crate) fn pass_on_bell(_target: &WaitTarget) {}
+
 /// One `futex_waitv` over `targets` (at most [`MAX_SLEEP_TARGETS`]), for at most `timeout`.
 fn sleep_waitv(targets: &[WaitTarget], timeout: Duration) -> rustix::io::Result<usize> {
     let waits: Vec<futex::Wait> = targets

@@ -15,7 +15,9 @@ use std::os::windows::io::AsHandle;
 use std::time::{Duration, Instant};
 
 use windows_sys::Win32::Foundation::{HANDLE, WAIT_ABANDONED_0, WAIT_OBJECT_0, WAIT_TIMEOUT};
-use windows_sys::Win32::System::Threading::{WaitForMultipleObjects, WaitForSingleObject};
+use windows_sys::Win32::System::Threading::{
+    SetEvent, WaitForMultipleObjects, WaitForSingleObject,
+};
 
 use super::sync::{wait_in_turns, ChannelMemory};
 use super::{last_error, os_error, raw};
@@ -121,6 +123,16 @@ pub(crate) fn arm(object: SyncRef<'_>) -> WaitTarget {
 /// (a wait that ends on a kernel object has taken it).
 pub(crate) fn pass_on(_object: SyncRef<'_>, _target: &WaitTarget) {}
 
+/// After a sleep that ended on an endpoint's wake-up event (auto reset, so the sleep
+/// consumed it) when the waiter takes another object: sets the event again, so that
+/// another sleeper on the doorbell is not left asleep.
+pub(crate) fn pass_on_bell(target: &WaitTarget) {
+    if target.give_back == GiveBack::PassOn && !target.handle.is_null() {
+        // SAFETY: the endpoint's event, open while the caller borrows the endpoint.
+        unsafe { SetEvent(target.handle) };
+    }
+}
+
 /// Undoes `arm` (nothing to undo: the kernel keeps the waiters).
 pub(crate) fn disarm(_object: SyncRef<'_>) {}
 
@@ -151,7 +163,9 @@ pub(crate) fn sleep_on(targets: &[WaitTarget], timeout: Duration) -> Result<Woke
         match targets[index].takes {
             Some(Took::Lock(_)) if abandoned => Woke::Took(index, Took::Lock(Locked::Abandoned)),
             Some(took) => Woke::Took(index, took),
-            None => Woke::Changed(None),
+            // An endpoint's wake-up event, which the wait consumed: named, so that the
+            // caller sets it again if it takes another object (`pass_on_bell`).
+            None => Woke::Changed(Some(index)),
         }
     };
     match code {
