@@ -3,9 +3,10 @@
 //! access, flushing, and the `Virtual*` toolbox: protection changes, advice, locking.
 
 use std::fmt;
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
-use crate::copy::{copy_from_shared, copy_to_shared, Fault};
+use crate::copy::{copy_racy, copy_to_shared, Fault};
 use crate::error::{Error, Result};
 use crate::object::Object;
 use crate::sys;
@@ -430,11 +431,55 @@ impl View {
     /// file was truncated, the storage failed), the copy stops with
     /// [`Error::PageFault`] instead of the process dying of SIGBUS.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
-        self.check_range(offset, buf.len())?;
+        // SAFETY: `buf` is valid for writes of its length and borrowed uniquely.
+        unsafe { self.read_into(offset, buf.as_mut_ptr(), buf.len()) }
+    }
+
+    /// Copies `buf.len()` bytes at `offset` into `buf`, which need not be initialised (a
+    /// `Vec`'s spare capacity, say, or a buffer from foreign code), and returns them, now
+    /// initialised. As [`read_at`](View::read_at) otherwise; on an error, `buf` is left
+    /// partly written.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    ///
+    /// let m = Mapping::create_new("uninit-demo", 4096)?;
+    /// let view = m.view().map()?;
+    /// view.write_at(0, b"hello")?;
+    /// let mut out: Vec<u8> = Vec::with_capacity(5);
+    /// let read = view.read_at_uninit(0, &mut out.spare_capacity_mut()[..5])?;
+    /// assert_eq!(read, b"hello");
+    /// // SAFETY: `read_at_uninit` initialised the first five bytes.
+    /// unsafe { out.set_len(5) };
+    /// assert_eq!(out, b"hello");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn read_at_uninit<'b>(
+        &self,
+        offset: usize,
+        buf: &'b mut [MaybeUninit<u8>],
+    ) -> Result<&'b mut [u8]> {
+        let (ptr, len) = (buf.as_mut_ptr().cast::<u8>(), buf.len());
+        // SAFETY: `buf` is valid for writes of its length and borrowed uniquely.
+        unsafe { self.read_into(offset, ptr, len) }?;
+        // SAFETY: the copy wrote every one of the `len` bytes (it returned no fault), so
+        // they are initialised; the borrow of `buf` is handed on.
+        Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
+    }
+
+    /// Copies `len` bytes at view `offset` to `dst`.
+    ///
+    /// # Safety
+    /// `dst` is valid for writes of `len` bytes, and nothing else uses them meanwhile.
+    unsafe fn read_into(&self, offset: usize, dst: *mut u8, len: usize) -> Result<()> {
+        self.check_range(offset, len)?;
+        let src = self.ptr.wrapping_add(offset);
+        let shared = src as usize..src as usize + len;
         // SAFETY: the range is inside the mapping (checked above), which stays mapped while
-        // `self` lives; the copy routine is sound against concurrent writers.
-        unsafe { copy_from_shared(self.ptr.add(offset), buf) }
-            .map_err(|fault| self.fault_error(fault, offset))
+        // `self` lives; the copy routine is sound against concurrent writers; `dst` is the
+        // caller's.
+        unsafe { copy_racy(dst, src, len, shared) }.map_err(|fault| self.fault_error(fault, offset))
     }
 
     /// Copies `data` into the view at `offset`. Fails on a read-only view.
