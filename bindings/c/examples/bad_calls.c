@@ -276,9 +276,55 @@ int main(int argc, char **argv) {
         failed++;
         fprintf(stderr, "bad_calls: the view has no size or data\n");
     }
+    /* A NULL view has no size, and the last error says why (not an earlier failure's). */
+    checked++;
+    if (filemap_view_size(NULL) != 0 || !strstr(filemap_last_error_message(), "view is NULL")) {
+        failed++;
+        fprintf(stderr, "bad_calls: a NULL view's size: %s\n", filemap_last_error_message());
+    }
+    /* A missing argument is named: here `access`, not `out`. */
+    checked++;
+    if (filemap_view_access(view, NULL) != FILEMAP_INVALID_ARGUMENT ||
+        !strstr(filemap_last_error_message(), "access is NULL")) {
+        failed++;
+        fprintf(stderr, "bad_calls: a NULL access: %s\n", filemap_last_error_message());
+    }
+    /* A read into memory fresh from malloc (never initialised) gives the view's bytes. */
+    {
+        unsigned char *fresh = malloc(64);
+        checked++;
+        if (fresh == NULL || filemap_view_write(view, 0, "fresh", 5) != FILEMAP_OK ||
+            filemap_view_read(view, 0, fresh, 64) != FILEMAP_OK || memcmp(fresh, "fresh", 5)) {
+            failed++;
+            fprintf(stderr, "bad_calls: a read into fresh memory: %s\n",
+                    filemap_last_error_message());
+        }
+        free(fresh);
+    }
 
     filemap_view_unmap(view);
     filemap_mapping_close(mapping);
+
+    /* A failed receive leaves `*missed` alone. */
+    snprintf(name, sizeof name, "%s-topic", argv[1]);
+    {
+        filemap_subscriber *sub = NULL;
+        uint64_t seq = 0, missed = 77;
+        if ((s = filemap_subscriber_create_or_open(name, NULL, &sub)) != FILEMAP_OK) {
+            fprintf(stderr, "bad_calls: making a topic: %s\n", filemap_last_error_message());
+            return 1;
+        }
+        expect("a subscriber receive with a negative timeout",
+               filemap_subscriber_recv(sub, -5, &data, &len, &seq, &missed),
+               FILEMAP_INVALID_ARGUMENT);
+        checked++;
+        if (missed != 77) {
+            failed++;
+            fprintf(stderr, "bad_calls: a failed receive wrote missed (%lu)\n",
+                    (unsigned long)missed);
+        }
+        filemap_subscriber_close(sub);
+    }
 
 #ifndef _WIN32
     /* A file whose name is not UTF-8 (any bytes but '/' and NUL make a Unix file name) maps:

@@ -26,7 +26,17 @@ int main(int argc, char **argv) {
         filemap_mapping_close(mapping);
         return 1;
     }
-    printf("hello_open: %s\n", (const char *)filemap_view_data(view));
+    /* The message is copied out, bounded by the view (the other process may write it
+     * meanwhile, and may have left no NUL), then printed up to its NUL. */
+    char message[BUF_SIZE + 1] = {0};
+    if ((s = filemap_view_read(view, 0, message, BUF_SIZE)) != FILEMAP_OK) {
+        fprintf(stderr, "hello_open: could not read the message: %s\n",
+                filemap_last_error_message());
+        filemap_view_unmap(view);
+        filemap_mapping_close(mapping);
+        return 1;
+    }
+    printf("hello_open: %s\n", message);
     filemap_view_unmap(view);
     filemap_mapping_close(mapping);
     return 0;

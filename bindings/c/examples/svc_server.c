@@ -14,6 +14,9 @@
 
 #include "filemap.h"
 
+/* How long a response may wait for room in its client's ring. */
+#define RESPOND_TIMEOUT_MS 5000
+
 static int fail(const char *what, filemap_status s) {
     fprintf(stderr, "svc_server: %s: %s (%s)\n", what, filemap_last_error_message(),
             filemap_status_name(s));
@@ -49,7 +52,7 @@ int main(int argc, char **argv) {
         size_t index, len, i;
         const void *data;
         filemap_request_id id;
-        char upper[4096], count[32];
+        char *upper, count[32];
         int count_len;
         if ((s = filemap_wait_any(objects, 2, FILEMAP_INFINITE, &index, NULL)) != FILEMAP_OK) {
             status = fail("waiting", s);
@@ -62,12 +65,26 @@ int main(int argc, char **argv) {
             status = fail("receiving a request", s);
             break;
         }
-        if (len > sizeof upper) len = sizeof upper;
+        upper = malloc(len ? len : 1);
+        if (upper == NULL) {
+            fprintf(stderr, "svc_server: no memory for a request of %lu bytes\n",
+                    (unsigned long)len);
+            status = 1;
+            break;
+        }
         for (i = 0; i < len; i++) upper[i] = (char)toupper(((const unsigned char *)data)[i]);
         count_len = snprintf(count, sizeof count, "%lu bytes", (unsigned long)len);
-        if ((s = filemap_server_respond(server, id, upper, len, false)) != FILEMAP_OK ||
-            (s = filemap_server_respond(server, id, count, (size_t)count_len, true)) !=
-                FILEMAP_OK) {
+        /* A client that does not read its responses may hold the server up only so long. */
+        if ((s = filemap_server_respond_timeout(server, id, upper, len, false,
+                                                RESPOND_TIMEOUT_MS)) == FILEMAP_OK)
+            s = filemap_server_respond_timeout(server, id, count, (size_t)count_len, true,
+                                               RESPOND_TIMEOUT_MS);
+        free(upper);
+        if (s == FILEMAP_TIMEOUT) {
+            fprintf(stderr, "svc_server: a client did not read its responses; left it\n");
+            continue;
+        }
+        if (s != FILEMAP_OK) {
             status = fail("responding", s);
             break;
         }

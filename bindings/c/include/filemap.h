@@ -4,8 +4,9 @@
  * Every function returns a filemap_status (FILEMAP_OK is 0) and writes results
  * through out-pointers; filemap_last_error_message() says what the calling
  * thread's last failure was. A handle is checked wherever it is passed: one of
- * another type (or, on a best-effort basis, one already closed) is
- * FILEMAP_INVALID_ARGUMENT, and a _close leaves it alone. See docs/c.md. */
+ * another type is FILEMAP_INVALID_ARGUMENT, and a _close leaves it alone. A
+ * handle must not be used or closed after its _close (as memory after free):
+ * such a use is caught the same way only on a best-effort basis. See docs/c.md. */
 
 #ifndef FILEMAP_H
 #define FILEMAP_H
@@ -878,7 +879,8 @@ enum filemap_status filemap_subscriber_create_or_open(const char *name,
  * `*data` and `*len` give a copy of it, valid until the next receive or
  * `filemap_subscriber_close` on this subscriber; `*seq` (if not NULL) its sequence number
  * in the topic. `FILEMAP_LAGGED` (only on `drop_oldest` topics) when messages were
- * overwritten before this subscriber read them: `*missed` (if not NULL) says how many,
+ * overwritten before this subscriber read them: `*missed` (if not NULL; 0 after a message,
+ * left alone on other failures) says how many,
  * and the next receive goes on at the oldest one still there. `FILEMAP_DISCONNECTED` once
  * the publisher is gone and every message it published was received.
  */

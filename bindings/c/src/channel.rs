@@ -30,7 +30,7 @@ pub unsafe extern "C" fn filemap_sender_create_or_open(
     run(|| {
         // SAFETY: the caller's contract for `name` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
-        check_out(out)?;
+        check_out(out, "out")?;
         let tx = Sender::create_or_open(name, capacity)?;
         unsafe { put(out, new_handle(filemap_sender(tx)), "out") }
     })
@@ -46,7 +46,7 @@ pub unsafe extern "C" fn filemap_sender_open(
     run(|| {
         // SAFETY: the caller's contract for `name` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
-        check_out(out)?;
+        check_out(out, "out")?;
         let tx = Sender::open(name)?;
         unsafe { put(out, new_handle(filemap_sender(tx)), "out") }
     })
@@ -66,7 +66,7 @@ pub unsafe extern "C" fn filemap_send(
         // SAFETY: the caller's contract for `sender`.
         let tx = unsafe { handle(sender, "sender") }?;
         // SAFETY: the caller's contract for `data` and `len`.
-        let message = unsafe { bytes_arg(data, len) }?;
+        let message = unsafe { bytes_arg(data, len, "data") }?;
         send_within(&mut tx.0, message, timeout_ms)
     })
 }
@@ -99,7 +99,7 @@ pub unsafe extern "C" fn filemap_receiver_create_or_open(
     run(|| {
         // SAFETY: the caller's contract for `name` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
-        check_out(out)?;
+        check_out(out, "out")?;
         let rx = HoldingReceiver::new(Receiver::create_or_open(name, capacity)?);
         unsafe { put(out, new_handle(filemap_receiver(rx)), "out") }
     })
@@ -115,7 +115,7 @@ pub unsafe extern "C" fn filemap_receiver_open(
     run(|| {
         // SAFETY: the caller's contract for `name` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
-        check_out(out)?;
+        check_out(out, "out")?;
         let rx = HoldingReceiver::new(Receiver::open(name)?);
         unsafe { put(out, new_handle(filemap_receiver(rx)), "out") }
     })

@@ -187,13 +187,18 @@ pub(crate) unsafe fn path_arg<'a>(
     }
 }
 
-/// `len` bytes at `data` (NULL only with `len` 0), read by the call.
+/// `len` bytes at `data` (NULL only with `len` 0), read by the call; `what` names the
+/// argument in an error.
 ///
 /// # Safety
 /// As [`slice_arg`].
-pub(crate) unsafe fn bytes_arg<'a>(data: *const c_void, len: usize) -> Result<&'a [u8], Failure> {
+pub(crate) unsafe fn bytes_arg<'a>(
+    data: *const c_void,
+    len: usize,
+    what: &str,
+) -> Result<&'a [u8], Failure> {
     // SAFETY: the caller's contract.
-    unsafe { slice_arg(data.cast::<u8>(), len, "data") }
+    unsafe { slice_arg(data.cast::<u8>(), len, what) }
 }
 
 /// `FILEMAP_INVALID_ARGUMENT` unless `len` `T`s at `data` may be a slice: at most
@@ -281,10 +286,10 @@ pub(crate) unsafe fn put_optional<T>(out: *mut T, value: T) {
 }
 
 /// `FILEMAP_INVALID_ARGUMENT` for a NULL out-pointer, checked before an object is made
-/// (which would otherwise leak, holding its name or endpoint).
-pub(crate) fn check_out<T>(out: *mut T) -> Result<(), Failure> {
+/// (which would otherwise leak, holding its name or endpoint); `what` names the argument.
+pub(crate) fn check_out<T>(out: *mut T, what: &str) -> Result<(), Failure> {
     if out.is_null() {
-        return Err(Failure::invalid("out is NULL"));
+        return Err(Failure::invalid(format!("{what} is NULL")));
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! `CreateFileMapping` / `OpenFileMapping` / `MapViewOfFile` / `FlushViewOfFile`.
 
 use std::ffi::{c_char, c_void};
+use std::mem::MaybeUninit;
 
 use filemap_core::{Access, Disposition, Mapping, Protection, View};
 
@@ -54,7 +55,7 @@ pub unsafe extern "C" fn filemap_mapping_create_new(
     run(|| {
         // SAFETY: the caller's contract for `name`.
         let name = unsafe { str_arg(name, "name") }?;
-        check_out(out)?;
+        check_out(out, "out")?;
         let m = Mapping::create_new(name, size)?;
         // SAFETY: the caller's contract for `out`.
         unsafe { put(out, boxed(m), "out") }
@@ -73,7 +74,7 @@ pub unsafe extern "C" fn filemap_mapping_create_or_open(
     run(|| {
         // SAFETY: the caller's contract for `name`.
         let name = unsafe { str_arg(name, "name") }?;
-        check_out(out)?;
+        check_out(out, "out")?;
         let (m, d) = Mapping::create_or_open(name, size)?;
         // SAFETY: the caller's contract for `out` (checked non-NULL) and `created`.
         unsafe {
@@ -96,7 +97,7 @@ pub unsafe extern "C" fn filemap_mapping_open(
         // SAFETY: the caller's contract for `name`.
         let name = unsafe { str_arg(name, "name") }?;
         let access = access_arg(access)?.unwrap_or(Access::Write);
-        check_out(out)?;
+        check_out(out, "out")?;
         let m = Mapping::open_with(name, access)?;
         // SAFETY: the caller's contract for `out`.
         unsafe { put(out, boxed(m), "out") }
@@ -131,7 +132,7 @@ pub unsafe extern "C" fn filemap_mapping_from_path(
         if readonly {
             options = options.protection(Protection::ReadOnly);
         }
-        check_out(out)?;
+        check_out(out, "out")?;
         let m = options.create()?;
         // SAFETY: the caller's contract for `out`.
         unsafe { put(out, boxed(m), "out") }
@@ -178,7 +179,7 @@ pub unsafe extern "C" fn filemap_view_map(
         if let Some(access) = access_arg(access)? {
             b = b.access(access);
         }
-        check_out(out)?;
+        check_out(out, "out")?;
         let view = b.map()?;
         // SAFETY: the caller's contract for `out`.
         unsafe { put(out, new_handle(filemap_view(view)), "out") }
@@ -196,13 +197,12 @@ pub unsafe extern "C" fn filemap_view_map(
 #[no_mangle]
 pub unsafe extern "C" fn filemap_view_data(view: *mut filemap_view) -> *mut c_void {
     let mut data = std::ptr::null_mut();
-    if !view.is_null() {
-        let _ = run(|| {
-            // SAFETY: the caller's contract for `view`.
-            data = unsafe { shared(view, "view") }?.0.as_mut_ptr().cast();
-            Ok(())
-        });
-    }
+    // A NULL view fails too, so that the last error says so.
+    let _ = run(|| {
+        // SAFETY: the caller's contract for `view`.
+        data = unsafe { shared(view, "view") }?.0.as_mut_ptr().cast();
+        Ok(())
+    });
     data
 }
 
@@ -211,13 +211,12 @@ pub unsafe extern "C" fn filemap_view_data(view: *mut filemap_view) -> *mut c_vo
 #[no_mangle]
 pub unsafe extern "C" fn filemap_view_size(view: *mut filemap_view) -> usize {
     let mut size = 0;
-    if !view.is_null() {
-        let _ = run(|| {
-            // SAFETY: the caller's contract for `view`.
-            size = unsafe { shared(view, "view") }?.0.len();
-            Ok(())
-        });
-    }
+    // A NULL view fails too, so that the last error says so.
+    let _ = run(|| {
+        // SAFETY: the caller's contract for `view`.
+        size = unsafe { shared(view, "view") }?.0.len();
+        Ok(())
+    });
     size
 }
 
@@ -231,7 +230,7 @@ pub unsafe extern "C" fn filemap_view_access(
     run(|| {
         // SAFETY: the caller's contract for `view`.
         let v = unsafe { shared(view, "view") }?;
-        check_out(access)?;
+        check_out(access, "access")?;
         let value = match v.0.access() {
             Access::Read => FILEMAP_ACCESS_READ,
             Access::Write => FILEMAP_ACCESS_WRITE,
@@ -257,9 +256,11 @@ pub unsafe extern "C" fn filemap_view_read(
         // SAFETY: the caller's contract for `view`.
         let v = unsafe { shared(view, "view") }?;
         // SAFETY: `buffer` is NULL or valid for writes of `len` bytes that nobody else uses
-        // during the call (the caller's contract); NULL and lengths too large are refused.
-        let buf = unsafe { slice_arg_mut(buffer.cast::<u8>(), len, "buffer") }?;
-        Ok(v.0.read_at(offset, buf)?)
+        // during the call (the caller's contract; they need not be initialised: a fresh
+        // `malloc`); NULL and lengths too large are refused.
+        let buf = unsafe { slice_arg_mut(buffer.cast::<MaybeUninit<u8>>(), len, "buffer") }?;
+        v.0.read_at_uninit(offset, buf)?;
+        Ok(())
     })
 }
 
@@ -277,7 +278,7 @@ pub unsafe extern "C" fn filemap_view_write(
         // SAFETY: the caller's contract for `view`.
         let v = unsafe { shared(view, "view") }?;
         // SAFETY: the caller's contract for `data` and `len`.
-        let data = unsafe { bytes_arg(data, len) }?;
+        let data = unsafe { bytes_arg(data, len, "data") }?;
         Ok(v.0.write_at(offset, data)?)
     })
 }

@@ -102,7 +102,7 @@ pub unsafe extern "C" fn filemap_inbox_create_or_open(
     run(|| {
         // SAFETY: the caller's contract for `name`, `config` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
-        check_out(out)?;
+        check_out(out, "out")?;
         // SAFETY: `config` is NULL or a config (the caller's contract).
         let options = inbox_options(unsafe { config_of(config) });
         let inbox = Inbox::create_or_open(name, &options)?;
@@ -167,7 +167,7 @@ pub unsafe extern "C" fn filemap_inbox_sender_create_or_open(
     run(|| {
         // SAFETY: the caller's contract for `name`, `config`, `out` and `slot`.
         let name = unsafe { str_arg(name, "name") }?;
-        check_out(out)?;
+        check_out(out, "out")?;
         // SAFETY: `config` is NULL or a config (the caller's contract).
         let options = inbox_options(unsafe { config_of(config) });
         let tx = InboxSender::create_or_open(name, &options)?;
@@ -193,7 +193,7 @@ pub unsafe extern "C" fn filemap_inbox_send(
         let tx = unsafe { handle(sender, "sender") }?;
         // SAFETY: the bytes are readable and unwritten during the call (the caller's
         // contract).
-        let message = unsafe { bytes_arg(data, len) }?;
+        let message = unsafe { bytes_arg(data, len, "data") }?;
         send_within(&mut tx.0, message, timeout_ms)
     })
 }
@@ -258,7 +258,7 @@ pub unsafe extern "C" fn filemap_server_create_or_open(
     run(|| {
         // SAFETY: the caller's contract for `name`, `config` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
-        check_out(out)?;
+        check_out(out, "out")?;
         // SAFETY: `config` is NULL or a config (the caller's contract).
         let options = service_options(unsafe { config_of(config) });
         let server = Server::create_or_open(name, &options)?;
@@ -337,7 +337,7 @@ pub unsafe extern "C" fn filemap_server_respond_timeout(
         let s = unsafe { handle(server, "server") }?;
         // SAFETY: the bytes are readable and unwritten during the call (the caller's
         // contract).
-        let payload = unsafe { bytes_arg(data, len) }?;
+        let payload = unsafe { bytes_arg(data, len, "data") }?;
         let to = id.into();
         let sent = match (timeout_arg(timeout_ms)?, last) {
             (None, true) => s.server.respond(to, payload),
@@ -367,7 +367,7 @@ pub unsafe extern "C" fn filemap_server_respond_failure(
         let s = unsafe { handle(server, "server") }?;
         // SAFETY: the bytes are readable and unwritten during the call (the caller's
         // contract).
-        let payload = unsafe { bytes_arg(reason, len) }?;
+        let payload = unsafe { bytes_arg(reason, len, "reason") }?;
         let to = id.into();
         let sent = match timeout_arg(timeout_ms)? {
             None => s.server.respond_failure(to, payload),
@@ -396,7 +396,7 @@ pub unsafe extern "C" fn filemap_client_create_or_open(
     run(|| {
         // SAFETY: the caller's contract for `name`, `config` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
-        check_out(out)?;
+        check_out(out, "out")?;
         // SAFETY: `config` is NULL or a config (the caller's contract).
         let options = service_options(unsafe { config_of(config) });
         let client = Client::create_or_open(name, &options)?;
@@ -439,7 +439,7 @@ pub unsafe extern "C" fn filemap_client_send_request_timeout(
         let c = unsafe { handle(client, "client") }?;
         // SAFETY: the bytes are readable and unwritten during the call (the caller's
         // contract).
-        let payload = unsafe { bytes_arg(data, len) }?;
+        let payload = unsafe { bytes_arg(data, len, "data") }?;
         let sent = match timeout_arg(timeout_ms)? {
             None => c.client.send_request(payload)?,
             Some(t) => c.client.send_request_timeout(payload, t)?,
@@ -519,7 +519,7 @@ pub unsafe extern "C" fn filemap_client_call(
         let c = unsafe { handle(client, "client") }?;
         // SAFETY: the bytes are readable and unwritten during the call (the caller's
         // contract).
-        let payload = unsafe { bytes_arg(request, request_len) }?;
+        let payload = unsafe { bytes_arg(request, request_len, "request") }?;
         check_data(data, len)?;
         let timeout = timeout_arg(timeout_ms)?.unwrap_or(Duration::MAX);
         c.response = c.client.call(payload, timeout)?;

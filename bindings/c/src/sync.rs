@@ -51,7 +51,7 @@ pub unsafe extern "C" fn filemap_mutex_create_or_open(
     run(|| {
         // SAFETY: the caller's contract for `name`.
         let name = unsafe { str_arg(name, "name") }?;
-        check_out(out)?;
+        check_out(out, "out")?;
         let (m, d) = NamedMutex::create_or_open(name)?;
         // SAFETY: `out` checked non-NULL; the caller's contract for both pointers.
         unsafe { hand_out(out, filemap_mutex(m), created, d) }
@@ -67,7 +67,7 @@ pub unsafe extern "C" fn filemap_mutex_open(
     run(|| {
         // SAFETY: the caller's contract for `name` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
-        check_out(out)?;
+        check_out(out, "out")?;
         let m = NamedMutex::open(name)?;
         unsafe { put(out, new_handle(filemap_mutex(m)), "out") }
     })
@@ -126,7 +126,7 @@ pub unsafe extern "C" fn filemap_event_create_or_open(
     run(|| {
         // SAFETY: the caller's contract for `name`.
         let name = unsafe { str_arg(name, "name") }?;
-        check_out(out)?;
+        check_out(out, "out")?;
         let reset = if manual_reset {
             EventReset::Manual
         } else {
@@ -147,7 +147,7 @@ pub unsafe extern "C" fn filemap_event_open(
     run(|| {
         // SAFETY: the caller's contract for `name` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
-        check_out(out)?;
+        check_out(out, "out")?;
         let e = NamedEvent::open(name)?;
         unsafe { put(out, new_handle(filemap_event(e)), "out") }
     })
@@ -208,7 +208,7 @@ pub unsafe extern "C" fn filemap_semaphore_create_or_open(
     run(|| {
         // SAFETY: the caller's contract for `name`.
         let name = unsafe { str_arg(name, "name") }?;
-        check_out(out)?;
+        check_out(out, "out")?;
         let (s, d) = NamedSemaphore::create_or_open(name, initial, maximum)?;
         // SAFETY: `out` checked non-NULL; the caller's contract for both pointers.
         unsafe { hand_out(out, filemap_semaphore(s), created, d) }
@@ -224,7 +224,7 @@ pub unsafe extern "C" fn filemap_semaphore_open(
     run(|| {
         // SAFETY: the caller's contract for `name` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
-        check_out(out)?;
+        check_out(out, "out")?;
         let s = NamedSemaphore::open(name)?;
         unsafe { put(out, new_handle(filemap_semaphore(s)), "out") }
     })

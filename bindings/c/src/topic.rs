@@ -73,7 +73,7 @@ pub unsafe extern "C" fn filemap_publisher_create_or_open(
     run(|| {
         // SAFETY: the caller's contract for `name`, `config` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
-        check_out(out)?;
+        check_out(out, "out")?;
         let publisher = Publisher::create_or_open(name, &unsafe { options(config) })?;
         let handle = new_handle(filemap_publisher(publisher));
         unsafe { put(out, handle, "out") }
@@ -94,7 +94,7 @@ pub unsafe extern "C" fn filemap_publish(
         // SAFETY: the caller's contract for `publisher`.
         let p = unsafe { handle(publisher, "publisher") }?;
         // SAFETY: the caller's contract for `data` and `len`.
-        let message = unsafe { bytes_arg(data, len) }?;
+        let message = unsafe { bytes_arg(data, len, "data") }?;
         match timeout_arg(timeout_ms)? {
             None => Ok(p.0.publish(message)?),
             Some(t) => Ok(p.0.publish_timeout(message, t)?),
@@ -122,7 +122,7 @@ pub unsafe extern "C" fn filemap_subscriber_create_or_open(
     run(|| {
         // SAFETY: the caller's contract for `name`, `config` and `out`.
         let name = unsafe { str_arg(name, "name") }?;
-        check_out(out)?;
+        check_out(out, "out")?;
         let subscriber = Subscriber::create_or_open(name, &unsafe { options(config) })?;
         let handle = new_handle(filemap_subscriber {
             subscriber,
@@ -136,7 +136,8 @@ pub unsafe extern "C" fn filemap_subscriber_create_or_open(
 /// `*data` and `*len` give a copy of it, valid until the next receive or
 /// `filemap_subscriber_close` on this subscriber; `*seq` (if not NULL) its sequence number
 /// in the topic. `FILEMAP_LAGGED` (only on `drop_oldest` topics) when messages were
-/// overwritten before this subscriber read them: `*missed` (if not NULL) says how many,
+/// overwritten before this subscriber read them: `*missed` (if not NULL; 0 after a message,
+/// left alone on other failures) says how many,
 /// and the next receive goes on at the oldest one still there. `FILEMAP_DISCONNECTED` once
 /// the publisher is gone and every message it published was received.
 #[no_mangle]
@@ -152,8 +153,6 @@ pub unsafe extern "C" fn filemap_subscriber_recv(
         // SAFETY: the caller's contract for `subscriber`.
         let s = unsafe { handle(subscriber, "subscriber") }?;
         check_data(data, len)?;
-        // SAFETY: NULL or valid for a write (the caller's contract).
-        unsafe { put_optional(missed, 0) };
         let received = match timeout_arg(timeout_ms)? {
             None => s.subscriber.recv(),
             Some(t) => s.subscriber.recv_timeout(t),
@@ -174,6 +173,7 @@ pub unsafe extern "C" fn filemap_subscriber_recv(
         // contract.
         unsafe {
             put_optional(seq, number);
+            put_optional(missed, 0);
             put(data, s.message.as_ptr().cast::<c_void>(), "data")?;
             put(len, s.message.len(), "len")
         }

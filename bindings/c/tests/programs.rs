@@ -10,6 +10,7 @@
 //! directory in `FILEMAP_C_PROGRAMS`.
 
 use std::io::{BufRead, BufReader, Write};
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -151,7 +152,7 @@ fn unique(what: &str) -> String {
 }
 
 /// Reads lines of `child`'s output until one starts with `prefix`; returns it.
-fn read_until(child: &mut Child, prefix: &str) -> String {
+fn read_until(child: &mut Running, prefix: &str) -> String {
     let out = child.stdout.as_mut().expect("piped stdout");
     let mut reader = BufReader::new(out);
     let mut line = String::new();
@@ -167,18 +168,46 @@ fn read_until(child: &mut Child, prefix: &str) -> String {
     }
 }
 
-fn finish(child: Child, within: Duration) -> Output {
+fn finish(mut child: Running, within: Duration) -> Output {
     let started = Instant::now();
-    let mut child = child;
     loop {
         if child.try_wait().expect("waiting for a program").is_some() {
+            let child = child.0.take().expect("a running program");
             return child.wait_with_output().expect("the program's output");
         }
         if started.elapsed() > within {
-            let _ = child.kill();
+            // `child`, and every other program the test started, is killed as the panic
+            // drops it.
             panic!("a program ran longer than {within:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A started program, killed (and waited for) if it is dropped still running: a test that
+/// fails leaves none of its programs behind.
+struct Running(Option<Child>);
+
+impl Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        self.0.as_ref().expect("a running program")
+    }
+}
+
+impl DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        self.0.as_mut().expect("a running program")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            // Nothing is signalled if the program was already waited for.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -187,13 +216,13 @@ fn finish(child: Child, within: Duration) -> Output {
 /// other tests started programs at the same moment; that is tried again (twice at most),
 /// and said on stderr.
 trait Start {
-    fn start(&mut self) -> Child;
+    fn start(&mut self) -> Running;
     fn run(&mut self) -> Output;
 }
 
 impl Start for Command {
-    fn start(&mut self) -> Child {
-        retried(|| self.spawn())
+    fn start(&mut self) -> Running {
+        Running(Some(retried(|| self.spawn())))
     }
 
     fn run(&mut self) -> Output {
@@ -321,7 +350,7 @@ fn killed_producer_is_reported_as_an_abandoned_mutex() {
 fn a_topic_reaches_every_subscriber_in_order() {
     let ns = Namespace::new("topic");
     let topic = unique("topic");
-    let mut subscribers: Vec<Child> = (0..2)
+    let mut subscribers: Vec<Running> = (0..2)
         .map(|_| ns.program("topic_sub").arg(&topic).start())
         .collect();
     for s in &mut subscribers {
@@ -353,7 +382,7 @@ fn a_topic_reaches_every_subscriber_in_order() {
 }
 
 /// Starts `inbox_collector INBOX WORKERS COUNT` and waits until it is ready.
-fn start_collector(ns: &Namespace, inbox: &str, workers: usize, count: usize) -> Child {
+fn start_collector(ns: &Namespace, inbox: &str, workers: usize, count: usize) -> Running {
     let mut collector = ns
         .program("inbox_collector")
         .args([inbox, &workers.to_string(), &count.to_string()])
@@ -366,14 +395,14 @@ fn start_collector(ns: &Namespace, inbox: &str, workers: usize, count: usize) ->
 }
 
 /// Worker `id`'s run of `count` messages into `inbox`.
-fn start_worker(ns: &Namespace, inbox: &str, id: usize, count: usize) -> Child {
+fn start_worker(ns: &Namespace, inbox: &str, id: usize, count: usize) -> Running {
     ns.program("inbox_worker")
         .args([inbox, &id.to_string(), &count.to_string()])
         .start()
 }
 
 /// The collector's end: every worker's messages, each worker's in order.
-fn assert_collected(collector: Child, workers: usize, count: usize) {
+fn assert_collected(collector: Running, workers: usize, count: usize) {
     let out = finish(collector, Duration::from_secs(60));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
@@ -391,7 +420,7 @@ fn workers_reach_one_collector_in_order() {
     let inbox = unique("inbox");
     let (workers, count) = (4, 2000);
     let collector = start_collector(&ns, &inbox, workers, count);
-    let running: Vec<Child> = (0..workers)
+    let running: Vec<Running> = (0..workers)
         .map(|id| start_worker(&ns, &inbox, id, count))
         .collect();
     for (id, worker) in running.into_iter().enumerate() {
@@ -432,7 +461,7 @@ fn clients_get_their_own_streamed_responses() {
     let mut server = ns.program("svc_server").arg(&service).start();
     assert_eq!(read_until(&mut server, "svc_server:"), "svc_server: ready");
     let texts = ["hello from one", "and from two", "three"];
-    let clients: Vec<Child> = texts
+    let clients: Vec<Running> = texts
         .iter()
         .map(|t| ns.program("svc_client").args([&service, *t]).start())
         .collect();
