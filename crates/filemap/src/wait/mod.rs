@@ -282,25 +282,17 @@ pub fn wait_any<'a>(
             last_check = Some(now);
         }
         let taken = take_first(&targets, &items, check, slept);
-        let took = match &taken {
-            Ok(Some(ready)) => Some(ready.index),
-            Ok(None) => None,
-            // Failed: the wake-up goes to another sleeper.
-            Err(_) => Some(usize::MAX),
-        };
-        if let Some(took) = took {
-            if let Some((index, target)) = woken.filter(|(i, _)| *i != took) {
-                items[index].pass_on(&target);
-            }
-        }
-        if let Some(ready) = taken? {
+        if let Some(ready) = settle_on(&items, &mut woken, taken)? {
             return Ok(ready);
         }
         let mut slice = match deadline {
             None => CHECK_INTERVAL,
             Some(d) => match d.checked_duration_since(now) {
                 Some(left) if !left.is_zero() => left.min(CHECK_INTERVAL),
-                _ => return Err(timed_out(objects.len(), timeout)),
+                _ => {
+                    settle(&items, &mut woken, None);
+                    return Err(timed_out(objects.len(), timeout));
+                }
             },
         };
         if polled {
@@ -314,20 +306,48 @@ pub fn wait_any<'a>(
             _ => Ok(Woke::Changed(None)),
         };
         items.iter().for_each(Item::disarm);
-        if let Some(ready) = found? {
+        if let Some(ready) = settle_on(&items, &mut woken, found)? {
             return Ok(ready);
         }
         slept = true;
-        match woke? {
+        // A wake from an earlier sleep that was not passed on is dropped here: the look
+        // since found that object not ready (passing it on now could wake this sleep
+        // itself, again and again).
+        match woke.inspect_err(|_| settle(&items, &mut woken, None))? {
             Woke::Took(index, took) => {
+                settle(&items, &mut woken, Some(index));
                 return Ok(AnyReady {
                     index,
                     taken: Item::taken(&targets[index], took),
-                })
+                });
             }
             Woke::Changed(Some(index)) => woken = Some((index, armed[index])),
             Woke::Changed(None) | Woke::TimedOut => woken = None,
         }
+    }
+}
+
+/// After a look that took an object (or failed): if the last sleep ended on another
+/// object's word or event, passes that wake on (it may have been the only one, meant for
+/// another sleeper). A look that took nothing keeps the wake: the wait sleeps again.
+fn settle_on<'a>(
+    items: &[Item<'a>],
+    woken: &mut Option<(usize, sys::WaitTarget)>,
+    look: Result<Option<AnyReady<'a>>>,
+) -> Result<Option<AnyReady<'a>>> {
+    match &look {
+        Ok(Some(ready)) => settle(items, woken, Some(ready.index)),
+        Ok(None) => {}
+        Err(_) => settle(items, woken, None),
+    }
+    look
+}
+
+/// The wait ends having taken the object at `took` (`None`: none): the wake the last
+/// sleep ended on, if it was another object's, is passed on.
+fn settle(items: &[Item<'_>], woken: &mut Option<(usize, sys::WaitTarget)>, took: Option<usize>) {
+    if let Some((index, target)) = woken.take().filter(|(i, _)| Some(*i) != took) {
+        items[index].pass_on(&target);
     }
 }
 
