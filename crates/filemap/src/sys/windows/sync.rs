@@ -4,7 +4,7 @@
 //! on Linux) plus a kernel mutex named after it (`Local\name/lock`: `/` cannot appear in
 //! filemap names, so the lock's name never collides with another object).
 
-use std::os::windows::io::{AsHandle, OwnedHandle};
+use std::os::windows::io::{AsHandle, BorrowedHandle, OwnedHandle};
 use std::time::{Duration, Instant};
 
 use windows_sys::Win32::Foundation::{
@@ -170,13 +170,14 @@ pub(super) fn wait_in_turns(timeout: Option<Duration>, mut wait: impl FnMut(u32)
 
 /// Waits on a handle; `Ok(None)` on timeout.
 fn wait(
-    handle: &OwnedHandle,
+    handle: impl AsHandle,
     timeout: Option<Duration>,
     name: &dyn std::fmt::Display,
 ) -> Result<Option<Locked>> {
+    let handle = raw(handle.as_handle());
     let code = wait_in_turns(timeout, |ms| {
         // SAFETY: a valid waitable handle.
-        unsafe { WaitForSingleObject(raw(handle.as_handle()), ms) }
+        unsafe { WaitForSingleObject(handle, ms) }
     });
     match code {
         WAIT_OBJECT_0 => Ok(Some(Locked::Normally)),
@@ -662,12 +663,13 @@ impl ChannelMemory {
         self.len
     }
 
-    /// The bell's wake-up event: the two a channel has, or a numbered slot's,
-    /// made (or opened) the first time it is rung or waited on. `None` if that failed.
-    pub(super) fn with_event<R>(&self, bell: Bell, f: impl FnOnce(&OwnedHandle) -> R) -> Option<R> {
+    /// The bell's wake-up event: the two a channel has, or a numbered slot's, made (or
+    /// opened) the first time it is rung or waited on. `None` if that failed. The lock on
+    /// the slots' events is held only to find the handle, never while it is waited on.
+    pub(super) fn event(&self, bell: Bell) -> Option<BorrowedHandle<'_>> {
         match bell {
-            Bell::Receiver => Some(f(&self.receiver_event)),
-            Bell::Sender => Some(f(&self.sender_event)),
+            Bell::Receiver => Some(self.receiver_event.as_handle()),
+            Bell::Sender => Some(self.sender_event.as_handle()),
             Bell::Slot(slot) => {
                 let mut events = self
                     .subscriber_events
@@ -681,7 +683,11 @@ impl ChannelMemory {
                     events[slot] =
                         auto_event(&self.name, &format!("slot{slot}"), self.permissions).ok();
                 }
-                events[slot].as_ref().map(f)
+                let handle = raw(events[slot].as_ref()?.as_handle());
+                // SAFETY: a slot's event, once made, is neither replaced nor closed until
+                // `self` is dropped (growing the list moves the owner, not the handle), so
+                // the handle stays open for the borrow of `self`.
+                Some(unsafe { BorrowedHandle::borrow_raw(handle) })
             }
         }
     }
@@ -690,22 +696,22 @@ impl ChannelMemory {
     /// `timeout`.
     pub(crate) fn wait_word(&self, bell: &Doorbell<'_>, expected: u32, timeout: Duration) {
         if bell.word.load(std::sync::atomic::Ordering::Acquire) == expected {
-            let waited = self.with_event(bell.bell, |event| {
-                let _ = wait(event, Some(timeout), &self.name);
-            });
-            if waited.is_none() {
+            match self.event(bell.bell) {
+                Some(event) => {
+                    let _ = wait(event, Some(timeout), &self.name);
+                }
                 // No event to sleep on: nap instead (the caller's loop checks again).
-                std::thread::sleep(timeout.min(Duration::from_millis(1)));
+                None => std::thread::sleep(timeout.min(Duration::from_millis(1))),
             }
         }
     }
 
     /// Wakes the side (sets its event).
     pub(crate) fn wake_word(&self, bell: &Doorbell<'_>) {
-        self.with_event(bell.bell, |event| {
+        if let Some(event) = self.event(bell.bell) {
             // SAFETY: a valid event handle.
-            unsafe { SetEvent(raw(event.as_handle())) };
-        });
+            unsafe { SetEvent(raw(event)) };
+        }
     }
 
     fn endpoint_suffix(byte: u8) -> String {

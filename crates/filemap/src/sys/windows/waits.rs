@@ -64,9 +64,7 @@ pub(crate) enum GiveBack {
 impl ChannelMemory {
     /// A sleep on a doorbell: on its wake-up event (the sequence word is Linux's).
     pub(crate) fn bell_target(&self, bell: &Doorbell<'_>, _expected: u32) -> WaitTarget {
-        let handle = self
-            .with_event(bell.bell, |event| raw(event.as_handle()))
-            .unwrap_or_default();
+        let handle = self.event(bell.bell).map(raw).unwrap_or_default();
         WaitTarget {
             handle,
             takes: None,
