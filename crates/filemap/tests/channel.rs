@@ -38,6 +38,10 @@ fn main() {
         ),
         ("timeouts_and_orderly_close", timeouts_and_orderly_close),
         (
+            "polling_receivers_see_the_sender_leave",
+            polling_receivers_see_the_sender_leave,
+        ),
+        (
             "payload_that_looks_like_a_frame_is_not_received",
             payload_that_looks_like_a_frame_is_not_received,
         ),
@@ -745,6 +749,58 @@ fn timeouts_and_orderly_close() {
     println!(
         "    orderly close: Disconnected {:?} after the last message",
         started.elapsed()
+    );
+    drop(rx);
+    ns.assert_empty();
+}
+
+/// A receiver that only polls (`try_recv`, zero timeouts) learns that its sender closed or
+/// died, within a liveness interval (50 ms; see NOTICED_WITHIN for the bound asserted): a
+/// polling loop ends. (It got `Ok(None)` for ever: only a wait that slept looked.)
+fn polling_receivers_see_the_sender_leave() {
+    let ns = Namespace::new();
+    let name = unique("polled");
+    let mut rx = Receiver::create_or_open(&name, 64 << 10).unwrap();
+    let mut tx = Sender::open(&name).unwrap();
+    tx.send(b"last").unwrap();
+    // Polled once before the close, as a loop would be.
+    assert_eq!(rx.try_recv().unwrap().unwrap().to_vec().unwrap(), b"last");
+    assert!(rx.try_recv().unwrap().is_none());
+    drop(tx);
+    let started = Instant::now();
+    let mut rx = within(
+        NOTICED_WITHIN,
+        "try_recv after an orderly close",
+        move || loop {
+            let polled = rx.try_recv().map(|slot| slot.is_some());
+            match polled {
+                Ok(false) => std::thread::yield_now(),
+                Err(Error::Disconnected { .. }) => break rx,
+                other => panic!("expected Disconnected, got {other:?}"),
+            }
+        },
+    );
+    println!(
+        "    orderly close: try_recv said Disconnected after {:?}",
+        started.elapsed()
+    );
+    // A sender killed with kill -9: zero timeouts see it too, after every message it sent.
+    let mut sender = common::spawn_ready("send-forever", &[&name]);
+    assert!(rx.recv_timeout(PATIENCE).is_ok());
+    sender.kill().unwrap();
+    sender.wait().unwrap();
+    let killed = Instant::now();
+    let rx = within(NOTICED_WITHIN, "zero timeouts after a kill", move || loop {
+        let polled = rx.recv_timeout(Duration::ZERO).map(drop);
+        match polled {
+            Ok(()) | Err(Error::Timeout { .. }) => {}
+            Err(Error::Disconnected { .. }) => break rx,
+            Err(e) => panic!("expected Disconnected, got {e}"),
+        }
+    });
+    println!(
+        "    kill: a zero timeout said Disconnected {:?} after it",
+        killed.elapsed()
     );
     drop(rx);
     ns.assert_empty();

@@ -192,6 +192,9 @@ pub(crate) struct Endpoint {
     /// Set when a wait on many objects found the peer dead, so that the call it made
     /// ready reports `Disconnected` too (looking again: a new peer may have come).
     peer_seen_gone: std::sync::atomic::AtomicBool,
+    /// When a call past its deadline last looked whether the peer is gone (see
+    /// `liveness_due`), in nanoseconds since `liveness_epoch()`, plus one; 0: never.
+    deadline_looked: std::sync::atomic::AtomicU64,
     /// The mark of a message being written that this endpoint's waits last spun on, and
     /// since when: the spin on one mark is bounded by `WRITING_SPIN_MAX` in all, across
     /// waits. A mark left standing (by a sender that died, or one writing slowly, or
@@ -299,6 +302,7 @@ impl Endpoint {
             _lock: Some(lock),
             mode: WaitMode::Blocking,
             peer_seen_gone: Default::default(),
+            deadline_looked: Default::default(),
             mark_spin: Default::default(),
         })
     }
@@ -319,6 +323,7 @@ impl Endpoint {
             _lock: lock,
             mode: WaitMode::Blocking,
             peer_seen_gone: Default::default(),
+            deadline_looked: Default::default(),
             mark_spin: Default::default(),
         }
     }
@@ -410,7 +415,8 @@ impl Endpoint {
                 // The last look first: it may be what finds the memory lost.
                 let ready = ready();
                 self.intact()?;
-                if !ready && self.peer_seen_gone.load(Ordering::Relaxed) {
+                let look = self.peer_seen_gone.load(Ordering::Relaxed) || self.liveness_due(now);
+                if !ready && look {
                     if gone() {
                         return Err(self.disconnected());
                     }
@@ -491,6 +497,24 @@ impl Endpoint {
             );
             sleep.add_sleeper(-1);
         }
+    }
+
+    /// Whether a call past its deadline with nothing ready looks whether the peer is gone
+    /// (which may cost a system call): the first time, then once per liveness interval. A
+    /// loop of calls that never wait (`try_recv`, or timeouts of zero) thus learns of a
+    /// peer that closed or died within that interval, at the cost of one look per
+    /// interval.
+    fn liveness_due(&self, now: Instant) -> bool {
+        static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        let epoch = *EPOCH.get_or_init(Instant::now);
+        let stamp = |at: Instant| at.saturating_duration_since(epoch).as_nanos() as u64 + 1;
+        let last = self.deadline_looked.load(Ordering::Relaxed);
+        let due =
+            last == 0 || stamp(now).saturating_sub(last) >= LIVENESS_INTERVAL.as_nanos() as u64;
+        if due {
+            self.deadline_looked.store(stamp(now), Ordering::Relaxed);
+        }
+        due
     }
 
     /// Readies a sleep on `sleep`'s doorbell for a wait on many objects (`crate::wait`):

@@ -412,7 +412,9 @@ impl Receiver {
             .ok_or_else(|| unreachable!("a wait without a deadline only ends with a message"))
     }
 
-    /// The next message if there is one now.
+    /// The next message if there is one now; [`Error::Disconnected`](crate::Error::Disconnected)
+    /// once the sender is gone and everything it sent was received (a loop of calls learns
+    /// of a sender that closed or died within a liveness interval, 50 ms).
     pub fn try_recv(&mut self) -> Result<Option<RecvSlot<'_>>> {
         self.recv_until(Some(Instant::now()), None, 0)
     }

@@ -359,7 +359,9 @@ impl Subscriber {
             .ok_or_else(|| unreachable!("a wait without a deadline only ends with a message"))
     }
 
-    /// The next message if there is one now.
+    /// The next message if there is one now; [`Error::Disconnected`](crate::Error::Disconnected)
+    /// once the publisher is gone and everything it published was received (a loop of calls
+    /// learns of a publisher that closed or died within a liveness interval, 50 ms).
     pub fn try_recv(&mut self) -> Result<Option<Sample<'_>>> {
         self.recv_until(Some(Instant::now()), None)
     }
