@@ -445,6 +445,13 @@ fn no_space() {
         Err(e @ Error::NoSpace { .. }) => assert!(e.to_string().contains("not enough space")),
         other => panic!("expected NoSpace, got {other:?}"),
     }
+    // An unnamed object has no file system limit: more than the memory is refused before
+    // any of it is allocated (which went on until the out-of-memory killer ended a
+    // process). 1 PiB: more than any of these machines has.
+    match Mapping::unnamed(1 << 50) {
+        Err(e @ Error::NoSpace { .. }) => assert!(e.to_string().contains("not enough space")),
+        other => panic!("expected NoSpace, got {other:?}"),
+    }
     ns.assert_empty();
 }
 

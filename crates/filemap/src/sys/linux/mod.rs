@@ -449,6 +449,20 @@ impl Drop for RawView {
 /// Allocates the blocks of `[0, len)` of a file, so that writes through a view cannot fail
 /// later for lack of space.
 pub(crate) fn allocate(fd: BorrowedFd<'_>, len: u64, place: &dyn std::fmt::Display) -> Result<()> {
+    let no_space = || Error::NoSpace {
+        place: place.to_string(),
+        size: len,
+    };
+    // Memory with no limit of its own (an unnamed object's memfd, a tmpfs larger than the
+    // memory) would be allocated until the kernel's out-of-memory killer ends a process,
+    // perhaps another one: a large allocation there is first compared with what the
+    // system (and this process's cgroup) can still give.
+    if len >= LARGE_MEMORY_ALLOCATION
+        && in_memory(fd)
+        && memory_available().is_some_and(|available| len > available)
+    {
+        return Err(no_space());
+    }
     // tmpfs stops an allocation at a pending signal (EINTR, not restarted by SA_RESTART),
     // undoing what it did: made again.
     match entry::retry_eintr(|| {
@@ -457,10 +471,7 @@ pub(crate) fn allocate(fd: BorrowedFd<'_>, len: u64, place: &dyn std::fmt::Displ
         Ok(()) => Ok(()),
         // EDQUOT: a quota (tmpfs's, or a disk's for FILEMAP_DIR on one).
         Err(rustix::io::Errno::NOSPC | rustix::io::Errno::NOMEM | rustix::io::Errno::DQUOT) => {
-            Err(Error::NoSpace {
-                place: place.to_string(),
-                size: len,
-            })
+            Err(no_space())
         }
         Err(rustix::io::Errno::FBIG) => Err(Error::InvalidSize {
             size: len,
@@ -470,4 +481,68 @@ pub(crate) fn allocate(fd: BorrowedFd<'_>, len: u64, place: &dyn std::fmt::Displ
         Err(rustix::io::Errno::OPNOTSUPP) => Ok(()),
         Err(e) => Err(Error::io("allocate space in", place, errno(e))),
     }
+}
+
+/// From this size on, an allocation in memory is first compared with `memory_available`
+/// (which reads a few small files: not worth it for smaller ones).
+const LARGE_MEMORY_ALLOCATION: u64 = 64 << 20;
+
+/// Whether the file's pages are memory (tmpfs, as memfds and /dev/shm are, or ramfs).
+fn in_memory(fd: BorrowedFd<'_>) -> bool {
+    const TMPFS_MAGIC: u32 = 0x0102_1994;
+    const RAMFS_MAGIC: u32 = 0x8584_58f6;
+    // (The magic numbers are 32 bits; the field is wider on 64-bit targets.)
+    rustix::fs::fstatfs(fd).is_ok_and(|s| matches!(s.f_type as u32, TMPFS_MAGIC | RAMFS_MAGIC))
+}
+
+/// How many bytes of memory the system can still give: what it says is available
+/// (`MemAvailable`) plus free swap, less if this process's cgroup (v2) has a lower limit
+/// left. `None` if the system does not say.
+fn memory_available() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = info.lines().find(|l| l.starts_with(name))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb.saturating_mul(1024))
+    };
+    let system = field("MemAvailable:")?.saturating_add(field("SwapFree:").unwrap_or(0));
+    Some(cgroup_memory_left().map_or(system, |left| left.min(system)))
+}
+
+/// What this process's cgroup may still use before its memory limit (v2: `memory.max`
+/// less `memory.current`; v1: `memory.limit_in_bytes` less `memory.usage_in_bytes`);
+/// `None` without a limit, or where that cannot be read.
+fn cgroup_memory_left() -> Option<u64> {
+    let groups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let left = |dir: std::path::PathBuf, max: &str, current: &str| -> Option<u64> {
+        let read = |file: &str| -> Option<u64> {
+            std::fs::read_to_string(dir.join(file))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        };
+        // "max" (v2) does not parse; v1 says "no limit" with a number near 2^63.
+        let max = read(max).filter(|&m| m < 1 << 62)?;
+        Some(max.saturating_sub(read(current)?))
+    };
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    let v1 = groups.lines().find_map(|l| {
+        let (_, rest) = l.split_once(':')?;
+        let (controllers, path) = rest.split_once(':')?;
+        controllers
+            .split(',')
+            .any(|c| c == "memory")
+            .then_some(path)
+    });
+    if let Some(path) = v1 {
+        let dir = root.join("memory").join(path.trim_start_matches('/'));
+        return left(dir, "memory.limit_in_bytes", "memory.usage_in_bytes");
+    }
+    let path = groups.lines().find_map(|l| l.strip_prefix("0::"))?;
+    left(
+        root.join(path.trim_start_matches('/')),
+        "memory.max",
+        "memory.current",
+    )
 }
