@@ -738,6 +738,8 @@ impl Error {
                 io::ErrorKind::NotFound => C::NotFound,
                 io::ErrorKind::PermissionDenied => C::AccessDenied,
                 io::ErrorKind::AlreadyExists => C::AlreadyExists,
+                // A path the system cannot take (a NUL byte in it, say).
+                io::ErrorKind::InvalidInput | io::ErrorKind::InvalidFilename => C::InvalidArgument,
                 _ => C::System,
             },
             Error::RequestFailed { .. } => C::RequestFailed,

@@ -288,6 +288,11 @@ fn cannot_extend_read_only() {
         4,
         "the file was not touched"
     );
+    // A path the system cannot take is a bad argument, not a system failure.
+    let e = Mapping::from_path(dir.path().join("a\0b"))
+        .create()
+        .unwrap_err();
+    assert_eq!(e.category(), filemap::ErrorCategory::InvalidArgument, "{e}");
 }
 
 fn file_not_writable() {
