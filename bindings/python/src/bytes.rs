@@ -35,7 +35,17 @@ pub(crate) fn with_bytes<R>(
             ))
         })?
         .call_method1("cast", ("B",))
-        .map_err(|_| invalid(py, format!("the {} buffer is not contiguous", type_name())))?;
+        .map_err(|_| {
+            // Only a buffer in C order can be taken byte by byte.
+            invalid(
+                py,
+                format!(
+                    "the {} buffer is not C-contiguous (a Fortran-ordered or strided one): \
+                     pass a C-ordered copy (numpy.ascontiguousarray(a), or a.tobytes())",
+                    type_name()
+                ),
+            )
+        })?;
     let buffer = PyBuffer::<u8>::get(&bytes_view)?;
     let copy = buffer.to_vec(py)?;
     f(&copy)

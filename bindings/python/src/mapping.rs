@@ -14,6 +14,9 @@ use pyo3::types::PyBytes;
 
 use crate::errors::{closed, invalid, OrRaise};
 
+/// From this many bytes on, `View.read` and `View.write` copy with the GIL released.
+const DETACHED_COPY: usize = 64 << 10;
+
 /// A mapping object (Win32's file-mapping object): named memory that any process opens by
 /// name, an unnamed one, or a file's contents. It goes away when the last handle in any
 /// process closes, even if processes are killed.
@@ -286,13 +289,28 @@ impl View {
                 ),
             ));
         }
-        PyBytes::new_with(py, len, |buf| v.read_at(offset, buf).or_raise())
+        // A long copy (it may read pages in from disk) lets other threads run; the bytes
+        // object is not seen by anyone until it is made.
+        PyBytes::new_with(py, len, |buf| {
+            if len >= DETACHED_COPY {
+                py.detach(|| v.read_at(offset, buf)).or_raise()
+            } else {
+                v.read_at(offset, buf).or_raise()
+            }
+        })
     }
 
     /// Copies `data` (bytes or any buffer) into the view at `offset`.
     fn write(&self, py: Python<'_>, offset: usize, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let v = self.get()?;
-        crate::bytes::with_bytes(py, data, |bytes| v.write_at(offset, bytes).or_raise())
+        crate::bytes::with_bytes(py, data, |bytes| {
+            // `bytes` is immutable or a copy of this call's own: other threads may run.
+            if bytes.len() >= DETACHED_COPY {
+                py.detach(|| v.write_at(offset, bytes)).or_raise()
+            } else {
+                v.write_at(offset, bytes).or_raise()
+            }
+        })
     }
 
     /// Flushes the view to its file and the file to its device (durable on return).

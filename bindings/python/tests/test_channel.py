@@ -115,6 +115,16 @@ def test_channel_errors(name):
     tx.close()
     with pytest.raises(ValueError, match="closed"):
         tx.send(b"x")
+    # A receiver that only polls learns that the sender left (within 50 ms; bounded here).
+    with pytest.raises(filemap.DisconnectedError):
+        for _ in range(1_000_000):
+            assert rx.try_recv() is None
+    with pytest.raises(filemap.DisconnectedError):
+        for _ in range(1_000_000):
+            try:
+                rx.recv(timeout=0)
+            except filemap.TimedOutError:
+                pass
     rx.close()
 
 

@@ -98,3 +98,15 @@ def test_a_mutex_inherited_by_fork_must_be_opened_again(name):
     assert verdict.startswith("unsupported: ") and "open it again" in verdict, verdict
     with mutex:  # the parent's handle is unaffected
         pass
+
+
+def test_bad_paths_and_buffers_are_invalid_arguments(tmp_path):
+    with pytest.raises(filemap.InvalidArgumentError):
+        filemap.Mapping.from_path(str(tmp_path / "a\0b"))
+    import numpy as np
+
+    with filemap.Mapping.unnamed(4096) as m, m.view() as view:
+        with pytest.raises(filemap.InvalidArgumentError, match="C-contiguous"):
+            view.write(0, np.asfortranarray(np.zeros((3, 4), "u1")))
+        view.write(0, np.ascontiguousarray(np.ones((3, 4), "u1")))
+        assert view.read(0, 12) == b"\x01" * 12

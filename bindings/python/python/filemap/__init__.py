@@ -15,6 +15,22 @@ derive from the built-in exception that fits: ``NotFoundError`` is a
 ``AccessDeniedError`` a ``PermissionError``, ``TimedOutError`` a ``TimeoutError``,
 ``DisconnectedError`` a ``BrokenPipeError``, ``InvalidArgumentError`` a ``ValueError``.
 
+Threads: mappings, views, mutexes, events and semaphores may be used from several threads
+at once. An endpoint (``Sender``, ``Receiver``, ``Publisher``, ``Subscriber``, ``Inbox``,
+``InboxSender``, ``Server``, ``Client``) is used by one thread at a time: while one thread
+waits in it, another thread's call on it (``close()`` and ``name`` too) raises
+``RuntimeError`` ("Already borrowed"). To stop a waiting thread, wait with a timeout, or
+with ``wait_any`` on the endpoint and an ``Event`` that the other thread sets. A mutex is
+held by the thread that locked it: a ``MutexGuard`` kept after its thread ended cannot be
+released: the mutex stays locked until that ``NamedMutex`` object and the guard are gone
+(the next lock then reports it abandoned).
+
+Faults: ``View.read`` and ``View.write`` raise ``PageFaultError`` where the memory behind
+a view is gone (its file was truncated), through a handler filemap installs for SIGBUS at
+the first view. A handler installed after it (``faulthandler.enable()``, say) takes its
+place: enable ``faulthandler`` before the first view (``python -X faulthandler``), and
+filemap's handler passes it what is not filemap's.
+
 >>> import filemap
 >>> m, created = filemap.Mapping.create_or_open("doc-example", 4096)
 >>> with m.view() as v:
