@@ -192,18 +192,20 @@ fn play(role: &str, args: &[String]) -> i32 {
             }
             #[cfg(windows)]
             "duplicated" => {
-                let mut token = String::new();
-                std::io::stdin()
-                    .read_line(&mut token)
-                    .map_err(|e| e.to_string())?;
-                // SAFETY: the token is the one the parent's duplicate_into made for this
-                // process, read once from the pipe the parent writes it to.
-                let m =
-                    unsafe { Mapping::from_duplicated(token.trim()) }.map_err(|e| e.to_string())?;
-                let v = m.view().map().map_err(|e| e.to_string())?;
-                let text = String::from_utf8_lossy(&v.read_vec(0, 4).unwrap()).into_owned();
-                v.write_at(0, b"pong").map_err(|e| e.to_string())?;
-                print!("{text}");
+                // One token a line, each taken in turn (the handle values of later ones
+                // are those of earlier ones, closed meanwhile).
+                for token in std::io::stdin().lines() {
+                    let token = token.map_err(|e| e.to_string())?;
+                    // SAFETY: the token is one the parent's duplicate_into made for this
+                    // process, read once from the pipe the parent writes it to.
+                    let m = unsafe { Mapping::from_duplicated(token.trim()) }
+                        .map_err(|e| e.to_string())?;
+                    let v = m.view().map().map_err(|e| e.to_string())?;
+                    let text = String::from_utf8_lossy(&v.read_vec(0, 4).unwrap()).into_owned();
+                    v.write_at(0, b"pong").map_err(|e| e.to_string())?;
+                    println!("{text}");
+                    std::io::stdout().flush().unwrap();
+                }
             }
             #[cfg(unix)]
             "socket-recv" => {
@@ -571,11 +573,23 @@ fn mapping_duplicated_into_another_process() {
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn_retrying();
-        let token = m.duplicate_into(c.as_handle()).unwrap();
-        writeln!(c.stdin.take().unwrap(), "{token}").unwrap();
-        let out = c.wait_with_output().unwrap();
-        assert!(out.status.success());
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "ping");
-        assert_eq!(v.read_vec(0, 4).unwrap(), b"pong");
+        let mut stdin = c.stdin.take().unwrap();
+        let mut stdout = std::io::BufReader::new(c.stdout.take().unwrap());
+        // Three tokens in turn: the child closes each mapping before the next token, so the
+        // next handle it gets has the same value (a value is taken again and again).
+        let mut values = Vec::new();
+        for round in 0..3 {
+            v.write_at(0, b"ping").unwrap();
+            let token = m.duplicate_into(c.as_handle()).unwrap();
+            values.push(token.rsplit(' ').next().unwrap_or_default().to_string());
+            writeln!(stdin, "{token}").unwrap();
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+            assert_eq!(line.trim(), "ping", "round {round}");
+            assert_eq!(v.read_vec(0, 4).unwrap(), b"pong");
+        }
+        drop(stdin);
+        assert!(c.wait().unwrap().success());
+        println!("    handle values taken in turn: {values:?}");
     }
 }

@@ -108,7 +108,7 @@ pub(crate) fn inherit(_cmd: &mut Command, handles: Vec<OsHandle>) -> Result<Inhe
     Ok(InheritGuard { _handles: handles })
 }
 
-fn take_handle(value: u64, key: &str, must_be_inheritable: bool) -> Result<OsHandle> {
+fn take_handle(value: u64, key: &str, inherited: bool) -> Result<OsHandle> {
     let bad = |problem: String| Error::SharedHandle {
         key: key.to_string(),
         problem,
@@ -116,23 +116,33 @@ fn take_handle(value: u64, key: &str, must_be_inheritable: bool) -> Result<OsHan
     if value == 0 || value > isize::MAX as u64 {
         return Err(bad(format!("{value} is not a handle")));
     }
-    crate::sys::take_once(value, key, "handle", || {
+    let wrap = || {
         let h = value as usize as HANDLE;
         let mut flags = 0u32;
         // SAFETY: GetHandleInformation only inspects the handle table.
         if unsafe { GetHandleInformation(h, &mut flags) } == 0 {
             return Err(bad(format!("handle {value} is not open in this process")));
         }
-        if must_be_inheritable && flags & HANDLE_FLAG_INHERIT == 0 {
+        if inherited && flags & HANDLE_FLAG_INHERIT == 0 {
             return Err(bad(format!("handle {value} was not inherited")));
         }
-        // SAFETY: the handle is open, was handed to this process for this purpose, and
-        // `take_once` makes sure it is wrapped only once.
+        // SAFETY: the handle is open and was handed to this process for this purpose: an
+        // inherited one is wrapped once (`take_once`), a duplicated one once by the
+        // caller's contract (`Mapping::from_duplicated`).
         let owned = unsafe { OwnedHandle::from_raw_handle(h as _) };
         // SAFETY: a valid handle; children of this process need not inherit it again.
         unsafe { SetHandleInformation(h, HANDLE_FLAG_INHERIT, 0) };
         Ok(owned)
-    })
+    };
+    if inherited {
+        // The environment names the same value for the process's whole life: a second take
+        // of it would wrap whatever has that value by then.
+        crate::sys::take_once(value, key, "handle", wrap)
+    } else {
+        // Duplicated handles' values are reused once they are closed: a long-running
+        // process takes many tokens naming the same value in turn.
+        wrap()
+    }
 }
 
 /// Takes ownership of an inherited handle named by an environment variable.
