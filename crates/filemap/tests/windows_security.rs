@@ -188,6 +188,12 @@ fn descriptors(mode: u32) -> Vec<(&'static str, String)> {
                 OpenEventW(READ_CONTROL, 0, w)
             })),
         ),
+        (
+            "channel's endpoint event",
+            sddl_of(opened(&format!("Local\\{c}/sender"), |w| unsafe {
+                OpenEventW(READ_CONTROL, 0, w)
+            })),
+        ),
     ]
 }
 
@@ -224,6 +230,13 @@ fn descriptors_follow_the_permissions() {
                 .iter()
                 .filter(|t| !["SY", "BA", me.as_str()].contains(&t.as_str()))
                 .collect();
+            // An endpoint's event: its user's alone (its existence is the endpoint's
+            // liveness, which no other user may prolong by holding it open).
+            let extra = if kind == "channel's endpoint event" {
+                &vec![]
+            } else {
+                &extra
+            };
             let expect_au = extra.contains(&"AU");
             assert_eq!(
                 others.iter().any(|t| *t == "AU"),

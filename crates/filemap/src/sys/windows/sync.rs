@@ -725,8 +725,11 @@ impl ChannelMemory {
     /// Takes the endpoint's role; `None` if a live endpoint holds it.
     pub(crate) fn lock_endpoint(&self, byte: u8) -> Result<Option<EndpointLock>> {
         let w = derived(&self.name, &Self::endpoint_suffix(byte));
+        // The event's existence is the role's liveness: only its user may open it (with
+        // read access, another user could hold it open and keep a dead endpoint alive).
+        // Others see it exist all the same (`endpoint_alive`).
+        let security = ObjectSecurity::new(self.permissions & 0o700, Rights::Waitable)?;
         // A peer testing liveness holds the event for an instant: try a few times.
-        let security = ObjectSecurity::new(self.permissions, Rights::Waitable)?;
         for _ in 0..5 {
             // SAFETY: a valid NUL-terminated name and security attributes.
             let h = unsafe {
@@ -738,6 +741,10 @@ impl ChannelMemory {
                 )
             };
             let code = last_error();
+            if h.is_null() && code == ERROR_ACCESS_DENIED {
+                // Another user's live endpoint holds the role.
+                return Ok(None);
+            }
             let event = owned(h).ok_or_else(|| {
                 Error::io("create the endpoint event of", &self.name, os_error(code))
             })?;
