@@ -738,8 +738,13 @@ impl Error {
                 io::ErrorKind::NotFound => C::NotFound,
                 io::ErrorKind::PermissionDenied => C::AccessDenied,
                 io::ErrorKind::AlreadyExists => C::AlreadyExists,
-                // A path the system cannot take (a NUL byte in it, say).
-                io::ErrorKind::InvalidInput | io::ErrorKind::InvalidFilename => C::InvalidArgument,
+                // A path the system cannot take: one the system calls a bad file name, or
+                // one with a NUL byte (std refuses it before any system call: an error
+                // with no OS code; an EINVAL from the system stays a system error).
+                io::ErrorKind::InvalidFilename => C::InvalidArgument,
+                io::ErrorKind::InvalidInput if source.raw_os_error().is_none() => {
+                    C::InvalidArgument
+                }
                 _ => C::System,
             },
             Error::RequestFailed { .. } => C::RequestFailed,

@@ -295,8 +295,10 @@ impl Mapping {
     }
 
     /// Takes the mapping that another process duplicated into this one with
-    /// [`Mapping::duplicate_into`]. A token that names no open handle, or a handle already
-    /// taken, is [`Error::SharedHandle`].
+    /// [`Mapping::duplicate_into`]. A token that names no open handle is
+    /// [`Error::SharedHandle`]. (A token passed twice is not caught: handle values are
+    /// reused once closed, so a value seen before may name a new handle duplicated into
+    /// this process since; hence the contract below.)
     ///
     /// # Safety
     ///

@@ -784,6 +784,14 @@ fn polling_receivers_see_the_sender_leave() {
         "    orderly close: try_recv said Disconnected after {:?}",
         started.elapsed()
     );
+    // And says so again, at every call (not only once a liveness interval).
+    for _ in 0..3 {
+        let again = rx.try_recv().map(|slot| slot.is_some());
+        assert!(
+            matches!(again, Err(Error::Disconnected { .. })),
+            "{again:?}"
+        );
+    }
     // A sender killed with kill -9: zero timeouts see it too, after every message it sent.
     let mut sender = common::spawn_ready("send-forever", &[&name]);
     assert!(rx.recv_timeout(PATIENCE).is_ok());

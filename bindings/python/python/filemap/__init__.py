@@ -16,7 +16,8 @@ derive from the built-in exception that fits: ``NotFoundError`` is a
 ``DisconnectedError`` a ``BrokenPipeError``, ``InvalidArgumentError`` a ``ValueError``.
 
 Threads: mappings, views, mutexes, events and semaphores may be used from several threads
-at once. An endpoint (``Sender``, ``Receiver``, ``Publisher``, ``Subscriber``, ``Inbox``,
+at once (a view that one thread reads or writes 64 KiB or more of, with the GIL released,
+cannot be closed by another meanwhile: ``RuntimeError``). An endpoint (``Sender``, ``Receiver``, ``Publisher``, ``Subscriber``, ``Inbox``,
 ``InboxSender``, ``Server``, ``Client``) is used by one thread at a time: while one thread
 waits in it, another thread's call on it (``close()`` and ``name`` too) raises
 ``RuntimeError`` ("Already borrowed"). To stop a waiting thread, wait with a timeout, or

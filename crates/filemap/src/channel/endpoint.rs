@@ -413,16 +413,25 @@ impl Endpoint {
             let last_check = last_check.get_or_insert(now);
             if deadline.is_some_and(|d| now >= d) {
                 // The last look first: it may be what finds the memory lost.
-                let ready = ready();
+                let found = ready();
                 self.intact()?;
-                let look = self.peer_seen_gone.load(Ordering::Relaxed) || self.liveness_due(now);
-                if !ready && look {
+                if found {
+                    return Ok(true);
+                }
+                if self.peer_seen_gone.load(Ordering::Relaxed) || self.liveness_due(now) {
                     if gone() {
+                        // What the peer committed before it went is still taken first.
+                        if ready() {
+                            return Ok(true);
+                        }
+                        // Said again by the calls after this one (each looks again: a new
+                        // peer may come).
+                        self.peer_seen_gone.store(true, Ordering::Relaxed);
                         return Err(self.disconnected());
                     }
                     self.peer_seen_gone.store(false, Ordering::Relaxed);
                 }
-                return Ok(ready);
+                return Ok(false);
             }
             // Past its spins, a blocking wait spins on while the peer writes a long message
             // for it: for at most `WRITING_SPIN_MAX` from when a wait of this endpoint

@@ -364,7 +364,10 @@ impl Sender {
             .ok_or_else(|| unreachable!("a wait without a deadline only ends with room"))
     }
 
-    /// A slot if there is room now; `Ok(None)` if the ring is full.
+    /// A slot if there is room now; `Ok(None)` if the ring is full;
+    /// [`Error::Disconnected`](crate::Error::Disconnected) if it is full and the receiver
+    /// is gone (a loop of calls learns of a receiver that closed or died within a liveness
+    /// interval, 50 ms).
     pub fn try_reserve(&mut self, len: usize) -> Result<Option<SendSlot<'_>>> {
         self.reserve_until(len, Some(Instant::now()), None)
     }
@@ -407,7 +410,10 @@ impl Sender {
         self.end.intact()
     }
 
-    /// Sends `message` if there is room now; `Ok(false)` if the ring is full.
+    /// Sends `message` if there is room now; `Ok(false)` if the ring is full;
+    /// [`Error::Disconnected`](crate::Error::Disconnected) if it is full and the receiver
+    /// is gone (a loop of calls learns of a receiver that closed or died within a liveness
+    /// interval, 50 ms).
     pub fn try_send(&mut self, message: &[u8]) -> Result<bool> {
         let Some(mut slot) = self.try_reserve(message.len())? else {
             return Ok(false);

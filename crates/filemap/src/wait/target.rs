@@ -116,8 +116,10 @@ impl<'a> Item<'a> {
     }
 
     /// After a sleep that ended on this object without the waiter taking it: passes the
-    /// wake on if it still is ready (a doorbell's only on Windows, where its wake-up
-    /// event wakes one sleeper).
+    /// wake on (a synchronisation object's if it still is ready; a doorbell's only on
+    /// Windows, where its wake-up event wakes one sleeper, and always: whether another
+    /// sleeper's wait is over cannot be told from here, and a wake too many costs that
+    /// sleeper one look).
     pub(super) fn pass_on(&self, target: &sys::WaitTarget) {
         match self {
             Item::Sync(object) => sys::waits::pass_on(*object, target),

@@ -203,6 +203,8 @@ fn play(role: &str, args: &[String]) -> i32 {
                     let v = m.view().map().map_err(|e| e.to_string())?;
                     let text = String::from_utf8_lossy(&v.read_vec(0, 4).unwrap()).into_owned();
                     v.write_at(0, b"pong").map_err(|e| e.to_string())?;
+                    // Closed before the answer: the parent's next token comes after.
+                    drop((v, m));
                     println!("{text}");
                     std::io::stdout().flush().unwrap();
                 }
@@ -591,5 +593,13 @@ fn mapping_duplicated_into_another_process() {
         drop(stdin);
         assert!(c.wait().unwrap().success());
         println!("    handle values taken in turn: {values:?}");
+        // The point of the test: a value taken before is taken again.
+        let mut distinct = values.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert!(
+            distinct.len() < values.len(),
+            "no value came again: {values:?}"
+        );
     }
 }

@@ -509,22 +509,29 @@ fn memory_available() -> Option<u64> {
     Some(cgroup_memory_left().map_or(system, |left| left.min(system)))
 }
 
-/// What this process's cgroup may still use before its memory limit (v2: `memory.max`
-/// less `memory.current`; v1: `memory.limit_in_bytes` less `memory.usage_in_bytes`);
-/// `None` without a limit, or where that cannot be read.
+/// What this process's cgroup may still use before its memory limit: the limit less
+/// what is used, not counting the file cache the kernel can drop (v2: `memory.max`,
+/// `memory.current`, `memory.stat`'s `active_file` and `inactive_file`; v1:
+/// `memory.limit_in_bytes`, `memory.usage_in_bytes`, `total_active_file`,
+/// `total_inactive_file`). `None` without a limit, or where that cannot be read.
 fn cgroup_memory_left() -> Option<u64> {
     let groups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let left = |dir: std::path::PathBuf, max: &str, current: &str| -> Option<u64> {
-        let read = |file: &str| -> Option<u64> {
-            std::fs::read_to_string(dir.join(file))
-                .ok()?
-                .trim()
-                .parse()
-                .ok()
-        };
+    let left = |dir: std::path::PathBuf, [max, current, stat_prefix]: [&str; 3]| {
+        let read = |file: &str| std::fs::read_to_string(dir.join(file)).ok();
+        let number = |file: &str| -> Option<u64> { read(file)?.trim().parse().ok() };
         // "max" (v2) does not parse; v1 says "no limit" with a number near 2^63.
-        let max = read(max).filter(|&m| m < 1 << 62)?;
-        Some(max.saturating_sub(read(current)?))
+        let max = number(max).filter(|&m| m < 1 << 62)?;
+        let stat = read("memory.stat").unwrap_or_default();
+        let cache: u64 = ["active_file", "inactive_file"]
+            .iter()
+            .filter_map(|field| {
+                let key = format!("{stat_prefix}{field} ");
+                let line = stat.lines().find(|l| l.starts_with(&key))?;
+                line[key.len()..].trim().parse::<u64>().ok()
+            })
+            .sum();
+        let used = number(current)?.saturating_sub(cache);
+        Some(max.saturating_sub(used))
     };
     let root = std::path::Path::new("/sys/fs/cgroup");
     let v1 = groups.lines().find_map(|l| {
@@ -537,12 +544,12 @@ fn cgroup_memory_left() -> Option<u64> {
     });
     if let Some(path) = v1 {
         let dir = root.join("memory").join(path.trim_start_matches('/'));
-        return left(dir, "memory.limit_in_bytes", "memory.usage_in_bytes");
+        return left(
+            dir,
+            ["memory.limit_in_bytes", "memory.usage_in_bytes", "total_"],
+        );
     }
     let path = groups.lines().find_map(|l| l.strip_prefix("0::"))?;
-    left(
-        root.join(path.trim_start_matches('/')),
-        "memory.max",
-        "memory.current",
-    )
+    let dir = root.join(path.trim_start_matches('/'));
+    left(dir, ["memory.max", "memory.current", ""])
 }

@@ -742,8 +742,16 @@ impl ChannelMemory {
             };
             let code = last_error();
             if h.is_null() && code == ERROR_ACCESS_DENIED {
-                // Another user's live endpoint holds the role.
-                return Ok(None);
+                // Another user's live endpoint holds the role: its event is there. (If it
+                // is not, this process may not make events at all.)
+                if self.endpoint_alive(byte) {
+                    return Ok(None);
+                }
+                return Err(Error::io(
+                    "create the endpoint event of",
+                    &self.name,
+                    os_error(code),
+                ));
             }
             let event = owned(h).ok_or_else(|| {
                 Error::io("create the endpoint event of", &self.name, os_error(code))
