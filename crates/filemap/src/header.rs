@@ -152,6 +152,19 @@ impl Header {
         }
     }
 
+    /// The permissions of the entry that holds this header: the object's, but for a
+    /// file-backed object never writable by the group or others. Its data is in its file
+    /// (whose own permissions say who may write it); its entry holds only the header,
+    /// which names that file: a user who could write the header could point every opener
+    /// at any file, to be opened and mapped with the opener's rights.
+    pub(crate) fn entry_mode(&self) -> u32 {
+        if self.file.is_some() {
+            self.mode & !0o022
+        } else {
+            self.mode
+        }
+    }
+
     pub(crate) fn is_persistent(&self) -> bool {
         self.flags.contains(Flags::PERSISTENT)
     }

@@ -47,6 +47,10 @@ fn main() {
         ("backing_file_too_short", backing_file_too_short),
         ("foreign_owner", foreign_owner),
         ("insecure_permissions", insecure_permissions),
+        (
+            "a_file_backed_entry_is_its_owners_alone",
+            a_file_backed_entry_is_its_owners_alone,
+        ),
         ("symlink_refused", symlink_refused),
         (
             "permission_denied_for_other_user",
@@ -81,6 +85,18 @@ fn play(role: &str, args: &[String]) -> i32 {
                 1
             }
         },
+        // Opens a file-backed Global mapping for writing and writes to it.
+        "write-file-backed" => {
+            let written = Mapping::open(args[0].as_str())
+                .and_then(|m| m.view().map()?.write_at(0, b"other user"));
+            match written {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("writing the file-backed mapping: {e}");
+                    1
+                }
+            }
+        }
         _ => 2,
     }
 }
@@ -646,6 +662,79 @@ fn insecure_permissions() {
     }
     Mapping::remove(&name).unwrap_err(); // remove checks the kind by opening: refused too
     filemap::namespace::remove(name.as_str()).unwrap();
+    ns.assert_empty();
+}
+
+/// A file-backed object's entry holds only its header, which names the file: it is never
+/// writable by the group or others (a user who could write it could point every opener at
+/// any file, to be opened and mapped with the opener's rights). One that is is refused;
+/// other users still open the object for writing (the file's permissions say who may).
+#[cfg(unix)]
+fn a_file_backed_entry_is_its_owners_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let ns = Namespace::new();
+    // World-writable and sticky, like /dev/shm (for the other user's part below).
+    std::fs::set_permissions(ns.path(), PermissionsExt::from_mode(0o1777)).unwrap();
+    let data = ns.path().join("data.bin");
+    std::fs::write(&data, [0u8; 4096]).unwrap();
+    std::fs::set_permissions(&data, PermissionsExt::from_mode(0o666)).unwrap();
+    let name = format!("Global\\{}", unique("filebacked"));
+    let m = Mapping::from_path(&data)
+        .name(name.as_str())
+        .permissions(0o666)
+        .create()
+        .unwrap();
+    let entry = std::fs::read_dir(ns.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("filemap.")
+        })
+        .expect("the entry");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode(&entry),
+        0o644,
+        "the entry of a 0666 file-backed object"
+    );
+    // Its owner opens it for writing as before.
+    Mapping::open(name.as_str())
+        .unwrap()
+        .view()
+        .map()
+        .unwrap()
+        .write_at(0, b"owner")
+        .unwrap();
+    if is_root() {
+        // Another user opens it for writing too: the entry read-only, the file read-write.
+        let mut cmd = child("write-file-backed", &[&name]);
+        std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
+        std::os::unix::process::CommandExt::gid(&mut cmd, 65534);
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(&std::fs::read(&data).unwrap()[..10], b"other user");
+    } else {
+        println!("    (another user's write skipped: needs root to run a child as another user)");
+    }
+    // Made writable by others (as an old entry was), it is refused.
+    std::fs::set_permissions(&entry, PermissionsExt::from_mode(0o666)).unwrap();
+    match Mapping::open(name.as_str()) {
+        Err(Error::InsecurePermissions {
+            mode: 0o666,
+            expected: 0o644,
+            ..
+        }) => {}
+        other => panic!("expected InsecurePermissions, got {:?}", other.map(drop)),
+    }
+    drop(m);
+    std::fs::remove_file(&data).unwrap();
     ns.assert_empty();
 }
 

@@ -197,6 +197,48 @@ fn descriptors(mode: u32) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A file-backed object's header section names its file: only its owner may write it,
+/// whatever the mode (the file's own permissions say who may write the data); it still
+/// opens for writing.
+#[test]
+fn a_file_backed_header_is_its_owners_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data.bin");
+    std::fs::write(&data, [0u8; 4096]).unwrap();
+    let name = unique("filebacked");
+    let m = Mapping::from_path(&data)
+        .name(name.as_str())
+        .permissions(0o666)
+        .create()
+        .unwrap();
+    // SAFETY: a valid NUL-terminated name; the handle is closed by `sddl_of`.
+    let sddl = sddl_of(opened(&format!("Local\\{name}"), |w| unsafe {
+        OpenFileMappingW(FILE_MAP_READ | READ_CONTROL, 0, w)
+    }));
+    println!("0666 file-backed header: {sddl}");
+    let me = filemap::namespace::info(&name).unwrap().owner_sid.unwrap();
+    const GENERIC_WRITE: u32 = 0x4000_0000;
+    let mut others = 0;
+    for (trustee, mask) in entries(&sddl) {
+        if ["SY", "BA", me.as_str()].contains(&trustee.as_str()) {
+            continue;
+        }
+        others += 1;
+        let bits = u32::from_str_radix(mask.trim_start_matches("0x"), 16).unwrap_or(u32::MAX);
+        assert_eq!(bits & GENERIC_WRITE, 0, "{trustee} may write: {sddl}");
+    }
+    assert!(others > 0, "the other bits still grant reading: {sddl}");
+    Mapping::open(name.as_str())
+        .unwrap()
+        .view()
+        .map()
+        .unwrap()
+        .write_at(0, b"owner")
+        .unwrap();
+    drop(m);
+    assert_eq!(&std::fs::read(&data).unwrap()[..5], b"owner");
+}
+
 #[test]
 fn descriptors_follow_the_permissions() {
     // This process's own SID: the owner of what it makes with the default mode.

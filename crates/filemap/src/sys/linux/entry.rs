@@ -360,11 +360,11 @@ fn check_entry_file(name: &Name, st: &Stat, purpose: Purpose, me: u32) -> Result
 /// Refuses an entry whose permissions are wider than its header says its creator asked for.
 fn check_mode(name: &Name, st: &Stat, header: &Header) -> Result<()> {
     let mode = st.st_mode & 0o7777;
-    if mode & !header.mode != 0 {
+    if mode & !header.entry_mode() != 0 {
         return Err(Error::InsecurePermissions {
             name: name.to_string(),
             mode,
-            expected: header.mode,
+            expected: header.entry_mode(),
         });
     }
     Ok(())
@@ -592,7 +592,7 @@ fn write_new_entry(
 /// Makes a complete, nameless entry in `dir`, holding `LOCK_SH`, ready to be linked; with
 /// its status (for its device and inode).
 fn prepare_entry(dir: &Dir, header: &Header, init: DataInit<'_>) -> Result<(OwnedFd, Stat)> {
-    let mode = Mode::from_raw_mode(header.mode);
+    let mode = Mode::from_raw_mode(header.entry_mode());
     let fd = rustix::fs::openat(
         &dir.fd,
         ".",
@@ -615,7 +615,7 @@ fn prepare_entry(dir: &Dir, header: &Header, init: DataInit<'_>) -> Result<(Owne
     })?;
     let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", "a new entry", errno(e)))?;
     // The umask must not decide who can open the object.
-    if st.st_mode & 0o7777 != header.mode {
+    if st.st_mode & 0o7777 != header.entry_mode() {
         rustix::fs::fchmod(&fd, mode).map_err(|e| {
             Error::io(
                 "set the permissions of a new entry in",
@@ -718,8 +718,18 @@ fn open_in(
     purpose: Purpose,
 ) -> Result<(Entry, Header)> {
     for _ in 0..MAX_ATTEMPTS {
-        let fd = rustix::fs::openat(&dir.fd, file_name, open_flags(writable), Mode::empty())
-            .map_err(|e| open_error(name, writable, e))?;
+        // A file-backed object's entry is writable by its owner alone (`entry_mode`): a
+        // writer refused is let in for reading, and kept only if the entry is one.
+        let mut write_refused = None;
+        let opened = rustix::fs::openat(&dir.fd, file_name, open_flags(writable), Mode::empty())
+            .or_else(|e| match e {
+                Errno::ACCESS if writable => {
+                    write_refused = Some(e);
+                    rustix::fs::openat(&dir.fd, file_name, open_flags(false), Mode::empty())
+                }
+                e => Err(e),
+            });
+        let fd = opened.map_err(|e| open_error(name, writable, write_refused.unwrap_or(e)))?;
         let inspect = || {
             let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", name, errno(e)))?;
             check_entry_file(name, &st, purpose, me)?;
@@ -764,6 +774,9 @@ fn open_in(
         }
         let header = read_header_with(fd.as_fd(), &st, name)?;
         check_mode(name, &st, &header)?;
+        if let (Some(e), None) = (write_refused, &header.file) {
+            return Err(open_error(name, writable, e));
+        }
         if sole_holder {
             if !header.is_persistent() {
                 // Stale: every holder died without closing. Reclaim the name (another

@@ -318,9 +318,28 @@ pub(crate) fn open_entry(name: &Name, writable: bool) -> Result<(Entry, Header)>
         // SAFETY: as above.
         h = unsafe { OpenFileMappingW(access, 0, w.as_ptr()) };
     }
-    let section = owned(h).ok_or_else(|| section_error(name, last_error(), Kind::Mapping, 0))?;
+    // A file-backed object's header section is writable by its owner alone: a writer
+    // refused is let in for reading, and kept only if the section is one.
+    let mut write_refused = None;
+    if h.is_null() && writable && last_error() == ERROR_ACCESS_DENIED {
+        write_refused = Some(ERROR_ACCESS_DENIED);
+        let read = owner_check_access(name) | FILE_MAP_READ;
+        // SAFETY: as above.
+        h = unsafe { OpenFileMappingW(read, 0, w.as_ptr()) };
+    }
+    let section = owned(h).ok_or_else(|| {
+        section_error(
+            name,
+            write_refused.unwrap_or_else(last_error),
+            Kind::Mapping,
+            0,
+        )
+    })?;
     check_opened_owner(name, raw(section.as_handle()))?;
     let header = read_section_header(section.as_handle(), name)?;
+    if let (Some(code), None) = (write_refused, &header.file) {
+        return Err(section_error(name, code, Kind::Mapping, 0));
+    }
     Ok((
         Entry {
             section,
@@ -387,7 +406,8 @@ pub(crate) fn create_entry(
     }
     let total = header.entry_len();
     let w = kernel_name(name);
-    let security = ObjectSecurity::new(header.mode, Rights::Section)?;
+    // A file-backed object's header section is writable by its owner alone.
+    let security = ObjectSecurity::new(header.entry_mode(), Rights::Section)?;
     // Held from before the section exists until its header is written (or found).
     let creating = CreationLock::take(name, &security)?;
     let h = create_section(header, w.as_ptr(), Some(&security));
