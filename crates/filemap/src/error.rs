@@ -333,6 +333,17 @@ pub enum Error {
         expected: u32,
     },
 
+    /// The namespace directory (`FILEMAP_DIR`) lets other users remove or replace the
+    /// names in it: it is writable by them without the sticky bit (which `/dev/shm` has),
+    /// or owned by another user (not root).
+    #[error("the namespace directory {path} {problem}: refusing to use it")]
+    InsecureDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+
     /// The entry is a symbolic link; filemap never follows them.
     #[error("{name} is a symbolic link: refusing to follow it")]
     Symlink {
@@ -691,6 +702,7 @@ impl Error {
             Error::PermissionDenied { .. }
             | Error::ForeignOwner { .. }
             | Error::InsecurePermissions { .. }
+            | Error::InsecureDirectory { .. }
             | Error::Symlink { .. }
             | Error::AccessNotAllowed { .. }
             | Error::FileNotWritable { .. }

@@ -52,6 +52,7 @@ fn main() {
             a_file_backed_entry_is_its_owners_alone,
         ),
         ("symlink_refused", symlink_refused),
+        ("insecure_directory", insecure_directory),
         (
             "permission_denied_for_other_user",
             permission_denied_for_other_user,
@@ -735,6 +736,38 @@ fn a_file_backed_entry_is_its_owners_alone() {
     }
     drop(m);
     std::fs::remove_file(&data).unwrap();
+    ns.assert_empty();
+}
+
+/// A namespace directory that other users may write without the sticky bit (where they
+/// could rename entries onto this user's names, or unlink live ones) is refused; with the
+/// sticky bit, as /dev/shm has, it is used.
+#[cfg(unix)]
+fn insecure_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let ns = Namespace::new();
+    // A directory of its own, first used here (a directory in use is not looked at again).
+    for (mode, refused) in [
+        (0o777, true),
+        (0o1777, false),
+        (0o770, true),
+        (0o755, false),
+    ] {
+        let dir = ns.path().join(format!("dir{mode:o}"));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, PermissionsExt::from_mode(mode)).unwrap();
+        std::env::set_var("FILEMAP_DIR", &dir);
+        match Mapping::create_new(unique("in-dir"), 64) {
+            Err(e @ Error::InsecureDirectory { .. }) if refused => {
+                assert!(e.to_string().contains("sticky"), "{e}");
+                assert_eq!(e.category(), filemap::ErrorCategory::AccessDenied);
+            }
+            Ok(m) if !refused => drop(m),
+            other => panic!("mode {mode:o}: got {:?}", other.map(drop)),
+        }
+        std::fs::remove_dir(&dir).unwrap();
+    }
+    std::env::set_var("FILEMAP_DIR", ns.path());
     ns.assert_empty();
 }
 

@@ -137,6 +137,7 @@ impl Dir {
         )
         .map_err(failed)?;
         let st = rustix::fs::fstat(&fd).map_err(failed)?;
+        check_directory(&path, &st)?;
         Ok(Arc::new(Dir {
             fd,
             path,
@@ -368,6 +369,32 @@ fn check_mode(name: &Name, st: &Stat, header: &Header) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// The namespace directory must not let other users remove or replace names: not
+/// writable by the group or others unless sticky (as `/dev/shm`, mode 1777, is), and owned
+/// by this user or root. (In one that is, another user could rename any entry they can
+/// reach onto this user's names, or unlink live names so that two creators both create.)
+fn check_directory(path: &std::path::Path, st: &Stat) -> Result<()> {
+    let me = rustix::process::geteuid().as_raw();
+    let problem = if st.st_uid != me && st.st_uid != 0 {
+        format!(
+            "is owned by uid {}, neither this user (uid {me}) nor root",
+            st.st_uid
+        )
+    } else if st.st_mode & 0o022 != 0 && st.st_mode & 0o1000 == 0 {
+        format!(
+            "has mode {:04o}: other users may write it, and without the sticky bit (mode \
+             1777, as /dev/shm has) they may remove or replace this user's names",
+            st.st_mode & 0o7777
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::InsecureDirectory {
+        path: path.to_path_buf(),
+        problem,
+    })
 }
 
 pub(super) fn open_flags(writable: bool) -> OFlags {
