@@ -54,6 +54,10 @@ fn main() {
         ("symlink_refused", symlink_refused),
         ("insecure_directory", insecure_directory),
         (
+            "another_users_stale_entry_is_said_not_fought",
+            another_users_stale_entry_is_said_not_fought,
+        ),
+        (
             "permission_denied_for_other_user",
             permission_denied_for_other_user,
         ),
@@ -86,6 +90,14 @@ fn play(role: &str, args: &[String]) -> i32 {
                 1
             }
         },
+        // Creates (or opens) a Global mapping, then opens it: prints what each said.
+        "create-and-open-global" => {
+            let created = Mapping::create_or_open(args[0].as_str(), 64).map(drop);
+            let new = Mapping::create_new(args[0].as_str(), 64).map(drop);
+            let opened = Mapping::open(args[0].as_str()).map(drop);
+            print!("{created:?}\n{new:?}\n{opened:?}");
+            0
+        }
         // Opens a file-backed Global mapping for writing and writes to it.
         "write-file-backed" => {
             let written = Mapping::open(args[0].as_str())
@@ -768,6 +780,54 @@ fn insecure_directory() {
         std::fs::remove_dir(&dir).unwrap();
     }
     std::env::set_var("FILEMAP_DIR", ns.path());
+    ns.assert_empty();
+}
+
+/// A stale entry (every holder gone) that this user may not remove (root's, in a sticky
+/// directory) is gone to an opener, and a create call says why the name stays taken. (It
+/// tried 1000 times in a few milliseconds, then blamed other processes for re-creating
+/// the name.)
+#[cfg(unix)]
+fn another_users_stale_entry_is_said_not_fought() {
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root() {
+        println!(
+            "    (skipped: needs root to run a child as another user; running as uid {})",
+            rustix::process::geteuid().as_raw()
+        );
+        return;
+    }
+    let ns = Namespace::new();
+    std::fs::set_permissions(ns.path(), PermissionsExt::from_mode(0o1777)).unwrap();
+    let base = unique("stale");
+    // Root's stale Global entry: a complete header (kind 1, a mapping; not persistent)
+    // that no process holds.
+    let local = hand_made_entry(&ns, &base, 1, 0, 64);
+    let global = ns.path().join(format!("filemap.global.{base}"));
+    std::fs::rename(&local, &global).unwrap();
+    // Open to others (its header says so too), so that they may use it.
+    let mut bytes = std::fs::read(&global).unwrap();
+    bytes[20..24].copy_from_slice(&0o666u32.to_le_bytes());
+    std::fs::write(&global, &bytes).unwrap();
+    std::fs::set_permissions(&global, PermissionsExt::from_mode(0o666)).unwrap();
+    let name = format!("Global\\{base}");
+    let mut cmd = child("create-and-open-global", &[&name]);
+    std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
+    std::os::unix::process::CommandExt::gid(&mut cmd, 65534);
+    let out = cmd.output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    let mut lines = said.lines();
+    let created = lines.next().unwrap_or_default();
+    let new = lines.next().unwrap_or_default();
+    let opened = lines.next().unwrap_or_default();
+    for (what, said) in [("create_or_open", created), ("create_new", new)] {
+        assert!(
+            said.contains("PermissionDenied") && said.contains("filemap gc"),
+            "{what}: {said}"
+        );
+    }
+    assert!(opened.contains("NotFound"), "open: {opened}");
+    std::fs::remove_file(&global).unwrap();
     ns.assert_empty();
 }
 

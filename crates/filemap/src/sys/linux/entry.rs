@@ -248,6 +248,14 @@ pub(super) fn unlink_if_same(dir: &Dir, file_name: &str, dev: u64, ino: u64) -> 
         Ok(s) if s.st_dev == dev && s.st_ino == ino => {
             match rustix::fs::unlinkat(&dir.fd, file_name, AtFlags::empty()) {
                 Ok(()) | Err(Errno::NOENT) => Ok(true),
+                // Another user's, in a sticky directory.
+                Err(Errno::PERM | Errno::ACCESS) => Err(Error::PermissionDenied {
+                    what: format!(
+                        "removing {file_name} from {} (this user may not: `filemap gc` run \
+                         by its owner or root removes it once its holders are gone)",
+                        dir.display()
+                    ),
+                }),
                 Err(e) => Err(Error::io("remove", file_name, errno(e))),
             }
         }
@@ -806,9 +814,16 @@ fn open_in(
         }
         if sole_holder {
             if !header.is_persistent() {
-                // Stale: every holder died without closing. Reclaim the name (another
-                // user's cannot be, in a sticky directory: it is not there all the same).
-                let _ = unlink_if_same(dir, file_name, st.st_dev, st.st_ino);
+                // Stale: every holder died without closing. Reclaim the name. Another
+                // user's cannot be, in a sticky directory: to an opener it is gone all the
+                // same; a creator is told why the name stays taken (it tried again and
+                // again, and then blamed other processes).
+                let reclaimed = unlink_if_same(dir, file_name, st.st_dev, st.st_ino);
+                if let (Err(e @ Error::PermissionDenied { .. }), Purpose::Create) =
+                    (reclaimed, purpose)
+                {
+                    return Err(e);
+                }
                 return Err(Error::NotFound {
                     name: name.to_string(),
                 });
