@@ -196,8 +196,8 @@ impl Mapping {
                 expected: Kind::Mapping,
             });
         }
-        drop(entry);
-        sys::remove_entry(&name)
+        // The name of the entry just looked at, not of one made since under it.
+        entry.remove_name(&name)
     }
 
     /// Allocates the memory (or, for a file-backed mapping, the disk blocks) of `len`

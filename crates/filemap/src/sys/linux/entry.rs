@@ -959,15 +959,40 @@ fn remove_in(dir: &Dir, name: &Name, file_name: &str, me: u32) -> Result<()> {
         });
     }
     check_entry_file(name, &st, Purpose::Open, me)?;
-    match rustix::fs::unlinkat(&dir.fd, file_name, AtFlags::empty()) {
-        Ok(()) => Ok(()),
-        Err(Errno::NOENT) => Err(Error::NotFound {
+    unlink_checked(dir, name, file_name, (st.st_dev, st.st_ino))
+}
+
+/// Removes `file_name` if it still names the entry `identity` (device, inode): a name
+/// removed and made again meanwhile (by a close, or another `remove`, and a create) is the
+/// new object's, left alone ([`Error::NotFound`]: the entry asked for is gone).
+fn unlink_checked(dir: &Dir, name: &Name, file_name: &str, (dev, ino): (u64, u64)) -> Result<()> {
+    match unlink_if_same(dir, file_name, dev, ino) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::NotFound {
             name: name.to_string(),
         }),
-        Err(Errno::ACCESS | Errno::PERM) => Err(Error::PermissionDenied {
+        Err(Error::PermissionDenied { .. }) => Err(Error::PermissionDenied {
             what: format!("removing {name}"),
         }),
-        Err(e) => Err(Error::io("remove", name, errno(e))),
+        Err(e) => Err(e),
+    }
+}
+
+impl Entry {
+    /// Removes this entry's name (if it still names this entry), while the entry stays
+    /// open: `Mapping::remove`, which looked at the entry first.
+    pub(crate) fn remove_name(&self, name: &Name) -> Result<()> {
+        match &self.named {
+            Some(named) => unlink_checked(
+                &named.dir,
+                name,
+                &named.file_name,
+                (named.dev, named.ino),
+            ),
+            None => Err(Error::NotFound {
+                name: name.to_string(),
+            }),
+        }
     }
 }
 

@@ -499,6 +499,13 @@ pub(crate) fn remove_entry(_name: &Name) -> Result<()> {
     })
 }
 
+impl Entry {
+    /// Removing a name: not on Windows (see `remove_entry`).
+    pub(crate) fn remove_name(&self, name: &Name) -> Result<()> {
+        remove_entry(name)
+    }
+}
+
 /// One named entry, opened by name: a section with filemap's header, or a kernel mutex,
 /// event or semaphore (with its owner and security descriptor where this user may read
 /// them).
