@@ -642,6 +642,11 @@ fn prepare_entry(dir: &Dir, header: &Header, init: DataInit<'_>) -> Result<(Owne
             place: dir.path.display().to_string(),
             size: header.entry_len(),
         },
+        // A file system without O_TMPFILE (its kernel names it one of these).
+        Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL => Error::Unsupported {
+            what: "a namespace directory on a file system without O_TMPFILE (use tmpfs, \
+                   as /dev/shm is, or ext4, xfs, btrfs)",
+        },
         e => Error::io(
             "create a nameless entry (O_TMPFILE) in",
             dir.display(),
@@ -934,6 +939,13 @@ fn create_in(
             Err(Errno::ACCESS | Errno::PERM) => {
                 return Err(Error::PermissionDenied {
                     what: format!("creating {name} in {}", dir.display()),
+                })
+            }
+            // The directory cannot take another name (full, a quota, too many links).
+            Err(Errno::NOSPC | Errno::DQUOT | Errno::MLINK) => {
+                return Err(Error::NoSpace {
+                    place: dir.path.display().to_string(),
+                    size: header.entry_len(),
                 })
             }
             Err(e) => return Err(Error::io("name the new entry", name, errno(e))),
