@@ -615,13 +615,31 @@ fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
+/// Whether this process is root; if not, says that the test (or its part) needing
+/// root to `why` is skipped.
 #[cfg(unix)]
-fn foreign_owner() {
+fn root_to(why: &str) -> bool {
     if !is_root() {
         println!(
-            "    (skipped: needs root to make an entry owned by another user; running as uid {})",
+            "    (skipped: needs root to {why}; running as uid {})",
             rustix::process::geteuid().as_raw()
         );
+    }
+    is_root()
+}
+
+/// Runs this test program in `role` as another user (nobody, uid 65534); needs root.
+#[cfg(unix)]
+fn as_other_user(role: &str, args: &[&str]) -> std::process::Output {
+    let mut cmd = child(role, args);
+    std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
+    std::os::unix::process::CommandExt::gid(&mut cmd, 65534);
+    cmd.output().unwrap()
+}
+
+#[cfg(unix)]
+fn foreign_owner() {
+    if !root_to("make an entry owned by another user") {
         return;
     }
     let ns = Namespace::new();
@@ -721,20 +739,15 @@ fn a_file_backed_entry_is_its_owners_alone() {
         .unwrap()
         .write_at(0, b"owner")
         .unwrap();
-    if is_root() {
+    if root_to("run a child as another user") {
         // Another user opens it for writing too: the entry read-only, the file read-write.
-        let mut cmd = child("write-file-backed", &[&name]);
-        std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
-        std::os::unix::process::CommandExt::gid(&mut cmd, 65534);
-        let out = cmd.output().unwrap();
+        let out = as_other_user("write-file-backed", &[&name]);
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
         assert_eq!(&std::fs::read(&data).unwrap()[..10], b"other user");
-    } else {
-        println!("    (another user's write skipped: needs root to run a child as another user)");
     }
     // Made writable by others (as an old entry was), it is refused.
     std::fs::set_permissions(&entry, PermissionsExt::from_mode(0o666)).unwrap();
@@ -790,11 +803,7 @@ fn insecure_directory() {
 #[cfg(unix)]
 fn another_users_stale_entry_is_said_not_fought() {
     use std::os::unix::fs::PermissionsExt;
-    if !is_root() {
-        println!(
-            "    (skipped: needs root to run a child as another user; running as uid {})",
-            rustix::process::geteuid().as_raw()
-        );
+    if !root_to("run a child as another user") {
         return;
     }
     let ns = Namespace::new();
@@ -811,10 +820,7 @@ fn another_users_stale_entry_is_said_not_fought() {
     std::fs::write(&global, &bytes).unwrap();
     std::fs::set_permissions(&global, PermissionsExt::from_mode(0o666)).unwrap();
     let name = format!("Global\\{base}");
-    let mut cmd = child("create-and-open-global", &[&name]);
-    std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
-    std::os::unix::process::CommandExt::gid(&mut cmd, 65534);
-    let out = cmd.output().unwrap();
+    let out = as_other_user("create-and-open-global", &[&name]);
     let said = String::from_utf8_lossy(&out.stdout);
     let mut lines = said.lines();
     let created = lines.next().unwrap_or_default();
@@ -855,11 +861,7 @@ fn symlink_refused() {
 
 #[cfg(unix)]
 fn permission_denied_for_other_user() {
-    if !is_root() {
-        println!(
-            "    (skipped: needs root to run a child as another user; running as uid {})",
-            rustix::process::geteuid().as_raw()
-        );
+    if !root_to("run a child as another user") {
         return;
     }
     let ns = Namespace::new();
@@ -871,10 +873,7 @@ fn permission_denied_for_other_user() {
     .unwrap();
     let name = format!("Global\\{}", unique("private"));
     let m = Mapping::create_new(name.as_str(), 64).unwrap(); // mode 0600, owned by root
-    let mut cmd = child("open-global", &[&name]);
-    std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
-    std::os::unix::process::CommandExt::gid(&mut cmd, 65534);
-    let out = cmd.output().unwrap();
+    let out = as_other_user("open-global", &[&name]);
     assert!(
         out.status.success(),
         "{}",
