@@ -995,12 +995,9 @@ impl Entry {
     /// open: `Mapping::remove`, which looked at the entry first.
     pub(crate) fn remove_name(&self, name: &Name) -> Result<()> {
         match &self.named {
-            Some(named) => unlink_checked(
-                &named.dir,
-                name,
-                &named.file_name,
-                (named.dev, named.ino),
-            ),
+            Some(named) => {
+                unlink_checked(&named.dir, name, &named.file_name, (named.dev, named.ino))
+            }
             None => Err(Error::NotFound {
                 name: name.to_string(),
             }),
