@@ -142,6 +142,18 @@ impl Object {
         if sys::file_identity(&file)? != (record.dev, record.ino) {
             return Err(backing(BackingFileProblem::Replaced));
         }
+        if opened_here {
+            // Another user's entry may name only a file of theirs: it could otherwise point
+            // this process at any file, opened and mapped with this process's rights.
+            if let Some(problem) = entry.foreign_backing_file(&file) {
+                return Err(Error::PermissionDenied {
+                    what: format!(
+                        "opening {} (the file behind {what}): {problem}",
+                        path.display()
+                    ),
+                });
+            }
+        }
         let file_len = file
             .metadata()
             .map_err(|e| Error::io("inspect", path.display(), e))?

@@ -110,6 +110,26 @@ fn play(role: &str, args: &[String]) -> i32 {
                 }
             }
         }
+        // Makes a read-only file-backed Global mapping of `args[1]` named `args[0]`, and
+        // holds it until its standard input closes.
+        "share-file" => {
+            let made = Mapping::from_path(&args[1])
+                .protection(filemap::Protection::ReadOnly)
+                .name(args[0].as_str())
+                .permissions(0o644)
+                .create();
+            match made {
+                Ok(_m) => {
+                    println!("ready");
+                    let _ = std::io::Read::read(&mut std::io::stdin(), &mut [0u8; 1]);
+                    0
+                }
+                Err(e) => {
+                    eprintln!("sharing the file: {e}");
+                    1
+                }
+            }
+        }
         _ => 2,
     }
 }
@@ -749,6 +769,51 @@ fn a_file_backed_entry_is_its_owners_alone() {
         );
         assert_eq!(&std::fs::read(&data).unwrap()[..10], b"other user");
     }
+    if root_to("run a child as another user") {
+        // Its permissions still decide: a 0644 object over the same 0666 file is not
+        // another user's to write.
+        let narrow = format!("Global\\{}", unique("narrow"));
+        let n = Mapping::from_path(&data)
+            .name(narrow.as_str())
+            .permissions(0o644)
+            .create()
+            .unwrap();
+        let out = as_other_user("write-file-backed", &[&narrow]);
+        assert!(!out.status.success(), "another user wrote a 0644 object");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains("permission denied"), "{said}");
+        drop(n);
+        // Another user's object may name only a file of its own: one of root's, named by
+        // nobody's object, is not opened for root.
+        let roots = ns.path().join("roots.bin");
+        std::fs::write(&roots, [7u8; 4096]).unwrap();
+        std::fs::set_permissions(&roots, PermissionsExt::from_mode(0o644)).unwrap();
+        let shared = format!("Global\\{}", unique("pointer"));
+        let mut holder = child("share-file", &[&shared, roots.to_str().unwrap()]);
+        std::os::unix::process::CommandExt::uid(&mut holder, 65534);
+        std::os::unix::process::CommandExt::gid(&mut holder, 65534);
+        let mut holder = holder
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "ready");
+        match Mapping::open_with(shared.as_str(), filemap::Access::Read) {
+            Err(e @ Error::PermissionDenied { .. }) => {
+                assert!(e.to_string().contains("a file of its own"), "{e}")
+            }
+            other => panic!("expected PermissionDenied, got {:?}", other.map(drop)),
+        }
+        drop(holder.stdin.take());
+        assert!(holder.wait().unwrap().success());
+        std::fs::remove_file(&roots).unwrap();
+    }
     // Made writable by others (as an old entry was), it is refused.
     std::fs::set_permissions(&entry, PermissionsExt::from_mode(0o666)).unwrap();
     match Mapping::open(name.as_str()) {
@@ -764,31 +829,37 @@ fn a_file_backed_entry_is_its_owners_alone() {
     ns.assert_empty();
 }
 
-/// A namespace directory that other users may write without the sticky bit (where they
-/// could rename entries onto this user's names, or unlink live ones) is refused; with the
-/// sticky bit, as /dev/shm has, it is used.
+/// A namespace directory owned by another user (not root), who could rename entries onto
+/// this user's names or unlink live ones, is refused; one that others may write is used
+/// (as /dev/shm is, mode 0777 in some containers; the docs name the risk).
 #[cfg(unix)]
 fn insecure_directory() {
     use std::os::unix::fs::PermissionsExt;
     let ns = Namespace::new();
-    // A directory of its own, first used here (a directory in use is not looked at again).
-    for (mode, refused) in [
-        (0o777, true),
-        (0o1777, false),
-        (0o770, true),
-        (0o755, false),
-    ] {
-        let dir = ns.path().join(format!("dir{mode:o}"));
+    let mut cases = vec![
+        (0o777, None, false),
+        (0o1777, None, false),
+        (0o755, None, false),
+    ];
+    if root_to("make a directory owned by another user") {
+        cases.push((0o755, Some(12345), true));
+    }
+    // A directory of its own each, first used here (one in use is not looked at again).
+    for (mode, owner, refused) in cases {
+        let dir = ns.path().join(format!("dir{mode:o}-{owner:?}"));
         std::fs::create_dir(&dir).unwrap();
         std::fs::set_permissions(&dir, PermissionsExt::from_mode(mode)).unwrap();
+        if owner.is_some() {
+            std::os::unix::fs::chown(&dir, owner, None).unwrap();
+        }
         std::env::set_var("FILEMAP_DIR", &dir);
         match Mapping::create_new(unique("in-dir"), 64) {
             Err(e @ Error::InsecureDirectory { .. }) if refused => {
-                assert!(e.to_string().contains("sticky"), "{e}");
+                assert!(e.to_string().contains("uid 12345"), "{e}");
                 assert_eq!(e.category(), filemap::ErrorCategory::AccessDenied);
             }
             Ok(m) if !refused => drop(m),
-            other => panic!("mode {mode:o}: got {:?}", other.map(drop)),
+            other => panic!("mode {mode:o} owner {owner:?}: got {:?}", other.map(drop)),
         }
         std::fs::remove_dir(&dir).unwrap();
     }
@@ -796,10 +867,6 @@ fn insecure_directory() {
     ns.assert_empty();
 }
 
-/// A stale entry (every holder gone) that this user may not remove (root's, in a sticky
-/// directory) is gone to an opener, and a create call says why the name stays taken. (It
-/// tried 1000 times in a few milliseconds, then blamed other processes for re-creating
-/// the name.)
 #[cfg(unix)]
 fn another_users_stale_entry_is_said_not_fought() {
     use std::os::unix::fs::PermissionsExt;

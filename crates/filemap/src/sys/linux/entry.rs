@@ -379,30 +379,48 @@ fn check_mode(name: &Name, st: &Stat, header: &Header) -> Result<()> {
     Ok(())
 }
 
-/// The namespace directory must not let other users remove or replace names: not
-/// writable by the group or others unless sticky (as `/dev/shm`, mode 1777, is), and owned
-/// by this user or root. (In one that is, another user could rename any entry they can
-/// reach onto this user's names, or unlink live names so that two creators both create.)
+/// The namespace directory must be this user's or root's: another user who owns it can
+/// rename entries onto this user's names, or unlink live names so that two creators both
+/// create. (One that others may write without the sticky bit has that risk too, but it is
+/// what /dev/shm is in some containers, mode 0777: it is used, and the docs say so.)
 fn check_directory(path: &std::path::Path, st: &Stat) -> Result<()> {
     let me = rustix::process::geteuid().as_raw();
-    let problem = if st.st_uid != me && st.st_uid != 0 {
-        format!(
-            "is owned by uid {}, neither this user (uid {me}) nor root",
-            st.st_uid
-        )
-    } else if st.st_mode & 0o022 != 0 && st.st_mode & 0o1000 == 0 {
-        format!(
-            "has mode {:04o}: other users may write it, and without the sticky bit (mode \
-             1777, as /dev/shm has) they may remove or replace this user's names",
-            st.st_mode & 0o7777
-        )
-    } else {
+    if st.st_uid == me || st.st_uid == 0 {
         return Ok(());
-    };
+    }
     Err(Error::InsecureDirectory {
         path: path.to_path_buf(),
-        problem,
+        problem: format!(
+            "is owned by uid {}, neither this user (uid {me}) nor root (use a directory of \
+             this user's, or /dev/shm)",
+            st.st_uid
+        ),
     })
+}
+
+/// Whether permissions `mode`, on a file owned as `st` says, give this process write
+/// access: the owner's bit for its owner, the group's for a member of its group (the
+/// effective or a supplementary group), the others' for anyone else (as the kernel
+/// decides; root is never refused, so never asks).
+fn mode_grants_write(mode: u32, st: &Stat) -> bool {
+    let uid = rustix::process::geteuid().as_raw();
+    if uid == st.st_uid {
+        return mode & 0o200 != 0;
+    }
+    let in_group = rustix::process::getegid().as_raw() == st.st_gid || {
+        // SAFETY: getgroups(0, NULL) only counts the supplementary groups.
+        let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+        let mut groups = vec![0 as libc::gid_t; n.max(0) as usize];
+        // SAFETY: fills at most `n` gids into `groups`, which has room for `n`.
+        let got = unsafe { libc::getgroups(n.max(0), groups.as_mut_ptr()) };
+        groups.truncate(got.max(0) as usize);
+        groups.contains(&st.st_gid)
+    };
+    if in_group {
+        mode & 0o020 != 0
+    } else {
+        mode & 0o002 != 0
+    }
 }
 
 pub(super) fn open_flags(writable: bool) -> OFlags {
@@ -769,7 +787,11 @@ fn open_in(
                 }
                 e => Err(e),
             });
-        let fd = opened.map_err(|e| open_error(name, writable, write_refused.unwrap_or(e)))?;
+        let fd = opened.map_err(|e| match (write_refused, e) {
+            // Refused for reading too: the first refusal is the one to tell.
+            (Some(first), Errno::ACCESS) => open_error(name, writable, first),
+            (_, e) => open_error(name, writable, e),
+        })?;
         let inspect = || {
             let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", name, errno(e)))?;
             check_entry_file(name, &st, purpose, me)?;
@@ -814,8 +836,12 @@ fn open_in(
         }
         let header = read_header_with(fd.as_fd(), &st, name)?;
         check_mode(name, &st, &header)?;
-        if let (Some(e), None) = (write_refused, &header.file) {
-            return Err(open_error(name, writable, e));
+        // Let in for reading only if the object is file-backed and its permissions give
+        // this user write access (the entry's are narrower by design, `entry_mode`).
+        if let Some(e) = write_refused {
+            if header.file.is_none() || !mode_grants_write(header.mode, &st) {
+                return Err(open_error(name, writable, e));
+            }
         }
         if sole_holder {
             if !header.is_persistent() {
@@ -991,6 +1017,24 @@ fn unlink_checked(dir: &Dir, name: &Name, file_name: &str, (dev, ino): (u64, u64
 }
 
 impl Entry {
+    /// For an entry owned by another user (not root): why `file`, the file its header
+    /// names, may not be opened for it (`None` if it may): the file is not that user's.
+    pub(crate) fn foreign_backing_file(&self, file: &std::fs::File) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        let owner = rustix::fs::fstat(&*self.fd).ok()?.st_uid;
+        let me = rustix::process::geteuid().as_raw();
+        if owner == me || owner == 0 {
+            return None;
+        }
+        let file_owner = file.metadata().ok()?.uid();
+        (file_owner != owner).then(|| {
+            format!(
+                "the object is uid {owner}'s, the file uid {file_owner}'s: another user's \
+                 object may name only a file of its own"
+            )
+        })
+    }
+
     /// Removes this entry's name (if it still names this entry), while the entry stays
     /// open: `Mapping::remove`, which looked at the entry first.
     pub(crate) fn remove_name(&self, name: &Name) -> Result<()> {

@@ -337,8 +337,13 @@ pub(crate) fn open_entry(name: &Name, writable: bool) -> Result<(Entry, Header)>
     })?;
     check_opened_owner(name, raw(section.as_handle()))?;
     let header = read_section_header(section.as_handle(), name)?;
-    if let (Some(code), None) = (write_refused, &header.file) {
-        return Err(section_error(name, code, Kind::Mapping, 0));
+    // Let in for reading only if the object is file-backed and its permissions give other
+    // users write access. (Its group's write bit alone does not let a refused writer in:
+    // whether this user is in the creator's primary group is not looked at here.)
+    if let Some(code) = write_refused {
+        if header.file.is_none() || header.mode & 0o002 == 0 {
+            return Err(section_error(name, code, Kind::Mapping, 0));
+        }
     }
     Ok((
         Entry {
@@ -500,6 +505,12 @@ pub(crate) fn remove_entry(_name: &Name) -> Result<()> {
 }
 
 impl Entry {
+    /// For another user's entry: why `file` may not be opened for it. Not looked at on
+    /// Windows (a file's owner there is not its user's in the same way; see the docs).
+    pub(crate) fn foreign_backing_file(&self, _file: &std::fs::File) -> Option<String> {
+        None
+    }
+
     /// Removing a name: not on Windows (see `remove_entry`).
     pub(crate) fn remove_name(&self, name: &Name) -> Result<()> {
         remove_entry(name)
