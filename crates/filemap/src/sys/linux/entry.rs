@@ -429,7 +429,7 @@ pub(super) fn open_flags(writable: bool) -> OFlags {
     } else {
         OFlags::RDONLY
     };
-    access | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC
+    access | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC
 }
 
 fn open_error(name: &Name, writable: bool, e: Errno) -> Error {

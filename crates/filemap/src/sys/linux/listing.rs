@@ -110,16 +110,14 @@ fn describe_file(dir: &Dir, file_name: String, holders: &Holders) -> Option<RawE
     let is_symlink = FileType::from_raw_mode(st.st_mode) == FileType::Symlink;
     let header = if is_symlink {
         Err("symbolic link (not followed)".to_string())
+    } else if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        // Not opened: opening a device (one linked in) can act on it.
+        Err(format!("a {}, not a regular file", file_type_name(&st)))
     } else {
         match rustix::fs::openat(&dir.fd, &file_name, open_flags(false), Mode::empty()) {
-            Ok(fd) => match FileType::from_raw_mode(st.st_mode) {
-                FileType::RegularFile => match read_header_bytes(fd.as_fd(), st.st_size as u64) {
-                    Ok(bytes) => {
-                        Header::decode(&bytes, st.st_size as u64, allocation_granularity())
-                    }
-                    Err(e) => Err(e.to_string()),
-                },
-                _ => Err(format!("a {}, not a regular file", file_type_name(&st))),
+            Ok(fd) => match read_header_bytes(fd.as_fd(), st.st_size as u64) {
+                Ok(bytes) => Header::decode(&bytes, st.st_size as u64, allocation_granularity()),
+                Err(e) => Err(e.to_string()),
             },
             Err(e) => Err(format!("cannot open: {}", errno(e))),
         }
@@ -147,6 +145,12 @@ pub(crate) fn collect_garbage(dry_run: bool) -> Result<Vec<Collected>> {
     let dir = Dir::open_checked()?;
     let mut out = Vec::new();
     for file_name in dir.entry_file_names()? {
+        // Only regular files are opened (opening a device linked in can act on it).
+        let regular = rustix::fs::statat(&dir.fd, &file_name, AtFlags::SYMLINK_NOFOLLOW)
+            .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile);
+        if !regular {
+            continue;
+        }
         let Ok(fd) = rustix::fs::openat(&dir.fd, &file_name, open_flags(false), Mode::empty())
         else {
             continue;
