@@ -752,6 +752,14 @@ fn reclaim_if_stale(dir: &Arc<Dir>, name: &Name, file_name: &str, me: u32) -> Re
     match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}
         Err(Errno::WOULDBLOCK) => {
+            // Held: by live holders (shared), or for a moment exclusively by a handle
+            // deciding whether it is the last (a close, another process's reclaim), which
+            // may be removing the name: that is waited out, then looked at again.
+            lock_shared_within(&fd, name)?;
+            let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", name, errno(e)))?;
+            if st.st_nlink == 0 {
+                return Ok(Existing::Freed);
+            }
             let kind = read_header(fd.as_fd(), name).ok().map(|h| h.kind);
             return Ok(Existing::Live(kind));
         }
