@@ -109,7 +109,8 @@ typedef enum filemap_status {
    */
   FILEMAP_SYSTEM_ERROR = 15,
   /**
-   * A bug in filemap (a Rust panic, caught at the boundary).
+   * A bug in filemap (a Rust panic, caught at the boundary). The handles the call was
+   * given may be left in any state that is safe to use: close them rather than go on.
    */
   FILEMAP_PANIC = 16,
   /**
@@ -758,7 +759,9 @@ enum filemap_status filemap_mutex_lock(struct filemap_mutex *mutex,
                                        bool *abandoned);
 
 /**
- * Unlocks the mutex the calling thread locked; `FILEMAP_NOT_OWNER` otherwise.
+ * Unlocks the mutex the calling thread locked through this handle; `FILEMAP_NOT_OWNER`
+ * otherwise (another thread's lock, or one taken through another handle on the same
+ * mutex).
  */
 enum filemap_status filemap_mutex_release(struct filemap_mutex *mutex);
 

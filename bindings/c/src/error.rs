@@ -43,7 +43,8 @@ pub enum filemap_status {
     FILEMAP_UNSUPPORTED = 14,
     /// Another operating-system error.
     FILEMAP_SYSTEM_ERROR = 15,
-    /// A bug in filemap (a Rust panic, caught at the boundary).
+    /// A bug in filemap (a Rust panic, caught at the boundary). The handles the call was
+    /// given may be left in any state that is safe to use: close them rather than go on.
     FILEMAP_PANIC = 16,
     /// Another error.
     FILEMAP_OTHER = 17,

@@ -93,7 +93,9 @@ pub unsafe extern "C" fn filemap_mutex_lock(
     })
 }
 
-/// Unlocks the mutex the calling thread locked; `FILEMAP_NOT_OWNER` otherwise.
+/// Unlocks the mutex the calling thread locked through this handle; `FILEMAP_NOT_OWNER`
+/// otherwise (another thread's lock, or one taken through another handle on the same
+/// mutex).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_mutex_release(mutex: *mut filemap_mutex) -> filemap_status {
     run(|| {
