@@ -648,13 +648,19 @@ fn root_to(why: &str) -> bool {
     is_root()
 }
 
-/// Runs this test program in `role` as another user (nobody, uid 65534); needs root.
+/// This test program in `role`, to run as another user (nobody, uid 65534); needs root.
 #[cfg(unix)]
-fn as_other_user(role: &str, args: &[&str]) -> std::process::Output {
+fn other_user_child(role: &str, args: &[&str]) -> std::process::Command {
     let mut cmd = child(role, args);
     std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
     std::os::unix::process::CommandExt::gid(&mut cmd, 65534);
-    cmd.output().unwrap()
+    cmd
+}
+
+/// Runs this test program in `role` as another user to its end (see `other_user_child`).
+#[cfg(unix)]
+fn as_other_user(role: &str, args: &[&str]) -> std::process::Output {
+    other_user_child(role, args).output().unwrap()
 }
 
 #[cfg(unix)]
@@ -789,21 +795,10 @@ fn a_file_backed_entry_is_its_owners_alone() {
         std::fs::write(&roots, [7u8; 4096]).unwrap();
         std::fs::set_permissions(&roots, PermissionsExt::from_mode(0o644)).unwrap();
         let shared = format!("Global\\{}", unique("pointer"));
-        let mut holder = child("share-file", &[&shared, roots.to_str().unwrap()]);
-        std::os::unix::process::CommandExt::uid(&mut holder, 65534);
-        std::os::unix::process::CommandExt::gid(&mut holder, 65534);
-        let mut holder = holder
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        assert_eq!(line.trim(), "ready");
+        let mut holder = common::start_ready(
+            other_user_child("share-file", &[&shared, roots.to_str().unwrap()]),
+            "share-file",
+        );
         match Mapping::open_with(shared.as_str(), filemap::Access::Read) {
             Err(e @ Error::PermissionDenied { .. }) => {
                 assert!(e.to_string().contains("a file of its own"), "{e}")
@@ -867,6 +862,10 @@ fn insecure_directory() {
     ns.assert_empty();
 }
 
+/// A stale entry (every holder gone) that this user may not remove (root's, in a sticky
+/// directory) is gone to an opener, and a create call says why the name stays taken. (It
+/// tried 1000 times in a few milliseconds, then blamed other processes for re-creating
+/// the name.)
 #[cfg(unix)]
 fn another_users_stale_entry_is_said_not_fought() {
     use std::os::unix::fs::PermissionsExt;

@@ -143,8 +143,14 @@ pub fn ready_then_block() {
 
 /// Spawns a child that prints a line when ready, and waits for that line.
 pub fn spawn_ready(role: &str, args: &[&str]) -> Child {
+    start_ready(child(role, args), role)
+}
+
+/// Spawns `cmd` (a child in `role`, prepared further by the caller), which prints a line
+/// when ready, and waits for that line.
+pub fn start_ready(mut cmd: Command, role: &str) -> Child {
     use std::io::BufRead;
-    let mut c = child(role, args)
+    let mut c = cmd
         .stdout(Stdio::piped())
         .stdin(Stdio::piped())
         .spawn_retrying();
