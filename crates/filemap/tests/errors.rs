@@ -45,6 +45,10 @@ fn main() {
         ("corrupt_entries", corrupt_entries as fn()),
         // Windows refuses to shrink a file that has a mapping (ERROR_USER_MAPPED_FILE).
         ("backing_file_too_short", backing_file_too_short),
+        (
+            "a_fifo_in_place_of_the_file_is_not_waited_on",
+            a_fifo_in_place_of_the_file_is_not_waited_on,
+        ),
         ("foreign_owner", foreign_owner),
         ("insecure_permissions", insecure_permissions),
         (
@@ -388,6 +392,48 @@ fn backing_file_too_short() {
         other => panic!("expected TooShort, got {other:?}"),
     }
     drop(m);
+    ns.assert_empty();
+}
+
+/// A FIFO put in place of an object's file is refused as a replaced file, not waited on
+/// (an open of a FIFO for reading waits for a writer; another user's object could name
+/// one of that user's FIFOs).
+#[cfg(unix)]
+fn a_fifo_in_place_of_the_file_is_not_waited_on() {
+    use std::os::unix::ffi::OsStrExt;
+    let ns = Namespace::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    std::fs::write(&path, [1u8; 4096]).unwrap();
+    let name = unique("fifo");
+    let m = Mapping::from_path(&path).name(&name).create().unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let opener = {
+        let name = name.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(Mapping::open_with(name.as_str(), filemap::Access::Read).map(drop));
+        })
+    };
+    match rx.recv_timeout(std::time::Duration::from_secs(10)) {
+        Ok(Err(Error::BackingFile {
+            problem: BackingFileProblem::Replaced,
+            ..
+        })) => {}
+        Ok(other) => panic!("a FIFO in place of the file: expected Replaced, got {other:?}"),
+        Err(_) => {
+            // Let the waiting open go (a writer arrives), then say what happened.
+            let _writer = std::fs::OpenOptions::new().write(true).open(&path);
+            opener.join().unwrap();
+            panic!("the open waited on a FIFO in place of the file for 10 s");
+        }
+    }
+    opener.join().unwrap();
+    drop(m);
+    std::fs::remove_file(&path).unwrap();
     ns.assert_empty();
 }
 

@@ -15,9 +15,16 @@ use crate::vocabulary::ShareMode;
 /// Opens a file to map: read-only, or read-write. (The share mode is a lock taken
 /// afterwards by `lock_file` on Linux.)
 pub(crate) fn open_file(request: &FileRequest<'_>) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // Without waiting: a FIFO put where the file was (or named by a header) would hold an
+    // open for reading until a writer came; it opens at once, and is then refused as not
+    // the file recorded. Never as a controlling terminal. (Neither flag changes what a
+    // regular file's descriptor does.)
+    let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
     File::options()
         .read(true)
         .write(request.writable)
+        .custom_flags(flags.bits() as i32)
         .open(request.path)
 }
 
