@@ -327,7 +327,10 @@ pub enum Error {
     InsecurePermissions {
         /// The name.
         name: String,
-        /// The entry's permissions.
+        /// The entry's permissions. On Windows (a file-backed object's header section that
+        /// others may write), the recorded ones plus the write bits its security
+        /// descriptor grants: group write for a user or group, other write for everyone
+        /// (Everyone, Authenticated Users, Users, Interactive).
         mode: u32,
         /// The permissions recorded in its header.
         expected: u32,

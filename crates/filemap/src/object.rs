@@ -116,6 +116,19 @@ impl Object {
         };
         let share = header.share_mode();
         let opened_here = file.is_none();
+        // Another user's entry may name only a file of its own (below, once it is open),
+        // and not even a path whose opening would reach another machine.
+        let foreign = |problem: String| Error::PermissionDenied {
+            what: format!(
+                "opening {} (the file behind {what}): {problem}",
+                path.display()
+            ),
+        };
+        if opened_here {
+            if let Some(problem) = entry.foreign_backing_path(&path) {
+                return Err(foreign(problem));
+            }
+        }
         let file = match file {
             Some(f) => f,
             None => match sys::open_file(&sys::FileRequest {
@@ -146,12 +159,7 @@ impl Object {
             // Another user's entry may name only a file of theirs: it could otherwise point
             // this process at any file, opened and mapped with this process's rights.
             if let Some(problem) = entry.foreign_backing_file(&file) {
-                return Err(Error::PermissionDenied {
-                    what: format!(
-                        "opening {} (the file behind {what}): {problem}",
-                        path.display()
-                    ),
-                });
+                return Err(foreign(problem));
             }
         }
         let file_len = file

@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
@@ -1041,6 +1041,13 @@ impl Entry {
                  object may name only a file of its own"
             )
         })
+    }
+
+    /// For another user's entry: why the path its header names may not even be opened.
+    /// Never, on Linux: opening a path reaches no other machine with this user's
+    /// credentials (a FIFO or device is refused once open, unwaited: `open_file`).
+    pub(crate) fn foreign_backing_path(&self, _path: &Path) -> Option<String> {
+        None
     }
 
     /// Removes this entry's name (if it still names this entry), while the entry stays

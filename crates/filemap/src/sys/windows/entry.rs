@@ -26,6 +26,7 @@ use windows_sys::Win32::System::Memory::{
 use windows_sys::Win32::System::Threading::{OpenEventW, OpenMutexW, OpenSemaphoreW};
 
 use super::creation::{self, CreationLock};
+use super::header_trust::{check_file_backed_header, foreign_file};
 use super::security::{
     check_opened_owner, check_owner, owner_check_access, ObjectSecurity, Rights,
 };
@@ -62,6 +63,9 @@ pub(crate) struct Entry {
     /// The name's creation lock (not held: kept open so that the lock lives as long as the
     /// object, see `creation.rs`); `None` for unnamed and received objects.
     pub(super) _creation_lock: Option<OwnedHandle>,
+    /// For a file-backed object opened by name that another user owns: that owner, whose
+    /// object may name only a file of its own (`foreign_backing_file`).
+    pub(super) foreign_owner: Option<String>,
 }
 
 /// Reads and checks the header of a section, waiting briefly for a creator that is still
@@ -297,12 +301,22 @@ impl Entry {
         Ok(Entry {
             section,
             _creation_lock: None,
+            foreign_owner: None,
         })
     }
 }
 
-/// Opens the named section.
+/// Opens the named section: a file-backed one only if its header can be believed
+/// ([`check_file_backed_header`]).
 pub(crate) fn open_entry(name: &Name, writable: bool) -> Result<(Entry, Header)> {
+    let (mut entry, header) = open_entry_as_found(name, writable)?;
+    entry.foreign_owner = believe_header(name, entry.section.as_handle(), &header)?;
+    Ok((entry, header))
+}
+
+/// Opens the named section and reads its header, which names a file that is not to be
+/// opened before [`believe_header`] (for `filemap info`, which only shows it).
+fn open_entry_as_found(name: &Name, writable: bool) -> Result<(Entry, Header)> {
     let access = owner_check_access(name)
         | if writable {
             FILE_MAP_READ | FILE_MAP_WRITE
@@ -349,6 +363,7 @@ pub(crate) fn open_entry(name: &Name, writable: bool) -> Result<(Entry, Header)>
         Entry {
             section,
             _creation_lock: creation::open_lock(name),
+            foreign_owner: None,
         },
         header,
     ))
@@ -446,9 +461,10 @@ pub(crate) fn create_entry(
         }
         _ => section_error(name, code, header.kind, total),
     })?;
-    let entry = |section, creating: CreationLock| Entry {
+    let entry = |section, creating: CreationLock, foreign_owner| Entry {
         section,
         _creation_lock: Some(creating.release()),
+        foreign_owner,
     };
     if code == ERROR_ALREADY_EXISTS {
         check_owner(name, raw(section.as_handle()))?;
@@ -458,7 +474,7 @@ pub(crate) fn create_entry(
                 write_section_header(section.as_handle(), header, name, init)?;
                 security.apply(name, raw(section.as_handle()))?;
                 return Ok((
-                    entry(section, creating),
+                    entry(section, creating, None),
                     header.clone(),
                     Disposition::Created,
                 ));
@@ -477,12 +493,17 @@ pub(crate) fn create_entry(
                 name: name.to_string(),
             });
         }
-        return Ok((entry(section, creating), existing, Disposition::Opened));
+        let foreign_owner = believe_header(name, section.as_handle(), &existing)?;
+        return Ok((
+            entry(section, creating, foreign_owner),
+            existing,
+            Disposition::Opened,
+        ));
     }
     creation::mark_incomplete(section.as_handle(), header.is_reserve(), name)?;
     write_section_header(section.as_handle(), header, name, init)?;
     Ok((
-        entry(section, creating),
+        entry(section, creating, None),
         header.clone(),
         Disposition::Created,
     ))
@@ -504,11 +525,39 @@ pub(crate) fn remove_entry(_name: &Name) -> Result<()> {
     })
 }
 
+/// For an existing section found under `name` whose `header` names a file: checks that
+/// the header can be believed ([`check_file_backed_header`]) and returns the section's
+/// owner if it is another user's. `None` for a memory-backed object.
+fn believe_header(
+    name: &Name,
+    section: BorrowedHandle<'_>,
+    header: &Header,
+) -> Result<Option<String>> {
+    match header.file {
+        Some(_) => check_file_backed_header(name, section, header),
+        None => Ok(None),
+    }
+}
+
 impl Entry {
-    /// For another user's entry: why `file` may not be opened for it. Not looked at on
-    /// Windows (a file's owner there is not its user's in the same way; see the docs).
-    pub(crate) fn foreign_backing_file(&self, _file: &std::fs::File) -> Option<String> {
-        None
+    /// For another user's file-backed entry opened by name: why `file` may not be opened
+    /// for it (another user's object may name only a file of its owner's).
+    pub(crate) fn foreign_backing_file(&self, file: &std::fs::File) -> Option<String> {
+        foreign_file(self.foreign_owner.as_deref()?, file)
+    }
+
+    /// For another user's file-backed entry opened by name: why the path its header names
+    /// may not even be opened (`None` if it may): one that is not on a drive of this
+    /// machine, whose opening would reach another machine with this user's credentials.
+    pub(crate) fn foreign_backing_path(&self, path: &std::path::Path) -> Option<String> {
+        let owner = self.foreign_owner.as_deref()?;
+        (!super::is_local_drive_path(path)).then(|| {
+            format!(
+                "the object is {owner}'s and names a path not on a drive of this machine: \
+                 another user's object may name only a local file of its own (opening this \
+                 one could send this user's credentials elsewhere)"
+            )
+        })
     }
 
     /// Removing a name: not on Windows (see `remove_entry`).
@@ -521,7 +570,7 @@ impl Entry {
 /// event or semaphore (with its owner and security descriptor where this user may read
 /// them).
 pub(crate) fn describe_entry(name: &Name) -> Result<RawEntry> {
-    let (entry, header) = match open_entry(name, false) {
+    let (entry, header) = match open_entry_as_found(name, false) {
         Ok(found) => found,
         Err(Error::KindMismatch { found, .. })
             if matches!(found, Kind::Mutex | Kind::Event | Kind::Semaphore) =>

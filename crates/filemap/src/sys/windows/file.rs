@@ -164,7 +164,13 @@ pub(crate) fn backing_file_problem(
     size: u64,
 ) -> Option<crate::BackingFileProblem> {
     use crate::BackingFileProblem as P;
-    let file = match File::open(path_from_bytes(&record.path)) {
+    let path = path_from_bytes(&record.path);
+    if !is_local_drive_path(&path) {
+        // Not looked at: any user's section may name any path, and opening one on another
+        // machine (or a pipe) would reach out to it with this user's credentials.
+        return None;
+    }
+    let file = match File::open(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Some(P::Missing),
         Err(_) => return None,
         Ok(file) => file,
@@ -180,14 +186,55 @@ pub(crate) fn path_from_bytes(bytes: &[u8]) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
 }
 
+/// Whether `path` names a file on a drive of this machine (`C:\…` or `\\?\C:\…`, the
+/// form filemap records, on a drive the system does not call remote): not a share on
+/// another machine (`\\server\…`, `\\?\UNC\…`, a mapped network drive) or a device
+/// (`\\.\pipe\…`), which opening would reach out to with this user's credentials.
+pub(crate) fn is_local_drive_path(path: &Path) -> bool {
+    use windows_sys::Win32::Storage::FileSystem::GetDriveTypeW;
+    /// `GetDriveTypeW`'s answer for a network drive.
+    const DRIVE_REMOTE: u32 = 4;
+    let text = path.as_os_str().to_string_lossy();
+    let text = text.strip_prefix(r"\\?\").unwrap_or(&text);
+    let bytes = text.as_bytes();
+    let drive_path = bytes.len() >= 3
+        && bytes[0].is_ascii_alphabetic()
+        && bytes[1] == b':'
+        && (bytes[2] == b'\\' || bytes[2] == b'/');
+    if !drive_path {
+        return false;
+    }
+    let root = [u16::from(bytes[0]), u16::from(b':'), u16::from(b'\\'), 0];
+    // SAFETY: a valid NUL-terminated root path.
+    unsafe { GetDriveTypeW(root.as_ptr()) != DRIVE_REMOTE }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::plain_path;
+    use super::{is_local_drive_path, plain_path};
 
     #[test]
     fn verbatim_paths_become_plain_ones() {
         assert_eq!(plain_path(r"\\?\C:\dir\f"), r"C:\dir\f");
         assert_eq!(plain_path(r"\\?\UNC\server\share\f"), r"\\server\share\f");
         assert_eq!(plain_path(r"C:\dir\f"), r"C:\dir\f");
+    }
+
+    #[test]
+    fn only_paths_on_this_machines_drives_are_local() {
+        for local in [r"\\?\C:\dir\f", r"C:\dir\f", "C:/dir/f"] {
+            assert!(is_local_drive_path(local.as_ref()), "{local}");
+        }
+        for elsewhere in [
+            r"\\server\share\f",
+            r"\\?\UNC\server\share\f",
+            r"\\.\pipe\p",
+            r"\\?\GLOBALROOT\Device\f",
+            r"C:dir\f",
+            r"dir\f",
+            "",
+        ] {
+            assert!(!is_local_drive_path(elsewhere.as_ref()), "{elsewhere}");
+        }
     }
 }

@@ -3,7 +3,8 @@
 //! system information and the Win32 helpers the other modules share. Named entries live
 //! in `entry.rs`, handle sharing in `share.rs`, the file helpers for file-backed mappings
 //! in `file.rs`, sections made by other programs in `foreign.rs`, security descriptors
-//! and owner checks in `security.rs`, the list of named objects in `listing.rs`; creation
+//! and owner checks in `security.rs`, the checks of a file-backed object's header
+//! section before its file is opened in `header_trust.rs`, the list of named objects in `listing.rs`; creation
 //! under a named lock in `creation.rs`, large pages in `large_pages.rs`, the
 //! synchronisation objects in `sync.rs`, waits on many objects in `waits.rs`, the async
 //! waiter threads in `waiter.rs`, and faults in copies in `fault.rs`.
@@ -14,6 +15,7 @@ mod entry;
 mod fault;
 mod file;
 mod foreign;
+mod header_trust;
 pub(crate) mod large_pages;
 mod listing;
 pub(crate) mod security;

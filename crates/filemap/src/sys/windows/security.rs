@@ -29,7 +29,7 @@ use windows_sys::Win32::Foundation::{LocalFree, HANDLE};
 use windows_sys::Win32::Security::Authorization::{
     ConvertSecurityDescriptorToStringSecurityDescriptorW, ConvertSidToStringSidW,
     ConvertStringSecurityDescriptorToSecurityDescriptorW, GetSecurityInfo, SetSecurityInfo,
-    SDDL_REVISION_1, SE_KERNEL_OBJECT,
+    SDDL_REVISION_1, SE_FILE_OBJECT, SE_KERNEL_OBJECT,
 };
 use windows_sys::Win32::Security::{
     GetSecurityDescriptorDacl, GetTokenInformation, IsWellKnownSid, TokenPrimaryGroup, TokenUser,
@@ -364,40 +364,127 @@ pub(crate) fn describe(handle: HANDLE) -> Result<(String, String)> {
     }
 }
 
+/// A security descriptor read back from the kernel (or a file system) with
+/// `GetSecurityInfo`: its owner and DACL, freed on drop.
+pub(super) struct ReadSecurity {
+    descriptor: PSECURITY_DESCRIPTOR,
+    owner: PSID,
+    dacl: *mut ACL,
+}
+
+impl ReadSecurity {
+    /// Reads the owner (and, with `dacl`, the DACL) of the object behind `handle`, a kernel
+    /// object or (with `file`) a file, which was opened with `READ_CONTROL`.
+    pub(super) fn read(
+        handle: HANDLE,
+        file: bool,
+        dacl: bool,
+    ) -> std::result::Result<ReadSecurity, u32> {
+        let mut read = ReadSecurity {
+            descriptor: std::ptr::null_mut(),
+            owner: std::ptr::null_mut(),
+            dacl: std::ptr::null_mut(),
+        };
+        let mut info = OWNER_SECURITY_INFORMATION;
+        if dacl {
+            info |= DACL_SECURITY_INFORMATION;
+        }
+        let kind = if file {
+            SE_FILE_OBJECT
+        } else {
+            SE_KERNEL_OBJECT
+        };
+        // SAFETY: a valid handle; `owner` and `dacl` point into `descriptor`, which is
+        // LocalAlloc'ed and freed by `drop` (a null one is left as it is).
+        let code = unsafe {
+            GetSecurityInfo(
+                handle,
+                kind,
+                info,
+                &mut read.owner,
+                std::ptr::null_mut(),
+                if dacl {
+                    &mut read.dacl
+                } else {
+                    std::ptr::null_mut()
+                },
+                std::ptr::null_mut(),
+                &mut read.descriptor,
+            )
+        };
+        if code != 0 {
+            return Err(code);
+        }
+        Ok(read)
+    }
+
+    /// The owner, if the descriptor names one: a pointer into the descriptor, for use
+    /// only while `self` lives.
+    pub(super) fn owner_sid(&self) -> Option<PSID> {
+        (!self.owner.is_null()).then_some(self.owner)
+    }
+
+    /// The owner: its SID as text, and whether it is SYSTEM or the Administrators group.
+    /// `None` for an object without an owner.
+    pub(super) fn owner(&self) -> std::result::Result<Option<(String, bool)>, String> {
+        let Some(owner) = self.owner_sid() else {
+            return Ok(None);
+        };
+        // SAFETY: a valid SID inside the descriptor `self` holds.
+        let well_known = unsafe { is_administration(owner) };
+        sid_string(owner).map(|sid| Some((sid, well_known)))
+    }
+
+    /// The DACL (when read): `None` if the object has none, which grants everyone every
+    /// access. A pointer into the descriptor, for use only while `self` lives.
+    pub(super) fn dacl(&self) -> Option<*const ACL> {
+        (!self.dacl.is_null()).then_some(self.dacl.cast_const())
+    }
+}
+
+impl Drop for ReadSecurity {
+    fn drop(&mut self) {
+        if !self.descriptor.is_null() {
+            // SAFETY: from GetSecurityInfo, freed once; the owner and DACL pointers into
+            // it are used only while `self` lives (`owner_sid`, `dacl`).
+            unsafe { LocalFree(self.descriptor) };
+        }
+    }
+}
+
+/// Whether `sid` is SYSTEM or the Administrators group, who may do anything (as root may
+/// on Linux).
+///
+/// # Safety
+/// `sid` points to a valid SID.
+pub(super) unsafe fn is_administration(sid: PSID) -> bool {
+    // SAFETY: a valid SID (the caller's contract).
+    unsafe {
+        IsWellKnownSid(sid, WinLocalSystemSid) != 0
+            || IsWellKnownSid(sid, WinBuiltinAdministratorsSid) != 0
+    }
+}
+
 /// The owner of the object behind `handle`: its SID as text, and whether it is SYSTEM or
 /// the Administrators group. `None` for an object without an owner.
 fn owner_of(handle: HANDLE) -> std::result::Result<Option<(String, bool)>, String> {
-    let mut owner: PSID = std::ptr::null_mut();
-    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
-    // SAFETY: a valid handle; `owner` points into `descriptor`, freed below.
-    let code = unsafe {
-        GetSecurityInfo(
-            handle,
-            SE_KERNEL_OBJECT,
-            OWNER_SECURITY_INFORMATION,
-            &mut owner,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            &mut descriptor,
-        )
-    };
-    if code != 0 {
-        return Err(os_error(code).to_string());
-    }
-    let found = if owner.is_null() {
-        Ok(None)
-    } else {
-        // SAFETY: `owner` is a valid SID inside `descriptor`, still allocated.
-        let well_known = unsafe {
-            IsWellKnownSid(owner, WinLocalSystemSid) != 0
-                || IsWellKnownSid(owner, WinBuiltinAdministratorsSid) != 0
-        };
-        sid_string(owner).map(|sid| Some((sid, well_known)))
-    };
-    // SAFETY: from GetSecurityInfo, freed once; `owner` is not used after.
-    unsafe { LocalFree(descriptor) };
-    found
+    ReadSecurity::read(handle, false, false)
+        .map_err(|code| os_error(code).to_string())?
+        .owner()
+}
+
+/// The owner of `file`, as text (`None`: the file system keeps none, as FAT does).
+pub(super) fn file_owner(file: &std::fs::File) -> std::result::Result<Option<String>, String> {
+    use std::os::windows::io::AsRawHandle;
+    ReadSecurity::read(file.as_raw_handle(), true, false)
+        .map_err(|code| os_error(code).to_string())?
+        .owner()
+        .map(|owner| owner.map(|(sid, _)| sid))
+}
+
+/// This process's user, as a string SID.
+pub(super) fn my_sid() -> Result<&'static str> {
+    Ok(&identity()?.user)
 }
 
 /// `Error::ForeignOwner` if the existing object behind `handle` (which a create call found)

@@ -6,6 +6,8 @@
 //! creator died before writing its header is finished by the next create call.
 #![cfg(windows)]
 
+mod file_backed;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use filemap::channel::Sender;
@@ -197,48 +199,6 @@ fn descriptors(mode: u32) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// A file-backed object's header section names its file: only its owner may write it,
-/// whatever the mode (the file's own permissions say who may write the data); it still
-/// opens for writing.
-#[test]
-fn a_file_backed_header_is_its_owners_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data.bin");
-    std::fs::write(&data, [0u8; 4096]).unwrap();
-    let name = unique("filebacked");
-    let m = Mapping::from_path(&data)
-        .name(name.as_str())
-        .permissions(0o666)
-        .create()
-        .unwrap();
-    // SAFETY: a valid NUL-terminated name; the handle is closed by `sddl_of`.
-    let sddl = sddl_of(opened(&format!("Local\\{name}"), |w| unsafe {
-        OpenFileMappingW(FILE_MAP_READ | READ_CONTROL, 0, w)
-    }));
-    println!("0666 file-backed header: {sddl}");
-    let me = filemap::namespace::info(&name).unwrap().owner_sid.unwrap();
-    const GENERIC_WRITE: u32 = 0x4000_0000;
-    let mut others = 0;
-    for (trustee, mask) in entries(&sddl) {
-        if ["SY", "BA", me.as_str()].contains(&trustee.as_str()) {
-            continue;
-        }
-        others += 1;
-        let bits = u32::from_str_radix(mask.trim_start_matches("0x"), 16).unwrap_or(u32::MAX);
-        assert_eq!(bits & GENERIC_WRITE, 0, "{trustee} may write: {sddl}");
-    }
-    assert!(others > 0, "the other bits still grant reading: {sddl}");
-    Mapping::open(name.as_str())
-        .unwrap()
-        .view()
-        .map()
-        .unwrap()
-        .write_at(0, b"owner")
-        .unwrap();
-    drop(m);
-    assert_eq!(&std::fs::read(&data).unwrap()[..5], b"owner");
-}
-
 #[test]
 fn descriptors_follow_the_permissions() {
     // This process's own SID: the owner of what it makes with the default mode.
@@ -399,11 +359,25 @@ fn my_sid() -> String {
         .expect("the owner's SID")
 }
 
-/// A named section of `size` bytes made by hand with the descriptor `sddl` (`None`: no
-/// security attributes), its first 8 bytes `first` (what a creator killed before writing
-/// the header leaves), held open by the returned handle.
-fn hand_made_section(name: &str, size: u32, first: &[u8; 8], sddl: Option<&str>) -> HANDLE {
-    let w = wide(&format!("Local\\{name}"));
+/// A section of `size` bytes made by hand under the kernel name `name` with the
+/// descriptor `sddl` (`None`: no security attributes), starting with the bytes `first`
+/// (what a creator killed before writing the header leaves, or a header copied from
+/// another section), held open by the returned handle.
+fn hand_made_section(name: &str, size: u32, first: &[u8], sddl: Option<&str>) -> HANDLE {
+    try_hand_made_section(name, size, first, sddl)
+        .unwrap_or_else(|e| panic!("making the section {name} by hand: {e}"))
+}
+
+/// [`hand_made_section`], or why the system would not make it (a descriptor naming another
+/// owner needs the restore privilege on Windows; a `Global\` section outside session 0,
+/// SeCreateGlobalPrivilege).
+fn try_hand_made_section(
+    name: &str,
+    size: u32,
+    first: &[u8],
+    sddl: Option<&str>,
+) -> std::io::Result<HANDLE> {
+    let w = wide(name);
     let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
     if let Some(sddl) = sddl {
         let text = wide(sddl);
@@ -439,19 +413,22 @@ fn hand_made_section(name: &str, size: u32, first: &[u8; 8], sddl: Option<&str>)
             w.as_ptr(),
         )
     };
+    let made = std::io::Error::last_os_error();
     if !descriptor.is_null() {
         // SAFETY: from ConvertStringSecurityDescriptorToSecurityDescriptorW, freed once.
         unsafe { LocalFree(descriptor) };
     }
-    assert!(!h.is_null());
+    if h.is_null() {
+        return Err(made);
+    }
     // SAFETY: a view of the section just made, written and unmapped at once.
     unsafe {
-        let view = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 8);
+        let view = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, first.len());
         assert!(!view.Value.is_null());
-        std::ptr::copy_nonoverlapping(first.as_ptr(), view.Value.cast::<u8>(), 8);
+        std::ptr::copy_nonoverlapping(first.as_ptr(), view.Value.cast::<u8>(), first.len());
         UnmapViewOfFile(view);
     }
-    h
+    Ok(h)
 }
 
 #[test]
@@ -461,7 +438,7 @@ fn a_half_made_section_is_finished_by_the_next_create() {
     let mine = format!("O:{me}D:P(A;;GA;;;{me})");
     // Marked incomplete by a creator that died before writing the header.
     let name = unique("half-made");
-    let left = hand_made_section(&name, 1 << 20, b"FMAPINIT", Some(&mine));
+    let left = hand_made_section(&format!("Local\\{name}"), 1 << 20, b"FMAPINIT", Some(&mine));
     // `open` cannot know what it was meant to be: refused, not hung.
     match Mapping::open(&name) {
         Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("never written"), "{e}"),
@@ -488,7 +465,7 @@ fn a_half_made_section_is_finished_by_the_next_create() {
     // All zeros, its creator killed before marking it: the creation lock it held is
     // abandoned (a thread that ends holding a mutex abandons it).
     let zeros = unique("half-made-zeros");
-    let left_zeros = hand_made_section(&zeros, 1 << 20, &[0; 8], Some(&mine));
+    let left_zeros = hand_made_section(&format!("Local\\{zeros}"), 1 << 20, &[0; 8], Some(&mine));
     let lock = format!("Local\\{zeros}/create");
     std::thread::spawn(move || {
         let w = wide(&lock);
@@ -506,7 +483,7 @@ fn a_half_made_section_is_finished_by_the_next_create() {
 
     // Another program's section (no mark, no abandoned lock) is never written over.
     let foreign = unique("foreign-zeros");
-    let left_foreign = hand_made_section(&foreign, 1 << 16, b"notours\0", None);
+    let left_foreign = hand_made_section(&format!("Local\\{foreign}"), 1 << 16, b"notours\0", None);
     match Mapping::create_or_open(&foreign, 4096) {
         Err(Error::Corrupt { .. }) => {}
         other => panic!("a foreign section: expected Corrupt, got {other:?}"),
@@ -523,12 +500,12 @@ fn a_half_made_section_is_finished_by_the_next_create() {
 
     // Too small to finish as a larger object: a clear error.
     let small = unique("half-made-small");
-    let left_small = hand_made_section(&small, 4096, b"FMAPINIT", Some(&mine));
+    let left_small = hand_made_section(&format!("Local\\{small}"), 4096, b"FMAPINIT", Some(&mine));
     // Marked, but another user's: not finished.
     let theirs = unique("half-made-theirs");
     let other = "S-1-5-21-1111111111-2222222222-3333333333-4444";
     let left_theirs = hand_made_section(
-        &theirs,
+        &format!("Local\\{theirs}"),
         1 << 20,
         b"FMAPINIT",
         Some(&format!("O:{other}D:(A;;GA;;;WD)")),
