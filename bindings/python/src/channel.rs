@@ -2,7 +2,7 @@
 //! and `filemap.Message`, a received message read in place through the buffer protocol.
 
 use std::ffi::c_int;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use filemap::channel::HoldingReceiver;
@@ -12,22 +12,29 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::bytes::with_bytes;
+use crate::endpoint::{Endpoint, Turn};
 use crate::errors::{closed, OrRaise};
-use crate::exclusive::{open_mut, Exclusive};
-use crate::waiting::{next_or_stop, sliced, timeout_arg, wait_released};
+use crate::waiting::{next_or_stop, released, sliced, timeout_arg};
 
 /// The sending end of a channel: messages of any length up to `max_message_len`, each
 /// received once, in order, by the one `Receiver`. A channel joins one sender and one
 /// receiver at a time; either may be opened first.
-#[pyclass(module = "filemap")]
+#[pyclass(module = "filemap", frozen)]
 pub struct Sender {
     name: String,
-    inner: Option<Exclusive<filemap::channel::Sender>>,
+    capacity: u64,
+    max_message_len: usize,
+    inner: Endpoint<filemap::channel::Sender>,
 }
 
 impl Sender {
-    fn get(&mut self) -> PyResult<&mut filemap::channel::Sender> {
-        open_mut(&mut self.inner, "the sender")
+    fn wrap(inner: filemap::channel::Sender) -> Sender {
+        Sender {
+            name: inner.name().to_string(),
+            capacity: inner.capacity(),
+            max_message_len: inner.max_message_len(),
+            inner: Endpoint::new("the sender", inner),
+        }
     }
 }
 
@@ -37,54 +44,42 @@ impl Sender {
     /// `BusyError` if a live sender has it.
     #[staticmethod]
     fn create_or_open(py: Python<'_>, name: &str, capacity: u64) -> PyResult<Sender> {
-        let inner = py
-            .detach(|| filemap::channel::Sender::create_or_open(name, capacity))
-            .or_raise()?;
-        Ok(Sender {
-            name: inner.name().to_string(),
-            inner: Some(Exclusive::new(inner)),
-        })
+        py.detach(|| filemap::channel::Sender::create_or_open(name, capacity))
+            .or_raise()
+            .map(Sender::wrap)
     }
 
     /// Opens an existing channel as its sender.
     #[staticmethod]
     fn open(py: Python<'_>, name: &str) -> PyResult<Sender> {
-        let inner = py
-            .detach(|| filemap::channel::Sender::open(name))
-            .or_raise()?;
-        Ok(Sender {
-            name: inner.name().to_string(),
-            inner: Some(Exclusive::new(inner)),
-        })
+        py.detach(|| filemap::channel::Sender::open(name))
+            .or_raise()
+            .map(Sender::wrap)
     }
 
     /// Sends `data` (bytes or any contiguous buffer), waiting up to `timeout` seconds for
     /// room (`None`: for ever). `DisconnectedError` if the receiver is gone;
     /// `InvalidArgumentError` if the message can never fit.
     #[pyo3(signature = (data, timeout=None))]
-    fn send(
-        &mut self,
-        py: Python<'_>,
-        data: &Bound<'_, PyAny>,
-        timeout: Option<f64>,
-    ) -> PyResult<()> {
+    fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>, timeout: Option<f64>) -> PyResult<()> {
         let timeout = timeout_arg(py, timeout)?;
-        let name = self.name.clone();
-        let tx = self.get()?;
         with_bytes(py, data, |message| {
-            if tx.try_send(message).or_raise()? {
+            if self.inner.with(py, |tx| tx.try_send(message).or_raise())? {
                 return Ok(());
             }
-            wait_released(py, timeout, &name, |slice| {
-                sliced(tx.send_timeout(message, slice))
-            })
+            self.inner
+                .wait(py, timeout, &self.name, |py, tx, slice| {
+                    released(py, || sliced(tx.send_timeout(message, slice)))
+                })
+                .map(drop)
         })
     }
 
     /// Sends `data` if there is room now; returns whether it was sent.
-    fn try_send(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let tx = self.get()?;
-        with_bytes(py, data, |message| tx.try_send(message).or_raise())
+    fn try_send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
+        with_bytes(py, data, |message| {
+            self.inner.with(py, |tx| tx.try_send(message).or_raise())
+        })
     }
 
     /// The channel's full name.
@@ -95,19 +90,20 @@ impl Sender {
 
     /// The ring's size in bytes.
     #[getter]
-    fn capacity(&mut self) -> PyResult<u64> {
-        Ok(self.get()?.capacity())
+    fn capacity(&self) -> u64 {
+        self.capacity
     }
 
     /// The longest message the channel carries.
     #[getter]
-    fn max_message_len(&mut self) -> PyResult<usize> {
-        Ok(self.get()?.max_message_len())
+    fn max_message_len(&self) -> usize {
+        self.max_message_len
     }
 
-    /// Closes the sender: the receiver gets what was sent, then `DisconnectedError`.
-    fn close(&mut self) {
-        self.inner = None;
+    /// Closes the sender: the receiver gets what was sent, then `DisconnectedError`. From
+    /// another thread, a call waiting in it raises `ValueError` (within 50 ms).
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.inner.close(py).map(drop)
     }
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -115,12 +111,13 @@ impl Sender {
     }
 
     fn __exit__(
-        &mut self,
+        &self,
+        py: Python<'_>,
         _t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
-    ) {
-        self.close();
+    ) -> PyResult<()> {
+        self.close(py)
     }
 
     fn __repr__(&self) -> String {
@@ -131,60 +128,82 @@ impl Sender {
 /// The receiving end of a channel. `recv()` returns each message as `bytes`;
 /// `recv_message()` lends it in place (zero-copy) as a context manager; iterating yields
 /// messages until the sender is gone.
-#[pyclass(module = "filemap")]
+#[pyclass(module = "filemap", frozen)]
 pub struct Receiver {
     name: String,
-    inner: Option<Exclusive<HoldingReceiver>>,
-    /// Counts the messages held, so a `Message` releases only its own.
-    generation: u64,
+    inner: Endpoint<Receiving>,
     /// Buffers exported from the held message's `Message` and not yet released. While
     /// there are any, the message is not released (no receive, `close` or
-    /// `Message.release`), so its bytes stay mapped and untouched by the sender.
+    /// `Message.release`), so its bytes stay mapped and untouched by the sender. Raised and
+    /// compared in a turn of the receiver only (lowered anywhere).
     exports: Arc<AtomicUsize>,
+}
+
+/// A receiver's state: the receiver and which message it holds.
+pub(crate) struct Receiving {
+    rx: HoldingReceiver,
+    /// Counts the messages held, so a `Message` releases only its own.
+    generation: u64,
+}
+
+impl Receiving {
+    /// Releases the held message, if any: `BufferError` while buffers of it are alive.
+    fn release_held(&mut self, exports: &AtomicUsize) -> PyResult<()> {
+        refuse_exported(exports)?;
+        self.generation += 1;
+        self.rx.release();
+        Ok(())
+    }
+
+    /// The receiver, for a wait on many objects (releases any held message).
+    pub(crate) fn waitable(
+        &mut self,
+        exports: &AtomicUsize,
+    ) -> PyResult<&filemap::channel::Receiver> {
+        self.release_held(exports)?;
+        Ok(self.rx.receiver())
+    }
 }
 
 impl Receiver {
     fn wrap(inner: filemap::channel::Receiver) -> Receiver {
-        Receiver {
-            name: inner.name().to_string(),
-            inner: Some(Exclusive::new(HoldingReceiver::new(inner))),
+        let name = inner.name().to_string();
+        let state = Receiving {
+            rx: HoldingReceiver::new(inner),
             generation: 0,
+        };
+        Receiver {
+            name,
+            inner: Endpoint::new("the receiver", state),
             exports: Arc::new(AtomicUsize::new(0)),
         }
     }
 
-    fn get(&mut self) -> PyResult<&mut HoldingReceiver> {
-        open_mut(&mut self.inner, "the receiver")
+    /// The receiver's state and its exports count, for a wait on many objects.
+    pub(crate) fn parts(&self) -> (&Endpoint<Receiving>, &AtomicUsize) {
+        (&self.inner, &self.exports)
     }
 
-    /// The receiver, for a wait on many objects (releases any held message).
-    pub(crate) fn waitable(&mut self) -> PyResult<&filemap::channel::Receiver> {
-        self.release_held()?;
-        Ok(self.get()?.receiver())
-    }
-
-    /// Releases the held message, if any: `BufferError` while buffers of it are alive.
-    fn release_held(&mut self) -> PyResult<()> {
-        refuse_exported(&self.exports)?;
-        self.generation += 1;
-        if let Some(rx) = self.inner.as_mut() {
-            rx.get_mut().release();
-        }
-        Ok(())
-    }
-
-    /// Releases any held message, then holds the next one, waiting up to `timeout`.
-    fn hold_next(&mut self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+    /// Releases any held message, then holds the next one, waiting up to `timeout`: the
+    /// turn it is held in.
+    fn hold_next(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Turn<'_, Receiving>> {
         let timeout = timeout_arg(py, timeout)?;
-        self.release_held()?;
-        let name = self.name.clone();
-        let rx = self.get()?;
-        if rx.try_hold().or_raise()?.is_none() {
-            wait_released(py, timeout, &name, |slice| {
-                sliced(rx.hold(Some(slice)).map(|_| ()))
-            })?;
+        let exports = &*self.exports;
+        let mut turn = self.inner.turn(py)?;
+        let state = turn.open()?;
+        state.release_held(exports)?;
+        if state.rx.try_hold().or_raise()?.is_some() {
+            return Ok(turn);
         }
-        Ok(())
+        drop(turn);
+        self.inner
+            .wait(py, timeout, &self.name, |py, state, slice| {
+                // Another thread's message may be held since the last slice.
+                state.release_held(exports)?;
+                let rx = &mut state.rx;
+                released(py, || sliced(rx.hold(Some(slice)).map(drop)))
+            })
+            .map(|(turn, ())| turn)
     }
 }
 
@@ -209,29 +228,26 @@ impl Receiver {
     /// The next message as `bytes`, waiting up to `timeout` seconds (`None`: for ever).
     /// `DisconnectedError` once the sender is gone and everything it sent was received.
     #[pyo3(signature = (timeout=None))]
-    fn recv<'py>(
-        &mut self,
-        py: Python<'py>,
-        timeout: Option<f64>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
-        self.hold_next(py, timeout)?;
-        self.generation += 1;
-        let rx = self.get()?;
-        let slot = rx.held().expect("hold_next holds a message");
+    fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyBytes>> {
+        let mut turn = self.hold_next(py, timeout)?;
+        let state = turn.open()?;
+        state.generation += 1;
+        let slot = state.rx.held().ok_or_else(|| closed("the message"))?;
         let message = PyBytes::new_with(py, slot.len(), |buf| slot.read_at(0, buf).or_raise());
-        rx.release();
+        state.rx.release();
         message
     }
 
     /// The next message if one is there now, else `None`.
-    fn try_recv<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        self.release_held()?;
-        let rx = self.get()?;
-        let Some(slot) = rx.try_hold().or_raise()? else {
+    fn try_recv<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let mut turn = self.inner.turn(py)?;
+        let state = turn.open()?;
+        state.release_held(&self.exports)?;
+        let Some(slot) = state.rx.try_hold().or_raise()? else {
             return Ok(None);
         };
         let message = PyBytes::new_with(py, slot.len(), |buf| slot.read_at(0, buf).or_raise());
-        rx.release();
+        state.rx.release();
         message.map(Some)
     }
 
@@ -243,22 +259,20 @@ impl Receiver {
     #[pyo3(signature = (timeout=None))]
     fn recv_message(slf: Bound<'_, Self>, timeout: Option<f64>) -> PyResult<Message> {
         let py = slf.py();
-        // Another thread may be in a call of this receiver (with the GIL released): a
-        // RuntimeError then, as for its other methods.
-        let mut this = slf.try_borrow_mut()?;
-        this.hold_next(py, timeout)?;
-        let generation = this.generation;
-        let exports = this.exports.clone();
-        let slot = this.get()?.held().expect("hold_next holds a message");
+        let this = slf.get();
+        let mut turn = this.hold_next(py, timeout)?;
+        let state = turn.open()?;
+        let generation = state.generation;
+        let slot = state.rx.held().ok_or_else(|| closed("the message"))?;
         let (address, len) = (slot.as_ptr() as usize, slot.len());
-        drop(this);
+        drop(turn);
         Ok(Message {
-            receiver: slf.unbind(),
-            released: false,
+            receiver: slf.clone().unbind(),
+            released: AtomicBool::new(false),
             generation,
             address,
             len,
-            exports,
+            exports: this.exports.clone(),
         })
     }
 
@@ -269,9 +283,15 @@ impl Receiver {
     }
 
     /// Closes the receiver; `BufferError` while buffers of its held message are alive.
-    fn close(&mut self) -> PyResult<()> {
-        self.release_held()?;
-        self.inner = None;
+    /// From another thread, a call waiting in it raises `ValueError` (within 50 ms).
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let mut turn = self.inner.turn(py)?;
+        if let Some(state) = turn.state() {
+            state.release_held(&self.exports)?;
+        }
+        let closed = turn.state().take();
+        drop(turn);
+        drop(closed);
         Ok(())
     }
 
@@ -279,7 +299,7 @@ impl Receiver {
         slf
     }
 
-    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         next_or_stop(py, self.recv(py, None))
     }
 
@@ -288,12 +308,13 @@ impl Receiver {
     }
 
     fn __exit__(
-        &mut self,
+        &self,
+        py: Python<'_>,
         _t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        self.close()
+        self.close(py)
     }
 
     fn __repr__(&self) -> String {
@@ -314,40 +335,53 @@ release them, or copy what you keep, before receiving again or closing"
 /// A received message lent in place: a read-only buffer (`memoryview(msg)`,
 /// `numpy.frombuffer(msg, dtype)`, `bytes(msg)`). Its space goes back to the sender when
 /// its `with` block ends or at `release()`.
-#[pyclass(module = "filemap")]
+#[pyclass(module = "filemap", frozen)]
 pub struct Message {
     /// The receiver, kept for the message's whole life: its ring holds the bytes.
     receiver: Py<Receiver>,
-    released: bool,
+    /// Set (in a turn of the receiver) once `release` ran.
+    released: AtomicBool,
     generation: u64,
     address: usize,
     len: usize,
     exports: Arc<AtomicUsize>,
 }
 
+impl Message {
+    /// Whether this is the message the receiver (`state`, in a turn) holds now.
+    fn is_held(&self, state: &Option<Receiving>) -> bool {
+        !self.released.load(Ordering::Relaxed)
+            && state
+                .as_ref()
+                .is_some_and(|s| s.generation == self.generation)
+    }
+}
+
 #[pymethods]
 impl Message {
     /// Gives the message's space back to the sender (once; later calls do nothing);
     /// `BufferError` while buffers of it (memoryviews, arrays) are alive.
-    fn release(&mut self, py: Python<'_>) -> PyResult<()> {
-        if self.released {
-            return Ok(());
+    fn release(&self, py: Python<'_>) -> PyResult<()> {
+        let receiver = self.receiver.get();
+        let mut turn = receiver.inner.turn(py)?;
+        if self.is_held(turn.state()) {
+            if let Some(state) = turn.state() {
+                state.release_held(&self.exports)?;
+            }
         }
-        let mut rx = self.receiver.try_borrow_mut(py)?;
-        if rx.generation == self.generation {
-            rx.release_held()?;
-        }
-        self.released = true;
+        self.released.store(true, Ordering::Relaxed);
         Ok(())
     }
 
     /// A copy of the message.
     fn tobytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let mut rx = self.receiver.try_borrow_mut(py)?;
-        if self.released || rx.generation != self.generation {
+        let receiver = self.receiver.get();
+        let mut turn = receiver.inner.turn(py)?;
+        if !self.is_held(turn.state()) {
             return Err(closed("the message"));
         }
-        let slot = rx.get()?.held().ok_or_else(|| closed("the message"))?;
+        let state = turn.open()?;
+        let slot = state.rx.held().ok_or_else(|| closed("the message"))?;
         PyBytes::new_with(py, slot.len(), |buf| slot.read_at(0, buf).or_raise())
     }
 
@@ -360,7 +394,7 @@ impl Message {
     }
 
     fn __exit__(
-        &mut self,
+        &self,
         py: Python<'_>,
         _t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
@@ -372,7 +406,8 @@ impl Message {
     fn __repr__(&self) -> String {
         format!(
             "<filemap.Message len={} released={}>",
-            self.len, self.released
+            self.len,
+            self.released.load(Ordering::Relaxed)
         )
     }
 
@@ -382,22 +417,25 @@ impl Message {
         view: *mut ffi::Py_buffer,
         flags: c_int,
     ) -> PyResult<()> {
-        let this = slf.try_borrow()?;
-        let rx = this.receiver.try_borrow(slf.py())?;
-        let current = !this.released && rx.generation == this.generation && rx.inner.is_some();
-        drop(rx);
-        if !current {
+        let this = slf.get();
+        let receiver = this.receiver.get();
+        // In a turn of the receiver: no release of the message can come between this
+        // check and the count of exports going up.
+        let mut turn = receiver.inner.turn(slf.py())?;
+        if !this.is_held(turn.state()) {
             return Err(PyBufferError::new_err(
                 "the message was released: its bytes belong to the sender again",
             ));
         }
+        this.exports.fetch_add(1, Ordering::Relaxed);
+        drop(turn);
         // SAFETY: `view` is the Py_buffer CPython passes to bf_getbuffer. `address..+len`
-        // is the message the receiver holds now (checked above: not released, the
-        // receiver's current generation, the receiver open), in its ring. It stays mapped
-        // and held while this buffer lives: the buffer holds `slf` (`obj`), `slf` holds the
-        // receiver, and every way of releasing the message or closing the receiver refuses
-        // while `exports` is nonzero. The buffer is read-only (PyBuffer_FillInfo refuses
-        // PyBUF_WRITABLE).
+        // is the message the receiver holds now (checked above, in a turn: not released,
+        // the receiver's current generation, the receiver open), in its ring. It stays
+        // mapped and held while this buffer lives: the buffer holds `slf` (`obj`), `slf`
+        // holds the receiver, and every way of releasing the message or closing the
+        // receiver refuses, in a turn, while `exports` is nonzero (raised above before the
+        // turn ended). The buffer is read-only (PyBuffer_FillInfo refuses PyBUF_WRITABLE).
         let status = unsafe {
             ffi::PyBuffer_FillInfo(
                 view,
@@ -409,9 +447,9 @@ impl Message {
             )
         };
         if status == -1 {
+            this.exports.fetch_sub(1, Ordering::Relaxed);
             return Err(PyErr::fetch(slf.py()));
         }
-        this.exports.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 

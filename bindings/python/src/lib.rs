@@ -5,8 +5,8 @@
 
 mod bytes;
 mod channel;
+mod endpoint;
 mod errors;
-mod exclusive;
 mod mapping;
 mod parties;
 mod sync;

@@ -6,29 +6,30 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::bytes::with_bytes;
+use crate::endpoint::Endpoint;
 use crate::errors::{invalid, raise, to_py, OrRaise};
-use crate::exclusive::{open_mut, Exclusive};
-use crate::waiting::{next_or_stop, sliced, timeout_arg, wait_released};
+use crate::waiting::{next_or_stop, released, sliced, timeout_arg};
 
 /// The receiving end of an inbox: messages from up to `senders` `InboxSender`s, each
 /// sender's in its order. `recv()` returns `(slot, message)`, the sender's slot and the
 /// message as `bytes`.
-#[pyclass(module = "filemap")]
+#[pyclass(module = "filemap", frozen)]
 pub struct Inbox {
     name: String,
-    inner: Option<Exclusive<filemap::inbox::Inbox>>,
+    inner: Endpoint<filemap::inbox::Inbox>,
 }
 
 impl Inbox {
     fn wrap(inner: filemap::inbox::Inbox) -> Inbox {
         Inbox {
             name: inner.name().to_string(),
-            inner: Some(Exclusive::new(inner)),
+            inner: Endpoint::new("the inbox", inner),
         }
     }
 
-    pub(crate) fn get(&mut self) -> PyResult<&mut filemap::inbox::Inbox> {
-        open_mut(&mut self.inner, "the inbox")
+    /// The inbox's state, for a wait on many objects.
+    pub(crate) fn endpoint(&self) -> &Endpoint<filemap::inbox::Inbox> {
+        &self.inner
     }
 }
 
@@ -64,40 +65,44 @@ impl Inbox {
     /// and everything was received.
     #[pyo3(signature = (timeout=None))]
     fn recv<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         timeout: Option<f64>,
     ) -> PyResult<(u32, Bound<'py, PyBytes>)> {
         let timeout = timeout_arg(py, timeout)?;
-        let name = self.name.clone();
-        let inbox = self.get()?;
         let mut buf = Vec::new();
-        let slot = wait_released(py, timeout, &name, |slice| {
-            sliced(inbox.recv_timeout(slice).and_then(|(slot, message)| {
-                message.append_to(&mut buf)?;
-                Ok(slot)
-            }))
-        })?;
+        let (_turn, slot) = self
+            .inner
+            .wait(py, timeout, &self.name, |py, inbox, slice| {
+                let buf = &mut buf;
+                released(py, || {
+                    sliced(inbox.recv_timeout(slice).and_then(|(slot, message)| {
+                        buf.clear();
+                        message.append_to(buf)?;
+                        Ok(slot)
+                    }))
+                })
+            })?;
         Ok((slot, PyBytes::new(py, &buf)))
     }
 
     /// The next message if one is there now, else `None`.
-    fn try_recv<'py>(&mut self, py: Python<'py>) -> PyResult<Option<(u32, Bound<'py, PyBytes>)>> {
-        let inbox = self.get()?;
-        match inbox.try_recv().or_raise()? {
-            Some((slot, message)) => {
-                let bytes =
-                    PyBytes::new_with(py, message.len(), |b| message.read_at(0, b).or_raise())?;
-                Ok(Some((slot, bytes)))
-            }
-            None => Ok(None),
-        }
+    fn try_recv<'py>(&self, py: Python<'py>) -> PyResult<Option<(u32, Bound<'py, PyBytes>)>> {
+        self.inner
+            .with(py, |inbox| match inbox.try_recv().or_raise()? {
+                Some((slot, message)) => {
+                    let bytes =
+                        PyBytes::new_with(py, message.len(), |b| message.read_at(0, b).or_raise())?;
+                    Ok(Some((slot, bytes)))
+                }
+                None => Ok(None),
+            })
     }
 
     /// How many senders are connected.
     #[getter]
-    fn senders(&mut self) -> PyResult<usize> {
-        Ok(self.get()?.senders())
+    fn senders(&self, py: Python<'_>) -> PyResult<usize> {
+        self.inner.with(py, |inbox| Ok(inbox.senders()))
     }
 
     /// The inbox's full name.
@@ -107,15 +112,15 @@ impl Inbox {
     }
 
     /// Closes the receiving end.
-    fn close(&mut self) {
-        self.inner = None;
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.inner.close(py).map(drop)
     }
 
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
         slf
     }
 
-    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<(u32, Bound<'py, PyBytes>)> {
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<(u32, Bound<'py, PyBytes>)> {
         next_or_stop(py, self.recv(py, None))
     }
 
@@ -124,12 +129,13 @@ impl Inbox {
     }
 
     fn __exit__(
-        &mut self,
+        &self,
+        py: Python<'_>,
         _t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
-    ) {
-        self.close();
+    ) -> PyResult<()> {
+        self.close(py)
     }
 
     fn __repr__(&self) -> String {
@@ -138,11 +144,11 @@ impl Inbox {
 }
 
 /// One sender of an inbox, in a slot of its own (`slot`).
-#[pyclass(module = "filemap")]
+#[pyclass(module = "filemap", frozen)]
 pub struct InboxSender {
     name: String,
     slot: u32,
-    inner: Option<Exclusive<filemap::inbox::InboxSender>>,
+    inner: Endpoint<filemap::inbox::InboxSender>,
 }
 
 impl InboxSender {
@@ -150,12 +156,8 @@ impl InboxSender {
         InboxSender {
             name: inner.name().to_string(),
             slot: inner.slot(),
-            inner: Some(Exclusive::new(inner)),
+            inner: Endpoint::new("the inbox sender", inner),
         }
-    }
-
-    fn get(&mut self) -> PyResult<&mut filemap::inbox::InboxSender> {
-        open_mut(&mut self.inner, "the inbox sender")
     }
 }
 
@@ -188,29 +190,25 @@ impl InboxSender {
     /// Sends `data` (bytes or any contiguous buffer), waiting up to `timeout` seconds for
     /// room (`None`: for ever).
     #[pyo3(signature = (data, timeout=None))]
-    fn send(
-        &mut self,
-        py: Python<'_>,
-        data: &Bound<'_, PyAny>,
-        timeout: Option<f64>,
-    ) -> PyResult<()> {
+    fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>, timeout: Option<f64>) -> PyResult<()> {
         let timeout = timeout_arg(py, timeout)?;
-        let name = self.name.clone();
-        let tx = self.get()?;
         with_bytes(py, data, |message| {
-            if tx.try_send(message).or_raise()? {
+            if self.inner.with(py, |tx| tx.try_send(message).or_raise())? {
                 return Ok(());
             }
-            wait_released(py, timeout, &name, |slice| {
-                sliced(tx.send_timeout(message, slice))
-            })
+            self.inner
+                .wait(py, timeout, &self.name, |py, tx, slice| {
+                    released(py, || sliced(tx.send_timeout(message, slice)))
+                })
+                .map(drop)
         })
     }
 
     /// Sends `data` if there is room now; returns whether it was sent.
-    fn try_send(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let tx = self.get()?;
-        with_bytes(py, data, |message| tx.try_send(message).or_raise())
+    fn try_send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
+        with_bytes(py, data, |message| {
+            self.inner.with(py, |tx| tx.try_send(message).or_raise())
+        })
     }
 
     /// This sender's slot (what the inbox's `recv` says a message came from).
@@ -226,8 +224,8 @@ impl InboxSender {
     }
 
     /// Leaves the inbox (the slot becomes free).
-    fn close(&mut self) {
-        self.inner = None;
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.inner.close(py).map(drop)
     }
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -235,12 +233,13 @@ impl InboxSender {
     }
 
     fn __exit__(
-        &mut self,
+        &self,
+        py: Python<'_>,
         _t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
-    ) {
-        self.close();
+    ) -> PyResult<()> {
+        self.close(py)
     }
 
     fn __repr__(&self) -> String {
@@ -276,22 +275,23 @@ fn service_options(clients: u32, capacity: u64) -> filemap::service::ServiceOpti
 
 /// The server of a service: receives requests from up to `clients` clients and answers
 /// each with one or more responses.
-#[pyclass(module = "filemap")]
+#[pyclass(module = "filemap", frozen)]
 pub struct Server {
     name: String,
-    inner: Option<Exclusive<filemap::service::Server>>,
+    inner: Endpoint<filemap::service::Server>,
 }
 
 impl Server {
     fn wrap(inner: filemap::service::Server) -> Server {
         Server {
             name: inner.name().to_string(),
-            inner: Some(Exclusive::new(inner)),
+            inner: Endpoint::new("the server", inner),
         }
     }
 
-    pub(crate) fn get(&mut self) -> PyResult<&mut filemap::service::Server> {
-        open_mut(&mut self.inner, "the server")
+    /// The server's state, for a wait on many objects.
+    pub(crate) fn endpoint(&self) -> &Endpoint<filemap::service::Server> {
+        &self.inner
     }
 }
 
@@ -320,20 +320,24 @@ impl Server {
     /// `(request_id, payload)`.
     #[pyo3(signature = (timeout=None))]
     fn recv_request<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         timeout: Option<f64>,
     ) -> PyResult<(RequestId, Bound<'py, PyBytes>)> {
         let timeout = timeout_arg(py, timeout)?;
-        let name = self.name.clone();
-        let server = self.get()?;
         let mut buf = Vec::new();
-        let id = wait_released(py, timeout, &name, |slice| {
-            sliced(server.recv_request_timeout(slice).and_then(|request| {
-                request.append_to(&mut buf)?;
-                Ok(request.id())
-            }))
-        })?;
+        let (_turn, id) = self
+            .inner
+            .wait(py, timeout, &self.name, |py, server, slice| {
+                let buf = &mut buf;
+                released(py, || {
+                    sliced(server.recv_request_timeout(slice).and_then(|request| {
+                        buf.clear();
+                        request.append_to(buf)?;
+                        Ok(request.id())
+                    }))
+                })
+            })?;
         Ok((RequestId { inner: id }, PyBytes::new(py, &buf)))
     }
 
@@ -345,7 +349,7 @@ impl Server {
     /// the GIL released. A client that is gone does not get it.
     #[pyo3(signature = (request, data, *, last=true, failure=false, timeout=None))]
     fn respond(
-        &mut self,
+        &self,
         py: Python<'_>,
         request: RequestId,
         data: &Bound<'_, PyAny>,
@@ -360,26 +364,28 @@ impl Server {
             ));
         }
         let timeout = timeout_arg(py, timeout)?;
-        let name = self.name.clone();
-        let server = self.get()?;
         let to = request.inner;
         with_bytes(py, data, |payload| {
-            wait_released(py, timeout, &name, |slice| {
-                sliced(if failure {
-                    server.respond_failure_timeout(to, payload, slice)
-                } else if last {
-                    server.respond_timeout(to, payload, slice)
-                } else {
-                    server.respond_part_timeout(to, payload, slice)
+            self.inner
+                .wait(py, timeout, &self.name, |py, server, slice| {
+                    released(py, || {
+                        sliced(if failure {
+                            server.respond_failure_timeout(to, payload, slice)
+                        } else if last {
+                            server.respond_timeout(to, payload, slice)
+                        } else {
+                            server.respond_part_timeout(to, payload, slice)
+                        })
+                    })
                 })
-            })
+                .map(drop)
         })
     }
 
     /// How many clients are connected.
     #[getter]
-    fn clients(&mut self) -> PyResult<usize> {
-        Ok(self.get()?.clients())
+    fn clients(&self, py: Python<'_>) -> PyResult<usize> {
+        self.inner.with(py, |server| Ok(server.clients()))
     }
 
     /// The service's full name.
@@ -389,15 +395,15 @@ impl Server {
     }
 
     /// Stops serving: clients' pending requests fail with `DisconnectedError`.
-    fn close(&mut self) {
-        self.inner = None;
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.inner.close(py).map(drop)
     }
 
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
         slf
     }
 
-    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<(RequestId, Bound<'py, PyBytes>)> {
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<(RequestId, Bound<'py, PyBytes>)> {
         next_or_stop(py, self.recv_request(py, None))
     }
 
@@ -406,12 +412,13 @@ impl Server {
     }
 
     fn __exit__(
-        &mut self,
+        &self,
+        py: Python<'_>,
         _t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
-    ) {
-        self.close();
+    ) -> PyResult<()> {
+        self.close(py)
     }
 
     fn __repr__(&self) -> String {
@@ -421,10 +428,10 @@ impl Server {
 
 /// A client of a service, in a slot of its own: sends requests and receives exactly its own
 /// responses.
-#[pyclass(module = "filemap")]
+#[pyclass(module = "filemap", frozen)]
 pub struct Client {
     name: String,
-    inner: Option<Exclusive<filemap::service::Client>>,
+    inner: Endpoint<filemap::service::Client>,
 }
 
 impl Client {
@@ -432,44 +439,44 @@ impl Client {
         Client {
             // The name was valid (the client opened it): its full form.
             name: filemap::Name::new(name).map_or_else(|_| name.to_string(), |n| n.to_string()),
-            inner: Some(Exclusive::new(inner)),
+            inner: Endpoint::new("the client", inner),
         }
-    }
-
-    fn get(&mut self) -> PyResult<&mut filemap::service::Client> {
-        open_mut(&mut self.inner, "the client")
     }
 
     /// The next response, waiting up to `timeout`: `(request, payload, last, failure)`. For a call
     /// (`call`: its request), a `Disconnected` that failed other requests in a takeover
     /// while the call's is still pending is waited past.
     fn next_response(
-        &mut self,
+        &self,
         py: Python<'_>,
         timeout: Option<std::time::Duration>,
         call: Option<filemap::service::RequestId>,
     ) -> PyResult<(RequestId, Vec<u8>, bool, bool)> {
-        let name = self.name.clone();
-        let client = self.get()?;
         let mut buf = Vec::new();
-        let (id, last, failure) = wait_released(py, timeout, &name, |slice| {
-            let failed = match client.recv_response_timeout(slice) {
-                Ok(response) => {
-                    response.append_to(&mut buf)?;
-                    let flags = (response.is_last(), response.is_failure());
-                    return Ok(Some((response.request(), flags.0, flags.1)));
-                }
-                Err(e) => e,
-            };
-            match failed {
-                filemap::Error::Disconnected { .. }
-                    if call.is_some_and(|c| client.is_pending(c)) =>
-                {
-                    Ok(None)
-                }
-                e => sliced(Err(e)),
-            }
-        })?;
+        let (_turn, (id, last, failure)) =
+            self.inner
+                .wait(py, timeout, &self.name, |py, client, slice| {
+                    let buf = &mut buf;
+                    released(py, || {
+                        let failed = match client.recv_response_timeout(slice) {
+                            Ok(response) => {
+                                buf.clear();
+                                response.append_to(buf)?;
+                                let flags = (response.is_last(), response.is_failure());
+                                return Ok(Some((response.request(), flags.0, flags.1)));
+                            }
+                            Err(e) => e,
+                        };
+                        match failed {
+                            filemap::Error::Disconnected { .. }
+                                if call.is_some_and(|c| client.is_pending(c)) =>
+                            {
+                                Ok(None)
+                            }
+                            e => sliced(Err(e)),
+                        }
+                    })
+                })?;
         Ok((RequestId { inner: id }, buf, last, failure))
     }
 
@@ -489,17 +496,17 @@ impl Client {
     /// Sends a request, waiting up to `timeout` (`None`: for ever) for room, in slices
     /// with the GIL released.
     fn send_within(
-        &mut self,
+        &self,
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
         timeout: Option<std::time::Duration>,
     ) -> PyResult<RequestId> {
-        let name = self.name.clone();
-        let client = self.get()?;
         with_bytes(py, data, |payload| {
-            let id = wait_released(py, timeout, &name, |slice| {
-                sliced(client.send_request_timeout(payload, slice))
-            })?;
+            let (_turn, id) = self
+                .inner
+                .wait(py, timeout, &self.name, |py, client, slice| {
+                    released(py, || sliced(client.send_request_timeout(payload, slice)))
+                })?;
             Ok(RequestId { inner: id })
         })
     }
@@ -529,7 +536,7 @@ impl Client {
     /// request ring is full; its id.
     #[pyo3(signature = (data, timeout=None))]
     fn send_request(
-        &mut self,
+        &self,
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
         timeout: Option<f64>,
@@ -546,7 +553,7 @@ impl Client {
     /// and a new one took over: those have failed, the others stay pending (`is_pending`).
     #[pyo3(signature = (timeout=None))]
     fn recv_response<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         timeout: Option<f64>,
     ) -> PyResult<(RequestId, Bound<'py, PyBytes>, bool)> {
@@ -564,13 +571,14 @@ impl Client {
     /// sending gives its request up (its late responses are dropped).
     #[pyo3(signature = (data, timeout=None))]
     fn call<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         data: &Bound<'_, PyAny>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let timeout = timeout_arg(py, timeout)?;
-        self.get()?.ensure_nothing_pending().or_raise()?;
+        self.inner
+            .with(py, |client| client.ensure_nothing_pending().or_raise())?;
         let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
         let asked = self.send_within(py, data, timeout)?;
         let mut answer = Vec::new();
@@ -591,7 +599,10 @@ impl Client {
         if let Err(e) = answered() {
             // Given up (a timeout, say): its late responses are dropped, and the next call
             // may go.
-            self.get()?.give_up(asked.inner);
+            self.inner.with(py, |client| {
+                client.give_up(asked.inner);
+                Ok(())
+            })?;
             // A timeout is said with the call's whole timeout, not the last wait's rest.
             let timed_out = e.get_type(py).name().is_ok_and(|n| n == "TimedOutError");
             if let (true, Some(t)) = (timed_out, timeout) {
@@ -612,21 +623,22 @@ impl Client {
 
     /// How many requests wait for their last response.
     #[getter]
-    fn pending(&mut self) -> PyResult<usize> {
-        Ok(self.get()?.pending())
+    fn pending(&self, py: Python<'_>) -> PyResult<usize> {
+        self.inner.with(py, |client| Ok(client.pending()))
     }
 
     /// Whether request `id` waits for its last response (not answered in full, not
     /// failed).
-    fn is_pending(&mut self, id: &RequestId) -> PyResult<bool> {
-        Ok(self.get()?.is_pending(id.inner))
+    fn is_pending(&self, py: Python<'_>, id: &RequestId) -> PyResult<bool> {
+        self.inner
+            .with(py, |client| Ok(client.is_pending(id.inner)))
     }
 
     /// Whether a server is connected and alive now: after `DisconnectedError`, tells a
     /// server that is gone from one that took over.
     #[getter]
-    fn server_alive(&mut self) -> PyResult<bool> {
-        Ok(self.get()?.server_alive())
+    fn server_alive(&self, py: Python<'_>) -> PyResult<bool> {
+        self.inner.with(py, |client| Ok(client.server_alive()))
     }
 
     /// The service's full name.
@@ -636,8 +648,8 @@ impl Client {
     }
 
     /// Leaves the service (pending responses are dropped).
-    fn close(&mut self) {
-        self.inner = None;
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.inner.close(py).map(drop)
     }
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -645,12 +657,13 @@ impl Client {
     }
 
     fn __exit__(
-        &mut self,
+        &self,
+        py: Python<'_>,
         _t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
-    ) {
-        self.close();
+    ) -> PyResult<()> {
+        self.close(py)
     }
 
     fn __repr__(&self) -> String {

@@ -6,9 +6,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::bytes::with_bytes;
+use crate::endpoint::Endpoint;
 use crate::errors::{invalid, OrRaise};
-use crate::exclusive::{open_mut, Exclusive};
-use crate::waiting::{next_or_stop, sliced, timeout_arg, wait_released};
+use crate::waiting::{next_or_stop, released, sliced, timeout_arg};
 
 fn topic_options(
     py: Python<'_>,
@@ -38,15 +38,20 @@ fn topic_options(
 /// `capacity` bytes of ring, up to `max_subscribers`, the last `history` messages kept for
 /// late joiners, and what to do with slow subscribers (`"block"`: wait for them;
 /// `"drop_oldest"`: never wait, they are told how many they missed).
-#[pyclass(module = "filemap")]
+#[pyclass(module = "filemap", frozen)]
 pub struct Publisher {
     name: String,
-    inner: Option<Exclusive<filemap::topic::Publisher>>,
+    max_subscribers: u32,
+    inner: Endpoint<filemap::topic::Publisher>,
 }
 
 impl Publisher {
-    fn get(&mut self) -> PyResult<&mut filemap::topic::Publisher> {
-        open_mut(&mut self.inner, "the publisher")
+    fn wrap(inner: filemap::topic::Publisher) -> Publisher {
+        Publisher {
+            name: inner.name().to_string(),
+            max_subscribers: inner.max_subscribers(),
+            inner: Endpoint::new("the publisher", inner),
+        }
     }
 }
 
@@ -64,73 +69,64 @@ impl Publisher {
         slow_subscribers: &str,
     ) -> PyResult<Publisher> {
         let options = topic_options(py, capacity, max_subscribers, history, slow_subscribers)?;
-        let inner = py
-            .detach(|| filemap::topic::Publisher::create_or_open(name, &options))
-            .or_raise()?;
-        Ok(Publisher {
-            name: inner.name().to_string(),
-            inner: Some(Exclusive::new(inner)),
-        })
+        py.detach(|| filemap::topic::Publisher::create_or_open(name, &options))
+            .or_raise()
+            .map(Publisher::wrap)
     }
 
     /// Opens an existing topic as its publisher (taking over from a dead one).
     #[staticmethod]
     fn open(py: Python<'_>, name: &str) -> PyResult<Publisher> {
-        let inner = py
-            .detach(|| filemap::topic::Publisher::open(name))
-            .or_raise()?;
-        Ok(Publisher {
-            name: inner.name().to_string(),
-            inner: Some(Exclusive::new(inner)),
-        })
+        py.detach(|| filemap::topic::Publisher::open(name))
+            .or_raise()
+            .map(Publisher::wrap)
     }
 
     /// Publishes `data` (bytes or any contiguous buffer), waiting up to `timeout` seconds
     /// for slow subscribers under `"block"` (`None`: for ever).
     #[pyo3(signature = (data, timeout=None))]
     fn publish(
-        &mut self,
+        &self,
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
         timeout: Option<f64>,
     ) -> PyResult<()> {
         let timeout = timeout_arg(py, timeout)?;
-        let name = self.name.clone();
-        let publisher = self.get()?;
         with_bytes(py, data, |message| {
-            if publisher.try_publish(message).or_raise()? {
+            if self.inner.with(py, |p| p.try_publish(message).or_raise())? {
                 return Ok(());
             }
-            wait_released(py, timeout, &name, |slice| {
-                sliced(publisher.publish_timeout(message, slice))
-            })
+            self.inner
+                .wait(py, timeout, &self.name, |py, publisher, slice| {
+                    released(py, || sliced(publisher.publish_timeout(message, slice)))
+                })
+                .map(drop)
         })
     }
 
     /// Publishes `data` if it can go now; returns whether it went.
-    fn try_publish(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let publisher = self.get()?;
+    fn try_publish(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
         with_bytes(py, data, |message| {
-            publisher.try_publish(message).or_raise()
+            self.inner.with(py, |p| p.try_publish(message).or_raise())
         })
     }
 
     /// How many subscribers are connected.
     #[getter]
-    fn subscribers(&mut self) -> PyResult<usize> {
-        Ok(self.get()?.subscribers())
+    fn subscribers(&self, py: Python<'_>) -> PyResult<usize> {
+        self.inner.with(py, |p| Ok(p.subscribers()))
     }
 
     /// How many subscribers can be connected at once (set when the topic was made).
     #[getter]
-    fn max_subscribers(&mut self) -> PyResult<u32> {
-        Ok(self.get()?.max_subscribers())
+    fn max_subscribers(&self) -> u32 {
+        self.max_subscribers
     }
 
     /// The sequence number the next message will carry.
     #[getter]
-    fn next_sequence(&mut self) -> PyResult<u64> {
-        Ok(self.get()?.next_sequence())
+    fn next_sequence(&self, py: Python<'_>) -> PyResult<u64> {
+        self.inner.with(py, |p| Ok(p.next_sequence()))
     }
 
     /// The topic's full name.
@@ -140,8 +136,9 @@ impl Publisher {
     }
 
     /// Closes the publisher: subscribers get every message, then `DisconnectedError`.
-    fn close(&mut self) {
-        self.inner = None;
+    /// From another thread, a call waiting in it raises `ValueError` (within 50 ms).
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.inner.close(py).map(drop)
     }
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -149,12 +146,13 @@ impl Publisher {
     }
 
     fn __exit__(
-        &mut self,
+        &self,
+        py: Python<'_>,
         _t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
-    ) {
-        self.close();
+    ) -> PyResult<()> {
+        self.close(py)
     }
 
     fn __repr__(&self) -> String {
@@ -166,32 +164,34 @@ impl Publisher {
 /// them until the publisher is gone. Under `"drop_oldest"`, a subscriber that fell behind
 /// gets `LaggedError` (with `missed`) once, then goes on at the oldest message still
 /// there.
-#[pyclass(module = "filemap")]
+#[pyclass(module = "filemap", frozen)]
 pub struct Subscriber {
     name: String,
-    inner: Option<Exclusive<filemap::topic::Subscriber>>,
+    inner: Endpoint<filemap::topic::Subscriber>,
     /// The sequence number of the last message returned.
-    last: Option<u64>,
+    last: std::sync::Mutex<Option<u64>>,
 }
 
 impl Subscriber {
     fn wrap(inner: filemap::topic::Subscriber) -> Subscriber {
         Subscriber {
             name: inner.name().to_string(),
-            inner: Some(Exclusive::new(inner)),
-            last: None,
+            inner: Endpoint::new("the subscriber", inner),
+            last: std::sync::Mutex::new(None),
         }
     }
 
-    fn get(&mut self) -> PyResult<&mut filemap::topic::Subscriber> {
-        open_mut(&mut self.inner, "the subscriber")
+    /// The subscriber's state, for a wait on many objects.
+    pub(crate) fn endpoint(&self) -> &Endpoint<filemap::topic::Subscriber> {
+        &self.inner
     }
-}
 
-impl Subscriber {
-    /// The subscriber, for a wait on many objects.
-    pub(crate) fn waitable(&mut self) -> PyResult<&filemap::topic::Subscriber> {
-        self.get().map(|s| &*s)
+    /// Records `seq` as the last message returned.
+    fn returned(&self, seq: u64) {
+        *self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(seq);
     }
 }
 
@@ -234,56 +234,47 @@ impl Subscriber {
     /// `DisconnectedError` once the publisher is gone and every message was received;
     /// `LaggedError` after messages were missed.
     #[pyo3(signature = (timeout=None))]
-    fn recv<'py>(
-        &mut self,
-        py: Python<'py>,
-        timeout: Option<f64>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
+    fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyBytes>> {
         let timeout = timeout_arg(py, timeout)?;
-        let name = self.name.clone();
-        let sub = self.get()?;
-        let ready = match sub.try_recv().or_raise()? {
-            Some(sample) => Some((
-                sample.seq(),
-                PyBytes::new_with(py, sample.len(), |buf| sample.read_at(0, buf).or_raise())?,
-            )),
-            None => None,
-        };
-        if let Some((seq, message)) = ready {
-            self.last = Some(seq);
+        if let Some(message) = self.try_recv(py)? {
             return Ok(message);
         }
-        let sub = self.get()?;
         let mut buf = Vec::new();
-        let seq = wait_released(py, timeout, &name, |slice| {
-            sliced(sub.recv_timeout(slice).and_then(|sample| {
-                buf.clear();
-                sample.append_to(&mut buf)?;
-                Ok(sample.seq())
-            }))
+        let (turn, seq) = self.inner.wait(py, timeout, &self.name, |py, sub, slice| {
+            let buf = &mut buf;
+            released(py, || {
+                sliced(sub.recv_timeout(slice).and_then(|sample| {
+                    buf.clear();
+                    sample.append_to(buf)?;
+                    Ok(sample.seq())
+                }))
+            })
         })?;
-        self.last = Some(seq);
+        self.returned(seq);
+        drop(turn);
         Ok(PyBytes::new(py, &buf))
     }
 
     /// The next message if one is there now, else `None`.
-    fn try_recv<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let sub = self.get()?;
-        let (seq, message) = match sub.try_recv().or_raise()? {
-            Some(sample) => (
-                sample.seq(),
-                PyBytes::new_with(py, sample.len(), |buf| sample.read_at(0, buf).or_raise())?,
-            ),
-            None => return Ok(None),
-        };
-        self.last = Some(seq);
-        Ok(Some(message))
+    fn try_recv<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        self.inner.with(py, |sub| {
+            let Some(sample) = sub.try_recv().or_raise()? else {
+                return Ok(None);
+            };
+            let message =
+                PyBytes::new_with(py, sample.len(), |buf| sample.read_at(0, buf).or_raise())?;
+            self.returned(sample.seq());
+            Ok(Some(message))
+        })
     }
 
     /// The sequence number of the last message received (`None` before the first).
     #[getter]
     fn last_sequence(&self) -> Option<u64> {
-        self.last
+        *self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The topic's full name.
@@ -292,16 +283,17 @@ impl Subscriber {
         self.name.clone()
     }
 
-    /// Leaves the topic.
-    fn close(&mut self) {
-        self.inner = None;
+    /// Leaves the topic. From another thread, a call waiting in it raises `ValueError`
+    /// (within 50 ms).
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.inner.close(py).map(drop)
     }
 
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
         slf
     }
 
-    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         next_or_stop(py, self.recv(py, None))
     }
 
@@ -310,12 +302,13 @@ impl Subscriber {
     }
 
     fn __exit__(
-        &mut self,
+        &self,
+        py: Python<'_>,
         _t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
-    ) {
-        self.close();
+    ) -> PyResult<()> {
+        self.close(py)
     }
 
     fn __repr__(&self) -> String {

@@ -1,33 +1,46 @@
 //! `filemap.wait_any` and `filemap.wait_all`: Win32's `WaitForMultipleObjects` over events,
 //! semaphores, mutexes, channel receivers and topic subscribers.
 
+use std::sync::atomic::AtomicUsize;
+
 use filemap::wait::{Taken, Waitable};
 use pyo3::prelude::*;
 
-use crate::channel::Receiver;
+use crate::channel::{Receiver, Receiving};
+use crate::endpoint::{Endpoint, Turn};
 use crate::errors::invalid;
 use crate::parties::{Inbox, Server};
 use crate::sync::{NamedEvent, NamedMutex, NamedSemaphore};
 use crate::topic::Subscriber;
-use crate::waiting::{sliced, timeout_arg, wait_released};
+use crate::waiting::{released, sliced, timeout_arg, wait_sliced};
 
-/// Python's borrows of the objects waited on, held for the whole wait.
-enum Borrowed<'py> {
-    Event(PyRef<'py, NamedEvent>),
-    Semaphore(PyRef<'py, NamedSemaphore>),
-    Mutex(PyRef<'py, NamedMutex>),
-    Receiver(PyRefMut<'py, Receiver>),
-    Subscriber(PyRefMut<'py, Subscriber>),
-    Inbox(PyRefMut<'py, Inbox>),
-    Server(PyRefMut<'py, Server>),
+/// An object waited on: a synchronisation object (used by any thread at once), or an
+/// endpoint, whose turn each slice of the wait takes.
+enum Object<'a> {
+    Event(&'a NamedEvent),
+    Semaphore(&'a NamedSemaphore),
+    Mutex(&'a NamedMutex),
+    Receiver(&'a Endpoint<Receiving>, &'a AtomicUsize),
+    Subscriber(&'a Endpoint<filemap::topic::Subscriber>),
+    Inbox(&'a Endpoint<filemap::inbox::Inbox>),
+    Server(&'a Endpoint<filemap::service::Server>),
 }
 
-fn borrow_all<'py>(py: Python<'py>, objects: &[Bound<'py, PyAny>]) -> PyResult<Vec<Borrowed<'py>>> {
+/// An object in one slice of a wait: an endpoint with its turn.
+enum Held<'a> {
+    Sync(&'a (dyn Waitable + Sync)),
+    Receiver(Turn<'a, Receiving>, &'a AtomicUsize),
+    Subscriber(Turn<'a, filemap::topic::Subscriber>),
+    Inbox(Turn<'a, filemap::inbox::Inbox>),
+    Server(Turn<'a, filemap::service::Server>),
+}
+
+fn objects_of<'a>(py: Python<'_>, objects: &'a [Bound<'_, PyAny>]) -> PyResult<Vec<Object<'a>>> {
     if objects.is_empty() {
         return Err(invalid(py, "wait on an empty list of objects"));
     }
-    // An object given twice: said as the library says it, before a second borrow of it
-    // would fail with a RuntimeError.
+    // An object given twice: said as the library says it (a second turn of an endpoint in
+    // the same wait would wait for the first).
     for (i, o) in objects.iter().enumerate() {
         if let Some(j) = objects[..i].iter().position(|p| p.is(o)) {
             return Err(invalid(
@@ -41,19 +54,20 @@ fn borrow_all<'py>(py: Python<'py>, objects: &[Bound<'py, PyAny>]) -> PyResult<V
         .enumerate()
         .map(|(i, o)| {
             if let Ok(e) = o.cast::<NamedEvent>() {
-                Ok(Borrowed::Event(e.borrow()))
+                Ok(Object::Event(e.get()))
             } else if let Ok(s) = o.cast::<NamedSemaphore>() {
-                Ok(Borrowed::Semaphore(s.borrow()))
+                Ok(Object::Semaphore(s.get()))
             } else if let Ok(m) = o.cast::<NamedMutex>() {
-                Ok(Borrowed::Mutex(m.borrow()))
+                Ok(Object::Mutex(m.get()))
             } else if let Ok(r) = o.cast::<Receiver>() {
-                Ok(Borrowed::Receiver(r.try_borrow_mut()?))
+                let (endpoint, exports) = r.get().parts();
+                Ok(Object::Receiver(endpoint, exports))
             } else if let Ok(s) = o.cast::<Subscriber>() {
-                Ok(Borrowed::Subscriber(s.try_borrow_mut()?))
+                Ok(Object::Subscriber(s.get().endpoint()))
             } else if let Ok(i) = o.cast::<Inbox>() {
-                Ok(Borrowed::Inbox(i.try_borrow_mut()?))
+                Ok(Object::Inbox(i.get().endpoint()))
             } else if let Ok(s) = o.cast::<Server>() {
-                Ok(Borrowed::Server(s.try_borrow_mut()?))
+                Ok(Object::Server(s.get().endpoint()))
             } else {
                 Err(invalid(
                     py,
@@ -67,22 +81,79 @@ fn borrow_all<'py>(py: Python<'py>, objects: &[Bound<'py, PyAny>]) -> PyResult<V
         .collect()
 }
 
-/// The filemap objects behind the borrows.
-fn waitables<'a>(borrowed: &'a mut [Borrowed<'_>]) -> PyResult<Vec<&'a (dyn Waitable + Sync)>> {
-    borrowed
-        .iter_mut()
-        .map(|b| -> PyResult<&'a (dyn Waitable + Sync)> {
-            Ok(match b {
-                Borrowed::Event(e) => &e.inner,
-                Borrowed::Semaphore(s) => &s.inner,
-                Borrowed::Mutex(m) => &m.inner,
-                Borrowed::Receiver(r) => r.waitable()?,
-                Borrowed::Subscriber(s) => s.waitable()?,
-                Borrowed::Inbox(i) => &*i.get()?,
-                Borrowed::Server(s) => &*s.get()?,
+impl Object<'_> {
+    /// Where the endpoint is, for taking turns in one order (`None` for the others).
+    fn address(&self) -> Option<usize> {
+        match self {
+            Object::Receiver(e, _) => Some(e.address()),
+            Object::Subscriber(e) => Some(e.address()),
+            Object::Inbox(e) => Some(e.address()),
+            Object::Server(e) => Some(e.address()),
+            _ => None,
+        }
+    }
+}
+
+/// The turns of every endpoint in `objects`, taken in the order of their addresses (so two
+/// waits on overlapping sets cannot each hold what the other waits for), in `objects`'s
+/// order.
+fn take_turns<'a>(py: Python<'_>, objects: &[Object<'a>]) -> PyResult<Vec<Held<'a>>> {
+    let mut order: Vec<usize> = (0..objects.len()).collect();
+    order.sort_by_key(|&i| objects[i].address());
+    let mut held: Vec<Option<Held<'a>>> = objects.iter().map(|_| None).collect();
+    for i in order {
+        held[i] = Some(match objects[i] {
+            Object::Event(e) => Held::Sync(&e.inner),
+            Object::Semaphore(s) => Held::Sync(&s.inner),
+            Object::Mutex(m) => Held::Sync(&m.inner),
+            Object::Receiver(e, exports) => Held::Receiver(e.turn(py)?, exports),
+            Object::Subscriber(e) => Held::Subscriber(e.turn(py)?),
+            Object::Inbox(e) => Held::Inbox(e.turn(py)?),
+            Object::Server(e) => Held::Server(e.turn(py)?),
+        });
+    }
+    Ok(held.into_iter().flatten().collect())
+}
+
+/// The filemap objects behind the turns (`ValueError` for an endpoint closed by now).
+fn waitables<'a>(held: &'a mut [Held<'_>]) -> PyResult<Vec<&'a (dyn Waitable + Sync)>> {
+    held.iter_mut()
+        .map(|h| -> PyResult<&'a (dyn Waitable + Sync)> {
+            Ok(match h {
+                Held::Sync(w) => *w,
+                Held::Receiver(turn, exports) => turn.open()?.waitable(exports)?,
+                Held::Subscriber(turn) => &*turn.open()?,
+                Held::Inbox(turn) => &*turn.open()?,
+                Held::Server(turn) => &*turn.open()?,
             })
         })
         .collect()
+}
+
+/// Waits in slices, each with the turns of the endpoints among `objects`, until
+/// `attempt(targets, slice)` (run with the GIL released) gives a result.
+fn wait_on<T: Send>(
+    py: Python<'_>,
+    objects: &[Bound<'_, PyAny>],
+    timeout: Option<f64>,
+    all: bool,
+    attempt: impl Fn(&[&dyn Waitable], std::time::Duration) -> filemap::Result<Option<T>> + Sync,
+) -> PyResult<T> {
+    let timeout = timeout_arg(py, timeout)?;
+    let objects = objects_of(py, objects)?;
+    let what = format!(
+        "{} of {} objects",
+        if all { "all" } else { "any" },
+        objects.len()
+    );
+    wait_sliced(py, timeout, &what, |py, slice| {
+        let mut held = take_turns(py, &objects)?;
+        let targets = waitables(&mut held)?;
+        released(py, || {
+            let list: Vec<&dyn Waitable> = targets.iter().map(|t| *t as &dyn Waitable).collect();
+            attempt(&list, slice)
+        })
+    })
 }
 
 /// Waits until one of `objects` is ready (Win32's `WaitForMultipleObjects` with
@@ -99,13 +170,8 @@ pub(crate) fn wait_any<'py>(
     objects: Vec<Bound<'py, PyAny>>,
     timeout: Option<f64>,
 ) -> PyResult<(usize, bool)> {
-    let timeout = timeout_arg(py, timeout)?;
-    let mut borrowed = borrow_all(py, &objects)?;
-    let targets = waitables(&mut borrowed)?;
-    let what = format!("any of {} objects", targets.len());
-    wait_released(py, timeout, &what, |slice| {
-        let list: Vec<&dyn Waitable> = targets.iter().map(|t| *t as &dyn Waitable).collect();
-        sliced(filemap::wait_any(&list, Some(slice)).map(|ready| {
+    wait_on(py, &objects, timeout, false, |list, slice| {
+        sliced(filemap::wait_any(list, Some(slice)).map(|ready| {
             let abandoned = keep_locked(ready.taken);
             (ready.index, abandoned)
         }))
@@ -124,14 +190,9 @@ pub(crate) fn wait_all<'py>(
     objects: Vec<Bound<'py, PyAny>>,
     timeout: Option<f64>,
 ) -> PyResult<Vec<bool>> {
-    let timeout = timeout_arg(py, timeout)?;
-    let mut borrowed = borrow_all(py, &objects)?;
-    let targets = waitables(&mut borrowed)?;
-    let what = format!("all of {} objects", targets.len());
-    wait_released(py, timeout, &what, |slice| {
-        let list: Vec<&dyn Waitable> = targets.iter().map(|t| *t as &dyn Waitable).collect();
+    wait_on(py, &objects, timeout, true, |list, slice| {
         sliced(
-            filemap::wait_all(&list, Some(slice))
+            filemap::wait_all(list, Some(slice))
                 .map(|taken| taken.into_iter().map(keep_locked).collect()),
         )
     })

@@ -1,6 +1,7 @@
 //! Blocking waits from Python: `timeout=` in seconds, the GIL released while waiting, and
 //! Ctrl-C honoured (the wait runs in slices of at most `SLICE`, checking for signals
-//! between them, so `KeyboardInterrupt` arrives within one slice).
+//! between them, so `KeyboardInterrupt` arrives within one slice; an endpoint's wait takes
+//! a turn per slice, `endpoint.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -45,13 +46,37 @@ pub(crate) fn wait_released<T: Send>(
     what: &str,
     mut attempt: impl FnMut(Duration) -> filemap::Result<Option<T>> + Send,
 ) -> PyResult<T> {
+    wait_sliced(py, timeout, what, |py, slice| {
+        released(py, || attempt(slice))
+    })
+}
+
+/// Runs `attempt` with the GIL released: its result, `None` for a wait that ran out.
+pub(crate) fn released<T: Send>(
+    py: Python<'_>,
+    attempt: impl FnOnce() -> filemap::Result<Option<T>> + Send,
+) -> PyResult<Option<T>> {
+    py.detach(attempt).map_err(to_py)
+}
+
+/// Calls `slice(py, d)` (with the GIL held; it releases the GIL for its wait of at most
+/// `d`) until it returns `Some`, running Python's signal handlers between calls (so
+/// Ctrl-C raises `KeyboardInterrupt` within one slice). Raises `TimedOutError` naming
+/// `what` once `timeout` has passed (`None`: never). `d` is `Duration::ZERO` when
+/// `timeout` is zero: a try.
+pub(crate) fn wait_sliced<T>(
+    py: Python<'_>,
+    timeout: Option<Duration>,
+    what: &str,
+    mut slice: impl FnMut(Python<'_>, Duration) -> PyResult<Option<T>>,
+) -> PyResult<T> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
-        let slice = match deadline {
+        let d = match deadline {
             Some(d) => d.saturating_duration_since(Instant::now()).min(SLICE),
             None => SLICE,
         };
-        if let Some(v) = py.detach(|| attempt(slice)).map_err(to_py)? {
+        if let Some(v) = slice(py, d)? {
             return Ok(v);
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {

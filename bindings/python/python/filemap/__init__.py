@@ -15,13 +15,14 @@ derive from the built-in exception that fits: ``NotFoundError`` is a
 ``AccessDeniedError`` a ``PermissionError``, ``TimedOutError`` a ``TimeoutError``,
 ``DisconnectedError`` a ``BrokenPipeError``, ``InvalidArgumentError`` a ``ValueError``.
 
-Threads: mappings, views, mutexes, events and semaphores may be used from several threads
-at once (a view that one thread reads or writes 64 KiB or more of, with the GIL released,
-cannot be closed by another meanwhile: ``RuntimeError``). An endpoint (``Sender``, ``Receiver``, ``Publisher``, ``Subscriber``, ``Inbox``,
-``InboxSender``, ``Server``, ``Client``) is used by one thread at a time: while one thread
-waits in it, another thread's call on it (``close()`` and ``name`` too) raises
-``RuntimeError`` ("Already borrowed"). To stop a waiting thread, wait with a timeout, or
-with ``wait_any`` on the endpoint and an ``Event`` that the other thread sets. A mutex is
+Threads: every object may be used from several threads at once (a view that one thread
+reads or writes 64 KiB or more of, with the GIL released, cannot be closed by another
+meanwhile: ``RuntimeError``). Calls of one endpoint (``Sender``, ``Receiver``,
+``Publisher``, ``Subscriber``, ``Inbox``, ``InboxSender``, ``Server``, ``Client``) take
+turns, first come first served; a call that waits takes one turn per slice of at most
+50 ms, so another thread's call goes between two slices: ``close()`` from another thread
+ends a wait in the endpoint with ``ValueError`` ("... is closed") within one slice, and
+threads sharing a receiving end get each message once. A mutex is
 held by the thread that locked it: a ``MutexGuard`` kept after its thread ended cannot be
 released: the mutex stays locked until that ``NamedMutex`` object and the guard are gone
 (the next lock then reports it abandoned).

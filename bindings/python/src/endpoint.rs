@@ -1,0 +1,189 @@
+//! `Endpoint<T>`: the state behind an endpoint class (`Sender`, `Receiver`, `Publisher`,
+//! `Subscriber`, `Inbox`, `InboxSender`, `Server`, `Client`), which any Python thread may
+//! call. Calls take turns, first come first served: a call that waits does so in slices of
+//! at most 50 ms, a turn each, so another thread's call (`close()` too) goes between two
+//! slices; a wait whose endpoint another thread closed raises `ValueError` at its next
+//! slice. A thread waiting for its turn does so with the GIL released.
+
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::ThreadId;
+use std::time::Duration;
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+
+use crate::errors::closed;
+use crate::waiting::wait_sliced;
+
+/// An endpoint's state (`None` once closed), used by one call at a time.
+pub(crate) struct Endpoint<T> {
+    /// What it is, for errors: "the sender".
+    what: &'static str,
+    turns: Turns,
+    /// Locked only by the call whose turn it is (so never waited for).
+    state: Mutex<Option<T>>,
+}
+
+/// A ticket lock: whose turn it is to use an endpoint.
+#[derive(Default)]
+struct Turns {
+    queue: Mutex<Queue>,
+    passed: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// The next ticket to hand out.
+    next: u64,
+    /// The ticket whose turn it is.
+    serving: u64,
+    /// The thread whose turn it is, if one has it.
+    holder: Option<ThreadId>,
+    /// How many threads sleep waiting for their turn (a turn passed on wakes them only if
+    /// there are any: a wake-up is a system call).
+    sleeping: u32,
+}
+
+/// A ticket whose turn it is: passes the turn on when dropped.
+struct Ticket<'a>(&'a Turns);
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        let mut queue = self.0.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        queue.serving += 1;
+        queue.holder = None;
+        let sleeping = queue.sleeping > 0;
+        drop(queue);
+        if sleeping {
+            self.0.passed.notify_all();
+        }
+    }
+}
+
+impl Turns {
+    /// Waits (with the GIL released, if it must wait) for a turn, behind the calls that
+    /// asked before. `RuntimeError` for a thread that has the turn already (a call made
+    /// from inside another call of the same endpoint, say by a finalizer), which would
+    /// otherwise wait for itself.
+    fn take(&self, py: Python<'_>, what: &str) -> PyResult<Ticket<'_>> {
+        let me = this_thread();
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        if queue.holder == Some(me) {
+            return Err(PyRuntimeError::new_err(format!(
+                "{what} was called from inside another of its calls on this thread"
+            )));
+        }
+        let ticket = queue.next;
+        queue.next += 1;
+        if queue.serving == ticket {
+            queue.holder = Some(me);
+            return Ok(Ticket(self));
+        }
+        drop(queue);
+        py.detach(|| {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            queue.sleeping += 1;
+            while queue.serving != ticket {
+                queue = self
+                    .passed
+                    .wait(queue)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            queue.sleeping -= 1;
+            queue.holder = Some(me);
+        });
+        Ok(Ticket(self))
+    }
+}
+
+/// This thread's id (read once per thread: `thread::current()` counts a reference).
+fn this_thread() -> ThreadId {
+    thread_local! {
+        static ME: ThreadId = std::thread::current().id();
+    }
+    ME.with(|me| *me)
+}
+
+/// One call's turn at an endpoint: its state until dropped.
+pub(crate) struct Turn<'a, T> {
+    // Dropped first, then the ticket passes the turn on.
+    state: MutexGuard<'a, Option<T>>,
+    what: &'static str,
+    _ticket: Ticket<'a>,
+}
+
+impl<T> Turn<'_, T> {
+    /// The endpoint, open: `ValueError` if it was closed (by this thread or another).
+    pub(crate) fn open(&mut self) -> PyResult<&mut T> {
+        self.state.as_mut().ok_or_else(|| closed(self.what))
+    }
+
+    /// The endpoint's state: `Some` while open, `None` once closed.
+    pub(crate) fn state(&mut self) -> &mut Option<T> {
+        &mut self.state
+    }
+}
+
+impl<T> Endpoint<T> {
+    /// An open endpoint; `what` names it in errors ("the sender").
+    pub(crate) fn new(what: &'static str, value: T) -> Endpoint<T> {
+        Endpoint {
+            what,
+            turns: Turns::default(),
+            state: Mutex::new(Some(value)),
+        }
+    }
+
+    /// A turn at the endpoint (open or closed), after the calls of other threads that
+    /// asked before.
+    pub(crate) fn turn(&self, py: Python<'_>) -> PyResult<Turn<'_, T>> {
+        let ticket = self.turns.take(py, self.what)?;
+        // Only the turn's holder locks it: free now (a previous holder's guard is dropped
+        // before its ticket passes the turn on).
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(Turn {
+            state,
+            what: self.what,
+            _ticket: ticket,
+        })
+    }
+
+    /// Runs `f` on the open endpoint in a turn: `ValueError` if it is closed.
+    pub(crate) fn with<R>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut T) -> PyResult<R>,
+    ) -> PyResult<R> {
+        f(self.turn(py)?.open()?)
+    }
+
+    /// Closes the endpoint (in a turn, after any call of another thread that holds one);
+    /// returns it, if it was open, for the caller to drop.
+    pub(crate) fn close(&self, py: Python<'_>) -> PyResult<Option<T>> {
+        Ok(self.turn(py)?.state().take())
+    }
+
+    /// Waits in slices until `slice` gives a result, each call to it in a turn of its own
+    /// with the endpoint open (`ValueError` once another thread closed it): `slice(py,
+    /// endpoint, d)` waits up to `d` (releasing the GIL) and says `None` if nothing came.
+    /// `TimedOutError` naming `what` after `timeout` (`None`: never). Returns the result
+    /// with the turn it came in, for the caller to finish with.
+    pub(crate) fn wait<R>(
+        &self,
+        py: Python<'_>,
+        timeout: Option<Duration>,
+        what: &str,
+        mut slice: impl FnMut(Python<'_>, &mut T, Duration) -> PyResult<Option<R>>,
+    ) -> PyResult<(Turn<'_, T>, R)> {
+        wait_sliced(py, timeout, what, |py, d| {
+            let mut turn = self.turn(py)?;
+            let got = slice(py, turn.open()?, d)?;
+            Ok(got.map(|r| (turn, r)))
+        })
+    }
+
+    /// The address of the endpoint, which orders turns taken together (`wait_any`).
+    pub(crate) fn address(&self) -> usize {
+        self as *const Endpoint<T> as usize
+    }
+}

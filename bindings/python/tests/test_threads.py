@@ -1,0 +1,191 @@
+"""Endpoints shared by threads: any thread may call an endpoint while another waits in it
+(calls take turns, a waiting call one slice of at most 50 ms at a time), `close()` from
+another thread ends a wait in it with `ValueError`, and messages shared out between
+threads are each received once."""
+
+import threading
+import time
+
+import pytest
+
+import filemap
+
+# How long a test waits for a thread that should end at once: generous on a loaded
+# machine, and bounded.
+JOIN = 10.0
+
+
+def run(target):
+    """Starts `target` on a thread; the list it appends an exception or result to."""
+    out = []
+
+    def body():
+        try:
+            out.append(target())
+        except BaseException as e:  # reported to the test, not lost on the thread
+            out.append(e)
+
+    thread = threading.Thread(target=body, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def wait_until(predicate, what):
+    deadline = time.monotonic() + JOIN
+    while not predicate():
+        assert time.monotonic() < deadline, f"waited {JOIN} s for {what}"
+        time.sleep(0.01)
+
+
+def test_close_from_another_thread_ends_a_wait_in_every_endpoint(name):
+    tx = filemap.Sender.create_or_open(name + "-ch", 4096)
+    rx = filemap.Receiver.open(name + "-ch")
+    publisher = filemap.Publisher.create_or_open(name + "-topic")
+    subscriber = filemap.Subscriber.open(name + "-topic")
+    inbox = filemap.Inbox.create_or_open(name + "-inbox")
+    sender = filemap.InboxSender.open(name + "-inbox")
+    server = filemap.Server.create_or_open(name + "-svc")
+    client = filemap.Client.open(name + "-svc")
+    waits = [
+        (rx, lambda: rx.recv()),
+        (subscriber, lambda: subscriber.recv()),
+        (inbox, lambda: inbox.recv()),
+        # The client before the server: a closed server ends the client's wait by itself.
+        (client, lambda: client.recv_response()),
+        (server, lambda: server.recv_request()),
+    ]
+    for endpoint, wait in waits:
+        thread, out = run(wait)
+        time.sleep(0.2)  # in its wait (it never ends by itself: no timeout)
+        assert thread.is_alive(), out
+        # Another thread's calls go between the wait's slices.
+        assert endpoint.name
+        started = time.monotonic()
+        endpoint.close()
+        thread.join(JOIN)
+        assert not thread.is_alive(), f"{endpoint!r}: still waiting after close()"
+        assert isinstance(out[0], ValueError) and "closed" in str(out[0]), out
+        print(f"{endpoint!r}: wait ended {time.monotonic() - started:.3f} s after close()")
+    for endpoint in (tx, publisher, sender):
+        endpoint.close()
+
+
+def test_a_sender_waiting_for_room_is_closed_by_another_thread(name):
+    tx = filemap.Sender.create_or_open(name, 4096)
+    rx = filemap.Receiver.open(name)
+    while tx.try_send(b"x" * 1000):
+        pass
+    thread, out = run(lambda: tx.send(b"x" * 1000))
+    time.sleep(0.2)
+    assert thread.is_alive(), out
+    assert tx.capacity == 4096 and tx.max_message_len > 0  # while it waits
+    tx.close()
+    thread.join(JOIN)
+    assert isinstance(out[0], ValueError), out
+    rx.close()
+
+
+def test_getters_answer_while_another_thread_waits(name):
+    server = filemap.Server.create_or_open(name)
+    client = filemap.Client.open(name)
+    thread, out = run(lambda: server.recv_request(timeout=5))
+    time.sleep(0.2)
+    started = time.monotonic()
+    assert server.clients == 1
+    assert client.pending == 0
+    took = time.monotonic() - started
+    print(f"two getters while the server waits: {took:.3f} s")
+    client.send_request(b"ask")
+    thread.join(JOIN)
+    request, payload = out[0]
+    assert payload == b"ask"
+    server.respond(request, b"answer")
+    assert client.recv_response(timeout=5)[1] == b"answer"
+    client.close()
+    server.close()
+
+
+@pytest.mark.parametrize("kind", ["channel", "inbox", "topic"])
+def test_threads_sharing_a_receiving_end_get_each_message_once(name, kind):
+    count = 3000
+    if kind == "channel":
+        tx = filemap.Sender.create_or_open(name, 1 << 16)
+        rx = filemap.Receiver.open(name)
+        send, receive = tx.send, lambda: rx.recv(timeout=2)
+    elif kind == "inbox":
+        rx = filemap.Inbox.create_or_open(name)
+        tx = filemap.InboxSender.open(name)
+        send, receive = tx.send, lambda: rx.recv(timeout=2)[1]
+    else:
+        tx = filemap.Publisher.create_or_open(name, capacity=1 << 16)
+        rx = filemap.Subscriber.open(name)
+        send, receive = tx.publish, lambda: rx.recv(timeout=2)
+    got = [[] for _ in range(3)]
+
+    def drain(mine):
+        def body():
+            while True:
+                try:
+                    mine.append(int.from_bytes(receive(), "little"))
+                except filemap.TimedOutError:
+                    return
+                except filemap.DisconnectedError:
+                    return
+
+        return body
+
+    threads = [run(drain(mine)) for mine in got]
+    # Two senders too: a sending end shared by threads as well.
+    half = count // 2
+    senders = [
+        run(lambda lo=lo: [send(i.to_bytes(4, "little")) for i in range(lo, lo + half)])
+        for lo in (0, half)
+    ]
+    for thread, out in senders:
+        thread.join(JOIN * 6)
+        assert not thread.is_alive() and not isinstance(out[0], BaseException), out
+    tx.close()
+    for thread, out in threads:
+        thread.join(JOIN * 6)
+        assert not thread.is_alive(), out
+        assert out == [None], out
+    everything = sorted(n for mine in got for n in mine)
+    assert everything == list(range(count)), f"{len(everything)} received of {count}"
+    # Each thread's share is in order (one sender's messages arrive in its order).
+    for mine in got:
+        for lo in (0, half):
+            own = [n for n in mine if lo <= n < lo + half]
+            assert own == sorted(own)
+    rx.close()
+
+
+def test_wait_any_in_one_thread_and_close_in_another(name):
+    rx = filemap.Receiver.create_or_open(name, 4096)
+    tx = filemap.Sender.open(name)
+    event = filemap.NamedEvent.create_new(name + "-ev")
+    thread, out = run(lambda: filemap.wait_any([event, rx]))
+    time.sleep(0.2)
+    assert thread.is_alive(), out
+    rx.close()
+    thread.join(JOIN)
+    assert isinstance(out[0], ValueError), out
+    tx.close()
+    del event
+
+
+def test_a_message_lent_in_one_thread_is_not_released_under_its_buffer_by_another(name):
+    tx = filemap.Sender.create_or_open(name, 4096)
+    rx = filemap.Receiver.open(name)
+    tx.send(b"first")
+    tx.send(b"second")
+    message = rx.recv_message(timeout=5)
+    view = memoryview(message)
+    thread, out = run(lambda: rx.recv(timeout=5))
+    thread.join(JOIN)
+    assert isinstance(out[0], BufferError), out
+    assert bytes(view) == b"first"
+    view.release()
+    message.release()
+    assert rx.recv(timeout=5) == b"second"
+    tx.close()
+    rx.close()
