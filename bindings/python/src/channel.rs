@@ -4,17 +4,22 @@
 use std::ffi::c_int;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::thread::ThreadId;
+use std::time::Duration;
 
 use filemap::channel::HoldingReceiver;
-use pyo3::exceptions::PyBufferError;
+use pyo3::exceptions::{PyBufferError, PyRuntimeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::bytes::with_bytes;
-use crate::endpoint::{Endpoint, Turn};
+use crate::endpoint::{this_thread, Endpoint, Turn};
 use crate::errors::{closed, OrRaise};
 use crate::waiting::{next_or_stop, released, sliced, timeout_arg};
+
+/// How often a receive looks again while another thread's `recv_message` holds a message.
+const HELD_ELSEWHERE_POLL: Duration = Duration::from_millis(1);
 
 /// The sending end of a channel: messages of any length up to `max_message_len`, each
 /// received once, in order, by the one `Receiver`. A channel joins one sender and one
@@ -90,18 +95,20 @@ impl Sender {
 
     /// The ring's size in bytes.
     #[getter]
-    fn capacity(&self) -> u64 {
-        self.capacity
+    fn capacity(&self) -> PyResult<u64> {
+        self.inner.ensure_open()?;
+        Ok(self.capacity)
     }
 
     /// The longest message the channel carries.
     #[getter]
-    fn max_message_len(&self) -> usize {
-        self.max_message_len
+    fn max_message_len(&self) -> PyResult<usize> {
+        self.inner.ensure_open()?;
+        Ok(self.max_message_len)
     }
 
-    /// Closes the sender: the receiver gets what was sent, then `DisconnectedError`. From
-    /// another thread, a call waiting in it raises `ValueError` (within 50 ms).
+    /// Closes the sender: the receiver gets what was sent, then `DisconnectedError`. A call
+    /// of another thread waiting in it raises `ValueError` at its next slice.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         self.inner.close(py).map(drop)
     }
@@ -144,6 +151,9 @@ pub(crate) struct Receiving {
     rx: HoldingReceiver,
     /// Counts the messages held, so a `Message` releases only its own.
     generation: u64,
+    /// The thread whose `recv_message` holds the message held, if one does: only that
+    /// thread's next receive lets go of it (another thread's waits until it is released).
+    held_by: Option<ThreadId>,
 }
 
 impl Receiving {
@@ -151,15 +161,28 @@ impl Receiving {
     fn release_held(&mut self, exports: &AtomicUsize) -> PyResult<()> {
         refuse_exported(exports)?;
         self.generation += 1;
+        self.held_by = None;
         self.rx.release();
         Ok(())
     }
 
-    /// The receiver, for a wait on many objects (releases any held message).
+    /// Whether the held message is another thread's (from its `recv_message`, not yet
+    /// released): this thread may not let go of it.
+    fn held_by_another(&self) -> bool {
+        self.held_by.is_some_and(|t| t != this_thread())
+    }
+
+    /// The receiver, for a wait on many objects (releases a message this thread holds).
     pub(crate) fn waitable(
         &mut self,
         exports: &AtomicUsize,
     ) -> PyResult<&filemap::channel::Receiver> {
+        if self.held_by_another() {
+            return Err(PyRuntimeError::new_err(
+                "the receiver holds a message another thread received with recv_message: \
+                 release it before waiting on the receiver",
+            ));
+        }
         self.release_held(exports)?;
         Ok(self.rx.receiver())
     }
@@ -171,6 +194,7 @@ impl Receiver {
         let state = Receiving {
             rx: HoldingReceiver::new(inner),
             generation: 0,
+            held_by: None,
         };
         Receiver {
             name,
@@ -184,21 +208,28 @@ impl Receiver {
         (&self.inner, &self.exports)
     }
 
-    /// Releases any held message, then holds the next one, waiting up to `timeout`: the
-    /// turn it is held in.
+    /// Releases any held message of this thread's, then holds the next one, waiting up to
+    /// `timeout` (and while another thread's `recv_message` holds one): the turn it is held
+    /// in.
     fn hold_next(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Turn<'_, Receiving>> {
         let timeout = timeout_arg(py, timeout)?;
         let exports = &*self.exports;
         let mut turn = self.inner.turn(py)?;
         let state = turn.open()?;
-        state.release_held(exports)?;
-        if state.rx.try_hold().or_raise()?.is_some() {
-            return Ok(turn);
+        if !state.held_by_another() {
+            state.release_held(exports)?;
+            if state.rx.try_hold().or_raise()?.is_some() {
+                return Ok(turn);
+            }
         }
         drop(turn);
         self.inner
             .wait(py, timeout, &self.name, |py, state, slice| {
-                // Another thread's message may be held since the last slice.
+                if state.held_by_another() {
+                    // Until that thread releases it (looked at again every millisecond).
+                    py.detach(|| std::thread::sleep(slice.min(HELD_ELSEWHERE_POLL)));
+                    return Ok(None);
+                }
                 state.release_held(exports)?;
                 let rx = &mut state.rx;
                 released(py, || sliced(rx.hold(Some(slice)).map(drop)))
@@ -242,6 +273,10 @@ impl Receiver {
     fn try_recv<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let mut turn = self.inner.turn(py)?;
         let state = turn.open()?;
+        if state.held_by_another() {
+            // The next message comes after the one another thread holds.
+            return Ok(None);
+        }
         state.release_held(&self.exports)?;
         let Some(slot) = state.rx.try_hold().or_raise()? else {
             return Ok(None);
@@ -262,6 +297,7 @@ impl Receiver {
         let this = slf.get();
         let mut turn = this.hold_next(py, timeout)?;
         let state = turn.open()?;
+        state.held_by = Some(this_thread());
         let generation = state.generation;
         let slot = state.rx.held().ok_or_else(|| closed("the message"))?;
         let (address, len) = (slot.as_ptr() as usize, slot.len());
@@ -282,13 +318,14 @@ impl Receiver {
         self.name.clone()
     }
 
-    /// Closes the receiver; `BufferError` while buffers of its held message are alive.
-    /// From another thread, a call waiting in it raises `ValueError` (within 50 ms).
+    /// Closes the receiver; `BufferError` while buffers of its held message are alive. A
+    /// call of another thread waiting in it raises `ValueError` at its next slice.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let mut turn = self.inner.turn(py)?;
         if let Some(state) = turn.state() {
             state.release_held(&self.exports)?;
         }
+        self.inner.mark_closed();
         let closed = turn.state().take();
         drop(turn);
         drop(closed);
@@ -455,5 +492,27 @@ impl Message {
 
     unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
         self.exports.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Message {
+    /// A message dropped unreleased is released (no buffer of it is alive: each holds the
+    /// message), so that another thread's receive does not wait for it for ever.
+    fn drop(&mut self) {
+        if self.released.load(Ordering::Relaxed) {
+            return;
+        }
+        Python::attach(|py| {
+            let receiver = self.receiver.get();
+            // Dropped inside a call of the receiver on this thread (a collection, say): that
+            // call's thread holds the message, and its next receive releases it.
+            if let Ok(mut turn) = receiver.inner.turn(py) {
+                if self.is_held(turn.state()) {
+                    if let Some(state) = turn.state() {
+                        let _ = state.release_held(&self.exports);
+                    }
+                }
+            }
+        });
     }
 }

@@ -5,6 +5,7 @@
 //! slices; a wait whose endpoint another thread closed raises `ValueError` at its next
 //! slice. A thread waiting for its turn does so with the GIL released.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
 use crate::errors::closed;
-use crate::waiting::wait_sliced;
+use crate::waiting::{slice_left, wait_sliced};
 
 /// An endpoint's state (`None` once closed), used by one call at a time.
 pub(crate) struct Endpoint<T> {
@@ -22,6 +23,8 @@ pub(crate) struct Endpoint<T> {
     turns: Turns,
     /// Locked only by the call whose turn it is (so never waited for).
     state: Mutex<Option<T>>,
+    /// False once closed: read without a turn (`ensure_open`).
+    open: AtomicBool,
 }
 
 /// A ticket lock: whose turn it is to use an endpoint.
@@ -97,7 +100,7 @@ impl Turns {
 }
 
 /// This thread's id (read once per thread: `thread::current()` counts a reference).
-fn this_thread() -> ThreadId {
+pub(crate) fn this_thread() -> ThreadId {
     thread_local! {
         static ME: ThreadId = std::thread::current().id();
     }
@@ -131,6 +134,16 @@ impl<T> Endpoint<T> {
             what,
             turns: Turns::default(),
             state: Mutex::new(Some(value)),
+            open: AtomicBool::new(true),
+        }
+    }
+
+    /// `ValueError` if the endpoint was closed; no turn taken (for what an endpoint keeps
+    /// from when it was opened: its capacity, say).
+    pub(crate) fn ensure_open(&self) -> PyResult<()> {
+        match self.open.load(Ordering::Acquire) {
+            true => Ok(()),
+            false => Err(closed(self.what)),
         }
     }
 
@@ -160,14 +173,23 @@ impl<T> Endpoint<T> {
     /// Closes the endpoint (in a turn, after any call of another thread that holds one);
     /// returns it, if it was open, for the caller to drop.
     pub(crate) fn close(&self, py: Python<'_>) -> PyResult<Option<T>> {
-        Ok(self.turn(py)?.state().take())
+        let mut turn = self.turn(py)?;
+        self.mark_closed();
+        Ok(turn.state().take())
+    }
+
+    /// Records that the endpoint is being closed (by a call that has its turn and takes
+    /// its state), for `ensure_open`.
+    pub(crate) fn mark_closed(&self) {
+        self.open.store(false, Ordering::Release);
     }
 
     /// Waits in slices until `slice` gives a result, each call to it in a turn of its own
     /// with the endpoint open (`ValueError` once another thread closed it): `slice(py,
-    /// endpoint, d)` waits up to `d` (releasing the GIL) and says `None` if nothing came.
-    /// `TimedOutError` naming `what` after `timeout` (`None`: never). Returns the result
-    /// with the turn it came in, for the caller to finish with.
+    /// endpoint, d)` waits up to `d` (releasing the GIL; `d` reckoned once the turn is
+    /// taken) and says `None` if nothing came. `TimedOutError` naming `what` after
+    /// `timeout` (`None`: never). Returns the result with the turn it came in, for the
+    /// caller to finish with.
     pub(crate) fn wait<R>(
         &self,
         py: Python<'_>,
@@ -175,9 +197,9 @@ impl<T> Endpoint<T> {
         what: &str,
         mut slice: impl FnMut(Python<'_>, &mut T, Duration) -> PyResult<Option<R>>,
     ) -> PyResult<(Turn<'_, T>, R)> {
-        wait_sliced(py, timeout, what, |py, d| {
+        wait_sliced(py, timeout, what, |py, deadline| {
             let mut turn = self.turn(py)?;
-            let got = slice(py, turn.open()?, d)?;
+            let got = slice(py, turn.open()?, slice_left(deadline))?;
             Ok(got.map(|r| (turn, r)))
         })
     }

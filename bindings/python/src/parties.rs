@@ -6,7 +6,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::bytes::with_bytes;
-use crate::endpoint::Endpoint;
+use std::thread::ThreadId;
+
+use crate::endpoint::{this_thread, Endpoint};
 use crate::errors::{invalid, raise, to_py, OrRaise};
 use crate::waiting::{next_or_stop, released, sliced, timeout_arg};
 
@@ -71,7 +73,7 @@ impl Inbox {
     ) -> PyResult<(u32, Bound<'py, PyBytes>)> {
         let timeout = timeout_arg(py, timeout)?;
         let mut buf = Vec::new();
-        let (_turn, slot) = self
+        let (turn, slot) = self
             .inner
             .wait(py, timeout, &self.name, |py, inbox, slice| {
                 let buf = &mut buf;
@@ -83,6 +85,7 @@ impl Inbox {
                     }))
                 })
             })?;
+        drop(turn);
         Ok((slot, PyBytes::new(py, &buf)))
     }
 
@@ -326,7 +329,7 @@ impl Server {
     ) -> PyResult<(RequestId, Bound<'py, PyBytes>)> {
         let timeout = timeout_arg(py, timeout)?;
         let mut buf = Vec::new();
-        let (_turn, id) = self
+        let (turn, id) = self
             .inner
             .wait(py, timeout, &self.name, |py, server, slice| {
                 let buf = &mut buf;
@@ -338,6 +341,7 @@ impl Server {
                     }))
                 })
             })?;
+        drop(turn);
         Ok((RequestId { inner: id }, PyBytes::new(py, &buf)))
     }
 
@@ -431,15 +435,45 @@ impl Server {
 #[pyclass(module = "filemap", frozen)]
 pub struct Client {
     name: String,
-    inner: Endpoint<filemap::service::Client>,
+    inner: Endpoint<Calling>,
 }
+
+/// A client's state: the client, and the thread whose `call` is under way, if one is (the
+/// responses that come are the call's: another thread's call waits for it to end, another
+/// thread's request or receive is refused).
+struct Calling {
+    client: filemap::service::Client,
+    call: Option<ThreadId>,
+}
+
+impl Calling {
+    /// `UnsupportedError` while another thread's call is under way.
+    fn refuse_during_others_call(&self) -> PyResult<()> {
+        match self.call {
+            Some(caller) if caller != this_thread() => Err(to_py(filemap::Error::Unsupported {
+                what: "a request or a receive of a client while another thread's call() \
+                       waits for its responses (it would take them)",
+            })),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// How often a call looks again while another thread's call is under way.
+const CALL_POLL: std::time::Duration = std::time::Duration::from_millis(1);
 
 impl Client {
     fn wrap(name: &str, inner: filemap::service::Client) -> Client {
         Client {
             // The name was valid (the client opened it): its full form.
             name: filemap::Name::new(name).map_or_else(|_| name.to_string(), |n| n.to_string()),
-            inner: Endpoint::new("the client", inner),
+            inner: Endpoint::new(
+                "the client",
+                Calling {
+                    client: inner,
+                    call: None,
+                },
+            ),
         }
     }
 
@@ -455,7 +489,9 @@ impl Client {
         let mut buf = Vec::new();
         let (_turn, (id, last, failure)) =
             self.inner
-                .wait(py, timeout, &self.name, |py, client, slice| {
+                .wait(py, timeout, &self.name, |py, state, slice| {
+                    state.refuse_during_others_call()?;
+                    let client = &mut state.client;
                     let buf = &mut buf;
                     released(py, || {
                         let failed = match client.recv_response_timeout(slice) {
@@ -478,6 +514,56 @@ impl Client {
                     })
                 })?;
         Ok((RequestId { inner: id }, buf, last, failure))
+    }
+
+    /// The rest of `call`, once it is this thread's: sends `data` and joins its responses,
+    /// by `deadline`.
+    fn call_now(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        deadline: Option<std::time::Instant>,
+        timeout: Option<std::time::Duration>,
+    ) -> PyResult<Vec<u8>> {
+        let left = || deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+        let asked = self.send_within(py, data, left())?;
+        let mut answer = Vec::new();
+        let mut answered = || loop {
+            let (id, payload, last, failure) = self.next_response(py, left(), Some(asked.inner))?;
+            if id != asked {
+                continue; // a response given up on before, not this call's
+            }
+            if failure {
+                return Err(self.failed(py, id, &payload));
+            }
+            answer.extend_from_slice(&payload);
+            if last {
+                return Ok(());
+            }
+        };
+        if let Err(e) = answered() {
+            // Given up (a timeout, say): its late responses are dropped, and the next call
+            // may go.
+            self.inner.with(py, |state| {
+                state.client.give_up(asked.inner);
+                Ok(())
+            })?;
+            // A timeout is said with the call's whole timeout, not the last wait's rest.
+            let timed_out = e.get_type(py).name().is_ok_and(|n| n == "TimedOutError");
+            if let (true, Some(t)) = (timed_out, timeout) {
+                return Err(raise(
+                    py,
+                    "TimedOutError",
+                    format!(
+                        "timed out after {} waiting for {}",
+                        filemap::HumanDuration(t),
+                        self.name
+                    ),
+                ));
+            }
+            return Err(e);
+        }
+        Ok(answer)
     }
 
     /// The `RequestFailedError` of a failure response to `request`, whose payload is
@@ -504,7 +590,9 @@ impl Client {
         with_bytes(py, data, |payload| {
             let (_turn, id) = self
                 .inner
-                .wait(py, timeout, &self.name, |py, client, slice| {
+                .wait(py, timeout, &self.name, |py, state, slice| {
+                    state.refuse_during_others_call()?;
+                    let client = &mut state.client;
                     released(py, || sliced(client.send_request_timeout(payload, slice)))
                 })?;
             Ok(RequestId { inner: id })
@@ -568,7 +656,9 @@ impl Client {
     /// Sends a request and returns all of its responses joined, waiting up to `timeout`
     /// seconds in all (`None`: for ever). Only with no other request pending (their
     /// responses would be lost): `UnsupportedError` otherwise. A call that fails after
-    /// sending gives its request up (its late responses are dropped).
+    /// sending gives its request up (its late responses are dropped). While another
+    /// thread's call is under way this one waits for it to end; while a call is under way,
+    /// another thread's `send_request` or `recv_response` raises `UnsupportedError`.
     #[pyo3(signature = (data, timeout=None))]
     fn call<'py>(
         &self,
@@ -577,68 +667,47 @@ impl Client {
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let timeout = timeout_arg(py, timeout)?;
-        self.inner
-            .with(py, |client| client.ensure_nothing_pending().or_raise())?;
         let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
-        let asked = self.send_within(py, data, timeout)?;
-        let mut answer = Vec::new();
-        let mut answered = || loop {
-            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
-            let (id, payload, last, failure) = self.next_response(py, left, Some(asked.inner))?;
-            if id != asked {
-                continue; // a response given up on before, not this call's
-            }
-            if failure {
-                return Err(self.failed(py, id, &payload));
-            }
-            answer.extend_from_slice(&payload);
-            if last {
-                return Ok(());
-            }
-        };
-        if let Err(e) = answered() {
-            // Given up (a timeout, say): its late responses are dropped, and the next call
-            // may go.
-            self.inner.with(py, |client| {
-                client.give_up(asked.inner);
-                Ok(())
+        let me = this_thread();
+        // Another thread's call under way: this one waits for it to end.
+        self.inner
+            .wait(py, timeout, &self.name, |py, state, slice| {
+                if state.call.is_some() {
+                    py.detach(|| std::thread::sleep(slice.min(CALL_POLL)));
+                    return Ok(None);
+                }
+                state.client.ensure_nothing_pending().or_raise()?;
+                state.call = Some(me);
+                Ok(Some(()))
             })?;
-            // A timeout is said with the call's whole timeout, not the last wait's rest.
-            let timed_out = e.get_type(py).name().is_ok_and(|n| n == "TimedOutError");
-            if let (true, Some(t)) = (timed_out, timeout) {
-                return Err(raise(
-                    py,
-                    "TimedOutError",
-                    format!(
-                        "timed out after {} waiting for {}",
-                        filemap::HumanDuration(t),
-                        self.name
-                    ),
-                ));
+        let answer = self.call_now(py, data, deadline, timeout);
+        // The call is over, whatever became of it.
+        if let Ok(mut turn) = self.inner.turn(py) {
+            if let Some(state) = turn.state() {
+                state.call = None;
             }
-            return Err(e);
         }
-        Ok(PyBytes::new(py, &answer))
+        answer.map(|answer| PyBytes::new(py, &answer))
     }
 
     /// How many requests wait for their last response.
     #[getter]
     fn pending(&self, py: Python<'_>) -> PyResult<usize> {
-        self.inner.with(py, |client| Ok(client.pending()))
+        self.inner.with(py, |state| Ok(state.client.pending()))
     }
 
     /// Whether request `id` waits for its last response (not answered in full, not
     /// failed).
     fn is_pending(&self, py: Python<'_>, id: &RequestId) -> PyResult<bool> {
         self.inner
-            .with(py, |client| Ok(client.is_pending(id.inner)))
+            .with(py, |state| Ok(state.client.is_pending(id.inner)))
     }
 
     /// Whether a server is connected and alive now: after `DisconnectedError`, tells a
     /// server that is gone from one that took over.
     #[getter]
     fn server_alive(&self, py: Python<'_>) -> PyResult<bool> {
-        self.inner.with(py, |client| Ok(client.server_alive()))
+        self.inner.with(py, |state| Ok(state.client.server_alive()))
     }
 
     /// The service's full name.

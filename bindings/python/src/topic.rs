@@ -1,12 +1,16 @@
 //! `filemap.Publisher` and `filemap.Subscriber`: a topic, one publisher to many
 //! subscribers, each message delivered to every subscriber connected when it was published.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::thread::ThreadId;
+
 use filemap::topic::{SlowSubscribers, TopicOptions};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::bytes::with_bytes;
-use crate::endpoint::Endpoint;
+use crate::endpoint::{this_thread, Endpoint};
 use crate::errors::{invalid, OrRaise};
 use crate::waiting::{next_or_stop, released, sliced, timeout_arg};
 
@@ -119,8 +123,9 @@ impl Publisher {
 
     /// How many subscribers can be connected at once (set when the topic was made).
     #[getter]
-    fn max_subscribers(&self) -> u32 {
-        self.max_subscribers
+    fn max_subscribers(&self) -> PyResult<u32> {
+        self.inner.ensure_open()?;
+        Ok(self.max_subscribers)
     }
 
     /// The sequence number the next message will carry.
@@ -135,8 +140,8 @@ impl Publisher {
         self.name.clone()
     }
 
-    /// Closes the publisher: subscribers get every message, then `DisconnectedError`.
-    /// From another thread, a call waiting in it raises `ValueError` (within 50 ms).
+    /// Closes the publisher: subscribers get every message, then `DisconnectedError`. A
+    /// call of another thread waiting in it raises `ValueError` at its next slice.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         self.inner.close(py).map(drop)
     }
@@ -168,8 +173,8 @@ impl Publisher {
 pub struct Subscriber {
     name: String,
     inner: Endpoint<filemap::topic::Subscriber>,
-    /// The sequence number of the last message returned.
-    last: std::sync::Mutex<Option<u64>>,
+    /// The sequence number of the last message returned to each thread.
+    last: Mutex<HashMap<ThreadId, u64>>,
 }
 
 impl Subscriber {
@@ -177,7 +182,7 @@ impl Subscriber {
         Subscriber {
             name: inner.name().to_string(),
             inner: Endpoint::new("the subscriber", inner),
-            last: std::sync::Mutex::new(None),
+            last: Mutex::new(HashMap::new()),
         }
     }
 
@@ -186,12 +191,10 @@ impl Subscriber {
         &self.inner
     }
 
-    /// Records `seq` as the last message returned.
+    /// Records `seq` as the last message returned to this thread.
     fn returned(&self, seq: u64) {
-        *self
-            .last
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(seq);
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        last.insert(this_thread(), seq);
     }
 }
 
@@ -268,13 +271,12 @@ impl Subscriber {
         })
     }
 
-    /// The sequence number of the last message received (`None` before the first).
+    /// The sequence number of the last message this thread received (`None` before its
+    /// first).
     #[getter]
     fn last_sequence(&self) -> Option<u64> {
-        *self
-            .last
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        last.get(&this_thread()).copied()
     }
 
     /// The topic's full name.
@@ -283,8 +285,8 @@ impl Subscriber {
         self.name.clone()
     }
 
-    /// Leaves the topic. From another thread, a call waiting in it raises `ValueError`
-    /// (within 50 ms).
+    /// Leaves the topic. A call of another thread waiting in it raises `ValueError` at its
+    /// next slice.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         self.inner.close(py).map(drop)
     }

@@ -12,7 +12,7 @@ use crate::errors::invalid;
 use crate::parties::{Inbox, Server};
 use crate::sync::{NamedEvent, NamedMutex, NamedSemaphore};
 use crate::topic::Subscriber;
-use crate::waiting::{released, sliced, timeout_arg, wait_sliced};
+use crate::waiting::{released, slice_left, sliced, timeout_arg, wait_sliced};
 
 /// An object waited on: a synchronisation object (used by any thread at once), or an
 /// endpoint, whose turn each slice of the wait takes.
@@ -146,9 +146,10 @@ fn wait_on<T: Send>(
         if all { "all" } else { "any" },
         objects.len()
     );
-    wait_sliced(py, timeout, &what, |py, slice| {
+    wait_sliced(py, timeout, &what, |py, deadline| {
         let mut held = take_turns(py, &objects)?;
         let targets = waitables(&mut held)?;
+        let slice = slice_left(deadline);
         released(py, || {
             let list: Vec<&dyn Waitable> = targets.iter().map(|t| *t as &dyn Waitable).collect();
             attempt(&list, slice)

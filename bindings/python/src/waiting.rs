@@ -46,7 +46,8 @@ pub(crate) fn wait_released<T: Send>(
     what: &str,
     mut attempt: impl FnMut(Duration) -> filemap::Result<Option<T>> + Send,
 ) -> PyResult<T> {
-    wait_sliced(py, timeout, what, |py, slice| {
+    wait_sliced(py, timeout, what, |py, deadline| {
+        let slice = slice_left(deadline);
         released(py, || attempt(slice))
     })
 }
@@ -59,24 +60,29 @@ pub(crate) fn released<T: Send>(
     py.detach(attempt).map_err(to_py)
 }
 
-/// Calls `slice(py, d)` (with the GIL held; it releases the GIL for its wait of at most
-/// `d`) until it returns `Some`, running Python's signal handlers between calls (so
-/// Ctrl-C raises `KeyboardInterrupt` within one slice). Raises `TimedOutError` naming
-/// `what` once `timeout` has passed (`None`: never). `d` is `Duration::ZERO` when
-/// `timeout` is zero: a try.
+/// How long a slice that starts now may wait: at most `SLICE`, and no later than
+/// `deadline` (`Duration::ZERO` once it has passed: a try).
+pub(crate) fn slice_left(deadline: Option<Instant>) -> Duration {
+    match deadline {
+        Some(d) => d.saturating_duration_since(Instant::now()).min(SLICE),
+        None => SLICE,
+    }
+}
+
+/// Calls `slice(py, deadline)` (with the GIL held; it releases the GIL for its wait of at
+/// most `slice_left(deadline)`, reckoned when it starts waiting) until it returns `Some`,
+/// running Python's signal handlers between calls (so Ctrl-C raises `KeyboardInterrupt`
+/// within one slice). Raises `TimedOutError` naming `what` once `timeout` has passed
+/// (`None`: never); a zero `timeout` makes one call, a try.
 pub(crate) fn wait_sliced<T>(
     py: Python<'_>,
     timeout: Option<Duration>,
     what: &str,
-    mut slice: impl FnMut(Python<'_>, Duration) -> PyResult<Option<T>>,
+    mut slice: impl FnMut(Python<'_>, Option<Instant>) -> PyResult<Option<T>>,
 ) -> PyResult<T> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
-        let d = match deadline {
-            Some(d) => d.saturating_duration_since(Instant::now()).min(SLICE),
-            None => SLICE,
-        };
-        if let Some(v) = slice(py, d)? {
+        if let Some(v) = slice(py, deadline)? {
             return Ok(v);
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {

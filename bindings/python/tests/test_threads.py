@@ -46,20 +46,23 @@ def test_close_from_another_thread_ends_a_wait_in_every_endpoint(name):
     sender = filemap.InboxSender.open(name + "-inbox")
     server = filemap.Server.create_or_open(name + "-svc")
     client = filemap.Client.open(name + "-svc")
+    # Each with a wait that never ends by itself (no timeout), and a call of another thread
+    # that takes a turn of the endpoint (it goes between the wait's slices).
     waits = [
-        (rx, lambda: rx.recv()),
-        (subscriber, lambda: subscriber.recv()),
-        (inbox, lambda: inbox.recv()),
+        (rx, lambda: rx.recv(), lambda: rx.try_recv() is None),
+        (subscriber, lambda: subscriber.recv(), lambda: subscriber.try_recv() is None),
+        (inbox, lambda: inbox.recv(), lambda: inbox.senders == 1),
         # The client before the server: a closed server ends the client's wait by itself.
-        (client, lambda: client.recv_response()),
-        (server, lambda: server.recv_request()),
+        (client, lambda: client.recv_response(), lambda: client.pending == 0),
+        (server, lambda: server.recv_request(), lambda: server.clients == 0),  # client closed
     ]
-    for endpoint, wait in waits:
+    for endpoint, wait, between in waits:
         thread, out = run(wait)
-        time.sleep(0.2)  # in its wait (it never ends by itself: no timeout)
+        time.sleep(0.2)  # in its wait
         assert thread.is_alive(), out
-        # Another thread's calls go between the wait's slices.
-        assert endpoint.name
+        started = time.monotonic()
+        assert between()
+        print(f"{endpoint!r}: a call between the wait's slices took {time.monotonic() - started:.3f} s")
         started = time.monotonic()
         endpoint.close()
         thread.join(JOIN)
@@ -173,19 +176,118 @@ def test_wait_any_in_one_thread_and_close_in_another(name):
     del event
 
 
-def test_a_message_lent_in_one_thread_is_not_released_under_its_buffer_by_another(name):
+def test_a_message_lent_to_one_thread_waits_for_it_not_for_another_threads_receive(name):
     tx = filemap.Sender.create_or_open(name, 4096)
     rx = filemap.Receiver.open(name)
     tx.send(b"first")
     tx.send(b"second")
     message = rx.recv_message(timeout=5)
-    view = memoryview(message)
+    # Another thread's receive waits while this thread holds its message (it neither
+    # releases it under this thread nor fails).
     thread, out = run(lambda: rx.recv(timeout=5))
-    thread.join(JOIN)
-    assert isinstance(out[0], BufferError), out
-    assert bytes(view) == b"first"
-    view.release()
+    time.sleep(0.2)
+    assert thread.is_alive(), out
+    with memoryview(message) as view:
+        assert bytes(view) == b"first"
+    assert message.tobytes() == b"first"
     message.release()
-    assert rx.recv(timeout=5) == b"second"
+    thread.join(JOIN)
+    assert out == [b"second"], out
+    # A message dropped unreleased lets the other thread's receive go too.
+    tx.send(b"third")
+    tx.send(b"fourth")
+    dropped = rx.recv_message(timeout=5)
+    thread, out = run(lambda: rx.recv(timeout=5))
+    time.sleep(0.1)
+    del dropped
+    thread.join(JOIN)
+    assert out == [b"fourth"], out
     tx.close()
     rx.close()
+
+
+def test_threads_calling_one_client_each_get_their_own_answer(name):
+    server = filemap.Server.create_or_open(name)
+    client = filemap.Client.open(name)
+
+    def serve():
+        for _ in range(40):
+            request, payload = server.recv_request(timeout=10)
+            server.respond(request, payload, last=False)
+            server.respond(request, b"!")
+
+    served, served_out = run(serve)
+    callers = [
+        run(lambda k=k: [client.call(f"{k}-{i}".encode(), timeout=10) for i in range(20)])
+        for k in range(2)
+    ]
+    for k, (thread, out) in enumerate(callers):
+        thread.join(JOIN * 3)
+        assert not thread.is_alive()
+        assert out == [[f"{k}-{i}!".encode() for i in range(20)]], out
+    served.join(JOIN)
+    assert served_out == [None], served_out
+    # During a call, another thread's request is refused (it would take the call's answer).
+    slow, slow_out = run(lambda: client.call(b"slow", timeout=10))
+    request, payload = server.recv_request(timeout=10)
+    with pytest.raises(filemap.UnsupportedError):
+        client.send_request(b"meanwhile")
+    server.respond(request, payload)
+    slow.join(JOIN)
+    assert slow_out == [b"slow"], slow_out
+    client.close()
+    server.close()
+
+
+def test_waits_on_overlapping_sets_from_two_threads_both_end(name):
+    pairs = [
+        (filemap.Sender.create_or_open(f"{name}-{k}", 4096), filemap.Receiver.open(f"{name}-{k}"))
+        for k in range(2)
+    ]
+    (tx_a, rx_a), (tx_b, rx_b) = pairs
+    rounds = 200
+    # One thread waits on [a, b], the other on [b, a]; each takes the message it is woken
+    # for. Every message is taken once; neither wait holds the other up for good.
+    taken = []
+    lock = threading.Lock()
+
+    def waiter(objects):
+        def body():
+            while True:
+                try:
+                    index, _ = filemap.wait_any(objects, timeout=2)
+                except filemap.TimedOutError:
+                    return
+                message = objects[index].try_recv()
+                if message is not None:
+                    with lock:
+                        taken.append(message)
+
+        return body
+
+    threads = [run(waiter([rx_a, rx_b])), run(waiter([rx_b, rx_a]))]
+    for i in range(rounds):
+        (tx_a if i % 2 else tx_b).send(i.to_bytes(4, "little"), timeout=5)
+    for thread, out in threads:
+        thread.join(JOIN * 3)
+        assert not thread.is_alive()
+        assert out == [None], out
+    assert sorted(int.from_bytes(m, "little") for m in taken) == list(range(rounds))
+    for tx, rx in pairs:
+        tx.close()
+        rx.close()
+
+
+def test_last_sequence_is_each_threads_own(name):
+    publisher = filemap.Publisher.create_or_open(name)
+    subscriber = filemap.Subscriber.open(name)
+    for i in range(2):
+        publisher.publish(bytes([i]))
+    assert subscriber.recv(timeout=5) == b"\x00"
+    mine = subscriber.last_sequence
+    thread, out = run(lambda: (subscriber.recv(timeout=5), subscriber.last_sequence))
+    thread.join(JOIN)
+    assert out == [(b"\x01", mine + 1)], out
+    assert subscriber.last_sequence == mine  # not the other thread's
+    publisher.close()
+    subscriber.close()

@@ -22,7 +22,9 @@ meanwhile: ``RuntimeError``). Calls of one endpoint (``Sender``, ``Receiver``,
 turns, first come first served; a call that waits takes one turn per slice of at most
 50 ms, so another thread's call goes between two slices: ``close()`` from another thread
 ends a wait in the endpoint with ``ValueError`` ("... is closed") within one slice, and
-threads sharing a receiving end get each message once. A mutex is
+threads sharing a receiving end get each message once (a ``Message`` from
+``recv_message`` is its thread's until released: another thread's receive waits for it).
+A ``Client.call`` is one thread's at a time. A mutex is
 held by the thread that locked it: a ``MutexGuard`` kept after its thread ended cannot be
 released: the mutex stays locked until that ``NamedMutex`` object and the guard are gone
 (the next lock then reports it abandoned).
