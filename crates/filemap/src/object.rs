@@ -136,6 +136,7 @@ impl Object {
                 writable,
                 executable,
                 share,
+                recorded: true,
             }) {
                 Ok(f) => f,
                 Err(e) if sys::is_sharing_violation(&e) => {

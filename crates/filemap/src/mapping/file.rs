@@ -141,6 +141,7 @@ impl FileOptions {
                     writable,
                     executable: self.executable,
                     share: self.share,
+                    recorded: false,
                 })
                 .map_err(|e| match e.kind() {
                     // (Opening one for writing fails so; for reading, `unmappable` says.)

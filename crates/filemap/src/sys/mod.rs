@@ -76,6 +76,10 @@ pub(crate) struct FileRequest<'a> {
     pub executable: bool,
     /// Windows opens the file with this share mode (Linux keeps it with `lock_file`).
     pub share: ShareMode,
+    /// The path is one a header recorded (canonical when recorded): Linux does not follow
+    /// a symbolic link at its end. (Windows follows it: another user's object is checked
+    /// before, `Entry::foreign_backing_path`.)
+    pub recorded: bool,
 }
 
 /// How a mapping keeps its file's share mode: Linux takes a `flock`; Windows relies on the

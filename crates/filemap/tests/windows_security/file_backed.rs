@@ -37,15 +37,17 @@ fn a_file_backed_header_is_its_owners_alone() {
     }));
     println!("0666 file-backed header: {sddl}");
     let me = filemap::namespace::info(&name).unwrap().owner_sid.unwrap();
-    const GENERIC_WRITE: u32 = 0x4000_0000;
+    // Write access as asked for, or as the kernel stores it (generic rights mapped to the
+    // section's own: SECTION_MAP_WRITE; and WRITE_DAC, WRITE_OWNER, GENERIC_ALL).
+    const WRITE: u32 = 0x4000_0000 | 0x1000_0000 | 0x000C_0002;
     let mut others = 0;
     for (trustee, mask) in entries(&sddl) {
         if ["SY", "BA", me.as_str()].contains(&trustee.as_str()) {
             continue;
         }
         others += 1;
-        let bits = u32::from_str_radix(mask.trim_start_matches("0x"), 16).unwrap_or(u32::MAX);
-        assert_eq!(bits & GENERIC_WRITE, 0, "{trustee} may write: {sddl}");
+        let bits = mask_bits(&mask);
+        assert_eq!(bits & WRITE, 0, "{trustee} may write: {sddl}");
     }
     assert!(others > 0, "the other bits still grant reading: {sddl}");
     Mapping::open(name.as_str())
@@ -57,6 +59,41 @@ fn a_file_backed_header_is_its_owners_alone() {
         .unwrap();
     drop(m);
     assert_eq!(&std::fs::read(&data).unwrap()[..5], b"owner");
+}
+
+/// An SDDL access mask as bits: hexadecimal, or two-letter rights (`GR`, `DC`, ...); any
+/// other text as every bit.
+fn mask_bits(mask: &str) -> u32 {
+    if let Some(hex) = mask.strip_prefix("0x") {
+        return u32::from_str_radix(hex, 16).unwrap_or(u32::MAX);
+    }
+    let letters = [
+        ("GA", 0x1000_0000),
+        ("GR", 0x8000_0000),
+        ("GW", 0x4000_0000),
+        ("GX", 0x2000_0000),
+        ("RC", 0x0002_0000),
+        ("SD", 0x0001_0000),
+        ("WD", 0x0004_0000),
+        ("WO", 0x0008_0000),
+        ("CC", 0x1),
+        ("DC", 0x2),
+        ("LC", 0x4),
+        ("SW", 0x8),
+        ("RP", 0x10),
+        ("WP", 0x20),
+        ("DT", 0x40),
+        ("LO", 0x80),
+        ("CR", 0x100),
+    ];
+    let mut bits = 0;
+    for pair in mask.as_bytes().chunks(2) {
+        match letters.iter().find(|(code, _)| code.as_bytes() == pair) {
+            Some((_, bit)) => bits |= bit,
+            None => return u32::MAX,
+        }
+    }
+    bits
 }
 
 /// The header area of the section under the kernel name `name`.

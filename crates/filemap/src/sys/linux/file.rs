@@ -15,17 +15,43 @@ use crate::vocabulary::ShareMode;
 /// Opens a file to map: read-only, or read-write. (The share mode is a lock taken
 /// afterwards by `lock_file` on Linux.)
 pub(crate) fn open_file(request: &FileRequest<'_>) -> std::io::Result<File> {
+    use rustix::fs::{FileType, Mode, OFlags};
     use std::os::unix::fs::OpenOptionsExt;
-    // Without waiting: a FIFO put where the file was (or named by a header) would hold an
-    // open for reading until a writer came; it opens at once, and is then refused as not
-    // the file recorded. Never as a controlling terminal. (Neither flag changes what a
-    // regular file's descriptor does.)
-    let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
+    // First the path alone (O_PATH opens nothing for reading or writing: a FIFO put where
+    // the file was, or named by a header, does not hold the open until a writer comes),
+    // and what it is; then that same inode, opened for use through /proc.
+    use std::os::unix::ffi::OsStrExt;
+    if request.path.as_os_str().as_bytes().contains(&0) {
+        // Refused before any system call, as std refuses it.
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the path contains a NUL byte",
+        ));
+    }
+    let mut flags = OFlags::PATH | OFlags::CLOEXEC;
+    if request.recorded {
+        // A recorded path is canonical: a symbolic link at its end was put there since.
+        flags |= OFlags::NOFOLLOW;
+    }
+    let at = rustix::fs::open(request.path, flags, Mode::empty())?;
+    let not_a_file = match FileType::from_raw_mode(rustix::fs::fstat(&at)?.st_mode) {
+        FileType::Fifo => Some("it is a FIFO (a named pipe), not a file"),
+        FileType::Socket => Some("it is a socket, not a file"),
+        FileType::Symlink => Some("it is a symbolic link, put where the file was"),
+        // (Opening some devices does something: a tape rewinds. No object's file is one.)
+        FileType::CharacterDevice if request.recorded => {
+            Some("it is a character device, put where the file was")
+        }
+        _ => None,
+    };
+    if let Some(why) = not_a_file {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
+    }
     File::options()
         .read(true)
         .write(request.writable)
-        .custom_flags(flags.bits() as i32)
-        .open(request.path)
+        .custom_flags(OFlags::NOCTTY.bits() as i32)
+        .open(format!("/proc/self/fd/{}", at.as_raw_fd()))
 }
 
 /// Whether an open failed because of another user's share mode (never on Linux: there

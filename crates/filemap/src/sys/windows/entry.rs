@@ -26,7 +26,7 @@ use windows_sys::Win32::System::Memory::{
 use windows_sys::Win32::System::Threading::{OpenEventW, OpenMutexW, OpenSemaphoreW};
 
 use super::creation::{self, CreationLock};
-use super::header_trust::{check_file_backed_header, foreign_file};
+use super::header_trust::{check_file_backed_header, foreign_file, foreign_path};
 use super::security::{
     check_opened_owner, check_owner, owner_check_access, ObjectSecurity, Rights,
 };
@@ -547,17 +547,9 @@ impl Entry {
     }
 
     /// For another user's file-backed entry opened by name: why the path its header names
-    /// may not even be opened (`None` if it may): one that is not on a drive of this
-    /// machine, whose opening would reach another machine with this user's credentials.
+    /// may not even be opened for use (`None` if it may): see [`foreign_path`].
     pub(crate) fn foreign_backing_path(&self, path: &std::path::Path) -> Option<String> {
-        let owner = self.foreign_owner.as_deref()?;
-        (!super::is_local_drive_path(path)).then(|| {
-            format!(
-                "the object is {owner}'s and names a path not on a drive of this machine: \
-                 another user's object may name only a local file of its own (opening this \
-                 one could send this user's credentials elsewhere)"
-            )
-        })
+        foreign_path(self.foreign_owner.as_deref()?, path)
     }
 
     /// Removing a name: not on Windows (see `remove_entry`).

@@ -25,6 +25,9 @@ pub(crate) fn open_file(request: &FileRequest<'_>) -> io::Result<File> {
         writable,
         executable,
         share,
+        // Followed: another user's object is checked before (`foreign_path`); a link at
+        // the end of an own object's path is refused afterwards as not its file.
+        recorded: _,
     } = *request;
     use std::os::windows::fs::OpenOptionsExt;
     use windows_sys::Win32::Foundation::{GENERIC_EXECUTE, GENERIC_READ, GENERIC_WRITE};
@@ -170,7 +173,19 @@ pub(crate) fn backing_file_problem(
         // machine (or a pipe) would reach out to it with this user's credentials.
         return None;
     }
-    let file = match File::open(path) {
+    // Only its attributes, shared with everyone, and a link at its end not followed (it is
+    // then not the file recorded).
+    use std::os::windows::fs::OpenOptionsExt;
+    use windows_sys::Win32::Storage::FileSystem::{
+        FILE_FLAG_OPEN_REPARSE_POINT, FILE_READ_ATTRIBUTES, FILE_SHARE_DELETE, FILE_SHARE_READ,
+        FILE_SHARE_WRITE,
+    };
+    let file = match File::options()
+        .access_mode(FILE_READ_ATTRIBUTES)
+        .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
+        .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
+        .open(path)
+    {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Some(P::Missing),
         Err(_) => return None,
         Ok(file) => file,

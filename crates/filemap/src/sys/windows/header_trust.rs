@@ -6,6 +6,7 @@
 //! (the section's DACL and owner, the file's owner), never from the header.
 
 use std::os::windows::io::{AsHandle, BorrowedHandle};
+use std::path::Path;
 
 use windows_sys::Win32::Security::{
     EqualSid, GetAce, GetLengthSid, IsValidSid, IsWellKnownSid, WinAuthenticatedUserSid,
@@ -188,5 +189,51 @@ pub(super) fn foreign_file(owner: &str, file: &std::fs::File) -> Option<String> 
             "the object is {owner}'s, and the file's owner could not be read ({why}): \
              another user's object may name only a file of its own"
         )),
+    }
+}
+
+/// For another user's file-backed object (`owner`): why the path its header names may not
+/// even be opened for use (`None` if it may), checked before it is: an open with the
+/// access and share mode the header asks for would hold a file that is not `owner`'s, and
+/// one of a path on another machine would send this user's credentials there. The path
+/// must be on a drive of this machine, not a link or other reparse point there, and its
+/// file `owner`'s (read from a handle that can only read its descriptor and attributes,
+/// shared with everyone). (A directory link on the way is still followed.)
+pub(super) fn foreign_path(owner: &str, path: &Path) -> Option<String> {
+    use std::os::windows::fs::{MetadataExt, OpenOptionsExt};
+    use windows_sys::Win32::Storage::FileSystem::{
+        FILE_ATTRIBUTE_REPARSE_POINT, FILE_FLAG_OPEN_REPARSE_POINT, FILE_READ_ATTRIBUTES,
+        FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
+    };
+    let refused = |why: String| {
+        Some(format!(
+            "the object is {owner}'s and {why}: another user's object may name only a local \
+             file of its own"
+        ))
+    };
+    if !super::is_local_drive_path(path) {
+        return refused(
+            "names a path not on a drive of this machine (opening it could send this user's \
+             credentials elsewhere)"
+                .into(),
+        );
+    }
+    let probe = std::fs::OpenOptions::new()
+        .access_mode(READ_CONTROL | FILE_READ_ATTRIBUTES)
+        .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
+        .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
+        .open(path);
+    let probe = match probe {
+        Ok(probe) => probe,
+        // Said by the open itself (the file is missing).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => return refused(format!("its file could not be looked at ({e})")),
+    };
+    match probe.metadata() {
+        Ok(m) if m.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT != 0 => {
+            refused("its path ends in a link or other reparse point".into())
+        }
+        Ok(_) => foreign_file(owner, &probe),
+        Err(e) => refused(format!("its file could not be looked at ({e})")),
     }
 }
