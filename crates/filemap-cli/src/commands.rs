@@ -137,13 +137,15 @@ pub fn run(command: Command) -> Outcome {
             multicast,
             best_effort,
             buffer,
+            query_timeout,
             json,
         } => {
             let mut builder = filemap_zenoh::Bridge::builder()
                 .prefix(prefix)
                 .multicast_scouting(multicast)
                 .best_effort(best_effort)
-                .buffer(buffer, 64 << 20);
+                .buffer(buffer, 64 << 20)
+                .query_timeout(query_timeout);
             for name in export {
                 builder = builder.export(name);
             }

@@ -287,6 +287,11 @@ enum Command {
         /// drops the oldest.
         #[arg(long, default_value_t = 10_000)]
         buffer: usize,
+        /// How long a query of a bridged service may take: an imported service's request
+        /// waits that long for the far side, an exported service's query for the local
+        /// server (then it fails).
+        #[arg(long, default_value = "10s", value_parser = units::parse_duration)]
+        query_timeout: std::time::Duration,
         /// Print the counters as JSON when stopping.
         #[arg(long)]
         json: bool,

@@ -166,6 +166,8 @@ pub(crate) struct Settings {
     pub(crate) buffer_messages: usize,
     pub(crate) buffer_bytes: usize,
     pub(crate) topic_capacity: u64,
+    /// How long a query of a bridged service may take (see `BridgeBuilder::query_timeout`).
+    pub(crate) query_timeout: Duration,
     /// This bridge's id, in the attachments of what it exports.
     pub(crate) origin: String,
 }
@@ -264,6 +266,16 @@ impl BridgeBuilder {
     /// The capacity of the local topics an import makes (default 1 MiB).
     pub fn topic_capacity(mut self, bytes: u64) -> Self {
         self.settings.topic_capacity = bytes;
+        self
+    }
+
+    /// How long a query of a bridged service may take (default 10 s): a request of an
+    /// imported service waits that long for the far side's replies (then fails, if none
+    /// came), and an exported service waits that long for its local server's responses
+    /// to a query (then replies with an error and gives the request up), so that a server
+    /// that never answers holds nothing for ever. More than zero.
+    pub fn query_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.query_timeout = timeout;
         self
     }
 
@@ -424,6 +436,7 @@ impl Bridge {
                 buffer_messages: 10_000,
                 buffer_bytes: 64 << 20,
                 topic_capacity: 1 << 20,
+                query_timeout: Duration::from_secs(10),
                 origin: origin_id(),
             },
             exports: Vec::new(),
@@ -445,6 +458,11 @@ impl Bridge {
         {
             return Err(BridgeError::Setting(
                 "nothing to bridge: give at least one export or import".into(),
+            ));
+        }
+        if builder.settings.query_timeout.is_zero() {
+            return Err(BridgeError::Setting(
+                "the query timeout must be more than zero".into(),
             ));
         }
         if builder.settings.prefix.split('/').any(str::is_empty)

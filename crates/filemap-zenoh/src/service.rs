@@ -4,7 +4,8 @@
 //!   of the local service, sends each query's payload as a request, and replies to the
 //!   query with each response (a stream's parts, then the last), in order; a failure
 //!   (`Server::respond_failure`) as an error reply with its reason. If the local server is
-//!   gone, the pending queries get an error reply.
+//!   gone, the pending queries get an error reply, and so does a query the server has not
+//!   answered in full within the query timeout (its request is given up).
 //! - An imported service: the bridge is the local server of the service; each request
 //!   becomes a Zenoh `get` with the request's payload, and each reply a response: every
 //!   reply but the last as a part, the last (known when the query ends) as the last
@@ -16,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use filemap::service::{Client, RequestId, Server, ServiceOptions};
 use filemap::Error;
@@ -26,8 +27,9 @@ use zenoh::{Session, Wait};
 use crate::export::STOP_CHECK;
 use crate::{keys, Log, Settings};
 
-/// How long a request waits for the far side's replies before its query ends.
-const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an exported service looks for queries its local server left unanswered too
+/// long.
+const EXPIRY_LOOK: Duration = Duration::from_millis(50);
 /// The most queries an exported service takes from Zenoh before it looks at responses.
 const QUERIES_PER_LOOK: usize = 64;
 /// How long an exported service waits for room in its request ring, and an imported one
@@ -55,6 +57,7 @@ pub(crate) fn export(
     log: Log,
 ) -> Result<ServiceBridge, crate::BridgeError> {
     let key = keys::key_for(&settings.prefix, &name);
+    let query_timeout = settings.query_timeout;
     let queryable = session
         .declare_queryable(key.clone())
         .wait()
@@ -63,7 +66,9 @@ pub(crate) fn export(
         .name(format!("service export {name}"))
         .spawn(move || {
             let mut client: Option<Client> = None;
-            let mut pending: HashMap<RequestId, Query> = HashMap::new();
+            // Each query taken, with when it is due.
+            let mut pending: HashMap<RequestId, (Query, Instant)> = HashMap::new();
+            let mut looked_for_expired = Instant::now();
             let mut said_absent = false;
             while !stop.load(Ordering::Relaxed) {
                 if client.is_none() {
@@ -100,7 +105,8 @@ pub(crate) fn export(
                     let payload = query.payload().map(|p| p.to_bytes().into_owned());
                     match c.send_request_timeout(&payload.unwrap_or_default(), LOCAL_WAIT) {
                         Ok(id) => {
-                            pending.insert(id, query);
+                            let due = Instant::now() + query_timeout;
+                            pending.insert(id, (query, due));
                         }
                         Err(e) => {
                             let _ = query.reply_err(e.to_string()).wait();
@@ -120,7 +126,7 @@ pub(crate) fn export(
                         let (id, last) = (response.request(), response.is_last());
                         let failure = response.is_failure();
                         let bytes = response.to_vec().unwrap_or_default();
-                        if let Some(query) = pending.get(&id) {
+                        if let Some((query, _)) = pending.get(&id) {
                             let _ = if failure {
                                 query.reply_err(bytes).wait()
                             } else {
@@ -137,12 +143,30 @@ pub(crate) fn export(
                     Err(Error::Timeout { .. }) => None,
                     Err(e) => Some(e),
                 };
+                if looked_for_expired.elapsed() >= EXPIRY_LOOK {
+                    looked_for_expired = Instant::now();
+                    let now = Instant::now();
+                    pending.retain(|id, (query, due)| {
+                        if now < *due {
+                            return true;
+                        }
+                        // Its late responses are dropped; the asker hears why.
+                        c.give_up(*id);
+                        let _ = query
+                            .reply_err(format!(
+                                "the service {name} did not answer within {}",
+                                filemap::HumanDuration(query_timeout)
+                            ))
+                            .wait();
+                        false
+                    });
+                }
                 if let Some(e) = failed {
                     log(&format!("the service {name}: {e}"));
                     // A takeover fails only the requests the dead server had taken: the
                     // others stay pending, and the new server answers them.
                     let takeover = matches!(e, Error::Disconnected { .. });
-                    pending.retain(|id, query| {
+                    pending.retain(|id, (query, _)| {
                         let keep = takeover && c.is_pending(*id);
                         if !keep {
                             let _ = query.reply_err(e.to_string()).wait();
@@ -210,6 +234,7 @@ pub(crate) fn import(
     log: Log,
 ) -> Result<ServiceBridge, crate::BridgeError> {
     let key = keys::key_for(&settings.prefix, &name);
+    let query_timeout = settings.query_timeout;
     let mut server = Server::create_or_open(name.as_str(), &ServiceOptions::new())?;
     log(&format!("importing the service {key} into {name}"));
     let session = session.clone();
@@ -238,7 +263,7 @@ pub(crate) fn import(
                     let asked = session
                         .get(key.clone())
                         .payload(payload)
-                        .timeout(QUERY_TIMEOUT)
+                        .timeout(query_timeout)
                         // Every reply, in order (by default Zenoh keeps the latest per key).
                         .consolidation(zenoh::query::ConsolidationMode::None)
                         .callback(move |reply| {
@@ -310,7 +335,7 @@ pub(crate) fn import(
                                     let reason = format!(
                                         "no reply from {key} (no queryable on the far side, or \
                                          none within {})",
-                                        filemap::HumanDuration(QUERY_TIMEOUT)
+                                        filemap::HumanDuration(query_timeout)
                                     );
                                     server.respond_failure_timeout(
                                         id,

@@ -1,0 +1,116 @@
+//! An exported service whose local server does not answer a query within the bridge's
+//! query timeout replies to it with an error and gives the request up, holding nothing for
+//! it (it held the query for ever); what the server answers in time goes through, and a
+//! late answer is dropped. The asker is a plain Zenoh peer over TCP on 127.0.0.1.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use filemap::service::{Server, ServiceOptions};
+use filemap_zenoh::Bridge;
+use zenoh::Wait;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Asks `key` with `payload` (the query itself waiting up to `timeout`): the first reply,
+/// `Ok` or `Err` with its payload, if one comes within `PATIENCE`.
+fn ask(
+    session: &zenoh::Session,
+    key: &str,
+    payload: &str,
+    timeout: Duration,
+) -> Option<Result<String, String>> {
+    let (tx, rx) = mpsc::channel();
+    session
+        .get(key)
+        .payload(payload.to_string())
+        .timeout(timeout)
+        .callback(move |reply| {
+            let text =
+                |b: &zenoh::bytes::ZBytes| String::from_utf8_lossy(&b.to_bytes()).into_owned();
+            let _ = tx.send(match reply.result() {
+                Ok(sample) => Ok(text(sample.payload())),
+                Err(error) => Err(text(error.payload())),
+            });
+        })
+        .wait()
+        .unwrap();
+    rx.recv_timeout(PATIENCE.min(timeout + Duration::from_secs(1)))
+        .ok()
+}
+
+#[test]
+fn an_unanswered_query_gets_an_error_after_the_query_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("FILEMAP_DIR", dir.path());
+    let name = "slow-service";
+    let mut server = Server::create_or_open(name, &ServiceOptions::new()).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    // Answers "ping" at once; keeps "hang" unanswered until told to answer it late.
+    let (late_tx, late_rx) = mpsc::channel::<()>();
+    let serving = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut hung = Vec::new();
+            let started = Instant::now();
+            while !stop.load(Ordering::Relaxed) && started.elapsed() < PATIENCE * 3 {
+                if late_rx.try_recv().is_ok() {
+                    for id in hung.drain(..) {
+                        server.respond(id, b"late").unwrap();
+                    }
+                }
+                let (id, payload) = match server.recv_request_timeout(Duration::from_millis(20)) {
+                    Ok(request) => (request.id(), request.to_vec().unwrap()),
+                    Err(_) => continue,
+                };
+                match payload.as_slice() {
+                    b"ping" => server.respond(id, b"pong").unwrap(),
+                    _ => hung.push(id),
+                }
+            }
+        })
+    };
+    let (session, endpoint) = common::loopback_peer();
+    let key = filemap_zenoh::keys::key_for("filemap", name);
+    let query_timeout = Duration::from_millis(300);
+    let bridge = Bridge::builder()
+        .export_service(name)
+        .connect(endpoint)
+        .query_timeout(query_timeout)
+        .start()
+        .unwrap();
+    // Until the bridge's queryable is known on the peer and answers.
+    let started = Instant::now();
+    loop {
+        if ask(&session, &key, "ping", Duration::from_secs(2)) == Some(Ok("pong".into())) {
+            break;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the exported service never answered"
+        );
+    }
+    // A query the server leaves unanswered: an error reply once the query timeout passes,
+    // long before the asker's own timeout.
+    let asked = Instant::now();
+    match ask(&session, &key, "hang", Duration::from_secs(15)) {
+        Some(Err(reason)) => {
+            println!("after {:?}: {reason}", asked.elapsed());
+            assert!(reason.contains("did not answer within"), "{reason}");
+        }
+        other => panic!("an unanswered query: expected an error reply, got {other:?}"),
+    }
+    // The server's late answer is dropped, and the service goes on.
+    late_tx.send(()).unwrap();
+    std::thread::sleep(query_timeout);
+    assert_eq!(
+        ask(&session, &key, "ping", Duration::from_secs(5)),
+        Some(Ok("pong".into()))
+    );
+    bridge.stop();
+    stop.store(true, Ordering::Relaxed);
+    serving.join().unwrap();
+}
