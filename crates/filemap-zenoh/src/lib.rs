@@ -256,7 +256,9 @@ impl BridgeBuilder {
     }
 
     /// How many messages (and bytes) an export holds while the network is slow or down
-    /// before it drops the oldest (default 10,000 messages, 64 MiB).
+    /// before it drops the oldest (default 10,000 messages, 64 MiB). The bytes also bound
+    /// the replies an imported service holds on their way to a client that takes them
+    /// more slowly than they come: past it, that request fails.
     pub fn buffer(mut self, messages: usize, bytes: usize) -> Self {
         self.settings.buffer_messages = messages.max(1);
         self.settings.buffer_bytes = bytes.max(1);

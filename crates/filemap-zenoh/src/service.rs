@@ -203,8 +203,36 @@ fn fail(server: &mut Server, id: RequestId, error: &Error, log: &Log) {
 enum Reply {
     /// A reply's payload, or an error reply's.
     Part(RequestId, Result<Vec<u8>, Vec<u8>>),
+    /// Replies came faster than the local client takes them, past the bridge's buffer:
+    /// the rest of this query's are dropped, and the request fails.
+    Overflow(RequestId),
     /// The query ended: no more replies.
     End(RequestId),
+}
+
+/// The bytes of replies on their way from Zenoh's callbacks to the serving thread, at most
+/// a bound (the bridge's buffer): a far side that replies faster than the local client
+/// takes responses fails its request rather than filling this host's memory.
+struct ReplyQueue {
+    bytes: std::sync::atomic::AtomicUsize,
+    bound: usize,
+}
+
+impl ReplyQueue {
+    /// Counts `len` more bytes in, if they fit.
+    fn admit(&self, len: usize) -> bool {
+        let before = self.bytes.fetch_add(len, Ordering::Relaxed);
+        if before.saturating_add(len) > self.bound {
+            self.bytes.fetch_sub(len, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Counts `len` bytes out (taken by the serving thread).
+    fn taken(&self, len: usize) {
+        self.bytes.fetch_sub(len, Ordering::Relaxed);
+    }
 }
 
 /// Sends `End` when the query's reply callback is dropped (Zenoh drops it when the query
@@ -235,6 +263,10 @@ pub(crate) fn import(
 ) -> Result<ServiceBridge, crate::BridgeError> {
     let key = keys::key_for(&settings.prefix, &name);
     let query_timeout = settings.query_timeout;
+    let queue = Arc::new(ReplyQueue {
+        bytes: std::sync::atomic::AtomicUsize::new(0),
+        bound: settings.buffer_bytes,
+    });
     let mut server = Server::create_or_open(name.as_str(), &ServiceOptions::new())?;
     log(&format!("importing the service {key} into {name}"));
     let session = session.clone();
@@ -260,6 +292,7 @@ pub(crate) fn import(
                 };
                 if let Some((id, payload)) = asked {
                     let (tx, guard) = (tx.clone(), EndGuard(id, tx.clone()));
+                    let (queue, overflowed) = (queue.clone(), AtomicBool::new(false));
                     let asked = session
                         .get(key.clone())
                         .payload(payload)
@@ -268,10 +301,19 @@ pub(crate) fn import(
                         .consolidation(zenoh::query::ConsolidationMode::None)
                         .callback(move |reply| {
                             let _keep = &guard;
+                            if overflowed.load(Ordering::Relaxed) {
+                                return;
+                            }
                             let part = match reply.result() {
                                 Ok(sample) => Ok(sample.payload().to_bytes().into_owned()),
                                 Err(error) => Err(error.payload().to_bytes().into_owned()),
                             };
+                            let len = part.as_ref().map_or_else(Vec::len, Vec::len);
+                            if !queue.admit(len) {
+                                overflowed.store(true, Ordering::Relaxed);
+                                let _ = tx.send(Reply::Overflow(id));
+                                return;
+                            }
                             let _ = tx.send(Reply::Part(id, part));
                         })
                         .wait();
@@ -288,7 +330,28 @@ pub(crate) fn import(
                     }
                 }
                 while let Ok(reply) = replies.try_recv() {
+                    if let Reply::Part(_, part) = &reply {
+                        queue.taken(part.as_ref().map_or_else(Vec::len, Vec::len));
+                    }
                     match reply {
+                        Reply::Overflow(id) => {
+                            if held.remove(&id).is_some() {
+                                log(&format!(
+                                    "{key}: replies to a request came faster than its client \
+                                     takes them, past the bridge's buffer"
+                                ));
+                                let reason = format!(
+                                    "the replies from {key} came faster than this client took \
+                                     them, past the bridge's buffer of {} bytes",
+                                    queue.bound
+                                );
+                                let _ = server.respond_failure_timeout(
+                                    id,
+                                    reason.as_bytes(),
+                                    LOCAL_WAIT,
+                                );
+                            }
+                        }
                         Reply::Part(id, Ok(bytes)) => {
                             let Some(request) = held.get_mut(&id) else {
                                 continue;

@@ -42,10 +42,17 @@ fn ask(
         .ok()
 }
 
+/// One after the other, in one namespace (the environment is the process's, and a process
+/// runs one bridge's status object at a time).
 #[test]
-fn an_unanswered_query_gets_an_error_after_the_query_timeout() {
+fn services() {
     let dir = tempfile::tempdir().unwrap();
     std::env::set_var("FILEMAP_DIR", dir.path());
+    an_unanswered_query_gets_an_error_after_the_query_timeout();
+    replies_faster_than_the_client_takes_them_fail_the_request_past_the_buffer();
+}
+
+fn an_unanswered_query_gets_an_error_after_the_query_timeout() {
     let name = "slow-service";
     let mut server = Server::create_or_open(name, &ServiceOptions::new()).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -113,4 +120,89 @@ fn an_unanswered_query_gets_an_error_after_the_query_timeout() {
     bridge.stop();
     stop.store(true, Ordering::Relaxed);
     serving.join().unwrap();
+}
+
+/// An imported service whose far side replies faster than the local client takes the
+/// responses fails that request once the replies on their way pass the bridge's buffer,
+/// rather than holding them all in memory (they were queued without bound).
+fn replies_faster_than_the_client_takes_them_fail_the_request_past_the_buffer() {
+    let name = "flooding-service";
+    let (session, endpoint) = common::loopback_peer();
+    let key = filemap_zenoh::keys::key_for("filemap", name);
+    let (parts, part_len) = (200usize, 16usize << 10);
+    let _queryable = {
+        let key = key.clone();
+        session
+            .declare_queryable(key.clone())
+            .callback(move |query| {
+                let probe = query
+                    .payload()
+                    .is_some_and(|p| p.to_bytes().as_ref() == b"probe");
+                if probe {
+                    let _ = query.reply(key.clone(), b"ok".to_vec()).wait();
+                    return;
+                }
+                for i in 0..parts {
+                    let _ = query.reply(key.clone(), vec![i as u8; part_len]).wait();
+                }
+            })
+            .wait()
+            .unwrap()
+    };
+    let bridge = Bridge::builder()
+        .import_service(name)
+        .connect(endpoint)
+        .buffer(10_000, 1 << 20)
+        .start()
+        .unwrap();
+    let started = Instant::now();
+    let mut client = loop {
+        if let Ok(client) = filemap::service::Client::open(name) {
+            break client;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the imported service never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // Until a query reaches the far side's queryable.
+    loop {
+        if client
+            .call(b"probe", Duration::from_secs(2))
+            .ok()
+            .as_deref()
+            == Some(b"ok")
+        {
+            break;
+        }
+        assert!(started.elapsed() < PATIENCE, "the far side never answered");
+    }
+    // A request whose replies flood in while the client takes one response per 20 ms.
+    client.send_request(b"flood").unwrap();
+    let mut taken = 0usize;
+    let reason = loop {
+        std::thread::sleep(Duration::from_millis(20));
+        let response = client
+            .recv_response_timeout(Duration::from_secs(5))
+            .expect("a response");
+        let failure = response.is_failure();
+        let last = response.is_last();
+        let bytes = response.to_vec().unwrap();
+        if failure {
+            break String::from_utf8_lossy(&bytes).into_owned();
+        }
+        taken += 1;
+        assert!(
+            !last,
+            "all {taken} responses came: the replies were queued without bound"
+        );
+    };
+    println!("after {taken} of {parts} parts: {reason}");
+    assert!(
+        reason.contains("faster than this client took them"),
+        "{reason}"
+    );
+    drop(client);
+    bridge.stop();
 }
