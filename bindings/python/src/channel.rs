@@ -15,7 +15,7 @@ use pyo3::types::PyBytes;
 
 use crate::bytes::with_bytes;
 use crate::endpoint::{this_thread, Endpoint, Turn};
-use crate::errors::{closed, OrRaise};
+use crate::errors::{closed, to_py, OrRaise};
 use crate::waiting::{next_or_stop, released, sliced, timeout_arg};
 
 /// How often a receive looks again while another thread's `recv_message` holds a message.
@@ -69,12 +69,12 @@ impl Sender {
     fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>, timeout: Option<f64>) -> PyResult<()> {
         let timeout = timeout_arg(py, timeout)?;
         with_bytes(py, data, |message| {
-            if self.inner.with(py, |tx| tx.try_send(message).or_raise())? {
+            if self.inner.with(py, |tx| Ok(tx.try_send(message)?))? {
                 return Ok(());
             }
             self.inner
                 .wait(py, timeout, &self.name, |py, tx, slice| {
-                    released(py, || sliced(tx.send_timeout(message, slice)))
+                    Ok(released(py, || sliced(tx.send_timeout(message, slice)))?)
                 })
                 .map(drop)
         })
@@ -83,7 +83,7 @@ impl Sender {
     /// Sends `data` if there is room now; returns whether it was sent.
     fn try_send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
         with_bytes(py, data, |message| {
-            self.inner.with(py, |tx| tx.try_send(message).or_raise())
+            self.inner.with(py, |tx| Ok(tx.try_send(message)?))
         })
     }
 
@@ -218,8 +218,14 @@ impl Receiver {
         let state = turn.open()?;
         if !state.held_by_another() {
             state.release_held(exports)?;
-            if state.rx.try_hold().or_raise()?.is_some() {
-                return Ok(turn);
+            match state.rx.try_hold().map(|slot| slot.is_some()) {
+                Ok(true) => return Ok(turn),
+                Ok(false) => {}
+                Err(e) => {
+                    // Made a Python exception once the turn is passed on.
+                    drop(turn);
+                    return Err(to_py(e));
+                }
             }
         }
         drop(turn);
@@ -232,7 +238,7 @@ impl Receiver {
                 }
                 state.release_held(exports)?;
                 let rx = &mut state.rx;
-                released(py, || sliced(rx.hold(Some(slice)).map(drop)))
+                Ok(released(py, || sliced(rx.hold(Some(slice)).map(drop)))?)
             })
             .map(|(turn, ())| turn)
     }
@@ -278,8 +284,13 @@ impl Receiver {
             return Ok(None);
         }
         state.release_held(&self.exports)?;
-        let Some(slot) = state.rx.try_hold().or_raise()? else {
-            return Ok(None);
+        let slot = match state.rx.try_hold() {
+            Ok(Some(slot)) => slot,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                drop(turn);
+                return Err(to_py(e));
+            }
         };
         let message = PyBytes::new_with(py, slot.len(), |buf| slot.read_at(0, buf).or_raise());
         state.rx.release();

@@ -13,7 +13,7 @@ use std::time::Duration;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
-use crate::errors::closed;
+use crate::errors::{closed, to_py};
 use crate::waiting::{slice_left, wait_sliced};
 
 /// An endpoint's state (`None` once closed), used by one call at a time.
@@ -107,6 +107,36 @@ pub(crate) fn this_thread() -> ThreadId {
     ME.with(|me| *me)
 }
 
+/// Why a call in a turn failed: a filemap error, made a Python exception only once the
+/// turn is passed on (making one runs Python code: a collection, whose finalizers might
+/// call another endpoint, must not run while this one's turn is held), or a Python one.
+pub(crate) enum Failed {
+    Filemap(filemap::Error),
+    Python(PyErr),
+}
+
+impl Failed {
+    /// The Python exception.
+    pub(crate) fn raise(self) -> PyErr {
+        match self {
+            Failed::Filemap(e) => to_py(e),
+            Failed::Python(e) => e,
+        }
+    }
+}
+
+impl From<filemap::Error> for Failed {
+    fn from(e: filemap::Error) -> Failed {
+        Failed::Filemap(e)
+    }
+}
+
+impl From<PyErr> for Failed {
+    fn from(e: PyErr) -> Failed {
+        Failed::Python(e)
+    }
+}
+
 /// One call's turn at an endpoint: its state until dropped.
 pub(crate) struct Turn<'a, T> {
     // Dropped first, then the ticket passes the turn on.
@@ -161,13 +191,15 @@ impl<T> Endpoint<T> {
         })
     }
 
-    /// Runs `f` on the open endpoint in a turn: `ValueError` if it is closed.
+    /// Runs `f` on the open endpoint in a turn: `ValueError` if it is closed. A filemap
+    /// error of `f`'s becomes a Python exception once the turn is passed on.
     pub(crate) fn with<R>(
         &self,
         py: Python<'_>,
-        f: impl FnOnce(&mut T) -> PyResult<R>,
+        f: impl FnOnce(&mut T) -> Result<R, Failed>,
     ) -> PyResult<R> {
-        f(self.turn(py)?.open()?)
+        let done = f(self.turn(py)?.open()?);
+        done.map_err(Failed::raise)
     }
 
     /// Closes the endpoint (in a turn, after any call of another thread that holds one);
@@ -189,18 +221,24 @@ impl<T> Endpoint<T> {
     /// endpoint, d)` waits up to `d` (releasing the GIL; `d` reckoned once the turn is
     /// taken) and says `None` if nothing came. `TimedOutError` naming `what` after
     /// `timeout` (`None`: never). Returns the result with the turn it came in, for the
-    /// caller to finish with.
+    /// caller to finish with. A filemap error of a slice's becomes a Python exception
+    /// once its turn is passed on.
     pub(crate) fn wait<R>(
         &self,
         py: Python<'_>,
         timeout: Option<Duration>,
         what: &str,
-        mut slice: impl FnMut(Python<'_>, &mut T, Duration) -> PyResult<Option<R>>,
+        mut slice: impl FnMut(Python<'_>, &mut T, Duration) -> Result<Option<R>, Failed>,
     ) -> PyResult<(Turn<'_, T>, R)> {
         wait_sliced(py, timeout, what, |py, deadline| {
             let mut turn = self.turn(py)?;
-            let got = slice(py, turn.open()?, slice_left(deadline))?;
-            Ok(got.map(|r| (turn, r)))
+            match slice(py, turn.open()?, slice_left(deadline)) {
+                Ok(got) => Ok(got.map(|r| (turn, r))),
+                Err(failed) => {
+                    drop(turn);
+                    Err(failed.raise())
+                }
+            }
         })
     }
 

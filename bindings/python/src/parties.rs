@@ -77,13 +77,13 @@ impl Inbox {
             .inner
             .wait(py, timeout, &self.name, |py, inbox, slice| {
                 let buf = &mut buf;
-                released(py, || {
+                Ok(released(py, || {
                     sliced(inbox.recv_timeout(slice).and_then(|(slot, message)| {
                         buf.clear();
                         message.append_to(buf)?;
                         Ok(slot)
                     }))
-                })
+                })?)
             })?;
         drop(turn);
         Ok((slot, PyBytes::new(py, &buf)))
@@ -91,15 +91,14 @@ impl Inbox {
 
     /// The next message if one is there now, else `None`.
     fn try_recv<'py>(&self, py: Python<'py>) -> PyResult<Option<(u32, Bound<'py, PyBytes>)>> {
-        self.inner
-            .with(py, |inbox| match inbox.try_recv().or_raise()? {
-                Some((slot, message)) => {
-                    let bytes =
-                        PyBytes::new_with(py, message.len(), |b| message.read_at(0, b).or_raise())?;
-                    Ok(Some((slot, bytes)))
-                }
-                None => Ok(None),
-            })
+        self.inner.with(py, |inbox| match inbox.try_recv()? {
+            Some((slot, message)) => {
+                let bytes =
+                    PyBytes::new_with(py, message.len(), |b| message.read_at(0, b).or_raise())?;
+                Ok(Some((slot, bytes)))
+            }
+            None => Ok(None),
+        })
     }
 
     /// How many senders are connected.
@@ -196,12 +195,12 @@ impl InboxSender {
     fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>, timeout: Option<f64>) -> PyResult<()> {
         let timeout = timeout_arg(py, timeout)?;
         with_bytes(py, data, |message| {
-            if self.inner.with(py, |tx| tx.try_send(message).or_raise())? {
+            if self.inner.with(py, |tx| Ok(tx.try_send(message)?))? {
                 return Ok(());
             }
             self.inner
                 .wait(py, timeout, &self.name, |py, tx, slice| {
-                    released(py, || sliced(tx.send_timeout(message, slice)))
+                    Ok(released(py, || sliced(tx.send_timeout(message, slice)))?)
                 })
                 .map(drop)
         })
@@ -210,7 +209,7 @@ impl InboxSender {
     /// Sends `data` if there is room now; returns whether it was sent.
     fn try_send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
         with_bytes(py, data, |message| {
-            self.inner.with(py, |tx| tx.try_send(message).or_raise())
+            self.inner.with(py, |tx| Ok(tx.try_send(message)?))
         })
     }
 
@@ -333,13 +332,13 @@ impl Server {
             .inner
             .wait(py, timeout, &self.name, |py, server, slice| {
                 let buf = &mut buf;
-                released(py, || {
+                Ok(released(py, || {
                     sliced(server.recv_request_timeout(slice).and_then(|request| {
                         buf.clear();
                         request.append_to(buf)?;
                         Ok(request.id())
                     }))
-                })
+                })?)
             })?;
         drop(turn);
         Ok((RequestId { inner: id }, PyBytes::new(py, &buf)))
@@ -372,7 +371,7 @@ impl Server {
         with_bytes(py, data, |payload| {
             self.inner
                 .wait(py, timeout, &self.name, |py, server, slice| {
-                    released(py, || {
+                    Ok(released(py, || {
                         sliced(if failure {
                             server.respond_failure_timeout(to, payload, slice)
                         } else if last {
@@ -380,7 +379,7 @@ impl Server {
                         } else {
                             server.respond_part_timeout(to, payload, slice)
                         })
-                    })
+                    })?)
                 })
                 .map(drop)
         })
@@ -493,7 +492,7 @@ impl Client {
                     state.refuse_during_others_call()?;
                     let client = &mut state.client;
                     let buf = &mut buf;
-                    released(py, || {
+                    Ok(released(py, || {
                         let failed = match client.recv_response_timeout(slice) {
                             Ok(response) => {
                                 buf.clear();
@@ -511,7 +510,7 @@ impl Client {
                             }
                             e => sliced(Err(e)),
                         }
-                    })
+                    })?)
                 })?;
         Ok((RequestId { inner: id }, buf, last, failure))
     }
@@ -593,7 +592,9 @@ impl Client {
                 .wait(py, timeout, &self.name, |py, state, slice| {
                     state.refuse_during_others_call()?;
                     let client = &mut state.client;
-                    released(py, || sliced(client.send_request_timeout(payload, slice)))
+                    Ok(released(py, || {
+                        sliced(client.send_request_timeout(payload, slice))
+                    })?)
                 })?;
             Ok(RequestId { inner: id })
         })
@@ -676,7 +677,7 @@ impl Client {
                     py.detach(|| std::thread::sleep(slice.min(CALL_POLL)));
                     return Ok(None);
                 }
-                state.client.ensure_nothing_pending().or_raise()?;
+                state.client.ensure_nothing_pending()?;
                 state.call = Some(me);
                 Ok(Some(()))
             })?;

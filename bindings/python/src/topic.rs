@@ -97,12 +97,14 @@ impl Publisher {
     ) -> PyResult<()> {
         let timeout = timeout_arg(py, timeout)?;
         with_bytes(py, data, |message| {
-            if self.inner.with(py, |p| p.try_publish(message).or_raise())? {
+            if self.inner.with(py, |p| Ok(p.try_publish(message)?))? {
                 return Ok(());
             }
             self.inner
                 .wait(py, timeout, &self.name, |py, publisher, slice| {
-                    released(py, || sliced(publisher.publish_timeout(message, slice)))
+                    Ok(released(py, || {
+                        sliced(publisher.publish_timeout(message, slice))
+                    })?)
                 })
                 .map(drop)
         })
@@ -111,7 +113,7 @@ impl Publisher {
     /// Publishes `data` if it can go now; returns whether it went.
     fn try_publish(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
         with_bytes(py, data, |message| {
-            self.inner.with(py, |p| p.try_publish(message).or_raise())
+            self.inner.with(py, |p| Ok(p.try_publish(message)?))
         })
     }
 
@@ -245,13 +247,13 @@ impl Subscriber {
         let mut buf = Vec::new();
         let (turn, seq) = self.inner.wait(py, timeout, &self.name, |py, sub, slice| {
             let buf = &mut buf;
-            released(py, || {
+            Ok(released(py, || {
                 sliced(sub.recv_timeout(slice).and_then(|sample| {
                     buf.clear();
                     sample.append_to(buf)?;
                     Ok(sample.seq())
                 }))
-            })
+            })?)
         })?;
         self.returned(seq);
         drop(turn);
@@ -261,7 +263,7 @@ impl Subscriber {
     /// The next message if one is there now, else `None`.
     fn try_recv<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
         self.inner.with(py, |sub| {
-            let Some(sample) = sub.try_recv().or_raise()? else {
+            let Some(sample) = sub.try_recv()? else {
                 return Ok(None);
             };
             let message =

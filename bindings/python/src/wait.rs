@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 
 use crate::channel::{Receiver, Receiving};
 use crate::endpoint::{Endpoint, Turn};
-use crate::errors::invalid;
+use crate::errors::{invalid, to_py};
 use crate::parties::{Inbox, Server};
 use crate::sync::{NamedEvent, NamedMutex, NamedSemaphore};
 use crate::topic::Subscriber;
@@ -150,10 +150,14 @@ fn wait_on<T: Send>(
         let mut held = take_turns(py, &objects)?;
         let targets = waitables(&mut held)?;
         let slice = slice_left(deadline);
-        released(py, || {
+        let got = released(py, || {
             let list: Vec<&dyn Waitable> = targets.iter().map(|t| *t as &dyn Waitable).collect();
             attempt(&list, slice)
-        })
+        });
+        // The turns are passed on before an error becomes a Python exception.
+        drop(targets);
+        drop(held);
+        got.map_err(to_py)
     })
 }
 

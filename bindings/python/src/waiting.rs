@@ -48,7 +48,7 @@ pub(crate) fn wait_released<T: Send>(
 ) -> PyResult<T> {
     wait_sliced(py, timeout, what, |py, deadline| {
         let slice = slice_left(deadline);
-        released(py, || attempt(slice))
+        released(py, || attempt(slice)).map_err(to_py)
     })
 }
 
@@ -56,8 +56,8 @@ pub(crate) fn wait_released<T: Send>(
 pub(crate) fn released<T: Send>(
     py: Python<'_>,
     attempt: impl FnOnce() -> filemap::Result<Option<T>> + Send,
-) -> PyResult<Option<T>> {
-    py.detach(attempt).map_err(to_py)
+) -> filemap::Result<Option<T>> {
+    py.detach(attempt)
 }
 
 /// How long a slice that starts now may wait: at most `SLICE`, and no later than
