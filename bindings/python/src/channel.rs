@@ -2,7 +2,7 @@
 //! and `filemap.Message`, a received message read in place through the buffer protocol.
 
 use std::ffi::c_int;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::ThreadId;
 use std::time::Duration;
@@ -16,7 +16,7 @@ use pyo3::types::PyBytes;
 use crate::bytes::with_bytes;
 use crate::endpoint::{this_thread, Endpoint, Turn};
 use crate::errors::{closed, to_py, OrRaise};
-use crate::waiting::{next_or_stop, released, sliced, timeout_arg};
+use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
 
 /// How often a receive looks again while another thread's `recv_message` holds a message.
 const HELD_ELSEWHERE_POLL: Duration = Duration::from_millis(1);
@@ -68,12 +68,13 @@ impl Sender {
     #[pyo3(signature = (data, timeout=None))]
     fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>, timeout: Option<f64>) -> PyResult<()> {
         let timeout = timeout_arg(py, timeout)?;
+        let deadline = Deadline::after(timeout);
         with_bytes(py, data, |message| {
             if self.inner.with(py, |tx| Ok(tx.try_send(message)?))? {
                 return Ok(());
             }
             self.inner
-                .wait(py, timeout, &self.name, |py, tx, slice| {
+                .wait(py, deadline, &self.name, |py, tx, slice| {
                     Ok(released(py, || sliced(tx.send_timeout(message, slice)))?)
                 })
                 .map(drop)
@@ -144,6 +145,10 @@ pub struct Receiver {
     /// `Message.release`), so its bytes stay mapped and untouched by the sender. Raised and
     /// compared in a turn of the receiver only (lowered anywhere).
     exports: Arc<AtomicUsize>,
+    /// One more than the generation of a held message whose `Message` was dropped
+    /// unreleased (0: none): the next turn that finds it held releases it. (A drop takes no
+    /// turn: it may come inside another endpoint's turn, or at exit.)
+    abandoned: AtomicU64,
 }
 
 /// A receiver's state: the receiver and which message it holds.
@@ -167,17 +172,26 @@ impl Receiving {
     }
 
     /// Whether the held message is another thread's (from its `recv_message`, not yet
-    /// released): this thread may not let go of it.
-    fn held_by_another(&self) -> bool {
-        self.held_by.is_some_and(|t| t != this_thread())
+    /// released): this thread may not let go of it. One whose `Message` was dropped
+    /// (`abandoned`) is released first.
+    fn held_by_another(&mut self, abandoned: &AtomicU64, exports: &AtomicUsize) -> PyResult<bool> {
+        if self.held_by.is_some()
+            && abandoned
+                .compare_exchange(self.generation + 1, 0, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.release_held(exports)?;
+        }
+        Ok(self.held_by.is_some_and(|t| t != this_thread()))
     }
 
     /// The receiver, for a wait on many objects (releases a message this thread holds).
     pub(crate) fn waitable(
         &mut self,
+        abandoned: &AtomicU64,
         exports: &AtomicUsize,
     ) -> PyResult<&filemap::channel::Receiver> {
-        if self.held_by_another() {
+        if self.held_by_another(abandoned, exports)? {
             return Err(PyRuntimeError::new_err(
                 "the receiver holds a message another thread received with recv_message: \
                  release it before waiting on the receiver",
@@ -200,12 +214,14 @@ impl Receiver {
             name,
             inner: Endpoint::new("the receiver", state),
             exports: Arc::new(AtomicUsize::new(0)),
+            abandoned: AtomicU64::new(0),
         }
     }
 
-    /// The receiver's state and its exports count, for a wait on many objects.
-    pub(crate) fn parts(&self) -> (&Endpoint<Receiving>, &AtomicUsize) {
-        (&self.inner, &self.exports)
+    /// The receiver's state, its abandoned mark and its exports count, for a wait on many
+    /// objects.
+    pub(crate) fn parts(&self) -> (&Endpoint<Receiving>, &AtomicU64, &AtomicUsize) {
+        (&self.inner, &self.abandoned, &self.exports)
     }
 
     /// Releases any held message of this thread's, then holds the next one, waiting up to
@@ -213,10 +229,11 @@ impl Receiver {
     /// in.
     fn hold_next(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Turn<'_, Receiving>> {
         let timeout = timeout_arg(py, timeout)?;
-        let exports = &*self.exports;
+        let deadline = Deadline::after(timeout);
+        let (abandoned, exports) = (&self.abandoned, &*self.exports);
         let mut turn = self.inner.turn(py)?;
         let state = turn.open()?;
-        if !state.held_by_another() {
+        if !state.held_by_another(abandoned, exports)? {
             state.release_held(exports)?;
             match state.rx.try_hold().map(|slot| slot.is_some()) {
                 Ok(true) => return Ok(turn),
@@ -230,8 +247,8 @@ impl Receiver {
         }
         drop(turn);
         self.inner
-            .wait(py, timeout, &self.name, |py, state, slice| {
-                if state.held_by_another() {
+            .wait(py, deadline, &self.name, |py, state, slice| {
+                if state.held_by_another(abandoned, exports)? {
                     // Until that thread releases it (looked at again every millisecond).
                     py.detach(|| std::thread::sleep(slice.min(HELD_ELSEWHERE_POLL)));
                     return Ok(None);
@@ -279,7 +296,7 @@ impl Receiver {
     fn try_recv<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let mut turn = self.inner.turn(py)?;
         let state = turn.open()?;
-        if state.held_by_another() {
+        if state.held_by_another(&self.abandoned, &self.exports)? {
             // The next message comes after the one another thread holds.
             return Ok(None);
         }
@@ -301,7 +318,8 @@ impl Receiver {
     /// (`memoryview(msg)`, `numpy.frombuffer(msg, dtype)`); its space goes back to the
     /// sender when the block ends (or at `release()`, or at the next receive). Copy out
     /// what must outlive the block: while a memoryview or array of the message is alive,
-    /// releasing it (and so receiving again or closing) raises `BufferError`.
+    /// releasing it (and so receiving again or closing) raises `BufferError`. The message
+    /// is this thread's: another thread's receive waits until it is released or dropped.
     #[pyo3(signature = (timeout=None))]
     fn recv_message(slf: Bound<'_, Self>, timeout: Option<f64>) -> PyResult<Message> {
         let py = slf.py();
@@ -507,23 +525,16 @@ impl Message {
 }
 
 impl Drop for Message {
-    /// A message dropped unreleased is released (no buffer of it is alive: each holds the
-    /// message), so that another thread's receive does not wait for it for ever.
+    /// A message dropped unreleased is marked so (no buffer of it is alive: each holds the
+    /// message), and the receiver's next turn that finds it held releases it: another
+    /// thread's receive does not wait for it for ever. No turn is taken here: a drop may
+    /// come inside another endpoint's turn (a collection), or at exit.
     fn drop(&mut self) {
-        if self.released.load(Ordering::Relaxed) {
-            return;
-        }
-        Python::attach(|py| {
+        if !self.released.load(Ordering::Relaxed) {
             let receiver = self.receiver.get();
-            // Dropped inside a call of the receiver on this thread (a collection, say): that
-            // call's thread holds the message, and its next receive releases it.
-            if let Ok(mut turn) = receiver.inner.turn(py) {
-                if self.is_held(turn.state()) {
-                    if let Some(state) = turn.state() {
-                        let _ = state.release_held(&self.exports);
-                    }
-                }
-            }
-        });
+            receiver
+                .abandoned
+                .store(self.generation + 1, Ordering::Release);
+        }
     }
 }

@@ -14,7 +14,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
 use crate::errors::{closed, to_py};
-use crate::waiting::{slice_left, wait_sliced};
+use crate::waiting::{slice_left, wait_sliced, Deadline};
 
 /// An endpoint's state (`None` once closed), used by one call at a time.
 pub(crate) struct Endpoint<T> {
@@ -226,11 +226,11 @@ impl<T> Endpoint<T> {
     pub(crate) fn wait<R>(
         &self,
         py: Python<'_>,
-        timeout: Option<Duration>,
+        deadline: Deadline,
         what: &str,
         mut slice: impl FnMut(Python<'_>, &mut T, Duration) -> Result<Option<R>, Failed>,
     ) -> PyResult<(Turn<'_, T>, R)> {
-        wait_sliced(py, timeout, what, |py, deadline| {
+        wait_sliced(py, deadline, what, |py, deadline| {
             let mut turn = self.turn(py)?;
             match slice(py, turn.open()?, slice_left(deadline)) {
                 Ok(got) => Ok(got.map(|r| (turn, r))),

@@ -2,6 +2,7 @@
 //! `filemap.Server` and `filemap.Client` (request and response, a server streaming one or
 //! more responses to each request).
 
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -10,7 +11,7 @@ use std::thread::ThreadId;
 
 use crate::endpoint::{this_thread, Endpoint};
 use crate::errors::{invalid, raise, to_py, OrRaise};
-use crate::waiting::{next_or_stop, released, sliced, timeout_arg};
+use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
 
 /// The receiving end of an inbox: messages from up to `senders` `InboxSender`s, each
 /// sender's in its order. `recv()` returns `(slot, message)`, the sender's slot and the
@@ -72,10 +73,11 @@ impl Inbox {
         timeout: Option<f64>,
     ) -> PyResult<(u32, Bound<'py, PyBytes>)> {
         let timeout = timeout_arg(py, timeout)?;
+        let deadline = Deadline::after(timeout);
         let mut buf = Vec::new();
         let (turn, slot) = self
             .inner
-            .wait(py, timeout, &self.name, |py, inbox, slice| {
+            .wait(py, deadline, &self.name, |py, inbox, slice| {
                 let buf = &mut buf;
                 Ok(released(py, || {
                     sliced(inbox.recv_timeout(slice).and_then(|(slot, message)| {
@@ -194,12 +196,13 @@ impl InboxSender {
     #[pyo3(signature = (data, timeout=None))]
     fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>, timeout: Option<f64>) -> PyResult<()> {
         let timeout = timeout_arg(py, timeout)?;
+        let deadline = Deadline::after(timeout);
         with_bytes(py, data, |message| {
             if self.inner.with(py, |tx| Ok(tx.try_send(message)?))? {
                 return Ok(());
             }
             self.inner
-                .wait(py, timeout, &self.name, |py, tx, slice| {
+                .wait(py, deadline, &self.name, |py, tx, slice| {
                     Ok(released(py, || sliced(tx.send_timeout(message, slice)))?)
                 })
                 .map(drop)
@@ -327,10 +330,11 @@ impl Server {
         timeout: Option<f64>,
     ) -> PyResult<(RequestId, Bound<'py, PyBytes>)> {
         let timeout = timeout_arg(py, timeout)?;
+        let deadline = Deadline::after(timeout);
         let mut buf = Vec::new();
         let (turn, id) = self
             .inner
-            .wait(py, timeout, &self.name, |py, server, slice| {
+            .wait(py, deadline, &self.name, |py, server, slice| {
                 let buf = &mut buf;
                 Ok(released(py, || {
                     sliced(server.recv_request_timeout(slice).and_then(|request| {
@@ -367,10 +371,11 @@ impl Server {
             ));
         }
         let timeout = timeout_arg(py, timeout)?;
+        let deadline = Deadline::after(timeout);
         let to = request.inner;
         with_bytes(py, data, |payload| {
             self.inner
-                .wait(py, timeout, &self.name, |py, server, slice| {
+                .wait(py, deadline, &self.name, |py, server, slice| {
                     Ok(released(py, || {
                         sliced(if failure {
                             server.respond_failure_timeout(to, payload, slice)
@@ -458,6 +463,22 @@ impl Calling {
     }
 }
 
+/// Ends a client's call when dropped: its flag is cleared in a turn (on every way out of
+/// `call`, a panic's too).
+struct CallUnderWay<'a>(&'a Client);
+
+impl Drop for CallUnderWay<'_> {
+    fn drop(&mut self) {
+        Python::attach(|py| {
+            if let Ok(mut turn) = self.0.inner.turn(py) {
+                if let Some(state) = turn.state() {
+                    state.call = None;
+                }
+            }
+        });
+    }
+}
+
 /// How often a call looks again while another thread's call is under way.
 const CALL_POLL: std::time::Duration = std::time::Duration::from_millis(1);
 
@@ -476,19 +497,19 @@ impl Client {
         }
     }
 
-    /// The next response, waiting up to `timeout`: `(request, payload, last, failure)`. For a call
-    /// (`call`: its request), a `Disconnected` that failed other requests in a takeover
-    /// while the call's is still pending is waited past.
+    /// The next response, waiting until `deadline`: `(request, payload, last, failure)`. For
+    /// a call (`call`: its request), a `Disconnected` that failed other requests in a
+    /// takeover while the call's is still pending is waited past.
     fn next_response(
         &self,
         py: Python<'_>,
-        timeout: Option<std::time::Duration>,
+        deadline: Deadline,
         call: Option<filemap::service::RequestId>,
     ) -> PyResult<(RequestId, Vec<u8>, bool, bool)> {
         let mut buf = Vec::new();
         let (_turn, (id, last, failure)) =
             self.inner
-                .wait(py, timeout, &self.name, |py, state, slice| {
+                .wait(py, deadline, &self.name, |py, state, slice| {
                     state.refuse_during_others_call()?;
                     let client = &mut state.client;
                     let buf = &mut buf;
@@ -521,14 +542,14 @@ impl Client {
         &self,
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
-        deadline: Option<std::time::Instant>,
+        deadline: Deadline,
         timeout: Option<std::time::Duration>,
     ) -> PyResult<Vec<u8>> {
-        let left = || deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
-        let asked = self.send_within(py, data, left())?;
+        let asked = self.send_within(py, data, deadline)?;
         let mut answer = Vec::new();
         let mut answered = || loop {
-            let (id, payload, last, failure) = self.next_response(py, left(), Some(asked.inner))?;
+            let (id, payload, last, failure) =
+                self.next_response(py, deadline, Some(asked.inner))?;
             if id != asked {
                 continue; // a response given up on before, not this call's
             }
@@ -578,18 +599,17 @@ impl Client {
         error
     }
 
-    /// Sends a request, waiting up to `timeout` (`None`: for ever) for room, in slices
-    /// with the GIL released.
+    /// Sends a request, waiting until `deadline` for room, in slices with the GIL released.
     fn send_within(
         &self,
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
-        timeout: Option<std::time::Duration>,
+        deadline: Deadline,
     ) -> PyResult<RequestId> {
         with_bytes(py, data, |payload| {
             let (_turn, id) = self
                 .inner
-                .wait(py, timeout, &self.name, |py, state, slice| {
+                .wait(py, deadline, &self.name, |py, state, slice| {
                     state.refuse_during_others_call()?;
                     let client = &mut state.client;
                     Ok(released(py, || {
@@ -631,7 +651,7 @@ impl Client {
         timeout: Option<f64>,
     ) -> PyResult<RequestId> {
         let timeout = timeout_arg(py, timeout)?;
-        self.send_within(py, data, timeout)
+        self.send_within(py, data, Deadline::after(timeout))
     }
 
     /// The next response to one of this client's requests, waiting up to `timeout` seconds
@@ -647,7 +667,8 @@ impl Client {
         timeout: Option<f64>,
     ) -> PyResult<(RequestId, Bound<'py, PyBytes>, bool)> {
         let timeout = timeout_arg(py, timeout)?;
-        let (id, payload, last, failure) = self.next_response(py, timeout, None)?;
+        let (id, payload, last, failure) =
+            self.next_response(py, Deadline::after(timeout), None)?;
         if failure {
             return Err(self.failed(py, id, &payload));
         }
@@ -668,27 +689,33 @@ impl Client {
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let timeout = timeout_arg(py, timeout)?;
-        let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
+        let deadline = Deadline::after(timeout);
         let me = this_thread();
         // Another thread's call under way: this one waits for it to end.
         self.inner
-            .wait(py, timeout, &self.name, |py, state, slice| {
-                if state.call.is_some() {
-                    py.detach(|| std::thread::sleep(slice.min(CALL_POLL)));
-                    return Ok(None);
+            .wait(py, deadline, &self.name, |py, state, slice| {
+                match state.call {
+                    Some(caller) if caller == me => {
+                        return Err(PyRuntimeError::new_err(
+                            "call() from inside a call() of the same client on this thread \
+                             (a signal handler, say), which would wait for itself",
+                        )
+                        .into())
+                    }
+                    Some(_) => {
+                        py.detach(|| std::thread::sleep(slice.min(CALL_POLL)));
+                        return Ok(None);
+                    }
+                    None => {}
                 }
                 state.client.ensure_nothing_pending()?;
                 state.call = Some(me);
                 Ok(Some(()))
             })?;
-        let answer = self.call_now(py, data, deadline, timeout);
-        // The call is over, whatever became of it.
-        if let Ok(mut turn) = self.inner.turn(py) {
-            if let Some(state) = turn.state() {
-                state.call = None;
-            }
-        }
-        answer.map(|answer| PyBytes::new(py, &answer))
+        // The call is over when this goes, whatever became of it (a panic too).
+        let _under_way = CallUnderWay(self);
+        self.call_now(py, data, deadline, timeout)
+            .map(|answer| PyBytes::new(py, &answer))
     }
 
     /// How many requests wait for their last response.

@@ -12,7 +12,7 @@ use pyo3::types::PyBytes;
 use crate::bytes::with_bytes;
 use crate::endpoint::{this_thread, Endpoint};
 use crate::errors::{invalid, OrRaise};
-use crate::waiting::{next_or_stop, released, sliced, timeout_arg};
+use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
 
 fn topic_options(
     py: Python<'_>,
@@ -37,6 +37,9 @@ fn topic_options(
         .history(history)
         .slow_subscribers(policy))
 }
+
+/// How many threads' last sequence numbers a subscriber keeps.
+const LAST_SEQUENCE_THREADS: usize = 1024;
 
 /// The publishing end of a topic. Its options are fixed by whoever creates the topic:
 /// `capacity` bytes of ring, up to `max_subscribers`, the last `history` messages kept for
@@ -96,12 +99,13 @@ impl Publisher {
         timeout: Option<f64>,
     ) -> PyResult<()> {
         let timeout = timeout_arg(py, timeout)?;
+        let deadline = Deadline::after(timeout);
         with_bytes(py, data, |message| {
             if self.inner.with(py, |p| Ok(p.try_publish(message)?))? {
                 return Ok(());
             }
             self.inner
-                .wait(py, timeout, &self.name, |py, publisher, slice| {
+                .wait(py, deadline, &self.name, |py, publisher, slice| {
                     Ok(released(py, || {
                         sliced(publisher.publish_timeout(message, slice))
                     })?)
@@ -193,10 +197,16 @@ impl Subscriber {
         &self.inner
     }
 
-    /// Records `seq` as the last message returned to this thread.
+    /// Records `seq` as the last message returned to this thread (for up to
+    /// `LAST_SEQUENCE_THREADS` threads: past that, the others' are forgotten, so that
+    /// threads that come and go do not grow it without end).
     fn returned(&self, seq: u64) {
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        last.insert(this_thread(), seq);
+        let me = this_thread();
+        if last.len() >= LAST_SEQUENCE_THREADS && !last.contains_key(&me) {
+            last.clear();
+        }
+        last.insert(me, seq);
     }
 }
 
@@ -241,20 +251,23 @@ impl Subscriber {
     #[pyo3(signature = (timeout=None))]
     fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyBytes>> {
         let timeout = timeout_arg(py, timeout)?;
+        let deadline = Deadline::after(timeout);
         if let Some(message) = self.try_recv(py)? {
             return Ok(message);
         }
         let mut buf = Vec::new();
-        let (turn, seq) = self.inner.wait(py, timeout, &self.name, |py, sub, slice| {
-            let buf = &mut buf;
-            Ok(released(py, || {
-                sliced(sub.recv_timeout(slice).and_then(|sample| {
-                    buf.clear();
-                    sample.append_to(buf)?;
-                    Ok(sample.seq())
-                }))
-            })?)
-        })?;
+        let (turn, seq) = self
+            .inner
+            .wait(py, deadline, &self.name, |py, sub, slice| {
+                let buf = &mut buf;
+                Ok(released(py, || {
+                    sliced(sub.recv_timeout(slice).and_then(|sample| {
+                        buf.clear();
+                        sample.append_to(buf)?;
+                        Ok(sample.seq())
+                    }))
+                })?)
+            })?;
         self.returned(seq);
         drop(turn);
         Ok(PyBytes::new(py, &buf))

@@ -1,7 +1,7 @@
 //! `filemap.wait_any` and `filemap.wait_all`: Win32's `WaitForMultipleObjects` over events,
 //! semaphores, mutexes, channel receivers and topic subscribers.
 
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 
 use filemap::wait::{Taken, Waitable};
 use pyo3::prelude::*;
@@ -12,7 +12,7 @@ use crate::errors::{invalid, to_py};
 use crate::parties::{Inbox, Server};
 use crate::sync::{NamedEvent, NamedMutex, NamedSemaphore};
 use crate::topic::Subscriber;
-use crate::waiting::{released, slice_left, sliced, timeout_arg, wait_sliced};
+use crate::waiting::{released, slice_left, sliced, timeout_arg, wait_sliced, Deadline};
 
 /// An object waited on: a synchronisation object (used by any thread at once), or an
 /// endpoint, whose turn each slice of the wait takes.
@@ -20,7 +20,7 @@ enum Object<'a> {
     Event(&'a NamedEvent),
     Semaphore(&'a NamedSemaphore),
     Mutex(&'a NamedMutex),
-    Receiver(&'a Endpoint<Receiving>, &'a AtomicUsize),
+    Receiver(&'a Endpoint<Receiving>, &'a AtomicU64, &'a AtomicUsize),
     Subscriber(&'a Endpoint<filemap::topic::Subscriber>),
     Inbox(&'a Endpoint<filemap::inbox::Inbox>),
     Server(&'a Endpoint<filemap::service::Server>),
@@ -29,7 +29,7 @@ enum Object<'a> {
 /// An object in one slice of a wait: an endpoint with its turn.
 enum Held<'a> {
     Sync(&'a (dyn Waitable + Sync)),
-    Receiver(Turn<'a, Receiving>, &'a AtomicUsize),
+    Receiver(Turn<'a, Receiving>, &'a AtomicU64, &'a AtomicUsize),
     Subscriber(Turn<'a, filemap::topic::Subscriber>),
     Inbox(Turn<'a, filemap::inbox::Inbox>),
     Server(Turn<'a, filemap::service::Server>),
@@ -60,8 +60,8 @@ fn objects_of<'a>(py: Python<'_>, objects: &'a [Bound<'_, PyAny>]) -> PyResult<V
             } else if let Ok(m) = o.cast::<NamedMutex>() {
                 Ok(Object::Mutex(m.get()))
             } else if let Ok(r) = o.cast::<Receiver>() {
-                let (endpoint, exports) = r.get().parts();
-                Ok(Object::Receiver(endpoint, exports))
+                let (endpoint, abandoned, exports) = r.get().parts();
+                Ok(Object::Receiver(endpoint, abandoned, exports))
             } else if let Ok(s) = o.cast::<Subscriber>() {
                 Ok(Object::Subscriber(s.get().endpoint()))
             } else if let Ok(i) = o.cast::<Inbox>() {
@@ -85,7 +85,7 @@ impl Object<'_> {
     /// Where the endpoint is, for taking turns in one order (`None` for the others).
     fn address(&self) -> Option<usize> {
         match self {
-            Object::Receiver(e, _) => Some(e.address()),
+            Object::Receiver(e, _, _) => Some(e.address()),
             Object::Subscriber(e) => Some(e.address()),
             Object::Inbox(e) => Some(e.address()),
             Object::Server(e) => Some(e.address()),
@@ -106,7 +106,9 @@ fn take_turns<'a>(py: Python<'_>, objects: &[Object<'a>]) -> PyResult<Vec<Held<'
             Object::Event(e) => Held::Sync(&e.inner),
             Object::Semaphore(s) => Held::Sync(&s.inner),
             Object::Mutex(m) => Held::Sync(&m.inner),
-            Object::Receiver(e, exports) => Held::Receiver(e.turn(py)?, exports),
+            Object::Receiver(e, abandoned, exports) => {
+                Held::Receiver(e.turn(py)?, abandoned, exports)
+            }
             Object::Subscriber(e) => Held::Subscriber(e.turn(py)?),
             Object::Inbox(e) => Held::Inbox(e.turn(py)?),
             Object::Server(e) => Held::Server(e.turn(py)?),
@@ -121,7 +123,9 @@ fn waitables<'a>(held: &'a mut [Held<'_>]) -> PyResult<Vec<&'a (dyn Waitable + S
         .map(|h| -> PyResult<&'a (dyn Waitable + Sync)> {
             Ok(match h {
                 Held::Sync(w) => *w,
-                Held::Receiver(turn, exports) => turn.open()?.waitable(exports)?,
+                Held::Receiver(turn, abandoned, exports) => {
+                    turn.open()?.waitable(abandoned, exports)?
+                }
                 Held::Subscriber(turn) => &*turn.open()?,
                 Held::Inbox(turn) => &*turn.open()?,
                 Held::Server(turn) => &*turn.open()?,
@@ -146,7 +150,7 @@ fn wait_on<T: Send>(
         if all { "all" } else { "any" },
         objects.len()
     );
-    wait_sliced(py, timeout, &what, |py, deadline| {
+    wait_sliced(py, Deadline::after(timeout), &what, |py, deadline| {
         let mut held = take_turns(py, &objects)?;
         let targets = waitables(&mut held)?;
         let slice = slice_left(deadline);

@@ -46,7 +46,7 @@ pub(crate) fn wait_released<T: Send>(
     what: &str,
     mut attempt: impl FnMut(Duration) -> filemap::Result<Option<T>> + Send,
 ) -> PyResult<T> {
-    wait_sliced(py, timeout, what, |py, deadline| {
+    wait_sliced(py, Deadline::after(timeout), what, |py, deadline| {
         let slice = slice_left(deadline);
         released(py, || attempt(slice)).map_err(to_py)
     })
@@ -58,6 +58,24 @@ pub(crate) fn released<T: Send>(
     attempt: impl FnOnce() -> filemap::Result<Option<T>> + Send,
 ) -> filemap::Result<Option<T>> {
     py.detach(attempt)
+}
+
+/// When a call's wait ends: its timeout reckoned from when the call began (so that time
+/// spent waiting for an endpoint's turn counts), and the timeout, for the error.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deadline {
+    at: Option<Instant>,
+    timeout: Option<Duration>,
+}
+
+impl Deadline {
+    /// `timeout` from now (`None`: never).
+    pub(crate) fn after(timeout: Option<Duration>) -> Deadline {
+        Deadline {
+            at: timeout.and_then(|t| Instant::now().checked_add(t)),
+            timeout,
+        }
+    }
 }
 
 /// How long a slice that starts now may wait: at most `SLICE`, and no later than
@@ -76,11 +94,14 @@ pub(crate) fn slice_left(deadline: Option<Instant>) -> Duration {
 /// (`None`: never); a zero `timeout` makes one call, a try.
 pub(crate) fn wait_sliced<T>(
     py: Python<'_>,
-    timeout: Option<Duration>,
+    deadline: Deadline,
     what: &str,
     mut slice: impl FnMut(Python<'_>, Option<Instant>) -> PyResult<Option<T>>,
 ) -> PyResult<T> {
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let Deadline {
+        at: deadline,
+        timeout,
+    } = deadline;
     loop {
         if let Some(v) = slice(py, deadline)? {
             return Ok(v);

@@ -291,3 +291,41 @@ def test_last_sequence_is_each_threads_own(name):
     assert subscriber.last_sequence == mine  # not the other thread's
     publisher.close()
     subscriber.close()
+
+
+def test_a_call_from_a_signal_handler_inside_a_call_is_refused_not_waited_for(name):
+    import signal
+
+    server = filemap.Server.create_or_open(name)
+    client = filemap.Client.open(name)
+
+    def serve():
+        request, payload = server.recv_request(timeout=10)
+        time.sleep(0.5)  # the outer call is waiting meanwhile
+        server.respond(request, payload)
+
+    served, served_out = run(serve)
+    inner = []
+
+    def on_alarm(signum, frame):
+        try:
+            client.call(b"inner", timeout=2)
+        except BaseException as e:
+            inner.append(e)
+            raise
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        started = time.monotonic()
+        with pytest.raises(RuntimeError, match="wait for itself"):
+            client.call(b"outer", timeout=5)
+        took = time.monotonic() - started
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    print(f"refused after {took:.3f} s")
+    assert isinstance(inner[0], RuntimeError), inner
+    served.join(JOIN)
+    client.close()
+    server.close()

@@ -23,7 +23,8 @@ turns, first come first served; a call that waits takes one turn per slice of at
 50 ms, so another thread's call goes between two slices: ``close()`` from another thread
 ends a wait in the endpoint with ``ValueError`` ("... is closed") within one slice, and
 threads sharing a receiving end get each message once (a ``Message`` from
-``recv_message`` is its thread's until released: another thread's receive waits for it).
+``recv_message`` is its thread's until released or dropped: another thread's receive waits
+for it, so one kept for ever holds the others up).
 A ``Client.call`` is one thread's at a time. A mutex is
 held by the thread that locked it: a ``MutexGuard`` kept after its thread ended cannot be
 released: the mutex stays locked until that ``NamedMutex`` object and the guard are gone
