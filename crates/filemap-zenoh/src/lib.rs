@@ -62,6 +62,8 @@ pub(crate) type Log = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// How often the bridge looks for new local topics that an export pattern matches.
 const SCAN_INTERVAL: Duration = Duration::from_millis(500);
+/// The longest query timeout (about 31 years; the command line's longest duration).
+const MAX_QUERY_TIMEOUT: Duration = Duration::from_secs(1_000_000_000);
 
 /// What went wrong starting a bridge.
 #[derive(Debug)]
@@ -257,8 +259,9 @@ impl BridgeBuilder {
 
     /// How many messages (and bytes) an export holds while the network is slow or down
     /// before it drops the oldest (default 10,000 messages, 64 MiB). The bytes also bound
-    /// the replies an imported service holds on their way to a client that takes them
-    /// more slowly than they come: past it, that request fails.
+    /// the replies of each request of an imported service on their way to a client that
+    /// takes them more slowly than they come (one always goes): past it, that request
+    /// fails.
     pub fn buffer(mut self, messages: usize, bytes: usize) -> Self {
         self.settings.buffer_messages = messages.max(1);
         self.settings.buffer_bytes = bytes.max(1);
@@ -275,7 +278,7 @@ impl BridgeBuilder {
     /// imported service waits that long for the far side's replies (then fails, if none
     /// came), and an exported service waits that long for its local server's responses
     /// to a query (then replies with an error and gives the request up), so that a server
-    /// that never answers holds nothing for ever. More than zero.
+    /// that never answers holds nothing for ever. More than zero, at most 10^9 s.
     pub fn query_timeout(mut self, timeout: Duration) -> Self {
         self.settings.query_timeout = timeout;
         self
@@ -462,10 +465,13 @@ impl Bridge {
                 "nothing to bridge: give at least one export or import".into(),
             ));
         }
-        if builder.settings.query_timeout.is_zero() {
-            return Err(BridgeError::Setting(
-                "the query timeout must be more than zero".into(),
-            ));
+        let query_timeout = builder.settings.query_timeout;
+        if query_timeout.is_zero() || query_timeout > MAX_QUERY_TIMEOUT {
+            return Err(BridgeError::Setting(format!(
+                "a query timeout of {} is not more than zero and at most {}",
+                filemap::HumanDuration(query_timeout),
+                filemap::HumanDuration(MAX_QUERY_TIMEOUT)
+            )));
         }
         if builder.settings.prefix.split('/').any(str::is_empty)
             || builder.settings.prefix.contains(['*', '$', '#', '?'])

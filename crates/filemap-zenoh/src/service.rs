@@ -67,7 +67,7 @@ pub(crate) fn export(
         .spawn(move || {
             let mut client: Option<Client> = None;
             // Each query taken, with when it is due.
-            let mut pending: HashMap<RequestId, (Query, Instant)> = HashMap::new();
+            let mut pending: Pending = HashMap::new();
             let mut looked_for_expired = Instant::now();
             let mut said_absent = false;
             while !stop.load(Ordering::Relaxed) {
@@ -105,7 +105,8 @@ pub(crate) fn export(
                     let payload = query.payload().map(|p| p.to_bytes().into_owned());
                     match c.send_request_timeout(&payload.unwrap_or_default(), LOCAL_WAIT) {
                         Ok(id) => {
-                            let due = Instant::now() + query_timeout;
+                            // (A timeout too long to reckon never ends.)
+                            let due = Instant::now().checked_add(query_timeout);
                             pending.insert(id, (query, due));
                         }
                         Err(e) => {
@@ -115,6 +116,14 @@ pub(crate) fn export(
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
+                    // Between queries too: a full request ring makes each take a while.
+                    expire(
+                        &mut pending,
+                        c,
+                        &mut looked_for_expired,
+                        &name,
+                        query_timeout,
+                    );
                 }
                 let wait = if pending.is_empty() {
                     Duration::from_millis(5)
@@ -143,24 +152,13 @@ pub(crate) fn export(
                     Err(Error::Timeout { .. }) => None,
                     Err(e) => Some(e),
                 };
-                if looked_for_expired.elapsed() >= EXPIRY_LOOK {
-                    looked_for_expired = Instant::now();
-                    let now = Instant::now();
-                    pending.retain(|id, (query, due)| {
-                        if now < *due {
-                            return true;
-                        }
-                        // Its late responses are dropped; the asker hears why.
-                        c.give_up(*id);
-                        let _ = query
-                            .reply_err(format!(
-                                "the service {name} did not answer within {}",
-                                filemap::HumanDuration(query_timeout)
-                            ))
-                            .wait();
-                        false
-                    });
-                }
+                expire(
+                    &mut pending,
+                    c,
+                    &mut looked_for_expired,
+                    &name,
+                    query_timeout,
+                );
                 if let Some(e) = failed {
                     log(&format!("the service {name}: {e}"));
                     // A takeover fails only the requests the dead server had taken: the
@@ -186,6 +184,38 @@ pub(crate) fn export(
     Ok(ServiceBridge { thread })
 }
 
+/// The queries an exported service has passed on as requests, with when each is due.
+type Pending = HashMap<RequestId, (Query, Option<Instant>)>;
+
+/// Answers the queries of `pending` that are past due with an error reply, giving their
+/// requests up (their late responses are dropped), at most once per `EXPIRY_LOOK`.
+fn expire(
+    pending: &mut Pending,
+    client: &mut Client,
+    looked: &mut Instant,
+    name: &str,
+    query_timeout: Duration,
+) {
+    if looked.elapsed() < EXPIRY_LOOK {
+        return;
+    }
+    *looked = Instant::now();
+    let now = *looked;
+    pending.retain(|id, (query, due)| {
+        if due.is_none_or(|due| now < due) {
+            return true;
+        }
+        client.give_up(*id);
+        let _ = query
+            .reply_err(format!(
+                "the service {name} did not answer within {}",
+                filemap::HumanDuration(query_timeout)
+            ))
+            .wait();
+        false
+    });
+}
+
 /// Fails request `id` of an imported service, whose response could not be given (`error`:
 /// too long for the local ring, or a client that does not read); said in the log. A
 /// client that cannot take even that is left to its own timeout.
@@ -201,8 +231,8 @@ fn fail(server: &mut Server, id: RequestId, error: &Error, log: &Log) {
 
 /// What a query's callback tells the serving thread.
 enum Reply {
-    /// A reply's payload, or an error reply's.
-    Part(RequestId, Result<Vec<u8>, Vec<u8>>),
+    /// A reply's payload, or an error reply's, counted in its query's queue.
+    Part(RequestId, Result<Vec<u8>, Vec<u8>>, Arc<ReplyQueue>),
     /// Replies came faster than the local client takes them, past the bridge's buffer:
     /// the rest of this query's are dropped, and the request fails.
     Overflow(RequestId),
@@ -210,22 +240,32 @@ enum Reply {
     End(RequestId),
 }
 
-/// The bytes of replies on their way from Zenoh's callbacks to the serving thread, at most
-/// a bound (the bridge's buffer): a far side that replies faster than the local client
-/// takes responses fails its request rather than filling this host's memory.
+/// The bytes of one query's replies on their way from Zenoh's callback to the serving
+/// thread, at most a bound (the bridge's buffer), past which the request fails: a far side
+/// that replies faster than the local client takes the responses must not fill this
+/// host's memory. Each query has its own (one slow client does not fail another's
+/// requests), and a reply is always let in while none of its query's waits (a reply
+/// larger than the bound still goes).
 struct ReplyQueue {
     bytes: std::sync::atomic::AtomicUsize,
     bound: usize,
 }
 
 impl ReplyQueue {
-    /// Counts `len` more bytes in, if they fit.
+    fn new(bound: usize) -> ReplyQueue {
+        ReplyQueue {
+            bytes: std::sync::atomic::AtomicUsize::new(0),
+            bound,
+        }
+    }
+
+    /// Counts `len` more bytes in, if they fit. (One query's replies come one at a time.)
     fn admit(&self, len: usize) -> bool {
-        let before = self.bytes.fetch_add(len, Ordering::Relaxed);
-        if before.saturating_add(len) > self.bound {
-            self.bytes.fetch_sub(len, Ordering::Relaxed);
+        let before = self.bytes.load(Ordering::Relaxed);
+        if before > 0 && before.saturating_add(len) > self.bound {
             return false;
         }
+        self.bytes.fetch_add(len, Ordering::Relaxed);
         true
     }
 
@@ -263,10 +303,7 @@ pub(crate) fn import(
 ) -> Result<ServiceBridge, crate::BridgeError> {
     let key = keys::key_for(&settings.prefix, &name);
     let query_timeout = settings.query_timeout;
-    let queue = Arc::new(ReplyQueue {
-        bytes: std::sync::atomic::AtomicUsize::new(0),
-        bound: settings.buffer_bytes,
-    });
+    let reply_bound = settings.buffer_bytes;
     let mut server = Server::create_or_open(name.as_str(), &ServiceOptions::new())?;
     log(&format!("importing the service {key} into {name}"));
     let session = session.clone();
@@ -292,7 +329,8 @@ pub(crate) fn import(
                 };
                 if let Some((id, payload)) = asked {
                     let (tx, guard) = (tx.clone(), EndGuard(id, tx.clone()));
-                    let (queue, overflowed) = (queue.clone(), AtomicBool::new(false));
+                    let queue = Arc::new(ReplyQueue::new(reply_bound));
+                    let overflowed = AtomicBool::new(false);
                     let asked = session
                         .get(key.clone())
                         .payload(payload)
@@ -314,7 +352,7 @@ pub(crate) fn import(
                                 let _ = tx.send(Reply::Overflow(id));
                                 return;
                             }
-                            let _ = tx.send(Reply::Part(id, part));
+                            let _ = tx.send(Reply::Part(id, part, queue.clone()));
                         })
                         .wait();
                     match asked {
@@ -330,7 +368,7 @@ pub(crate) fn import(
                     }
                 }
                 while let Ok(reply) = replies.try_recv() {
-                    if let Reply::Part(_, part) = &reply {
+                    if let Reply::Part(_, part, queue) = &reply {
                         queue.taken(part.as_ref().map_or_else(Vec::len, Vec::len));
                     }
                     match reply {
@@ -342,8 +380,7 @@ pub(crate) fn import(
                                 ));
                                 let reason = format!(
                                     "the replies from {key} came faster than this client took \
-                                     them, past the bridge's buffer of {} bytes",
-                                    queue.bound
+                                     them, past the bridge's buffer of {reply_bound} bytes"
                                 );
                                 let _ = server.respond_failure_timeout(
                                     id,
@@ -352,7 +389,7 @@ pub(crate) fn import(
                                 );
                             }
                         }
-                        Reply::Part(id, Ok(bytes)) => {
+                        Reply::Part(id, Ok(bytes), _) => {
                             let Some(request) = held.get_mut(&id) else {
                                 continue;
                             };
@@ -365,7 +402,7 @@ pub(crate) fn import(
                                 }
                             }
                         }
-                        Reply::Part(id, Err(reason)) => {
+                        Reply::Part(id, Err(reason), _) => {
                             if let Some(request) = held.get_mut(&id) {
                                 request.error.get_or_insert(reason);
                             }

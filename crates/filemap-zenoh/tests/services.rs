@@ -48,8 +48,22 @@ fn ask(
 fn services() {
     let dir = tempfile::tempdir().unwrap();
     std::env::set_var("FILEMAP_DIR", dir.path());
+    query_timeouts_out_of_range_are_refused();
     an_unanswered_query_gets_an_error_after_the_query_timeout();
     replies_faster_than_the_client_takes_them_fail_the_request_past_the_buffer();
+}
+
+fn query_timeouts_out_of_range_are_refused() {
+    for timeout in [Duration::ZERO, Duration::MAX] {
+        match Bridge::builder()
+            .export_service("any")
+            .query_timeout(timeout)
+            .start()
+        {
+            Err(e) => assert!(e.to_string().contains("query timeout"), "{e}"),
+            Ok(_) => panic!("a query timeout of {timeout:?} was taken"),
+        }
+    }
 }
 
 fn an_unanswered_query_gets_an_error_after_the_query_timeout() {
@@ -99,6 +113,7 @@ fn an_unanswered_query_gets_an_error_after_the_query_timeout() {
             started.elapsed() < PATIENCE,
             "the exported service never answered"
         );
+        std::thread::sleep(Duration::from_millis(10));
     }
     // A query the server leaves unanswered: an error reply once the query timeout passes,
     // long before the asker's own timeout.
@@ -177,6 +192,7 @@ fn replies_faster_than_the_client_takes_them_fail_the_request_past_the_buffer() 
             break;
         }
         assert!(started.elapsed() < PATIENCE, "the far side never answered");
+        std::thread::sleep(Duration::from_millis(10));
     }
     // A request whose replies flood in while the client takes one response per 20 ms.
     client.send_request(b"flood").unwrap();
