@@ -13,8 +13,9 @@ use std::time::Duration;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
+use crate::bytes::with_bytes;
 use crate::errors::{closed, to_py};
-use crate::waiting::{slice_left, wait_sliced, Deadline};
+use crate::waiting::{released, slice_left, sliced, timeout_arg, wait_sliced, Deadline};
 
 /// An endpoint's state (`None` once closed), used by one call at a time.
 pub(crate) struct Endpoint<T> {
@@ -239,6 +240,37 @@ impl<T> Endpoint<T> {
                     Err(failed.raise())
                 }
             }
+        })
+    }
+
+    /// Sends `data` (bytes or any contiguous buffer) through a sending endpoint: at once
+    /// in a turn if it goes (`try_send`), else in slices (`send_timeout`, the GIL
+    /// released) until `timeout` seconds have passed (`None`: for ever). `what` names the
+    /// endpoint in a timeout.
+    pub(crate) fn send(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+        what: &str,
+        try_send: impl FnOnce(&mut T, &[u8]) -> filemap::Result<bool>,
+        send_timeout: impl Fn(&mut T, &[u8], Duration) -> filemap::Result<()> + Sync,
+    ) -> PyResult<()>
+    where
+        T: Send,
+    {
+        let deadline = Deadline::after(timeout_arg(py, timeout)?);
+        with_bytes(py, data, |message| {
+            if self.with(py, |endpoint| Ok(try_send(endpoint, message)?))? {
+                return Ok(());
+            }
+            self.wait(py, deadline, what, |py, endpoint, slice| {
+                let send_timeout = &send_timeout;
+                Ok(released(py, || {
+                    sliced(send_timeout(endpoint, message, slice))
+                })?)
+            })
+            .map(drop)
         })
     }
 

@@ -195,18 +195,14 @@ impl InboxSender {
     /// room (`None`: for ever).
     #[pyo3(signature = (data, timeout=None))]
     fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>, timeout: Option<f64>) -> PyResult<()> {
-        let timeout = timeout_arg(py, timeout)?;
-        let deadline = Deadline::after(timeout);
-        with_bytes(py, data, |message| {
-            if self.inner.with(py, |tx| Ok(tx.try_send(message)?))? {
-                return Ok(());
-            }
-            self.inner
-                .wait(py, deadline, &self.name, |py, tx, slice| {
-                    Ok(released(py, || sliced(tx.send_timeout(message, slice)))?)
-                })
-                .map(drop)
-        })
+        self.inner.send(
+            py,
+            data,
+            timeout,
+            &self.name,
+            |tx, message| tx.try_send(message),
+            |tx, message, slice| tx.send_timeout(message, slice),
+        )
     }
 
     /// Sends `data` if there is room now; returns whether it was sent.

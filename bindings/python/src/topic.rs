@@ -98,20 +98,14 @@ impl Publisher {
         data: &Bound<'_, PyAny>,
         timeout: Option<f64>,
     ) -> PyResult<()> {
-        let timeout = timeout_arg(py, timeout)?;
-        let deadline = Deadline::after(timeout);
-        with_bytes(py, data, |message| {
-            if self.inner.with(py, |p| Ok(p.try_publish(message)?))? {
-                return Ok(());
-            }
-            self.inner
-                .wait(py, deadline, &self.name, |py, publisher, slice| {
-                    Ok(released(py, || {
-                        sliced(publisher.publish_timeout(message, slice))
-                    })?)
-                })
-                .map(drop)
-        })
+        self.inner.send(
+            py,
+            data,
+            timeout,
+            &self.name,
+            |publisher, message| publisher.try_publish(message),
+            |publisher, message, slice| publisher.publish_timeout(message, slice),
+        )
     }
 
     /// Publishes `data` if it can go now; returns whether it went.
