@@ -528,9 +528,11 @@ impl Drop for Message {
     fn drop(&mut self) {
         if !self.released.load(Ordering::Relaxed) {
             let receiver = self.receiver.get();
+            // The latest generation wins (generations only grow): a message let go before
+            // whose Message goes later must not hide a later one's mark.
             receiver
                 .abandoned
-                .store(self.generation + 1, Ordering::Release);
+                .fetch_max(self.generation + 1, Ordering::AcqRel);
         }
     }
 }

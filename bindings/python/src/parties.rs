@@ -9,7 +9,7 @@ use pyo3::types::PyBytes;
 use crate::bytes::with_bytes;
 use std::thread::ThreadId;
 
-use crate::endpoint::{this_thread, Endpoint};
+use crate::endpoint::{this_thread, Endpoint, Failed};
 use crate::errors::{invalid, raise, to_py, OrRaise};
 use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
 
@@ -447,13 +447,16 @@ struct Calling {
 }
 
 impl Calling {
-    /// `UnsupportedError` while another thread's call is under way.
-    fn refuse_during_others_call(&self) -> PyResult<()> {
+    /// `UnsupportedError` while another thread's call is under way (made a Python
+    /// exception once the turn is passed on).
+    fn refuse_during_others_call(&self) -> Result<(), Failed> {
         match self.call {
-            Some(caller) if caller != this_thread() => Err(to_py(filemap::Error::Unsupported {
-                what: "a request or a receive of a client while another thread's call() \
-                       waits for its responses (it would take them)",
-            })),
+            Some(caller) if caller != this_thread() => {
+                Err(Failed::Filemap(filemap::Error::Unsupported {
+                    what: "a request or a receive of a client while another thread's call() \
+                           waits for its responses (it would take them)",
+                }))
+            }
             _ => Ok(()),
         }
     }

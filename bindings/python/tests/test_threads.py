@@ -206,6 +206,23 @@ def test_a_message_lent_to_one_thread_waits_for_it_not_for_another_threads_recei
     rx.close()
 
 
+def test_messages_dropped_in_any_order_let_another_threads_receive_go(name):
+    tx = filemap.Sender.create_or_open(name, 4096)
+    rx = filemap.Receiver.open(name)
+    for message in (b"a", b"b", b"c"):
+        tx.send(message)
+    # The first is let go by the second receive; a list drops its last item first.
+    kept = [rx.recv_message(timeout=5), rx.recv_message(timeout=5)]
+    thread, out = run(lambda: rx.recv(timeout=5))
+    time.sleep(0.1)
+    assert thread.is_alive(), out
+    del kept
+    thread.join(JOIN)
+    assert out == [b"c"], out
+    tx.close()
+    rx.close()
+
+
 def test_threads_calling_one_client_each_get_their_own_answer(name):
     server = filemap.Server.create_or_open(name)
     client = filemap.Client.open(name)
