@@ -468,9 +468,9 @@ impl Bridge {
         let query_timeout = builder.settings.query_timeout;
         if query_timeout.is_zero() || query_timeout > MAX_QUERY_TIMEOUT {
             return Err(BridgeError::Setting(format!(
-                "a query timeout of {} is not more than zero and at most {}",
-                filemap::HumanDuration(query_timeout),
-                filemap::HumanDuration(MAX_QUERY_TIMEOUT)
+                "the query timeout must be more than zero and at most {}, not {}",
+                filemap::HumanDuration(MAX_QUERY_TIMEOUT),
+                filemap::HumanDuration(query_timeout)
             )));
         }
         if builder.settings.prefix.split('/').any(str::is_empty)

@@ -14,7 +14,7 @@
 //!   queryable on the far side, or none in time).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -245,33 +245,56 @@ enum Reply {
 /// that replies faster than the local client takes the responses must not fill this
 /// host's memory. Each query has its own (one slow client does not fail another's
 /// requests), and a reply is always let in while none of its query's waits (a reply
-/// larger than the bound still goes).
+/// larger than the bound still goes); all the queries' together are held to
+/// `TOTAL_REPLY_BUFFERS` bounds.
 struct ReplyQueue {
-    bytes: std::sync::atomic::AtomicUsize,
+    bytes: AtomicUsize,
     bound: usize,
+    /// All the service's queries' bytes on their way (shared).
+    total: Arc<AtomicUsize>,
+}
+
+/// How many queries' worth of replies (bounds) an imported service holds at most.
+const TOTAL_REPLY_BUFFERS: usize = 4;
+
+/// Adds `len` to `count` if the sum stays within `bound` (or `count` is 0 and
+/// `one_always` lets a first one in whatever its size).
+fn add_within(count: &AtomicUsize, len: usize, bound: usize, one_always: bool) -> bool {
+    count
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+            let sum = now.saturating_add(len);
+            (sum <= bound || (one_always && now == 0)).then_some(sum)
+        })
+        .is_ok()
 }
 
 impl ReplyQueue {
-    fn new(bound: usize) -> ReplyQueue {
+    fn new(bound: usize, total: Arc<AtomicUsize>) -> ReplyQueue {
         ReplyQueue {
-            bytes: std::sync::atomic::AtomicUsize::new(0),
+            bytes: AtomicUsize::new(0),
             bound,
+            total,
         }
     }
 
-    /// Counts `len` more bytes in, if they fit. (One query's replies come one at a time.)
+    /// Counts `len` more bytes in, if they fit (Zenoh may call a query's callback from
+    /// more than one thread at once: each count is changed in one step).
     fn admit(&self, len: usize) -> bool {
-        let before = self.bytes.load(Ordering::Relaxed);
-        if before > 0 && before.saturating_add(len) > self.bound {
+        if !add_within(&self.bytes, len, self.bound, true) {
             return false;
         }
-        self.bytes.fetch_add(len, Ordering::Relaxed);
+        let total_bound = self.bound.saturating_mul(TOTAL_REPLY_BUFFERS);
+        if !add_within(&self.total, len, total_bound, true) {
+            self.bytes.fetch_sub(len, Ordering::AcqRel);
+            return false;
+        }
         true
     }
 
     /// Counts `len` bytes out (taken by the serving thread).
     fn taken(&self, len: usize) {
-        self.bytes.fetch_sub(len, Ordering::Relaxed);
+        self.bytes.fetch_sub(len, Ordering::AcqRel);
+        self.total.fetch_sub(len, Ordering::AcqRel);
     }
 }
 
@@ -304,6 +327,7 @@ pub(crate) fn import(
     let key = keys::key_for(&settings.prefix, &name);
     let query_timeout = settings.query_timeout;
     let reply_bound = settings.buffer_bytes;
+    let replies_total = Arc::new(AtomicUsize::new(0));
     let mut server = Server::create_or_open(name.as_str(), &ServiceOptions::new())?;
     log(&format!("importing the service {key} into {name}"));
     let session = session.clone();
@@ -329,7 +353,7 @@ pub(crate) fn import(
                 };
                 if let Some((id, payload)) = asked {
                     let (tx, guard) = (tx.clone(), EndGuard(id, tx.clone()));
-                    let queue = Arc::new(ReplyQueue::new(reply_bound));
+                    let queue = Arc::new(ReplyQueue::new(reply_bound, replies_total.clone()));
                     let overflowed = AtomicBool::new(false);
                     let asked = session
                         .get(key.clone())
@@ -379,8 +403,10 @@ pub(crate) fn import(
                                      takes them, past the bridge's buffer"
                                 ));
                                 let reason = format!(
-                                    "the replies from {key} came faster than this client took \
-                                     them, past the bridge's buffer of {reply_bound} bytes"
+                                    "the replies from {key} came faster than the bridge could \
+                                     pass them on, past its buffer of {reply_bound} bytes for \
+                                     a request ({} for all of them)",
+                                    reply_bound.saturating_mul(TOTAL_REPLY_BUFFERS)
                                 );
                                 let _ = server.respond_failure_timeout(
                                     id,
