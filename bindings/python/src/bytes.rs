@@ -6,6 +6,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyMemoryView};
 
+use crate::endpoint::Failed;
 use crate::errors::invalid;
 
 /// Calls `f` with `data`'s bytes: in place for `bytes` (immutable), otherwise a copy taken
@@ -49,4 +50,26 @@ pub(crate) fn with_bytes<R>(
     let buffer = PyBuffer::<u8>::get(&bytes_view)?;
     let copy = buffer.to_vec(py)?;
     f(&copy)
+}
+
+/// A new `bytes` of `len` filled by `read` (a message read out of shared memory, in an
+/// endpoint's turn). A filemap error of `read`'s comes back as it is, for the caller to
+/// make a Python exception once it has passed the turn on (making one runs Python code).
+pub(crate) fn bytes_from<'py>(
+    py: Python<'py>,
+    len: usize,
+    read: impl FnOnce(&mut [u8]) -> filemap::Result<()>,
+) -> Result<Bound<'py, PyBytes>, Failed> {
+    let mut failed = None;
+    let made = PyBytes::new_with(py, len, |buf| {
+        read(buf).map_err(|e| {
+            failed = Some(e);
+            // Only a stand-in (never raised): made lazily, it runs no Python code.
+            pyo3::exceptions::PyException::new_err(())
+        })
+    });
+    match (made, failed) {
+        (_, Some(e)) => Err(Failed::Filemap(e)),
+        (made, None) => made.map_err(Failed::Python),
+    }
 }

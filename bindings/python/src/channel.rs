@@ -13,8 +13,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::bytes::with_bytes;
-use crate::endpoint::{this_thread, Endpoint, Turn};
+use crate::bytes::{bytes_from, with_bytes};
+use crate::endpoint::{this_thread, Endpoint, Failed, Turn};
 use crate::errors::{closed, to_py, OrRaise};
 use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
 
@@ -283,9 +283,10 @@ impl Receiver {
         let state = turn.open()?;
         state.generation += 1;
         let slot = state.rx.held().ok_or_else(|| closed("the message"))?;
-        let message = PyBytes::new_with(py, slot.len(), |buf| slot.read_at(0, buf).or_raise());
+        let message = bytes_from(py, slot.len(), |buf| slot.read_at(0, buf));
         state.rx.release();
-        message
+        drop(turn);
+        message.map_err(Failed::raise)
     }
 
     /// The next message if one is there now, else `None`.
@@ -305,9 +306,10 @@ impl Receiver {
                 return Err(to_py(e));
             }
         };
-        let message = PyBytes::new_with(py, slot.len(), |buf| slot.read_at(0, buf).or_raise());
+        let message = bytes_from(py, slot.len(), |buf| slot.read_at(0, buf));
         state.rx.release();
-        message.map(Some)
+        drop(turn);
+        message.map(Some).map_err(Failed::raise)
     }
 
     /// The next message, in place: a `Message` to use in a `with` block
@@ -444,7 +446,9 @@ impl Message {
         }
         let state = turn.open()?;
         let slot = state.rx.held().ok_or_else(|| closed("the message"))?;
-        PyBytes::new_with(py, slot.len(), |buf| slot.read_at(0, buf).or_raise())
+        let copy = bytes_from(py, slot.len(), |buf| slot.read_at(0, buf));
+        drop(turn);
+        copy.map_err(Failed::raise)
     }
 
     fn __len__(&self) -> usize {

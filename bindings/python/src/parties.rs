@@ -6,7 +6,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::bytes::with_bytes;
+use crate::bytes::{bytes_from, with_bytes};
 use std::thread::ThreadId;
 
 use crate::endpoint::{this_thread, Endpoint, Failed};
@@ -95,8 +95,7 @@ impl Inbox {
     fn try_recv<'py>(&self, py: Python<'py>) -> PyResult<Option<(u32, Bound<'py, PyBytes>)>> {
         self.inner.with(py, |inbox| match inbox.try_recv()? {
             Some((slot, message)) => {
-                let bytes =
-                    PyBytes::new_with(py, message.len(), |b| message.read_at(0, b).or_raise())?;
+                let bytes = bytes_from(py, message.len(), |b| message.read_at(0, b))?;
                 Ok(Some((slot, bytes)))
             }
             None => Ok(None),

@@ -9,7 +9,7 @@ use filemap::topic::{SlowSubscribers, TopicOptions};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::bytes::with_bytes;
+use crate::bytes::{bytes_from, with_bytes};
 use crate::endpoint::{this_thread, Endpoint};
 use crate::errors::{invalid, OrRaise};
 use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
@@ -273,8 +273,7 @@ impl Subscriber {
             let Some(sample) = sub.try_recv()? else {
                 return Ok(None);
             };
-            let message =
-                PyBytes::new_with(py, sample.len(), |buf| sample.read_at(0, buf).or_raise())?;
+            let message = bytes_from(py, sample.len(), |buf| sample.read_at(0, buf))?;
             self.returned(sample.seq());
             Ok(Some(message))
         })
