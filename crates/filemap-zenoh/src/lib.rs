@@ -279,6 +279,17 @@ impl BridgeBuilder {
     /// came), and an exported service waits that long for its local server's responses
     /// to a query (then replies with an error and gives the request up), so that a server
     /// that never answers holds nothing for ever. More than zero, at most 10^9 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use filemap_zenoh::Bridge;
+    ///
+    /// // Set up, not started: `start()` would open the Zenoh session.
+    /// let builder = Bridge::builder()
+    ///     .export_service("calc")
+    ///     .query_timeout(Duration::from_secs(2));
+    /// # drop(builder);
+    /// ```
     pub fn query_timeout(mut self, timeout: Duration) -> Self {
         self.settings.query_timeout = timeout;
         self
