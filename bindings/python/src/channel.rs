@@ -348,6 +348,9 @@ impl Receiver {
     /// Closes the receiver; `BufferError` while buffers of its held message are alive. A
     /// call of another thread waiting in it raises `ValueError` at its next slice.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
+        if self.inner.forget_if_inherited() {
+            return Ok(());
+        }
         let mut turn = self.inner.turn(py)?;
         if let Some(state) = turn.state() {
             state.release_held(&self.exports)?;

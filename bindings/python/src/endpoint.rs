@@ -4,8 +4,14 @@
 //! at most 50 ms, a turn each, so another thread's call (`close()` too) goes between two
 //! slices; a wait whose endpoint another thread closed raises `ValueError` at its next
 //! slice. A thread waiting for its turn does so with the GIL released.
+//!
+//! An endpoint belongs to the process that opened it. A child made by `os.fork` (as
+//! `multiprocessing` makes its workers on Linux) has a copy of it, whose role stays the
+//! parent's: there every call raises `UnsupportedError` at once, without waiting for a
+//! turn that one of the parent's threads held when the child was made (the child has
+//! none of those threads), and `close()` only forgets the copy.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 use std::time::Duration;
@@ -26,6 +32,37 @@ pub(crate) struct Endpoint<T> {
     state: Mutex<Option<T>>,
     /// False once closed: read without a turn (`ensure_open`).
     open: AtomicBool,
+    /// How many forks made this process when the endpoint was opened (see [`forks`]).
+    born: u64,
+}
+
+/// How many `os.fork` calls made this process: 0 in the process that imported the
+/// module, one more in each child (counted by a handler `os.register_at_fork` runs).
+static FORKS: AtomicU64 = AtomicU64::new(0);
+
+/// See [`FORKS`].
+fn forks() -> u64 {
+    FORKS.load(Ordering::Relaxed)
+}
+
+/// Run by Python in a child right after `os.fork` (registered at import).
+#[pyfunction]
+pub(crate) fn _after_fork_in_child() {
+    FORKS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Makes Python run [`_after_fork_in_child`] in every child `os.fork` makes (where there
+/// is `os.fork`: not on Windows).
+pub(crate) fn count_forks(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let os = m.py().import("os")?;
+    if !os.hasattr("register_at_fork")? {
+        return Ok(());
+    }
+    let after = pyo3::wrap_pyfunction!(_after_fork_in_child, m)?;
+    let kwargs = pyo3::types::PyDict::new(m.py());
+    kwargs.set_item("after_in_child", after)?;
+    os.call_method("register_at_fork", (), Some(&kwargs))?;
+    Ok(())
 }
 
 /// A ticket lock: whose turn it is to use an endpoint.
@@ -166,6 +203,7 @@ impl<T> Endpoint<T> {
             turns: Turns::default(),
             state: Mutex::new(Some(value)),
             open: AtomicBool::new(true),
+            born: forks(),
         }
     }
 
@@ -181,6 +219,7 @@ impl<T> Endpoint<T> {
     /// A turn at the endpoint (open or closed), after the calls of other threads that
     /// asked before.
     pub(crate) fn turn(&self, py: Python<'_>) -> PyResult<Turn<'_, T>> {
+        self.ensure_not_inherited()?;
         let ticket = self.turns.take(py, self.what)?;
         // Only the turn's holder locks it: free now (a previous holder's guard is dropped
         // before its ticket passes the turn on).
@@ -203,12 +242,47 @@ impl<T> Endpoint<T> {
         done.map_err(Failed::raise)
     }
 
+    /// `UnsupportedError` in a child made by `os.fork` (see the module's docs); once the
+    /// child closed its copy, `ValueError`, as for any closed endpoint.
+    fn ensure_not_inherited(&self) -> PyResult<()> {
+        if self.born == forks() {
+            return Ok(());
+        }
+        self.ensure_open()?;
+        Err(to_py(filemap::Error::Unsupported {
+            what: "using an endpoint inherited from the parent process by fork: it stays \
+                   the parent's; the child opens one of its own",
+        }))
+    }
+
     /// Closes the endpoint (in a turn, after any call of another thread that holds one);
-    /// returns it, if it was open, for the caller to drop.
+    /// returns it, if it was open, for the caller to drop. In a child made by `os.fork`,
+    /// takes no turn: the copy is closed here, and dropped if no thread of the parent was
+    /// using it when the child was made (the library's endpoints leave their parent's
+    /// alone when a copy is dropped).
     pub(crate) fn close(&self, py: Python<'_>) -> PyResult<Option<T>> {
+        if self.forget_if_inherited() {
+            return Ok(None);
+        }
         let mut turn = self.turn(py)?;
         self.mark_closed();
         Ok(turn.state().take())
+    }
+
+    /// In a child made by `os.fork`: closes this copy without a turn (see `close`) and
+    /// says so; elsewhere `false`, with nothing done.
+    pub(crate) fn forget_if_inherited(&self) -> bool {
+        if self.born == forks() {
+            return false;
+        }
+        self.mark_closed();
+        let copy = self
+            .state
+            .try_lock()
+            .ok()
+            .and_then(|mut state| state.take());
+        drop(copy);
+        true
     }
 
     /// Records that the endpoint is being closed (by a call that has its turn and takes

@@ -41,6 +41,7 @@ fn _filemap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(page_size, m)?)?;
     m.add_function(wrap_pyfunction!(allocation_granularity, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    endpoint::count_forks(m)?;
     Ok(())
 }
 

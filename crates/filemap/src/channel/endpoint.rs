@@ -201,6 +201,9 @@ pub(crate) struct Endpoint {
     /// another process), with waits that end early for other reasons (a timeout, another
     /// ring's message), costs that spin once, not at every wait.
     mark_spin: std::sync::Mutex<MarkSpin>,
+    /// The process that opened the endpoint. A child made by `fork` (without `exec`) has
+    /// a copy of it, but the role is its parent's: see [`Endpoint::inherited`].
+    opened_by: u32,
 }
 
 /// See [`Endpoint`]'s `mark_spin`.
@@ -304,6 +307,7 @@ impl Endpoint {
             peer_seen_gone: Default::default(),
             deadline_looked: Default::default(),
             mark_spin: Default::default(),
+            opened_by: sys::current_pid(),
         })
     }
 
@@ -325,6 +329,7 @@ impl Endpoint {
             peer_seen_gone: Default::default(),
             deadline_looked: Default::default(),
             mark_spin: Default::default(),
+            opened_by: sys::current_pid(),
         }
     }
 
@@ -333,6 +338,30 @@ impl Endpoint {
     pub(crate) fn with_bells(mut self, bells: Bells) -> Endpoint {
         self.bells = bells;
         self
+    }
+
+    /// Whether this is a copy of the endpoint in a child made by `fork` (without `exec`):
+    /// the role (and the lock that holds it, shared by the copy) stays its parent's, which
+    /// goes on using the endpoint. The copy must neither take part (two receivers of one
+    /// ring, or two senders, would take each other's messages or write over them) nor,
+    /// dropped, mark the endpoint closed or give back what its parent holds. One load and
+    /// a comparison (the process id is kept, and forgotten in a child at `fork`).
+    #[inline]
+    pub(crate) fn inherited(&self) -> bool {
+        self.opened_by != sys::current_pid()
+    }
+
+    /// `Err(Unsupported)` if [`inherited`](Endpoint::inherited): every call that would use
+    /// the endpoint asks this first.
+    #[inline]
+    pub(crate) fn usable_here(&self) -> Result<()> {
+        if self.inherited() {
+            return Err(Error::Unsupported {
+                what: "using an endpoint inherited from the parent process by fork: it stays \
+                       the parent's; the child opens one of its own",
+            });
+        }
+        Ok(())
     }
 
     /// Whether the peer is gone: it closed, or its process died holding its lock.

@@ -36,6 +36,12 @@
 //! receiver was given is not given again to the receiver that replaces it, even if the
 //! first died holding it.
 //!
+//! An endpoint belongs to the process that opened it. A child made by `fork` without
+//! `exec` (as Python's `multiprocessing` makes its workers on Linux) gets
+//! [`Error::Unsupported`] from every call on its copy, and dropping the copy changes
+//! nothing its parent sees: the child opens endpoints of its own. The same holds for the
+//! endpoints of topics, inboxes and services.
+//!
 //! Soundness: a message is written into the ring once and read from it once, with no
 //! copy in between. The ownership protocol of the ring module decides who may touch which
 //! bytes: the sender owns the free part of the ring and publishes a frame by a release

@@ -149,6 +149,7 @@ impl Receiver {
         timeout: Option<Duration>,
         spun: u32,
     ) -> Result<Option<RecvSlot<'_>>> {
+        self.end.usable_here()?;
         let ring = self.end.ring;
         let mut spun = spun;
         let mut wraps = 0u32;
@@ -223,7 +224,8 @@ impl Receiver {
             return AtPosition::Nothing;
         }
         match ring.frame_now(self.claim) {
-            Some(Next::Frame { payload, len, end }) => {
+            // (A copy inherited by `fork` takes nothing: the slow path says why.)
+            Some(Next::Frame { payload, len, end }) if !self.end.inherited() => {
                 AtPosition::Message(ReadyFrame { payload, len, end })
             }
             _ => AtPosition::Other,
@@ -275,6 +277,7 @@ impl Receiver {
     /// Whether a message is committed at the receiver's position now (past a wrap marker,
     /// which it skips): for an inbox, which looks at its rings before it takes from one.
     pub(crate) fn message_ready(&mut self) -> Result<bool> {
+        self.end.usable_here()?;
         // A ring has at most one wrap marker before a frame; a second is another process's
         // doing, and waits for the next look.
         for _ in 0..2 {
@@ -350,6 +353,7 @@ impl Receiver {
     /// The message at the receiver's position, which `message_ready` found there, to take
     /// with `take_frame`.
     pub(crate) fn ready_frame(&self) -> Result<ReadyFrame> {
+        self.end.usable_here()?;
         match self
             .end
             .ring
@@ -396,8 +400,10 @@ impl Receiver {
             std::hint::spin_loop();
         }
         match ring.frame_now(claim) {
-            Some(Next::Frame { payload, len, end }) => Ok(self.hand_out(payload, len, end)),
-            // A wrap marker, or a corrupt frame.
+            Some(Next::Frame { payload, len, end }) if !self.end.inherited() => {
+                Ok(self.hand_out(payload, len, end))
+            }
+            // A wrap marker, a corrupt frame, or a receiver inherited by `fork`.
             _ => self.recv_waiting(),
         }
     }
@@ -436,6 +442,10 @@ impl Receiver {
 
 impl Drop for Receiver {
     fn drop(&mut self) {
+        // A copy in a child made by `fork` leaves the channel to its parent's receiver.
+        if self.end.inherited() {
+            return;
+        }
         self.end
             .ring
             .u32_at(ring::RECEIVER_STATE)
@@ -615,6 +625,10 @@ impl Drop for RecvSlot<'_> {
     #[inline]
     fn drop(&mut self) {
         let end = &self.receiver.end;
+        // (A message taken before a `fork` is its parent's to give back.)
+        if end.inherited() {
+            return;
+        }
         end.ring.head().store(self.end, Ordering::Release);
         end.wake(Side::Sender);
     }

@@ -156,10 +156,10 @@ impl Sender {
     /// for the wrap marker before it (the receiver frees the start only once it has passed
     /// the marker, so a wait for both at once could wait for ever: see
     /// [`room_after_wrap`](Sender::room_after_wrap)); or `reserve` would fail at once (too
-    /// long, or a ring another process broke).
+    /// long, an endpoint inherited by `fork`, or a ring another process broke).
     pub(crate) fn room_now(&self, len: usize) -> bool {
         let ring = self.end.ring;
-        if len as u64 > ring.max_message() {
+        if len as u64 > ring.max_message() || self.end.inherited() {
             return true;
         }
         let head = ring.head().load(Ordering::Acquire);
@@ -181,7 +181,7 @@ impl Sender {
     /// ring's start). The async sends' look, which never waits.
     pub(crate) fn room_after_wrap(&mut self, len: usize) -> bool {
         let ring = self.end.ring;
-        if len as u64 <= ring.max_message() {
+        if len as u64 <= ring.max_message() && !self.end.inherited() {
             let size = ring::frame_size(ring.payload_offset(len as u64), len as u64);
             let tail = self.tail;
             let to_end = ring.bytes_to_end(tail);
@@ -225,7 +225,7 @@ impl Sender {
     #[inline]
     fn fits_now(&self, len: usize) -> Option<u64> {
         let ring = self.end.ring;
-        if len as u64 > ring.max_message() {
+        if len as u64 > ring.max_message() || self.end.inherited() {
             return None;
         }
         let offset = ring.payload_offset(len as u64);
@@ -255,6 +255,7 @@ impl Sender {
         deadline: Option<Instant>,
         timeout: Option<Duration>,
     ) -> Result<Option<SendSlot<'_>>> {
+        self.end.usable_here()?;
         self.check_len(len)?;
         let ring = self.end.ring;
         let offset = ring.payload_offset(len as u64);
@@ -483,6 +484,10 @@ impl Sender {
 
 impl Drop for Sender {
     fn drop(&mut self) {
+        // A copy in a child made by `fork` leaves the channel to its parent's sender.
+        if self.end.inherited() {
+            return;
+        }
         self.end
             .ring
             .u32_at(ring::SENDER_STATE)
@@ -531,7 +536,7 @@ pub struct SendSlot<'a> {
 impl Drop for SendSlot<'_> {
     /// An uncommitted slot sends nothing; its frame's mark of being written goes.
     fn drop(&mut self) {
-        if self.marked {
+        if self.marked && !self.sender.end.inherited() {
             self.sender.end.ring.unmark_writing(self.start);
         }
     }
@@ -546,10 +551,16 @@ impl SendSlot<'_> {
     }
 
     /// Publishes the first `len` bytes only (at most the reserved length).
+    ///
+    /// A slot reserved before a `fork` publishes nothing in the child, whose copy of the
+    /// sender is its parent's (see [`Sender`]).
     #[inline]
     pub fn commit_len(mut self, len: usize) {
         // The commit replaces the mark.
         self.marked = false;
+        if self.sender.end.inherited() {
+            return;
+        }
         let len = len.min(self.len);
         self.sender
             .end
@@ -602,6 +613,7 @@ impl SendSlot<'_> {
             message.len(),
             self.len
         );
+        self.sender.end.usable_here()?;
         let at = self.as_mut_ptr();
         // SAFETY: the slot's `len` bytes are contiguous and inside the ring's mapped data
         // area (the reservation checked them against the capacity), mapped while the
@@ -616,6 +628,7 @@ impl SendSlot<'_> {
     /// Copies `data` into the slot at `offset`; [`Error::OutOfRange`] if it does not fit.
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result<()> {
         check_slot_range(offset, data.len(), self.len)?;
+        self.sender.end.usable_here()?;
         let at = self.as_mut_ptr();
         // SAFETY: inside the slot (checked above), which this sender owns as in
         // `copy_from_slice`.

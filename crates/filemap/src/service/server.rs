@@ -301,6 +301,8 @@ impl Server {
                 allowed: "a slot of this service",
             });
         };
+        // A copy of the server in a child made by `fork` answers nothing.
+        sender.endpoint().usable_here()?;
         // Too long is an error whoever the client is.
         let max = sender.max_message_len();
         if payload.len() > max {

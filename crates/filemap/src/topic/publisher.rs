@@ -232,6 +232,7 @@ impl Publisher {
         deadline: Option<Instant>,
         timeout: Option<Duration>,
     ) -> Result<Option<PublishSlot<'_>>> {
+        self.topic.end.usable_here()?;
         let ring = self.topic.end.ring;
         let max = self.max_message_len();
         if len > max {
@@ -538,6 +539,10 @@ fn free_if_dead(end: &crate::channel::endpoint::Endpoint, area: &Area, i: u32, s
 
 impl Drop for Publisher {
     fn drop(&mut self) {
+        // A copy in a child made by `fork` leaves the topic to its parent's publisher.
+        if self.topic.end.inherited() {
+            return;
+        }
         self.topic
             .end
             .ring
@@ -576,7 +581,7 @@ pub struct PublishSlot<'a> {
 impl Drop for PublishSlot<'_> {
     /// An uncommitted slot publishes nothing; its frame's mark of being written goes.
     fn drop(&mut self) {
-        if self.marked {
+        if self.marked && !self.publisher.topic.end.inherited() {
             self.publisher.topic.end.ring.unmark_writing(self.start);
         }
     }
@@ -593,6 +598,10 @@ impl PublishSlot<'_> {
     pub fn commit_len(mut self, len: usize) {
         // The commit replaces the mark.
         self.marked = false;
+        // (A slot reserved before a `fork` publishes nothing in the child.)
+        if self.publisher.topic.end.inherited() {
+            return;
+        }
         let len = len.min(self.len);
         let ring = self.publisher.topic.end.ring;
         ring.write_header(self.start, len as u32, self.offset);
@@ -636,6 +645,7 @@ impl PublishSlot<'_> {
     /// Copies `data` into the slot at `offset`; [`Error::OutOfRange`] if it does not fit.
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result<()> {
         check_slot_range(offset, data.len(), self.len)?;
+        self.publisher.topic.end.usable_here()?;
         let at = self.as_mut_ptr();
         // SAFETY: inside the slot (checked above), whose bytes are contiguous and inside
         // the ring's mapped data area (the reservation checked them against the

@@ -422,6 +422,7 @@ impl Subscriber {
     /// waiting for them); never waits. `None`: nothing there yet (or more wrap markers
     /// than `wraps`); the lag or error a receive returns, if any.
     fn take_now(&mut self, wraps: u32) -> Result<Option<TakenFrame>> {
+        self.topic.end.usable_here()?;
         let mut skipped = 0;
         loop {
             match self.look()? {
@@ -677,6 +678,10 @@ impl Subscriber {
     /// Gives the bytes before `to` back (under `Block` the publisher may be waiting for
     /// them) and records how far this subscriber got.
     fn release(&self, to: u64) {
+        // (A message taken before a `fork` is its parent's to give back.)
+        if self.topic.end.inherited() {
+            return;
+        }
         let slot = self.my_slot();
         slot.next().store(self.expected, Ordering::Relaxed);
         slot.head().store(to, Ordering::Release);
@@ -688,6 +693,10 @@ impl Subscriber {
 
 impl Drop for Subscriber {
     fn drop(&mut self) {
+        // A copy in a child made by `fork` leaves the slot to its parent's subscriber.
+        if self.topic.end.inherited() {
+            return;
+        }
         let slot = self.my_slot();
         slot.state().fetch_and(!CONNECTED, Ordering::AcqRel);
         // The publisher may be waiting for this subscriber.

@@ -100,6 +100,8 @@ impl<'a> Item<'a> {
         match self {
             Item::Sync(object) => sys::waits::take_now(*object, check, slept),
             Item::Endpoint { watch, of } => {
+                // A copy inherited by `fork` is never waited on: it is its parent's.
+                watch.end.usable_here()?;
                 let ready = of.ready_now() || of.peer_gone(watch, check);
                 watch.end.intact()?;
                 Ok(ready.then_some(Took::Signal))

@@ -1,0 +1,119 @@
+"""Endpoints and `os.fork` (as `multiprocessing` makes its workers on Linux): a child's
+copy of an endpoint stays its parent's. Every call on it in the child raises
+`UnsupportedError` at once (even while one of the parent's threads was waiting in the
+endpoint when the child was made: the child has none of the parent's threads to pass the
+turn on), `close()` there only forgets the copy, and nothing the child does with its
+copies changes what the parent sees."""
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+import filemap
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is a Unix call")
+
+# How long the parent waits for a child that should end at once: generous, and bounded.
+CHILD_LIMIT = 20.0
+
+
+def wait_child(pid):
+    """The exit code of child `pid`, waited for at most CHILD_LIMIT (then it is killed)."""
+    deadline = time.monotonic() + CHILD_LIMIT
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail(f"the child was still running after {CHILD_LIMIT} s (a call waited)")
+        time.sleep(0.01)
+
+
+def refused(call):
+    """Whether `call()` raised UnsupportedError naming fork."""
+    try:
+        call()
+    except filemap.UnsupportedError as e:
+        return "fork" in str(e)
+    return False
+
+
+def is_closed(call):
+    """Whether `call()` raised ValueError (what a closed endpoint's calls raise)."""
+    try:
+        call()
+    except ValueError:
+        return True
+    return False
+
+
+def test_calls_in_a_forked_child_fail_at_once_while_a_parent_thread_waits(name):
+    tx = filemap.Sender.create_or_open(name, 4096)
+    rx = filemap.Receiver.open(name)
+    got = []
+    # A thread of the parent waits in the receiver (holding its turn slice by slice) while
+    # the child is made.
+    waiter = threading.Thread(target=lambda: got.append(rx.recv(timeout=CHILD_LIMIT)), daemon=True)
+    waiter.start()
+    time.sleep(0.2)
+    pid = os.fork()
+    if pid == 0:
+        # The child must never return into pytest: whatever happens, it ends here.
+        code = 2
+        try:
+            ok = (
+                refused(lambda: rx.try_recv())
+                and refused(lambda: rx.recv(timeout=5))
+                and refused(lambda: tx.send(b"from the child"))
+            )
+            rx.close()
+            tx.close()
+            code = 0 if ok and is_closed(rx.try_recv) and is_closed(lambda: tx.send(b"")) else 1
+        finally:
+            os._exit(code)
+    assert wait_child(pid) == 0, "a call in the child was not refused"
+    # The parent's endpoints go on: the waiting thread gets the message sent now.
+    tx.send(b"after the child")
+    waiter.join(CHILD_LIMIT)
+    assert got == [b"after the child"]
+    tx.close()
+    rx.close()
+
+
+def worker_closes_its_copies(endpoints):
+    """A multiprocessing worker (fork start method): closes its copies, which must go
+    quietly and take nothing of the parent's with them."""
+    for endpoint in endpoints:
+        endpoint.close()
+    assert is_closed(endpoints[0].try_recv)
+
+
+def test_a_multiprocessing_worker_closing_copies_changes_nothing(name):
+    rx = filemap.Receiver.create_or_open(name + "-ch", 4096)
+    tx = filemap.Sender.open(name + "-ch")
+    publisher = filemap.Publisher.create_or_open(name + "-topic")
+    subscriber = filemap.Subscriber.open(name + "-topic")
+    tx.send(b"before")
+    publisher.publish(b"before")
+    endpoints = [rx, tx, publisher, subscriber]
+    worker = multiprocessing.get_context("fork").Process(
+        target=worker_closes_its_copies, args=(endpoints,)
+    )
+    worker.start()
+    worker.join(CHILD_LIMIT)
+    assert worker.exitcode == 0
+    # Nothing was taken, closed or given away by the worker's closes.
+    assert rx.try_recv() == b"before"
+    assert subscriber.try_recv() == b"before"
+    tx.send(b"after")
+    publisher.publish(b"after")
+    assert rx.recv(timeout=5) == b"after"
+    assert subscriber.recv(timeout=5) == b"after"
+    for endpoint in endpoints:
+        endpoint.close()
