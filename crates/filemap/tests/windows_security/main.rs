@@ -16,22 +16,24 @@ use filemap::{Error, Mapping};
 use windows_sys::Win32::Foundation::{CloseHandle, LocalFree, HANDLE, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::Security::Authorization::{
     ConvertSecurityDescriptorToStringSecurityDescriptorW,
-    ConvertStringSecurityDescriptorToSecurityDescriptorW, GetSecurityInfo, SDDL_REVISION_1,
-    SE_KERNEL_OBJECT,
+    ConvertStringSecurityDescriptorToSecurityDescriptorW, GetSecurityInfo, SetSecurityInfo,
+    SDDL_REVISION_1, SE_KERNEL_OBJECT,
 };
 use windows_sys::Win32::Security::{
-    DACL_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR,
-    SECURITY_ATTRIBUTES,
+    GetSecurityDescriptorDacl, ACL, DACL_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION,
+    PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, SECURITY_ATTRIBUTES,
 };
 use windows_sys::Win32::System::Memory::{
     CreateFileMappingW, MapViewOfFile, OpenFileMappingW, UnmapViewOfFile, FILE_MAP_READ,
     FILE_MAP_WRITE, PAGE_READWRITE,
 };
 use windows_sys::Win32::System::Threading::{
-    CreateEventW, CreateMutexW, CreateSemaphoreW, OpenEventW, OpenMutexW, OpenSemaphoreW,
+    CreateEventW, CreateMutexExW, CreateMutexW, CreateSemaphoreW, OpenEventW, OpenMutexW,
+    OpenSemaphoreW,
 };
 
 const READ_CONTROL: u32 = 0x0002_0000;
+const WRITE_DAC: u32 = 0x0004_0000;
 
 fn unique(what: &str) -> String {
     let nanos = SystemTime::now()
@@ -158,6 +160,12 @@ fn descriptors(mode: u32) -> Vec<(&'static str, String)> {
             "mapping",
             sddl_of(opened(&format!("Local\\{m}"), |w| unsafe {
                 OpenFileMappingW(FILE_MAP_READ | READ_CONTROL, 0, w)
+            })),
+        ),
+        (
+            "mapping's creation lock",
+            sddl_of(opened(&format!("Local\\{m}/create"), |w| unsafe {
+                OpenMutexW(READ_CONTROL, 0, w)
             })),
         ),
         (
@@ -429,6 +437,92 @@ fn try_hand_made_section(
         UnmapViewOfFile(view);
     }
     Ok(h)
+}
+
+/// A user who may only read a section cannot take its creation lock (so cannot hold the
+/// name's create calls up): its create calls open what is there. Played by this user, on
+/// a lock whose descriptor denies it the wait.
+#[test]
+fn a_create_call_that_may_not_take_the_creation_lock_opens() {
+    let name = unique("reader-create");
+    let made = Mapping::create_new(&name, 4096).unwrap();
+    made.view()
+        .map()
+        .unwrap()
+        .write_at(0, b"the maker's")
+        .unwrap();
+    let me = my_sid();
+    let lock = wide(&format!("Local\\{name}/create"));
+    // SAFETY: a valid name; the handle is closed below.
+    let h = unsafe { OpenMutexW(WRITE_DAC, 0, lock.as_ptr()) };
+    assert!(!h.is_null(), "the owner may change the lock's descriptor");
+    set_dacl(h, &format!("D:P(D;;0x100000;;;WD)(A;;0x20001;;;{me})"));
+    unsafe { CloseHandle(h) };
+    // Whether this system refuses the owner the wait the descriptor denies (an entry that
+    // denies it to everyone: Wine, whose one user is an administrator, lets it through an
+    // allow entry that merely does not grant it).
+    // SAFETY: a valid name; the handle (if any) is closed at once.
+    let taken = unsafe { CreateMutexExW(std::ptr::null(), lock.as_ptr(), 0, 0x0010_0001) };
+    if !taken.is_null() {
+        unsafe { CloseHandle(taken) };
+        println!(
+            "this system let the owner take a lock whose descriptor refuses it the wait: \
+             the reader's create path is not exercised here"
+        );
+        return;
+    }
+    let (opened, disposition) = Mapping::create_or_open(&name, 4096).unwrap();
+    assert_eq!(disposition, filemap::Disposition::Opened);
+    assert_eq!(
+        opened
+            .view()
+            .len(11)
+            .map()
+            .unwrap()
+            .read_vec(0, 11)
+            .unwrap(),
+        b"the maker's"
+    );
+    assert!(matches!(
+        Mapping::create_new(&name, 4096),
+        Err(Error::AlreadyExists { .. })
+    ));
+}
+
+/// Gives the object behind `handle` (opened with WRITE_DAC) the DACL of `sddl`.
+fn set_dacl(handle: HANDLE, sddl: &str) {
+    let text = wide(sddl);
+    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+    // SAFETY: a valid SDDL string; the descriptor is freed below.
+    let ok = unsafe {
+        ConvertStringSecurityDescriptorToSecurityDescriptorW(
+            text.as_ptr(),
+            SDDL_REVISION_1,
+            &mut descriptor,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_ne!(ok, 0);
+    let (mut present, mut defaulted) = (0, 0);
+    let mut dacl: *mut ACL = std::ptr::null_mut();
+    // SAFETY: a valid descriptor; `dacl` points into it, used before it is freed.
+    unsafe {
+        assert_ne!(
+            GetSecurityDescriptorDacl(descriptor, &mut present, &mut dacl, &mut defaulted),
+            0
+        );
+        let code = SetSecurityInfo(
+            handle,
+            SE_KERNEL_OBJECT,
+            DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            dacl,
+            std::ptr::null(),
+        );
+        assert_eq!(code, 0, "SetSecurityInfo");
+        LocalFree(descriptor);
+    }
 }
 
 #[test]

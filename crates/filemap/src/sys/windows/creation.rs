@@ -8,6 +8,10 @@
 //! - every handle filemap keeps on the section (`Entry`) also keeps the lock open, so the
 //!   lock lives exactly as long as the section, and a creator's death while holding it is
 //!   recorded (`WAIT_ABANDONED`) whenever the section outlives it;
+//! - only a user who may write the section may take the lock (its descriptor grants the
+//!   wait to the mode's write bits alone, `Rights::CreationLock`): a user who may only read
+//!   it keeps it open with the right to query it, and so cannot hold every create call of
+//!   the name up; such a user's create call opens what is there as an opener does;
 //! - a create call that, holding the lock, finds a section without a header finishes it when
 //!   it is marked `INCOMPLETE`, or all zeros with the lock abandoned (its creator died before
 //!   marking it), provided this user (or SYSTEM or Administrators) owns it, all of it is
@@ -17,8 +21,9 @@ use std::os::windows::io::{AsHandle, BorrowedHandle, OwnedHandle};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use windows_sys::Win32::Foundation::{WAIT_ABANDONED, WAIT_OBJECT_0, WAIT_TIMEOUT};
-use windows_sys::Win32::Storage::FileSystem::SYNCHRONIZE;
+use windows_sys::Win32::Foundation::{
+    ERROR_ACCESS_DENIED, WAIT_ABANDONED, WAIT_OBJECT_0, WAIT_TIMEOUT,
+};
 use windows_sys::Win32::System::Memory::{VirtualQuery, MEMORY_BASIC_INFORMATION, MEM_COMMIT};
 use windows_sys::Win32::System::Threading::{
     CreateMutexExW, OpenMutexW, ReleaseMutex, WaitForSingleObject,
@@ -35,7 +40,7 @@ use crate::vocabulary::Access;
 pub(super) const INCOMPLETE: [u8; 8] = *b"FMAPINIT";
 
 /// How long a create call waits for another creator of the same name to finish.
-const CREATION_WAIT: Duration = Duration::from_secs(10);
+pub(super) const CREATION_WAIT: Duration = Duration::from_secs(10);
 
 /// The creation lock's kernel name.
 fn lock_name(name: &Name) -> Vec<u16> {
@@ -54,20 +59,32 @@ pub(super) struct CreationLock {
 
 impl CreationLock {
     /// Takes the name's creation lock, waiting for another creator at most
-    /// `CREATION_WAIT` (`Error::NameContended` after that).
-    pub(super) fn take(name: &Name, security: &ObjectSecurity) -> Result<CreationLock> {
+    /// `CREATION_WAIT` (`Error::NameContended` after that). `None` if the lock is there and
+    /// this user may not take it: the name's object (made or being made) is another
+    /// user's, which this user may at most read.
+    pub(super) fn take(name: &Name, security: &ObjectSecurity) -> Result<Option<CreationLock>> {
         let w = lock_name(name);
         // SAFETY: a valid NUL-terminated name and security attributes; not initially owned;
         // the handle is owned by `owned`.
-        let mutex = owned(unsafe {
+        let mutex = match owned(unsafe {
             CreateMutexExW(
                 security.attributes(),
                 w.as_ptr(),
                 0,
                 super::sync::MUTEX_ACCESS,
             )
-        })
-        .ok_or_else(|| Error::io("create the creation lock of", name, os_error(last_error())))?;
+        }) {
+            Some(mutex) => mutex,
+            None if last_error() == ERROR_ACCESS_DENIED => return Ok(None),
+            None => {
+                let code = last_error();
+                return Err(Error::io(
+                    "create the creation lock of",
+                    name,
+                    os_error(code),
+                ));
+            }
+        };
         super::sync::companion_owner_check(name, &mutex)?;
         let ms = CREATION_WAIT.as_millis() as u32;
         // SAFETY: a valid mutex handle.
@@ -89,10 +106,10 @@ impl CreationLock {
                 ))
             }
         };
-        Ok(CreationLock {
+        Ok(Some(CreationLock {
             mutex: Some(mutex),
             abandoned,
-        })
+        }))
     }
 
     /// Releases the lock, keeping its handle (for the entry to hold).
@@ -113,12 +130,16 @@ impl Drop for CreationLock {
     }
 }
 
-/// An opener's handle on the name's creation lock, if there is one (not taken).
+/// An opener's handle on the name's creation lock, if there is one: with the right to
+/// query it only (all a reader is granted), which keeps it open and cannot take it.
 pub(super) fn open_lock(name: &Name) -> Option<OwnedHandle> {
     let w = lock_name(name);
     // SAFETY: a valid NUL-terminated name; the handle is owned by `owned`.
-    owned(unsafe { OpenMutexW(SYNCHRONIZE, 0, w.as_ptr()) })
+    owned(unsafe { OpenMutexW(MUTANT_QUERY_STATE, 0, w.as_ptr()) })
 }
+
+/// A mutex's query right, the one right a reader of the section has on its creation lock.
+const MUTANT_QUERY_STATE: u32 = 0x0001;
 
 /// A section's first word, if it can be read (`read_word`).
 fn first_word(section: BorrowedHandle<'_>) -> Option<[u8; 8]> {

@@ -428,8 +428,13 @@ pub(crate) fn create_entry(
     let w = kernel_name(name);
     // A file-backed object's header section is writable by its owner alone.
     let security = ObjectSecurity::new(header.entry_mode(), Rights::Section)?;
+    let lock_security = ObjectSecurity::new(header.entry_mode(), Rights::CreationLock)?;
     // Held from before the section exists until its header is written (or found).
-    let creating = CreationLock::take(name, &security)?;
+    let Some(creating) = CreationLock::take(name, &lock_security)? else {
+        // Another user's object, which this user may not write: not this call's to make
+        // (or finish), only to open.
+        return open_for_create(name, header, mode, &w);
+    };
     let h = create_section(header, w.as_ptr(), Some(&security));
     let mut code = last_error();
     let mut section = owned(h);
@@ -481,24 +486,7 @@ pub(crate) fn create_entry(
             }
             other => other?,
         };
-        if mode == CreateMode::New {
-            if existing.kind != header.kind {
-                return Err(Error::KindMismatch {
-                    name: name.to_string(),
-                    found: existing.kind,
-                    expected: header.kind,
-                });
-            }
-            return Err(Error::AlreadyExists {
-                name: name.to_string(),
-            });
-        }
-        let foreign_owner = believe_header(name, section.as_handle(), &existing)?;
-        return Ok((
-            entry(section, creating, foreign_owner),
-            existing,
-            Disposition::Opened,
-        ));
+        return found(name, section, existing, header, mode, creating.release());
     }
     creation::mark_incomplete(section.as_handle(), header.is_reserve(), name)?;
     write_section_header(section.as_handle(), header, name, init)?;
@@ -507,6 +495,74 @@ pub(crate) fn create_entry(
         header.clone(),
         Disposition::Created,
     ))
+}
+
+/// What a create call returns for the object `existing` it found under the name (opened
+/// as `section`, with `lock` its handle on the creation lock): `AlreadyExists` (or
+/// `KindMismatch`) if it was to make a new one, else the object.
+fn found(
+    name: &Name,
+    section: OwnedHandle,
+    existing: Header,
+    wanted: &Header,
+    mode: CreateMode,
+    lock: OwnedHandle,
+) -> Result<(Entry, Header, Disposition)> {
+    if mode == CreateMode::New {
+        if existing.kind != wanted.kind {
+            return Err(Error::KindMismatch {
+                name: name.to_string(),
+                found: existing.kind,
+                expected: wanted.kind,
+            });
+        }
+        return Err(Error::AlreadyExists {
+            name: name.to_string(),
+        });
+    }
+    let foreign_owner = believe_header(name, section.as_handle(), &existing)?;
+    let entry = Entry {
+        section,
+        _creation_lock: Some(lock),
+        foreign_owner,
+    };
+    Ok((entry, existing, Disposition::Opened))
+}
+
+/// A create call of a user who may not take the name's creation lock (see
+/// `creation.rs`): the name's object, another user's, is there or being made; it is opened
+/// as an opener opens it, once it is there with its header (waited for up to the time a
+/// creator is waited for).
+fn open_for_create(
+    name: &Name,
+    wanted: &Header,
+    mode: CreateMode,
+    w: &[u16],
+) -> Result<(Entry, Header, Disposition)> {
+    let started = Instant::now();
+    let section = loop {
+        if let Some(section) = open_existing_section(w) {
+            break section;
+        }
+        match last_error() {
+            // Its creator holds the lock and has not made the section yet.
+            ERROR_FILE_NOT_FOUND if started.elapsed() < creation::CREATION_WAIT => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            ERROR_FILE_NOT_FOUND => {
+                return Err(Error::NameContended {
+                    name: name.to_string(),
+                    attempts: 1,
+                })
+            }
+            code => return Err(section_error(name, code, wanted.kind, wanted.entry_len())),
+        }
+    };
+    check_owner(name, raw(section.as_handle()))?;
+    let existing = read_section_header(section.as_handle(), name)?;
+    let lock = creation::open_lock(name)
+        .ok_or_else(|| Error::io("open the creation lock of", name, os_error(last_error())))?;
+    found(name, section, existing, wanted, mode, lock)
 }
 
 /// Opens the existing section `w` (a NUL-terminated kernel name) for writing, or else for

@@ -60,8 +60,13 @@ const MODIFY_STATE: u32 = 0x0002;
 /// What kind of object a descriptor is for: what its mode bits grant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Rights {
-    /// A section (and its creation lock, which an opener with read access waits on).
+    /// A section.
     Section,
+    /// A section's creation lock (`creation.rs`): taking it (waiting on it) only for the
+    /// users who may write the section, so that one who may only read it cannot hold
+    /// every create call of the name up; its descriptor and state for readers, who keep
+    /// it open beside the section.
+    CreationLock,
     /// A mutex, event or semaphore, or a companion object filemap makes beside an object.
     Waitable,
 }
@@ -88,6 +93,9 @@ fn access_mask(bits: u32, rights: Rights) -> u32 {
         }
         Rights::Waitable if read => READ_CONTROL | QUERY_STATE,
         Rights::Waitable => 0,
+        Rights::CreationLock if write => READ_CONTROL | QUERY_STATE | SYNCHRONIZE,
+        Rights::CreationLock if read => READ_CONTROL | QUERY_STATE,
+        Rights::CreationLock => 0,
     }
 }
 
@@ -587,6 +595,24 @@ mod tests {
                 "O:{u}D:P(A;;0x120003;;;{u})(A;;GA;;;SY)(A;;GA;;;BA)\
                  (A;;0x20001;;;{g})(A;;0x20001;;;AU)"
             )
+        );
+    }
+
+    /// A section's creation lock is taken (waited on) only by those who may write the
+    /// section; readers may read its descriptor and state, which keeps it open.
+    #[test]
+    fn only_writers_take_the_creation_lock() {
+        let (u, g) = ("S-1-5-21-1-2-3-1000", "S-1-5-21-1-2-3-513");
+        assert_eq!(
+            descriptor_sddl(0o664, Rights::CreationLock, u, g),
+            format!(
+                "O:{u}D:P(A;;0x120001;;;{u})(A;;GA;;;SY)(A;;GA;;;BA)\
+                 (A;;0x120001;;;{g})(A;;0x20001;;;AU)"
+            )
+        );
+        assert_eq!(
+            descriptor_sddl(0o600, Rights::CreationLock, u, g),
+            format!("O:{u}D:P(A;;0x120001;;;{u})(A;;GA;;;SY)(A;;GA;;;BA)")
         );
     }
 }
