@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, Stat, CWD};
 use rustix::io::Errno;
 
-use super::{allocate, allocation_granularity, current_uid, errno, Section};
+use super::{allocate, allocation_granularity, current_pid, current_uid, errno, Section};
 use crate::error::{Error, Result};
 use crate::header::{Header, HEADER_AREA};
 use crate::name::{Name, Scope};
@@ -505,7 +505,7 @@ impl Entry {
             dev: st.st_dev,
             ino: st.st_ino,
             persistent,
-            pid: std::process::id(),
+            pid: current_pid(),
         })
     }
 
@@ -843,14 +843,6 @@ fn open_in(
             });
         }
         let header = read_header_with(fd.as_fd(), &st, name)?;
-        check_mode(name, &st, &header)?;
-        // Let in for reading only if the object is file-backed and its permissions give
-        // this user write access (the entry's are narrower by design, `entry_mode`).
-        if let Some(e) = write_refused {
-            if header.file.is_none() || !mode_grants_write(header.mode, &st) {
-                return Err(open_error(name, writable, e));
-            }
-        }
         if sole_holder {
             if !header.is_persistent() {
                 // Stale: every holder died without closing. Reclaim the name. Another
@@ -870,6 +862,9 @@ fn open_in(
             retry_eintr(|| rustix::fs::flock(&fd, FlockOperation::LockShared))
                 .map_err(|e| Error::io("lock", name, errno(e)))?;
         }
+        // A handle from here on: refused below, it is dropped as any handle is, and if it
+        // was the last (its other holders closed meanwhile, seeing it hold the object),
+        // the name goes with it rather than stay behind, stale.
         let entry = Entry {
             fd: Arc::new(fd),
             named: Some(NamedPart {
@@ -878,9 +873,17 @@ fn open_in(
                 dev: st.st_dev,
                 ino: st.st_ino,
                 persistent: header.is_persistent(),
-                pid: std::process::id(),
+                pid: current_pid(),
             }),
         };
+        check_mode(name, &st, &header)?;
+        // Let in for reading only if the object is file-backed and its permissions give
+        // this user write access (the entry's are narrower by design, `entry_mode`).
+        if let Some(e) = write_refused {
+            if header.file.is_none() || !mode_grants_write(header.mode, &st) {
+                return Err(open_error(name, writable, e));
+            }
+        }
         return Ok((entry, header));
     }
     Err(gave_up(name))
@@ -945,7 +948,7 @@ fn create_in(
                         dev: st.st_dev,
                         ino: st.st_ino,
                         persistent: header.is_persistent(),
-                        pid: std::process::id(),
+                        pid: current_pid(),
                     }),
                 };
                 return Ok((entry, header.clone(), Disposition::Created));
@@ -1068,7 +1071,7 @@ impl Drop for Entry {
     fn drop(&mut self) {
         let Some(named) = &self.named else { return };
         // A copy in a child made by `fork` (see `NamedPart::pid`) only closes.
-        if named.persistent || named.pid != std::process::id() {
+        if named.persistent || named.pid != current_pid() {
             return;
         }
         // Success means no other open file description, in any process, holds the entry.
