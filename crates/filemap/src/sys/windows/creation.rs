@@ -11,7 +11,10 @@
 //! - only a user who may write the section may take the lock (its descriptor grants the
 //!   wait to the mode's write bits alone, `Rights::CreationLock`): a user who may only read
 //!   it keeps it open with the right to query it, and so cannot hold every create call of
-//!   the name up; such a user's create call opens what is there as an opener does;
+//!   the name up; such a user's create call looks at what is there as a create call that
+//!   finds an object does (the lock's owner and the section's are checked, another user's
+//!   refused), and waits for a maker still at work; (a half-made section finished by
+//!   another create call keeps its lock's descriptor, the dead creator's);
 //! - a create call that, holding the lock, finds a section without a header finishes it when
 //!   it is marked `INCOMPLETE`, or all zeros with the lock abandoned (its creator died before
 //!   marking it), provided this user (or SYSTEM or Administrators) owns it, all of it is
@@ -60,8 +63,8 @@ pub(super) struct CreationLock {
 impl CreationLock {
     /// Takes the name's creation lock, waiting for another creator at most
     /// `CREATION_WAIT` (`Error::NameContended` after that). `None` if the lock is there and
-    /// this user may not take it: the name's object (made or being made) is another
-    /// user's, which this user may at most read.
+    /// this user may not take it: its descriptor does not grant this user the wait (one
+    /// who may at most read the name's object, made or being made).
     pub(super) fn take(name: &Name, security: &ObjectSecurity) -> Result<Option<CreationLock>> {
         let w = lock_name(name);
         // SAFETY: a valid NUL-terminated name and security attributes; not initially owned;
@@ -130,13 +133,17 @@ impl Drop for CreationLock {
     }
 }
 
-/// An opener's handle on the name's creation lock, if there is one: with the right to
-/// query it only (all a reader is granted), which keeps it open and cannot take it.
+/// An opener's handle on the name's creation lock, if there is one: with the rights to
+/// query it and read its owner only (all a reader is granted), which keep it open and
+/// cannot take it.
 pub(super) fn open_lock(name: &Name) -> Option<OwnedHandle> {
     let w = lock_name(name);
     // SAFETY: a valid NUL-terminated name; the handle is owned by `owned`.
-    owned(unsafe { OpenMutexW(MUTANT_QUERY_STATE, 0, w.as_ptr()) })
+    owned(unsafe { OpenMutexW(READ_CONTROL | MUTANT_QUERY_STATE, 0, w.as_ptr()) })
 }
+
+/// The right to read an object's descriptor.
+const READ_CONTROL: u32 = 0x0002_0000;
 
 /// A mutex's query right, the one right a reader of the section has on its creation lock.
 const MUTANT_QUERY_STATE: u32 = 0x0001;

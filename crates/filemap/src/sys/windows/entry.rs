@@ -430,10 +430,23 @@ pub(crate) fn create_entry(
     let security = ObjectSecurity::new(header.entry_mode(), Rights::Section)?;
     let lock_security = ObjectSecurity::new(header.entry_mode(), Rights::CreationLock)?;
     // Held from before the section exists until its header is written (or found).
-    let Some(creating) = CreationLock::take(name, &lock_security)? else {
-        // Another user's object, which this user may not write: not this call's to make
-        // (or finish), only to open.
-        return open_for_create(name, header, mode, &w);
+    let started = Instant::now();
+    let creating = loop {
+        if let Some(lock) = CreationLock::take(name, &lock_security)? {
+            break lock;
+        }
+        // Refused the lock: the name's object (or its maker) is there, and this user may
+        // not write it: not this call's to make or finish, only to find.
+        if let Some(found) = found_without_lock(name, header, mode, &w)? {
+            return Ok(found);
+        }
+        if started.elapsed() >= creation::CREATION_WAIT {
+            return Err(Error::NameContended {
+                name: name.to_string(),
+                attempts: 1,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(1));
     };
     let h = create_section(header, w.as_ptr(), Some(&security));
     let mut code = last_error();
@@ -529,40 +542,39 @@ fn found(
     Ok((entry, existing, Disposition::Opened))
 }
 
-/// A create call of a user who may not take the name's creation lock (see
-/// `creation.rs`): the name's object, another user's, is there or being made; it is opened
-/// as an opener opens it, once it is there with its header (waited for up to the time a
-/// creator is waited for).
-fn open_for_create(
+/// One look of a create call refused the name's creation lock (see `creation.rs`): the
+/// lock is there, and this user may not take it. The lock's owner is checked as a create
+/// call checks an object it finds (another user's: `Error::ForeignOwner`, as before); the
+/// object, once there with its header, is what the call found. `None` to look again: the
+/// lock went away with its object (the call may make it now), or its maker has not made
+/// the section yet.
+fn found_without_lock(
     name: &Name,
     wanted: &Header,
     mode: CreateMode,
     w: &[u16],
-) -> Result<(Entry, Header, Disposition)> {
-    let started = Instant::now();
-    let section = loop {
-        if let Some(section) = open_existing_section(w) {
-            break section;
-        }
-        match last_error() {
-            // Its creator holds the lock and has not made the section yet.
-            ERROR_FILE_NOT_FOUND if started.elapsed() < creation::CREATION_WAIT => {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            ERROR_FILE_NOT_FOUND => {
-                return Err(Error::NameContended {
-                    name: name.to_string(),
-                    attempts: 1,
-                })
-            }
-            code => return Err(section_error(name, code, wanted.kind, wanted.entry_len())),
-        }
+) -> Result<Option<(Entry, Header, Disposition)>> {
+    let Some(lock) = creation::open_lock(name) else {
+        return match last_error() {
+            ERROR_FILE_NOT_FOUND => Ok(None),
+            code => Err(Error::PermissionDenied {
+                what: format!(
+                    "creating {name}: its creation lock may be neither taken nor opened ({})",
+                    os_error(code)
+                ),
+            }),
+        };
+    };
+    check_owner(name, raw(lock.as_handle()))?;
+    let Some(section) = open_existing_section(w) else {
+        return match last_error() {
+            ERROR_FILE_NOT_FOUND => Ok(None),
+            code => Err(section_error(name, code, wanted.kind, wanted.entry_len())),
+        };
     };
     check_owner(name, raw(section.as_handle()))?;
     let existing = read_section_header(section.as_handle(), name)?;
-    let lock = creation::open_lock(name)
-        .ok_or_else(|| Error::io("open the creation lock of", name, os_error(last_error())))?;
-    found(name, section, existing, wanted, mode, lock)
+    found(name, section, existing, wanted, mode, lock).map(Some)
 }
 
 /// Opens the existing section `w` (a NUL-terminated kernel name) for writing, or else for

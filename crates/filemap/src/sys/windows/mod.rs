@@ -114,6 +114,12 @@ pub(crate) fn current_pid() -> u32 {
     std::process::id()
 }
 
+/// How many `fork`s made this process: none, Windows has no `fork` (see the Linux one).
+#[inline]
+pub(crate) const fn fork_generation() -> u64 {
+    0
+}
+
 /// Windows has no uid; objects are protected by their security descriptors.
 pub(crate) fn current_uid() -> u32 {
     0

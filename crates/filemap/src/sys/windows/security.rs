@@ -614,5 +614,9 @@ mod tests {
             descriptor_sddl(0o600, Rights::CreationLock, u, g),
             format!("O:{u}D:P(A;;0x120001;;;{u})(A;;GA;;;SY)(A;;GA;;;BA)")
         );
+        // A writer's grant covers all a create call asks of the lock (were it to ask for
+        // more, every creator would be refused it, and fall back to looking).
+        let asked = crate::sys::windows::sync::MUTEX_ACCESS;
+        assert_eq!(super::access_mask(0o6, Rights::CreationLock) & asked, asked);
     }
 }

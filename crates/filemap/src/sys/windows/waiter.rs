@@ -159,6 +159,11 @@ fn place(entry: Entry) -> std::io::Result<&'static Shard> {
 }
 
 impl Registration {
+    /// Whether this process made the registration: always (Windows has no `fork`).
+    pub(crate) fn made_here(&self) -> bool {
+        true
+    }
+
     /// Whether the thread woke the future for this registration.
     pub(crate) fn fired(&self) -> bool {
         self.shared.fired.load(Ordering::Acquire)
