@@ -348,7 +348,12 @@ impl Receiver {
     /// Closes the receiver; `BufferError` while buffers of its held message are alive. A
     /// call of another thread waiting in it raises `ValueError` at its next slice.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        if self.inner.forget_if_inherited() {
+        if self.inner.inherited() {
+            // A buffer of a message received before the fork (a memoryview, a numpy array)
+            // points into the ring, which dropping the copy would unmap: refused as at
+            // home.
+            refuse_exported(&self.exports)?;
+            self.inner.forget_if_inherited();
             return Ok(());
         }
         let mut turn = self.inner.turn(py)?;

@@ -9,7 +9,9 @@
 //! `multiprocessing` makes its workers on Linux) has a copy of it, whose role stays the
 //! parent's: there every call raises `UnsupportedError` at once, without waiting for a
 //! turn that one of the parent's threads held when the child was made (the child has
-//! none of those threads), and `close()` only forgets the copy.
+//! none of those threads), and `close()` closes the copy without a turn (a receiver's is
+//! refused with `BufferError` while a buffer of a message received before the fork lives,
+//! as at home). Getters that read what the endpoint keeps (`capacity`, `name`) answer.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -242,10 +244,15 @@ impl<T> Endpoint<T> {
         done.map_err(Failed::raise)
     }
 
+    /// Whether this is a copy in a child made by `os.fork` (see the module's docs).
+    pub(crate) fn inherited(&self) -> bool {
+        self.born != forks()
+    }
+
     /// `UnsupportedError` in a child made by `os.fork` (see the module's docs); once the
     /// child closed its copy, `ValueError`, as for any closed endpoint.
     fn ensure_not_inherited(&self) -> PyResult<()> {
-        if self.born == forks() {
+        if !self.inherited() {
             return Ok(());
         }
         self.ensure_open()?;
@@ -272,7 +279,7 @@ impl<T> Endpoint<T> {
     /// In a child made by `os.fork`: closes this copy without a turn (see `close`) and
     /// says so; elsewhere `false`, with nothing done.
     pub(crate) fn forget_if_inherited(&self) -> bool {
-        if self.born == forks() {
+        if !self.inherited() {
             return false;
         }
         self.mark_closed();

@@ -99,21 +99,69 @@ def test_a_multiprocessing_worker_closing_copies_changes_nothing(name):
     tx = filemap.Sender.open(name + "-ch")
     publisher = filemap.Publisher.create_or_open(name + "-topic")
     subscriber = filemap.Subscriber.open(name + "-topic")
+    inbox = filemap.Inbox.create_or_open(name + "-inbox")
+    inbox_sender = filemap.InboxSender.open(name + "-inbox")
+    server = filemap.Server.create_or_open(name + "-svc")
+    client = filemap.Client.open(name + "-svc")
     tx.send(b"before")
     publisher.publish(b"before")
-    endpoints = [rx, tx, publisher, subscriber]
+    endpoints = [rx, tx, publisher, subscriber, inbox, inbox_sender, server, client]
     worker = multiprocessing.get_context("fork").Process(
         target=worker_closes_its_copies, args=(endpoints,)
     )
     worker.start()
-    worker.join(CHILD_LIMIT)
+    try:
+        worker.join(CHILD_LIMIT)
+    finally:
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
     assert worker.exitcode == 0
-    # Nothing was taken, closed or given away by the worker's closes.
+    # Nothing was taken, closed or given away by the worker's closes: every role is still
+    # connected where its peer looks.
+    assert publisher.subscribers == 1
+    assert inbox.senders == 1
+    assert server.clients == 1
+    assert client.server_alive
     assert rx.try_recv() == b"before"
     assert subscriber.try_recv() == b"before"
-    tx.send(b"after")
+    # A channel whose receiver were marked closed would say so once full.
+    sent = 0
+    while tx.try_send(b"x" * 64):
+        sent += 1
+        assert sent < 1000
+    for _ in range(sent):
+        assert rx.try_recv() == b"x" * 64
     publisher.publish(b"after")
-    assert rx.recv(timeout=5) == b"after"
     assert subscriber.recv(timeout=5) == b"after"
+    inbox_sender.send(b"after")
+    assert inbox.recv(timeout=5) == (inbox_sender.slot, b"after")
     for endpoint in endpoints:
         endpoint.close()
+
+
+def test_a_forked_child_cannot_unmap_a_message_its_buffers_point_into(name):
+    tx = filemap.Sender.create_or_open(name, 4096)
+    rx = filemap.Receiver.open(name)
+    tx.send(b"held across the fork")
+    message = rx.recv_message()
+    view = memoryview(message)
+    pid = os.fork()
+    if pid == 0:
+        code = 2
+        try:
+            try:
+                rx.close()
+                code = 1  # closed (and unmapped) under a live buffer
+            except BufferError:
+                view.release()
+                rx.close()
+                code = 0 if is_closed(rx.try_recv) else 3
+        finally:
+            os._exit(code)
+    assert wait_child(pid) == 0
+    assert bytes(view) == b"held across the fork"
+    view.release()
+    del message
+    tx.close()
+    rx.close()

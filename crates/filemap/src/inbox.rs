@@ -323,6 +323,8 @@ impl Inbox {
         deadline: Option<Instant>,
         timeout: Option<Duration>,
     ) -> Result<Option<(u32, RecvSlot<'_>)>> {
+        // (Its rings' receivers ask too, but a ring set aside is not asked.)
+        self.first().usable_here()?;
         let mut looked = false;
         let i = loop {
             if let Some(i) = self.ready_ring()? {
@@ -456,6 +458,7 @@ impl Inbox {
     /// Whether a message is there in some ring, skipping the wrap markers before it
     /// (their bytes go back to their senders): for the async receive.
     pub(crate) fn message_ready(&mut self) -> Result<bool> {
+        self.first().usable_here()?;
         Ok(self.ready_ring()?.is_some())
     }
 

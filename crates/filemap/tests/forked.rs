@@ -18,6 +18,10 @@ fn main() {
             "dropping_forked_copies_changes_nothing",
             unix::dropping_forked_copies_changes_nothing,
         ),
+        (
+            "slots_held_across_a_fork_stay_the_parents",
+            unix::slots_held_across_a_fork_stay_the_parents,
+        ),
     ]);
     #[cfg(not(unix))]
     println!("\nrunning 0 tests (fork is a Unix call: nothing to test here)");
@@ -28,12 +32,17 @@ mod unix {
     use std::time::Duration;
 
     use crate::common::{unique, Namespace};
+    use filemap::channel::WaitMode;
     use filemap::channel::{Receiver, Sender};
     use filemap::inbox::{Inbox, InboxOptions, InboxSender};
     use filemap::service::{Client, RequestId, Server, ServiceOptions};
     use filemap::topic::{Publisher, Subscriber, TopicOptions};
     use filemap::wait::wait_any;
     use filemap::Error;
+
+    /// A message long enough to be marked as being written while it is (so a reserve that
+    /// went through would write a mark into the ring).
+    const WRITING_MARKED: usize = 2048;
 
     /// Everything the parent holds, each with a message or request waiting.
     struct Parties {
@@ -110,7 +119,23 @@ mod unix {
             ("service recv_response", p.client.recv_response().map(drop)),
             ("service recv_request", p.server.recv_request().map(drop)),
             ("service respond", p.server.respond(asked, b"child")),
+            (
+                "service try_recv_request",
+                p.server.try_recv_request().map(drop),
+            ),
+            (
+                "topic try_publish",
+                p.publisher.try_publish(b"child").map(drop),
+            ),
+            ("topic try_recv", p.subscriber.try_recv().map(drop)),
+            ("channel reserve", p.tx.reserve(WRITING_MARKED).map(drop)),
+            (
+                "wait_all on the receiver",
+                filemap::wait::wait_all(&[&p.rx], Some(Duration::ZERO)).map(drop),
+            ),
         ];
+        // Local to the copy: the parent's mode, which its peers read, stays.
+        p.rx.set_wait_mode(WaitMode::BusyPoll);
         results
             .into_iter()
             .filter_map(|(call, result)| match result {
@@ -177,6 +202,13 @@ mod unix {
             1,
             "the subscriber is still connected"
         );
+        assert_eq!(
+            p.inbox.senders(),
+            1,
+            "the inbox's sender is still connected"
+        );
+        assert_eq!(p.server.clients(), 1, "the client is still connected");
+        assert!(p.client.server_alive(), "the server is still there");
         let (_, message) = p.inbox.try_recv().unwrap().unwrap();
         assert_eq!(message.to_vec().unwrap(), b"before");
         drop(message);
@@ -220,6 +252,69 @@ mod unix {
             b"after"
         );
         drop(parties);
+        ns.assert_empty();
+    }
+
+    /// Slots the parent holds when it forks (a message received, a sample, a reserved
+    /// message and a reserved publication): in the child they read nothing, and commit
+    /// and give back nothing.
+    pub fn slots_held_across_a_fork_stay_the_parents() {
+        let ns = Namespace::new();
+        let (channel, topic) = (unique("forked-slots"), unique("forked-samples"));
+        let mut rx = Receiver::create_or_open(channel.as_str(), 4096).unwrap();
+        let mut tx = Sender::open(channel.as_str()).unwrap();
+        let mut publisher =
+            Publisher::create_or_open(topic.as_str(), &TopicOptions::new()).unwrap();
+        let mut subscriber = Subscriber::open(topic.as_str()).unwrap();
+        tx.send(b"held").unwrap();
+        publisher.publish(b"sampled").unwrap();
+        let held = rx.recv().unwrap();
+        let sample = subscriber.recv().unwrap();
+        let mut reserved = tx.reserve(5).unwrap();
+        let mut publishing = publisher.reserve(5).unwrap();
+        // SAFETY: as in `in_a_child_then_check`.
+        match unsafe { libc::fork() } {
+            0 => {
+                let refused = |r: filemap::Result<()>| matches!(r, Err(Error::Unsupported { what }) if what.contains("fork"));
+                let ok = refused(held.read_at(0, &mut [0; 4]))
+                    && refused(held.to_vec().map(drop))
+                    && refused(sample.to_vec().map(drop))
+                    && refused(reserved.copy_from_slice(b"child"))
+                    && refused(publishing.write_at(0, b"child"));
+                reserved.commit();
+                publishing.commit();
+                drop(held);
+                drop(sample);
+                // SAFETY: ends the child at once, running no destructors or atexit handlers.
+                unsafe { libc::_exit(i32::from(!ok)) };
+            }
+            -1 => panic!("fork failed"),
+            pid => {
+                let status = wait_for_child(pid, Duration::from_secs(30));
+                assert!(
+                    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                    "the child's reads or writes of the slots were not refused"
+                );
+            }
+        }
+        // The child committed nothing, and released nothing the parent still reads.
+        drop(reserved);
+        drop(publishing);
+        assert_eq!(held.to_vec().unwrap(), b"held");
+        assert_eq!(sample.to_vec().unwrap(), b"sampled");
+        drop(held);
+        drop(sample);
+        assert!(
+            rx.try_recv().unwrap().is_none(),
+            "the child's commit sent nothing"
+        );
+        assert!(
+            subscriber.try_recv().unwrap().is_none(),
+            "nor published anything"
+        );
+        tx.send(b"after").unwrap();
+        assert_eq!(rx.try_recv().unwrap().unwrap().to_vec().unwrap(), b"after");
+        drop((rx, tx, publisher, subscriber));
         ns.assert_empty();
     }
 

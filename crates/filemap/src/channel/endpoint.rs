@@ -201,9 +201,10 @@ pub(crate) struct Endpoint {
     /// another process), with waits that end early for other reasons (a timeout, another
     /// ring's message), costs that spin once, not at every wait.
     mark_spin: std::sync::Mutex<MarkSpin>,
-    /// The process that opened the endpoint. A child made by `fork` (without `exec`) has
-    /// a copy of it, but the role is its parent's: see [`Endpoint::inherited`].
-    opened_by: u32,
+    /// The fork generation of the process that opened the endpoint
+    /// (`sys::fork_generation`). A child made by `fork` (without `exec`) has a copy of
+    /// it, but the role is its parent's: see [`Endpoint::inherited`].
+    opened_in: u64,
 }
 
 /// See [`Endpoint`]'s `mark_spin`.
@@ -307,7 +308,7 @@ impl Endpoint {
             peer_seen_gone: Default::default(),
             deadline_looked: Default::default(),
             mark_spin: Default::default(),
-            opened_by: sys::current_pid(),
+            opened_in: sys::fork_generation(),
         })
     }
 
@@ -329,7 +330,7 @@ impl Endpoint {
             peer_seen_gone: Default::default(),
             deadline_looked: Default::default(),
             mark_spin: Default::default(),
-            opened_by: sys::current_pid(),
+            opened_in: sys::fork_generation(),
         }
     }
 
@@ -345,10 +346,11 @@ impl Endpoint {
     /// goes on using the endpoint. The copy must neither take part (two receivers of one
     /// ring, or two senders, would take each other's messages or write over them) nor,
     /// dropped, mark the endpoint closed or give back what its parent holds. One load and
-    /// a comparison (the process id is kept, and forgotten in a child at `fork`).
+    /// a comparison on Linux (a count of forks, which a child bumps as `fork` returns in
+    /// it); always `false` on Windows, which has no `fork`.
     #[inline]
     pub(crate) fn inherited(&self) -> bool {
-        self.opened_by != sys::current_pid()
+        self.opened_in != sys::fork_generation()
     }
 
     /// `Err(Unsupported)` if [`inherited`](Endpoint::inherited): every call that would use
@@ -602,9 +604,13 @@ impl Endpoint {
         self.peer_seen_gone.store(true, Ordering::Relaxed);
     }
 
-    /// Records this endpoint's wait mode where its peer can see it.
+    /// Records this endpoint's wait mode where its peer can see it (a copy inherited by
+    /// `fork` keeps it to itself: the word is its parent's to set).
     pub(crate) fn set_mode(&mut self, me: Side, mode: WaitMode) {
         self.mode = mode;
+        if self.inherited() {
+            return;
+        }
         self.bells
             .of(me)
             .busy()

@@ -37,10 +37,14 @@
 //! first died holding it.
 //!
 //! An endpoint belongs to the process that opened it. A child made by `fork` without
-//! `exec` (as Python's `multiprocessing` makes its workers on Linux) gets
-//! [`Error::Unsupported`] from every call on its copy, and dropping the copy changes
-//! nothing its parent sees: the child opens endpoints of its own. The same holds for the
-//! endpoints of topics, inboxes and services.
+//! `exec` (as Python's `multiprocessing` makes its workers with its fork start method, the
+//! default on Linux before Python 3.14) gets [`Error::Unsupported`] from every call on its
+//! copy that sends, receives or waits, and from the copies out of a message its parent
+//! held; dropping the copy (or a slot) changes nothing its parent sees, and
+//! `set_wait_mode` changes the copy alone. Getters of what the endpoint keeps answer. The
+//! child opens endpoints of its own, and should drop the copies it does not use: while it
+//! holds one, the role counts as taken, even once its parent closed or died. The same
+//! holds for the endpoints of topics, inboxes and services.
 //!
 //! Soundness: a message is written into the ring once and read from it once, with no
 //! copy in between. The ownership protocol of the ring module decides who may touch which

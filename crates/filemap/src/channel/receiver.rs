@@ -572,6 +572,8 @@ impl RecvSlot<'_> {
     #[inline]
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         check_slot_range(offset, buf.len(), self.len)?;
+        // (A message taken before a `fork` is its parent's, which may have given it back.)
+        self.receiver.end.usable_here()?;
         // SAFETY: inside the message (checked above), whose bytes lie inside the ring's
         // mapped data area (`next_frame` checked the frame against the capacity before
         // this slot was made), mapped while the receiver this slot borrows lives. Nothing
@@ -592,6 +594,7 @@ impl RecvSlot<'_> {
     /// Appends the message to `buf` (which is left as it was if the copy faults).
     #[inline]
     pub fn append_to(&self, buf: &mut Vec<u8>) -> Result<()> {
+        self.receiver.end.usable_here()?;
         let at = buf.len();
         buf.reserve(self.len);
         let shared = self.as_ptr() as usize..self.as_ptr() as usize + self.len;
@@ -612,7 +615,9 @@ impl RecvSlot<'_> {
     /// protocol keeps cooperating senders off a message until it is released, but a
     /// process with write access to the channel that ignores the protocol (a bug or a
     /// hostile peer) could write it meanwhile, which would be a data race. Call this only
-    /// when every process that can write the channel is trusted to follow its protocol.
+    /// when every process that can write the channel is trusted to follow its protocol,
+    /// and not in a child made by `fork` on a message its parent received (the parent may
+    /// give it back meanwhile).
     #[inline]
     pub unsafe fn as_slice(&self) -> &[u8] {
         // SAFETY: the frame is `len` contiguous bytes in `[head, tail)`, mapped while the

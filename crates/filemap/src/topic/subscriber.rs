@@ -749,6 +749,8 @@ impl Sample<'_> {
     /// Copies `buf.len()` bytes of the message at `offset` into `buf`.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         check_slot_range(offset, buf.len(), self.len)?;
+        // (A message taken before a `fork` is its parent's, which may have given it back.)
+        self.subscriber.topic.end.usable_here()?;
         // SAFETY: inside the frame (checked above), which lies in the ring, mapped while
         // the subscriber lives; the copy routine is sound against the publisher writing
         // meanwhile (which `still_there` then reports).
@@ -766,6 +768,7 @@ impl Sample<'_> {
 
     /// Appends the message to `buf` (left as it was if the copy fails).
     pub fn append_to(&self, buf: &mut Vec<u8>) -> Result<()> {
+        self.subscriber.topic.end.usable_here()?;
         let at = buf.len();
         buf.reserve(self.len);
         let from = self.as_ptr();
@@ -787,7 +790,8 @@ impl Sample<'_> {
     /// `Block` the protocol keeps the publisher off them until the sample is dropped, so
     /// this holds when every process that can write the topic follows it; under
     /// `DropOldest` the publisher overwrites a message a subscriber is too slow for, so
-    /// never use this there.
+    /// never use this there; nor in a child made by `fork` on a message its parent
+    /// received (the parent may give it back meanwhile).
     pub unsafe fn as_slice(&self) -> &[u8] {
         // SAFETY: the frame is `len` contiguous bytes of the ring, mapped while the
         // subscriber lives; the caller vouches that nobody writes them meanwhile.

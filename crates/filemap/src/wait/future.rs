@@ -151,6 +151,14 @@ impl<'a> Ready<'a> {
     /// reason) a wake-up that fired for it is passed on to another sleeper.
     fn disarm(&mut self, done: bool) {
         if let Some(registration) = self.registration.take() {
+            if !registration.made_here() {
+                // A future left pending across a `fork`, in the child: its registration
+                // is with the parent's waiter threads (whose locks the fork may have
+                // copied held; dropping it there touches nothing), and its sleep was
+                // counted in the object's words, which the parent uncounts. Nothing of
+                // either is the child's to undo.
+                return;
+            }
             if done {
                 registration.complete();
             } else {

@@ -37,6 +37,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rustix::mm::{MapFlags, MsyncFlags, ProtFlags};
@@ -80,25 +81,54 @@ pub(crate) fn allocation_granularity() -> u64 {
 /// the mutex checks it on every lock and unlock: a system call each would be most of their
 /// cost).
 pub(crate) fn current_pid() -> u32 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static PID: AtomicU32 = AtomicU32::new(0);
-    static FORGET_IN_CHILD: std::sync::Once = std::sync::Once::new();
-    extern "C" fn forget_pid() {
-        // Async-signal-safe: one atomic store, in the child right after `fork`.
-        PID.store(0, Ordering::Relaxed);
-    }
     let cached = PID.load(Ordering::Relaxed);
     if cached != 0 {
         return cached;
     }
-    FORGET_IN_CHILD.call_once(|| {
-        // SAFETY: registers a child handler that only stores to an atomic; the handlers
-        // are never unregistered, and `forget_pid` lives as long as the program.
-        unsafe { libc::pthread_atfork(None, None, Some(forget_pid)) };
-    });
+    watch_forks();
     let pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
     PID.store(pid, Ordering::Relaxed);
     pid
+}
+
+/// How many `fork`s (without `exec`) made this process from the one that started the
+/// program: a process and its children differ, whatever their ids (a child's pid may be
+/// one its dead parent had). What an endpoint notes when it is opened, to tell a copy of
+/// it in a child (`channel::endpoint`). One load once the count is watched.
+#[inline]
+pub(crate) fn fork_generation() -> u64 {
+    if !WATCHING.load(Ordering::Relaxed) {
+        watch_forks();
+    }
+    FORKS.load(Ordering::Relaxed)
+}
+
+/// [`current_pid`]'s cache: 0 until asked, and again in a child.
+static PID: AtomicU32 = AtomicU32::new(0);
+/// [`fork_generation`]'s count.
+static FORKS: AtomicU64 = AtomicU64::new(0);
+/// Whether [`in_child`] is registered to run after every `fork`.
+static WATCHING: AtomicBool = AtomicBool::new(false);
+
+/// Run by the C library in a child right after `fork`: two atomic stores, which is
+/// async-signal-safe (the child of a multi-threaded process may do nothing more).
+extern "C" fn in_child() {
+    PID.store(0, Ordering::Relaxed);
+    FORKS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Registers [`in_child`] once. (Not a `Once`: a `fork` by another thread during the
+/// registration would leave the child's copy of it running for ever. A second thread that
+/// comes meanwhile goes on at once; a fork in between is not counted, as before any
+/// registration.)
+#[cold]
+fn watch_forks() {
+    if WATCHING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    // SAFETY: registers a child handler that only stores to atomics; the handlers are
+    // never unregistered, and `in_child` lives as long as the program.
+    unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
 }
 
 /// The effective uid, which owns the entries this process creates.

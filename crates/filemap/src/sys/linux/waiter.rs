@@ -136,6 +136,8 @@ pub(crate) struct Registration {
     /// Set when the future took what it waited for, or looks again itself (no wake-up to
     /// pass on).
     done: bool,
+    /// The fork generation of the process that registered (see `made_here`).
+    generation: u64,
 }
 
 /// Registers a readied sleep: `waker` is woken once the target's word changes (or at the
@@ -163,6 +165,7 @@ pub(crate) unsafe fn register(target: WaitTarget, waker: &Waker) -> std::io::Res
         target,
         fired,
         done: false,
+        generation: super::fork_generation(),
     })
 }
 
@@ -188,6 +191,13 @@ fn place(entry: Entry) -> std::io::Result<&'static Shard> {
 }
 
 impl Registration {
+    /// Whether this process made the registration: not so a copy of it in a child made by
+    /// `fork`, whose drop then touches nothing (the parent's threads and their locks are
+    /// not the child's, nor is the wake-up the parent's future may pass on).
+    pub(crate) fn made_here(&self) -> bool {
+        self.generation == super::fork_generation()
+    }
+
     /// Whether the thread woke the future for this registration (its word changed, or a
     /// tick passed): the future looks again and registers afresh.
     pub(crate) fn fired(&self) -> bool {
@@ -223,6 +233,9 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
+        if !self.made_here() {
+            return;
+        }
         let removed = {
             let mut entries = self.shard.lock();
             entries
