@@ -308,7 +308,7 @@ impl Endpoint {
             peer_seen_gone: Default::default(),
             deadline_looked: Default::default(),
             mark_spin: Default::default(),
-            opened_in: sys::fork_generation(),
+            opened_in: sys::watched_fork_generation(),
         })
     }
 
@@ -330,7 +330,7 @@ impl Endpoint {
             peer_seen_gone: Default::default(),
             deadline_looked: Default::default(),
             mark_spin: Default::default(),
-            opened_in: sys::fork_generation(),
+            opened_in: sys::watched_fork_generation(),
         }
     }
 
@@ -348,7 +348,7 @@ impl Endpoint {
     /// dropped, mark the endpoint closed or give back what its parent holds. One load and
     /// a comparison on Linux (a count of forks, which a child bumps as `fork` returns in
     /// it); always `false` on Windows, which has no `fork`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn inherited(&self) -> bool {
         self.opened_in != sys::fork_generation()
     }

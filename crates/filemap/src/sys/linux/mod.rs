@@ -92,11 +92,18 @@ pub(crate) fn current_pid() -> u32 {
 }
 
 /// How many `fork`s (without `exec`) made this process from the one that started the
-/// program: a process and its children differ, whatever their ids (a child's pid may be
-/// one its dead parent had). What an endpoint notes when it is opened, to tell a copy of
-/// it in a child (`channel::endpoint`). One load once the count is watched.
-#[inline]
+/// program, counted from the first call of [`watched_fork_generation`]: a process and its
+/// children differ, whatever their ids (a child's pid may be one its dead parent had).
+/// One load: what an endpoint's every call compares with the generation it noted when it
+/// was opened (`channel::endpoint`).
+#[inline(always)]
 pub(crate) fn fork_generation() -> u64 {
+    FORKS.load(Ordering::Relaxed)
+}
+
+/// [`fork_generation`], the count started first if it was not: what an endpoint notes
+/// when it is opened (so every fork after that is counted).
+pub(crate) fn watched_fork_generation() -> u64 {
     if !WATCHING.load(Ordering::Relaxed) {
         watch_forks();
     }

@@ -165,7 +165,7 @@ pub(crate) unsafe fn register(target: WaitTarget, waker: &Waker) -> std::io::Res
         target,
         fired,
         done: false,
-        generation: super::fork_generation(),
+        generation: super::watched_fork_generation(),
     })
 }
 

@@ -115,8 +115,13 @@ pub(crate) fn current_pid() -> u32 {
 }
 
 /// How many `fork`s made this process: none, Windows has no `fork` (see the Linux one).
-#[inline]
+#[inline(always)]
 pub(crate) const fn fork_generation() -> u64 {
+    0
+}
+
+/// [`fork_generation`] (see the Linux one).
+pub(crate) const fn watched_fork_generation() -> u64 {
     0
 }
 
