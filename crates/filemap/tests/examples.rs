@@ -37,6 +37,24 @@ fn run(name: &str) -> String {
 }
 
 #[test]
+fn idle_futures() {
+    let ns = tempfile::tempdir().unwrap();
+    let out = example("idle_futures", ns.path())
+        .args(["50", "1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("50 idle recv_async futures"), "{text}");
+    assert!(text.contains("(50 in all)"), "{text}");
+    assert_eq!(std::fs::read_dir(ns.path()).unwrap().count(), 0);
+}
+
+#[test]
 fn hello_file_mapping() {
     assert!(run("hello_file_mapping").contains("now starts with \"Hello File Mapping\""));
 }

@@ -1,7 +1,10 @@
 //! Liveness without pids: a process proves it is alive by holding an open-file-description
 //! byte-range lock (`F_OFD_SETLK`) on one byte of an entry, which the kernel releases when
 //! the last descriptor of that description closes, also when the process dies. Others test
-//! the byte with `F_OFD_GETLK` from a description of their own. This works across pid
+//! the byte with `F_OFD_GETLK` through the entry's own descriptor: every lock is taken
+//! through a description of its holder's own, never through an entry's, so the entry's
+//! sees every holder's (a test asks no system call but the `fcntl`: waits look every
+//! 100 ms, and a thousand idle futures each look). This works across pid
 //! namespaces and cannot be fooled by pid reuse; it is independent of the entry's lifetime
 //! `flock`. Locks may lie past the end of the file, so any 63-bit offset can name one.
 //!
@@ -71,16 +74,13 @@ impl LivenessLock {
 }
 
 /// Whether a live holder has the lock on the byte at `offset` of the entry open as
-/// `entry`. When it cannot tell (no descriptor to test with), it says yes: nobody is
-/// declared dead on a guess.
+/// `entry` (a description that holds no such lock itself: see the module's docs). When
+/// it cannot tell (the test fails), it says yes: nobody is declared dead on a guess.
 pub(crate) fn is_held(entry: BorrowedFd<'_>, offset: u64) -> bool {
-    let Ok(fd) = fresh_description(entry) else {
-        return true;
-    };
     // Asking whether a read lock could be taken reports write locks only: a process that
     // can merely read the entry (and so can take read locks) cannot fake a live holder.
     let mut fl = byte_lock(offset, libc::F_RDLCK);
     // SAFETY: fcntl with a valid descriptor and a pointer to a local flock it fills.
-    let r = unsafe { libc::fcntl(fd.as_raw_fd(), F_OFD_GETLK, &mut fl) };
+    let r = unsafe { libc::fcntl(entry.as_raw_fd(), F_OFD_GETLK, &mut fl) };
     r != 0 || fl.l_type != libc::F_UNLCK as libc::c_short
 }
