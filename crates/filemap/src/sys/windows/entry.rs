@@ -578,12 +578,19 @@ fn found_without_lock(
 }
 
 /// Opens the existing section `w` (a NUL-terminated kernel name) for writing, or else for
-/// reading, with the right to read its owner.
+/// reading, with the right to read its owner, and to map it executable where its
+/// permissions grant that (as an opener asks: an executable view needs it of the handle).
 fn open_existing_section(w: &[u16]) -> Option<OwnedHandle> {
-    [FILE_MAP_READ | FILE_MAP_WRITE, FILE_MAP_READ]
-        .into_iter()
-        // SAFETY: a valid NUL-terminated name; the handle is owned by `owned`.
-        .find_map(|access| owned(unsafe { OpenFileMappingW(access | READ_CONTROL, 0, w.as_ptr()) }))
+    let write = FILE_MAP_READ | FILE_MAP_WRITE;
+    [
+        write | FILE_MAP_EXECUTE,
+        write,
+        FILE_MAP_READ | FILE_MAP_EXECUTE,
+        FILE_MAP_READ,
+    ]
+    .into_iter()
+    // SAFETY: a valid NUL-terminated name; the handle is owned by `owned`.
+    .find_map(|access| owned(unsafe { OpenFileMappingW(access | READ_CONTROL, 0, w.as_ptr()) }))
 }
 
 /// Windows removes a named object with its last handle; there is no name to remove.
