@@ -3,7 +3,8 @@
 //! Each backend provides the same crate-private items, which the platform-neutral modules
 //! above use without knowing where they run:
 //!
-//! - `allocation_granularity()`, `current_pid()`, `fork_generation()`, `current_uid()`;
+//! - `allocation_granularity()`, `current_pid()`, `fork_generation()`,
+//!   `watched_fork_generation()`, `current_uid()`;
 //! - `Section`: storage that views can be mapped from (a memory entry or a file), and
 //!   `RawView`, one mapped region, unmapped on drop;
 //! - `Entry`: a handle on a named namespace entry or an unnamed memory object, which holds

@@ -11,9 +11,9 @@
 //! A liveness lock is a write lock, which only a process that opened the entry for writing
 //! can take, and the test asks about write locks only, so read access cannot fake a live
 //! holder. (A reader's read lock can still stop a new holder from taking a byte: that is an
-//! error for the one taking it, `EndpointTaken` or a failed open, never a hang.) Liveness
-//! needs `/proc/self/fd` to open a description of its own; without it, taking a lock fails
-//! and testing one answers "alive".
+//! error for the one taking it, `EndpointTaken` or a failed open, never a hang.) Taking a
+//! lock needs `/proc/self/fd` to open a description of its own (without it, taking fails);
+//! a test that fails answers "alive".
 //!
 //! Used by the channel's endpoints (one byte per role) and by mutexes (a byte per handle,
 //! named by the handle's token).
@@ -38,7 +38,8 @@ fn byte_lock(offset: u64, kind: libc::c_int) -> libc::flock {
 }
 
 /// A new open file description of the entry open as `fd`: a lock taken through it is this
-/// holder's alone, and a test through it sees every other description's locks.
+/// holder's alone (and the entry's own description stays free of locks, so that a test
+/// through it sees every holder's).
 fn fresh_description(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
     rustix::fs::open(
         format!("/proc/self/fd/{}", fd.as_raw_fd()),

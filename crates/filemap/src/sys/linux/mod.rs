@@ -85,14 +85,17 @@ pub(crate) fn current_pid() -> u32 {
     if cached != 0 {
         return cached;
     }
-    watch_forks();
+    if !WATCHING.load(Ordering::Acquire) {
+        watch_forks();
+    }
     let pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
     PID.store(pid, Ordering::Relaxed);
     pid
 }
 
 /// How many `fork`s (without `exec`) made this process from the one that started the
-/// program, counted from the first call of [`watched_fork_generation`]: a process and its
+/// program, counted from the first call of [`watched_fork_generation`] or [`current_pid`]
+/// (which start the count): a process and its
 /// children differ, whatever their ids (a child's pid may be one its dead parent had).
 /// One load: what an endpoint's every call compares with the generation it noted when it
 /// was opened (`channel::endpoint`).
@@ -104,7 +107,7 @@ pub(crate) fn fork_generation() -> u64 {
 /// [`fork_generation`], the count started first if it was not: what an endpoint notes
 /// when it is opened (so every fork after that is counted).
 pub(crate) fn watched_fork_generation() -> u64 {
-    if !WATCHING.load(Ordering::Relaxed) {
+    if !WATCHING.load(Ordering::Acquire) {
         watch_forks();
     }
     FORKS.load(Ordering::Relaxed)
@@ -124,18 +127,19 @@ extern "C" fn in_child() {
     FORKS.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Registers [`in_child`] once. (Not a `Once`: a `fork` by another thread during the
-/// registration would leave the child's copy of it running for ever. A second thread that
-/// comes meanwhile goes on at once; a fork in between is not counted, as before any
-/// registration.)
+/// Registers [`in_child`], then says so: a thread that finds [`WATCHING`] set knows the
+/// handler runs in every child made from then on, and one that does not registers it
+/// itself (two threads racing both register it: each fork is then counted twice, which
+/// the comparisons of counts do not mind, and the pid forgotten twice). Not a `Once`: a
+/// `fork` by another thread during the registration would leave the child's copy of it
+/// running for ever. A registration that fails (no memory) is tried again next time.
 #[cold]
 fn watch_forks() {
-    if WATCHING.swap(true, Ordering::AcqRel) {
-        return;
-    }
     // SAFETY: registers a child handler that only stores to atomics; the handlers are
     // never unregistered, and `in_child` lives as long as the program.
-    unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+    if unsafe { libc::pthread_atfork(None, None, Some(in_child)) } == 0 {
+        WATCHING.store(true, Ordering::Release);
+    }
 }
 
 /// The effective uid, which owns the entries this process creates.

@@ -103,12 +103,17 @@ extern "C" fn forget_parents_shards() {
 
 /// This process's shards.
 fn shards() -> &'static Mutex<Vec<&'static Shard>> {
-    static AT_FORK: std::sync::Once = std::sync::Once::new();
-    AT_FORK.call_once(|| {
+    // Registered, then said so (not a `Once`, which a `fork` by another thread during
+    // the registration would leave running for ever in the child; two threads racing
+    // both register it, which only forgets the shards twice).
+    static AT_FORK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !AT_FORK.load(Ordering::Acquire) {
         // SAFETY: registers a handler that a forked child runs, which only stores to an
         // atomic (async-signal-safe, as a child of a threaded process needs).
-        unsafe { libc::pthread_atfork(None, None, Some(forget_parents_shards)) };
-    });
+        if unsafe { libc::pthread_atfork(None, None, Some(forget_parents_shards)) } == 0 {
+            AT_FORK.store(true, Ordering::Release);
+        }
+    }
     let current = SHARDS.load(Ordering::Acquire);
     // SAFETY: a pointer stored there comes from `Box::leak`, and is never freed.
     if let Some(shards) = unsafe { current.as_ref() } {
