@@ -47,6 +47,43 @@ fn wide(s: &str) -> Vec<u16> {
     s.encode_utf16().chain(Some(0)).collect()
 }
 
+/// A self-relative security descriptor made from SDDL, freed when dropped.
+struct Descriptor(PSECURITY_DESCRIPTOR);
+
+impl Descriptor {
+    fn from_sddl(sddl: &str) -> Descriptor {
+        let text = wide(sddl);
+        let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+        // SAFETY: a valid NUL-terminated SDDL string; the descriptor is freed in `drop`.
+        let ok = unsafe {
+            ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                text.as_ptr(),
+                SDDL_REVISION_1,
+                &mut descriptor,
+                std::ptr::null_mut(),
+            )
+        };
+        assert_ne!(ok, 0, "the SDDL {sddl}");
+        Descriptor(descriptor)
+    }
+
+    /// Security attributes with this descriptor (valid while it lives).
+    fn attributes(&self) -> SECURITY_ATTRIBUTES {
+        SECURITY_ATTRIBUTES {
+            nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
+            lpSecurityDescriptor: self.0,
+            bInheritHandle: 0,
+        }
+    }
+}
+
+impl Drop for Descriptor {
+    fn drop(&mut self) {
+        // SAFETY: from ConvertStringSecurityDescriptorToSecurityDescriptorW, freed once.
+        unsafe { LocalFree(self.0) };
+    }
+}
+
 /// A kernel name's object, opened with `open` for reading its security.
 fn opened(name: &str, open: impl FnOnce(*const u16) -> HANDLE) -> HANDLE {
     let w = wide(name);
@@ -280,23 +317,9 @@ fn descriptors_follow_the_permissions() {
 fn a_global_object_with_a_foreign_owner_is_refused() {
     let name = format!("Global\\{}", unique("squat"));
     // Another user's object: a descriptor naming another SID as its owner.
-    let sddl = wide("O:S-1-5-21-1111111111-2222222222-3333333333-4444D:(A;;GA;;;WD)");
-    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
-    // SAFETY: a valid SDDL string; the descriptor is freed below.
-    let ok = unsafe {
-        ConvertStringSecurityDescriptorToSecurityDescriptorW(
-            sddl.as_ptr(),
-            SDDL_REVISION_1,
-            &mut descriptor,
-            std::ptr::null_mut(),
-        )
-    };
-    assert_ne!(ok, 0);
-    let attributes = SECURITY_ATTRIBUTES {
-        nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
-        lpSecurityDescriptor: descriptor,
-        bInheritHandle: 0,
-    };
+    let descriptor =
+        Descriptor::from_sddl("O:S-1-5-21-1111111111-2222222222-3333333333-4444D:(A;;GA;;;WD)");
+    let attributes = descriptor.attributes();
     let w = wide(&name);
     // SAFETY: valid attributes and name; the handle is closed below.
     let squatter = unsafe { CreateMutexW(&attributes, 0, w.as_ptr()) };
@@ -314,7 +337,7 @@ fn a_global_object_with_a_foreign_owner_is_refused() {
             ws.as_ptr(),
         )
     };
-    unsafe { LocalFree(descriptor) };
+    drop(descriptor);
     if squatter.is_null() {
         // Windows itself refuses an owner that is not the caller (ERROR_INVALID_OWNER)
         // without the restore privilege.
@@ -386,30 +409,11 @@ fn try_hand_made_section(
     sddl: Option<&str>,
 ) -> std::io::Result<HANDLE> {
     let w = wide(name);
-    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
-    if let Some(sddl) = sddl {
-        let text = wide(sddl);
-        // SAFETY: a valid SDDL string; the descriptor is freed below.
-        let ok = unsafe {
-            ConvertStringSecurityDescriptorToSecurityDescriptorW(
-                text.as_ptr(),
-                SDDL_REVISION_1,
-                &mut descriptor,
-                std::ptr::null_mut(),
-            )
-        };
-        assert_ne!(ok, 0);
-    }
-    let attributes = SECURITY_ATTRIBUTES {
-        nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
-        lpSecurityDescriptor: descriptor,
-        bInheritHandle: 0,
-    };
-    let sa: *const SECURITY_ATTRIBUTES = if sddl.is_some() {
-        &attributes
-    } else {
-        std::ptr::null()
-    };
+    let descriptor = sddl.map(Descriptor::from_sddl);
+    let attributes = descriptor.as_ref().map(Descriptor::attributes);
+    let sa: *const SECURITY_ATTRIBUTES = attributes
+        .as_ref()
+        .map_or(std::ptr::null(), |a| a as *const SECURITY_ATTRIBUTES);
     // SAFETY: a valid name and attributes; a pagefile-backed section, closed by the caller.
     let h = unsafe {
         CreateFileMappingW(
@@ -422,10 +426,7 @@ fn try_hand_made_section(
         )
     };
     let made = std::io::Error::last_os_error();
-    if !descriptor.is_null() {
-        // SAFETY: from ConvertStringSecurityDescriptorToSecurityDescriptorW, freed once.
-        unsafe { LocalFree(descriptor) };
-    }
+    drop(descriptor);
     if h.is_null() {
         return Err(made);
     }
@@ -491,24 +492,13 @@ fn a_create_call_that_may_not_take_the_creation_lock_opens() {
 
 /// Gives the object behind `handle` (opened with WRITE_DAC) the DACL of `sddl`.
 fn set_dacl(handle: HANDLE, sddl: &str) {
-    let text = wide(sddl);
-    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
-    // SAFETY: a valid SDDL string; the descriptor is freed below.
-    let ok = unsafe {
-        ConvertStringSecurityDescriptorToSecurityDescriptorW(
-            text.as_ptr(),
-            SDDL_REVISION_1,
-            &mut descriptor,
-            std::ptr::null_mut(),
-        )
-    };
-    assert_ne!(ok, 0);
+    let descriptor = Descriptor::from_sddl(sddl);
     let (mut present, mut defaulted) = (0, 0);
     let mut dacl: *mut ACL = std::ptr::null_mut();
     // SAFETY: a valid descriptor; `dacl` points into it, used before it is freed.
     unsafe {
         assert_ne!(
-            GetSecurityDescriptorDacl(descriptor, &mut present, &mut dacl, &mut defaulted),
+            GetSecurityDescriptorDacl(descriptor.0, &mut present, &mut dacl, &mut defaulted),
             0
         );
         let code = SetSecurityInfo(
@@ -521,7 +511,6 @@ fn set_dacl(handle: HANDLE, sddl: &str) {
             std::ptr::null(),
         );
         assert_eq!(code, 0, "SetSecurityInfo");
-        LocalFree(descriptor);
     }
 }
 
@@ -628,23 +617,8 @@ fn objects_another_user_made_open_with_the_access_their_permissions_grant() {
     // call refuses them (a squat). The same objects under Local names are refused by every
     // opener, as on Linux (Local is the session's namespace, not the user's).
     let other = "S-1-5-21-1111111111-2222222222-3333333333-4444";
-    let sddl = wide(&format!("O:{other}D:(A;;0xc0100000;;;WD)"));
-    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
-    // SAFETY: a valid SDDL string; the descriptor is freed below.
-    let ok = unsafe {
-        ConvertStringSecurityDescriptorToSecurityDescriptorW(
-            sddl.as_ptr(),
-            SDDL_REVISION_1,
-            &mut descriptor,
-            std::ptr::null_mut(),
-        )
-    };
-    assert_ne!(ok, 0);
-    let attributes = SECURITY_ATTRIBUTES {
-        nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
-        lpSecurityDescriptor: descriptor,
-        bInheritHandle: 0,
-    };
+    let descriptor = Descriptor::from_sddl(&format!("O:{other}D:(A;;0xc0100000;;;WD)"));
+    let attributes = descriptor.attributes();
     let (m, e, s) = (
         unique("theirs-mutex"),
         unique("theirs-event"),
@@ -702,6 +676,5 @@ fn objects_another_user_made_open_with_the_access_their_permissions_grant() {
             unsafe { CloseHandle(h) };
         }
     }
-    // SAFETY: from ConvertStringSecurityDescriptorToSecurityDescriptorW, freed once.
-    unsafe { LocalFree(descriptor) };
+    drop(descriptor);
 }
