@@ -227,7 +227,7 @@ impl Receiver {
         let timeout = timeout_arg(py, timeout)?;
         let deadline = Deadline::after(timeout);
         let (abandoned, exports) = (&self.abandoned, &*self.exports);
-        let mut turn = self.inner.turn(py)?;
+        let mut turn = self.inner.turn_within(py, deadline, &self.name)?;
         let state = turn.open()?;
         if !state.held_by_another(abandoned, exports)? {
             state.release_held(exports)?;
@@ -356,7 +356,7 @@ impl Receiver {
             self.inner.forget_if_inherited();
             return Ok(());
         }
-        let mut turn = self.inner.turn(py)?;
+        let mut turn = self.inner.turn_uninterruptible(py)?;
         if let Some(state) = turn.state() {
             state.release_held(&self.exports)?;
         }
@@ -435,7 +435,9 @@ impl Message {
     /// `BufferError` while buffers of it (memoryviews, arrays) are alive.
     fn release(&self, py: Python<'_>) -> PyResult<()> {
         let receiver = self.receiver.get();
-        let mut turn = receiver.inner.turn(py)?;
+        // Whatever signal comes meanwhile (it is `__exit__` too): a message left held
+        // would hold up the other threads' receives.
+        let mut turn = receiver.inner.turn_uninterruptible(py)?;
         if self.is_held(turn.state()) {
             if let Some(state) = turn.state() {
                 state.release_held(&self.exports)?;

@@ -3,7 +3,8 @@
 //! call. Calls take turns, first come first served: a call that waits does so in slices of
 //! at most 50 ms, a turn each, so another thread's call (`close()` too) goes between two
 //! slices; a wait whose endpoint another thread closed raises `ValueError` at its next
-//! slice. A thread waiting for its turn does so with the GIL released.
+//! slice. A thread waiting for its turn does so with the GIL released (`turns.rs`); a
+//! signal's exception (Ctrl-C) ends that wait, and so does the call's timeout.
 //!
 //! An endpoint belongs to the process that opened it. A child made by `os.fork` (as
 //! `multiprocessing` makes its workers on Linux) has a copy of it, whose role stays the
@@ -14,15 +15,15 @@
 //! as at home). Getters that read what the endpoint keeps (`capacity`, `name`) answer.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
 use crate::bytes::with_bytes;
 use crate::errors::{closed, to_py};
+use crate::turns::{Patience, Ticket, Turns};
 use crate::waiting::{released, slice_left, sliced, timeout_arg, wait_sliced, Deadline};
 
 /// An endpoint's state (`None` once closed), used by one call at a time.
@@ -65,78 +66,6 @@ pub(crate) fn count_forks(m: &Bound<'_, PyModule>) -> PyResult<()> {
     kwargs.set_item("after_in_child", after)?;
     os.call_method("register_at_fork", (), Some(&kwargs))?;
     Ok(())
-}
-
-/// A ticket lock: whose turn it is to use an endpoint.
-#[derive(Default)]
-struct Turns {
-    queue: Mutex<Queue>,
-    passed: Condvar,
-}
-
-#[derive(Default)]
-struct Queue {
-    /// The next ticket to hand out.
-    next: u64,
-    /// The ticket whose turn it is.
-    serving: u64,
-    /// The thread whose turn it is, if one has it.
-    holder: Option<ThreadId>,
-    /// How many threads sleep waiting for their turn (a turn passed on wakes them only if
-    /// there are any: a wake-up is a system call).
-    sleeping: u32,
-}
-
-/// A ticket whose turn it is: passes the turn on when dropped.
-struct Ticket<'a>(&'a Turns);
-
-impl Drop for Ticket<'_> {
-    fn drop(&mut self) {
-        let mut queue = self.0.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        queue.serving += 1;
-        queue.holder = None;
-        let sleeping = queue.sleeping > 0;
-        drop(queue);
-        if sleeping {
-            self.0.passed.notify_all();
-        }
-    }
-}
-
-impl Turns {
-    /// Waits (with the GIL released, if it must wait) for a turn, behind the calls that
-    /// asked before. `RuntimeError` for a thread that has the turn already (a call made
-    /// from inside another call of the same endpoint, say by a finalizer), which would
-    /// otherwise wait for itself.
-    fn take(&self, py: Python<'_>, what: &str) -> PyResult<Ticket<'_>> {
-        let me = this_thread();
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        if queue.holder == Some(me) {
-            return Err(PyRuntimeError::new_err(format!(
-                "{what} was called from inside another of its calls on this thread"
-            )));
-        }
-        let ticket = queue.next;
-        queue.next += 1;
-        if queue.serving == ticket {
-            queue.holder = Some(me);
-            return Ok(Ticket(self));
-        }
-        drop(queue);
-        py.detach(|| {
-            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-            queue.sleeping += 1;
-            while queue.serving != ticket {
-                queue = self
-                    .passed
-                    .wait(queue)
-                    .unwrap_or_else(PoisonError::into_inner);
-            }
-            queue.sleeping -= 1;
-            queue.holder = Some(me);
-        });
-        Ok(Ticket(self))
-    }
 }
 
 /// This thread's id (read once per thread: `thread::current()` counts a reference).
@@ -219,18 +148,55 @@ impl<T> Endpoint<T> {
     }
 
     /// A turn at the endpoint (open or closed), after the calls of other threads that
-    /// asked before.
+    /// asked before; an exception a signal's handler raises meanwhile (Ctrl-C's
+    /// `KeyboardInterrupt`) ends the wait.
     pub(crate) fn turn(&self, py: Python<'_>) -> PyResult<Turn<'_, T>> {
+        let turn = self.turn_as(py, Patience::Interruptible { deadline: None })?;
+        Ok(turn.expect("a wait for a turn with no deadline ends only with the turn"))
+    }
+
+    /// As [`turn`](Endpoint::turn), but `Ok(None)` once `deadline` has passed (a call's
+    /// timeout covers its wait for a turn).
+    pub(crate) fn turn_until(
+        &self,
+        py: Python<'_>,
+        deadline: Option<Instant>,
+    ) -> PyResult<Option<Turn<'_, T>>> {
+        self.turn_as(py, Patience::Interruptible { deadline })
+    }
+
+    /// As [`turn`](Endpoint::turn), but `TimedOutError` naming `what` once `deadline` has
+    /// passed.
+    pub(crate) fn turn_within(
+        &self,
+        py: Python<'_>,
+        deadline: Deadline,
+        what: &str,
+    ) -> PyResult<Turn<'_, T>> {
+        self.turn_until(py, deadline.at())?
+            .ok_or_else(|| deadline.timed_out(py, what))
+    }
+
+    /// A turn that signals do not cut short, for what must be done on every way out of a
+    /// call (its handlers run when the wait is over).
+    pub(crate) fn turn_uninterruptible(&self, py: Python<'_>) -> PyResult<Turn<'_, T>> {
+        let turn = self.turn_as(py, Patience::Uninterruptible)?;
+        Ok(turn.expect("an uninterruptible wait for a turn ends only with the turn"))
+    }
+
+    fn turn_as(&self, py: Python<'_>, patience: Patience) -> PyResult<Option<Turn<'_, T>>> {
         self.ensure_not_inherited()?;
-        let ticket = self.turns.take(py, self.what)?;
+        let Some(ticket) = self.turns.take(py, self.what, patience)? else {
+            return Ok(None);
+        };
         // Only the turn's holder locks it: free now (a previous holder's guard is dropped
         // before its ticket passes the turn on).
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(Turn {
+        Ok(Some(Turn {
             state,
             what: self.what,
             _ticket: ticket,
-        })
+        }))
     }
 
     /// Runs `f` on the open endpoint in a turn: `ValueError` if it is closed. A filemap
@@ -241,6 +207,19 @@ impl<T> Endpoint<T> {
         f: impl FnOnce(&mut T) -> Result<R, Failed>,
     ) -> PyResult<R> {
         let done = f(self.turn(py)?.open()?);
+        done.map_err(Failed::raise)
+    }
+
+    /// As [`with`](Endpoint::with), in a turn taken by `deadline`: `TimedOutError` naming
+    /// `what` if it passed first.
+    pub(crate) fn with_within<R>(
+        &self,
+        py: Python<'_>,
+        deadline: Deadline,
+        what: &str,
+        f: impl FnOnce(&mut T) -> Result<R, Failed>,
+    ) -> PyResult<R> {
+        let done = f(self.turn_within(py, deadline, what)?.open()?);
         done.map_err(Failed::raise)
     }
 
@@ -271,7 +250,7 @@ impl<T> Endpoint<T> {
         if self.forget_if_inherited() {
             return Ok(None);
         }
-        let mut turn = self.turn(py)?;
+        let mut turn = self.turn_uninterruptible(py)?;
         self.mark_closed();
         Ok(turn.state().take())
     }
@@ -302,7 +281,9 @@ impl<T> Endpoint<T> {
     /// with the endpoint open (`ValueError` once another thread closed it): `slice(py,
     /// endpoint, d)` waits up to `d` (releasing the GIL; `d` reckoned once the turn is
     /// taken) and says `None` if nothing came. `TimedOutError` naming `what` after
-    /// `timeout` (`None`: never). Returns the result with the turn it came in, for the
+    /// `timeout` (`None`: never), which the waits for turns count in (a turn that does not
+    /// come by then, or within a slice, ends the wait without a last slice). Returns the
+    /// result with the turn it came in, for the
     /// caller to finish with. A filemap error of a slice's becomes a Python exception
     /// once its turn is passed on.
     pub(crate) fn wait<R>(
@@ -313,7 +294,9 @@ impl<T> Endpoint<T> {
         mut slice: impl FnMut(Python<'_>, &mut T, Duration) -> Result<Option<R>, Failed>,
     ) -> PyResult<(Turn<'_, T>, R)> {
         wait_sliced(py, deadline, what, |py, deadline| {
-            let mut turn = self.turn(py)?;
+            let Some(mut turn) = self.turn_until(py, deadline)? else {
+                return Ok(None);
+            };
             match slice(py, turn.open()?, slice_left(deadline)) {
                 Ok(got) => Ok(got.map(|r| (turn, r))),
                 Err(failed) => {
@@ -342,8 +325,15 @@ impl<T> Endpoint<T> {
     {
         let deadline = Deadline::after(timeout_arg(py, timeout)?);
         with_bytes(py, data, |message| {
-            if self.with(py, |endpoint| Ok(try_send(endpoint, message)?))? {
-                return Ok(());
+            let mut turn = self.turn_within(py, deadline, what)?;
+            match try_send(turn.open()?, message) {
+                Ok(true) => return Ok(()),
+                Ok(false) => drop(turn),
+                Err(e) => {
+                    // Made a Python exception once the turn is passed on.
+                    drop(turn);
+                    return Err(to_py(e));
+                }
             }
             self.wait(py, deadline, what, |py, endpoint, slice| {
                 let send_timeout = &send_timeout;

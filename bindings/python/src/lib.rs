@@ -11,6 +11,7 @@ mod mapping;
 mod parties;
 mod sync;
 mod topic;
+mod turns;
 mod wait;
 mod waiting;
 

@@ -468,7 +468,7 @@ struct CallUnderWay<'a>(&'a Client);
 impl Drop for CallUnderWay<'_> {
     fn drop(&mut self) {
         Python::attach(|py| {
-            if let Ok(mut turn) = self.0.inner.turn(py) {
+            if let Ok(mut turn) = self.0.inner.turn_uninterruptible(py) {
                 if let Some(state) = turn.state() {
                     state.call = None;
                 }
@@ -562,10 +562,13 @@ impl Client {
         if let Err(e) = answered() {
             // Given up (a timeout, say): its late responses are dropped, and the next call
             // may go.
-            self.inner.with(py, |state| {
+            // Whatever signal comes meanwhile: a request left pending would refuse every
+            // later call.
+            let mut turn = self.inner.turn_uninterruptible(py)?;
+            if let Some(state) = turn.state() {
                 state.client.give_up(asked.inner);
-                Ok(())
-            })?;
+            }
+            drop(turn);
             // A timeout is said with the call's whole timeout, not the last wait's rest.
             let timed_out = e.get_type(py).name().is_ok_and(|n| n == "TimedOutError");
             if let (true, Some(t)) = (timed_out, timeout) {

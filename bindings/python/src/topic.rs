@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::bytes::{bytes_from, with_bytes};
-use crate::endpoint::{this_thread, Endpoint};
+use crate::endpoint::{this_thread, Endpoint, Failed};
 use crate::errors::{invalid, OrRaise};
 use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
 
@@ -202,6 +202,20 @@ impl Subscriber {
         }
         last.insert(me, seq);
     }
+
+    /// The next message if one is there now (in the caller's turn), else `None`.
+    fn take_now<'py>(
+        &self,
+        py: Python<'py>,
+        sub: &mut filemap::topic::Subscriber,
+    ) -> Result<Option<Bound<'py, PyBytes>>, Failed> {
+        let Some(sample) = sub.try_recv()? else {
+            return Ok(None);
+        };
+        let message = bytes_from(py, sample.len(), |buf| sample.read_at(0, buf))?;
+        self.returned(sample.seq());
+        Ok(Some(message))
+    }
 }
 
 #[pymethods]
@@ -246,7 +260,8 @@ impl Subscriber {
     fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyBytes>> {
         let timeout = timeout_arg(py, timeout)?;
         let deadline = Deadline::after(timeout);
-        if let Some(message) = self.try_recv(py)? {
+        let now = |sub: &mut _| self.take_now(py, sub);
+        if let Some(message) = self.inner.with_within(py, deadline, &self.name, now)? {
             return Ok(message);
         }
         let mut buf = Vec::new();
@@ -269,14 +284,7 @@ impl Subscriber {
 
     /// The next message if one is there now, else `None`.
     fn try_recv<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        self.inner.with(py, |sub| {
-            let Some(sample) = sub.try_recv()? else {
-                return Ok(None);
-            };
-            let message = bytes_from(py, sample.len(), |buf| sample.read_at(0, buf))?;
-            self.returned(sample.seq());
-            Ok(Some(message))
-        })
+        self.inner.with(py, |sub| self.take_now(py, sub))
     }
 
     /// The sequence number of the last message this thread received (`None` before its

@@ -2,6 +2,7 @@
 //! semaphores, mutexes, channel receivers and topic subscribers.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::time::Instant;
 
 use filemap::wait::{Taken, Waitable};
 use pyo3::prelude::*;
@@ -96,25 +97,33 @@ impl Object<'_> {
 
 /// The turns of every endpoint in `objects`, taken in the order of their addresses (so two
 /// waits on overlapping sets cannot each hold what the other waits for), in `objects`'s
-/// order.
-fn take_turns<'a>(py: Python<'_>, objects: &[Object<'a>]) -> PyResult<Vec<Held<'a>>> {
+/// order; `None` (holding none) if `deadline` passed before they all came.
+fn take_turns<'a>(
+    py: Python<'_>,
+    objects: &[Object<'a>],
+    deadline: Option<Instant>,
+) -> PyResult<Option<Vec<Held<'a>>>> {
     let mut order: Vec<usize> = (0..objects.len()).collect();
     order.sort_by_key(|&i| objects[i].address());
     let mut held: Vec<Option<Held<'a>>> = objects.iter().map(|_| None).collect();
     for i in order {
-        held[i] = Some(match objects[i] {
-            Object::Event(e) => Held::Sync(&e.inner),
-            Object::Semaphore(s) => Held::Sync(&s.inner),
-            Object::Mutex(m) => Held::Sync(&m.inner),
-            Object::Receiver(e, abandoned, exports) => {
-                Held::Receiver(e.turn(py)?, abandoned, exports)
-            }
-            Object::Subscriber(e) => Held::Subscriber(e.turn(py)?),
-            Object::Inbox(e) => Held::Inbox(e.turn(py)?),
-            Object::Server(e) => Held::Server(e.turn(py)?),
-        });
+        let taken = match objects[i] {
+            Object::Event(e) => Some(Held::Sync(&e.inner)),
+            Object::Semaphore(s) => Some(Held::Sync(&s.inner)),
+            Object::Mutex(m) => Some(Held::Sync(&m.inner)),
+            Object::Receiver(e, abandoned, exports) => e
+                .turn_until(py, deadline)?
+                .map(|turn| Held::Receiver(turn, abandoned, exports)),
+            Object::Subscriber(e) => e.turn_until(py, deadline)?.map(Held::Subscriber),
+            Object::Inbox(e) => e.turn_until(py, deadline)?.map(Held::Inbox),
+            Object::Server(e) => e.turn_until(py, deadline)?.map(Held::Server),
+        };
+        let Some(taken) = taken else {
+            return Ok(None);
+        };
+        held[i] = Some(taken);
     }
-    Ok(held.into_iter().flatten().collect())
+    Ok(Some(held.into_iter().flatten().collect()))
 }
 
 /// The filemap objects behind the turns (`ValueError` for an endpoint closed by now).
@@ -151,7 +160,9 @@ fn wait_on<T: Send>(
         objects.len()
     );
     wait_sliced(py, Deadline::after(timeout), &what, |py, deadline| {
-        let mut held = take_turns(py, &objects)?;
+        let Some(mut held) = take_turns(py, &objects, deadline)? else {
+            return Ok(None);
+        };
         let targets = waitables(&mut held)?;
         let slice = slice_left(deadline);
         let got = released(py, || {

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use crate::errors::{invalid, raise, to_py};
 
 /// The longest stretch a wait runs without checking for signals.
-const SLICE: Duration = Duration::from_millis(50);
+pub(crate) const SLICE: Duration = Duration::from_millis(50);
 
 /// A `timeout=` argument in seconds: `None` waits for ever; it must be a finite number
 /// `>= 0`.
@@ -76,6 +76,28 @@ impl Deadline {
             timeout,
         }
     }
+
+    /// When it passes (`None`: never).
+    pub(crate) fn at(&self) -> Option<Instant> {
+        self.at
+    }
+
+    /// Whether it has passed.
+    pub(crate) fn passed(&self) -> bool {
+        self.at.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// `TimedOutError` for a wait for `what` that reached it.
+    pub(crate) fn timed_out(&self, py: Python<'_>, what: &str) -> PyErr {
+        raise(
+            py,
+            "TimedOutError",
+            format!(
+                "timed out after {} waiting for {what}",
+                filemap::HumanDuration(self.timeout.unwrap_or_default())
+            ),
+        )
+    }
 }
 
 /// How long a slice that starts now may wait: at most `SLICE`, and no later than
@@ -91,30 +113,20 @@ pub(crate) fn slice_left(deadline: Option<Instant>) -> Duration {
 /// most `slice_left(deadline)`, reckoned when it starts waiting) until it returns `Some`,
 /// running Python's signal handlers between calls (so Ctrl-C raises `KeyboardInterrupt`
 /// within one slice). Raises `TimedOutError` naming `what` once `timeout` has passed
-/// (`None`: never); a zero `timeout` makes one call, a try.
+/// (`None`: never); a zero `timeout` makes one call, a try. (An endpoint's slice waits
+/// for the endpoint's turn first: up to the deadline, and at least one slice.)
 pub(crate) fn wait_sliced<T>(
     py: Python<'_>,
     deadline: Deadline,
     what: &str,
     mut slice: impl FnMut(Python<'_>, Option<Instant>) -> PyResult<Option<T>>,
 ) -> PyResult<T> {
-    let Deadline {
-        at: deadline,
-        timeout,
-    } = deadline;
     loop {
-        if let Some(v) = slice(py, deadline)? {
+        if let Some(v) = slice(py, deadline.at)? {
             return Ok(v);
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(raise(
-                py,
-                "TimedOutError",
-                format!(
-                    "timed out after {} waiting for {what}",
-                    filemap::HumanDuration(timeout.unwrap_or_default())
-                ),
-            ));
+        if deadline.passed() {
+            return Err(deadline.timed_out(py, what));
         }
         py.check_signals()?;
     }

@@ -346,3 +346,120 @@ def test_a_call_from_a_signal_handler_inside_a_call_is_refused_not_waited_for(na
     served.join(JOIN)
     client.close()
     server.close()
+
+
+# Threads that wait in one receiver's `recv`, each holding its turn for a slice of up to
+# 50 ms: a call behind them used to wait for every turn ahead of its own (0.2 to 0.5 s
+# here, seen), whatever its timeout, and whatever signal came.
+WAITERS = 40
+ROUNDS = 10
+# How long past its timeout, or past a signal, a call may take: a tenth of a second is a
+# slice of the waits ahead of it plus the time to run the test's own Python code; the
+# longest of ROUNDS calls used to take 0.45 s past it or more.
+LATE = 0.25
+
+
+def queue_behind_waiters(rx, stop):
+    """Starts WAITERS threads that wait in `rx.recv` until `stop` is set."""
+
+    def wait():
+        while not stop.is_set():
+            try:
+                rx.recv(timeout=0.5)
+            except filemap.TimedOutError:
+                pass
+            except ValueError:  # closed
+                return
+
+    threads = [threading.Thread(target=wait, daemon=True) for _ in range(WAITERS)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)  # they queue up for turns
+    return threads
+
+
+def stop_waiters(rx, stop, threads):
+    """Stops the threads (each ends once its turn comes again: a queue stuck at a ticket
+    given up would keep them) and closes `rx`."""
+    stop.set()
+    for t in threads:
+        t.join(JOIN)
+        assert not t.is_alive(), "a waiting thread never got its turn again"
+    rx.close()
+
+
+def test_a_timeout_covers_the_wait_for_a_turn(name):
+    rx = filemap.Receiver.create_or_open(name, 4096)
+    stop = threading.Event()
+    threads = queue_behind_waiters(rx, stop)
+    try:
+        late = []
+        for _ in range(ROUNDS):
+            started = time.monotonic()
+            with pytest.raises(filemap.TimedOutError):
+                rx.recv(timeout=0.05)
+            late.append(time.monotonic() - started - 0.05)
+        print(f"recv(timeout=0.05) behind {WAITERS} waiting threads: up to {max(late):.3f} s late")
+        assert max(late) < LATE, f"up to {max(late):.3f} s late: it waited for its turn"
+    finally:
+        stop_waiters(rx, stop, threads)
+
+
+def test_a_signal_ends_the_wait_for_a_turn(name):
+    # A handler's exception (Ctrl-C's KeyboardInterrupt) ends the wait for the turn.
+    import signal
+
+    class Alarm(Exception):
+        pass
+
+    def on_alarm(signum, frame):
+        raise Alarm()
+
+    rx = filemap.Receiver.create_or_open(name, 4096)
+    stop = threading.Event()
+    threads = queue_behind_waiters(rx, stop)
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        late = []
+        for _ in range(ROUNDS):
+            signal.setitimer(signal.ITIMER_REAL, 0.02)
+            started = time.monotonic()
+            with pytest.raises(Alarm):
+                rx.recv(timeout=30)
+            late.append(time.monotonic() - started - 0.02)
+        print(f"a signal into a wait behind {WAITERS} threads: ended it up to {max(late):.3f} s late")
+        assert max(late) < LATE, f"up to {max(late):.3f} s late: it waited for its turn"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        stop_waiters(rx, stop, threads)
+
+
+def test_a_signal_handler_may_close_the_endpoint_its_thread_waits_for(name):
+    # The handler runs while its thread waits for a turn (behind the waiting threads): its
+    # close() takes that wait's turn, rather than queueing behind its own thread for ever
+    # (which would hang the test: the watchdog ends the run with the threads' stacks).
+    import faulthandler
+    import signal
+
+    closed = []
+
+    def on_alarm(signum, frame):
+        rx.close()
+        closed.append(True)
+
+    rx = filemap.Receiver.create_or_open(name, 4096)
+    stop = threading.Event()
+    threads = queue_behind_waiters(rx, stop)
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    faulthandler.dump_traceback_later(6 * JOIN, exit=True)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.02)
+        with pytest.raises(ValueError, match="closed"):
+            rx.recv(timeout=JOIN)
+        assert closed == [True]
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        stop_waiters(rx, stop, threads)

@@ -20,7 +20,9 @@ reads or writes 64 KiB or more of, with the GIL released, cannot be closed by an
 meanwhile: ``RuntimeError``). Calls of one endpoint (``Sender``, ``Receiver``,
 ``Publisher``, ``Subscriber``, ``Inbox``, ``InboxSender``, ``Server``, ``Client``) take
 turns, first come first served; a call that waits takes one turn per slice of at most
-50 ms, so another thread's call goes between two slices: ``close()`` from another thread
+50 ms, so another thread's call goes between two slices (a call's ``timeout=`` and Ctrl-C
+cover its wait for a turn too, but for ``close()`` and ``Message.release()``, which wait
+for their turn whatever comes): ``close()`` from another thread
 ends a wait in the endpoint with ``ValueError`` ("... is closed") within one slice, and
 threads sharing a receiving end get each message once (a ``Message`` from
 ``recv_message`` is its thread's until released or dropped: another thread's receive waits
