@@ -11,6 +11,7 @@
 
 mod common;
 
+use std::future::Future;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -72,6 +73,10 @@ fn main() {
         (
             "waiter_threads_outlive_a_panicking_waker_and_a_fork",
             waiter_threads_outlive_a_panicking_waker_and_a_fork,
+        ),
+        (
+            "a_leaked_future_takes_nothing_for_long",
+            a_leaked_future_takes_nothing_for_long,
         ),
     ]);
 }
@@ -988,4 +993,34 @@ fn a_lapped_async_subscriber_counts_every_message_once() {
         "received {received}, missed {missed}"
     );
     println!("    lapped async subscriber: received {received}, missed {missed} of {COUNT}");
+}
+
+/// A future leaked while pending (never polled again nor dropped) keeps its place with the
+/// waiter thread for a tick or two, not for ever: on Windows, where the thread's wait takes
+/// a semaphore's unit for the future it waits for, a leaked future's place would take
+/// every unit released later, and nobody would ever claim them.
+fn a_leaked_future_takes_nothing_for_long() {
+    let _ns = Namespace::new();
+    let units = NamedSemaphore::create_new(unique("leaked-units"), 0, 10).unwrap();
+    let mut leaked = Box::pin(units.acquire_async());
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(leaked.as_mut().poll(&mut cx).is_pending());
+    std::mem::forget(leaked);
+    // Two ticks of the waiter thread (100 ms each): the first finds the future polled since
+    // it registered, the second not.
+    std::thread::sleep(Duration::from_millis(400));
+    units.release(1).unwrap();
+    // Time for a waiter thread that still waited for the leaked future to take the unit.
+    std::thread::sleep(Duration::from_millis(200));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !units.try_acquire().unwrap() {
+        assert!(
+            Instant::now() < deadline,
+            "the unit released after the future was leaked never came"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The leaked future's registration itself (with its handle of the semaphore, on
+    // Windows) is leaked with it: the semaphore is not dropped here.
+    std::mem::forget(units);
 }

@@ -19,7 +19,8 @@
 //! (counts itself where the object's waker looks, notes the word), looks once more, and
 //! only then registers with the waiter thread: a change after that look changes the word
 //! the thread sleeps on, so no wake-up is lost (see `sys::waiter`). A future also looks
-//! again every 100 ms (the thread wakes it), to find a dead mutex owner or peer.
+//! again every 100 ms (the thread wakes it, keeping its registration), to find a dead
+//! mutex owner or peer.
 //!
 //! An endpoint set to [`WaitMode::BusyPoll`](crate::channel::WaitMode::BusyPoll) is the
 //! one future that never sleeps: its peer never rings for it, and its future keeps asking
@@ -222,9 +223,15 @@ impl<'a> Future for Ready<'a> {
                     return this.finish(took);
                 }
             }
-            if !registration.fired() && !check {
-                // Polled for another reason: look, and keep the registration.
-                return match this.take_now(false) {
+            if !registration.fired() && registration.made_here() {
+                // Polled without its registration fired: a tick (the waiter thread wakes
+                // every future every 100 ms; the look for a dead peer or owner runs if it is
+                // due) or another reason. Look, and keep the registration: any change of
+                // the object since it was armed fires it (at the latest when the thread
+                // next sleeps), so keeping it loses nothing. (In a child made by `fork`,
+                // the registration is the parent's threads': the future registers afresh
+                // with the child's.)
+                return match this.take_now(check) {
                     Ok(Some(took)) => {
                         // What it took is not what a wake-up brought: one that fires from
                         // here on is another sleeper's, so ending the registration passes

@@ -11,8 +11,11 @@
 //!   kernel returns at once (`EAGAIN`) or the wake reaches the thread. No wake-up is lost.
 //! - A registration, and a registration's end, change the thread's private word and wake
 //!   it, so that it sleeps again over the new set. Every [`TICK`] the thread wakes every
-//!   future anyway: a future looks again then, to find a dead mutex owner or peer, as a
-//!   blocking waiter does.
+//!   future anyway, keeping its registration: a future looks again then, to find a dead
+//!   mutex owner or peer, as a blocking waiter does, and sleeps on as it was (no
+//!   registration ends or comes, so the set stays as it is). A future not polled between
+//!   two ticks (a leaked one) has its registration fired instead, so that its entry does
+//!   not stay for ever.
 //! - The thread never reads the words itself, only hands their addresses to the kernel:
 //!   a future that was leaked (so never deregistered) cannot make it touch memory that is
 //!   gone. The kernel says which word woke it; after `EAGAIN` (some word had changed
@@ -47,9 +50,11 @@ const TICK: Duration = Duration::from_millis(100);
 /// How long the thread naps when `futex_waitv` fails (never spinning on an error).
 const POLL: Duration = Duration::from_millis(1);
 
-/// Why a registration's future was woken.
+/// Why a registration was fired (its future woken and its entry removed): not yet; the
+/// future is to look again and register afresh (the thread's wait failed, or the future
+/// was not polled between two ticks: a leaked one's entry goes so); its word changed.
 const NOT_FIRED: u8 = 0;
-const TICKED: u8 = 1;
+const LOOK_AGAIN: u8 = 1;
 const CHANGED: u8 = 2;
 
 /// One pending future as its thread sees it.
@@ -58,6 +63,8 @@ struct Entry {
     target: WaitTarget,
     waker: Waker,
     fired: Arc<AtomicU8>,
+    /// Polled since the last tick (see `tick`).
+    polled: bool,
 }
 
 /// One waiter thread's futures, and its private word (changed on every registration and
@@ -161,6 +168,7 @@ pub(crate) unsafe fn register(target: WaitTarget, waker: &Waker) -> std::io::Res
         target,
         waker: waker.clone(),
         fired: fired.clone(),
+        polled: true,
     };
     let shard = place(entry)?;
     shard.nudge();
@@ -203,23 +211,28 @@ impl Registration {
         self.generation == super::fork_generation()
     }
 
-    /// Whether the thread woke the future for this registration (its word changed, or a
-    /// tick passed): the future looks again and registers afresh.
+    /// Whether the thread woke the future for this registration and ended it (its word
+    /// changed, the thread's wait failed, or the future was not polled between two ticks):
+    /// the future looks again and registers afresh. A tick wakes a future polled since the
+    /// last one without firing its registration.
     pub(crate) fn fired(&self) -> bool {
         self.fired.load(Ordering::Acquire) != NOT_FIRED
     }
 
-    /// Replaces the waker, if the future is now polled with another; `false` if the
-    /// thread fired the registration meanwhile (the caller must look again: the new waker
-    /// was not woken).
+    /// Notes that the future was polled and kept its registration, and replaces the waker
+    /// if it is now polled with another; `false` if the thread fired the registration
+    /// meanwhile (the caller must look again: the new waker was not woken).
     pub(crate) fn set_waker(&self, waker: &Waker) -> bool {
         let old = {
             let mut entries = self.shard.lock();
-            match entries.iter_mut().find(|e| e.id == self.id) {
-                None => return false,
-                Some(entry) if entry.waker.will_wake(waker) => return true,
-                Some(entry) => std::mem::replace(&mut entry.waker, waker.clone()),
+            let Some(entry) = entries.iter_mut().find(|e| e.id == self.id) else {
+                return false;
+            };
+            entry.polled = true;
+            if entry.waker.will_wake(waker) {
+                return true;
             }
+            std::mem::replace(&mut entry.waker, waker.clone())
         };
         drop(old);
         true
@@ -311,19 +324,19 @@ fn run(shard: &'static Shard) {
             // moment, waking every future (each registers afresh, the leaked one not).
             Err(_) => {
                 std::thread::sleep(if slept_on.is_empty() { TICK } else { POLL });
-                fire(shard, &ids(), TICKED, &slept_on);
+                fire(shard, &ids(), LOOK_AGAIN, &slept_on);
                 continue;
             }
         };
         fire(shard, &changed, CHANGED, &slept_on);
         if last_tick.elapsed() >= TICK {
             last_tick = Instant::now();
-            fire(shard, &ids(), TICKED, &slept_on);
+            tick(shard);
         }
     }
 }
 
-/// Wakes and removes the futures with these ids, saying why (`TICKED`, `CHANGED`). A
+/// Wakes and removes the futures with these ids, saying why (`LOOK_AGAIN`, `CHANGED`). A
 /// change found for a future that is gone meanwhile is passed on to another sleeper of
 /// its word.
 fn fire(shard: &Shard, ids: &[u64], why: u8, slept_on: &[(u64, *const AtomicU32)]) {
@@ -355,6 +368,26 @@ fn fire(shard: &Shard, ids: &[u64], why: u8, slept_on: &[(u64, *const AtomicU32)
         let waker = entry.waker;
         // The executor's code: a panic in it must not end this thread, which sleeps for
         // other futures too.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || waker.wake()));
+    }
+}
+
+/// Wakes every future of the thread, keeping the registrations of those polled since the
+/// last tick; the others' are fired (`LOOK_AGAIN`): a future that was leaked (never to be
+/// polled or dropped) holds its entry, and the wake-ups of its word it would take, for one
+/// tick at most.
+fn tick(shard: &Shard) {
+    let (mut kept, mut unpolled) = (Vec::new(), Vec::new());
+    for entry in shard.lock().iter_mut() {
+        if std::mem::take(&mut entry.polled) {
+            kept.push(entry.waker.clone());
+        } else {
+            unpolled.push(entry.id);
+        }
+    }
+    fire(shard, &unpolled, LOOK_AGAIN, &[]);
+    for waker in kept {
+        // As in `fire`.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || waker.wake()));
     }
 }

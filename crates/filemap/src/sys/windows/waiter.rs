@@ -18,7 +18,10 @@
 //! - Mutexes are not waited on (a mutex the thread took would be the thread's, and its
 //!   abandonment would be reported to the thread): a lock future looks every [`POLL`], as
 //!   do futures without a handle. Every [`TICK`] the thread wakes every future anyway, to
-//!   look again for a dead peer.
+//!   look again for a dead peer. These looks keep the futures' registrations (a future
+//!   woken so sleeps on as it was), but for a future not polled since the last tick (a
+//!   leaked one, whose entry goes so); a failed wait ends every registration (each future
+//!   looks again and registers afresh).
 //! - A registration, and a registration's end, set the thread's event, so that it waits
 //!   again over the new set. Wakers are dropped, and woken, outside the thread's lock.
 
@@ -62,6 +65,8 @@ struct Entry {
     id: u64,
     waker: Waker,
     shared: Arc<Shared>,
+    /// Polled since the last tick (see `tick`).
+    polled: bool,
 }
 
 /// One waiter thread's futures, and its own event (set on every change of the set).
@@ -128,6 +133,7 @@ pub(crate) unsafe fn register(target: WaitTarget, waker: &Waker) -> std::io::Res
         id,
         waker: waker.clone(),
         shared: shared.clone(),
+        polled: true,
     };
     let shard = place(entry)?;
     shard.nudge();
@@ -164,21 +170,27 @@ impl Registration {
         true
     }
 
-    /// Whether the thread woke the future for this registration.
+    /// Whether the thread woke the future for this registration and ended it (its handle
+    /// was signalled, or the thread's wait failed); a tick or a poll wakes a future without
+    /// firing its registration.
     pub(crate) fn fired(&self) -> bool {
         self.shared.fired.load(Ordering::Acquire)
     }
 
-    /// Replaces the waker, if the future is now polled with another; `false` if the
-    /// thread fired the registration meanwhile (the caller must look again).
+    /// Notes that the future was polled and kept its registration, and replaces the waker
+    /// if it is now polled with another; `false` if the thread fired the registration
+    /// meanwhile (the caller must look again).
     pub(crate) fn set_waker(&self, waker: &Waker) -> bool {
         let old = {
             let mut entries = self.shard.lock();
-            match entries.iter_mut().find(|e| e.id == self.id) {
-                None => return false,
-                Some(entry) if entry.waker.will_wake(waker) => return true,
-                Some(entry) => std::mem::replace(&mut entry.waker, waker.clone()),
+            let Some(entry) = entries.iter_mut().find(|e| e.id == self.id) else {
+                return false;
+            };
+            entry.polled = true;
+            if entry.waker.will_wake(waker) {
+                return true;
             }
+            std::mem::replace(&mut entry.waker, waker.clone())
         };
         drop(old);
         true
@@ -281,12 +293,15 @@ fn run(shard: &'static Shard) {
                 tick_now = true;
             }
         }
-        if tick_now || last_tick.elapsed() >= TICK {
+        if tick_now {
             tick_now = false;
             last_tick = Instant::now();
-            fire(shard, |_| true);
+            fire(shard, |_, _| true);
+        } else if last_tick.elapsed() >= TICK {
+            last_tick = Instant::now();
+            tick(shard);
         } else if polled && code == WAIT_TIMEOUT {
-            fire(shard, |shared| shared.handle.is_none());
+            nudge_futures(shard, |shared| shared.handle.is_none());
         }
     }
 }
@@ -329,14 +344,43 @@ fn wake(waker: Waker) {
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || waker.wake()));
 }
 
-/// Wakes and removes the futures whose shared part `which` picks.
-fn fire(shard: &Shard, which: impl Fn(&Shared) -> bool) {
+/// Wakes the futures whose shared part `which` picks, keeping their registrations: each
+/// looks again and sleeps on as it was (a tick, a look for a future without a handle).
+fn nudge_futures(shard: &Shard, which: impl Fn(&Shared) -> bool) {
+    let wakers: Vec<Waker> = shard
+        .lock()
+        .iter()
+        .filter(|e| which(&e.shared))
+        .map(|e| e.waker.clone())
+        .collect();
+    for waker in wakers {
+        wake(waker);
+    }
+}
+
+/// Wakes every future, keeping the registrations of those polled since the last tick; the
+/// others' are fired: a future that was leaked (never to be polled or dropped) holds its
+/// entry, and what the thread's wait would take for it, for one tick at most.
+fn tick(shard: &Shard) {
+    let mut unpolled = Vec::new();
+    for entry in shard.lock().iter_mut() {
+        if !std::mem::take(&mut entry.polled) {
+            unpolled.push(entry.id);
+        }
+    }
+    fire(shard, |id, _| unpolled.contains(&id));
+    nudge_futures(shard, |_| true);
+}
+
+/// Wakes and removes the futures that `which` picks by id and shared part (after a failed
+/// wait, all: each looks again and registers afresh).
+fn fire(shard: &Shard, which: impl Fn(u64, &Shared) -> bool) {
     let mut woken = Vec::new();
     {
         let mut entries = shard.lock();
         let mut i = 0;
         while i < entries.len() {
-            if which(&entries[i].shared) {
+            if which(entries[i].id, &entries[i].shared) {
                 let entry = entries.swap_remove(i);
                 entry.shared.fired.store(true, Ordering::Release);
                 woken.push(entry);
