@@ -12,8 +12,8 @@ use filemap::channel::{Receiver, Sender, WaitMode};
 use filemap::sync::{EventReset, NamedEvent};
 use filemap::wait::{wait_any, Waitable};
 use filemap_harness::{
-    ack_bytes, clock_ns, half_round_trips, message_round, one_way_rounds, parse_ack, partner,
-    round_trip_counts, unique, Budgeted, Latency, StopFlag, ASLEEP_GAP,
+    ack_bytes, clock_ns, half_round_trips, message_round, parse_ack, partner, round_trip_counts,
+    unique, Budgeted, Latency, ASLEEP_GAP,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -270,56 +270,84 @@ pub const WAIT_ANY_EVENTS: [usize; 3] = [1, 8, 64];
 /// the partner exits instead of hanging.
 const WAITER_SILENCE: Duration = Duration::from_secs(30);
 
-/// The wake-up of a waiter in another process that sleeps on named events (auto reset):
-/// `events` `None`, one event with `NamedEvent::wait`; `Some(n)`, `wait_any` over `n`
-/// events, of which this process sets the last. One event is set every
-/// [`ASLEEP_GAP`], so that the waiter sleeps in the kernel when it comes (a single wait
-/// spins briefly first; `wait_any` never spins). Timed one way on [`clock_ns`]: from this
-/// process's reading before `set` to the waiter's reading as soon as its wait returned; the
-/// waiter sends that time back over a filemap channel and waits again, up to
-/// [`ONE_WAY_BUDGET`](filemap_harness::ONE_WAY_BUDGET) of wake-ups (see
-/// [`one_way_rounds`]).
-pub fn event_wake_latency(events: Option<usize>) -> Result<Latency> {
-    let n = events.unwrap_or(1);
-    let how = match events {
-        None => "single".to_string(),
-        Some(n) => format!("any{n}"),
-    };
-    let name = unique(&format!("wake-{how}"));
-    let all = (0..n)
-        .map(|i| NamedEvent::create_new(format!("{name}-{i}"), EventReset::Auto, false))
+/// What a waiter in [`event_wake_latencies`] sleeps in: `None`, `NamedEvent::wait` on one
+/// event; `Some(n)`, `wait_any` over `n` events, of which the measuring process sets the
+/// last.
+pub type EventWait = Option<usize>;
+
+/// The message that ends the waiter of [`event_wake_latencies`].
+const WAITER_STOP: u8 = u8::MAX;
+
+/// The wake-up of a waiter in another process that sleeps on named events (auto reset), one
+/// latency per entry of `waits` (see [`EventWait`]). The waits take turns, one wake-up
+/// each (so each is measured at the same moments of a machine whose speed drifts, as a
+/// row measured after another is not): before each, the measuring process tells the
+/// waiter which wait is next, over a filemap channel; then, [`ASLEEP_GAP`] later (the
+/// waiter is asleep in the kernel by then: a single wait spins briefly first, `wait_any`
+/// never spins), it sets the event. Timed one way on [`clock_ns`]: from this process's
+/// reading before `set` to the waiter's reading as soon as its wait returned, which it
+/// sends back. Each wait takes as many wake-ups as a one-way row, in [`ONE_WAY_BUDGET`]
+/// (`filemap_harness::ONE_WAY_BUDGET`) per wait.
+pub fn event_wake_latencies(waits: &[EventWait]) -> Result<Vec<Latency>> {
+    if waits.is_empty() || waits.len() >= usize::from(WAITER_STOP) {
+        return Err(err("event waits: from 1 to 254 of them"));
+    }
+    let name = unique("wake");
+    let sets = waits
+        .iter()
+        .enumerate()
+        .map(|(w, wait)| {
+            (0..wait.unwrap_or(1))
+                .map(|i| NamedEvent::create_new(format!("{name}-{w}-{i}"), EventReset::Auto, false))
+                .collect::<filemap::Result<Vec<_>>>()
+        })
         .collect::<filemap::Result<Vec<_>>>()?;
-    let last = all.last().ok_or_else(|| err("no event to wait for"))?;
-    let ack_name = format!("{name}-ack");
+    let (ack_name, next_name) = (format!("{name}-ack"), format!("{name}-next"));
     let mut acks = Receiver::create_or_open(ack_name.as_str(), 1 << 16)?;
-    let stop = StopFlag::create(&format!("{name}-stop"))?;
+    let mut next = Sender::create_or_open(next_name.as_str(), 1 << 12)?;
+    let kinds: Vec<String> = waits
+        .iter()
+        .map(|w| w.map_or("single".to_string(), |n| n.to_string()))
+        .collect();
     let child = partner(&[
         "event-waiter",
         &name,
-        &n.to_string(),
-        if events.is_some() { "any" } else { "single" },
+        &kinds.join(","),
         &ack_name,
-        stop.name(),
+        &next_name,
     ])?;
+    let budget = filemap_harness::ONE_WAY_BUDGET * waits.len() as u32;
+    let mut plans: Vec<Budgeted> = waits.iter().map(|_| Budgeted::new(8, budget)).collect();
     let mut ack = Vec::with_capacity(16);
     let mut round = 0u64;
-    let r = one_way_rounds(8, || {
-        std::thread::sleep(ASLEEP_GAP);
-        round += 1;
-        let start = clock_ns();
-        last.set()?;
-        acks.recv_into(&mut ack)?;
-        let (acked, at) = parse_ack(&ack)?;
-        if acked != round {
-            return Err(err("the waiter acknowledged another wake-up"));
+    let mut measured = || -> Result<()> {
+        while plans.iter().any(Budgeted::more) {
+            for (w, plan) in plans.iter_mut().enumerate() {
+                if !plan.more() {
+                    continue;
+                }
+                let last = sets[w].last().ok_or_else(|| err("no event to wait for"))?;
+                next.send(&[w as u8])?;
+                std::thread::sleep(ASLEEP_GAP);
+                round += 1;
+                let start = clock_ns();
+                last.set()?;
+                acks.recv_into(&mut ack)?;
+                let (acked, at) = parse_ack(&ack)?;
+                if acked != round {
+                    return Err(err("the waiter acknowledged another wake-up"));
+                }
+                plan.record(Duration::from_nanos(at.saturating_sub(start)));
+            }
         }
-        Ok(at.saturating_sub(start))
-    });
-    stop.raise()?;
-    last.set()?;
+        Ok(())
+    };
+    let r = measured();
+    next.send(&[WAITER_STOP])?;
     drop(acks);
     finish(child)?;
-    r
+    r?;
+    Ok(plans.into_iter().map(Budgeted::latency).collect())
 }
 
 /// The partner roles of this module.
@@ -421,33 +449,46 @@ fn tokio_socket_echo(args: &[String]) -> Result<()> {
     })
 }
 
-/// The waiter of [`event_wake_latency`]: waits (`wait_any` over the events, or
-/// `NamedEvent::wait` on the one), reads the clock, and sends the time back, until the stop
-/// flag is raised.
+/// The partner of [`event_wake_latencies`]: opens the events of each wait its argument
+/// lists ("single" or a count, comma-separated), then, for each wait the measuring process
+/// names, waits in it and sends back when it returned.
 fn event_waiter(args: &[String]) -> Result<()> {
     let name = arg(args, 1)?;
-    let n: usize = arg(args, 2)?.parse().map_err(err)?;
-    let any = arg(args, 3)? == "any";
-    let events = (0..n)
-        .map(|i| NamedEvent::open(format!("{name}-{i}")))
-        .collect::<filemap::Result<Vec<_>>>()?;
-    let objects: Vec<&dyn Waitable> = events.iter().map(|e| e as &dyn Waitable).collect();
-    let mut acks = Sender::create_or_open(arg(args, 4)?, 1 << 16)?;
-    let stop = StopFlag::open(arg(args, 5)?)?;
+    let sets = arg(args, 2)?
+        .split(',')
+        .enumerate()
+        .map(|(w, kind)| {
+            let (n, any) = match kind {
+                "single" => (1, false),
+                n => (n.parse().map_err(err)?, true),
+            };
+            let events = (0..n)
+                .map(|i| NamedEvent::open(format!("{name}-{w}-{i}")))
+                .collect::<filemap::Result<Vec<_>>>()?;
+            Ok((events, any))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut acks = Sender::create_or_open(arg(args, 3)?, 1 << 16)?;
+    let mut next = Receiver::open(arg(args, 4)?)?;
+    let mut which = [0u8; 1];
     let mut round = 0u64;
     loop {
-        if any {
+        next.recv_timeout(WAITER_SILENCE)?.read_at(0, &mut which)?;
+        let w = usize::from(which[0]);
+        if w == usize::from(WAITER_STOP) {
+            return Ok(());
+        }
+        let (events, any) = sets.get(w).ok_or_else(|| err("no such wait"))?;
+        if *any {
+            let objects: Vec<&dyn Waitable> = events.iter().map(|e| e as &dyn Waitable).collect();
             let ready = wait_any(&objects, Some(WAITER_SILENCE))?;
-            if ready.index != n - 1 {
+            if ready.index != events.len() - 1 {
                 return Err(err("wait_any woke for an event that was not set"));
             }
         } else {
             events[0].wait_timeout(WAITER_SILENCE)?;
         }
         let at = clock_ns();
-        if stop.raised() {
-            return Ok(());
-        }
         round += 1;
         acks.send(&ack_bytes(round, at))?;
     }

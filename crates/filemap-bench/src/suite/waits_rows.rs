@@ -70,17 +70,16 @@ pub(super) fn waits_section(r: &mut Results) -> Result<()> {
     }
     let mut add =
         |system: &str, kind, l| r.add(8, EVENT_WAKE, 0, system, kind, NS, latency_sample(l));
-    add(
-        SINGLE_WAIT,
-        Kind::Reference,
-        waits::event_wake_latency(None)?,
-    );
-    for n in WAIT_ANY_EVENTS {
-        add(
-            &wait_any_row(n),
-            Kind::Filemap,
-            waits::event_wake_latency(Some(n))?,
-        );
+    // Measured together, taking turns (see `event_wake_latencies`).
+    let waits: Vec<waits::EventWait> = std::iter::once(None)
+        .chain(WAIT_ANY_EVENTS.map(Some))
+        .collect();
+    let mut latencies = waits::event_wake_latencies(&waits)?.into_iter();
+    if let Some(single) = latencies.next() {
+        add(SINGLE_WAIT, Kind::Reference, single);
+    }
+    for (n, latency) in WAIT_ANY_EVENTS.into_iter().zip(latencies) {
+        add(&wait_any_row(n), Kind::Filemap, latency);
     }
     Ok(())
 }
@@ -277,8 +276,11 @@ processes read) from before the send until the receiver has copied the message o
 `wait_any` over 1, 8 or 64 of them (of which the measuring process sets the last: \
 `futex_waitv` over all their words) or in `NamedEvent::wait` on one; the measuring process \
 sets one every {} ms, so the waiter is asleep in the kernel (a single wait spins briefly \
-first, `wait_any` never spins). Timed one way like the receiver-asleep rows, from before \
-`set` until the waiter's wait has returned, and the same number of wake-ups.\n\n\
+first, `wait_any` never spins). The four waits take turns, one wake-up each (before each, \
+the measuring process tells the waiter which is next), so that all are measured at the \
+same moments of a machine whose wake-ups drift. Timed one way like the receiver-asleep rows, \
+from before `set` until the waiter's wait has returned, and the same number of wake-ups \
+each.\n\n\
 The last column sets each row against the same run's: the async rows under tokio against \
 a blocking ping-pong measured with each of them, in alternating blocks of up to 500 round trips \
 (both processes switch between `send_async`/`recv_async` in the row's mode and `send`/`recv` \
