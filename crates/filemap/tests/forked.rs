@@ -2,8 +2,10 @@
 //! on Linux, has copies of every endpoint its parent held: a channel's sender and
 //! receiver, a topic's publisher and subscriber, an inbox and its sender, a service's
 //! server and client. The roles stay the parent's: every call on a copy in the child is
-//! `Error::Unsupported`, and dropping the copies changes nothing the parent sees. Runs one
-//! test at a time, on one thread (it forks).
+//! `Error::Unsupported`, and dropping the copies changes nothing the parent sees. The same
+//! holds for named objects and mutexes, told by the fork count (a grandchild may have its
+//! dead grandparent's pid), and a child may lock a mutex its parent's thread held at the
+//! fork (it waits for it). Runs one test at a time, on one thread (it forks).
 
 mod common;
 
@@ -21,6 +23,14 @@ fn main() {
         (
             "slots_held_across_a_fork_stay_the_parents",
             unix::slots_held_across_a_fork_stay_the_parents,
+        ),
+        (
+            "a_child_may_wait_for_a_mutex_its_parent_held_at_the_fork",
+            unix::a_child_may_wait_for_a_mutex_its_parent_held_at_the_fork,
+        ),
+        (
+            "a_grandchild_with_its_dead_grandparents_pid_removes_no_name",
+            unix::a_grandchild_with_its_dead_grandparents_pid_removes_no_name,
         ),
     ]);
     #[cfg(not(unix))]
@@ -177,7 +187,8 @@ mod unix {
             }
             -1 => panic!("fork failed"),
             pid => {
-                let status = wait_for_child(pid, Duration::from_secs(30));
+                let status =
+                    wait_for_child(pid, Duration::from_secs(30), "in a call on its copies");
                 assert!(
                     libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
                     "the child's calls were not all refused (its stderr says which)"
@@ -290,7 +301,8 @@ mod unix {
             }
             -1 => panic!("fork failed"),
             pid => {
-                let status = wait_for_child(pid, Duration::from_secs(30));
+                let status =
+                    wait_for_child(pid, Duration::from_secs(30), "in a call on its copies");
                 assert!(
                     libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
                     "the child's reads or writes of the slots were not refused"
@@ -318,9 +330,295 @@ mod unix {
         ns.assert_empty();
     }
 
+    /// A child made by `fork` while its parent's thread held a mutex holds none of it: a
+    /// lock of that mutex there (through a handle of its own) waits for the parent, rather
+    /// than be refused as a relock by the thread that holds it (`WouldDeadlock`, which the
+    /// thread's list of held mutexes, copied with the thread, used to say).
+    pub fn a_child_may_wait_for_a_mutex_its_parent_held_at_the_fork() {
+        let ns = Namespace::new();
+        let name = unique("held-at-fork");
+        let mutex = filemap::sync::NamedMutex::create_new(name.as_str()).unwrap();
+        let guard = mutex.lock().unwrap();
+        // SAFETY: as in `in_a_child_then_check`.
+        match unsafe { libc::fork() } {
+            0 => {
+                let code = match filemap::sync::NamedMutex::open(name.as_str()).map(|m| {
+                    let now = m.try_lock().map(|g| g.is_some());
+                    let later = m.lock_timeout(Duration::from_millis(50)).map(drop);
+                    (now, later)
+                }) {
+                    Ok((Ok(false), Err(Error::Timeout { .. }))) => 0,
+                    Ok((now, later)) => {
+                        eprintln!("in the child: try_lock {now:?}, lock_timeout {later:?}");
+                        1
+                    }
+                    Err(e) => {
+                        eprintln!("in the child: {e}");
+                        1
+                    }
+                };
+                // SAFETY: ends the child at once.
+                unsafe { libc::_exit(code) }
+            }
+            -1 => panic!("fork failed"),
+            pid => {
+                let status = wait_for_child(pid, Duration::from_secs(30), "waiting for the mutex");
+                assert!(
+                    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                    "the child's lock of the mutex its parent held did not wait for it (its \
+                     stderr says what it got)"
+                );
+            }
+        }
+        drop(guard);
+        drop(mutex);
+        ns.assert_empty();
+    }
+
+    /// A handle copied by `fork` is told from its owner's by the fork count, not the pid:
+    /// a process opens a named object and locks a named mutex, forks a child (which has
+    /// copies of the handles and of the guard), then dies; the child then forks a
+    /// grandchild that gets the dead process's pid (in a PID namespace of the test's own,
+    /// whose next pid it sets). The grandchild drops its copies: told by pid, they looked
+    /// like the owner's, so the object's ran the last-handle check (which the copies'
+    /// shared lock lets through) and removed the name while the child still held the
+    /// object, and the guard's unlocked the dead owner's lock. Needs root (to make the PID
+    /// namespace and set its next pid); says so and checks nothing without it.
+    pub fn a_grandchild_with_its_dead_grandparents_pid_removes_no_name() {
+        let ns = Namespace::new();
+        let name = unique("reused-pid");
+        // SAFETY: as in `in_a_child_then_check`; every process below ends with `_exit`.
+        let code = match unsafe { libc::fork() } {
+            0 => {
+                // SAFETY: `unshare` and `_exit` touch nothing of this process's memory.
+                let code = if unsafe { libc::unshare(libc::CLONE_NEWPID) } == 0 {
+                    in_a_pid_namespace(&name)
+                } else {
+                    let why = std::io::Error::last_os_error();
+                    eprintln!("    making a PID namespace: {why}");
+                    SKIPPED
+                };
+                // SAFETY: ends the process at once.
+                unsafe { libc::_exit(code) }
+            }
+            -1 => panic!("fork failed"),
+            pid => {
+                let status = wait_for_child(
+                    pid,
+                    Duration::from_secs(30),
+                    "in the PID namespace (its processes are killed with it)",
+                );
+                assert!(
+                    libc::WIFEXITED(status),
+                    "the namespace's process was killed"
+                );
+                libc::WEXITSTATUS(status)
+            }
+        };
+        match code {
+            SKIPPED => {
+                println!(
+                    "    skipped: making a PID namespace and setting its next pid \
+                     (/proc/sys/kernel/ns_last_pid) needs CAP_SYS_ADMIN (root); why it \
+                     failed is on stderr above"
+                );
+            }
+            0 => {}
+            NAME_GONE => panic!(
+                "the grandchild with its dead grandparent's pid removed the name the child held"
+            ),
+            UNLOCKED => panic!(
+                "the grandchild with its dead grandparent's pid unlocked its grandparent's lock"
+            ),
+            PID_NOT_REUSED => panic!("the grandchild did not get the dead process's pid"),
+            other => panic!("a process of the test failed (exit {other}; its stderr says why)"),
+        }
+        // The child's copies, dropped there, removed nothing either: the entries are stale,
+        // and the next open reclaims them.
+        assert!(matches!(
+            filemap::Mapping::open(name.as_str()),
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(
+            filemap::sync::NamedMutex::open(format!("{name}-mutex")),
+            Err(Error::NotFound { .. })
+        ));
+        ns.assert_empty();
+    }
+
+    /// Exit codes of the processes of the reused-pid test.
+    const SKIPPED: i32 = 77;
+    const NAME_GONE: i32 = 10;
+    const PID_NOT_REUSED: i32 = 11;
+    const UNLOCKED: i32 = 12;
+
+    /// In a process whose children start a new PID namespace: its first child (the
+    /// namespace's init, pid 1) makes the owner (pid 2), which opens `name` and forks the
+    /// child (pid 3) before it ends; the child makes the grandchild with pid 2.
+    fn in_a_pid_namespace(name: &str) -> i32 {
+        // SAFETY: this process is single-threaded (a fork of the test's main thread).
+        let init = match unsafe { libc::fork() } {
+            0 => {
+                let code = init_of_the_namespace(name);
+                // SAFETY: ends the process at once.
+                unsafe { libc::_exit(code) }
+            }
+            -1 => return 1,
+            pid => pid,
+        };
+        exit_code(init)
+    }
+
+    /// The namespace's init: makes the owner, reaps it when it ends, and waits for the
+    /// child, whose exit code it returns.
+    fn init_of_the_namespace(name: &str) -> i32 {
+        // Killed with its parent (which the test kills if it runs too long): and the
+        // namespace's other processes with it, its init.
+        // SAFETY: sets this process's parent-death signal.
+        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
+            return 1;
+        }
+        let mut fds = [0; 2];
+        // SAFETY: a pipe, for the owner to tell init its child's pid.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return 1;
+        }
+        let (from_owner, to_init) = (fds[0], fds[1]);
+        // SAFETY: as above.
+        let owner = match unsafe { libc::fork() } {
+            0 => {
+                // SAFETY: closes the pipe's read end, which the owner does not use.
+                unsafe { libc::close(from_owner) };
+                let code = owner(name, to_init);
+                // SAFETY: ends the process at once, its handle not dropped (its copy in the
+                // child holds the object).
+                unsafe { libc::_exit(code) }
+            }
+            -1 => return 1,
+            pid => pid,
+        };
+        // SAFETY: closes init's copy of the write end: a read ends if the owner ends
+        // without writing.
+        unsafe { libc::close(to_init) };
+        let mut child: libc::pid_t = 0;
+        // SAFETY: reads the child's pid, which the owner writes before it ends.
+        let n = unsafe {
+            libc::read(
+                from_owner,
+                (&mut child as *mut libc::pid_t).cast(),
+                size_of::<libc::pid_t>(),
+            )
+        };
+        // The owner is reaped before the child is told to go on (it waits for the pid to
+        // be free).
+        if exit_code(owner) != 0 || n != size_of::<libc::pid_t>() as isize || owner != 2 {
+            return 1;
+        }
+        exit_code(child)
+    }
+
+    /// The owner (pid 2): opens the object, locks the mutex, forks the child, tells init
+    /// its pid, ends.
+    fn owner(name: &str, to_init: i32) -> i32 {
+        let Ok(mapping) = filemap::Mapping::create_new(name, 4096) else {
+            return 1;
+        };
+        let Ok(mutex) = filemap::sync::NamedMutex::create_new(format!("{name}-mutex")) else {
+            return 1;
+        };
+        let Ok(guard) = mutex.lock() else {
+            return 1;
+        };
+        // SAFETY: as above.
+        match unsafe { libc::fork() } {
+            0 => {
+                let code = child(name, mapping, guard);
+                // SAFETY: ends the process at once.
+                unsafe { libc::_exit(code) }
+            }
+            -1 => 1,
+            pid => {
+                // SAFETY: writes the child's pid to init.
+                let n = unsafe {
+                    libc::write(
+                        to_init,
+                        (&pid as *const libc::pid_t).cast(),
+                        size_of::<libc::pid_t>(),
+                    )
+                };
+                std::mem::forget(guard);
+                std::mem::forget((mapping, mutex));
+                i32::from(n != size_of::<libc::pid_t>() as isize)
+            }
+        }
+    }
+
+    /// The child (pid 3), with its copy of the owner's handle: once the owner is gone,
+    /// sets the namespace's next pid to the owner's and forks the grandchild, which drops
+    /// its copy; then looks whether the name is still there.
+    fn child(name: &str, mapping: filemap::Mapping, guard: filemap::sync::MutexGuard<'_>) -> i32 {
+        // The owner is gone once its pid is free (init reaped it).
+        let started = std::time::Instant::now();
+        // SAFETY: asks whether pid 2 exists, sending no signal.
+        while unsafe { libc::kill(2, 0) } == 0 {
+            if started.elapsed() > Duration::from_secs(20) {
+                return 1;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if let Err(why) = std::fs::write("/proc/sys/kernel/ns_last_pid", "1") {
+            eprintln!("    setting the PID namespace's next pid: {why}");
+            return SKIPPED;
+        }
+        // SAFETY: as above.
+        let grandchild = match unsafe { libc::fork() } {
+            0 => {
+                // SAFETY: getpid reads this process's id.
+                let reused = unsafe { libc::getpid() } == 2;
+                drop(guard);
+                drop(mapping);
+                // SAFETY: ends the process at once.
+                unsafe { libc::_exit(if reused { 0 } else { PID_NOT_REUSED }) }
+            }
+            -1 => return 1,
+            pid => pid,
+        };
+        let code = exit_code(grandchild);
+        if code != 0 {
+            return code;
+        }
+        std::mem::forget(guard);
+        let there = filemap::Mapping::open(name).is_ok();
+        drop(mapping);
+        if !there {
+            return NAME_GONE;
+        }
+        // Still the dead owner's (its liveness lock lives on in this process's copy).
+        match filemap::sync::NamedMutex::open(format!("{name}-mutex"))
+            .map(|m| m.try_lock().map(|g| g.is_some()))
+        {
+            Ok(Ok(false)) => 0,
+            Ok(Ok(true)) => UNLOCKED,
+            Ok(Err(e)) | Err(e) => {
+                eprintln!("in the child, looking at the mutex: {e}");
+                1
+            }
+        }
+    }
+
+    /// Waits for child `pid` to end: its exit code (1 if it did not exit).
+    fn exit_code(pid: libc::pid_t) -> i32 {
+        let mut status = 0;
+        // SAFETY: waits for this process's own child.
+        if unsafe { libc::waitpid(pid, &mut status, 0) } != pid || !libc::WIFEXITED(status) {
+            return 1;
+        }
+        libc::WEXITSTATUS(status)
+    }
+
     /// The exit status of child `pid`, waited for at most `limit`: a child still running
-    /// then (a call on a copy that waited instead of failing) is killed, and the test fails.
-    fn wait_for_child(pid: libc::pid_t, limit: Duration) -> i32 {
+    /// then is killed, and the test fails, saying it was still `doing`.
+    fn wait_for_child(pid: libc::pid_t, limit: Duration, doing: &str) -> i32 {
         let started = std::time::Instant::now();
         let mut status = 0;
         loop {
@@ -333,7 +631,7 @@ mod unix {
                         libc::kill(pid, libc::SIGKILL);
                         libc::waitpid(pid, &mut status, 0);
                     }
-                    panic!("the child was still in a call on its copies after {limit:?}");
+                    panic!("the child was still {doing} after {limit:?}");
                 }
                 r => {
                     assert_eq!(r, pid, "waitpid failed");

@@ -8,6 +8,11 @@
 //! died with the handle (the next locker takes it as abandoned, this thread included), so
 //! the entry is pruned; on Windows the thread still owns the kernel mutex until it exits,
 //! so the entry stays and keeps refusing a relock by this thread.
+//!
+//! A child made by `fork` has a copy of the forking thread's list, but none of its locks
+//! (the copies of the guards unlock nothing there, and leave the list alone): the list
+//! notes the fork generation its entries were made in, and entries of an earlier
+//! generation are forgotten before a lock is looked up or recorded.
 
 use std::cell::{Cell, RefCell};
 use std::sync::{Arc, Weak};
@@ -52,6 +57,9 @@ struct Inline {
     /// How many entries the general list holds (unguarded locks, and guarded ones past
     /// [`INLINE`]); it is looked at only when this is not zero.
     others: Cell<usize>,
+    /// The fork generation (`sys::fork_generation`) the entries were made in, noted when
+    /// the first goes in.
+    generation: Cell<u64>,
 }
 
 // The initializers are `const`; clippy 1.96 with `-Zbuild-std` (the Windows build) says
@@ -65,6 +73,7 @@ mod list {
                 ids: [const { Cell::new(0) }; super::INLINE],
                 len: Cell::new(0),
                 others: Cell::new(0),
+                generation: Cell::new(0),
             }
         };
         pub(super) static OTHERS: RefCell<Vec<super::Entry>> = const { RefCell::new(Vec::new()) };
@@ -87,6 +96,20 @@ fn others<R>(f: impl FnOnce(&mut Vec<Entry>) -> R) -> R {
 }
 
 impl Inline {
+    /// Forgets entries copied from the parent's thread by `fork` (see the module's docs).
+    fn forget_if_forked(&self) {
+        let now = crate::sys::fork_generation();
+        if self.generation.get() == now {
+            return;
+        }
+        self.generation.set(now);
+        self.len.set(0);
+        if self.others.get() > 0 {
+            list::OTHERS.with(|o| o.borrow_mut().clear());
+            self.others.set(0);
+        }
+    }
+
     fn position(&self, id: u64) -> Option<usize> {
         (0..self.len.get()).rev().find(|&k| self.ids[k].get() == id)
     }
@@ -101,7 +124,10 @@ impl Inline {
 
 /// Whether this thread holds mutex `id` (pruning stale entries first).
 pub(super) fn holds(id: u64) -> bool {
-    let (found, others) = inline(|i| (i.position(id).is_some(), i.others.get()));
+    let (found, others) = inline(|i| {
+        i.forget_if_forked();
+        (i.position(id).is_some(), i.others.get())
+    });
     found
         || (others > 0
             && self::others(|h| {
@@ -121,6 +147,7 @@ pub(super) fn claim(id: u64) -> bool {
         if none {
             i.ids[0].set(id);
             i.len.set(1);
+            i.generation.set(crate::sys::fork_generation());
         }
         none
     });
@@ -131,6 +158,7 @@ pub(super) fn claim(id: u64) -> bool {
 #[inline(never)]
 fn claim_among_others(id: u64) -> bool {
     let claimed = inline(|i| {
+        i.forget_if_forked();
         let len = i.len.get();
         if len == INLINE || i.others.get() > 0 || i.position(id).is_some() {
             return None;
@@ -152,6 +180,7 @@ fn claim_among_others(id: u64) -> bool {
 /// Records a lock of mutex `id` that a guard will unlock.
 pub(super) fn push_guarded(id: u64) {
     let kept = inline(|i| {
+        i.forget_if_forked();
         let len = i.len.get();
         if len == INLINE {
             return false;
@@ -187,6 +216,7 @@ pub(super) fn forget_guarded(id: u64) -> bool {
 /// `forget_guarded` when this thread holds other mutexes, or not this one.
 #[inline(never)]
 fn forget_guarded_among_others(id: u64) -> bool {
+    inline(Inline::forget_if_forked);
     let (found, others) = inline(|i| match i.position(id) {
         Some(k) => {
             i.remove(k);
@@ -212,6 +242,7 @@ fn forget_guarded_among_others(id: u64) -> bool {
 
 /// Turns the guarded lock of mutex `id` into one that `release` through `handle` unlocks.
 pub(super) fn make_unguarded(id: u64, handle: &Arc<()>) {
+    inline(Inline::forget_if_forked);
     if forget_guarded(id) {
         others(|h| {
             h.push(Entry {
@@ -224,6 +255,7 @@ pub(super) fn make_unguarded(id: u64, handle: &Arc<()>) {
 
 /// Forgets the unguarded lock of mutex `id` taken through `handle`; false if there is none.
 pub(super) fn forget_unguarded(id: u64, handle: &Arc<()>) -> bool {
+    inline(Inline::forget_if_forked);
     if inline(|i| i.others.get()) == 0 {
         return false;
     }
@@ -274,6 +306,26 @@ mod tests {
         }
         assert!(inline(|i| i.len.get() == 0 && i.others.get() == 0));
         assert!(claim(ids[0]) && forget_guarded(ids[0]));
+    }
+
+    /// Entries made before a `fork` (an earlier generation) are forgotten at the first
+    /// look in the child, and what the child then records is kept.
+    #[test]
+    fn entries_of_an_earlier_fork_generation_are_forgotten() {
+        let handle = Arc::new(());
+        let ids: Vec<u64> = (1..=INLINE as u64 + 2).map(|k| k * 77).collect();
+        for &id in &ids {
+            assert!(claim(id));
+        }
+        make_unguarded(ids[0], &handle);
+        // As if this thread were the copy a fork made: its list is of the parent's time.
+        inline(|i| i.generation.set(i.generation.get().wrapping_add(1)));
+        for &id in &ids {
+            assert!(!holds(id), "{id}, the parent's, still held");
+        }
+        assert!(inline(|i| i.len.get() == 0 && i.others.get() == 0));
+        assert!(claim(ids[1]) && holds(ids[1]) && !claim(ids[1]));
+        assert!(forget_guarded(ids[1]) && !holds(ids[1]));
     }
 
     /// An unguarded lock whose handle is gone is forgotten on Linux (the lock went with the

@@ -44,8 +44,13 @@ fn refuse_relock(object: &sys::MutexObject, name: &Name) -> Result<()> {
     Ok(())
 }
 
-/// Unlocks what `acquire` locked (through its guard).
+/// Unlocks what `acquire` locked (through its guard). A guard copied into a child by
+/// `fork` is no lock of the child's: its drop there leaves the child's list of held
+/// mutexes alone (the child may hold the same mutex through a handle of its own).
 pub(crate) fn release(object: &sys::MutexObject) {
+    if object.inherited() {
+        return;
+    }
     held::forget_guarded(object.identity());
     object.unlock();
 }
@@ -283,7 +288,10 @@ impl MutexGuard<'_> {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn into_unguarded(self) -> bool {
-        held::make_unguarded(self.mutex.object.identity(), &self.mutex.handle);
+        // (A guard copied into a child by `fork` holds nothing there: see `release`.)
+        if !self.mutex.object.inherited() {
+            held::make_unguarded(self.mutex.object.identity(), &self.mutex.handle);
+        }
         let abandoned = self.abandoned;
         std::mem::forget(self);
         abandoned

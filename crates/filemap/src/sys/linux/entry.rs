@@ -18,7 +18,10 @@ use std::time::{Duration, Instant};
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, Stat, CWD};
 use rustix::io::Errno;
 
-use super::{allocate, allocation_granularity, current_pid, current_uid, errno, Section};
+use super::{
+    allocate, allocation_granularity, current_uid, errno, fork_generation, watched_fork_generation,
+    Section,
+};
 use crate::error::{Error, Result};
 use crate::header::{Header, HEADER_AREA};
 use crate::name::{Name, Scope};
@@ -178,13 +181,14 @@ pub(crate) struct NamedPart {
     dev: u64,
     ino: u64,
     persistent: bool,
-    /// The process that opened (or was given) the entry: only it takes part in the
-    /// lifetime. A child made by `fork` shares the descriptor's open file description, so
-    /// its lock too: were a copy dropped there to run the last-handle check, the child
-    /// could take the lock exclusively and remove the name while the parent uses the
-    /// object (or, failing, drop the parent's shared lock: Linux converts a lock by
-    /// removing it first).
-    pid: u32,
+    /// The fork generation of the process that opened (or was given) the entry
+    /// (`sys::watched_fork_generation`): only that process takes part in the lifetime. A
+    /// child made by `fork` shares the descriptor's open file description, so its lock
+    /// too: were a copy dropped there to run the last-handle check, the child could take
+    /// the lock exclusively and remove the name while the parent uses the object (or,
+    /// failing, drop the parent's shared lock: Linux converts a lock by removing it
+    /// first). A generation, not a pid: a grandchild may have its dead grandparent's pid.
+    generation: u64,
 }
 
 /// A handle on a namespace entry (named) or an unnamed memory object (a memfd). Holds
@@ -505,7 +509,7 @@ impl Entry {
             dev: st.st_dev,
             ino: st.st_ino,
             persistent,
-            pid: current_pid(),
+            generation: watched_fork_generation(),
         })
     }
 
@@ -873,7 +877,7 @@ fn open_in(
                 dev: st.st_dev,
                 ino: st.st_ino,
                 persistent: header.is_persistent(),
-                pid: current_pid(),
+                generation: watched_fork_generation(),
             }),
         };
         check_mode(name, &st, &header)?;
@@ -948,7 +952,7 @@ fn create_in(
                         dev: st.st_dev,
                         ino: st.st_ino,
                         persistent: header.is_persistent(),
-                        pid: current_pid(),
+                        generation: watched_fork_generation(),
                     }),
                 };
                 return Ok((entry, header.clone(), Disposition::Created));
@@ -1070,8 +1074,8 @@ impl Entry {
 impl Drop for Entry {
     fn drop(&mut self) {
         let Some(named) = &self.named else { return };
-        // A copy in a child made by `fork` (see `NamedPart::pid`) only closes.
-        if named.persistent || named.pid != current_pid() {
+        // A copy in a child made by `fork` (see `NamedPart::generation`) only closes.
+        if named.persistent || named.generation != fork_generation() {
             return;
         }
         // Success means no other open file description, in any process, holds the entry.

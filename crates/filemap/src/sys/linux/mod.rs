@@ -77,9 +77,9 @@ pub(crate) fn allocation_granularity() -> u64 {
     page_size()
 }
 
-/// This process's id, asked once and again after a `fork` (glibc no longer caches it, and
-/// the mutex checks it on every lock and unlock: a system call each would be most of their
-/// cost).
+/// This process's id, asked once and again after a `fork` (glibc no longer caches it): what
+/// a header records as its creator. (A copy made by `fork` is told by the fork generation
+/// instead, [`fork_generation`]: a pid may be a dead process's reused one.)
 pub(crate) fn current_pid() -> u32 {
     let cached = PID.load(Ordering::Relaxed);
     if cached != 0 {
@@ -97,8 +97,9 @@ pub(crate) fn current_pid() -> u32 {
 /// program, counted from the first call of [`watched_fork_generation`] or [`current_pid`]
 /// (which start the count): a process and its
 /// children differ, whatever their ids (a child's pid may be one its dead parent had).
-/// One load: what an endpoint's every call compares with the generation it noted when it
-/// was opened (`channel::endpoint`).
+/// One load: what an endpoint's every call, a mutex's every lock and unlock, and an
+/// entry's drop compare with the generation noted when it was opened (`channel::endpoint`,
+/// `mutex::Owner`, `entry::NamedPart`).
 #[inline(always)]
 pub(crate) fn fork_generation() -> u64 {
     FORKS.load(Ordering::Relaxed)

@@ -75,7 +75,8 @@ pub(crate) fn check_layout(marker: u32, name: &Name) -> Result<()> {
 #[derive(Debug)]
 pub(crate) struct Owner {
     token: u32,
-    pid: u32,
+    /// The fork generation of the process that took the token (see `is_this_process`).
+    generation: u64,
     _alive: LivenessLock,
 }
 
@@ -84,7 +85,7 @@ impl Owner {
     /// mutex's `state` does not name (a dead owner's token, not yet taken over, would look
     /// alive again), and locks its byte.
     pub(crate) fn new(entry: BorrowedFd<'_>, state: &AtomicU32, name: &Name) -> Result<Owner> {
-        let pid = super::current_pid();
+        let generation = super::watched_fork_generation();
         for _ in 0..64 {
             let token = random_token();
             let Some(alive) = LivenessLock::take(entry, TOKEN_LOCKS_AT + u64::from(token))? else {
@@ -96,7 +97,7 @@ impl Owner {
             }
             return Ok(Owner {
                 token,
-                pid,
+                generation,
                 _alive: alive,
             });
         }
@@ -113,9 +114,10 @@ impl Owner {
     /// Whether this is the process that took the token: a child made by `fork` (without
     /// `exec`) inherits the handle, and with it the token and its liveness lock, which
     /// would make a mutex it died holding look held for good, and let it unlock its
-    /// parent's lock.
+    /// parent's lock. Told by the fork generation, not the pid: a grandchild may have its
+    /// dead grandparent's pid.
     pub(crate) fn is_this_process(&self) -> bool {
-        self.pid == super::current_pid()
+        self.generation == super::fork_generation()
     }
 }
 

@@ -442,6 +442,13 @@ impl MutexObject {
         Ok(locked)
     }
 
+    /// Whether this is a copy of another process's handle, made by `fork`: it locks and
+    /// unlocks nothing, and a copy of a guard of it is no lock of this process's.
+    #[inline]
+    pub(crate) fn inherited(&self) -> bool {
+        !self.owner.is_this_process()
+    }
+
     /// Unlocks the mutex, which this handle's thread holds (only the guard calls it).
     /// A child made by `fork` that drops a copy of its parent's guard unlocks nothing.
     #[inline]

@@ -324,6 +324,11 @@ impl MutexObject {
         wait(&self.mutex, timeout, name)
     }
 
+    /// Whether this is a copy of another process's handle: never (Windows has no `fork`).
+    pub(crate) fn inherited(&self) -> bool {
+        false
+    }
+
     pub(crate) fn unlock(&self) {
         // SAFETY: called only by the guard of a lock this thread holds.
         unsafe { ReleaseMutex(raw(self.mutex.as_handle())) };
