@@ -15,7 +15,11 @@ use crate::vocabulary::Kind;
 
 use super::held;
 
-/// Locks `object` for this thread. `Ok(None)`: not acquired within `timeout`.
+/// Locks `object` for this thread. `Ok(None)`: not acquired within `timeout`. Inlined
+/// (into `SharedMutex<T>`'s methods, which are made in the user's crate, too): its call
+/// and `release`'s cost a `SharedMutex<u64>` lock and unlock a third more, and which
+/// calls the user's crate inlined changed with code far from them.
+#[inline]
 pub(crate) fn acquire(
     object: &sys::MutexObject,
     name: &Name,
@@ -47,6 +51,7 @@ fn refuse_relock(object: &sys::MutexObject, name: &Name) -> Result<()> {
 /// Unlocks what `acquire` locked (through its guard). A guard copied into a child by
 /// `fork` is no lock of the child's: its drop there leaves the child's list of held
 /// mutexes alone (the child may hold the same mutex through a handle of its own).
+#[inline]
 pub(crate) fn release(object: &sys::MutexObject) {
     if object.inherited() {
         return;
