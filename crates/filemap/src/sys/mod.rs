@@ -17,7 +17,8 @@
 //! - the file helpers for file-backed mappings and the handle-sharing helpers.
 //!
 //! This module itself defines the types both backends share: `CreateMode`, `DataInit`,
-//! `Locked`, `SyncRef`, `RawEntry`, `Collected`, `Doorbell`, and `new_header`.
+//! `Locked`, `SyncRef`, `RawEntry`, `Collected`, `Doorbell`, and `new_header`; and
+//! `waker_slot`, what both backends' waiter threads keep of a future's waker.
 
 #[cfg(target_os = "linux")]
 mod linux;
@@ -31,6 +32,8 @@ pub(crate) use windows::*;
 
 #[cfg(not(any(target_os = "linux", windows)))]
 compile_error!("filemap supports Linux and Windows");
+
+mod waker_slot;
 
 use std::fmt;
 use std::fs::File;

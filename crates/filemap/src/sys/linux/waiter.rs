@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 use rustix::thread::futex;
 
 use super::waits::WaitTarget;
+use crate::sys::waker_slot::{wake, WakerSlot};
 
 /// The most futures one thread sleeps for (`futex_waitv` takes 128 words; one is the
 /// thread's own).
@@ -61,10 +62,8 @@ const CHANGED: u8 = 2;
 struct Entry {
     id: u64,
     target: WaitTarget,
-    waker: Waker,
+    slot: WakerSlot,
     fired: Arc<AtomicU8>,
-    /// Polled since the last tick (see `tick`).
-    polled: bool,
 }
 
 /// One waiter thread's futures, and its private word (changed on every registration and
@@ -166,9 +165,8 @@ pub(crate) unsafe fn register(target: WaitTarget, waker: &Waker) -> std::io::Res
     let entry = Entry {
         id,
         target,
-        waker: waker.clone(),
+        slot: WakerSlot::new(waker),
         fired: fired.clone(),
-        polled: true,
     };
     let shard = place(entry)?;
     shard.nudge();
@@ -223,16 +221,9 @@ impl Registration {
     /// if it is now polled with another; `false` if the thread fired the registration
     /// meanwhile (the caller must look again: the new waker was not woken).
     pub(crate) fn set_waker(&self, waker: &Waker) -> bool {
-        let old = {
-            let mut entries = self.shard.lock();
-            let Some(entry) = entries.iter_mut().find(|e| e.id == self.id) else {
-                return false;
-            };
-            entry.polled = true;
-            if entry.waker.will_wake(waker) {
-                return true;
-            }
-            std::mem::replace(&mut entry.waker, waker.clone())
+        let old = match self.shard.lock().iter_mut().find(|e| e.id == self.id) {
+            None => return false,
+            Some(entry) => entry.slot.polled_with(waker),
         };
         drop(old);
         true
@@ -365,10 +356,7 @@ fn fire(shard: &Shard, ids: &[u64], why: u8, slept_on: &[(u64, *const AtomicU32)
         }
     }
     for entry in woken {
-        let waker = entry.waker;
-        // The executor's code: a panic in it must not end this thread, which sleeps for
-        // other futures too.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || waker.wake()));
+        wake(entry.slot.waker);
     }
 }
 
@@ -379,16 +367,15 @@ fn fire(shard: &Shard, ids: &[u64], why: u8, slept_on: &[(u64, *const AtomicU32)
 fn tick(shard: &Shard) {
     let (mut kept, mut unpolled) = (Vec::new(), Vec::new());
     for entry in shard.lock().iter_mut() {
-        if std::mem::take(&mut entry.polled) {
-            kept.push(entry.waker.clone());
+        if entry.slot.tick() {
+            kept.push(entry.slot.waker.clone());
         } else {
             unpolled.push(entry.id);
         }
     }
     fire(shard, &unpolled, LOOK_AGAIN, &[]);
     for waker in kept {
-        // As in `fire`.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || waker.wake()));
+        wake(waker);
     }
 }
 

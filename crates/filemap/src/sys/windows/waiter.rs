@@ -38,6 +38,7 @@ use windows_sys::Win32::System::Threading::{
 
 use super::waits::{GiveBack, WaitTarget};
 use super::{duplicate, owned, raw};
+use crate::sys::waker_slot::{wake, WakerSlot};
 use crate::sys::Took;
 
 /// The most futures one thread sleeps for (64 handles, one the thread's own).
@@ -63,10 +64,8 @@ struct Shared {
 /// One pending future as its thread sees it.
 struct Entry {
     id: u64,
-    waker: Waker,
+    slot: WakerSlot,
     shared: Arc<Shared>,
-    /// Polled since the last tick (see `tick`).
-    polled: bool,
 }
 
 /// One waiter thread's futures, and its own event (set on every change of the set).
@@ -131,9 +130,8 @@ pub(crate) unsafe fn register(target: WaitTarget, waker: &Waker) -> std::io::Res
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let entry = Entry {
         id,
-        waker: waker.clone(),
+        slot: WakerSlot::new(waker),
         shared: shared.clone(),
-        polled: true,
     };
     let shard = place(entry)?;
     shard.nudge();
@@ -181,16 +179,9 @@ impl Registration {
     /// if it is now polled with another; `false` if the thread fired the registration
     /// meanwhile (the caller must look again).
     pub(crate) fn set_waker(&self, waker: &Waker) -> bool {
-        let old = {
-            let mut entries = self.shard.lock();
-            let Some(entry) = entries.iter_mut().find(|e| e.id == self.id) else {
-                return false;
-            };
-            entry.polled = true;
-            if entry.waker.will_wake(waker) {
-                return true;
-            }
-            std::mem::replace(&mut entry.waker, waker.clone())
+        let old = match self.shard.lock().iter_mut().find(|e| e.id == self.id) {
+            None => return false,
+            Some(entry) => entry.slot.polled_with(waker),
         };
         drop(old);
         true
@@ -334,14 +325,8 @@ fn settle(shard: &Shard, id: u64, shared: &Shared) {
         }
     };
     if let Some(entry) = entry {
-        wake(entry.waker);
+        wake(entry.slot.waker);
     }
-}
-
-/// Wakes a future. The waker is the executor's code: a panic in it must not end this
-/// thread, which waits for other futures too.
-fn wake(waker: Waker) {
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || waker.wake()));
 }
 
 /// Wakes the futures whose shared part `which` picks, keeping their registrations: each
@@ -351,7 +336,7 @@ fn nudge_futures(shard: &Shard, which: impl Fn(&Shared) -> bool) {
         .lock()
         .iter()
         .filter(|e| which(&e.shared))
-        .map(|e| e.waker.clone())
+        .map(|e| e.slot.waker.clone())
         .collect();
     for waker in wakers {
         wake(waker);
@@ -364,7 +349,7 @@ fn nudge_futures(shard: &Shard, which: impl Fn(&Shared) -> bool) {
 fn tick(shard: &Shard) {
     let mut unpolled = Vec::new();
     for entry in shard.lock().iter_mut() {
-        if !std::mem::take(&mut entry.polled) {
+        if !entry.slot.tick() {
             unpolled.push(entry.id);
         }
     }
@@ -390,6 +375,6 @@ fn fire(shard: &Shard, which: impl Fn(u64, &Shared) -> bool) {
         }
     }
     for entry in woken {
-        wake(entry.waker);
+        wake(entry.slot.waker);
     }
 }
