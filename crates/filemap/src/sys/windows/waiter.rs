@@ -347,14 +347,18 @@ fn nudge_futures(shard: &Shard, which: impl Fn(&Shared) -> bool) {
 /// others' are fired: a future that was leaked (never to be polled or dropped) holds its
 /// entry, and what the thread's wait would take for it, for one tick at most.
 fn tick(shard: &Shard) {
-    let mut unpolled = Vec::new();
+    let (mut kept, mut unpolled) = (Vec::new(), Vec::new());
     for entry in shard.lock().iter_mut() {
-        if !entry.slot.tick() {
+        if entry.slot.tick() {
+            kept.push(entry.slot.waker.clone());
+        } else {
             unpolled.push(entry.id);
         }
     }
     fire(shard, |id, _| unpolled.contains(&id));
-    nudge_futures(shard, |_| true);
+    for waker in kept {
+        wake(waker);
+    }
 }
 
 /// Wakes and removes the futures that `which` picks by id and shared part (after a failed
