@@ -5,18 +5,19 @@
 //! only a file of that user's. Both are read back from the kernel and the file system
 //! (the section's DACL and owner, the file's owner), never from the header.
 
-use std::os::windows::io::{AsHandle, BorrowedHandle};
+use std::os::windows::io::{AsHandle, BorrowedHandle, OwnedHandle};
 use std::path::Path;
 
+use windows_sys::Win32::Foundation::{DuplicateHandle, HANDLE};
 use windows_sys::Win32::Security::{
     EqualSid, GetAce, GetLengthSid, IsValidSid, IsWellKnownSid, WinAuthenticatedUserSid,
     WinBuiltinUsersSid, WinInteractiveSid, WinWorldSid, ACCESS_ALLOWED_ACE, ACE_HEADER,
     INHERIT_ONLY_ACE, PSID,
 };
+use windows_sys::Win32::System::Threading::GetCurrentProcess;
 
 use super::security::{file_owner, is_administration, my_sid, ReadSecurity};
-use super::share::reopen_with_access;
-use super::{last_error, os_error, raw};
+use super::{last_error, os_error, owned, raw};
 use crate::error::{Error, Result};
 use crate::header::Header;
 use crate::name::Name;
@@ -236,4 +237,28 @@ pub(super) fn foreign_path(owner: &str, path: &Path) -> Option<String> {
         Ok(_) => foreign_file(owner, &probe),
         Err(e) => refused(format!("its file could not be looked at ({e})")),
     }
+}
+
+/// A second handle on the object behind `h` with `access`, which the object's security
+/// descriptor is checked for (unlike a same-access duplicate): the same object, whatever
+/// its name names by now. The error is the system's code.
+fn reopen_with_access(h: BorrowedHandle<'_>, access: u32) -> std::result::Result<OwnedHandle, u32> {
+    let mut out: HANDLE = std::ptr::null_mut();
+    // SAFETY: a valid source handle and the current-process pseudo handle; `out` receives
+    // the new handle, owned by `owned`.
+    let ok = unsafe {
+        DuplicateHandle(
+            GetCurrentProcess(),
+            raw(h),
+            GetCurrentProcess(),
+            &mut out,
+            access,
+            0,
+            0,
+        )
+    };
+    if ok == 0 {
+        return Err(last_error());
+    }
+    owned(out).ok_or(last_error())
 }

@@ -49,33 +49,6 @@ pub(crate) fn duplicate(h: BorrowedHandle<'_>) -> Result<OsHandle> {
     Ok(owned(out).expect("DuplicateHandle succeeded"))
 }
 
-/// A second handle on the object behind `h` with `access`, which the object's security
-/// descriptor is checked for (unlike a same-access duplicate): the same object, whatever
-/// its name names by now. The error is the system's code.
-pub(crate) fn reopen_with_access(
-    h: BorrowedHandle<'_>,
-    access: u32,
-) -> std::result::Result<OsHandle, u32> {
-    let mut out: HANDLE = std::ptr::null_mut();
-    // SAFETY: a valid source handle and the current-process pseudo handle; `out` receives
-    // the new handle, owned by `owned`.
-    let ok = unsafe {
-        DuplicateHandle(
-            GetCurrentProcess(),
-            raw(h),
-            GetCurrentProcess(),
-            &mut out,
-            access,
-            0,
-            0,
-        )
-    };
-    if ok == 0 {
-        return Err(last_error());
-    }
-    owned(out).ok_or(last_error())
-}
-
 /// Duplicates `handle` into the process `target`; returns the value it has there.
 pub(crate) fn duplicate_into(handle: &OsHandle, target: BorrowedHandle<'_>) -> Result<u64> {
     Ok(duplicate_raw(handle.as_handle(), raw(target), false)? as usize as u64)
