@@ -14,8 +14,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::bytes::{bytes_from, with_bytes};
-use crate::endpoint::{this_thread, Endpoint, Failed, Turn};
-use crate::errors::{closed, to_py, OrRaise};
+use crate::endpoint::{Endpoint, Turn};
+use crate::errors::{closed, to_py, Failed, OrRaise};
+use crate::turns::this_thread;
 use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
 
 /// How often a receive looks again while another thread's `recv_message` holds a message.

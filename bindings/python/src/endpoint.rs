@@ -16,13 +16,12 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
 use crate::bytes::with_bytes;
-use crate::errors::{closed, to_py};
+use crate::errors::{closed, to_py, Failed};
 use crate::turns::{Patience, Ticket, Turns};
 use crate::waiting::{released, slice_left, sliced, timeout_arg, wait_sliced, Deadline};
 
@@ -66,44 +65,6 @@ pub(crate) fn count_forks(m: &Bound<'_, PyModule>) -> PyResult<()> {
     kwargs.set_item("after_in_child", after)?;
     os.call_method("register_at_fork", (), Some(&kwargs))?;
     Ok(())
-}
-
-/// This thread's id (read once per thread: `thread::current()` counts a reference).
-pub(crate) fn this_thread() -> ThreadId {
-    thread_local! {
-        static ME: ThreadId = std::thread::current().id();
-    }
-    ME.with(|me| *me)
-}
-
-/// Why a call in a turn failed: a filemap error, made a Python exception only once the
-/// turn is passed on (making one runs Python code: a collection, whose finalizers might
-/// call another endpoint, must not run while this one's turn is held), or a Python one.
-pub(crate) enum Failed {
-    Filemap(filemap::Error),
-    Python(PyErr),
-}
-
-impl Failed {
-    /// The Python exception.
-    pub(crate) fn raise(self) -> PyErr {
-        match self {
-            Failed::Filemap(e) => to_py(e),
-            Failed::Python(e) => e,
-        }
-    }
-}
-
-impl From<filemap::Error> for Failed {
-    fn from(e: filemap::Error) -> Failed {
-        Failed::Filemap(e)
-    }
-}
-
-impl From<PyErr> for Failed {
-    fn from(e: PyErr) -> Failed {
-        Failed::Python(e)
-    }
 }
 
 /// One call's turn at an endpoint: its state until dropped.

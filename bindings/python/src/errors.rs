@@ -1,6 +1,7 @@
 //! The module's exceptions: `filemap.Error` and its subclasses, each also a subclass of the
 //! built-in exception that fits (`NotFoundError` is a `FileNotFoundError`, `TimedOutError`
-//! a `TimeoutError`...), and the conversion of a `filemap::Error` into one of them.
+//! a `TimeoutError`...), the conversion of a `filemap::Error` into one of them, and `Failed`,
+//! a call's failure held as a filemap or a Python error until its turn is passed on.
 
 use pyo3::exceptions::{
     PyBrokenPipeError, PyException, PyFileExistsError, PyFileNotFoundError, PyOSError,
@@ -243,4 +244,34 @@ pub(crate) fn invalid(py: Python<'_>, message: impl Into<String>) -> PyErr {
 /// The error of an object used after `close()`.
 pub(crate) fn closed(what: &str) -> PyErr {
     pyo3::exceptions::PyValueError::new_err(format!("{what} is closed"))
+}
+
+/// Why a call in a turn failed: a filemap error, made a Python exception only once the
+/// turn is passed on (making one runs Python code: a collection, whose finalizers might
+/// call another endpoint, must not run while this one's turn is held), or a Python one.
+pub(crate) enum Failed {
+    Filemap(filemap::Error),
+    Python(PyErr),
+}
+
+impl Failed {
+    /// The Python exception.
+    pub(crate) fn raise(self) -> PyErr {
+        match self {
+            Failed::Filemap(e) => to_py(e),
+            Failed::Python(e) => e,
+        }
+    }
+}
+
+impl From<filemap::Error> for Failed {
+    fn from(e: filemap::Error) -> Failed {
+        Failed::Filemap(e)
+    }
+}
+
+impl From<PyErr> for Failed {
+    fn from(e: PyErr) -> Failed {
+        Failed::Python(e)
+    }
 }

@@ -9,8 +9,9 @@ use pyo3::types::PyBytes;
 use crate::bytes::{bytes_from, with_bytes};
 use std::thread::ThreadId;
 
-use crate::endpoint::{this_thread, Endpoint, Failed};
-use crate::errors::{invalid, raise, to_py, OrRaise};
+use crate::endpoint::Endpoint;
+use crate::errors::{invalid, raise, to_py, Failed, OrRaise};
+use crate::turns::this_thread;
 use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
 
 /// The receiving end of an inbox: messages from up to `senders` `InboxSender`s, each

@@ -10,8 +10,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::bytes::{bytes_from, with_bytes};
-use crate::endpoint::{this_thread, Endpoint, Failed};
+use crate::endpoint::Endpoint;
+use crate::errors::Failed;
 use crate::errors::{invalid, OrRaise};
+use crate::turns::this_thread;
 use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
 
 fn topic_options(

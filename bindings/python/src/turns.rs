@@ -20,6 +20,14 @@ use pyo3::prelude::*;
 
 use crate::waiting::SLICE;
 
+/// This thread's id (read once per thread: `thread::current()` counts a reference).
+pub(crate) fn this_thread() -> ThreadId {
+    thread_local! {
+        static ME: ThreadId = std::thread::current().id();
+    }
+    ME.with(|me| *me)
+}
+
 /// A ticket lock: whose turn it is to use an endpoint.
 #[derive(Default)]
 pub(crate) struct Turns {
@@ -112,7 +120,7 @@ impl Turns {
         what: &str,
         patience: Patience,
     ) -> PyResult<Option<Ticket<'_>>> {
-        let me = crate::endpoint::this_thread();
+        let me = this_thread();
         let mut queue = self.lock();
         if queue.holder == Some(me) {
             return Err(PyRuntimeError::new_err(format!(
