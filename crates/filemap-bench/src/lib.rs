@@ -129,6 +129,12 @@ pub(crate) fn read_line(child: &mut std::process::Child) -> Result<String> {
     }
 }
 
+/// Tells the user of a long run what it is measuring now (on stderr, which the report
+/// leaves alone).
+pub(crate) fn progress(what: impl std::fmt::Display) {
+    eprintln!("filemap-bench: {what}");
+}
+
 /// Prints one line for the measuring process (and flushes it: the output is a pipe).
 pub(crate) fn say(line: impl std::fmt::Display) -> Result<()> {
     use std::io::Write;

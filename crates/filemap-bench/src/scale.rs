@@ -144,11 +144,11 @@ pub fn section(r: &mut Results, reps: usize) -> Result<()> {
     let scratch = ScaleDir::new("scale")?;
     let mut spaces = Vec::new();
     for count in counts() {
-        crate::suite::progress(format!("scale: {count} objects in the namespace"));
+        crate::progress(format!("scale: {count} objects in the namespace"));
         spaces.push(Filled::new(&scratch.path, count)?);
     }
     for rep in 0..reps {
-        crate::suite::progress(format!(
+        crate::progress(format!(
             "scale: create and open at every N together, repetition {}",
             rep + 1
         ));
@@ -161,7 +161,7 @@ pub fn section(r: &mut Results, reps: usize) -> Result<()> {
     drop(spaces);
     drop(scratch);
     for count in counts() {
-        crate::suite::progress(format!("scale: collecting {count} stale entries"));
+        crate::progress(format!("scale: collecting {count} stale entries"));
         for _ in 0..reps {
             let ns = collect_per_entry(count)?;
             r.add(
@@ -180,7 +180,7 @@ pub fn section(r: &mut Results, reps: usize) -> Result<()> {
     let _object = Mapping::create_new(together.as_str(), 4096)?;
     let file = entry_path(&together)?;
     for processes in process_counts() {
-        crate::suite::progress(format!("scale: {processes} processes at once"));
+        crate::progress(format!("scale: {processes} processes at once"));
         for _ in 0..reps {
             for (system, kind, target) in [
                 (FILEMAP, Kind::Filemap, together.as_str()),

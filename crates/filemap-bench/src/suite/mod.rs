@@ -16,7 +16,8 @@ use crate::bridge::{self, System, LINK_SIZES};
 use crate::report::{self, Kind, Results, Sample, GB_S, MS, M_MSGS_S, NS, US};
 use crate::waits::{self, Runtime, WAIT_ANY_EVENTS};
 use crate::{
-    err, files, messages, mutex, parties, pubsub, python, repetitions, scale, setup, Result,
+    err, files, messages, mutex, parties, progress, pubsub, python, repetitions, scale, setup,
+    Result,
 };
 
 mod basics;
@@ -238,10 +239,6 @@ struct Run {
     /// The most processes the run itself keeps busy at once (9 with the many-to-one rows,
     /// 5 with the publish-subscribe rows, else 2).
     own_processes: usize,
-}
-
-pub(crate) fn progress(what: impl std::fmt::Display) {
-    eprintln!("filemap-bench: {what}");
 }
 
 /// `filemap-bench [--report] [--json] ...`.
