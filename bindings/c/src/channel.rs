@@ -8,16 +8,18 @@ use filemap_core::channel::{HoldingReceiver, Receiver, Sender};
 use crate::error::{
     bytes_arg, check_data, check_out, filemap_status, put, run, str_arg, timeout_arg, Failure,
 };
-use crate::handle::{free, handle, new_handle};
+use crate::handle::{free, handle, handle_type, new_handle};
 
 /// The sending end of a channel (opaque). One thread at a time (it may pass between
 /// threads).
 pub struct filemap_sender(pub(crate) Sender);
+handle_type!(filemap_sender, movable);
 
 /// The receiving end of a channel (opaque); it holds the last message received until the
 /// next receive or `filemap_recv_release`. One thread at a time (it may pass between
 /// threads).
 pub struct filemap_receiver(pub(crate) HoldingReceiver);
+handle_type!(filemap_receiver, movable);
 
 /// Creates the channel with a ring of `capacity` bytes, or opens it, as its sender.
 /// `FILEMAP_BUSY` if a live sender has it.

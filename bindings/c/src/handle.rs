@@ -36,36 +36,72 @@ struct Tagged<T> {
 /// any tag that is no live type's reads as closed or foreign).
 const CLOSED: u32 = 0x464D_48FF;
 
-macro_rules! handle_types {
-    ($($module:ident::$name:ident = $tag:literal,)*) => {
-        $(
-            impl Handle for crate::$module::$name {
-                const TAG: u32 = $tag;
-                const NAME: &'static str = stringify!($name);
-            }
-        )*
+// Every handle type's tag and C name. The tags are "FMH" and a number: unlikely as the
+// first bytes of anything else.
+const TYPES: &[(u32, &str)] = &[
+    (0x464D_4801, "filemap_mapping"),
+    (0x464D_4802, "filemap_view"),
+    (0x464D_4803, "filemap_mutex"),
+    (0x464D_4804, "filemap_event"),
+    (0x464D_4805, "filemap_semaphore"),
+    (0x464D_4806, "filemap_sender"),
+    (0x464D_4807, "filemap_receiver"),
+    (0x464D_4808, "filemap_publisher"),
+    (0x464D_4809, "filemap_subscriber"),
+    (0x464D_480A, "filemap_inbox"),
+    (0x464D_480B, "filemap_inbox_sender"),
+    (0x464D_480C, "filemap_server"),
+    (0x464D_480D, "filemap_client"),
+];
 
-        /// Every handle type's tag and name.
-        const TYPES: &[(u32, &str)] = &[$(($tag, stringify!($name)),)*];
+/// The tag [`TYPES`] gives the handle type called `name`; evaluated at compile time, where
+/// a name it lacks is an error.
+pub(crate) const fn tag_of(name: &str) -> u32 {
+    let mut i = 0;
+    while i < TYPES.len() {
+        let (tag, known) = TYPES[i];
+        if known.len() == name.len() {
+            let mut j = 0;
+            while j < name.len() && known.as_bytes()[j] == name.as_bytes()[j] {
+                j += 1;
+            }
+            if j == name.len() {
+                return tag;
+            }
+        }
+        i += 1;
+    }
+    panic!("a handle type that the list of handle types lacks")
+}
+
+/// Makes a C-visible type a handle type, with the tag [`TYPES`] gives its name, and checks
+/// what the header promises of its handles' threads: `shared` ones may be used by several
+/// threads at once (`Sync`), and every one may pass between threads (`Send`).
+macro_rules! handle_type {
+    ($name:ident, shared) => {
+        $crate::handle::handle_type!($name);
+        const _: () = {
+            const fn shared<T: Send + Sync>() {}
+            shared::<$name>()
+        };
+    };
+    ($name:ident, movable) => {
+        $crate::handle::handle_type!($name);
+        const _: () = {
+            const fn movable<T: Send>() {}
+            movable::<$name>()
+        };
+    };
+    ($name:ident) => {
+        impl $crate::handle::Handle for $name {
+            const TAG: u32 = $crate::handle::tag_of(stringify!($name));
+            const NAME: &'static str = stringify!($name);
+        }
+        // Evaluated now (a check of the crate sees a name the list lacks, not only a build).
+        const _: u32 = <$name as $crate::handle::Handle>::TAG;
     };
 }
-
-// The tags are "FMH" and a number: unlikely as the first bytes of anything else.
-handle_types! {
-    mapping::filemap_mapping = 0x464D_4801,
-    mapping::filemap_view = 0x464D_4802,
-    sync::filemap_mutex = 0x464D_4803,
-    sync::filemap_event = 0x464D_4804,
-    sync::filemap_semaphore = 0x464D_4805,
-    channel::filemap_sender = 0x464D_4806,
-    channel::filemap_receiver = 0x464D_4807,
-    topic::filemap_publisher = 0x464D_4808,
-    topic::filemap_subscriber = 0x464D_4809,
-    parties::filemap_inbox = 0x464D_480A,
-    parties::filemap_inbox_sender = 0x464D_480B,
-    parties::filemap_server = 0x464D_480C,
-    parties::filemap_client = 0x464D_480D,
-}
+pub(crate) use handle_type;
 
 // Each tag names one type, and none is the closed one.
 const _: () = {
@@ -186,23 +222,3 @@ pub(crate) unsafe fn free<T: Handle>(handle: *mut T) {
         Ok(())
     });
 }
-
-// What the header promises of each handle's threads, checked here: the shared handles are
-// `Sync` (several threads at once), and every handle is `Send` (it may pass between threads).
-const _: () = {
-    const fn shared<T: Send + Sync>() {}
-    const fn movable<T: Send>() {}
-    shared::<crate::mapping::filemap_mapping>();
-    shared::<crate::mapping::filemap_view>();
-    shared::<crate::sync::filemap_mutex>();
-    shared::<crate::sync::filemap_event>();
-    shared::<crate::sync::filemap_semaphore>();
-    movable::<crate::channel::filemap_sender>();
-    movable::<crate::channel::filemap_receiver>();
-    movable::<crate::topic::filemap_publisher>();
-    movable::<crate::topic::filemap_subscriber>();
-    movable::<crate::parties::filemap_inbox>();
-    movable::<crate::parties::filemap_inbox_sender>();
-    movable::<crate::parties::filemap_server>();
-    movable::<crate::parties::filemap_client>();
-};

@@ -10,14 +10,16 @@ use crate::error::{
     bytes_arg, check_out, filemap_status, path_arg, put, put_optional, run, slice_arg_mut, str_arg,
     Failure,
 };
-use crate::handle::{free, new_handle, shared};
+use crate::handle::{free, handle_type, new_handle, shared};
 
 /// A mapping object (opaque). Usable from several threads at once.
 pub struct filemap_mapping(Mapping);
+handle_type!(filemap_mapping, shared);
 
 /// A view of a mapping (opaque). Usable from several threads at once (what they read
 /// and write through it is theirs to synchronise).
 pub struct filemap_view(View);
+handle_type!(filemap_view, shared);
 
 /// `access`: the most the mapping allows (for a view), or write (for an open).
 pub const FILEMAP_ACCESS_DEFAULT: u32 = 0;

@@ -14,7 +14,7 @@ use filemap_core::service::{Client, RequestId, Server, ServiceOptions};
 use crate::channel::send_within;
 use crate::error::{bytes_arg, check_data, check_out, filemap_status, put};
 use crate::error::{put_optional, run, str_arg, timeout_arg, Failure};
-use crate::handle::{free, handle, new_handle};
+use crate::handle::{free, handle, handle_type, new_handle};
 use crate::FILEMAP_INFINITE;
 
 /// The settings of an inbox or a service when a call makes it (an existing one keeps its
@@ -86,10 +86,12 @@ pub struct filemap_inbox {
     pub(crate) inbox: Inbox,
     message: Vec<u8>,
 }
+handle_type!(filemap_inbox, movable);
 
 /// A sender into an inbox (opaque), in a sender slot of its own. One thread at a time (it
 /// may pass between threads).
 pub struct filemap_inbox_sender(pub(crate) InboxSender);
+handle_type!(filemap_inbox_sender, movable);
 
 /// Makes the inbox (with `config`, NULL for the defaults) or opens it, as its receiver.
 /// `FILEMAP_BUSY` while another receiver lives.
@@ -238,6 +240,7 @@ pub struct filemap_server {
     pub(crate) server: Server,
     request: Vec<u8>,
 }
+handle_type!(filemap_server, movable);
 
 /// A client of a service (opaque), in a client slot of its own, with the buffer its last
 /// response was copied into. One thread at a time (it may pass between threads).
@@ -245,6 +248,7 @@ pub struct filemap_client {
     client: Client,
     response: Vec<u8>,
 }
+handle_type!(filemap_client, movable);
 
 /// Makes the service (with `config`, NULL for the defaults) or opens it, as its server.
 /// `FILEMAP_BUSY` while another server lives (a new one takes over from one that closed or

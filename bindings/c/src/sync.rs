@@ -11,17 +11,20 @@ use filemap_core::Disposition;
 use crate::error::{
     check_out, filemap_status, put, put_optional, run, str_arg, timeout_arg, Failure,
 };
-use crate::handle::{free, new_handle, shared, Handle};
+use crate::handle::{free, handle_type, new_handle, shared, Handle};
 
 /// A named, robust mutex (opaque). Usable from several threads at once; a lock is held by
 /// the thread that took it, which releases it.
 pub struct filemap_mutex(pub(crate) NamedMutex);
+handle_type!(filemap_mutex, shared);
 
 /// A named event (opaque). Usable from several threads at once.
 pub struct filemap_event(pub(crate) NamedEvent);
+handle_type!(filemap_event, shared);
 
 /// A named counting semaphore (opaque). Usable from several threads at once.
 pub struct filemap_semaphore(pub(crate) NamedSemaphore);
+handle_type!(filemap_semaphore, shared);
 
 /// Stores a new handle in `*out` and `created` in `*created` (if not NULL).
 ///

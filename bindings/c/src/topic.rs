@@ -10,7 +10,7 @@ use filemap_core::topic::{Publisher, SlowSubscribers, Subscriber, TopicOptions};
 
 use crate::error::{bytes_arg, check_data, check_out, filemap_status, put};
 use crate::error::{put_optional, run, str_arg, timeout_arg, Failure};
-use crate::handle::{free, handle, new_handle};
+use crate::handle::{free, handle, handle_type, new_handle};
 
 /// A topic's settings when a call makes it (an existing topic keeps its own); 0 in a field
 /// means its default. Pass NULL for all the defaults.
@@ -53,6 +53,7 @@ unsafe fn options(config: *const filemap_topic_config) -> TopicOptions {
 /// The publishing end of a topic (opaque). One thread at a time (it may pass between
 /// threads).
 pub struct filemap_publisher(Publisher);
+handle_type!(filemap_publisher, movable);
 
 /// A subscriber of a topic (opaque), with the buffer its last received message was copied
 /// into. One thread at a time (it may pass between threads).
@@ -60,6 +61,7 @@ pub struct filemap_subscriber {
     pub(crate) subscriber: Subscriber,
     message: Vec<u8>,
 }
+handle_type!(filemap_subscriber, movable);
 
 /// Makes the topic (with `config`, NULL for the defaults) or opens it, as its publisher.
 /// `FILEMAP_BUSY` while another publisher lives (a new one takes over from one that closed
