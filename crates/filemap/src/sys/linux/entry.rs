@@ -10,168 +10,28 @@
 
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, Stat, CWD};
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
+use super::creation::{fill_new_entry, link_entry, prepare_entry};
+use super::dir::Dir;
 use super::{
-    allocate, allocation_granularity, current_uid, errno, fork_generation, watched_fork_generation,
-    Section,
+    allocation_granularity, current_uid, errno, fork_generation, retry_eintr,
+    watched_fork_generation, Section,
 };
 use crate::error::{Error, Result};
 use crate::header::{Header, HEADER_AREA};
 use crate::name::{Name, Scope};
 use crate::sys::{CreateMode, DataInit};
-use crate::vocabulary::{Access, Disposition, Kind};
+use crate::vocabulary::{Disposition, Kind};
 
 /// How often create/open retry when the name changes under them (another process
 /// removing or reclaiming it at the same moment) before giving up.
 const MAX_ATTEMPTS: u32 = 1000;
-
-/// The namespace directory: `$FILEMAP_DIR`, or `/dev/shm`.
-pub(crate) fn namespace_dir_path() -> PathBuf {
-    match std::env::var_os("FILEMAP_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from("/dev/shm"),
-    }
-}
-
-#[derive(Debug)]
-pub(crate) struct Dir {
-    pub(super) fd: OwnedFd,
-    pub(super) path: PathBuf,
-    /// The directory's device and inode, to tell whether its path still names it.
-    dev: u64,
-    ino: u64,
-}
-
-/// How long a process uses the namespace directory it has open before it checks again that
-/// the path still names it: a directory renamed or mounted over is noticed within this, one
-/// removed (or any failure in it) at once.
-const RECHECK: Duration = Duration::from_millis(100);
-
-/// The namespace directory this process last opened, and when its path was last checked:
-/// creating or opening an entry then costs no lookup of the directory itself.
-struct Current {
-    dir: Arc<Dir>,
-    checked: Instant,
-}
-
-/// Only ever `try_lock`ed: a caller that finds it busy opens the directory itself, so no
-/// thread waits for it, and a child made by `fork` while another thread held it (which the
-/// child would never see released) is not stuck.
-static CURRENT_DIR: Mutex<Option<Current>> = Mutex::new(None);
-
-fn current_dir() -> Option<MutexGuard<'static, Option<Current>>> {
-    match CURRENT_DIR.try_lock() {
-        Ok(guard) => Some(guard),
-        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
-        Err(TryLockError::WouldBlock) => None,
-    }
-}
-
-impl Dir {
-    /// The namespace directory: the one this process has open while its path still names
-    /// it (checked every [`RECHECK`]), opened again when `FILEMAP_DIR` changes (tests point
-    /// it elsewhere). A relative `FILEMAP_DIR` is opened each time (it follows the working
-    /// directory).
-    pub(crate) fn open() -> Result<Arc<Dir>> {
-        let path = namespace_dir_path();
-        if !path.is_absolute() {
-            return Dir::open_path(path);
-        }
-        if let Some(mut current) = current_dir() {
-            if let Some(c) = current.as_mut().filter(|c| c.dir.path == path) {
-                if c.checked.elapsed() < RECHECK {
-                    return Ok(c.dir.clone());
-                }
-                if !c.dir.replaced() {
-                    c.checked = Instant::now();
-                    return Ok(c.dir.clone());
-                }
-            }
-        }
-        let dir = Dir::open_path(path)?;
-        dir.make_current();
-        Ok(dir)
-    }
-
-    /// Like `open`, but first makes sure the directory this process has open is still the
-    /// one at its path (for listing and collecting, which read the directory by its path).
-    pub(crate) fn open_checked() -> Result<Arc<Dir>> {
-        let dir = Dir::open()?;
-        if !dir.replaced() {
-            return Ok(dir);
-        }
-        Dir::replace(&dir)
-    }
-
-    /// Opens the directory at `stale`'s path again and makes it the current one.
-    fn replace(stale: &Arc<Dir>) -> Result<Arc<Dir>> {
-        let fresh = Dir::open_path(stale.path.clone())?;
-        fresh.make_current();
-        Ok(fresh)
-    }
-
-    fn make_current(self: &Arc<Dir>) {
-        // Not a directory already renamed away (another thread may have installed the one
-        // now at the path meanwhile).
-        if !self.path.is_absolute() || self.replaced() {
-            return;
-        }
-        if let Some(mut current) = current_dir() {
-            *current = Some(Current {
-                dir: self.clone(),
-                checked: Instant::now(),
-            });
-        }
-    }
-
-    fn open_path(path: PathBuf) -> Result<Arc<Dir>> {
-        let failed = |e| Error::io("open the namespace directory", path.display(), errno(e));
-        let fd = rustix::fs::open(
-            &path,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(failed)?;
-        let st = rustix::fs::fstat(&fd).map_err(failed)?;
-        check_directory(&path, &st)?;
-        Ok(Arc::new(Dir {
-            fd,
-            path,
-            dev: st.st_dev,
-            ino: st.st_ino,
-        }))
-    }
-
-    /// Whether the directory's path now names another directory (or none) than the one
-    /// this handle has open: it was removed, or replaced, since this process opened it.
-    fn replaced(&self) -> bool {
-        match rustix::fs::stat(&self.path) {
-            Ok(now) => now.st_dev != self.dev || now.st_ino != self.ino,
-            Err(_) => true,
-        }
-    }
-
-    /// Runs `op` in the namespace directory; if it fails because the directory this process
-    /// had open was removed or replaced meanwhile, runs it once more in the new one.
-    fn run<T>(op: impl Fn(&Arc<Dir>) -> Result<T>) -> Result<T> {
-        let dir = Dir::open()?;
-        match op(&dir) {
-            Err(_) if dir.replaced() => op(&Dir::replace(&dir)?),
-            result => result,
-        }
-    }
-
-    pub(super) fn display(&self) -> impl fmt::Display + '_ {
-        self.path.display()
-    }
-}
 
 /// The part of an entry that only named entries have.
 #[derive(Debug)]
@@ -231,17 +91,6 @@ pub(super) fn lock_shared_within(fd: &OwnedFd, name: &dyn std::fmt::Display) -> 
                 })
             }
             Err(e) => return Err(Error::io("lock", name, errno(e))),
-        }
-    }
-}
-
-pub(super) fn retry_eintr<T>(
-    mut f: impl FnMut() -> rustix::io::Result<T>,
-) -> rustix::io::Result<T> {
-    loop {
-        match f() {
-            Err(Errno::INTR) => continue,
-            r => return r,
         }
     }
 }
@@ -381,25 +230,6 @@ fn check_mode(name: &Name, st: &Stat, header: &Header) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// The namespace directory must be this user's or root's: another user who owns it can
-/// rename entries onto this user's names, or unlink live names so that two creators both
-/// create. (One that others may write without the sticky bit has that risk too, but it is
-/// what /dev/shm is in some containers, mode 0777: it is used, and the docs say so.)
-fn check_directory(path: &std::path::Path, st: &Stat) -> Result<()> {
-    let me = rustix::process::geteuid().as_raw();
-    if st.st_uid == me || st.st_uid == 0 {
-        return Ok(());
-    }
-    Err(Error::InsecureDirectory {
-        path: path.to_path_buf(),
-        problem: format!(
-            "is owned by uid {}, neither this user (uid {me}) nor root (use a directory of \
-             this user's, or /dev/shm)",
-            st.st_uid
-        ),
-    })
 }
 
 /// Whether permissions `mode`, on a file owned as `st` says, give this process write
@@ -549,185 +379,6 @@ impl Entry {
             named: None,
         })
     }
-}
-
-/// Entries up to this length (header included) are sized, allocated and given their
-/// header by one `pwrite` of the header and zeros, which on tmpfs allocates every page as
-/// `fallocate` does; longer ones take `ftruncate`, `fallocate` and a `pwrite` of the header.
-const ONE_WRITE_MAX: u64 = 64 * 1024;
-
-/// Sizes, allocates and writes the header of a new (still nameless) entry.
-fn fill_new_entry(fd: BorrowedFd<'_>, header: &Header, place: &dyn fmt::Display) -> Result<()> {
-    let huge =
-        super::huge_page_size().filter(|&h| header.is_large_pages() && header.data_offset >= h);
-    let mut total = header.entry_len();
-    if let Some(huge) = huge {
-        // Files on huge pages are sized in whole huge pages.
-        total = total.next_multiple_of(huge);
-    }
-    if total > i64::MAX as u64 {
-        return Err(Error::InvalidSize {
-            size: header.size,
-            problem: "larger than any file can be",
-        });
-    }
-    if huge.is_none() && !header.is_reserve() && total <= ONE_WRITE_MAX {
-        // One write of the header and zeros sizes and allocates the entry.
-        let mut bytes = header.encode();
-        bytes.resize(total as usize, 0);
-        return write_new_entry(fd, &bytes, total, place);
-    }
-    rustix::fs::ftruncate(fd, total).map_err(|e| match e {
-        Errno::FBIG | Errno::INVAL => Error::InvalidSize {
-            size: header.size,
-            problem: "too large for the namespace directory's file system",
-        },
-        Errno::NOSPC | Errno::DQUOT => Error::NoSpace {
-            place: place.to_string(),
-            size: total,
-        },
-        e => Error::io("size a new entry in", place, errno(e)),
-    })?;
-    let alloc_len = if header.is_reserve() {
-        HEADER_AREA as u64
-    } else {
-        total
-    };
-    allocate(fd, alloc_len, place)?;
-    let bytes = header.encode();
-    if huge.is_some() {
-        // Huge-page files (hugetlbfs) take no write(2): write the header through a mapping.
-        let section = Section::from_handle(
-            rustix::io::fcntl_dupfd_cloexec(fd, 3)
-                .map_err(|e| Error::io("duplicate", "a new entry", errno(e)))?,
-        );
-        let view = section.map(0, header.data_offset as usize, Access::Write, false, place)?;
-        // SAFETY: the mapping is at least HEADER_AREA writable bytes of a new entry that no
-        // other process can see yet.
-        return unsafe { crate::copy::copy_to_shared(view.ptr(), &bytes) }.map_err(|_| {
-            // Allocated above: only a pool of huge pages running dry can fault here.
-            Error::NoSpace {
-                place: place.to_string(),
-                size: header.entry_len(),
-            }
-        });
-    }
-    write_new_entry(fd, &bytes, total, place)
-}
-
-/// Writes `bytes` at the start of a new entry of `total` bytes.
-fn write_new_entry(
-    fd: BorrowedFd<'_>,
-    bytes: &[u8],
-    total: u64,
-    place: &dyn fmt::Display,
-) -> Result<()> {
-    let mut done = 0;
-    while done < bytes.len() {
-        match rustix::io::pwrite(fd, &bytes[done..], done as u64) {
-            Ok(n) => done += n,
-            Err(Errno::INTR) => {}
-            // ENOMEM: a memory cgroup refused the pages; EDQUOT: a quota.
-            Err(Errno::NOSPC | Errno::NOMEM | Errno::DQUOT) => {
-                return Err(Error::NoSpace {
-                    place: place.to_string(),
-                    size: total,
-                })
-            }
-            Err(e) => {
-                return Err(Error::io(
-                    "write the header of a new entry in",
-                    place,
-                    errno(e),
-                ))
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Makes a complete, nameless entry in `dir`, holding `LOCK_SH`, ready to be linked; with
-/// its status (for its device and inode).
-fn prepare_entry(dir: &Dir, header: &Header, init: DataInit<'_>) -> Result<(OwnedFd, Stat)> {
-    let mode = Mode::from_raw_mode(header.entry_mode());
-    let fd = rustix::fs::openat(
-        &dir.fd,
-        ".",
-        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
-        mode,
-    )
-    .map_err(|e| match e {
-        Errno::ACCESS | Errno::PERM => Error::PermissionDenied {
-            what: format!("creating an entry in {}", dir.display()),
-        },
-        Errno::NOSPC | Errno::DQUOT => Error::NoSpace {
-            place: dir.path.display().to_string(),
-            size: header.entry_len(),
-        },
-        // A file system without O_TMPFILE (its kernel names it one of these).
-        Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL => Error::Unsupported {
-            what: "a namespace directory on a file system without O_TMPFILE (use tmpfs, \
-                   as /dev/shm is, or ext4, xfs, btrfs)",
-        },
-        e => Error::io(
-            "create a nameless entry (O_TMPFILE) in",
-            dir.display(),
-            errno(e),
-        ),
-    })?;
-    let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", "a new entry", errno(e)))?;
-    // The umask must not decide who can open the object.
-    if st.st_mode & 0o7777 != header.entry_mode() {
-        rustix::fs::fchmod(&fd, mode).map_err(|e| {
-            Error::io(
-                "set the permissions of a new entry in",
-                dir.display(),
-                errno(e),
-            )
-        })?;
-    }
-    fill_new_entry(fd.as_fd(), header, &dir.display())?;
-    if let Some(init) = init {
-        let section = Section::from_handle(
-            rustix::io::fcntl_dupfd_cloexec(&fd, 3)
-                .map_err(|e| Error::io("duplicate", "a new entry", errno(e)))?,
-        );
-        let view = section.map(
-            header.data_offset,
-            header.size as usize,
-            Access::Write,
-            false,
-            &dir.display(),
-        )?;
-        init(view.ptr())?;
-    }
-    retry_eintr(|| rustix::fs::flock(&fd, FlockOperation::LockShared))
-        .map_err(|e| Error::io("lock a new entry in", dir.display(), errno(e)))?;
-    Ok((fd, st))
-}
-
-/// Gives a prepared entry its name; `Err(Errno::EXIST)` if the name is taken.
-///
-/// `linkat(fd, "", AT_EMPTY_PATH)` names the descriptor's inode directly; kernels before
-/// 6.10 allow it only with `CAP_DAC_READ_SEARCH`, and refuse it with `ENOENT`. The path of
-/// the descriptor under `/proc/self/fd` works for everyone but costs a lookup in /proc, so
-/// it is used once the direct call has been refused.
-fn link_entry(dir: &Dir, fd: &OwnedFd, file_name: &str) -> rustix::io::Result<()> {
-    static DIRECT_REFUSED: AtomicBool = AtomicBool::new(false);
-    let refused_before = DIRECT_REFUSED.load(Ordering::Relaxed);
-    if !refused_before {
-        match rustix::fs::linkat(fd, "", &dir.fd, file_name, AtFlags::EMPTY_PATH) {
-            Err(Errno::NOENT) => {}
-            r => return r,
-        }
-    }
-    let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    let linked = rustix::fs::linkat(CWD, &proc_path, &dir.fd, file_name, AtFlags::SYMLINK_FOLLOW);
-    if linked.is_ok() && !refused_before {
-        // Refused, not failed for another reason (the way through /proc worked).
-        DIRECT_REFUSED.store(true, Ordering::Relaxed);
-    }
-    linked
 }
 
 enum Existing {

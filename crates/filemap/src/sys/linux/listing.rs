@@ -6,7 +6,8 @@ use std::os::fd::AsFd;
 
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode};
 
-use super::entry::{file_type_name, open_flags, read_header_bytes, unlink_if_same, Dir};
+use super::dir::Dir;
+use super::entry::{file_type_name, open_flags, read_header_bytes, unlink_if_same};
 use super::{allocation_granularity, current_uid, errno};
 use crate::error::{BackingFileProblem, Error, Result};
 use crate::header::Header;

@@ -7,6 +7,8 @@
 //! objects in `waits.rs`, the async waiter threads in `waiter.rs`, faults in copies in
 //! `fault.rs`, and zeros in place of an object's memory cut away under it in `rescue.rs`.
 
+mod creation;
+mod dir;
 mod entry;
 #[cfg(target_arch = "x86_64")]
 mod fault;
@@ -23,6 +25,7 @@ mod sync;
 pub(crate) mod waiter;
 pub(crate) mod waits;
 
+pub(crate) use dir::*;
 pub(crate) use entry::*;
 pub(crate) use file::*;
 pub(crate) use foreign::*;
@@ -152,6 +155,18 @@ pub(crate) fn errno(e: rustix::io::Errno) -> io::Error {
     io::Error::from_raw_os_error(e.raw_os_error())
 }
 
+/// Runs `f` again while a signal interrupts it (`EINTR`).
+pub(super) fn retry_eintr<T>(
+    mut f: impl FnMut() -> rustix::io::Result<T>,
+) -> rustix::io::Result<T> {
+    loop {
+        match f() {
+            Err(rustix::io::Errno::INTR) => continue,
+            r => return r,
+        }
+    }
+}
+
 /// Storage that views are mapped from: a memory entry's descriptor or a file's.
 #[derive(Debug)]
 pub(crate) struct Section {
@@ -274,7 +289,7 @@ impl Section {
     pub(crate) fn commit(&self, offset: u64, len: u64, what: &dyn std::fmt::Display) -> Result<()> {
         // tmpfs stops an allocation at a pending signal (EINTR, not restarted by
         // SA_RESTART), undoing what it did: made again.
-        let allocated = entry::retry_eintr(|| {
+        let allocated = retry_eintr(|| {
             rustix::fs::fallocate(&self.fd, rustix::fs::FallocateFlags::empty(), offset, len)
         });
         match allocated {
@@ -507,9 +522,7 @@ pub(crate) fn allocate(fd: BorrowedFd<'_>, len: u64, place: &dyn std::fmt::Displ
     }
     // tmpfs stops an allocation at a pending signal (EINTR, not restarted by SA_RESTART),
     // undoing what it did: made again.
-    match entry::retry_eintr(|| {
-        rustix::fs::fallocate(fd, rustix::fs::FallocateFlags::empty(), 0, len)
-    }) {
+    match retry_eintr(|| rustix::fs::fallocate(fd, rustix::fs::FallocateFlags::empty(), 0, len)) {
         Ok(()) => Ok(()),
         // EDQUOT: a quota (tmpfs's, or a disk's for FILEMAP_DIR on one).
         Err(rustix::io::Errno::NOSPC | rustix::io::Errno::NOMEM | rustix::io::Errno::DQUOT) => {

@@ -20,7 +20,8 @@ use rustix::net::{
     SendAncillaryMessage, SendFlags,
 };
 
-use super::entry::{read_header, Dir, Entry};
+use super::dir::Dir;
+use super::entry::{read_header, Entry};
 use super::errno;
 use crate::error::{Error, Result};
 use crate::header::Header;
