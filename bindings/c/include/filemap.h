@@ -357,6 +357,8 @@ enum filemap_status filemap_sender_open(const char *name, struct filemap_sender 
  * Sends `len` bytes at `data`, waiting up to `timeout_ms` for room (`FILEMAP_INFINITE`:
  * for ever). `FILEMAP_DISCONNECTED` if the receiver is gone. As with `memcpy`, nobody may
  * write `data` during the call.
+ * Every byte of `data` must have been written: `memset` a struct before filling it in, or
+ * its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
  */
 enum filemap_status filemap_send(struct filemap_sender *sender,
                                  const void *data,
@@ -516,6 +518,8 @@ enum filemap_status filemap_view_read(struct filemap_view *view,
  * Copies `len` bytes from `data` into the view at `offset`. As with `memcpy`, nobody may
  * write `data` during the call, so it must not lie in a view of shared memory (copy
  * between views through a buffer of your own).
+ * Every byte of `data` must have been written: `memset` a struct before filling it in, or
+ * its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
  */
 enum filemap_status filemap_view_write(struct filemap_view *view,
                                        size_t offset,
@@ -576,6 +580,8 @@ enum filemap_status filemap_inbox_sender_create_or_open(const char *name,
  * Sends `len` bytes at `data` into the inbox, waiting up to `timeout_ms` for room in this
  * sender's ring (`FILEMAP_INFINITE`: for ever). `FILEMAP_DISCONNECTED` if the receiver is
  * gone. As with `memcpy`, nobody may write `data` during the call.
+ * Every byte of `data` must have been written: `memset` a struct before filling it in, or
+ * its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
  */
 enum filemap_status filemap_inbox_send(struct filemap_inbox_sender *sender,
                                        const void *data,
@@ -614,6 +620,8 @@ enum filemap_status filemap_server_recv_request(struct filemap_server *server,
  * client's response ring is full, for ever (see `filemap_server_respond_timeout`). A
  * client that is gone does not get it, and this still succeeds. As with `memcpy`, nobody
  * may write `data` during the call.
+ * Every byte of `data` must have been written: `memset` a struct before filling it in, or
+ * its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
  */
 enum filemap_status filemap_server_respond(struct filemap_server *server,
                                            struct filemap_request_id id,
@@ -639,6 +647,8 @@ enum filemap_status filemap_server_respond_timeout(struct filemap_server *server
  * returns `FILEMAP_REQUEST_FAILED`). Waits at most `timeout_ms` (`FILEMAP_INFINITE`: for
  * ever) while the client's response ring is full. A client that is gone does not get it,
  * and this still succeeds.
+ * Every byte of `reason` must have been written: `memset` a struct before filling it in, or
+ * its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
  */
 enum filemap_status filemap_server_respond_failure(struct filemap_server *server,
                                                    struct filemap_request_id id,
@@ -665,6 +675,8 @@ enum filemap_status filemap_client_create_or_open(const char *name,
  * full, for ever (a server that does not take requests holds it up: see
  * `filemap_client_send_request_timeout`); `*id` (if not NULL) its id, which its responses
  * carry. As with `memcpy`, nobody may write `data` during the call.
+ * Every byte of `data` must have been written: `memset` a struct before filling it in, or
+ * its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
  */
 enum filemap_status filemap_client_send_request(struct filemap_client *client,
                                                 const void *data,
@@ -708,6 +720,8 @@ enum filemap_status filemap_client_recv_response(struct filemap_client *client,
  * dropped, and the next call may go. `FILEMAP_REQUEST_FAILED` if the server failed the
  * request: the last error message gives its reason, and `*data` and `*len` are left as
  * they were (unlike `filemap_client_recv_response`'s).
+ * Every byte of `request` must have been written: `memset` a struct before filling it in, or
+ * its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
  */
 enum filemap_status filemap_client_call(struct filemap_client *client,
                                         const void *request,
@@ -856,6 +870,8 @@ enum filemap_status filemap_publisher_create_or_open(const char *name,
  * Publishes `len` bytes at `data` to every connected subscriber, waiting up to
  * `timeout_ms` for room (`FILEMAP_INFINITE`: for ever; a `drop_oldest` topic never
  * waits). As with `memcpy`, nobody may write `data` during the call.
+ * Every byte of `data` must have been written: `memset` a struct before filling it in, or
+ * its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
  */
 enum filemap_status filemap_publish(struct filemap_publisher *publisher,
                                     const void *data,

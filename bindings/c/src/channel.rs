@@ -57,6 +57,8 @@ pub unsafe extern "C" fn filemap_sender_open(
 /// Sends `len` bytes at `data`, waiting up to `timeout_ms` for room (`FILEMAP_INFINITE`:
 /// for ever). `FILEMAP_DISCONNECTED` if the receiver is gone. As with `memcpy`, nobody may
 /// write `data` during the call.
+/// Every byte of `data` must have been written: `memset` a struct before filling it in, or
+/// its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_send(
     sender: *mut filemap_sender,

@@ -192,7 +192,9 @@ pub(crate) unsafe fn path_arg<'a>(
 /// argument in an error.
 ///
 /// # Safety
-/// As [`slice_arg`].
+/// As [`slice_arg`]: valid for reads of `len` bytes, every one of them initialised (the
+/// C functions that take bytes say so: a struct's padding must have been cleared), that
+/// nobody writes during the call.
 pub(crate) unsafe fn bytes_arg<'a>(
     data: *const c_void,
     len: usize,

@@ -269,6 +269,8 @@ pub unsafe extern "C" fn filemap_view_read(
 /// Copies `len` bytes from `data` into the view at `offset`. As with `memcpy`, nobody may
 /// write `data` during the call, so it must not lie in a view of shared memory (copy
 /// between views through a buffer of your own).
+/// Every byte of `data` must have been written: `memset` a struct before filling it in, or
+/// its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_view_write(
     view: *mut filemap_view,

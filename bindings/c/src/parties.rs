@@ -183,6 +183,8 @@ pub unsafe extern "C" fn filemap_inbox_sender_create_or_open(
 /// Sends `len` bytes at `data` into the inbox, waiting up to `timeout_ms` for room in this
 /// sender's ring (`FILEMAP_INFINITE`: for ever). `FILEMAP_DISCONNECTED` if the receiver is
 /// gone. As with `memcpy`, nobody may write `data` during the call.
+/// Every byte of `data` must have been written: `memset` a struct before filling it in, or
+/// its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_inbox_send(
     sender: *mut filemap_inbox_sender,
@@ -312,6 +314,8 @@ pub unsafe extern "C" fn filemap_server_recv_request(
 /// client's response ring is full, for ever (see `filemap_server_respond_timeout`). A
 /// client that is gone does not get it, and this still succeeds. As with `memcpy`, nobody
 /// may write `data` during the call.
+/// Every byte of `data` must have been written: `memset` a struct before filling it in, or
+/// its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_server_respond(
     server: *mut filemap_server,
@@ -358,6 +362,8 @@ pub unsafe extern "C" fn filemap_server_respond_timeout(
 /// returns `FILEMAP_REQUEST_FAILED`). Waits at most `timeout_ms` (`FILEMAP_INFINITE`: for
 /// ever) while the client's response ring is full. A client that is gone does not get it,
 /// and this still succeeds.
+/// Every byte of `reason` must have been written: `memset` a struct before filling it in, or
+/// its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_server_respond_failure(
     server: *mut filemap_server,
@@ -417,6 +423,8 @@ pub unsafe extern "C" fn filemap_client_create_or_open(
 /// full, for ever (a server that does not take requests holds it up: see
 /// `filemap_client_send_request_timeout`); `*id` (if not NULL) its id, which its responses
 /// carry. As with `memcpy`, nobody may write `data` during the call.
+/// Every byte of `data` must have been written: `memset` a struct before filling it in, or
+/// its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_client_send_request(
     client: *mut filemap_client,
@@ -509,6 +517,8 @@ pub unsafe extern "C" fn filemap_client_recv_response(
 /// dropped, and the next call may go. `FILEMAP_REQUEST_FAILED` if the server failed the
 /// request: the last error message gives its reason, and `*data` and `*len` are left as
 /// they were (unlike `filemap_client_recv_response`'s).
+/// Every byte of `request` must have been written: `memset` a struct before filling it in, or
+/// its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_client_call(
     client: *mut filemap_client,

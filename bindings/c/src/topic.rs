@@ -85,6 +85,8 @@ pub unsafe extern "C" fn filemap_publisher_create_or_open(
 /// Publishes `len` bytes at `data` to every connected subscriber, waiting up to
 /// `timeout_ms` for room (`FILEMAP_INFINITE`: for ever; a `drop_oldest` topic never
 /// waits). As with `memcpy`, nobody may write `data` during the call.
+/// Every byte of `data` must have been written: `memset` a struct before filling it in, or
+/// its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_publish(
     publisher: *mut filemap_publisher,
