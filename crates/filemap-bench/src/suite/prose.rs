@@ -204,7 +204,13 @@ costs tens of microseconds) and passes between threads twice more, and a thread 
 when a message comes is woken in the kernel (section 1's raw futex row: tens of \
 microseconds on this machine). Where the run is pinned, each side has one core, so the \
 threads of a side take turns on it: a thread that spins while it waits (the put thread, \
-an endpoint's brief spin) takes the core from the thread it waits for."
+an endpoint's brief spin) takes the core from the thread it waits for. At 1 MiB the copies \
+decide: the sending side copies each message four times through the bridge (into its \
+topic, out of it, into Zenoh's batches as Zenoh serialises it, into the socket's buffers \
+in the kernel) and three times in Zenoh's own row (into a fresh buffer, into the batches, \
+into the socket), all on its one core. The copy out of the topic is the one the bridge \
+cannot leave out: Zenoh reads what it is given with ordinary memory accesses, which must \
+not race with another process's writes into shared memory, so it is given a private copy."
         }
         ROUND_TRIP => {
             "A service's request and response each travel through a channel ring as \
