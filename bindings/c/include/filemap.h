@@ -259,7 +259,8 @@ typedef struct filemap_view filemap_view;
 
 /**
  * The settings of an inbox or a service when a call makes it (an existing one keeps its
- * own); 0 in a field means its default. Pass NULL for all the defaults.
+ * own); 0 in a field means its default. Pass NULL for all the defaults, or set every field
+ * (start from `filemap_parties_config config = {0};`): each is read.
  */
 typedef struct filemap_parties_config {
   /**
@@ -291,7 +292,8 @@ typedef struct filemap_request_id {
 
 /**
  * A topic's settings when a call makes it (an existing topic keeps its own); 0 in a field
- * means its default. Pass NULL for all the defaults.
+ * means its default. Pass NULL for all the defaults, or set every field (start from
+ * `filemap_topic_config config = {0};`): each is read.
  */
 typedef struct filemap_topic_config {
   /**
@@ -330,7 +332,8 @@ typedef struct filemap_waitable {
    */
   void *handle;
   /**
-   * For a sender: the room to wait for, in bytes (0 means 1). Ignored otherwise.
+   * For a sender: the room to wait for, in bytes (0 means 1). Not read otherwise (it may
+   * be left unset).
    */
   size_t room;
 } filemap_waitable;
@@ -646,7 +649,7 @@ enum filemap_status filemap_server_respond_timeout(struct filemap_server *server
  * saying why (its client's `filemap_client_call` or `filemap_client_recv_response`
  * returns `FILEMAP_REQUEST_FAILED`). Waits at most `timeout_ms` (`FILEMAP_INFINITE`: for
  * ever) while the client's response ring is full. A client that is gone does not get it,
- * and this still succeeds.
+ * and this still succeeds. As with `memcpy`, nobody may write `reason` during the call.
  * Every byte of `reason` must have been written: `memset` a struct before filling it in, or
  * its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
  */
@@ -719,7 +722,8 @@ enum filemap_status filemap_client_recv_response(struct filemap_client *client,
  * fails after sending (a timeout, say) gives its request up: its late responses are
  * dropped, and the next call may go. `FILEMAP_REQUEST_FAILED` if the server failed the
  * request: the last error message gives its reason, and `*data` and `*len` are left as
- * they were (unlike `filemap_client_recv_response`'s).
+ * they were (unlike `filemap_client_recv_response`'s). As with `memcpy`, nobody may write
+ * `request` during the call.
  * Every byte of `request` must have been written: `memset` a struct before filling it in, or
  * its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
  */
@@ -840,7 +844,8 @@ enum filemap_status filemap_semaphore_open(const char *name, struct filemap_sema
 
 /**
  * Adds `count` units; `*previous` (if not NULL) gets the count before.
- * `FILEMAP_INVALID_ARGUMENT` past the maximum.
+ * `FILEMAP_INVALID_ARGUMENT` past the maximum, and for a `count` of 0 (as Win32's
+ * `ReleaseSemaphore` refuses it).
  */
 enum filemap_status filemap_semaphore_release(struct filemap_semaphore *semaphore,
                                               uint32_t count,

@@ -207,7 +207,7 @@ pub(crate) unsafe fn bytes_arg<'a>(
 /// `FILEMAP_INVALID_ARGUMENT` unless `len` `T`s at `data` may be a slice: at most
 /// `isize::MAX` bytes in all, and `data` neither NULL nor misaligned unless `len` is 0.
 /// Checked before any slice is made (a larger one is undefined behaviour).
-fn check_slice<T>(data: *const T, len: usize, what: &str) -> Result<(), Failure> {
+pub(crate) fn check_slice<T>(data: *const T, len: usize, what: &str) -> Result<(), Failure> {
     let fits = len
         .checked_mul(size_of::<T>())
         .is_some_and(|bytes| bytes <= isize::MAX as usize);

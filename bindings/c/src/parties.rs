@@ -18,7 +18,8 @@ use crate::handle::{free, handle, handle_type, new_handle};
 use crate::FILEMAP_INFINITE;
 
 /// The settings of an inbox or a service when a call makes it (an existing one keeps its
-/// own); 0 in a field means its default. Pass NULL for all the defaults.
+/// own); 0 in a field means its default. Pass NULL for all the defaults, or set every field
+/// (start from `filemap_parties_config config = {0};`): each is read.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct filemap_parties_config {
@@ -361,7 +362,7 @@ pub unsafe extern "C" fn filemap_server_respond_timeout(
 /// saying why (its client's `filemap_client_call` or `filemap_client_recv_response`
 /// returns `FILEMAP_REQUEST_FAILED`). Waits at most `timeout_ms` (`FILEMAP_INFINITE`: for
 /// ever) while the client's response ring is full. A client that is gone does not get it,
-/// and this still succeeds.
+/// and this still succeeds. As with `memcpy`, nobody may write `reason` during the call.
 /// Every byte of `reason` must have been written: `memset` a struct before filling it in, or
 /// its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
 #[no_mangle]
@@ -516,7 +517,8 @@ pub unsafe extern "C" fn filemap_client_recv_response(
 /// fails after sending (a timeout, say) gives its request up: its late responses are
 /// dropped, and the next call may go. `FILEMAP_REQUEST_FAILED` if the server failed the
 /// request: the last error message gives its reason, and `*data` and `*len` are left as
-/// they were (unlike `filemap_client_recv_response`'s).
+/// they were (unlike `filemap_client_recv_response`'s). As with `memcpy`, nobody may write
+/// `request` during the call.
 /// Every byte of `request` must have been written: `memset` a struct before filling it in, or
 /// its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
 #[no_mangle]

@@ -236,7 +236,8 @@ pub unsafe extern "C" fn filemap_semaphore_open(
 }
 
 /// Adds `count` units; `*previous` (if not NULL) gets the count before.
-/// `FILEMAP_INVALID_ARGUMENT` past the maximum.
+/// `FILEMAP_INVALID_ARGUMENT` past the maximum, and for a `count` of 0 (as Win32's
+/// `ReleaseSemaphore` refuses it).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_semaphore_release(
     semaphore: *mut filemap_semaphore,

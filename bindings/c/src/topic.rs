@@ -13,7 +13,8 @@ use crate::error::{put_optional, run, str_arg, timeout_arg, Failure};
 use crate::handle::{free, handle, handle_type, new_handle};
 
 /// A topic's settings when a call makes it (an existing topic keeps its own); 0 in a field
-/// means its default. Pass NULL for all the defaults.
+/// means its default. Pass NULL for all the defaults, or set every field (start from
+/// `filemap_topic_config config = {0};`): each is read.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct filemap_topic_config {

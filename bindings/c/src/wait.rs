@@ -8,7 +8,7 @@ use std::ffi::c_void;
 use filemap_core::wait::{Taken, Target, Waitable};
 
 use crate::channel::{filemap_receiver, filemap_sender};
-use crate::error::{filemap_status, put, put_optional, run, slice_arg, timeout_arg, Failure};
+use crate::error::{check_slice, filemap_status, put, put_optional, run, timeout_arg, Failure};
 use crate::handle::{check, handle, shared};
 use crate::parties::{filemap_inbox, filemap_inbox_sender, filemap_server};
 use crate::sync::{filemap_event, filemap_mutex, filemap_semaphore};
@@ -74,7 +74,8 @@ pub struct filemap_waitable {
     /// The handle, of the kind's type (a handle of another type is refused with
     /// `FILEMAP_INVALID_ARGUMENT`).
     pub handle: *mut c_void,
-    /// For a sender: the room to wait for, in bytes (0 means 1). Ignored otherwise.
+    /// For a sender: the room to wait for, in bytes (0 means 1). Not read otherwise (it may
+    /// be left unset).
     pub room: usize,
 }
 
@@ -114,35 +115,50 @@ unsafe fn targets<'a>(
     if count == 0 {
         return Err(Failure::invalid("a wait on no objects (count is 0)"));
     }
-    // SAFETY: valid for `count` reads (the caller's contract; NULL, misaligned and too large
-    // are refused); every field is a plain integer or pointer, valid whatever its bits (a
-    // kind is checked below).
-    let raw = unsafe { slice_arg(objects, count, "objects") }?;
+    check_slice(objects, count, "objects")?;
+    // Each entry's fields are read one by one through the pointer, never as a whole
+    // struct: the header lets a caller leave `room` unset where it is ignored, and Rust
+    // must not read memory that was never written.
+    let raw: Vec<(u32, *mut c_void)> = (0..count)
+        .map(|i| {
+            // SAFETY: `objects` is non-NULL, aligned and valid for reads of `count`
+            // waitables (checked above and the caller's contract), so entry `i < count`'s
+            // `kind` and `handle`, which the caller sets, are readable; each is a plain
+            // integer or pointer.
+            unsafe {
+                let entry = objects.add(i);
+                (
+                    std::ptr::addr_of!((*entry).kind).read(),
+                    std::ptr::addr_of!((*entry).handle).read(),
+                )
+            }
+        })
+        .collect();
     // Every entry is checked before any is used (a receiver's held message is released
     // when it is used).
     let mut kinds = Vec::with_capacity(count);
-    for (i, object) in raw.iter().enumerate() {
-        if object.handle.is_null() {
+    for (i, &(kind, handle)) in raw.iter().enumerate() {
+        if handle.is_null() {
             return Err(Failure::invalid(format!("object {i}'s handle is NULL")));
         }
         let kind = KINDS
             .into_iter()
-            .find(|k| *k as u32 == object.kind)
+            .find(|k| *k as u32 == kind)
             .ok_or_else(|| {
                 Failure::invalid(format!(
                     "object {i}'s kind is {}, which is no filemap_wait_kind",
-                    object.kind as i32
+                    kind as i32
                 ))
             })?;
         // SAFETY: a live handle of this library (the caller's contract).
-        unsafe { check_kind(kind, object.handle, &format!("object {i}'s handle")) }?;
+        unsafe { check_kind(kind, handle, &format!("object {i}'s handle")) }?;
         kinds.push(kind);
     }
     // As Win32 refuses a handle given twice: it would also be borrowed twice here.
     let mut order: Vec<(usize, usize)> = raw
         .iter()
         .enumerate()
-        .map(|(i, o)| (o.handle as usize, i))
+        .map(|(i, &(_, h))| (h as usize, i))
         .collect();
     order.sort_unstable();
     if let Some(w) = order.windows(2).find(|w| w[0].0 == w[1].0) {
@@ -152,9 +168,11 @@ unsafe fn targets<'a>(
         )));
     }
     let mut targets = Vec::with_capacity(count);
-    for (object, kind) in raw.iter().zip(kinds) {
-        let room = object.room.max(1);
-        let h = object.handle;
+    for (i, (&(_, h), kind)) in raw.iter().zip(kinds).enumerate() {
+        // A sender's room, read only for senders (0 means 1).
+        // SAFETY: entry `i < count` is readable (as above), and the caller sets a sender's
+        // `room` (the header says so).
+        let room = || unsafe { std::ptr::addr_of!((*objects.add(i)).room).read() }.max(1);
         let what = "a waited handle";
         // SAFETY (every arm): a live handle of the kind the caller named (its tag checked
         // above, and again here), distinct from the others (checked above), so the exclusive
@@ -171,7 +189,7 @@ unsafe fn targets<'a>(
                     Target::Receiver(handle(h.cast::<filemap_receiver>(), what)?.0.receiver())
                 }
                 FILEMAP_WAIT_SENDER => {
-                    Target::Sender(&shared(h.cast::<filemap_sender>(), what)?.0, room)
+                    Target::Sender(&shared(h.cast::<filemap_sender>(), what)?.0, room())
                 }
                 FILEMAP_WAIT_SUBSCRIBER => {
                     Target::Subscriber(&shared(h.cast::<filemap_subscriber>(), what)?.subscriber)
@@ -180,7 +198,7 @@ unsafe fn targets<'a>(
                     Target::Inbox(&shared(h.cast::<filemap_inbox>(), what)?.inbox)
                 }
                 FILEMAP_WAIT_INBOX_SENDER => {
-                    Target::Sender(&shared(h.cast::<filemap_inbox_sender>(), what)?.0, room)
+                    Target::Sender(&shared(h.cast::<filemap_inbox_sender>(), what)?.0, room())
                 }
                 FILEMAP_WAIT_SERVER => shared(h.cast::<filemap_server>(), what)?.server.target(),
             }
