@@ -442,7 +442,7 @@ impl Inbox {
     /// (as a channel receiver does).
     fn wait(&self, deadline: Option<Instant>) -> Result<bool> {
         let sleep = self.bell.sleep();
-        let ready = || self.live_receivers().any(Receiver::committed_now);
+        let ready = || self.committed_now();
         let marked = || self.live_receivers().find_map(Receiver::marked_now);
         let gone = || self.all_senders_gone();
         self.first()
@@ -450,9 +450,15 @@ impl Inbox {
     }
 
     /// Whether something is committed at the position of some ring (a message, or a wrap
-    /// marker that the next look skips), without taking it.
+    /// marker that the next look skips), without taking it; or the sender of a ring set
+    /// aside has committed more since, which the next look looks at again (a new sender
+    /// of a damaged slot rings the doorbell as any does, and a receiver asleep must wake
+    /// for it).
     pub(crate) fn committed_now(&self) -> bool {
         self.live_receivers().any(Receiver::committed_now)
+            || (self.set_aside != 0
+                && (0..self.receivers.len())
+                    .any(|i| self.is_set_aside(i) && self.sent_to_set_aside(i)))
     }
 
     /// Whether a message is there in some ring, skipping the wrap markers before it
@@ -554,10 +560,31 @@ pub struct InboxSender {
     slot: u32,
 }
 
+/// What a sender (or a client) taking a free slot does with the error of connecting to
+/// slot `i`: a slot whose ring is damaged (written by a process outside the protocol) is
+/// passed over for the next free one, and the first such error, naming its slot, is kept
+/// to report if no slot is left (`Ok`); any other error ends the taking (`Err`).
+pub(crate) fn skip_damaged_slot(
+    error: Error,
+    party: &str,
+    i: usize,
+    first: Option<Error>,
+) -> Result<Error> {
+    match error {
+        Error::Corrupt { name, problem } => Ok(first.unwrap_or(Error::Corrupt {
+            name,
+            problem: format!("{party} slot {i}: {problem} (passed over for the next free slot)"),
+        })),
+        other => Err(other),
+    }
+}
+
 impl InboxSender {
     /// Takes a free sender slot of the inbox `name`; [`Error::NoFreeSlot`] if every slot
     /// has a live sender. A slot whose sender died is free, and its new sender continues
-    /// after the last message the dead one committed.
+    /// after the last message the dead one committed. A free slot whose ring another
+    /// process damaged is passed over ([`Error::Corrupt`], naming it, if no other slot is
+    /// free).
     pub fn open(name: impl IntoName) -> Result<InboxSender> {
         InboxSender::take(name.into_name()?, None)
     }
@@ -570,20 +597,25 @@ impl InboxSender {
 
     fn take(name: Name, options: Option<&InboxOptions>) -> Result<InboxSender> {
         let rings = open_rings(name, options)?;
+        let mut damaged = None;
         for i in 0..rings.rings.len() {
             if let Some(lock) = rings.memory.lock_endpoint(slot_lock(i))? {
-                let sender = Sender::connect(endpoint(&rings, i, Some(lock)))?;
-                return Ok(InboxSender {
-                    sender,
-                    slot: i as u32,
-                });
+                match Sender::connect(endpoint(&rings, i, Some(lock))) {
+                    Ok(sender) => {
+                        return Ok(InboxSender {
+                            sender,
+                            slot: i as u32,
+                        })
+                    }
+                    Err(e) => damaged = Some(skip_damaged_slot(e, "sender", i, damaged)?),
+                }
             }
         }
-        Err(Error::NoFreeSlot {
+        Err(damaged.unwrap_or(Error::NoFreeSlot {
             party: "sender",
             name: rings.name.to_string(),
             slots: rings.slots,
-        })
+        }))
     }
 
     /// This sender's slot (what [`Inbox::recv`] says a message came from).

@@ -52,10 +52,16 @@ fn main() {
         "a_damaged_ring_is_reported_once_and_set_aside",
         a_damaged_ring_is_reported_once_and_set_aside,
     ));
+    #[cfg(target_os = "linux")]
+    tests.push((
+        "a_damaged_free_slot_is_passed_over",
+        a_damaged_free_slot_is_passed_over,
+    ));
     #[cfg(not(target_os = "linux"))]
     println!(
         "the_receiver_spins_through_a_long_message_being_written, \
-         a_mark_left_standing_is_spun_on_once, a_damaged_ring_is_reported_once_and_set_aside: \
+         a_mark_left_standing_is_spun_on_once, a_damaged_ring_is_reported_once_and_set_aside, \
+         a_damaged_free_slot_is_passed_over: \
          Linux only (they read or write words of the entry through its file; the code under \
          test is the same here)"
     );
@@ -549,14 +555,59 @@ fn a_damaged_ring_is_reported_once_and_set_aside() {
     let (mut got, mut inbox) = receiver.join().unwrap().unwrap();
     got.sort();
     assert_eq!(got, [(0, b"first 2".to_vec()), (2, b"third 2".to_vec())]);
-    // The damaged slot's sender sends (its first frame goes where the damage is): the
-    // ring is looked at again, whole now, and read on.
+    // The damaged slot's sender sends (its first frame goes where the damage is) while the
+    // receiver sleeps: the receiver wakes, looks at the ring again, whole now, and reads
+    // on (before, it slept on: a ring set aside was not among those its wait looked at).
+    let receiver = std::thread::spawn(move || {
+        // (Bounded: a receiver that sleeps on would wait for ever.)
+        let got = inbox
+            .recv_timeout(Duration::from_secs(10))
+            .and_then(|(from, m)| Ok((from, m.to_vec()?)))
+            .map_err(|e| e.to_string());
+        (got, inbox)
+    });
+    wait_for("the receiver never fell asleep", &|| entry.asleep() == 1);
     let mut idle = idle;
     idle.send(b"idle 1").unwrap();
-    let (from, m) = inbox.recv_timeout(PATIENCE).unwrap();
-    assert_eq!((from, m.to_vec().unwrap()), (1, b"idle 1".to_vec()));
-    drop(m);
+    let (got, inbox) = receiver.join().unwrap();
+    assert_eq!(got, Ok((1, b"idle 1".to_vec())));
     drop((inbox, first, idle, third, file, entry));
+    ns.assert_empty();
+}
+
+/// A process writes an invalid sender position into slot 0's ring while no sender holds
+/// the slot: a sender (and a service's client) joining takes the next free slot instead,
+/// and only when no other is free is the damage reported, as `Corrupt` naming the slot
+/// (before, every sender that came was refused by the one damaged slot).
+#[cfg(target_os = "linux")]
+fn a_damaged_free_slot_is_passed_over() {
+    use std::os::unix::fs::FileExt;
+    let ns = Namespace::new();
+    let name = unique("inbox-damaged-slot");
+    let options = InboxOptions::new().senders(2).capacity(4096);
+    let mut inbox = Inbox::create_or_open(name.as_str(), &options).unwrap();
+    let entry = EntryWords::open(&ns, &name);
+    // Slot 0's ring control area follows the control page; its sender's position (`TAIL`)
+    // is its word at 128, and a position is a multiple of 64.
+    let tail = u64::from_le_bytes(entry.word(32)) + 4096 + 128;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(entry.path())
+        .unwrap();
+    file.write_all_at(&1u64.to_ne_bytes(), tail).unwrap();
+    let mut sender = InboxSender::open(name.as_str()).unwrap();
+    assert_eq!(sender.slot(), 1);
+    sender.send(b"through slot 1").unwrap();
+    let (from, m) = inbox.recv_timeout(PATIENCE).unwrap();
+    assert_eq!((from, m.to_vec().unwrap()), (1, b"through slot 1".to_vec()));
+    drop(m);
+    match InboxSender::open(name.as_str()) {
+        Err(e @ Error::Corrupt { .. }) => {
+            assert!(e.to_string().contains("sender slot 0"), "{e}");
+        }
+        other => panic!("the damaged slot, the only free one: {other:?}"),
+    }
+    drop((inbox, sender, file, entry));
     ns.assert_empty();
 }
 

@@ -22,7 +22,17 @@ fn main() {
     if let Some((role, args)) = role() {
         std::process::exit(play(&role, &args));
     }
+    #[cfg(not(target_os = "linux"))]
+    println!(
+        "a_damaged_free_client_slot_is_passed_over: Linux only (it writes a word of the \
+         entry through its file; the code under test is the same here)"
+    );
     run_tests(&[
+        #[cfg(target_os = "linux")]
+        (
+            "a_damaged_free_client_slot_is_passed_over",
+            a_damaged_free_client_slot_is_passed_over,
+        ),
         (
             "eight_clients_with_kills_get_their_own_answers",
             eight_clients_with_kills_get_their_own_answers,
@@ -49,6 +59,49 @@ fn main() {
 }
 
 const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A process writes an invalid sender position into client slot 0's request ring while no
+/// client holds the slot: a client joining takes the next free slot instead, and only when
+/// no other is free is the damage reported, as `Corrupt` naming the slot (before, every
+/// client that came was refused by the one damaged slot).
+#[cfg(target_os = "linux")]
+fn a_damaged_free_client_slot_is_passed_over() {
+    use std::os::unix::fs::FileExt;
+    let ns = Namespace::new();
+    let name = unique("svc-damaged-slot");
+    let options = ServiceOptions::new().clients(2);
+    let mut server = Server::create_or_open(name.as_str(), &options).unwrap();
+    let uid = rustix::process::geteuid().as_raw();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(ns.path().join(format!("filemap.u{uid}.{name}")))
+        .unwrap();
+    // The data area's offset is the header's word at 32; slot 0's request ring comes first,
+    // its control area after the control page, and its sender's position (`TAIL`, a
+    // multiple of 64) is the area's word at 128.
+    let mut word = [0u8; 8];
+    file.read_exact_at(&mut word, 32).unwrap();
+    let tail = u64::from_le_bytes(word) + 4096 + 128;
+    file.write_all_at(&1u64.to_ne_bytes(), tail).unwrap();
+    let mut client = Client::open(name.as_str()).unwrap();
+    assert_eq!(client.slot(), 1);
+    let sent = client.send_request(b"through slot 1").unwrap();
+    let request = server.recv_request_timeout(PATIENCE).unwrap();
+    assert_eq!(request.id(), sent);
+    drop(request);
+    match Client::open(name.as_str()) {
+        Err(e @ Error::Corrupt { .. }) => {
+            assert!(e.to_string().contains("client slot 0"), "{e}");
+        }
+        other => panic!(
+            "the damaged slot, the only free one: {:?}",
+            other.map(|c| c.slot())
+        ),
+    }
+    drop((server, client, file));
+    ns.assert_empty();
+}
 
 /// What the servers answer to `request`: its bytes reversed, in 1 to 3 parts (by its
 /// first byte).

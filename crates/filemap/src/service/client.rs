@@ -40,7 +40,8 @@ pub struct Client {
 
 impl Client {
     /// Takes a free client slot of the service `name`; [`Error::NoFreeSlot`] if every slot
-    /// has a live client.
+    /// has a live client. A free slot whose ring another process damaged is passed over
+    /// ([`Error::Corrupt`], naming it, if no other slot is free).
     pub fn open(name: impl IntoName) -> Result<Client> {
         Client::take(name.into_name()?, None)
     }
@@ -53,6 +54,7 @@ impl Client {
 
     fn take(name: Name, options: Option<&ServiceOptions>) -> Result<Client> {
         let rings = open_rings(name, options)?;
+        let mut damaged = None;
         for i in 0..rings.slots {
             let Some(lock) = rings.memory.lock_endpoint(slot_lock(i as usize))? else {
                 continue;
@@ -64,8 +66,18 @@ impl Client {
                 .fetch_add(1, std::sync::atomic::Ordering::AcqRel)
                 .wrapping_add(1)
                 & 0xffff_ffff;
-            let requests = Sender::connect(inbox::endpoint(&rings, i as usize, Some(lock)))?;
-            let responses = Receiver::connect(response_endpoint(&rings, i as usize, None))?;
+            let connected = Sender::connect(inbox::endpoint(&rings, i as usize, Some(lock)))
+                .and_then(|requests| {
+                    let responses = Receiver::connect(response_endpoint(&rings, i as usize, None))?;
+                    Ok((requests, responses))
+                });
+            let (requests, responses) = match connected {
+                Ok(ends) => ends,
+                Err(e) => {
+                    damaged = Some(inbox::skip_damaged_slot(e, "client", i as usize, damaged)?);
+                    continue;
+                }
+            };
             // Takeovers before this client sent anything fail none of its requests.
             let server_seen = rings.takeovers().load(Ordering::Acquire);
             return Ok(Client {
@@ -79,11 +91,11 @@ impl Client {
                 server_seen,
             });
         }
-        Err(Error::NoFreeSlot {
+        Err(damaged.unwrap_or(Error::NoFreeSlot {
             party: "client",
             name: rings.name.to_string(),
             slots: rings.slots,
-        })
+        }))
     }
 
     /// The service's name.
