@@ -71,6 +71,11 @@ fn main() {
             "an_oldest_frame_past_the_tail_is_corrupt",
             an_oldest_frame_past_the_tail_is_corrupt,
         ),
+        #[cfg(target_os = "linux")]
+        (
+            "a_sleeper_count_left_too_high_in_a_slot_never_wraps_the_total",
+            a_sleeper_count_left_too_high_in_a_slot_never_wraps_the_total,
+        ),
     ]);
 }
 
@@ -108,6 +113,58 @@ fn an_oldest_frame_past_the_tail_is_corrupt() {
         other => panic!("expected Corrupt, got {:?}", other.map(|s| s.map(|_| ()))),
     }
     drop((sub, publisher));
+    ns.assert_empty();
+}
+
+/// A free subscriber slot counts a sleeper that the count over all slots does not (what a
+/// subscriber killed between its two counts left, when it counted its slot first, or what
+/// another process wrote): the next subscriber of the slot takes its slot's count back from
+/// the total, which stays at 0 (it wrapped round to 2^32 - 1 and stayed one too low for
+/// good, so that a lone sleeper was never rung, only woken by its 50 ms nap).
+#[cfg(target_os = "linux")]
+fn a_sleeper_count_left_too_high_in_a_slot_never_wraps_the_total() {
+    use std::os::unix::fs::FileExt;
+    let ns = Namespace::new();
+    let name = unique("sleeper-count");
+    let options = TopicOptions::new().capacity(4096);
+    let mut publisher = Publisher::create_or_open(name.as_str(), &options).unwrap();
+    let uid = rustix::process::geteuid().as_raw();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(ns.path().join(format!("filemap.u{uid}.{name}")))
+        .unwrap();
+    // The topic's area follows the ring (as in the test above); its count of sleepers over
+    // all slots is its word at 192, and slot 0's own count the word at 4 of the slot table
+    // (256 bytes in).
+    let mut word = [0u8; 8];
+    file.read_exact_at(&mut word, 32).unwrap();
+    let area = u64::from_le_bytes(word) + 4096 + 4096;
+    let all_asleep = || {
+        let mut count = [0u8; 4];
+        file.read_exact_at(&mut count, area + 192).unwrap();
+        u32::from_ne_bytes(count)
+    };
+    assert_eq!(all_asleep(), 0);
+    file.write_all_at(&1u32.to_ne_bytes(), area + 256 + 4)
+        .unwrap();
+    let mut sub = Subscriber::open(name.as_str()).unwrap();
+    assert_eq!(all_asleep(), 0, "the total of sleepers wrapped round");
+    // And the counts work on: the subscriber sleeps (counted) and is woken by a publish.
+    let receiver = std::thread::spawn(move || {
+        let got = sub.recv_timeout(PATIENCE).map(|m| m.to_vec());
+        (got.map_err(|e| e.to_string()), sub)
+    });
+    let started = Instant::now();
+    while all_asleep() != 1 {
+        assert!(started.elapsed() < PATIENCE, "the subscriber never slept");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    publisher.publish(b"wake").unwrap();
+    let (got, sub) = receiver.join().unwrap();
+    assert_eq!(got.unwrap().unwrap(), b"wake");
+    assert_eq!(all_asleep(), 0);
+    drop((sub, publisher, file));
     ns.assert_empty();
 }
 

@@ -27,8 +27,17 @@ pub(crate) struct Sleep<'a> {
 }
 
 impl Sleep<'_> {
+    /// Counts `n` sleepers in (or, negative, out). A topic subscriber's count over all
+    /// slots is raised before its slot's own and lowered after it, so that a subscriber
+    /// killed between the two leaves the total too high (a wake-up rung for nobody), never
+    /// too low (a sleeper the publisher would not ring): the next subscriber of the slot
+    /// takes what the slot's count says back from the total.
     pub(crate) fn add_sleeper(&self, n: i32) {
-        for counter in std::iter::once(self.sleepers).chain(self.all_sleepers) {
+        let (first, second) = match self.all_sleepers {
+            Some(all) if n > 0 => (all, Some(self.sleepers)),
+            all => (self.sleepers, all),
+        };
+        for counter in std::iter::once(first).chain(second) {
             counter.fetch_add(n as u32, Ordering::SeqCst);
         }
     }

@@ -112,10 +112,16 @@ impl Subscriber {
     fn take_place(&mut self, history: bool) -> Result<()> {
         let area = self.topic.area;
         let slot = self.my_slot();
-        // A subscriber killed asleep in this slot left itself counted: not any more.
+        // A subscriber killed asleep in this slot left itself counted: not any more. (Never
+        // below 0: a total lower than the slot's count, which another process wrote, must
+        // not wrap round to look like four billion sleepers.)
         let stale = slot.asleep().swap(0, Ordering::AcqRel);
         if stale > 0 {
-            area.all_asleep().fetch_sub(stale, Ordering::AcqRel);
+            let _ = area
+                .all_asleep()
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |all| {
+                    Some(all.saturating_sub(stale))
+                });
         }
         let state = slot.state().load(Ordering::Acquire);
         slot.state()
@@ -153,7 +159,10 @@ impl Subscriber {
             }
             // A walk that failed while neither end of the ring moved raced nobody: the
             // frames between them are damaged, and walking them again would find the same
-            // (up to `ATTEMPTS` walks of a whole ring, on a ring of a gigabyte hours).
+            // (up to `ATTEMPTS` walks of a whole ring, on a ring of a gigabyte hours). The
+            // fence orders the walk's relaxed reads before these loads: a frame it read
+            // half rewritten means `oldest` had moved, which they then see.
+            fence(Ordering::Acquire);
             if area.oldest().load(Ordering::Acquire) == oldest
                 && self.topic.end.ring.tail().load(Ordering::Acquire) == tail
             {
