@@ -37,7 +37,9 @@ pub fn key_for(prefix: &str, base: &str) -> String {
 /// ```
 pub fn name_for(prefix: &str, key: &str) -> Option<String> {
     let chunk = key.strip_prefix(prefix)?.strip_prefix('/')?;
-    if chunk.is_empty() || chunk.contains('/') {
+    // No name is longer than a `Global\` one of the longest base (a key from the network
+    // is not kept, nor logged, at any length).
+    if chunk.is_empty() || chunk.contains('/') || chunk.len() > MAX_KEY_NAME {
         return None;
     }
     let mut name = String::with_capacity(chunk.len());
@@ -51,7 +53,27 @@ pub fn name_for(prefix: &str, key: &str) -> Option<String> {
             name.push(c);
         }
     }
+    // A local name's key is its base: `Local\x` is `x`'s, never a name of its own.
+    if name.starts_with("Local\\") {
+        return None;
+    }
     Some(name)
+}
+
+/// The longest name a key may stand for, escapes written out: a `Global\` name of the
+/// longest base, each character escaped.
+const MAX_KEY_NAME: usize = 3 * ("Global\\".len() + filemap::Name::MAX_LEN);
+
+/// `name` as a key names it: a `Local\` name without its scope (the names of this
+/// session are written bare), any other as it is.
+///
+/// ```
+/// use filemap_zenoh::keys::scopeless;
+/// assert_eq!(scopeless("Local\\temp"), "temp");
+/// assert_eq!(scopeless("Global\\temp"), "Global\\temp");
+/// ```
+pub fn scopeless(name: &str) -> String {
+    name.strip_prefix("Local\\").unwrap_or(name).to_string()
 }
 
 /// The Zenoh key expression that covers every key of the names `pattern` matches: the
@@ -96,14 +118,21 @@ pub fn is_pattern(pattern: &str) -> bool {
     pattern.contains(['*', '?'])
 }
 
-/// Whether `name` matches `pattern` (`*`: any run of characters, `?`: one).
+/// Whether `name` matches `pattern` (`*`: any run of characters, `?`: one). A pattern
+/// matches names of this session only (written without their scope): a `Global\` name
+/// only by itself, so that no key from the network makes a pattern's import create or
+/// take over a machine-wide object.
 ///
 /// ```
 /// use filemap_zenoh::keys::matches;
 /// assert!(matches("sensors-*", "sensors-temp"));
 /// assert!(!matches("sensors-?", "sensors-10"));
+/// assert!(!matches("*", "Global\\temp") && matches("Global\\temp", "Global\\temp"));
 /// ```
 pub fn matches(pattern: &str, name: &str) -> bool {
+    if is_pattern(pattern) && name.contains('\\') {
+        return false;
+    }
     let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
     // The classic two-pointer glob match, with backtracking to the last `*`.
     let (mut i, mut j) = (0, 0);
@@ -146,6 +175,17 @@ mod tests {
             "not an escape of ours"
         );
         assert_eq!(name_for("filemap", "filemap/%4"), None);
+        assert_eq!(
+            name_for("filemap", "filemap/Local\\x"),
+            None,
+            "a local name's key is its base"
+        );
+        assert_eq!(
+            name_for("filemap", "filemap/Global\\x").as_deref(),
+            Some("Global\\x")
+        );
+        let long = format!("filemap/{}", "x".repeat(MAX_KEY_NAME + 1));
+        assert_eq!(name_for("filemap", &long), None, "longer than any name");
     }
 
     #[test]
@@ -160,6 +200,10 @@ mod tests {
         assert!(matches("a*b*c", "aXbYbZc"));
         assert!(!matches("a*b*c", "aXbY"));
         assert!(matches("exact", "exact") && !matches("exact", "exact2"));
+        // A scope is matched by no pattern, only by the name itself.
+        assert!(!matches("*", "Global\\x") && !matches("G*", "Global\\x"));
+        assert!(!matches("*", "Local\\x"));
+        assert!(matches("Global\\x", "Global\\x"));
     }
 
     #[test]

@@ -54,7 +54,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use filemap::{Kind, Name};
+use filemap::{Kind, Name, Scope};
 use zenoh::Wait;
 
 /// Where the bridge's log lines go.
@@ -191,30 +191,33 @@ pub struct BridgeBuilder {
 
 impl BridgeBuilder {
     /// Exports the local topic `name`, or every local topic the pattern matches (`*` any
-    /// run of characters, `?` one), including those made after the bridge started.
+    /// run of characters, `?` one), including those made after the bridge started. A
+    /// pattern matches this session's topics (`Local\`, written without the scope); a
+    /// `Global\` topic is exported by its full name.
     pub fn export(mut self, name: impl Into<String>) -> Self {
-        self.exports.push(name.into());
+        self.exports.push(keys::scopeless(&name.into()));
         self
     }
 
     /// Imports the Zenoh key of `name` (or of every name the pattern matches) into the
-    /// local topic of that name, made if it does not exist.
+    /// local topic of that name, made if it does not exist. A pattern matches names of
+    /// this session only: a `Global\` topic is imported into by its full name.
     pub fn import(mut self, name: impl Into<String>) -> Self {
-        self.imports.push(name.into());
+        self.imports.push(keys::scopeless(&name.into()));
         self
     }
 
     /// Exports the local service `name` (request-response): a Zenoh queryable on its key,
     /// which asks the local server and replies with each of its responses, in order.
     pub fn export_service(mut self, name: impl Into<String>) -> Self {
-        self.export_services.push(name.into());
+        self.export_services.push(keys::scopeless(&name.into()));
         self
     }
 
     /// Imports the service `name` from the far side: the bridge serves it locally, and
     /// each request becomes a Zenoh query whose replies become the responses.
     pub fn import_service(mut self, name: impl Into<String>) -> Self {
-        self.import_services.push(name.into());
+        self.import_services.push(keys::scopeless(&name.into()));
         self
     }
 
@@ -696,6 +699,9 @@ fn scan(
                     .into_iter()
                     .filter(|e| matches!(e.kind, Some(Kind::Topic | Kind::Channel)))
                     .filter_map(|e| Name::new(e.name.as_str()).ok())
+                    // A pattern matches this session's topics only (a `Global\` one is
+                    // exported by its full name), written without their scope.
+                    .filter(|n| n.scope() == Scope::Local)
                     .map(|n| n.base().to_string())
                     .filter(|base| patterns.iter().any(|p| keys::matches(p, base))),
             ),

@@ -219,14 +219,14 @@ fn expire(
 /// Fails request `id` of an imported service, whose response could not be given (`error`:
 /// too long for the local ring, or a client that does not read); said in the log. A
 /// client that cannot take even that is left to its own timeout.
-fn fail(server: &mut Server, id: RequestId, error: &Error, log: &Log) {
+fn fail(server: &mut Server, id: RequestId, error: &Error, wait: Duration, log: &Log) {
     log(&format!(
         "a response to request {} of client {}: {error}",
         id.number(),
         id.client()
     ));
     let reason = format!("the bridge could not pass the response on: {error}");
-    let _ = server.respond_failure_timeout(id, reason.as_bytes(), LOCAL_WAIT);
+    let _ = server.respond_failure_timeout(id, reason.as_bytes(), wait);
 }
 
 /// What a query's callback tells the serving thread.
@@ -257,6 +257,10 @@ struct ReplyQueue {
 /// How many queries' worth of replies (bounds) an imported service holds at most.
 const TOTAL_REPLY_BUFFERS: usize = 4;
 
+/// What a reply held costs besides its payload (its buffer, its place in the queue), as
+/// the bounds count it: a far side that streams empty replies fills them too.
+const REPLY_COST: usize = 128;
+
 /// Adds `len` to `count` if the sum stays within `bound` (or `count` is 0 and
 /// `one_always` lets a first one in whatever its size).
 fn add_within(count: &AtomicUsize, len: usize, bound: usize, one_always: bool) -> bool {
@@ -277,9 +281,10 @@ impl ReplyQueue {
         }
     }
 
-    /// Counts `len` more bytes in, if they fit (Zenoh may call a query's callback from
-    /// more than one thread at once: each count is changed in one step).
+    /// Counts a reply of `len` bytes in, if it fits (Zenoh may call a query's callback
+    /// from more than one thread at once: each count is changed in one step).
     fn admit(&self, len: usize) -> bool {
+        let len = len.saturating_add(REPLY_COST);
         if !add_within(&self.bytes, len, self.bound, true) {
             return false;
         }
@@ -291,8 +296,9 @@ impl ReplyQueue {
         true
     }
 
-    /// Counts `len` bytes out (taken by the serving thread).
+    /// Counts a reply of `len` bytes out (taken by the serving thread).
     fn taken(&self, len: usize) {
+        let len = len.saturating_add(REPLY_COST);
         self.bytes.fetch_sub(len, Ordering::AcqRel);
         self.total.fetch_sub(len, Ordering::AcqRel);
     }
@@ -392,6 +398,14 @@ pub(crate) fn import(
                     }
                 }
                 while let Ok(reply) = replies.try_recv() {
+                    // Once the bridge stops (its session closing ends every query at once),
+                    // each response is tried without waiting for room: a client that does
+                    // not take its responses must not hold the stop up a second a request.
+                    let wait = if stop.load(Ordering::Relaxed) {
+                        Duration::ZERO
+                    } else {
+                        LOCAL_WAIT
+                    };
                     if let Reply::Part(_, part, queue) = &reply {
                         queue.taken(part.as_ref().map_or_else(Vec::len, Vec::len));
                     }
@@ -408,11 +422,7 @@ pub(crate) fn import(
                                      a request ({} for all of them)",
                                     reply_bound.saturating_mul(TOTAL_REPLY_BUFFERS)
                                 );
-                                let _ = server.respond_failure_timeout(
-                                    id,
-                                    reason.as_bytes(),
-                                    LOCAL_WAIT,
-                                );
+                                let _ = server.respond_failure_timeout(id, reason.as_bytes(), wait);
                             }
                         }
                         Reply::Part(id, Ok(bytes), _) => {
@@ -420,11 +430,11 @@ pub(crate) fn import(
                                 continue;
                             };
                             if let Some(part) = request.reply.replace(bytes) {
-                                if let Err(e) = server.respond_part_timeout(id, &part, LOCAL_WAIT) {
+                                if let Err(e) = server.respond_part_timeout(id, &part, wait) {
                                     // The rest of this request's replies are dropped: its
                                     // client is told why (if it can be).
                                     held.remove(&id);
-                                    fail(&mut server, id, &e, &log);
+                                    fail(&mut server, id, &e, wait, &log);
                                 }
                             }
                         }
@@ -441,17 +451,17 @@ pub(crate) fn import(
                                 Held {
                                     reply: Some(last),
                                     error: None,
-                                } => server.respond_timeout(id, &last, LOCAL_WAIT),
+                                } => server.respond_timeout(id, &last, wait),
                                 Held {
                                     reply,
                                     error: Some(reason),
                                 } => match reply {
-                                    Some(part) => server
-                                        .respond_part_timeout(id, &part, LOCAL_WAIT)
-                                        .and_then(|()| {
-                                            server.respond_failure_timeout(id, &reason, LOCAL_WAIT)
-                                        }),
-                                    None => server.respond_failure_timeout(id, &reason, LOCAL_WAIT),
+                                    Some(part) => {
+                                        server.respond_part_timeout(id, &part, wait).and_then(
+                                            |()| server.respond_failure_timeout(id, &reason, wait),
+                                        )
+                                    }
+                                    None => server.respond_failure_timeout(id, &reason, wait),
                                 },
                                 Held {
                                     reply: None,
@@ -463,15 +473,11 @@ pub(crate) fn import(
                                          none within {})",
                                         filemap::HumanDuration(query_timeout)
                                     );
-                                    server.respond_failure_timeout(
-                                        id,
-                                        reason.as_bytes(),
-                                        LOCAL_WAIT,
-                                    )
+                                    server.respond_failure_timeout(id, reason.as_bytes(), wait)
                                 }
                             };
                             if let Err(e) = ended {
-                                fail(&mut server, id, &e, &log);
+                                fail(&mut server, id, &e, wait, &log);
                             }
                         }
                     }
@@ -480,4 +486,22 @@ pub(crate) fn import(
         })
         .map_err(|e| crate::BridgeError::Setting(e.to_string()))?;
     Ok(ServiceBridge { thread })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Empty replies count against an imported service's bound too (each counted as its
+    /// cost besides the payload): before, a far side that streamed them was never held back.
+    #[test]
+    fn empty_replies_fill_the_bound() {
+        let total = Arc::new(AtomicUsize::new(0));
+        let queue = ReplyQueue::new(64 * 1024, total.clone());
+        let admitted = (0..100_000).take_while(|_| queue.admit(0)).count();
+        assert_eq!(admitted, 64 * 1024 / REPLY_COST);
+        queue.taken(0);
+        assert!(queue.admit(0), "a reply taken out makes room for another");
+        assert_eq!(total.load(Ordering::Relaxed), 64 * 1024);
+    }
 }

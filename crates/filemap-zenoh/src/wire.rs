@@ -38,9 +38,13 @@ pub fn attachment(seq: u64, origin: &str) -> Vec<u8> {
 pub fn decode(bytes: &[u8]) -> Option<(u64, &str)> {
     let rest = bytes.strip_prefix(MAGIC)?;
     let seq = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
-    let origin = std::str::from_utf8(&rest[8..]).ok()?;
-    Some((seq, origin))
+    let origin = rest.get(8..).filter(|o| o.len() <= MAX_ORIGIN)?;
+    Some((seq, std::str::from_utf8(origin).ok()?))
 }
+
+/// The longest id a bridge has (a host name and a directory's path), and so the longest
+/// an importing bridge keeps (it notes the next sequence number of each id it hears from).
+pub const MAX_ORIGIN: usize = 255 + 1 + 4096;
 
 #[cfg(test)]
 mod tests {
@@ -58,5 +62,7 @@ mod tests {
         let mut bad = attachment(1, "x");
         bad.push(0xff);
         assert_eq!(decode(&bad), None, "not UTF-8");
+        let long = attachment(1, &"x".repeat(MAX_ORIGIN + 1));
+        assert_eq!(decode(&long), None, "longer than any bridge's id");
     }
 }
