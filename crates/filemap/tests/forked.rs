@@ -32,6 +32,10 @@ fn main() {
             "a_grandchild_with_its_dead_grandparents_pid_removes_no_name",
             unix::a_grandchild_with_its_dead_grandparents_pid_removes_no_name,
         ),
+        (
+            "a_childs_copy_of_a_shared_mutex_guard_writes_nothing_back",
+            unix::a_childs_copy_of_a_shared_mutex_guard_writes_nothing_back,
+        ),
     ]);
     #[cfg(not(unix))]
     println!("\nrunning 0 tests (fork is a Unix call: nothing to test here)");
@@ -372,6 +376,58 @@ mod unix {
         }
         drop(guard);
         drop(mutex);
+        ns.assert_empty();
+    }
+
+    /// A child's copy of its parent's `SharedMutexGuard`, whose value the parent had
+    /// changed, writes nothing back when the child drops it: the parent lets go of the
+    /// mutex, locks it again and writes a new value, and only then does the child drop its
+    /// copy. The copy wrote its old value over the new one, without the lock (it unlocked
+    /// nothing, as a copy of a guard must, but the write came first).
+    pub fn a_childs_copy_of_a_shared_mutex_guard_writes_nothing_back() {
+        let ns = Namespace::new();
+        let name = unique("forked-shared");
+        let shared = filemap::sync::SharedMutex::<u64>::create_new(name.as_str(), 0).unwrap();
+        let go = filemap::sync::NamedEvent::create_new(
+            format!("{name}-go").as_str(),
+            filemap::sync::EventReset::Manual,
+            false,
+        )
+        .unwrap();
+        let mut guard = shared.lock().unwrap();
+        *guard = 1;
+        // SAFETY: as in `in_a_child_then_check`.
+        match unsafe { libc::fork() } {
+            0 => {
+                // The child drops its copy of the guard once the parent has written 5.
+                let code = match go.wait_timeout(Duration::from_secs(20)) {
+                    Ok(()) => {
+                        drop(guard);
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("in the child, waiting for the parent: {e}");
+                        1
+                    }
+                };
+                // SAFETY: ends the child at once.
+                unsafe { libc::_exit(code) }
+            }
+            -1 => panic!("fork failed"),
+            pid => {
+                drop(guard);
+                *shared.lock().unwrap() = 5;
+                go.set().unwrap();
+                let status = wait_for_child(pid, Duration::from_secs(30), "waiting for the event");
+                assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+                assert_eq!(
+                    *shared.lock().unwrap(),
+                    5,
+                    "the child's copy of the guard wrote its value over the parent's"
+                );
+            }
+        }
+        drop((shared, go));
         ns.assert_empty();
     }
 

@@ -319,7 +319,11 @@ impl<T: Pod + std::fmt::Debug> std::fmt::Debug for SharedMutexGuard<'_, T> {
 
 impl<T: Pod> Drop for SharedMutexGuard<'_, T> {
     fn drop(&mut self) {
-        if bytemuck::bytes_of(&self.value) != bytemuck::bytes_of(&self.read) {
+        // A child's copy of its parent's guard (made by `fork`) holds no lock: it writes
+        // nothing back (the parent, or a later owner, may hold the mutex by now).
+        if bytemuck::bytes_of(&self.value) != bytemuck::bytes_of(&self.read)
+            && !self.owner.object.inherited()
+        {
             // A fault here (the entry truncated under the value) loses the change: there is
             // no memory left to hold it, and a drop cannot report it.
             let bytes = bytemuck::bytes_of(&self.value);
