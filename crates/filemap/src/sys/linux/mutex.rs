@@ -377,6 +377,12 @@ pub(crate) fn give_back(state: &AtomicU32, me: &Owner, replaced: u32) {
     }
 }
 
+/// Makes the holder's unlock of a mutex wake a sleeper (it may find none: a wake-up for
+/// nobody costs one system call).
+pub(crate) fn keep_waking(state: &AtomicU32) {
+    state.fetch_or(WAITERS, Ordering::Relaxed);
+}
+
 /// Unlocks a mutex this handle's thread holds, waking one sleeper if there may be one.
 #[inline]
 pub(crate) fn unlock(state: &AtomicU32) {

@@ -127,6 +127,11 @@ pub(crate) fn pass_on(object: SyncRef<'_>, target: &WaitTarget) {
         // SAFETY: the caller borrows the object, so its word is mapped.
         let word = unsafe { target.word() };
         super::futex::futex_wake(word, 1);
+    } else if let SyncRef::Mutex(m) = object {
+        // Locked again meanwhile, by a locker that found it free and took it without the
+        // waiters bit (the unlock that woke this wait cleared it): the holder's unlock
+        // must wake the sleepers still there, not leave them to their next look.
+        mutex::keep_waking(m.memory.word(0));
     }
 }
 
