@@ -412,6 +412,23 @@ fn bad_waits_are_errors() {
         other => panic!("expected a timeout, got {other:?}"),
     }
     assert!(started.elapsed() >= timeout);
+    // More events, semaphores and mutexes than Windows takes in one wait, with a receiver
+    // that has no message: refused before any wait (the endpoint was waited for first, and
+    // the set refused only once it was ready: here, a timeout instead).
+    #[cfg(windows)]
+    {
+        let events: Vec<NamedEvent> = (0..65)
+            .map(|i| auto_event(&unique(&format!("too-many{i}"))))
+            .collect();
+        let rx = Receiver::create_or_open(unique("too-many-rx").as_str(), 4096).unwrap();
+        let mut objects: Vec<&dyn Waitable> = vec![&rx];
+        objects.extend(events.iter().map(|e| e as &dyn Waitable));
+        match wait_all(&objects, Some(Duration::from_millis(50))) {
+            Err(Error::InvalidSetting { value: 65, .. }) => {}
+            other => panic!("expected the set refused, got {other:?}"),
+        }
+        drop((rx, events));
+    }
     drop((m, e));
     ns.assert_empty();
 }

@@ -407,6 +407,13 @@ pub fn wait_all<'a>(
     let targets = checked_targets(objects, true)?;
     let items: Vec<Item<'a>> = targets.iter().map(Item::of).collect();
     let deadline = timeout.and_then(sys::deadline_after);
+    // Before any wait: a set the system cannot take at once is refused now, not once the
+    // endpoints are ready.
+    let sync_objects = items
+        .iter()
+        .filter(|item| matches!(item, Item::Sync(_)))
+        .count();
+    sys::waits::check_take_all(sync_objects)?;
     // The endpoints first, one after another: each stays ready once it is.
     for (target, item) in targets.iter().zip(&items) {
         if matches!(item, Item::Endpoint { .. }) {

@@ -178,6 +178,19 @@ pub(crate) fn sleep_on(targets: &[WaitTarget], timeout: Duration) -> Result<Woke
     }
 }
 
+/// Whether [`take_all`] can take `objects` events, semaphores and mutexes at once: at most
+/// 64 (checked before a `wait_all` waits for anything).
+pub(crate) fn check_take_all(objects: usize) -> Result<()> {
+    if objects > MAX_SLEEP_TARGETS {
+        return Err(Error::InvalidSetting {
+            setting: "events, semaphores and mutexes in one wait_all on Windows",
+            value: objects as u64,
+            allowed: "at most 64 (WaitForMultipleObjects' limit)",
+        });
+    }
+    Ok(())
+}
+
 /// Takes every object at once (one `WaitForMultipleObjects` with `bWaitAll`), or `None`
 /// once `deadline` passes. Which mutexes were abandoned: the kernel says only that one
 /// was, naming one of them; so when one was, every mutex of the set is reported
@@ -190,13 +203,7 @@ pub(crate) fn take_all(
     if objects.is_empty() {
         return Ok(Some(Vec::new()));
     }
-    if objects.len() > MAX_SLEEP_TARGETS {
-        return Err(Error::InvalidSetting {
-            setting: "events, semaphores and mutexes in one wait_all on Windows",
-            value: objects.len() as u64,
-            allowed: "at most 64 (WaitForMultipleObjects' limit)",
-        });
-    }
+    check_take_all(objects.len())?;
     let handles: Vec<HANDLE> = objects.iter().map(|o| handle_of(*o)).collect();
     let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
     let n = handles.len() as u32;
