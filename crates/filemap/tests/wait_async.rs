@@ -78,6 +78,10 @@ fn main() {
             "a_leaked_future_takes_nothing_for_long",
             a_leaked_future_takes_nothing_for_long,
         ),
+        (
+            "a_unit_taken_for_a_leaked_future_comes_back",
+            a_unit_taken_for_a_leaked_future_comes_back,
+        ),
     ]);
 }
 
@@ -1022,5 +1026,30 @@ fn a_leaked_future_takes_nothing_for_long() {
     }
     // The leaked future's registration itself (with its handle of the semaphore, on
     // Windows) is leaked with it: the semaphore is not dropped here.
+    std::mem::forget(units);
+}
+
+/// A future leaked after the waiter thread took what it waited for (on Windows, where the
+/// thread's wait takes a semaphore's unit for the future and keeps it until the future is
+/// polled or dropped): the unit goes back to the semaphore within a tick or two, where it
+/// stayed taken for good. (On Linux the thread takes nothing: the unit is there at once.)
+fn a_unit_taken_for_a_leaked_future_comes_back() {
+    let _ns = Namespace::new();
+    let units = NamedSemaphore::create_new(unique("leaked-taken"), 0, 10).unwrap();
+    let mut leaked = Box::pin(units.acquire_async());
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(leaked.as_mut().poll(&mut cx).is_pending());
+    units.release(1).unwrap();
+    // Time for the waiter thread to take the unit for the future (Windows).
+    std::thread::sleep(Duration::from_millis(100));
+    std::mem::forget(leaked);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !units.try_acquire().unwrap() {
+        assert!(
+            Instant::now() < deadline,
+            "the unit taken for the leaked future never came back"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     std::mem::forget(units);
 }

@@ -11,7 +11,9 @@
 //!   claims it gives it back (releases the unit, sets the event). Under the thread's lock,
 //!   which the drop takes too, so what was taken is claimed or given back exactly once. A
 //!   signal a future holds unclaimed is hidden from other waiters until the future is
-//!   polled or dropped.
+//!   polled or dropped, or for a tick or two at most: the thread gives back what a future
+//!   has not claimed a whole tick after it was woken for it (a leaked future would hold it
+//!   for ever; one polled later finds it gone and looks again).
 //! - An endpoint's wake-up event the thread took is kept for the future like a signal: a
 //!   future polled claims it (and looks at its endpoint), one dropped first, or gone by
 //!   the time the thread took it, sets it again, for whoever else sleeps on that doorbell.
@@ -248,6 +250,9 @@ fn run(shard: &'static Shard) {
     let mut waited_on: Vec<(u64, Arc<Shared>)> = Vec::with_capacity(PER_THREAD);
     let mut last_tick = Instant::now();
     let mut tick_now = false;
+    // What the thread took for futures it woke, and when: given back if still unclaimed a
+    // tick later.
+    let mut unclaimed: Vec<(Arc<Shared>, Instant)> = Vec::new();
     loop {
         handles.clear();
         waited_on.clear();
@@ -276,7 +281,9 @@ fn run(shard: &'static Shard) {
             WAIT_OBJECT_0 | WAIT_TIMEOUT => {}
             c if (WAIT_OBJECT_0 + 1..WAIT_OBJECT_0 + n).contains(&c) => {
                 let (id, shared) = &waited_on[(c - WAIT_OBJECT_0 - 1) as usize];
-                settle(shard, *id, shared);
+                if settle(shard, *id, shared) {
+                    unclaimed.push((shared.clone(), Instant::now()));
+                }
             }
             _ => {
                 // WAIT_FAILED: do not spin on it; every future looks again below.
@@ -291,17 +298,38 @@ fn run(shard: &'static Shard) {
         } else if last_tick.elapsed() >= TICK {
             last_tick = Instant::now();
             tick(shard);
+            give_back_unclaimed(&mut unclaimed);
         } else if polled && code == WAIT_TIMEOUT {
             nudge_futures(shard, |shared| shared.handle.is_none());
         }
     }
 }
 
+/// Gives back what the thread took for futures that have not claimed it a whole tick
+/// after they were woken for it, and forgets what was claimed (the token's lock, which
+/// `claim` and a registration's drop take too, makes each taken once).
+fn give_back_unclaimed(unclaimed: &mut Vec<(Arc<Shared>, Instant)>) {
+    unclaimed.retain(|(shared, woken)| {
+        let mut token = shared.token.lock().unwrap_or_else(|p| p.into_inner());
+        if token.is_none() {
+            return false;
+        }
+        if woken.elapsed() < TICK {
+            return true;
+        }
+        *token = None;
+        drop(token);
+        give_back(shared);
+        false
+    });
+}
+
 /// After the thread's wait ended on entry `id`'s handle: records what it took for the
 /// future and wakes it; or, if the future went away meanwhile, gives that back at once.
 /// (Under the shard's lock, which a registration's drop takes before it claims: what was
 /// taken is either kept for a registration that will claim it, or given back here.)
-fn settle(shard: &Shard, id: u64, shared: &Shared) {
+/// Whether something taken is kept for the future.
+fn settle(shard: &Shard, id: u64, shared: &Shared) -> bool {
     let entry = {
         let mut entries = shard.lock();
         match entries.iter().position(|e| e.id == id) {
@@ -309,14 +337,15 @@ fn settle(shard: &Shard, id: u64, shared: &Shared) {
                 let entry = entries.swap_remove(i);
                 // (An endpoint's wake-up event too: a future dropped before it is polled
                 // sets it again, for whoever else sleeps on that doorbell.)
-                if matches!(
+                let kept = matches!(
                     shared.give_back,
                     GiveBack::SetEvent | GiveBack::ReleaseUnit | GiveBack::PassOn
-                ) {
+                );
+                if kept {
                     *shared.token.lock().unwrap_or_else(|p| p.into_inner()) = Some(Took::Signal);
                 }
                 shared.fired.store(true, Ordering::Release);
-                Some(entry)
+                Some((entry, kept))
             }
             None => {
                 give_back(shared);
@@ -324,8 +353,12 @@ fn settle(shard: &Shard, id: u64, shared: &Shared) {
             }
         }
     };
-    if let Some(entry) = entry {
-        wake(entry.slot.waker);
+    match entry {
+        Some((entry, kept)) => {
+            wake(entry.slot.waker);
+            kept
+        }
+        None => false,
     }
 }
 
