@@ -649,12 +649,14 @@ fn gc(dry_run: bool, as_json: bool) -> Outcome {
             outln!("nothing to collect");
         }
     }
-    let failed = collected.iter().any(|c| c.error.is_some());
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    let failed = collected.iter().filter(|c| c.error.is_some()).count();
+    if failed > 0 {
+        return Err(Failure::Error(format!(
+            "could not remove {failed} of the {} stale entries (each said why above)",
+            collected.len()
+        )));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn hold(name: &str, create: bool, size: Option<u64>, global: bool) -> Outcome {

@@ -166,11 +166,15 @@ pub fn run() -> Outcome {
         pid,
         "closed the last handles: the objects are {objects}"
     );
-    Ok(if gone && in_order {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    match (in_order, gone) {
+        (true, true) => Ok(ExitCode::SUCCESS),
+        (false, _) => Err(Failure::Error(
+            "the consumer did not see every value in order (see above)".into(),
+        )),
+        (true, false) => Err(Failure::Error(
+            "the objects were still there after their last handles closed".into(),
+        )),
+    }
 }
 
 /// A child's part in run `run`: the `producer` counts up, one value per turn; the

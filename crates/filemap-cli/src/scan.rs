@@ -93,20 +93,25 @@ fn scan_file(path: &Path, window: u64) -> Result<Summary, Failure> {
             indicatif::ProgressBar::hidden()
         };
         let mut buf = vec![0u8; CHUNK];
-        for view in mapping.windows(window)? {
-            let view = view?;
-            let mut at = 0;
-            while at < view.len() {
-                let n = CHUNK.min(view.len() - at);
-                // A copy, sound even if another process writes the file meanwhile.
-                view.read_at(at, &mut buf[..n])?;
-                hasher.update(&buf[..n]);
-                lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
-                at += n;
-                progress.inc(n as u64);
+        let read = (|| -> filemap::Result<()> {
+            for view in mapping.windows(window)? {
+                let view = view?;
+                let mut at = 0;
+                while at < view.len() {
+                    let n = CHUNK.min(view.len() - at);
+                    // A copy, sound even if another process writes the file meanwhile.
+                    view.read_at(at, &mut buf[..n])?;
+                    hasher.update(&buf[..n]);
+                    lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+                    at += n;
+                    progress.inc(n as u64);
+                }
             }
-        }
+            Ok(())
+        })();
+        // Cleared on a failure too: the error's line stands alone.
         progress.finish_and_clear();
+        read?;
     }
     Ok(Summary {
         size,

@@ -395,6 +395,11 @@ fn stream(
     loop {
         match parts.recv_timeout(CLIENT_LOOK) {
             Ok(Ok(part)) => {
+                // Looked at here too: a command that writes all the time never lets the
+                // wait run out.
+                if termination.caught() {
+                    return Ok(Streamed::Interrupted);
+                }
                 if !server.client_alive(id) {
                     return Ok(Streamed::ClientLeft);
                 }

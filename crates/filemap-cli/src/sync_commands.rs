@@ -56,7 +56,9 @@ pub fn lock(name: Name, timeout: Option<Duration>, command: &[String]) -> Outcom
 
 fn exit_code_of(status: std::process::ExitStatus) -> ExitCode {
     if let Some(code) = status.code() {
-        return ExitCode::from(code.clamp(0, 255) as u8);
+        // A code no exit status holds (a Windows program's crash, 0xC0000005 and the
+        // like, is negative as an i32; a code past 255 is cut on Unix): a failure, never 0.
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
     #[cfg(unix)]
     {
@@ -195,13 +197,16 @@ pub enum SemAction {
         #[arg(long)]
         global: bool,
     },
-    /// Return units to a semaphore; fails past its maximum.
+    /// Return units to a semaphore, and print its count after; fails past its maximum.
     Release {
         /// The name.
         name: String,
         /// Use the Global scope for a name without prefix.
         #[arg(long)]
         global: bool,
+        /// Print the count as JSON (`{"count": N}`).
+        #[arg(long)]
+        json: bool,
         /// How many units (1 to 2147483647, the most a semaphore holds).
         #[arg(default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
         count: u32,
@@ -242,10 +247,16 @@ pub fn sem(action: SemAction) -> Outcome {
         SemAction::Release {
             name,
             global,
+            json,
             count,
         } => {
             let previous = NamedSemaphore::open(&scoped_name(&name, global)?)?.release(count)?;
-            outln!("{}", previous + count);
+            let now = u64::from(previous) + u64::from(count);
+            if json {
+                outln!("{}", json!({ "count": now }));
+            } else {
+                outln!("{now}");
+            }
         }
         SemAction::Acquire {
             name,

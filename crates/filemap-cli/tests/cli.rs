@@ -92,6 +92,9 @@ fn global_names_everywhere() {
     );
     assert!(ns.ok(&["info", "s", "--global"]).contains("count        2"));
     ns.ok(&["sem", "acquire", "s", "--global", "--timeout", "1s"]);
+    let released = json(&ns.ok(&["sem", "release", "s", "--global", "--json"]));
+    assert_eq!(released, serde_json::json!({ "count": 2 }));
+    ns.ok(&["sem", "acquire", "s", "--global", "--timeout", "1s"]);
     let out = ns.run(&["sem", "release", "Local\\s", "--global"]);
     assert_eq!(out.status.code(), Some(2));
     ns.ok(&["rm", "s", "--global"]);
