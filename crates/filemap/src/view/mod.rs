@@ -119,7 +119,9 @@ impl<'a> ViewBuilder<'a> {
         self
     }
 
-    /// Fault every page in now (`MAP_POPULATE`) rather than on first touch.
+    /// Fault every page in now (`MAP_POPULATE`) rather than on first touch. A copy view's
+    /// pages are faulted in for reading (Linux 5.14 and later; earlier ones populate
+    /// nothing): they stay the object's until the view writes them.
     pub fn populate(mut self, populate: bool) -> Self {
         self.populate = populate;
         self
@@ -404,10 +406,12 @@ impl View {
 
     /// Locks the view's pages in memory (`VirtualLock`, `mlock`): they stay resident
     /// until [`unlock`](View::unlock) or the view is dropped. [`Error::LockLimit`] if a
-    /// limit forbids it.
+    /// limit forbids it. A copy view's pages stay the object's until the view writes them
+    /// (Linux locks them as they are, `MLOCK_ONFAULT`, where a plain `mlock` would write a
+    /// private copy of each; Wine's `VirtualLock` does copy them, real Windows' does not).
     pub fn lock(&self) -> Result<()> {
         let (start, span) = self.page_span(0, self.len);
-        self.raw.lock(start, span)
+        self.raw.lock(start, span, self.access == Access::Copy)
     }
 
     /// Unlocks what [`lock`](View::lock) locked.

@@ -244,7 +244,10 @@ impl Section {
             Access::Write => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED),
             Access::Copy => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::PRIVATE),
         };
-        if populate {
+        // A private writable mapping is populated by writing each page's private copy
+        // (`MAP_POPULATE`, as `mlock`): a copy view would then have changed every page.
+        // It is populated for reading below instead.
+        if populate && access != Access::Copy {
             flags |= MapFlags::POPULATE;
         }
         if at.is_some() {
@@ -281,6 +284,9 @@ impl Section {
                     len,
                 });
             }
+        }
+        if populate && access == Access::Copy {
+            view.populate_for_reading();
         }
         Ok(view)
     }
@@ -418,11 +424,36 @@ impl RawView {
         })
     }
 
-    /// Locks `[offset, offset + len)` in memory (`mlock`).
-    pub(crate) fn lock(&self, offset: usize, len: usize) -> Result<()> {
-        // SAFETY: the range is inside this mapping; mlock does not change its contents.
-        unsafe { rustix::mm::mlock(self.ptr.as_ptr().add(offset).cast(), len) }.map_err(|e| match e
-        {
+    /// Faults the whole region in for reading (`MADV_POPULATE_READ`, Linux 5.14): a copy
+    /// view's pages stay the object's (best effort, as `MAP_POPULATE`: an older kernel
+    /// populates nothing).
+    fn populate_for_reading(&self) {
+        // SAFETY: the whole region is this mapping; reading faults change no contents.
+        let _ = unsafe {
+            rustix::mm::madvise(
+                self.ptr.as_ptr().cast(),
+                self.len,
+                rustix::mm::Advice::LinuxPopulateRead,
+            )
+        };
+    }
+
+    /// Locks `[offset, offset + len)` in memory (`mlock`). A copy view's (`private`) is
+    /// faulted in for reading, then locked as it is (`MLOCK_ONFAULT`): `mlock` of a
+    /// private writable mapping writes each page's private copy, and the view would then
+    /// have changed every page; a page it copies later is locked as it is copied.
+    pub(crate) fn lock(&self, offset: usize, len: usize, private: bool) -> Result<()> {
+        // SAFETY: the range is inside this mapping; neither call changes its contents.
+        let locked = unsafe {
+            let at = self.ptr.as_ptr().add(offset).cast();
+            if private {
+                let _ = rustix::mm::madvise(at, len, rustix::mm::Advice::LinuxPopulateRead);
+                rustix::mm::mlock_with(at, len, rustix::mm::MlockFlags::ONFAULT)
+            } else {
+                rustix::mm::mlock(at, len)
+            }
+        };
+        locked.map_err(|e| match e {
             rustix::io::Errno::NOMEM | rustix::io::Errno::PERM | rustix::io::Errno::AGAIN => {
                 Error::LockLimit {
                     len: len as u64,
@@ -475,16 +506,19 @@ impl RawView {
     /// Drops the region's private copies, so that it shows its storage again
     /// (`MADV_DONTNEED` on a private mapping). `_section` and `_offset` matter on Windows.
     pub(crate) fn discard_private(&mut self, _source: &CopyViewSource<'_>) -> Result<()> {
-        // SAFETY: the whole region is this private mapping; callers hold `&mut View`, so no
-        // reference into it exists; the pages read back from the storage.
-        unsafe {
-            rustix::mm::madvise(
-                self.ptr.as_ptr().cast(),
-                self.len,
-                rustix::mm::Advice::LinuxDontNeed,
-            )
-        }
-        .map_err(|e| Error::io("discard the changes of", "a copy view", errno(e)))
+        let drop_pages = |advice| {
+            // SAFETY: the whole region is this private mapping; callers hold `&mut View`,
+            // so no reference into it exists; the pages read back from the storage.
+            unsafe { rustix::mm::madvise(self.ptr.as_ptr().cast(), self.len, advice) }
+        };
+        // A locked view refuses DONTNEED (EINVAL); DONTNEED_LOCKED (Linux 5.18) drops its
+        // pages too, and the lock stays for the pages faulted in again.
+        drop_pages(rustix::mm::Advice::LinuxDontNeed)
+            .or_else(|e| match e {
+                rustix::io::Errno::INVAL => drop_pages(rustix::mm::Advice::LinuxDontneedLocked),
+                e => Err(e),
+            })
+            .map_err(|e| Error::io("discard the changes of", "a copy view", errno(e)))
     }
 
     /// Unlocks what `lock` locked.

@@ -526,8 +526,9 @@ impl RawView {
         Ok(())
     }
 
-    /// Locks `[offset, offset + len)` in memory (`VirtualLock`).
-    pub(crate) fn lock(&self, offset: usize, len: usize) -> Result<()> {
+    /// Locks `[offset, offset + len)` in memory (`VirtualLock`, which leaves a copy view's
+    /// pages, `_private`, the object's until they are written).
+    pub(crate) fn lock(&self, offset: usize, len: usize, _private: bool) -> Result<()> {
         // SAFETY: the range is inside this view.
         if unsafe { VirtualLock(self.ptr.as_ptr().add(offset).cast(), len) } == 0 {
             let code = last_error();
