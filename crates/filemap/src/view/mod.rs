@@ -627,8 +627,19 @@ impl View {
     /// then flush", done for you), then drops its private copies, so that the view shows
     /// the object again and [`modified_pages`](View::modified_pages) is empty. Needs a
     /// handle that can write the object. Returns how many pages were written.
+    /// [`Error::PageFault`] (`truncated`) if the object's storage is now shorter than the
+    /// view (another process cut its file short): the system dropped the view's changes
+    /// past the new end with the storage, so nothing is written and the error says so.
     pub fn commit(&mut self) -> Result<usize> {
         self.check_copy("commit")?;
+        let end = self.object.base + self.offset + self.len as u64;
+        if let Some(stored) = self.object.section.stored_len().filter(|len| *len < end) {
+            return Err(Error::PageFault {
+                name: self.object.describe().to_string(),
+                offset: stored.saturating_sub(self.object.base + self.offset),
+                truncated: true,
+            });
+        }
         let pages = self.modified_pages()?;
         if !pages.is_empty() {
             let page = crate::page_size();
