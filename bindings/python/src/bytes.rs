@@ -26,26 +26,28 @@ pub(crate) fn with_bytes<R>(
             .map(|n| n.to_string())
             .unwrap_or_default()
     };
+    let view = PyMemoryView::from(data).map_err(|_| {
+        PyTypeError::new_err(format!(
+            "a bytes-like object is required, not '{}'",
+            type_name()
+        ))
+    })?;
+    // Empty, whatever its shape (a cast refuses an empty buffer of several dimensions).
+    if view.getattr("nbytes")?.extract::<usize>()? == 0 {
+        return f(&[]);
+    }
     // As unsigned bytes whatever the item type (numpy arrays of floats, say).
-    let bytes_view = PyMemoryView::from(data)
-        .map_err(|_| {
-            PyTypeError::new_err(format!(
-                "a bytes-like object is required, not '{}'",
-                type_name()
-            ))
-        })?
-        .call_method1("cast", ("B",))
-        .map_err(|_| {
-            // Only a buffer in C order can be taken byte by byte.
-            invalid(
-                py,
-                format!(
-                    "the {} buffer is not C-contiguous (a Fortran-ordered or strided one): \
+    let bytes_view = view.call_method1("cast", ("B",)).map_err(|_| {
+        // Only a buffer in C order can be taken byte by byte.
+        invalid(
+            py,
+            format!(
+                "the {} buffer is not C-contiguous (a Fortran-ordered or strided one): \
                      pass a C-ordered copy (numpy.ascontiguousarray(a), or a.tobytes())",
-                    type_name()
-                ),
-            )
-        })?;
+                type_name()
+            ),
+        )
+    })?;
     let buffer = PyBuffer::<u8>::get(&bytes_view)?;
     let copy = buffer.to_vec(py)?;
     f(&copy)

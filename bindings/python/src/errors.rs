@@ -200,9 +200,10 @@ fn make(py: Python<'_>, error: &filemap::Error) -> PyResult<PyErr> {
         _ => None,
     };
     let instance = match os_error {
-        // OSError(errno, strerror): sets `errno` and `strerror`.
-        Some(errno) => class.call1((errno, message))?,
-        None => class.call1((message,))?,
+        // OSError(errno, strerror): sets `errno` and `strerror`. (A system error of a kind
+        // that is no OSError here, a name too long say, is a ValueError: its message only.)
+        Some(errno) if class.is_subclass_of::<PyOSError>()? => class.call1((errno, message))?,
+        _ => class.call1((message,))?,
     };
     if let filemap::Error::Lagged { missed, .. } = error {
         instance.setattr("missed", missed)?;

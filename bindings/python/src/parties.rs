@@ -212,10 +212,12 @@ impl InboxSender {
         })
     }
 
-    /// This sender's slot (what the inbox's `recv` says a message came from).
+    /// This sender's slot (what the inbox's `recv` says a message came from); `ValueError`
+    /// once closed (the slot may be another sender's by then).
     #[getter]
-    fn slot(&self) -> u32 {
-        self.slot
+    fn slot(&self) -> PyResult<u32> {
+        self.inner.ensure_open()?;
+        Ok(self.slot)
     }
 
     /// The inbox's full name.

@@ -110,3 +110,16 @@ def test_bad_paths_and_buffers_are_invalid_arguments(tmp_path):
             view.write(0, np.asfortranarray(np.zeros((3, 4), "u1")))
         view.write(0, np.ascontiguousarray(np.ones((3, 4), "u1")))
         assert view.read(0, 12) == b"\x01" * 12
+        # An empty buffer of any shape is empty bytes (a cast of an empty 2-D buffer
+        # fails: it was refused as not C-contiguous).
+        view.write(0, np.zeros((0, 4), "u1"))
+        assert view.read(0, 12) == b"\x01" * 12
+
+
+def test_a_system_error_of_a_value_kind_is_a_plain_value_error(tmp_path):
+    # ENAMETOOLONG is an invalid argument, not an OSError: its message alone, no
+    # (errno, message) tuple as its text.
+    with pytest.raises(filemap.InvalidArgumentError) as info:
+        filemap.Mapping.from_path(tmp_path / ("a" * 300), size=4096)
+    assert not isinstance(info.value, OSError)
+    assert str(info.value).startswith("open "), str(info.value)

@@ -52,6 +52,9 @@ def test_inbox_slots_run_out_and_wait_any_sees_a_message(name):
     assert inbox.try_recv() == (tx.slot, b"x")
     assert inbox.try_recv() is None
     tx.close()
+    # A closed sender's slot may be another's already: asking for it is an error.
+    with pytest.raises(ValueError):
+        tx.slot
     inbox.close()
 
 
