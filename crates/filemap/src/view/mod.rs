@@ -626,8 +626,10 @@ impl View {
     /// flushes them (the tutorials' "copy the changed pages to a second, writable view,
     /// then flush", done for you), then drops its private copies, so that the view shows
     /// the object again and [`modified_pages`](View::modified_pages) is empty. Needs a
-    /// handle that can write the object. Returns how many pages were written.
-    /// [`Error::PageFault`] (`truncated`) if the object's storage is now shorter than the
+    /// handle that can write the object. Returns how many pages were written. A page is
+    /// written whole: its bytes the view did not change go back as the view has them (as
+    /// the object held them when the view first wrote to that page), over anything
+    /// another process wrote there since. [`Error::PageFault`] (`truncated`) if the object's storage is now shorter than the
     /// view (another process cut its file short): the system dropped the view's changes
     /// past the new end with the storage, so nothing is written and the error says so.
     pub fn commit(&mut self) -> Result<usize> {
