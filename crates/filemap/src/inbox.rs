@@ -292,7 +292,7 @@ impl Inbox {
             .ok_or_else(|| unreachable!("a wait without a deadline only ends with a message"))
     }
 
-    /// The next message if there is one now; [`Error::Disconnected`](crate::Error::Disconnected)
+    /// The next message if there is one now; [`Error::Disconnected`]
     /// as [`recv`](Inbox::recv) says (a loop of calls learns of senders that closed or died
     /// within a liveness interval, 50 ms).
     pub fn try_recv(&mut self) -> Result<Option<(u32, RecvSlot<'_>)>> {
