@@ -66,24 +66,15 @@ const PATIENCE: Duration = Duration::from_secs(60);
 /// client that came was refused by the one damaged slot).
 #[cfg(target_os = "linux")]
 fn a_damaged_free_client_slot_is_passed_over() {
-    use std::os::unix::fs::FileExt;
     let ns = Namespace::new();
     let name = unique("svc-damaged-slot");
     let options = ServiceOptions::new().clients(2);
     let mut server = Server::create_or_open(name.as_str(), &options).unwrap();
-    let uid = rustix::process::geteuid().as_raw();
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(ns.path().join(format!("filemap.u{uid}.{name}")))
-        .unwrap();
-    // The data area's offset is the header's word at 32; slot 0's request ring comes first,
-    // its control area after the control page, and its sender's position (`TAIL`, a
-    // multiple of 64) is the area's word at 128.
-    let mut word = [0u8; 8];
-    file.read_exact_at(&mut word, 32).unwrap();
-    let tail = u64::from_le_bytes(word) + 4096 + 128;
-    file.write_all_at(&1u64.to_ne_bytes(), tail).unwrap();
+    let file = common::EntryFile::open(&ns, &name);
+    // Slot 0's request ring comes first in the data area, its control area after the
+    // control page, and its sender's position (`TAIL`, a multiple of 64) is the area's
+    // word at 128.
+    file.write(file.data_offset() + 4096 + 128, &1u64.to_ne_bytes());
     let mut client = Client::open(name.as_str()).unwrap();
     assert_eq!(client.slot(), 1);
     let sent = client.send_request(b"through slot 1").unwrap();

@@ -91,7 +91,6 @@ fn main() {
 /// file, which the mapping shares.
 #[cfg(target_os = "linux")]
 fn an_oldest_frame_past_the_tail_is_corrupt() {
-    use std::os::unix::fs::FileExt;
     let ns = Namespace::new();
     let name = unique("far-oldest");
     let options = TopicOptions::new()
@@ -101,19 +100,11 @@ fn an_oldest_frame_past_the_tail_is_corrupt() {
     let mut sub = Subscriber::open(name.as_str()).unwrap();
     publisher.publish(b"one").unwrap();
     assert_eq!(sub.try_recv().unwrap().unwrap().to_vec().unwrap(), b"one");
-    let uid = rustix::process::geteuid().as_raw();
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(ns.path().join(format!("filemap.u{uid}.{name}")))
-        .unwrap();
-    // The header's data offset; the topic's area follows the ring (4096 bytes after the
-    // ring's own page), and its oldest-frame word is 64 bytes in.
-    let mut word = [0u8; 8];
-    file.read_exact_at(&mut word, 32).unwrap();
-    let area = u64::from_le_bytes(word) + 4096 + 4096;
-    file.write_all_at(&(1u64 << 62).to_le_bytes(), area + 64)
-        .unwrap();
+    let file = common::EntryFile::open(&ns, &name);
+    // The topic's area follows the ring (4096 bytes after the ring's own page), and its
+    // oldest-frame word is 64 bytes in.
+    let area = file.data_offset() + 4096 + 4096;
+    file.write(area + 64, &(1u64 << 62).to_le_bytes());
     match sub.try_recv() {
         Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("oldest"), "{e}"),
         other => panic!("expected Corrupt, got {:?}", other.map(|s| s.map(|_| ()))),
@@ -129,31 +120,18 @@ fn an_oldest_frame_past_the_tail_is_corrupt() {
 /// good, so that a lone sleeper was never rung, only woken by its 50 ms nap).
 #[cfg(target_os = "linux")]
 fn a_sleeper_count_left_too_high_in_a_slot_never_wraps_the_total() {
-    use std::os::unix::fs::FileExt;
     let ns = Namespace::new();
     let name = unique("sleeper-count");
     let options = TopicOptions::new().capacity(4096);
     let mut publisher = Publisher::create_or_open(name.as_str(), &options).unwrap();
-    let uid = rustix::process::geteuid().as_raw();
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(ns.path().join(format!("filemap.u{uid}.{name}")))
-        .unwrap();
+    let file = common::EntryFile::open(&ns, &name);
     // The topic's area follows the ring (as in the test above); its count of sleepers over
     // all slots is its word at 192, and slot 0's own count the word at 4 of the slot table
     // (256 bytes in).
-    let mut word = [0u8; 8];
-    file.read_exact_at(&mut word, 32).unwrap();
-    let area = u64::from_le_bytes(word) + 4096 + 4096;
-    let all_asleep = || {
-        let mut count = [0u8; 4];
-        file.read_exact_at(&mut count, area + 192).unwrap();
-        u32::from_ne_bytes(count)
-    };
+    let area = file.data_offset() + 4096 + 4096;
+    let all_asleep = || u32::from_ne_bytes(file.read(area + 192));
     assert_eq!(all_asleep(), 0);
-    file.write_all_at(&1u32.to_ne_bytes(), area + 256 + 4)
-        .unwrap();
+    file.write(area + 256 + 4, &1u32.to_ne_bytes());
     let mut sub = Subscriber::open(name.as_str()).unwrap();
     assert_eq!(all_asleep(), 0, "the total of sleepers wrapped round");
     // And the counts work on: the subscriber sleeps (counted) and is woken by a publish.

@@ -54,6 +54,43 @@ impl Namespace {
     }
 }
 
+/// A Local entry's file in the namespace directory, opened for reading and writing, as a
+/// process outside the protocol (or a hostile one) reaches its words (Linux).
+#[cfg(unix)]
+pub struct EntryFile(std::fs::File);
+
+#[cfg(unix)]
+impl EntryFile {
+    pub fn open(ns: &Namespace, name: &str) -> EntryFile {
+        let uid = rustix::process::geteuid().as_raw();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(ns.path().join(format!("filemap.u{uid}.{name}")))
+            .expect("open the entry's file");
+        EntryFile(file)
+    }
+
+    /// Where the entry's data area starts (the header's word at 32).
+    pub fn data_offset(&self) -> u64 {
+        u64::from_le_bytes(self.read(32))
+    }
+
+    pub fn read<const N: usize>(&self, at: u64) -> [u8; N] {
+        use std::os::unix::fs::FileExt;
+        let mut bytes = [0u8; N];
+        self.0
+            .read_exact_at(&mut bytes, at)
+            .expect("read the entry");
+        bytes
+    }
+
+    pub fn write(&self, at: u64, bytes: &[u8]) {
+        use std::os::unix::fs::FileExt;
+        self.0.write_all_at(bytes, at).expect("write the entry");
+    }
+}
+
 /// A name no other test (or earlier run) uses.
 pub fn unique(base: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
