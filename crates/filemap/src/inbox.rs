@@ -346,9 +346,10 @@ impl Inbox {
         self.next = after(i, self.receivers.len());
         // `ready_ring` found a frame there, past any wrap marker, and only this receiver
         // moves its position: it is still there unless another process changed the ring.
+        let tail = self.sender_position(i);
         let frame = match self.receivers[i].ready_frame() {
             Ok(frame) => frame,
-            Err(e) => return Err(self.set_aside(i, e)),
+            Err(e) => return Err(self.set_aside(i, e, tail)),
         };
         Ok(Some((i as u32, self.receivers[i].take_frame(frame))))
     }
@@ -360,13 +361,15 @@ impl Inbox {
         let n = self.receivers.len();
         let mut i = self.next;
         for _ in 0..n {
+            // Read before the look: a commit after it is one the look may not have seen.
+            let tail = self.sender_position(i);
             if !self.is_set_aside(i) {
                 match self.receivers[i].message_ready() {
                     Ok(true) => return Ok(Some(i)),
                     Ok(false) => {}
-                    Err(e) => return Err(self.set_aside(i, e)),
+                    Err(e) => return Err(self.set_aside(i, e, tail)),
                 }
-            } else if self.sent_to_set_aside(i) {
+            } else if tail != self.reported_at[i] {
                 // Looked at again: read on if it is whole now, reported again if not.
                 match self.receivers[i].message_ready() {
                     Ok(ready) => {
@@ -375,7 +378,7 @@ impl Inbox {
                             return Ok(Some(i));
                         }
                     }
-                    Err(e) => return Err(self.set_aside(i, e)),
+                    Err(e) => return Err(self.set_aside(i, e, tail)),
                 }
             }
             i = after(i, n);
@@ -386,12 +389,16 @@ impl Inbox {
     /// Whether the sender of a ring set aside has committed more since it was reported
     /// (a new sender of the slot may even have written over the damage).
     fn sent_to_set_aside(&self, i: usize) -> bool {
-        let tail = self.receivers[i]
+        self.sender_position(i) != self.reported_at[i]
+    }
+
+    /// Where ring `i`'s sender has committed up to (its tail).
+    fn sender_position(&self, i: usize) -> u64 {
+        self.receivers[i]
             .endpoint()
             .ring
             .tail()
-            .load(Ordering::Acquire);
-        tail != self.reported_at[i]
+            .load(Ordering::Acquire)
     }
 
     /// Whether ring `i` was found damaged and set aside.
@@ -400,19 +407,16 @@ impl Inbox {
         self.set_aside & (1 << i) != 0
     }
 
-    /// Sets ring `i`, found damaged with `error`, aside (if the error says its ring is
-    /// corrupt: an error of the whole entry, such as lost memory, is not one ring's), and
-    /// the error to report, naming the slot.
-    fn set_aside(&mut self, i: usize, error: Error) -> Error {
+    /// Sets ring `i`, found damaged with `error` by a look that began when its sender's
+    /// position was `tail`, aside (if the error says its ring is corrupt: an error of the
+    /// whole entry, such as lost memory, is not one ring's), and the error to report,
+    /// naming the slot. A commit since `tail` has the ring looked at again.
+    fn set_aside(&mut self, i: usize, error: Error, tail: u64) -> Error {
         let Error::Corrupt { name, problem } = error else {
             return error;
         };
         self.set_aside |= 1 << i;
-        self.reported_at[i] = self.receivers[i]
-            .endpoint()
-            .ring
-            .tail()
-            .load(Ordering::Acquire);
+        self.reported_at[i] = tail;
         self.next = after(i, self.receivers.len());
         let party = if self.ends_with_senders {
             "sender"

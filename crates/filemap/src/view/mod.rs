@@ -407,8 +407,10 @@ impl View {
     /// Locks the view's pages in memory (`VirtualLock`, `mlock`): they stay resident
     /// until [`unlock`](View::unlock) or the view is dropped. [`Error::LockLimit`] if a
     /// limit forbids it. A copy view's pages stay the object's until the view writes them
-    /// (Linux locks them as they are, `MLOCK_ONFAULT`, where a plain `mlock` would write a
-    /// private copy of each; Wine's `VirtualLock` does copy them, real Windows' does not).
+    /// (Linux faults them in for reading and locks them as they are, `MLOCK_ONFAULT`, where
+    /// a plain `mlock` would write a private copy of each: before Linux 5.14, which cannot
+    /// fault pages in for reading alone, a copy view's pages are locked as they are
+    /// touched; Wine's `VirtualLock` does copy them, real Windows' does not).
     pub fn lock(&self) -> Result<()> {
         let (start, span) = self.page_span(0, self.len);
         self.raw.lock(start, span, self.access == Access::Copy)

@@ -378,9 +378,11 @@ pub(crate) fn give_back(state: &AtomicU32, me: &Owner, replaced: u32) {
 }
 
 /// Makes the holder's unlock of a mutex wake a sleeper (it may find none: a wake-up for
-/// nobody costs one system call).
+/// nobody costs one system call); a mutex unlocked meanwhile wakes one now.
 pub(crate) fn keep_waking(state: &AtomicU32) {
-    state.fetch_or(WAITERS, Ordering::Relaxed);
+    if state.fetch_or(WAITERS, Ordering::Relaxed) & !WAITERS == 0 {
+        futex_wake(state, 1);
+    }
 }
 
 /// Unlocks a mutex this handle's thread holds, waking one sleeper if there may be one.
