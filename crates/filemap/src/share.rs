@@ -235,6 +235,18 @@ impl Mapping {
             ),
             (None, None) => unreachable!("handle_count() > 0 was checked"),
         };
+        // A storage shorter than the size said (a file cut short, or a descriptor that
+        // lies) is refused here, as an opener by name refuses it.
+        let end = base.saturating_add(header.size);
+        if let Some(stored) = section.stored_len().filter(|len| *len < end) {
+            return Err(Error::SharedHandle {
+                key: key.to_string(),
+                problem: format!(
+                    "the object's storage holds {stored} bytes, fewer than the {end} its size \
+                     needs"
+                ),
+            });
+        }
         Mapping::from_object(Object {
             name,
             writable: d.writable && header.protection == Protection::ReadWrite,

@@ -1049,6 +1049,30 @@ fn shared_handle() {
             }
             other => panic!("expected SharedHandle, got {other:?}"),
         }
+        // An inherited file shorter than the size the descriptor says: refused (it was
+        // mapped, and a read past the file's end faulted).
+        use std::io::Write;
+        let mut short = tempfile::tempfile().unwrap();
+        short.write_all(&[7u8; 4096]).unwrap();
+        rustix::io::fcntl_setfd(&short, rustix::io::FdFlags::empty()).unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&short);
+        std::env::set_var(
+            "FILEMAP_SHARED_short",
+            format!(
+                "filemap-share/1 entry=0 file=1 writable=0 size=1048576 protection=ro \
+                 handles={fd}"
+            ),
+        );
+        match Mapping::from_inherited("short") {
+            Err(e @ Error::SharedHandle { .. }) => {
+                assert!(e.to_string().contains("fewer than"), "{e}")
+            }
+            other => panic!("expected SharedHandle, got {other:?}"),
+        }
+        // The call took the inherited descriptor over (and closed it with the mapping it
+        // refused): it is no longer the test's to close.
+        std::mem::forget(short);
+        std::env::remove_var("FILEMAP_SHARED_short");
     }
     std::env::remove_var("FILEMAP_SHARED_forged");
 }
