@@ -234,6 +234,14 @@ pub fn subscribe(name: &str, create: &CreateTopic, count: Option<u64>, json: boo
             Printed::Failed => break,
         }
     }
+    // Messages missed after the last one received (the publisher closed right after): a
+    // row of their own, as human mode has said them on stderr.
+    if json && missed > 0 {
+        let row = json!({ "missed": missed });
+        if let Printed::Interrupted = out.print(format!("{row}\n").into_bytes(), &termination) {
+            return Ok(interrupted());
+        }
+    }
     if let Printed::Interrupted = out.finish(&termination) {
         return Ok(interrupted());
     }
