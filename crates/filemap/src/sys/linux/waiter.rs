@@ -298,8 +298,13 @@ fn run(shard: &'static Shard) {
             Ok(i) => vec![slept_on[i - 1].0],
             Err(rustix::io::Errno::TIMEDOUT) => Vec::new(),
             // The thread's own word changed (a registration came or went): sleep again
-            // over the new set (a future's word that changed too is found then).
-            Err(rustix::io::Errno::AGAIN) if shard.control.load(Ordering::Acquire) != control => {
+            // over the new set (a future's word that changed too is found then). So too for
+            // a word no longer mapped once the set changed: a future ended, and its object
+            // went, between the set's rebuild and the sleep (EFAULT), which is no reason to
+            // wake every other future.
+            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::FAULT)
+                if shard.control.load(Ordering::Acquire) != control =>
+            {
                 Vec::new()
             }
             // Some future's word had changed already: which ones?
