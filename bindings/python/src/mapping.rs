@@ -147,13 +147,15 @@ impl Mapping {
     /// `access` `"read"`, `"write"` or `"copy"` (default: the most the mapping allows).
     #[pyo3(signature = (offset=0, length=None, *, access=None))]
     fn view(
-        &self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         offset: u64,
         length: Option<u64>,
         access: Option<&str>,
     ) -> PyResult<View> {
-        let m = self.get()?;
+        let py = slf.py();
+        // A handle of its own, so that the mapping is not borrowed while the view is mapped
+        // without the GIL: another thread's close() meanwhile just closes it.
+        let m = slf.borrow().get()?.clone();
         let mut b = m.view().offset(offset);
         if let Some(len) = length {
             b = b.len(len);
