@@ -1074,6 +1074,25 @@ fn shared_handle() {
         std::mem::forget(short);
         std::env::remove_var("FILEMAP_SHARED_short");
     }
+    // Windows: the process's standard output handle (inheritable, as the standard handles
+    // a process inherited are) is refused, not taken over and closed.
+    #[cfg(windows)]
+    {
+        use std::os::windows::io::AsRawHandle;
+        let stdout = std::io::stdout().as_raw_handle() as usize;
+        std::env::set_var(
+            "FILEMAP_SHARED_standard",
+            format!("filemap-share/1 entry=1 handles={stdout}"),
+        );
+        match Mapping::from_inherited("standard") {
+            Err(e @ Error::SharedHandle { .. }) => {
+                assert!(e.to_string().contains("standard"), "{e}")
+            }
+            other => panic!("expected SharedHandle, got {other:?}"),
+        }
+        std::env::remove_var("FILEMAP_SHARED_standard");
+        println!("    standard output still works after the refusal");
+    }
     std::env::remove_var("FILEMAP_SHARED_forged");
 }
 

@@ -117,6 +117,19 @@ fn take_handle(value: u64, key: &str, inherited: bool) -> Result<OsHandle> {
     if value == 0 || value > isize::MAX as u64 {
         return Err(bad(format!("{value} is not a handle")));
     }
+    // A standard handle (inherited too, and inheritable) is the process's standard
+    // stream's, never an object handed over for sharing: wrapping it would close the
+    // stream's handle under it (as Linux refuses descriptors 0 to 2).
+    let standard = [
+        std::io::stdin().as_raw_handle(),
+        std::io::stdout().as_raw_handle(),
+        std::io::stderr().as_raw_handle(),
+    ];
+    if standard.contains(&(value as usize as _)) {
+        return Err(bad(format!(
+            "handle {value} is this process's standard input, output or error"
+        )));
+    }
     let wrap = || {
         let h = value as usize as HANDLE;
         let mut flags = 0u32;
