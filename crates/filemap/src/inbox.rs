@@ -123,6 +123,10 @@ pub(crate) fn endpoint(rings: &RingSet, i: usize, lock: Option<sys::EndpointLock
     rings.endpoint(i, bells, lock)
 }
 
+/// A sender position no ring has (positions are multiples of 64): a ring set aside with
+/// it as its reported position is looked at again at the next look.
+const NEVER_A_POSITION: u64 = u64::MAX;
+
 /// The receiving end of an inbox: one at a time.
 #[derive(Debug)]
 pub struct Inbox {
@@ -140,6 +144,9 @@ pub struct Inbox {
     /// again, read on if it is whole by then, reported again if not (what is sent there
     /// is not received).
     reported_at: Vec<u64>,
+    /// Damage found when this receiver connected (a ring's receiver position, mended),
+    /// reported by the next receives, one each, before they look at the rings.
+    unreported: Vec<Error>,
     /// The receiver's doorbell (in the memory the receivers hold).
     bell: BellWords,
     /// Whether receiving reports [`Error::Disconnected`] once every sender that came is
@@ -187,18 +194,36 @@ impl Inbox {
     ) -> Result<Inbox> {
         // (If a ring fails to connect, those connected before are closed here, and `lock`
         // is let go after them, on the way out.)
-        let receivers = (0..slots as usize)
-            .map(|i| Receiver::connect(endpoint(rings, i, None)))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Inbox {
+        let mut receivers = Vec::with_capacity(slots as usize);
+        let mut damaged = Vec::new();
+        for i in 0..slots as usize {
+            let (receiver, damage) = Receiver::connect_mending(endpoint(rings, i, None))?;
+            receivers.push(receiver);
+            damaged.extend(damage.map(|e| (i, e)));
+        }
+        let mut inbox = Inbox {
             reported_at: vec![0; receivers.len()],
             receivers,
             next: 0,
             set_aside: 0,
+            unreported: Vec::new(),
             bell: rings.shared_bell(RECEIVER_LOCK),
             ends_with_senders,
             _lock: lock,
-        })
+        };
+        for (i, damage) in damaged {
+            // Set aside until the damage is reported, then looked at again at once (its
+            // position is mended), unless its sender's position is invalid too: then only
+            // when that changes.
+            let tail = inbox.sender_position(i);
+            let e = inbox.set_aside(i, damage, tail);
+            if ring::valid_position(tail) {
+                inbox.reported_at[i] = NEVER_A_POSITION;
+            }
+            inbox.unreported.push(e);
+        }
+        inbox.next = 0;
+        Ok(inbox)
     }
 
     /// The first ring's endpoint (the name, the memory, errors).
@@ -244,7 +269,10 @@ impl Inbox {
     /// reads that slot no more: the next receive goes on with the other slots' messages.
     /// When that slot's sender commits more, the ring is looked at again: read on if it is
     /// whole by then, reported again if not. (A receiver that opens the inbox later finds
-    /// the damage again.)
+    /// the damage again.) A slot whose receiver position this receiver found damaged when
+    /// it opened the inbox (only a process outside the protocol writes one) does not stop
+    /// it opening: the position is mended to the slot's sender's, and the next receive
+    /// reports the damage, naming the slot (what was sent there before is lost).
     pub fn recv(&mut self) -> Result<(u32, RecvSlot<'_>)> {
         match self.message_now() {
             Some((i, frame)) => Ok((i as u32, self.receivers[i].take_frame(frame))),
@@ -358,6 +386,9 @@ impl Inbox {
     /// reported once and set aside: one sender's broken ring (its sender writes it) must
     /// not stop the others' messages.
     fn ready_ring(&mut self) -> Result<Option<usize>> {
+        if let Some(damage) = self.unreported.pop() {
+            return Err(damage);
+        }
         let n = self.receivers.len();
         let mut i = self.next;
         for _ in 0..n {
@@ -459,7 +490,8 @@ impl Inbox {
     /// of a damaged slot rings the doorbell as any does, and a receiver asleep must wake
     /// for it).
     pub(crate) fn committed_now(&self) -> bool {
-        self.live_receivers().any(Receiver::committed_now)
+        !self.unreported.is_empty()
+            || self.live_receivers().any(Receiver::committed_now)
             || (self.set_aside != 0
                 && (0..self.receivers.len())
                     .any(|i| self.is_set_aside(i) && self.sent_to_set_aside(i)))

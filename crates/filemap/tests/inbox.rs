@@ -57,11 +57,16 @@ fn main() {
         "a_damaged_free_slot_is_passed_over",
         a_damaged_free_slot_is_passed_over,
     ));
+    #[cfg(target_os = "linux")]
+    tests.push((
+        "a_damaged_receiver_position_is_mended_and_reported",
+        a_damaged_receiver_position_is_mended_and_reported,
+    ));
     #[cfg(not(target_os = "linux"))]
     println!(
         "the_receiver_spins_through_a_long_message_being_written, \
          a_mark_left_standing_is_spun_on_once, a_damaged_ring_is_reported_once_and_set_aside, \
-         a_damaged_free_slot_is_passed_over: \
+         a_damaged_free_slot_is_passed_over, a_damaged_receiver_position_is_mended_and_reported: \
          Linux only (they read or write words of the entry through its file; the code under \
          test is the same here)"
     );
@@ -608,6 +613,57 @@ fn a_damaged_free_slot_is_passed_over() {
         other => panic!("the damaged slot, the only free one: {other:?}"),
     }
     drop((inbox, sender, file, entry));
+    ns.assert_empty();
+}
+
+/// A process writes an invalid receiver position into slot 1's ring while no receiver
+/// holds the inbox: a receiver opening it still opens (before, it was refused for good,
+/// every slot with it), receives the other slots' messages, reports the damage once, as
+/// `Corrupt` naming the slot, and then slot 1's messages sent after it opened (the slot's
+/// position is mended to its sender's: what was sent there before is lost, and said so).
+#[cfg(target_os = "linux")]
+fn a_damaged_receiver_position_is_mended_and_reported() {
+    let ns = Namespace::new();
+    let name = unique("inbox-damaged-claim");
+    let options = InboxOptions::new().senders(3).capacity(4096);
+    let inbox = Inbox::create_or_open(name.as_str(), &options).unwrap();
+    let mut senders: Vec<_> = (0..3)
+        .map(|_| InboxSender::open(name.as_str()).unwrap())
+        .collect();
+    for (i, sender) in senders.iter_mut().enumerate() {
+        sender.send(format!("before {i}").as_bytes()).unwrap();
+    }
+    drop(inbox);
+    // Slot 1's ring control area: after the control page and slot 0's ring (a control area
+    // and 4096 bytes); its receiver's position (`CLAIM`) is its word at 192.
+    let entry = common::EntryFile::open(&ns, &name);
+    let claim = entry.data_offset() + 4096 + 4096 + 4096 + 192;
+    entry.write(claim, &7u64.to_ne_bytes());
+    let mut inbox = Inbox::open(name.as_str()).unwrap();
+    senders[1].send(b"after 1").unwrap();
+    let mut got = Vec::new();
+    let mut reports = Vec::new();
+    for _ in 0..4 {
+        match inbox.recv_timeout(PATIENCE) {
+            Ok((from, m)) => got.push((from, String::from_utf8(m.to_vec().unwrap()).unwrap())),
+            Err(e @ Error::Corrupt { .. }) => reports.push(e.to_string()),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(reports[0].contains("sender slot 1"), "{}", reports[0]);
+    assert!(reports[0].contains("position 7"), "{}", reports[0]);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (0, "before 0".into()),
+            (1, "after 1".into()),
+            (2, "before 2".into())
+        ]
+    );
+    assert!(matches!(inbox.try_recv(), Ok(None)));
+    drop((inbox, senders, entry));
     ns.assert_empty();
 }
 

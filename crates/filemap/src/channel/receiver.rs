@@ -65,17 +65,39 @@ impl Receiver {
     }
 
     pub(crate) fn connect(end: Endpoint) -> Result<Receiver> {
-        // Messages handed out to a receiver that died are not handed out again.
-        let claim = end.ring.claim().load(Ordering::Acquire);
-        // Within a ring of the tail either way (a frame handed out may be committed a
-        // moment before its tail is recorded): a claim far past it would have this
-        // receiver wait where nothing is ever committed.
-        let tail = end.ring.tail().load(Ordering::Acquire);
-        if !ring::valid_position(claim) || claim.abs_diff(tail) > end.ring.capacity() {
-            return Err(end.corrupt(format!(
-                "the receiver's position {claim} is invalid (the tail is at {tail})"
-            )));
+        match position_left(&end) {
+            Ok(claim) => Receiver::connect_at(end, claim),
+            Err(problem) => Err(end.corrupt(problem)),
         }
+    }
+
+    /// Like [`connect`](Receiver::connect), for one ring of several (an inbox's), where one
+    /// ring's damage must not stop the others: a receiver's position found invalid (only a
+    /// process outside the protocol writes one) is mended to the sender's, and the damage
+    /// returned, for the caller to report. What was sent before that position is not
+    /// received. If the sender's position is invalid too, no sender can connect to the
+    /// ring (nor has one since), and the receiver starts at the ring's start.
+    pub(crate) fn connect_mending(end: Endpoint) -> Result<(Receiver, Option<Error>)> {
+        let problem = match position_left(&end) {
+            Ok(claim) => return Ok((Receiver::connect_at(end, claim)?, None)),
+            Err(problem) => problem,
+        };
+        let tail = end.ring.tail().load(Ordering::Acquire);
+        let (start, outcome) = if ring::valid_position(tail) {
+            (
+                tail,
+                "starts at the sender's: what was sent before is not received",
+            )
+        } else {
+            (0, "starts at 0, and no sender can connect to it")
+        };
+        let damage = end.corrupt(format!("{problem}; the receiver {outcome}"));
+        end.ring.claim().store(start, Ordering::Release);
+        Ok((Receiver::connect_at(end, start)?, Some(damage)))
+    }
+
+    /// Connects the receiver at position `claim`, where the last receiver left off.
+    fn connect_at(end: Endpoint, claim: u64) -> Result<Receiver> {
         end.ring.head().store(claim, Ordering::Release);
         end.ring
             .u32_at(ring::RECEIVER_STATE)
@@ -452,6 +474,22 @@ impl Drop for Receiver {
             .store(ring::STATE_CLOSED, Ordering::Release);
         self.end.wake(Side::Sender);
     }
+}
+
+/// Where the last receiver of `end`'s ring left off (messages handed out to a receiver that
+/// died are not handed out again), or what is wrong with it.
+fn position_left(end: &Endpoint) -> std::result::Result<u64, String> {
+    let claim = end.ring.claim().load(Ordering::Acquire);
+    // Within a ring of the tail either way (a frame handed out may be committed a moment
+    // before its tail is recorded): a claim far past it would have this receiver wait
+    // where nothing is ever committed.
+    let tail = end.ring.tail().load(Ordering::Acquire);
+    if !ring::valid_position(claim) || claim.abs_diff(tail) > end.ring.capacity() {
+        return Err(format!(
+            "the receiver's position {claim} is invalid (the tail is at {tail})"
+        ));
+    }
+    Ok(claim)
 }
 
 /// How [`Receiver::wait_message`] ended.
