@@ -49,6 +49,10 @@ fn main() {
             unguarded_lock_and_release_pair,
         ),
         (
+            "a_thread_exiting_with_an_unguarded_lock_abandons_it",
+            a_thread_exiting_with_an_unguarded_lock_abandons_it,
+        ),
+        (
             "wrong_kind_and_wrong_type_are_refused",
             wrong_kind_and_wrong_type_are_refused,
         ),
@@ -89,6 +93,11 @@ fn play(role: &str, args: &[String]) -> i32 {
                 let m = NamedMutex::open(arg(0)).map_err(|e| e.to_string())?;
                 m.lock_unguarded(None).map_err(|e| e.to_string())?;
                 ready_then_block();
+            }
+            "lock-and-say-if-abandoned" => {
+                let m = NamedMutex::open(arg(0)).map_err(|e| e.to_string())?;
+                let g = m.lock_timeout(PATIENCE).map_err(|e| e.to_string())?;
+                print!("{}", if g.abandoned() { "abandoned" } else { "normal" });
             }
             "count" => {
                 let n: u64 = arg(1).parse().unwrap();
@@ -429,6 +438,45 @@ fn unguarded_lock_and_release_pair() {
         other.release().unwrap();
     }
     drop(other);
+    ns.assert_empty();
+}
+
+/// A thread that exits holding a lock it took with `lock_unguarded` (as a C or Python
+/// thread that never calls release) leaves the mutex abandoned, its handle still open, as
+/// Win32 does: the next locker, in this process or another, takes it and is told so, and
+/// one already asleep on it is woken for it. (Before, on Linux, it stayed held until the
+/// handle was closed: every other locker waited, or timed out.)
+fn a_thread_exiting_with_an_unguarded_lock_abandons_it() {
+    let ns = Namespace::new();
+    let name = unique("thread-exit");
+    let m = std::sync::Arc::new(NamedMutex::create_new(&name).unwrap());
+    let holder = std::sync::Arc::clone(&m);
+    std::thread::spawn(move || assert!(!holder.lock_unguarded(None).unwrap()))
+        .join()
+        .unwrap();
+    assert!(m.lock_unguarded(Some(PATIENCE)).unwrap(), "abandoned");
+    m.release().unwrap();
+    // Another process's locker, asleep on it when the thread exits.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let holder = std::sync::Arc::clone(&m);
+    let thread = std::thread::spawn(move || {
+        holder.lock_unguarded(None).unwrap();
+        rx.recv().unwrap();
+    });
+    let locker = child("lock-and-say-if-abandoned", &[&name])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    tx.send(()).unwrap();
+    thread.join().unwrap();
+    let out = locker.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "abandoned");
+    // The handle that took it is still open, and still usable.
+    assert!(!m.lock_unguarded(Some(PATIENCE)).unwrap());
+    m.release().unwrap();
+    drop(m);
     ns.assert_empty();
 }
 

@@ -9,6 +9,10 @@
 //! the entry is pruned; on Windows the thread still owns the kernel mutex until it exits,
 //! so the entry stays and keeps refusing a relock by this thread.
 //!
+//! A thread that exits holding unguarded locks leaves each abandoned (through its handle,
+//! if that still lives), as Win32 abandons a mutex whose owning thread exits: the list's
+//! destructor does it (on Windows the system does, and the call does nothing).
+//!
 //! A child made by `fork` has a copy of the forking thread's list, but none of its locks
 //! (the copies of the guards unlock nothing there, and leave the list alone): the list
 //! notes the fork generation its entries were made in, and entries of an earlier
@@ -17,12 +21,24 @@
 use std::cell::{Cell, RefCell};
 use std::sync::{Arc, Weak};
 
+/// A mutex handle, as the list knows it: what is left to do when a thread exits holding
+/// the mutex through it without a guard.
+pub(super) trait Handle: Send + Sync {
+    fn abandon_for_exiting_thread(&self);
+}
+
+impl Handle for crate::sys::MutexObject {
+    fn abandon_for_exiting_thread(&self) {
+        crate::sys::MutexObject::abandon_for_exiting_thread(self);
+    }
+}
+
 /// How a held mutex will be unlocked.
 enum How {
     /// By dropping its guard (which borrows its handle, so the entry cannot go stale).
     Guarded,
     /// By `NamedMutex::release` through this handle.
-    Unguarded(Weak<()>),
+    Unguarded(Weak<dyn Handle>),
 }
 
 struct Entry {
@@ -38,9 +54,9 @@ impl Entry {
             && matches!(&self.how, How::Unguarded(handle) if handle.strong_count() == 0)
     }
 
-    fn unguarded_through(&self, id: u64, handle: &Arc<()>) -> bool {
+    fn unguarded_through<H: Handle>(&self, id: u64, handle: &Arc<H>) -> bool {
         self.id == id
-            && matches!(&self.how, How::Unguarded(h) if std::ptr::eq(h.as_ptr(), Arc::as_ptr(handle)))
+            && matches!(&self.how, How::Unguarded(h) if std::ptr::addr_eq(h.as_ptr(), Arc::as_ptr(handle)))
     }
 }
 
@@ -76,7 +92,25 @@ mod list {
                 generation: Cell::new(0),
             }
         };
-        pub(super) static OTHERS: RefCell<Vec<super::Entry>> = const { RefCell::new(Vec::new()) };
+        pub(super) static OTHERS: super::Others = const { super::Others(RefCell::new(Vec::new())) };
+    }
+}
+
+/// The general list: unguarded locks, and guarded ones past [`INLINE`].
+struct Others(RefCell<Vec<Entry>>);
+
+impl Drop for Others {
+    /// The thread exits: the locks it holds without a guard are left abandoned. (A guard
+    /// still alive now was leaked: its lock stays held while its handle lives, as a leaked
+    /// guard's does.)
+    fn drop(&mut self) {
+        for entry in self.0.get_mut().drain(..) {
+            if let How::Unguarded(handle) = entry.how {
+                if let Some(handle) = handle.upgrade() {
+                    handle.abandon_for_exiting_thread();
+                }
+            }
+        }
     }
 }
 
@@ -86,8 +120,8 @@ fn inline<R>(f: impl FnOnce(&Inline) -> R) -> R {
 
 /// Runs `f` on the general list, keeping the inline count of its entries exact.
 fn others<R>(f: impl FnOnce(&mut Vec<Entry>) -> R) -> R {
-    list::OTHERS.with(|o: &RefCell<Vec<Entry>>| {
-        let mut o = o.borrow_mut();
+    list::OTHERS.with(|o: &Others| {
+        let mut o = o.0.borrow_mut();
         let r = f(&mut o);
         let len = o.len();
         inline(|i| i.others.set(len));
@@ -105,7 +139,7 @@ impl Inline {
         self.generation.set(now);
         self.len.set(0);
         if self.others.get() > 0 {
-            list::OTHERS.with(|o| o.borrow_mut().clear());
+            list::OTHERS.with(|o| o.0.borrow_mut().clear());
             self.others.set(0);
         }
     }
@@ -241,20 +275,20 @@ fn forget_guarded_among_others(id: u64) -> bool {
 }
 
 /// Turns the guarded lock of mutex `id` into one that `release` through `handle` unlocks.
-pub(super) fn make_unguarded(id: u64, handle: &Arc<()>) {
+pub(super) fn make_unguarded<H: Handle + 'static>(id: u64, handle: &Arc<H>) {
     inline(Inline::forget_if_forked);
     if forget_guarded(id) {
         others(|h| {
             h.push(Entry {
                 id,
-                how: How::Unguarded(Arc::downgrade(handle)),
+                how: How::Unguarded(Arc::downgrade(handle) as Weak<dyn Handle>),
             })
         });
     }
 }
 
 /// Forgets the unguarded lock of mutex `id` taken through `handle`; false if there is none.
-pub(super) fn forget_unguarded(id: u64, handle: &Arc<()>) -> bool {
+pub(super) fn forget_unguarded<H: Handle>(id: u64, handle: &Arc<H>) -> bool {
     inline(Inline::forget_if_forked);
     if inline(|i| i.others.get()) == 0 {
         return false;
@@ -274,6 +308,10 @@ pub(super) fn forget_unguarded(id: u64, handle: &Arc<()>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Handle for () {
+        fn abandon_for_exiting_thread(&self) {}
+    }
 
     /// More locks than the inline list holds, guarded and unguarded, released in an order
     /// unlike the one they were taken in.

@@ -82,9 +82,9 @@ pub(crate) fn release(object: &sys::MutexObject) {
 #[derive(Debug)]
 pub struct NamedMutex {
     name: Name,
-    object: sys::MutexObject,
-    /// This handle's token, for the locks it takes without a guard (see `held`).
-    handle: Arc<()>,
+    /// Shared with the list of this thread's locks taken without a guard (see `held`),
+    /// which knows this handle by it, and abandons such a lock if the thread exits.
+    object: Arc<sys::MutexObject>,
 }
 
 impl NamedMutex {
@@ -123,8 +123,7 @@ impl NamedMutex {
         Ok((
             NamedMutex {
                 name,
-                object,
-                handle: Arc::new(()),
+                object: Arc::new(object),
             },
             disposition,
         ))
@@ -137,8 +136,7 @@ impl NamedMutex {
         check_kind(&name, &header, Kind::Mutex)?;
         Ok(NamedMutex {
             name,
-            object,
-            handle: Arc::new(()),
+            object: Arc::new(object),
         })
     }
 
@@ -181,9 +179,10 @@ impl NamedMutex {
 
     /// Locks the mutex without a guard, for callers that cannot hold one (bindings to C
     /// or Python, Win32-style code): it stays locked until [`release`](NamedMutex::release)
-    /// through this handle on this thread. If the handle is dropped first, or the process
-    /// exits, the next owner sees the mutex abandoned (on Windows once the locking thread
-    /// has exited too), as with Win32's `CloseHandle` on an owned mutex. Returns whether it
+    /// through this handle on this thread. If the thread exits first, the next owner sees
+    /// the mutex abandoned, as with Win32; so it does if the handle is dropped first, or
+    /// the process exits (on Windows, after a dropped handle, once the locking thread has
+    /// exited too), as with Win32's `CloseHandle` on an owned mutex. Returns whether it
     /// was abandoned; [`Error::Timeout`] after `timeout`
     /// (`None` waits for ever), [`Error::WouldDeadlock`] if this thread holds it already.
     ///
@@ -200,7 +199,7 @@ impl NamedMutex {
     pub fn lock_unguarded(&self, timeout: Option<Duration>) -> Result<bool> {
         match acquire(&self.object, &self.name, timeout)? {
             Some(abandoned) => {
-                held::make_unguarded(self.object.identity(), &self.handle);
+                held::make_unguarded(self.object.identity(), &self.object);
                 Ok(abandoned)
             }
             None => Err(timeout_error(
@@ -215,7 +214,7 @@ impl NamedMutex {
     /// [`Error::NotOwner`] if this thread does not hold it that way (a lock held through a
     /// guard is unlocked by dropping the guard).
     pub fn release(&self) -> Result<()> {
-        if !held::forget_unguarded(self.object.identity(), &self.handle) {
+        if !held::forget_unguarded(self.object.identity(), &self.object) {
             return Err(Error::NotOwner {
                 name: self.name.to_string(),
             });
@@ -295,7 +294,7 @@ impl MutexGuard<'_> {
     pub fn into_unguarded(self) -> bool {
         // (A guard copied into a child by `fork` holds nothing there: see `release`.)
         if !self.mutex.object.inherited() {
-            held::make_unguarded(self.mutex.object.identity(), &self.mutex.handle);
+            held::make_unguarded(self.mutex.object.identity(), &self.mutex.object);
         }
         let abandoned = self.abandoned;
         std::mem::forget(self);

@@ -42,6 +42,11 @@ pub(crate) const MUTEX_LAYOUT: u32 = 0x584d_4601; // "\x01FMX"
 const WAITERS: u32 = 1 << 31;
 /// Where the handles' liveness bytes start: past any data an entry holds.
 const TOKEN_LOCKS_AT: u64 = 1 << 40;
+/// The owner token a thread's exit leaves in a mutex it held without a guard: no handle
+/// takes it, so its liveness byte is never locked, and a locker takes the mutex over as
+/// abandoned at once (Win32 abandons a mutex whose owning thread exits).
+const ABANDONED_BY_THREAD: u32 = WAITERS - 1;
+const _: () = assert!(ABANDONED_BY_THREAD != 0 && ABANDONED_BY_THREAD & WAITERS == 0);
 /// How many times a waiter tries again, spinning, before it sleeps.
 const LOCK_SPINS: u32 = 100;
 
@@ -88,6 +93,9 @@ impl Owner {
         let generation = super::watched_fork_generation();
         for _ in 0..64 {
             let token = random_token();
+            if token == ABANDONED_BY_THREAD {
+                continue;
+            }
             let Some(alive) = LivenessLock::take(entry, TOKEN_LOCKS_AT + u64::from(token))? else {
                 continue;
             };
@@ -140,9 +148,10 @@ fn random_token() -> u32 {
     (((bits >> 32) ^ bits) as u32 & !WAITERS).max(1)
 }
 
-/// Whether the handle whose token is `token` is alive.
+/// Whether the handle whose token is `token` is alive (the token a thread's exit leaves
+/// is no live handle's).
 fn owner_alive(entry: BorrowedFd<'_>, token: u32) -> bool {
-    liveness::is_held(entry, TOKEN_LOCKS_AT + u64::from(token))
+    token != ABANDONED_BY_THREAD && liveness::is_held(entry, TOKEN_LOCKS_AT + u64::from(token))
 }
 
 /// Sets the waiters bit of a held mutex for a waiter about to spin, as a glibc mutex's
@@ -259,8 +268,12 @@ fn lock_held(
         };
         seen = Some((owner, since));
         // The same owner through a whole slice, or out of time: is it still alive? (Not
-        // on every wake: a hand-off between live processes makes no extra system call.)
-        if now.duration_since(since) >= RECHECK_INTERVAL || left.is_zero() {
+        // on every wake: a hand-off between live processes makes no extra system call.) A
+        // thread that exited holding it left no owner: taken over at once.
+        if now.duration_since(since) >= RECHECK_INTERVAL
+            || left.is_zero()
+            || owner == ABANDONED_BY_THREAD
+        {
             if !owner_alive(entry, owner) {
                 if state
                     .compare_exchange(current, taken, Ordering::Acquire, Ordering::Relaxed)
@@ -314,7 +327,7 @@ pub(crate) fn try_take(
     let taken = me.token | if slept { WAITERS } else { current & WAITERS };
     let locked = if owner == 0 {
         Locked::Normally
-    } else if check_owner && !owner_alive(entry, owner) {
+    } else if (check_owner || owner == ABANDONED_BY_THREAD) && !owner_alive(entry, owner) {
         Locked::Abandoned
     } else {
         return None;
@@ -328,7 +341,7 @@ pub(crate) fn try_take(
 /// Whether [`try_take`] would take the mutex now.
 pub(crate) fn looks_free(state: &AtomicU32, entry: BorrowedFd<'_>, check_owner: bool) -> bool {
     let owner = state.load(Ordering::Relaxed) & !WAITERS;
-    owner == 0 || (check_owner && !owner_alive(entry, owner))
+    owner == 0 || ((check_owner || owner == ABANDONED_BY_THREAD) && !owner_alive(entry, owner))
 }
 
 /// Readies a sleep on the mutex: sets the waiters bit if it is held, so that its unlock
@@ -390,6 +403,34 @@ pub(crate) fn keep_waking(state: &AtomicU32) {
 pub(crate) fn unlock(state: &AtomicU32) {
     if state.swap(0, Ordering::Release) & WAITERS != 0 {
         futex_wake(state, 1);
+    }
+}
+
+/// Leaves the mutex that `me` holds abandoned, for a thread that exits holding it: the
+/// next locker takes it over and is told so. The release orders the thread's writes to
+/// the state the mutex protects before the next owner's acquiring take, as an unlock
+/// does. Leaves a word that does not name `me` (another process rewrote it) alone.
+pub(crate) fn abandon(state: &AtomicU32, me: &Owner) {
+    let mut current = state.load(Ordering::Relaxed);
+    // Bounded: another process rewriting the word cannot keep this loop going.
+    for _ in 0..64 {
+        if current & !WAITERS != me.token {
+            return;
+        }
+        match state.compare_exchange(
+            current,
+            ABANDONED_BY_THREAD,
+            Ordering::Release,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => {
+                if current & WAITERS != 0 {
+                    futex_wake(state, 1);
+                }
+                return;
+            }
+            Err(now) => current = now,
+        }
     }
 }
 

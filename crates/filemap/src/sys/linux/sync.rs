@@ -458,6 +458,14 @@ impl MutexObject {
         }
     }
 
+    /// Leaves the mutex abandoned, for a thread that exits holding it through this handle
+    /// (without a guard): the next locker takes it over and is told so, as on Windows.
+    pub(crate) fn abandon_for_exiting_thread(&self) {
+        if self.owner.is_this_process() {
+            mutex::abandon(self.memory.word(0), &self.owner)
+        }
+    }
+
     pub(crate) fn data(&self) -> *mut u8 {
         self.memory.data()
     }

@@ -334,6 +334,9 @@ impl MutexObject {
         unsafe { ReleaseMutex(raw(self.mutex.as_handle())) };
     }
 
+    /// Nothing to do: the system abandons a mutex whose owning thread exits.
+    pub(crate) fn abandon_for_exiting_thread(&self) {}
+
     pub(crate) fn data(&self) -> *mut u8 {
         match &self.data {
             // SAFETY: the data area is SYNC_AREA bytes plus the user's value.
