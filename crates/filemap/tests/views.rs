@@ -307,7 +307,14 @@ fn advice_and_locking() {
     ));
     v.lock().unwrap();
     assert_eq!(v.read_vec(5000, 4).unwrap(), b"kept");
+    // Dropping locked pages is refused alike on both systems (Windows would unlock them,
+    // Linux refuses), and allowed again once they are unlocked.
+    assert!(matches!(
+        v.advise(Advice::DontNeed),
+        Err(Error::Unsupported { .. })
+    ));
     v.unlock().unwrap();
+    v.advise(Advice::DontNeed).unwrap();
     drop((v, c, m));
     ns.assert_empty();
 }
@@ -788,6 +795,12 @@ fn large_pages() {
             assert_eq!(free - free_huge_pages(), 3);
             let v = m.view().offset(3 << 20).len(100).map().unwrap();
             v.write_at(0, b"on huge pages").unwrap();
+            // Advice and locks cover whole huge pages (the system refuses part of one).
+            v.advise(Advice::WillNeed).unwrap();
+            v.advise_range(10, 20, Advice::Random).unwrap();
+            v.lock().unwrap();
+            v.unlock().unwrap();
+            v.flush_range(0, 13).unwrap();
             let w = m.view().map().unwrap();
             assert_eq!(w.read_vec(3 << 20, 13).unwrap(), b"on huge pages");
         }

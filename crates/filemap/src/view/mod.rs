@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::copy::{copy_racy, copy_to_shared, Fault};
@@ -203,6 +204,7 @@ impl<'a> ViewBuilder<'a> {
             },
             raw,
             object: self.object.clone(),
+            locked: AtomicBool::new(false),
         })
     }
 }
@@ -268,6 +270,9 @@ pub struct View {
     protect: Protect,
     raw: sys::RawView,
     object: Arc<Object>,
+    /// Whether [`lock`](View::lock) locked the view's pages (and `unlock` did not unlock
+    /// them since).
+    locked: AtomicBool,
 }
 
 // SAFETY: a View refers to memory mapped in this process that stays mapped while the View
@@ -397,6 +402,13 @@ impl View {
                 what: "DontNeed advice on a copy view: it would discard the view's changes",
             });
         }
+        // (Linux refuses to drop locked pages; Windows' way to drop pages would unlock
+        // them: refused on both, alike.)
+        if advice == Advice::DontNeed && self.locked.load(Ordering::Relaxed) {
+            return Err(Error::Unsupported {
+                what: "DontNeed advice on a locked view (unlock it first)",
+            });
+        }
         let (start, span) = self.page_span(offset, len);
         if span == 0 {
             return Ok(());
@@ -413,19 +425,31 @@ impl View {
     /// touched; Wine's `VirtualLock` does copy them, real Windows' does not).
     pub fn lock(&self) -> Result<()> {
         let (start, span) = self.page_span(0, self.len);
-        self.raw.lock(start, span, self.access == Access::Copy)
+        self.raw.lock(start, span, self.access == Access::Copy)?;
+        self.locked.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Unlocks what [`lock`](View::lock) locked.
     pub fn unlock(&self) -> Result<()> {
         let (start, span) = self.page_span(0, self.len);
-        self.raw.unlock(start, span)
+        self.raw.unlock(start, span)?;
+        self.locked.store(false, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The page-aligned span of the mapped region covering `len` bytes at view `offset`.
+    /// On explicit huge pages, whole huge pages: the system refuses to advise or lock part
+    /// of one (the region is mapped in whole granules, so the span stays inside it).
     fn page_span(&self, offset: usize, len: usize) -> (usize, usize) {
-        let page = sys::page_size() as usize;
         let start = self.delta + offset;
+        if self.object.on_huge_pages() {
+            let huge = self.object.granule() as usize;
+            let aligned = start - start % huge;
+            let end = (start + len).next_multiple_of(huge);
+            return (aligned, end - aligned);
+        }
+        let page = sys::page_size() as usize;
         let aligned = start - start % page;
         (aligned, start + len - aligned)
     }
