@@ -171,7 +171,13 @@ impl Name {
         let (name, uid) = if scope_part == "global" {
             (format!("Global\\{base}"), None)
         } else {
-            let uid: u32 = scope_part.strip_prefix('u')?.parse().ok()?;
+            // Only as `entry_file_name` writes it (`u+1000` or `u01000` would list, and be
+            // collected, under a name whose entry is another file).
+            let digits = scope_part.strip_prefix('u')?;
+            let uid: u32 = digits.parse().ok()?;
+            if uid.to_string() != digits {
+                return None;
+            }
             (format!("Local\\{base}"), Some(uid))
         };
         Some((Name::new(&name).ok()?, uid))
@@ -392,5 +398,15 @@ mod tests {
         }
         assert!(Name::from_entry_file_name("other").is_none());
         assert!(Name::from_entry_file_name("filemap.uX.a").is_none());
+        // Only the uid as written: another spelling would name another file.
+        for odd in [
+            "filemap.u+1000.a",
+            "filemap.u01000.a",
+            "filemap.u.a",
+            "filemap.u-1.a",
+        ] {
+            assert!(Name::from_entry_file_name(odd).is_none(), "{odd}");
+        }
+        assert!(Name::from_entry_file_name("filemap.u0.a").is_some());
     }
 }

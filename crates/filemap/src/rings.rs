@@ -226,9 +226,10 @@ impl RingSet {
 
     /// Slot `i`'s word in the control page.
     pub(crate) fn slot_word(&self, i: u32) -> &AtomicU64 {
-        debug_assert!(i < self.slots);
-        // SAFETY: an aligned word of the control page (256 + 8 × 128 < 4096), mapped while
-        // `memory` lives.
+        // (Checked in every build: the page's bounds rest on it.)
+        assert!(i < self.slots, "slot {i} of {}", self.slots);
+        // SAFETY: an aligned word of the control page (256 + 8 × 128 < 4096, `slots` being
+        // at most 128), mapped while `memory` lives.
         unsafe { shared::u64_at(self.control.0, SLOT_WORDS + 8 * i as usize) }
     }
 
@@ -240,9 +241,9 @@ impl RingSet {
 
     /// Slot `i`'s takeover position in the control page (a service's).
     pub(crate) fn takeover_position(&self, i: u32) -> &AtomicU64 {
-        debug_assert!(i < self.slots);
-        // SAFETY: an aligned word of the control page (1280 + 8 × 128 < 4096), mapped
-        // while `memory` lives.
+        assert!(i < self.slots, "slot {i} of {}", self.slots);
+        // SAFETY: an aligned word of the control page (1280 + 8 × 128 < 4096, `slots`
+        // being at most 128), mapped while `memory` lives.
         unsafe { shared::u64_at(self.control.0, TAKEOVER_POSITIONS + 8 * i as usize) }
     }
 

@@ -55,11 +55,18 @@ pub(crate) unsafe fn word32(at: *mut u32, op: WordOp, a: u32, b: u32) -> Result<
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+        use std::sync::atomic::{fence, AtomicU32, Ordering::Relaxed, Ordering::SeqCst};
         // SAFETY: aligned and valid (the caller vouches); any bits are a valid u32.
         let word = unsafe { &*at.cast::<AtomicU32>() };
         Ok(match op {
-            WordOp::Load => word.load(SeqCst),
+            // A load may be of read-only memory, where Rust allows relaxed atomic loads
+            // only (a stronger one may be a write on some processors): the fence after it
+            // gives the order a sequentially consistent load would.
+            WordOp::Load => {
+                let value = word.load(Relaxed);
+                fence(SeqCst);
+                value
+            }
             WordOp::Swap => word.swap(a, SeqCst),
             WordOp::Add => word.fetch_add(a, SeqCst),
             WordOp::CompareExchange => word
@@ -87,11 +94,18 @@ pub(crate) unsafe fn word64(at: *mut u64, op: WordOp, a: u64, b: u64) -> Result<
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+        use std::sync::atomic::{fence, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
         // SAFETY: aligned and valid (the caller vouches); any bits are a valid u64.
         let word = unsafe { &*at.cast::<AtomicU64>() };
         Ok(match op {
-            WordOp::Load => word.load(SeqCst),
+            // A load may be of read-only memory, where Rust allows relaxed atomic loads
+            // only (a stronger one may be a write on some processors): the fence after it
+            // gives the order a sequentially consistent load would.
+            WordOp::Load => {
+                let value = word.load(Relaxed);
+                fence(SeqCst);
+                value
+            }
             WordOp::Swap => word.swap(a, SeqCst),
             WordOp::Add => word.fetch_add(a, SeqCst),
             WordOp::CompareExchange => word
