@@ -60,6 +60,9 @@ struct Descriptor {
     path: Option<Vec<u8>>,
     /// Handle values (inheritance only; sockets carry the handles themselves).
     handles: Vec<u64>,
+    /// What identifies each handle's file (inheritance only, Linux: its device and inode),
+    /// for the child to check that the descriptor number still names it.
+    identities: Vec<String>,
 }
 
 impl Descriptor {
@@ -83,6 +86,9 @@ impl Descriptor {
             let h: Vec<String> = self.handles.iter().map(u64::to_string).collect();
             s += &format!(" handles={}", h.join(","));
         }
+        if !self.identities.is_empty() {
+            s += &format!(" ids={}", self.identities.join(","));
+        }
         s
     }
 
@@ -104,6 +110,7 @@ impl Descriptor {
             name: None,
             path: None,
             handles: Vec::new(),
+            identities: Vec::new(),
         };
         for field in fields {
             let (k, v) = field
@@ -140,6 +147,7 @@ impl Descriptor {
                         .map(|h| h.parse().map_err(|_| bad(format!("bad handle {h:?}"))))
                         .collect::<Result<_>>()?
                 }
+                "ids" => d.identities = v.split(',').map(str::to_string).collect(),
                 _ => {} // fields of later versions
             }
         }
@@ -176,6 +184,7 @@ impl Mapping {
             name: object.name.as_ref().map(|n| n.to_string()),
             path: object.path.as_deref().map(sys::path_to_bytes),
             handles: Vec::new(),
+            identities: Vec::new(),
         };
         Ok((descriptor, handles))
     }
@@ -261,7 +270,11 @@ impl Mapping {
     }
 
     /// Picks up a mapping shared by the parent process with
-    /// [`CommandExt::share_mapping`] under `key`.
+    /// [`CommandExt::share_mapping`] under `key`. [`Error::SharedHandle`] if the variable
+    /// is missing or malformed, or names no handle this process inherited: on Linux a
+    /// descriptor number is checked to name the very file the parent shared (its device
+    /// and inode), so a variable passed on to a grandchild, whose descriptor of that number
+    /// is something else, is refused and that descriptor left alone.
     ///
     /// ```no_run
     /// // in the child:
@@ -282,10 +295,14 @@ impl Mapping {
                 problem: "the descriptor lists the wrong number of handles".into(),
             });
         }
-        let handles = d
-            .handles
-            .iter()
-            .map(|&h| sys::take_inherited(h, key))
+        if !d.identities.is_empty() && d.identities.len() != d.handles.len() {
+            return Err(Error::SharedHandle {
+                key: key.to_string(),
+                problem: "the descriptor lists the wrong number of handle identities".into(),
+            });
+        }
+        let handles = (d.handles.iter().enumerate())
+            .map(|(i, &h)| sys::take_inherited(h, key, d.identities.get(i).map(String::as_str)))
             .collect::<Result<Vec<_>>>()?;
         Mapping::adopt(d, handles, key)
     }
@@ -435,6 +452,10 @@ impl CommandExt for Command {
         check_key(key)?;
         let (mut d, handles) = mapping.handoff()?;
         d.handles = handles.iter().map(sys::raw_handle_value).collect();
+        d.identities = (handles.iter())
+            .map(sys::handle_identity)
+            .collect::<Result<Option<Vec<_>>>>()?
+            .unwrap_or_default();
         self.env(format!("{ENV_PREFIX}{key}"), d.encode());
         Ok(SharedHandles {
             _guard: sys::inherit(self, handles)?,
@@ -457,6 +478,7 @@ mod tests {
             name: Some("Local\\a b".into()),
             path: Some(b"/tmp/x y".to_vec()),
             handles: vec![5, 6],
+            identities: vec!["803-1f".into(), "803-20".into()],
         };
         assert_eq!(Descriptor::decode(&d.encode(), "k").unwrap(), d);
     }

@@ -1074,6 +1074,39 @@ fn shared_handle() {
         std::mem::forget(short);
         std::env::remove_var("FILEMAP_SHARED_short");
     }
+    // A stale or passed-on variable naming a descriptor that is now something else (a
+    // socket or pipe, as a build tool's job server is; another file than the one shared) is refused
+    // and left alone: still open, still inherited by this process's children. (Before, it
+    // was taken over, marked close-on-exec, and closed when the mapping was refused.)
+    #[cfg(target_os = "linux")]
+    {
+        use std::io::{Read, Write};
+        use std::os::fd::{AsFd, AsRawFd};
+        let (mut reader, mut writer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let other = tempfile::tempfile().unwrap();
+        let cases = [
+            (reader.as_fd(), "", "not a shared mapping's file"),
+            (other.as_fd(), " ids=803-1", "not the file that was shared"),
+        ];
+        for (fd, ids, why) in cases {
+            rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty()).unwrap();
+            std::env::set_var(
+                "FILEMAP_SHARED_stale",
+                format!("filemap-share/1 entry=1 handles={}{ids}", fd.as_raw_fd()),
+            );
+            match Mapping::from_inherited("stale") {
+                Err(e @ Error::SharedHandle { .. }) => assert!(e.to_string().contains(why), "{e}"),
+                other => panic!("expected SharedHandle, got {other:?}"),
+            }
+            let flags = rustix::io::fcntl_getfd(fd).expect("still open");
+            assert!(!flags.contains(rustix::io::FdFlags::CLOEXEC), "{flags:?}");
+        }
+        writer.write_all(b"x").unwrap();
+        let mut byte = [0u8];
+        reader.read_exact(&mut byte).unwrap();
+        drop((reader, writer, other));
+        std::env::remove_var("FILEMAP_SHARED_stale");
+    }
     // Windows: the process's standard output handle (inheritable, as the standard handles
     // a process inherited are) is refused, not taken over and closed.
     #[cfg(windows)]

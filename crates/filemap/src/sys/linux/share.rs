@@ -120,12 +120,27 @@ pub(crate) fn inherit(cmd: &mut Command, handles: Vec<OsHandle>) -> Result<Inher
     Ok(InheritGuard { _handles: kept })
 }
 
+/// What tells the file a handle is open on from any other (its device and inode), for the
+/// process that inherits it to check that the descriptor it names is still that file.
+pub(crate) fn handle_identity(handle: &OsHandle) -> Result<Option<String>> {
+    let st = rustix::fs::fstat(handle).map_err(|e| Error::io("inspect", "a handle", errno(e)))?;
+    Ok(Some(identity_of(&st)))
+}
+
+fn identity_of(st: &rustix::fs::Stat) -> String {
+    format!("{:x}-{:x}", st.st_dev, st.st_ino)
+}
+
 /// Takes ownership of an inherited descriptor named by an environment variable.
 ///
 /// Only a descriptor that is open, was inherited (no close-on-exec flag: everything Rust
-/// opens has it), and has not been taken before is accepted, so a wrong or forged value
-/// cannot make this process close a descriptor that something else owns.
-pub(crate) fn take_inherited(value: u64, key: &str) -> Result<OsHandle> {
+/// opens has it), has not been taken before, and is the file the parent shared
+/// (`identity`, its device and inode, when the descriptor gives it; else a regular file or
+/// a block device) is accepted, and nothing is done to a descriptor refused: a wrong,
+/// stale or forged value (a grandchild's, whose descriptor of that number is some other
+/// file, a pipe, a terminal) cannot make this process close or change a descriptor that
+/// something else owns.
+pub(crate) fn take_inherited(value: u64, key: &str, identity: Option<&str>) -> Result<OsHandle> {
     let bad = |problem: String| Error::SharedHandle {
         key: key.to_string(),
         problem,
@@ -145,9 +160,33 @@ pub(crate) fn take_inherited(value: u64, key: &str) -> Result<OsHandle> {
                 "descriptor {fd} was not inherited (it is close-on-exec)"
             )));
         }
+        // SAFETY: the descriptor is open (F_GETFD succeeded), and stays so for this
+        // borrow: nothing in this function closes it.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        let st = rustix::fs::fstat(borrowed)
+            .map_err(|e| bad(format!("descriptor {fd} cannot be inspected: {}", errno(e))))?;
+        let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+        match identity {
+            Some(shared) if identity_of(&st) != shared => {
+                return Err(bad(format!(
+                    "descriptor {fd} is not the file that was shared (it was closed and its \
+                     number reused, or the variable was passed on from another process)"
+                )));
+            }
+            None if !matches!(
+                kind,
+                rustix::fs::FileType::RegularFile | rustix::fs::FileType::BlockDevice
+            ) =>
+            {
+                return Err(bad(format!(
+                    "descriptor {fd} is a {kind:?}, not a shared mapping's file"
+                )));
+            }
+            _ => {}
+        }
         // SAFETY: the descriptor is open, was inherited from the parent for this purpose
-        // (it has no close-on-exec flag, which every descriptor Rust code opens has), and
-        // `take_once` makes sure it is wrapped only once.
+        // (it has no close-on-exec flag, which every descriptor Rust code opens has, and is
+        // the file shared), and `take_once` makes sure it is wrapped only once.
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
         rustix::io::fcntl_setfd(&owned, FdFlags::CLOEXEC)
             .map_err(|e| Error::io("mark close-on-exec", key, errno(e)))?;

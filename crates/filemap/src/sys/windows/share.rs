@@ -160,8 +160,17 @@ fn take_handle(value: u64, key: &str, inherited: bool) -> Result<OsHandle> {
 }
 
 /// Takes ownership of an inherited handle named by an environment variable.
-pub(crate) fn take_inherited(value: u64, key: &str) -> Result<OsHandle> {
+///
+/// (`identity` is Linux's check that a descriptor number still names the file shared; a
+/// Windows handle value names the same object in every process that inherits it, and
+/// `take_handle` checks it was inherited.)
+pub(crate) fn take_inherited(value: u64, key: &str, _identity: Option<&str>) -> Result<OsHandle> {
     take_handle(value, key, true)
+}
+
+/// None on Windows (see `take_inherited`).
+pub(crate) fn handle_identity(_handle: &OsHandle) -> Result<Option<String>> {
+    Ok(None)
 }
 
 /// Takes ownership of a handle another process duplicated into this one.
