@@ -23,10 +23,19 @@ fn main() {
             "a_namespace_directory_made_again_is_followed",
             a_namespace_directory_made_again_is_followed,
         ),
+        (
+            "a_holder_in_another_pid_namespace_is_no_stale_entry",
+            a_holder_in_another_pid_namespace_is_no_stale_entry,
+        ),
     ]);
 }
 
 fn play(role: &str, args: &[String]) -> i32 {
+    if role == "describe" {
+        let e = filemap::namespace::info(args[0].as_str()).unwrap();
+        print!("stale={} holders={:?}", e.stale, e.holders);
+        return 0;
+    }
     let held: Box<dyn std::any::Any> = match role {
         "make-mapping" => Box::new(Mapping::create_new(args[0].as_str(), 8192).unwrap()),
         "make-mutex" => Box::new(NamedMutex::create_new(args[0].as_str()).unwrap()),
@@ -155,5 +164,49 @@ fn a_namespace_directory_made_again_is_followed() {
     assert_eq!(ns.entries().len(), 1, "{:?}", ns.entries());
     drop((held, new));
     assert_eq!(std::fs::read_dir(&old).unwrap().count(), 0);
+    ns.assert_empty();
+}
+
+/// `ls` (`namespace::info`) run in a PID namespace of its own (a container sharing the
+/// namespace directory), where `/proc/locks` leaves out the holders it cannot see: an
+/// entry held by a process outside is held, by a pid it cannot show (0), not stale (before,
+/// it was called stale, and `ls` skipped reading its state). Linux, as root (it needs
+/// `unshare`); says so and passes otherwise.
+fn a_holder_in_another_pid_namespace_is_no_stale_entry() {
+    if cfg!(windows) {
+        println!("    skipped: Linux only (PID namespaces)");
+        return;
+    }
+    let ns = Namespace::new();
+    let name = unique("held-outside");
+    let mut holder = spawn_ready("make-mapping", &[&name]);
+    let mut inside = std::process::Command::new("unshare");
+    inside
+        .args(["--pid", "--fork", "--mount-proc"])
+        .arg(std::env::current_exe().unwrap())
+        .env(common::ROLE_VAR, "describe")
+        .env("FILEMAP_TEST_ARGS", &name)
+        .stdin(std::process::Stdio::null());
+    match inside.output() {
+        Ok(out) if out.status.success() => {
+            let said = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(said, "stale=false holders=Some([0])");
+        }
+        Ok(out) if String::from_utf8_lossy(&out.stderr).starts_with("unshare:") => println!(
+            "    skipped: unshare refused ({}; needs root): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Ok(out) => panic!("the describing child failed: {out:?}"),
+        Err(e) => println!("    skipped: unshare cannot run: {e}"),
+    }
+    // Seen from here, the holder's pid.
+    let e = filemap::namespace::info(name.as_str()).unwrap();
+    assert_eq!(e.holders, Some(vec![holder.id()]), "{e:?}");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let e = filemap::namespace::info(name.as_str()).unwrap();
+    assert!(e.stale, "{e:?}");
+    filemap::namespace::collect_garbage(false).unwrap();
     ns.assert_empty();
 }

@@ -369,6 +369,22 @@ fn replaced_or_missing_backing_file_is_refused() {
     }
     drop(m);
     ns.assert_empty();
+    // A persistent entry whose file is gone (or only looks gone to this process: another
+    // mount namespace, a file system not mounted yet) is not garbage: it stays until it
+    // is removed by name (before, `gc` removed it).
+    std::fs::write(&path, vec![b'.'; 10_000]).unwrap();
+    let name = unique("persistent-file-gone");
+    let m = Mapping::from_path(&path)
+        .name(&name)
+        .persistent(true)
+        .create()
+        .unwrap();
+    drop(m);
+    std::fs::remove_file(&path).unwrap();
+    let collected = filemap::namespace::collect_garbage(false).unwrap();
+    assert!(collected.is_empty(), "{collected:?}");
+    filemap::namespace::remove(&name).unwrap();
+    ns.assert_empty();
 }
 
 fn flushed_file_data_is_on_disk() {

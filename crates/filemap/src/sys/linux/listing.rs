@@ -1,6 +1,8 @@
 //! Linux listing and garbage collection for `filemap ls` / `filemap gc`: every file in the
 //! namespace directory whose name starts with `filemap.`, its header, and the processes
-//! holding it (from `/proc/locks`); stale and corrupt entries nobody holds are removed.
+//! holding it (from `/proc/locks`, and a lock probe where it shows none: it hides holders
+//! in PID namespaces it cannot see); stale and corrupt entries nobody holds are removed,
+//! persistent ones never.
 
 use std::os::fd::AsFd;
 
@@ -9,7 +11,7 @@ use rustix::fs::{AtFlags, FileType, FlockOperation, Mode};
 use super::dir::Dir;
 use super::entry::{file_type_name, open_flags, read_header_bytes, unlink_if_same};
 use super::{allocation_granularity, current_uid, errno};
-use crate::error::{BackingFileProblem, Error, Result};
+use crate::error::{Error, Result};
 use crate::header::Header;
 use crate::name::{Name, ENTRY_PREFIX};
 use crate::sys::{Collected, RawEntry};
@@ -17,11 +19,12 @@ use crate::sys::{Collected, RawEntry};
 /// The processes holding `flock`s, by (device major, minor, inode).
 type Holders = std::collections::HashMap<(u64, u64, u64), Vec<u32>>;
 
-fn lock_holders() -> Holders {
+/// The `flock` holders `/proc/locks` shows; `None` if it cannot be read. It leaves out
+/// holders in PID namespaces this process cannot see (since Linux 4.14), so an entry it
+/// shows no holder for is probed before it is called stale (see [`holders_of`]).
+fn lock_holders() -> Option<Holders> {
     let mut map = Holders::default();
-    let Ok(text) = std::fs::read_to_string("/proc/locks") else {
-        return map;
-    };
+    let text = std::fs::read_to_string("/proc/locks").ok()?;
     for line in text.lines() {
         // "1: FLOCK  ADVISORY  READ  1234 00:1a:5678 0 EOF"; blocked waiters have "->".
         let fields: Vec<&str> = line.split_whitespace().collect();
@@ -60,7 +63,28 @@ fn lock_holders() -> Holders {
             pids.retain(|&pid| pid != 0);
         }
     }
-    map
+    Some(map)
+}
+
+/// The processes holding the entry open as `fd` (`None`: not opened, as another user's
+/// entry may not be), given what `/proc/locks` listed for it (`None`: it could not be
+/// read). An entry with no holder listed is probed with a lock that never waits: taken,
+/// nobody holds it; refused, somebody does whose pid is hidden (0). The probe is only made
+/// then: while it is held, a last handle closing at that moment would think another holds
+/// the entry and leave its name behind (for the next opener or `gc` to reclaim).
+fn holders_of(fd: Option<&rustix::fd::OwnedFd>, listed: Option<&[u32]>) -> Option<Vec<u32>> {
+    if let Some(pids) = listed.filter(|p| !p.is_empty()) {
+        return Some(pids.to_vec());
+    }
+    let fd = fd?;
+    match rustix::fs::flock(fd, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {
+            let _ = rustix::fs::flock(fd, FlockOperation::Unlock);
+            Some(Vec::new())
+        }
+        Err(rustix::io::Errno::WOULDBLOCK) => Some(vec![0]),
+        Err(_) => listed.map(<[u32]>::to_vec),
+    }
 }
 
 impl Dir {
@@ -88,7 +112,7 @@ pub(crate) fn list_entries() -> Result<Vec<RawEntry>> {
     let mut out: Vec<RawEntry> = dir
         .entry_file_names()?
         .into_iter()
-        .filter_map(|file_name| describe_file(&dir, file_name, &holders))
+        .filter_map(|file_name| describe_file(&dir, file_name, holders.as_ref()))
         .collect();
     out.sort_by(|a, b| a.file_name.cmp(&b.file_name));
     Ok(out)
@@ -98,17 +122,21 @@ pub(crate) fn list_entries() -> Result<Vec<RawEntry>> {
 /// the namespace).
 pub(crate) fn describe_entry(name: &Name) -> Result<RawEntry> {
     let dir = Dir::open_checked()?;
-    describe_file(&dir, name.entry_file_name(current_uid()), &lock_holders()).ok_or(
-        Error::NotFound {
-            name: name.to_string(),
-        },
+    describe_file(
+        &dir,
+        name.entry_file_name(current_uid()),
+        lock_holders().as_ref(),
     )
+    .ok_or(Error::NotFound {
+        name: name.to_string(),
+    })
 }
 
 /// What the file `file_name` in `dir` is; `None` if it is gone.
-fn describe_file(dir: &Dir, file_name: String, holders: &Holders) -> Option<RawEntry> {
+fn describe_file(dir: &Dir, file_name: String, holders: Option<&Holders>) -> Option<RawEntry> {
     let st = rustix::fs::statat(&dir.fd, &file_name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
     let is_symlink = FileType::from_raw_mode(st.st_mode) == FileType::Symlink;
+    let mut opened = None;
     let header = if is_symlink {
         Err("symbolic link (not followed)".to_string())
     } else if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
@@ -116,9 +144,17 @@ fn describe_file(dir: &Dir, file_name: String, holders: &Holders) -> Option<RawE
         Err(format!("a {}, not a regular file", file_type_name(&st)))
     } else {
         match rustix::fs::openat(&dir.fd, &file_name, open_flags(false), Mode::empty()) {
-            Ok(fd) => match read_header_bytes(fd.as_fd(), st.st_size as u64) {
-                Ok(bytes) => Header::decode(&bytes, st.st_size as u64, allocation_granularity()),
-                Err(e) => Err(e.to_string()),
+            // The file looked at is the one opened (it may have been replaced meanwhile).
+            Ok(fd) => match rustix::fs::fstat(&fd) {
+                Ok(now) if (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino) => {
+                    let header = match read_header_bytes(fd.as_fd(), st.st_size as u64) {
+                        Ok(b) => Header::decode(&b, st.st_size as u64, allocation_granularity()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    opened = Some(fd);
+                    header
+                }
+                _ => return None,
             },
             Err(e) => Err(format!("cannot open: {}", errno(e))),
         }
@@ -129,6 +165,7 @@ fn describe_file(dir: &Dir, file_name: String, holders: &Holders) -> Option<RawE
         rustix::fs::minor(dev) as u64,
         st.st_ino,
     );
+    let listed = holders.map(|h| h.get(&key).map_or(&[][..], Vec::as_slice));
     Some(RawEntry {
         name: Name::from_entry_file_name(&file_name).map(|(n, _)| n),
         file_name,
@@ -137,7 +174,7 @@ fn describe_file(dir: &Dir, file_name: String, holders: &Holders) -> Option<RawE
         security: None,
         native: None,
         header,
-        holders: Some(holders.get(&key).cloned().unwrap_or_default()),
+        holders: holders_of(opened.as_ref(), listed),
     })
 }
 
@@ -170,23 +207,13 @@ pub(crate) fn collect_garbage(dry_run: bool) -> Result<Vec<Collected>> {
             Err(_) => continue,
         };
         let reason = match Header::decode(&bytes, st.st_size as u64, allocation_granularity()) {
-            Ok(h) => match h.file.as_ref().and_then(|f| {
-                match super::backing_file_problem(f, h.size) {
-                    // (A file that is only too short now may be extended again.)
-                    Some(p @ (BackingFileProblem::Missing | BackingFileProblem::Replaced)) => {
-                        Some((f, p))
-                    }
-                    _ => None,
-                }
-            }) {
-                // Its file is gone or replaced: nobody can open it again.
-                Some((f, problem)) => format!(
-                    "its file {} is unusable ({problem}) and no process holds it",
-                    super::path_from_bytes(&f.path).display()
-                ),
-                None if h.is_persistent() => continue,
-                None => "stale: no process holds it".to_string(),
-            },
+            // A persistent entry stays until it is removed by name, even if its backing
+            // file looks gone or replaced from here: this process may see another mount
+            // namespace's files, or a file system not mounted yet. (The file's path is not
+            // looked up at all while the entry is locked: a hung network mount would hold
+            // every opener of the entry up.)
+            Ok(h) if h.is_persistent() => continue,
+            Ok(_) => "stale: no process holds it".to_string(),
             Err(problem) => {
                 let newer = bytes.len() >= 12
                     && bytes[..8] == crate::header::MAGIC
