@@ -147,6 +147,10 @@ pub struct Inbox {
     /// Damage found when this receiver connected (a ring's receiver position, mended),
     /// reported by the next receives, one each, before they look at the rings.
     unreported: Vec<Error>,
+    /// The rings (bit `i` for slot `i`, each set aside too) whose receiver position was
+    /// invalid when this receiver connected, and could not be mended then, the sender's
+    /// being invalid too: read only once mended to a valid sender position.
+    unmended: u128,
     /// The receiver's doorbell (in the memory the receivers hold).
     bell: BellWords,
     /// Whether receiving reports [`Error::Disconnected`] once every sender that came is
@@ -196,8 +200,13 @@ impl Inbox {
         // is let go after them, on the way out.)
         let mut receivers = Vec::with_capacity(slots as usize);
         let mut damaged = Vec::new();
+        let mut unmended = 0u128;
         for i in 0..slots as usize {
             let (receiver, damage) = Receiver::connect_mending(endpoint(rings, i, None))?;
+            if let Some((_, false)) = damage {
+                unmended |= 1 << i;
+            }
+            let damage = damage.map(|(e, _)| e);
             receivers.push(receiver);
             damaged.extend(damage.map(|e| (i, e)));
         }
@@ -206,6 +215,7 @@ impl Inbox {
             receivers,
             next: 0,
             set_aside: 0,
+            unmended,
             unreported: Vec::new(),
             bell: rings.shared_bell(RECEIVER_LOCK),
             ends_with_senders,
@@ -214,13 +224,15 @@ impl Inbox {
         for (i, damage) in damaged {
             // Set aside until the damage is reported, then looked at again at once (its
             // position is mended), unless its sender's position is invalid too: then only
-            // when that changes.
+            // when that changes, and mended then (see `ready_ring`).
             let tail = inbox.sender_position(i);
-            let e = inbox.set_aside(i, damage, tail);
-            if ring::valid_position(tail) {
-                inbox.reported_at[i] = NEVER_A_POSITION;
-            }
-            inbox.unreported.push(e);
+            inbox.set_aside |= 1 << i;
+            inbox.reported_at[i] = if ring::valid_position(tail) {
+                NEVER_A_POSITION
+            } else {
+                tail
+            };
+            inbox.unreported.push(inbox.slot_damage(i, damage));
         }
         inbox.next = 0;
         Ok(inbox)
@@ -282,16 +294,26 @@ impl Inbox {
 
     /// `recv`'s fast path: a few looks over the rings, in turn from `next`, for a message at
     /// a ring's position; the ring and the message, with `next` moved past the ring.
-    /// Anything else there (a wrap marker, a frame that does not fit) is left to the slow
-    /// path, which starts at the same ring, so no ring is passed over for it.
+    /// Anything else there (a wrap marker, a frame that does not fit, damage to report, a
+    /// ring set aside whose sender has committed since) is left to the slow path, which
+    /// starts at the same ring, so no ring is passed over for it.
     #[inline]
     fn message_now(&mut self) -> Option<(usize, ReadyFrame)> {
+        if !self.unreported.is_empty() {
+            return None;
+        }
         let n = self.receivers.len();
         for _ in 0..(FAST_SPINS as usize / n).max(1) {
             let mut i = self.next;
             for _ in 0..n {
+                if self.set_aside != 0 && self.is_set_aside(i) {
+                    if self.sent_to_set_aside(i) {
+                        return None;
+                    }
+                    i = after(i, n);
+                    continue;
+                }
                 match self.receivers[i].at_position() {
-                    _ if self.set_aside != 0 && self.is_set_aside(i) => {}
                     AtPosition::Nothing => {}
                     AtPosition::Message(frame) => {
                         self.next = after(i, n);
@@ -401,7 +423,21 @@ impl Inbox {
                     Err(e) => return Err(self.set_aside(i, e, tail)),
                 }
             } else if tail != self.reported_at[i] {
-                // Looked at again: read on if it is whole now, reported again if not.
+                // Looked at again: read on if it is whole now, reported again if not. One
+                // whose receiver position could not be mended is mended to its sender's,
+                // once that is valid, and that reported.
+                if self.unmended & (1 << i) != 0 {
+                    if !ring::valid_position(tail) {
+                        self.reported_at[i] = tail;
+                        i = after(i, n);
+                        continue;
+                    }
+                    let problem = "the receiver's position was invalid";
+                    let damage = self.receivers[i].mend_to(tail, problem);
+                    self.unmended &= !(1 << i);
+                    self.set_aside &= !(1 << i);
+                    return Err(self.slot_damage(i, damage));
+                }
                 match self.receivers[i].message_ready() {
                     Ok(ready) => {
                         self.set_aside &= !(1 << i);
@@ -449,6 +485,22 @@ impl Inbox {
         self.set_aside |= 1 << i;
         self.reported_at[i] = tail;
         self.next = after(i, self.receivers.len());
+        self.slot_damage(
+            i,
+            Error::Corrupt {
+                name,
+                problem: format!(
+                    "{problem} (this receiver reads that slot no more; the other slots go on)"
+                ),
+            },
+        )
+    }
+
+    /// `damage`, found in slot `i`'s ring, naming the slot.
+    fn slot_damage(&self, i: usize, damage: Error) -> Error {
+        let Error::Corrupt { name, problem } = damage else {
+            return damage;
+        };
         let party = if self.ends_with_senders {
             "sender"
         } else {
@@ -456,10 +508,7 @@ impl Inbox {
         };
         Error::Corrupt {
             name,
-            problem: format!(
-                "{party} slot {i}: {problem} (this receiver reads that slot no more; the \
-                 other slots go on)"
-            ),
+            problem: format!("{party} slot {i}: {problem}"),
         }
     }
 

@@ -66,7 +66,7 @@ impl Receiver {
 
     pub(crate) fn connect(end: Endpoint) -> Result<Receiver> {
         match position_left(&end) {
-            Ok(claim) => Receiver::connect_at(end, claim),
+            Ok(claim) => Receiver::connect_at(end, Some(claim)),
             Err(problem) => Err(end.corrupt(problem)),
         }
     }
@@ -75,30 +75,46 @@ impl Receiver {
     /// ring's damage must not stop the others: a receiver's position found invalid (only a
     /// process outside the protocol writes one) is mended to the sender's, and the damage
     /// returned, for the caller to report. What was sent before that position is not
-    /// received. If the sender's position is invalid too, no sender can connect to the
-    /// ring (nor has one since), and the receiver starts at the ring's start.
-    pub(crate) fn connect_mending(end: Endpoint) -> Result<(Receiver, Option<Error>)> {
+    /// received. If the sender's position is invalid too, the receiver is connected
+    /// unmended (at 0, writing nothing), and `None` is returned with the damage: it must
+    /// not be read before [`mend_to`](Receiver::mend_to) a valid sender position.
+    pub(crate) fn connect_mending(end: Endpoint) -> Result<(Receiver, Option<(Error, bool)>)> {
         let problem = match position_left(&end) {
-            Ok(claim) => return Ok((Receiver::connect_at(end, claim)?, None)),
+            Ok(claim) => return Ok((Receiver::connect_at(end, Some(claim))?, None)),
             Err(problem) => problem,
         };
         let tail = end.ring.tail().load(Ordering::Acquire);
-        let (start, outcome) = if ring::valid_position(tail) {
-            (
-                tail,
-                "starts at the sender's: what was sent before is not received",
-            )
-        } else {
-            (0, "starts at 0, and no sender can connect to it")
-        };
-        let damage = end.corrupt(format!("{problem}; the receiver {outcome}"));
-        end.ring.claim().store(start, Ordering::Release);
-        Ok((Receiver::connect_at(end, start)?, Some(damage)))
+        if !ring::valid_position(tail) {
+            let damage = end.corrupt(format!(
+                "{problem}; the receiver waits for a valid sender position to start at"
+            ));
+            return Ok((Receiver::connect_at(end, None)?, Some((damage, false))));
+        }
+        let mut receiver = Receiver::connect_at(end, None)?;
+        let damage = receiver.mend_to(tail, &problem);
+        Ok((receiver, Some((damage, true))))
     }
 
-    /// Connects the receiver at position `claim`, where the last receiver left off.
-    fn connect_at(end: Endpoint, claim: u64) -> Result<Receiver> {
-        end.ring.head().store(claim, Ordering::Release);
+    /// Moves the receiver's position to the sender's, `tail` (a valid position), for a
+    /// ring whose receiver position was found invalid (`problem`); the damage to report.
+    pub(crate) fn mend_to(&mut self, tail: u64, problem: &str) -> Error {
+        let ring = self.end.ring;
+        ring.claim().store(tail, Ordering::Release);
+        ring.head().store(tail, Ordering::Release);
+        self.claim = tail;
+        self.end.wake(Side::Sender);
+        self.end.corrupt(format!(
+            "{problem}; the receiver starts at the sender's, {tail}: what was sent before is \
+             not received"
+        ))
+    }
+
+    /// Connects the receiver at position `claim`, where the last receiver left off (`None`:
+    /// nowhere yet, writing no position, see `connect_mending`).
+    fn connect_at(end: Endpoint, claim: Option<u64>) -> Result<Receiver> {
+        if let Some(claim) = claim {
+            end.ring.head().store(claim, Ordering::Release);
+        }
         end.ring
             .u32_at(ring::RECEIVER_STATE)
             .store(ring::STATE_CONNECTED, Ordering::Release);
@@ -106,7 +122,10 @@ impl Receiver {
         end.set_mode(Side::Receiver, WaitMode::Blocking);
         end.wake(Side::Sender);
         end.intact()?;
-        Ok(Receiver { end, claim })
+        Ok(Receiver {
+            end,
+            claim: claim.unwrap_or(0),
+        })
     }
 
     /// The channel's name.
