@@ -104,6 +104,11 @@ impl Drop for Others {
     /// still alive now was leaked: its lock stays held while its handle lives, as a leaked
     /// guard's does.)
     fn drop(&mut self) {
+        // (Windows abandons them itself; and there this runs under the loader lock, where
+        // closing the last handle of a mutex had better not happen.)
+        if cfg!(windows) {
+            return;
+        }
         for entry in self.0.get_mut().drain(..) {
             if let How::Unguarded(handle) = entry.how {
                 if let Some(handle) = handle.upgrade() {
@@ -119,14 +124,25 @@ fn inline<R>(f: impl FnOnce(&Inline) -> R) -> R {
 }
 
 /// Runs `f` on the general list, keeping the inline count of its entries exact.
+/// Once the thread's list is destroyed (a C library's exit handler or a later thread-local
+/// destructor locking or releasing on a thread that is ending), `f` runs on an empty list.
 fn others<R>(f: impl FnOnce(&mut Vec<Entry>) -> R) -> R {
-    list::OTHERS.with(|o: &Others| {
+    let mut f = Some(f);
+    let kept = list::OTHERS.try_with(|o: &Others| {
         let mut o = o.0.borrow_mut();
-        let r = f(&mut o);
+        let r = (f.take().expect("run once"))(&mut o);
         let len = o.len();
         inline(|i| i.others.set(len));
         r
-    })
+    });
+    match (kept, f) {
+        (Ok(r), _) => r,
+        (Err(_), Some(f)) => {
+            inline(|i| i.others.set(0));
+            f(&mut Vec::new())
+        }
+        (Err(_), None) => unreachable!("`f` runs only inside `try_with`, which succeeded then"),
+    }
 }
 
 impl Inline {
@@ -139,7 +155,7 @@ impl Inline {
         self.generation.set(now);
         self.len.set(0);
         if self.others.get() > 0 {
-            list::OTHERS.with(|o| o.0.borrow_mut().clear());
+            let _ = list::OTHERS.try_with(|o| o.0.borrow_mut().clear());
             self.others.set(0);
         }
     }

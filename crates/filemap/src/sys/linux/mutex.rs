@@ -148,10 +148,11 @@ fn random_token() -> u32 {
     (((bits >> 32) ^ bits) as u32 & !WAITERS).max(1)
 }
 
-/// Whether the handle whose token is `token` is alive (the token a thread's exit leaves
-/// is no live handle's).
+/// Whether the handle whose token is `token` is alive. (The token a thread's exit leaves
+/// is tested as any: no handle of this filemap takes it, but one of an earlier filemap,
+/// which did not reserve it, may hold it alive.)
 fn owner_alive(entry: BorrowedFd<'_>, token: u32) -> bool {
-    token != ABANDONED_BY_THREAD && liveness::is_held(entry, TOKEN_LOCKS_AT + u64::from(token))
+    liveness::is_held(entry, TOKEN_LOCKS_AT + u64::from(token))
 }
 
 /// Sets the waiters bit of a held mutex for a waiter about to spin, as a glibc mutex's
@@ -280,6 +281,10 @@ fn lock_held(
                     .is_ok()
                 {
                     return Some(Locked::Abandoned);
+                }
+                // (A writer flipping the word must not keep a timed lock past its deadline.)
+                if left.is_zero() {
+                    return None;
                 }
                 continue;
             }
