@@ -29,6 +29,10 @@ fn main() {
             "faults_that_are_not_filemaps_end_the_process",
             faults_that_are_not_filemaps_end_the_process,
         ),
+        (
+            "a_one_time_handler_runs_once_and_filemap_stays",
+            a_one_time_handler_runs_once_and_filemap_stays,
+        ),
     ]);
     #[cfg(windows)]
     tests.push((
@@ -54,6 +58,8 @@ fn play(role: &str, args: &[String]) -> i32 {
         }
         #[cfg(target_os = "linux")]
         "own-handler" => own_handler(),
+        #[cfg(target_os = "linux")]
+        "own-one-time-handler" => own_one_time_handler(),
         // A view's read into a buffer of this process that is not accessible: the fault is
         // in the caller's memory, not the view's, so it is not filemap's to report.
         #[cfg(target_os = "linux")]
@@ -326,6 +332,64 @@ fn own_handler() -> i32 {
         );
         1
     }
+}
+
+/// A program's SIGBUS handler installed with `SA_RESETHAND` (run once, then the default)
+/// before filemap's first view: a sent SIGBUS runs it once, and filemap's copies still
+/// report their own faults afterwards (before, passing the signal on reset the process's
+/// action to the default, removing filemap's handler: the next fault in a copy killed the
+/// process).
+#[cfg(target_os = "linux")]
+fn a_one_time_handler_runs_once_and_filemap_stays() {
+    let ns = Namespace::new();
+    let out = child("own-one-time-handler", &[]).output().unwrap();
+    ns.assert_empty();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "own handler ran once; filemap reported its fault"
+    );
+}
+
+#[cfg(target_os = "linux")]
+fn own_one_time_handler() -> i32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static RAN: AtomicU32 = AtomicU32::new(0);
+    extern "C" fn mine(_: libc::c_int) {
+        RAN.fetch_add(1, Ordering::SeqCst);
+    }
+    // SAFETY: sigaction is plain data (zeros: no flags, an empty mask); the handler only
+    // adds to an atomic.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = mine as *const () as usize;
+        action.sa_flags = libc::SA_RESETHAND;
+        libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    std::fs::write(&path, vec![1u8; 1 << 16]).unwrap();
+    let m = Mapping::from_path(&path).create().unwrap();
+    let v = m.view().map().unwrap(); // filemap's handler goes in now, after ours
+                                     // SAFETY: raising a signal whose handler is installed.
+    unsafe { libc::raise(libc::SIGBUS) };
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let reported = matches!(
+        v.read_at(8192, &mut [0u8; 16]),
+        Err(Error::PageFault { .. })
+    );
+    let ran = RAN.load(Ordering::SeqCst);
+    if ran == 1 && reported {
+        println!("own handler ran once; filemap reported its fault");
+    } else {
+        println!("own handler ran {ran} times, filemap reported: {reported}");
+    }
+    0
 }
 
 /// Pages of a view made inaccessible (`PAGE_NOACCESS`): reads and writes through the safe

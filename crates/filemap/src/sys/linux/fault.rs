@@ -19,16 +19,16 @@
 //! instruction pointer in a routine and the faulting address in the mapping's side of that
 //! copy (the range the routine carries in r8..r9), is filemap's; a fault in the caller's
 //! own buffer goes on like any other. Passing one on, the handler behaves as the previous
-//! action would have: its mask, `SA_RESETHAND` and `SA_NODEFER` are honoured, and a signal
-//! that was ignored or left to the default stays so (a sent one is raised again).
+//! action would have: its mask, `SA_RESTART`, `SA_RESETHAND` (the action runs once, the
+//! default after it, without removing this handler) and `SA_NODEFER` are honoured, and a
+//! signal that was ignored or left to the default stays so (a sent one is raised again).
 //!
 //! A program that installs its own SIGBUS or SIGSEGV handler after filemap's first view
 //! replaces this one: it must pass on the signals it does not handle (to the action it
 //! replaced) for filemap's copies to keep reporting faults.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::rescue;
 use crate::copy::guarded_ranges;
@@ -38,10 +38,11 @@ use crate::copy::guarded_ranges;
 /// then only read (after its `READY` flag).
 struct Previous(UnsafeCell<[libc::sigaction; 2]>);
 
-// SAFETY: written only inside `INSTALL.call_once`, each slot by the `sigaction` call that
-// installs ours, before its `READY` flag is set; the handler reads a slot only once that
-// flag says it is written (a handler that runs in between, on another thread, waits for
-// the flag; on the installing thread the signals are blocked meanwhile).
+// SAFETY: written only by `install`, which one thread runs at a time (see `INSTALLING`),
+// each slot by the `sigaction` call that installs ours, before its `READY` flag is set;
+// the handler reads a slot only once that flag says it is written (a handler that runs in
+// between, on another thread, waits for the flag; on the installing thread the signals
+// are blocked meanwhile).
 unsafe impl Sync for Previous {}
 
 static PREVIOUS: Previous = Previous(UnsafeCell::new(
@@ -50,48 +51,99 @@ static PREVIOUS: Previous = Previous(UnsafeCell::new(
 ));
 /// Per signal (as in `SIGNALS`), whether its slot of `PREVIOUS` is written.
 static READY: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
-static INSTALL: Once = Once::new();
+/// Per signal, whether a previous action with `SA_RESETHAND` has run its one time: the
+/// signal's action is the default from then on (kept here: resetting the process's action
+/// would remove this handler with it).
+static RESET: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+/// Whether the handler is installed for both signals.
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+/// While a thread installs the handler: 1 + the fork generation of its process (0: none
+/// does). Not a `Once`: a child that another thread forked meanwhile would find it running
+/// for ever (the thread is not in the child), and hang at its first view; this tells it
+/// that the installer is not here, so the child finishes the work itself.
+static INSTALLING: AtomicU64 = AtomicU64::new(0);
 const SIGNALS: [libc::c_int; 2] = [libc::SIGBUS, libc::SIGSEGV];
 
 /// Installs the handler, once per process.
 pub(crate) fn guard_copies() {
-    INSTALL.call_once(|| {
-        pin_this_module();
-        let previous = PREVIOUS.0.get();
-        for (slot, &signal) in SIGNALS.iter().enumerate() {
-            // SAFETY: sigaction is plain data; all zeros is a valid starting value.
-            let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-            action.sa_sigaction = on_fault as *const () as usize;
-            action.sa_flags = libc::SA_SIGINFO;
-            // SAFETY: the slot is written only here, by the sigaction call that installs
-            // ours and reports the action it replaced in one step (so no handler installed
-            // meanwhile by another thread is lost), before its READY flag; the signals
-            // are blocked on this thread meanwhile, and a handler on another thread waits
-            // for the flag. The masks are local.
-            unsafe {
-                libc::sigemptyset(&mut action.sa_mask);
-                // Run on the alternate stack only where the action to be replaced does
-                // (std's stack-overflow handler does), so that a handler passed on to runs
-                // where it expects to.
-                let mut seen: libc::sigaction = std::mem::zeroed();
-                libc::sigaction(signal, std::ptr::null(), &mut seen);
-                if seen.sa_flags & libc::SA_ONSTACK != 0
-                    || seen.sa_sigaction == libc::SIG_DFL
-                    || seen.sa_sigaction == libc::SIG_IGN
-                {
-                    action.sa_flags |= libc::SA_ONSTACK;
-                }
-                let mut blocked: libc::sigset_t = std::mem::zeroed();
-                let mut before: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut blocked);
-                libc::sigaddset(&mut blocked, signal);
-                libc::pthread_sigmask(libc::SIG_BLOCK, &blocked, &mut before);
-                libc::sigaction(signal, &action, &mut (*previous)[slot]);
-                READY[slot].store(true, Ordering::Release);
-                libc::pthread_sigmask(libc::SIG_SETMASK, &before, std::ptr::null_mut());
-            }
+    if !INSTALLED.load(Ordering::Acquire) {
+        install_once();
+    }
+}
+
+#[cold]
+fn install_once() {
+    // (Watched first, so that a fork from now on gives the child another generation.)
+    let me = super::watched_fork_generation() + 1;
+    loop {
+        if INSTALLED.load(Ordering::Acquire) {
+            return;
         }
-    });
+        let installer = INSTALLING.load(Ordering::Acquire);
+        if installer != me
+            && INSTALLING
+                .compare_exchange(installer, me, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            install();
+            INSTALLED.store(true, Ordering::Release);
+            INSTALLING.store(0, Ordering::Release);
+            return;
+        }
+        // Another thread of this process installs it: a few system calls.
+        std::thread::yield_now();
+    }
+}
+
+/// Installs the handler for each signal whose slot is not written yet (all of them,
+/// unless a process this one was forked from was interrupted installing it).
+fn install() {
+    pin_this_module();
+    let previous = PREVIOUS.0.get();
+    for (slot, &signal) in SIGNALS.iter().enumerate() {
+        if READY[slot].load(Ordering::Acquire) {
+            continue;
+        }
+        // SAFETY: sigaction is plain data; all zeros is a valid starting value.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = on_fault as *const () as usize;
+        action.sa_flags = libc::SA_SIGINFO;
+        // SAFETY: the slot is written only here, by the sigaction call that installs
+        // ours and reports the action it replaced in one step (so no handler installed
+        // meanwhile by another thread is lost), before its READY flag; the signals are
+        // blocked on this thread meanwhile, and a handler on another thread waits for the
+        // flag. The masks are local.
+        unsafe {
+            libc::sigemptyset(&mut action.sa_mask);
+            let mut seen: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(signal, std::ptr::null(), &mut seen);
+            if seen.sa_sigaction == action.sa_sigaction {
+                // Installed by the process this one was forked from, which recorded the
+                // action it replaced before the fork.
+                READY[slot].store(true, Ordering::Release);
+                continue;
+            }
+            // Run on the alternate stack only where the action to be replaced does
+            // (std's stack-overflow handler does), so that a handler passed on to runs
+            // where it expects to; and restart system calls a signal sent with `kill`
+            // interrupts where that action did.
+            if seen.sa_flags & libc::SA_ONSTACK != 0
+                || seen.sa_sigaction == libc::SIG_DFL
+                || seen.sa_sigaction == libc::SIG_IGN
+            {
+                action.sa_flags |= libc::SA_ONSTACK;
+            }
+            action.sa_flags |= seen.sa_flags & libc::SA_RESTART;
+            let mut blocked: libc::sigset_t = std::mem::zeroed();
+            let mut before: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut blocked);
+            libc::sigaddset(&mut blocked, signal);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &blocked, &mut before);
+            libc::sigaction(signal, &action, &mut (*previous)[slot]);
+            READY[slot].store(true, Ordering::Release);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &before, std::ptr::null_mut());
+        }
+    }
 }
 
 /// Keeps the shared object that holds the handler (when filemap is part of a library that
@@ -170,12 +222,23 @@ fn pass_on(
 ) {
     let slot = if signal == libc::SIGBUS { 0 } else { 1 };
     // Installing right now, on another thread (where the signals are blocked): the
-    // action replaced is known a few instructions from now.
+    // action replaced is known a few instructions from now. Unless that thread was in the
+    // process this one was forked from: then it is not known here (nor will it be, unless
+    // this process maps a view), and the default action stands in for it.
     while !READY[slot].load(Ordering::Acquire) {
+        if INSTALLING.load(Ordering::Relaxed) != super::fork_generation() + 1 {
+            restore_default(signal, from_kernel);
+            return;
+        }
         std::hint::spin_loop();
     }
     // SAFETY: written before its READY flag, read-only since.
     let previous = unsafe { &(*PREVIOUS.0.get())[slot] };
+    // A one-time action that has run: the default action now.
+    if previous.sa_flags & libc::SA_RESETHAND != 0 && RESET[slot].swap(true, Ordering::Relaxed) {
+        restore_default(signal, from_kernel);
+        return;
+    }
     let handler = previous.sa_sigaction;
     if handler == libc::SIG_IGN {
         if from_kernel {
@@ -190,11 +253,6 @@ fn pass_on(
     }
     // SAFETY: all of these are async-signal-safe, and the masks are local.
     unsafe {
-        if previous.sa_flags & libc::SA_RESETHAND != 0 {
-            let mut default: libc::sigaction = std::mem::zeroed();
-            default.sa_sigaction = libc::SIG_DFL;
-            libc::sigaction(signal, &default, std::ptr::null_mut());
-        }
         // Block what the previous action would have blocked while it runs; the mask of
         // the interrupted code comes back when this handler returns.
         let mut block = previous.sa_mask;

@@ -210,7 +210,14 @@ pub(super) fn rescue(address: usize) -> bool {
                     0,
                 )
             };
-            return replaced == start as *mut libc::c_void;
+            if replaced != start as *mut libc::c_void {
+                // Not replaced (no memory): the signal is passed on, and unless that ends
+                // the process, the next fault here tries again (left marked, every fault
+                // would be taken as one being rescued, and run again for ever).
+                slot.lost.store(0, Ordering::Release);
+                return false;
+            }
+            return true;
         }
     }
     false
