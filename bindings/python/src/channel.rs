@@ -156,6 +156,9 @@ pub(crate) struct Receiving {
     /// The thread whose `recv_message` holds the message held, if one does: only that
     /// thread's next receive lets go of it (another thread's waits until it is released).
     held_by: Option<ThreadId>,
+    /// Whether the held message was received but not delivered: making its `bytes` failed
+    /// (no memory). The next receive delivers it instead of letting go of it.
+    undelivered: bool,
 }
 
 impl Receiving {
@@ -164,8 +167,20 @@ impl Receiving {
         refuse_exported(exports)?;
         self.generation += 1;
         self.held_by = None;
+        self.undelivered = false;
         self.rx.release();
         Ok(())
+    }
+
+    /// After a copy of the held message into `bytes`: lets go of it, unless the copy failed
+    /// for want of memory, when the next receive delivers it again (a failure of the
+    /// message itself, its memory lost, lets go of it: it would fail again).
+    fn settle<T>(&mut self, copied: &Result<T, Failed>) {
+        if matches!(copied, Err(Failed::Python(_))) {
+            self.undelivered = true;
+        } else {
+            self.rx.release();
+        }
     }
 
     /// Whether the held message is another thread's (from its `recv_message`, not yet
@@ -206,6 +221,7 @@ impl Receiver {
             rx: HoldingReceiver::new(inner),
             generation: 0,
             held_by: None,
+            undelivered: false,
         };
         Receiver {
             name,
@@ -230,6 +246,9 @@ impl Receiver {
         let (abandoned, exports) = (&self.abandoned, &*self.exports);
         let mut turn = self.inner.turn_within(py, deadline, &self.name)?;
         let state = turn.open()?;
+        if std::mem::take(&mut state.undelivered) {
+            return Ok(turn);
+        }
         if !state.held_by_another(abandoned, exports)? {
             state.release_held(exports)?;
             match state.rx.try_hold().map(|slot| slot.is_some()) {
@@ -285,7 +304,7 @@ impl Receiver {
         state.generation += 1;
         let slot = state.rx.held().ok_or_else(|| closed("the message"))?;
         let message = bytes_from(py, slot.len(), |buf| slot.read_at(0, buf));
-        state.rx.release();
+        state.settle(&message);
         drop(turn);
         message.map_err(Failed::raise)
     }
@@ -298,17 +317,21 @@ impl Receiver {
             // The next message comes after the one another thread holds.
             return Ok(None);
         }
-        state.release_held(&self.exports)?;
-        let slot = match state.rx.try_hold() {
-            Ok(Some(slot)) => slot,
-            Ok(None) => return Ok(None),
-            Err(e) => {
-                drop(turn);
-                return Err(to_py(e));
+        let slot = if std::mem::take(&mut state.undelivered) {
+            state.rx.held().ok_or_else(|| closed("the message"))?
+        } else {
+            state.release_held(&self.exports)?;
+            match state.rx.try_hold() {
+                Ok(Some(slot)) => slot,
+                Ok(None) => return Ok(None),
+                Err(e) => {
+                    drop(turn);
+                    return Err(to_py(e));
+                }
             }
         };
         let message = bytes_from(py, slot.len(), |buf| slot.read_at(0, buf));
-        state.rx.release();
+        state.settle(&message);
         drop(turn);
         message.map(Some).map_err(Failed::raise)
     }

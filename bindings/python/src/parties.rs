@@ -6,7 +6,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::bytes::{bytes_from, with_bytes};
+use crate::bytes::{bytes_from, bytes_of, with_bytes};
 use std::thread::ThreadId;
 
 use crate::endpoint::Endpoint;
@@ -89,7 +89,7 @@ impl Inbox {
                 })?)
             })?;
         drop(turn);
-        Ok((slot, PyBytes::new(py, &buf)))
+        Ok((slot, bytes_of(py, &buf)?))
     }
 
     /// The next message if one is there now, else `None`.
@@ -343,7 +343,7 @@ impl Server {
                 })?)
             })?;
         drop(turn);
-        Ok((RequestId { inner: id }, PyBytes::new(py, &buf)))
+        Ok((RequestId { inner: id }, bytes_of(py, &buf)?))
     }
 
     /// Sends a response to `request`: the last one unless `last=False` (a stream of
@@ -676,7 +676,7 @@ impl Client {
         if failure {
             return Err(self.failed(py, id, &payload));
         }
-        Ok((id, PyBytes::new(py, &payload), last))
+        Ok((id, bytes_of(py, &payload)?, last))
     }
 
     /// Sends a request and returns all of its responses joined, waiting up to `timeout`
@@ -719,7 +719,7 @@ impl Client {
         // The call is over when this goes, whatever became of it (a panic too).
         let _under_way = CallUnderWay(self);
         self.call_now(py, data, deadline, timeout)
-            .map(|answer| PyBytes::new(py, &answer))
+            .and_then(|answer| bytes_of(py, &answer))
     }
 
     /// How many requests wait for their last response.

@@ -9,7 +9,7 @@ use filemap::topic::{SlowSubscribers, TopicOptions};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::bytes::{bytes_from, with_bytes};
+use crate::bytes::{bytes_from, bytes_of, with_bytes};
 use crate::endpoint::Endpoint;
 use crate::errors::Failed;
 use crate::errors::{invalid, OrRaise};
@@ -281,7 +281,7 @@ impl Subscriber {
             })?;
         self.returned(seq);
         drop(turn);
-        Ok(PyBytes::new(py, &buf))
+        bytes_of(py, &buf)
     }
 
     /// The next message if one is there now, else `None`.
@@ -293,6 +293,11 @@ impl Subscriber {
     /// first).
     #[getter]
     fn last_sequence(&self) -> Option<u64> {
+        // A child made by `os.fork` received nothing (and its copy of the lock may have
+        // been taken by a parent's thread at the fork, for good).
+        if self.inner.inherited() {
+            return None;
+        }
         let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         last.get(&this_thread()).copied()
     }

@@ -5,6 +5,7 @@ DisconnectedError, and topic lag."""
 import json
 import signal
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -233,3 +234,33 @@ def test_a_message_in_use_is_never_released_under_its_buffers(name):
     with pytest.raises(ValueError):
         message.tobytes()
     tx.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="address-space limits are POSIX")
+def test_a_receive_that_runs_out_of_memory_keeps_its_message(name):
+    # A receive whose bytes cannot be allocated raises MemoryError, and the message stays
+    # for the next receive (before, it was let go of: the next receive returned the one
+    # after it). Run in a child, whose address space is limited for the one receive.
+    child = python_child(
+        "import resource, sys, filemap\n"
+        "rx = filemap.Receiver.create_or_open(sys.argv[1], 128 << 20)\n"
+        "tx = filemap.Sender.open(sys.argv[1])\n"
+        "tx.send(b'x' * (64 << 20))\n"
+        "tx.send(b'next')\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
+        "used = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (used + (16 << 20), hard))\n"
+        "try:\n"
+        "    rx.recv(timeout=5)\n"
+        "    print('no MemoryError')\n"
+        "except MemoryError:\n"
+        "    print('MemoryError')\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (soft, hard))\n"
+        "print(len(rx.recv(timeout=5)), rx.recv(timeout=5))\n"
+        "tx.close()\n"
+        "rx.close()\n",
+        name,
+    )
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 0, err
+    assert out.split("\n")[:2] == ["MemoryError", f"{64 << 20} b'next'"], (out, err)
