@@ -56,11 +56,20 @@ int main(int argc, char **argv) {
            FILEMAP_INVALID_ARGUMENT);
     expect("an inbox with a NULL name", filemap_inbox_create_or_open(NULL, NULL, &inbox),
            FILEMAP_INVALID_ARGUMENT);
+    /* Misaligned out-pointers (as a packed struct's fields may be) are refused before
+       anything is made or received, not written through. */
+    union { unsigned char bytes[32]; uint64_t align; } raw;
+    expect("an inbox with a misaligned out",
+           filemap_inbox_create_or_open(name, NULL, (filemap_inbox **)(void *)(raw.bytes + 1)),
+           FILEMAP_INVALID_ARGUMENT);
     if ((s = filemap_inbox_create_or_open(name, NULL, &inbox)) != FILEMAP_OK) {
         fprintf(stderr, "bad_calls: making an inbox: %s\n", filemap_last_error_message());
         return 1;
     }
     expect("an inbox receive with no data", filemap_inbox_recv(inbox, 0, NULL, &len, NULL),
+           FILEMAP_INVALID_ARGUMENT);
+    expect("an inbox receive with a misaligned len",
+           filemap_inbox_recv(inbox, 0, &data, (size_t *)(void *)(raw.bytes + 1), NULL),
            FILEMAP_INVALID_ARGUMENT);
     expect("an empty inbox's receive", filemap_inbox_recv(inbox, 0, &data, &len, NULL),
            FILEMAP_TIMEOUT);

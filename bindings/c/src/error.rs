@@ -272,8 +272,10 @@ pub(crate) unsafe fn put<T>(out: *mut T, value: T, what: &str) -> Result<(), Fai
     if out.is_null() {
         return Err(Failure::invalid(format!("{what} is NULL")));
     }
-    // SAFETY: non-NULL, and valid for a write by the caller's contract.
-    unsafe { out.write(value) };
+    // SAFETY: non-NULL, and valid for a write by the caller's contract (a misaligned one,
+    // refused up front by `check_out` where it can be, is written byte-wise all the same:
+    // what was done is not undone for it).
+    unsafe { out.write_unaligned(value) };
     Ok(())
 }
 
@@ -283,8 +285,9 @@ pub(crate) unsafe fn put<T>(out: *mut T, value: T, what: &str) -> Result<(), Fai
 /// `out` is NULL or valid for a write of a `T`.
 pub(crate) unsafe fn put_optional<T>(out: *mut T, value: T) {
     if !out.is_null() {
-        // SAFETY: non-NULL, and valid for a write by the caller's contract.
-        unsafe { out.write(value) };
+        // SAFETY: non-NULL, and valid for a write by the caller's contract (misaligned
+        // too: written byte-wise).
+        unsafe { out.write_unaligned(value) };
     }
 }
 
@@ -294,6 +297,9 @@ pub(crate) fn check_out<T>(out: *mut T, what: &str) -> Result<(), Failure> {
     if out.is_null() {
         return Err(Failure::invalid(format!("{what} is NULL")));
     }
+    if !out.is_aligned() {
+        return Err(Failure::invalid(format!("{what} is misaligned")));
+    }
     Ok(())
 }
 
@@ -301,6 +307,9 @@ pub(crate) fn check_out<T>(out: *mut T, what: &str) -> Result<(), Failure> {
 pub(crate) fn check_data(data: *mut *const c_void, len: *mut usize) -> Result<(), Failure> {
     if data.is_null() || len.is_null() {
         return Err(Failure::invalid("data or len is NULL"));
+    }
+    if !data.is_aligned() || !len.is_aligned() {
+        return Err(Failure::invalid("data or len is misaligned"));
     }
     Ok(())
 }

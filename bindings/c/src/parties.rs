@@ -36,8 +36,11 @@ pub struct filemap_parties_config {
 /// # Safety
 /// `config` is NULL or points to a `filemap_parties_config`.
 unsafe fn config_of(config: *const filemap_parties_config) -> filemap_parties_config {
-    // SAFETY: the caller's contract.
-    unsafe { config.as_ref() }.copied().unwrap_or_default()
+    if config.is_null() {
+        return filemap_parties_config::default();
+    }
+    // SAFETY: the caller's contract (read byte-wise: it may be misaligned).
+    unsafe { config.read_unaligned() }
 }
 
 fn inbox_options(c: filemap_parties_config) -> InboxOptions {

@@ -36,8 +36,12 @@ pub struct filemap_topic_config {
 /// # Safety
 /// `config` is NULL or points to a `filemap_topic_config`.
 unsafe fn options(config: *const filemap_topic_config) -> TopicOptions {
-    // SAFETY: the caller's contract.
-    let c = unsafe { config.as_ref() }.copied().unwrap_or_default();
+    let c = if config.is_null() {
+        filemap_topic_config::default()
+    } else {
+        // SAFETY: the caller's contract (read byte-wise: it may be misaligned).
+        unsafe { config.read_unaligned() }
+    };
     let mut o = TopicOptions::new();
     if c.capacity != 0 {
         o = o.capacity(c.capacity);
