@@ -68,6 +68,10 @@ fn main() {
     #[cfg(target_os = "linux")]
     tests.extend([
         (
+            "objects_work_after_the_main_thread_exits",
+            objects_work_after_the_main_thread_exits as fn(),
+        ),
+        (
             "waiter_killed_after_its_wake_strands_nobody",
             waiter_killed_after_its_wake_strands_nobody as fn(),
         ),
@@ -93,6 +97,32 @@ fn play(role: &str, args: &[String]) -> i32 {
                 let m = NamedMutex::open(arg(0)).map_err(|e| e.to_string())?;
                 m.lock_unguarded(None).map_err(|e| e.to_string())?;
                 ready_then_block();
+            }
+            // The main thread exits (`pthread_exit`), another makes and locks a mutex
+            // (its liveness lock opens its entry again through /proc) and maps a view.
+            #[cfg(target_os = "linux")]
+            "after-the-main-thread-exits" => {
+                let name = arg(0).to_string();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(100));
+                    let outcome = NamedMutex::create_new(&name)
+                        .and_then(|m| m.lock().map(drop))
+                        .and_then(|()| filemap::Mapping::unnamed(4096))
+                        .and_then(|m| m.view().map().map(drop));
+                    match outcome {
+                        Ok(()) => print!("locked and mapped"),
+                        Err(e) => print!("{e}"),
+                    }
+                    use std::io::Write;
+                    let _ = std::io::stdout().flush();
+                    std::process::exit(0);
+                });
+                // SAFETY: the raw exit system call ends this thread only (unlike
+                // `pthread_exit`, without unwinding, which Rust's main thread refuses); the
+                // process lives on in the other, which ends it. Nothing of this thread's
+                // is used after: its stack is never freed, nor looked at.
+                unsafe { libc::syscall(libc::SYS_exit, 0) };
+                unreachable!("the thread has exited")
             }
             "lock-and-say-if-abandoned" => {
                 let m = NamedMutex::open(arg(0)).map_err(|e| e.to_string())?;
@@ -477,6 +507,22 @@ fn a_thread_exiting_with_an_unguarded_lock_abandons_it() {
     assert!(!m.lock_unguarded(Some(PATIENCE)).unwrap());
     m.release().unwrap();
     drop(m);
+    ns.assert_empty();
+}
+
+/// A program whose main thread has exited (as with `pthread_exit`; the process lives on in
+/// its other threads) still makes and locks a mutex and maps a view: they reopen descriptors
+/// through `/proc/thread-self` (before, `/proc/self/fd`, gone with the main thread's file
+/// table: making the mutex failed).
+#[cfg(target_os = "linux")]
+fn objects_work_after_the_main_thread_exits() {
+    let ns = Namespace::new();
+    let name = unique("orphaned-main");
+    let out = child("after-the-main-thread-exits", &[&name])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "locked and mapped");
     ns.assert_empty();
 }
 

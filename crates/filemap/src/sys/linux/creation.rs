@@ -195,7 +195,7 @@ pub(super) fn link_entry(dir: &Dir, fd: &OwnedFd, file_name: &str) -> rustix::io
             r => return r,
         }
     }
-    let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let proc_path = super::fd_path(fd.as_raw_fd());
     let linked = rustix::fs::linkat(CWD, &proc_path, &dir.fd, file_name, AtFlags::SYMLINK_FOLLOW);
     if linked.is_ok() && !refused_before {
         // Refused, not failed for another reason (the way through /proc worked).

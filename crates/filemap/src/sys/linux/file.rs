@@ -51,7 +51,7 @@ pub(crate) fn open_file(request: &FileRequest<'_>) -> std::io::Result<File> {
         .read(true)
         .write(request.writable)
         .custom_flags(OFlags::NOCTTY.bits() as i32)
-        .open(format!("/proc/self/fd/{}", at.as_raw_fd()))
+        .open(super::fd_path(at.as_raw_fd()))
 }
 
 /// Whether an open failed because of another user's share mode (never on Linux: there
@@ -81,7 +81,7 @@ pub(crate) fn lock_file(request: &FileLockRequest<'_>) -> Result<Option<FileLock
     };
     // A description of our own, so that the lock is exactly this mapping's.
     let fd = rustix::fs::open(
-        format!("/proc/self/fd/{}", file.as_raw_fd()),
+        super::fd_path(file.as_raw_fd()),
         rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
     )
@@ -167,7 +167,7 @@ pub(crate) fn file_is_writable(file: &File) -> bool {
 
 /// The path an open file was opened under, if it still has one.
 pub(crate) fn file_path(file: &File) -> Option<PathBuf> {
-    let link = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
+    let link = std::fs::read_link(super::fd_path(file.as_raw_fd())).ok()?;
     let deleted = link.to_str().is_some_and(|s| s.ends_with(" (deleted)"));
     (!deleted && link.is_absolute()).then_some(link)
 }

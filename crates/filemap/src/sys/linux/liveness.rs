@@ -12,8 +12,8 @@
 //! can take, and the test asks about write locks only, so read access cannot fake a live
 //! holder. (A reader's read lock can still stop a new holder from taking a byte: that is an
 //! error for the one taking it, `EndpointTaken` or a failed open, never a hang.) Taking a
-//! lock needs `/proc/self/fd` to open a description of its own (without it, taking fails);
-//! a test that fails answers "alive".
+//! lock needs `/proc/thread-self/fd` (or `/proc/self/fd`) to open a description of its own
+//! (without it, taking fails); a test that fails answers "alive".
 //!
 //! Used by the channel's endpoints (one byte per role) and by mutexes (a byte per handle,
 //! named by the handle's token).
@@ -42,7 +42,7 @@ fn byte_lock(offset: u64, kind: libc::c_int) -> libc::flock {
 /// through it sees every holder's).
 fn fresh_description(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
     rustix::fs::open(
-        format!("/proc/self/fd/{}", fd.as_raw_fd()),
+        super::fd_path(fd.as_raw_fd()),
         rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
     )

@@ -155,6 +155,30 @@ pub(crate) fn errno(e: rustix::io::Errno) -> io::Error {
     io::Error::from_raw_os_error(e.raw_os_error())
 }
 
+/// The path under `/proc` that opens or names descriptor `fd` of this process:
+/// `/proc/thread-self/fd/N`, since `/proc/self/fd` fails once the main thread has exited
+/// (`pthread_exit`: its file table goes with it while the process lives on); `/proc/self`
+/// where the kernel lacks `thread-self` (before Linux 3.17).
+pub(super) fn fd_path(fd: std::os::fd::RawFd) -> String {
+    use std::sync::atomic::AtomicU8;
+    /// 0: not looked at yet; 1: `/proc/thread-self` is there; 2: it is not.
+    static THREAD_SELF: AtomicU8 = AtomicU8::new(0);
+    let mut known = THREAD_SELF.load(Ordering::Relaxed);
+    if known == 0 {
+        known = if std::path::Path::new("/proc/thread-self").exists() {
+            1
+        } else {
+            2
+        };
+        THREAD_SELF.store(known, Ordering::Relaxed);
+    }
+    if known == 1 {
+        format!("/proc/thread-self/fd/{fd}")
+    } else {
+        format!("/proc/self/fd/{fd}")
+    }
+}
+
 /// Runs `f` again while a signal interrupts it (`EINTR`).
 pub(super) fn retry_eintr<T>(
     mut f: impl FnMut() -> rustix::io::Result<T>,

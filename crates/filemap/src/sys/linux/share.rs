@@ -53,7 +53,7 @@ impl Entry {
         } else {
             OFlags::RDONLY
         };
-        let path = format!("/proc/self/fd/{}", self.fd().as_raw_fd());
+        let path = super::fd_path(self.fd().as_raw_fd());
         let fd = rustix::fs::open(
             &path,
             access | OFlags::CLOEXEC | OFlags::NONBLOCK,
