@@ -116,7 +116,13 @@ fn play(role: &str, args: &[String]) -> i32 {
         }
         // Makes a read-only file-backed Global mapping of `args[1]` named `args[0]`, and
         // holds it until its standard input closes.
-        "share-file" => {
+        "share-file" | "make-and-share-file" => {
+            if role == "make-and-share-file" {
+                if let Err(e) = std::fs::write(&args[1], [7u8; 4096]) {
+                    eprintln!("making the file: {e}");
+                    return 1;
+                }
+            }
             let made = Mapping::from_path(&args[1])
                 .protection(filemap::Protection::ReadOnly)
                 .name(args[0].as_str())
@@ -869,6 +875,35 @@ fn a_file_backed_entry_is_its_owners_alone() {
         drop(holder.stdin.take());
         assert!(holder.wait().unwrap().success());
         std::fs::remove_file(&roots).unwrap();
+        // Nor a device put where its file was (opening some does something: a drive's
+        // tray closes): refused before it is opened (before, a block device was opened,
+        // and only then found to be another file).
+        let theirs = ns.path().join("theirs.bin");
+        let shared = format!("Global\\{}", unique("device"));
+        let mut holder = common::start_ready(
+            other_user_child("make-and-share-file", &[&shared, theirs.to_str().unwrap()]),
+            "make-and-share-file",
+        );
+        std::fs::remove_file(&theirs).unwrap();
+        let device = rustix::fs::FileType::BlockDevice.as_raw_mode() | 0o600;
+        match rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &theirs,
+            rustix::fs::FileType::BlockDevice,
+            rustix::fs::Mode::from_raw_mode(device),
+            rustix::fs::makedev(7, 200),
+        ) {
+            Ok(()) => match Mapping::open_with(shared.as_str(), filemap::Access::Read) {
+                Err(e @ Error::PermissionDenied { .. }) => {
+                    assert!(e.to_string().contains("device"), "{e}")
+                }
+                other => panic!("expected PermissionDenied, got {:?}", other.map(drop)),
+            },
+            Err(e) => println!("    (a device in place of a file skipped: mknod: {e})"),
+        }
+        drop(holder.stdin.take());
+        assert!(holder.wait().unwrap().success());
+        let _ = std::fs::remove_file(&theirs);
     }
     // Made writable by others (as an old entry was), it is refused.
     std::fs::set_permissions(&entry, PermissionsExt::from_mode(0o666)).unwrap();

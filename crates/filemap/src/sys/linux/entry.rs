@@ -701,11 +701,37 @@ impl Entry {
         })
     }
 
-    /// For another user's entry: why the path its header names may not even be opened.
-    /// Never, on Linux: opening a path reaches no other machine with this user's
-    /// credentials (a FIFO or device is refused once open, unwaited: `open_file`).
-    pub(crate) fn foreign_backing_path(&self, _path: &Path) -> Option<String> {
-        None
+    /// For another user's entry: why the path its header names may not even be opened. It
+    /// must be a file of the entry's owner, and no device (opening some does something: a
+    /// drive's tray closes): looked at before it is opened, without following a link or
+    /// mounting anything at its end. (`foreign_backing_file` checks the owner again once it
+    /// is open; a FIFO or character device is refused without opening it, `open_file`.)
+    pub(crate) fn foreign_backing_path(&self, path: &Path) -> Option<String> {
+        use rustix::fs::{AtFlags, FileType, StatxFlags, CWD};
+        let owner = rustix::fs::fstat(&*self.fd).ok()?.st_uid;
+        let me = rustix::process::geteuid().as_raw();
+        if owner == me || owner == 0 {
+            return None;
+        }
+        // (Not there, or not to be looked at: opening it says so.)
+        let st = rustix::fs::statx(
+            CWD,
+            path,
+            AtFlags::SYMLINK_NOFOLLOW | AtFlags::NO_AUTOMOUNT,
+            StatxFlags::TYPE | StatxFlags::UID,
+        )
+        .ok()?;
+        let kind = FileType::from_raw_mode(st.stx_mode.into());
+        if matches!(kind, FileType::BlockDevice | FileType::CharacterDevice) {
+            return Some("it is a device, which another user's object may not name".into());
+        }
+        (st.stx_uid != owner).then(|| {
+            format!(
+                "the object is uid {owner}'s, the file uid {}'s: another user's object may \
+                 name only a file of its own",
+                st.stx_uid
+            )
+        })
     }
 
     /// Removes this entry's name (if it still names this entry), while the entry stays
