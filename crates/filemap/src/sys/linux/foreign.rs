@@ -47,7 +47,7 @@ pub(crate) fn open_foreign(name: &str, writable: bool) -> Result<(Section, u64)>
     };
     let fd = rustix::fs::open(
         Path::new(POSIX_SHM_DIR).join(name),
-        access | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        access | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
         Mode::empty(),
     )
     .map_err(|e| foreign_error(name, e, writable))?;
@@ -80,7 +80,13 @@ pub(crate) fn create_foreign(name: &str, size: u64, mode: u32) -> Result<Section
         allocate(fd.as_fd(), size, &POSIX_SHM_DIR)
     })();
     if let Err(e) = filled {
-        let _ = std::fs::remove_file(&path);
+        // Only if the name still refers to what this call made: in a directory without the
+        // sticky bit, another user may have put a file of theirs in its place since.
+        let made = rustix::fs::fstat(&fd).map(|st| (st.st_dev, st.st_ino));
+        let named = rustix::fs::lstat(&path).map(|st| (st.st_dev, st.st_ino));
+        if matches!((made, named), (Ok(a), Ok(b)) if a == b) {
+            let _ = std::fs::remove_file(&path);
+        }
         return Err(e);
     }
     Ok(Section::from_handle(fd))
