@@ -466,7 +466,8 @@ fn bad_entries_are_typed_errors_and_ls_gc_survive_them() {
 
     // gc removes every one nobody can use again and reports each; it leaves alone what
     // is not a regular file (not a filemap entry: someone else's), a newer filemap's
-    // entry, and a persistent object with a valid header.
+    // entry, and a persistent object with a valid header, even one whose file looks gone
+    // or replaced (from here: another mount namespace may see it whole).
     let out = ns.cli(&["gc", "--json"]);
     assert!(
         out.status.success(),
@@ -491,6 +492,8 @@ fn bad_entries_are_typed_errors_and_ls_gc_survive_them() {
         "zeroed-inbox",
         "zeroed-service",
         "greedy-inbox",
+        "file-missing",
+        "file-replaced",
     ];
     let mut expected: Vec<&str> = cases
         .iter()
@@ -503,9 +506,11 @@ fn bad_entries_are_typed_errors_and_ls_gc_survive_them() {
     std::fs::remove_dir(ns.entry_path("a-directory")).unwrap();
     std::fs::remove_file(ns.entry_path("a-fifo")).unwrap();
     std::fs::remove_file(ns.entry_path("future-version")).unwrap();
-    // The persistent channel, topic, inboxes and service have valid headers: rm removes
-    // them.
+    // The persistent channel, topic, inboxes, service and file-backed objects have valid
+    // headers: rm removes them.
     for name in [
+        "file-missing",
+        "file-replaced",
         "channel-capacity",
         "zeroed-topic",
         "zeroed-inbox",

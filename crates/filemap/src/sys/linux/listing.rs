@@ -89,13 +89,14 @@ fn holders_of(fd: Option<&rustix::fd::OwnedFd>, listed: Option<&[u32]>) -> Optio
 
 impl Dir {
     /// The names of the files in the directory that start with `filemap.`.
+    /// (Read through the directory this process opened, like every look at its entries,
+    /// not by its path, which may name another directory by now.)
     fn entry_file_names(&self) -> Result<Vec<String>> {
+        let failed = |e| Error::io("list", self.display(), errno(e));
         let mut names = Vec::new();
-        let reader =
-            std::fs::read_dir(&self.path).map_err(|e| Error::io("list", self.display(), e))?;
-        for item in reader {
-            let item = item.map_err(|e| Error::io("list", self.display(), e))?;
-            if let Some(name) = item.file_name().to_str() {
+        for item in rustix::fs::Dir::read_from(&self.fd).map_err(failed)? {
+            let item = item.map_err(failed)?;
+            if let Ok(name) = item.file_name().to_str() {
                 if name.starts_with(ENTRY_PREFIX) {
                     names.push(name.to_string());
                 }
