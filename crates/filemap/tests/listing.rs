@@ -27,6 +27,10 @@ fn main() {
             "a_holder_in_another_pid_namespace_is_no_stale_entry",
             a_holder_in_another_pid_namespace_is_no_stale_entry,
         ),
+        (
+            "a_stale_entry_probed_by_ls_is_still_reclaimed",
+            a_stale_entry_probed_by_ls_is_still_reclaimed,
+        ),
     ]);
 }
 
@@ -209,4 +213,45 @@ fn a_holder_in_another_pid_namespace_is_no_stale_entry() {
     assert!(e.stale, "{e:?}");
     filemap::namespace::collect_garbage(false).unwrap();
     ns.assert_empty();
+}
+
+/// While `ls` probes a stale entry (its holder killed) with an exclusive lock, a create
+/// and an open of the name meet the lock: they wait it out and look again, and find the
+/// entry stale (the create makes the object anew, the open says it is not there); before,
+/// they took the entry for a live one (`AlreadyExists`, and a handle on the dead object).
+/// Linux (the lock is taken on the entry's file, as `ls` does).
+fn a_stale_entry_probed_by_ls_is_still_reclaimed() {
+    if cfg!(windows) {
+        println!("    skipped: Linux only (entry files)");
+        return;
+    }
+    #[cfg(unix)]
+    {
+        let ns = Namespace::new();
+        for opener in ["create", "open"] {
+            let name = unique("probed");
+            let mut holder = spawn_ready("make-mapping", &[&name]);
+            holder.kill().unwrap();
+            holder.wait().unwrap();
+            let entry = common::EntryFile::open(&ns, &name);
+            rustix::fs::flock(entry.fd(), rustix::fs::FlockOperation::LockExclusive).unwrap();
+            let meets = std::thread::spawn({
+                let name = name.clone();
+                move || match opener {
+                    "create" => Mapping::create_new(name.as_str(), 4096).map(|m| Some(m.len())),
+                    _ => Mapping::open(name.as_str()).map(|_| None),
+                }
+            });
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            rustix::fs::flock(entry.fd(), rustix::fs::FlockOperation::Unlock).unwrap();
+            drop(entry);
+            match (opener, meets.join().unwrap()) {
+                ("create", Ok(Some(4096))) => {}
+                ("open", Err(filemap::Error::NotFound { .. })) => {}
+                (_, other) => panic!("{opener} of a stale entry being probed: {other:?}"),
+            }
+            filemap::namespace::collect_garbage(false).unwrap();
+        }
+        ns.assert_empty();
+    }
 }

@@ -71,6 +71,12 @@ impl EntryFile {
         EntryFile(file)
     }
 
+    /// The entry's file.
+    #[allow(dead_code)] // not every test binary locks one
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.0)
+    }
+
     /// Where the entry's data area starts (the header's word at 32).
     pub fn data_offset(&self) -> u64 {
         u64::from_le_bytes(self.read(32))

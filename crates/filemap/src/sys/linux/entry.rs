@@ -386,6 +386,9 @@ enum Existing {
     Freed,
     /// The name belongs to a live or persistent object (of this kind, if known).
     Live(Option<Kind>),
+    /// Another process held the entry exclusively for a moment (a closer deciding whether
+    /// it is the last, a reclaim, `gc`, or `ls` probing for holders): look again.
+    LookAgain,
 }
 
 /// Frees the name if it belongs to a stale entry (no holder anywhere, not persistent).
@@ -408,9 +411,17 @@ fn reclaim_if_stale(dir: &Arc<Dir>, name: &Name, file_name: &str, me: u32) -> Re
         Ok(()) => {}
         Err(Errno::WOULDBLOCK) => {
             // Held: by live holders (shared), or for a moment exclusively by a handle
-            // deciding whether it is the last (a close, another process's reclaim), which
-            // may be removing the name: that is waited out, then looked at again.
-            lock_shared_within(&fd, name)?;
+            // deciding whether it is the last (a close, another process's reclaim, `gc`,
+            // `ls` probing), which may be removing the name: that is waited out, then
+            // looked at again. Held shared at once: live.
+            match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockShared) {
+                Ok(()) => {}
+                Err(Errno::WOULDBLOCK) => {
+                    lock_shared_within(&fd, name)?;
+                    return Ok(Existing::LookAgain);
+                }
+                Err(e) => return Err(Error::io("lock", name, errno(e))),
+            }
             let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", name, errno(e)))?;
             if st.st_nlink == 0 {
                 return Ok(Existing::Freed);
@@ -473,8 +484,12 @@ fn open_in(
             match lock(FlockOperation::NonBlockingLockShared) {
                 Ok(()) => {}
                 Err(Errno::WOULDBLOCK) => {
+                    // Held exclusively for a moment: waited out, then probed afresh (the
+                    // one holding it may have been the last holder's close, a reclaim,
+                    // or `ls` probing a stale entry: this one would be its only holder).
                     inspect()?;
                     lock_shared_within(&fd, name)?;
+                    continue;
                 }
                 Err(e) => return Err(Error::io("lock", name, errno(e))),
             }
@@ -612,7 +627,7 @@ fn create_in(
                 prepared = Some((fd, st));
                 if mode == CreateMode::New {
                     match reclaim_if_stale(dir, name, file_name, me)? {
-                        Existing::Freed => continue,
+                        Existing::Freed | Existing::LookAgain => continue,
                         Existing::Live(Some(found)) if found != header.kind => {
                             return Err(Error::KindMismatch {
                                 name: name.to_string(),

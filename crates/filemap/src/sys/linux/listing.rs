@@ -71,12 +71,16 @@ fn lock_holders() -> Option<Holders> {
 /// read). An entry with no holder listed is probed with a lock that never waits: taken,
 /// nobody holds it; refused, somebody does whose pid is hidden (0). The probe is only made
 /// then: while it is held, a last handle closing at that moment would think another holds
-/// the entry and leave its name behind (for the next opener or `gc` to reclaim).
+/// the entry and leave its name behind (for the next opener or `gc` to reclaim), and an
+/// opener or creator meeting it waits it out and looks again.
 fn holders_of(fd: Option<&rustix::fd::OwnedFd>, listed: Option<&[u32]>) -> Option<Vec<u32>> {
     if let Some(pids) = listed.filter(|p| !p.is_empty()) {
         return Some(pids.to_vec());
     }
-    let fd = fd?;
+    // (Not opened, as another user's entry may not be: what /proc/locks says, if anything.)
+    let Some(fd) = fd else {
+        return listed.map(<[u32]>::to_vec);
+    };
     match rustix::fs::flock(fd, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {
             let _ = rustix::fs::flock(fd, FlockOperation::Unlock);
@@ -135,7 +139,7 @@ pub(crate) fn describe_entry(name: &Name) -> Result<RawEntry> {
 
 /// What the file `file_name` in `dir` is; `None` if it is gone.
 fn describe_file(dir: &Dir, file_name: String, holders: Option<&Holders>) -> Option<RawEntry> {
-    let st = rustix::fs::statat(&dir.fd, &file_name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    let mut st = rustix::fs::statat(&dir.fd, &file_name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
     let is_symlink = FileType::from_raw_mode(st.st_mode) == FileType::Symlink;
     let mut opened = None;
     let header = if is_symlink {
@@ -145,9 +149,11 @@ fn describe_file(dir: &Dir, file_name: String, holders: Option<&Holders>) -> Opt
         Err(format!("a {}, not a regular file", file_type_name(&st)))
     } else {
         match rustix::fs::openat(&dir.fd, &file_name, open_flags(false), Mode::empty()) {
-            // The file looked at is the one opened (it may have been replaced meanwhile).
             Ok(fd) => match rustix::fs::fstat(&fd) {
-                Ok(now) if (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino) => {
+                // What is described is the file opened (the name may refer to another one
+                // than it did a moment ago).
+                Ok(now) if FileType::from_raw_mode(now.st_mode) == FileType::RegularFile => {
+                    st = now;
                     let header = match read_header_bytes(fd.as_fd(), st.st_size as u64) {
                         Ok(b) => Header::decode(&b, st.st_size as u64, allocation_granularity()),
                         Err(e) => Err(e.to_string()),
@@ -155,7 +161,8 @@ fn describe_file(dir: &Dir, file_name: String, holders: Option<&Holders>) -> Opt
                     opened = Some(fd);
                     header
                 }
-                _ => return None,
+                Ok(now) => Err(format!("a {}, not a regular file", file_type_name(&now))),
+                Err(e) => Err(format!("cannot inspect: {}", errno(e))),
             },
             Err(e) => Err(format!("cannot open: {}", errno(e))),
         }
