@@ -33,20 +33,27 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use super::rescue;
 use crate::copy::guarded_ranges;
 
-/// The actions installed before ours, for SIGBUS and SIGSEGV: each written once, by the
-/// `sigaction` call that installs ours for its signal (which swaps them in one step),
-/// then only read (after its `READY` flag).
-struct Previous(UnsafeCell<[libc::sigaction; 2]>);
+/// Actions for SIGBUS and SIGSEGV (as in `SIGNALS`), in a static that signal handlers read.
+struct Actions(UnsafeCell<[libc::sigaction; 2]>);
 
-// SAFETY: written only by `install`, which one thread runs at a time (see `INSTALLING`),
-// each slot by the `sigaction` call that installs ours, before its `READY` flag is set;
-// the handler reads a slot only once that flag says it is written (a handler that runs in
-// between, on another thread, waits for the flag; on the installing thread the signals
-// are blocked meanwhile).
-unsafe impl Sync for Previous {}
+// SAFETY: written only by `install`, which one thread of a process runs at a time (see
+// `INSTALLING`), with the slot's signal blocked on that thread; `PREVIOUS`'s slot is read
+// by the handler only once its `READY` flag says it is written (a handler that runs in
+// between, on another thread, waits for the flag), and `PENDING` only by `install`.
+unsafe impl Sync for Actions {}
 
-static PREVIOUS: Previous = Previous(UnsafeCell::new(
+/// The actions installed before ours: each written by the `sigaction` call that installs
+/// ours for its signal (which swaps them in one step), then only read (after its `READY`
+/// flag).
+static PREVIOUS: Actions = Actions(UnsafeCell::new(
     // SAFETY: sigaction is plain data; all zeros is a valid (default) action.
+    unsafe { std::mem::zeroed() },
+));
+/// The action each slot's `sigaction` is about to replace, noted just before: for a child
+/// forked while that call ran, whose copy of `PREVIOUS` may not be written yet (the C
+/// library writes the old action out after the kernel installed the new one).
+static PENDING: Actions = Actions(UnsafeCell::new(
+    // SAFETY: as for `PREVIOUS`.
     unsafe { std::mem::zeroed() },
 ));
 /// Per signal (as in `SIGNALS`), whether its slot of `PREVIOUS` is written.
@@ -55,18 +62,30 @@ static READY: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)]
 /// signal's action is the default from then on (kept here: resetting the process's action
 /// would remove this handler with it).
 static RESET: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
-/// Whether the handler is installed for both signals.
-static INSTALLED: AtomicBool = AtomicBool::new(false);
-/// While a thread installs the handler: 1 + the fork generation of its process (0: none
-/// does). Not a `Once`: a child that another thread forked meanwhile would find it running
-/// for ever (the thread is not in the child), and hang at its first view; this tells it
-/// that the installer is not here, so the child finishes the work itself.
+/// 1 + the fork generation of the process that found the handler installed for both
+/// signals (0: none yet). A child looks again once (`install`): the parent's installing
+/// thread may have finished after the system copied the child's signal actions but
+/// before it copied its memory.
+static INSTALLED: AtomicU64 = AtomicU64::new(0);
+/// While a thread installs the handler: its process's `process_tag` (0: none does). Not a
+/// `Once`: a child that another thread forked meanwhile would find it running for ever
+/// (the thread is not in the child), and hang at its first view; this tells it that the
+/// installer is not here, so the child finishes the work itself.
 static INSTALLING: AtomicU64 = AtomicU64::new(0);
 const SIGNALS: [libc::c_int; 2] = [libc::SIGBUS, libc::SIGSEGV];
 
+/// What tells this process from the one it was forked from, in a signal handler too: its
+/// fork generation and its pid (either alone may not: the generation is not counted if
+/// its registration failed, and a pid may repeat in another PID namespace).
+fn process_tag() -> u64 {
+    // SAFETY: getpid has no preconditions (and is async-signal-safe).
+    let pid = unsafe { libc::getpid() } as u32;
+    (super::fork_generation() << 32) | u64::from(pid) | 1 << 63
+}
+
 /// Installs the handler, once per process.
 pub(crate) fn guard_copies() {
-    if !INSTALLED.load(Ordering::Acquire) {
+    if INSTALLED.load(Ordering::Acquire) != super::fork_generation() + 1 {
         install_once();
     }
 }
@@ -74,9 +93,10 @@ pub(crate) fn guard_copies() {
 #[cold]
 fn install_once() {
     // (Watched first, so that a fork from now on gives the child another generation.)
-    let me = super::watched_fork_generation() + 1;
+    let done = super::watched_fork_generation() + 1;
+    let me = process_tag();
     loop {
-        if INSTALLED.load(Ordering::Acquire) {
+        if INSTALLED.load(Ordering::Acquire) == done {
             return;
         }
         let installer = INSTALLING.load(Ordering::Acquire);
@@ -86,7 +106,7 @@ fn install_once() {
                 .is_ok()
         {
             install();
-            INSTALLED.store(true, Ordering::Release);
+            INSTALLED.store(done, Ordering::Release);
             INSTALLING.store(0, Ordering::Release);
             return;
         }
@@ -95,52 +115,62 @@ fn install_once() {
     }
 }
 
-/// Installs the handler for each signal whose slot is not written yet (all of them,
-/// unless a process this one was forked from was interrupted installing it).
+/// Installs the handler for each signal whose action is not it: for both, the first time;
+/// in a child made by `fork`, for any the parent had not installed when the system copied
+/// the child's signal actions. A slot whose action is ours but whose `PREVIOUS` was not
+/// written yet (the fork came in the middle of the parent's `sigaction`) takes the action
+/// noted in `PENDING`.
 fn install() {
     pin_this_module();
     let previous = PREVIOUS.0.get();
+    let pending = PENDING.0.get();
     for (slot, &signal) in SIGNALS.iter().enumerate() {
-        if READY[slot].load(Ordering::Acquire) {
-            continue;
-        }
         // SAFETY: sigaction is plain data; all zeros is a valid starting value.
         let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
         action.sa_sigaction = on_fault as *const () as usize;
         action.sa_flags = libc::SA_SIGINFO;
-        // SAFETY: the slot is written only here, by the sigaction call that installs
+        // SAFETY: the slots are written only here, by one thread at a time, with the
+        // slot's signal blocked on it: `PREVIOUS`'s by the sigaction call that installs
         // ours and reports the action it replaced in one step (so no handler installed
-        // meanwhile by another thread is lost), before its READY flag; the signals are
-        // blocked on this thread meanwhile, and a handler on another thread waits for the
-        // flag. The masks are local.
+        // meanwhile by another thread is lost), or from `PENDING`, before its READY flag
+        // (a handler on another thread waits for the flag; one whose flag is set when the
+        // slot is written again, in a child, reads the action written there before, which
+        // the kernel reports again). The masks are local.
         unsafe {
             libc::sigemptyset(&mut action.sa_mask);
-            let mut seen: libc::sigaction = std::mem::zeroed();
-            libc::sigaction(signal, std::ptr::null(), &mut seen);
-            if seen.sa_sigaction == action.sa_sigaction {
-                // Installed by the process this one was forked from, which recorded the
-                // action it replaced before the fork.
-                READY[slot].store(true, Ordering::Release);
-                continue;
-            }
-            // Run on the alternate stack only where the action to be replaced does
-            // (std's stack-overflow handler does), so that a handler passed on to runs
-            // where it expects to; and restart system calls a signal sent with `kill`
-            // interrupts where that action did.
-            if seen.sa_flags & libc::SA_ONSTACK != 0
-                || seen.sa_sigaction == libc::SIG_DFL
-                || seen.sa_sigaction == libc::SIG_IGN
-            {
-                action.sa_flags |= libc::SA_ONSTACK;
-            }
-            action.sa_flags |= seen.sa_flags & libc::SA_RESTART;
             let mut blocked: libc::sigset_t = std::mem::zeroed();
             let mut before: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut blocked);
             libc::sigaddset(&mut blocked, signal);
             libc::pthread_sigmask(libc::SIG_BLOCK, &blocked, &mut before);
-            libc::sigaction(signal, &action, &mut (*previous)[slot]);
-            READY[slot].store(true, Ordering::Release);
+            let mut seen: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(signal, std::ptr::null(), &mut seen);
+            if seen.sa_sigaction == action.sa_sigaction {
+                // Installed by the process this one was forked from.
+                if !READY[slot].load(Ordering::Acquire) {
+                    (*previous)[slot] = (*pending)[slot];
+                    READY[slot].store(true, Ordering::Release);
+                }
+            } else {
+                // Run on the alternate stack only where the action to be replaced does
+                // (std's stack-overflow handler does), so that a handler passed on to
+                // runs where it expects to; and restart system calls a signal sent with
+                // `kill` interrupts where that action did (an ignored one interrupted
+                // none).
+                if seen.sa_flags & libc::SA_ONSTACK != 0
+                    || seen.sa_sigaction == libc::SIG_DFL
+                    || seen.sa_sigaction == libc::SIG_IGN
+                {
+                    action.sa_flags |= libc::SA_ONSTACK;
+                }
+                if seen.sa_sigaction == libc::SIG_IGN {
+                    action.sa_flags |= libc::SA_RESTART;
+                }
+                action.sa_flags |= seen.sa_flags & libc::SA_RESTART;
+                (*pending)[slot] = seen;
+                libc::sigaction(signal, &action, &mut (*previous)[slot]);
+                READY[slot].store(true, Ordering::Release);
+            }
             libc::pthread_sigmask(libc::SIG_SETMASK, &before, std::ptr::null_mut());
         }
     }
@@ -226,7 +256,7 @@ fn pass_on(
     // process this one was forked from: then it is not known here (nor will it be, unless
     // this process maps a view), and the default action stands in for it.
     while !READY[slot].load(Ordering::Acquire) {
-        if INSTALLING.load(Ordering::Relaxed) != super::fork_generation() + 1 {
+        if INSTALLING.load(Ordering::Relaxed) != process_tag() {
             restore_default(signal, from_kernel);
             return;
         }

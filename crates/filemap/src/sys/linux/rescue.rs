@@ -111,6 +111,9 @@ impl std::fmt::Debug for Rescued {
     }
 }
 
+/// `Slot::lost` of an area whose replacement failed.
+const NOT_REPLACED: usize = usize::MAX;
+
 impl Rescued {
     /// Registers the mapped area `[start, start + len)`, which stays mapped until the
     /// returned value is dropped.
@@ -133,6 +136,8 @@ impl Rescued {
         // call that changes the address space, orders it on every CPU as well).
         match self.slot.lost.load(Ordering::Acquire) {
             0 => None,
+            // (The memory could not be replaced: lost all the same.)
+            NOT_REPLACED => Some(0),
             at => Some(at as u64 - 1),
         }
     }
@@ -185,11 +190,16 @@ pub(super) fn rescue(address: usize) -> bool {
             if !(start..end).contains(&address) {
                 continue;
             }
-            if slot
-                .lost
-                .compare_exchange(0, address - start + 1, Ordering::Release, Ordering::Relaxed)
-                .is_err()
-            {
+            if let Err(now) = slot.lost.compare_exchange(
+                0,
+                address - start + 1,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                if now == NOT_REPLACED {
+                    // Tried and failed: the signal is passed on, as it was then.
+                    return false;
+                }
                 // Another thread faulted first and is replacing the memory (or has): run
                 // the access again, which faults again until its replacement is in place.
                 // Replacing it twice could wipe what was written to the first zeros.
@@ -211,10 +221,11 @@ pub(super) fn rescue(address: usize) -> bool {
                 )
             };
             if replaced != start as *mut libc::c_void {
-                // Not replaced (no memory): the signal is passed on, and unless that ends
-                // the process, the next fault here tries again (left marked, every fault
-                // would be taken as one being rescued, and run again for ever).
-                slot.lost.store(0, Ordering::Release);
+                // Not replaced (no memory; the area may even be unmapped now): the signal
+                // is passed on, now and at every fault here after (left marked as being
+                // rescued, every fault would run again for ever), and the area reported
+                // lost.
+                slot.lost.store(NOT_REPLACED, Ordering::Release);
                 return false;
             }
             return true;
