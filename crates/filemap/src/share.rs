@@ -301,8 +301,13 @@ impl Mapping {
                 problem: "the descriptor lists the wrong number of handle identities".into(),
             });
         }
+        let identity = |i: usize| d.identities.get(i).map(String::as_str);
+        // Every handle checked before any is taken: one refused leaves the others alone.
+        for (i, &h) in d.handles.iter().enumerate() {
+            sys::check_inherited(h, key, identity(i))?;
+        }
         let handles = (d.handles.iter().enumerate())
-            .map(|(i, &h)| sys::take_inherited(h, key, d.identities.get(i).map(String::as_str)))
+            .map(|(i, &h)| sys::take_inherited(h, key, identity(i)))
             .collect::<Result<Vec<_>>>()?;
         Mapping::adopt(d, handles, key)
     }

@@ -141,6 +141,23 @@ fn identity_of(st: &rustix::fs::Stat) -> String {
 /// file, a pipe, a terminal) cannot make this process close or change a descriptor that
 /// something else owns.
 pub(crate) fn take_inherited(value: u64, key: &str, identity: Option<&str>) -> Result<OsHandle> {
+    crate::sys::take_once(value, key, "descriptor", || {
+        let fd = check_inherited(value, key, identity)?;
+        // SAFETY: the descriptor is open, was inherited from the parent for this purpose
+        // (it has no close-on-exec flag, which every descriptor Rust code opens has, and is
+        // the file shared: `check_inherited`), and `take_once` makes sure it is wrapped
+        // only once.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        rustix::io::fcntl_setfd(&owned, FdFlags::CLOEXEC)
+            .map_err(|e| Error::io("mark close-on-exec", key, errno(e)))?;
+        Ok(owned)
+    })
+}
+
+/// The checks [`take_inherited`] makes, doing nothing to the descriptor: run on every
+/// descriptor a variable names before any is taken, so that one refused leaves the others
+/// alone too. The descriptor number.
+pub(crate) fn check_inherited(value: u64, key: &str, identity: Option<&str>) -> Result<RawFd> {
     let bad = |problem: String| Error::SharedHandle {
         key: key.to_string(),
         problem,
@@ -149,49 +166,38 @@ pub(crate) fn take_inherited(value: u64, key: &str, identity: Option<&str>) -> R
     if fd < 3 {
         return Err(bad(format!("descriptor {fd} is a standard stream")));
     }
-    crate::sys::take_once(value, key, "descriptor", || {
-        // SAFETY: fcntl(F_GETFD) only reads the descriptor table; an invalid fd gives EBADF.
-        let fd_flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-        if fd_flags == -1 {
-            return Err(bad(format!("descriptor {fd} is not open in this process")));
+    // SAFETY: fcntl(F_GETFD) only reads the descriptor table; an invalid fd gives EBADF.
+    let fd_flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if fd_flags == -1 {
+        return Err(bad(format!("descriptor {fd} is not open in this process")));
+    }
+    if fd_flags & libc::FD_CLOEXEC != 0 {
+        return Err(bad(format!(
+            "descriptor {fd} was not inherited (it is close-on-exec)"
+        )));
+    }
+    // SAFETY: the descriptor is open (F_GETFD succeeded), and stays so for this borrow:
+    // nothing in this function closes it.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    let st = rustix::fs::fstat(borrowed)
+        .map_err(|e| bad(format!("descriptor {fd} cannot be inspected: {}", errno(e))))?;
+    let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+    match identity {
+        Some(shared) if identity_of(&st) != shared => Err(bad(format!(
+            "descriptor {fd} is not the file that was shared (it was closed and its number \
+             reused, or the variable was passed on from another process)"
+        ))),
+        None if !matches!(
+            kind,
+            rustix::fs::FileType::RegularFile | rustix::fs::FileType::BlockDevice
+        ) =>
+        {
+            Err(bad(format!(
+                "descriptor {fd} is a {kind:?}, not a shared mapping's file"
+            )))
         }
-        if fd_flags & libc::FD_CLOEXEC != 0 {
-            return Err(bad(format!(
-                "descriptor {fd} was not inherited (it is close-on-exec)"
-            )));
-        }
-        // SAFETY: the descriptor is open (F_GETFD succeeded), and stays so for this
-        // borrow: nothing in this function closes it.
-        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-        let st = rustix::fs::fstat(borrowed)
-            .map_err(|e| bad(format!("descriptor {fd} cannot be inspected: {}", errno(e))))?;
-        let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
-        match identity {
-            Some(shared) if identity_of(&st) != shared => {
-                return Err(bad(format!(
-                    "descriptor {fd} is not the file that was shared (it was closed and its \
-                     number reused, or the variable was passed on from another process)"
-                )));
-            }
-            None if !matches!(
-                kind,
-                rustix::fs::FileType::RegularFile | rustix::fs::FileType::BlockDevice
-            ) =>
-            {
-                return Err(bad(format!(
-                    "descriptor {fd} is a {kind:?}, not a shared mapping's file"
-                )));
-            }
-            _ => {}
-        }
-        // SAFETY: the descriptor is open, was inherited from the parent for this purpose
-        // (it has no close-on-exec flag, which every descriptor Rust code opens has, and is
-        // the file shared), and `take_once` makes sure it is wrapped only once.
-        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        rustix::io::fcntl_setfd(&owned, FdFlags::CLOEXEC)
-            .map_err(|e| Error::io("mark close-on-exec", key, errno(e)))?;
-        Ok(owned)
-    })
+        _ => Ok(fd),
+    }
 }
 
 /// Sends `bytes` and `handles` as one message.

@@ -110,6 +110,30 @@ pub(crate) fn inherit(_cmd: &mut Command, handles: Vec<OsHandle>) -> Result<Inhe
 }
 
 fn take_handle(value: u64, key: &str, inherited: bool) -> Result<OsHandle> {
+    let wrap = || {
+        let h = check_handle(value, key, inherited)?;
+        // SAFETY: the handle is open and was handed to this process for this purpose
+        // (`check_handle`): an inherited one is wrapped once (`take_once`), a duplicated
+        // one once by the caller's contract (`Mapping::from_duplicated`).
+        let owned = unsafe { OwnedHandle::from_raw_handle(h as _) };
+        // SAFETY: a valid handle; children of this process need not inherit it again.
+        unsafe { SetHandleInformation(h, HANDLE_FLAG_INHERIT, 0) };
+        Ok(owned)
+    };
+    if inherited {
+        // The environment names the same value for the process's whole life: a second take
+        // of it would wrap whatever has that value by then.
+        crate::sys::take_once(value, key, "handle", wrap)
+    } else {
+        // Duplicated handles' values are reused once they are closed: a long-running
+        // process takes many tokens naming the same value in turn.
+        wrap()
+    }
+}
+
+/// The checks [`take_handle`] makes, doing nothing to the handle: open in this process,
+/// not a standard stream's, and (if `inherited`) inherited. The handle.
+fn check_handle(value: u64, key: &str, inherited: bool) -> Result<HANDLE> {
     let bad = |problem: String| Error::SharedHandle {
         key: key.to_string(),
         problem,
@@ -130,33 +154,21 @@ fn take_handle(value: u64, key: &str, inherited: bool) -> Result<OsHandle> {
             "handle {value} is this process's standard input, output or error"
         )));
     }
-    let wrap = || {
-        let h = value as usize as HANDLE;
-        let mut flags = 0u32;
-        // SAFETY: GetHandleInformation only inspects the handle table.
-        if unsafe { GetHandleInformation(h, &mut flags) } == 0 {
-            return Err(bad(format!("handle {value} is not open in this process")));
-        }
-        if inherited && flags & HANDLE_FLAG_INHERIT == 0 {
-            return Err(bad(format!("handle {value} was not inherited")));
-        }
-        // SAFETY: the handle is open and was handed to this process for this purpose: an
-        // inherited one is wrapped once (`take_once`), a duplicated one once by the
-        // caller's contract (`Mapping::from_duplicated`).
-        let owned = unsafe { OwnedHandle::from_raw_handle(h as _) };
-        // SAFETY: a valid handle; children of this process need not inherit it again.
-        unsafe { SetHandleInformation(h, HANDLE_FLAG_INHERIT, 0) };
-        Ok(owned)
-    };
-    if inherited {
-        // The environment names the same value for the process's whole life: a second take
-        // of it would wrap whatever has that value by then.
-        crate::sys::take_once(value, key, "handle", wrap)
-    } else {
-        // Duplicated handles' values are reused once they are closed: a long-running
-        // process takes many tokens naming the same value in turn.
-        wrap()
+    let h = value as usize as HANDLE;
+    let mut flags = 0u32;
+    // SAFETY: GetHandleInformation only inspects the handle table.
+    if unsafe { GetHandleInformation(h, &mut flags) } == 0 {
+        return Err(bad(format!("handle {value} is not open in this process")));
     }
+    if inherited && flags & HANDLE_FLAG_INHERIT == 0 {
+        return Err(bad(format!("handle {value} was not inherited")));
+    }
+    Ok(h)
+}
+
+/// The checks `take_inherited` makes, doing nothing to the handle (see Linux's).
+pub(crate) fn check_inherited(value: u64, key: &str, _identity: Option<&str>) -> Result<()> {
+    check_handle(value, key, true).map(drop)
 }
 
 /// Takes ownership of an inherited handle named by an environment variable.
