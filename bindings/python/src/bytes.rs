@@ -53,9 +53,6 @@ pub(crate) fn with_bytes<R>(
     f(&copy)
 }
 
-/// A new `bytes` of `len` filled by `read` (a message read out of shared memory, in an
-/// endpoint's turn). A filemap error of `read`'s comes back as it is, for the caller to
-/// make a Python exception once it has passed the turn on (making one runs Python code).
 /// A Python `bytes` holding a copy of `data`: `MemoryError` if it cannot be had
 /// (`PyBytes::new` panics then, which Python code cannot catch as an `Exception`).
 pub(crate) fn bytes_of<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
@@ -65,6 +62,9 @@ pub(crate) fn bytes_of<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py,
     })
 }
 
+/// A new `bytes` of `len` filled by `read` (a message read out of shared memory, in an
+/// endpoint's turn). A filemap error of `read`'s comes back as it is, for the caller to
+/// make a Python exception once it has passed the turn on (making one runs Python code).
 pub(crate) fn bytes_from<'py>(
     py: Python<'py>,
     len: usize,

@@ -209,6 +209,13 @@ impl Receiving {
                  release it before waiting on the receiver",
             ));
         }
+        if self.undelivered {
+            // (Released, it would be lost.)
+            return Err(PyRuntimeError::new_err(
+                "the receiver holds a message a receive could not deliver (no memory for its \
+                 bytes): receive it before waiting on the receiver",
+            ));
+        }
         self.release_held(exports)?;
         Ok(self.rx.receiver())
     }
