@@ -209,7 +209,7 @@ impl Results {
             };
             let floor = group().find(|r| r.kind == Kind::Floor).map(|r| r.p50);
             let best = group()
-                .filter(|r| r.kind == Kind::Peer)
+                .filter(|r| r.kind == Kind::Peer && !r.scheduler_bound)
                 .fold(None::<&Row>, |best, r| match best {
                     Some(b) if !r.better(r.p50, b.p50) => Some(b),
                     _ => Some(r),
@@ -221,6 +221,7 @@ impl Results {
                 .map(|f| row.cost_ratio(f));
             let to_best = best
                 .as_ref()
+                .filter(|_| !row.scheduler_bound)
                 .filter(|_| row.kind != Kind::Peer || row.system != best.as_ref().unwrap().1)
                 .map(|(b, name)| (row.cost_ratio(*b), name.clone()));
             let row = &mut self.rows[i];
@@ -369,7 +370,8 @@ pub fn ratio_text(r: Option<f64>) -> String {
         Some(r) if r >= 100.0 => format!("{r:.0}×"),
         Some(r) if r >= 10.0 => format!("{r:.1}×"),
         Some(r) if r >= 0.1 => format!("{r:.2}×"),
-        Some(r) => format!("{r:.3}×"),
+        Some(r) if r >= 0.001 => format!("{r:.3}×"),
+        Some(_) => "<0.001×".into(),
         None => "–".into(),
     }
 }

@@ -412,7 +412,7 @@ pub fn inbox_throughput(senders: usize, mode: WaitMode) -> Result<f64> {
     let mut buf = Vec::with_capacity(MANY_PARTIES_MESSAGE);
     let r = message_rate(|| {
         inbox.recv_into(&mut buf)?;
-        Ok(())
+        delivered_whole(buf.len(), MANY_PARTIES_MESSAGE)
     });
     stop_senders(&stop, children, || match inbox.try_recv() {
         Ok(_) | Err(filemap::Error::Disconnected { .. }) => Ok(()),
@@ -559,10 +559,20 @@ pub fn filemap_throughput(mode: WaitMode) -> Result<f64> {
     let mut buf = Vec::with_capacity(THROUGHPUT_MESSAGE);
     let r = receive_throughput(count, || {
         rx.recv_into(&mut buf)?;
-        Ok(())
+        delivered_whole(buf.len(), THROUGHPUT_MESSAGE)
     });
     child.wait()?;
     r
+}
+
+/// An error unless a message received is `expected` bytes long (a broken path must not
+/// look fast).
+fn delivered_whole(len: usize, expected: usize) -> Result<()> {
+    if len == expected {
+        Ok(())
+    } else {
+        Err(err(format!("received {len} bytes, not {expected}")))
+    }
 }
 
 /// Buffers in the raw hand-off: three measured fastest here (two leave one

@@ -263,14 +263,13 @@ spins on those lines and lets other processes run every few microseconds), and t
 message goes only once every subscriber has answered, so no message waits behind another. \
 Earlier reports sent the times back over each system itself (a filemap channel, an iceoryx2 \
 service): that return path is not timed, but it runs on the same cores as the next message, \
-and in probe runs it put filemap's 1 MiB row 1-16% behind iceoryx2's, where the common path \
-puts them within 8% of each other, filemap sometimes ahead and sometimes behind. The three \
+and in probe runs it put filemap's 1 MiB row 1-16% behind iceoryx2's. The three \
 systems of a scenario run together: each subscriber process serves all three, and they take \
 turns in blocks of up to 500 messages or 25 ms, so that all are measured at the same moments \
 of a machine whose speed drifts. Up to {} (1 MiB) to {} (64 B) messages per row after a \
 tenth as many untimed ones, stopping after {} ms of the three rows' timed messages once {} \
 are in. filemap's topic (a ring of four times the message \
-size, as in section 1) is made with `SlowSubscribers::Block` (the publisher never has to \
+size, at least 64 KiB) is made with `SlowSubscribers::Block` (the publisher never has to \
 wait here); iceoryx2's service keeps 4 samples per subscriber, with safe overflow, and its \
 subscribers can only poll. The publisher runs on CPU 0 and subscriber k pins itself to \
 CPU 1 + k mod (cores − 1): on a machine with two cores every subscriber shares CPU 1. There \

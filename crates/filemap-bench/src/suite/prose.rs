@@ -14,7 +14,16 @@ a tenth as many untimed ones. filemap's channel writes each message into a reser
 iceoryx2 (publish-subscribe, ipc service) writes each into a loaned sample (its zero-copy API) \
 and its receiver polls, as iceoryx2's publish-subscribe has no blocking receive; ipc-channel \
 uses its byte channels (no serialisation). The floor at each size is the cache-line ping-pong \
-below plus one `memcpy` of the message at this machine's `memcpy` bandwidth.\n\n\
+below plus one `memcpy` of the message at this machine's `memcpy` bandwidth. \
+\"filemap blocking\" is the channel's default wait, which polls (about 2000 times, yielding \
+the core after 512) before it sleeps in the kernel: in this ping-pong every reply comes \
+within the polls, so the row measures the polling path, while the Unix socket, pipe and \
+ipc-channel rows sleep in the kernel at every message; section 8 measures filemap's blocking \
+receive when it does sleep (and its async receive, which never polls). The `NamedEvent` \
+wake-up row likewise polls 64 times before it sleeps, where the raw futex row always sleeps. \
+The rows are measured one after another, not in alternating blocks: a drift of the machine's \
+speed between rows shows in their ratios (the spread column shows how far each row's \
+repetitions moved).\n\n\
 ![One-way latency against message size, log-log]({CHART})\n",
             harness::iterations(1 << 20),
             harness::iterations(64),
@@ -27,7 +36,12 @@ crosses cores. For reference, the raw hand-off row is what two processes do with
 at all: three 1 MiB buffers in shared memory, each guarded by a flag (the partner copies a \
 message in and raises the flag, this process copies it out and lowers it), so every byte \
 crosses from one core to the other as in the other rows. Ratios here are of cost (time per \
-byte), so 2× is half the bandwidth.\n"
+byte), so 2× is half the bandwidth. filemap's channel streams through an 8 MiB ring (up to 8 \
+messages in flight), iceoryx2's subscriber holds up to 4 samples, and the pipe and Unix \
+socket keep the system's default buffer sizes (a pipe's is 64 KiB, so a 1 MiB message \
+crosses in 16 parts). The rows are measured one after another, not in alternating blocks: \
+a drift of the machine's speed between rows shows in their ratios (the spread column shows \
+how far each row's repetitions moved).\n"
             .to_string(),
         3 => "A named 4 KiB object: create, map a view, unmap, close, in one process; and open, \
 map, unmap, close, by a second process while the first holds the object. Every operation is \
@@ -38,7 +52,8 @@ where `shared_memory` and `shm_open` put theirs). The floor is the raw system ca
 `shm_open` (+ `ftruncate`) or `fstat`, `mmap`, `munmap`, `close` (+ `shm_unlink`).\n"
             .to_string(),
         4 => "Uncontended: one thread locks, adds one to a counter in the shared memory, and \
-unlocks, millions of times (filemap's `NamedMutex` without the counter), the systems taking \
+unlocks, millions of times (filemap's `NamedMutex` over a counter in a mapping of its own, \
+at the same offset as the raw mutex's), every system through the same call, the systems taking \
 turns in blocks of a twentieth of the run, so that all are measured at the same moments of a \
 machine whose speed drifts. Hand-off: two \
 processes take turns on the counter under the mutex, so every turn passes the mutex to the \
