@@ -20,22 +20,37 @@ pub struct NamedMutex {
     /// The id of the `MutexGuard` that holds the lock (0: none): only that guard releases
     /// it.
     guard: AtomicU64,
+    /// The thread that took the lock `guard` holds (see `thread_number`).
+    guard_thread: AtomicU64,
 }
 
 /// The ids of guards (never 0).
 static NEXT_GUARD: AtomicU64 = AtomicU64::new(1);
+
+/// A number of this thread's, never another's (nor 0).
+fn thread_number() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static ME: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    ME.with(|me| *me)
+}
 
 impl NamedMutex {
     fn wrap(inner: filemap::sync::NamedMutex) -> NamedMutex {
         NamedMutex {
             inner,
             guard: AtomicU64::new(0),
+            guard_thread: AtomicU64::new(0),
         }
     }
 
     /// The guard of a lock just taken through this handle.
     fn guard_for(slf: Py<Self>, abandoned: bool) -> MutexGuard {
         let id = NEXT_GUARD.fetch_add(1, Ordering::Relaxed);
+        slf.get()
+            .guard_thread
+            .store(thread_number(), Ordering::Relaxed);
         slf.get().guard.store(id, Ordering::Relaxed);
         MutexGuard {
             mutex: Some(slf),
@@ -104,7 +119,11 @@ impl NamedMutex {
     /// `lock()` are unlocked through their guard, and `with mutex:` unlocks at the block's
     /// end); `NotOwnerError` if this thread does not hold it.
     fn release(&self, py: Python<'_>) -> PyResult<()> {
-        if self.guard.load(Ordering::Relaxed) != 0 {
+        // (A guard of another thread's is a lock that thread took and left when it ended:
+        // the mutex was abandoned then, and this thread may hold it since, through a wait.)
+        if self.guard.load(Ordering::Relaxed) != 0
+            && self.guard_thread.load(Ordering::Relaxed) == thread_number()
+        {
             return Err(crate::errors::raise(
                 py,
                 "NotOwnerError",

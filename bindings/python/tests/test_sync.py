@@ -255,3 +255,26 @@ def test_a_guard_is_released_only_on_the_thread_that_locked(name):
     dropper.join()
     mutex.release()
     assert mutex.try_lock() is not None
+
+
+def test_a_thread_ending_with_a_lock_abandons_it(name):
+    # A thread that ends holding a lock (its guard kept beyond it) leaves the mutex
+    # abandoned, as on Windows: another thread takes it, through a lock or a wait, is told
+    # so, and releases it (before, on Linux, it stayed locked; and release() after a wait
+    # was refused while the dead thread's guard lived).
+    m = filemap.NamedMutex.create_new(name)
+    kept = []
+    worker = threading.Thread(target=lambda: kept.append(m.lock()))
+    worker.start()
+    worker.join()
+    assert filemap.wait_any([m], timeout=5) == (0, True)
+    m.release()
+    with m as guard:
+        assert not guard.abandoned
+    worker = threading.Thread(target=lambda: kept.append(m.lock()))
+    worker.start()
+    worker.join()
+    with m as guard:
+        assert guard.abandoned
+    kept.clear()
+    del m

@@ -1,7 +1,10 @@
 """filemap: the Windows file-mapping model for Python, on Linux and Windows.
 
 Named shared memory with views (zero-copy through the buffer protocol, so
-``numpy.frombuffer(view, dtype)`` works in place), file-backed mappings, robust named
+``numpy.frombuffer(view, dtype)`` works in place, and a view with buffers of it alive
+refuses to close: ``BufferError``; not so ``numpy.ndarray(shape, dtype, buffer=view)``,
+which lets go of the buffer at once and keeps only the view object, so closing the view
+leaves such an array over unmapped memory: use ``frombuffer``), file-backed mappings, robust named
 mutexes that report a dead holder (``WAIT_ABANDONED``), events, semaphores, waits on many
 objects, a zero-copy channel between two processes, topics from one publisher to many
 subscribers, inboxes from many senders to one receiver, and services (requests and
@@ -16,8 +19,8 @@ derive from the built-in exception that fits: ``NotFoundError`` is a
 ``DisconnectedError`` a ``BrokenPipeError``, ``InvalidArgumentError`` a ``ValueError``.
 
 Threads: every object may be used from several threads at once (a view that one thread
-reads or writes 64 KiB or more of, with the GIL released, cannot be closed by another
-meanwhile: ``RuntimeError``). Calls of one endpoint (``Sender``, ``Receiver``,
+reads or writes 64 KiB or more of, flushes or commits, with the GIL released, cannot be
+closed by another meanwhile: ``RuntimeError``). Calls of one endpoint (``Sender``, ``Receiver``,
 ``Publisher``, ``Subscriber``, ``Inbox``, ``InboxSender``, ``Server``, ``Client``) take
 turns, first come first served; a call that waits takes one turn per slice of at most
 50 ms, so another thread's call goes between two slices (a call's ``timeout=`` and Ctrl-C
@@ -28,9 +31,9 @@ threads sharing a receiving end get each message once (a ``Message`` from
 ``recv_message`` is its thread's until released or dropped: another thread's receive waits
 for it, so one kept for ever holds the others up).
 A ``Client.call`` is one thread's at a time. A mutex is
-held by the thread that locked it: a ``MutexGuard`` kept after its thread ended cannot be
-released: the mutex stays locked until that ``NamedMutex`` object and the guard are gone
-(the next lock then reports it abandoned).
+held by the thread that locked it: when that thread ends still holding it (a ``MutexGuard``
+kept after it, say), the mutex is abandoned, as on Windows: the next lock, in any thread or
+process, takes it and reports it abandoned.
 
 Faults: ``View.read`` and ``View.write`` raise ``PageFaultError`` where the memory behind
 a view is gone (its file was truncated), through a handler filemap installs for SIGBUS at
