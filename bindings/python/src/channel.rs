@@ -203,6 +203,19 @@ impl Receiving {
         abandoned: &AtomicU64,
         exports: &AtomicUsize,
     ) -> PyResult<&filemap::channel::Receiver> {
+        self.check_waitable(abandoned, exports)?;
+        self.release_held(exports)?;
+        Ok(self.rx.receiver())
+    }
+
+    /// Whether [`waitable`](Receiving::waitable) would refuse, letting go of nothing (but
+    /// a message whose `Message` was dropped): a wait checks every receiver first, so that
+    /// one refused leaves the messages of the others alone.
+    pub(crate) fn check_waitable(
+        &mut self,
+        abandoned: &AtomicU64,
+        exports: &AtomicUsize,
+    ) -> PyResult<()> {
         if self.held_by_another(abandoned, exports)? {
             return Err(PyRuntimeError::new_err(
                 "the receiver holds a message another thread received with recv_message: \
@@ -216,8 +229,7 @@ impl Receiving {
                  bytes): receive it before waiting on the receiver",
             ));
         }
-        self.release_held(exports)?;
-        Ok(self.rx.receiver())
+        refuse_exported(exports)
     }
 }
 

@@ -128,6 +128,18 @@ fn take_turns<'a>(
 
 /// The filemap objects behind the turns (`ValueError` for an endpoint closed by now).
 fn waitables<'a>(held: &'a mut [Held<'_>]) -> PyResult<Vec<&'a (dyn Waitable + Sync)>> {
+    // Every endpoint checked before any receiver lets go of the message it holds.
+    for h in held.iter_mut() {
+        match h {
+            Held::Sync(_) => {}
+            Held::Receiver(turn, abandoned, exports) => {
+                turn.open()?.check_waitable(abandoned, exports)?
+            }
+            Held::Subscriber(turn) => drop(turn.open()?),
+            Held::Inbox(turn) => drop(turn.open()?),
+            Held::Server(turn) => drop(turn.open()?),
+        }
+    }
     held.iter_mut()
         .map(|h| -> PyResult<&'a (dyn Waitable + Sync)> {
             Ok(match h {
