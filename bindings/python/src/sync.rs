@@ -216,7 +216,8 @@ impl MutexGuard {
         self.abandoned
     }
 
-    /// Unlocks the mutex (once; later calls do nothing).
+    /// Unlocks the mutex (once; later calls do nothing, as for the guard of a `with mutex
+    /// as guard:` block, which holds nothing: the block's end unlocks).
     fn release(&mut self) -> PyResult<()> {
         self.unlock().or_raise()
     }

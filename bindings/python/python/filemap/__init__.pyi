@@ -111,7 +111,9 @@ class MutexGuard:
     @property
     def abandoned(self) -> bool: ...
     def release(self) -> None:
-        """Unlocks (once); `NotOwnerError` on a thread other than the one that locked."""
+        """Unlocks (once); `NotOwnerError` on a thread other than the one that locked. The
+        guard of a `with mutex as guard:` block holds nothing (the block's end unlocks):
+        its `release()` does nothing."""
     def __enter__(self) -> Self: ...
     def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None: ...
 
