@@ -392,7 +392,18 @@ enum Existing {
 }
 
 /// Frees the name if it belongs to a stale entry (no holder anywhere, not persistent).
-fn reclaim_if_stale(dir: &Arc<Dir>, name: &Name, file_name: &str, me: u32) -> Result<Existing> {
+///
+/// An exclusive hold met is waited out, and then `LookAgain` asked for while `look_again`
+/// (the caller's time for such waits is not spent): otherwise the entry is taken as it is
+/// then (a process that takes the lock exclusively again and again must not hold a create
+/// up for ever).
+fn reclaim_if_stale(
+    dir: &Arc<Dir>,
+    name: &Name,
+    file_name: &str,
+    me: u32,
+    look_again: bool,
+) -> Result<Existing> {
     let fd = match rustix::fs::openat(&dir.fd, file_name, open_flags(false), Mode::empty()) {
         Ok(fd) => fd,
         Err(Errno::NOENT) => return Ok(Existing::Freed),
@@ -418,7 +429,9 @@ fn reclaim_if_stale(dir: &Arc<Dir>, name: &Name, file_name: &str, me: u32) -> Re
                 Ok(()) => {}
                 Err(Errno::WOULDBLOCK) => {
                     lock_shared_within(&fd, name)?;
-                    return Ok(Existing::LookAgain);
+                    if look_again {
+                        return Ok(Existing::LookAgain);
+                    }
                 }
                 Err(e) => return Err(Error::io("lock", name, errno(e))),
             }
@@ -449,6 +462,7 @@ fn open_in(
     writable: bool,
     purpose: Purpose,
 ) -> Result<(Entry, Header)> {
+    let started = Instant::now();
     for _ in 0..MAX_ATTEMPTS {
         // A file-backed object's entry is writable by its owner alone (`entry_mode`): a
         // writer refused is let in for reading, and kept only if the entry is one.
@@ -486,10 +500,15 @@ fn open_in(
                 Err(Errno::WOULDBLOCK) => {
                     // Held exclusively for a moment: waited out, then probed afresh (the
                     // one holding it may have been the last holder's close, a reclaim,
-                    // or `ls` probing a stale entry: this one would be its only holder).
+                    // or `ls` probing a stale entry: this one would be its only holder),
+                    // for as long as such waits have not taken `EXCLUSIVE_WAIT` in all
+                    // (a process that takes the lock exclusively again and again must not
+                    // hold an open up for ever): then the entry is taken as it is.
                     inspect()?;
                     lock_shared_within(&fd, name)?;
-                    continue;
+                    if started.elapsed() < EXCLUSIVE_WAIT {
+                        continue;
+                    }
                 }
                 Err(e) => return Err(Error::io("lock", name, errno(e))),
             }
@@ -596,6 +615,7 @@ fn create_in(
     init: DataInit<'_>,
 ) -> Result<(Entry, Header, Disposition)> {
     let mut prepared: Option<(OwnedFd, Stat)> = None;
+    let started = Instant::now();
     for _ in 0..MAX_ATTEMPTS {
         if mode == CreateMode::OrOpen {
             match open_in(dir, name, file_name, me, true, Purpose::Create) {
@@ -626,7 +646,8 @@ fn create_in(
             Err(Errno::EXIST) => {
                 prepared = Some((fd, st));
                 if mode == CreateMode::New {
-                    match reclaim_if_stale(dir, name, file_name, me)? {
+                    let look_again = started.elapsed() < EXCLUSIVE_WAIT;
+                    match reclaim_if_stale(dir, name, file_name, me, look_again)? {
                         Existing::Freed | Existing::LookAgain => continue,
                         Existing::Live(Some(found)) if found != header.kind => {
                             return Err(Error::KindMismatch {
