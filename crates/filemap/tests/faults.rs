@@ -296,6 +296,29 @@ fn a_handler_installed_before_still_gets_its_signals() {
     );
 }
 
+/// Maps a view of a file (filemap's handler goes in then, after the test's own), runs
+/// `between`, cuts the file short, and says whether a read past its end was reported as
+/// `PageFault`.
+#[cfg(target_os = "linux")]
+fn view_fault_reported(between: impl FnOnce()) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    std::fs::write(&path, vec![1u8; 1 << 16]).unwrap();
+    let m = Mapping::from_path(&path).create().unwrap();
+    let v = m.view().map().unwrap();
+    between();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    matches!(
+        v.read_at(8192, &mut [0u8; 16]),
+        Err(Error::PageFault { .. })
+    )
+}
+
 #[cfg(target_os = "linux")]
 fn own_handler() -> i32 {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -305,21 +328,7 @@ fn own_handler() -> i32 {
     }
     // SAFETY: a plain handler that stores to an atomic.
     unsafe { libc::signal(libc::SIGBUS, mine as *const () as libc::sighandler_t) };
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("f");
-    std::fs::write(&path, vec![1u8; 1 << 16]).unwrap();
-    let m = Mapping::from_path(&path).create().unwrap();
-    let v = m.view().map().unwrap(); // filemap's handler goes in now, after ours
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
-    let reported = matches!(
-        v.read_at(8192, &mut [0u8; 16]),
-        Err(Error::PageFault { .. })
-    );
+    let reported = view_fault_reported(|| {});
     // SAFETY: raising a signal whose handler is installed.
     unsafe { libc::raise(libc::SIGBUS) };
     if RAN.load(Ordering::SeqCst) && reported {
@@ -366,23 +375,10 @@ fn own_one_time_handler() -> i32 {
         action.sa_flags = libc::SA_RESETHAND;
         libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut());
     }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("f");
-    std::fs::write(&path, vec![1u8; 1 << 16]).unwrap();
-    let m = Mapping::from_path(&path).create().unwrap();
-    let v = m.view().map().unwrap(); // filemap's handler goes in now, after ours
-                                     // SAFETY: raising a signal whose handler is installed.
-    unsafe { libc::raise(libc::SIGBUS) };
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
-    let reported = matches!(
-        v.read_at(8192, &mut [0u8; 16]),
-        Err(Error::PageFault { .. })
-    );
+    // SAFETY: raising a signal whose handler is installed.
+    let reported = view_fault_reported(|| unsafe {
+        libc::raise(libc::SIGBUS);
+    });
     let ran = RAN.load(Ordering::SeqCst);
     if ran == 1 && reported {
         println!("own handler ran once; filemap reported its fault");
