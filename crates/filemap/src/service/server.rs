@@ -21,10 +21,21 @@ pub struct Server {
     /// Declared first, so dropped first: every response ring is marked closed while the
     /// server's lock (in `requests`, dropped last there too) is still held, never on a new
     /// server's.
-    responses: Vec<Sender>,
+    /// Per client slot, the response ring's sender, or why that ring could not be
+    /// connected (damaged: only a process outside the protocol damages one): responses to
+    /// that slot fail with it, and the other slots go on.
+    responses: Vec<std::result::Result<Sender, Damaged>>,
     requests: Inbox,
     /// The entry's rings and control page, where each slot's client generation is.
     rings: RingSet,
+}
+
+/// A response ring found damaged when the server connected: what `Error::Corrupt` says of
+/// it, to every response to its slot.
+#[derive(Debug)]
+struct Damaged {
+    name: String,
+    problem: String,
 }
 
 impl Server {
@@ -53,9 +64,22 @@ impl Server {
         // (If a response ring fails to connect, those connected before are closed before
         // `requests`, which holds the lock, goes.)
         let responses = (0..rings.slots as usize)
-            .map(|i| Sender::connect(response_endpoint(&rings, i, None)))
+            .map(
+                |i| match Sender::connect(response_endpoint(&rings, i, None)) {
+                    Err(Error::Corrupt { name, problem }) => Ok(Err(Damaged {
+                        name,
+                        problem: format!(
+                            "client slot {i}'s response ring: {problem} (this server answers \
+                         that slot no more; the other slots go on)"
+                        ),
+                    })),
+                    Err(e) => Err(e),
+                    Ok(sender) => Ok(Ok(sender)),
+                },
+            )
             .collect::<Result<Vec<_>>>()?;
-        record_takeover(&rings, &responses);
+        let connected: Vec<&Sender> = responses.iter().filter_map(|r| r.as_ref().ok()).collect();
+        record_takeover(&rings, &connected);
         Ok(Server {
             requests,
             responses,
@@ -90,10 +114,13 @@ impl Server {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn client_alive(&self, id: RequestId) -> bool {
-        self.responses.get(id.client as usize).is_some_and(|r| {
-            asked_by_slots_client(self.rings.slot_word(id.client), id)
-                && !r.endpoint().peer_gone(Side::Receiver)
-        })
+        match self.responses.get(id.client as usize) {
+            Some(Ok(r)) => {
+                asked_by_slots_client(self.rings.slot_word(id.client), id)
+                    && !r.endpoint().peer_gone(Side::Receiver)
+            }
+            _ => false,
+        }
     }
 
     /// The largest response one message carries (a longer answer is streamed in parts).
@@ -106,13 +133,15 @@ impl Server {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn max_response_len(&self) -> usize {
-        self.responses.first().map_or(0, Sender::max_message_len)
+        (self.responses.iter())
+            .find_map(|r| r.as_ref().ok())
+            .map_or(0, Sender::max_message_len)
     }
 
     /// How this server waits for requests, and for room in a client's response ring.
     pub fn set_wait_mode(&mut self, mode: WaitMode) {
         self.requests.set_wait_mode(mode);
-        for sender in &mut self.responses {
+        for sender in self.responses.iter_mut().flatten() {
             sender.set_wait_mode(mode);
         }
     }
@@ -279,10 +308,10 @@ impl Server {
     /// `reason` cut to the longest response the ring of `to`'s client carries (each ring
     /// says its own size).
     fn cut_to_fit<'r>(&self, to: RequestId, reason: &'r [u8]) -> &'r [u8] {
-        let max = self
-            .responses
-            .get(to.client as usize)
-            .map_or(reason.len(), Sender::max_message_len);
+        let max = match self.responses.get(to.client as usize) {
+            Some(Ok(sender)) => sender.max_message_len(),
+            _ => reason.len(),
+        };
         &reason[..reason.len().min(max)]
     }
 
@@ -294,12 +323,21 @@ impl Server {
         flags: u64,
         timeout: Option<Duration>,
     ) -> Result<()> {
-        let Some(sender) = self.responses.get_mut(to.client as usize) else {
-            return Err(Error::InvalidSetting {
-                setting: "a request's client slot",
-                value: to.client.into(),
-                allowed: "a slot of this service",
-            });
+        let sender = match self.responses.get_mut(to.client as usize) {
+            Some(Ok(sender)) => sender,
+            Some(Err(damage)) => {
+                return Err(Error::Corrupt {
+                    name: damage.name.clone(),
+                    problem: damage.problem.clone(),
+                })
+            }
+            None => {
+                return Err(Error::InvalidSetting {
+                    setting: "a request's client slot",
+                    value: to.client.into(),
+                    allowed: "a slot of this service",
+                })
+            }
         };
         // A copy of the server in a child made by `fork` answers nothing.
         sender.endpoint().usable_here()?;
