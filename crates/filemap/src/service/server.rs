@@ -21,21 +21,10 @@ pub struct Server {
     /// Declared first, so dropped first: every response ring is marked closed while the
     /// server's lock (in `requests`, dropped last there too) is still held, never on a new
     /// server's.
-    /// Per client slot, the response ring's sender, or why that ring could not be
-    /// connected (damaged: only a process outside the protocol damages one): responses to
-    /// that slot fail with it, and the other slots go on.
-    responses: Vec<std::result::Result<Sender, Damaged>>,
+    responses: Vec<Sender>,
     requests: Inbox,
     /// The entry's rings and control page, where each slot's client generation is.
     rings: RingSet,
-}
-
-/// A response ring found damaged when the server connected: what `Error::Corrupt` says of
-/// it, to every response to its slot.
-#[derive(Debug)]
-struct Damaged {
-    name: String,
-    problem: String,
 }
 
 impl Server {
@@ -64,22 +53,9 @@ impl Server {
         // (If a response ring fails to connect, those connected before are closed before
         // `requests`, which holds the lock, goes.)
         let responses = (0..rings.slots as usize)
-            .map(
-                |i| match Sender::connect(response_endpoint(&rings, i, None)) {
-                    Err(Error::Corrupt { name, problem }) => Ok(Err(Damaged {
-                        name,
-                        problem: format!(
-                            "client slot {i}'s response ring: {problem} (this server answers \
-                         that slot no more; the other slots go on)"
-                        ),
-                    })),
-                    Err(e) => Err(e),
-                    Ok(sender) => Ok(Ok(sender)),
-                },
-            )
+            .map(|i| Sender::connect(response_endpoint(&rings, i, None)))
             .collect::<Result<Vec<_>>>()?;
-        let connected: Vec<&Sender> = responses.iter().filter_map(|r| r.as_ref().ok()).collect();
-        record_takeover(&rings, &connected);
+        record_takeover(&rings, &responses);
         Ok(Server {
             requests,
             responses,
@@ -114,13 +90,10 @@ impl Server {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn client_alive(&self, id: RequestId) -> bool {
-        match self.responses.get(id.client as usize) {
-            Some(Ok(r)) => {
-                asked_by_slots_client(self.rings.slot_word(id.client), id)
-                    && !r.endpoint().peer_gone(Side::Receiver)
-            }
-            _ => false,
-        }
+        self.responses.get(id.client as usize).is_some_and(|r| {
+            asked_by_slots_client(self.rings.slot_word(id.client), id)
+                && !r.endpoint().peer_gone(Side::Receiver)
+        })
     }
 
     /// The largest response one message carries (a longer answer is streamed in parts).
@@ -133,15 +106,13 @@ impl Server {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn max_response_len(&self) -> usize {
-        (self.responses.iter())
-            .find_map(|r| r.as_ref().ok())
-            .map_or(0, Sender::max_message_len)
+        self.responses.first().map_or(0, Sender::max_message_len)
     }
 
     /// How this server waits for requests, and for room in a client's response ring.
     pub fn set_wait_mode(&mut self, mode: WaitMode) {
         self.requests.set_wait_mode(mode);
-        for sender in self.responses.iter_mut().flatten() {
+        for sender in &mut self.responses {
             sender.set_wait_mode(mode);
         }
     }
@@ -308,10 +279,10 @@ impl Server {
     /// `reason` cut to the longest response the ring of `to`'s client carries (each ring
     /// says its own size).
     fn cut_to_fit<'r>(&self, to: RequestId, reason: &'r [u8]) -> &'r [u8] {
-        let max = match self.responses.get(to.client as usize) {
-            Some(Ok(sender)) => sender.max_message_len(),
-            _ => reason.len(),
-        };
+        let max = self
+            .responses
+            .get(to.client as usize)
+            .map_or(reason.len(), Sender::max_message_len);
         &reason[..reason.len().min(max)]
     }
 
@@ -323,21 +294,12 @@ impl Server {
         flags: u64,
         timeout: Option<Duration>,
     ) -> Result<()> {
-        let sender = match self.responses.get_mut(to.client as usize) {
-            Some(Ok(sender)) => sender,
-            Some(Err(damage)) => {
-                return Err(Error::Corrupt {
-                    name: damage.name.clone(),
-                    problem: damage.problem.clone(),
-                })
-            }
-            None => {
-                return Err(Error::InvalidSetting {
-                    setting: "a request's client slot",
-                    value: to.client.into(),
-                    allowed: "a slot of this service",
-                })
-            }
+        let Some(sender) = self.responses.get_mut(to.client as usize) else {
+            return Err(Error::InvalidSetting {
+                setting: "a request's client slot",
+                value: to.client.into(),
+                allowed: "a slot of this service",
+            });
         };
         // A copy of the server in a child made by `fork` answers nothing.
         sender.endpoint().usable_here()?;
