@@ -393,16 +393,16 @@ enum Existing {
 
 /// Frees the name if it belongs to a stale entry (no holder anywhere, not persistent).
 ///
-/// An exclusive hold met is waited out, and then `LookAgain` asked for while `look_again`
-/// (the caller's time for such waits is not spent): otherwise the entry is taken as it is
-/// then (a process that takes the lock exclusively again and again must not hold a create
-/// up for ever).
+/// An exclusive hold met is waited out (the time added to `waited`, the caller's count of
+/// such waits), and then `LookAgain` asked for while `waited` is under `EXCLUSIVE_WAIT`:
+/// past it the entry is taken as it is then (a process that takes the lock exclusively
+/// again and again must not hold a create up for ever).
 fn reclaim_if_stale(
     dir: &Arc<Dir>,
     name: &Name,
     file_name: &str,
     me: u32,
-    look_again: bool,
+    waited: &mut Duration,
 ) -> Result<Existing> {
     let fd = match rustix::fs::openat(&dir.fd, file_name, open_flags(false), Mode::empty()) {
         Ok(fd) => fd,
@@ -428,8 +428,10 @@ fn reclaim_if_stale(
             match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockShared) {
                 Ok(()) => {}
                 Err(Errno::WOULDBLOCK) => {
+                    let began = Instant::now();
                     lock_shared_within(&fd, name)?;
-                    if look_again {
+                    *waited += began.elapsed();
+                    if *waited < EXCLUSIVE_WAIT {
                         return Ok(Existing::LookAgain);
                     }
                 }
@@ -462,7 +464,8 @@ fn open_in(
     writable: bool,
     purpose: Purpose,
 ) -> Result<(Entry, Header)> {
-    let started = Instant::now();
+    // (Time spent waiting out exclusive holds: see below, and `reclaim_if_stale`.)
+    let mut waited = Duration::ZERO;
     for _ in 0..MAX_ATTEMPTS {
         // A file-backed object's entry is writable by its owner alone (`entry_mode`): a
         // writer refused is let in for reading, and kept only if the entry is one.
@@ -505,8 +508,10 @@ fn open_in(
                     // (a process that takes the lock exclusively again and again must not
                     // hold an open up for ever): then the entry is taken as it is.
                     inspect()?;
+                    let began = Instant::now();
                     lock_shared_within(&fd, name)?;
-                    if started.elapsed() < EXCLUSIVE_WAIT {
+                    waited += began.elapsed();
+                    if waited < EXCLUSIVE_WAIT {
                         continue;
                     }
                 }
@@ -615,7 +620,8 @@ fn create_in(
     init: DataInit<'_>,
 ) -> Result<(Entry, Header, Disposition)> {
     let mut prepared: Option<(OwnedFd, Stat)> = None;
-    let started = Instant::now();
+    // (Time spent waiting out exclusive holds: see below, and `reclaim_if_stale`.)
+    let mut waited = Duration::ZERO;
     for _ in 0..MAX_ATTEMPTS {
         if mode == CreateMode::OrOpen {
             match open_in(dir, name, file_name, me, true, Purpose::Create) {
@@ -646,8 +652,7 @@ fn create_in(
             Err(Errno::EXIST) => {
                 prepared = Some((fd, st));
                 if mode == CreateMode::New {
-                    let look_again = started.elapsed() < EXCLUSIVE_WAIT;
-                    match reclaim_if_stale(dir, name, file_name, me, look_again)? {
+                    match reclaim_if_stale(dir, name, file_name, me, &mut waited)? {
                         Existing::Freed | Existing::LookAgain => continue,
                         Existing::Live(Some(found)) if found != header.kind => {
                             return Err(Error::KindMismatch {
