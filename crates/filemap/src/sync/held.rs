@@ -127,22 +127,17 @@ fn inline<R>(f: impl FnOnce(&Inline) -> R) -> R {
 /// Once the thread's list is destroyed (a C library's exit handler or a later thread-local
 /// destructor locking or releasing on a thread that is ending), `f` runs on an empty list.
 fn others<R>(f: impl FnOnce(&mut Vec<Entry>) -> R) -> R {
-    let mut f = Some(f);
-    let kept = list::OTHERS.try_with(|o: &Others| {
+    if list::OTHERS.try_with(|_| ()).is_err() {
+        inline(|i| i.others.set(0));
+        return f(&mut Vec::new());
+    }
+    list::OTHERS.with(|o: &Others| {
         let mut o = o.0.borrow_mut();
-        let r = (f.take().expect("run once"))(&mut o);
+        let r = f(&mut o);
         let len = o.len();
         inline(|i| i.others.set(len));
         r
-    });
-    match (kept, f) {
-        (Ok(r), _) => r,
-        (Err(_), Some(f)) => {
-            inline(|i| i.others.set(0));
-            f(&mut Vec::new())
-        }
-        (Err(_), None) => unreachable!("`f` runs only inside `try_with`, which succeeded then"),
-    }
+    })
 }
 
 impl Inline {
