@@ -203,12 +203,13 @@ impl Inbox {
         let mut unmended = 0u128;
         for i in 0..slots as usize {
             let (receiver, damage) = Receiver::connect_mending(endpoint(rings, i, None))?;
-            if let Some((_, false)) = damage {
-                unmended |= 1 << i;
-            }
-            let damage = damage.map(|(e, _)| e);
             receivers.push(receiver);
-            damaged.extend(damage.map(|e| (i, e)));
+            if let Some((e, mended)) = damage {
+                if !mended {
+                    unmended |= 1 << i;
+                }
+                damaged.push((i, e));
+            }
         }
         let mut inbox = Inbox {
             reported_at: vec![0; receivers.len()],
@@ -222,19 +223,13 @@ impl Inbox {
             _lock: lock,
         };
         for (i, damage) in damaged {
-            // Set aside until the damage is reported, then looked at again at once (its
-            // position is mended), unless its sender's position is invalid too: then only
-            // when that changes, and mended then (see `ready_ring`).
-            let tail = inbox.sender_position(i);
+            // Set aside until the damage is reported, then looked at again at once: read
+            // on (its position is mended), or, if it could not be mended, mended once its
+            // sender's position is valid (see `ready_ring`).
             inbox.set_aside |= 1 << i;
-            inbox.reported_at[i] = if ring::valid_position(tail) {
-                NEVER_A_POSITION
-            } else {
-                tail
-            };
+            inbox.reported_at[i] = NEVER_A_POSITION;
             inbox.unreported.push(inbox.slot_damage(i, damage));
         }
-        inbox.next = 0;
         Ok(inbox)
     }
 
