@@ -74,10 +74,10 @@ impl Receiver {
     /// Like [`connect`](Receiver::connect), for one ring of several (an inbox's), where one
     /// ring's damage must not stop the others: a receiver's position found invalid (only a
     /// process outside the protocol writes one) is mended to the sender's, and the damage
-    /// returned, for the caller to report. What was sent before that position is not
-    /// received. If the sender's position is invalid too, the receiver is connected
-    /// unmended (at 0, writing nothing), and `None` is returned with the damage: it must
-    /// not be read before [`mend_to`](Receiver::mend_to) a valid sender position.
+    /// returned, for the caller to report, with whether the position was mended. What was
+    /// sent before that position is not received. If the sender's position is invalid too,
+    /// the receiver is connected unmended (at 0, writing nothing: `false`), and must not be
+    /// read before [`mend_to`](Receiver::mend_to) a valid sender position.
     pub(crate) fn connect_mending(end: Endpoint) -> Result<(Receiver, Option<(Error, bool)>)> {
         let problem = match position_left(&end) {
             Ok(claim) => return Ok((Receiver::connect_at(end, Some(claim))?, None)),
