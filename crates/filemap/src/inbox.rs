@@ -233,6 +233,12 @@ impl Inbox {
         Ok(inbox)
     }
 
+    /// Has a receive report `damage` (found by the caller, a server, in a ring of its own),
+    /// as it reports what this receiver found when it connected: one each, before the rings.
+    pub(crate) fn report_later(&mut self, damage: Error) {
+        self.unreported.insert(0, damage);
+    }
+
     /// The first ring's endpoint (the name, the memory, errors).
     pub(crate) fn first(&self) -> &Endpoint {
         self.receivers[0].endpoint()

@@ -24,14 +24,26 @@ fn main() {
     }
     #[cfg(not(target_os = "linux"))]
     println!(
-        "a_damaged_free_client_slot_is_passed_over: Linux only (it writes a word of the \
-         entry through its file; the code under test is the same here)"
+        "a_damaged_free_client_slot_is_passed_over, a_server_mends_a_damaged_response_ring, \
+         a_response_ring_damaged_beyond_mending_leaves_the_other_slots_served: Linux only \
+         (they write words of the entry through its file; the code under test is the same \
+         here)"
     );
     run_tests(&[
         #[cfg(target_os = "linux")]
         (
             "a_damaged_free_client_slot_is_passed_over",
             a_damaged_free_client_slot_is_passed_over,
+        ),
+        #[cfg(target_os = "linux")]
+        (
+            "a_server_mends_a_damaged_response_ring",
+            a_server_mends_a_damaged_response_ring,
+        ),
+        #[cfg(target_os = "linux")]
+        (
+            "a_response_ring_damaged_beyond_mending_leaves_the_other_slots_served",
+            a_response_ring_damaged_beyond_mending_leaves_the_other_slots_served,
         ),
         (
             "eight_clients_with_kills_get_their_own_answers",
@@ -91,6 +103,134 @@ fn a_damaged_free_client_slot_is_passed_over() {
         ),
     }
     drop((server, client, file));
+    ns.assert_empty();
+}
+
+/// Where a word of client slot 1's response ring lies in the data area of a service of two
+/// slots with rings of 4096 bytes: ring k of slot i is ring k × 2 + i, after the control
+/// page, each a control area and its 4096 bytes, so slot 1's response ring is ring 3; its
+/// sender's position (`TAIL`) is the control area's word at 128, its receiver's read
+/// position (`CLAIM`) the word at 192.
+#[cfg(target_os = "linux")]
+fn slot_1_response_word(file: &common::EntryFile, word: u64) -> u64 {
+    file.data_offset() + 4096 + 3 * 8192 + word
+}
+
+/// Checks that `result` is `Corrupt` naming client slot 1's response ring.
+#[cfg(target_os = "linux")]
+fn assert_slot_1_responses_damaged<T: std::fmt::Debug>(result: Result<T, Error>) {
+    match result {
+        Err(e @ Error::Corrupt { .. }) => {
+            assert!(
+                e.to_string().contains("client slot 1: the response ring"),
+                "{e}"
+            )
+        }
+        other => panic!("not the damage of slot 1's responses: {other:?}"),
+    }
+}
+
+/// A process writes an invalid sender position and an invalid release position into client
+/// slot 1's response ring while no server holds the service, its client waiting for a response sent and for a request
+/// taken by the server that closed: a new server opens all the same (before, it was
+/// refused, and the service had no server for good), mends the positions from the
+/// client's read position (the response sent is still received), and reports the damage once; the request taken
+/// fails as any a closed server took, and the client and its neighbour are served on.
+#[cfg(target_os = "linux")]
+fn a_server_mends_a_damaged_response_ring() {
+    let ns = Namespace::new();
+    let name = unique("svc-mended-responses");
+    let options = ServiceOptions::new().clients(2).capacity(4096);
+    let mut first = Server::create_or_open(name.as_str(), &options).unwrap();
+    let mut clients = [
+        Client::open(name.as_str()).unwrap(),
+        Client::open(name.as_str()).unwrap(),
+    ];
+    assert_eq!((clients[0].slot(), clients[1].slot()), (0, 1));
+    let answered = clients[1].send_request(b"answered").unwrap();
+    let taken = clients[1].send_request(b"taken").unwrap();
+    let id = first.recv_request_timeout(PATIENCE).unwrap().id();
+    first.respond(id, b"ANSWERED").unwrap();
+    assert_eq!(first.recv_request_timeout(PATIENCE).unwrap().id(), taken);
+    drop(first);
+    let file = common::EntryFile::open(&ns, &name);
+    file.write(slot_1_response_word(&file, 128), &1u64.to_ne_bytes());
+    // Its release position (`HEAD`, at 64) too.
+    file.write(slot_1_response_word(&file, 64), &(1u64 << 40).to_ne_bytes());
+    let mut server = Server::open(name.as_str()).unwrap();
+    assert_slot_1_responses_damaged(server.recv_request_timeout(PATIENCE).map(|r| r.id()));
+    let response = clients[1].recv_response_timeout(PATIENCE).unwrap();
+    assert_eq!(response.request(), answered);
+    assert_eq!(response.to_vec().unwrap(), b"ANSWERED");
+    drop(response);
+    assert!(matches!(
+        clients[1].recv_response_timeout(PATIENCE),
+        Err(Error::Disconnected { .. })
+    ));
+    assert!(!clients[1].is_pending(taken));
+    for client in clients.iter_mut().rev() {
+        let sent = client.send_request(b"again").unwrap();
+        let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+        assert_eq!(id, sent);
+        server.respond(id, b"AGAIN").unwrap();
+        let response = client.recv_response_timeout(PATIENCE).unwrap();
+        assert_eq!(
+            (response.request(), response.to_vec().unwrap()),
+            (sent, b"AGAIN".to_vec())
+        );
+    }
+    drop((server, clients, file));
+    ns.assert_empty();
+}
+
+/// As above, with the client's read position invalid too, so that the ring cannot be
+/// mended: the new server opens all the same, reports the damage once, tells the slot's
+/// client its server is gone (its request fails, where it waited for ever), fails
+/// responses to the slot with `Corrupt` naming it, and serves the other slot; a client
+/// coming for a slot finds only the damaged one free, and is told so.
+#[cfg(target_os = "linux")]
+fn a_response_ring_damaged_beyond_mending_leaves_the_other_slots_served() {
+    let ns = Namespace::new();
+    let name = unique("svc-damaged-responses");
+    let options = ServiceOptions::new().clients(2).capacity(4096);
+    let first = Server::create_or_open(name.as_str(), &options).unwrap();
+    let mut clients = [
+        Client::open(name.as_str()).unwrap(),
+        Client::open(name.as_str()).unwrap(),
+    ];
+    let queued = clients[1].send_request(b"queued").unwrap();
+    drop(first);
+    let file = common::EntryFile::open(&ns, &name);
+    file.write(slot_1_response_word(&file, 128), &1u64.to_ne_bytes());
+    file.write(slot_1_response_word(&file, 192), &1u64.to_ne_bytes());
+    let mut server = Server::open(name.as_str()).unwrap();
+    assert_slot_1_responses_damaged(server.recv_request_timeout(PATIENCE).map(|r| r.id()));
+    assert!(matches!(
+        clients[1].recv_response_timeout(PATIENCE),
+        Err(Error::Disconnected { .. })
+    ));
+    assert!(!clients[1].is_pending(queued));
+    let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+    assert_eq!(id, queued);
+    assert_slot_1_responses_damaged(server.respond(id, b"QUEUED"));
+    assert!(!server.client_alive(id));
+    let sent = clients[0].send_request(b"ping").unwrap();
+    let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+    assert_eq!(id, sent);
+    server.respond(id, b"pong").unwrap();
+    let response = clients[0].recv_response_timeout(PATIENCE).unwrap();
+    assert_eq!(response.to_vec().unwrap(), b"pong");
+    drop(response);
+    let [first_client, second_client] = clients;
+    drop(second_client);
+    match Client::open(name.as_str()) {
+        Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("client slot 1"), "{e}"),
+        other => panic!(
+            "the damaged slot, the only free one: {:?}",
+            other.map(|c| c.slot())
+        ),
+    }
+    drop((server, first_client, file));
     ns.assert_empty();
 }
 

@@ -96,6 +96,7 @@ mod sender;
 pub use holding::HoldingReceiver;
 pub(crate) use receiver::{AtPosition, ReadyFrame, Waited};
 pub use receiver::{Receiver, RecvSlot};
+pub(crate) use sender::Mending;
 pub use sender::{SendSlot, Sender};
 
 use std::time::Duration;

@@ -353,6 +353,21 @@ impl Ring {
         }
     }
 
+    /// The end of the items (frames, wrap markers) committed one after another from
+    /// `from`, a valid position, up to a ring's capacity past it (`from` itself if nothing
+    /// is committed there): where a sender whose recorded position was lost goes on.
+    /// Each item is at least a cache line, so the walk takes at most capacity / 64 steps.
+    pub(crate) fn committed_run_end(&self, from: u64) -> u64 {
+        let mut end = from;
+        while let Some(next) = self.committed_end(end) {
+            if next - from > self.capacity {
+                break;
+            }
+            end = next;
+        }
+        end
+    }
+
     /// Where the payload of a `len`-byte message goes in its frame: right after the header
     /// when both fit one cache line, else on the next line (when that still fits the ring).
     #[inline]

@@ -234,7 +234,7 @@ fn response_endpoint(rings: &RingSet, i: usize, lock: Option<sys::EndpointLock>)
 /// far into its request ring the servers before had taken, between two bumps of the
 /// takeover count (odd while the positions are written: a seqlock with one writer, the
 /// lock's holder). Then wakes every client that sleeps for a response, to look.
-fn record_takeover(rings: &RingSet, responses: &[Sender]) {
+fn record_takeover<'s>(rings: &RingSet, responses: impl Iterator<Item = &'s Sender>) {
     let count = rings.takeovers();
     let writing = count.load(Ordering::Relaxed) | 1;
     count.store(writing, Ordering::Relaxed);

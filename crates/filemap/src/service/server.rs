@@ -8,7 +8,9 @@ use super::{
     open_rings, record_takeover, response_endpoint, RequestId, ServiceOptions, FAILED, FLAGS, ID,
     LAST,
 };
-use crate::channel::{RecvSlot, SendSlot, Sender, WaitMode, LIVENESS_INTERVAL, RECEIVER_LOCK};
+use crate::channel::{
+    Mending, RecvSlot, SendSlot, Sender, WaitMode, LIVENESS_INTERVAL, RECEIVER_LOCK,
+};
 use crate::error::{Error, Result};
 use crate::inbox::Inbox;
 use crate::name::{IntoName, Name};
@@ -20,8 +22,9 @@ use crate::vocabulary::Side;
 pub struct Server {
     /// Declared first, so dropped first: every response ring is marked closed while the
     /// server's lock (in `requests`, dropped last there too) is still held, never on a new
-    /// server's.
-    responses: Vec<Sender>,
+    /// server's. Per client slot: its response ring's sender, or why that ring could not
+    /// be connected.
+    responses: Vec<Responses>,
     requests: Inbox,
     /// The entry's rings and control page, where each slot's client generation is.
     rings: RingSet,
@@ -50,17 +53,38 @@ impl Server {
         };
         // Clients come and go: the server waits for the next request whatever they do.
         let requests = Inbox::over(&rings, rings.slots, lock, false)?;
-        // (If a response ring fails to connect, those connected before are closed before
-        // `requests`, which holds the lock, goes.)
-        let responses = (0..rings.slots as usize)
-            .map(|i| Sender::connect(response_endpoint(&rings, i, None)))
-            .collect::<Result<Vec<_>>>()?;
-        record_takeover(&rings, &responses);
-        Ok(Server {
+        // (If connecting fails, the rings connected before are closed before `requests`,
+        // which holds the lock, goes.) A ring found damaged is mended if it can be, and
+        // reported by the first receives; one that cannot be, and the others are served.
+        let mut requests = requests;
+        let mut responses = Vec::with_capacity(rings.slots as usize);
+        for i in 0..rings.slots as usize {
+            let end = response_endpoint(&rings, i, None);
+            let name = end.name.to_string();
+            let problem = |problem: &str| format!("client slot {i}: the response ring: {problem}");
+            let damaged = |p: &str| Error::Corrupt {
+                name: name.clone(),
+                problem: problem(p),
+            };
+            responses.push(match Sender::connect_mending(end)? {
+                Mending::Whole(sender) => Responses::Connected(sender),
+                Mending::Mended(sender, problem) => {
+                    requests.report_later(damaged(&problem));
+                    Responses::Connected(sender)
+                }
+                Mending::Unmendable(damage) => {
+                    requests.report_later(damaged(&damage));
+                    Responses::Damaged(problem(&damage))
+                }
+            });
+        }
+        let server = Server {
             requests,
             responses,
             rings,
-        })
+        };
+        record_takeover(&server.rings, server.senders());
+        Ok(server)
     }
 
     /// The service's name.
@@ -90,10 +114,14 @@ impl Server {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn client_alive(&self, id: RequestId) -> bool {
-        self.responses.get(id.client as usize).is_some_and(|r| {
-            asked_by_slots_client(self.rings.slot_word(id.client), id)
-                && !r.endpoint().peer_gone(Side::Receiver)
-        })
+        match self.responses.get(id.client as usize) {
+            Some(Responses::Connected(r)) => {
+                asked_by_slots_client(self.rings.slot_word(id.client), id)
+                    && !r.endpoint().peer_gone(Side::Receiver)
+            }
+            // (No response reaches it.)
+            Some(Responses::Damaged(_)) | None => false,
+        }
     }
 
     /// The largest response one message carries (a longer answer is streamed in parts).
@@ -106,19 +134,27 @@ impl Server {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn max_response_len(&self) -> usize {
-        self.responses.first().map_or(0, Sender::max_message_len)
+        self.senders().next().map_or(0, Sender::max_message_len)
     }
 
     /// How this server waits for requests, and for room in a client's response ring.
     pub fn set_wait_mode(&mut self, mode: WaitMode) {
         self.requests.set_wait_mode(mode);
-        for sender in &mut self.responses {
-            sender.set_wait_mode(mode);
+        for ring in &mut self.responses {
+            if let Responses::Connected(sender) = ring {
+                sender.set_wait_mode(mode);
+            }
         }
     }
 
     /// The next request from any client, waiting for one, however many clients come and
     /// go meanwhile (none may be connected: the wait goes on until one comes and asks).
+    ///
+    /// Damage this server found in a client slot's rings when it opened the service (only
+    /// a process outside the protocol damages one) is reported first, one
+    /// [`Error::Corrupt`] naming the slot per receive, and the next receives go on. A
+    /// response ring whose positions could be mended from its client's is served on; one
+    /// that could not fails every response to its slot with that error.
     pub fn recv_request(&mut self) -> Result<Request<'_>> {
         let (client, slot) = self.requests.recv()?;
         Request::new(client, slot)
@@ -279,10 +315,10 @@ impl Server {
     /// `reason` cut to the longest response the ring of `to`'s client carries (each ring
     /// says its own size).
     fn cut_to_fit<'r>(&self, to: RequestId, reason: &'r [u8]) -> &'r [u8] {
-        let max = self
-            .responses
-            .get(to.client as usize)
-            .map_or(reason.len(), Sender::max_message_len);
+        let max = match self.responses.get(to.client as usize) {
+            Some(Responses::Connected(sender)) => sender.max_message_len(),
+            _ => reason.len(),
+        };
         &reason[..reason.len().min(max)]
     }
 
@@ -294,12 +330,21 @@ impl Server {
         flags: u64,
         timeout: Option<Duration>,
     ) -> Result<()> {
-        let Some(sender) = self.responses.get_mut(to.client as usize) else {
-            return Err(Error::InvalidSetting {
-                setting: "a request's client slot",
-                value: to.client.into(),
-                allowed: "a slot of this service",
-            });
+        let sender = match self.responses.get_mut(to.client as usize) {
+            Some(Responses::Connected(sender)) => sender,
+            Some(Responses::Damaged(problem)) => {
+                return Err(Error::Corrupt {
+                    name: self.requests.name().to_string(),
+                    problem: problem.clone(),
+                })
+            }
+            None => {
+                return Err(Error::InvalidSetting {
+                    setting: "a request's client slot",
+                    value: to.client.into(),
+                    allowed: "a slot of this service",
+                })
+            }
         };
         // A copy of the server in a child made by `fork` answers nothing.
         sender.endpoint().usable_here()?;
@@ -330,6 +375,29 @@ impl Server {
         slot.set_extra(FLAGS, flags);
         slot.commit();
         Ok(())
+    }
+}
+
+/// A client slot's response ring, as the server connected it.
+// (Nearly every slot holds a sender, used on every response: not boxed.)
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Responses {
+    /// Its sender.
+    Connected(Sender),
+    /// Found damaged beyond mending when the server connected (only a process outside the
+    /// protocol damages one), and marked closed: what `Error::Corrupt` says of it to every
+    /// response to the slot. (Clients pass the slot over while it stays so.)
+    Damaged(String),
+}
+
+impl Server {
+    /// The response rings' senders (those connected).
+    fn senders(&self) -> impl Iterator<Item = &Sender> {
+        self.responses.iter().filter_map(|r| match r {
+            Responses::Connected(sender) => Some(sender),
+            Responses::Damaged(_) => None,
+        })
     }
 }
 
