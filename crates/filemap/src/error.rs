@@ -551,11 +551,12 @@ pub enum Error {
         held: std::time::Duration,
     },
 
-    /// A subscriber could not join a topic: under `SlowSubscribers::DropOldest` the
-    /// publisher wrote over the ring faster than the subscriber could find its place in it,
-    /// `attempts` times over (a joiner that keeps losing its core while a publisher
-    /// publishes flat out). Nothing is wrong with the topic: joining again may succeed.
-    #[error("{name}: a subscriber gave up joining after {attempts} attempts: the publisher kept writing over the ring faster than it could find its place")]
+    /// A subscriber could not join a topic, or find its place again after it fell behind:
+    /// under `SlowSubscribers::DropOldest` the publisher wrote over the ring faster than
+    /// the subscriber could find its place in it, `attempts` times over (a subscriber that
+    /// keeps losing its core while a publisher publishes flat out). Nothing is wrong with
+    /// the topic: joining (or receiving) again may succeed.
+    #[error("{name}: a subscriber gave up finding its place in the ring after {attempts} attempts: the publisher kept writing over it faster")]
     Outpaced {
         /// The topic.
         name: String,

@@ -62,10 +62,16 @@ fn main() {
         "a_receiver_spins_through_a_long_message_being_written",
         a_receiver_spins_through_a_long_message_being_written,
     ));
+    #[cfg(target_os = "linux")]
+    tests.push((
+        "a_sender_killed_asleep_is_counted_asleep_no_more",
+        a_sender_killed_asleep_is_counted_asleep_no_more,
+    ));
     #[cfg(not(target_os = "linux"))]
     println!(
-        "a_receiver_spins_through_a_long_message_being_written: Linux only (it reads the \
-         receiver's sleeper count from the entry's file; the mark itself is the same code here)"
+        "a_receiver_spins_through_a_long_message_being_written, \
+         a_sender_killed_asleep_is_counted_asleep_no_more: Linux only (they read sleeper \
+         counts from the entry's file; the code under test is the same here)"
     );
     run_tests(&tests);
 }
@@ -906,4 +912,39 @@ fn a_receiver_spins_through_a_long_message_being_written() {
     slot.copy_from_slice(&vec![7u8; 1 << 20]).unwrap();
     slot.commit();
     assert_eq!(receiver.join().unwrap(), 1 << 20);
+}
+
+/// A sender killed with kill -9 while asleep, waiting for room, stayed counted asleep for
+/// good, and every message the receiver took then cost a system call to wake nobody: the
+/// next sender takes the doorbell over, and its count back to zero.
+#[cfg(target_os = "linux")]
+fn a_sender_killed_asleep_is_counted_asleep_no_more() {
+    let ns = Namespace::new();
+    let name = unique("killed-asleep-sender");
+    let rx = Receiver::create_or_open(&name, 64 << 10).unwrap();
+    let file = common::EntryFile::open(&ns, &name);
+    // The sender's count of sleepers is the ring's control word at 324.
+    let asleep = || u32::from_ne_bytes(file.read(file.data_offset() + 324));
+    let mut sender = child("send-forever", &[&name])
+        .stdout(std::process::Stdio::null())
+        .spawn_retrying();
+    let started = Instant::now();
+    while asleep() != 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the sender never slept"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    sender.kill().unwrap(); // SIGKILL
+    sender.wait().unwrap();
+    assert_eq!(
+        asleep(),
+        1,
+        "the sender was not counted asleep when it died"
+    );
+    let tx = Sender::open(&name).unwrap();
+    assert_eq!(asleep(), 0, "the dead sender is still counted asleep");
+    drop((tx, rx, file));
+    ns.assert_empty();
 }

@@ -22,8 +22,9 @@ fn main() {
     #[cfg(not(target_os = "linux"))]
     println!(
         "an_oldest_frame_past_the_tail_is_corrupt, \
-         a_sleeper_count_left_too_high_in_a_slot_never_wraps_the_total: Linux only (they \
-         write words of the entry through its file; the code under test is the same here)"
+         a_sleeper_count_left_too_high_in_a_slot_never_wraps_the_total, \
+         a_publisher_killed_asleep_is_counted_asleep_no_more: Linux only (they write or read \
+         words of the entry through its file; the code under test is the same here)"
     );
     run_tests(&[
         (
@@ -71,6 +72,11 @@ fn main() {
         (
             "a_subscriber_killed_asleep_is_let_go",
             a_subscriber_killed_asleep_is_let_go,
+        ),
+        #[cfg(target_os = "linux")]
+        (
+            "a_publisher_killed_asleep_is_counted_asleep_no_more",
+            a_publisher_killed_asleep_is_counted_asleep_no_more,
         ),
         #[cfg(target_os = "linux")]
         (
@@ -185,6 +191,43 @@ fn a_subscriber_killed_asleep_is_let_go() {
         killed.elapsed().as_millis()
     );
     drop(publisher);
+    ns.assert_empty();
+}
+
+/// A publisher killed with kill -9 while asleep, held up under `Block` by a subscriber that
+/// does not read, stayed counted asleep for good, and every message a subscriber released
+/// then cost a system call to wake nobody: the next publisher takes the doorbell over, and
+/// its count back to zero.
+#[cfg(target_os = "linux")]
+fn a_publisher_killed_asleep_is_counted_asleep_no_more() {
+    let ns = Namespace::new();
+    let name = unique("killed-asleep-publisher");
+    let options = TopicOptions::new().capacity(4096);
+    let first = Publisher::create_or_open(name.as_str(), &options).unwrap();
+    let sub = Subscriber::open(name.as_str()).unwrap();
+    drop(first);
+    let file = common::EntryFile::open(&ns, &name);
+    // The publisher's count of sleepers is the ring's control word at 324.
+    let asleep = || u32::from_ne_bytes(file.read(file.data_offset() + 324));
+    let mut publisher = child("pub-some", &[&name, "1000000"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn_retrying();
+    let started = Instant::now();
+    while asleep() != 1 {
+        assert!(started.elapsed() < PATIENCE, "the publisher never slept");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    publisher.kill().unwrap(); // SIGKILL
+    publisher.wait().unwrap();
+    assert_eq!(
+        asleep(),
+        1,
+        "the publisher was not counted asleep when it died"
+    );
+    let next = Publisher::open(name.as_str()).unwrap();
+    assert_eq!(asleep(), 0, "the dead publisher is still counted asleep");
+    drop((next, sub, file));
     ns.assert_empty();
 }
 

@@ -626,6 +626,17 @@ impl Endpoint {
             .store((mode == WaitMode::BusyPoll) as u32, Ordering::SeqCst);
     }
 
+    /// Takes side `me`'s doorbell over, as the endpoint connects: nobody sleeps on it now
+    /// (its role's lock is this endpoint's alone, and this endpoint has not waited yet), so
+    /// a count of sleepers above zero is what a predecessor killed asleep left, and would
+    /// make every wake-up from the peer a system call for good. It is set back to zero.
+    pub(crate) fn take_doorbell(&self, me: Side) {
+        if self.inherited() {
+            return;
+        }
+        self.bells.of(me).sleepers().store(0, Ordering::SeqCst);
+    }
+
     /// Wakes `whom` if it sleeps (no system call otherwise; not even a fence when it
     /// busy-polls and so never sleeps).
     #[inline]

@@ -119,6 +119,7 @@ impl Receiver {
             .u32_at(ring::RECEIVER_STATE)
             .store(ring::STATE_CONNECTED, Ordering::Release);
         let mut end = end;
+        end.take_doorbell(Side::Receiver);
         end.set_mode(Side::Receiver, WaitMode::Blocking);
         end.wake(Side::Sender);
         end.intact()?;

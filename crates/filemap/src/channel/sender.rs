@@ -162,6 +162,7 @@ impl Sender {
         ring.u32_at(ring::SENDER_STATE)
             .store(ring::STATE_CONNECTED, Ordering::Release);
         let mut end = end;
+        end.take_doorbell(Side::Sender);
         end.set_mode(Side::Sender, WaitMode::Blocking);
         end.wake(Side::Receiver);
         end.intact()?;

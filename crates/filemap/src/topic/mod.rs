@@ -84,7 +84,9 @@
 //!
 //! A slot's liveness is its endpoint lock (a lock on byte 2 + i of the entry, released by
 //! the system when its process dies); the publisher frees a slot whose lock nobody holds
-//! when that slot holds it up, at most once per liveness interval. Freeing compares the
+//! when that slot holds it up: it looks (a system call per subscriber behind) before each
+//! sleep in a wait for room, once per liveness interval while it spins, and at most once
+//! per liveness interval for waits too short to sleep (`try_publish`). Freeing compares the
 //! whole state word, generation included, so a slot taken by a new subscriber meanwhile
 //! is left alone.
 

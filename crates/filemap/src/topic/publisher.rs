@@ -89,6 +89,7 @@ impl Publisher {
         area.published().store(seq, Ordering::Release);
         ring.u32_at(ring::SENDER_STATE)
             .store(ring::STATE_CONNECTED, Ordering::Release);
+        topic.end.take_doorbell(Side::Sender);
         let mut publisher = Publisher {
             joins: area.u32_at(super::JOINS).load(Ordering::SeqCst),
             // Nothing known of the heads yet (a publisher before this one may have left a

@@ -362,7 +362,9 @@ impl Subscriber {
     /// gone and every message it committed was received (a later call waits for a new
     /// publisher's messages again); [`Error::Lagged`] (under `DropOldest`) when messages
     /// were overwritten before this subscriber read them: the next call goes on at the
-    /// oldest message still there.
+    /// oldest message still there ([`Error::Outpaced`] if the publisher kept writing over
+    /// that too, 10,000 times over, while this subscriber looked for it: the next call
+    /// tries again).
     pub fn recv(&mut self) -> Result<Sample<'_>> {
         self.recv_until(None, None)?
             .ok_or_else(|| unreachable!("a wait without a deadline only ends with a message"))
@@ -590,10 +592,13 @@ impl Subscriber {
                 missed,
             });
         }
-        Some(self.topic.corrupt(
-            "ring: the publisher kept overwriting it faster than this subscriber could catch up"
-                .into(),
-        ))
+        // (Nothing is wrong with the topic: an honest publisher publishing flat out moves
+        // the oldest frame between every two looks of a subscriber that keeps losing its
+        // core. The next receive tries again.)
+        Some(Error::Outpaced {
+            name: self.name().to_string(),
+            attempts: ATTEMPTS,
+        })
     }
 
     /// Waits until a frame is committed at the position (or the publisher wrote past it),
