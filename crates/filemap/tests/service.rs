@@ -106,14 +106,31 @@ fn a_damaged_free_client_slot_is_passed_over() {
     ns.assert_empty();
 }
 
-/// Where a word of client slot 1's response ring lies in the data area of a service of two
-/// slots with rings of 4096 bytes: ring k of slot i is ring k × 2 + i, after the control
-/// page, each a control area and its 4096 bytes, so slot 1's response ring is ring 3; its
-/// sender's position (`TAIL`) is the control area's word at 128, its receiver's read
-/// position (`CLAIM`) the word at 192.
+/// Client slot 1's response ring in a service of two slots with rings of 4096 bytes, seen
+/// through the entry's file: ring k of slot i is ring k × 2 + i, after the control page,
+/// each a control area and its 4096 bytes, so slot 1's response ring is ring 3; its words
+/// `HEAD` (the client's release position), `TAIL` (the server's position) and `CLAIM` (the
+/// client's read position) are the control area's words at 64, 128 and 192.
 #[cfg(target_os = "linux")]
-fn slot_1_response_word(file: &common::EntryFile, word: u64) -> u64 {
-    file.data_offset() + 4096 + 3 * 8192 + word
+struct Slot1Responses<'f>(&'f common::EntryFile);
+
+#[cfg(target_os = "linux")]
+impl Slot1Responses<'_> {
+    const HEAD: u64 = 64;
+    const TAIL: u64 = 128;
+    const CLAIM: u64 = 192;
+
+    fn at(&self, word: u64) -> u64 {
+        self.0.data_offset() + 4096 + 3 * 8192 + word
+    }
+
+    fn read(&self, word: u64) -> u64 {
+        u64::from_ne_bytes(self.0.read(self.at(word)))
+    }
+
+    fn write(&self, word: u64, value: u64) {
+        self.0.write(self.at(word), &value.to_ne_bytes());
+    }
 }
 
 /// Checks that `result` is `Corrupt` naming client slot 1's response ring.
@@ -130,64 +147,129 @@ fn assert_slot_1_responses_damaged<T: std::fmt::Debug>(result: Result<T, Error>)
     }
 }
 
-/// A process writes an invalid sender position and an invalid release position into client
-/// slot 1's response ring while no server holds the service, its client waiting for a response sent and for a request
-/// taken by the server that closed: a new server opens all the same (before, it was
-/// refused, and the service had no server for good), mends the positions from the
-/// client's read position (the response sent is still received), and reports the damage once; the request taken
-/// fails as any a closed server took, and the client and its neighbour are served on.
+/// A response of `len` bytes, each its number.
+#[cfg(target_os = "linux")]
+fn response(n: u8, len: usize) -> Vec<u8> {
+    vec![n; len]
+}
+
+/// A process damages positions of client slot 1's response ring while no server holds the
+/// service (one word, or two: each case below), its client waiting for two responses sent
+/// (half the ring) and for a request taken by the server that closed, with one more
+/// queued. A new server opens all the same (before, it was refused, and the service had
+/// no server for good; or, with a position damaged to a valid value, it took it as whole,
+/// and its client waited for ever, or its unread responses were written over), mends the
+/// positions from those that agree, and reports the damage once. Then:
+/// - a response that needs room the client has not given back yet waits for it (it failed
+///   with `Corrupt` where the release position was left damaged);
+/// - the client receives the two responses, then `Disconnected` for the one taken;
+/// - the queued request is answered, and both clients are served on, lap after lap.
 #[cfg(target_os = "linux")]
 fn a_server_mends_a_damaged_response_ring() {
-    let ns = Namespace::new();
-    let name = unique("svc-mended-responses");
-    let options = ServiceOptions::new().clients(2).capacity(4096);
-    let mut first = Server::create_or_open(name.as_str(), &options).unwrap();
-    let mut clients = [
-        Client::open(name.as_str()).unwrap(),
-        Client::open(name.as_str()).unwrap(),
+    type Damage = fn(&Slot1Responses, u64, u64, u64);
+    let cases: [(&str, Damage); 6] = [
+        ("an invalid sender position", |r, _, _, _| {
+            r.write(Slot1Responses::TAIL, 1)
+        }),
+        ("a sender position a frame ahead", |r, tail, _, _| {
+            r.write(Slot1Responses::TAIL, tail + 128)
+        }),
+        ("a sender position behind", |r, _, _, claim| {
+            r.write(Slot1Responses::TAIL, claim)
+        }),
+        (
+            "a release position past the read position",
+            |r, tail, _, _| r.write(Slot1Responses::HEAD, tail),
+        ),
+        ("an invalid release position", |r, _, _, _| {
+            r.write(Slot1Responses::HEAD, 1 << 40)
+        }),
+        ("invalid sender and release positions", |r, _, _, _| {
+            r.write(Slot1Responses::TAIL, 1);
+            r.write(Slot1Responses::HEAD, 1 << 40);
+        }),
     ];
-    assert_eq!((clients[0].slot(), clients[1].slot()), (0, 1));
-    let answered = clients[1].send_request(b"answered").unwrap();
-    let taken = clients[1].send_request(b"taken").unwrap();
-    let id = first.recv_request_timeout(PATIENCE).unwrap().id();
-    first.respond(id, b"ANSWERED").unwrap();
-    assert_eq!(first.recv_request_timeout(PATIENCE).unwrap().id(), taken);
-    drop(first);
-    let file = common::EntryFile::open(&ns, &name);
-    file.write(slot_1_response_word(&file, 128), &1u64.to_ne_bytes());
-    // Its release position (`HEAD`, at 64) too.
-    file.write(slot_1_response_word(&file, 64), &(1u64 << 40).to_ne_bytes());
-    let mut server = Server::open(name.as_str()).unwrap();
-    assert_slot_1_responses_damaged(server.recv_request_timeout(PATIENCE).map(|r| r.id()));
-    let response = clients[1].recv_response_timeout(PATIENCE).unwrap();
-    assert_eq!(response.request(), answered);
-    assert_eq!(response.to_vec().unwrap(), b"ANSWERED");
-    drop(response);
-    assert!(matches!(
-        clients[1].recv_response_timeout(PATIENCE),
-        Err(Error::Disconnected { .. })
-    ));
-    assert!(!clients[1].is_pending(taken));
-    for client in clients.iter_mut().rev() {
-        let sent = client.send_request(b"again").unwrap();
-        let id = server.recv_request_timeout(PATIENCE).unwrap().id();
-        assert_eq!(id, sent);
-        server.respond(id, b"AGAIN").unwrap();
-        let response = client.recv_response_timeout(PATIENCE).unwrap();
-        assert_eq!(
-            (response.request(), response.to_vec().unwrap()),
-            (sent, b"AGAIN".to_vec())
+    let ns = Namespace::new();
+    for (case, damage) in cases {
+        let name = unique("svc-mended-responses");
+        let options = ServiceOptions::new().clients(2).capacity(4096);
+        let mut first = Server::create_or_open(name.as_str(), &options).unwrap();
+        let mut clients = [
+            Client::open(name.as_str()).unwrap(),
+            Client::open(name.as_str()).unwrap(),
+        ];
+        let answered = [
+            clients[1].send_request(b"one").unwrap(),
+            clients[1].send_request(b"two").unwrap(),
+        ];
+        let taken = clients[1].send_request(b"taken").unwrap();
+        let queued = clients[1].send_request(b"queued").unwrap();
+        for (n, asked) in answered.iter().enumerate() {
+            let id = first.recv_request_timeout(PATIENCE).unwrap().id();
+            assert_eq!(id, *asked);
+            first.respond(id, &response(n as u8, 1000)).unwrap();
+        }
+        assert_eq!(first.recv_request_timeout(PATIENCE).unwrap().id(), taken);
+        drop(first);
+        let file = common::EntryFile::open(&ns, &name);
+        let ring = Slot1Responses(&file);
+        let (tail, head, claim) = (
+            ring.read(Slot1Responses::TAIL),
+            ring.read(Slot1Responses::HEAD),
+            ring.read(Slot1Responses::CLAIM),
         );
+        damage(&ring, tail, head, claim);
+        let mut server = Server::open(name.as_str())
+            .unwrap_or_else(|e| panic!("{case}: the server did not open: {e}"));
+        assert_slot_1_responses_damaged(server.recv_request_timeout(PATIENCE).map(|r| r.id()));
+        let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+        assert_eq!(id, queued, "{case}");
+        // More than the room left before the two responses waiting: it waits for them to
+        // be received.
+        match server.respond_timeout(id, &response(9, 2000), Duration::from_millis(10)) {
+            Err(Error::Timeout { .. }) => {}
+            other => panic!("{case}: a response waiting for room: {other:?}"),
+        }
+        for (n, asked) in answered.iter().enumerate() {
+            let got = clients[1].recv_response_timeout(PATIENCE).unwrap();
+            assert_eq!(got.request(), *asked, "{case}");
+            assert_eq!(got.to_vec().unwrap(), response(n as u8, 1000), "{case}");
+        }
+        assert!(
+            matches!(
+                clients[1].recv_response_timeout(PATIENCE),
+                Err(Error::Disconnected { .. })
+            ),
+            "{case}"
+        );
+        assert!(!clients[1].is_pending(taken), "{case}");
+        server.respond(id, &response(9, 2000)).unwrap();
+        let got = clients[1].recv_response_timeout(PATIENCE).unwrap();
+        assert_eq!(got.request(), queued, "{case}");
+        drop(got);
+        for lap in 0..8u8 {
+            for client in clients.iter_mut().rev() {
+                let sent = client.send_request(b"again").unwrap();
+                let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+                assert_eq!(id, sent, "{case}");
+                server.respond(id, &response(lap, 1500)).unwrap();
+                let got = client.recv_response_timeout(PATIENCE).unwrap();
+                assert_eq!(got.request(), sent, "{case}");
+                assert_eq!(got.to_vec().unwrap(), response(lap, 1500), "{case}");
+            }
+        }
+        drop((server, clients, file));
     }
-    drop((server, clients, file));
     ns.assert_empty();
 }
 
-/// As above, with the client's read position invalid too, so that the ring cannot be
-/// mended: the new server opens all the same, reports the damage once, tells the slot's
-/// client its server is gone (its request fails, where it waited for ever), fails
-/// responses to the slot with `Corrupt` naming it, and serves the other slot; a client
-/// coming for a slot finds only the damaged one free, and is told so.
+/// As above, with the client's read and release positions invalid too, so that nothing is
+/// left to mend the ring from: the new server opens all the same, reports the damage once,
+/// tells the slot's client its server is gone (its request fails, where it waited for
+/// ever), fails responses to the slot with `Corrupt` naming it, and serves the other slot;
+/// a client coming for a slot finds only the damaged one free, and is told so. Once the
+/// positions are put right (as the slot's client puts them, receiving), a new client of
+/// the slot is served (it was told `Disconnected` for as long as the server ran).
 #[cfg(target_os = "linux")]
 fn a_response_ring_damaged_beyond_mending_leaves_the_other_slots_served() {
     let ns = Namespace::new();
@@ -201,8 +283,19 @@ fn a_response_ring_damaged_beyond_mending_leaves_the_other_slots_served() {
     let queued = clients[1].send_request(b"queued").unwrap();
     drop(first);
     let file = common::EntryFile::open(&ns, &name);
-    file.write(slot_1_response_word(&file, 128), &1u64.to_ne_bytes());
-    file.write(slot_1_response_word(&file, 192), &1u64.to_ne_bytes());
+    let ring = Slot1Responses(&file);
+    let (tail, head, claim) = (
+        ring.read(Slot1Responses::TAIL),
+        ring.read(Slot1Responses::HEAD),
+        ring.read(Slot1Responses::CLAIM),
+    );
+    for word in [
+        Slot1Responses::TAIL,
+        Slot1Responses::HEAD,
+        Slot1Responses::CLAIM,
+    ] {
+        ring.write(word, 1);
+    }
     let mut server = Server::open(name.as_str()).unwrap();
     assert_slot_1_responses_damaged(server.recv_request_timeout(PATIENCE).map(|r| r.id()));
     assert!(matches!(
@@ -213,7 +306,6 @@ fn a_response_ring_damaged_beyond_mending_leaves_the_other_slots_served() {
     let id = server.recv_request_timeout(PATIENCE).unwrap().id();
     assert_eq!(id, queued);
     assert_slot_1_responses_damaged(server.respond(id, b"QUEUED"));
-    assert!(!server.client_alive(id));
     let sent = clients[0].send_request(b"ping").unwrap();
     let id = server.recv_request_timeout(PATIENCE).unwrap().id();
     assert_eq!(id, sent);
@@ -230,7 +322,22 @@ fn a_response_ring_damaged_beyond_mending_leaves_the_other_slots_served() {
             other.map(|c| c.slot())
         ),
     }
-    drop((server, first_client, file));
+    // Put right, as the slot's client puts its own positions right when it receives.
+    ring.write(Slot1Responses::HEAD, head);
+    ring.write(Slot1Responses::CLAIM, claim);
+    assert_ne!(tail, 1);
+    let mut again = Client::open(name.as_str()).unwrap();
+    assert_eq!(again.slot(), 1);
+    let sent = again.send_request(b"again").unwrap();
+    let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+    assert_eq!(id, sent);
+    server.respond(id, b"AGAIN").unwrap();
+    let response = again.recv_response_timeout(PATIENCE).unwrap();
+    assert_eq!(response.to_vec().unwrap(), b"AGAIN");
+    drop(response);
+    // The mend is reported by the next receive.
+    assert_slot_1_responses_damaged(server.try_recv_request().map(|r| r.map(|r| r.id())));
+    drop((server, first_client, again, file));
     ns.assert_empty();
 }
 

@@ -383,7 +383,7 @@ impl Endpoint {
         };
         let byte = self.bells.of(peer).lock;
         match self.ring.u32_at(state).load(Ordering::Acquire) {
-            ring::STATE_CLOSED => true,
+            ring::STATE_CLOSED | ring::STATE_DAMAGED => true,
             ring::STATE_CONNECTED => !self.memory.endpoint_alive(byte),
             // Not connected yet (ring::STATE_NONE): either side may start first.
             _ => false,
@@ -598,7 +598,10 @@ impl Endpoint {
             }
             gone
         } else {
-            let closed = self.ring.u32_at(state).load(Ordering::Acquire) == ring::STATE_CLOSED;
+            let closed = matches!(
+                self.ring.u32_at(state).load(Ordering::Acquire),
+                ring::STATE_CLOSED | ring::STATE_DAMAGED
+            );
             if closed {
                 // So that the next call that does not wait says so too (it checks again).
                 self.saw_peer_gone();

@@ -90,13 +90,14 @@ pub(crate) mod shared {
 
 pub(crate) mod endpoint;
 mod holding;
+mod mending;
 mod receiver;
 mod sender;
 
 pub use holding::HoldingReceiver;
+pub(crate) use mending::{connect_mending, Mending};
 pub(crate) use receiver::{AtPosition, ReadyFrame, Waited};
 pub use receiver::{Receiver, RecvSlot};
-pub(crate) use sender::Mending;
 pub use sender::{SendSlot, Sender};
 
 use std::time::Duration;

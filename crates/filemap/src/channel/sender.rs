@@ -81,81 +81,9 @@ impl Sender {
         Sender::connect_at(end, tail, head)
     }
 
-    /// Like [`connect`](Sender::connect), for one ring of several (a service's responses),
-    /// where one ring's damage must not stop the others. Positions found damaged (only a
-    /// process outside the protocol writes such) are mended from the receiver's read
-    /// position, when that is valid: a sender position that is invalid, followed by more
-    /// than one committed frame, or behind the receiver's, becomes the end of the frames
-    /// committed one after another from the receiver's position (so every message sent
-    /// and not yet received is still received); a receiver's release position that does
-    /// not fit is taken to be its read position (the sender writes no more than up to a
-    /// ring past it). Where the receiver's read position is damaged too, the ring is not
-    /// connected: it is marked closed (its receiver, if any, is told the sender is gone)
-    /// and the damage returned. (A receiver connecting later passes such a ring over:
-    /// `Receiver::connect` refuses the same read positions.)
-    pub(crate) fn connect_mending(end: Endpoint) -> Result<Mending> {
-        let ring = end.ring;
-        let claim = ring.claim().load(Ordering::Acquire);
-        let recorded = recorded_position(&end).and_then(|tail| {
-            // (The receiver reads no further than what was committed.)
-            if ring::valid_position(claim) && claim > tail {
-                return Err(format!(
-                    "the receiver's position {claim} is past the sender's {tail}"
-                ));
-            }
-            Ok(tail)
-        });
-        let (tail, damage) = match recorded {
-            Ok(tail) => (tail, None),
-            Err(problem) if ring::valid_position(claim) => {
-                let tail = ring.committed_run_end(claim);
-                let damage = format!(
-                    "{problem}; the sender starts after the messages committed from the \
-                     receiver's position {claim}, at {tail}"
-                );
-                (tail, Some(damage))
-            }
-            Err(problem) => {
-                return Ok(Mending::Unmendable(unmendable(
-                    end,
-                    format!("{problem}, and the receiver's position {claim} is invalid too"),
-                )))
-            }
-        };
-        let head = ring.head().load(Ordering::Acquire);
-        if ring.head_fits(head, tail) {
-            let sender = Sender::connect_at(end, tail, head)?;
-            return Ok(match damage {
-                None => Mending::Whole(sender),
-                Some(damage) => Mending::Mended(sender, damage),
-            });
-        }
-        if !(ring::valid_position(claim) && ring.head_fits(claim, tail)) {
-            return Ok(Mending::Unmendable(unmendable(
-                end,
-                format!(
-                    "the receiver's positions {head} (released) and {claim} (read) do not \
-                     fit the sender's {tail}"
-                ),
-            )));
-        }
-        let problem = format!(
-            "the receiver's position {head} does not fit the sender's {tail}; the sender \
-             takes its read position, {claim}, as released"
-        );
-        let damage = match damage {
-            None => problem,
-            Some(earlier) => format!("{earlier}; {problem}"),
-        };
-        Ok(Mending::Mended(
-            Sender::connect_at(end, tail, claim)?,
-            damage,
-        ))
-    }
-
     /// Connects the sender at `tail`, a valid position, with `head` the receiver's release
     /// position (checked to fit it).
-    fn connect_at(end: Endpoint, tail: u64, head: u64) -> Result<Sender> {
+    pub(super) fn connect_at(end: Endpoint, tail: u64, head: u64) -> Result<Sender> {
         let ring = end.ring;
         ring.disarm(tail, head);
         ring.tail().store(tail, Ordering::Release);
@@ -552,22 +480,11 @@ impl Sender {
     }
 }
 
-/// How [`Sender::connect_mending`] found the ring.
-#[derive(Debug)]
-pub(crate) enum Mending {
-    /// Whole, and connected.
-    Whole(Sender),
-    /// Damaged, mended and connected: the damage, to report.
-    Mended(Sender, String),
-    /// Damaged beyond mending: not connected, marked closed; the damage.
-    Unmendable(String),
-}
-
 /// The position past the last item a sender committed, from its recorded `tail`: a sender
 /// that died between committing a frame (or wrap marker) and recording the new tail left
 /// one item past the tail it recorded; never two (each commit is followed by its tail, and
 /// the word after a commit is disarmed). Why not, if the recorded position is damaged.
-fn recorded_position(end: &Endpoint) -> std::result::Result<u64, String> {
+pub(super) fn recorded_position(end: &Endpoint) -> std::result::Result<u64, String> {
     let ring = end.ring;
     let recorded = ring.tail().load(Ordering::Acquire);
     if !ring::valid_position(recorded) {
@@ -580,16 +497,6 @@ fn recorded_position(end: &Endpoint) -> std::result::Result<u64, String> {
         ));
     }
     Ok(tail)
-}
-
-/// Marks the ring of `end`, damaged beyond mending, closed by its sender, waking its
-/// receiver to see it; `problem` as the damage.
-fn unmendable(end: Endpoint, problem: String) -> String {
-    end.ring
-        .u32_at(ring::SENDER_STATE)
-        .store(ring::STATE_CLOSED, Ordering::Release);
-    end.wake(Side::Receiver);
-    problem
 }
 
 impl Drop for Sender {

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::pending::Pending;
 use super::{
-    last_takeover, open_rings, replaced_since, response_endpoint, RequestId, ServiceOptions,
-    FAILED, ID, LAST,
+    expect_server_again, last_takeover, open_rings, replaced_since, response_endpoint, RequestId,
+    ServiceOptions, FAILED, ID, LAST,
 };
 use crate::channel::{
     AtPosition, ReadyFrame, Receiver, RecvSlot, Sender, WaitMode, Waited, FAST_SPINS, RECEIVER_LOCK,
@@ -69,6 +69,7 @@ impl Client {
             let connected = Sender::connect(inbox::endpoint(&rings, i as usize, Some(lock)))
                 .and_then(|requests| {
                     let responses = Receiver::connect(response_endpoint(&rings, i as usize, None))?;
+                    expect_server_again(responses.endpoint());
                     Ok((requests, responses))
                 });
             let (requests, responses) = match connected {

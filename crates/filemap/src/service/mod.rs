@@ -83,6 +83,7 @@
 //! ```
 
 use crate::channel::endpoint::{Bells, Endpoint};
+use crate::channel::ring;
 use crate::channel::{Sender, RECEIVER_LOCK};
 use crate::error::Result;
 use crate::name::{IntoName, Name};
@@ -228,6 +229,20 @@ fn response_endpoint(rings: &RingSet, i: usize, lock: Option<sys::EndpointLock>)
         ),
     };
     rings.endpoint(index, bells, lock)
+}
+
+/// For a new client of a slot whose response ring the server found damaged with nothing
+/// to mend it from, and marked so (its client then takes the server as gone): sets the
+/// mark back to connected, so that this client waits for the server, which looks at the
+/// ring again before it responds there (and marks it again if it is damaged still). Only
+/// that mark: a ring marked closed is a server's that is gone.
+fn expect_server_again(responses: &Endpoint) {
+    let _ = responses.ring.u32_at(ring::SENDER_STATE).compare_exchange(
+        ring::STATE_DAMAGED,
+        ring::STATE_CONNECTED,
+        Ordering::AcqRel,
+        Ordering::Relaxed,
+    );
 }
 
 /// Records a takeover by the server that now holds the server's lock: for every slot, how

@@ -8,8 +8,10 @@ use super::{
     open_rings, record_takeover, response_endpoint, RequestId, ServiceOptions, FAILED, FLAGS, ID,
     LAST,
 };
+use crate::channel::endpoint::Endpoint;
 use crate::channel::{
-    Mending, RecvSlot, SendSlot, Sender, WaitMode, LIVENESS_INTERVAL, RECEIVER_LOCK,
+    connect_mending, Mending, RecvSlot, SendSlot, Sender, WaitMode, LIVENESS_INTERVAL,
+    RECEIVER_LOCK,
 };
 use crate::error::{Error, Result};
 use crate::inbox::Inbox;
@@ -28,6 +30,8 @@ pub struct Server {
     requests: Inbox,
     /// The entry's rings and control page, where each slot's client generation is.
     rings: RingSet,
+    /// How the server waits (for a response ring connected later too).
+    wait_mode: WaitMode,
 }
 
 impl Server {
@@ -55,33 +59,22 @@ impl Server {
         let requests = Inbox::over(&rings, rings.slots, lock, false)?;
         // (If connecting fails, the rings connected before are closed before `requests`,
         // which holds the lock, goes.) A ring found damaged is mended if it can be, and
-        // reported by the first receives; one that cannot be, and the others are served.
+        // reported by the first receives; one that cannot be is looked at again before
+        // each response to its slot, and the others are served.
         let mut requests = requests;
         let mut responses = Vec::with_capacity(rings.slots as usize);
         for i in 0..rings.slots as usize {
-            let end = response_endpoint(&rings, i, None);
-            let name = end.name.to_string();
-            let problem = |problem: &str| format!("client slot {i}: the response ring: {problem}");
-            let damaged = |p: &str| Error::Corrupt {
-                name: name.clone(),
-                problem: problem(p),
-            };
-            responses.push(match Sender::connect_mending(end)? {
-                Mending::Whole(sender) => Responses::Connected(sender),
-                Mending::Mended(sender, problem) => {
-                    requests.report_later(damaged(&problem));
-                    Responses::Connected(sender)
-                }
-                Mending::Unmendable(damage) => {
-                    requests.report_later(damaged(&damage));
-                    Responses::Damaged(problem(&damage))
-                }
-            });
+            let (ring, damage) = connect_responses(&rings, i, WaitMode::Blocking)?;
+            if let Some(damage) = damage {
+                requests.report_later(damage);
+            }
+            responses.push(ring);
         }
         let server = Server {
             requests,
             responses,
             rings,
+            wait_mode: WaitMode::Blocking,
         };
         record_takeover(&server.rings, server.senders());
         Ok(server)
@@ -114,13 +107,17 @@ impl Server {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn client_alive(&self, id: RequestId) -> bool {
+        let alive = |end: &Endpoint| {
+            asked_by_slots_client(self.rings.slot_word(id.client), id)
+                && !end.peer_gone(Side::Receiver)
+        };
         match self.responses.get(id.client as usize) {
-            Some(Responses::Connected(r)) => {
-                asked_by_slots_client(self.rings.slot_word(id.client), id)
-                    && !r.endpoint().peer_gone(Side::Receiver)
+            Some(Responses::Connected(r)) => alive(r.endpoint()),
+            // (Looked at again when a response goes there.)
+            Some(Responses::Damaged(_)) => {
+                alive(&response_endpoint(&self.rings, id.client as usize, None))
             }
-            // (No response reaches it.)
-            Some(Responses::Damaged(_)) | None => false,
+            None => false,
         }
     }
 
@@ -139,6 +136,7 @@ impl Server {
 
     /// How this server waits for requests, and for room in a client's response ring.
     pub fn set_wait_mode(&mut self, mode: WaitMode) {
+        self.wait_mode = mode;
         self.requests.set_wait_mode(mode);
         for ring in &mut self.responses {
             if let Responses::Connected(sender) = ring {
@@ -153,8 +151,9 @@ impl Server {
     /// Damage this server found in a client slot's rings when it opened the service (only
     /// a process outside the protocol damages one) is reported first, one
     /// [`Error::Corrupt`] naming the slot per receive, and the next receives go on. A
-    /// response ring whose positions could be mended from its client's is served on; one
-    /// that could not fails every response to its slot with that error.
+    /// response ring whose positions were mended is served on; one with nothing valid to
+    /// mend from is looked at again before each response to its slot, which fails with
+    /// that error while the ring stays so (and one mended then is reported here too).
     pub fn recv_request(&mut self) -> Result<Request<'_>> {
         let (client, slot) = self.requests.recv()?;
         Request::new(client, slot)
@@ -330,19 +329,31 @@ impl Server {
         flags: u64,
         timeout: Option<Duration>,
     ) -> Result<()> {
-        let sender = match self.responses.get_mut(to.client as usize) {
-            Some(Responses::Connected(sender)) => sender,
-            Some(Responses::Damaged(problem)) => {
+        let slot = to.client as usize;
+        if slot >= self.responses.len() {
+            return Err(Error::InvalidSetting {
+                setting: "a request's client slot",
+                value: to.client.into(),
+                allowed: "a slot of this service",
+            });
+        }
+        if let Responses::Damaged(_) = self.responses[slot] {
+            // A new client of the slot (or its client, receiving) may have put the ring's
+            // positions right since.
+            self.requests.first().usable_here()?;
+            let (ring, damage) = connect_responses(&self.rings, slot, self.wait_mode)?;
+            // (Mended: the next receive reports what was; still damaged: this says so.)
+            if let (Responses::Connected(_), Some(damage)) = (&ring, damage) {
+                self.requests.report_later(damage);
+            }
+            self.responses[slot] = ring;
+        }
+        let sender = match &mut self.responses[slot] {
+            Responses::Connected(sender) => sender,
+            Responses::Damaged(problem) => {
                 return Err(Error::Corrupt {
                     name: self.requests.name().to_string(),
                     problem: problem.clone(),
-                })
-            }
-            None => {
-                return Err(Error::InvalidSetting {
-                    setting: "a request's client slot",
-                    value: to.client.into(),
-                    allowed: "a slot of this service",
                 })
             }
         };
@@ -378,6 +389,34 @@ impl Server {
     }
 }
 
+/// Connects client slot `i`'s response ring (waiting as `mode` says), mending it if it is
+/// damaged: the slot's state, and the damage found, to report (as `Error::Corrupt` naming
+/// the slot).
+fn connect_responses(
+    rings: &RingSet,
+    i: usize,
+    mode: WaitMode,
+) -> Result<(Responses, Option<Error>)> {
+    let end = response_endpoint(rings, i, None);
+    let name = end.name.to_string();
+    let problem = |problem: &str| format!("client slot {i}: the response ring: {problem}");
+    let damaged = |found: &str| Error::Corrupt {
+        name: name.clone(),
+        problem: problem(found),
+    };
+    Ok(match connect_mending(end)? {
+        Mending::Whole(mut sender) => {
+            sender.set_wait_mode(mode);
+            (Responses::Connected(sender), None)
+        }
+        Mending::Mended(mut sender, found) => {
+            sender.set_wait_mode(mode);
+            (Responses::Connected(sender), Some(damaged(&found)))
+        }
+        Mending::Unmendable(found) => (Responses::Damaged(problem(&found)), Some(damaged(&found))),
+    })
+}
+
 /// A client slot's response ring, as the server connected it.
 // (Nearly every slot holds a sender, used on every response: not boxed.)
 #[allow(clippy::large_enum_variant)]
@@ -385,9 +424,10 @@ impl Server {
 enum Responses {
     /// Its sender.
     Connected(Sender),
-    /// Found damaged beyond mending when the server connected (only a process outside the
-    /// protocol damages one), and marked closed: what `Error::Corrupt` says of it to every
-    /// response to the slot. (Clients pass the slot over while it stays so.)
+    /// Found damaged with nothing to mend it from (only a process outside the protocol
+    /// damages one), and marked so (its client takes the server as gone): what
+    /// `Error::Corrupt` says of it to a response to the slot, once the ring, looked at
+    /// again first, is found so still.
     Damaged(String),
 }
 
