@@ -543,13 +543,27 @@ fn info_foreign(name: &str, as_json: bool) -> Outcome {
 }
 
 fn write(name: &str, offset: u64, foreign: bool) -> Outcome {
+    // The object and the offset first: a mistake there is said at once, before standard
+    // input is read (it may not end: `< /dev/zero`), and no more of it is read than fits.
+    let mapping = open(name, foreign, Access::Write)?;
+    check_offset(&mapping, offset)?;
+    let room = mapping.len() - offset;
     let mut data = Vec::new();
     io::stdin()
         .lock()
+        .take(room.saturating_add(1))
         .read_to_end(&mut data)
         .map_err(|e| Failure::Error(format!("reading standard input: {e}")))?;
-    let mapping = open(name, foreign, Access::Write)?;
-    check_offset(&mapping, offset)?;
+    if data.len() as u64 > room {
+        return Err(Failure::Error(format!(
+            "standard input holds more than the {room} bytes from offset {offset} to the end \
+             of {} ({} bytes)",
+            mapping
+                .name()
+                .map_or("the object".into(), |n| n.to_string()),
+            mapping.len()
+        )));
+    }
     if data.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }

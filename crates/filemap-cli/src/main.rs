@@ -107,7 +107,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write standard input into an object.
+    /// Write standard input into an object, at an offset; more input than fits from
+    /// there to the object's end is an error, and nothing is written.
     Write {
         /// The name.
         name: String,

@@ -116,9 +116,55 @@ fn write_at_offset_and_out_of_range() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         err.trim_end(),
-        "filemap: error: the range at offset 4090 of length 7 does not fit in 4096 bytes"
+        "filemap: error: standard input holds more than the 6 bytes from offset 4090 to the \
+         end of Local\\w (4096 bytes)"
     );
     assert_eq!(err.lines().count(), 1);
+    // Input that does not end is read no further than what fits (it was all read into
+    // memory first, until memory ran out), and a name that does not exist is said before
+    // any input is read (it waited for the input's end first).
+    let mut endless = ns
+        .cmd(&["write", "w", "--offset", "4000"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = endless.stdin.take().unwrap();
+    let feeding = std::thread::spawn(move || {
+        let chunk = [b'z'; 4096];
+        // Until the command stops reading (a broken pipe), at most 1 GiB.
+        (0..1 << 18).find(|_| std::io::Write::write_all(&mut input, &chunk).is_err())
+    });
+    let out = endless.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("more than the 96 bytes"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        feeding.join().unwrap().is_some(),
+        "the command read all 1 GiB"
+    );
+    let mut waiting = ns
+        .cmd(&["write", "no-such-object"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _input_left_open = waiting.stdin.take();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = waiting.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            waiting.kill().unwrap();
+            panic!("write waited for its input before opening the object");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(1));
     // At the end there is nothing to dump or write; past it, even nothing is a mistake.
     assert_eq!(ns.ok(&["dump", "w", "--offset", "4096"]), "");
     assert!(ns
