@@ -3,6 +3,14 @@
 //! thread puts them to the Zenoh key.
 //! The reader never waits for the network, so a link that stops answering never holds up
 //! the local publisher: once the buffer is full, the oldest message is dropped and counted.
+//!
+//! A message put while nobody subscribes to the key on the far side reaches nobody (Zenoh
+//! drops it, and says the put went well). A topic's message then is one nobody receives,
+//! as with a local topic with no subscriber (counted as put: Zenoh's word on whom a key
+//! matches comes in its own time, and is no count of who received what). A channel's
+//! messages wait in the channel instead: its reader takes none, and its sender puts none, while nobody
+//! subscribes, and its reader takes none while the buffer is full (the channel's sender
+//! waits for room, as it would for a slow local receiver), so that a queue stays a queue.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -26,7 +34,8 @@ pub(crate) const STOP_CHECK: Duration = Duration::from_millis(100);
 pub(crate) struct ExportCounters {
     /// Messages put to Zenoh.
     pub(crate) forwarded: AtomicU64,
-    /// Messages dropped because the buffer was full (the network was too slow, or down).
+    /// Messages dropped because the buffer was full (the network was too slow, or down),
+    /// or still in the buffer when the export ended.
     pub(crate) dropped: AtomicU64,
     /// Messages the topic overwrote before the reader got them (`DropOldest` topics).
     pub(crate) lagged: AtomicU64,
@@ -71,15 +80,48 @@ pub(crate) struct Export {
     /// over, and with the bridge).
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    /// The buffer, for what is left in it when the threads have ended.
+    queue: Arc<Queue>,
 }
 
 impl Export {
-    /// Stops the export and waits for its threads (its counters stay).
+    /// Stops the export and waits for its threads (its counters stay). What the reader
+    /// read after the sender's last look is counted as dropped.
     pub(crate) fn join(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+        let mut buffer = self.queue.lock();
+        let left = buffer.messages.len() as u64;
+        buffer.messages.clear();
+        buffer.bytes = 0;
+        self.queue.queued.store(0, Ordering::Release);
+        self.counters.dropped.fetch_add(left, Ordering::Relaxed);
+    }
+}
+
+/// Whether anybody subscribes to the export's key on the far side: kept by Zenoh's
+/// matching listener, and asked again at most once per `STOP_CHECK` while nobody does (a
+/// change between the listener's start and the first answer is not missed for long).
+struct Matching {
+    matched: Arc<AtomicBool>,
+    last_asked: Option<std::time::Instant>,
+}
+
+impl Matching {
+    fn now(&mut self, publisher: &zenoh::pubsub::Publisher<'_>) -> bool {
+        if self.matched.load(Ordering::Acquire) {
+            return true;
+        }
+        let due = self.last_asked.is_none_or(|at| at.elapsed() >= STOP_CHECK);
+        if due {
+            self.last_asked = Some(std::time::Instant::now());
+            if let Ok(status) = publisher.matching_status().wait() {
+                self.matched.store(status.matching(), Ordering::Release);
+            }
+        }
+        self.matched.load(Ordering::Acquire)
     }
 }
 
@@ -134,11 +176,13 @@ pub(crate) fn start(
         .wait()?;
     // Say when the far side subscribes, and when it is gone (a link down, a bridge
     // stopped): what the export puts meanwhile reaches nobody.
-    let matching_log = (key.clone(), log.clone());
+    let matched = Arc::new(AtomicBool::new(false));
+    let matching_log = (key.clone(), log.clone(), matched.clone());
     publisher
         .matching_listener()
         .callback(move |status| {
-            let (key, log) = &matching_log;
+            let (key, log, matched) = &matching_log;
+            matched.store(status.matching(), Ordering::Release);
             if status.matching() {
                 log(&format!("{key}: subscribed to on the far side"));
             } else {
@@ -155,33 +199,59 @@ pub(crate) fn start(
         asleep: AtomicBool::new(false),
     });
     let name = subscriber.name().clone();
+    // A channel's messages wait in it while nobody subscribes on the far side.
+    let queue_only_when_matched = matches!(subscriber, Source::Channel(..));
     let reader = {
         let (queue, counters, stop, log) =
             (queue.clone(), counters.clone(), stop.clone(), log.clone());
         let limits = (settings.buffer_messages, settings.buffer_bytes);
+        let matched = queue_only_when_matched.then(|| matched.clone());
         std::thread::Builder::new()
             .name(format!("export {name}"))
-            .spawn(move || read(subscriber, &queue, limits, &counters, &stop, &log))
+            .spawn(move || {
+                let reading = Reading {
+                    queue: &queue,
+                    limits,
+                    counters: &counters,
+                    stop: &stop,
+                    matched: matched.as_deref(),
+                };
+                reading.run(subscriber, &log)
+            })
             .map_err(|e| zenoh::Error::from(e.to_string()))?
     };
     let sender = {
         let (counters, origin, stop) = (counters.clone(), settings.origin.clone(), stop.clone());
+        let queue = queue.clone();
+        let mut matching = Matching {
+            matched,
+            last_asked: None,
+        };
         std::thread::Builder::new()
             .name(format!("put {key}"))
-            .spawn(move || {
-                while let Some((seq, message)) = next(&queue, &stop, &counters) {
-                    let put = publisher
-                        .put(message)
-                        .attachment(wire::attachment(seq, &origin))
-                        .wait();
-                    match put {
-                        Ok(()) => counters.forwarded.fetch_add(1, Ordering::Relaxed),
-                        Err(e) => {
-                            log(&format!("putting a message of {name} to {key} failed: {e}"));
-                            counters.dropped.fetch_add(1, Ordering::Relaxed)
-                        }
-                    };
+            .spawn(move || loop {
+                if queue_only_when_matched && !matching.now(&publisher) {
+                    // Held in the buffer (and the channel) until the far side comes.
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    std::thread::sleep(STOP_CHECK.min(Duration::from_millis(10)));
+                    continue;
                 }
+                let Some((seq, message)) = next(&queue, &stop, &counters) else {
+                    break;
+                };
+                let put = publisher
+                    .put(message)
+                    .attachment(wire::attachment(seq, &origin))
+                    .wait();
+                match put {
+                    Ok(()) => counters.forwarded.fetch_add(1, Ordering::Relaxed),
+                    Err(e) => {
+                        log(&format!("putting a message of {name} to {key} failed: {e}"));
+                        counters.dropped.fetch_add(1, Ordering::Relaxed)
+                    }
+                };
             })
     };
     let sender = match sender {
@@ -197,56 +267,85 @@ pub(crate) fn start(
         counters,
         stop,
         threads: vec![reader, sender],
+        queue,
     })
 }
 
-/// The reader: every message of the topic into the buffer, dropping the oldest when it
-/// holds `limits` (messages, bytes) already.
-fn read(
-    mut subscriber: Source,
-    queue: &Queue,
-    (max_messages, max_bytes): (usize, usize),
-    counters: &ExportCounters,
-    stop: &AtomicBool,
-    log: &Log,
-) {
-    let name = subscriber.name().clone();
-    while !stop.load(Ordering::Relaxed) {
-        match subscriber.recv(STOP_CHECK) {
-            Ok((seq, bytes)) => {
-                let mut buffer = queue.lock();
-                buffer.bytes += bytes.len();
-                buffer.messages.push_back((seq, bytes));
-                while buffer.messages.len() > max_messages
-                    || (buffer.bytes > max_bytes && buffer.messages.len() > 1)
-                {
-                    if let Some((_, old)) = buffer.messages.pop_front() {
-                        buffer.bytes -= old.len();
-                        counters.dropped.fetch_add(1, Ordering::Relaxed);
-                    }
+/// The reader's share of an export.
+struct Reading<'a> {
+    queue: &'a Queue,
+    /// The buffer's limits (messages, bytes): past them, the oldest message is dropped.
+    limits: (usize, usize),
+    counters: &'a ExportCounters,
+    stop: &'a AtomicBool,
+    /// For a channel: whether anybody subscribes on the far side (nothing is read while
+    /// nobody does, nor while the buffer is full).
+    matched: Option<&'a AtomicBool>,
+}
+
+impl Reading<'_> {
+    /// Every message of the topic (or channel) into the buffer, until the export stops.
+    fn run(&self, mut subscriber: Source, log: &Log) {
+        let name = subscriber.name().clone();
+        while !self.stop.load(Ordering::Relaxed) {
+            if self
+                .matched
+                .is_some_and(|m| !m.load(Ordering::Acquire) || self.full())
+            {
+                std::thread::sleep(STOP_CHECK.min(Duration::from_millis(10)));
+                continue;
+            }
+            match subscriber.recv(STOP_CHECK) {
+                Ok((seq, bytes)) => self.push(seq, bytes),
+                Err(Error::Timeout { .. }) => {}
+                Err(Error::Lagged { missed, .. }) => {
+                    self.counters.lagged.fetch_add(missed, Ordering::Relaxed);
                 }
-                queue.queued.store(buffer.messages.len(), Ordering::Release);
-                let asleep = queue.asleep.load(Ordering::Relaxed);
-                drop(buffer);
-                if asleep {
-                    queue.ready.notify_one();
+                Err(Error::Disconnected { .. }) => {
+                    // The publisher is gone: a new one may come; look again in a moment.
+                    std::thread::sleep(STOP_CHECK);
                 }
-            }
-            Err(Error::Timeout { .. }) => {}
-            Err(Error::Lagged { missed, .. }) => {
-                counters.lagged.fetch_add(missed, Ordering::Relaxed);
-            }
-            Err(Error::Disconnected { .. }) => {
-                // The publisher is gone: a new one may come; look again in a moment.
-                std::thread::sleep(STOP_CHECK);
-            }
-            Err(e) => {
-                log(&format!("reading {name}: {e}"));
-                std::thread::sleep(STOP_CHECK);
+                Err(e) => {
+                    log(&format!("reading {name}: {e}"));
+                    std::thread::sleep(STOP_CHECK);
+                }
             }
         }
+        self.queue.ready.notify_all();
     }
-    queue.ready.notify_all();
+
+    /// Whether the buffer is at its limits (a channel's reader then leaves the messages
+    /// in the channel, whose sender waits for room, rather than drop one).
+    fn full(&self) -> bool {
+        let (max_messages, max_bytes) = self.limits;
+        let buffer = self.queue.lock();
+        buffer.messages.len() >= max_messages || buffer.bytes >= max_bytes
+    }
+
+    /// Puts a message into the buffer, dropping the oldest past the limits, and wakes
+    /// the sender if it sleeps.
+    fn push(&self, seq: u64, bytes: Vec<u8>) {
+        let (max_messages, max_bytes) = self.limits;
+        let mut buffer = self.queue.lock();
+        buffer.bytes += bytes.len();
+        buffer.messages.push_back((seq, bytes));
+        while buffer.messages.len() > max_messages
+            || (buffer.bytes > max_bytes && buffer.messages.len() > 1)
+        {
+            if let Some((_, old)) = buffer.messages.pop_front() {
+                buffer.bytes -= old.len();
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.queue
+            .queued
+            .store(buffer.messages.len(), Ordering::Release);
+        let asleep = self.queue.asleep.load(Ordering::Relaxed);
+        drop(buffer);
+        if asleep {
+            self.queue.ready.notify_one();
+        }
+    }
 }
 
 /// The next message to put, waiting for one; `None` once the bridge stops.

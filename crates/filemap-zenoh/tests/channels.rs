@@ -1,0 +1,74 @@
+//! An exported channel stays a queue: messages sent before anybody subscribes on the far
+//! side wait in the channel and all arrive, in order, once a subscriber comes (the export
+//! took them out at once and put them to nobody, counting them as forwarded). The link is
+//! TCP over 127.0.0.1, to a plain Zenoh peer that subscribes to the channel's key.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use filemap::channel::Sender;
+use filemap_zenoh::Bridge;
+use zenoh::Wait;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+#[test]
+fn a_channel_waits_for_the_far_side() {
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("FILEMAP_DIR", dir.path());
+    let name = "queued";
+    let mut sender = Sender::create_or_open(name, 1 << 16).unwrap();
+    let early = 20;
+    for i in 0..early {
+        sender.send(format!("m{i}").as_bytes()).unwrap();
+    }
+    let (session, endpoint) = common::loopback_peer();
+    let bridge = Bridge::builder()
+        .export(name)
+        .connect(endpoint)
+        .start()
+        .unwrap();
+    let started = Instant::now();
+    while !bridge.stats().iter().any(|t| t.exported) {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the channel was never exported"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Time for an export that reads at once to take them all out (it did, within
+    // milliseconds); nobody subscribes yet.
+    std::thread::sleep(Duration::from_millis(500));
+    let stats = bridge.stats();
+    assert_eq!(
+        stats.iter().map(|t| t.messages).sum::<u64>(),
+        0,
+        "nothing was forwarded to nobody: {stats:?}"
+    );
+    let key = filemap_zenoh::keys::key_for("filemap", name);
+    let subscriber = session.declare_subscriber(key).wait().unwrap();
+    let late = 10;
+    for i in early..early + late {
+        sender.send(format!("m{i}").as_bytes()).unwrap();
+    }
+    let mut got = Vec::new();
+    while got.len() < (early + late) as usize {
+        let sample = subscriber
+            .recv_timeout(PATIENCE)
+            .unwrap()
+            .unwrap_or_else(|| panic!("only {} messages came: {got:?}", got.len()));
+        got.push(String::from_utf8(sample.payload().to_bytes().into_owned()).unwrap());
+    }
+    let expected: Vec<String> = (0..early + late).map(|i| format!("m{i}")).collect();
+    assert_eq!(got, expected);
+    let stats = bridge.stats();
+    assert_eq!(
+        (stats[0].messages, stats[0].dropped),
+        ((early + late) as u64, 0),
+        "{stats:?}"
+    );
+    drop(bridge);
+    drop(sender);
+    session.close().wait().unwrap();
+}
