@@ -25,6 +25,7 @@ fn main() {
     #[cfg(not(target_os = "linux"))]
     println!(
         "a_damaged_free_client_slot_is_passed_over, a_server_mends_a_damaged_response_ring, \
+         damaged_release_and_read_positions_hold_nothing_up, \
          a_response_ring_damaged_beyond_mending_leaves_the_other_slots_served: Linux only \
          (they write words of the entry through its file; the code under test is the same \
          here)"
@@ -39,6 +40,11 @@ fn main() {
         (
             "a_server_mends_a_damaged_response_ring",
             a_server_mends_a_damaged_response_ring,
+        ),
+        #[cfg(target_os = "linux")]
+        (
+            "damaged_release_and_read_positions_hold_nothing_up",
+            damaged_release_and_read_positions_hold_nothing_up,
         ),
         #[cfg(target_os = "linux")]
         (
@@ -260,6 +266,61 @@ fn a_server_mends_a_damaged_response_ring() {
         }
         drop((server, clients, file));
     }
+    ns.assert_empty();
+}
+
+/// Two damages a server found no wrong in: a live client's release position set back two
+/// responses (to a frame boundary whose frames run on to the server's position), when the
+/// client had received everything: the server took it as given and waited for room the
+/// client had given back, for ever, while the client waited for the response; and, with
+/// no client in the slot, its read position set a frame past the server's: the next
+/// client of the slot started there, and waited for ever where nothing was committed.
+#[cfg(target_os = "linux")]
+fn damaged_release_and_read_positions_hold_nothing_up() {
+    let ns = Namespace::new();
+    let name = unique("svc-positions-behind");
+    let options = ServiceOptions::new().clients(2).capacity(4096);
+    let mut first = Server::create_or_open(name.as_str(), &options).unwrap();
+    let mut clients = [
+        Client::open(name.as_str()).unwrap(),
+        Client::open(name.as_str()).unwrap(),
+    ];
+    let round_trip = |server: &mut Server, client: &mut Client, len: usize| {
+        let sent = client.send_request(b"ask").unwrap();
+        let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+        assert_eq!(id, sent);
+        server
+            .respond_timeout(id, &response(7, len), PATIENCE)
+            .unwrap();
+        let got = client.recv_response_timeout(PATIENCE).unwrap();
+        assert_eq!(got.to_vec().unwrap(), response(7, len));
+    };
+    for _ in 0..3 {
+        round_trip(&mut first, &mut clients[1], 1000);
+    }
+    drop(first);
+    let file = common::EntryFile::open(&ns, &name);
+    let ring = Slot1Responses(&file);
+    let tail = ring.read(Slot1Responses::TAIL);
+    assert_eq!(ring.read(Slot1Responses::HEAD), tail);
+    ring.write(Slot1Responses::HEAD, 0);
+    let mut server = Server::open(name.as_str()).unwrap();
+    assert_slot_1_responses_damaged(server.recv_request_timeout(PATIENCE).map(|r| r.id()));
+    // More than the room the damaged position leaves.
+    round_trip(&mut server, &mut clients[1], 3000);
+    drop(server);
+    let [first_client, second_client] = clients;
+    drop(second_client);
+    let tail = ring.read(Slot1Responses::TAIL);
+    ring.write(Slot1Responses::CLAIM, tail + 128);
+    let mut server = Server::open(name.as_str()).unwrap();
+    assert_slot_1_responses_damaged(server.recv_request_timeout(PATIENCE).map(|r| r.id()));
+    let mut again = Client::open(name.as_str()).unwrap();
+    assert_eq!(again.slot(), 1);
+    for len in [100, 3000, 2000] {
+        round_trip(&mut server, &mut again, len);
+    }
+    drop((server, first_client, again, file));
     ns.assert_empty();
 }
 

@@ -11,7 +11,7 @@
 //! | 192 | `claim`: bytes handed out by `recv` (u64) | receiver |
 //! | 256 | receiver's wake-up sequence (u32), sleeping receivers (u32) | both |
 //! | 320 | sender's wake-up sequence (u32), sleeping senders (u32) | both |
-//! | 384 | sender state (u32: 0 none yet, 1 connected, 2 closed), sender busy-polls (u32) | sender |
+//! | 384 | sender state (u32: 0 none yet, 1 connected, 2 closed, 3 damaged: see `mending`), sender busy-polls (u32) | sender |
 //! | 448 | receiver state (u32), receiver busy-polls (u32) | receiver |
 //! | 4096 | the ring: `capacity` bytes of frames | |
 //!

@@ -22,10 +22,12 @@ use crate::vocabulary::Side;
 /// The serving end of a service: one at a time.
 #[derive(Debug)]
 pub struct Server {
-    /// Declared first, so dropped first: every response ring is marked closed while the
-    /// server's lock (in `requests`, dropped last there too) is still held, never on a new
-    /// server's. Per client slot: its response ring's sender, or why that ring could not
-    /// be connected.
+    /// Declared first, so dropped first: every response ring connected is marked closed
+    /// while the server's lock (in `requests`, dropped last there too) is still held,
+    /// never on a new server's. Per client slot: its response ring's sender, or why that
+    /// ring could not be connected (marked damaged, which its client takes as the server
+    /// gone; a new client that set the mark back learns it within a liveness interval
+    /// from the server's lock).
     responses: Vec<Responses>,
     requests: Inbox,
     /// The entry's rings and control page, where each slot's client generation is.
@@ -314,10 +316,13 @@ impl Server {
     /// `reason` cut to the longest response the ring of `to`'s client carries (each ring
     /// says its own size).
     fn cut_to_fit<'r>(&self, to: RequestId, reason: &'r [u8]) -> &'r [u8] {
-        let max = match self.responses.get(to.client as usize) {
-            Some(Responses::Connected(sender)) => sender.max_message_len(),
-            _ => reason.len(),
-        };
+        // (The ring's own size, connected or not: a damaged one may be mended first.)
+        let max = self
+            .rings
+            .rings
+            .get(self.rings.slots as usize + to.client as usize)
+            .filter(|_| to.client < self.rings.slots)
+            .map_or(reason.len(), |ring| ring.max_message() as usize);
         &reason[..reason.len().min(max)]
     }
 
