@@ -67,6 +67,13 @@ fn main() {
         "a_sender_killed_asleep_is_counted_asleep_no_more",
         a_sender_killed_asleep_is_counted_asleep_no_more,
     ));
+    #[cfg(windows)]
+    tests.push((
+        "a_channel_over_reserved_memory_is_refused",
+        a_channel_over_reserved_memory_is_refused,
+    ));
+    #[cfg(not(windows))]
+    println!("a_channel_over_reserved_memory_is_refused: Windows only (SEC_RESERVE sections)");
     #[cfg(not(target_os = "linux"))]
     println!(
         "a_receiver_spins_through_a_long_message_being_written, \
@@ -946,5 +953,87 @@ fn a_sender_killed_asleep_is_counted_asleep_no_more() {
     let tx = Sender::open(&name).unwrap();
     assert_eq!(asleep(), 0, "the dead sender is still counted asleep");
     drop((tx, rx, file));
+    ns.assert_empty();
+}
+
+/// Windows: a `SEC_RESERVE` section another program made under a channel's name, with a
+/// channel's header and ring control page copied in and committed, and nothing past them:
+/// opening it is refused as `Corrupt` (the open succeeded, and the first look at the ring
+/// was an access violation that ended the process).
+#[cfg(windows)]
+fn a_channel_over_reserved_memory_is_refused() {
+    use windows_sys::Win32::Foundation::CloseHandle;
+    use windows_sys::Win32::System::Memory::{
+        CreateFileMappingW, MapViewOfFile, OpenFileMappingW, UnmapViewOfFile, VirtualAlloc,
+        FILE_MAP_READ, FILE_MAP_WRITE, MEM_COMMIT, PAGE_READWRITE, SEC_RESERVE,
+    };
+    let wide = |s: &str| s.encode_utf16().chain(Some(0)).collect::<Vec<u16>>();
+    let ns = Namespace::new();
+    let real = unique("committed-channel");
+    let tx = Sender::create_or_open(&real, 1 << 16).unwrap();
+    let fake = unique("reserved-channel");
+    // The header page and the ring's control page.
+    const COPIED: usize = 8192;
+    let (wreal, wfake) = (
+        wide(&format!("Local\\{real}")),
+        wide(&format!("Local\\{fake}")),
+    );
+    // SAFETY: sections and views made and closed here; the copy stays inside both views'
+    // committed first pages.
+    let section = unsafe {
+        let original = OpenFileMappingW(FILE_MAP_READ, 0, wreal.as_ptr());
+        assert!(!original.is_null());
+        let from = MapViewOfFile(original, FILE_MAP_READ, 0, 0, COPIED);
+        assert!(!from.Value.is_null());
+        let section = CreateFileMappingW(
+            -1isize as _,
+            std::ptr::null(),
+            PAGE_READWRITE | SEC_RESERVE,
+            0,
+            1 << 20,
+            wfake.as_ptr(),
+        );
+        assert!(!section.is_null());
+        let to = MapViewOfFile(section, FILE_MAP_WRITE, 0, 0, 0);
+        assert!(!to.Value.is_null());
+        assert!(!VirtualAlloc(to.Value, COPIED, MEM_COMMIT, PAGE_READWRITE).is_null());
+        std::ptr::copy_nonoverlapping(from.Value.cast::<u8>(), to.Value.cast::<u8>(), COPIED);
+        UnmapViewOfFile(to);
+        // What another view of the section shows (Wine keeps a `SEC_RESERVE` section's
+        // commits to the view they were made through: the scenario cannot be made there).
+        let again = MapViewOfFile(section, FILE_MAP_READ, 0, 0, COPIED);
+        assert!(!again.Value.is_null());
+        let shared = std::slice::from_raw_parts(again.Value.cast::<u8>(), COPIED)
+            == std::slice::from_raw_parts(from.Value.cast::<u8>(), COPIED);
+        UnmapViewOfFile(again);
+        UnmapViewOfFile(from);
+        CloseHandle(original);
+        if !shared {
+            println!(
+                "    this system does not show a SEC_RESERVE section's commits in other views \
+                 (Wine): the section cannot be made here, not tested"
+            );
+            CloseHandle(section);
+            drop(tx);
+            ns.assert_empty();
+            return;
+        }
+        section
+    };
+    match Receiver::open(&fake) {
+        Err(e @ Error::Corrupt { .. }) => {
+            println!("    refused: {e}");
+            assert!(e.to_string().contains("not committed"), "{e}");
+        }
+        Ok(mut rx) => {
+            // (Where the open is let through, a look at the ring must not end the process.)
+            let got = rx.try_recv().map(|m| m.is_some());
+            panic!("a channel over reserved memory opened; its first look: {got:?}");
+        }
+        Err(other) => panic!("expected Corrupt, got {other:?}"),
+    }
+    // SAFETY: the section made above, closed once.
+    unsafe { CloseHandle(section) };
+    drop(tx);
     ns.assert_empty();
 }

@@ -248,7 +248,7 @@ pub(super) fn half_made(
 }
 
 /// Whether all of `[base, base + len)` (inside one view) is committed memory.
-fn committed(base: *mut u8, len: usize) -> bool {
+pub(super) fn committed(base: *mut u8, len: usize) -> bool {
     let mut at = 0usize;
     while at < len {
         // SAFETY: MEMORY_BASIC_INFORMATION is plain data; all zeros is a valid value.

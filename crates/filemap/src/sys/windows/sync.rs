@@ -651,6 +651,18 @@ impl ChannelMemory {
             false,
             name,
         )?;
+        // The rings' words are read and written in place, outside the guarded copy
+        // routines: a page only reserved there (a `SEC_RESERVE` section another program
+        // made under the name, committed no further than its header) would end the
+        // process at its first touch. filemap's own channels are committed whole.
+        if !super::creation::committed(view.ptr(), header.size as usize) {
+            return Err(Error::Corrupt {
+                name: name.to_string(),
+                problem: "its data area is reserved, not committed memory (a section \
+                          filemap did not make)"
+                    .into(),
+            });
+        }
         Ok(ChannelMemory {
             view,
             _entry: entry,
