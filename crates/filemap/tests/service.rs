@@ -164,39 +164,56 @@ fn response(n: u8, len: usize) -> Vec<u8> {
 /// (half the ring) and for a request taken by the server that closed, with one more
 /// queued. A new server opens all the same (before, it was refused, and the service had
 /// no server for good; or, with a position damaged to a valid value, it took it as whole,
-/// and its client waited for ever, or its unread responses were written over), mends the
-/// positions from those that agree, and reports the damage once. Then:
-/// - a response that needs room the client has not given back yet waits for it (it failed
-///   with `Corrupt` where the release position was left damaged);
-/// - the client receives the two responses, then `Disconnected` for the one taken;
-/// - the queued request is answered, and both clients are served on, lap after lap.
+/// and its client waited for ever, or its unread responses were written over), and
+/// reports the damage once. Then the client receives the two responses, and
+/// `Disconnected` for the one taken; and both clients are served on, lap after lap. A
+/// damaged server's position is mended at once (the client's positions agree): a
+/// response to the queued request that needs room the client has not given back yet
+/// waits for it, and is answered. Damage to the client's own positions sets the ring
+/// aside: a response to it fails with `Corrupt`, and the client is told its server is
+/// gone (the queued request fails too), having received what was there; its positions,
+/// stored again as it waits, let the next response through.
 #[cfg(target_os = "linux")]
 fn a_server_mends_a_damaged_response_ring() {
     type Damage = fn(&Slot1Responses, u64, u64, u64);
-    let cases: [(&str, Damage); 6] = [
-        ("an invalid sender position", |r, _, _, _| {
-            r.write(Slot1Responses::TAIL, 1)
-        }),
-        ("a sender position a frame ahead", |r, tail, _, _| {
-            r.write(Slot1Responses::TAIL, tail + 128)
-        }),
-        ("a sender position behind", |r, _, _, claim| {
-            r.write(Slot1Responses::TAIL, claim)
-        }),
+    // The damage, and whether the server mends it at once.
+    let cases: [(&str, Damage, bool); 6] = [
+        (
+            "an invalid sender position",
+            |r, _, _, _| r.write(Slot1Responses::TAIL, 1),
+            true,
+        ),
+        (
+            "a sender position a frame ahead",
+            |r, tail, _, _| r.write(Slot1Responses::TAIL, tail + 128),
+            true,
+        ),
+        (
+            "a sender position behind",
+            |r, _, _, claim| r.write(Slot1Responses::TAIL, claim),
+            true,
+        ),
         (
             "a release position past the read position",
             |r, tail, _, _| r.write(Slot1Responses::HEAD, tail),
+            false,
         ),
-        ("an invalid release position", |r, _, _, _| {
-            r.write(Slot1Responses::HEAD, 1 << 40)
-        }),
-        ("invalid sender and release positions", |r, _, _, _| {
-            r.write(Slot1Responses::TAIL, 1);
-            r.write(Slot1Responses::HEAD, 1 << 40);
-        }),
+        (
+            "an invalid release position",
+            |r, _, _, _| r.write(Slot1Responses::HEAD, 1 << 40),
+            false,
+        ),
+        (
+            "invalid sender and release positions",
+            |r, _, _, _| {
+                r.write(Slot1Responses::TAIL, 1);
+                r.write(Slot1Responses::HEAD, 1 << 40);
+            },
+            false,
+        ),
     ];
     let ns = Namespace::new();
-    for (case, damage) in cases {
+    for (case, damage, mended) in cases {
         let name = unique("svc-mended-responses");
         let options = ServiceOptions::new().clients(2).capacity(4096);
         let mut first = Server::create_or_open(name.as_str(), &options).unwrap();
@@ -231,10 +248,14 @@ fn a_server_mends_a_damaged_response_ring() {
         let id = server.recv_request_timeout(PATIENCE).unwrap().id();
         assert_eq!(id, queued, "{case}");
         // More than the room left before the two responses waiting: it waits for them to
-        // be received.
-        match server.respond_timeout(id, &response(9, 2000), Duration::from_millis(10)) {
-            Err(Error::Timeout { .. }) => {}
-            other => panic!("{case}: a response waiting for room: {other:?}"),
+        // be received (where the ring is mended), or fails (set aside).
+        match (
+            mended,
+            server.respond_timeout(id, &response(9, 2000), Duration::from_millis(10)),
+        ) {
+            (true, Err(Error::Timeout { .. })) => {}
+            (false, failed) => assert_slot_1_responses_damaged(failed),
+            (_, other) => panic!("{case}: a response waiting for room: {other:?}"),
         }
         for (n, asked) in answered.iter().enumerate() {
             let got = clients[1].recv_response_timeout(PATIENCE).unwrap();
@@ -249,14 +270,34 @@ fn a_server_mends_a_damaged_response_ring() {
             "{case}"
         );
         assert!(!clients[1].is_pending(taken), "{case}");
-        server.respond(id, &response(9, 2000)).unwrap();
-        let got = clients[1].recv_response_timeout(PATIENCE).unwrap();
-        assert_eq!(got.request(), queued, "{case}");
-        drop(got);
+        if mended {
+            server.respond(id, &response(9, 2000)).unwrap();
+            let got = clients[1].recv_response_timeout(PATIENCE).unwrap();
+            assert_eq!(got.request(), queued, "{case}");
+        } else {
+            // The takeover failed the request taken; the ring set aside fails the rest.
+            assert!(
+                matches!(
+                    clients[1].recv_response_timeout(PATIENCE),
+                    Err(Error::Disconnected { .. })
+                ),
+                "{case}"
+            );
+            assert!(!clients[1].is_pending(queued), "{case}");
+        }
         for lap in 0..8u8 {
             for client in clients.iter_mut().rev() {
                 let sent = client.send_request(b"again").unwrap();
-                let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+                let id = loop {
+                    // (The ring set aside, once mended, is reported too.)
+                    match server.recv_request_timeout(PATIENCE) {
+                        Ok(request) => break request.id(),
+                        Err(e @ Error::Corrupt { .. }) if !mended => {
+                            assert!(e.to_string().contains("client slot 1"), "{case}: {e}")
+                        }
+                        Err(e) => panic!("{case}: {e}"),
+                    }
+                };
                 assert_eq!(id, sent, "{case}");
                 server.respond(id, &response(lap, 1500)).unwrap();
                 let got = client.recv_response_timeout(PATIENCE).unwrap();
@@ -272,9 +313,11 @@ fn a_server_mends_a_damaged_response_ring() {
 /// Two damages a server found no wrong in: a live client's release position set back two
 /// responses (to a frame boundary whose frames run on to the server's position), when the
 /// client had received everything: the server took it as given and waited for room the
-/// client had given back, for ever, while the client waited for the response; and, with
-/// no client in the slot, its read position set a frame past the server's: the next
-/// client of the slot started there, and waited for ever where nothing was committed.
+/// client had given back, for ever, while the client waited for the response (now the
+/// ring is set aside, the client told its server is gone, and, once the client has stored
+/// its positions again as it waited, served on); and, with no client in the slot, its
+/// read position set a frame past the server's: the next client of the slot started
+/// there, and waited for ever where nothing was committed (now the ring is emptied).
 #[cfg(target_os = "linux")]
 fn damaged_release_and_read_positions_hold_nothing_up() {
     let ns = Namespace::new();
@@ -306,7 +349,11 @@ fn damaged_release_and_read_positions_hold_nothing_up() {
     ring.write(Slot1Responses::HEAD, 0);
     let mut server = Server::open(name.as_str()).unwrap();
     assert_slot_1_responses_damaged(server.recv_request_timeout(PATIENCE).map(|r| r.id()));
-    // More than the room the damaged position leaves.
+    assert!(matches!(
+        clients[1].recv_response_timeout(PATIENCE),
+        Err(Error::Disconnected { .. })
+    ));
+    // More than the room the damaged position left.
     round_trip(&mut server, &mut clients[1], 3000);
     drop(server);
     let [first_client, second_client] = clients;
@@ -324,13 +371,14 @@ fn damaged_release_and_read_positions_hold_nothing_up() {
     ns.assert_empty();
 }
 
-/// As above, with the client's read and release positions invalid too, so that nothing is
-/// left to mend the ring from: the new server opens all the same, reports the damage once,
-/// tells the slot's client its server is gone (its request fails, where it waited for
-/// ever), fails responses to the slot with `Corrupt` naming it, and serves the other slot;
-/// a client coming for a slot finds only the damaged one free, and is told so. Once the
-/// positions are put right (as the slot's client puts them, receiving), a new client of
-/// the slot is served (it was told `Disconnected` for as long as the server ran).
+/// As above, with the three positions invalid. With the slot's client connected, the new
+/// server opens all the same, reports the damage once, and tells the client its server is
+/// gone (its request fails, where it waited for ever); the client, storing its positions
+/// again as it waits, puts the ring right, and is served on. With no client in the slot,
+/// nothing is left to mend from: responses to the slot fail with `Corrupt` naming it, the
+/// other slot is served, and a client coming for a slot finds only the damaged one free,
+/// and is told so; once a process puts the client's positions right, a new client of the
+/// slot is served (it was told `Disconnected` for as long as the server ran).
 #[cfg(target_os = "linux")]
 fn a_response_ring_damaged_beyond_mending_leaves_the_other_slots_served() {
     let ns = Namespace::new();
@@ -345,18 +393,20 @@ fn a_response_ring_damaged_beyond_mending_leaves_the_other_slots_served() {
     drop(first);
     let file = common::EntryFile::open(&ns, &name);
     let ring = Slot1Responses(&file);
-    let (tail, head, claim) = (
-        ring.read(Slot1Responses::TAIL),
+    let (head, claim) = (
         ring.read(Slot1Responses::HEAD),
         ring.read(Slot1Responses::CLAIM),
     );
-    for word in [
-        Slot1Responses::TAIL,
-        Slot1Responses::HEAD,
-        Slot1Responses::CLAIM,
-    ] {
-        ring.write(word, 1);
-    }
+    let damage = || {
+        for word in [
+            Slot1Responses::TAIL,
+            Slot1Responses::HEAD,
+            Slot1Responses::CLAIM,
+        ] {
+            ring.write(word, 1);
+        }
+    };
+    damage();
     let mut server = Server::open(name.as_str()).unwrap();
     assert_slot_1_responses_damaged(server.recv_request_timeout(PATIENCE).map(|r| r.id()));
     assert!(matches!(
@@ -366,16 +416,38 @@ fn a_response_ring_damaged_beyond_mending_leaves_the_other_slots_served() {
     assert!(!clients[1].is_pending(queued));
     let id = server.recv_request_timeout(PATIENCE).unwrap().id();
     assert_eq!(id, queued);
-    assert_slot_1_responses_damaged(server.respond(id, b"QUEUED"));
+    // Put right by the client as it waited: answered (and dropped by the client, which
+    // gave the request up when told its server was gone), and the mend reported.
+    server.respond(id, b"QUEUED").unwrap();
+    let sent = clients[1].send_request(b"again").unwrap();
+    assert_slot_1_responses_damaged(server.recv_request_timeout(PATIENCE).map(|r| r.id()));
+    let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+    assert_eq!(id, sent);
+    server.respond(id, b"AGAIN").unwrap();
+    let got = clients[1].recv_response_timeout(PATIENCE).unwrap();
+    assert_eq!(
+        (got.request(), got.to_vec().unwrap()),
+        (sent, b"AGAIN".to_vec())
+    );
+    drop(got);
+    drop(server);
+    // With no client in the slot.
+    let [first_client, second_client] = clients;
+    let mut clients = [first_client];
+    drop(second_client);
+    damage();
+    let mut server = Server::open(name.as_str()).unwrap();
+    assert_slot_1_responses_damaged(server.recv_request_timeout(PATIENCE).map(|r| r.id()));
+    assert_slot_1_responses_damaged(
+        server.respond(filemap::service::RequestId::from_parts(1, 0), b"nobody"),
+    );
     let sent = clients[0].send_request(b"ping").unwrap();
     let id = server.recv_request_timeout(PATIENCE).unwrap().id();
     assert_eq!(id, sent);
     server.respond(id, b"pong").unwrap();
-    let response = clients[0].recv_response_timeout(PATIENCE).unwrap();
-    assert_eq!(response.to_vec().unwrap(), b"pong");
-    drop(response);
-    let [first_client, second_client] = clients;
-    drop(second_client);
+    let got = clients[0].recv_response_timeout(PATIENCE).unwrap();
+    assert_eq!(got.to_vec().unwrap(), b"pong");
+    drop(got);
     match Client::open(name.as_str()) {
         Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("client slot 1"), "{e}"),
         other => panic!(
@@ -383,22 +455,21 @@ fn a_response_ring_damaged_beyond_mending_leaves_the_other_slots_served() {
             other.map(|c| c.slot())
         ),
     }
-    // Put right, as the slot's client puts its own positions right when it receives.
+    // Put right, as a process may put it.
     ring.write(Slot1Responses::HEAD, head);
     ring.write(Slot1Responses::CLAIM, claim);
-    assert_ne!(tail, 1);
     let mut again = Client::open(name.as_str()).unwrap();
     assert_eq!(again.slot(), 1);
     let sent = again.send_request(b"again").unwrap();
     let id = server.recv_request_timeout(PATIENCE).unwrap().id();
     assert_eq!(id, sent);
     server.respond(id, b"AGAIN").unwrap();
-    let response = again.recv_response_timeout(PATIENCE).unwrap();
-    assert_eq!(response.to_vec().unwrap(), b"AGAIN");
-    drop(response);
+    let got = again.recv_response_timeout(PATIENCE).unwrap();
+    assert_eq!(got.to_vec().unwrap(), b"AGAIN");
+    drop(got);
     // The mend is reported by the next receive.
     assert_slot_1_responses_damaged(server.try_recv_request().map(|r| r.map(|r| r.id())));
-    drop((server, first_client, again, file));
+    drop((server, clients, again, file));
     ns.assert_empty();
 }
 

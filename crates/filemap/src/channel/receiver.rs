@@ -338,7 +338,8 @@ impl Receiver {
     }
 
     /// Waits until a message is ready at the receiver's position, without taking it (for a
-    /// service's client, which looks at a response before it takes it), or the deadline
+    /// service's client, which looks at a response before it takes it; its positions in
+    /// the ring are stored again before each sleep if they were damaged), or the deadline
     /// passes, or `stop()` (one load: looked at with the ring, at every poll and before
     /// every sleep, and at the deadline) says to. [`Disconnected`](crate::Error::Disconnected)
     /// if the sender is gone and no message is ready.
@@ -366,7 +367,20 @@ impl Receiver {
             let sleep = self.end.bells.receiver.sleep();
             let ready = || ring.committed(claim) || stop();
             let marked = || ring.marked_at(claim);
-            let gone = || self.end.peer_gone(Side::Sender);
+            let gone = || {
+                // Looked at before every sleep: holding no message, this receiver has
+                // released all it read, and says so again if its positions in the ring
+                // say otherwise (only a process outside the protocol writes them), so that
+                // the sender never waits for room a damaged word holds back.
+                if ring.head().load(Ordering::Relaxed) != claim
+                    || ring.claim().load(Ordering::Relaxed) != claim
+                {
+                    ring.claim().store(claim, Ordering::Release);
+                    ring.head().store(claim, Ordering::Release);
+                    self.end.wake(Side::Sender);
+                }
+                self.end.peer_gone(Side::Sender)
+            };
             if !self.end.wait_on(&sleep, deadline, 0, ready, marked, gone)? {
                 self.end.intact()?;
                 return Ok(Waited::TimedOut);

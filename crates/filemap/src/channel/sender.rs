@@ -34,11 +34,6 @@ pub struct Sender {
     /// The receiver's `head` when last read: reloaded only when the ring looks full, so
     /// that the sender does not pull the receiver's cache line on every message.
     head: u64,
-    /// A release position this sender takes as given until the receiver stores a `head`
-    /// at or past it, and no further than its read position (a service's response ring
-    /// mended with its `head` damaged: see `mending`); meanwhile a `head` that does not
-    /// fit is no error.
-    floor: Option<u64>,
 }
 
 impl Sender {
@@ -89,17 +84,6 @@ impl Sender {
     /// Connects the sender at `tail`, a valid position, with `head` the receiver's release
     /// position (checked to fit it).
     pub(super) fn connect_at(end: Endpoint, tail: u64, head: u64) -> Result<Sender> {
-        Sender::connect_with_floor(end, tail, head, None)
-    }
-
-    /// [`connect_at`](Sender::connect_at), taking `floor` as released until the receiver
-    /// stores a release position at or past it (see [`Sender::floor`]).
-    pub(super) fn connect_with_floor(
-        end: Endpoint,
-        tail: u64,
-        head: u64,
-        floor: Option<u64>,
-    ) -> Result<Sender> {
         let ring = end.ring;
         ring.disarm(tail, head);
         ring.tail().store(tail, Ordering::Release);
@@ -110,30 +94,14 @@ impl Sender {
         end.set_mode(Side::Sender, WaitMode::Blocking);
         end.wake(Side::Receiver);
         end.intact()?;
-        Ok(Sender {
-            end,
-            tail,
-            head,
-            floor,
-        })
+        Ok(Sender { end, tail, head })
     }
 
     /// The receiver's `head`, checked: a receiver that released bytes the sender never
     /// committed is corrupt.
-    fn load_head(&mut self) -> Result<u64> {
+    fn load_head(&self) -> Result<u64> {
         let ring = self.end.ring;
         let head = ring.head().load(Ordering::Acquire);
-        if let Some(floor) = self.floor {
-            // Stored by the receiver since, if it fits, is not below what was taken as
-            // released, and is no further than the receiver's read position (looked at
-            // after it: a receiver stores a read position before it releases up to it).
-            let claim = ring.claim().load(Ordering::Acquire);
-            if ring.head_fits(head, self.tail) && head >= floor && head <= claim {
-                self.floor = None;
-                return Ok(head);
-            }
-            return Ok(floor);
-        }
         if ring.head_fits(head, self.tail) {
             Ok(head)
         } else {

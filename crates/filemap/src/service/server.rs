@@ -16,7 +16,7 @@ use crate::channel::{
 use crate::error::{Error, Result};
 use crate::inbox::Inbox;
 use crate::name::{IntoName, Name};
-use crate::rings::RingSet;
+use crate::rings::{slot_lock, RingSet};
 use crate::vocabulary::Side;
 
 /// The serving end of a service: one at a time.
@@ -153,9 +153,10 @@ impl Server {
     /// Damage this server found in a client slot's rings when it opened the service (only
     /// a process outside the protocol damages one) is reported first, one
     /// [`Error::Corrupt`] naming the slot per receive, and the next receives go on. A
-    /// response ring whose positions were mended is served on; one with nothing valid to
-    /// mend from is looked at again before each response to its slot, which fails with
-    /// that error while the ring stays so (and one mended then is reported here too).
+    /// response ring whose positions were mended is served on; one set aside (its client
+    /// connected, with its own positions damaged, or nothing valid left to mend from) is
+    /// looked at again before each response to its slot, which fails with that error
+    /// while the ring stays so (one mended then is reported here too).
     pub fn recv_request(&mut self) -> Result<Request<'_>> {
         let (client, slot) = self.requests.recv()?;
         Request::new(client, slot)
@@ -409,7 +410,10 @@ fn connect_responses(
         name: name.clone(),
         problem: problem(found),
     };
-    Ok(match connect_mending(end)? {
+    // (The slot's client lock, if no client holds it, for a damaged ring: none connects
+    // while it is looked at again.)
+    let lock_client = || rings.memory.lock_endpoint(slot_lock(i));
+    Ok(match connect_mending(end, lock_client)? {
         Mending::Whole(mut sender) => {
             sender.set_wait_mode(mode);
             (Responses::Connected(sender), None)
