@@ -157,7 +157,7 @@ impl RingSet {
                 memory
             }
             None => {
-                let (memory, header) = sys::open_sync(&name)?;
+                let (memory, header) = sys::open_sync(&name, kind)?;
                 crate::sync::check_kind(&name, &header, kind)?;
                 memory
             }

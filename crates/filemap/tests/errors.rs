@@ -255,6 +255,34 @@ fn kind_mismatch() {
             other => panic!("expected KindMismatch, got {other:?}"),
         }
     }
+    // The many-party objects say what they expected too (on Windows they said "not a
+    // mapping", the kind of the section the open looked for).
+    let parties = [
+        (
+            Kind::Channel,
+            filemap::channel::Receiver::open(name.as_str()).err(),
+        ),
+        (
+            Kind::Topic,
+            filemap::topic::Subscriber::open(name.as_str()).err(),
+        ),
+        (
+            Kind::Inbox,
+            filemap::inbox::Inbox::open(name.as_str()).err(),
+        ),
+        (
+            Kind::Service,
+            filemap::service::Client::open(name.as_str()).err(),
+        ),
+    ];
+    for (kind, got) in parties {
+        match got {
+            Some(Error::KindMismatch {
+                found, expected, ..
+            }) => assert_eq!((found, expected), (Kind::Mutex, kind)),
+            other => panic!("opening a {kind} over a mutex: {other:?}"),
+        }
+    }
     #[cfg(unix)]
     filemap::namespace::remove(name.as_str()).unwrap();
     ns.assert_empty();

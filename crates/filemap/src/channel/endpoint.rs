@@ -279,7 +279,7 @@ impl Endpoint {
                 memory
             }
             None => {
-                let (memory, header) = sys::open_sync(&name)?;
+                let (memory, header) = sys::open_sync(&name, Kind::Channel)?;
                 crate::sync::check_kind(&name, &header, Kind::Channel)?;
                 memory
             }

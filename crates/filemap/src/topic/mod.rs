@@ -432,7 +432,7 @@ impl Topic {
                 memory
             }
             None => {
-                let (memory, header) = sys::open_sync(&name)?;
+                let (memory, header) = sys::open_sync(&name, Kind::Topic)?;
                 crate::sync::check_kind(&name, &header, Kind::Topic)?;
                 memory
             }

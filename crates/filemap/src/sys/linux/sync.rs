@@ -151,8 +151,10 @@ pub(crate) fn create_sync(
     Ok((SyncMemory::map(entry, &header, name)?, header, disposition))
 }
 
-/// Opens a synchronisation entry (read-write: waiting writes to the words too).
-pub(crate) fn open_sync(name: &Name) -> Result<(SyncMemory, Header)> {
+/// Opens a synchronisation entry (read-write: waiting writes to the words too). `expected`:
+/// the kind the caller checks the header for (here the header alone says what a name
+/// holds).
+pub(crate) fn open_sync(name: &Name, _expected: Kind) -> Result<(SyncMemory, Header)> {
     let (entry, header) = open_entry(name, true)?;
     Ok((SyncMemory::map(entry, &header, name)?, header))
 }
@@ -394,7 +396,7 @@ impl MutexObject {
 
     /// Opens the mutex (or shared value) `name`, which must be of kind `expected`.
     pub(crate) fn open(name: &Name, expected: Kind) -> Result<(MutexObject, Header)> {
-        let (memory, header) = open_sync(name)?;
+        let (memory, header) = open_sync(name, expected)?;
         Ok((MutexObject::with(memory, &header, expected, name)?, header))
     }
 
@@ -515,7 +517,7 @@ impl EventObject {
     }
 
     pub(crate) fn open(name: &Name) -> Result<(EventObject, Header)> {
-        let (memory, header) = open_sync(name)?;
+        let (memory, header) = open_sync(name, Kind::Event)?;
         Ok((EventObject { memory }, header))
     }
 
@@ -568,7 +570,7 @@ impl SemaphoreObject {
     }
 
     pub(crate) fn open(name: &Name) -> Result<(SemaphoreObject, Header)> {
-        let (memory, header) = open_sync(name)?;
+        let (memory, header) = open_sync(name, Kind::Semaphore)?;
         Ok((SemaphoreObject { memory }, header))
     }
 

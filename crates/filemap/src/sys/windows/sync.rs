@@ -813,8 +813,16 @@ pub(crate) fn create_sync(
     ))
 }
 
-/// Opens a channel's entry.
-pub(crate) fn open_sync(name: &Name) -> Result<(ChannelMemory, Header)> {
-    let (entry, header) = open_entry(name, true)?;
+/// Opens a channel's entry (or a topic's, an inbox's, a service's: `expected`, what a name
+/// another kind of object holds is said not to be).
+pub(crate) fn open_sync(name: &Name, expected: Kind) -> Result<(ChannelMemory, Header)> {
+    let (entry, header) = open_entry(name, true).map_err(|e| match e {
+        Error::KindMismatch { name, found, .. } => Error::KindMismatch {
+            name,
+            found,
+            expected,
+        },
+        e => e,
+    })?;
     Ok((ChannelMemory::map(name, entry, &header)?, header))
 }
