@@ -130,6 +130,9 @@ pub(crate) struct CopyViewSource<'a> {
     pub section: &'a Section,
     pub offset: u64,
     pub protect: Protect,
+    /// The range of the view locked in memory (`lock`, whole pages: offset and length),
+    /// which a view mapped again locks too.
+    pub locked: Option<(usize, usize)>,
 }
 
 /// Takes the handle numbered `value`, named by `key` (an environment variable or a token

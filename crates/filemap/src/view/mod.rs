@@ -694,14 +694,20 @@ impl View {
 
     /// For a copy view: drops the changes it made, so that it shows the object's current
     /// contents again (`MADV_DONTNEED` on Linux; on Windows the view is mapped again and
-    /// may move: [`as_ptr`](View::as_ptr) can change).
+    /// may move: [`as_ptr`](View::as_ptr) can change). A view locked in memory stays
+    /// locked.
     pub fn discard(&mut self) -> Result<()> {
         self.check_copy("discard")?;
         let aligned = self.offset - self.delta as u64;
+        let locked = self
+            .locked
+            .load(Ordering::Relaxed)
+            .then(|| self.page_span(0, self.len));
         self.raw.discard_private(&sys::CopyViewSource {
             section: &self.object.section,
             offset: self.object.base + aligned,
             protect: self.protect,
+            locked,
         })?;
         // SAFETY: `delta` is inside the (possibly new) region of the same length.
         self.ptr = unsafe { self.raw.ptr().add(self.delta) };

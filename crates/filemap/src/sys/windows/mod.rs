@@ -587,15 +587,19 @@ impl RawView {
     }
 
     /// Drops the view's private copies: maps the storage again as a fresh copy view
-    /// (the view moves to the new address) and unmaps the old one, with `protect`
-    /// reapplied. On failure the old view is left as it was.
+    /// (the view moves to the new address) and unmaps the old one, with its lock in
+    /// memory and `protect` reapplied. On failure the old view is left as it was.
     pub(crate) fn discard_private(&mut self, source: &CopyViewSource<'_>) -> Result<()> {
         let CopyViewSource {
             section,
             offset,
             protect,
+            locked,
         } = *source;
         let fresh = section.map(offset, self.len, Access::Copy, false, &"a copy view")?;
+        if let Some((start, span)) = locked {
+            fresh.lock(start, span, true)?;
+        }
         if protect != Protect::ReadWrite {
             fresh.protect(&ViewProtection {
                 protect,
