@@ -32,6 +32,8 @@ use crate::{keys, Log, Settings};
 const EXPIRY_LOOK: Duration = Duration::from_millis(50);
 /// The most queries an exported service takes from Zenoh before it looks at responses.
 const QUERIES_PER_LOOK: usize = 64;
+/// The most responses an exported service reads before it looks at queries again.
+const RESPONSES_PER_LOOK: usize = 1024;
 /// How long an exported service waits for room in its request ring, and an imported one
 /// for its client to take a response, before it fails that request (a local server or
 /// client that stops reading must not hold the bridge, nor its stop, for ever).
@@ -68,6 +70,10 @@ pub(crate) fn export(
             let mut client: Option<Client> = None;
             // Each query taken, with when it is due.
             let mut pending: Pending = HashMap::new();
+            // Queries waiting for room in the request ring, oldest first, with when each
+            // is due.
+            let mut backlog: std::collections::VecDeque<(Query, Option<Instant>)> =
+                std::collections::VecDeque::new();
             let mut looked_for_expired = Instant::now();
             let mut said_absent = false;
             while !stop.load(Ordering::Relaxed) {
@@ -84,7 +90,9 @@ pub(crate) fn export(
                                 said_absent = true;
                             }
                             // Not there yet (or no free client slot): refuse what comes.
-                            while let Ok(Some(query)) = queryable.try_recv() {
+                            let waiting = backlog.drain(..).map(|(query, _)| query);
+                            let new = std::iter::from_fn(|| queryable.try_recv().ok().flatten());
+                            for query in waiting.chain(new) {
                                 let _ = query
                                     .reply_err(format!("the service {name} is not there"))
                                     .wait();
@@ -97,17 +105,26 @@ pub(crate) fn export(
                 let Some(c) = client.as_mut() else { continue };
                 // New queries become requests (a few at a time: the responses are read in
                 // between, so that a server that answers into a full response ring is
-                // never waited on while this thread waits for it to take requests).
+                // never waited on while this thread waits for it to take requests). A
+                // query that finds the request ring full waits here, first in line,
+                // until there is room or its time is up.
                 for _ in 0..QUERIES_PER_LOOK {
-                    let Ok(Some(query)) = queryable.try_recv() else {
-                        break;
+                    let (query, due) = match backlog.pop_front() {
+                        Some(waiting) => waiting,
+                        None => match queryable.try_recv() {
+                            // (A timeout too long to reckon never ends.)
+                            Ok(Some(query)) => (query, Instant::now().checked_add(query_timeout)),
+                            _ => break,
+                        },
                     };
                     let payload = query.payload().map(|p| p.to_bytes().into_owned());
-                    match c.send_request_timeout(&payload.unwrap_or_default(), LOCAL_WAIT) {
+                    match c.send_request_timeout(&payload.unwrap_or_default(), Duration::ZERO) {
                         Ok(id) => {
-                            // (A timeout too long to reckon never ends.)
-                            let due = Instant::now().checked_add(query_timeout);
                             pending.insert(id, (query, due));
+                        }
+                        Err(Error::Timeout { .. }) => {
+                            backlog.push_front((query, due));
+                            break;
                         }
                         Err(e) => {
                             let _ = query.reply_err(e.to_string()).wait();
@@ -116,42 +133,44 @@ pub(crate) fn export(
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    // Between queries too: a full request ring makes each take a while.
-                    expire(
-                        &mut pending,
-                        c,
-                        &mut looked_for_expired,
-                        &name,
-                        query_timeout,
-                    );
                 }
-                let wait = if pending.is_empty() {
+                expire_waiting(&mut backlog, &name, query_timeout);
+                let mut wait = if pending.is_empty() {
                     Duration::from_millis(5)
                 } else {
                     Duration::from_millis(1)
                 };
-                let failed = match c.recv_response_timeout(wait) {
-                    Ok(response) => {
-                        let (id, last) = (response.request(), response.is_last());
-                        let failure = response.is_failure();
-                        let bytes = response.to_vec().unwrap_or_default();
-                        if let Some((query, _)) = pending.get(&id) {
-                            let _ = if failure {
-                                query.reply_err(bytes).wait()
-                            } else {
-                                // On the service's own key (a query's may be a pattern).
-                                query.reply(key.clone(), bytes).wait()
-                            };
+                // Every response there now (a server that answers into a full ring waits
+                // for each to be read), a bounded number per look.
+                let mut failed = None;
+                for _ in 0..RESPONSES_PER_LOOK {
+                    match c.recv_response_timeout(wait) {
+                        Ok(response) => {
+                            let (id, last) = (response.request(), response.is_last());
+                            let failure = response.is_failure();
+                            let bytes = response.to_vec().unwrap_or_default();
+                            if let Some((query, _)) = pending.get(&id) {
+                                let _ = if failure {
+                                    query.reply_err(bytes).wait()
+                                } else {
+                                    // On the service's own key (a query's may be a
+                                    // pattern).
+                                    query.reply(key.clone(), bytes).wait()
+                                };
+                            }
+                            if last {
+                                // Dropping the query ends it for the asker.
+                                pending.remove(&id);
+                            }
+                            wait = Duration::ZERO;
                         }
-                        if last {
-                            // Dropping the query ends it for the asker.
-                            pending.remove(&id);
+                        Err(Error::Timeout { .. }) => break,
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
                         }
-                        None
                     }
-                    Err(Error::Timeout { .. }) => None,
-                    Err(e) => Some(e),
-                };
+                }
                 expire(
                     &mut pending,
                     c,
@@ -182,6 +201,28 @@ pub(crate) fn export(
         })
         .map_err(|e| crate::BridgeError::Setting(e.to_string()))?;
     Ok(ServiceBridge { thread })
+}
+
+/// Answers the queries of `backlog` (waiting for room in the request ring) that are past
+/// due with an error reply.
+fn expire_waiting(
+    backlog: &mut std::collections::VecDeque<(Query, Option<Instant>)>,
+    name: &str,
+    query_timeout: Duration,
+) {
+    let now = Instant::now();
+    backlog.retain(|(query, due)| {
+        let late = due.is_some_and(|due| now >= due);
+        if late {
+            let _ = query
+                .reply_err(format!(
+                    "the service {name} took no request for {query_timeout:?} (its request \
+                     ring stayed full)"
+                ))
+                .wait();
+        }
+        !late
+    });
 }
 
 /// The queries an exported service has passed on as requests, with when each is due.

@@ -51,6 +51,99 @@ fn services() {
     query_timeouts_out_of_range_are_refused();
     an_unanswered_query_gets_an_error_after_the_query_timeout();
     replies_faster_than_the_client_takes_them_fail_the_request_past_the_buffer();
+    many_queries_with_streamed_answers_are_all_answered();
+}
+
+/// A hundred queries at once to an exported service whose server answers each in six
+/// parts, with rings of 4 KiB (six parts fill the response ring): every query gets all six
+/// parts. The export read one response between batches of queries, and waited a second
+/// for room for each query that found the request ring full (the server was itself
+/// waiting for room to answer), answering those with an error.
+fn many_queries_with_streamed_answers_are_all_answered() {
+    const QUERIES: usize = 100;
+    const PARTS: usize = 6;
+    let name = "streaming-service";
+    let options = ServiceOptions::new().capacity(4096);
+    let mut server = Server::create_or_open(name, &options).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let serving = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            while !stop.load(Ordering::Relaxed) && started.elapsed() < PATIENCE * 3 {
+                let (id, payload) = match server.recv_request_timeout(Duration::from_millis(20)) {
+                    Ok(request) => (request.id(), request.to_vec().unwrap()),
+                    Err(_) => continue,
+                };
+                for part in 0..PARTS {
+                    let mut answer = payload.clone();
+                    answer.resize(600, b'.');
+                    answer[599] = b'0' + part as u8;
+                    let sent = if part + 1 == PARTS {
+                        server.respond_timeout(id, &answer, PATIENCE)
+                    } else {
+                        server.respond_part_timeout(id, &answer, PATIENCE)
+                    };
+                    if sent.is_err() {
+                        return;
+                    }
+                }
+            }
+        })
+    };
+    let (session, endpoint) = common::loopback_peer();
+    let key = filemap_zenoh::keys::key_for("filemap", name);
+    let bridge = Bridge::builder()
+        .export_service(name)
+        .connect(endpoint)
+        .query_timeout(PATIENCE)
+        .start()
+        .unwrap();
+    let started = Instant::now();
+    while ask(&session, &key, "probe", Duration::from_secs(2)).is_none_or(|r| r.is_err()) {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the exported service never answered"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let asked: Vec<_> = (0..QUERIES)
+        .map(|i| {
+            session
+                .get(&key)
+                .payload(format!("q{i}"))
+                .consolidation(zenoh::query::ConsolidationMode::None)
+                .timeout(PATIENCE * 2)
+                .wait()
+                .unwrap()
+        })
+        .collect();
+    for (i, replies) in asked.into_iter().enumerate() {
+        let mut parts = Vec::new();
+        while let Ok(reply) = replies.recv() {
+            match reply.result() {
+                Ok(sample) => parts.push(sample.payload().to_bytes().into_owned()),
+                Err(e) => panic!(
+                    "query {i}: an error reply after {} parts: {}",
+                    parts.len(),
+                    String::from_utf8_lossy(&e.payload().to_bytes())
+                ),
+            }
+        }
+        assert_eq!(parts.len(), PARTS, "query {i}");
+        for (part, bytes) in parts.iter().enumerate() {
+            assert!(bytes.starts_with(format!("q{i}").as_bytes()), "query {i}");
+            assert_eq!(
+                bytes[599],
+                b'0' + part as u8,
+                "query {i}: part {part} out of order"
+            );
+        }
+    }
+    println!("    {QUERIES} queries of {PARTS} parts each answered in full");
+    bridge.stop();
+    stop.store(true, Ordering::Relaxed);
+    serving.join().unwrap();
 }
 
 fn query_timeouts_out_of_range_are_refused() {
