@@ -284,6 +284,23 @@ fn a_server_mends_a_damaged_response_ring() {
                 "{case}"
             );
             assert!(!clients[1].is_pending(queued), "{case}");
+            // The client's next request waits for its answer (it was told its server was
+            // gone at once, the ring being still marked, and dropped the answer).
+            let sent = clients[1].send_request(b"next").unwrap();
+            assert!(
+                matches!(
+                    clients[1].recv_response_timeout(Duration::from_millis(50)),
+                    Err(Error::Timeout { .. })
+                ),
+                "{case}"
+            );
+            let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+            assert_eq!(id, sent, "{case}");
+            // (The ring, put right, is mended as the response goes, and reported by the
+            // next receive.)
+            server.respond(id, b"NEXT").unwrap();
+            let got = clients[1].recv_response_timeout(PATIENCE).unwrap();
+            assert_eq!(got.to_vec().unwrap(), b"NEXT", "{case}");
         }
         for lap in 0..8u8 {
             for client in clients.iter_mut().rev() {

@@ -19,8 +19,10 @@
 //! marked damaged, and its receiver, taking the sender as gone, reads what is committed
 //! and reconnects (as a new receiver, with no receiver before it, the ring is emptied).
 //! So no message the receiver has not read is written over, and the sender never waits
-//! for room the receiver has given back (a receiver about to sleep in a wait stores its
-//! positions again: see `Receiver::wait_message`).
+//! for room the receiver has given back (a receiver about to wait, or a client about to
+//! send a request, stores its positions again: `Receiver::restate_positions`). A client
+//! that keeps a response past its borrow with `mem::forget` leaves its release position
+//! behind, and a server opening meanwhile sets its ring aside.
 
 use std::sync::atomic::Ordering;
 
@@ -56,7 +58,8 @@ pub(crate) fn connect_mending(
     if let Some((tail, head)) = look.whole() {
         return Ok(Mending::Whole(Sender::connect_at(end, tail, head)?));
     }
-    let no_receiver = lock_receiver()?;
+    // (A lock that cannot be asked about is taken as held: the worst is a ring set aside.)
+    let no_receiver = lock_receiver().unwrap_or(None);
     let look = self::look(&end);
     if let Some((tail, head)) = look.whole() {
         return Ok(Mending::Whole(Sender::connect_at(end, tail, head)?));

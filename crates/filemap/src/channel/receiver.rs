@@ -368,23 +368,34 @@ impl Receiver {
             let ready = || ring.committed(claim) || stop();
             let marked = || ring.marked_at(claim);
             let gone = || {
-                // Looked at before every sleep: holding no message, this receiver has
-                // released all it read, and says so again if its positions in the ring
-                // say otherwise (only a process outside the protocol writes them), so that
-                // the sender never waits for room a damaged word holds back.
-                if ring.head().load(Ordering::Relaxed) != claim
-                    || ring.claim().load(Ordering::Relaxed) != claim
-                {
-                    ring.claim().store(claim, Ordering::Release);
-                    ring.head().store(claim, Ordering::Release);
-                    self.end.wake(Side::Sender);
-                }
+                // Looked at before every sleep.
+                self.restate_positions();
                 self.end.peer_gone(Side::Sender)
             };
             if !self.end.wait_on(&sleep, deadline, 0, ready, marked, gone)? {
                 self.end.intact()?;
                 return Ok(Waited::TimedOut);
             }
+        }
+    }
+
+    /// Says again where this receiver is, holding no message (its caller's borrow rules a
+    /// held one out: a `RecvSlot` borrows the receiver): if its positions in the ring say
+    /// otherwise (only a process outside the protocol writes them), they are stored again
+    /// and the sender woken, so that a sender never waits for room a damaged word holds
+    /// back (see `mending`). Two loads, and no write, when they are right. (A message
+    /// lent out and forgotten with `mem::forget` is taken as released.)
+    pub(crate) fn restate_positions(&self) {
+        let (ring, claim) = (self.end.ring, self.claim);
+        if self.end.inherited() {
+            return;
+        }
+        if ring.head().load(Ordering::Relaxed) != claim
+            || ring.claim().load(Ordering::Relaxed) != claim
+        {
+            ring.claim().store(claim, Ordering::Release);
+            ring.head().store(claim, Ordering::Release);
+            self.end.wake(Side::Sender);
         }
     }
 

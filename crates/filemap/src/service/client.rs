@@ -55,7 +55,13 @@ impl Client {
     fn take(name: Name, options: Option<&ServiceOptions>) -> Result<Client> {
         let rings = open_rings(name, options)?;
         let mut damaged = None;
-        for i in 0..rings.slots {
+        // Twice over the slots, a moment apart, if none was free the first time: a server
+        // holds a free slot's lock for a moment while it looks at the slot's ring, found
+        // damaged (see `channel::mending`).
+        for (round, i) in (0..2).flat_map(|round| (0..rings.slots).map(move |i| (round, i))) {
+            if round == 1 && i == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
             let Some(lock) = rings.memory.lock_endpoint(slot_lock(i as usize))? else {
                 continue;
             };
@@ -256,6 +262,11 @@ impl Client {
         timeout: Option<Duration>,
     ) -> Result<RequestId> {
         let id = self.generation << 32 | u64::from(self.counter);
+        // A response ring the server set aside (damaged) is put right by this client's
+        // positions, said again, and the server, which looks at it again before it
+        // responds, is waited for rather than taken as gone.
+        self.responses.restate_positions();
+        expect_server_again(self.responses.endpoint());
         let mut slot = match timeout {
             None => self.requests.reserve(payload.len())?,
             Some(t) => self.requests.reserve_timeout(payload.len(), t)?,
@@ -361,6 +372,8 @@ impl Client {
             }
             drop(self.responses.take_ready()?);
         }
+        // About to wait (the async receive): where this client is, said again if damaged.
+        self.responses.restate_positions();
         Ok(false)
     }
 

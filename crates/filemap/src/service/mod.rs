@@ -231,13 +231,18 @@ fn response_endpoint(rings: &RingSet, i: usize, lock: Option<sys::EndpointLock>)
     rings.endpoint(index, bells, lock)
 }
 
-/// For a new client of a slot whose response ring the server found damaged with nothing
-/// to mend it from, and marked so (its client then takes the server as gone): sets the
+/// For a client (new, or sending a request) of a slot whose response ring the server set
+/// aside as damaged, and marked so (its client then takes the server as gone): sets the
 /// mark back to connected, so that this client waits for the server, which looks at the
 /// ring again before it responds there (and marks it again if it is damaged still). Only
 /// that mark: a ring marked closed is a server's that is gone.
 fn expect_server_again(responses: &Endpoint) {
-    let _ = responses.ring.u32_at(ring::SENDER_STATE).compare_exchange(
+    let state = responses.ring.u32_at(ring::SENDER_STATE);
+    // (One load on the way of every request: the mark is rare.)
+    if state.load(Ordering::Relaxed) != ring::STATE_DAMAGED || responses.inherited() {
+        return;
+    }
+    let _ = state.compare_exchange(
         ring::STATE_DAMAGED,
         ring::STATE_CONNECTED,
         Ordering::AcqRel,

@@ -43,6 +43,8 @@ impl Endpoint<'_> {
             Endpoint::Subscriber(subscriber) => subscriber.ready_now(),
             Endpoint::Inbox(inbox) => inbox.committed_now(),
             Endpoint::Client(client) => {
+                // (Where the client is, said again if damaged: see `mending`.)
+                client.responses().restate_positions();
                 client.responses().committed_now() || client.server_replaced()
             }
         }
