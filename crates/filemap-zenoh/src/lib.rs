@@ -60,6 +60,23 @@ use zenoh::Wait;
 /// Where the bridge's log lines go.
 pub(crate) type Log = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// `line` with its control characters escaped (`\n`, `\u{1b}`, ...): one line, whatever
+/// the network put in it.
+fn escape_controls(line: &str) -> std::borrow::Cow<'_, str> {
+    if !line.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len() + 8);
+    for c in line.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// How often the bridge looks for new local topics that an export pattern matches.
 const SCAN_INTERVAL: Duration = Duration::from_millis(500);
 /// The longest query timeout (about 31 years; the command line's longest duration).
@@ -303,12 +320,17 @@ impl BridgeBuilder {
         self.start_with_log(|line| eprintln!("filemap bridge: {line}"))
     }
 
-    /// Starts the bridge with its log lines going to `log`.
+    /// Starts the bridge with its log lines going to `log`. A line holds no control
+    /// characters: those of names and ids that came from the network are escaped (a
+    /// remote peer's bytes never steer the terminal, nor forge a line).
     pub fn start_with_log(
         self,
         log: impl Fn(&str) + Send + Sync + 'static,
     ) -> Result<Bridge, BridgeError> {
-        Bridge::start(self, Arc::new(log))
+        Bridge::start(
+            self,
+            Arc::new(move |line: &str| log(&escape_controls(line))),
+        )
     }
 
     fn zenoh_config(&self) -> Result<zenoh::Config, BridgeError> {
