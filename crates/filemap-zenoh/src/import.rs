@@ -28,6 +28,11 @@ const MAX_SEQUENCES: usize = 4096;
 const RETRY_REFUSED: Duration = Duration::from_secs(1);
 /// A jump in a sequence larger than this is a restarted numbering, not a gap.
 const MAX_GAP: u64 = 1 << 40;
+/// How long a sample waits for room in its local topic (its subscribers are slow) before
+/// it is dropped, and its topic's samples after it too until one finds room: the wait
+/// holds up Zenoh's receiving thread, and with it every key of the link and the link's
+/// own keep-alive messages.
+const IMPORT_WAIT: Duration = Duration::from_secs(1);
 
 /// One imported topic's counters.
 #[derive(Debug, Default)]
@@ -64,24 +69,36 @@ impl Sink {
 
     /// Publishes one message made of `parts` in order (a Zenoh payload's slices: a large
     /// one arrives in several), copied straight into the message's slot; waiting for room
-    /// (a slow local subscriber holds the link up, as a reliable link should) until `stop`.
-    fn publish(&mut self, parts: &[&[u8]], stop: &AtomicBool) -> filemap::Result<()> {
+    /// (a slow local subscriber holds the link up, as a reliable link should) for at most
+    /// `wait`, and not once `stop` is set: `Error::Timeout` then.
+    fn publish(
+        &mut self,
+        parts: &[&[u8]],
+        stop: &AtomicBool,
+        wait: Duration,
+    ) -> filemap::Result<()> {
         let len = parts.iter().map(|p| p.len()).sum();
+        let deadline = Instant::now().checked_add(wait);
         loop {
+            let slice = deadline.map_or(STOP_CHECK, |d| {
+                d.saturating_duration_since(Instant::now()).min(STOP_CHECK)
+            });
             let written = match self {
-                Sink::Topic(publisher) => match publisher.reserve_timeout(len, STOP_CHECK) {
+                Sink::Topic(publisher) => match publisher.reserve_timeout(len, slice) {
                     Ok(mut slot) => write_parts(parts, |at, part| slot.write_at(at, part))
                         .map(|()| slot.commit()),
                     Err(e) => Err(e),
                 },
-                Sink::Channel(sender) => match sender.reserve_timeout(len, STOP_CHECK) {
+                Sink::Channel(sender) => match sender.reserve_timeout(len, slice) {
                     Ok(mut slot) => write_parts(parts, |at, part| slot.write_at(at, part))
                         .map(|()| slot.commit()),
                     Err(e) => Err(e),
                 },
             };
             match written {
-                Err(filemap::Error::Timeout { .. }) if !stop.load(Ordering::Relaxed) => {}
+                Err(filemap::Error::Timeout { .. })
+                    if !stop.load(Ordering::Relaxed)
+                        && deadline.is_none_or(|d| Instant::now() < d) => {}
                 other => return other,
             }
         }
@@ -122,7 +139,9 @@ impl Import {
 
 /// Starts importing the keys of the names `pattern` matches. Each sample is published
 /// from Zenoh's callback, on the thread that received it (no hand-off to another thread:
-/// a local topic whose subscribers are slow holds the link up, as a reliable link should).
+/// a local topic whose subscribers are slow holds the link up, as a reliable link should,
+/// for at most `IMPORT_WAIT`: past it, that topic's samples are dropped until one finds
+/// room, so that one stuck subscriber never stops the link).
 pub(crate) fn start(
     session: &Session,
     pattern: String,
@@ -166,7 +185,9 @@ struct Importer {
     imported: Imported,
     /// The bridge's stop flag: a publish waiting for room gives up when it is set.
     stop: Arc<AtomicBool>,
-    publishers: HashMap<String, (Sink, Arc<ImportCounters>)>,
+    /// Each local topic's publisher, counters, and whether its samples are being dropped
+    /// (one waited `IMPORT_WAIT` for room in vain, and none found room since).
+    publishers: HashMap<String, (Sink, Arc<ImportCounters>, bool)>,
     /// The next sequence number expected from each (publishing bridge, topic).
     next_seq: HashMap<(String, String), u64>,
     /// Names that could not be imported into, and when they were last tried (each
@@ -221,18 +242,35 @@ impl Importer {
             // was made anew.
             *next = seq.wrapping_add(1);
         }
-        let Some((publisher, _)) = self.publishers.get_mut(&name) else {
+        let Some((publisher, _, congested)) = self.publishers.get_mut(&name) else {
             return;
+        };
+        let wait = if *congested {
+            Duration::ZERO
+        } else {
+            IMPORT_WAIT
         };
         let payload = sample.payload();
         let mut slices = payload.slices();
         let published = match (slices.next(), slices.next()) {
-            (Some(only), None) => publisher.publish(&[only], &self.stop),
-            _ => publisher.publish(&payload.slices().collect::<Vec<_>>(), &self.stop),
+            (Some(only), None) => publisher.publish(&[only], &self.stop, wait),
+            _ => publisher.publish(&payload.slices().collect::<Vec<_>>(), &self.stop, wait),
         };
         match published {
             Ok(()) => {
                 counters.published.fetch_add(1, Ordering::Relaxed);
+                if std::mem::replace(congested, false) {
+                    (self.log)(&format!("{name} has room again: its samples are published"));
+                }
+            }
+            Err(filemap::Error::Timeout { .. }) if !self.stop.load(Ordering::Relaxed) => {
+                counters.refused.fetch_add(1, Ordering::Relaxed);
+                if !std::mem::replace(congested, true) {
+                    (self.log)(&format!(
+                        "{name}'s subscribers took no message for {IMPORT_WAIT:?}: its \
+                         samples are dropped until one finds room (the link goes on)"
+                    ));
+                }
             }
             Err(e) => {
                 counters.refused.fetch_add(1, Ordering::Relaxed);
@@ -281,7 +319,7 @@ impl Importer {
                         keys::key_for(&self.settings.prefix, name)
                     ));
                     self.publishers
-                        .insert(name.to_string(), (publisher, counters));
+                        .insert(name.to_string(), (publisher, counters, false));
                 }
                 Err(e) => {
                     self.refuse(name, e.to_string());
@@ -291,7 +329,7 @@ impl Importer {
         }
         self.publishers
             .get(name)
-            .map(|(_, counters)| counters.clone())
+            .map(|(_, counters, _)| counters.clone())
     }
 
     /// Notes that `name` could not be imported into (said once per name).
