@@ -93,6 +93,9 @@ pub enum BridgeError {
     Setting(String),
     /// The Zenoh configuration file could not be read, or is not a valid configuration.
     Config(String),
+    /// The system refused something the bridge needs to run (a thread, with what the
+    /// system said).
+    System(String),
 }
 
 impl fmt::Display for BridgeError {
@@ -102,6 +105,7 @@ impl fmt::Display for BridgeError {
             BridgeError::Filemap(e) => write!(f, "{e}"),
             BridgeError::Setting(e) => write!(f, "{e}"),
             BridgeError::Config(e) => write!(f, "{e}"),
+            BridgeError::System(e) => write!(f, "{e}"),
         }
     }
 }
@@ -615,7 +619,9 @@ impl Bridge {
                         std::thread::sleep(SCAN_INTERVAL);
                     }
                 })
-                .map_err(|e| BridgeError::Setting(e.to_string()))?
+                .map_err(|e| {
+                    BridgeError::System(format!("starting the bridge's scanner thread: {e}"))
+                })?
         };
         bridge.scanner = Some(scanner);
         Ok(bridge)

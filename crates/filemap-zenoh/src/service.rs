@@ -199,7 +199,7 @@ pub(crate) fn export(
                 }
             }
         })
-        .map_err(|e| crate::BridgeError::Setting(e.to_string()))?;
+        .map_err(|e| crate::BridgeError::System(format!("starting a service thread: {e}")))?;
     Ok(ServiceBridge { thread })
 }
 
@@ -525,7 +525,7 @@ pub(crate) fn import(
                 }
             }
         })
-        .map_err(|e| crate::BridgeError::Setting(e.to_string()))?;
+        .map_err(|e| crate::BridgeError::System(format!("starting a service thread: {e}")))?;
     Ok(ServiceBridge { thread })
 }
 
