@@ -403,7 +403,23 @@ fn stream(
                 if !server.client_alive(id) {
                     return Ok(Streamed::ClientLeft);
                 }
-                server.respond_part(id, &part)?;
+                // Waiting for room in the client's ring (a client that does not read its
+                // responses) in slices, so that a signal is acted on meanwhile (it ended
+                // the process after a grace period, without the command's end).
+                loop {
+                    match server.respond_part_timeout(id, &part, CLIENT_LOOK) {
+                        Ok(()) => break,
+                        Err(filemap::Error::Timeout { .. }) => {
+                            if termination.caught() {
+                                return Ok(Streamed::Interrupted);
+                            }
+                            if !server.client_alive(id) {
+                                return Ok(Streamed::ClientLeft);
+                            }
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
             }
             Ok(Err(e)) => return Err(e.into()),
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(Streamed::Whole),

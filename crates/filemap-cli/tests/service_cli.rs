@@ -370,3 +370,59 @@ fn requests_wait_for_a_free_client_slot() {
     }
     assert!(server.finish().0.success());
 }
+
+/// A server interrupted while it waits for room in the ring of a client that reads no
+/// response stops its command and exits 130, as any interrupted `serve` does (it waited on
+/// for ever where no signal was looked at, and after a grace period the process ended
+/// without its clean-up, the command running on). Unix only: the command is `sh`.
+#[cfg(unix)]
+#[test]
+fn a_server_waiting_on_a_client_that_reads_nothing_is_interrupted_cleanly() {
+    let ns = Ns::new();
+    let scratch = tempfile::tempdir().unwrap();
+    let pid_file = scratch.path().join("command.pid");
+    let script = format!(
+        "echo $$ > {}; head -c 4000000 /dev/zero; sleep 60",
+        pid_file.display()
+    );
+    let mut server = start_server(&ns, "stuck-client", 1, &["sh", "-c", &script]);
+    // A client whose output nobody reads: it stops taking responses once its pipe is full.
+    let mut client = ns
+        .cmd(&["request", "stuck-client"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn_retrying();
+    let deadline = Instant::now() + PATIENCE;
+    let pid = loop {
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+        {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(POLL);
+    };
+    // Time for the pipe and the client's ring to fill, and the server to wait for room.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = wait_within(&mut server.0, "filemap serve after kill -INT");
+    assert_eq!(status.code(), Some(130));
+    // Its command was stopped, not left running.
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+    let deadline = Instant::now() + PATIENCE;
+    while proc_dir.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the command (pid {pid}) runs on after its server was interrupted"
+        );
+        std::thread::sleep(POLL);
+    }
+    let _ = client.kill();
+    let _ = client.wait();
+}
