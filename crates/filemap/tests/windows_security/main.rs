@@ -678,3 +678,72 @@ fn objects_another_user_made_open_with_the_access_their_permissions_grant() {
     }
     drop(descriptor);
 }
+
+/// Another user's `Global\` channel whose permissions let everyone use it (0o666) opens,
+/// as it does on Linux and as another user's `Global\` mutex does: its wake-up events,
+/// which its creator made, are let be as its section is (they were refused as a squat:
+/// `ForeignOwner`). Played by a section and events made by hand with another SID as their
+/// owner, the section holding a copy of a channel's bytes.
+#[test]
+fn another_users_global_channel_opens() {
+    let other = "S-1-5-21-1111111111-2222222222-3333333333-4444";
+    let mine = format!("Global\\{}", unique("my-channel"));
+    let options = ObjectOptions::new().permissions(0o666);
+    let sender = Sender::create_or_open_with(&mine, 4096, &options).unwrap();
+    // The channel's bytes: its whole section (the header, its data area at 64 KiB: the
+    // ring's control page and its 4096 bytes).
+    const SIZE: usize = 65536 + 2 * 4096;
+    let mut bytes = vec![0u8; SIZE];
+    let wmine = wide(&mine);
+    // SAFETY: a view of the section, read and unmapped at once; the handle is closed.
+    unsafe {
+        let h = OpenFileMappingW(FILE_MAP_READ, 0, wmine.as_ptr());
+        assert!(!h.is_null());
+        let view = MapViewOfFile(h, FILE_MAP_READ, 0, 0, SIZE);
+        assert!(!view.Value.is_null());
+        std::ptr::copy_nonoverlapping(view.Value.cast::<u8>(), bytes.as_mut_ptr(), SIZE);
+        UnmapViewOfFile(view);
+        CloseHandle(h);
+    }
+    drop(sender);
+    let theirs = format!("Global\\{}", unique("their-channel"));
+    let sddl = format!("O:{other}D:(A;;GA;;;WD)");
+    let section = match try_hand_made_section(&theirs, SIZE as u32, &bytes, Some(&sddl)) {
+        Ok(section) => section,
+        Err(e) => {
+            println!("the system refused a section owned by another SID ({e}): not tested here");
+            return;
+        }
+    };
+    let owner = owner_and_trustees(&sddl_of(opened(&theirs, |w| unsafe {
+        OpenFileMappingW(READ_CONTROL, 0, w)
+    })))
+    .0;
+    if owner != other {
+        println!("the system made the section but not with the owner asked for ({owner}): skipped");
+        unsafe { CloseHandle(section) };
+        return;
+    }
+    let descriptor = Descriptor::from_sddl(&sddl);
+    let attributes = descriptor.attributes();
+    let events: Vec<HANDLE> = ["rx", "tx"]
+        .iter()
+        .map(|suffix| {
+            let w = wide(&format!("{theirs}/{suffix}"));
+            // SAFETY: valid attributes and name; closed below.
+            let h = unsafe { CreateEventW(&attributes, 0, 0, w.as_ptr()) };
+            assert!(!h.is_null());
+            h
+        })
+        .collect();
+    match filemap::channel::Receiver::open(&theirs) {
+        Ok(receiver) => drop(receiver),
+        Err(e) => panic!("another user's Global channel (0o666): {e}"),
+    }
+    unsafe {
+        for h in events {
+            CloseHandle(h);
+        }
+        CloseHandle(section);
+    }
+}

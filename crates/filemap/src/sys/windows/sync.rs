@@ -578,6 +578,8 @@ pub(crate) struct ChannelMemory {
     /// The numbered slots' events (a topic's subscribers, an inbox's senders), by slot,
     /// made when first used.
     subscriber_events: std::sync::Mutex<Vec<Option<OwnedHandle>>>,
+    /// Whether the events may be anyone's (see `auto_event`).
+    anyones_events: bool,
 }
 
 /// An endpoint's claim on its role: it holds the only handle on a named event
@@ -595,7 +597,10 @@ fn derived(name: &Name, suffix: &str) -> Vec<u16> {
     wide(&format!("{scope}\\{}/{suffix}", name.base()))
 }
 
-fn auto_event(name: &Name, suffix: &str, permissions: u32) -> Result<OwnedHandle> {
+/// The auto-reset event `suffix` beside `name`, made or opened. One found must be this
+/// user's (see [`companion_owner_check`]) unless `anyones` (the events of another user's
+/// `Global\` object this process opened, which its creator and other users made).
+fn auto_event(name: &Name, suffix: &str, permissions: u32, anyones: bool) -> Result<OwnedHandle> {
     let w = derived(name, suffix);
     let security = ObjectSecurity::new(permissions, Rights::Waitable)?;
     // SAFETY: a valid NUL-terminated name and security attributes; an auto-reset event,
@@ -610,7 +615,9 @@ fn auto_event(name: &Name, suffix: &str, permissions: u32) -> Result<OwnedHandle
     };
     let event = owned(h)
         .ok_or_else(|| Error::io("create the wake-up event of", name, os_error(last_error())))?;
-    companion_owner_check(name, &event)?;
+    if !anyones {
+        companion_owner_check(name, &event)?;
+    }
     Ok(event)
 }
 
@@ -643,7 +650,11 @@ impl ChannelMemory {
         None
     }
 
-    fn map(name: &Name, entry: Entry, header: &Header) -> Result<ChannelMemory> {
+    /// Maps the data area of the entry `name` and makes (or opens) its wake-up events.
+    /// `opened`: the entry was there, made by whoever made it (for a `Global\` name,
+    /// possibly another user, whose events are let be as its section is).
+    fn map(name: &Name, entry: Entry, header: &Header, opened: bool) -> Result<ChannelMemory> {
+        let anyones = opened && name.scope() == Scope::Global;
         let view = entry.section()?.map(
             header.data_offset,
             header.size as usize,
@@ -668,9 +679,10 @@ impl ChannelMemory {
             _entry: entry,
             len: header.size,
             name: name.clone(),
-            receiver_event: auto_event(name, "rx", header.mode)?,
-            sender_event: auto_event(name, "tx", header.mode)?,
+            receiver_event: auto_event(name, "rx", header.mode, anyones)?,
+            sender_event: auto_event(name, "tx", header.mode, anyones)?,
             permissions: header.mode,
+            anyones_events: anyones,
             subscriber_events: std::sync::Mutex::new(Vec::new()),
         })
     }
@@ -700,8 +712,13 @@ impl ChannelMemory {
                     events.resize_with(slot + 1, || None);
                 }
                 if events[slot].is_none() {
-                    events[slot] =
-                        auto_event(&self.name, &format!("slot{slot}"), self.permissions).ok();
+                    events[slot] = auto_event(
+                        &self.name,
+                        &format!("slot{slot}"),
+                        self.permissions,
+                        self.anyones_events,
+                    )
+                    .ok();
                 }
                 let handle = raw(events[slot].as_ref()?.as_handle());
                 // SAFETY: a slot's event, once made, is neither replaced nor closed until
@@ -806,8 +823,9 @@ pub(crate) fn create_sync(
 ) -> Result<(ChannelMemory, Header, Disposition)> {
     refuse_persistent(header)?;
     let (entry, header, disposition) = create_entry(name, header, mode, Some(init))?;
+    let opened = disposition == Disposition::Opened;
     Ok((
-        ChannelMemory::map(name, entry, &header)?,
+        ChannelMemory::map(name, entry, &header, opened)?,
         header,
         disposition,
     ))
@@ -824,5 +842,5 @@ pub(crate) fn open_sync(name: &Name, expected: Kind) -> Result<(ChannelMemory, H
         },
         e => e,
     })?;
-    Ok((ChannelMemory::map(name, entry, &header)?, header))
+    Ok((ChannelMemory::map(name, entry, &header, true)?, header))
 }
