@@ -518,6 +518,26 @@ pub(crate) fn check_owner(name: &Name, handle: HANDLE) -> Result<()> {
     }
 }
 
+/// [`check_owner`], trusting `also` too (the SID of the owner of the object this one is a
+/// companion of: another user's `Global\` object whose events its creator made).
+pub(crate) fn check_owner_or(name: &Name, handle: HANDLE, also: Option<&str>) -> Result<()> {
+    let Some(also) = also else {
+        return check_owner(name, handle);
+    };
+    let owner = owner_of(handle)
+        .map_err(|e| Error::io("read the owner of", name, std::io::Error::other(e)))?;
+    match owner {
+        Some((sid, _)) if sid == also => Ok(()),
+        _ => check_owner(name, handle),
+    }
+}
+
+/// The owner of the object behind `handle` (opened with `READ_CONTROL`), as a SID string;
+/// `None` if it has none or it cannot be read.
+pub(crate) fn owner_sid(handle: HANDLE) -> Option<String> {
+    owner_of(handle).ok().flatten().map(|(sid, _)| sid)
+}
+
 /// The access an open adds to what it needs, for [`check_opened_owner`]: `READ_CONTROL`
 /// for a `Local\` name, whose owner is checked; nothing for a `Global\` one (another
 /// program's object may grant no `READ_CONTROL`, and its owner is not checked).

@@ -18,7 +18,8 @@ use windows_sys::Win32::System::Threading::{
 };
 
 use super::security::{
-    check_opened_owner, check_owner, owner_check_access, ObjectSecurity, Rights,
+    check_opened_owner, check_owner, check_owner_or, owner_check_access, owner_sid, ObjectSecurity,
+    Rights,
 };
 use super::{
     create_entry, kernel_name, last_error, name_taken_by_other_type, open_entry, os_error, owned,
@@ -30,6 +31,7 @@ use crate::name::{Name, Scope};
 use crate::sys::{Bell, CreateMode, Doorbell, Locked};
 use crate::vocabulary::{Access, Disposition, Kind, Protection};
 use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
+use windows_sys::Win32::System::Memory::OpenFileMappingW;
 
 use windows_sys::Win32::Storage::FileSystem::{READ_CONTROL, SYNCHRONIZE};
 use windows_sys::Win32::System::Threading::{
@@ -263,6 +265,8 @@ impl MutexObject {
             false,
             name,
         )?;
+        // The lock's words and a small value are read in place (see `ChannelMemory::map`).
+        refuse_reserved(&view, header.size, name)?;
         Ok(MutexObject {
             mutex,
             data: Some((view, entry)),
@@ -578,8 +582,9 @@ pub(crate) struct ChannelMemory {
     /// The numbered slots' events (a topic's subscribers, an inbox's senders), by slot,
     /// made when first used.
     subscriber_events: std::sync::Mutex<Vec<Option<OwnedHandle>>>,
-    /// Whether the events may be anyone's (see `auto_event`).
-    anyones_events: bool,
+    /// The owner of the section, when it is another user's `Global\` object this process
+    /// opened: its events may be that user's too (see `auto_event`).
+    section_owner: Option<String>,
 }
 
 /// An endpoint's claim on its role: it holds the only handle on a named event
@@ -598,9 +603,14 @@ fn derived(name: &Name, suffix: &str) -> Vec<u16> {
 }
 
 /// The auto-reset event `suffix` beside `name`, made or opened. One found must be this
-/// user's (see [`companion_owner_check`]) unless `anyones` (the events of another user's
-/// `Global\` object this process opened, which its creator and other users made).
-fn auto_event(name: &Name, suffix: &str, permissions: u32, anyones: bool) -> Result<OwnedHandle> {
+/// user's (see [`companion_owner_check`]), or `also`'s: the owner of another user's
+/// `Global\` object this process opened, whose events its creator made.
+fn auto_event(
+    name: &Name,
+    suffix: &str,
+    permissions: u32,
+    also: Option<&str>,
+) -> Result<OwnedHandle> {
     let w = derived(name, suffix);
     let security = ObjectSecurity::new(permissions, Rights::Waitable)?;
     // SAFETY: a valid NUL-terminated name and security attributes; an auto-reset event,
@@ -615,8 +625,8 @@ fn auto_event(name: &Name, suffix: &str, permissions: u32, anyones: bool) -> Res
     };
     let event = owned(h)
         .ok_or_else(|| Error::io("create the wake-up event of", name, os_error(last_error())))?;
-    if !anyones {
-        companion_owner_check(name, &event)?;
+    if last_error() == ERROR_ALREADY_EXISTS {
+        check_owner_or(name, raw(event.as_handle()), also)?;
     }
     Ok(event)
 }
@@ -628,6 +638,38 @@ fn auto_event(name: &Name, suffix: &str, permissions: u32, anyones: bool) -> Res
 pub(super) fn companion_owner_check(name: &Name, handle: &OwnedHandle) -> Result<()> {
     if last_error() == ERROR_ALREADY_EXISTS {
         check_owner(name, raw(handle.as_handle()))?;
+    }
+    Ok(())
+}
+
+/// The owner of the section `name` if it is not this user's (nor SYSTEM's, nor the
+/// Administrators group's): `None` if it is, or if its owner cannot be read (its
+/// permissions grant no `READ_CONTROL`: its events must then be this user's).
+fn foreign_owner(name: &Name) -> Option<String> {
+    let w = kernel_name(name);
+    // SAFETY: a valid NUL-terminated name; the handle is owned by `owned`.
+    let section = owned(unsafe { OpenFileMappingW(READ_CONTROL, 0, w.as_ptr()) })?;
+    let handle = raw(section.as_handle());
+    match super::security::trusted_owner(handle) {
+        Ok(false) => owner_sid(handle),
+        _ => None,
+    }
+}
+
+/// `Error::Corrupt` if the data area `view` (of `len` bytes) is not all committed memory.
+/// The words of a channel's rings and of a mutex's lock (and a shared value's small value)
+/// are read and written in place, outside the guarded copy routines: a page only reserved
+/// there (a `SEC_RESERVE` section another program made under the name, committed no
+/// further than its header) would end the process at its first touch. filemap's own
+/// objects are committed whole.
+fn refuse_reserved(view: &RawView, len: u64, name: &Name) -> Result<()> {
+    if !super::creation::committed(view.ptr(), len as usize) {
+        return Err(Error::Corrupt {
+            name: name.to_string(),
+            problem: "its data area is reserved, not committed memory (a section filemap did \
+                      not make)"
+                .into(),
+        });
     }
     Ok(())
 }
@@ -654,7 +696,11 @@ impl ChannelMemory {
     /// `opened`: the entry was there, made by whoever made it (for a `Global\` name,
     /// possibly another user, whose events are let be as its section is).
     fn map(name: &Name, entry: Entry, header: &Header, opened: bool) -> Result<ChannelMemory> {
-        let anyones = opened && name.scope() == Scope::Global;
+        let section_owner = if opened && name.scope() == Scope::Global {
+            foreign_owner(name)
+        } else {
+            None
+        };
         let view = entry.section()?.map(
             header.data_offset,
             header.size as usize,
@@ -662,27 +708,16 @@ impl ChannelMemory {
             false,
             name,
         )?;
-        // The rings' words are read and written in place, outside the guarded copy
-        // routines: a page only reserved there (a `SEC_RESERVE` section another program
-        // made under the name, committed no further than its header) would end the
-        // process at its first touch. filemap's own channels are committed whole.
-        if !super::creation::committed(view.ptr(), header.size as usize) {
-            return Err(Error::Corrupt {
-                name: name.to_string(),
-                problem: "its data area is reserved, not committed memory (a section \
-                          filemap did not make)"
-                    .into(),
-            });
-        }
+        refuse_reserved(&view, header.size, name)?;
         Ok(ChannelMemory {
             view,
             _entry: entry,
             len: header.size,
             name: name.clone(),
-            receiver_event: auto_event(name, "rx", header.mode, anyones)?,
-            sender_event: auto_event(name, "tx", header.mode, anyones)?,
+            receiver_event: auto_event(name, "rx", header.mode, section_owner.as_deref())?,
+            sender_event: auto_event(name, "tx", header.mode, section_owner.as_deref())?,
             permissions: header.mode,
-            anyones_events: anyones,
+            section_owner,
             subscriber_events: std::sync::Mutex::new(Vec::new()),
         })
     }
@@ -716,7 +751,7 @@ impl ChannelMemory {
                         &self.name,
                         &format!("slot{slot}"),
                         self.permissions,
-                        self.anyones_events,
+                        self.section_owner.as_deref(),
                     )
                     .ok();
                 }
