@@ -26,6 +26,7 @@ fn main() {
     println!(
         "a_damaged_free_client_slot_is_passed_over, a_server_mends_a_damaged_response_ring, \
          damaged_release_and_read_positions_hold_nothing_up, \
+         damage_a_client_has_not_seen_is_told_before_any_response, \
          a_response_ring_damaged_beyond_mending_leaves_the_other_slots_served: Linux only \
          (they write words of the entry through its file; the code under test is the same \
          here)"
@@ -45,6 +46,11 @@ fn main() {
         (
             "damaged_release_and_read_positions_hold_nothing_up",
             damaged_release_and_read_positions_hold_nothing_up,
+        ),
+        #[cfg(target_os = "linux")]
+        (
+            "damage_a_client_has_not_seen_is_told_before_any_response",
+            damage_a_client_has_not_seen_is_told_before_any_response,
         ),
         #[cfg(target_os = "linux")]
         (
@@ -166,13 +172,13 @@ fn response(n: u8, len: usize) -> Vec<u8> {
 /// no server for good; or, with a position damaged to a valid value, it took it as whole,
 /// and its client waited for ever, or its unread responses were written over), and
 /// reports the damage once. Then the client receives the two responses, and
-/// `Disconnected` for the one taken; and both clients are served on, lap after lap. A
-/// damaged server's position is mended at once (the client's positions agree): a
+/// `Disconnected` for the one taken; and both clients are served on, lap after lap. An
+/// invalid server's position is mended at once (the client's positions agree): a
 /// response to the queued request that needs room the client has not given back yet
-/// waits for it, and is answered. Damage to the client's own positions sets the ring
-/// aside: a response to it fails with `Corrupt`, and the client is told its server is
-/// gone (the queued request fails too), having received what was there; its positions,
-/// stored again as it waits, let the next response through.
+/// waits for it, and is answered. Other damage sets the ring aside: a response to it
+/// fails with `Corrupt`, and the client is told its server is gone (the queued request
+/// fails too), having received what was there; its positions, stored again as it waits,
+/// vouch for it, and the next response goes through (the ring mended by them).
 #[cfg(target_os = "linux")]
 fn a_server_mends_a_damaged_response_ring() {
     type Damage = fn(&Slot1Responses, u64, u64, u64);
@@ -184,9 +190,11 @@ fn a_server_mends_a_damaged_response_ring() {
             true,
         ),
         (
+            // (Valid: two receiver positions agreeing with each other must not move it
+            // while the client has not vouched for them.)
             "a sender position a frame ahead",
             |r, tail, _, _| r.write(Slot1Responses::TAIL, tail + 128),
-            true,
+            false,
         ),
         (
             "a sender position behind",
@@ -385,6 +393,75 @@ fn damaged_release_and_read_positions_hold_nothing_up() {
         round_trip(&mut server, &mut again, len);
     }
     drop((server, first_client, again, file));
+    ns.assert_empty();
+}
+
+/// A live client's ring set aside is connected again only once the client has been told
+/// its server was gone: with its two positions damaged alike (the server's whole), a
+/// server mended the server's to agree with them, and the client waited for ever where
+/// nothing came; with a response lost while the ring was set aside and a request sent
+/// after, the client's request put the mark back at once, the next response connected the
+/// ring, and the client waited for ever for the lost one.
+#[cfg(target_os = "linux")]
+fn damage_a_client_has_not_seen_is_told_before_any_response() {
+    let ns = Namespace::new();
+    let name = unique("svc-told-first");
+    let options = ServiceOptions::new().clients(2).capacity(4096);
+    let mut server = Server::create_or_open(name.as_str(), &options).unwrap();
+    let mut clients = [
+        Client::open(name.as_str()).unwrap(),
+        Client::open(name.as_str()).unwrap(),
+    ];
+    let round_trip = |server: &mut Server, client: &mut Client| {
+        let sent = client.send_request(b"ask").unwrap();
+        let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+        assert_eq!(id, sent);
+        server.respond(id, &response(7, 1000)).unwrap();
+        let got = client.recv_response_timeout(PATIENCE).unwrap();
+        assert_eq!(got.to_vec().unwrap(), response(7, 1000));
+    };
+    // Past the first lap: position 0's bytes hold a later frame.
+    for _ in 0..5 {
+        round_trip(&mut server, &mut clients[1]);
+    }
+    let file = common::EntryFile::open(&ns, &name);
+    let ring = Slot1Responses(&file);
+    // The client's two positions damaged alike (to the start of the first lap).
+    drop(server);
+    ring.write(Slot1Responses::HEAD, 0);
+    ring.write(Slot1Responses::CLAIM, 0);
+    let mut server = Server::open(name.as_str()).unwrap();
+    assert_slot_1_responses_damaged(server.recv_request_timeout(PATIENCE).map(|r| r.id()));
+    let lost = clients[1].send_request(b"lost").unwrap();
+    let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+    assert_slot_1_responses_damaged(server.respond(id, b"LOST"));
+    assert!(matches!(
+        clients[1].recv_response_timeout(PATIENCE),
+        Err(Error::Disconnected { .. })
+    ));
+    assert!(!clients[1].is_pending(lost));
+    round_trip(&mut server, &mut clients[1]);
+    // A response lost while the ring was set aside, and a request sent after.
+    let first = clients[1].send_request(b"first").unwrap();
+    drop(server);
+    ring.write(Slot1Responses::HEAD, 8);
+    let mut server = Server::open(name.as_str()).unwrap();
+    assert_slot_1_responses_damaged(server.recv_request_timeout(PATIENCE).map(|r| r.id()));
+    let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+    assert_eq!(id, first);
+    assert_slot_1_responses_damaged(server.respond(id, b"FIRST"));
+    let second = clients[1].send_request(b"second").unwrap();
+    let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+    assert_eq!(id, second);
+    assert_slot_1_responses_damaged(server.respond(id, b"SECOND"));
+    assert!(matches!(
+        clients[1].recv_response_timeout(PATIENCE),
+        Err(Error::Disconnected { .. })
+    ));
+    assert!(!clients[1].is_pending(first) && !clients[1].is_pending(second));
+    round_trip(&mut server, &mut clients[1]);
+    round_trip(&mut server, &mut clients[0]);
+    drop((server, clients, file));
     ns.assert_empty();
 }
 

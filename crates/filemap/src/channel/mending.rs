@@ -14,10 +14,13 @@
 //! before it: a damaged ring is emptied at the sender's position, or, that being damaged,
 //! where the frames committed from the read (or release) position end. With a receiver,
 //! whose true read position is in its own memory, nothing of the receiver's is trusted
-//! that the rules above do not vouch for: only a damaged sender's position is mended,
+//! that the rules above do not vouch for: only an invalid sender's position is mended,
 //! when the receiver's two agree with each other; any other damage sets the ring aside,
-//! marked damaged, and its receiver, taking the sender as gone, reads what is committed
-//! and reconnects (as a new receiver, with no receiver before it, the ring is emptied).
+//! marked damaged, and its receiver, taking the sender as gone, reads what is committed,
+//! says its positions again and sets the mark back, vouching for them: the caller looks
+//! again only then (`receiver_vouched`: a sender's position that disagrees with them is
+//! mended to them), so that no response comes before the receiver has learnt that those
+//! sent meanwhile were lost.
 //! So no message the receiver has not read is written over, and the sender never waits
 //! for room the receiver has given back (a receiver about to wait, or a client about to
 //! send a request, stores its positions again: `Receiver::restate_positions`). A client
@@ -53,6 +56,7 @@ pub(crate) enum Mending {
 pub(crate) fn connect_mending(
     end: Endpoint,
     lock_receiver: impl FnOnce() -> Result<Option<EndpointLock>>,
+    receiver_vouched: bool,
 ) -> Result<Mending> {
     let look = look(&end);
     if let Some((tail, head)) = look.whole() {
@@ -77,14 +81,9 @@ pub(crate) fn connect_mending(
         ring.tail().load(Ordering::Relaxed)
     );
     if let Some(_no_receiver) = no_receiver {
-        let agreed = recorded.filter(|&tail| {
-            look.run_from(claim) == Some(tail) || look.run_from(head) == Some(tail)
-        });
-        let Some(tail) = agreed
-            .or(look.run_from(claim))
-            .or(look.run_from(head))
-            .or(recorded)
-        else {
+        let (from_claim, from_head) = (look.run_from(claim), look.run_from(head));
+        let agreed = recorded.filter(|&tail| from_claim == Some(tail) || from_head == Some(tail));
+        let Some(tail) = agreed.or(from_claim).or(from_head).or(recorded) else {
             return set_aside(end, format!("{found}: none is valid to go on from"));
         };
         ring.claim().store(tail, Ordering::Release);
@@ -95,9 +94,17 @@ pub(crate) fn connect_mending(
         ));
     }
     // A receiver reads the ring: its positions, agreeing with each other, say where the
-    // sender goes on.
+    // sender goes on, when the sender's own is not there to say otherwise (invalid), or
+    // the receiver has vouched for its positions since the ring was set aside (it said
+    // them again, and set the mark back): two damaged positions of the receiver's that
+    // agree must not move a sender's that is whole.
     match look.run_from(claim) {
-        Some(tail) if look.stable && look.one_message() && ring.head_fits(head, tail) => {
+        Some(tail)
+            if look.stable
+                && look.one_message()
+                && ring.head_fits(head, tail)
+                && (recorded.is_none() || receiver_vouched) =>
+        {
             Ok(Mending::Mended(
                 Sender::connect_at(end, tail, head)?,
                 format!(
@@ -173,16 +180,16 @@ impl Look<'_> {
             && (self.head == self.claim || self.ring.committed_end(self.head) == Some(self.claim))
     }
 
-    /// The sender's position and the release position, if the ring is whole (or its
-    /// receiver was receiving all through the look: then the release position first seen,
-    /// a safe bound).
+    /// The sender's position and the release position, if the ring is whole (with its
+    /// receiver receiving all through the look, the one-message rule is not asked of the
+    /// release position first seen, a safe bound).
     fn whole(&self) -> Option<(u64, u64)> {
         let tail = self.recorded?;
-        if !self.ring.head_fits(self.head, tail) {
-            return None;
-        }
-        let agrees =
-            !self.stable || (self.one_message() && self.run_from(self.claim) == Some(tail));
+        // (No sender writes during the look: the frames committed from any read position
+        // the receiver had end at the sender's position.)
+        let agrees = self.ring.head_fits(self.head, tail)
+            && self.run_from(self.claim) == Some(tail)
+            && (!self.stable || self.one_message());
         agrees.then_some((tail, self.head))
     }
 }

@@ -263,10 +263,8 @@ impl Client {
     ) -> Result<RequestId> {
         let id = self.generation << 32 | u64::from(self.counter);
         // A response ring the server set aside (damaged) is put right by this client's
-        // positions, said again, and the server, which looks at it again before it
-        // responds, is waited for rather than taken as gone.
+        // positions, said again: the server looks at it again before it responds.
         self.responses.restate_positions();
-        expect_server_again(self.responses.endpoint());
         let mut slot = match timeout {
             None => self.requests.reserve(payload.len())?,
             Some(t) => self.requests.reserve_timeout(payload.len(), t)?,
@@ -357,9 +355,14 @@ impl Client {
         &self.responses
     }
 
-    /// Forgets every pending request: the server is gone, and they have failed.
+    /// Forgets every pending request: the server is gone, and they have failed. A response
+    /// ring the server set aside (damaged) has now been taken as the server gone: its mark
+    /// is set back, so that the next requests wait for the server, which looks at the ring
+    /// again before it responds (this client's positions were said again before it was
+    /// found gone). Until then a request sent is not answered, and the mark stays.
     pub(crate) fn fail_pending(&mut self) {
         self.pending.clear();
+        expect_server_again(self.responses.endpoint());
     }
 
     /// Whether a response to a pending request is ready, dropping those before it that
@@ -512,7 +515,7 @@ impl Client {
                 }
                 Err(e @ Error::Disconnected { .. }) => {
                     // The server is gone: every pending request has failed.
-                    self.pending.clear();
+                    self.fail_pending();
                     return Err(e);
                 }
                 Err(e) => return Err(e),

@@ -231,11 +231,11 @@ fn response_endpoint(rings: &RingSet, i: usize, lock: Option<sys::EndpointLock>)
     rings.endpoint(index, bells, lock)
 }
 
-/// For a client (new, or sending a request) of a slot whose response ring the server set
-/// aside as damaged, and marked so (its client then takes the server as gone): sets the
-/// mark back to connected, so that this client waits for the server, which looks at the
-/// ring again before it responds there (and marks it again if it is damaged still). Only
-/// that mark: a ring marked closed is a server's that is gone.
+/// For a client of a slot whose response ring the server set aside as damaged, and marked
+/// so (its client then takes the server as gone), new or told so already: sets the mark
+/// back to connected, so that this client waits for the server, which looks at the ring
+/// again before it responds there (and marks it again if it is damaged still). Only that
+/// mark: a ring marked closed is a server's that is gone.
 fn expect_server_again(responses: &Endpoint) {
     let state = responses.ring.u32_at(ring::SENDER_STATE);
     // (One load on the way of every request: the mark is rare.)

@@ -9,6 +9,7 @@ use super::{
     LAST,
 };
 use crate::channel::endpoint::Endpoint;
+use crate::channel::ring;
 use crate::channel::{
     connect_mending, Mending, RecvSlot, SendSlot, Sender, WaitMode, LIVENESS_INTERVAL,
     RECEIVER_LOCK,
@@ -66,7 +67,7 @@ impl Server {
         let mut requests = requests;
         let mut responses = Vec::with_capacity(rings.slots as usize);
         for i in 0..rings.slots as usize {
-            let (ring, damage) = connect_responses(&rings, i, WaitMode::Blocking)?;
+            let (ring, damage) = connect_responses(&rings, i, WaitMode::Blocking, false)?;
             if let Some(damage) = damage {
                 requests.report_later(damage);
             }
@@ -343,11 +344,18 @@ impl Server {
                 allowed: "a slot of this service",
             });
         }
-        if let Responses::Damaged(_) = self.responses[slot] {
-            // A new client of the slot (or its client, receiving) may have put the ring's
-            // positions right since.
+        let state = self.rings.rings[self.rings.slots as usize + slot].u32_at(ring::SENDER_STATE);
+        // Looked at again once its client has been told the server was gone (its
+        // requests answered meanwhile were lost: it must learn of it before any response
+        // comes again) and set the mark back, vouching for its positions, said again; or
+        // once no client holds the slot (a new one sets the mark back as it comes).
+        let looked_at_again = matches!(self.responses[slot], Responses::Damaged(_))
+            && (state.load(Ordering::Acquire) != ring::STATE_DAMAGED
+                || !self.rings.memory.endpoint_alive(slot_lock(slot)));
+        if looked_at_again {
             self.requests.first().usable_here()?;
-            let (ring, damage) = connect_responses(&self.rings, slot, self.wait_mode)?;
+            let vouched = state.load(Ordering::Acquire) == ring::STATE_CONNECTED;
+            let (ring, damage) = connect_responses(&self.rings, slot, self.wait_mode, vouched)?;
             // (Mended: the next receive reports what was; still damaged: this says so.)
             if let (Responses::Connected(_), Some(damage)) = (&ring, damage) {
                 self.requests.report_later(damage);
@@ -402,6 +410,7 @@ fn connect_responses(
     rings: &RingSet,
     i: usize,
     mode: WaitMode,
+    client_vouched: bool,
 ) -> Result<(Responses, Option<Error>)> {
     let end = response_endpoint(rings, i, None);
     let name = end.name.to_string();
@@ -413,7 +422,7 @@ fn connect_responses(
     // (The slot's client lock, if no client holds it, for a damaged ring: none connects
     // while it is looked at again.)
     let lock_client = || rings.memory.lock_endpoint(slot_lock(i));
-    Ok(match connect_mending(end, lock_client)? {
+    Ok(match connect_mending(end, lock_client, client_vouched)? {
         Mending::Whole(mut sender) => {
             sender.set_wait_mode(mode);
             (Responses::Connected(sender), None)
