@@ -34,6 +34,8 @@ const EXPIRY_LOOK: Duration = Duration::from_millis(50);
 const QUERIES_PER_LOOK: usize = 64;
 /// The most responses an exported service reads before it looks at queries again.
 const RESPONSES_PER_LOOK: usize = 1024;
+/// The most queries an exported service holds waiting for room in its request ring.
+const MAX_WAITING: usize = 4096;
 /// How long an exported service waits for room in its request ring, and an imported one
 /// for its client to take a response, before it fails that request (a local server or
 /// client that stops reading must not hold the bridge, nor its stop, for ever).
@@ -103,19 +105,31 @@ pub(crate) fn export(
                     }
                 }
                 let Some(c) = client.as_mut() else { continue };
-                // New queries become requests (a few at a time: the responses are read in
-                // between, so that a server that answers into a full response ring is
-                // never waited on while this thread waits for it to take requests). A
-                // query that finds the request ring full waits here, first in line,
-                // until there is room or its time is up.
+                // Every query Zenoh holds comes into the backlog at once, due a query
+                // timeout from now (Zenoh's queue is bounded, and a full one holds up the
+                // link's receiving thread, every key of the link with it); past
+                // `MAX_WAITING`, a query is answered with an error at once.
+                while let Ok(Some(query)) = queryable.try_recv() {
+                    if backlog.len() >= MAX_WAITING {
+                        let _ = query
+                            .reply_err(format!(
+                                "the service {name} has {MAX_WAITING} queries waiting for its \
+                                 server already"
+                            ))
+                            .wait();
+                        continue;
+                    }
+                    // (A timeout too long to reckon never ends.)
+                    backlog.push_back((query, Instant::now().checked_add(query_timeout)));
+                }
+                // The queries become requests, in turn, a few at a time: the responses are
+                // read in between, so that a server that answers into a full response ring
+                // is never waited on while this thread waits for it to take requests. A
+                // query that finds the request ring full stays first in line, until there
+                // is room or its time is up.
                 for _ in 0..QUERIES_PER_LOOK {
-                    let (query, due) = match backlog.pop_front() {
-                        Some(waiting) => waiting,
-                        None => match queryable.try_recv() {
-                            // (A timeout too long to reckon never ends.)
-                            Ok(Some(query)) => (query, Instant::now().checked_add(query_timeout)),
-                            _ => break,
-                        },
+                    let Some((query, due)) = backlog.pop_front() else {
+                        break;
                     };
                     let payload = query.payload().map(|p| p.to_bytes().into_owned());
                     match c.send_request_timeout(&payload.unwrap_or_default(), Duration::ZERO) {

@@ -52,6 +52,103 @@ fn services() {
     an_unanswered_query_gets_an_error_after_the_query_timeout();
     replies_faster_than_the_client_takes_them_fail_the_request_past_the_buffer();
     many_queries_with_streamed_answers_are_all_answered();
+    a_busy_server_holds_up_no_other_key();
+}
+
+/// Far more queries than Zenoh's queue of a queryable holds, to a service whose server
+/// takes none for a while (its request ring of 4 KiB full): a sample of another key on
+/// the same link still comes in meanwhile (the export left the queries in Zenoh's queue
+/// once its request ring was full, the full queue held up the link's receiving thread,
+/// and with it every key: here the server waits for that sample, so it never served),
+/// and then every query is answered.
+fn a_busy_server_holds_up_no_other_key() {
+    const QUERIES: usize = 600;
+    let name = "busy-service";
+    let topic = "beside-the-busy-service";
+    let options = ServiceOptions::new().capacity(4096);
+    let mut server = Server::create_or_open(name, &options).unwrap();
+    let mut subscriber =
+        filemap::topic::Subscriber::create_or_open(topic, &filemap::topic::TopicOptions::new())
+            .unwrap();
+    let (came_in, wait_for_it) = mpsc::channel::<()>();
+    let serving = std::thread::spawn(move || {
+        // Busy until the other key's sample has come in.
+        if wait_for_it.recv_timeout(PATIENCE * 2).is_err() {
+            return 0;
+        }
+        let mut served = 0;
+        while served < QUERIES {
+            let (id, payload) = match server.recv_request_timeout(PATIENCE) {
+                Ok(request) => (request.id(), request.to_vec().unwrap()),
+                Err(_) => break,
+            };
+            server.respond(id, &payload).unwrap();
+            served += 1;
+        }
+        served
+    });
+    let (session, endpoint) = common::loopback_peer();
+    let key = filemap_zenoh::keys::key_for("filemap", name);
+    let topic_key = filemap_zenoh::keys::key_for("filemap", topic);
+    let bridge = Bridge::builder()
+        .export_service(name)
+        .import(topic)
+        .connect(endpoint)
+        .query_timeout(PATIENCE * 3)
+        .start()
+        .unwrap();
+    // Until the import's subscription reaches the peer.
+    let started = Instant::now();
+    loop {
+        session
+            .put(&topic_key, zenoh::bytes::ZBytes::from(b"hello".to_vec()))
+            .wait()
+            .unwrap();
+        if subscriber.recv_timeout(Duration::from_millis(50)).is_ok() {
+            break;
+        }
+        assert!(started.elapsed() < PATIENCE, "nothing came in");
+    }
+    let asked: Vec<_> = (0..QUERIES)
+        .map(|i| {
+            session
+                .get(&key)
+                .payload(format!("q{i}"))
+                .timeout(PATIENCE * 3)
+                .wait()
+                .unwrap()
+        })
+        .collect();
+    session
+        .put(&topic_key, zenoh::bytes::ZBytes::from(b"beside".to_vec()))
+        .wait()
+        .unwrap();
+    loop {
+        match subscriber.recv_timeout(PATIENCE) {
+            Ok(message) if message.to_vec().unwrap() == b"beside" => break,
+            Ok(_) => {}
+            Err(e) => panic!("the other key's sample, while the server was busy: {e}"),
+        }
+    }
+    came_in.send(()).unwrap();
+    for (i, replies) in asked.into_iter().enumerate() {
+        let reply = replies
+            .recv()
+            .unwrap_or_else(|_| panic!("query {i}: no reply"));
+        let answer = reply.result().unwrap_or_else(|e| {
+            panic!(
+                "query {i}: {}",
+                String::from_utf8_lossy(&e.payload().to_bytes())
+            )
+        });
+        assert_eq!(
+            answer.payload().to_bytes().as_ref(),
+            format!("q{i}").as_bytes()
+        );
+    }
+    assert_eq!(serving.join().unwrap(), QUERIES);
+    println!("    {QUERIES} queries answered after the other key's sample came in");
+    bridge.stop();
 }
 
 /// A hundred queries at once to an exported service whose server answers each in six
