@@ -71,6 +71,14 @@ impl Queue {
     fn lock(&self) -> std::sync::MutexGuard<'_, Buffer> {
         self.buffer.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Puts a message taken out back at the front of the line.
+    fn put_back(&self, seq: u64, message: Vec<u8>) {
+        let mut buffer = self.lock();
+        buffer.bytes += message.len();
+        buffer.messages.push_front((seq, message));
+        self.queued.store(buffer.messages.len(), Ordering::Release);
+    }
 }
 
 /// A running export: its threads end when its `stop` is set.
@@ -103,25 +111,56 @@ impl Export {
 
 /// Whether anybody subscribes to the export's key on the far side: kept by Zenoh's
 /// matching listener, and asked again at most once per `STOP_CHECK` while nobody does (a
-/// change between the listener's start and the first answer is not missed for long).
+/// change between the listener's start and the first answer is not missed for long). The
+/// listener's word is newer than an answer asked for before it came: each change it makes
+/// counts one more, and an answer is kept only if none came since it was asked for.
+#[derive(Default)]
+struct MatchState {
+    /// The listener's changes so far, and what the last word (the listener's or an
+    /// answer) said.
+    said: Mutex<(u64, bool)>,
+    /// The last word, for looks without the lock.
+    matched: AtomicBool,
+}
+
+impl MatchState {
+    /// The listener's word.
+    fn heard(&self, matching: bool) {
+        let mut said = self.said.lock().unwrap_or_else(|p| p.into_inner());
+        *said = (said.0.wrapping_add(1), matching);
+        self.matched.store(matching, Ordering::Release);
+    }
+
+    fn now(&self) -> bool {
+        self.matched.load(Ordering::Acquire)
+    }
+}
+
 struct Matching {
-    matched: Arc<AtomicBool>,
+    state: Arc<MatchState>,
     last_asked: Option<std::time::Instant>,
 }
 
 impl Matching {
     fn now(&mut self, publisher: &zenoh::pubsub::Publisher<'_>) -> bool {
-        if self.matched.load(Ordering::Acquire) {
+        if self.state.now() {
             return true;
         }
         let due = self.last_asked.is_none_or(|at| at.elapsed() >= STOP_CHECK);
         if due {
             self.last_asked = Some(std::time::Instant::now());
+            let changes = self.state.said.lock().unwrap_or_else(|p| p.into_inner()).0;
             if let Ok(status) = publisher.matching_status().wait() {
-                self.matched.store(status.matching(), Ordering::Release);
+                let mut said = self.state.said.lock().unwrap_or_else(|p| p.into_inner());
+                if said.0 == changes {
+                    said.1 = status.matching();
+                    self.state
+                        .matched
+                        .store(status.matching(), Ordering::Release);
+                }
             }
         }
-        self.matched.load(Ordering::Acquire)
+        self.state.now()
     }
 }
 
@@ -176,13 +215,13 @@ pub(crate) fn start(
         .wait()?;
     // Say when the far side subscribes, and when it is gone (a link down, a bridge
     // stopped): what the export puts meanwhile reaches nobody.
-    let matched = Arc::new(AtomicBool::new(false));
+    let matched = Arc::new(MatchState::default());
     let matching_log = (key.clone(), log.clone(), matched.clone());
     publisher
         .matching_listener()
         .callback(move |status| {
             let (key, log, matched) = &matching_log;
-            matched.store(status.matching(), Ordering::Release);
+            matched.heard(status.matching());
             if status.matching() {
                 log(&format!("{key}: subscribed to on the far side"));
             } else {
@@ -224,7 +263,7 @@ pub(crate) fn start(
         let (counters, origin, stop) = (counters.clone(), settings.origin.clone(), stop.clone());
         let queue = queue.clone();
         let mut matching = Matching {
-            matched,
+            state: matched,
             last_asked: None,
         };
         std::thread::Builder::new()
@@ -241,6 +280,12 @@ pub(crate) fn start(
                 let Some((seq, message)) = next(&queue, &stop, &counters) else {
                     break;
                 };
+                if queue_only_when_matched && !matching.now(&publisher) {
+                    // The far side went while this waited for a message: it goes back,
+                    // first in line.
+                    queue.put_back(seq, message);
+                    continue;
+                }
                 let put = publisher
                     .put(message)
                     .attachment(wire::attachment(seq, &origin))
@@ -280,7 +325,7 @@ struct Reading<'a> {
     stop: &'a AtomicBool,
     /// For a channel: whether anybody subscribes on the far side (nothing is read while
     /// nobody does, nor while the buffer is full).
-    matched: Option<&'a AtomicBool>,
+    matched: Option<&'a MatchState>,
 }
 
 impl Reading<'_> {
@@ -288,10 +333,7 @@ impl Reading<'_> {
     fn run(&self, mut subscriber: Source, log: &Log) {
         let name = subscriber.name().clone();
         while !self.stop.load(Ordering::Relaxed) {
-            if self
-                .matched
-                .is_some_and(|m| !m.load(Ordering::Acquire) || self.full())
-            {
+            if self.matched.is_some_and(|m| !m.now() || self.full()) {
                 std::thread::sleep(STOP_CHECK.min(Duration::from_millis(10)));
                 continue;
             }
@@ -329,8 +371,11 @@ impl Reading<'_> {
         let mut buffer = self.queue.lock();
         buffer.bytes += bytes.len();
         buffer.messages.push_back((seq, bytes));
-        while buffer.messages.len() > max_messages
-            || (buffer.bytes > max_bytes && buffer.messages.len() > 1)
+        // (A channel's reader takes no message while the buffer is full, and drops none:
+        // one message may go past the limits.)
+        while self.matched.is_none()
+            && (buffer.messages.len() > max_messages
+                || (buffer.bytes > max_bytes && buffer.messages.len() > 1))
         {
             if let Some((_, old)) = buffer.messages.pop_front() {
                 buffer.bytes -= old.len();
