@@ -63,7 +63,10 @@ pub fn serve(
             // Their clients are told the server is gone; the commands are left to run.
             return Ok(interrupted());
         };
-        running = finish_ended(&mut server, running, command)?;
+        running = finish_ended(&mut server, running, command, &termination)?;
+        if termination.caught() {
+            return Ok(interrupted());
+        }
         let (id, request) = match got {
             Err(Error::Timeout { .. }) if deadline.is_some() => continue,
             got => got?,
@@ -76,10 +79,19 @@ pub fn serve(
             Answered::Interrupted => return Ok(interrupted()),
         }
     }
-    // The last answers wait for their commands' ends.
-    for mut r in running {
-        let status = r.child.wait();
-        r.finish(&mut server, status, command)?;
+    // The last answers wait for their commands' ends (a signal meanwhile leaves them to
+    // run, as when the server is interrupted serving).
+    while !running.is_empty() {
+        if termination.caught() {
+            return Ok(interrupted());
+        }
+        running = finish_ended(&mut server, running, command, &termination)?;
+        if !running.is_empty() {
+            std::thread::sleep(RUNNING_LOOK);
+        }
+    }
+    if termination.caught() {
+        return Ok(interrupted());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -191,7 +203,9 @@ fn answer(
                 "filemap: {reason} (request {served}, client {})",
                 id.client()
             );
-            server.respond_failure(id, reason.as_bytes())?;
+            respond_sliced(server, id, termination, |s, wait| {
+                s.respond_failure_timeout(id, reason.as_bytes(), wait)
+            })?;
             return Ok(Answered::Done);
         }
     };
@@ -231,7 +245,7 @@ fn answer(
     let since = Instant::now();
     let mut running = vec![Running { id, served, child }];
     loop {
-        running = finish_ended(server, running, command)?;
+        running = finish_ended(server, running, command, termination)?;
         let Some(runs_on) = running.pop() else {
             return Ok(Answered::Done);
         };
@@ -258,27 +272,71 @@ struct Running {
 impl Running {
     /// Sends the request's last part for the command's end: empty for a success, a failure
     /// saying how it ended otherwise (and said on stderr too).
+    /// (A signal that comes while the response waits for room leaves it unsent: the
+    /// caller's next look at the signal ends the server.)
     fn finish(
         &mut self,
         server: &mut Server,
         status: io::Result<std::process::ExitStatus>,
         command: &[String],
+        termination: &Termination,
     ) -> Result<(), Failure> {
         let program = &command[0];
         let status = status
             .map_err(|e| Failure::Error(format!("the end of {program} was not seen: {e}")))?;
+        let id = self.id;
         match exit_text(status) {
-            None => server.respond(self.id, b"")?,
+            None => respond_sliced(server, id, termination, |s, wait| {
+                s.respond_timeout(id, b"", wait)
+            })?,
             Some(how) => {
                 eprintln!(
                     "filemap: {program} ended with {status} for request {} (client {})",
                     self.served,
                     self.id.client()
                 );
-                server.respond_failure(self.id, how.as_bytes())?;
+                respond_sliced(server, id, termination, |s, wait| {
+                    s.respond_failure_timeout(id, how.as_bytes(), wait)
+                })?
             }
-        }
+        };
         Ok(())
+    }
+}
+
+/// How [`respond_sliced`] ended.
+enum Sent {
+    /// The response went.
+    Delivered,
+    /// The client left: the response was not sent.
+    ClientLeft,
+    /// A signal came: the response was not sent.
+    Interrupted,
+}
+
+/// Sends a response to `id` with `send` (one of the server's timed responds), waiting for
+/// room in the client's ring (a client that does not read its responses) in slices, so
+/// that a signal is acted on meanwhile (it ended the process after a grace period, without
+/// the commands' end) and a client that leaves lets the server go.
+fn respond_sliced(
+    server: &mut Server,
+    id: RequestId,
+    termination: &Termination,
+    mut send: impl FnMut(&mut Server, Duration) -> filemap::Result<()>,
+) -> Result<Sent, Failure> {
+    loop {
+        match send(server, CLIENT_LOOK) {
+            Ok(()) => return Ok(Sent::Delivered),
+            Err(filemap::Error::Timeout { .. }) => {
+                if termination.caught() {
+                    return Ok(Sent::Interrupted);
+                }
+                if !server.client_alive(id) {
+                    return Ok(Sent::ClientLeft);
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 
@@ -287,11 +345,12 @@ fn finish_ended(
     server: &mut Server,
     running: Vec<Running>,
     command: &[String],
+    termination: &Termination,
 ) -> Result<Vec<Running>, Failure> {
     let mut still = Vec::with_capacity(running.len());
     for mut r in running {
         match r.child.try_wait().transpose() {
-            Some(status) => r.finish(server, status, command)?,
+            Some(status) => r.finish(server, status, command, termination)?,
             None => still.push(r),
         }
     }
@@ -403,22 +462,12 @@ fn stream(
                 if !server.client_alive(id) {
                     return Ok(Streamed::ClientLeft);
                 }
-                // Waiting for room in the client's ring (a client that does not read its
-                // responses) in slices, so that a signal is acted on meanwhile (it ended
-                // the process after a grace period, without the command's end).
-                loop {
-                    match server.respond_part_timeout(id, &part, CLIENT_LOOK) {
-                        Ok(()) => break,
-                        Err(filemap::Error::Timeout { .. }) => {
-                            if termination.caught() {
-                                return Ok(Streamed::Interrupted);
-                            }
-                            if !server.client_alive(id) {
-                                return Ok(Streamed::ClientLeft);
-                            }
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
+                match respond_sliced(server, id, termination, |s, wait| {
+                    s.respond_part_timeout(id, &part, wait)
+                })? {
+                    Sent::Delivered => {}
+                    Sent::ClientLeft => return Ok(Streamed::ClientLeft),
+                    Sent::Interrupted => return Ok(Streamed::Interrupted),
                 }
             }
             Ok(Err(e)) => return Err(e.into()),
