@@ -207,6 +207,9 @@ pub fn subscribe(name: &str, create: &CreateTopic, count: Option<u64>, json: boo
                 }
                 continue;
             }
+            // Fell behind a publisher writing over the ring faster than it could look: the
+            // next receive tries again.
+            Err(Error::Outpaced { .. }) => continue,
             Err(Error::Disconnected { .. }) => break,
             Err(e) => return Err(e.into()),
         };
@@ -393,6 +396,8 @@ pub fn hz(name: &str, global: bool, seconds: Option<u64>, json: bool) -> Outcome
             }
             Err(Error::Timeout { .. }) => {}
             Err(Error::Lagged { missed: m, .. }) => missed += m,
+            // (The next receive tries again.)
+            Err(Error::Outpaced { .. }) => {}
             // No publisher now: keep counting zero until one comes.
             Err(Error::Disconnected { .. }) => {
                 std::thread::sleep(left.min(Duration::from_millis(50)));

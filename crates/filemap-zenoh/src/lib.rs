@@ -60,15 +60,21 @@ use zenoh::Wait;
 /// Where the bridge's log lines go.
 pub(crate) type Log = Arc<dyn Fn(&str) + Send + Sync>;
 
-/// `line` with its control characters escaped (`\n`, `\u{1b}`, ...): one line, whatever
+/// `line` with its control characters escaped (`\n`, `\u{1b}`, ...), and the characters
+/// some terminals and viewers take as line breaks or as turning text around (U+2028,
+/// U+2029, the bidirectional overrides and isolates): one line, read as written, whatever
 /// the network put in it.
 fn escape_controls(line: &str) -> std::borrow::Cow<'_, str> {
-    if !line.chars().any(char::is_control) {
+    let steers = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !line.chars().any(steers) {
         return std::borrow::Cow::Borrowed(line);
     }
     let mut out = String::with_capacity(line.len() + 8);
     for c in line.chars() {
-        if c.is_control() {
+        if steers(c) {
             out.extend(c.escape_debug());
         } else {
             out.push(c);
@@ -786,4 +792,23 @@ fn origin_id() -> String {
     #[cfg(windows)]
     let namespace = std::env::var("USERNAME").unwrap_or_default();
     format!("{host}:{namespace}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn log_lines_are_escaped_to_one_line_read_as_written() {
+        assert_eq!(escape_controls("plain text"), "plain text");
+        assert_eq!(escape_controls("a\nb\u{1b}[2J"), "a\\nb\\u{1b}[2J");
+        for steering in ['\u{2028}', '\u{2029}', '\u{202e}', '\u{2066}', '\u{2069}'] {
+            let escaped = escape_controls(&format!("x{steering}y")).into_owned();
+            assert!(!escaped.contains(steering), "{escaped:?}");
+            assert!(
+                escaped.starts_with("x\\u{") && escaped.ends_with("}y"),
+                "{escaped:?}"
+            );
+        }
+    }
 }

@@ -598,7 +598,13 @@ impl RawView {
         } = *source;
         let fresh = section.map(offset, self.len, Access::Copy, false, &"a copy view")?;
         if let Some((start, span)) = locked {
-            fresh.lock(start, span, true)?;
+            // Moved from the old view to the new one (the working set need not hold both);
+            // locked again on the old one if the new one cannot be.
+            self.unlock(start, span)?;
+            if let Err(e) = fresh.lock(start, span, true) {
+                let _ = self.lock(start, span, true);
+                return Err(e);
+            }
         }
         if protect != Protect::ReadWrite {
             fresh.protect(&ViewProtection {
