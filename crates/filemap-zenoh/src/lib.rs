@@ -67,7 +67,11 @@ pub(crate) type Log = Arc<dyn Fn(&str) + Send + Sync>;
 fn escape_controls(line: &str) -> std::borrow::Cow<'_, str> {
     let steers = |c: char| {
         c.is_control()
-            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            || matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+                    | '\u{200e}' | '\u{200f}' | '\u{061c}'
+            )
     };
     if !line.chars().any(steers) {
         return std::borrow::Cow::Borrowed(line);

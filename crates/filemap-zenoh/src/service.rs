@@ -109,7 +109,15 @@ pub(crate) fn export(
                 // timeout from now (Zenoh's queue is bounded, and a full one holds up the
                 // link's receiving thread, every key of the link with it); past
                 // `MAX_WAITING`, a query is answered with an error at once.
-                while let Ok(Some(query)) = queryable.try_recv() {
+                // (A bounded number per look, the stop flag looked at: a flood must not
+                // keep this thread from the responses, nor the bridge from stopping.)
+                for _ in 0..MAX_WAITING {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let Ok(Some(query)) = queryable.try_recv() else {
+                        break;
+                    };
                     if backlog.len() >= MAX_WAITING {
                         let _ = query
                             .reply_err(format!(

@@ -58,6 +58,9 @@ pub(crate) fn connect_mending(
     lock_receiver: impl FnOnce() -> Result<Option<EndpointLock>>,
     receiver_vouched: bool,
 ) -> Result<Mending> {
+    // (A receiver that sets the mark back meanwhile, vouching for its positions, keeps it:
+    // the ring is set aside only over the state seen here.)
+    let state_seen = end.ring.u32_at(ring::SENDER_STATE).load(Ordering::Acquire);
     let look = look(&end);
     if let Some((tail, head)) = look.whole() {
         return Ok(Mending::Whole(Sender::connect_at(end, tail, head)?));
@@ -84,7 +87,11 @@ pub(crate) fn connect_mending(
         let (from_claim, from_head) = (look.run_from(claim), look.run_from(head));
         let agreed = recorded.filter(|&tail| from_claim == Some(tail) || from_head == Some(tail));
         let Some(tail) = agreed.or(from_claim).or(from_head).or(recorded) else {
-            return set_aside(end, format!("{found}: none is valid to go on from"));
+            return set_aside(
+                end,
+                state_seen,
+                format!("{found}: none is valid to go on from"),
+            );
         };
         ring.claim().store(tail, Ordering::Release);
         ring.head().store(tail, Ordering::Release);
@@ -115,6 +122,7 @@ pub(crate) fn connect_mending(
         }
         _ => set_aside(
             end,
+            state_seen,
             format!(
                 "{found}; with its client connected, it is set aside (the client takes the \
                  server as gone)"
@@ -194,11 +202,18 @@ impl Look<'_> {
     }
 }
 
-/// Marks the ring of `end` damaged, and wakes its receiver to see it.
-fn set_aside(end: Endpoint, problem: String) -> Result<Mending> {
-    end.ring
-        .u32_at(ring::SENDER_STATE)
-        .store(ring::STATE_DAMAGED, Ordering::Release);
-    end.wake(Side::Receiver);
+/// Marks the ring of `end` damaged, and wakes its receiver to see it; unless its state is
+/// no longer `state_seen` (a new receiver set it back, vouching for its positions: the
+/// caller's next look trusts them).
+fn set_aside(end: Endpoint, state_seen: u32, problem: String) -> Result<Mending> {
+    let marked = end.ring.u32_at(ring::SENDER_STATE).compare_exchange(
+        state_seen,
+        ring::STATE_DAMAGED,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    );
+    if marked.is_ok() {
+        end.wake(Side::Receiver);
+    }
     Ok(Mending::Unmendable(problem))
 }

@@ -349,6 +349,12 @@ impl Server {
         // requests answered meanwhile were lost: it must learn of it before any response
         // comes again) and set the mark back, vouching for its positions, said again; or
         // once no client holds the slot (a new one sets the mark back as it comes).
+        // (A response to a client that is gone from the slot is dropped, as always.)
+        if matches!(self.responses[slot], Responses::Damaged(_))
+            && !asked_by_slots_client(self.rings.slot_word(to.client), to)
+        {
+            return Ok(());
+        }
         let looked_at_again = matches!(self.responses[slot], Responses::Damaged(_))
             && (state.load(Ordering::Acquire) != ring::STATE_DAMAGED
                 || !self.rings.memory.endpoint_alive(slot_lock(slot)));

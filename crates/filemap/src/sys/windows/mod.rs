@@ -602,15 +602,21 @@ impl RawView {
             // locked again on the old one if the new one cannot be.
             self.unlock(start, span)?;
             if let Err(e) = fresh.lock(start, span, true) {
-                let _ = self.lock(start, span, true);
+                self.lock(start, span, true)?;
                 return Err(e);
             }
         }
         if protect != Protect::ReadWrite {
-            fresh.protect(&ViewProtection {
+            let protected = fresh.protect(&ViewProtection {
                 protect,
                 copy_on_write: true,
-            })?;
+            });
+            if let Err(e) = protected {
+                if let Some((start, span)) = locked {
+                    self.lock(start, span, true)?;
+                }
+                return Err(e);
+            }
         }
         // Dropping the old region unmaps it.
         drop(std::mem::replace(self, fresh));

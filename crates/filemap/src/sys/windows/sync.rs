@@ -604,12 +604,15 @@ fn derived(name: &Name, suffix: &str) -> Vec<u16> {
 
 /// The auto-reset event `suffix` beside `name`, made or opened. One found must be this
 /// user's (see [`companion_owner_check`]), or `also`'s: the owner of another user's
-/// `Global\` object this process opened, whose events its creator made.
+/// `Global\` object this process opened, whose events its creator made; or anyone's
+/// (`anyones`: a slot's event of a `Global\` object its permissions share with others,
+/// which the first of them to use the slot makes).
 fn auto_event(
     name: &Name,
     suffix: &str,
     permissions: u32,
     also: Option<&str>,
+    anyones: bool,
 ) -> Result<OwnedHandle> {
     let w = derived(name, suffix);
     let security = ObjectSecurity::new(permissions, Rights::Waitable)?;
@@ -625,7 +628,7 @@ fn auto_event(
     };
     let event = owned(h)
         .ok_or_else(|| Error::io("create the wake-up event of", name, os_error(last_error())))?;
-    if last_error() == ERROR_ALREADY_EXISTS {
+    if last_error() == ERROR_ALREADY_EXISTS && !anyones {
         check_owner_or(name, raw(event.as_handle()), also)?;
     }
     Ok(event)
@@ -714,8 +717,8 @@ impl ChannelMemory {
             _entry: entry,
             len: header.size,
             name: name.clone(),
-            receiver_event: auto_event(name, "rx", header.mode, section_owner.as_deref())?,
-            sender_event: auto_event(name, "tx", header.mode, section_owner.as_deref())?,
+            receiver_event: auto_event(name, "rx", header.mode, section_owner.as_deref(), false)?,
+            sender_event: auto_event(name, "tx", header.mode, section_owner.as_deref(), false)?,
             permissions: header.mode,
             section_owner,
             subscriber_events: std::sync::Mutex::new(Vec::new()),
@@ -752,6 +755,8 @@ impl ChannelMemory {
                         &format!("slot{slot}"),
                         self.permissions,
                         self.section_owner.as_deref(),
+                        // (Those the permissions let in are no squatters.)
+                        self.name.scope() == Scope::Global && self.permissions & 0o066 != 0,
                     )
                     .ok();
                 }
