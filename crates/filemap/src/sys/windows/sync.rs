@@ -290,14 +290,7 @@ impl MutexObject {
                 native_header(Kind::Mutex),
             ));
         }
-        let (entry, header) = open_entry(name, true).map_err(|e| match e {
-            Error::KindMismatch { name, found, .. } => Error::KindMismatch {
-                name,
-                found,
-                expected,
-            },
-            e => e,
-        })?;
+        let (entry, header) = open_entry_as(name, expected)?;
         if header.kind != expected {
             return Err(Error::KindMismatch {
                 name: name.to_string(),
@@ -871,16 +864,22 @@ pub(crate) fn create_sync(
     ))
 }
 
-/// Opens a channel's entry (or a topic's, an inbox's, a service's: `expected`, what a name
-/// another kind of object holds is said not to be).
-pub(crate) fn open_sync(name: &Name, expected: Kind) -> Result<(ChannelMemory, Header)> {
-    let (entry, header) = open_entry(name, true).map_err(|e| match e {
+/// Opens the entry `name` (read-write) for an object of kind `expected`: a name another
+/// kind of object holds is said not to be that.
+fn open_entry_as(name: &Name, expected: Kind) -> Result<(Entry, Header)> {
+    open_entry(name, true).map_err(|e| match e {
         Error::KindMismatch { name, found, .. } => Error::KindMismatch {
             name,
             found,
             expected,
         },
         e => e,
-    })?;
+    })
+}
+
+/// Opens a channel's entry (or a topic's, an inbox's, a service's: `expected`, what a name
+/// another kind of object holds is said not to be).
+pub(crate) fn open_sync(name: &Name, expected: Kind) -> Result<(ChannelMemory, Header)> {
+    let (entry, header) = open_entry_as(name, expected)?;
     Ok((ChannelMemory::map(name, entry, &header, true)?, header))
 }
