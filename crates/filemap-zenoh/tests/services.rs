@@ -71,8 +71,21 @@ fn a_busy_server_holds_up_no_other_key() {
         filemap::topic::Subscriber::create_or_open(topic, &filemap::topic::TopicOptions::new())
             .unwrap();
     let (came_in, wait_for_it) = mpsc::channel::<()>();
+    let (burst_comes, burst) = mpsc::channel::<()>();
+    let (busy_now, busy) = mpsc::channel::<()>();
     let serving = std::thread::spawn(move || {
-        // Busy until the other key's sample has come in.
+        // Answers the probes (the queryable reaches the peer in its own time) until told
+        // the burst comes; then busy until the other key's sample has come in.
+        let started = Instant::now();
+        while burst.try_recv().is_err() && started.elapsed() < PATIENCE * 2 {
+            let probe = server
+                .recv_request_timeout(Duration::from_millis(10))
+                .map(|request| (request.id(), request.to_vec().unwrap()));
+            if let Ok((id, payload)) = probe {
+                server.respond(id, &payload).unwrap();
+            }
+        }
+        let _ = busy_now.send(());
         if wait_for_it.recv_timeout(PATIENCE * 2).is_err() {
             return 0;
         }
@@ -109,6 +122,16 @@ fn a_busy_server_holds_up_no_other_key() {
         }
         assert!(started.elapsed() < PATIENCE, "nothing came in");
     }
+    // Until the queryable reaches the peer and answers.
+    while ask(&session, &key, "probe", Duration::from_secs(2)) != Some(Ok("probe".into())) {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the exported service never answered"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    burst_comes.send(()).unwrap();
+    busy.recv_timeout(PATIENCE).unwrap();
     let asked: Vec<_> = (0..QUERIES)
         .map(|i| {
             session
