@@ -30,18 +30,7 @@ pub fn run(builder: BridgeBuilder, json: bool) -> Outcome {
     termination.wait()?;
     let stats = bridge.stop();
     if json {
-        let topics: Vec<serde_json::Value> = stats
-            .iter()
-            .map(|t| {
-                json!({
-                    "name": t.name,
-                    "direction": direction(t),
-                    "messages": t.messages,
-                    "dropped": t.dropped,
-                    "missed": t.missed,
-                })
-            })
-            .collect();
+        let topics: Vec<serde_json::Value> = stats.iter().map(topic_json).collect();
         outln!("{}", json!({ "topics": topics }));
     } else {
         let mut rows = vec![vec![
@@ -65,22 +54,40 @@ pub fn run(builder: BridgeBuilder, json: bool) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
+/// One topic's counters, as `--json` prints them.
+fn topic_json(t: &TopicStats) -> serde_json::Value {
+    json!({
+        "name": t.name,
+        "direction": if t.exported { "export" } else { "import" },
+        "ended": t.ended,
+        "messages": t.messages,
+        "dropped": t.dropped,
+        "missed": t.missed,
+    })
+}
+
+/// How a topic is bridged, for people: an export that ended because the bridge imports
+/// into its topic now says so.
 fn direction(t: &TopicStats) -> &'static str {
-    if t.exported {
-        "export"
-    } else {
-        "import"
+    match (t.exported, t.ended) {
+        (true, false) => "export",
+        (true, true) => "export (ended: imported now)",
+        (false, _) => "import",
     }
 }
 
 /// `filemap ls`'s summary of a bridge's status mapping.
 pub fn status_summary(name: &str) -> Option<String> {
     let status = read_status(name)?;
-    let exports = status.topics.iter().filter(|t| t.exported).count();
+    let exports = status
+        .topics
+        .iter()
+        .filter(|t| t.exported && !t.ended)
+        .count();
+    let imports = status.topics.iter().filter(|t| !t.exported).count();
     let sum = |f: fn(&TopicStats) -> u64| status.topics.iter().map(f).sum::<u64>();
     Some(format!(
-        "bridge: {exports} exported, {} imported, {} dropped, {} missed",
-        status.topics.len() - exports,
+        "bridge: {exports} exported, {imports} imported, {} dropped, {} missed",
         sum(|t| t.dropped),
         sum(|t| t.missed)
     ))
@@ -107,13 +114,6 @@ pub fn status_rows(name: &str) -> Vec<Vec<String>> {
 /// The field `filemap info --json` adds for a bridge's status mapping.
 pub fn status_json(name: &str) -> Option<serde_json::Value> {
     let status = read_status(name)?;
-    let topics: Vec<serde_json::Value> = status
-        .topics
-        .iter()
-        .map(|t| {
-            json!({"name": t.name, "direction": direction(t), "messages": t.messages,
-                   "dropped": t.dropped, "missed": t.missed})
-        })
-        .collect();
+    let topics: Vec<serde_json::Value> = status.topics.iter().map(topic_json).collect();
     Some(json!({"id": status.id, "topics": topics}))
 }

@@ -90,6 +90,9 @@ pub(crate) struct Export {
     threads: Vec<JoinHandle<()>>,
     /// The buffer, for what is left in it when the threads have ended.
     queue: Arc<Queue>,
+    /// Ended while the bridge runs, because the bridge imports into its topic now (its
+    /// counters are final, and stay in the bridge's stats).
+    pub(crate) ended_by_import: bool,
 }
 
 impl Export {
@@ -313,6 +316,7 @@ pub(crate) fn start(
         stop,
         threads: vec![reader, sender],
         queue,
+        ended_by_import: false,
     })
 }
 

@@ -312,6 +312,9 @@ impl Importer {
                         (self.log)(&format!(
                             "no longer exporting {name}: this bridge imports into it now"
                         ));
+                        // Back among the exports, ended, for its final counters.
+                        export.ended_by_import = true;
+                        lock(&self.exports).insert(name.to_string(), export);
                     }
                     self.refused_names.remove(name);
                     (self.log)(&format!(

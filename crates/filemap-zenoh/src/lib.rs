@@ -92,8 +92,16 @@ const SCAN_INTERVAL: Duration = Duration::from_millis(500);
 /// The longest query timeout (about 31 years; the command line's longest duration).
 const MAX_QUERY_TIMEOUT: Duration = Duration::from_secs(1_000_000_000);
 
-/// What went wrong starting a bridge.
+/// What went wrong starting a bridge. More kinds may be added: match with a wildcard arm.
+///
+/// ```
+/// use filemap_zenoh::BridgeError;
+/// let bad_name = filemap::sync::NamedEvent::open("").unwrap_err();
+/// let e = BridgeError::Filemap(bad_name);
+/// assert!(std::error::Error::source(&e).is_some()); // the filemap error underneath
+/// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum BridgeError {
     /// Zenoh refused a setting or could not open the session.
     Zenoh(String),
@@ -120,7 +128,14 @@ impl fmt::Display for BridgeError {
     }
 }
 
-impl std::error::Error for BridgeError {}
+impl std::error::Error for BridgeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BridgeError::Filemap(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<filemap::Error> for BridgeError {
     fn from(e: filemap::Error) -> Self {
@@ -463,8 +478,9 @@ impl fmt::Debug for Bridge {
     }
 }
 
-/// One topic's counters, as [`Bridge::stats`] reports them.
+/// One topic's counters, as [`Bridge::stats`] reports them. More fields may be added.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TopicStats {
     /// The local topic.
     pub name: String,
@@ -478,6 +494,10 @@ pub struct TopicStats {
     /// Exports: messages the topic overwrote before the bridge read them; imports:
     /// messages missing between those received (the gaps reported).
     pub missed: u64,
+    /// An export that ended while the bridge ran, because the bridge imports into its
+    /// topic now (so that what comes in is never sent back out): its counters are final.
+    /// The topic has an import row of its own.
+    pub ended: bool,
 }
 
 impl Bridge {
@@ -642,7 +662,8 @@ impl Bridge {
         &self.origin
     }
 
-    /// Each bridged topic's counters, exports first, by name.
+    /// Each bridged topic's counters, exports first, by name. An export that ended because
+    /// this bridge imports into its topic now keeps its row, [`ended`](TopicStats::ended).
     pub fn stats(&self) -> Vec<TopicStats> {
         collect_stats(&self.exports, &self.imported)
     }
@@ -697,6 +718,7 @@ fn collect_stats(
             messages: e.counters.forwarded.load(Ordering::Relaxed),
             dropped: e.counters.dropped.load(Ordering::Relaxed),
             missed: e.counters.lagged.load(Ordering::Relaxed),
+            ended: e.ended_by_import,
         })
         .collect();
     stats.extend(lock(imported).iter().map(|(name, c)| TopicStats {
@@ -705,6 +727,7 @@ fn collect_stats(
         messages: c.published.load(Ordering::Relaxed),
         dropped: c.refused.load(Ordering::Relaxed),
         missed: c.gaps.load(Ordering::Relaxed),
+        ended: false,
     }));
     stats.sort_by(|a, b| (!a.exported, &a.name).cmp(&(!b.exported, &b.name)));
     stats

@@ -4,7 +4,8 @@
 //!
 //! Layout: a sequence number (u64, odd while the bridge writes), the text's length (u64),
 //! then the text: `id\tID\n`, then one line per topic,
-//! `topic\tNAME\texport|import\tMESSAGES\tDROPPED\tMISSED\n` (names hold no tabs: filemap
+//! `topic\tNAME\texport|export-ended|import\tMESSAGES\tDROPPED\tMISSED\n` (an export that
+//! ended because the bridge imports into its topic now says `export-ended`; names hold no tabs: filemap
 //! names have no control characters). A reader retries a read that overlapped a write.
 
 use std::sync::atomic::Ordering;
@@ -54,7 +55,11 @@ impl StatusWriter {
             text.push_str(&format!(
                 "topic\t{}\t{}\t{}\t{}\t{}\n",
                 t.name,
-                if t.exported { "export" } else { "import" },
+                match (t.exported, t.ended) {
+                    (true, false) => "export",
+                    (true, true) => "export-ended",
+                    (false, _) => "import",
+                },
                 t.messages,
                 t.dropped,
                 t.missed
@@ -132,9 +137,16 @@ fn parse(text: &str) -> Option<BridgeStatus> {
         match fields[..] {
             ["id", id] => status.id = id.to_string(),
             ["topic", name, direction, messages, dropped, missed] => {
+                let (exported, ended) = match direction {
+                    "export" => (true, false),
+                    "export-ended" => (true, true),
+                    "import" => (false, false),
+                    _ => return None,
+                };
                 status.topics.push(TopicStats {
                     name: name.to_string(),
-                    exported: direction == "export",
+                    exported,
+                    ended,
                     messages: messages.parse().ok()?,
                     dropped: dropped.parse().ok()?,
                     missed: missed.parse().ok()?,
@@ -152,14 +164,19 @@ mod tests {
 
     #[test]
     fn status_text_parses_back() {
-        let text = "id\thost:/dev/shm\ntopic\tt\texport\t10\t2\t0\ntopic\tu v\timport\t5\t0\t3\n";
+        let text = "id\thost:/dev/shm\ntopic\tt\texport\t10\t2\t0\ntopic\tu v\timport\t5\t0\t3\n\
+                    topic\tu v\texport-ended\t7\t1\t0\n";
         let status = parse(text).unwrap();
         assert_eq!(status.id, "host:/dev/shm");
-        assert_eq!(status.topics.len(), 2);
+        assert_eq!(status.topics.len(), 3);
+        assert!(status.topics[0].exported && !status.topics[0].ended);
+        assert!(status.topics[2].exported && status.topics[2].ended);
+        assert_eq!(status.topics[2].messages, 7);
         assert_eq!(status.topics[1].name, "u v");
         assert!(!status.topics[1].exported);
         assert_eq!(status.topics[1].missed, 3);
         assert_eq!(parse("garbage"), None);
         assert_eq!(parse("topic\tt\texport\tx\t0\t0"), None);
+        assert_eq!(parse("topic\tt\tsideways\t1\t0\t0"), None);
     }
 }
