@@ -50,6 +50,18 @@ fn unique(what: &str) -> String {
     format!("filemap-interop-{}-{what}", std::process::id())
 }
 
+/// Removes a raw segment this test made when the test ends, passed or failed (raw
+/// segments live until removed).
+#[cfg(target_os = "linux")]
+struct RemovedAtEnd(String);
+
+#[cfg(target_os = "linux")]
+impl Drop for RemovedAtEnd {
+    fn drop(&mut self) {
+        let _ = Mapping::remove_foreign(&self.0);
+    }
+}
+
 /// The segment name of a Local filemap object in /dev/shm (see the header docs).
 #[cfg(target_os = "linux")]
 fn segment_of(name: &str) -> String {
@@ -140,6 +152,7 @@ fn python_segment_opened_as_foreign() {
 fn filemap_segment_opened_by_python() {
     let name = unique("raw");
     let m = Mapping::create_foreign(&name, 4096).unwrap();
+    let _removed = RemovedAtEnd(name.clone());
     m.view()
         .map()
         .unwrap()
@@ -190,6 +203,7 @@ fn c_program_and_filemap() {
     // A raw segment made by filemap, read and written by C.
     let raw = unique("c-raw");
     let m = Mapping::create_foreign(&raw, 4096).unwrap();
+    let removed = RemovedAtEnd(raw.clone());
     let v = m.view().map().unwrap();
     v.write_at(0, b"from rust").unwrap();
     let out = Command::new(&exe).args(["raw", &raw]).output().unwrap();
@@ -202,6 +216,7 @@ fn c_program_and_filemap() {
     assert_eq!(v.read_vec(100, 6).unwrap(), b"from c");
     drop((v, m));
     Mapping::remove_foreign(&raw).unwrap();
+    std::mem::forget(removed);
     // A filemap object, found by C through the documented header.
     std::env::set_var("FILEMAP_DIR", "/dev/shm");
     let name = unique("c-obj");
