@@ -62,6 +62,10 @@ fn main() {
             eight_clients_with_kills_get_their_own_answers,
         ),
         ("streams_and_stale_responses", streams_and_stale_responses),
+        (
+            "a_call_that_waited_for_room_has_the_rest_of_its_timeout",
+            a_call_that_waited_for_room_has_the_rest_of_its_timeout,
+        ),
         ("slots_and_roles", slots_and_roles),
         (
             "a_server_outlives_its_clients",
@@ -788,6 +792,48 @@ fn eight_clients_with_kills_get_their_own_answers() {
 
 /// A stream of responses ends with the last; a response to a request the client gave up
 /// on (or for an earlier client of the slot) is dropped, not delivered.
+/// `Client::call`'s timeout covers the wait for room to send and the wait for responses
+/// together: a call whose request waited 2 s for room, to a server that never answers,
+/// gives up at its 3 s timeout (it waited 3 s more for responses, 5 s in all). The
+/// margins are a second each way.
+fn a_call_that_waited_for_room_has_the_rest_of_its_timeout() {
+    let _ns = Namespace::new();
+    let name = unique("call-deadline");
+    let options = ServiceOptions::new().clients(1).capacity(4096);
+    let mut server = Server::create_or_open(name.as_str(), &options).unwrap();
+    let mut client = Client::open(name.as_str()).unwrap();
+    // The request ring filled with requests given up on (as a call that timed out leaves
+    // them), so that the call waits for room.
+    let mut queued = 0;
+    loop {
+        match client.send_request_timeout(&[7; 512], Duration::ZERO) {
+            Ok(id) => client.give_up(id),
+            Err(Error::Timeout { .. }) => break,
+            Err(e) => panic!("{e}"),
+        }
+        queued += 1;
+        assert!(queued < 100, "the request ring never filled");
+    }
+    let timeout = Duration::from_secs(3);
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // Room once 2 s of the call's timeout have passed; no answer, ever.
+            std::thread::sleep(Duration::from_secs(2));
+            for _ in 0..=queued {
+                server.recv_request_timeout(PATIENCE).unwrap();
+            }
+        });
+        let called = client.call(b"never answered", timeout);
+        let took = started.elapsed();
+        assert!(matches!(called, Err(Error::Timeout { after, .. }) if after == timeout));
+        assert!(
+            took < Duration::from_secs(4),
+            "the call gave up after {took:?}, its timeout {timeout:?}"
+        );
+    });
+}
+
 fn streams_and_stale_responses() {
     let ns = Namespace::new();
     let name = unique("streams");

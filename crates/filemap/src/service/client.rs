@@ -420,8 +420,11 @@ impl Client {
     /// [`Server::respond_failure`]: crate::service::Server::respond_failure
     pub fn call(&mut self, payload: &[u8], timeout: Duration) -> Result<Vec<u8>> {
         self.ensure_nothing_pending()?;
+        // One deadline for both waits: a request that waited long for room has only the
+        // rest of the timeout for its responses.
+        let deadline = sys::deadline_after(timeout);
         let asked = self.send_request_timeout(payload, timeout)?;
-        let answered = self.answer_of(asked, timeout);
+        let answered = self.answer_of(asked, deadline, timeout);
         if answered.is_err() {
             // Given up (a timeout, a failure while the parts came): its late responses
             // are dropped, and the next call may go.
@@ -444,9 +447,14 @@ impl Client {
         self.pending.remove(request.id);
     }
 
-    /// `call`'s wait for every response to `asked`, joined.
-    fn answer_of(&mut self, asked: RequestId, timeout: Duration) -> Result<Vec<u8>> {
-        let deadline = sys::deadline_after(timeout);
+    /// `call`'s wait for every response to `asked`, joined, until `deadline` (`None`: the
+    /// call's `timeout` is too long to have one, and each wait may take all of it).
+    fn answer_of(
+        &mut self,
+        asked: RequestId,
+        deadline: Option<Instant>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>> {
         let service = self.name().to_string();
         let mut answer = Vec::new();
         loop {
