@@ -283,6 +283,11 @@ impl Receiver {
         drop(turn);
         self.inner
             .wait(py, deadline, &self.name, |py, state, slice| {
+                // A message another thread's receive could not deliver meanwhile (no memory
+                // for its bytes) is this receive's: letting go of it would lose it.
+                if std::mem::take(&mut state.undelivered) {
+                    return Ok(Some(()));
+                }
                 if state.held_by_another(abandoned, exports)? {
                     // Until that thread releases it (looked at again every millisecond).
                     py.detach(|| std::thread::sleep(slice.min(HELD_ELSEWHERE_POLL)));

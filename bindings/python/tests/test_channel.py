@@ -264,3 +264,49 @@ def test_a_receive_that_runs_out_of_memory_keeps_its_message(name):
     out, err = child.communicate(timeout=120)
     assert child.returncode == 0, err
     assert out.split("\n")[:2] == ["MemoryError", f"{64 << 20} b'next'"], (out, err)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="address-space limits are POSIX")
+def test_a_message_not_delivered_goes_to_a_receive_already_waiting(name):
+    # Another thread waits in recv while this one holds a message (recv_message); this
+    # thread's next receive runs out of memory making the bytes of the one after: that
+    # message stays for a receive, the waiting one included (the waiting one let go of it,
+    # and got the message after it).
+    child = python_child(
+        "import resource, sys, threading, time, filemap\n"
+        "rx = filemap.Receiver.create_or_open(sys.argv[1], 128 << 20)\n"
+        "tx = filemap.Sender.open(sys.argv[1])\n"
+        "tx.send(b'held')\n"
+        "held = rx.recv_message(timeout=5)\n"
+        "got = []\n"
+        "def other():\n"
+        "    try:\n"
+        "        got.append(len(rx.recv(timeout=20)))\n"
+        "    except MemoryError:\n"
+        "        got.append('MemoryError')\n"
+        "waiter = threading.Thread(target=other)\n"
+        "waiter.start()\n"
+        "time.sleep(0.5)\n"
+        "tx.send(b'x' * (64 << 20))\n"
+        "tx.send(b'next')\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
+        "used = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (used + (16 << 20), hard))\n"
+        "try:\n"
+        "    rx.recv(timeout=5)\n"
+        "    print('no MemoryError')\n"
+        "except MemoryError:\n"
+        "    print('MemoryError')\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (soft, hard))\n"
+        "waiter.join()\n"
+        "sizes = [g for g in got if g != 'MemoryError']\n"
+        "while len(sizes) < 2:\n"
+        "    sizes.append(len(rx.recv(timeout=1)))\n"
+        "print(sizes)\n"
+        "tx.close()\n"
+        "rx.close()\n",
+        name,
+    )
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 0, err
+    assert out.split("\n")[:2] == ["MemoryError", f"[{64 << 20}, 4]"], (out, err)
