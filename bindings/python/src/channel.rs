@@ -364,8 +364,11 @@ impl Receiver {
     /// (`memoryview(msg)`, `numpy.frombuffer(msg, dtype)`); its space goes back to the
     /// sender when the block ends (or at `release()`, or at the next receive). Copy out
     /// what must outlive the block: while a memoryview or array of the message is alive,
-    /// releasing it (and so receiving again or closing) raises `BufferError`. The message
-    /// is this thread's: another thread's receive waits until it is released or dropped.
+    /// releasing it (and so receiving again or closing) raises `BufferError`. Not so an
+    /// array made by `numpy.ndarray(shape, dtype, buffer=msg)`, which lets go of the
+    /// buffer at once: it reads what the sender writes there next, and after the
+    /// receiver's `close` unmapped memory (the process crashes); use `numpy.frombuffer`.
+    /// The message is this thread's: another thread's receive waits until it is released or dropped.
     #[pyo3(signature = (timeout=None))]
     fn recv_message(slf: Bound<'_, Self>, timeout: Option<f64>) -> PyResult<Message> {
         let py = slf.py();

@@ -194,7 +194,9 @@ class Sender:
 
 class Message(Buffer):
     """A received message lent in place (a read-only buffer) until released; releasing it
-    raises BufferError while memoryviews or arrays of it are alive."""
+    raises BufferError while memoryviews or arrays of it are alive (but for arrays made by
+    ``numpy.ndarray(..., buffer=msg)``, which let go of the buffer at once and so read
+    unmapped memory after the receiver closes: use ``numpy.frombuffer``)."""
 
     def release(self) -> None: ...
     def tobytes(self) -> bytes: ...
