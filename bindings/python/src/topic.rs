@@ -279,9 +279,11 @@ impl Subscriber {
                     }))
                 })?)
             })?;
-        self.returned(seq);
         drop(turn);
-        bytes_of(py, &buf)
+        let message = bytes_of(py, &buf)?;
+        // (Only a message delivered is the last received.)
+        self.returned(seq);
+        Ok(message)
     }
 
     /// The next message if one is there now, else `None`.
