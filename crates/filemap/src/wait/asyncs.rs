@@ -57,6 +57,11 @@ impl NamedMutex {
     /// waits for it (where [`lock`](NamedMutex::lock) would say
     /// [`Error::WouldDeadlock`](crate::Error::WouldDeadlock)).
     ///
+    /// On Windows the future looks for the mutex free every millisecond (a mutex the
+    /// waiter thread took would be that thread's): against blocking lockers that keep it
+    /// always held or waited for (the system hands a released mutex straight to a blocked
+    /// waiter), it waits as long as they do so.
+    ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
     /// let m = filemap::sync::NamedMutex::create_new("async-mutex-demo")?;

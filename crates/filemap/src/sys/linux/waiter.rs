@@ -23,7 +23,10 @@
 //! - Wakes that wake one sleeper (a semaphore's release, an auto-reset event's set, a
 //!   mutex's unlock) must reach a sleeper that will take what it was woken for. So a wake
 //!   the thread takes for a future that is gone, and a future dropped after a wake and
-//!   before it took what woke it, pass the wake on (`FUTEX_WAKE` of one sleeper).
+//!   before it took what woke it, pass the wake on (`FUTEX_WAKE` of one sleeper); so does
+//!   a future dropped unwoken whose word changed since it was armed (two words woken at
+//!   once: `futex_waitv` names one, and the other's wake, spent on the thread, shows only
+//!   when the thread next sleeps).
 //! - Wakers are dropped, and woken, outside the thread's lock: a waker's drop may drop a
 //!   task that holds another registration of the same thread. A waker that panics (the
 //!   executor's code, run on this thread) is caught: the thread goes on for the others.
@@ -257,11 +260,24 @@ impl Drop for Registration {
             self.shard.nudge();
         }
         drop(removed);
-        if self.fired.load(Ordering::Acquire) == CHANGED && !self.done {
-            // The future was woken by a change and is going away without taking what woke
-            // it: pass the wake on to another sleeper of the object.
-            // SAFETY: `register`'s contract: the object, and so its word, is still mapped.
-            let word = unsafe { self.target.word() };
+        if self.done {
+            return;
+        }
+        // SAFETY: `register`'s contract: the object, and so its word, is still mapped.
+        let word = unsafe { self.target.word() };
+        let woken = match self.fired.load(Ordering::Acquire) {
+            // Woken by a change, and going away without taking what woke it.
+            CHANGED => true,
+            // Not woken, but the word changed since it was armed: a wake of one sleeper
+            // may have reached the thread for this word all the same (`futex_waitv`
+            // names one word that woke it, and a second wake landing before the thread
+            // left the kernel's queues counts as delivered), and the thread had not yet
+            // looked again.
+            NOT_FIRED => word.load(Ordering::Relaxed) != self.target.parts().1,
+            _ => false,
+        };
+        if woken {
+            // Passed on to another sleeper of the object (at worst one wakes for nothing).
             let _ = futex::wake(word, futex::Flags::empty(), 1);
         }
     }
@@ -319,7 +335,18 @@ fn run(shard: &'static Shard) {
             // a word no longer mapped (EFAULT: a leaked future's): look again in a
             // moment, waking every future (each registers afresh, the leaked one not).
             Err(_) => {
-                std::thread::sleep(if slept_on.is_empty() { TICK } else { POLL });
+                if slept_on.is_empty() {
+                    // Nothing to look at: until a registration comes (its nudge wakes
+                    // this sleep, as it would `futex_waitv`'s), or the tick.
+                    let tick = rustix::fs::Timespec {
+                        tv_sec: 0,
+                        tv_nsec: TICK.as_nanos() as _,
+                    };
+                    let _ =
+                        futex::wait(&shard.control, futex::Flags::PRIVATE, control, Some(&tick));
+                } else {
+                    std::thread::sleep(POLL);
+                }
                 fire(shard, &ids(), LOOK_AGAIN, &slept_on);
                 continue;
             }

@@ -19,7 +19,10 @@
 //!   the time the thread took it, sets it again, for whoever else sleeps on that doorbell.
 //! - Mutexes are not waited on (a mutex the thread took would be the thread's, and its
 //!   abandonment would be reported to the thread): a lock future looks every [`POLL`], as
-//!   do futures without a handle. Every [`TICK`] the thread wakes every future anyway, to
+//!   do futures without a handle. So it takes a mutex only if it finds it free at a look:
+//!   against threads that keep it always held or waited for with blocking locks (the
+//!   system hands a released mutex straight to a blocked waiter), it waits as long as they
+//!   do so. Every [`TICK`] the thread wakes every future anyway, to
 //!   look again for a dead peer. These looks keep the futures' registrations (a future
 //!   woken so sleeps on as it was), but for a future not polled since the last tick (a
 //!   leaked one, whose entry goes so); a failed wait ends every registration (each future
@@ -249,6 +252,9 @@ fn run(shard: &'static Shard) {
     let mut handles = Vec::with_capacity(PER_THREAD + 1);
     let mut waited_on: Vec<(u64, Arc<Shared>)> = Vec::with_capacity(PER_THREAD);
     let mut last_tick = Instant::now();
+    // When the futures without a handle were last told to look (every `POLL`, whatever
+    // else ends the waits meanwhile).
+    let mut last_poll = Instant::now();
     let mut tick_now = false;
     // What the thread took for futures it woke, and when: given back if still unclaimed a
     // tick later.
@@ -267,16 +273,17 @@ fn run(shard: &'static Shard) {
                 None => polled = true,
             }
         }
-        let timeout = if polled {
-            POLL
-        } else {
-            TICK.saturating_sub(last_tick.elapsed())
-        };
+        let mut timeout = TICK.saturating_sub(last_tick.elapsed());
+        if polled {
+            timeout = timeout.min(POLL.saturating_sub(last_poll.elapsed()));
+        }
+        // Whole milliseconds, rounded up: rounded down, the last moments before a tick or
+        // a poll were waits of 0 ms, one after another (the thread spun).
+        let millis = u32::try_from(timeout.as_nanos().div_ceil(1_000_000)).unwrap_or(u32::MAX);
         let n = handles.len() as u32;
         // SAFETY: the shard's event and the registrations' duplicates, kept open by
         // `waited_on` while the wait lasts; at most 64.
-        let code =
-            unsafe { WaitForMultipleObjects(n, handles.as_ptr(), 0, timeout.as_millis() as u32) };
+        let code = unsafe { WaitForMultipleObjects(n, handles.as_ptr(), 0, millis) };
         match code {
             WAIT_OBJECT_0 | WAIT_TIMEOUT => {}
             c if (WAIT_OBJECT_0 + 1..WAIT_OBJECT_0 + n).contains(&c) => {
@@ -299,7 +306,10 @@ fn run(shard: &'static Shard) {
             last_tick = Instant::now();
             tick(shard);
             give_back_unclaimed(&mut unclaimed);
-        } else if polled && code == WAIT_TIMEOUT {
+        } else if polled && last_poll.elapsed() >= POLL {
+            // Every `POLL`, not only when a wait timed out: a shard whose other handles or
+            // registrations end its waits more often left these for the tick.
+            last_poll = Instant::now();
             nudge_futures(shard, |shared| shared.handle.is_none());
         }
     }
