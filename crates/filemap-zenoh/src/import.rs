@@ -305,7 +305,12 @@ impl Importer {
                     let ended = {
                         let mut exports = lock(&self.exports);
                         lock(&self.imported).insert(name.to_string(), counters.clone());
-                        exports.remove(name)
+                        // (One that ended already, for another import pattern that names
+                        // the topic too, stays as it is.)
+                        match exports.get(name) {
+                            Some(export) if !export.ended_by_import => exports.remove(name),
+                            _ => None,
+                        }
                     };
                     if let Some(mut export) = ended {
                         export.join();

@@ -34,7 +34,22 @@ const PATIENCE: Duration = Duration::from_secs(20);
 fn waits_without_futex_waitv() {
     let _ns = Namespace::new();
     let name = unique("old-kernel");
-    let out = child("no-waitv", &[&name]).output().unwrap();
+    let mut play = child("no-waitv", &[&name])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded: a wait that never ends fails the test instead of hanging it.
+    let started = std::time::Instant::now();
+    while play.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = play.kill();
+            let _ = play.wait();
+            panic!("the child did not finish within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = play.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -57,7 +57,8 @@ impl NamedMutex {
     /// waits for it (where [`lock`](NamedMutex::lock) would say
     /// [`Error::WouldDeadlock`](crate::Error::WouldDeadlock)).
     ///
-    /// On Windows the future looks for the mutex free every millisecond (a mutex the
+    /// On Windows the future looks for the mutex free every millisecond or so, as the
+    /// system's timer allows (a mutex the
     /// waiter thread took would be that thread's): against blocking lockers that keep it
     /// always held or waited for (the system hands a released mutex straight to a blocked
     /// waiter), it waits as long as they do so.

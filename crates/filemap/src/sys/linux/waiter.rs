@@ -268,13 +268,12 @@ impl Drop for Registration {
         let woken = match self.fired.load(Ordering::Acquire) {
             // Woken by a change, and going away without taking what woke it.
             CHANGED => true,
-            // Not woken, but the word changed since it was armed: a wake of one sleeper
-            // may have reached the thread for this word all the same (`futex_waitv`
-            // names one word that woke it, and a second wake landing before the thread
-            // left the kernel's queues counts as delivered), and the thread had not yet
-            // looked again.
-            NOT_FIRED => word.load(Ordering::Relaxed) != self.target.parts().1,
-            _ => false,
+            // Not woken for a change (or told to look again at a tick), but the word
+            // changed since it was armed: a wake of one sleeper may have reached the
+            // thread for this word all the same (`futex_waitv` names one word that woke
+            // it, and a second wake landing before the thread left the kernel's queues
+            // counts as delivered), and the thread had not yet looked again.
+            _ => word.load(Ordering::Relaxed) != self.target.parts().1,
         };
         if woken {
             // Passed on to another sleeper of the object (at worst one wakes for nothing).
