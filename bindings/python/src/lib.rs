@@ -7,6 +7,7 @@ mod bytes;
 mod channel;
 mod endpoint;
 mod errors;
+mod kept;
 mod mapping;
 mod parties;
 mod sync;

@@ -6,11 +6,12 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::bytes::{bytes_from, bytes_of, with_bytes};
+use crate::bytes::{bytes_of, with_bytes};
 use std::thread::ThreadId;
 
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, Turn};
 use crate::errors::{invalid, raise, to_py, Failed, OrRaise};
+use crate::kept::{bytes_or_copy, Keeping};
 use crate::turns::this_thread;
 use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
 
@@ -20,19 +21,25 @@ use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
 #[pyclass(module = "filemap", frozen)]
 pub struct Inbox {
     name: String,
-    inner: Endpoint<filemap::inbox::Inbox>,
+    inner: Endpoint<KeptInbox>,
 }
+
+/// An inbox, and a message it keeps (its `bytes` could not be made) by its sender's slot.
+pub(crate) type KeptInbox = Keeping<filemap::inbox::Inbox, u32>;
+
+/// A server, and a request it keeps (its `bytes` could not be made) by its id.
+pub(crate) type KeptServer = Keeping<filemap::service::Server, filemap::service::RequestId>;
 
 impl Inbox {
     fn wrap(inner: filemap::inbox::Inbox) -> Inbox {
         Inbox {
             name: inner.name().to_string(),
-            inner: Endpoint::new("the inbox", inner),
+            inner: Endpoint::new("the inbox", Keeping::new(inner)),
         }
     }
 
     /// The inbox's state, for a wait on many objects.
-    pub(crate) fn endpoint(&self) -> &Endpoint<filemap::inbox::Inbox> {
+    pub(crate) fn endpoint(&self) -> &Endpoint<KeptInbox> {
         &self.inner
     }
 }
@@ -75,31 +82,39 @@ impl Inbox {
     ) -> PyResult<(u32, Bound<'py, PyBytes>)> {
         let timeout = timeout_arg(py, timeout)?;
         let deadline = Deadline::after(timeout);
-        let mut buf = Vec::new();
-        let (turn, slot) = self
-            .inner
-            .wait(py, deadline, &self.name, |py, inbox, slice| {
-                let buf = &mut buf;
-                Ok(released(py, || {
-                    sliced(inbox.recv_timeout(slice).and_then(|(slot, message)| {
-                        buf.clear();
-                        message.append_to(buf)?;
-                        Ok(slot)
-                    }))
-                })?)
-            })?;
+        let (mut turn, (slot, payload)) =
+            self.inner
+                .wait(py, deadline, &self.name, |py, inbox, slice| {
+                    // One another thread's receive kept meanwhile comes first.
+                    if let Some(kept) = inbox.take_kept() {
+                        return Ok(Some(kept));
+                    }
+                    Ok(released(py, || {
+                        sliced(inbox.recv_timeout(slice).and_then(|(slot, message)| {
+                            let mut payload = Vec::new();
+                            message.append_to(&mut payload)?;
+                            Ok((slot, payload))
+                        }))
+                    })?)
+                })?;
+        let delivered = turn.open()?.deliver(py, slot, payload);
         drop(turn);
-        Ok((slot, bytes_of(py, &buf)?))
+        delivered.map_err(Failed::raise)
     }
 
     /// The next message if one is there now, else `None`.
     fn try_recv<'py>(&self, py: Python<'py>) -> PyResult<Option<(u32, Bound<'py, PyBytes>)>> {
-        self.inner.with(py, |inbox| match inbox.try_recv()? {
-            Some((slot, message)) => {
-                let bytes = bytes_from(py, message.len(), |b| message.read_at(0, b))?;
-                Ok(Some((slot, bytes)))
+        self.inner.with(py, |inbox| {
+            if let Some((slot, payload)) = inbox.take_kept() {
+                return inbox.deliver(py, slot, payload).map(Some);
             }
-            None => Ok(None),
+            let Some((slot, message)) = inbox.try_recv()? else {
+                return Ok(None);
+            };
+            let made = bytes_or_copy(py, message.len(), |b| message.read_at(0, b));
+            drop(message);
+            let bytes = made.map_err(|not_made| inbox.keep(slot, not_made))?;
+            Ok(Some((slot, bytes)))
         })
     }
 
@@ -281,19 +296,19 @@ fn service_options(clients: u32, capacity: u64) -> filemap::service::ServiceOpti
 #[pyclass(module = "filemap", frozen)]
 pub struct Server {
     name: String,
-    inner: Endpoint<filemap::service::Server>,
+    inner: Endpoint<KeptServer>,
 }
 
 impl Server {
     fn wrap(inner: filemap::service::Server) -> Server {
         Server {
             name: inner.name().to_string(),
-            inner: Endpoint::new("the server", inner),
+            inner: Endpoint::new("the server", Keeping::new(inner)),
         }
     }
 
     /// The server's state, for a wait on many objects.
-    pub(crate) fn endpoint(&self) -> &Endpoint<filemap::service::Server> {
+    pub(crate) fn endpoint(&self) -> &Endpoint<KeptServer> {
         &self.inner
     }
 }
@@ -329,21 +344,25 @@ impl Server {
     ) -> PyResult<(RequestId, Bound<'py, PyBytes>)> {
         let timeout = timeout_arg(py, timeout)?;
         let deadline = Deadline::after(timeout);
-        let mut buf = Vec::new();
-        let (turn, id) = self
-            .inner
-            .wait(py, deadline, &self.name, |py, server, slice| {
-                let buf = &mut buf;
-                Ok(released(py, || {
-                    sliced(server.recv_request_timeout(slice).and_then(|request| {
-                        buf.clear();
-                        request.append_to(buf)?;
-                        Ok(request.id())
-                    }))
-                })?)
-            })?;
+        let (mut turn, (id, payload)) =
+            self.inner
+                .wait(py, deadline, &self.name, |py, server, slice| {
+                    // One another thread's receive kept meanwhile comes first.
+                    if let Some(kept) = server.take_kept() {
+                        return Ok(Some(kept));
+                    }
+                    Ok(released(py, || {
+                        sliced(server.recv_request_timeout(slice).and_then(|request| {
+                            let mut payload = Vec::new();
+                            request.append_to(&mut payload)?;
+                            Ok((request.id(), payload))
+                        }))
+                    })?)
+                })?;
+        let delivered = turn.open()?.deliver(py, id, payload);
         drop(turn);
-        Ok((RequestId { inner: id }, bytes_of(py, &buf)?))
+        let (id, bytes) = delivered.map_err(Failed::raise)?;
+        Ok((RequestId { inner: id }, bytes))
     }
 
     /// Sends a response to `request`: the last one unless `last=False` (a stream of
@@ -444,7 +463,9 @@ pub struct Client {
 /// responses that come are the call's: another thread's call waits for it to end, another
 /// thread's request or receive is refused).
 struct Calling {
-    client: filemap::service::Client,
+    /// The client, and a response it keeps (its `bytes` could not be made) by its request
+    /// and whether it was the last.
+    client: Keeping<filemap::service::Client, (filemap::service::RequestId, bool)>,
     call: Option<ThreadId>,
 }
 
@@ -491,27 +512,36 @@ impl Client {
             inner: Endpoint::new(
                 "the client",
                 Calling {
-                    client: inner,
+                    client: Keeping::new(inner),
                     call: None,
                 },
             ),
         }
     }
 
-    /// The next response, waiting until `deadline`: `(request, payload, last, failure)`. For
-    /// a call (`call`: its request), a `Disconnected` that failed other requests in a
-    /// takeover while the call's is still pending is waited past.
+    /// The next response, waiting until `deadline`, in the turn it came in: `(turn,
+    /// request, payload, last, failure)` (pass the turn on before making an exception).
+    /// Not a call's (`call: None`): the one kept first. For a call (`call`: its request), a
+    /// `Disconnected` that failed other requests in a takeover while the call's is still
+    /// pending is waited past.
+    #[allow(clippy::type_complexity)]
     fn next_response(
         &self,
         py: Python<'_>,
         deadline: Deadline,
         call: Option<filemap::service::RequestId>,
-    ) -> PyResult<(RequestId, Vec<u8>, bool, bool)> {
+    ) -> PyResult<(Turn<'_, Calling>, RequestId, Vec<u8>, bool, bool)> {
         let mut buf = Vec::new();
-        let (_turn, (id, last, failure)) =
+        let (turn, (id, last, failure)) =
             self.inner
                 .wait(py, deadline, &self.name, |py, state, slice| {
                     state.refuse_during_others_call()?;
+                    if call.is_none() {
+                        if let Some(((id, last), payload)) = state.client.take_kept() {
+                            buf = payload;
+                            return Ok(Some((id, last, false)));
+                        }
+                    }
                     let client = &mut state.client;
                     let buf = &mut buf;
                     Ok(released(py, || {
@@ -534,7 +564,7 @@ impl Client {
                         }
                     })?)
                 })?;
-        Ok((RequestId { inner: id }, buf, last, failure))
+        Ok((turn, RequestId { inner: id }, buf, last, failure))
     }
 
     /// The rest of `call`, once it is this thread's: sends `data` and joins its responses,
@@ -549,8 +579,9 @@ impl Client {
         let asked = self.send_within(py, data, deadline)?;
         let mut answer = Vec::new();
         let mut answered = || loop {
-            let (id, payload, last, failure) =
+            let (turn, id, payload, last, failure) =
                 self.next_response(py, deadline, Some(asked.inner))?;
+            drop(turn);
             if id != asked {
                 continue; // a response given up on before, not this call's
             }
@@ -671,12 +702,16 @@ impl Client {
         timeout: Option<f64>,
     ) -> PyResult<(RequestId, Bound<'py, PyBytes>, bool)> {
         let timeout = timeout_arg(py, timeout)?;
-        let (id, payload, last, failure) =
+        let (mut turn, id, payload, last, failure) =
             self.next_response(py, Deadline::after(timeout), None)?;
         if failure {
+            drop(turn);
             return Err(self.failed(py, id, &payload));
         }
-        Ok((id, bytes_of(py, &payload)?, last))
+        let delivered = turn.open()?.client.deliver(py, (id.inner, last), payload);
+        drop(turn);
+        let ((id, last), bytes) = delivered.map_err(Failed::raise)?;
+        Ok((RequestId { inner: id }, bytes, last))
     }
 
     /// Sends a request and returns all of its responses joined, waiting up to `timeout`

@@ -9,10 +9,11 @@ use filemap::topic::{SlowSubscribers, TopicOptions};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::bytes::{bytes_from, bytes_of, with_bytes};
+use crate::bytes::with_bytes;
 use crate::endpoint::Endpoint;
 use crate::errors::Failed;
 use crate::errors::{invalid, OrRaise};
+use crate::kept::{bytes_or_copy, Keeping};
 use crate::turns::this_thread;
 use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
 
@@ -167,6 +168,10 @@ impl Publisher {
     }
 }
 
+/// A subscriber, and a message it keeps (its `bytes` could not be made) by its sequence
+/// number.
+pub(crate) type KeptSubscriber = Keeping<filemap::topic::Subscriber, u64>;
+
 /// A subscriber of a topic: `recv()` returns each message as `bytes`; iterating yields
 /// them until the publisher is gone. Under `"drop_oldest"`, a subscriber that fell behind
 /// gets `LaggedError` (with `missed`) once, then goes on at the oldest message still
@@ -174,7 +179,8 @@ impl Publisher {
 #[pyclass(module = "filemap", frozen)]
 pub struct Subscriber {
     name: String,
-    inner: Endpoint<filemap::topic::Subscriber>,
+    /// The subscriber, and a message it keeps by its sequence number (see `kept`).
+    inner: Endpoint<KeptSubscriber>,
     /// The sequence number of the last message returned to each thread.
     last: Mutex<HashMap<ThreadId, u64>>,
 }
@@ -183,13 +189,13 @@ impl Subscriber {
     fn wrap(inner: filemap::topic::Subscriber) -> Subscriber {
         Subscriber {
             name: inner.name().to_string(),
-            inner: Endpoint::new("the subscriber", inner),
+            inner: Endpoint::new("the subscriber", Keeping::new(inner)),
             last: Mutex::new(HashMap::new()),
         }
     }
 
     /// The subscriber's state, for a wait on many objects.
-    pub(crate) fn endpoint(&self) -> &Endpoint<filemap::topic::Subscriber> {
+    pub(crate) fn endpoint(&self) -> &Endpoint<KeptSubscriber> {
         &self.inner
     }
 
@@ -205,17 +211,26 @@ impl Subscriber {
         last.insert(me, seq);
     }
 
-    /// The next message if one is there now (in the caller's turn), else `None`.
+    /// The next message if one is there now (in the caller's turn), else `None`: the one
+    /// kept first.
     fn take_now<'py>(
         &self,
         py: Python<'py>,
-        sub: &mut filemap::topic::Subscriber,
+        sub: &mut KeptSubscriber,
     ) -> Result<Option<Bound<'py, PyBytes>>, Failed> {
+        if let Some((seq, payload)) = sub.take_kept() {
+            let (seq, message) = sub.deliver(py, seq, payload)?;
+            self.returned(seq);
+            return Ok(Some(message));
+        }
         let Some(sample) = sub.try_recv()? else {
             return Ok(None);
         };
-        let message = bytes_from(py, sample.len(), |buf| sample.read_at(0, buf))?;
-        self.returned(sample.seq());
+        let seq = sample.seq();
+        let made = bytes_or_copy(py, sample.len(), |buf| sample.read_at(0, buf));
+        drop(sample);
+        let message = made.map_err(|not_made| sub.keep(seq, not_made))?;
+        self.returned(seq);
         Ok(Some(message))
     }
 }
@@ -266,21 +281,24 @@ impl Subscriber {
         if let Some(message) = self.inner.with_within(py, deadline, &self.name, now)? {
             return Ok(message);
         }
-        let mut buf = Vec::new();
-        let (turn, seq) = self
-            .inner
-            .wait(py, deadline, &self.name, |py, sub, slice| {
-                let buf = &mut buf;
-                Ok(released(py, || {
-                    sliced(sub.recv_timeout(slice).and_then(|sample| {
-                        buf.clear();
-                        sample.append_to(buf)?;
-                        Ok(sample.seq())
-                    }))
-                })?)
-            })?;
+        let (mut turn, (seq, payload)) =
+            self.inner
+                .wait(py, deadline, &self.name, |py, sub, slice| {
+                    // One another thread's receive kept meanwhile comes first.
+                    if let Some(kept) = sub.take_kept() {
+                        return Ok(Some(kept));
+                    }
+                    Ok(released(py, || {
+                        sliced(sub.recv_timeout(slice).and_then(|sample| {
+                            let mut payload = Vec::new();
+                            sample.append_to(&mut payload)?;
+                            Ok((sample.seq(), payload))
+                        }))
+                    })?)
+                })?;
+        let delivered = turn.open()?.deliver(py, seq, payload);
         drop(turn);
-        let message = bytes_of(py, &buf)?;
+        let (seq, message) = delivered.map_err(Failed::raise)?;
         // (Only a message delivered is the last received.)
         self.returned(seq);
         Ok(message)

@@ -10,9 +10,9 @@ use pyo3::prelude::*;
 use crate::channel::{Receiver, Receiving};
 use crate::endpoint::{Endpoint, Turn};
 use crate::errors::{invalid, to_py};
-use crate::parties::{Inbox, Server};
+use crate::parties::{Inbox, KeptInbox, KeptServer, Server};
 use crate::sync::{NamedEvent, NamedMutex, NamedSemaphore};
-use crate::topic::Subscriber;
+use crate::topic::{KeptSubscriber, Subscriber};
 use crate::waiting::{released, slice_left, sliced, timeout_arg, wait_sliced, Deadline};
 
 /// An object waited on: a synchronisation object (used by any thread at once), or an
@@ -22,18 +22,18 @@ enum Object<'a> {
     Semaphore(&'a NamedSemaphore),
     Mutex(&'a NamedMutex),
     Receiver(&'a Endpoint<Receiving>, &'a AtomicU64, &'a AtomicUsize),
-    Subscriber(&'a Endpoint<filemap::topic::Subscriber>),
-    Inbox(&'a Endpoint<filemap::inbox::Inbox>),
-    Server(&'a Endpoint<filemap::service::Server>),
+    Subscriber(&'a Endpoint<KeptSubscriber>),
+    Inbox(&'a Endpoint<KeptInbox>),
+    Server(&'a Endpoint<KeptServer>),
 }
 
 /// An object in one slice of a wait: an endpoint with its turn.
 enum Held<'a> {
     Sync(&'a (dyn Waitable + Sync)),
     Receiver(Turn<'a, Receiving>, &'a AtomicU64, &'a AtomicUsize),
-    Subscriber(Turn<'a, filemap::topic::Subscriber>),
-    Inbox(Turn<'a, filemap::inbox::Inbox>),
-    Server(Turn<'a, filemap::service::Server>),
+    Subscriber(Turn<'a, KeptSubscriber>),
+    Inbox(Turn<'a, KeptInbox>),
+    Server(Turn<'a, KeptServer>),
 }
 
 fn objects_of<'a>(py: Python<'_>, objects: &'a [Bound<'_, PyAny>]) -> PyResult<Vec<Object<'a>>> {
@@ -135,9 +135,9 @@ fn waitables<'a>(held: &'a mut [Held<'_>]) -> PyResult<Vec<&'a (dyn Waitable + S
             Held::Receiver(turn, abandoned, exports) => {
                 turn.open()?.check_waitable(abandoned, exports)?
             }
-            Held::Subscriber(turn) => drop(turn.open()?),
-            Held::Inbox(turn) => drop(turn.open()?),
-            Held::Server(turn) => drop(turn.open()?),
+            Held::Subscriber(turn) => turn.open()?.check_waitable("the subscriber")?,
+            Held::Inbox(turn) => turn.open()?.check_waitable("the inbox")?,
+            Held::Server(turn) => turn.open()?.check_waitable("the server")?,
         }
     }
     held.iter_mut()
@@ -147,9 +147,9 @@ fn waitables<'a>(held: &'a mut [Held<'_>]) -> PyResult<Vec<&'a (dyn Waitable + S
                 Held::Receiver(turn, abandoned, exports) => {
                     turn.open()?.waitable(abandoned, exports)?
                 }
-                Held::Subscriber(turn) => &*turn.open()?,
-                Held::Inbox(turn) => &*turn.open()?,
-                Held::Server(turn) => &*turn.open()?,
+                Held::Subscriber(turn) => &**turn.open()?,
+                Held::Inbox(turn) => &**turn.open()?,
+                Held::Server(turn) => &**turn.open()?,
             })
         })
         .collect()

@@ -4,6 +4,7 @@ seen by its client as DisconnectedError, and one replaced at once failing only t
 it took."""
 
 import signal
+import sys
 import time
 
 import pytest
@@ -189,3 +190,75 @@ def test_a_call_that_times_out_says_its_whole_timeout(name):
     assert client.pending == 0
     client.close()
     server.close()
+
+
+KEPT = (
+    "import resource, sys, threading, time, filemap\n"
+    "kind, name = sys.argv[1], sys.argv[2]\n"
+    "BIG = 64 << 20\n"
+    "big = b'x' * BIG\n"
+    "if kind == 'topic':\n"
+    "    pub = filemap.Publisher.create_or_open(name, capacity=160 << 20)\n"
+    "    rx = filemap.Subscriber.open(name)\n"
+    "    send, recv = pub.publish, lambda: rx.recv(timeout=10)\n"
+    "elif kind == 'inbox':\n"
+    "    rx = filemap.Inbox.create_or_open(name, senders=1, capacity=160 << 20)\n"
+    "    tx = filemap.InboxSender.open(name)\n"
+    "    send, recv = tx.send, lambda: rx.recv(timeout=10)[1]\n"
+    "elif kind == 'request':\n"
+    "    rx = filemap.Server.create_or_open(name, clients=1, capacity=160 << 20)\n"
+    "    client = filemap.Client.open(name)\n"
+    "    send, recv = client.send_request, lambda: rx.recv_request(timeout=10)[1]\n"
+    "else:\n"
+    "    server = filemap.Server.create_or_open(name, clients=1, capacity=160 << 20)\n"
+    "    rx = filemap.Client.open(name)\n"
+    "    rx.send_request(b'ask')\n"
+    "    rid, _ = server.recv_request(timeout=10)\n"
+    "    parts = iter([False, True])\n"
+    "    send = lambda data: server.respond(rid, data, last=next(parts))\n"
+    "    recv = lambda: rx.recv_response(timeout=10)[1]\n"
+    "def later():\n"
+    "    time.sleep(0.5)\n"
+    "    send(big)\n"
+    "    send(b'next')\n"
+    "sender = threading.Thread(target=later)\n"
+    "sender.start()\n"
+    "soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
+    "used = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
+    # Room for the receive's own copy of the message, not for its bytes as well.
+    "resource.setrlimit(resource.RLIMIT_AS, (used + BIG + (BIG >> 1), hard))\n"
+    "try:\n"
+    "    recv()\n"
+    "    print('no MemoryError')\n"
+    "except MemoryError:\n"
+    "    print('MemoryError')\n"
+    "resource.setrlimit(resource.RLIMIT_AS, (soft, hard))\n"
+    "sender.join()\n"
+    "if kind != 'response':\n"
+    "    try:\n"
+    "        filemap.wait_any([rx], timeout=0)\n"
+    "        print('waited past it')\n"
+    "    except RuntimeError:\n"
+    "        print('wait refused')\n"
+    "else:\n"
+    "    print('wait refused')\n"
+    "first = recv()\n"
+    "print(len(first), first == big, recv())\n"
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="address-space limits are POSIX")
+@pytest.mark.parametrize("kind", ["topic", "inbox", "request", "response"])
+def test_a_receive_that_runs_out_of_memory_keeps_its_message(name, kind):
+    # A message that comes while a receive waits is copied out, then made `bytes`: when
+    # there is no memory for the bytes, the receive raises MemoryError and keeps the
+    # message for the next receive (before, it was lost: the next receive returned the
+    # one after it); a wait on many objects meanwhile is refused (it would sleep past it).
+    child = python_child(KEPT, kind, name)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 0, err
+    assert out.split("\n")[:3] == [
+        "MemoryError",
+        "wait refused",
+        f"{64 << 20} True b'next'",
+    ], (out, err)

@@ -17,6 +17,10 @@ derive from the built-in exception that fits: ``NotFoundError`` is a
 ``FileNotFoundError``, ``AlreadyExistsError`` a ``FileExistsError``,
 ``AccessDeniedError`` a ``PermissionError``, ``TimedOutError`` a ``TimeoutError``,
 ``DisconnectedError`` a ``BrokenPipeError``, ``InvalidArgumentError`` a ``ValueError``.
+A receive with no memory for a message's ``bytes`` raises ``MemoryError`` and keeps the
+message for the next receive (a ``Receiver`` in its ring, the other receiving ends as a copy:
+if there is no memory even for that copy, the message is lost, and the error says so); a
+wait on many objects that includes such an end raises ``RuntimeError`` until it is received.
 
 Threads: every object may be used from several threads at once (a view that one thread
 reads or writes 64 KiB or more of, flushes or commits, with the GIL released, cannot be

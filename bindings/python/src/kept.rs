@@ -1,0 +1,126 @@
+//! A received message whose `bytes` could not be made (no memory for them): kept, with
+//! what came with it (a sequence number, a sender's slot, a request id), for the endpoint's
+//! next receive, which delivers it before anything newer. The message was taken out of
+//! shared memory already, so without this a `MemoryError` lost it. (The channel's receiver
+//! keeps such a message in its ring instead: `channel.rs`.)
+//!
+//! A copy is kept only if memory for one can be had (it is asked for without failing):
+//! when even that fails, the message is lost, and the receive says so.
+
+use std::ops::{Deref, DerefMut};
+
+use pyo3::exceptions::{PyMemoryError, PyRuntimeError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::bytes::{bytes_from, bytes_of};
+use crate::errors::Failed;
+
+/// An endpoint's state with the message it keeps, if any: `inner`'s methods are its own.
+pub(crate) struct Keeping<T, M> {
+    inner: T,
+    kept: Option<(M, Vec<u8>)>,
+}
+
+impl<T, M> Keeping<T, M> {
+    pub(crate) fn new(inner: T) -> Keeping<T, M> {
+        Keeping { inner, kept: None }
+    }
+
+    /// The message kept, if any, taken: deliver it (which keeps it again if it fails).
+    pub(crate) fn take_kept(&mut self) -> Option<(M, Vec<u8>)> {
+        self.kept.take()
+    }
+
+    /// The `bytes` of `payload`, received with `meta`; if they cannot be made, the message
+    /// is kept for the next receive and the `MemoryError` returned.
+    pub(crate) fn deliver<'py>(
+        &mut self,
+        py: Python<'py>,
+        meta: M,
+        payload: Vec<u8>,
+    ) -> Result<(M, Bound<'py, PyBytes>), Failed> {
+        match bytes_of(py, &payload) {
+            Ok(bytes) => Ok((meta, bytes)),
+            Err(no_memory) => {
+                self.kept = Some((meta, payload));
+                Err(Failed::Python(no_memory))
+            }
+        }
+    }
+
+    /// Keeps what [`bytes_or_copy`] copied when the `bytes` could not be made, and says
+    /// so: the `MemoryError`, or one saying the message was lost if not even a copy could
+    /// be had.
+    pub(crate) fn keep(&mut self, meta: M, not_made: NotMade) -> Failed {
+        match not_made {
+            NotMade::Kept(no_memory, copy) => {
+                self.kept = Some((meta, copy));
+                Failed::Python(no_memory)
+            }
+            NotMade::Lost => Failed::Python(PyMemoryError::new_err(
+                "no memory for the message's bytes, nor for a copy to keep: it was lost",
+            )),
+            NotMade::Failed(failed) => failed,
+        }
+    }
+
+    /// Refuses a wait on many objects while a message is kept (the wait would sleep past
+    /// a message there to receive). `what` names the endpoint.
+    pub(crate) fn check_waitable(&self, what: &str) -> PyResult<()> {
+        if self.kept.is_some() {
+            return Err(PyRuntimeError::new_err(format!(
+                "{what} holds a message a receive could not deliver (no memory for its \
+                 bytes): receive it before waiting on {what}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl<T, M> Deref for Keeping<T, M> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T, M> DerefMut for Keeping<T, M> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+}
+
+/// Why [`bytes_or_copy`] made no `bytes`.
+pub(crate) enum NotMade {
+    /// No memory for them: the error, and a copy of the message to keep.
+    Kept(PyErr, Vec<u8>),
+    /// No memory for them, nor for a copy.
+    Lost,
+    /// Reading the message failed (it cannot be delivered at all).
+    Failed(Failed),
+}
+
+/// The `bytes` of a message of `len` bytes that `read` copies out (in the endpoint's
+/// turn, while it is still lent); if there is no memory for them, a copy to keep.
+pub(crate) fn bytes_or_copy<'py>(
+    py: Python<'py>,
+    len: usize,
+    read: impl Fn(&mut [u8]) -> filemap::Result<()>,
+) -> Result<Bound<'py, PyBytes>, NotMade> {
+    match bytes_from(py, len, &read) {
+        Ok(bytes) => Ok(bytes),
+        Err(Failed::Python(no_memory)) => {
+            let mut copy = Vec::new();
+            if copy.try_reserve_exact(len).is_err() {
+                return Err(NotMade::Lost);
+            }
+            copy.resize(len, 0);
+            match read(&mut copy) {
+                Ok(()) => Err(NotMade::Kept(no_memory, copy)),
+                Err(e) => Err(NotMade::Failed(Failed::Filemap(e))),
+            }
+        }
+        Err(failed) => Err(NotMade::Failed(failed)),
+    }
+}
