@@ -542,40 +542,119 @@ fn info_foreign(name: &str, as_json: bool) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
+/// How much of standard input `write` reads, and writes, at a time.
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// How long a write runs before it shows its progress (on a terminal).
+const WRITE_PROGRESS_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn write(name: &str, offset: u64, foreign: bool) -> Outcome {
     // The object and the offset first: a mistake there is said at once, before standard
     // input is read (it may not end: `< /dev/zero`), and no more of it is read than fits.
     let mapping = open(name, foreign, Access::Write)?;
     check_offset(&mapping, offset)?;
     let room = mapping.len() - offset;
-    let mut data = Vec::new();
-    io::stdin()
-        .lock()
-        .take(room.saturating_add(1))
-        .read_to_end(&mut data)
-        .map_err(|e| Failure::Error(format!("reading standard input: {e}")))?;
-    if data.len() as u64 > room {
-        return Err(Failure::Error(format!(
+    let too_much = |written: u64| {
+        let mut problem = format!(
             "standard input holds more than the {room} bytes from offset {offset} to the end \
              of {} ({} bytes)",
             mapping
                 .name()
                 .map_or("the object".into(), |n| n.to_string()),
             mapping.len()
-        )));
+        );
+        if written > 0 {
+            problem.push_str(&format!(": the first {written} were written"));
+        }
+        Failure::Error(problem)
+    };
+    // Written a chunk at a time (memory stays bounded, whatever the object's size); input
+    // that fits in one chunk is written whole or not at all.
+    let mut input = io::stdin().lock();
+    let mut buf = vec![
+        0u8;
+        WRITE_CHUNK.min(
+            usize::try_from(room)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1)
+        )
+    ];
+    let mut view = None;
+    let mut written = 0u64;
+    let started = std::time::Instant::now();
+    let mut progress: Option<indicatif::ProgressBar> = None;
+    loop {
+        // At most one byte past the room: enough to know the input does not fit.
+        let want = buf
+            .len()
+            .min(usize::try_from(room - written + 1).unwrap_or(usize::MAX));
+        let n = read_full(&mut input, &mut buf[..want])
+            .map_err(|e| Failure::Error(format!("reading standard input: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        if n as u64 > room - written {
+            if let Some(p) = &progress {
+                p.finish_and_clear();
+            }
+            return Err(too_much(written));
+        }
+        if view.is_none() {
+            view = Some(
+                mapping
+                    .view()
+                    .access(Access::Write)
+                    .offset(offset)
+                    .len(room)
+                    .map()?,
+            );
+        }
+        let target = view.as_ref().expect("mapped above");
+        target.write_at(written as usize, &buf[..n])?;
+        written += n as u64;
+        if progress.is_none() && started.elapsed() >= WRITE_PROGRESS_AFTER {
+            progress = write_progress();
+        }
+        if let Some(p) = &progress {
+            p.set_message(format!("{} written", crate::units::format_rounded(written)));
+        }
     }
-    if data.is_empty() {
-        return Ok(ExitCode::SUCCESS);
+    if let Some(p) = &progress {
+        p.finish_and_clear();
     }
-    let view = mapping
-        .view()
-        .access(Access::Write)
-        .offset(offset)
-        .len(data.len() as u64)
-        .map()?;
-    view.write_at(0, &data)?;
-    view.flush()?;
+    if let Some(view) = view {
+        view.flush()?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A spinner with the bytes written so far, on standard error if it is a terminal.
+fn write_progress() -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !io::stderr().is_terminal() {
+        return None;
+    }
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .expect("a valid template"),
+    );
+    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    Some(spinner)
+}
+
+/// Reads until `buf` is full or the input ends; how much was read.
+fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// An offset at most the object's end (a write or dump of nothing there is nothing to

@@ -107,8 +107,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write standard input into an object, at an offset; more input than fits from
-    /// there to the object's end is an error, and nothing is written.
+    /// Write standard input into an object, at an offset, a mebibyte at a time; more
+    /// input than fits from there to the object's end is an error (input that fits in one
+    /// mebibyte is then not written at all; longer input, up to the last whole mebibyte
+    /// that fits, and the error says how much).
     Write {
         /// The name.
         name: String,

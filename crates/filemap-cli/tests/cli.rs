@@ -193,6 +193,52 @@ fn write_at_offset_and_out_of_range() {
     assert_eq!(ns.entries(), 0);
 }
 
+/// `write` copies its input a chunk (1 MiB) at a time: more than a chunk arrives whole;
+/// input that fits in one chunk is written whole or not at all; past the room, the chunks
+/// before were written and the error says how much.
+#[test]
+#[cfg(unix)]
+fn write_streams_in_chunks() {
+    let ns = Ns::new();
+    ns.ok(&["create", "big", "--size", "4MiB", "--persistent"]);
+    let data: Vec<u8> = (0..3 * (1u32 << 20) + 5)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let out = ns.with_stdin(&["write", "big", "--offset", "7"], &data);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dumped = ns
+        .cmd(&[
+            "dump",
+            "big",
+            "--offset",
+            "7",
+            "--len",
+            &data.len().to_string(),
+            "--raw",
+        ])
+        .output()
+        .unwrap();
+    assert!(dumped.stdout == data, "the object holds what was written");
+    // One byte too many for the room: four chunks fit, the error says they were written.
+    let over = vec![b'q'; (4 << 20) + 1];
+    let out = ns.with_stdin(&["write", "big"], &over);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.trim_end().ends_with(
+            "standard input holds more than the 4194304 bytes from offset 0 to the end of \
+             Local\\big (4194304 bytes): the first 4194304 were written"
+        ),
+        "{err}"
+    );
+    assert_eq!(ns.ok(&["dump", "big", "--offset", "4194303", "--raw"]), "q");
+    ns.ok(&["rm", "big"]);
+}
+
 #[test]
 fn errors_exit_1_usage_exits_2() {
     let ns = Ns::new();
