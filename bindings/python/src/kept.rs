@@ -32,6 +32,11 @@ impl<T, M> Keeping<T, M> {
         self.kept.take()
     }
 
+    /// What came with the message kept, if one is.
+    pub(crate) fn kept_meta(&self) -> Option<&M> {
+        self.kept.as_ref().map(|(meta, _)| meta)
+    }
+
     /// The `bytes` of `payload`, received with `meta`; if they cannot be made, the message
     /// is kept for the next receive and the `MemoryError` returned.
     pub(crate) fn deliver<'py>(

@@ -757,17 +757,23 @@ impl Client {
             .and_then(|answer| bytes_of(py, &answer))
     }
 
-    /// How many requests wait for their last response.
+    /// How many requests wait for their last response (one whose last response a receive
+    /// kept, having no memory for its bytes, included).
     #[getter]
     fn pending(&self, py: Python<'_>) -> PyResult<usize> {
-        self.inner.with(py, |state| Ok(state.client.pending()))
+        self.inner.with(py, |state| {
+            let kept_last = matches!(state.client.kept_meta(), Some((_, true)));
+            Ok(state.client.pending() + usize::from(kept_last))
+        })
     }
 
-    /// Whether request `id` waits for its last response (not answered in full, not
+    /// Whether request `id` waits for its last response (not received in full, not
     /// failed).
     fn is_pending(&self, py: Python<'_>, id: &RequestId) -> PyResult<bool> {
-        self.inner
-            .with(py, |state| Ok(state.client.is_pending(id.inner)))
+        self.inner.with(py, |state| {
+            let kept_last = state.client.kept_meta() == Some(&(id.inner, true));
+            Ok(state.client.is_pending(id.inner) || kept_last)
+        })
     }
 
     /// Whether a server is connected and alive now: after `DisconnectedError`, tells a

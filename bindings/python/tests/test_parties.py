@@ -213,9 +213,9 @@ KEPT = (
     "    server = filemap.Server.create_or_open(name, clients=1, capacity=160 << 20)\n"
     "    rx = filemap.Client.open(name)\n"
     "    rx.send_request(b'ask')\n"
-    "    rid, _ = server.recv_request(timeout=10)\n"
-    "    parts = iter([False, True])\n"
-    "    send = lambda data: server.respond(rid, data, last=next(parts))\n"
+    "    rx.send_request(b'ask again')\n"
+    "    asked = iter([server.recv_request(timeout=10)[0] for _ in range(2)])\n"
+    "    send = lambda data: server.respond(next(asked), data)\n"
     "    recv = lambda: rx.recv_response(timeout=10)[1]\n"
     "def later():\n"
     "    time.sleep(0.5)\n"
@@ -241,7 +241,8 @@ KEPT = (
     "    except RuntimeError:\n"
     "        print('wait refused')\n"
     "else:\n"
-    "    print('wait refused')\n"
+    # The request whose last response is kept is still pending.
+    "    print('wait refused' if rx.pending == 2 else f'pending {rx.pending}')\n"
     "first = recv()\n"
     "print(len(first), first == big, recv())\n"
 )
@@ -253,7 +254,8 @@ def test_a_receive_that_runs_out_of_memory_keeps_its_message(name, kind):
     # A message that comes while a receive waits is copied out, then made `bytes`: when
     # there is no memory for the bytes, the receive raises MemoryError and keeps the
     # message for the next receive (before, it was lost: the next receive returned the
-    # one after it); a wait on many objects meanwhile is refused (it would sleep past it).
+    # one after it); a wait on many objects meanwhile is refused (it would sleep past it),
+    # and a client whose kept response is its request's last still counts it pending.
     child = python_child(KEPT, kind, name)
     out, err = child.communicate(timeout=120)
     assert child.returncode == 0, err
