@@ -28,8 +28,10 @@ impl<T, M> Keeping<T, M> {
     }
 
     /// The message kept, if any, taken: deliver it (which keeps it again if it fails).
-    pub(crate) fn take_kept(&mut self) -> Option<(M, Vec<u8>)> {
-        self.kept.take()
+    pub(crate) fn take_kept(&mut self) -> Option<(M, Option<Vec<u8>>)> {
+        self.kept
+            .take()
+            .map(|(meta, payload)| (meta, Some(payload)))
     }
 
     /// What came with the message kept, if one is.
@@ -38,13 +40,17 @@ impl<T, M> Keeping<T, M> {
     }
 
     /// The `bytes` of `payload`, received with `meta`; if they cannot be made, the message
-    /// is kept for the next receive and the `MemoryError` returned.
+    /// is kept for the next receive and the `MemoryError` returned (`None`: no copy could
+    /// be made, the message is lost: a `MemoryError` that says so).
     pub(crate) fn deliver<'py>(
         &mut self,
         py: Python<'py>,
         meta: M,
-        payload: Vec<u8>,
+        payload: Option<Vec<u8>>,
     ) -> Result<(M, Bound<'py, PyBytes>), Failed> {
+        let Some(payload) = payload else {
+            return Err(lost());
+        };
         match bytes_of(py, &payload) {
             Ok(bytes) => Ok((meta, bytes)),
             Err(no_memory) => {
@@ -63,9 +69,7 @@ impl<T, M> Keeping<T, M> {
                 self.kept = Some((meta, copy));
                 Failed::Python(no_memory)
             }
-            NotMade::Lost => Failed::Python(PyMemoryError::new_err(
-                "no memory for the message's bytes, nor for a copy to keep: it was lost",
-            )),
+            NotMade::Lost => lost(),
             NotMade::Failed(failed) => failed,
         }
     }
@@ -96,6 +100,29 @@ impl<T, M> DerefMut for Keeping<T, M> {
     }
 }
 
+/// The `MemoryError` of a message lost: no memory for its bytes, nor for a copy.
+pub(crate) fn lost() -> Failed {
+    Failed::Python(PyMemoryError::new_err(
+        "no memory for the message's bytes, nor for a copy to keep: it was lost",
+    ))
+}
+
+/// A copy of a message of `len` bytes that `read` copies out (in a wait's slice, while it
+/// is lent), or `None` if no memory for one can be had: asked for without failing, where
+/// a plain allocation would end the process.
+pub(crate) fn copy_out(
+    len: usize,
+    read: impl FnOnce(&mut [u8]) -> filemap::Result<()>,
+) -> filemap::Result<Option<Vec<u8>>> {
+    let mut copy = Vec::new();
+    if copy.try_reserve_exact(len).is_err() {
+        return Ok(None);
+    }
+    copy.resize(len, 0);
+    read(&mut copy)?;
+    Ok(Some(copy))
+}
+
 /// Why [`bytes_or_copy`] made no `bytes`.
 pub(crate) enum NotMade {
     /// No memory for them: the error, and a copy of the message to keep.
@@ -115,17 +142,11 @@ pub(crate) fn bytes_or_copy<'py>(
 ) -> Result<Bound<'py, PyBytes>, NotMade> {
     match bytes_from(py, len, &read) {
         Ok(bytes) => Ok(bytes),
-        Err(Failed::Python(no_memory)) => {
-            let mut copy = Vec::new();
-            if copy.try_reserve_exact(len).is_err() {
-                return Err(NotMade::Lost);
-            }
-            copy.resize(len, 0);
-            match read(&mut copy) {
-                Ok(()) => Err(NotMade::Kept(no_memory, copy)),
-                Err(e) => Err(NotMade::Failed(Failed::Filemap(e))),
-            }
-        }
+        Err(Failed::Python(no_memory)) => match copy_out(len, read) {
+            Ok(Some(copy)) => Err(NotMade::Kept(no_memory, copy)),
+            Ok(None) => Err(NotMade::Lost),
+            Err(e) => Err(NotMade::Failed(Failed::Filemap(e))),
+        },
         Err(failed) => Err(NotMade::Failed(failed)),
     }
 }

@@ -11,7 +11,7 @@ use std::thread::ThreadId;
 
 use crate::endpoint::{Endpoint, Turn};
 use crate::errors::{invalid, raise, to_py, Failed, OrRaise};
-use crate::kept::{bytes_or_copy, Keeping};
+use crate::kept::{bytes_or_copy, copy_out, lost, Keeping};
 use crate::turns::this_thread;
 use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
 
@@ -91,8 +91,7 @@ impl Inbox {
                     }
                     Ok(released(py, || {
                         sliced(inbox.recv_timeout(slice).and_then(|(slot, message)| {
-                            let mut payload = Vec::new();
-                            message.append_to(&mut payload)?;
+                            let payload = copy_out(message.len(), |b| message.read_at(0, b))?;
                             Ok((slot, payload))
                         }))
                     })?)
@@ -353,8 +352,7 @@ impl Server {
                     }
                     Ok(released(py, || {
                         sliced(server.recv_request_timeout(slice).and_then(|request| {
-                            let mut payload = Vec::new();
-                            request.append_to(&mut payload)?;
+                            let payload = copy_out(request.len(), |b| request.read_at(0, b))?;
                             Ok((request.id(), payload))
                         }))
                     })?)
@@ -501,6 +499,11 @@ impl Drop for CallUnderWay<'_> {
     }
 }
 
+/// A failure response's reason, as copied out (`None`: there was no memory for a copy).
+fn reason_of(payload: Option<&[u8]>) -> &[u8] {
+    payload.unwrap_or(b"(not known: there was no memory for a copy of the reason)")
+}
+
 /// How often a call looks again while another thread's call is under way.
 const CALL_POLL: std::time::Duration = std::time::Duration::from_millis(1);
 
@@ -530,8 +533,9 @@ impl Client {
         py: Python<'_>,
         deadline: Deadline,
         call: Option<filemap::service::RequestId>,
-    ) -> PyResult<(Turn<'_, Calling>, RequestId, Vec<u8>, bool, bool)> {
-        let mut buf = Vec::new();
+    ) -> PyResult<(Turn<'_, Calling>, RequestId, Option<Vec<u8>>, bool, bool)> {
+        // (`None`: no memory for a copy of the payload.)
+        let mut buf = None;
         let (turn, (id, last, failure)) =
             self.inner
                 .wait(py, deadline, &self.name, |py, state, slice| {
@@ -547,8 +551,7 @@ impl Client {
                     Ok(released(py, || {
                         let failed = match client.recv_response_timeout(slice) {
                             Ok(response) => {
-                                buf.clear();
-                                response.append_to(buf)?;
+                                *buf = copy_out(response.len(), |b| response.read_at(0, b))?;
                                 let flags = (response.is_last(), response.is_failure());
                                 return Ok(Some((response.request(), flags.0, flags.1)));
                             }
@@ -586,8 +589,11 @@ impl Client {
                 continue; // a response given up on before, not this call's
             }
             if failure {
-                return Err(self.failed(py, id, &payload));
+                return Err(self.failed(py, id, reason_of(payload.as_deref())));
             }
+            let Some(payload) = payload else {
+                return Err(lost().raise());
+            };
             answer.extend_from_slice(&payload);
             if last {
                 return Ok(());
@@ -706,7 +712,7 @@ impl Client {
             self.next_response(py, Deadline::after(timeout), None)?;
         if failure {
             drop(turn);
-            return Err(self.failed(py, id, &payload));
+            return Err(self.failed(py, id, reason_of(payload.as_deref())));
         }
         let delivered = turn.open()?.client.deliver(py, (id.inner, last), payload);
         drop(turn);

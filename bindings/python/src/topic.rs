@@ -13,7 +13,7 @@ use crate::bytes::with_bytes;
 use crate::endpoint::Endpoint;
 use crate::errors::Failed;
 use crate::errors::{invalid, OrRaise};
-use crate::kept::{bytes_or_copy, Keeping};
+use crate::kept::{bytes_or_copy, copy_out, Keeping};
 use crate::turns::this_thread;
 use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
 
@@ -290,8 +290,7 @@ impl Subscriber {
                     }
                     Ok(released(py, || {
                         sliced(sub.recv_timeout(slice).and_then(|sample| {
-                            let mut payload = Vec::new();
-                            sample.append_to(&mut payload)?;
+                            let payload = copy_out(sample.len(), |b| sample.read_at(0, b))?;
                             Ok((sample.seq(), payload))
                         }))
                     })?)

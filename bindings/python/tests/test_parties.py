@@ -264,3 +264,38 @@ def test_a_receive_that_runs_out_of_memory_keeps_its_message(name, kind):
         "wait refused",
         f"{64 << 20} True b'next'",
     ], (out, err)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="address-space limits are POSIX")
+def test_a_receive_with_no_memory_even_for_a_copy_says_the_message_was_lost(name):
+    # A message that comes while a receive waits, with no memory even for the receive's
+    # copy of it: MemoryError saying the message was lost, and the next receive goes on
+    # (before, the copy's allocation failing ended the process).
+    child = python_child(
+        "import resource, sys, threading, time, filemap\n"
+        "BIG = 64 << 20\n"
+        "big = b'x' * BIG\n"
+        "pub = filemap.Publisher.create_or_open(sys.argv[1], capacity=160 << 20)\n"
+        "sub = filemap.Subscriber.open(sys.argv[1])\n"
+        "def later():\n"
+        "    time.sleep(0.5)\n"
+        "    pub.publish(big)\n"
+        "    pub.publish(b'next')\n"
+        "sender = threading.Thread(target=later)\n"
+        "sender.start()\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
+        "used = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (used + (16 << 20), hard))\n"
+        "try:\n"
+        "    sub.recv(timeout=10)\n"
+        "    print('no MemoryError')\n"
+        "except MemoryError as e:\n"
+        "    print('lost' if 'lost' in str(e) else str(e))\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (soft, hard))\n"
+        "sender.join()\n"
+        "print(sub.recv(timeout=10))\n",
+        name,
+    )
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 0, err
+    assert out.split("\n")[:2] == ["lost", "b'next'"], (out, err)
