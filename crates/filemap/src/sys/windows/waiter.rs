@@ -160,9 +160,16 @@ fn place(entry: Entry) -> std::io::Result<&'static Shard> {
         entries: Mutex::new(vec![entry]),
         control,
     }));
-    std::thread::Builder::new()
+    if let Err(e) = std::thread::Builder::new()
         .name("filemap-waiter".into())
-        .spawn(move || run(shard))?;
+        .spawn(move || run(shard))
+    {
+        // SAFETY: `shard` came from `Box::leak` above, and the thread that was to use it
+        // never started (its closure, the only other holder of the reference, is gone):
+        // nothing refers to it any more. Freed, with the entry (its waker, its handle).
+        drop(unsafe { Box::from_raw(std::ptr::from_ref(shard).cast_mut()) });
+        return Err(e);
+    }
     all.push(shard);
     Ok(shard)
 }
