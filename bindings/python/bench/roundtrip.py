@@ -43,8 +43,11 @@ def pin(cpu):
 
 
 def percentiles(samples_ns):
+    """The median and the 99th percentile in microseconds (the latter None with fewer than
+    100 samples, where it would only be the largest)."""
     s = sorted(samples_ns)
-    return s[len(s) // 2] / 1000.0, s[min(len(s) - 1, int(len(s) * 0.99))] / 1000.0
+    p99 = s[min(len(s) - 1, int(len(s) * 0.99))] / 1000.0 if len(s) >= 100 else None
+    return s[len(s) // 2] / 1000.0, p99
 
 
 # --- partners (run in the child process) ------------------------------------------------

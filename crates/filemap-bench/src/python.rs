@@ -104,11 +104,18 @@ pub fn section(r: &mut Results) -> Result<()> {
 
 /// What section 10 measures.
 pub fn intro() -> String {
-    "Two Python processes (CPython, the measuring one on CPU 0, its partner on CPU 1), \
+    // (The script's counts: `ROUNDS` in roundtrip.py, a tenth of them in quick mode.)
+    let (small, large) = if filemap_harness::quick() {
+        ("2,000", "30")
+    } else {
+        ("20,000", "300")
+    };
+    format!(
+        "Two Python processes (CPython, the measuring one on CPU 0, its partner on CPU 1), \
 started with `multiprocessing`; the script is `bindings/python/bench/roundtrip.py`, run once \
 per repetition after `pip install ./bindings/python`. Round trip: the measuring process sends \
 a message, the partner receives it as `bytes` and sends it back, the measuring process \
-receives it as `bytes`; 20,000 timed round trips at 64 B and 300 at 1 MiB after a warm-up. \
+receives it as `bytes`; {small} timed round trips at 64 B and {large} at 1 MiB after a warm-up. \
 filemap uses two channels (one each way) with the default wait (spin briefly, then sleep); \
 `Pipe` uses `send_bytes`/`recv_bytes`; `Queue` pickles; the `shared_memory` row is a segment \
 whose first byte both sides poll in a Python loop (the hand-rolled flag: no sleeping, a busy \
@@ -118,7 +125,7 @@ the array into it and sends the name (the receiver maps it, no copy); `shared_me
 same with a segment; `Pipe` and `Queue` pickle the array. filemap allocates an object's \
 memory when it is created (so that a view never meets a SIGBUS), which `shared_memory` leaves \
 to the first touch.\n"
-        .to_string()
+    )
 }
 
 /// The line under section 10's table: the issue's target (filemap's 64 B round trip at

@@ -89,6 +89,10 @@ pub struct Row {
     /// The row measures the scheduler rather than the system (more busy-polling processes
     /// than cores): its note says so, and it is no loss or win of filemap's.
     pub scheduler_bound: bool,
+    /// For rows that read a file: whether the row copies every byte into a buffer (`Some
+    /// (true)`) or reads it in place (`Some(false)`). Its best peer is one that does the
+    /// same work.
+    pub copies: Option<bool>,
     pub p50: f64,
     pub p99: Option<f64>,
     pub min: f64,
@@ -173,6 +177,7 @@ impl Results {
             samples: vec![sample],
             extra: String::new(),
             scheduler_bound: false,
+            copies: None,
             p50: f64::NAN,
             p99: None,
             min: f64::NAN,
@@ -208,8 +213,11 @@ impl Results {
                     .filter(move |r| r.scenario == scenario && r.size == size)
             };
             let floor = group().find(|r| r.kind == Kind::Floor).map(|r| r.p50);
+            let copies = self.rows[i].copies;
             let best = group()
                 .filter(|r| r.kind == Kind::Peer && !r.scheduler_bound)
+                // Like with like: a copying row against copying peers.
+                .filter(|r| copies.is_none() || r.copies.is_none() || r.copies == copies)
                 .fold(None::<&Row>, |best, r| match best {
                     Some(b) if !r.better(r.p50, b.p50) => Some(b),
                     _ => Some(r),

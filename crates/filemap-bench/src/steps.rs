@@ -342,8 +342,11 @@ fn render() -> Result<String> {
     let mut md = format!(
         "Where the time goes: the system calls filemap makes on Linux (as `strace` lists them), \
 each timed on its own over {} iterations in this run (mean), with what each buys; the raw \
-`shm_open` sequence below them. The sums leave out what the library does between the calls \
-(checks, allocation of its handles), which the rows above include.\n\n\
+`shm_open` sequence below them. They are timed otherwise than the rows above (each call \
+alone, between two clock reads, as a mean, once in the run, not in turns with the other \
+systems), so a sum is no measure of its row and can come out above it (the raw sequence's \
+does, with no library code between its calls): the table says where the time goes, the rows \
+what the whole sequence costs.\n\n\
 | sequence | system call | buys | µs |\n|---|---|---|---|\n",
         create.iterations
     );

@@ -181,8 +181,10 @@ pub(super) fn mutex_section(r: &mut Results) -> Result<()> {
     Ok(())
 }
 
-/// Peak resident memory of the file rows, largest over the repetitions, by row name.
-pub(super) static FILE_RSS: std::sync::Mutex<Vec<(String, u64)>> =
+/// Peak resident memory of the file rows, largest over the repetitions, by scenario and row
+/// name.
+#[allow(clippy::type_complexity)]
+pub(super) static FILE_RSS: std::sync::Mutex<Vec<(&'static str, String, u64)>> =
     std::sync::Mutex::new(Vec::new());
 
 pub(super) fn files_section(r: &mut Results, reps: usize) -> Result<u64> {
@@ -224,10 +226,18 @@ pub(super) fn files_section(r: &mut Results, reps: usize) -> Result<u64> {
                 Sample::value(seconds * 1e3),
             );
             let mut all = FILE_RSS.lock().map_err(err)?;
-            match all.iter_mut().find(|(s, _)| s == system) {
-                Some(e) => e.1 = e.1.max(rss),
-                None => all.push((system.to_string(), rss)),
+            match all
+                .iter_mut()
+                .find(|(c, s, _)| *c == scenario && s == system)
+            {
+                Some(e) => e.2 = e.2.max(rss),
+                None => all.push((scenario, system.to_string(), rss)),
             }
+        }
+        // Like with like: the rows that read in place, and those that copy every byte.
+        let in_place = [files::SEQUENTIAL[0].1, files::SEQUENTIAL[2].1];
+        for row in r.rows.iter_mut().filter(|row| row.section == 5) {
+            row.copies = Some(!in_place.contains(&row.system.as_str()));
         }
     }
     Ok(file.size)
@@ -253,8 +263,8 @@ pub(super) fn finish_file_rows(r: &mut Results) {
         let gib_s = bytes / (row.p50 / 1e3) / (1u64 << 30) as f64;
         let peak = rss
             .iter()
-            .find(|(s, _)| *s == row.system)
-            .map(|(_, m)| *m)
+            .find(|(c, s, _)| *c == row.scenario && *s == row.system)
+            .map(|(_, _, m)| *m)
             .unwrap_or(0);
         format!("{} GiB/s, {peak} MiB", report::number(gib_s))
     });
@@ -263,10 +273,10 @@ pub(super) fn finish_file_rows(r: &mut Results) {
 /// The file rows that do the same work (a safe copy of every byte into a buffer) set side
 /// by side: filemap's `read_at` against memmap2's `copy_from_slice`, in both scenarios.
 pub(super) fn same_work_note(r: &Results) -> String {
-    let p50 = |system: &str| {
+    let p50 = |scenario: &str, system: &str| {
         r.rows
             .iter()
-            .find(|row| row.section == 5 && row.system == system)
+            .find(|row| row.section == 5 && row.scenario == scenario && row.system == system)
             .map(|row| row.p50)
     };
     let mut pairs = Vec::new();
@@ -274,7 +284,7 @@ pub(super) fn same_work_note(r: &Results) -> String {
         (SCAN, files::SEQUENTIAL[1].1, files::SEQUENTIAL[3].1),
         (RANDOM, files::RANDOM[0], files::RANDOM[1]),
     ] {
-        if let (Some(a), Some(b)) = (p50(ours), p50(theirs)) {
+        if let (Some(a), Some(b)) = (p50(scenario, ours), p50(scenario, theirs)) {
             pairs.push(format!(
                 "{scenario}: {}× ({} ms against {} ms)",
                 report::number(a / b),

@@ -450,6 +450,27 @@ fn today() -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// The command that made this report: the settings in the environment, and the sections
+/// if not all of them.
+fn command_line(sections: &[usize]) -> String {
+    let mut line = String::new();
+    for var in [
+        "FILEMAP_BENCH_QUICK",
+        "FILEMAP_BENCH_REPS",
+        "FILEMAP_BENCH_FILE_GIB",
+    ] {
+        if let Ok(value) = std::env::var(var) {
+            line.push_str(&format!("{var}={value} "));
+        }
+    }
+    line.push_str("cargo run -p filemap-bench --release -- --report");
+    if sections.len() != SECTION_TITLES.len() {
+        let list: Vec<String> = sections.iter().map(usize::to_string).collect();
+        line.push_str(&format!(" --sections {}", list.join(",")));
+    }
+    line
+}
+
 fn markdown(r: &Results, run: &Run, sections: &[usize]) -> String {
     let mut md = String::new();
     md.push_str(
@@ -472,10 +493,12 @@ other than CPU 0, in turn)."
     ));
     md.push_str(&format!(
         "- Load average (1 minute) before the run {:.2}, after it {:.2} (the benchmark's own \
-two processes count for up to 2 of that; its publish-subscribe rows run up to five processes, \
-its many-to-one rows up to nine){}\n",
+two processes count for up to 2 of that; its publish-subscribe rows run up to {} processes, \
+its many-to-one rows up to {}){}\n",
         run.load.0,
         run.load.1,
+        harness::SUBSCRIBERS.iter().max().map_or(2, |n| n + 1),
+        harness::SENDERS.iter().max().map_or(2, |n| n + 1),
         if run.busy() {
             ": the machine was busy with other work during the run, which disturbs the \
 numbers (the busy-polling rows most, as a polling process that shares its core with another \
@@ -485,8 +508,9 @@ one loses whole time slices)."
         }
     ));
     md.push_str(&format!(
-        "- Command: `cargo run -p filemap-bench --release -- --report` ({} repetitions of every \
+        "- Command: `{}` ({} repetitions of every \
 row; the whole run took {:.1} minutes). `--json` prints the rows as JSON. Run on {}.\n",
+        command_line(sections),
         run.repetitions,
         run.seconds / 60.0,
         today()

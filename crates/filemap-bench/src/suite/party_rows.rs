@@ -262,8 +262,8 @@ cache line of its own in a shared page, the same way for all three systems (the 
 spins on those lines and lets other processes run every few microseconds), and the next \
 message goes only once every subscriber has answered, so no message waits behind another. \
 Earlier reports sent the times back over each system itself (a filemap channel, an iceoryx2 \
-service): that return path is not timed, but it runs on the same cores as the next message, \
-and in probe runs it put filemap's 1 MiB row 1-16% behind iceoryx2's. The three \
+service): that return path was not timed, but it ran on the same cores as the next \
+message, which it could slow. The three \
 systems of a scenario run together: each subscriber process serves all three, and they take \
 turns in blocks of up to 500 messages or 25 ms, so that all are measured at the same moments \
 of a machine whose speed drifts. Up to {} (1 MiB) to {} (64 B) messages per row after a \

@@ -37,9 +37,8 @@ at all: three 1 MiB buffers in shared memory, each guarded by a flag (the partne
 message in and raises the flag, this process copies it out and lowers it), so every byte \
 crosses from one core to the other as in the other rows. Ratios here are of cost (time per \
 byte), so 2× is half the bandwidth. filemap's channel streams through an 8 MiB ring (up to 8 \
-messages in flight), iceoryx2's subscriber holds up to 4 samples, and the pipe and Unix \
-socket keep the system's default buffer sizes (a pipe's is 64 KiB, so a 1 MiB message \
-crosses in 16 parts). The rows are measured one after another, not in alternating blocks: \
+messages in flight), iceoryx2's subscriber holds up to 4 samples, and the Unix socket keeps \
+the system's default buffer sizes. The rows are measured one after another, not in alternating blocks: \
 a drift of the machine's speed between rows shows in their ratios (the spread column shows \
 how far each row's repetitions moved).\n"
             .to_string(),
@@ -199,8 +198,9 @@ process's pending futures), which wakes the task's waker, which wakes the runtim
 waiter thread wakes that thread once more, to sleep over the new set. tokio's `UnixStream` \
 is woken by the kernel in its `epoll_wait` directly. On this machine a wake-up in the \
 kernel costs tens of microseconds (see section 1's raw futex row), so the hops decide. By \
-design nothing spins by default (a thousand idle receivers cost a few percent of one core, \
-each looked at every 100 ms for a dead peer: the example `idle_futures`); the opt-in rows \
+design nothing spins by default (each idle receiver is looked at every 100 ms for a dead \
+peer; what idle receivers cost is measured by the example `idle_futures`, not by this run: \
+`cargo run --release -p filemap --example idle_futures`); the opt-in rows \
 (`WaitMode::Spin`, `BusyPoll`) catch the reply while they spin."
         }
         LINK_LATENCY | LINK_THROUGHPUT | LINK_RATE => {

@@ -184,16 +184,18 @@ pub(super) fn waits_note(r: &Results) -> String {
         };
         let socket_to = socket / filemap;
         lines.push(format!(
-            "- **{what} under tokio's {} runtime, 64 B ping-pong**: {} ns one way, {}× the \
-blocking channel's {} ns measured with it (target: at most {}×, which this run {}); tokio's \
-`UnixStream` under the same runtime takes {} ns, {}× the async channel's (target: at least \
+            "- **{what} under tokio's {} runtime, 64 B ping-pong**: {} ns one way (the table's \
+median); against the blocking channel measured in turns with it, the median of the \
+repetitions' ratios is {}× (target: at most {}×, which this run {}; the blocking channel's \
+median in those turns: {} ns, not a row of the table); tokio's `UnixStream` under the same \
+runtime, measured on its own, takes {} ns, {}× the async channel's row (target: at least \
 {}×, which this run {}).",
             kind.name(),
             report::number(filemap),
             report::number(to_blocking),
-            report::number(blocking),
             ASYNC_TARGET,
             verdict(to_blocking <= ASYNC_TARGET),
+            report::number(blocking),
             report::number(socket),
             report::number(socket_to),
             SOCKET_TARGET,
@@ -284,10 +286,11 @@ each.\n\n\
 The last column sets each row against the same run's: the async rows under tokio against \
 a blocking ping-pong measured with each of them, in alternating blocks of up to 500 round trips \
 (both processes switch between `send_async`/`recv_async` in the row's mode and `send`/`recv` \
-in the default mode, from the same tasks: this machine's two cores are at times hyperthreads \
-of one physical core and at times not, which changes a ping-pong several times over from one \
-second to the next), the median of the repetitions' ratios; the `block_on` rows against the \
-blocking channel's row; tokio's `UnixStream` against the async channel under the same \
+in the default mode, from the same tasks: on a shared machine whose two cores are at times \
+hyperthreads of one physical core and at times not, a ping-pong can change several times \
+over from one second to the next), the median of the repetitions' ratios; the `block_on` rows \
+against the blocking channel's row; tokio's `UnixStream` (measured on its own, not in turns \
+with the async rows) against the async channel under the same \
 runtime; the `wait_any` rows against the single wait. No floor rows (section 1's cache-line and futex \
 ping-pongs are this machine's bounds).\n",
         if workers == 1 { "" } else { "s" },
