@@ -529,9 +529,22 @@ impl Inbox {
         let sleep = self.bell.sleep();
         let ready = || self.committed_now();
         let marked = || self.live_receivers().find_map(Receiver::marked_now);
-        let gone = || self.all_senders_gone();
+        let gone = || {
+            // Looked at before every sleep: a sender never waits for room that a damaged
+            // position holds back while the inbox waits (see `channel::mending`).
+            self.restate_positions();
+            self.all_senders_gone()
+        };
         self.first()
             .wait_on(&sleep, deadline, 0, ready, marked, gone)
+    }
+
+    /// Says again where each live ring's receiver is (it holds no message: a `RecvSlot`
+    /// borrows the inbox), storing positions a process outside the protocol changed.
+    pub(crate) fn restate_positions(&self) {
+        for receiver in self.live_receivers() {
+            receiver.restate_positions();
+        }
     }
 
     /// Whether something is committed at the position of some ring (a message, or a wrap

@@ -67,6 +67,11 @@ fn main() {
         "a_sender_killed_asleep_is_counted_asleep_no_more",
         a_sender_killed_asleep_is_counted_asleep_no_more,
     ));
+    #[cfg(target_os = "linux")]
+    tests.push((
+        "a_release_position_moved_back_holds_no_sender_up",
+        a_release_position_moved_back_holds_no_sender_up,
+    ));
     #[cfg(windows)]
     tests.push((
         "a_channel_over_reserved_memory_is_refused",
@@ -77,8 +82,9 @@ fn main() {
     #[cfg(not(target_os = "linux"))]
     println!(
         "a_receiver_spins_through_a_long_message_being_written, \
-         a_sender_killed_asleep_is_counted_asleep_no_more: Linux only (they read sleeper \
-         counts from the entry's file; the code under test is the same here)"
+         a_sender_killed_asleep_is_counted_asleep_no_more, \
+         a_release_position_moved_back_holds_no_sender_up: Linux only (they read or write \
+         words of the entry's file; the code under test is the same here)"
     );
     run_tests(&tests);
 }
@@ -1035,5 +1041,41 @@ fn a_channel_over_reserved_memory_is_refused() {
     // SAFETY: the section made above, closed once.
     unsafe { CloseHandle(section) };
     drop(tx);
+    ns.assert_empty();
+}
+
+/// A process moves a drained channel's release position (`HEAD`, the ring's control word at
+/// 64) back by the ring's capacity: the sender then finds the ring full and waits for
+/// room; the receiver, waiting for a message, says its positions again before it sleeps,
+/// so the sender goes on and its message comes (both waited for ever before).
+#[cfg(target_os = "linux")]
+fn a_release_position_moved_back_holds_no_sender_up() {
+    let ns = Namespace::new();
+    let name = unique("head-back");
+    let mut rx = Receiver::create_or_open(name.as_str(), 4096).unwrap();
+    let mut tx = Sender::open(name.as_str()).unwrap();
+    // Past the ring's first lap, so that the position moved back is a valid one.
+    for i in 0..4u8 {
+        tx.send(&[i; 1500]).unwrap();
+        assert_eq!(
+            rx.recv_timeout(PATIENCE).unwrap().to_vec().unwrap(),
+            [i; 1500]
+        );
+    }
+    let file = common::EntryFile::open(&ns, &name);
+    let head = file.data_offset() + 64;
+    let at = u64::from_ne_bytes(file.read(head));
+    assert!(at >= 4096, "the ring is past its first lap ({at})");
+    file.write(head, &(at - 4096).to_ne_bytes());
+    std::thread::scope(|s| {
+        // (Nearly the whole ring: the sender looks at the release position again.)
+        let sending = s.spawn(|| tx.send_timeout(&[9; 3900], Duration::from_secs(10)));
+        let got = rx
+            .recv_timeout(Duration::from_secs(10))
+            .map(|m| m.to_vec().unwrap());
+        assert_eq!(got.unwrap(), [9; 3900]);
+        sending.join().unwrap().unwrap();
+    });
+    drop((rx, tx, file));
     ns.assert_empty();
 }

@@ -62,11 +62,17 @@ fn main() {
         "a_damaged_receiver_position_is_mended_and_reported",
         a_damaged_receiver_position_is_mended_and_reported,
     ));
+    #[cfg(target_os = "linux")]
+    tests.push((
+        "a_release_position_moved_back_holds_no_sender_up",
+        a_release_position_moved_back_holds_no_sender_up,
+    ));
     #[cfg(not(target_os = "linux"))]
     println!(
         "the_receiver_spins_through_a_long_message_being_written, \
          a_mark_left_standing_is_spun_on_once, a_damaged_ring_is_reported_once_and_set_aside, \
-         a_damaged_free_slot_is_passed_over, a_damaged_receiver_position_is_mended_and_reported: \
+         a_damaged_free_slot_is_passed_over, a_damaged_receiver_position_is_mended_and_reported, \
+         a_release_position_moved_back_holds_no_sender_up: \
          Linux only (they read or write words of the entry through its file; the code under \
          test is the same here)"
     );
@@ -757,4 +763,40 @@ fn wait_for(what: &str, done: &dyn Fn() -> bool) {
         assert!(started.elapsed() < Duration::from_secs(10), "{what}");
         std::thread::sleep(Duration::from_micros(200));
     }
+}
+
+/// A process moves a drained ring's release position (`HEAD`) back by the ring's capacity:
+/// its sender then finds the ring full and waits for room; the inbox, waiting for a
+/// message, says its positions again before it sleeps, so the sender goes on and its
+/// message comes (both waited for ever before: the receiver never restated its positions).
+#[cfg(target_os = "linux")]
+fn a_release_position_moved_back_holds_no_sender_up() {
+    let ns = Namespace::new();
+    let name = unique("head-back");
+    let options = InboxOptions::new().senders(1).capacity(4096);
+    let mut inbox = Inbox::create_or_open(name.as_str(), &options).unwrap();
+    let mut tx = InboxSender::open(name.as_str()).unwrap();
+    // Past the ring's first lap, so that the position moved back is a valid one.
+    for i in 0..4u8 {
+        tx.send(&[i; 1500]).unwrap();
+        let (_, message) = inbox.recv_timeout(PATIENCE).unwrap();
+        assert_eq!(message.to_vec().unwrap(), [i; 1500]);
+    }
+    let file = common::EntryFile::open(&ns, &name);
+    // Slot 0's ring comes after the control page; `HEAD` is its control area's word at 64.
+    let head = file.data_offset() + 4096 + 64;
+    let at = u64::from_ne_bytes(file.read(head));
+    assert!(at >= 4096, "the ring is past its first lap ({at})");
+    file.write(head, &(at - 4096).to_ne_bytes());
+    std::thread::scope(|s| {
+        // (Nearly the whole ring: the sender looks at the release position again.)
+        let sending = s.spawn(|| tx.send_timeout(&[9; 3900], Duration::from_secs(10)));
+        let got = inbox
+            .recv_timeout(Duration::from_secs(10))
+            .map(|(_, m)| m.to_vec().unwrap());
+        assert_eq!(got.unwrap(), [9; 3900]);
+        sending.join().unwrap().unwrap();
+    });
+    drop((inbox, tx, file));
+    ns.assert_empty();
 }

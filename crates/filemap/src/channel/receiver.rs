@@ -199,9 +199,16 @@ impl Receiver {
             let claim = self.claim;
             let ready = || ring.committed(claim);
             let marked = || ring.marked_at(claim);
+            let sleep = self.end.bells.receiver.sleep();
+            let gone = || {
+                // Looked at before every sleep: a sender never waits for room that a
+                // damaged position holds back while this receiver waits (see `mending`).
+                self.restate_positions();
+                self.end.peer_gone(Side::Sender)
+            };
             if !self
                 .end
-                .wait(Side::Receiver, deadline, spun, ready, marked)?
+                .wait_on(&sleep, deadline, spun, ready, marked, gone)?
             {
                 return match timeout {
                     Some(after) => Err(self.end.timeout(after)),

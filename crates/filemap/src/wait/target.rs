@@ -53,6 +53,15 @@ impl Endpoint<'_> {
     /// Whether its peer is gone (an inbox's: every sender that came); `check` as in
     /// `Item::take_now`.
     fn peer_gone(self, watch: &Watch<'_>, check: bool) -> bool {
+        if check {
+            // (Where a receiver is, said again if damaged, at each check: see
+            // `channel::mending`.)
+            match self {
+                Endpoint::Receiver(receiver) => receiver.restate_positions(),
+                Endpoint::Inbox(inbox) => inbox.restate_positions(),
+                _ => {}
+            }
+        }
         match self {
             Endpoint::Inbox(inbox) => check && inbox.senders_left(),
             _ => watch.end.peer_left(watch.peer, check),
