@@ -65,6 +65,10 @@ impl HoldingReceiver {
     }
 
     /// The receiver, for its other calls; releases the held message first.
+    // (Never hand the receiver out while a message is held: a receiver about to wait says
+    // its positions again, `Receiver::restate_positions`, which would give the held
+    // message's bytes back to the sender. The borrow rules keep that from happening with
+    // a `RecvSlot`; here it rests on this type clearing its slot first.)
     pub fn receiver(&mut self) -> &mut Receiver {
         *self.slot_mut() = None;
         // SAFETY: `receiver` came from `Box::leak` and lives until `drop`; no slot borrows
