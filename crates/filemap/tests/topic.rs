@@ -23,7 +23,8 @@ fn main() {
     println!(
         "an_oldest_frame_past_the_tail_is_corrupt, \
          a_sleeper_count_left_too_high_in_a_slot_never_wraps_the_total, \
-         a_publisher_killed_asleep_is_counted_asleep_no_more: Linux only (they write or read \
+         a_publisher_killed_asleep_is_counted_asleep_no_more, \
+         a_release_position_moved_back_holds_no_publisher_up: Linux only (they write or read \
          words of the entry through its file; the code under test is the same here)"
     );
     run_tests(&[
@@ -87,6 +88,11 @@ fn main() {
         (
             "a_sleeper_count_left_too_high_in_a_slot_never_wraps_the_total",
             a_sleeper_count_left_too_high_in_a_slot_never_wraps_the_total,
+        ),
+        #[cfg(target_os = "linux")]
+        (
+            "a_release_position_moved_back_holds_no_publisher_up",
+            a_release_position_moved_back_holds_no_publisher_up,
         ),
     ]);
 }
@@ -928,5 +934,44 @@ fn joiners_keep_up_with(len: usize) {
         );
     });
     drop(publisher);
+    ns.assert_empty();
+}
+
+/// A process moves a subscriber's release position back by the ring's capacity (under
+/// `Block`): the publisher then finds the ring full and waits for that subscriber; the
+/// subscriber, waiting for a message, says its position again before it sleeps, so the
+/// publisher goes on and its message comes (both waited for ever before).
+#[cfg(target_os = "linux")]
+fn a_release_position_moved_back_holds_no_publisher_up() {
+    let ns = Namespace::new();
+    let name = unique("sub-head-back");
+    let options = TopicOptions::new().capacity(4096);
+    let mut publisher = Publisher::create_or_open(name.as_str(), &options).unwrap();
+    let mut sub = Subscriber::open(name.as_str()).unwrap();
+    // Past the ring's first lap, so that the position moved back is a valid one.
+    for i in 0..4u8 {
+        publisher.publish(&[i; 1500]).unwrap();
+        assert_eq!(
+            sub.recv_timeout(PATIENCE).unwrap().to_vec().unwrap(),
+            [i; 1500]
+        );
+    }
+    let file = common::EntryFile::open(&ns, &name);
+    // The topic's area follows the ring (4096 bytes after the ring's own page); the slot
+    // table starts 256 bytes in, 64 bytes a slot, a slot's release position at 16.
+    let head = file.data_offset() + 4096 + 4096 + 256 + 64 * u64::from(sub.slot()) + 16;
+    let at = u64::from_le_bytes(file.read(head));
+    assert!(at >= 4096, "the ring is past its first lap ({at})");
+    file.write(head, &(at - 4096).to_le_bytes());
+    std::thread::scope(|s| {
+        // (Nearly the whole ring: the publisher looks at the release positions again.)
+        let publishing = s.spawn(|| publisher.publish_timeout(&[9; 3900], Duration::from_secs(10)));
+        let got = sub
+            .recv_timeout(Duration::from_secs(10))
+            .map(|m| m.to_vec().unwrap());
+        assert_eq!(got.unwrap(), [9; 3900]);
+        publishing.join().unwrap().unwrap();
+    });
+    drop((sub, publisher, file));
     ns.assert_empty();
 }

@@ -611,8 +611,30 @@ impl Subscriber {
             0,
             || self.ready_now(),
             || end.ring.marked_at(self.pos),
-            || end.peer_gone(Side::Sender),
+            || {
+                // Looked at before every sleep: a publisher never waits for room that a
+                // damaged release position holds back while this subscriber waits.
+                self.restate_position();
+                end.peer_gone(Side::Sender)
+            },
         )
+    }
+
+    /// Says again where this subscriber is, holding no message (a `Sample` borrows it): if
+    /// its slot's release position or expected sequence say otherwise (only a process
+    /// outside the protocol writes them), they are stored again and a waiting publisher
+    /// woken. Two loads, and no write, when they are right. (A sample forgotten with
+    /// `mem::forget` is taken as released.)
+    pub(crate) fn restate_position(&self) {
+        if self.topic.end.inherited() {
+            return;
+        }
+        let slot = self.my_slot();
+        if slot.head().load(Ordering::Relaxed) != self.pos
+            || slot.next().load(Ordering::Relaxed) != self.expected
+        {
+            self.release(self.pos);
+        }
     }
 
     /// Whether another connected subscriber has yet to finish a message this one has read

@@ -59,6 +59,7 @@ impl Endpoint<'_> {
             match self {
                 Endpoint::Receiver(receiver) => receiver.restate_positions(),
                 Endpoint::Inbox(inbox) => inbox.restate_positions(),
+                Endpoint::Subscriber(subscriber) => subscriber.restate_position(),
                 _ => {}
             }
         }
