@@ -486,6 +486,14 @@ impl Inbox {
         self.set_aside |= 1 << i;
         self.reported_at[i] = tail;
         self.next = after(i, self.receivers.len());
+        // Damage behind the sender's position stays (the sender writes on at its tail, and
+        // the ring fills: it would wait for room for ever), so the sender is told; damage
+        // at it may be written over by the sender's next message, which has the ring
+        // looked at again.
+        let claim = self.receivers[i].claim_position();
+        if ring::valid_position(claim) && ring::valid_position(tail) && claim < tail {
+            self.receivers[i].mark_damaged();
+        }
         self.slot_damage(
             i,
             Error::Corrupt {

@@ -291,13 +291,15 @@ impl RingSet {
     }
 
     /// Whether the receiving end (lock `receiver_lock`, connected on the first ring) is
-    /// connected and alive (a system call).
+    /// connected and alive (a system call). (A first ring the receiver set aside as
+    /// damaged still has it connected.)
     pub(crate) fn receiver_alive(&self, receiver_lock: u8) -> bool {
-        self.rings[0]
-            .u32_at(ring::RECEIVER_STATE)
-            .load(Ordering::Acquire)
-            == ring::STATE_CONNECTED
-            && self.memory.endpoint_alive(receiver_lock)
+        matches!(
+            self.rings[0]
+                .u32_at(ring::RECEIVER_STATE)
+                .load(Ordering::Acquire),
+            ring::STATE_CONNECTED | ring::STATE_DAMAGED
+        ) && self.memory.endpoint_alive(receiver_lock)
     }
 
     /// An endpoint over ring `index` with these doorbells, holding `lock` if given.

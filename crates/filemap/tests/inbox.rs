@@ -67,12 +67,18 @@ fn main() {
         "a_release_position_moved_back_holds_no_sender_up",
         a_release_position_moved_back_holds_no_sender_up,
     ));
+    #[cfg(target_os = "linux")]
+    tests.push((
+        "a_ring_damaged_behind_its_sender_tells_the_sender",
+        a_ring_damaged_behind_its_sender_tells_the_sender,
+    ));
     #[cfg(not(target_os = "linux"))]
     println!(
         "the_receiver_spins_through_a_long_message_being_written, \
          a_mark_left_standing_is_spun_on_once, a_damaged_ring_is_reported_once_and_set_aside, \
          a_damaged_free_slot_is_passed_over, a_damaged_receiver_position_is_mended_and_reported, \
-         a_release_position_moved_back_holds_no_sender_up: \
+         a_release_position_moved_back_holds_no_sender_up, \
+         a_ring_damaged_behind_its_sender_tells_the_sender: \
          Linux only (they read or write words of the entry through its file; the code under \
          test is the same here)"
     );
@@ -798,5 +804,62 @@ fn a_release_position_moved_back_holds_no_sender_up() {
         sending.join().unwrap().unwrap();
     });
     drop((inbox, tx, file));
+    ns.assert_empty();
+}
+
+/// A process damages a frame its sender committed and the receiver has yet to read (a
+/// length past the ring): the receiver reports it and sets the ring aside; the sender, which
+/// writes on after the damage and so can never mend it, is told once its ring is full
+/// (`Disconnected`: it waited for room for ever before), and senders that come later pass
+/// the slot over (`Corrupt` naming it when no other is free), until a new receiver
+/// connects the ring, finds it damaged still and reports it again.
+#[cfg(target_os = "linux")]
+fn a_ring_damaged_behind_its_sender_tells_the_sender() {
+    let ns = Namespace::new();
+    let name = unique("inbox-damaged-behind");
+    let options = InboxOptions::new().senders(2).capacity(4096);
+    let mut inbox = Inbox::create_or_open(name.as_str(), &options).unwrap();
+    let mut sender = InboxSender::open(name.as_str()).unwrap();
+    assert_eq!(sender.slot(), 0);
+    sender.send(b"one").unwrap();
+    sender.send(b"two").unwrap();
+    let file = common::EntryFile::open(&ns, &name);
+    // Slot 0's ring data: after the control page and the ring's control area; its first
+    // frame's shape (the length in the low half, the payload's offset in the high).
+    let ring = file.data_offset() + 4096 + 4096;
+    file.write(ring, &((16u64 << 32) | (1 << 20)).to_ne_bytes());
+    match inbox.recv_timeout(PATIENCE) {
+        Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("sender slot 0"), "{e}"),
+        other => panic!("expected Corrupt, got {:?}", other.map(|(slot, _)| slot)),
+    }
+    let mut told = None;
+    for _ in 0..10 {
+        match sender.send_timeout(&[7; 1000], Duration::from_secs(5)) {
+            Ok(()) => {}
+            Err(e) => {
+                told = Some(e);
+                break;
+            }
+        }
+    }
+    assert!(
+        matches!(told, Some(Error::Disconnected { .. })),
+        "the sender of the damaged ring: {told:?}"
+    );
+    drop(sender);
+    let other = InboxSender::open(name.as_str()).unwrap();
+    assert_eq!(other.slot(), 1, "the damaged slot is passed over");
+    match InboxSender::open(name.as_str()) {
+        Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("sender slot 0"), "{e}"),
+        other => panic!("expected Corrupt, got {:?}", other.map(|s| s.slot())),
+    }
+    // A new receiver connects the ring again, finds it damaged still and says so.
+    drop(inbox);
+    let mut inbox = Inbox::open(name.as_str()).unwrap();
+    match inbox.recv_timeout(PATIENCE) {
+        Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("sender slot 0"), "{e}"),
+        other => panic!("expected Corrupt, got {:?}", other.map(|(slot, _)| slot)),
+    }
+    drop((inbox, other, file));
     ns.assert_empty();
 }

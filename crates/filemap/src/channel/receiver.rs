@@ -263,6 +263,26 @@ impl Receiver {
         &self.end
     }
 
+    /// Where the next frame to hand out starts.
+    pub(crate) fn claim_position(&self) -> u64 {
+        self.claim
+    }
+
+    /// Tells the sender that this receiver reads the ring no more (an inbox set it aside,
+    /// damaged where the sender will not write again): its waits for room end with
+    /// `Disconnected`, and a new sender passes the slot over, until a receiver connects
+    /// the ring again.
+    pub(crate) fn mark_damaged(&self) {
+        if self.end.inherited() {
+            return;
+        }
+        self.end
+            .ring
+            .u32_at(ring::RECEIVER_STATE)
+            .store(ring::STATE_DAMAGED, Ordering::Release);
+        self.end.wake(Side::Sender);
+    }
+
     /// What is committed at the receiver's position now, in one look: the fast path of an
     /// inbox's and a client's receive, which fall back to `message_ready` for anything but
     /// a message or nothing.

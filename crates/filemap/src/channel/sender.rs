@@ -68,6 +68,18 @@ impl Sender {
     }
 
     pub(crate) fn connect(end: Endpoint) -> Result<Sender> {
+        if end
+            .ring
+            .u32_at(ring::RECEIVER_STATE)
+            .load(Ordering::Acquire)
+            == ring::STATE_DAMAGED
+        {
+            return Err(end.corrupt(
+                "its receiver set the ring aside as damaged, and reads it no more until a \
+                 receiver connects it again"
+                    .into(),
+            ));
+        }
         let tail = match recorded_position(&end) {
             Ok(tail) => tail,
             Err(problem) => return Err(end.corrupt(problem)),
