@@ -442,6 +442,7 @@ impl Inbox {
                 match self.receivers[i].message_ready() {
                     Ok(ready) => {
                         self.set_aside &= !(1 << i);
+                        self.receivers[i].unmark_damaged();
                         if ready {
                             return Ok(Some(i));
                         }

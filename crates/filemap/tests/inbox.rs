@@ -72,13 +72,19 @@ fn main() {
         "a_ring_damaged_behind_its_sender_tells_the_sender",
         a_ring_damaged_behind_its_sender_tells_the_sender,
     ));
+    #[cfg(target_os = "linux")]
+    tests.push((
+        "a_damaged_mark_goes_when_the_ring_is_whole_again",
+        a_damaged_mark_goes_when_the_ring_is_whole_again,
+    ));
     #[cfg(not(target_os = "linux"))]
     println!(
         "the_receiver_spins_through_a_long_message_being_written, \
          a_mark_left_standing_is_spun_on_once, a_damaged_ring_is_reported_once_and_set_aside, \
          a_damaged_free_slot_is_passed_over, a_damaged_receiver_position_is_mended_and_reported, \
          a_release_position_moved_back_holds_no_sender_up, \
-         a_ring_damaged_behind_its_sender_tells_the_sender: \
+         a_ring_damaged_behind_its_sender_tells_the_sender, \
+         a_damaged_mark_goes_when_the_ring_is_whole_again: \
          Linux only (they read or write words of the entry through its file; the code under \
          test is the same here)"
     );
@@ -861,5 +867,44 @@ fn a_ring_damaged_behind_its_sender_tells_the_sender() {
         other => panic!("expected Corrupt, got {:?}", other.map(|(slot, _)| slot)),
     }
     drop((inbox, other, file));
+    ns.assert_empty();
+}
+
+/// A process writes a bad frame at the receiver's position of an empty ring and moves the
+/// ring's sender position past it: the receiver reports the damage and marks the ring
+/// damaged (it lies behind that position); the sender, whose own position is still where
+/// the damage is, writes its next message over it, the receiver reads that message, and
+/// takes the mark back (it stayed: a new sender of the slot was refused while the
+/// receiver read the ring again).
+#[cfg(target_os = "linux")]
+fn a_damaged_mark_goes_when_the_ring_is_whole_again() {
+    let ns = Namespace::new();
+    let name = unique("inbox-mark-back");
+    let options = InboxOptions::new().senders(1).capacity(4096);
+    let mut inbox = Inbox::create_or_open(name.as_str(), &options).unwrap();
+    let mut sender = InboxSender::open(name.as_str()).unwrap();
+    let file = common::EntryFile::open(&ns, &name);
+    // Slot 0's ring: its control area after the control page (`TAIL` its word at 128),
+    // then its data, whose first frame's shape and commit tag (of position 0) are written.
+    let control = file.data_offset() + 4096;
+    let data = control + 4096;
+    file.write(data, &((16u64 << 32) | (1 << 20)).to_ne_bytes());
+    file.write(data + 8, &(!0u64).to_ne_bytes());
+    file.write(control + 128, &256u64.to_ne_bytes());
+    match inbox.recv_timeout(PATIENCE) {
+        Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("sender slot 0"), "{e}"),
+        other => panic!("expected Corrupt, got {:?}", other.map(|(slot, _)| slot)),
+    }
+    sender.send(b"over the damage").unwrap();
+    let (slot, message) = inbox.recv_timeout(PATIENCE).unwrap();
+    assert_eq!(
+        (slot, message.to_vec().unwrap()),
+        (0, b"over the damage".to_vec())
+    );
+    drop(message);
+    drop(sender);
+    let again = InboxSender::open(name.as_str()).map(|s| s.slot());
+    assert!(matches!(again, Ok(0)), "the slot, whole again: {again:?}");
+    drop((inbox, file));
     ns.assert_empty();
 }

@@ -283,6 +283,20 @@ impl Receiver {
         self.end.wake(Side::Sender);
     }
 
+    /// Takes back [`mark_damaged`](Receiver::mark_damaged): the ring was found whole again
+    /// (only a process outside the protocol can have mended it), and is read on.
+    pub(crate) fn unmark_damaged(&self) {
+        if self.end.inherited() {
+            return;
+        }
+        let _ = self.end.ring.u32_at(ring::RECEIVER_STATE).compare_exchange(
+            ring::STATE_DAMAGED,
+            ring::STATE_CONNECTED,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        );
+    }
+
     /// What is committed at the receiver's position now, in one look: the fast path of an
     /// inbox's and a client's receive, which fall back to `message_ready` for anything but
     /// a message or nothing.

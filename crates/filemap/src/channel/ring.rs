@@ -111,10 +111,12 @@ pub(crate) fn valid_position(position: u64) -> bool {
 pub(crate) const STATE_NONE: u32 = 0;
 pub(crate) const STATE_CONNECTED: u32 = 1;
 pub(crate) const STATE_CLOSED: u32 = 2;
-/// Sender state only: a service's server found the ring damaged with nothing to mend it
+/// As a sender state: a service's server found the ring damaged with nothing to mend it
 /// from (`mending`), and did not connect it; its receiver takes the sender as gone, and a
 /// new receiver sets it back to connected (the server looks at the ring again before it
-/// sends there).
+/// sends there). As a receiver state: an inbox set the ring aside, damaged behind its
+/// sender's position; its sender takes the receiver as gone, a new sender passes the slot
+/// over, and a receiver connecting the ring (or finding it whole again) sets it back.
 pub(crate) const STATE_DAMAGED: u32 = 3;
 
 /// A frame's size in the ring for a payload of `len` bytes at `offset` from its start:

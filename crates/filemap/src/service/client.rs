@@ -230,6 +230,9 @@ impl Client {
     }
 
     /// Sends a request, waiting while the request ring is full; its id.
+    /// [`Error::Disconnected`] if the server is gone, or if it set this client's request
+    /// ring aside as damaged (a process outside the protocol wrote it; the server may be
+    /// alive: a new client takes another slot).
     pub fn send_request(&mut self, payload: &[u8]) -> Result<RequestId> {
         self.send_request_within(payload, None)
     }
