@@ -57,7 +57,7 @@ pub(crate) fn release(object: &sys::MutexObject) {
         return;
     }
     held::forget_guarded(object.identity());
-    object.unlock();
+    object.unlock_here();
 }
 
 /// A named, robust, cross-process mutex (Win32's `CreateMutex` / `OpenMutex`).

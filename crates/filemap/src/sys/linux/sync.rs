@@ -460,6 +460,13 @@ impl MutexObject {
         }
     }
 
+    /// [`unlock`](MutexObject::unlock) for a caller that found the handle not
+    /// [`inherited`](MutexObject::inherited) already (a guard's drop: one check, not two).
+    #[inline]
+    pub(crate) fn unlock_here(&self) {
+        mutex::unlock(self.memory.word(0))
+    }
+
     /// Leaves the mutex abandoned, for a thread that exits holding it through this handle
     /// (without a guard): the next locker takes it over and is told so, as on Windows.
     pub(crate) fn abandon_for_exiting_thread(&self) {

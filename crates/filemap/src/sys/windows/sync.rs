@@ -331,6 +331,12 @@ impl MutexObject {
         unsafe { ReleaseMutex(raw(self.mutex.as_handle())) };
     }
 
+    /// The same as [`unlock`](MutexObject::unlock) (Windows has no `fork`).
+    #[inline]
+    pub(crate) fn unlock_here(&self) {
+        self.unlock();
+    }
+
     /// Nothing to do: the system abandons a mutex whose owning thread exits.
     pub(crate) fn abandon_for_exiting_thread(&self) {}
 
