@@ -14,7 +14,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::bytes::{bytes_from, bytes_of};
+use crate::endpoint::Endpoint;
 use crate::errors::Failed;
+use crate::waiting::{released, sliced, Deadline};
 
 /// An endpoint's state with the message it keeps, if any: `inner`'s methods are its own.
 pub(crate) struct Keeping<T, M> {
@@ -84,6 +86,32 @@ impl<T, M> Keeping<T, M> {
             )));
         }
         Ok(())
+    }
+}
+
+impl<T: Send, M: Send> Endpoint<Keeping<T, M>> {
+    /// A receive that waits until `deadline` in slices: the message kept first, else what
+    /// `recv` receives within a slice (with the GIL released) and copies out (with
+    /// [`copy_out`]); its `bytes` made in the turn it came in (or the message kept again).
+    /// `what` names the endpoint in a timeout.
+    pub(crate) fn recv_keeping<'py>(
+        &self,
+        py: Python<'py>,
+        deadline: Deadline,
+        what: &str,
+        recv: impl Fn(&mut T, std::time::Duration) -> filemap::Result<(M, Option<Vec<u8>>)> + Sync,
+    ) -> PyResult<(M, Bound<'py, PyBytes>)> {
+        let (mut turn, (meta, payload)) = self.wait(py, deadline, what, |py, state, slice| {
+            // One another thread's receive kept meanwhile comes first.
+            if let Some(kept) = state.take_kept() {
+                return Ok(Some(kept));
+            }
+            let inner = &mut state.inner;
+            Ok(released(py, || sliced(recv(inner, slice)))?)
+        })?;
+        let delivered = turn.open()?.deliver(py, meta, payload);
+        drop(turn);
+        delivered.map_err(Failed::raise)
     }
 }
 

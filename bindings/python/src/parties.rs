@@ -82,23 +82,11 @@ impl Inbox {
     ) -> PyResult<(u32, Bound<'py, PyBytes>)> {
         let timeout = timeout_arg(py, timeout)?;
         let deadline = Deadline::after(timeout);
-        let (mut turn, (slot, payload)) =
-            self.inner
-                .wait(py, deadline, &self.name, |py, inbox, slice| {
-                    // One another thread's receive kept meanwhile comes first.
-                    if let Some(kept) = inbox.take_kept() {
-                        return Ok(Some(kept));
-                    }
-                    Ok(released(py, || {
-                        sliced(inbox.recv_timeout(slice).and_then(|(slot, message)| {
-                            let payload = copy_out(message.len(), |b| message.read_at(0, b))?;
-                            Ok((slot, payload))
-                        }))
-                    })?)
-                })?;
-        let delivered = turn.open()?.deliver(py, slot, payload);
-        drop(turn);
-        delivered.map_err(Failed::raise)
+        self.inner
+            .recv_keeping(py, deadline, &self.name, |inbox, slice| {
+                let (slot, message) = inbox.recv_timeout(slice)?;
+                Ok((slot, copy_out(message.len(), |b| message.read_at(0, b))?))
+            })
     }
 
     /// The next message if one is there now, else `None`.
@@ -343,23 +331,15 @@ impl Server {
     ) -> PyResult<(RequestId, Bound<'py, PyBytes>)> {
         let timeout = timeout_arg(py, timeout)?;
         let deadline = Deadline::after(timeout);
-        let (mut turn, (id, payload)) =
-            self.inner
-                .wait(py, deadline, &self.name, |py, server, slice| {
-                    // One another thread's receive kept meanwhile comes first.
-                    if let Some(kept) = server.take_kept() {
-                        return Ok(Some(kept));
-                    }
-                    Ok(released(py, || {
-                        sliced(server.recv_request_timeout(slice).and_then(|request| {
-                            let payload = copy_out(request.len(), |b| request.read_at(0, b))?;
-                            Ok((request.id(), payload))
-                        }))
-                    })?)
-                })?;
-        let delivered = turn.open()?.deliver(py, id, payload);
-        drop(turn);
-        let (id, bytes) = delivered.map_err(Failed::raise)?;
+        let (id, bytes) = self
+            .inner
+            .recv_keeping(py, deadline, &self.name, |server, slice| {
+                let request = server.recv_request_timeout(slice)?;
+                Ok((
+                    request.id(),
+                    copy_out(request.len(), |b| request.read_at(0, b))?,
+                ))
+            })?;
         Ok((RequestId { inner: id }, bytes))
     }
 

@@ -15,7 +15,7 @@ use crate::errors::Failed;
 use crate::errors::{invalid, OrRaise};
 use crate::kept::{bytes_or_copy, copy_out, Keeping};
 use crate::turns::this_thread;
-use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
+use crate::waiting::{next_or_stop, timeout_arg, Deadline};
 
 fn topic_options(
     py: Python<'_>,
@@ -281,23 +281,15 @@ impl Subscriber {
         if let Some(message) = self.inner.with_within(py, deadline, &self.name, now)? {
             return Ok(message);
         }
-        let (mut turn, (seq, payload)) =
-            self.inner
-                .wait(py, deadline, &self.name, |py, sub, slice| {
-                    // One another thread's receive kept meanwhile comes first.
-                    if let Some(kept) = sub.take_kept() {
-                        return Ok(Some(kept));
-                    }
-                    Ok(released(py, || {
-                        sliced(sub.recv_timeout(slice).and_then(|sample| {
-                            let payload = copy_out(sample.len(), |b| sample.read_at(0, b))?;
-                            Ok((sample.seq(), payload))
-                        }))
-                    })?)
-                })?;
-        let delivered = turn.open()?.deliver(py, seq, payload);
-        drop(turn);
-        let (seq, message) = delivered.map_err(Failed::raise)?;
+        let (seq, message) = self
+            .inner
+            .recv_keeping(py, deadline, &self.name, |sub, slice| {
+                let sample = sub.recv_timeout(slice)?;
+                Ok((
+                    sample.seq(),
+                    copy_out(sample.len(), |b| sample.read_at(0, b))?,
+                ))
+            })?;
         // (Only a message delivered is the last received.)
         self.returned(seq);
         Ok(message)
