@@ -49,6 +49,19 @@ def filemap_cli():
     return str(exe)
 
 
+# For a child's script: `limit_address_space(room)` lets the process map at most `room`
+# bytes more than it has now (so that an allocation of more fails), and returns a function
+# that lifts the limit again.
+LIMIT_ADDRESS_SPACE = (
+    "import resource\n"
+    "def limit_address_space(room):\n"
+    "    soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
+    "    used = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
+    "    resource.setrlimit(resource.RLIMIT_AS, (used + room, hard))\n"
+    "    return lambda: resource.setrlimit(resource.RLIMIT_AS, (soft, hard))\n"
+)
+
+
 def python_child(code: str, *args: str, **kwargs) -> subprocess.Popen:
     """Starts `python -c code args...` with the test's environment."""
     return subprocess.Popen(

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import filemap
-from conftest import python_child
+from conftest import LIMIT_ADDRESS_SPACE, python_child
 
 
 def test_channel_between_python_processes_every_message_in_order(name):
@@ -242,20 +242,18 @@ def test_a_receive_that_runs_out_of_memory_keeps_its_message(name):
     # for the next receive (before, it was let go of: the next receive returned the one
     # after it). Run in a child, whose address space is limited for the one receive.
     child = python_child(
-        "import resource, sys, filemap\n"
+        LIMIT_ADDRESS_SPACE + "import sys, filemap\n"
         "rx = filemap.Receiver.create_or_open(sys.argv[1], 128 << 20)\n"
         "tx = filemap.Sender.open(sys.argv[1])\n"
         "tx.send(b'x' * (64 << 20))\n"
         "tx.send(b'next')\n"
-        "soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
-        "used = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
-        "resource.setrlimit(resource.RLIMIT_AS, (used + (16 << 20), hard))\n"
+        "lift = limit_address_space(16 << 20)\n"
         "try:\n"
         "    rx.recv(timeout=5)\n"
         "    print('no MemoryError')\n"
         "except MemoryError:\n"
         "    print('MemoryError')\n"
-        "resource.setrlimit(resource.RLIMIT_AS, (soft, hard))\n"
+        "lift()\n"
         "print(len(rx.recv(timeout=5)), rx.recv(timeout=5))\n"
         "tx.close()\n"
         "rx.close()\n",
@@ -273,7 +271,7 @@ def test_a_message_not_delivered_goes_to_a_receive_already_waiting(name):
     # message stays for a receive, the waiting one included (the waiting one let go of it,
     # and got the message after it).
     child = python_child(
-        "import resource, sys, threading, time, filemap\n"
+        LIMIT_ADDRESS_SPACE + "import sys, threading, time, filemap\n"
         "rx = filemap.Receiver.create_or_open(sys.argv[1], 128 << 20)\n"
         "tx = filemap.Sender.open(sys.argv[1])\n"
         "tx.send(b'held')\n"
@@ -289,15 +287,13 @@ def test_a_message_not_delivered_goes_to_a_receive_already_waiting(name):
         "time.sleep(0.5)\n"
         "tx.send(b'x' * (64 << 20))\n"
         "tx.send(b'next')\n"
-        "soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
-        "used = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
-        "resource.setrlimit(resource.RLIMIT_AS, (used + (16 << 20), hard))\n"
+        "lift = limit_address_space(16 << 20)\n"
         "try:\n"
         "    rx.recv(timeout=5)\n"
         "    print('no MemoryError')\n"
         "except MemoryError:\n"
         "    print('MemoryError')\n"
-        "resource.setrlimit(resource.RLIMIT_AS, (soft, hard))\n"
+        "lift()\n"
         "waiter.join()\n"
         "sizes = [g for g in got if g != 'MemoryError']\n"
         "while len(sizes) < 2:\n"

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import filemap
-from conftest import python_child
+from conftest import LIMIT_ADDRESS_SPACE, python_child
 
 SENDER = (
     "import os, sys, filemap\n"
@@ -193,7 +193,7 @@ def test_a_call_that_times_out_says_its_whole_timeout(name):
 
 
 KEPT = (
-    "import resource, sys, threading, time, filemap\n"
+    LIMIT_ADDRESS_SPACE + "import sys, threading, time, filemap\n"
     "kind, name = sys.argv[1], sys.argv[2]\n"
     "BIG = 64 << 20\n"
     "big = b'x' * BIG\n"
@@ -223,16 +223,15 @@ KEPT = (
     "    send(b'next')\n"
     "sender = threading.Thread(target=later)\n"
     "sender.start()\n"
-    "soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
-    "used = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
+    
     # Room for the receive's own copy of the message, not for its bytes as well.
-    "resource.setrlimit(resource.RLIMIT_AS, (used + BIG + (BIG >> 1), hard))\n"
+    "lift = limit_address_space(BIG + (BIG >> 1))\n"
     "try:\n"
     "    recv()\n"
     "    print('no MemoryError')\n"
     "except MemoryError:\n"
     "    print('MemoryError')\n"
-    "resource.setrlimit(resource.RLIMIT_AS, (soft, hard))\n"
+    "lift()\n"
     "sender.join()\n"
     "if kind != 'response':\n"
     "    try:\n"
@@ -272,7 +271,7 @@ def test_a_receive_with_no_memory_even_for_a_copy_says_the_message_was_lost(name
     # copy of it: MemoryError saying the message was lost, and the next receive goes on
     # (before, the copy's allocation failing ended the process).
     child = python_child(
-        "import resource, sys, threading, time, filemap\n"
+        LIMIT_ADDRESS_SPACE + "import sys, threading, time, filemap\n"
         "BIG = 64 << 20\n"
         "big = b'x' * BIG\n"
         "pub = filemap.Publisher.create_or_open(sys.argv[1], capacity=160 << 20)\n"
@@ -283,15 +282,13 @@ def test_a_receive_with_no_memory_even_for_a_copy_says_the_message_was_lost(name
         "    pub.publish(b'next')\n"
         "sender = threading.Thread(target=later)\n"
         "sender.start()\n"
-        "soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
-        "used = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
-        "resource.setrlimit(resource.RLIMIT_AS, (used + (16 << 20), hard))\n"
+        "lift = limit_address_space(16 << 20)\n"
         "try:\n"
         "    sub.recv(timeout=10)\n"
         "    print('no MemoryError')\n"
         "except MemoryError as e:\n"
         "    print('lost' if 'lost' in str(e) else str(e))\n"
-        "resource.setrlimit(resource.RLIMIT_AS, (soft, hard))\n"
+        "lift()\n"
         "sender.join()\n"
         "print(sub.recv(timeout=10))\n",
         name,
