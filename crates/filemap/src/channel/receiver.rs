@@ -200,12 +200,7 @@ impl Receiver {
             let ready = || ring.committed(claim);
             let marked = || ring.marked_at(claim);
             let sleep = self.end.bells.receiver.sleep();
-            let gone = || {
-                // Looked at before every sleep: a sender never waits for room that a
-                // damaged position holds back while this receiver waits (see `mending`).
-                self.restate_positions();
-                self.end.peer_gone(Side::Sender)
-            };
+            let gone = || self.restated_and_sender_gone();
             if !self
                 .end
                 .wait_on(&sleep, deadline, spun, ready, marked, gone)?
@@ -408,16 +403,21 @@ impl Receiver {
             let sleep = self.end.bells.receiver.sleep();
             let ready = || ring.committed(claim) || stop();
             let marked = || ring.marked_at(claim);
-            let gone = || {
-                // Looked at before every sleep.
-                self.restate_positions();
-                self.end.peer_gone(Side::Sender)
-            };
+            let gone = || self.restated_and_sender_gone();
             if !self.end.wait_on(&sleep, deadline, 0, ready, marked, gone)? {
                 self.end.intact()?;
                 return Ok(Waited::TimedOut);
             }
         }
+    }
+
+    /// A wait's look before every sleep (and once per liveness interval): says this
+    /// receiver's positions again, so that a sender never waits for room that a damaged
+    /// position holds back while this receiver waits (see `mending`); then whether the
+    /// sender is gone.
+    fn restated_and_sender_gone(&self) -> bool {
+        self.restate_positions();
+        self.end.peer_gone(Side::Sender)
     }
 
     /// Says again where this receiver is, holding no message (its caller's borrow rules a
