@@ -394,15 +394,20 @@ impl Inbox {
                 };
             }
         };
+        self.take_from(i).map(Some)
+    }
+
+    /// The message `ready_ring` found in ring `i`, taken, without waiting: only this
+    /// receiver moves its position, so it is still there unless another process changed
+    /// the ring, which sets the ring aside (reported as damage).
+    pub(crate) fn take_from(&mut self, i: usize) -> Result<(u32, RecvSlot<'_>)> {
         self.next = after(i, self.receivers.len());
-        // `ready_ring` found a frame there, past any wrap marker, and only this receiver
-        // moves its position: it is still there unless another process changed the ring.
         let tail = self.sender_position(i);
         let frame = match self.receivers[i].ready_frame() {
             Ok(frame) => frame,
             Err(e) => return Err(self.set_aside(i, e, tail)),
         };
-        Ok(Some((i as u32, self.receivers[i].take_frame(frame))))
+        Ok((i as u32, self.receivers[i].take_frame(frame)))
     }
 
     /// The first ring, in turn from `next`, with a message ready. A ring found damaged is
@@ -569,11 +574,13 @@ impl Inbox {
                     .any(|i| self.is_set_aside(i) && self.sent_to_set_aside(i)))
     }
 
-    /// Whether a message is there in some ring, skipping the wrap markers before it
-    /// (their bytes go back to their senders): for the async receive.
-    pub(crate) fn message_ready(&mut self) -> Result<bool> {
+    /// The ring with a message there, skipping the wrap markers before it (their bytes go
+    /// back to their senders), without waiting: for the async receive, which takes the
+    /// message with [`take_from`](Inbox::take_from) (never a blocking receive: nothing
+    /// may block an executor's thread).
+    pub(crate) fn ready_index(&mut self) -> Result<Option<usize>> {
         self.first().usable_here()?;
-        Ok(self.ready_ring()?.is_some())
+        self.ready_ring()
     }
 
     /// How a wait on many objects sees this inbox: it sleeps on the receiver's doorbell.

@@ -234,7 +234,7 @@ impl Client {
     /// ring aside as damaged (a process outside the protocol wrote it; the server may be
     /// alive: a new client takes another slot).
     pub fn send_request(&mut self, payload: &[u8]) -> Result<RequestId> {
-        self.send_request_within(payload, None)
+        self.send_request_within(payload, ForRoom::Wait)
     }
 
     /// Like [`send_request`](Client::send_request), giving up with [`Error::Timeout`] if
@@ -256,21 +256,31 @@ impl Client {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn send_request_timeout(&mut self, payload: &[u8], timeout: Duration) -> Result<RequestId> {
-        self.send_request_within(payload, Some(timeout))
+        self.send_request_within(payload, ForRoom::Within(timeout))
     }
 
-    fn send_request_within(
+    pub(crate) fn send_request_within(
         &mut self,
         payload: &[u8],
-        timeout: Option<Duration>,
+        for_room: ForRoom,
     ) -> Result<RequestId> {
         let id = self.generation << 32 | u64::from(self.counter);
         // A response ring the server set aside (damaged) is put right by this client's
         // positions, said again: the server looks at it again before it responds.
         self.responses.restate_positions();
-        let mut slot = match timeout {
-            None => self.requests.reserve(payload.len())?,
-            Some(t) => self.requests.reserve_timeout(payload.len(), t)?,
+        let mut slot = match for_room {
+            ForRoom::Wait => self.requests.reserve(payload.len())?,
+            ForRoom::Within(t) => self.requests.reserve_timeout(payload.len(), t)?,
+            ForRoom::Seen => {
+                let tried = self.requests.try_reserve(payload.len())?;
+                match tried {
+                    Some(slot) => slot,
+                    None => {
+                        drop(tried);
+                        return Err(self.requests.room_went_away());
+                    }
+                }
+            }
         };
         slot.copy_from_slice(payload)?;
         slot.set_extra(ID, id);
@@ -368,19 +378,27 @@ impl Client {
         expect_server_again(self.responses.endpoint());
     }
 
-    /// Whether a response to a pending request is ready, dropping those before it that
-    /// are not for one (an earlier client's, or given up on).
-    pub(crate) fn pending_response_ready(&mut self) -> Result<bool> {
+    /// The id and flags of a response to a pending request if one is ready, dropping those
+    /// before it that are not for one (an earlier client's, or given up on).
+    pub(crate) fn pending_response_ready(&mut self) -> Result<Option<(u64, u64)>> {
         while self.responses.message_ready()? {
-            let (id, _) = self.responses.ready_extras();
+            let (id, flags) = self.responses.ready_extras();
             if self.pending.contains(id) {
-                return Ok(true);
+                return Ok(Some((id, flags)));
             }
             drop(self.responses.take_ready()?);
         }
         // About to wait (the async receive): where this client is, said again if damaged.
         self.responses.restate_positions();
-        Ok(false)
+        Ok(None)
+    }
+
+    /// Takes the response to pending request `id` that a look found ready (with its
+    /// `flags`), without waiting: only this client moves its position, so it is still
+    /// there unless another process changed the ring (then an error says so).
+    pub(crate) fn take_response(&mut self, id: u64, flags: u64) -> Result<Response<'_>> {
+        let frame = self.responses.ready_frame()?;
+        Ok(self.hand_out(id, flags, frame))
     }
 
     /// Like [`recv_response`](Client::recv_response), giving up with [`Error::Timeout`].
@@ -547,9 +565,19 @@ impl Client {
                 return Err(self.timed_out(timeout));
             }
         };
-        let frame = self.responses.ready_frame()?;
-        Ok(self.hand_out(id, flags, frame))
+        self.take_response(id, flags)
     }
+}
+
+/// How a request waits for room in the request ring.
+pub(crate) enum ForRoom {
+    /// For as long as it takes.
+    Wait,
+    /// For at most this long.
+    Within(Duration),
+    /// Not at all: the room was seen (the async send), and only a process outside the
+    /// protocol can take it away.
+    Seen,
 }
 
 /// A response received by a client: which request it answers, whether it is the last, and

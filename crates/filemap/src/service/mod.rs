@@ -335,5 +335,6 @@ mod client;
 mod pending;
 mod server;
 
+pub(crate) use client::ForRoom;
 pub use client::{Client, Response};
 pub use server::{Request, Server};

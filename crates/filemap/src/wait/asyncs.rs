@@ -8,7 +8,7 @@ use super::{Taken, Target};
 use crate::channel::{Receiver, RecvSlot, SendSlot, Sender, WaitMode, FAST_SPINS};
 use crate::error::Result;
 use crate::inbox::Inbox;
-use crate::service::{Client, Request, RequestId, Response, Server};
+use crate::service::{Client, ForRoom, Request, RequestId, Response, Server};
 use crate::sync::{MutexGuard, NamedEvent, NamedMutex, NamedSemaphore};
 use crate::topic::{Sample, Subscriber};
 use crate::vocabulary::Side;
@@ -183,7 +183,7 @@ impl Sender {
 
     /// The error for room that was seen and then was not there: the receiver's head
     /// moved back, which only a process outside the protocol does.
-    fn room_went_away(&self) -> crate::Error {
+    pub(crate) fn room_went_away(&self) -> crate::Error {
         self.endpoint()
             .corrupt("the room the receiver had freed went away (its head moved back)".into())
     }
@@ -265,14 +265,16 @@ impl Inbox {
     pub async fn recv_async(&mut self) -> Result<(u32, RecvSlot<'_>)> {
         let mut woken = 0u32;
         // Wrap markers are skipped here (`recv` would wait after one).
-        while !self.message_ready()? {
+        loop {
+            if let Some(i) = self.ready_index()? {
+                return self.take_from(i);
+            }
             woken = yield_after_first(woken).await;
             let _ready = Ready::new(Target::Inbox(self)).await?;
             if !self.committed_now() && self.all_senders_gone() && !self.committed_now() {
                 return Err(self.first().disconnected());
             }
         }
-        self.recv()
     }
 }
 
@@ -314,7 +316,7 @@ impl Client {
     /// ```
     pub async fn send_request_async(&mut self, payload: &[u8]) -> Result<RequestId> {
         self.request_sender_mut().room_async(payload.len()).await?;
-        self.send_request(payload)
+        self.send_request_within(payload, ForRoom::Seen)
     }
 
     /// The next response to one of this client's pending requests, as a future: for any
@@ -337,7 +339,10 @@ impl Client {
     /// ```
     pub async fn recv_response_async(&mut self) -> Result<Response<'_>> {
         let mut woken = 0u32;
-        while !self.pending_response_ready()? {
+        loop {
+            if let Some((id, flags)) = self.pending_response_ready()? {
+                return self.take_response(id, flags);
+            }
             if self.server_replaced() {
                 // Fails what the servers before the takeover took (nothing is left to
                 // receive from them: the look above emptied the ring), or waits for the
@@ -361,7 +366,6 @@ impl Client {
                 return Err(gone);
             }
         }
-        self.recv_until(None, None)
     }
 }
 
