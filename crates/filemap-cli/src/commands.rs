@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::names::{maybe_scoped, scoped, scoped_name};
 use crate::outcome::{Failure, Outcome};
-use crate::output::{table, unix_millis, HexDump};
+use crate::output::{printable, table, unix_millis, HexDump};
 use crate::units::format_size;
 use crate::{BenchWhat, Command};
 
@@ -588,8 +588,7 @@ fn write(name: &str, offset: u64, foreign: bool) -> Outcome {
         let want = buf
             .len()
             .min(usize::try_from(room - written + 1).unwrap_or(usize::MAX));
-        let n = read_full(&mut input, &mut buf[..want])
-            .map_err(|e| Failure::Error(format!("reading standard input: {e}")))?;
+        let n = read_full(&mut input, &mut buf[..want]).map_err(Failure::stdin)?;
         if n == 0 {
             break;
         }
@@ -662,11 +661,12 @@ fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 fn check_offset(mapping: &Mapping, offset: u64) -> Result<(), Failure> {
     if offset > mapping.len() {
         return Err(Failure::Error(format!(
-            "offset {offset} is past the end of {} ({} bytes)",
+            "offset {} is past the end of {}, which is {} long",
+            crate::units::told_size(offset),
             mapping
                 .name()
                 .map_or("the object".into(), |n| n.to_string()),
-            mapping.len()
+            crate::units::told_size(mapping.len())
         )));
     }
     Ok(())
@@ -700,7 +700,7 @@ fn dump(name: &str, offset: u64, len: Option<u64>, raw: bool, foreign: bool) -> 
         };
         match written {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
-            Err(e) => return Err(stdout_error(e)),
+            Err(e) => return Err(Failure::stdout(e)),
             Ok(()) => {}
         }
         done += n;
@@ -710,14 +710,9 @@ fn dump(name: &str, offset: u64, len: Option<u64>, raw: bool, foreign: bool) -> 
         .and_then(|()| out.flush());
     match ended {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(stdout_error(e)),
+        Err(e) => Err(Failure::stdout(e)),
         Ok(()) => Ok(ExitCode::SUCCESS),
     }
-}
-
-/// A failure to write standard output, said as one.
-fn stdout_error(e: io::Error) -> Failure {
-    Failure::Error(format!("cannot write to standard output: {e}"))
 }
 
 fn gc(dry_run: bool, as_json: bool) -> Outcome {
@@ -736,7 +731,9 @@ fn gc(dry_run: bool, as_json: bool) -> Outcome {
                 (None, false, true) => "would remove".into(),
                 (None, false, false) => "already gone".into(),
             };
-            outln!("{what} {}: {}", c.name, c.reason);
+            // Entry names are any other process's to choose: shown escaped.
+            let (name, reason) = (printable(&c.name), printable(&c.reason));
+            outln!("{what} {name}: {reason}");
         }
         if collected.is_empty() {
             outln!("nothing to collect");

@@ -45,6 +45,15 @@ fn mode_arg(s: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("{s:?} is not an octal mode like 600 or 644"))
 }
 
+/// A count that must be at least one (a buffer of 0 messages holds none).
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("it must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{s:?} is not a count: {e}")),
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Create a named mapping object (memory-backed, or file-backed with --file).
@@ -175,7 +184,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Hold a handle on an object until interrupted (SIGINT or SIGTERM).
+    /// Hold a handle on a mapping until interrupted (SIGINT or SIGTERM).
     #[command(after_help = signals::STOPPED_HELP)]
     Hold {
         /// The name.
@@ -287,8 +296,8 @@ enum Command {
         #[arg(long)]
         best_effort: bool,
         /// How many messages an export holds while the network is slow or down, before it
-        /// drops the oldest.
-        #[arg(long, default_value_t = 10_000)]
+        /// drops the oldest (at least 1).
+        #[arg(long, default_value_t = 10_000, value_parser = at_least_one)]
         buffer: usize,
         /// How long a query of a bridged service may take: an imported service's request
         /// waits that long for the far side, an exported service's query for the local

@@ -1,5 +1,5 @@
 //! What a command returns: an exit code, or why it failed. Every command module uses these;
-//! this module uses none of them.
+//! this module uses none of them (only the units, to say sizes).
 
 use std::process::ExitCode;
 
@@ -11,15 +11,39 @@ pub enum Failure {
     ReaderGone,
 }
 
+impl Failure {
+    /// A failure to write standard output, said as one (a reader that went away is no
+    /// failure: `ReaderGone`).
+    pub fn stdout(e: std::io::Error) -> Failure {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Failure::ReaderGone;
+        }
+        Failure::Error(format!("cannot write to standard output: {e}"))
+    }
+
+    /// A failure to read standard input, said as one.
+    pub fn stdin(e: std::io::Error) -> Failure {
+        Failure::Error(format!("reading standard input: {e}"))
+    }
+}
+
 impl From<filemap::Error> for Failure {
     /// A bad name, setting, count, size or permissions came from the command line: bad
     /// usage (exit 2, as a size clap cannot parse is).
     fn from(e: filemap::Error) -> Failure {
+        use crate::units::told_size;
         match e {
+            // Sizes as a person typed them (`1TiB`), with the exact count.
+            filemap::Error::InvalidSize { size, problem } => {
+                Failure::Usage(format!("invalid size {}: {problem}", told_size(size)))
+            }
+            filemap::Error::NoSpace { place, size } => Failure::Error(format!(
+                "not enough space for {} in {place}",
+                told_size(size)
+            )),
             filemap::Error::InvalidName { .. }
             | filemap::Error::InvalidSetting { .. }
             | filemap::Error::InvalidCount { .. }
-            | filemap::Error::InvalidSize { .. }
             | filemap::Error::InvalidPermissions { .. } => Failure::Usage(e.to_string()),
             _ => Failure::Error(e.to_string()),
         }

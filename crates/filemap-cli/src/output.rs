@@ -130,8 +130,31 @@ fn hex_line(out: &mut impl Write, at: u64, line: &[u8]) -> io::Result<()> {
     writeln!(out, "{at:08x}  {hex:<49} |{text}|")
 }
 
-/// Prints rows as columns separated by two spaces, each as wide as its widest cell.
+/// `text` with its control characters escaped (`\u{1b}`, `\n`): text that other
+/// processes chose (entry names in a shared directory, a server's failure reason) never
+/// steers the terminal.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown.into()
+}
+
+/// Prints rows as columns separated by two spaces, each as wide as its widest cell (with
+/// its control characters escaped: see [`printable`]).
 pub fn table(out: &mut impl Write, rows: &[Vec<String>]) -> io::Result<()> {
+    let rows: Vec<Vec<std::borrow::Cow<'_, str>>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| printable(cell)).collect())
+        .collect();
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
@@ -142,7 +165,7 @@ pub fn table(out: &mut impl Write, rows: &[Vec<String>]) -> io::Result<()> {
                 .unwrap_or(0)
         })
         .collect();
-    for row in rows {
+    for row in &rows {
         let mut line = String::new();
         for (c, cell) in row.iter().enumerate() {
             if c + 1 == row.len() {
@@ -166,6 +189,15 @@ pub fn unix_millis(t: SystemTime) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(printable("Local\\plain"), "Local\\plain");
+        assert_eq!(printable("a\u{1b}[31mred\u{7}"), "a\\u{1b}[31mred\\u{7}");
+        let mut out = Vec::new();
+        table(&mut out, &[vec!["x\ny".into(), "z".into()]]).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "x\\ny  z\n");
+    }
 
     #[test]
     fn base64_as_rfc_4648_gives_it() {

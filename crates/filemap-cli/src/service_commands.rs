@@ -499,7 +499,8 @@ pub fn request(name: &str, global: bool, timeout: Option<Duration>) -> Outcome {
     io::stdin()
         .lock()
         .take(most.saturating_add(1))
-        .read_to_end(&mut payload)?;
+        .read_to_end(&mut payload)
+        .map_err(Failure::stdin)?;
     if payload.len() as u64 > most {
         return Err(Failure::Error(format!(
             "the request is longer than {name} carries at most ({most} bytes)"
@@ -563,14 +564,7 @@ pub fn request(name: &str, global: bool, timeout: Option<Duration>) -> Outcome {
             let _ = out.flush();
             let reason = String::from_utf8_lossy(&part);
             // Control characters shown escaped: a server's bytes never steer the terminal.
-            let mut shown = String::with_capacity(reason.len());
-            for c in reason.chars() {
-                if c.is_control() {
-                    shown.extend(c.escape_default());
-                } else {
-                    shown.push(c);
-                }
-            }
+            let shown = crate::output::printable(&reason);
             eprintln!("filemap: {name} failed the request: {shown}");
             return Ok(ExitCode::from(exit_status_of(&reason)));
         }
@@ -578,7 +572,7 @@ pub fn request(name: &str, global: bool, timeout: Option<Duration>) -> Outcome {
             Ok(()) => {}
             // The reader went away (`filemap request NAME | head`): done.
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(Failure::stdout(e)),
         }
         if last {
             return Ok(ExitCode::SUCCESS);

@@ -122,9 +122,7 @@ fn publish_lines(
         let line = match next {
             None => return Ok(interrupted()),
             Some(Ok(Some(Ok(line)))) => line,
-            Some(Ok(Some(Err(e)))) => {
-                return Err(Failure::Error(format!("reading standard input: {e}")))
-            }
+            Some(Ok(Some(Err(e)))) => return Err(Failure::stdin(e)),
             Some(Ok(None)) => return Ok(ExitCode::SUCCESS),
             Some(Err(e)) => return Err(e.into()),
         };
@@ -251,7 +249,7 @@ pub fn subscribe(name: &str, create: &CreateTopic, count: Option<u64>, json: boo
     match out.failure() {
         // The reader went away (`filemap sub NAME | head`): done.
         Some(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        Some(e) => Err(e.into()),
+        Some(e) => Err(Failure::stdout(e)),
         None => Ok(ExitCode::SUCCESS),
     }
 }

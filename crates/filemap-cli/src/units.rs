@@ -99,6 +99,15 @@ pub fn format_size(bytes: u64) -> String {
     }
 }
 
+/// A size in an error, as a person reads it and exactly: `1TiB (1099511627776 bytes)`,
+/// `100 bytes`.
+pub fn told_size(bytes: u64) -> String {
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    format!("{} ({bytes} bytes)", format_size(bytes))
+}
+
 /// Formats a size rounded to one decimal in the largest unit it reaches (`4097` →
 /// `4.0KiB`, `1048575` → `1.0MiB`): for rates, which nobody types back.
 pub fn format_rounded(bytes: u64) -> String {

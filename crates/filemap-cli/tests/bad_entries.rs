@@ -525,4 +525,23 @@ fn bad_entries_are_typed_errors_and_ls_gc_survive_them() {
         );
     }
     assert_eq!(ns.entries(), Vec::<String>::new());
+
+    // An entry whose name carries terminal escapes (anyone may make one in /dev/shm): ls,
+    // info and gc show them escaped, never as bytes that steer the terminal.
+    let steering = "esc\u{1b}]0;title\u{7}\u{1b}[31mred";
+    ns.write_entry(steering, &[0u8; 100]);
+    for args in [&["ls"][..], &["gc", "--dry-run"], &["gc"]] {
+        let out = ns.cli(args);
+        assert!(out.status.success(), "{args:?}");
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            shown.contains("esc\\u{1b}]0;title\\u{7}"),
+            "{args:?}: {shown}"
+        );
+        assert!(
+            !out.stdout.iter().any(|b| *b == 0x1b || *b == 0x07),
+            "{args:?}: {shown}"
+        );
+    }
+    assert_eq!(ns.entries(), Vec::<String>::new(), "gc removed it");
 }

@@ -179,7 +179,7 @@ fn write_at_offset_and_out_of_range() {
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         assert!(
             String::from_utf8_lossy(&out.stderr)
-                .contains("is past the end of Local\\w (4096 bytes)"),
+                .contains("is past the end of Local\\w, which is 4KiB (4096 bytes) long"),
             "{args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
@@ -261,6 +261,7 @@ fn errors_exit_1_usage_exits_2() {
         &["sem", "release", "x", "0"],
         &["sem", "release", "x", "2147483648"],
         &["hold", "x", "--size", "4KiB"],
+        &["bridge", "--buffer", "0"],
         &[
             "create",
             "x",
@@ -286,6 +287,15 @@ fn errors_exit_1_usage_exits_2() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // A size refused is said as typed, and exactly.
+    let out = ns.run(&["create", "x", "--size", "16777215TiB", "--persistent"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("filemap: error: invalid size 16777215TiB (18446742974197923840 bytes)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = ns.run(&["create", "a/b", "--size", "1", "--persistent"]);
     assert_eq!(out.status.code(), Some(2), "a bad name is bad usage");
     assert!(String::from_utf8_lossy(&out.stderr).contains("'/' at byte 1"));
