@@ -46,6 +46,17 @@ use crate::sys;
 use crate::vocabulary::{Kind, Side};
 
 /// The most sender slots an inbox can have.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::inbox::{Inbox, InboxOptions, MAX_SENDERS};
+/// let most = InboxOptions::new().senders(MAX_SENDERS).capacity(4096);
+/// assert_eq!(Inbox::create_or_open("doc-inbox-max-senders", &most)?.slots(), MAX_SENDERS);
+/// let too_many = InboxOptions::new().senders(MAX_SENDERS + 1);
+/// let refused = Inbox::create_or_open("doc-inbox-too-many", &too_many);
+/// assert!(matches!(refused, Err(filemap::Error::InvalidSetting { .. })));
+/// # Ok::<(), filemap::Error>(())
+/// ```
 pub const MAX_SENDERS: u32 = crate::rings::MAX_SLOTS;
 
 /// How a new inbox is made (an existing one keeps its own).
@@ -69,6 +80,15 @@ impl Default for InboxOptions {
 
 impl InboxOptions {
     /// 8 sender slots, a 64 KiB ring each.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+    /// let inbox = Inbox::create_or_open("doc-inbox-options-new", &InboxOptions::new())?;
+    /// let tx = InboxSender::open("doc-inbox-options-new")?;
+    /// assert_eq!((inbox.slots(), tx.capacity()), (8, 64 << 10));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn new() -> InboxOptions {
         InboxOptions {
             senders: 8,
@@ -78,18 +98,55 @@ impl InboxOptions {
     }
 
     /// How many senders can be connected at once (1 to [`MAX_SENDERS`]).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+    /// let options = InboxOptions::new().senders(1);
+    /// let _inbox = Inbox::create_or_open("doc-inbox-options-senders", &options)?;
+    /// let _only = InboxSender::open("doc-inbox-options-senders")?;
+    /// let second = InboxSender::open("doc-inbox-options-senders");
+    /// assert!(matches!(second, Err(filemap::Error::NoFreeSlot { slots: 1, .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn senders(mut self, n: u32) -> Self {
         self.senders = n;
         self
     }
 
     /// Each sender's ring, in bytes (rounded up to a power of two, at least 4096).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+    /// let options = InboxOptions::new().capacity(5000);
+    /// let _inbox = Inbox::create_or_open("doc-inbox-options-capacity", &options)?;
+    /// assert_eq!(InboxSender::open("doc-inbox-options-capacity")?.capacity(), 8192);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn capacity(mut self, bytes: u64) -> Self {
         self.capacity = bytes;
         self
     }
 
     /// Permissions and persistence of the inbox's entry.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::inbox::{Inbox, InboxOptions};
+    /// use filemap::sync::ObjectOptions;
+    /// let group = InboxOptions::new().object_options(ObjectOptions::new().permissions(0o640));
+    /// let _inbox = Inbox::create_or_open("doc-inbox-options-object", &group)?;
+    /// #[cfg(target_os = "linux")]
+    /// assert_eq!(filemap::namespace::info("doc-inbox-options-object")?.mode, 0o640);
+    /// let owner_read_only = ObjectOptions::new().permissions(0o400); // the owner must write
+    /// let refused = Inbox::create_or_open(
+    ///     "doc-inbox-options-400",
+    ///     &InboxOptions::new().object_options(owner_read_only),
+    /// );
+    /// assert!(matches!(refused, Err(filemap::Error::InvalidPermissions { mode: 0o400 })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn object_options(mut self, options: ObjectOptions) -> Self {
         self.object = options;
         self
@@ -128,6 +185,18 @@ pub(crate) fn endpoint(rings: &RingSet, i: usize, lock: Option<sys::EndpointLock
 const NEVER_A_POSITION: u64 = u64::MAX;
 
 /// The receiving end of an inbox: one at a time.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+/// let mut inbox = Inbox::create_or_open("doc-inbox", &InboxOptions::new())?;
+/// assert!(matches!(Inbox::open("doc-inbox"), Err(filemap::Error::EndpointTaken { .. })));
+/// let mut tx = InboxSender::open("doc-inbox")?;
+/// tx.send(b"hi")?;
+/// let (from, message) = inbox.recv()?;
+/// assert_eq!((from, message.to_vec()?), (tx.slot(), b"hi".to_vec()));
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Inbox {
     /// One per sender slot.
@@ -166,12 +235,38 @@ pub struct Inbox {
 impl Inbox {
     /// Opens the inbox `name` as its receiver, making it with `options` if it does not
     /// exist. One receiver at a time: [`Error::EndpointTaken`] while another lives.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::inbox::{Inbox, InboxOptions};
+    /// let options = InboxOptions::new().senders(2);
+    /// let inbox = Inbox::create_or_open("doc-inbox-create", &options)?;
+    /// assert_eq!(inbox.slots(), 2);
+    /// let second = Inbox::create_or_open("doc-inbox-create", &options);
+    /// assert!(matches!(second, Err(filemap::Error::EndpointTaken { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_or_open(name: impl IntoName, options: &InboxOptions) -> Result<Inbox> {
         Inbox::take(name.into_name()?, Some(options))
     }
 
     /// Opens an existing inbox as its receiver (taking over from one that closed or died:
     /// a message handed out to it is not handed out again).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+    /// assert!(matches!(Inbox::open("doc-inbox-open"), Err(filemap::Error::NotFound { .. })));
+    /// let mut tx = InboxSender::create_or_open("doc-inbox-open", &InboxOptions::new())?;
+    /// tx.send(b"one")?;
+    /// tx.send(b"two")?;
+    /// let mut inbox = Inbox::open("doc-inbox-open")?;
+    /// assert_eq!(inbox.recv()?.1.to_vec()?, b"one");
+    /// drop(inbox); // the next receiver goes on after what this one was given
+    /// let mut inbox = Inbox::open("doc-inbox-open")?;
+    /// assert_eq!(inbox.recv()?.1.to_vec()?, b"two");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn open(name: impl IntoName) -> Result<Inbox> {
         Inbox::take(name.into_name()?, None)
     }
@@ -245,16 +340,46 @@ impl Inbox {
     }
 
     /// The inbox's name.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::inbox::{Inbox, InboxOptions};
+    /// let inbox = Inbox::create_or_open("doc-inbox-name", &InboxOptions::new())?;
+    /// assert_eq!(inbox.name().to_string(), "Local\\doc-inbox-name");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn name(&self) -> &Name {
         &self.first().name
     }
 
     /// How many sender slots it has.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+    /// let _tx = InboxSender::create_or_open("doc-inbox-slots", &InboxOptions::new().senders(3))?;
+    /// let inbox = Inbox::open("doc-inbox-slots")?;
+    /// assert_eq!(inbox.slots(), 3); // as its maker said
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn slots(&self) -> u32 {
         self.receivers.len() as u32
     }
 
     /// How many senders are connected and alive now.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+    /// let inbox = Inbox::create_or_open("doc-inbox-senders", &InboxOptions::new())?;
+    /// assert_eq!(inbox.senders(), 0);
+    /// let a = InboxSender::open("doc-inbox-senders")?;
+    /// let _b = InboxSender::open("doc-inbox-senders")?;
+    /// assert_eq!(inbox.senders(), 2);
+    /// drop(a);
+    /// assert_eq!(inbox.senders(), 1);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn senders(&self) -> usize {
         self.receivers
             .iter()
@@ -267,6 +392,18 @@ impl Inbox {
     }
 
     /// How the receiver waits for messages.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::WaitMode;
+    /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+    /// let mut inbox = Inbox::create_or_open("doc-inbox-wait-mode", &InboxOptions::new())?;
+    /// let mut tx = InboxSender::open("doc-inbox-wait-mode")?;
+    /// inbox.set_wait_mode(WaitMode::BusyPoll); // spin, never sleep, while waiting
+    /// tx.send(b"polled")?;
+    /// assert_eq!(inbox.recv()?.1.to_vec()?, b"polled");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn set_wait_mode(&mut self, mode: WaitMode) {
         for r in &mut self.receivers {
             r.set_wait_mode(mode);
@@ -286,6 +423,29 @@ impl Inbox {
     /// it opened the inbox (only a process outside the protocol writes one) does not stop
     /// it opening: the position is mended to the slot's sender's, and the next receive
     /// reports the damage, naming the slot (what was sent there before is lost).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+    /// let mut inbox = Inbox::create_or_open("doc-inbox-recv", &InboxOptions::new())?;
+    /// let mut a = InboxSender::open("doc-inbox-recv")?;
+    /// let mut b = InboxSender::open("doc-inbox-recv")?;
+    /// a.send(b"a1")?;
+    /// a.send(b"a2")?;
+    /// b.send(b"b1")?;
+    /// let mut got = Vec::new();
+    /// for _ in 0..3 {
+    ///     let (from, message) = inbox.recv()?;
+    ///     got.push((from, message.to_vec()?));
+    /// }
+    /// // The senders in turn: a busy one does not starve the others.
+    /// let (a_slot, b_slot) = (a.slot(), b.slot());
+    /// let want = [(a_slot, b"a1".to_vec()), (b_slot, b"b1".to_vec()), (a_slot, b"a2".to_vec())];
+    /// assert_eq!(got, want);
+    /// drop((a, b));
+    /// assert!(matches!(inbox.recv(), Err(filemap::Error::Disconnected { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn recv(&mut self) -> Result<(u32, RecvSlot<'_>)> {
         match self.message_now() {
             Some((i, frame)) => Ok((i as u32, self.receivers[i].take_frame(frame))),
@@ -346,11 +506,36 @@ impl Inbox {
     /// The next message if there is one now; [`Error::Disconnected`]
     /// as [`recv`](Inbox::recv) says (a loop of calls learns of senders that closed or died
     /// within a liveness interval, 50 ms).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+    /// let mut inbox = Inbox::create_or_open("doc-inbox-try-recv", &InboxOptions::new())?;
+    /// let mut tx = InboxSender::open("doc-inbox-try-recv")?;
+    /// assert!(inbox.try_recv()?.is_none()); // nothing yet: no wait
+    /// tx.send(b"now")?;
+    /// let (from, message) = inbox.try_recv()?.expect("sent before the call");
+    /// assert_eq!((from, message.to_vec()?), (tx.slot(), b"now".to_vec()));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn try_recv(&mut self) -> Result<Option<(u32, RecvSlot<'_>)>> {
         self.recv_until(Some(Instant::now()), None)
     }
 
     /// Like [`recv`](Inbox::recv), giving up with [`Error::Timeout`].
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+    /// use std::time::Duration;
+    /// let mut inbox = Inbox::create_or_open("doc-inbox-recv-timeout", &InboxOptions::new())?;
+    /// let mut tx = InboxSender::open("doc-inbox-recv-timeout")?;
+    /// let err = inbox.recv_timeout(Duration::from_millis(10)).unwrap_err();
+    /// assert!(matches!(err, filemap::Error::Timeout { .. }));
+    /// tx.send(b"in time")?;
+    /// assert_eq!(inbox.recv_timeout(Duration::from_secs(1))?.1.to_vec()?, b"in time");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<(u32, RecvSlot<'_>)> {
         // The same first look as `recv` (a server that waits with a timeout is as fast).
         match self.message_now() {
@@ -362,6 +547,18 @@ impl Inbox {
     }
 
     /// Receives the next message into `buf` (replacing its contents); its sender's slot.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+    /// let mut inbox = Inbox::create_or_open("doc-inbox-recv-into", &InboxOptions::new())?;
+    /// let mut tx = InboxSender::open("doc-inbox-recv-into")?;
+    /// let mut buf = b"old contents".to_vec();
+    /// tx.send(b"new")?;
+    /// let from = inbox.recv_into(&mut buf)?;
+    /// assert_eq!((from, buf), (tx.slot(), b"new".to_vec())); // replaced, not appended
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<u32> {
         let (from, slot) = self.recv()?;
         buf.clear();
@@ -636,6 +833,16 @@ fn after(i: usize, n: usize) -> usize {
 }
 
 /// What `filemap info` shows of an inbox.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::inbox::{info, InboxInfo, InboxOptions, InboxSender};
+/// let options = InboxOptions::new().senders(2);
+/// let _tx = InboxSender::create_or_open("doc-inbox-info-struct", &options)?;
+/// let expected = InboxInfo { slots: 2, receiver_alive: false, senders: vec![0] };
+/// assert_eq!(info("doc-inbox-info-struct")?, expected);
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InboxInfo {
     /// Sender slots.
@@ -669,6 +876,18 @@ pub fn info(name: impl IntoName) -> Result<InboxInfo> {
 
 /// One sender of an inbox, in a slot of its own: a channel [`Sender`] (all of its methods:
 /// `send`, `reserve`, ...) whose receiver is the inbox.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+/// let mut inbox = Inbox::create_or_open("doc-inbox-sender", &InboxOptions::new())?;
+/// let mut tx = InboxSender::open("doc-inbox-sender")?;
+/// let mut slot = tx.reserve(2)?; // a channel sender's calls
+/// slot.copy_from_slice(b"ok")?;
+/// slot.commit();
+/// assert_eq!(inbox.recv()?.1.to_vec()?, b"ok");
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct InboxSender {
     sender: Sender,
@@ -700,12 +919,40 @@ impl InboxSender {
     /// after the last message the dead one committed. A free slot whose ring another
     /// process damaged is passed over ([`Error::Corrupt`], naming it, if no other slot is
     /// free).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+    /// let options = InboxOptions::new().senders(2);
+    /// let _inbox = Inbox::create_or_open("doc-inbox-sender-open", &options)?;
+    /// let a = InboxSender::open("doc-inbox-sender-open")?;
+    /// let b = InboxSender::open("doc-inbox-sender-open")?;
+    /// assert_ne!(a.slot(), b.slot());
+    /// let third = InboxSender::open("doc-inbox-sender-open");
+    /// assert!(matches!(third, Err(filemap::Error::NoFreeSlot { .. })));
+    /// let freed = a.slot();
+    /// drop(a); // its slot is free again
+    /// assert_eq!(InboxSender::open("doc-inbox-sender-open")?.slot(), freed);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn open(name: impl IntoName) -> Result<InboxSender> {
         InboxSender::take(name.into_name()?, None)
     }
 
     /// Like [`open`](InboxSender::open), making the inbox with `options` if it does not
     /// exist.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+    /// let options = InboxOptions::new().senders(4);
+    /// let mut tx = InboxSender::create_or_open("doc-inbox-sender-create", &options)?;
+    /// tx.send(b"early")?; // before any receiver
+    /// let mut inbox = Inbox::open("doc-inbox-sender-create")?;
+    /// assert_eq!(inbox.slots(), 4);
+    /// assert_eq!(inbox.recv()?.1.to_vec()?, b"early");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_or_open(name: impl IntoName, options: &InboxOptions) -> Result<InboxSender> {
         InboxSender::take(name.into_name()?, Some(options))
     }
@@ -734,6 +981,18 @@ impl InboxSender {
     }
 
     /// This sender's slot (what [`Inbox::recv`] says a message came from).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
+    /// let mut inbox = Inbox::create_or_open("doc-inbox-sender-slot", &InboxOptions::new())?;
+    /// let _quiet = InboxSender::open("doc-inbox-sender-slot")?;
+    /// let mut talker = InboxSender::open("doc-inbox-sender-slot")?;
+    /// talker.send(b"hello")?;
+    /// let (from, _message) = inbox.recv()?;
+    /// assert_eq!(from, talker.slot());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn slot(&self) -> u32 {
         self.slot
     }

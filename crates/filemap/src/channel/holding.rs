@@ -47,6 +47,15 @@ const _: () = {
 
 impl HoldingReceiver {
     /// Wraps a receiver.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{HoldingReceiver, Receiver};
+    /// let rx = HoldingReceiver::new(Receiver::create_or_open("doc-holding-new", 4096)?);
+    /// assert!(rx.held().is_none()); // holds nothing yet
+    /// std::thread::spawn(move || drop(rx)).join().unwrap(); // it can move to another thread
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn new(receiver: Receiver) -> HoldingReceiver {
         HoldingReceiver {
             slot: MaybeUninit::new(None),
@@ -65,6 +74,26 @@ impl HoldingReceiver {
     }
 
     /// The receiver, for its other calls; releases the held message first.
+    ///
+    /// Use it for the receiver's calls that `HoldingReceiver` does not wrap (its
+    /// [`name`](Receiver::name), [`set_wait_mode`](Receiver::set_wait_mode),
+    /// [`recv_into`](Receiver::recv_into), ...).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{HoldingReceiver, Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-holding-receiver", 4096)?;
+    /// let mut rx = HoldingReceiver::new(Receiver::open("doc-holding-receiver")?);
+    /// tx.send(b"first")?;
+    /// tx.send(b"second")?;
+    /// rx.hold(None)?;
+    /// assert_eq!(rx.receiver().name().base(), "doc-holding-receiver");
+    /// assert!(rx.held().is_none()); // "first" was released
+    /// let mut buf = Vec::new();
+    /// rx.receiver().recv_into(&mut buf)?;
+    /// assert_eq!(buf, b"second");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     // (Never hand the receiver out while a message is held: a receiver about to wait says
     // its positions again, `Receiver::restate_positions`, which would give the held
     // message's bytes back to the sender. The borrow rules keep that from happening with
@@ -79,6 +108,22 @@ impl HoldingReceiver {
     /// Releases the held message, if any, then receives the next one and holds it: waits
     /// up to `timeout` (`None`: for ever). Errors as [`Receiver::recv`] and
     /// [`Receiver::recv_timeout`].
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{HoldingReceiver, Receiver, Sender};
+    /// use std::time::Duration;
+    /// let mut tx = Sender::create_or_open("doc-holding-hold", 4096)?;
+    /// let mut rx = HoldingReceiver::new(Receiver::open("doc-holding-hold")?);
+    /// tx.send(b"one")?;
+    /// tx.send(b"two")?;
+    /// assert_eq!(rx.hold(None)?.to_vec()?, b"one");
+    /// assert_eq!(rx.hold(Some(Duration::from_secs(1)))?.to_vec()?, b"two"); // "one" released
+    /// let err = rx.hold(Some(Duration::from_millis(10))).unwrap_err();
+    /// assert!(matches!(err, filemap::Error::Timeout { .. }));
+    /// assert!(rx.held().is_none()); // "two" was released before the wait
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn hold(&mut self, timeout: Option<Duration>) -> Result<&RecvSlot<'_>> {
         *self.slot_mut() = None;
         // SAFETY: as in `receiver`. The borrow is extended to 'static and stored in `slot`:
@@ -94,6 +139,18 @@ impl HoldingReceiver {
 
     /// Like [`hold`](HoldingReceiver::hold) without waiting: `Ok(None)` if no message is
     /// there now.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{HoldingReceiver, Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-holding-try-hold", 4096)?;
+    /// let mut rx = HoldingReceiver::new(Receiver::open("doc-holding-try-hold")?);
+    /// assert!(rx.try_hold()?.is_none()); // nothing yet: no wait
+    /// tx.send(b"here")?;
+    /// assert_eq!(rx.try_hold()?.map(|m| m.len()), Some(4));
+    /// assert!(rx.held().is_some());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn try_hold(&mut self) -> Result<Option<&RecvSlot<'_>>> {
         *self.slot_mut() = None;
         // SAFETY: as in `hold`.
@@ -104,17 +161,57 @@ impl HoldingReceiver {
     }
 
     /// The held message, if any.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{HoldingReceiver, Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-holding-held", 4096)?;
+    /// let mut rx = HoldingReceiver::new(Receiver::open("doc-holding-held")?);
+    /// tx.send(b"kept")?;
+    /// rx.hold(None)?;
+    /// // Read as often as needed: no borrow ties the message to a call.
+    /// assert_eq!(rx.held().map(|m| m.len()), Some(4));
+    /// assert_eq!(rx.held().unwrap().to_vec()?, b"kept");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn held(&self) -> Option<&RecvSlot<'_>> {
         self.slot().as_ref()
     }
 
     /// Releases the held message (its space goes back to the sender); false if none was
     /// held.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{HoldingReceiver, Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-holding-release", 4096)?;
+    /// let mut rx = HoldingReceiver::new(Receiver::open("doc-holding-release")?);
+    /// tx.send(&vec![0u8; tx.max_message_len()])?; // fills the ring
+    /// rx.hold(None)?;
+    /// assert!(!tx.try_send(b"x")?); // the held message keeps its room
+    /// assert!(rx.release());
+    /// assert!(!rx.release()); // nothing held any more
+    /// assert!(tx.try_send(b"x")?); // the room is back
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn release(&mut self) -> bool {
         self.slot_mut().take().is_some()
     }
 
     /// The receiver back, releasing the held message.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{HoldingReceiver, Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-holding-into-inner", 4096)?;
+    /// let mut rx = HoldingReceiver::new(Receiver::open("doc-holding-into-inner")?);
+    /// tx.send(b"a")?;
+    /// tx.send(b"b")?;
+    /// rx.hold(None)?;
+    /// let mut plain = rx.into_inner(); // "a" is released
+    /// assert_eq!(plain.recv()?.to_vec()?, b"b");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn into_inner(mut self) -> Receiver {
         *self.slot_mut() = None;
         let receiver = self.receiver;

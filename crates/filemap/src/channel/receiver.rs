@@ -36,11 +36,34 @@ pub struct Receiver {
 impl Receiver {
     /// Creates the channel with `capacity` bytes if it does not exist, and becomes its
     /// receiver.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut rx = Receiver::create_or_open("doc-receiver-create", 5000)?;
+    /// let tx = Sender::open("doc-receiver-create")?; // the channel exists now
+    /// assert_eq!(tx.capacity(), 8192); // rounded up to a power of two
+    /// assert!(rx.try_recv()?.is_none());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_or_open(name: impl IntoName, capacity: u64) -> Result<Receiver> {
         Receiver::create_or_open_with(name, capacity, &ObjectOptions::new())
     }
 
     /// [`create_or_open`](Receiver::create_or_open) with options.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::Receiver;
+    /// use filemap::sync::ObjectOptions;
+    /// let options = ObjectOptions::new().permissions(0o640);
+    /// let _rx = Receiver::create_or_open_with("doc-receiver-create-with", 4096, &options)?;
+    /// let entry = filemap::namespace::info("doc-receiver-create-with")?;
+    /// assert_eq!(entry.kind, Some(filemap::Kind::Channel));
+    /// #[cfg(target_os = "linux")]
+    /// assert_eq!(entry.mode, 0o640);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_or_open_with(
         name: impl IntoName,
         capacity: u64,
@@ -55,6 +78,22 @@ impl Receiver {
     }
 
     /// Becomes the receiver of an existing channel.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let missing = Receiver::open("doc-receiver-open");
+    /// assert!(matches!(missing, Err(filemap::Error::NotFound { .. })));
+    /// let mut tx = Sender::create_or_open("doc-receiver-open", 4096)?;
+    /// tx.send(b"one")?;
+    /// tx.send(b"two")?;
+    /// let mut rx = Receiver::open("doc-receiver-open")?;
+    /// assert_eq!(rx.recv()?.to_vec()?, b"one");
+    /// drop(rx); // a new receiver goes on where this one left off
+    /// let mut rx = Receiver::open("doc-receiver-open")?;
+    /// assert_eq!(rx.recv()?.to_vec()?, b"two");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn open(name: impl IntoName) -> Result<Receiver> {
         Receiver::connect(Endpoint::open(
             name.into_name()?,
@@ -130,6 +169,15 @@ impl Receiver {
     }
 
     /// The channel's name.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::Receiver;
+    /// let rx = Receiver::create_or_open("Local\\doc-receiver-name", 4096)?;
+    /// assert_eq!(rx.name().base(), "doc-receiver-name");
+    /// assert_eq!(rx.name().scope(), filemap::Scope::Local);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn name(&self) -> &Name {
         &self.end.name
     }
@@ -178,6 +226,17 @@ impl Receiver {
     /// How this receiver waits when the ring is empty. (A peer that is waking this
     /// receiver at the moment of a switch to blocking may leave it asleep for up to 50 ms
     /// once.)
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender, WaitMode};
+    /// let mut rx = Receiver::create_or_open("doc-receiver-wait-mode", 4096)?;
+    /// let mut tx = Sender::open("doc-receiver-wait-mode")?;
+    /// rx.set_wait_mode(WaitMode::Spin);
+    /// tx.send(b"spun")?;
+    /// assert_eq!(rx.recv()?.to_vec()?, b"spun");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn set_wait_mode(&mut self, mode: WaitMode) {
         self.end.set_mode(Side::Receiver, mode);
     }
@@ -495,6 +554,20 @@ impl Receiver {
     ///
     /// The common case, a message that is there or arrives within a few polls, is inlined
     /// into the caller and makes no call at all.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut rx = Receiver::create_or_open("doc-receiver-recv", 4096)?;
+    /// let mut tx = Sender::open("doc-receiver-recv")?;
+    /// tx.send(b"a")?;
+    /// tx.send(b"b")?;
+    /// drop(tx);
+    /// assert_eq!(rx.recv()?.to_vec()?, b"a"); // in the order sent, sender gone or not
+    /// assert_eq!(rx.recv()?.to_vec()?, b"b");
+    /// assert!(matches!(rx.recv(), Err(filemap::Error::Disconnected { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     #[inline]
     pub fn recv(&mut self) -> Result<RecvSlot<'_>> {
         let ring = self.end.ring;
@@ -529,11 +602,36 @@ impl Receiver {
     /// The next message if there is one now; [`Error::Disconnected`](crate::Error::Disconnected)
     /// once the sender is gone and everything it sent was received (a loop of calls learns
     /// of a sender that closed or died within a liveness interval, 50 ms).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut rx = Receiver::create_or_open("doc-receiver-try-recv", 4096)?;
+    /// let mut tx = Sender::open("doc-receiver-try-recv")?;
+    /// assert!(rx.try_recv()?.is_none()); // nothing yet: no wait
+    /// tx.send(b"now")?;
+    /// let message = rx.try_recv()?.expect("sent before the call");
+    /// assert_eq!(message.to_vec()?, b"now");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn try_recv(&mut self) -> Result<Option<RecvSlot<'_>>> {
         self.recv_until(Some(Instant::now()), None, 0)
     }
 
     /// Like [`recv`](Receiver::recv), giving up with [`Error::Timeout`](crate::Error::Timeout).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// use std::time::Duration;
+    /// let mut rx = Receiver::create_or_open("doc-receiver-recv-timeout", 4096)?;
+    /// let mut tx = Sender::open("doc-receiver-recv-timeout")?;
+    /// let err = rx.recv_timeout(Duration::from_millis(10)).unwrap_err();
+    /// assert!(matches!(err, filemap::Error::Timeout { .. }));
+    /// tx.send(b"in time")?;
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(1))?.to_vec()?, b"in time");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<RecvSlot<'_>> {
         self.recv_until(crate::sys::deadline_after(timeout), Some(timeout), 0)?
             .ok_or_else(|| unreachable!("a timed wait ends with a message or Error::Timeout"))
@@ -541,6 +639,18 @@ impl Receiver {
 
     /// Receives the next message into `buf` (replacing its contents). If the copy faults
     /// (the channel's entry was truncated), `buf` is left empty and the message is gone.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut rx = Receiver::create_or_open("doc-receiver-recv-into", 4096)?;
+    /// let mut tx = Sender::open("doc-receiver-recv-into")?;
+    /// let mut buf = b"old contents".to_vec();
+    /// tx.send(b"new")?;
+    /// rx.recv_into(&mut buf)?;
+    /// assert_eq!(buf, b"new"); // replaced, not appended
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         let slot = self.recv()?;
         buf.clear();
@@ -645,12 +755,34 @@ pub struct RecvSlot<'a> {
 
 impl RecvSlot<'_> {
     /// The message's length in bytes.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-recv-slot-len", 4096)?;
+    /// let mut rx = Receiver::open("doc-recv-slot-len")?;
+    /// tx.send(b"four")?;
+    /// assert_eq!(rx.recv()?.len(), 4);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether the message is empty.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-recv-slot-is-empty", 4096)?;
+    /// let mut rx = Receiver::open("doc-recv-slot-is-empty")?;
+    /// tx.send(b"")?;
+    /// tx.send(b"x")?;
+    /// assert!(rx.recv()?.is_empty());
+    /// assert!(!rx.recv()?.is_empty());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -686,6 +818,20 @@ impl RecvSlot<'_> {
 
     /// The message's first byte. Reading through it is up to the caller, as with
     /// [`as_slice`](RecvSlot::as_slice).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-recv-slot-as-ptr", 4096)?;
+    /// let mut rx = Receiver::open("doc-recv-slot-as-ptr")?;
+    /// tx.send(&[5u8; 100])?;
+    /// let message = rx.recv()?;
+    /// let at = message.as_ptr();
+    /// assert_eq!(at as usize % 64, 0); // more than 48 bytes: cache-line aligned
+    /// // SAFETY: inside the message; nobody writes the channel outside its protocol.
+    /// assert_eq!(unsafe { at.add(99).read() }, 5);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     #[inline]
     pub fn as_ptr(&self) -> *const u8 {
         self.receiver.end.ring.at(self.payload)
@@ -693,6 +839,20 @@ impl RecvSlot<'_> {
 
     /// Copies `buf.len()` bytes of the message at `offset` into `buf`;
     /// [`Error::OutOfRange`](crate::Error::OutOfRange) if the message is shorter.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-recv-slot-read-at", 4096)?;
+    /// let mut rx = Receiver::open("doc-recv-slot-read-at")?;
+    /// tx.send(b"0123456789")?;
+    /// let message = rx.recv()?;
+    /// let mut buf = [0u8; 3];
+    /// message.read_at(4, &mut buf)?;
+    /// assert_eq!(&buf, b"456");
+    /// assert!(matches!(message.read_at(8, &mut buf), Err(filemap::Error::OutOfRange { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     #[inline]
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         check_slot_range(offset, buf.len(), self.len)?;
@@ -709,6 +869,17 @@ impl RecvSlot<'_> {
     }
 
     /// Copies the message into a new vector.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-recv-slot-to-vec", 4096)?;
+    /// let mut rx = Receiver::open("doc-recv-slot-to-vec")?;
+    /// tx.send(b"copied")?;
+    /// let copy = rx.recv()?.to_vec()?; // the message is given back; the copy stays
+    /// assert_eq!(copy, b"copied");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn to_vec(&self) -> Result<Vec<u8>> {
         let mut v = Vec::new();
         self.append_to(&mut v)?;
@@ -716,6 +887,20 @@ impl RecvSlot<'_> {
     }
 
     /// Appends the message to `buf` (which is left as it was if the copy faults).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-recv-slot-append-to", 4096)?;
+    /// let mut rx = Receiver::open("doc-recv-slot-append-to")?;
+    /// tx.send(b"one")?;
+    /// tx.send(b", two")?;
+    /// let mut log = b"log: ".to_vec();
+    /// rx.recv()?.append_to(&mut log)?;
+    /// rx.recv()?.append_to(&mut log)?;
+    /// assert_eq!(log, b"log: one, two");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     #[inline]
     pub fn append_to(&self, buf: &mut Vec<u8>) -> Result<()> {
         self.receiver.end.usable_here()?;
@@ -742,6 +927,19 @@ impl RecvSlot<'_> {
     /// when every process that can write the channel is trusted to follow its protocol,
     /// and not in a child made by `fork` on a message its parent received (the parent may
     /// give it back meanwhile).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-recv-slot-as-slice", 4096)?;
+    /// let mut rx = Receiver::open("doc-recv-slot-as-slice")?;
+    /// tx.send(b"read in place")?;
+    /// let message = rx.recv()?;
+    /// // SAFETY: a trusted peer: nobody writes the channel outside its protocol.
+    /// let bytes = unsafe { message.as_slice() };
+    /// assert_eq!(bytes.split(|b| *b == b' ').count(), 3);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     #[inline]
     pub unsafe fn as_slice(&self) -> &[u8] {
         // SAFETY: the frame is `len` contiguous bytes in `[head, tail)`, mapped while the

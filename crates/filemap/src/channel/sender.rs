@@ -39,11 +39,34 @@ pub struct Sender {
 impl Sender {
     /// Creates the channel with `capacity` bytes (rounded up to a power of two, at least
     /// 4 KiB) if it does not exist, and becomes its sender.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let tx = Sender::create_or_open("doc-sender-create", 4096)?;
+    /// let _rx = Receiver::create_or_open("doc-sender-create", 1 << 20)?; // opens it: it exists
+    /// drop(tx);
+    /// let tx = Sender::create_or_open("doc-sender-create", 1 << 20)?;
+    /// assert_eq!(tx.capacity(), 4096); // an existing channel keeps its capacity
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_or_open(name: impl IntoName, capacity: u64) -> Result<Sender> {
         Sender::create_or_open_with(name, capacity, &ObjectOptions::new())
     }
 
     /// [`create_or_open`](Sender::create_or_open) with options (persistence, permissions).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::Sender;
+    /// use filemap::sync::ObjectOptions;
+    /// let options = ObjectOptions::new().permissions(0o640);
+    /// let tx = Sender::create_or_open_with("doc-sender-create-with", 4096, &options)?;
+    /// assert_eq!(tx.capacity(), 4096);
+    /// #[cfg(target_os = "linux")]
+    /// assert_eq!(filemap::namespace::info("doc-sender-create-with")?.mode, 0o640);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_or_open_with(
         name: impl IntoName,
         capacity: u64,
@@ -58,6 +81,17 @@ impl Sender {
     }
 
     /// Becomes the sender of an existing channel.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let missing = Sender::open("doc-sender-open");
+    /// assert!(matches!(missing, Err(filemap::Error::NotFound { .. })));
+    /// let _rx = Receiver::create_or_open("doc-sender-open", 8192)?;
+    /// let tx = Sender::open("doc-sender-open")?;
+    /// assert_eq!(tx.capacity(), 8192); // the capacity its creator gave it
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn open(name: impl IntoName) -> Result<Sender> {
         Sender::connect(Endpoint::open(
             name.into_name()?,
@@ -209,22 +243,62 @@ impl Sender {
     }
 
     /// The channel's name.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::Sender;
+    /// let tx = Sender::create_or_open("doc-sender-name", 4096)?;
+    /// assert_eq!(tx.name().base(), "doc-sender-name");
+    /// assert_eq!(tx.name().to_string(), "Local\\doc-sender-name");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn name(&self) -> &Name {
         &self.end.name
     }
 
     /// The ring's capacity in bytes.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::Sender;
+    /// assert_eq!(Sender::create_or_open("doc-sender-capacity", 5000)?.capacity(), 8192);
+    /// assert_eq!(Sender::create_or_open("doc-sender-capacity-min", 1)?.capacity(), 4096);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn capacity(&self) -> u64 {
         self.end.ring.capacity()
     }
 
     /// The largest message the channel carries.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::Sender;
+    /// let mut tx = Sender::create_or_open("doc-sender-max-len", 4096)?;
+    /// let max = tx.max_message_len();
+    /// assert!(max > 0 && (max as u64) < tx.capacity()); // a frame has a header too
+    /// let too_long = vec![0u8; max + 1];
+    /// assert!(matches!(tx.send(&too_long), Err(filemap::Error::MessageTooLarge { .. })));
+    /// tx.send(&too_long[..max])?; // the largest message fits
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn max_message_len(&self) -> usize {
         self.end.ring.max_message() as usize
     }
 
     /// How this sender waits when the ring is full. (A peer that is waking this sender
     /// at the moment of a switch to blocking may leave it asleep for up to 50 ms once.)
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender, WaitMode};
+    /// let mut tx = Sender::create_or_open("doc-sender-wait-mode", 4096)?;
+    /// let mut rx = Receiver::open("doc-sender-wait-mode")?;
+    /// tx.set_wait_mode(WaitMode::BusyPoll); // a full ring: spin, never sleep
+    /// tx.send(b"polled")?;
+    /// assert_eq!(rx.recv()?.to_vec()?, b"polled");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn set_wait_mode(&mut self, mode: WaitMode) {
         self.end.set_mode(Side::Sender, mode);
     }
@@ -359,6 +433,22 @@ impl Sender {
     /// that is also the channel's receiver must not wait here (it would wait for itself):
     /// it uses [`try_reserve`](Sender::try_reserve) or [`try_send`](Sender::try_send),
     /// and receives when they find no room.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-sender-reserve", 4096)?;
+    /// let mut rx = Receiver::open("doc-sender-reserve")?;
+    /// let mut slot = tx.reserve(5)?;
+    /// slot.copy_from_slice(b"draft")?;
+    /// drop(slot); // uncommitted: sends nothing
+    /// assert!(rx.try_recv()?.is_none());
+    /// let mut slot = tx.reserve(5)?;
+    /// slot.copy_from_slice(b"final")?;
+    /// slot.commit();
+    /// assert_eq!(rx.recv()?.to_vec()?, b"final");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     #[inline]
     pub fn reserve(&mut self, len: usize) -> Result<SendSlot<'_>> {
         match self.fits_now(len) {
@@ -379,17 +469,56 @@ impl Sender {
     /// [`Error::Disconnected`](crate::Error::Disconnected) if it is full and the receiver
     /// is gone (a loop of calls learns of a receiver that closed or died within a liveness
     /// interval, 50 ms).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-sender-try-reserve", 4096)?;
+    /// let max = tx.max_message_len();
+    /// tx.try_reserve(max)?.unwrap().commit(); // an empty ring has room: now it is full
+    /// assert!(tx.try_reserve(1)?.is_none());
+    /// let mut rx = Receiver::open("doc-sender-try-reserve")?;
+    /// assert_eq!(rx.recv()?.len(), max); // the message, dropped, gives its room back
+    /// assert!(tx.try_reserve(1)?.is_some());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn try_reserve(&mut self, len: usize) -> Result<Option<SendSlot<'_>>> {
         self.reserve_until(len, Some(Instant::now()), None)
     }
 
     /// Like [`reserve`](Sender::reserve), giving up with [`Error::Timeout`].
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::Sender;
+    /// use std::time::Duration;
+    /// let mut tx = Sender::create_or_open("doc-sender-reserve-timeout", 4096)?;
+    /// let max = tx.max_message_len();
+    /// tx.reserve_timeout(max, Duration::from_millis(10))?.commit(); // room: no wait
+    /// let full = tx.reserve_timeout(1, Duration::from_millis(10)); // no receiver empties it
+    /// assert!(matches!(full, Err(filemap::Error::Timeout { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn reserve_timeout(&mut self, len: usize, timeout: Duration) -> Result<SendSlot<'_>> {
         self.reserve_until(len, crate::sys::deadline_after(timeout), Some(timeout))?
             .ok_or_else(|| unreachable!("a timed wait ends with room or Error::Timeout"))
     }
 
     /// Copies `message` in and sends it, waiting while the ring is full.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-sender-send", 4096)?;
+    /// let mut rx = Receiver::open("doc-sender-send")?;
+    /// tx.send(b"first")?;
+    /// tx.send(b"")?; // an empty message is a message too
+    /// tx.send(b"third")?;
+    /// assert_eq!(rx.recv()?.to_vec()?, b"first");
+    /// assert!(rx.recv()?.is_empty());
+    /// assert_eq!(rx.recv()?.to_vec()?, b"third");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn send(&mut self, message: &[u8]) -> Result<()> {
         let mut slot = self.reserve(message.len())?;
         slot.copy_from_slice(message)?;
@@ -425,6 +554,20 @@ impl Sender {
     /// [`Error::Disconnected`](crate::Error::Disconnected) if it is full and the receiver
     /// is gone (a loop of calls learns of a receiver that closed or died within a liveness
     /// interval, 50 ms).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-sender-try-send", 4096)?;
+    /// let mut rx = Receiver::open("doc-sender-try-send")?;
+    /// let big = vec![1u8; tx.max_message_len()];
+    /// assert!(tx.try_send(&big)?); // fills the ring
+    /// assert!(!tx.try_send(b"no room")?); // not sent
+    /// assert_eq!(rx.recv()?.len(), big.len());
+    /// assert!(tx.try_send(b"room again")?);
+    /// assert_eq!(rx.recv()?.to_vec()?, b"room again");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn try_send(&mut self, message: &[u8]) -> Result<bool> {
         let Some(mut slot) = self.try_reserve(message.len())? else {
             return Ok(false);
@@ -484,6 +627,18 @@ impl Sender {
     }
 
     /// Like [`send`](Sender::send), giving up with [`Error::Timeout`].
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::Sender;
+    /// use std::time::Duration;
+    /// let mut tx = Sender::create_or_open("doc-sender-send-timeout", 4096)?;
+    /// let big = vec![0u8; tx.max_message_len()];
+    /// tx.send_timeout(&big, Duration::from_millis(10))?; // room: sent at once
+    /// let err = tx.send_timeout(b"more", Duration::from_millis(10)).unwrap_err();
+    /// assert!(matches!(err, filemap::Error::Timeout { .. })); // no receiver empties the ring
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn send_timeout(&mut self, message: &[u8], timeout: Duration) -> Result<()> {
         let mut slot = self.reserve_timeout(message.len(), timeout)?;
         slot.copy_from_slice(message)?;
@@ -573,6 +728,19 @@ impl Drop for SendSlot<'_> {
 
 impl SendSlot<'_> {
     /// Publishes the message.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-slot-commit", 4096)?;
+    /// let mut rx = Receiver::open("doc-slot-commit")?;
+    /// let mut slot = tx.reserve(4)?;
+    /// slot.copy_from_slice(b"ping")?;
+    /// assert!(rx.try_recv()?.is_none()); // written, not yet published
+    /// slot.commit();
+    /// assert_eq!(rx.recv()?.to_vec()?, b"ping");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     #[inline]
     pub fn commit(self) {
         let len = self.len;
@@ -583,6 +751,22 @@ impl SendSlot<'_> {
     ///
     /// A slot reserved before a `fork` publishes nothing in the child, whose copy of the
     /// sender is its parent's (see [`Sender`]).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-slot-commit-len", 4096)?;
+    /// let mut rx = Receiver::open("doc-slot-commit-len")?;
+    /// let mut slot = tx.reserve(64)?; // room for the longest answer
+    /// slot.write_at(0, b"yes")?;
+    /// slot.commit_len(3);
+    /// assert_eq!(rx.recv()?.to_vec()?, b"yes");
+    /// let mut slot = tx.reserve(2)?;
+    /// slot.copy_from_slice(b"ok")?;
+    /// slot.commit_len(100); // more than reserved: the reserved length
+    /// assert_eq!(rx.recv()?.to_vec()?, b"ok");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     #[inline]
     pub fn commit_len(mut self, len: usize) {
         // The commit replaces the mark.
@@ -609,12 +793,31 @@ impl SendSlot<'_> {
     }
 
     /// The reserved length in bytes.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::Sender;
+    /// let mut tx = Sender::create_or_open("doc-slot-len", 4096)?;
+    /// let slot = tx.reserve(10)?;
+    /// assert_eq!(slot.len(), 10);
+    /// drop(slot); // sends nothing
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether the slot holds no bytes (a zero-length message).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::Sender;
+    /// let mut tx = Sender::create_or_open("doc-slot-is-empty", 4096)?;
+    /// assert!(tx.reserve(0)?.is_empty());
+    /// assert!(!tx.reserve(1)?.is_empty());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -622,6 +825,21 @@ impl SendSlot<'_> {
 
     /// The slot's first byte. Writing through it is up to the caller, as with
     /// [`as_mut_slice`](SendSlot::as_mut_slice).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-slot-as-mut-ptr", 4096)?;
+    /// let mut rx = Receiver::open("doc-slot-as-mut-ptr")?;
+    /// let mut slot = tx.reserve(64)?;
+    /// let at = slot.as_mut_ptr();
+    /// assert_eq!(at as usize % 64, 0); // more than 48 bytes: cache-line aligned
+    /// // SAFETY: 4 bytes inside the slot; nobody writes the channel outside its protocol.
+    /// unsafe { at.copy_from_nonoverlapping(b"raw!".as_ptr(), 4) };
+    /// slot.commit_len(4);
+    /// assert_eq!(rx.recv()?.to_vec()?, b"raw!");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     #[inline]
     pub fn as_mut_ptr(&mut self) -> *mut u8 {
         self.sender.end.ring.at(self.start + self.offset)
@@ -633,6 +851,19 @@ impl SendSlot<'_> {
     ///
     /// # Panics
     /// If `message.len()` is not the slot's length, like `<[u8]>::copy_from_slice`.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-slot-copy-from-slice", 4096)?;
+    /// let mut rx = Receiver::open("doc-slot-copy-from-slice")?;
+    /// let message = b"exactly this";
+    /// let mut slot = tx.reserve(message.len())?;
+    /// slot.copy_from_slice(message)?;
+    /// slot.commit();
+    /// assert_eq!(rx.recv()?.to_vec()?, message);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     #[inline]
     pub fn copy_from_slice(&mut self, message: &[u8]) -> Result<()> {
         assert_eq!(
@@ -655,6 +886,20 @@ impl SendSlot<'_> {
     }
 
     /// Copies `data` into the slot at `offset`; [`Error::OutOfRange`] if it does not fit.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-slot-write-at", 4096)?;
+    /// let mut rx = Receiver::open("doc-slot-write-at")?;
+    /// let mut slot = tx.reserve(8)?;
+    /// slot.write_at(4, b"tail")?; // in any order
+    /// slot.write_at(0, b"head")?;
+    /// assert!(matches!(slot.write_at(6, b"past"), Err(filemap::Error::OutOfRange { .. })));
+    /// slot.commit();
+    /// assert_eq!(rx.recv()?.to_vec()?, b"headtail");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result<()> {
         check_slot_range(offset, data.len(), self.len)?;
         self.sender.end.usable_here()?;
@@ -674,6 +919,21 @@ impl SendSlot<'_> {
     /// with write access to the channel that ignores the protocol (a bug or a hostile
     /// peer) could write it meanwhile, which would be a data race. Call this only when
     /// every process that can write the channel is trusted to follow its protocol.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-slot-as-mut-slice", 4096)?;
+    /// let mut rx = Receiver::open("doc-slot-as-mut-slice")?;
+    /// let mut slot = tx.reserve(4)?;
+    /// // SAFETY: a trusted peer: nobody writes the channel outside its protocol.
+    /// unsafe { slot.as_mut_slice() }.copy_from_slice(&42u32.to_le_bytes());
+    /// slot.commit();
+    /// let mut word = [0u8; 4];
+    /// rx.recv()?.read_at(0, &mut word)?;
+    /// assert_eq!(u32::from_le_bytes(word), 42);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     #[inline]
     pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
         let (at, len) = (self.as_mut_ptr(), self.len);
