@@ -19,6 +19,27 @@ use crate::sys;
 use std::sync::atomic::Ordering;
 
 /// A client of a service, in a slot of its own.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::service::{Client, Server, ServiceOptions};
+/// let mut server = Server::create_or_open("doc-service-client", &ServiceOptions::new())?;
+/// let mut alice = Client::open("doc-service-client")?;
+/// let mut bob = Client::open("doc-service-client")?;
+/// alice.send_request(b"alice")?;
+/// bob.send_request(b"bob")?;
+/// for _ in 0..2 {
+///     let (id, name) = {
+///         let request = server.recv_request()?;
+///         (request.id(), request.to_vec()?)
+///     };
+///     server.respond(id, &[b"hi ", &name[..]].concat())?;
+/// }
+/// // Each client receives the responses to its own requests only.
+/// assert_eq!(alice.recv_response()?.to_vec()?, b"hi alice");
+/// assert_eq!(bob.recv_response()?.to_vec()?, b"hi bob");
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Client {
     slot: u32,
@@ -42,12 +63,39 @@ impl Client {
     /// Takes a free client slot of the service `name`; [`Error::NoFreeSlot`] if every slot
     /// has a live client. A free slot whose ring another process damaged is passed over
     /// ([`Error::Corrupt`], naming it, if no other slot is free).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// assert!(matches!(Client::open("doc-service-nobody"), Err(filemap::Error::NotFound { .. })));
+    /// let options = ServiceOptions::new().clients(1);
+    /// let _server = Server::create_or_open("doc-service-open", &options)?;
+    /// let client = Client::open("doc-service-open")?;
+    /// assert!(matches!(
+    ///     Client::open("doc-service-open"),
+    ///     Err(filemap::Error::NoFreeSlot { slots: 1, .. })
+    /// ));
+    /// drop(client);
+    /// Client::open("doc-service-open")?; // the slot is free again
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn open(name: impl IntoName) -> Result<Client> {
         Client::take(name.into_name()?, None)
     }
 
     /// Like [`open`](Client::open), making the service with `options` if it does not exist
     /// (a client may start before its server).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut client = Client::create_or_open("doc-service-early", &ServiceOptions::new())?;
+    /// let asked = client.send_request(b"queued")?; // waits in the ring for a server
+    /// let mut server = Server::open("doc-service-early")?;
+    /// let request = server.recv_request()?;
+    /// assert_eq!((request.id(), request.to_vec()?), (asked, b"queued".to_vec()));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_or_open(name: impl IntoName, options: &ServiceOptions) -> Result<Client> {
         Client::take(name.into_name()?, Some(options))
     }
@@ -120,6 +168,15 @@ impl Client {
     }
 
     /// This client's slot.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, ServiceOptions};
+    /// let first = Client::create_or_open("doc-service-slot", &ServiceOptions::new())?;
+    /// let second = Client::open("doc-service-slot")?;
+    /// assert_eq!((first.slot(), second.slot()), (0, 1));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn slot(&self) -> u32 {
         self.slot
     }
@@ -161,6 +218,24 @@ impl Client {
     }
 
     /// How many requests wait for their last response.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut server = Server::create_or_open("doc-service-pending", &ServiceOptions::new())?;
+    /// let mut client = Client::open("doc-service-pending")?;
+    /// client.send_request(b"one")?;
+    /// client.send_request(b"two")?;
+    /// assert_eq!(client.pending(), 2);
+    /// let id = server.recv_request()?.id();
+    /// server.respond_part(id, b"a part")?;
+    /// drop(client.recv_response()?);
+    /// assert_eq!(client.pending(), 2); // not its last response yet
+    /// server.respond(id, b"the rest")?;
+    /// drop(client.recv_response()?);
+    /// assert_eq!(client.pending(), 1);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn pending(&self) -> usize {
         self.pending.len()
     }
@@ -233,6 +308,20 @@ impl Client {
     /// [`Error::Disconnected`] if the server is gone, or if it set this client's request
     /// ring aside as damaged (a process outside the protocol wrote it; the server may be
     /// alive: a new client takes another slot).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut server = Server::create_or_open("doc-service-send", &ServiceOptions::new())?;
+    /// let mut client = Client::open("doc-service-send")?;
+    /// let first = client.send_request(b"first")?;
+    /// let second = client.send_request(b"second")?;
+    /// assert_ne!(first, second);
+    /// // The server receives a client's requests in the order sent.
+    /// assert_eq!(server.recv_request()?.to_vec()?, b"first");
+    /// assert_eq!(server.recv_request()?.id(), second);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn send_request(&mut self, payload: &[u8]) -> Result<RequestId> {
         self.send_request_within(payload, ForRoom::Wait)
     }
@@ -297,6 +386,24 @@ impl Client {
     /// [`Error::Disconnected`] if the server is gone: every pending request has failed; or
     /// if a server died (or closed) holding some of them, and a new one took over: those
     /// have failed, and the others stay pending ([`is_pending`](Client::is_pending)).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut server = Server::create_or_open("doc-service-recv", &ServiceOptions::new())?;
+    /// let mut client = Client::open("doc-service-recv")?;
+    /// let asked = client.send_request(b"ping")?;
+    /// let id = server.recv_request()?.id();
+    /// server.respond(id, b"pong")?;
+    /// let response = client.recv_response()?;
+    /// assert_eq!((response.request(), response.to_vec()?), (asked, b"pong".to_vec()));
+    /// drop(response);
+    /// client.send_request(b"anyone?")?;
+    /// drop(server); // gone without answering
+    /// assert!(matches!(client.recv_response(), Err(filemap::Error::Disconnected { .. })));
+    /// assert_eq!(client.pending(), 0); // every pending request has failed
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn recv_response(&mut self) -> Result<Response<'_>> {
         match self.response_now() {
             Some((id, flags, frame)) => Ok(self.hand_out(id, flags, frame)),
@@ -402,6 +509,21 @@ impl Client {
     }
 
     /// Like [`recv_response`](Client::recv_response), giving up with [`Error::Timeout`].
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// use std::time::Duration;
+    /// let _server = Server::create_or_open("doc-service-recv-timeout", &ServiceOptions::new())?;
+    /// let mut client = Client::open("doc-service-recv-timeout")?;
+    /// let asked = client.send_request(b"slow question")?;
+    /// assert!(matches!(
+    ///     client.recv_response_timeout(Duration::from_millis(10)),
+    ///     Err(filemap::Error::Timeout { .. })
+    /// ));
+    /// assert!(client.is_pending(asked)); // still waiting for its answer
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn recv_response_timeout(&mut self, timeout: Duration) -> Result<Response<'_>> {
         self.recv_until(sys::deadline_after(timeout), Some(timeout))
     }
@@ -437,6 +559,22 @@ impl Client {
     /// [`ensure_nothing_pending`](Client::ensure_nothing_pending)). A call that fails
     /// after sending (a timeout, say) gives its request up: its late responses are
     /// dropped, and the next call may go.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// use std::time::Duration;
+    /// let mut server = Server::create_or_open("doc-service-call", &ServiceOptions::new())?;
+    /// let mut client = Client::open("doc-service-call")?;
+    /// let serving = std::thread::spawn(move || -> filemap::Result<()> {
+    ///     let id = server.recv_request()?.id();
+    ///     server.respond_part(id, b"Hello, ")?;
+    ///     server.respond(id, b"world")
+    /// });
+    /// assert_eq!(client.call(b"greet", Duration::from_secs(10))?, b"Hello, world");
+    /// serving.join().unwrap()?;
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     ///
     /// [`Server::respond_failure`]: crate::service::Server::respond_failure
     pub fn call(&mut self, payload: &[u8], timeout: Duration) -> Result<Vec<u8>> {
@@ -582,6 +720,22 @@ pub(crate) enum ForRoom {
 
 /// A response received by a client: which request it answers, whether it is the last, and
 /// its payload (through [`RecvSlot`]'s methods).
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::service::{Client, Server, ServiceOptions};
+/// let mut server = Server::create_or_open("doc-service-response", &ServiceOptions::new())?;
+/// let mut client = Client::open("doc-service-response")?;
+/// let asked = client.send_request(b"size?")?;
+/// let id = server.recv_request()?.id();
+/// server.respond(id, &42u32.to_le_bytes())?;
+/// let response = client.recv_response()?;
+/// assert_eq!((response.request(), response.is_last(), response.len()), (asked, true, 4));
+/// let mut number = [0; 4];
+/// response.read_at(0, &mut number)?;
+/// assert_eq!(u32::from_le_bytes(number), 42);
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Response<'a> {
     request: RequestId,
@@ -592,11 +746,41 @@ pub struct Response<'a> {
 
 impl Response<'_> {
     /// The request it answers.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut server = Server::create_or_open("doc-service-answers", &ServiceOptions::new())?;
+    /// let mut client = Client::open("doc-service-answers")?;
+    /// let first = client.send_request(b"first")?;
+    /// let second = client.send_request(b"second")?;
+    /// drop(server.recv_request()?);
+    /// drop(server.recv_request()?);
+    /// server.respond(second, b"second's")?; // answered out of order
+    /// server.respond(first, b"first's")?;
+    /// assert_eq!(client.recv_response()?.request(), second);
+    /// assert_eq!(client.recv_response()?.request(), first);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn request(&self) -> RequestId {
         self.request
     }
 
     /// Whether it is the request's last response.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut server = Server::create_or_open("doc-service-is-last", &ServiceOptions::new())?;
+    /// let mut client = Client::open("doc-service-is-last")?;
+    /// client.send_request(b"stream")?;
+    /// let id = server.recv_request()?.id();
+    /// server.respond_part(id, b"1")?;
+    /// server.respond(id, b"2")?;
+    /// assert!(!client.recv_response()?.is_last());
+    /// assert!(client.recv_response()?.is_last());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn is_last(&self) -> bool {
         self.last
     }

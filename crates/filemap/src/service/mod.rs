@@ -101,9 +101,35 @@ const LAST: u64 = 1;
 const FAILED: u64 = 2;
 
 /// The most client slots a service can have.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::service::{Server, ServiceOptions, MAX_CLIENTS};
+/// let most = ServiceOptions::new().clients(MAX_CLIENTS).capacity(4096);
+/// let _server = Server::create_or_open("doc-service-most", &most)?;
+/// assert_eq!(filemap::service::info("doc-service-most")?.slots, 128);
+/// let too_many = ServiceOptions::new().clients(MAX_CLIENTS + 1);
+/// assert!(matches!(
+///     Server::create_or_open("doc-service-too-many", &too_many),
+///     Err(filemap::Error::InvalidSetting { .. })
+/// ));
+/// # Ok::<(), filemap::Error>(())
+/// ```
 pub const MAX_CLIENTS: u32 = MAX_SLOTS;
 
 /// How a new service is made (an existing one keeps its own).
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::service::{info, Client, Server, ServiceOptions};
+/// let small = ServiceOptions::new().clients(2).capacity(4096);
+/// let _server = Server::create_or_open("doc-service-options", &small)?;
+/// // The service exists: a client's own options do not change it.
+/// let client = Client::create_or_open("doc-service-options", &ServiceOptions::new())?;
+/// assert_eq!(info("doc-service-options")?.slots, 2);
+/// assert!(client.max_request_len() < 4096);
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct ServiceOptions {
     clients: u32,
@@ -119,6 +145,15 @@ impl Default for ServiceOptions {
 
 impl ServiceOptions {
     /// 8 client slots; 64 KiB rings for each client's requests and responses.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{info, Server, ServiceOptions};
+    /// let server = Server::create_or_open("doc-service-defaults", &ServiceOptions::new())?;
+    /// assert_eq!(info("doc-service-defaults")?.slots, 8);
+    /// assert!(server.max_response_len() > 60_000 && server.max_response_len() < 64 << 10);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn new() -> ServiceOptions {
         ServiceOptions {
             clients: 8,
@@ -128,18 +163,58 @@ impl ServiceOptions {
     }
 
     /// How many clients can be connected at once (1 to [`MAX_CLIENTS`]).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, ServiceOptions};
+    /// let options = ServiceOptions::new().clients(1);
+    /// let _only = Client::create_or_open("doc-service-one-client", &options)?;
+    /// assert!(matches!(
+    ///     Client::open("doc-service-one-client"),
+    ///     Err(filemap::Error::NoFreeSlot { slots: 1, .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn clients(mut self, n: u32) -> Self {
         self.clients = n;
         self
     }
 
     /// The size of each client's request ring and response ring, in bytes.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let options = ServiceOptions::new().capacity(8192);
+    /// let server = Server::create_or_open("doc-service-capacity", &options)?;
+    /// let client = Client::open("doc-service-capacity")?;
+    /// assert!(client.max_request_len() < 8192 && client.max_request_len() > 4096);
+    /// assert_eq!(server.max_response_len(), client.max_request_len());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn capacity(mut self, bytes: u64) -> Self {
         self.capacity = bytes;
         self
     }
 
     /// Permissions and persistence of the service's entry.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Server, ServiceOptions};
+    /// use filemap::sync::ObjectOptions;
+    /// let shared = ServiceOptions::new().object_options(ObjectOptions::new().permissions(0o660));
+    /// let _server = Server::create_or_open("doc-service-660", &shared)?;
+    /// #[cfg(target_os = "linux")]
+    /// assert_eq!(filemap::namespace::info("doc-service-660")?.mode, 0o660);
+    /// let read_only = ObjectOptions::new().permissions(0o400);
+    /// let unusable = ServiceOptions::new().object_options(read_only);
+    /// assert!(matches!(
+    ///     Server::create_or_open("doc-service-400", &unusable),
+    ///     Err(filemap::Error::InvalidPermissions { mode: 0o400 })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn object_options(mut self, options: ObjectOptions) -> Self {
         self.object = options;
         self
@@ -147,6 +222,17 @@ impl ServiceOptions {
 }
 
 /// Which request: its client's slot and the id the client gave it.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::service::{Client, Server, ServiceOptions};
+/// let mut server = Server::create_or_open("doc-service-request-id", &ServiceOptions::new())?;
+/// let mut client = Client::open("doc-service-request-id")?;
+/// let asked = client.send_request(b"?")?;
+/// let received = server.recv_request()?.id();
+/// assert_eq!(received, asked); // the server answers by the id the client holds
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RequestId {
     client: u32,
@@ -155,6 +241,18 @@ pub struct RequestId {
 
 impl RequestId {
     /// The client's slot.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut server = Server::create_or_open("doc-service-id-client", &ServiceOptions::new())?;
+    /// let _first = Client::open("doc-service-id-client")?;
+    /// let mut second = Client::open("doc-service-id-client")?;
+    /// let asked = second.send_request(b"from the second")?;
+    /// assert_eq!((asked.client(), second.slot()), (1, 1));
+    /// assert_eq!(server.recv_request()?.id().client(), 1); // where to send the response
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn client(&self) -> u32 {
         self.client
     }
@@ -295,6 +393,23 @@ fn replaced_since(rings: &RingSet, seen: u64) -> bool {
 }
 
 /// What `filemap info` shows of a service.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::service::{info, Client, Server, ServiceInfo, ServiceOptions};
+/// let server = Server::create_or_open("doc-service-info", &ServiceOptions::new().clients(4))?;
+/// let _first = Client::open("doc-service-info")?;
+/// let second = Client::open("doc-service-info")?;
+/// drop(second);
+/// let expected = ServiceInfo {
+///     slots: 4,
+///     server_alive: true,
+///     clients: vec![0],
+///     max_request_len: server.max_response_len(),
+/// };
+/// assert_eq!(info("doc-service-info")?, expected);
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceInfo {
     /// Client slots.

@@ -21,6 +21,24 @@ use crate::rings::{slot_lock, RingSet};
 use crate::vocabulary::Side;
 
 /// The serving end of a service: one at a time.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::service::{Client, Server, ServiceOptions};
+/// let mut server = Server::create_or_open("doc-service-server", &ServiceOptions::new())?;
+/// let mut first = Client::open("doc-service-server")?;
+/// let mut second = Client::open("doc-service-server")?;
+/// first.send_request(b"1")?;
+/// second.send_request(b"2")?;
+/// // One server takes the requests of every client.
+/// let mut asked = Vec::new();
+/// for _ in 0..2 {
+///     asked.extend(server.recv_request()?.to_vec()?);
+/// }
+/// asked.sort();
+/// assert_eq!(asked, b"12");
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Server {
     /// Declared first, so dropped first: every response ring connected is marked closed
@@ -40,12 +58,39 @@ pub struct Server {
 impl Server {
     /// Opens the service `name` as its server, making it with `options` if it does not
     /// exist. One server at a time: [`Error::EndpointTaken`] while another lives.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Server, ServiceOptions};
+    /// let options = ServiceOptions::new();
+    /// let server = Server::create_or_open("doc-service-create", &options)?;
+    /// assert!(matches!(
+    ///     Server::create_or_open("doc-service-create", &options),
+    ///     Err(filemap::Error::EndpointTaken { endpoint: "server", .. })
+    /// ));
+    /// drop(server);
+    /// Server::create_or_open("doc-service-create", &options)?; // free again
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_or_open(name: impl IntoName, options: &ServiceOptions) -> Result<Server> {
         Server::take(name.into_name()?, Some(options))
     }
 
     /// Opens an existing service as its server: a new server takes over from one that
     /// closed or died, with the requests still queued.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// assert!(matches!(Server::open("doc-service-absent"), Err(filemap::Error::NotFound { .. })));
+    /// let first = Server::create_or_open("doc-service-successor", &ServiceOptions::new())?;
+    /// let mut client = Client::open("doc-service-successor")?;
+    /// let asked = client.send_request(b"queued")?;
+    /// drop(first); // closes without taking the request
+    /// let mut second = Server::open("doc-service-successor")?;
+    /// assert_eq!(second.recv_request()?.id(), asked);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn open(name: impl IntoName) -> Result<Server> {
         Server::take(name.into_name()?, None)
     }
@@ -84,11 +129,32 @@ impl Server {
     }
 
     /// The service's name.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Server, ServiceOptions};
+    /// let server = Server::create_or_open("doc-service-name", &ServiceOptions::new())?;
+    /// assert_eq!(server.name().to_string(), "Local\\doc-service-name");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn name(&self) -> &Name {
         self.requests.name()
     }
 
     /// How many clients are connected and alive now.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let server = Server::create_or_open("doc-service-clients", &ServiceOptions::new())?;
+    /// assert_eq!(server.clients(), 0);
+    /// let first = Client::open("doc-service-clients")?;
+    /// let _second = Client::open("doc-service-clients")?;
+    /// assert_eq!(server.clients(), 2);
+    /// drop(first);
+    /// assert_eq!(server.clients(), 1);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn clients(&self) -> usize {
         self.requests.senders()
     }
@@ -138,6 +204,23 @@ impl Server {
     }
 
     /// How this server waits for requests, and for room in a client's response ring.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::WaitMode;
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// use std::time::Duration;
+    /// let mut server = Server::create_or_open("doc-service-server-mode", &ServiceOptions::new())?;
+    /// server.set_wait_mode(WaitMode::BusyPoll); // spins instead of sleeping
+    /// assert!(matches!( // timeouts hold all the same
+    ///     server.recv_request_timeout(Duration::from_millis(10)),
+    ///     Err(filemap::Error::Timeout { .. })
+    /// ));
+    /// let mut client = Client::open("doc-service-server-mode")?;
+    /// let asked = client.send_request(b"quick")?;
+    /// assert_eq!(server.recv_request()?.id(), asked);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn set_wait_mode(&mut self, mode: WaitMode) {
         self.wait_mode = mode;
         self.requests.set_wait_mode(mode);
@@ -158,6 +241,18 @@ impl Server {
     /// connected, with its own positions damaged, or nothing valid left to mend from) is
     /// looked at again before each response to its slot, which fails with that error
     /// while the ring stays so (one mended then is reported here too).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut server = Server::create_or_open("doc-service-receive", &ServiceOptions::new())?;
+    /// let mut client = Client::open("doc-service-receive")?;
+    /// let asked = client.send_request(b"what time is it?")?;
+    /// let request = server.recv_request()?;
+    /// assert_eq!(request.id(), asked);
+    /// assert_eq!(request.to_vec()?, b"what time is it?");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn recv_request(&mut self) -> Result<Request<'_>> {
         let (client, slot) = self.requests.recv()?;
         Request::new(client, slot)
@@ -174,6 +269,17 @@ impl Server {
     }
 
     /// The next request if there is one now.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut server = Server::create_or_open("doc-service-try-recv", &ServiceOptions::new())?;
+    /// let mut client = Client::open("doc-service-try-recv")?;
+    /// assert!(server.try_recv_request()?.is_none());
+    /// let asked = client.send_request(b"now")?;
+    /// assert_eq!(server.try_recv_request()?.map(|r| r.id()), Some(asked));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn try_recv_request(&mut self) -> Result<Option<Request<'_>>> {
         match self.requests.try_recv()? {
             Some((client, slot)) => Request::new(client, slot).map(Some),
@@ -182,6 +288,21 @@ impl Server {
     }
 
     /// Like [`recv_request`](Server::recv_request), giving up with [`Error::Timeout`].
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// use std::time::Duration;
+    /// let mut server = Server::create_or_open("doc-service-no-request", &ServiceOptions::new())?;
+    /// let mut client = Client::open("doc-service-no-request")?;
+    /// assert!(matches!(
+    ///     server.recv_request_timeout(Duration::from_millis(10)),
+    ///     Err(filemap::Error::Timeout { .. })
+    /// ));
+    /// client.send_request(b"here")?;
+    /// assert_eq!(server.recv_request_timeout(Duration::from_secs(10))?.to_vec()?, b"here");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn recv_request_timeout(&mut self, timeout: Duration) -> Result<Request<'_>> {
         let (client, slot) = self.requests.recv_timeout(timeout)?;
         Request::new(client, slot)
@@ -192,12 +313,54 @@ impl Server {
     /// that client uses a timeout, for the reason [`Sender::reserve`](crate::channel::Sender::reserve)
     /// gives). A client that is gone does not get it: the response is dropped, and this
     /// returns `Ok`.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut server = Server::create_or_open("doc-service-respond", &ServiceOptions::new())?;
+    /// let mut client = Client::open("doc-service-respond")?;
+    /// let asked = client.send_request(b"2+2")?;
+    /// let id = server.recv_request()?.id();
+    /// server.respond(id, b"4")?;
+    /// let response = client.recv_response()?;
+    /// assert_eq!((response.request(), response.is_last()), (asked, true));
+    /// assert_eq!(response.to_vec()?, b"4");
+    /// drop(response);
+    /// client.send_request(b"3+3")?;
+    /// let id = server.recv_request()?.id();
+    /// drop(client);
+    /// server.respond(id, b"6")?; // nobody to get it: dropped, and no error
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn respond(&mut self, to: RequestId, payload: &[u8]) -> Result<()> {
         self.send_response(to, payload, LAST, None)
     }
 
     /// Sends one response of a stream to `to`: more follow, the last with
     /// [`respond`](Server::respond).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut server = Server::create_or_open("doc-service-stream", &ServiceOptions::new())?;
+    /// let mut client = Client::open("doc-service-stream")?;
+    /// client.send_request(b"count to 3")?;
+    /// let id = server.recv_request()?.id();
+    /// for part in [b"1", b"2"] {
+    ///     server.respond_part(id, part)?;
+    /// }
+    /// server.respond(id, b"3")?;
+    /// let mut parts = Vec::new();
+    /// loop {
+    ///     let response = client.recv_response()?;
+    ///     parts.extend(response.to_vec()?);
+    ///     if response.is_last() {
+    ///         break;
+    ///     }
+    /// }
+    /// assert_eq!(parts, b"123");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn respond_part(&mut self, to: RequestId, payload: &[u8]) -> Result<()> {
         self.send_response(to, payload, 0, None)
     }
@@ -514,6 +677,20 @@ fn reserve_for<'s>(
 
 /// A request received by the server: its id (for the responses) and its payload, read from
 /// the client's ring (through [`RecvSlot`]'s methods). Drop it before responding.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::service::{Client, Server, ServiceOptions};
+/// let mut server = Server::create_or_open("doc-service-request", &ServiceOptions::new())?;
+/// let mut client = Client::open("doc-service-request")?;
+/// client.send_request(b"key=value")?;
+/// let request = server.recv_request()?;
+/// assert_eq!(request.len(), 9);
+/// let mut key = [0; 3];
+/// request.read_at(0, &mut key)?;
+/// assert_eq!(&key, b"key");
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Request<'a> {
     id: RequestId,
@@ -532,6 +709,19 @@ impl<'a> Request<'a> {
     }
 
     /// The request's id, to respond to.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// let mut server = Server::create_or_open("doc-service-reply-to", &ServiceOptions::new())?;
+    /// let mut client = Client::open("doc-service-reply-to")?;
+    /// let asked = client.send_request(b"hello")?;
+    /// let id = server.recv_request()?.id(); // the request is dropped: its id stays
+    /// assert_eq!(id, asked);
+    /// server.respond(id, b"hi")?;
+    /// assert_eq!(client.recv_response()?.request(), asked);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn id(&self) -> RequestId {
         self.id
     }

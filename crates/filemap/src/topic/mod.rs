@@ -109,6 +109,25 @@ use crate::sys::{self, CreateMode};
 use crate::vocabulary::Kind;
 
 /// What the publisher does about a subscriber that falls behind.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::topic::{Publisher, SlowSubscribers, Subscriber, TopicOptions};
+/// let options = TopicOptions::new().capacity(4096).slow_subscribers(SlowSubscribers::DropOldest);
+/// let mut publisher = Publisher::create_or_open("doc-topic-policy", &options)?;
+/// let mut laggard = Subscriber::open("doc-topic-policy")?;
+/// for i in 0..100u64 {
+///     publisher.publish(&i.to_le_bytes())?; // never waits: 100 frames do not fit in 4 KiB
+/// }
+/// let missed = match laggard.recv() {
+///     Err(filemap::Error::Lagged { missed, .. }) => missed,
+///     other => panic!("expected a lag, got {other:?}"),
+/// };
+/// let oldest = laggard.recv()?; // goes on at the oldest message still there
+/// assert_eq!(oldest.seq(), missed);
+/// assert_eq!(oldest.to_vec()?, missed.to_le_bytes());
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum SlowSubscribers {
     /// The publisher waits for the slowest live subscriber (the default): nothing is lost.
@@ -138,6 +157,12 @@ impl SlowSubscribers {
     }
 
     /// The policy's name as the CLI shows it (`"block"`, `"drop-oldest"`).
+    ///
+    /// ```
+    /// use filemap::topic::SlowSubscribers;
+    /// assert_eq!(SlowSubscribers::default().as_str(), "block");
+    /// assert_eq!(SlowSubscribers::DropOldest.as_str(), "drop-oldest");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             SlowSubscribers::Block => "block",
@@ -173,10 +198,33 @@ impl Default for TopicOptions {
 }
 
 /// The most subscriber slots a topic can have.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::topic::{Publisher, TopicOptions, MAX_SUBSCRIBERS};
+/// let most = TopicOptions::new().max_subscribers(MAX_SUBSCRIBERS);
+/// assert_eq!(Publisher::create_or_open("doc-topic-most", &most)?.max_subscribers(), 128);
+/// let too_many = TopicOptions::new().max_subscribers(MAX_SUBSCRIBERS + 1);
+/// assert!(matches!(
+///     Publisher::create_or_open("doc-topic-too-many", &too_many),
+///     Err(filemap::Error::InvalidSetting { .. })
+/// ));
+/// # Ok::<(), filemap::Error>(())
+/// ```
 pub const MAX_SUBSCRIBERS: u32 = 128;
 
 impl TopicOptions {
     /// A 64 KiB ring, 8 subscriber slots, no history, [`SlowSubscribers::Block`].
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{info, Publisher, SlowSubscribers, TopicOptions};
+    /// let _publisher = Publisher::create_or_open("doc-topic-defaults", &TopicOptions::new())?;
+    /// let i = info("doc-topic-defaults")?;
+    /// assert_eq!((i.capacity, i.max_subscribers, i.history), (64 << 10, 8, 0));
+    /// assert_eq!(i.slow_subscribers, SlowSubscribers::Block);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn new() -> TopicOptions {
         TopicOptions {
             capacity: 64 << 10,
@@ -189,36 +237,110 @@ impl TopicOptions {
 
     /// The ring's size in bytes (rounded up to a power of two, at least 4096; at most
     /// 1 TiB). A message takes its length plus a 32-byte header, in 64-byte lines.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, TopicOptions};
+    /// let options = TopicOptions::new().capacity(5000);
+    /// let publisher = Publisher::create_or_open("doc-topic-capacity", &options)?;
+    /// assert_eq!(publisher.capacity(), 8192); // the next power of two
+    /// let empty = TopicOptions::new().capacity(0);
+    /// assert!(matches!(
+    ///     Publisher::create_or_open("doc-topic-no-capacity", &empty),
+    ///     Err(filemap::Error::InvalidSize { .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn capacity(mut self, bytes: u64) -> Self {
         self.capacity = bytes;
         self
     }
 
     /// How many subscribers can be connected at once (1 to [`MAX_SUBSCRIBERS`]).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Subscriber, TopicOptions};
+    /// let options = TopicOptions::new().max_subscribers(1);
+    /// let _only = Subscriber::create_or_open("doc-topic-one-slot", &options)?;
+    /// assert!(matches!(
+    ///     Subscriber::open("doc-topic-one-slot"),
+    ///     Err(filemap::Error::NoFreeSlot { slots: 1, .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn max_subscribers(mut self, n: u32) -> Self {
         self.max_subscribers = n;
         self
     }
 
     /// The set number of subscriber slots.
+    ///
+    /// ```
+    /// use filemap::topic::TopicOptions;
+    /// assert_eq!(TopicOptions::new().get_max_subscribers(), 8);
+    /// assert_eq!(TopicOptions::new().max_subscribers(2).get_max_subscribers(), 2);
+    /// ```
     pub fn get_max_subscribers(&self) -> u32 {
         self.max_subscribers
     }
 
     /// How many of the last messages a subscriber that joins receives first (those still
     /// in the ring), 0 by default.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let options = TopicOptions::new().history(2);
+    /// let mut publisher = Publisher::create_or_open("doc-topic-history", &options)?;
+    /// for message in [b"a", b"b", b"c"] {
+    ///     publisher.publish(message)?;
+    /// }
+    /// let mut late = Subscriber::open("doc-topic-history")?; // joins after all three
+    /// assert_eq!(late.recv()?.to_vec()?, b"b");
+    /// assert_eq!(late.recv()?.to_vec()?, b"c");
+    /// assert!(late.try_recv()?.is_none());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn history(mut self, messages: u32) -> Self {
         self.history = messages;
         self
     }
 
     /// What the publisher does about slow subscribers.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, SlowSubscribers, Subscriber, TopicOptions};
+    /// let lossy = TopicOptions::new().slow_subscribers(SlowSubscribers::DropOldest);
+    /// let _first = Subscriber::create_or_open("doc-topic-set-policy", &lossy)?;
+    /// // The topic exists: the publisher's own options do not change its policy.
+    /// let publisher = Publisher::create_or_open("doc-topic-set-policy", &TopicOptions::new())?;
+    /// assert_eq!(publisher.slow_subscribers(), SlowSubscribers::DropOldest);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn slow_subscribers(mut self, policy: SlowSubscribers) -> Self {
         self.slow = policy;
         self
     }
 
     /// Permissions and persistence of the topic's entry.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::ObjectOptions;
+    /// use filemap::topic::{Publisher, TopicOptions};
+    /// let shared = TopicOptions::new().object_options(ObjectOptions::new().permissions(0o640));
+    /// let _publisher = Publisher::create_or_open("doc-topic-640", &shared)?;
+    /// #[cfg(target_os = "linux")]
+    /// assert_eq!(filemap::namespace::info("doc-topic-640")?.mode, 0o640);
+    /// let unusable = TopicOptions::new().object_options(ObjectOptions::new().permissions(0o400));
+    /// assert!(matches!(
+    ///     Publisher::create_or_open("doc-topic-400", &unusable),
+    ///     Err(filemap::Error::InvalidPermissions { mode: 0o400 })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn object_options(mut self, options: ObjectOptions) -> Self {
         self.object = options;
         self
@@ -489,6 +611,19 @@ fn slot_bell(slot: u32) -> sys::Bell {
 }
 
 /// What `filemap info` shows of a topic: its settings, its publisher, its subscribers.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::topic::{info, SlowSubscribers, Subscriber, TopicOptions};
+/// let options = TopicOptions::new().capacity(4096).max_subscribers(2).history(3);
+/// let _early = Subscriber::create_or_open("doc-topic-info", &options)?;
+/// let i = info("doc-topic-info")?;
+/// assert_eq!((i.capacity, i.max_subscribers, i.history), (4096, 2, 3));
+/// assert_eq!(i.slow_subscribers, SlowSubscribers::Block);
+/// assert!(!i.publisher_alive); // the subscriber came first
+/// assert_eq!((i.published, i.subscribers.len()), (0, 1));
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TopicInfo {
     /// The ring's capacity in bytes.
@@ -508,6 +643,22 @@ pub struct TopicInfo {
 }
 
 /// One subscriber in [`TopicInfo`].
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::topic::{info, Publisher, Subscriber, SubscriberInfo, TopicOptions};
+/// let mut publisher = Publisher::create_or_open("doc-topic-behind", &TopicOptions::new())?;
+/// let mut quick = Subscriber::open("doc-topic-behind")?;
+/// let _slow = Subscriber::open("doc-topic-behind")?;
+/// publisher.publish(b"one")?;
+/// publisher.publish(b"two")?;
+/// drop(quick.recv()?);
+/// assert_eq!(
+///     info("doc-topic-behind")?.subscribers,
+///     [SubscriberInfo { slot: 0, behind: 1 }, SubscriberInfo { slot: 1, behind: 2 }]
+/// );
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SubscriberInfo {
     /// Its slot.

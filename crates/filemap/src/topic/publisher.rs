@@ -14,6 +14,19 @@ use crate::sys;
 use crate::vocabulary::Side;
 
 /// The one publisher of a topic (see [`crate::topic`]).
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+/// let mut publisher = Publisher::create_or_open("doc-topic-publisher", &TopicOptions::new())?;
+/// let mut subscriber = Subscriber::open("doc-topic-publisher")?;
+/// publisher.publish(b"first")?;
+/// publisher.publish(b"second")?;
+/// // Every message has the next number of the topic's one sequence.
+/// assert_eq!(subscriber.recv()?.seq(), 0);
+/// assert_eq!(subscriber.recv()?.seq(), 1);
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Publisher {
     topic: Topic,
@@ -53,6 +66,28 @@ impl Publisher {
 
     /// Opens an existing topic as its publisher: a new publisher takes over from one that
     /// closed or died, and continues its sequence after the last message it committed.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// assert!(matches!(
+    ///     Publisher::open("doc-topic-absent"),
+    ///     Err(filemap::Error::NotFound { .. })
+    /// ));
+    /// let mut first = Publisher::create_or_open("doc-topic-takeover", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-takeover")?; // keeps the topic
+    /// first.publish(b"a")?;
+    /// first.publish(b"b")?;
+    /// drop(first);
+    /// let mut second = Publisher::open("doc-topic-takeover")?;
+    /// assert_eq!(second.next_sequence(), 2);
+    /// second.publish(b"c")?;
+    /// for (seq, message) in [b"a", b"b", b"c"].iter().enumerate() {
+    ///     let sample = subscriber.recv()?;
+    ///     assert_eq!((sample.seq(), sample.to_vec()?), (seq as u64, message.to_vec()));
+    /// }
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn open(name: impl IntoName) -> Result<Publisher> {
         Publisher::take(name.into_name()?, None)
     }
@@ -108,26 +143,80 @@ impl Publisher {
     }
 
     /// The topic's name.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, TopicOptions};
+    /// let publisher = Publisher::create_or_open("doc-topic-pub-name", &TopicOptions::new())?;
+    /// assert_eq!(publisher.name().to_string(), "Local\\doc-topic-pub-name");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn name(&self) -> &Name {
         &self.topic.end.name
     }
 
     /// The ring's capacity in bytes.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, TopicOptions};
+    /// let options = TopicOptions::new().capacity(100_000);
+    /// let publisher = Publisher::create_or_open("doc-topic-pub-capacity", &options)?;
+    /// assert_eq!(publisher.capacity(), 128 << 10); // rounded up to a power of two
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn capacity(&self) -> u64 {
         self.topic.end.ring.capacity()
     }
 
     /// The largest message the topic carries.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let options = TopicOptions::new().capacity(4096);
+    /// let mut publisher = Publisher::create_or_open("doc-topic-max-message", &options)?;
+    /// let mut subscriber = Subscriber::open("doc-topic-max-message")?;
+    /// let max = publisher.max_message_len();
+    /// assert!(max < 4096);
+    /// assert!(matches!(
+    ///     publisher.publish(&vec![0; max + 1]),
+    ///     Err(filemap::Error::MessageTooLarge { .. })
+    /// ));
+    /// publisher.publish(&vec![7; max])?;
+    /// assert_eq!(subscriber.recv()?.len(), max);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn max_message_len(&self) -> usize {
         self.topic.end.ring.max_message() as usize
     }
 
     /// The sequence number the next message will have (messages are numbered from 0).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-pub-next", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-pub-next")?;
+    /// assert_eq!(publisher.next_sequence(), 0);
+    /// publisher.publish(b"zero")?;
+    /// assert_eq!(publisher.next_sequence(), 1);
+    /// assert_eq!(subscriber.recv()?.seq(), 0);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn next_sequence(&self) -> u64 {
         self.seq
     }
 
     /// The topic's policy for slow subscribers.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, SlowSubscribers, TopicOptions};
+    /// let publisher = Publisher::create_or_open("doc-topic-pub-policy", &TopicOptions::new())?;
+    /// assert_eq!(publisher.slow_subscribers(), SlowSubscribers::Block); // the default
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn slow_subscribers(&self) -> SlowSubscribers {
         self.topic.area.policy
     }
@@ -147,6 +236,19 @@ impl Publisher {
     }
 
     /// How many subscribers are connected (live or not yet found dead).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let publisher = Publisher::create_or_open("doc-topic-count", &TopicOptions::new())?;
+    /// assert_eq!(publisher.subscribers(), 0);
+    /// let first = Subscriber::open("doc-topic-count")?;
+    /// let _second = Subscriber::open("doc-topic-count")?;
+    /// assert_eq!(publisher.subscribers(), 2);
+    /// drop(first);
+    /// assert_eq!(publisher.subscribers(), 1);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn subscribers(&self) -> usize {
         let area = &self.topic.area;
         (0..area.slots)
@@ -155,29 +257,96 @@ impl Publisher {
     }
 
     /// How this publisher waits for a slow subscriber (under [`SlowSubscribers::Block`]).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::WaitMode;
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// use std::time::Duration;
+    /// let options = TopicOptions::new().capacity(4096);
+    /// let mut publisher = Publisher::create_or_open("doc-topic-pub-mode", &options)?;
+    /// let _idle = Subscriber::open("doc-topic-pub-mode")?;
+    /// publisher.set_wait_mode(WaitMode::BusyPoll); // spins instead of sleeping
+    /// while publisher.try_publish(b"tick")? {}
+    /// // A busy-polling wait keeps its timeout all the same.
+    /// let waited = publisher.publish_timeout(b"tock", Duration::from_millis(10));
+    /// assert!(matches!(waited, Err(filemap::Error::Timeout { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn set_wait_mode(&mut self, mode: WaitMode) {
         self.topic.end.set_mode(Side::Sender, mode);
     }
 
     /// A slot of `len` bytes for the next message, waiting (under `Block`) while a
     /// subscriber holds the ring up; write it, then [`commit`](PublishSlot::commit).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-reserve", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-reserve")?;
+    /// let mut slot = publisher.reserve(5)?;
+    /// assert_eq!(slot.len(), 5);
+    /// slot.copy_from_slice(b"hello")?;
+    /// slot.commit();
+    /// assert_eq!(subscriber.recv()?.to_vec()?, b"hello");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn reserve(&mut self, len: usize) -> Result<PublishSlot<'_>> {
         self.reserve_until(len, None, None)?
             .ok_or_else(|| unreachable!("a wait without a deadline only ends with room"))
     }
 
     /// A slot if there is room now; `Ok(None)` if a subscriber holds the ring up.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let options = TopicOptions::new().capacity(4096);
+    /// let mut publisher = Publisher::create_or_open("doc-topic-try-reserve", &options)?;
+    /// let mut subscriber = Subscriber::open("doc-topic-try-reserve")?;
+    /// while publisher.try_publish(b"fill")? {}
+    /// assert!(publisher.try_reserve(4)?.is_none()); // the subscriber holds the ring up
+    /// drop(subscriber.recv()?); // reads one message, and gives its bytes back
+    /// let slot = publisher.try_reserve(4)?;
+    /// assert!(slot.is_some());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn try_reserve(&mut self, len: usize) -> Result<Option<PublishSlot<'_>>> {
         self.reserve_until(len, Some(Instant::now()), None)
     }
 
     /// Like [`reserve`](Publisher::reserve), giving up with [`Error::Timeout`].
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// use std::time::Duration;
+    /// let options = TopicOptions::new().capacity(4096);
+    /// let mut publisher = Publisher::create_or_open("doc-topic-reserve-timeout", &options)?;
+    /// let _idle = Subscriber::open("doc-topic-reserve-timeout")?; // never reads
+    /// while publisher.try_publish(b"fill")? {}
+    /// let waited = publisher.reserve_timeout(4, Duration::from_millis(10));
+    /// assert!(matches!(waited, Err(filemap::Error::Timeout { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn reserve_timeout(&mut self, len: usize, timeout: Duration) -> Result<PublishSlot<'_>> {
         self.reserve_until(len, sys::deadline_after(timeout), Some(timeout))?
             .ok_or_else(|| unreachable!("a timed wait ends with room or Error::Timeout"))
     }
 
     /// Copies `message` in and publishes it.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-publish", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-publish")?;
+    /// publisher.publish(b"news")?;
+    /// let sample = subscriber.recv()?;
+    /// assert_eq!((sample.seq(), sample.to_vec()?), (0, b"news".to_vec()));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn publish(&mut self, message: &[u8]) -> Result<()> {
         let mut slot = self.reserve(message.len())?;
         slot.copy_from_slice(message)?;
@@ -209,6 +378,22 @@ impl Publisher {
 
     /// Publishes `message` if there is room now; `Ok(false)` if a subscriber holds the ring
     /// up.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let options = TopicOptions::new().capacity(4096);
+    /// let mut publisher = Publisher::create_or_open("doc-topic-try-publish", &options)?;
+    /// let mut subscriber = Subscriber::open("doc-topic-try-publish")?;
+    /// let mut sent = 0;
+    /// while publisher.try_publish(&[1, 2, 3, 4])? {
+    ///     sent += 1;
+    /// }
+    /// assert_eq!(sent, 64); // 4096 bytes of 64-byte frames: the subscriber has read none
+    /// drop(subscriber.recv()?);
+    /// assert!(publisher.try_publish(&[5])?); // one frame's room again
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn try_publish(&mut self, message: &[u8]) -> Result<bool> {
         let Some(mut slot) = self.try_reserve(message.len())? else {
             return Ok(false);
@@ -220,6 +405,21 @@ impl Publisher {
     }
 
     /// Like [`publish`](Publisher::publish), giving up with [`Error::Timeout`].
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// use std::time::Duration;
+    /// let options = TopicOptions::new().capacity(4096);
+    /// let mut publisher = Publisher::create_or_open("doc-topic-publish-timeout", &options)?;
+    /// let mut subscriber = Subscriber::open("doc-topic-publish-timeout")?;
+    /// publisher.publish_timeout(b"on time", Duration::from_millis(10))?; // room: no wait
+    /// assert_eq!(subscriber.recv()?.to_vec()?, b"on time");
+    /// while publisher.try_publish(b"fill")? {}
+    /// let waited = publisher.publish_timeout(b"late", Duration::from_millis(10));
+    /// assert!(matches!(waited, Err(filemap::Error::Timeout { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn publish_timeout(&mut self, message: &[u8], timeout: Duration) -> Result<()> {
         let mut slot = self.reserve_timeout(message.len(), timeout)?;
         slot.copy_from_slice(message)?;
@@ -590,12 +790,44 @@ impl Drop for PublishSlot<'_> {
 
 impl PublishSlot<'_> {
     /// Publishes the message.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-commit", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-commit")?;
+    /// let mut slot = publisher.reserve(5)?;
+    /// slot.copy_from_slice(b"draft")?;
+    /// drop(slot); // not committed: nothing is published
+    /// assert!(subscriber.try_recv()?.is_none());
+    /// let mut slot = publisher.reserve(5)?;
+    /// slot.copy_from_slice(b"final")?;
+    /// slot.commit();
+    /// assert_eq!(subscriber.recv()?.to_vec()?, b"final");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn commit(self) {
         let len = self.len;
         self.commit_len(len);
     }
 
     /// Publishes the first `len` bytes only (at most the reserved length).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-len-cut", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-len-cut")?;
+    /// let mut slot = publisher.reserve(64)?; // room for the longest answer
+    /// slot.write_at(0, b"short")?;
+    /// slot.commit_len(5);
+    /// assert_eq!(subscriber.recv()?.to_vec()?, b"short");
+    /// let mut slot = publisher.reserve(3)?;
+    /// slot.write_at(0, b"abc")?;
+    /// slot.commit_len(100); // no more than was reserved
+    /// assert_eq!(subscriber.recv()?.len(), 3);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn commit_len(mut self, len: usize) {
         // The commit replaces the mark.
         self.marked = false;
@@ -613,22 +845,68 @@ impl PublishSlot<'_> {
     }
 
     /// The reserved length in bytes.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-slot-len", &TopicOptions::new())?;
+    /// let slot = publisher.reserve(12)?;
+    /// assert_eq!(slot.len(), 12);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether the slot holds no bytes.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-no-bytes", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-no-bytes")?;
+    /// let slot = publisher.reserve(0)?;
+    /// assert!(slot.is_empty());
+    /// slot.commit(); // an empty message is a message too
+    /// assert!(subscriber.recv()?.is_empty());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The slot's first byte. Writing through it is up to the caller, as with
     /// [`as_mut_slice`](PublishSlot::as_mut_slice).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-slot-ptr", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-slot-ptr")?;
+    /// let mut slot = publisher.reserve(3)?;
+    /// // SAFETY: 3 bytes, inside the slot; no untrusted process writes this topic.
+    /// unsafe { slot.as_mut_ptr().copy_from_nonoverlapping(b"raw".as_ptr(), 3) };
+    /// slot.commit();
+    /// assert_eq!(subscriber.recv()?.to_vec()?, b"raw");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn as_mut_ptr(&mut self) -> *mut u8 {
         self.publisher.topic.end.ring.at(self.start + self.offset)
     }
 
     /// Copies `message` into the slot, which must have its length.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-slot-copy", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-slot-copy")?;
+    /// let mut slot = publisher.reserve(4)?;
+    /// slot.copy_from_slice(b"copy")?;
+    /// slot.commit();
+    /// assert_eq!(subscriber.recv()?.to_vec()?, b"copy");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     ///
     /// # Panics
     /// If `message.len()` is not the slot's length, like `<[u8]>::copy_from_slice`.
@@ -644,6 +922,20 @@ impl PublishSlot<'_> {
     }
 
     /// Copies `data` into the slot at `offset`; [`Error::OutOfRange`] if it does not fit.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-write-at", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-write-at")?;
+    /// let mut slot = publisher.reserve(8)?;
+    /// slot.write_at(4, b"tail")?; // in any order
+    /// slot.write_at(0, b"head")?;
+    /// assert!(matches!(slot.write_at(6, b"xyz"), Err(filemap::Error::OutOfRange { .. })));
+    /// slot.commit();
+    /// assert_eq!(subscriber.recv()?.to_vec()?, b"headtail");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result<()> {
         check_slot_range(offset, data.len(), self.len)?;
         self.publisher.topic.end.usable_here()?;
@@ -659,6 +951,20 @@ impl PublishSlot<'_> {
     }
 
     /// The slot as a mutable slice, for writing a message in place.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-mut-slice", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-mut-slice")?;
+    /// let mut slot = publisher.reserve(4)?;
+    /// // SAFETY: every process that writes this topic is trusted, and the policy is `Block`.
+    /// let bytes = unsafe { slot.as_mut_slice() };
+    /// bytes.copy_from_slice(&0xfeed_u32.to_le_bytes());
+    /// slot.commit();
+    /// assert_eq!(subscriber.recv()?.to_vec()?, 0xfeed_u32.to_le_bytes());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     ///
     /// # Safety
     /// Rust assumes nothing else writes memory behind a `&mut [u8]` while it lives, nor

@@ -23,6 +23,20 @@ const CHECK_EVERY: usize = 32;
 
 /// One subscriber of a topic (see [`crate::topic`]): every message published while it is
 /// connected, in order.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+/// let mut publisher = Publisher::create_or_open("doc-topic-subscriber", &TopicOptions::new())?;
+/// let mut early = Subscriber::open("doc-topic-subscriber")?;
+/// publisher.publish(b"one")?;
+/// let mut late = Subscriber::open("doc-topic-subscriber")?; // no history: from now on
+/// publisher.publish(b"two")?;
+/// assert_eq!(early.recv()?.to_vec()?, b"one");
+/// assert_eq!(early.recv()?.to_vec()?, b"two");
+/// assert_eq!(late.recv()?.to_vec()?, b"two");
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Subscriber {
     topic: Topic,
@@ -64,18 +78,58 @@ impl Subscriber {
     /// Joins the topic `name` in a free slot; receives the topic's history first (the last
     /// K messages still in the ring, K set when the topic was made), then every message
     /// published from now on. [`Error::NoFreeSlot`] if all slots are taken.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let options = TopicOptions::new().max_subscribers(2).history(1);
+    /// let mut publisher = Publisher::create_or_open("doc-topic-open", &options)?;
+    /// publisher.publish(b"before")?;
+    /// let mut first = Subscriber::open("doc-topic-open")?;
+    /// assert_eq!(first.recv()?.to_vec()?, b"before"); // the history
+    /// let _second = Subscriber::open("doc-topic-open")?;
+    /// assert!(matches!(
+    ///     Subscriber::open("doc-topic-open"),
+    ///     Err(filemap::Error::NoFreeSlot { slots: 2, .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn open(name: impl IntoName) -> Result<Subscriber> {
         Subscriber::join(name.into_name()?, None, true)
     }
 
     /// Like [`open`](Subscriber::open), without the history: only messages published from
     /// now on.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let options = TopicOptions::new().history(5);
+    /// let mut publisher = Publisher::create_or_open("doc-topic-latest", &options)?;
+    /// publisher.publish(b"old")?;
+    /// let mut latest = Subscriber::open_latest("doc-topic-latest")?;
+    /// assert!(latest.try_recv()?.is_none()); // "old" is history, not for it
+    /// publisher.publish(b"new")?;
+    /// assert_eq!(latest.recv()?.to_vec()?, b"new");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn open_latest(name: impl IntoName) -> Result<Subscriber> {
         Subscriber::join(name.into_name()?, None, false)
     }
 
     /// Joins the topic, making it with `options` if it does not exist yet (a subscriber
     /// may start before its publisher).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let options = TopicOptions::new();
+    /// let mut subscriber = Subscriber::create_or_open("doc-topic-sub-first", &options)?;
+    /// let mut publisher = Publisher::open("doc-topic-sub-first")?; // the topic exists now
+    /// publisher.publish(b"welcome")?;
+    /// assert_eq!(subscriber.recv()?.to_vec()?, b"welcome");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_or_open(name: impl IntoName, options: &TopicOptions) -> Result<Subscriber> {
         Subscriber::join(name.into_name()?, Some(options), true)
     }
@@ -334,26 +388,84 @@ impl Subscriber {
     }
 
     /// The topic's name.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Subscriber, TopicOptions};
+    /// let subscriber = Subscriber::create_or_open("doc-topic-sub-name", &TopicOptions::new())?;
+    /// assert_eq!(subscriber.name().to_string(), "Local\\doc-topic-sub-name");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn name(&self) -> &Name {
         &self.topic.end.name
     }
 
     /// This subscriber's slot.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Subscriber, TopicOptions};
+    /// let first = Subscriber::create_or_open("doc-topic-slot", &TopicOptions::new())?;
+    /// let second = Subscriber::open("doc-topic-slot")?;
+    /// assert_eq!((first.slot(), second.slot()), (0, 1));
+    /// drop(first);
+    /// assert_eq!(Subscriber::open("doc-topic-slot")?.slot(), 0); // a free slot again
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn slot(&self) -> u32 {
         self.slot
     }
 
     /// The sequence number of the next message this subscriber will receive.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-sub-next", &TopicOptions::new())?;
+    /// publisher.publish(b"before")?;
+    /// let mut subscriber = Subscriber::open("doc-topic-sub-next")?; // no history
+    /// assert_eq!(subscriber.next_sequence(), 1);
+    /// publisher.publish(b"after")?;
+    /// drop(subscriber.recv()?);
+    /// assert_eq!(subscriber.next_sequence(), 2);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn next_sequence(&self) -> u64 {
         self.expected
     }
 
     /// The topic's policy for slow subscribers.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{SlowSubscribers, Subscriber, TopicOptions};
+    /// let options = TopicOptions::new().slow_subscribers(SlowSubscribers::DropOldest);
+    /// let subscriber = Subscriber::create_or_open("doc-topic-sub-policy", &options)?;
+    /// assert_eq!(subscriber.slow_subscribers(), SlowSubscribers::DropOldest);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn slow_subscribers(&self) -> SlowSubscribers {
         self.topic.area.policy
     }
 
     /// How this subscriber waits for messages.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::WaitMode;
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// use std::time::Duration;
+    /// let mut publisher = Publisher::create_or_open("doc-topic-sub-mode", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-sub-mode")?;
+    /// subscriber.set_wait_mode(WaitMode::BusyPoll); // spins instead of sleeping
+    /// assert!(matches!( // timeouts hold all the same
+    ///     subscriber.recv_timeout(Duration::from_millis(10)),
+    ///     Err(filemap::Error::Timeout { .. })
+    /// ));
+    /// publisher.publish(b"ping")?;
+    /// assert_eq!(subscriber.recv()?.to_vec()?, b"ping");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn set_wait_mode(&mut self, mode: WaitMode) {
         self.topic.end.mode = mode;
     }
@@ -365,6 +477,18 @@ impl Subscriber {
     /// oldest message still there ([`Error::Outpaced`] if the publisher kept writing over
     /// that too, 10,000 times over, while this subscriber looked for it: the next call
     /// tries again).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-recv", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-recv")?;
+    /// publisher.publish(b"last words")?;
+    /// drop(publisher);
+    /// assert_eq!(subscriber.recv()?.to_vec()?, b"last words"); // committed: still delivered
+    /// assert!(matches!(subscriber.recv(), Err(filemap::Error::Disconnected { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn recv(&mut self) -> Result<Sample<'_>> {
         self.recv_until(None, None)?
             .ok_or_else(|| unreachable!("a wait without a deadline only ends with a message"))
@@ -373,17 +497,59 @@ impl Subscriber {
     /// The next message if there is one now; [`Error::Disconnected`](crate::Error::Disconnected)
     /// once the publisher is gone and everything it published was received (a loop of calls
     /// learns of a publisher that closed or died within a liveness interval, 50 ms).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-try-recv", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-try-recv")?;
+    /// assert!(subscriber.try_recv()?.is_none());
+    /// publisher.publish(b"now")?;
+    /// let sample = subscriber.try_recv()?.expect("published before");
+    /// assert_eq!(sample.to_vec()?, b"now");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn try_recv(&mut self) -> Result<Option<Sample<'_>>> {
         self.recv_until(Some(Instant::now()), None)
     }
 
     /// Like [`recv`](Subscriber::recv), giving up with [`Error::Timeout`].
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// use std::time::Duration;
+    /// let mut publisher = Publisher::create_or_open("doc-topic-recv-wait", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-recv-wait")?;
+    /// assert!(matches!(
+    ///     subscriber.recv_timeout(Duration::from_millis(10)),
+    ///     Err(filemap::Error::Timeout { .. })
+    /// ));
+    /// publisher.publish(b"here")?;
+    /// assert_eq!(subscriber.recv_timeout(Duration::from_secs(10))?.to_vec()?, b"here");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Sample<'_>> {
         self.recv_until(crate::sys::deadline_after(timeout), Some(timeout))?
             .ok_or_else(|| unreachable!("a timed wait ends with a message or Error::Timeout"))
     }
 
     /// Receives the next message into `buf` (replacing its contents); its sequence number.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-recv-into", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-recv-into")?;
+    /// publisher.publish(b"first")?;
+    /// publisher.publish(b"2nd")?;
+    /// let mut buf = Vec::new();
+    /// assert_eq!(subscriber.recv_into(&mut buf)?, 0);
+    /// assert_eq!(buf, b"first");
+    /// assert_eq!(subscriber.recv_into(&mut buf)?, 1); // the same buffer, its contents replaced
+    /// assert_eq!(buf, b"2nd");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<u64> {
         let sample = self.recv()?;
         buf.clear();
@@ -748,6 +914,18 @@ impl Drop for Subscriber {
 /// Under `DropOldest` the publisher may write over a message while it is read: the copies
 /// check afterwards and return [`Error::Lagged`] (one message missed) instead of what they
 /// read.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+/// let mut publisher = Publisher::create_or_open("doc-topic-sample", &TopicOptions::new())?;
+/// let mut subscriber = Subscriber::open("doc-topic-sample")?;
+/// publisher.publish(b"sample")?;
+/// let sample = subscriber.recv()?;
+/// assert_eq!((sample.seq(), sample.len()), (0, 6));
+/// assert_eq!(sample.to_vec()?, b"sample");
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Sample<'a> {
     subscriber: &'a mut Subscriber,
@@ -762,27 +940,86 @@ pub struct Sample<'a> {
 
 impl Sample<'_> {
     /// The message's sequence number: its place in the topic's sequence, from 0.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-seq", &TopicOptions::new())?;
+    /// publisher.publish(b"missed")?; // before the subscriber joined
+    /// let mut subscriber = Subscriber::open("doc-topic-seq")?;
+    /// publisher.publish(b"seen")?;
+    /// assert_eq!(subscriber.recv()?.seq(), 1);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn seq(&self) -> u64 {
         self.seq
     }
 
     /// The message's length in bytes.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-length", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-length")?;
+    /// publisher.publish(&[0; 1000])?;
+    /// assert_eq!(subscriber.recv()?.len(), 1000);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether the message is empty.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-empty", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-empty")?;
+    /// publisher.publish(b"")?;
+    /// publisher.publish(b"x")?;
+    /// assert!(subscriber.recv()?.is_empty());
+    /// assert!(!subscriber.recv()?.is_empty());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The message's first byte. Reading through it is up to the caller, as with
     /// [`as_slice`](Sample::as_slice).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-as-ptr", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-as-ptr")?;
+    /// publisher.publish(b"A-Z")?;
+    /// let sample = subscriber.recv()?;
+    /// // SAFETY: a byte of the message; under `Block`, nobody writes it while the sample lives.
+    /// assert_eq!(unsafe { sample.as_ptr().add(2).read() }, b'Z');
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn as_ptr(&self) -> *const u8 {
         self.subscriber.topic.end.ring.at(self.payload)
     }
 
     /// Copies `buf.len()` bytes of the message at `offset` into `buf`.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-read-at", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-read-at")?;
+    /// publisher.publish(b"header:body")?;
+    /// let sample = subscriber.recv()?;
+    /// let mut body = [0; 4];
+    /// sample.read_at(7, &mut body)?;
+    /// assert_eq!(&body, b"body");
+    /// assert!(matches!(sample.read_at(8, &mut body), Err(filemap::Error::OutOfRange { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         check_slot_range(offset, buf.len(), self.len)?;
         // (A message taken before a `fork` is its parent's, which may have given it back.)
@@ -796,6 +1033,17 @@ impl Sample<'_> {
     }
 
     /// Copies the message into a new vector.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-to-vec", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-to-vec")?;
+    /// publisher.publish(b"copied out")?;
+    /// let copy = subscriber.recv()?.to_vec()?; // the sample is gone, the copy stays
+    /// assert_eq!(copy, b"copied out");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn to_vec(&self) -> Result<Vec<u8>> {
         let mut v = Vec::new();
         self.append_to(&mut v)?;
@@ -803,6 +1051,20 @@ impl Sample<'_> {
     }
 
     /// Appends the message to `buf` (left as it was if the copy fails).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-append", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-append")?;
+    /// publisher.publish(b"Hello, ")?;
+    /// publisher.publish(b"world")?;
+    /// let mut text = Vec::new();
+    /// subscriber.recv()?.append_to(&mut text)?;
+    /// subscriber.recv()?.append_to(&mut text)?;
+    /// assert_eq!(text, b"Hello, world");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn append_to(&self, buf: &mut Vec<u8>) -> Result<()> {
         self.subscriber.topic.end.usable_here()?;
         let at = buf.len();
@@ -820,6 +1082,18 @@ impl Sample<'_> {
     }
 
     /// The message in place.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
+    /// let mut publisher = Publisher::create_or_open("doc-topic-in-place", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::open("doc-topic-in-place")?;
+    /// publisher.publish(b"no copy")?;
+    /// let sample = subscriber.recv()?;
+    /// // SAFETY: the policy is `Block`, and every process that writes the topic is trusted.
+    /// assert_eq!(unsafe { sample.as_slice() }, b"no copy");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     ///
     /// # Safety
     /// Rust assumes the bytes behind a `&[u8]` do not change while it lives. Under
