@@ -12,6 +12,19 @@ use std::path::PathBuf;
 use crate::vocabulary::{Access, Kind, ShareMode, MAX_NAME_LEN};
 
 /// The result type of filemap operations.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// fn first_byte(name: &str) -> filemap::Result<u8> {
+///     let m = filemap::Mapping::open(name)?;
+///     Ok(m.view().len(1).map()?.read_vec(0, 1)?[0])
+/// }
+/// let m = filemap::Mapping::create_new("doc-error-result", 4096)?;
+/// m.view().map()?.write_at(0, &[7])?;
+/// assert_eq!(first_byte("doc-error-result")?, 7);
+/// assert!(matches!(first_byte("doc-error-missing"), Err(filemap::Error::NotFound { .. })));
+/// # Ok::<(), filemap::Error>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What is wrong with a name passed to filemap (see [`crate::Name`]).
@@ -698,6 +711,24 @@ pub enum ErrorCategory {
 
 impl Error {
     /// The error's [`ErrorCategory`].
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{sync::NamedMutex, ErrorCategory, Name};
+    /// assert_eq!(Name::new("a/b").unwrap_err().category(), ErrorCategory::InvalidArgument);
+    /// let m = NamedMutex::create_new("doc-error-category")?;
+    /// let taken = NamedMutex::create_new("doc-error-category").unwrap_err();
+    /// assert_eq!(taken.category(), ErrorCategory::AlreadyExists);
+    /// let _guard = m.lock()?;
+    /// assert_eq!(m.lock().unwrap_err().category(), ErrorCategory::WouldDeadlock);
+    /// // An operating-system error goes with the filemap errors of its kind.
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("no-such-file");
+    /// let err = filemap::Mapping::from_path(&path).create().unwrap_err();
+    /// assert!(matches!(err, filemap::Error::Io { .. }));
+    /// assert_eq!(err.category(), ErrorCategory::NotFound);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn category(&self) -> ErrorCategory {
         use ErrorCategory as C;
         match self {

@@ -90,6 +90,20 @@ impl Mapping {
 
     /// [`open_foreign`](Mapping::open_foreign) with an access mode ([`Access::Read`] and
     /// [`Access::Copy`] open it read-only).
+    ///
+    /// ```
+    /// use filemap::{Access, Mapping};
+    /// let name = format!("filemap-doc-foreign-ro-{}", std::process::id());
+    /// let made = Mapping::create_foreign(&name, 4096)?;
+    /// made.view().map()?.write_at(0, b"numbers")?;
+    /// let ro = Mapping::open_foreign_with(&name, Access::Read)?;
+    /// assert!(!ro.is_writable());
+    /// assert_eq!(ro.view().map()?.read_vec(0, 7)?, b"numbers");
+    /// assert!(ro.view().access(Access::Write).map().is_err());
+    /// # #[cfg(unix)]
+    /// Mapping::remove_foreign(&name)?;
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn open_foreign_with(name: &str, access: Access) -> Result<Mapping> {
         let bare = segment_name(name)?;
         let writable = access == Access::Write;
@@ -125,11 +139,38 @@ impl Mapping {
 
     /// Removes a foreign segment's name (`shm_unlink`). Linux only: on Windows a segment
     /// goes with its last handle ([`Error::Unsupported`]).
+    ///
+    /// ```
+    /// use filemap::Mapping;
+    /// let name = format!("filemap-doc-foreign-remove-{}", std::process::id());
+    /// let m = Mapping::create_foreign(&name, 4096)?;
+    /// #[cfg(target_os = "linux")]
+    /// {
+    ///     Mapping::remove_foreign(&name)?;
+    ///     let gone = Mapping::open_foreign(&name); // gone by name...
+    ///     assert!(matches!(gone, Err(filemap::Error::NotFound { .. })));
+    ///     m.view().map()?.write_at(0, b"still mapped")?; // ...not from its handles
+    /// }
+    /// #[cfg(windows)]
+    /// assert!(matches!(Mapping::remove_foreign(&name), Err(filemap::Error::Unsupported { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn remove_foreign(name: &str) -> Result<()> {
         sys::remove_foreign(segment_name(name)?)
     }
 
     /// For a foreign segment, its name as other programs know it.
+    ///
+    /// ```
+    /// use filemap::Mapping;
+    /// let name = format!("/filemap-doc-foreign-name-{}", std::process::id());
+    /// let m = Mapping::create_foreign(&name, 4096)?;
+    /// assert_eq!(m.foreign_name(), Some(&name[1..])); // as `shm_open` takes it, less the '/'
+    /// assert_eq!(Mapping::unnamed(4096)?.foreign_name(), None); // not a foreign segment
+    /// # #[cfg(unix)]
+    /// Mapping::remove_foreign(&name)?;
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn foreign_name(&self) -> Option<&str> {
         self.object.foreign.as_deref()
     }

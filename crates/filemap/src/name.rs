@@ -78,9 +78,37 @@ pub(crate) const ENTRY_PREFIX: &str = "filemap.";
 
 impl Name {
     /// The longest base name accepted, in bytes.
+    ///
+    /// ```
+    /// use filemap::{Error, Name, NameProblem};
+    /// assert!(Name::new(&"x".repeat(Name::MAX_LEN)).is_ok());
+    /// let too_long = "x".repeat(Name::MAX_LEN + 1);
+    /// // The prefix does not count: the length is the base name's.
+    /// match Name::new(&format!("Global\\{too_long}")) {
+    ///     Err(Error::InvalidName { problem: NameProblem::TooLong { len }, .. }) => {
+    ///         assert_eq!(len, Name::MAX_LEN + 1)
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
     pub const MAX_LEN: usize = MAX_NAME_LEN;
 
     /// Parses and validates a name (`Local\x`, `Global\x` or `x`).
+    ///
+    /// ```
+    /// use filemap::{Error, Name, NameProblem};
+    /// assert_eq!(Name::new("jobs")?, Name::new("Local\\jobs")?);
+    /// assert_eq!(Name::new("Global\\jobs")?.to_string(), "Global\\jobs");
+    /// let problem = |s| match Name::new(s) {
+    ///     Err(Error::InvalidName { problem, .. }) => problem,
+    ///     other => panic!("{other:?}"),
+    /// };
+    /// assert_eq!(problem("Local\\"), NameProblem::Empty);
+    /// let session = NameProblem::UnknownPrefix { prefix: "Session".into() };
+    /// assert_eq!(problem("Session\\jobs"), session);
+    /// assert_eq!(problem("a\tb"), NameProblem::ControlCharacter { position: 1 });
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn new(name: &str) -> Result<Name> {
         let invalid = |problem| Error::InvalidName {
             name: name.to_string(),
@@ -134,11 +162,27 @@ impl Name {
     }
 
     /// The scope: `Local` or `Global`.
+    ///
+    /// ```
+    /// use filemap::{Name, Scope};
+    /// assert_eq!(Name::new("Local\\jobs")?.scope(), Scope::Local);
+    /// assert_eq!(Name::new("jobs")?.scope(), Scope::Local); // the default
+    /// assert_eq!(Name::new("Global\\jobs")?.scope(), Scope::Global);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn scope(&self) -> Scope {
         self.scope
     }
 
     /// The name without its scope prefix.
+    ///
+    /// ```
+    /// use filemap::Name;
+    /// assert_eq!(Name::new("Global\\jobs")?.base(), "jobs");
+    /// assert_eq!(Name::new("jobs")?.base(), "jobs");
+    /// assert_eq!(Name::new("Local\\a.b c")?.base(), "a.b c");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn base(&self) -> &str {
         &self.base
     }
@@ -216,6 +260,14 @@ impl FromStr for Name {
 /// ```
 pub trait IntoName {
     /// Validates (if needed) and returns the name.
+    ///
+    /// ```
+    /// use filemap::{IntoName, Name};
+    /// assert_eq!("jobs".into_name()?, Name::new("Local\\jobs")?);
+    /// assert_eq!(String::from("Global\\jobs").into_name()?.base(), "jobs");
+    /// assert!(matches!("a/b".into_name(), Err(filemap::Error::InvalidName { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     fn into_name(self) -> Result<Name>;
 }
 

@@ -61,6 +61,16 @@ pub struct EntryInfo {
 
 /// The namespace directory (`$FILEMAP_DIR`, or `/dev/shm`). Windows keeps names in the
 /// kernel's object namespace instead.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// std::env::set_var("FILEMAP_DIR", dir.path());
+/// assert_eq!(filemap::namespace::directory(), dir.path());
+/// let _m = filemap::Mapping::create_new("doc-namespace-directory", 4096)?;
+/// let entry = filemap::namespace::info("doc-namespace-directory")?.file_name;
+/// assert!(dir.path().join(entry).exists()); // the object's entry is a file in it
+/// # Ok::<(), filemap::Error>(())
+/// ```
 #[cfg(unix)]
 pub fn directory() -> PathBuf {
     sys::namespace_dir_path()
@@ -135,12 +145,47 @@ fn entry_info(raw: sys::RawEntry) -> EntryInfo {
 }
 
 /// The entry of one name.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::{namespace, sync::NamedSemaphore, Kind};
+/// let _s = NamedSemaphore::create_new("doc-namespace-info", 0, 1)?;
+/// let e = namespace::info("doc-namespace-info")?;
+/// assert_eq!(e.name, "Local\\doc-namespace-info");
+/// assert_eq!(e.kind, Some(Kind::Semaphore));
+/// assert!(!e.stale); // this process holds it
+/// let missing = namespace::info("doc-namespace-missing");
+/// assert!(matches!(missing, Err(filemap::Error::NotFound { .. })));
+/// # Ok::<(), filemap::Error>(())
+/// ```
 pub fn info(name: impl IntoName) -> Result<EntryInfo> {
     Ok(entry_info(sys::describe_entry(&name.into_name()?)?))
 }
 
 /// Removes a name now, whatever its kind (`filemap rm`). Holders keep their object; the
 /// name is free at once.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::{namespace, Mapping};
+/// let m = Mapping::create_new("doc-namespace-remove", 4096)?;
+/// m.view().map()?.write_at(0, b"old")?;
+/// #[cfg(target_os = "linux")]
+/// {
+///     namespace::remove("doc-namespace-remove")?;
+///     // The name is free at once...
+///     let again = Mapping::create_new("doc-namespace-remove", 4096)?;
+///     assert_eq!(again.view().map()?.read_vec(0, 3)?, [0, 0, 0]); // a new object
+///     // ...and the holders keep their object.
+///     assert_eq!(m.view().map()?.read_vec(0, 3)?, b"old");
+/// }
+/// #[cfg(windows)] // the kernel removes a name with its object's last handle
+/// assert!(matches!(
+///     namespace::remove("doc-namespace-remove"),
+///     Err(filemap::Error::Unsupported { .. })
+/// ));
+/// # Ok::<(), filemap::Error>(())
+/// ```
 pub fn remove(name: impl IntoName) -> Result<()> {
     sys::remove_entry(&name.into_name()?)
 }
@@ -169,6 +214,27 @@ pub struct Collected {
 
 /// Removes every stale entry (not persistent, held by no process: every holder died) and
 /// every corrupt entry nobody holds. With `dry_run`, only reports them.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::namespace;
+/// #[cfg(target_os = "linux")]
+/// {
+///     // A corrupt entry that nobody holds: a file without filemap's header.
+///     let junk = namespace::directory().join("filemap.global.doc-namespace-gc");
+///     std::fs::write(&junk, b"not a filemap object").unwrap();
+///     let is_junk = |c: &namespace::Collected| c.name == "Global\\doc-namespace-gc";
+///     let reported = namespace::collect_garbage(true)?; // a dry run...
+///     assert!(reported.iter().any(|c| is_junk(c) && !c.removed));
+///     assert!(junk.exists()); // ...removes nothing
+///     let collected = namespace::collect_garbage(false)?;
+///     assert!(collected.iter().any(|c| is_junk(c) && c.removed));
+///     assert!(!junk.exists());
+/// }
+/// #[cfg(windows)] // nothing is ever stale there
+/// assert!(namespace::collect_garbage(false)?.is_empty());
+/// # Ok::<(), filemap::Error>(())
+/// ```
 pub fn collect_garbage(dry_run: bool) -> Result<Vec<Collected>> {
     Ok(sys::collect_garbage(dry_run)?
         .into_iter()

@@ -315,6 +315,21 @@ impl Mapping {
     /// Duplicates a handle on this mapping into another process (`DuplicateHandle`), and
     /// returns a token for that process to pass to [`Mapping::from_duplicated`] (send it
     /// any way you like: a pipe, a shared mapping, a command line).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::os::windows::io::{BorrowedHandle, RawHandle};
+    /// let m = filemap::Mapping::create_new("doc-share-duplicate-into", 4096)?;
+    /// m.view().map()?.write_at(0, b"duplicated")?;
+    /// // Here into this very process: -1 is its pseudo-handle, valid for as long as it runs.
+    /// // SAFETY: a `BorrowedHandle` may be -1, which then names the current process.
+    /// let this_process = unsafe { BorrowedHandle::borrow_raw(-1isize as RawHandle) };
+    /// let token = m.duplicate_into(this_process)?;
+    /// // SAFETY: the token was made for this process, and is used once.
+    /// let copy = unsafe { filemap::Mapping::from_duplicated(&token)? };
+    /// assert_eq!(copy.view().map()?.read_vec(0, 10)?, b"duplicated");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     #[cfg(windows)]
     pub fn duplicate_into(
         &self,
@@ -341,6 +356,21 @@ impl Mapping {
     /// belong to nothing else in it. (A duplicated handle looks like any other: a token from
     /// anywhere else could name a handle this process uses for something else, which the
     /// mapping would then own and close, as `OwnedHandle::from_raw_handle` would.)
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::os::windows::io::{BorrowedHandle, RawHandle};
+    /// let m = filemap::Mapping::create_new("doc-share-from-duplicated", 4096)?;
+    /// // SAFETY: a `BorrowedHandle` may be -1, which then names the current process.
+    /// let this_process = unsafe { BorrowedHandle::borrow_raw(-1isize as RawHandle) };
+    /// let token = m.duplicate_into(this_process)?; // normally sent to the other process
+    /// // SAFETY: the token was made for this process, and is used once.
+    /// let copy = unsafe { filemap::Mapping::from_duplicated(&token)? };
+    /// copy.view().map()?.write_at(0, b"one object")?;
+    /// assert_eq!(m.view().map()?.read_vec(0, 10)?, b"one object");
+    /// assert_eq!(copy.name(), m.name());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     #[cfg(windows)]
     pub unsafe fn from_duplicated(token: &str) -> Result<Mapping> {
         let key = "duplicated handle";
@@ -380,6 +410,22 @@ impl Mapping {
     }
 
     /// Receives a mapping sent with [`Mapping::send_to`].
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// use std::os::unix::net::UnixStream;
+    /// let (a, b) = UnixStream::pair().unwrap();
+    /// let m = Mapping::create_new("doc-share-recv-from", 4096)?;
+    /// m.send_to(&a)?;
+    /// let got = Mapping::recv_from(&b)?;
+    /// assert_eq!(got.name(), m.name()); // the same named object
+    /// got.view().map()?.write_at(0, b"hi")?;
+    /// assert_eq!(m.view().map()?.read_vec(0, 2)?, b"hi");
+    /// drop(a); // the sending end closes
+    /// assert!(matches!(Mapping::recv_from(&b), Err(filemap::Error::SharedHandle { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     #[cfg(unix)]
     pub fn recv_from(socket: &std::os::unix::net::UnixStream) -> Result<Mapping> {
         let mut buf = vec![0u8; 16 * 1024];
@@ -418,6 +464,17 @@ pub trait CommandExt {
     /// Arranges for the children this command spawns to inherit a handle on `mapping`,
     /// which they pick up with [`Mapping::from_inherited`]`(key)`. `key` is 1 to 64 ASCII
     /// letters, digits or underscores. Keep the returned guard until the child is spawned.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{CommandExt, Mapping};
+    /// let m = Mapping::unnamed(4096)?;
+    /// let mut worker = std::process::Command::new("worker"); // not run here
+    /// let _shared = worker.share_mapping("data_1", &m)?;
+    /// let refused = worker.share_mapping("data-1", &m); // '-' is not allowed in a key
+    /// assert!(matches!(refused, Err(filemap::Error::SharedHandle { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     fn share_mapping(&mut self, key: &str, mapping: &Mapping) -> Result<SharedHandles>;
 }
 

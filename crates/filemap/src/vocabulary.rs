@@ -61,6 +61,17 @@ impl Kind {
     ];
 
     /// The kind's name as shown by the CLI and in errors (`"mapping"`, `"mutex"`, ...).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{sync::NamedSemaphore, Kind};
+    /// let _s = NamedSemaphore::create_new("doc-kind-as-str", 0, 1)?;
+    /// let kind = filemap::namespace::info("doc-kind-as-str")?.kind.unwrap();
+    /// assert_eq!(kind.as_str(), "semaphore");
+    /// assert_eq!(Kind::SharedMutex.as_str(), "shared-mutex");
+    /// assert_eq!(Kind::Mapping.to_string(), Kind::Mapping.as_str()); // `Display` says the same
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Mapping => "mapping",
@@ -138,6 +149,18 @@ pub enum Protection {
 
 impl Protection {
     /// The name used by the CLI and in errors (`"read-only"`, ...).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Access, Mapping, Protection};
+    /// let ro = Mapping::options().size(4096).protection(Protection::ReadOnly);
+    /// let m = ro.create_new("doc-protection-as-str")?;
+    /// let err = m.view().access(Access::Write).map().unwrap_err();
+    /// assert!(err.to_string().contains(Protection::ReadOnly.as_str())); // "... read-only ..."
+    /// assert_eq!(Protection::WriteCopy.as_str(), "write-copy");
+    /// assert_eq!(Protection::ReadWrite.to_string(), "read-write");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Protection::ReadOnly => "read-only",
@@ -179,6 +202,17 @@ pub enum Access {
 
 impl Access {
     /// The name used by the CLI and in errors (`"read"`, `"write"`, `"copy"`).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Access, Mapping};
+    /// let m = Mapping::create_new("doc-access-as-str", 4096)?;
+    /// let err = m.view().access(Access::Read).map()?.write_at(0, b"x").unwrap_err();
+    /// assert_eq!(err.to_string(), "the view is mapped for read access and cannot be written");
+    /// assert_eq!(Access::Copy.as_str(), "copy");
+    /// assert_eq!(Access::Write.to_string(), "write");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Access::Read => "read",

@@ -58,6 +58,16 @@ pub struct NamedEvent {
 
 impl NamedEvent {
     /// Creates a named event; [`crate::Error::AlreadyExists`] if the name is taken.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{EventReset, NamedEvent};
+    /// let e = NamedEvent::create_new("doc-event-create-new", EventReset::Manual, true)?;
+    /// assert!(e.try_wait()?); // created set
+    /// let again = NamedEvent::create_new("doc-event-create-new", EventReset::Manual, false);
+    /// assert!(matches!(again, Err(filemap::Error::AlreadyExists { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_new(
         name: impl IntoName,
         reset: EventReset,
@@ -68,6 +78,19 @@ impl NamedEvent {
 
     /// Creates a named event or opens the existing one (which keeps its own reset mode
     /// and state).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{EventReset, NamedEvent};
+    /// use filemap::Disposition;
+    /// let name = "doc-event-create-or-open";
+    /// let (_a, made) = NamedEvent::create_or_open(name, EventReset::Manual, true)?;
+    /// let (b, found) = NamedEvent::create_or_open(name, EventReset::Auto, false)?;
+    /// assert_eq!((made, found), (Disposition::Created, Disposition::Opened));
+    /// assert_eq!(b.reset_mode(), Some(EventReset::Manual)); // the existing event's mode...
+    /// assert!(b.try_wait()?); // ...and state
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_or_open(
         name: impl IntoName,
         reset: EventReset,
@@ -77,6 +100,18 @@ impl NamedEvent {
     }
 
     /// [`create_new`](NamedEvent::create_new) with options.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{EventReset, NamedEvent, ObjectOptions};
+    /// let (auto, options) = (EventReset::Auto, ObjectOptions::new().permissions(0o660));
+    /// let e = NamedEvent::create_new_with("doc-event-new-with", auto, false, &options)?;
+    /// assert!(!e.try_wait()?);
+    /// let bad = ObjectOptions::new().permissions(0o1777); // not within 0o777
+    /// let refused = NamedEvent::create_new_with("doc-event-bad-mode", auto, false, &bad);
+    /// assert!(matches!(refused, Err(filemap::Error::InvalidPermissions { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_new_with(
         name: impl IntoName,
         reset: EventReset,
@@ -94,6 +129,18 @@ impl NamedEvent {
     }
 
     /// [`create_or_open`](NamedEvent::create_or_open) with options.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{EventReset, NamedEvent, ObjectOptions};
+    /// use filemap::Disposition;
+    /// let (auto, options) = (EventReset::Auto, ObjectOptions::new().permissions(0o660));
+    /// let name = "doc-event-create-or-open-with";
+    /// let (_a, first) = NamedEvent::create_or_open_with(name, auto, false, &options)?;
+    /// let (_b, second) = NamedEvent::create_or_open_with(name, auto, false, &options)?;
+    /// assert_eq!((first, second), (Disposition::Created, Disposition::Opened));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_or_open_with(
         name: impl IntoName,
         reset: EventReset,
@@ -125,6 +172,18 @@ impl NamedEvent {
     }
 
     /// Opens an existing named event.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{EventReset, NamedEvent};
+    /// let missing = NamedEvent::open("doc-event-open");
+    /// assert!(matches!(missing, Err(filemap::Error::NotFound { .. })));
+    /// let creator = NamedEvent::create_new("doc-event-open", EventReset::Manual, false)?;
+    /// let opener = NamedEvent::open("doc-event-open")?;
+    /// creator.set()?;
+    /// assert!(opener.try_wait()?); // one event, two handles
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn open(name: impl IntoName) -> Result<NamedEvent> {
         let name = name.into_name()?;
         let (object, header) = sys::EventObject::open(&name)?;
@@ -133,6 +192,15 @@ impl NamedEvent {
     }
 
     /// The event's name.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{EventReset, NamedEvent};
+    /// let e = NamedEvent::create_new("doc-event-name", EventReset::Auto, false)?;
+    /// assert_eq!(e.name().to_string(), "Local\\doc-event-name");
+    /// assert_eq!(e.name().base(), "doc-event-name");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn name(&self) -> &Name {
         &self.name
     }
@@ -144,6 +212,16 @@ impl NamedEvent {
 
     /// The reset mode (Linux reads it from the object's words, Windows asks the kernel;
     /// `None` only if the memory was lost or the kernel would not say).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{EventReset, NamedEvent};
+    /// let e = NamedEvent::create_new("doc-event-reset-mode", EventReset::Auto, false)?;
+    /// assert_eq!(e.reset_mode(), Some(EventReset::Auto));
+    /// let opened = NamedEvent::open("doc-event-reset-mode")?;
+    /// assert_eq!(opened.reset_mode(), Some(EventReset::Auto)); // the object's, for every handle
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn reset_mode(&self) -> Option<EventReset> {
         self.object.is_manual().map(|m| {
             if m {
@@ -155,21 +233,67 @@ impl NamedEvent {
     }
 
     /// Sets the event: wakes every waiter (manual reset) or one (auto reset).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{EventReset, NamedEvent};
+    /// let manual = NamedEvent::create_new("doc-event-set-manual", EventReset::Manual, false)?;
+    /// let auto = NamedEvent::create_new("doc-event-set-auto", EventReset::Auto, false)?;
+    /// manual.set()?;
+    /// auto.set()?;
+    /// assert!(manual.try_wait()? && manual.try_wait()?); // stays set for every waiter
+    /// assert!(auto.try_wait()?); // the one waiter takes the signal...
+    /// assert!(!auto.try_wait()?); // ...and the next finds it unset
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn set(&self) -> Result<()> {
         self.object.set()
     }
 
     /// Unsets the event.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{EventReset, NamedEvent};
+    /// let e = NamedEvent::create_new("doc-event-reset", EventReset::Manual, true)?;
+    /// assert!(e.try_wait()?);
+    /// e.reset()?;
+    /// assert!(!e.try_wait()?);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn reset(&self) -> Result<()> {
         self.object.reset()
     }
 
     /// Waits until the event is set (taking the signal, for auto-reset events).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{EventReset, NamedEvent};
+    /// let e = NamedEvent::create_new("doc-event-wait", EventReset::Auto, false)?;
+    /// e.set()?;
+    /// e.wait()?; // returns at once: it is set
+    /// assert!(!e.try_wait()?); // and the wait took the signal
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn wait(&self) -> Result<()> {
         self.object.wait(None).map(|_| ())
     }
 
     /// Like [`wait`](NamedEvent::wait), giving up with [`crate::Error::Timeout`].
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{EventReset, NamedEvent};
+    /// use std::time::Duration;
+    /// let e = NamedEvent::create_new("doc-event-wait-timeout", EventReset::Manual, false)?;
+    /// let short = Duration::from_millis(10);
+    /// let timed_out = e.wait_timeout(short);
+    /// assert!(matches!(timed_out, Err(filemap::Error::Timeout { after, .. }) if after == short));
+    /// e.set()?;
+    /// e.wait_timeout(short)?; // set: returns at once
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
         if self.object.wait(Some(timeout))? {
             Ok(())
@@ -179,6 +303,17 @@ impl NamedEvent {
     }
 
     /// Whether the event is set now (taking the signal, for auto-reset events).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{EventReset, NamedEvent};
+    /// let manual = NamedEvent::create_new("doc-event-try-wait-manual", EventReset::Manual, true)?;
+    /// let auto = NamedEvent::create_new("doc-event-try-wait-auto", EventReset::Auto, true)?;
+    /// assert!(manual.try_wait()? && manual.try_wait()?); // looking takes nothing
+    /// assert!(auto.try_wait()?);
+    /// assert!(!auto.try_wait()?); // the first look took the signal
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn try_wait(&self) -> Result<bool> {
         self.object.wait(Some(Duration::ZERO))
     }

@@ -48,6 +48,18 @@ impl Default for ObjectOptions {
 
 impl ObjectOptions {
     /// Not persistent, permissions `0o600`.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{NamedMutex, ObjectOptions};
+    /// let m = NamedMutex::create_new_with("doc-options-new", &ObjectOptions::new())?;
+    /// #[cfg(target_os = "linux")]
+    /// assert_eq!(filemap::namespace::info("doc-options-new")?.mode, 0o600);
+    /// drop(m); // not persistent: the object goes with its last handle
+    /// let gone = NamedMutex::open("doc-options-new");
+    /// assert!(matches!(gone, Err(filemap::Error::NotFound { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn new() -> ObjectOptions {
         ObjectOptions {
             persistent: false,
@@ -56,12 +68,46 @@ impl ObjectOptions {
     }
 
     /// Keep the object after its last handle closes, until removed (Linux only).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{NamedMutex, ObjectOptions};
+    /// let options = ObjectOptions::new().persistent(true);
+    /// #[cfg(target_os = "linux")]
+    /// {
+    ///     drop(NamedMutex::create_new_with("doc-options-persistent", &options)?);
+    ///     let again = NamedMutex::open("doc-options-persistent")?; // outlived its last handle
+    ///     filemap::namespace::remove(again.name())?;
+    /// }
+    /// #[cfg(windows)]
+    /// assert!(matches!(
+    ///     NamedMutex::create_new_with("doc-options-persistent", &options),
+    ///     Err(filemap::Error::Unsupported { .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn persistent(mut self, persistent: bool) -> Self {
         self.persistent = persistent;
         self
     }
 
     /// Unix permissions of the entry (default `0o600`).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{NamedSemaphore, ObjectOptions};
+    /// let group_reads = ObjectOptions::new().permissions(0o640);
+    /// let _s = NamedSemaphore::create_new_with("doc-options-640", 0, 1, &group_reads)?;
+    /// #[cfg(target_os = "linux")]
+    /// assert_eq!(filemap::namespace::info("doc-options-640")?.mode, 0o640);
+    /// // The owner must keep read and write.
+    /// let owner_read_only = ObjectOptions::new().permissions(0o400);
+    /// assert!(matches!(
+    ///     NamedSemaphore::create_new_with("doc-options-400", 0, 1, &owner_read_only),
+    ///     Err(filemap::Error::InvalidPermissions { mode: 0o400 })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn permissions(mut self, mode: u32) -> Self {
         self.mode = mode;
         self

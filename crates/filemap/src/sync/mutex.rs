@@ -89,21 +89,67 @@ pub struct NamedMutex {
 
 impl NamedMutex {
     /// Creates a named mutex; [`Error::AlreadyExists`] if the name is taken.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::NamedMutex;
+    /// let m = NamedMutex::create_new("doc-mutex-create-new")?;
+    /// assert!(m.try_lock()?.is_some()); // created unlocked
+    /// let again = NamedMutex::create_new("doc-mutex-create-new");
+    /// assert!(matches!(again, Err(filemap::Error::AlreadyExists { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_new(name: impl IntoName) -> Result<NamedMutex> {
         NamedMutex::create_new_with(name, &ObjectOptions::new())
     }
 
     /// Creates a named mutex or opens the existing one.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{sync::NamedMutex, Disposition};
+    /// let (a, made) = NamedMutex::create_or_open("doc-mutex-create-or-open")?;
+    /// let (b, found) = NamedMutex::create_or_open("doc-mutex-create-or-open")?;
+    /// assert_eq!((made, found), (Disposition::Created, Disposition::Opened));
+    /// let _guard = a.lock()?;
+    /// // One mutex: through the other handle this thread would lock it twice.
+    /// assert!(matches!(b.try_lock(), Err(filemap::Error::WouldDeadlock { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_or_open(name: impl IntoName) -> Result<(NamedMutex, Disposition)> {
         NamedMutex::create_or_open_with(name, &ObjectOptions::new())
     }
 
     /// [`create_new`](NamedMutex::create_new) with options.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{NamedMutex, ObjectOptions};
+    /// let options = ObjectOptions::new().permissions(0o660);
+    /// let m = NamedMutex::create_new_with("doc-mutex-create-new-with", &options)?;
+    /// assert!(m.try_lock()?.is_some());
+    /// let bad = ObjectOptions::new().permissions(0o200); // owner write without read
+    /// let refused = NamedMutex::create_new_with("doc-mutex-bad-mode", &bad);
+    /// assert!(matches!(refused, Err(filemap::Error::InvalidPermissions { mode: 0o200 })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_new_with(name: impl IntoName, options: &ObjectOptions) -> Result<NamedMutex> {
         NamedMutex::create(name.into_name()?, options, CreateMode::New).map(|(m, _)| m)
     }
 
     /// [`create_or_open`](NamedMutex::create_or_open) with options.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{NamedMutex, ObjectOptions};
+    /// use filemap::Disposition;
+    /// let options = ObjectOptions::new().permissions(0o660);
+    /// let name = "doc-mutex-create-or-open-with";
+    /// let (_a, first) = NamedMutex::create_or_open_with(name, &options)?;
+    /// let (_b, second) = NamedMutex::create_or_open_with(name, &options)?;
+    /// assert_eq!((first, second), (Disposition::Created, Disposition::Opened));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_or_open_with(
         name: impl IntoName,
         options: &ObjectOptions,
@@ -130,6 +176,20 @@ impl NamedMutex {
     }
 
     /// Opens an existing named mutex.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{EventReset, NamedEvent, NamedMutex};
+    /// let missing = NamedMutex::open("doc-mutex-open");
+    /// assert!(matches!(missing, Err(filemap::Error::NotFound { .. })));
+    /// let _m = NamedMutex::create_new("doc-mutex-open")?;
+    /// assert_eq!(NamedMutex::open("doc-mutex-open")?.name().base(), "doc-mutex-open");
+    /// // A name held by another kind of object is not a mutex.
+    /// let _e = NamedEvent::create_new("doc-mutex-open-event", EventReset::Auto, false)?;
+    /// let wrong = NamedMutex::open("doc-mutex-open-event");
+    /// assert!(matches!(wrong, Err(filemap::Error::KindMismatch { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn open(name: impl IntoName) -> Result<NamedMutex> {
         let name = name.into_name()?;
         let (object, header) = sys::MutexObject::open(&name, Kind::Mutex)?;
@@ -141,6 +201,14 @@ impl NamedMutex {
     }
 
     /// The mutex's name.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let m = filemap::sync::NamedMutex::create_new("doc-mutex-name")?;
+    /// assert_eq!(m.name().to_string(), "Local\\doc-mutex-name");
+    /// assert_eq!(m.name().scope(), filemap::Scope::Local);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn name(&self) -> &Name {
         &self.name
     }
@@ -150,6 +218,26 @@ impl NamedMutex {
     /// still run, the next locker learns it was [abandoned](MutexGuard::abandoned) rather
     /// than finding a new, innocent mutex. `filemap lock NAME -- COMMAND` does this. Keep
     /// the returned guard until the child is spawned.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::NamedMutex;
+    /// use std::process::{Command, Stdio};
+    /// let m = NamedMutex::create_new("doc-mutex-share-lifetime")?;
+    /// let mut child = {
+    ///     let mut sort = Command::new("sort"); // runs until its input closes
+    ///     sort.stdin(Stdio::piped()).stdout(Stdio::null());
+    ///     let _shared = m.share_lifetime_with(&mut sort)?;
+    ///     sort.spawn().unwrap()
+    /// }; // spawned, and the command dropped: this process's copies of the handle close
+    /// drop(m); // and so does its own last handle
+    /// assert!(NamedMutex::open("doc-mutex-share-lifetime").is_ok()); // the child keeps it
+    /// drop(child.stdin.take()); // sort ends
+    /// assert!(child.wait().unwrap().success());
+    /// let gone = NamedMutex::open("doc-mutex-share-lifetime");
+    /// assert!(matches!(gone, Err(filemap::Error::NotFound { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn share_lifetime_with(
         &self,
         command: &mut std::process::Command,
@@ -159,17 +247,69 @@ impl NamedMutex {
     }
 
     /// Waits until the mutex is free and locks it.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let m = filemap::sync::NamedMutex::create_new("doc-mutex-lock")?;
+    /// let guard = m.lock()?;
+    /// assert!(!guard.abandoned());
+    /// // Held: another thread (or process) cannot take it until the guard drops.
+    /// let busy = std::thread::scope(|s| s.spawn(|| m.try_lock().map(|g| g.is_none())).join());
+    /// assert!(busy.unwrap()?);
+    /// drop(guard);
+    /// assert!(m.try_lock()?.is_some());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn lock(&self) -> Result<MutexGuard<'_>> {
         let abandoned = acquire(&self.object, &self.name, None)?.expect("no timeout");
         Ok(self.guard(abandoned))
     }
 
     /// Locks the mutex if it is free now; `Ok(None)` if another holds it.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::sync::mpsc::channel;
+    /// let m = filemap::sync::NamedMutex::create_new("doc-mutex-try-lock")?;
+    /// let ((locked, is_locked), (done, is_done)) = (channel(), channel::<()>());
+    /// let m = &m;
+    /// let busy = std::thread::scope(|s| {
+    ///     s.spawn(move || {
+    ///         let _guard = m.lock().unwrap();
+    ///         locked.send(()).unwrap();
+    ///         let _ = is_done.recv(); // holds the lock until told
+    ///     });
+    ///     is_locked.recv().unwrap();
+    ///     let busy = m.try_lock().map(|g| g.is_none());
+    ///     done.send(()).unwrap();
+    ///     busy
+    /// });
+    /// assert!(busy?); // `None` while the other thread held it
+    /// assert!(m.try_lock()?.is_some()); // free again
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn try_lock(&self) -> Result<Option<MutexGuard<'_>>> {
         Ok(acquire(&self.object, &self.name, Some(Duration::ZERO))?.map(|a| self.guard(a)))
     }
 
     /// Like [`lock`](NamedMutex::lock), giving up with [`Error::Timeout`] after `timeout`.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::time::Duration;
+    /// let m = filemap::sync::NamedMutex::create_new("doc-mutex-lock-timeout")?;
+    /// let guard = m.lock()?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         // The main thread holds it.
+    ///         let r = m.lock_timeout(Duration::from_millis(10));
+    ///         assert!(matches!(r, Err(filemap::Error::Timeout { .. })));
+    ///     });
+    /// });
+    /// drop(guard);
+    /// assert!(m.lock_timeout(Duration::from_secs(5)).is_ok());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn lock_timeout(&self, timeout: Duration) -> Result<MutexGuard<'_>> {
         match acquire(&self.object, &self.name, Some(timeout))? {
             Some(abandoned) => Ok(self.guard(abandoned)),
@@ -213,6 +353,19 @@ impl NamedMutex {
     /// [`lock_unguarded`](NamedMutex::lock_unguarded) (Win32's `ReleaseMutex`);
     /// [`Error::NotOwner`] if this thread does not hold it that way (a lock held through a
     /// guard is unlocked by dropping the guard).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let m = filemap::sync::NamedMutex::create_new("doc-mutex-release")?;
+    /// assert!(matches!(m.release(), Err(filemap::Error::NotOwner { .. }))); // not locked
+    /// let guard = m.lock()?;
+    /// assert!(matches!(m.release(), Err(filemap::Error::NotOwner { .. }))); // a guard's lock
+    /// drop(guard);
+    /// m.lock_unguarded(None)?;
+    /// m.release()?;
+    /// assert!(m.try_lock()?.is_some());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn release(&self) -> Result<()> {
         if !held::forget_unguarded(self.object.identity(), &self.object) {
             return Err(Error::NotOwner {
@@ -272,6 +425,20 @@ pub struct MutexGuard<'a> {
 impl MutexGuard<'_> {
     /// True if the previous owner died while holding the mutex (`WAIT_ABANDONED`): the
     /// state it protects may be half-updated. The mutex itself works normally.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::time::Duration;
+    /// let m = filemap::sync::NamedMutex::create_new("doc-mutex-abandoned")?;
+    /// assert!(!m.lock()?.abandoned());
+    /// // A thread that exits holding the lock abandons it, as a process that dies does.
+    /// std::thread::scope(|s| s.spawn(|| m.lock_unguarded(None).map(|_| ())).join().unwrap())?;
+    /// let guard = m.lock_timeout(Duration::from_secs(5))?;
+    /// assert!(guard.abandoned());
+    /// drop(guard);
+    /// assert!(!m.lock()?.abandoned()); // reported once; the mutex works normally
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn abandoned(&self) -> bool {
         self.abandoned
     }

@@ -32,11 +32,34 @@ pub struct NamedSemaphore {
 
 impl NamedSemaphore {
     /// Creates a named semaphore with `initial` units and at most `max`.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::NamedSemaphore;
+    /// let s = NamedSemaphore::create_new("doc-semaphore-create-new", 2, 3)?;
+    /// assert!(s.try_acquire()? && s.try_acquire()?); // two units...
+    /// assert!(!s.try_acquire()?); // ...and no more
+    /// let bad = NamedSemaphore::create_new("doc-semaphore-bad-counts", 4, 3); // initial > max
+    /// assert!(matches!(bad, Err(filemap::Error::InvalidCount { initial: 4, max: 3 })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_new(name: impl IntoName, initial: u32, max: u32) -> Result<NamedSemaphore> {
         NamedSemaphore::create_new_with(name, initial, max, &ObjectOptions::new())
     }
 
     /// Creates a named semaphore or opens the existing one (which keeps its counts).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{sync::NamedSemaphore, Disposition};
+    /// let (a, made) = NamedSemaphore::create_or_open("doc-semaphore-create-or-open", 1, 1)?;
+    /// a.acquire()?; // takes the only unit
+    /// let (b, found) = NamedSemaphore::create_or_open("doc-semaphore-create-or-open", 5, 5)?;
+    /// assert_eq!((made, found), (Disposition::Created, Disposition::Opened));
+    /// assert!(!b.try_acquire()?); // still none: the existing counts, not 5
+    /// assert!(matches!(b.release(2), Err(filemap::Error::SemaphoreFull { .. }))); // max 1
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_or_open(
         name: impl IntoName,
         initial: u32,
@@ -46,6 +69,18 @@ impl NamedSemaphore {
     }
 
     /// [`create_new`](NamedSemaphore::create_new) with options.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{NamedSemaphore, ObjectOptions};
+    /// let options = ObjectOptions::new().permissions(0o660);
+    /// let s = NamedSemaphore::create_new_with("doc-semaphore-create-new-with", 1, 1, &options)?;
+    /// assert!(s.try_acquire()?);
+    /// let bad = ObjectOptions::new().permissions(0o1600); // not within 0o777
+    /// let refused = NamedSemaphore::create_new_with("doc-semaphore-bad-mode", 1, 1, &bad);
+    /// assert!(matches!(refused, Err(filemap::Error::InvalidPermissions { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_new_with(
         name: impl IntoName,
         initial: u32,
@@ -57,6 +92,18 @@ impl NamedSemaphore {
     }
 
     /// [`create_or_open`](NamedSemaphore::create_or_open) with options.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{NamedSemaphore, ObjectOptions};
+    /// use filemap::Disposition;
+    /// let options = ObjectOptions::new().permissions(0o660);
+    /// let name = "doc-semaphore-create-or-open-with";
+    /// let (_a, first) = NamedSemaphore::create_or_open_with(name, 0, 1, &options)?;
+    /// let (_b, second) = NamedSemaphore::create_or_open_with(name, 0, 1, &options)?;
+    /// assert_eq!((first, second), (Disposition::Created, Disposition::Opened));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_or_open_with(
         name: impl IntoName,
         initial: u32,
@@ -84,6 +131,18 @@ impl NamedSemaphore {
     }
 
     /// Opens an existing named semaphore.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::NamedSemaphore;
+    /// let missing = NamedSemaphore::open("doc-semaphore-open");
+    /// assert!(matches!(missing, Err(filemap::Error::NotFound { .. })));
+    /// let creator = NamedSemaphore::create_new("doc-semaphore-open", 0, 1)?;
+    /// let opener = NamedSemaphore::open("doc-semaphore-open")?;
+    /// creator.release(1)?;
+    /// assert!(opener.try_acquire()?); // one semaphore, two handles
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn open(name: impl IntoName) -> Result<NamedSemaphore> {
         let name = name.into_name()?;
         let (object, header) = sys::SemaphoreObject::open(&name)?;
@@ -92,6 +151,13 @@ impl NamedSemaphore {
     }
 
     /// The semaphore's name.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let s = filemap::sync::NamedSemaphore::create_new("doc-semaphore-name", 0, 1)?;
+    /// assert_eq!(s.name().to_string(), "Local\\doc-semaphore-name");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn name(&self) -> &Name {
         &self.name
     }
@@ -104,6 +170,18 @@ impl NamedSemaphore {
     /// Returns `n` units; the previous count. [`Error::SemaphoreFull`] (and nothing
     /// released) if that would pass the maximum; [`Error::InvalidSetting`] for `n` = 0
     /// (as `ReleaseSemaphore` refuses it).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::NamedSemaphore;
+    /// let s = NamedSemaphore::create_new("doc-semaphore-release", 0, 2)?;
+    /// assert_eq!(s.release(1)?, 0); // the count before
+    /// let full = s.release(2); // 1 + 2 would pass the maximum: nothing is released
+    /// assert!(matches!(full, Err(filemap::Error::SemaphoreFull { release: 2, .. })));
+    /// assert_eq!(s.release(1)?, 1);
+    /// assert!(matches!(s.release(0), Err(filemap::Error::InvalidSetting { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn release(&self, n: u32) -> Result<u32> {
         if n == 0 {
             return Err(Error::InvalidSetting {
@@ -123,16 +201,47 @@ impl NamedSemaphore {
     }
 
     /// Takes a unit, waiting while there is none.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::NamedSemaphore;
+    /// let s = NamedSemaphore::create_new("doc-semaphore-acquire", 0, 1)?;
+    /// s.release(1)?;
+    /// s.acquire()?; // returns at once: there was a unit
+    /// assert!(!s.try_acquire()?); // and it took it
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn acquire(&self) -> Result<()> {
         self.object.acquire(None).map(|_| ())
     }
 
     /// Takes a unit if there is one now.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::NamedSemaphore;
+    /// let s = NamedSemaphore::create_new("doc-semaphore-try-acquire", 1, 1)?;
+    /// assert!(s.try_acquire()?); // took the unit
+    /// assert!(!s.try_acquire()?); // none left: `false` at once
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn try_acquire(&self) -> Result<bool> {
         self.object.acquire(Some(Duration::ZERO))
     }
 
     /// Like [`acquire`](NamedSemaphore::acquire), giving up with [`Error::Timeout`].
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::NamedSemaphore;
+    /// use std::time::Duration;
+    /// let s = NamedSemaphore::create_new("doc-semaphore-acquire-timeout", 0, 1)?;
+    /// let short = Duration::from_millis(10);
+    /// assert!(matches!(s.acquire_timeout(short), Err(filemap::Error::Timeout { .. })));
+    /// s.release(1)?;
+    /// s.acquire_timeout(short)?; // a unit is there: returns at once
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<()> {
         if self.object.acquire(Some(timeout))? {
             Ok(())
@@ -142,11 +251,35 @@ impl NamedSemaphore {
     }
 
     /// The current count, where the system tells it (Linux).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::NamedSemaphore;
+    /// let s = NamedSemaphore::create_new("doc-semaphore-count", 2, 5)?;
+    /// s.acquire()?;
+    /// #[cfg(target_os = "linux")]
+    /// assert_eq!(s.count(), Some(1));
+    /// #[cfg(windows)]
+    /// assert_eq!(s.count(), None); // Windows does not tell
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn count(&self) -> Option<u32> {
         self.object.count()
     }
 
     /// The maximum count, where the system tells it (Linux).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::NamedSemaphore;
+    /// let _s = NamedSemaphore::create_new("doc-semaphore-max", 0, 5)?;
+    /// let opened = NamedSemaphore::open("doc-semaphore-max")?;
+    /// #[cfg(target_os = "linux")]
+    /// assert_eq!(opened.max(), Some(5));
+    /// #[cfg(windows)]
+    /// assert_eq!(opened.max(), None); // Windows does not tell
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn max(&self) -> Option<u32> {
         self.object.max()
     }

@@ -103,11 +103,32 @@ unsafe impl<T: Pod> Sync for SharedMutex<T> {}
 impl<T: Pod> SharedMutex<T> {
     /// Creates the named value, initialised to `initial`; [`Error::AlreadyExists`] if the
     /// name is taken.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::SharedMutex;
+    /// let v = SharedMutex::create_new("doc-shared-create-new", 42u32)?;
+    /// assert_eq!(*v.lock()?, 42);
+    /// let again = SharedMutex::create_new("doc-shared-create-new", 0u32);
+    /// assert!(matches!(again, Err(filemap::Error::AlreadyExists { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_new(name: impl IntoName, initial: T) -> Result<SharedMutex<T>> {
         SharedMutex::create_new_with(name, initial, &ObjectOptions::new())
     }
 
     /// Creates the named value, or opens the existing one (which keeps its value).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{sync::SharedMutex, Disposition};
+    /// let (a, made) = SharedMutex::create_or_open("doc-shared-create-or-open", 1u64)?;
+    /// *a.lock()? = 2;
+    /// let (b, found) = SharedMutex::create_or_open("doc-shared-create-or-open", 100u64)?;
+    /// assert_eq!((made, found), (Disposition::Created, Disposition::Opened));
+    /// assert_eq!(*b.lock()?, 2); // the existing value, not 100
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_or_open(
         name: impl IntoName,
         initial: T,
@@ -116,6 +137,18 @@ impl<T: Pod> SharedMutex<T> {
     }
 
     /// [`create_new`](SharedMutex::create_new) with options.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{ObjectOptions, SharedMutex};
+    /// let options = ObjectOptions::new().permissions(0o660);
+    /// let v = SharedMutex::create_new_with("doc-shared-create-new-with", [1u8; 8], &options)?;
+    /// assert_eq!(*v.lock()?, [1; 8]);
+    /// let bad = ObjectOptions::new().permissions(0o400); // the owner must keep write access
+    /// let refused = SharedMutex::create_new_with("doc-shared-bad-mode", [1u8; 8], &bad);
+    /// assert!(matches!(refused, Err(filemap::Error::InvalidPermissions { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_new_with(
         name: impl IntoName,
         initial: T,
@@ -125,6 +158,19 @@ impl<T: Pod> SharedMutex<T> {
     }
 
     /// [`create_or_open`](SharedMutex::create_or_open) with options.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::{ObjectOptions, SharedMutex};
+    /// use filemap::Disposition;
+    /// let options = ObjectOptions::new().permissions(0o660);
+    /// let name = "doc-shared-create-or-open-with";
+    /// let (_a, first) = SharedMutex::create_or_open_with(name, 7i32, &options)?;
+    /// let (b, second) = SharedMutex::create_or_open_with(name, 9i32, &options)?;
+    /// assert_eq!((first, second), (Disposition::Created, Disposition::Opened));
+    /// assert_eq!(*b.lock()?, 7);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_or_open_with(
         name: impl IntoName,
         initial: T,
@@ -168,6 +214,20 @@ impl<T: Pod> SharedMutex<T> {
     }
 
     /// Opens an existing named value of type `T`.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::SharedMutex;
+    /// let missing = SharedMutex::<u16>::open("doc-shared-open");
+    /// assert!(matches!(missing, Err(filemap::Error::NotFound { .. })));
+    /// let creator = SharedMutex::create_new("doc-shared-open", 5u16)?;
+    /// let opener = SharedMutex::<u16>::open("doc-shared-open")?;
+    /// *creator.lock()? += 1;
+    /// assert_eq!(*opener.lock()?, 6); // one value, two handles
+    /// let wrong = SharedMutex::<i16>::open("doc-shared-open"); // same size, another type
+    /// assert!(matches!(wrong, Err(filemap::Error::LayoutMismatch { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn open(name: impl IntoName) -> Result<SharedMutex<T>> {
         let name = name.into_name()?;
         let (object, header) = sys::MutexObject::open(&name, Kind::SharedMutex)?;
@@ -181,17 +241,49 @@ impl<T: Pod> SharedMutex<T> {
     }
 
     /// The object's name.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let v = filemap::sync::SharedMutex::create_new("doc-shared-name", 0u8)?;
+    /// assert_eq!(v.name().to_string(), "Local\\doc-shared-name");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn name(&self) -> &Name {
         &self.name
     }
 
     /// Waits for the lock; the guard gives the value.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::SharedMutex;
+    /// let v = SharedMutex::create_new("doc-shared-lock", [0u32; 2])?;
+    /// {
+    ///     let mut pair = v.lock()?;
+    ///     pair[0] += 1;
+    ///     pair[1] += 2;
+    /// } // written back and unlocked
+    /// assert_eq!(*v.lock()?, [1, 2]);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn lock(&self) -> Result<SharedMutexGuard<'_, T>> {
         let abandoned = acquire(&self.object, &self.name, None)?.expect("no timeout");
         self.guard(abandoned)
     }
 
     /// Locks if free now; `Ok(None)` if another holds it.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let v = filemap::sync::SharedMutex::create_new("doc-shared-try-lock", 0u64)?;
+    /// let guard = v.lock()?;
+    /// // Another thread (or process) finds it held.
+    /// let busy = std::thread::scope(|s| s.spawn(|| v.try_lock().map(|g| g.is_none())).join());
+    /// assert!(busy.unwrap()?);
+    /// drop(guard);
+    /// assert_eq!(v.try_lock()?.map(|g| *g), Some(0));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn try_lock(&self) -> Result<Option<SharedMutexGuard<'_, T>>> {
         acquire(&self.object, &self.name, Some(Duration::ZERO))?
             .map(|a| self.guard(a))
@@ -199,6 +291,23 @@ impl<T: Pod> SharedMutex<T> {
     }
 
     /// Like [`lock`](SharedMutex::lock), giving up with [`Error::Timeout`] after `timeout`.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::time::Duration;
+    /// let v = filemap::sync::SharedMutex::create_new("doc-shared-lock-timeout", 0u64)?;
+    /// let guard = v.lock()?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         // The main thread holds it.
+    ///         let r = v.lock_timeout(Duration::from_millis(10));
+    ///         assert!(matches!(r, Err(filemap::Error::Timeout { .. })));
+    ///     });
+    /// });
+    /// drop(guard);
+    /// assert_eq!(*v.lock_timeout(Duration::from_secs(5))?, 0);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn lock_timeout(&self, timeout: Duration) -> Result<SharedMutexGuard<'_, T>> {
         match acquire(&self.object, &self.name, Some(timeout))? {
             Some(abandoned) => self.guard(abandoned),
@@ -282,6 +391,21 @@ pub struct SharedMutexGuard<'a, T: Pod> {
 
 impl<T: Pod> SharedMutexGuard<'_, T> {
     /// True if the previous owner died holding the lock: the value may be half-updated.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// // Two counters that must stay equal: updated one after the other, under the lock.
+    /// let v = filemap::sync::SharedMutex::create_new("doc-shared-abandoned", [0u32; 2])?;
+    /// let mut pair = v.lock()?;
+    /// if pair.abandoned() {
+    ///     // A process died holding the lock, perhaps between the two writes: repair.
+    ///     pair[1] = pair[0];
+    /// }
+    /// assert!(!pair.abandoned()); // here nobody died holding it
+    /// pair[0] += 1;
+    /// pair[1] += 1;
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn abandoned(&self) -> bool {
         self.abandoned
     }
@@ -290,6 +414,19 @@ impl<T: Pod> SharedMutexGuard<'_, T> {
     /// guard lives is up to the caller: sound when every process that can write the object
     /// takes the lock first (trusted peers). What is written through it directly may be
     /// overwritten by the guard's copy when the guard drops, if the copy was changed too.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let v = filemap::sync::SharedMutex::create_new("doc-shared-as-ptr", 5u64)?;
+    /// {
+    ///     let g = v.lock()?;
+    ///     // SAFETY: every process that writes this value takes the lock first.
+    ///     unsafe { g.as_ptr().write(6) };
+    ///     assert_eq!(*g, 5); // the guard's copy, read when the lock was taken
+    /// } // the copy was not changed: nothing is written back
+    /// assert_eq!(*v.lock()?, 6);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn as_ptr(&self) -> *mut T {
         self.owner.object.data().cast()
     }

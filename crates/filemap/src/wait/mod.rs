@@ -86,6 +86,18 @@ const CHECK_INTERVAL: Duration = Duration::from_millis(100);
 /// ```
 pub trait Waitable {
     /// What to wait for.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::Sender;
+    /// use filemap::sync::{EventReset, NamedEvent};
+    /// use filemap::wait::{Target, Waitable};
+    /// let e = NamedEvent::create_new("doc-wait-target-event", EventReset::Auto, false)?;
+    /// assert!(matches!(e.target(), Target::Event(t) if std::ptr::eq(t, &e)));
+    /// let tx = Sender::create_or_open("doc-wait-target-channel", 4096)?;
+    /// assert!(matches!(tx.target(), Target::Sender(_, 1))); // room for one byte
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     fn target(&self) -> Target<'_>;
 }
 
@@ -213,6 +225,21 @@ pub enum Taken<'a> {
 
 impl Taken<'_> {
     /// Whether this is a mutex whose previous owner died holding it (`WAIT_ABANDONED`).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::sync::NamedMutex;
+    /// use filemap::wait::wait_any;
+    /// use std::time::Duration;
+    /// let m = NamedMutex::create_new("doc-wait-taken-abandoned")?;
+    /// // A thread that exits holding the lock abandons it, as a process that dies does.
+    /// std::thread::scope(|s| s.spawn(|| m.lock_unguarded(None).map(|_| ())).join().unwrap())?;
+    /// let ready = wait_any(&[&m], Some(Duration::from_secs(5)))?;
+    /// assert!(ready.taken.abandoned());
+    /// drop(ready); // unlocks
+    /// assert!(!wait_any(&[&m], Some(Duration::from_secs(5)))?.taken.abandoned());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn abandoned(&self) -> bool {
         matches!(self, Taken::Lock(guard) if guard.abandoned())
     }
