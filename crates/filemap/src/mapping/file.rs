@@ -68,6 +68,21 @@ impl FileOptions {
     }
 
     /// The object's protection (default [`Protection::ReadWrite`]).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Access, Mapping, Protection};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("doc-fileopts-protection.bin");
+    /// std::fs::write(&path, b"original").unwrap();
+    /// let m = Mapping::from_path(&path).protection(Protection::WriteCopy).create()?;
+    /// let v = m.view().map()?; // a copy view: its writes stay private
+    /// assert_eq!(v.access(), Access::Copy);
+    /// v.write_at(0, b"CHANGED!")?;
+    /// assert_eq!(v.read_vec(0, 8)?, b"CHANGED!");
+    /// assert_eq!(std::fs::read(&path).unwrap(), b"original");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn protection(mut self, protection: Protection) -> Self {
         self.protection = protection;
         self
@@ -75,6 +90,24 @@ impl FileOptions {
 
     /// The mapping's size: 0 (the default) means the file's size; a larger size extends
     /// the file.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Mapping, Protection};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("doc-fileopts-size.bin");
+    /// std::fs::write(&path, b"0123456789").unwrap();
+    /// // A smaller size maps the start of the file and leaves the file as it is.
+    /// let m = Mapping::from_path(&path).size(4).create()?;
+    /// assert_eq!((m.len(), m.view().map()?.read_vec(0, 4)?), (4, b"0123".to_vec()));
+    /// assert_eq!(std::fs::metadata(&path).unwrap().len(), 10);
+    /// // Growing the file needs read-write protection.
+    /// assert!(matches!(
+    ///     Mapping::from_path(&path).protection(Protection::ReadOnly).size(20).create(),
+    ///     Err(filemap::Error::CannotExtend { file_len: 10, size: 20, .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn size(mut self, size: u64) -> Self {
         self.size = size;
         self
@@ -82,18 +115,73 @@ impl FileOptions {
 
     /// Gives the mapping a name, so that other processes can open it (they then map the
     /// same file, after checking it is still the same file).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("doc-fileopts-name.bin");
+    /// std::fs::write(&path, b"by name").unwrap();
+    /// let m = Mapping::from_path(&path).name("doc-fileopts-name").create()?;
+    /// // Another process opens it by name, and maps the same file.
+    /// let other = Mapping::open("doc-fileopts-name")?;
+    /// assert!(other.is_file_backed() && other.path() == m.path());
+    /// assert_eq!(other.view().map()?.read_vec(0, 7)?, b"by name");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
 
     /// Keep the name after the last handle closes (named mappings only).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("doc-fileopts-persistent.bin");
+    /// std::fs::write(&path, [0u8; 4096]).unwrap();
+    /// // Without a name there is nothing to keep.
+    /// assert!(matches!(
+    ///     Mapping::from_path(&path).persistent(true).create(),
+    ///     Err(filemap::Error::Unsupported { .. })
+    /// ));
+    /// #[cfg(unix)] // (Windows has no persistent objects)
+    /// {
+    ///     let options = Mapping::from_path(&path).name("doc-fileopts-persistent");
+    ///     drop(options.persistent(true).create()?);
+    ///     assert!(Mapping::open("doc-fileopts-persistent")?.is_persistent()); // still there
+    ///     Mapping::remove("doc-fileopts-persistent")?;
+    /// }
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn persistent(mut self, persistent: bool) -> Self {
         self.persistent = persistent;
         self
     }
 
     /// Permissions of the named entry (default `0o600`).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("doc-fileopts-permissions.bin");
+    /// std::fs::write(&path, [0u8; 4096]).unwrap();
+    /// let _m = Mapping::from_path(&path)
+    ///     .name("doc-fileopts-permissions")
+    ///     .permissions(0o640)
+    ///     .create()?;
+    /// let info = filemap::namespace::info("doc-fileopts-permissions")?;
+    /// assert_eq!(info.mode & 0o777, 0o640);
+    /// // The owner must keep read and write.
+    /// assert!(matches!(
+    ///     Mapping::from_path(&path).permissions(0o444).create(),
+    ///     Err(filemap::Error::InvalidPermissions { mode: 0o444 })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn permissions(mut self, mode: u32) -> Self {
         self.mode = mode;
         self
@@ -102,6 +190,22 @@ impl FileOptions {
     /// How the file is shared with other filemap users while this mapping lives (see
     /// [`ShareMode`]); default [`ShareMode::Any`]. A conflict is
     /// [`Error::ShareViolation`]. Openers by name use the same mode.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Mapping, ShareMode};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("doc-fileopts-share.bin");
+    /// std::fs::write(&path, [0u8; 4096]).unwrap();
+    /// let only = Mapping::from_path(&path).share(ShareMode::Exclusive).create()?;
+    /// assert!(matches!(
+    ///     Mapping::from_path(&path).share(ShareMode::Shared).create(),
+    ///     Err(filemap::Error::ShareViolation { .. })
+    /// ));
+    /// drop(only); // the mode is held while the mapping lives
+    /// assert!(Mapping::from_path(&path).share(ShareMode::Shared).create().is_ok());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn share(mut self, share: ShareMode) -> Self {
         self.share = share;
         self
@@ -109,18 +213,67 @@ impl FileOptions {
 
     /// Allow views to be made executable (the file is opened with execute access on
     /// Windows), for loaders.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Mapping, Protect};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("doc-fileopts-executable.bin");
+    /// std::fs::write(&path, [0u8; 4096]).unwrap();
+    /// let plain = Mapping::from_path(&path).create()?;
+    /// assert!(matches!(
+    ///     plain.view().map()?.protect(Protect::ReadExecute),
+    ///     Err(filemap::Error::NotExecutable { .. })
+    /// ));
+    /// let exe = Mapping::from_path(&path).executable(true).create()?;
+    /// let mut v = exe.view().map()?;
+    /// v.protect(Protect::ReadExecute)?;
+    /// assert_eq!(v.protection(), Protect::ReadExecute);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn executable(mut self, executable: bool) -> Self {
         self.executable = executable;
         self
     }
 
     /// Creates the mapping; with a name, fails with [`Error::AlreadyExists`] if it is taken.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("doc-fileopts-create.bin");
+    /// std::fs::write(&path, b"data").unwrap();
+    /// let m = Mapping::from_path(&path).name("doc-fileopts-create").create()?;
+    /// assert_eq!(m.len(), 4);
+    /// assert!(matches!(
+    ///     Mapping::from_path(&path).name("doc-fileopts-create").create(),
+    ///     Err(filemap::Error::AlreadyExists { .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create(self) -> Result<Mapping> {
         self.build(sys::CreateMode::New).map(|(m, _)| m)
     }
 
     /// Creates the named mapping, or opens the existing one of that name (which maps its
     /// own file and keeps its own size).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Disposition, Mapping};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (a, b) = (dir.path().join("doc-fileopts-a.bin"), dir.path().join("doc-fileopts-b.bin"));
+    /// std::fs::write(&a, b"first").unwrap();
+    /// std::fs::write(&b, b"second file").unwrap();
+    /// let (m, d) = Mapping::from_path(&a).name("doc-fileopts-cor").create_or_open()?;
+    /// assert_eq!((d, m.len()), (Disposition::Created, 5));
+    /// // The name's mapping keeps its own file and size.
+    /// let (o, d) = Mapping::from_path(&b).name("doc-fileopts-cor").create_or_open()?;
+    /// assert_eq!((d, o.len()), (Disposition::Opened, 5));
+    /// assert_eq!(o.view().map()?.read_vec(0, 5)?, b"first");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_or_open(self) -> Result<(Mapping, Disposition)> {
         self.build(sys::CreateMode::OrOpen)
     }

@@ -69,6 +69,19 @@ impl Mapping {
     }
 
     /// Options for a new memory-backed object: size, persistence, permissions, protection.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// let m = Mapping::options().size(8192).create_new("doc-mapping-options")?;
+    /// assert_eq!((m.len(), m.is_persistent()), (8192, false));
+    /// // The size has no default.
+    /// assert!(matches!(
+    ///     Mapping::options().create_new("doc-mapping-options-unsized"),
+    ///     Err(filemap::Error::InvalidSize { size: 0, .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn options() -> CreateOptions {
         CreateOptions::new()
     }
@@ -163,6 +176,21 @@ impl Mapping {
 
     /// Options for a mapping of the file at `path` (opened read-write, or read-only for
     /// read-only and write-copy protection).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("doc-mapping-from-path.bin");
+    /// std::fs::write(&path, b"hello file").unwrap();
+    /// let m = Mapping::from_path(&path).create()?;
+    /// let v = m.view().map()?;
+    /// assert_eq!(v.read_vec(0, 5)?, b"hello");
+    /// v.write_at(0, b"HELLO")?;
+    /// v.flush()?;
+    /// assert_eq!(std::fs::read(&path).unwrap(), b"HELLO file");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn from_path(path: impl AsRef<Path>) -> FileOptions {
         FileOptions::new(file::FileSource::Path(path.as_ref().to_path_buf()))
     }
@@ -186,6 +214,31 @@ impl Mapping {
 
     /// Removes a named mapping's name now, even if it is persistent. Processes that hold
     /// it keep using it; the name is free for a new object at once.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// let m = Mapping::create_new("doc-mapping-remove", 4096)?;
+    /// m.view().map()?.write_at(0, b"old")?;
+    /// #[cfg(unix)]
+    /// {
+    ///     Mapping::remove("doc-mapping-remove")?;
+    ///     assert!(matches!(
+    ///         Mapping::open("doc-mapping-remove"),
+    ///         Err(filemap::Error::NotFound { .. })
+    ///     ));
+    ///     assert_eq!(m.view().map()?.read_vec(0, 3)?, b"old"); // the holder keeps its object
+    ///     let fresh = Mapping::create_new("doc-mapping-remove", 4096)?; // the name is free
+    ///     assert_eq!(fresh.view().map()?.read_vec(0, 3)?, [0, 0, 0]);
+    /// }
+    /// // Windows removes a name only with the object's last handle.
+    /// #[cfg(windows)]
+    /// assert!(matches!(
+    ///     Mapping::remove("doc-mapping-remove"),
+    ///     Err(filemap::Error::Unsupported { .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn remove(name: impl IntoName) -> Result<()> {
         let name = name.into_name()?;
         let (entry, header) = sys::open_entry(&name, false)?;
@@ -205,6 +258,22 @@ impl Mapping {
     /// [`Error::NoSpace`] if it cannot be had. Committed memory is committed for every
     /// process. Objects not in reserve mode are committed at creation already; for them
     /// this only checks the range.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// // SAFETY: only the committed range is touched below.
+    /// let m = unsafe { Mapping::options().size(1 << 20).reserve(true) }
+    ///     .create_new("doc-mapping-commit")?;
+    /// m.commit(4096, 4096)?;
+    /// m.view().offset(4096).len(4096).map()?.write_at(0, b"backed")?;
+    /// // The range must lie inside the object.
+    /// assert!(matches!(
+    ///     m.commit(1 << 20, 1),
+    ///     Err(filemap::Error::OutOfRange { .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn commit(&self, offset: u64, len: u64) -> Result<()> {
         let object = &self.object;
         match offset.checked_add(len) {
@@ -226,68 +295,210 @@ impl Mapping {
     }
 
     /// Whether the object is in reserve mode (memory allocated by [`Mapping::commit`]).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// assert!(!Mapping::create_new("doc-mapping-is-reserve", 4096)?.is_reserve());
+    /// // SAFETY: nothing of this object is touched.
+    /// let r = unsafe { Mapping::options().size(1 << 20).reserve(true) }.create_unnamed()?;
+    /// assert!(r.is_reserve());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn is_reserve(&self) -> bool {
         self.object.header.is_reserve()
     }
 
     /// Views over consecutive windows of `window` bytes, for scanning objects and files
     /// larger than memory (see [`Windows`](crate::Windows)).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let m = filemap::Mapping::create_new("doc-mapping-windows", 10_000)?;
+    /// let lens = m
+    ///     .windows(4096)?
+    ///     .map(|view| Ok(view?.len()))
+    ///     .collect::<filemap::Result<Vec<_>>>()?;
+    /// assert_eq!(lens, [4096, 4096, 1808]);
+    /// assert!(matches!(m.windows(0), Err(filemap::Error::InvalidSize { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn windows(&self, window: u64) -> Result<crate::Windows<'_>> {
         crate::Windows::new(self, window)
     }
 
     /// A builder for a view of this object (`MapViewOfFile`).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Access, Mapping};
+    /// let m = Mapping::create_new("doc-mapping-view", 8192)?;
+    /// let v = m.view().offset(100).len(10).map()?;
+    /// assert_eq!((v.offset(), v.len(), v.access()), (100, 10, Access::Write));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn view(&self) -> ViewBuilder<'_> {
         ViewBuilder::new(&self.object)
     }
 
     /// The object's size in bytes: the logical size, never rounded up to pages.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let m = filemap::Mapping::create_new("doc-mapping-len", 5000)?;
+    /// assert_eq!(m.len(), 5000); // not rounded up to a page
+    /// assert_eq!(m.view().map()?.len(), 5000);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn len(&self) -> u64 {
         self.object.header.size
     }
 
     /// Always false: mapping objects have at least one byte.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// assert!(!filemap::Mapping::create_new("doc-mapping-is-empty", 1)?.is_empty());
+    /// // An object of no bytes cannot be made.
+    /// assert!(matches!(
+    ///     filemap::Mapping::unnamed(0),
+    ///     Err(filemap::Error::InvalidSize { .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The object's name, if it has one.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let m = filemap::Mapping::create_new("doc-mapping-name", 4096)?;
+    /// let name = m.name().unwrap();
+    /// assert_eq!(name.to_string(), "Local\\doc-mapping-name");
+    /// assert_eq!(name.base(), "doc-mapping-name");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn name(&self) -> Option<&Name> {
         self.object.name.as_ref()
     }
 
     /// The object's protection.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Access, Mapping, Protection};
+    /// let m = Mapping::options()
+    ///     .size(4096)
+    ///     .protection(Protection::ReadOnly)
+    ///     .create_new("doc-mapping-protection")?;
+    /// assert_eq!(m.protection(), Protection::ReadOnly);
+    /// // It is the object's: every handle sees the same.
+    /// let other = Mapping::open_with("doc-mapping-protection", Access::Read)?;
+    /// assert_eq!(other.protection(), Protection::ReadOnly);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn protection(&self) -> Protection {
         self.object.header.protection
     }
 
     /// Whether this handle can map [`Access::Write`] views.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Access, Mapping};
+    /// let m = Mapping::create_new("doc-mapping-is-writable", 4096)?;
+    /// assert!(m.is_writable());
+    /// let ro = Mapping::open_with("doc-mapping-is-writable", Access::Read)?;
+    /// assert!(!ro.is_writable());
+    /// assert!(ro.view().access(Access::Write).map().is_err());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn is_writable(&self) -> bool {
         self.object.writable && self.protection() == Protection::ReadWrite
     }
 
     /// Whether the object outlives its handles until removed.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// assert!(!Mapping::create_new("doc-mapping-is-persistent", 4096)?.is_persistent());
+    /// #[cfg(unix)] // (Windows has no persistent objects)
+    /// {
+    ///     let p = Mapping::options().size(4096).persistent(true);
+    ///     assert!(p.create_new("doc-mapping-kept")?.is_persistent());
+    ///     Mapping::remove("doc-mapping-kept")?;
+    /// }
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn is_persistent(&self) -> bool {
         self.object.header.is_persistent()
     }
 
     /// For a file-backed mapping, the file's path (if known).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("doc-mapping-path.bin");
+    /// std::fs::write(&path, [0u8; 16]).unwrap();
+    /// let m = Mapping::from_path(&path).create()?;
+    /// assert_eq!(m.path(), Some(std::fs::canonicalize(&path).unwrap().as_path()));
+    /// assert_eq!(Mapping::create_new("doc-mapping-path", 16)?.path(), None);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn path(&self) -> Option<&Path> {
         self.object.path.as_deref()
     }
 
     /// Whether the data lives in a file (rather than in memory).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// let file = tempfile::tempfile().unwrap();
+    /// file.set_len(4096).unwrap();
+    /// assert!(Mapping::from_file(&file)?.create()?.is_file_backed());
+    /// assert!(!Mapping::create_new("doc-mapping-is-file-backed", 4096)?.is_file_backed());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn is_file_backed(&self) -> bool {
         self.object.header.is_file_backed()
     }
 
     /// The pid of the process that created the object.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// let _m = Mapping::create_new("doc-mapping-creator-pid", 4096)?;
+    /// // Recorded in the object, so an opener learns it too.
+    /// let opened = Mapping::open("doc-mapping-creator-pid")?;
+    /// assert_eq!(opened.creator_pid(), std::process::id());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn creator_pid(&self) -> u32 {
         self.object.header.creator_pid
     }
 
     /// The access views get when the builder is not told: write if allowed, copy for
     /// write-copy objects, read otherwise.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Access, Mapping, Protection};
+    /// let m = Mapping::create_new("doc-mapping-default-access", 4096)?;
+    /// assert_eq!(m.default_access(), Access::Write);
+    /// let ro = Mapping::open_with("doc-mapping-default-access", Access::Read)?;
+    /// assert_eq!(ro.default_access(), Access::Read);
+    /// let cow = Mapping::options().size(4096).protection(Protection::WriteCopy).create_unnamed()?;
+    /// assert_eq!(cow.default_access(), Access::Copy);
+    /// assert_eq!(cow.view().map()?.access(), Access::Copy);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn default_access(&self) -> Access {
         self.object.default_access()
     }

@@ -66,6 +66,18 @@ impl CreateOptions {
     }
 
     /// The object's size in bytes (required, not zero).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// let m = Mapping::options().size(5000).create_new("doc-createopts-size")?;
+    /// assert_eq!(m.len(), 5000);
+    /// assert!(matches!(
+    ///     Mapping::options().size(0).create_unnamed(),
+    ///     Err(filemap::Error::InvalidSize { size: 0, .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn size(mut self, size: u64) -> Self {
         self.size = size;
         self
@@ -73,6 +85,30 @@ impl CreateOptions {
 
     /// Keep the object after its last handle closes, until [`Mapping::remove`] (POSIX
     /// shared-memory behaviour). Default: `false` (Windows behaviour).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// let options = Mapping::options().size(4096).persistent(true);
+    /// // An unnamed object has no name to keep.
+    /// assert!(matches!(options.create_unnamed(), Err(filemap::Error::Unsupported { .. })));
+    /// #[cfg(unix)]
+    /// {
+    ///     let m = options.create_new("doc-createopts-persistent")?;
+    ///     m.view().map()?.write_at(0, b"kept")?;
+    ///     drop(m);
+    ///     let again = Mapping::open("doc-createopts-persistent")?;
+    ///     assert_eq!(again.view().map()?.read_vec(0, 4)?, b"kept");
+    ///     Mapping::remove("doc-createopts-persistent")?;
+    /// }
+    /// // Windows removes a named object with its last handle.
+    /// #[cfg(windows)]
+    /// assert!(matches!(
+    ///     options.create_new("doc-createopts-persistent"),
+    ///     Err(filemap::Error::Unsupported { .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn persistent(mut self, persistent: bool) -> Self {
         self.persistent = persistent;
         self
@@ -80,12 +116,43 @@ impl CreateOptions {
 
     /// Unix permissions of the named entry (default `0o600`; the umask does not apply).
     /// They must include owner read-write.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// let _m = Mapping::options()
+    ///     .size(4096)
+    ///     .permissions(0o640)
+    ///     .create_new("doc-createopts-permissions")?;
+    /// let info = filemap::namespace::info("doc-createopts-permissions")?;
+    /// assert_eq!(info.mode & 0o777, 0o640);
+    /// // The owner must keep read and write.
+    /// assert!(matches!(
+    ///     Mapping::options().size(4096).permissions(0o444).create_new("doc-createopts-444"),
+    ///     Err(filemap::Error::InvalidPermissions { mode: 0o444 })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn permissions(mut self, mode: u32) -> Self {
         self.mode = mode;
         self
     }
 
     /// The object's protection (default [`Protection::ReadWrite`]).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Access, Mapping, Protection};
+    /// let m = Mapping::options()
+    ///     .size(4096)
+    ///     .protection(Protection::ReadOnly)
+    ///     .create_new("doc-createopts-protection")?;
+    /// let v = m.view().map()?;
+    /// assert_eq!(v.access(), Access::Read);
+    /// assert!(matches!(v.write_at(0, b"x"), Err(filemap::Error::ViewNotWritable { .. })));
+    /// assert!(m.view().access(Access::Write).map().is_err());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn protection(mut self, protection: Protection) -> Self {
         self.protection = protection;
         self
@@ -94,6 +161,21 @@ impl CreateOptions {
     /// Allow views to be made executable with [`View::protect`](crate::View::protect)
     /// (`PAGE_EXECUTE_READWRITE` sections on Windows), for loaders and JITs. A view is
     /// still never writable and executable at once.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Mapping, Protect};
+    /// let plain = Mapping::options().size(4096).create_new("doc-createopts-plain")?;
+    /// assert!(matches!(
+    ///     plain.view().map()?.protect(Protect::ReadExecute),
+    ///     Err(filemap::Error::NotExecutable { .. })
+    /// ));
+    /// let exe = Mapping::options().size(4096).executable(true).create_new("doc-createopts-exe")?;
+    /// let mut v = exe.view().map()?;
+    /// v.protect(Protect::ReadExecute)?;
+    /// assert!(v.write_at(0, b"x").is_err()); // never writable and executable at once
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn executable(mut self, executable: bool) -> Self {
         self.executable = executable;
         self
@@ -184,6 +266,19 @@ impl CreateOptions {
     }
 
     /// Creates a named object; fails with [`Error::AlreadyExists`] if the name is taken.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// let options = Mapping::options().size(4096);
+    /// let m = options.create_new("doc-createopts-create-new")?;
+    /// assert_eq!(m.name().unwrap().base(), "doc-createopts-create-new");
+    /// assert!(matches!(
+    ///     options.create_new("doc-createopts-create-new"),
+    ///     Err(filemap::Error::AlreadyExists { .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_new(&self, name: impl IntoName) -> Result<Mapping> {
         self.refuse_named_large_pages()?;
         let name = name.into_name()?;
@@ -200,6 +295,18 @@ impl CreateOptions {
     }
 
     /// Creates a named object, or opens the existing one (which keeps its own size).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Disposition, Mapping};
+    /// let (a, d) = Mapping::options().size(4096).create_or_open("doc-createopts-cor")?;
+    /// assert_eq!(d, Disposition::Created);
+    /// let (b, d) = Mapping::options().size(1 << 20).create_or_open("doc-createopts-cor")?;
+    /// assert_eq!((d, b.len()), (Disposition::Opened, 4096)); // the existing object's size
+    /// a.view().map()?.write_at(0, b"same")?;
+    /// assert_eq!(b.view().map()?.read_vec(0, 4)?, b"same");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_or_open(&self, name: impl IntoName) -> Result<(Mapping, Disposition)> {
         self.refuse_named_large_pages()?;
         let name = name.into_name()?;
@@ -212,6 +319,17 @@ impl CreateOptions {
     }
 
     /// Creates an unnamed object, shared only by inheritance or by sending its handle.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// let a = Mapping::options().size(4096).create_unnamed()?;
+    /// let b = Mapping::options().size(4096).create_unnamed()?;
+    /// assert!(a.name().is_none());
+    /// a.view().map()?.write_at(0, b"a")?;
+    /// assert_eq!(b.view().map()?.read_vec(0, 1)?, [0]); // each call makes an object of its own
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn create_unnamed(&self) -> Result<Mapping> {
         if self.persistent {
             return Err(Error::Unsupported {

@@ -32,6 +32,17 @@ impl View {
     /// [`store_u32`](View::store_u32), [`fetch_add_u32`](View::fetch_add_u32),
     /// [`compare_exchange_u32`](View::compare_exchange_u32), [`swap_u32`](View::swap_u32))
     /// return [`Error::PageFault`] instead.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::sync::atomic::Ordering;
+    /// let m = filemap::Mapping::create_new("doc-view-atomic-u32", 4096)?;
+    /// let v = m.view().map()?;
+    /// v.atomic_u32(0)?.store(7, Ordering::Release);
+    /// assert_eq!(v.read_vec(0, 4)?, 7u32.to_ne_bytes()); // the word in the shared memory
+    /// assert!(matches!(v.atomic_u32(2), Err(filemap::Error::Misaligned { align: 4, .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32> {
         self.check_writable()?;
         let p = self.atomic_ptr::<AtomicU32>(offset)?;
@@ -43,6 +54,17 @@ impl View {
 
     /// The `u64` at `offset` as an atomic (8-byte aligned, writable view); faults under it
     /// are not caught, as with [`atomic_u32`](View::atomic_u32).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::sync::atomic::Ordering;
+    /// let m = filemap::Mapping::create_new("doc-view-atomic-u64", 4096)?;
+    /// let (a, b) = (m.view().map()?, m.view().map()?);
+    /// a.atomic_u64(8)?.fetch_add(5, Ordering::AcqRel);
+    /// assert_eq!(b.atomic_u64(8)?.load(Ordering::Acquire), 5); // two views, one word
+    /// assert!(matches!(a.atomic_u64(4), Err(filemap::Error::Misaligned { align: 8, .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64> {
         self.check_writable()?;
         let p = self.atomic_ptr::<AtomicU64>(offset)?;
@@ -76,6 +98,20 @@ impl View {
     }
 
     /// Atomically loads the `u64` at `offset` (8-byte aligned); as [`load_u32`](View::load_u32).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::sync::atomic::Ordering;
+    /// let m = filemap::Mapping::create_new("doc-view-load-u64", 4096)?;
+    /// m.view().map()?.store_u64(16, u64::MAX - 1, Ordering::Release)?;
+    /// let r = m.view().access(filemap::Access::Read).map()?; // a read-only view will do
+    /// assert_eq!(r.load_u64(16, Ordering::Acquire)?, u64::MAX - 1);
+    /// assert!(matches!(
+    ///     r.load_u64(16, Ordering::Release),
+    ///     Err(filemap::Error::Unsupported { .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn load_u64(&self, offset: usize, order: Ordering) -> Result<u64> {
         check_load(order)?;
         let p = self.atomic_ptr::<AtomicU64>(offset)?.cast::<u64>();
@@ -85,33 +121,107 @@ impl View {
 
     /// Atomically stores `value` at `offset` (4-byte aligned, writable view). A store
     /// cannot have acquire ordering: `Acquire` and `AcqRel` are [`Error::Unsupported`].
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::sync::atomic::Ordering;
+    /// let m = filemap::Mapping::create_new("doc-view-store-u32", 4096)?;
+    /// let v = m.view().map()?;
+    /// v.store_u32(4, 0xfeed, Ordering::Release)?;
+    /// assert_eq!(v.load_u32(4, Ordering::Acquire)?, 0xfeed);
+    /// assert!(matches!(
+    ///     v.store_u32(4, 1, Ordering::Acquire),
+    ///     Err(filemap::Error::Unsupported { .. })
+    /// ));
+    /// assert_eq!(v.load_u32(4, Ordering::Relaxed)?, 0xfeed); // the refused store wrote nothing
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn store_u32(&self, offset: usize, value: u32, order: Ordering) -> Result<()> {
         check_store(order)?;
         self.swap_u32(offset, value, Ordering::SeqCst).map(drop)
     }
 
     /// Atomically stores `value` at `offset` (8-byte aligned, writable view).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::sync::atomic::Ordering;
+    /// let m = filemap::Mapping::create_new("doc-view-store-u64", 4096)?;
+    /// let v = m.view().map()?;
+    /// v.store_u64(8, 1 << 40, Ordering::Release)?;
+    /// assert_eq!(v.load_u64(8, Ordering::Acquire)?, 1 << 40);
+    /// let r = m.view().access(filemap::Access::Read).map()?;
+    /// assert!(matches!(
+    ///     r.store_u64(8, 0, Ordering::Release),
+    ///     Err(filemap::Error::ViewNotWritable { .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn store_u64(&self, offset: usize, value: u64, order: Ordering) -> Result<()> {
         check_store(order)?;
         self.swap_u64(offset, value, Ordering::SeqCst).map(drop)
     }
 
     /// Atomically replaces the `u32` at `offset` with `value`; the old value.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::sync::atomic::Ordering;
+    /// let m = filemap::Mapping::create_new("doc-view-swap-u32", 4096)?;
+    /// let v = m.view().map()?;
+    /// v.store_u32(0, 1, Ordering::Release)?;
+    /// assert_eq!(v.swap_u32(0, 2, Ordering::AcqRel)?, 1);
+    /// assert_eq!(v.load_u32(0, Ordering::Acquire)?, 2);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn swap_u32(&self, offset: usize, value: u32, _order: Ordering) -> Result<u32> {
         self.word32(offset, WordOp::Swap, value, 0)
     }
 
     /// Atomically replaces the `u64` at `offset` with `value`; the old value.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::sync::atomic::Ordering;
+    /// let m = filemap::Mapping::create_new("doc-view-swap-u64", 4096)?;
+    /// let v = m.view().map()?;
+    /// v.store_u64(0, 1 << 33, Ordering::Release)?;
+    /// assert_eq!(v.swap_u64(0, 1 << 34, Ordering::AcqRel)?, 1 << 33);
+    /// assert_eq!(v.load_u64(0, Ordering::Acquire)?, 1 << 34);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn swap_u64(&self, offset: usize, value: u64, _order: Ordering) -> Result<u64> {
         self.word64(offset, WordOp::Swap, value, 0)
     }
 
     /// Atomically adds `value` (wrapping) to the `u32` at `offset`; the old value.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::sync::atomic::Ordering;
+    /// let m = filemap::Mapping::create_new("doc-view-fetch-add-u32", 4096)?;
+    /// let v = m.view().map()?;
+    /// v.store_u32(0, u32::MAX, Ordering::Release)?;
+    /// assert_eq!(v.fetch_add_u32(0, 2, Ordering::AcqRel)?, u32::MAX);
+    /// assert_eq!(v.load_u32(0, Ordering::Acquire)?, 1); // wrapped
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn fetch_add_u32(&self, offset: usize, value: u32, _order: Ordering) -> Result<u32> {
         self.word32(offset, WordOp::Add, value, 0)
     }
 
     /// Atomically adds `value` (wrapping) to the `u64` at `offset`; the old value.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::sync::atomic::Ordering;
+    /// let m = filemap::Mapping::create_new("doc-view-fetch-add-u64", 4096)?;
+    /// let v = m.view().map()?;
+    /// assert_eq!(v.fetch_add_u64(8, 1 << 32, Ordering::AcqRel)?, 0);
+    /// assert_eq!(v.fetch_add_u64(8, u64::MAX, Ordering::AcqRel)?, 1 << 32);
+    /// assert_eq!(v.load_u64(8, Ordering::Acquire)?, (1 << 32) - 1); // wrapped
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn fetch_add_u64(&self, offset: usize, value: u64, _order: Ordering) -> Result<u64> {
         self.word64(offset, WordOp::Add, value, 0)
     }
@@ -144,6 +254,17 @@ impl View {
     }
 
     /// The 8-byte [`compare_exchange_u32`](View::compare_exchange_u32).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::sync::atomic::Ordering::{Acquire, Relaxed};
+    /// let m = filemap::Mapping::create_new("doc-view-compare-exchange-u64", 4096)?;
+    /// let v = m.view().map()?;
+    /// assert_eq!(v.compare_exchange_u64(8, 0, 1 << 33, Acquire, Relaxed)?, Ok(0));
+    /// assert_eq!(v.compare_exchange_u64(8, 0, 5, Acquire, Relaxed)?, Err(1 << 33));
+    /// assert_eq!(v.load_u64(8, Relaxed)?, 1 << 33);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn compare_exchange_u64(
         &self,
         offset: usize,
