@@ -221,6 +221,21 @@ fn view_at_a_chosen_address() {
         }
         other => panic!("expected AddressMisaligned, got {other:?}"),
     }
+    // The null page is no place for a view: Windows took it as "anywhere" (and mapped the
+    // view elsewhere), Linux as the null page (refused, or mapped there for root).
+    for (offset, address) in [(0u64, 0usize), (100, 100), (100, 50)] {
+        match m.view().offset(offset).at_address(address).map() {
+            Err(Error::InvalidSetting {
+                setting: "view address",
+                ..
+            }) => {}
+            other => panic!("a view at {address:#x} (offset {offset}): {other:?}"),
+        }
+    }
+    // A read longer than the view is an error before anything is allocated for it.
+    for len in [usize::MAX, 1 << 46] {
+        assert!(matches!(v.read_vec(0, len), Err(Error::OutOfRange { .. })));
+    }
     assert_eq!(
         m.view()
             .offset(g as u64 + 100)

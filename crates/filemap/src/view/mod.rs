@@ -103,18 +103,52 @@ impl<'a> ViewBuilder<'a> {
     }
 
     /// The view's access (default: [`Mapping::default_access`](crate::Mapping::default_access)).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Access, Mapping};
+    /// let m = Mapping::create_new("doc-builder-access", 4096)?;
+    /// let r = m.view().access(Access::Read).map()?;
+    /// assert!(matches!(r.write_at(0, b"x"), Err(filemap::Error::ViewNotWritable { .. })));
+    /// let c = m.view().access(Access::Copy).map()?;
+    /// c.write_at(0, b"mine")?; // stays in this view
+    /// assert_eq!(r.read_vec(0, 4)?, [0; 4]);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn access(mut self, access: Access) -> Self {
         self.access = Some(access);
         self
     }
 
     /// Where the view starts in the object, in bytes (any value).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let m = filemap::Mapping::create_new("doc-builder-offset", 10_000)?;
+    /// m.view().map()?.write_at(5000, b"here")?;
+    /// let v = m.view().offset(5000).map()?; // aligned to nothing: fine
+    /// assert_eq!((v.offset(), v.len()), (5000, 5000));
+    /// assert_eq!(v.read_vec(0, 4)?, b"here");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn offset(mut self, offset: u64) -> Self {
         self.offset = offset;
         self
     }
 
     /// The view's length in bytes; 0 (the default) means to the end of the object.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let m = filemap::Mapping::create_new("doc-builder-len", 10_000)?;
+    /// assert_eq!(m.view().len(100).map()?.len(), 100);
+    /// assert_eq!(m.view().offset(4000).map()?.len(), 6000); // to the end
+    /// assert!(matches!(
+    ///     m.view().offset(4000).len(6001).map(),
+    ///     Err(filemap::Error::OutOfRange { .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn len(mut self, len: u64) -> Self {
         self.len = len;
         self
@@ -123,12 +157,41 @@ impl<'a> ViewBuilder<'a> {
     /// Fault every page in now (`MAP_POPULATE`) rather than on first touch. A copy view's
     /// pages are faulted in for reading (Linux 5.14 and later; earlier ones populate
     /// nothing): they stay the object's until the view writes them.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Access, Mapping};
+    /// let m = Mapping::create_new("doc-builder-populate", 1 << 20)?;
+    /// let w = m.view().map()?;
+    /// w.write_at(4096, b"warm")?;
+    /// assert_eq!(m.view().populate(true).map()?.read_vec(4096, 4)?, b"warm");
+    /// // A populated copy view still shows the object's pages until it writes them.
+    /// let c = m.view().access(Access::Copy).populate(true).map()?;
+    /// w.write_at(0, b"later")?;
+    /// assert_eq!(c.read_vec(0, 5)?, b"later");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn populate(mut self, populate: bool) -> Self {
         self.populate = populate;
         self
     }
 
     /// Maps the view.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Access, Mapping};
+    /// let m = Mapping::create_new("doc-builder-map", 4096)?;
+    /// let v = m.view().map()?;
+    /// assert_eq!((v.offset(), v.len(), v.access()), (0, 4096, Access::Write));
+    /// assert!(matches!(m.view().offset(4096).map(), Err(filemap::Error::OutOfRange { .. })));
+    /// let ro = Mapping::open_with("doc-builder-map", Access::Read)?;
+    /// assert!(matches!(
+    ///     ro.view().access(Access::Write).map(),
+    ///     Err(filemap::Error::AccessNotAllowed { .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn map(self) -> Result<View> {
         let object = self.object;
         let access = self.access.unwrap_or_else(|| object.default_access());
@@ -169,7 +232,17 @@ impl<'a> ViewBuilder<'a> {
         let at = match self.address {
             None => None,
             Some(addr) => {
-                if addr < delta || (addr - delta) as u64 % granule != 0 {
+                // The first page at address 0 is "anywhere" to Windows and a mapping of
+                // the null page on Linux: neither is a place, and both are refused.
+                if addr <= delta {
+                    return Err(Error::InvalidSetting {
+                        setting: "view address",
+                        value: addr as u64,
+                        allowed: "an address past the first page (its start, less the offset's \
+                                  remainder modulo the allocation granularity, may not be 0)",
+                    });
+                }
+                if (addr - delta) as u64 % granule != 0 {
                     return Err(Error::AddressMisaligned {
                         addr,
                         offset: self.offset,
@@ -295,32 +368,94 @@ impl fmt::Debug for View {
 
 impl View {
     /// The view's length in bytes.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let m = filemap::Mapping::create_new("doc-view-len", 10_000)?;
+    /// assert_eq!(m.view().map()?.len(), 10_000);
+    /// assert_eq!(m.view().offset(1).map()?.len(), 9_999);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Always false: views have at least one byte.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let m = filemap::Mapping::create_new("doc-view-is-empty", 4096)?;
+    /// assert!(!m.view().map()?.is_empty());
+    /// // An empty view is refused when it would be mapped.
+    /// assert!(matches!(m.view().offset(4096).map(), Err(filemap::Error::OutOfRange { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Where the view starts in its object.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let m = filemap::Mapping::create_new("doc-view-offset", 100_000)?;
+    /// let v = m.view().offset(70_001).map()?;
+    /// assert_eq!(v.offset(), 70_001); // as asked, not rounded down
+    /// // The view's own offsets count from there.
+    /// m.view().map()?.write_at(70_001, b"x")?;
+    /// assert_eq!(v.read_vec(0, 1)?, b"x");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn offset(&self) -> u64 {
         self.offset
     }
 
     /// The view's access.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Access, Mapping, Protection};
+    /// let m = Mapping::options()
+    ///     .size(4096)
+    ///     .protection(Protection::WriteCopy)
+    ///     .create_new("doc-view-access")?;
+    /// assert_eq!(m.view().map()?.access(), Access::Copy); // the default for write-copy
+    /// assert_eq!(m.view().access(Access::Read).map()?.access(), Access::Read);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn access(&self) -> Access {
         self.access
     }
 
     /// A pointer to the view's first byte. Valid for [`len`](View::len) bytes while the
     /// view lives; writable only if the view's access is write or copy.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let m = filemap::Mapping::create_new("doc-view-as-ptr", 8192)?;
+    /// let v = m.view().offset(100).map()?;
+    /// v.write_at(0, b"A")?;
+    /// // SAFETY: the byte is in the view, and nothing writes it meanwhile.
+    /// assert_eq!(unsafe { v.as_ptr().read() }, b'A');
+    /// // The view's first byte, wherever its offset falls in the underlying mapping.
+    /// assert_eq!(v.as_ptr() as u64 % filemap::allocation_granularity(), 100);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn as_ptr(&self) -> *const u8 {
         self.ptr
     }
 
     /// A mutable pointer to the view's first byte (see [`as_ptr`](View::as_ptr)).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let m = filemap::Mapping::create_new("doc-view-as-mut-ptr", 4096)?;
+    /// let v = m.view().map()?;
+    /// // SAFETY: in the view, which is writable; nothing else uses these bytes meanwhile.
+    /// unsafe { v.as_mut_ptr().add(8).copy_from_nonoverlapping(b"raw".as_ptr(), 3) };
+    /// assert_eq!(v.read_vec(8, 3)?, b"raw");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn as_mut_ptr(&self) -> *mut u8 {
         self.ptr
     }
@@ -346,6 +481,18 @@ impl View {
     }
 
     /// The view's current protection.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Access, Mapping, Protect};
+    /// let m = Mapping::create_new("doc-view-protection", 4096)?;
+    /// let mut v = m.view().map()?;
+    /// assert_eq!(v.protection(), Protect::ReadWrite);
+    /// v.protect(Protect::ReadOnly)?;
+    /// assert_eq!(v.protection(), Protect::ReadOnly);
+    /// assert_eq!(m.view().access(Access::Read).map()?.protection(), Protect::ReadOnly);
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn protection(&self) -> Protect {
         self.protect
     }
@@ -390,11 +537,38 @@ impl View {
     }
 
     /// Advice about the whole view (see [`Advice`]).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Access, Advice, Mapping};
+    /// let m = Mapping::create_new("doc-view-advise", 1 << 16)?;
+    /// let v = m.view().map()?;
+    /// v.write_at(0, b"kept")?;
+    /// v.advise(Advice::DontNeed)?; // drops the pages; the object keeps the data
+    /// assert_eq!(v.read_vec(0, 4)?, b"kept");
+    /// // A copy view's pages are its changes: not to be dropped.
+    /// let c = m.view().access(Access::Copy).map()?;
+    /// assert!(matches!(c.advise(Advice::DontNeed), Err(filemap::Error::Unsupported { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn advise(&self, advice: Advice) -> Result<()> {
         self.advise_range(0, self.len, advice)
     }
 
     /// Advice about `len` bytes at `offset` (from the view's start).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Advice, Mapping};
+    /// let m = Mapping::create_new("doc-view-advise-range", 1 << 16)?;
+    /// let v = m.view().offset(100).map()?;
+    /// v.advise_range(10, 4096, Advice::WillNeed)?; // any range: widened to whole pages
+    /// assert!(matches!(
+    ///     v.advise_range(v.len() - 10, 11, Advice::Random),
+    ///     Err(filemap::Error::OutOfRange { .. })
+    /// ));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn advise_range(&self, offset: usize, len: usize, advice: Advice) -> Result<()> {
         self.check_range(offset, len)?;
         if advice == Advice::DontNeed && self.access == Access::Copy {
@@ -423,6 +597,18 @@ impl View {
     /// a plain `mlock` would write a private copy of each: before Linux 5.14, which cannot
     /// fault pages in for reading alone, a copy view's pages are locked as they are
     /// touched; Wine's `VirtualLock` does copy them, real Windows' does not).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Advice, Mapping};
+    /// let m = Mapping::create_new("doc-view-lock", 4096)?;
+    /// let v = m.view().map()?;
+    /// v.lock()?;
+    /// // Locked pages stay: advice to drop them is refused.
+    /// assert!(matches!(v.advise(Advice::DontNeed), Err(filemap::Error::Unsupported { .. })));
+    /// v.unlock()?;
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn lock(&self) -> Result<()> {
         let (start, span) = self.page_span(0, self.len);
         self.raw.lock(start, span, self.access == Access::Copy)?;
@@ -431,6 +617,18 @@ impl View {
     }
 
     /// Unlocks what [`lock`](View::lock) locked.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Advice, Mapping};
+    /// let m = Mapping::create_new("doc-view-unlock", 4096)?;
+    /// let v = m.view().map()?;
+    /// v.lock()?;
+    /// assert!(v.advise(Advice::DontNeed).is_err());
+    /// v.unlock()?;
+    /// v.advise(Advice::DontNeed)?; // the pages may go again
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn unlock(&self) -> Result<()> {
         let (start, span) = self.page_span(0, self.len);
         self.raw.unlock(start, span)?;
@@ -460,6 +658,19 @@ impl View {
     /// mix of old and new bytes in `buf`. If the memory behind the view cannot be had (the
     /// file was truncated, the storage failed), the copy stops with
     /// [`Error::PageFault`] instead of the process dying of SIGBUS.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let m = filemap::Mapping::create_new("doc-view-read-at", 4096)?;
+    /// let v = m.view().map()?;
+    /// v.write_at(10, b"abc")?;
+    /// let mut buf = [0u8; 3];
+    /// v.read_at(10, &mut buf)?;
+    /// assert_eq!(&buf, b"abc");
+    /// // Past the view's end: an error, not a crash.
+    /// assert!(matches!(v.read_at(4094, &mut buf), Err(filemap::Error::OutOfRange { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         // SAFETY: `buf` is valid for writes of its length and borrowed uniquely.
         unsafe { self.read_into(offset, buf.as_mut_ptr(), buf.len()) }
@@ -513,6 +724,18 @@ impl View {
     }
 
     /// Copies `data` into the view at `offset`. Fails on a read-only view.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Access, Mapping};
+    /// let m = Mapping::create_new("doc-view-write-at", 4096)?;
+    /// let w = m.view().map()?;
+    /// let r = m.view().access(Access::Read).map()?;
+    /// w.write_at(100, b"seen by every view")?;
+    /// assert_eq!(r.read_vec(100, 4)?, b"seen");
+    /// assert!(matches!(r.write_at(0, b"x"), Err(filemap::Error::ViewNotWritable { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn write_at(&self, offset: usize, data: &[u8]) -> Result<()> {
         self.check_writable()?;
         self.check_range(offset, data.len())?;
@@ -544,7 +767,19 @@ impl View {
     }
 
     /// Reads `len` bytes at `offset` into a new vector (see [`read_at`](View::read_at)).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let m = filemap::Mapping::create_new("doc-view-read-vec", 4096)?;
+    /// let v = m.view().map()?;
+    /// v.write_at(0, b"vector")?;
+    /// assert_eq!(v.read_vec(0, 6)?, b"vector");
+    /// assert!(matches!(v.read_vec(4000, 100), Err(filemap::Error::OutOfRange { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn read_vec(&self, offset: usize, len: usize) -> Result<Vec<u8>> {
+        // Before the allocation: a length past the view is an error, not an abort.
+        self.check_range(offset, len)?;
         let mut v = vec![0u8; len];
         self.read_at(offset, &mut v)?;
         Ok(v)
@@ -561,6 +796,18 @@ impl View {
     /// file-backed view, the file must not be truncated while the slice lives: a fault in
     /// the slice is a plain memory access that nothing turns into an error (SIGBUS ends the
     /// process), unlike the copies of [`read_at`](View::read_at).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// let m = filemap::Mapping::create_new("doc-view-as-slice", 4096)?;
+    /// let v = m.view().len(16).map()?;
+    /// v.write_at(0, b"finished data")?;
+    /// // SAFETY: nothing writes the view's bytes while the slice lives.
+    /// let bytes = unsafe { v.as_slice() };
+    /// assert_eq!(bytes.len(), 16);
+    /// assert_eq!(&bytes[..13], b"finished data");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub unsafe fn as_slice(&self) -> &[u8] {
         // SAFETY: the memory is mapped and initialised for `len` bytes while `self` lives;
         // the caller promises no concurrent writes.
@@ -573,6 +820,21 @@ impl View {
     ///
     /// While the slice lives, no other process, thread or view may read or write these
     /// bytes (the same rules as [`as_slice`](View::as_slice), plus exclusivity).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Access, Mapping};
+    /// let m = Mapping::create_new("doc-view-as-mut-slice", 4096)?;
+    /// let mut v = m.view().len(8).map()?;
+    /// // SAFETY: nothing else reads or writes these bytes while the slice lives.
+    /// unsafe { v.as_mut_slice()? }.copy_from_slice(b"12345678");
+    /// assert_eq!(v.read_vec(0, 8)?, b"12345678");
+    /// let mut r = m.view().access(Access::Read).map()?;
+    /// // SAFETY: as above (and no slice is made: the view is read-only).
+    /// let refused = unsafe { r.as_mut_slice() };
+    /// assert!(matches!(refused, Err(filemap::Error::ViewNotWritable { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub unsafe fn as_mut_slice(&mut self) -> Result<&mut [u8]> {
         self.check_writable()?;
         // SAFETY: mapped, writable, `len` bytes; `&mut self` excludes other uses of this
@@ -583,11 +845,40 @@ impl View {
     /// Writes the view's changes to the object's storage and waits until they are durable
     /// (`FlushViewOfFile` + `FlushFileBuffers`): the data and, if the file grew, its size.
     /// A no-op for read and copy views (copy views never write to the object).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("doc-view-flush.bin");
+    /// std::fs::write(&path, [0u8; 4096]).unwrap();
+    /// let m = Mapping::from_path(&path).create()?;
+    /// let v = m.view().map()?;
+    /// v.write_at(0, b"durable")?;
+    /// v.flush()?; // on the disk now
+    /// drop((v, m));
+    /// assert_eq!(&std::fs::read(&path).unwrap()[..7], b"durable");
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn flush(&self) -> Result<()> {
         self.flush_range(0, self.len)
     }
 
     /// Like [`flush`](View::flush) for `len` bytes at `offset` (from the view's start).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("doc-view-flush-range.bin");
+    /// std::fs::write(&path, [0u8; 8192]).unwrap();
+    /// let v = Mapping::from_path(&path).create()?.view().map()?;
+    /// v.write_at(4096, b"second page")?;
+    /// v.flush_range(4096, 11)?;
+    /// assert_eq!(&std::fs::read(&path).unwrap()[4096..4107], b"second page");
+    /// assert!(matches!(v.flush_range(8000, 200), Err(filemap::Error::OutOfRange { .. })));
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn flush_range(&self, offset: usize, len: usize) -> Result<()> {
         self.check_range(offset, len)?;
         if self.access != Access::Write || len == 0 {
@@ -607,6 +898,20 @@ impl View {
     /// the system cannot tell (Wine; Windows once [`protect`](View::protect) changed the
     /// view's protection, as copied pages then look like untouched ones), the pages whose
     /// contents differ from the object's are reported instead.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Access, Mapping};
+    /// let page = filemap::page_size();
+    /// let m = Mapping::create_new("doc-view-modified-pages", 4 * page)?;
+    /// let c = m.view().access(Access::Copy).map()?;
+    /// assert!(c.modified_pages()?.is_empty());
+    /// c.write_at(2 * page as usize + 10, b"x")?;
+    /// assert_eq!(c.modified_pages()?, [2 * page]);
+    /// // Only copy views have pages of their own.
+    /// assert!(m.view().map()?.modified_pages().is_err());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn modified_pages(&self) -> Result<Vec<u64>> {
         self.check_copy("modified_pages")?;
         let page = crate::page_size();
@@ -655,11 +960,34 @@ impl View {
     /// handle that can write the object. Returns how many pages were written. A page is
     /// written whole: its bytes the view did not change go back as the view has them (as
     /// the object held them when the view first wrote to that page), over anything
-    /// another process wrote there since. [`Error::PageFault`] (`truncated`) if the object's storage is now shorter than the
-    /// view (another process cut its file short): the system dropped the view's changes
-    /// past the new end with the storage, so nothing is written and the error says so.
+    /// another process wrote there since. [`Error::PageFault`] (`truncated`) if the
+    /// object's storage is now shorter than the view (another process cut its file short):
+    /// the system dropped the view's changes past the new end with the storage, so nothing
+    /// is written and the error says so.
+    ///
+    /// A limit (Linux): a file cut short and grown back before the commit takes the view's
+    /// changes past the cut with it, and the commit cannot tell: it finds those pages
+    /// unchanged. (Windows refuses to cut a mapped file short.) Cooperating processes keep
+    /// the file whole with a share mode ([`FileOptions::share`](crate::FileOptions::share)).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Access, Mapping};
+    /// let m = Mapping::create_new("doc-view-commit", 8192)?;
+    /// let mut c = m.view().access(Access::Copy).map()?;
+    /// c.write_at(0, b"draft")?;
+    /// assert_eq!(m.view().map()?.read_vec(0, 5)?, [0; 5]); // private so far
+    /// assert_eq!(c.commit()?, 1); // one page written back
+    /// assert_eq!(m.view().map()?.read_vec(0, 5)?, b"draft");
+    /// assert!(c.modified_pages()?.is_empty());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn commit(&mut self) -> Result<usize> {
         self.check_copy("commit")?;
+        // The pages first, then the storage's length: storage cut short before the pages
+        // were looked at (their changes gone with it) is seen; cut after, its pages fault
+        // when read below, an error too.
+        let pages = self.modified_pages()?;
         let end = self.object.base + self.offset + self.len as u64;
         if let Some(stored) = self.object.section.stored_len().filter(|len| *len < end) {
             return Err(Error::PageFault {
@@ -668,7 +996,6 @@ impl View {
                 truncated: true,
             });
         }
-        let pages = self.modified_pages()?;
         if !pages.is_empty() {
             let page = crate::page_size();
             let view_end = self.offset + self.len as u64;
@@ -696,6 +1023,21 @@ impl View {
     /// contents again (`MADV_DONTNEED` on Linux; on Windows the view is mapped again and
     /// may move: [`as_ptr`](View::as_ptr) can change). A view locked in memory stays
     /// locked.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::{Access, Mapping};
+    /// let m = Mapping::create_new("doc-view-discard", 4096)?;
+    /// let w = m.view().map()?;
+    /// w.write_at(0, b"object")?;
+    /// let mut c = m.view().access(Access::Copy).map()?;
+    /// c.write_at(0, b"scratch")?;
+    /// c.discard()?;
+    /// assert_eq!(c.read_vec(0, 6)?, b"object"); // the object's bytes again
+    /// w.write_at(0, b"newer!")?;
+    /// assert_eq!(c.read_vec(0, 6)?, b"newer!"); // and it follows the object again
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn discard(&mut self) -> Result<()> {
         self.check_copy("discard")?;
         let aligned = self.offset - self.delta as u64;
@@ -725,6 +1067,22 @@ impl View {
     }
 
     /// Starts writing the view's changes back without waiting (file-backed views).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::Mapping;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("doc-view-flush-async.bin");
+    /// std::fs::write(&path, [0u8; 4096]).unwrap();
+    /// let m = Mapping::from_path(&path).create()?;
+    /// let v = m.view().map()?;
+    /// v.write_at(0, b"soon on disk")?;
+    /// v.flush_async()?; // returns without waiting for the disk
+    /// // Readers of the file see the bytes at once (through the system's cache)...
+    /// assert_eq!(&std::fs::read(&path).unwrap()[..12], b"soon on disk");
+    /// v.flush()?; // ...and flush waits until they are durable.
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
     pub fn flush_async(&self) -> Result<()> {
         if self.access != Access::Write || !self.object.header.is_file_backed() {
             return Ok(());
