@@ -291,10 +291,11 @@ pub enum Error {
         access: Access,
     },
 
-    /// An atomic accessor at an offset that is not aligned for its type.
-    #[error("offset {offset} is not aligned to {align} bytes")]
+    /// An atomic accessor at an offset whose address is not aligned for its type (a view
+    /// that starts at an unaligned offset in its object moves its aligned offsets with it).
+    #[error("offset {offset} of the view is not at an address aligned to {align} bytes")]
     Misaligned {
-        /// The offset given.
+        /// The offset given (in the view).
         offset: u64,
         /// The alignment the type needs.
         align: u64,

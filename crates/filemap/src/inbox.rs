@@ -114,7 +114,8 @@ impl InboxOptions {
         self
     }
 
-    /// Each sender's ring, in bytes (rounded up to a power of two, at least 4096).
+    /// Each sender's ring, in bytes (rounded up to a power of two, at least 4096; 0 or more
+    /// than 1 TiB is [`Error::InvalidSize`] when the inbox is made).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

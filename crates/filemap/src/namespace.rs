@@ -36,7 +36,10 @@ pub struct EntryInfo {
     /// For file-backed mappings, the file.
     pub file: Option<PathBuf>,
     /// Pids of the processes holding a handle (0 for a holder of unknown pid); `None`
-    /// where the system does not tell (Windows).
+    /// where the system does not tell (Windows). A handle passed to another process
+    /// (inherited by a child, sent over a socket) is listed under the process that opened
+    /// it, for as long as any process holds it: the system records who took the handle's
+    /// lock, not who holds it now.
     pub holders: Option<Vec<u32>>,
     /// No process holds it and it is not persistent: the next create/open or
     /// `filemap gc` reclaims it.
@@ -163,7 +166,8 @@ pub fn info(name: impl IntoName) -> Result<EntryInfo> {
 }
 
 /// Removes a name now, whatever its kind (`filemap rm`). Holders keep their object; the
-/// name is free at once.
+/// name is free at once. Linux only: Windows removes a name with its object's last handle,
+/// and this is [`Error::Unsupported`](crate::Error::Unsupported) there.
 ///
 /// ```
 /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

@@ -456,7 +456,7 @@ impl Mapping {
 /// let mut worker = Command::new("my-worker");
 /// let shared = worker.share_mapping("data", &m)?;
 /// worker.spawn().unwrap();
-/// drop(shared); // after spawning: this process's copies of the handles close
+/// drop((shared, worker)); // after spawning: this process's copies of the handles close
 /// // the worker calls Mapping::from_inherited("data")
 /// # Ok::<(), filemap::Error>(())
 /// ```
@@ -480,7 +480,8 @@ pub trait CommandExt {
 
 /// This process's copies of handles shared with a child by [`CommandExt::share_mapping`].
 /// Keep it until the child is spawned; dropping it afterwards closes the copies (the child
-/// keeps its own).
+/// keeps its own). On Linux the `Command` holds them too (they must be open when it
+/// spawns, however often): they close once both are dropped.
 ///
 /// ```no_run
 /// use filemap::{CommandExt, Mapping};
@@ -488,7 +489,7 @@ pub trait CommandExt {
 /// let mut cmd = std::process::Command::new("worker");
 /// let shared = cmd.share_mapping("data", &m)?;
 /// let mut child = cmd.spawn().unwrap();
-/// drop(shared); // after spawn: this process's copies close, the child keeps its own
+/// drop((shared, cmd)); // after spawn: this process's copies close, the child keeps its own
 /// child.wait().unwrap();
 /// # Ok::<(), filemap::Error>(())
 /// ```

@@ -796,12 +796,12 @@ impl RecvSlot<'_> {
             .map_or(0, |w| w.load(Ordering::Relaxed))
     }
 
-    /// Whether `address` lies in this message.
     /// The channel's name.
     pub(super) fn channel(&self) -> &Name {
         &self.receiver.end.name
     }
 
+    /// Whether `address` lies in this message.
     pub(super) fn holds(&self, address: usize) -> bool {
         (self.as_ptr() as usize..self.as_ptr() as usize + self.len).contains(&address)
     }

@@ -237,6 +237,8 @@ impl FileOptions {
     }
 
     /// Creates the mapping; with a name, fails with [`Error::AlreadyExists`] if it is taken.
+    /// A file shorter than [`size`](FileOptions::size) is grown to it first, before the name
+    /// is looked up: a create that finds the name taken leaves it grown.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -257,7 +259,9 @@ impl FileOptions {
     }
 
     /// Creates the named mapping, or opens the existing one of that name (which maps its
-    /// own file and keeps its own size).
+    /// own file and keeps its own size). As with [`create`](FileOptions::create), a file
+    /// shorter than [`size`](FileOptions::size) is grown to it first, even if the name is
+    /// then found taken.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

@@ -213,7 +213,9 @@ impl Mapping {
     }
 
     /// Removes a named mapping's name now, even if it is persistent. Processes that hold
-    /// it keep using it; the name is free for a new object at once.
+    /// it keep using it; the name is free for a new object at once. Linux only: Windows
+    /// removes a name with its object's last handle, and this is [`Error::Unsupported`]
+    /// there.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

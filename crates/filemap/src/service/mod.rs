@@ -180,7 +180,9 @@ impl ServiceOptions {
         self
     }
 
-    /// The size of each client's request ring and response ring, in bytes.
+    /// The size of each client's request ring and response ring, in bytes (rounded up to a
+    /// power of two, at least 4096; 0 or more than 1 TiB is [`Error::InvalidSize`](crate::Error::InvalidSize) when the
+    /// service is made).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

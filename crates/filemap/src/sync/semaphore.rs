@@ -267,7 +267,8 @@ impl NamedSemaphore {
         self.object.count()
     }
 
-    /// The maximum count, where the system tells it (Linux).
+    /// The maximum count, where it is known: always on Linux; on Windows only through the
+    /// handle that created the semaphore (the system does not tell an opener).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

@@ -1,6 +1,11 @@
 //! A view's aligned words: atomic references for in-place use (`atomic_u32`), and the
 //! guarded operations (`load_u32`, `store_u32`, `fetch_add_u32`, ...) that report a fault
 //! in the view's memory as [`Error::PageFault`] instead of the process dying of it.
+//!
+//! "Aligned" is said of the word's address: an offset in a view that starts at an aligned
+//! offset in its object (as views at offset 0 do) is aligned when the offset is; in a view
+//! that starts 4 bytes into its object, offset 4 is 8-byte aligned and offset 0 is not
+//! ([`Error::Misaligned`]).
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -24,7 +29,8 @@ impl View {
     }
 
     /// The `u32` at `offset` as an atomic, shared with every process that maps it.
-    /// The offset must be 4-byte aligned and the view writable.
+    /// The offset must be 4-byte aligned (its address: see the module's note) and the view
+    /// writable.
     ///
     /// Operations on the reference are Rust's atomics, as fast as they come, but a fault
     /// under them (the file truncated by another process) is not caught: it ends the
@@ -141,7 +147,9 @@ impl View {
         self.swap_u32(offset, value, Ordering::SeqCst).map(drop)
     }
 
-    /// Atomically stores `value` at `offset` (8-byte aligned, writable view).
+    /// Atomically stores `value` at `offset` (8-byte aligned, writable view). A store
+    /// takes `Relaxed`, `Release` or `SeqCst`, as [`store_u32`](View::store_u32) does
+    /// (`Acquire` and `AcqRel` are [`Error::Unsupported`]).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
