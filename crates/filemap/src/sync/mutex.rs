@@ -67,6 +67,12 @@ pub(crate) fn release(object: &sys::MutexObject) {
 /// before trusting it. Locking it again from the thread that holds it is
 /// [`Error::WouldDeadlock`], not a hang.
 ///
+/// A guard's lock is this thread's until the guard drops. A guard leaked (`mem::forget`)
+/// keeps the mutex locked while its handle lives, even after its thread exits, as a leaked
+/// `std::sync::MutexGuard` does (on Linux; Windows abandons a mutex whose owning thread
+/// exits, guard or not); a thread that must be able to exit holding the mutex locks it
+/// with [`lock_unguarded`](NamedMutex::lock_unguarded).
+///
 /// ```
 /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
 /// use filemap::sync::NamedMutex;

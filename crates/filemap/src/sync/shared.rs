@@ -58,7 +58,9 @@ fn check_layout<T>(name: &Name, header: &Header) -> Result<()> {
 ///
 /// `T` is plain old data ([`bytemuck::Pod`]): any bytes are a valid `T`, so a value left
 /// half-written by a process that died is still a `T` (check it when
-/// [`abandoned`](SharedMutexGuard::abandoned) says so).
+/// [`abandoned`](SharedMutexGuard::abandoned) says so). A guard leaked (`mem::forget`)
+/// keeps the value locked while its handle lives, as [`NamedMutex`](super::NamedMutex)'s
+/// does.
 ///
 /// ```
 /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
