@@ -298,7 +298,8 @@ fn entry_json(e: &EntryInfo) -> serde_json::Value {
         "name": e.name,
         "kind": e.kind.map(|k| k.as_str()),
         "size": e.size,
-        "persistent": e.persistent,
+        // (Not known of an entry this process may not read.)
+        "persistent": if e.unreadable.is_some() { json!(null) } else { json!(e.persistent) },
         "file": e.file.as_ref().map(|p| p.display().to_string()),
         "holders": e.holders,
         "stale": e.stale,
@@ -308,6 +309,7 @@ fn entry_json(e: &EntryInfo) -> serde_json::Value {
         "creator_pid": e.creator_pid,
         "created_unix_ms": e.created.map(unix_millis),
         "problem": e.problem,
+        "unreadable": e.unreadable,
     })
 }
 
@@ -342,7 +344,20 @@ fn live_kind(e: &EntryInfo) -> Option<filemap::Kind> {
     }
 }
 
+/// Whether the entry outlives its handles: "yes", "no", or "?" for one this process may
+/// not read.
+fn persistence(e: &EntryInfo) -> &'static str {
+    match (&e.unreadable, e.persistent) {
+        (Some(_), _) => "?",
+        (None, true) => "yes",
+        (None, false) => "no",
+    }
+}
+
 fn state(e: &EntryInfo) -> String {
+    if let Some(why) = &e.unreadable {
+        return format!("not readable: {why}");
+    }
     match (&e.problem, &e.holders) {
         (Some(p), _) => format!("corrupt: {p}"),
         (None, _) if e.stale => "stale".into(),
@@ -385,7 +400,7 @@ fn info(name: &str, as_json: bool) -> Outcome {
                 .map(|s| format!("{s} ({})", format_size(s)))
                 .unwrap_or_else(|| "?".into()),
         ],
-        vec!["persistent".into(), e.persistent.to_string()],
+        vec!["persistent".into(), persistence(&e).into()],
         vec!["holders".into(), holders(&e)],
         vec!["state".into(), state(&e)],
         vec![
@@ -442,7 +457,7 @@ fn ls(as_json: bool) -> Outcome {
             e.name.clone(),
             e.kind.map(|k| k.to_string()).unwrap_or_else(|| "?".into()),
             e.size.map(format_size).unwrap_or_else(|| "?".into()),
-            if e.persistent { "yes" } else { "no" }.into(),
+            persistence(e).into(),
             holders(e),
             state(e),
             endpoints.unwrap_or_else(|| "-".into()),

@@ -7,6 +7,7 @@
 #![cfg(target_os = "linux")]
 
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -544,4 +545,44 @@ fn bad_entries_are_typed_errors_and_ls_gc_survive_them() {
         );
     }
     assert_eq!(ns.entries(), Vec::<String>::new(), "gc removed it");
+
+    // Another user's view of this user's private objects: its `Local\priv` is not this
+    // one (listed under its file name), and what it may not read is "not readable", not
+    // corrupt, with its persistence unknown.
+    let options = Mapping::options()
+        .size(4096)
+        .persistent(true)
+        .permissions(0o600);
+    let _local = options.clone().create_new("priv").unwrap();
+    let _global = options.create_new("Global\\gp").unwrap();
+    std::fs::set_permissions(ns.path(), PermissionsExt::from_mode(0o1777)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_filemap"))
+        .args(["ls", "--json"])
+        .env("FILEMAP_DIR", ns.path())
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|e| {
+            assert_eq!(e["unreadable"], "Permission denied (os error 13)", "{e}");
+            assert!(e["problem"].is_null() && e["persistent"].is_null(), "{e}");
+        })
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Global\\gp", "filemap.u0.priv"]);
+    std::fs::set_permissions(ns.path(), PermissionsExt::from_mode(0o700)).unwrap();
+    for name in ["priv", "Global\\gp"] {
+        filemap::namespace::remove(name).unwrap();
+    }
 }

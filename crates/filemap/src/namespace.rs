@@ -60,6 +60,11 @@ pub struct EntryInfo {
     pub created: Option<SystemTime>,
     /// What is wrong with the entry, if it is not a valid filemap object.
     pub problem: Option<String>,
+    /// Why this process could not read the entry, if it could not (another user's, not
+    /// shared with this one): its kind, size and persistence are then not known
+    /// (`persistent` is `false`), and nothing is known to be wrong with it (`problem` is
+    /// `None`).
+    pub unreadable: Option<String>,
 }
 
 /// The namespace directory (`$FILEMAP_DIR`, or `/dev/shm`). Windows keeps names in the
@@ -104,8 +109,9 @@ pub fn list() -> Result<Vec<EntryInfo>> {
 fn entry_info(raw: sys::RawEntry) -> EntryInfo {
     let (header, problem) = match raw.header {
         Ok(h) => (Some(h), None),
-        // A native kernel object (Windows) has no header to be wrong.
-        Err(_) if raw.native.is_some() => (None, None),
+        // A native kernel object (Windows) has no header to be wrong, nor has an entry
+        // this process may not read.
+        Err(_) if raw.native.is_some() || raw.unreadable.is_some() => (None, None),
         Err(p) => (None, Some(p)),
     };
     let persistent = header.as_ref().is_some_and(|h| h.is_persistent());
@@ -144,6 +150,7 @@ fn entry_info(raw: sys::RawEntry) -> EntryInfo {
             .as_ref()
             .map(|h| SystemTime::UNIX_EPOCH + Duration::from_nanos(h.created_unix_ns)),
         problem,
+        unreadable: raw.unreadable,
     }
 }
 

@@ -253,6 +253,9 @@ pub(crate) struct RawEntry {
     pub security: Option<(String, String)>,
     /// The header, or what is wrong with it.
     pub header: std::result::Result<Header, String>,
+    /// Why this process could not read the entry (it is another user's), if so: then
+    /// `header` says nothing is wrong with it, only that it could not be read.
+    pub unreadable: Option<String>,
     /// Pids holding the entry; `None` where the system does not say.
     pub holders: Option<Vec<u32>>,
 }

@@ -7,6 +7,7 @@
 use std::os::fd::AsFd;
 
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode};
+use rustix::io::Errno;
 
 use super::dir::Dir;
 use super::entry::{file_type_name, open_flags, read_header_bytes, unlink_if_same};
@@ -142,6 +143,7 @@ fn describe_file(dir: &Dir, file_name: String, holders: Option<&Holders>) -> Opt
     let mut st = rustix::fs::statat(&dir.fd, &file_name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
     let is_symlink = FileType::from_raw_mode(st.st_mode) == FileType::Symlink;
     let mut opened = None;
+    let mut unreadable = None;
     let header = if is_symlink {
         Err("symbolic link (not followed)".to_string())
     } else if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
@@ -164,7 +166,12 @@ fn describe_file(dir: &Dir, file_name: String, holders: Option<&Holders>) -> Opt
                 Ok(now) => Err(format!("a {}, not a regular file", file_type_name(&now))),
                 Err(e) => Err(format!("cannot inspect: {}", errno(e))),
             },
-            Err(e) => Err(format!("cannot open: {}", errno(e))),
+            Err(e) => {
+                if matches!(e, Errno::ACCESS | Errno::PERM) {
+                    unreadable = Some(errno(e).to_string());
+                }
+                Err(format!("cannot open: {}", errno(e)))
+            }
         }
     };
     let dev = st.st_dev;
@@ -174,14 +181,20 @@ fn describe_file(dir: &Dir, file_name: String, holders: Option<&Holders>) -> Opt
         st.st_ino,
     );
     let listed = holders.map(|h| h.get(&key).map_or(&[][..], Vec::as_slice));
+    // Another user's `Local\` entry has no name here: this process's `Local\x` is its own.
+    let me = current_uid();
+    let name = Name::from_entry_file_name(&file_name)
+        .filter(|(_, uid)| uid.is_none_or(|uid| uid == me))
+        .map(|(n, _)| n);
     Some(RawEntry {
-        name: Name::from_entry_file_name(&file_name).map(|(n, _)| n),
+        name,
         file_name,
         owner: st.st_uid,
         mode: st.st_mode & 0o7777,
         security: None,
         native: None,
         header,
+        unreadable,
         holders: holders_of(opened.as_ref(), listed),
     })
 }

@@ -660,6 +660,7 @@ pub(crate) fn describe_entry(name: &Name) -> Result<RawEntry> {
         native: None,
         security,
         header: Ok(header),
+        unreadable: None,
         holders: None,
     })
 }
@@ -684,6 +685,7 @@ pub(super) fn native_entry(name: &Name, kind: Kind) -> RawEntry {
         native: Some(kind),
         security,
         header: Err("a kernel object without a header".into()),
+        unreadable: None,
         holders: None,
     }
 }

@@ -103,6 +103,7 @@ fn section_entry(name: &Name) -> Option<RawEntry> {
         native: None,
         security,
         header,
+        unreadable: None,
         holders: None,
     })
 }
