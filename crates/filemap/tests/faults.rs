@@ -200,6 +200,17 @@ fn truncation_under_a_view_is_an_error() {
             }
         }
         aliased_copies_fault_at(&view, 4096, true);
+        // Locking the view in memory: its pages past the end cannot be brought in, said as
+        // such (it was "cannot lock: see RLIMIT_MEMLOCK"), and nothing stays locked.
+        match view.lock() {
+            Err(Error::PageFault {
+                offset,
+                truncated: true,
+                ..
+            }) => assert_eq!(offset, 4096),
+            other => panic!("locking a view past the end of its file: {other:?}"),
+        }
+        assert_eq!(locked_kib(), 0, "a failed lock locked nothing");
         // Words still there work as before.
         view.store_u64(8, 10, Relaxed).unwrap();
         assert_eq!(view.fetch_add_u64(8, 5, Relaxed).unwrap(), 10);
@@ -214,6 +225,14 @@ fn truncation_under_a_view_is_an_error() {
     }
     drop((file, entry));
     ns.assert_empty();
+}
+
+/// This process's memory locked in memory (`VmLck` of /proc/self/status), in KiB.
+#[cfg(target_os = "linux")]
+fn locked_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmLck:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 /// Copies of more than 4 KiB whose destination lies 1 to 63 bytes past the source modulo

@@ -611,9 +611,30 @@ impl View {
     /// ```
     pub fn lock(&self) -> Result<()> {
         let (start, span) = self.page_span(0, self.len);
-        self.raw.lock(start, span, self.access == Access::Copy)?;
+        if let Err(e) = self.raw.lock(start, span, self.access == Access::Copy) {
+            // A lock that failed part way leaves part of the range locked: all of it is
+            // let go again, so the view is as its flag says.
+            if !self.locked.load(Ordering::Relaxed) {
+                let _ = self.raw.unlock(start, span);
+            }
+            // Pages past storage cut short cannot be brought in to lock (Linux says there
+            // is no memory for them): said as what it is.
+            return Err(self.cut_short().unwrap_or(e));
+        }
         self.locked.store(true, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// [`Error::PageFault`] (`truncated`) if the object's storage is now shorter than the
+    /// view (another process cut its file short).
+    fn cut_short(&self) -> Option<Error> {
+        let end = self.object.base + self.offset + self.len as u64;
+        let stored = self.object.section.stored_len().filter(|len| *len < end)?;
+        Some(Error::PageFault {
+            name: self.object.describe().to_string(),
+            offset: stored.saturating_sub(self.object.base + self.offset),
+            truncated: true,
+        })
     }
 
     /// Unlocks what [`lock`](View::lock) locked.
@@ -988,13 +1009,8 @@ impl View {
         // were looked at (their changes gone with it) is seen; cut after, its pages fault
         // when read below, an error too.
         let pages = self.modified_pages()?;
-        let end = self.object.base + self.offset + self.len as u64;
-        if let Some(stored) = self.object.section.stored_len().filter(|len| *len < end) {
-            return Err(Error::PageFault {
-                name: self.object.describe().to_string(),
-                offset: stored.saturating_sub(self.object.base + self.offset),
-                truncated: true,
-            });
+        if let Some(cut) = self.cut_short() {
+            return Err(cut);
         }
         if !pages.is_empty() {
             let page = crate::page_size();
