@@ -142,7 +142,28 @@ fn reserve_then_commit() {
     // Objects that are not in reserve mode are committed already.
     let plain = Mapping::create_new(unique("plain"), 4096).unwrap();
     plain.commit(0, 4096).unwrap();
-    drop((v, w, m, other, plain));
+    // Through a read-only handle there is nothing to commit with (Linux said EBADF for
+    // the reserve mapping, and for a file's blocks).
+    let reader = Mapping::open_with(&name, Access::Read).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sparse.bin");
+    std::fs::File::create(&path)
+        .unwrap()
+        .set_len(1 << 20)
+        .unwrap();
+    let file = Mapping::from_path(&path)
+        .protection(filemap::Protection::ReadOnly)
+        .create()
+        .unwrap();
+    for handle in [&reader, &file] {
+        assert!(matches!(
+            handle.commit(0, 4096),
+            Err(Error::AccessNotAllowed { .. })
+        ));
+    }
+    let writer = Mapping::from_path(&path).create().unwrap();
+    writer.commit(0, 1 << 20).unwrap();
+    drop((v, w, m, other, plain, reader, file, writer));
     ns.assert_empty();
 }
 

@@ -189,7 +189,11 @@ impl FileOptions {
 
     /// How the file is shared with other filemap users while this mapping lives (see
     /// [`ShareMode`]); default [`ShareMode::Any`]. A conflict is
-    /// [`Error::ShareViolation`]. Openers by name use the same mode.
+    /// [`Error::ShareViolation`]. Openers by name use the same mode. Windows keeps share
+    /// modes with the file's handle, which is opened with them: for a file the caller
+    /// opened ([`Mapping::from_file`](crate::Mapping::from_file)) a mode other than `Any`
+    /// is [`Error::Unsupported`] there (open it with `OpenOptionsExt::share_mode`, or map
+    /// it by path).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

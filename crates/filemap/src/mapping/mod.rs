@@ -259,7 +259,10 @@ impl Mapping {
     /// bytes at `offset` (Win32's `VirtualAlloc(MEM_COMMIT)` on a `SEC_RESERVE` section):
     /// [`Error::NoSpace`] if it cannot be had. Committed memory is committed for every
     /// process. Objects not in reserve mode are committed at creation already; for them
-    /// this only checks the range.
+    /// this only checks the range. A file's blocks are allocated on Linux (`fallocate`:
+    /// a sparse file's holes filled, so that writing them later cannot find the disk
+    /// full); Windows allocates them as pages are written, and there this only checks the
+    /// range. Either way it needs a handle that can write ([`Error::AccessNotAllowed`]).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -290,6 +293,12 @@ impl Mapping {
         }
         if len == 0 || !(object.header.is_reserve() || object.header.is_file_backed()) {
             return Ok(());
+        }
+        if !object.writable {
+            return Err(Error::AccessNotAllowed {
+                requested: Access::Write,
+                reason: "committing storage needs a handle that can write the object".into(),
+            });
         }
         object
             .section
