@@ -361,6 +361,11 @@ fn bad_entries_are_typed_errors_and_ls_gc_survive_them() {
     )
     .unwrap();
     every_opener_refuses("a-fifo", corrupt_saying("fifo"));
+    // Not filemap's: rm leaves it, and says how it goes.
+    let out = ns.cli(&["rm", "a-fifo"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("fifo") && said.contains("by hand"), "{said}");
 
     // File-backed entries whose file is gone, or was replaced by another file.
     let files = tempfile::tempdir().unwrap();

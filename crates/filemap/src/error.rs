@@ -362,7 +362,10 @@ pub enum Error {
     },
 
     /// The entry is a symbolic link; filemap never follows them.
-    #[error("{name} is a symbolic link: refusing to follow it")]
+    #[error(
+        "{name} is a symbolic link: refusing to follow it (not filemap's: remove the link \
+         from the namespace directory by hand)"
+    )]
     Symlink {
         /// The name.
         name: String,

@@ -199,10 +199,7 @@ enum Purpose {
 /// this process's effective uid (read once per call into the namespace).
 fn check_entry_file(name: &Name, st: &Stat, purpose: Purpose, me: u32) -> Result<()> {
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Err(Error::Corrupt {
-            name: name.to_string(),
-            problem: format!("the entry is a {}, not a regular file", file_type_name(st)),
-        });
+        return Err(not_a_regular_file(name, file_type_name(st)));
     }
     let trusted = match (name.scope(), purpose) {
         (Scope::Local, _) => st.st_uid == me,
@@ -217,6 +214,17 @@ fn check_entry_file(name: &Name, st: &Stat, purpose: Purpose, me: u32) -> Result
         });
     }
     Ok(())
+}
+
+/// The error for an entry that is a `what` (a directory, a fifo), not a regular file.
+fn not_a_regular_file(name: &Name, what: &str) -> Error {
+    Error::Corrupt {
+        name: name.to_string(),
+        problem: format!(
+            "the entry is a {what}, not a regular file (not filemap's: neither `filemap rm` \
+             nor `filemap gc` removes it; remove it from the namespace directory by hand)"
+        ),
+    }
 }
 
 /// Refuses an entry whose permissions are wider than its header says its creator asked for.
@@ -274,10 +282,7 @@ fn open_error(name: &Name, writable: bool, e: Errno) -> Error {
         Errno::LOOP => Error::Symlink {
             name: name.to_string(),
         },
-        Errno::ISDIR => Error::Corrupt {
-            name: name.to_string(),
-            problem: "the entry is a directory, not a regular file".into(),
-        },
+        Errno::ISDIR => not_a_regular_file(name, "directory"),
         Errno::ACCESS | Errno::PERM => Error::PermissionDenied {
             what: format!(
                 "opening {name} for {}",
