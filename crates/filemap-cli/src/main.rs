@@ -483,13 +483,15 @@ fn main() -> ExitCode {
     }
     match outcome {
         Ok(code) => code,
+        // One line, with what other processes chose (a backing file's path recorded in an
+        // entry, a name) escaped: see `output::printable`.
         Err(outcome::Failure::Usage(message)) => {
-            eprintln!("filemap: error: {message}");
+            eprintln!("filemap: error: {}", output::printable(&message));
             ExitCode::from(2)
         }
         Err(outcome::Failure::ReaderGone) => ExitCode::SUCCESS,
         Err(outcome::Failure::Error(e)) => {
-            eprintln!("filemap: error: {e}");
+            eprintln!("filemap: error: {}", output::printable(&e));
             ExitCode::from(1)
         }
     }

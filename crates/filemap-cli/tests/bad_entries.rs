@@ -550,6 +550,33 @@ fn bad_entries_are_typed_errors_and_ls_gc_survive_them() {
         );
     }
     assert_eq!(ns.entries(), Vec::<String>::new(), "gc removed it");
+    // A file-backed entry whose recorded path (its creator's choice) steers the terminal,
+    // the file gone: the error line shows the path escaped.
+    let files = tempfile::tempdir().unwrap();
+    let steering_path = files.path().join("gone\u{1b}]0;title\u{7}.bin");
+    std::fs::write(&steering_path, [0u8; 4096]).unwrap();
+    let st = rustix::fs::stat(&steering_path).unwrap();
+    ns.write_entry(
+        "steering-file",
+        &file_backed(&steering_path, st.st_dev, st.st_ino, 4096),
+    );
+    std::fs::remove_file(&steering_path).unwrap();
+    let out = ns.cli(&["dump", "steering-file"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("gone\\u{1b}]0;title\\u{7}.bin"), "{said}");
+    assert!(
+        !out.stderr.iter().any(|b| *b == 0x1b || *b == 0x07),
+        "{said}"
+    );
+    assert!(ns.cli(&["rm", "steering-file"]).status.success());
+    // Another user's stale `Local\` entry: gc names it by its file name (`Local\x` would be
+    // this user's, another object, which a script passing names on to rm would remove).
+    std::fs::write(ns.path().join("filemap.u4242.x"), entry(1, 64, 2 * page)).unwrap();
+    let out = ns.cli(&["gc", "--dry-run", "--json"]);
+    let collected: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(collected[0]["name"], "filemap.u4242.x", "{collected}");
+    assert!(ns.cli(&["gc"]).status.success());
 
     // Another user's view of this user's private objects: its `Local\priv` is not this
     // one (listed under its file name), and what it may not read is "not readable", not

@@ -155,15 +155,42 @@ fn reserve_then_commit() {
         .protection(filemap::Protection::ReadOnly)
         .create()
         .unwrap();
-    for handle in [&reader, &file] {
-        assert!(matches!(
-            handle.commit(0, 4096),
-            Err(Error::AccessNotAllowed { .. })
-        ));
+    assert!(matches!(
+        reader.commit(1 << 30, 4096),
+        Err(Error::AccessNotAllowed { .. })
+    ));
+    // (Windows allocates a file's blocks as they are written: nothing to refuse.)
+    #[cfg(unix)]
+    assert!(matches!(
+        file.commit(0, 4096),
+        Err(Error::AccessNotAllowed { .. })
+    ));
+    #[cfg(windows)]
+    file.commit(0, 4096).unwrap();
+    // The creator of a reserve object with read-only protection commits it.
+    // SAFETY: only committed ranges are touched.
+    let guarded = unsafe {
+        Mapping::options()
+            .size(1 << 20)
+            .protection(filemap::Protection::ReadOnly)
+            .reserve(true)
     }
+    .create_new(unique("reserve-ro"))
+    .unwrap();
+    guarded.commit(0, 4096).unwrap();
+    assert_eq!(
+        guarded
+            .view()
+            .len(4096)
+            .map()
+            .unwrap()
+            .read_vec(0, 2)
+            .unwrap(),
+        [0, 0]
+    );
     let writer = Mapping::from_path(&path).create().unwrap();
     writer.commit(0, 1 << 20).unwrap();
-    drop((v, w, m, other, plain, reader, file, writer));
+    drop((v, w, m, other, plain, reader, file, writer, guarded));
     ns.assert_empty();
 }
 

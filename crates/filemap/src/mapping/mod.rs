@@ -261,8 +261,10 @@ impl Mapping {
     /// process. Objects not in reserve mode are committed at creation already; for them
     /// this only checks the range. A file's blocks are allocated on Linux (`fallocate`:
     /// a sparse file's holes filled, so that writing them later cannot find the disk
-    /// full); Windows allocates them as pages are written, and there this only checks the
-    /// range. Either way it needs a handle that can write ([`Error::AccessNotAllowed`]).
+    /// full), which needs a handle that can write the file ([`Error::AccessNotAllowed`]);
+    /// Windows allocates them as pages are written, and there this only checks the range.
+    /// Committing memory needs a handle that can write the object (its creator's, or one
+    /// opened for writing).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -293,12 +295,6 @@ impl Mapping {
         }
         if len == 0 || !(object.header.is_reserve() || object.header.is_file_backed()) {
             return Ok(());
-        }
-        if !object.writable {
-            return Err(Error::AccessNotAllowed {
-                requested: Access::Write,
-                reason: "committing storage needs a handle that can write the object".into(),
-            });
         }
         object
             .section

@@ -161,14 +161,22 @@ pub(crate) fn take_once<T>(
     Ok(handle)
 }
 
-/// The moment `timeout` from now; `None` (wait without a deadline) when that is further
-/// than the clock can say, as with `Duration::MAX`.
 /// Whether the object of `header` lives on explicit huge pages (its data starts a huge page
 /// in: only unnamed objects asked for `LargePages::Require` are laid out so).
 pub(crate) fn on_huge_pages(header: &crate::header::Header) -> bool {
     header.is_large_pages() && huge_page_size().is_some_and(|huge| header.data_offset >= huge)
 }
 
+/// The error for committing storage through a handle that cannot write it.
+pub(crate) fn cannot_commit(what: &dyn std::fmt::Display) -> crate::error::Error {
+    crate::error::Error::AccessNotAllowed {
+        requested: crate::vocabulary::Access::Write,
+        reason: format!("committing the storage of {what} needs a handle that can write it"),
+    }
+}
+
+/// The moment `timeout` from now; `None` (wait without a deadline) when that is further
+/// than the clock can say, as with `Duration::MAX`.
 pub(crate) fn deadline_after(timeout: std::time::Duration) -> Option<std::time::Instant> {
     std::time::Instant::now().checked_add(timeout)
 }

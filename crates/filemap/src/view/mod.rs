@@ -611,12 +611,11 @@ impl View {
     /// ```
     pub fn lock(&self) -> Result<()> {
         let (start, span) = self.page_span(0, self.len);
-        if let Err(e) = self.raw.lock(start, span, self.access == Access::Copy) {
-            // A lock that failed part way leaves part of the range locked: all of it is
-            // let go again, so the view is as its flag says.
-            if !self.locked.load(Ordering::Relaxed) {
-                let _ = self.raw.unlock(start, span);
-            }
+        let was_locked = self.locked.load(Ordering::Relaxed);
+        if let Err(e) = self
+            .raw
+            .lock(start, span, self.access == Access::Copy, was_locked)
+        {
             // Pages past storage cut short cannot be brought in to lock (Linux says there
             // is no memory for them): said as what it is.
             return Err(self.cut_short().unwrap_or(e));

@@ -181,13 +181,8 @@ fn describe_file(dir: &Dir, file_name: String, holders: Option<&Holders>) -> Opt
         st.st_ino,
     );
     let listed = holders.map(|h| h.get(&key).map_or(&[][..], Vec::as_slice));
-    // Another user's `Local\` entry has no name here: this process's `Local\x` is its own.
-    let me = current_uid();
-    let name = Name::from_entry_file_name(&file_name)
-        .filter(|(_, uid)| uid.is_none_or(|uid| uid == me))
-        .map(|(n, _)| n);
     Some(RawEntry {
-        name,
+        name: name_here(&file_name),
         file_name,
         owner: st.st_uid,
         mode: st.st_mode & 0o7777,
@@ -197,6 +192,15 @@ fn describe_file(dir: &Dir, file_name: String, holders: Option<&Holders>) -> Opt
         unreadable,
         holders: holders_of(opened.as_ref(), listed),
     })
+}
+
+/// The name an entry's file has for this process: none for another user's `Local\` entry
+/// (this process's `Local\x` is its own, another object), which is known by its file name.
+fn name_here(file_name: &str) -> Option<Name> {
+    let me = current_uid();
+    Name::from_entry_file_name(file_name)
+        .filter(|(_, uid)| uid.is_none_or(|uid| uid == me))
+        .map(|(name, _)| name)
 }
 
 /// Removes stale entries (non-persistent, no holder) and corrupt ones nobody holds.
@@ -255,7 +259,7 @@ pub(crate) fn collect_garbage(dry_run: bool) -> Result<Vec<Collected>> {
             }
         };
         out.push(Collected {
-            name: Name::from_entry_file_name(&file_name).map(|(n, _)| n),
+            name: name_here(&file_name),
             file_name,
             reason,
             removed,

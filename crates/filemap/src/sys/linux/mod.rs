@@ -331,6 +331,7 @@ impl Section {
                 })
             }
             Err(rustix::io::Errno::OPNOTSUPP) => Ok(()),
+            Err(rustix::io::Errno::BADF) => Err(super::cannot_commit(what)),
             Err(e) => Err(Error::io("commit memory of", what, errno(e))),
         }
     }
@@ -466,7 +467,18 @@ impl RawView {
     /// faulted in for reading, then locked as it is (`MLOCK_ONFAULT`): `mlock` of a
     /// private writable mapping writes each page's private copy, and the view would then
     /// have changed every page; a page it copies later is locked as it is copied.
-    pub(crate) fn lock(&self, offset: usize, len: usize, private: bool) -> Result<()> {
+    ///
+    /// `mlock` marks the range locked before it brings the pages in, and a page it cannot
+    /// bring in (storage cut short) fails the call with the mark left: unless the range
+    /// `was_locked` before, the mark is taken off again, so that a failed lock locks
+    /// nothing.
+    pub(crate) fn lock(
+        &self,
+        offset: usize,
+        len: usize,
+        private: bool,
+        was_locked: bool,
+    ) -> Result<()> {
         // SAFETY: the range is inside this mapping; neither call changes its contents.
         let locked = unsafe {
             let at = self.ptr.as_ptr().add(offset).cast();
@@ -477,6 +489,9 @@ impl RawView {
                 rustix::mm::mlock(at, len)
             }
         };
+        if locked.is_err() && !was_locked {
+            let _ = self.unlock(offset, len);
+        }
         locked.map_err(|e| match e {
             rustix::io::Errno::NOMEM | rustix::io::Errno::PERM | rustix::io::Errno::AGAIN => {
                 Error::LockLimit {

@@ -358,7 +358,12 @@ impl Section {
         let granule = allocation_granularity();
         let start = offset - offset % granule;
         let span = (offset + len - start) as usize;
-        let view = self.map(start, span, Access::Write, false, what)?;
+        let view = self
+            .map(start, span, Access::Write, false, what)
+            .map_err(|e| match e {
+                Error::PermissionDenied { .. } => super::cannot_commit(what),
+                e => e,
+            })?;
         // SAFETY: the range is inside the temporary view just mapped.
         let p = unsafe {
             VirtualAlloc(
@@ -528,7 +533,15 @@ impl RawView {
 
     /// Locks `[offset, offset + len)` in memory (`VirtualLock`, which leaves a copy view's
     /// pages, `_private`, the object's until they are written).
-    pub(crate) fn lock(&self, offset: usize, len: usize, _private: bool) -> Result<()> {
+    /// Locks the range in memory (`VirtualLock`, all or nothing). `_private` and
+    /// `_was_locked` matter on Linux.
+    pub(crate) fn lock(
+        &self,
+        offset: usize,
+        len: usize,
+        _private: bool,
+        _was_locked: bool,
+    ) -> Result<()> {
         // SAFETY: the range is inside this view.
         if unsafe { VirtualLock(self.ptr.as_ptr().add(offset).cast(), len) } == 0 {
             let code = last_error();
@@ -601,8 +614,8 @@ impl RawView {
             // Moved from the old view to the new one (the working set need not hold both);
             // locked again on the old one if the new one cannot be.
             self.unlock(start, span)?;
-            if let Err(e) = fresh.lock(start, span, true) {
-                self.lock(start, span, true)?;
+            if let Err(e) = fresh.lock(start, span, true, false) {
+                self.lock(start, span, true, false)?;
                 return Err(e);
             }
         }
@@ -613,7 +626,7 @@ impl RawView {
             });
             if let Err(e) = protected {
                 if let Some((start, span)) = locked {
-                    self.lock(start, span, true)?;
+                    self.lock(start, span, true, false)?;
                 }
                 return Err(e);
             }
