@@ -394,7 +394,9 @@ enum filemap_status filemap_receiver_open(const char *name, struct filemap_recei
  * `filemap_recv`, `filemap_recv_release`, `filemap_receiver_close`, or `filemap_wait_any`
  * / `filemap_wait_all` with this receiver among its objects (which give its space back to
  * the sender). `FILEMAP_DISCONNECTED` once the sender is
- * gone and everything it sent was received.
+ * gone and everything it sent was received. The bytes stay still only while every process
+ * that can write the channel follows its protocol (see docs/c.md, "What C cannot be
+ * protected from"): copy them out before trusting them not to change.
  */
 enum filemap_status filemap_recv(struct filemap_receiver *receiver,
                                  int64_t timeout_ms,
@@ -609,7 +611,9 @@ enum filemap_status filemap_server_create_or_open(const char *name,
 /**
  * Receives the next request from any client, waiting up to `timeout_ms`
  * (`FILEMAP_INFINITE`: for ever): `*data` and `*len` give a copy of it, valid until the
- * next receive or `filemap_server_close`; `*id` the request's id, to respond to.
+ * next receive or `filemap_server_close`; `*id` the request's id, to respond to. A
+ * request that cannot be read (`FILEMAP_PAGE_FAULT`, `FILEMAP_CORRUPT`: its ring cut
+ * short or damaged by another process) is failed for its client, which is told why.
  */
 enum filemap_status filemap_server_recv_request(struct filemap_server *server,
                                                 int64_t timeout_ms,

@@ -130,7 +130,9 @@ pub unsafe extern "C" fn filemap_receiver_open(
 /// `filemap_recv`, `filemap_recv_release`, `filemap_receiver_close`, or `filemap_wait_any`
 /// / `filemap_wait_all` with this receiver among its objects (which give its space back to
 /// the sender). `FILEMAP_DISCONNECTED` once the sender is
-/// gone and everything it sent was received.
+/// gone and everything it sent was received. The bytes stay still only while every process
+/// that can write the channel follows its protocol (see docs/c.md, "What C cannot be
+/// protected from"): copy them out before trusting them not to change.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_recv(
     receiver: *mut filemap_receiver,

@@ -75,6 +75,11 @@ impl Failure {
     pub(crate) fn invalid(message: impl Into<String>) -> Failure {
         Failure::new(FILEMAP_INVALID_ARGUMENT, message)
     }
+
+    /// What went wrong, as the last error message says it.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl From<filemap_core::Error> for Failure {

@@ -283,7 +283,9 @@ pub unsafe extern "C" fn filemap_server_create_or_open(
 
 /// Receives the next request from any client, waiting up to `timeout_ms`
 /// (`FILEMAP_INFINITE`: for ever): `*data` and `*len` give a copy of it, valid until the
-/// next receive or `filemap_server_close`; `*id` the request's id, to respond to.
+/// next receive or `filemap_server_close`; `*id` the request's id, to respond to. A
+/// request that cannot be read (`FILEMAP_PAGE_FAULT`, `FILEMAP_CORRUPT`: its ring cut
+/// short or damaged by another process) is failed for its client, which is told why.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_server_recv_request(
     server: *mut filemap_server,
@@ -304,12 +306,24 @@ pub unsafe extern "C" fn filemap_server_recv_request(
             Some(t) => s.server.recv_request_timeout(t)?,
         };
         let request_id = request.id();
-        // SAFETY: `data`, `len` and `id` checked non-NULL; valid for writes (the caller's
+        // SAFETY: `data` and `len` checked non-NULL; valid for writes (the caller's
         // contract).
-        unsafe {
-            hand_out_copy(&request, &mut s.request, data, len)?;
-            put(id, request_id.into(), "id")
+        let copied = unsafe { hand_out_copy(&request, &mut s.request, data, len) };
+        drop(request);
+        if let Err(failure) = copied {
+            // A request that cannot be read (its ring damaged or cut short) would leave its
+            // client waiting for ever, its id never handed out: it is failed, saying why.
+            let reason = format!(
+                "the server could not read the request: {}",
+                failure.message()
+            );
+            let _ = s
+                .server
+                .respond_failure_timeout(request_id, reason.as_bytes(), Duration::ZERO);
+            return Err(failure);
         }
+        // SAFETY: `id` checked non-NULL; valid for writes (the caller's contract).
+        unsafe { put(id, request_id.into(), "id") }
     })
 }
 

@@ -1,6 +1,7 @@
 //! The C programs of `bindings/c/examples` (the tutorials' hello pair and producer /
 //! consumer trio, a topic's publisher and subscribers, an inbox's collector and workers,
-//! a service's server and clients), built against the C library and run as real processes,
+//! a service's server and clients, a channel's sender and receiver), built against the C
+//! library and run as real processes,
 //! their output checked; and the crash story: the producer killed while holding the mutex,
 //! which main reports as abandoned.
 //!
@@ -16,7 +17,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const PROGRAMS: [&str; 12] = [
+const PROGRAMS: [&str; 14] = [
     "hello_create",
     "hello_open",
     "pc_main",
@@ -29,6 +30,8 @@ const PROGRAMS: [&str; 12] = [
     "svc_server",
     "svc_client",
     "bad_calls",
+    "chan_send",
+    "chan_recv",
 ];
 
 /// The directory of the built programs.
@@ -379,6 +382,38 @@ fn a_topic_reaches_every_subscriber_in_order() {
     }
     // Both got the same bytes (the programs check each message's text and sequence).
     assert_eq!(lines[0], lines[1]);
+}
+
+#[test]
+fn a_channel_carries_every_message_between_two_processes() {
+    let ns = Namespace::new("channel");
+    let channel = unique("channel");
+    let count = 5_000;
+    let mut receiver = ns
+        .program("chan_recv")
+        .args([&channel, &count.to_string()])
+        .start();
+    read_until(&mut receiver, "chan_recv: ready");
+    let sender = ns
+        .program("chan_send")
+        .args([&channel, &count.to_string()])
+        .run();
+    assert!(sender.status.success(), "{}", text(&sender.stderr));
+    assert_eq!(
+        text(&sender.stdout).trim_end(),
+        format!("chan_send: sent {count} messages")
+    );
+    let out = finish(receiver, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Each message's length and bytes were checked as they came; the total is theirs.
+    let bytes: u64 = (0..count as u64).map(|i| (i * 37) % 3000 + 1).sum();
+    let line = text(&out.stdout).trim_end().to_string();
+    assert!(
+        line.starts_with(&format!(
+            "chan_recv: received {count} messages, {bytes} bytes, checksum "
+        )),
+        "{line}"
+    );
 }
 
 /// Starts `inbox_collector INBOX WORKERS COUNT` and waits until it is ready.
