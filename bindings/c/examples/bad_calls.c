@@ -355,6 +355,64 @@ int main(int argc, char **argv) {
         remove(path);
     }
 #endif
+    /* A mutex released by a thread that does not hold it, and locked again by its holder. */
+    snprintf(name, sizeof name, "%s-mutex", argv[1]);
+    {
+        filemap_mutex *mutex = NULL;
+        bool abandoned = true;
+        expect("a mutex whose name is not UTF-8",
+               filemap_mutex_create_or_open("not-utf8-\xff", &mutex, NULL),
+               FILEMAP_INVALID_ARGUMENT);
+        if ((s = filemap_mutex_create_or_open(name, &mutex, NULL)) != FILEMAP_OK) {
+            fprintf(stderr, "bad_calls: making a mutex: %s\n", filemap_last_error_message());
+            return 1;
+        }
+        expect("a release of a mutex nobody holds", filemap_mutex_release(mutex),
+               FILEMAP_NOT_OWNER);
+        expect("a lock", filemap_mutex_lock(mutex, 0, &abandoned), FILEMAP_OK);
+        expect("a lock again by its holder", filemap_mutex_lock(mutex, 0, &abandoned),
+               FILEMAP_WOULD_DEADLOCK);
+        expect("a release", filemap_mutex_release(mutex), FILEMAP_OK);
+        expect("a release once more", filemap_mutex_release(mutex), FILEMAP_NOT_OWNER);
+        filemap_mutex_close(mutex);
+    }
+    /* A mapping made, then opened by name (it keeps its size), a view of it flushed. */
+    snprintf(name, sizeof name, "%s-map", argv[1]);
+    {
+        filemap_mapping *made = NULL, *opened = NULL;
+        bool created = false;
+        uint64_t size = 0;
+        expect("a mapping made", filemap_mapping_create_or_open(name, 8192, &made, &created),
+               FILEMAP_OK);
+        checked++;
+        if (!created) {
+            failed++;
+            fprintf(stderr, "bad_calls: a new mapping said it was opened\n");
+        }
+        expect("the mapping opened",
+               filemap_mapping_create_or_open(name, 4096, &opened, &created), FILEMAP_OK);
+        expect("its size", filemap_mapping_size(opened, &size), FILEMAP_OK);
+        checked++;
+        if (created || size != 8192) {
+            failed++;
+            fprintf(stderr, "bad_calls: the mapping opened: created %d, size %lu\n",
+                    (int)created, (unsigned long)size);
+        }
+        expect("its size with no answer out", filemap_mapping_size(opened, NULL),
+               FILEMAP_INVALID_ARGUMENT);
+        view = NULL;
+        expect("a view of it", filemap_view_map(opened, 0, 0, FILEMAP_ACCESS_DEFAULT, &view),
+               FILEMAP_OK);
+        expect("a write", filemap_view_write(view, 100, "flushed", 7), FILEMAP_OK);
+        expect("a flush", filemap_view_flush(view), FILEMAP_OK);
+        filemap_view_unmap(view);
+        filemap_mapping_close(opened);
+        filemap_mapping_close(made);
+    }
+    /* A set event reset is not set. */
+    expect("an event set", filemap_event_set(event), FILEMAP_OK);
+    expect("an event reset", filemap_event_reset(event), FILEMAP_OK);
+    expect("a wait on a reset event", filemap_event_wait(event, 0), FILEMAP_TIMEOUT);
     filemap_inbox_sender_close(inbox_sender);
     filemap_client_close(client);
     filemap_server_close(server);
