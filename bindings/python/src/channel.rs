@@ -64,7 +64,8 @@ impl Sender {
     }
 
     /// Sends `data` (bytes or any contiguous buffer), waiting up to `timeout` seconds for
-    /// room (`None`: for ever). `DisconnectedError` if the receiver is gone;
+    /// room (`None`: for ever). `DisconnectedError` if the receiver is gone while it waits
+    /// for room (a message that fits is written, as for a receiver that has yet to read);
     /// `InvalidArgumentError` if the message can never fit.
     #[pyo3(signature = (data, timeout=None))]
     fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>, timeout: Option<f64>) -> PyResult<()> {
@@ -320,7 +321,9 @@ impl Receiver {
     }
 
     /// The next message as `bytes`, waiting up to `timeout` seconds (`None`: for ever).
-    /// `DisconnectedError` once the sender is gone and everything it sent was received.
+    /// `DisconnectedError` once the sender is gone and everything it sent was received: a
+    /// wait learns of it at once, a try (`timeout=0`, `try_recv`) within 50 ms (the
+    /// liveness interval), saying `TimedOutError` (or `None`) until then.
     #[pyo3(signature = (timeout=None))]
     fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyBytes>> {
         let mut turn = self.hold_next(py, timeout)?;

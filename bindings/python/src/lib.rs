@@ -5,6 +5,7 @@
 
 mod bytes;
 mod channel;
+mod closable;
 mod endpoint;
 mod errors;
 mod kept;

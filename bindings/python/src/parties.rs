@@ -55,7 +55,7 @@ impl Inbox {
     /// Creates the inbox (`senders` slots, a ring of `capacity` bytes each) or opens it, as
     /// its receiver.
     #[staticmethod]
-    #[pyo3(signature = (name, *, senders=8, capacity=64 << 10))]
+    #[pyo3(signature = (name, *, senders=8, capacity=65536))]
     fn create_or_open(py: Python<'_>, name: &str, senders: u32, capacity: u64) -> PyResult<Inbox> {
         let options = inbox_options(senders, capacity);
         py.detach(|| filemap::inbox::Inbox::create_or_open(name, &options))
@@ -180,7 +180,7 @@ impl InboxSender {
 
     /// Like `open`, creating the inbox with these options if it does not exist.
     #[staticmethod]
-    #[pyo3(signature = (name, *, senders=8, capacity=64 << 10))]
+    #[pyo3(signature = (name, *, senders=8, capacity=65536))]
     fn create_or_open(
         py: Python<'_>,
         name: &str,
@@ -252,7 +252,9 @@ impl InboxSender {
     }
 }
 
-/// Which request a response answers: the client's slot and the client's id for it.
+/// Which request a response answers: the client's slot and the client's number for it. A
+/// value: compared, hashed, copied and pickled as its two numbers (a `RequestFailedError`
+/// raised in a worker process reaches its parent whole).
 #[pyclass(module = "filemap", frozen, eq, hash)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RequestId {
@@ -261,14 +263,37 @@ pub struct RequestId {
 
 #[pymethods]
 impl RequestId {
+    /// The id of request `number` of the client in slot `client` (as `client` and `number`
+    /// give them back).
+    #[new]
+    fn new(client: u32, number: u64) -> RequestId {
+        RequestId {
+            inner: filemap::service::RequestId::from_parts(client, number),
+        }
+    }
+
     /// The slot of the client that sent the request.
     #[getter]
     fn client(&self) -> u32 {
         self.inner.client()
     }
 
+    /// The client's number for the request.
+    #[getter]
+    fn number(&self) -> u64 {
+        self.inner.number()
+    }
+
+    fn __getnewargs__(&self) -> (u32, u64) {
+        (self.inner.client(), self.inner.number())
+    }
+
     fn __repr__(&self) -> String {
-        format!("<filemap.RequestId client={}>", self.inner.client())
+        format!(
+            "<filemap.RequestId client={} number={}>",
+            self.inner.client(),
+            self.inner.number()
+        )
     }
 }
 
@@ -305,7 +330,7 @@ impl Server {
     /// Creates the service (`clients` slots, rings of `capacity` bytes) or opens it, as its
     /// server (taking over from a dead one).
     #[staticmethod]
-    #[pyo3(signature = (name, *, clients=8, capacity=64 << 10))]
+    #[pyo3(signature = (name, *, clients=8, capacity=65536))]
     fn create_or_open(py: Python<'_>, name: &str, clients: u32, capacity: u64) -> PyResult<Server> {
         let options = service_options(clients, capacity);
         py.detach(|| filemap::service::Server::create_or_open(name, &options))
@@ -654,7 +679,7 @@ impl Client {
 
     /// Like `open`, creating the service with these options if it does not exist.
     #[staticmethod]
-    #[pyo3(signature = (name, *, clients=8, capacity=64 << 10))]
+    #[pyo3(signature = (name, *, clients=8, capacity=65536))]
     fn create_or_open(py: Python<'_>, name: &str, clients: u32, capacity: u64) -> PyResult<Client> {
         let options = service_options(clients, capacity);
         py.detach(|| filemap::service::Client::create_or_open(name, &options))

@@ -3,20 +3,23 @@
 //! GIL and can be interrupted with Ctrl-C.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use filemap::sync::EventReset;
 use filemap::Disposition;
 use pyo3::prelude::*;
 
+use crate::closable::Closable;
 use crate::errors::OrRaise;
 use crate::waiting::{sliced, timeout_arg, wait_released};
 
 /// A named, robust, cross-process mutex. If its holder dies, the next lock succeeds and
 /// says so (`guard.abandoned`, Win32's `WAIT_ABANDONED`). Use it as a context manager:
-/// `with mutex as guard:`; a lock belongs to the thread that took it.
+/// `with mutex as guard:`; a lock belongs to the thread that took it. `close()` lets go of
+/// the handle (garbage collection does too).
 #[pyclass(module = "filemap", frozen)]
 pub struct NamedMutex {
-    pub(crate) inner: filemap::sync::NamedMutex,
+    pub(crate) inner: Closable<filemap::sync::NamedMutex>,
     /// The id of the `MutexGuard` that holds the lock (0: none): only that guard releases
     /// it.
     guard: AtomicU64,
@@ -39,21 +42,25 @@ fn thread_number() -> u64 {
 impl NamedMutex {
     fn wrap(inner: filemap::sync::NamedMutex) -> NamedMutex {
         NamedMutex {
-            inner,
+            inner: Closable::new("mutex", inner.name().to_string(), inner),
             guard: AtomicU64::new(0),
             guard_thread: AtomicU64::new(0),
         }
     }
 
-    /// The guard of a lock just taken through this handle.
-    fn guard_for(slf: Py<Self>, abandoned: bool) -> MutexGuard {
+    /// The guard of a lock just taken through `handle`, this object's.
+    fn guard_for(
+        slf: Py<Self>,
+        handle: Arc<filemap::sync::NamedMutex>,
+        abandoned: bool,
+    ) -> MutexGuard {
         let id = NEXT_GUARD.fetch_add(1, Ordering::Relaxed);
         slf.get()
             .guard_thread
             .store(thread_number(), Ordering::Relaxed);
         slf.get().guard.store(id, Ordering::Relaxed);
         MutexGuard {
-            mutex: Some(slf),
+            mutex: Some((slf, handle)),
             id,
             abandoned,
             thread: std::thread::current().id(),
@@ -96,23 +103,19 @@ impl NamedMutex {
     #[pyo3(signature = (timeout=None))]
     fn lock(slf: Py<Self>, py: Python<'_>, timeout: Option<f64>) -> PyResult<MutexGuard> {
         let timeout = timeout_arg(py, timeout)?;
-        let this = slf.get();
-        let name = this.inner.name().to_string();
+        let handle = slf.get().inner.get()?;
+        let name = handle.name().to_string();
         let abandoned = wait_released(py, timeout, &name, |slice| {
-            sliced(this.inner.lock_unguarded(Some(slice)))
+            sliced(handle.lock_unguarded(Some(slice)))
         })?;
-        Ok(NamedMutex::guard_for(slf, abandoned))
+        Ok(NamedMutex::guard_for(slf, handle, abandoned))
     }
 
     /// Locks the mutex if it is free now; `None` if another holds it.
     fn try_lock(slf: Py<Self>, py: Python<'_>) -> PyResult<Option<MutexGuard>> {
-        let taken = sliced(
-            slf.get()
-                .inner
-                .lock_unguarded(Some(std::time::Duration::ZERO)),
-        )
-        .or_raise()?;
-        Ok(taken.map(|abandoned| NamedMutex::guard_for(slf.clone_ref(py), abandoned)))
+        let handle = slf.get().inner.get()?;
+        let taken = sliced(handle.lock_unguarded(Some(std::time::Duration::ZERO))).or_raise()?;
+        Ok(taken.map(|abandoned| NamedMutex::guard_for(slf.clone_ref(py), handle, abandoned)))
     }
 
     /// Unlocks a lock this thread took through `wait_any` or `wait_all` (those taken with
@@ -133,7 +136,7 @@ impl NamedMutex {
                 ),
             ));
         }
-        self.inner.release().or_raise()
+        self.inner.get()?.release().or_raise()
     }
 
     /// The mutex's full name.
@@ -142,11 +145,25 @@ impl NamedMutex {
         self.inner.name().to_string()
     }
 
+    /// Lets go of this handle (again: nothing); using it afterwards is a `ValueError`. A
+    /// lock held through a guard stays until the guard releases it; one taken through
+    /// `wait_any` or `wait_all` and not released is left abandoned, as Win32's
+    /// `CloseHandle` on an owned mutex leaves it.
+    fn close(&self) {
+        self.inner.close();
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
     /// Locks for a `with` block, which unlocks at its end: the guard returned only says
     /// whether the mutex was abandoned.
     fn __enter__(slf: Py<Self>, py: Python<'_>) -> PyResult<MutexGuard> {
         let mut guard = NamedMutex::lock(slf, py, None)?;
-        if let Some(m) = guard.mutex.take() {
+        if let Some((m, _)) = guard.mutex.take() {
             m.get().guard.store(0, Ordering::Relaxed);
         }
         Ok(guard)
@@ -163,7 +180,7 @@ impl NamedMutex {
     }
 
     fn __repr__(&self) -> String {
-        format!("<filemap.NamedMutex {:?}>", self.inner.name().to_string())
+        self.inner.repr("NamedMutex")
     }
 }
 
@@ -173,8 +190,9 @@ impl NamedMutex {
 /// `ReleaseMutex` fails there).
 #[pyclass(module = "filemap")]
 pub struct MutexGuard {
-    /// The mutex while this guard holds its lock.
-    mutex: Option<Py<NamedMutex>>,
+    /// The mutex while this guard holds its lock, and the handle it was taken through
+    /// (which unlocks it, whether or not the mutex object was closed since).
+    mutex: Option<(Py<NamedMutex>, Arc<filemap::sync::NamedMutex>)>,
     /// This guard's id (see `NamedMutex::guard`).
     id: u64,
     abandoned: bool,
@@ -186,23 +204,23 @@ impl MutexGuard {
     /// Unlocks the mutex if this guard still holds it; `Error::NotOwner` on a thread other
     /// than the one that locked it (which keeps the lock).
     fn unlock(&mut self) -> filemap::Result<()> {
-        let Some(m) = self.mutex.as_ref() else {
+        let Some((_, handle)) = self.mutex.as_ref() else {
             return Ok(());
         };
         if std::thread::current().id() != self.thread {
             return Err(filemap::Error::NotOwner {
-                name: m.get().inner.name().to_string(),
+                name: handle.name().to_string(),
             });
         }
-        let Some(m) = self.mutex.take() else {
+        let Some((m, handle)) = self.mutex.take() else {
             return Ok(());
         };
-        let m = m.get();
         match m
+            .get()
             .guard
             .compare_exchange(self.id, 0, Ordering::Relaxed, Ordering::Relaxed)
         {
-            Ok(_) => m.inner.release(),
+            Ok(_) => handle.release(),
             Err(_) => Ok(()), // not this guard's lock (it cannot be: only the guard releases)
         }
     }
@@ -251,7 +269,7 @@ impl Drop for MutexGuard {
         // cannot: the lock stays with the thread that took it, which can then release it
         // with `NamedMutex.release()`, the guard being gone.
         if self.unlock().is_err() {
-            if let Some(m) = self.mutex.take() {
+            if let Some((m, _)) = self.mutex.take() {
                 let _ = m.get().guard.compare_exchange(
                     self.id,
                     0,
@@ -267,7 +285,15 @@ impl Drop for MutexGuard {
 /// set until `reset`, an auto-reset one releases one waiter per `set`.
 #[pyclass(module = "filemap", frozen)]
 pub struct NamedEvent {
-    pub(crate) inner: filemap::sync::NamedEvent,
+    pub(crate) inner: Closable<filemap::sync::NamedEvent>,
+}
+
+impl NamedEvent {
+    fn wrap(inner: filemap::sync::NamedEvent) -> NamedEvent {
+        NamedEvent {
+            inner: Closable::new("event", inner.name().to_string(), inner),
+        }
+    }
 }
 
 fn reset_arg(manual_reset: bool) -> EventReset {
@@ -294,7 +320,7 @@ impl NamedEvent {
                 filemap::sync::NamedEvent::create_new(name, reset_arg(manual_reset), initially_set)
             })
             .or_raise()?;
-        Ok(NamedEvent { inner })
+        Ok(NamedEvent::wrap(inner))
     }
 
     /// Creates the named event or opens the existing one; returns `(event, created)`.
@@ -315,7 +341,7 @@ impl NamedEvent {
                 )
             })
             .or_raise()?;
-        Ok((NamedEvent { inner }, d == Disposition::Created))
+        Ok((NamedEvent::wrap(inner), d == Disposition::Created))
     }
 
     /// Opens an existing named event.
@@ -324,17 +350,17 @@ impl NamedEvent {
         let inner = py
             .detach(|| filemap::sync::NamedEvent::open(name))
             .or_raise()?;
-        Ok(NamedEvent { inner })
+        Ok(NamedEvent::wrap(inner))
     }
 
     /// Sets the event.
     fn set(&self) -> PyResult<()> {
-        self.inner.set().or_raise()
+        self.inner.get()?.set().or_raise()
     }
 
     /// Resets the event.
     fn reset(&self) -> PyResult<()> {
-        self.inner.reset().or_raise()
+        self.inner.get()?.reset().or_raise()
     }
 
     /// Waits until the event is set, up to `timeout` seconds (`None`: for ever);
@@ -342,26 +368,26 @@ impl NamedEvent {
     #[pyo3(signature = (timeout=None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let timeout = timeout_arg(py, timeout)?;
-        let name = self.inner.name().to_string();
-        wait_released(py, timeout, &name, |slice| {
-            sliced(self.inner.wait_timeout(slice))
+        let event = self.inner.get()?;
+        wait_released(py, timeout, self.inner.name(), |slice| {
+            sliced(event.wait_timeout(slice))
         })
     }
 
     /// `True` if the event was set (an auto-reset event's signal is taken), without
     /// waiting.
     fn try_wait(&self) -> PyResult<bool> {
-        self.inner.try_wait().or_raise()
+        self.inner.get()?.try_wait().or_raise()
     }
 
     /// Whether the event resets itself (`"auto"`) or stays set (`"manual"`); `None` where
     /// the system does not say.
     #[getter]
-    fn reset_mode(&self) -> Option<&'static str> {
-        self.inner.reset_mode().map(|r| match r {
+    fn reset_mode(&self) -> PyResult<Option<&'static str>> {
+        Ok(self.inner.get()?.reset_mode().map(|r| match r {
             EventReset::Manual => "manual",
             EventReset::Auto => "auto",
-        })
+        }))
     }
 
     /// The event's full name.
@@ -370,15 +396,49 @@ impl NamedEvent {
         self.inner.name().to_string()
     }
 
+    /// Lets go of this handle (again: nothing); using it afterwards is a `ValueError`. The
+    /// event goes with its last handle in any process.
+    fn close(&self) {
+        self.inner.close();
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    /// Closes the handle at the end of a `with` block.
+    fn __exit__(
+        &self,
+        _t: Option<Bound<'_, PyAny>>,
+        _v: Option<Bound<'_, PyAny>>,
+        _tb: Option<Bound<'_, PyAny>>,
+    ) {
+        self.close();
+    }
+
     fn __repr__(&self) -> String {
-        format!("<filemap.NamedEvent {:?}>", self.inner.name().to_string())
+        self.inner.repr("NamedEvent")
     }
 }
 
 /// A named counting semaphore (Win32's `CreateSemaphore`).
 #[pyclass(module = "filemap", frozen)]
 pub struct NamedSemaphore {
-    pub(crate) inner: filemap::sync::NamedSemaphore,
+    pub(crate) inner: Closable<filemap::sync::NamedSemaphore>,
+}
+
+impl NamedSemaphore {
+    fn wrap(inner: filemap::sync::NamedSemaphore) -> NamedSemaphore {
+        NamedSemaphore {
+            inner: Closable::new("semaphore", inner.name().to_string(), inner),
+        }
+    }
 }
 
 #[pymethods]
@@ -394,7 +454,7 @@ impl NamedSemaphore {
         let inner = py
             .detach(|| filemap::sync::NamedSemaphore::create_new(name, initial, maximum))
             .or_raise()?;
-        Ok(NamedSemaphore { inner })
+        Ok(NamedSemaphore::wrap(inner))
     }
 
     /// Creates the named semaphore or opens the existing one (which keeps its counts);
@@ -409,7 +469,7 @@ impl NamedSemaphore {
         let (inner, d) = py
             .detach(|| filemap::sync::NamedSemaphore::create_or_open(name, initial, maximum))
             .or_raise()?;
-        Ok((NamedSemaphore { inner }, d == Disposition::Created))
+        Ok((NamedSemaphore::wrap(inner), d == Disposition::Created))
     }
 
     /// Opens an existing named semaphore.
@@ -418,47 +478,59 @@ impl NamedSemaphore {
         let inner = py
             .detach(|| filemap::sync::NamedSemaphore::open(name))
             .or_raise()?;
-        Ok(NamedSemaphore { inner })
+        Ok(NamedSemaphore::wrap(inner))
     }
 
     /// Adds `count` units; returns the count before. `InvalidArgumentError` (a
     /// `ValueError`) past the maximum.
     #[pyo3(signature = (count=1))]
     fn release(&self, count: u32) -> PyResult<u32> {
-        self.inner.release(count).or_raise()
+        self.inner.get()?.release(count).or_raise()
     }
 
     /// Takes a unit, waiting up to `timeout` seconds (`None`: for ever).
     #[pyo3(signature = (timeout=None))]
     fn acquire(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let timeout = timeout_arg(py, timeout)?;
-        let name = self.inner.name().to_string();
-        wait_released(py, timeout, &name, |slice| {
-            sliced(self.inner.acquire_timeout(slice))
+        let semaphore = self.inner.get()?;
+        wait_released(py, timeout, self.inner.name(), |slice| {
+            sliced(semaphore.acquire_timeout(slice))
         })
     }
 
     /// Takes a unit if one is there now.
     fn try_acquire(&self) -> PyResult<bool> {
-        self.inner.try_acquire().or_raise()
+        self.inner.get()?.try_acquire().or_raise()
     }
 
     /// The current count, where the system tells.
     #[getter]
-    fn count(&self) -> Option<u32> {
-        self.inner.count()
+    fn count(&self) -> PyResult<Option<u32>> {
+        Ok(self.inner.get()?.count())
     }
 
-    /// The maximum count, where the system tells.
+    /// The maximum count, where it is known (on Windows only to the semaphore's creator).
     #[getter]
-    fn maximum(&self) -> Option<u32> {
-        self.inner.max()
+    fn maximum(&self) -> PyResult<Option<u32>> {
+        Ok(self.inner.get()?.max())
     }
 
     /// The semaphore's full name.
     #[getter]
     fn name(&self) -> String {
         self.inner.name().to_string()
+    }
+
+    /// Lets go of this handle (again: nothing); using it afterwards is a `ValueError`. Units
+    /// taken stay taken.
+    fn close(&self) {
+        self.inner.close();
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.is_closed()
     }
 
     fn __enter__(&self, py: Python<'_>) -> PyResult<()> {
@@ -475,9 +547,6 @@ impl NamedSemaphore {
     }
 
     fn __repr__(&self) -> String {
-        format!(
-            "<filemap.NamedSemaphore {:?}>",
-            self.inner.name().to_string()
-        )
+        self.inner.repr("NamedSemaphore")
     }
 }

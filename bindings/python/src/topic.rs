@@ -69,7 +69,7 @@ impl Publisher {
 impl Publisher {
     /// Creates the topic or opens it, as its publisher.
     #[staticmethod]
-    #[pyo3(signature = (name, *, capacity=1 << 20, max_subscribers=8, history=0, slow_subscribers="block"))]
+    #[pyo3(signature = (name, *, capacity=1048576, max_subscribers=8, history=0, slow_subscribers="block"))]
     fn create_or_open(
         py: Python<'_>,
         name: &str,
@@ -255,7 +255,7 @@ impl Subscriber {
 
     /// Creates the topic (with these options) or opens it, and subscribes.
     #[staticmethod]
-    #[pyo3(signature = (name, *, capacity=1 << 20, max_subscribers=8, history=0, slow_subscribers="block"))]
+    #[pyo3(signature = (name, *, capacity=1048576, max_subscribers=8, history=0, slow_subscribers="block"))]
     fn create_or_open(
         py: Python<'_>,
         name: &str,

@@ -2,6 +2,7 @@
 //! semaphores, mutexes, channel receivers and topic subscribers.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::Arc;
 use std::time::Instant;
 
 use filemap::wait::{Taken, Waitable};
@@ -27,9 +28,10 @@ enum Object<'a> {
     Server(&'a Endpoint<KeptServer>),
 }
 
-/// An object in one slice of a wait: an endpoint with its turn.
+/// An object in one slice of a wait: a synchronisation object's handle (kept for the
+/// slice, should another thread close the object meanwhile), or an endpoint with its turn.
 enum Held<'a> {
-    Sync(&'a (dyn Waitable + Sync)),
+    Sync(Arc<dyn Waitable + Send + Sync>),
     Receiver(Turn<'a, Receiving>, &'a AtomicU64, &'a AtomicUsize),
     Subscriber(Turn<'a, KeptSubscriber>),
     Inbox(Turn<'a, KeptInbox>),
@@ -108,9 +110,9 @@ fn take_turns<'a>(
     let mut held: Vec<Option<Held<'a>>> = objects.iter().map(|_| None).collect();
     for i in order {
         let taken = match objects[i] {
-            Object::Event(e) => Some(Held::Sync(&e.inner)),
-            Object::Semaphore(s) => Some(Held::Sync(&s.inner)),
-            Object::Mutex(m) => Some(Held::Sync(&m.inner)),
+            Object::Event(e) => Some(Held::Sync(e.inner.get()?)),
+            Object::Semaphore(s) => Some(Held::Sync(s.inner.get()?)),
+            Object::Mutex(m) => Some(Held::Sync(m.inner.get()?)),
             Object::Receiver(e, abandoned, exports) => e
                 .turn_until(py, deadline)?
                 .map(|turn| Held::Receiver(turn, abandoned, exports)),
@@ -143,7 +145,7 @@ fn waitables<'a>(held: &'a mut [Held<'_>]) -> PyResult<Vec<&'a (dyn Waitable + S
     held.iter_mut()
         .map(|h| -> PyResult<&'a (dyn Waitable + Sync)> {
             Ok(match h {
-                Held::Sync(w) => *w,
+                Held::Sync(w) => &**w,
                 Held::Receiver(turn, abandoned, exports) => {
                     turn.open()?.waitable(abandoned, exports)?
                 }

@@ -3,6 +3,7 @@ its order, none lost), and a service whose server streams responses, with a kill
 seen by its client as DisconnectedError, and one replaced at once failing only the request
 it took."""
 
+import pickle
 import signal
 import sys
 import time
@@ -108,6 +109,12 @@ def test_service_streams_responses_and_a_killed_server_fails_pending_requests(na
     with pytest.raises(filemap.RequestFailedError) as failed:
         client.recv_response(timeout=30)
     assert failed.value.request == asked and failed.value.reason == "no: fail recv"
+    # The error crosses to another process whole (a multiprocessing worker's does): its
+    # request id pickles as its two numbers.
+    again = pickle.loads(pickle.dumps(failed.value))
+    assert type(again) is filemap.RequestFailedError
+    assert (again.request, again.reason) == (asked, "no: fail recv")
+    assert filemap.RequestId(asked.client, asked.number) == asked
     assert client.pending == 0
     client.send_request(b"hang")
     assert server.stdout.readline().strip() == "hanging"

@@ -278,3 +278,33 @@ def test_a_thread_ending_with_a_lock_abandons_it(name):
         assert guard.abandoned
     kept.clear()
     del m
+
+
+def test_named_objects_close(name):
+    # Each named object lets go of its handle on close() (file descriptors and mappings
+    # went only with garbage collection), says so, and refuses use after it.
+    event = filemap.NamedEvent.create_new(name + "-e")
+    semaphore = filemap.NamedSemaphore.create_new(name + "-s", 1, 1)
+    mutex = filemap.NamedMutex.create_new(name + "-m")
+    for obj in (event, semaphore, mutex):
+        assert not obj.closed
+        obj.close()
+        obj.close()  # again: nothing
+        assert obj.closed and "closed" in repr(obj)
+    for use in (event.set, event.try_wait, semaphore.try_acquire, mutex.try_lock,
+                lambda: semaphore.count, lambda: filemap.wait_any([event], timeout=0)):
+        with pytest.raises(ValueError, match="is closed"):
+            use()
+    # The objects went with their last handles: the names are free.
+    with filemap.NamedEvent.create_new(name + "-e") as again:
+        again.set()
+    assert again.closed
+    # A lock held through a guard outlives the handle's close: the guard releases it.
+    mutex = filemap.NamedMutex.create_new(name + "-m")
+    guard = mutex.lock()
+    mutex.close()
+    guard.release()
+    del guard
+    # Released before its last handle went: the object is gone, and its name is free.
+    with filemap.NamedMutex.create_new(name + "-m") as g:
+        assert not g.abandoned
