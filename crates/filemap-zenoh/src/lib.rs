@@ -221,6 +221,18 @@ pub(crate) struct Settings {
 }
 
 /// Builds a [`Bridge`]: what to export and import, and how to reach the other hosts.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap_zenoh::{Bridge, BridgeError};
+/// // Settings only: nothing opens until `start()`.
+/// let builder = Bridge::builder().listen("tcp/127.0.0.1:0");
+/// // Nothing to export or import: refused before any session opens.
+/// assert!(matches!(builder.clone().start(), Err(BridgeError::Setting(_))));
+/// let bridge = builder.export("temperature").start()?;
+/// bridge.stop();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 #[must_use = "a builder does nothing until started"]
 pub struct BridgeBuilder {
@@ -240,6 +252,46 @@ impl BridgeBuilder {
     /// run of characters, `?` one), including those made after the bridge started. A
     /// pattern matches this session's topics (`Local\`, written without the scope); a
     /// `Global\` topic is exported by its full name.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::time::Duration;
+    /// use filemap::topic::{Publisher, TopicOptions};
+    /// use filemap_zenoh::{wire, Bridge};
+    /// use zenoh::Wait;
+    ///
+    /// let mut publisher = Publisher::create_or_open("temperature", &TopicOptions::new())?;
+    /// let bridge = Bridge::builder()
+    ///     .export("temperature")
+    ///     .listen("tcp/127.0.0.1:17101")
+    ///     .start()?;
+    /// // The far side: a plain Zenoh peer (in this process here) subscribed to the topic's key.
+    /// let mut config = zenoh::Config::default();
+    /// config.insert_json5("scouting/multicast/enabled", "false")?;
+    /// config.insert_json5("listen/endpoints", "[]")?;
+    /// config.insert_json5("connect/endpoints", r#"["tcp/127.0.0.1:17101"]"#)?;
+    /// let far = zenoh::open(config).wait()?;
+    /// let samples = far.declare_subscriber("filemap/temperature").wait()?;
+    /// // Published until one comes (what is put before the subscription is known reaches nobody).
+    /// let mut sample = None;
+    /// for _ in 0..100 {
+    ///     publisher.publish(b"21.5")?;
+    ///     sample = samples.recv_timeout(Duration::from_millis(100))?;
+    ///     if sample.is_some() {
+    ///         break;
+    ///     }
+    /// }
+    /// let sample = sample.expect("no message came across");
+    /// assert_eq!(sample.payload().to_bytes().as_ref(), b"21.5");
+    /// // The attachment: the message's sequence number in its topic, and the bridge's id.
+    /// let attachment = sample.attachment().expect("a bridge's sample has one").to_bytes();
+    /// let (_seq, origin) = wire::decode(&attachment).expect("a bridge's attachment");
+    /// assert_eq!(origin, bridge.id());
+    /// let last = bridge.stop();
+    /// assert!(last[0].name == "temperature" && last[0].exported && last[0].messages >= 1);
+    /// far.close().wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn export(mut self, name: impl Into<String>) -> Self {
         self.exports.push(keys::scopeless(&name.into()));
         self
@@ -248,6 +300,40 @@ impl BridgeBuilder {
     /// Imports the Zenoh key of `name` (or of every name the pattern matches) into the
     /// local topic of that name, made if it does not exist. A pattern matches names of
     /// this session only: a `Global\` topic is imported into by its full name.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::time::Duration;
+    /// use filemap::topic::{Subscriber, TopicOptions};
+    /// use filemap_zenoh::Bridge;
+    /// use zenoh::Wait;
+    ///
+    /// // The far side: a plain Zenoh peer (in this process here) listening on the loopback
+    /// // interface, which puts to the topic's key.
+    /// let mut config = zenoh::Config::default();
+    /// config.insert_json5("scouting/multicast/enabled", "false")?;
+    /// config.insert_json5("listen/endpoints", r#"["tcp/127.0.0.1:17102"]"#)?;
+    /// let far = zenoh::open(config).wait()?;
+    /// let mut subscriber = Subscriber::create_or_open("temperature", &TopicOptions::new())?;
+    /// let bridge = Bridge::builder()
+    ///     .import("temperature")
+    ///     .connect("tcp/127.0.0.1:17102")
+    ///     .start()?;
+    /// // Put until one comes (a put before the bridge's subscription is known reaches nobody).
+    /// let mut received = None;
+    /// for _ in 0..100 {
+    ///     far.put("filemap/temperature", "21.5").wait()?;
+    ///     if let Ok(message) = subscriber.recv_timeout(Duration::from_millis(100)) {
+    ///         received = Some(message.to_vec()?);
+    ///         break;
+    ///     }
+    /// }
+    /// assert_eq!(received.as_deref(), Some(&b"21.5"[..]));
+    /// let last = bridge.stop();
+    /// assert!(last[0].name == "temperature" && !last[0].exported && last[0].messages >= 1);
+    /// far.close().wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn import(mut self, name: impl Into<String>) -> Self {
         self.imports.push(keys::scopeless(&name.into()));
         self
@@ -255,6 +341,50 @@ impl BridgeBuilder {
 
     /// Exports the local service `name` (request-response): a Zenoh queryable on its key,
     /// which asks the local server and replies with each of its responses, in order.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::time::Duration;
+    /// use filemap::service::{Server, ServiceOptions};
+    /// use filemap_zenoh::Bridge;
+    /// use zenoh::Wait;
+    ///
+    /// // The local service, whose server answers one request.
+    /// let mut server = Server::create_or_open("calc", &ServiceOptions::new())?;
+    /// let serving = std::thread::spawn(move || -> filemap::Result<()> {
+    ///     let id = server.recv_request_timeout(Duration::from_secs(30))?.id();
+    ///     server.respond(id, b"4")
+    /// });
+    /// let bridge = Bridge::builder()
+    ///     .export_service("calc")
+    ///     .listen("tcp/127.0.0.1:17103")
+    ///     .start()?;
+    /// // The far side: a plain Zenoh peer (in this process here) that queries the service's key.
+    /// let mut config = zenoh::Config::default();
+    /// config.insert_json5("scouting/multicast/enabled", "false")?;
+    /// config.insert_json5("listen/endpoints", "[]")?;
+    /// config.insert_json5("connect/endpoints", r#"["tcp/127.0.0.1:17103"]"#)?;
+    /// let far = zenoh::open(config).wait()?;
+    /// let querier = far.declare_querier("filemap/calc").wait()?;
+    /// let changes = querier.matching_listener().wait()?;
+    /// // Asked once the far side knows of the bridge's queryable, until the answer comes.
+    /// let mut answer = None;
+    /// for _ in 0..100 {
+    ///     if querier.matching_status().wait()?.matching() {
+    ///         let replies = querier.get().payload("2+2").wait()?;
+    ///         if let Ok(Ok(sample)) = replies.recv().as_ref().map(|reply| reply.result()) {
+    ///             answer = Some(sample.payload().to_bytes().into_owned());
+    ///             break;
+    ///         }
+    ///     }
+    ///     let _ = changes.recv_timeout(Duration::from_millis(100))?;
+    /// }
+    /// assert_eq!(answer.as_deref(), Some(&b"4"[..]));
+    /// serving.join().unwrap()?;
+    /// bridge.stop();
+    /// far.close().wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn export_service(mut self, name: impl Into<String>) -> Self {
         self.export_services.push(keys::scopeless(&name.into()));
         self
@@ -262,18 +392,90 @@ impl BridgeBuilder {
 
     /// Imports the service `name` from the far side: the bridge serves it locally, and
     /// each request becomes a Zenoh query whose replies become the responses.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::time::Duration;
+    /// use filemap::service::{Client, Server, ServiceOptions};
+    /// use filemap_zenoh::{Bridge, BridgeError};
+    ///
+    /// let bridge = Bridge::builder()
+    ///     .import_service("calc")
+    ///     .listen("tcp/127.0.0.1:0")
+    ///     .query_timeout(Duration::from_secs(5))
+    ///     .start()?;
+    /// // The bridge is the local server of "calc": no other server can take it.
+    /// let options = ServiceOptions::new();
+    /// assert!(matches!(
+    ///     Server::create_or_open("calc", &options),
+    ///     Err(filemap::Error::EndpointTaken { .. })
+    /// ));
+    /// // A request becomes a Zenoh query: with no far side here, nobody replies, and it fails.
+    /// let mut client = Client::open("calc")?;
+    /// let failed = client.call(b"2+2", Duration::from_secs(10));
+    /// assert!(matches!(failed, Err(filemap::Error::RequestFailed { .. })));
+    /// drop(client);
+    /// bridge.stop();
+    /// Server::create_or_open("calc", &options)?; // free again
+    /// // A service is bridged by its full name, never a pattern.
+    /// let pattern = Bridge::builder().import_service("calc-*").start();
+    /// assert!(matches!(pattern, Err(BridgeError::Setting(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn import_service(mut self, name: impl Into<String>) -> Self {
         self.import_services.push(keys::scopeless(&name.into()));
         self
     }
 
-    /// The first chunk of every key (default `filemap`).
+    /// What every key starts with (default `filemap`): one or more key chunks
+    /// (`site-a`, `plant/line-2`), none empty and no wildcard ([`BridgeError::Setting`] at
+    /// `start`).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap_zenoh::{Bridge, BridgeError};
+    /// let (lines, log) = std::sync::mpsc::channel();
+    /// let bridge = Bridge::builder()
+    ///     .prefix("site-a")
+    ///     .import_service("calc")
+    ///     .listen("tcp/127.0.0.1:0")
+    ///     .start_with_log(move |line| {
+    ///         let _ = lines.send(line.to_string());
+    ///     })?;
+    /// // The service's key is under the prefix.
+    /// assert!(log.try_iter().any(|line| line == "importing the service site-a/calc into calc"));
+    /// bridge.stop();
+    /// // A prefix is key chunks, without wildcards.
+    /// let wild = Bridge::builder().prefix("site-*").import_service("calc").start();
+    /// assert!(matches!(wild, Err(BridgeError::Setting(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.settings.prefix = prefix.into();
         self
     }
 
     /// A Zenoh endpoint to listen on, e.g. `tcp/0.0.0.0:7447`.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap_zenoh::{Bridge, BridgeError};
+    /// // Port 0: a free port of the loopback interface.
+    /// let bridge = Bridge::builder()
+    ///     .export("temperature")
+    ///     .listen("tcp/127.0.0.1:0")
+    ///     .start()?;
+    /// bridge.stop();
+    /// // Not an endpoint (no port): refused before the session opens.
+    /// let no_port = Bridge::builder().export("temperature").listen("tcp/127.0.0.1").start();
+    /// assert!(matches!(no_port, Err(BridgeError::Setting(_))));
+    /// // A port another socket listens on: Zenoh cannot open the session.
+    /// let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let endpoint = format!("tcp/{}", taken.local_addr()?);
+    /// let busy = Bridge::builder().export("temperature").listen(endpoint).start();
+    /// assert!(matches!(busy, Err(BridgeError::Zenoh(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn listen(mut self, endpoint: impl Into<String>) -> Self {
         self.listen.push(endpoint.into());
         self
@@ -281,12 +483,44 @@ impl BridgeBuilder {
 
     /// A Zenoh endpoint to connect to, e.g. `tcp/192.0.2.1:7447` (retried until it
     /// answers, and again whenever the link is lost).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap_zenoh::{Bridge, BridgeError};
+    /// // Nobody listens on port 17104 here: the bridge starts all the same, and keeps trying.
+    /// let bridge = Bridge::builder()
+    ///     .export("temperature")
+    ///     .connect("tcp/127.0.0.1:17104")
+    ///     .start()?;
+    /// bridge.stop();
+    /// // Not an endpoint (no protocol): refused before the session opens.
+    /// let bare = Bridge::builder().export("temperature").connect("127.0.0.1:17104").start();
+    /// assert!(matches!(bare, Err(BridgeError::Setting(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect(mut self, endpoint: impl Into<String>) -> Self {
         self.connect.push(endpoint.into());
         self
     }
 
     /// A Zenoh configuration file (JSON5), the base the other settings are added to.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap_zenoh::{Bridge, BridgeError};
+    /// let files = tempfile::tempdir()?;
+    /// let path = files.path().join("zenoh.json5");
+    /// let missing = Bridge::builder().export("temperature").config_file(&path).start();
+    /// assert!(matches!(missing, Err(BridgeError::Config(_))));
+    /// // Peer mode, listening on the loopback interface only.
+    /// std::fs::write(&path, r#"{ mode: "peer", listen: { endpoints: ["tcp/127.0.0.1:0"] } }"#)?;
+    /// let bridge = Bridge::builder().export("temperature").config_file(&path).start()?;
+    /// bridge.stop();
+    /// std::fs::write(&path, "{ mode: ")?; // cut short
+    /// let broken = Bridge::builder().export("temperature").config_file(&path).start();
+    /// assert!(matches!(broken, Err(BridgeError::Config(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn config_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.config_file = Some(path.into());
         self
@@ -294,6 +528,16 @@ impl BridgeBuilder {
 
     /// Turns Zenoh's multicast scouting on (off by default, with a configuration file too:
     /// a file cannot turn it on without this).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap_zenoh::Bridge;
+    /// // Set up, not started: `start()` would scout the local network.
+    /// let scouting = Bridge::builder().export("temperature").multicast_scouting(true);
+    /// assert!(format!("{scouting:?}").contains("multicast: true"));
+    /// assert!(format!("{:?}", Bridge::builder()).contains("multicast: false")); // the default
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn multicast_scouting(mut self, on: bool) -> Self {
         self.multicast = on;
         self
@@ -301,6 +545,41 @@ impl BridgeBuilder {
 
     /// Best-effort delivery: under congestion Zenoh drops instead of waiting (default:
     /// reliable).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::time::Duration;
+    /// use filemap::topic::{Publisher, TopicOptions};
+    /// use filemap_zenoh::Bridge;
+    /// use zenoh::{qos::CongestionControl, Wait};
+    ///
+    /// // The far side: a plain Zenoh peer (in this process here), subscribed to the topic's key.
+    /// let mut config = zenoh::Config::default();
+    /// config.insert_json5("scouting/multicast/enabled", "false")?;
+    /// config.insert_json5("listen/endpoints", r#"["tcp/127.0.0.1:17105"]"#)?;
+    /// let far = zenoh::open(config).wait()?;
+    /// let samples = far.declare_subscriber("filemap/temperature").wait()?;
+    /// let mut publisher = Publisher::create_or_open("temperature", &TopicOptions::new())?;
+    /// let bridge = Bridge::builder()
+    ///     .export("temperature")
+    ///     .best_effort(true)
+    ///     .connect("tcp/127.0.0.1:17105")
+    ///     .start()?;
+    /// let mut sample = None;
+    /// for _ in 0..100 {
+    ///     publisher.publish(b"21.5")?;
+    ///     sample = samples.recv_timeout(Duration::from_millis(100))?;
+    ///     if sample.is_some() {
+    ///         break;
+    ///     }
+    /// }
+    /// // Sent to be dropped under congestion rather than waited for.
+    /// let sample = sample.expect("no message came across");
+    /// assert_eq!(sample.congestion_control(), CongestionControl::Drop);
+    /// bridge.stop();
+    /// far.close().wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn best_effort(mut self, on: bool) -> Self {
         self.settings.reliable = !on;
         self
@@ -310,14 +589,59 @@ impl BridgeBuilder {
     /// before it drops the oldest (default 10,000 messages, 64 MiB). The bytes also bound
     /// the replies of each request of an imported service on their way to a client that
     /// takes them more slowly than they come (one always goes): past it, that request
-    /// fails.
+    /// fails. Each must be at least 1 ([`BridgeError::Setting`] at `start`).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap_zenoh::{Bridge, BridgeError};
+    /// let none = Bridge::builder().export("temperature").buffer(0, 1 << 20).start();
+    /// assert!(matches!(none, Err(BridgeError::Setting(_)))); // a buffer holds something
+    /// // Holds at most 1,000 messages or 1 MiB per export.
+    /// let small = Bridge::builder().export("temperature").buffer(1_000, 1 << 20);
+    /// assert!(format!("{small:?}").contains("buffer_messages: 1000, buffer_bytes: 1048576"));
+    /// let bridge = small.listen("tcp/127.0.0.1:0").start()?;
+    /// bridge.stop();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn buffer(mut self, messages: usize, bytes: usize) -> Self {
-        self.settings.buffer_messages = messages.max(1);
-        self.settings.buffer_bytes = bytes.max(1);
+        self.settings.buffer_messages = messages;
+        self.settings.buffer_bytes = bytes;
         self
     }
 
     /// The capacity of the local topics an import makes (default 1 MiB).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::time::Duration;
+    /// use filemap_zenoh::Bridge;
+    /// use zenoh::Wait;
+    ///
+    /// // The far side: a plain Zenoh peer (in this process here) that puts to the topic's key.
+    /// let mut config = zenoh::Config::default();
+    /// config.insert_json5("scouting/multicast/enabled", "false")?;
+    /// config.insert_json5("listen/endpoints", r#"["tcp/127.0.0.1:17106"]"#)?;
+    /// let far = zenoh::open(config).wait()?;
+    /// let (lines, log) = std::sync::mpsc::channel();
+    /// let bridge = Bridge::builder()
+    ///     .import("temperature")
+    ///     .topic_capacity(64 << 10)
+    ///     .connect("tcp/127.0.0.1:17106")
+    ///     .start_with_log(move |line| {
+    ///         let _ = lines.send(line.to_string());
+    ///     })?;
+    /// // Put until the import has made the local topic (the log says so).
+    /// let made = (0..100).any(|_| {
+    ///     far.put("filemap/temperature", "21.5").wait().unwrap();
+    ///     log.recv_timeout(Duration::from_millis(100))
+    ///         .is_ok_and(|line| line.starts_with("importing filemap/temperature"))
+    /// });
+    /// assert!(made);
+    /// assert_eq!(filemap::topic::info("temperature")?.capacity, 64 << 10);
+    /// bridge.stop();
+    /// far.close().wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
     pub fn topic_capacity(mut self, bytes: u64) -> Self {
         self.settings.topic_capacity = bytes;
         self
@@ -345,6 +669,21 @@ impl BridgeBuilder {
     }
 
     /// Starts the bridge, logging to standard error.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap_zenoh::{Bridge, BridgeError};
+    /// let bridge = Bridge::builder()
+    ///     .export("temperature")
+    ///     .listen("tcp/127.0.0.1:0")
+    ///     .start()?;
+    /// assert!(!bridge.id().is_empty());
+    /// bridge.stop();
+    /// // Refused before the session opens: nothing to bridge, a name filemap does not take.
+    /// assert!(matches!(Bridge::builder().start(), Err(BridgeError::Setting(_))));
+    /// assert!(matches!(Bridge::builder().export("").start(), Err(BridgeError::Filemap(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start(self) -> Result<Bridge, BridgeError> {
         self.start_with_log(|line| eprintln!("filemap bridge: {line}"))
     }
@@ -352,6 +691,30 @@ impl BridgeBuilder {
     /// Starts the bridge with its log lines going to `log`. A line holds no control
     /// characters: those of names and ids that came from the network are escaped (a
     /// remote peer's bytes never steer the terminal, nor forge a line).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::time::Duration;
+    /// use filemap::topic::{Publisher, TopicOptions};
+    /// use filemap_zenoh::Bridge;
+    ///
+    /// let _publisher = Publisher::create_or_open("temperature", &TopicOptions::new())?;
+    /// let (lines, log) = std::sync::mpsc::channel();
+    /// let bridge = Bridge::builder()
+    ///     .export("temperature")
+    ///     .listen("tcp/127.0.0.1:0")
+    ///     .start_with_log(move |line| {
+    ///         let _ = lines.send(line.to_string());
+    ///     })?;
+    /// // The bridge's first look for local topics finds this one, and says so.
+    /// let said = (0..100).any(|_| {
+    ///     log.recv_timeout(Duration::from_millis(100))
+    ///         .is_ok_and(|line| line == "exporting temperature to filemap/temperature")
+    /// });
+    /// assert!(said);
+    /// bridge.stop();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start_with_log(
         self,
         log: impl Fn(&str) + Send + Sync + 'static,
@@ -446,16 +809,25 @@ impl BridgeBuilder {
 /// use filemap_zenoh::Bridge;
 /// // A local topic, exported on the loopback interface (the other host would import it).
 /// let mut publisher = Publisher::create_or_open("temperature", &TopicOptions::new())?;
+/// let (lines, log) = std::sync::mpsc::channel();
 /// let bridge = Bridge::builder()
 ///     .export("temperature")
 ///     .listen("tcp/127.0.0.1:0")
-///     .start()?;
+///     .start_with_log(move |line| {
+///         let _ = lines.send(line.to_string());
+///     })?;
 /// assert!(!bridge.id().is_empty());
+/// // Once the bridge has found the topic (its first look says so in the log)...
+/// let found = (0..100).any(|_| {
+///     log.recv_timeout(std::time::Duration::from_millis(100))
+///         .is_ok_and(|line| line.starts_with("exporting temperature"))
+/// });
+/// assert!(found);
 /// publisher.publish(b"21.5")?;
-/// // Counters per bridged topic: messages put to Zenoh, dropped, missed.
-/// for topic in bridge.stats() {
-///     assert_eq!((topic.name.as_str(), topic.exported), ("temperature", true));
-/// }
+/// // ...it has counters for it: messages put to Zenoh, dropped, missed.
+/// let stats = bridge.stats();
+/// assert_eq!(stats.len(), 1);
+/// assert_eq!((stats[0].name.as_str(), stats[0].exported), ("temperature", true));
 /// bridge.stop();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -478,6 +850,34 @@ impl fmt::Debug for Bridge {
     }
 }
 
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use std::time::Duration;
+/// use filemap::topic::{Publisher, TopicOptions};
+/// use filemap_zenoh::Bridge;
+///
+/// let _publisher = Publisher::create_or_open("temperature", &TopicOptions::new())?;
+/// let (lines, log) = std::sync::mpsc::channel();
+/// let bridge = Bridge::builder()
+///     .export("temperature")
+///     .listen("tcp/127.0.0.1:0")
+///     .start_with_log(move |line| {
+///         let _ = lines.send(line.to_string());
+///     })?;
+/// // Until the bridge's first look for local topics has found this one.
+/// let found = (0..100).any(|_| {
+///     log.recv_timeout(Duration::from_millis(100))
+///         .is_ok_and(|line| line.starts_with("exporting temperature"))
+/// });
+/// assert!(found);
+/// let stats = bridge.stop();
+/// let topic = &stats[0];
+/// assert_eq!((topic.name.as_str(), topic.exported, topic.ended), ("temperature", true, false));
+/// // Nothing was published.
+/// assert_eq!((topic.messages, topic.dropped, topic.missed), (0, 0, 0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 /// One topic's counters, as [`Bridge::stats`] reports them. More fields may be added.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -503,6 +903,22 @@ pub struct TopicStats {
 impl Bridge {
     /// A builder with the defaults: prefix `filemap`, peer mode, no multicast scouting,
     /// reliable.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap_zenoh::Bridge;
+    /// let (lines, log) = std::sync::mpsc::channel();
+    /// let bridge = Bridge::builder()
+    ///     .import_service("calc")
+    ///     .listen("tcp/127.0.0.1:0")
+    ///     .start_with_log(move |line| {
+    ///         let _ = lines.send(line.to_string());
+    ///     })?;
+    /// // The default prefix: the service's key is `filemap/calc`.
+    /// assert!(log.try_iter().any(|line| line == "importing the service filemap/calc into calc"));
+    /// bridge.stop();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder() -> BridgeBuilder {
         BridgeBuilder {
             settings: Settings {
@@ -534,6 +950,13 @@ impl Bridge {
             return Err(BridgeError::Setting(
                 "nothing to bridge: give at least one export or import".into(),
             ));
+        }
+        if builder.settings.buffer_messages == 0 || builder.settings.buffer_bytes == 0 {
+            return Err(BridgeError::Setting(format!(
+                "an export's buffer must hold at least 1 message and 1 byte, not {} messages \
+                 and {} bytes",
+                builder.settings.buffer_messages, builder.settings.buffer_bytes
+            )));
         }
         let query_timeout = builder.settings.query_timeout;
         if query_timeout.is_zero() || query_timeout > MAX_QUERY_TIMEOUT {
@@ -658,12 +1081,70 @@ impl Bridge {
     }
 
     /// This bridge's id (in the attachments of what it exports).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap_zenoh::Bridge;
+    /// let bridge = Bridge::builder()
+    ///     .export("temperature")
+    ///     .listen("tcp/127.0.0.1:0")
+    ///     .start()?;
+    /// let id = bridge.id().to_string();
+    /// assert!(!id.is_empty());
+    /// if cfg!(unix) {
+    ///     // The host's name and the namespace's directory.
+    ///     assert!(id.ends_with(&filemap::namespace::directory().display().to_string()));
+    /// }
+    /// bridge.stop();
+    /// // The same for the bridge started again (the far side goes on with its sequence).
+    /// let again = Bridge::builder()
+    ///     .export("temperature")
+    ///     .listen("tcp/127.0.0.1:0")
+    ///     .start()?;
+    /// assert_eq!(again.id(), id);
+    /// again.stop();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn id(&self) -> &str {
         &self.origin
     }
 
     /// Each bridged topic's counters, exports first, by name. An export that ended because
     /// this bridge imports into its topic now keeps its row, [`ended`](TopicStats::ended).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::time::Duration;
+    /// use filemap::topic::{Publisher, TopicOptions};
+    /// use filemap_zenoh::Bridge;
+    ///
+    /// let _temperature = Publisher::create_or_open("temperature", &TopicOptions::new())?;
+    /// let _humidity = Publisher::create_or_open("humidity", &TopicOptions::new())?;
+    /// let (lines, log) = std::sync::mpsc::channel();
+    /// let bridge = Bridge::builder()
+    ///     .export("*")
+    ///     .listen("tcp/127.0.0.1:0")
+    ///     .start_with_log(move |line| {
+    ///         let _ = lines.send(line.to_string());
+    ///     })?;
+    /// // Until the bridge's first look for local topics has found both.
+    /// let mut found = 0;
+    /// for _ in 0..100 {
+    ///     if found == 2 {
+    ///         break;
+    ///     }
+    ///     if log
+    ///         .recv_timeout(Duration::from_millis(100))
+    ///         .is_ok_and(|line| line.starts_with("exporting "))
+    ///     {
+    ///         found += 1;
+    ///     }
+    /// }
+    /// let names: Vec<String> = bridge.stats().into_iter().map(|topic| topic.name).collect();
+    /// assert_eq!(names, ["humidity", "temperature"]);
+    /// bridge.stop();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stats(&self) -> Vec<TopicStats> {
         collect_stats(&self.exports, &self.imported)
     }
@@ -671,6 +1152,35 @@ impl Bridge {
     /// Stops the bridge: its threads end, and its Zenoh session closes. Each bridged
     /// topic's final counters (what an export still held when it stopped counts as
     /// dropped).
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use std::time::Duration;
+    /// use filemap::service::{Server, ServiceOptions};
+    /// use filemap::topic::{Publisher, TopicOptions};
+    /// use filemap_zenoh::Bridge;
+    ///
+    /// let _publisher = Publisher::create_or_open("temperature", &TopicOptions::new())?;
+    /// let (lines, log) = std::sync::mpsc::channel();
+    /// let bridge = Bridge::builder()
+    ///     .export("temperature")
+    ///     .import_service("calc")
+    ///     .listen("tcp/127.0.0.1:0")
+    ///     .start_with_log(move |line| {
+    ///         let _ = lines.send(line.to_string());
+    ///     })?;
+    /// let found = (0..100).any(|_| {
+    ///     log.recv_timeout(Duration::from_millis(100))
+    ///         .is_ok_and(|line| line.starts_with("exporting temperature"))
+    /// });
+    /// assert!(found);
+    /// let last = bridge.stop();
+    /// assert_eq!(last.len(), 1);
+    /// assert!(last[0].name == "temperature" && last[0].exported && last[0].messages == 0);
+    /// // Its threads have ended: the service it served is free for another server.
+    /// Server::create_or_open("calc", &ServiceOptions::new())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stop(mut self) -> Vec<TopicStats> {
         self.shut_down();
         self.stats()

@@ -15,6 +15,21 @@ use filemap::{Mapping, View};
 use crate::TopicStats;
 
 /// The start of every status mapping's name.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap_zenoh::{Bridge, STATUS_PREFIX};
+/// let bridge = Bridge::builder()
+///     .export("temperature")
+///     .listen("tcp/127.0.0.1:0")
+///     .start()?;
+/// // The status of this process's bridge, where `filemap ls` finds it.
+/// let name = format!("{STATUS_PREFIX}{}", std::process::id());
+/// assert!(filemap::namespace::info(name.as_str()).is_ok());
+/// bridge.stop();
+/// assert!(filemap::namespace::info(name.as_str()).is_err()); // gone with the bridge
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const STATUS_PREFIX: &str = "filemap-bridge-";
 
 /// The status mapping's size: room for some hundreds of topics.
@@ -22,6 +37,37 @@ const SIZE: u64 = 64 << 10;
 const TEXT: usize = 16;
 
 /// What a running bridge publishes about itself.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use std::time::Duration;
+/// use filemap::topic::{Publisher, TopicOptions};
+/// use filemap_zenoh::{read_status, Bridge, STATUS_PREFIX};
+///
+/// let _publisher = Publisher::create_or_open("temperature", &TopicOptions::new())?;
+/// let (lines, log) = std::sync::mpsc::channel();
+/// let bridge = Bridge::builder()
+///     .export("temperature")
+///     .listen("tcp/127.0.0.1:0")
+///     .start_with_log(move |line| {
+///         let _ = lines.send(line.to_string());
+///     })?;
+/// // What this process's bridge publishes, once it has written what it exports.
+/// let name = format!("{STATUS_PREFIX}{}", std::process::id());
+/// let mut status = None;
+/// for _ in 0..100 {
+///     status = read_status(&name).filter(|s| !s.topics.is_empty());
+///     if status.is_some() {
+///         break;
+///     }
+///     let _ = log.recv_timeout(Duration::from_millis(100)); // a line, or a moment
+/// }
+/// let status = status.expect("the bridge's status");
+/// assert_eq!(status.id, bridge.id());
+/// assert_eq!(status.topics, bridge.stats());
+/// bridge.stop();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BridgeStatus {
     /// The bridge's id (the origin in the attachments it exports).

@@ -12,6 +12,13 @@
 //! cannot tell gaps) and may ignore it when it subscribes.
 
 /// The attachment's first four bytes.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap_zenoh::wire::{attachment, MAGIC};
+/// assert!(attachment(7, "host:/dev/shm").starts_with(MAGIC));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAGIC: &[u8; 4] = b"FMB1";
 
 /// The attachment for message `seq` published by the bridge `origin`.
@@ -44,6 +51,16 @@ pub fn decode(bytes: &[u8]) -> Option<(u64, &str)> {
 
 /// The longest id a bridge has (a host name and a directory's path), and so the longest
 /// an importing bridge keeps (it notes the next sequence number of each id it hears from).
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap_zenoh::wire::{attachment, decode, MAX_ORIGIN};
+/// let longest = "h".repeat(MAX_ORIGIN);
+/// assert_eq!(decode(&attachment(1, &longest)), Some((1, longest.as_str())));
+/// let longer = "h".repeat(MAX_ORIGIN + 1);
+/// assert_eq!(decode(&attachment(1, &longer)), None); // no bridge's id
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAX_ORIGIN: usize = 255 + 1 + 4096;
 
 #[cfg(test)]
