@@ -464,6 +464,9 @@ pub trait CommandExt {
     /// Arranges for the children this command spawns to inherit a handle on `mapping`,
     /// which they pick up with [`Mapping::from_inherited`]`(key)`. `key` is 1 to 64 ASCII
     /// letters, digits or underscores. Keep the returned guard until the child is spawned.
+    /// On Windows the handles are inheritable for the whole process while the guard lives:
+    /// a child that any other `Command` spawns meanwhile inherits them too (std spawns
+    /// with inheritance on, and gives no list of handles to pass on stable Rust).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

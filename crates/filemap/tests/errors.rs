@@ -285,6 +285,42 @@ fn kind_mismatch() {
     }
     #[cfg(unix)]
     filemap::namespace::remove(name.as_str()).unwrap();
+    // A name held by a file-backed mapping (its section, on Windows, holds only its
+    // header) or by a reserve mapping (its data not committed): every other kind says
+    // KindMismatch (Windows said PermissionDenied, and Corrupt, mapping their data first).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("backing.bin");
+    std::fs::write(&path, vec![0u8; 1 << 20]).unwrap();
+    let file_backed = unique("file-backed");
+    let _file = Mapping::from_path(&path)
+        .name(file_backed.as_str())
+        .create()
+        .unwrap();
+    let reserved = unique("reserved");
+    // SAFETY: nothing of it is touched.
+    let _reserved = unsafe { Mapping::options().size(1 << 20).reserve(true) }
+        .create_new(reserved.as_str())
+        .unwrap();
+    for name in [&file_backed, &reserved] {
+        let opens = [
+            filemap::sync::SharedMutex::<u64>::create_or_open(name.as_str(), 0).err(),
+            filemap::sync::SharedMutex::<u64>::open(name.as_str()).err(),
+            filemap::channel::Receiver::open(name.as_str()).err(),
+            filemap::channel::Receiver::create_or_open(name.as_str(), 4096).err(),
+            filemap::topic::Subscriber::open(name.as_str()).err(),
+            filemap::inbox::Inbox::open(name.as_str()).err(),
+        ];
+        for got in opens {
+            match got {
+                Some(Error::KindMismatch {
+                    found: Kind::Mapping,
+                    ..
+                }) => {}
+                other => panic!("another kind over the mapping {name}: {other:?}"),
+            }
+        }
+    }
+    drop((_file, _reserved));
     ns.assert_empty();
 }
 

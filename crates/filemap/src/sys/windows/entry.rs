@@ -488,9 +488,10 @@ pub(crate) fn create_entry(
         check_owner(name, raw(section.as_handle()))?;
         let existing = match read_section_header_within(section.as_handle(), name, Duration::ZERO) {
             Err(_) if creation::half_made(section.as_handle(), &creating, name, total)? => {
-                // Its creator died before writing the header: finished as this object.
-                write_section_header(section.as_handle(), header, name, init)?;
+                // Its creator died before writing the header: finished as this object, its
+                // descriptor first (a finisher that may not set it publishes nothing).
                 security.apply(name, raw(section.as_handle()))?;
+                write_section_header(section.as_handle(), header, name, init)?;
                 return Ok((
                     entry(section, creating, None),
                     header.clone(),

@@ -243,8 +243,19 @@ impl Section {
         let mapping = owned(h).ok_or_else(|| {
             let code = last_error();
             match code {
-                ERROR_ACCESS_DENIED => Error::FileNotWritable {
+                ERROR_ACCESS_DENIED if writable => Error::FileNotWritable {
                     path: PathBuf::from(what.to_string()),
+                },
+                // A read-only mapping refused: the handle lacks what executing needs.
+                ERROR_ACCESS_DENIED => Error::PermissionDenied {
+                    what: format!(
+                        "mapping {what} {}: the file's handle does not allow it",
+                        if executable {
+                            "executable"
+                        } else {
+                            "for reading"
+                        }
+                    ),
                 },
                 ERROR_FILE_INVALID => Error::EmptyFile {
                     path: PathBuf::from(what.to_string()),
