@@ -314,6 +314,30 @@ fn descriptors_follow_the_permissions() {
 }
 
 #[test]
+fn a_foreign_segment_is_its_creators_alone() {
+    // Like Linux's 0600 file: its user (with SYSTEM and Administrators), no one else (it
+    // had the token's default descriptor).
+    let name = unique("foreign");
+    let _segment = Mapping::create_foreign(&name, 4096).unwrap();
+    let m = unique("me-too");
+    let _mapping = Mapping::create_new(&m, 4096).unwrap();
+    let me = filemap::namespace::info(&m).unwrap().owner_sid.unwrap();
+    // SAFETY: a valid NUL-terminated name; the handle is closed by `sddl_of`.
+    let sddl = sddl_of(opened(&name, |w| unsafe {
+        OpenFileMappingW(FILE_MAP_READ | READ_CONTROL, 0, w)
+    }));
+    println!("foreign segment: {sddl}");
+    let (owner, mut trustees) = owner_and_trustees(&sddl);
+    assert_eq!(owner, me, "{sddl}");
+    assert!(sddl.contains("D:P"), "protected DACL: {sddl}");
+    trustees.sort();
+    trustees.dedup();
+    let mut expected = vec!["BA".to_string(), "SY".to_string(), me];
+    expected.sort();
+    assert_eq!(trustees, expected, "{sddl}");
+}
+
+#[test]
 fn a_global_object_with_a_foreign_owner_is_refused() {
     let name = format!("Global\\{}", unique("squat"));
     // Another user's object: a descriptor naming another SID as its owner.

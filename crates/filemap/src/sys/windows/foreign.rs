@@ -9,6 +9,7 @@ use windows_sys::Win32::System::Memory::{
     CreateFileMappingW, OpenFileMappingW, FILE_MAP_READ, FILE_MAP_WRITE, PAGE_READWRITE,
 };
 
+use super::security::{ObjectSecurity, Rights};
 use super::{last_error, os_error, owned, split, wide, Section};
 use crate::error::{Error, Result};
 use crate::vocabulary::Access;
@@ -42,14 +43,18 @@ pub(crate) fn open_foreign(name: &str, writable: bool) -> Result<(Section, u64)>
 
 /// Creates a named section of `size` bytes without a filemap header (the kernel removes it
 /// with its last handle).
-pub(crate) fn create_foreign(name: &str, size: u64, _mode: u32) -> Result<Section> {
+pub(crate) fn create_foreign(name: &str, size: u64, mode: u32) -> Result<Section> {
     let (hi, lo) = split(size);
     let w = wide(name);
-    // SAFETY: pagefile-backed section with a valid NUL-terminated name.
+    // The descriptor `mode` says, as every named object filemap makes has (Linux gives the
+    // segment's file that mode).
+    let security = ObjectSecurity::new(mode, Rights::Section)?;
+    // SAFETY: pagefile-backed section with a valid NUL-terminated name; the security
+    // attributes live until the call returns.
     let h = unsafe {
         CreateFileMappingW(
             INVALID_HANDLE_VALUE,
-            std::ptr::null(),
+            security.attributes(),
             PAGE_READWRITE,
             hi,
             lo,
