@@ -226,19 +226,25 @@ impl NamedMutex {
     /// the returned guard until the child is spawned.
     ///
     /// ```
+    /// # // The child: this program again, which waits until its input closes.
+    /// # if std::env::var_os("DOC_MUTEX_CHILD").is_some() {
+    /// #     std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new()).unwrap();
+    /// #     return Ok(());
+    /// # }
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
     /// use filemap::sync::NamedMutex;
     /// use std::process::{Command, Stdio};
     /// let m = NamedMutex::create_new("doc-mutex-share-lifetime")?;
     /// let mut child = {
-    ///     let mut sort = Command::new("sort"); // runs until its input closes
-    ///     sort.stdin(Stdio::piped()).stdout(Stdio::null());
-    ///     let _shared = m.share_lifetime_with(&mut sort)?;
-    ///     sort.spawn().unwrap()
+    ///     // A worker that runs until its input closes.
+    ///     let mut worker = Command::new(std::env::current_exe().unwrap());
+    ///     worker.env("DOC_MUTEX_CHILD", "1").stdin(Stdio::piped());
+    ///     let _shared = m.share_lifetime_with(&mut worker)?;
+    ///     worker.spawn().unwrap()
     /// }; // spawned, and the command dropped: this process's copies of the handle close
     /// drop(m); // and so does its own last handle
     /// assert!(NamedMutex::open("doc-mutex-share-lifetime").is_ok()); // the child keeps it
-    /// drop(child.stdin.take()); // sort ends
+    /// drop(child.stdin.take()); // the worker ends
     /// assert!(child.wait().unwrap().success());
     /// let gone = NamedMutex::open("doc-mutex-share-lifetime");
     /// assert!(matches!(gone, Err(filemap::Error::NotFound { .. })));
