@@ -28,14 +28,15 @@ def runtime_doc(owner, name):
 
 
 def documented(tree):
-    """(node, runtime docstring) for every class and function of the stub the module
-    documents."""
+    """(node, runtime docstring or None) for every class and function of the stub but the
+    dunders (Python's, documented there)."""
     out = []
 
     def visit(body, owner):
         for node in body:
             if isinstance(node, ast.If):
                 visit(node.body, owner)
+                visit(node.orelse, owner)
             elif isinstance(node, ast.ClassDef):
                 cls = getattr(filemap, node.name, None)
                 if cls is None:
@@ -49,12 +50,14 @@ def documented(tree):
                 out.append((node, runtime_doc(owner, node.name)))
 
     visit(tree.body, filemap)
-    return [(node, doc) for node, doc in out if doc]
+    return out
 
 
 def quoted(doc, indent):
     """`doc` as a docstring indented by `indent` (backslashes kept as they are)."""
     text = doc.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    if text.endswith('"'):
+        text = text[:-1] + '\\"'  # not a fourth quote before the closing three
     lines = text.split("\n")
     if len(lines) == 1:
         return f'{indent}"""{text}"""'
@@ -73,15 +76,19 @@ def rewrite(source, pairs):
         if has_doc:
             lines[first.lineno - 1:first.end_lineno] = quoted(doc, indent).split("\n")
             continue
-        # A one-line body (`...`) on the line of the `def` or `class`: the docstring
-        # takes the place of the `...`.
-        end = node.body[0].end_lineno - 1
-        line = lines[end]
-        if line.rstrip().endswith(": ..."):
-            lines[end] = line.rstrip()[: -len(" ...")]
+        if isinstance(node, ast.FunctionDef) or first.lineno == node.lineno:
+            # A body of one `...` ending the definition's (last) line: the docstring
+            # takes its place.
+            end = first.end_lineno - 1
+            line = lines[end].rstrip()
+            assert line.endswith(": ..."), f"{node.name}: a body other than `...`"
+            lines[end] = line[: -len(" ...")]
             lines[end + 1:end + 1] = quoted(doc, indent).split("\n")
         else:
-            lines[node.body[0].lineno - 1:node.body[0].lineno - 1] = quoted(doc, indent).split("\n")
+            # A class with members: the docstring goes before the first (its decorators
+            # included).
+            at = min([first.lineno] + [d.lineno for d in getattr(first, "decorator_list", [])])
+            lines[at - 1:at - 1] = quoted(doc, indent).split("\n")
     return "\n".join(lines)
 
 
@@ -89,10 +96,16 @@ def main():
     source = STUB.read_text()
     pairs = documented(ast.parse(source))
     stale = [node for node, doc in pairs if ast.get_docstring(node, clean=True) != doc]
+    pairs = [(node, doc) for node, doc in pairs if doc]
     if "--check" in sys.argv[1:]:
+        undocumented = {node.name for node, doc in documented(ast.parse(source)) if not doc}
         for node in stale:
-            print(f"{STUB.name}:{node.lineno}: the docstring of {node.name} is not the "
-                  "module's: run python3 bindings/python/stubdocs.py", file=sys.stderr)
+            if node.name in undocumented:
+                why = "the module has none: write one beside the Rust code, or drop the stub's"
+            else:
+                why = "it is not the module's: run python3 bindings/python/stubdocs.py"
+            print(f"{STUB.name}:{node.lineno}: the docstring of {node.name}: {why}",
+                  file=sys.stderr)
         return 1 if stale else 0
     STUB.write_text(rewrite(source, pairs))
     return 0

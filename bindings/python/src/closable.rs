@@ -3,7 +3,7 @@
 //! call takes a reference to the handle for its length, and `close()` only drops the
 //! object's own: the system handle closes when the calls in progress (a wait, say) end.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use pyo3::PyResult;
 
@@ -15,6 +15,10 @@ pub(crate) struct Closable<T> {
     kind: &'static str,
     name: String,
     handle: RwLock<Option<Arc<T>>>,
+    /// The handles of the `with` blocks in progress, and their threads: a block's end
+    /// undoes what its start did through the handle it did it through, closed since or not
+    /// (a mutex's lock belongs to that handle; a semaphore's unit would be lost).
+    entered: Mutex<Vec<(u64, Arc<T>)>>,
 }
 
 impl<T> Closable<T> {
@@ -23,7 +27,21 @@ impl<T> Closable<T> {
             kind,
             name,
             handle: RwLock::new(Some(Arc::new(handle))),
+            entered: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Notes that thread `thread`'s `with` block started through `handle`.
+    pub(crate) fn enter(&self, thread: u64, handle: Arc<T>) {
+        let mut entered = self.entered.lock().unwrap_or_else(|e| e.into_inner());
+        entered.push((thread, handle));
+    }
+
+    /// The handle thread `thread`'s innermost `with` block started through, forgotten.
+    pub(crate) fn exit(&self, thread: u64) -> Option<Arc<T>> {
+        let mut entered = self.entered.lock().unwrap_or_else(|e| e.into_inner());
+        let at = entered.iter().rposition(|(t, _)| *t == thread)?;
+        Some(entered.remove(at).1)
     }
 
     /// The handle, for one call; `ValueError` once closed.

@@ -360,10 +360,24 @@ impl Server {
             .inner
             .recv_keeping(py, deadline, &self.name, |server, slice| {
                 let request = server.recv_request_timeout(slice)?;
-                Ok((
-                    request.id(),
-                    copy_out(request.len(), |b| request.read_at(0, b))?,
-                ))
+                let id = request.id();
+                let copied = copy_out(request.len(), |b| request.read_at(0, b));
+                drop(request);
+                // A request this server cannot read (its ring damaged or cut short), or
+                // has no memory for, is lost: its client is told, not left waiting.
+                let lost = match &copied {
+                    Ok(Some(_)) => None,
+                    Ok(None) => Some("the server had no memory for the request".to_string()),
+                    Err(e) => Some(format!("the server could not read the request: {e}")),
+                };
+                if let Some(reason) = lost {
+                    let _ = server.respond_failure_timeout(
+                        id,
+                        reason.as_bytes(),
+                        std::time::Duration::ZERO,
+                    );
+                }
+                Ok((id, copied?))
             })?;
         Ok((RequestId { inner: id }, bytes))
     }

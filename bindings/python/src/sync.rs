@@ -146,9 +146,10 @@ impl NamedMutex {
     }
 
     /// Lets go of this handle (again: nothing); using it afterwards is a `ValueError`. A
-    /// lock held through a guard stays until the guard releases it; one taken through
-    /// `wait_any` or `wait_all` and not released is left abandoned, as Win32's
-    /// `CloseHandle` on an owned mutex leaves it.
+    /// lock held through a guard or a `with` block stays until the guard or the block's end
+    /// releases it; one taken through `wait_any` or `wait_all` and not released cannot be
+    /// released any more: it goes as a lock whose handle closed does (Linux: the next
+    /// locker takes it as abandoned at once; Windows: when this thread exits).
     fn close(&self) {
         self.inner.close();
     }
@@ -163,8 +164,10 @@ impl NamedMutex {
     /// whether the mutex was abandoned.
     fn __enter__(slf: Py<Self>, py: Python<'_>) -> PyResult<MutexGuard> {
         let mut guard = NamedMutex::lock(slf, py, None)?;
-        if let Some((m, _)) = guard.mutex.take() {
+        if let Some((m, handle)) = guard.mutex.take() {
             m.get().guard.store(0, Ordering::Relaxed);
+            // The block's end unlocks through the handle that locked, closed since or not.
+            m.get().inner.enter(thread_number(), handle);
         }
         Ok(guard)
     }
@@ -176,7 +179,10 @@ impl NamedMutex {
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        self.release(py)
+        match self.inner.exit(thread_number()) {
+            Some(handle) => handle.release().or_raise(),
+            None => self.release(py),
+        }
     }
 
     fn __repr__(&self) -> String {
@@ -522,7 +528,7 @@ impl NamedSemaphore {
     }
 
     /// Lets go of this handle (again: nothing); using it afterwards is a `ValueError`. Units
-    /// taken stay taken.
+    /// taken stay taken; a `with` block in progress gives its unit back at its end.
     fn close(&self) {
         self.inner.close();
     }
@@ -534,7 +540,13 @@ impl NamedSemaphore {
     }
 
     fn __enter__(&self, py: Python<'_>) -> PyResult<()> {
-        self.acquire(py, None)
+        let semaphore = self.inner.get()?;
+        wait_released(py, None, self.inner.name(), |slice| {
+            sliced(semaphore.acquire_timeout(slice))
+        })?;
+        // The block's end gives the unit back through this handle, closed since or not.
+        self.inner.enter(thread_number(), semaphore);
+        Ok(())
     }
 
     fn __exit__(
@@ -543,7 +555,10 @@ impl NamedSemaphore {
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        self.release(1).map(|_| ())
+        match self.inner.exit(thread_number()) {
+            Some(semaphore) => semaphore.release(1).map(drop).or_raise(),
+            None => self.release(1).map(drop),
+        }
     }
 
     fn __repr__(&self) -> String {

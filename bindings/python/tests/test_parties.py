@@ -303,3 +303,40 @@ def test_a_receive_with_no_memory_even_for_a_copy_says_the_message_was_lost(name
     out, err = child.communicate(timeout=120)
     assert child.returncode == 0, err
     assert out.split("\n")[:2] == ["lost", "b'next'"], (out, err)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="address-space limits are POSIX")
+def test_a_request_the_server_has_no_memory_for_is_failed_for_its_client(name):
+    # A request lost by a server with no memory even for its copy: its client is told
+    # (RequestFailedError), not left waiting for an answer that never comes.
+    child = python_child(
+        LIMIT_ADDRESS_SPACE + "import sys, threading, time, filemap\n"
+        "big = b'x' * (64 << 20)\n"
+        "server = filemap.Server.create_or_open(sys.argv[1], clients=1, capacity=160 << 20)\n"
+        "client = filemap.Client.open(sys.argv[1])\n"
+        "def later():\n"
+        "    time.sleep(0.5)\n"
+        "    client.send_request(big)\n"
+        "sender = threading.Thread(target=later)\n"
+        "sender.start()\n"
+        "lift = limit_address_space(16 << 20)\n"
+        "try:\n"
+        "    server.recv_request(timeout=10)\n"
+        "    print('no MemoryError')\n"
+        "except MemoryError as e:\n"
+        "    print('lost' if 'lost' in str(e) else str(e))\n"
+        "lift()\n"
+        "sender.join()\n"
+        "try:\n"
+        "    client.recv_response(timeout=10)\n"
+        "    print('answered')\n"
+        "except filemap.RequestFailedError as e:\n"
+        "    print(e.reason)\n",
+        name,
+    )
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 0, err
+    assert out.split("\n")[:2] == [
+        "lost",
+        "the server had no memory for the request",
+    ], (out, err)

@@ -308,3 +308,21 @@ def test_named_objects_close(name):
     # Released before its last handle went: the object is gone, and its name is free.
     with filemap.NamedMutex.create_new(name + "-m") as g:
         assert not g.abandoned
+
+
+def test_a_with_block_ends_through_its_handle_when_the_object_closes_in_it(name):
+    # A mutex or semaphore closed inside a `with` block: the block's end still unlocks or
+    # gives the unit back (it raised ValueError, leaving the lock to be taken over as
+    # abandoned, and the unit lost).
+    mutex = filemap.NamedMutex.create_new(name + "-m")
+    other = filemap.NamedMutex.open(name + "-m")
+    with mutex:
+        mutex.close()
+    with other as guard:
+        assert not guard.abandoned
+    semaphore = filemap.NamedSemaphore.create_new(name + "-s", 1, 1)
+    seen = filemap.NamedSemaphore.open(name + "-s")
+    with semaphore:
+        semaphore.close()
+        assert not seen.try_acquire()
+    assert seen.try_acquire()

@@ -226,9 +226,10 @@ class NamedMutex:
         """The mutex's full name."""
     def close(self) -> None:
         """Lets go of this handle (again: nothing); using it afterwards is a `ValueError`. A
-        lock held through a guard stays until the guard releases it; one taken through
-        `wait_any` or `wait_all` and not released is left abandoned, as Win32's
-        `CloseHandle` on an owned mutex leaves it."""
+        lock held through a guard or a `with` block stays until the guard or the block's end
+        releases it; one taken through `wait_any` or `wait_all` and not released cannot be
+        released any more: it goes as a lock whose handle closed does (Linux: the next
+        locker takes it as abandoned at once; Windows: when this thread exits)."""
     @property
     def closed(self) -> bool:
         """Whether `close()` was called."""
@@ -307,7 +308,7 @@ class NamedSemaphore:
         """The semaphore's full name."""
     def close(self) -> None:
         """Lets go of this handle (again: nothing); using it afterwards is a `ValueError`. Units
-        taken stay taken."""
+        taken stay taken; a `with` block in progress gives its unit back at its end."""
     @property
     def closed(self) -> bool:
         """Whether `close()` was called."""
