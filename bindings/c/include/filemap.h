@@ -709,7 +709,10 @@ enum filemap_status filemap_client_send_request_timeout(struct filemap_client *c
  * are set all the same (`*data` and `*len` the server's reason, `*last` true), and the
  * request is no longer pending. `FILEMAP_DISCONNECTED` if the server is gone: every pending request has failed; or if a
  * server died holding some of them and a new one took over: those have failed, the others
- * stay pending (`filemap_client_is_pending`).
+ * stay pending (`filemap_client_is_pending`). A response that cannot be read
+ * (`FILEMAP_PAGE_FAULT`, `FILEMAP_CORRUPT`: its ring cut short or damaged by another
+ * process) still sets `*id` and `*last`: the request it answers, and whether that request
+ * has ended.
  */
 enum filemap_status filemap_client_recv_response(struct filemap_client *client,
                                                  int64_t timeout_ms,

@@ -488,7 +488,10 @@ pub unsafe extern "C" fn filemap_client_send_request_timeout(
 /// are set all the same (`*data` and `*len` the server's reason, `*last` true), and the
 /// request is no longer pending. `FILEMAP_DISCONNECTED` if the server is gone: every pending request has failed; or if a
 /// server died holding some of them and a new one took over: those have failed, the others
-/// stay pending (`filemap_client_is_pending`).
+/// stay pending (`filemap_client_is_pending`). A response that cannot be read
+/// (`FILEMAP_PAGE_FAULT`, `FILEMAP_CORRUPT`: its ring cut short or damaged by another
+/// process) still sets `*id` and `*last`: the request it answers, and whether that request
+/// has ended.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_client_recv_response(
     client: *mut filemap_client,
@@ -509,11 +512,12 @@ pub unsafe extern "C" fn filemap_client_recv_response(
         let (answers, is_last) = (response.request(), response.is_last());
         let failure = response.is_failure();
         // SAFETY: `data` and `len` checked non-NULL; all valid for writes (the caller's
-        // contract).
+        // contract). Which request it answers is said first: a response that cannot be
+        // read still ends its request when it is the last (it is no longer pending).
         unsafe {
-            hand_out_copy(&response, &mut c.response, data, len)?;
             put_optional(id, answers.into());
             put_optional(last, is_last);
+            hand_out_copy(&response, &mut c.response, data, len)?;
         }
         drop(response);
         if failure {

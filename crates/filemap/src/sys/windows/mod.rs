@@ -243,10 +243,11 @@ impl Section {
         let mapping = owned(h).ok_or_else(|| {
             let code = last_error();
             match code {
-                ERROR_ACCESS_DENIED if writable => Error::FileNotWritable {
+                ERROR_ACCESS_DENIED if writable && !executable => Error::FileNotWritable {
                     path: PathBuf::from(what.to_string()),
                 },
-                // A read-only mapping refused: the handle lacks what executing needs.
+                // An executable mapping refused (the handle lacks FILE_EXECUTE), or a
+                // read-only one (the handle lacks reading).
                 ERROR_ACCESS_DENIED => Error::PermissionDenied {
                     what: format!(
                         "mapping {what} {}: the file's handle does not allow it",
