@@ -274,7 +274,7 @@ impl BridgeBuilder {
     /// let samples = far.declare_subscriber("filemap/temperature").wait()?;
     /// // Published until one comes (what is put before the subscription is known reaches nobody).
     /// let mut sample = None;
-    /// for _ in 0..100 {
+    /// for _ in 0..600 {
     ///     publisher.publish(b"21.5")?;
     ///     sample = samples.recv_timeout(Duration::from_millis(100))?;
     ///     if sample.is_some() {
@@ -321,7 +321,7 @@ impl BridgeBuilder {
     ///     .start()?;
     /// // Put until one comes (a put before the bridge's subscription is known reaches nobody).
     /// let mut received = None;
-    /// for _ in 0..100 {
+    /// for _ in 0..600 {
     ///     far.put("filemap/temperature", "21.5").wait()?;
     ///     if let Ok(message) = subscriber.recv_timeout(Duration::from_millis(100)) {
     ///         received = Some(message.to_vec()?);
@@ -352,7 +352,7 @@ impl BridgeBuilder {
     /// // The local service, whose server answers one request.
     /// let mut server = Server::create_or_open("calc", &ServiceOptions::new())?;
     /// let serving = std::thread::spawn(move || -> filemap::Result<()> {
-    ///     let id = server.recv_request_timeout(Duration::from_secs(30))?.id();
+    ///     let id = server.recv_request_timeout(Duration::from_secs(60))?.id();
     ///     server.respond(id, b"4")
     /// });
     /// let bridge = Bridge::builder()
@@ -369,7 +369,7 @@ impl BridgeBuilder {
     /// let changes = querier.matching_listener().wait()?;
     /// // Asked once the far side knows of the bridge's queryable, until the answer comes.
     /// let mut answer = None;
-    /// for _ in 0..100 {
+    /// for _ in 0..600 {
     ///     if querier.matching_status().wait()?.matching() {
     ///         let replies = querier.get().payload("2+2").wait()?;
     ///         if let Ok(Ok(sample)) = replies.recv().as_ref().map(|reply| reply.result()) {
@@ -566,7 +566,7 @@ impl BridgeBuilder {
     ///     .connect("tcp/127.0.0.1:17105")
     ///     .start()?;
     /// let mut sample = None;
-    /// for _ in 0..100 {
+    /// for _ in 0..600 {
     ///     publisher.publish(b"21.5")?;
     ///     sample = samples.recv_timeout(Duration::from_millis(100))?;
     ///     if sample.is_some() {
@@ -631,7 +631,7 @@ impl BridgeBuilder {
     ///         let _ = lines.send(line.to_string());
     ///     })?;
     /// // Put until the import has made the local topic (the log says so).
-    /// let made = (0..100).any(|_| {
+    /// let made = (0..600).any(|_| {
     ///     far.put("filemap/temperature", "21.5").wait().unwrap();
     ///     log.recv_timeout(Duration::from_millis(100))
     ///         .is_ok_and(|line| line.starts_with("importing filemap/temperature"))
@@ -707,7 +707,7 @@ impl BridgeBuilder {
     ///         let _ = lines.send(line.to_string());
     ///     })?;
     /// // The bridge's first look for local topics finds this one, and says so.
-    /// let said = (0..100).any(|_| {
+    /// let said = (0..600).any(|_| {
     ///     log.recv_timeout(Duration::from_millis(100))
     ///         .is_ok_and(|line| line == "exporting temperature to filemap/temperature")
     /// });
@@ -818,7 +818,7 @@ impl BridgeBuilder {
 ///     })?;
 /// assert!(!bridge.id().is_empty());
 /// // Once the bridge has found the topic (its first look says so in the log)...
-/// let found = (0..100).any(|_| {
+/// let found = (0..600).any(|_| {
 ///     log.recv_timeout(std::time::Duration::from_millis(100))
 ///         .is_ok_and(|line| line.starts_with("exporting temperature"))
 /// });
@@ -866,7 +866,7 @@ impl fmt::Debug for Bridge {
 ///         let _ = lines.send(line.to_string());
 ///     })?;
 /// // Until the bridge's first look for local topics has found this one.
-/// let found = (0..100).any(|_| {
+/// let found = (0..600).any(|_| {
 ///     log.recv_timeout(Duration::from_millis(100))
 ///         .is_ok_and(|line| line.starts_with("exporting temperature"))
 /// });
@@ -1091,10 +1091,8 @@ impl Bridge {
     ///     .start()?;
     /// let id = bridge.id().to_string();
     /// assert!(!id.is_empty());
-    /// if cfg!(unix) {
-    ///     // The host's name and the namespace's directory.
-    ///     assert!(id.ends_with(&filemap::namespace::directory().display().to_string()));
-    /// }
+    /// #[cfg(unix)] // the host's name and the namespace's directory
+    /// assert!(id.ends_with(&filemap::namespace::directory().display().to_string()));
     /// bridge.stop();
     /// // The same for the bridge started again (the far side goes on with its sequence).
     /// let again = Bridge::builder()
@@ -1129,7 +1127,7 @@ impl Bridge {
     ///     })?;
     /// // Until the bridge's first look for local topics has found both.
     /// let mut found = 0;
-    /// for _ in 0..100 {
+    /// for _ in 0..600 {
     ///     if found == 2 {
     ///         break;
     ///     }
@@ -1169,7 +1167,7 @@ impl Bridge {
     ///     .start_with_log(move |line| {
     ///         let _ = lines.send(line.to_string());
     ///     })?;
-    /// let found = (0..100).any(|_| {
+    /// let found = (0..600).any(|_| {
     ///     log.recv_timeout(Duration::from_millis(100))
     ///         .is_ok_and(|line| line.starts_with("exporting temperature"))
     /// });

@@ -55,7 +55,7 @@ const TEXT: usize = 16;
 /// // What this process's bridge publishes, once it has written what it exports.
 /// let name = format!("{STATUS_PREFIX}{}", std::process::id());
 /// let mut status = None;
-/// for _ in 0..100 {
+/// for _ in 0..600 {
 ///     status = read_status(&name).filter(|s| !s.topics.is_empty());
 ///     if status.is_some() {
 ///         break;
