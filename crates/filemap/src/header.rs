@@ -26,6 +26,8 @@
 //! The header occupies the entry's first [`HEADER_AREA`] bytes; the data of a memory-backed
 //! object starts at the data offset, one allocation granule in.
 
+use crate::error::{Error, Result};
+use crate::name::Name;
 use crate::vocabulary::{Kind, Protection, ShareMode};
 
 /// `b"FILEMAP\0"`.
@@ -122,6 +124,20 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// `Error::KindMismatch` unless the object of `header` (named `name`) is of the kind
+/// `expected`: every opener's check, made before anything of a data area another kind lays
+/// out otherwise is mapped.
+pub(crate) fn check_kind(name: &Name, header: &Header, expected: Kind) -> Result<()> {
+    if header.kind != expected {
+        return Err(Error::KindMismatch {
+            name: name.to_string(),
+            found: header.kind,
+            expected,
+        });
+    }
+    Ok(())
 }
 
 impl Header {

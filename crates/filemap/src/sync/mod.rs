@@ -133,17 +133,7 @@ impl ObjectOptions {
     }
 }
 
-/// Checks that an opened object is of the kind asked for.
-pub(crate) fn check_kind(name: &Name, header: &Header, expected: Kind) -> Result<()> {
-    if header.kind != expected {
-        return Err(Error::KindMismatch {
-            name: name.to_string(),
-            found: header.kind,
-            expected,
-        });
-    }
-    Ok(())
-}
+pub(crate) use crate::header::check_kind;
 
 fn timeout_error(name: &Name, after: std::time::Duration) -> Error {
     Error::Timeout {

@@ -26,7 +26,7 @@ use super::{
     raw, wide, Entry, RawView,
 };
 use crate::error::{Error, Result};
-use crate::header::{Header, SYNC_AREA};
+use crate::header::{check_kind, Header, SYNC_AREA};
 use crate::name::{Name, Scope};
 use crate::sys::{Bell, CreateMode, Doorbell, Locked};
 use crate::vocabulary::{Access, Disposition, Kind, Protection};
@@ -247,7 +247,7 @@ impl MutexObject {
         companion_owner_check(name, &mutex)?;
         let expected = header.kind;
         let (entry, header, disposition) = create_entry(name, header, mode, Some(&init))?;
-        expect_kind(name, &header, expected)?;
+        check_kind(name, &header, expected)?;
         let object = MutexObject::with_section(name, entry, &header, mutex, &lock)?;
         Ok((object, header, disposition))
     }
@@ -293,7 +293,7 @@ impl MutexObject {
             ));
         }
         let (entry, header) = open_entry_as(name, expected)?;
-        expect_kind(name, &header, expected)?;
+        check_kind(name, &header, expected)?;
         let lock = lock_name(name);
         // SAFETY: a valid NUL-terminated name; the handle is owned by `owned`.
         let h = unsafe { OpenMutexW(SYNCHRONIZE | MUTEX_MODIFY_STATE, 0, lock.as_ptr()) };
@@ -859,7 +859,7 @@ pub(crate) fn create_sync(
     refuse_persistent(header)?;
     let expected = header.kind;
     let (entry, header, disposition) = create_entry(name, header, mode, Some(init))?;
-    expect_kind(name, &header, expected)?;
+    check_kind(name, &header, expected)?;
     let opened = disposition == Disposition::Opened;
     Ok((
         ChannelMemory::map(name, entry, &header, opened)?,
@@ -885,20 +885,6 @@ fn open_entry_as(name: &Name, expected: Kind) -> Result<(Entry, Header)> {
 /// another kind of object holds is said not to be).
 pub(crate) fn open_sync(name: &Name, expected: Kind) -> Result<(ChannelMemory, Header)> {
     let (entry, header) = open_entry_as(name, expected)?;
-    expect_kind(name, &header, expected)?;
+    check_kind(name, &header, expected)?;
     Ok((ChannelMemory::map(name, entry, &header, true)?, header))
-}
-
-/// `Error::KindMismatch` if the entry found is not of the kind `expected`: said before its
-/// data area is mapped, which another kind lays out otherwise (a file-backed mapping's
-/// section holds only its header; a reserve mapping's data area is not committed).
-fn expect_kind(name: &Name, header: &Header, expected: Kind) -> Result<()> {
-    if header.kind != expected {
-        return Err(Error::KindMismatch {
-            name: name.to_string(),
-            found: header.kind,
-            expected,
-        });
-    }
-    Ok(())
 }
