@@ -372,6 +372,43 @@ int main(int argc, char **argv) {
         expect("a lock", filemap_mutex_lock(mutex, 0, &abandoned), FILEMAP_OK);
         expect("a lock again by its holder", filemap_mutex_lock(mutex, 0, &abandoned),
                FILEMAP_WOULD_DEADLOCK);
+        /* A refused wait changes nothing: the message a receiver holds stays held (its
+           bytes are not given back to the sender, which finds no room while it is). */
+        snprintf(name, sizeof name, "%s-held", argv[1]);
+        {
+            filemap_sender *tx = NULL;
+            filemap_receiver *rx = NULL;
+            filemap_waitable both[2];
+            int sent = 0;
+            expect("a channel for a held message",
+                   filemap_sender_create_or_open(name, 4096, &tx), FILEMAP_OK);
+            expect("its receiver", filemap_receiver_open(name, &rx), FILEMAP_OK);
+            while (sent < 16 && filemap_send(tx, big, sizeof big, 0) == FILEMAP_OK)
+                sent++;
+            expect("a message held", filemap_recv(rx, 0, &data, &len), FILEMAP_OK);
+            both[0].kind = FILEMAP_WAIT_RECEIVER;
+            both[0].handle = rx;
+            both[0].room = 0;
+            both[1].kind = FILEMAP_WAIT_MUTEX;
+            both[1].handle = mutex;
+            both[1].room = 0;
+            expect("a wait on a receiver and a mutex its thread holds",
+                   filemap_wait_any(both, 2, 0, &index, NULL), FILEMAP_WOULD_DEADLOCK);
+            expect("a wait on all of them", filemap_wait_all(both, 2, 0, NULL),
+                   FILEMAP_WOULD_DEADLOCK);
+            expect("a send while the message is held", filemap_send(tx, big, sizeof big, 0),
+                   FILEMAP_TIMEOUT);
+            expect("the held message released", filemap_recv_release(rx), FILEMAP_OK);
+            expect("a send once it is released", filemap_send(tx, big, sizeof big, 0),
+                   FILEMAP_OK);
+            checked++;
+            if (sent < 2 || sent == 16) {
+                failed++;
+                fprintf(stderr, "bad_calls: %d messages filled the ring\n", sent);
+            }
+            filemap_receiver_close(rx);
+            filemap_sender_close(tx);
+        }
         expect("a release", filemap_mutex_release(mutex), FILEMAP_OK);
         expect("a release once more", filemap_mutex_release(mutex), FILEMAP_NOT_OWNER);
         filemap_mutex_close(mutex);

@@ -150,7 +150,8 @@ typedef enum filemap_wait_kind {
    * A `filemap_receiver *`: ready when a message is there, or the sender is gone, or
    * the sender has just wrapped around the ring (the next receive then waits for the
    * message after the wrap, and gives the sender the wrap's bytes back). The message it
-   * held is released first.
+   * held is released before the wait (a wait refused, for a bad argument or a mutex
+   * this thread holds, releases nothing).
    */
   FILEMAP_WAIT_RECEIVER = 3,
   /**

@@ -29,7 +29,8 @@ pub enum filemap_wait_kind {
     /// A `filemap_receiver *`: ready when a message is there, or the sender is gone, or
     /// the sender has just wrapped around the ring (the next receive then waits for the
     /// message after the wrap, and gives the sender the wrap's bytes back). The message it
-    /// held is released first.
+    /// held is released before the wait (a wait refused, for a bad argument or a mutex
+    /// this thread holds, releases nothing).
     FILEMAP_WAIT_RECEIVER = 3,
     /// A `filemap_sender *`: ready when there is room for a message of `room` bytes (1 if
     /// 0), or the receiver is gone.
@@ -101,7 +102,8 @@ unsafe fn check_kind(kind: filemap_wait_kind, h: *mut c_void, what: &str) -> Res
     }
 }
 
-/// The objects of a wait, borrowed from their handles for the call.
+/// The objects of a wait (`all`: of a `filemap_wait_all`), borrowed from their handles
+/// for the call, once the wait's refusals are ruled out.
 ///
 /// # Safety
 /// `objects` is NULL or valid for reads of `count` waitables; each handle is NULL or a live
@@ -111,6 +113,7 @@ unsafe fn check_kind(kind: filemap_wait_kind, h: *mut c_void, what: &str) -> Res
 unsafe fn targets<'a>(
     objects: *const filemap_waitable,
     count: usize,
+    all: bool,
 ) -> Result<Vec<Target<'a>>, Failure> {
     if count == 0 {
         return Err(Failure::invalid("a wait on no objects (count is 0)"));
@@ -167,45 +170,77 @@ unsafe fn targets<'a>(
             w[1].1, w[0].1
         )));
     }
+    // The wait's own refusals come before any receiver's held message is released: a
+    // refused wait changes nothing. (They are about the other objects only.)
+    let others: Vec<usize> = (0..count)
+        .filter(|&i| kinds[i] != FILEMAP_WAIT_RECEIVER)
+        .collect();
+    if others.len() < count && !others.is_empty() {
+        let mut checked = Vec::with_capacity(others.len());
+        for &i in &others {
+            // SAFETY: entry `i` of `objects` (valid for `count`), its handle checked of its
+            // kind, distinct from the others; no receiver is among them, and the
+            // one-thread handles are used by no other thread (the caller's contract).
+            checked.push(unsafe { target(objects, i, raw[i].1, kinds[i]) }?);
+        }
+        let list: Vec<&dyn Waitable> = checked.iter().map(|t| t as &dyn Waitable).collect();
+        filemap_core::wait::check(&list, all)?;
+    }
     let mut targets = Vec::with_capacity(count);
     for (i, (&(_, h), kind)) in raw.iter().zip(kinds).enumerate() {
-        // A sender's room, read only for senders (0 means 1).
-        // SAFETY: entry `i < count` is readable (as above), and the caller sets a sender's
-        // `room` (the header says so).
-        let room = || unsafe { std::ptr::addr_of!((*objects.add(i)).room).read() }.max(1);
-        let what = "a waited handle";
-        // SAFETY (every arm): a live handle of the kind the caller named (its tag checked
-        // above, and again here), distinct from the others (checked above), so the exclusive
-        // borrows of the one-thread handles do not alias; no other thread uses those during
-        // the call (the caller's contract).
-        let target = unsafe {
-            match kind {
-                FILEMAP_WAIT_EVENT => Target::Event(&shared(h.cast::<filemap_event>(), what)?.0),
-                FILEMAP_WAIT_SEMAPHORE => {
-                    Target::Semaphore(&shared(h.cast::<filemap_semaphore>(), what)?.0)
-                }
-                FILEMAP_WAIT_MUTEX => Target::Mutex(&shared(h.cast::<filemap_mutex>(), what)?.0),
-                FILEMAP_WAIT_RECEIVER => {
-                    Target::Receiver(handle(h.cast::<filemap_receiver>(), what)?.0.receiver())
-                }
-                FILEMAP_WAIT_SENDER => {
-                    Target::Sender(&shared(h.cast::<filemap_sender>(), what)?.0, room())
-                }
-                FILEMAP_WAIT_SUBSCRIBER => {
-                    Target::Subscriber(&shared(h.cast::<filemap_subscriber>(), what)?.subscriber)
-                }
-                FILEMAP_WAIT_INBOX => {
-                    Target::Inbox(&shared(h.cast::<filemap_inbox>(), what)?.inbox)
-                }
-                FILEMAP_WAIT_INBOX_SENDER => {
-                    Target::Sender(&shared(h.cast::<filemap_inbox_sender>(), what)?.0, room())
-                }
-                FILEMAP_WAIT_SERVER => shared(h.cast::<filemap_server>(), what)?.server.target(),
-            }
-        };
-        targets.push(target);
+        // SAFETY: a live handle of the kind the caller named (its tag checked above, and
+        // again in `target`), distinct from the others (checked above), so the exclusive
+        // borrows of the one-thread handles do not alias; no other thread uses those
+        // during the call (the caller's contract).
+        targets.push(unsafe { target(objects, i, h, kind) }?);
     }
     Ok(targets)
+}
+
+/// The target of entry `i` of `objects`, whose handle is `h` and kind `kind` (a
+/// receiver's held message is released).
+///
+/// # Safety
+/// `objects` is valid for reads of more than `i` waitables; `h` is entry `i`'s handle, a
+/// live handle of `kind`'s type (or of another type of this library: then it is refused),
+/// not borrowed elsewhere while the target lives if it is a one-thread handle (receiver,
+/// sender, subscriber, inbox, inbox sender, server) used by no other thread meanwhile.
+unsafe fn target<'a>(
+    objects: *const filemap_waitable,
+    i: usize,
+    h: *mut c_void,
+    kind: filemap_wait_kind,
+) -> Result<Target<'a>, Failure> {
+    // A sender's room, read only for senders (0 means 1).
+    // SAFETY: entry `i` is readable (the contract), and the caller sets a sender's `room`
+    // (the header says so).
+    let room = || unsafe { std::ptr::addr_of!((*objects.add(i)).room).read() }.max(1);
+    let what = "a waited handle";
+    // SAFETY (every arm): a live handle of the kind named (its tag is checked again by
+    // `shared` and `handle`), borrowed as the contract allows.
+    unsafe {
+        Ok(match kind {
+            FILEMAP_WAIT_EVENT => Target::Event(&shared(h.cast::<filemap_event>(), what)?.0),
+            FILEMAP_WAIT_SEMAPHORE => {
+                Target::Semaphore(&shared(h.cast::<filemap_semaphore>(), what)?.0)
+            }
+            FILEMAP_WAIT_MUTEX => Target::Mutex(&shared(h.cast::<filemap_mutex>(), what)?.0),
+            FILEMAP_WAIT_RECEIVER => {
+                Target::Receiver(handle(h.cast::<filemap_receiver>(), what)?.0.receiver())
+            }
+            FILEMAP_WAIT_SENDER => {
+                Target::Sender(&shared(h.cast::<filemap_sender>(), what)?.0, room())
+            }
+            FILEMAP_WAIT_SUBSCRIBER => {
+                Target::Subscriber(&shared(h.cast::<filemap_subscriber>(), what)?.subscriber)
+            }
+            FILEMAP_WAIT_INBOX => Target::Inbox(&shared(h.cast::<filemap_inbox>(), what)?.inbox),
+            FILEMAP_WAIT_INBOX_SENDER => {
+                Target::Sender(&shared(h.cast::<filemap_inbox_sender>(), what)?.0, room())
+            }
+            FILEMAP_WAIT_SERVER => shared(h.cast::<filemap_server>(), what)?.server.target(),
+        })
+    }
 }
 
 /// A mutex taken by a wait stays locked for `filemap_mutex_release`; whether it was
@@ -238,7 +273,7 @@ pub unsafe extern "C" fn filemap_wait_any(
         }
         let timeout = timeout_arg(timeout_ms)?;
         // SAFETY: the caller's contract for `objects`, `count` and the handles.
-        let targets = unsafe { targets(objects, count) }?;
+        let targets = unsafe { targets(objects, count, false) }?;
         let list: Vec<&dyn Waitable> = targets.iter().map(|t| t as &dyn Waitable).collect();
         let ready = filemap_core::wait_any(&list, timeout)?;
         let i = ready.index;
@@ -267,7 +302,7 @@ pub unsafe extern "C" fn filemap_wait_all(
     run(|| {
         let timeout = timeout_arg(timeout_ms)?;
         // SAFETY: the caller's contract for `objects`, `count` and the handles.
-        let targets = unsafe { targets(objects, count) }?;
+        let targets = unsafe { targets(objects, count, true) }?;
         let list: Vec<&dyn Waitable> = targets.iter().map(|t| t as &dyn Waitable).collect();
         let taken = filemap_core::wait_all(&list, timeout)?;
         for (i, t) in taken.into_iter().enumerate() {

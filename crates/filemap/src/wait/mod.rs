@@ -396,6 +396,31 @@ fn take_first<'a>(
     Ok(None)
 }
 
+/// Refuses `objects` as [`wait_any`] (`all` false) or [`wait_all`] (`all` true) would
+/// before it waits, without waiting or taking anything: for a caller with something to
+/// do first only if the wait goes ahead (a binding that gives a held message back before
+/// a wait on its receiver, say). The errors are those calls' own, but for
+/// [`Error::Timeout`].
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::sync::{EventReset, NamedEvent, NamedMutex};
+/// use filemap::wait::check;
+///
+/// let go = NamedEvent::create_new("check-demo-go", EventReset::Auto, false)?;
+/// let lock = NamedMutex::create_new("check-demo-lock")?;
+/// check(&[&go, &lock], false)?; // a wait would go ahead (and nothing was taken)
+/// assert!(lock.try_lock()?.is_some());
+/// let _guard = lock.lock()?;
+/// assert!(matches!(check(&[&go, &lock], false), Err(filemap::Error::WouldDeadlock { .. })));
+/// assert!(matches!(check(&[&go, &go], true), Err(filemap::Error::InvalidSetting { .. })));
+/// assert!(matches!(check(&[], false), Err(filemap::Error::InvalidSetting { .. })));
+/// # Ok::<(), filemap::Error>(())
+/// ```
+pub fn check(objects: &[&dyn Waitable], all: bool) -> Result<()> {
+    checked_targets(objects, all).map(drop)
+}
+
 /// Waits until all of `objects` are ready together and takes them all (see the
 /// [module](self)'s docs): what was taken from each, in order. [`Error::Timeout`] if they
 /// were not in time; [`Error::WouldDeadlock`] for a mutex this thread holds;
@@ -434,13 +459,6 @@ pub fn wait_all<'a>(
     let targets = checked_targets(objects, true)?;
     let items: Vec<Item<'a>> = targets.iter().map(Item::of).collect();
     let deadline = timeout.and_then(sys::deadline_after);
-    // Before any wait: a set the system cannot take at once is refused now, not once the
-    // endpoints are ready.
-    let sync_objects = items
-        .iter()
-        .filter(|item| matches!(item, Item::Sync(_)))
-        .count();
-    sys::waits::check_take_all(sync_objects)?;
     // The endpoints first, one after another: each stays ready once it is.
     for (target, item) in targets.iter().zip(&items) {
         if matches!(item, Item::Endpoint { .. }) {
@@ -513,7 +531,8 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
 }
 
 /// The objects' targets, checked: at least one, no mutex this thread holds, and for
-/// `wait_all` no synchronisation object twice (it could never take both).
+/// `wait_all` no synchronisation object twice (it could never take both) and no more of
+/// them than the system takes at once.
 fn checked_targets<'a>(objects: &[&'a dyn Waitable], all: bool) -> Result<Vec<Target<'a>>> {
     if objects.is_empty() {
         return Err(Error::InvalidSetting {
@@ -540,6 +559,12 @@ fn checked_targets<'a>(objects: &[&'a dyn Waitable], all: bool) -> Result<Vec<Ta
                           mutex may be waited for once)",
             });
         }
+    }
+    if all {
+        // Before any wait: a set the system cannot take at once is refused now, not once
+        // the endpoints are ready.
+        let sync_objects = targets.iter().filter_map(sync_object).count();
+        sys::waits::check_take_all(sync_objects)?;
     }
     Ok(targets)
 }
