@@ -16,6 +16,7 @@ use pyo3::types::PyBytes;
 use crate::bytes::{bytes_from, with_bytes};
 use crate::endpoint::{Endpoint, Turn};
 use crate::errors::{closed, to_py, Failed, OrRaise};
+use crate::ints;
 use crate::turns::this_thread;
 use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
 
@@ -49,7 +50,11 @@ impl Sender {
     /// Creates the channel with `capacity` bytes of ring, or opens it, as its sender.
     /// `BusyError` if a live sender has it.
     #[staticmethod]
-    fn create_or_open(py: Python<'_>, name: &str, capacity: u64) -> PyResult<Sender> {
+    fn create_or_open(
+        py: Python<'_>,
+        name: &str,
+        #[pyo3(from_py_with = ints::capacity)] capacity: u64,
+    ) -> PyResult<Sender> {
         py.detach(|| filemap::channel::Sender::create_or_open(name, capacity))
             .or_raise()
             .map(Sender::wrap)
@@ -306,7 +311,11 @@ impl Receiver {
 impl Receiver {
     /// Creates the channel with `capacity` bytes of ring, or opens it, as its receiver.
     #[staticmethod]
-    fn create_or_open(py: Python<'_>, name: &str, capacity: u64) -> PyResult<Receiver> {
+    fn create_or_open(
+        py: Python<'_>,
+        name: &str,
+        #[pyo3(from_py_with = ints::capacity)] capacity: u64,
+    ) -> PyResult<Receiver> {
         py.detach(|| filemap::channel::Receiver::create_or_open(name, capacity))
             .or_raise()
             .map(Receiver::wrap)

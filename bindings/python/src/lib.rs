@@ -8,6 +8,7 @@ mod channel;
 mod closable;
 mod endpoint;
 mod errors;
+mod ints;
 mod kept;
 mod mapping;
 mod parties;

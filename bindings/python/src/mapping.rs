@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::errors::{closed, invalid, OrRaise};
+use crate::ints;
 
 /// From this many bytes on, `View.read` and `View.write` copy with the GIL released.
 const DETACHED_COPY: usize = 64 << 10;
@@ -65,9 +66,9 @@ impl Mapping {
     fn create_new(
         py: Python<'_>,
         name: &str,
-        size: u64,
+        #[pyo3(from_py_with = ints::size)] size: u64,
         persistent: bool,
-        permissions: Option<u32>,
+        #[pyo3(from_py_with = ints::permissions_or_none)] permissions: Option<u32>,
     ) -> PyResult<Mapping> {
         let o = options(persistent, permissions).size(size);
         py.detach(|| o.create_new(name))
@@ -82,9 +83,9 @@ impl Mapping {
     fn create_or_open(
         py: Python<'_>,
         name: &str,
-        size: u64,
+        #[pyo3(from_py_with = ints::size)] size: u64,
         persistent: bool,
-        permissions: Option<u32>,
+        #[pyo3(from_py_with = ints::permissions_or_none)] permissions: Option<u32>,
     ) -> PyResult<(Mapping, bool)> {
         let o = options(persistent, permissions).size(size);
         let (m, d) = py.detach(|| o.create_or_open(name)).or_raise()?;
@@ -111,7 +112,7 @@ impl Mapping {
     fn from_path(
         py: Python<'_>,
         path: PathBuf,
-        size: Option<u64>,
+        #[pyo3(from_py_with = ints::size_or_none)] size: Option<u64>,
         name: Option<String>,
         readonly: bool,
     ) -> PyResult<Mapping> {
@@ -131,7 +132,7 @@ impl Mapping {
     /// An unnamed object of `size` bytes, private to this process (and to processes it is
     /// handed to).
     #[staticmethod]
-    fn unnamed(py: Python<'_>, size: u64) -> PyResult<Mapping> {
+    fn unnamed(py: Python<'_>, #[pyo3(from_py_with = ints::size)] size: u64) -> PyResult<Mapping> {
         py.detach(|| filemap::Mapping::unnamed(size))
             .or_raise()
             .map(Mapping::wrap)
@@ -148,8 +149,8 @@ impl Mapping {
     #[pyo3(signature = (offset=0, length=None, *, access=None))]
     fn view(
         slf: &Bound<'_, Self>,
-        offset: u64,
-        length: Option<u64>,
+        #[pyo3(from_py_with = ints::offset)] offset: u64,
+        #[pyo3(from_py_with = ints::length_or_none)] length: Option<u64>,
         access: Option<&str>,
     ) -> PyResult<View> {
         let py = slf.py();
@@ -267,8 +268,8 @@ impl View {
     fn read<'py>(
         &self,
         py: Python<'py>,
-        offset: usize,
-        length: Option<usize>,
+        #[pyo3(from_py_with = ints::index_offset)] offset: usize,
+        #[pyo3(from_py_with = ints::index_length_or_none)] length: Option<usize>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let v = self.get()?;
         let len = match length {
@@ -303,7 +304,12 @@ impl View {
     }
 
     /// Copies `data` (bytes or any buffer) into the view at `offset`.
-    fn write(&self, py: Python<'_>, offset: usize, data: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn write(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = ints::index_offset)] offset: usize,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let v = self.get()?;
         crate::bytes::with_bytes(py, data, |bytes| {
             // `bytes` is immutable or a copy of this call's own: other threads may run.

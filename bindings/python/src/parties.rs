@@ -2,15 +2,16 @@
 //! `filemap.Server` and `filemap.Client` (request and response, a server streaming one or
 //! more responses to each request).
 
+use std::thread::ThreadId;
+
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::bytes::{bytes_of, with_bytes};
-use std::thread::ThreadId;
-
 use crate::endpoint::{Endpoint, Turn};
 use crate::errors::{invalid, raise, to_py, Failed, OrRaise};
+use crate::ints;
 use crate::kept::{bytes_or_copy, copy_out, lost, Keeping};
 use crate::turns::this_thread;
 use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
@@ -56,7 +57,12 @@ impl Inbox {
     /// its receiver.
     #[staticmethod]
     #[pyo3(signature = (name, *, senders=8, capacity=65536))]
-    fn create_or_open(py: Python<'_>, name: &str, senders: u32, capacity: u64) -> PyResult<Inbox> {
+    fn create_or_open(
+        py: Python<'_>,
+        name: &str,
+        #[pyo3(from_py_with = ints::senders)] senders: u32,
+        #[pyo3(from_py_with = ints::capacity)] capacity: u64,
+    ) -> PyResult<Inbox> {
         let options = inbox_options(senders, capacity);
         py.detach(|| filemap::inbox::Inbox::create_or_open(name, &options))
             .or_raise()
@@ -184,8 +190,8 @@ impl InboxSender {
     fn create_or_open(
         py: Python<'_>,
         name: &str,
-        senders: u32,
-        capacity: u64,
+        #[pyo3(from_py_with = ints::senders)] senders: u32,
+        #[pyo3(from_py_with = ints::capacity)] capacity: u64,
     ) -> PyResult<InboxSender> {
         let options = inbox_options(senders, capacity);
         py.detach(|| filemap::inbox::InboxSender::create_or_open(name, &options))
@@ -266,7 +272,10 @@ impl RequestId {
     /// The id of request `number` of the client in slot `client` (as `client` and `number`
     /// give them back).
     #[new]
-    fn new(client: u32, number: u64) -> RequestId {
+    fn new(
+        #[pyo3(from_py_with = ints::client)] client: u32,
+        #[pyo3(from_py_with = ints::number)] number: u64,
+    ) -> RequestId {
         RequestId {
             inner: filemap::service::RequestId::from_parts(client, number),
         }
@@ -331,7 +340,12 @@ impl Server {
     /// server (taking over from a dead one).
     #[staticmethod]
     #[pyo3(signature = (name, *, clients=8, capacity=65536))]
-    fn create_or_open(py: Python<'_>, name: &str, clients: u32, capacity: u64) -> PyResult<Server> {
+    fn create_or_open(
+        py: Python<'_>,
+        name: &str,
+        #[pyo3(from_py_with = ints::clients)] clients: u32,
+        #[pyo3(from_py_with = ints::capacity)] capacity: u64,
+    ) -> PyResult<Server> {
         let options = service_options(clients, capacity);
         py.detach(|| filemap::service::Server::create_or_open(name, &options))
             .or_raise()
@@ -694,7 +708,12 @@ impl Client {
     /// Like `open`, creating the service with these options if it does not exist.
     #[staticmethod]
     #[pyo3(signature = (name, *, clients=8, capacity=65536))]
-    fn create_or_open(py: Python<'_>, name: &str, clients: u32, capacity: u64) -> PyResult<Client> {
+    fn create_or_open(
+        py: Python<'_>,
+        name: &str,
+        #[pyo3(from_py_with = ints::clients)] clients: u32,
+        #[pyo3(from_py_with = ints::capacity)] capacity: u64,
+    ) -> PyResult<Client> {
         let options = service_options(clients, capacity);
         py.detach(|| filemap::service::Client::create_or_open(name, &options))
             .or_raise()

@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 
 use crate::closable::Closable;
 use crate::errors::OrRaise;
+use crate::ints;
 use crate::waiting::{sliced, timeout_arg, wait_released};
 
 /// A named, robust, cross-process mutex. If its holder dies, the next lock succeeds and
@@ -454,8 +455,8 @@ impl NamedSemaphore {
     fn create_new(
         py: Python<'_>,
         name: &str,
-        initial: u32,
-        maximum: u32,
+        #[pyo3(from_py_with = ints::initial)] initial: u32,
+        #[pyo3(from_py_with = ints::maximum)] maximum: u32,
     ) -> PyResult<NamedSemaphore> {
         let inner = py
             .detach(|| filemap::sync::NamedSemaphore::create_new(name, initial, maximum))
@@ -469,8 +470,8 @@ impl NamedSemaphore {
     fn create_or_open(
         py: Python<'_>,
         name: &str,
-        initial: u32,
-        maximum: u32,
+        #[pyo3(from_py_with = ints::initial)] initial: u32,
+        #[pyo3(from_py_with = ints::maximum)] maximum: u32,
     ) -> PyResult<(NamedSemaphore, bool)> {
         let (inner, d) = py
             .detach(|| filemap::sync::NamedSemaphore::create_or_open(name, initial, maximum))
@@ -490,7 +491,7 @@ impl NamedSemaphore {
     /// Adds `count` units; returns the count before. `InvalidArgumentError` (a
     /// `ValueError`) past the maximum.
     #[pyo3(signature = (count=1))]
-    fn release(&self, count: u32) -> PyResult<u32> {
+    fn release(&self, #[pyo3(from_py_with = ints::count)] count: u32) -> PyResult<u32> {
         self.inner.get()?.release(count).or_raise()
     }
 

@@ -13,6 +13,7 @@ use crate::bytes::with_bytes;
 use crate::endpoint::Endpoint;
 use crate::errors::Failed;
 use crate::errors::{invalid, OrRaise};
+use crate::ints;
 use crate::kept::{bytes_or_copy, copy_out, Keeping};
 use crate::turns::this_thread;
 use crate::waiting::{next_or_stop, timeout_arg, Deadline};
@@ -73,9 +74,9 @@ impl Publisher {
     fn create_or_open(
         py: Python<'_>,
         name: &str,
-        capacity: u64,
-        max_subscribers: u32,
-        history: u32,
+        #[pyo3(from_py_with = ints::capacity)] capacity: u64,
+        #[pyo3(from_py_with = ints::max_subscribers)] max_subscribers: u32,
+        #[pyo3(from_py_with = ints::history)] history: u32,
         slow_subscribers: &str,
     ) -> PyResult<Publisher> {
         let options = topic_options(py, capacity, max_subscribers, history, slow_subscribers)?;
@@ -259,9 +260,9 @@ impl Subscriber {
     fn create_or_open(
         py: Python<'_>,
         name: &str,
-        capacity: u64,
-        max_subscribers: u32,
-        history: u32,
+        #[pyo3(from_py_with = ints::capacity)] capacity: u64,
+        #[pyo3(from_py_with = ints::max_subscribers)] max_subscribers: u32,
+        #[pyo3(from_py_with = ints::history)] history: u32,
         slow_subscribers: &str,
     ) -> PyResult<Subscriber> {
         let options = topic_options(py, capacity, max_subscribers, history, slow_subscribers)?;

@@ -123,3 +123,42 @@ def test_a_system_error_of_a_value_kind_is_a_plain_value_error(tmp_path):
         filemap.Mapping.from_path(tmp_path / ("a" * 300), size=4096)
     assert not isinstance(info.value, OSError)
     assert str(info.value).startswith("open "), str(info.value)
+
+
+def test_an_int_out_of_a_parameters_range_names_the_parameter(name):
+    # Negative or too large for its parameter: an InvalidArgumentError (a ValueError)
+    # saying which parameter, not an OverflowError that names none.
+    cases = [
+        (lambda: filemap.Sender.create_or_open(name, -1), "capacity must not be negative"),
+        (lambda: filemap.Mapping.unnamed(2**64), "size is too large"),
+        (lambda: filemap.Mapping.unnamed(-(2**200)), "size must not be negative"),
+        (lambda: filemap.Mapping.create_new(name, 4096, permissions=-1), "permissions"),
+        (lambda: filemap.Inbox.create_or_open(name, senders=2**32), "senders is too large"),
+        (lambda: filemap.Server.create_or_open(name, clients=-3), "clients must not be"),
+        (lambda: filemap.Publisher.create_or_open(name, history=-1), "history must not be"),
+        (lambda: filemap.NamedSemaphore.create_new(name, 0, -2), "maximum must not be"),
+        (lambda: filemap.RequestId(1, -1), "number must not be negative"),
+    ]
+    for call, message in cases:
+        with pytest.raises(filemap.InvalidArgumentError, match=message):
+            call()
+    with filemap.Mapping.unnamed(4096) as m:
+        with pytest.raises(filemap.InvalidArgumentError, match="offset must not be"):
+            m.view(-1)
+        with pytest.raises(filemap.InvalidArgumentError, match="length is too large"):
+            m.view(0, 2**64)
+        with m.view() as view:
+            with pytest.raises(filemap.InvalidArgumentError, match="offset must not be"):
+                view.read(-4096, 1)
+            with pytest.raises(filemap.InvalidArgumentError, match="length must not be"):
+                view.read(0, -1)
+            with pytest.raises(filemap.InvalidArgumentError, match="offset must not be"):
+                view.write(-1, b"x")
+            assert view.read(4095, None) == b"\0"
+    s = filemap.NamedSemaphore.create_new(name, 0, 2)
+    with pytest.raises(filemap.InvalidArgumentError, match="count must not be"):
+        s.release(-1)
+    s.close()
+    # Not an int at all stays pyo3's TypeError, prefixed with the parameter's name.
+    with pytest.raises(TypeError, match="argument 'size'"):
+        filemap.Mapping.unnamed(1.5)
