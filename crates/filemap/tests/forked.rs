@@ -36,6 +36,10 @@ fn main() {
             "a_childs_copy_of_a_shared_mutex_guard_writes_nothing_back",
             unix::a_childs_copy_of_a_shared_mutex_guard_writes_nothing_back,
         ),
+        (
+            "a_killed_parents_locks_and_endpoints_are_dead_while_its_child_lives",
+            unix::a_killed_parents_locks_and_endpoints_are_dead_while_its_child_lives,
+        ),
     ]);
     #[cfg(not(unix))]
     println!("\nrunning 0 tests (fork is a Unix call: nothing to test here)");
@@ -649,12 +653,13 @@ mod unix {
         if !there {
             return NAME_GONE;
         }
-        // Still the dead owner's (its liveness lock lives on in this process's copy).
+        // Still the dead owner's: taken over as abandoned (the grandchild's drop of its copy
+        // of the guard left it alone; had it unlocked it, it would be free, not abandoned).
         match filemap::sync::NamedMutex::open(format!("{name}-mutex"))
-            .map(|m| m.try_lock().map(|g| g.is_some()))
+            .map(|m| m.try_lock().map(|g| g.map(|g| g.abandoned())))
         {
-            Ok(Ok(false)) => 0,
-            Ok(Ok(true)) => UNLOCKED,
+            Ok(Ok(Some(true))) => 0,
+            Ok(Ok(_)) => UNLOCKED,
             Ok(Err(e)) | Err(e) => {
                 eprintln!("in the child, looking at the mutex: {e}");
                 1
@@ -674,6 +679,111 @@ mod unix {
 
     /// The exit status of child `pid`, waited for at most `limit`: a child still running
     /// then is killed, and the test fails, saying it was still `doing`.
+    /// A process killed with kill -9 while a child it made by `fork` lives on: its mutex
+    /// lock is abandoned and its sender gone, at once, not when the child exits. (The
+    /// child's copies of the parent's liveness locks kept them held: a lock is the open
+    /// file description's, which a fork shares, so the next locker waited for as long as
+    /// the child lived, and the receiver was never told its sender had gone.)
+    pub fn a_killed_parents_locks_and_endpoints_are_dead_while_its_child_lives() {
+        let ns = Namespace::new();
+        let name = unique("dead-parent");
+        let channel = format!("{name}-channel");
+        let mutex = filemap::sync::NamedMutex::create_new(name.as_str()).unwrap();
+        let mut rx = Receiver::create_or_open(channel.as_str(), 4096).unwrap();
+        let mut ready = [0 as libc::c_int; 2];
+        // SAFETY: a pipe into a local array of two descriptors.
+        assert_eq!(unsafe { libc::pipe(ready.as_mut_ptr()) }, 0, "pipe failed");
+        // SAFETY: as in `in_a_child_then_check`; every process below ends with `_exit` or
+        // is killed.
+        let parent = match unsafe { libc::fork() } {
+            0 => {
+                let code = match holding_parent(&name, &channel, ready[1]) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("in the parent to be killed: {e}");
+                        1
+                    }
+                };
+                // SAFETY: ends the process at once.
+                unsafe { libc::_exit(code) }
+            }
+            -1 => panic!("fork failed"),
+            pid => pid,
+        };
+        // SAFETY: closes this process's copy of the pipe's write end.
+        unsafe { libc::close(ready[1]) };
+        // The grandchild's pid, once the parent holds the lock and the sender.
+        let mut said = [0u8; 4];
+        // SAFETY: reads up to 4 bytes into a local buffer from the pipe's read end.
+        let got = unsafe { libc::read(ready[0], said.as_mut_ptr().cast(), 4) };
+        // SAFETY: closes the read end, used no more.
+        unsafe { libc::close(ready[0]) };
+        let grandchild = i32::from_ne_bytes(said);
+        // SAFETY: kills and reaps this test's own child (the grandchild lives on).
+        unsafe {
+            libc::kill(parent, libc::SIGKILL);
+            libc::waitpid(parent, std::ptr::null_mut(), 0);
+        }
+        assert_eq!(
+            got, 4,
+            "the parent to be killed failed (its stderr says why)"
+        );
+        let locked = mutex
+            .lock_timeout(Duration::from_secs(5))
+            .map(|g| g.abandoned());
+        let received = rx.recv_timeout(Duration::from_secs(5)).map(|m| m.len());
+        // SAFETY: kills the grandchild, whose pid the parent sent (it sleeps, holding
+        // nothing of its own; the system reaps it, its parent gone).
+        unsafe { libc::kill(grandchild, libc::SIGKILL) };
+        // Its copies of the entries' descriptors hold the names until it is gone (a zombie
+        // holds none).
+        let started = std::time::Instant::now();
+        while std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
+            .is_ok_and(|stat| !stat.rsplit(')').next().unwrap_or("").starts_with(" Z"))
+            && started.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        match locked {
+            Ok(abandoned) => assert!(abandoned, "the dead parent's lock was not abandoned"),
+            Err(e) => {
+                panic!("the dead parent's lock was not taken over while its child lived: {e}")
+            }
+        }
+        assert!(
+            matches!(received, Err(Error::Disconnected { .. })),
+            "the dead parent's sender looked alive while its child lived: {received:?}"
+        );
+        drop(rx);
+        drop(mutex);
+        ns.assert_empty();
+    }
+
+    /// The parent of `a_killed_parents_...`: opens the mutex and the channel's sender, makes
+    /// a child that sleeps, locks the mutex, then says the child's pid on `ready` and waits
+    /// to be killed.
+    fn holding_parent(name: &str, channel: &str, ready: libc::c_int) -> Result<(), String> {
+        let mutex = filemap::sync::NamedMutex::open(name).map_err(|e| e.to_string())?;
+        let _tx = Sender::open(channel).map_err(|e| e.to_string())?;
+        // SAFETY: this process has one thread (the test's, forked); the child only sleeps
+        // and ends with `_exit`, both async-signal-safe.
+        let child = match unsafe { libc::fork() } {
+            0 => unsafe {
+                libc::sleep(60);
+                libc::_exit(0)
+            },
+            -1 => return Err(format!("fork: {}", std::io::Error::last_os_error())),
+            pid => pid,
+        };
+        mutex.lock_unguarded(None).map_err(|e| e.to_string())?;
+        let said = child.to_ne_bytes();
+        // SAFETY: writes 4 bytes from a local buffer to the pipe's write end.
+        unsafe { libc::write(ready, said.as_ptr().cast(), 4) };
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+
     fn wait_for_child(pid: libc::pid_t, limit: Duration, doing: &str) -> i32 {
         let started = std::time::Instant::now();
         let mut status = 0;

@@ -42,9 +42,10 @@
 //! copy that sends, receives or waits, and from the copies out of a message its parent
 //! held; dropping the copy (or a slot) changes nothing its parent sees, and
 //! `set_wait_mode` changes the copy alone. Getters of what the endpoint keeps answer. The
-//! child opens endpoints of its own, and should drop the copies it does not use: while it
-//! holds one, the role counts as taken, even once its parent closed or died. The same
-//! holds for the endpoints of topics, inboxes and services.
+//! child opens endpoints of its own. Its copies hold nothing of the parent's endpoint
+//! locks, so the role is free, and the peers are told, once the parent closes or dies,
+//! whatever children it left. The same holds for the endpoints of topics, inboxes and
+//! services.
 //!
 //! Soundness: a message is written into the ring once and read from it once, with no
 //! copy in between. The ownership protocol of the ring module decides who may touch which

@@ -17,8 +17,16 @@
 //!
 //! Used by the channel's endpoints (one byte per role) and by mutexes (a byte per handle,
 //! named by the handle's token).
+//!
+//! A child made by `fork` (without `exec`) shares its parent's descriptions, and with them
+//! the locks: its copies would keep a dead parent's handles looking alive for as long as
+//! the child lived. So the descriptors holding locks are listed ([`HELD`]), and in a child
+//! each is pointed at a placeholder right after the fork, before the child runs anything
+//! else (`after_fork_in_child`): the parent's locks stay the parent's alone.
 
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::cell::{Cell, UnsafeCell};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use crate::error::{Error, Result};
 
@@ -52,19 +60,25 @@ fn fresh_description(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
 /// A held liveness lock; dropping it (or dying) releases it.
 #[derive(Debug)]
 pub(crate) struct LivenessLock {
-    _fd: OwnedFd,
+    /// The description holding the lock (listed in [`HELD`] while it is open).
+    fd: Option<OwnedFd>,
 }
 
 impl LivenessLock {
     /// Takes the lock on the byte at `offset` of the entry open as `entry`; `None` if a
     /// live holder has it.
     pub(crate) fn take(entry: BorrowedFd<'_>, offset: u64) -> Result<Option<LivenessLock>> {
+        watch_forks()?;
+        // Listed in the same turn as it is made: a fork meanwhile waits for the turn, so
+        // that no child has a copy of a lock that is not listed.
+        let held = HELD.turn();
         let fd = fresh_description(entry)?;
         let fl = byte_lock(offset, libc::F_WRLCK);
         // SAFETY: fcntl with a valid descriptor and a pointer to a local flock.
         let r = unsafe { libc::fcntl(fd.as_raw_fd(), F_OFD_SETLK, &fl) };
         if r == 0 {
-            return Ok(Some(LivenessLock { _fd: fd }));
+            held.fds().push(fd.as_raw_fd());
+            return Ok(Some(LivenessLock { fd: Some(fd) }));
         }
         let err = std::io::Error::last_os_error();
         match err.raw_os_error() {
@@ -72,6 +86,183 @@ impl LivenessLock {
             _ => Err(Error::io("take a liveness lock on", "an entry", err)),
         }
     }
+}
+
+impl Drop for LivenessLock {
+    fn drop(&mut self) {
+        // Taken off the list and closed in one turn: a fork between the two would leave
+        // the child a copy of the lock that it does not let go of (or, the other way
+        // round, point a descriptor number reused meanwhile at the placeholder).
+        let held = HELD.turn();
+        let fds = held.fds();
+        if let Some(fd) = self.fd.take() {
+            if let Some(at) = fds.iter().rposition(|&listed| listed == fd.as_raw_fd()) {
+                fds.swap_remove(at);
+            }
+            drop(fd);
+        }
+    }
+}
+
+/// The descriptors through which this process holds liveness locks, behind a turn that
+/// one thread has at a time: a lock's taking and listing, its closing and unlisting, and
+/// a fork (taken by the forking thread before the fork, given back after it in parent
+/// and child, `before_fork` and the `after_fork_*`).
+struct Held {
+    taken: AtomicBool,
+    fds: UnsafeCell<Vec<RawFd>>,
+}
+
+// SAFETY: `fds` is touched only by the thread that has the turn (`Held::turn`, or the
+// fork handlers, which have it).
+unsafe impl Sync for Held {}
+
+static HELD: Held = Held {
+    taken: AtomicBool::new(false),
+    fds: UnsafeCell::new(Vec::new()),
+};
+
+/// A descriptor (of `/dev/null`) that a child's copies of the listed descriptors are
+/// pointed at: -1 until opened.
+static PLACEHOLDER: AtomicI32 = AtomicI32::new(-1);
+
+/// Whether the fork handlers are registered.
+static WATCHING: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// How many times this thread has the turn through `before_fork` (the handlers may be
+    /// registered more than once, by threads that raced to register them).
+    static FORK_TURNS: Cell<u32> = const { Cell::new(0) };
+}
+
+/// The turn at [`HELD`]'s list, while it lives.
+struct Turn;
+
+impl Held {
+    /// Waits for the turn (held for a few system calls at most, by another thread).
+    fn turn(&'static self) -> Turn {
+        self.take_turn();
+        Turn
+    }
+
+    fn take_turn(&self) {
+        while self
+            .taken
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::thread::yield_now();
+        }
+    }
+
+    fn give_turn_back(&self) {
+        self.taken.store(false, Ordering::Release);
+    }
+}
+
+impl Turn {
+    #[allow(clippy::mut_from_ref)]
+    fn fds(&self) -> &mut Vec<RawFd> {
+        // SAFETY: this thread has the turn (`self` lives), so no other touches the list;
+        // the reference does not outlive the turn (it borrows `self`), and the callers
+        // take one at a time.
+        unsafe { &mut *HELD.fds.get() }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        HELD.give_turn_back();
+    }
+}
+
+/// Registers the fork handlers once (and opens the placeholder), before the first lock is
+/// taken. Two threads racing may both register them: `before_fork` counts its turns.
+fn watch_forks() -> Result<()> {
+    if WATCHING.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    if PLACEHOLDER.load(Ordering::Acquire) < 0 {
+        let null = rustix::fs::open(
+            "/dev/null",
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| Error::io("open for liveness locks", "/dev/null", super::errno(e)))?;
+        let fd = std::os::fd::IntoRawFd::into_raw_fd(null);
+        if PLACEHOLDER
+            .compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // SAFETY: `fd` was just opened here and is owned by nobody else.
+            drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+        }
+    }
+    // SAFETY: registers handlers that only take and give back the turn, and (in a child)
+    // call `dup3`, which is async-signal-safe; they are never unregistered and live as
+    // long as the program.
+    let r = unsafe {
+        libc::pthread_atfork(
+            Some(before_fork),
+            Some(after_fork_in_parent),
+            Some(after_fork_in_child),
+        )
+    };
+    if r != 0 {
+        return Err(Error::io(
+            "register the fork handlers of",
+            "liveness locks",
+            std::io::Error::from_raw_os_error(r),
+        ));
+    }
+    WATCHING.store(true, Ordering::Release);
+    Ok(())
+}
+
+/// Before a fork, in the forking thread: takes the turn, so that the list is whole in the
+/// child.
+extern "C" fn before_fork() {
+    FORK_TURNS.with(|turns| {
+        if turns.get() == 0 {
+            HELD.take_turn();
+        }
+        turns.set(turns.get() + 1);
+    });
+}
+
+/// Gives back a turn `before_fork` took.
+fn end_fork_turn() {
+    FORK_TURNS.with(|turns| {
+        let left = turns.get().saturating_sub(1);
+        turns.set(left);
+        if left == 0 {
+            HELD.give_turn_back();
+        }
+    });
+}
+
+extern "C" fn after_fork_in_parent() {
+    end_fork_turn();
+}
+
+/// In a child right after the fork (one thread: the forking one's copy, which has the
+/// turn): points every listed descriptor at the placeholder, which lets go of the child's
+/// share of the parent's locks; the numbers stay taken, so that the child's copies of the
+/// locks close what they still name. Only `dup3`, which is async-signal-safe.
+extern "C" fn after_fork_in_child() {
+    let placeholder = PLACEHOLDER.load(Ordering::Acquire);
+    if placeholder >= 0 {
+        // SAFETY: the child's one thread has the turn (taken by `before_fork` before the
+        // fork), so the list is whole and nobody else touches it; reading it allocates
+        // nothing.
+        let fds = unsafe { &*HELD.fds.get() };
+        for &fd in fds {
+            // SAFETY: `dup3` over a descriptor of this process that the list owns (the
+            // child's copy of a lock's), from the placeholder, which stays open.
+            unsafe { libc::dup3(placeholder, fd, libc::O_CLOEXEC) };
+        }
+    }
+    end_fork_turn();
 }
 
 /// Whether a live holder has the lock on the byte at `offset` of the entry open as
