@@ -252,6 +252,13 @@ impl NamedEvent {
 
     /// Unsets the event.
     ///
+    /// A `set` followed at once by a `reset` (Win32's `PulseEvent`, which Microsoft calls
+    /// unreliable) may release fewer waiters on Linux than on Windows: there a waiter woken
+    /// by the `set` looks at the event once it runs, and finds it reset if the `reset` came
+    /// first, so it waits on. Windows releases every waiter (manual reset) or one (auto)
+    /// waiting at the `set`. Signal with a `set` alone, and let the waiters reset an event
+    /// they are done with.
+    ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
     /// use filemap::sync::{EventReset, NamedEvent};

@@ -291,8 +291,10 @@ fn lock_held(
             if left.is_zero() {
                 if slept {
                     // This waiter may have taken the wake meant for the next one: make the
-                    // owner's unlock wake somebody.
-                    state.fetch_or(WAITERS, Ordering::Relaxed);
+                    // owner's unlock wake somebody, or, if the mutex was unlocked since it
+                    // looked (with nobody to wake, the bit cleared by a locker that came
+                    // and went), wake a sleeper now.
+                    keep_waking(state);
                 }
                 return None;
             }
