@@ -151,14 +151,11 @@ impl RingSet {
                     }
                     Ok(())
                 };
-                let (memory, header, _) =
-                    sys::create_sync(&name, &header, CreateMode::OrOpen, &init)?;
-                crate::sync::check_kind(&name, &header, kind)?;
+                let (memory, _, _) = sys::create_sync(&name, &header, CreateMode::OrOpen, &init)?;
                 memory
             }
             None => {
-                let (memory, header) = sys::open_sync(&name, kind)?;
-                crate::sync::check_kind(&name, &header, kind)?;
+                let (memory, _) = sys::open_sync(&name, kind)?;
                 memory
             }
         };

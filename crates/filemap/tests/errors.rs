@@ -301,7 +301,18 @@ fn kind_mismatch() {
     let _reserved = unsafe { Mapping::options().size(1 << 20).reserve(true) }
         .create_new(reserved.as_str())
         .unwrap();
-    for name in [&file_backed, &reserved] {
+    // On Linux, one larger than the address space: mapped before its kind was looked at,
+    // it was NoSpace ("the address space"), not KindMismatch.
+    #[cfg(unix)]
+    let huge = unique("huge-reserved");
+    #[cfg(unix)]
+    // SAFETY: nothing of it is touched.
+    let _huge = unsafe { Mapping::options().size(1 << 48).reserve(true) }
+        .create_new(huge.as_str())
+        .unwrap();
+    #[cfg(not(unix))]
+    let huge = reserved.clone();
+    for name in [&file_backed, &reserved, &huge] {
         let opens = [
             filemap::sync::SharedMutex::<u64>::create_or_open(name.as_str(), 0).err(),
             filemap::sync::SharedMutex::<u64>::open(name.as_str()).err(),
@@ -309,6 +320,9 @@ fn kind_mismatch() {
             filemap::channel::Receiver::create_or_open(name.as_str(), 4096).err(),
             filemap::topic::Subscriber::open(name.as_str()).err(),
             filemap::inbox::Inbox::open(name.as_str()).err(),
+            filemap::sync::NamedEvent::open(name.as_str()).err(),
+            filemap::sync::NamedSemaphore::open(name.as_str()).err(),
+            filemap::sync::NamedMutex::open(name.as_str()).err(),
         ];
         for got in opens {
             match got {
@@ -321,6 +335,8 @@ fn kind_mismatch() {
         }
     }
     drop((_file, _reserved));
+    #[cfg(unix)]
+    drop(_huge);
     ns.assert_empty();
 }
 

@@ -273,14 +273,11 @@ impl Endpoint {
                     unsafe { ring::init(base, capacity) };
                     Ok(())
                 };
-                let (memory, header, _) =
-                    sys::create_sync(&name, &header, CreateMode::OrOpen, &init)?;
-                crate::sync::check_kind(&name, &header, Kind::Channel)?;
+                let (memory, _, _) = sys::create_sync(&name, &header, CreateMode::OrOpen, &init)?;
                 memory
             }
             None => {
-                let (memory, header) = sys::open_sync(&name, Kind::Channel)?;
-                crate::sync::check_kind(&name, &header, Kind::Channel)?;
+                let (memory, _) = sys::open_sync(&name, Kind::Channel)?;
                 memory
             }
         };

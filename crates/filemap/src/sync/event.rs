@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{check_kind, timeout_error, ObjectOptions};
+use super::{timeout_error, ObjectOptions};
 use crate::error::Result;
 use crate::header::Layout;
 use crate::name::{IntoName, Name};
@@ -165,9 +165,8 @@ impl NamedEvent {
     ) -> Result<(NamedEvent, Disposition)> {
         let header = options.header(Kind::Event, 0, Layout::default())?;
         let manual = reset == EventReset::Manual;
-        let (object, header, disposition) =
+        let (object, _, disposition) =
             sys::EventObject::create(&name, &header, mode, manual, initially_set)?;
-        check_kind(&name, &header, Kind::Event)?;
         Ok((NamedEvent { name, object }, disposition))
     }
 
@@ -186,8 +185,7 @@ impl NamedEvent {
     /// ```
     pub fn open(name: impl IntoName) -> Result<NamedEvent> {
         let name = name.into_name()?;
-        let (object, header) = sys::EventObject::open(&name)?;
-        check_kind(&name, &header, Kind::Event)?;
+        let (object, _) = sys::EventObject::open(&name)?;
         Ok(NamedEvent { name, object })
     }
 

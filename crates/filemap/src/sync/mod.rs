@@ -133,8 +133,6 @@ impl ObjectOptions {
     }
 }
 
-pub(crate) use crate::header::check_kind;
-
 fn timeout_error(name: &Name, after: std::time::Duration) -> Error {
     Error::Timeout {
         what: name.to_string(),

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{check_kind, timeout_error, ObjectOptions};
+use super::{timeout_error, ObjectOptions};
 use crate::error::{Error, Result};
 use crate::header::Layout;
 use crate::name::{IntoName, Name};
@@ -169,9 +169,7 @@ impl NamedMutex {
         mode: CreateMode,
     ) -> Result<(NamedMutex, Disposition)> {
         let header = options.header(Kind::Mutex, 0, Layout::default())?;
-        let (object, header, disposition) =
-            sys::MutexObject::create(&name, &header, mode, &|_| {})?;
-        check_kind(&name, &header, Kind::Mutex)?;
+        let (object, _, disposition) = sys::MutexObject::create(&name, &header, mode, &|_| {})?;
         Ok((
             NamedMutex {
                 name,
@@ -198,8 +196,7 @@ impl NamedMutex {
     /// ```
     pub fn open(name: impl IntoName) -> Result<NamedMutex> {
         let name = name.into_name()?;
-        let (object, header) = sys::MutexObject::open(&name, Kind::Mutex)?;
-        check_kind(&name, &header, Kind::Mutex)?;
+        let (object, _) = sys::MutexObject::open(&name, Kind::Mutex)?;
         Ok(NamedMutex {
             name,
             object: Arc::new(object),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{check_kind, timeout_error, ObjectOptions};
+use super::{timeout_error, ObjectOptions};
 use crate::error::{Error, Result};
 use crate::header::Layout;
 use crate::name::{IntoName, Name};
@@ -124,9 +124,8 @@ impl NamedSemaphore {
             return Err(Error::InvalidCount { initial, max });
         }
         let header = options.header(Kind::Semaphore, 0, Layout::default())?;
-        let (object, header, disposition) =
+        let (object, _, disposition) =
             sys::SemaphoreObject::create(&name, &header, mode, initial, max)?;
-        check_kind(&name, &header, Kind::Semaphore)?;
         Ok((NamedSemaphore { name, object }, disposition))
     }
 
@@ -145,8 +144,7 @@ impl NamedSemaphore {
     /// ```
     pub fn open(name: impl IntoName) -> Result<NamedSemaphore> {
         let name = name.into_name()?;
-        let (object, header) = sys::SemaphoreObject::open(&name)?;
-        check_kind(&name, &header, Kind::Semaphore)?;
+        let (object, _) = sys::SemaphoreObject::open(&name)?;
         Ok(NamedSemaphore { name, object })
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytemuck::Pod;
 
 use super::mutex::{acquire, release};
-use super::{check_kind, timeout_error, ObjectOptions};
+use super::{timeout_error, ObjectOptions};
 use crate::copy::{copy_from_shared, copy_to_shared, load_small, store_small, SMALL};
 use crate::error::{Error, Result};
 use crate::header::{Header, Layout, SYNC_AREA};
@@ -203,7 +203,6 @@ impl<T: Pod> SharedMutex<T> {
             unsafe { at.cast::<T>().write(initial) }
         };
         let (object, header, disposition) = sys::MutexObject::create(&name, &header, mode, &init)?;
-        check_kind(&name, &header, Kind::SharedMutex)?;
         check_layout::<T>(&name, &header)?;
         Ok((
             SharedMutex {
@@ -233,7 +232,6 @@ impl<T: Pod> SharedMutex<T> {
     pub fn open(name: impl IntoName) -> Result<SharedMutex<T>> {
         let name = name.into_name()?;
         let (object, header) = sys::MutexObject::open(&name, Kind::SharedMutex)?;
-        check_kind(&name, &header, Kind::SharedMutex)?;
         check_layout::<T>(&name, &header)?;
         Ok(SharedMutex {
             name,

@@ -548,14 +548,11 @@ impl Topic {
                     }
                     Ok(())
                 };
-                let (memory, header, _) =
-                    sys::create_sync(&name, &header, CreateMode::OrOpen, &init)?;
-                crate::sync::check_kind(&name, &header, Kind::Topic)?;
+                let (memory, _, _) = sys::create_sync(&name, &header, CreateMode::OrOpen, &init)?;
                 memory
             }
             None => {
-                let (memory, header) = sys::open_sync(&name, Kind::Topic)?;
-                crate::sync::check_kind(&name, &header, Kind::Topic)?;
+                let (memory, _) = sys::open_sync(&name, Kind::Topic)?;
                 memory
             }
         };

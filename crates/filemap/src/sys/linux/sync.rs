@@ -20,7 +20,7 @@ use super::mutex::{self, Owner};
 use super::rescue::Rescued;
 use super::RawView;
 use crate::error::{Error, Result};
-use crate::header::{Header, SYNC_AREA};
+use crate::header::{check_kind, Header, SYNC_AREA};
 use crate::name::Name;
 use crate::sys::{CreateMode, Doorbell, Locked};
 use crate::vocabulary::{Access, Disposition, Kind};
@@ -140,22 +140,26 @@ impl SyncMemory {
     }
 }
 
-/// Creates (or opens) a synchronisation entry whose data area `init` prepares.
+/// Creates (or opens) a synchronisation entry of `header`'s kind whose data area `init`
+/// prepares; an existing entry of another kind is `KindMismatch`, found before anything
+/// of it is mapped (its size is another kind's, a terabyte mapping's, say).
 pub(crate) fn create_sync(
     name: &Name,
     header: &Header,
     mode: CreateMode,
     init: &dyn Fn(*mut u8) -> Result<()>,
 ) -> Result<(SyncMemory, Header, Disposition)> {
+    let expected = header.kind;
     let (entry, header, disposition) = create_entry(name, header, mode, Some(init))?;
+    check_kind(name, &header, expected)?;
     Ok((SyncMemory::map(entry, &header, name)?, header, disposition))
 }
 
-/// Opens a synchronisation entry (read-write: waiting writes to the words too). `expected`:
-/// the kind the caller checks the header for (here the header alone says what a name
-/// holds).
-pub(crate) fn open_sync(name: &Name, _expected: Kind) -> Result<(SyncMemory, Header)> {
+/// Opens a synchronisation entry of kind `expected` (read-write: waiting writes to the
+/// words too); one of another kind is `KindMismatch`, found before it is mapped.
+pub(crate) fn open_sync(name: &Name, expected: Kind) -> Result<(SyncMemory, Header)> {
     let (entry, header) = open_entry(name, true)?;
+    check_kind(name, &header, expected)?;
     Ok((SyncMemory::map(entry, &header, name)?, header))
 }
 
@@ -388,33 +392,20 @@ impl MutexObject {
             }
             Ok(())
         };
-        let expected = header.kind;
         let (memory, header, disposition) = create_sync(name, header, mode, &init)?;
-        let object = MutexObject::with(memory, &header, expected, name)?;
+        let object = MutexObject::with(memory, name)?;
         Ok((object, header, disposition))
     }
 
     /// Opens the mutex (or shared value) `name`, which must be of kind `expected`.
     pub(crate) fn open(name: &Name, expected: Kind) -> Result<(MutexObject, Header)> {
         let (memory, header) = open_sync(name, expected)?;
-        Ok((MutexObject::with(memory, &header, expected, name)?, header))
+        Ok((MutexObject::with(memory, name)?, header))
     }
 
-    /// The object over an opened (or just created) entry: its kind and layout checked, a
-    /// token of this handle's own chosen.
-    fn with(
-        memory: SyncMemory,
-        header: &Header,
-        expected: Kind,
-        name: &Name,
-    ) -> Result<MutexObject> {
-        if header.kind != expected {
-            return Err(Error::KindMismatch {
-                name: name.to_string(),
-                found: header.kind,
-                expected,
-            });
-        }
+    /// The object over an opened (or just created) entry of its kind: its layout checked,
+    /// a token of this handle's own chosen.
+    fn with(memory: SyncMemory, name: &Name) -> Result<MutexObject> {
         mutex::check_layout(memory.word(1).load(Ordering::Relaxed), name)?;
         let owner = Owner::new(memory.entry.fd(), memory.word(0), name)?;
         Ok(MutexObject { memory, owner })
