@@ -64,6 +64,10 @@ mod linux {
                 "local_name_precreated_by_another_user",
                 local_name_precreated_by_another_user,
             ),
+            (
+                "a_private_squat_of_a_local_name_is_a_foreign_owner",
+                a_private_squat_of_a_local_name_is_a_foreign_owner,
+            ),
             ("global_name_squatted", global_name_squatted),
             (
                 "permissions_grant_what_they_say",
@@ -132,6 +136,7 @@ mod linux {
             "probe-private" => probe_private(&args[0], &args[1]),
             "precreate-local" => precreate_local(&args[0]),
             "squat-global" => squat_global(&args[0], &args[1]),
+            "meet-private-squat" => meet_private_squat(&args[0]),
             "open-with" => open_with(&args[0], &args[1], &args[2]),
             other => panic!("unknown role {other}"),
         });
@@ -227,6 +232,45 @@ mod linux {
         let path = filemap::namespace::directory().join(format!("filemap.u0.{name}"));
         std::fs::write(&path, b"FILEMAP\0planted").unwrap();
         std::fs::set_permissions(&path, PermissionsExt::from_mode(0o666)).unwrap();
+    }
+
+    /// Root plants, mode 0600, the file where nobody's Local entry of a name would be:
+    /// every opener of nobody's is told whose the file is, as for a squat it may read
+    /// (`open` and `create_or_open` said PermissionDenied: the file could not be opened, and
+    /// its owner was never looked at).
+    fn a_private_squat_of_a_local_name_is_a_foreign_owner() {
+        let ns = shared_namespace();
+        let name = unique("squatted-privately");
+        let path = entry_path(&ns, NOBODY, &name);
+        std::fs::write(&path, b"FILEMAP\0planted").unwrap();
+        std::fs::set_permissions(&path, PermissionsExt::from_mode(0o600)).unwrap();
+        let seen = run_as_nobody("meet-private-squat", &[&name]);
+        assert!(seen.contains("all refused"), "{seen}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"FILEMAP\0planted");
+        std::fs::remove_file(&path).unwrap();
+        ns.assert_empty();
+    }
+
+    /// As nobody: every opener of `name`, squatted by root's unreadable file.
+    fn meet_private_squat(name: &str) {
+        let refused = |what: &str, r: Result<(), Error>| match r {
+            Err(Error::ForeignOwner { owner, .. }) if owner == "uid 0" => {}
+            other => panic!("{what}: expected ForeignOwner, got {other:?}"),
+        };
+        refused("open", Mapping::open(name).map(drop));
+        refused(
+            "read-only open",
+            Mapping::open_with(name, filemap::Access::Read).map(drop),
+        );
+        refused(
+            "create_or_open",
+            Mapping::create_or_open(name, 4096).map(drop),
+        );
+        refused("create_new", Mapping::create_new(name, 4096).map(drop));
+        refused("mutex", NamedMutex::create_or_open(name).map(drop));
+        refused("mutex open", NamedMutex::open(name).map(drop));
+        refused("receiver", Receiver::open(name).map(drop));
+        println!("all refused");
     }
 
     // --- A Global name squatted by another user --------------------------------------

@@ -483,11 +483,25 @@ fn open_in(
                 }
                 e => Err(e),
             });
-        let fd = opened.map_err(|e| match (write_refused, e) {
-            // Refused for reading too: the first refusal is the one to tell.
-            (Some(first), Errno::ACCESS) => open_error(name, writable, first),
-            (_, e) => open_error(name, writable, e),
-        })?;
+        let fd = match opened {
+            Ok(fd) => fd,
+            Err(e) => {
+                // A file this user may not open may be another user's squat: said so, as
+                // for one it may open (its owner is looked at by name, not followed).
+                if matches!(e, Errno::ACCESS | Errno::PERM) {
+                    if let Ok(st) =
+                        rustix::fs::statat(&dir.fd, file_name, AtFlags::SYMLINK_NOFOLLOW)
+                    {
+                        check_entry_file(name, &st, purpose, me)?;
+                    }
+                }
+                return Err(match (write_refused, e) {
+                    // Refused for reading too: the first refusal is the one to tell.
+                    (Some(first), Errno::ACCESS) => open_error(name, writable, first),
+                    (_, e) => open_error(name, writable, e),
+                });
+            }
+        };
         let inspect = || {
             let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", name, errno(e)))?;
             check_entry_file(name, &st, purpose, me)?;
