@@ -377,14 +377,22 @@ pub(crate) fn arm(state: &AtomicU32) -> u32 {
 /// objects that could not take them all: an abandoned mutex stays abandoned for the next
 /// taker, a free one becomes free again. Keeps a waiters bit set meanwhile, and wakes a
 /// sleeper if there may be one.
+///
+/// An abandoned one is given back with the token a thread's exit leaves, not its dead
+/// owner's: a handle opened meanwhile may have drawn that token (one chance in 2^31), and
+/// would then look like the mutex's live owner to every waiter, itself included.
 pub(crate) fn give_back(state: &AtomicU32, me: &Owner, replaced: u32) {
+    let owner = match replaced & !WAITERS {
+        0 => 0,
+        _ => ABANDONED_BY_THREAD,
+    };
     let mut current = state.load(Ordering::Relaxed);
     for _ in 0..64 {
         if current & !WAITERS != me.token {
             // Not held by this handle (another process rewrote the word): leave it.
             return;
         }
-        let restored = replaced | (current & WAITERS);
+        let restored = owner | (replaced & WAITERS) | (current & WAITERS);
         match state.compare_exchange(current, restored, Ordering::Release, Ordering::Relaxed) {
             Ok(_) => {
                 if restored & WAITERS != 0 {
