@@ -179,9 +179,32 @@ fn class_name(error: &filemap::Error) -> &'static str {
     }
 }
 
+/// The name, in Python's `errno` module, of the code an exception of the `OSError`-derived
+/// class `class` stands for when no system call gave one (as Python's own such errors
+/// carry: an object not found is ENOENT...).
+fn class_errno(class: &str) -> Option<&'static str> {
+    Some(match class {
+        "NotFoundError" => "ENOENT",
+        "AlreadyExistsError" => "EEXIST",
+        "AccessDeniedError" => "EACCES",
+        "TimedOutError" => "ETIMEDOUT",
+        "DisconnectedError" => "EPIPE",
+        _ => return None,
+    })
+}
+
+/// Sets `instance`'s `errno` to the one its class stands for, if any (`str(e)` stays the
+/// message).
+fn set_class_errno(py: Python<'_>, instance: &Bound<'_, PyAny>, class: &str) -> PyResult<()> {
+    if let Some(code) = class_errno(class) {
+        instance.setattr("errno", py.import("errno")?.getattr(code)?)?;
+    }
+    Ok(())
+}
+
 /// `error` as an exception of its class, with `str(e)` the error's message. OS-derived
-/// classes carry `errno` when the system gave one; `LaggedError` carries `missed`,
-/// `RequestFailedError` `reason`.
+/// classes carry `errno`: the system's, or the one their class stands for;
+/// `LaggedError` carries `missed`, `RequestFailedError` `reason`.
 pub(crate) fn to_py(error: filemap::Error) -> PyErr {
     Python::attach(|py| match make(py, &error) {
         Ok(err) => err,
@@ -190,9 +213,10 @@ pub(crate) fn to_py(error: filemap::Error) -> PyErr {
 }
 
 fn make(py: Python<'_>, error: &filemap::Error) -> PyResult<PyErr> {
+    let name = class_name(error);
     let class = py
         .import("filemap._filemap")?
-        .getattr(class_name(error))?
+        .getattr(name)?
         .cast_into::<PyType>()?;
     let message = error.to_string();
     let os_error = match error {
@@ -205,6 +229,9 @@ fn make(py: Python<'_>, error: &filemap::Error) -> PyResult<PyErr> {
         Some(errno) if class.is_subclass_of::<PyOSError>()? => class.call1((errno, message))?,
         _ => class.call1((message,))?,
     };
+    if os_error.is_none() {
+        set_class_errno(py, &instance, name)?;
+    }
     if let filemap::Error::Lagged { missed, .. } = error {
         instance.setattr("missed", missed)?;
     }
@@ -228,11 +255,13 @@ impl<T> OrRaise<T> for filemap::Result<T> {
 
 /// An exception of one of the module's own classes, with `message`.
 pub(crate) fn raise(py: Python<'_>, class: &str, message: String) -> PyErr {
-    match py.import("filemap._filemap").and_then(|m| m.getattr(class)) {
-        Ok(class) => match class.call1((message,)) {
-            Ok(instance) => PyErr::from_value(instance),
-            Err(err) => err,
-        },
+    let made = py
+        .import("filemap._filemap")
+        .and_then(|m| m.getattr(class))
+        .and_then(|c| c.call1((message,)))
+        .and_then(|instance| set_class_errno(py, &instance, class).map(|()| instance));
+    match made {
+        Ok(instance) => PyErr::from_value(instance),
         Err(err) => err,
     }
 }

@@ -55,7 +55,13 @@ fn checked_int(obj: &Bound<'_, PyAny>, parameter: &str, max: u128) -> PyResult<u
     };
     let negative = match value {
         Some(value) => value < 0,
-        None => obj.lt(0)?,
+        // (The sign of its `__index__`, which the conversion read: the object's own `<`
+        // may say otherwise, or be missing.)
+        None => py
+            .import("operator")?
+            .getattr("index")?
+            .call1((obj,))?
+            .lt(0)?,
     };
     if negative {
         return Err(invalid(

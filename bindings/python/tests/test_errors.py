@@ -162,3 +162,25 @@ def test_an_int_out_of_a_parameters_range_names_the_parameter(name):
     # Not an int at all stays pyo3's TypeError, prefixed with the parameter's name.
     with pytest.raises(TypeError, match="argument 'size'"):
         filemap.Mapping.unnamed(1.5)
+
+
+def test_errors_of_an_os_class_carry_its_errno(name):
+    # As Python's own: an object not found is ENOENT, a name taken EEXIST; the text is
+    # the message alone.
+    with pytest.raises(filemap.NotFoundError) as info:
+        filemap.Mapping.open(name)
+    assert info.value.errno == errno.ENOENT
+    assert str(info.value).startswith("no object named Local\\"), str(info.value)
+    with filemap.Mapping.create_new(name, 4096):
+        with pytest.raises(filemap.AlreadyExistsError) as info:
+            filemap.Mapping.create_new(name, 4096)
+        assert info.value.errno == errno.EEXIST
+    event = filemap.NamedEvent.create_new(name + "-event")
+    with pytest.raises(filemap.TimedOutError) as info:
+        event.wait(timeout=0.01)
+    assert info.value.errno == errno.ETIMEDOUT
+    # Not an OSError: no errno at all.
+    with pytest.raises(filemap.KindMismatchError) as info:
+        filemap.NamedMutex.open(name + "-event")
+    assert not hasattr(info.value, "errno")
+    event.close()
