@@ -657,8 +657,9 @@ fn no_space() {
 }
 
 /// An entry whose lifetime lock another process holds exclusively (on purpose: a reader of a
-/// readable entry can) is `EntryLocked` after a bounded wait, not a hang; an entry with a
-/// second link (a hard link to it under a Local name) is `Corrupt`.
+/// readable entry can) is `EntryLocked` after a bounded wait, not a hang, and its name is
+/// removed all the same; an entry with a second link (a hard link to it under a Local
+/// name) is `Corrupt`.
 #[cfg(unix)]
 fn entry_locked_and_linked_entries() {
     use std::os::fd::AsRawFd;
@@ -684,7 +685,16 @@ fn entry_locked_and_linked_entries() {
         }
         other => panic!("expected EntryLocked, got {other:?}"),
     }
+    // Its owner still removes the name (after the same bounded wait), as it always could.
+    filemap::namespace::remove(name.as_str()).unwrap();
+    assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
     drop(held);
+    let kept = Mapping::options()
+        .size(4096)
+        .persistent(true)
+        .create_new(&name)
+        .unwrap();
+    drop(kept);
     // Now a hard link to it under a Local name of this user's: refused through either
     // name.
     let linked = unique("linked");

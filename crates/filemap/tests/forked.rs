@@ -677,8 +677,6 @@ mod unix {
         libc::WEXITSTATUS(status)
     }
 
-    /// The exit status of child `pid`, waited for at most `limit`: a child still running
-    /// then is killed, and the test fails, saying it was still `doing`.
     /// A process killed with kill -9 while a child it made by `fork` lives on: its mutex
     /// lock is abandoned and its sender gone, at once, not when the child exits. (The
     /// child's copies of the parent's liveness locks kept them held: a lock is the open
@@ -765,10 +763,13 @@ mod unix {
     fn holding_parent(name: &str, channel: &str, ready: libc::c_int) -> Result<(), String> {
         let mutex = filemap::sync::NamedMutex::open(name).map_err(|e| e.to_string())?;
         let _tx = Sender::open(channel).map_err(|e| e.to_string())?;
-        // SAFETY: this process has one thread (the test's, forked); the child only sleeps
-        // and ends with `_exit`, both async-signal-safe.
+        // SAFETY: this process has one thread (the test's, forked); the child only closes
+        // a descriptor, sleeps and ends with `_exit`, all async-signal-safe.
         let child = match unsafe { libc::fork() } {
+            // (It closes its copy of the pipe first: a parent that fails after the fork
+            // ends the test's read at once.)
             0 => unsafe {
+                libc::close(ready);
                 libc::sleep(60);
                 libc::_exit(0)
             },
@@ -784,6 +785,8 @@ mod unix {
         }
     }
 
+    /// The exit status of child `pid`, waited for at most `limit`: a child still running
+    /// then is killed, and the test fails, saying it was still `doing`.
     fn wait_for_child(pid: libc::pid_t, limit: Duration, doing: &str) -> i32 {
         let started = std::time::Instant::now();
         let mut status = 0;

@@ -44,8 +44,8 @@
 //! `set_wait_mode` changes the copy alone. Getters of what the endpoint keeps answer. The
 //! child opens endpoints of its own. Its copies hold nothing of the parent's endpoint
 //! locks, so the role is free, and the peers are told, once the parent closes or dies,
-//! whatever children it left. The same holds for the endpoints of topics, inboxes and
-//! services.
+//! whatever children it made with the C library's `fork`. The same holds for the
+//! endpoints of topics, inboxes and services.
 //!
 //! Soundness: a message is written into the ring once and read from it once, with no
 //! copy in between. The ownership protocol of the ring module decides who may touch which

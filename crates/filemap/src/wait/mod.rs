@@ -399,8 +399,9 @@ fn take_first<'a>(
 /// Refuses `objects` as [`wait_any`] (`all` false) or [`wait_all`] (`all` true) would
 /// before it waits, without waiting or taking anything: for a caller with something to
 /// do first only if the wait goes ahead (a binding that gives a held message back before
-/// a wait on its receiver, say). The errors are those calls' own, but for
-/// [`Error::Timeout`].
+/// a wait on its receiver, say): no objects, a mutex this thread holds, for `wait_all` an
+/// object twice or (on Windows) more than 64. What the wait itself finds is not looked at
+/// (an endpoint copied into a child by `fork`, refused once the wait looks at it, say).
 ///
 /// ```
 /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

@@ -22,7 +22,9 @@
 //! the locks: its copies would keep a dead parent's handles looking alive for as long as
 //! the child lived. So the descriptors holding locks are listed ([`HELD`]), and in a child
 //! each is pointed at a placeholder right after the fork, before the child runs anything
-//! else (`after_fork_in_child`): the parent's locks stay the parent's alone.
+//! else (`after_fork_in_child`): the parent's locks stay the parent's alone. (Only for
+//! children made by the C library's `fork`, which runs fork handlers: not for a raw
+//! `clone` or `_Fork`, nor for `vfork`, whose child must only `exec` or `_exit`.)
 
 use std::cell::{Cell, UnsafeCell};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -68,10 +70,10 @@ impl LivenessLock {
     /// Takes the lock on the byte at `offset` of the entry open as `entry`; `None` if a
     /// live holder has it.
     pub(crate) fn take(entry: BorrowedFd<'_>, offset: u64) -> Result<Option<LivenessLock>> {
-        watch_forks()?;
+        watch_forks();
         // Listed in the same turn as it is made: a fork meanwhile waits for the turn, so
         // that no child has a copy of a lock that is not listed.
-        let held = HELD.turn();
+        let mut held = HELD.turn();
         let fd = fresh_description(entry)?;
         let fl = byte_lock(offset, libc::F_WRLCK);
         // SAFETY: fcntl with a valid descriptor and a pointer to a local flock.
@@ -93,7 +95,7 @@ impl Drop for LivenessLock {
         // Taken off the list and closed in one turn: a fork between the two would leave
         // the child a copy of the lock that it does not let go of (or, the other way
         // round, point a descriptor number reused meanwhile at the placeholder).
-        let held = HELD.turn();
+        let mut held = HELD.turn();
         let fds = held.fds();
         if let Some(fd) = self.fd.take() {
             if let Some(at) = fds.iter().rposition(|&listed| listed == fd.as_raw_fd()) {
@@ -122,8 +124,8 @@ static HELD: Held = Held {
     fds: UnsafeCell::new(Vec::new()),
 };
 
-/// A descriptor (of `/dev/null`) that a child's copies of the listed descriptors are
-/// pointed at: -1 until opened.
+/// A descriptor (an `eventfd`, which needs no file system) that a child's copies of the
+/// listed descriptors are pointed at: -1 until made.
 static PLACEHOLDER: AtomicI32 = AtomicI32::new(-1);
 
 /// Whether the fork handlers are registered.
@@ -161,11 +163,10 @@ impl Held {
 }
 
 impl Turn {
-    #[allow(clippy::mut_from_ref)]
-    fn fds(&self) -> &mut Vec<RawFd> {
+    fn fds(&mut self) -> &mut Vec<RawFd> {
         // SAFETY: this thread has the turn (`self` lives), so no other touches the list;
-        // the reference does not outlive the turn (it borrows `self`), and the callers
-        // take one at a time.
+        // the reference borrows `self` mutably, so it is the only one and does not
+        // outlive the turn.
         unsafe { &mut *HELD.fds.get() }
     }
 }
@@ -176,25 +177,26 @@ impl Drop for Turn {
     }
 }
 
-/// Registers the fork handlers once (and opens the placeholder), before the first lock is
-/// taken. Two threads racing may both register them: `before_fork` counts its turns.
-fn watch_forks() -> Result<()> {
+/// Registers the fork handlers once (and makes the placeholder), before the first lock is
+/// taken. Two threads racing may both register them: `before_fork` counts its turns. If
+/// the system refuses either (no memory, no descriptor left), locks are taken all the
+/// same, unwatched, and the next take tries again: a child forked meanwhile keeps the
+/// locks' copies, as it did before there were handlers.
+fn watch_forks() {
     if WATCHING.load(Ordering::Acquire) {
-        return Ok(());
+        return;
     }
     if PLACEHOLDER.load(Ordering::Acquire) < 0 {
-        let null = rustix::fs::open(
-            "/dev/null",
-            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .map_err(|e| Error::io("open for liveness locks", "/dev/null", super::errno(e)))?;
-        let fd = std::os::fd::IntoRawFd::into_raw_fd(null);
+        // SAFETY: makes a new descriptor, owned here.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return;
+        }
         if PLACEHOLDER
             .compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
-            // SAFETY: `fd` was just opened here and is owned by nobody else.
+            // SAFETY: `fd` was just made here and is owned by nobody else.
             drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
         }
     }
@@ -208,15 +210,9 @@ fn watch_forks() -> Result<()> {
             Some(after_fork_in_child),
         )
     };
-    if r != 0 {
-        return Err(Error::io(
-            "register the fork handlers of",
-            "liveness locks",
-            std::io::Error::from_raw_os_error(r),
-        ));
+    if r == 0 {
+        WATCHING.store(true, Ordering::Release);
     }
-    WATCHING.store(true, Ordering::Release);
-    Ok(())
 }
 
 /// Before a fork, in the forking thread: takes the turn, so that the list is whole in the

@@ -20,10 +20,10 @@
 //!
 //! Whatever another process writes into the words, a handle only compares, swaps and
 //! sleeps on them: a lie can make a lock wait or be taken over, never touch other memory.
-//! Relocking from the owning thread is refused above this layer (`sync::mutex`). The
-//! liveness lock belongs to its open file description, which a child made by `fork`
-//! without `exec` shares: such a child cannot lock or unlock through the handles it
-//! inherited (`Error::Unsupported`); it opens the mutex again.
+//! Relocking from the owning thread is refused above this layer (`sync::mutex`). A child
+//! made by `fork` without `exec` holds none of its parent's liveness locks (see
+//! `liveness`), and cannot lock or unlock through the handles it inherited
+//! (`Error::Unsupported`): it opens the mutex again.
 
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -120,10 +120,9 @@ impl Owner {
     }
 
     /// Whether this is the process that took the token: a child made by `fork` (without
-    /// `exec`) inherits the handle, and with it the token and its liveness lock, which
-    /// would make a mutex it died holding look held for good, and let it unlock its
-    /// parent's lock. Told by the fork generation, not the pid: a grandchild may have its
-    /// dead grandparent's pid.
+    /// `exec`) inherits the handle, and with it the token (not its liveness lock), which
+    /// would let it lock as its parent and unlock its parent's lock. Told by the fork
+    /// generation, not the pid: a grandchild may have its dead grandparent's pid.
     pub(crate) fn is_this_process(&self) -> bool {
         self.generation == super::fork_generation()
     }
@@ -234,6 +233,16 @@ fn lock_held(
     }
     // From here on the state keeps the waiters bit: others may be asleep too.
     let taken = mine | WAITERS;
+    // Out of time. A waiter that slept may have taken the wake meant for the next one:
+    // the owner's unlock is made to wake somebody, or, if the mutex was unlocked since it
+    // looked (with nobody to wake, the bit cleared by a locker that came and went), a
+    // sleeper is woken now.
+    let give_up = |slept: bool| {
+        if slept {
+            keep_waking(state);
+        }
+        None
+    };
     // The owner seen, and since when: one seen for a whole slice is tested for liveness,
     // however often the sleeps in between ended early (signals, wakes, a writer's noise).
     let mut seen: Option<(u32, Instant)> = None;
@@ -250,7 +259,7 @@ fn lock_held(
             // Taken by another locker the moment it was free (or a writer flips the word
             // between free and held): look again, but never past the deadline.
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return None;
+                return give_up(slept);
             }
             continue;
         }
@@ -284,19 +293,12 @@ fn lock_held(
                 }
                 // (A writer flipping the word must not keep a timed lock past its deadline.)
                 if left.is_zero() {
-                    return None;
+                    return give_up(slept);
                 }
                 continue;
             }
             if left.is_zero() {
-                if slept {
-                    // This waiter may have taken the wake meant for the next one: make the
-                    // owner's unlock wake somebody, or, if the mutex was unlocked since it
-                    // looked (with nobody to wake, the bit cleared by a locker that came
-                    // and went), wake a sleeper now.
-                    keep_waking(state);
-                }
-                return None;
+                return give_up(slept);
             }
             seen = Some((owner, now));
         }
