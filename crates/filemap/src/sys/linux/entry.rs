@@ -446,8 +446,15 @@ fn reclaim_if_stale(
             if st.st_nlink == 0 {
                 return Ok(Existing::Freed);
             }
-            let kind = read_header(fd.as_fd(), name).ok().map(|h| h.kind);
-            return Ok(Existing::Live(kind));
+            // Before this look lets go of its hold, it asks for the lock exclusively, as a
+            // closing handle does: a last holder that closed while this look held the entry
+            // could not take it exclusively and left the name to whoever held it (the
+            // kernel gives a converting lock up first, so of two converting at once the
+            // second succeeds). Refused: held by live holders.
+            if rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err() {
+                let kind = read_header(fd.as_fd(), name).ok().map(|h| h.kind);
+                return Ok(Existing::Live(kind));
+            }
         }
         Err(e) => return Err(Error::io("lock", name, errno(e))),
     }
