@@ -336,10 +336,19 @@ impl Mapping {
         process: std::os::windows::io::BorrowedHandle<'_>,
     ) -> Result<String> {
         let (mut d, handles) = self.handoff()?;
-        d.handles = handles
-            .iter()
-            .map(|h| sys::duplicate_into(h, process))
-            .collect::<Result<_>>()?;
+        for h in &handles {
+            match sys::duplicate_into(h, process) {
+                Ok(value) => d.handles.push(value),
+                Err(e) => {
+                    // The ones made already would keep the object alive there for as long
+                    // as the process lives, with nobody to close them.
+                    for &value in &d.handles {
+                        sys::close_in(process, value);
+                    }
+                    return Err(e);
+                }
+            }
+        }
         Ok(d.encode())
     }
 
@@ -522,10 +531,11 @@ impl CommandExt for Command {
             .map(sys::handle_identity)
             .collect::<Result<Option<Vec<_>>>>()?
             .unwrap_or_default();
+        // Inheritable first: a failure there leaves no variable naming handles that were
+        // closed (a child spawned anyway would take whatever handle had that value).
+        let guard = sys::inherit(self, handles)?;
         self.env(format!("{ENV_PREFIX}{key}"), d.encode());
-        Ok(SharedHandles {
-            _guard: sys::inherit(self, handles)?,
-        })
+        Ok(SharedHandles { _guard: guard })
     }
 }
 

@@ -33,6 +33,10 @@ fn main() {
             object_lives_while_any_process_holds_it,
         ),
         (
+            "a_mapping_inherited_by_two_children_lives_while_either_holds_it",
+            a_mapping_inherited_by_two_children_lives_while_either_holds_it,
+        ),
+        (
             "view_keeps_object_alive_after_handle_drop",
             view_keeps_object_alive_after_handle_drop,
         ),
@@ -269,6 +273,24 @@ fn play(role: &str, args: &[String]) -> i32 {
             "socket-recv" => {
                 let s =
                     std::os::unix::net::UnixStream::connect(arg(0)).map_err(|e| e.to_string())?;
+                if arg(1) == "passcred" {
+                    // The kernel then adds the sender's credentials to every message.
+                    use std::os::fd::AsRawFd;
+                    let on: libc::c_int = 1;
+                    // SAFETY: sets an option of this process's socket from a local int.
+                    let r = unsafe {
+                        libc::setsockopt(
+                            s.as_raw_fd(),
+                            libc::SOL_SOCKET,
+                            libc::SO_PASSCRED,
+                            (&on as *const libc::c_int).cast(),
+                            size_of::<libc::c_int>() as libc::socklen_t,
+                        )
+                    };
+                    if r != 0 {
+                        return Err(format!("SO_PASSCRED: {}", std::io::Error::last_os_error()));
+                    }
+                }
                 let m = Mapping::recv_from(&s).map_err(|e| e.to_string())?;
                 let v = m.view().map().map_err(|e| e.to_string())?;
                 let text = String::from_utf8_lossy(&v.read_vec(0, 4).unwrap()).into_owned();
@@ -576,6 +598,40 @@ fn unnamed_mapping_inherited_by_child() {
     ns.assert_empty();
 }
 
+/// Two children started from one `Command` with a shared mapping each hold it: the first
+/// to close its handle leaves the name to the other. (On Linux both inherited the one
+/// open file description `share_mapping` made, and so one lifetime lock: the first to
+/// close converted it to exclusive unopposed and removed the name under the other.)
+fn a_mapping_inherited_by_two_children_lives_while_either_holds_it() {
+    let ns = Namespace::new();
+    let name = unique("inherit-twice");
+    let m = Mapping::create_new(&name, 4096).unwrap();
+    m.view().map().unwrap().write_at(0, b"named").unwrap();
+    let mut cmd = child("inherited", &["data", "hold"]);
+    let shared = cmd.share_mapping("data", &m).unwrap();
+    cmd.stdout(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::piped());
+    let mut children = [cmd.spawn_retrying(), cmd.spawn_retrying()];
+    drop((cmd, shared));
+    for c in &mut children {
+        let mut out = std::io::BufReader::new(c.stdout.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        line.clear();
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert_eq!(line.trim(), "ready");
+    }
+    drop(m);
+    let [mut first, mut second] = children;
+    drop(first.stdin.take());
+    assert!(first.wait().unwrap().success());
+    // Only the second child holds it now: still openable by name.
+    assert_eq!(run_child("read", &[&name, "0", "5"]), "reply");
+    drop(second.stdin.take());
+    assert!(second.wait().unwrap().success());
+    ns.assert_empty();
+}
+
 fn named_mapping_inherited_keeps_it_alive() {
     let ns = Namespace::new();
     let name = unique("inherit");
@@ -609,7 +665,9 @@ fn mapping_sent_over_unix_socket() {
     let sock_dir = tempfile::tempdir().unwrap();
     let sock = sock_dir.path().join("s");
     let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-    for named in [false, true] {
+    // (A receiving socket set to SO_PASSCRED gets the sender's credentials with every
+    // message: they took the room of the descriptors, which the kernel then dropped.)
+    for (named, passcred) in [(false, false), (true, false), (true, true)] {
         let m = if named {
             Mapping::create_new(unique("sock"), 4096).unwrap()
         } else {
@@ -617,7 +675,8 @@ fn mapping_sent_over_unix_socket() {
         };
         let v = m.view().map().unwrap();
         v.write_at(0, b"ping").unwrap();
-        let c = child("socket-recv", &[sock.to_str().unwrap()])
+        let option = if passcred { "passcred" } else { "plain" };
+        let c = child("socket-recv", &[sock.to_str().unwrap(), option])
             .stdout(std::process::Stdio::piped())
             .spawn_retrying();
         let (stream, _) = listener.accept().unwrap();

@@ -46,21 +46,7 @@ impl Entry {
         if !self.is_named() {
             return duplicate(self.fd());
         }
-        let flags = rustix::fs::fcntl_getfl(self.fd())
-            .map_err(|e| Error::io("inspect", "an entry for sharing", errno(e)))?;
-        let access = if flags.contains(OFlags::RDWR) {
-            OFlags::RDWR
-        } else {
-            OFlags::RDONLY
-        };
-        let path = super::fd_path(self.fd().as_raw_fd());
-        let fd = rustix::fs::open(
-            &path,
-            access | OFlags::CLOEXEC | OFlags::NONBLOCK,
-            Mode::empty(),
-        )
-        .map_err(|e| Error::io("re-open", "an entry for sharing", errno(e)))?;
-        super::entry::lock_shared_within(&fd, &"an entry for sharing")?;
+        let fd = reopen_held(self.fd(), &"an entry for sharing")?;
         // Keep the descriptor number above the standard streams in the child.
         rustix::io::fcntl_dupfd_cloexec(&fd, 3)
             .map_err(|e| Error::io("duplicate", "a handle for sharing", errno(e)))
@@ -69,20 +55,50 @@ impl Entry {
     /// Adopts an entry handle received from another process. If `name` is given and still
     /// refers to this entry, the handle takes part in removing the name when the last
     /// holder closes.
+    ///
+    /// A named entry is held through an open file description of this process's own,
+    /// with its own `LOCK_SH`, and the one received is closed: it may be shared (every
+    /// child one `Command` starts inherits the same one, and a handle passed on unnamed is
+    /// a duplicate), and a close that converted a lock shared with another holder would
+    /// take it exclusively unopposed, and remove the name under that holder.
     pub(crate) fn adopt(fd: OsHandle, name: Option<&Name>) -> Result<(Entry, Header)> {
         let what: &dyn std::fmt::Display = match name {
             Some(n) => n,
             None => &"a shared object",
         };
         let header = read_header(fd.as_fd(), what)?;
-        let named = match name {
-            Some(name) => Dir::open_checked().ok().and_then(|dir| {
-                Entry::named_part_if_current(&dir, name, fd.as_fd(), header.is_persistent())
-            }),
-            None => None,
+        let Some(name) = name else {
+            return Ok((Entry::from_parts(fd, None), header));
         };
-        Ok((Entry::from_parts(fd, named), header))
+        let own = reopen_held(fd.as_fd(), what)?;
+        // A plain close: the received description's lock goes with its last copy, once
+        // this one's holds the entry.
+        drop(fd);
+        let named = Dir::open_checked().ok().and_then(|dir| {
+            Entry::named_part_if_current(&dir, name, own.as_fd(), header.is_persistent())
+        });
+        Ok((Entry::from_parts(own, named), header))
     }
+}
+
+/// A new open file description of the entry open as `fd` (through `/proc`), with `fd`'s
+/// access, holding `LOCK_SH` of its own.
+fn reopen_held(fd: BorrowedFd<'_>, what: &dyn std::fmt::Display) -> Result<OwnedFd> {
+    let flags = rustix::fs::fcntl_getfl(fd).map_err(|e| Error::io("inspect", what, errno(e)))?;
+    let access = if flags.contains(OFlags::RDWR) {
+        OFlags::RDWR
+    } else {
+        OFlags::RDONLY
+    };
+    let path = super::fd_path(fd.as_raw_fd());
+    let own = rustix::fs::open(
+        &path,
+        access | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io("re-open", what, errno(e)))?;
+    super::entry::lock_shared_within(&own, what)?;
+    Ok(own)
 }
 
 /// The handle's value as a number, for passing in an environment variable.
@@ -203,8 +219,11 @@ pub(crate) fn check_inherited(value: u64, key: &str, identity: Option<&str>) -> 
 /// Sends `bytes` and `handles` as one message.
 pub(crate) fn send_handles(stream: &UnixStream, bytes: &[u8], handles: &[OsHandle]) -> Result<()> {
     let borrowed: Vec<BorrowedFd<'_>> = handles.iter().map(|h| h.as_fd()).collect();
-    let mut space =
-        [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_SHARED_HANDLES))];
+    // Room for the descriptors and for the control messages a socket may add of its own
+    // (credentials with SO_PASSCRED, a pidfd with SO_PASSPIDFD): without it, the kernel cut
+    // the control data, and the descriptors with it.
+    let mut space = [MaybeUninit::<u8>::uninit();
+        rustix::cmsg_space!(ScmRights(MAX_SHARED_HANDLES)) + OTHER_CONTROL];
     let mut control = SendAncillaryBuffer::new(&mut space);
     if !control.push(SendAncillaryMessage::ScmRights(&borrowed)) {
         return Err(Error::Unsupported {
@@ -233,10 +252,17 @@ pub(crate) fn send_handles(stream: &UnixStream, bytes: &[u8], handles: &[OsHandl
     Ok(())
 }
 
+/// Bytes of control data a receive keeps room for besides the descriptors: a credentials
+/// message (32 bytes with its header) and a pidfd one (20), aligned, with room to spare.
+const OTHER_CONTROL: usize = 128;
+
 /// Receives one message sent by `send_handles`.
 pub(crate) fn recv_handles(stream: &UnixStream, buf: &mut [u8]) -> Result<(usize, Vec<OsHandle>)> {
-    let mut space =
-        [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_SHARED_HANDLES))];
+    // Room for the descriptors and for the control messages a socket may add of its own
+    // (credentials with SO_PASSCRED, a pidfd with SO_PASSPIDFD): without it, the kernel cut
+    // the control data, and the descriptors with it.
+    let mut space = [MaybeUninit::<u8>::uninit();
+        rustix::cmsg_space!(ScmRights(MAX_SHARED_HANDLES)) + OTHER_CONTROL];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     let msg = loop {
         match rustix::net::recvmsg(
@@ -259,7 +285,9 @@ pub(crate) fn recv_handles(stream: &UnixStream, buf: &mut [u8]) -> Result<(usize
     if msg.flags.contains(rustix::net::ReturnFlags::CTRUNC) {
         return Err(Error::SharedHandle {
             key: "Unix socket".into(),
-            problem: "more descriptors arrived than one shared object has".into(),
+            problem: "the message's control data was cut short: more descriptors, or other \
+                      control messages, than one shared object's message has"
+                .into(),
         });
     }
     Ok((msg.bytes, handles))

@@ -7,8 +7,8 @@ use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle,
 use std::process::Command;
 
 use windows_sys::Win32::Foundation::{
-    DuplicateHandle, GetHandleInformation, SetHandleInformation, DUPLICATE_SAME_ACCESS, HANDLE,
-    HANDLE_FLAG_INHERIT,
+    DuplicateHandle, GetHandleInformation, SetHandleInformation, DUPLICATE_CLOSE_SOURCE,
+    DUPLICATE_SAME_ACCESS, HANDLE, HANDLE_FLAG_INHERIT,
 };
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
 
@@ -52,6 +52,25 @@ pub(crate) fn duplicate(h: BorrowedHandle<'_>) -> Result<OsHandle> {
 /// Duplicates `handle` into the process `target`; returns the value it has there.
 pub(crate) fn duplicate_into(handle: &OsHandle, target: BorrowedHandle<'_>) -> Result<u64> {
     Ok(duplicate_raw(handle.as_handle(), raw(target), false)? as usize as u64)
+}
+
+/// Closes the handle `value` that [`duplicate_into`] made in the process `target` (for a
+/// duplication that failed part way: nobody there would ever close it). Best effort: a
+/// handle the target closed meanwhile, or a process gone, leaves nothing to close.
+pub(crate) fn close_in(target: BorrowedHandle<'_>, value: u64) {
+    // SAFETY: closes, in `target`, a handle this process made there (DUPLICATE_CLOSE_SOURCE
+    // with no target handle only closes the source).
+    unsafe {
+        DuplicateHandle(
+            raw(target),
+            value as usize as HANDLE,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+            0,
+            DUPLICATE_CLOSE_SOURCE,
+        )
+    };
 }
 
 impl Entry {
