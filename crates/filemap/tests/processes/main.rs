@@ -37,6 +37,10 @@ fn main() {
             a_mapping_inherited_by_two_children_lives_while_either_holds_it,
         ),
         (
+            "shared_copies_kept_past_the_mapping_leave_no_name_behind",
+            shared_copies_kept_past_the_mapping_leave_no_name_behind,
+        ),
+        (
             "view_keeps_object_alive_after_handle_drop",
             view_keeps_object_alive_after_handle_drop,
         ),
@@ -629,6 +633,40 @@ fn a_mapping_inherited_by_two_children_lives_while_either_holds_it() {
     assert_eq!(run_child("read", &[&name, "0", "5"]), "reply");
     drop(second.stdin.take());
     assert!(second.wait().unwrap().success());
+    ns.assert_empty();
+}
+
+/// The parent's copies of a shared mapping's handles (the guard, the `Command`) kept past
+/// the parent's own handle hold nothing up on Linux: the child's close, the last, removes
+/// the name.
+/// (They held the entry's lock, so neither the parent's close nor the child's could take
+/// it exclusively, and the name stayed after every handle had closed.)
+fn shared_copies_kept_past_the_mapping_leave_no_name_behind() {
+    let ns = Namespace::new();
+    let name = unique("inherit-kept");
+    let m = Mapping::create_new(&name, 4096).unwrap();
+    m.view().map().unwrap().write_at(0, b"named").unwrap();
+    let mut cmd = child("inherited", &["data", "hold"]);
+    let shared = cmd.share_mapping("data", &m).unwrap();
+    cmd.stdout(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::piped());
+    let mut c = cmd.spawn_retrying();
+    let mut out = std::io::BufReader::new(c.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    line.clear();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    drop(m);
+    drop(c.stdin.take());
+    assert!(c.wait().unwrap().success());
+    // Every handle has closed: on Linux the name went with the child's. (On Windows the
+    // guard's copy is a handle like any other, and keeps the section and its name.)
+    if cfg!(unix) {
+        assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
+    }
+    drop((cmd, shared));
+    assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
     ns.assert_empty();
 }
 

@@ -40,13 +40,18 @@ pub(crate) fn duplicate(fd: BorrowedFd<'_>) -> Result<OsHandle> {
 }
 
 impl Entry {
-    /// A handle on this entry for another process: a new open file description holding
-    /// its own `LOCK_SH` for named entries, a duplicate for unnamed ones.
-    pub(crate) fn handoff(&self) -> Result<OsHandle> {
+    /// A handle on this entry for another process: a new open file description for named
+    /// entries, holding its own `LOCK_SH` if `locked` (a handle sent over a socket, which
+    /// its one receiver keeps), a duplicate for unnamed ones. Children to come take their
+    /// own locks (`inherit`): a description they all inherited would be one lock for all.
+    pub(crate) fn handoff(&self, locked: bool) -> Result<OsHandle> {
         if !self.is_named() {
             return duplicate(self.fd());
         }
-        let fd = reopen_held(self.fd(), &"an entry for sharing")?;
+        let fd = reopen(self.fd(), &"an entry for sharing")?;
+        if locked {
+            super::entry::lock_shared_within(&fd, &"an entry for sharing")?;
+        }
         // Keep the descriptor number above the standard streams in the child.
         rustix::io::fcntl_dupfd_cloexec(&fd, 3)
             .map_err(|e| Error::io("duplicate", "a handle for sharing", errno(e)))
@@ -55,50 +60,43 @@ impl Entry {
     /// Adopts an entry handle received from another process. If `name` is given and still
     /// refers to this entry, the handle takes part in removing the name when the last
     /// holder closes.
-    ///
-    /// A named entry is held through an open file description of this process's own,
-    /// with its own `LOCK_SH`, and the one received is closed: it may be shared (every
-    /// child one `Command` starts inherits the same one, and a handle passed on unnamed is
-    /// a duplicate), and a close that converted a lock shared with another holder would
-    /// take it exclusively unopposed, and remove the name under that holder.
     pub(crate) fn adopt(fd: OsHandle, name: Option<&Name>) -> Result<(Entry, Header)> {
         let what: &dyn std::fmt::Display = match name {
             Some(n) => n,
             None => &"a shared object",
         };
         let header = read_header(fd.as_fd(), what)?;
-        let Some(name) = name else {
-            return Ok((Entry::from_parts(fd, None), header));
+        let named = match name {
+            Some(name) => Dir::open_checked().ok().and_then(|dir| {
+                Entry::named_part_if_current(&dir, name, fd.as_fd(), header.is_persistent())
+            }),
+            None => None,
         };
-        let own = reopen_held(fd.as_fd(), what)?;
-        // A plain close: the received description's lock goes with its last copy, once
-        // this one's holds the entry.
-        drop(fd);
-        let named = Dir::open_checked().ok().and_then(|dir| {
-            Entry::named_part_if_current(&dir, name, own.as_fd(), header.is_persistent())
-        });
-        Ok((Entry::from_parts(own, named), header))
+        Ok((Entry::from_parts(fd, named), header))
     }
 }
 
-/// A new open file description of the entry open as `fd` (through `/proc`), with `fd`'s
-/// access, holding `LOCK_SH` of its own.
-fn reopen_held(fd: BorrowedFd<'_>, what: &dyn std::fmt::Display) -> Result<OwnedFd> {
+/// The access (`O_RDWR` or `O_RDONLY`) the description open as `fd` has.
+fn access_of(fd: BorrowedFd<'_>, what: &dyn std::fmt::Display) -> Result<OFlags> {
     let flags = rustix::fs::fcntl_getfl(fd).map_err(|e| Error::io("inspect", what, errno(e)))?;
-    let access = if flags.contains(OFlags::RDWR) {
+    Ok(if flags.contains(OFlags::RDWR) {
         OFlags::RDWR
     } else {
         OFlags::RDONLY
-    };
+    })
+}
+
+/// A new open file description of the entry open as `fd` (through `/proc`), with `fd`'s
+/// access.
+fn reopen(fd: BorrowedFd<'_>, what: &dyn std::fmt::Display) -> Result<OwnedFd> {
+    let access = access_of(fd, what)?;
     let path = super::fd_path(fd.as_raw_fd());
-    let own = rustix::fs::open(
+    rustix::fs::open(
         &path,
         access | OFlags::CLOEXEC | OFlags::NONBLOCK,
         Mode::empty(),
     )
-    .map_err(|e| Error::io("re-open", what, errno(e)))?;
-    super::entry::lock_shared_within(&own, what)?;
-    Ok(own)
+    .map_err(|e| Error::io("re-open", what, errno(e)))
 }
 
 /// The handle's value as a number, for passing in an environment variable.
@@ -114,17 +112,40 @@ pub(crate) struct InheritGuard {
 }
 
 /// Arranges for `handles` to be inherited by the children `cmd` spawns, at the same
-/// numbers.
-pub(crate) fn inherit(cmd: &mut Command, handles: Vec<OsHandle>) -> Result<InheritGuard> {
+/// numbers. With `entry_first`, the first is an entry (from `Entry::handoff(false)`):
+/// each child gets a description of its own in its place, holding its own lifetime lock
+/// (every child of the command would otherwise share one description, and so one lock:
+/// the first to close would take it exclusively unopposed and remove the name under the
+/// others). Where that cannot be made (no `/proc`), the child locks the one it inherited.
+pub(crate) fn inherit(
+    cmd: &mut Command,
+    handles: Vec<OsHandle>,
+    entry_first: bool,
+) -> Result<InheritGuard> {
+    // What the child re-opens the entry by, made here: between fork and exec the child
+    // may not allocate.
+    let reopen = match handles.first() {
+        Some(entry) if entry_first => {
+            let access = access_of(entry.as_fd(), &"an entry for sharing")?;
+            let path = std::ffi::CString::new(format!("/proc/self/fd/{}", entry.as_raw_fd()))
+                .expect("no NUL in a path of digits");
+            Some((path, access.bits() as libc::c_int))
+        }
+        _ => None,
+    };
     let handles = Arc::new(handles);
     let kept = handles.clone();
     let raw: Vec<RawFd> = handles.iter().map(|h| h.as_raw_fd()).collect();
-    // SAFETY: the closure runs in the child between fork and exec; it only calls fcntl,
-    // which is async-signal-safe, on descriptors that the captured `handles` keep open in
-    // the parent (and so in the forked child).
+    // SAFETY: the closure runs in the child between fork and exec; it only calls open,
+    // flock, nanosleep, dup3, close and fcntl, which are async-signal-safe, on descriptors
+    // that the captured `handles` keep open in the parent (and so in the forked child),
+    // and on the one it opens; it allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
             let _keep_open = &handles;
+            if let (Some((path, access)), Some(&entry)) = (&reopen, raw.first()) {
+                own_entry_description(path, *access, entry);
+            }
             for &fd in &raw {
                 if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
                     return Err(std::io::Error::last_os_error());
@@ -134,6 +155,40 @@ pub(crate) fn inherit(cmd: &mut Command, handles: Vec<OsHandle>) -> Result<Inher
         });
     }
     Ok(InheritGuard { _handles: kept })
+}
+
+/// In a child between fork and exec: puts a description of its own, holding `LOCK_SH`,
+/// at `entry` (re-opened through `path`, its `/proc/self/fd` link); if that fails, locks
+/// the inherited one. Only async-signal-safe calls.
+///
+/// # Safety
+/// Runs between fork and exec; `entry` is a descriptor open in this process.
+unsafe fn own_entry_description(path: &std::ffi::CStr, access: libc::c_int, entry: RawFd) {
+    // SAFETY: plain system calls on a NUL-terminated path and on descriptors of this
+    // process (`entry`, and `own`, opened here), each async-signal-safe.
+    unsafe {
+        let own = libc::open(path.as_ptr(), access | libc::O_CLOEXEC | libc::O_NONBLOCK);
+        if own >= 0 {
+            // Held exclusively only for a moment, by a handle deciding whether it is the
+            // last: waited out for up to about 100 ms.
+            let nap = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 100_000,
+            };
+            for _ in 0..1000 {
+                if libc::flock(own, libc::LOCK_SH | libc::LOCK_NB) == 0 {
+                    if libc::dup3(own, entry, 0) == entry {
+                        libc::close(own);
+                        return;
+                    }
+                    break;
+                }
+                libc::nanosleep(&nap, std::ptr::null_mut());
+            }
+            libc::close(own);
+        }
+        libc::flock(entry, libc::LOCK_SH | libc::LOCK_NB);
+    }
 }
 
 /// What tells the file a handle is open on from any other (its device and inode), for the
@@ -219,9 +274,19 @@ pub(crate) fn check_inherited(value: u64, key: &str, identity: Option<&str>) -> 
 /// Sends `bytes` and `handles` as one message.
 pub(crate) fn send_handles(stream: &UnixStream, bytes: &[u8], handles: &[OsHandle]) -> Result<()> {
     let borrowed: Vec<BorrowedFd<'_>> = handles.iter().map(|h| h.as_fd()).collect();
-    // Room for the descriptors and for the control messages a socket may add of its own
-    // (credentials with SO_PASSCRED, a pidfd with SO_PASSPIDFD): without it, the kernel cut
-    // the control data, and the descriptors with it.
+    // A socket set to SO_PASSPIDFD would add a pidfd to the message, which the parsing
+    // below does not see and so would never close: refused before anything is received.
+    if passes_pidfd(stream) {
+        return Err(Error::SharedHandle {
+            key: "Unix socket".into(),
+            problem: "the socket has SO_PASSPIDFD set (every message would bring a pidfd \
+                      along): turn it off to receive shared objects"
+                .into(),
+        });
+    }
+    // Room for the descriptors and for the credentials a socket set to SO_PASSCRED adds
+    // to every message: without it, the kernel cut the control data, and the descriptors
+    // with it.
     let mut space = [MaybeUninit::<u8>::uninit();
         rustix::cmsg_space!(ScmRights(MAX_SHARED_HANDLES)) + OTHER_CONTROL];
     let mut control = SendAncillaryBuffer::new(&mut space);
@@ -253,14 +318,42 @@ pub(crate) fn send_handles(stream: &UnixStream, bytes: &[u8], handles: &[OsHandl
 }
 
 /// Bytes of control data a receive keeps room for besides the descriptors: a credentials
-/// message (32 bytes with its header) and a pidfd one (20), aligned, with room to spare.
+/// message (32 bytes with its header), with room to spare (a security label).
 const OTHER_CONTROL: usize = 128;
+
+/// Whether `stream` is set to receive its peer's pidfd with every message (Linux 6.5 and
+/// later; an older kernel does not know the option: no).
+fn passes_pidfd(stream: &UnixStream) -> bool {
+    let mut on: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: reads an option of an open socket into a local int of the size given.
+    let r = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PASSPIDFD,
+            (&mut on as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    r == 0 && on != 0
+}
 
 /// Receives one message sent by `send_handles`.
 pub(crate) fn recv_handles(stream: &UnixStream, buf: &mut [u8]) -> Result<(usize, Vec<OsHandle>)> {
-    // Room for the descriptors and for the control messages a socket may add of its own
-    // (credentials with SO_PASSCRED, a pidfd with SO_PASSPIDFD): without it, the kernel cut
-    // the control data, and the descriptors with it.
+    // A socket set to SO_PASSPIDFD would add a pidfd to the message, which the parsing
+    // below does not see and so would never close: refused before anything is received.
+    if passes_pidfd(stream) {
+        return Err(Error::SharedHandle {
+            key: "Unix socket".into(),
+            problem: "the socket has SO_PASSPIDFD set (every message would bring a pidfd \
+                      along): turn it off to receive shared objects"
+                .into(),
+        });
+    }
+    // Room for the descriptors and for the credentials a socket set to SO_PASSCRED adds
+    // to every message: without it, the kernel cut the control data, and the descriptors
+    // with it.
     let mut space = [MaybeUninit::<u8>::uninit();
         rustix::cmsg_space!(ScmRights(MAX_SHARED_HANDLES)) + OTHER_CONTROL];
     let mut control = RecvAncillaryBuffer::new(&mut space);

@@ -55,8 +55,9 @@ pub(crate) fn duplicate_into(handle: &OsHandle, target: BorrowedHandle<'_>) -> R
 }
 
 /// Closes the handle `value` that [`duplicate_into`] made in the process `target` (for a
-/// duplication that failed part way: nobody there would ever close it). Best effort: a
-/// handle the target closed meanwhile, or a process gone, leaves nothing to close.
+/// duplication that failed part way: nobody there would ever close it). The target
+/// cannot have used or closed it: its value is told to nobody until the whole token is
+/// returned. Best effort: a process gone leaves nothing to close.
 pub(crate) fn close_in(target: BorrowedHandle<'_>, value: u64) {
     // SAFETY: closes, in `target`, a handle this process made there (DUPLICATE_CLOSE_SOURCE
     // with no target handle only closes the source).
@@ -75,7 +76,7 @@ pub(crate) fn close_in(target: BorrowedHandle<'_>, value: u64) {
 
 impl Entry {
     /// A handle on this entry for another process (or a child): a duplicate.
-    pub(crate) fn handoff(&self) -> Result<OsHandle> {
+    pub(crate) fn handoff(&self, _locked: bool) -> Result<OsHandle> {
         duplicate(self.section.as_handle())
     }
 
@@ -111,7 +112,11 @@ pub(crate) struct InheritGuard {
 
 /// Marks `handles` inheritable, so that the children `cmd` spawns inherit them at the same
 /// values (std's `Command` creates processes that inherit inheritable handles).
-pub(crate) fn inherit(_cmd: &mut Command, handles: Vec<OsHandle>) -> Result<InheritGuard> {
+pub(crate) fn inherit(
+    _cmd: &mut Command,
+    handles: Vec<OsHandle>,
+    _entry_first: bool,
+) -> Result<InheritGuard> {
     for h in &handles {
         // SAFETY: a valid handle owned by `handles`.
         if unsafe {
