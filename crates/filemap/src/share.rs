@@ -164,14 +164,12 @@ impl Descriptor {
 }
 
 impl Mapping {
-    /// New handles for another process, and the descriptor that goes with them; `locked`:
-    /// the entry's holds a lifetime lock of its own (for one receiver; see
-    /// `sys::inherit` for children).
-    fn handoff(&self, locked: bool) -> Result<(Descriptor, Vec<sys::OsHandle>)> {
+    /// New handles for another process, and the descriptor that goes with them.
+    fn handoff(&self) -> Result<(Descriptor, Vec<sys::OsHandle>)> {
         let object = &self.object;
         let mut handles = Vec::new();
         if let Some(entry) = &object.entry {
-            handles.push(entry.handoff(locked)?);
+            handles.push(entry.handoff()?);
         }
         let file_backed = object.header.is_file_backed();
         if file_backed {
@@ -337,7 +335,7 @@ impl Mapping {
         &self,
         process: std::os::windows::io::BorrowedHandle<'_>,
     ) -> Result<String> {
-        let (mut d, handles) = self.handoff(true)?;
+        let (mut d, handles) = self.handoff()?;
         for h in &handles {
             match sys::duplicate_into(h, process) {
                 Ok(value) => d.handles.push(value),
@@ -416,7 +414,7 @@ impl Mapping {
     /// ```
     #[cfg(unix)]
     pub fn send_to(&self, socket: &std::os::unix::net::UnixStream) -> Result<()> {
-        let (d, handles) = self.handoff(true)?;
+        let (d, handles) = self.handoff()?;
         sys::send_handles(socket, d.encode().as_bytes(), &handles)
     }
 
@@ -520,14 +518,14 @@ pub(crate) fn inherit_quietly(
     handles: Vec<sys::OsHandle>,
 ) -> Result<SharedHandles> {
     Ok(SharedHandles {
-        _guard: sys::inherit(command, handles, false)?,
+        _guard: sys::inherit(command, handles, None)?,
     })
 }
 
 impl CommandExt for Command {
     fn share_mapping(&mut self, key: &str, mapping: &Mapping) -> Result<SharedHandles> {
         check_key(key)?;
-        let (mut d, handles) = mapping.handoff(false)?;
+        let (mut d, handles) = mapping.handoff()?;
         d.handles = handles.iter().map(sys::raw_handle_value).collect();
         d.identities = (handles.iter())
             .map(sys::handle_identity)
@@ -535,7 +533,7 @@ impl CommandExt for Command {
             .unwrap_or_default();
         // Inheritable first: a failure there leaves no variable naming handles that were
         // closed (a child spawned anyway would take whatever handle had that value).
-        let guard = sys::inherit(self, handles, d.has_entry)?;
+        let guard = sys::inherit(self, handles, mapping.object.entry.as_ref())?;
         self.env(format!("{ENV_PREFIX}{key}"), d.encode());
         Ok(SharedHandles { _guard: guard })
     }

@@ -34,7 +34,7 @@ use crate::vocabulary::{Disposition, Kind};
 const MAX_ATTEMPTS: u32 = 1000;
 
 /// The part of an entry that only named entries have.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct NamedPart {
     dir: Arc<Dir>,
     file_name: String,
@@ -311,6 +311,12 @@ impl Entry {
 
     pub(crate) fn is_named(&self) -> bool {
         self.named.is_some()
+    }
+
+    /// An entry over `fd`, another description of this one's object, that takes part in
+    /// removing the name as this one does (a copy kept for children to come: `inherit`).
+    pub(crate) fn alongside(&self, fd: OwnedFd) -> Entry {
+        Entry::from_parts(fd, self.named.clone())
     }
 
     /// Identifies the object (device and inode) within this process.

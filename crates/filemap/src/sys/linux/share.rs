@@ -1,9 +1,10 @@
 //! Linux handle sharing: descriptors handed to a child `Command` (inherited across exec)
 //! or sent over a Unix socket (`SCM_RIGHTS`).
 //!
-//! A named entry is never handed over as the sender's own open file description: the
-//! receiver gets a new description (re-opened through `/proc/self/fd`) that already holds
-//! `LOCK_SH`, so each process's handle counts separately in the entry's lifetime.
+//! A named entry is never handed over as the sender's own open file description: a
+//! socket's receiver gets a new description (re-opened through `/proc/self/fd`) that
+//! already holds `LOCK_SH`, and each child a `Command` starts makes one of its own before
+//! exec (`inherit`), so each process's handle counts separately in the entry's lifetime.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
@@ -40,18 +41,14 @@ pub(crate) fn duplicate(fd: BorrowedFd<'_>) -> Result<OsHandle> {
 }
 
 impl Entry {
-    /// A handle on this entry for another process: a new open file description for named
-    /// entries, holding its own `LOCK_SH` if `locked` (a handle sent over a socket, which
-    /// its one receiver keeps), a duplicate for unnamed ones. Children to come take their
-    /// own locks (`inherit`): a description they all inherited would be one lock for all.
-    pub(crate) fn handoff(&self, locked: bool) -> Result<OsHandle> {
+    /// A handle on this entry for another process: a new open file description holding
+    /// its own `LOCK_SH` for named entries, a duplicate for unnamed ones.
+    pub(crate) fn handoff(&self) -> Result<OsHandle> {
         if !self.is_named() {
             return duplicate(self.fd());
         }
         let fd = reopen(self.fd(), &"an entry for sharing")?;
-        if locked {
-            super::entry::lock_shared_within(&fd, &"an entry for sharing")?;
-        }
+        super::entry::lock_shared_within(&fd, &"an entry for sharing")?;
         // Keep the descriptor number above the standard streams in the child.
         rustix::io::fcntl_dupfd_cloexec(&fd, 3)
             .map_err(|e| Error::io("duplicate", "a handle for sharing", errno(e)))
@@ -105,44 +102,67 @@ pub(crate) fn raw_handle_value(handle: &OsHandle) -> u64 {
 }
 
 /// This process's copies of descriptors being inherited by a child; the command's
-/// `pre_exec` hook holds them too, so they stay open while either lives.
+/// `pre_exec` hook holds them too, so they stay open while either lives. A named entry's
+/// copy is held as an [`Entry`]: the last of them to go runs the last-handle check, as a
+/// handle does.
 #[derive(Debug)]
 pub(crate) struct InheritGuard {
-    _handles: Arc<Vec<OsHandle>>,
+    _kept: Arc<Inherited>,
+}
+
+#[derive(Debug)]
+struct Inherited {
+    entry: Option<Entry>,
+    others: Vec<OsHandle>,
 }
 
 /// Arranges for `handles` to be inherited by the children `cmd` spawns, at the same
-/// numbers. With `entry_first`, the first is an entry (from `Entry::handoff(false)`):
-/// each child gets a description of its own in its place, holding its own lifetime lock
-/// (every child of the command would otherwise share one description, and so one lock:
-/// the first to close would take it exclusively unopposed and remove the name under the
-/// others). Where that cannot be made (no `/proc`), the child locks the one it inherited.
+/// numbers. With `entry` (the object's own entry, whose handed-off description, holding
+/// its own lock, is the first of `handles`), each child gets a description of its own in
+/// that place, with its own lifetime lock, between fork and exec: every child of the
+/// command would otherwise share one description, so one lock, and the first to close
+/// would take it exclusively unopposed and remove the name under the others. Where the
+/// child cannot re-open it (a `Command::uid` the entry does not let in, say), it keeps the
+/// shared one, as every child did before.
 pub(crate) fn inherit(
     cmd: &mut Command,
-    handles: Vec<OsHandle>,
-    entry_first: bool,
+    mut handles: Vec<OsHandle>,
+    entry: Option<&Entry>,
 ) -> Result<InheritGuard> {
+    let kept = match entry.filter(|e| e.is_named()) {
+        Some(entry) if !handles.is_empty() => Inherited {
+            entry: Some(entry.alongside(handles.remove(0))),
+            others: handles,
+        },
+        _ => Inherited {
+            entry: None,
+            others: handles,
+        },
+    };
     // What the child re-opens the entry by, made here: between fork and exec the child
     // may not allocate.
-    let reopen = match handles.first() {
-        Some(entry) if entry_first => {
-            let access = access_of(entry.as_fd(), &"an entry for sharing")?;
-            let path = std::ffi::CString::new(format!("/proc/self/fd/{}", entry.as_raw_fd()))
+    let reopen = match &kept.entry {
+        Some(entry) => {
+            let access = access_of(entry.fd(), &"an entry for sharing")?;
+            let path = std::ffi::CString::new(format!("/proc/self/fd/{}", entry.fd().as_raw_fd()))
                 .expect("no NUL in a path of digits");
             Some((path, access.bits() as libc::c_int))
         }
-        _ => None,
+        None => None,
     };
-    let handles = Arc::new(handles);
-    let kept = handles.clone();
-    let raw: Vec<RawFd> = handles.iter().map(|h| h.as_raw_fd()).collect();
+    let raw: Vec<RawFd> = (kept.entry.iter().map(|e| e.fd().as_raw_fd()))
+        .chain(kept.others.iter().map(|h| h.as_raw_fd()))
+        .collect();
+    let kept = Arc::new(kept);
+    let in_hook = kept.clone();
     // SAFETY: the closure runs in the child between fork and exec; it only calls open,
     // flock, nanosleep, dup3, close and fcntl, which are async-signal-safe, on descriptors
-    // that the captured `handles` keep open in the parent (and so in the forked child),
-    // and on the one it opens; it allocates nothing.
+    // that the captured `Inherited` keeps open in the parent (and so in the forked child),
+    // and on the one it opens; it allocates nothing. (Its copy of the `Arc` is never
+    // dropped there: exec replaces the process, and a failed one ends it with `_exit`.)
     unsafe {
         cmd.pre_exec(move || {
-            let _keep_open = &handles;
+            let _keep_open = &in_hook;
             if let (Some((path, access)), Some(&entry)) = (&reopen, raw.first()) {
                 own_entry_description(path, *access, entry);
             }
@@ -154,12 +174,13 @@ pub(crate) fn inherit(
             Ok(())
         });
     }
-    Ok(InheritGuard { _handles: kept })
+    Ok(InheritGuard { _kept: kept })
 }
 
 /// In a child between fork and exec: puts a description of its own, holding `LOCK_SH`,
-/// at `entry` (re-opened through `path`, its `/proc/self/fd` link); if that fails, locks
-/// the inherited one. Only async-signal-safe calls.
+/// at `entry` (re-opened through `path`, its `/proc/self/fd` link). If that cannot be
+/// made, the inherited one (which holds the parent's copy's lock) stays. Only
+/// async-signal-safe calls.
 ///
 /// # Safety
 /// Runs between fork and exec; `entry` is a descriptor open in this process.
@@ -168,26 +189,26 @@ unsafe fn own_entry_description(path: &std::ffi::CStr, access: libc::c_int, entr
     // process (`entry`, and `own`, opened here), each async-signal-safe.
     unsafe {
         let own = libc::open(path.as_ptr(), access | libc::O_CLOEXEC | libc::O_NONBLOCK);
-        if own >= 0 {
-            // Held exclusively only for a moment, by a handle deciding whether it is the
-            // last: waited out for up to about 100 ms.
-            let nap = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 100_000,
-            };
-            for _ in 0..1000 {
-                if libc::flock(own, libc::LOCK_SH | libc::LOCK_NB) == 0 {
-                    if libc::dup3(own, entry, 0) == entry {
-                        libc::close(own);
-                        return;
-                    }
-                    break;
-                }
-                libc::nanosleep(&nap, std::ptr::null_mut());
-            }
-            libc::close(own);
+        if own < 0 {
+            return;
         }
-        libc::flock(entry, libc::LOCK_SH | libc::LOCK_NB);
+        // Held exclusively only for a moment, by a handle deciding whether it is the last:
+        // waited out for as long as an opener waits (`EXCLUSIVE_WAIT`, 2 s).
+        let nap = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000,
+        };
+        for _ in 0..20_000 {
+            if libc::flock(own, libc::LOCK_SH | libc::LOCK_NB) == 0 {
+                libc::dup3(own, entry, 0);
+                break;
+            }
+            if *libc::__errno_location() != libc::EWOULDBLOCK {
+                break;
+            }
+            libc::nanosleep(&nap, std::ptr::null_mut());
+        }
+        libc::close(own);
     }
 }
 
@@ -274,21 +295,8 @@ pub(crate) fn check_inherited(value: u64, key: &str, identity: Option<&str>) -> 
 /// Sends `bytes` and `handles` as one message.
 pub(crate) fn send_handles(stream: &UnixStream, bytes: &[u8], handles: &[OsHandle]) -> Result<()> {
     let borrowed: Vec<BorrowedFd<'_>> = handles.iter().map(|h| h.as_fd()).collect();
-    // A socket set to SO_PASSPIDFD would add a pidfd to the message, which the parsing
-    // below does not see and so would never close: refused before anything is received.
-    if passes_pidfd(stream) {
-        return Err(Error::SharedHandle {
-            key: "Unix socket".into(),
-            problem: "the socket has SO_PASSPIDFD set (every message would bring a pidfd \
-                      along): turn it off to receive shared objects"
-                .into(),
-        });
-    }
-    // Room for the descriptors and for the credentials a socket set to SO_PASSCRED adds
-    // to every message: without it, the kernel cut the control data, and the descriptors
-    // with it.
-    let mut space = [MaybeUninit::<u8>::uninit();
-        rustix::cmsg_space!(ScmRights(MAX_SHARED_HANDLES)) + OTHER_CONTROL];
+    let mut space =
+        [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_SHARED_HANDLES))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     if !control.push(SendAncillaryMessage::ScmRights(&borrowed)) {
         return Err(Error::Unsupported {

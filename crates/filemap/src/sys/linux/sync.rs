@@ -486,7 +486,7 @@ impl MutexObject {
 
     /// A handle that keeps the object alive in another process.
     pub(crate) fn handoff(&self) -> Result<super::OsHandle> {
-        self.memory.entry.handoff(true)
+        self.memory.entry.handoff()
     }
 }
 

@@ -76,7 +76,7 @@ pub(crate) fn close_in(target: BorrowedHandle<'_>, value: u64) {
 
 impl Entry {
     /// A handle on this entry for another process (or a child): a duplicate.
-    pub(crate) fn handoff(&self, _locked: bool) -> Result<OsHandle> {
+    pub(crate) fn handoff(&self) -> Result<OsHandle> {
         duplicate(self.section.as_handle())
     }
 
@@ -115,7 +115,7 @@ pub(crate) struct InheritGuard {
 pub(crate) fn inherit(
     _cmd: &mut Command,
     handles: Vec<OsHandle>,
-    _entry_first: bool,
+    _entry: Option<&Entry>,
 ) -> Result<InheritGuard> {
     for h in &handles {
         // SAFETY: a valid handle owned by `handles`.
