@@ -189,8 +189,14 @@ impl Mapping {
         Ok((descriptor, handles))
     }
 
-    /// Rebuilds a mapping from a descriptor and the handles that came with it.
-    fn adopt(d: Descriptor, mut handles: Vec<sys::OsHandle>, key: &str) -> Result<Mapping> {
+    /// Rebuilds a mapping from a descriptor and the handles that came with it; `inherited`:
+    /// they came by inheritance (`from_inherited`).
+    fn adopt(
+        d: Descriptor,
+        mut handles: Vec<sys::OsHandle>,
+        key: &str,
+        inherited: bool,
+    ) -> Result<Mapping> {
         if handles.len() != d.handle_count() {
             return Err(Error::SharedHandle {
                 key: key.to_string(),
@@ -210,7 +216,7 @@ impl Mapping {
         let path = d.path.as_deref().map(sys::path_from_bytes);
         let (entry, header) = match handles.pop() {
             Some(h) => {
-                let (entry, header) = sys::Entry::adopt(h, name.as_ref())?;
+                let (entry, header) = sys::Entry::adopt(h, name.as_ref(), inherited)?;
                 (Some(entry), header)
             }
             None => {
@@ -309,7 +315,7 @@ impl Mapping {
         let handles = (d.handles.iter().enumerate())
             .map(|(i, &h)| sys::take_inherited(h, key, identity(i)))
             .collect::<Result<Vec<_>>>()?;
-        Mapping::adopt(d, handles, key)
+        Mapping::adopt(d, handles, key, true)
     }
 
     /// Duplicates a handle on this mapping into another process (`DuplicateHandle`), and
@@ -395,7 +401,7 @@ impl Mapping {
             .iter()
             .map(|&h| sys::take_duplicated(h, key))
             .collect::<Result<Vec<_>>>()?;
-        Mapping::adopt(d, handles, key)
+        Mapping::adopt(d, handles, key, false)
     }
 
     /// Sends a handle on this mapping over a connected Unix socket; the receiving process
@@ -451,7 +457,7 @@ impl Mapping {
             problem: "the descriptor is not UTF-8".into(),
         })?;
         let d = Descriptor::decode(text, key)?;
-        Mapping::adopt(d, handles, key)
+        Mapping::adopt(d, handles, key, false)
     }
 }
 
@@ -516,9 +522,10 @@ pub struct SharedHandles {
 pub(crate) fn inherit_quietly(
     command: &mut Command,
     handles: Vec<sys::OsHandle>,
+    entry: Option<&sys::Entry>,
 ) -> Result<SharedHandles> {
     Ok(SharedHandles {
-        _guard: sys::inherit(command, handles, None)?,
+        _guard: sys::inherit(command, handles, entry)?,
     })
 }
 

@@ -252,7 +252,7 @@ impl NamedMutex {
         command: &mut std::process::Command,
     ) -> Result<crate::SharedHandles> {
         let handle = self.object.handoff()?;
-        crate::share::inherit_quietly(command, vec![handle])
+        crate::share::inherit_quietly(command, vec![handle], self.object.entry())
     }
 
     /// Waits until the mutex is free and locks it.

@@ -41,6 +41,10 @@ fn main() {
             shared_copies_kept_past_the_mapping_leave_no_name_behind,
         ),
         (
+            "a_shared_lifetime_copy_dropped_last_takes_the_name",
+            a_shared_lifetime_copy_dropped_last_takes_the_name,
+        ),
+        (
             "view_keeps_object_alive_after_handle_drop",
             view_keeps_object_alive_after_handle_drop,
         ),
@@ -664,6 +668,22 @@ fn shared_copies_kept_past_the_mapping_leave_no_name_behind() {
     // With them the last holder is gone, and the name with it.
     drop((cmd, shared));
     assert!(matches!(Mapping::open(&name), Err(Error::NotFound { .. })));
+    ns.assert_empty();
+}
+
+/// A mutex whose lifetime a `Command`'s children share (`share_lifetime_with`) goes with
+/// its last holder whatever the order: here the parent's copy (the guard's, the
+/// `Command`'s), dropped after the mutex and the child. (That copy ran no last-handle
+/// check when it closed, so the name stayed after every holder had gone.)
+fn a_shared_lifetime_copy_dropped_last_takes_the_name() {
+    let ns = Namespace::new();
+    let name = unique("lifetime-kept");
+    let mutex = filemap::sync::NamedMutex::create_new(name.as_str()).unwrap();
+    let mut cmd = child("race", &[&name, "0"]);
+    let guard = mutex.share_lifetime_with(&mut cmd).unwrap();
+    assert!(cmd.status().unwrap().success());
+    drop(mutex);
+    drop((guard, cmd));
     ns.assert_empty();
 }
 

@@ -313,10 +313,15 @@ impl Entry {
         self.named.is_some()
     }
 
-    /// An entry over `fd`, another description of this one's object, that takes part in
-    /// removing the name as this one does (a copy kept for children to come: `inherit`).
+    /// An entry over `fd`, another description of this one's object made by this process,
+    /// that takes part in removing the name as this one does (a copy kept for children to
+    /// come: `inherit`). It is this process's, whichever process opened this one.
     pub(crate) fn alongside(&self, fd: OwnedFd) -> Entry {
-        Entry::from_parts(fd, self.named.clone())
+        let named = self.named.clone().map(|named| NamedPart {
+            generation: watched_fork_generation(),
+            ..named
+        });
+        Entry::from_parts(fd, named)
     }
 
     /// Identifies the object (device and inode) within this process.

@@ -56,13 +56,21 @@ impl Entry {
 
     /// Adopts an entry handle received from another process. If `name` is given and still
     /// refers to this entry, the handle takes part in removing the name when the last
-    /// holder closes.
-    pub(crate) fn adopt(fd: OsHandle, name: Option<&Name>) -> Result<(Entry, Header)> {
+    /// holder closes: unless it was `inherited` and this process could not have made a
+    /// description of its own before exec (`inherit`: the entry is then one the parent's
+    /// copy shares, and a close that converted its lock would strip the parent's). The
+    /// hook could, if this process can re-open it now (same user, same `/proc`).
+    pub(crate) fn adopt(
+        fd: OsHandle,
+        name: Option<&Name>,
+        inherited: bool,
+    ) -> Result<(Entry, Header)> {
         let what: &dyn std::fmt::Display = match name {
             Some(n) => n,
             None => &"a shared object",
         };
         let header = read_header(fd.as_fd(), what)?;
+        let name = name.filter(|_| !inherited || reopen(fd.as_fd(), what).is_ok());
         let named = match name {
             Some(name) => Dir::open_checked().ok().and_then(|dir| {
                 Entry::named_part_if_current(&dir, name, fd.as_fd(), header.is_persistent())
@@ -184,6 +192,7 @@ pub(crate) fn inherit(
 ///
 /// # Safety
 /// Runs between fork and exec; `entry` is a descriptor open in this process.
+/// (`clock_gettime` is async-signal-safe, as are the rest.)
 unsafe fn own_entry_description(path: &std::ffi::CStr, access: libc::c_int, entry: RawFd) {
     // SAFETY: plain system calls on a NUL-terminated path and on descriptors of this
     // process (`entry`, and `own`, opened here), each async-signal-safe.
@@ -193,17 +202,27 @@ unsafe fn own_entry_description(path: &std::ffi::CStr, access: libc::c_int, entr
             return;
         }
         // Held exclusively only for a moment, by a handle deciding whether it is the last:
-        // waited out for as long as an opener waits (`EXCLUSIVE_WAIT`, 2 s).
+        // waited out for as long as an opener waits (`EXCLUSIVE_WAIT`, 2 s, by the clock).
         let nap = libc::timespec {
             tv_sec: 0,
             tv_nsec: 100_000,
         };
-        for _ in 0..20_000 {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now);
+        let until = now.tv_sec + 2;
+        loop {
             if libc::flock(own, libc::LOCK_SH | libc::LOCK_NB) == 0 {
                 libc::dup3(own, entry, 0);
                 break;
             }
             if *libc::__errno_location() != libc::EWOULDBLOCK {
+                break;
+            }
+            libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now);
+            if now.tv_sec >= until {
                 break;
             }
             libc::nanosleep(&nap, std::ptr::null_mut());

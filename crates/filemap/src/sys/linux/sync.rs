@@ -488,6 +488,11 @@ impl MutexObject {
     pub(crate) fn handoff(&self) -> Result<super::OsHandle> {
         self.memory.entry.handoff()
     }
+
+    /// The object's entry (for `inherit`).
+    pub(crate) fn entry(&self) -> Option<&Entry> {
+        Some(&self.memory.entry)
+    }
 }
 
 /// A named event (manual or auto reset).

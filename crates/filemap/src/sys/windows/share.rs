@@ -81,7 +81,11 @@ impl Entry {
     }
 
     /// Adopts an entry handle received from another process.
-    pub(crate) fn adopt(h: OsHandle, name: Option<&Name>) -> Result<(Entry, Header)> {
+    pub(crate) fn adopt(
+        h: OsHandle,
+        name: Option<&Name>,
+        _inherited: bool,
+    ) -> Result<(Entry, Header)> {
         let what: &dyn fmt::Display = match name {
             Some(n) => n,
             None => &"a shared object",

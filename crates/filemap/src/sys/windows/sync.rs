@@ -362,6 +362,11 @@ impl MutexObject {
     pub(crate) fn handoff(&self) -> Result<super::OsHandle> {
         super::duplicate(self.mutex.as_handle())
     }
+
+    /// No entry to pass on (the kernel keeps the mutex alive with any handle).
+    pub(crate) fn entry(&self) -> Option<&super::Entry> {
+        None
+    }
 }
 
 /// A kernel event.
