@@ -70,6 +70,10 @@ mod linux {
             ),
             ("global_name_squatted", global_name_squatted),
             (
+                "a_child_of_another_user_strips_no_shared_lock",
+                a_child_of_another_user_strips_no_shared_lock,
+            ),
+            (
                 "permissions_grant_what_they_say",
                 permissions_grant_what_they_say,
             ),
@@ -137,6 +141,7 @@ mod linux {
             "precreate-local" => precreate_local(&args[0]),
             "squat-global" => squat_global(&args[0], &args[1]),
             "meet-private-squat" => meet_private_squat(&args[0]),
+            "take-inherited" => take_inherited(),
             "open-with" => open_with(&args[0], &args[1], &args[2]),
             other => panic!("unknown role {other}"),
         });
@@ -271,6 +276,44 @@ mod linux {
         refused("mutex open", NamedMutex::open(name).map(drop));
         refused("receiver", Receiver::open(name).map(drop));
         println!("all refused");
+    }
+
+    /// Root shares a Global mapping (mode 0644) with a child started as nobody, which may
+    /// not open it for writing: the child keeps the description it inherited, shared with
+    /// root's kept copy, and its close leaves that copy's lock alone. (It converted the
+    /// shared lock, stripping it, so root's close then removed the name while the kept
+    /// copy still held the object for children to come.)
+    fn a_child_of_another_user_strips_no_shared_lock() {
+        let ns = shared_namespace();
+        let name = format!("Global\\{}", unique("shared-down"));
+        let m = Mapping::options()
+            .size(4096)
+            .permissions(0o644)
+            .create_new(name.as_str())
+            .unwrap();
+        let mut cmd = as_nobody("take-inherited", &[]);
+        let shared = filemap::CommandExt::share_mapping(&mut cmd, "data", &m).unwrap();
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "the child failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        drop(m);
+        // The kept copy holds it still.
+        drop(Mapping::open(name.as_str()).unwrap());
+        drop((cmd, shared));
+        assert!(matches!(
+            Mapping::open(name.as_str()),
+            Err(Error::NotFound { .. })
+        ));
+        ns.assert_empty();
+    }
+
+    /// As nobody: takes the mapping shared as "data", reads it and drops it.
+    fn take_inherited() {
+        let m = Mapping::from_inherited("data").unwrap();
+        m.view().map().unwrap().read_vec(0, 1).unwrap();
     }
 
     // --- A Global name squatted by another user --------------------------------------

@@ -56,10 +56,12 @@ impl Entry {
 
     /// Adopts an entry handle received from another process. If `name` is given and still
     /// refers to this entry, the handle takes part in removing the name when the last
-    /// holder closes: unless it was `inherited` and this process could not have made a
-    /// description of its own before exec (`inherit`: the entry is then one the parent's
-    /// copy shares, and a close that converted its lock would strip the parent's). The
-    /// hook could, if this process can re-open it now (same user, same `/proc`).
+    /// holder closes: unless it was `inherited` and is not a description this process made
+    /// for itself before exec (`inherit`: it is then one the parent's copy shares, and a
+    /// close that converted its lock would strip the parent's). A description handed on
+    /// to be inherited (`handoff`, through `reopen`) has `O_NONBLOCK`, and the hook's does
+    /// not (a status flag of the description, which means nothing for a regular file):
+    /// that is how they are told.
     pub(crate) fn adopt(
         fd: OsHandle,
         name: Option<&Name>,
@@ -70,7 +72,7 @@ impl Entry {
             None => &"a shared object",
         };
         let header = read_header(fd.as_fd(), what)?;
-        let name = name.filter(|_| !inherited || reopen(fd.as_fd(), what).is_ok());
+        let name = name.filter(|_| !inherited || made_before_exec(fd.as_fd()));
         let named = match name {
             Some(name) => Dir::open_checked().ok().and_then(|dir| {
                 Entry::named_part_if_current(&dir, name, fd.as_fd(), header.is_persistent())
@@ -79,6 +81,12 @@ impl Entry {
         };
         Ok((Entry::from_parts(fd, named), header))
     }
+}
+
+/// Whether the entry description open as `fd` is one `own_entry_description` made (see
+/// `Entry::adopt`).
+fn made_before_exec(fd: BorrowedFd<'_>) -> bool {
+    rustix::fs::fcntl_getfl(fd).is_ok_and(|flags| !flags.contains(OFlags::NONBLOCK))
 }
 
 /// The access (`O_RDWR` or `O_RDONLY`) the description open as `fd` has.
@@ -197,12 +205,14 @@ unsafe fn own_entry_description(path: &std::ffi::CStr, access: libc::c_int, entr
     // SAFETY: plain system calls on a NUL-terminated path and on descriptors of this
     // process (`entry`, and `own`, opened here), each async-signal-safe.
     unsafe {
-        let own = libc::open(path.as_ptr(), access | libc::O_CLOEXEC | libc::O_NONBLOCK);
+        // (Without O_NONBLOCK, which the inherited one has: the mark that tells
+        // `Entry::adopt` this one is the child's own.)
+        let own = libc::open(path.as_ptr(), access | libc::O_CLOEXEC);
         if own < 0 {
             return;
         }
         // Held exclusively only for a moment, by a handle deciding whether it is the last:
-        // waited out for as long as an opener waits (`EXCLUSIVE_WAIT`, 2 s, by the clock).
+        // waited out for 1 to 2 s by the clock (about as long as an opener waits).
         let nap = libc::timespec {
             tv_sec: 0,
             tv_nsec: 100_000,
