@@ -260,9 +260,9 @@ impl BridgeBuilder {
     /// use filemap_zenoh::{wire, Bridge};
     /// use zenoh::Wait;
     ///
-    /// let mut publisher = Publisher::create_or_open("temperature", &TopicOptions::new())?;
+    /// let mut publisher = Publisher::create_or_open("export-demo", &TopicOptions::new())?;
     /// let bridge = Bridge::builder()
-    ///     .export("temperature")
+    ///     .export("export-demo")
     ///     .listen("tcp/127.0.0.1:17101")
     ///     .start()?;
     /// // The far side: a plain Zenoh peer (in this process here) subscribed to the topic's key.
@@ -271,7 +271,7 @@ impl BridgeBuilder {
     /// config.insert_json5("listen/endpoints", "[]")?;
     /// config.insert_json5("connect/endpoints", r#"["tcp/127.0.0.1:17101"]"#)?;
     /// let far = zenoh::open(config).wait()?;
-    /// let samples = far.declare_subscriber("filemap/temperature").wait()?;
+    /// let samples = far.declare_subscriber("filemap/export-demo").wait()?;
     /// // Published until one comes (what is put before the subscription is known reaches nobody).
     /// let mut sample = None;
     /// for _ in 0..600 {
@@ -288,7 +288,7 @@ impl BridgeBuilder {
     /// let (_seq, origin) = wire::decode(&attachment).expect("a bridge's attachment");
     /// assert_eq!(origin, bridge.id());
     /// let last = bridge.stop();
-    /// assert!(last[0].name == "temperature" && last[0].exported && last[0].messages >= 1);
+    /// assert!(last[0].name == "export-demo" && last[0].exported && last[0].messages >= 1);
     /// far.close().wait()?;
     /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
     /// ```
@@ -314,15 +314,15 @@ impl BridgeBuilder {
     /// config.insert_json5("scouting/multicast/enabled", "false")?;
     /// config.insert_json5("listen/endpoints", r#"["tcp/127.0.0.1:17102"]"#)?;
     /// let far = zenoh::open(config).wait()?;
-    /// let mut subscriber = Subscriber::create_or_open("temperature", &TopicOptions::new())?;
+    /// let mut subscriber = Subscriber::create_or_open("import-demo", &TopicOptions::new())?;
     /// let bridge = Bridge::builder()
-    ///     .import("temperature")
+    ///     .import("import-demo")
     ///     .connect("tcp/127.0.0.1:17102")
     ///     .start()?;
     /// // Put until one comes (a put before the bridge's subscription is known reaches nobody).
     /// let mut received = None;
     /// for _ in 0..600 {
-    ///     far.put("filemap/temperature", "21.5").wait()?;
+    ///     far.put("filemap/import-demo", "21.5").wait()?;
     ///     if let Ok(message) = subscriber.recv_timeout(Duration::from_millis(100)) {
     ///         received = Some(message.to_vec()?);
     ///         break;
@@ -330,7 +330,7 @@ impl BridgeBuilder {
     /// }
     /// assert_eq!(received.as_deref(), Some(&b"21.5"[..]));
     /// let last = bridge.stop();
-    /// assert!(last[0].name == "temperature" && !last[0].exported && last[0].messages >= 1);
+    /// assert!(last[0].name == "import-demo" && !last[0].exported && last[0].messages >= 1);
     /// far.close().wait()?;
     /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
     /// ```
@@ -350,13 +350,13 @@ impl BridgeBuilder {
     /// use zenoh::Wait;
     ///
     /// // The local service, whose server answers one request.
-    /// let mut server = Server::create_or_open("calc", &ServiceOptions::new())?;
+    /// let mut server = Server::create_or_open("calc-exported", &ServiceOptions::new())?;
     /// let serving = std::thread::spawn(move || -> filemap::Result<()> {
     ///     let id = server.recv_request_timeout(Duration::from_secs(60))?.id();
     ///     server.respond(id, b"4")
     /// });
     /// let bridge = Bridge::builder()
-    ///     .export_service("calc")
+    ///     .export_service("calc-exported")
     ///     .listen("tcp/127.0.0.1:17103")
     ///     .start()?;
     /// // The far side: a plain Zenoh peer (in this process here) that queries the service's key.
@@ -365,7 +365,7 @@ impl BridgeBuilder {
     /// config.insert_json5("listen/endpoints", "[]")?;
     /// config.insert_json5("connect/endpoints", r#"["tcp/127.0.0.1:17103"]"#)?;
     /// let far = zenoh::open(config).wait()?;
-    /// let querier = far.declare_querier("filemap/calc").wait()?;
+    /// let querier = far.declare_querier("filemap/calc-exported").wait()?;
     /// let changes = querier.matching_listener().wait()?;
     /// // Asked once the far side knows of the bridge's queryable, until the answer comes.
     /// let mut answer = None;
@@ -400,23 +400,23 @@ impl BridgeBuilder {
     /// use filemap_zenoh::{Bridge, BridgeError};
     ///
     /// let bridge = Bridge::builder()
-    ///     .import_service("calc")
+    ///     .import_service("calc-imported")
     ///     .listen("tcp/127.0.0.1:0")
     ///     .query_timeout(Duration::from_secs(5))
     ///     .start()?;
-    /// // The bridge is the local server of "calc": no other server can take it.
+    /// // The bridge is the local server of "calc-imported": no other server can take it.
     /// let options = ServiceOptions::new();
     /// assert!(matches!(
-    ///     Server::create_or_open("calc", &options),
+    ///     Server::create_or_open("calc-imported", &options),
     ///     Err(filemap::Error::EndpointTaken { .. })
     /// ));
     /// // A request becomes a Zenoh query: with no far side here, nobody replies, and it fails.
-    /// let mut client = Client::open("calc")?;
+    /// let mut client = Client::open("calc-imported")?;
     /// let failed = client.call(b"2+2", Duration::from_secs(10));
     /// assert!(matches!(failed, Err(filemap::Error::RequestFailed { .. })));
     /// drop(client);
     /// bridge.stop();
-    /// Server::create_or_open("calc", &options)?; // free again
+    /// Server::create_or_open("calc-imported", &options)?; // free again
     /// // A service is bridged by its full name, never a pattern.
     /// let pattern = Bridge::builder().import_service("calc-*").start();
     /// assert!(matches!(pattern, Err(BridgeError::Setting(_))));
@@ -558,10 +558,10 @@ impl BridgeBuilder {
     /// config.insert_json5("scouting/multicast/enabled", "false")?;
     /// config.insert_json5("listen/endpoints", r#"["tcp/127.0.0.1:17105"]"#)?;
     /// let far = zenoh::open(config).wait()?;
-    /// let samples = far.declare_subscriber("filemap/temperature").wait()?;
-    /// let mut publisher = Publisher::create_or_open("temperature", &TopicOptions::new())?;
+    /// let samples = far.declare_subscriber("filemap/temperature-best-effort").wait()?;
+    /// let mut publisher = Publisher::create_or_open("temperature-best-effort", &TopicOptions::new())?;
     /// let bridge = Bridge::builder()
-    ///     .export("temperature")
+    ///     .export("temperature-best-effort")
     ///     .best_effort(true)
     ///     .connect("tcp/127.0.0.1:17105")
     ///     .start()?;
@@ -698,18 +698,19 @@ impl BridgeBuilder {
     /// use filemap::topic::{Publisher, TopicOptions};
     /// use filemap_zenoh::Bridge;
     ///
-    /// let _publisher = Publisher::create_or_open("temperature", &TopicOptions::new())?;
+    /// let _publisher = Publisher::create_or_open("temperature-logged", &TopicOptions::new())?;
     /// let (lines, log) = std::sync::mpsc::channel();
     /// let bridge = Bridge::builder()
-    ///     .export("temperature")
+    ///     .export("temperature-logged")
     ///     .listen("tcp/127.0.0.1:0")
     ///     .start_with_log(move |line| {
     ///         let _ = lines.send(line.to_string());
     ///     })?;
     /// // The bridge's first look for local topics finds this one, and says so.
     /// let said = (0..600).any(|_| {
-    ///     log.recv_timeout(Duration::from_millis(100))
-    ///         .is_ok_and(|line| line == "exporting temperature to filemap/temperature")
+    ///     log.recv_timeout(Duration::from_millis(100)).is_ok_and(|line| {
+    ///         line == "exporting temperature-logged to filemap/temperature-logged"
+    ///     })
     /// });
     /// assert!(said);
     /// bridge.stop();
@@ -808,10 +809,10 @@ impl BridgeBuilder {
 /// use filemap::topic::{Publisher, TopicOptions};
 /// use filemap_zenoh::Bridge;
 /// // A local topic, exported on the loopback interface (the other host would import it).
-/// let mut publisher = Publisher::create_or_open("temperature", &TopicOptions::new())?;
+/// let mut publisher = Publisher::create_or_open("temperature-bridged", &TopicOptions::new())?;
 /// let (lines, log) = std::sync::mpsc::channel();
 /// let bridge = Bridge::builder()
-///     .export("temperature")
+///     .export("temperature-bridged")
 ///     .listen("tcp/127.0.0.1:0")
 ///     .start_with_log(move |line| {
 ///         let _ = lines.send(line.to_string());
@@ -827,7 +828,7 @@ impl BridgeBuilder {
 /// // ...it has counters for it: messages put to Zenoh, dropped, missed.
 /// let stats = bridge.stats();
 /// assert_eq!(stats.len(), 1);
-/// assert_eq!((stats[0].name.as_str(), stats[0].exported), ("temperature", true));
+/// assert_eq!((stats[0].name.as_str(), stats[0].exported), ("temperature-bridged", true));
 /// bridge.stop();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -857,10 +858,10 @@ impl fmt::Debug for Bridge {
 /// use filemap::topic::{Publisher, TopicOptions};
 /// use filemap_zenoh::Bridge;
 ///
-/// let _publisher = Publisher::create_or_open("temperature", &TopicOptions::new())?;
+/// let _publisher = Publisher::create_or_open("temperature-stats", &TopicOptions::new())?;
 /// let (lines, log) = std::sync::mpsc::channel();
 /// let bridge = Bridge::builder()
-///     .export("temperature")
+///     .export("temperature-stats")
 ///     .listen("tcp/127.0.0.1:0")
 ///     .start_with_log(move |line| {
 ///         let _ = lines.send(line.to_string());
@@ -873,7 +874,7 @@ impl fmt::Debug for Bridge {
 /// assert!(found);
 /// let stats = bridge.stop();
 /// let topic = &stats[0];
-/// assert_eq!((topic.name.as_str(), topic.exported, topic.ended), ("temperature", true, false));
+/// assert_eq!((topic.name.as_str(), topic.exported, topic.ended), ("temperature-stats", true, false));
 /// // Nothing was published.
 /// assert_eq!((topic.messages, topic.dropped, topic.missed), (0, 0, 0));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -1116,7 +1117,7 @@ impl Bridge {
     /// use filemap::topic::{Publisher, TopicOptions};
     /// use filemap_zenoh::Bridge;
     ///
-    /// let _temperature = Publisher::create_or_open("temperature", &TopicOptions::new())?;
+    /// let _temperature = Publisher::create_or_open("temperature-listed", &TopicOptions::new())?;
     /// let _humidity = Publisher::create_or_open("humidity", &TopicOptions::new())?;
     /// let (lines, log) = std::sync::mpsc::channel();
     /// let bridge = Bridge::builder()
@@ -1139,7 +1140,7 @@ impl Bridge {
     ///     }
     /// }
     /// let names: Vec<String> = bridge.stats().into_iter().map(|topic| topic.name).collect();
-    /// assert_eq!(names, ["humidity", "temperature"]);
+    /// assert_eq!(names, ["humidity", "temperature-listed"]);
     /// bridge.stop();
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -1158,11 +1159,11 @@ impl Bridge {
     /// use filemap::topic::{Publisher, TopicOptions};
     /// use filemap_zenoh::Bridge;
     ///
-    /// let _publisher = Publisher::create_or_open("temperature", &TopicOptions::new())?;
+    /// let _publisher = Publisher::create_or_open("temperature-stopped", &TopicOptions::new())?;
     /// let (lines, log) = std::sync::mpsc::channel();
     /// let bridge = Bridge::builder()
-    ///     .export("temperature")
-    ///     .import_service("calc")
+    ///     .export("temperature-stopped")
+    ///     .import_service("calc-stopped")
     ///     .listen("tcp/127.0.0.1:0")
     ///     .start_with_log(move |line| {
     ///         let _ = lines.send(line.to_string());
@@ -1174,9 +1175,9 @@ impl Bridge {
     /// assert!(found);
     /// let last = bridge.stop();
     /// assert_eq!(last.len(), 1);
-    /// assert!(last[0].name == "temperature" && last[0].exported && last[0].messages == 0);
+    /// assert!(last[0].name == "temperature-stopped" && last[0].exported && last[0].messages == 0);
     /// // Its threads have ended: the service it served is free for another server.
-    /// Server::create_or_open("calc", &ServiceOptions::new())?;
+    /// Server::create_or_open("calc-stopped", &ServiceOptions::new())?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stop(mut self) -> Vec<TopicStats> {

@@ -44,10 +44,10 @@ const TEXT: usize = 16;
 /// use filemap::topic::{Publisher, TopicOptions};
 /// use filemap_zenoh::{read_status, Bridge, STATUS_PREFIX};
 ///
-/// let _publisher = Publisher::create_or_open("temperature", &TopicOptions::new())?;
+/// let _publisher = Publisher::create_or_open("status-demo", &TopicOptions::new())?;
 /// let (lines, log) = std::sync::mpsc::channel();
 /// let bridge = Bridge::builder()
-///     .export("temperature")
+///     .export("status-demo")
 ///     .listen("tcp/127.0.0.1:0")
 ///     .start_with_log(move |line| {
 ///         let _ = lines.send(line.to_string());
