@@ -606,6 +606,29 @@ fn unnamed_mapping_inherited_by_child() {
     ns.assert_empty();
 }
 
+/// A named mapping `name` holding "named", and a command whose children inherit it as
+/// "data", say what they read and "ready", and hold it until their standard input closes.
+fn inherited_by_holders(name: &str) -> (Mapping, std::process::Command, filemap::SharedHandles) {
+    let m = Mapping::create_new(name, 4096).unwrap();
+    m.view().map().unwrap().write_at(0, b"named").unwrap();
+    let mut cmd = child("inherited", &["data", "hold"]);
+    let shared = cmd.share_mapping("data", &m).unwrap();
+    cmd.stdout(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::piped());
+    (m, cmd, shared)
+}
+
+/// Waits for a holder of `inherited_by_holders` to say "ready"; what it read.
+fn wait_ready(c: &mut std::process::Child) -> String {
+    let mut out = std::io::BufReader::new(c.stdout.take().unwrap());
+    let mut read = String::new();
+    std::io::BufRead::read_line(&mut out, &mut read).unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    read.trim().to_string()
+}
+
 /// Two children started from one `Command` with a shared mapping each hold it: the first
 /// to close its handle leaves the name to the other. (On Linux both inherited the one
 /// open file description `share_mapping` made, and so one lifetime lock: the first to
@@ -613,21 +636,11 @@ fn unnamed_mapping_inherited_by_child() {
 fn a_mapping_inherited_by_two_children_lives_while_either_holds_it() {
     let ns = Namespace::new();
     let name = unique("inherit-twice");
-    let m = Mapping::create_new(&name, 4096).unwrap();
-    m.view().map().unwrap().write_at(0, b"named").unwrap();
-    let mut cmd = child("inherited", &["data", "hold"]);
-    let shared = cmd.share_mapping("data", &m).unwrap();
-    cmd.stdout(std::process::Stdio::piped())
-        .stdin(std::process::Stdio::piped());
+    let (m, mut cmd, shared) = inherited_by_holders(&name);
     let mut children = [cmd.spawn_retrying(), cmd.spawn_retrying()];
     drop((cmd, shared));
     for c in &mut children {
-        let mut out = std::io::BufReader::new(c.stdout.take().unwrap());
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-        line.clear();
-        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-        assert_eq!(line.trim(), "ready");
+        wait_ready(c);
     }
     drop(m);
     let [mut first, mut second] = children;
@@ -647,19 +660,9 @@ fn a_mapping_inherited_by_two_children_lives_while_either_holds_it() {
 fn shared_copies_kept_past_the_mapping_leave_no_name_behind() {
     let ns = Namespace::new();
     let name = unique("inherit-kept");
-    let m = Mapping::create_new(&name, 4096).unwrap();
-    m.view().map().unwrap().write_at(0, b"named").unwrap();
-    let mut cmd = child("inherited", &["data", "hold"]);
-    let shared = cmd.share_mapping("data", &m).unwrap();
-    cmd.stdout(std::process::Stdio::piped())
-        .stdin(std::process::Stdio::piped());
+    let (m, mut cmd, shared) = inherited_by_holders(&name);
     let mut c = cmd.spawn_retrying();
-    let mut out = std::io::BufReader::new(c.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    line.clear();
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    assert_eq!(line.trim(), "ready");
+    wait_ready(&mut c);
     drop(m);
     drop(c.stdin.take());
     assert!(c.wait().unwrap().success());
@@ -690,21 +693,10 @@ fn a_shared_lifetime_copy_dropped_last_takes_the_name() {
 fn named_mapping_inherited_keeps_it_alive() {
     let ns = Namespace::new();
     let name = unique("inherit");
-    let m = Mapping::create_new(&name, 4096).unwrap();
-    m.view().map().unwrap().write_at(0, b"named").unwrap();
-    let mut cmd = child("inherited", &["data", "hold"]);
-    let shared = cmd.share_mapping("data", &m).unwrap();
-    cmd.stdout(std::process::Stdio::piped())
-        .stdin(std::process::Stdio::piped());
+    let (m, mut cmd, shared) = inherited_by_holders(&name);
     let mut c = cmd.spawn_retrying();
     drop((cmd, shared)); // the parent's copies of the shared handles close
-    let mut out = std::io::BufReader::new(c.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    assert_eq!(line.trim(), "named");
-    line.clear();
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    assert_eq!(line.trim(), "ready");
+    assert_eq!(wait_ready(&mut c), "named");
     drop(m);
     // Only the child's inherited handle holds it now: still openable by name.
     assert_eq!(run_child("read", &[&name, "0", "5"]), "reply");
