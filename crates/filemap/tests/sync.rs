@@ -36,6 +36,10 @@ fn main() {
         ),
         ("auto_event_wakes_one_per_set", auto_event_wakes_one_per_set),
         (
+            "a_set_then_reset_releases_every_manual_waiter",
+            a_set_then_reset_releases_every_manual_waiter,
+        ),
+        (
             "semaphore_across_processes_and_maximum",
             semaphore_across_processes_and_maximum,
         ),
@@ -146,6 +150,31 @@ fn play(role: &str, args: &[String]) -> i32 {
                 e.wait_timeout(PATIENCE).map_err(|e| e.to_string())?;
                 *woke.lock().map_err(|e| e.to_string())? += 1;
                 told.set().map_err(|e| e.to_string())?;
+            }
+            "wait-pulse" => {
+                // Waits (blocking, on many objects, or async) for a manual-reset event
+                // that the parent sets and resets at once, and says it was released.
+                let e = NamedEvent::open(arg(1)).map_err(|e| e.to_string())?;
+                let other = NamedEvent::open(arg(2)).map_err(|e| e.to_string())?;
+                ready_then_block_until_waiting();
+                let released = match arg(0) {
+                    "wait" => e.wait_timeout(PATIENCE).map(|()| true),
+                    "wait-any" => {
+                        filemap::wait::wait_any(&[&other, &e], Some(PATIENCE)).map(|r| r.index == 1)
+                    }
+                    _ => {
+                        // (A future has no timeout of its own: a watchdog ends the wait.)
+                        std::thread::spawn(|| {
+                            std::thread::sleep(PATIENCE);
+                            print!("not released");
+                            let _ = std::io::stdout().flush();
+                            std::process::exit(1);
+                        });
+                        filemap::wait::block_on(e.wait_async()).map(|()| true)
+                    }
+                }
+                .map_err(|e| e.to_string())?;
+                print!("{}", if released { "released" } else { "not released" });
             }
             "acquire" => {
                 let s = NamedSemaphore::open(arg(0)).map_err(|e| e.to_string())?;
@@ -304,6 +333,45 @@ fn auto_event_wakes_one_per_set() {
         "an auto event resets as it releases"
     );
     drop((event, woke, told));
+    ns.assert_empty();
+}
+
+/// A manual-reset event set and reset at once (`PulseEvent`) releases every waiter already
+/// waiting, as on Windows: one blocked in `wait`, one in `wait_any`, one in an async wait,
+/// each asleep in another process (on Linux, seen asleep in the kernel).
+fn a_set_then_reset_releases_every_manual_waiter() {
+    let ns = Namespace::new();
+    let name = unique("pulse");
+    let other_name = unique("pulse-other");
+    let event = NamedEvent::create_new(&name, EventReset::Manual, false).unwrap();
+    let other = NamedEvent::create_new(&other_name, EventReset::Manual, false).unwrap();
+    let waiters: Vec<(&str, std::process::Child)> = ["wait", "wait-any", "wait-async"]
+        .into_iter()
+        .map(|how| (how, spawn_ready("wait-pulse", &[how, &name, &other_name])))
+        .collect();
+    #[cfg(target_os = "linux")]
+    for (how, child) in &waiters {
+        await_futex_state(child.id(), true, &format!("the {how} waiter never slept"));
+    }
+    #[cfg(not(target_os = "linux"))]
+    std::thread::sleep(Duration::from_millis(300)); // let them reach their waits
+    event.set().unwrap();
+    event.reset().unwrap();
+    let mut failures = Vec::new();
+    for (how, child) in waiters {
+        let out = child.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() || said.trim() != "released" {
+            failures.push(format!(
+                "{how}: {} ({})",
+                said.trim(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("; "));
+    assert!(!event.try_wait().unwrap(), "the reset holds");
+    drop((event, other));
     ns.assert_empty();
 }
 
@@ -691,7 +759,8 @@ impl Drop for Reaped {
     }
 }
 
-/// Whether process `pid` sleeps in a futex wait (its system call is `futex`, its state S).
+/// Whether process `pid` sleeps in a futex wait (its system call is `futex` or
+/// `futex_waitv`, its state S).
 #[cfg(target_os = "linux")]
 fn asleep_in_futex(pid: u32) -> bool {
     let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
@@ -699,7 +768,10 @@ fn asleep_in_futex(pid: u32) -> bool {
     let state = stat
         .rsplit_once(") ")
         .map(|(_, rest)| rest.starts_with('S'));
-    syscall.starts_with(&format!("{} ", libc::SYS_futex)) && state == Some(true)
+    let in_futex = [libc::SYS_futex, libc::SYS_futex_waitv]
+        .iter()
+        .any(|call| syscall.starts_with(&format!("{call} ")));
+    in_futex && state == Some(true)
 }
 
 /// Waits (up to [`PATIENCE`]) until `pid` sleeps in a futex wait, or (`asleep` false) no

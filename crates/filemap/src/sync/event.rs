@@ -250,12 +250,13 @@ impl NamedEvent {
 
     /// Unsets the event.
     ///
-    /// A `set` followed at once by a `reset` (Win32's `PulseEvent`, which Microsoft calls
-    /// unreliable) may release fewer waiters on Linux than on Windows: there a waiter woken
-    /// by the `set` looks at the event once it runs, and finds it reset if the `reset` came
-    /// first, so it waits on. Windows releases every waiter (manual reset) or one (auto)
-    /// waiting at the `set`. Signal with a `set` alone, and let the waiters reset an event
-    /// they are done with.
+    /// A `set` followed at once by a `reset` (Win32's `PulseEvent`) releases every waiter
+    /// of a manual-reset event whose wait began before the `set` (`wait`, `wait_any`,
+    /// `wait_async`; not `wait_all`, which takes only objects ready together), as Windows
+    /// does. An auto-reset event's `set` releases the one waiter it wakes on Windows, but on
+    /// Linux that waiter looks at the event once it runs, and finds it reset if the `reset`
+    /// came first, so it waits on: signal an auto-reset event with a `set` alone (its
+    /// waiter's wait resets it).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

@@ -219,7 +219,7 @@ impl<'a> Future for Ready<'a> {
                 // The waiter thread took it for this future (Windows): a synchronisation
                 // object's signal, unit or lock is this future's; an endpoint's wake-up
                 // event only says to look (below).
-                if matches!(this.item, Item::Sync(_)) {
+                if matches!(this.item, Item::Sync(..)) {
                     return this.finish(took);
                 }
             }

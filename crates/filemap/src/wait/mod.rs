@@ -474,7 +474,7 @@ pub fn wait_all<'a>(
     let sync: Vec<SyncRef<'_>> = items
         .iter()
         .filter_map(|item| match item {
-            Item::Sync(object) => Some(*object),
+            Item::Sync(object, _) => Some(*object),
             Item::Endpoint { .. } => None,
         })
         .collect();
@@ -486,7 +486,7 @@ pub fn wait_all<'a>(
         .iter()
         .zip(&items)
         .map(|(target, item)| match item {
-            Item::Sync(_) => Item::taken(target, took.next().unwrap_or(Took::Signal)),
+            Item::Sync(..) => Item::taken(target, took.next().unwrap_or(Took::Signal)),
             Item::Endpoint { .. } => Taken::Ready,
         })
         .collect())

@@ -15,8 +15,12 @@ pub(super) const BUSY_POLL_SLICE: Duration = Duration::from_millis(1);
 /// A target in the form the wait works with: a synchronisation object of the system's, or
 /// an endpoint with what makes it ready.
 pub(super) enum Item<'a> {
-    Sync(SyncRef<'a>),
-    Endpoint { watch: Watch<'a>, of: Endpoint<'a> },
+    /// With what the wait noted on it when it began.
+    Sync(SyncRef<'a>, sys::waits::Mark),
+    Endpoint {
+        watch: Watch<'a>,
+        of: Endpoint<'a>,
+    },
 }
 
 /// Which endpoint, to ask whether it is ready.
@@ -79,11 +83,16 @@ impl<'a> Item<'a> {
         }
     }
 
+    /// A synchronisation object, its wait beginning now.
+    fn of_sync(object: SyncRef<'a>) -> Item<'a> {
+        Item::Sync(object, sys::waits::mark(object))
+    }
+
     pub(super) fn of(target: &Target<'a>) -> Item<'a> {
         match *target {
-            Target::Event(event) => Item::Sync(SyncRef::Event(event.object())),
-            Target::Semaphore(semaphore) => Item::Sync(SyncRef::Semaphore(semaphore.object())),
-            Target::Mutex(mutex) => Item::Sync(SyncRef::Mutex(mutex.object())),
+            Target::Event(event) => Item::of_sync(SyncRef::Event(event.object())),
+            Target::Semaphore(semaphore) => Item::of_sync(SyncRef::Semaphore(semaphore.object())),
+            Target::Mutex(mutex) => Item::of_sync(SyncRef::Mutex(mutex.object())),
             Target::Receiver(receiver) => Item::Endpoint {
                 watch: receiver.watch(),
                 of: Endpoint::Receiver(receiver),
@@ -110,7 +119,7 @@ impl<'a> Item<'a> {
     /// waiters bit).
     pub(super) fn take_now(&self, check: bool, slept: bool) -> Result<Option<Took>> {
         match self {
-            Item::Sync(object) => sys::waits::take_now(*object, check, slept),
+            Item::Sync(object, mark) => sys::waits::take_now(*object, *mark, check, slept),
             Item::Endpoint { watch, of } => {
                 // A copy inherited by `fork` is never waited on: it is its parent's.
                 watch.end.usable_here()?;
@@ -124,7 +133,7 @@ impl<'a> Item<'a> {
     /// Readies a sleep on the object.
     pub(super) fn arm(&self) -> sys::WaitTarget {
         match self {
-            Item::Sync(object) => sys::waits::arm(*object),
+            Item::Sync(object, _) => sys::waits::arm(*object),
             Item::Endpoint { watch, .. } => watch.end.arm(&watch.sleep),
         }
     }
@@ -136,7 +145,7 @@ impl<'a> Item<'a> {
     /// sleeper one look).
     pub(super) fn pass_on(&self, target: &sys::WaitTarget) {
         match self {
-            Item::Sync(object) => sys::waits::pass_on(*object, target),
+            Item::Sync(object, _) => sys::waits::pass_on(*object, target),
             Item::Endpoint { .. } => sys::waits::pass_on_bell(target),
         }
     }
@@ -144,7 +153,7 @@ impl<'a> Item<'a> {
     /// Undoes `arm`.
     pub(super) fn disarm(&self) {
         match self {
-            Item::Sync(object) => sys::waits::disarm(*object),
+            Item::Sync(object, _) => sys::waits::disarm(*object),
             Item::Endpoint { watch, .. } => watch.sleep.add_sleeper(-1),
         }
     }

@@ -212,10 +212,23 @@ fn wait_until(
     }
 }
 
-// Event words: 0 state (1 signalled), 1 sleeping waiters, 2 manual reset (1) or auto (0).
+// Event words: 0 state, 1 sleeping waiters, 2 manual reset (1) or auto (0). The state's
+// lowest bit says whether the event is signalled; the 31 above it count the resets that
+// cleared it (wrapping), so that every set and every reset of a set event changes the word.
+// A manual-reset event's wait notes the word when it begins ([`EventMark`]), and a reset
+// since then says a set came while it waited: a set followed at once by a reset releases
+// every waiter already waiting, as Windows does (a waiter the set woke finds the bit
+// cleared again, but not the count). An earlier filemap's events hold 0 or 1: the same
+// states in this layout.
 const EVENT_STATE: usize = 0;
 const EVENT_WAITERS: usize = 1;
 const EVENT_MANUAL: usize = 2;
+/// The state word's signalled bit.
+const SIGNALLED: u32 = 1;
+
+/// An event's state word when a wait on it began (see the comment on the event's words).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EventMark(u32);
 
 pub(crate) fn init_event(manual: bool, signalled: bool) -> impl Fn(*mut u8) -> Result<()> {
     move |at| {
@@ -237,7 +250,7 @@ impl SyncMemory {
 
     pub(crate) fn event_set(&self) {
         let state = self.word(EVENT_STATE);
-        state.store(1, Ordering::SeqCst);
+        state.fetch_or(SIGNALLED, Ordering::SeqCst);
         if self.word(EVENT_WAITERS).load(Ordering::SeqCst) > 0 {
             let n = if self.event_is_manual() {
                 i32::MAX as u32
@@ -248,36 +261,78 @@ impl SyncMemory {
         }
     }
 
+    /// Clears the signalled bit, counting the reset if it was set (adding one to a word
+    /// whose lowest bit is set does both).
     pub(crate) fn event_reset(&self) {
-        self.word(EVENT_STATE).store(0, Ordering::SeqCst);
+        let state = self.word(EVENT_STATE);
+        let mut current = state.load(Ordering::SeqCst);
+        // Bounded: another process rewriting the word cannot keep this loop going (the
+        // reset then still happens, uncounted).
+        for _ in 0..64 {
+            if current & SIGNALLED == 0 {
+                return;
+            }
+            match state.compare_exchange(
+                current,
+                current.wrapping_add(1),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return,
+                Err(now) => current = now,
+            }
+        }
+        state.fetch_and(!SIGNALLED, Ordering::SeqCst);
     }
 
-    /// Whether the event is set now, taking the signal if it resets itself.
-    pub(super) fn event_take_now(&self, manual: bool) -> bool {
+    /// The event's state now, for a wait about to begin.
+    pub(crate) fn event_mark(&self) -> EventMark {
+        EventMark(self.word(EVENT_STATE).load(Ordering::SeqCst))
+    }
+
+    /// Whether the event is set now, taking the signal if it resets itself; a manual-reset
+    /// event also counts as set if it was reset since `since` (a set came meanwhile).
+    pub(super) fn event_take_now(&self, manual: bool, since: Option<EventMark>) -> bool {
         let state = self.word(EVENT_STATE);
+        let mut current = state.load(Ordering::SeqCst);
         if manual {
-            state.load(Ordering::SeqCst) == 1
-        } else {
-            state
-                .compare_exchange(1, 0, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
+            return current & SIGNALLED != 0
+                || since.is_some_and(|EventMark(at)| (current ^ at) & !SIGNALLED != 0);
         }
+        // Bounded: another process rewriting the word cannot keep this loop going.
+        for _ in 0..64 {
+            if current & SIGNALLED == 0 {
+                return false;
+            }
+            match state.compare_exchange(
+                current,
+                current & !SIGNALLED,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return true,
+                Err(now) => current = now,
+            }
+        }
+        false
     }
 
     /// Whether the event is set now (taking nothing).
     pub(super) fn event_is_set(&self) -> bool {
-        self.word(EVENT_STATE).load(Ordering::SeqCst) == 1
+        self.word(EVENT_STATE).load(Ordering::SeqCst) & SIGNALLED != 0
     }
 
-    /// Waits until the event is set (and, for auto-reset events, takes the signal).
+    /// Waits until the event is set (and, for auto-reset events, takes the signal); a
+    /// manual-reset one set and reset again since the wait began counts.
     pub(crate) fn event_wait(&self, timeout: Option<Duration>) -> bool {
         let manual = self.event_is_manual();
+        let since = self.event_mark();
         wait_until(
             self,
             self.word(EVENT_STATE),
             self.word(EVENT_WAITERS),
             timeout,
-            || self.event_take_now(manual),
+            || self.event_take_now(manual, Some(since)),
         )
     }
 

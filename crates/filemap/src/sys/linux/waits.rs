@@ -25,7 +25,7 @@ use rustix::thread::futex;
 
 use super::futex::RECHECK_INTERVAL;
 use super::mutex;
-use super::sync::ChannelMemory;
+use super::sync::{ChannelMemory, EventMark};
 use crate::error::{Error, Result};
 use crate::sys::{Doorbell, SyncRef, Took, Woke};
 
@@ -176,20 +176,44 @@ pub(super) fn deadline_in(d: Duration) -> rustix::time::Timespec {
     }
 }
 
-/// Takes `object` if it is ready now. `check`: also test whether a mutex's owner died
-/// holding it (a system call; a waiter does it once per recheck interval). `slept`: the
-/// waiter slept on the object before, so a mutex it takes keeps its waiters bit (others
-/// may sleep on it too, and its unlock must wake them).
-pub(crate) fn take_now(object: SyncRef<'_>, check: bool, slept: bool) -> Result<Option<Took>> {
-    Ok(take_restorable(object, check, slept)?.map(|(took, _)| took))
+/// What a wait on an object notes when it begins: a manual-reset event's state, so that a
+/// set and a reset while the wait goes on still end it (see `sync::EventMark`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Mark(Option<EventMark>);
+
+/// Notes what a wait on `object`, about to begin, needs to know later.
+pub(crate) fn mark(object: SyncRef<'_>) -> Mark {
+    Mark(match object {
+        SyncRef::Event(event) => Some(event.memory.event_mark()),
+        _ => None,
+    })
+}
+
+/// Takes `object` if it is ready now (a manual-reset event set and reset since `mark`
+/// counts as ready). `check`: also test whether a mutex's owner died holding it (a system
+/// call; a waiter does it once per recheck interval). `slept`: the waiter slept on the
+/// object before, so a mutex it takes keeps its waiters bit (others may sleep on it too,
+/// and its unlock must wake them).
+pub(crate) fn take_now(
+    object: SyncRef<'_>,
+    mark: Mark,
+    check: bool,
+    slept: bool,
+) -> Result<Option<Took>> {
+    Ok(take_restorable(object, mark.0, check, slept)?.map(|(took, _)| took))
 }
 
 /// `take_now`, with what `give_back` needs to undo it.
-fn take_restorable(object: SyncRef<'_>, check: bool, slept: bool) -> Result<Option<(Took, u32)>> {
+fn take_restorable(
+    object: SyncRef<'_>,
+    since: Option<EventMark>,
+    check: bool,
+    slept: bool,
+) -> Result<Option<(Took, u32)>> {
     Ok(match object {
         SyncRef::Event(event) => {
             let memory = &event.memory;
-            let took = memory.event_take_now(memory.event_is_manual());
+            let took = memory.event_take_now(memory.event_is_manual(), since);
             memory.intact()?;
             took.then_some((Took::Signal, 0))
         }
@@ -377,7 +401,9 @@ fn take_each(objects: &[SyncRef<'_>], check: bool, slept: bool) -> Result<Option
     let mut taken: Vec<(Took, u32)> = Vec::with_capacity(objects.len());
     let mut failure = None;
     for object in objects {
-        match take_restorable(*object, check, slept) {
+        // (Only what is ready now counts: objects that were each ready at some moment
+        // during the wait were not all ready together.)
+        match take_restorable(*object, None, check, slept) {
             Ok(Some(took)) => taken.push(took),
             Ok(None) => break,
             Err(e) => {

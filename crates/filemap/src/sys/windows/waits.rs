@@ -89,10 +89,25 @@ fn took_by(object: SyncRef<'_>, abandoned: bool) -> Took {
     }
 }
 
-/// Takes `object` if it is signalled now (a zero-timeout wait). `check` and `slept`
-/// change nothing here: the kernel itself reports an abandoned mutex and keeps its
-/// waiters.
-pub(crate) fn take_now(object: SyncRef<'_>, _check: bool, _slept: bool) -> Result<Option<Took>> {
+/// What a wait on an object notes when it begins: nothing here (the kernel releases every
+/// waiter of a manual-reset event when it is set, whatever resets it after).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Mark;
+
+/// Notes what a wait on `object`, about to begin, needs to know later: nothing here.
+pub(crate) fn mark(_object: SyncRef<'_>) -> Mark {
+    Mark
+}
+
+/// Takes `object` if it is signalled now (a zero-timeout wait). `mark`, `check` and
+/// `slept` change nothing here: the kernel itself releases a manual-reset event's waiters
+/// when it is set, reports an abandoned mutex and keeps its waiters.
+pub(crate) fn take_now(
+    object: SyncRef<'_>,
+    _mark: Mark,
+    _check: bool,
+    _slept: bool,
+) -> Result<Option<Took>> {
     // SAFETY: a valid waitable handle, owned by the object.
     match unsafe { WaitForSingleObject(handle_of(object), 0) } {
         WAIT_OBJECT_0 => Ok(Some(took_by(object, false))),
