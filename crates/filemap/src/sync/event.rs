@@ -250,13 +250,18 @@ impl NamedEvent {
 
     /// Unsets the event.
     ///
-    /// A `set` followed at once by a `reset` (Win32's `PulseEvent`) releases every waiter
-    /// of a manual-reset event whose wait began before the `set` (`wait`, `wait_any`,
-    /// `wait_async`; not `wait_all`, which takes only objects ready together), as Windows
-    /// does. An auto-reset event's `set` releases the one waiter it wakes on Windows, but on
-    /// Linux that waiter looks at the event once it runs, and finds it reset if the `reset`
-    /// came first, so it waits on: signal an auto-reset event with a `set` alone (its
-    /// waiter's wait resets it).
+    /// A `set` followed at once by a `reset` (Win32's `PulseEvent`, which Microsoft calls
+    /// unreliable) releases the waiters of a manual-reset event asleep in `wait`,
+    /// `wait_any` or `wait_async` at the `set`: on Windows those in the kernel's wait at
+    /// that moment (a wait between two of its kernel waits, as a long wait on many objects
+    /// or a waiter thread is now and then, misses it), on Linux every wait that began
+    /// before the `set`. Not `wait_all`'s on Linux, which takes only objects ready together
+    /// (Windows' releases it if the others are ready at the `set`). An auto-reset event's
+    /// `set` releases the one waiter it wakes on Windows, but on Linux that waiter looks at
+    /// the event once it runs, and finds it reset if the `reset` came first, so it waits
+    /// on. A wait made of shorter waits in turn (the Python binding's and the command
+    /// line's, which look for signals in between) can miss a pulse between two of them.
+    /// Signal with a `set` alone, and let the waiters reset an event they are done with.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

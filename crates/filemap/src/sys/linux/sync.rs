@@ -212,21 +212,21 @@ fn wait_until(
     }
 }
 
-// Event words: 0 state, 1 sleeping waiters, 2 manual reset (1) or auto (0). The state's
-// lowest bit says whether the event is signalled; the 31 above it count the resets that
-// cleared it (wrapping), so that every set and every reset of a set event changes the word.
-// A manual-reset event's wait notes the word when it begins ([`EventMark`]), and a reset
-// since then says a set came while it waited: a set followed at once by a reset releases
-// every waiter already waiting, as Windows does (a waiter the set woke finds the bit
-// cleared again, but not the count). An earlier filemap's events hold 0 or 1: the same
-// states in this layout.
+// Event words: 0 state (1 signalled), 1 sleeping waiters, 2 manual reset (1) or auto (0),
+// 3 how many sets there have been (wrapping). Waiters sleep on the count of sets, which
+// every set changes and nothing else does: a wait on a manual-reset event notes the count
+// when it begins ([`EventMark`]), and a set counted since then ends it even if a reset
+// came before the waiter looked (a set followed at once by a reset releases every waiter
+// already waiting, as Windows' kernel does). Words 0 to 2 mean what they meant to earlier
+// filemaps, and a set also wakes sleepers on the state word, where those sleep; an earlier
+// filemap's set counts nothing, and this version's waiters see it at their next check, at
+// most [`RECHECK_INTERVAL`] later.
 const EVENT_STATE: usize = 0;
 const EVENT_WAITERS: usize = 1;
 const EVENT_MANUAL: usize = 2;
-/// The state word's signalled bit.
-const SIGNALLED: u32 = 1;
+const EVENT_SETS: usize = 3;
 
-/// An event's state word when a wait on it began (see the comment on the event's words).
+/// An event's count of sets when a wait on it began (see the comment on the event's words).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct EventMark(u32);
 
@@ -238,6 +238,7 @@ pub(crate) fn init_event(manual: bool, signalled: bool) -> impl Fn(*mut u8) -> R
             words.add(EVENT_STATE).write(signalled as u32);
             words.add(EVENT_WAITERS).write(0);
             words.add(EVENT_MANUAL).write(manual as u32);
+            words.add(EVENT_SETS).write(0);
         }
         Ok(())
     }
@@ -248,97 +249,69 @@ impl SyncMemory {
         self.word(EVENT_MANUAL).load(Ordering::Relaxed) == 1
     }
 
+    /// Sets the event: counts the set first (a waiter that sees the count changed may end
+    /// its wait before the state says so: the set is under way), then the state; wakes the
+    /// sleepers on both words if any sleep.
     pub(crate) fn event_set(&self) {
+        let sets = self.word(EVENT_SETS);
         let state = self.word(EVENT_STATE);
-        state.fetch_or(SIGNALLED, Ordering::SeqCst);
+        sets.fetch_add(1, Ordering::SeqCst);
+        state.store(1, Ordering::SeqCst);
         if self.word(EVENT_WAITERS).load(Ordering::SeqCst) > 0 {
             let n = if self.event_is_manual() {
                 i32::MAX as u32
             } else {
                 1
             };
+            futex_wake(sets, n);
+            // (An earlier filemap's waiters sleep on the state word.)
             futex_wake(state, n);
         }
     }
 
-    /// Clears the signalled bit, counting the reset if it was set (adding one to a word
-    /// whose lowest bit is set does both).
     pub(crate) fn event_reset(&self) {
-        let state = self.word(EVENT_STATE);
-        let mut current = state.load(Ordering::SeqCst);
-        // Bounded: another process rewriting the word cannot keep this loop going (the
-        // reset then still happens, uncounted).
-        for _ in 0..64 {
-            if current & SIGNALLED == 0 {
-                return;
-            }
-            match state.compare_exchange(
-                current,
-                current.wrapping_add(1),
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            ) {
-                Ok(_) => return,
-                Err(now) => current = now,
-            }
-        }
-        state.fetch_and(!SIGNALLED, Ordering::SeqCst);
+        self.word(EVENT_STATE).store(0, Ordering::SeqCst);
     }
 
-    /// The event's state now, for a wait about to begin.
+    /// The event's count of sets now, for a wait about to begin.
     pub(crate) fn event_mark(&self) -> EventMark {
-        EventMark(self.word(EVENT_STATE).load(Ordering::SeqCst))
+        EventMark(self.word(EVENT_SETS).load(Ordering::SeqCst))
     }
 
     /// Whether the event is set now, taking the signal if it resets itself; a manual-reset
-    /// event also counts as set if it was reset since `since` (a set came meanwhile).
+    /// event also counts as set if it was set since `since` (and reset again).
     pub(super) fn event_take_now(&self, manual: bool, since: Option<EventMark>) -> bool {
         let state = self.word(EVENT_STATE);
-        let mut current = state.load(Ordering::SeqCst);
         if manual {
-            return current & SIGNALLED != 0
-                || since.is_some_and(|EventMark(at)| (current ^ at) & !SIGNALLED != 0);
+            state.load(Ordering::SeqCst) == 1
+                || since
+                    .is_some_and(|EventMark(at)| self.word(EVENT_SETS).load(Ordering::SeqCst) != at)
+        } else {
+            state
+                .compare_exchange(1, 0, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
         }
-        // Bounded: another process rewriting the word cannot keep this loop going.
-        for _ in 0..64 {
-            if current & SIGNALLED == 0 {
-                return false;
-            }
-            match state.compare_exchange(
-                current,
-                current & !SIGNALLED,
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            ) {
-                Ok(_) => return true,
-                Err(now) => current = now,
-            }
-        }
-        false
     }
 
     /// Whether the event is set now (taking nothing).
     pub(super) fn event_is_set(&self) -> bool {
-        self.word(EVENT_STATE).load(Ordering::SeqCst) & SIGNALLED != 0
+        self.word(EVENT_STATE).load(Ordering::SeqCst) == 1
     }
 
     /// Waits until the event is set (and, for auto-reset events, takes the signal); a
-    /// manual-reset one set and reset again since the wait began counts.
+    /// manual-reset one set (and reset) since the wait began counts.
     pub(crate) fn event_wait(&self, timeout: Option<Duration>) -> bool {
         let manual = self.event_is_manual();
         let since = self.event_mark();
-        wait_until(
-            self,
-            self.word(EVENT_STATE),
-            self.word(EVENT_WAITERS),
-            timeout,
-            || self.event_take_now(manual, Some(since)),
-        )
+        let (sets, waiters) = self.event_words();
+        wait_until(self, sets, waiters, timeout, || {
+            self.event_take_now(manual, Some(since))
+        })
     }
 
-    /// The event's state word (to sleep on) and its count of sleepers.
+    /// The word to sleep on for the event (its count of sets) and its count of sleepers.
     pub(super) fn event_words(&self) -> (&AtomicU32, &AtomicU32) {
-        (self.word(EVENT_STATE), self.word(EVENT_WAITERS))
+        (self.word(EVENT_SETS), self.word(EVENT_WAITERS))
     }
 }
 

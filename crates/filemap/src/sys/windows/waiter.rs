@@ -8,7 +8,9 @@
 //!   was leaked.
 //! - The kernel's wait takes what it waits for. A semaphore's unit or an auto-reset event's
 //!   signal is kept for the future, which claims it when polled; a future dropped before it
-//!   claims it gives it back (releases the unit, sets the event). Under the thread's lock,
+//!   claims it gives it back (releases the unit, sets the event). So is a manual-reset
+//!   event's release (nothing to give back), which ends the future's wait even if the
+//!   event is reset before the future is polled. Under the thread's lock,
 //!   which the drop takes too, so what was taken is claimed or given back exactly once. A
 //!   signal a future holds unclaimed is hidden from other waiters until the future is
 //!   polled or dropped, or for a tick or two at most: the thread gives back what a future
@@ -32,7 +34,7 @@
 
 use std::os::windows::io::{AsHandle, BorrowedHandle, OwnedHandle};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -264,8 +266,9 @@ fn run(shard: &'static Shard) {
     let mut last_poll = Instant::now();
     let mut tick_now = false;
     // What the thread took for futures it woke, and when: given back if still unclaimed a
-    // tick later.
-    let mut unclaimed: Vec<(Arc<Shared>, Instant)> = Vec::new();
+    // tick later. Held weakly: a future that claimed it and went keeps its object (and the
+    // object's name) alive no longer (a registration dropped unclaimed gives back itself).
+    let mut unclaimed: Vec<(Weak<Shared>, Instant)> = Vec::new();
     loop {
         handles.clear();
         waited_on.clear();
@@ -296,7 +299,7 @@ fn run(shard: &'static Shard) {
             c if (WAIT_OBJECT_0 + 1..WAIT_OBJECT_0 + n).contains(&c) => {
                 let (id, shared) = &waited_on[(c - WAIT_OBJECT_0 - 1) as usize];
                 if settle(shard, *id, shared) {
-                    unclaimed.push((shared.clone(), Instant::now()));
+                    unclaimed.push((Arc::downgrade(shared), Instant::now()));
                 }
             }
             _ => {
@@ -325,8 +328,11 @@ fn run(shard: &'static Shard) {
 /// Gives back what the thread took for futures that have not claimed it a whole tick
 /// after they were woken for it, and forgets what was claimed (the token's lock, which
 /// `claim` and a registration's drop take too, makes each taken once).
-fn give_back_unclaimed(unclaimed: &mut Vec<(Arc<Shared>, Instant)>) {
+fn give_back_unclaimed(unclaimed: &mut Vec<(Weak<Shared>, Instant)>) {
     unclaimed.retain(|(shared, woken)| {
+        let Some(shared) = shared.upgrade() else {
+            return false;
+        };
         let mut token = shared.token.lock().unwrap_or_else(|p| p.into_inner());
         if token.is_none() {
             return false;
@@ -336,7 +342,7 @@ fn give_back_unclaimed(unclaimed: &mut Vec<(Arc<Shared>, Instant)>) {
         }
         *token = None;
         drop(token);
-        give_back(shared);
+        give_back(&shared);
         false
     });
 }
@@ -353,10 +359,15 @@ fn settle(shard: &Shard, id: u64, shared: &Shared) -> bool {
             Some(i) => {
                 let entry = entries.swap_remove(i);
                 // (An endpoint's wake-up event too: a future dropped before it is polled
-                // sets it again, for whoever else sleeps on that doorbell.)
+                // sets it again, for whoever else sleeps on that doorbell. And a
+                // manual-reset event's set, which released this wait whatever resets the
+                // event before the future looks: nothing to give back.)
                 let kept = matches!(
                     shared.give_back,
-                    GiveBack::SetEvent | GiveBack::ReleaseUnit | GiveBack::PassOn
+                    GiveBack::Nothing
+                        | GiveBack::SetEvent
+                        | GiveBack::ReleaseUnit
+                        | GiveBack::PassOn
                 );
                 if kept {
                     *shared.token.lock().unwrap_or_else(|p| p.into_inner()) = Some(Took::Signal);

@@ -90,7 +90,9 @@ fn took_by(object: SyncRef<'_>, abandoned: bool) -> Took {
 }
 
 /// What a wait on an object notes when it begins: nothing here (the kernel releases every
-/// waiter of a manual-reset event when it is set, whatever resets it after).
+/// thread waiting in it on a manual-reset event when the event is set, whatever resets it
+/// after; a set and reset between two of a wait's kernel waits, or of the waiter thread's,
+/// is missed).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Mark;
 
