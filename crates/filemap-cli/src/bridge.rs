@@ -2,7 +2,7 @@
 //! topic's counters; and what `filemap ls` and `filemap info` show of a running bridge
 //! (the counters it publishes in its status mapping, `filemap-bridge-PID`).
 
-use crate::output::outln;
+use crate::output::{errln, outln};
 use std::process::ExitCode;
 
 use filemap_zenoh::{read_status, BridgeBuilder, BridgeError, TopicStats};
@@ -23,7 +23,7 @@ pub fn run(builder: BridgeBuilder, json: bool) -> Outcome {
         BridgeError::Filemap(e) => Failure::from(e),
         e => Failure::Error(e.to_string()),
     })?;
-    eprintln!(
+    errln!(
         "filemap bridge: running as {} until interrupted",
         bridge.id()
     );
@@ -85,7 +85,9 @@ pub fn status_summary(name: &str) -> Option<String> {
         .filter(|t| t.exported && !t.ended)
         .count();
     let imports = status.topics.iter().filter(|t| !t.exported).count();
-    let sum = |f: fn(&TopicStats) -> u64| status.topics.iter().map(f).sum::<u64>();
+    // (Saturating: the counts come from a mapping any process that may open it can write.)
+    let sum =
+        |f: fn(&TopicStats) -> u64| status.topics.iter().map(f).fold(0u64, u64::saturating_add);
     Some(format!(
         "bridge: {exports} exported, {imports} imported, {} dropped, {} missed",
         sum(|t| t.dropped),

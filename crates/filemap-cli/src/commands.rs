@@ -1,7 +1,7 @@
 //! What each subcommand does: the dispatch, and the commands on mapping objects (the
 //! others have modules of their own).
 
-use crate::output::outln;
+use crate::output::{errln, outln};
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
 
@@ -238,7 +238,9 @@ fn create(
     let mapping = match file {
         Some(path) => {
             // CreateFile's OPEN_ALWAYS: a file that is not there yet is made, at --size.
-            let made = !path.exists();
+            // (A symbolic link counts as there, even one to nothing: the object's open
+            // then says what is missing.)
+            let made = std::fs::symlink_metadata(&path).is_err();
             if made {
                 if size.is_none() {
                     return Err(Failure::Usage(format!(
@@ -488,9 +490,16 @@ fn make_backing_file(path: &std::path::Path, mode: u32) -> Result<(), Failure> {
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         let file = options.mode(mode).open(path).map_err(failed)?;
-        // The umask may have taken bits the object's permissions give.
-        file.set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(failed)?;
+        // The umask may have taken bits the object's permissions give. (A file system that
+        // keeps no permissions refuses: the file made is removed again.)
+        if let Err(e) = file.set_permissions(std::fs::Permissions::from_mode(mode)) {
+            drop(file);
+            let _ = std::fs::remove_file(path);
+            return Err(Failure::Error(format!(
+                "set the permissions of {} to {mode:o}: {e}",
+                path.display()
+            )));
+        }
     }
     #[cfg(windows)]
     {
@@ -782,7 +791,7 @@ fn hold(name: &str, create: bool, size: Option<u64>, global: bool) -> Outcome {
     } else {
         (Mapping::open_with(&name, Access::Read)?, "opened")
     };
-    eprintln!(
+    errln!(
         "{how} {name} ({}); holding it as pid {} until interrupted",
         format_size(mapping.len()),
         std::process::id()

@@ -21,6 +21,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use output::errln;
+
 /// Named shared memory and file mappings with the Windows model: objects live while a
 /// handle on them is open in any process, crashes never leave names blocked.
 #[derive(Parser, Debug)]
@@ -174,6 +176,9 @@ enum Command {
         global: bool,
     },
     /// Remove stale objects (every holder died) and corrupt entries nobody holds.
+    ///
+    /// A file without filemap's mark at its start is not a filemap entry (another
+    /// program's, under a name like one): gc leaves it alone, and `filemap rm` removes it.
     ///
     /// Windows never has any: the kernel removes an object with its last handle.
     Gc {
@@ -463,7 +468,7 @@ fn main() -> ExitCode {
                 .and_then(|()| std::io::Write::flush(&mut std::io::stdout()))
             {
                 Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                    eprintln!("filemap: error: cannot write to standard output: {e}");
+                    errln!("filemap: error: cannot write to standard output: {e}");
                     ExitCode::from(1)
                 }
                 _ => ExitCode::SUCCESS,
@@ -476,7 +481,7 @@ fn main() -> ExitCode {
         // A reader that stopped reading (`filemap ls | head -1`) wanted no more.
         Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         Some(e) => {
-            eprintln!("filemap: error: cannot write to standard output: {e}");
+            errln!("filemap: error: cannot write to standard output: {e}");
             return ExitCode::from(1);
         }
         None => {}
@@ -486,12 +491,12 @@ fn main() -> ExitCode {
         // One line, with what other processes chose (a backing file's path recorded in an
         // entry, a name) escaped: see `output::printable`.
         Err(outcome::Failure::Usage(message)) => {
-            eprintln!("filemap: error: {}", output::printable(&message));
+            errln!("filemap: error: {}", output::printable(&message));
             ExitCode::from(2)
         }
         Err(outcome::Failure::ReaderGone) => ExitCode::SUCCESS,
         Err(outcome::Failure::Error(e)) => {
-            eprintln!("filemap: error: {}", output::printable(&e));
+            errln!("filemap: error: {}", output::printable(&e));
             ExitCode::from(1)
         }
     }

@@ -17,6 +17,22 @@ macro_rules! outln {
 }
 pub(crate) use outln;
 
+/// Prints a line on standard error, like `eprintln!`, but never panics: a failed write
+/// (a closed pipe, a full disk) is dropped, as there is nowhere left to report it, and the
+/// command goes on to its exit status.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::output::error_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use errln;
+
+/// [`errln!`]'s work.
+pub fn error_line(args: std::fmt::Arguments<'_>) {
+    let mut err = io::stderr().lock();
+    let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
+}
+
 /// How standard output failed, if it did.
 static STDOUT_FAILED: Mutex<Option<io::Error>> = Mutex::new(None);
 

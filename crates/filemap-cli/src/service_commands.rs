@@ -13,6 +13,7 @@ use filemap::{Error, HumanDuration};
 
 use crate::names::scoped_name;
 use crate::outcome::{Failure, Outcome};
+use crate::output::errln;
 use crate::signals::{interrupted, wait_sliced, Termination};
 use crate::units::parse_nonzero_size;
 
@@ -182,7 +183,7 @@ fn answer(
 ) -> Result<Answered, Failure> {
     // A client that gave up while its request waited (behind a slow one) wants no answer.
     if !server.client_alive(id) {
-        eprintln!(
+        errln!(
             "filemap: client {} left before its request {served} was served",
             id.client()
         );
@@ -199,7 +200,7 @@ fn answer(
         // fails, as a shell's command that cannot run does (127), and the server goes on.
         Err(e) => {
             let reason = format!("cannot run {}: {e}", command[0]);
-            eprintln!(
+            errln!(
                 "filemap: {reason} (request {served}, client {})",
                 id.client()
             );
@@ -230,7 +231,7 @@ fn answer(
         let _ = child.kill();
         let _ = child.wait();
         if matches!(streamed, Ok(Streamed::ClientLeft)) {
-            eprintln!(
+            errln!(
                 "filemap: client {} left; its {} was stopped",
                 id.client(),
                 command[0]
@@ -290,7 +291,7 @@ impl Running {
                 s.respond_timeout(id, b"", wait)
             })?,
             Some(how) => {
-                eprintln!(
+                errln!(
                     "filemap: {program} ended with {status} for request {} (client {})",
                     self.served,
                     self.id.client()
@@ -565,7 +566,7 @@ pub fn request(name: &str, global: bool, timeout: Option<Duration>) -> Outcome {
             let reason = String::from_utf8_lossy(&part);
             // Control characters shown escaped: a server's bytes never steer the terminal.
             let shown = crate::output::printable(&reason);
-            eprintln!("filemap: {name} failed the request: {shown}");
+            errln!("filemap: {name} failed the request: {shown}");
             return Ok(ExitCode::from(exit_status_of(&reason)));
         }
         match out.write_all(&part).and_then(|()| out.flush()) {

@@ -1,7 +1,7 @@
 //! `filemap lock`, `filemap wait`, `filemap event`, `filemap sem`: the named
 //! synchronisation objects from the shell.
 
-use crate::output::outln;
+use crate::output::{errln, outln};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ pub fn lock(name: Name, timeout: Option<Duration>, command: &[String]) -> Outcom
         return Ok(interrupted());
     };
     if guard.abandoned() {
-        eprintln!(
+        errln!(
             "filemap: warning: {name} was abandoned by a process that died holding it; proceeding"
         );
     }
@@ -46,7 +46,7 @@ pub fn lock(name: Name, timeout: Option<Duration>, command: &[String]) -> Outcom
             } else {
                 126
             };
-            eprintln!("filemap: error: cannot run {:?}: {e}", command[0]);
+            errln!("filemap: error: cannot run {:?}: {e}", command[0]);
             return Ok(ExitCode::from(code));
         }
     };
@@ -72,7 +72,8 @@ fn exit_code_of(status: std::process::ExitStatus) -> ExitCode {
 
 #[derive(Subcommand, Debug)]
 pub enum EventAction {
-    /// Create a named event (with --persistent it outlives this command; Linux only).
+    /// Create a named event that outlives this command, until `filemap rm` (needs
+    /// --persistent; Linux only).
     Create {
         /// The name.
         name: String,
@@ -82,7 +83,8 @@ pub enum EventAction {
         /// Create it set.
         #[arg(long)]
         set: bool,
-        /// Keep it after filemap exits, until `filemap rm`.
+        /// Keep it after filemap exits, until `filemap rm`. Required: an event without it
+        /// would vanish as filemap exits (`filemap event wait` creates one while it waits).
         #[arg(long)]
         persistent: bool,
         /// Use the Global scope for a name without prefix.
@@ -180,7 +182,8 @@ pub fn event(action: EventAction) -> Outcome {
 
 #[derive(Subcommand, Debug)]
 pub enum SemAction {
-    /// Create a named semaphore (persistent: it outlives this command; Linux only).
+    /// Create a named semaphore that outlives this command, until `filemap rm` (needs
+    /// --persistent; Linux only).
     Create {
         /// The name.
         name: String,
@@ -190,7 +193,8 @@ pub enum SemAction {
         /// The initial count (default 0).
         #[arg(long, default_value_t = 0)]
         initial: u32,
-        /// Keep it after filemap exits, until `filemap rm`.
+        /// Keep it after filemap exits, until `filemap rm`. Required: a semaphore without
+        /// it would vanish as filemap exits.
         #[arg(long)]
         persistent: bool,
         /// Use the Global scope for a name without prefix.
@@ -389,7 +393,7 @@ pub fn wait(
     };
     for &(i, abandoned) in &taken {
         if abandoned {
-            eprintln!(
+            errln!(
                 "filemap: warning: {} was abandoned by a process that died holding it",
                 names[i]
             );

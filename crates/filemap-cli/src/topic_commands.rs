@@ -1,7 +1,7 @@
 //! `filemap pub`, `filemap sub`, `filemap hz`: topics from the shell, and what `filemap
 //! info` adds for objects with endpoints (topics, inboxes, services).
 
-use crate::output::outln;
+use crate::output::{errln, outln};
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -87,7 +87,7 @@ pub fn publish(name: &str, create: &CreateTopic, wait_for: Option<u32>) -> Outco
             "{e} (after {count} {messages} published to {name})"
         ))),
         result => {
-            eprintln!("filemap: published {count} {messages} to {name}");
+            errln!("filemap: published {count} {messages} to {name}");
             result
         }
     }
@@ -199,9 +199,10 @@ pub fn subscribe(name: &str, create: &CreateTopic, count: Option<u64>, json: boo
         let seq = match got {
             Ok(seq) => seq,
             Err(Error::Lagged { missed: m, .. }) => {
-                missed += m;
+                // (Saturating: how many were missed is the publisher's word.)
+                missed = missed.saturating_add(m);
                 if !json {
-                    eprintln!("filemap: missed {m} messages (this subscriber fell behind)");
+                    errln!("filemap: missed {m} messages (this subscriber fell behind)");
                 }
                 continue;
             }
@@ -393,7 +394,7 @@ pub fn hz(name: &str, global: bool, seconds: Option<u64>, json: bool) -> Outcome
                 bytes += sample.len() as u64;
             }
             Err(Error::Timeout { .. }) => {}
-            Err(Error::Lagged { missed: m, .. }) => missed += m,
+            Err(Error::Lagged { missed: m, .. }) => missed = missed.saturating_add(m),
             // (The next receive tries again.)
             Err(Error::Outpaced { .. }) => {}
             // No publisher now: keep counting zero until one comes.

@@ -1261,3 +1261,22 @@ fn bridge_settings_are_usage_errors_in_one_plain_line() {
         assert!(err.contains(says), "{file}: {err}");
     }
 }
+
+/// An error line that cannot be written (standard error a full disk, or a pipe nobody
+/// reads) leaves the exit status alone: 1 for a failed command, never a panic's 101.
+#[test]
+#[cfg(target_os = "linux")]
+fn an_unwritable_standard_error_keeps_the_exit_status() {
+    let ns = Ns::new();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = ns
+        .cmd(&["rm", "no-such-object"])
+        .stderr(Stdio::from(full))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(ns.entries(), 0);
+}
