@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use crate::closable::Closable;
 use crate::errors::OrRaise;
 use crate::ints;
-use crate::waiting::{sliced, timeout_arg, wait_released};
+use crate::waiting::{sliced, timeout_arg, wait_through};
 
 /// A named, robust, cross-process mutex. If its holder dies, the next lock succeeds and
 /// says so (`guard.abandoned`, Win32's `WAIT_ABANDONED`). Use it as a context manager:
@@ -104,10 +104,8 @@ impl NamedMutex {
     #[pyo3(signature = (timeout=None))]
     fn lock(slf: Py<Self>, py: Python<'_>, timeout: Option<f64>) -> PyResult<MutexGuard> {
         let timeout = timeout_arg(py, timeout)?;
-        let handle = slf.get().inner.get()?;
-        let name = handle.name().to_string();
-        let abandoned = wait_released(py, timeout, &name, |slice| {
-            sliced(handle.lock_unguarded(Some(slice)))
+        let (handle, abandoned) = wait_through(py, timeout, &slf.get().inner, |mutex, slice| {
+            sliced(mutex.lock_unguarded(Some(slice)))
         })?;
         Ok(NamedMutex::guard_for(slf, handle, abandoned))
     }
@@ -375,10 +373,10 @@ impl NamedEvent {
     #[pyo3(signature = (timeout=None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let timeout = timeout_arg(py, timeout)?;
-        let event = self.inner.get()?;
-        wait_released(py, timeout, self.inner.name(), |slice| {
+        wait_through(py, timeout, &self.inner, |event, slice| {
             sliced(event.wait_timeout(slice))
         })
+        .map(drop)
     }
 
     /// `True` if the event was set (an auto-reset event's signal is taken), without
@@ -499,10 +497,10 @@ impl NamedSemaphore {
     #[pyo3(signature = (timeout=None))]
     fn acquire(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let timeout = timeout_arg(py, timeout)?;
-        let semaphore = self.inner.get()?;
-        wait_released(py, timeout, self.inner.name(), |slice| {
+        wait_through(py, timeout, &self.inner, |semaphore, slice| {
             sliced(semaphore.acquire_timeout(slice))
         })
+        .map(drop)
     }
 
     /// Takes a unit if one is there now.
@@ -541,8 +539,7 @@ impl NamedSemaphore {
     }
 
     fn __enter__(&self, py: Python<'_>) -> PyResult<()> {
-        let semaphore = self.inner.get()?;
-        wait_released(py, None, self.inner.name(), |slice| {
+        let (semaphore, ()) = wait_through(py, None, &self.inner, |semaphore, slice| {
             sliced(semaphore.acquire_timeout(slice))
         })?;
         // The block's end gives the unit back through this handle, closed since or not.

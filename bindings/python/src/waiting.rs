@@ -3,10 +3,12 @@
 //! between them, so `KeyboardInterrupt` arrives within one slice; an endpoint's wait takes
 //! a turn per slice, `endpoint.rs`).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
+use crate::closable::Closable;
 use crate::errors::{invalid, raise, to_py};
 
 /// The longest stretch a wait runs without checking for signals.
@@ -36,19 +38,25 @@ pub(crate) fn sliced<T>(result: filemap::Result<T>) -> filemap::Result<Option<T>
     }
 }
 
-/// Calls `attempt(slice)` with the GIL released until it returns `Some`, each call waiting
-/// at most `slice`; between calls, runs Python's signal handlers (so Ctrl-C raises
-/// `KeyboardInterrupt`). Raises `TimedOutError` naming `what` once `timeout` has passed
-/// (`None`: never). `attempt` gets `Duration::ZERO` when `timeout` is zero: a try.
-pub(crate) fn wait_released<T: Send>(
+/// Calls `attempt(handle, slice)` with the GIL released until it returns `Some`, each call
+/// waiting at most `slice`; between calls, runs Python's signal handlers (so Ctrl-C raises
+/// `KeyboardInterrupt`). The handle is `object`'s, looked up again for each call: a
+/// `close()` from another thread ends the wait within a slice (`ValueError`), and the wait
+/// does not keep the closed handle (and its name) alive. Raises `TimedOutError` naming
+/// the object once `timeout` has passed (`None`: never). `attempt` gets `Duration::ZERO`
+/// when `timeout` is zero: a try. Returns the handle the wait ended through, with what it
+/// got.
+pub(crate) fn wait_through<H: Send + Sync, T: Send>(
     py: Python<'_>,
     timeout: Option<Duration>,
-    what: &str,
-    mut attempt: impl FnMut(Duration) -> filemap::Result<Option<T>> + Send,
-) -> PyResult<T> {
-    wait_sliced(py, Deadline::after(timeout), what, |py, deadline| {
+    object: &Closable<H>,
+    mut attempt: impl FnMut(&H, Duration) -> filemap::Result<Option<T>> + Send,
+) -> PyResult<(Arc<H>, T)> {
+    wait_sliced(py, Deadline::after(timeout), object.name(), |py, deadline| {
+        let handle = object.get()?;
         let slice = slice_left(deadline);
-        released(py, || attempt(slice)).map_err(to_py)
+        let got = released(py, || attempt(&handle, slice)).map_err(to_py)?;
+        Ok(got.map(|got| (handle, got)))
     })
 }
 

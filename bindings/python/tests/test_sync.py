@@ -326,3 +326,44 @@ def test_a_with_block_ends_through_its_handle_when_the_object_closes_in_it(name)
         semaphore.close()
         assert not seen.try_acquire()
     assert seen.try_acquire()
+
+
+def test_close_from_another_thread_ends_its_waits(name):
+    # A wait on a mutex, an event or a semaphore whose handle another thread closes ends
+    # within a slice with ValueError (a wait on many objects already did), and keeps the
+    # handle no longer.
+    mutex = filemap.NamedMutex.create_new(name + "-m")
+    holder = filemap.NamedMutex.open(name + "-m")
+    event = filemap.NamedEvent.create_new(name + "-e")
+    semaphore = filemap.NamedSemaphore.create_new(name + "-s", 0, 1)
+    waits = {
+        "lock": (mutex, mutex.lock),
+        "wait": (event, event.wait),
+        "acquire": (semaphore, semaphore.acquire),
+        "with": (semaphore, semaphore.__enter__),
+    }
+    ended = {}
+
+    def wait(what, call):
+        try:
+            call()
+            ended[what] = "returned"
+        except ValueError:
+            ended[what] = "ValueError"
+
+    guard = holder.lock()
+    threads = [
+        threading.Thread(target=wait, args=(what, call), daemon=True)
+        for what, (_, call) in waits.items()
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)  # every thread is in its wait
+    assert ended == {}
+    for obj, _ in waits.values():
+        obj.close()
+    for t in threads:
+        t.join(10)
+    guard.release()
+    assert ended == {what: "ValueError" for what in waits}
+    holder.close()
