@@ -52,12 +52,17 @@ pub(crate) fn wait_through<H: Send + Sync, T: Send>(
     object: &Closable<H>,
     mut attempt: impl FnMut(&H, Duration) -> filemap::Result<Option<T>> + Send,
 ) -> PyResult<(Arc<H>, T)> {
-    wait_sliced(py, Deadline::after(timeout), object.name(), |py, deadline| {
-        let handle = object.get()?;
-        let slice = slice_left(deadline);
-        let got = released(py, || attempt(&handle, slice)).map_err(to_py)?;
-        Ok(got.map(|got| (handle, got)))
-    })
+    wait_sliced(
+        py,
+        Deadline::after(timeout),
+        object.name(),
+        |py, deadline| {
+            let handle = object.get()?;
+            let slice = slice_left(deadline);
+            let got = released(py, || attempt(&handle, slice)).map_err(to_py)?;
+            Ok(got.map(|got| (handle, got)))
+        },
+    )
 }
 
 /// Runs `attempt` with the GIL released: its result, `None` for a wait that ran out.
