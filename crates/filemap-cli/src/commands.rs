@@ -250,6 +250,14 @@ fn create(
                 }
                 required_size(size)?;
                 make_backing_file(&path, mode)?;
+            } else if size.is_some() && Mapping::open(&name).is_ok() {
+                // The library grows a file shorter than --size before it claims the name:
+                // a name seen taken now leaves the user's file as it is. (One taken in
+                // between still finds it grown.)
+                return Err(filemap::Error::AlreadyExists {
+                    name: name.to_string(),
+                }
+                .into());
             }
             let created = Mapping::from_path(&path)
                 .size(size.unwrap_or(0))
@@ -576,19 +584,21 @@ fn write(name: &str, offset: u64, foreign: bool) -> Outcome {
     // The object and the offset first: a mistake there is said at once, before standard
     // input is read (it may not end: `< /dev/zero`), and no more of it is read than fits.
     let mapping = open(name, foreign, Access::Write)?;
-    check_offset(&mapping, offset)?;
+    check_offset(&mapping, name, offset)?;
     let room = mapping.len() - offset;
     let too_much = |written: u64| {
         let mut problem = format!(
-            "standard input holds more than the {room} bytes from offset {offset} to the end \
-             of {} ({} bytes)",
-            mapping
-                .name()
-                .map_or("the object".into(), |n| n.to_string()),
-            mapping.len()
+            "standard input holds more than the {} from offset {offset} to the end of {}, \
+             which is {} long",
+            crate::units::told_size(room),
+            called(&mapping, name),
+            crate::units::told_size(mapping.len())
         );
         if written > 0 {
-            problem.push_str(&format!(": the first {written} were written"));
+            problem.push_str(&format!(
+                ": the first {} were written",
+                crate::units::told_size(written)
+            ));
         }
         Failure::Error(problem)
     };
@@ -606,7 +616,8 @@ fn write(name: &str, offset: u64, foreign: bool) -> Outcome {
     let mut view = None;
     let mut written = 0u64;
     let started = std::time::Instant::now();
-    let mut progress: Option<indicatif::ProgressBar> = None;
+    // (Cleared however the write ends: an error's line stands alone.)
+    let mut progress = Progress(None);
     loop {
         // At most one byte past the room: enough to know the input does not fit.
         let want = buf
@@ -617,9 +628,6 @@ fn write(name: &str, offset: u64, foreign: bool) -> Outcome {
             break;
         }
         if n as u64 > room - written {
-            if let Some(p) = &progress {
-                p.finish_and_clear();
-            }
             return Err(too_much(written));
         }
         if view.is_none() {
@@ -635,20 +643,37 @@ fn write(name: &str, offset: u64, foreign: bool) -> Outcome {
         let target = view.as_ref().expect("mapped above");
         target.write_at(written as usize, &buf[..n])?;
         written += n as u64;
-        if progress.is_none() && started.elapsed() >= WRITE_PROGRESS_AFTER {
-            progress = write_progress();
+        if progress.0.is_none() && started.elapsed() >= WRITE_PROGRESS_AFTER {
+            progress.0 = write_progress();
         }
-        if let Some(p) = &progress {
+        if let Some(p) = &progress.0 {
             p.set_message(format!("{} written", crate::units::format_rounded(written)));
         }
     }
-    if let Some(p) = &progress {
-        p.finish_and_clear();
-    }
+    drop(progress);
     if let Some(view) = view {
         view.flush()?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A progress line, cleared when it is dropped.
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            p.finish_and_clear();
+        }
+    }
+}
+
+/// What the messages call the object `name` opened as `mapping`: its full name, or the
+/// foreign segment's name as given.
+fn called(mapping: &Mapping, name: &str) -> String {
+    mapping
+        .name()
+        .map_or_else(|| format!("segment {name}"), |n| n.to_string())
 }
 
 /// A spinner with the bytes written so far, on standard error if it is a terminal.
@@ -682,14 +707,12 @@ fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 
 /// An offset at most the object's end (a write or dump of nothing there is nothing to
 /// do, one past it a mistake).
-fn check_offset(mapping: &Mapping, offset: u64) -> Result<(), Failure> {
+fn check_offset(mapping: &Mapping, name: &str, offset: u64) -> Result<(), Failure> {
     if offset > mapping.len() {
         return Err(Failure::Error(format!(
             "offset {} is past the end of {}, which is {} long",
             crate::units::told_size(offset),
-            mapping
-                .name()
-                .map_or("the object".into(), |n| n.to_string()),
+            called(mapping, name),
             crate::units::told_size(mapping.len())
         )));
     }
@@ -698,7 +721,7 @@ fn check_offset(mapping: &Mapping, offset: u64) -> Result<(), Failure> {
 
 fn dump(name: &str, offset: u64, len: Option<u64>, raw: bool, foreign: bool) -> Outcome {
     let mapping = open(name, foreign, Access::Read)?;
-    check_offset(&mapping, offset)?;
+    check_offset(&mapping, name, offset)?;
     if len == Some(0) || (len.is_none() && offset == mapping.len()) {
         // Nothing asked for, or nothing left (a view of length 0 would be the rest of the
         // object).

@@ -361,14 +361,15 @@ enum Command {
     /// left while it waited is not run. Requests are served one at a time (a COMMAND that
     /// runs on after closing its output holds up only its own request's end; a client that
     /// stops reading its answer holds the server up, as a full pipe would) until
-    /// interrupted, or until --count requests are answered.
+    /// interrupted, or until --count requests have been taken (answered, failed, or
+    /// dropped because their clients left).
     #[command(after_help = signals::INTERRUPTED_HELP)]
     Serve {
         /// The service's name.
         name: String,
         #[command(flatten)]
         create: service_commands::CreateService,
-        /// Stop after this many requests.
+        /// Stop after taking this many requests (those whose clients left count too).
         #[arg(long)]
         count: Option<u64>,
         /// The command and its arguments, after `--`.

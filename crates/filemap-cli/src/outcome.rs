@@ -37,9 +37,11 @@ impl From<filemap::Error> for Failure {
             filemap::Error::InvalidSize { size, problem } => {
                 Failure::Usage(format!("invalid size {}: {problem}", told_size(size)))
             }
+            // (Rounded: what was asked for may be the object with its header, a size
+            // nobody typed, which exact units would show as, say, 1073741828KiB.)
             filemap::Error::NoSpace { place, size } => Failure::Error(format!(
-                "not enough space for {} in {place}",
-                told_size(size)
+                "not enough space for {} ({size} bytes) in {place}",
+                crate::units::format_rounded(size)
             )),
             filemap::Error::InvalidName { .. }
             | filemap::Error::InvalidSetting { .. }

@@ -117,7 +117,7 @@ fn write_at_offset_and_out_of_range() {
     assert_eq!(
         err.trim_end(),
         "filemap: error: standard input holds more than the 6 bytes from offset 4090 to the \
-         end of Local\\w (4096 bytes)"
+         end of Local\\w, which is 4KiB (4096 bytes) long"
     );
     assert_eq!(err.lines().count(), 1);
     // Input that does not end is read no further than what fits (it was all read into
@@ -230,8 +230,9 @@ fn write_streams_in_chunks() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.trim_end().ends_with(
-            "standard input holds more than the 4194304 bytes from offset 0 to the end of \
-             Local\\big (4194304 bytes): the first 4194304 were written"
+            "standard input holds more than the 4MiB (4194304 bytes) from offset 0 to the end \
+             of Local\\big, which is 4MiB (4194304 bytes) long: the first 4MiB (4194304 \
+             bytes) were written"
         ),
         "{err}"
     );
@@ -738,6 +739,24 @@ fn file_backed_create() {
     let out = ns.run(&["create", "nf", "--file", o, "--size", "1", "--persistent"]);
     assert_eq!(out.status.code(), Some(1), "the name is taken");
     assert!(!other.exists(), "the file made for it is gone");
+    // A file that is there is left as it was when the name is taken: not grown to --size.
+    std::fs::write(&other, b"important").unwrap();
+    let out = ns.run(&[
+        "create",
+        "nf",
+        "--file",
+        o,
+        "--size",
+        "8KiB",
+        "--persistent",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "the name is taken");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already exists"),
+        "{out:?}"
+    );
+    let left = std::fs::read(&other).unwrap();
+    assert!(left == b"important", "grown to {} bytes", left.len());
     ns.ok(&["rm", "nf"]);
     assert_eq!(ns.entries(), 0);
 }
