@@ -14,7 +14,9 @@
 use std::os::windows::io::AsHandle;
 use std::time::{Duration, Instant};
 
-use windows_sys::Win32::Foundation::{HANDLE, WAIT_ABANDONED_0, WAIT_OBJECT_0, WAIT_TIMEOUT};
+use windows_sys::Win32::Foundation::{
+    ERROR_INVALID_PARAMETER, HANDLE, WAIT_ABANDONED_0, WAIT_OBJECT_0, WAIT_TIMEOUT,
+};
 use windows_sys::Win32::System::Threading::{
     SetEvent, WaitForMultipleObjects, WaitForSingleObject,
 };
@@ -232,7 +234,21 @@ pub(crate) fn take_all(
         WAIT_TIMEOUT => return Ok(None),
         c if (WAIT_OBJECT_0..WAIT_OBJECT_0 + n).contains(&c) => false,
         c if (WAIT_ABANDONED_0..WAIT_ABANDONED_0 + n).contains(&c) => true,
-        _ => return Err(wait_failed()),
+        _ => {
+            let code = last_error();
+            // The kernel refuses one object twice in a wait for all. The caller refused
+            // the same name twice; two names of one object are left: `Local\x` and
+            // `Global\x` in session 0, where both are the one `Global\x`.
+            if code == ERROR_INVALID_PARAMETER {
+                return Err(Error::InvalidSetting {
+                    setting: "events, semaphores and mutexes in one wait_all",
+                    value: u64::from(n),
+                    allowed: "each object once (in session 0, Local\\x and Global\\x are \
+                              one object)",
+                });
+            }
+            return Err(Error::io("wait for", "several objects", os_error(code)));
+        }
     };
     Ok(Some(
         objects.iter().map(|o| took_by(*o, abandoned)).collect(),
