@@ -1415,4 +1415,32 @@ fn name_in_use_by_a_timer() {
     }
     // SAFETY: the handle was returned by CreateWaitableTimerW and is closed once.
     unsafe { CloseHandle(timer) };
+    // One holding the name of an object filemap makes beside another's (a shared value's
+    // lock, a channel's wake-up event): that name cannot be used either (an I/O error
+    // before).
+    for (suffix, make) in [
+        (
+            "lock",
+            (|n: &str| filemap::sync::SharedMutex::<u64>::create_new(n, 0).map(drop))
+                as fn(&str) -> filemap::Result<()>,
+        ),
+        ("rx", |n: &str| {
+            filemap::channel::Receiver::create_or_open(n, 4096).map(drop)
+        }),
+    ] {
+        let name = unique(&format!("squatted-{suffix}"));
+        let wide: Vec<u16> = format!("Local\\{name}/{suffix}")
+            .encode_utf16()
+            .chain(Some(0))
+            .collect();
+        // SAFETY: a NUL-terminated name; the handle is closed below.
+        let timer = unsafe { CreateWaitableTimerW(std::ptr::null(), 1, wide.as_ptr()) };
+        assert!(!timer.is_null(), "CreateWaitableTimerW failed");
+        match make(&name) {
+            Err(Error::NameInUse { .. }) => {}
+            other => panic!("{suffix}: expected NameInUse, got {other:?}"),
+        }
+        // SAFETY: the handle was returned by CreateWaitableTimerW and is closed once.
+        unsafe { CloseHandle(timer) };
+    }
 }

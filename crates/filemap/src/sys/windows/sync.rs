@@ -112,6 +112,21 @@ fn create_native(
     Ok((handle, Disposition::Created))
 }
 
+/// Why an object filemap makes beside `name` could not be made (`op`: "create the lock
+/// of", say), from the system's `code`: one of another type holding its name makes `name`
+/// unusable (`NameInUse`), as does one that this user may not open (`PermissionDenied`).
+fn companion_error(name: &Name, op: &'static str, code: u32) -> Error {
+    match code {
+        ERROR_INVALID_HANDLE => Error::NameInUse {
+            name: name.to_string(),
+        },
+        ERROR_ACCESS_DENIED => Error::PermissionDenied {
+            what: format!("{op} {name}"),
+        },
+        _ => Error::io(op, name, os_error(code)),
+    }
+}
+
 /// Opens a native object with `open`.
 fn open_native(
     name: &Name,
@@ -243,7 +258,7 @@ impl MutexObject {
         // the handle is owned by `owned`.
         let mutex =
             owned(unsafe { CreateMutexExW(security.attributes(), lock.as_ptr(), 0, MUTEX_ACCESS) })
-                .ok_or_else(|| Error::io("create the lock of", name, os_error(last_error())))?;
+                .ok_or_else(|| companion_error(name, "create the lock of", last_error()))?;
         companion_owner_check(name, &mutex)?;
         let expected = header.kind;
         let (entry, header, disposition) = create_entry(name, header, mode, Some(&init))?;
@@ -627,7 +642,7 @@ fn auto_event(
         )
     };
     let event = owned(h)
-        .ok_or_else(|| Error::io("create the wake-up event of", name, os_error(last_error())))?;
+        .ok_or_else(|| companion_error(name, "create the wake-up event of", last_error()))?;
     if last_error() == ERROR_ALREADY_EXISTS && !anyones {
         check_owner_or(name, raw(event.as_handle()), also)?;
     }
