@@ -177,9 +177,6 @@ enum Command {
     },
     /// Remove stale objects (every holder died) and corrupt entries nobody holds.
     ///
-    /// A file without filemap's mark at its start is not a filemap entry (another
-    /// program's, under a name like one): gc leaves it alone, and `filemap rm` removes it.
-    ///
     /// Windows never has any: the kernel removes an object with its last handle.
     Gc {
         /// Only report what would be removed.

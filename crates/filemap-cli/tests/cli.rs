@@ -1143,6 +1143,12 @@ fn bench_channel_json_rows() {
 fn foreign_segments_from_the_shell() {
     let ns = Ns::new();
     let name = format!("psm_cli_test_{}", std::process::id());
+    // filemap's own entries' file names are not segment names (gc would take such a
+    // segment for a broken entry).
+    let entry_like = format!("filemap.psm_cli_test_{}", std::process::id());
+    let out = ns.run(&["create", &entry_like, "--foreign", "--size", "4KiB"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(!std::path::Path::new(&format!("/dev/shm/{entry_like}")).exists());
     ns.ok(&["create", &name, "--foreign", "--size", "4KiB"]);
     // A plain POSIX segment: no filemap header, found where shm_open looks.
     let raw = std::fs::read(format!("/dev/shm/{name}")).unwrap();

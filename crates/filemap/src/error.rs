@@ -69,6 +69,11 @@ pub enum NameProblem {
     /// The name is `.` or `..`, which name directories, not objects (a foreign segment's
     /// name is a file name in `/dev/shm`).
     DotName,
+    /// A foreign segment's name that starts with `filemap.`, which is how filemap's own
+    /// entries' file names start (in `/dev/shm` they share the directory): a segment of that
+    /// name would be taken for a broken entry, and an entry opened as a segment would skip
+    /// filemap's checks. Open a filemap object by its filemap name.
+    EntryFileName,
 }
 
 impl fmt::Display for NameProblem {
@@ -93,6 +98,10 @@ impl fmt::Display for NameProblem {
                 "unknown prefix {prefix:?}: use Local\\ (the default) or Global\\"
             ),
             NameProblem::DotName => f.write_str(". and .. name directories, not objects"),
+            NameProblem::EntryFileName => f.write_str(
+                "names that start with filemap. are filemap's own entries' (use the object's \
+                 filemap name)",
+            ),
         }
     }
 }

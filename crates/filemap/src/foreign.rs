@@ -25,6 +25,9 @@ fn segment_name(name: &str) -> Result<&str> {
     if bare == "." || bare == ".." {
         return Err(invalid(NameProblem::DotName));
     }
+    if bare.starts_with(crate::name::ENTRY_PREFIX) {
+        return Err(invalid(NameProblem::EntryFileName));
+    }
     if bare.len() > 255 {
         return Err(invalid(NameProblem::TooLong { len: bare.len() }));
     }
@@ -213,5 +216,15 @@ mod tests {
             ));
         }
         assert_eq!(segment_name("...").unwrap(), "...");
+        for entry in ["filemap.u0.x", "/filemap.global.x", "filemap."] {
+            assert!(matches!(
+                segment_name(entry),
+                Err(Error::InvalidName {
+                    problem: NameProblem::EntryFileName,
+                    ..
+                })
+            ));
+        }
+        assert_eq!(segment_name("filemap").unwrap(), "filemap");
     }
 }

@@ -72,8 +72,8 @@ fn push_decimal(out: &mut String, n: u32) {
     }
 }
 
-/// The prefix of every entry file filemap creates in its namespace directory.
-#[cfg(unix)]
+/// The prefix of every entry file filemap creates in its namespace directory (on Linux;
+/// foreign segment names may not start with it on either system).
 pub(crate) const ENTRY_PREFIX: &str = "filemap.";
 
 impl Name {

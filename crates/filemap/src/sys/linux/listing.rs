@@ -203,8 +203,7 @@ fn name_here(file_name: &str) -> Option<Name> {
         .map(|(name, _)| name)
 }
 
-/// Removes stale entries (non-persistent, no holder) and corrupt ones nobody holds; leaves
-/// alone files without filemap's mark at their start (not filemap entries).
+/// Removes stale entries (non-persistent, no holder) and corrupt ones nobody holds.
 pub(crate) fn collect_garbage(dry_run: bool) -> Result<Vec<Collected>> {
     let dir = Dir::open_checked()?;
     let mut out = Vec::new();
@@ -241,12 +240,6 @@ pub(crate) fn collect_garbage(dry_run: bool) -> Result<Vec<Collected>> {
             Ok(h) if h.is_persistent() => continue,
             Ok(_) => "stale: no process holds it".to_string(),
             Err(problem) => {
-                // Without filemap's mark, not a filemap entry (filemap links only complete
-                // entries): another program's file under a name like one, say a segment
-                // `shm_open` made in /dev/shm. Not ours to remove.
-                if bytes.len() < 8 || bytes[..8] != crate::header::MAGIC {
-                    continue;
-                }
                 let newer = bytes.len() >= 12
                     && bytes[..8] == crate::header::MAGIC
                     && u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"))
