@@ -249,14 +249,16 @@ impl SyncMemory {
         self.word(EVENT_MANUAL).load(Ordering::Relaxed) == 1
     }
 
-    /// Sets the event: counts the set first (a waiter that sees the count changed may end
-    /// its wait before the state says so: the set is under way), then the state; wakes the
-    /// sleepers on both words if any sleep.
+    /// Sets the event: the state first, then the count of sets (the word waiters sleep on:
+    /// a waiter that looked at the state before it was set read the count before it was
+    /// counted, so its sleep returns at once or is woken; counted first, a waiter could
+    /// read the new count, find the state not yet set, and sleep through the wake); wakes
+    /// the sleepers on both words if any sleep.
     pub(crate) fn event_set(&self) {
         let sets = self.word(EVENT_SETS);
         let state = self.word(EVENT_STATE);
-        sets.fetch_add(1, Ordering::SeqCst);
         state.store(1, Ordering::SeqCst);
+        sets.fetch_add(1, Ordering::SeqCst);
         if self.word(EVENT_WAITERS).load(Ordering::SeqCst) > 0 {
             let n = if self.event_is_manual() {
                 i32::MAX as u32

@@ -333,6 +333,11 @@ fn give_back_unclaimed(unclaimed: &mut Vec<(Weak<Shared>, Instant)>) {
         let Some(shared) = shared.upgrade() else {
             return false;
         };
+        // A manual-reset event's release takes nothing from anyone: it stays for its
+        // future however late that is polled (the event may be reset by then).
+        if matches!(shared.give_back, GiveBack::Nothing) {
+            return false;
+        }
         let mut token = shared.token.lock().unwrap_or_else(|p| p.into_inner());
         if token.is_none() {
             return false;
