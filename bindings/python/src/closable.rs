@@ -15,10 +15,31 @@ pub(crate) struct Closable<T> {
     kind: &'static str,
     name: String,
     handle: RwLock<Option<Arc<T>>>,
-    /// The handles of the `with` blocks in progress, and their threads: a block's end
-    /// undoes what its start did through the handle it did it through, closed since or not
-    /// (a mutex's lock belongs to that handle; a semaphore's unit would be lost).
-    entered: Mutex<Vec<(u64, Arc<T>)>>,
+    /// The `with` blocks in progress: a block's end undoes what its start did through the
+    /// handle it did it through, closed since or not (a mutex's lock belongs to that
+    /// handle; a semaphore's unit would be lost).
+    entered: Mutex<Vec<Entered<T>>>,
+}
+
+/// A `with` block in progress.
+struct Entered<T> {
+    /// The thread it started on (`sync::thread_number`).
+    thread: u64,
+    /// How many forks made the process it started in (`endpoint::forks`): a child made by
+    /// `os.fork` inside the block inherits the record, not what the block took.
+    forks: u64,
+    handle: Arc<T>,
+}
+
+/// What ends a `with` block.
+pub(crate) enum Exit<T> {
+    /// Undo its start through this handle.
+    Through(Arc<T>),
+    /// Nothing: it started in the parent, before this process was forked, and what it took
+    /// is the parent's to give back.
+    Inherited,
+    /// No block of this thread's is in progress.
+    NoBlock,
 }
 
 impl<T> Closable<T> {
@@ -34,14 +55,45 @@ impl<T> Closable<T> {
     /// Notes that thread `thread`'s `with` block started through `handle`.
     pub(crate) fn enter(&self, thread: u64, handle: Arc<T>) {
         let mut entered = self.entered.lock().unwrap_or_else(|e| e.into_inner());
-        entered.push((thread, handle));
+        entered.push(Entered {
+            thread,
+            forks: crate::endpoint::forks(),
+            handle,
+        });
     }
 
-    /// The handle thread `thread`'s innermost `with` block started through, forgotten.
-    pub(crate) fn exit(&self, thread: u64) -> Option<Arc<T>> {
+    /// Ends thread `thread`'s innermost `with` block, forgetting it; with `any_thread`, if
+    /// the thread has none, the innermost of another thread's (a semaphore's unit is
+    /// nobody's in particular: a block a generator started may end on another thread).
+    pub(crate) fn exit(&self, thread: u64, any_thread: bool) -> Exit<T> {
         let mut entered = self.entered.lock().unwrap_or_else(|e| e.into_inner());
-        let at = entered.iter().rposition(|(t, _)| *t == thread)?;
-        Some(entered.remove(at).1)
+        let now = crate::endpoint::forks();
+        let last = |of_now: bool| {
+            let found = |e: &Entered<T>| (e.forks == now) == of_now;
+            entered
+                .iter()
+                .rposition(|e| found(e) && e.thread == thread)
+                .or_else(|| {
+                    any_thread
+                        .then(|| entered.iter().rposition(found))
+                        .flatten()
+                })
+        };
+        if let Some(at) = last(true) {
+            return Exit::Through(entered.remove(at).handle);
+        }
+        if let Some(at) = last(false) {
+            entered.remove(at);
+            return Exit::Inherited;
+        }
+        Exit::NoBlock
+    }
+
+    /// Whether thread `thread` is inside a `with` block of this process's.
+    pub(crate) fn entered_by(&self, thread: u64) -> bool {
+        let entered = self.entered.lock().unwrap_or_else(|e| e.into_inner());
+        let now = crate::endpoint::forks();
+        entered.iter().any(|e| e.thread == thread && e.forks == now)
     }
 
     /// The handle, for one call; `ValueError` once closed.

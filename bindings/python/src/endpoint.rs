@@ -43,7 +43,7 @@ pub(crate) struct Endpoint<T> {
 static FORKS: AtomicU64 = AtomicU64::new(0);
 
 /// See [`FORKS`].
-fn forks() -> u64 {
+pub(crate) fn forks() -> u64 {
     FORKS.load(Ordering::Relaxed)
 }
 

@@ -9,7 +9,7 @@ use filemap::sync::EventReset;
 use filemap::Disposition;
 use pyo3::prelude::*;
 
-use crate::closable::Closable;
+use crate::closable::{Closable, Exit};
 use crate::errors::OrRaise;
 use crate::ints;
 use crate::waiting::{sliced, timeout_arg, wait_through};
@@ -135,6 +135,17 @@ impl NamedMutex {
                 ),
             ));
         }
+        // Nor one a `with` block of this thread's holds: the block's end unlocks it.
+        if self.inner.entered_by(thread_number()) {
+            return Err(crate::errors::raise(
+                py,
+                "NotOwnerError",
+                format!(
+                    "{} is held by a with block: it is unlocked when the block ends",
+                    self.inner.name()
+                ),
+            ));
+        }
         self.inner.get()?.release().or_raise()
     }
 
@@ -178,9 +189,11 @@ impl NamedMutex {
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        match self.inner.exit(thread_number()) {
-            Some(handle) => handle.release().or_raise(),
-            None => self.release(py),
+        match self.inner.exit(thread_number(), false) {
+            Exit::Through(handle) => handle.release().or_raise(),
+            // (The parent's lock: a copy of its block's end unlocks nothing.)
+            Exit::Inherited => Ok(()),
+            Exit::NoBlock => self.release(py),
         }
     }
 
@@ -553,9 +566,11 @@ impl NamedSemaphore {
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        match self.inner.exit(thread_number()) {
-            Some(semaphore) => semaphore.release(1).map(drop).or_raise(),
-            None => self.release(1).map(drop),
+        match self.inner.exit(thread_number(), true) {
+            Exit::Through(semaphore) => semaphore.release(1).map(drop).or_raise(),
+            // (The parent's unit, which the parent gives back.)
+            Exit::Inherited => Ok(()),
+            Exit::NoBlock => self.release(1).map(drop),
         }
     }
 

@@ -165,3 +165,34 @@ def test_a_forked_child_cannot_unmap_a_message_its_buffers_point_into(name):
     del message
     tx.close()
     rx.close()
+
+
+def test_a_forked_child_leaving_its_parents_with_block_gives_nothing_back(name):
+    # A child forked inside `with semaphore:` (or `with mutex:`) falls out of the block too:
+    # the unit (the lock) is the parent's, and the child's end of the block gives nothing
+    # back (it released the parent's unit, which the parent's end then found past the
+    # maximum).
+    semaphore = filemap.NamedSemaphore.create_new(name + "-s", 1, 1)
+    mutex = filemap.NamedMutex.create_new(name + "-m")
+    pid = None
+    try:
+        with semaphore, mutex:
+            pid = os.fork()
+            if pid != 0:
+                assert wait_child(pid) == 0
+                # Still the parent's: no unit came back, and the lock is held.
+                assert semaphore.count == 0
+                held = []
+                t = threading.Thread(target=lambda: held.append(mutex.try_lock() is None))
+                t.start()
+                t.join(CHILD_LIMIT)
+                assert held == [True]
+    except BaseException:
+        if pid == 0:
+            os._exit(1)
+        raise
+    if pid == 0:
+        os._exit(0)  # the child left both blocks without an error
+    assert semaphore.count == 1
+    semaphore.close()
+    mutex.close()

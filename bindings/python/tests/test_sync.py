@@ -367,3 +367,20 @@ def test_close_from_another_thread_ends_its_waits(name):
     guard.release()
     assert ended == {what: "ValueError" for what in waits}
     holder.close()
+
+
+def test_release_leaves_a_with_blocks_lock_alone(name):
+    # `release()` unlocks only what a wait on many objects took: a lock a `with` block of
+    # this thread's holds is the block's (it was unlocked mid-block, and the block's end
+    # then raised NotOwnerError).
+    mutex = filemap.NamedMutex.create_new(name)
+    with mutex:
+        with pytest.raises(filemap.NotOwnerError, match="with block"):
+            mutex.release()
+        held = []
+        t = threading.Thread(target=lambda: held.append(mutex.try_lock() is None))
+        t.start()
+        t.join(10)
+        assert held == [True]
+    assert mutex.try_lock() is not None
+    mutex.close()
