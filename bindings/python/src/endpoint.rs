@@ -87,6 +87,25 @@ impl<T> Turn<'_, T> {
     }
 }
 
+impl<T> Drop for Endpoint<T> {
+    /// In a child made by `os.fork`, a copy whose state a thread of the parent held when
+    /// the child was made (mid-call: its state may be half changed) is leaked, not dropped,
+    /// as `forget_if_inherited` leaves it; one nobody held is dropped (the library's
+    /// endpoints leave their parent's alone when a copy is dropped).
+    fn drop(&mut self) {
+        if self.inherited() && self.state.try_lock().is_err() {
+            // (`get_mut` needs no lock: this is the last reference; the parent's thread
+            // that held it does not exist here.)
+            let state = self
+                .state
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            std::mem::forget(state);
+        }
+    }
+}
+
 impl<T> Endpoint<T> {
     /// An open endpoint; `what` names it in errors ("the sender").
     pub(crate) fn new(what: &'static str, value: T) -> Endpoint<T> {
