@@ -78,6 +78,12 @@ pub(crate) enum Patience {
     /// out of a call, such as closing, or clearing its flags): their handlers run
     /// afterwards.
     Uninterruptible,
+    /// For one slice at most, running no signal handlers: for a caller that holds other
+    /// endpoints' turns, where a handler's call could wait for one of those (and, if a
+    /// turn this thread waits for is held by a thread that waits for one this thread
+    /// holds, for ever). A caller that does not get the turn lets go of what it holds, and
+    /// runs the handlers then.
+    OneQuietSlice,
 }
 
 /// A turn: passes it on when dropped.
@@ -153,6 +159,7 @@ impl Turns {
                 let deadline = deadline.map(|d| d.max(Instant::now() + SLICE));
                 self.wait_interruptibly(py, ticket, me, deadline)
             }
+            Patience::OneQuietSlice => Ok(py.detach(|| self.wait_slice(ticket, me, None))),
         };
         let mut queue = self.lock();
         if !lent {

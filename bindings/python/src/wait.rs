@@ -99,7 +99,11 @@ impl Object<'_> {
 
 /// The turns of every endpoint in `objects`, taken in the order of their addresses (so two
 /// waits on overlapping sets cannot each hold what the other waits for), in `objects`'s
-/// order; `None` (holding none) if `deadline` passed before they all came.
+/// order; `None` (holding none) if `deadline` passed before they all came, or if a turn
+/// after the first did not come within a slice: while it holds a turn, this thread waits
+/// for the next without running signal handlers (a handler's call could wait for a turn
+/// this thread holds), and lets go of all of them, for the caller to run the handlers
+/// and try again, rather than wait longer so.
 fn take_turns<'a>(
     py: Python<'_>,
     objects: &[Object<'a>],
@@ -108,17 +112,29 @@ fn take_turns<'a>(
     let mut order: Vec<usize> = (0..objects.len()).collect();
     order.sort_by_key(|&i| objects[i].address());
     let mut held: Vec<Option<Held<'a>>> = objects.iter().map(|_| None).collect();
+    let mut turns_held = false;
     for i in order {
+        macro_rules! turn {
+            ($endpoint:expr) => {{
+                let turn = if turns_held {
+                    $endpoint.turn_quietly(py)?
+                } else {
+                    $endpoint.turn_until(py, deadline)?
+                };
+                turns_held = true;
+                turn
+            }};
+        }
         let taken = match objects[i] {
             Object::Event(e) => Some(Held::Sync(e.inner.get()?)),
             Object::Semaphore(s) => Some(Held::Sync(s.inner.get()?)),
             Object::Mutex(m) => Some(Held::Sync(m.inner.get()?)),
-            Object::Receiver(e, abandoned, exports) => e
-                .turn_until(py, deadline)?
-                .map(|turn| Held::Receiver(turn, abandoned, exports)),
-            Object::Subscriber(e) => e.turn_until(py, deadline)?.map(Held::Subscriber),
-            Object::Inbox(e) => e.turn_until(py, deadline)?.map(Held::Inbox),
-            Object::Server(e) => e.turn_until(py, deadline)?.map(Held::Server),
+            Object::Receiver(e, abandoned, exports) => {
+                turn!(e).map(|turn| Held::Receiver(turn, abandoned, exports))
+            }
+            Object::Subscriber(e) => turn!(e).map(Held::Subscriber),
+            Object::Inbox(e) => turn!(e).map(Held::Inbox),
+            Object::Server(e) => turn!(e).map(Held::Server),
         };
         let Some(taken) = taken else {
             return Ok(None);
