@@ -240,7 +240,6 @@ pub fn event_latency() -> Result<Latency> {
     let pong = NamedEvent::create_new(format!("{name}-pong"), EventReset::Auto, false)?;
     let stop = Mapping::create_new(format!("{name}-stop"), 4096)?;
     let stop_view = stop.view().map()?;
-    let stop_flag = stop_view.atomic_u32(0)?;
     let mut child = partner(&["event-echo", &name])?;
     read_line(&mut child)?;
     let r = round_trips(8, || {
@@ -248,7 +247,7 @@ pub fn event_latency() -> Result<Latency> {
         pong.wait()?;
         Ok(())
     });
-    stop_flag.store(1, Ordering::Release);
+    stop_view.store_u32(0, 1, Ordering::Release)?;
     ping.set()?;
     finish(child)?;
     r
@@ -315,11 +314,10 @@ fn event_echo(args: &[String]) -> Result<()> {
     let pong = NamedEvent::open(format!("{name}-pong"))?;
     let stop = Mapping::open(format!("{name}-stop"))?;
     let stop_view = stop.view().map()?;
-    let stop_flag = stop_view.atomic_u32(0)?;
     say("ready")?;
     loop {
         ping.wait()?;
-        if stop_flag.load(Ordering::Acquire) != 0 {
+        if stop_view.load_u32(0, Ordering::Acquire)? != 0 {
             return Ok(());
         }
         pong.set()?;

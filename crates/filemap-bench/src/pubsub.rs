@@ -79,12 +79,10 @@ impl Acks {
     /// Subscriber `k` says it had copied out message `round` at `at_ns`.
     fn post(&self, k: usize, round: u64, at_ns: u64) -> Result<()> {
         self.view
-            .atomic_u64(k * ACK_LINE + 8)?
-            .store(at_ns, Ordering::Relaxed);
+            .store_u64(k * ACK_LINE + 8, at_ns, Ordering::Relaxed)?;
         // Release: whoever sees the round sees the time stored before it.
         self.view
-            .atomic_u64(k * ACK_LINE)?
-            .store(round, Ordering::Release);
+            .store_u64(k * ACK_LINE, round, Ordering::Release)?;
         Ok(())
     }
 
@@ -95,10 +93,9 @@ impl Acks {
     fn last(&self, subscribers: usize, round: u64, since: u64) -> Result<u64> {
         let mut last = since;
         for k in 0..subscribers {
-            let acked = self.view.atomic_u64(k * ACK_LINE)?;
             let mut started: Option<Instant> = None;
             // Acquire: pairs with `post`'s release, for the time stored before the round.
-            while acked.load(Ordering::Acquire) != round {
+            while self.view.load_u64(k * ACK_LINE, Ordering::Acquire)? != round {
                 for _ in 0..64 {
                     std::hint::spin_loop();
                 }
@@ -107,8 +104,7 @@ impl Acks {
                     return Err(err("a subscriber acknowledged nothing for 30 s"));
                 }
             }
-            let at = self.view.atomic_u64(k * ACK_LINE + 8)?;
-            last = last.max(at.load(Ordering::Relaxed));
+            last = last.max(self.view.load_u64(k * ACK_LINE + 8, Ordering::Relaxed)?);
         }
         Ok(last)
     }

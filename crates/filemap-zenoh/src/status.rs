@@ -122,11 +122,12 @@ impl StatusWriter {
                 .map_or(0, |newline| newline + 1)
         };
         let bytes = &text.as_bytes()[..end];
-        let seq = self.view.atomic_u64(0)?;
-        seq.fetch_add(1, Ordering::AcqRel);
+        // (Guarded words: another process cutting the mapping short makes this an error,
+        // not the bridge's death.)
+        self.view.fetch_add_u64(0, 1, Ordering::AcqRel)?;
         self.view.write_at(8, &(bytes.len() as u64).to_le_bytes())?;
         self.view.write_at(TEXT, bytes)?;
-        seq.fetch_add(1, Ordering::AcqRel);
+        self.view.fetch_add_u64(0, 1, Ordering::AcqRel)?;
         Ok(())
     }
 }
@@ -147,14 +148,8 @@ pub fn read_status(name: &str) -> Option<BridgeStatus> {
     }
     let mapping = Mapping::open_with(name, filemap::Access::Read).ok()?;
     let view = mapping.view().access(filemap::Access::Read).map().ok()?;
-    // The sequence number through `read_at` (a read-only view has no atomics to lend):
-    // an aligned 8-byte read, which filemap's copy makes with one word-sized load.
-    let seq = || {
-        let mut bytes = [0u8; 8];
-        view.read_at(0, &mut bytes)
-            .ok()
-            .map(|()| u64::from_le_bytes(bytes))
-    };
+    // The sequence number as an acquiring load (a guarded word: read-only views have them).
+    let seq = || view.load_u64(0, Ordering::Acquire).ok();
     for _ in 0..100 {
         let before = seq()?;
         if before % 2 == 1 {

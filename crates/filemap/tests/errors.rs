@@ -610,8 +610,9 @@ fn view_not_writable_and_misaligned() {
             access: Access::Read
         })
     ));
+    // SAFETY (these three): refused before any reference exists.
     assert!(matches!(
-        r.atomic_u32(0),
+        unsafe { r.atomic_u32(0) },
         Err(Error::ViewNotWritable { .. })
     ));
     assert_eq!(
@@ -620,13 +621,16 @@ fn view_not_writable_and_misaligned() {
     );
     let w = m.view().map().unwrap();
     assert!(matches!(
-        w.atomic_u64(3),
+        unsafe { w.atomic_u64(3) },
         Err(Error::Misaligned {
             offset: 3,
             align: 8
         })
     ));
-    assert!(matches!(w.atomic_u32(4094), Err(Error::OutOfRange { .. })));
+    assert!(matches!(
+        unsafe { w.atomic_u32(4094) },
+        Err(Error::OutOfRange { .. })
+    ));
     drop((r, w, m));
     ns.assert_empty();
 }

@@ -200,7 +200,9 @@ fn play(role: &str, args: &[String]) -> i32 {
                 let rounds: u64 = arg(2).parse().unwrap();
                 let m = Mapping::open(arg(1)).map_err(|e| e.to_string())?;
                 let view = m.view().map().map_err(|e| e.to_string())?;
-                let phase = view.atomic_u64(0).map_err(|e| e.to_string())?;
+                // SAFETY: bytes 0..8 are reached only as this word (here and in the
+                // parent), and the test's mapping is not cut short.
+                let phase = unsafe { view.atomic_u64(0) }.map_err(|e| e.to_string())?;
                 for r in 0..rounds {
                     phase.store(4 * r + 1, Ordering::SeqCst);
                     let (v, _) = SharedMutex::<u64>::create_or_open(arg(0), r)
@@ -941,7 +943,9 @@ fn shared_mutex_open_racing_its_creator_is_never_corrupt() {
     let phase_name = unique("phase");
     let phase_mapping = Mapping::create_new(&phase_name, 4096).unwrap();
     let view = phase_mapping.view().map().unwrap();
-    let phase = view.atomic_u64(0).unwrap();
+    // SAFETY: bytes 0..8 are reached only as this word (here and in the child), and the
+    // test's mapping is not cut short.
+    let phase = unsafe { view.atomic_u64(0) }.unwrap();
     let rounds = 2000u64;
     let mut churn = child("churn-shared", &[&name, &phase_name, &rounds.to_string()])
         .stderr(std::process::Stdio::piped())

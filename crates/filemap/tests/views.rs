@@ -322,7 +322,8 @@ fn protection_changes() {
         Err(Error::ViewNotWritable { .. })
     ));
     assert!(matches!(
-        w.atomic_u32(0),
+        // SAFETY: refused before any reference exists.
+        unsafe { w.atomic_u32(0) },
         Err(Error::ViewNotWritable { .. })
     ));
     assert_eq!(w.read_vec(0, 3).unwrap(), b"abc");

@@ -313,10 +313,13 @@ fn check_access(object: &Object, access: Access) -> Result<()> {
 /// - [`read_at`](View::read_at) / [`write_at`](View::write_at): copies that are sound even
 ///   while others write (byte-wise atomic copies; the bytes read may mix old and new data
 ///   if a writer is active: coordinate with a lock or an atomic flag);
-/// - [`atomic_u32`](View::atomic_u32) / [`atomic_u64`](View::atomic_u64): aligned atomics
-///   at an offset, for flags, counters and sequence numbers;
+/// - the guarded word operations ([`load_u32`](View::load_u32),
+///   [`fetch_add_u64`](View::fetch_add_u64), ...): aligned atomic words at an offset, for
+///   flags, counters and sequence numbers, a fault under them an error;
 /// - [`as_ptr`](View::as_ptr) and the `unsafe` [`as_slice`](View::as_slice) /
-///   [`as_mut_slice`](View::as_mut_slice), whose contract the caller keeps.
+///   [`as_mut_slice`](View::as_mut_slice), [`atomic_u32`](View::atomic_u32) /
+///   [`atomic_u64`](View::atomic_u64) (Rust's own atomics in place), whose contracts the
+///   caller keeps.
 ///
 /// ```
 /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -325,7 +328,7 @@ fn check_access(object: &Object, access: Access) -> Result<()> {
 /// let v = m.view().map()?;
 /// drop(m); // the view keeps the object alive
 /// v.write_at(8, b"payload")?;
-/// v.atomic_u32(0)?.store(1, Ordering::Release);
+/// v.store_u32(0, 1, Ordering::Release)?;
 /// let mut buf = [0u8; 7];
 /// v.read_at(8, &mut buf)?;
 /// assert_eq!(&buf, b"payload");
@@ -349,8 +352,10 @@ pub struct View {
 }
 
 // SAFETY: a View refers to memory mapped in this process that stays mapped while the View
-// lives; every safe accessor uses atomic operations, so sharing it between threads cannot
-// create data races beyond those the unsafe accessors' callers accept.
+// lives; every safe accessor reaches that memory through the copy and word routines (on
+// x86_64 assembly outside Rust's memory model, as another process's accesses are;
+// elsewhere Rust atomics), never through a Rust reference, so sharing it between threads
+// cannot create data races beyond those the unsafe accessors' callers accept.
 unsafe impl Send for View {}
 // SAFETY: as above.
 unsafe impl Sync for View {}

@@ -1,6 +1,7 @@
-//! A view's aligned words: atomic references for in-place use (`atomic_u32`), and the
-//! guarded operations (`load_u32`, `store_u32`, `fetch_add_u32`, ...) that report a fault
-//! in the view's memory as [`Error::PageFault`] instead of the process dying of it.
+//! A view's aligned words: the guarded operations (`load_u32`, `store_u32`,
+//! `fetch_add_u32`, ...) that report a fault in the view's memory as [`Error::PageFault`]
+//! instead of the process dying of it, and, `unsafe`, Rust's own atomic references in
+//! place (`atomic_u32`).
 //!
 //! "Aligned" is said of the word's address: an offset in a view that starts at an aligned
 //! offset in its object (as views at offset 0 do) is aligned when the offset is; in a view
@@ -28,53 +29,77 @@ impl View {
         Ok(p.cast())
     }
 
-    /// The `u32` at `offset` as an atomic, shared with every process that maps it.
-    /// The offset must be 4-byte aligned (its address: see the module's note) and the view
-    /// writable.
+    /// The `u32` at `offset` as one of Rust's atomics, shared with every process that maps
+    /// it. The offset must be 4-byte aligned (its address: see the module's note) and the
+    /// view writable.
     ///
-    /// Operations on the reference are Rust's atomics, as fast as they come, but a fault
-    /// under them (the file truncated by another process) is not caught: it ends the
-    /// process with SIGBUS. The guarded operations ([`load_u32`](View::load_u32),
-    /// [`store_u32`](View::store_u32), [`fetch_add_u32`](View::fetch_add_u32),
+    /// Operations on the reference are as fast as atomics come, but it is a Rust reference
+    /// into memory that others can change under it, so it is `unsafe`: the guarded
+    /// operations ([`load_u32`](View::load_u32), [`store_u32`](View::store_u32),
+    /// [`fetch_add_u32`](View::fetch_add_u32),
     /// [`compare_exchange_u32`](View::compare_exchange_u32), [`swap_u32`](View::swap_u32))
-    /// return [`Error::PageFault`] instead.
+    /// are the safe way, and return [`Error::PageFault`] where this reference would end the
+    /// process.
+    ///
+    /// # Safety
+    /// While the reference lives:
+    /// - in this process, its four bytes are reached only as this word: through references
+    ///   from `atomic_u32` at this same place, or the guarded `*_u32` operations at this
+    ///   offset; never as part of a 64-bit word, by a byte copy (`read_at`, `write_at`) or
+    ///   through a slice (Rust's memory model makes racing atomics of different sizes
+    ///   undefined behaviour, and the compiler may read through a reference at any time);
+    /// - the memory stays backed: no process cuts the file or entry short of it (an access
+    ///   through the reference would then end this process with SIGBUS; it is not caught).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
     /// use std::sync::atomic::Ordering;
     /// let m = filemap::Mapping::create_new("doc-view-atomic-u32", 4096)?;
     /// let v = m.view().map()?;
-    /// v.atomic_u32(0)?.store(7, Ordering::Release);
-    /// assert_eq!(v.read_vec(0, 4)?, 7u32.to_ne_bytes()); // the word in the shared memory
-    /// assert!(matches!(v.atomic_u32(2), Err(filemap::Error::Misaligned { align: 4, .. })));
+    /// // SAFETY: bytes 0..4 are reached only as this word, and this process's own
+    /// // mapping is not cut short while the reference lives.
+    /// unsafe { v.atomic_u32(0)? }.store(7, Ordering::Release);
+    /// assert_eq!(v.load_u32(0, Ordering::Acquire)?, 7); // the word in the shared memory
+    /// // SAFETY: refused before any reference exists.
+    /// assert!(matches!(unsafe { v.atomic_u32(2) }, Err(filemap::Error::Misaligned { align: 4, .. })));
     /// # Ok::<(), filemap::Error>(())
     /// ```
-    pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32> {
+    pub unsafe fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32> {
         self.check_writable()?;
         let p = self.atomic_ptr::<AtomicU32>(offset)?;
         // SAFETY: aligned, in range, writable, and mapped for as long as the returned
         // reference (tied to `self`) lives; AtomicU32 has the layout of u32 and any bit
-        // pattern is valid.
+        // pattern is valid; no access of another size or kind races it, and the memory
+        // stays backed (the caller's contract).
         Ok(unsafe { &*p })
     }
 
-    /// The `u64` at `offset` as an atomic (8-byte aligned, writable view); faults under it
-    /// are not caught, as with [`atomic_u32`](View::atomic_u32).
+    /// The `u64` at `offset` as one of Rust's atomics (8-byte aligned, writable view), as
+    /// [`atomic_u32`](View::atomic_u32) gives a `u32`; the guarded `*_u64` operations
+    /// ([`load_u64`](View::load_u64), [`fetch_add_u64`](View::fetch_add_u64), ...) are the
+    /// safe way.
+    ///
+    /// # Safety
+    /// As for [`atomic_u32`](View::atomic_u32), for its eight bytes: reached in this process
+    /// only as this 64-bit word while the reference lives, and backed.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
     /// use std::sync::atomic::Ordering;
     /// let m = filemap::Mapping::create_new("doc-view-atomic-u64", 4096)?;
     /// let (a, b) = (m.view().map()?, m.view().map()?);
-    /// a.atomic_u64(8)?.fetch_add(5, Ordering::AcqRel);
-    /// assert_eq!(b.atomic_u64(8)?.load(Ordering::Acquire), 5); // two views, one word
-    /// assert!(matches!(a.atomic_u64(4), Err(filemap::Error::Misaligned { align: 8, .. })));
+    /// // SAFETY: bytes 8..16 are reached only as this word (through either view), and the
+    /// // mapping is not cut short while the references live.
+    /// unsafe { a.atomic_u64(8)? }.fetch_add(5, Ordering::AcqRel);
+    /// assert_eq!(unsafe { b.atomic_u64(8)? }.load(Ordering::Acquire), 5); // one word
+    /// // SAFETY: refused before any reference exists.
+    /// assert!(matches!(unsafe { a.atomic_u64(4) }, Err(filemap::Error::Misaligned { align: 8, .. })));
     /// # Ok::<(), filemap::Error>(())
     /// ```
-    pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64> {
+    pub unsafe fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64> {
         self.check_writable()?;
         let p = self.atomic_ptr::<AtomicU64>(offset)?;
-        // SAFETY: as in `atomic_u32`.
+        // SAFETY: as in `atomic_u32` (the caller's contract, for these eight bytes).
         Ok(unsafe { &*p })
     }
 

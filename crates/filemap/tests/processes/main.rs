@@ -186,7 +186,9 @@ fn play(role: &str, args: &[String]) -> i32 {
                 // cannot reach it; the wait yields so as not to take the parent's core.)
                 let m = Mapping::open(arg(0)).map_err(|e| e.to_string())?;
                 let v = m.view().len(8).map().map_err(|e| e.to_string())?;
-                let a = v.atomic_u64(0).map_err(|e| e.to_string())?;
+                // SAFETY: bytes 0..8 are reached only as this word (here and in the
+                // parent), and the test's mapping is not cut short.
+                let a = unsafe { v.atomic_u64(0) }.map_err(|e| e.to_string())?;
                 let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
                 while a.load(Ordering::Acquire) != 1 {
                     if std::time::Instant::now() > deadline {
@@ -225,7 +227,7 @@ fn play(role: &str, args: &[String]) -> i32 {
                         return Err(format!("iteration {i}: torn object of size {}", m.len()));
                     }
                     let v = m.view().map().map_err(|e| format!("iteration {i}: {e}"))?;
-                    v.atomic_u64(0).unwrap().fetch_add(1, Ordering::Relaxed);
+                    v.fetch_add_u64(0, 1, Ordering::Relaxed).unwrap();
                 }
             }
             #[cfg(unix)]
@@ -344,9 +346,9 @@ fn two_views_are_coherent_across_processes() {
     // A flag through an atomic, answered by another process.
     let flag = m.view().len(8).map().unwrap();
     let mut c = child("ping", &[&name]).spawn_retrying();
-    flag.atomic_u64(0).unwrap().store(1, Ordering::Release);
+    flag.store_u64(0, 1, Ordering::Release).unwrap();
     assert!(c.wait().unwrap().success());
-    assert_eq!(flag.atomic_u64(0).unwrap().load(Ordering::Acquire), 2);
+    assert_eq!(flag.load_u64(0, Ordering::Acquire).unwrap(), 2);
     drop((a, b, flag, m));
     ns.assert_empty();
 }
