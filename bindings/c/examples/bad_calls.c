@@ -101,6 +101,36 @@ int main(int argc, char **argv) {
            filemap_client_is_pending(client, id, NULL), FILEMAP_INVALID_ARGUMENT);
     expect("a pending question on a NULL client", filemap_client_is_pending(NULL, id, &pending),
            FILEMAP_INVALID_ARGUMENT);
+    /* Not bad calls, but what the good ones hand back at their edges: an id is written
+       field by field, leaving the padding between them as the caller set it (a struct
+       holding it may be sent on as it is); an empty message's data pointer is a real one
+       (memcpy wants one even for 0 bytes). */
+    {
+        filemap_request_id sent;
+        unsigned char padding[sizeof sent];
+        memset(&sent, 0x5a, sizeof sent);
+        expect("an empty request", filemap_client_send_request(client, "", 0, &sent),
+               FILEMAP_OK);
+        memcpy(padding, &sent, sizeof sent);
+        checked++;
+        /* The padding: from the end of `client` to the start of `number`. */
+        if (padding[sizeof sent.client] != 0x5a ||
+            padding[sizeof sent - sizeof sent.number - 1] != 0x5a) {
+            failed++;
+            fprintf(stderr, "bad_calls: the request id's padding was written over\n");
+        }
+        expect("an empty request's receive",
+               filemap_server_recv_request(server, 0, &data, &len, &id), FILEMAP_OK);
+        checked++;
+        if (len != 0 || data == NULL || (uintptr_t)data < 4096) {
+            failed++;
+            fprintf(stderr, "bad_calls: an empty request's data is %p (%zu bytes)\n", data, len);
+        }
+        expect("the empty request's answer", filemap_server_respond(server, id, "", 0, true),
+               FILEMAP_OK);
+        expect("the empty answer's receive",
+               filemap_client_recv_response(client, 0, &data, &len, NULL, NULL), FILEMAP_OK);
+    }
 
     objects[0].kind = FILEMAP_WAIT_EVENT;
     objects[0].handle = event;

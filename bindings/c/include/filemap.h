@@ -512,8 +512,9 @@ enum filemap_status filemap_view_access(struct filemap_view *view, uint32_t *acc
 /**
  * Copies `len` bytes at `offset` of the view into `buffer`: sound whatever other
  * processes write into the view meanwhile; `FILEMAP_PAGE_FAULT` (not a crash) if the
- * memory is gone. As with `memcpy`, nobody may write `buffer` during the call, so it must
- * not lie in a view of shared memory.
+ * memory is gone (on x86_64: elsewhere the process dies of SIGBUS; and see "Faults" in
+ * docs/c.md for a program with signal handlers of its own). As with `memcpy`, nobody may
+ * write `buffer` during the call, so it must not lie in a view of shared memory.
  */
 enum filemap_status filemap_view_read(struct filemap_view *view,
                                       size_t offset,
@@ -614,7 +615,8 @@ enum filemap_status filemap_server_create_or_open(const char *name,
  * (`FILEMAP_INFINITE`: for ever): `*data` and `*len` give a copy of it, valid until the
  * next receive or `filemap_server_close`; `*id` the request's id, to respond to. A
  * request that cannot be read (`FILEMAP_PAGE_FAULT`, `FILEMAP_CORRUPT`: its ring cut
- * short or damaged by another process) is failed for its client, which is told why.
+ * short or damaged by another process) is failed for its client, which is told why if its
+ * response ring has room for that now (the failure does not wait).
  */
 enum filemap_status filemap_server_recv_request(struct filemap_server *server,
                                                 int64_t timeout_ms,
@@ -712,8 +714,9 @@ enum filemap_status filemap_client_send_request_timeout(struct filemap_client *c
  * server died holding some of them and a new one took over: those have failed, the others
  * stay pending (`filemap_client_is_pending`). A response that cannot be read
  * (`FILEMAP_PAGE_FAULT`, `FILEMAP_CORRUPT`: its ring cut short or damaged by another
- * process) still sets `*id` and `*last`: the request it answers, and whether that request
- * has ended.
+ * process) still sets `*id` and `*last` when the response's frame could be found (a
+ * damaged frame header leaves them as they were): the request it answers, and whether
+ * that request has ended.
  */
 enum filemap_status filemap_client_recv_response(struct filemap_client *client,
                                                  int64_t timeout_ms,

@@ -269,6 +269,18 @@ pub(crate) unsafe fn slice_arg_mut<'a, T>(
     Ok(unsafe { std::slice::from_raw_parts_mut(data, len) })
 }
 
+/// Where a message's bytes are, for a `const void **data` out-parameter: an empty
+/// message's is a valid pointer too (an empty `Vec`'s is dangling, and C's `memcpy(dst,
+/// data, 0)` wants a valid one), a byte of static memory.
+pub(crate) fn data_out(bytes: &[u8]) -> *const std::ffi::c_void {
+    static EMPTY: u8 = 0;
+    if bytes.is_empty() {
+        std::ptr::from_ref(&EMPTY).cast()
+    } else {
+        bytes.as_ptr().cast()
+    }
+}
+
 /// Writes `value` through an out-pointer that must not be NULL.
 ///
 /// # Safety

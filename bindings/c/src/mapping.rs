@@ -245,8 +245,9 @@ pub unsafe extern "C" fn filemap_view_access(
 
 /// Copies `len` bytes at `offset` of the view into `buffer`: sound whatever other
 /// processes write into the view meanwhile; `FILEMAP_PAGE_FAULT` (not a crash) if the
-/// memory is gone. As with `memcpy`, nobody may write `buffer` during the call, so it must
-/// not lie in a view of shared memory.
+/// memory is gone (on x86_64: elsewhere the process dies of SIGBUS; and see "Faults" in
+/// docs/c.md for a program with signal handlers of its own). As with `memcpy`, nobody may
+/// write `buffer` during the call, so it must not lie in a view of shared memory.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_view_read(
     view: *mut filemap_view,

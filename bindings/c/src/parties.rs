@@ -12,7 +12,7 @@ use filemap_core::inbox::{Inbox, InboxOptions, InboxSender};
 use filemap_core::service::{Client, RequestId, Server, ServiceOptions};
 
 use crate::channel::send_within;
-use crate::error::{bytes_arg, check_data, check_out, filemap_status, put};
+use crate::error::{bytes_arg, check_data, check_out, data_out, filemap_status, put};
 use crate::error::{put_optional, run, str_arg, timeout_arg, Failure};
 use crate::handle::{free, handle, handle_type, new_handle};
 use crate::FILEMAP_INFINITE;
@@ -79,7 +79,7 @@ unsafe fn hand_out_copy(
     slot.append_to(buf)?;
     // SAFETY: the caller's contract.
     unsafe {
-        put(data, buf.as_ptr().cast::<c_void>(), "data")?;
+        put(data, data_out(buf), "data")?;
         put(len, buf.len(), "len")
     }
 }
@@ -234,6 +234,34 @@ impl From<RequestId> for filemap_request_id {
     }
 }
 
+/// Writes request id `id` through `out` (NULL: not wanted, or, with `what`, an error naming
+/// it) field by field: the padding between the fields is left as the caller left it (a
+/// whole struct written at once may fill it with whatever the stack held, undoing a
+/// `memset` before a struct holding the id is sent on).
+///
+/// # Safety
+/// `out` is NULL or valid for a write of a `filemap_request_id` (aligned or not).
+unsafe fn put_id(
+    out: *mut filemap_request_id,
+    id: RequestId,
+    what: Option<&str>,
+) -> Result<(), Failure> {
+    if out.is_null() {
+        return match what {
+            Some(what) => Err(Failure::invalid(format!("{what} is NULL"))),
+            None => Ok(()),
+        };
+    }
+    // SAFETY: non-NULL and valid for writes (the caller's contract); the fields' places
+    // are computed without a reference, and written byte-wise, so alignment does not
+    // matter.
+    unsafe {
+        (&raw mut (*out).client).write_unaligned(id.client());
+        (&raw mut (*out).number).write_unaligned(id.number());
+    }
+    Ok(())
+}
+
 impl From<filemap_request_id> for RequestId {
     fn from(id: filemap_request_id) -> RequestId {
         RequestId::from_parts(id.client, id.number)
@@ -285,7 +313,8 @@ pub unsafe extern "C" fn filemap_server_create_or_open(
 /// (`FILEMAP_INFINITE`: for ever): `*data` and `*len` give a copy of it, valid until the
 /// next receive or `filemap_server_close`; `*id` the request's id, to respond to. A
 /// request that cannot be read (`FILEMAP_PAGE_FAULT`, `FILEMAP_CORRUPT`: its ring cut
-/// short or damaged by another process) is failed for its client, which is told why.
+/// short or damaged by another process) is failed for its client, which is told why if its
+/// response ring has room for that now (the failure does not wait).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_server_recv_request(
     server: *mut filemap_server,
@@ -323,7 +352,7 @@ pub unsafe extern "C" fn filemap_server_recv_request(
             return Err(failure);
         }
         // SAFETY: `id` checked non-NULL; valid for writes (the caller's contract).
-        unsafe { put(id, request_id.into(), "id") }
+        unsafe { put_id(id, request_id, Some("id")) }
     })
 }
 
@@ -475,7 +504,7 @@ pub unsafe extern "C" fn filemap_client_send_request_timeout(
             Some(t) => c.client.send_request_timeout(payload, t)?,
         };
         // SAFETY: `id` is NULL or valid for a write (the caller's contract).
-        unsafe { put_optional(id, sent.into()) };
+        unsafe { put_id(id, sent, None) }?;
         Ok(())
     })
 }
@@ -490,8 +519,9 @@ pub unsafe extern "C" fn filemap_client_send_request_timeout(
 /// server died holding some of them and a new one took over: those have failed, the others
 /// stay pending (`filemap_client_is_pending`). A response that cannot be read
 /// (`FILEMAP_PAGE_FAULT`, `FILEMAP_CORRUPT`: its ring cut short or damaged by another
-/// process) still sets `*id` and `*last`: the request it answers, and whether that request
-/// has ended.
+/// process) still sets `*id` and `*last` when the response's frame could be found (a
+/// damaged frame header leaves them as they were): the request it answers, and whether
+/// that request has ended.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_client_recv_response(
     client: *mut filemap_client,
@@ -515,7 +545,7 @@ pub unsafe extern "C" fn filemap_client_recv_response(
         // contract). Which request it answers is said first: a response that cannot be
         // read still ends its request when it is the last (it is no longer pending).
         unsafe {
-            put_optional(id, answers.into());
+            put_id(id, answers, None)?;
             put_optional(last, is_last);
             hand_out_copy(&response, &mut c.response, data, len)?;
         }
@@ -563,7 +593,7 @@ pub unsafe extern "C" fn filemap_client_call(
         // SAFETY: `data` and `len` checked non-NULL; valid for writes (the caller's
         // contract).
         unsafe {
-            put(data, c.response.as_ptr().cast::<c_void>(), "data")?;
+            put(data, data_out(&c.response), "data")?;
             put(len, c.response.len(), "len")
         }
     })

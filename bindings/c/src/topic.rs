@@ -8,7 +8,7 @@ use std::ffi::{c_char, c_void};
 
 use filemap_core::topic::{Publisher, SlowSubscribers, Subscriber, TopicOptions};
 
-use crate::error::{bytes_arg, check_data, check_out, filemap_status, put};
+use crate::error::{bytes_arg, check_data, check_out, data_out, filemap_status, put};
 use crate::error::{put_optional, run, str_arg, timeout_arg, Failure};
 use crate::handle::{free, handle, handle_type, new_handle};
 
@@ -183,7 +183,7 @@ pub unsafe extern "C" fn filemap_subscriber_recv(
         unsafe {
             put_optional(seq, number);
             put_optional(missed, 0);
-            put(data, s.message.as_ptr().cast::<c_void>(), "data")?;
+            put(data, data_out(&s.message), "data")?;
             put(len, s.message.len(), "len")
         }
     })
