@@ -207,18 +207,26 @@ impl Importer {
         if !keys::matches(&self.pattern, &name) {
             return;
         }
+        let attachment = sample.attachment().map(|a| a.to_bytes());
+        let numbered = attachment.as_deref().and_then(wire::decode);
+        // This bridge's own samples never come in (its session's are filtered out); another
+        // bridge's of this id exports from this namespace (or from a host of the same name
+        // with a namespace of the same path): imported again here (before the topic is
+        // even taken), each would go round for ever between the two bridges.
+        if let Some((_, origin)) = numbered.filter(|(_, o)| *o == self.settings.origin) {
+            if !std::mem::replace(&mut self.said_same_id, true) {
+                (self.log)(&format!(
+                    "a sample from another bridge with this bridge's id {origin} is not \
+                     imported: it comes from this namespace (on another host, give the hosts \
+                     distinct names)"
+                ));
+            }
+            return;
+        }
         let Some(counters) = self.ensure_publisher(&name) else {
             return;
         };
-        let attachment = sample.attachment().map(|a| a.to_bytes());
-        if let Some((seq, origin)) = attachment.as_deref().and_then(wire::decode) {
-            // (This bridge's own samples never come in: its session's are filtered out.)
-            if origin == self.settings.origin && !std::mem::replace(&mut self.said_same_id, true) {
-                (self.log)(&format!(
-                    "another bridge has this bridge's id {origin}: give the hosts distinct \
-                     names, or the gaps counted for their topics mix"
-                ));
-            }
+        if let Some((seq, origin)) = numbered {
             if self.next_seq.len() >= MAX_SEQUENCES {
                 self.next_seq.clear();
             }

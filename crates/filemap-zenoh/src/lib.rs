@@ -685,7 +685,12 @@ impl BridgeBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn start(self) -> Result<Bridge, BridgeError> {
-        self.start_with_log(|line| eprintln!("filemap bridge: {line}"))
+        // (Not `eprintln!`, which panics when standard error fails: a closed pipe, a tty
+        // hung up. A line that cannot be written is dropped; the bridge goes on.)
+        self.start_with_log(|line| {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr().lock(), "filemap bridge: {line}");
+        })
     }
 
     /// Starts the bridge with its log lines going to `log`. A line holds no control
@@ -775,6 +780,14 @@ impl BridgeBuilder {
                 if self.multicast { "true" } else { "false" },
             )
             .map_err(zenoh_error)?;
+        // Without a configuration file, the endpoints given are the only ones: Zenoh's
+        // gossip would have this peer connect to whatever its peers tell it of (with a
+        // file, the file says; with multicast scouting, peers are found anyway).
+        if self.config_file.is_none() && !self.multicast {
+            config
+                .insert_json5("scouting/gossip/enabled", "false")
+                .map_err(zenoh_error)?;
+        }
         let list = |endpoints: &[String]| {
             let quoted: Vec<String> = endpoints.iter().map(|e| format!("{e:?}")).collect();
             format!("[{}]", quoted.join(","))
@@ -1316,8 +1329,12 @@ fn scan(
 /// bridge restarted on that host, so that the far side counts what was missed meanwhile
 /// as a gap in the sequence it already follows.
 fn origin_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
+    // (The kernel's name for the host first: /etc/hostname may be missing, in a container
+    // say, and a fallback shared by every such host would make their ids one, and their
+    // samples each other's own, which an import does not take.)
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
         .or_else(|| std::env::var("COMPUTERNAME").ok())
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
@@ -1332,7 +1349,29 @@ fn origin_id() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::escape_controls;
+    use super::{escape_controls, Bridge};
+
+    #[test]
+    fn only_the_endpoints_given_are_used() {
+        let gossip = |builder: super::BridgeBuilder| {
+            let config = builder.zenoh_config().unwrap();
+            config.get_json("scouting/gossip/enabled").unwrap()
+        };
+        assert_eq!(
+            gossip(Bridge::builder().connect("tcp/127.0.0.1:7447")),
+            "false"
+        );
+        assert_eq!(
+            gossip(
+                Bridge::builder()
+                    .connect("tcp/127.0.0.1:7447")
+                    .multicast_scouting(true)
+            ),
+            zenoh::Config::default()
+                .get_json("scouting/gossip/enabled")
+                .unwrap()
+        );
+    }
 
     #[test]
     fn log_lines_are_escaped_to_one_line_read_as_written() {
