@@ -315,6 +315,16 @@ fn protection_changes() {
         .unwrap();
     let mut w = m.view().map().unwrap();
     assert_eq!(w.protection(), Protect::ReadWrite);
+    // Each view of an executable object comes up as its access says, not executable
+    // (Windows mapped them all with execute rights: writable and executable at once).
+    #[cfg(windows)]
+    for view in [
+        &w,
+        &m.view().access(Access::Read).map().unwrap(),
+        &m.view().access(Access::Copy).map().unwrap(),
+    ] {
+        assert!(!executable_now(view), "{:?} view", view.access());
+    }
     w.write_at(0, b"abc").unwrap();
     w.protect(Protect::ReadOnly).unwrap();
     assert!(matches!(
@@ -485,6 +495,29 @@ fn windows_over_a_64_gib_sparse_file() {
 /// Child role: prints which 4 KiB pages of the file at `args[0]` are not all `args[1]`.
 /// Checks an unnamed object on large pages: views at offsets inside and across large
 /// pages see each other's writes, and a named object is refused large pages.
+/// Whether the system lets the view's first page be executed now.
+#[cfg(windows)]
+fn executable_now(view: &filemap::View) -> bool {
+    use windows_sys::Win32::System::Memory::{
+        VirtualQuery, MEMORY_BASIC_INFORMATION, PAGE_EXECUTE, PAGE_EXECUTE_READ,
+        PAGE_EXECUTE_READWRITE, PAGE_EXECUTE_WRITECOPY,
+    };
+    // SAFETY: MEMORY_BASIC_INFORMATION is plain data; all zeros is a valid value.
+    let mut info: MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
+    // SAFETY: VirtualQuery fills the structure for any address of this process.
+    let n = unsafe {
+        VirtualQuery(
+            view.as_ptr().cast(),
+            &mut info,
+            std::mem::size_of::<MEMORY_BASIC_INFORMATION>(),
+        )
+    };
+    assert_ne!(n, 0, "VirtualQuery failed");
+    info.Protect
+        & (PAGE_EXECUTE | PAGE_EXECUTE_READ | PAGE_EXECUTE_READWRITE | PAGE_EXECUTE_WRITECOPY)
+        != 0
+}
+
 #[cfg(windows)]
 fn use_large_pages(m: &Mapping) {
     let v = m.view().offset(3 << 20).len(100).map().unwrap();

@@ -345,6 +345,32 @@ impl Section {
                 _ => Error::io("map a view of", what, os_error(code)),
             }
         })?;
+        let view = RawView {
+            ptr,
+            len,
+            reprotected: AtomicBool::new(false),
+        };
+        if self.executable {
+            // Mapped with execute access, so that `protect` may make it executable later,
+            // but not executable now: a view comes up as its access says, never writable
+            // and executable at once. (Not `reprotected`: a copy view's written pages
+            // still turn `PAGE_READWRITE` from this `PAGE_WRITECOPY`.)
+            let plain = match access {
+                Access::Read => PAGE_READONLY,
+                Access::Write => PAGE_READWRITE,
+                Access::Copy => PAGE_WRITECOPY,
+            };
+            let mut old = 0u32;
+            // SAFETY: the whole view just mapped, which nothing refers into yet.
+            if unsafe { VirtualProtect(ptr.as_ptr().cast(), len.max(1), plain, &mut old) } == 0 {
+                // (Dropping `view` unmaps it.)
+                return Err(Error::io(
+                    "take execute rights from a view of",
+                    what,
+                    os_error(last_error()),
+                ));
+            }
+        }
         if populate {
             let range = WIN32_MEMORY_RANGE_ENTRY {
                 VirtualAddress: ptr.as_ptr().cast(),
@@ -353,11 +379,7 @@ impl Section {
             // SAFETY: the range is the view just mapped. Failure only means no prefetch.
             unsafe { PrefetchVirtualMemory(GetCurrentProcess(), 1, &range, 0) };
         }
-        Ok(RawView {
-            ptr,
-            len,
-            reprotected: AtomicBool::new(false),
-        })
+        Ok(view)
     }
 
     /// Commits `[offset, offset + len)` of a `SEC_RESERVE` section (`VirtualAlloc(MEM_COMMIT)`
