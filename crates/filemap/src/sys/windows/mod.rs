@@ -46,8 +46,8 @@ use std::sync::OnceLock;
 
 use windows_sys::Win32::Foundation::{
     GetLastError, ERROR_ACCESS_DENIED, ERROR_COMMITMENT_LIMIT, ERROR_DISK_FULL, ERROR_FILE_INVALID,
-    ERROR_INVALID_ADDRESS, ERROR_NOT_ENOUGH_MEMORY, ERROR_OUTOFMEMORY, ERROR_WORKING_SET_QUOTA,
-    HANDLE, INVALID_HANDLE_VALUE,
+    ERROR_INVALID_ADDRESS, ERROR_NOT_ENOUGH_MEMORY, ERROR_NOT_LOCKED, ERROR_OUTOFMEMORY,
+    ERROR_WORKING_SET_QUOTA, HANDLE, INVALID_HANDLE_VALUE,
 };
 use windows_sys::Win32::Storage::FileSystem::FlushFileBuffers;
 use windows_sys::Win32::System::Memory::{
@@ -391,7 +391,13 @@ impl Section {
         }
         let granule = allocation_granularity();
         let start = offset - offset % granule;
-        let span = (offset + len - start) as usize;
+        // (A 32-bit process cannot map more than its address space: said, not truncated.)
+        let too_large = || Error::InvalidSize {
+            size: len,
+            problem: "larger than this process's address space (commit it in parts)",
+        };
+        let span = usize::try_from(offset + len - start).map_err(|_| too_large())?;
+        let len_here = usize::try_from(len).map_err(|_| too_large())?;
         let view = self
             .map(start, span, Access::Write, false, what)
             .map_err(|e| match e {
@@ -402,7 +408,7 @@ impl Section {
         let p = unsafe {
             VirtualAlloc(
                 view.ptr().add((offset - start) as usize).cast(),
-                len as usize,
+                len_here,
                 MEM_COMMIT,
                 PAGE_READWRITE,
             )
@@ -674,7 +680,12 @@ impl RawView {
     pub(crate) fn unlock(&self, offset: usize, len: usize) -> Result<()> {
         // SAFETY: the range is inside this view.
         if unsafe { VirtualUnlock(self.ptr.as_ptr().add(offset).cast(), len) } == 0 {
-            return Err(Error::io("unlock", "a view", os_error(last_error())));
+            let code = last_error();
+            // Pages that were not locked are unlocked already (as on Linux).
+            if code == ERROR_NOT_LOCKED {
+                return Ok(());
+            }
+            return Err(Error::io("unlock", "a view", os_error(code)));
         }
         Ok(())
     }
