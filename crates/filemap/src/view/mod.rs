@@ -954,24 +954,44 @@ impl View {
     }
 
     /// The pages of this view whose bytes differ from the object's (the fallback of
-    /// `modified_pages`).
+    /// `modified_pages`). A page the view never wrote is the object's own page, so its
+    /// bytes are the object's at any one moment, but the view's and the object's are read
+    /// one after the other while other processes may write them: each page's view bytes
+    /// are read between two reads of the object's, and the page counts as unwritten if
+    /// they match either (a private page that happens to match is one whose commit would
+    /// change nothing). When neither matches and the object's changed in between, the
+    /// comparison is made again, a few times; a page written by others throughout counts
+    /// as the view's, so that nothing the view wrote is lost.
     fn pages_differing_from_object(&self, page: u64) -> Result<Vec<u64>> {
+        const LOOKS: usize = 8;
         let object = ViewBuilder::new(&self.object)
             .access(Access::Read)
             .offset(self.offset)
             .len(self.len as u64)
             .map()?;
-        let (mut mine, mut theirs) = (vec![0u8; page as usize], vec![0u8; page as usize]);
+        let page_len = page as usize;
+        let (mut mine, mut before, mut after) = (
+            vec![0u8; page_len],
+            vec![0u8; page_len],
+            vec![0u8; page_len],
+        );
         let mut changed = Vec::new();
         let mut p = self.offset - self.offset % page;
         while p < self.offset + self.len as u64 {
             let start = p.max(self.offset);
             let end = (p + page).min(self.offset + self.len as u64);
             let (at, n) = ((start - self.offset) as usize, (end - start) as usize);
-            self.read_at(at, &mut mine[..n])?;
-            object.read_at(at, &mut theirs[..n])?;
-            if mine[..n] != theirs[..n] {
-                changed.push(p);
+            for look in 1..=LOOKS {
+                object.read_at(at, &mut before[..n])?;
+                self.read_at(at, &mut mine[..n])?;
+                object.read_at(at, &mut after[..n])?;
+                if mine[..n] == before[..n] || mine[..n] == after[..n] {
+                    break;
+                }
+                if before[..n] == after[..n] || look == LOOKS {
+                    changed.push(p);
+                    break;
+                }
             }
             p += page;
         }

@@ -41,8 +41,7 @@ use std::os::windows::ffi::OsStrExt;
 use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle};
 use std::path::PathBuf;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use windows_sys::Win32::Foundation::{
     GetLastError, ERROR_ACCESS_DENIED, ERROR_COMMITMENT_LIMIT, ERROR_DISK_FULL, ERROR_FILE_INVALID,
@@ -348,13 +347,14 @@ impl Section {
         let view = RawView {
             ptr,
             len,
-            reprotected: AtomicBool::new(false),
+            private_before: Mutex::new(Vec::new()),
         };
         if self.executable {
             // Mapped with execute access, so that `protect` may make it executable later,
             // but not executable now: a view comes up as its access says, never writable
-            // and executable at once. (Not `reprotected`: a copy view's written pages
-            // still turn `PAGE_READWRITE` from this `PAGE_WRITECOPY`.)
+            // and executable at once. (Nothing to note in `private_before`: nothing is
+            // written yet, and a copy view's written pages still turn `PAGE_READWRITE` from
+            // this `PAGE_WRITECOPY`.)
             let plain = match access {
                 Access::Read => PAGE_READONLY,
                 Access::Write => PAGE_READWRITE,
@@ -460,10 +460,11 @@ impl Section {
 pub(crate) struct RawView {
     ptr: NonNull<u8>,
     len: usize,
-    /// Whether `protect` has changed the protection since the view was mapped: copied
-    /// pages then no longer differ from untouched ones by their protection (a read-only
-    /// view's are all `PAGE_READONLY`), so `private_pages` cannot tell them apart.
-    reprotected: AtomicBool,
+    /// The pages of a copy view found private (copied) before `protect` last changed its
+    /// protection: copied pages then no longer differ from untouched ones by their
+    /// protection (a read-only view's are all `PAGE_READONLY`, and back to read-write all
+    /// are `PAGE_WRITECOPY` again), so `private_pages` adds these to what it finds.
+    private_before: Mutex<Vec<usize>>,
 }
 
 // SAFETY: an address range with no thread affinity; `View` upholds the access rules.
@@ -556,7 +557,17 @@ impl RawView {
             Protect::ReadExecute => PAGE_EXECUTE_READ,
         };
         let mut old = 0u32;
-        self.reprotected.store(true, Ordering::Relaxed);
+        if protection.copy_on_write && !running_under_wine() {
+            // What the protection tells now, before the change hides it.
+            let now = self.pages_marked_private()?;
+            let mut before = self
+                .private_before
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            before.extend(now);
+            before.sort_unstable();
+            before.dedup();
+        }
         // SAFETY: the whole view; callers hold `&mut View`, so no reference into it exists.
         if unsafe { VirtualProtect(self.ptr.as_ptr().cast(), self.len.max(1), new, &mut old) } == 0
         {
@@ -601,13 +612,27 @@ impl RawView {
 
     /// Which pages of the view this process has written privately: in a copy view, a
     /// written page turns from `PAGE_WRITECOPY` to `PAGE_READWRITE` (`VirtualQuery`).
-    /// Returns page indices from the view's start, or `None` where that cannot tell: under
-    /// Wine, whose `VirtualQuery` keeps reporting `PAGE_WRITECOPY` for copied pages, and
-    /// once the view's protection was changed (see `reprotected`).
+    /// Returns page indices from the view's start (with those found before the view's
+    /// protection last changed: see `private_before`), or `None` where that cannot tell:
+    /// under Wine, whose `VirtualQuery` keeps reporting `PAGE_WRITECOPY` for copied pages.
     pub(crate) fn private_pages(&self) -> Result<Option<Vec<usize>>> {
-        if running_under_wine() || self.reprotected.load(Ordering::Relaxed) {
+        if running_under_wine() {
             return Ok(None);
         }
+        let mut pages = self.pages_marked_private()?;
+        pages.extend(
+            self.private_before
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter(),
+        );
+        pages.sort_unstable();
+        pages.dedup();
+        Ok(Some(pages))
+    }
+
+    /// The pages whose protection says they were copied (`PAGE_READWRITE` in a copy view).
+    fn pages_marked_private(&self) -> Result<Vec<usize>> {
         let page = page_size() as usize;
         let base = self.ptr.as_ptr();
         let mut pages = Vec::new();
@@ -636,7 +661,7 @@ impl RawView {
             }
             at = region_end - base as usize;
         }
-        Ok(Some(pages))
+        Ok(pages)
     }
 
     /// Drops the view's private copies: maps the storage again as a fresh copy view
