@@ -990,6 +990,14 @@ impl Bridge {
         }
         for pattern in builder.exports.iter().chain(&builder.imports) {
             Name::new(pattern.replace(['*', '?'], "x").as_str())?;
+            // A pattern matches this session's (`Local\`) topics only, by their names
+            // without the scope: one written with a scope would never match anything.
+            if keys::is_pattern(pattern) && pattern.contains('\\') {
+                return Err(BridgeError::Setting(format!(
+                    "pattern {pattern:?} names a scope: patterns match this session's topics, \
+                     written without one (a Global\\ topic is bridged by its full name)"
+                )));
+            }
         }
         for name in builder
             .export_services
@@ -1072,16 +1080,30 @@ impl Bridge {
             std::thread::Builder::new()
                 .name("export scan".into())
                 .spawn(move || {
+                    let mut refused = HashMap::new();
+                    let mut status_failed = false;
                     while !stop.load(Ordering::Relaxed) {
-                        scan(
-                            &patterns, &session, &settings, &exports, &imported, &stop, &log,
-                        );
+                        let scanning = Scanning {
+                            session: &session,
+                            settings: &settings,
+                            exports: &exports,
+                            imported: &imported,
+                            stop: &stop,
+                            log: &log,
+                        };
+                        scan(&patterns, &scanning, &mut refused);
                         if let Some(writer) = &status {
                             let topics = collect_stats(&exports, &imported);
-                            let _ = writer.write(&BridgeStatus {
+                            let written = writer.write(&BridgeStatus {
                                 id: id.clone(),
                                 topics,
                             });
+                            // (Said once: another process may have cut the mapping short.)
+                            if let Err(e) = written {
+                                if !std::mem::replace(&mut status_failed, true) {
+                                    log(&format!("writing the status for filemap ls: {e}"));
+                                }
+                            }
                         }
                         std::thread::sleep(SCAN_INTERVAL);
                     }
@@ -1261,15 +1283,28 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Starts exporting every local topic the patterns name that is not exported yet, and
 /// not one this bridge imports into.
-fn scan(
-    patterns: &[String],
-    session: &zenoh::Session,
-    settings: &Settings,
-    exports: &Mutex<HashMap<String, export::Export>>,
-    imported: &import::Imported,
-    stop: &Arc<AtomicBool>,
-    log: &Log,
-) {
+/// What a scan works with: the bridge's session, settings, exports and imports.
+struct Scanning<'a> {
+    session: &'a zenoh::Session,
+    settings: &'a Settings,
+    exports: &'a Mutex<HashMap<String, export::Export>>,
+    imported: &'a import::Imported,
+    stop: &'a Arc<AtomicBool>,
+    log: &'a Log,
+}
+
+/// How many names' refusals a scanner remembers (so as to say each once).
+const MAX_REFUSED_EXPORTS: usize = 1024;
+
+fn scan(patterns: &[String], scanning: &Scanning<'_>, refused: &mut HashMap<String, String>) {
+    let Scanning {
+        session,
+        settings,
+        exports,
+        imported,
+        stop,
+        log,
+    } = *scanning;
     let mut candidates: Vec<String> = patterns
         .iter()
         .filter(|p| !keys::is_pattern(p))
@@ -1300,9 +1335,27 @@ fn scan(
         let Ok(name) = Name::new(base.as_str()) else {
             continue;
         };
-        // A topic that does not exist yet is looked for again at the next scan.
-        let Ok(subscriber) = export::subscribe(&name) else {
-            continue;
+        // A topic that does not exist yet is looked for again at the next scan; one that
+        // cannot be exported is too, and why is said once (until the reason changes).
+        let subscriber = match export::subscribe(&name) {
+            Ok(subscriber) => {
+                refused.remove(&base);
+                subscriber
+            }
+            Err(filemap::Error::NotFound { .. }) => continue,
+            Err(e) => {
+                let why = e.to_string();
+                if refused.get(&base) != Some(&why) {
+                    log(&format!(
+                        "cannot export {base} (tried again as it goes): {why}"
+                    ));
+                    if refused.len() >= MAX_REFUSED_EXPORTS {
+                        refused.clear();
+                    }
+                    refused.insert(base, why);
+                }
+                continue;
+            }
         };
         let key = keys::key_for(&settings.prefix, &base);
         match export::start(session, subscriber, key.clone(), settings, log.clone()) {
@@ -1350,6 +1403,22 @@ fn origin_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::{escape_controls, Bridge};
+
+    #[test]
+    fn a_pattern_with_a_scope_is_refused() {
+        // (`Local\\` is the default scope, written or not: the builder takes it off.)
+        for pattern in ["Global\\*", "Global\\sensors-?"] {
+            for builder in [
+                Bridge::builder().export(pattern),
+                Bridge::builder().import(pattern),
+            ] {
+                assert!(
+                    matches!(builder.start(), Err(super::BridgeError::Setting(_))),
+                    "{pattern}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn only_the_endpoints_given_are_used() {
