@@ -39,6 +39,10 @@ pub(crate) struct ExportCounters {
     pub(crate) dropped: AtomicU64,
     /// Messages the topic overwrote before the reader got them (`DropOldest` topics).
     pub(crate) lagged: AtomicU64,
+    /// Set when the reader found the topic's name removed (`filemap rm`: the name may be
+    /// another topic's now) and stopped reading: the scan ends the export once its buffer
+    /// is sent, and a topic made again under the name is exported anew.
+    pub(crate) name_removed: AtomicBool,
 }
 
 /// The messages read and not yet put, oldest first, and their bytes.
@@ -96,6 +100,12 @@ pub(crate) struct Export {
 }
 
 impl Export {
+    /// Whether the export's topic lost its name and what it read is all sent: it can end.
+    pub(crate) fn orphaned_and_sent(&self) -> bool {
+        self.counters.name_removed.load(Ordering::Acquire)
+            && self.queue.queued.load(Ordering::Acquire) == 0
+    }
+
     /// Stops the export and waits for its threads (its counters stay). What the reader
     /// read after the sender's last look is counted as dropped.
     pub(crate) fn join(&mut self) {
@@ -180,6 +190,13 @@ impl Source {
         match self {
             Source::Topic(s) => s.name(),
             Source::Channel(r, _) => r.name(),
+        }
+    }
+
+    fn name_removed(&self) -> bool {
+        match self {
+            Source::Topic(s) => s.name_removed(),
+            Source::Channel(r, _) => r.name_removed(),
         }
     }
 
@@ -336,6 +353,19 @@ impl Reading<'_> {
     /// Every message of the topic (or channel) into the buffer, until the export stops.
     fn run(&self, mut subscriber: Source, log: &Log) {
         let name = subscriber.name().clone();
+        // Whether the topic's name was removed, looked at while the reader is idle (a
+        // system call; a topic still published to is read on, orphan or not).
+        let name_removed = |subscriber: &Source| {
+            if !subscriber.name_removed() {
+                return false;
+            }
+            log(&format!(
+                "{name} was removed: its export ends (a topic made again under the name is \
+                 exported anew)"
+            ));
+            self.counters.name_removed.store(true, Ordering::Release);
+            true
+        };
         while !self.stop.load(Ordering::Relaxed) {
             if self.matched.is_some_and(|m| !m.now() || self.full()) {
                 std::thread::sleep(STOP_CHECK.min(Duration::from_millis(10)));
@@ -343,12 +373,19 @@ impl Reading<'_> {
             }
             match subscriber.recv(STOP_CHECK) {
                 Ok((seq, bytes)) => self.push(seq, bytes),
-                Err(Error::Timeout { .. }) => {}
+                Err(Error::Timeout { .. }) => {
+                    if name_removed(&subscriber) {
+                        break;
+                    }
+                }
                 Err(Error::Lagged { missed, .. }) => {
                     self.counters.lagged.fetch_add(missed, Ordering::Relaxed);
                 }
                 Err(Error::Disconnected { .. }) => {
                     // The publisher is gone: a new one may come; look again in a moment.
+                    if name_removed(&subscriber) {
+                        break;
+                    }
                     std::thread::sleep(STOP_CHECK);
                 }
                 Err(e) => {

@@ -26,6 +26,8 @@ const MAX_SEQUENCES: usize = 4096;
 /// How long a name that could not be imported into is left alone before the next try
 /// (not a filesystem call per sample).
 const RETRY_REFUSED: Duration = Duration::from_secs(1);
+/// How often an import looks whether a local topic's name was removed.
+const NAME_LOOK: Duration = Duration::from_millis(500);
 /// A jump in a sequence larger than this is a restarted numbering, not a gap.
 const MAX_GAP: u64 = 1 << 40;
 /// How long a sample waits for room in its local topic (its subscribers are slow) before
@@ -56,6 +58,13 @@ enum Sink {
 impl Sink {
     /// Opens the publisher of topic `name` (making the topic with `options` if nothing has
     /// that name), or the sender of the channel `name`.
+    fn name_removed(&self) -> bool {
+        match self {
+            Sink::Topic(publisher) => publisher.name_removed(),
+            Sink::Channel(sender) => sender.name_removed(),
+        }
+    }
+
     fn open(name: &str, options: &TopicOptions) -> filemap::Result<Sink> {
         match Publisher::create_or_open(name, options) {
             Ok(publisher) => Ok(Sink::Topic(publisher)),
@@ -162,6 +171,7 @@ pub(crate) fn start(
         next_seq: HashMap::new(),
         refused_names: HashMap::new(),
         said_same_id: false,
+        names_looked_at: HashMap::new(),
         log,
     });
     // Only other sessions' samples: this bridge's own exports never come back in.
@@ -195,6 +205,9 @@ struct Importer {
     refused_names: HashMap<String, Instant>,
     /// Whether a sample with this bridge's own id was reported (another bridge has it).
     said_same_id: bool,
+    /// When each local topic's name was last looked at (whether it was removed: see
+    /// `ensure_publisher`).
+    names_looked_at: HashMap<String, Instant>,
     log: Log,
 }
 
@@ -290,6 +303,28 @@ impl Importer {
     /// Makes the local publisher of `name` (and the topic with it) if there is none yet;
     /// its counters, or `None` if it cannot be made.
     fn ensure_publisher(&mut self, name: &str) -> Option<Arc<ImportCounters>> {
+        // A topic whose name was removed (`filemap rm`: the name may be another topic's
+        // now) is let go, and the name's topic (made anew if there is none) taken instead:
+        // looked at once per `NAME_LOOK` at most (a system call).
+        if let Some((sink, _, _)) = self.publishers.get(name) {
+            let due = self
+                .names_looked_at
+                .get(name)
+                .is_none_or(|at| at.elapsed() >= NAME_LOOK);
+            if due {
+                if self.names_looked_at.len() >= 2 * MAX_IMPORTED {
+                    self.names_looked_at.clear();
+                }
+                self.names_looked_at
+                    .insert(name.to_string(), Instant::now());
+                if sink.name_removed() {
+                    self.publishers.remove(name);
+                    (self.log)(&format!(
+                        "{name} was removed: importing into the topic of that name now"
+                    ));
+                }
+            }
+        }
         if !self.publishers.contains_key(name) {
             if let Some(tried) = self.refused_names.get(name) {
                 if tried.elapsed() < RETRY_REFUSED {

@@ -1305,6 +1305,20 @@ fn scan(patterns: &[String], scanning: &Scanning<'_>, refused: &mut HashMap<Stri
         stop,
         log,
     } = *scanning;
+    // Exports whose topic's name was removed end once their buffers are sent; a topic
+    // made again under the name is then exported anew below.
+    let orphans: Vec<export::Export> = {
+        let mut all = lock(exports);
+        let names: Vec<String> = all
+            .iter()
+            .filter(|(_, e)| e.orphaned_and_sent())
+            .map(|(name, _)| name.clone())
+            .collect();
+        names.into_iter().filter_map(|n| all.remove(&n)).collect()
+    };
+    for mut orphan in orphans {
+        orphan.join();
+    }
     let mut candidates: Vec<String> = patterns
         .iter()
         .filter(|p| !keys::is_pattern(p))

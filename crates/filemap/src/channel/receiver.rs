@@ -182,6 +182,27 @@ impl Receiver {
         &self.end.name
     }
 
+    /// Whether the object has lost its name while this endpoint has it open: removed
+    /// ([`namespace::remove`](crate::namespace::remove), `filemap rm`), so that the name
+    /// may now be another object's, which this endpoint does not reach. Never on Windows,
+    /// where a name goes only with its object's last handle. One system call.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::Receiver;
+    /// let rx = Receiver::create_or_open("doc-receiver-removed", 4096)?;
+    /// assert!(!rx.name_removed());
+    /// #[cfg(unix)]
+    /// {
+    ///     filemap::namespace::remove("doc-receiver-removed")?;
+    ///     assert!(rx.name_removed()); // made again, the name would be another object's
+    /// }
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn name_removed(&self) -> bool {
+        self.end.memory.name_removed()
+    }
+
     /// Overwrites the channel's shared memory as a hostile writer could, for the fuzz
     /// targets (not part of the API): `data` gives, in order and as far as it goes, the
     /// control words `head`, `tail`, `claim` (u64 each), the eight u32 wake-up and state

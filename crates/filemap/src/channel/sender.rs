@@ -256,6 +256,27 @@ impl Sender {
         &self.end.name
     }
 
+    /// Whether the object has lost its name while this endpoint has it open: removed
+    /// ([`namespace::remove`](crate::namespace::remove), `filemap rm`), so that the name
+    /// may now be another object's, which this endpoint does not reach. Never on Windows,
+    /// where a name goes only with its object's last handle. One system call.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::Sender;
+    /// let tx = Sender::create_or_open("doc-sender-removed", 4096)?;
+    /// assert!(!tx.name_removed());
+    /// #[cfg(unix)]
+    /// {
+    ///     filemap::namespace::remove("doc-sender-removed")?;
+    ///     assert!(tx.name_removed()); // made again, the name would be another object's
+    /// }
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn name_removed(&self) -> bool {
+        self.end.memory.name_removed()
+    }
+
     /// The ring's capacity in bytes.
     ///
     /// ```

@@ -155,6 +155,27 @@ impl Publisher {
         &self.topic.end.name
     }
 
+    /// Whether the object has lost its name while this endpoint has it open: removed
+    /// ([`namespace::remove`](crate::namespace::remove), `filemap rm`), so that the name
+    /// may now be another object's, which this endpoint does not reach. Never on Windows,
+    /// where a name goes only with its object's last handle. One system call.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::topic::{Publisher, TopicOptions};
+    /// let publisher = Publisher::create_or_open("doc-topic-pub-removed", &TopicOptions::new())?;
+    /// assert!(!publisher.name_removed());
+    /// #[cfg(unix)]
+    /// {
+    ///     filemap::namespace::remove("doc-topic-pub-removed")?;
+    ///     assert!(publisher.name_removed()); // made again, the name would be another object's
+    /// }
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn name_removed(&self) -> bool {
+        self.topic.end.memory.name_removed()
+    }
+
     /// The ring's capacity in bytes.
     ///
     /// ```

@@ -652,3 +652,11 @@ impl SyncMemory {
 
 /// A channel entry: its data area mapped, and the endpoint locks.
 pub(crate) type ChannelMemory = SyncMemory;
+
+impl SyncMemory {
+    /// Whether the entry has lost its name (removed while open: the name may now be
+    /// another object's). A failed look says no.
+    pub(crate) fn name_removed(&self) -> bool {
+        rustix::fs::fstat(self.entry.fd()).is_ok_and(|st| st.st_nlink == 0)
+    }
+}

@@ -581,6 +581,14 @@ impl SemaphoreObject {
     }
 }
 
+impl ChannelMemory {
+    /// Whether the object has lost its name: never here (a name goes only with its object's
+    /// last handle).
+    pub(crate) fn name_removed(&self) -> bool {
+        false
+    }
+}
+
 /// A channel's data area, mapped, with its two wake-up events (`Local\name/rx` and
 /// `Local\name/tx`: cross-process waits use named events, since `WaitOnAddress` works
 /// within one process only).
