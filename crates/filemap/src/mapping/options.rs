@@ -160,7 +160,10 @@ impl CreateOptions {
 
     /// Allow views to be made executable with [`View::protect`](crate::View::protect)
     /// (`PAGE_EXECUTE_READWRITE` sections on Windows), for loaders and JITs. A view is
-    /// still never writable and executable at once.
+    /// still never writable and executable at once, with one gap on Windows: in
+    /// [`reserve`](CreateOptions::reserve) mode, pages committed after a view was mapped
+    /// may come up in that view with the rights it was mapped with, execute included (call
+    /// [`View::protect`](crate::View::protect) after committing to set them).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

@@ -360,16 +360,8 @@ impl Section {
                 Access::Write => PAGE_READWRITE,
                 Access::Copy => PAGE_WRITECOPY,
             };
-            let mut old = 0u32;
-            // SAFETY: the whole view just mapped, which nothing refers into yet.
-            if unsafe { VirtualProtect(ptr.as_ptr().cast(), len.max(1), plain, &mut old) } == 0 {
-                // (Dropping `view` unmaps it.)
-                return Err(Error::io(
-                    "take execute rights from a view of",
-                    what,
-                    os_error(last_error()),
-                ));
-            }
+            // (Dropping `view` unmaps it.)
+            view.protect_committed(plain, what)?;
         }
         if populate {
             let range = WIN32_MEMORY_RANGE_ENTRY {
@@ -606,6 +598,45 @@ impl RawView {
                 },
                 _ => Error::io("lock in memory", "a view", os_error(code)),
             });
+        }
+        Ok(())
+    }
+
+    /// Sets the protection of the view's committed pages to `new` (those of a reserve
+    /// object not committed yet have none to change, and the system refuses to change it).
+    fn protect_committed(&self, new: u32, what: &dyn fmt::Display) -> Result<()> {
+        let base = self.ptr.as_ptr();
+        let mut at = 0usize;
+        while at < self.len.max(1) {
+            // SAFETY: MEMORY_BASIC_INFORMATION is plain data; all zeros is a valid value.
+            let mut info: MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
+            // SAFETY: VirtualQuery fills the structure for any address of this process.
+            let n = unsafe {
+                VirtualQuery(
+                    base.wrapping_add(at).cast(),
+                    &mut info,
+                    std::mem::size_of::<MEMORY_BASIC_INFORMATION>(),
+                )
+            };
+            if n == 0 || info.RegionSize == 0 {
+                return Err(Error::io("inspect", what, os_error(last_error())));
+            }
+            let region_end =
+                (info.BaseAddress as usize + info.RegionSize).min(base as usize + self.len.max(1));
+            let span = region_end - (base as usize + at);
+            if info.State == MEM_COMMIT {
+                let mut old = 0u32;
+                // SAFETY: a range of this view, which nothing refers into yet (its mapping
+                // is being made).
+                if unsafe { VirtualProtect(base.add(at).cast(), span, new, &mut old) } == 0 {
+                    return Err(Error::io(
+                        "take execute rights from a view of",
+                        what,
+                        os_error(last_error()),
+                    ));
+                }
+            }
+            at += span;
         }
         Ok(())
     }
