@@ -157,14 +157,10 @@ impl<T> Endpoint<T> {
             .ok_or_else(|| deadline.timed_out(py, what))
     }
 
-    /// A turn, waited for running no signal handlers (see `Patience::Quietly`); `None`
-    /// if `deadline` passed first.
-    pub(crate) fn turn_quietly(
-        &self,
-        py: Python<'_>,
-        deadline: Option<Instant>,
-    ) -> PyResult<Option<Turn<'_, T>>> {
-        self.turn_as(py, Patience::Quietly { deadline })
+    /// A turn if it comes within a slice, waited for running no signal handlers (see
+    /// `Patience::OneQuietSlice`); `None` if it does not.
+    pub(crate) fn turn_quietly(&self, py: Python<'_>) -> PyResult<Option<Turn<'_, T>>> {
+        self.turn_as(py, Patience::OneQuietSlice)
     }
 
     /// A turn that signals do not cut short, for what must be done on every way out of a

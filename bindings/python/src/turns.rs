@@ -78,13 +78,12 @@ pub(crate) enum Patience {
     /// out of a call, such as closing, or clearing its flags): their handlers run
     /// afterwards.
     Uninterruptible,
-    /// Until the turn comes or `deadline` passes (`None`: for ever), running no signal
-    /// handlers: for a caller that holds other endpoints' turns, where a handler's call
-    /// could wait for one of those (for ever, if the turn this thread waits for is held
-    /// by a thread that waits for one this thread holds). Never for long: every holder
-    /// lets its turn go within a slice, and callers that take several take them in one
-    /// order; the handlers run once the caller has let go of its turns.
-    Quietly { deadline: Option<Instant> },
+    /// For one slice at most, running no signal handlers: for a caller that holds other
+    /// endpoints' turns, where a handler's call could wait for one of those (and, if a
+    /// turn this thread waits for is held by a thread that waits for one this thread
+    /// holds, for ever). A caller that does not get the turn lets go of what it holds, and
+    /// runs the handlers then.
+    OneQuietSlice,
 }
 
 /// A turn: passes it on when dropped.
@@ -160,14 +159,7 @@ impl Turns {
                 let deadline = deadline.map(|d| d.max(Instant::now() + SLICE));
                 self.wait_interruptibly(py, ticket, me, deadline)
             }
-            Patience::Quietly { deadline } => Ok(py.detach(|| loop {
-                if self.wait_slice(ticket, me, deadline) {
-                    break true;
-                }
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    break false;
-                }
-            })),
+            Patience::OneQuietSlice => Ok(py.detach(|| self.wait_slice(ticket, me, None))),
         };
         let mut queue = self.lock();
         if !lent {

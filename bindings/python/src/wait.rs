@@ -99,9 +99,11 @@ impl Object<'_> {
 
 /// The turns of every endpoint in `objects`, taken in the order of their addresses (so two
 /// waits on overlapping sets cannot each hold what the other waits for), in `objects`'s
-/// order; `None` (holding none) if `deadline` passed before they all came. While it holds
-/// a turn, this thread waits for the next without running signal handlers (a handler's
-/// call could wait for a turn this thread holds); they run once the turns are let go.
+/// order; `None` (holding none) if `deadline` passed before they all came, or if a turn
+/// after the first did not come within a slice: while it holds a turn, this thread waits
+/// for the next without running signal handlers (a handler's call could wait for a turn
+/// this thread holds), and lets go of all of them, for the caller to run the handlers
+/// and try again, rather than wait longer so.
 fn take_turns<'a>(
     py: Python<'_>,
     objects: &[Object<'a>],
@@ -115,7 +117,7 @@ fn take_turns<'a>(
         macro_rules! turn {
             ($endpoint:expr) => {{
                 let turn = if turns_held {
-                    $endpoint.turn_quietly(py, deadline)?
+                    $endpoint.turn_quietly(py)?
                 } else {
                     $endpoint.turn_until(py, deadline)?
                 };
