@@ -68,23 +68,23 @@ impl<T> Closable<T> {
     pub(crate) fn exit(&self, thread: u64, any_thread: bool) -> Exit<T> {
         let mut entered = self.entered.lock().unwrap_or_else(|e| e.into_inner());
         let now = crate::endpoint::forks();
-        let last = |of_now: bool| {
-            let found = |e: &Entered<T>| (e.forks == now) == of_now;
-            entered
-                .iter()
-                .rposition(|e| found(e) && e.thread == thread)
-                .or_else(|| {
-                    any_thread
-                        .then(|| entered.iter().rposition(found))
-                        .flatten()
-                })
-        };
-        if let Some(at) = last(true) {
-            return Exit::Through(entered.remove(at).handle);
+        // This thread's own block first, started in this process or before a fork (then
+        // nothing is given back: a block another thread started here is not this one's);
+        // then, if any thread's will do, another thread's, alike.
+        let mut choices = vec![Some(thread)];
+        if any_thread {
+            choices.push(None);
         }
-        if let Some(at) = last(false) {
-            entered.remove(at);
-            return Exit::Inherited;
+        for of in choices {
+            let fits = |e: &Entered<T>| of.is_none_or(|t| e.thread == t);
+            let current = entered.iter().rposition(|e| fits(e) && e.forks == now);
+            if let Some(at) = current {
+                return Exit::Through(entered.remove(at).handle);
+            }
+            if let Some(at) = entered.iter().rposition(fits) {
+                entered.remove(at);
+                return Exit::Inherited;
+            }
         }
         Exit::NoBlock
     }

@@ -196,3 +196,40 @@ def test_a_forked_child_leaving_its_parents_with_block_gives_nothing_back(name):
     assert semaphore.count == 1
     semaphore.close()
     mutex.close()
+
+
+def test_a_forked_childs_thread_keeps_its_own_with_blocks_unit(name):
+    # In a child forked inside `with semaphore:`, a thread of the child's enters a block
+    # of its own; the forking thread's block then ends, giving back nothing, not the
+    # other thread's unit (it took that thread's record, leaving the thread's block
+    # unprotected until it ended).
+    semaphore = filemap.NamedSemaphore.create_new(name + "-s", 2, 2)
+    entered, leave = threading.Event(), threading.Event()
+
+    def other():
+        with semaphore:
+            entered.set()
+            leave.wait(CHILD_LIMIT)
+
+    pid = None
+    try:
+        with semaphore:
+            pid = os.fork()
+            if pid == 0:
+                thread = threading.Thread(target=other)
+                thread.start()
+                entered.wait(CHILD_LIMIT)
+            else:
+                assert wait_child(pid) == 0
+    except BaseException:
+        if pid == 0:
+            os._exit(1)
+        raise
+    if pid == 0:
+        # Out of the parent's block: the other thread's unit is still taken.
+        code = 0 if semaphore.count == 0 else 3
+        leave.set()
+        thread.join(CHILD_LIMIT)
+        os._exit(code)
+    assert semaphore.count == 2
+    semaphore.close()
