@@ -1127,8 +1127,11 @@ impl Bridge {
     ///     .start()?;
     /// let id = bridge.id().to_string();
     /// assert!(!id.is_empty());
-    /// #[cfg(unix)] // the host's name and the namespace's directory
-    /// assert!(id.ends_with(&filemap::namespace::directory().display().to_string()));
+    /// #[cfg(unix)] // the host's name and the namespace's directory (with its identity)
+    /// assert!(id.contains(&format!(
+    ///     ":{}#",
+    ///     std::fs::canonicalize(filemap::namespace::directory())?.display()
+    /// )));
     /// bridge.stop();
     /// // The same for the bridge started again (the far side goes on with its sequence).
     /// let again = Bridge::builder()
@@ -1391,8 +1394,9 @@ fn scan(patterns: &[String], scanning: &Scanning<'_>, refused: &mut HashMap<Stri
     }
 }
 
-/// This bridge's id: the host's name and the namespace's directory (Windows: the user's
-/// name, whose session the namespace is). The same for a
+/// This bridge's id: the host's name and the namespace's directory, with the directory's
+/// device and inode (Windows: the user's name, whose session the namespace is). The same
+/// for a
 /// bridge restarted on that host, so that the far side counts what was missed meanwhile
 /// as a gap in the sequence it already follows.
 fn origin_id() -> String {
@@ -1406,8 +1410,20 @@ fn origin_id() -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "host".into());
+    // The directory as the system resolves it, and which file system it is (its device
+    // and inode): two namespaces shown under one path (containers of one host name, each
+    // with a /dev/shm of its own) have different ones, and one namespace written two ways
+    // (`/dev/shm/`, a symbolic link) one. An import drops what carries its own id.
     #[cfg(unix)]
-    let namespace = filemap::namespace::directory().display().to_string();
+    let namespace = {
+        use std::os::unix::fs::MetadataExt;
+        let dir = filemap::namespace::directory();
+        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+        match std::fs::metadata(&dir) {
+            Ok(m) => format!("{}#{:x}.{:x}", dir.display(), m.dev(), m.ino()),
+            Err(_) => dir.display().to_string(),
+        }
+    };
     // Windows: the namespace is the session's (and the machine's, for Global\ names).
     #[cfg(windows)]
     let namespace = std::env::var("USERNAME").unwrap_or_default();

@@ -919,10 +919,13 @@ impl View {
 
     /// For a copy view: the offsets (in the object) of the pages this view has written,
     /// each [`page_size`](crate::page_size) long, in order. Linux reads
-    /// `/proc/self/pagemap`; Windows asks `VirtualQuery` which pages were copied. Where
-    /// the system cannot tell (Wine; Windows once [`protect`](View::protect) changed the
-    /// view's protection, as copied pages then look like untouched ones), the pages whose
-    /// contents differ from the object's are reported instead.
+    /// `/proc/self/pagemap`; Windows asks `VirtualQuery` which pages were copied (with
+    /// those it found before a [`protect`](View::protect), which makes copied pages look
+    /// like untouched ones). Where the system cannot tell (Wine), the pages whose contents
+    /// differ from the object's are reported instead, compared so that another process's
+    /// writes do not make a page the view's (each page's bytes are read between two reads
+    /// of the object's): a guess all the same while others write the page faster than it
+    /// is read, or in pieces that the view's bytes happen to match.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
