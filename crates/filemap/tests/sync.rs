@@ -192,7 +192,7 @@ fn play(role: &str, args: &[String]) -> i32 {
                 print!("took");
             }
             #[cfg(target_os = "linux")]
-            "steal-wake" => steal_wake(arg(0))?,
+            "steal-wake" => steal_wake(arg(0), arg(1).parse().unwrap())?,
             "churn-shared" => {
                 // Creates and drops the shared value `rounds` times, saying in the phase
                 // word what it is doing (round r: 4r+1 creating, +2 made, +3 dropping,
@@ -558,11 +558,15 @@ fn a_thread_exiting_with_an_unguarded_lock_abandons_it() {
     m.release().unwrap();
     // Another process's locker, asleep on it when the thread exits.
     let (tx, rx) = std::sync::mpsc::channel();
+    let (locked_tx, locked) = std::sync::mpsc::channel();
     let holder = std::sync::Arc::clone(&m);
     let thread = std::thread::spawn(move || {
         holder.lock_unguarded(None).unwrap();
+        locked_tx.send(()).unwrap();
         rx.recv().unwrap();
     });
+    // (Held before the other process looks: on a loaded machine it could lock first.)
+    locked.recv().unwrap();
     let locker = child("lock-and-say-if-abandoned", &[&name])
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -691,11 +695,12 @@ fn objects_go_away_with_their_last_handle() {
 /// Plays a waiter that a wake reaches and that dies before it takes what it was woken for:
 /// maps the data area of the event or semaphore entry at `entry` (Linux: a file in the
 /// namespace directory, header first, then the sync words: 0 the state or count, 1 the
-/// number of sleeping waiters), counts itself as a sleeping waiter, says "ready", sleeps on
-/// word 0 while it is 0 with no timeout, and once woken takes nothing: it waits on stdin
-/// for the parent to kill it.
+/// number of sleeping waiters, 3 an event's count of sets), counts itself as a sleeping
+/// waiter, says "ready", sleeps on word `sleep_word` (the one the object's waiters sleep
+/// on) while it is 0 with no timeout, and once woken takes nothing: it waits on stdin for
+/// the parent to kill it.
 #[cfg(target_os = "linux")]
-fn steal_wake(entry: &str) -> Result<(), String> {
+fn steal_wake(entry: &str, sleep_word: usize) -> Result<(), String> {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::FileExt;
     use std::sync::atomic::AtomicU32;
@@ -728,10 +733,10 @@ fn steal_wake(entry: &str) -> Result<(), String> {
     if at == libc::MAP_FAILED {
         return Err(format!("map {entry}: {}", std::io::Error::last_os_error()));
     }
-    // SAFETY: the mapping is 4-byte aligned, at least 8 bytes, and lives until exit.
+    // SAFETY: the mapping is 4-byte aligned, 64 bytes, and lives until exit.
     let (word, waiters) = unsafe {
         let words = at.cast::<AtomicU32>();
-        (&*words, &*words.add(1))
+        (&*words.add(sleep_word), &*words.add(1))
     };
     waiters.fetch_add(1, Ordering::SeqCst);
     ready_then_block_until_waiting();
@@ -824,7 +829,10 @@ fn stranded_waiter(kind: &str) -> Result<(), String> {
 
     // The doomed waiter sleeps first, so a futex wake of one reaches it (futex waiters of
     // equal priority are woken in the order they slept).
-    let mut doomed = Reaped(spawn_ready("steal-wake", &[&entry]));
+    // The word the object's waiters sleep on: an event's count of sets (word 3), a
+    // semaphore's count (word 0); word 1 counts the sleepers of both.
+    let sleep_word = if kind == "event" { "3" } else { "0" };
+    let mut doomed = Reaped(spawn_ready("steal-wake", &[&entry, sleep_word]));
     await_futex_state(doomed.0.id(), true, "the doomed waiter never slept");
     let mut waiter = Reaped(
         child("take", &[kind, &name])

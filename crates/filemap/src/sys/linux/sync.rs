@@ -218,9 +218,10 @@ fn wait_until(
 // when it begins ([`EventMark`]), and a set counted since then ends it even if a reset
 // came before the waiter looked (a set followed at once by a reset releases every waiter
 // already waiting, as Windows' kernel does). Words 0 to 2 mean what they meant to earlier
-// filemaps, and a set also wakes sleepers on the state word, where those sleep; an earlier
-// filemap's set counts nothing, and this version's waiters see it at their next check, at
-// most [`RECHECK_INTERVAL`] later.
+// filemaps, whose waiters sleep on the state word: a set here wakes none of them, nor does
+// an earlier filemap's set wake this version's waiters, but each side's waiters see the
+// other's set at their next check, at most [`RECHECK_INTERVAL`] later (a wake for both
+// would cost every set with sleepers a second system call).
 const EVENT_STATE: usize = 0;
 const EVENT_WAITERS: usize = 1;
 const EVENT_MANUAL: usize = 2;
@@ -253,7 +254,7 @@ impl SyncMemory {
     /// a waiter that looked at the state before it was set read the count before it was
     /// counted, so its sleep returns at once or is woken; counted first, a waiter could
     /// read the new count, find the state not yet set, and sleep through the wake); wakes
-    /// the sleepers on both words if any sleep.
+    /// the sleepers if any sleep.
     pub(crate) fn event_set(&self) {
         let sets = self.word(EVENT_SETS);
         let state = self.word(EVENT_STATE);
@@ -266,8 +267,6 @@ impl SyncMemory {
                 1
             };
             futex_wake(sets, n);
-            // (An earlier filemap's waiters sleep on the state word.)
-            futex_wake(state, n);
         }
     }
 
