@@ -11,6 +11,8 @@ use filemap::channel::HoldingReceiver;
 use pyo3::exceptions::{PyBufferError, PyRuntimeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
+
+use crate::shutdown::detach;
 use pyo3::types::PyBytes;
 
 use crate::bytes::{bytes_from, with_bytes};
@@ -55,15 +57,17 @@ impl Sender {
         name: &str,
         #[pyo3(from_py_with = ints::capacity)] capacity: u64,
     ) -> PyResult<Sender> {
-        py.detach(|| filemap::channel::Sender::create_or_open(name, capacity))
-            .or_raise()
-            .map(Sender::wrap)
+        detach(py, || {
+            filemap::channel::Sender::create_or_open(name, capacity)
+        })
+        .or_raise()
+        .map(Sender::wrap)
     }
 
     /// Opens an existing channel as its sender.
     #[staticmethod]
     fn open(py: Python<'_>, name: &str) -> PyResult<Sender> {
-        py.detach(|| filemap::channel::Sender::open(name))
+        detach(py, || filemap::channel::Sender::open(name))
             .or_raise()
             .map(Sender::wrap)
     }
@@ -296,7 +300,7 @@ impl Receiver {
                 }
                 if state.held_by_another(abandoned, exports)? {
                     // Until that thread releases it (looked at again every millisecond).
-                    py.detach(|| std::thread::sleep(slice.min(HELD_ELSEWHERE_POLL)));
+                    detach(py, || std::thread::sleep(slice.min(HELD_ELSEWHERE_POLL)));
                     return Ok(None);
                 }
                 state.release_held(exports)?;
@@ -316,15 +320,17 @@ impl Receiver {
         name: &str,
         #[pyo3(from_py_with = ints::capacity)] capacity: u64,
     ) -> PyResult<Receiver> {
-        py.detach(|| filemap::channel::Receiver::create_or_open(name, capacity))
-            .or_raise()
-            .map(Receiver::wrap)
+        detach(py, || {
+            filemap::channel::Receiver::create_or_open(name, capacity)
+        })
+        .or_raise()
+        .map(Receiver::wrap)
     }
 
     /// Opens an existing channel as its receiver.
     #[staticmethod]
     fn open(py: Python<'_>, name: &str) -> PyResult<Receiver> {
-        py.detach(|| filemap::channel::Receiver::open(name))
+        detach(py, || filemap::channel::Receiver::open(name))
             .or_raise()
             .map(Receiver::wrap)
     }

@@ -51,6 +51,7 @@ pub(crate) fn forks() -> u64 {
 #[pyfunction]
 pub(crate) fn _after_fork_in_child() {
     FORKS.fetch_add(1, Ordering::Relaxed);
+    crate::shutdown::after_fork_in_child();
 }
 
 /// Makes Python run [`_after_fork_in_child`] in every child `os.fork` makes (where there

@@ -10,6 +10,8 @@ use filemap::{Access, Disposition, Protection};
 use pyo3::exceptions::PyBufferError;
 use pyo3::ffi;
 use pyo3::prelude::*;
+
+use crate::shutdown::detach;
 use pyo3::types::PyBytes;
 
 use crate::errors::{closed, invalid, OrRaise};
@@ -71,7 +73,7 @@ impl Mapping {
         #[pyo3(from_py_with = ints::permissions_or_none)] permissions: Option<u32>,
     ) -> PyResult<Mapping> {
         let o = options(persistent, permissions).size(size);
-        py.detach(|| o.create_new(name))
+        detach(py, || o.create_new(name))
             .or_raise()
             .map(Mapping::wrap)
     }
@@ -88,7 +90,7 @@ impl Mapping {
         #[pyo3(from_py_with = ints::permissions_or_none)] permissions: Option<u32>,
     ) -> PyResult<(Mapping, bool)> {
         let o = options(persistent, permissions).size(size);
-        let (m, d) = py.detach(|| o.create_or_open(name)).or_raise()?;
+        let (m, d) = detach(py, || o.create_or_open(name)).or_raise()?;
         Ok((Mapping::wrap(m), d == Disposition::Created))
     }
 
@@ -99,7 +101,7 @@ impl Mapping {
     #[pyo3(signature = (name, *, access="write"))]
     fn open(py: Python<'_>, name: &str, access: &str) -> PyResult<Mapping> {
         let access = access_arg(py, access)?;
-        py.detach(|| filemap::Mapping::open_with(name, access))
+        detach(py, || filemap::Mapping::open_with(name, access))
             .or_raise()
             .map(Mapping::wrap)
     }
@@ -126,14 +128,14 @@ impl Mapping {
         if readonly {
             o = o.protection(Protection::ReadOnly);
         }
-        py.detach(|| o.create()).or_raise().map(Mapping::wrap)
+        detach(py, || o.create()).or_raise().map(Mapping::wrap)
     }
 
     /// An unnamed object of `size` bytes, private to this process (and to processes it is
     /// handed to).
     #[staticmethod]
     fn unnamed(py: Python<'_>, #[pyo3(from_py_with = ints::size)] size: u64) -> PyResult<Mapping> {
-        py.detach(|| filemap::Mapping::unnamed(size))
+        detach(py, || filemap::Mapping::unnamed(size))
             .or_raise()
             .map(Mapping::wrap)
     }
@@ -141,7 +143,7 @@ impl Mapping {
     /// Removes a name now (Linux; holders keep their object).
     #[staticmethod]
     fn remove(py: Python<'_>, name: &str) -> PyResult<()> {
-        py.detach(|| filemap::Mapping::remove(name)).or_raise()
+        detach(py, || filemap::Mapping::remove(name)).or_raise()
     }
 
     /// Maps a view: `length` bytes at `offset` (any offset; default, or 0: to the end), with
@@ -164,7 +166,7 @@ impl Mapping {
         if let Some(access) = access {
             b = b.access(access_arg(py, access)?);
         }
-        let view = py.detach(|| b.map()).or_raise()?;
+        let view = detach(py, || b.map()).or_raise()?;
         Ok(View {
             inner: Some(view),
             exports: AtomicUsize::new(0),
@@ -296,7 +298,7 @@ impl View {
         // object is not seen by anyone until it is made.
         PyBytes::new_with(py, len, |buf| {
             if len >= DETACHED_COPY {
-                py.detach(|| v.read_at(offset, buf)).or_raise()
+                detach(py, || v.read_at(offset, buf)).or_raise()
             } else {
                 v.read_at(offset, buf).or_raise()
             }
@@ -314,7 +316,7 @@ impl View {
         crate::bytes::with_bytes(py, data, |bytes| {
             // `bytes` is immutable or a copy of this call's own: other threads may run.
             if bytes.len() >= DETACHED_COPY {
-                py.detach(|| v.write_at(offset, bytes)).or_raise()
+                detach(py, || v.write_at(offset, bytes)).or_raise()
             } else {
                 v.write_at(offset, bytes).or_raise()
             }
@@ -324,7 +326,7 @@ impl View {
     /// Flushes the view to its file and the file to its device (durable on return).
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         let v = self.get()?;
-        py.detach(|| v.flush()).or_raise()
+        detach(py, || v.flush()).or_raise()
     }
 
     /// For a copy-on-write view: the offsets of the pages written since it was mapped.
@@ -337,7 +339,7 @@ impl View {
     fn commit(&mut self, py: Python<'_>) -> PyResult<usize> {
         self.refuse_exported()?;
         let v = self.inner.as_mut().ok_or_else(|| closed("the view"))?;
-        py.detach(|| v.commit()).or_raise()
+        detach(py, || v.commit()).or_raise()
     }
 
     /// The view's offset in its object.

@@ -6,6 +6,8 @@ use std::thread::ThreadId;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+
+use crate::shutdown::detach;
 use pyo3::types::PyBytes;
 
 use crate::bytes::{bytes_of, with_bytes};
@@ -64,7 +66,7 @@ impl Inbox {
         #[pyo3(from_py_with = ints::capacity)] capacity: u64,
     ) -> PyResult<Inbox> {
         let options = inbox_options(senders, capacity);
-        py.detach(|| filemap::inbox::Inbox::create_or_open(name, &options))
+        detach(py, || filemap::inbox::Inbox::create_or_open(name, &options))
             .or_raise()
             .map(Inbox::wrap)
     }
@@ -72,7 +74,7 @@ impl Inbox {
     /// Opens an existing inbox as its receiver.
     #[staticmethod]
     fn open(py: Python<'_>, name: &str) -> PyResult<Inbox> {
-        py.detach(|| filemap::inbox::Inbox::open(name))
+        detach(py, || filemap::inbox::Inbox::open(name))
             .or_raise()
             .map(Inbox::wrap)
     }
@@ -179,7 +181,7 @@ impl InboxSender {
     /// sender.
     #[staticmethod]
     fn open(py: Python<'_>, name: &str) -> PyResult<InboxSender> {
-        py.detach(|| filemap::inbox::InboxSender::open(name))
+        detach(py, || filemap::inbox::InboxSender::open(name))
             .or_raise()
             .map(InboxSender::wrap)
     }
@@ -194,9 +196,11 @@ impl InboxSender {
         #[pyo3(from_py_with = ints::capacity)] capacity: u64,
     ) -> PyResult<InboxSender> {
         let options = inbox_options(senders, capacity);
-        py.detach(|| filemap::inbox::InboxSender::create_or_open(name, &options))
-            .or_raise()
-            .map(InboxSender::wrap)
+        detach(py, || {
+            filemap::inbox::InboxSender::create_or_open(name, &options)
+        })
+        .or_raise()
+        .map(InboxSender::wrap)
     }
 
     /// Sends `data` (bytes or any contiguous buffer), waiting up to `timeout` seconds for
@@ -347,15 +351,17 @@ impl Server {
         #[pyo3(from_py_with = ints::capacity)] capacity: u64,
     ) -> PyResult<Server> {
         let options = service_options(clients, capacity);
-        py.detach(|| filemap::service::Server::create_or_open(name, &options))
-            .or_raise()
-            .map(Server::wrap)
+        detach(py, || {
+            filemap::service::Server::create_or_open(name, &options)
+        })
+        .or_raise()
+        .map(Server::wrap)
     }
 
     /// Opens an existing service as its server.
     #[staticmethod]
     fn open(py: Python<'_>, name: &str) -> PyResult<Server> {
-        py.detach(|| filemap::service::Server::open(name))
+        detach(py, || filemap::service::Server::open(name))
             .or_raise()
             .map(Server::wrap)
     }
@@ -700,7 +706,7 @@ impl Client {
     /// Takes a free client slot of an existing service; `BusyError` if all are taken.
     #[staticmethod]
     fn open(py: Python<'_>, name: &str) -> PyResult<Client> {
-        py.detach(|| filemap::service::Client::open(name))
+        detach(py, || filemap::service::Client::open(name))
             .or_raise()
             .map(|c| Client::wrap(name, c))
     }
@@ -715,9 +721,11 @@ impl Client {
         #[pyo3(from_py_with = ints::capacity)] capacity: u64,
     ) -> PyResult<Client> {
         let options = service_options(clients, capacity);
-        py.detach(|| filemap::service::Client::create_or_open(name, &options))
-            .or_raise()
-            .map(|c| Client::wrap(name, c))
+        detach(py, || {
+            filemap::service::Client::create_or_open(name, &options)
+        })
+        .or_raise()
+        .map(|c| Client::wrap(name, c))
     }
 
     /// Sends a request, waiting up to `timeout` seconds (`None`: for ever) while the
@@ -786,7 +794,7 @@ impl Client {
                         .into())
                     }
                     Some(_) => {
-                        py.detach(|| std::thread::sleep(slice.min(CALL_POLL)));
+                        detach(py, || std::thread::sleep(slice.min(CALL_POLL)));
                         return Ok(None);
                     }
                     None => {}

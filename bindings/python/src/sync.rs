@@ -9,6 +9,8 @@ use filemap::sync::EventReset;
 use filemap::Disposition;
 use pyo3::prelude::*;
 
+use crate::shutdown::detach;
+
 use crate::closable::{Closable, Exit};
 use crate::errors::OrRaise;
 use crate::ints;
@@ -74,27 +76,22 @@ impl NamedMutex {
     /// Creates a named mutex; `AlreadyExistsError` if the name is taken.
     #[staticmethod]
     fn create_new(py: Python<'_>, name: &str) -> PyResult<NamedMutex> {
-        let inner = py
-            .detach(|| filemap::sync::NamedMutex::create_new(name))
-            .or_raise()?;
+        let inner = detach(py, || filemap::sync::NamedMutex::create_new(name)).or_raise()?;
         Ok(NamedMutex::wrap(inner))
     }
 
     /// Creates the named mutex or opens the existing one; returns `(mutex, created)`.
     #[staticmethod]
     fn create_or_open(py: Python<'_>, name: &str) -> PyResult<(NamedMutex, bool)> {
-        let (inner, d) = py
-            .detach(|| filemap::sync::NamedMutex::create_or_open(name))
-            .or_raise()?;
+        let (inner, d) =
+            detach(py, || filemap::sync::NamedMutex::create_or_open(name)).or_raise()?;
         Ok((NamedMutex::wrap(inner), d == Disposition::Created))
     }
 
     /// Opens an existing named mutex.
     #[staticmethod]
     fn open(py: Python<'_>, name: &str) -> PyResult<NamedMutex> {
-        let inner = py
-            .detach(|| filemap::sync::NamedMutex::open(name))
-            .or_raise()?;
+        let inner = detach(py, || filemap::sync::NamedMutex::open(name)).or_raise()?;
         Ok(NamedMutex::wrap(inner))
     }
 
@@ -333,11 +330,10 @@ impl NamedEvent {
         manual_reset: bool,
         initially_set: bool,
     ) -> PyResult<NamedEvent> {
-        let inner = py
-            .detach(|| {
-                filemap::sync::NamedEvent::create_new(name, reset_arg(manual_reset), initially_set)
-            })
-            .or_raise()?;
+        let inner = detach(py, || {
+            filemap::sync::NamedEvent::create_new(name, reset_arg(manual_reset), initially_set)
+        })
+        .or_raise()?;
         Ok(NamedEvent::wrap(inner))
     }
 
@@ -350,24 +346,17 @@ impl NamedEvent {
         manual_reset: bool,
         initially_set: bool,
     ) -> PyResult<(NamedEvent, bool)> {
-        let (inner, d) = py
-            .detach(|| {
-                filemap::sync::NamedEvent::create_or_open(
-                    name,
-                    reset_arg(manual_reset),
-                    initially_set,
-                )
-            })
-            .or_raise()?;
+        let (inner, d) = detach(py, || {
+            filemap::sync::NamedEvent::create_or_open(name, reset_arg(manual_reset), initially_set)
+        })
+        .or_raise()?;
         Ok((NamedEvent::wrap(inner), d == Disposition::Created))
     }
 
     /// Opens an existing named event.
     #[staticmethod]
     fn open(py: Python<'_>, name: &str) -> PyResult<NamedEvent> {
-        let inner = py
-            .detach(|| filemap::sync::NamedEvent::open(name))
-            .or_raise()?;
+        let inner = detach(py, || filemap::sync::NamedEvent::open(name)).or_raise()?;
         Ok(NamedEvent::wrap(inner))
     }
 
@@ -469,9 +458,10 @@ impl NamedSemaphore {
         #[pyo3(from_py_with = ints::initial)] initial: u32,
         #[pyo3(from_py_with = ints::maximum)] maximum: u32,
     ) -> PyResult<NamedSemaphore> {
-        let inner = py
-            .detach(|| filemap::sync::NamedSemaphore::create_new(name, initial, maximum))
-            .or_raise()?;
+        let inner = detach(py, || {
+            filemap::sync::NamedSemaphore::create_new(name, initial, maximum)
+        })
+        .or_raise()?;
         Ok(NamedSemaphore::wrap(inner))
     }
 
@@ -484,18 +474,17 @@ impl NamedSemaphore {
         #[pyo3(from_py_with = ints::initial)] initial: u32,
         #[pyo3(from_py_with = ints::maximum)] maximum: u32,
     ) -> PyResult<(NamedSemaphore, bool)> {
-        let (inner, d) = py
-            .detach(|| filemap::sync::NamedSemaphore::create_or_open(name, initial, maximum))
-            .or_raise()?;
+        let (inner, d) = detach(py, || {
+            filemap::sync::NamedSemaphore::create_or_open(name, initial, maximum)
+        })
+        .or_raise()?;
         Ok((NamedSemaphore::wrap(inner), d == Disposition::Created))
     }
 
     /// Opens an existing named semaphore.
     #[staticmethod]
     fn open(py: Python<'_>, name: &str) -> PyResult<NamedSemaphore> {
-        let inner = py
-            .detach(|| filemap::sync::NamedSemaphore::open(name))
-            .or_raise()?;
+        let inner = detach(py, || filemap::sync::NamedSemaphore::open(name)).or_raise()?;
         Ok(NamedSemaphore::wrap(inner))
     }
 

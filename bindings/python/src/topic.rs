@@ -7,6 +7,8 @@ use std::thread::ThreadId;
 
 use filemap::topic::{SlowSubscribers, TopicOptions};
 use pyo3::prelude::*;
+
+use crate::shutdown::detach;
 use pyo3::types::PyBytes;
 
 use crate::bytes::with_bytes;
@@ -80,15 +82,17 @@ impl Publisher {
         slow_subscribers: &str,
     ) -> PyResult<Publisher> {
         let options = topic_options(py, capacity, max_subscribers, history, slow_subscribers)?;
-        py.detach(|| filemap::topic::Publisher::create_or_open(name, &options))
-            .or_raise()
-            .map(Publisher::wrap)
+        detach(py, || {
+            filemap::topic::Publisher::create_or_open(name, &options)
+        })
+        .or_raise()
+        .map(Publisher::wrap)
     }
 
     /// Opens an existing topic as its publisher (taking over from a dead one).
     #[staticmethod]
     fn open(py: Python<'_>, name: &str) -> PyResult<Publisher> {
-        py.detach(|| filemap::topic::Publisher::open(name))
+        detach(py, || filemap::topic::Publisher::open(name))
             .or_raise()
             .map(Publisher::wrap)
     }
@@ -241,7 +245,7 @@ impl Subscriber {
     /// Subscribes to an existing topic, starting with its history (if it keeps one).
     #[staticmethod]
     fn open(py: Python<'_>, name: &str) -> PyResult<Subscriber> {
-        py.detach(|| filemap::topic::Subscriber::open(name))
+        detach(py, || filemap::topic::Subscriber::open(name))
             .or_raise()
             .map(Subscriber::wrap)
     }
@@ -249,7 +253,7 @@ impl Subscriber {
     /// Subscribes to an existing topic, starting with the next message published.
     #[staticmethod]
     fn open_latest(py: Python<'_>, name: &str) -> PyResult<Subscriber> {
-        py.detach(|| filemap::topic::Subscriber::open_latest(name))
+        detach(py, || filemap::topic::Subscriber::open_latest(name))
             .or_raise()
             .map(Subscriber::wrap)
     }
@@ -266,9 +270,11 @@ impl Subscriber {
         slow_subscribers: &str,
     ) -> PyResult<Subscriber> {
         let options = topic_options(py, capacity, max_subscribers, history, slow_subscribers)?;
-        py.detach(|| filemap::topic::Subscriber::create_or_open(name, &options))
-            .or_raise()
-            .map(Subscriber::wrap)
+        detach(py, || {
+            filemap::topic::Subscriber::create_or_open(name, &options)
+        })
+        .or_raise()
+        .map(Subscriber::wrap)
     }
 
     /// The next message as `bytes`, waiting up to `timeout` seconds (`None`: for ever).

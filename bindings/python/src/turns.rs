@@ -18,6 +18,8 @@ use std::time::Instant;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
+use crate::shutdown::detach;
+
 use crate::waiting::SLICE;
 
 /// This thread's id (read once per thread: `thread::current()` counts a reference).
@@ -152,14 +154,14 @@ impl Turns {
         drop(queue);
         let served = match patience {
             Patience::Uninterruptible => {
-                py.detach(|| while !self.wait_slice(ticket, me, None) {});
+                detach(py, || while !self.wait_slice(ticket, me, None) {});
                 Ok(true)
             }
             Patience::Interruptible { deadline } => {
                 let deadline = deadline.map(|d| d.max(Instant::now() + SLICE));
                 self.wait_interruptibly(py, ticket, me, deadline)
             }
-            Patience::OneQuietSlice => Ok(py.detach(|| self.wait_slice(ticket, me, None))),
+            Patience::OneQuietSlice => Ok(detach(py, || self.wait_slice(ticket, me, None))),
         };
         let mut queue = self.lock();
         if !lent {
@@ -195,7 +197,7 @@ impl Turns {
         deadline: Option<Instant>,
     ) -> PyResult<bool> {
         loop {
-            if py.detach(|| self.wait_slice(ticket, me, deadline)) {
+            if detach(py, || self.wait_slice(ticket, me, deadline)) {
                 return Ok(true);
             }
             py.check_signals()?;

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
+use crate::shutdown::detach;
+
 use crate::closable::Closable;
 use crate::errors::{invalid, raise, to_py};
 
@@ -70,7 +72,7 @@ pub(crate) fn released<T: Send>(
     py: Python<'_>,
     attempt: impl FnOnce() -> filemap::Result<Option<T>> + Send,
 ) -> filemap::Result<Option<T>> {
-    py.detach(attempt)
+    detach(py, attempt)
 }
 
 /// When a call's wait ends: its timeout reckoned from when the call began (so that time

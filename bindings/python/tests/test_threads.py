@@ -3,6 +3,9 @@
 another thread ends a wait in it with `ValueError`, and messages shared out between
 threads are each received once."""
 
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -459,3 +462,93 @@ def test_a_signal_handler_may_close_the_endpoint_its_thread_waits_for(name):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         stop_waiters(rx, stop, threads)
+
+
+# A program whose daemon threads wait in filemap calls when it ends. Each thread's wait
+# runs in slices, and at the end of one it takes the GIL back: while Python finalizes,
+# CPython before 3.14 ends such a thread with pthread_exit, which aborted the process
+# ("FATAL: exception not rethrown") unless the thread parks instead.
+DAEMONS_AT_EXIT = """
+import sys, threading, time
+import filemap
+
+tag = sys.argv[1]
+event = filemap.NamedEvent.create_new(tag + "-event")
+mutex = filemap.NamedMutex.create_new(tag + "-mutex")
+semaphore = filemap.NamedSemaphore.create_new(tag + "-semaphore", 0, 1)
+rx = filemap.Receiver.create_or_open(tag + "-channel", 1 << 16)
+publisher = filemap.Publisher.create_or_open(tag + "-topic", capacity=1 << 16)
+sub = filemap.Subscriber.open(tag + "-topic")
+held = mutex.lock()
+waits = [
+    event.wait,
+    mutex.lock,  # held by the main thread
+    semaphore.acquire,
+    rx.recv,
+    rx.recv,  # waits for the other thread's turn at the receiver
+    sub.recv,
+    lambda: filemap.wait_any([event, semaphore]),
+]
+for wait in waits:
+    threading.Thread(target=wait, daemon=True).start()
+time.sleep(0.3)
+print("main ends", flush=True)
+"""
+
+
+def test_a_program_ends_cleanly_with_daemon_threads_waiting(tmp_path):
+    for run_number in range(3):
+        namespace = tmp_path / f"run-{run_number}"
+        namespace.mkdir()
+        child = subprocess.run(
+            [sys.executable, "-c", DAEMONS_AT_EXIT, f"daemons-{run_number}"],
+            env={**os.environ, "FILEMAP_DIR": str(namespace)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert (child.returncode, child.stdout, child.stderr) == (0, "main ends\n", "")
+
+
+# An exit handler registered after filemap was imported runs before filemap's own: a
+# worker it stops and joins still gets through its filemap calls.
+WORKER_STOPPED_AT_EXIT = """
+import atexit, sys, threading
+import filemap
+
+rx = filemap.Receiver.create_or_open(sys.argv[1], 1 << 16)
+stop = threading.Event()
+
+def work():
+    while not stop.is_set():
+        try:
+            rx.recv(timeout=0.05)
+        except filemap.TimedOutError:
+            pass
+    print("worker stopped", flush=True)
+
+worker = threading.Thread(target=work, daemon=True)
+worker.start()
+
+def stop_worker():
+    stop.set()
+    worker.join()
+
+atexit.register(stop_worker)
+print("main ends", flush=True)
+"""
+
+
+def test_an_exit_handler_can_stop_a_worker_waiting_in_filemap(tmp_path):
+    child = subprocess.run(
+        [sys.executable, "-c", WORKER_STOPPED_AT_EXIT, "worker"],
+        env={**os.environ, "FILEMAP_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (child.returncode, child.stdout, child.stderr) == (
+        0,
+        "main ends\nworker stopped\n",
+        "",
+    )

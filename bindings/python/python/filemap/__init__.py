@@ -39,6 +39,13 @@ held by the thread that locked it: when that thread ends still holding it (a ``M
 kept after it, say), the mutex is abandoned, as on Windows: the next lock, in any thread or
 process, takes it and reports it abandoned.
 
+Exit: a daemon thread waiting in a filemap call when the program ends is parked for good
+once the interpreter is about to finalize (by an ``atexit`` handler filemap registers at
+import), not ended by it: CPython before 3.14 ends such a thread by unwinding it, which
+would abort the process. What it holds stays held, so an exit handler that stops and joins
+a thread using filemap must run before filemap's: ``atexit`` runs handlers last registered
+first, so register it after importing filemap.
+
 Faults: ``View.read`` and ``View.write`` raise ``PageFaultError`` where the memory behind
 a view is gone (its file was truncated), through a handler filemap installs for SIGBUS at
 the first view. A handler installed after it (``faulthandler.enable()``, say) takes its
