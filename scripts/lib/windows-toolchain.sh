@@ -26,8 +26,10 @@ ensure_windows_toolchain() {
         local sudo=() apt_log
         if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
         apt_log="$(mktemp)"
-        if ! { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-               "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        # Another apt run (a second build setting up at once) holds the lock: wait for it.
+        local wait_for_lock=(-o DPkg::Lock::Timeout=600)
+        if ! { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${wait_for_lock[@]}" update -qq &&
+               "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${wait_for_lock[@]}" install -y -qq \
                    --no-install-recommends "${missing[@]}"; } >"$apt_log" 2>&1 </dev/null; then
             cat "$apt_log" >&2
             rm -f "$apt_log"
