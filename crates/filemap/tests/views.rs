@@ -35,6 +35,10 @@ fn main() {
         ("protection_changes", protection_changes),
         ("advice_and_locking", advice_and_locking),
         (
+            "lock_and_unlock_from_two_threads_keep_the_view_true",
+            lock_and_unlock_from_two_threads_keep_the_view_true,
+        ),
+        (
             "windows_over_a_64_gib_sparse_file",
             windows_over_a_64_gib_sparse_file,
         ),
@@ -415,6 +419,65 @@ fn advice_and_locking() {
     v.unlock().unwrap();
     drop((v, c, m));
     ns.assert_empty();
+}
+
+/// `lock` and `unlock` of one view racing on two threads: whatever order they end in,
+/// the view's word on whether its pages are locked (dropping them is refused while they
+/// are) is the kernel's (Linux: the mapping's `lo` flag in /proc/self/smaps).
+fn lock_and_unlock_from_two_threads_keep_the_view_true() {
+    if cfg!(not(target_os = "linux")) {
+        println!("    (Linux only: reads the kernel's flags of the mapping)");
+        return;
+    }
+    let ns = Namespace::new();
+    let m = Mapping::create_new(unique("lock-race"), 1 << 16).unwrap();
+    let v = m.view().map().unwrap();
+    for round in 0..300 {
+        let start = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                start.wait();
+                v.lock().unwrap();
+            });
+            s.spawn(|| {
+                start.wait();
+                v.unlock().unwrap();
+            });
+        });
+        let kernel_says = mapping_locked(v.as_ptr() as usize);
+        let view_says = matches!(v.advise(Advice::DontNeed), Err(Error::Unsupported { .. }));
+        assert_eq!(
+            view_says, kernel_says,
+            "round {round}: the view says its pages are locked: {view_says}; the kernel: \
+             {kernel_says}"
+        );
+    }
+    v.unlock().unwrap();
+    drop((v, m));
+    ns.assert_empty();
+}
+
+/// Whether the mapping holding `address` is locked (`lo` among its flags in
+/// /proc/self/smaps).
+fn mapping_locked(address: usize) -> bool {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let mut inside = false;
+    for line in smaps.lines() {
+        let range = line.split(' ').next().and_then(|r| r.split_once('-'));
+        if let Some((from, to)) = range.filter(|_| !line.starts_with("VmFlags")) {
+            if let (Ok(from), Ok(to)) = (
+                usize::from_str_radix(from, 16),
+                usize::from_str_radix(to, 16),
+            ) {
+                inside = (from..to).contains(&address);
+                continue;
+            }
+        }
+        if inside && line.starts_with("VmFlags:") {
+            return line.split_whitespace().any(|flag| flag == "lo");
+        }
+    }
+    panic!("no mapping at {address:#x} in /proc/self/smaps")
 }
 
 /// This process's resident memory in bytes (Linux; `None` elsewhere).

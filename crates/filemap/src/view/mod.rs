@@ -4,8 +4,7 @@
 
 use std::fmt;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::copy::{copy_racy, copy_to_shared, Fault};
 use crate::error::{Error, Result};
@@ -277,7 +276,7 @@ impl<'a> ViewBuilder<'a> {
             },
             raw,
             object: self.object.clone(),
-            locked: AtomicBool::new(false),
+            locked: Mutex::new(false),
         })
     }
 }
@@ -347,8 +346,9 @@ pub struct View {
     raw: sys::RawView,
     object: Arc<Object>,
     /// Whether [`lock`](View::lock) locked the view's pages (and `unlock` did not unlock
-    /// them since).
-    locked: AtomicBool,
+    /// them since); held across the system calls of `lock`, `unlock` and `advise_range`,
+    /// so that calls from several threads keep it true to the pages.
+    locked: Mutex<bool>,
 }
 
 // SAFETY: a View refers to memory mapped in this process that stays mapped while the View
@@ -583,7 +583,8 @@ impl View {
         }
         // (Linux refuses to drop locked pages; Windows' way to drop pages would unlock
         // them: refused on both, alike.)
-        if advice == Advice::DontNeed && self.locked.load(Ordering::Relaxed) {
+        let locked = self.lock_state();
+        if advice == Advice::DontNeed && *locked {
             return Err(Error::Unsupported {
                 what: "DontNeed advice on a locked view (unlock it first)",
             });
@@ -616,17 +617,23 @@ impl View {
     /// ```
     pub fn lock(&self) -> Result<()> {
         let (start, span) = self.page_span(0, self.len);
-        let was_locked = self.locked.load(Ordering::Relaxed);
+        let mut locked = self.lock_state();
         if let Err(e) = self
             .raw
-            .lock(start, span, self.access == Access::Copy, was_locked)
+            .lock(start, span, self.access == Access::Copy, *locked)
         {
             // Pages past storage cut short cannot be brought in to lock (Linux says there
             // is no memory for them): said as what it is.
             return Err(self.cut_short().unwrap_or(e));
         }
-        self.locked.store(true, Ordering::Relaxed);
+        *locked = true;
         Ok(())
+    }
+
+    /// Whether the view's pages are locked, held until the guard goes (a panic while it
+    /// was held left it as true as any other exit: it is taken as it is).
+    fn lock_state(&self) -> MutexGuard<'_, bool> {
+        self.locked.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// [`Error::PageFault`] (`truncated`) if the object's storage is now shorter than the
@@ -656,8 +663,9 @@ impl View {
     /// ```
     pub fn unlock(&self) -> Result<()> {
         let (start, span) = self.page_span(0, self.len);
+        let mut locked = self.lock_state();
         self.raw.unlock(start, span)?;
-        self.locked.store(false, Ordering::Relaxed);
+        *locked = false;
         Ok(())
     }
 
@@ -1084,10 +1092,7 @@ impl View {
     pub fn discard(&mut self) -> Result<()> {
         self.check_copy("discard")?;
         let aligned = self.offset - self.delta as u64;
-        let locked = self
-            .locked
-            .load(Ordering::Relaxed)
-            .then(|| self.page_span(0, self.len));
+        let locked = (*self.lock_state()).then(|| self.page_span(0, self.len));
         self.raw.discard_private(&sys::CopyViewSource {
             section: &self.object.section,
             offset: self.object.base + aligned,
