@@ -47,7 +47,7 @@ fn _filemap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(allocation_granularity, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     endpoint::count_forks(m)?;
-    shutdown::find_interpreter(m)?;
+    shutdown::install(m)?;
     Ok(())
 }
 

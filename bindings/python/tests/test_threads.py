@@ -552,3 +552,38 @@ def test_an_exit_handler_can_stop_a_worker_waiting_in_filemap(tmp_path):
         "main ends\nworker stopped\n",
         "",
     )
+
+
+# An exit handler registered before filemap was imported runs after filemap's has closed
+# its gate: on the thread that runs the exit handlers (the one that finalizes), filemap
+# calls still return.
+CALLS_AFTER_THE_GATE = """
+import atexit, sys
+
+def late():
+    event.set()
+    print("late handler: set", event.wait(timeout=1.0), flush=True)
+    event.close()
+
+atexit.register(late)
+import filemap
+
+event = filemap.NamedEvent.create_new(sys.argv[1], manual_reset=True)
+print("main ends", flush=True)
+"""
+
+
+def test_an_exit_handler_run_after_filemaps_own_still_calls_filemap(tmp_path):
+    child = subprocess.run(
+        [sys.executable, "-c", CALLS_AFTER_THE_GATE, "late"],
+        env={**os.environ, "FILEMAP_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (child.returncode, child.stdout, child.stderr) == (
+        0,
+        "main ends\nlate handler: set None\n",
+        "",
+    )
+    assert list(tmp_path.iterdir()) == []

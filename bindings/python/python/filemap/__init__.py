@@ -39,12 +39,15 @@ held by the thread that locked it: when that thread ends still holding it (a ``M
 kept after it, say), the mutex is abandoned, as on Windows: the next lock, in any thread or
 process, takes it and reports it abandoned.
 
-Exit: a daemon thread waiting in a filemap call when the program ends is parked for good
-once the interpreter is about to finalize (by an ``atexit`` handler filemap registers at
-import), not ended by it: CPython before 3.14 ends such a thread by unwinding it, which
-would abort the process. What it holds stays held, so an exit handler that stops and joins
-a thread using filemap must run before filemap's: ``atexit`` runs handlers last registered
-first, so register it after importing filemap.
+Exit (CPython before 3.14, not on Windows): a thread that waits in a filemap call when the
+program ends, a daemon thread say, would be ended by the interpreter's finalization in a
+way that aborts the process. So an ``atexit`` handler filemap registers at import closes a
+gate: from then on, a filemap call that released the GIL on any thread but the one running
+the exit handlers parks that thread for good instead of returning, and the process exits
+around it. What a parked thread holds stays held (an endpoint's turn, a mutex), and an exit
+handler that joins it waits for ever. ``atexit`` runs handlers last registered first, so
+one registered after ``import filemap`` runs before the gate closes: register handlers
+that stop threads using filemap after importing it.
 
 Faults: ``View.read`` and ``View.write`` raise ``PageFaultError`` where the memory behind
 a view is gone (its file was truncated), through a handler filemap installs for SIGBUS at
