@@ -691,6 +691,18 @@ fn write_progress() -> Option<indicatif::ProgressBar> {
     Some(spinner)
 }
 
+/// How long a dump is before it shows its progress.
+const DUMP_PROGRESS_FROM: u64 = 64 << 20;
+
+/// A progress bar for a dump of `len` bytes: for a long one (at least
+/// [`DUMP_PROGRESS_FROM`]) whose output goes elsewhere than the terminal its progress is
+/// shown on (standard error).
+fn dump_progress(len: u64) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    (len >= DUMP_PROGRESS_FROM && io::stderr().is_terminal() && !io::stdout().is_terminal())
+        .then(|| crate::output::byte_progress(len))
+}
+
 /// Reads until `buf` is full or the input ends; how much was read.
 fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
@@ -733,6 +745,8 @@ fn dump(name: &str, offset: u64, len: Option<u64>, raw: bool, foreign: bool) -> 
         .offset(offset)
         .len(len.unwrap_or(0))
         .map()?;
+    // (Cleared however the dump ends: an error's line stands alone.)
+    let progress = Progress(dump_progress(view.len() as u64));
     let mut out = io::BufWriter::new(io::stdout().lock());
     let mut buf = vec![0u8; 64 * 1024];
     let mut hex = HexDump::default();
@@ -751,7 +765,11 @@ fn dump(name: &str, offset: u64, len: Option<u64>, raw: bool, foreign: bool) -> 
             Ok(()) => {}
         }
         done += n;
+        if let Some(p) = &progress.0 {
+            p.inc(n as u64);
+        }
     }
+    drop(progress);
     let ended = hex
         .finish(&mut out, offset + view.len() as u64)
         .and_then(|()| out.flush());

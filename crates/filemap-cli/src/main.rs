@@ -138,7 +138,8 @@ enum Command {
         offset: u64,
     },
     /// Print an object's bytes (a hex dump as hexdump -C prints it, a run of repeated lines
-    /// as one `*`, unless --raw).
+    /// as one `*`, unless --raw). A dump of 64 MiB or more going to a file or a pipe shows
+    /// its progress on the terminal.
     Dump {
         /// The name.
         name: String,

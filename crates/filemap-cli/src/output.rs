@@ -64,6 +64,37 @@ pub fn stdout_failure() -> Option<io::Error> {
     failed.take()
 }
 
+/// A progress bar of bytes done out of `total`, with the rate and time left, sizes as the
+/// rest of filemap prints them (3GiB, not 3.00 GiB). Drawn on standard error: the caller
+/// makes it only where that is a terminal.
+pub fn byte_progress(total: u64) -> indicatif::ProgressBar {
+    use crate::units::format_rounded;
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {done}/{total} {rate} eta {eta}")
+            .expect("a valid template")
+            .with_key(
+                "done",
+                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}", format_rounded(s.pos()));
+                },
+            )
+            .with_key(
+                "total",
+                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}", format_rounded(s.len().unwrap_or(0)));
+                },
+            )
+            .with_key(
+                "rate",
+                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}/s", format_rounded(s.per_sec() as u64));
+                },
+            ),
+    );
+    bar
+}
+
 /// A hex dump in the `hexdump -C` layout, written in pieces: a line like the one before it
 /// is written as one `*` for the whole run of them (as `hexdump` squeezes them), and a
 /// dump of anything ends with a line of the offset where it stops.

@@ -64,31 +64,7 @@ fn scan_file(path: &Path, window: u64) -> Result<Summary, Failure> {
             .protection(Protection::ReadOnly)
             .create()?;
         let progress = if std::io::stderr().is_terminal() {
-            let bar = indicatif::ProgressBar::new(size);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {done}/{total} {rate} eta {eta}")
-                    .expect("a valid template")
-                    // Sizes as the rest of filemap prints them (3GiB, not 3.00 GiB).
-                    .with_key(
-                        "done",
-                        |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                            let _ = write!(w, "{}", format_rounded(s.pos()));
-                        },
-                    )
-                    .with_key(
-                        "total",
-                        |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                            let _ = write!(w, "{}", format_rounded(s.len().unwrap_or(0)));
-                        },
-                    )
-                    .with_key(
-                        "rate",
-                        |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                            let _ = write!(w, "{}/s", format_rounded(s.per_sec() as u64));
-                        },
-                    ),
-            );
-            bar
+            crate::output::byte_progress(size)
         } else {
             indicatif::ProgressBar::hidden()
         };

@@ -1305,3 +1305,48 @@ fn an_unwritable_standard_error_keeps_the_exit_status() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert_eq!(ns.entries(), 0);
 }
+
+/// A long dump going to a file shows its progress on the terminal (standard error); a
+/// short one does not. Run under `script`, which gives the command a terminal and copies
+/// what it draws there to its own output.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_long_dump_into_a_file_shows_its_progress() {
+    let ns = Ns::new();
+    ns.ok(&["create", "big", "--size", "64MiB", "--persistent"]);
+    ns.ok(&["create", "small", "--size", "1MiB", "--persistent"]);
+    let on_a_terminal = |name: &str| {
+        let shell = format!(
+            "'{}' dump {name} --raw > /dev/null",
+            env!("CARGO_BIN_EXE_filemap")
+        );
+        let out = Command::new("script")
+            .args(["-q", "-e", "-c", &shell, "/dev/null"])
+            .env("FILEMAP_DIR", ns.0.path())
+            .stdin(Stdio::null())
+            .output();
+        match out {
+            Ok(out) if out.status.success() => {
+                Some(String::from_utf8_lossy(&out.stdout).into_owned())
+            }
+            Ok(out) => panic!(
+                "script failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => {
+                println!("    (skipped: cannot run script, which gives a command a terminal: {e})");
+                None
+            }
+        }
+    };
+    let Some(long) = on_a_terminal("big") else {
+        return;
+    };
+    assert!(long.contains("/64MiB"), "no progress shown: {long:?}");
+    let short = on_a_terminal("small").unwrap();
+    assert!(
+        !short.contains("MiB"),
+        "progress shown for 1 MiB: {short:?}"
+    );
+}
