@@ -204,9 +204,10 @@ pub(crate) struct Endpoint {
     /// When a call past its deadline last looked whether the peer is gone (see
     /// `liveness_due`), in nanoseconds since `liveness_epoch()`, plus one; 0: never.
     deadline_looked: std::sync::atomic::AtomicU64,
-    /// The mark of a message being written that this endpoint's waits last spun on, and
-    /// since when: the spin on one mark is bounded by `WRITING_SPIN_MAX` in all, across
-    /// waits. A mark left standing (by a sender that died, or one writing slowly, or
+    /// The marks of messages being written that this endpoint's waits spun on lately
+    /// (`MARKS_REMEMBERED` of them), and since when: the spin on one mark is bounded by
+    /// `WRITING_SPIN_MAX` in all, across waits, also while another ring's marks come
+    /// between two looks at it (an inbox). A mark left standing (by a sender that died, or one writing slowly, or
     /// another process), with waits that end early for other reasons (a timeout, another
     /// ring's message), costs that spin once, not at every wait.
     mark_spin: std::sync::Mutex<MarkSpin>,
@@ -216,32 +217,50 @@ pub(crate) struct Endpoint {
     opened_in: u64,
 }
 
+/// How many marks [`MarkSpin`] remembers at once (an inbox's rings each have one: a mark a
+/// dead sender left in one ring stays while others come and go in another).
+const MARKS_REMEMBERED: usize = 4;
+
 /// See [`Endpoint`]'s `mark_spin`.
 #[derive(Debug, Default)]
 struct MarkSpin {
-    /// The marked position, and when a wait first spun on it.
-    mark: Option<(u64, Instant)>,
+    /// The marked positions seen, each with when a wait first spun on it and when a wait
+    /// last saw it; the one least recently seen makes room for a new one.
+    marks: Vec<SeenMark>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SeenMark {
+    at: u64,
+    since: Instant,
+    last: Instant,
 }
 
 impl MarkSpin {
-    /// Whether a wait that sees `mark` now (where the peer is writing, if anywhere) spins
-    /// on: for a new mark, yes; for the one seen before, while it is younger than
-    /// `WRITING_SPIN_MAX`. No mark forgets the last (a new sender's first long message
-    /// may be marked at the same position).
+    /// Whether a wait that sees `mark` now (where a peer is writing, if anywhere) spins
+    /// on: for a new mark, yes; for one seen before, while it is younger than
+    /// `WRITING_SPIN_MAX`. No mark forgets them all (a new sender's first long message
+    /// may be marked at the same position as a dead one's).
     fn spin_on(&mut self, mark: Option<u64>, now: Instant) -> bool {
-        match (mark, self.mark) {
-            (None, _) => {
-                self.mark = None;
-                false
-            }
-            (Some(at), Some((seen, since))) if at == seen => {
-                now.duration_since(since) < WRITING_SPIN_MAX
-            }
-            (Some(at), _) => {
-                self.mark = Some((at, now));
-                true
+        let Some(at) = mark else {
+            self.marks.clear();
+            return false;
+        };
+        if let Some(seen) = self.marks.iter_mut().find(|seen| seen.at == at) {
+            seen.last = now;
+            return now.duration_since(seen.since) < WRITING_SPIN_MAX;
+        }
+        if self.marks.len() == MARKS_REMEMBERED {
+            if let Some(least_recent) = (0..self.marks.len()).min_by_key(|&i| self.marks[i].last) {
+                self.marks.swap_remove(least_recent);
             }
         }
+        self.marks.push(SeenMark {
+            at,
+            since: now,
+            last: now,
+        });
+        true
     }
 }
 
@@ -728,5 +747,37 @@ impl Endpoint {
             name: self.name.to_string(),
             problem: format!("the channel's ring: {problem}"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A mark a dead writer left (an inbox's ring whose sender was killed writing a long
+    /// message) is spun on for `WRITING_SPIN_MAX` in all, however often a live writer's
+    /// marks in another ring come between two looks at it; each of those is spun on anew.
+    #[test]
+    fn a_stale_mark_between_live_ones_is_spun_on_once() {
+        let mut spin = MarkSpin::default();
+        let start = Instant::now();
+        let stale = 1 << 20;
+        assert!(spin.spin_on(Some(stale), start));
+        let mut now = start + WRITING_SPIN_MAX;
+        for message in 0..10u64 {
+            assert!(
+                spin.spin_on(Some(message * 4096), now),
+                "live mark {message}"
+            );
+            now += Duration::from_millis(1);
+            assert!(
+                !spin.spin_on(Some(stale), now),
+                "the stale mark spun on again after live mark {message}"
+            );
+            now += Duration::from_millis(1);
+        }
+        // No mark at all: a new writer at the stale mark's position is spun on again.
+        assert!(!spin.spin_on(None, now));
+        assert!(spin.spin_on(Some(stale), now));
     }
 }

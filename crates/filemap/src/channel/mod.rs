@@ -129,7 +129,11 @@ pub enum WaitMode {
     /// that comes within that time, as a reply in a ping-pong does, costs no wake-up; each
     /// wait may cost up to 50 µs of a busy thread.
     Spin,
-    /// Spin until the peer acts: the lowest latency, one busy core while waiting.
+    /// Spin until the peer acts: the lowest latency, one busy core while waiting. The
+    /// peer wakes a busy-polling end without a fence, and so, for a message committed just
+    /// as the end leaves this mode (or a new endpoint takes over from one that used it),
+    /// may not see that it has begun to sleep: that message then waits for the end's next
+    /// look, at most 50 ms.
     BusyPoll,
 }
 
