@@ -30,7 +30,8 @@
 //! on, and those a server sent to an earlier client of its slot (each new client takes the
 //! next generation). A dead client's pending responses are dropped (the server discards
 //! a response to it that would have to wait for room: once its ring is full, or at once if
-//! another client has taken its slot);
+//! another client has taken its slot; one that finds room by the ring's head as the server
+//! last read it is written, and the new client of the slot drops it);
 //! a client that sees its server dead (no server, or one that died without a successor)
 //! fails its pending requests with [`Error::Disconnected`](crate::Error::Disconnected),
 //! and a new server takes over the requests still queued: one such request may then be
