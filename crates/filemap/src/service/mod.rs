@@ -260,7 +260,9 @@ impl RequestId {
         self.client
     }
 
-    /// The number the client gave the request (unique among its client's requests).
+    /// The number the client gave the request: unique among its client's last 2^32
+    /// requests (the count starts again after that, so a response to a request given up
+    /// 2^32 requests earlier, if its server still sends one, is taken for the new one's).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
