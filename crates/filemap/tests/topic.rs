@@ -86,6 +86,11 @@ fn main() {
         ),
         #[cfg(target_os = "linux")]
         (
+            "a_history_longer_than_the_most_is_corrupt",
+            a_history_longer_than_the_most_is_corrupt,
+        ),
+        #[cfg(target_os = "linux")]
+        (
             "a_sleeper_count_left_too_high_in_a_slot_never_wraps_the_total",
             a_sleeper_count_left_too_high_in_a_slot_never_wraps_the_total,
         ),
@@ -122,6 +127,29 @@ fn an_oldest_frame_past_the_tail_is_corrupt() {
         other => panic!("expected Corrupt, got {:?}", other.map(|s| s.map(|_| ()))),
     }
     drop((sub, publisher));
+    ns.assert_empty();
+}
+
+/// A hostile write of the topic's history (how many of the last messages a joining
+/// subscriber gets first) past `MAX_HISTORY`: opening the topic says it is corrupt, where a
+/// subscriber joining a large ring would have noted every frame's start as it walked it
+/// (gigabytes for a ring of gigabytes, and an abort if that memory was not there).
+#[cfg(target_os = "linux")]
+fn a_history_longer_than_the_most_is_corrupt() {
+    let ns = Namespace::new();
+    let name = unique("long-history");
+    let options = TopicOptions::new().capacity(4096).history(2);
+    let publisher = Publisher::create_or_open(name.as_str(), &options).unwrap();
+    let file = common::EntryFile::open(&ns, &name);
+    // The topic's area follows the ring (as in the test above); its history word is 8
+    // bytes in.
+    let area = file.data_offset() + 4096 + 4096;
+    file.write(area + 8, &u32::MAX.to_le_bytes());
+    match Subscriber::open(name.as_str()) {
+        Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("history"), "{e}"),
+        other => panic!("expected Corrupt, got {:?}", other.map(|_| ())),
+    }
+    drop(publisher);
     ns.assert_empty();
 }
 

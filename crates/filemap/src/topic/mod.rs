@@ -213,6 +213,24 @@ impl Default for TopicOptions {
 /// ```
 pub const MAX_SUBSCRIBERS: u32 = 128;
 
+/// The longest history a topic can keep for subscribers that join ([`TopicOptions::history`]):
+/// a joining subscriber notes where each of the last `history` messages starts as it walks
+/// the ring, 16 bytes each (16 MiB at most).
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// use filemap::topic::{Publisher, TopicOptions, MAX_HISTORY};
+/// let longest = TopicOptions::new().history(MAX_HISTORY);
+/// assert!(Publisher::create_or_open("doc-topic-longest-history", &longest).is_ok());
+/// let too_long = TopicOptions::new().history(MAX_HISTORY + 1);
+/// assert!(matches!(
+///     Publisher::create_or_open("doc-topic-too-long-history", &too_long),
+///     Err(filemap::Error::InvalidSetting { .. })
+/// ));
+/// # Ok::<(), filemap::Error>(())
+/// ```
+pub const MAX_HISTORY: u32 = 1 << 20;
+
 impl TopicOptions {
     /// A 64 KiB ring, 8 subscriber slots, no history, [`SlowSubscribers::Block`].
     ///
@@ -286,7 +304,7 @@ impl TopicOptions {
     }
 
     /// How many of the last messages a subscriber that joins receives first (those still
-    /// in the ring), 0 by default.
+    /// in the ring), 0 by default; at most [`MAX_HISTORY`].
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -414,6 +432,11 @@ impl Area {
                 "its {slots} subscriber slots do not fit its area of {len} bytes"
             ));
         }
+        if history > MAX_HISTORY {
+            return Err(format!(
+                "its history of {history} messages is longer than {MAX_HISTORY}"
+            ));
+        }
         let policy = SlowSubscribers::from_code(policy)
             .ok_or_else(|| format!("its slow-subscriber policy {policy} is unknown"))?;
         Ok(Area {
@@ -529,6 +552,13 @@ impl Topic {
                         setting: "a topic's subscriber slots",
                         value: options.max_subscribers.into(),
                         allowed: "1 to 128",
+                    });
+                }
+                if options.history > MAX_HISTORY {
+                    return Err(Error::InvalidSetting {
+                        setting: "a topic's history",
+                        value: options.history.into(),
+                        allowed: "0 to 1048576 messages",
                     });
                 }
                 let mut header = options.object.header(Kind::Topic, 0, Layout::default())?;

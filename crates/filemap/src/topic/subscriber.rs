@@ -556,6 +556,8 @@ impl Subscriber {
     }
 
     /// Receives the next message into `buf` (replacing its contents); its sequence number.
+    /// If the copy fails (the topic's entry was truncated, or the publisher wrote over the
+    /// message meanwhile: [`Error::PageFault`], [`Error::Lagged`]), `buf` is left empty.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
