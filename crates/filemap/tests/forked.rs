@@ -275,12 +275,15 @@ mod unix {
     }
 
     /// Slots the parent holds when it forks (a message received, a sample, a reserved
-    /// message and a reserved publication): in the child they read nothing, and commit
-    /// and give back nothing.
+    /// message and a reserved publication): in the child they read nothing (a message
+    /// forwarded into another channel through a sender of the child's own included), and
+    /// commit and give back nothing.
     pub fn slots_held_across_a_fork_stay_the_parents() {
         let ns = Namespace::new();
         let (channel, topic) = (unique("forked-slots"), unique("forked-samples"));
+        let onward = unique("forked-onward");
         let mut rx = Receiver::create_or_open(channel.as_str(), 4096).unwrap();
+        let mut onward_rx = Receiver::create_or_open(onward.as_str(), 4096).unwrap();
         let mut tx = Sender::open(channel.as_str()).unwrap();
         let mut publisher =
             Publisher::create_or_open(topic.as_str(), &TopicOptions::new()).unwrap();
@@ -297,6 +300,7 @@ mod unix {
                 let refused = |r: filemap::Result<()>| matches!(r, Err(Error::Unsupported { what }) if what.contains("fork"));
                 let ok = refused(held.read_at(0, &mut [0; 4]))
                     && refused(held.to_vec().map(drop))
+                    && refused(Sender::open(onward.as_str()).and_then(|mut t| t.forward(&held)))
                     && refused(sample.to_vec().map(drop))
                     && refused(reserved.copy_from_slice(b"child"))
                     && refused(publishing.write_at(0, b"child"));
@@ -332,9 +336,14 @@ mod unix {
             subscriber.try_recv().unwrap().is_none(),
             "nor published anything"
         );
+        // (The child's sender came and went: nothing, or Disconnected.)
+        assert!(
+            !matches!(onward_rx.try_recv(), Ok(Some(_))),
+            "nor forwarded anything"
+        );
         tx.send(b"after").unwrap();
         assert_eq!(rx.try_recv().unwrap().unwrap().to_vec().unwrap(), b"after");
-        drop((rx, tx, publisher, subscriber));
+        drop((rx, tx, publisher, subscriber, onward_rx));
         ns.assert_empty();
     }
 

@@ -827,6 +827,12 @@ impl RecvSlot<'_> {
         (self.as_ptr() as usize..self.as_ptr() as usize + self.len).contains(&address)
     }
 
+    /// `Error::Unsupported` in a child made by `fork`: the message is its parent's, which
+    /// may let it go, and its bytes be written over, at any time (see `Endpoint::usable_here`).
+    pub(super) fn usable_here(&self) -> Result<()> {
+        self.receiver.end.usable_here()
+    }
+
     /// `Error::PageFault` if the receiver's ring memory was lost (see `Endpoint::intact`).
     pub(super) fn intact(&self) -> Result<()> {
         self.receiver.end.intact()

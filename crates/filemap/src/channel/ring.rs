@@ -47,7 +47,8 @@
 //! gives its bytes back by storing `head` (release) when the slot is dropped. Two words are
 //! also read by the side that does not own them, always atomically and never inside a
 //! slot's slice (payloads start 16 or 64 bytes into their frame): the receiver polls the
-//! tag at `tail`, and the sender's `disarm` may read the tag at `head + capacity`. One
+//! tag at `tail`, and the sender's `disarm` reads the tag at its next tail only while that
+//! is less than a capacity past `head` (bytes the sender owns). One
 //! sender and one receiver at a time are enforced by the endpoint locks (see `sys`).
 
 // Shared memory is reached only through `super::shared` (plain casts in the library), so

@@ -617,6 +617,9 @@ impl Sender {
     /// dropped, so when the ring has no room for its copy, waiting would never end:
     /// [`Error::Unsupported`] then.
     pub fn forward(&mut self, message: &RecvSlot<'_>) -> Result<()> {
+        // A message a child made by `fork` holds is its parent's, as for every other copy
+        // out of it.
+        message.usable_here()?;
         let mut slot = if message.channel() == &self.end.name {
             self.try_reserve(message.len())?.ok_or(Error::Unsupported {
                 what: "forwarding a message into the full channel it was received from: \
