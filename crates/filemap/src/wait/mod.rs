@@ -298,9 +298,9 @@ pub fn wait_any<'a>(
     let deadline = timeout.and_then(sys::deadline_after);
     let polled = items.iter().any(Item::polled);
     let mut last_check: Option<Instant> = None;
-    // The object whose word the last sleep ended on, and where that sleep was: if the
-    // wait takes another, the wake is passed on (it may have been the only one).
-    let mut woken: Option<(usize, sys::WaitTarget)> = None;
+    // The objects whose wakes the last sleep may have taken, and where that sleep was: if
+    // the wait takes another, their wakes are passed on (each may have been the only one).
+    let mut woken: Vec<(usize, sys::WaitTarget)> = Vec::new();
     let mut slept = false;
     loop {
         let now = Instant::now();
@@ -348,18 +348,23 @@ pub fn wait_any<'a>(
                     taken: Item::taken(&targets[index], took),
                 });
             }
-            Woke::Changed(Some(index)) => woken = Some((index, armed[index])),
-            Woke::Changed(None) | Woke::TimedOut => woken = None,
+            Woke::Changed(Some(index)) => {
+                // SAFETY: `items` borrow every object for 'a, and `armed` was readied on
+                // them: their words are mapped.
+                let with = unsafe { sys::waits::woken_with(&armed, index) };
+                woken = with.into_iter().map(|i| (i, armed[i])).collect();
+            }
+            Woke::Changed(None) | Woke::TimedOut => woken.clear(),
         }
     }
 }
 
-/// After a look that took an object (or failed): if the last sleep ended on another
-/// object's word or event, passes that wake on (it may have been the only one, meant for
-/// another sleeper). A look that took nothing keeps the wake: the wait sleeps again.
+/// After a look that took an object (or failed): if the last sleep ended on other
+/// objects' words or events, passes those wakes on (each may have been the only one, meant
+/// for another sleeper). A look that took nothing keeps the wakes: the wait sleeps again.
 fn settle_on<'a>(
     items: &[Item<'a>],
-    woken: &mut Option<(usize, sys::WaitTarget)>,
+    woken: &mut Vec<(usize, sys::WaitTarget)>,
     look: Result<Option<AnyReady<'a>>>,
 ) -> Result<Option<AnyReady<'a>>> {
     match &look {
@@ -370,10 +375,10 @@ fn settle_on<'a>(
     look
 }
 
-/// The wait ends having taken the object at `took` (`None`: none): the wake the last
-/// sleep ended on, if it was another object's, is passed on.
-fn settle(items: &[Item<'_>], woken: &mut Option<(usize, sys::WaitTarget)>, took: Option<usize>) {
-    if let Some((index, target)) = woken.take().filter(|(i, _)| Some(*i) != took) {
+/// The wait ends having taken the object at `took` (`None`: none): the wakes the last
+/// sleep may have taken from other objects are passed on.
+fn settle(items: &[Item<'_>], woken: &mut Vec<(usize, sys::WaitTarget)>, took: Option<usize>) {
+    for (index, target) in woken.drain(..).filter(|(i, _)| Some(*i) != took) {
         items[index].pass_on(&target);
     }
 }

@@ -139,6 +139,26 @@ pub(crate) fn pass_on(object: SyncRef<'_>, target: &WaitTarget) {
 /// object: nothing to pass on (a doorbell wakes every sleeper).
 pub(crate) fn pass_on_bell(_target: &WaitTarget) {}
 
+/// The targets whose wakes a sleep that [`sleep_on`] said ended on `reported` may have
+/// taken: `futex_waitv` reports one word woken (the last of the list), but every word woken
+/// before the sleeper left the kernel gave it a wake (a mutex's unlock, a semaphore's
+/// release, an auto-reset event's set each give one). So: every target whose word has
+/// changed since it was armed, and `reported`. (One changed without a wake reaching this
+/// sleep costs a wake passed on for nothing: the sleeper it reaches looks and sleeps
+/// again.)
+///
+/// # Safety
+/// The objects the targets were readied on must still be open (their memory mapped).
+pub(crate) unsafe fn woken_with(targets: &[WaitTarget], reported: usize) -> Vec<usize> {
+    (0..targets.len())
+        .filter(|&i| {
+            // SAFETY: the caller's contract.
+            i == reported
+                || unsafe { targets[i].word() }.load(Ordering::Relaxed) != targets[i].expected
+        })
+        .collect()
+}
+
 /// One `futex_waitv` over `targets` (at most [`MAX_SLEEP_TARGETS`]), for at most `timeout`.
 fn sleep_waitv(targets: &[WaitTarget], timeout: Duration) -> rustix::io::Result<usize> {
     let waits: Vec<futex::Wait> = targets
@@ -318,8 +338,8 @@ pub(crate) fn take_all(
 ) -> Result<Option<Vec<Took>>> {
     let mut last_check: Option<Instant> = None;
     let mut slept = false;
-    // The object whose word ended the last sleep, and the target slept on.
-    let mut woken_by: Option<(SyncRef<'_>, WaitTarget)> = None;
+    // The objects whose wakes the last sleep may have taken, and the targets slept on.
+    let mut woken_by: Vec<(SyncRef<'_>, WaitTarget)> = Vec::new();
     loop {
         let now = Instant::now();
         let check = last_check.is_none_or(|at| now.duration_since(at) >= RECHECK_INTERVAL);
@@ -328,7 +348,7 @@ pub(crate) fn take_all(
         }
         if objects.iter().all(|o| looks_ready(*o, check)) {
             let taken = take_each(objects, check, slept).inspect_err(|_| {
-                if let Some((object, target)) = woken_by.take() {
+                for (object, target) in woken_by.drain(..) {
                     pass_on(object, &target);
                 }
             })?;
@@ -344,7 +364,7 @@ pub(crate) fn take_all(
         // sleeper that takes what it is woken for. If the object is still ready, it goes
         // on to another sleeper (which, if it is a wait like this one, passes it on once
         // too and then no longer sleeps on an object that is ready: the chain ends).
-        if let Some((object, target)) = woken_by.take() {
+        for (object, target) in woken_by.drain(..) {
             pass_on(object, &target);
         }
         for object in objects {
@@ -383,7 +403,12 @@ pub(crate) fn take_all(
             disarm(*object);
         }
         if let Ok(Woke::Changed(Some(index))) = woke {
-            woken_by = armed.get(index).copied();
+            // SAFETY: `objects` borrows every object armed: their words are mapped.
+            let with = unsafe { woken_with(&targets, index) };
+            woken_by = with
+                .into_iter()
+                .filter_map(|i| armed.get(i).copied())
+                .collect();
         }
         woke?;
     }
@@ -421,5 +446,29 @@ fn take_each(objects: &[SyncRef<'_>], check: bool, slept: bool) -> Result<Option
     match failure {
         Some(e) => Err(e),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sleep reported as ended on one word may have taken the wakes of every word that
+    /// changed since it was armed: those are named with it, the unchanged ones not.
+    #[test]
+    fn a_sleep_names_every_word_that_changed_since_it_was_armed() {
+        let words = [AtomicU32::new(5), AtomicU32::new(6), AtomicU32::new(7)];
+        let targets: Vec<WaitTarget> = words
+            .iter()
+            .map(|w| WaitTarget::new(w, w.load(Ordering::Relaxed)))
+            .collect();
+        words[0].store(50, Ordering::Relaxed);
+        words[2].store(70, Ordering::Relaxed);
+        // SAFETY: the words live on this stack frame, past the calls.
+        assert_eq!(unsafe { woken_with(&targets, 2) }, [0, 2]);
+        // The reported word is named even if its value came back (set, then reset).
+        words[0].store(5, Ordering::Relaxed);
+        // SAFETY: as above.
+        assert_eq!(unsafe { woken_with(&targets, 1) }, [1, 2]);
     }
 }

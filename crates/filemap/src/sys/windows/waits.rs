@@ -197,6 +197,16 @@ pub(crate) fn sleep_on(targets: &[WaitTarget], timeout: Duration) -> Result<Woke
     }
 }
 
+/// The targets whose signals a sleep that [`sleep_on`] said ended on `reported` took:
+/// `reported` alone (`WaitForMultipleObjects` without `bWaitAll` takes only the object it
+/// reports).
+///
+/// # Safety
+/// None here; Linux's reads the targets' words (see its docs).
+pub(crate) unsafe fn woken_with(_targets: &[WaitTarget], reported: usize) -> Vec<usize> {
+    vec![reported]
+}
+
 /// Whether [`take_all`] can take `objects` events, semaphores and mutexes at once: at most
 /// 64 (checked before a `wait_all` waits for anything).
 pub(crate) fn check_take_all(objects: usize) -> Result<()> {
