@@ -59,6 +59,10 @@ fn main() {
             a_pending_receive_spins_briefly_then_sleeps,
         ),
         (
+            "a_waker_whose_clone_panics_ends_no_waiter_thread",
+            a_waker_whose_clone_panics_ends_no_waiter_thread,
+        ),
+        (
             "a_receive_waiting_across_a_wrap_lets_the_sender_on",
             a_receive_waiting_across_a_wrap_lets_the_sender_on,
         ),
@@ -1052,4 +1056,69 @@ fn a_unit_taken_for_a_leaked_future_comes_back() {
         std::thread::sleep(Duration::from_millis(10));
     }
     std::mem::forget(units);
+}
+
+/// A waker whose clone panics (the executor's code) ends no waiter thread: the thread's
+/// tick, which wakes each pending future with a copy of its waker, caught the panic of a
+/// waker's wake but not of its clone, and the thread ended, leaving every future placed with
+/// it asleep for good. Here a future is left pending with such a waker past a few ticks;
+/// then another future, on another thread, must still be woken when its event is set.
+fn a_waker_whose_clone_panics_ends_no_waiter_thread() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, RawWaker, RawWakerVTable, Waker};
+
+    static CLONES: AtomicUsize = AtomicUsize::new(0);
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, ignore, ignore, ignore);
+    // The first copy (the registration's) is made; every later one panics.
+    unsafe fn clone(_: *const ()) -> RawWaker {
+        if CLONES.fetch_add(1, Ordering::Relaxed) >= 1 {
+            panic!("this waker's clone panics, on purpose");
+        }
+        RawWaker::new(std::ptr::null(), &VTABLE)
+    }
+    unsafe fn ignore(_: *const ()) {}
+
+    let ns = Namespace::new();
+    let (first, second) = (unique("panicking-clone"), unique("after-the-panic"));
+    let first = NamedEvent::create_new(first.as_str(), EventReset::Manual, false).unwrap();
+    let event = NamedEvent::create_new(second.as_str(), EventReset::Manual, false).unwrap();
+    // SAFETY: the vtable's functions keep RawWaker's contract: the data pointer is unused,
+    // and each function may be called from any thread.
+    let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+    let mut pending = Box::pin(first.wait_async());
+    assert!(pending
+        .as_mut()
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    // The waiter thread ticks every 100 ms: a few ticks try to copy the waker.
+    std::thread::sleep(Duration::from_millis(400));
+    // Another future, pending (registered with a waiter thread) before its event is set,
+    // with a waker that says when it is woken.
+    struct Told(std::sync::Mutex<std::sync::mpsc::Sender<()>>);
+    impl std::task::Wake for Told {
+        fn wake(self: std::sync::Arc<Self>) {
+            let _ = self.0.lock().unwrap().send(());
+        }
+    }
+    let (told, woken) = std::sync::mpsc::channel();
+    let told = Waker::from(std::sync::Arc::new(Told(std::sync::Mutex::new(told))));
+    let mut second = Box::pin(event.wait_async());
+    assert!(second
+        .as_mut()
+        .poll(&mut Context::from_waker(&told))
+        .is_pending());
+    event.set().unwrap();
+    let woke = woken.recv_timeout(PATIENCE).is_ok();
+    assert!(
+        woke,
+        "a future was not woken after a waker's clone panicked"
+    );
+    assert!(second
+        .as_mut()
+        .poll(&mut Context::from_waker(&told))
+        .is_ready());
+    drop(second);
+    drop(pending);
+    drop((first, event, waker));
+    ns.assert_empty();
 }

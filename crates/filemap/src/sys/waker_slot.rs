@@ -32,6 +32,13 @@ impl WakerSlot {
         Some(std::mem::replace(&mut self.waker, waker.clone()))
     }
 
+    /// A copy of the waker, for the waiter thread to wake the future with outside its
+    /// lock; `None` if the executor's clone panicked (caught: the thread must not end, it
+    /// sleeps for other futures too).
+    pub(crate) fn copy(&self) -> Option<Waker> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.waker.clone())).ok()
+    }
+
     /// At a tick: whether the future was polled since the last one, counting afresh.
     pub(crate) fn tick(&mut self) -> bool {
         std::mem::take(&mut self.polled)

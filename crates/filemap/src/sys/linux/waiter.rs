@@ -405,10 +405,11 @@ fn fire(shard: &Shard, ids: &[u64], why: u8, slept_on: &[(u64, *const AtomicU32)
 fn tick(shard: &Shard) {
     let (mut kept, mut unpolled) = (Vec::new(), Vec::new());
     for entry in shard.lock().iter_mut() {
-        if entry.slot.tick() {
-            kept.push(entry.slot.waker.clone());
-        } else {
-            unpolled.push(entry.id);
+        // (A waker whose copy panicked is fired instead: firing wakes the future with the
+        // waker itself, moved out.)
+        match entry.slot.tick().then(|| entry.slot.copy()).flatten() {
+            Some(waker) => kept.push(waker),
+            None => unpolled.push(entry.id),
         }
     }
     fire(shard, &unpolled, LOOK_AGAIN, &[]);

@@ -402,7 +402,7 @@ fn nudge_futures(shard: &Shard, which: impl Fn(&Shared) -> bool) {
         .lock()
         .iter()
         .filter(|e| which(&e.shared))
-        .map(|e| e.slot.waker.clone())
+        .filter_map(|e| e.slot.copy())
         .collect();
     for waker in wakers {
         wake(waker);
@@ -415,10 +415,11 @@ fn nudge_futures(shard: &Shard, which: impl Fn(&Shared) -> bool) {
 fn tick(shard: &Shard) {
     let (mut kept, mut unpolled) = (Vec::new(), Vec::new());
     for entry in shard.lock().iter_mut() {
-        if entry.slot.tick() {
-            kept.push(entry.slot.waker.clone());
-        } else {
-            unpolled.push(entry.id);
+        // (A waker whose copy panicked is fired instead: firing wakes the future with the
+        // waker itself, moved out.)
+        match entry.slot.tick().then(|| entry.slot.copy()).flatten() {
+            Some(waker) => kept.push(waker),
+            None => unpolled.push(entry.id),
         }
     }
     fire(shard, |id, _| unpolled.contains(&id));
