@@ -22,6 +22,7 @@ fn main() {
     #[cfg(not(target_os = "linux"))]
     println!(
         "an_oldest_frame_past_the_tail_is_corrupt, \
+         a_history_longer_than_the_most_is_corrupt, \
          a_sleeper_count_left_too_high_in_a_slot_never_wraps_the_total, \
          a_publisher_killed_asleep_is_counted_asleep_no_more, \
          a_release_position_moved_back_holds_no_publisher_up: Linux only (they write or read \
