@@ -250,14 +250,6 @@ fn create(
                 }
                 required_size(size)?;
                 make_backing_file(&path, mode)?;
-            } else if size.is_some() && Mapping::open(&name).is_ok() {
-                // The library grows a file shorter than --size before it claims the name:
-                // a name seen taken now leaves the user's file as it is. (One taken in
-                // between still finds it grown.)
-                return Err(filemap::Error::AlreadyExists {
-                    name: name.to_string(),
-                }
-                .into());
             }
             let created = Mapping::from_path(&path)
                 .size(size.unwrap_or(0))

@@ -9,7 +9,7 @@ use common::child;
 use common::{role, run_tests, unique, Namespace};
 #[cfg(unix)]
 use filemap::BackingFileProblem;
-use filemap::{Access, Error, Kind, Mapping, NameProblem, Protection};
+use filemap::{Access, Disposition, Error, Kind, Mapping, NameProblem, Protection};
 
 fn main() {
     if let Some((role, args)) = role() {
@@ -18,6 +18,10 @@ fn main() {
     let mut tests: Vec<(&str, fn())> = vec![
         ("invalid_name", invalid_name),
         ("not_found_and_already_exists", not_found_and_already_exists),
+        (
+            "a_file_backed_create_over_a_taken_name_leaves_the_file",
+            a_file_backed_create_over_a_taken_name_leaves_the_file,
+        ),
         ("kind_mismatch", kind_mismatch),
         ("empty_file", empty_file),
         ("not_mappable", not_mappable),
@@ -1301,6 +1305,45 @@ fn io_error_names_the_directory() {
     assert!(!missing.exists());
 }
 
+/// A file-backed create over a name that is taken leaves the user's file as it was: not
+/// grown to the size asked for (create fails, create_or_open opens the name's own mapping).
+fn a_file_backed_create_over_a_taken_name_leaves_the_file() {
+    let ns = Namespace::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (theirs, mine) = (dir.path().join("theirs"), dir.path().join("mine"));
+    std::fs::write(&theirs, b"the name's file").unwrap();
+    std::fs::write(&mine, b"nine byte").unwrap();
+    let name = unique("taken-file");
+    let taken = Mapping::from_path(&theirs)
+        .name(name.as_str())
+        .create()
+        .unwrap();
+    let e = Mapping::from_path(&mine)
+        .size(8192)
+        .name(name.as_str())
+        .create()
+        .unwrap_err();
+    assert!(matches!(e, Error::AlreadyExists { .. }), "{e:?}");
+    assert_eq!(
+        std::fs::metadata(&mine).unwrap().len(),
+        9,
+        "create grew the file"
+    );
+    let (opened, disposition) = Mapping::from_path(&mine)
+        .size(8192)
+        .name(name.as_str())
+        .create_or_open()
+        .unwrap();
+    assert_eq!((disposition, opened.len()), (Disposition::Opened, 15));
+    assert_eq!(
+        std::fs::metadata(&mine).unwrap().len(),
+        9,
+        "create_or_open grew the file"
+    );
+    drop((opened, taken));
+    ns.assert_empty();
+}
+
 /// A named file-backed mapping records its file's path for other processes: a deleted file
 /// has none, and a path longer than the header holds cannot be recorded.
 #[cfg(unix)]
@@ -1320,11 +1363,14 @@ fn file_paths_a_name_cannot_record() {
     let name = unique("no-path");
     let e = Mapping::from_file(&file)
         .unwrap()
+        .size(8192)
         .name(name.as_str())
         .create()
         .unwrap_err();
     assert!(matches!(e, Error::FileHasNoPath), "{e:?}");
     assert!(e.to_string().contains("deleted"), "{e}");
+    // Refused before the file was grown to the size asked for.
+    assert_eq!(file.metadata().unwrap().len(), 4096);
     // Unnamed, it needs no path.
     assert_eq!(
         Mapping::from_file(&file).unwrap().create().unwrap().len(),

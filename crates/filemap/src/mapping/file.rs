@@ -241,8 +241,11 @@ impl FileOptions {
     }
 
     /// Creates the mapping; with a name, fails with [`Error::AlreadyExists`] if it is taken.
-    /// A file shorter than [`size`](FileOptions::size) is grown to it first, before the name
-    /// is looked up: a create that finds the name taken leaves it grown.
+    /// A file shorter than [`size`](FileOptions::size) is grown to it, after the name and
+    /// the file's path are looked at: a create refused for them leaves the file as it was.
+    /// (A name taken by another process in the moment between that look and the create, or
+    /// a create that fails later, for want of room in the namespace say, leaves the file
+    /// grown.)
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -264,8 +267,8 @@ impl FileOptions {
 
     /// Creates the named mapping, or opens the existing one of that name (which maps its
     /// own file and keeps its own size). As with [`create`](FileOptions::create), a file
-    /// shorter than [`size`](FileOptions::size) is grown to it first, even if the name is
-    /// then found taken.
+    /// shorter than [`size`](FileOptions::size) is grown to it only if the name is not seen
+    /// taken first.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -372,7 +375,32 @@ impl FileOptions {
                 problem: "larger than any file can be",
             });
         }
-        if size > file_len {
+        // What a named mapping records of its file, and whether its name is taken, are
+        // found before the file is grown: a create that fails for them leaves the user's
+        // file as it was. (A name seen taken is opened, not created: the file is not
+        // grown for it. One taken after this look, or a create that fails later, still
+        // leaves the file grown.)
+        let record = match &name {
+            Some(name) => {
+                let record = file_record(&file, path.as_deref())?;
+                // (Looked at as an opener does: a name whose holders all died is free.
+                // One that cannot be opened, another user's squatting it say, is left to
+                // the create to say what is wrong with it, without the file grown first.)
+                let taken = match sys::open_entry(name, false) {
+                    Ok(_) if mode == sys::CreateMode::New => {
+                        return Err(Error::AlreadyExists {
+                            name: name.to_string(),
+                        })
+                    }
+                    Err(Error::NotFound { .. }) => false,
+                    Ok(_) | Err(_) => true,
+                };
+                Some((record, taken))
+            }
+            None => None,
+        };
+        let grow = size > file_len && !record.as_ref().is_some_and(|(_, taken)| *taken);
+        if grow {
             if !writable {
                 return Err(Error::CannotExtend {
                     path: shown,
@@ -429,18 +457,7 @@ impl FileOptions {
             };
             return Ok((Mapping::from_object(object)?, Disposition::Created));
         };
-        let Some(path) = path else {
-            return Err(Error::FileHasNoPath);
-        };
-        let path_bytes = sys::path_to_bytes(&path);
-        if path_bytes.len() > MAX_PATH_LEN {
-            return Err(Error::PathTooLong {
-                len: path_bytes.len(),
-                path,
-                max: MAX_PATH_LEN,
-            });
-        }
-        let (dev, ino) = sys::file_identity(&file)?;
+        let (record, _) = record.expect("found above for a named mapping");
         let mut flags = Flags::FILE_BACKED | share_flags;
         if self.persistent {
             flags |= Flags::PERSISTENT;
@@ -450,11 +467,7 @@ impl FileOptions {
         }
         let header = Header {
             data_offset: 0,
-            file: Some(FileRecord {
-                dev,
-                ino,
-                path: path_bytes,
-            }),
+            file: Some(record),
             ..new_header(Kind::Mapping, size, flags, self.mode, self.protection)
         };
         let (entry, header, disposition) = sys::create_entry(&name, &header, mode, None)?;
@@ -466,4 +479,26 @@ impl FileOptions {
         }
         Ok((Mapping::from_object(object)?, disposition))
     }
+}
+
+/// What a named file-backed mapping records of its file: its path (which must be known, and
+/// fit the header) and identity.
+fn file_record(file: &File, path: Option<&std::path::Path>) -> Result<FileRecord> {
+    let Some(path) = path else {
+        return Err(Error::FileHasNoPath);
+    };
+    let path_bytes = sys::path_to_bytes(path);
+    if path_bytes.len() > MAX_PATH_LEN {
+        return Err(Error::PathTooLong {
+            len: path_bytes.len(),
+            path: path.to_path_buf(),
+            max: MAX_PATH_LEN,
+        });
+    }
+    let (dev, ino) = sys::file_identity(file)?;
+    Ok(FileRecord {
+        dev,
+        ino,
+        path: path_bytes,
+    })
 }
