@@ -155,6 +155,11 @@ impl Descriptor {
         if expected == 0 {
             return Err(bad("the descriptor names no handle".into()));
         }
+        // A mapping without an entry (an unnamed file's) has the descriptor's size, and
+        // holds at least a byte.
+        if !d.has_entry && d.size == 0 {
+            return Err(bad("the descriptor gives no size".into()));
+        }
         Ok(d)
     }
 
@@ -574,6 +579,8 @@ mod tests {
             "filemap-share/1",
             "filemap-share/1 entry=2",
             "filemap-share/1 entry=1 size=x",
+            "filemap-share/1 file=1 size=0",
+            "filemap-share/1 file=1",
             "filemap-share/1 entry=1 name=zz",
             "filemap-share/1 entry=1 handles=a",
             "filemap-share/1 entry=1 protection=q",

@@ -234,7 +234,8 @@ impl fmt::Display for Access {
 /// On Linux this is an advisory `flock` on the file, held while the mapping lives: it
 /// binds filemap users (and any program that takes `flock` itself), not a process that
 /// simply truncates, rewrites or deletes the file, which then still breaks views of it
-/// (truncation under a view raises SIGBUS when the missing pages are touched). On Windows
+/// (pages cut off under a view read as an error, `PageFault`, through the view's copies,
+/// and raise SIGBUS through a raw pointer into them). On Windows
 /// it is the share mode of the handle filemap opens, enforced by the kernel for every
 /// program, which also refuses to shrink a file that has a mapping.
 ///

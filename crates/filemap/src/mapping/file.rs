@@ -408,7 +408,19 @@ impl FileOptions {
                     size,
                 });
             }
-            file.set_len(size).map_err(|e| match e.raw_os_error() {
+            // Grown only if it is still shorter (another process may have grown it since
+            // its length was read: setting the length would cut it back). Between this
+            // look and the change a moment remains, in which it still may.
+            let now = file
+                .metadata()
+                .map_err(|e| Error::io("inspect", shown.display(), e))?
+                .len();
+            let grown = if now < size {
+                file.set_len(size)
+            } else {
+                Ok(())
+            };
+            grown.map_err(|e| match e.raw_os_error() {
                 Some(code)
                     if std::io::Error::from_raw_os_error(code).kind()
                         == std::io::ErrorKind::StorageFull =>
