@@ -1340,7 +1340,22 @@ fn a_file_backed_create_over_a_taken_name_leaves_the_file() {
         9,
         "create_or_open grew the file"
     );
-    drop((opened, taken));
+    // A name another kind of object holds: that is what is wrong, and the file stays.
+    let event_name = unique("taken-by-an-event");
+    let event = filemap::sync::NamedEvent::create_new(
+        event_name.as_str(),
+        filemap::sync::EventReset::Auto,
+        false,
+    )
+    .unwrap();
+    let e = Mapping::from_path(&mine)
+        .size(8192)
+        .name(event_name.as_str())
+        .create()
+        .unwrap_err();
+    assert!(matches!(e, Error::KindMismatch { .. }), "{e:?}");
+    assert_eq!(std::fs::metadata(&mine).unwrap().len(), 9);
+    drop((opened, taken, event));
     ns.assert_empty();
 }
 

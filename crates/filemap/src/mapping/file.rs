@@ -376,21 +376,28 @@ impl FileOptions {
             });
         }
         // What a named mapping records of its file, and whether its name is taken, are
-        // found before the file is grown: a create that fails for them leaves the user's
-        // file as it was. (A name seen taken is opened, not created: the file is not
-        // grown for it. One taken after this look, or a create that fails later, still
-        // leaves the file grown.)
+        // found before the file is grown: a create refused for them leaves the user's file
+        // as it was, and so does a create_or_open that opens the name's own mapping. (One
+        // taken after this look, or a create that fails later, leaves it grown.)
         let record = match &name {
             Some(name) => {
                 let record = file_record(&file, path.as_deref())?;
-                // (Looked at as an opener does: a name whose holders all died is free.
-                // One that cannot be opened, another user's squatting it say, is left to
-                // the create to say what is wrong with it, without the file grown first.)
+                // (Looked at as an opener does: a name whose holders all died is free. One
+                // that cannot be opened, another user's squatting it say, is left to the
+                // create to say what is wrong with it.)
                 let taken = match sys::open_entry(name, false) {
-                    Ok(_) if mode == sys::CreateMode::New => {
-                        return Err(Error::AlreadyExists {
-                            name: name.to_string(),
-                        })
+                    Ok((_, found)) if mode == sys::CreateMode::New => {
+                        return Err(if found.kind == Kind::Mapping {
+                            Error::AlreadyExists {
+                                name: name.to_string(),
+                            }
+                        } else {
+                            Error::KindMismatch {
+                                name: name.to_string(),
+                                found: found.kind,
+                                expected: Kind::Mapping,
+                            }
+                        });
                     }
                     Err(Error::NotFound { .. }) => false,
                     Ok(_) | Err(_) => true,
@@ -399,39 +406,15 @@ impl FileOptions {
             }
             None => None,
         };
-        let grow = size > file_len && !record.as_ref().is_some_and(|(_, taken)| *taken);
-        if grow {
-            if !writable {
-                return Err(Error::CannotExtend {
-                    path: shown,
-                    file_len,
-                    size,
-                });
-            }
-            // Grown only if it is still shorter (another process may have grown it since
-            // its length was read: setting the length would cut it back). Between this
-            // look and the change a moment remains, in which it still may.
-            let now = file
-                .metadata()
-                .map_err(|e| Error::io("inspect", shown.display(), e))?
-                .len();
-            let grown = if now < size {
-                file.set_len(size)
-            } else {
-                Ok(())
-            };
-            grown.map_err(|e| match e.raw_os_error() {
-                Some(code)
-                    if std::io::Error::from_raw_os_error(code).kind()
-                        == std::io::ErrorKind::StorageFull =>
-                {
-                    Error::NoSpace {
-                        place: shown.display().to_string(),
-                        size,
-                    }
-                }
-                _ => Error::io("extend", shown.display(), e),
-            })?;
+        let growing = Growing {
+            file: &file,
+            shown: &shown,
+            size,
+            writable,
+            file_len,
+        };
+        if !record.as_ref().is_some_and(|(_, taken)| *taken) {
+            growing.grow()?;
         }
         let Some(name) = name else {
             let section = sys::Section::from_file(&sys::FileSectionRequest {
@@ -484,6 +467,18 @@ impl FileOptions {
         };
         let (entry, header, disposition) = sys::create_entry(&name, &header, mode, None)?;
         let created = disposition == Disposition::Created;
+        if created {
+            // The name was seen taken, and so the file not grown, but freed before the
+            // create: grown now (an opener in between finds it too short, an error). A
+            // persistent name left over a file that cannot be grown is taken back.
+            if let Err(e) = growing.grow() {
+                drop(entry);
+                if self.persistent {
+                    let _ = sys::remove_entry(&name);
+                }
+                return Err(e);
+            }
+        }
         let own_file = created.then_some(file);
         let mut object = Object::from_entry(Some(name), entry, header, writable, own_file)?;
         if created {
@@ -513,4 +508,56 @@ fn file_record(file: &File, path: Option<&std::path::Path>) -> Result<FileRecord
         ino,
         path: path_bytes,
     })
+}
+
+/// Growing a file to a mapping's size, where it is shorter.
+struct Growing<'a> {
+    file: &'a File,
+    shown: &'a std::path::Path,
+    size: u64,
+    writable: bool,
+    /// Its length when the create began.
+    file_len: u64,
+}
+
+impl Growing<'_> {
+    /// Grows the file to the size if it is shorter: `CannotExtend` through a handle that
+    /// cannot write, `NoSpace` where there is no room.
+    fn grow(&self) -> Result<()> {
+        if self.size <= self.file_len {
+            return Ok(());
+        }
+        if !self.writable {
+            return Err(Error::CannotExtend {
+                path: self.shown.to_path_buf(),
+                file_len: self.file_len,
+                size: self.size,
+            });
+        }
+        // Grown only if it is still shorter (another process may have grown it since its
+        // length was read: setting the length would cut it back). Between this look and
+        // the change a moment remains, in which it still may.
+        let now = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io("inspect", self.shown.display(), e))?
+            .len();
+        if now >= self.size {
+            return Ok(());
+        }
+        self.file
+            .set_len(self.size)
+            .map_err(|e| match e.raw_os_error() {
+                Some(code)
+                    if std::io::Error::from_raw_os_error(code).kind()
+                        == std::io::ErrorKind::StorageFull =>
+                {
+                    Error::NoSpace {
+                        place: self.shown.display().to_string(),
+                        size: self.size,
+                    }
+                }
+                _ => Error::io("extend", self.shown.display(), e),
+            })
+    }
 }
