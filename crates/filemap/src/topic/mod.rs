@@ -215,7 +215,9 @@ pub const MAX_SUBSCRIBERS: u32 = 128;
 
 /// The longest history a topic can keep for subscribers that join ([`TopicOptions::history`]):
 /// a joining subscriber notes where each of the last `history` messages starts as it walks
-/// the ring, 16 bytes each (16 MiB at most).
+/// the ring, 16 bytes each (16 MiB at most). A longer history found in a topic (written by
+/// another process, or by an earlier filemap, which had no limit) gives a joining
+/// subscriber this many messages at most.
 ///
 /// ```
 /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -430,11 +432,6 @@ impl Area {
         if slots == 0 || slots > MAX_SUBSCRIBERS || area_len(slots) > len {
             return Err(format!(
                 "its {slots} subscriber slots do not fit its area of {len} bytes"
-            ));
-        }
-        if history > MAX_HISTORY {
-            return Err(format!(
-                "its history of {history} messages is longer than {MAX_HISTORY}"
             ));
         }
         let policy = SlowSubscribers::from_code(policy)

@@ -267,7 +267,12 @@ impl Subscriber {
         if !ring::valid_position(oldest) || tail < oldest || tail - oldest > ring.capacity() {
             return Ok(None);
         }
-        let keep = if history { area.history as usize } else { 0 };
+        // (At most `MAX_HISTORY`, whatever the topic says: the walk notes each one kept.)
+        let keep = if history {
+            area.history.min(super::MAX_HISTORY) as usize
+        } else {
+            0
+        };
         // Under `DropOldest` the publisher does not wait for this walk and may move
         // `oldest` all along (checking that it had not moved at all kept a publisher in a
         // loop from ever letting a subscriber join). What was read is checked every few
