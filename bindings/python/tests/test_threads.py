@@ -464,6 +464,19 @@ def test_a_signal_handler_may_close_the_endpoint_its_thread_waits_for(name):
         stop_waiters(rx, stop, threads)
 
 
+def run_script(script, argument, namespace):
+    """Runs `script` in a new Python with `argument`, in the namespace directory
+    `namespace`: its exit status, standard output and standard error."""
+    child = subprocess.run(
+        [sys.executable, "-c", script, argument],
+        env={**os.environ, "FILEMAP_DIR": str(namespace)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return child.returncode, child.stdout, child.stderr
+
+
 # A program whose daemon threads wait in filemap calls when it ends. Each thread's wait
 # runs in slices, and at the end of one it takes the GIL back: while Python finalizes,
 # CPython before 3.14 ends such a thread with pthread_exit, which aborted the process
@@ -500,14 +513,11 @@ def test_a_program_ends_cleanly_with_daemon_threads_waiting(tmp_path):
     for run_number in range(3):
         namespace = tmp_path / f"run-{run_number}"
         namespace.mkdir()
-        child = subprocess.run(
-            [sys.executable, "-c", DAEMONS_AT_EXIT, f"daemons-{run_number}"],
-            env={**os.environ, "FILEMAP_DIR": str(namespace)},
-            capture_output=True,
-            text=True,
-            timeout=60,
+        assert run_script(DAEMONS_AT_EXIT, f"daemons-{run_number}", namespace) == (
+            0,
+            "main ends\n",
+            "",
         )
-        assert (child.returncode, child.stdout, child.stderr) == (0, "main ends\n", "")
 
 
 # An exit handler registered after filemap was imported runs before filemap's own: a
@@ -540,14 +550,7 @@ print("main ends", flush=True)
 
 
 def test_an_exit_handler_can_stop_a_worker_waiting_in_filemap(tmp_path):
-    child = subprocess.run(
-        [sys.executable, "-c", WORKER_STOPPED_AT_EXIT, "worker"],
-        env={**os.environ, "FILEMAP_DIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert (child.returncode, child.stdout, child.stderr) == (
+    assert run_script(WORKER_STOPPED_AT_EXIT, "worker", tmp_path) == (
         0,
         "main ends\nworker stopped\n",
         "",
@@ -574,14 +577,7 @@ print("main ends", flush=True)
 
 
 def test_an_exit_handler_run_after_filemaps_own_still_calls_filemap(tmp_path):
-    child = subprocess.run(
-        [sys.executable, "-c", CALLS_AFTER_THE_GATE, "late"],
-        env={**os.environ, "FILEMAP_DIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert (child.returncode, child.stdout, child.stderr) == (
+    assert run_script(CALLS_AFTER_THE_GATE, "late", tmp_path) == (
         0,
         "main ends\nlate handler: set None\n",
         "",
