@@ -267,8 +267,9 @@ impl FileOptions {
 
     /// Creates the named mapping, or opens the existing one of that name (which maps its
     /// own file and keeps its own size). As with [`create`](FileOptions::create), a file
-    /// shorter than [`size`](FileOptions::size) is grown to it only if the name is not seen
-    /// taken first.
+    /// shorter than [`size`](FileOptions::size) is grown to it only if this call creates the
+    /// mapping: one that opens the name's own leaves the file as it was (unless the name was
+    /// taken only after this call looked at it).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -472,9 +473,10 @@ impl FileOptions {
             // create: grown now (an opener in between finds it too short, an error). A
             // persistent name left over a file that cannot be grown is taken back.
             if let Err(e) = growing.grow() {
-                drop(entry);
+                // (Only if the name is still this entry's: another may have been made
+                // under it since.)
                 if self.persistent {
-                    let _ = sys::remove_entry(&name);
+                    let _ = entry.remove_name(&name);
                 }
                 return Err(e);
             }
@@ -527,13 +529,6 @@ impl Growing<'_> {
         if self.size <= self.file_len {
             return Ok(());
         }
-        if !self.writable {
-            return Err(Error::CannotExtend {
-                path: self.shown.to_path_buf(),
-                file_len: self.file_len,
-                size: self.size,
-            });
-        }
         // Grown only if it is still shorter (another process may have grown it since its
         // length was read: setting the length would cut it back). Between this look and
         // the change a moment remains, in which it still may.
@@ -544,6 +539,13 @@ impl Growing<'_> {
             .len();
         if now >= self.size {
             return Ok(());
+        }
+        if !self.writable {
+            return Err(Error::CannotExtend {
+                path: self.shown.to_path_buf(),
+                file_len: now,
+                size: self.size,
+            });
         }
         self.file
             .set_len(self.size)

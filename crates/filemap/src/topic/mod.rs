@@ -654,7 +654,8 @@ pub struct TopicInfo {
     pub capacity: u64,
     /// Subscriber slots.
     pub max_subscribers: u32,
-    /// History kept for late joiners.
+    /// History kept for late joiners, as the topic says (a joiner gets at most
+    /// [`MAX_HISTORY`] of it).
     pub history: u32,
     /// The slow-subscriber policy.
     pub slow_subscribers: SlowSubscribers,
