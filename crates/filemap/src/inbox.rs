@@ -727,10 +727,13 @@ impl Inbox {
 
     /// The receivers of the rings not set aside.
     fn live_receivers(&self) -> impl Iterator<Item = &Receiver> {
+        self.live_rings().map(|(_, r)| r)
+    }
+
+    /// The rings not set aside: each one's index and receiver.
+    fn live_rings(&self) -> impl Iterator<Item = (usize, &Receiver)> {
         let set_aside = self.set_aside;
-        (self.receivers.iter().enumerate())
-            .filter(move |(i, _)| set_aside & (1 << i) == 0)
-            .map(|(_, r)| r)
+        (self.receivers.iter().enumerate()).filter(move |(i, _)| set_aside & (1 << i) == 0)
     }
 
     /// Waits until some ring has a frame (or wrap marker) committed at its receiver's
@@ -740,7 +743,15 @@ impl Inbox {
     fn wait(&self, deadline: Option<Instant>) -> Result<bool> {
         let sleep = self.bell.sleep();
         let ready = || self.committed_now();
-        let marked = || self.live_receivers().find_map(Receiver::marked_now);
+        // A mark names its ring too: the rings count their positions apart, and a live
+        // ring's mark at the position where a dead sender left one in another ring is a
+        // new mark (the waits remember marks they spun on: `MarkSpin`). The ring's index
+        // goes in the bits above 2^56, which positions reach only 64 PiB into a ring;
+        // two marks taken for one there cost a spin, nothing more.
+        let marked = || {
+            self.live_rings()
+                .find_map(|(i, r)| r.marked_now().map(|at| at ^ ((i as u64) << 56)))
+        };
         let gone = || {
             // Looked at before every sleep: a sender never waits for room that a damaged
             // position holds back while the inbox waits (see `channel::mending`).
