@@ -606,8 +606,35 @@ impl RawView {
     /// object not committed yet have none to change, and the system refuses to change it).
     fn protect_committed(&self, new: u32, what: &dyn fmt::Display) -> Result<()> {
         let base = self.ptr.as_ptr();
+        self.for_each_region(self.len.max(1), what, |at, span, info| {
+            if info.State != MEM_COMMIT {
+                return Ok(());
+            }
+            let mut old = 0u32;
+            // SAFETY: a range of this view, which nothing refers into yet (its mapping is
+            // being made).
+            if unsafe { VirtualProtect(base.add(at).cast(), span, new, &mut old) } == 0 {
+                return Err(Error::io(
+                    "take execute rights from a view of",
+                    what,
+                    os_error(last_error()),
+                ));
+            }
+            Ok(())
+        })
+    }
+
+    /// Calls `visit(at, span, info)` for each region of the view's first `end` bytes, as
+    /// `VirtualQuery` describes it: `at` bytes into the view, `span` bytes long.
+    fn for_each_region(
+        &self,
+        end: usize,
+        what: &dyn fmt::Display,
+        mut visit: impl FnMut(usize, usize, &MEMORY_BASIC_INFORMATION) -> Result<()>,
+    ) -> Result<()> {
+        let base = self.ptr.as_ptr();
         let mut at = 0usize;
-        while at < self.len.max(1) {
+        while at < end {
             // SAFETY: MEMORY_BASIC_INFORMATION is plain data; all zeros is a valid value.
             let mut info: MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
             // SAFETY: VirtualQuery fills the structure for any address of this process.
@@ -621,21 +648,9 @@ impl RawView {
             if n == 0 || info.RegionSize == 0 {
                 return Err(Error::io("inspect", what, os_error(last_error())));
             }
-            let region_end =
-                (info.BaseAddress as usize + info.RegionSize).min(base as usize + self.len.max(1));
+            let region_end = (info.BaseAddress as usize + info.RegionSize).min(base as usize + end);
             let span = region_end - (base as usize + at);
-            if info.State == MEM_COMMIT {
-                let mut old = 0u32;
-                // SAFETY: a range of this view, which nothing refers into yet (its mapping
-                // is being made).
-                if unsafe { VirtualProtect(base.add(at).cast(), span, new, &mut old) } == 0 {
-                    return Err(Error::io(
-                        "take execute rights from a view of",
-                        what,
-                        os_error(last_error()),
-                    ));
-                }
-            }
+            visit(at, span, &info)?;
             at += span;
         }
         Ok(())
@@ -665,33 +680,13 @@ impl RawView {
     /// The pages whose protection says they were copied (`PAGE_READWRITE` in a copy view).
     fn pages_marked_private(&self) -> Result<Vec<usize>> {
         let page = page_size() as usize;
-        let base = self.ptr.as_ptr();
         let mut pages = Vec::new();
-        let mut at = 0usize;
-        while at < self.len {
-            // SAFETY: MEMORY_BASIC_INFORMATION is plain data; all zeros is a valid value.
-            let mut info: MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
-            // SAFETY: VirtualQuery fills the structure for any address of this process.
-            let n = unsafe {
-                VirtualQuery(
-                    base.wrapping_add(at).cast(),
-                    &mut info,
-                    std::mem::size_of::<MEMORY_BASIC_INFORMATION>(),
-                )
-            };
-            if n == 0 || info.RegionSize == 0 {
-                return Err(Error::io("inspect", "a copy view", os_error(last_error())));
+        self.for_each_region(self.len, &"a copy view", |at, span, info| {
+            if info.Protect & (PAGE_READWRITE | PAGE_EXECUTE_READWRITE) != 0 {
+                pages.extend(at / page..(at + span).div_ceil(page));
             }
-            let region_end =
-                (info.BaseAddress as usize + info.RegionSize).min(base as usize + self.len);
-            let copied = info.Protect & (PAGE_READWRITE | PAGE_EXECUTE_READWRITE) != 0;
-            let start = at / page;
-            let end = (region_end - base as usize).div_ceil(page);
-            if copied {
-                pages.extend(start..end);
-            }
-            at = region_end - base as usize;
-        }
+            Ok(())
+        })?;
         Ok(pages)
     }
 
