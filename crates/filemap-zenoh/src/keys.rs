@@ -3,8 +3,9 @@
 //! and `--import` (`*` for any run of characters, `?` for one).
 
 /// The characters a Zenoh key chunk cannot hold as they are (`*`, `$`, `#`, `?` are
-/// wildcards or reserved), and `%`, which starts an escape.
-const ESCAPED: [char; 5] = ['%', '*', '$', '#', '?'];
+/// wildcards or reserved; a chunk that starts with `@` is verbatim, matched by no
+/// wildcard, so a pattern's import would miss the name), and `%`, which starts an escape.
+const ESCAPED: [char; 6] = ['%', '*', '$', '#', '?', '@'];
 
 /// The Zenoh key for the topic `base` (a filemap name without its scope): `prefix/base`,
 /// each reserved character written as `%` and its two hex digits.
@@ -161,9 +162,9 @@ mod tests {
 
     #[test]
     fn keys_round_trip_through_escapes() {
-        for name in ["temp", "a*b", "50%", "x$y#z?", "ünïcode"] {
+        for name in ["temp", "a*b", "50%", "x$y#z?", "ünïcode", "@cam"] {
             let key = key_for("filemap", name);
-            assert!(!key[8..].contains(['*', '$', '#', '?']), "{key}");
+            assert!(!key[8..].contains(['*', '$', '#', '?', '@']), "{key}");
             assert_eq!(name_for("filemap", &key).as_deref(), Some(name));
         }
         assert_eq!(key_for("filemap", "a*b"), "filemap/a%2Ab");
@@ -213,5 +214,37 @@ mod tests {
         assert_eq!(key_expr_for("filemap", "sensors-*"), "filemap/sensors-$*");
         assert_eq!(key_expr_for("filemap", "a*b?c"), "filemap/a$*b$*c");
         assert_eq!(key_expr_for("filemap", "**x"), "filemap/$*x");
+    }
+
+    /// Zenoh's own rules for keys: every name's key is a key (not an expression), and
+    /// the expression of every pattern that matches the name covers it (a chunk that
+    /// starts with `@` is verbatim: only a chunk written the same matches it).
+    #[test]
+    fn zenoh_takes_every_key_and_pattern() {
+        use zenoh::key_expr::keyexpr;
+        let names = [
+            "temp",
+            "@cam",
+            "a@b",
+            "@",
+            "50%",
+            "x$y#z?",
+            "a*b",
+            "ünïcode",
+        ];
+        let patterns = ["*", "?cam", "@*", "a*", "*b", "x$y#z?", "50%"];
+        for name in names {
+            let key = key_for("filemap", name);
+            let key = keyexpr::new(&key).unwrap_or_else(|e| panic!("{name}: {key}: {e}"));
+            assert!(!key.is_wild(), "{key}");
+            for pattern in patterns.into_iter().filter(|p| matches(p, name)) {
+                let expr = key_expr_for("filemap", pattern);
+                let expr = keyexpr::new(&expr).unwrap_or_else(|e| panic!("{pattern}: {e}"));
+                assert!(
+                    expr.includes(key),
+                    "{pattern} ({expr}) misses {name} ({key})"
+                );
+            }
+        }
     }
 }
