@@ -1,16 +1,21 @@
-//! Exporting one local topic (or channel): a reader thread subscribes to the topic (or is
-//! the channel's receiver) and moves each message into a bounded buffer, and a sender
-//! thread puts them to the Zenoh key.
-//! The reader never waits for the network, so a link that stops answering never holds up
-//! the local publisher: once the buffer is full, the oldest message is dropped and counted.
+//! Exporting one local topic (or channel). A topic's export has a reader thread, one of
+//! the topic's subscribers, that moves each message into a bounded buffer, and a sender
+//! thread that puts them to the Zenoh key. The reader never waits for the network, so a
+//! link that stops answering never holds up the local publisher: once the buffer is full,
+//! the oldest message is dropped and counted.
 //!
 //! A message put while nobody subscribes to the key on the far side reaches nobody (Zenoh
 //! drops it, and says the put went well). A topic's message then is one nobody receives,
 //! as with a local topic with no subscriber (counted as put: Zenoh's word on whom a key
-//! matches comes in its own time, and is no count of who received what). A channel's
-//! messages wait in the channel instead: its reader takes none, and its sender puts none, while nobody
-//! subscribes, and its reader takes none while the buffer is full (the channel's sender
-//! waits for room, as it would for a slow local receiver), so that a queue stays a queue.
+//! matches comes in its own time, and is no count of who received what).
+//!
+//! A channel is a queue, and stays one: its export is one thread, the channel's receiver,
+//! that puts each message to Zenoh while it holds it, and receives it (gives its space back
+//! to the channel's sender) only once the put went well. While nobody subscribes on the
+//! far side, when a put fails, and when the export stops, the message held is left in the
+//! channel (`RecvSlot::leave`), for the next put or the channel's next receiver: none is
+//! lost on the way, and the channel's sender waits for room, as it would for a slow local
+//! receiver.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -18,7 +23,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use filemap::channel::Receiver;
+use filemap::channel::{Receiver, RecvSlot};
 use filemap::topic::Subscriber;
 use filemap::{Error, Name};
 use zenoh::qos::CongestionControl;
@@ -35,7 +40,8 @@ pub(crate) struct ExportCounters {
     /// Messages put to Zenoh.
     pub(crate) forwarded: AtomicU64,
     /// Messages dropped because the buffer was full (the network was too slow, or down),
-    /// or still in the buffer when the export ended.
+    /// or still in the buffer when the export ended (a channel's: messages that could not
+    /// be read, the channel's memory being lost).
     pub(crate) dropped: AtomicU64,
     /// Messages the topic overwrote before the reader got them (`DropOldest` topics).
     pub(crate) lagged: AtomicU64,
@@ -74,14 +80,6 @@ const SENDER_SPINS: u32 = 256;
 impl Queue {
     fn lock(&self) -> std::sync::MutexGuard<'_, Buffer> {
         self.buffer.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Puts a message taken out back at the front of the line.
-    fn put_back(&self, seq: u64, message: Vec<u8>) {
-        let mut buffer = self.lock();
-        buffer.bytes += message.len();
-        buffer.messages.push_front((seq, message));
-        self.queued.store(buffer.messages.len(), Ordering::Release);
     }
 }
 
@@ -181,47 +179,17 @@ impl Matching {
 /// receiver.
 pub(crate) enum Source {
     Topic(Subscriber),
-    /// A channel's messages have no sequence numbers: the export numbers them itself.
-    Channel(Receiver, u64),
+    Channel(Receiver),
 }
 
-impl Source {
-    fn name(&self) -> &Name {
-        match self {
-            Source::Topic(s) => s.name(),
-            Source::Channel(r, _) => r.name(),
-        }
-    }
-
-    fn name_removed(&self) -> bool {
-        match self {
-            Source::Topic(s) => s.name_removed(),
-            Source::Channel(r, _) => r.name_removed(),
-        }
-    }
-
-    /// The next message and its sequence number, waiting at most `timeout`.
-    fn recv(&mut self, timeout: Duration) -> filemap::Result<(u64, Vec<u8>)> {
-        match self {
-            Source::Topic(s) => {
-                let sample = s.recv_timeout(timeout)?;
-                Ok((sample.seq(), sample.to_vec()?))
-            }
-            Source::Channel(r, next) => {
-                let bytes = r.recv_timeout(timeout)?.to_vec()?;
-                *next += 1;
-                Ok((*next - 1, bytes))
-            }
-        }
-    }
-}
-
-/// Starts exporting `source` to `key`, until the export is joined.
+/// Starts exporting `source` to `key`, until the export is joined (or the bridge stops:
+/// `bridge_stop`).
 pub(crate) fn start(
     session: &Session,
-    subscriber: Source,
+    source: Source,
     key: String,
     settings: &Settings,
+    bridge_stop: &Arc<AtomicBool>,
     log: Log,
 ) -> Result<Export, zenoh::Error> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -257,152 +225,274 @@ pub(crate) fn start(
         queued: AtomicUsize::new(0),
         asleep: AtomicBool::new(false),
     });
-    let name = subscriber.name().clone();
-    // A channel's messages wait in it while nobody subscribes on the far side.
-    let queue_only_when_matched = matches!(subscriber, Source::Channel(..));
-    let reader = {
-        let (queue, counters, stop, log) =
-            (queue.clone(), counters.clone(), stop.clone(), log.clone());
-        let limits = (settings.buffer_messages, settings.buffer_bytes);
-        let matched = queue_only_when_matched.then(|| matched.clone());
-        std::thread::Builder::new()
-            .name(format!("export {name}"))
-            .spawn(move || {
-                let reading = Reading {
-                    queue: &queue,
-                    limits,
-                    counters: &counters,
-                    stop: &stop,
-                    matched: matched.as_deref(),
-                };
-                reading.run(subscriber, &log)
-            })
-            .map_err(|e| zenoh::Error::from(e.to_string()))?
+    let putting = Putting {
+        publisher,
+        key,
+        origin: settings.origin.clone(),
+        counters: counters.clone(),
+        stop: stop.clone(),
+        bridge_stop: bridge_stop.clone(),
+        log,
     };
-    let sender = {
-        let (counters, origin, stop) = (counters.clone(), settings.origin.clone(), stop.clone());
-        let queue = queue.clone();
-        let mut matching = Matching {
-            state: matched,
-            last_asked: None,
-        };
-        std::thread::Builder::new()
-            .name(format!("put {key}"))
-            .spawn(move || loop {
-                if queue_only_when_matched && !matching.now(&publisher) {
-                    // Held in the buffer (and the channel) until the far side comes.
-                    if stop.load(Ordering::Relaxed) {
-                        break;
+    let threads = match source {
+        Source::Channel(receiver) => {
+            let name = receiver.name().clone();
+            let matching = Matching {
+                state: matched,
+                last_asked: None,
+            };
+            vec![spawn(format!("export {name}"), move || {
+                forward_channel(receiver, matching, &putting)
+            })?]
+        }
+        Source::Topic(subscriber) => {
+            let name = subscriber.name().clone();
+            let reader = {
+                let (queue, counters, stop, log) = (
+                    queue.clone(),
+                    counters.clone(),
+                    stop.clone(),
+                    putting.log.clone(),
+                );
+                let limits = (settings.buffer_messages, settings.buffer_bytes);
+                spawn(format!("export {name}"), move || {
+                    let reading = Reading {
+                        queue: &queue,
+                        limits,
+                        counters: &counters,
+                        stop: &stop,
+                    };
+                    reading.run(subscriber, &log)
+                })?
+            };
+            let queue = queue.clone();
+            let sender = spawn(format!("put {}", putting.key), move || {
+                while let Some((seq, message)) = next(&queue, &putting.stop, &putting.counters) {
+                    if let Err(e) = putting.put(seq, message) {
+                        putting.failed(&name, &e);
+                        putting.counters.dropped.fetch_add(1, Ordering::Relaxed);
                     }
-                    std::thread::sleep(STOP_CHECK.min(Duration::from_millis(10)));
-                    continue;
                 }
-                let Some((seq, message)) = next(&queue, &stop, &counters) else {
-                    break;
-                };
-                if queue_only_when_matched && !matching.now(&publisher) {
-                    // The far side went while this waited for a message: it goes back,
-                    // first in line.
-                    queue.put_back(seq, message);
-                    continue;
+            });
+            match sender {
+                Ok(sender) => vec![reader, sender],
+                Err(e) => {
+                    // The reader must not run on alone.
+                    stop.store(true, Ordering::Relaxed);
+                    let _ = reader.join();
+                    return Err(e);
                 }
-                let put = publisher
-                    .put(message)
-                    .attachment(wire::attachment(seq, &origin))
-                    .wait();
-                match put {
-                    Ok(()) => counters.forwarded.fetch_add(1, Ordering::Relaxed),
-                    Err(e) => {
-                        log(&format!("putting a message of {name} to {key} failed: {e}"));
-                        counters.dropped.fetch_add(1, Ordering::Relaxed)
-                    }
-                };
-            })
-    };
-    let sender = match sender {
-        Ok(sender) => sender,
-        Err(e) => {
-            // The reader must not run on alone.
-            stop.store(true, Ordering::Relaxed);
-            let _ = reader.join();
-            return Err(zenoh::Error::from(e.to_string()));
+            }
         }
     };
     Ok(Export {
         counters,
         stop,
-        threads: vec![reader, sender],
+        threads,
         queue,
         ended_by_import: false,
     })
 }
 
-/// The reader's share of an export.
+/// Starts a thread of the export's.
+fn spawn(
+    name: String,
+    run: impl FnOnce() + Send + 'static,
+) -> Result<JoinHandle<()>, zenoh::Error> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(run)
+        .map_err(|e| zenoh::Error::from(e.to_string()))
+}
+
+/// What puts an export's messages to Zenoh.
+struct Putting {
+    publisher: zenoh::pubsub::Publisher<'static>,
+    key: String,
+    origin: String,
+    counters: Arc<ExportCounters>,
+    stop: Arc<AtomicBool>,
+    /// Set when the bridge stops, before its session closes (which fails the puts).
+    bridge_stop: Arc<AtomicBool>,
+    log: Log,
+}
+
+impl Putting {
+    /// Puts message `seq` of `name` to Zenoh: whether it went.
+    fn put(&self, seq: u64, message: Vec<u8>) -> zenoh::Result<()> {
+        let put = self
+            .publisher
+            .put(message)
+            .attachment(wire::attachment(seq, &self.origin))
+            .wait();
+        if put.is_ok() {
+            self.counters.forwarded.fetch_add(1, Ordering::Relaxed);
+        }
+        put
+    }
+
+    /// Logs a put that failed (unless the bridge stops: its session closed first).
+    fn failed(&self, name: &Name, e: &zenoh::Error) {
+        if !self.stopping() {
+            (self.log)(&format!(
+                "putting a message of {name} to {} failed: {e}",
+                self.key
+            ));
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.bridge_stop.load(Ordering::Relaxed)
+    }
+}
+
+/// A channel's export (see the module's docs): each message is put while it is held, and
+/// received only once the put went well. Its messages are numbered by the export (a
+/// channel's have no sequence numbers).
+fn forward_channel(mut receiver: Receiver, mut matching: Matching, putting: &Putting) {
+    let name = receiver.name().clone();
+    let mut seq = 0;
+    while !putting.stopping() {
+        if !matching.now(&putting.publisher) {
+            // Held in the channel until the far side comes.
+            std::thread::sleep(STOP_CHECK.min(Duration::from_millis(10)));
+            continue;
+        }
+        let error = match receiver.recv_timeout(STOP_CHECK) {
+            Ok(message) => {
+                if forward_message(message, seq, &name, &mut matching, putting) {
+                    seq += 1;
+                }
+                continue;
+            }
+            Err(e) => e,
+        };
+        let removed = || receiver.name_removed();
+        if ends_after(error, &name, &removed, &putting.counters, &putting.log) {
+            break;
+        }
+    }
+}
+
+/// Puts a channel's message `seq`, received only if the put went well (then `true`);
+/// otherwise left in the channel.
+fn forward_message(
+    message: RecvSlot<'_>,
+    seq: u64,
+    name: &Name,
+    matching: &mut Matching,
+    putting: &Putting,
+) -> bool {
+    let bytes = match message.to_vec() {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            // The channel's memory is lost (its entry cut short): the message cannot be
+            // read, now or later.
+            (putting.log)(&format!("reading {name}: {e}"));
+            putting.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            drop(message);
+            std::thread::sleep(STOP_CHECK);
+            return false;
+        }
+    };
+    // The far side may have gone while this waited for the message.
+    if !matching.now(&putting.publisher) || putting.stopping() {
+        message.leave();
+        return false;
+    }
+    // (With a reliable link, a put waits while Zenoh's queue is full: the channel's
+    // sender waits for room meanwhile, as for a slow receiver.)
+    match putting.put(seq, bytes) {
+        Ok(()) => {
+            drop(message);
+            true
+        }
+        Err(e) => {
+            // Left for the next try, or the channel's next receiver.
+            putting.failed(name, &e);
+            message.leave();
+            if !putting.stopping() {
+                std::thread::sleep(STOP_CHECK);
+            }
+            false
+        }
+    }
+}
+
+/// What a failed receive of an export's means: whether the export ends (`removed`: its
+/// name was removed, looked at when the source is idle or its publisher gone), after the
+/// error is counted, logged or waited out.
+fn ends_after(
+    e: Error,
+    name: &Name,
+    removed: &dyn Fn() -> bool,
+    counters: &ExportCounters,
+    log: &Log,
+) -> bool {
+    let removed = || {
+        if !removed() {
+            return false;
+        }
+        log(&format!(
+            "{name} was removed: its export ends (a topic made again under the name is \
+             exported anew)"
+        ));
+        counters.name_removed.store(true, Ordering::Release);
+        true
+    };
+    match e {
+        Error::Timeout { .. } => removed(),
+        Error::Lagged { missed, .. } => {
+            counters.lagged.fetch_add(missed, Ordering::Relaxed);
+            false
+        }
+        Error::Disconnected { .. } => {
+            // The publisher (or sender) is gone: a new one may come; look again in a
+            // moment.
+            if removed() {
+                return true;
+            }
+            std::thread::sleep(STOP_CHECK);
+            false
+        }
+        e => {
+            log(&format!("reading {name}: {e}"));
+            std::thread::sleep(STOP_CHECK);
+            false
+        }
+    }
+}
+
+/// The reader's share of a topic's export.
 struct Reading<'a> {
     queue: &'a Queue,
     /// The buffer's limits (messages, bytes): past them, the oldest message is dropped.
     limits: (usize, usize),
     counters: &'a ExportCounters,
     stop: &'a AtomicBool,
-    /// For a channel: whether anybody subscribes on the far side (nothing is read while
-    /// nobody does, nor while the buffer is full).
-    matched: Option<&'a MatchState>,
 }
 
 impl Reading<'_> {
-    /// Every message of the topic (or channel) into the buffer, until the export stops.
-    fn run(&self, mut subscriber: Source, log: &Log) {
+    /// Every message of the topic into the buffer, until the export stops.
+    fn run(&self, mut subscriber: Subscriber, log: &Log) {
         let name = subscriber.name().clone();
-        // Whether the topic's name was removed, looked at while the reader is idle (a
-        // system call; a topic still published to is read on, orphan or not).
-        let name_removed = |subscriber: &Source| {
-            if !subscriber.name_removed() {
-                return false;
-            }
-            log(&format!(
-                "{name} was removed: its export ends (a topic made again under the name is \
-                 exported anew)"
-            ));
-            self.counters.name_removed.store(true, Ordering::Release);
-            true
-        };
         while !self.stop.load(Ordering::Relaxed) {
-            if self.matched.is_some_and(|m| !m.now() || self.full()) {
-                std::thread::sleep(STOP_CHECK.min(Duration::from_millis(10)));
-                continue;
-            }
-            match subscriber.recv(STOP_CHECK) {
+            let read = subscriber
+                .recv_timeout(STOP_CHECK)
+                .and_then(|sample| Ok((sample.seq(), sample.to_vec()?)));
+            match read {
                 Ok((seq, bytes)) => self.push(seq, bytes),
-                Err(Error::Timeout { .. }) => {
-                    if name_removed(&subscriber) {
-                        break;
-                    }
-                }
-                Err(Error::Lagged { missed, .. }) => {
-                    self.counters.lagged.fetch_add(missed, Ordering::Relaxed);
-                }
-                Err(Error::Disconnected { .. }) => {
-                    // The publisher is gone: a new one may come; look again in a moment.
-                    if name_removed(&subscriber) {
-                        break;
-                    }
-                    std::thread::sleep(STOP_CHECK);
-                }
                 Err(e) => {
-                    log(&format!("reading {name}: {e}"));
-                    std::thread::sleep(STOP_CHECK);
+                    // (The name is looked at while the reader is idle, a system call: a
+                    // topic still published to is read on, orphan or not.)
+                    let removed = || subscriber.name_removed();
+                    if ends_after(e, &name, &removed, self.counters, log) {
+                        break;
+                    }
                 }
             }
         }
         self.queue.ready.notify_all();
-    }
-
-    /// Whether the buffer is at its limits (a channel's reader then leaves the messages
-    /// in the channel, whose sender waits for room, rather than drop one).
-    fn full(&self) -> bool {
-        let (max_messages, max_bytes) = self.limits;
-        let buffer = self.queue.lock();
-        buffer.messages.len() >= max_messages || buffer.bytes >= max_bytes
     }
 
     /// Puts a message into the buffer, dropping the oldest past the limits, and wakes
@@ -412,11 +502,8 @@ impl Reading<'_> {
         let mut buffer = self.queue.lock();
         buffer.bytes += bytes.len();
         buffer.messages.push_back((seq, bytes));
-        // (A channel's reader takes no message while the buffer is full, and drops none:
-        // one message may go past the limits.)
-        while self.matched.is_none()
-            && (buffer.messages.len() > max_messages
-                || (buffer.bytes > max_bytes && buffer.messages.len() > 1))
+        while buffer.messages.len() > max_messages
+            || (buffer.bytes > max_bytes && buffer.messages.len() > 1)
         {
             if let Some((_, old)) = buffer.messages.pop_front() {
                 buffer.bytes -= old.len();
@@ -479,7 +566,7 @@ pub(crate) fn subscribe(name: &Name) -> filemap::Result<Source> {
         Err(filemap::Error::KindMismatch {
             found: filemap::Kind::Channel,
             ..
-        }) => Ok(Source::Channel(Receiver::open(name.clone())?, 0)),
+        }) => Ok(Source::Channel(Receiver::open(name.clone())?)),
         Err(e) => Err(e),
     }
 }

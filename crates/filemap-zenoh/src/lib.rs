@@ -1187,8 +1187,8 @@ impl Bridge {
     }
 
     /// Stops the bridge: its threads end, and its Zenoh session closes. Each bridged
-    /// topic's final counters (what an export still held when it stopped counts as
-    /// dropped).
+    /// topic's final counters (what a topic's export still held when it stopped counts as
+    /// dropped; a channel's export leaves the message it holds in the channel).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -1375,7 +1375,15 @@ fn scan(patterns: &[String], scanning: &Scanning<'_>, refused: &mut HashMap<Stri
             }
         };
         let key = keys::key_for(&settings.prefix, &base);
-        match export::start(session, subscriber, key.clone(), settings, log.clone()) {
+        let started = export::start(
+            session,
+            subscriber,
+            key.clone(),
+            settings,
+            stop,
+            log.clone(),
+        );
+        match started {
             Ok(export) => {
                 // Under both locks (exports, then imported, as everywhere): an import that
                 // took the name meanwhile keeps it, and this export ends.

@@ -54,6 +54,10 @@ fn main() {
             "vectored_sends_join_their_parts",
             vectored_sends_join_their_parts,
         ),
+        (
+            "a_message_left_is_received_again",
+            a_message_left_is_received_again,
+        ),
     ];
     #[cfg(target_os = "linux")]
     tests.push(("runs_under_valgrind", runs_under_valgrind));
@@ -513,6 +517,44 @@ fn one_sender_and_one_receiver_at_a_time() {
         })
     ));
     drop((tx, rx, m));
+    ns.assert_empty();
+}
+
+/// `RecvSlot::leave` keeps a message queued: the next receive gets it again, by this
+/// receiver or the channel's next one, after a wrap marker too, and the sender does not
+/// write over it meanwhile.
+fn a_message_left_is_received_again() {
+    let ns = Namespace::new();
+    let name = unique("left");
+    let mut tx = Sender::create_or_open(&name, 4096).unwrap();
+    let mut rx = Receiver::open(&name).unwrap();
+    let message = |seq: u8, len: usize| vec![seq; len];
+    // Near the ring's end, so that the second message after it wraps.
+    tx.send(&[0u8; 3000]).unwrap();
+    rx.recv().unwrap();
+    for seq in 1..=3 {
+        tx.send(&message(seq, 600)).unwrap();
+    }
+    rx.recv().unwrap().leave();
+    let again = rx.recv().unwrap().to_vec().unwrap();
+    assert_eq!(again, message(1, 600), "left, then received");
+    rx.recv().unwrap().leave();
+    // The sender fills the ring, and writes over nothing left in it.
+    let mut sent = 3;
+    while tx.try_send(&message(sent + 1, 100)).unwrap() {
+        sent += 1;
+        assert!(sent < 64, "the ring never filled");
+    }
+    drop(rx);
+    let mut rx = Receiver::open(&name).unwrap();
+    let left = rx.recv().unwrap().to_vec().unwrap();
+    assert_eq!(left, message(2, 600), "the next receiver's");
+    assert_eq!(rx.recv().unwrap().to_vec().unwrap(), message(3, 600));
+    for seq in 4..=sent {
+        assert_eq!(rx.recv().unwrap().to_vec().unwrap(), message(seq, 100));
+    }
+    assert!(rx.try_recv().unwrap().is_none());
+    drop((tx, rx));
     ns.assert_empty();
 }
 

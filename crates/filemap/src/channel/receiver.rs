@@ -944,6 +944,40 @@ impl RecvSlot<'_> {
         Ok(())
     }
 
+    /// Leaves the message in the channel, received by nobody: the next receive, by this
+    /// receiver or by the channel's next one, gets it again (a receiver that cannot pass a
+    /// message on yet, say across a link that is down, keeps it queued so). Dropping the
+    /// slot instead gives the message's space back to the sender: it is received.
+    ///
+    /// ```
+    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// use filemap::channel::{Receiver, Sender};
+    /// let mut tx = Sender::create_or_open("doc-recv-slot-leave", 4096)?;
+    /// let mut rx = Receiver::open("doc-recv-slot-leave")?;
+    /// tx.send(b"not yet")?;
+    /// rx.recv()?.leave();
+    /// assert_eq!(rx.recv()?.to_vec()?, b"not yet"); // received again
+    /// assert!(rx.try_recv()?.is_none());
+    /// # Ok::<(), filemap::Error>(())
+    /// ```
+    pub fn leave(self) {
+        // Not dropped: the head stays where it is.
+        let mut slot = std::mem::ManuallyDrop::new(self);
+        let frame = slot.frame;
+        // (A message taken before a `fork` is its parent's: the child moves nothing.)
+        if slot.receiver.end.inherited() {
+            return;
+        }
+        // Only this receiver moves the claim, and the sender writes nothing from the head
+        // (not moved since the message was handed out) on: the frame is there as it was.
+        slot.receiver
+            .end
+            .ring
+            .claim()
+            .store(frame, Ordering::Release);
+        slot.receiver.claim = frame;
+    }
+
     /// The message as a slice, read in place.
     ///
     /// # Safety
