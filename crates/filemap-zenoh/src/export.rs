@@ -13,9 +13,12 @@
 //! that puts each message to Zenoh while it holds it, and receives it (gives its space back
 //! to the channel's sender) only once the put went well. While nobody subscribes on the
 //! far side, when a put fails, and when the export stops, the message held is left in the
-//! channel (`RecvSlot::leave`), for the next put or the channel's next receiver: none is
-//! lost on the way, and the channel's sender waits for room, as it would for a slow local
-//! receiver.
+//! channel (`RecvSlot::leave`), for the next put or the channel's next receiver, and the
+//! channel's sender waits for room, as it would for a slow local receiver. A put that went
+//! well has only handed the message to Zenoh's queue: what that queue holds when the
+//! link dies, or when the bridge stops while the link is stalled (the session closes
+//! first, and lets a put waiting for room in the queue return as if it went well), is
+//! lost, as any put is; the far side's gap report says so.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -557,11 +560,17 @@ fn next(queue: &Queue, stop: &AtomicBool, counters: &ExportCounters) -> Option<(
     }
 }
 
-/// Opens what the export of `name` reads: a subscriber of its topic from now on (not its
-/// history: the far side gets what is published while the bridge runs), or the receiver
-/// of its channel.
-pub(crate) fn subscribe(name: &Name) -> filemap::Result<Source> {
-    match Subscriber::open_latest(name.clone()) {
+/// Opens what the export of `name` reads: a subscriber of its topic, or the receiver of
+/// its channel. The subscriber starts from now on, or, for a topic made while the bridge
+/// runs (`made_since_start`), from the start of its history: the far side gets what is
+/// published while the bridge runs.
+pub(crate) fn subscribe(name: &Name, made_since_start: bool) -> filemap::Result<Source> {
+    let subscribed = if made_since_start {
+        Subscriber::open(name.clone())
+    } else {
+        Subscriber::open_latest(name.clone())
+    };
+    match subscribed {
         Ok(subscriber) => Ok(Source::Topic(subscriber)),
         Err(filemap::Error::KindMismatch {
             found: filemap::Kind::Channel,

@@ -40,6 +40,7 @@
 mod export;
 mod import;
 pub mod keys;
+mod scan;
 mod service;
 mod status;
 pub mod wire;
@@ -54,7 +55,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use filemap::{Kind, Name, Scope};
+use filemap::Name;
 use zenoh::Wait;
 
 /// Where the bridge's log lines go.
@@ -1080,10 +1081,10 @@ impl Bridge {
             std::thread::Builder::new()
                 .name("export scan".into())
                 .spawn(move || {
-                    let mut refused = HashMap::new();
+                    let mut memory = scan::ScanMemory::default();
                     let mut status_failed = false;
                     while !stop.load(Ordering::Relaxed) {
-                        let scanning = Scanning {
+                        let scanning = scan::Scanning {
                             session: &session,
                             settings: &settings,
                             exports: &exports,
@@ -1091,7 +1092,7 @@ impl Bridge {
                             stop: &stop,
                             log: &log,
                         };
-                        scan(&patterns, &scanning, &mut refused);
+                        scan::scan(&patterns, &scanning, &mut memory);
                         if let Some(writer) = &status {
                             let topics = collect_stats(&exports, &imported);
                             let written = writer.write(&BridgeStatus {
@@ -1188,7 +1189,7 @@ impl Bridge {
 
     /// Stops the bridge: its threads end, and its Zenoh session closes. Each bridged
     /// topic's final counters (what a topic's export still held when it stopped counts as
-    /// dropped; a channel's export leaves the message it holds in the channel).
+    /// dropped; a channel's export leaves the message it has not put in the channel).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -1282,124 +1283,6 @@ fn collect_stats(
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Starts exporting every local topic the patterns name that is not exported yet, and
-/// not one this bridge imports into.
-/// What a scan works with: the bridge's session, settings, exports and imports.
-struct Scanning<'a> {
-    session: &'a zenoh::Session,
-    settings: &'a Settings,
-    exports: &'a Mutex<HashMap<String, export::Export>>,
-    imported: &'a import::Imported,
-    stop: &'a Arc<AtomicBool>,
-    log: &'a Log,
-}
-
-/// How many names' refusals a scanner remembers (so as to say each once).
-const MAX_REFUSED_EXPORTS: usize = 1024;
-
-fn scan(patterns: &[String], scanning: &Scanning<'_>, refused: &mut HashMap<String, String>) {
-    let Scanning {
-        session,
-        settings,
-        exports,
-        imported,
-        stop,
-        log,
-    } = *scanning;
-    // Exports whose topic's name was removed end once their buffers are sent; a topic
-    // made again under the name is then exported anew below.
-    let orphans: Vec<export::Export> = {
-        let mut all = lock(exports);
-        let names: Vec<String> = all
-            .iter()
-            .filter(|(_, e)| e.orphaned_and_sent())
-            .map(|(name, _)| name.clone())
-            .collect();
-        names.into_iter().filter_map(|n| all.remove(&n)).collect()
-    };
-    for mut orphan in orphans {
-        orphan.join();
-    }
-    let mut candidates: Vec<String> = patterns
-        .iter()
-        .filter(|p| !keys::is_pattern(p))
-        .cloned()
-        .collect();
-    if patterns.iter().any(|p| keys::is_pattern(p)) {
-        match filemap::namespace::list() {
-            Ok(entries) => candidates.extend(
-                entries
-                    .into_iter()
-                    .filter(|e| matches!(e.kind, Some(Kind::Topic | Kind::Channel)))
-                    .filter_map(|e| Name::new(e.name.as_str()).ok())
-                    // A pattern matches this session's topics only (a `Global\` one is
-                    // exported by its full name), written without their scope.
-                    .filter(|n| n.scope() == Scope::Local)
-                    .map(|n| n.base().to_string())
-                    .filter(|base| patterns.iter().any(|p| keys::matches(p, base))),
-            ),
-            Err(e) => log(&format!(
-                "listing the namespace for the export patterns: {e}"
-            )),
-        }
-    }
-    for base in candidates {
-        if lock(exports).contains_key(&base) || lock(imported).contains_key(&base) {
-            continue;
-        }
-        let Ok(name) = Name::new(base.as_str()) else {
-            continue;
-        };
-        // A topic that does not exist yet is looked for again at the next scan; one that
-        // cannot be exported is too, and why is said once (until the reason changes).
-        let subscriber = match export::subscribe(&name) {
-            Ok(subscriber) => {
-                refused.remove(&base);
-                subscriber
-            }
-            Err(filemap::Error::NotFound { .. }) => continue,
-            Err(e) => {
-                let why = e.to_string();
-                if refused.get(&base) != Some(&why) {
-                    log(&format!(
-                        "cannot export {base} (tried again as it goes): {why}"
-                    ));
-                    if refused.len() >= MAX_REFUSED_EXPORTS {
-                        refused.clear();
-                    }
-                    refused.insert(base, why);
-                }
-                continue;
-            }
-        };
-        let key = keys::key_for(&settings.prefix, &base);
-        let started = export::start(
-            session,
-            subscriber,
-            key.clone(),
-            settings,
-            stop,
-            log.clone(),
-        );
-        match started {
-            Ok(export) => {
-                // Under both locks (exports, then imported, as everywhere): an import that
-                // took the name meanwhile keeps it, and this export ends.
-                let mut all = lock(exports);
-                if lock(imported).contains_key(&base) || stop.load(Ordering::Relaxed) {
-                    drop(all);
-                    let mut export = export;
-                    export.join();
-                    continue;
-                }
-                log(&format!("exporting {base} to {key}"));
-                all.insert(base, export);
-            }
-            Err(e) => log(&format!("cannot export {base}: {e}")),
-        }
-    }
 }
 
 /// This bridge's id: the host's name and the namespace's directory, with the directory's

@@ -34,7 +34,8 @@
 //! receiver returns `Disconnected` likewise. A new endpoint can take the place of a dead
 //! one. Nothing committed is lost, and no message is handed out twice: a message a
 //! receiver was given is not given again to the receiver that replaces it, even if the
-//! first died holding it.
+//! first died holding it (unless the receiver left it in the channel on purpose,
+//! [`RecvSlot::leave`]).
 //!
 //! An endpoint belongs to the process that opened it. A child made by `fork` without
 //! `exec` (as Python's `multiprocessing` makes its workers with its fork start method, the

@@ -732,7 +732,8 @@ pub(crate) enum AtPosition {
 
 /// A committed message at a receiver's position: where its payload is, how long it is, and
 /// where its frame ends (all checked to fit the ring). Not `Copy`: each one found is taken
-/// once, so the position never moves back.
+/// once, so the position never moves back past it (only `RecvSlot::leave` moves it back,
+/// to the start of the message taken).
 #[derive(Debug)]
 pub(crate) struct ReadyFrame {
     payload: u64,
@@ -945,9 +946,10 @@ impl RecvSlot<'_> {
     }
 
     /// Leaves the message in the channel, received by nobody: the next receive, by this
-    /// receiver or by the channel's next one, gets it again (a receiver that cannot pass a
-    /// message on yet, say across a link that is down, keeps it queued so). Dropping the
-    /// slot instead gives the message's space back to the sender: it is received.
+    /// receiver or by the channel's next one, gets it again (an inbox's, at its ring's next
+    /// turn: the other senders' rings come first). A receiver that cannot pass a message on
+    /// yet, say across a link that is down, keeps it queued so. Dropping the slot instead
+    /// gives the message's space back to the sender: it is received.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

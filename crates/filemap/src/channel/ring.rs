@@ -15,7 +15,9 @@
 //! | 448 | receiver state (u32), receiver busy-polls (u32) | receiver |
 //! | 4096 | the ring: `capacity` bytes of frames | |
 //!
-//! Positions only grow; a position's place in the ring is `position % capacity`. A frame
+//! Positions only grow (but for the receiver's claim, which `RecvSlot::leave` moves back to
+//! the start of the message it leaves, never behind the head); a position's place in the
+//! ring is `position % capacity`. A frame
 //! starts on a cache line with a 16-byte header: its shape (u64: the payload length in the
 //! low 32 bits, the payload's offset from the frame's start in the high 32 bits) and the
 //! commit tag (u64: the bitwise complement of the frame's own position). A payload of up to
