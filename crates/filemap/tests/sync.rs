@@ -662,8 +662,44 @@ fn wrong_kind_and_wrong_type_are_refused() {
         *SharedMutex::<u64>::open(&value).unwrap().lock().unwrap(),
         7
     );
-    drop((m, map, v));
+    // A struct each program defines for itself, in its own crate (here: its own module),
+    // is the same type under the same name; not under another.
+    let pose = unique("a-pose");
+    let p = SharedMutex::create_new(&pose, producer::Pose { x: 1.5, y: -2.0 }).unwrap();
+    let seen = SharedMutex::<consumer::Pose>::open(&pose).unwrap();
+    assert_eq!(seen.lock().unwrap().y, -2.0);
+    match SharedMutex::<consumer::Position>::open(&pose) {
+        Err(Error::LayoutMismatch { .. }) => {}
+        other => panic!("expected LayoutMismatch, got {other:?}"),
+    }
+    drop((m, map, v, p, seen));
     ns.assert_empty();
+}
+
+/// The same struct, defined twice, as two programs would each define it.
+mod producer {
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+    pub struct Pose {
+        pub x: f32,
+        pub y: f32,
+    }
+}
+
+mod consumer {
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+    pub struct Pose {
+        pub x: f32,
+        pub y: f32,
+    }
+
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+    pub struct Position {
+        pub x: f32,
+        pub y: f32,
+    }
 }
 
 fn objects_go_away_with_their_last_handle() {

@@ -1,6 +1,7 @@
 //! `SharedMutex<T>`: a named value of a plain-old-data type under a robust mutex, with a
-//! guard that holds a copy of the value and writes it back when it unlocks. The creator records `T`'s size, alignment and type name
-//! (hashed) in the header; opening it as another type is an error.
+//! guard that holds a copy of the value and writes it back when it unlocks. The creator
+//! records `T`'s size, alignment and type name (without module paths, hashed) in the
+//! header; opening it as another type is an error.
 
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
@@ -18,11 +19,38 @@ use crate::sys::{self, CreateMode};
 use crate::vocabulary::Disposition;
 use crate::vocabulary::Kind;
 
-/// FNV-1a of the type's name: the type tag recorded in the header.
+/// FNV-1a of the type's name without its module paths: the type tag recorded in the
+/// header.
 fn type_hash(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    without_paths(name)
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+}
+
+/// A type's name (as `std::any::type_name` writes it) without the module paths of the
+/// names in it: `[producer::Pose; 2]` is `[Pose; 2]`. Two programs share a value whose
+/// type each defines for itself, in its own crate, under the same name.
+fn without_paths(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut word = String::new();
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+        } else if c == ':' && chars.peek() == Some(&':') {
+            // `word` was a path segment.
+            chars.next();
+            word.clear();
+        } else {
+            out.push_str(&word);
+            word.clear();
+            out.push(c);
+        }
+    }
+    out.push_str(&word);
+    out
 }
 
 fn layout_of<T>() -> Layout {
@@ -61,6 +89,12 @@ fn check_layout<T>(name: &Name, header: &Header) -> Result<()> {
 /// [`abandoned`](SharedMutexGuard::abandoned) says so). A guard leaked (`mem::forget`)
 /// keeps the value locked while its handle lives, as [`NamedMutex`](super::NamedMutex)'s
 /// does.
+///
+/// The value's type is checked at every open: its size, its alignment and its name,
+/// without module paths (`producer::Pose` and `consumer::Pose` are one type, so that two
+/// programs can each define the struct they share; `Pose` and `Position` are not). Give
+/// the struct the same fields in both (`#[repr(C)]`, as `Pod` asks): the bytes are taken
+/// as they are.
 ///
 /// ```
 /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -475,5 +509,25 @@ impl<T: Pod> Drop for SharedMutexGuard<'_, T> {
             }
         }
         release(&self.owner.object);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_tags_leave_module_paths_out() {
+        for (name, plain) in [
+            ("u64", "u64"),
+            ("producer::Pose", "Pose"),
+            ("[producer::sensors::Pose; 2]", "[Pose; 2]"),
+            ("(u32, consumer::Pose)", "(u32, Pose)"),
+            ("common::Pair<app::A, [u8; 4]>", "Pair<A, [u8; 4]>"),
+        ] {
+            assert_eq!(without_paths(name), plain);
+        }
+        assert_eq!(type_hash("producer::Pose"), type_hash("consumer::Pose"));
+        assert_ne!(type_hash("producer::Pose"), type_hash("producer::Pos"));
     }
 }
