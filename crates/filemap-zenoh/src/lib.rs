@@ -1285,11 +1285,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// This bridge's id: the host's name and the namespace's directory, with the directory's
-/// device and inode (Windows: the user's name, whose session the namespace is). The same
-/// for a
-/// bridge restarted on that host, so that the far side counts what was missed meanwhile
-/// as a gap in the sequence it already follows.
+/// This bridge's id: the host's name and its namespace's (`filemap::namespace::identity`:
+/// the namespace directory with its device and inode; on Windows the session's object
+/// directory). The same for a bridge restarted on that host, so that the far side counts
+/// what was missed meanwhile as a gap in the sequence it already follows.
 fn origin_id() -> String {
     // (The kernel's name for the host first: /etc/hostname may be missing, in a container
     // say, and a fallback shared by every such host would make their ids one, and their
@@ -1301,23 +1300,11 @@ fn origin_id() -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "host".into());
-    // The directory as the system resolves it, and which file system it is (its device
-    // and inode): two namespaces shown under one path (containers of one host name, each
-    // with a /dev/shm of its own) have different ones, and one namespace written two ways
-    // (`/dev/shm/`, a symbolic link) one. An import drops what carries its own id.
-    #[cfg(unix)]
-    let namespace = {
-        use std::os::unix::fs::MetadataExt;
-        let dir = filemap::namespace::directory();
-        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
-        match std::fs::metadata(&dir) {
-            Ok(m) => format!("{}#{:x}.{:x}", dir.display(), m.dev(), m.ino()),
-            Err(_) => dir.display().to_string(),
-        }
-    };
-    // Windows: the namespace is the session's (and the machine's, for Global\ names).
-    #[cfg(windows)]
-    let namespace = std::env::var("USERNAME").unwrap_or_default();
+    // The namespace as filemap tells namespaces apart: two shown under one path
+    // (containers of one host name, each with a /dev/shm of its own) differ, one written
+    // two ways (a symbolic link) does not; on Windows, two sessions of one user differ. An
+    // import drops what carries its own id.
+    let namespace = filemap::namespace::identity();
     format!("{host}:{namespace}")
 }
 

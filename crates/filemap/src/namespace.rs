@@ -84,6 +84,27 @@ pub fn directory() -> PathBuf {
     sys::namespace_dir_path()
 }
 
+/// The namespace this process sees, as one string that tells namespaces apart on one
+/// host and stays the same while the namespace does (for a program that must say which
+/// namespace it speaks for, as the Zenoh bridge's id does): on Linux the namespace
+/// directory as the system resolves it, with its device and inode (two containers with a
+/// /dev/shm each differ; a directory reached through a symbolic link does not); on
+/// Windows this session's object directory, where its `Local\` names live
+/// (`\Sessions\1\BaseNamedObjects`: two sessions of one user differ).
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// std::env::set_var("FILEMAP_DIR", dir.path());
+/// let here = filemap::namespace::identity();
+/// # #[cfg(unix)]
+/// assert!(here.starts_with(&*std::fs::canonicalize(dir.path()).unwrap().to_string_lossy()));
+/// # #[cfg(windows)]
+/// assert!(here.starts_with("\\Sessions\\") && here.ends_with("\\BaseNamedObjects"));
+/// ```
+pub fn identity() -> String {
+    sys::namespace_identity()
+}
+
 /// Every entry in the namespace that this process can see. On Windows: the filemap
 /// sections (those with filemap's header) and the named mutexes, events and semaphores in
 /// this session's object directory (`Local\`) and the global one (`Global\`); Windows

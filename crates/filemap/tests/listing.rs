@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{role, run_tests, spawn_ready, unique, Namespace};
+use common::{child, role, run_tests, spawn_ready, unique, Namespace};
 use filemap::sync::NamedMutex;
 use filemap::{Kind, Mapping};
 
@@ -31,10 +31,18 @@ fn main() {
             "a_stale_entry_probed_by_ls_is_still_reclaimed",
             a_stale_entry_probed_by_ls_is_still_reclaimed,
         ),
+        (
+            "the_namespace_identity_tells_namespaces_apart",
+            the_namespace_identity_tells_namespaces_apart,
+        ),
     ]);
 }
 
 fn play(role: &str, args: &[String]) -> i32 {
+    if role == "identity" {
+        print!("{}", filemap::namespace::identity());
+        return 0;
+    }
     if role == "describe" {
         let e = filemap::namespace::info(args[0].as_str()).unwrap();
         print!("stale={} holders={:?}", e.stale, e.holders);
@@ -48,6 +56,48 @@ fn play(role: &str, args: &[String]) -> i32 {
     common::ready_then_block();
     drop(held);
     0
+}
+
+/// `namespace::identity`: what another process of the namespace says too; on Linux the
+/// same through a symbolic link to the directory and another for another directory, on
+/// Windows the session's object directory.
+fn the_namespace_identity_tells_namespaces_apart() {
+    use common::SpawnRetrying;
+    let ns = Namespace::new();
+    let here = filemap::namespace::identity();
+    let child = child("identity", &[])
+        .stdout(std::process::Stdio::piped())
+        .spawn_retrying()
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(child.stdout).unwrap(),
+        here,
+        "another process's"
+    );
+    #[cfg(unix)]
+    {
+        let link = tempfile::tempdir().unwrap();
+        let linked = link.path().join("namespace");
+        std::os::unix::fs::symlink(ns.path(), &linked).unwrap();
+        std::env::set_var("FILEMAP_DIR", &linked);
+        assert_eq!(
+            filemap::namespace::identity(),
+            here,
+            "through a symbolic link"
+        );
+        let other = Namespace::new();
+        assert_ne!(filemap::namespace::identity(), here, "another directory");
+        drop(other);
+        std::env::set_var("FILEMAP_DIR", ns.path());
+    }
+    #[cfg(windows)]
+    {
+        assert!(here.starts_with("\\Sessions\\"), "{here}");
+        assert!(here.ends_with("\\BaseNamedObjects"), "{here}");
+    }
+    println!("    identity: {here}");
+    ns.assert_empty();
 }
 
 fn lists_what_two_other_processes_made() {

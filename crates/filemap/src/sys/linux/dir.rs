@@ -22,6 +22,20 @@ pub(crate) fn namespace_dir_path() -> PathBuf {
     }
 }
 
+/// The namespace as one string, the same for every process that sees the same names:
+/// the directory as the system resolves it, with its file system's device and its inode
+/// (two namespaces shown under one path, containers each with a /dev/shm of its own, have
+/// different ones; one namespace written two ways, through a symbolic link, has one).
+pub(crate) fn namespace_identity() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let dir = namespace_dir_path();
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    match std::fs::metadata(&dir) {
+        Ok(m) => format!("{}#{:x}.{:x}", dir.display(), m.dev(), m.ino()),
+        Err(_) => dir.display().to_string(),
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Dir {
     pub(super) fd: OwnedFd,

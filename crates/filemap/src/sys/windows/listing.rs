@@ -40,15 +40,26 @@ struct DirectoryEntry {
     type_name: UNICODE_STRING,
 }
 
-/// The entries of this session's and the global object directory that filemap can name.
-pub(crate) fn list_entries() -> Result<Vec<RawEntry>> {
+/// This process's session's object directory, where its `Local\` names live.
+fn session_directory() -> String {
     let mut session = 0u32;
     // SAFETY: `session` receives this process's session id.
     if unsafe { ProcessIdToSessionId(GetCurrentProcessId(), &mut session) } == 0 {
         session = 0;
     }
+    format!("\\Sessions\\{session}\\BaseNamedObjects")
+}
+
+/// The namespace as one string, the same for every process that sees the same `Local\`
+/// names: the session's object directory (two sessions of one user have their own).
+pub(crate) fn namespace_identity() -> String {
+    session_directory()
+}
+
+/// The entries of this session's and the global object directory that filemap can name.
+pub(crate) fn list_entries() -> Result<Vec<RawEntry>> {
     let directories = [
-        (format!("\\Sessions\\{session}\\BaseNamedObjects"), "Local"),
+        (session_directory(), "Local"),
         ("\\BaseNamedObjects".to_string(), "Global"),
     ];
     let mut out = Vec::new();
