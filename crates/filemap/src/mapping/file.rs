@@ -331,7 +331,11 @@ impl FileOptions {
                     },
                     _ => Error::io("open", path.display(), e),
                 })?;
-                let path = std::fs::canonicalize(&path).unwrap_or(path);
+                // The path of the file opened, as the system names it (symbolic links
+                // resolved), not looked up again by the name given: that may name another
+                // file by now.
+                let path = sys::file_path(&file)
+                    .unwrap_or_else(|| std::fs::canonicalize(&path).unwrap_or(path));
                 (file, Some(path), true)
             }
             FileSource::File(file) => {

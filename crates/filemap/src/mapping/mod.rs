@@ -444,7 +444,9 @@ impl Mapping {
         self.object.header.is_persistent()
     }
 
-    /// For a file-backed mapping, the file's path (if known).
+    /// For a file-backed mapping, the file's path (if known): the path of the file it
+    /// opened, as the system names it (absolute, symbolic links resolved; on Windows
+    /// without the `\\?\` prefix).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -453,7 +455,8 @@ impl Mapping {
     /// let path = dir.path().join("doc-mapping-path.bin");
     /// std::fs::write(&path, [0u8; 16]).unwrap();
     /// let m = Mapping::from_path(&path).create()?;
-    /// assert_eq!(m.path(), Some(std::fs::canonicalize(&path).unwrap().as_path()));
+    /// let canonical = |p: &std::path::Path| std::fs::canonicalize(p).unwrap();
+    /// assert_eq!(m.path().map(canonical), Some(canonical(&path)));
     /// assert_eq!(Mapping::create_new("doc-mapping-path", 16)?.path(), None);
     /// # Ok::<(), filemap::Error>(())
     /// ```
