@@ -196,6 +196,10 @@ pub(crate) fn start(
     log: Log,
 ) -> Result<Export, zenoh::Error> {
     let stop = Arc::new(AtomicBool::new(false));
+    let source_name = match &source {
+        Source::Topic(s) => s.name().to_string(),
+        Source::Channel(r) => r.name().to_string(),
+    };
     let publisher = session
         .declare_publisher(key.clone())
         .congestion_control(if settings.reliable {
@@ -231,7 +235,7 @@ pub(crate) fn start(
     let putting = Putting {
         publisher,
         key,
-        origin: settings.origin.clone(),
+        origin: settings.origin_of(&source_name).to_string(),
         counters: counters.clone(),
         stop: stop.clone(),
         bridge_stop: bridge_stop.clone(),

@@ -226,7 +226,8 @@ impl Importer {
         // bridge's of this id exports from this namespace (or from a host of the same name
         // with a namespace of the same path): imported again here (before the topic is
         // even taken), each would go round for ever between the two bridges.
-        if let Some((_, origin)) = numbered.filter(|(_, o)| *o == self.settings.origin) {
+        let own = self.settings.origin_of(&name);
+        if let Some((_, origin)) = numbered.filter(|(_, o)| *o == own) {
             if !std::mem::replace(&mut self.said_same_id, true) {
                 (self.log)(&format!(
                     "a sample from another bridge with this bridge's id {origin} is not \

@@ -219,6 +219,21 @@ pub(crate) struct Settings {
     pub(crate) query_timeout: Duration,
     /// This bridge's id, in the attachments of what it exports.
     pub(crate) origin: String,
+    /// Its id for `Global\` topics, which every bridge of the host that sees the same
+    /// `Global\` names shares (on Windows, every session's): an import drops what carries
+    /// it, as it drops what carries `origin`.
+    pub(crate) global_origin: String,
+}
+
+impl Settings {
+    /// The id of what this bridge exports of `name` (a topic's name, as its key names it).
+    pub(crate) fn origin_of(&self, name: &str) -> &str {
+        if name.starts_with("Global\\") {
+            &self.global_origin
+        } else {
+            &self.origin
+        }
+    }
 }
 
 /// Builds a [`Bridge`]: what to export and import, and how to reach the other hosts.
@@ -943,7 +958,8 @@ impl Bridge {
                 buffer_bytes: 64 << 20,
                 topic_capacity: 1 << 20,
                 query_timeout: Duration::from_secs(10),
-                origin: origin_id(),
+                origin: origin_id(&filemap::namespace::identity()),
+                global_origin: origin_id(&filemap::namespace::global_identity()),
             },
             exports: Vec::new(),
             imports: Vec::new(),
@@ -1117,7 +1133,11 @@ impl Bridge {
         Ok(bridge)
     }
 
-    /// This bridge's id (in the attachments of what it exports).
+    /// This bridge's id (in the attachments of what it exports): the host's name and
+    /// [`filemap::namespace::identity`]. What it exports of a `Global\` topic carries the
+    /// id of the host's `Global\` names instead ([`filemap::namespace::global_identity`]):
+    /// the same on Linux; on Windows one for every session, so that the bridges of two
+    /// sessions, which share those names, never pass each other's samples round.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -1285,11 +1305,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// This bridge's id: the host's name and its namespace's (`filemap::namespace::identity`:
-/// the namespace directory with its device and inode; on Windows the session's object
-/// directory). The same for a bridge restarted on that host, so that the far side counts
-/// what was missed meanwhile as a gap in the sequence it already follows.
-fn origin_id() -> String {
+/// A bridge's id for the names of `namespace` (`filemap::namespace::identity`, or its
+/// global one): the host's name and the namespace's. The same for a bridge restarted on
+/// that host, so that the far side counts what was missed meanwhile as a gap in the
+/// sequence it already follows.
+fn origin_id(namespace: &str) -> String {
     // (The kernel's name for the host first: /etc/hostname may be missing, in a container
     // say, and a fallback shared by every such host would make their ids one, and their
     // samples each other's own, which an import does not take.)
@@ -1302,15 +1322,28 @@ fn origin_id() -> String {
         .unwrap_or_else(|| "host".into());
     // The namespace as filemap tells namespaces apart: two shown under one path
     // (containers of one host name, each with a /dev/shm of its own) differ, one written
-    // two ways (a symbolic link) does not; on Windows, two sessions of one user differ. An
-    // import drops what carries its own id.
-    let namespace = filemap::namespace::identity();
+    // two ways (a symbolic link) does not; on Windows, two sessions of one user differ, but
+    // not for their `Global\` names. An import drops what carries its own id.
     format!("{host}:{namespace}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::{escape_controls, Bridge};
+
+    #[test]
+    fn global_topics_carry_the_id_of_the_global_names() {
+        let settings = &Bridge::builder().settings;
+        assert_eq!(settings.origin_of("x"), settings.origin);
+        assert_eq!(settings.origin_of("Global\\x"), settings.global_origin);
+        #[cfg(unix)]
+        assert_eq!(
+            settings.origin, settings.global_origin,
+            "one namespace directory"
+        );
+        #[cfg(windows)]
+        assert!(settings.global_origin.ends_with(":\\BaseNamedObjects"));
+    }
 
     #[test]
     fn a_pattern_with_a_scope_is_refused() {

@@ -72,6 +72,9 @@ pub(crate) fn scan(patterns: &[String], scanning: &Scanning<'_>, memory: &mut Sc
         .filter(|p| !keys::is_pattern(p))
         .cloned()
         .collect();
+    // Whether the patterns' topics were listed (a scan whose listing failed saw none of
+    // them: the next is the first scan again).
+    let mut listed = true;
     if patterns.iter().any(|p| keys::is_pattern(p)) {
         match filemap::namespace::list() {
             Ok(entries) => candidates.extend(
@@ -85,9 +88,12 @@ pub(crate) fn scan(patterns: &[String], scanning: &Scanning<'_>, memory: &mut Sc
                     .map(|n| n.base().to_string())
                     .filter(|base| patterns.iter().any(|p| keys::matches(p, base))),
             ),
-            Err(e) => log(&format!(
-                "listing the namespace for the export patterns: {e}"
-            )),
+            Err(e) => {
+                listed = false;
+                log(&format!(
+                    "listing the namespace for the export patterns: {e}"
+                ))
+            }
         }
     }
     for base in candidates {
@@ -101,7 +107,13 @@ pub(crate) fn scan(patterns: &[String], scanning: &Scanning<'_>, memory: &mut Sc
         // cannot be exported is too, and why is said once (until the reason changes).
         let made_since_start = memory.scanned && !memory.there_at_start.contains(&base);
         let subscribed = export::subscribe(&name, made_since_start);
-        if !memory.scanned && !matches!(subscribed, Err(filemap::Error::NotFound { .. })) {
+        // (Neither nothing nor an object of another kind is a topic there at the start: a
+        // topic made under the name later is a new one.)
+        let a_topic = !matches!(
+            subscribed,
+            Err(filemap::Error::NotFound { .. } | filemap::Error::KindMismatch { .. })
+        );
+        if !memory.scanned && a_topic {
             memory.there_at_start.insert(base.clone());
         }
         let refused = &mut memory.refused;
@@ -151,5 +163,7 @@ pub(crate) fn scan(patterns: &[String], scanning: &Scanning<'_>, memory: &mut Sc
             Err(e) => log(&format!("cannot export {base}: {e}")),
         }
     }
-    memory.scanned = true;
+    if listed {
+        memory.scanned = true;
+    }
 }

@@ -5,7 +5,7 @@
 //! offset  size  field
 //!      0     4  "FMB1" (filemap bridge, format 1)
 //!      4     8  the message's sequence number in its topic, little-endian u64
-//!     12     …  the publishing bridge's id, UTF-8 (host name and namespace directory, or user name on Windows: the same across restarts)
+//!     12     …  the publishing bridge's id, UTF-8 (host name and namespace identity: the same across restarts)
 //! ```
 //!
 //! A plain Zenoh program may publish without an attachment (the importing bridge then
@@ -49,8 +49,9 @@ pub fn decode(bytes: &[u8]) -> Option<(u64, &str)> {
     Some((seq, std::str::from_utf8(origin).ok()?))
 }
 
-/// The longest id a bridge has (a host name and a directory's path), and so the longest
-/// an importing bridge keeps (it notes the next sequence number of each id it hears from).
+/// The longest id a bridge has (a host name, a directory's path, and its device and inode
+/// in hex), and so the longest an importing bridge keeps (it notes the next sequence
+/// number of each id it hears from).
 ///
 /// ```
 /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -61,7 +62,7 @@ pub fn decode(bytes: &[u8]) -> Option<(u64, &str)> {
 /// assert_eq!(decode(&attachment(1, &longer)), None); // no bridge's id
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub const MAX_ORIGIN: usize = 255 + 1 + 4096;
+pub const MAX_ORIGIN: usize = 255 + 1 + 4096 + 34;
 
 #[cfg(test)]
 mod tests {

@@ -1,8 +1,9 @@
 //! From when an export sends: a topic there when the bridge starts is exported from the
 //! messages published after that (not its history), and one made while the bridge runs
 //! from the start of its history, so that what was published before a scan found it
-//! crosses too (it was lost: the export subscribed from the latest message). The link is
-//! TCP over 127.0.0.1, to a plain Zenoh peer that subscribes to the topics' keys.
+//! crosses too (it was lost: the export subscribed from the latest message), as is one
+//! made under a name another kind of object held at the start. The link is TCP over
+//! 127.0.0.1, to a plain Zenoh peer that subscribes to the topics' keys.
 
 mod common;
 
@@ -23,8 +24,12 @@ fn a_topic_made_while_the_bridge_runs_crosses_from_its_start() {
     old.publish(b"before the bridge").unwrap();
     let (session, endpoint) = common::loopback_peer();
     let subscriber = session.declare_subscriber("filemap/*").wait().unwrap();
+    // A name held by another kind of object at the start, exported by name: a topic made
+    // under it later is a new one too.
+    let mapping = filemap::Mapping::create_new("renamed-later", 4096).unwrap();
     let bridge = Bridge::builder()
         .export("*")
+        .export("renamed-later")
         .connect(endpoint)
         .start()
         .unwrap();
@@ -34,12 +39,16 @@ fn a_topic_made_while_the_bridge_runs_crosses_from_its_start() {
         assert!(started.elapsed() < PATIENCE, "the topic was never exported");
         std::thread::sleep(Duration::from_millis(10));
     }
-    // A topic made now, and published to at once, before a scan can have found it.
+    // A topic made now, and published to at once, before a scan can have found it; and
+    // one made in the mapping's place.
     let mut new = Publisher::create_or_open("late-topic", &options).unwrap();
     let sent: Vec<String> = (0..5).map(|i| format!("late {i}")).collect();
     for message in &sent {
         new.publish(message.as_bytes()).unwrap();
     }
+    drop(mapping);
+    let mut replaced = Publisher::create_or_open("renamed-later", &options).unwrap();
+    replaced.publish(b"in the mapping's place").unwrap();
     // Published to the early topic until its message crosses (the far side may subscribe
     // a moment after the export began).
     let mut got: Vec<(String, String)> = Vec::new();
@@ -50,6 +59,7 @@ fn a_topic_made_while_the_bridge_runs_crosses_from_its_start() {
         .count()
         < sent.len()
         || !got.iter().any(|(_, m)| m == "after the bridge")
+        || !got.iter().any(|(_, m)| m == "in the mapping's place")
     {
         if started.elapsed() > PATIENCE {
             let late: Vec<&(String, String)> = got
@@ -91,6 +101,6 @@ fn a_topic_made_while_the_bridge_runs_crosses_from_its_start() {
         sent.len()
     );
     drop(bridge);
-    drop((old, new));
+    drop((old, new, replaced));
     session.close().wait().unwrap();
 }

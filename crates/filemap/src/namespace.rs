@@ -90,7 +90,8 @@ pub fn directory() -> PathBuf {
 /// directory as the system resolves it, with its device and inode (two containers with a
 /// /dev/shm each differ; a directory reached through a symbolic link does not); on
 /// Windows this session's object directory, where its `Local\` names live
-/// (`\Sessions\1\BaseNamedObjects`: two sessions of one user differ).
+/// (`\Sessions\1\BaseNamedObjects`: two sessions of one user differ; in session 0, where
+/// services run and `Local\` names are the global ones, `\BaseNamedObjects`).
 ///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
@@ -99,10 +100,26 @@ pub fn directory() -> PathBuf {
 /// # #[cfg(unix)]
 /// assert!(here.starts_with(&*std::fs::canonicalize(dir.path()).unwrap().to_string_lossy()));
 /// # #[cfg(windows)]
-/// assert!(here.starts_with("\\Sessions\\") && here.ends_with("\\BaseNamedObjects"));
+/// assert!(here.ends_with("\\BaseNamedObjects"));
 /// ```
 pub fn identity() -> String {
     sys::namespace_identity()
+}
+
+/// Where this process's `Global\` names live, as [`identity`] says where its `Local\`
+/// ones do: on Linux the same (both are in the namespace directory); on Windows the
+/// machine's object directory, `\BaseNamedObjects`, one for every session.
+///
+/// ```
+/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// let global = filemap::namespace::global_identity();
+/// # #[cfg(unix)]
+/// assert_eq!(global, filemap::namespace::identity());
+/// # #[cfg(windows)]
+/// assert_eq!(global, "\\BaseNamedObjects");
+/// ```
+pub fn global_identity() -> String {
+    sys::global_namespace_identity()
 }
 
 /// Every entry in the namespace that this process can see. On Windows: the filemap

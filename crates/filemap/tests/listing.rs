@@ -88,13 +88,20 @@ fn the_namespace_identity_tells_namespaces_apart() {
         );
         let other = Namespace::new();
         assert_ne!(filemap::namespace::identity(), here, "another directory");
+        let global = filemap::namespace::global_identity();
+        assert_eq!(
+            global,
+            filemap::namespace::identity(),
+            "global names are there too"
+        );
         drop(other);
         std::env::set_var("FILEMAP_DIR", ns.path());
     }
     #[cfg(windows)]
     {
-        assert!(here.starts_with("\\Sessions\\"), "{here}");
+        // (`\\BaseNamedObjects` itself in session 0.)
         assert!(here.ends_with("\\BaseNamedObjects"), "{here}");
+        assert_eq!(filemap::namespace::global_identity(), "\\BaseNamedObjects");
     }
     println!("    identity: {here}");
     ns.assert_empty();

@@ -36,6 +36,11 @@ pub(crate) fn namespace_identity() -> String {
     }
 }
 
+/// Where `Global\` names live: the namespace directory too.
+pub(crate) fn global_namespace_identity() -> String {
+    namespace_identity()
+}
+
 #[derive(Debug)]
 pub(crate) struct Dir {
     pub(super) fd: OwnedFd,

@@ -40,27 +40,44 @@ struct DirectoryEntry {
     type_name: UNICODE_STRING,
 }
 
-/// This process's session's object directory, where its `Local\` names live.
-fn session_directory() -> String {
+/// The machine's object directory, where `Global\` names live.
+const GLOBAL_DIRECTORY: &str = "\\BaseNamedObjects";
+
+/// Where `Global\` names live, for every session.
+pub(crate) fn global_namespace_identity() -> String {
+    GLOBAL_DIRECTORY.to_string()
+}
+
+/// This process's session (0 if the system cannot say).
+fn session_id() -> u32 {
     let mut session = 0u32;
     // SAFETY: `session` receives this process's session id.
     if unsafe { ProcessIdToSessionId(GetCurrentProcessId(), &mut session) } == 0 {
         session = 0;
     }
-    format!("\\Sessions\\{session}\\BaseNamedObjects")
+    session
+}
+
+/// This process's session's object directory, as the listing reads it.
+fn session_directory() -> String {
+    format!("\\Sessions\\{}\\BaseNamedObjects", session_id())
 }
 
 /// The namespace as one string, the same for every process that sees the same `Local\`
-/// names: the session's object directory (two sessions of one user have their own).
+/// names: the session's object directory (two sessions of one user have their own); in
+/// session 0, where services run, the global one, whose names `Local\` names are there.
 pub(crate) fn namespace_identity() -> String {
-    session_directory()
+    match session_id() {
+        0 => GLOBAL_DIRECTORY.to_string(),
+        _ => session_directory(),
+    }
 }
 
 /// The entries of this session's and the global object directory that filemap can name.
 pub(crate) fn list_entries() -> Result<Vec<RawEntry>> {
     let directories = [
         (session_directory(), "Local"),
-        ("\\BaseNamedObjects".to_string(), "Global"),
+        (GLOBAL_DIRECTORY.to_string(), "Global"),
     ];
     let mut out = Vec::new();
     for (path, scope) in directories {

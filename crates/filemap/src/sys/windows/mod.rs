@@ -27,7 +27,7 @@ pub(crate) mod waits;
 pub(crate) use entry::*;
 pub(crate) use file::*;
 pub(crate) use foreign::*;
-pub(crate) use listing::{list_entries, namespace_identity};
+pub(crate) use listing::{global_namespace_identity, list_entries, namespace_identity};
 pub(crate) use share::*;
 pub(crate) use sync::{
     create_sync, open_sync, ChannelMemory, EndpointLock, EventObject, MutexObject, SemaphoreObject,
