@@ -285,6 +285,21 @@ int main(int argc, char **argv) {
         }
         expect("a view's access with no answer out", filemap_view_access(view, NULL),
                FILEMAP_INVALID_ARGUMENT);
+        {
+            /* A misaligned answer out (a packed struct's field): written byte by byte,
+               as docs/c.md says of out-pointers other than handles and arrays. */
+            uint32_t got;
+            memset(raw.bytes, 0, sizeof raw.bytes);
+            expect("a view's access into a misaligned out",
+                   filemap_view_access(view, (uint32_t *)(void *)(raw.bytes + 1)), FILEMAP_OK);
+            memcpy(&got, raw.bytes + 1, sizeof got);
+            checked++;
+            if (got != FILEMAP_ACCESS_WRITE) {
+                failed++;
+                fprintf(stderr, "bad_calls: the packed access field holds %u\n",
+                        (unsigned)got);
+            }
+        }
         expect("the access of a mapping as a view",
                filemap_view_access((filemap_view *)(void *)mapping, &access),
                FILEMAP_INVALID_ARGUMENT);

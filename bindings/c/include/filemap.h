@@ -345,7 +345,9 @@ extern "C" {
 
 /**
  * Creates the channel with a ring of `capacity` bytes, or opens it, as its sender.
- * `FILEMAP_BUSY` if a live sender has it.
+ * `capacity` is 1 byte to 1 TiB (rounded up to a power of two, at least 4 KiB), checked
+ * even when the channel exists (its own size is kept then): `FILEMAP_INVALID_ARGUMENT`
+ * otherwise. `FILEMAP_BUSY` if a live sender has it.
  */
 enum filemap_status filemap_sender_create_or_open(const char *name,
                                                   uint64_t capacity,
@@ -377,7 +379,8 @@ void filemap_sender_close(struct filemap_sender *sender);
 
 /**
  * Creates the channel with a ring of `capacity` bytes, or opens it, as its receiver.
- * `FILEMAP_BUSY` while another live process is its receiver.
+ * `capacity` as for `filemap_sender_create_or_open`. `FILEMAP_BUSY` while another live
+ * process is its receiver.
  */
 enum filemap_status filemap_receiver_create_or_open(const char *name,
                                                     uint64_t capacity,
@@ -654,7 +657,9 @@ enum filemap_status filemap_server_respond_timeout(struct filemap_server *server
 /**
  * Fails request `id`: its last response, marked as a failure, the `len` bytes at `reason`
  * saying why (its client's `filemap_client_call` or `filemap_client_recv_response`
- * returns `FILEMAP_REQUEST_FAILED`). Waits at most `timeout_ms` (`FILEMAP_INFINITE`: for
+ * returns `FILEMAP_REQUEST_FAILED`); a reason longer than the client's largest response
+ * is cut to fit it (the failure matters more than all of its reason). Waits at most
+ * `timeout_ms` (`FILEMAP_INFINITE`: for
  * ever) while the client's response ring is full. A client that is gone does not get it,
  * and this still succeeds. As with `memcpy`, nobody may write `reason` during the call.
  * Every byte of `reason` must have been written: `memset` a struct before filling it in, or
@@ -950,8 +955,10 @@ enum filemap_status filemap_wait_any(const struct filemap_waitable *objects,
  * Waits up to `timeout_ms` (`FILEMAP_INFINITE`: for ever) until all `count` objects are
  * ready at once, and takes them all together: it never holds some while it waits for the
  * others (as `WaitForMultipleObjects` with `bWaitAll` TRUE). `abandoned` (if not NULL)
- * points to `count` bools: for each, whether it is a mutex whose holder died. Errors as
- * `filemap_wait_any`; after `FILEMAP_TIMEOUT` nothing was taken.
+ * points to `count` bools: for each, whether it is a mutex whose holder died (on
+ * Windows, whose wait names only one abandoned mutex, every mutex of the set is said to
+ * be abandoned when one was: check the state of each). Errors as `filemap_wait_any`;
+ * after `FILEMAP_TIMEOUT` nothing was taken.
  */
 enum filemap_status filemap_wait_all(const struct filemap_waitable *objects,
                                      size_t count,

@@ -22,7 +22,9 @@ pub struct filemap_receiver(pub(crate) HoldingReceiver);
 handle_type!(filemap_receiver, movable);
 
 /// Creates the channel with a ring of `capacity` bytes, or opens it, as its sender.
-/// `FILEMAP_BUSY` if a live sender has it.
+/// `capacity` is 1 byte to 1 TiB (rounded up to a power of two, at least 4 KiB), checked
+/// even when the channel exists (its own size is kept then): `FILEMAP_INVALID_ARGUMENT`
+/// otherwise. `FILEMAP_BUSY` if a live sender has it.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_sender_create_or_open(
     name: *const c_char,
@@ -93,7 +95,8 @@ pub unsafe extern "C" fn filemap_sender_close(sender: *mut filemap_sender) {
 }
 
 /// Creates the channel with a ring of `capacity` bytes, or opens it, as its receiver.
-/// `FILEMAP_BUSY` while another live process is its receiver.
+/// `capacity` as for `filemap_sender_create_or_open`. `FILEMAP_BUSY` while another live
+/// process is its receiver.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_receiver_create_or_open(
     name: *const c_char,

@@ -232,13 +232,13 @@ pub unsafe extern "C" fn filemap_view_access(
     run(|| {
         // SAFETY: the caller's contract for `view`.
         let v = unsafe { shared(view, "view") }?;
-        check_out(access, "access")?;
+        // (Written byte-wise: a packed struct's field may be passed, as docs/c.md says.)
         let value = match v.0.access() {
             Access::Read => FILEMAP_ACCESS_READ,
             Access::Write => FILEMAP_ACCESS_WRITE,
             Access::Copy => FILEMAP_ACCESS_COPY,
         };
-        // SAFETY: `access` checked non-NULL, valid for a write (the caller's contract).
+        // SAFETY: `put` refuses NULL; otherwise valid for a write (the caller's contract).
         unsafe { put(access, value, "access") }
     })
 }

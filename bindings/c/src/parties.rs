@@ -406,7 +406,9 @@ pub unsafe extern "C" fn filemap_server_respond_timeout(
 
 /// Fails request `id`: its last response, marked as a failure, the `len` bytes at `reason`
 /// saying why (its client's `filemap_client_call` or `filemap_client_recv_response`
-/// returns `FILEMAP_REQUEST_FAILED`). Waits at most `timeout_ms` (`FILEMAP_INFINITE`: for
+/// returns `FILEMAP_REQUEST_FAILED`); a reason longer than the client's largest response
+/// is cut to fit it (the failure matters more than all of its reason). Waits at most
+/// `timeout_ms` (`FILEMAP_INFINITE`: for
 /// ever) while the client's response ring is full. A client that is gone does not get it,
 /// and this still succeeds. As with `memcpy`, nobody may write `reason` during the call.
 /// Every byte of `reason` must have been written: `memset` a struct before filling it in, or

@@ -290,8 +290,10 @@ pub unsafe extern "C" fn filemap_wait_any(
 /// Waits up to `timeout_ms` (`FILEMAP_INFINITE`: for ever) until all `count` objects are
 /// ready at once, and takes them all together: it never holds some while it waits for the
 /// others (as `WaitForMultipleObjects` with `bWaitAll` TRUE). `abandoned` (if not NULL)
-/// points to `count` bools: for each, whether it is a mutex whose holder died. Errors as
-/// `filemap_wait_any`; after `FILEMAP_TIMEOUT` nothing was taken.
+/// points to `count` bools: for each, whether it is a mutex whose holder died (on
+/// Windows, whose wait names only one abandoned mutex, every mutex of the set is said to
+/// be abandoned when one was: check the state of each). Errors as `filemap_wait_any`;
+/// after `FILEMAP_TIMEOUT` nothing was taken.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_wait_all(
     objects: *const filemap_waitable,
