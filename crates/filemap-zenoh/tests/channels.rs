@@ -38,14 +38,7 @@ fn a_channel_waits_for_the_far_side() {
         .connect(endpoint)
         .start()
         .unwrap();
-    let started = Instant::now();
-    while !bridge.stats().iter().any(|t| t.exported) {
-        assert!(
-            started.elapsed() < PATIENCE,
-            "the channel was never exported"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    common::until_exported(&bridge);
     // Time for an export that reads at once to take them all out (it did, within
     // milliseconds); nobody subscribes yet.
     std::thread::sleep(Duration::from_millis(500));
@@ -121,7 +114,12 @@ fn a_bridge_stopped_mid_stream_loses_no_message() {
         receive(&mut got, Duration::from_millis(200));
     }
     let in_order: Vec<String> = (0..got.len()).map(|i| format!("m{i}")).collect();
-    assert!(got == in_order, "after {stops} stops, {} messages came, not in order or with a gap (the first differs at {:?})", got.len(), got.iter().zip(&in_order).position(|(a, b)| a != b));
+    let first_wrong = got.iter().zip(&in_order).position(|(a, b)| a != b);
+    assert!(
+        got == in_order,
+        "after {stops} stops, {} messages came, with a gap or out of order (first at {first_wrong:?})",
+        got.len()
+    );
     // The last bridge forwards the rest.
     let bridge = Bridge::builder()
         .export(name)

@@ -49,12 +49,9 @@ fn an_import_ends_the_export_of_its_topic() {
         .start()
         .unwrap();
     // The topic exists, so the bridge's first scan exports it.
-    let started = Instant::now();
-    while !bridge.stats().iter().any(|t| t.exported) {
-        assert!(started.elapsed() < PATIENCE, "the topic was never exported");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    common::until_exported(&bridge);
     // Probes until one comes in through the import (which then takes the topic).
+    let started = Instant::now();
     loop {
         publisher
             .put(ZBytes::from(b"probe".to_vec()))

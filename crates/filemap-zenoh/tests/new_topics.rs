@@ -34,11 +34,7 @@ fn a_topic_made_while_the_bridge_runs_crosses_from_its_start() {
         .start()
         .unwrap();
     // The topic there at the start: exported from now on.
-    let started = Instant::now();
-    while !bridge.stats().iter().any(|t| t.exported) {
-        assert!(started.elapsed() < PATIENCE, "the topic was never exported");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    common::until_exported(&bridge);
     // A topic made now, and published to at once, before a scan can have found it; and
     // one made in the mapping's place.
     let mut new = Publisher::create_or_open("late-topic", &options).unwrap();

@@ -6,6 +6,20 @@ use std::net::TcpListener;
 
 use zenoh::Wait;
 
+/// Waits until `bridge` exports something (its first scan found the topic), for at most
+/// 20 s.
+#[allow(dead_code)] // (not every test program waits so)
+pub fn until_exported(bridge: &filemap_zenoh::Bridge) {
+    let started = std::time::Instant::now();
+    while !bridge.stats().iter().any(|t| t.exported) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "nothing was exported in 20 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// A plain Zenoh peer session listening on 127.0.0.1, and the endpoint a bridge connects to.
 pub fn loopback_peer() -> (zenoh::Session, String) {
     let port = {
