@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::outcome::{Failure, Outcome};
 
-/// Starts the bridge, waits for SIGINT or SIGTERM (Ctrl-C on Windows), stops it, and
+/// Starts the bridge, waits for SIGINT, SIGTERM or SIGHUP (Ctrl-C on Windows), stops it, and
 /// prints the counters.
 pub fn run(builder: BridgeBuilder, json: bool) -> Outcome {
     // Before the bridge says anything: a signal sent as soon as it does is not lost.
@@ -49,7 +49,7 @@ pub fn run(builder: BridgeBuilder, json: bool) -> Outcome {
                 t.missed.to_string(),
             ]
         }));
-        crate::output::table(&mut std::io::stdout(), &rows)?;
+        crate::output::table(&mut std::io::stdout(), &rows).map_err(Failure::stdout)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -427,7 +427,7 @@ fn info(name: &str, as_json: bool) -> Outcome {
             .map_or_else(|| value.to_string(), str::to_string);
         rows.push(vec![field.into(), text]);
     }
-    table(&mut io::stdout().lock(), &rows)?;
+    table(&mut io::stdout().lock(), &rows).map_err(Failure::stdout)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -465,7 +465,7 @@ fn ls(as_json: bool) -> Outcome {
             endpoints.unwrap_or_else(|| "-".into()),
         ]);
     }
-    table(&mut io::stdout().lock(), &rows)?;
+    table(&mut io::stdout().lock(), &rows).map_err(Failure::stdout)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -561,7 +561,7 @@ fn info_foreign(name: &str, as_json: bool) -> Outcome {
                 format!("{} ({})", m.len(), format_size(m.len())),
             ],
         ];
-        table(&mut io::stdout().lock(), &rows)?;
+        table(&mut io::stdout().lock(), &rows).map_err(Failure::stdout)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -47,10 +47,14 @@ fn mode_arg(s: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("{s:?} is not an octal mode like 600 or 644"))
 }
 
-/// A count that must be at least one (a buffer of 0 messages holds none).
-fn at_least_one(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(0) => Err("it must be at least 1".into()),
+/// A count that must be at least one (a buffer of 0 messages holds none; a server that
+/// stops after 0 requests serves none).
+fn at_least_one<T>(s: &str) -> Result<T, String>
+where
+    T: std::str::FromStr<Err = std::num::ParseIntError> + PartialEq + From<u8>,
+{
+    match s.parse::<T>() {
+        Ok(n) if n == T::from(0) => Err("it must be at least 1".into()),
         Ok(n) => Ok(n),
         Err(e) => Err(format!("{s:?} is not a count: {e}")),
     }
@@ -187,7 +191,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Hold a handle on a mapping until interrupted (SIGINT or SIGTERM).
+    /// Hold a handle on a mapping until interrupted (SIGINT, SIGTERM or SIGHUP).
     #[command(after_help = signals::STOPPED_HELP)]
     Hold {
         /// The name.
@@ -220,7 +224,7 @@ enum Command {
     /// If a holder dies, the next one is told the mutex was abandoned and proceeds. Exits
     /// with the command's status.
     ///
-    /// Interrupted (SIGINT, SIGTERM, Ctrl-C) while it waits for the mutex, it closes it and
+    /// Interrupted (SIGINT, SIGTERM, SIGHUP, Ctrl-C) while it waits for the mutex, it closes it and
     /// exits 130; while the command runs, it passes the signal on to the command and lets
     /// the mutex go only once the command has ended.
     Lock {
@@ -299,8 +303,8 @@ enum Command {
         #[arg(long)]
         best_effort: bool,
         /// How many messages an export holds while the network is slow or down, before it
-        /// drops the oldest (at least 1).
-        #[arg(long, default_value_t = 10_000, value_parser = at_least_one)]
+        /// drops the oldest (at least 1; and at most 64 MiB of them).
+        #[arg(long, default_value_t = 10_000, value_parser = at_least_one::<usize>)]
         buffer: usize,
         /// How long a query of a bridged service may take: an imported service's request
         /// waits that long for the far side, an exported service's query for the local
@@ -340,8 +344,8 @@ enum Command {
         name: String,
         #[command(flatten)]
         create: topic_commands::CreateTopic,
-        /// Stop after this many messages.
-        #[arg(long)]
+        /// Stop after this many messages (at least 1).
+        #[arg(long, value_parser = at_least_one::<u64>)]
         count: Option<u64>,
         /// One JSON object per message: its sequence number ("seq"), the message
         /// ("message", or "message_base64" for one that is not UTF-8 text), and after a
@@ -367,8 +371,9 @@ enum Command {
         name: String,
         #[command(flatten)]
         create: service_commands::CreateService,
-        /// Stop after taking this many requests (those whose clients left count too).
-        #[arg(long)]
+        /// Stop after taking this many requests (at least 1; those whose clients left
+        /// count too).
+        #[arg(long, value_parser = at_least_one::<u64>)]
         count: Option<u64>,
         /// The command and its arguments, after `--`.
         #[arg(last = true, required = true, value_name = "COMMAND")]
@@ -395,7 +400,7 @@ enum Command {
     Hz {
         /// The topic's name.
         name: String,
-        /// Stop after this long (e.g. 10s); until interrupted by default.
+        /// Stop after this many whole seconds (e.g. 10s, 2m); until interrupted by default.
         #[arg(long = "for", value_name = "DURATION", value_parser = topic_commands::parse_seconds)]
         seconds: Option<u64>,
         /// Use the Global scope for a name without prefix.

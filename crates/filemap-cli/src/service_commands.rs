@@ -70,6 +70,12 @@ pub fn serve(
         }
         let (id, request) = match got {
             Err(Error::Timeout { .. }) if deadline.is_some() => continue,
+            // A client's ring found damaged (only a process outside the protocol does
+            // that) is said once and set aside; the other clients are served on.
+            Err(e @ Error::Corrupt { .. }) => {
+                errln!("filemap: {}", crate::output::printable(&e.to_string()));
+                continue;
+            }
             got => got?,
         };
         served += 1;
@@ -341,7 +347,9 @@ fn respond_sliced(
     }
 }
 
-/// Finishes the requests of the commands in `running` that have ended; the others.
+/// Finishes the requests of the commands in `running` that have ended, and stops those
+/// whose clients have left (as a command still writing its response is stopped); the
+/// others.
 fn finish_ended(
     server: &mut Server,
     running: Vec<Running>,
@@ -352,6 +360,15 @@ fn finish_ended(
     for mut r in running {
         match r.child.try_wait().transpose() {
             Some(status) => r.finish(server, status, command, termination)?,
+            None if !server.client_alive(r.id) => {
+                let _ = r.child.kill();
+                let _ = r.child.wait();
+                errln!(
+                    "filemap: client {} left; its {} was stopped",
+                    r.id.client(),
+                    command[0]
+                );
+            }
             None => still.push(r),
         }
     }

@@ -1,6 +1,6 @@
 //! Stopping a long-running command (`filemap hold`, `bridge`, `sub`, `pub`, `hz`,
 //! `serve`, `request`, `wait`, `event wait`, `sem acquire`, and `lock`, which passes the
-//! signal on to its command): SIGINT or SIGTERM on Unix,
+//! signal on to its command): SIGINT, SIGTERM or SIGHUP (its terminal closed) on Unix,
 //! Ctrl-C or a console close on Windows. Caught, they let a command close its handles (and
 //! so remove the objects it made, or held the last handle of) rather than die holding
 //! them.
@@ -9,11 +9,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 /// The help's last paragraph for the commands that catch the signals.
-pub const INTERRUPTED_HELP: &str = "Interrupted (SIGINT, SIGTERM, Ctrl-C), it closes its \
+pub const INTERRUPTED_HELP: &str = "Interrupted (SIGINT, SIGTERM, SIGHUP, Ctrl-C), it closes its \
 handles, so that what it made, or holds the last handle of, goes with them, and exits 130.";
 
 /// The help's last paragraph for the commands that run until a signal stops them.
-pub const STOPPED_HELP: &str = "Interrupted (SIGINT, SIGTERM, Ctrl-C), it closes its \
+pub const STOPPED_HELP: &str = "Interrupted (SIGINT, SIGTERM, SIGHUP, Ctrl-C), it closes its \
 handles and exits 0: that is how it is meant to end.";
 
 /// How long a long-running command waits at a time before it looks for a signal again.
@@ -73,7 +73,7 @@ pub fn wait_interruptibly<T>(
     }
 }
 
-/// SIGINT and SIGTERM, caught from [`Termination::catch`] on: their handlers set a flag
+/// SIGINT, SIGTERM and SIGHUP, caught from [`Termination::catch`] on: their handlers set a flag
 /// ([`Termination::caught`]) and write a byte into a socket pair, which
 /// [`Termination::wait`] reads, rather than end the process. Catch them before telling
 /// anyone the process is ready, so that an early signal is not lost.
@@ -88,17 +88,18 @@ pub struct Termination {
 #[cfg(unix)]
 impl Termination {
     pub fn catch() -> std::io::Result<Termination> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         use signal_hook::{flag, low_level::pipe};
         let (caught, write) = std::os::unix::net::UnixStream::pair()?;
         let set = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let last = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         // (A signal's actions run in the order they were registered: the flags first.)
-        for signal in [SIGINT, SIGTERM] {
+        for signal in [SIGINT, SIGTERM, SIGHUP] {
             flag::register(signal, set.clone())?;
             flag::register_usize(signal, last.clone(), signal as usize)?;
         }
         pipe::register(SIGINT, write.try_clone()?)?;
+        pipe::register(SIGHUP, write.try_clone()?)?;
         pipe::register(SIGTERM, write)?;
         Ok(Termination {
             caught,
@@ -134,8 +135,8 @@ impl Termination {
     }
 }
 
-/// Waits for `child` (the command `filemap lock` runs), passing on to it every SIGINT and
-/// SIGTERM that `termination` catches meanwhile: a lock's holder must not end, and let the
+/// Waits for `child` (the command `filemap lock` runs), passing on to it every SIGINT,
+/// SIGTERM and SIGHUP that `termination` catches meanwhile: a lock's holder must not end, and let the
 /// next one in, while its command still runs.
 #[cfg(unix)]
 pub fn wait_passing_signals(

@@ -439,18 +439,25 @@ fn killed_holders_entry_reclaimed_by_next_create() {
 
 #[test]
 #[cfg(unix)]
-fn hold_releases_on_sigterm() {
+fn hold_releases_on_sigterm_and_sighup() {
     let ns = Ns::new();
-    let c = ns.hold(&["hold", "term", "--create", "--size", "1"]);
-    // kill(1) sends SIGTERM to the child this test started.
-    let status = Command::new("kill")
-        .arg(c.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = c.wait_with_output().unwrap();
-    assert!(out.status.success(), "hold exits cleanly on SIGTERM");
-    assert_eq!(ns.entries(), 0, "the object went away with its last holder");
+    // kill(1) sends the signal to the child this test started (SIGHUP: its terminal
+    // closed).
+    for signal in ["-TERM", "-HUP"] {
+        let c = ns.hold(&["hold", "term", "--create", "--size", "1"]);
+        let status = Command::new("kill")
+            .args([signal, &c.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "hold exits cleanly on {signal}");
+        assert_eq!(
+            ns.entries(),
+            0,
+            "the object went with its last holder ({signal})"
+        );
+    }
 }
 
 /// The long-running commands that make an object close it when they are interrupted

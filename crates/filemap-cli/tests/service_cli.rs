@@ -176,6 +176,23 @@ fn a_command_that_answers_and_runs_on_holds_up_no_request() {
     assert_eq!(said.matches("ended with").count(), 2, "{said}");
 }
 
+/// A command that has answered and closed its output, but runs on, is stopped once its
+/// client leaves (its server waited for it as long as it ran, minutes here).
+#[test]
+fn a_command_that_runs_on_after_its_client_left_is_stopped() {
+    let ns = Ns::new();
+    let _release = Release(ns.cmd(&["event", "set", "linger"]));
+    let lingering = [ME, "bench-partner", "echo-then-linger", "linger"];
+    let server = start_server(&ns, "left-behind", 1, &lingering);
+    let out = ns.with_stdin(&["request", "left-behind", "--timeout", "1s"], b"word");
+    // The answer came; its end (the command's exit) did not, within the second.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_eq!(out.stdout, b"word");
+    let (status, said) = server.finish();
+    assert!(status.success(), "{said}");
+    assert_eq!(said.matches("left; its").count(), 1, "{said}");
+}
+
 /// `filemap request` processes the test started, killed if it fails before they exit.
 struct Clients(Child);
 
@@ -204,6 +221,16 @@ fn service_errors_exit_1_usage_exits_2() {
     assert_eq!(stderr_of(&out).lines().count(), 1, "{}", stderr_of(&out));
     // Usage: no command to serve with; a timeout that is no duration.
     assert_eq!(ns.run(&["serve", "svc"]).status.code(), Some(2));
+    // A server that would take no request, a subscriber that would print no message.
+    let none = ns.run(&["serve", "svc", "--count", "0", "--", ME]);
+    assert_eq!(none.status.code(), Some(2), "{}", stderr_of(&none));
+    assert!(
+        stderr_of(&none).contains("at least 1"),
+        "{}",
+        stderr_of(&none)
+    );
+    let none = ns.run(&["sub", "svc", "--count", "0"]);
+    assert_eq!(none.status.code(), Some(2), "{}", stderr_of(&none));
     assert_eq!(
         ns.run(&["request", "svc", "--timeout", "soon"])
             .status

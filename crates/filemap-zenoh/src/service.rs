@@ -238,8 +238,8 @@ fn expire_waiting(
         if late {
             let _ = query
                 .reply_err(format!(
-                    "the service {name} took no request for {query_timeout:?} (its request \
-                     ring stayed full)"
+                    "the service {name} took no request for {} (its request ring stayed full)",
+                    filemap::HumanDuration(query_timeout)
                 ))
                 .wait();
         }
