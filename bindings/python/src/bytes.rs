@@ -50,6 +50,11 @@ pub(crate) fn with_bytes<R>(
     })?;
     let buffer = PyBuffer::<u8>::get(&bytes_view)?;
     let copy = buffer.to_vec(py)?;
+    // The object's buffer is let go before the call (which may wait): another thread may
+    // resize a bytearray, close a view or release a message meanwhile.
+    drop(buffer);
+    bytes_view.call_method0("release")?;
+    view.call_method0("release")?;
     f(&copy)
 }
 

@@ -121,18 +121,21 @@ impl Sender {
         self.inner.close(py).map(drop)
     }
 
-    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
+    fn __enter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        // (A closed one is refused, as a closed file is.)
+        slf.inner.ensure_open()?;
+        Ok(slf)
     }
 
     fn __exit__(
         &self,
         py: Python<'_>,
-        _t: Option<Bound<'_, PyAny>>,
+        t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        self.close(py)
+        let closing = self.close(py);
+        crate::errors::exit_result(py, t.is_some(), closing)
     }
 
     fn __repr__(&self) -> String {
@@ -444,8 +447,10 @@ impl Receiver {
         next_or_stop(py, self.recv(py, None))
     }
 
-    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
+    fn __enter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        // (A closed one is refused, as a closed file is.)
+        slf.inner.ensure_open()?;
+        Ok(slf)
     }
 
     fn __exit__(
@@ -475,7 +480,9 @@ release them, or copy what you keep, before receiving again or closing"
 
 /// A received message lent in place: a read-only buffer (`memoryview(msg)`,
 /// `numpy.frombuffer(msg, dtype)`, `bytes(msg)`). Its space goes back to the sender when
-/// its `with` block ends or at `release()`.
+/// its `with` block ends or at `release()` (a `with` block that ends with an exception
+/// while buffers of the message are alive raises that exception, and the message stays
+/// held, as `release()` would have left it).
 #[pyclass(module = "filemap", frozen)]
 pub struct Message {
     /// The receiver, kept for the message's whole life: its ring holds the bytes.
@@ -541,11 +548,12 @@ impl Message {
     fn __exit__(
         &self,
         py: Python<'_>,
-        _t: Option<Bound<'_, PyAny>>,
+        t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        self.release(py)
+        let releasing = self.release(py);
+        crate::errors::exit_result(py, t.is_some(), releasing)
     }
 
     fn __repr__(&self) -> String {

@@ -271,6 +271,18 @@ pub(crate) fn invalid(py: Python<'_>, message: impl Into<String>) -> PyErr {
     raise(py, "InvalidArgumentError", message.into())
 }
 
+/// What a `with` block's `__exit__` raises of its close (`closing`): its error, but for a
+/// block that ends with an exception (`raising`) whose close was refused because buffers
+/// of the object are still exported (`BufferError`: the traceback keeps the block's frame,
+/// and its arrays, alive). The block's own exception is the one raised then, and the
+/// object closes when it is collected (the buffers keep it alive until they go).
+pub(crate) fn exit_result(py: Python<'_>, raising: bool, closing: PyResult<()>) -> PyResult<()> {
+    match closing {
+        Err(e) if raising && e.is_instance_of::<pyo3::exceptions::PyBufferError>(py) => Ok(()),
+        other => other,
+    }
+}
+
 /// The error of an object used after `close()`.
 pub(crate) fn closed(what: &str) -> PyErr {
     pyo3::exceptions::PyValueError::new_err(format!("{what} is closed"))

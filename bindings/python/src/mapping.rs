@@ -218,8 +218,10 @@ impl Mapping {
         Ok(self.get()?.len() as usize)
     }
 
-    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
+    fn __enter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        // (A closed one is refused, as a closed file is.)
+        slf.get()?;
+        Ok(slf)
     }
 
     fn __exit__(
@@ -245,7 +247,9 @@ impl Mapping {
 /// A view of a mapping: the shared bytes, usable in place through the buffer protocol
 /// (`memoryview(view)`, `numpy.frombuffer(view, dtype)`), or copied with `read` and
 /// `write`. A view stays valid after its mapping is closed; it is unmapped by `close()`,
-/// which refuses while buffers exported from it are alive (like `mmap.mmap`). Bytes used
+/// which refuses while buffers exported from it are alive (like `mmap.mmap`; a `with`
+/// block that ends with an exception raises that exception, and the view is unmapped
+/// when it is collected, after those buffers). Bytes used
 /// in place are plain memory: if another process truncates the view's file, touching them
 /// ends this process (SIGBUS on Linux, as with `mmap.mmap`); `read` and `write` raise
 /// `PageFaultError` instead.
@@ -383,17 +387,21 @@ impl View {
         Ok(self.get()?.len())
     }
 
-    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
+    fn __enter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        // (A closed one is refused, as a closed file is.)
+        slf.get()?;
+        Ok(slf)
     }
 
     fn __exit__(
         &mut self,
-        _t: Option<Bound<'_, PyAny>>,
+        py: Python<'_>,
+        t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        self.close()
+        let closing = self.close();
+        crate::errors::exit_result(py, t.is_some(), closing)
     }
 
     fn __repr__(&self) -> String {

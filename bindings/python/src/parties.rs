@@ -138,8 +138,10 @@ impl Inbox {
         next_or_stop(py, self.recv(py, None))
     }
 
-    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
+    fn __enter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        // (A closed one is refused, as a closed file is.)
+        slf.inner.ensure_open()?;
+        Ok(slf)
     }
 
     fn __exit__(
@@ -243,8 +245,10 @@ impl InboxSender {
         self.inner.close(py).map(drop)
     }
 
-    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
+    fn __enter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        // (A closed one is refused, as a closed file is.)
+        slf.inner.ensure_open()?;
+        Ok(slf)
     }
 
     fn __exit__(
@@ -469,8 +473,10 @@ impl Server {
         next_or_stop(py, self.recv_request(py, None))
     }
 
-    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
+    fn __enter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        // (A closed one is refused, as a closed file is.)
+        slf.inner.ensure_open()?;
+        Ok(slf)
     }
 
     fn __exit__(
@@ -846,8 +852,10 @@ impl Client {
         self.inner.close(py).map(drop)
     }
 
-    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
+    fn __enter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        // (A closed one is refused, as a closed file is.)
+        slf.inner.ensure_open()?;
+        Ok(slf)
     }
 
     fn __exit__(

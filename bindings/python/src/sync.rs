@@ -415,8 +415,10 @@ impl NamedEvent {
         self.inner.is_closed()
     }
 
-    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
+    fn __enter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        // (A closed one is refused, as a closed file is.)
+        slf.inner.get()?;
+        Ok(slf)
     }
 
     /// Closes the handle at the end of a `with` block.

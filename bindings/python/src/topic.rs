@@ -154,8 +154,10 @@ impl Publisher {
         self.inner.close(py).map(drop)
     }
 
-    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
+    fn __enter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        // (A closed one is refused, as a closed file is.)
+        slf.inner.ensure_open()?;
+        Ok(slf)
     }
 
     fn __exit__(
@@ -180,7 +182,7 @@ pub(crate) type KeptSubscriber = Keeping<filemap::topic::Subscriber, u64>;
 /// A subscriber of a topic: `recv()` returns each message as `bytes`; iterating yields
 /// them until the publisher is gone. Under `"drop_oldest"`, a subscriber that fell behind
 /// gets `LaggedError` (with `missed`) once, then goes on at the oldest message still
-/// there.
+/// there: from a `for` loop too, which it ends (iterate again to go on).
 #[pyclass(module = "filemap", frozen)]
 pub struct Subscriber {
     name: String,
@@ -340,8 +342,10 @@ impl Subscriber {
         next_or_stop(py, self.recv(py, None))
     }
 
-    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
+    fn __enter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        // (A closed one is refused, as a closed file is.)
+        slf.inner.ensure_open()?;
+        Ok(slf)
     }
 
     fn __exit__(

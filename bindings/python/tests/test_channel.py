@@ -6,6 +6,8 @@ import json
 import signal
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -306,3 +308,52 @@ def test_a_message_not_delivered_goes_to_a_receive_already_waiting(name):
     out, err = child.communicate(timeout=120)
     assert child.returncode == 0, err
     assert out.split("\n")[:2] == ["MemoryError", f"[{64 << 20}, 4]"], (out, err)
+
+
+def test_a_with_blocks_exception_is_not_replaced_by_a_refused_release(name):
+    tx = filemap.Sender.create_or_open(name, 1 << 16)
+    rx = filemap.Receiver.open(name)
+    tx.send(b"kept")
+    with pytest.raises(KeyError, match="mine"):
+        with rx.recv_message(timeout=10) as message:
+            kept = memoryview(message)
+            raise KeyError("mine")
+    assert bytes(kept) == b"kept"  # still held, still mapped
+    kept.release()
+    message.release()
+    tx.close()
+    rx.close()
+
+
+def test_a_waiting_send_lets_go_of_the_callers_buffer(name):
+    tx = filemap.Sender.create_or_open(name, 4096)
+    rx = filemap.Receiver.open(name)
+    while tx.try_send(b"x" * 500):
+        pass
+    data = bytearray(b"waiting for room")
+    failed = []
+
+    def send():
+        try:
+            tx.send(data, timeout=30)
+        except Exception as e:  # noqa: BLE001 (said by the test below)
+            failed.append(e)
+
+    sending = threading.Thread(target=send)
+    sending.start()
+    deadline = time.monotonic() + 10
+    while sending.is_alive() and time.monotonic() < deadline:
+        # Resized while the send waits for room (a BufferError while it held the buffer).
+        data.extend(b"!")
+        time.sleep(0.01)
+        if len(data) > 40:
+            break
+    # (The send may begin after some of the resizes: it sends the bytes it found.)
+    received = [b""]
+    while not received[-1].startswith(b"waiting for room") and not failed:
+        received.append(rx.recv(timeout=10))
+    sending.join(10)
+    assert not failed, failed
+    assert received[-1].rstrip(b"!") == b"waiting for room"
+    tx.close()
+    rx.close()

@@ -163,3 +163,34 @@ def test_errors_are_the_exceptions_that_fit(name):
         m.view().read(4000, 200)
     m.close()
     del mutex
+
+
+def test_a_with_blocks_exception_is_not_replaced_by_its_refused_close(name):
+    m = filemap.Mapping.create_new(name, 4096)
+    with pytest.raises(KeyError, match="mine"):
+        with m.view() as view:
+            kept = memoryview(view)
+            raise KeyError("mine")
+    # Its close was refused (the buffer is still exported): it closes when collected.
+    assert not view.closed
+    kept.release()
+    view.close()
+    # A block that ends without an exception says the refusal, as before.
+    with pytest.raises(BufferError):
+        with m.view() as view:
+            kept = memoryview(view)
+    kept.release()
+    view.close()
+    m.close()
+
+
+def test_a_closed_object_is_refused_by_a_with_block(name):
+    m = filemap.Mapping.create_new(name, 4096)
+    view = m.view()
+    tx = filemap.Sender.create_or_open(name + "-channel", 4096)
+    event = filemap.NamedEvent.create_new(name + "-event", manual_reset=True)
+    for closing in (view, m, tx, event):
+        closing.close()
+        with pytest.raises(ValueError, match="closed"):
+            with closing:
+                pass

@@ -138,7 +138,9 @@ class View(Buffer):
     """A view of a mapping: the shared bytes, usable in place through the buffer protocol
     (`memoryview(view)`, `numpy.frombuffer(view, dtype)`), or copied with `read` and
     `write`. A view stays valid after its mapping is closed; it is unmapped by `close()`,
-    which refuses while buffers exported from it are alive (like `mmap.mmap`). Bytes used
+    which refuses while buffers exported from it are alive (like `mmap.mmap`; a `with`
+    block that ends with an exception raises that exception, and the view is unmapped
+    when it is collected, after those buffers). Bytes used
     in place are plain memory: if another process truncates the view's file, touching them
     ends this process (SIGBUS on Linux, as with `mmap.mmap`); `read` and `write` raise
     `PageFaultError` instead."""
@@ -354,7 +356,9 @@ class Sender:
 class Message(Buffer):
     """A received message lent in place: a read-only buffer (`memoryview(msg)`,
     `numpy.frombuffer(msg, dtype)`, `bytes(msg)`). Its space goes back to the sender when
-    its `with` block ends or at `release()`."""
+    its `with` block ends or at `release()` (a `with` block that ends with an exception
+    while buffers of the message are alive raises that exception, and the message stays
+    held, as `release()` would have left it)."""
 
     def release(self) -> None:
         """Gives the message's space back to the sender (once; later calls do nothing);
@@ -449,7 +453,7 @@ class Subscriber:
     """A subscriber of a topic: `recv()` returns each message as `bytes`; iterating yields
     them until the publisher is gone. Under `"drop_oldest"`, a subscriber that fell behind
     gets `LaggedError` (with `missed`) once, then goes on at the oldest message still
-    there."""
+    there: from a `for` loop too, which it ends (iterate again to go on)."""
 
     @staticmethod
     def open(name: str) -> Subscriber:
