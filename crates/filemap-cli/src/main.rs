@@ -359,7 +359,7 @@ enum Command {
     /// the response, streamed as it comes; the response ends when COMMAND has closed its
     /// standard output and ended. A COMMAND that fails (a status other than 0, killed by a
     /// signal, or that cannot be run any more: 127) fails the request: its client is told
-    /// how it ended. A COMMAND whose client leaves is stopped, and a request whose client
+    /// how it ended. A COMMAND whose client leaves is stopped (SIGTERM, and SIGKILL a second later), and a request whose client
     /// left while it waited is not run. Requests are served one at a time (a COMMAND that
     /// runs on after closing its output holds up only its own request's end; a client that
     /// stops reading its answer holds the server up, as a full pipe would) until

@@ -14,7 +14,7 @@ use filemap::{Error, HumanDuration};
 use crate::names::scoped_name;
 use crate::outcome::{Failure, Outcome};
 use crate::output::errln;
-use crate::signals::{interrupted, wait_sliced, Termination};
+use crate::signals::{interrupted, stop_child, wait_sliced, Termination};
 use crate::units::parse_nonzero_size;
 
 /// The settings `filemap serve` makes a service with (an existing one keeps its own).
@@ -217,8 +217,7 @@ fn answer(
         }
     };
     let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        let _ = child.kill();
-        let _ = child.wait();
+        stop_child(&mut child);
         return Err(Failure::Error("the command's pipes were not made".into()));
     };
     // Fed on a thread of its own: a command may write more than a pipe holds before it
@@ -234,8 +233,7 @@ fn answer(
     if !matches!(streamed, Ok(Streamed::Whole)) {
         // Nobody reads its output any more: it must not wait for that (nor the feeder for
         // it).
-        let _ = child.kill();
-        let _ = child.wait();
+        stop_child(&mut child);
         if matches!(streamed, Ok(Streamed::ClientLeft)) {
             errln!(
                 "filemap: client {} left; its {} was stopped",
@@ -361,8 +359,7 @@ fn finish_ended(
         match r.child.try_wait().transpose() {
             Some(status) => r.finish(server, status, command, termination)?,
             None if !server.client_alive(r.id) => {
-                let _ = r.child.kill();
-                let _ = r.child.wait();
+                stop_child(&mut r.child);
                 errln!(
                     "filemap: client {} left; its {} was stopped",
                     r.id.client(),

@@ -135,6 +135,33 @@ impl Termination {
     }
 }
 
+/// How long a command asked to stop (SIGTERM) has to end before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// Stops `child` (a command `filemap serve` runs whose client left, or whose output went
+/// unread) and reaps it: on Unix SIGTERM first, so that it can close what it holds (its
+/// filemap objects go with their last handles rather than stay behind, stale), then SIGKILL
+/// if it has not ended within a second; on Windows at once (TerminateProcess).
+pub fn stop_child(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    {
+        use rustix::process::{kill_process, Pid, Signal};
+        // (Not reaped yet: the pid is still the child's.)
+        let pid = i32::try_from(child.id()).ok().and_then(Pid::from_raw);
+        if pid.is_some_and(|pid| kill_process(pid, Signal::TERM).is_ok()) {
+            let deadline = Instant::now() + STOP_GRACE;
+            while Instant::now() < deadline {
+                if !matches!(child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// Waits for `child` (the command `filemap lock` runs), passing on to it every SIGINT,
 /// SIGTERM and SIGHUP that `termination` catches meanwhile: a lock's holder must not end, and let the
 /// next one in, while its command still runs.

@@ -193,6 +193,22 @@ fn a_command_that_runs_on_after_its_client_left_is_stopped() {
     assert_eq!(said.matches("left; its").count(), 1, "{said}");
 }
 
+/// A command stopped for a client that left is asked first (SIGTERM), so that it can close
+/// what it holds: here `filemap hold`, whose object goes with it (SIGKILL left it stale).
+#[cfg(unix)]
+#[test]
+fn a_command_stopped_for_a_client_that_left_closes_what_it_holds() {
+    let ns = Ns::new();
+    let holding = [ME, "hold", "held-by-command", "--create", "--size", "1"];
+    let server = start_server(&ns, "holder", 1, &holding);
+    let out = ns.with_stdin(&["request", "holder", "--timeout", "1s"], b"");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let (status, said) = server.finish();
+    assert!(status.success(), "{said}");
+    assert_eq!(said.matches("left; its").count(), 1, "{said}");
+    assert_eq!(ns.entries(), 0, "the command's object went with it");
+}
+
 /// `filemap request` processes the test started, killed if it fails before they exit.
 struct Clients(Child);
 
