@@ -136,6 +136,7 @@ impl Termination {
 }
 
 /// How long a command asked to stop (SIGTERM) has to end before it is killed.
+#[cfg(unix)]
 const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// Stops `child` (a command `filemap serve` runs whose client left, or whose output went
