@@ -339,7 +339,9 @@ impl View {
     }
 
     /// For a copy-on-write view: copies the changed pages back into the object; returns how
-    /// many.
+    /// many. It takes the view for itself while it runs (it maps the pages again): a call
+    /// on the view from another thread meanwhile raises `RuntimeError` (already borrowed),
+    /// as a commit does while another thread's read, write or flush of 64 KiB or more runs.
     fn commit(&mut self, py: Python<'_>) -> PyResult<usize> {
         self.refuse_exported()?;
         let v = self.inner.as_mut().ok_or_else(|| closed("the view"))?;

@@ -23,8 +23,9 @@ if there is no memory even for that copy, the message is lost, and the error say
 wait on many objects that includes such an end raises ``RuntimeError`` until it is received.
 
 Threads: every object may be used from several threads at once (a view that one thread
-reads or writes 64 KiB or more of, flushes or commits, with the GIL released, cannot be
-closed by another meanwhile: ``RuntimeError``). Calls of one endpoint (``Sender``, ``Receiver``,
+reads or writes 64 KiB or more of, or flushes, with the GIL released, cannot be closed or
+committed by another meanwhile, and one that a thread commits cannot be used by another
+at all meanwhile: ``RuntimeError``). Calls of one endpoint (``Sender``, ``Receiver``,
 ``Publisher``, ``Subscriber``, ``Inbox``, ``InboxSender``, ``Server``, ``Client``) take
 turns, first come first served; a call that waits takes one turn per slice of at most
 50 ms, so another thread's call goes between two slices (a call's ``timeout=`` and Ctrl-C

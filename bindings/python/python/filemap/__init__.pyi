@@ -156,7 +156,9 @@ class View(Buffer):
         """For a copy-on-write view: the offsets of the pages written since it was mapped."""
     def commit(self) -> int:
         """For a copy-on-write view: copies the changed pages back into the object; returns how
-        many."""
+        many. It takes the view for itself while it runs (it maps the pages again): a call
+        on the view from another thread meanwhile raises `RuntimeError` (already borrowed),
+        as a commit does while another thread's read, write or flush of 64 KiB or more runs."""
     @property
     def offset(self) -> int:
         """The view's offset in its object."""
