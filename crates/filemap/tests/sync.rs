@@ -355,8 +355,11 @@ fn a_set_then_reset_releases_every_manual_waiter() {
     for (how, child) in &waiters {
         await_futex_state(child.id(), true, &format!("the {how} waiter never slept"));
     }
+    // Elsewhere nothing says a process sleeps: time to reach their waits (a waiter that
+    // had not begun its wait at the set is rightly not released; 300 ms was too little
+    // under Wine on a loaded machine, for the wait on many objects).
     #[cfg(not(target_os = "linux"))]
-    std::thread::sleep(Duration::from_millis(300)); // let them reach their waits
+    std::thread::sleep(Duration::from_secs(2));
     event.set().unwrap();
     event.reset().unwrap();
     let mut failures = Vec::new();
