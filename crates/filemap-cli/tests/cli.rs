@@ -590,11 +590,12 @@ fn interrupted_waiters_close_what_they_opened() {
     until("the served command never started", &|| holders("gate") == 1);
     stop(request, "-INT", "request");
     // The server sees its client gone and stops the served command (it waited for the
-    // command's output before), then ends after its one request. (The command, killed,
-    // left its event stale: gc takes it.)
+    // command's output before), then ends after its one request. (The command, asked to
+    // stop with SIGTERM, closed its event, which went with it: nothing stale for gc.)
     let mut server = server;
     assert!(wait_within(&mut server, "serve --count 1").success());
-    assert!(ns.ok(&["gc"]).contains("gate"));
+    assert!(!ns.ok(&["gc"]).contains("gate"));
+    assert_eq!(ns.entries(), 0, "the served command's event went with it");
     ns.ok(&["sem", "create", "s", "--max", "1", "--persistent"]);
     let acquire = start(&["sem", "acquire", "s", "--timeout", WAITER_TIMEOUT]);
     until("sem acquire did not open s", &|| holders("s") == 1);
