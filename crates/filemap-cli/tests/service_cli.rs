@@ -181,8 +181,15 @@ fn a_command_that_answers_and_runs_on_holds_up_no_request() {
 #[test]
 fn a_command_that_runs_on_after_its_client_left_is_stopped() {
     let ns = Ns::new();
-    let _release = Release(ns.cmd(&["event", "set", "linger"]));
-    let lingering = [ME, "bench-partner", "echo-then-linger", "linger"];
+    // (An event of its own: on Windows the names are the session's, and the test above
+    // sets its "linger" while this one runs.)
+    let _release = Release(ns.cmd(&["event", "set", "linger-left-behind"]));
+    let lingering = [
+        ME,
+        "bench-partner",
+        "echo-then-linger",
+        "linger-left-behind",
+    ];
     let server = start_server(&ns, "left-behind", 1, &lingering);
     let out = ns.with_stdin(&["request", "left-behind", "--timeout", "1s"], b"word");
     // The answer came; its end (the command's exit) did not, within the second.
