@@ -16,9 +16,9 @@
 //! channel (`RecvSlot::leave`), for the next put or the channel's next receiver, and the
 //! channel's sender waits for room, as it would for a slow local receiver. A put that went
 //! well has only handed the message to Zenoh's queue: what that queue holds when the
-//! link dies, or when the bridge stops while the link is stalled (the session closes
-//! first, and lets a put waiting for room in the queue return as if it went well), is
-//! lost, as any put is; the far side's gap report says so.
+//! link dies, or when the bridge stops (the session closes first, and lets a put waiting
+//! for room in the queue return as if it went well; Zenoh's close does not always send
+//! what it has queued), is lost, as any put is; the far side's gap report says so.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
