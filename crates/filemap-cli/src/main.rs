@@ -225,8 +225,9 @@ enum Command {
     /// with the command's status.
     ///
     /// Interrupted (SIGINT, SIGTERM, SIGHUP, Ctrl-C) while it waits for the mutex, it closes it and
-    /// exits 130; while the command runs, it passes the signal on to the command and lets
-    /// the mutex go only once the command has ended.
+    /// exits 130; while the command runs, it passes the signal on to the command (but a
+    /// terminal's Ctrl-C, which the command got too) and lets the mutex go only once the
+    /// command has ended.
     Lock {
         /// The mutex's name (created if it does not exist).
         name: String,

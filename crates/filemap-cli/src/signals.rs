@@ -83,6 +83,9 @@ pub struct Termination {
     flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The last signal that came (its number), set before its byte is written.
     last: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Whether the last signal came from the kernel (a SIGINT so is a terminal's Ctrl-C,
+    /// which reaches its whole foreground process group), set before its byte is written.
+    from_terminal: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[cfg(unix)]
@@ -93,10 +96,22 @@ impl Termination {
         let (caught, write) = std::os::unix::net::UnixStream::pair()?;
         let set = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let last = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let from_terminal = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         // (A signal's actions run in the order they were registered: the flags first.)
         for signal in [SIGINT, SIGTERM, SIGHUP] {
             flag::register(signal, set.clone())?;
             flag::register_usize(signal, last.clone(), signal as usize)?;
+            let from_terminal = from_terminal.clone();
+            let note_origin = move |info: &libc::siginfo_t| {
+                // `SI_KERNEL`: the kernel sent it (a SIGINT: the terminal's line
+                // discipline, to its foreground process group); `SI_USER`: a process.
+                let kernel = info.si_code == libc::SI_KERNEL;
+                from_terminal.store(kernel, std::sync::atomic::Ordering::Relaxed);
+            };
+            // SAFETY: the action is async-signal-safe: it reads a field of the siginfo the
+            // kernel passed and stores into an atomic (no allocation, no lock); it lives as
+            // long as the process (never unregistered).
+            unsafe { signal_hook_registry::register_sigaction(signal, note_origin) }?;
         }
         pipe::register(SIGINT, write.try_clone()?)?;
         pipe::register(SIGHUP, write.try_clone()?)?;
@@ -105,6 +120,7 @@ impl Termination {
             caught,
             flag: set,
             last,
+            from_terminal,
         })
     }
 
@@ -165,7 +181,11 @@ pub fn stop_child(child: &mut std::process::Child) {
 
 /// Waits for `child` (the command `filemap lock` runs), passing on to it every SIGINT,
 /// SIGTERM and SIGHUP that `termination` catches meanwhile: a lock's holder must not end, and let the
-/// next one in, while its command still runs.
+/// next one in, while its command still runs. A terminal's Ctrl-C went to its whole
+/// foreground process group, and so to a command still in this process's group already:
+/// that one is not passed on a second time (a program that takes a second Ctrl-C as "stop
+/// now" would stop at once). (A SIGHUP is always passed on: one a terminal's hang-up sends
+/// may reach this process alone, as its session's leader.)
 #[cfg(unix)]
 pub fn wait_passing_signals(
     termination: &Termination,
@@ -184,6 +204,7 @@ pub fn wait_passing_signals(
     let ended = Arc::new(Mutex::new(false));
     let mut caught = termination.caught.try_clone()?;
     let last = termination.last.clone();
+    let from_terminal = termination.from_terminal.clone();
     let passer_ended = ended.clone();
     // Left blocked on the socket once the command ends: it ends with the process.
     std::thread::spawn(move || {
@@ -193,6 +214,10 @@ pub fn wait_passing_signals(
                 return;
             }
             let signal = i32::try_from(last.load(Ordering::Relaxed)).unwrap_or(0);
+            let typed = signal == Signal::INT.as_raw() && from_terminal.load(Ordering::Relaxed);
+            if typed && same_group(pid) {
+                continue;
+            }
             if let Some(signal) = Signal::from_named_raw(signal) {
                 let _ = kill_process(pid, signal);
             }
@@ -210,6 +235,14 @@ pub fn wait_passing_signals(
     }
     *ended.lock().unwrap_or_else(|p| p.into_inner()) = true;
     child.wait()
+}
+
+/// Whether process `pid` (not reaped yet) is in this process's process group, where a
+/// terminal's signals to this process reach it too.
+#[cfg(unix)]
+fn same_group(pid: rustix::process::Pid) -> bool {
+    use rustix::process::getpgid;
+    matches!((getpgid(Some(pid)), getpgid(None)), (Ok(its), Ok(mine)) if its == mine)
 }
 
 /// Waits for `child`: a console's Ctrl-C reaches every process attached to it, the
