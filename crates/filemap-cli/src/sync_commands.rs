@@ -46,7 +46,7 @@ pub fn lock(name: Name, timeout: Option<Duration>, command: &[String]) -> Outcom
             } else {
                 126
             };
-            errln!("filemap: error: cannot run {:?}: {e}", command[0]);
+            errln!("filemap: error: cannot run {}: {e}", command[0]);
             return Ok(ExitCode::from(code));
         }
     };

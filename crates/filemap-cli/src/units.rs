@@ -30,7 +30,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "tb" => 1_000_000_000_000,
         other => {
             return Err(format!(
-            "unknown size unit {other:?} in {text:?} (use B, KiB, MiB, GiB, TiB, kB, MB, GB or TB)"
+            "unknown size unit {other:?} in {text:?} (use B, KiB (or K), MiB (M), GiB (G), TiB (T), kB, MB, GB or TB)"
         ))
         }
     };
@@ -128,14 +128,16 @@ pub fn format_rounded(bytes: u64) -> String {
 }
 
 /// Parses a duration: a number with `ns`, `µs` (or `us`), `ms`, `s`, `m` or `h`, in any case
-/// (seconds if no unit): what [`filemap::HumanDuration`] prints reads back.
+/// (seconds if no unit), its digits grouped with `_` as a size's may be (`1_500ms`): what
+/// [`filemap::HumanDuration`] prints reads back.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let s = text.trim();
     let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
         .unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
     let value: f64 = number
+        .replace('_', "")
         .parse()
         .map_err(|_| format!("{text:?} is not a duration (try 500ms, 2s or 1m)"))?;
     let seconds = match unit.trim().to_ascii_lowercase().as_str() {
@@ -222,6 +224,8 @@ mod tests {
         ] {
             assert!(parse_size(bad).is_err(), "{bad:?}");
         }
+        let unknown = parse_size("4X").unwrap_err();
+        assert!(unknown.contains("KiB (or K)"), "{unknown}");
     }
 
     #[test]
@@ -249,6 +253,8 @@ mod tests {
         assert_eq!(parse_duration("250MS"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("250µs"), Ok(Duration::from_micros(250)));
         assert_eq!(parse_duration("250μs"), Ok(Duration::from_micros(250)));
+        assert_eq!(parse_duration("1_500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1_000"), Ok(Duration::from_secs(1000)));
         for d in [
             0,
             7,
@@ -263,7 +269,7 @@ mod tests {
             let shown = filemap::HumanDuration(d).to_string();
             assert_eq!(parse_duration(&shown), Ok(d), "{shown}");
         }
-        for bad in ["", "x", "5 parsecs", "-1s", "1e99h"] {
+        for bad in ["", "_", "_ms", "x", "5 parsecs", "-1s", "1e99h"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
     }

@@ -873,6 +873,12 @@ fn lock_runs_the_command_and_returns_its_status() {
     assert_eq!(out.status.code(), Some(7));
     let out = ns.run(&["lock", "status", "--", "no-such-command-here"]);
     assert_eq!(out.status.code(), Some(127));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.starts_with("filemap: error: cannot run no-such-command-here: ")
+            && said.lines().count() == 1,
+        "{said}"
+    );
     let out = ns.run(&["lock", "status"]);
     assert_eq!(out.status.code(), Some(2), "the command is required");
 }
