@@ -127,6 +127,24 @@ impl Builtin {
     }
 }
 
+impl Builtin {
+    /// Whether the class derives from `OSError`, whose instances carry `errno`.
+    fn is_os_error(self) -> bool {
+        !matches!(self, Builtin::Value | Builtin::Runtime)
+    }
+}
+
+/// The `__reduce__` of the `OSError`-derived classes: pickled, an exception keeps its
+/// `errno`, which `OSError`'s own drops when the code is not among its arguments (the class's
+/// code is set after the message, so that `str(e)` stays the message). Unpickling sets the
+/// state's items as attributes (`BaseException.__setstate__`).
+const REDUCE_KEEPING_ERRNO: &std::ffi::CStr = c"
+def __reduce__(self):
+    state = dict(getattr(self, '__dict__', None) or {})
+    state['errno'] = self.errno
+    return (type(self), self.args, state)
+";
+
 /// Creates `Error` and its subclasses in `module`.
 pub(crate) fn add_exceptions(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = module.py();
@@ -144,12 +162,23 @@ pub(crate) fn add_exceptions(module: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     let base = base.into_bound(py);
     module.add("Error", &base)?;
+    let reduce = PyModule::from_code(
+        py,
+        REDUCE_KEEPING_ERRNO,
+        c"filemap_errors.py",
+        c"filemap._errors",
+    )?
+    .getattr("__reduce__")?;
     for (name, builtin, doc) in CLASSES {
         let bases = match builtin {
             Some(b) => PyTuple::new(py, [base.clone(), b.type_object(py).into_any()])?,
             None => PyTuple::new(py, [base.clone()])?,
         };
-        module.add(*name, class(name, bases, doc)?.into_bound(py))?;
+        let made = class(name, bases, doc)?.into_bound(py);
+        if builtin.is_some_and(Builtin::is_os_error) {
+            made.setattr("__reduce__", &reduce)?;
+        }
+        module.add(*name, made)?;
     }
     Ok(())
 }

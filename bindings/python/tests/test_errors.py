@@ -3,6 +3,7 @@ Python code sees instead of a crash."""
 
 import errno
 import os
+import pickle
 import sys
 
 import pytest
@@ -184,3 +185,28 @@ def test_errors_of_an_os_class_carry_its_errno(name):
         filemap.NamedMutex.open(name + "-event")
     assert not hasattr(info.value, "errno")
     event.close()
+
+
+def test_errors_pickle_with_their_errno_and_attributes(name, tmp_path):
+    # A worker process's exception comes back to its parent pickled (multiprocessing,
+    # concurrent.futures): class, message, errno and the class's own attributes with it.
+    with pytest.raises(filemap.NotFoundError) as info:
+        filemap.Mapping.open(name)
+    again = pickle.loads(pickle.dumps(info.value))
+    assert type(again) is filemap.NotFoundError
+    assert (str(again), again.errno) == (str(info.value), errno.ENOENT)
+    # A system call's code, among the arguments already, comes back as it was.
+    (tmp_path / "plain").write_bytes(b"x")
+    with pytest.raises(filemap.SystemCallError) as info:
+        filemap.Mapping.from_path(tmp_path / "plain" / "below", size=4096)
+    again = pickle.loads(pickle.dumps(info.value))
+    assert (again.errno, again.strerror, str(again)) == (
+        errno.ENOTDIR,
+        info.value.strerror,
+        str(info.value),
+    )
+    # Not an OSError: pickled as any exception, its attributes kept.
+    lagged = filemap.LaggedError("behind")
+    lagged.missed = 7
+    again = pickle.loads(pickle.dumps(lagged))
+    assert (type(again), str(again), again.missed) == (filemap.LaggedError, "behind", 7)

@@ -16,7 +16,9 @@ GIL and can be interrupted with Ctrl-C. Errors are ``filemap.Error`` subclasses 
 derive from the built-in exception that fits: ``NotFoundError`` is a
 ``FileNotFoundError``, ``AlreadyExistsError`` a ``FileExistsError``,
 ``AccessDeniedError`` a ``PermissionError``, ``TimedOutError`` a ``TimeoutError``,
-``DisconnectedError`` a ``BrokenPipeError``, ``InvalidArgumentError`` a ``ValueError``.
+``DisconnectedError`` a ``BrokenPipeError``, ``InvalidArgumentError`` a ``ValueError``;
+they pickle whole (``errno`` and their attributes too), so a worker process's error
+reaches its parent as it was.
 A receive with no memory for a message's ``bytes`` raises ``MemoryError`` and keeps the
 message for the next receive (a ``Receiver`` in its ring, the other receiving ends as a copy:
 if there is no memory even for that copy, the message is lost, and the error says so); a
