@@ -6,13 +6,13 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
 import pytest
 
 import filemap
+from threads import run
 from conftest import LIMIT_ADDRESS_SPACE, python_child
 
 
@@ -331,16 +331,7 @@ def test_a_waiting_send_lets_go_of_the_callers_buffer(name):
     while tx.try_send(b"x" * 500):
         pass
     data = bytearray(b"waiting for room")
-    failed = []
-
-    def send():
-        try:
-            tx.send(data, timeout=30)
-        except Exception as e:  # noqa: BLE001 (said by the test below)
-            failed.append(e)
-
-    sending = threading.Thread(target=send)
-    sending.start()
+    sending, sent = run(lambda: tx.send(data, timeout=30))
     deadline = time.monotonic() + 10
     while sending.is_alive() and time.monotonic() < deadline:
         # Resized while the send waits for room (a BufferError while it held the buffer).
@@ -350,10 +341,11 @@ def test_a_waiting_send_lets_go_of_the_callers_buffer(name):
             break
     # (The send may begin after some of the resizes: it sends the bytes it found.)
     received = [b""]
-    while not received[-1].startswith(b"waiting for room") and not failed:
+    failed = lambda: any(isinstance(r, BaseException) for r in sent)  # noqa: E731
+    while not received[-1].startswith(b"waiting for room") and not failed():
         received.append(rx.recv(timeout=10))
     sending.join(10)
-    assert not failed, failed
+    assert sent == [None], sent
     assert received[-1].rstrip(b"!") == b"waiting for room"
     tx.close()
     rx.close()

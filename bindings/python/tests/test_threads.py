@@ -12,25 +12,11 @@ import time
 import pytest
 
 import filemap
+from threads import run
 
 # How long a test waits for a thread that should end at once: generous on a loaded
 # machine, and bounded.
 JOIN = 10.0
-
-
-def run(target):
-    """Starts `target` on a thread; the list it appends an exception or result to."""
-    out = []
-
-    def body():
-        try:
-            out.append(target())
-        except BaseException as e:  # reported to the test, not lost on the thread
-            out.append(e)
-
-    thread = threading.Thread(target=body, daemon=True)
-    thread.start()
-    return thread, out
 
 
 def wait_until(predicate, what):
