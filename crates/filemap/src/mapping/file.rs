@@ -472,21 +472,26 @@ impl FileOptions {
         };
         let (entry, header, disposition) = sys::create_entry(&name, &header, mode, None)?;
         let created = disposition == Disposition::Created;
+        // A persistent name this call made stays behind the entry's last handle: it is
+        // taken back if what follows fails (a file that cannot be grown, one that cannot be
+        // taken on: no descriptor left, say), but only if it still names this entry
+        // (another may have been made under it since).
+        let made_persistent =
+            (created && self.persistent).then(|| (entry.name_removal(), name.clone()));
+        let take_back = |e: Error| {
+            if let Some((removal, name)) = &made_persistent {
+                let _ = removal.remove(name);
+            }
+            e
+        };
         if created {
             // The name was seen taken, and so the file not grown, but freed before the
-            // create: grown now (an opener in between finds it too short, an error). A
-            // persistent name left over a file that cannot be grown is taken back.
-            if let Err(e) = growing.grow() {
-                // (Only if the name is still this entry's: another may have been made
-                // under it since.)
-                if self.persistent {
-                    let _ = entry.remove_name(&name);
-                }
-                return Err(e);
-            }
+            // create: grown now (an opener in between finds it too short, an error).
+            growing.grow().map_err(take_back)?;
         }
         let own_file = created.then_some(file);
-        let mut object = Object::from_entry(Some(name), entry, header, writable, own_file)?;
+        let mut object =
+            Object::from_entry(Some(name), entry, header, writable, own_file).map_err(take_back)?;
         if created {
             object._share = share_lock;
         }

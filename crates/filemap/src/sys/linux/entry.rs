@@ -842,7 +842,24 @@ impl Entry {
     /// Removes this entry's name (if it still names this entry), while the entry stays
     /// open: `Mapping::remove`, which looked at the entry first.
     pub(crate) fn remove_name(&self, name: &Name) -> Result<()> {
-        match &self.named {
+        self.name_removal().remove(name)
+    }
+
+    /// What removes this entry's name later, once the entry is given away.
+    pub(crate) fn name_removal(&self) -> NameRemoval {
+        NameRemoval(self.named.clone())
+    }
+}
+
+/// Removes an entry's name if it still names the entry, without holding the entry: for a
+/// creator whose set-up fails after the entry was made and handed on (a persistent name
+/// must not stay behind over an object that was never made whole).
+#[derive(Debug)]
+pub(crate) struct NameRemoval(Option<NamedPart>);
+
+impl NameRemoval {
+    pub(crate) fn remove(&self, name: &Name) -> Result<()> {
+        match &self.0 {
             Some(named) => {
                 unlink_checked(&named.dir, name, &named.file_name, (named.dev, named.ino))
             }

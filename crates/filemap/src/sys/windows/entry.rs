@@ -630,6 +630,23 @@ impl Entry {
 
     /// Removing a name: not on Windows (see `remove_entry`).
     pub(crate) fn remove_name(&self, name: &Name) -> Result<()> {
+        self.name_removal().remove(name)
+    }
+
+    /// What removes this entry's name later: on Windows a name goes with the object's last
+    /// handle, and there are no persistent ones to take back.
+    pub(crate) fn name_removal(&self) -> NameRemoval {
+        NameRemoval
+    }
+}
+
+/// Removes an entry's name once the entry is given away (see the Linux one): nothing to
+/// remove on Windows (see `remove_entry`).
+#[derive(Debug)]
+pub(crate) struct NameRemoval;
+
+impl NameRemoval {
+    pub(crate) fn remove(&self, name: &Name) -> Result<()> {
         remove_entry(name)
     }
 }

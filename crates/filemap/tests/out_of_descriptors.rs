@@ -1,0 +1,161 @@
+//! A process out of file descriptors (its `RLIMIT_NOFILE` reached at every step of a
+//! create in turn): each create fails with an error, never a panic, and leaves nothing
+//! behind in the namespace: no entry, and no persistent name over an object that was never
+//! made whole. Runs in a child process, whose limit it lowers (Linux).
+
+mod common;
+
+fn main() {
+    #[cfg(target_os = "linux")]
+    linux::main();
+    #[cfg(not(target_os = "linux"))]
+    println!("running 0 tests (no descriptor limit to lower: Windows has no RLIMIT_NOFILE)");
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use crate::common::{role, run_child, run_tests, unique, Namespace};
+    use filemap::channel::Sender;
+    use filemap::sync::NamedMutex;
+    use filemap::Mapping;
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+
+    pub fn main() {
+        if let Some((role, args)) = role() {
+            std::process::exit(play(&role, &args));
+        }
+        run_tests(&[(
+            "every_step_of_a_create_out_of_descriptors_leaves_nothing",
+            every_step_of_a_create_out_of_descriptors_leaves_nothing,
+        )]);
+    }
+
+    fn every_step_of_a_create_out_of_descriptors_leaves_nothing() {
+        let ns = Namespace::new();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("backing.bin");
+        std::fs::write(&file, [0u8; 4096]).unwrap();
+        let said = run_child("creates", &[file.to_str().unwrap()]);
+        println!("{said}");
+        // Every kind failed at least once (at the lowest limit), and was made once.
+        for kind in ["persistent file-backed", "mapping", "channel", "mutex"] {
+            let line = said
+                .lines()
+                .find(|l| l.starts_with(kind))
+                .unwrap_or_else(|| panic!("nothing said of {kind}: {said}"));
+            let failed: usize = line
+                .split("failed at ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{line}"));
+            assert!(failed > 0 && line.contains("made at"), "{line}");
+        }
+        ns.assert_empty();
+    }
+
+    /// Tries `create` under descriptor limits from 3 up, until one lets it through; after
+    /// each failure, with the limit put back, looks for what it left in the namespace
+    /// directory. Says how many limits failed and where it was made.
+    fn at_every_limit<T>(
+        kind: &str,
+        namespace: &std::path::Path,
+        create: impl Fn() -> filemap::Result<T>,
+        clean_up: impl Fn(T),
+    ) -> Result<String, String> {
+        let normal = getrlimit(Resource::Nofile);
+        let mut failures = Vec::new();
+        for limit in 3..256 {
+            setrlimit(
+                Resource::Nofile,
+                Rlimit {
+                    current: Some(limit),
+                    maximum: normal.maximum,
+                },
+            )
+            .map_err(|e| format!("cannot lower the limit: {e}"))?;
+            let made = create();
+            setrlimit(Resource::Nofile, normal)
+                .map_err(|e| format!("cannot put the limit back: {e}"))?;
+            match made {
+                Ok(made) => {
+                    clean_up(made);
+                    return Ok(format!(
+                        "{kind}: failed at {} limits ({}), made at {limit}",
+                        failures.len(),
+                        failures.join("; ")
+                    ));
+                }
+                Err(e) => {
+                    let left: Vec<_> = std::fs::read_dir(namespace)
+                        .map_err(|e| format!("cannot list the namespace: {e}"))?
+                        .map(|e| e.map(|e| e.file_name()))
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| format!("cannot list the namespace: {e}"))?;
+                    if !left.is_empty() {
+                        return Err(format!(
+                            "{kind}: failed at a limit of {limit} descriptors ({e}) and \
+                             left {left:?} behind"
+                        ));
+                    }
+                    failures.push(format!("{limit}: {e}"));
+                }
+            }
+        }
+        Err(format!(
+            "{kind}: never made, even with 255 descriptors ({})",
+            failures.last().map_or("", String::as_str)
+        ))
+    }
+
+    fn play(role: &str, args: &[String]) -> i32 {
+        assert_eq!(role, "creates");
+        let namespace = std::path::PathBuf::from(std::env::var_os("FILEMAP_DIR").unwrap());
+        let file = std::path::Path::new(&args[0]);
+        let name = unique("limited");
+        let results = [
+            at_every_limit(
+                "persistent file-backed",
+                &namespace,
+                || {
+                    Mapping::from_path(file)
+                        .size(4096)
+                        .name(name.as_str())
+                        .persistent(true)
+                        .create()
+                },
+                |_| Mapping::remove(name.as_str()).unwrap(),
+            ),
+            at_every_limit(
+                "mapping",
+                &namespace,
+                || Mapping::create_new(name.as_str(), 4096),
+                drop,
+            ),
+            at_every_limit(
+                "channel",
+                &namespace,
+                || Sender::create_or_open(name.as_str(), 4096),
+                drop,
+            ),
+            at_every_limit(
+                "mutex",
+                &namespace,
+                || NamedMutex::create_or_open(name.as_str()),
+                drop,
+            ),
+        ];
+        let mut code = 0;
+        for result in results {
+            match result {
+                Ok(said) => println!("{said}"),
+                Err(problem) => {
+                    eprintln!("{problem}");
+                    code = 1;
+                }
+            }
+        }
+        // (A failure is an error, never a panic: a panic would have ended the child.)
+        code
+    }
+}
