@@ -1,7 +1,8 @@
 //! A process out of file descriptors (its `RLIMIT_NOFILE` reached at every step of a
-//! create in turn): each create fails with an error, never a panic, and leaves nothing
-//! behind in the namespace: no entry, and no persistent name over an object that was never
-//! made whole. Runs in a child process, whose limit it lowers (Linux).
+//! create or an open in turn): each fails with an error, never a panic, and leaves the
+//! namespace as it was: no entry, no persistent name over an object that was never made
+//! whole, and an object another handle holds still there. Runs in a child process, whose
+//! limit it lowers (Linux).
 
 mod common;
 
@@ -16,7 +17,10 @@ fn main() {
 mod linux {
     use crate::common::{role, run_child, run_tests, unique, Namespace};
     use filemap::channel::Sender;
-    use filemap::sync::NamedMutex;
+    use filemap::inbox::{Inbox, InboxOptions};
+    use filemap::service::{Server, ServiceOptions};
+    use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore};
+    use filemap::topic::{Publisher, TopicOptions};
     use filemap::Mapping;
     use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 
@@ -38,7 +42,20 @@ mod linux {
         let said = run_child("creates", &[file.to_str().unwrap()]);
         println!("{said}");
         // Every kind failed at least once (at the lowest limit), and was made once.
-        for kind in ["persistent file-backed", "mapping", "channel", "mutex"] {
+        for kind in [
+            "persistent file-backed",
+            "mapping",
+            "channel",
+            "mutex",
+            "persistent mapping",
+            "event",
+            "semaphore",
+            "topic",
+            "inbox",
+            "service",
+            "mapping open",
+            "mutex open",
+        ] {
             let line = said
                 .lines()
                 .find(|l| l.starts_with(kind))
@@ -63,6 +80,14 @@ mod linux {
         create: impl Fn() -> filemap::Result<T>,
         clean_up: impl Fn(T),
     ) -> Result<String, String> {
+        let listing = || -> Result<Vec<std::ffi::OsString>, String> {
+            let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(namespace)
+                .and_then(|entries| entries.map(|e| e.map(|e| e.file_name())).collect())
+                .map_err(|e: std::io::Error| format!("cannot list the namespace: {e}"))?;
+            names.sort();
+            Ok(names)
+        };
+        let before = listing()?;
         let normal = getrlimit(Resource::Nofile);
         let mut failures = Vec::new();
         for limit in 3..256 {
@@ -87,15 +112,11 @@ mod linux {
                     ));
                 }
                 Err(e) => {
-                    let left: Vec<_> = std::fs::read_dir(namespace)
-                        .map_err(|e| format!("cannot list the namespace: {e}"))?
-                        .map(|e| e.map(|e| e.file_name()))
-                        .collect::<Result<_, _>>()
-                        .map_err(|e| format!("cannot list the namespace: {e}"))?;
-                    if !left.is_empty() {
+                    let after = listing()?;
+                    if after != before {
                         return Err(format!(
                             "{kind}: failed at a limit of {limit} descriptors ({e}) and \
-                             left {left:?} behind"
+                             left the namespace {after:?}, not {before:?}"
                         ));
                     }
                     failures.push(format!("{limit}: {e}"));
@@ -144,6 +165,72 @@ mod linux {
                 || NamedMutex::create_or_open(name.as_str()),
                 drop,
             ),
+            at_every_limit(
+                "persistent mapping",
+                &namespace,
+                || {
+                    Mapping::options()
+                        .size(4096)
+                        .persistent(true)
+                        .create_new(name.as_str())
+                },
+                |_| Mapping::remove(name.as_str()).unwrap(),
+            ),
+            at_every_limit(
+                "event",
+                &namespace,
+                || NamedEvent::create_or_open(name.as_str(), EventReset::Manual, false),
+                drop,
+            ),
+            at_every_limit(
+                "semaphore",
+                &namespace,
+                || NamedSemaphore::create_or_open(name.as_str(), 0, 4),
+                drop,
+            ),
+            at_every_limit(
+                "topic",
+                &namespace,
+                || Publisher::create_or_open(name.as_str(), &TopicOptions::new()),
+                drop,
+            ),
+            at_every_limit(
+                "inbox",
+                &namespace,
+                || Inbox::create_or_open(name.as_str(), &InboxOptions::new()),
+                drop,
+            ),
+            at_every_limit(
+                "service",
+                &namespace,
+                || Server::create_or_open(name.as_str(), &ServiceOptions::new()),
+                drop,
+            ),
+            // Opens of an object this process holds: a failed one takes nothing away.
+            Mapping::create_new(name.as_str(), 4096)
+                .map_err(|e| format!("held mapping: {e}"))
+                .and_then(|held| {
+                    let opened = at_every_limit(
+                        "mapping open",
+                        &namespace,
+                        || Mapping::open(name.as_str()),
+                        drop,
+                    );
+                    drop(held);
+                    opened
+                }),
+            NamedMutex::create_or_open(name.as_str())
+                .map_err(|e| format!("held mutex: {e}"))
+                .and_then(|held| {
+                    let opened = at_every_limit(
+                        "mutex open",
+                        &namespace,
+                        || NamedMutex::open(name.as_str()),
+                        drop,
+                    );
+                    drop(held);
+                    opened
+                }),
         ];
         let mut code = 0;
         for result in results {
