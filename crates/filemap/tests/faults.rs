@@ -22,6 +22,10 @@ fn main() {
             truncation_under_a_view_is_an_error as fn(),
         ),
         (
+            "a_commit_over_a_file_cut_short_leaves_it_short",
+            a_commit_over_a_file_cut_short_leaves_it_short,
+        ),
+        (
             "a_handler_installed_before_still_gets_its_signals",
             a_handler_installed_before_still_gets_its_signals,
         ),
@@ -135,6 +139,36 @@ fn a_fault_elsewhere_still_ends_the_process() {
 /// end are `PageFault` (truncated), as many times as asked; what is still there reads
 /// fine; once the file is long again, so is the view. The same for a named entry, and
 /// the same for the guarded word operations (`load_u64`, `fetch_add_u32`, ...).
+/// `Mapping::commit` over a file another process cut short: the range past the cut is
+/// `PageFault` (truncated), and the file stays as short as it was cut (the allocation grew
+/// it back, with zeros, over what that process meant); a range before the cut commits.
+#[cfg(target_os = "linux")]
+fn a_commit_over_a_file_cut_short_leaves_it_short() {
+    let ns = Namespace::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut");
+    std::fs::write(&path, vec![7u8; 1 << 16]).unwrap();
+    let mapping = Mapping::from_path(&path).create().unwrap();
+    mapping.commit(0, 1 << 16).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(4096)
+        .unwrap();
+    match mapping.commit(0, 1 << 16) {
+        Err(Error::PageFault {
+            offset, truncated, ..
+        }) => assert_eq!((offset, truncated), (4096, true)),
+        other => panic!("a commit past the end of a file cut short: {other:?}"),
+    }
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 4096, "grown back");
+    mapping.commit(0, 4096).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 4096);
+    drop(mapping);
+    ns.assert_empty();
+}
+
 #[cfg(target_os = "linux")]
 fn truncation_under_a_view_is_an_error() {
     use std::sync::atomic::Ordering::Relaxed;

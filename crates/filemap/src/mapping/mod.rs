@@ -264,7 +264,8 @@ impl Mapping {
     /// full), which needs a handle that can write the file ([`Error::AccessNotAllowed`]);
     /// Windows allocates them as pages are written, and there this only checks the range.
     /// Committing memory needs a handle that can write the object (its creator's, or one
-    /// opened for writing).
+    /// opened for writing). A range past the end of a file another process cut short is
+    /// [`Error::PageFault`] (`truncated`), and the file stays as short as it was cut.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -298,7 +299,19 @@ impl Mapping {
         }
         object
             .section
-            .commit(object.base + offset, len, &object.describe())
+            .commit(object.base + offset, len, &object.describe())?;
+        // Committing never changes the storage's length: a file another process cut short
+        // stays so (it was grown back, over what that process meant), and a range past its
+        // end now is said as a view says it.
+        let end = object.base + offset + len;
+        if let Some(stored) = object.section.stored_len().filter(|len| *len < end) {
+            return Err(Error::PageFault {
+                name: object.describe().to_string(),
+                offset: stored.saturating_sub(object.base),
+                truncated: true,
+            });
+        }
+        Ok(())
     }
 
     /// Whether the object is in reserve mode (memory allocated by [`Mapping::commit`]).

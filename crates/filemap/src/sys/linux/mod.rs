@@ -315,12 +315,14 @@ impl Section {
         Ok(view)
     }
 
-    /// Allocates `[offset, offset + len)` of the storage (`fallocate`).
+    /// Allocates `[offset, offset + len)` of the storage (`fallocate`), never changing its
+    /// length: a file another process cut short stays so (the caller says so).
     pub(crate) fn commit(&self, offset: u64, len: u64, what: &dyn std::fmt::Display) -> Result<()> {
         // tmpfs stops an allocation at a pending signal (EINTR, not restarted by
         // SA_RESTART), undoing what it did: made again.
         let allocated = retry_eintr(|| {
-            rustix::fs::fallocate(&self.fd, rustix::fs::FallocateFlags::empty(), offset, len)
+            let keep_size = rustix::fs::FallocateFlags::KEEP_SIZE;
+            rustix::fs::fallocate(&self.fd, keep_size, offset, len)
         });
         match allocated {
             Ok(()) => Ok(()),
