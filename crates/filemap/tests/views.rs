@@ -43,6 +43,10 @@ fn main() {
             windows_over_a_64_gib_sparse_file,
         ),
         (
+            "a_file_grown_for_a_mapping_stays_sparse",
+            a_file_grown_for_a_mapping_stays_sparse,
+        ),
+        (
             "foreign_section_with_its_first_page_reserved",
             foreign_section_with_its_first_page_reserved,
         ),
@@ -494,6 +498,27 @@ fn resident_bytes() -> Option<u64> {
 /// A 64 GiB sparse file (more than this machine's memory) scanned through 64 MiB windows:
 /// the first, a middle and the last window are read whole, and resident memory stays
 /// bounded by the window, not the file.
+/// A file shorter than the mapping asked for is grown to its size, sparse (on Linux one
+/// block allocated at the new end, where the grow happens: it only ever extends a file),
+/// and what it held is kept.
+fn a_file_grown_for_a_mapping_stays_sparse() {
+    const SIZE: u64 = 64 << 30;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("grown.bin");
+    std::fs::write(&path, b"kept").unwrap();
+    let m = Mapping::from_path(&path).size(SIZE).create().unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), SIZE);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let allocated = std::fs::metadata(&path).unwrap().blocks() * 512;
+        assert!(allocated <= 1 << 20, "{allocated} bytes allocated");
+    }
+    let view = m.view().len(4096).map().unwrap();
+    assert_eq!(view.read_vec(0, 4).unwrap(), b"kept");
+    drop((view, m));
+}
+
 fn windows_over_a_64_gib_sparse_file() {
     const SIZE: u64 = 64 << 30;
     const WINDOW: u64 = 64 << 20;

@@ -539,8 +539,9 @@ impl Growing<'_> {
             return Ok(());
         }
         // Grown only if it is still shorter (another process may have grown it since its
-        // length was read: setting the length would cut it back). Between this look and
-        // the change a moment remains, in which it still may.
+        // length was read: setting the length would cut it back). Where the system can
+        // only extend a file (Linux), no moment remains between this look and the change
+        // in which it still may; elsewhere one does.
         let now = self
             .file
             .metadata()
@@ -556,19 +557,22 @@ impl Growing<'_> {
                 size: self.size,
             });
         }
-        self.file
-            .set_len(self.size)
-            .map_err(|e| match e.raw_os_error() {
-                Some(code)
-                    if std::io::Error::from_raw_os_error(code).kind()
-                        == std::io::ErrorKind::StorageFull =>
-                {
-                    Error::NoSpace {
-                        place: self.shown.display().to_string(),
-                        size: self.size,
-                    }
+        let extended = match sys::extend_file(self.file, self.size) {
+            Ok(true) => Ok(()),
+            Ok(false) => self.file.set_len(self.size),
+            Err(e) => Err(e),
+        };
+        extended.map_err(|e| match e.raw_os_error() {
+            Some(code)
+                if std::io::Error::from_raw_os_error(code).kind()
+                    == std::io::ErrorKind::StorageFull =>
+            {
+                Error::NoSpace {
+                    place: self.shown.display().to_string(),
+                    size: self.size,
                 }
-                _ => Error::io("extend", self.shown.display(), e),
-            })
+            }
+            _ => Error::io("extend", self.shown.display(), e),
+        })
     }
 }

@@ -158,6 +158,22 @@ pub(crate) fn backing_file_problem(
     }
 }
 
+/// Makes `file` at least `size` bytes long (`size` > 0), never shorter: one block
+/// allocated at the new end (`fallocate`, which only ever extends, so another process that
+/// grew the file meanwhile keeps what it wrote, where `ftruncate` would cut it back; the
+/// rest stays sparse). `Ok(false)` where the file system has no `fallocate`: the caller
+/// sets the length itself.
+pub(crate) fn extend_file(file: &File, size: u64) -> std::io::Result<bool> {
+    let last = size.saturating_sub(1);
+    match super::retry_eintr(|| {
+        rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), last, 1)
+    }) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::NOSYS) => Ok(false),
+        Err(e) => Err(errno(e)),
+    }
+}
+
 /// Whether `file` was opened for writing.
 pub(crate) fn file_is_writable(file: &File) -> bool {
     rustix::fs::fcntl_getfl(file)

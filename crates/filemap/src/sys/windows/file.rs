@@ -89,6 +89,12 @@ pub(crate) fn file_identity(file: &File) -> Result<(u64, u64)> {
     Ok((u64::from(info.dwVolumeSerialNumber), index))
 }
 
+/// Makes `file` at least `size` bytes long: `Ok(false)`, the caller sets the length
+/// itself (Windows has no call that only extends a file).
+pub(crate) fn extend_file(_file: &File, _size: u64) -> io::Result<bool> {
+    Ok(false)
+}
+
 /// Whether `file`'s handle was opened with write access.
 pub(crate) fn file_is_writable(file: &File) -> bool {
     use windows_sys::Wdk::Foundation::{NtQueryObject, ObjectBasicInformation};
