@@ -69,7 +69,7 @@ fn foreign_mapping(
         base: 0,
         writable,
         path: None,
-        _share: None,
+        share_lock: None,
         foreign: Some(name.to_string()),
         entry: None,
     })

@@ -23,7 +23,7 @@ pub(crate) struct Object {
     /// For file-backed objects, the file's path (if known).
     pub(crate) path: Option<PathBuf>,
     /// The lock that keeps the file's share mode (file-backed objects, Linux).
-    pub(crate) _share: Option<sys::FileLock>,
+    pub(crate) share_lock: Option<sys::FileLock>,
     /// For a foreign segment (no filemap header), its name as other programs know it.
     pub(crate) foreign: Option<String>,
     /// The entry holding the object's lifetime and header (absent for unnamed file
@@ -102,7 +102,7 @@ impl Object {
                 section,
                 writable,
                 path: None,
-                _share: None,
+                share_lock: None,
                 foreign: None,
                 entry: Some(entry),
             });
@@ -194,7 +194,7 @@ impl Object {
             base: 0,
             writable,
             path: Some(path),
-            _share: lock,
+            share_lock: lock,
             foreign: None,
             entry: Some(entry),
         })

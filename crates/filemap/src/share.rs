@@ -1,6 +1,7 @@
 //! Sharing a mapping handle with another process (Win32's `bInheritHandle` and
 //! `DuplicateHandle`): with a child `Command`, or over a Unix socket. A shared handle
-//! keeps the object alive like any other handle.
+//! keeps the object alive like any other handle, and a file-backed mapping's share mode
+//! with it: a file mapped exclusively stays so while any process holds the mapping.
 //!
 //! The receiver gets a short text descriptor (what kind of object, its name, size and
 //! protection) and the handles themselves; this module owns that format.
@@ -18,6 +19,9 @@ use crate::vocabulary::{Kind, Protection};
 
 const ENV_PREFIX: &str = "FILEMAP_SHARED_";
 const FORMAT: &str = "filemap-share/1";
+/// The format of a descriptor that comes with a file's share lock (Linux), one handle
+/// more than an earlier filemap's receiver, which refuses it as not its format, expects.
+const FORMAT_WITH_LOCK: &str = "filemap-share/2";
 
 fn check_key(key: &str) -> Result<()> {
     if key.is_empty()
@@ -51,8 +55,16 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 struct Descriptor {
     /// The first handle is the entry (header and lifetime).
     has_entry: bool,
-    /// The last handle is a file section (file-backed objects).
+    /// A file section's handle follows the entry's (file-backed objects).
     file_backed: bool,
+    /// The last handle keeps the file's share mode (`sys::share_handoff`: on Linux an open
+    /// file description whose `flock` is held while any process has one, for a mapping
+    /// with a share mode; on Windows a handle on the file, whose share mode is its open
+    /// handles'), so that a mapping handed over keeps it after the sender's is gone.
+    share_lock: bool,
+    /// An unnamed file-backed mapping that may have executable views (a named one's
+    /// header says so).
+    executable: bool,
     writable: bool,
     size: u64,
     protection: Protection,
@@ -72,10 +84,21 @@ impl Descriptor {
             Protection::ReadWrite => "rw",
             Protection::WriteCopy => "wc",
         };
+        let format = if self.share_lock {
+            FORMAT_WITH_LOCK
+        } else {
+            FORMAT
+        };
         let mut s = format!(
-            "{FORMAT} entry={} file={} writable={} size={} protection={prot}",
+            "{format} entry={} file={} writable={} size={} protection={prot}",
             self.has_entry as u8, self.file_backed as u8, self.writable as u8, self.size
         );
+        if self.share_lock {
+            s += " lock=1";
+        }
+        if self.executable {
+            s += " exec=1";
+        }
         if let Some(n) = &self.name {
             s += &format!(" name={}", hex(n.as_bytes()));
         }
@@ -98,12 +121,17 @@ impl Descriptor {
             problem,
         };
         let mut fields = text.split(' ');
-        if fields.next() != Some(FORMAT) {
-            return Err(bad(format!("not a {FORMAT} descriptor: {text:?}")));
+        let format = fields.next();
+        if format != Some(FORMAT) && format != Some(FORMAT_WITH_LOCK) {
+            return Err(bad(format!(
+                "not a {FORMAT} or {FORMAT_WITH_LOCK} descriptor: {text:?}"
+            )));
         }
         let mut d = Descriptor {
             has_entry: false,
             file_backed: false,
+            share_lock: false,
+            executable: false,
             writable: false,
             size: 0,
             protection: Protection::ReadOnly,
@@ -125,6 +153,8 @@ impl Descriptor {
                 "entry" => d.has_entry = flag()?,
                 "file" => d.file_backed = flag()?,
                 "writable" => d.writable = flag()?,
+                "lock" => d.share_lock = flag()?,
+                "exec" => d.executable = flag()?,
                 "size" => d.size = v.parse().map_err(|_| bad(format!("bad size {v:?}")))?,
                 "protection" => {
                     d.protection = match v {
@@ -151,9 +181,13 @@ impl Descriptor {
                 _ => {} // fields of later versions
             }
         }
-        let expected = d.has_entry as usize + d.file_backed as usize;
-        if expected == 0 {
+        if d.has_entry as usize + d.file_backed as usize == 0 {
             return Err(bad("the descriptor names no handle".into()));
+        }
+        if d.share_lock != (format == Some(FORMAT_WITH_LOCK)) || (d.share_lock && !d.file_backed) {
+            return Err(bad(format!(
+                "a share lock comes with a file, in a {FORMAT_WITH_LOCK} descriptor alone"
+            )));
         }
         // A mapping without an entry (an unnamed file's) has the descriptor's size, and
         // holds at least a byte.
@@ -164,7 +198,7 @@ impl Descriptor {
     }
 
     fn handle_count(&self) -> usize {
-        self.has_entry as usize + self.file_backed as usize
+        self.has_entry as usize + self.file_backed as usize + self.share_lock as usize
     }
 }
 
@@ -180,9 +214,12 @@ impl Mapping {
         if file_backed {
             handles.push(sys::duplicate(object.section.handle())?);
         }
+        let share_lock = sys::share_handoff(&object.section, object.share_lock.as_ref())?;
         let descriptor = Descriptor {
             has_entry: object.entry.is_some(),
             file_backed,
+            share_lock: share_lock.is_some(),
+            executable: object.entry.is_none() && object.header.is_executable(),
             writable: object.writable,
             size: object.header.size,
             protection: object.header.protection,
@@ -191,6 +228,7 @@ impl Mapping {
             handles: Vec::new(),
             identities: Vec::new(),
         };
+        handles.extend(share_lock);
         Ok((descriptor, handles))
     }
 
@@ -213,6 +251,11 @@ impl Mapping {
             });
         }
         let name = d.name.as_deref().map(Name::new).transpose()?;
+        let share_lock = if d.share_lock {
+            handles.pop().map(sys::FileLock::adopt)
+        } else {
+            None
+        };
         let file_section = if d.file_backed {
             handles.pop().map(sys::Section::from_handle)
         } else {
@@ -225,8 +268,13 @@ impl Mapping {
                 (Some(entry), header)
             }
             None => {
+                let executable = if d.executable {
+                    Flags::EXECUTABLE
+                } else {
+                    Flags::empty()
+                };
                 let header = Header {
-                    flags: Flags::FILE_BACKED,
+                    flags: Flags::FILE_BACKED | executable,
                     data_offset: 0,
                     ..new_header(Kind::Mapping, d.size, Flags::empty(), 0o600, d.protection)
                 };
@@ -274,7 +322,7 @@ impl Mapping {
             section,
             base,
             path,
-            _share: None,
+            share_lock,
             foreign: None,
             entry,
         })
@@ -560,15 +608,18 @@ mod tests {
         let d = Descriptor {
             has_entry: true,
             file_backed: true,
+            share_lock: true,
+            executable: true,
             writable: true,
             size: 123,
             protection: Protection::WriteCopy,
             name: Some("Local\\a b".into()),
             path: Some(b"/tmp/x y".to_vec()),
-            handles: vec![5, 6],
-            identities: vec!["803-1f".into(), "803-20".into()],
+            handles: vec![5, 6, 7],
+            identities: vec!["803-1f".into(), "803-20".into(), "803-20".into()],
         };
         assert_eq!(Descriptor::decode(&d.encode(), "k").unwrap(), d);
+        assert!(d.encode().starts_with("filemap-share/2 "));
     }
 
     #[test]
@@ -585,6 +636,9 @@ mod tests {
             "filemap-share/1 entry=1 handles=a",
             "filemap-share/1 entry=1 protection=q",
             "filemap-share/1 entry",
+            "filemap-share/1 entry=1 file=1 lock=1",
+            "filemap-share/2 entry=1 file=1",
+            "filemap-share/2 entry=1 lock=1",
         ] {
             assert!(
                 matches!(

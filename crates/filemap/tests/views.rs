@@ -33,6 +33,10 @@ fn main() {
         ("reserve_then_commit", reserve_then_commit),
         ("view_at_a_chosen_address", view_at_a_chosen_address),
         ("protection_changes", protection_changes),
+        (
+            "a_handed_over_executable_file_mapping_stays_executable",
+            a_handed_over_executable_file_mapping_stays_executable,
+        ),
         ("advice_and_locking", advice_and_locking),
         (
             "lock_and_unlock_from_two_threads_keep_the_view_true",
@@ -321,6 +325,35 @@ fn view_at_a_chosen_address() {
     );
     drop((v, m));
     ns.assert_empty();
+}
+
+/// An unnamed file-backed mapping made executable, handed to another process (here this
+/// one), may still have executable views there (the receiver made its header up without
+/// the flag, and refused them: `NotExecutable`).
+fn a_handed_over_executable_file_mapping_stays_executable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("code.bin");
+    std::fs::write(&path, [0xc3u8; 4096]).unwrap();
+    let m = Mapping::from_path(&path).executable(true).create().unwrap();
+    #[cfg(unix)]
+    let copy = {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        m.send_to(&a).unwrap();
+        Mapping::recv_from(&b).unwrap()
+    };
+    #[cfg(windows)]
+    let copy = {
+        use std::os::windows::io::{BorrowedHandle, RawHandle};
+        // SAFETY: a `BorrowedHandle` may be -1, which then names the current process.
+        let this_process = unsafe { BorrowedHandle::borrow_raw(-1isize as RawHandle) };
+        let token = m.duplicate_into(this_process).unwrap();
+        // SAFETY: the token was made for this process, and is used once.
+        unsafe { Mapping::from_duplicated(&token).unwrap() }
+    };
+    drop(m);
+    let mut view = copy.view().access(Access::Read).map().unwrap();
+    view.protect(Protect::ReadExecute).unwrap();
+    assert_eq!(view.read_vec(0, 1).unwrap(), [0xc3]);
 }
 
 fn protection_changes() {
@@ -677,6 +710,18 @@ fn play(role: &str, args: &[String]) -> i32 {
             print!("{}", changed.join(","));
             0
         }
+        "hold-inherited" => {
+            // Takes the mapping shared under key "held", says so, and holds it until its
+            // standard input closes.
+            let held = Mapping::from_inherited("held").unwrap();
+            assert_eq!(
+                held.view().map().unwrap().read_vec(0, 4).unwrap(),
+                b"\x01\x01\x01\x01"
+            );
+            common::ready_then_block();
+            drop(held);
+            0
+        }
         "map-file" => {
             // Maps args[0] in share mode args[1] (by path), or opens the named mapping args[0]
             // when args[1] is "by-name"; prints "ok" or "violation".
@@ -975,6 +1020,27 @@ fn share_modes_between_processes() {
     assert_eq!(run_child("map-file", &[&name, "by-name"]), "violation");
     drop(exclusive);
     assert_eq!(run_child("map-file", &[p, "exclusive"]), "ok");
+    // Handed to a child, an exclusive mapping stays exclusive while the child holds it,
+    // after this process's is gone (named or not): the child's handle keeps the mode.
+    for name in [None, Some(unique("exclusive-handed"))] {
+        let mut options = Mapping::from_path(&path).share(ShareMode::Exclusive);
+        if let Some(name) = &name {
+            options = options.name(name);
+        }
+        let exclusive = options.create().unwrap();
+        let mut cmd = common::child("hold-inherited", &[]);
+        let shared = filemap::CommandExt::share_mapping(&mut cmd, "held", &exclusive).unwrap();
+        let mut holder = common::start_ready(cmd, "hold-inherited");
+        drop((shared, exclusive));
+        assert_eq!(
+            run_child("map-file", &[p, "shared"]),
+            "violation",
+            "{name:?}"
+        );
+        drop(holder.stdin.take());
+        assert!(holder.wait().unwrap().success());
+        assert_eq!(run_child("map-file", &[p, "exclusive"]), "ok", "{name:?}");
+    }
     ns.assert_empty();
 }
 

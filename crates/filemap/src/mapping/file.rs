@@ -451,7 +451,7 @@ impl FileOptions {
                 base: 0,
                 writable,
                 path,
-                _share: share_lock,
+                share_lock,
                 foreign: None,
                 entry: None,
             };
@@ -493,7 +493,7 @@ impl FileOptions {
         let mut object =
             Object::from_entry(Some(name), entry, header, writable, own_file).map_err(take_back)?;
         if created {
-            object._share = share_lock;
+            object.share_lock = share_lock;
         }
         Ok((Mapping::from_object(object)?, disposition))
     }

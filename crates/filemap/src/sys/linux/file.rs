@@ -3,7 +3,7 @@
 //! bytes recorded in headers, and what became of the file an entry records.
 
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -61,10 +61,28 @@ pub(crate) fn is_sharing_violation(_e: &std::io::Error) -> bool {
 }
 
 /// An advisory `flock` on a file, on an open file description of its own, held until
-/// dropped.
+/// dropped, here and in every process it was handed to.
 #[derive(Debug)]
 pub(crate) struct FileLock {
-    _fd: OwnedFd,
+    fd: OwnedFd,
+}
+
+impl FileLock {
+    /// The lock another process handed over with its mapping ([`share_handoff`]).
+    pub(crate) fn adopt(fd: super::OsHandle) -> FileLock {
+        FileLock { fd }
+    }
+}
+
+/// What keeps a file-backed mapping's share mode, for another process the mapping is
+/// handed to: a handle on the lock's open file description, whose lock is held while any
+/// process holds one (`None` without a share mode).
+pub(crate) fn share_handoff(
+    _section: &super::Section,
+    lock: Option<&FileLock>,
+) -> Result<Option<super::OsHandle>> {
+    lock.map(|lock| super::duplicate(lock.fd.as_fd()))
+        .transpose()
 }
 
 /// Takes the lock that keeps `share` for the mapping's life: `LOCK_SH` for shared,
@@ -87,7 +105,7 @@ pub(crate) fn lock_file(request: &FileLockRequest<'_>) -> Result<Option<FileLock
     )
     .map_err(|e| Error::io("open for locking", path.display(), errno(e)))?;
     match rustix::fs::flock(&fd, op) {
-        Ok(()) => Ok(Some(FileLock { _fd: fd })),
+        Ok(()) => Ok(Some(FileLock { fd })),
         Err(rustix::io::Errno::WOULDBLOCK) => Err(Error::ShareViolation {
             path: path.to_path_buf(),
             mode: share,

@@ -58,9 +58,32 @@ pub(crate) fn is_sharing_violation(e: &io::Error) -> bool {
     e.raw_os_error() == Some(ERROR_SHARING_VIOLATION as i32)
 }
 
-/// Nothing to hold on Windows: the share mode is the file handle's own.
+/// What keeps a file's share mode: on Windows the mode is a file handle's own, and the
+/// handle filemap opened is the section's (`Section::from_file`); this holds the handle
+/// that came with a mapping another process handed over ([`share_handoff`]).
 #[derive(Debug)]
-pub(crate) struct FileLock;
+pub(crate) struct FileLock(#[allow(dead_code)] super::OsHandle);
+
+impl FileLock {
+    /// The file handle another process handed over with its mapping.
+    pub(crate) fn adopt(handle: super::OsHandle) -> FileLock {
+        FileLock(handle)
+    }
+}
+
+/// What keeps a file-backed mapping's share mode, for another process the mapping is
+/// handed to: a handle on the section's file (the mode is the file's open handles'; the
+/// section alone keeps none). `None` for a section of no file of filemap's.
+pub(crate) fn share_handoff(
+    section: &super::Section,
+    _lock: Option<&FileLock>,
+) -> Result<Option<super::OsHandle>> {
+    section
+        .file
+        .as_ref()
+        .map(|file| super::duplicate(file.as_handle()))
+        .transpose()
+}
 
 /// Windows keeps share modes in the handle filemap opened (`open_file`); a file the
 /// caller opened has the share mode the caller gave it.
