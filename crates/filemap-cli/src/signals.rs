@@ -81,37 +81,47 @@ pub fn wait_interruptibly<T>(
 pub struct Termination {
     caught: std::os::unix::net::UnixStream,
     flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    /// The last signal that came (its number), set before its byte is written.
-    last: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    /// Whether the last signal came from the kernel (a SIGINT so is a terminal's Ctrl-C,
-    /// which reaches its whole foreground process group), set before its byte is written.
-    from_terminal: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// One byte for each signal that came, said by its handler: its number, with
+    /// [`FROM_KERNEL`] when the kernel sent it (for `lock`, [`wait_passing_signals`]).
+    deliveries: std::os::unix::net::UnixStream,
 }
+
+/// In a delivery's byte: the kernel sent the signal (`SI_KERNEL`: a SIGINT so is a
+/// terminal's Ctrl-C, which reaches its whole foreground process group); without it, a
+/// process did (`SI_USER`).
+#[cfg(unix)]
+const FROM_KERNEL: u8 = 0x80;
 
 #[cfg(unix)]
 impl Termination {
     pub fn catch() -> std::io::Result<Termination> {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         use signal_hook::{flag, low_level::pipe};
+        use std::os::fd::IntoRawFd;
         let (caught, write) = std::os::unix::net::UnixStream::pair()?;
+        let (deliveries, told) = std::os::unix::net::UnixStream::pair()?;
+        // Written by the handlers for as long as the process lives: never closed.
+        let told = told.into_raw_fd();
         let set = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let last = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let from_terminal = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        // (A signal's actions run in the order they were registered: the flags first.)
+        // (A signal's actions run in the order they were registered: the flag first.)
         for signal in [SIGINT, SIGTERM, SIGHUP] {
             flag::register(signal, set.clone())?;
-            flag::register_usize(signal, last.clone(), signal as usize)?;
-            let from_terminal = from_terminal.clone();
-            let note_origin = move |info: &libc::siginfo_t| {
-                // `SI_KERNEL`: the kernel sent it (a SIGINT: the terminal's line
-                // discipline, to its foreground process group); `SI_USER`: a process.
-                let kernel = info.si_code == libc::SI_KERNEL;
-                from_terminal.store(kernel, std::sync::atomic::Ordering::Relaxed);
+            let tell = move |info: &libc::siginfo_t| {
+                let kernel = if info.si_code == libc::SI_KERNEL {
+                    FROM_KERNEL
+                } else {
+                    0
+                };
+                let byte = [signal as u8 | kernel];
+                // SAFETY: `send` is async-signal-safe; one byte from a live buffer to a
+                // descriptor this process never closes; a full socket (nobody reads it but
+                // `lock`) fails at once (MSG_DONTWAIT), and its failure is nothing to act on.
+                unsafe { libc::send(told, byte.as_ptr().cast(), 1, libc::MSG_DONTWAIT) };
             };
-            // SAFETY: the action is async-signal-safe: it reads a field of the siginfo the
-            // kernel passed and stores into an atomic (no allocation, no lock); it lives as
-            // long as the process (never unregistered).
-            unsafe { signal_hook_registry::register_sigaction(signal, note_origin) }?;
+            // SAFETY: the action is async-signal-safe: it reads two fields of the siginfo
+            // the kernel passed and makes one `send` (no allocation, no lock; the registry
+            // keeps errno); it lives as long as the process (never unregistered).
+            unsafe { signal_hook_registry::register_sigaction(signal, tell) }?;
         }
         pipe::register(SIGINT, write.try_clone()?)?;
         pipe::register(SIGHUP, write.try_clone()?)?;
@@ -119,8 +129,7 @@ impl Termination {
         Ok(Termination {
             caught,
             flag: set,
-            last,
-            from_terminal,
+            deliveries,
         })
     }
 
@@ -185,7 +194,10 @@ pub fn stop_child(child: &mut std::process::Child) {
 /// foreground process group, and so to a command still in this process's group already:
 /// that one is not passed on a second time (a program that takes a second Ctrl-C as "stop
 /// now" would stop at once). (A SIGHUP is always passed on: one a terminal's hang-up sends
-/// may reach this process alone, as its session's leader.)
+/// may reach this process alone, as its session's leader. So is a SIGINT a process sends,
+/// though one sent to the whole group, `kill -INT -PGID` or a shell's `kill %1`, reached
+/// the command already: the signal does not say to whom it was sent.) Each signal is passed
+/// on as its own handler told of it, however close together they come.
 #[cfg(unix)]
 pub fn wait_passing_signals(
     termination: &Termination,
@@ -193,7 +205,6 @@ pub fn wait_passing_signals(
 ) -> std::io::Result<std::process::ExitStatus> {
     use rustix::process::{kill_process, waitid, Pid, Signal, WaitId, WaitIdOptions};
     use std::io::Read;
-    use std::sync::atomic::Ordering;
     use std::sync::{Arc, Mutex};
     let pid = i32::try_from(child.id())
         .ok()
@@ -202,19 +213,18 @@ pub fn wait_passing_signals(
     // Set once the command has ended, before it is reaped: until then its pid is its own
     // (a zombie's at worst), so a signal passed on under this lock reaches nobody else.
     let ended = Arc::new(Mutex::new(false));
-    let mut caught = termination.caught.try_clone()?;
-    let last = termination.last.clone();
-    let from_terminal = termination.from_terminal.clone();
+    let mut deliveries = termination.deliveries.try_clone()?;
     let passer_ended = ended.clone();
     // Left blocked on the socket once the command ends: it ends with the process.
     std::thread::spawn(move || {
-        while caught.read_exact(&mut [0u8]).is_ok() {
+        let mut byte = [0u8];
+        while deliveries.read_exact(&mut byte).is_ok() {
             let ended = passer_ended.lock().unwrap_or_else(|p| p.into_inner());
             if *ended {
                 return;
             }
-            let signal = i32::try_from(last.load(Ordering::Relaxed)).unwrap_or(0);
-            let typed = signal == Signal::INT.as_raw() && from_terminal.load(Ordering::Relaxed);
+            let signal = i32::from(byte[0] & !FROM_KERNEL);
+            let typed = signal == Signal::INT.as_raw() && byte[0] & FROM_KERNEL != 0;
             if typed && same_group(pid) {
                 continue;
             }
