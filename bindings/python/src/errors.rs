@@ -134,15 +134,17 @@ impl Builtin {
     }
 }
 
-/// The `__reduce__` of the `OSError`-derived classes: pickled, an exception keeps its
-/// `errno`, which `OSError`'s own drops when the code is not among its arguments (the class's
-/// code is set after the message, so that `str(e)` stays the message). Unpickling sets the
-/// state's items as attributes (`BaseException.__setstate__`).
+/// The `__reduce__` of the `OSError`-derived classes: `OSError`'s own (its arguments, a
+/// file name among them, and the instance's attributes), and the `errno`, which that drops
+/// when the code is not among the arguments (the class's code is set after the message,
+/// so that `str(e)` stays the message). Unpickling sets the state's items as attributes
+/// (`BaseException.__setstate__`).
 const REDUCE_KEEPING_ERRNO: &std::ffi::CStr = c"
 def __reduce__(self):
-    state = dict(getattr(self, '__dict__', None) or {})
+    cls, args, *rest = OSError.__reduce__(self)
+    state = dict(rest[0] if rest and rest[0] else {})
     state['errno'] = self.errno
-    return (type(self), self.args, state)
+    return (cls, args, state)
 ";
 
 /// Creates `Error` and its subclasses in `module`.

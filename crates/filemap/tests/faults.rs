@@ -135,10 +135,6 @@ fn a_fault_elsewhere_still_ends_the_process() {
     }
 }
 
-/// A file-backed view whose file another program truncates: reads and writes past the new
-/// end are `PageFault` (truncated), as many times as asked; what is still there reads
-/// fine; once the file is long again, so is the view. The same for a named entry, and
-/// the same for the guarded word operations (`load_u64`, `fetch_add_u32`, ...).
 /// `Mapping::commit` over a file another process cut short: the range past the cut is
 /// `PageFault` (truncated), and the file stays as short as it was cut (the allocation grew
 /// it back, with zeros, over what that process meant); a range before the cut commits.
@@ -163,12 +159,32 @@ fn a_commit_over_a_file_cut_short_leaves_it_short() {
         other => panic!("a commit past the end of a file cut short: {other:?}"),
     }
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 4096, "grown back");
+    // A range wholly past the cut: the offset says where the file now ends.
+    match mapping.commit(32768, 4096) {
+        Err(Error::PageFault {
+            offset, truncated, ..
+        }) => assert_eq!((offset, truncated), (4096, true)),
+        other => panic!("a commit past the end of a file cut short: {other:?}"),
+    }
     mapping.commit(0, 4096).unwrap();
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 4096);
+    // Nothing was allocated past the end (a sparse file of 4 KiB: its one page).
+    {
+        use std::os::unix::fs::MetadataExt;
+        let allocated = std::fs::metadata(&path).unwrap().blocks() * 512;
+        assert!(
+            allocated <= 8192,
+            "{allocated} bytes allocated past a 4 KiB file"
+        );
+    }
     drop(mapping);
     ns.assert_empty();
 }
 
+/// A file-backed view whose file another program truncates: reads and writes past the new
+/// end are `PageFault` (truncated), as many times as asked; what is still there reads
+/// fine; once the file is long again, so is the view. The same for a named entry, and
+/// the same for the guarded word operations (`load_u64`, `fetch_add_u32`, ...).
 #[cfg(target_os = "linux")]
 fn truncation_under_a_view_is_an_error() {
     use std::sync::atomic::Ordering::Relaxed;

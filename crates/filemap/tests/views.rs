@@ -528,9 +528,6 @@ fn resident_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// A 64 GiB sparse file (more than this machine's memory) scanned through 64 MiB windows:
-/// the first, a middle and the last window are read whole, and resident memory stays
-/// bounded by the window, not the file.
 /// A file shorter than the mapping asked for is grown to its size, sparse (on Linux one
 /// block allocated at the new end, where the grow happens: it only ever extends a file),
 /// and what it held is kept.
@@ -552,6 +549,9 @@ fn a_file_grown_for_a_mapping_stays_sparse() {
     drop((view, m));
 }
 
+/// A 64 GiB sparse file (more than this machine's memory) scanned through 64 MiB windows:
+/// the first, a middle and the last window are read whole, and resident memory stays
+/// bounded by the window, not the file.
 fn windows_over_a_64_gib_sparse_file() {
     const SIZE: u64 = 64 << 30;
     const WINDOW: u64 = 64 << 20;

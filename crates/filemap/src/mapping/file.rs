@@ -564,8 +564,10 @@ impl Growing<'_> {
         };
         extended.map_err(|e| match e.raw_os_error() {
             Some(code)
-                if std::io::Error::from_raw_os_error(code).kind()
-                    == std::io::ErrorKind::StorageFull =>
+                if matches!(
+                    std::io::Error::from_raw_os_error(code).kind(),
+                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+                ) =>
             {
                 Error::NoSpace {
                     place: self.shown.display().to_string(),

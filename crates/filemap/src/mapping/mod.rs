@@ -265,7 +265,8 @@ impl Mapping {
     /// Windows allocates them as pages are written, and there this only checks the range.
     /// Committing memory needs a handle that can write the object (its creator's, or one
     /// opened for writing). A range past the end of a file another process cut short is
-    /// [`Error::PageFault`] (`truncated`), and the file stays as short as it was cut.
+    /// [`Error::PageFault`] (`truncated`; its offset where the file now ends, in the
+    /// mapping), what is still there committed, and the file stays as short as it was cut.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -297,13 +298,20 @@ impl Mapping {
         if len == 0 || !(object.header.is_reserve() || object.header.is_file_backed()) {
             return Ok(());
         }
-        object
-            .section
-            .commit(object.base + offset, len, &object.describe())?;
         // Committing never changes the storage's length: a file another process cut short
-        // stays so (it was grown back, over what that process meant), and a range past its
-        // end now is said as a view says it.
-        let end = object.base + offset + len;
+        // stays so (it was grown back, over what that process meant), only what is still
+        // there is allocated, and a range past its end (looked at again after: it may be cut
+        // meanwhile) is said as a view says it.
+        let (start, end) = (object.base + offset, object.base + offset + len);
+        let there = match object.section.stored_len() {
+            Some(stored) => end.min(stored.max(start)),
+            None => end,
+        };
+        if there > start {
+            object
+                .section
+                .commit(start, there - start, &object.describe())?;
+        }
         if let Some(stored) = object.section.stored_len().filter(|len| *len < end) {
             return Err(Error::PageFault {
                 name: object.describe().to_string(),

@@ -847,19 +847,27 @@ impl Entry {
 
     /// What removes this entry's name later, once the entry is given away.
     pub(crate) fn name_removal(&self) -> NameRemoval {
-        NameRemoval(self.named.clone())
+        NameRemoval {
+            named: self.named.clone(),
+            _inode: self.fd.clone(),
+        }
     }
 }
 
-/// Removes an entry's name if it still names the entry, without holding the entry: for a
+/// Removes an entry's name if it still names the entry, without the entry's handle: for a
 /// creator whose set-up fails after the entry was made and handed on (a persistent name
-/// must not stay behind over an object that was never made whole).
+/// must not stay behind over an object that was never made whole). It keeps the entry's
+/// descriptor open, so that its inode, which the name is checked against, cannot be freed
+/// and given to another file meanwhile.
 #[derive(Debug)]
-pub(crate) struct NameRemoval(Option<NamedPart>);
+pub(crate) struct NameRemoval {
+    named: Option<NamedPart>,
+    _inode: Arc<OwnedFd>,
+}
 
 impl NameRemoval {
     pub(crate) fn remove(&self, name: &Name) -> Result<()> {
-        match &self.0 {
+        match &self.named {
             Some(named) => {
                 unlink_checked(&named.dir, name, &named.file_name, (named.dev, named.ino))
             }
