@@ -115,8 +115,16 @@ impl Termination {
                 let byte = [signal as u8 | kernel];
                 // SAFETY: `send` is async-signal-safe; one byte from a live buffer to a
                 // descriptor this process never closes; a full socket (nobody reads it but
-                // `lock`) fails at once (MSG_DONTWAIT), and its failure is nothing to act on.
-                unsafe { libc::send(told, byte.as_ptr().cast(), 1, libc::MSG_DONTWAIT) };
+                // `lock`) fails at once (MSG_DONTWAIT), as one whose reader is gone does
+                // without a SIGPIPE (MSG_NOSIGNAL); a failure is nothing to act on.
+                unsafe {
+                    libc::send(
+                        told,
+                        byte.as_ptr().cast(),
+                        1,
+                        libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                    )
+                };
             };
             // SAFETY: the action is async-signal-safe: it reads two fields of the siginfo
             // the kernel passed and makes one `send` (no allocation, no lock; the registry

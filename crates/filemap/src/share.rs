@@ -19,8 +19,9 @@ use crate::vocabulary::{Kind, Protection};
 
 const ENV_PREFIX: &str = "FILEMAP_SHARED_";
 const FORMAT: &str = "filemap-share/1";
-/// The format of a descriptor that comes with a file's share lock (Linux), one handle
-/// more than an earlier filemap's receiver, which refuses it as not its format, expects.
+/// The format of a descriptor that comes with what keeps a file's share mode (a mapping
+/// with a share mode: `sys::share_handoff`), one handle more than an earlier filemap's
+/// receiver, which refuses it as not its format, expects.
 const FORMAT_WITH_LOCK: &str = "filemap-share/2";
 
 fn check_key(key: &str) -> Result<()> {
@@ -214,7 +215,11 @@ impl Mapping {
         if file_backed {
             handles.push(sys::duplicate(object.section.handle())?);
         }
-        let share_lock = sys::share_handoff(&object.section, object.share_lock.as_ref())?;
+        let share_lock = sys::share_handoff(
+            &object.section,
+            object.share_lock.as_ref(),
+            object.header.share_mode(),
+        )?;
         let descriptor = Descriptor {
             has_entry: object.entry.is_some(),
             file_backed,
@@ -358,6 +363,14 @@ impl Mapping {
             return Err(Error::SharedHandle {
                 key: key.to_string(),
                 problem: "the descriptor lists the wrong number of handle identities".into(),
+            });
+        }
+        // Each handle once: a value listed twice would be taken, then closed when the second
+        // take is refused (two of a file's handles have one identity).
+        if (1..d.handles.len()).any(|i| d.handles[..i].contains(&d.handles[i])) {
+            return Err(Error::SharedHandle {
+                key: key.to_string(),
+                problem: "the descriptor lists a handle twice".into(),
             });
         }
         let identity = |i: usize| d.identities.get(i).map(String::as_str);

@@ -37,6 +37,10 @@ fn main() {
             "a_handed_over_executable_file_mapping_stays_executable",
             a_handed_over_executable_file_mapping_stays_executable,
         ),
+        (
+            "a_mapping_handed_on_twice_keeps_its_share_mode",
+            a_mapping_handed_on_twice_keeps_its_share_mode,
+        ),
         ("advice_and_locking", advice_and_locking),
         (
             "lock_and_unlock_from_two_threads_keep_the_view_true",
@@ -335,25 +339,61 @@ fn a_handed_over_executable_file_mapping_stays_executable() {
     let path = dir.path().join("code.bin");
     std::fs::write(&path, [0xc3u8; 4096]).unwrap();
     let m = Mapping::from_path(&path).executable(true).create().unwrap();
+    let copy = hand_over(&m);
+    drop(m);
+    let mut view = copy.view().access(Access::Read).map().unwrap();
+    view.protect(Protect::ReadExecute).unwrap();
+    assert_eq!(view.read_vec(0, 1).unwrap(), [0xc3]);
+}
+
+/// A new handle on `m`, handed over as to another process (here this one): over a Unix
+/// socket, or duplicated into the process on Windows.
+fn hand_over(m: &Mapping) -> Mapping {
     #[cfg(unix)]
-    let copy = {
+    {
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         m.send_to(&a).unwrap();
         Mapping::recv_from(&b).unwrap()
-    };
+    }
     #[cfg(windows)]
-    let copy = {
+    {
         use std::os::windows::io::{BorrowedHandle, RawHandle};
         // SAFETY: a `BorrowedHandle` may be -1, which then names the current process.
         let this_process = unsafe { BorrowedHandle::borrow_raw(-1isize as RawHandle) };
         let token = m.duplicate_into(this_process).unwrap();
         // SAFETY: the token was made for this process, and is used once.
         unsafe { Mapping::from_duplicated(&token).unwrap() }
-    };
-    drop(m);
-    let mut view = copy.view().access(Access::Read).map().unwrap();
-    view.protect(Protect::ReadExecute).unwrap();
-    assert_eq!(view.read_vec(0, 1).unwrap(), [0xc3]);
+    }
+}
+
+/// A file mapped exclusively, named or not, handed on twice (the first holder gone each
+/// time): the last handle keeps the file exclusive until it goes.
+fn a_mapping_handed_on_twice_keeps_its_share_mode() {
+    let ns = Namespace::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("handed.bin");
+    std::fs::write(&path, vec![1u8; 8192]).unwrap();
+    let p = path.to_str().unwrap();
+    for name in [None, Some(unique("handed-twice"))] {
+        let mut options = Mapping::from_path(&path).share(ShareMode::Exclusive);
+        if let Some(name) = &name {
+            options = options.name(name);
+        }
+        let first = options.create().unwrap();
+        let second = hand_over(&first);
+        drop(first);
+        let third = hand_over(&second);
+        drop(second);
+        assert_eq!(
+            run_child("map-file", &[p, "shared"]),
+            "violation",
+            "{name:?}"
+        );
+        assert_eq!(third.view().map().unwrap().read_vec(0, 1).unwrap(), [1]);
+        drop(third);
+        assert_eq!(run_child("map-file", &[p, "exclusive"]), "ok", "{name:?}");
+    }
+    ns.assert_empty();
 }
 
 fn protection_changes() {

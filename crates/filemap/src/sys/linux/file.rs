@@ -76,10 +76,11 @@ impl FileLock {
 
 /// What keeps a file-backed mapping's share mode, for another process the mapping is
 /// handed to: a handle on the lock's open file description, whose lock is held while any
-/// process holds one (`None` without a share mode).
+/// process holds one (`None` without a share mode: no lock).
 pub(crate) fn share_handoff(
     _section: &super::Section,
     lock: Option<&FileLock>,
+    _share: ShareMode,
 ) -> Result<Option<super::OsHandle>> {
     lock.map(|lock| super::duplicate(lock.fd.as_fd()))
         .transpose()

@@ -31,8 +31,9 @@ use crate::name::Name;
 /// The operating system's handle type.
 pub(crate) type OsHandle = OwnedFd;
 
-/// The most descriptors one shared object needs (a file-backed entry and its file).
-pub(crate) const MAX_SHARED_HANDLES: usize = 2;
+/// The most descriptors one shared object needs (a file-backed entry, its file, and the
+/// lock that keeps the file's share mode).
+pub(crate) const MAX_SHARED_HANDLES: usize = 3;
 
 /// A copy of `fd` for another process, sharing its open file description.
 pub(crate) fn duplicate(fd: BorrowedFd<'_>) -> Result<OsHandle> {

@@ -62,7 +62,7 @@ pub(crate) fn is_sharing_violation(e: &io::Error) -> bool {
 /// handle filemap opened is the section's (`Section::from_file`); this holds the handle
 /// that came with a mapping another process handed over ([`share_handoff`]).
 #[derive(Debug)]
-pub(crate) struct FileLock(#[allow(dead_code)] super::OsHandle);
+pub(crate) struct FileLock(super::OsHandle);
 
 impl FileLock {
     /// The file handle another process handed over with its mapping.
@@ -71,18 +71,24 @@ impl FileLock {
     }
 }
 
-/// What keeps a file-backed mapping's share mode, for another process the mapping is
-/// handed to: a handle on the section's file (the mode is the file's open handles'; the
-/// section alone keeps none). `None` for a section of no file of filemap's.
+/// What keeps a file-backed mapping's share mode (`share`, filemap's own: a file the
+/// caller opened has the mode the caller gave it, which filemap does not keep), for
+/// another process the mapping is handed to: a handle on the file (the mode is the file's
+/// open handles'; the section alone keeps none), the section's, or the one that came with
+/// a mapping handed over to this process. `None` without a share mode (the receiver then
+/// keeps no handle on the file, which may be deleted and its name used again meanwhile, as
+/// when only the section is held).
 pub(crate) fn share_handoff(
     section: &super::Section,
-    _lock: Option<&FileLock>,
+    lock: Option<&FileLock>,
+    share: ShareMode,
 ) -> Result<Option<super::OsHandle>> {
-    section
-        .file
-        .as_ref()
-        .map(|file| super::duplicate(file.as_handle()))
-        .transpose()
+    let file = match (lock, &section.file) {
+        (Some(FileLock(received)), _) => received.as_handle(),
+        (None, Some(file)) if share != ShareMode::Any => file.as_handle(),
+        _ => return Ok(None),
+    };
+    super::duplicate(file).map(Some)
 }
 
 /// Windows keeps share modes in the handle filemap opened (`open_file`); a file the
