@@ -15,10 +15,12 @@
 //! far side, when a put fails, and when the export stops, the message held is left in the
 //! channel (`RecvSlot::leave`), for the next put or the channel's next receiver, and the
 //! channel's sender waits for room, as it would for a slow local receiver. A put that went
-//! well has only handed the message to Zenoh's queue: what that queue holds when the
-//! link dies, or when the bridge stops (the session closes first, and lets a put waiting
-//! for room in the queue return as if it went well; Zenoh's close does not always send
-//! what it has queued), is lost, as any put is; the far side's gap report says so.
+//! well has only handed the message to Zenoh's queue, which Zenoh sends when the session
+//! closes: a stopping bridge ends its exports (each after the put it is making) before it
+//! closes its session, as a put made while the session closes is taken and not sent. What
+//! the queue holds when the link dies, or when a bridge stops while its link is stalled
+//! (the session then closes after a second, and lets a put waiting for room in the queue
+//! return as if it went well), is lost, as any put is; the far side's gap report says so.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -105,6 +107,18 @@ impl Export {
     pub(crate) fn orphaned_and_sent(&self) -> bool {
         self.counters.name_removed.load(Ordering::Acquire)
             && self.queue.queued.load(Ordering::Acquire) == 0
+    }
+
+    /// Asks the export's threads to end, after the put they are making, without waiting
+    /// for them.
+    pub(crate) fn ask_to_end(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.queue.ready.notify_all();
+    }
+
+    /// Whether the export's threads have all ended.
+    pub(crate) fn ended(&self) -> bool {
+        self.threads.iter().all(JoinHandle::is_finished)
     }
 
     /// Stops the export and waits for its threads (its counters stay). What the reader
