@@ -113,6 +113,9 @@ impl Export {
     /// for them.
     pub(crate) fn ask_to_end(&self) {
         self.stop.store(true, Ordering::Relaxed);
+        // (Under the buffer's lock and let go: a sender that looked at the flag before the
+        // store is waiting by now, and is woken.)
+        drop(self.queue.lock());
         self.queue.ready.notify_all();
     }
 
@@ -124,7 +127,7 @@ impl Export {
     /// Stops the export and waits for its threads (its counters stay). What the reader
     /// read after the sender's last look is counted as dropped.
     pub(crate) fn join(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.ask_to_end();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }

@@ -451,7 +451,11 @@ impl Bridge {
                                 }
                             }
                         }
-                        std::thread::sleep(SCAN_INTERVAL);
+                        // (In slices: a stopping bridge waits for this thread.)
+                        let next = std::time::Instant::now() + SCAN_INTERVAL;
+                        while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < next {
+                            std::thread::sleep(SCAN_INTERVAL / 50);
+                        }
                     }
                 })
                 .map_err(|e| {
@@ -575,23 +579,19 @@ impl Bridge {
 
     fn shut_down(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        // The exports end first, each after the put it is making, for at most
-        // `EXPORTS_STOP`: Zenoh's close sends what its queue holds, but not what is put
-        // while it closes (a channel's message, received from the channel once put, was
-        // lost so: many at each stop on a loaded machine). Then the session: a put that
-        // waits for room in a stalled link's queue is let go when it closes, so that
+        // The exports and services end first, each after the put or reply it is making,
+        // for at most `EXPORTS_STOP`: Zenoh's close sends what its queue holds, but not
+        // what is put while it closes (a channel's message, received from the channel once
+        // put, was lost so: many at each stop on a loaded machine). Then the session: a put
+        // that waits for room in a stalled link's queue is let go when it closes, so that
         // stopping never waits for the network longer than that.
-        let deadline = std::time::Instant::now() + EXPORTS_STOP;
-        // (The scanner first, which may start an export meanwhile.)
-        while !self.scanner.as_ref().is_none_or(JoinHandle::is_finished)
-            && std::time::Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        // (An export the scanner starts from now on sees the stop under the exports' lock
+        // and is joined by the scanner: those asked here are all that will put.)
         lock(&self.exports)
             .values()
             .for_each(export::Export::ask_to_end);
-        while !self.exports_ended() && std::time::Instant::now() < deadline {
+        let deadline = std::time::Instant::now() + EXPORTS_STOP;
+        while !self.senders_ended() && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
         if let Some(session) = self.session.take() {
@@ -614,16 +614,19 @@ impl Bridge {
 }
 
 impl Bridge {
-    /// Whether the scanner (which starts exports) and every export's threads have ended.
-    fn exports_ended(&self) -> bool {
+    /// Whether the scanner (which starts exports), every export's threads and every
+    /// service's thread have ended: nothing puts to Zenoh, or replies, any more.
+    fn senders_ended(&self) -> bool {
         self.scanner.as_ref().is_none_or(JoinHandle::is_finished)
             && lock(&self.exports).values().all(export::Export::ended)
+            && self.services.iter().all(service::ServiceBridge::ended)
     }
 }
 
-/// How long a stopping bridge waits for its exports to end (each ends after the put it is
-/// making, and looks for the stop at least every `export::STOP_CHECK`) before it closes its
-/// session anyway (a put waiting for room in a stalled link's queue ends only then).
+/// How long a stopping bridge waits for its exports and services to end (each ends after
+/// the put or reply it is making, and looks for the stop at least every
+/// `export::STOP_CHECK`) before it closes its session anyway (a put waiting for room in a
+/// stalled link's queue ends only then).
 const EXPORTS_STOP: Duration = Duration::from_secs(1);
 
 impl Drop for Bridge {

@@ -97,6 +97,9 @@ pub(crate) fn scan(patterns: &[String], scanning: &Scanning<'_>, memory: &mut Sc
         }
     }
     for base in candidates {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
         if lock(exports).contains_key(&base) || lock(imported).contains_key(&base) {
             continue;
         }

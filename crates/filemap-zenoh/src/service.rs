@@ -47,6 +47,11 @@ pub(crate) struct ServiceBridge {
 }
 
 impl ServiceBridge {
+    /// Whether its thread has ended (once the bridge's stop is set, within a loop's pass).
+    pub(crate) fn ended(&self) -> bool {
+        self.thread.is_finished()
+    }
+
     pub(crate) fn join(self) {
         let _ = self.thread.join();
     }
@@ -219,6 +224,12 @@ pub(crate) fn export(
                         std::thread::sleep(STOP_CHECK);
                     }
                 }
+            }
+            // The bridge stops (and closes its session only once this thread has ended):
+            // each query still asked is told so, rather than ended with no reply.
+            let stopped = format!("the bridge exporting the service {name} stopped");
+            for (query, _) in pending.into_values().chain(backlog) {
+                let _ = query.reply_err(stopped.clone()).wait();
             }
         })
         .map_err(|e| crate::BridgeError::System(format!("starting a service thread: {e}")))?;
@@ -545,6 +556,12 @@ pub(crate) fn import(
                         }
                     }
                 }
+            }
+            // The bridge stops: each request still asked fails with that said (without
+            // waiting for room: a client that does not take it must not hold the stop up).
+            let stopped = format!("the bridge importing {key} stopped");
+            for id in held.into_keys() {
+                let _ = server.respond_failure_timeout(id, stopped.as_bytes(), Duration::ZERO);
             }
         })
         .map_err(|e| crate::BridgeError::System(format!("starting a service thread: {e}")))?;

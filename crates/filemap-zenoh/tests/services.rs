@@ -53,6 +53,106 @@ fn services() {
     replies_faster_than_the_client_takes_them_fail_the_request_past_the_buffer();
     many_queries_with_streamed_answers_are_all_answered();
     a_busy_server_holds_up_no_other_key();
+    what_is_asked_when_a_bridge_stops_is_told_so();
+}
+
+/// A bridge stopped while a query waits for its exported service's server, and while a
+/// local client's request waits for the far side of an imported one: the asker gets an
+/// error reply that says the bridge stopped (the query ended with no reply), and the
+/// client a failed response that says so (it was told only that the server was gone).
+fn what_is_asked_when_a_bridge_stops_is_told_so() {
+    let (session, endpoint) = common::loopback_peer();
+    // Exported: a server that answers "ping" and holds everything else.
+    let name = "stopping-export";
+    let mut server = Server::create_or_open(name, &ServiceOptions::new()).unwrap();
+    let (held_tx, held_rx) = mpsc::channel::<()>();
+    let stop = Arc::new(AtomicBool::new(false));
+    let serving = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            while !stop.load(Ordering::Relaxed) && started.elapsed() < PATIENCE * 3 {
+                let (id, payload) = match server.recv_request_timeout(Duration::from_millis(20)) {
+                    Ok(request) => (request.id(), request.to_vec().unwrap()),
+                    Err(_) => continue,
+                };
+                match payload.as_slice() {
+                    b"ping" => server.respond(id, b"pong").unwrap(),
+                    _ => held_tx.send(()).unwrap(),
+                }
+            }
+        })
+    };
+    let key = filemap_zenoh::keys::key_for("filemap", name);
+    let bridge = Bridge::builder()
+        .export_service(name)
+        .connect(endpoint.clone())
+        .query_timeout(Duration::from_secs(30))
+        .start()
+        .unwrap();
+    let started = Instant::now();
+    while ask(&session, &key, "ping", Duration::from_secs(2)) != Some(Ok("pong".into())) {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the exported service never answered"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let asking = {
+        let (session, key) = (session.clone(), key.clone());
+        std::thread::spawn(move || ask(&session, &key, "hold", Duration::from_secs(15)))
+    };
+    held_rx
+        .recv_timeout(PATIENCE)
+        .expect("the query never reached the server");
+    bridge.stop();
+    match asking.join().unwrap() {
+        Some(Err(reason)) => assert!(reason.contains("stopped"), "{reason}"),
+        other => panic!("a query pending at the stop: expected an error reply, got {other:?}"),
+    }
+    stop.store(true, Ordering::Relaxed);
+    serving.join().unwrap();
+    // Imported: the far side holds every query without a reply.
+    let name = "stopping-import";
+    let key = filemap_zenoh::keys::key_for("filemap", name);
+    let queryable = session.declare_queryable(key.as_str()).wait().unwrap();
+    let bridge = Bridge::builder()
+        .import_service(name)
+        .connect(endpoint)
+        .query_timeout(Duration::from_secs(30))
+        .start()
+        .unwrap();
+    let mut client = filemap::service::Client::open(name).unwrap();
+    // Until a request reaches the far side (the bridge's link may not be up yet: a query
+    // that finds no queryable fails at once, and is asked again).
+    let started = Instant::now();
+    let held = 'asking: loop {
+        client.send_request(b"hold").unwrap();
+        loop {
+            assert!(
+                started.elapsed() < PATIENCE,
+                "no request reached the far side"
+            );
+            if let Ok(Some(query)) = queryable.try_recv() {
+                break 'asking query;
+            }
+            match client.recv_response_timeout(Duration::from_millis(10)) {
+                Err(filemap::Error::Timeout { .. }) => {}
+                Ok(failed) if failed.is_failure() => continue 'asking,
+                other => panic!("a request before the far side came: {other:?}"),
+            }
+        }
+    };
+    bridge.stop();
+    match client.recv_response_timeout(Duration::from_secs(5)) {
+        Ok(failed) if failed.is_failure() => {
+            let reason = String::from_utf8(failed.to_vec().unwrap()).unwrap();
+            assert!(reason.contains("stopped"), "{reason}")
+        }
+        other => panic!("a request pending at the stop: expected its failure, got {other:?}"),
+    }
+    drop((client, held, queryable));
+    session.close().wait().unwrap();
 }
 
 /// Far more queries than Zenoh's queue of a queryable holds, to a service whose server
