@@ -139,7 +139,7 @@ impl Sender {
     }
 
     fn __repr__(&self) -> String {
-        format!("<filemap.Sender {:?}>", self.name)
+        format!("<filemap.Sender {}>", crate::py_quoted(&self.name))
     }
 }
 
@@ -464,7 +464,7 @@ impl Receiver {
     }
 
     fn __repr__(&self) -> String {
-        format!("<filemap.Receiver {:?}>", self.name)
+        format!("<filemap.Receiver {}>", crate::py_quoted(&self.name))
     }
 }
 

@@ -131,6 +131,6 @@ impl<T> Closable<T> {
     /// The object's repr: `<filemap.NamedEvent 'Local\\x'>`, `closed` added once it is.
     pub(crate) fn repr(&self, class: &str) -> String {
         let closed = if self.is_closed() { " closed" } else { "" };
-        format!("<filemap.{class} {:?}{closed}>", self.name)
+        format!("<filemap.{class} {}{closed}>", crate::py_quoted(&self.name))
     }
 }

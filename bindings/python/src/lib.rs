@@ -21,6 +21,17 @@ mod waiting;
 
 use pyo3::prelude::*;
 
+/// `text` as Python's `repr` writes a str (quoted and escaped Python's way, not Rust's),
+/// for the objects' reprs.
+pub(crate) fn py_quoted(text: &str) -> String {
+    Python::attach(|py| {
+        pyo3::types::PyString::new(py, text)
+            .repr()
+            .map(|r| r.to_string())
+    })
+    .unwrap_or_else(|_| format!("{text:?}"))
+}
+
 /// filemap: the Windows file-mapping model for Python.
 #[pymodule]
 fn _filemap(m: &Bound<'_, PyModule>) -> PyResult<()> {

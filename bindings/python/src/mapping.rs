@@ -237,7 +237,11 @@ impl Mapping {
         match &self.inner {
             None => "<filemap.Mapping closed>".into(),
             Some(m) => match m.name() {
-                Some(n) => format!("<filemap.Mapping {:?} size={}>", n.to_string(), m.len()),
+                Some(n) => format!(
+                    "<filemap.Mapping {} size={}>",
+                    crate::py_quoted(&n.to_string()),
+                    m.len()
+                ),
                 None => format!("<filemap.Mapping unnamed size={}>", m.len()),
             },
         }

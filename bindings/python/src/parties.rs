@@ -155,7 +155,7 @@ impl Inbox {
     }
 
     fn __repr__(&self) -> String {
-        format!("<filemap.Inbox {:?}>", self.name)
+        format!("<filemap.Inbox {}>", crate::py_quoted(&self.name))
     }
 }
 
@@ -262,7 +262,11 @@ impl InboxSender {
     }
 
     fn __repr__(&self) -> String {
-        format!("<filemap.InboxSender {:?} slot={}>", self.name, self.slot)
+        format!(
+            "<filemap.InboxSender {} slot={}>",
+            crate::py_quoted(&self.name),
+            self.slot
+        )
     }
 }
 
@@ -490,7 +494,7 @@ impl Server {
     }
 
     fn __repr__(&self) -> String {
-        format!("<filemap.Server {:?}>", self.name)
+        format!("<filemap.Server {}>", crate::py_quoted(&self.name))
     }
 }
 
@@ -869,6 +873,6 @@ impl Client {
     }
 
     fn __repr__(&self) -> String {
-        format!("<filemap.Client {:?}>", self.name)
+        format!("<filemap.Client {}>", crate::py_quoted(&self.name))
     }
 }

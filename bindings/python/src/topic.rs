@@ -171,7 +171,7 @@ impl Publisher {
     }
 
     fn __repr__(&self) -> String {
-        format!("<filemap.Publisher {:?}>", self.name)
+        format!("<filemap.Publisher {}>", crate::py_quoted(&self.name))
     }
 }
 
@@ -359,6 +359,6 @@ impl Subscriber {
     }
 
     fn __repr__(&self) -> String {
-        format!("<filemap.Subscriber {:?}>", self.name)
+        format!("<filemap.Subscriber {}>", crate::py_quoted(&self.name))
     }
 }

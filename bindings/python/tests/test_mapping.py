@@ -194,3 +194,16 @@ def test_a_closed_object_is_refused_by_a_with_block(name):
         with pytest.raises(ValueError, match="closed"):
             with closing:
                 pass
+
+
+def test_reprs_quote_names_as_python_does(name):
+    # Python's quotes and escapes (a name's backslash once escaped, single quotes), not
+    # Rust's (double quotes).
+    with filemap.Mapping.create_new(name, 4096) as m:
+        assert repr(m) == f"<filemap.Mapping {m.name!r} size=4096>", repr(m)
+        assert repr(m).startswith("<filemap.Mapping 'Local\\\\"), repr(m)
+    with filemap.Sender.create_or_open(name + "-ch", 4096) as tx:
+        assert repr(tx) == f"<filemap.Sender {tx.name!r}>", repr(tx)
+    event = filemap.NamedEvent.create_new(name + "-ev")
+    assert repr(event) == f"<filemap.NamedEvent 'Local\\\\{name}-ev'>", repr(event)
+    event.close()
