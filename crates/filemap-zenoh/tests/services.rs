@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use filemap::service::{Server, ServiceOptions};
+use filemap::service::{RequestId, Server, ServiceOptions};
 use filemap_zenoh::Bridge;
 use zenoh::Wait;
 
@@ -42,6 +42,28 @@ fn ask(
         .ok()
 }
 
+/// Serves `server` on a thread of its own until `stop` is set (or three times `PATIENCE`
+/// pass): each request's id and payload go to `answer`, which says whether to serve on.
+fn serve_until(
+    mut server: Server,
+    stop: &Arc<AtomicBool>,
+    mut answer: impl FnMut(&mut Server, RequestId, Vec<u8>) -> bool + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    let stop = stop.clone();
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        while !stop.load(Ordering::Relaxed) && started.elapsed() < PATIENCE * 3 {
+            let (id, payload) = match server.recv_request_timeout(Duration::from_millis(20)) {
+                Ok(request) => (request.id(), request.to_vec().unwrap()),
+                Err(_) => continue,
+            };
+            if !answer(&mut server, id, payload) {
+                return;
+            }
+        }
+    })
+}
+
 /// One after the other, in one namespace (the environment is the process's, and a process
 /// runs one bridge's status object at a time).
 #[test]
@@ -64,25 +86,16 @@ fn what_is_asked_when_a_bridge_stops_is_told_so() {
     let (session, endpoint) = common::loopback_peer();
     // Exported: a server that answers "ping" and holds everything else.
     let name = "stopping-export";
-    let mut server = Server::create_or_open(name, &ServiceOptions::new()).unwrap();
+    let server = Server::create_or_open(name, &ServiceOptions::new()).unwrap();
     let (held_tx, held_rx) = mpsc::channel::<()>();
     let stop = Arc::new(AtomicBool::new(false));
-    let serving = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let started = Instant::now();
-            while !stop.load(Ordering::Relaxed) && started.elapsed() < PATIENCE * 3 {
-                let (id, payload) = match server.recv_request_timeout(Duration::from_millis(20)) {
-                    Ok(request) => (request.id(), request.to_vec().unwrap()),
-                    Err(_) => continue,
-                };
-                match payload.as_slice() {
-                    b"ping" => server.respond(id, b"pong").unwrap(),
-                    _ => held_tx.send(()).unwrap(),
-                }
-            }
-        })
-    };
+    let serving = serve_until(server, &stop, move |server, id, payload| {
+        match payload.as_slice() {
+            b"ping" => server.respond(id, b"pong").unwrap(),
+            _ => held_tx.send(()).unwrap(),
+        }
+        true
+    });
     let key = filemap_zenoh::keys::key_for("filemap", name);
     let bridge = Bridge::builder()
         .export_service(name)
@@ -284,33 +297,21 @@ fn many_queries_with_streamed_answers_are_all_answered() {
     const PARTS: usize = 6;
     let name = "streaming-service";
     let options = ServiceOptions::new().capacity(4096);
-    let mut server = Server::create_or_open(name, &options).unwrap();
+    let server = Server::create_or_open(name, &options).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let serving = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let started = Instant::now();
-            while !stop.load(Ordering::Relaxed) && started.elapsed() < PATIENCE * 3 {
-                let (id, payload) = match server.recv_request_timeout(Duration::from_millis(20)) {
-                    Ok(request) => (request.id(), request.to_vec().unwrap()),
-                    Err(_) => continue,
-                };
-                for part in 0..PARTS {
-                    let mut answer = payload.clone();
-                    answer.resize(600, b'.');
-                    answer[599] = b'0' + part as u8;
-                    let sent = if part + 1 == PARTS {
-                        server.respond_timeout(id, &answer, PATIENCE)
-                    } else {
-                        server.respond_part_timeout(id, &answer, PATIENCE)
-                    };
-                    if sent.is_err() {
-                        return;
-                    }
-                }
-            }
+    let serving = serve_until(server, &stop, |server, id, payload| {
+        (0..PARTS).all(|part| {
+            let mut answer = payload.clone();
+            answer.resize(600, b'.');
+            answer[599] = b'0' + part as u8;
+            let sent = if part + 1 == PARTS {
+                server.respond_timeout(id, &answer, PATIENCE)
+            } else {
+                server.respond_part_timeout(id, &answer, PATIENCE)
+            };
+            sent.is_ok()
         })
-    };
+    });
     let (session, endpoint) = common::loopback_peer();
     let key = filemap_zenoh::keys::key_for("filemap", name);
     let bridge = Bridge::builder()
