@@ -137,6 +137,7 @@ pub fn run(command: Command) -> Outcome {
             multicast,
             best_effort,
             buffer,
+            buffer_bytes,
             query_timeout,
             json,
         } => {
@@ -144,7 +145,7 @@ pub fn run(command: Command) -> Outcome {
                 .prefix(prefix)
                 .multicast_scouting(multicast)
                 .best_effort(best_effort)
-                .buffer(buffer, 64 << 20)
+                .buffer(buffer, buffer_bytes)
                 .query_timeout(query_timeout);
             for name in export {
                 builder = builder.export(name);

@@ -60,6 +60,12 @@ where
     }
 }
 
+/// A size of memory to hold (at least one byte, and one this machine can address).
+fn memory_size(s: &str) -> Result<usize, String> {
+    let size = units::parse_nonzero_size(s)?;
+    usize::try_from(size).map_err(|_| format!("{s:?} is more than this machine can address"))
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Create a named mapping object (memory-backed, or file-backed with --file).
@@ -304,9 +310,14 @@ enum Command {
         #[arg(long)]
         best_effort: bool,
         /// How many messages an export holds while the network is slow or down, before it
-        /// drops the oldest (at least 1; and at most 64 MiB of them).
+        /// drops the oldest (at least 1; and at most --buffer-bytes of them).
         #[arg(long, default_value_t = 10_000, value_parser = at_least_one::<usize>)]
         buffer: usize,
+        /// How many bytes of messages an export holds at most (see --buffer); also the
+        /// most replies of one request of an imported service on their way to a client
+        /// that takes them more slowly than they come (past it, the request fails).
+        #[arg(long, default_value = "64MiB", value_name = "SIZE", value_parser = memory_size)]
+        buffer_bytes: usize,
         /// How long a query of a bridged service may take: an imported service's request
         /// waits that long for the far side, an exported service's query for the local
         /// server (then it fails).

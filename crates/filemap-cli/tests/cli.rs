@@ -263,6 +263,8 @@ fn errors_exit_1_usage_exits_2() {
         &["sem", "release", "x", "2147483648"],
         &["hold", "x", "--size", "4KiB"],
         &["bridge", "--buffer", "0"],
+        &["bridge", "--export", "x", "--buffer-bytes", "0"],
+        &["bridge", "--export", "x", "--buffer-bytes", "4XB"],
         &[
             "create",
             "x",
