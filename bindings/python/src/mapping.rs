@@ -35,7 +35,10 @@ fn access_arg(py: Python<'_>, access: &str) -> PyResult<Access> {
         "copy" => Ok(Access::Copy),
         other => Err(invalid(
             py,
-            format!("access must be 'read', 'write' or 'copy', not {other:?}"),
+            format!(
+                "access must be 'read', 'write' or 'copy', not {}",
+                crate::py_quoted(other)
+            ),
         )),
     }
 }

@@ -33,7 +33,10 @@ fn topic_options(
         other => {
             return Err(invalid(
                 py,
-                format!("slow_subscribers must be 'block' or 'drop_oldest', not {other:?}"),
+                format!(
+                    "slow_subscribers must be 'block' or 'drop_oldest', not {}",
+                    crate::py_quoted(other)
+                ),
             ))
         }
     };

@@ -226,9 +226,13 @@ pub(crate) fn export(
                 }
             }
             // The bridge stops (and closes its session only once this thread has ended):
-            // each query still asked is told so, rather than ended with no reply.
+            // each query still asked is told so, rather than ended with no reply: those
+            // taken, those waiting for room, and those still in Zenoh's queue.
             let stopped = format!("the bridge exporting the service {name} stopped");
-            for (query, _) in pending.into_values().chain(backlog) {
+            let queued = std::iter::from_fn(|| queryable.try_recv().ok().flatten())
+                .take(MAX_WAITING)
+                .map(|query| (query, None));
+            for (query, _) in pending.into_values().chain(backlog).chain(queued) {
                 let _ = query.reply_err(stopped.clone()).wait();
             }
         })
@@ -471,10 +475,16 @@ pub(crate) fn import(
                         }
                     }
                 }
-                while let Ok(reply) = replies.try_recv() {
-                    // Once the bridge stops (its session closing ends every query at once),
-                    // each response is tried without waiting for room: a client that does
-                    // not take its responses must not hold the stop up a second a request.
+                // Until the bridge stops: then what is still held fails (below), rather than
+                // end as the session's close ends the queries (a stream cut short would pass
+                // for whole, its last part sent as the last response).
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(reply) = replies.try_recv() else {
+                        break;
+                    };
+                    // Once the bridge stops meanwhile, each response is tried without
+                    // waiting for room: a client that does not take its responses must not
+                    // hold the stop up a second a request.
                     let wait = if stop.load(Ordering::Relaxed) {
                         Duration::ZERO
                     } else {
