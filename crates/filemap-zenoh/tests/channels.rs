@@ -88,11 +88,23 @@ fn a_bridge_stopped_mid_stream_loses_no_message() {
     }
     let (session, endpoint) = common::loopback_peer();
     let key = filemap_zenoh::keys::key_for("filemap", name);
-    let subscriber = session.declare_subscriber(key).wait().unwrap();
+    // The far side takes every sample at once, into a queue without bound, also while a
+    // bridge stops: one that stops reading stalls the link, and a bridge stopped then loses
+    // what Zenoh's queue holds (its docs say so; a bounded subscriber queue, full while
+    // this thread waited for a stop, lost some so).
+    let (samples, arrived) = std::sync::mpsc::channel::<String>();
+    let _subscriber = session
+        .declare_subscriber(key)
+        .callback(move |sample| {
+            let text = String::from_utf8(sample.payload().to_bytes().into_owned()).unwrap();
+            let _ = samples.send(text);
+        })
+        .wait()
+        .unwrap();
     let mut got = Vec::new();
     let receive = |got: &mut Vec<String>, wait: Duration| {
-        while let Ok(Some(sample)) = subscriber.recv_timeout(wait) {
-            got.push(String::from_utf8(sample.payload().to_bytes().into_owned()).unwrap());
+        while let Ok(text) = arrived.recv_timeout(wait) {
+            got.push(text);
         }
     };
     // Bridges stopped as soon as something crossed, while the rest was on its way.
