@@ -264,7 +264,7 @@ fn create(
                     if made {
                         let _ = std::fs::remove_file(&path);
                     }
-                    return Err(e.into());
+                    return Err(Failure::size_given(e));
                 }
             }
         }
@@ -274,7 +274,8 @@ fn create(
                 .size(size)
                 .persistent(true)
                 .permissions(mode)
-                .create_new(&name)?
+                .create_new(&name)
+                .map_err(Failure::size_given)?
         }
     };
     if json {
@@ -304,7 +305,12 @@ fn entry_json(e: &EntryInfo) -> serde_json::Value {
         // (Not known of an entry this process may not read.)
         "persistent": if e.unreadable.is_some() { json!(null) } else { json!(e.persistent) },
         "file": e.file.as_ref().map(|p| p.display().to_string()),
-        "holders": e.holders,
+        // (A holder whose process this one cannot see: null, as `?` in the table.)
+        "holders": e.holders.as_ref().map(|pids| {
+            pids.iter()
+                .map(|&pid| if pid == 0 { json!(null) } else { json!(pid) })
+                .collect::<Vec<_>>()
+        }),
         "stale": e.stale,
         "owner": e.owner_sid.clone().map_or_else(|| json!(e.owner), |sid| json!(sid)),
         "mode": format!("{:03o}", e.mode),
@@ -531,7 +537,7 @@ fn create_foreign(name: &str, size: Option<u64>, json: bool) -> Outcome {
                 .into(),
         ));
     }
-    let m = Mapping::create_foreign(name, required_size(size)?)?;
+    let m = Mapping::create_foreign(name, required_size(size)?).map_err(Failure::size_given)?;
     if json {
         outln!(
             "{}",
@@ -684,16 +690,15 @@ fn write_progress() -> Option<indicatif::ProgressBar> {
     Some(spinner)
 }
 
-/// How long a dump is before it shows its progress.
-const DUMP_PROGRESS_FROM: u64 = 64 << 20;
-
 /// A progress bar for a dump of `len` bytes: for a long one (at least
-/// [`DUMP_PROGRESS_FROM`]) whose output goes elsewhere than the terminal its progress is
+/// [`PROGRESS_FROM`](crate::output::PROGRESS_FROM)) whose output goes elsewhere than the terminal its progress is
 /// shown on (standard error).
 fn dump_progress(len: u64) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
-    (len >= DUMP_PROGRESS_FROM && io::stderr().is_terminal() && !io::stdout().is_terminal())
-        .then(|| crate::output::byte_progress(len))
+    (len >= crate::output::PROGRESS_FROM
+        && io::stderr().is_terminal()
+        && !io::stdout().is_terminal())
+    .then(|| crate::output::byte_progress(len))
 }
 
 /// Reads until `buf` is full or the input ends; how much was read.
@@ -784,7 +789,7 @@ fn gc(dry_run: bool, as_json: bool) -> Outcome {
     } else {
         for c in &collected {
             let what = match (&c.error, c.removed, dry_run) {
-                (Some(e), _, _) => format!("could not remove: {e}"),
+                (Some(e), _, _) => format!("could not remove: {}", printable(&e.to_string())),
                 (None, true, _) => "removed".into(),
                 (None, false, true) => "would remove".into(),
                 (None, false, false) => "already gone".into(),
@@ -813,7 +818,7 @@ fn hold(name: &str, create: bool, size: Option<u64>, global: bool) -> Outcome {
     let name = scoped_name(name, global)?;
     let (mapping, how) = if create {
         let size = size.expect("clap requires --size with --create");
-        let (m, d) = Mapping::create_or_open(&name, size)?;
+        let (m, d) = Mapping::create_or_open(&name, size).map_err(Failure::size_given)?;
         (
             m,
             if d == Disposition::Created {

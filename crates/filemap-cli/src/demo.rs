@@ -72,13 +72,15 @@ pub fn run() -> Outcome {
         pid,
         "created Local\\{run}-value (SharedMutex<i32> = 0) and three auto-reset events"
     );
-    let exe = std::env::current_exe()?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::Error(format!("cannot find filemap's own program: {e}")))?;
     let start = |role: &str| {
         Command::new(&exe)
             .args(["demo-child", role, &run])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
+            .map_err(|e| Failure::Error(format!("cannot start the demo's {role}: {e}")))
     };
     let mut producer = start("producer")?;
     let mut consumer = start("consumer")?;
@@ -116,7 +118,9 @@ pub fn run() -> Outcome {
         .join()
         .map_err(|_| Failure::Error("reading the consumer's output failed".into()))?;
     for (who, child) in [("producer", &mut producer), ("consumer", &mut consumer)] {
-        let status = child.wait()?;
+        let status = child
+            .wait()
+            .map_err(|e| Failure::Error(format!("waiting for the {who}: {e}")))?;
         if !status.success() {
             return Err(Failure::Error(format!("the {who} failed: {status}")));
         }
@@ -199,7 +203,8 @@ pub fn child(role: &str, run: &str) -> Outcome {
             break;
         }
         if producer {
-            *value += 1;
+            // (Any process of this user may write the value: no overflow panic.)
+            *value = value.wrapping_add(1);
         }
         let now = *value;
         drop(value);

@@ -101,7 +101,8 @@ enum Command {
     /// Show one object: kind, size, persistence, holders.
     ///
     /// Holders are the pids of the processes holding the object (Linux: from /proc/locks;
-    /// `?` when it is held but no holder's pid can be seen from this PID namespace).
+    /// `?` when it is held but no holder's pid can be seen from this PID namespace, null in
+    /// --json).
     Info {
         /// The name.
         name: String,
@@ -187,6 +188,9 @@ enum Command {
         global: bool,
     },
     /// Remove stale objects (every holder died) and corrupt entries nobody holds.
+    ///
+    /// Prints a line for each (with --json, an array): removed, or why it could not be; if any
+    /// could not be, exits 1 after the report, with a line on stderr saying how many.
     ///
     /// Windows never has any: the kernel removes an object with its last handle.
     Gc {
@@ -361,7 +365,8 @@ enum Command {
         count: Option<u64>,
         /// One JSON object per message: its sequence number ("seq"), the message
         /// ("message", or "message_base64" for one that is not UTF-8 text), and after a
-        /// lag how many were missed ("missed").
+        /// lag how many were missed ("missed"). A last object with "missed" alone (no
+        /// "seq") counts the messages missed after the last one received.
         #[arg(long)]
         json: bool,
     },
@@ -396,7 +401,7 @@ enum Command {
     /// Exits 1 if no server serves the service, or on a timeout. If the server fails the
     /// request (the command of `filemap serve` failed), says so on stderr and exits with
     /// that command's status (128 + N for one killed by signal N).
-    #[command(after_help = signals::INTERRUPTED_HELP)]
+    #[command(after_help = signals::REQUEST_INTERRUPTED_HELP)]
     Request {
         /// The service's name.
         name: String,

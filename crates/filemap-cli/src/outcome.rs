@@ -27,15 +27,30 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// A library error from a call given a size from the command line (`--size`,
+    /// `--capacity`): an invalid size is then bad usage (exit 2), as a size clap cannot
+    /// parse is. Elsewhere an invalid size is what a command found (an empty foreign
+    /// segment, an object too large to map here): an error (exit 1).
+    pub fn size_given(e: filemap::Error) -> Failure {
+        let from_arguments = matches!(e, filemap::Error::InvalidSize { .. });
+        match Failure::from(e) {
+            Failure::Error(message) if from_arguments => Failure::Usage(message),
+            failure => failure,
+        }
+    }
+}
+
 impl From<filemap::Error> for Failure {
-    /// A bad name, setting, count, size or permissions came from the command line: bad
-    /// usage (exit 2, as a size clap cannot parse is).
+    /// A bad name, setting, count or permissions came from the command line: bad usage
+    /// (exit 2, as a size clap cannot parse is). An invalid size is bad usage only where
+    /// the command line gave it ([`Failure::size_given`]).
     fn from(e: filemap::Error) -> Failure {
         use crate::units::told_size;
         match e {
             // Sizes as a person typed them (`1TiB`), with the exact count.
             filemap::Error::InvalidSize { size, problem } => {
-                Failure::Usage(format!("invalid size {}: {problem}", told_size(size)))
+                Failure::Error(format!("invalid size {}: {problem}", told_size(size)))
             }
             // (Rounded: what was asked for may be the object with its header, a size
             // nobody typed, which exact units would show as, say, 1073741828KiB.)

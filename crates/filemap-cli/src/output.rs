@@ -64,6 +64,10 @@ pub fn stdout_failure() -> Option<io::Error> {
     failed.take()
 }
 
+/// How many bytes a read must have before its progress is shown (a shorter one is over
+/// before a bar would say anything).
+pub const PROGRESS_FROM: u64 = 64 << 20;
+
 /// A progress bar of bytes done out of `total`, with the rate and time left, sizes as the
 /// rest of filemap prints them (3GiB, not 3.00 GiB). Drawn on standard error: the caller
 /// makes it only where that is a terminal.

@@ -63,7 +63,7 @@ fn scan_file(path: &Path, window: u64) -> Result<Summary, Failure> {
         let mapping = Mapping::from_path(path)
             .protection(Protection::ReadOnly)
             .create()?;
-        let progress = if std::io::stderr().is_terminal() {
+        let progress = if size >= crate::output::PROGRESS_FROM && std::io::stderr().is_terminal() {
             crate::output::byte_progress(size)
         } else {
             indicatif::ProgressBar::hidden()

@@ -49,7 +49,7 @@ pub fn serve(
     let options = ServiceOptions::new()
         .capacity(create.capacity)
         .clients(create.clients);
-    let mut server = Server::create_or_open(&name, &options)?;
+    let mut server = Server::create_or_open(&name, &options).map_err(Failure::size_given)?;
     let mut served = 0u64;
     // The commands that answered and run on: their requests' last parts wait for their ends.
     let mut running: Vec<Running> = Vec::new();

@@ -12,6 +12,13 @@ use std::time::{Duration, Instant};
 pub const INTERRUPTED_HELP: &str = "Interrupted (SIGINT, SIGTERM, SIGHUP, Ctrl-C), it closes its \
 handles, so that what it made, or holds the last handle of, goes with them, and exits 130.";
 
+/// `request`'s: its standard input is read before anything is made, and a signal then
+/// ends it as it ends any program.
+pub const REQUEST_INTERRUPTED_HELP: &str = "Interrupted (SIGINT, SIGTERM, SIGHUP, Ctrl-C) \
+once it has read its standard input, it closes its client (the server drops what it \
+would have answered) and exits 130; while it reads, a signal ends it as it ends any \
+program.";
+
 /// The help's last paragraph for the commands that run until a signal stops them.
 pub const STOPPED_HELP: &str = "Interrupted (SIGINT, SIGTERM, SIGHUP, Ctrl-C), it closes its \
 handles and exits 0: that is how it is meant to end.";

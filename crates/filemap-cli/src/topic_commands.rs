@@ -67,7 +67,7 @@ pub fn publish(name: &str, create: &CreateTopic, wait_for: Option<u32>) -> Outco
     let termination = Termination::catch_sliced()?;
     let name = create.name(name)?;
     let mut publisher = match create.options() {
-        Some(options) => Publisher::create_or_open(&name, &options)?,
+        Some(options) => Publisher::create_or_open(&name, &options).map_err(Failure::size_given)?,
         None => Publisher::open(&name)?,
     };
     if let Some(n) = wait_for {
@@ -153,7 +153,8 @@ fn read_lines_behind(most: usize) -> std::sync::mpsc::Receiver<io::Result<Vec<u8
                 Ok(_) => {
                     if line.last() == Some(&b'\n') {
                         line.pop();
-                    } else if line.len() > most {
+                    }
+                    if line.len() > most {
                         let _ = send.send(Err(io::Error::other(format!(
                             "a line longer than {most} bytes, the most a message carries"
                         ))));
@@ -180,7 +181,9 @@ pub fn subscribe(name: &str, create: &CreateTopic, count: Option<u64>, json: boo
     let termination = Termination::catch_sliced()?;
     let name = create.name(name)?;
     let mut subscriber = match create.options() {
-        Some(options) => Subscriber::create_or_open(&name, &options)?,
+        Some(options) => {
+            Subscriber::create_or_open(&name, &options).map_err(Failure::size_given)?
+        }
         None => Subscriber::open(&name)?,
     };
     let mut out = Printer::start();

@@ -319,6 +319,50 @@ fn errors_exit_1_usage_exits_2() {
     assert_eq!(ns.entries(), 0);
 }
 
+/// A holder whose pid cannot be seen (it is outside the reader's PID namespace) is `?` in
+/// `info`'s table and null in its JSON (it was 0, a pid nobody has).
+#[test]
+#[cfg(target_os = "linux")]
+fn a_holder_out_of_sight_is_unknown() {
+    let ns = Ns::new();
+    let mut holder = ns.hold(&["hold", "held", "--create", "--size", "4KiB"]);
+    let in_own_pid_namespace = |args: &[&str]| {
+        Command::new("unshare")
+            .args([
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                env!("CARGO_BIN_EXE_filemap"),
+            ])
+            .args(args)
+            .env("FILEMAP_DIR", ns.0.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = in_own_pid_namespace(&["info", "held", "--json"]);
+    let table = in_own_pid_namespace(&["info", "held"]);
+    // (Ended before the assertions, so that a failed one leaves nothing running.)
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    if !out.status.success() {
+        eprintln!(
+            "skipped: no PID namespace of its own here (unshare needs root): {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        return;
+    }
+    let info = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(info["holders"], serde_json::json!([null]), "{info}");
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["holders", "?"]),
+        "{table}"
+    );
+}
+
 #[test]
 #[cfg(unix)]
 fn killed_holders_are_collected() {
@@ -370,6 +414,7 @@ fn endless_input_is_refused() {
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    let mut longest_line = None;
     for (args, says) in [
         (&["pub", "t", "--create"][..], "a line longer than"),
         (&["request", "s"], "carries at most (65504 bytes)"),
@@ -388,9 +433,33 @@ fn endless_input_is_refused() {
             err.contains(says) && err.lines().count() == 1,
             "{args:?}: {err}"
         );
+        if args[0] == "pub" {
+            longest_line = err
+                .split("a line longer than ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse().ok());
+        }
     }
     let _ = server.kill();
     let _ = server.wait();
+    // A line one byte too long, with its newline, is refused the same way; the longest
+    // is published.
+    let most: usize = longest_line.expect("pub says how long a line may be");
+    let too_long = [vec![b'a'; most + 1], b"\n".to_vec()].concat();
+    let out = ns.with_stdin(&["pub", "t", "--create"], &too_long);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("a line longer than {most} bytes")),
+        "{err}"
+    );
+    let out = ns.with_stdin(&["pub", "t", "--create"], &too_long[1..]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `ls` and `info` only read: a topic whose every holder was killed stays listed (stale)
@@ -1200,6 +1269,20 @@ fn foreign_segments_from_the_shell() {
     ns.ok(&["rm", &name, "--foreign"]);
     assert!(!std::path::Path::new(&format!("/dev/shm/{name}")).exists());
     assert_eq!(ns.run(&["info", &name, "--foreign"]).status.code(), Some(1));
+    // An empty segment (made by a program that has not sized it yet) is what was found,
+    // not bad usage: exit 1.
+    let empty = format!("/dev/shm/{name}");
+    std::fs::File::create(&empty).unwrap();
+    for args in [
+        &["info", &name, "--foreign"][..],
+        &["dump", &name, "--foreign"],
+    ] {
+        let out = ns.run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("the segment is empty"), "{args:?}: {err}");
+    }
+    std::fs::remove_file(&empty).unwrap();
     assert_eq!(ns.entries(), 0);
 }
 
