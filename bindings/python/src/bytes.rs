@@ -49,7 +49,16 @@ pub(crate) fn with_bytes<R>(
         )
     })?;
     let buffer = PyBuffer::<u8>::get(&bytes_view)?;
-    let copy = buffer.to_vec(py)?;
+    // (Allocated fallibly: a buffer too large to copy is a MemoryError, not an abort.)
+    let mut copy = Vec::new();
+    copy.try_reserve_exact(buffer.len_bytes()).map_err(|_| {
+        pyo3::exceptions::PyMemoryError::new_err(format!(
+            "cannot copy a buffer of {} bytes",
+            buffer.len_bytes()
+        ))
+    })?;
+    copy.resize(buffer.len_bytes(), 0);
+    buffer.copy_to_slice(py, &mut copy)?;
     // The object's buffer is let go before the call (which may wait): another thread may
     // resize a bytearray, close a view or release a message meanwhile.
     drop(buffer);
@@ -70,14 +79,21 @@ pub(crate) fn bytes_of<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py,
 /// A new `bytes` of `len` filled by `read` (a message read out of shared memory, in an
 /// endpoint's turn). A filemap error of `read`'s comes back as it is, for the caller to
 /// make a Python exception once it has passed the turn on (making one runs Python code).
+/// A long copy lets other threads run meanwhile (the `bytes` is nobody else's until made,
+/// and the turn stays held: no other thread of this process uses the endpoint).
 pub(crate) fn bytes_from<'py>(
     py: Python<'py>,
     len: usize,
-    read: impl FnOnce(&mut [u8]) -> filemap::Result<()>,
+    read: impl FnOnce(&mut [u8]) -> filemap::Result<()> + Send,
 ) -> Result<Bound<'py, PyBytes>, Failed> {
     let mut failed = None;
     let made = PyBytes::new_with(py, len, |buf| {
-        read(buf).map_err(|e| {
+        let read = if len >= crate::DETACHED_COPY {
+            crate::shutdown::detach(py, || read(buf))
+        } else {
+            read(buf)
+        };
+        read.map_err(|e| {
             failed = Some(e);
             // Only a stand-in (never raised): made lazily, it runs no Python code.
             pyo3::exceptions::PyException::new_err(())

@@ -386,9 +386,10 @@ impl Receiver {
     /// sender when the block ends (or at `release()`, or at the next receive). Copy out
     /// what must outlive the block: while a memoryview or array of the message is alive,
     /// releasing it (and so receiving again or closing) raises `BufferError`. Not so an
-    /// array made by `numpy.ndarray(shape, dtype, buffer=msg)`, which lets go of the
-    /// buffer at once: it reads what the sender writes there next, and after the
-    /// receiver's `close` unmapped memory (the process crashes); use `numpy.frombuffer`.
+    /// array made by `numpy.ndarray(shape, dtype, buffer=msg)` or a tensor made by
+    /// `torch.frombuffer(msg, ...)`, which let go of the buffer at once: it reads what the
+    /// sender writes there next, and after the receiver's `close` unmapped memory (the
+    /// process crashes); use `numpy.frombuffer`.
     /// The message is this thread's: another thread's receive waits until it is released or dropped.
     #[pyo3(signature = (timeout=None))]
     fn recv_message(slf: Bound<'_, Self>, timeout: Option<f64>) -> PyResult<Message> {
@@ -456,11 +457,12 @@ impl Receiver {
     fn __exit__(
         &self,
         py: Python<'_>,
-        _t: Option<Bound<'_, PyAny>>,
+        t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        self.close(py)
+        let closing = self.close(py);
+        crate::errors::exit_result(py, t.is_some(), closing)
     }
 
     fn __repr__(&self) -> String {

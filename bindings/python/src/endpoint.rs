@@ -304,7 +304,7 @@ impl<T> Endpoint<T> {
         data: &Bound<'_, PyAny>,
         timeout: Option<f64>,
         what: &str,
-        try_send: impl FnOnce(&mut T, &[u8]) -> filemap::Result<bool>,
+        try_send: impl FnOnce(&mut T, &[u8]) -> filemap::Result<bool> + Send,
         send_timeout: impl Fn(&mut T, &[u8], Duration) -> filemap::Result<()> + Sync,
     ) -> PyResult<()>
     where
@@ -313,7 +313,15 @@ impl<T> Endpoint<T> {
         let deadline = Deadline::after(timeout_arg(py, timeout)?);
         with_bytes(py, data, |message| {
             let mut turn = self.turn_within(py, deadline, what)?;
-            match try_send(turn.open()?, message) {
+            let endpoint = turn.open()?;
+            // A long copy lets other threads run (the turn keeps this process's others off
+            // the endpoint; `message` is immutable or this call's own copy).
+            let sent = if message.len() >= crate::DETACHED_COPY {
+                crate::shutdown::detach(py, || try_send(endpoint, message))
+            } else {
+                try_send(endpoint, message)
+            };
+            match sent {
                 Ok(true) => return Ok(()),
                 Ok(false) => drop(turn),
                 Err(e) => {

@@ -8,6 +8,7 @@ use pyo3::exceptions::{
     PyPermissionError, PyRuntimeError, PyTimeoutError, PyValueError,
 };
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
 /// The exception classes: name, the built-in it also derives from, docstring.
@@ -164,6 +165,8 @@ pub(crate) fn add_exceptions(module: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     let base = base.into_bound(py);
     module.add("Error", &base)?;
+    let made_classes = PyDict::new(py);
+    made_classes.set_item("Error", &base)?;
     let reduce = PyModule::from_code(
         py,
         REDUCE_KEEPING_ERRNO,
@@ -180,9 +183,30 @@ pub(crate) fn add_exceptions(module: &Bound<'_, PyModule>) -> PyResult<()> {
         if builtin.is_some_and(Builtin::is_os_error) {
             made.setattr("__reduce__", &reduce)?;
         }
+        made_classes.set_item(*name, &made)?;
         module.add(*name, made)?;
     }
+    // (Set once: a module initialised again, in a subinterpreter say, keeps the first.)
+    let _ = CLASSES_MADE.set(py, made_classes.unbind());
     Ok(())
+}
+
+/// The exception classes `add_exceptions` made, by name: looked up here, not by importing
+/// the module again, which a package vendored under another name, or an interpreter
+/// shutting down, would turn into an ImportError in place of every exception.
+static CLASSES_MADE: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
+
+/// The module's exception class `name`.
+fn exception_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyType>> {
+    let classes = CLASSES_MADE.get(py).ok_or_else(|| {
+        pyo3::exceptions::PySystemError::new_err("filemap's exception classes are not made")
+    })?;
+    classes
+        .bind(py)
+        .get_item(name)?
+        .ok_or_else(|| pyo3::exceptions::PySystemError::new_err(format!("no class {name}")))?
+        .cast_into::<PyType>()
+        .map_err(Into::into)
 }
 
 /// The exception class for `error`.
@@ -245,10 +269,7 @@ pub(crate) fn to_py(error: filemap::Error) -> PyErr {
 
 fn make(py: Python<'_>, error: &filemap::Error) -> PyResult<PyErr> {
     let name = class_name(error);
-    let class = py
-        .import("filemap._filemap")?
-        .getattr(name)?
-        .cast_into::<PyType>()?;
+    let class = exception_class(py, name)?;
     let message = error.to_string();
     let os_error = match error {
         filemap::Error::Io { source, .. } => source.raw_os_error(),
@@ -286,9 +307,7 @@ impl<T> OrRaise<T> for filemap::Result<T> {
 
 /// An exception of one of the module's own classes, with `message`.
 pub(crate) fn raise(py: Python<'_>, class: &str, message: String) -> PyErr {
-    let made = py
-        .import("filemap._filemap")
-        .and_then(|m| m.getattr(class))
+    let made = exception_class(py, class)
         .and_then(|c| c.call1((message,)))
         .and_then(|instance| set_class_errno(py, &instance, class).map(|()| instance));
     match made {

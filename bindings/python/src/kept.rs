@@ -166,9 +166,9 @@ pub(crate) enum NotMade {
 pub(crate) fn bytes_or_copy<'py>(
     py: Python<'py>,
     len: usize,
-    read: impl Fn(&mut [u8]) -> filemap::Result<()>,
+    mut read: impl FnMut(&mut [u8]) -> filemap::Result<()> + Send,
 ) -> Result<Bound<'py, PyBytes>, NotMade> {
-    match bytes_from(py, len, &read) {
+    match bytes_from(py, len, &mut read) {
         Ok(bytes) => Ok(bytes),
         Err(Failed::Python(no_memory)) => match copy_out(len, read) {
             Ok(Some(copy)) => Err(NotMade::Kept(no_memory, copy)),

@@ -17,9 +17,6 @@ use pyo3::types::PyBytes;
 use crate::errors::{closed, invalid, OrRaise};
 use crate::ints;
 
-/// From this many bytes on, `View.read` and `View.write` copy with the GIL released.
-const DETACHED_COPY: usize = 64 << 10;
-
 /// A mapping object (Win32's file-mapping object): named memory that any process opens by
 /// name, an unnamed one, or a file's contents. It goes away when the last handle in any
 /// process closes, even if processes are killed.
@@ -256,7 +253,11 @@ impl Mapping {
 /// `write`. A view stays valid after its mapping is closed; it is unmapped by `close()`,
 /// which refuses while buffers exported from it are alive (like `mmap.mmap`; a `with`
 /// block that ends with an exception raises that exception, and the view is unmapped
-/// when it is collected, after those buffers). Bytes used
+/// when it is collected, after those buffers). Not so an array that lets go of the buffer
+/// at once and keeps only the view object (`numpy.ndarray(shape, dtype, buffer=view)`,
+/// `torch.frombuffer(view, ...)`): after `close()` it points into unmapped memory, and
+/// touching it crashes the process, as with `mmap.mmap`; use `numpy.frombuffer`, or
+/// close the view only once such arrays are gone. Bytes used
 /// in place are plain memory: if another process truncates the view's file, touching them
 /// ends this process (SIGBUS on Linux, as with `mmap.mmap`); `read` and `write` raise
 /// `PageFaultError` instead.
@@ -308,7 +309,7 @@ impl View {
         // A long copy (it may read pages in from disk) lets other threads run; the bytes
         // object is not seen by anyone until it is made.
         PyBytes::new_with(py, len, |buf| {
-            if len >= DETACHED_COPY {
+            if len >= crate::DETACHED_COPY {
                 detach(py, || v.read_at(offset, buf)).or_raise()
             } else {
                 v.read_at(offset, buf).or_raise()
@@ -316,7 +317,7 @@ impl View {
         })
     }
 
-    /// Copies `data` (bytes or any buffer) into the view at `offset`.
+    /// Copies `data` (bytes or any C-contiguous buffer) into the view at `offset`.
     fn write(
         &self,
         py: Python<'_>,
@@ -326,7 +327,7 @@ impl View {
         let v = self.get()?;
         crate::bytes::with_bytes(py, data, |bytes| {
             // `bytes` is immutable or a copy of this call's own: other threads may run.
-            if bytes.len() >= DETACHED_COPY {
+            if bytes.len() >= crate::DETACHED_COPY {
                 detach(py, || v.write_at(offset, bytes)).or_raise()
             } else {
                 v.write_at(offset, bytes).or_raise()

@@ -233,11 +233,13 @@ impl Subscriber {
             self.returned(seq);
             return Ok(Some(message));
         }
-        let Some(sample) = sub.try_recv()? else {
+        let Some(mut sample) = sub.try_recv()? else {
             return Ok(None);
         };
         let seq = sample.seq();
-        let made = bytes_or_copy(py, sample.len(), |buf| sample.read_at(0, buf));
+        let (len, lent) = (sample.len(), &mut sample);
+        // (Moved in as `&mut`: a sample is no `Sync`, and the copy may run off the GIL.)
+        let made = bytes_or_copy(py, len, move |buf| lent.read_at(0, buf));
         drop(sample);
         let message = made.map_err(|not_made| sub.keep(seq, not_made))?;
         self.returned(seq);

@@ -238,6 +238,49 @@ def test_a_message_in_use_is_never_released_under_its_buffers(name):
     tx.close()
 
 
+def test_a_receivers_with_block_keeps_its_own_exception(name):
+    """A block that ends with an exception while a message's buffer is alive raises that
+    exception, not the refused close's BufferError (the receiver closes when collected)."""
+    tx = filemap.Sender.create_or_open(name, 1 << 16)
+    tx.send(b"kept")
+    with pytest.raises(KeyError, match="mine"):
+        with filemap.Receiver.open(name) as rx:
+            kept = memoryview(rx.recv_message(timeout=10))
+            raise KeyError("mine")
+    assert bytes(kept) == b"kept"
+    kept.release()
+    assert rx.try_recv() is None  # still open
+    rx.close()
+    tx.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="address-space limits are POSIX")
+def test_a_send_whose_copy_cannot_be_had_is_a_memory_error(name):
+    # A mutable buffer is copied before it is sent: a copy the address space has no room
+    # for raises MemoryError (it aborted the process), and the channel goes on.
+    child = python_child(
+        LIMIT_ADDRESS_SPACE + "import sys, filemap\n"
+        "rx = filemap.Receiver.create_or_open(sys.argv[1], 1 << 16)\n"
+        "tx = filemap.Sender.open(sys.argv[1])\n"
+        "data = bytearray(64 << 20)\n"
+        "lift = limit_address_space(16 << 20)\n"
+        "try:\n"
+        "    tx.send(data, timeout=5)\n"
+        "    print('no MemoryError')\n"
+        "except MemoryError:\n"
+        "    print('MemoryError')\n"
+        "lift()\n"
+        "tx.send(bytearray(b'next'), timeout=5)\n"
+        "print(rx.recv(timeout=5))\n"
+        "tx.close()\n"
+        "rx.close()\n",
+        name,
+    )
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 0, err
+    assert out.split("\n")[:2] == ["MemoryError", "b'next'"], (out, err)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="address-space limits are POSIX")
 def test_a_receive_that_runs_out_of_memory_keeps_its_message(name):
     # A receive whose bytes cannot be allocated raises MemoryError, and the message stays

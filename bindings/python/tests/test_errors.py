@@ -4,6 +4,8 @@ Python code sees instead of a crash."""
 import errno
 import os
 import pickle
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -61,6 +63,29 @@ def test_every_exception_is_a_filemap_error():
     assert issubclass(filemap.AlreadyExistsError, FileExistsError)
     assert issubclass(filemap.AccessDeniedError, PermissionError)
     assert issubclass(filemap.TimedOutError, TimeoutError)
+
+
+def test_exceptions_of_a_vendored_copy_are_its_own(tmp_path):
+    # The classes raised are the ones the module made, found without importing the module
+    # by name: a copy vendored under another package name raised ModuleNotFoundError (no
+    # module filemap._filemap) in place of every exception.
+    shutil.copytree(os.path.dirname(filemap.__file__), tmp_path / "vendored_filemap")
+    child = subprocess.run(
+        [sys.executable, "-S", "-c",
+         "import sys\n"
+         f"sys.path.insert(0, {str(tmp_path)!r})\n"
+         "import vendored_filemap as fm\n"
+         "try:\n"
+         "    fm.Mapping.open('never-made-here')\n"
+         "except fm.NotFoundError:\n"
+         "    print('NotFoundError')\n"
+         "try:\n"
+         "    fm.Mapping.unnamed(4096).view().read(0, 1 << 20)\n"
+         "except fm.InvalidArgumentError:\n"
+         "    print('InvalidArgumentError')\n"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert child.stdout.split() == ["NotFoundError", "InvalidArgumentError"], child.stderr
 
 
 def test_operating_system_errors_keep_their_errno_and_kind(tmp_path):

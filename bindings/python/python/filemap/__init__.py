@@ -2,9 +2,10 @@
 
 Named shared memory with views (zero-copy through the buffer protocol, so
 ``numpy.frombuffer(view, dtype)`` works in place, and a view with buffers of it alive
-refuses to close: ``BufferError``; not so ``numpy.ndarray(shape, dtype, buffer=view)``,
-which lets go of the buffer at once and keeps only the view object, so closing the view
-leaves such an array over unmapped memory: use ``frombuffer``), file-backed mappings, robust named
+refuses to close: ``BufferError``; not so ``numpy.ndarray(shape, dtype, buffer=view)``
+or ``torch.frombuffer(view, ...)``, which let go of the buffer at once and keep only the
+view object, so closing the view leaves such an array over unmapped memory: use
+``numpy.frombuffer``), file-backed mappings, robust named
 mutexes that report a dead holder (``WAIT_ABANDONED``), events, semaphores, waits on many
 objects, a zero-copy channel between two processes, topics from one publisher to many
 subscribers, inboxes from many senders to one receiver, and services (requests and

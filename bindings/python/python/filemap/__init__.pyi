@@ -140,7 +140,11 @@ class View(Buffer):
     `write`. A view stays valid after its mapping is closed; it is unmapped by `close()`,
     which refuses while buffers exported from it are alive (like `mmap.mmap`; a `with`
     block that ends with an exception raises that exception, and the view is unmapped
-    when it is collected, after those buffers). Bytes used
+    when it is collected, after those buffers). Not so an array that lets go of the buffer
+    at once and keeps only the view object (`numpy.ndarray(shape, dtype, buffer=view)`,
+    `torch.frombuffer(view, ...)`): after `close()` it points into unmapped memory, and
+    touching it crashes the process, as with `mmap.mmap`; use `numpy.frombuffer`, or
+    close the view only once such arrays are gone. Bytes used
     in place are plain memory: if another process truncates the view's file, touching them
     ends this process (SIGBUS on Linux, as with `mmap.mmap`); `read` and `write` raise
     `PageFaultError` instead."""
@@ -149,7 +153,7 @@ class View(Buffer):
         """Copies `length` bytes at `offset` (default: to the end) out of the view: sound
         whatever other processes write meanwhile."""
     def write(self, offset: int, data: Buffer) -> None:
-        """Copies `data` (bytes or any buffer) into the view at `offset`."""
+        """Copies `data` (bytes or any C-contiguous buffer) into the view at `offset`."""
     def flush(self) -> None:
         """Flushes the view to its file and the file to its device (durable on return)."""
     def modified_pages(self) -> list[int]:
@@ -399,9 +403,10 @@ class Receiver:
         sender when the block ends (or at `release()`, or at the next receive). Copy out
         what must outlive the block: while a memoryview or array of the message is alive,
         releasing it (and so receiving again or closing) raises `BufferError`. Not so an
-        array made by `numpy.ndarray(shape, dtype, buffer=msg)`, which lets go of the
-        buffer at once: it reads what the sender writes there next, and after the
-        receiver's `close` unmapped memory (the process crashes); use `numpy.frombuffer`.
+        array made by `numpy.ndarray(shape, dtype, buffer=msg)` or a tensor made by
+        `torch.frombuffer(msg, ...)`, which let go of the buffer at once: it reads what the
+        sender writes there next, and after the receiver's `close` unmapped memory (the
+        process crashes); use `numpy.frombuffer`.
         The message is this thread's: another thread's receive waits until it is released or dropped."""
     @property
     def name(self) -> str:
