@@ -444,6 +444,30 @@ int main(int argc, char **argv) {
                    filemap_wait_any(both, 2, 0, &index, NULL), FILEMAP_WOULD_DEADLOCK);
             expect("a wait on all of them", filemap_wait_all(both, 2, 0, NULL),
                    FILEMAP_WOULD_DEADLOCK);
+            {
+                /* One event through two handles, after a receiver: the refusal names the
+                   caller's index of the repeat (2), not its place among the others. */
+                filemap_event *again = NULL;
+                filemap_waitable three[3];
+                snprintf(name, sizeof name, "%s-event", argv[1]);
+                expect("the event opened again", filemap_event_open(name, &again), FILEMAP_OK);
+                three[0] = both[0];
+                three[1].kind = FILEMAP_WAIT_EVENT;
+                three[1].handle = event;
+                three[1].room = 0;
+                three[2] = three[1];
+                three[2].handle = again;
+                expect("a wait on all, one event twice after a receiver",
+                       filemap_wait_all(three, 3, 0, NULL), FILEMAP_INVALID_ARGUMENT);
+                checked++;
+                if (!strstr(filemap_last_error_message(), "index 2")) {
+                    failed++;
+                    fprintf(stderr, "bad_calls: the repeat is not said at index 2: %s\n",
+                            filemap_last_error_message());
+                }
+                filemap_event_close(again);
+                snprintf(name, sizeof name, "%s-held", argv[1]);
+            }
             expect("a send while the message is held", filemap_send(tx, big, sizeof big, 0),
                    FILEMAP_TIMEOUT);
             expect("the held message released", filemap_recv_release(rx), FILEMAP_OK);

@@ -266,12 +266,12 @@ typedef struct filemap_view filemap_view;
 typedef struct filemap_parties_config {
   /**
    * The size in bytes of each party's ring (default 64 KiB; rounded up to a power of
-   * two, at least 4096).
+   * two, at least 4096; at most 1 TiB, else `FILEMAP_INVALID_ARGUMENT`).
    */
   uint64_t capacity;
   /**
    * How many senders (of an inbox) or clients (of a service) may be connected at once
-   * (default 8).
+   * (default 8; at most 128).
    */
   uint32_t parties;
 } filemap_parties_config;
@@ -299,15 +299,17 @@ typedef struct filemap_request_id {
 typedef struct filemap_topic_config {
   /**
    * The ring's size in bytes (default 64 KiB; rounded up to a power of two, at least
-   * 4096): it holds messages of up to its size less a 32-byte frame header.
+   * 4096; at most 1 TiB): it holds messages of up to its size less a 32-byte frame
+   * header.
    */
   uint64_t capacity;
   /**
-   * How many subscribers may be connected at once (default 8).
+   * How many subscribers may be connected at once (default 8; at most 128).
    */
   uint32_t max_subscribers;
   /**
-   * How many of the last messages a subscriber that joins late receives first (0).
+   * How many of the last messages a subscriber that joins late receives first (0; at
+   * most 2^20). A setting past a limit is `FILEMAP_INVALID_ARGUMENT`.
    */
   uint32_t history;
   /**
@@ -419,7 +421,9 @@ void filemap_receiver_close(struct filemap_receiver *receiver);
 
 /**
  * The message of the calling thread's last failed call ("" if none failed). Valid until
- * the thread's next failing call (or a `_close` given a bad handle).
+ * the thread's next failing call (or a `_close`, `filemap_view_data` or
+ * `filemap_view_size` given a bad handle, which say so here though they return no
+ * status).
  */
 const char *filemap_last_error_message(void);
 
@@ -807,9 +811,9 @@ enum filemap_status filemap_mutex_release(struct filemap_mutex *mutex);
 void filemap_mutex_close(struct filemap_mutex *mutex);
 
 /**
- * Creates the named event or opens the existing one (which keeps its mode and state).
- * `manual_reset`: stays set until reset (else one waiter per set); `initially_set`: its
- * state when created.
+ * Creates the named event or opens the existing one (which keeps its mode and state);
+ * `*created` (if not NULL) says which. `manual_reset`: stays set until reset (else one
+ * waiter per set); `initially_set`: its state when created.
  */
 enum filemap_status filemap_event_create_or_open(const char *name,
                                                  bool manual_reset,
@@ -845,7 +849,8 @@ void filemap_event_close(struct filemap_event *event);
 
 /**
  * Creates the named semaphore with `initial` units and at most `maximum`, or opens the
- * existing one (which keeps its counts).
+ * existing one (which keeps its counts); `*created` (if not NULL) says which. `maximum`
+ * is 1 to `INT32_MAX` and `initial` at most `maximum` (else `FILEMAP_INVALID_ARGUMENT`).
  */
 enum filemap_status filemap_semaphore_create_or_open(const char *name,
                                                      uint32_t initial,
@@ -957,8 +962,10 @@ enum filemap_status filemap_wait_any(const struct filemap_waitable *objects,
  * others (as `WaitForMultipleObjects` with `bWaitAll` TRUE). `abandoned` (if not NULL)
  * points to `count` bools: for each, whether it is a mutex whose holder died (on
  * Windows, whose wait names only one abandoned mutex, every mutex of the set is said to
- * be abandoned when one was: check the state of each). Errors as `filemap_wait_any`;
- * after `FILEMAP_TIMEOUT` nothing was taken.
+ * be abandoned when one was: check the state of each). Errors as `filemap_wait_any`, and
+ * `FILEMAP_INVALID_ARGUMENT` for one event, semaphore or mutex given through two handles
+ * (it could never be taken twice) and, on Windows, for more than 64 events, semaphores
+ * and mutexes in all; after `FILEMAP_TIMEOUT` nothing was taken.
  */
 enum filemap_status filemap_wait_all(const struct filemap_waitable *objects,
                                      size_t count,

@@ -343,7 +343,9 @@ pub(crate) fn timeout_arg(ms: i64) -> Result<Option<Duration>, Failure> {
 }
 
 /// The message of the calling thread's last failed call ("" if none failed). Valid until
-/// the thread's next failing call (or a `_close` given a bad handle).
+/// the thread's next failing call (or a `_close`, `filemap_view_data` or
+/// `filemap_view_size` given a bad handle, which say so here though they return no
+/// status).
 #[no_mangle]
 pub extern "C" fn filemap_last_error_message() -> *const c_char {
     let none = c"".as_ptr();

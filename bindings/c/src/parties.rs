@@ -24,10 +24,10 @@ use crate::FILEMAP_INFINITE;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct filemap_parties_config {
     /// The size in bytes of each party's ring (default 64 KiB; rounded up to a power of
-    /// two, at least 4096).
+    /// two, at least 4096; at most 1 TiB, else `FILEMAP_INVALID_ARGUMENT`).
     pub capacity: u64,
     /// How many senders (of an inbox) or clients (of a service) may be connected at once
-    /// (default 8).
+    /// (default 8; at most 128).
     pub parties: u32,
 }
 

@@ -117,9 +117,9 @@ pub unsafe extern "C" fn filemap_mutex_close(mutex: *mut filemap_mutex) {
     unsafe { free(mutex) }
 }
 
-/// Creates the named event or opens the existing one (which keeps its mode and state).
-/// `manual_reset`: stays set until reset (else one waiter per set); `initially_set`: its
-/// state when created.
+/// Creates the named event or opens the existing one (which keeps its mode and state);
+/// `*created` (if not NULL) says which. `manual_reset`: stays set until reset (else one
+/// waiter per set); `initially_set`: its state when created.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_event_create_or_open(
     name: *const c_char,
@@ -201,7 +201,8 @@ pub unsafe extern "C" fn filemap_event_close(event: *mut filemap_event) {
 }
 
 /// Creates the named semaphore with `initial` units and at most `maximum`, or opens the
-/// existing one (which keeps its counts).
+/// existing one (which keeps its counts); `*created` (if not NULL) says which. `maximum`
+/// is 1 to `INT32_MAX` and `initial` at most `maximum` (else `FILEMAP_INVALID_ARGUMENT`).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_semaphore_create_or_open(
     name: *const c_char,

@@ -19,11 +19,13 @@ use crate::handle::{free, handle, handle_type, new_handle};
 #[derive(Clone, Copy, Debug, Default)]
 pub struct filemap_topic_config {
     /// The ring's size in bytes (default 64 KiB; rounded up to a power of two, at least
-    /// 4096): it holds messages of up to its size less a 32-byte frame header.
+    /// 4096; at most 1 TiB): it holds messages of up to its size less a 32-byte frame
+    /// header.
     pub capacity: u64,
-    /// How many subscribers may be connected at once (default 8).
+    /// How many subscribers may be connected at once (default 8; at most 128).
     pub max_subscribers: u32,
-    /// How many of the last messages a subscriber that joins late receives first (0).
+    /// How many of the last messages a subscriber that joins late receives first (0; at
+    /// most 2^20). A setting past a limit is `FILEMAP_INVALID_ARGUMENT`.
     pub history: u32,
     /// Nonzero: the publisher never waits; a subscriber that falls behind misses the
     /// oldest messages and is told how many (`FILEMAP_LAGGED`). Zero (the default): the

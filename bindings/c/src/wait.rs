@@ -149,8 +149,7 @@ unsafe fn targets<'a>(
             .find(|k| *k as u32 == kind)
             .ok_or_else(|| {
                 Failure::invalid(format!(
-                    "object {i}'s kind is {}, which is no filemap_wait_kind",
-                    kind as i32
+                    "object {i}'s kind is {kind}, which is no filemap_wait_kind"
                 ))
             })?;
         // SAFETY: a live handle of this library (the caller's contract).
@@ -184,7 +183,22 @@ unsafe fn targets<'a>(
             checked.push(unsafe { target(objects, i, raw[i].1, kinds[i]) }?);
         }
         let list: Vec<&dyn Waitable> = checked.iter().map(|t| t as &dyn Waitable).collect();
-        filemap_core::wait::check(&list, all)?;
+        filemap_core::wait::check(&list, all).map_err(|e| match e {
+            // An index into `others` is said as the caller's own.
+            filemap_core::Error::InvalidSetting {
+                setting,
+                value,
+                allowed,
+            } if setting.ends_with("at index") => filemap_core::Error::InvalidSetting {
+                setting,
+                value: usize::try_from(value)
+                    .ok()
+                    .and_then(|at| others.get(at))
+                    .map_or(value, |&i| i as u64),
+                allowed,
+            },
+            e => e,
+        })?;
     }
     let mut targets = Vec::with_capacity(count);
     for (i, (&(_, h), kind)) in raw.iter().zip(kinds).enumerate() {
@@ -292,8 +306,10 @@ pub unsafe extern "C" fn filemap_wait_any(
 /// others (as `WaitForMultipleObjects` with `bWaitAll` TRUE). `abandoned` (if not NULL)
 /// points to `count` bools: for each, whether it is a mutex whose holder died (on
 /// Windows, whose wait names only one abandoned mutex, every mutex of the set is said to
-/// be abandoned when one was: check the state of each). Errors as `filemap_wait_any`;
-/// after `FILEMAP_TIMEOUT` nothing was taken.
+/// be abandoned when one was: check the state of each). Errors as `filemap_wait_any`, and
+/// `FILEMAP_INVALID_ARGUMENT` for one event, semaphore or mutex given through two handles
+/// (it could never be taken twice) and, on Windows, for more than 64 events, semaphores
+/// and mutexes in all; after `FILEMAP_TIMEOUT` nothing was taken.
 #[no_mangle]
 pub unsafe extern "C" fn filemap_wait_all(
     objects: *const filemap_waitable,
