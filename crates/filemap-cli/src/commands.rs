@@ -281,7 +281,8 @@ fn create(
     if json {
         outln!(
             "{}",
-            json!({"name": name.to_string(), "size": mapping.len(), "persistent": true,
+            json!({"name": name.to_string(), "kind": "mapping", "size": mapping.len(),
+                   "persistent": true, "foreign": false,
                    "file": mapping.path().map(|p| p.display().to_string())})
         );
     } else {
@@ -539,9 +540,11 @@ fn create_foreign(name: &str, size: Option<u64>, json: bool) -> Outcome {
     }
     let m = Mapping::create_foreign(name, required_size(size)?).map_err(Failure::size_given)?;
     if json {
+        // (The keys of `create --json`: a segment stays until it is removed.)
         outln!(
             "{}",
-            json!({"name": name, "kind": "foreign", "size": m.len(), "foreign": true})
+            json!({"name": name, "kind": "foreign", "size": m.len(), "persistent": true,
+                   "foreign": true, "file": null})
         );
     } else {
         outln!(

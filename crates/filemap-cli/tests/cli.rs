@@ -1234,7 +1234,24 @@ fn foreign_segments_from_the_shell() {
     let out = ns.run(&["create", &entry_like, "--foreign", "--size", "4KiB"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(!std::path::Path::new(&format!("/dev/shm/{entry_like}")).exists());
-    ns.ok(&["create", &name, "--foreign", "--size", "4KiB"]);
+    let made = json(&ns.ok(&["create", &name, "--foreign", "--size", "4KiB", "--json"]));
+    // The keys of a filemap object's create, with their values for a segment.
+    let own = json(&ns.ok(&["create", "own", "--size", "4KiB", "--persistent", "--json"]));
+    ns.ok(&["rm", "own"]);
+    let keys = |v: &serde_json::Value| {
+        let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(&made), keys(&own), "{made} {own}");
+    assert_eq!(
+        (&made["kind"], &made["foreign"]),
+        (&"foreign".into(), &true.into())
+    );
+    assert_eq!(
+        (&own["kind"], &own["foreign"]),
+        (&"mapping".into(), &false.into())
+    );
     // A plain POSIX segment: no filemap header, found where shm_open looks.
     let raw = std::fs::read(format!("/dev/shm/{name}")).unwrap();
     assert_eq!(raw.len(), 4096);
