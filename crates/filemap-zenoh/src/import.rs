@@ -11,18 +11,27 @@ use std::time::{Duration, Instant};
 
 use filemap::channel::Sender;
 use filemap::topic::{Publisher, TopicOptions};
-use zenoh::sample::{Locality, Sample};
+use zenoh::sample::{Locality, Sample, SampleKind};
 use zenoh::{Session, Wait};
 
 use crate::export::{Export, STOP_CHECK};
 use crate::{keys, wire, Log, Settings};
 
-/// The most local topics one bridge imports into: a far side that puts to ever new keys
-/// must not make topics without end (each holds its ring's memory).
-const MAX_IMPORTED: usize = 1024;
+/// The most local topics one bridge imports into, over all its import patterns: a far
+/// side that puts to ever new keys must not make topics without end (each holds its
+/// ring's memory and two descriptors, and a process commonly may have 1,024 of them).
+const MAX_IMPORTED: usize = 256;
 /// The most (exporting bridge, topic) pairs whose sequence numbers are followed; past
-/// them, gap tracking starts over (a far side that sends ever new ids must not grow it).
+/// them, the one seen least recently is forgotten (a far side that sends ever new ids must
+/// not grow it, nor make the bridge forget the live ones).
 const MAX_SEQUENCES: usize = 4096;
+/// How often a line about one topic's samples (a gap, a message refused) is written at
+/// most: a far side that sends samples refused one by one must not flood the log; the
+/// lines left out are counted in the next.
+const SAMPLE_LINES: Duration = Duration::from_secs(1);
+/// The key under which lines about names that could not be imported into are counted (no
+/// name: names have no NUL).
+const REFUSALS: &str = "\0refused";
 /// How long a name that could not be imported into is left alone before the next try
 /// (not a filesystem call per sample).
 const RETRY_REFUSED: Duration = Duration::from_secs(1);
@@ -169,6 +178,8 @@ pub(crate) fn start(
         stop,
         publishers: HashMap::new(),
         next_seq: HashMap::new(),
+        samples_taken: 0,
+        sample_lines: HashMap::new(),
         refused_names: HashMap::new(),
         said_same_id: false,
         names_looked_at: HashMap::new(),
@@ -198,10 +209,15 @@ struct Importer {
     /// Each local topic's publisher, counters, and whether its samples are being dropped
     /// (one waited `IMPORT_WAIT` for room in vain, and none found room since).
     publishers: HashMap<String, (Sink, Arc<ImportCounters>, bool)>,
-    /// The next sequence number expected from each (publishing bridge, topic).
-    next_seq: HashMap<(String, String), u64>,
-    /// Names that could not be imported into, and when they were last tried (each
-    /// reported once).
+    /// The next sequence number expected from each (publishing bridge, topic), and when
+    /// (by `samples_taken`) one of theirs was last seen.
+    next_seq: HashMap<(String, String), (u64, u64)>,
+    /// How many samples this import has taken: its clock for `next_seq`.
+    samples_taken: u64,
+    /// Per topic, when a line about its samples was last written, and how many were left
+    /// out since.
+    sample_lines: HashMap<String, (Instant, u64)>,
+    /// Names that could not be imported into, and when they were last tried.
     refused_names: HashMap<String, Instant>,
     /// Whether a sample with this bridge's own id was reported (another bridge has it).
     said_same_id: bool,
@@ -214,6 +230,10 @@ struct Importer {
 impl Importer {
     /// Publishes one sample on its local topic.
     fn take(&mut self, sample: &Sample) {
+        // A delete (a peer's, or a Zenoh storage tool's) is no message.
+        if sample.kind() == SampleKind::Delete {
+            return;
+        }
         let Some(name) = keys::name_for(&self.settings.prefix, sample.key_expr().as_str()) else {
             return;
         };
@@ -241,28 +261,32 @@ impl Importer {
             return;
         };
         if let Some((seq, origin)) = numbered {
-            if self.next_seq.len() >= MAX_SEQUENCES {
-                self.next_seq.clear();
+            self.samples_taken += 1;
+            let key = (origin.to_string(), name.clone());
+            if self.next_seq.len() >= MAX_SEQUENCES && !self.next_seq.contains_key(&key) {
+                self.forget_least_recent_sequence();
             }
-            let next = self
-                .next_seq
-                .entry((origin.to_string(), name.clone()))
-                .or_insert(seq);
-            if seq > *next && seq - *next <= MAX_GAP {
-                let missed = seq - *next;
+            let (next, seen) = self.next_seq.entry(key).or_insert((seq, 0));
+            *seen = self.samples_taken;
+            let expected = *next;
+            // A number lower than expected (or far higher): the exporting side's topic
+            // was made anew.
+            *next = seq.wrapping_add(1);
+            if seq > expected && seq - expected <= MAX_GAP {
+                let missed = seq - expected;
                 let _ = counters
                     .gaps
                     .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |g| {
                         Some(g.saturating_add(missed))
                     });
-                (self.log)(&format!(
-                    "gap: {missed} message(s) of {name} from {origin} missing before \
-                     message {seq} (dropped or overwritten on the exporting side)"
-                ));
+                self.say_of_samples(
+                    &name,
+                    format!(
+                        "gap: {missed} message(s) of {name} from {origin} missing before \
+                         message {seq} (dropped or overwritten on the exporting side)"
+                    ),
+                );
             }
-            // A number lower than expected (or far higher): the exporting side's topic
-            // was made anew.
-            *next = seq.wrapping_add(1);
         }
         let Some((publisher, _, congested)) = self.publishers.get_mut(&name) else {
             return;
@@ -296,7 +320,47 @@ impl Importer {
             }
             Err(e) => {
                 counters.refused.fetch_add(1, Ordering::Relaxed);
-                (self.log)(&format!("publishing a message on {name}: {e}"));
+                self.say_of_samples(&name, format!("publishing a message on {name}: {e}"));
+            }
+        }
+    }
+
+    /// Forgets the (bridge, topic) pair whose sample was seen least recently.
+    fn forget_least_recent_sequence(&mut self) {
+        let oldest = self
+            .next_seq
+            .iter()
+            .min_by_key(|(_, (_, seen))| *seen)
+            .map(|(key, _)| key.clone());
+        if let Some(key) = oldest {
+            self.next_seq.remove(&key);
+        }
+    }
+
+    /// Writes `line` about `name`'s samples (or, under [`REFUSALS`], about a name that
+    /// could not be imported into), unless one was written less than `SAMPLE_LINES` ago:
+    /// then it is counted, and the next line says how many were not.
+    fn say_of_samples(&mut self, name: &str, line: String) {
+        if self.sample_lines.len() >= MAX_IMPORTED && !self.sample_lines.contains_key(name) {
+            self.sample_lines
+                .retain(|_, (at, _)| at.elapsed() < SAMPLE_LINES);
+        }
+        let now = Instant::now();
+        match self.sample_lines.get_mut(name) {
+            Some((at, left_out)) if now.duration_since(*at) < SAMPLE_LINES => {
+                *left_out += 1;
+            }
+            Some((at, left_out)) => {
+                let before = std::mem::take(left_out);
+                *at = now;
+                (self.log)(&match before {
+                    0 => line,
+                    n => format!("{line} ({n} such line(s) left out before it)"),
+                });
+            }
+            None => {
+                self.sample_lines.insert(name.to_string(), (now, 0));
+                (self.log)(&line);
             }
         }
     }
@@ -332,7 +396,12 @@ impl Importer {
                     return None;
                 }
             }
-            if self.publishers.len() >= MAX_IMPORTED {
+            // (Counted over the bridge's imports: each pattern's publishers are its own.)
+            let full = {
+                let imported = lock(&self.imported);
+                imported.len() >= MAX_IMPORTED && !imported.contains_key(name)
+            };
+            if full {
                 self.refuse(
                     name,
                     format!("this bridge imports into {MAX_IMPORTED} topics"),
@@ -384,18 +453,20 @@ impl Importer {
             .map(|(_, counters, _)| counters.clone())
     }
 
-    /// Notes that `name` could not be imported into (said once per name).
+    /// Notes that `name` could not be imported into, not to be tried again for
+    /// `RETRY_REFUSED`, and says so: at most one such line a second for all names (a
+    /// peer's keys may name ever new ones, and each might be refused).
     fn refuse(&mut self, name: &str, why: String) {
         if self.refused_names.len() >= MAX_IMPORTED {
-            self.refused_names.clear();
+            self.refused_names
+                .retain(|_, tried| tried.elapsed() < RETRY_REFUSED);
+            if self.refused_names.len() >= MAX_IMPORTED {
+                // (Names tried again sooner, rather than a map without bound.)
+                self.refused_names.clear();
+            }
         }
-        if self
-            .refused_names
-            .insert(name.to_string(), Instant::now())
-            .is_none()
-        {
-            (self.log)(&format!("cannot import into {name}: {why}"));
-        }
+        self.refused_names.insert(name.to_string(), Instant::now());
+        self.say_of_samples(REFUSALS, format!("cannot import into {name}: {why}"));
     }
 }
 

@@ -29,12 +29,16 @@ pub fn key_for(prefix: &str, base: &str) -> String {
 }
 
 /// The topic name a key under `prefix` stands for; `None` if the key is not one
-/// ([`key_for`]'s inverse).
+/// ([`key_for`]'s inverse: a key written otherwise than `key_for` writes it, with a
+/// reserved character unescaped, a wildcard put by a peer, or an escape in lowercase, is
+/// none).
 ///
 /// ```
 /// use filemap_zenoh::keys::name_for;
 /// assert_eq!(name_for("filemap", "filemap/a%2Ab").as_deref(), Some("a*b"));
 /// assert_eq!(name_for("filemap", "other/temp"), None);
+/// assert_eq!(name_for("filemap", "filemap/**"), None);
+/// assert_eq!(name_for("filemap", "filemap/a%2ab"), None);
 /// ```
 pub fn name_for(prefix: &str, key: &str) -> Option<String> {
     let chunk = key.strip_prefix(prefix)?.strip_prefix('/')?;
@@ -58,7 +62,7 @@ pub fn name_for(prefix: &str, key: &str) -> Option<String> {
     if name.starts_with("Local\\") {
         return None;
     }
-    Some(name)
+    (key_for(prefix, &name) == key).then_some(name)
 }
 
 /// The longest name a key may stand for, escapes written out: a `Global\` name of the

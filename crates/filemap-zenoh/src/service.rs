@@ -10,8 +10,11 @@
 //!   becomes a Zenoh `get` with the request's payload, and each reply a response: every
 //!   reply but the last as a part, the last (known when the query ends) as the last
 //!   response. An error reply fails the request (`respond_failure`, its payload the
-//!   reason, after the replies before it), and so does a query that gets no reply (no
-//!   queryable on the far side, or none in time).
+//!   reason, once the query ends, the replies before the end passed on as parts), and so
+//!   does a query that gets no reply (no queryable on the far side, or none in time), a
+//!   reply longer than a response can be, and a query that ends after replies an
+//!   exporting bridge marked ([`wire::REPLY_PART`]) but none marked the last
+//!   ([`wire::REPLY_LAST`]): the link, or that bridge, went away mid-stream.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -25,7 +28,7 @@ use zenoh::query::Query;
 use zenoh::{Session, Wait};
 
 use crate::export::STOP_CHECK;
-use crate::{keys, Log, Settings};
+use crate::{keys, wire, Log, Settings};
 
 /// How often an exported service looks for queries its local server left unanswered too
 /// long.
@@ -67,6 +70,8 @@ pub(crate) fn export(
 ) -> Result<ServiceBridge, crate::BridgeError> {
     let key = keys::key_for(&settings.prefix, &name);
     let query_timeout = settings.query_timeout;
+    // (The bound of the backlog's payloads.)
+    let backlog_bytes = settings.buffer_bytes;
     let queryable = session
         .declare_queryable(key.clone())
         .wait()
@@ -78,9 +83,8 @@ pub(crate) fn export(
             // Each query taken, with when it is due.
             let mut pending: Pending = HashMap::new();
             // Queries waiting for room in the request ring, oldest first, with when each
-            // is due.
-            let mut backlog: std::collections::VecDeque<(Query, Option<Instant>)> =
-                std::collections::VecDeque::new();
+            // is due (bounded in count and in their payloads' bytes).
+            let mut backlog = Backlog::default();
             let mut looked_for_expired = Instant::now();
             let mut said_absent = false;
             while !stop.load(Ordering::Relaxed) {
@@ -97,7 +101,7 @@ pub(crate) fn export(
                                 said_absent = true;
                             }
                             // Not there yet (or no free client slot): refuse what comes.
-                            let waiting = backlog.drain(..).map(|(query, _)| query);
+                            let waiting = backlog.drain();
                             let new = std::iter::from_fn(|| queryable.try_recv().ok().flatten());
                             for query in waiting.chain(new) {
                                 let _ = query
@@ -113,7 +117,9 @@ pub(crate) fn export(
                 // Every query Zenoh holds comes into the backlog at once, due a query
                 // timeout from now (Zenoh's queue is bounded, and a full one holds up the
                 // link's receiving thread, every key of the link with it); past
-                // `MAX_WAITING`, a query is answered with an error at once.
+                // `MAX_WAITING`, or past the bridge's buffer bytes (a query holds its
+                // payload until it is answered, and a peer chooses its length), a query
+                // is answered with an error at once, as is one too long for the service.
                 // (A bounded number per look, the stop flag looked at: a flood must not
                 // keep this thread from the responses, nor the bridge from stopping.)
                 for _ in 0..MAX_WAITING {
@@ -123,17 +129,33 @@ pub(crate) fn export(
                     let Ok(Some(query)) = queryable.try_recv() else {
                         break;
                     };
-                    if backlog.len() >= MAX_WAITING {
-                        let _ = query
-                            .reply_err(format!(
-                                "the service {name} has {MAX_WAITING} queries waiting for its \
-                                 server already"
-                            ))
-                            .wait();
+                    let len = query.payload().map_or(0, |p| p.len());
+                    let refusal = if len > c.max_request_len() {
+                        Some(format!(
+                            "a request of {len} bytes is longer than the service {name} \
+                             carries ({} bytes at most)",
+                            c.max_request_len()
+                        ))
+                    } else if backlog.queries.len() >= MAX_WAITING {
+                        Some(format!(
+                            "the service {name} has {MAX_WAITING} queries waiting for its \
+                             server already"
+                        ))
+                    } else if backlog.bytes.saturating_add(len) > backlog_bytes {
+                        Some(format!(
+                            "the service {name} has {} bytes of queries waiting for its \
+                             server already",
+                            backlog.bytes
+                        ))
+                    } else {
+                        None
+                    };
+                    if let Some(refusal) = refusal {
+                        let _ = query.reply_err(refusal).wait();
                         continue;
                     }
                     // (A timeout too long to reckon never ends.)
-                    backlog.push_back((query, Instant::now().checked_add(query_timeout)));
+                    backlog.push_back(query, Instant::now().checked_add(query_timeout), len);
                 }
                 // The queries become requests, in turn, a few at a time: the responses are
                 // read in between, so that a server that answers into a full response ring
@@ -141,7 +163,7 @@ pub(crate) fn export(
                 // query that finds the request ring full stays first in line, until there
                 // is room or its time is up.
                 for _ in 0..QUERIES_PER_LOOK {
-                    let Some((query, due)) = backlog.pop_front() else {
+                    let Some((query, due, len)) = backlog.pop_front() else {
                         break;
                     };
                     let payload = query.payload().map(|p| p.to_bytes().into_owned());
@@ -150,7 +172,7 @@ pub(crate) fn export(
                             pending.insert(id, (query, due));
                         }
                         Err(Error::Timeout { .. }) => {
-                            backlog.push_front((query, due));
+                            backlog.push_front(query, due, len);
                             break;
                         }
                         Err(e) => {
@@ -161,7 +183,7 @@ pub(crate) fn export(
                         break;
                     }
                 }
-                expire_waiting(&mut backlog, &name, query_timeout);
+                backlog.expire(&name, query_timeout);
                 let mut wait = if pending.is_empty() {
                     Duration::from_millis(5)
                 } else {
@@ -181,8 +203,13 @@ pub(crate) fn export(
                                     query.reply_err(bytes).wait()
                                 } else {
                                     // On the service's own key (a query's may be a
-                                    // pattern).
-                                    query.reply(key.clone(), bytes).wait()
+                                    // pattern), saying whether it is the last.
+                                    let mark = if last {
+                                        wire::REPLY_LAST
+                                    } else {
+                                        wire::REPLY_PART
+                                    };
+                                    query.reply(key.clone(), bytes).attachment(mark).wait()
                                 };
                             }
                             if last {
@@ -229,10 +256,10 @@ pub(crate) fn export(
             // each query still asked is told so, rather than ended with no reply: those
             // taken, those waiting for room, and those still in Zenoh's queue.
             let stopped = format!("the bridge exporting the service {name} stopped");
-            let queued = std::iter::from_fn(|| queryable.try_recv().ok().flatten())
-                .take(MAX_WAITING)
-                .map(|query| (query, None));
-            for (query, _) in pending.into_values().chain(backlog).chain(queued) {
+            let queued =
+                std::iter::from_fn(|| queryable.try_recv().ok().flatten()).take(MAX_WAITING);
+            let pending = pending.into_values().map(|(query, _)| query);
+            for query in pending.chain(backlog.drain()).chain(queued) {
                 let _ = query.reply_err(stopped.clone()).wait();
             }
         })
@@ -240,26 +267,57 @@ pub(crate) fn export(
     Ok(ServiceBridge { thread })
 }
 
-/// Answers the queries of `backlog` (waiting for room in the request ring) that are past
-/// due with an error reply.
-fn expire_waiting(
-    backlog: &mut std::collections::VecDeque<(Query, Option<Instant>)>,
-    name: &str,
-    query_timeout: Duration,
-) {
-    let now = Instant::now();
-    backlog.retain(|(query, due)| {
-        let late = due.is_some_and(|due| now >= due);
-        if late {
-            let _ = query
-                .reply_err(format!(
-                    "the service {name} took no request for {} (its request ring stayed full)",
-                    filemap::HumanDuration(query_timeout)
-                ))
-                .wait();
-        }
-        !late
-    });
+/// An exported service's queries waiting for room in its request ring, oldest first, each
+/// with when it is due and its payload's length; and those lengths' sum.
+#[derive(Default)]
+struct Backlog {
+    queries: std::collections::VecDeque<(Query, Option<Instant>, usize)>,
+    bytes: usize,
+}
+
+impl Backlog {
+    fn push_back(&mut self, query: Query, due: Option<Instant>, len: usize) {
+        self.bytes += len;
+        self.queries.push_back((query, due, len));
+    }
+
+    /// Puts back first in line the query `pop_front` took.
+    fn push_front(&mut self, query: Query, due: Option<Instant>, len: usize) {
+        self.bytes += len;
+        self.queries.push_front((query, due, len));
+    }
+
+    fn pop_front(&mut self) -> Option<(Query, Option<Instant>, usize)> {
+        let taken = self.queries.pop_front()?;
+        self.bytes -= taken.2;
+        Some(taken)
+    }
+
+    /// Every query, oldest first, taken out.
+    fn drain(&mut self) -> impl Iterator<Item = Query> + '_ {
+        self.bytes = 0;
+        self.queries.drain(..).map(|(query, _, _)| query)
+    }
+
+    /// Answers the queries that are past due with an error reply.
+    fn expire(&mut self, name: &str, query_timeout: Duration) {
+        let now = Instant::now();
+        let bytes = &mut self.bytes;
+        self.queries.retain(|(query, due, len)| {
+            let late = due.is_some_and(|due| now >= due);
+            if late {
+                *bytes -= len;
+                let _ = query
+                    .reply_err(format!(
+                        "the service {name} took no request for {} (its request ring stayed \
+                         full)",
+                        filemap::HumanDuration(query_timeout)
+                    ))
+                    .wait();
+            }
+            !late
+        });
+    }
 }
 
 /// The queries an exported service has passed on as requests, with when each is due.
@@ -310,10 +368,13 @@ fn fail(server: &mut Server, id: RequestId, error: &Error, wait: Duration, log: 
 /// What a query's callback tells the serving thread.
 enum Reply {
     /// A reply's payload, or an error reply's, counted in its query's queue.
-    Part(RequestId, Result<Vec<u8>, Vec<u8>>, Arc<ReplyQueue>),
+    Part(RequestId, ReplyPart, Arc<ReplyQueue>),
     /// Replies came faster than the local client takes them, past the bridge's buffer:
     /// the rest of this query's are dropped, and the request fails.
     Overflow(RequestId),
+    /// A reply (of this many bytes) longer than a response can be: the rest of this
+    /// query's are dropped, and the request fails.
+    TooLong(RequestId, usize),
     /// The query ended: no more replies.
     End(RequestId),
 }
@@ -393,11 +454,35 @@ impl Drop for EndGuard {
 }
 
 /// What a request of an imported service has had so far: the reply held back (the last
-/// one is known only when the query ends), and the first error reply.
+/// one is known only when the query ends), and the first error reply; whether a reply
+/// carried an exporting bridge's mark ([`wire::REPLY_PART`]), and whether one said it was
+/// the last ([`wire::REPLY_LAST`]).
 #[derive(Default)]
 struct Held {
     reply: Option<Vec<u8>>,
     error: Option<Vec<u8>>,
+    marked: bool,
+    last_said: bool,
+}
+
+/// A reply's bytes as the serving thread gets them: a response (with the exporting
+/// bridge's mark, if any) or an error reply's reason.
+type ReplyPart = Result<(Vec<u8>, Mark), Vec<u8>>;
+
+/// The bytes of a reply, as its queue counts them.
+fn part_len(part: &ReplyPart) -> usize {
+    match part {
+        Ok((bytes, _)) | Err(bytes) => bytes.len(),
+    }
+}
+
+/// What an exporting bridge said of a reply.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mark {
+    /// No mark: a plain Zenoh queryable's reply.
+    None,
+    Part,
+    Last,
 }
 
 /// Imports the remote service `name`: the bridge serves it locally, asking the far side.
@@ -439,6 +524,9 @@ pub(crate) fn import(
                     let (tx, guard) = (tx.clone(), EndGuard(id, tx.clone()));
                     let queue = Arc::new(ReplyQueue::new(reply_bound, replies_total.clone()));
                     let overflowed = AtomicBool::new(false);
+                    // (A reply no response can carry is refused as it comes: it is not
+                    // held, past the queue's count, until its turn.)
+                    let longest = server.max_response_len();
                     let asked = session
                         .get(key.clone())
                         .payload(payload)
@@ -450,11 +538,23 @@ pub(crate) fn import(
                             if overflowed.load(Ordering::Relaxed) {
                                 return;
                             }
-                            let part = match reply.result() {
-                                Ok(sample) => Ok(sample.payload().to_bytes().into_owned()),
+                            let part: ReplyPart = match reply.result() {
+                                Ok(sample) => {
+                                    let mark = match sample.attachment().map(|a| a.to_bytes()) {
+                                        Some(a) if *a == *wire::REPLY_LAST => Mark::Last,
+                                        Some(a) if *a == *wire::REPLY_PART => Mark::Part,
+                                        _ => Mark::None,
+                                    };
+                                    Ok((sample.payload().to_bytes().into_owned(), mark))
+                                }
                                 Err(error) => Err(error.payload().to_bytes().into_owned()),
                             };
-                            let len = part.as_ref().map_or_else(Vec::len, Vec::len);
+                            let len = part_len(&part);
+                            if len > longest {
+                                overflowed.store(true, Ordering::Relaxed);
+                                let _ = tx.send(Reply::TooLong(id, len));
+                                return;
+                            }
                             if !queue.admit(len) {
                                 overflowed.store(true, Ordering::Relaxed);
                                 let _ = tx.send(Reply::Overflow(id));
@@ -491,7 +591,7 @@ pub(crate) fn import(
                         LOCAL_WAIT
                     };
                     if let Reply::Part(_, part, queue) = &reply {
-                        queue.taken(part.as_ref().map_or_else(Vec::len, Vec::len));
+                        queue.taken(part_len(part));
                     }
                     match reply {
                         Reply::Overflow(id) => {
@@ -509,10 +609,22 @@ pub(crate) fn import(
                                 let _ = server.respond_failure_timeout(id, reason.as_bytes(), wait);
                             }
                         }
-                        Reply::Part(id, Ok(bytes), _) => {
+                        Reply::TooLong(id, len) => {
+                            if held.remove(&id).is_some() {
+                                let reason = format!(
+                                    "a reply of {len} bytes from {key} is longer than a \
+                                     response of {name} can be ({} bytes at most)",
+                                    server.max_response_len()
+                                );
+                                let _ = server.respond_failure_timeout(id, reason.as_bytes(), wait);
+                            }
+                        }
+                        Reply::Part(id, Ok((bytes, mark)), _) => {
                             let Some(request) = held.get_mut(&id) else {
                                 continue;
                             };
+                            request.marked |= mark != Mark::None;
+                            request.last_said |= mark == Mark::Last;
                             if let Some(part) = request.reply.replace(bytes) {
                                 if let Err(e) = server.respond_part_timeout(id, &part, wait) {
                                     // The rest of this request's replies are dropped: its
@@ -532,13 +644,33 @@ pub(crate) fn import(
                                 continue;
                             };
                             let ended = match request {
+                                // Replies of an exporting bridge that never said which was
+                                // the last: the stream was cut short, and its last reply
+                                // is no last response.
+                                Held {
+                                    reply: Some(part),
+                                    error: None,
+                                    marked: true,
+                                    last_said: false,
+                                } => {
+                                    log(&format!("{key}: a stream of replies was cut short"));
+                                    let reason = format!(
+                                        "the replies from {key} were cut short (the link, or \
+                                         the bridge exporting the service, went away)"
+                                    );
+                                    server.respond_part_timeout(id, &part, wait).and_then(|()| {
+                                        server.respond_failure_timeout(id, reason.as_bytes(), wait)
+                                    })
+                                }
                                 Held {
                                     reply: Some(last),
                                     error: None,
+                                    ..
                                 } => server.respond_timeout(id, &last, wait),
                                 Held {
                                     reply,
                                     error: Some(reason),
+                                    ..
                                 } => match reply {
                                     Some(part) => {
                                         server.respond_part_timeout(id, &part, wait).and_then(
@@ -550,6 +682,7 @@ pub(crate) fn import(
                                 Held {
                                     reply: None,
                                     error: None,
+                                    ..
                                 } => {
                                     log(&format!("{key}: no reply to a request"));
                                     let reason = format!(

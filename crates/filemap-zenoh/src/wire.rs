@@ -10,6 +10,13 @@
 //!
 //! A plain Zenoh program may publish without an attachment (the importing bridge then
 //! cannot tell gaps) and may ignore it when it subscribes.
+//!
+//! An exported service's replies carry [`REPLY_PART`] (a response of a stream) or
+//! [`REPLY_LAST`] (the last response) as their attachment: a query that ends without the
+//! last, after replies that carry one of them, was cut short (the link, or the exporting
+//! bridge, went away while it streamed), which the query's end alone does not tell. A
+//! plain Zenoh queryable replies without them: its last reply is taken as the last
+//! response.
 
 /// The attachment's first four bytes.
 ///
@@ -63,6 +70,13 @@ pub fn decode(bytes: &[u8]) -> Option<(u64, &str)> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub const MAX_ORIGIN: usize = 255 + 1 + 4096 + 34;
+
+/// The attachment of an exported service's reply that is a response of a stream (more
+/// follow).
+pub const REPLY_PART: &[u8] = b"FMR1 part";
+
+/// The attachment of an exported service's reply that is the request's last response.
+pub const REPLY_LAST: &[u8] = b"FMR1 last";
 
 #[cfg(test)]
 mod tests {

@@ -76,6 +76,152 @@ fn services() {
     many_queries_with_streamed_answers_are_all_answered();
     a_busy_server_holds_up_no_other_key();
     what_is_asked_when_a_bridge_stops_is_told_so();
+    a_stream_cut_short_is_no_whole_answer();
+}
+
+/// An exporting bridge marks each reply of a stream, and the last as the last; an
+/// importing bridge whose query ends after marked replies but none marked last (the link,
+/// or the exporting bridge, went away mid-stream: Zenoh ends the query as if it were
+/// answered) fails the request after the parts, rather than pass the stream for whole (it
+/// sent the last part as the last response). The far side here is a plain Zenoh
+/// queryable that replies with the marks, and a plain get that reads them.
+fn a_stream_cut_short_is_no_whole_answer() {
+    use filemap_zenoh::wire::{REPLY_LAST, REPLY_PART};
+    let (session, endpoint) = common::loopback_peer();
+    let name = "cut-short";
+    let key = filemap_zenoh::keys::key_for("filemap", name);
+    let queryable = session.declare_queryable(key.as_str()).wait().unwrap();
+    let bridge = Bridge::builder()
+        .import_service(name)
+        .connect(endpoint.clone())
+        .start()
+        .unwrap();
+    let mut client = filemap::service::Client::open(name).unwrap();
+    // Longer than a response can be (the response rings are as large as the request's).
+    let long = "x".repeat(2 * client.max_request_len());
+    // The responses of a request whose query the far side answers with `replies` (each
+    // with its mark, if any), then ends: (payload, last, failure) each.
+    let mut answered = |replies: &[(&str, Option<&[u8]>)]| {
+        let started = Instant::now();
+        let query = 'asking: loop {
+            client.send_request(b"ask").unwrap();
+            loop {
+                assert!(
+                    started.elapsed() < PATIENCE,
+                    "no request reached the far side"
+                );
+                if let Ok(Some(query)) = queryable.try_recv() {
+                    break 'asking query;
+                }
+                match client.recv_response_timeout(Duration::from_millis(10)) {
+                    Err(filemap::Error::Timeout { .. }) => {}
+                    Ok(failed) if failed.is_failure() => continue 'asking,
+                    other => panic!("a response before the far side answered: {other:?}"),
+                }
+            }
+        };
+        for (payload, mark) in replies {
+            let reply = query.reply(key.as_str(), payload.to_string());
+            match mark {
+                Some(mark) => reply.attachment(mark.to_vec()).wait().unwrap(),
+                None => reply.wait().unwrap(),
+            }
+        }
+        drop(query);
+        let mut got = Vec::new();
+        loop {
+            let response = client.recv_response_timeout(PATIENCE).unwrap();
+            let text = String::from_utf8(response.to_vec().unwrap()).unwrap();
+            let (last, failure) = (response.is_last(), response.is_failure());
+            got.push((text, last, failure));
+            if last {
+                return got;
+            }
+        }
+    };
+    let cut = answered(&[("a", Some(REPLY_PART)), ("b", Some(REPLY_PART))]);
+    assert_eq!(cut.len(), 3, "{cut:?}");
+    assert_eq!(
+        cut[..2],
+        [("a".into(), false, false), ("b".into(), false, false)]
+    );
+    assert!(cut[2].2 && cut[2].0.contains("cut short"), "{cut:?}");
+    let whole = answered(&[("a", Some(REPLY_PART)), ("b", Some(REPLY_LAST))]);
+    assert_eq!(
+        whole,
+        [("a".into(), false, false), ("b".into(), true, false)]
+    );
+    // A plain queryable's replies carry no marks: its last is the last response.
+    let plain = answered(&[("a", None), ("b", None)]);
+    assert_eq!(
+        plain,
+        [("a".into(), false, false), ("b".into(), true, false)]
+    );
+    // A reply no response can carry fails the request as it comes.
+    let refused = answered(&[("a", None), (&long, None), ("b", None)]);
+    assert_eq!(
+        refused.len(),
+        1,
+        "{:?}",
+        refused.iter().map(|r| r.0.len()).collect::<Vec<_>>()
+    );
+    assert!(
+        refused[0].2 && refused[0].0.contains("longer than a response"),
+        "{refused:?}"
+    );
+    drop((client, queryable));
+    bridge.stop();
+    // Exported: a stream of three responses comes marked part, part, last.
+    let name = "marked";
+    let server = Server::create_or_open(name, &ServiceOptions::new()).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let serving = serve_until(server, &stop, |server, id, _| {
+        server.respond_part(id, b"1").unwrap();
+        server.respond_part(id, b"2").unwrap();
+        server.respond(id, b"3").unwrap();
+        true
+    });
+    let bridge = Bridge::builder()
+        .export_service(name)
+        .connect(endpoint)
+        .start()
+        .unwrap();
+    let key = filemap_zenoh::keys::key_for("filemap", name);
+    let started = Instant::now();
+    let marks = loop {
+        let (tx, rx) = mpsc::channel();
+        session
+            .get(key.as_str())
+            .consolidation(zenoh::query::ConsolidationMode::None)
+            .callback(move |reply| {
+                if let Ok(sample) = reply.result() {
+                    let mark = sample.attachment().map(|a| a.to_bytes().into_owned());
+                    let _ = tx.send((sample.payload().to_bytes().into_owned(), mark));
+                }
+            })
+            .wait()
+            .unwrap();
+        let marks: Vec<_> = rx.iter().collect();
+        if !marks.is_empty() {
+            break marks;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the exported service never answered"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let (part, last) = (Some(REPLY_PART.to_vec()), Some(REPLY_LAST.to_vec()));
+    let want = [
+        (b"1".to_vec(), part.clone()),
+        (b"2".to_vec(), part),
+        (b"3".to_vec(), last),
+    ];
+    assert_eq!(marks, want);
+    bridge.stop();
+    stop.store(true, Ordering::Relaxed);
+    serving.join().unwrap();
+    session.close().wait().unwrap();
 }
 
 /// A bridge stopped while a query waits for its exported service's server, and while a
