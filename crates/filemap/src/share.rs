@@ -1,7 +1,12 @@
 //! Sharing a mapping handle with another process (Win32's `bInheritHandle` and
 //! `DuplicateHandle`): with a child `Command`, or over a Unix socket. A shared handle
 //! keeps the object alive like any other handle, and a file-backed mapping's share mode
-//! with it: a file mapped exclusively stays so while any process holds the mapping.
+//! with it: a file mapped exclusively stays so while any process holds the mapping, or
+//! the handle that keeps the mode: a descriptor sent over a socket and not yet received
+//! (while the socket is open), and on Windows a child another `Command` starts while a
+//! [`SharedHandles`] guard lives (it inherits the file's handle too, for its whole life).
+//! The mode binds cooperating processes only, as share modes do on Linux: a receiver on
+//! Linux shares the sender's lock, which it could also let go of (`flock(LOCK_UN)`).
 //!
 //! The receiver gets a short text descriptor (what kind of object, its name, size and
 //! protection) and the handles themselves; this module owns that format.
@@ -201,6 +206,18 @@ impl Descriptor {
     fn handle_count(&self) -> usize {
         self.has_entry as usize + self.file_backed as usize + self.share_lock as usize
     }
+
+    /// Refuses a descriptor that lists one handle value twice: it would be taken twice,
+    /// and closed twice (or once a second take is refused).
+    fn refuse_repeated(&self, key: &str) -> Result<()> {
+        if (1..self.handles.len()).any(|i| self.handles[..i].contains(&self.handles[i])) {
+            return Err(Error::SharedHandle {
+                key: key.to_string(),
+                problem: "the descriptor lists a handle twice".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Mapping {
@@ -256,16 +273,19 @@ impl Mapping {
             });
         }
         let name = d.name.as_deref().map(Name::new).transpose()?;
-        let share_lock = if d.share_lock {
-            handles.pop().map(sys::FileLock::adopt)
-        } else {
-            None
+        let share_lock = if d.share_lock { handles.pop() } else { None };
+        let file_handle = if d.file_backed { handles.pop() } else { None };
+        // (A lock without a file is refused by `decode`.)
+        let share_lock = match (share_lock, &file_handle) {
+            (Some(lock), Some(file)) => Some(sys::FileLock::adopt(lock, file).map_err(
+                |problem| Error::SharedHandle {
+                    key: key.to_string(),
+                    problem: problem.to_string(),
+                },
+            )?),
+            _ => None,
         };
-        let file_section = if d.file_backed {
-            handles.pop().map(sys::Section::from_handle)
-        } else {
-            None
-        };
+        let file_section = file_handle.map(sys::Section::from_handle);
         let path = d.path.as_deref().map(sys::path_from_bytes);
         let (entry, header) = match handles.pop() {
             Some(h) => {
@@ -365,14 +385,8 @@ impl Mapping {
                 problem: "the descriptor lists the wrong number of handle identities".into(),
             });
         }
-        // Each handle once: a value listed twice would be taken, then closed when the second
-        // take is refused (two of a file's handles have one identity).
-        if (1..d.handles.len()).any(|i| d.handles[..i].contains(&d.handles[i])) {
-            return Err(Error::SharedHandle {
-                key: key.to_string(),
-                problem: "the descriptor lists a handle twice".into(),
-            });
-        }
+        // Each handle once (two of a file's handles have one identity).
+        d.refuse_repeated(key)?;
         let identity = |i: usize| d.identities.get(i).map(String::as_str);
         // Every handle checked before any is taken: one refused leaves the others alone.
         for (i, &h) in d.handles.iter().enumerate() {
@@ -462,6 +476,7 @@ impl Mapping {
                 problem: "the token lists the wrong number of handles".into(),
             });
         }
+        d.refuse_repeated(key)?;
         let handles = d
             .handles
             .iter()

@@ -1206,6 +1206,38 @@ fn shared_handle() {
         // refused): it is no longer the test's to close.
         std::mem::forget(short);
         std::env::remove_var("FILEMAP_SHARED_short");
+        // A share lock that is no handle on the mapping's file (another file's, here) is
+        // refused: it was kept open, and handed on again, as the file's lock.
+        // (At descriptor numbers no earlier case took: a number taken over once is refused
+        // ever after in this process.)
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&[7u8; 4096]).unwrap();
+        let file = rustix::io::fcntl_dupfd_cloexec(&file, 300).unwrap();
+        let lock = rustix::io::fcntl_dupfd_cloexec(tempfile::tempfile().unwrap(), 300).unwrap();
+        for fd in [
+            std::os::fd::AsFd::as_fd(&file),
+            std::os::fd::AsFd::as_fd(&lock),
+        ] {
+            rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty()).unwrap();
+        }
+        std::env::set_var(
+            "FILEMAP_SHARED_lock",
+            format!(
+                "filemap-share/2 entry=0 file=1 writable=0 size=4096 protection=ro lock=1 \
+                 handles={},{}",
+                std::os::fd::AsRawFd::as_raw_fd(&file),
+                std::os::fd::AsRawFd::as_raw_fd(&lock)
+            ),
+        );
+        match Mapping::from_inherited("lock") {
+            Err(e @ Error::SharedHandle { .. }) => {
+                assert!(e.to_string().contains("share lock"), "{e}")
+            }
+            other => panic!("expected SharedHandle, got {other:?}"),
+        }
+        // (Both taken over, and closed with the refusal.)
+        std::mem::forget((file, lock));
+        std::env::remove_var("FILEMAP_SHARED_lock");
     }
     // A stale or passed-on variable naming a descriptor that is now something else (a
     // socket or pipe, as a build tool's job server is; another file than the one shared) is refused
@@ -1258,6 +1290,35 @@ fn shared_handle() {
         }
         std::env::remove_var("FILEMAP_SHARED_standard");
         println!("    standard output still works after the refusal");
+        // A duplicated token that lists one handle twice is refused before any is taken
+        // (each would have been owned, and closed, twice); the true token still works.
+        use std::os::windows::io::{BorrowedHandle, RawHandle};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("twice.bin");
+        std::fs::write(&path, [5u8; 4096]).unwrap();
+        // (Named: its entry's handle and its file's.)
+        let name = unique("twice");
+        let m = Mapping::from_path(&path).name(&name).create().unwrap();
+        // SAFETY: a `BorrowedHandle` may be -1, which then names the current process.
+        let this_process = unsafe { BorrowedHandle::borrow_raw(-1isize as RawHandle) };
+        let token = m.duplicate_into(this_process).unwrap();
+        let (head, handles) = token.split_once(" handles=").unwrap();
+        let (handles, tail) = handles.split_once(' ').unwrap_or((handles, ""));
+        let first = handles.split(',').next().unwrap();
+        let count = handles.split(',').count();
+        assert!(count >= 2, "{token}");
+        let repeated = vec![first; count].join(",");
+        let forged = format!("{head} handles={repeated} {tail}");
+        // SAFETY: refused before any handle is taken (what is tested); the handles are
+        // this process's own duplicates, taken once below.
+        match unsafe { Mapping::from_duplicated(forged.trim_end()) } {
+            Err(e @ Error::SharedHandle { .. }) => assert!(e.to_string().contains("twice"), "{e}"),
+            other => panic!("expected SharedHandle, got {other:?}"),
+        }
+        // SAFETY: the token was made for this process, and is used once.
+        let copy = unsafe { Mapping::from_duplicated(&token) }.unwrap();
+        assert_eq!(copy.view().map().unwrap().read_vec(0, 1).unwrap(), [5]);
+        drop((copy, m));
     }
     std::env::remove_var("FILEMAP_SHARED_forged");
 }

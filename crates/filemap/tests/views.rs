@@ -1081,6 +1081,46 @@ fn share_modes_between_processes() {
         assert!(holder.wait().unwrap().success());
         assert_eq!(run_child("map-file", &[p, "exclusive"]), "ok", "{name:?}");
     }
+    // A persistent one that nobody holds, opened again by create_or_open over its file in
+    // either mode: the call's own share lock on the file is no other user's (it was
+    // taken for one, a ShareViolation). (Windows has no persistent objects.)
+    let name = unique("exclusive-persistent");
+    let persistent_cases = if cfg!(windows) {
+        println!("    (persistent objects: Linux only, Windows has none)");
+        Vec::new()
+    } else {
+        vec![
+            (ShareMode::Exclusive, ShareMode::Exclusive),
+            (ShareMode::Shared, ShareMode::Exclusive),
+            (ShareMode::Exclusive, ShareMode::Shared),
+        ]
+    };
+    for (first, again) in persistent_cases {
+        let options = |share| {
+            Mapping::from_path(&path)
+                .share(share)
+                .name(&name)
+                .persistent(true)
+        };
+        drop(options(first).create().unwrap());
+        let (opened, how) = options(again).create_or_open().unwrap_or_else(|e| {
+            panic!("{first:?} then {again:?}: {e}");
+        });
+        assert_eq!(
+            how,
+            filemap::Disposition::Opened,
+            "{first:?} then {again:?}"
+        );
+        // The mode it opens with is the entry's, as for any opener of the name.
+        let child = if first == ShareMode::Exclusive {
+            "violation"
+        } else {
+            "ok"
+        };
+        assert_eq!(run_child("map-file", &[p, "shared"]), child, "{first:?}");
+        drop(opened);
+        Mapping::remove(&name).unwrap();
+    }
     ns.assert_empty();
 }
 

@@ -480,7 +480,7 @@ impl FileOptions {
             (created && self.persistent).then(|| (entry.name_removal(), name.clone()));
         let take_back = |e: Error| {
             if let Some((removal, name)) = &made_persistent {
-                let _ = removal.remove(name);
+                let _ = removal.take_back(name);
             }
             e
         };
@@ -489,7 +489,16 @@ impl FileOptions {
             // create: grown now (an opener in between finds it too short, an error).
             growing.grow().map_err(take_back)?;
         }
-        let own_file = created.then_some(file);
+        // An entry opened (not made here) is taken on as any opener of the name takes it,
+        // with the file opened again and locked in the entry's share mode: this call's
+        // own lock on the file, taken before it knew, goes first (kept, it conflicted with
+        // that lock: a ShareViolation against itself).
+        let (own_file, share_lock) = if created {
+            (Some(file), share_lock)
+        } else {
+            drop((file, share_lock));
+            (None, None)
+        };
         let mut object =
             Object::from_entry(Some(name), entry, header, writable, own_file).map_err(take_back)?;
         if created {

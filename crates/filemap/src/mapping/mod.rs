@@ -312,10 +312,14 @@ impl Mapping {
                 .section
                 .commit(start, there - start, &object.describe())?;
         }
-        if let Some(stored) = object.section.stored_len().filter(|len| *len < end) {
+        // (Short at the first look too: the range from there was not allocated, though
+        // the file may have grown back over it since.)
+        let stored = object.section.stored_len();
+        if there < end || stored.is_some_and(|len| len < end) {
+            let cut = stored.map_or(there, |len| len.min(there));
             return Err(Error::PageFault {
                 name: object.describe().to_string(),
-                offset: stored.saturating_sub(object.base),
+                offset: cut.saturating_sub(object.base),
                 truncated: true,
             });
         }

@@ -849,7 +849,7 @@ impl Entry {
     pub(crate) fn name_removal(&self) -> NameRemoval {
         NameRemoval {
             named: self.named.clone(),
-            _inode: self.fd.clone(),
+            fd: self.fd.clone(),
         }
     }
 }
@@ -862,7 +862,7 @@ impl Entry {
 #[derive(Debug)]
 pub(crate) struct NameRemoval {
     named: Option<NamedPart>,
-    _inode: Arc<OwnedFd>,
+    fd: Arc<OwnedFd>,
 }
 
 impl NameRemoval {
@@ -874,6 +874,21 @@ impl NameRemoval {
             None => Err(Error::NotFound {
                 name: name.to_string(),
             }),
+        }
+    }
+
+    /// Takes back the name of an entry its creator made but could not make whole: only if
+    /// no other process holds the entry. One that opened the object meanwhile (it was
+    /// whole enough to open: a file-backed one grown before its creator failed to take it
+    /// on) keeps it, and its name, as any holder does; removed, the name would leave it
+    /// holding a persistent object nobody can name, and a create under the name would
+    /// make a second object over its file. (The creator's own hold goes with the look,
+    /// as it gives the entry up.)
+    pub(crate) fn take_back(&self, name: &Name) -> Result<()> {
+        match rustix::fs::flock(&*self.fd, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => self.remove(name),
+            Err(Errno::WOULDBLOCK) => Ok(()),
+            Err(e) => Err(Error::io("lock", name, errno(e))),
         }
     }
 }

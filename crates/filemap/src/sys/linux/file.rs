@@ -68,9 +68,26 @@ pub(crate) struct FileLock {
 }
 
 impl FileLock {
-    /// The lock another process handed over with its mapping ([`share_handoff`]).
-    pub(crate) fn adopt(fd: super::OsHandle) -> FileLock {
-        FileLock { fd }
+    /// The lock another process handed over with its mapping ([`share_handoff`]), which
+    /// must be a handle on the mapping's own file (`file`, the section's): a sender could
+    /// hand any descriptor over as the lock (a pipe's end, say), which would be kept open,
+    /// and handed on again, as one. What is wrong with it, if it is not.
+    pub(crate) fn adopt(
+        fd: super::OsHandle,
+        file: &super::OsHandle,
+    ) -> std::result::Result<FileLock, &'static str> {
+        let on_the_file = match (rustix::fs::fstat(&fd), rustix::fs::fstat(file)) {
+            (Ok(lock), Ok(file)) => {
+                rustix::fs::FileType::from_raw_mode(lock.st_mode).is_file()
+                    && (lock.st_dev, lock.st_ino) == (file.st_dev, file.st_ino)
+            }
+            _ => false,
+        };
+        if on_the_file {
+            Ok(FileLock { fd })
+        } else {
+            Err("its share lock's handle is not on the mapping's file")
+        }
     }
 }
 

@@ -649,6 +649,11 @@ impl NameRemoval {
     pub(crate) fn remove(&self, name: &Name) -> Result<()> {
         remove_entry(name)
     }
+
+    /// As on Linux; with no persistent names, never called for one.
+    pub(crate) fn take_back(&self, name: &Name) -> Result<()> {
+        self.remove(name)
+    }
 }
 
 /// One named entry, opened by name: a section with filemap's header, or a kernel mutex,

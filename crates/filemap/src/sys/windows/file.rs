@@ -8,8 +8,8 @@ use std::os::windows::io::AsHandle;
 use std::path::{Path, PathBuf};
 
 use windows_sys::Win32::Storage::FileSystem::{
-    GetFileInformationByHandle, GetFinalPathNameByHandleW, BY_HANDLE_FILE_INFORMATION,
-    FILE_NAME_NORMALIZED, FILE_WRITE_DATA,
+    GetFileInformationByHandle, GetFileType, GetFinalPathNameByHandleW, BY_HANDLE_FILE_INFORMATION,
+    FILE_NAME_NORMALIZED, FILE_TYPE_DISK, FILE_WRITE_DATA,
 };
 
 use super::{last_error, os_error, raw};
@@ -65,9 +65,21 @@ pub(crate) fn is_sharing_violation(e: &io::Error) -> bool {
 pub(crate) struct FileLock(super::OsHandle);
 
 impl FileLock {
-    /// The file handle another process handed over with its mapping.
-    pub(crate) fn adopt(handle: super::OsHandle) -> FileLock {
-        FileLock(handle)
+    /// The file handle another process handed over with its mapping, which must be a
+    /// disk file's (the section's file cannot be told from the section handle): a sender
+    /// could hand any handle over as the file, which would be kept open, and handed on
+    /// again, as one. What is wrong with it, if it is not.
+    pub(crate) fn adopt(
+        handle: super::OsHandle,
+        _section: &super::OsHandle,
+    ) -> std::result::Result<FileLock, &'static str> {
+        // SAFETY: GetFileType on a handle this process owns; it only reads its type.
+        let kind = unsafe { GetFileType(raw(handle.as_handle())) };
+        if kind == FILE_TYPE_DISK {
+            Ok(FileLock(handle))
+        } else {
+            Err("its share lock's handle is not a file's")
+        }
     }
 }
 
