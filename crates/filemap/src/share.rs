@@ -275,17 +275,6 @@ impl Mapping {
         let name = d.name.as_deref().map(Name::new).transpose()?;
         let share_lock = if d.share_lock { handles.pop() } else { None };
         let file_handle = if d.file_backed { handles.pop() } else { None };
-        // (A lock without a file is refused by `decode`.)
-        let share_lock = match (share_lock, &file_handle) {
-            (Some(lock), Some(file)) => Some(sys::FileLock::adopt(lock, file).map_err(
-                |problem| Error::SharedHandle {
-                    key: key.to_string(),
-                    problem: problem.to_string(),
-                },
-            )?),
-            _ => None,
-        };
-        let file_section = file_handle.map(sys::Section::from_handle);
         let path = d.path.as_deref().map(sys::path_from_bytes);
         let (entry, header) = match handles.pop() {
             Some(h) => {
@@ -319,6 +308,19 @@ impl Mapping {
                 problem: "the descriptor and the object disagree on what backs it".into(),
             });
         }
+        // The lock checked against the file it must be on (the section's; a named one's
+        // as its header records it). (A lock without a file is refused by `decode`.)
+        let recorded = header.file.as_ref().map(|record| (record.dev, record.ino));
+        let share_lock = match (share_lock, &file_handle) {
+            (Some(lock), Some(file)) => Some(sys::FileLock::adopt(lock, file, recorded).map_err(
+                |problem| Error::SharedHandle {
+                    key: key.to_string(),
+                    problem: problem.to_string(),
+                },
+            )?),
+            _ => None,
+        };
+        let file_section = file_handle.map(sys::Section::from_handle);
         let executable = header.is_executable();
         let (section, base) = match (file_section, &entry) {
             (Some(section), _) => (section.with_executable(executable), 0),

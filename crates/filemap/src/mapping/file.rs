@@ -189,7 +189,9 @@ impl FileOptions {
 
     /// How the file is shared with other filemap users while this mapping lives (see
     /// [`ShareMode`]); default [`ShareMode::Any`]. A conflict is
-    /// [`Error::ShareViolation`]. Openers by name use the same mode. Windows keeps share
+    /// [`Error::ShareViolation`]. Openers by name use the same mode: the one the named
+    /// mapping was made with, also a `create_or_open` that opens it (the mode given here
+    /// is then only asked for while the name is looked at). Windows keeps share
     /// modes with the file's handle, which is opened with them: for a file the caller
     /// opened ([`Mapping::from_file`](crate::Mapping::from_file)) a mode other than `Any`
     /// is [`Error::Unsupported`] there (open it with `OpenOptionsExt::share_mode`, or map
@@ -478,6 +480,16 @@ impl FileOptions {
         // (another may have been made under it since).
         let made_persistent =
             (created && self.persistent).then(|| (entry.name_removal(), name.clone()));
+        // A file that could not be grown makes no object anyone can open (too short): its
+        // name goes, whoever looks at it meanwhile.
+        let remove_made = |e: Error| {
+            if let Some((removal, name)) = &made_persistent {
+                let _ = removal.remove(name);
+            }
+            e
+        };
+        // An object grown whole but not taken on here: another process that opened it
+        // meanwhile keeps it, and its name.
         let take_back = |e: Error| {
             if let Some((removal, name)) = &made_persistent {
                 let _ = removal.take_back(name);
@@ -487,7 +499,7 @@ impl FileOptions {
         if created {
             // The name was seen taken, and so the file not grown, but freed before the
             // create: grown now (an opener in between finds it too short, an error).
-            growing.grow().map_err(take_back)?;
+            growing.grow().map_err(remove_made)?;
         }
         // An entry opened (not made here) is taken on as any opener of the name takes it,
         // with the file opened again and locked in the entry's share mode: this call's

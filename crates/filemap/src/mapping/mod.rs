@@ -265,8 +265,10 @@ impl Mapping {
     /// Windows allocates them as pages are written, and there this only checks the range.
     /// Committing memory needs a handle that can write the object (its creator's, or one
     /// opened for writing). A range past the end of a file another process cut short is
-    /// [`Error::PageFault`] (`truncated`; its offset where the file now ends, in the
-    /// mapping), what is still there committed, and the file stays as short as it was cut.
+    /// [`Error::PageFault`] (`truncated`; its offset where the file ends, in the mapping:
+    /// where it ended when this call looked, or now if shorter still, the range from there
+    /// not committed), what is still there committed, and the file stays as short as it
+    /// was cut.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

@@ -877,18 +877,35 @@ impl NameRemoval {
         }
     }
 
-    /// Takes back the name of an entry its creator made but could not make whole: only if
-    /// no other process holds the entry. One that opened the object meanwhile (it was
-    /// whole enough to open: a file-backed one grown before its creator failed to take it
-    /// on) keeps it, and its name, as any holder does; removed, the name would leave it
-    /// holding a persistent object nobody can name, and a create under the name would
-    /// make a second object over its file. (The creator's own hold goes with the look,
-    /// as it gives the entry up.)
+    /// Takes back the name of a whole entry its creator made but could not take on: only
+    /// if no other process holds the entry. One that opened the object meanwhile (a
+    /// file-backed one grown before its creator failed to take it on) keeps it, and its
+    /// name, as any holder does; removed, the name would leave it holding a persistent
+    /// object nobody can name, and a create under the name would make a second object
+    /// over its file. A hold that is only a look (an opener's or `ls`'s probe, exclusive
+    /// for microseconds) is waited out, for at most [`EXCLUSIVE_WAIT`] (then the name
+    /// stays). (The creator's own hold goes with the first look, as it gives the entry up:
+    /// a conversion refused drops the lock it had.)
     pub(crate) fn take_back(&self, name: &Name) -> Result<()> {
-        match rustix::fs::flock(&*self.fd, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => self.remove(name),
-            Err(Errno::WOULDBLOCK) => Ok(()),
-            Err(e) => Err(Error::io("lock", name, errno(e))),
+        let started = Instant::now();
+        let mut nap = Duration::from_micros(20);
+        loop {
+            let lock = |op| retry_eintr(|| rustix::fs::flock(&*self.fd, op));
+            match lock(FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => return self.remove(name),
+                Err(Errno::WOULDBLOCK) => {}
+                Err(e) => return Err(Error::io("lock", name, errno(e))),
+            }
+            // Held: shared, by a holder (it keeps the name), or exclusively, by a look.
+            match lock(FlockOperation::NonBlockingLockShared) {
+                Ok(()) => return Ok(()),
+                Err(Errno::WOULDBLOCK) if started.elapsed() < EXCLUSIVE_WAIT => {
+                    std::thread::sleep(nap);
+                    nap = (nap * 2).min(Duration::from_millis(5));
+                }
+                Err(Errno::WOULDBLOCK) => return Ok(()),
+                Err(e) => return Err(Error::io("lock", name, errno(e))),
+            }
         }
     }
 }

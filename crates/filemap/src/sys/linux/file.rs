@@ -75,6 +75,7 @@ impl FileLock {
     pub(crate) fn adopt(
         fd: super::OsHandle,
         file: &super::OsHandle,
+        _recorded: Option<(u64, u64)>,
     ) -> std::result::Result<FileLock, &'static str> {
         let on_the_file = match (rustix::fs::fstat(&fd), rustix::fs::fstat(file)) {
             (Ok(lock), Ok(file)) => {

@@ -66,19 +66,25 @@ pub(crate) struct FileLock(super::OsHandle);
 
 impl FileLock {
     /// The file handle another process handed over with its mapping, which must be a
-    /// disk file's (the section's file cannot be told from the section handle): a sender
-    /// could hand any handle over as the file, which would be kept open, and handed on
-    /// again, as one. What is wrong with it, if it is not.
+    /// disk file's, and for a named mapping the file its header records (`recorded`: an
+    /// unnamed one's file cannot be told from its section handle): a sender could hand
+    /// any handle over as the file, which would be kept open, and handed on again, as one.
+    /// What is wrong with it, if it is not.
     pub(crate) fn adopt(
         handle: super::OsHandle,
         _section: &super::OsHandle,
+        recorded: Option<(u64, u64)>,
     ) -> std::result::Result<FileLock, &'static str> {
         // SAFETY: GetFileType on a handle this process owns; it only reads its type.
         let kind = unsafe { GetFileType(raw(handle.as_handle())) };
-        if kind == FILE_TYPE_DISK {
-            Ok(FileLock(handle))
-        } else {
-            Err("its share lock's handle is not a file's")
+        if kind != FILE_TYPE_DISK {
+            return Err("its share lock's handle is not a file's");
+        }
+        match recorded {
+            Some(want) if handle_identity(handle.as_handle()).ok() != Some(want) => {
+                Err("its share lock's handle is not on the mapping's file")
+            }
+            _ => Ok(FileLock(handle)),
         }
     }
 }
@@ -120,10 +126,15 @@ pub(crate) fn lock_file(request: &FileLockRequest<'_>) -> Result<Option<FileLock
 
 /// Volume serial number and file index: a file's identity.
 pub(crate) fn file_identity(file: &File) -> Result<(u64, u64)> {
+    handle_identity(file.as_handle())
+}
+
+/// [`file_identity`] of a file's handle.
+fn handle_identity(file: std::os::windows::io::BorrowedHandle<'_>) -> Result<(u64, u64)> {
     // SAFETY: BY_HANDLE_FILE_INFORMATION is plain data; all zeros is a valid value.
     let mut info: BY_HANDLE_FILE_INFORMATION = unsafe { std::mem::zeroed() };
     // SAFETY: the structure is filled for a valid file handle.
-    if unsafe { GetFileInformationByHandle(raw(file.as_handle()), &mut info) } == 0 {
+    if unsafe { GetFileInformationByHandle(raw(file), &mut info) } == 0 {
         return Err(Error::io("inspect", "a file", os_error(last_error())));
     }
     let index = (u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow);
