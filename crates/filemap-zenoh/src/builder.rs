@@ -14,6 +14,9 @@ pub(crate) struct Settings {
     pub(crate) buffer_messages: usize,
     pub(crate) buffer_bytes: usize,
     pub(crate) topic_capacity: u64,
+    /// The most topics the bridge's imports hold open (see
+    /// `BridgeBuilder::max_imported_topics`).
+    pub(crate) max_imported: usize,
     /// How long a query of a bridged service may take (see `BridgeBuilder::query_timeout`).
     pub(crate) query_timeout: Duration,
     /// This bridge's id, in the attachments of what it exports.
@@ -459,6 +462,27 @@ impl BridgeBuilder {
     /// ```
     pub fn topic_capacity(mut self, bytes: u64) -> Self {
         self.settings.topic_capacity = bytes;
+        self
+    }
+
+    /// The most local topics the bridge's imports hold open, all import patterns together
+    /// (default 256, at least 1): a far side that puts to ever new keys must not make
+    /// topics without end. Each holds its ring's memory and two descriptors (a process
+    /// commonly may have 1,024 descriptors: raise its limit with a larger bound). A name
+    /// past the bound is refused (said in the log), and tried again a second later.
+    ///
+    /// ```
+    /// use filemap_zenoh::Bridge;
+    ///
+    /// // Set up, not started: `start()` would open the Zenoh session.
+    /// let builder = Bridge::builder().import("sensors-*").max_imported_topics(1000);
+    /// # drop(builder);
+    /// // None at all is refused before anything starts.
+    /// let none = Bridge::builder().import("sensors-*").max_imported_topics(0).start();
+    /// assert!(matches!(none, Err(filemap_zenoh::BridgeError::Setting(_))));
+    /// ```
+    pub fn max_imported_topics(mut self, topics: usize) -> Self {
+        self.settings.max_imported = topics;
         self
     }
 

@@ -4,8 +4,8 @@
 //! sequence number: a jump in it is a gap (messages the exporting side dropped, or its
 //! topic overwrote), reported and counted, never hidden.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,13 +17,12 @@ use zenoh::{Session, Wait};
 use crate::export::{Export, STOP_CHECK};
 use crate::{keys, wire, Log, Settings};
 
-/// The most local topics one bridge imports into, over all its import patterns: a far
-/// side that puts to ever new keys must not make topics without end (each holds its
-/// ring's memory and two descriptors, and a process commonly may have 1,024 of them).
-const MAX_IMPORTED: usize = 256;
+/// The most names an import keeps per-name state for besides its topics (when each was
+/// looked at, refused, said): bounded, as a far side may put to ever new keys.
+const MAX_NAMES: usize = 1024;
 /// The most (exporting bridge, topic) pairs whose sequence numbers are followed; past
-/// them, the one seen least recently is forgotten (a far side that sends ever new ids must
-/// not grow it, nor make the bridge forget the live ones).
+/// them, the quarter seen least recently is forgotten at once (a far side that sends ever
+/// new ids must not grow it, and a scan per sample would cost it more than the rest).
 const MAX_SEQUENCES: usize = 4096;
 /// How often a line about one topic's samples (a gap, a message refused) is written at
 /// most: a far side that sends samples refused one by one must not flood the log; the
@@ -143,6 +142,17 @@ pub(crate) type Imported = Arc<Mutex<HashMap<String, Arc<ImportCounters>>>>;
 /// The bridge's exports by name (an import that takes a name ends its export).
 pub(crate) type Exports = Arc<Mutex<HashMap<String, Export>>>;
 
+/// What a bridge's imports share with it and with each other.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) exports: Exports,
+    pub(crate) imported: Imported,
+    /// How many topics the imports hold open, all together.
+    pub(crate) open: Arc<AtomicUsize>,
+    /// The bridge's stop flag.
+    pub(crate) stop: Arc<AtomicBool>,
+}
+
 /// A running import: its Zenoh subscriber, whose callback publishes each sample locally.
 pub(crate) struct Import {
     subscriber: zenoh::pubsub::Subscriber<()>,
@@ -164,23 +174,23 @@ pub(crate) fn start(
     session: &Session,
     pattern: String,
     settings: &Settings,
-    exports: Exports,
-    imported: Imported,
-    stop: Arc<AtomicBool>,
+    shared: Shared,
     log: Log,
 ) -> Result<Import, zenoh::Error> {
     let expr = keys::key_expr_for(&settings.prefix, &pattern);
     let importer = Mutex::new(Importer {
         pattern,
         settings: settings.clone(),
-        exports,
-        imported,
-        stop,
+        exports: shared.exports,
+        imported: shared.imported,
+        open: shared.open,
+        stop: shared.stop,
         publishers: HashMap::new(),
         next_seq: HashMap::new(),
         samples_taken: 0,
         sample_lines: HashMap::new(),
         refused_names: HashMap::new(),
+        refusals_said: HashSet::new(),
         said_same_id: false,
         names_looked_at: HashMap::new(),
         log,
@@ -204,6 +214,9 @@ struct Importer {
     settings: crate::Settings,
     exports: Exports,
     imported: Imported,
+    /// How many topics the bridge's imports hold open, all patterns together (at most
+    /// `Settings::max_imported`).
+    open: Arc<AtomicUsize>,
     /// The bridge's stop flag: a publish waiting for room gives up when it is set.
     stop: Arc<AtomicBool>,
     /// Each local topic's publisher, counters, and whether its samples are being dropped
@@ -219,6 +232,9 @@ struct Importer {
     sample_lines: HashMap<String, (Instant, u64)>,
     /// Names that could not be imported into, and when they were last tried.
     refused_names: HashMap<String, Instant>,
+    /// The names and keys whose refusal was said (once each; at most `MAX_NAMES`, then
+    /// said again).
+    refusals_said: HashSet<String>,
     /// Whether a sample with this bridge's own id was reported (another bridge has it).
     said_same_id: bool,
     /// When each local topic's name was last looked at (whether it was removed: see
@@ -234,7 +250,13 @@ impl Importer {
         if sample.kind() == SampleKind::Delete {
             return;
         }
-        let Some(name) = keys::name_for(&self.settings.prefix, sample.key_expr().as_str()) else {
+        let key = sample.key_expr().as_str();
+        let Some(name) = keys::name_for(&self.settings.prefix, key) else {
+            // (A key the subscription matched: under the prefix, but a wildcard a peer put
+            // on, or a reserved character unescaped. Said as refusals are, shortened.)
+            let shown: String = key.chars().take(100).collect();
+            let line = format!("a sample on {shown:?} is not imported: no topic's key is so");
+            self.say_refusal(&shown, line);
             return;
         };
         if !keys::matches(&self.pattern, &name) {
@@ -325,25 +347,30 @@ impl Importer {
         }
     }
 
-    /// Forgets the (bridge, topic) pair whose sample was seen least recently.
+    /// Forgets the quarter of the (bridge, topic) pairs whose samples were seen least
+    /// recently (one pass, once per that many new pairs).
     fn forget_least_recent_sequence(&mut self) {
-        let oldest = self
-            .next_seq
-            .iter()
-            .min_by_key(|(_, (_, seen))| *seen)
-            .map(|(key, _)| key.clone());
-        if let Some(key) = oldest {
-            self.next_seq.remove(&key);
+        let mut seen: Vec<u64> = self.next_seq.values().map(|(_, seen)| *seen).collect();
+        let quarter = seen.len() / 4;
+        if quarter == 0 {
+            self.next_seq.clear();
+            return;
         }
+        let (_, &mut cut, _) = seen.select_nth_unstable(quarter);
+        self.next_seq.retain(|_, (_, seen)| *seen > cut);
     }
 
     /// Writes `line` about `name`'s samples (or, under [`REFUSALS`], about a name that
     /// could not be imported into), unless one was written less than `SAMPLE_LINES` ago:
     /// then it is counted, and the next line says how many were not.
     fn say_of_samples(&mut self, name: &str, line: String) {
-        if self.sample_lines.len() >= MAX_IMPORTED && !self.sample_lines.contains_key(name) {
+        if self.sample_lines.len() >= MAX_NAMES && !self.sample_lines.contains_key(name) {
             self.sample_lines
-                .retain(|_, (at, _)| at.elapsed() < SAMPLE_LINES);
+                .retain(|_, (at, left_out)| at.elapsed() < SAMPLE_LINES || *left_out > 0);
+            if self.sample_lines.len() >= MAX_NAMES {
+                self.say_left_out();
+                self.sample_lines.clear();
+            }
         }
         let now = Instant::now();
         match self.sample_lines.get_mut(name) {
@@ -377,13 +404,14 @@ impl Importer {
                 .get(name)
                 .is_none_or(|at| at.elapsed() >= NAME_LOOK);
             if due {
-                if self.names_looked_at.len() >= 2 * MAX_IMPORTED {
+                if self.names_looked_at.len() >= MAX_NAMES {
                     self.names_looked_at.clear();
                 }
                 self.names_looked_at
                     .insert(name.to_string(), Instant::now());
                 if sink.name_removed() {
                     self.publishers.remove(name);
+                    self.open.fetch_sub(1, Ordering::AcqRel);
                     (self.log)(&format!(
                         "{name} was removed: importing into the topic of that name now"
                     ));
@@ -396,15 +424,22 @@ impl Importer {
                     return None;
                 }
             }
-            // (Counted over the bridge's imports: each pattern's publishers are its own.)
-            let full = {
-                let imported = lock(&self.imported);
-                imported.len() >= MAX_IMPORTED && !imported.contains_key(name)
-            };
-            if full {
+            // A place among the topics the bridge's imports hold open, all patterns
+            // together, taken before the topic is (given back if it cannot be).
+            let most = self.settings.max_imported;
+            let placed = self
+                .open
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < most).then_some(n + 1)
+                })
+                .is_ok();
+            if !placed {
                 self.refuse(
                     name,
-                    format!("this bridge imports into {MAX_IMPORTED} topics"),
+                    format!(
+                        "this bridge's imports hold {most} topics open, the most it was \
+                         given (BridgeBuilder::max_imported_topics, --max-imported)"
+                    ),
                 );
                 return None;
             }
@@ -443,6 +478,7 @@ impl Importer {
                         .insert(name.to_string(), (publisher, counters, false));
                 }
                 Err(e) => {
+                    self.open.fetch_sub(1, Ordering::AcqRel);
                     self.refuse(name, e.to_string());
                     return None;
                 }
@@ -454,19 +490,54 @@ impl Importer {
     }
 
     /// Notes that `name` could not be imported into, not to be tried again for
-    /// `RETRY_REFUSED`, and says so: at most one such line a second for all names (a
-    /// peer's keys may name ever new ones, and each might be refused).
+    /// `RETRY_REFUSED`, and says so once per name, at most one such line a second for all
+    /// names (a peer's keys may name ever new ones, and each might be refused).
     fn refuse(&mut self, name: &str, why: String) {
-        if self.refused_names.len() >= MAX_IMPORTED {
+        if self.refused_names.len() >= MAX_NAMES {
             self.refused_names
                 .retain(|_, tried| tried.elapsed() < RETRY_REFUSED);
-            if self.refused_names.len() >= MAX_IMPORTED {
+            if self.refused_names.len() >= MAX_NAMES {
                 // (Names tried again sooner, rather than a map without bound.)
                 self.refused_names.clear();
             }
         }
         self.refused_names.insert(name.to_string(), Instant::now());
-        self.say_of_samples(REFUSALS, format!("cannot import into {name}: {why}"));
+        self.say_refusal(name, format!("cannot import into {name}: {why}"));
+    }
+
+    /// Says `line`, a refusal of `what` (a name, a key), once per `what`, and at most one
+    /// such line a second.
+    fn say_refusal(&mut self, what: &str, line: String) {
+        if self.refusals_said.len() >= MAX_NAMES {
+            self.refusals_said.clear();
+        }
+        if self.refusals_said.insert(what.to_string()) {
+            self.say_of_samples(REFUSALS, line);
+        }
+    }
+
+    /// Says how many lines were left out that no later line has said yet (at the end, or
+    /// before the limiter forgets them).
+    fn say_left_out(&self) {
+        for (name, (_, left_out)) in &self.sample_lines {
+            if *left_out > 0 {
+                let about = if name == REFUSALS {
+                    "refused names and keys".to_string()
+                } else {
+                    format!("{name}'s samples")
+                };
+                (self.log)(&format!("{left_out} line(s) about {about} were left out"));
+            }
+        }
+    }
+}
+
+impl Drop for Importer {
+    /// The import ends (the bridge stops): its topics are let go, and the lines its log
+    /// limiter held back are counted.
+    fn drop(&mut self) {
+        self.open.fetch_sub(self.publishers.len(), Ordering::AcqRel);
+        self.say_left_out();
     }
 }
 

@@ -29,22 +29,24 @@ pub fn key_for(prefix: &str, base: &str) -> String {
 }
 
 /// The topic name a key under `prefix` stands for; `None` if the key is not one
-/// ([`key_for`]'s inverse: a key written otherwise than `key_for` writes it, with a
-/// reserved character unescaped, a wildcard put by a peer, or an escape in lowercase, is
-/// none).
+/// ([`key_for`]'s inverse). A key with a wildcard or a reserved character unescaped
+/// (`*`, `$`, `#`, `?`: a peer may put on a wildcard key, which Zenoh delivers to every
+/// subscription it overlaps) is none; an `@` within a chunk, as earlier bridges wrote it,
+/// and escapes in lowercase are read as they were.
 ///
 /// ```
 /// use filemap_zenoh::keys::name_for;
 /// assert_eq!(name_for("filemap", "filemap/a%2Ab").as_deref(), Some("a*b"));
 /// assert_eq!(name_for("filemap", "other/temp"), None);
 /// assert_eq!(name_for("filemap", "filemap/**"), None);
-/// assert_eq!(name_for("filemap", "filemap/a%2ab"), None);
+/// assert_eq!(name_for("filemap", "filemap/a$*"), None);
+/// assert_eq!(name_for("filemap", "filemap/a@b").as_deref(), Some("a@b"));
 /// ```
 pub fn name_for(prefix: &str, key: &str) -> Option<String> {
     let chunk = key.strip_prefix(prefix)?.strip_prefix('/')?;
     // No name is longer than a `Global\` one of the longest base (a key from the network
     // is not kept, nor logged, at any length).
-    if chunk.is_empty() || chunk.contains('/') || chunk.len() > MAX_KEY_NAME {
+    if chunk.is_empty() || chunk.contains(['/', '*', '$', '#', '?']) || chunk.len() > MAX_KEY_NAME {
         return None;
     }
     let mut name = String::with_capacity(chunk.len());
@@ -62,7 +64,7 @@ pub fn name_for(prefix: &str, key: &str) -> Option<String> {
     if name.starts_with("Local\\") {
         return None;
     }
-    (key_for(prefix, &name) == key).then_some(name)
+    Some(name)
 }
 
 /// The longest name a key may stand for, escapes written out: a `Global\` name of the

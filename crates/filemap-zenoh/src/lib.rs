@@ -286,6 +286,7 @@ impl Bridge {
                 buffer_messages: 10_000,
                 buffer_bytes: 64 << 20,
                 topic_capacity: 1 << 20,
+                max_imported: 256,
                 query_timeout: Duration::from_secs(10),
                 origin: origin_id(&filemap::namespace::identity()),
                 global_origin: origin_id(&filemap::namespace::global_identity()),
@@ -317,6 +318,11 @@ impl Bridge {
                  and {} bytes",
                 builder.settings.buffer_messages, builder.settings.buffer_bytes
             )));
+        }
+        if builder.settings.max_imported == 0 {
+            return Err(BridgeError::Setting(
+                "the imports must be let hold at least 1 topic open, not 0".into(),
+            ));
         }
         let query_timeout = builder.settings.query_timeout;
         if query_timeout.is_zero() || query_timeout > MAX_QUERY_TIMEOUT {
@@ -373,15 +379,19 @@ impl Bridge {
             origin: builder.settings.origin.clone(),
         };
         let stop = bridge.stop.clone();
+        let shared = import::Shared {
+            exports: bridge.exports.clone(),
+            imported: bridge.imported.clone(),
+            open: Arc::default(),
+            stop: stop.clone(),
+        };
         for pattern in &builder.imports {
             bridge.imports.push(
                 import::start(
                     &session,
                     pattern.clone(),
                     &settings,
-                    bridge.exports.clone(),
-                    bridge.imported.clone(),
-                    stop.clone(),
+                    shared.clone(),
                     log.clone(),
                 )
                 .map_err(zenoh_error)?,

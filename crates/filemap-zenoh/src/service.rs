@@ -13,10 +13,10 @@
 //!   reason, once the query ends, the replies before the end passed on as parts), and so
 //!   does a query that gets no reply (no queryable on the far side, or none in time), a
 //!   reply longer than a response can be, and a query that ends after replies an
-//!   exporting bridge marked ([`wire::REPLY_PART`]) but none marked the last
-//!   ([`wire::REPLY_LAST`]): the link, or that bridge, went away mid-stream.
+//!   exporting bridge marked as parts ([`wire::reply_mark`]) without that bridge's last:
+//!   the link, or that bridge, went away mid-stream.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
@@ -72,6 +72,8 @@ pub(crate) fn export(
     let query_timeout = settings.query_timeout;
     // (The bound of the backlog's payloads.)
     let backlog_bytes = settings.buffer_bytes;
+    // The id in this bridge's reply marks.
+    let origin = settings.origin_of(&name).to_string();
     let queryable = session
         .declare_queryable(key.clone())
         .wait()
@@ -130,6 +132,12 @@ pub(crate) fn export(
                         break;
                     };
                     let len = query.payload().map_or(0, |p| p.len());
+                    // What the query holds while it waits: its payload, attachment and
+                    // parameters (all the asker's to choose), and a cost of its own.
+                    let held = len
+                        .saturating_add(query.attachment().map_or(0, |a| a.len()))
+                        .saturating_add(query.parameters().as_str().len())
+                        .saturating_add(REPLY_COST);
                     let refusal = if len > c.max_request_len() {
                         Some(format!(
                             "a request of {len} bytes is longer than the service {name} \
@@ -141,7 +149,11 @@ pub(crate) fn export(
                             "the service {name} has {MAX_WAITING} queries waiting for its \
                              server already"
                         ))
-                    } else if backlog.bytes.saturating_add(len) > backlog_bytes {
+                    } else if !backlog.queries.is_empty()
+                        && backlog.bytes.saturating_add(held) > backlog_bytes
+                    {
+                        // (One query always waits, whatever the bound: a bound smaller
+                        // than one request refuses no request for it.)
                         Some(format!(
                             "the service {name} has {} bytes of queries waiting for its \
                              server already",
@@ -155,7 +167,7 @@ pub(crate) fn export(
                         continue;
                     }
                     // (A timeout too long to reckon never ends.)
-                    backlog.push_back(query, Instant::now().checked_add(query_timeout), len);
+                    backlog.push_back(query, Instant::now().checked_add(query_timeout), held);
                 }
                 // The queries become requests, in turn, a few at a time: the responses are
                 // read in between, so that a server that answers into a full response ring
@@ -204,11 +216,7 @@ pub(crate) fn export(
                                 } else {
                                     // On the service's own key (a query's may be a
                                     // pattern), saying whether it is the last.
-                                    let mark = if last {
-                                        wire::REPLY_LAST
-                                    } else {
-                                        wire::REPLY_PART
-                                    };
+                                    let mark = wire::reply_mark(last, &origin);
                                     query.reply(key.clone(), bytes).attachment(mark).wait()
                                 };
                             }
@@ -268,7 +276,7 @@ pub(crate) fn export(
 }
 
 /// An exported service's queries waiting for room in its request ring, oldest first, each
-/// with when it is due and its payload's length; and those lengths' sum.
+/// with when it is due and the bytes it holds (see where they are counted); and their sum.
 #[derive(Default)]
 struct Backlog {
     queries: std::collections::VecDeque<(Query, Option<Instant>, usize)>,
@@ -454,35 +462,26 @@ impl Drop for EndGuard {
 }
 
 /// What a request of an imported service has had so far: the reply held back (the last
-/// one is known only when the query ends), and the first error reply; whether a reply
-/// carried an exporting bridge's mark ([`wire::REPLY_PART`]), and whether one said it was
-/// the last ([`wire::REPLY_LAST`]).
+/// one is known only when the query ends), and the first error reply; and the exporting
+/// bridges whose marked parts came but not their last ([`wire::reply_mark`]: a stream cut
+/// short, if any is left when the query ends).
 #[derive(Default)]
 struct Held {
     reply: Option<Vec<u8>>,
     error: Option<Vec<u8>>,
-    marked: bool,
-    last_said: bool,
+    streaming: HashSet<String>,
 }
 
 /// A reply's bytes as the serving thread gets them: a response (with the exporting
-/// bridge's mark, if any) or an error reply's reason.
-type ReplyPart = Result<(Vec<u8>, Mark), Vec<u8>>;
+/// bridge's mark, if any: whether it is that bridge's last, and its id) or an error
+/// reply's reason.
+type ReplyPart = Result<(Vec<u8>, Option<(bool, String)>), Vec<u8>>;
 
 /// The bytes of a reply, as its queue counts them.
 fn part_len(part: &ReplyPart) -> usize {
     match part {
         Ok((bytes, _)) | Err(bytes) => bytes.len(),
     }
-}
-
-/// What an exporting bridge said of a reply.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Mark {
-    /// No mark: a plain Zenoh queryable's reply.
-    None,
-    Part,
-    Last,
 }
 
 /// Imports the remote service `name`: the bridge serves it locally, asking the far side.
@@ -540,11 +539,11 @@ pub(crate) fn import(
                             }
                             let part: ReplyPart = match reply.result() {
                                 Ok(sample) => {
-                                    let mark = match sample.attachment().map(|a| a.to_bytes()) {
-                                        Some(a) if *a == *wire::REPLY_LAST => Mark::Last,
-                                        Some(a) if *a == *wire::REPLY_PART => Mark::Part,
-                                        _ => Mark::None,
-                                    };
+                                    let mark = sample.attachment().and_then(|a| {
+                                        let bytes = a.to_bytes();
+                                        let (last, origin) = wire::decode_reply_mark(&bytes)?;
+                                        Some((last, origin.to_string()))
+                                    });
                                     Ok((sample.payload().to_bytes().into_owned(), mark))
                                 }
                                 Err(error) => Err(error.payload().to_bytes().into_owned()),
@@ -623,8 +622,15 @@ pub(crate) fn import(
                             let Some(request) = held.get_mut(&id) else {
                                 continue;
                             };
-                            request.marked |= mark != Mark::None;
-                            request.last_said |= mark == Mark::Last;
+                            match mark {
+                                Some((false, origin)) => {
+                                    request.streaming.insert(origin);
+                                }
+                                Some((true, origin)) => {
+                                    request.streaming.remove(&origin);
+                                }
+                                None => {}
+                            }
                             if let Some(part) = request.reply.replace(bytes) {
                                 if let Err(e) = server.respond_part_timeout(id, &part, wait) {
                                     // The rest of this request's replies are dropped: its
@@ -650,9 +656,8 @@ pub(crate) fn import(
                                 Held {
                                     reply: Some(part),
                                     error: None,
-                                    marked: true,
-                                    last_said: false,
-                                } => {
+                                    streaming,
+                                } if !streaming.is_empty() => {
                                     log(&format!("{key}: a stream of replies was cut short"));
                                     let reason = format!(
                                         "the replies from {key} were cut short (the link, or \

@@ -11,12 +11,13 @@
 //! A plain Zenoh program may publish without an attachment (the importing bridge then
 //! cannot tell gaps) and may ignore it when it subscribes.
 //!
-//! An exported service's replies carry [`REPLY_PART`] (a response of a stream) or
-//! [`REPLY_LAST`] (the last response) as their attachment: a query that ends without the
-//! last, after replies that carry one of them, was cut short (the link, or the exporting
-//! bridge, went away while it streamed), which the query's end alone does not tell. A
-//! plain Zenoh queryable replies without them: its last reply is taken as the last
-//! response.
+//! An exported service's replies carry a mark as their attachment ([`reply_mark`]):
+//! [`REPLY_PART`] (a response of a stream) or [`REPLY_LAST`] (the last response), a space,
+//! and the exporting bridge's id. A query that ends after a bridge's marked part but not
+//! its last was cut short (the link, or that bridge, went away while it streamed), which
+//! the query's end alone does not tell; the id tells two bridges that answer one query
+//! apart. A plain Zenoh queryable replies without marks: its last reply is taken as the
+//! last response.
 
 /// The attachment's first four bytes.
 ///
@@ -71,12 +72,39 @@ pub fn decode(bytes: &[u8]) -> Option<(u64, &str)> {
 /// ```
 pub const MAX_ORIGIN: usize = 255 + 1 + 4096 + 34;
 
-/// The attachment of an exported service's reply that is a response of a stream (more
-/// follow).
+/// How the mark of an exported service's reply that is a response of a stream (more
+/// follow) begins.
 pub const REPLY_PART: &[u8] = b"FMR1 part";
 
-/// The attachment of an exported service's reply that is the request's last response.
+/// How the mark of an exported service's reply that is the request's last response
+/// begins.
 pub const REPLY_LAST: &[u8] = b"FMR1 last";
+
+/// The mark of a reply the bridge `origin` sends: the last response or a part.
+///
+/// ```
+/// use filemap_zenoh::wire::{decode_reply_mark, reply_mark};
+/// let mark = reply_mark(false, "host:/dev/shm");
+/// assert_eq!(mark, b"FMR1 part host:/dev/shm");
+/// assert_eq!(decode_reply_mark(&mark), Some((false, "host:/dev/shm")));
+/// assert_eq!(decode_reply_mark(b"another program's"), None);
+/// ```
+pub fn reply_mark(last: bool, origin: &str) -> Vec<u8> {
+    let kind = if last { REPLY_LAST } else { REPLY_PART };
+    [kind, b" ", origin.as_bytes()].concat()
+}
+
+/// A reply's mark: whether it is the last response, and the exporting bridge's id;
+/// `None` for an attachment that is no bridge's mark.
+pub fn decode_reply_mark(bytes: &[u8]) -> Option<(bool, &str)> {
+    let (last, rest) = match bytes {
+        _ if bytes.starts_with(REPLY_LAST) => (true, &bytes[REPLY_LAST.len()..]),
+        _ if bytes.starts_with(REPLY_PART) => (false, &bytes[REPLY_PART.len()..]),
+        _ => return None,
+    };
+    let origin = rest.strip_prefix(b" ").filter(|o| o.len() <= MAX_ORIGIN)?;
+    Some((last, std::str::from_utf8(origin).ok()?))
+}
 
 #[cfg(test)]
 mod tests {

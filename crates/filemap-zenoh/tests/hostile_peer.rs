@@ -31,8 +31,9 @@ fn a_peers_wildcards_deletes_new_keys_and_gaps_are_bounded() {
             .start_with_log(move |line| lines.lock().unwrap().push(line.to_string()))
             .unwrap()
     };
-    // The first topic, with a subscriber of its own: what the import publishes there.
-    let options = TopicOptions::new().capacity(4096);
+    // The first topic, with a subscriber of its own: what the import publishes there (room
+    // for every message below, so that none waits for this thread to read).
+    let options = TopicOptions::new().capacity(1 << 20);
     let mut subscriber = Subscriber::create_or_open("first", &options).unwrap();
     let key = |name: &str| filemap_zenoh::keys::key_for("filemap", name);
     let put = |name: &str, seq: u64| {
@@ -67,8 +68,15 @@ fn a_peers_wildcards_deletes_new_keys_and_gaps_are_bounded() {
         .unwrap();
     session.delete(key("first")).wait().unwrap();
     put("first", seq);
-    let got = subscriber.recv_timeout(PATIENCE).unwrap().to_vec().unwrap();
-    assert_eq!(got, format!("first {seq}").into_bytes());
+    // (Skipping a put of the first loop that was still on its way.)
+    let want = format!("first {seq}").into_bytes();
+    loop {
+        let got = subscriber.recv_timeout(PATIENCE).unwrap().to_vec().unwrap();
+        assert!(!got.is_empty(), "a delete came as a message");
+        if got == want {
+            break;
+        }
+    }
     seq += 1;
     // Every second message missing, 200 times over: a gap each, but not a line each.
     for _ in 0..200 {
@@ -86,29 +94,21 @@ fn a_peers_wildcards_deletes_new_keys_and_gaps_are_bounded() {
         }
         assert!(started.elapsed() < PATIENCE, "the last message never came");
     }
-    // Ever new keys: no more topics than the bound.
+    // Ever new keys: no more topics than the bound. (Then one more message on the first
+    // topic: the import takes samples in order, so once it is in, all were.)
     for i in 0..300 {
         put(&format!("new-{i}"), 0);
     }
-    let started = Instant::now();
+    seq += 1;
+    put("first", seq);
+    let last = format!("first {seq}").into_bytes();
+    let got = subscriber.recv_timeout(PATIENCE).unwrap().to_vec().unwrap();
+    assert_eq!(got, last);
     let topics = || {
         let entries = filemap::namespace::list().unwrap();
         let topic = |e: &&filemap::namespace::EntryInfo| e.kind == Some(filemap::Kind::Topic);
         entries.iter().filter(topic).count()
     };
-    while !lines
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|l| l.contains("imports into 256 topics"))
-    {
-        assert!(
-            started.elapsed() < PATIENCE,
-            "the bound was never met: {} entries",
-            topics()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
     let made = topics();
     let wild: Vec<String> = filemap::namespace::list()
         .unwrap()
@@ -128,13 +128,20 @@ fn a_peers_wildcards_deletes_new_keys_and_gaps_are_bounded() {
     assert!(wild.is_empty(), "topics made for wildcard keys: {wild:?}");
     // (A line a second at most: the run takes well under five.)
     let said = |start: &str| lines.iter().filter(|l| l.starts_with(start)).count();
-    let (gap_lines, refusal_lines) = (said("gap"), said("cannot import"));
+    // (Refusals of names and of keys are limited together.)
+    let (gap_lines, refusal_lines) = (said("gap"), said("cannot import") + said("a sample on"));
     assert!(
         (1..=5).contains(&gap_lines),
         "{gap_lines} gap lines for 200 gaps"
     );
     assert!(
         (1..=5).contains(&refusal_lines),
-        "{refusal_lines} lines for 44 refused"
+        "{refusal_lines} lines for 2 keys and 44 names refused"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("line(s) about refused names")),
+        "the refusals left out are not counted"
     );
 }

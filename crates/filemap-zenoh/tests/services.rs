@@ -86,7 +86,10 @@ fn services() {
 /// sent the last part as the last response). The far side here is a plain Zenoh
 /// queryable that replies with the marks, and a plain get that reads them.
 fn a_stream_cut_short_is_no_whole_answer() {
-    use filemap_zenoh::wire::{REPLY_LAST, REPLY_PART};
+    use filemap_zenoh::wire::{decode_reply_mark, reply_mark};
+    let marks_of = |who: &str| (reply_mark(false, who), reply_mark(true, who));
+    let (part, last) = marks_of("far");
+    let (other_part, other_last) = marks_of("other");
     let (session, endpoint) = common::loopback_peer();
     let name = "cut-short";
     let key = filemap_zenoh::keys::key_for("filemap", name);
@@ -139,18 +142,32 @@ fn a_stream_cut_short_is_no_whole_answer() {
             }
         }
     };
-    let cut = answered(&[("a", Some(REPLY_PART)), ("b", Some(REPLY_PART))]);
+    let cut = answered(&[("a", Some(&part[..])), ("b", Some(&part[..]))]);
     assert_eq!(cut.len(), 3, "{cut:?}");
     assert_eq!(
         cut[..2],
         [("a".into(), false, false), ("b".into(), false, false)]
     );
     assert!(cut[2].2 && cut[2].0.contains("cut short"), "{cut:?}");
-    let whole = answered(&[("a", Some(REPLY_PART)), ("b", Some(REPLY_LAST))]);
+    let whole = answered(&[("a", Some(&part[..])), ("b", Some(&last[..]))]);
     assert_eq!(
         whole,
         [("a".into(), false, false), ("b".into(), true, false)]
     );
+    // Two exporting bridges answer one query: one's stream whole, the other's cut short.
+    let two = answered(&[
+        ("a", Some(&part[..])),
+        ("x", Some(&other_part[..])),
+        ("b", Some(&last[..])),
+    ]);
+    assert_eq!(two.len(), 4, "{two:?}");
+    assert!(two[3].2 && two[3].0.contains("cut short"), "{two:?}");
+    let both = answered(&[
+        ("x", Some(&other_part[..])),
+        ("a", Some(&last[..])),
+        ("y", Some(&other_last[..])),
+    ]);
+    assert!(both.iter().all(|(_, _, failure)| !failure), "{both:?}");
     // A plain queryable's replies carry no marks: its last is the last response.
     let plain = answered(&[("a", None), ("b", None)]);
     assert_eq!(
@@ -211,13 +228,23 @@ fn a_stream_cut_short_is_no_whole_answer() {
         );
         std::thread::sleep(Duration::from_millis(10));
     };
-    let (part, last) = (Some(REPLY_PART.to_vec()), Some(REPLY_LAST.to_vec()));
+    // Each marked with the exporting bridge's id: part, part, last.
+    let said: Vec<(Vec<u8>, Option<bool>)> = marks
+        .iter()
+        .map(|(payload, mark)| {
+            let last = mark
+                .as_deref()
+                .and_then(decode_reply_mark)
+                .map(|(last, _)| last);
+            (payload.clone(), last)
+        })
+        .collect();
     let want = [
-        (b"1".to_vec(), part.clone()),
-        (b"2".to_vec(), part),
-        (b"3".to_vec(), last),
+        (b"1".to_vec(), Some(false)),
+        (b"2".to_vec(), Some(false)),
+        (b"3".to_vec(), Some(true)),
     ];
-    assert_eq!(marks, want);
+    assert_eq!(said, want);
     bridge.stop();
     stop.store(true, Ordering::Relaxed);
     serving.join().unwrap();
