@@ -149,7 +149,7 @@ def __reduce__(self):
 ";
 
 /// Creates `Error` and its subclasses in `module`.
-pub(crate) fn add_exceptions(module: &Bound<'_, PyModule>) -> PyResult<()> {
+pub(crate) fn add_exceptions(module: &Bound<'_, PyModule>) -> PyResult<Py<PyDict>> {
     let py = module.py();
     let make_type = py.import("builtins")?.getattr("type")?;
     let class = |name: &str, bases: Bound<'_, PyTuple>, doc: &str| {
@@ -186,9 +186,13 @@ pub(crate) fn add_exceptions(module: &Bound<'_, PyModule>) -> PyResult<()> {
         made_classes.set_item(*name, &made)?;
         module.add(*name, made)?;
     }
-    // (Set once: a module initialised again, in a subinterpreter say, keeps the first.)
-    let _ = CLASSES_MADE.set(py, made_classes.unbind());
-    Ok(())
+    Ok(made_classes.unbind())
+}
+
+/// Keeps the exception classes of the module whose set-up succeeded, by name, for the
+/// exceptions raised from here on (set once: the module is made once per process).
+pub(crate) fn keep_classes(py: Python<'_>, classes: Py<PyDict>) {
+    let _ = CLASSES_MADE.set(py, classes);
 }
 
 /// The exception classes `add_exceptions` made, by name: looked up here, not by importing

@@ -39,7 +39,7 @@ pub(crate) fn py_quoted(text: &str) -> String {
 /// filemap: the Windows file-mapping model for Python.
 #[pymodule]
 fn _filemap(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    errors::add_exceptions(m)?;
+    let exception_classes = errors::add_exceptions(m)?;
     m.add_class::<mapping::Mapping>()?;
     m.add_class::<mapping::View>()?;
     m.add_class::<sync::NamedMutex>()?;
@@ -63,6 +63,9 @@ fn _filemap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     endpoint::count_forks(m)?;
     shutdown::install(m)?;
+    // Last: a module whose set-up failed here is made again by the next import, with
+    // classes of its own, which are then the ones raised.
+    errors::keep_classes(m.py(), exception_classes);
     Ok(())
 }
 

@@ -19,7 +19,8 @@
 //! that holds the GIL in a long call, can still be ended as before).
 //!
 //! What a parked thread held stays held: a turn of an endpoint (a wait holds its
-//! endpoint's turn for its slice) that a later exit handler or a finalizer (`__del__`) then
+//! endpoint's turn for its slice, and so does a copy of 64 KiB or more into or out of its
+//! ring, made with the GIL released) that a later exit handler or a finalizer (`__del__`) then
 //! calls waits for ever, and so does an exit handler that joins a thread parked in a
 //! filemap call. `atexit` runs its handlers last registered first, so only handlers
 //! registered before `filemap` was imported run after the gate closed (the standard

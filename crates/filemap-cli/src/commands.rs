@@ -138,6 +138,7 @@ pub fn run(command: Command) -> Outcome {
             best_effort,
             buffer,
             buffer_bytes,
+            max_imported,
             query_timeout,
             json,
         } => {
@@ -146,6 +147,7 @@ pub fn run(command: Command) -> Outcome {
                 .multicast_scouting(multicast)
                 .best_effort(best_effort)
                 .buffer(buffer, buffer_bytes)
+                .max_imported_topics(max_imported)
                 .query_timeout(query_timeout);
             for name in export {
                 builder = builder.export(name);
@@ -264,7 +266,11 @@ fn create(
                     if made {
                         let _ = std::fs::remove_file(&path);
                     }
-                    return Err(Failure::size_given(e));
+                    // (Without --size, the file's own length was used: no usage of it.)
+                    return Err(match size {
+                        Some(_) => Failure::size_given(e),
+                        None => e.into(),
+                    });
                 }
             }
         }

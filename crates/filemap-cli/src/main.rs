@@ -322,6 +322,10 @@ enum Command {
         /// that takes them more slowly than they come (past it, the request fails).
         #[arg(long, default_value = "64MiB", value_name = "SIZE", value_parser = memory_size)]
         buffer_bytes: usize,
+        /// The most local topics the imports hold open, all together (at least 1): a far
+        /// side that puts to ever new keys makes no more. Each takes two descriptors.
+        #[arg(long, default_value_t = 256, value_name = "TOPICS", value_parser = at_least_one::<usize>)]
+        max_imported: usize,
         /// How long a query of a bridged service may take: an imported service's request
         /// waits that long for the far side, an exported service's query for the local
         /// server (then it fails).

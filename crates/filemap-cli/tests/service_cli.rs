@@ -242,8 +242,11 @@ fn service_errors_exit_1_usage_exits_2() {
     let out = ns.with_stdin(&["request", "nobody"], b"x");
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stderr_of(&out).lines().count(), 1, "{}", stderr_of(&out));
-    // Usage: no command to serve with; a timeout that is no duration.
+    // Usage: no command to serve with; a timeout that is no duration; a capacity the
+    // library refuses (past 1 TiB).
     assert_eq!(ns.run(&["serve", "svc"]).status.code(), Some(2));
+    let huge = ns.run(&["serve", "svc", "--capacity", "2TiB", "--", ME]);
+    assert_eq!(huge.status.code(), Some(2), "{}", stderr_of(&huge));
     // A server that would take no request, a subscriber that would print no message.
     let none = ns.run(&["serve", "svc", "--count", "0", "--", ME]);
     assert_eq!(none.status.code(), Some(2), "{}", stderr_of(&none));

@@ -159,6 +159,9 @@ fn topic_errors_exit_1_usage_exits_2() {
         &["hz"],
         &["sub", "x", "--create", "--capacity", "0"],
         &["pub", "x", "--create", "--wait-for", "200"],
+        // A capacity the library refuses (past 1 TiB): the command line's, so usage.
+        &["pub", "x", "--create", "--capacity", "2TiB"],
+        &["sub", "x", "--create", "--capacity", "2TiB"],
     ] {
         assert_eq!(ns.run(usage).status.code(), Some(2), "{usage:?}");
     }
