@@ -470,6 +470,8 @@ impl Importer {
                         lock(&self.exports).insert(name.to_string(), export);
                     }
                     self.refused_names.remove(name);
+                    // (Refused again later, it is said again.)
+                    self.refusals_said.remove(name);
                     (self.log)(&format!(
                         "importing {} into {name}",
                         keys::key_for(&self.settings.prefix, name)

@@ -72,8 +72,9 @@ pub(crate) fn export(
     let query_timeout = settings.query_timeout;
     // (The bound of the backlog's payloads.)
     let backlog_bytes = settings.buffer_bytes;
-    // The id in this bridge's reply marks.
-    let origin = settings.origin_of(&name).to_string();
+    // The id in this bridge's reply marks: its namespace's and its session's (two bridges
+    // of one namespace that export the service are two).
+    let origin = format!("{}#{}", settings.origin_of(&name), session.zid());
     let queryable = session
         .declare_queryable(key.clone())
         .wait()
@@ -477,12 +478,18 @@ struct Held {
 /// reply's reason.
 type ReplyPart = Result<(Vec<u8>, Option<(bool, String)>), Vec<u8>>;
 
-/// The bytes of a reply, as its queue counts them.
+/// The bytes of a reply, as its queue counts them (its mark's too: the far side chooses
+/// its length).
 fn part_len(part: &ReplyPart) -> usize {
     match part {
-        Ok((bytes, _)) | Err(bytes) => bytes.len(),
+        Ok((bytes, mark)) => bytes.len() + mark.as_ref().map_or(0, |(_, id)| id.len()),
+        Err(bytes) => bytes.len(),
     }
 }
+
+/// The most exporting bridges whose streams one request follows: replies marked by more
+/// fail it (a far side must not grow the set for the query's whole time).
+const MAX_STREAMS: usize = 16;
 
 /// Imports the remote service `name`: the bridge serves it locally, asking the far side.
 pub(crate) fn import(
@@ -622,14 +629,25 @@ pub(crate) fn import(
                             let Some(request) = held.get_mut(&id) else {
                                 continue;
                             };
-                            match mark {
+                            let too_many = match mark {
                                 Some((false, origin)) => {
                                     request.streaming.insert(origin);
+                                    request.streaming.len() > MAX_STREAMS
                                 }
                                 Some((true, origin)) => {
                                     request.streaming.remove(&origin);
+                                    false
                                 }
-                                None => {}
+                                None => false,
+                            };
+                            if too_many {
+                                held.remove(&id);
+                                let reason = format!(
+                                    "replies from {key} came marked by more than {MAX_STREAMS} \
+                                     bridges"
+                                );
+                                let _ = server.respond_failure_timeout(id, reason.as_bytes(), wait);
+                                continue;
                             }
                             if let Some(part) = request.reply.replace(bytes) {
                                 if let Err(e) = server.respond_part_timeout(id, &part, wait) {

@@ -168,6 +168,14 @@ fn a_stream_cut_short_is_no_whole_answer() {
         ("y", Some(&other_last[..])),
     ]);
     assert!(both.iter().all(|(_, _, failure)| !failure), "{both:?}");
+    // Parts marked by ever new bridges: past 16 the request fails (the set is bounded).
+    let many: Vec<Vec<u8>> = (0..17)
+        .map(|i| reply_mark(false, &format!("b{i}")))
+        .collect();
+    let replies: Vec<(&str, Option<&[u8]>)> = many.iter().map(|m| ("p", Some(&m[..]))).collect();
+    let flood = answered(&replies);
+    let failed = flood.last().unwrap();
+    assert!(failed.2 && failed.0.contains("more than 16"), "{flood:?}");
     // A plain queryable's replies carry no marks: its last is the last response.
     let plain = answered(&[("a", None), ("b", None)]);
     assert_eq!(

@@ -481,10 +481,16 @@ impl FileOptions {
         let made_persistent =
             (created && self.persistent).then(|| (entry.name_removal(), name.clone()));
         // A file that could not be grown makes no object anyone can open (too short): its
-        // name goes, whoever looks at it meanwhile.
+        // name goes, whoever looks at it meanwhile; unless another process grew it since
+        // (its create_or_open), which may hold the object now.
         let remove_made = |e: Error| {
             if let Some((removal, name)) = &made_persistent {
-                let _ = removal.remove(name);
+                let grown_since = file.metadata().is_ok_and(|m| m.len() >= size);
+                let _ = if grown_since {
+                    removal.take_back(name)
+                } else {
+                    removal.remove(name)
+                };
             }
             e
         };

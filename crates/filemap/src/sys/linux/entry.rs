@@ -896,9 +896,17 @@ impl NameRemoval {
                 Err(Errno::WOULDBLOCK) => {}
                 Err(e) => return Err(Error::io("lock", name, errno(e))),
             }
-            // Held: shared, by a holder (it keeps the name), or exclusively, by a look.
+            // Held: shared, by a holder (it keeps the name), or exclusively, by a look. Shared
+            // now, nobody can take it exclusively: asked again, a refusal means a holder
+            // (a look that let go in between leaves nobody, and the name goes).
             match lock(FlockOperation::NonBlockingLockShared) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    return match lock(FlockOperation::NonBlockingLockExclusive) {
+                        Ok(()) => self.remove(name),
+                        Err(Errno::WOULDBLOCK) => Ok(()),
+                        Err(e) => Err(Error::io("lock", name, errno(e))),
+                    }
+                }
                 Err(Errno::WOULDBLOCK) if started.elapsed() < EXCLUSIVE_WAIT => {
                     std::thread::sleep(nap);
                     nap = (nap * 2).min(Duration::from_millis(5));

@@ -75,12 +75,15 @@ impl FileLock {
     pub(crate) fn adopt(
         fd: super::OsHandle,
         file: &super::OsHandle,
-        _recorded: Option<(u64, u64)>,
+        recorded: Option<(u64, u64)>,
     ) -> std::result::Result<FileLock, &'static str> {
+        // (A named mapping's file is also the one its header records.)
         let on_the_file = match (rustix::fs::fstat(&fd), rustix::fs::fstat(file)) {
             (Ok(lock), Ok(file)) => {
+                let identity = (lock.st_dev, lock.st_ino);
                 rustix::fs::FileType::from_raw_mode(lock.st_mode).is_file()
-                    && (lock.st_dev, lock.st_ino) == (file.st_dev, file.st_ino)
+                    && identity == (file.st_dev, file.st_ino)
+                    && recorded.is_none_or(|recorded| recorded == identity)
             }
             _ => false,
         };
