@@ -64,6 +64,34 @@ fn serve_until(
     })
 }
 
+/// The query of a request `client` sends with `payload`, asked again until one reaches
+/// `queryable` (the bridge's link may not be up yet: a query that finds no queryable
+/// fails at once), for at most `PATIENCE`.
+fn reaching_query(
+    client: &mut filemap::service::Client,
+    queryable: &zenoh::query::Queryable<zenoh::handlers::FifoChannelHandler<zenoh::query::Query>>,
+    payload: &[u8],
+) -> zenoh::query::Query {
+    let started = Instant::now();
+    'asking: loop {
+        client.send_request(payload).unwrap();
+        loop {
+            assert!(
+                started.elapsed() < PATIENCE,
+                "no request reached the far side"
+            );
+            if let Ok(Some(query)) = queryable.try_recv() {
+                return query;
+            }
+            match client.recv_response_timeout(Duration::from_millis(10)) {
+                Err(filemap::Error::Timeout { .. }) => {}
+                Ok(failed) if failed.is_failure() => continue 'asking,
+                other => panic!("a response before the far side answered: {other:?}"),
+            }
+        }
+    }
+}
+
 /// One after the other, in one namespace (the environment is the process's, and a process
 /// runs one bridge's status object at a time).
 #[test]
@@ -105,24 +133,7 @@ fn a_stream_cut_short_is_no_whole_answer() {
     // The responses of a request whose query the far side answers with `replies` (each
     // with its mark, if any), then ends: (payload, last, failure) each.
     let mut answered = |replies: &[(&str, Option<&[u8]>)]| {
-        let started = Instant::now();
-        let query = 'asking: loop {
-            client.send_request(b"ask").unwrap();
-            loop {
-                assert!(
-                    started.elapsed() < PATIENCE,
-                    "no request reached the far side"
-                );
-                if let Ok(Some(query)) = queryable.try_recv() {
-                    break 'asking query;
-                }
-                match client.recv_response_timeout(Duration::from_millis(10)) {
-                    Err(filemap::Error::Timeout { .. }) => {}
-                    Ok(failed) if failed.is_failure() => continue 'asking,
-                    other => panic!("a response before the far side answered: {other:?}"),
-                }
-            }
-        };
+        let query = reaching_query(&mut client, &queryable, b"ask");
         for (payload, mark) in replies {
             let reply = query.reply(key.as_str(), payload.to_string());
             match mark {
@@ -317,26 +328,7 @@ fn what_is_asked_when_a_bridge_stops_is_told_so() {
         .start()
         .unwrap();
     let mut client = filemap::service::Client::open(name).unwrap();
-    // Until a request reaches the far side (the bridge's link may not be up yet: a query
-    // that finds no queryable fails at once, and is asked again).
-    let started = Instant::now();
-    let held = 'asking: loop {
-        client.send_request(b"hold").unwrap();
-        loop {
-            assert!(
-                started.elapsed() < PATIENCE,
-                "no request reached the far side"
-            );
-            if let Ok(Some(query)) = queryable.try_recv() {
-                break 'asking query;
-            }
-            match client.recv_response_timeout(Duration::from_millis(10)) {
-                Err(filemap::Error::Timeout { .. }) => {}
-                Ok(failed) if failed.is_failure() => continue 'asking,
-                other => panic!("a request before the far side came: {other:?}"),
-            }
-        }
-    };
+    let held = reaching_query(&mut client, &queryable, b"hold");
     bridge.stop();
     match client.recv_response_timeout(Duration::from_secs(5)) {
         Ok(failed) if failed.is_failure() => {
