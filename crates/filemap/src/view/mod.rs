@@ -201,14 +201,15 @@ impl<'a> ViewBuilder<'a> {
         } else {
             self.len
         };
-        let out_of_range = Error::OutOfRange {
-            offset: self.offset,
-            len,
-            size,
-        };
         match self.offset.checked_add(len) {
             Some(end) if end <= size && len > 0 => {}
-            _ => return Err(out_of_range),
+            _ => {
+                return Err(Error::OutOfRange {
+                    offset: self.offset,
+                    len,
+                    size,
+                })
+            }
         }
         let granule = object.granule();
         let aligned = self.offset - self.offset % granule;

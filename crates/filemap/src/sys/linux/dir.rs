@@ -7,9 +7,10 @@ use std::fmt;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustix::fs::{Mode, OFlags, Stat};
+use rustix::time::{clock_gettime, ClockId};
 
 use super::errno;
 use crate::error::{Error, Result};
@@ -59,7 +60,15 @@ const RECHECK: Duration = Duration::from_millis(100);
 /// creating or opening an entry then costs no lookup of the directory itself.
 struct Current {
     dir: Arc<Dir>,
-    checked: Instant,
+    /// When, on [`coarse_now`]'s clock.
+    checked: Duration,
+}
+
+/// The monotonic clock at the kernel's tick (a few milliseconds): enough for [`RECHECK`],
+/// and read in a fraction of the time of the precise one (every create and open reads it).
+fn coarse_now() -> Duration {
+    let t = clock_gettime(ClockId::MonotonicCoarse);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 /// Only ever `try_lock`ed: a caller that finds it busy opens the directory itself, so no
@@ -87,11 +96,12 @@ impl Dir {
         }
         if let Some(mut current) = current_dir() {
             if let Some(c) = current.as_mut().filter(|c| c.dir.path == path) {
-                if c.checked.elapsed() < RECHECK {
+                let now = coarse_now();
+                if now.saturating_sub(c.checked) < RECHECK {
                     return Ok(c.dir.clone());
                 }
                 if !c.dir.replaced() {
-                    c.checked = Instant::now();
+                    c.checked = now;
                     return Ok(c.dir.clone());
                 }
             }
@@ -127,7 +137,7 @@ impl Dir {
         if let Some(mut current) = current_dir() {
             *current = Some(Current {
                 dir: self.clone(),
-                checked: Instant::now(),
+                checked: coarse_now(),
             });
         }
     }
