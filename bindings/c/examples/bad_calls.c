@@ -96,6 +96,9 @@ int main(int argc, char **argv) {
     expect("a response to no request", filemap_client_recv_response(client, 0, &data, &len,
                                                                       NULL, NULL),
            FILEMAP_TIMEOUT);
+    expect("a wait for ever for a response to no request",
+           filemap_client_recv_response(client, FILEMAP_INFINITE, &data, &len, NULL, NULL),
+           FILEMAP_UNSUPPORTED);
     expect("a request of NULL bytes", filemap_client_send_request(client, NULL, 5, NULL),
            FILEMAP_INVALID_ARGUMENT);
     expect("a pending question with no answer out",

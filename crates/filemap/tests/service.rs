@@ -66,6 +66,10 @@ fn main() {
             "a_call_that_waited_for_room_has_the_rest_of_its_timeout",
             a_call_that_waited_for_room_has_the_rest_of_its_timeout,
         ),
+        (
+            "a_call_times_out_while_parts_keep_coming",
+            a_call_times_out_while_parts_keep_coming,
+        ),
         ("slots_and_roles", slots_and_roles),
         (
             "a_server_outlives_its_clients",
@@ -836,6 +840,50 @@ fn a_call_that_waited_for_room_has_the_rest_of_its_timeout() {
             "the call took an answer that came after its timeout: {called:?}"
         );
     });
+}
+
+/// A server that streams parts of an answer as fast as the client reads them, and never
+/// the last, does not keep `Client::call` past its timeout (each of the call's waits found
+/// a part ready, and the call went on waiting for as long as the server kept ahead: for
+/// ever). Empty parts into a 16 MiB ring, so that the server keeps ahead of the client at
+/// times; eight rounds, each a call of 20 ms against a server that stops at 3 s. (Before,
+/// the first or second round ran until the server stopped, three runs out of three.)
+fn a_call_times_out_while_parts_keep_coming() {
+    let _ns = Namespace::new();
+    for round in 0..8 {
+        let name = unique(&format!("call-streamed-{round}"));
+        let options = ServiceOptions::new().clients(1).capacity(16 << 20);
+        let mut server = Server::create_or_open(name.as_str(), &options).unwrap();
+        let mut client = Client::open(name.as_str()).unwrap();
+        let timeout = Duration::from_millis(20);
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let id = server.recv_request_timeout(PATIENCE).unwrap().id();
+                let began = Instant::now();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                    && began.elapsed() < Duration::from_secs(3)
+                {
+                    match server.respond_part_timeout(id, &[], Duration::from_millis(10)) {
+                        Ok(()) | Err(Error::Timeout { .. }) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            });
+            let started = Instant::now();
+            let called = client.call(b"stream for ever", timeout);
+            let took = started.elapsed();
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            assert!(
+                matches!(called, Err(Error::Timeout { after, .. }) if after == timeout),
+                "{called:?}"
+            );
+            assert!(
+                took < Duration::from_secs(2),
+                "round {round}: the call of {timeout:?} took {took:?}"
+            );
+        });
+    }
 }
 
 fn streams_and_stale_responses() {

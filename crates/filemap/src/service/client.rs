@@ -18,6 +18,10 @@ use crate::rings::{slot_lock, RingSet};
 use crate::sys;
 use std::sync::atomic::Ordering;
 
+/// Responses dropped at most in one look for a response to a pending request
+/// ([`Client::pending_response_ready`]).
+const DROPS_PER_LOOK: usize = 256;
+
 /// A client of a service, in a slot of its own.
 ///
 /// ```
@@ -386,6 +390,8 @@ impl Client {
     /// [`Error::Disconnected`] if the server is gone: every pending request has failed; or
     /// if a server died (or closed) holding some of them, and a new one took over: those
     /// have failed, and the others stay pending ([`is_pending`](Client::is_pending)).
+    /// [`Error::Unsupported`] if no request is pending: it would wait for ever
+    /// ([`recv_response_timeout`](Client::recv_response_timeout) waits out its timeout).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -407,8 +413,23 @@ impl Client {
     pub fn recv_response(&mut self) -> Result<Response<'_>> {
         match self.response_now() {
             Some((id, flags, frame)) => Ok(self.hand_out(id, flags, frame)),
-            None => self.recv_until(None, None),
+            None => {
+                self.ensure_something_pending()?;
+                self.recv_until(None, None)
+            }
         }
+    }
+
+    /// [`Error::Unsupported`] if no request of this client waits for responses: a receive
+    /// without a timeout would wait for ever (every response that came would be dropped).
+    pub(crate) fn ensure_something_pending(&self) -> Result<()> {
+        if self.pending() > 0 {
+            return Ok(());
+        }
+        Err(Error::Unsupported {
+            what: "waiting without a timeout for a response while no request of the client \
+                   is pending (it would wait for ever): send a request first",
+        })
     }
 
     /// `recv_response`'s fast path: a few looks for a response to a pending request at the
@@ -487,8 +508,14 @@ impl Client {
 
     /// The id and flags of a response to a pending request if one is ready, dropping those
     /// before it that are not for one (an earlier client's, or given up on).
+    /// At most [`DROPS_PER_LOOK`] are dropped: a server that keeps sending responses nobody
+    /// waits for (faster than they are dropped) must not keep the look from returning, and
+    /// the async receive from giving the executor back (`Ok(None)`, as for nothing ready).
     pub(crate) fn pending_response_ready(&mut self) -> Result<Option<(u64, u64)>> {
-        while self.responses.message_ready()? {
+        for _ in 0..DROPS_PER_LOOK {
+            if !self.responses.message_ready()? {
+                break;
+            }
             let (id, flags) = self.responses.ready_extras();
             if self.pending.contains(id) {
                 return Ok(Some((id, flags)));
@@ -635,9 +662,17 @@ impl Client {
                             return Ok(answer);
                         }
                     }
-                    continue;
+                    None
                 }
-                Err(e) => e,
+                Err(e) => Some(e),
+            };
+            let Some(failed) = failed else {
+                // The timeout covers it all: a server that streams parts as fast as they
+                // are read (each wait then finds one ready) does not keep the call past it.
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(self.timed_out(Some(timeout)));
+                }
+                continue;
             };
             match failed {
                 // Other requests failed in a takeover; this one is still queued.

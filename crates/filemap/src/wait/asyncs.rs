@@ -338,6 +338,7 @@ impl Client {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub async fn recv_response_async(&mut self) -> Result<Response<'_>> {
+        self.ensure_something_pending()?;
         let mut woken = 0u32;
         loop {
             if let Some((id, flags)) = self.pending_response_ready()? {
