@@ -167,10 +167,18 @@ fn reserve_then_commit() {
         .executable(true)
         .create_new(unique("reserve-exec"))
         .unwrap();
-    let whole = exec.view().map().unwrap();
+    let mut whole = exec.view().map().unwrap();
     exec.commit(1 << 20, 4096).unwrap();
     whole.write_at(1 << 20, b"exec").unwrap();
     assert_eq!(whole.read_vec(1 << 20, 4).unwrap(), b"exec");
+    // A view of which only some pages are committed changes its protection as a whole
+    // one does (the committed pages': Windows refused a change over pages not committed,
+    // which Linux makes).
+    for protect in [Protect::ReadExecute, Protect::ReadOnly, Protect::ReadWrite] {
+        whole.protect(protect).unwrap();
+        assert_eq!(whole.read_vec(1 << 20, 4).unwrap(), b"exec");
+    }
+    whole.write_at(1 << 20, b"EXEC").unwrap();
     drop((whole, exec));
     // Objects that are not in reserve mode are committed already.
     let plain = Mapping::create_new(unique("plain"), 4096).unwrap();
@@ -406,11 +414,19 @@ fn protection_changes() {
         other => panic!("expected NotExecutable, got {other:?}"),
     }
     drop((pv, plain));
+    let prot = unique("prot");
     let m = Mapping::options()
         .size(8192)
         .executable(true)
-        .create_new(unique("prot"))
+        .create_new(prot.as_str())
         .unwrap();
+    // Opened by name (another handle), with the default permissions, it maps too, and
+    // its views may be made executable (on Windows its handle asked for that right).
+    for access in [Access::Write, Access::Read] {
+        let opened = Mapping::open_with(prot.as_str(), access).unwrap();
+        let mut v = opened.view().map().unwrap();
+        v.protect(Protect::ReadExecute).unwrap();
+    }
     let mut w = m.view().map().unwrap();
     assert_eq!(w.protection(), Protect::ReadWrite);
     // Each view of an executable object comes up as its access says, not executable

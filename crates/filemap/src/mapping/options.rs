@@ -163,7 +163,10 @@ impl CreateOptions {
     /// still never writable and executable at once, with one gap on Windows: in
     /// [`reserve`](CreateOptions::reserve) mode, pages committed after a view was mapped
     /// may come up in that view with the rights it was mapped with, execute included (call
-    /// [`View::protect`](crate::View::protect) after committing to set them).
+    /// [`View::protect`](crate::View::protect) after committing to set them). Whoever may
+    /// open the object may make views of it executable (on Windows its section grants
+    /// execute wherever its permissions grant read, as Linux asks no execute bit of a
+    /// mapping).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

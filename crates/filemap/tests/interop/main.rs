@@ -259,6 +259,19 @@ fn foreign_section_made_by_win32() {
         assert!(!h.is_null());
         OwnedHandle::from_raw_handle(h as _)
     };
+    // Opened as a filemap object it is refused (no header), at once: it has no creation
+    // lock, so no filemap creator is writing its header (it waited 2 s before).
+    let started = std::time::Instant::now();
+    let opened = Mapping::open(name.as_str()).map(|m| m.len());
+    assert!(
+        matches!(opened, Err(filemap::Error::Corrupt { .. })),
+        "{opened:?}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "refused after {:?}",
+        started.elapsed()
+    );
     let m = Mapping::open_foreign(&name).unwrap();
     assert_eq!(m.len(), 8192);
     m.view().map().unwrap().write_at(10, b"raw").unwrap();
@@ -275,4 +288,17 @@ fn foreign_section_made_by_win32() {
         Mapping::remove_foreign(&made),
         Err(filemap::Error::Unsupported { .. })
     ));
+    // A name an event holds is taken too (it was an I/O error, ERROR_INVALID_HANDLE).
+    let event_name = unique("event");
+    let _event = filemap::sync::NamedEvent::create_new(
+        event_name.as_str(),
+        filemap::sync::EventReset::Manual,
+        false,
+    )
+    .unwrap();
+    let refused = Mapping::create_foreign(&format!("Local\\{event_name}"), 4096).map(|m| m.len());
+    assert!(
+        matches!(refused, Err(filemap::Error::AlreadyExists { .. })),
+        "{refused:?}"
+    );
 }

@@ -20,8 +20,8 @@ use windows_sys::Win32::Foundation::{
     ERROR_OUTOFMEMORY, ERROR_PRIVILEGE_NOT_HELD, INVALID_HANDLE_VALUE,
 };
 use windows_sys::Win32::System::Memory::{
-    CreateFileMappingW, OpenFileMappingW, FILE_MAP_EXECUTE, FILE_MAP_READ, FILE_MAP_WRITE,
-    PAGE_EXECUTE_READWRITE, PAGE_READWRITE, SEC_COMMIT, SEC_LARGE_PAGES, SEC_RESERVE,
+    CreateFileMappingW, OpenFileMappingW, FILE_MAP_READ, FILE_MAP_WRITE, PAGE_EXECUTE_READWRITE,
+    PAGE_READWRITE, SECTION_MAP_EXECUTE, SEC_COMMIT, SEC_LARGE_PAGES, SEC_RESERVE,
 };
 use windows_sys::Win32::System::Threading::{OpenEventW, OpenMutexW, OpenSemaphoreW};
 
@@ -55,6 +55,17 @@ fn section_protection(header: &Header) -> u32 {
     }
 }
 
+/// The permission bits of a new section for `header`: its entry's, with execute wherever
+/// they grant read if the object is executable.
+fn section_mode(header: &Header) -> u32 {
+    let mode = header.entry_mode();
+    if header.is_executable() {
+        mode | (mode & 0o444) >> 2
+    } else {
+        mode
+    }
+}
+
 /// A handle on a named or unnamed section holding a header. The kernel keeps the object
 /// while any handle on it is open.
 #[derive(Debug)]
@@ -75,6 +86,23 @@ pub(super) fn read_section_header(
     what: &dyn fmt::Display,
 ) -> Result<Header> {
     read_section_header_within(section, what, HEADER_WAIT)
+}
+
+/// `read_section_header` of the section named `name`: a section found without a header
+/// is waited for only while the name's creation lock exists (every filemap creator makes
+/// it before the section and holds it until the header is written): without it, the
+/// header is looked at once more (its creator may have written it, and let go of the lock,
+/// since the first look), and then taken as it is: another program's section (a
+/// zero-filled one waited the whole `HEADER_WAIT` before it was refused), or one whose
+/// creator died.
+fn read_named_section_header(section: BorrowedHandle<'_>, name: &Name) -> Result<Header> {
+    match read_section_header_within(section, name, Duration::ZERO) {
+        Err(Error::Corrupt { .. }) if creation::open_lock(name).is_some() => {
+            read_section_header(section, name)
+        }
+        Err(Error::Corrupt { .. }) => read_section_header_within(section, name, Duration::ZERO),
+        read => read,
+    }
 }
 
 /// `read_section_header`, waiting at most `patience` for a header being written.
@@ -204,7 +232,7 @@ fn native_kind(name: &Name) -> Option<Kind> {
     let w = kernel_name(name);
     // SAFETY: a valid NUL-terminated name; the handle is closed by `owned`.
     if let Some(section) = owned(unsafe { OpenFileMappingW(FILE_MAP_READ, 0, w.as_ptr()) }) {
-        return read_section_header(section.as_handle(), name)
+        return read_named_section_header(section.as_handle(), name)
             .ok()
             .map(|h| h.kind);
     }
@@ -324,10 +352,11 @@ fn open_entry_as_found(name: &Name, writable: bool) -> Result<(Entry, Header)> {
             FILE_MAP_READ
         };
     let w = kernel_name(name);
-    // With execute access if the object's security allows it (views of executable objects
-    // need it), else without.
+    // With the right to map executable views if the object's security grants it (views of
+    // executable objects ask for it: `SECTION_MAP_EXECUTE`, which the handle of the object's
+    // creator has, not `FILE_MAP_EXECUTE`, a right no permissions grant), else without.
     // SAFETY: a valid NUL-terminated name.
-    let mut h = unsafe { OpenFileMappingW(access | FILE_MAP_EXECUTE, 0, w.as_ptr()) };
+    let mut h = unsafe { OpenFileMappingW(access | SECTION_MAP_EXECUTE, 0, w.as_ptr()) };
     if h.is_null() && last_error() == ERROR_ACCESS_DENIED {
         // SAFETY: as above.
         h = unsafe { OpenFileMappingW(access, 0, w.as_ptr()) };
@@ -350,7 +379,7 @@ fn open_entry_as_found(name: &Name, writable: bool) -> Result<(Entry, Header)> {
         )
     })?;
     check_opened_owner(name, raw(section.as_handle()))?;
-    let header = read_section_header(section.as_handle(), name)?;
+    let header = read_named_section_header(section.as_handle(), name)?;
     // Let in for reading only if the object is file-backed and its permissions give other
     // users write access. (Its group's write bit alone does not let a refused writer in:
     // whether this user is in the creator's primary group is not looked at here.)
@@ -426,8 +455,10 @@ pub(crate) fn create_entry(
     }
     let total = header.entry_len();
     let w = kernel_name(name);
-    // A file-backed object's header section is writable by its owner alone.
-    let security = ObjectSecurity::new(header.entry_mode(), Rights::Section)?;
+    // A file-backed object's header section is writable by its owner alone. An executable
+    // object's views may be made executable by whoever may map it (as on Linux, where the
+    // mode's x bits are not asked of a mapping): its section grants execute with read.
+    let security = ObjectSecurity::new(section_mode(header), Rights::Section)?;
     let lock_security = ObjectSecurity::new(header.entry_mode(), Rights::CreationLock)?;
     // Held from before the section exists until its header is written (or found).
     let started = Instant::now();
@@ -574,7 +605,7 @@ fn found_without_lock(
         };
     };
     check_owner(name, raw(section.as_handle()))?;
-    let existing = read_section_header(section.as_handle(), name)?;
+    let existing = read_named_section_header(section.as_handle(), name)?;
     found(name, section, existing, wanted, mode, lock).map(Some)
 }
 
@@ -584,9 +615,9 @@ fn found_without_lock(
 fn open_existing_section(w: &[u16]) -> Option<OwnedHandle> {
     let write = FILE_MAP_READ | FILE_MAP_WRITE;
     [
-        write | FILE_MAP_EXECUTE,
+        write | SECTION_MAP_EXECUTE,
         write,
-        FILE_MAP_READ | FILE_MAP_EXECUTE,
+        FILE_MAP_READ | SECTION_MAP_EXECUTE,
         FILE_MAP_READ,
     ]
     .into_iter()

@@ -3,7 +3,7 @@
 
 use windows_sys::Win32::Foundation::{
     ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_COMMITMENT_LIMIT, ERROR_FILE_NOT_FOUND,
-    ERROR_NOT_ENOUGH_MEMORY, ERROR_OUTOFMEMORY, INVALID_HANDLE_VALUE,
+    ERROR_INVALID_HANDLE, ERROR_NOT_ENOUGH_MEMORY, ERROR_OUTOFMEMORY, INVALID_HANDLE_VALUE,
 };
 use windows_sys::Win32::System::Memory::{
     CreateFileMappingW, OpenFileMappingW, FILE_MAP_READ, FILE_MAP_WRITE, PAGE_READWRITE,
@@ -62,10 +62,31 @@ pub(crate) fn create_foreign(name: &str, size: u64, mode: u32) -> Result<Section
         )
     };
     let code = last_error();
+    let taken = || Error::AlreadyExists {
+        name: name.to_string(),
+    };
     let section = owned(h).ok_or_else(|| match code {
         ERROR_NOT_ENOUGH_MEMORY | ERROR_OUTOFMEMORY | ERROR_COMMITMENT_LIMIT => Error::NoSpace {
             place: "the system's commit limit (memory and page file)".into(),
             size,
+        },
+        // The name is an object's of another type (a mutex, an event).
+        ERROR_INVALID_HANDLE => taken(),
+        // A section that is there, which CreateFileMappingW asks all access of, and this
+        // user may not have it: taken, as it is on Linux. Or nothing is there and making
+        // it was refused (a `Global\` section outside session 0).
+        ERROR_ACCESS_DENIED => match section_there(&w) {
+            Some(true) => taken(),
+            Some(false) if name.starts_with("Global\\") => Error::PermissionDenied {
+                what: format!(
+                    "creating the shared memory segment {name} (a Global section needs \
+                     SeCreateGlobalPrivilege outside session 0)"
+                ),
+            },
+            Some(false) => Error::PermissionDenied {
+                what: format!("creating the shared memory segment {name}"),
+            },
+            None => Error::io("create the shared memory segment", name, os_error(code)),
         },
         _ => Error::io("create the shared memory segment", name, os_error(code)),
     })?;
@@ -75,6 +96,21 @@ pub(crate) fn create_foreign(name: &str, size: u64, mode: u32) -> Result<Section
         });
     }
     Ok(Section::from_handle(section))
+}
+
+/// Whether the name `w` (NUL-terminated) is taken: a section there (opened, or refused to
+/// this user) or another type's object; `false` if nothing is there; `None` if that could
+/// not be told.
+fn section_there(w: &[u16]) -> Option<bool> {
+    // SAFETY: a valid NUL-terminated name; a handle returned is closed by `owned`.
+    if owned(unsafe { OpenFileMappingW(FILE_MAP_READ, 0, w.as_ptr()) }).is_some() {
+        return Some(true);
+    }
+    match last_error() {
+        ERROR_ACCESS_DENIED | ERROR_INVALID_HANDLE => Some(true),
+        ERROR_FILE_NOT_FOUND => Some(false),
+        _ => None,
+    }
 }
 
 /// Windows removes a section with its last handle: there is no name to remove.

@@ -321,10 +321,20 @@ impl Section {
         }
         let (hi, lo) = split(offset);
         let base = at.unwrap_or_default();
-        // SAFETY: a valid section handle; with a base address, MapViewOfFileEx fails rather
-        // than replace anything mapped there.
-        let addr =
-            unsafe { MapViewOfFileEx(raw(self.handle()), desired, hi, lo, len, base.cast()) };
+        let map = |desired| {
+            // SAFETY: a valid section handle; with a base address, MapViewOfFileEx fails
+            // rather than replace anything mapped there.
+            unsafe { MapViewOfFileEx(raw(self.handle()), desired, hi, lo, len, base.cast()) }
+        };
+        let mut addr = map(desired);
+        let mut executable = self.executable;
+        if addr.Value.is_null() && executable && last_error() == ERROR_ACCESS_DENIED {
+            // A handle without the right to map executable views (another program's
+            // section, or one whose permissions grant no execute): mapped as its access
+            // says, and never made executable (`protect` is refused).
+            executable = false;
+            addr = map(desired & !FILE_MAP_EXECUTE);
+        }
         let ptr = NonNull::new(addr.Value.cast::<u8>()).ok_or_else(|| {
             let code = last_error();
             match code {
@@ -349,7 +359,7 @@ impl Section {
             len,
             private_before: Mutex::new(Vec::new()),
         };
-        if self.executable {
+        if executable {
             // Mapped with execute access, so that `protect` may make it executable later,
             // but not executable now: a view comes up as its access says, never writable
             // and executable at once. (Nothing to note in `private_before`: nothing is
@@ -361,7 +371,9 @@ impl Section {
                 Access::Copy => PAGE_WRITECOPY,
             };
             // (Dropping `view` unmaps it.)
-            view.protect_committed(plain, what)?;
+            view.protect_committed(plain, what, |code| {
+                Error::io("take execute rights from a view of", what, os_error(code))
+            })?;
         }
         if populate {
             let range = WIN32_MEMORY_RANGE_ENTRY {
@@ -560,16 +572,23 @@ impl RawView {
             before.sort_unstable();
             before.dedup();
         }
+        let failed = |code| match code {
+            ERROR_ACCESS_DENIED => Error::PermissionDenied {
+                what: format!("making a view {}", protection.protect),
+            },
+            _ => Error::io("change the protection of", "a view", os_error(code)),
+        };
         // SAFETY: the whole view; callers hold `&mut View`, so no reference into it exists.
         if unsafe { VirtualProtect(self.ptr.as_ptr().cast(), self.len.max(1), new, &mut old) } == 0
         {
             let code = last_error();
-            return Err(match code {
-                ERROR_ACCESS_DENIED => Error::PermissionDenied {
-                    what: format!("making a view {}", protection.protect),
-                },
-                _ => Error::io("change the protection of", "a view", os_error(code)),
-            });
+            if code != ERROR_INVALID_ADDRESS {
+                return Err(failed(code));
+            }
+            // Pages of a reserve object not committed yet, whose protection the system
+            // does not change: the committed ones' is (pages committed later come up with
+            // the rights the view was mapped with, as `CreateOptions::executable` says).
+            self.protect_committed(new, &"a view", failed)?;
         }
         Ok(())
     }
@@ -604,21 +623,23 @@ impl RawView {
 
     /// Sets the protection of the view's committed pages to `new` (those of a reserve
     /// object not committed yet have none to change, and the system refuses to change it).
-    fn protect_committed(&self, new: u32, what: &dyn fmt::Display) -> Result<()> {
+    /// `failed(code)`: the error for a change the system refused.
+    fn protect_committed(
+        &self,
+        new: u32,
+        what: &dyn fmt::Display,
+        failed: impl Fn(u32) -> Error,
+    ) -> Result<()> {
         let base = self.ptr.as_ptr();
         self.for_each_region(self.len.max(1), what, |at, span, info| {
             if info.State != MEM_COMMIT {
                 return Ok(());
             }
             let mut old = 0u32;
-            // SAFETY: a range of this view, which nothing refers into yet (its mapping is
-            // being made).
+            // SAFETY: a range of this view, which nothing refers into (its mapping is being
+            // made, or its owner holds it mutably).
             if unsafe { VirtualProtect(base.add(at).cast(), span, new, &mut old) } == 0 {
-                return Err(Error::io(
-                    "take execute rights from a view of",
-                    what,
-                    os_error(last_error()),
-                ));
+                return Err(failed(last_error()));
             }
             Ok(())
         })
