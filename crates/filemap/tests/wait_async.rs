@@ -29,6 +29,11 @@ fn main() {
     if let Some((role, args)) = role() {
         std::process::exit(play(&role, &args));
     }
+    #[cfg(not(target_os = "linux"))]
+    println!(
+        "an_idle_waiter_thread_sleeps_without_ticking: Linux only (it counts the waiter \
+         threads' context switches under /proc; the Windows waiter sleeps INFINITE alike)"
+    );
     run_tests(&[
         (
             "hundred_futures_on_one_runtime_get_exactly_their_messages",
@@ -53,6 +58,15 @@ fn main() {
         (
             "service_and_inbox_futures_across_processes",
             service_and_inbox_futures_across_processes,
+        ),
+        (
+            "a_response_wait_with_nothing_pending_is_refused",
+            a_response_wait_with_nothing_pending_is_refused,
+        ),
+        #[cfg(target_os = "linux")]
+        (
+            "an_idle_waiter_thread_sleeps_without_ticking",
+            an_idle_waiter_thread_sleeps_without_ticking,
         ),
         (
             "a_pending_receive_spins_briefly_then_sleeps",
@@ -648,6 +662,77 @@ impl std::task::Wake for Counting {
     }
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
         self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A receive of responses with no request pending would wait for ever (every response is
+/// dropped): without a timeout it is refused, blocking and async; with one it waits it out.
+fn a_response_wait_with_nothing_pending_is_refused() {
+    let _ns = Namespace::new();
+    let name = unique("nothing-pending");
+    let _server = Server::create_or_open(name.as_str(), &ServiceOptions::new()).unwrap();
+    let mut client = Client::open(name.as_str()).unwrap();
+    let refused = client.recv_response().map(|r| r.request());
+    assert!(
+        matches!(refused, Err(Error::Unsupported { .. })),
+        "{refused:?}"
+    );
+    let refused = filemap::wait::block_on(client.recv_response_async()).map(|r| r.request());
+    assert!(
+        matches!(refused, Err(Error::Unsupported { .. })),
+        "{refused:?}"
+    );
+    let waited = client
+        .recv_response_timeout(Duration::from_millis(10))
+        .map(|r| r.request());
+    assert!(matches!(waited, Err(Error::Timeout { .. })), "{waited:?}");
+}
+
+/// A waiter thread with no future to look at sleeps until one comes: it woke every
+/// 100 ms (its tick) for the life of the process. A future registered and dropped starts
+/// the threads; then, for 1 s, the context switches of every waiter thread of this process
+/// are counted (`/proc/self/task`): a tick would make about ten. Linux (the threads'
+/// names and counts under `/proc`).
+#[cfg(target_os = "linux")]
+fn an_idle_waiter_thread_sleeps_without_ticking() {
+    let _ns = Namespace::new();
+    let event = NamedEvent::create_new(unique("idle-waiter"), EventReset::Manual, false).unwrap();
+    let waited = current_thread().block_on(async {
+        tokio::time::timeout(Duration::from_millis(20), event.wait_async()).await
+    });
+    assert!(waited.is_err(), "the event was never set: {waited:?}");
+    // Context switches of this process's waiter threads, by thread id.
+    let switches = || -> std::collections::BTreeMap<String, u64> {
+        let mut found = std::collections::BTreeMap::new();
+        for task in std::fs::read_dir("/proc/self/task").unwrap() {
+            let task = task.unwrap().path();
+            let name = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+            if !name.starts_with("filemap-waiter") {
+                continue;
+            }
+            let status = std::fs::read_to_string(task.join("status")).unwrap_or_default();
+            let count: u64 = status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches"))
+                .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+                .sum();
+            found.insert(task.display().to_string(), count);
+        }
+        found
+    };
+    // Time for the dropped future's entry to go.
+    std::thread::sleep(Duration::from_millis(300));
+    let before = switches();
+    assert!(!before.is_empty(), "no waiter thread found");
+    std::thread::sleep(Duration::from_secs(1));
+    let after = switches();
+    for (thread, count) in &before {
+        let later = after.get(thread).copied().unwrap_or(*count);
+        assert!(
+            later - count <= 2,
+            "an idle waiter thread ({thread}) was switched {} times in 1 s",
+            later - count
+        );
     }
 }
 

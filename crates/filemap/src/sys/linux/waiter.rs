@@ -2,7 +2,7 @@
 //! each sleeps in one `futex_waitv` over the words of up to [`PER_THREAD`] pending
 //! futures plus a private word of its own, and wakes a future's waker when its word
 //! changes. A new thread starts when every thread has its fill; none ever ends (they are
-//! few, and asleep when idle).
+//! few, and asleep when idle: a thread with no future to look at sleeps without a tick).
 //!
 //! - A future readies its sleep first (it counts itself where the object's waker looks and
 //!   notes its word's value, `waits::arm`), looks at the object again, and only then
@@ -305,14 +305,20 @@ fn run(shard: &'static Shard) {
             waits.push(wait_for(word, expected, futex::WaitFlags::empty()));
             slept_on.push((entry.id, word));
         }
-        let timeout = TICK.saturating_sub(last_tick.elapsed());
-        let deadline = super::waits::deadline_in(timeout);
+        // With no future to look at, no tick: asleep until a registration's nudge.
+        let idle = slept_on.is_empty();
+        let deadline =
+            (!idle).then(|| super::waits::deadline_in(TICK.saturating_sub(last_tick.elapsed())));
         let result = futex::waitv(
             &waits,
             futex::WaitvFlags::empty(),
-            Some(&deadline),
+            deadline.as_ref(),
             rustix::time::ClockId::Monotonic,
         );
+        if idle {
+            // The ticks count from the first registration after the idle sleep.
+            last_tick = Instant::now();
+        }
         let ids = || slept_on.iter().map(|e| e.0).collect::<Vec<u64>>();
         let changed: Vec<u64> = match result {
             // The thread's own word: the set changed.
@@ -343,13 +349,9 @@ fn run(shard: &'static Shard) {
             Err(_) => {
                 if slept_on.is_empty() {
                     // Nothing to look at: until a registration comes (its nudge wakes
-                    // this sleep, as it would `futex_waitv`'s), or the tick.
-                    let tick = rustix::fs::Timespec {
-                        tv_sec: 0,
-                        tv_nsec: TICK.as_nanos() as _,
-                    };
-                    let _ =
-                        futex::wait(&shard.control, futex::Flags::PRIVATE, control, Some(&tick));
+                    // this sleep, as it would `futex_waitv`'s), without a tick.
+                    let _ = futex::wait(&shard.control, futex::Flags::PRIVATE, control, None);
+                    last_tick = Instant::now();
                 } else {
                     std::thread::sleep(POLL);
                 }

@@ -1,7 +1,8 @@
 //! The process's waiter threads, which sleep for the async waits (`crate::wait::future`):
 //! each sleeps in one `WaitForMultipleObjects` over the handles of up to [`PER_THREAD`]
 //! pending futures plus an event of its own, and wakes a future's waker when its handle
-//! is signalled. A new thread starts when every thread has its fill; none ever ends.
+//! is signalled. A new thread starts when every thread has its fill; none ever ends (a
+//! thread with no future to look at, and nothing taken for one, sleeps without a tick).
 //!
 //! - A registration holds a duplicate of the object's handle, so the thread never waits on
 //!   a handle value that was closed (and perhaps reused) under it, even for a future that
@@ -40,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use windows_sys::Win32::Foundation::{WAIT_OBJECT_0, WAIT_TIMEOUT};
 use windows_sys::Win32::System::Threading::{
-    CreateEventW, ReleaseSemaphore, SetEvent, WaitForMultipleObjects,
+    CreateEventW, ReleaseSemaphore, SetEvent, WaitForMultipleObjects, INFINITE,
 };
 
 use super::waits::{GiveBack, WaitTarget};
@@ -289,11 +290,22 @@ fn run(shard: &'static Shard) {
         }
         // Whole milliseconds, rounded up: rounded down, the last moments before a tick or
         // a poll were waits of 0 ms, one after another (the thread spun).
-        let millis = u32::try_from(timeout.as_nanos().div_ceil(1_000_000)).unwrap_or(u32::MAX);
+        let mut millis =
+            u32::try_from(timeout.as_nanos().div_ceil(1_000_000)).unwrap_or(u32::MAX - 1);
+        // With no future to look at and nothing taken for one, no tick: asleep until a
+        // registration's nudge (`INFINITE`).
+        let idle = waited_on.is_empty() && !polled && unclaimed.is_empty();
+        if idle {
+            millis = INFINITE;
+        }
         let n = handles.len() as u32;
         // SAFETY: the shard's event and the registrations' duplicates, kept open by
         // `waited_on` while the wait lasts; at most 64.
         let code = unsafe { WaitForMultipleObjects(n, handles.as_ptr(), 0, millis) };
+        if idle {
+            // The ticks count from the first registration after the idle sleep.
+            last_tick = Instant::now();
+        }
         match code {
             WAIT_OBJECT_0 | WAIT_TIMEOUT => {}
             c if (WAIT_OBJECT_0 + 1..WAIT_OBJECT_0 + n).contains(&c) => {
