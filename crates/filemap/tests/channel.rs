@@ -73,6 +73,11 @@ fn main() {
     ));
     #[cfg(target_os = "linux")]
     tests.push((
+        "a_sleeper_count_set_to_zero_under_a_sleeper_heals",
+        a_sleeper_count_set_to_zero_under_a_sleeper_heals,
+    ));
+    #[cfg(target_os = "linux")]
+    tests.push((
         "a_release_position_moved_back_holds_no_sender_up",
         a_release_position_moved_back_holds_no_sender_up,
     ));
@@ -87,6 +92,7 @@ fn main() {
     println!(
         "a_receiver_spins_through_a_long_message_being_written, \
          a_sender_killed_asleep_is_counted_asleep_no_more, \
+         a_sleeper_count_set_to_zero_under_a_sleeper_heals, \
          a_release_position_moved_back_holds_no_sender_up: Linux only (they read or write \
          words of the entry's file; the code under test is the same here)"
     );
@@ -976,6 +982,53 @@ fn a_receiver_spins_through_a_long_message_being_written() {
     slot.copy_from_slice(&vec![7u8; 1 << 20]).unwrap();
     slot.commit();
     assert_eq!(receiver.join().unwrap(), 1 << 20);
+}
+
+/// A receiver's sleeper count set to 0 by another process while the receiver sleeps (only
+/// a process outside the protocol writes it): the receiver counts itself out without
+/// wrapping, and asleep again is counted again (it wrapped to u32::MAX, and back to 0 at
+/// its next sleep: asleep uncounted for good, every message then waited out its timed
+/// sleep). Linux (the count is read and written through the entry's file).
+#[cfg(target_os = "linux")]
+fn a_sleeper_count_set_to_zero_under_a_sleeper_heals() {
+    let ns = Namespace::new();
+    let name = unique("zeroed-sleepers");
+    let mut tx = Sender::create_or_open(&name, 64 << 10).unwrap();
+    let file = common::EntryFile::open(&ns, &name);
+    // The receiver's count of sleepers is the ring's control word at 260.
+    let at = file.data_offset() + 260;
+    let asleep = || u32::from_ne_bytes(file.read(at));
+    let wait_for = |what: &str, count: u32| {
+        let started = Instant::now();
+        while asleep() != count {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{what}: the count is {}",
+                asleep()
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+    let receiver = std::thread::spawn({
+        let name = name.clone();
+        move || {
+            let mut rx = Receiver::open(&name).unwrap();
+            (0..2)
+                .map(|_| rx.recv().unwrap().to_vec().unwrap())
+                .collect::<Vec<_>>()
+        }
+    });
+    wait_for("the receiver never slept", 1);
+    file.write(at, &0u32.to_ne_bytes());
+    tx.send(b"one").unwrap();
+    // Woken by its timed sleep (the send saw nobody asleep), it counted itself out: 0,
+    // not u32::MAX; then asleep for the second message, counted again.
+    wait_for("the receiver is not counted asleep again", 1);
+    tx.send(b"two").unwrap();
+    assert_eq!(receiver.join().unwrap(), [b"one".to_vec(), b"two".to_vec()]);
+    wait_for("the receiver left a count", 0);
+    drop((tx, file));
+    ns.assert_empty();
 }
 
 /// A sender killed with kill -9 while asleep, waiting for room, stayed counted asleep for

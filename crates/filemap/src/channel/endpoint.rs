@@ -32,13 +32,29 @@ impl Sleep<'_> {
     /// killed between the two leaves the total too high (a wake-up rung for nobody), never
     /// too low (a sleeper the publisher would not ring): the next subscriber of the slot
     /// takes what the slot's count says back from the total.
+    ///
+    /// A count taken below 0 is set back to 0: one another process set to 0 under a
+    /// sleeper (only a process outside the protocol writes them) would otherwise wrap to
+    /// `u32::MAX` when the sleeper counts itself out, and back to 0 when it next counts
+    /// itself in, asleep uncounted for good (every wake-up then waited out the timed
+    /// sleep). One add and at most one compare-and-swap: no loop another process's writes
+    /// could keep going.
     pub(crate) fn add_sleeper(&self, n: i32) {
         let (first, second) = match self.all_sleepers {
             Some(all) if n > 0 => (all, Some(self.sleepers)),
             all => (self.sleepers, all),
         };
         for counter in std::iter::once(first).chain(second) {
-            counter.fetch_add(n as u32, Ordering::SeqCst);
+            let before = counter.fetch_add(n as u32, Ordering::SeqCst);
+            if n < 0 && before < n.unsigned_abs() {
+                // Wrapped: back to 0, unless the count changed again meanwhile.
+                let _ = counter.compare_exchange(
+                    before.wrapping_add(n as u32),
+                    0,
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                );
+            }
         }
     }
 }
