@@ -22,6 +22,7 @@ fn main() {
     #[cfg(not(target_os = "linux"))]
     println!(
         "an_oldest_frame_past_the_tail_is_corrupt, \
+         a_tail_kept_moving_past_the_frames_holds_a_join_up_briefly, \
          a_history_longer_than_the_most_is_capped, \
          a_sleeper_count_left_too_high_in_a_slot_never_wraps_the_total, \
          a_publisher_killed_asleep_is_counted_asleep_no_more, \
@@ -84,6 +85,11 @@ fn main() {
         (
             "an_oldest_frame_past_the_tail_is_corrupt",
             an_oldest_frame_past_the_tail_is_corrupt,
+        ),
+        #[cfg(target_os = "linux")]
+        (
+            "a_tail_kept_moving_past_the_frames_holds_a_join_up_briefly",
+            a_tail_kept_moving_past_the_frames_holds_a_join_up_briefly,
         ),
         #[cfg(target_os = "linux")]
         (
@@ -434,6 +440,56 @@ fn publish(publisher: &mut Publisher, range: std::ops::Range<u64>, hash: &mut Xx
 
 /// One publisher, four subscriber processes: each receives every message, intact, in
 /// order, with its sequence number (the checksums agree).
+/// A tail that another process keeps moving past the last frame (a word every process may
+/// write) makes every walk of a joining subscriber from the oldest frame fail at the last
+/// one, and look as if the publisher had moved on: the join gives up once it has walked 64
+/// rings' worth (it walked the ring up to 10,000 times: about a minute on this half-full
+/// 64 MiB ring, hours on a gigabyte). The tail moves every millisecond, for at most 90 s.
+/// Linux (the tail is written through the entry's file).
+#[cfg(target_os = "linux")]
+fn a_tail_kept_moving_past_the_frames_holds_a_join_up_briefly() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let ns = Namespace::new();
+    let name = unique("moving-tail");
+    let capacity = 64u64 << 20;
+    let mut publisher =
+        Publisher::create_or_open(&name, &TopicOptions::new().capacity(capacity)).unwrap();
+    let file = common::EntryFile::open(&ns, &name);
+    // The ring's control area starts the data area; the publisher's tail is at 128.
+    let tail_at = file.data_offset() + 128;
+    let tail = || u64::from_le_bytes(file.read(tail_at));
+    while tail() < capacity / 2 {
+        publisher.publish(&[]).unwrap();
+    }
+    let real = tail();
+    let stop = AtomicBool::new(false);
+    let (joined, took) = std::thread::scope(|s| {
+        s.spawn(|| {
+            let began = Instant::now();
+            let mut fake = real;
+            while !stop.load(Ordering::Relaxed) && began.elapsed() < Duration::from_secs(90) {
+                fake = (fake + 64).min(capacity - 4096);
+                file.write(tail_at, &fake.to_le_bytes());
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let started = Instant::now();
+        let joined = Subscriber::open(&name).map(|s| s.slot());
+        let took = started.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        (joined, took)
+    });
+    file.write(tail_at, &real.to_le_bytes());
+    assert!(
+        matches!(joined, Err(Error::Corrupt { .. } | Error::Outpaced { .. })),
+        "{joined:?}"
+    );
+    assert!(took < Duration::from_secs(30), "the join took {took:?}");
+    println!("    refused after {took:?}");
+    drop((publisher, file));
+    ns.assert_empty();
+}
+
 fn every_subscriber_gets_every_message() {
     let ns = Namespace::new();
     let name = unique("fanout");

@@ -21,6 +21,11 @@ const ATTEMPTS: u32 = 10_000;
 /// the publisher has not written over them.
 const CHECK_EVERY: usize = 32;
 
+/// How many rings' worth of bytes a joining subscriber walks in all its tries before it
+/// gives up: a tail that another process keeps moving past the last frame would have each
+/// of the [`ATTEMPTS`] walk a whole ring (hours, on a ring of a gigabyte).
+const WALK_RINGS: u64 = 64;
+
 /// One subscriber of a topic (see [`crate::topic`]): every message published while it is
 /// connected, in order.
 ///
@@ -182,7 +187,10 @@ impl Subscriber {
             .store((state | CONNECTED).wrapping_add(2), Ordering::Release);
         let first_oldest = area.oldest().load(Ordering::Acquire);
         let mut moved = false;
-        for _ in 0..ATTEMPTS {
+        let mut walk_left = self.topic.end.ring.capacity().saturating_mul(WALK_RINGS);
+        let mut attempts = 0;
+        while attempts < ATTEMPTS && walk_left > 0 {
+            attempts += 1;
             let oldest = area.oldest().load(Ordering::Acquire);
             moved |= oldest != first_oldest;
             // After `oldest`, which the publisher stores after the count (release): the
@@ -201,7 +209,9 @@ impl Subscriber {
                 continue;
             }
             let tail = self.topic.end.ring.tail().load(Ordering::Acquire);
-            if let Some((pos, expected)) = self.start_after(oldest, history, published)? {
+            if let Some((pos, expected)) =
+                self.start_after(oldest, history, published, &mut walk_left)?
+            {
                 self.pos = pos;
                 self.expected = expected;
                 let slot = self.my_slot();
@@ -235,18 +245,20 @@ impl Subscriber {
         }
         Err(Error::Outpaced {
             name: self.name().to_string(),
-            attempts: ATTEMPTS,
+            attempts,
         })
     }
 
     /// Where to start, walking the frames from `oldest` to the tail: the K-th last frame
     /// (with `history`) or the tail, and that message's sequence number. `None` if the
-    /// publisher overwrote frames during the walk (try again).
+    /// publisher overwrote frames during the walk (try again), or the walk used up
+    /// `walk_left`, the bytes the join may still walk (then 0).
     fn start_after(
         &self,
         oldest: u64,
         history: bool,
         published: u64,
+        walk_left: &mut u64,
     ) -> Result<Option<(u64, u64)>> {
         let (ring, area) = (self.topic.end.ring, self.topic.area);
         if !ring::valid_position(oldest) {
@@ -291,6 +303,9 @@ impl Subscriber {
         let (mut next_seq, mut seq_from) = (published, None);
         let mut at = oldest;
         while at < tail {
+            if *walk_left == 0 {
+                return Ok(None);
+            }
             if drop_oldest {
                 walked[unchecked] = at;
                 unchecked += 1;
@@ -298,6 +313,7 @@ impl Subscriber {
             let Ok(found) = ring.next_frame(at) else {
                 return Ok(None);
             };
+            let from = at;
             at = match found {
                 Next::Frame { end, .. } => {
                     let seq = ring.frame_seq(at).load(Ordering::Relaxed);
@@ -318,6 +334,7 @@ impl Subscriber {
                 }
                 Next::Empty => return Ok(None),
             };
+            *walk_left = walk_left.saturating_sub(at.saturating_sub(from).max(1));
             if drop_oldest && (unchecked == CHECK_EVERY || at >= tail) {
                 fence(Ordering::Acquire);
                 let now = area.oldest().load(Ordering::Relaxed);
