@@ -15,18 +15,21 @@
 //! far side, when a put fails, and when the export stops, the message held is left in the
 //! channel (`RecvSlot::leave`), for the next put or the channel's next receiver, and the
 //! channel's sender waits for room, as it would for a slow local receiver. A put that went
-//! well has only handed the message to Zenoh's queue, which Zenoh sends when the session
-//! closes: a stopping bridge ends its exports (each after the put it is making) before it
-//! closes its session, as a put made while the session closes is taken and not sent. What
-//! the queue holds when the link dies, or when a bridge stops while its link is stalled
-//! (the session then closes after a second, and lets a put waiting for room in the queue
-//! return as if it went well), is lost, as any put is; the far side's gap report says so.
+//! well has only handed the message to Zenoh's queue, and Zenoh's close cuts short the
+//! sending of what its queue and the link still hold: a stopping bridge ends its exports
+//! (each after the put it is making, as a put made while the session closes is taken and
+//! not sent), and keeps its session open until a second after the last put before it
+//! closes it. What the far side has not received by then (a far side that reads slower
+//! than the link carries), and what the queue holds when the link dies, or when a bridge
+//! stops while its link is stalled (the session then closes after a second, and lets a
+//! put waiting for room in the queue return as if it went well), is lost, as any put is;
+//! the far side's gap report says so.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use filemap::channel::{Receiver, RecvSlot};
 use filemap::topic::Subscriber;
@@ -54,6 +57,25 @@ pub(crate) struct ExportCounters {
     /// another topic's now) and stopped reading: the scan ends the export once its buffer
     /// is sent, and a topic made again under the name is exported anew.
     pub(crate) name_removed: AtomicBool,
+    /// When the last put that went well returned, on [`put_clock`] (0: none yet).
+    last_put: AtomicU64,
+}
+
+impl ExportCounters {
+    /// How long ago the last put that went well returned; `None` if none did.
+    pub(crate) fn since_last_put(&self) -> Option<Duration> {
+        match self.last_put.load(Ordering::Relaxed) {
+            0 => None,
+            at => Some(Duration::from_nanos(put_clock().saturating_sub(at))),
+        }
+    }
+}
+
+/// Nanoseconds since the process first read this clock, plus one (never 0).
+fn put_clock() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let nanos = START.get_or_init(Instant::now).elapsed().as_nanos();
+    u64::try_from(nanos).unwrap_or(u64::MAX - 1) + 1
 }
 
 /// The messages read and not yet put, oldest first, and their bytes.
@@ -169,7 +191,7 @@ impl MatchState {
 
 struct Matching {
     state: Arc<MatchState>,
-    last_asked: Option<std::time::Instant>,
+    last_asked: Option<Instant>,
 }
 
 impl Matching {
@@ -179,7 +201,7 @@ impl Matching {
         }
         let due = self.last_asked.is_none_or(|at| at.elapsed() >= STOP_CHECK);
         if due {
-            self.last_asked = Some(std::time::Instant::now());
+            self.last_asked = Some(Instant::now());
             let changes = self.state.said.lock().unwrap_or_else(|p| p.into_inner()).0;
             if let Ok(status) = publisher.matching_status().wait() {
                 let mut said = self.state.said.lock().unwrap_or_else(|p| p.into_inner());
@@ -351,6 +373,7 @@ impl Putting {
             .wait();
         if put.is_ok() {
             self.counters.forwarded.fetch_add(1, Ordering::Relaxed);
+            self.counters.last_put.store(put_clock(), Ordering::Relaxed);
         }
         put
     }

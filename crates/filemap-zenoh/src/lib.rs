@@ -590,9 +590,9 @@ impl Bridge {
     fn shut_down(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         // The exports and services end first, each after the put or reply it is making,
-        // for at most `EXPORTS_STOP`: Zenoh's close sends what its queue holds, but not
-        // what is put while it closes (a channel's message, received from the channel once
-        // put, was lost so: many at each stop on a loaded machine). Then the session: a put
+        // for at most `EXPORTS_STOP`: Zenoh's close takes what is put while it closes and
+        // does not send it (a channel's message, received from the channel once put, was
+        // lost so: many at each stop on a loaded machine). Then the session: a put
         // that waits for room in a stalled link's queue is let go when it closes, so that
         // stopping never waits for the network longer than that.
         // (An export the scanner starts from now on sees the stop under the exports' lock
@@ -603,6 +603,17 @@ impl Bridge {
         let deadline = std::time::Instant::now() + EXPORTS_STOP;
         while !self.senders_ended() && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
+        }
+        // Zenoh's close cuts short the sending of what its queue and the link still hold
+        // for a far side that reads slower than the exports put (thousands of a channel's
+        // messages, put and received, were lost so): the session stays open until
+        // `LINGER` after the last put.
+        let since_last_put = lock(&self.exports)
+            .values()
+            .filter_map(|export| export.counters.since_last_put())
+            .min();
+        if let Some(since) = since_last_put {
+            std::thread::sleep(LINGER.saturating_sub(since));
         }
         if let Some(session) = self.session.take() {
             let _ = session.close().wait();
@@ -638,6 +649,11 @@ impl Bridge {
 /// `export::STOP_CHECK`) before it closes its session anyway (a put waiting for room in a
 /// stalled link's queue ends only then).
 const EXPORTS_STOP: Duration = Duration::from_secs(1);
+
+/// How long after its exports' last put a stopping bridge keeps its session open, for
+/// Zenoh to send what it holds (its close cuts that short): what a far side has not
+/// received by then is lost.
+const LINGER: Duration = Duration::from_secs(1);
 
 impl Drop for Bridge {
     fn drop(&mut self) {
