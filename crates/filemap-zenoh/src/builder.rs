@@ -25,6 +25,9 @@ pub(crate) struct Settings {
     /// `Global\` names shares (on Windows, every session's): an import drops what carries
     /// it, as it drops what carries `origin`.
     pub(crate) global_origin: String,
+    /// When the bridge last handed something to Zenoh to send (made afresh for each
+    /// bridge started).
+    pub(crate) sent: Arc<crate::LastSent>,
 }
 
 impl Settings {

@@ -18,16 +18,16 @@
 //! well has only handed the message to Zenoh's queue, and Zenoh's close cuts short the
 //! sending of what its queue and the link still hold: a stopping bridge ends its exports
 //! (each after the put it is making, as a put made while the session closes is taken and
-//! not sent), and keeps its session open until a second after the last put before it
-//! closes it. What the far side has not received by then (a far side that reads slower
-//! than the link carries), and what the queue holds when the link dies, or when a bridge
-//! stops while its link is stalled (the session then closes after a second, and lets a
-//! put waiting for room in the queue return as if it went well), is lost, as any put is;
-//! the far side's gap report says so.
+//! not sent), and keeps its session open until a second after the last put (or service
+//! reply) before it closes it. What the far side has not received by then (a far side
+//! that reads slower than the link carries), and what the queue holds when the link dies,
+//! or when a bridge stops while its link is stalled (the session then closes after a
+//! second or two, and lets a put waiting for room in the queue return as if it went
+//! well), is lost, as any put is; the far side's gap report says so.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -57,25 +57,6 @@ pub(crate) struct ExportCounters {
     /// another topic's now) and stopped reading: the scan ends the export once its buffer
     /// is sent, and a topic made again under the name is exported anew.
     pub(crate) name_removed: AtomicBool,
-    /// When the last put that went well returned, on [`put_clock`] (0: none yet).
-    last_put: AtomicU64,
-}
-
-impl ExportCounters {
-    /// How long ago the last put that went well returned; `None` if none did.
-    pub(crate) fn since_last_put(&self) -> Option<Duration> {
-        match self.last_put.load(Ordering::Relaxed) {
-            0 => None,
-            at => Some(Duration::from_nanos(put_clock().saturating_sub(at))),
-        }
-    }
-}
-
-/// Nanoseconds since the process first read this clock, plus one (never 0).
-fn put_clock() -> u64 {
-    static START: OnceLock<Instant> = OnceLock::new();
-    let nanos = START.get_or_init(Instant::now).elapsed().as_nanos();
-    u64::try_from(nanos).unwrap_or(u64::MAX - 1) + 1
 }
 
 /// The messages read and not yet put, oldest first, and their bytes.
@@ -276,6 +257,7 @@ pub(crate) fn start(
         key,
         origin: settings.origin_of(&source_name).to_string(),
         counters: counters.clone(),
+        sent: settings.sent.clone(),
         stop: stop.clone(),
         bridge_stop: bridge_stop.clone(),
         log,
@@ -357,6 +339,8 @@ struct Putting {
     key: String,
     origin: String,
     counters: Arc<ExportCounters>,
+    /// The bridge's note of when it last sent.
+    sent: Arc<crate::LastSent>,
     stop: Arc<AtomicBool>,
     /// Set when the bridge stops, before its session closes (which fails the puts).
     bridge_stop: Arc<AtomicBool>,
@@ -373,7 +357,7 @@ impl Putting {
             .wait();
         if put.is_ok() {
             self.counters.forwarded.fetch_add(1, Ordering::Relaxed);
-            self.counters.last_put.store(put_clock(), Ordering::Relaxed);
+            self.sent.now();
         }
         put
     }

@@ -52,7 +52,7 @@ pub use status::{read_status, BridgeStatus, STATUS_PREFIX};
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -198,6 +198,8 @@ pub struct Bridge {
     services: Vec<service::ServiceBridge>,
     scanner: Option<JoinHandle<()>>,
     session: Option<zenoh::Session>,
+    /// When the exports last put and the services last replied (see `LINGER`).
+    sent: Arc<LastSent>,
     origin: String,
 }
 
@@ -290,6 +292,7 @@ impl Bridge {
                 query_timeout: Duration::from_secs(10),
                 origin: origin_id(&filemap::namespace::identity()),
                 global_origin: origin_id(&filemap::namespace::global_identity()),
+                sent: Arc::default(),
             },
             exports: Vec::new(),
             imports: Vec::new(),
@@ -365,7 +368,9 @@ impl Bridge {
         }
         let config = builder.zenoh_config()?;
         let session = zenoh::open(config).wait().map_err(zenoh_error)?;
-        let settings = builder.settings.clone();
+        let mut settings = builder.settings.clone();
+        // (This bridge's own: a builder cloned and started twice makes two.)
+        settings.sent = Arc::default();
         // Made as it goes: a part that fails to start drops it, which stops every part
         // started before (their threads end, the session closes).
         let mut bridge = Bridge {
@@ -377,6 +382,7 @@ impl Bridge {
             scanner: None,
             session: Some(session.clone()),
             origin: builder.settings.origin.clone(),
+            sent: settings.sent.clone(),
         };
         let stop = bridge.stop.clone();
         let shared = import::Shared {
@@ -592,11 +598,13 @@ impl Bridge {
         // The exports and services end first, each after the put or reply it is making,
         // for at most `EXPORTS_STOP`: Zenoh's close takes what is put while it closes and
         // does not send it (a channel's message, received from the channel once put, was
-        // lost so: many at each stop on a loaded machine). Then the session: a put
-        // that waits for room in a stalled link's queue is let go when it closes, so that
-        // stopping never waits for the network longer than that.
+        // lost so: many at each stop on a loaded machine). Then the session, at most
+        // `LINGER` later: a put that waits for room in a stalled link's queue is let go
+        // when it closes, so that stopping never waits for the network longer than
+        // `EXPORTS_STOP` and `LINGER` together.
         // (An export the scanner starts from now on sees the stop under the exports' lock
-        // and is joined by the scanner: those asked here are all that will put.)
+        // and is joined by the scanner; a topic's may put its history meanwhile, as a put
+        // made while the session closes: not sent.)
         lock(&self.exports)
             .values()
             .for_each(export::Export::ask_to_end);
@@ -604,18 +612,14 @@ impl Bridge {
         while !self.senders_ended() && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
-        // Zenoh's close cuts short the sending of what its queue and the link still hold
-        // for a far side that reads slower than the exports put (thousands of a channel's
-        // messages, put and received, were lost so): the session stays open until
-        // `LINGER` after the last put.
-        let since_last_put = lock(&self.exports)
-            .values()
-            .filter_map(|export| export.counters.since_last_put())
-            .min();
-        if let Some(since) = since_last_put {
-            std::thread::sleep(LINGER.saturating_sub(since));
-        }
         if let Some(session) = self.session.take() {
+            // Zenoh's close cuts short the sending of what its queue and the link still
+            // hold for a far side that reads slower than the bridge sends (thousands of a
+            // channel's messages, put and received, were lost so): the session stays open
+            // until `LINGER` after the last put or reply.
+            if let Some(since) = self.sent.since() {
+                std::thread::sleep(LINGER.saturating_sub(since));
+            }
             let _ = session.close().wait();
         }
         if let Some(scanner) = self.scanner.take() {
@@ -650,10 +654,41 @@ impl Bridge {
 /// stalled link's queue ends only then).
 const EXPORTS_STOP: Duration = Duration::from_secs(1);
 
-/// How long after its exports' last put a stopping bridge keeps its session open, for
+/// How long after its last put or reply a stopping bridge keeps its session open, for
 /// Zenoh to send what it holds (its close cuts that short): what a far side has not
 /// received by then is lost.
 const LINGER: Duration = Duration::from_secs(1);
+
+/// When a bridge last handed something to Zenoh to send (an export's put, a service's
+/// reply), on a clock of the process's: nanoseconds since its first reading, plus one (0:
+/// nothing yet).
+#[derive(Debug, Default)]
+pub(crate) struct LastSent(AtomicU64);
+
+impl LastSent {
+    /// Notes that something was handed to Zenoh now.
+    pub(crate) fn now(&self) {
+        self.0.fetch_max(sent_clock(), Ordering::Release);
+    }
+
+    /// How long ago something was last handed to Zenoh; `None` if nothing was.
+    fn since(&self) -> Option<Duration> {
+        match self.0.load(Ordering::Acquire) {
+            0 => None,
+            at => Some(Duration::from_nanos(sent_clock().saturating_sub(at))),
+        }
+    }
+}
+
+/// [`LastSent`]'s clock: nanoseconds since the process first read it, plus one (never 0).
+fn sent_clock() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let nanos = START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_nanos();
+    u64::try_from(nanos).unwrap_or(u64::MAX - 1) + 1
+}
 
 impl Drop for Bridge {
     fn drop(&mut self) {

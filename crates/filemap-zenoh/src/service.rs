@@ -28,7 +28,7 @@ use zenoh::query::Query;
 use zenoh::{Session, Wait};
 
 use crate::export::STOP_CHECK;
-use crate::{keys, wire, Log, Settings};
+use crate::{keys, wire, LastSent, Log, Settings};
 
 /// How often an exported service looks for queries its local server left unanswered too
 /// long.
@@ -79,6 +79,8 @@ pub(crate) fn export(
         .declare_queryable(key.clone())
         .wait()
         .map_err(crate::zenoh_error)?;
+    // Noted after every reply (a stopping bridge keeps its session open a while after).
+    let sent = settings.sent.clone();
     let thread = std::thread::Builder::new()
         .name(format!("service export {name}"))
         .spawn(move || {
@@ -110,6 +112,7 @@ pub(crate) fn export(
                                 let _ = query
                                     .reply_err(format!("the service {name} is not there"))
                                     .wait();
+                                sent.now();
                             }
                             std::thread::sleep(STOP_CHECK);
                             continue;
@@ -165,6 +168,7 @@ pub(crate) fn export(
                     };
                     if let Some(refusal) = refusal {
                         let _ = query.reply_err(refusal).wait();
+                        sent.now();
                         continue;
                     }
                     // (A timeout too long to reckon never ends.)
@@ -190,13 +194,14 @@ pub(crate) fn export(
                         }
                         Err(e) => {
                             let _ = query.reply_err(e.to_string()).wait();
+                            sent.now();
                         }
                     }
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
                 }
-                backlog.expire(&name, query_timeout);
+                backlog.expire(&name, query_timeout, &sent);
                 let mut wait = if pending.is_empty() {
                     Duration::from_millis(5)
                 } else {
@@ -220,6 +225,7 @@ pub(crate) fn export(
                                     let mark = wire::reply_mark(last, &origin);
                                     query.reply(key.clone(), bytes).attachment(mark).wait()
                                 };
+                                sent.now();
                             }
                             if last {
                                 // Dropping the query ends it for the asker.
@@ -238,8 +244,8 @@ pub(crate) fn export(
                     &mut pending,
                     c,
                     &mut looked_for_expired,
-                    &name,
-                    query_timeout,
+                    (&name, query_timeout),
+                    &sent,
                 );
                 if let Some(e) = failed {
                     log(&format!("the service {name}: {e}"));
@@ -250,6 +256,7 @@ pub(crate) fn export(
                         let keep = takeover && c.is_pending(*id);
                         if !keep {
                             let _ = query.reply_err(e.to_string()).wait();
+                            sent.now();
                         }
                         keep
                     });
@@ -270,6 +277,7 @@ pub(crate) fn export(
             let pending = pending.into_values().map(|(query, _)| query);
             for query in pending.chain(backlog.drain()).chain(queued) {
                 let _ = query.reply_err(stopped.clone()).wait();
+                sent.now();
             }
         })
         .map_err(|e| crate::BridgeError::System(format!("starting a service thread: {e}")))?;
@@ -309,7 +317,7 @@ impl Backlog {
     }
 
     /// Answers the queries that are past due with an error reply.
-    fn expire(&mut self, name: &str, query_timeout: Duration) {
+    fn expire(&mut self, name: &str, query_timeout: Duration, sent: &LastSent) {
         let now = Instant::now();
         let bytes = &mut self.bytes;
         self.queries.retain(|(query, due, len)| {
@@ -323,6 +331,7 @@ impl Backlog {
                         filemap::HumanDuration(query_timeout)
                     ))
                     .wait();
+                sent.now();
             }
             !late
         });
@@ -338,8 +347,8 @@ fn expire(
     pending: &mut Pending,
     client: &mut Client,
     looked: &mut Instant,
-    name: &str,
-    query_timeout: Duration,
+    (name, query_timeout): (&str, Duration),
+    sent: &LastSent,
 ) {
     if looked.elapsed() < EXPIRY_LOOK {
         return;
@@ -357,6 +366,7 @@ fn expire(
                 filemap::HumanDuration(query_timeout)
             ))
             .wait();
+        sent.now();
         false
     });
 }
