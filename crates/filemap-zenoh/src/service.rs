@@ -109,10 +109,11 @@ pub(crate) fn export(
                             let waiting = backlog.drain();
                             let new = std::iter::from_fn(|| queryable.try_recv().ok().flatten());
                             for query in waiting.chain(new) {
-                                let _ = query
-                                    .reply_err(format!("the service {name} is not there"))
-                                    .wait();
-                                sent.now();
+                                reply_err(
+                                    &query,
+                                    format!("the service {name} is not there"),
+                                    &sent,
+                                );
                             }
                             std::thread::sleep(STOP_CHECK);
                             continue;
@@ -167,8 +168,7 @@ pub(crate) fn export(
                         None
                     };
                     if let Some(refusal) = refusal {
-                        let _ = query.reply_err(refusal).wait();
-                        sent.now();
+                        reply_err(&query, refusal, &sent);
                         continue;
                     }
                     // (A timeout too long to reckon never ends.)
@@ -193,8 +193,7 @@ pub(crate) fn export(
                             break;
                         }
                         Err(e) => {
-                            let _ = query.reply_err(e.to_string()).wait();
-                            sent.now();
+                            reply_err(&query, e.to_string(), &sent);
                         }
                     }
                     if stop.load(Ordering::Relaxed) {
@@ -255,8 +254,7 @@ pub(crate) fn export(
                     pending.retain(|id, (query, _)| {
                         let keep = takeover && c.is_pending(*id);
                         if !keep {
-                            let _ = query.reply_err(e.to_string()).wait();
-                            sent.now();
+                            reply_err(query, e.to_string(), &sent);
                         }
                         keep
                     });
@@ -276,8 +274,7 @@ pub(crate) fn export(
                 std::iter::from_fn(|| queryable.try_recv().ok().flatten()).take(MAX_WAITING);
             let pending = pending.into_values().map(|(query, _)| query);
             for query in pending.chain(backlog.drain()).chain(queued) {
-                let _ = query.reply_err(stopped.clone()).wait();
-                sent.now();
+                reply_err(&query, stopped.clone(), &sent);
             }
         })
         .map_err(|e| crate::BridgeError::System(format!("starting a service thread: {e}")))?;
@@ -324,14 +321,11 @@ impl Backlog {
             let late = due.is_some_and(|due| now >= due);
             if late {
                 *bytes -= len;
-                let _ = query
-                    .reply_err(format!(
-                        "the service {name} took no request for {} (its request ring stayed \
-                         full)",
-                        filemap::HumanDuration(query_timeout)
-                    ))
-                    .wait();
-                sent.now();
+                let why = format!(
+                    "the service {name} took no request for {} (its request ring stayed full)",
+                    filemap::HumanDuration(query_timeout)
+                );
+                reply_err(query, why, sent);
             }
             !late
         });
@@ -340,6 +334,13 @@ impl Backlog {
 
 /// The queries an exported service has passed on as requests, with when each is due.
 type Pending = HashMap<RequestId, (Query, Option<Instant>)>;
+
+/// Answers `query` with an error reply saying `why`, noted in `sent` (a stopping bridge
+/// keeps its session open a while after its last reply).
+fn reply_err(query: &Query, why: impl Into<zenoh::bytes::ZBytes>, sent: &LastSent) {
+    let _ = query.reply_err(why).wait();
+    sent.now();
+}
 
 /// Answers the queries of `pending` that are past due with an error reply, giving their
 /// requests up (their late responses are dropped), at most once per `EXPIRY_LOOK`.
@@ -360,13 +361,11 @@ fn expire(
             return true;
         }
         client.give_up(*id);
-        let _ = query
-            .reply_err(format!(
-                "the service {name} did not answer within {}",
-                filemap::HumanDuration(query_timeout)
-            ))
-            .wait();
-        sent.now();
+        let why = format!(
+            "the service {name} did not answer within {}",
+            filemap::HumanDuration(query_timeout)
+        );
+        reply_err(query, why, sent);
         false
     });
 }
