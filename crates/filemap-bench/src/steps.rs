@@ -84,7 +84,7 @@ const CREATE_STEPS: [(&str, &str); 11] = [
         "its mode (`fchmod` follows only if the umask took bits) and identity",
     ),
     (
-        "`pwrite` of the header and zeros (8 KiB)",
+        "`pwritev` of the header and zeros (8 KiB)",
         "size, every page allocated up front (never a SIGBUS for want of memory), the header",
     ),
     (
@@ -196,7 +196,13 @@ pub(crate) fn open_dir(path: &std::path::Path) -> Result<OwnedFd> {
 fn create_steps() -> Result<Steps> {
     let dir = open_dir(&filemap::namespace::directory())?;
     let name = format!("steps.{}", unique("create"));
-    let bytes = vec![0u8; 8192];
+    // As filemap writes it: the header's 128 bytes, then pages of zeros.
+    let (header, zeros) = ([1u8; 128], [0u8; 4096]);
+    let parts = [
+        std::io::IoSlice::new(&header),
+        std::io::IoSlice::new(&zeros),
+        std::io::IoSlice::new(&zeros[..4096 - 128]),
+    ];
     let mut s = Steps::new(&CREATE_STEPS);
     for _ in 0..iterations() {
         let fd = s
@@ -210,7 +216,7 @@ fn create_steps() -> Result<Steps> {
             })
             .map_err(io)?;
         s.time(1, || rustix::fs::fstat(&fd)).map_err(io)?;
-        s.time(2, || rustix::io::pwrite(&fd, &bytes, 0))
+        s.time(2, || rustix::io::pwritev(&fd, &parts, 0))
             .map_err(io)?;
         s.time(3, || rustix::fs::flock(&fd, FlockOperation::LockShared))
             .map_err(io)?;

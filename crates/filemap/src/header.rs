@@ -221,9 +221,25 @@ impl Header {
         }
     }
 
-    /// Encodes the header into its [`HEADER_AREA`] bytes.
+    /// Encodes the header into its [`HEADER_AREA`] bytes (as an entry holds them: written
+    /// whole, they also clear what a creator that died part way through left).
+    #[cfg(any(windows, test, feature = "fuzzing"))]
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut b = vec![0u8; HEADER_AREA];
+        let mut b = self.encode_prefix();
+        b.resize(HEADER_AREA, 0);
+        b
+    }
+
+    /// The header's bytes up to the last one that can be other than zero (the fixed part,
+    /// and a file-backed entry's file record): the rest of [`HEADER_AREA`] is zeros, which
+    /// a new entry has already (or is written from a page of zeros, without a copy made
+    /// here).
+    pub(crate) fn encode_prefix(&self) -> Vec<u8> {
+        let len = match &self.file {
+            Some(f) => FILE_PATH_AT + f.path.len().min(MAX_PATH_LEN),
+            None => FIXED_LEN,
+        };
+        let mut b = vec![0u8; len];
         b[0..8].copy_from_slice(&MAGIC);
         b[8..12].copy_from_slice(&VERSION.to_le_bytes());
         b[12..16].copy_from_slice(&self.kind.code().to_le_bytes());

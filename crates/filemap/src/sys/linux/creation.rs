@@ -4,6 +4,7 @@
 //! `linkat` once it is complete, so no process ever opens a half-made entry.
 
 use std::fmt;
+use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -18,7 +19,7 @@ use crate::sys::DataInit;
 use crate::vocabulary::Access;
 
 /// Entries up to this length (header included) are sized, allocated and given their
-/// header by one `pwrite` of the header and zeros, which on tmpfs allocates every page as
+/// header by one `pwritev` of the header and zeros (from a page of zeros), which on tmpfs allocates every page as
 /// `fallocate` does; longer ones take `ftruncate`, `fallocate` and a `pwrite` of the header.
 const ONE_WRITE_MAX: u64 = 64 * 1024;
 
@@ -43,9 +44,7 @@ pub(super) fn fill_new_entry(
     }
     if huge.is_none() && !header.is_reserve() && total <= ONE_WRITE_MAX {
         // One write of the header and zeros sizes and allocates the entry.
-        let mut bytes = header.encode();
-        bytes.resize(total as usize, 0);
-        return write_new_entry(fd, &bytes, total, place);
+        return write_new_entry(fd, &header.encode_prefix(), total, total, place);
     }
     rustix::fs::ftruncate(fd, total).map_err(|e| match e {
         Errno::FBIG | Errno::INVAL => Error::InvalidSize {
@@ -64,7 +63,8 @@ pub(super) fn fill_new_entry(
         total
     };
     allocate(fd, alloc_len, place)?;
-    let bytes = header.encode();
+    // (The file is zeros up to `total` already: the header's zeros need no write.)
+    let bytes = header.encode_prefix();
     if huge.is_some() {
         // Huge-page files (hugetlbfs) take no write(2): write the header through a mapping.
         let section = Section::from_handle(
@@ -82,20 +82,31 @@ pub(super) fn fill_new_entry(
             }
         });
     }
-    write_new_entry(fd, &bytes, total, place)
+    write_new_entry(fd, &bytes, bytes.len() as u64, total, place)
 }
 
-/// Writes `bytes` at the start of a new entry of `total` bytes.
+/// Writes the first `len` bytes of a new entry of `total` bytes: `prefix` (the header's
+/// bytes), then zeros (copied by the kernel from a page of zeros: no buffer is filled here).
 fn write_new_entry(
     fd: BorrowedFd<'_>,
-    bytes: &[u8],
+    prefix: &[u8],
+    len: u64,
     total: u64,
     place: &dyn fmt::Display,
 ) -> Result<()> {
     let mut done = 0;
-    while done < bytes.len() {
-        match rustix::io::pwrite(fd, &bytes[done..], done as u64) {
-            Ok(n) => done += n,
+    while done < len {
+        let mut parts = [IoSlice::new(&[]); WRITE_PARTS];
+        let n = write_parts(prefix, done, len, &mut parts);
+        match rustix::io::pwritev(fd, &parts[..n], done) {
+            Ok(0) => {
+                return Err(Error::io(
+                    "write the header of a new entry in",
+                    place,
+                    std::io::Error::from(std::io::ErrorKind::WriteZero),
+                ))
+            }
+            Ok(n) => done += n as u64,
             Err(Errno::INTR) => {}
             // ENOMEM: a memory cgroup refused the pages; EDQUOT: a quota.
             Err(Errno::NOSPC | Errno::NOMEM | Errno::DQUOT) => {
@@ -114,6 +125,33 @@ fn write_new_entry(
         }
     }
     Ok(())
+}
+
+/// A page of zeros that the writes of new entries copy from.
+static ZEROS: [u8; 4096] = [0; 4096];
+
+/// The most parts of one write: the header's prefix and enough pages of zeros for the
+/// longest entry written in one go ([`ONE_WRITE_MAX`]).
+const WRITE_PARTS: usize = 1 + ONE_WRITE_MAX as usize / ZEROS.len();
+
+/// Fills `parts` with the bytes of a new entry from offset `from` to `len`: the rest of
+/// `prefix`, then zeros (from [`ZEROS`], as many parts as fit); how many parts it filled.
+fn write_parts<'a>(prefix: &'a [u8], from: u64, len: u64, parts: &mut [IoSlice<'a>]) -> usize {
+    let mut at = from;
+    let mut n = 0;
+    if let Some(rest) = prefix.get(at as usize..).filter(|r| !r.is_empty()) {
+        let rest = &rest[..rest.len().min((len - at) as usize)];
+        parts[0] = IoSlice::new(rest);
+        at += rest.len() as u64;
+        n = 1;
+    }
+    while at < len && n < parts.len() {
+        let zeros = (len - at).min(ZEROS.len() as u64) as usize;
+        parts[n] = IoSlice::new(&ZEROS[..zeros]);
+        at += zeros as u64;
+        n += 1;
+    }
+    n
 }
 
 /// Makes a complete, nameless entry in `dir`, holding `LOCK_SH`, ready to be linked; with
@@ -202,4 +240,43 @@ pub(super) fn link_entry(dir: &Dir, fd: &OwnedFd, file_name: &str) -> rustix::io
         DIRECT_REFUSED.store(true, Ordering::Relaxed);
     }
     linked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The parts of one write from `from`, as (bytes of the prefix, zero bytes).
+    fn parts_of(prefix: &[u8], from: u64, len: u64) -> (usize, Vec<usize>) {
+        let mut parts = [IoSlice::new(&[]); WRITE_PARTS];
+        let n = write_parts(prefix, from, len, &mut parts);
+        let head = parts[..n]
+            .iter()
+            .take_while(|p| p.as_ptr() != ZEROS.as_ptr())
+            .map(|p| p.len())
+            .sum();
+        let zeros = parts[..n]
+            .iter()
+            .filter(|p| p.as_ptr() == ZEROS.as_ptr())
+            .map(|p| p.len())
+            .collect();
+        (head, zeros)
+    }
+
+    #[test]
+    fn a_new_entrys_write_is_its_prefix_then_pages_of_zeros_to_its_end() {
+        let prefix = [7u8; 128];
+        assert_eq!(parts_of(&prefix, 0, 8192), (128, vec![4096, 3968]));
+        // A short write went part of the way: the rest of the prefix, then zeros.
+        assert_eq!(parts_of(&prefix, 100, 8192), (28, vec![4096, 3968]));
+        assert_eq!(parts_of(&prefix, 128, 8192), (0, vec![4096, 3968]));
+        assert_eq!(parts_of(&prefix, 5000, 8192), (0, vec![3192]));
+        // Only the prefix (a longer entry's header, after ftruncate).
+        assert_eq!(parts_of(&prefix, 0, 128), (128, vec![]));
+        assert_eq!(parts_of(&prefix, 0, 100), (100, vec![]));
+        // The longest one-write entry fits in one write's parts.
+        let (head, zeros) = parts_of(&prefix, 0, ONE_WRITE_MAX);
+        assert_eq!(head + zeros.iter().sum::<usize>(), ONE_WRITE_MAX as usize);
+        assert!(zeros.len() < WRITE_PARTS);
+    }
 }
