@@ -757,6 +757,8 @@ impl Client {
     /// is no longer pending). `DisconnectedError` if the server
     /// is gone: every pending request has failed; or if a server died holding some of them
     /// and a new one took over: those have failed, the others stay pending (`is_pending`).
+    /// With no request pending it waits too (unlike Rust's and C's receive without a
+    /// timeout, which refuse it): another thread may send one meanwhile.
     #[pyo3(signature = (timeout=None))]
     fn recv_response<'py>(
         &self,

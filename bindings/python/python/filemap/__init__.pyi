@@ -631,7 +631,9 @@ class Client:
         failed the request (its `request` attribute says which, `reason` why: that request
         is no longer pending). `DisconnectedError` if the server
         is gone: every pending request has failed; or if a server died holding some of them
-        and a new one took over: those have failed, the others stay pending (`is_pending`)."""
+        and a new one took over: those have failed, the others stay pending (`is_pending`).
+        With no request pending it waits too (unlike Rust's and C's receive without a
+        timeout, which refuse it): another thread may send one meanwhile."""
     def call(self, data: Buffer, timeout: float | None = None) -> bytes:
         """Sends a request and returns all of its responses joined, waiting up to `timeout`
         seconds in all (`None`: for ever). Only with no other request pending (their
