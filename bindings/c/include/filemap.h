@@ -1,12 +1,15 @@
 /* filemap: the Windows file-mapping model for C on Linux and Windows.
  *
  * Generated from bindings/c by cbindgen (scripts/c-header); do not edit.
- * Every function returns a filemap_status (FILEMAP_OK is 0) and writes results
- * through out-pointers; filemap_last_error_message() says what the calling
- * thread's last failure was. A handle is checked wherever it is passed: one of
- * another type is FILEMAP_INVALID_ARGUMENT, and a _close leaves it alone. A
- * handle must not be used or closed after its _close (as memory after free):
- * such a use is caught the same way only on a best-effort basis. See docs/c.md. */
+ * Every function that can fail returns a filemap_status (FILEMAP_OK is 0) and
+ * writes results through out-pointers; filemap_last_error_message() says what
+ * the calling thread's last failure was. (The _close functions and
+ * filemap_view_unmap return nothing; filemap_view_data and filemap_view_size
+ * say a failure with NULL and 0.) A handle is checked wherever it is passed:
+ * one of another type is FILEMAP_INVALID_ARGUMENT, and a _close leaves it
+ * alone. A handle must not be used or closed after its _close (as memory after
+ * free): such a use is caught the same way only on a best-effort basis. See
+ * docs/c.md. */
 
 #ifndef FILEMAP_H
 #define FILEMAP_H
@@ -73,7 +76,7 @@ typedef enum filemap_status {
    */
   FILEMAP_INVALID_ARGUMENT = 6,
   /**
-   * Releasing a mutex this thread does not hold.
+   * Releasing a mutex this thread does not hold (through this handle).
    */
   FILEMAP_NOT_OWNER = 7,
   /**
@@ -156,7 +159,8 @@ typedef enum filemap_wait_kind {
   FILEMAP_WAIT_RECEIVER = 3,
   /**
    * A `filemap_sender *`: ready when there is room for a message of `room` bytes (1 if
-   * 0), or the receiver is gone.
+   * 0), or the receiver is gone; or at once if a send would fail at once (`room` longer
+   * than the longest message: the send is then refused).
    */
   FILEMAP_WAIT_SENDER = 4,
   /**
@@ -172,7 +176,8 @@ typedef enum filemap_wait_kind {
   FILEMAP_WAIT_INBOX = 6,
   /**
    * A `filemap_inbox_sender *`: ready when there is room for `room` bytes (1 if 0) in
-   * its ring, or the receiver is gone.
+   * its ring, or the receiver is gone; or at once if a send would fail at once (as for
+   * a sender).
    */
   FILEMAP_WAIT_INBOX_SENDER = 7,
   /**
@@ -356,8 +361,8 @@ enum filemap_status filemap_sender_create_or_open(const char *name,
                                                   struct filemap_sender **out);
 
 /**
- * Opens an existing channel as its sender. `FILEMAP_BUSY` while another live process is
- * its sender.
+ * Opens an existing channel as its sender. `FILEMAP_BUSY` while another live sender has
+ * it (this process's included).
  */
 enum filemap_status filemap_sender_open(const char *name, struct filemap_sender **out);
 
@@ -382,15 +387,15 @@ void filemap_sender_close(struct filemap_sender *sender);
 /**
  * Creates the channel with a ring of `capacity` bytes, or opens it, as its receiver.
  * `capacity` as for `filemap_sender_create_or_open`. `FILEMAP_BUSY` while another live
- * process is its receiver.
+ * receiver has it (this process's included).
  */
 enum filemap_status filemap_receiver_create_or_open(const char *name,
                                                     uint64_t capacity,
                                                     struct filemap_receiver **out);
 
 /**
- * Opens an existing channel as its receiver. `FILEMAP_BUSY` while another live process is
- * its receiver.
+ * Opens an existing channel as its receiver. `FILEMAP_BUSY` while another live receiver
+ * has it (this process's included).
  */
 enum filemap_status filemap_receiver_open(const char *name, struct filemap_receiver **out);
 

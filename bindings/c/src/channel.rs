@@ -40,8 +40,8 @@ pub unsafe extern "C" fn filemap_sender_create_or_open(
     })
 }
 
-/// Opens an existing channel as its sender. `FILEMAP_BUSY` while another live process is
-/// its sender.
+/// Opens an existing channel as its sender. `FILEMAP_BUSY` while another live sender has
+/// it (this process's included).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_sender_open(
     name: *const c_char,
@@ -96,7 +96,7 @@ pub unsafe extern "C" fn filemap_sender_close(sender: *mut filemap_sender) {
 
 /// Creates the channel with a ring of `capacity` bytes, or opens it, as its receiver.
 /// `capacity` as for `filemap_sender_create_or_open`. `FILEMAP_BUSY` while another live
-/// process is its receiver.
+/// receiver has it (this process's included).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_receiver_create_or_open(
     name: *const c_char,
@@ -112,8 +112,8 @@ pub unsafe extern "C" fn filemap_receiver_create_or_open(
     })
 }
 
-/// Opens an existing channel as its receiver. `FILEMAP_BUSY` while another live process is
-/// its receiver.
+/// Opens an existing channel as its receiver. `FILEMAP_BUSY` while another live receiver
+/// has it (this process's included).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_receiver_open(
     name: *const c_char,

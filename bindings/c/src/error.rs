@@ -25,7 +25,7 @@ pub enum filemap_status {
     FILEMAP_DISCONNECTED = 5,
     /// An argument is NULL, out of range or malformed (a name, a size, an offset).
     FILEMAP_INVALID_ARGUMENT = 6,
-    /// Releasing a mutex this thread does not hold.
+    /// Releasing a mutex this thread does not hold (through this handle).
     FILEMAP_NOT_OWNER = 7,
     /// This thread already holds the mutex.
     FILEMAP_WOULD_DEADLOCK = 8,

@@ -1,7 +1,8 @@
 //! The C interface of filemap (`include/filemap.h`, generated from this crate by cbindgen).
 //!
-//! Every function returns a `filemap_status` (0 is success) and writes its results through
-//! out-pointers; `filemap_last_error_message` gives the message of the calling thread's last
+//! Every function that can fail returns a `filemap_status` (0 is success) and writes its
+//! results through out-pointers (the `_close` functions and `filemap_view_unmap` return
+//! nothing; `filemap_view_data` and `filemap_view_size` say a failure with NULL and 0); `filemap_last_error_message` gives the message of the calling thread's last
 //! failure. Objects are opaque handles made by `..._create...`/`..._open` and freed by
 //! their `..._close` (a view by `filemap_view_unmap`); closing NULL does nothing. Each
 //! handle carries its type's tag, checked wherever one is used (`handle.rs`). No panic

@@ -33,7 +33,8 @@ pub enum filemap_wait_kind {
     /// this thread holds, releases nothing).
     FILEMAP_WAIT_RECEIVER = 3,
     /// A `filemap_sender *`: ready when there is room for a message of `room` bytes (1 if
-    /// 0), or the receiver is gone.
+    /// 0), or the receiver is gone; or at once if a send would fail at once (`room` longer
+    /// than the longest message: the send is then refused).
     FILEMAP_WAIT_SENDER = 4,
     /// A `filemap_subscriber *`: ready when a message is there, messages were missed, or
     /// the publisher is gone, or has just wrapped around the ring (as for a receiver).
@@ -43,7 +44,8 @@ pub enum filemap_wait_kind {
     /// receiver).
     FILEMAP_WAIT_INBOX = 6,
     /// A `filemap_inbox_sender *`: ready when there is room for `room` bytes (1 if 0) in
-    /// its ring, or the receiver is gone.
+    /// its ring, or the receiver is gone; or at once if a send would fail at once (as for
+    /// a sender).
     FILEMAP_WAIT_INBOX_SENDER = 7,
     /// A `filemap_server *`: ready when a request is there, or a client has just wrapped
     /// around its ring (as for a receiver); clients leaving do not make it ready.

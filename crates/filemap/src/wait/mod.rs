@@ -128,7 +128,8 @@ pub enum Target<'a> {
     /// A message is there (or the sender is gone, or has just wrapped around the ring:
     /// see the module's docs).
     Receiver(&'a Receiver),
-    /// There is room for a message of this many bytes (or the receiver is gone). For a
+    /// There is room for a message of this many bytes (or the receiver is gone, or a send
+    /// of that many bytes would fail at once: longer than the longest message). For a
     /// message that must go to the ring's start (it does not fit before the ring's end),
     /// first room for the wrap marker at the end: a [`try_send`](Sender::try_send) then
     /// publishes the marker, and may find no room yet at the start, which the receiver
