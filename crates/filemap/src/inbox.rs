@@ -693,9 +693,13 @@ impl Inbox {
         // Damage behind the sender's position stays (the sender writes on at its tail, and
         // the ring fills: it would wait for room for ever), so the sender is told; damage
         // at it may be written over by the sender's next message, which has the ring
-        // looked at again.
+        // looked at again. A sender position that is none (written by a process outside
+        // the protocol) cannot say which: the sender is told too, since a sender already
+        // waiting for room publishes nothing that would have the ring looked at again (a
+        // look that finds the ring whole takes the mark back).
         let claim = self.receivers[i].claim_position();
-        if ring::valid_position(claim) && ring::valid_position(tail) && claim < tail {
+        let at_the_tail = ring::valid_position(tail) && claim >= tail;
+        if ring::valid_position(claim) && !at_the_tail {
             self.receivers[i].mark_damaged();
         }
         self.slot_damage(

@@ -77,6 +77,11 @@ fn main() {
         "a_damaged_mark_goes_when_the_ring_is_whole_again",
         a_damaged_mark_goes_when_the_ring_is_whole_again,
     ));
+    #[cfg(target_os = "linux")]
+    tests.push((
+        "a_ring_damaged_with_its_sender_position_tells_the_sender",
+        a_ring_damaged_with_its_sender_position_tells_the_sender,
+    ));
     #[cfg(not(target_os = "linux"))]
     println!(
         "the_receiver_spins_through_a_long_message_being_written, \
@@ -84,7 +89,8 @@ fn main() {
          a_damaged_free_slot_is_passed_over, a_damaged_receiver_position_is_mended_and_reported, \
          a_release_position_moved_back_holds_no_sender_up, \
          a_ring_damaged_behind_its_sender_tells_the_sender, \
-         a_damaged_mark_goes_when_the_ring_is_whole_again: \
+         a_damaged_mark_goes_when_the_ring_is_whole_again, \
+         a_ring_damaged_with_its_sender_position_tells_the_sender: \
          Linux only (they read or write words of the entry through its file; the code under \
          test is the same here)"
     );
@@ -867,6 +873,45 @@ fn a_ring_damaged_behind_its_sender_tells_the_sender() {
         other => panic!("expected Corrupt, got {:?}", other.map(|(slot, _)| slot)),
     }
     drop((inbox, other, file));
+    ns.assert_empty();
+}
+
+/// As `a_ring_damaged_behind_its_sender_tells_the_sender`, with the ring's sender position
+/// scribbled too (to 1, no position), so the receiver cannot tell whether the damage lies
+/// behind it: the ring is marked damaged all the same, and its sender, which waits for room
+/// that the receiver will never free, is told (`Disconnected`) rather than left waiting.
+#[cfg(target_os = "linux")]
+fn a_ring_damaged_with_its_sender_position_tells_the_sender() {
+    let ns = Namespace::new();
+    let name = unique("inbox-damaged-tail");
+    let options = InboxOptions::new().senders(1).capacity(4096);
+    let mut inbox = Inbox::create_or_open(name.as_str(), &options).unwrap();
+    let mut sender = InboxSender::open(name.as_str()).unwrap();
+    sender.send(b"one").unwrap();
+    sender.send(b"two").unwrap();
+    let file = common::EntryFile::open(&ns, &name);
+    // Slot 0's ring: its control area after the control page (`TAIL` its word at 128),
+    // then its data, whose first frame's shape is written.
+    let control = file.data_offset() + 4096;
+    let data = control + 4096;
+    file.write(data, &((16u64 << 32) | (1 << 20)).to_ne_bytes());
+    file.write(control + 128, &1u64.to_ne_bytes());
+    match inbox.recv_timeout(PATIENCE) {
+        Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("sender slot 0"), "{e}"),
+        other => panic!("expected Corrupt, got {:?}", other.map(|(slot, _)| slot)),
+    }
+    let mut told = None;
+    for _ in 0..10 {
+        if let Err(e) = sender.send_timeout(&[7; 1000], Duration::from_secs(2)) {
+            told = Some(e);
+            break;
+        }
+    }
+    assert!(
+        matches!(told, Some(Error::Disconnected { .. })),
+        "the sender of the damaged ring: {told:?}"
+    );
+    drop((inbox, sender, file));
     ns.assert_empty();
 }
 
