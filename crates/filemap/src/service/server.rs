@@ -482,11 +482,15 @@ impl Server {
     /// says its own size).
     fn cut_to_fit<'r>(&self, to: RequestId, reason: &'r [u8]) -> &'r [u8] {
         // (The ring's own size, connected or not: a damaged one may be mended first.)
-        let max = self
-            .rings
-            .rings
-            .get(self.rings.slots as usize + to.client as usize)
-            .filter(|_| to.client < self.rings.slots)
+        // (A client number past the slots, which `send_response` refuses, is checked
+        // before the index is made: it could overflow it.)
+        let max = (to.client < self.rings.slots)
+            .then(|| {
+                self.rings
+                    .rings
+                    .get(self.rings.slots as usize + to.client as usize)
+            })
+            .flatten()
             .map_or(reason.len(), |ring| ring.max_message() as usize);
         &reason[..reason.len().min(max)]
     }
