@@ -695,6 +695,8 @@ impl Client {
         timeout: Option<Duration>,
     ) -> Result<Response<'_>> {
         let mut dropped = 0u64;
+        // The sender's position when the deadline had passed, once a drop found it so.
+        let mut sent_at_deadline: Option<u64> = None;
         let (id, flags) = loop {
             let (rings, seen) = (&self.rings, self.server_seen);
             match self
@@ -728,14 +730,19 @@ impl Client {
             }
             // Not for a pending request of this client (an earlier client's, or one given
             // up on): dropped. A server that keeps sending such responses must not keep
-            // this call past its deadline: past it, once more were dropped than a ring holds
-            // (a backlog a try may have to get through), the call ends.
+            // this call past its deadline: past it, the call gets through what was sent by
+            // then (a backlog a try may have to get through), and no further; nor, however
+            // the ring's positions read, through more than a ring holds.
             drop(self.responses.take_ready()?);
             dropped += 1;
-            if dropped > self.responses.endpoint().ring.capacity() / 64
-                && deadline.is_some_and(|d| Instant::now() >= d)
-            {
-                return Err(self.timed_out(timeout));
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                let ring = self.responses.endpoint().ring;
+                let sent_by_then =
+                    *sent_at_deadline.get_or_insert_with(|| ring.tail().load(Ordering::Acquire));
+                if self.responses.claim_position() >= sent_by_then || dropped > ring.capacity() / 64
+                {
+                    return Err(self.timed_out(timeout));
+                }
             }
         };
         self.take_response(id, flags)
