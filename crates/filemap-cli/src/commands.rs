@@ -243,7 +243,16 @@ fn create(
             // CreateFile's OPEN_ALWAYS: a file that is not there yet is made, at --size.
             // (A symbolic link counts as there, even one to nothing: the object's open
             // then says what is missing.)
-            let made = std::fs::symlink_metadata(&path).is_err();
+            let made = match std::fs::symlink_metadata(&path) {
+                Ok(_) => false,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+                Err(e) => {
+                    return Err(Failure::Error(format!(
+                        "cannot look at {}: {e}",
+                        path.display()
+                    )))
+                }
+            };
             if made {
                 if size.is_none() {
                     return Err(Failure::Usage(format!(
@@ -538,7 +547,9 @@ fn required_size(size: Option<u64>) -> Result<u64, Failure> {
 
 fn create_foreign(name: &str, size: Option<u64>, json: bool) -> Outcome {
     if cfg!(windows) {
-        return Err(Failure::Usage(
+        // (Exit 1, as for a persistent object there: the command line is good, the
+        // system cannot keep what it asks for.)
+        return Err(Failure::Error(
             "on Windows a segment vanishes with its last handle, so one made by filemap \
              would vanish as filemap exits; use `filemap hold NAME --create --size SIZE`"
                 .into(),

@@ -15,7 +15,7 @@ use crate::names::scoped_name;
 use crate::outcome::{Failure, Outcome};
 use crate::output::errln;
 use crate::signals::{interrupted, stop_child, wait_sliced, Termination};
-use crate::units::parse_nonzero_size;
+use crate::units::{parse_nonzero_size, told_size};
 
 /// The settings `filemap serve` makes a service with (an existing one keeps its own).
 #[derive(Args, Debug)]
@@ -518,7 +518,8 @@ pub fn request(name: &str, global: bool, timeout: Option<Duration>) -> Outcome {
         .map_err(Failure::stdin)?;
     if payload.len() as u64 > most {
         return Err(Failure::Error(format!(
-            "the request is longer than {name} carries at most ({most} bytes)"
+            "the request is longer than the most {name} carries, {}",
+            told_size(most)
         )));
     }
     // From here on a signal closes the client (a signal while the input is read ends the
@@ -532,9 +533,9 @@ pub fn request(name: &str, global: bool, timeout: Option<Duration>) -> Outcome {
     };
     if payload.len() > client.max_request_len() {
         return Err(Failure::Error(format!(
-            "the request is {} bytes; {name} carries at most {}",
-            payload.len(),
-            client.max_request_len()
+            "the request is {}; {name} carries at most {}",
+            told_size(payload.len() as u64),
+            told_size(client.max_request_len() as u64)
         )));
     }
     let failed = |e: Error| match e {

@@ -15,7 +15,7 @@ use crate::names::scoped_name;
 use crate::outcome::{Failure, Outcome};
 use crate::output::base64;
 use crate::signals::{interrupted, wait_sliced, Termination, SLICE};
-use crate::units::{format_rounded, format_size, parse_duration, parse_nonzero_size};
+use crate::units::{format_rounded, format_size, parse_duration, parse_nonzero_size, told_size};
 use std::sync::mpsc::RecvTimeoutError;
 
 /// How `--create` makes a topic.
@@ -156,7 +156,8 @@ fn read_lines_behind(most: usize) -> std::sync::mpsc::Receiver<io::Result<Vec<u8
                     }
                     if line.len() > most {
                         let _ = send.send(Err(io::Error::other(format!(
-                            "a line longer than {most} bytes, the most a message carries"
+                            "a line longer than {}, the most a message carries",
+                            told_size(most as u64)
                         ))));
                         return;
                     }

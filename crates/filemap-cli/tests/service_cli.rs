@@ -282,7 +282,7 @@ fn service_errors_exit_1_usage_exits_2() {
     let out = ns.with_stdin(&["request", "small"], &vec![b'x'; 100_000]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr_of(&out).contains("carries at most"),
+        stderr_of(&out).contains("small carries, "),
         "{}",
         stderr_of(&out)
     );
