@@ -70,8 +70,25 @@ pub(crate) fn with_bytes<R>(
 /// A Python `bytes` holding a copy of `data`: `MemoryError` if it cannot be had
 /// (`PyBytes::new` panics then, which Python code cannot catch as an `Exception`).
 pub(crate) fn bytes_of<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-    PyBytes::new_with(py, data.len(), |buf| {
-        buf.copy_from_slice(data);
+    joined_bytes(py, &[data])
+}
+
+/// A Python `bytes` holding `parts` one after another (a call's answer), as [`bytes_of`].
+pub(crate) fn joined_bytes<'py, P: AsRef<[u8]> + Sync>(
+    py: Python<'py>,
+    parts: &[P],
+) -> PyResult<Bound<'py, PyBytes>> {
+    // (No overflow: the parts are all in memory.)
+    let len = parts.iter().map(|p| p.as_ref().len()).sum();
+    PyBytes::new_with(py, len, |buf| {
+        crate::shutdown::copying(py, len, || {
+            let mut rest = buf;
+            for part in parts {
+                let (here, after) = rest.split_at_mut(part.as_ref().len());
+                here.copy_from_slice(part.as_ref());
+                rest = after;
+            }
+        });
         Ok(())
     })
 }
@@ -88,12 +105,7 @@ pub(crate) fn bytes_from<'py>(
 ) -> Result<Bound<'py, PyBytes>, Failed> {
     let mut failed = None;
     let made = PyBytes::new_with(py, len, |buf| {
-        let read = if len >= crate::DETACHED_COPY {
-            crate::shutdown::detach(py, || read(buf))
-        } else {
-            read(buf)
-        };
-        read.map_err(|e| {
+        crate::shutdown::copying(py, len, || read(buf)).map_err(|e| {
             failed = Some(e);
             // Only a stand-in (never raised): made lazily, it runs no Python code.
             pyo3::exceptions::PyException::new_err(())

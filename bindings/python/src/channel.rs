@@ -91,7 +91,12 @@ impl Sender {
     /// Sends `data` if there is room now; returns whether it was sent.
     fn try_send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
         with_bytes(py, data, |message| {
-            self.inner.with(py, |tx| Ok(tx.try_send(message)?))
+            // (A long copy lets other threads run, as `send`'s does.)
+            self.inner.with(py, |tx| {
+                Ok(crate::shutdown::copying(py, message.len(), || {
+                    tx.try_send(message)
+                })?)
+            })
         })
     }
 

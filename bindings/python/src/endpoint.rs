@@ -316,11 +316,7 @@ impl<T> Endpoint<T> {
             let endpoint = turn.open()?;
             // A long copy lets other threads run (the turn keeps this process's others off
             // the endpoint; `message` is immutable or this call's own copy).
-            let sent = if message.len() >= crate::DETACHED_COPY {
-                crate::shutdown::detach(py, || try_send(endpoint, message))
-            } else {
-                try_send(endpoint, message)
-            };
+            let sent = crate::shutdown::copying(py, message.len(), || try_send(endpoint, message));
             match sent {
                 Ok(true) => return Ok(()),
                 Ok(false) => drop(turn),

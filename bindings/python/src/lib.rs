@@ -22,7 +22,8 @@ mod waiting;
 use pyo3::prelude::*;
 
 /// From this many bytes on, a copy between shared memory and Python's memory is made with
-/// the GIL released (`View.read`, `View.write`, a received message's `bytes`).
+/// the GIL released (`View.read`, `View.write`, a message's send and its `bytes`, a
+/// call's joined answer: `shutdown::copying`).
 pub(crate) const DETACHED_COPY: usize = 64 << 10;
 
 /// `text` as Python's `repr` writes a str (quoted and escaped Python's way, not Rust's),

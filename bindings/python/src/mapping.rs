@@ -309,11 +309,7 @@ impl View {
         // A long copy (it may read pages in from disk) lets other threads run; the bytes
         // object is not seen by anyone until it is made.
         PyBytes::new_with(py, len, |buf| {
-            if len >= crate::DETACHED_COPY {
-                detach(py, || v.read_at(offset, buf)).or_raise()
-            } else {
-                v.read_at(offset, buf).or_raise()
-            }
+            crate::shutdown::copying(py, len, || v.read_at(offset, buf)).or_raise()
         })
     }
 
@@ -327,11 +323,7 @@ impl View {
         let v = self.get()?;
         crate::bytes::with_bytes(py, data, |bytes| {
             // `bytes` is immutable or a copy of this call's own: other threads may run.
-            if bytes.len() >= crate::DETACHED_COPY {
-                detach(py, || v.write_at(offset, bytes)).or_raise()
-            } else {
-                v.write_at(offset, bytes).or_raise()
-            }
+            crate::shutdown::copying(py, bytes.len(), || v.write_at(offset, bytes)).or_raise()
         })
     }
 

@@ -4,13 +4,13 @@
 
 use std::thread::ThreadId;
 
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyMemoryError, PyRuntimeError};
 use pyo3::prelude::*;
 
 use crate::shutdown::detach;
 use pyo3::types::PyBytes;
 
-use crate::bytes::{bytes_of, with_bytes};
+use crate::bytes::{joined_bytes, with_bytes};
 use crate::endpoint::{Endpoint, Turn};
 use crate::errors::{invalid, raise, to_py, Failed, OrRaise};
 use crate::ints;
@@ -222,7 +222,12 @@ impl InboxSender {
     /// Sends `data` if there is room now; returns whether it was sent.
     fn try_send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
         with_bytes(py, data, |message| {
-            self.inner.with(py, |tx| Ok(tx.try_send(message)?))
+            // (A long copy lets other threads run, as `send`'s does.)
+            self.inner.with(py, |tx| {
+                Ok(crate::shutdown::copying(py, message.len(), || {
+                    tx.try_send(message)
+                })?)
+            })
         })
     }
 
@@ -619,17 +624,18 @@ impl Client {
         Ok((turn, RequestId { inner: id }, buf, last, failure))
     }
 
-    /// The rest of `call`, once it is this thread's: sends `data` and joins its responses,
-    /// by `deadline`.
+    /// The rest of `call`, once it is this thread's: sends `data` and gathers its
+    /// responses' payloads, by `deadline` (joined by the caller: no buffer grows here, so
+    /// no memory is asked for that a failure to get would end the process).
     fn call_now(
         &self,
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
         deadline: Deadline,
         timeout: Option<std::time::Duration>,
-    ) -> PyResult<Vec<u8>> {
+    ) -> PyResult<Vec<Vec<u8>>> {
         let asked = self.send_within(py, data, deadline)?;
-        let mut answer = Vec::new();
+        let mut answer: Vec<Vec<u8>> = Vec::new();
         let mut answered = || loop {
             let (turn, id, payload, last, failure) =
                 self.next_response(py, deadline, Some(asked.inner))?;
@@ -643,7 +649,12 @@ impl Client {
             let Some(payload) = payload else {
                 return Err(lost().raise());
             };
-            answer.extend_from_slice(&payload);
+            if answer.try_reserve(1).is_err() {
+                return Err(PyMemoryError::new_err(
+                    "no memory to keep the parts of the answer: the call gave its request up",
+                ));
+            }
+            answer.push(payload);
             if last {
                 return Ok(());
             }
@@ -818,7 +829,7 @@ impl Client {
         // The call is over when this goes, whatever became of it (a panic too).
         let _under_way = CallUnderWay(self);
         self.call_now(py, data, deadline, timeout)
-            .and_then(|answer| bytes_of(py, &answer))
+            .and_then(|parts| joined_bytes(py, &parts))
     }
 
     /// How many requests wait for their last response (one whose last response a receive

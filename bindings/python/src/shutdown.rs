@@ -42,6 +42,17 @@ pub(crate) fn detach<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> T
     return py.detach(f);
 }
 
+/// Runs `f`, a copy of `len` bytes between shared memory and memory of this call's own
+/// (or immutable), with the GIL released from [`DETACHED_COPY`](crate::DETACHED_COPY)
+/// bytes on, so that a long copy lets other threads run.
+pub(crate) fn copying<T: Send>(py: Python<'_>, len: usize, f: impl FnOnce() -> T + Send) -> T {
+    if len >= crate::DETACHED_COPY {
+        detach(py, f)
+    } else {
+        f()
+    }
+}
+
 /// At import: registers the exit handler that closes the gate (on Unix, under CPython
 /// before 3.14).
 pub(crate) fn install(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -122,7 +122,12 @@ impl Publisher {
     /// Publishes `data` if it can go now; returns whether it went.
     fn try_publish(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
         with_bytes(py, data, |message| {
-            self.inner.with(py, |p| Ok(p.try_publish(message)?))
+            // (A long copy lets other threads run, as `publish`'s does.)
+            self.inner.with(py, |p| {
+                Ok(crate::shutdown::copying(py, message.len(), || {
+                    p.try_publish(message)
+                })?)
+            })
         })
     }
 
