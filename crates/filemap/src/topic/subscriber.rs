@@ -221,6 +221,11 @@ impl Subscriber {
                 self.topic.end.wake(Side::Sender);
                 return Ok(());
             }
+            if walk_left == 0 {
+                // Stopped for want of budget, not by damage (it may have begun with little
+                // left, after walks the publisher outran): said below.
+                break;
+            }
             // A walk that failed while neither end of the ring moved raced nobody: the
             // frames between them are damaged, and walking them again would find the same
             // (up to `ATTEMPTS` walks of a whole ring, on a ring of a gigabyte hours). The
@@ -236,6 +241,8 @@ impl Subscriber {
                 )));
             }
         }
+        // (Moved during the last walk counts too.)
+        moved |= area.oldest().load(Ordering::Acquire) != first_oldest;
         if !moved || area.policy == SlowSubscribers::Block {
             // Nobody wrote over the ring (or under `Block`, past this join's head), yet no
             // walk over it reached the tail.
