@@ -35,6 +35,7 @@ use filemap::channel::{Receiver, RecvSlot};
 use filemap::topic::Subscriber;
 use filemap::{Error, Name};
 use zenoh::qos::CongestionControl;
+use zenoh::sample::Locality;
 use zenoh::{Session, Wait};
 
 use crate::{wire, Log, Settings};
@@ -220,8 +221,12 @@ pub(crate) fn start(
         Source::Topic(s) => s.name().to_string(),
         Source::Channel(r) => r.name().to_string(),
     };
+    // Only other sessions' subscribers: this bridge's own imports take none of its samples,
+    // and must not count as the far side subscribing (a channel's export would take its
+    // messages out for nobody).
     let publisher = session
         .declare_publisher(key.clone())
+        .allowed_destination(Locality::Remote)
         .congestion_control(if settings.reliable {
             CongestionControl::Block
         } else {
