@@ -51,8 +51,11 @@ pub(crate) struct ImportCounters {
     pub(crate) published: AtomicU64,
     /// Messages missing between the samples received (by their sequence numbers).
     pub(crate) gaps: AtomicU64,
-    /// Samples that could not be published locally (the topic has a publisher of its own,
-    /// or the message did not fit).
+    /// Samples of the topic, once imported into, that could not be published locally (no
+    /// room within the import's wait, or an error such as a message that did not fit).
+    /// Those of a name the import could not take at all (its topic has a publisher of its
+    /// own, or the imports hold their most topics open) have no counters: the log says
+    /// so, once per name.
     pub(crate) refused: AtomicU64,
 }
 

@@ -366,6 +366,16 @@ impl Bridge {
             }
             Name::new(name.as_str())?;
         }
+        // One bridge that exports a service and imports it too would be the local server
+        // of what it exports: each request would go round through it for ever.
+        if let Some(both) =
+            (builder.export_services.iter()).find(|n| builder.import_services.contains(n))
+        {
+            return Err(BridgeError::Setting(format!(
+                "service {both:?} is both exported and imported: a bridge serves an imported \
+                 service itself, so it would export its own import"
+            )));
+        }
         let config = builder.zenoh_config()?;
         let session = zenoh::open(config).wait().map_err(zenoh_error)?;
         let mut settings = builder.settings.clone();

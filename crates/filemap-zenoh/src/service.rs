@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use filemap::service::{Client, RequestId, Server, ServiceOptions};
 use filemap::Error;
 use zenoh::query::Query;
+use zenoh::sample::Locality;
 use zenoh::{Session, Wait};
 
 use crate::export::STOP_CHECK;
@@ -75,8 +76,13 @@ pub(crate) fn export(
     // The id in this bridge's reply marks: its namespace's and its session's (two bridges
     // of one namespace that export the service are two).
     let origin = format!("{}#{}", settings.origin_of(&name), session.zid());
+    // A query from this namespace (an importing bridge of it, whose import is the server
+    // here) is refused: it would come round again for ever.
+    let namespace = settings.origin_of(&name).to_string();
+    // (Only other sessions' queries: not this bridge's own imports'.)
     let queryable = session
         .declare_queryable(key.clone())
+        .allowed_origin(Locality::Remote)
         .wait()
         .map_err(crate::zenoh_error)?;
     // Noted after every reply (a stopping bridge keeps its session open a while after).
@@ -86,7 +92,7 @@ pub(crate) fn export(
         .spawn(move || {
             let mut client: Option<Client> = None;
             // Each query taken, with when it is due.
-            let mut pending: Pending = HashMap::new();
+            let mut pending = Pending::default();
             // Queries waiting for room in the request ring, oldest first, with when each
             // is due (bounded in count and in their payloads' bytes).
             let mut backlog = Backlog::default();
@@ -124,8 +130,9 @@ pub(crate) fn export(
                 // Every query Zenoh holds comes into the backlog at once, due a query
                 // timeout from now (Zenoh's queue is bounded, and a full one holds up the
                 // link's receiving thread, every key of the link with it); past
-                // `MAX_WAITING`, or past the bridge's buffer bytes (a query holds its
-                // payload until it is answered, and a peer chooses its length), a query
+                // `MAX_WAITING` or the bridge's buffer bytes, those the server is answering
+                // counted in (a query holds its payload until it is answered, and a peer
+                // chooses its length), a query
                 // is answered with an error at once, as is one too long for the service.
                 // (A bounded number per look, the stop flag looked at: a flood must not
                 // keep this thread from the responses, nor the bridge from stopping.)
@@ -143,26 +150,39 @@ pub(crate) fn export(
                         .saturating_add(query.attachment().map_or(0, |a| a.len()))
                         .saturating_add(query.parameters().as_str().len())
                         .saturating_add(REPLY_COST);
-                    let refusal = if len > c.max_request_len() {
+                    let mark = query.attachment().map(|a| a.to_bytes());
+                    let from_here = mark.as_deref().and_then(wire::decode_query_mark)
+                        == Some(namespace.as_str());
+                    let refusal = if from_here {
+                        Some(format!(
+                            "a request for {name} comes from the namespace that serves it \
+                             ({namespace}): a bridge of it imports the service this bridge \
+                             exports, and the request would go round for ever"
+                        ))
+                    } else if len > c.max_request_len() {
                         Some(format!(
                             "a request of {len} bytes is longer than the service {name} \
                              carries ({} bytes at most)",
                             c.max_request_len()
                         ))
-                    } else if backlog.queries.len() >= MAX_WAITING {
+                    } else if backlog.queries.len() + pending.len() >= MAX_WAITING {
                         Some(format!(
                             "the service {name} has {MAX_WAITING} queries waiting for its \
-                             server already"
+                             server or being served already"
                         ))
-                    } else if !backlog.queries.is_empty()
-                        && backlog.bytes.saturating_add(held) > backlog_bytes
+                    } else if !(backlog.queries.is_empty() && pending.is_empty())
+                        && backlog
+                            .bytes
+                            .saturating_add(pending.bytes)
+                            .saturating_add(held)
+                            > backlog_bytes
                     {
                         // (One query always waits, whatever the bound: a bound smaller
                         // than one request refuses no request for it.)
                         Some(format!(
                             "the service {name} has {} bytes of queries waiting for its \
-                             server already",
-                            backlog.bytes
+                             server or being served already",
+                            backlog.bytes.saturating_add(pending.bytes)
                         ))
                     } else {
                         None
@@ -186,7 +206,7 @@ pub(crate) fn export(
                     let payload = query.payload().map(|p| p.to_bytes().into_owned());
                     match c.send_request_timeout(&payload.unwrap_or_default(), Duration::ZERO) {
                         Ok(id) => {
-                            pending.insert(id, (query, due));
+                            pending.insert(id, query, due, len);
                         }
                         Err(Error::Timeout { .. }) => {
                             backlog.push_front(query, due, len);
@@ -215,7 +235,7 @@ pub(crate) fn export(
                             let (id, last) = (response.request(), response.is_last());
                             let failure = response.is_failure();
                             let bytes = response.to_vec().unwrap_or_default();
-                            if let Some((query, _)) = pending.get(&id) {
+                            if let Some(query) = pending.get(&id) {
                                 let _ = if failure {
                                     query.reply_err(bytes).wait()
                                 } else {
@@ -251,7 +271,7 @@ pub(crate) fn export(
                     // A takeover fails only the requests the dead server had taken: the
                     // others stay pending, and the new server answers them.
                     let takeover = matches!(e, Error::Disconnected { .. });
-                    pending.retain(|id, (query, _)| {
+                    pending.retain(|id, query, _| {
                         let keep = takeover && c.is_pending(*id);
                         if !keep {
                             reply_err(query, e.to_string(), &sent);
@@ -272,8 +292,7 @@ pub(crate) fn export(
             let stopped = format!("the bridge exporting the service {name} stopped");
             let queued =
                 std::iter::from_fn(|| queryable.try_recv().ok().flatten()).take(MAX_WAITING);
-            let pending = pending.into_values().map(|(query, _)| query);
-            for query in pending.chain(backlog.drain()).chain(queued) {
+            for query in pending.into_queries().chain(backlog.drain()).chain(queued) {
                 reply_err(&query, stopped.clone(), &sent);
             }
         })
@@ -333,7 +352,58 @@ impl Backlog {
 }
 
 /// The queries an exported service has passed on as requests, with when each is due.
-type Pending = HashMap<RequestId, (Query, Option<Instant>)>;
+/// An exported service's queries sent to its server as requests, each with when it is due
+/// and the bytes it holds (counted as in the backlog: a query holds its payload until it
+/// is answered); and their sum.
+#[derive(Default)]
+struct Pending {
+    queries: HashMap<RequestId, (Query, Option<Instant>, usize)>,
+    bytes: usize,
+}
+
+impl Pending {
+    fn insert(&mut self, id: RequestId, query: Query, due: Option<Instant>, held: usize) {
+        self.bytes = self.bytes.saturating_add(held);
+        if let Some((_, _, old)) = self.queries.insert(id, (query, due, held)) {
+            self.bytes = self.bytes.saturating_sub(old);
+        }
+    }
+
+    fn get(&self, id: &RequestId) -> Option<&Query> {
+        self.queries.get(id).map(|(query, _, _)| query)
+    }
+
+    fn remove(&mut self, id: &RequestId) {
+        if let Some((_, _, held)) = self.queries.remove(id) {
+            self.bytes = self.bytes.saturating_sub(held);
+        }
+    }
+
+    /// Keeps the queries `keep` says to keep.
+    fn retain(&mut self, mut keep: impl FnMut(&RequestId, &Query, Option<Instant>) -> bool) {
+        let mut bytes = 0usize;
+        self.queries.retain(|id, (query, due, held)| {
+            let kept = keep(id, query, *due);
+            if kept {
+                bytes = bytes.saturating_add(*held);
+            }
+            kept
+        });
+        self.bytes = bytes;
+    }
+
+    fn len(&self) -> usize {
+        self.queries.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queries.is_empty()
+    }
+
+    fn into_queries(self) -> impl Iterator<Item = Query> {
+        self.queries.into_values().map(|(query, _, _)| query)
+    }
+}
 
 /// Answers `query` with an error reply saying `why`, noted in `sent` (a stopping bridge
 /// keeps its session open a while after its last reply).
@@ -356,7 +426,7 @@ fn expire(
     }
     *looked = Instant::now();
     let now = *looked;
-    pending.retain(|id, (query, due)| {
+    pending.retain(|id, query, due| {
         if due.is_none_or(|due| now < due) {
             return true;
         }
@@ -514,6 +584,7 @@ pub(crate) fn import(
     let replies_total = Arc::new(AtomicUsize::new(0));
     let mut server = Server::create_or_open(name.as_str(), &ServiceOptions::new())?;
     log(&format!("importing the service {key} into {name}"));
+    let namespace = settings.origin_of(&name).to_string();
     let session = session.clone();
     let thread = std::thread::Builder::new()
         .name(format!("service import {name}"))
@@ -544,6 +615,10 @@ pub(crate) fn import(
                     let longest = server.max_response_len();
                     let asked = session
                         .get(key.clone())
+                        // (Only other sessions' queryables; and marked, so that an
+                        // exporting bridge of this namespace refuses it.)
+                        .allowed_destination(Locality::Remote)
+                        .attachment(wire::query_mark(&namespace))
                         .payload(payload)
                         .timeout(query_timeout)
                         // Every reply, in order (by default Zenoh keeps the latest per key).
@@ -597,14 +672,11 @@ pub(crate) fn import(
                     let Ok(reply) = replies.try_recv() else {
                         break;
                     };
-                    // Once the bridge stops meanwhile, each response is tried without
-                    // waiting for room: a client that does not take its responses must not
-                    // hold the stop up a second a request.
-                    let wait = if stop.load(Ordering::Relaxed) {
-                        Duration::ZERO
-                    } else {
-                        LOCAL_WAIT
-                    };
+                    // One deadline for all this reply makes the service do (a part, then a
+                    // failure, then the failure said of that): a client that does not take
+                    // its responses holds the bridge up a second at most, and a stop too.
+                    let until = Instant::now() + LOCAL_WAIT;
+                    let wait = || until.saturating_duration_since(Instant::now());
                     if let Reply::Part(_, part, queue) = &reply {
                         queue.taken(part_len(part));
                     }
@@ -621,7 +693,8 @@ pub(crate) fn import(
                                      a request ({} for all of them)",
                                     reply_bound.saturating_mul(TOTAL_REPLY_BUFFERS)
                                 );
-                                let _ = server.respond_failure_timeout(id, reason.as_bytes(), wait);
+                                let _ =
+                                    server.respond_failure_timeout(id, reason.as_bytes(), wait());
                             }
                         }
                         Reply::TooLong(id, len) => {
@@ -631,7 +704,8 @@ pub(crate) fn import(
                                      response of {name} can be ({} bytes at most)",
                                     server.max_response_len()
                                 );
-                                let _ = server.respond_failure_timeout(id, reason.as_bytes(), wait);
+                                let _ =
+                                    server.respond_failure_timeout(id, reason.as_bytes(), wait());
                             }
                         }
                         Reply::Part(id, Ok((bytes, mark)), _) => {
@@ -655,15 +729,16 @@ pub(crate) fn import(
                                     "replies from {key} came marked by more than {MAX_STREAMS} \
                                      bridges"
                                 );
-                                let _ = server.respond_failure_timeout(id, reason.as_bytes(), wait);
+                                let _ =
+                                    server.respond_failure_timeout(id, reason.as_bytes(), wait());
                                 continue;
                             }
                             if let Some(part) = request.reply.replace(bytes) {
-                                if let Err(e) = server.respond_part_timeout(id, &part, wait) {
+                                if let Err(e) = server.respond_part_timeout(id, &part, wait()) {
                                     // The rest of this request's replies are dropped: its
                                     // client is told why (if it can be).
                                     held.remove(&id);
-                                    fail(&mut server, id, &e, wait, &log);
+                                    fail(&mut server, id, &e, wait(), &log);
                                 }
                             }
                         }
@@ -690,26 +765,32 @@ pub(crate) fn import(
                                         "the replies from {key} were cut short (the link, or \
                                          the bridge exporting the service, went away)"
                                     );
-                                    server.respond_part_timeout(id, &part, wait).and_then(|()| {
-                                        server.respond_failure_timeout(id, reason.as_bytes(), wait)
-                                    })
+                                    server
+                                        .respond_part_timeout(id, &part, wait())
+                                        .and_then(|()| {
+                                            server.respond_failure_timeout(
+                                                id,
+                                                reason.as_bytes(),
+                                                wait(),
+                                            )
+                                        })
                                 }
                                 Held {
                                     reply: Some(last),
                                     error: None,
                                     ..
-                                } => server.respond_timeout(id, &last, wait),
+                                } => server.respond_timeout(id, &last, wait()),
                                 Held {
                                     reply,
                                     error: Some(reason),
                                     ..
                                 } => match reply {
-                                    Some(part) => {
-                                        server.respond_part_timeout(id, &part, wait).and_then(
-                                            |()| server.respond_failure_timeout(id, &reason, wait),
-                                        )
-                                    }
-                                    None => server.respond_failure_timeout(id, &reason, wait),
+                                    Some(part) => server
+                                        .respond_part_timeout(id, &part, wait())
+                                        .and_then(|()| {
+                                            server.respond_failure_timeout(id, &reason, wait())
+                                        }),
+                                    None => server.respond_failure_timeout(id, &reason, wait()),
                                 },
                                 Held {
                                     reply: None,
@@ -722,11 +803,11 @@ pub(crate) fn import(
                                          none within {})",
                                         filemap::HumanDuration(query_timeout)
                                     );
-                                    server.respond_failure_timeout(id, reason.as_bytes(), wait)
+                                    server.respond_failure_timeout(id, reason.as_bytes(), wait())
                                 }
                             };
                             if let Err(e) = ended {
-                                fail(&mut server, id, &e, wait, &log);
+                                fail(&mut server, id, &e, wait(), &log);
                             }
                         }
                     }

@@ -18,6 +18,11 @@
 //! the query's end alone does not tell; the id tells two bridges that answer one query
 //! apart. A plain Zenoh queryable replies without marks: its last reply is taken as the
 //! last response.
+//!
+//! An importing bridge's queries carry a mark as their attachment too ([`query_mark`]):
+//! [`QUERY`], a space, and the id of the importing bridge's namespace. An exporting bridge
+//! refuses a query from its own namespace: there the service's server is the importing
+//! bridge, so the request would go round between the two bridges for ever.
 
 /// The attachment's first four bytes.
 ///
@@ -104,6 +109,29 @@ pub fn decode_reply_mark(bytes: &[u8]) -> Option<(bool, &str)> {
     };
     let origin = rest.strip_prefix(b" ").filter(|o| o.len() <= MAX_ORIGIN)?;
     Some((last, std::str::from_utf8(origin).ok()?))
+}
+
+/// How the mark of an importing bridge's query begins.
+pub const QUERY: &[u8] = b"FMQ1";
+
+/// The mark of a query that the bridge of namespace `origin` sends for a request.
+///
+/// ```
+/// use filemap_zenoh::wire::{decode_query_mark, query_mark};
+/// let mark = query_mark("host:/dev/shm");
+/// assert_eq!(mark, b"FMQ1 host:/dev/shm");
+/// assert_eq!(decode_query_mark(&mark), Some("host:/dev/shm"));
+/// assert_eq!(decode_query_mark(b"another program's"), None);
+/// ```
+pub fn query_mark(origin: &str) -> Vec<u8> {
+    [QUERY, b" ", origin.as_bytes()].concat()
+}
+
+/// A query's mark: the importing bridge's namespace id; `None` for an attachment that is
+/// no bridge's mark (a plain Zenoh program's query).
+pub fn decode_query_mark(bytes: &[u8]) -> Option<&str> {
+    let origin = bytes.strip_prefix(QUERY)?.strip_prefix(b" ");
+    std::str::from_utf8(origin.filter(|o| o.len() <= MAX_ORIGIN)?).ok()
 }
 
 #[cfg(test)]

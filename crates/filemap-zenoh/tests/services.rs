@@ -105,6 +105,83 @@ fn services() {
     a_busy_server_holds_up_no_other_key();
     what_is_asked_when_a_bridge_stops_is_told_so();
     a_stream_cut_short_is_no_whole_answer();
+    queries_being_served_count_against_the_buffer();
+}
+
+/// The queries an exported service's server has taken and not yet answered count against
+/// the bridge's buffer, with those waiting for room: past it a query is refused at once
+/// (each was held, with its payload, until the query timeout, however many came). The
+/// queries go one at a time, each once the server has the one before: none waits for
+/// room.
+fn queries_being_served_count_against_the_buffer() {
+    const QUERIES: usize = 64;
+    let name = "slow-service";
+    let server = Server::create_or_open(name, &ServiceOptions::new()).unwrap();
+    let (first, came) = mpsc::channel::<()>();
+    let stop = Arc::new(AtomicBool::new(false));
+    // Takes every request and answers none.
+    let serving = serve_until(server, &stop, move |_, _, _| {
+        let _ = first.send(());
+        true
+    });
+    let (session, endpoint) = common::loopback_peer();
+    let key = filemap_zenoh::keys::key_for("filemap", name);
+    let bridge = Bridge::builder()
+        .export_service(name)
+        .connect(endpoint)
+        .buffer(16, 16 << 10)
+        .query_timeout(PATIENCE * 3)
+        .start()
+        .unwrap();
+    let payload = vec![b'q'; 1024];
+    let get = |payload: &[u8]| {
+        session
+            .get(&key)
+            .payload(payload.to_vec())
+            .timeout(PATIENCE * 3)
+            .wait()
+            .unwrap()
+    };
+    // Until a request reaches the server (the link and the queryable are up).
+    let started = Instant::now();
+    let mut asked = Vec::new();
+    while came.recv_timeout(Duration::from_millis(50)).is_err() {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "no request reached the server"
+        );
+        asked.push(get(&payload));
+    }
+    let refused = 'asking: {
+        for _ in 0..QUERIES {
+            let replies = get(&payload);
+            let sent = Instant::now();
+            // Taken by the server, or refused.
+            loop {
+                if came.try_recv().is_ok() {
+                    break;
+                }
+                if let Ok(Some(reply)) = replies.try_recv() {
+                    let e = reply
+                        .result()
+                        .expect_err("no answer from a server that gives none");
+                    break 'asking String::from_utf8_lossy(&e.payload().to_bytes()).into_owned();
+                }
+                assert!(
+                    sent.elapsed() < PATIENCE,
+                    "a query neither taken nor refused"
+                );
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            asked.push(replies);
+        }
+        panic!("none of {QUERIES} queries of 1 KiB was refused past a buffer of 16 KiB");
+    };
+    assert!(refused.contains("being served already"), "{refused}");
+    bridge.stop();
+    stop.store(true, Ordering::Relaxed);
+    serving.join().unwrap();
+    drop(session);
 }
 
 /// An exporting bridge marks each reply of a stream, and the last as the last; an
