@@ -83,6 +83,10 @@ fn main() {
             "scribbled_mutex_never_harms_its_holder",
             scribbled_mutex_never_harms_its_holder,
         ),
+        (
+            "an_unguarded_lock_from_a_late_thread_local_is_refused",
+            an_unguarded_lock_from_a_late_thread_local_is_refused,
+        ),
     ]);
     run_tests(&tests);
 }
@@ -583,6 +587,46 @@ fn a_thread_exiting_with_an_unguarded_lock_abandons_it() {
     // The handle that took it is still open, and still usable.
     assert!(!m.lock_unguarded(Some(PATIENCE)).unwrap());
     m.release().unwrap();
+    drop(m);
+    ns.assert_empty();
+}
+
+/// A thread-local's destructor that runs after filemap's own (registered before it: they
+/// run in reverse) takes a mutex unguarded: refused (`Unsupported`), the mutex free again.
+/// It stayed locked, with nothing to release it nor abandon it at the thread's end.
+#[cfg(target_os = "linux")]
+fn an_unguarded_lock_from_a_late_thread_local_is_refused() {
+    use std::sync::{mpsc, Arc};
+    struct Late(Arc<NamedMutex>, mpsc::Sender<Result<bool, Error>>);
+    impl Drop for Late {
+        fn drop(&mut self) {
+            let _ = self
+                .1
+                .send(self.0.lock_unguarded(Some(Duration::from_secs(1))));
+        }
+    }
+    thread_local! {
+        static LATE: std::cell::RefCell<Option<Late>> = const { std::cell::RefCell::new(None) };
+    }
+    let ns = Namespace::new();
+    let name = unique("late-thread-local");
+    let m = Arc::new(NamedMutex::create_new(&name).unwrap());
+    let (tx, rx) = mpsc::channel();
+    let late = Late(Arc::clone(&m), tx);
+    let locker = Arc::clone(&m);
+    std::thread::spawn(move || {
+        LATE.with(|l| *l.borrow_mut() = Some(late));
+        // filemap's own thread-locals, registered after it.
+        locker.lock_unguarded(None).unwrap();
+        locker.release().unwrap();
+    })
+    .join()
+    .unwrap();
+    let late = rx.recv_timeout(PATIENCE).expect("the late destructor ran");
+    assert!(matches!(late, Err(Error::Unsupported { .. })), "{late:?}");
+    let free = m.try_lock().unwrap();
+    assert!(free.is_some(), "the mutex is free again");
+    drop(free);
     drop(m);
     ns.assert_empty();
 }

@@ -285,9 +285,14 @@ fn forget_guarded_among_others(id: u64) -> bool {
             }))
 }
 
-/// Turns the guarded lock of mutex `id` into one that `release` through `handle` unlocks.
-pub(super) fn make_unguarded<H: Handle + 'static>(id: u64, handle: &Arc<H>) {
+/// Turns the guarded lock of mutex `id` into one that `release` through `handle` unlocks;
+/// false, changing nothing, on a thread whose list is destroyed already (it is ending:
+/// see [`others`]), where the lock could be neither released nor abandoned at its end.
+pub(super) fn make_unguarded<H: Handle + 'static>(id: u64, handle: &Arc<H>) -> bool {
     inline(Inline::forget_if_forked);
+    if list::OTHERS.try_with(|_| ()).is_err() {
+        return false;
+    }
     if forget_guarded(id) {
         others(|h| {
             h.push(Entry {
@@ -296,6 +301,7 @@ pub(super) fn make_unguarded<H: Handle + 'static>(id: u64, handle: &Arc<H>) {
             })
         });
     }
+    true
 }
 
 /// Forgets the unguarded lock of mutex `id` taken through `handle`; false if there is none.

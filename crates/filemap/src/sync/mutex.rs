@@ -333,7 +333,10 @@ impl NamedMutex {
     /// the process exits (on Windows, after a dropped handle, once the locking thread has
     /// exited too), as with Win32's `CloseHandle` on an owned mutex. Returns whether it
     /// was abandoned; [`Error::Timeout`] after `timeout`
-    /// (`None` waits for ever), [`Error::WouldDeadlock`] if this thread holds it already.
+    /// (`None` waits for ever), [`Error::WouldDeadlock`] if this thread holds it already,
+    /// [`Error::Unsupported`] on a thread that is ending (from a thread-local's destructor
+    /// that runs after filemap's own), where nothing could release the lock (the mutex is
+    /// left free).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -348,7 +351,15 @@ impl NamedMutex {
     pub fn lock_unguarded(&self, timeout: Option<Duration>) -> Result<bool> {
         match acquire(&self.object, &self.name, timeout)? {
             Some(abandoned) => {
-                held::make_unguarded(self.object.identity(), &self.object);
+                if !held::make_unguarded(self.object.identity(), &self.object) {
+                    // A thread that is ending (a later thread-local's destructor): nothing
+                    // would release the lock, nor abandon it at the thread's end.
+                    drop(self.guard(abandoned));
+                    return Err(Error::Unsupported {
+                        what:
+                            "an unguarded lock on a thread whose thread-locals are being destroyed",
+                    });
+                }
                 Ok(abandoned)
             }
             None => Err(timeout_error(
@@ -455,7 +466,8 @@ impl MutexGuard<'_> {
     /// Keeps the mutex locked past the guard, to be unlocked by
     /// [`NamedMutex::release`] on this thread, as if taken by
     /// [`NamedMutex::lock_unguarded`] (for bindings, after a wait on many objects took
-    /// it). Returns whether it was abandoned.
+    /// it). Returns whether it was abandoned. On a thread that is ending (see
+    /// `lock_unguarded`), the lock goes with the guard instead.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -469,10 +481,14 @@ impl MutexGuard<'_> {
     /// ```
     pub fn into_unguarded(self) -> bool {
         // (A guard copied into a child by `fork` holds nothing there: see `release`.)
-        if !self.mutex.object.inherited() {
-            held::make_unguarded(self.mutex.object.identity(), &self.mutex.object);
-        }
         let abandoned = self.abandoned;
+        if !self.mutex.object.inherited()
+            && !held::make_unguarded(self.mutex.object.identity(), &self.mutex.object)
+        {
+            // A thread that is ending: the lock is released with the guard, as nothing
+            // would release it later (a `release` then finds it not held).
+            return abandoned;
+        }
         std::mem::forget(self);
         abandoned
     }
