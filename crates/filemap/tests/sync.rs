@@ -111,7 +111,9 @@ fn play(role: &str, args: &[String]) -> i32 {
                 ready_then_block();
             }
             // The main thread exits (`pthread_exit`), another makes and locks a mutex
-            // (its liveness lock opens its entry again through /proc) and maps a view.
+            // (its liveness lock opens its entry again through /proc) and maps a view; and
+            // a copy view says which pages it wrote (from the thread's /proc pagemap: the
+            // main thread's reads empty once it has exited).
             #[cfg(target_os = "linux")]
             "after-the-main-thread-exits" => {
                 let name = arg(0).to_string();
@@ -120,7 +122,22 @@ fn play(role: &str, args: &[String]) -> i32 {
                     let outcome = NamedMutex::create_new(&name)
                         .and_then(|m| m.lock().map(drop))
                         .and_then(|()| filemap::Mapping::unnamed(4096))
-                        .and_then(|m| m.view().map().map(drop));
+                        .and_then(|m| m.view().map().map(drop))
+                        .and_then(|()| filemap::Mapping::unnamed(8192))
+                        .and_then(|m| {
+                            let copy = m.view().access(filemap::Access::Copy).map()?;
+                            copy.write_at(4096, b"x")?;
+                            match copy.modified_pages()?.as_slice() {
+                                [4096] => Ok(()),
+                                other => Err(Error::Unsupported {
+                                    what: if other.is_empty() {
+                                        "no page written"
+                                    } else {
+                                        "other pages written"
+                                    },
+                                }),
+                            }
+                        });
                     match outcome {
                         Ok(()) => print!("locked and mapped"),
                         Err(e) => print!("{e}"),

@@ -601,6 +601,16 @@ impl Growing<'_> {
                     size: self.size,
                 }
             }
+            // (As for an entry: `sys::allocate`.)
+            Some(code)
+                if std::io::Error::from_raw_os_error(code).kind()
+                    == std::io::ErrorKind::FileTooLarge =>
+            {
+                Error::InvalidSize {
+                    size: self.size,
+                    problem: "too large for the file system",
+                }
+            }
             _ => Error::io("extend", self.shown.display(), e),
         })
     }

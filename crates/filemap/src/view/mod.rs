@@ -691,7 +691,9 @@ impl View {
     /// Sound while other processes write the same bytes; a concurrent writer may leave a
     /// mix of old and new bytes in `buf`. If the memory behind the view cannot be had (the
     /// file was truncated, the storage failed), the copy stops with
-    /// [`Error::PageFault`] instead of the process dying of SIGBUS.
+    /// [`Error::PageFault`] instead of the process dying of SIGBUS (Linux: unless the
+    /// calling thread blocks SIGBUS and SIGSEGV, as one that reads its signals with
+    /// `sigwait` may; the kernel then runs no handler, and the process ends).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -950,7 +952,7 @@ impl View {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn modified_pages(&self) -> Result<Vec<u64>> {
-        self.check_copy("modified_pages")?;
+        self.check_copy("modified_pages on a view that is no copy view (Access::Copy)")?;
         let page = crate::page_size();
         let region_start = self.offset - self.delta as u64;
         let view_end = self.offset + self.len as u64;
@@ -1020,7 +1022,9 @@ impl View {
     /// another process wrote there since. [`Error::PageFault`] (`truncated`) if the
     /// object's storage is now shorter than the view (another process cut its file short):
     /// the system dropped the view's changes past the new end with the storage, so nothing
-    /// is written and the error says so.
+    /// is written and the error says so. [`Error::Unsupported`] on a view that is no copy
+    /// view (so for [`modified_pages`](View::modified_pages) and
+    /// [`discard`](View::discard)).
     ///
     /// A limit (Linux): a file cut short and grown back before the commit takes the view's
     /// changes past the cut with it, and the commit cannot tell: it finds those pages
@@ -1040,7 +1044,7 @@ impl View {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn commit(&mut self) -> Result<usize> {
-        self.check_copy("commit")?;
+        self.check_copy("commit on a view that is no copy view (Access::Copy)")?;
         // The pages first, then the storage's length: storage cut short before the pages
         // were looked at (their changes gone with it) is seen; cut after, its pages fault
         // when read below, an error too.
@@ -1091,7 +1095,7 @@ impl View {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn discard(&mut self) -> Result<()> {
-        self.check_copy("discard")?;
+        self.check_copy("discard on a view that is no copy view (Access::Copy)")?;
         let aligned = self.offset - self.delta as u64;
         let locked = (*self.lock_state()).then(|| self.page_span(0, self.len));
         self.raw.discard_private(&sys::CopyViewSource {
@@ -1105,12 +1109,11 @@ impl View {
         Ok(())
     }
 
+    /// [`Error::Unsupported`] (saying `what`) unless this is a copy view: another view has
+    /// no pages of its own (a wrong kind of view, not an access refused).
     fn check_copy(&self, what: &'static str) -> Result<()> {
         if self.access != Access::Copy {
-            return Err(Error::AccessNotAllowed {
-                requested: self.access,
-                reason: format!("{what} is for copy views (Access::Copy)"),
-            });
+            return Err(Error::Unsupported { what });
         }
         Ok(())
     }

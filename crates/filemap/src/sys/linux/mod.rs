@@ -156,10 +156,16 @@ pub(crate) fn errno(e: rustix::io::Errno) -> io::Error {
 }
 
 /// The path under `/proc` that opens or names descriptor `fd` of this process:
-/// `/proc/thread-self/fd/N`, since `/proc/self/fd` fails once the main thread has exited
-/// (`pthread_exit`: its file table goes with it while the process lives on); `/proc/self`
-/// where the kernel lacks `thread-self` (before Linux 3.17).
+/// `/proc/thread-self/fd/N` (see [`proc_self`]).
 pub(super) fn fd_path(fd: std::os::fd::RawFd) -> String {
+    format!("{}/fd/{fd}", proc_self())
+}
+
+/// This process's directory under `/proc` as the calling thread sees it:
+/// `/proc/thread-self`, since `/proc/self` fails once the main thread has exited
+/// (`pthread_exit`: its file table and memory go with it while the process lives on);
+/// `/proc/self` where the kernel lacks `thread-self` (before Linux 3.17).
+pub(super) fn proc_self() -> &'static str {
     use std::sync::atomic::AtomicU8;
     /// 0: not looked at yet; 1: `/proc/thread-self` is there; 2: it is not.
     static THREAD_SELF: AtomicU8 = AtomicU8::new(0);
@@ -173,9 +179,9 @@ pub(super) fn fd_path(fd: std::os::fd::RawFd) -> String {
         THREAD_SELF.store(known, Ordering::Relaxed);
     }
     if known == 1 {
-        format!("/proc/thread-self/fd/{fd}")
+        "/proc/thread-self"
     } else {
-        format!("/proc/self/fd/{fd}")
+        "/proc/self"
     }
 }
 
@@ -515,8 +521,10 @@ impl RawView {
         let page = page_size() as usize;
         let pages = self.len.div_ceil(page);
         let first = self.ptr.as_ptr() as usize / page;
-        let failed = |e| Error::io("read", "/proc/self/pagemap", e);
-        let file = File::open("/proc/self/pagemap").map_err(failed)?;
+        // (The calling thread's view: the main thread's is empty once it has exited.)
+        let path = format!("{}/pagemap", proc_self());
+        let failed = |e| Error::io("read", &path, e);
+        let file = File::open(&path).map_err(failed)?;
         let mut entries = vec![0u8; CHUNK.min(pages) * 8];
         let mut written = Vec::new();
         let mut from = 0;
