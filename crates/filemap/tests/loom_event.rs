@@ -14,8 +14,6 @@
 //! 3. One waiter whose sleep times out as a set comes: either the waiter took the release,
 //!    or the event is left set (as a state a reset can take away), never as a promise to
 //!    nobody.
-//! 4. A sleeper of a wait on many objects that takes another object (`disarm`): the set is
-//!    left as the state, never as a promise to nobody.
 //!
 //! The futex is modelled as the kernel makes it (the compare and the sleep one step under
 //! its lock); its wake wakes every sleeper, more than `FUTEX_WAKE` of one, which the
@@ -82,23 +80,16 @@ impl Event {
     fn unpromise_beyond_sleepers(&self) {
         fence(SeqCst);
         let given = self.promised.load(SeqCst);
-        let asleep = self.sleepers.load(SeqCst);
-        if given > asleep
+        if given > self.sleepers.load(SeqCst)
             && self
                 .promised
-                .compare_exchange(given, asleep, SeqCst, SeqCst)
+                .compare_exchange(given, given - 1, SeqCst, SeqCst)
                 .is_ok()
         {
             self.state.store(1, SeqCst);
             self.sets.fetch_add(1, SeqCst);
             self.futex.wake();
         }
-    }
-
-    /// `event_uncount_sleeper`: a sleeper of a wait on many objects leaves (`disarm`).
-    fn uncount_sleeper(&self) {
-        self.sleepers.fetch_sub(1, SeqCst);
-        self.unpromise_beyond_sleepers();
     }
 
     fn reset(&self) {
@@ -218,29 +209,6 @@ fn a_waiter_that_gives_up_leaves_no_promise_to_nobody() {
             state,
             u32::from(!took),
             "the set went to the waiter, or is left as the state"
-        );
-    });
-}
-
-#[test]
-fn a_sleeper_that_takes_something_else_leaves_the_set_as_the_state() {
-    model(|| {
-        let event = Arc::new(Event::default());
-        // A wait on many objects: counts itself, looks, sleeps, and takes another object.
-        let sleeper = {
-            let event = event.clone();
-            thread::spawn(move || {
-                event.sleepers.fetch_add(1, SeqCst);
-                fence(SeqCst);
-                event.uncount_sleeper();
-            })
-        };
-        event.set();
-        sleeper.join().unwrap();
-        assert_eq!(
-            event.left_over(),
-            (0, 1),
-            "the set is left as the state (a reset takes it), not as a promise"
         );
     });
 }

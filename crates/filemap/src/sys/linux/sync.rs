@@ -324,33 +324,18 @@ impl SyncMemory {
         false
     }
 
-    /// A sleeper of a wait on many objects, or of an async wait, stops counting itself
-    /// (it may take another object, or none, and not what it was promised): promises
-    /// beyond the sleepers left are turned back into the state, which a reset takes away
-    /// (and which this waiter takes at its next look if it still wants the event).
-    pub(super) fn event_uncount_sleeper(&self) {
-        self.word(EVENT_SLEEPERS).fetch_sub(1, Ordering::SeqCst);
-        if !self.event_is_manual() {
-            self.unpromise_beyond_sleepers();
-        }
-    }
-
-    /// After a promise, or a sleeper's leaving: a sleeper that left without taking its
-    /// promise (it timed out as the set came, having looked before the promise; or it
-    /// took another object) leaves more promises than sleepers; one is turned into the
-    /// state, which a reset takes away as Windows' would (a blocking sleeper that leaves
-    /// looks for a promise after it stops counting itself, so one that left before the
-    /// promise is seen gone here).
+    /// After a promise: a sleeper that left meanwhile without taking it (it timed out as
+    /// the set came, having looked before the promise) leaves more promises than sleepers;
+    /// one is turned into the state, which a reset takes away as Windows' would (the
+    /// sleeper that leaves looks for a promise after it stops counting itself, so one that
+    /// left before the promise is seen gone here).
     fn unpromise_beyond_sleepers(&self) {
         let (sleepers, promised) = (self.word(EVENT_SLEEPERS), self.word(EVENT_PROMISED));
         fence(Ordering::SeqCst);
         let given = promised.load(Ordering::SeqCst);
-        let asleep = sleepers.load(Ordering::SeqCst);
-        // (All the promises beyond the sleepers at once: as sets with nobody waiting, they
-        // make one state.)
-        if given > asleep
+        if given > sleepers.load(Ordering::SeqCst)
             && promised
-                .compare_exchange(given, asleep, Ordering::SeqCst, Ordering::SeqCst)
+                .compare_exchange(given, given - 1, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
         {
             self.word(EVENT_STATE).store(1, Ordering::SeqCst);

@@ -306,9 +306,7 @@ fn arm_counted((word, sleepers): (&AtomicU32, &AtomicU32)) -> WaitTarget {
 /// Undoes `arm`: the sleeper no longer counts itself.
 pub(crate) fn disarm(object: SyncRef<'_>) {
     let sleepers = match object {
-        // (An auto-reset event's release promised to this sleeper, which may not take it,
-        // is turned back into the state, which a reset takes away.)
-        SyncRef::Event(event) => return event.memory.event_uncount_sleeper(),
+        SyncRef::Event(event) => event.memory.event_words().1,
         SyncRef::Semaphore(semaphore) => semaphore.memory.semaphore_words().1,
         // A waiters bit stays until the next unlock (which then wakes nobody, or a
         // sleeper of another process: harmless).
