@@ -36,10 +36,6 @@ fn main() {
         ),
         ("auto_event_wakes_one_per_set", auto_event_wakes_one_per_set),
         (
-            "each_set_of_an_auto_event_releases_a_waiter_however_soon",
-            each_set_of_an_auto_event_releases_a_waiter_however_soon,
-        ),
-        (
             "a_set_then_reset_releases_every_manual_waiter",
             a_set_then_reset_releases_every_manual_waiter,
         ),
@@ -217,7 +213,7 @@ fn play(role: &str, args: &[String]) -> i32 {
                 print!("took");
             }
             #[cfg(target_os = "linux")]
-            "steal-wake" => steal_wake(arg(0), arg(1).parse().unwrap(), arg(2).parse().unwrap())?,
+            "steal-wake" => steal_wake(arg(0), arg(1).parse().unwrap())?,
             "churn-shared" => {
                 // Creates and drops the shared value `rounds` times, saying in the phase
                 // word what it is doing (round r: 4r+1 creating, +2 made, +3 dropping,
@@ -360,63 +356,6 @@ fn auto_event_wakes_one_per_set() {
         "an auto event resets as it releases"
     );
     drop((event, woke, told));
-    ns.assert_empty();
-}
-
-/// Each set of an auto-reset event releases one waiter already asleep, however soon the
-/// next set or a reset follows (as Windows' `SetEvent` does): two sets in a row release two
-/// sleeping waiters, and a set followed at once by a reset releases the one. (The second of
-/// two sets came before the first waiter woke and took the state, and set nothing more; a
-/// reset took the state from the waiter it woke: each left a waiter asleep.)
-fn each_set_of_an_auto_event_releases_a_waiter_however_soon() {
-    let ns = Namespace::new();
-    let name = unique("auto-soon");
-    let event = NamedEvent::create_new(&name, EventReset::Auto, false).unwrap();
-    let asleep = |n: usize| -> Vec<std::process::Child> {
-        let children: Vec<std::process::Child> = (0..n)
-            .map(|_| {
-                child("take", &["event", &name])
-                    .stdout(std::process::Stdio::piped())
-                    .spawn_retrying()
-            })
-            .collect();
-        #[cfg(target_os = "linux")]
-        for c in &children {
-            await_futex_state(c.id(), true, "a waiter never slept");
-        }
-        // Elsewhere nothing says a process sleeps: time to reach the wait.
-        #[cfg(not(target_os = "linux"))]
-        std::thread::sleep(Duration::from_secs(2));
-        children
-    };
-    let all_took = |children: Vec<std::process::Child>, what: &str| {
-        for c in children {
-            let out = c.wait_with_output().unwrap();
-            let said = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                out.status.success() && said == "took",
-                "{what}: a waiter was not released ({said}; {})",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-    };
-    let two = asleep(2);
-    event.set().unwrap();
-    event.set().unwrap();
-    all_took(two, "two sets in a row");
-    assert!(!event.try_wait().unwrap(), "each set went to a waiter");
-    let one = asleep(1);
-    event.set().unwrap();
-    event.reset().unwrap();
-    all_took(one, "a set and a reset at once");
-    assert!(!event.try_wait().unwrap(), "the reset holds");
-    // With nobody asleep, a set stays for the next waiter, and a reset takes it away.
-    event.set().unwrap();
-    event.reset().unwrap();
-    assert!(!event.try_wait().unwrap());
-    event.set().unwrap();
-    assert!(event.try_wait().unwrap());
-    drop(event);
     ns.assert_empty();
 }
 
@@ -855,14 +794,13 @@ fn objects_go_away_with_their_last_handle() {
 
 /// Plays a waiter that a wake reaches and that dies before it takes what it was woken for:
 /// maps the data area of the event or semaphore entry at `entry` (Linux: a file in the
-/// namespace directory, header first, then the sync words: 0 the state or count, 1 a
-/// semaphore's number of sleeping waiters, 3 an event's count of sets, 5 an event's number
-/// of sleeping waiters), counts itself as a sleeping waiter in word `sleepers_word`, says
-/// "ready", sleeps on word `sleep_word` (the one the object's waiters sleep on) while it is
-/// 0 with no timeout, and once woken takes nothing: it waits on stdin for
+/// namespace directory, header first, then the sync words: 0 the state or count, 1 the
+/// number of sleeping waiters, 3 an event's count of sets), counts itself as a sleeping
+/// waiter, says "ready", sleeps on word `sleep_word` (the one the object's waiters sleep
+/// on) while it is 0 with no timeout, and once woken takes nothing: it waits on stdin for
 /// the parent to kill it.
 #[cfg(target_os = "linux")]
-fn steal_wake(entry: &str, sleep_word: usize, sleepers_word: usize) -> Result<(), String> {
+fn steal_wake(entry: &str, sleep_word: usize) -> Result<(), String> {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::FileExt;
     use std::sync::atomic::AtomicU32;
@@ -898,7 +836,7 @@ fn steal_wake(entry: &str, sleep_word: usize, sleepers_word: usize) -> Result<()
     // SAFETY: the mapping is 4-byte aligned, 64 bytes, and lives until exit.
     let (word, waiters) = unsafe {
         let words = at.cast::<AtomicU32>();
-        (&*words.add(sleep_word), &*words.add(sleepers_word))
+        (&*words.add(sleep_word), &*words.add(1))
     };
     waiters.fetch_add(1, Ordering::SeqCst);
     ready_then_block_until_waiting();
@@ -992,17 +930,9 @@ fn stranded_waiter(kind: &str) -> Result<(), String> {
     // The doomed waiter sleeps first, so a futex wake of one reaches it (futex waiters of
     // equal priority are woken in the order they slept).
     // The word the object's waiters sleep on: an event's count of sets (word 3), a
-    // semaphore's count (word 0); and the word that counts their sleepers: an event's word
-    // 5, a semaphore's word 1.
-    let (sleep_word, sleepers_word) = if kind == "event" {
-        ("3", "5")
-    } else {
-        ("0", "1")
-    };
-    let mut doomed = Reaped(spawn_ready(
-        "steal-wake",
-        &[&entry, sleep_word, sleepers_word],
-    ));
+    // semaphore's count (word 0); word 1 counts the sleepers of both.
+    let sleep_word = if kind == "event" { "3" } else { "0" };
+    let mut doomed = Reaped(spawn_ready("steal-wake", &[&entry, sleep_word]));
     await_futex_state(doomed.0.id(), true, "the doomed waiter never slept");
     let mut waiter = Reaped(
         child("take", &[kind, &name])

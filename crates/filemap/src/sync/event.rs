@@ -257,12 +257,9 @@ impl NamedEvent {
     /// or a waiter thread is now and then, misses it), on Linux every wait that began
     /// before the `set`. Not `wait_all`'s on Linux, which takes only objects ready together
     /// (Windows' releases it if the others are ready at the `set`). An auto-reset event's
-    /// `set` releases one waiter asleep in `wait` at the `set` (on Linux the `set` promises
-    /// that waiter a release, which a `reset` leaves alone; so does each of two `set`s in
-    /// a row, for two waiters); a waiter in `wait_any` or `wait_async` may be between two
-    /// of its sleeps at the `set` now and then, and miss a `set` that a `reset` follows
-    /// then. A wait made of shorter
-    /// waits in turn (the Python binding's and the command
+    /// `set` releases the one waiter it wakes on Windows, but on Linux that waiter looks at
+    /// the event once it runs, and finds it reset if the `reset` came first, so it waits
+    /// on. A wait made of shorter waits in turn (the Python binding's and the command
     /// line's, which look for signals in between) can miss a pulse between two of them.
     /// Signal with a `set` alone, and let the waiters reset an event they are done with.
     ///

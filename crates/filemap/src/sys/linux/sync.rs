@@ -9,7 +9,7 @@
 //! Data area layout (from the entry's data offset): the words below in the first
 //! [`SYNC_AREA`] bytes, then the user's value for shared mutexes.
 
-use std::sync::atomic::{fence, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::entry::{create_entry, open_entry, Entry};
@@ -184,77 +184,48 @@ fn wait_until(
             return true;
         }
     }
-    // Counted a sleeper from the first sleep to the end of the wait, the looks between
-    // sleeps included: an auto-reset event's set promises a release to each sleeper it
-    // counts (see the event's words), so one that a reset follows still releases this
-    // waiter however its sleeps and looks fall; and a waiter takes while it counts itself,
-    // so a set that finds fewer sleepers than promises (a waiter gave up) knows it left.
-    waiters.fetch_add(1, Ordering::SeqCst);
-    // (Each side writes its word, then reads the other's: the waiter its count, then the
-    // object; a waker the object, then the count. The fences keep both from reading the
-    // other's old value, whatever a model of the orderings makes of the accesses alone.)
-    fence(Ordering::SeqCst);
-    let took = loop {
+    loop {
         let remaining = match deadline {
             Some(d) => match d.checked_duration_since(Instant::now()) {
                 Some(r) if !r.is_zero() => Some(r),
-                _ => break try_take(),
+                _ => return try_take(),
             },
             None => None,
         };
         let seen = word.load(Ordering::SeqCst);
+        waiters.fetch_add(1, Ordering::SeqCst);
         if try_take() {
-            break true;
+            waiters.fetch_sub(1, Ordering::SeqCst);
+            return true;
         }
         // Sleep in slices: a waiter that a `set` or `release` woke may be killed before it
         // takes what it was woken for, and nobody would wake the others for it.
         let slice = remaining.map_or(RECHECK_INTERVAL, |r| r.min(RECHECK_INTERVAL));
         let _ = futex_wait(word, seen, Some(slice));
+        waiters.fetch_sub(1, Ordering::SeqCst);
         if try_take() {
-            break true;
+            return true;
         }
         if memory.lost().is_some() {
-            waiters.fetch_sub(1, Ordering::SeqCst);
             return false;
         }
-    };
-    waiters.fetch_sub(1, Ordering::SeqCst);
-    fence(Ordering::SeqCst);
-    // Given up (the timeout): one look more, no longer counted. A release promised to
-    // this waiter as it stopped counting itself is taken now; one promised after this
-    // look is turned back into the state by its set, which sees this waiter gone.
-    took || try_take()
+    }
 }
 
-// Event words: 0 state (1 signalled), 1 earlier filemaps' sleeping waiters, 2 manual reset
-// (1) or auto (0), 3 how many sets there have been (wrapping), 4 an auto-reset event's
-// releases promised to sleepers and not taken yet, 5 this version's sleeping waiters.
-// Waiters sleep on the count of sets, which every set changes and nothing else does: a wait
-// on a manual-reset event notes the count when it begins ([`EventMark`]), and a set counted
-// since then ends it even if a reset came before the waiter looked (a set followed at once
-// by a reset releases every waiter already waiting, as Windows' kernel does). An auto-reset
-// event's set, while more waiters sleep than were promised a release, promises one more
-// (and wakes one) rather than setting the state: so each set releases one waiter, however
-// soon another set or a reset follows (a state alone lost the second of two sets that came
-// before a woken waiter took the first, and a set that a reset followed); with no such
-// sleeper it sets the state, for the next waiter. A waiter takes a promised release first,
-// then the state; a promise left by a sleeper gone meanwhile (it timed out as the set came)
-// is turned back into the state, so that a reset still takes it away.
-// Words 0 to 2 mean what they meant to earlier filemaps, whose waiters count themselves in
-// word 1 and sleep on the state word: a set here wakes none of them, nor does an earlier
-// filemap's set wake this version's waiters, but each side's waiters see the other's set at
-// their next check, at most [`RECHECK_INTERVAL`] later (a wake for both would cost every
-// set with sleepers a second system call); this version's count of its own sleepers is
-// word 5, so that no release is promised to a waiter that would not take it.
+// Event words: 0 state (1 signalled), 1 sleeping waiters, 2 manual reset (1) or auto (0),
+// 3 how many sets there have been (wrapping). Waiters sleep on the count of sets, which
+// every set changes and nothing else does: a wait on a manual-reset event notes the count
+// when it begins ([`EventMark`]), and a set counted since then ends it even if a reset
+// came before the waiter looked (a set followed at once by a reset releases every waiter
+// already waiting, as Windows' kernel does). Words 0 to 2 mean what they meant to earlier
+// filemaps, whose waiters sleep on the state word: a set here wakes none of them, nor does
+// an earlier filemap's set wake this version's waiters, but each side's waiters see the
+// other's set at their next check, at most [`RECHECK_INTERVAL`] later (a wake for both
+// would cost every set with sleepers a second system call).
 const EVENT_STATE: usize = 0;
+const EVENT_WAITERS: usize = 1;
 const EVENT_MANUAL: usize = 2;
 const EVENT_SETS: usize = 3;
-const EVENT_PROMISED: usize = 4;
-const EVENT_SLEEPERS: usize = 5;
-
-/// How many times a set or a take tries its compare-and-swap on the promised releases
-/// before it does without (another process may keep changing the word).
-const PROMISE_TRIES: usize = 16;
 
 /// An event's count of sets when a wait on it began (see the comment on the event's words).
 #[derive(Clone, Copy, Debug)]
@@ -266,10 +237,9 @@ pub(crate) fn init_event(manual: bool, signalled: bool) -> impl Fn(*mut u8) -> R
         unsafe {
             let words = at.cast::<u32>();
             words.add(EVENT_STATE).write(signalled as u32);
+            words.add(EVENT_WAITERS).write(0);
             words.add(EVENT_MANUAL).write(manual as u32);
             words.add(EVENT_SETS).write(0);
-            words.add(EVENT_PROMISED).write(0);
-            words.add(EVENT_SLEEPERS).write(0);
         }
         Ok(())
     }
@@ -280,68 +250,23 @@ impl SyncMemory {
         self.word(EVENT_MANUAL).load(Ordering::Relaxed) == 1
     }
 
-    /// Sets the event: an auto-reset one with a sleeper not yet promised a release
-    /// promises it one (see the comment on the event's words); otherwise the state, then
-    /// the count of sets (the word waiters sleep on: a waiter that looked at the state, or
-    /// the promises, before they changed read the count before it was counted, so its
-    /// sleep returns at once or is woken; counted first, a waiter could read the new count,
-    /// find nothing yet, and sleep through the wake); wakes the sleepers if any sleep (one,
-    /// for an auto-reset event).
+    /// Sets the event: the state first, then the count of sets (the word waiters sleep on:
+    /// a waiter that looked at the state before it was set read the count before it was
+    /// counted, so its sleep returns at once or is woken; counted first, a waiter could
+    /// read the new count, find the state not yet set, and sleep through the wake); wakes
+    /// the sleepers if any sleep.
     pub(crate) fn event_set(&self) {
-        let (sets, sleepers) = self.event_words();
-        let manual = self.event_is_manual();
-        if !manual && self.promise_release() {
-            sets.fetch_add(1, Ordering::SeqCst);
-            futex_wake(sets, 1);
-            self.unpromise_beyond_sleepers();
-            return;
-        }
-        self.word(EVENT_STATE).store(1, Ordering::SeqCst);
+        let sets = self.word(EVENT_SETS);
+        let state = self.word(EVENT_STATE);
+        state.store(1, Ordering::SeqCst);
         sets.fetch_add(1, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        if sleepers.load(Ordering::SeqCst) > 0 {
-            futex_wake(sets, if manual { i32::MAX as u32 } else { 1 });
-        }
-    }
-
-    /// Promises a release to a sleeper of this auto-reset event that has none promised;
-    /// whether there was one.
-    fn promise_release(&self) -> bool {
-        let (sleepers, promised) = (self.word(EVENT_SLEEPERS), self.word(EVENT_PROMISED));
-        for _ in 0..PROMISE_TRIES {
-            let given = promised.load(Ordering::SeqCst);
-            if sleepers.load(Ordering::SeqCst) <= given {
-                return false;
-            }
-            let more = given + 1; // (no overflow: below the count of sleepers)
-            if promised
-                .compare_exchange(given, more, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-            {
-                return true;
-            }
-        }
-        false
-    }
-
-    /// After a promise: a sleeper that left meanwhile without taking it (it timed out as
-    /// the set came, having looked before the promise) leaves more promises than sleepers;
-    /// one is turned into the state, which a reset takes away as Windows' would (the
-    /// sleeper that leaves looks for a promise after it stops counting itself, so one that
-    /// left before the promise is seen gone here).
-    fn unpromise_beyond_sleepers(&self) {
-        let (sleepers, promised) = (self.word(EVENT_SLEEPERS), self.word(EVENT_PROMISED));
-        fence(Ordering::SeqCst);
-        let given = promised.load(Ordering::SeqCst);
-        if given > sleepers.load(Ordering::SeqCst)
-            && promised
-                .compare_exchange(given, given - 1, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-        {
-            self.word(EVENT_STATE).store(1, Ordering::SeqCst);
-            // (A sleeper that counted itself since sees the state at its next look.)
-            self.word(EVENT_SETS).fetch_add(1, Ordering::SeqCst);
-            futex_wake(self.word(EVENT_SETS), 1);
+        if self.word(EVENT_WAITERS).load(Ordering::SeqCst) > 0 {
+            let n = if self.event_is_manual() {
+                i32::MAX as u32
+            } else {
+                1
+            };
+            futex_wake(sets, n);
         }
     }
 
@@ -363,37 +288,15 @@ impl SyncMemory {
                 || since
                     .is_some_and(|EventMark(at)| self.word(EVENT_SETS).load(Ordering::SeqCst) != at)
         } else {
-            self.take_promised()
-                || state
-                    .compare_exchange(1, 0, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok()
-        }
-    }
-
-    /// Takes a release promised to this auto-reset event's sleepers (any waiter may: each
-    /// set releases one waiter, as Windows' releases one waiter or the next to wait).
-    fn take_promised(&self) -> bool {
-        let promised = self.word(EVENT_PROMISED);
-        for _ in 0..PROMISE_TRIES {
-            let given = promised.load(Ordering::SeqCst);
-            if given == 0 {
-                return false;
-            }
-            if promised
-                .compare_exchange(given, given - 1, Ordering::SeqCst, Ordering::SeqCst)
+            state
+                .compare_exchange(1, 0, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
-            {
-                return true;
-            }
         }
-        false
     }
 
-    /// Whether the event is set now, or an auto-reset one has a release promised (taking
-    /// nothing).
+    /// Whether the event is set now (taking nothing).
     pub(super) fn event_is_set(&self) -> bool {
         self.word(EVENT_STATE).load(Ordering::SeqCst) == 1
-            || (!self.event_is_manual() && self.word(EVENT_PROMISED).load(Ordering::SeqCst) > 0)
     }
 
     /// Waits until the event is set (and, for auto-reset events, takes the signal); a
@@ -407,10 +310,9 @@ impl SyncMemory {
         })
     }
 
-    /// The word to sleep on for the event (its count of sets) and its count of sleepers
-    /// (this version's).
+    /// The word to sleep on for the event (its count of sets) and its count of sleepers.
     pub(super) fn event_words(&self) -> (&AtomicU32, &AtomicU32) {
-        (self.word(EVENT_SETS), self.word(EVENT_SLEEPERS))
+        (self.word(EVENT_SETS), self.word(EVENT_WAITERS))
     }
 }
 
