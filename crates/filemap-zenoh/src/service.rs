@@ -153,6 +153,11 @@ pub(crate) fn export(
                     let mark = query.attachment().map(|a| a.to_bytes());
                     let from_here = mark.as_deref().and_then(wire::decode_query_mark)
                         == Some(namespace.as_str());
+                    // (Waiting for room, or being answered.)
+                    let (queries, bytes) = (
+                        backlog.queries.len() + pending.len(),
+                        backlog.bytes.saturating_add(pending.bytes),
+                    );
                     let refusal = if from_here {
                         Some(format!(
                             "a request for {name} comes from the namespace that serves it \
@@ -165,24 +170,17 @@ pub(crate) fn export(
                              carries ({} bytes at most)",
                             c.max_request_len()
                         ))
-                    } else if backlog.queries.len() + pending.len() >= MAX_WAITING {
+                    } else if queries >= MAX_WAITING {
                         Some(format!(
                             "the service {name} has {MAX_WAITING} queries waiting for its \
                              server or being served already"
                         ))
-                    } else if !(backlog.queries.is_empty() && pending.is_empty())
-                        && backlog
-                            .bytes
-                            .saturating_add(pending.bytes)
-                            .saturating_add(held)
-                            > backlog_bytes
-                    {
+                    } else if queries > 0 && bytes.saturating_add(held) > backlog_bytes {
                         // (One query always waits, whatever the bound: a bound smaller
                         // than one request refuses no request for it.)
                         Some(format!(
-                            "the service {name} has {} bytes of queries waiting for its \
-                             server or being served already",
-                            backlog.bytes.saturating_add(pending.bytes)
+                            "the service {name} has {bytes} bytes of queries waiting for its \
+                             server or being served already"
                         ))
                     } else {
                         None

@@ -112,6 +112,10 @@ pub fn decode_reply_mark(bytes: &[u8]) -> Option<(bool, &str)> {
 }
 
 /// How the mark of an importing bridge's query begins.
+///
+/// ```
+/// assert!(filemap_zenoh::wire::query_mark("host:/dev/shm").starts_with(filemap_zenoh::wire::QUERY));
+/// ```
 pub const QUERY: &[u8] = b"FMQ1";
 
 /// The mark of a query that the bridge of namespace `origin` sends for a request.
@@ -129,6 +133,12 @@ pub fn query_mark(origin: &str) -> Vec<u8> {
 
 /// A query's mark: the importing bridge's namespace id; `None` for an attachment that is
 /// no bridge's mark (a plain Zenoh program's query).
+///
+/// ```
+/// use filemap_zenoh::wire::decode_query_mark;
+/// assert_eq!(decode_query_mark(b"FMQ1 host:/dev/shm"), Some("host:/dev/shm"));
+/// assert_eq!(decode_query_mark(b"FMQ1host"), None); // no space after the mark
+/// ```
 pub fn decode_query_mark(bytes: &[u8]) -> Option<&str> {
     let origin = bytes.strip_prefix(QUERY)?.strip_prefix(b" ");
     std::str::from_utf8(origin.filter(|o| o.len() <= MAX_ORIGIN)?).ok()

@@ -4,7 +4,8 @@
 //! request that comes round to it (it went round for ever, each hop run again). The link
 //! is TCP over 127.0.0.1.
 
-use std::net::TcpListener;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use filemap::service::Client;
@@ -14,12 +15,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 #[test]
 fn a_request_from_this_namespace_is_not_served_again() {
-    // (A loop between the bridges can wedge them: bounded from outside.)
-    std::thread::spawn(|| {
-        std::thread::sleep(Duration::from_secs(120));
-        eprintln!("service_loops: still running after 120 s (requests going round?)");
-        std::process::exit(1);
-    });
+    common::exit_if_still_running("service_loops", "requests");
     let dir = tempfile::tempdir().unwrap();
     std::env::set_var("FILEMAP_DIR", dir.path());
     let both = Bridge::builder()
@@ -32,10 +28,7 @@ fn a_request_from_this_namespace_is_not_served_again() {
         "{:?}",
         both.err()
     );
-    let between = {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("tcp/127.0.0.1:{}", listener.local_addr().unwrap().port())
-    };
+    let between = common::free_loopback_endpoint();
     let importer = Bridge::builder()
         .import_service("calc")
         .listen(between.clone())

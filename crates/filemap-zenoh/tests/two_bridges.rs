@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use filemap::topic::{Subscriber, TopicOptions};
@@ -19,21 +18,13 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 #[test]
 fn a_sample_from_this_namespace_is_not_imported_again() {
-    // (A loop between the bridges can wedge them: bounded from outside.)
-    std::thread::spawn(|| {
-        std::thread::sleep(Duration::from_secs(120));
-        eprintln!("two_bridges: still running after 120 s (messages going round?)");
-        std::process::exit(1);
-    });
+    common::exit_if_still_running("two_bridges", "messages");
     let dir = tempfile::tempdir().unwrap();
     std::env::set_var("FILEMAP_DIR", dir.path());
     let name = "round";
     let mut subscriber = Subscriber::create_or_open(name, &TopicOptions::new()).unwrap();
     let (session, endpoint) = common::loopback_peer();
-    let between = {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("tcp/127.0.0.1:{}", listener.local_addr().unwrap().port())
-    };
+    let between = common::free_loopback_endpoint();
     let importer = Bridge::builder()
         .import("*")
         .connect(endpoint)

@@ -20,13 +20,27 @@ pub fn until_exported(bridge: &filemap_zenoh::Bridge) {
     }
 }
 
+/// A Zenoh endpoint on a free TCP port of 127.0.0.1 (free when asked for).
+pub fn free_loopback_endpoint() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("tcp/127.0.0.1:{}", listener.local_addr().unwrap().port())
+}
+
+/// Ends the test program after 120 s, saying `what` may be going round between bridges
+/// (a loop can wedge them: bounded from outside).
+#[allow(dead_code)] // (not every test program runs two bridges)
+pub fn exit_if_still_running(test: &'static str, what: &'static str) {
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(120));
+        eprintln!("{test}: still running after 120 s ({what} going round?)");
+        std::process::exit(1);
+    });
+}
+
 /// A plain Zenoh peer session listening on 127.0.0.1, and the endpoint a bridge connects to.
+#[allow(dead_code)] // (not every test program has a plain peer)
 pub fn loopback_peer() -> (zenoh::Session, String) {
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let endpoint = format!("tcp/127.0.0.1:{port}");
+    let endpoint = free_loopback_endpoint();
     let mut config = zenoh::Config::default();
     for (key, value) in [
         ("mode", "\"peer\"".to_string()),
