@@ -65,6 +65,10 @@ fn main() {
             objects_go_away_with_their_last_handle,
         ),
         (
+            "auto_reset_sets_release_the_waiters_asleep_at_them",
+            auto_reset_sets_release_the_waiters_asleep_at_them,
+        ),
+        (
             "shared_mutex_open_racing_its_creator_is_never_corrupt",
             shared_mutex_open_racing_its_creator_is_never_corrupt,
         ),
@@ -207,6 +211,9 @@ fn play(role: &str, args: &[String]) -> i32 {
                 let name = arg(1);
                 match arg(0) {
                     "event" => NamedEvent::open(name).and_then(|e| e.wait_timeout(PATIENCE)),
+                    // A waiter that takes the state only (not a hand-off slot's).
+                    "event-any" => NamedEvent::open(name)
+                        .and_then(|e| filemap::wait::wait_any(&[&e], Some(PATIENCE)).map(drop)),
                     _ => NamedSemaphore::open(name).and_then(|s| s.acquire_timeout(PATIENCE)),
                 }
                 .map_err(|e| e.to_string())?;
@@ -398,6 +405,59 @@ fn a_set_then_reset_releases_every_manual_waiter() {
     assert!(failures.is_empty(), "{}", failures.join("; "));
     assert!(!event.try_wait().unwrap(), "the reset holds");
     drop((event, other));
+    ns.assert_empty();
+}
+
+/// An auto-reset event's `set` releases a waiter blocked in `wait` asleep at it, as
+/// `SetEvent` does on Windows: a `reset` right after it takes nothing from that waiter,
+/// and two sets in a row release two sleeping waiters (not one, with the second set lost
+/// on a state already set). Each waiter is another process, asleep before the sets (on
+/// Linux, seen asleep in the kernel).
+fn auto_reset_sets_release_the_waiters_asleep_at_them() {
+    let ns = Namespace::new();
+    let name = unique("handoff");
+    let event = NamedEvent::create_new(&name, EventReset::Auto, false).unwrap();
+    let sleepers = |n: usize| -> Vec<std::process::Child> {
+        let waiters: Vec<_> = (0..n)
+            .map(|_| {
+                child("take", &["event", &name])
+                    .stdout(std::process::Stdio::piped())
+                    .spawn_retrying()
+            })
+            .collect();
+        #[cfg(target_os = "linux")]
+        for w in &waiters {
+            await_futex_state(w.id(), true, "a waiter never slept");
+        }
+        // Elsewhere nothing says a process sleeps: time to reach their waits.
+        #[cfg(not(target_os = "linux"))]
+        std::thread::sleep(Duration::from_secs(2));
+        waiters
+    };
+    let took = |waiters: Vec<std::process::Child>, what: &str| {
+        for w in waiters {
+            let out = w.wait_with_output().unwrap();
+            let said = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && said == "took",
+                "{what}: a waiter said {said:?} ({})",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+    };
+
+    let one = sleepers(1);
+    event.set().unwrap();
+    event.reset().unwrap();
+    took(one, "a set, then a reset");
+    assert!(!event.try_wait().unwrap(), "the waiter took the one signal");
+
+    let two = sleepers(2);
+    event.set().unwrap();
+    event.set().unwrap();
+    took(two, "two sets, two waiters");
+    assert!(!event.try_wait().unwrap(), "each set released a waiter");
+    drop(event);
     ns.assert_empty();
 }
 
@@ -792,13 +852,15 @@ fn objects_go_away_with_their_last_handle() {
     ns.assert_empty();
 }
 
-/// Plays a waiter that a wake reaches and that dies before it takes what it was woken for:
-/// maps the data area of the event or semaphore entry at `entry` (Linux: a file in the
-/// namespace directory, header first, then the sync words: 0 the state or count, 1 the
-/// number of sleeping waiters, 3 an event's count of sets), counts itself as a sleeping
-/// waiter, says "ready", sleeps on word `sleep_word` (the one the object's waiters sleep
-/// on) while it is 0 with no timeout, and once woken takes nothing: it waits on stdin for
-/// the parent to kill it.
+/// Plays a waiter that a wake reaches and that dies before it takes what it was woken for
+/// (or, in an auto-reset event's hand-off slot, that dies asleep): maps the data area of
+/// the event or semaphore entry at `entry` (Linux: a file in the namespace directory,
+/// header first, then the sync words: 0 the state or count, 1 the number of sleeping
+/// waiters, 3 an event's count of sets, 4 an auto-reset event's first hand-off slot),
+/// counts itself as a sleeping waiter (claims the slot: generation 1, waiting), says
+/// "ready", sleeps on word `sleep_word` (the one the object's waiters sleep on) while it
+/// holds what it held then, with no timeout, and once woken takes nothing: it waits on
+/// stdin for the parent to kill it.
 #[cfg(target_os = "linux")]
 fn steal_wake(entry: &str, sleep_word: usize) -> Result<(), String> {
     use std::os::fd::AsRawFd;
@@ -838,7 +900,13 @@ fn steal_wake(entry: &str, sleep_word: usize) -> Result<(), String> {
         let words = at.cast::<AtomicU32>();
         (&*words.add(sleep_word), &*words.add(1))
     };
-    waiters.fetch_add(1, Ordering::SeqCst);
+    // A slot's claim: generation 1 (bits 3 and up), waiting (1).
+    let expected = if sleep_word >= 4 { 1 << 3 | 1 } else { 0 };
+    if sleep_word >= 4 {
+        word.store(expected, Ordering::SeqCst);
+    } else {
+        waiters.fetch_add(1, Ordering::SeqCst);
+    }
     ready_then_block_until_waiting();
     // SAFETY: FUTEX_WAIT on a valid, mapped word; no timeout.
     unsafe {
@@ -846,7 +914,7 @@ fn steal_wake(entry: &str, sleep_word: usize) -> Result<(), String> {
             libc::SYS_futex,
             word.as_ptr(),
             libc::FUTEX_WAIT,
-            0u32,
+            expected,
             std::ptr::null::<libc::timespec>(),
         )
     };
@@ -901,10 +969,15 @@ const STRANDED: Duration = Duration::from_secs(5);
 /// sleeping waiters; the first to sleep (a process playing a waiter, see [`steal_wake`]) is
 /// the one `set` (`release(1)`) wakes, and it is killed before it takes the signal. The
 /// other, a real waiter, must still get it: waiters re-check the object at least every
-/// 100 ms instead of sleeping until their timeout with the object signalled.
+/// 100 ms instead of sleeping until their timeout with the object signalled. The event's
+/// waiters here take its state only (a wait on many objects); a blocking waiter's hand-off
+/// slot is the third case: the doomed waiter dies asleep in the first slot, and a `set`
+/// must hand its release to the live waiter in the second, not to the dead one. (A waiter
+/// killed once a set has handed it the release takes the release with it, as a thread
+/// killed as its wait is satisfied does on Windows.)
 #[cfg(target_os = "linux")]
 fn waiter_killed_after_its_wake_strands_nobody() {
-    let failures: Vec<String> = ["event", "semaphore"]
+    let failures: Vec<String> = ["event", "event-slot", "semaphore"]
         .into_iter()
         .filter_map(|kind| stranded_waiter(kind).err())
         .collect();
@@ -916,7 +989,7 @@ fn waiter_killed_after_its_wake_strands_nobody() {
 fn stranded_waiter(kind: &str) -> Result<(), String> {
     let ns = Namespace::new();
     let name = unique(kind);
-    let (event, semaphore) = if kind == "event" {
+    let (event, semaphore) = if kind.starts_with("event") {
         let e = NamedEvent::create_new(&name, EventReset::Auto, false).unwrap();
         (Some(e), None)
     } else {
@@ -929,32 +1002,50 @@ fn stranded_waiter(kind: &str) -> Result<(), String> {
 
     // The doomed waiter sleeps first, so a futex wake of one reaches it (futex waiters of
     // equal priority are woken in the order they slept).
-    // The word the object's waiters sleep on: an event's count of sets (word 3), a
-    // semaphore's count (word 0); word 1 counts the sleepers of both.
-    let sleep_word = if kind == "event" { "3" } else { "0" };
+    // The word the object's waiters sleep on: an event's count of sets (word 3), or its
+    // first hand-off slot (word 4), a semaphore's count (word 0); word 1 counts the
+    // sleepers of the first and the last.
+    let sleep_word = match kind {
+        "event" => "3",
+        "event-slot" => "4",
+        _ => "0",
+    };
     let mut doomed = Reaped(spawn_ready("steal-wake", &[&entry, sleep_word]));
     await_futex_state(doomed.0.id(), true, "the doomed waiter never slept");
+    let waits_as = match kind {
+        "event" => "event-any",
+        "event-slot" => "event",
+        _ => kind,
+    };
     let mut waiter = Reaped(
-        child("take", &[kind, &name])
+        child("take", &[waits_as, &name])
             .stdout(std::process::Stdio::piped())
             .spawn_retrying(),
     );
     await_futex_state(waiter.0.id(), true, "the waiter never slept");
     std::thread::sleep(Duration::from_millis(50));
 
+    if kind == "event-slot" {
+        // Dead in its slot before the set.
+        doomed.0.kill().unwrap();
+        doomed.0.wait().unwrap();
+    }
+    let mut died = Instant::now();
     match (&event, &semaphore) {
         (Some(e), _) => e.set().unwrap(),
         (_, Some(s)) => assert_eq!(s.release(1).unwrap(), 0),
         _ => unreachable!(),
     }
-    await_futex_state(
-        doomed.0.id(),
-        false,
-        "the wake did not reach the doomed waiter",
-    );
-    doomed.0.kill().unwrap(); // woken, and dead before it took the signal
-    doomed.0.wait().unwrap();
-    let died = Instant::now();
+    if kind != "event-slot" {
+        await_futex_state(
+            doomed.0.id(),
+            false,
+            "the wake did not reach the doomed waiter",
+        );
+        doomed.0.kill().unwrap(); // woken, and dead before it took the signal
+        doomed.0.wait().unwrap();
+        died = Instant::now();
+    }
 
     // The other waiter must take the signal now, not at its timeout.
     loop {

@@ -28,3 +28,9 @@ pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, remaining: Option<Dura
 pub(crate) fn futex_wake(word: &AtomicU32, count: u32) {
     let _ = futex::wake(word, futex::Flags::empty(), count);
 }
+
+/// Wakes one waiter sleeping on `word`: whether there was one (asleep in the kernel, so
+/// alive).
+pub(crate) fn futex_wake_one(word: &AtomicU32) -> bool {
+    futex::wake(word, futex::Flags::empty(), 1).is_ok_and(|woken| woken > 0)
+}

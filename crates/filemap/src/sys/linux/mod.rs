@@ -15,6 +15,7 @@ mod fault;
 mod file;
 mod foreign;
 mod futex;
+mod handoff;
 mod listing;
 mod liveness;
 mod mutex;

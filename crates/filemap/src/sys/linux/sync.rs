@@ -221,7 +221,8 @@ fn wait_until(
 // filemaps, whose waiters sleep on the state word: a set here wakes none of them, nor does
 // an earlier filemap's set wake this version's waiters, but each side's waiters see the
 // other's set at their next check, at most [`RECHECK_INTERVAL`] later (a wake for both
-// would cost every set with sleepers a second system call).
+// would cost every set with sleepers a second system call). Words 4 to 15 of an auto-reset
+// event are the slots of its blocking waiters (`handoff.rs`), zeros (free) when it is made.
 const EVENT_STATE: usize = 0;
 const EVENT_WAITERS: usize = 1;
 const EVENT_MANUAL: usize = 2;
@@ -240,6 +241,10 @@ pub(crate) fn init_event(manual: bool, signalled: bool) -> impl Fn(*mut u8) -> R
             words.add(EVENT_WAITERS).write(0);
             words.add(EVENT_MANUAL).write(manual as u32);
             words.add(EVENT_SETS).write(0);
+            // The hand-off slots (`handoff.rs`): free.
+            for slot in EVENT_SETS + 1..SYNC_AREA / 4 {
+                words.add(slot).write(0);
+            }
         }
         Ok(())
     }
@@ -250,12 +255,22 @@ impl SyncMemory {
         self.word(EVENT_MANUAL).load(Ordering::Relaxed) == 1
     }
 
-    /// Sets the event: the state first, then the count of sets (the word waiters sleep on:
-    /// a waiter that looked at the state before it was set read the count before it was
-    /// counted, so its sleep returns at once or is woken; counted first, a waiter could
-    /// read the new count, find the state not yet set, and sleep through the wake); wakes
-    /// the sleepers if any sleep.
+    /// Sets the event: every waiter of a manual-reset one; one of an auto-reset one, a
+    /// blocking waiter asleep in a slot if there is one (`handoff.rs`), or else the state.
     pub(crate) fn event_set(&self) {
+        if self.event_is_manual() {
+            self.event_set_state();
+        } else {
+            self.event_set_auto();
+        }
+    }
+
+    /// Sets the state: the state first, then the count of sets (the word waiters on the
+    /// state sleep on: a waiter that looked at the state before it was set read the count
+    /// before it was counted, so its sleep returns at once or is woken; counted first, a
+    /// waiter could read the new count, find the state not yet set, and sleep through the
+    /// wake); wakes the sleepers if any sleep.
+    pub(super) fn event_set_state(&self) {
         let sets = self.word(EVENT_SETS);
         let state = self.word(EVENT_STATE);
         state.store(1, Ordering::SeqCst);
@@ -302,6 +317,15 @@ impl SyncMemory {
     /// Waits until the event is set (and, for auto-reset events, takes the signal); a
     /// manual-reset one set (and reset) since the wait began counts.
     pub(crate) fn event_wait(&self, timeout: Option<Duration>) -> bool {
+        if self.event_is_manual() {
+            self.event_wait_state(timeout)
+        } else {
+            self.event_wait_auto(timeout)
+        }
+    }
+
+    /// Waits on the state (and the count of sets), as every wait did before hand-offs.
+    pub(super) fn event_wait_state(&self, timeout: Option<Duration>) -> bool {
         let manual = self.event_is_manual();
         let since = self.event_mark();
         let (sets, waiters) = self.event_words();

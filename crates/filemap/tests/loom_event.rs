@@ -1,0 +1,432 @@
+//! Model check, with loom, of an auto-reset event's hand-off on Linux
+//! (`src/sys/linux/handoff.rs`): a `set` marks a waiting slot released and wakes its
+//! waiter, or, with none waiting, sets the state and nudges the slots claimed meanwhile;
+//! a blocking waiter claims a slot, looks at it and at the state, and sleeps on it. Each
+//! function here is the code's, step for step, with its orderings (all sequentially
+//! consistent), over two slots; a set's wait for an awake waiter to take its release
+//! ([`ACK_WAIT`] in the code) is one look after letting the others run, and loom tries
+//! the waiter taking it before, and after, that look. (The fences after a set stores the
+//! state and after a waiter claims a slot are the code's too: sequentially consistent
+//! accesses alone order the two sides, but loom takes them for acquire-release ones, and
+//! the fences cost nothing beside the compare-and-swap before each.)
+//!
+//! Checked in every interleaving (up to three preemptions):
+//! 1. Two waiters asleep and two sets: both are released (loom reports a deadlock if one
+//!    sleeps for ever), the state is left unset.
+//! 2. A waiter asleep, a set and at once a reset: the waiter is released.
+//! 3. A waiter that may time out as a set comes: it took the signal, or the state holds it;
+//!    never both, never neither; every slot is free at the end.
+//! 4. A waiter anywhere in its wait (asleep or not) and a set: it is released (a set that
+//!    found no slot waiting set the state, and nudged the slot claimed meanwhile).
+//! 5. A slot left waiting by a waiter that died, and a live waiter asleep: a set releases
+//!    the live one, and frees the dead one's slot.
+//! 6. A waiter asleep, a set, and a `try_wait` racing it: the waiter is released, the
+//!    `try_wait` finds nothing.
+//! 7. Two waiters that may time out, and two sets: every set is accounted for, as a waiter
+//!    released, the state left set, or a set that found the state set already (one that
+//!    took the state and found its slot released too sets the event again).
+//!
+//! Run with `RUSTFLAGS="--cfg loom" cargo test -p filemap --release --test loom_event`
+//! (scripts/test does); without `--cfg loom` this file is empty.
+
+#![cfg(loom)]
+
+use loom::sync::atomic::{fence, AtomicU32, Ordering::SeqCst};
+use loom::sync::{Arc, Condvar, Mutex};
+use loom::thread;
+
+/// The kernel's futex for one slot word: how many sleep, and how many wakes they are owed.
+#[derive(Default)]
+struct Futex {
+    queue: Mutex<(u32, u32)>,
+    woken: Condvar,
+}
+
+impl Futex {
+    /// Sleeps while `word` holds `expected` (compared under the lock), until woken.
+    fn wait(&self, word: &AtomicU32, expected: u32) {
+        let mut q = self.queue.lock().unwrap();
+        if word.load(SeqCst) != expected {
+            return;
+        }
+        q.0 += 1;
+        loop {
+            q = self.woken.wait(q).unwrap();
+            if q.1 > 0 {
+                q.1 -= 1;
+                q.0 -= 1;
+                return;
+            }
+        }
+    }
+
+    /// Sleeps while `word` holds `expected`, until woken or its time is up (which is at any
+    /// moment: loom tries a wake before it, and none).
+    fn wait_or_time_out(&self, word: &AtomicU32, expected: u32) {
+        {
+            let mut q = self.queue.lock().unwrap();
+            if word.load(SeqCst) != expected {
+                return;
+            }
+            q.0 += 1;
+        }
+        thread::yield_now();
+        let mut q = self.queue.lock().unwrap();
+        if q.1 > 0 {
+            q.1 -= 1;
+        }
+        q.0 -= 1;
+    }
+
+    /// Wakes one sleeper: whether there was one.
+    fn wake_one(&self) -> bool {
+        let mut q = self.queue.lock().unwrap();
+        if q.0 > q.1 {
+            q.1 += 1;
+            self.woken.notify_all();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn asleep(&self) -> u32 {
+        let q = self.queue.lock().unwrap();
+        q.0 - q.1
+    }
+}
+
+const SLOTS: usize = 2;
+const TAG: u32 = 0b11;
+const FREE: u32 = 0;
+const WAITING: u32 = 1;
+const RELEASED: u32 = 2;
+const NUDGE: u32 = 0b100;
+const SHIFT: u32 = 3;
+const TRIES: usize = 4;
+const CLAIMS: usize = 4;
+
+fn with_tag(word: u32, tag: u32) -> u32 {
+    (word & !(TAG | NUDGE)) | tag
+}
+
+#[derive(Default)]
+struct Event {
+    state: AtomicU32,
+    /// Sets that found the state set already (the code stores the state; the model swaps
+    /// it, to count them).
+    coalesced: AtomicU32,
+    slots: [AtomicU32; SLOTS],
+    futexes: [Futex; SLOTS],
+}
+
+#[derive(Clone, Copy)]
+struct Claim {
+    index: usize,
+    waiting: u32,
+}
+
+enum Look {
+    Released,
+    Waiting(u32),
+    Lost,
+}
+
+impl Event {
+    fn set(&self) {
+        for index in 0..SLOTS {
+            if self.release_slot(index) {
+                return;
+            }
+        }
+        if self.state.swap(1, SeqCst) == 1 {
+            self.coalesced.fetch_add(1, SeqCst);
+        }
+        fence(SeqCst);
+        self.nudge_slots();
+    }
+
+    fn reset(&self) {
+        self.state.store(0, SeqCst);
+    }
+
+    fn take_state(&self) -> bool {
+        self.state.compare_exchange(1, 0, SeqCst, SeqCst).is_ok()
+    }
+
+    fn release_slot(&self, index: usize) -> bool {
+        let slot = &self.slots[index];
+        let mut word = slot.load(SeqCst);
+        for _ in 0..TRIES {
+            if word & TAG != WAITING {
+                return false;
+            }
+            let released = with_tag(word, RELEASED);
+            match slot.compare_exchange(word, released, SeqCst, SeqCst) {
+                Ok(_) => {
+                    if self.futexes[index].wake_one() {
+                        return true;
+                    }
+                    // The wait for the awake waiter to take it: one look, after the
+                    // others have had their turn.
+                    thread::yield_now();
+                    if slot.load(SeqCst) != released {
+                        return true;
+                    }
+                    return slot
+                        .compare_exchange(released, with_tag(released, FREE), SeqCst, SeqCst)
+                        .is_err();
+                }
+                Err(now) => word = now,
+            }
+        }
+        false
+    }
+
+    fn nudge_slots(&self) {
+        for index in 0..SLOTS {
+            let slot = &self.slots[index];
+            let word = slot.load(SeqCst);
+            if word & TAG == WAITING
+                && word & NUDGE == 0
+                && slot
+                    .compare_exchange(word, word | NUDGE, SeqCst, SeqCst)
+                    .is_ok()
+            {
+                self.futexes[index].wake_one();
+            }
+        }
+    }
+
+    fn claim_slot(&self) -> Option<Claim> {
+        (0..SLOTS).find_map(|index| {
+            let slot = &self.slots[index];
+            let word = slot.load(SeqCst);
+            if word & TAG != FREE {
+                return None;
+            }
+            let waiting = ((word >> SHIFT).wrapping_add(1) << SHIFT) | WAITING;
+            slot.compare_exchange(word, waiting, SeqCst, SeqCst).ok()?;
+            fence(SeqCst);
+            Some(Claim { index, waiting })
+        })
+    }
+
+    fn look(&self, claim: Claim) -> Look {
+        let slot = &self.slots[claim.index];
+        let released = with_tag(claim.waiting, RELEASED);
+        for _ in 0..TRIES {
+            let word = slot.load(SeqCst);
+            if word == released {
+                if slot
+                    .compare_exchange(word, with_tag(word, FREE), SeqCst, SeqCst)
+                    .is_ok()
+                {
+                    return Look::Released;
+                }
+                continue;
+            }
+            if word & !NUDGE != claim.waiting {
+                return Look::Lost;
+            }
+            if word & NUDGE == 0
+                || slot
+                    .compare_exchange(word, claim.waiting, SeqCst, SeqCst)
+                    .is_ok()
+            {
+                return Look::Waiting(claim.waiting);
+            }
+        }
+        Look::Lost
+    }
+
+    fn leave_slot(&self, claim: Claim) -> bool {
+        let slot = &self.slots[claim.index];
+        let released_word = with_tag(claim.waiting, RELEASED);
+        for _ in 0..TRIES {
+            let word = slot.load(SeqCst);
+            let released = word == released_word;
+            if !released && word & !NUDGE != claim.waiting {
+                return false;
+            }
+            if slot
+                .compare_exchange(word, with_tag(claim.waiting, FREE), SeqCst, SeqCst)
+                .is_ok()
+            {
+                return released;
+            }
+        }
+        false
+    }
+
+    /// The blocking wait; `may_time_out`: its one sleep may end at its deadline, after
+    /// which it leaves. (No fallback to the state alone: two slots are enough here, and a
+    /// waiter whose claims run out would say so by returning `false` without a deadline.)
+    fn wait(&self, may_time_out: bool) -> bool {
+        if self.take_state() {
+            return true;
+        }
+        let mut slept = false;
+        let mut claims = 0;
+        'claim: while claims < CLAIMS {
+            claims += 1;
+            let Some(claim) = self.claim_slot() else {
+                break;
+            };
+            loop {
+                let waiting = match self.look(claim) {
+                    Look::Released => return true,
+                    Look::Lost => continue 'claim,
+                    Look::Waiting(word) => word,
+                };
+                if self.take_state() {
+                    if self.leave_slot(claim) {
+                        self.set();
+                    }
+                    return true;
+                }
+                if may_time_out && slept {
+                    return self.leave_slot(claim) || self.take_state();
+                }
+                let futex = &self.futexes[claim.index];
+                if may_time_out {
+                    futex.wait_or_time_out(&self.slots[claim.index], waiting);
+                    slept = true;
+                } else {
+                    futex.wait(&self.slots[claim.index], waiting);
+                }
+            }
+        }
+        assert!(may_time_out, "a waiter without a deadline ran out of slots");
+        false
+    }
+
+    fn asleep(&self) -> u32 {
+        self.futexes.iter().map(Futex::asleep).sum()
+    }
+
+    fn slots_free(&self) -> bool {
+        self.slots.iter().all(|s| s.load(SeqCst) & TAG == FREE)
+    }
+}
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(f);
+}
+
+/// Spawns a waiter; `asleep`: returns once it sleeps in the kernel.
+fn waiter(event: &Arc<Event>, may_time_out: bool) -> thread::JoinHandle<bool> {
+    let e = event.clone();
+    thread::spawn(move || e.wait(may_time_out))
+}
+
+fn until_asleep(event: &Event, n: u32) {
+    while event.asleep() < n {
+        thread::yield_now();
+    }
+}
+
+#[test]
+fn two_sleeping_waiters_and_two_sets_release_both() {
+    model(|| {
+        let event = Arc::new(Event::default());
+        let a = waiter(&event, false);
+        let b = waiter(&event, false);
+        until_asleep(&event, 2);
+        event.set();
+        event.set();
+        assert!(a.join().unwrap() && b.join().unwrap());
+        assert_eq!(event.state.load(SeqCst), 0);
+        assert!(event.slots_free());
+    });
+}
+
+#[test]
+fn a_reset_after_a_set_leaves_the_sleeper_released() {
+    model(|| {
+        let event = Arc::new(Event::default());
+        let a = waiter(&event, false);
+        until_asleep(&event, 1);
+        event.set();
+        event.reset();
+        assert!(a.join().unwrap());
+        assert!(event.slots_free());
+    });
+}
+
+#[test]
+fn a_waiter_timing_out_takes_the_signal_or_leaves_it() {
+    model(|| {
+        let event = Arc::new(Event::default());
+        let a = waiter(&event, true);
+        event.set();
+        let took = a.join().unwrap();
+        let state = event.state.load(SeqCst) == 1;
+        assert!(took != state, "took {took}, state set {state}");
+        assert_eq!(event.coalesced.load(SeqCst), 0);
+        assert!(event.slots_free());
+    });
+}
+
+#[test]
+fn a_waiter_anywhere_in_its_wait_is_released() {
+    model(|| {
+        let event = Arc::new(Event::default());
+        let a = waiter(&event, false);
+        event.set();
+        assert!(a.join().unwrap());
+        assert_eq!(event.state.load(SeqCst), 0);
+        assert!(event.slots_free());
+    });
+}
+
+#[test]
+fn a_dead_waiters_slot_gives_way_to_a_live_one() {
+    model(|| {
+        let event = Arc::new(Event::default());
+        // Generation 1, waiting: claimed by a waiter that died.
+        event.slots[0].store(1 << SHIFT | WAITING, SeqCst);
+        let a = waiter(&event, false);
+        until_asleep(&event, 1);
+        event.set();
+        assert!(a.join().unwrap());
+        assert!(event.slots_free());
+    });
+}
+
+#[test]
+fn a_try_wait_takes_nothing_from_a_sleeper() {
+    model(|| {
+        let event = Arc::new(Event::default());
+        let a = waiter(&event, false);
+        until_asleep(&event, 1);
+        let e = event.clone();
+        let looker = thread::spawn(move || e.take_state());
+        event.set();
+        assert!(a.join().unwrap());
+        assert!(!looker.join().unwrap());
+        assert_eq!(event.state.load(SeqCst), 0);
+    });
+}
+
+#[test]
+fn two_sets_are_neither_lost_nor_doubled() {
+    model(|| {
+        let event = Arc::new(Event::default());
+        let a = waiter(&event, true);
+        let b = waiter(&event, true);
+        event.set();
+        event.set();
+        let released = a.join().unwrap() as u32 + b.join().unwrap() as u32;
+        let state = event.state.load(SeqCst);
+        let coalesced = event.coalesced.load(SeqCst);
+        assert_eq!(
+            released + state + coalesced,
+            2,
+            "released {released}, state {state}, sets on a set state {coalesced}"
+        );
+        assert!(event.slots_free());
+    });
+}
