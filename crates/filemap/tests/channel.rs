@@ -81,6 +81,11 @@ fn main() {
         "a_release_position_moved_back_holds_no_sender_up",
         a_release_position_moved_back_holds_no_sender_up,
     ));
+    #[cfg(target_os = "linux")]
+    tests.push((
+        "a_dead_sender_under_a_scribbled_state_is_seen_gone",
+        a_dead_sender_under_a_scribbled_state_is_seen_gone,
+    ));
     #[cfg(windows)]
     tests.push((
         "a_channel_over_reserved_memory_is_refused",
@@ -93,7 +98,8 @@ fn main() {
         "a_receiver_spins_through_a_long_message_being_written, \
          a_sender_killed_asleep_is_counted_asleep_no_more, \
          a_sleeper_count_set_to_zero_under_a_sleeper_heals, \
-         a_release_position_moved_back_holds_no_sender_up: Linux only (they read or write \
+         a_release_position_moved_back_holds_no_sender_up, \
+         a_dead_sender_under_a_scribbled_state_is_seen_gone: Linux only (they read or write \
          words of the entry's file; the code under test is the same here)"
     );
     run_tests(&tests);
@@ -1028,6 +1034,42 @@ fn a_sleeper_count_set_to_zero_under_a_sleeper_heals() {
     assert_eq!(receiver.join().unwrap(), [b"one".to_vec(), b"two".to_vec()]);
     wait_for("the receiver left a count", 0);
     drop((tx, file));
+    ns.assert_empty();
+}
+
+/// A sender's state word scribbled to a value no endpoint writes, then the sender killed
+/// with kill -9: its receiver, once it has every message, is told `Disconnected` (it took
+/// the sender for one not yet connected, and waited until its timeout).
+#[cfg(target_os = "linux")]
+fn a_dead_sender_under_a_scribbled_state_is_seen_gone() {
+    let ns = Namespace::new();
+    let name = unique("scribbled-state");
+    let mut rx = Receiver::create_or_open(&name, 64 << 10).unwrap();
+    let file = common::EntryFile::open(&ns, &name);
+    let mut sender = common::spawn_ready("send-forever", &[&name]);
+    // The sender's state is the ring's control word at 384 (1: connected).
+    let state = file.data_offset() + 384;
+    assert_eq!(u32::from_ne_bytes(file.read(state)), 1);
+    file.write(state, &7u32.to_ne_bytes());
+    sender.kill().unwrap(); // SIGKILL
+    sender.wait().unwrap();
+    let started = Instant::now();
+    let mut received = 0u64;
+    let ended = loop {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(m) => {
+                drop(m);
+                received += 1;
+            }
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(ended, Error::Disconnected { .. }),
+        "after {received} messages and {:.1} s: {ended:?}",
+        started.elapsed().as_secs_f64()
+    );
+    drop((rx, file));
     ns.assert_empty();
 }
 

@@ -416,9 +416,11 @@ impl Endpoint {
         let byte = self.bells.of(peer).lock;
         match self.ring.u32_at(state).load(Ordering::Acquire) {
             ring::STATE_CLOSED | ring::STATE_DAMAGED => true,
-            ring::STATE_CONNECTED => !self.memory.endpoint_alive(byte),
-            // Not connected yet (ring::STATE_NONE): either side may start first.
-            _ => false,
+            // Not connected yet: either side may start first.
+            ring::STATE_NONE => false,
+            // Connected, or a value no endpoint writes (another process scribbled it): the
+            // peer's lock says whether it lives.
+            _ => !self.memory.endpoint_alive(byte),
         }
     }
 

@@ -308,7 +308,7 @@ impl Receiver {
                     // A sender commits one wrap marker per lap of the ring, so an honest
                     // ring has a frame (or nothing) after it; one that keeps committing
                     // only markers must not keep this call past its deadline.
-                    wraps += 1;
+                    wraps = wraps.saturating_add(1);
                     if wraps > 1 && deadline.is_some_and(|d| Instant::now() >= d) {
                         return match timeout {
                             Some(after) => Err(self.end.timeout(after)),
