@@ -568,7 +568,26 @@ fn relock_is_an_error_not_a_hang() {
     assert!(matches!(s.lock(), Err(Error::WouldDeadlock { .. })));
     assert_eq!(*g, 5);
     drop(g);
-    drop((m, again, s));
+    // Where a `Local\` name and its `Global\` form are one object (Windows' session 0,
+    // where services run), a lock through each on one thread is a relock too.
+    let base = unique("relock-alias");
+    let local = NamedMutex::create_new(format!("Local\\{base}")).unwrap();
+    match NamedMutex::open(format!("Global\\{base}")) {
+        Ok(global) => {
+            let g = local.lock().unwrap();
+            assert!(matches!(
+                global.lock_timeout(Duration::from_secs(1)),
+                Err(Error::WouldDeadlock { .. })
+            ));
+            drop(g);
+        }
+        Err(Error::NotFound { .. }) => println!(
+            "    Local\\ and Global\\ names are two namespaces here (not Windows' session 0): \
+             no alias to lock through"
+        ),
+        Err(e) => panic!("opening the Global\\ form: {e}"),
+    }
+    drop((m, again, s, local));
     ns.assert_empty();
 }
 

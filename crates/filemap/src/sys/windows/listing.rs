@@ -49,13 +49,16 @@ pub(crate) fn global_namespace_identity() -> String {
 }
 
 /// This process's session (0 if the system cannot say).
-fn session_id() -> u32 {
-    let mut session = 0u32;
-    // SAFETY: `session` receives this process's session id.
-    if unsafe { ProcessIdToSessionId(GetCurrentProcessId(), &mut session) } == 0 {
-        session = 0;
-    }
-    session
+pub(super) fn session_id() -> u32 {
+    static SESSION: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *SESSION.get_or_init(|| {
+        let mut session = 0u32;
+        // SAFETY: `session` receives this process's session id.
+        if unsafe { ProcessIdToSessionId(GetCurrentProcessId(), &mut session) } == 0 {
+            session = 0;
+        }
+        session
+    })
 }
 
 /// This process's session's object directory, as the listing reads it.

@@ -210,6 +210,29 @@ fn fnv(bytes: &[u16]) -> u64 {
     })
 }
 
+/// Identifies the kernel object named `kernel_name` (`Local\...` or `Global\...`) within
+/// this process: a hash of its name, a `Local\` name taken as the `Global\` one in session
+/// 0, where services run and the two are one object (so that locking a mutex through
+/// both names on one thread is the relock it is, not a second, recursive hold).
+fn identity_of(kernel_name: &[u16]) -> u64 {
+    identity_in_session(kernel_name, super::listing::session_id())
+}
+
+/// [`identity_of`] in session `session`.
+fn identity_in_session(kernel_name: &[u16], session: u32) -> u64 {
+    let local: Vec<u16> = "Local\\".encode_utf16().collect();
+    match kernel_name.strip_prefix(local.as_slice()) {
+        Some(rest) if session == 0 => {
+            let global: Vec<u16> = "Global\\"
+                .encode_utf16()
+                .chain(rest.iter().copied())
+                .collect();
+            fnv(&global)
+        }
+        _ => fnv(kernel_name),
+    }
+}
+
 /// A kernel mutex, and for shared mutexes the section with the value.
 #[derive(Debug)]
 pub(crate) struct MutexObject {
@@ -234,7 +257,7 @@ impl MutexObject {
                 create_native(name, Kind::Mutex, mode, header.mode, |w, sa| unsafe {
                     CreateMutexExW(sa, w, 0, MUTEX_ACCESS)
                 })?;
-            let identity = fnv(&kernel_name(name));
+            let identity = identity_of(&kernel_name(name));
             return Ok((
                 MutexObject {
                     mutex,
@@ -287,7 +310,7 @@ impl MutexObject {
         Ok(MutexObject {
             mutex,
             data: Some((view, entry)),
-            identity: fnv(lock),
+            identity: identity_of(lock),
         })
     }
 
@@ -297,7 +320,7 @@ impl MutexObject {
             let mutex = open_native(name, Kind::Mutex, |w, owner| unsafe {
                 OpenMutexW(SYNCHRONIZE | MUTEX_MODIFY_STATE | owner, 0, w)
             })?;
-            let identity = fnv(&kernel_name(name));
+            let identity = identity_of(&kernel_name(name));
             return Ok((
                 MutexObject {
                     mutex,
@@ -397,7 +420,7 @@ impl EventObject {
     /// Identifies the object within this process: its name (a kernel object's name is
     /// its own while any handle to it is open).
     pub(crate) fn identity(&self) -> u64 {
-        fnv(&self.name.encode_utf16().collect::<Vec<u16>>())
+        identity_of(&self.name.encode_utf16().collect::<Vec<u16>>())
     }
 
     pub(crate) fn create(
@@ -511,7 +534,7 @@ impl SemaphoreObject {
     /// Identifies the object within this process: its name (a kernel object's name is
     /// its own while any handle to it is open).
     pub(crate) fn identity(&self) -> u64 {
-        fnv(&self.name.encode_utf16().collect::<Vec<u16>>())
+        identity_of(&self.name.encode_utf16().collect::<Vec<u16>>())
     }
 
     pub(crate) fn create(
@@ -915,4 +938,24 @@ pub(crate) fn open_sync(name: &Name, expected: Kind) -> Result<(ChannelMemory, H
     let (entry, header) = open_entry_as(name, expected)?;
     check_kind(name, &header, expected)?;
     Ok((ChannelMemory::map(name, entry, &header, true)?, header))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_names_are_global_ones_in_session_zero() {
+        let wide = |s: &str| s.encode_utf16().collect::<Vec<u16>>();
+        let (local, global) = (wide("Local\\jobs/lock"), wide("Global\\jobs/lock"));
+        assert_eq!(
+            identity_in_session(&local, 0),
+            identity_in_session(&global, 0)
+        );
+        assert_ne!(
+            identity_in_session(&local, 1),
+            identity_in_session(&global, 1)
+        );
+        assert_eq!(identity_in_session(&global, 1), fnv(&global));
+    }
 }
