@@ -25,6 +25,11 @@
 //! 7. Two waiters that may time out, and two sets: every set is accounted for, as a waiter
 //!    released, the state left set, or a set that found the state set already (one that
 //!    took the state and found its slot released too sets the event again).
+//! 8. A waiter on the state alone (a wait on many objects) and a waiter in a slot, both
+//!    asleep, and two sets: both are released (every other set is the state sleepers').
+//! 9. A count of state sleepers left by one that died, on their turn, and a waiter asleep
+//!    in a slot: the set finds nobody asleep on the state, takes it back, and releases the
+//!    slot's waiter.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p filemap --release --test loom_event`
 //! (scripts/test does); without `--cfg loom` this file is empty.
@@ -113,6 +118,13 @@ fn with_tag(word: u32, tag: u32) -> u32 {
 #[derive(Default)]
 struct Event {
     state: AtomicU32,
+    /// Word 1: waiters on the state asleep (waits on many objects, async waits).
+    waiters: AtomicU32,
+    /// Word 3: the count of sets they sleep on.
+    sets: AtomicU32,
+    sets_futex: Futex,
+    /// Whose turn a set is while waiters on the state sleep.
+    turn: AtomicU32,
     /// Sets that found the state set already (the code stores the state; the model swaps
     /// it, to count them).
     coalesced: AtomicU32,
@@ -134,16 +146,51 @@ enum Look {
 
 impl Event {
     fn set(&self) {
-        for index in 0..SLOTS {
-            if self.release_slot(index) {
-                return;
-            }
+        let states_turn = self.waiters.load(SeqCst) > 0 && self.turn.fetch_xor(1, SeqCst) & 1 == 1;
+        if states_turn && self.set_for_state_sleepers() {
+            return;
         }
+        if (0..SLOTS).any(|index| self.release_slot(index)) {
+            return;
+        }
+        self.set_state();
+        fence(SeqCst);
+        self.nudge_slots();
+    }
+
+    /// `event_set_state`: the state, then the count of sets, then a wake of one sleeper on
+    /// the state if any is counted.
+    fn set_state(&self) {
         if self.state.swap(1, SeqCst) == 1 {
             self.coalesced.fetch_add(1, SeqCst);
         }
-        fence(SeqCst);
-        self.nudge_slots();
+        self.sets.fetch_add(1, SeqCst);
+        if self.waiters.load(SeqCst) > 0 {
+            self.sets_futex.wake_one();
+        }
+    }
+
+    fn set_for_state_sleepers(&self) -> bool {
+        if self.state.swap(1, SeqCst) == 1 {
+            self.coalesced.fetch_add(1, SeqCst);
+        }
+        self.sets.fetch_add(1, SeqCst);
+        self.sets_futex.wake_one() || !self.take_state()
+    }
+
+    /// A waiter on the state alone (`wait_until`): notes the count of sets, counts itself,
+    /// looks, and sleeps on the count.
+    fn wait_on_state(&self) -> bool {
+        loop {
+            let seen = self.sets.load(SeqCst);
+            self.waiters.fetch_add(1, SeqCst);
+            if self.take_state() {
+                self.waiters.fetch_sub(1, SeqCst);
+                return true;
+            }
+            self.sets_futex.wait(&self.sets, seen);
+            self.waiters.fetch_sub(1, SeqCst);
+        }
     }
 
     fn reset(&self) {
@@ -427,6 +474,39 @@ fn two_sets_are_neither_lost_nor_doubled() {
             2,
             "released {released}, state {state}, sets on a set state {coalesced}"
         );
+        assert!(event.slots_free());
+    });
+}
+
+#[test]
+fn a_state_sleeper_gets_its_turn_beside_a_slot_sleeper() {
+    model(|| {
+        let event = Arc::new(Event::default());
+        let e = event.clone();
+        let on_state = thread::spawn(move || e.wait_on_state());
+        let in_slot = waiter(&event, false);
+        while event.asleep() < 1 || event.sets_futex.asleep() < 1 {
+            thread::yield_now();
+        }
+        event.set();
+        event.set();
+        assert!(on_state.join().unwrap() && in_slot.join().unwrap());
+        assert_eq!(event.state.load(SeqCst), 0);
+        assert!(event.slots_free());
+    });
+}
+
+#[test]
+fn a_stale_count_of_state_sleepers_costs_the_slot_nothing() {
+    model(|| {
+        let event = Arc::new(Event::default());
+        event.waiters.store(1, SeqCst); // left by a waiter killed asleep
+        event.turn.store(1, SeqCst); // the state sleepers' turn
+        let a = waiter(&event, false);
+        until_asleep(&event, 1);
+        event.set();
+        assert!(a.join().unwrap());
+        assert_eq!(event.state.load(SeqCst), 0);
         assert!(event.slots_free());
     });
 }

@@ -69,6 +69,10 @@ fn main() {
             auto_reset_sets_release_the_waiters_asleep_at_them,
         ),
         (
+            "a_wait_on_many_objects_gets_its_turn_on_an_auto_reset_event",
+            a_wait_on_many_objects_gets_its_turn_on_an_auto_reset_event,
+        ),
+        (
             "shared_mutex_open_racing_its_creator_is_never_corrupt",
             shared_mutex_open_racing_its_creator_is_never_corrupt,
         ),
@@ -218,6 +222,13 @@ fn play(role: &str, args: &[String]) -> i32 {
                 }
                 .map_err(|e| e.to_string())?;
                 print!("took");
+            }
+            "take-forever" => {
+                // Takes an event's signals one after another, for ever (until killed).
+                let e = NamedEvent::open(arg(0)).map_err(|e| e.to_string())?;
+                loop {
+                    e.wait().map_err(|e| e.to_string())?;
+                }
             }
             #[cfg(target_os = "linux")]
             "steal-wake" => steal_wake(arg(0), arg(1).parse().unwrap())?,
@@ -457,6 +468,51 @@ fn auto_reset_sets_release_the_waiters_asleep_at_them() {
     event.set().unwrap();
     took(two, "two sets, two waiters");
     assert!(!event.try_wait().unwrap(), "each set released a waiter");
+    drop(event);
+    ns.assert_empty();
+}
+
+/// A wait on many objects over an auto-reset event is not starved by a blocking waiter
+/// that takes signal after signal and is always back asleep at the next set: on Linux
+/// every other set goes to the waiters on the state while they sleep; on Windows the
+/// kernel queues the waiters, and the wait on many objects keeps its place by sleeping
+/// once for the whole wait (in 100 ms slices, it went to the back of the queue at each).
+fn a_wait_on_many_objects_gets_its_turn_on_an_auto_reset_event() {
+    let ns = Namespace::new();
+    let name = unique("turns");
+    let event = NamedEvent::create_new(&name, EventReset::Auto, false).unwrap();
+    let mut greedy = child("take-forever", &[&name]).spawn_retrying();
+    let mut patient = child("take", &["event-any", &name])
+        .stdout(std::process::Stdio::piped())
+        .spawn_retrying();
+    #[cfg(target_os = "linux")]
+    for (w, what) in [
+        (&greedy, "the greedy waiter"),
+        (&patient, "the patient one"),
+    ] {
+        await_futex_state(w.id(), true, &format!("{what} never slept"));
+    }
+    #[cfg(not(target_os = "linux"))]
+    std::thread::sleep(Duration::from_secs(2));
+    // (Processes start slowly under Wine: sets go on for up to 5 s.)
+    let mut sets = 0;
+    while patient.try_wait().unwrap().is_none() && sets < 50 {
+        event.set().unwrap();
+        sets += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = greedy.kill();
+    let _ = greedy.wait();
+    let finished = patient.try_wait().unwrap();
+    if finished.is_none() {
+        let _ = patient.kill();
+    }
+    let out = patient.wait_with_output().unwrap();
+    assert!(
+        finished.is_some() && String::from_utf8_lossy(&out.stdout) == "took",
+        "the wait on many objects was not released by {sets} sets"
+    );
+    println!("    released by set {sets} of at most 50");
     drop(event);
     ns.assert_empty();
 }

@@ -258,9 +258,10 @@ impl NamedEvent {
     /// before the `set`. Not `wait_all`'s on Linux, which takes only objects ready together
     /// (Windows' releases it if the others are ready at the `set`). An auto-reset event's
     /// `set` releases one waiter asleep in `wait` at it, whatever follows (on Linux, while
-    /// at most twelve waiters of the event are in `wait`; the others, and the waiters in
+    /// at most eleven waiters of the event are in `wait`; the others, and the waiters in
     /// `wait_any` or `wait_async`, take the event's state when they run, and find it reset
-    /// if the `reset` came first, so they wait on). A wait made of shorter waits in turn (the Python binding's and the command
+    /// if the `reset` came first, so they wait on; while these sleep, every other set is
+    /// theirs, so that blocking waiters cannot starve them). A wait made of shorter waits in turn (the Python binding's and the command
     /// line's, which look for signals in between) can miss a pulse between two of them.
     /// Signal with a `set` alone, and let the waiters reset an event they are done with.
     ///

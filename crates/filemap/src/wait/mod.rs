@@ -298,6 +298,11 @@ pub fn wait_any<'a>(
     let items: Vec<Item<'a>> = targets.iter().map(Item::of).collect();
     let deadline = timeout.and_then(sys::deadline_after);
     let polled = items.iter().any(Item::polled);
+    // Synchronisation objects alone, where the kernel keeps the waiter's place in their
+    // queues while it sleeps (Windows): one sleep for the whole wait.
+    let whole = sys::waits::SYNC_SLEEPS_WHOLE
+        && items.len() <= sys::waits::MAX_SLEEP_TARGETS
+        && items.iter().all(|item| matches!(item, Item::Sync(..)));
     let mut last_check: Option<Instant> = None;
     // The objects whose wakes the last sleep may have taken, and where that sleep was: if
     // the wait takes another, their wakes are passed on (each may have been the only one).
@@ -314,8 +319,10 @@ pub fn wait_any<'a>(
             return Ok(ready);
         }
         let mut slice = match deadline {
+            None if whole => Duration::MAX,
             None => CHECK_INTERVAL,
             Some(d) => match d.checked_duration_since(now) {
+                Some(left) if !left.is_zero() && whole => left,
                 Some(left) if !left.is_zero() => left.min(CHECK_INTERVAL),
                 _ => {
                     settle(&items, &mut woken, None);

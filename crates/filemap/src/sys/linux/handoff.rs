@@ -4,7 +4,7 @@
 //! The event's state is one word (set or not): alone, two sets before the first woken
 //! waiter runs would release one waiter, and a reset right after a set would take the
 //! release from the waiter it woke. So a blocking waiter (`NamedEvent::wait`) takes a slot
-//! of its own, one of [`SLOTS`] words of the event's sync area (words 4 to 15), and sleeps
+//! of its own, one of [`SLOTS`] words of the event's sync area (words 4 to 14), and sleeps
 //! on it. A slot word is a generation (bits 3 and up), a nudge bit (bit 2) and a tag (bits
 //! 0 and 1): free, waiting, or released.
 //!
@@ -20,7 +20,10 @@
 //!   by the waiter's compare-and-swap against the set's). A slot found taken back (free, or
 //!   another's generation) is claimed afresh. At its deadline the waiter frees the slot,
 //!   or takes a release that came meanwhile. A waiter that took the state and then finds
-//!   its slot released holds two signals: it keeps one and sets the event again.
+//!   its slot released holds two signals: it keeps one and sets the event again. A waiter
+//!   that finds every slot taken takes a release left in one (its waiter was killed once
+//!   woken, or is not running: the same compare-and-swap decides), or else waits on the
+//!   state.
 //! - **Nudge**: a waiter that claimed its slot after a set looked at the slots, and looked
 //!   at the state before that set stored it, would sleep through it. So a set that stores
 //!   the state then looks at the slots again and nudges every waiting one (sets its nudge
@@ -32,9 +35,22 @@
 //! every waiter did before: a reset right after a set can take the signal from them. So
 //! do waiters of filemaps before this one, which sleep on the count of sets; their sets
 //! reach this version's slot waiters at the waiters' next look ([`RECHECK_INTERVAL`]).
+//! While such waiters sleep (word 1 counts them), every other set is theirs (the last
+//! word's low bit says whose turn it is): it sets the state and wakes one of them, so
+//! that slot waiters, always back asleep at the next set, cannot starve them. If the
+//! kernel says none was asleep (a count left by one killed asleep), the set takes the
+//! state back and goes to the slots after all.
 //!
-//! Another process may scribble on the words: every loop here is bounded, and a scribbled
-//! slot costs a set [`ACK_WAIT`] at most.
+//! A set hands its release to a waiter that the kernel woke; killed before it takes it,
+//! that waiter takes it along (as a thread killed as its wait is satisfied does on
+//! Windows), and its slot stays released until a waiter that finds no free slot takes
+//! it. A waiter not running for longer than [`ACK_WAIT`] between two looks (a busy
+//! machine) can have a release taken back: the set goes to another slot or the state.
+//!
+//! Another process may scribble on the words: every loop here is bounded, a slot
+//! scribbled waiting costs each set that comes to it [`ACK_WAIT`] once (it is then freed),
+//! one scribbled with the tag no filemap writes is claimed as free, and one scribbled
+//! released is taken as above.
 
 use std::sync::atomic::{fence, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -42,9 +58,13 @@ use std::time::{Duration, Instant};
 use super::futex::{futex_wait, futex_wake_one, RECHECK_INTERVAL};
 use super::sync::SyncMemory;
 
-/// The first slot's word, and how many there are (to the end of the 64-byte sync area).
+/// The first slot's word, and how many there are (to the word before the last of the
+/// 64-byte sync area).
 const FIRST_SLOT: usize = 4;
-pub(crate) const SLOTS: usize = 12;
+pub(crate) const SLOTS: usize = 11;
+
+/// The last word: whose turn a set is while waiters on the state sleep too (its low bit).
+const TURN: usize = FIRST_SLOT + SLOTS;
 
 const TAG: u32 = 0b11;
 const FREE: u32 = 0;
@@ -110,18 +130,36 @@ impl SyncMemory {
         self.word(FIRST_SLOT + index)
     }
 
-    /// Sets an auto-reset event: releases a waiter in a slot, or sets the state.
+    /// Sets an auto-reset event: releases a waiter in a slot, or sets the state. While
+    /// waiters on the state sleep too (waits on many objects, async waits), every other set
+    /// is theirs, so that waiters in slots, forever coming back, cannot starve them.
     pub(super) fn event_set_auto(&self) {
-        for index in 0..SLOTS {
-            if self.release_slot(index) {
-                return;
-            }
+        let states_turn = self.event_state_sleepers() > 0
+            && self.word(TURN).fetch_xor(1, Ordering::SeqCst) & 1 == 1;
+        if states_turn && self.set_for_state_sleepers() {
+            return;
+        }
+        if (0..SLOTS).any(|index| self.release_slot(index)) {
+            return;
         }
         self.event_set_state();
         // Orders the state before the look at the slots (as the sequentially consistent
         // accesses do already; the model check, tests/loom_event.rs, needs it said).
         fence(Ordering::SeqCst);
         self.nudge_slots();
+    }
+
+    /// A set on the state sleepers' turn: sets the state and wakes one of them; whether
+    /// one was asleep (if not, a count left by a waiter killed asleep, say, the state is
+    /// taken back for the slots, unless a waiter took it meanwhile: then it is done too).
+    /// A slot's waiter that looked at the state just before it was set is not nudged: the
+    /// one woken takes it (if that one dies first, the slot's waiter sees it at its next
+    /// look, within [`RECHECK_INTERVAL`]).
+    fn set_for_state_sleepers(&self) -> bool {
+        let (sets, _) = self.event_words();
+        self.event_state_word().store(1, Ordering::SeqCst);
+        sets.fetch_add(1, Ordering::SeqCst);
+        futex_wake_one(sets) || !self.event_take_now(false, None)
     }
 
     /// Releases slot `index`'s waiter if it waits and takes the release (asleep, so woken;
@@ -191,12 +229,13 @@ impl SyncMemory {
         }
     }
 
-    /// Claims a free slot for a wait: `None` if none is free.
+    /// Claims a free slot for a wait (or one whose tag no filemap writes): `None` if none
+    /// is free.
     fn claim_slot(&self) -> Option<Claim> {
         (0..SLOTS).find_map(|index| {
             let slot = self.slot(index);
             let word = slot.load(Ordering::SeqCst);
-            if word & TAG != FREE {
+            if !matches!(word & TAG, FREE | TAG) {
                 return None;
             }
             let waiting = generation(word).wrapping_add(1) << GENERATION_SHIFT | WAITING;
@@ -205,6 +244,24 @@ impl SyncMemory {
             // The claim before the look at the state (see `event_set_auto`).
             fence(Ordering::SeqCst);
             Some(Claim { index, waiting })
+        })
+    }
+
+    /// Takes the release of a slot marked released (as its waiter would: the same
+    /// compare-and-swap decides): whether it took one.
+    fn take_a_released_slot(&self) -> bool {
+        (0..SLOTS).any(|index| {
+            let slot = self.slot(index);
+            let word = slot.load(Ordering::SeqCst);
+            word & TAG == RELEASED
+                && slot
+                    .compare_exchange(
+                        word,
+                        with_tag(word, FREE),
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    )
+                    .is_ok()
         })
     }
 
@@ -274,6 +331,11 @@ impl SyncMemory {
         'claim: while claims < CLAIMS {
             claims += 1;
             let Some(claim) = self.claim_slot() else {
+                // Every slot taken: a release left in one whose waiter has not taken it
+                // (killed once woken, or not running) is taken here instead.
+                if self.take_a_released_slot() {
+                    return true;
+                }
                 break;
             };
             loop {
@@ -292,7 +354,7 @@ impl SyncMemory {
                 let remaining = match deadline {
                     Some(d) => match d.checked_duration_since(Instant::now()) {
                         Some(r) if !r.is_zero() => Some(r),
-                        _ => return self.leave_slot(claim),
+                        _ => return self.leave_slot(claim) || take_state(),
                     },
                     None => None,
                 };

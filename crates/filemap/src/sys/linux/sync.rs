@@ -221,8 +221,9 @@ fn wait_until(
 // filemaps, whose waiters sleep on the state word: a set here wakes none of them, nor does
 // an earlier filemap's set wake this version's waiters, but each side's waiters see the
 // other's set at their next check, at most [`RECHECK_INTERVAL`] later (a wake for both
-// would cost every set with sleepers a second system call). Words 4 to 15 of an auto-reset
-// event are the slots of its blocking waiters (`handoff.rs`), zeros (free) when it is made.
+// would cost every set with sleepers a second system call). Words 4 to 14 of an auto-reset
+// event are the slots of its blocking waiters (`handoff.rs`), 15 whose turn a set is, all
+// zeros (free) when it is made.
 const EVENT_STATE: usize = 0;
 const EVENT_WAITERS: usize = 1;
 const EVENT_MANUAL: usize = 2;
@@ -241,7 +242,7 @@ pub(crate) fn init_event(manual: bool, signalled: bool) -> impl Fn(*mut u8) -> R
             words.add(EVENT_WAITERS).write(0);
             words.add(EVENT_MANUAL).write(manual as u32);
             words.add(EVENT_SETS).write(0);
-            // The hand-off slots (`handoff.rs`): free.
+            // The hand-off slots and turn (`handoff.rs`): free, the slots'.
             for slot in EVENT_SETS + 1..SYNC_AREA / 4 {
                 words.add(slot).write(0);
             }
@@ -332,6 +333,16 @@ impl SyncMemory {
         wait_until(self, sets, waiters, timeout, || {
             self.event_take_now(manual, Some(since))
         })
+    }
+
+    /// The event's state (word 0).
+    pub(super) fn event_state_word(&self) -> &AtomicU32 {
+        self.word(EVENT_STATE)
+    }
+
+    /// How many waiters on the state (word 1) sleep now.
+    pub(super) fn event_state_sleepers(&self) -> u32 {
+        self.word(EVENT_WAITERS).load(Ordering::SeqCst)
     }
 
     /// The word to sleep on for the event (its count of sets) and its count of sleepers.

@@ -30,6 +30,11 @@ use crate::error::{Error, Result};
 use crate::sys::{Doorbell, SyncRef, Took, Woke};
 
 /// The most words one `futex_waitv` sleeps on.
+/// Whether a sleep on synchronisation objects alone lasts the whole wait: not here (a
+/// futex word's sleeper looks again every [`RECHECK_INTERVAL`]: a woken waiter killed
+/// before it took its signal, or a mutex owner that died, is seen so).
+pub(crate) const SYNC_SLEEPS_WHOLE: bool = false;
+
 pub(crate) const MAX_SLEEP_TARGETS: usize = 128;
 
 /// How long a sleep lasts at most when it cannot cover every object (more than

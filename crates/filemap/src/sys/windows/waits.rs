@@ -29,6 +29,13 @@ use crate::sys::{Doorbell, Locked, SyncRef, Took, Woke};
 /// The most handles one `WaitForMultipleObjects` takes (`MAXIMUM_WAIT_OBJECTS`).
 pub(crate) const MAX_SLEEP_TARGETS: usize = 64;
 
+/// Whether a sleep on synchronisation objects alone lasts the whole wait: here, yes. The
+/// kernel reports an abandoned mutex itself, and keeps the waiter's place in each
+/// object's queue only while it sleeps: a wait made of shorter sleeps went to the back of
+/// the queue at every one, behind a waiter that is back asleep after every signal (which
+/// then took them all).
+pub(crate) const SYNC_SLEEPS_WHOLE: bool = true;
+
 /// How long a sleep lasts at most when it cannot cover every object.
 const POLL_SLICE: Duration = Duration::from_millis(1);
 
