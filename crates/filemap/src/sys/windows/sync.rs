@@ -334,7 +334,13 @@ impl MutexObject {
         check_kind(name, &header, expected)?;
         let lock = lock_name(name);
         // SAFETY: a valid NUL-terminated name; the handle is owned by `owned`.
-        let h = unsafe { OpenMutexW(SYNCHRONIZE | MUTEX_MODIFY_STATE, 0, lock.as_ptr()) };
+        let h = unsafe {
+            OpenMutexW(
+                SYNCHRONIZE | MUTEX_MODIFY_STATE | owner_check_access(name),
+                0,
+                lock.as_ptr(),
+            )
+        };
         // The creator makes the lock before it publishes the section, and every handle
         // holds both: a section without its lock is one whose last handle is closing (or
         // an opener holds it for a moment while the object goes away), so it is not there.
@@ -347,6 +353,9 @@ impl MutexObject {
             },
             code => Error::io("open the lock of", name, os_error(code)),
         })?;
+        // A `Local\` lock must be this user's, as its creator checks (another user could
+        // make one under the name while the last holder closes, and hold it for ever).
+        check_opened_owner(name, raw(mutex.as_handle()))?;
         let object = MutexObject::with_section(name, entry, &header, mutex, &lock)?;
         Ok((object, header))
     }

@@ -131,8 +131,11 @@ pub(crate) fn take_now(
 /// Readies a sleep on `object`: its handle.
 pub(crate) fn arm(object: SyncRef<'_>) -> WaitTarget {
     let give_back = match object {
-        SyncRef::Event(event) if event.is_manual() == Some(true) => GiveBack::Nothing,
-        SyncRef::Event(_) => GiveBack::SetEvent,
+        // An event the kernel would not say the kind of is given nothing back: set again,
+        // a manual-reset one reset meanwhile would stay set for good (a lost wake of an
+        // auto-reset one is the smaller harm).
+        SyncRef::Event(event) if event.is_manual() == Some(false) => GiveBack::SetEvent,
+        SyncRef::Event(_) => GiveBack::Nothing,
         SyncRef::Semaphore(_) => GiveBack::ReleaseUnit,
         SyncRef::Mutex(_) => GiveBack::Mutex,
     };
