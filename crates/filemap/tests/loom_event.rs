@@ -30,6 +30,8 @@
 //! 9. A count of state sleepers left by one that died, on their turn, and a waiter asleep
 //!    in a slot: the set finds nobody asleep on the state, takes it back, and releases the
 //!    slot's waiter.
+//! 10. A waiter that finds every slot taken, one released for a waiter that died: it takes
+//!     that release.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p filemap --release --test loom_event`
 //! (scripts/test does); without `--cfg loom` this file is empty.
@@ -171,8 +173,8 @@ impl Event {
     }
 
     fn set_for_state_sleepers(&self) -> bool {
-        if self.state.swap(1, SeqCst) == 1 {
-            self.coalesced.fetch_add(1, SeqCst);
+        if self.state.compare_exchange(0, 1, SeqCst, SeqCst).is_err() {
+            return false;
         }
         self.sets.fetch_add(1, SeqCst);
         self.sets_futex.wake_one() || !self.take_state()
@@ -249,13 +251,24 @@ impl Event {
         (0..SLOTS).find_map(|index| {
             let slot = &self.slots[index];
             let word = slot.load(SeqCst);
-            if word & TAG != FREE {
+            if !matches!(word & TAG, FREE | TAG) {
                 return None;
             }
             let waiting = ((word >> SHIFT).wrapping_add(1) << SHIFT) | WAITING;
             slot.compare_exchange(word, waiting, SeqCst, SeqCst).ok()?;
             fence(SeqCst);
             Some(Claim { index, waiting })
+        })
+    }
+
+    fn take_a_released_slot(&self) -> bool {
+        (0..SLOTS).any(|index| {
+            let slot = &self.slots[index];
+            let word = slot.load(SeqCst);
+            word & TAG == RELEASED
+                && slot
+                    .compare_exchange(word, with_tag(word, FREE), SeqCst, SeqCst)
+                    .is_ok()
         })
     }
 
@@ -318,6 +331,9 @@ impl Event {
         'claim: while claims < CLAIMS {
             claims += 1;
             let Some(claim) = self.claim_slot() else {
+                if self.take_a_released_slot() {
+                    return true;
+                }
                 break;
             };
             loop {
@@ -425,6 +441,7 @@ fn a_waiter_anywhere_in_its_wait_is_released() {
         event.set();
         assert!(a.join().unwrap());
         assert_eq!(event.state.load(SeqCst), 0);
+        assert_eq!(event.coalesced.load(SeqCst), 0);
         assert!(event.slots_free());
     });
 }
@@ -492,6 +509,7 @@ fn a_state_sleeper_gets_its_turn_beside_a_slot_sleeper() {
         event.set();
         assert!(on_state.join().unwrap() && in_slot.join().unwrap());
         assert_eq!(event.state.load(SeqCst), 0);
+        assert_eq!(event.coalesced.load(SeqCst), 0);
         assert!(event.slots_free());
     });
 }
@@ -507,6 +525,22 @@ fn a_stale_count_of_state_sleepers_costs_the_slot_nothing() {
         event.set();
         assert!(a.join().unwrap());
         assert_eq!(event.state.load(SeqCst), 0);
+        assert_eq!(event.coalesced.load(SeqCst), 0);
         assert!(event.slots_free());
+    });
+}
+
+#[test]
+fn a_waiter_finding_every_slot_taken_takes_a_release_left_in_one() {
+    model(|| {
+        let event = Arc::new(Event::default());
+        // Slot 0 released for a waiter killed once woken; slot 1 claimed by one that died
+        // waiting; a tag no filemap writes would be claimable, so neither is free here.
+        event.slots[0].store(1 << SHIFT | RELEASED, SeqCst);
+        event.slots[1].store(1 << SHIFT | WAITING, SeqCst);
+        let a = waiter(&event, true);
+        let took = a.join().unwrap();
+        assert!(took, "the release left in slot 0 was not taken");
+        assert_eq!(event.slots[0].load(SeqCst) & TAG, FREE);
     });
 }

@@ -39,7 +39,12 @@
 //! word's low bit says whose turn it is): it sets the state and wakes one of them, so
 //! that slot waiters, always back asleep at the next set, cannot starve them. If the
 //! kernel says none was asleep (a count left by one killed asleep), the set takes the
-//! state back and goes to the slots after all.
+//! state back and goes to the slots after all; if the state is set already (for a
+//! sleeper woken and not yet run), the set goes to the slots. Waiters that count
+//! themselves on the state but nap rather than sleep in the kernel (kernels before 5.16,
+//! which have no `futex_waitv`, and objects past the first 128 of a wait on many) get no
+//! turns: a set finds nobody asleep and goes to the slots. A wait on many objects woken
+//! for the state that takes another object passes the wake on, and nudges one slot.
 //!
 //! A set hands its release to a waiter that the kernel woke; killed before it takes it,
 //! that waiter takes it along (as a thread killed as its wait is satisfied does on
@@ -157,7 +162,15 @@ impl SyncMemory {
     /// look, within [`RECHECK_INTERVAL`]).
     fn set_for_state_sleepers(&self) -> bool {
         let (sets, _) = self.event_words();
-        self.event_state_word().store(1, Ordering::SeqCst);
+        if self
+            .event_state_word()
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            // Set already, for a sleeper woken and not yet run (say): that one takes it,
+            // and this set goes to the slots (taken back, it would be taken from that one).
+            return false;
+        }
         sets.fetch_add(1, Ordering::SeqCst);
         futex_wake_one(sets) || !self.event_take_now(false, None)
     }
@@ -216,17 +229,29 @@ impl SyncMemory {
     /// After the state was stored: makes every waiting slot's waiter look at it again.
     fn nudge_slots(&self) {
         for index in 0..SLOTS {
-            let slot = self.slot(index);
-            let word = slot.load(Ordering::SeqCst);
-            if word & TAG == WAITING
-                && word & NUDGE == 0
-                && slot
-                    .compare_exchange(word, word | NUDGE, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok()
-            {
-                futex_wake_one(slot);
-            }
+            self.nudge_slot(index);
         }
+    }
+
+    /// Makes the waiter of one waiting slot look at the state again (a wait on many
+    /// objects woken for the state, and taking something else, passes it on so).
+    pub(super) fn event_nudge_one_slot(&self) {
+        let _ = (0..SLOTS).any(|index| self.nudge_slot(index));
+    }
+
+    /// Nudges slot `index` if it waits: whether it did.
+    fn nudge_slot(&self, index: usize) -> bool {
+        let slot = self.slot(index);
+        let word = slot.load(Ordering::SeqCst);
+        let nudged = word & TAG == WAITING
+            && word & NUDGE == 0
+            && slot
+                .compare_exchange(word, word | NUDGE, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok();
+        if nudged {
+            futex_wake_one(slot);
+        }
+        nudged
     }
 
     /// Claims a free slot for a wait (or one whose tag no filemap writes): `None` if none

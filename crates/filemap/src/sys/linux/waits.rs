@@ -29,12 +29,12 @@ use super::sync::{ChannelMemory, EventMark};
 use crate::error::{Error, Result};
 use crate::sys::{Doorbell, SyncRef, Took, Woke};
 
-/// The most words one `futex_waitv` sleeps on.
 /// Whether a sleep on synchronisation objects alone lasts the whole wait: not here (a
 /// futex word's sleeper looks again every [`RECHECK_INTERVAL`]: a woken waiter killed
 /// before it took its signal, or a mutex owner that died, is seen so).
 pub(crate) const SYNC_SLEEPS_WHOLE: bool = false;
 
+/// The most words one `futex_waitv` sleeps on.
 pub(crate) const MAX_SLEEP_TARGETS: usize = 128;
 
 /// How long a sleep lasts at most when it cannot cover every object (more than
@@ -132,6 +132,14 @@ pub(crate) fn pass_on(object: SyncRef<'_>, target: &WaitTarget) {
         // SAFETY: the caller borrows the object, so its word is mapped.
         let word = unsafe { target.word() };
         super::futex::futex_wake(word, 1);
+        match object {
+            // A blocking waiter in a slot may sleep with the state set too (it looked
+            // just before the set that woke this wait): one is made to look again.
+            SyncRef::Event(event) if !event.memory.event_is_manual() => {
+                event.memory.event_nudge_one_slot();
+            }
+            _ => {}
+        }
     } else if let SyncRef::Mutex(m) = object {
         // Locked again meanwhile, by a locker that found it free and took it without the
         // waiters bit (the unlock that woke this wait cleared it): the holder's unlock
