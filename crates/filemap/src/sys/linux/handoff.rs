@@ -44,7 +44,10 @@
 //! themselves on the state but nap rather than sleep in the kernel (kernels before 5.16,
 //! which have no `futex_waitv`, and objects past the first 128 of a wait on many) get no
 //! turns: a set finds nobody asleep and goes to the slots. A wait on many objects woken
-//! for the state that takes another object passes the wake on, and nudges one slot.
+//! for the state that takes another object passes the wake on, and nudges the slots; an
+//! async future dropped once woken passes its wake on by address only (its event may be
+//! gone), so a slot waiter that looked just before that set sees the state at its next
+//! look, within [`RECHECK_INTERVAL`].
 //!
 //! A set hands its release to a waiter that the kernel woke; killed before it takes it,
 //! that waiter takes it along (as a thread killed as its wait is satisfied does on
@@ -151,7 +154,7 @@ impl SyncMemory {
         // Orders the state before the look at the slots (as the sequentially consistent
         // accesses do already; the model check, tests/loom_event.rs, needs it said).
         fence(Ordering::SeqCst);
-        self.nudge_slots();
+        self.event_nudge_slots();
     }
 
     /// A set on the state sleepers' turn: sets the state and wakes one of them; whether
@@ -167,8 +170,10 @@ impl SyncMemory {
             .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
             .is_err()
         {
-            // Set already, for a sleeper woken and not yet run (say): that one takes it,
-            // and this set goes to the slots (taken back, it would be taken from that one).
+            // Set already, for a sleeper woken and not yet run (say): this set goes to the
+            // slots rather than on top of it. (The take-back below can still take another
+            // set's signal stored meanwhile: that set's release then goes to the slots or
+            // the state, not lost, though not to the sleeper that set may have woken.)
             return false;
         }
         sets.fetch_add(1, Ordering::SeqCst);
@@ -226,21 +231,16 @@ impl SyncMemory {
         .is_err()
     }
 
-    /// After the state was stored: makes every waiting slot's waiter look at it again.
-    fn nudge_slots(&self) {
+    /// After the state was stored: makes every waiting slot's waiter look at it again (also
+    /// when a wait on many objects, woken for the state, takes another object).
+    pub(super) fn event_nudge_slots(&self) {
         for index in 0..SLOTS {
             self.nudge_slot(index);
         }
     }
 
-    /// Makes the waiter of one waiting slot look at the state again (a wait on many
-    /// objects woken for the state, and taking something else, passes it on so).
-    pub(super) fn event_nudge_one_slot(&self) {
-        let _ = (0..SLOTS).any(|index| self.nudge_slot(index));
-    }
-
-    /// Nudges slot `index` if it waits: whether it did.
-    fn nudge_slot(&self, index: usize) -> bool {
+    /// Nudges slot `index` if it waits.
+    fn nudge_slot(&self, index: usize) {
         let slot = self.slot(index);
         let word = slot.load(Ordering::SeqCst);
         let nudged = word & TAG == WAITING
@@ -251,7 +251,6 @@ impl SyncMemory {
         if nudged {
             futex_wake_one(slot);
         }
-        nudged
     }
 
     /// Claims a free slot for a wait (or one whose tag no filemap writes): `None` if none

@@ -133,10 +133,10 @@ pub(crate) fn pass_on(object: SyncRef<'_>, target: &WaitTarget) {
         let word = unsafe { target.word() };
         super::futex::futex_wake(word, 1);
         match object {
-            // A blocking waiter in a slot may sleep with the state set too (it looked
-            // just before the set that woke this wait): one is made to look again.
+            // Blocking waiters in slots may sleep with the state set too (they looked
+            // just before the set that woke this wait): they are made to look again.
             SyncRef::Event(event) if !event.memory.event_is_manual() => {
-                event.memory.event_nudge_one_slot();
+                event.memory.event_nudge_slots();
             }
             _ => {}
         }
