@@ -64,7 +64,7 @@ use std::sync::atomic::{fence, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::futex::{futex_wait, futex_wake_one, RECHECK_INTERVAL};
-use super::sync::SyncMemory;
+use super::sync::{take_soon, SyncMemory};
 
 /// The first slot's word, and how many there are (to the word before the last of the
 /// 64-byte sync area).
@@ -341,15 +341,9 @@ impl SyncMemory {
     /// the memory was lost (the caller reports that).
     pub(super) fn event_wait_auto(&self, timeout: Option<Duration>) -> bool {
         let take_state = || self.event_take_now(false, None);
-        if take_state() {
-            return true;
-        }
         let deadline = timeout.and_then(crate::sys::deadline_after);
-        for _ in 0..64 {
-            std::hint::spin_loop();
-            if take_state() {
-                return true;
-            }
+        if take_soon(take_state) {
+            return true;
         }
         let mut claims = 0;
         'claim: while claims < CLAIMS {

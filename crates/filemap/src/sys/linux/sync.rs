@@ -163,6 +163,20 @@ pub(crate) fn open_sync(name: &Name, expected: Kind) -> Result<(SyncMemory, Head
     Ok((SyncMemory::map(entry, &header, name)?, header))
 }
 
+/// Takes the object now, or within a short spin (before a wait sleeps): whether it did.
+pub(super) fn take_soon(try_take: impl Fn() -> bool) -> bool {
+    if try_take() {
+        return true;
+    }
+    for _ in 0..64 {
+        std::hint::spin_loop();
+        if try_take() {
+            return true;
+        }
+    }
+    false
+}
+
 /// Waits until `try_take` succeeds, sleeping on `word` while it keeps the value seen before
 /// the last try (whatever that value is: a word another process scribbled on must not
 /// make the wait spin), for at most [`RECHECK_INTERVAL`] at a time. `false` if the timeout
@@ -174,15 +188,9 @@ fn wait_until(
     timeout: Option<Duration>,
     try_take: impl Fn() -> bool,
 ) -> bool {
-    if try_take() {
-        return true;
-    }
     let deadline = timeout.and_then(crate::sys::deadline_after);
-    for _ in 0..64 {
-        std::hint::spin_loop();
-        if try_take() {
-            return true;
-        }
+    if take_soon(&try_take) {
+        return true;
     }
     loop {
         let remaining = match deadline {
