@@ -50,8 +50,10 @@ pub(crate) fn prefetch(at: *const u8) {
 ///
 /// # Safety
 /// `src` must be valid for reads and `dst` for writes of `len` bytes for the duration of
-/// the call, and neither may overlap memory that Rust code holds a reference to (a shared
-/// mapping is never such memory: it is reached through raw pointers only).
+/// the call, and neither may overlap memory that Rust code holds a reference to other than
+/// through `UnsafeCell`s (a shared mapping is such memory at most through atomics: it is
+/// reached through raw pointers, and the ring's control words through `&AtomicU64`, which
+/// another process may write meanwhile whatever this one does).
 pub(crate) unsafe fn copy_racy(
     dst: *mut u8,
     src: *const u8,
