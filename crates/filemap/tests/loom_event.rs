@@ -368,6 +368,14 @@ impl Event {
         self.futexes.iter().map(Futex::asleep).sum()
     }
 
+    /// Every signal taken (the state unset, no set merged into another) and every slot
+    /// free.
+    fn assert_settled(&self) {
+        assert_eq!(self.state.load(SeqCst), 0);
+        assert_eq!(self.coalesced.load(SeqCst), 0);
+        assert!(self.slots_free());
+    }
+
     fn slots_free(&self) -> bool {
         self.slots.iter().all(|s| s.load(SeqCst) & TAG == FREE)
     }
@@ -440,9 +448,7 @@ fn a_waiter_anywhere_in_its_wait_is_released() {
         let a = waiter(&event, false);
         event.set();
         assert!(a.join().unwrap());
-        assert_eq!(event.state.load(SeqCst), 0);
-        assert_eq!(event.coalesced.load(SeqCst), 0);
-        assert!(event.slots_free());
+        event.assert_settled();
     });
 }
 
@@ -508,9 +514,7 @@ fn a_state_sleeper_gets_its_turn_beside_a_slot_sleeper() {
         event.set();
         event.set();
         assert!(on_state.join().unwrap() && in_slot.join().unwrap());
-        assert_eq!(event.state.load(SeqCst), 0);
-        assert_eq!(event.coalesced.load(SeqCst), 0);
-        assert!(event.slots_free());
+        event.assert_settled();
     });
 }
 
@@ -524,9 +528,7 @@ fn a_stale_count_of_state_sleepers_costs_the_slot_nothing() {
         until_asleep(&event, 1);
         event.set();
         assert!(a.join().unwrap());
-        assert_eq!(event.state.load(SeqCst), 0);
-        assert_eq!(event.coalesced.load(SeqCst), 0);
-        assert!(event.slots_free());
+        event.assert_settled();
     });
 }
 
