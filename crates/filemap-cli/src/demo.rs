@@ -6,12 +6,16 @@
 //! and three auto-reset events hand the turn around, so nobody polls: main sets `go` (make
 //! the next value), the producer sets `produced` (a new value is there), the consumer
 //! prints it and sets `seen`. At [`LIMIT`] main stores -1 and wakes both, and they exit.
-//! Every wait has a timeout, so a peer that dies is an error, not a hang.
+//! Every wait has a timeout, so a peer that dies is an error, not a hang; main looks at its
+//! children as it waits, and says the first failure in one line (a child's own error line
+//! is read by main, not printed beside main's).
 
 use crate::output::outln;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, ExitCode, Stdio};
-use std::time::Duration;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use filemap::sync::{EventReset, NamedEvent, SharedMutex};
 
@@ -21,6 +25,8 @@ use crate::outcome::{Failure, Outcome};
 const LIMIT: i32 = 500;
 /// How long anyone waits for another process before giving up.
 const PATIENCE: Duration = Duration::from_secs(10);
+/// How often main, waiting for its turn, looks whether a child ended.
+const LOOK: Duration = Duration::from_millis(100);
 
 /// One run's objects, named after the run.
 struct Shared {
@@ -74,23 +80,15 @@ pub fn run() -> Outcome {
     );
     let exe = std::env::current_exe()
         .map_err(|e| Failure::Error(format!("cannot find filemap's own program: {e}")))?;
-    let start = |role: &str| {
-        Command::new(&exe)
-            .args(["demo-child", role, &run])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| Failure::Error(format!("cannot start the demo's {role}: {e}")))
-    };
-    let mut producer = start("producer")?;
-    let mut consumer = start("consumer")?;
-    let (producer_pid, consumer_pid) = (producer.id(), consumer.id());
+    let mut producer = Part::start(&exe, "producer", &run)?;
+    let mut consumer = Part::start(&exe, "consumer", &run)?;
+    let (producer_pid, consumer_pid) = (producer.child.id(), consumer.child.id());
     say!(
         "main",
         pid,
         "started producer (pid {producer_pid}) and consumer (pid {consumer_pid})"
     );
-    let out = consumer.stdout.take().expect("piped");
+    let out = consumer.child.stdout.take().expect("piped");
     let reader = std::thread::spawn(move || {
         BufReader::new(out)
             .lines()
@@ -99,34 +97,24 @@ pub fn run() -> Outcome {
     });
 
     // Main's turns: each time the consumer has reported a value, let the producer go on.
-    let last = loop {
-        shared.seen.wait_timeout(PATIENCE)?;
-        let mut value = shared.value.lock()?;
-        if *value >= LIMIT {
-            let last = *value;
-            *value = -1;
-            drop(value);
-            shared.produced.set()?;
-            shared.go.set()?;
-            break last;
-        }
-        drop(value);
-        shared.go.set()?;
-    };
+    // A failure here is said once: as the child's that caused it, if one ended first.
+    let last = main_turns(&shared, [&mut producer, &mut consumer])
+        .map_err(|e| first_failure(e, [&mut producer, &mut consumer]))?;
 
     let seen = reader
         .join()
         .map_err(|_| Failure::Error("reading the consumer's output failed".into()))?;
-    for (who, child) in [("producer", &mut producer), ("consumer", &mut consumer)] {
-        let status = child
+    for part in [&mut producer, &mut consumer] {
+        let status = part
+            .child
             .wait()
-            .map_err(|e| Failure::Error(format!("waiting for the {who}: {e}")))?;
+            .map_err(|e| Failure::Error(format!("waiting for the {}: {e}", part.who)))?;
         if !status.success() {
-            return Err(Failure::Error(format!("the {who} failed: {status}")));
+            return Err(part.failure(status));
         }
     }
     let mut made = String::new();
-    if let Some(out) = producer.stdout.take() {
+    if let Some(out) = producer.child.stdout.take() {
         BufReader::new(out).read_line(&mut made)?;
     }
     // The first and last three values the consumer saw.
@@ -179,6 +167,136 @@ pub fn run() -> Outcome {
             "the objects were still there after their last handles closed".into(),
         )),
     }
+}
+
+/// Main's side of the turns, until the value reaches [`LIMIT`]: the last value.
+fn main_turns(shared: &Shared, mut parts: [&mut Part; 2]) -> Result<i32, Failure> {
+    loop {
+        wait_turn(&shared.seen, &mut parts)?;
+        let mut value = shared.value.lock()?;
+        if *value >= LIMIT {
+            let last = *value;
+            *value = -1;
+            drop(value);
+            shared.produced.set()?;
+            shared.go.set()?;
+            return Ok(last);
+        }
+        drop(value);
+        shared.go.set()?;
+    }
+}
+
+/// Waits up to [`PATIENCE`] for `turn`, looking every [`LOOK`] whether a child ended (it
+/// would never set it): then that child's failure is the error.
+fn wait_turn(turn: &NamedEvent, parts: &mut [&mut Part; 2]) -> Result<(), Failure> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match turn.wait_timeout(left.min(LOOK)) {
+            Err(filemap::Error::Timeout { .. }) if left > LOOK => {}
+            done => return done.map_err(Failure::from),
+        }
+        for part in parts.iter_mut() {
+            if let Some(status) = part.child.try_wait()? {
+                return Err(part.failure(status));
+            }
+        }
+    }
+}
+
+/// The failure to report when main's part failed with `mine`: the failure of a child that
+/// ended on its own meanwhile (the cause; its own error line goes to main, not to the
+/// terminal, so that the run says one line), else `mine`. Both children are ended.
+fn first_failure(mine: Failure, parts: [&mut Part; 2]) -> Failure {
+    let mut first = None;
+    for part in parts {
+        let ended = part.child.try_wait().ok().flatten();
+        part.stop();
+        if let (None, Some(status)) = (&first, ended) {
+            if !status.success() {
+                first = Some(part.failure(status));
+            }
+        }
+    }
+    first.unwrap_or(mine)
+}
+
+/// A child process of the demo: its role, and a thread reading its standard error (so that
+/// a full pipe never stalls it), whose last line says why it failed.
+struct Part {
+    who: &'static str,
+    child: Child,
+    errors: Option<JoinHandle<String>>,
+}
+
+impl Part {
+    fn start(exe: &Path, who: &'static str, run: &str) -> Result<Part, Failure> {
+        let mut child = Command::new(exe)
+            .args(["demo-child", who, run])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Failure::Error(format!("cannot start the demo's {who}: {e}")))?;
+        let mut stderr = child.stderr.take().expect("piped");
+        let errors = std::thread::spawn(move || {
+            let mut text = String::new();
+            // (Whatever it wrote before a failure to read is what there is to say.)
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        Ok(Part {
+            who,
+            child,
+            errors: Some(errors),
+        })
+    }
+
+    /// The child's failure, now that it ended with `status`: its own last line on standard
+    /// error, or else how it ended (killed by a signal, say).
+    fn failure(&mut self, status: ExitStatus) -> Failure {
+        let said = self
+            .errors
+            .take()
+            .and_then(|reader| reader.join().ok())
+            .unwrap_or_default();
+        let line = said.lines().rev().find(|l| !l.trim().is_empty());
+        match line {
+            Some(line) => {
+                let why = line.trim().trim_start_matches("filemap: error: ");
+                Failure::Error(format!("the {} failed: {why}", self.who))
+            }
+            None if status.success() => Failure::Error(format!("the {} exited early", self.who)),
+            None => Failure::Error(format!("the {} failed: {}", self.who, how_it_ended(status))),
+        }
+    }
+
+    /// Ends the child if it still runs, and waits for it.
+    fn stop(&mut self) {
+        // (Either fails only for a child already waited for, which is what is wanted.)
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Part {
+    /// A child is never left running when main returns early.
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// How a child ended, in words.
+fn how_it_ended(status: ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return format!("killed by signal {signal}");
+        }
+    }
+    status.to_string()
 }
 
 /// A child's part in run `run`: the `producer` counts up, one value per turn; the

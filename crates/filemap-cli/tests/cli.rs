@@ -872,6 +872,59 @@ fn demo_runs_and_cleans_up() {
     assert_eq!(ns.entries(), 0);
 }
 
+/// A child of `filemap demo` killed mid-run: main says so in one line (the other child's
+/// own error goes to main, not beside main's line), ends both children and leaves nothing.
+#[test]
+#[cfg(target_os = "linux")]
+fn demo_says_a_killed_child_in_one_line() {
+    use std::io::{BufRead, BufReader, Read};
+    let ns = Ns::new();
+    // The run takes some tens of milliseconds: if it ends before the kill, it is run again.
+    for _ in 0..5 {
+        let mut demo = ns
+            .cmd(&["demo"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(demo.stdout.take().unwrap());
+        let mut line = String::new();
+        let producer = loop {
+            line.clear();
+            assert!(out.read_line(&mut line).unwrap() > 0, "no start line");
+            if let Some(rest) = line.split("started producer (pid ").nth(1) {
+                break rest.split(')').next().unwrap().to_string();
+            }
+        };
+        let killed = Command::new("kill")
+            .args(["-9", &producer])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let mut rest = String::new();
+        out.read_to_string(&mut rest).unwrap();
+        let status = wait_within(&mut demo, "filemap demo");
+        let mut errors = String::new();
+        demo.stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut errors)
+            .unwrap();
+        if status.success() {
+            continue;
+        }
+        assert_eq!(status.code(), Some(1), "{errors}");
+        assert_eq!(errors.lines().count(), 1, "{errors}");
+        assert!(
+            errors.starts_with("filemap: error: the producer failed: killed by signal 9"),
+            "{errors}"
+        );
+        assert_eq!(ns.entries(), 0);
+        return;
+    }
+    panic!("the demo ended before its producer was killed, five times");
+}
+
 #[test]
 fn help_lists_the_commands() {
     let out = Command::new(env!("CARGO_BIN_EXE_filemap"))
