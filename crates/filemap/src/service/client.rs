@@ -657,6 +657,13 @@ impl Client {
                             });
                         }
                         let last = response.is_last();
+                        // However many parts a server streams: an error, not an abort,
+                        // when this process cannot hold them all.
+                        let len = response.len();
+                        answer.try_reserve(len).map_err(|_| Error::NoSpace {
+                            place: "this process's memory (the parts of a call's answer)".into(),
+                            size: (answer.len() as u64).saturating_add(len as u64),
+                        })?;
                         response.append_to(&mut answer)?;
                         if last {
                             return Ok(answer);
@@ -694,7 +701,8 @@ impl Client {
         deadline: Option<Instant>,
         timeout: Option<Duration>,
     ) -> Result<Response<'_>> {
-        let mut dropped = 0u64;
+        // Responses dropped past the deadline (those before it do not count against it).
+        let mut dropped_late = 0u64;
         // The sender's position when the deadline had passed, once a drop found it so.
         let mut sent_at_deadline: Option<u64> = None;
         let (id, flags) = loop {
@@ -734,12 +742,13 @@ impl Client {
             // then (a backlog a try may have to get through), and no further; nor, however
             // the ring's positions read, through more than a ring holds.
             drop(self.responses.take_ready()?);
-            dropped += 1;
             if deadline.is_some_and(|d| Instant::now() >= d) {
+                dropped_late += 1;
                 let ring = self.responses.endpoint().ring;
                 let sent_by_then =
                     *sent_at_deadline.get_or_insert_with(|| ring.tail().load(Ordering::Acquire));
-                if self.responses.claim_position() >= sent_by_then || dropped > ring.capacity() / 64
+                if self.responses.claim_position() >= sent_by_then
+                    || dropped_late > ring.capacity() / 64
                 {
                     return Err(self.timed_out(timeout));
                 }
