@@ -766,11 +766,16 @@ impl Inbox {
             .wait_on(&sleep, deadline, 0, ready, marked, gone)
     }
 
-    /// Says again where each live ring's receiver is (it holds no message: a `RecvSlot`
-    /// borrows the inbox), storing positions a process outside the protocol changed.
+    /// Says again where each ring's receiver is (it holds no message: a `RecvSlot`
+    /// borrows the inbox), storing positions a process outside the protocol changed: a
+    /// ring set aside too (its sender may write over the damage at the receiver's position,
+    /// and must not wait for room a moved position holds back meanwhile), but not one whose
+    /// receiver position could not be mended (it says nothing yet).
     pub(crate) fn restate_positions(&self) {
-        for receiver in self.live_receivers() {
-            receiver.restate_positions();
+        for (i, receiver) in self.receivers.iter().enumerate() {
+            if self.unmended & (1 << i) == 0 {
+                receiver.restate_positions();
+            }
         }
     }
 

@@ -82,6 +82,16 @@ fn main() {
         "a_ring_damaged_with_its_sender_position_tells_the_sender",
         a_ring_damaged_with_its_sender_position_tells_the_sender,
     ));
+    #[cfg(target_os = "linux")]
+    tests.push((
+        "a_waiting_sender_says_its_position_again",
+        a_waiting_sender_says_its_position_again,
+    ));
+    #[cfg(target_os = "linux")]
+    tests.push((
+        "a_ring_set_aside_has_its_positions_said_again",
+        a_ring_set_aside_has_its_positions_said_again,
+    ));
     #[cfg(not(target_os = "linux"))]
     println!(
         "the_receiver_spins_through_a_long_message_being_written, \
@@ -90,7 +100,9 @@ fn main() {
          a_release_position_moved_back_holds_no_sender_up, \
          a_ring_damaged_behind_its_sender_tells_the_sender, \
          a_damaged_mark_goes_when_the_ring_is_whole_again, \
-         a_ring_damaged_with_its_sender_position_tells_the_sender: \
+         a_ring_damaged_with_its_sender_position_tells_the_sender, \
+         a_waiting_sender_says_its_position_again, \
+         a_ring_set_aside_has_its_positions_said_again: \
          Linux only (they read or write words of the entry through its file; the code under \
          test is the same here)"
     );
@@ -912,6 +924,111 @@ fn a_ring_damaged_with_its_sender_position_tells_the_sender() {
         "the sender of the damaged ring: {told:?}"
     );
     drop((inbox, sender, file));
+    ns.assert_empty();
+}
+
+/// A sender waits for room in its full ring; a process then damages the frame at the
+/// receiver's position and writes that position into the ring's sender position (a valid
+/// one): the receiver, reporting the damage, takes it for damage at the sender's position,
+/// which the sender's next message would write over. The waiting sender says its position
+/// again before it sleeps, so the receiver looks again, finds the damage behind it and
+/// marks the ring: the sender is told (`Disconnected`; it waited for ever before).
+#[cfg(target_os = "linux")]
+fn a_waiting_sender_says_its_position_again() {
+    let ns = Namespace::new();
+    let name = unique("inbox-tail-back");
+    let options = InboxOptions::new().senders(1).capacity(4096);
+    let mut inbox = Inbox::create_or_open(name.as_str(), &options).unwrap();
+    let mut sender = InboxSender::open(name.as_str()).unwrap();
+    let file = common::EntryFile::open(&ns, &name);
+    // Slot 0's ring: its control area after the control page (`TAIL` its word at 128),
+    // then its data.
+    let control = file.data_offset() + 4096;
+    let data = control + 4096;
+    let tail = || u64::from_ne_bytes(file.read(control + 128));
+    std::thread::scope(|s| {
+        // Frames of 2048 bytes (a line of header, then the payload): the third waits.
+        let sending = s.spawn(|| loop {
+            if let Err(e) = sender.send_timeout(&[7; 1984], Duration::from_secs(20)) {
+                return e;
+            }
+        });
+        wait_for("the ring is full", &|| tail() == 4096);
+        std::thread::sleep(Duration::from_millis(200));
+        file.write(data, &((16u64 << 32) | (1 << 20)).to_ne_bytes());
+        file.write(control + 128, &0u64.to_ne_bytes());
+        let mut reports = 0;
+        for _ in 0..20 {
+            if sending.is_finished() {
+                break;
+            }
+            match inbox.recv_timeout(Duration::from_secs(1)) {
+                Err(e @ Error::Corrupt { .. }) => {
+                    assert!(e.to_string().contains("sender slot 0"), "{e}");
+                    reports += 1;
+                }
+                Err(Error::Timeout { .. }) => {}
+                other => panic!("expected Corrupt, got {:?}", other.map(|(slot, _)| slot)),
+            }
+        }
+        assert!(reports >= 1);
+        let told = sending.join().unwrap();
+        assert!(
+            matches!(told, Error::Disconnected { .. }),
+            "the sender of the damaged ring: {told:?}"
+        );
+    });
+    drop((inbox, sender, file));
+    ns.assert_empty();
+}
+
+/// A process damages the frame at the receiver's position of a drained ring, whose sender
+/// position is that position (the receiver takes the damage for one the sender's next
+/// message writes over, and sets the ring aside, unmarked), and moves the release position
+/// back by the ring's capacity: the sender finds no room for that next message and waits.
+/// The inbox says the positions of a ring set aside again too, before it sleeps, so the
+/// sender writes its message over the damage, and the message comes (both waited for ever
+/// before).
+#[cfg(target_os = "linux")]
+fn a_ring_set_aside_has_its_positions_said_again() {
+    let ns = Namespace::new();
+    let name = unique("inbox-aside-head");
+    let options = InboxOptions::new().senders(1).capacity(4096);
+    let mut inbox = Inbox::create_or_open(name.as_str(), &options).unwrap();
+    let mut tx = InboxSender::open(name.as_str()).unwrap();
+    // Two frames of 2048 bytes: one lap, to position 4096 (the sender looked at the
+    // release position last when it was 0).
+    for i in 0..2u8 {
+        tx.send(&[i; 1984]).unwrap();
+        let (_, message) = inbox.recv_timeout(PATIENCE).unwrap();
+        assert_eq!(message.to_vec().unwrap(), [i; 1984]);
+    }
+    let file = common::EntryFile::open(&ns, &name);
+    // Slot 0's ring: its control area after the control page (`HEAD` its word at 64,
+    // `TAIL` at 128), then its data.
+    let control = file.data_offset() + 4096;
+    let data = control + 4096;
+    let word = |at| u64::from_ne_bytes(file.read(at));
+    assert_eq!((word(control + 64), word(control + 128)), (4096, 4096));
+    // A frame committed at position 4096 (the data's start: its tag is the position's
+    // complement) with a length past the ring.
+    file.write(data, &((16u64 << 32) | (1 << 20)).to_ne_bytes());
+    file.write(data + 8, &(!4096u64).to_ne_bytes());
+    match inbox.recv_timeout(PATIENCE) {
+        Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("sender slot 0"), "{e}"),
+        other => panic!("expected Corrupt, got {:?}", other.map(|(slot, _)| slot)),
+    }
+    file.write(control + 64, &0u64.to_ne_bytes());
+    std::thread::scope(|s| {
+        // The whole ring: the sender looks at the release position again.
+        let sending = s.spawn(|| tx.send_timeout(&[9; 4032], Duration::from_secs(10)));
+        let got = inbox
+            .recv_timeout(Duration::from_secs(10))
+            .map(|(slot, m)| (slot, m.to_vec().unwrap()));
+        assert_eq!(got.unwrap(), (0, vec![9; 4032]));
+        sending.join().unwrap().unwrap();
+    });
+    drop((inbox, tx, file));
     ns.assert_empty();
 }
 

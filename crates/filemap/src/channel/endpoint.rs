@@ -425,7 +425,9 @@ impl Endpoint {
     }
 
     /// Waits until `ready()` or the peer is gone or `deadline` passes. `Ok(true)`: ready.
-    /// `spun`: how many times the caller polled already; `marked()`: as in `wait_on`.
+    /// `spun`: how many times the caller polled already; `marked()`: as in `wait_on`;
+    /// `restate()`, called before every sleep and at every look for the peer (once per
+    /// liveness interval): where the waiter says its position again.
     pub(crate) fn wait(
         &self,
         me: Side,
@@ -433,6 +435,7 @@ impl Endpoint {
         spun: u32,
         ready: impl Fn() -> bool,
         marked: impl Fn() -> Option<u64>,
+        restate: impl Fn(),
     ) -> Result<bool> {
         let peer = match me {
             Side::Receiver => Side::Sender,
@@ -446,6 +449,7 @@ impl Endpoint {
             all_sleepers: None,
         };
         self.wait_on(&sleep, deadline, spun, ready, marked, || {
+            restate();
             self.peer_gone(peer)
         })
     }

@@ -419,8 +419,19 @@ impl Sender {
             let head = ring.head().load(Ordering::Acquire);
             !ring.head_fits(head, tail) || end - head <= ring.capacity()
         };
+        // Said again before every sleep: a sender waiting for room publishes nothing, so
+        // its position changed by a process outside the protocol would stay wrong, and the
+        // receiver would not look at the ring again (an inbox tells whether damage lies
+        // behind the sender by it). One load, and no write, when it is right.
+        let end_point = &self.end;
+        let restate = || {
+            if ring.tail().load(Ordering::Relaxed) != tail {
+                ring.tail().store(tail, Ordering::Release);
+                end_point.wake(Side::Receiver);
+            }
+        };
         loop {
-            let ok = self.end.wait(Side::Sender, deadline, 0, room, || None)?;
+            let ok = end_point.wait(Side::Sender, deadline, 0, room, || None, restate)?;
             self.head = self.load_head()?;
             if end - self.head <= ring.capacity() {
                 return Ok(true);
