@@ -607,7 +607,12 @@ impl Publisher {
                 return Ok(false);
             }
             // A subscriber joined (its head at `oldest`, below `need`) between the wait's
-            // last look and this one: wait for it too.
+            // last look and this one: wait for it too, until the deadline (a wait that
+            // finds its condition met returns without looking at the clock, and heads
+            // another process keeps moving could otherwise keep this loop going past it).
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
+            }
         }
     }
 

@@ -306,6 +306,7 @@ impl Subscriber {
         let mut unchecked = 0;
         // The last `keep` frames seen, and the sequence number after the last one (from the
         // last frame's header, or the wrap marker's after it), read at `seq_from`.
+        // Each with whether it is intact still (false: written over since it was read).
         let mut recent = std::collections::VecDeque::with_capacity(keep.min(1024));
         let (mut next_seq, mut seq_from) = (published, None);
         let mut at = oldest;
@@ -328,7 +329,7 @@ impl Subscriber {
                         if recent.len() == keep {
                             recent.pop_front();
                         }
-                        recent.push_back((at, seq));
+                        recent.push_back((at, seq, true));
                     }
                     (next_seq, seq_from) = (seq.wrapping_add(1), Some(at));
                     end
@@ -349,10 +350,13 @@ impl Subscriber {
                     if now != at && !walked[..unchecked].contains(&now) {
                         return Ok(None);
                     }
-                    // Written over since: the first receive reports the lag, counted
-                    // from the sequence numbers read while they were intact.
-                    while recent.front().is_some_and(|&(start, _)| start < now) {
-                        recent.pop_front();
+                    // History written over since (what was read of it may be the new
+                    // bytes): kept, as written over, so that the join starts at the first
+                    // such frame still in the history and the first receive, finding
+                    // `oldest` past it, reports them as a lag (it reads nothing at a
+                    // position `oldest` has passed).
+                    for frame in recent.iter_mut().take_while(|f| f.0 < now) {
+                        frame.2 = false;
                     }
                 }
                 unchecked = 0;
@@ -383,7 +387,13 @@ impl Subscriber {
                 return Ok(None);
             }
         }
-        Ok(Some(recent.front().copied().unwrap_or((tail, next_seq))))
+        // Frames written over come first (`oldest` passes them in order): the number of the
+        // first is counted back from the first intact one's (or the tail's), the messages
+        // between being consecutive.
+        let written_over = recent.iter().take_while(|f| !f.2).count() as u64;
+        let (_, seq, _) = (recent.iter().find(|f| f.2).copied()).unwrap_or((tail, next_seq, true));
+        let start = recent.front().map_or(tail, |f| f.0);
+        Ok(Some((start, seq.wrapping_sub(written_over))))
     }
 
     /// Overwrites the topic's shared memory as a hostile writer could, for the fuzz
