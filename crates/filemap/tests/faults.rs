@@ -37,6 +37,14 @@ fn main() {
             "a_one_time_handler_runs_once_and_filemap_stays",
             a_one_time_handler_runs_once_and_filemap_stays,
         ),
+        (
+            "a_handler_without_deferral_runs_unblocked",
+            a_handler_without_deferral_runs_unblocked,
+        ),
+        (
+            "a_handler_installed_after_filemaps_stays_in_a_child",
+            a_handler_installed_after_filemaps_stays_in_a_child,
+        ),
     ]);
     #[cfg(windows)]
     tests.push((
@@ -64,6 +72,10 @@ fn play(role: &str, args: &[String]) -> i32 {
         "own-handler" => own_handler(),
         #[cfg(target_os = "linux")]
         "own-one-time-handler" => own_one_time_handler(),
+        #[cfg(target_os = "linux")]
+        "own-nodefer-handler" => own_nodefer_handler(),
+        #[cfg(target_os = "linux")]
+        "own-handler-then-fork" => own_handler_then_fork(),
         // A view's read into a buffer of this process that is not accessible: the fault is
         // in the caller's memory, not the view's, so it is not filemap's to report.
         #[cfg(target_os = "linux")]
@@ -455,6 +467,149 @@ fn own_one_time_handler() -> i32 {
         println!("own handler ran {ran} times, filemap reported: {reported}");
     }
     0
+}
+
+/// A program's SIGBUS handler installed with `SA_NODEFER` before filemap's first view runs
+/// with SIGBUS unblocked when filemap passes a signal on to it, as it would without
+/// filemap (a handler that jumps out of itself, as memory probes do, would otherwise leave
+/// the signal blocked, and the next fault would end the process).
+#[cfg(target_os = "linux")]
+fn a_handler_without_deferral_runs_unblocked() {
+    let ns = Namespace::new();
+    let out = child("own-nodefer-handler", &[]).output().unwrap();
+    ns.assert_empty();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "own handler ran with SIGBUS unblocked; filemap reported its fault"
+    );
+}
+
+#[cfg(target_os = "linux")]
+fn own_nodefer_handler() -> i32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    // 0: not run; 1: ran with SIGBUS blocked; 2: unblocked.
+    static RAN: AtomicU32 = AtomicU32::new(0);
+    extern "C" fn mine(_: libc::c_int) {
+        // SAFETY: a query of this thread's mask into a local set.
+        let blocked = unsafe {
+            let mut now: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut now);
+            libc::sigismember(&now, libc::SIGBUS) == 1
+        };
+        RAN.store(if blocked { 1 } else { 2 }, Ordering::SeqCst);
+    }
+    // SAFETY: sigaction is plain data (zeros: an empty mask); the handler only reads its
+    // thread's mask and stores to an atomic.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = mine as *const () as usize;
+        action.sa_flags = libc::SA_NODEFER;
+        libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut());
+    }
+    // SAFETY: raising a signal whose handler is installed.
+    let reported = view_fault_reported(|| unsafe {
+        libc::raise(libc::SIGBUS);
+    });
+    match (RAN.load(Ordering::SeqCst), reported) {
+        (2, true) => println!("own handler ran with SIGBUS unblocked; filemap reported its fault"),
+        (ran, reported) => {
+            println!("own handler ran: {ran} (1: blocked), filemap reported: {reported}")
+        }
+    }
+    0
+}
+
+/// A program that installs its own SIGBUS handler after filemap's (passing what it does
+/// not handle on to filemap's, as it should), then forks: in the child, which maps a view,
+/// filemap leaves the program's handler in place (it put its own back on top before, which
+/// passed a signal to the program's, which passed it back to filemap's, round and round).
+#[cfg(target_os = "linux")]
+fn a_handler_installed_after_filemaps_stays_in_a_child() {
+    let ns = Namespace::new();
+    let out = child("own-handler-then-fork", &[]).output().unwrap();
+    ns.assert_empty();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "the child's own handler ran once"
+    );
+}
+
+#[cfg(target_os = "linux")]
+fn own_handler_then_fork() -> i32 {
+    use std::cell::UnsafeCell;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    struct Replaced(UnsafeCell<libc::sigaction>);
+    // SAFETY: written once, before the handler is installed; only read after.
+    unsafe impl Sync for Replaced {}
+    // SAFETY: sigaction is plain data; all zeros is the default action.
+    static REPLACED: Replaced = Replaced(UnsafeCell::new(unsafe { std::mem::zeroed() }));
+    static RAN: AtomicU32 = AtomicU32::new(0);
+    extern "C" fn mine(
+        signal: libc::c_int,
+        info: *mut libc::siginfo_t,
+        context: *mut libc::c_void,
+    ) {
+        if RAN.fetch_add(1, Ordering::SeqCst) > 0 {
+            // Entered again from within itself: the signal goes round in a loop.
+            // SAFETY: _exit is async-signal-safe.
+            unsafe { libc::_exit(3) };
+        }
+        // SAFETY: written before this handler was installed; an SA_SIGINFO action's
+        // handler has this signature.
+        let replaced = unsafe { &*REPLACED.0.get() };
+        if replaced.sa_flags & libc::SA_SIGINFO != 0 {
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                unsafe { std::mem::transmute(replaced.sa_sigaction) };
+            f(signal, info, context);
+        }
+    }
+    let m = Mapping::create_new(unique("before-fork"), 4096).unwrap();
+    let v = m.view().map().unwrap();
+    // SAFETY: sigaction is plain data; the replaced action is written before the handler
+    // that reads it goes in (by this same call, which reports it).
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = mine as *const () as usize;
+        action.sa_flags = libc::SA_SIGINFO;
+        libc::sigaction(libc::SIGBUS, &action, REPLACED.0.get());
+    }
+    // SAFETY: this process has one thread; the child only maps a view, raises a signal,
+    // writes a line and exits.
+    match unsafe { libc::fork() } {
+        0 => {
+            let again = Mapping::open(m.name().unwrap()).unwrap();
+            let _view = again.view().map().unwrap();
+            // SAFETY: raising a signal whose handler is installed.
+            unsafe { libc::raise(libc::SIGBUS) };
+            let ran = RAN.load(Ordering::SeqCst);
+            let line = if ran == 1 {
+                "the child's own handler ran once\n".to_string()
+            } else {
+                format!("the child's own handler ran {ran} times\n")
+            };
+            // SAFETY: writes a buffer of this process to standard output, then exits
+            // without running the parent's destructors.
+            unsafe {
+                libc::write(1, line.as_ptr().cast(), line.len());
+                libc::_exit(0)
+            }
+        }
+        -1 => panic!("fork failed"),
+        pid => {
+            let mut status = 0;
+            // SAFETY: waits for this process's own child.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            drop((v, m));
+            if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+                0
+            } else {
+                println!("the child ended with status {status:#x} (exit 3: a loop)");
+                1
+            }
+        }
+    }
 }
 
 /// Pages of a view made inaccessible (`PAGE_NOACCESS`): reads and writes through the safe

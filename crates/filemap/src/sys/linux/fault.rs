@@ -39,7 +39,8 @@ struct Actions(UnsafeCell<[libc::sigaction; 2]>);
 // SAFETY: written only by `install`, which one thread of a process runs at a time (see
 // `INSTALLING`), with the slot's signal blocked on that thread; `PREVIOUS`'s slot is read
 // by the handler only once its `READY` flag says it is written (a handler that runs in
-// between, on another thread, waits for the flag), and `PENDING` only by `install`.
+// between, on another thread, waits for the flag), and is not written after that; and
+// `PENDING` is read only by `install`.
 unsafe impl Sync for Actions {}
 
 /// The actions installed before ours: each written by the `sigaction` call that installs
@@ -133,9 +134,8 @@ fn install() {
         // slot's signal blocked on it: `PREVIOUS`'s by the sigaction call that installs
         // ours and reports the action it replaced in one step (so no handler installed
         // meanwhile by another thread is lost), or from `PENDING`, before its READY flag
-        // (a handler on another thread waits for the flag; one whose flag is set when the
-        // slot is written again, in a child, reads the action written there before, which
-        // the kernel reports again). The masks are local.
+        // (a handler on another thread waits for the flag), and never once the flag is
+        // set (in a child too: the flag comes with its memory). The masks are local.
         unsafe {
             libc::sigemptyset(&mut action.sa_mask);
             let mut blocked: libc::sigset_t = std::mem::zeroed();
@@ -145,32 +145,44 @@ fn install() {
             libc::pthread_sigmask(libc::SIG_BLOCK, &blocked, &mut before);
             let mut seen: libc::sigaction = std::mem::zeroed();
             libc::sigaction(signal, std::ptr::null(), &mut seen);
-            if seen.sa_sigaction == action.sa_sigaction {
-                // Installed by the process this one was forked from.
-                if !READY[slot].load(Ordering::Acquire) {
+            let ready = READY[slot].load(Ordering::Acquire);
+            let ours = action.sa_sigaction;
+            // Run on the alternate stack only where the action to be replaced does (std's
+            // stack-overflow handler does), so that a handler passed on to runs where it
+            // expects to; and restart system calls a signal sent with `kill` interrupts
+            // where that action did (an ignored one interrupted none).
+            if seen.sa_flags & libc::SA_ONSTACK != 0
+                || seen.sa_sigaction == libc::SIG_DFL
+                || seen.sa_sigaction == libc::SIG_IGN
+            {
+                action.sa_flags |= libc::SA_ONSTACK;
+            }
+            if seen.sa_sigaction == libc::SIG_IGN {
+                action.sa_flags |= libc::SA_RESTART;
+            }
+            action.sa_flags |= seen.sa_flags & libc::SA_RESTART;
+            if seen.sa_sigaction == ours {
+                if !ready {
+                    // Installed by the process this one was forked from, which had yet
+                    // to write down the action it replaced.
                     (*previous)[slot] = (*pending)[slot];
                     READY[slot].store(true, Ordering::Release);
                 }
-            } else {
-                // Run on the alternate stack only where the action to be replaced does
-                // (std's stack-overflow handler does), so that a handler passed on to
-                // runs where it expects to; and restart system calls a signal sent with
-                // `kill` interrupts where that action did (an ignored one interrupted
-                // none).
-                if seen.sa_flags & libc::SA_ONSTACK != 0
-                    || seen.sa_sigaction == libc::SIG_DFL
-                    || seen.sa_sigaction == libc::SIG_IGN
-                {
-                    action.sa_flags |= libc::SA_ONSTACK;
-                }
-                if seen.sa_sigaction == libc::SIG_IGN {
-                    action.sa_flags |= libc::SA_RESTART;
-                }
-                action.sa_flags |= seen.sa_flags & libc::SA_RESTART;
+            } else if !ready {
                 (*pending)[slot] = seen;
                 libc::sigaction(signal, &action, &mut (*previous)[slot]);
                 READY[slot].store(true, Ordering::Release);
+            } else if seen.sa_sigaction == (*previous)[slot].sa_sigaction {
+                // Installed, and written down, by the process this one was forked from
+                // after the system had copied this one's actions (it copies them before
+                // the memory): the action here is still the one ours replaced. Ours goes
+                // on again, over the same action.
+                libc::sigaction(signal, &action, std::ptr::null_mut());
             }
+            // Otherwise installed before this process was forked, and since replaced by
+            // the program with its own, which passes what it does not handle on to ours
+            // (ours put on top of it again would pass that back to it, round and round):
+            // left as it is, as in the process this one was forked from.
             libc::pthread_sigmask(libc::SIG_SETMASK, &before, std::ptr::null_mut());
         }
     }
@@ -288,6 +300,13 @@ fn pass_on(
         let mut block = previous.sa_mask;
         if previous.sa_flags & libc::SA_NODEFER == 0 {
             libc::sigaddset(&mut block, signal);
+        } else {
+            // Not blocked while it runs (this handler's own action blocks it): one that
+            // jumps out of itself, as memory probes do, must not leave it blocked.
+            let mut signal_only: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut signal_only);
+            libc::sigaddset(&mut signal_only, signal);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &signal_only, std::ptr::null_mut());
         }
         libc::pthread_sigmask(libc::SIG_BLOCK, &block, std::ptr::null_mut());
     }
