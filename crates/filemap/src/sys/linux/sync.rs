@@ -363,6 +363,10 @@ impl SyncMemory {
 const SEM_COUNT: usize = 0;
 const SEM_WAITERS: usize = 1;
 const SEM_MAX: usize = 2;
+/// How many compare-and-swaps on a semaphore's count one take or release tries: another
+/// process rewriting the count cannot keep a call looping (the mutex's and the event's
+/// loops are bounded so too).
+const COUNT_TRIES: u32 = 64;
 
 pub(crate) fn init_semaphore(initial: u32, max: u32) -> impl Fn(*mut u8) -> Result<()> {
     move |at| {
@@ -382,34 +386,48 @@ impl SyncMemory {
         self.word(SEM_MAX).load(Ordering::Relaxed)
     }
 
-    /// Adds `n` to the count; `Err(count)` if that would pass the maximum.
-    pub(crate) fn semaphore_release(&self, n: u32) -> std::result::Result<u32, u32> {
+    /// Adds `n` to the count: `Ok(Ok(previous))`, or `Ok(Err(count))` if that would pass
+    /// the maximum; `Err(Corrupt)` if the count changed under every one of
+    /// [`COUNT_TRIES`] compare-and-swaps (another process keeps writing it: the units are
+    /// not released).
+    pub(crate) fn semaphore_release(&self, n: u32) -> Result<std::result::Result<u32, u32>> {
         let count = self.word(SEM_COUNT);
         let max = self.semaphore_max();
         let mut current = count.load(Ordering::SeqCst);
-        loop {
-            match current.checked_add(n) {
-                Some(next) if next <= max => {
-                    match count.compare_exchange(current, next, Ordering::SeqCst, Ordering::SeqCst)
-                    {
-                        Ok(_) => break,
-                        Err(now) => current = now,
+        for _ in 0..COUNT_TRIES {
+            let next = match current.checked_add(n) {
+                Some(next) if next <= max => next,
+                _ => return Ok(Err(current)),
+            };
+            match count.compare_exchange(current, next, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => {
+                    if self.word(SEM_WAITERS).load(Ordering::SeqCst) > 0 {
+                        futex_wake(count, n);
                     }
+                    return Ok(Ok(current));
                 }
-                _ => return Err(current),
+                Err(now) => current = now,
             }
         }
-        if self.word(SEM_WAITERS).load(Ordering::SeqCst) > 0 {
-            futex_wake(count, n);
-        }
-        Ok(current)
+        Err(Error::Corrupt {
+            name: self.name.to_string(),
+            problem: format!(
+                "its count changed under each of {COUNT_TRIES} releases in a row (another \
+                 process keeps writing it); nothing was released"
+            ),
+        })
     }
 
-    /// Takes one unit if there is one now.
+    /// Takes one unit if there is one now. After [`COUNT_TRIES`] compare-and-swaps that
+    /// lost to a changed count, `false`: a waiter then sleeps on the count and tries again
+    /// (by its deadline), rather than loop for as long as another process writes it.
     pub(super) fn semaphore_take_now(&self) -> bool {
         let count = self.word(SEM_COUNT);
         let mut c = count.load(Ordering::SeqCst);
-        while c > 0 {
+        for _ in 0..COUNT_TRIES {
+            if c == 0 {
+                return false;
+            }
             match count.compare_exchange(c, c - 1, Ordering::SeqCst, Ordering::SeqCst) {
                 Ok(_) => return true,
                 Err(now) => c = now,
@@ -653,7 +671,7 @@ impl SemaphoreObject {
     pub(crate) fn release(&self, n: u32) -> Result<std::result::Result<u32, Option<u32>>> {
         let released = self
             .memory
-            .semaphore_release(n)
+            .semaphore_release(n)?
             .map_err(|_| Some(self.memory.semaphore_max()));
         self.memory.intact()?;
         Ok(released)
