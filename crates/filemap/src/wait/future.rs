@@ -290,9 +290,20 @@ impl<'a> Future for Ready<'a> {
                 Ok(None) => unreachable!("matched above"),
             };
         }
+        // Undoes the arming if the registration unwinds (a waker whose clone panics):
+        // the object's count of sleepers must not keep this future for good.
+        struct ArmedUntilRegistered<'i, 'a>(&'i Item<'a>);
+        impl Drop for ArmedUntilRegistered<'_, '_> {
+            fn drop(&mut self) {
+                self.0.disarm();
+            }
+        }
+        let armed = ArmedUntilRegistered(&this.item);
         // SAFETY: the registration is kept in this future, which borrows the object for
         // `'a`, and is dropped with it (or before): it never outlives the object.
-        match unsafe { waiter::register(target, cx.waker()) } {
+        let registered = unsafe { waiter::register(target, cx.waker()) };
+        std::mem::forget(armed);
+        match registered {
             Ok(registration) => {
                 this.registration = Some(registration);
                 this.slept = true;

@@ -7,6 +7,13 @@
 //! holds some of them while it waits for the others, so two waits whose sets cross cannot
 //! deadlock each other or a third process.
 //!
+//! "Lowest" is among those found ready at one look. On Windows a wait that mixes
+//! synchronisation objects with endpoints sleeps in `WaitForMultipleObjects`, which takes
+//! an object (a semaphore's unit, say) as it wakes: if an endpoint of a lower index became
+//! ready at the same moment, before filemap looked at it again, the object taken is the
+//! one returned (as `WaitForMultipleObjects` returns the object it took, whatever became
+//! signalled just after). On Linux every wake-up looks again from the first index.
+//!
 //! Channel and topic endpoints are ready when their next call would not wait: a
 //! [`Receiver`], [`Subscriber`] or [`Inbox`] when a message is there (or its peer is gone,
 //! which that call reports), a service's server when a request is there (clients leaving
