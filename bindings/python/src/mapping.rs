@@ -255,7 +255,8 @@ impl Mapping {
 /// block that ends with an exception raises that exception, and the view is unmapped
 /// when it is collected, after those buffers). Not so an array that lets go of the buffer
 /// at once and keeps only the view object (`numpy.ndarray(shape, dtype, buffer=view)`,
-/// `torch.frombuffer(view, ...)`): after `close()` it points into unmapped memory, and
+/// `torch.frombuffer(view, ...)`): after `close()` (and on Windows after `commit()`, which
+/// maps a copy-on-write view's pages again elsewhere) it points into unmapped memory, and
 /// touching it crashes the process, as with `mmap.mmap`; use `numpy.frombuffer`, or
 /// close the view only once such arrays are gone. Bytes used
 /// in place are plain memory: if another process truncates the view's file, touching them
@@ -334,14 +335,19 @@ impl View {
     }
 
     /// For a copy-on-write view: the offsets of the pages written since it was mapped.
-    fn modified_pages(&self) -> PyResult<Vec<u64>> {
-        self.get()?.modified_pages().or_raise()
+    fn modified_pages(&self, py: Python<'_>) -> PyResult<Vec<u64>> {
+        let v = self.get()?;
+        detach(py, || v.modified_pages()).or_raise()
     }
 
     /// For a copy-on-write view: copies the changed pages back into the object; returns how
-    /// many. It takes the view for itself while it runs (it maps the pages again): a call
-    /// on the view from another thread meanwhile raises `RuntimeError` (already borrowed),
-    /// as a commit does while another thread's read, write or flush of 64 KiB or more runs.
+    /// many. It takes the view for itself while it runs (it maps the pages again: on Windows
+    /// at another address, so an array that kept only the view object, as
+    /// `numpy.ndarray(shape, dtype, buffer=view)` does, is left over unmapped memory; one
+    /// from `numpy.frombuffer` keeps a buffer, and the commit refuses with `BufferError`):
+    /// a call on the view from another thread meanwhile raises `RuntimeError` (already
+    /// borrowed), as a commit does while another thread's read, write or flush of 64 KiB or
+    /// more runs.
     fn commit(&mut self, py: Python<'_>) -> PyResult<usize> {
         self.refuse_exported()?;
         let v = self.inner.as_mut().ok_or_else(|| closed("the view"))?;

@@ -4,7 +4,8 @@ Named shared memory with views (zero-copy through the buffer protocol, so
 ``numpy.frombuffer(view, dtype)`` works in place, and a view with buffers of it alive
 refuses to close: ``BufferError``; not so ``numpy.ndarray(shape, dtype, buffer=view)``
 or ``torch.frombuffer(view, ...)``, which let go of the buffer at once and keep only the
-view object, so closing the view leaves such an array over unmapped memory: use
+view object, so closing the view (or, on Windows, committing a copy-on-write one, which
+maps its pages again elsewhere) leaves such an array over unmapped memory: use
 ``numpy.frombuffer``), file-backed mappings, robust named
 mutexes that report a dead holder (``WAIT_ABANDONED``), events, semaphores, waits on many
 objects, a zero-copy channel between two processes, topics from one publisher to many
@@ -52,6 +53,16 @@ around it. What a parked thread holds stays held (an endpoint's turn, a mutex), 
 handler that joins it waits for ever. ``atexit`` runs handlers last registered first, so
 one registered after ``import filemap`` runs before the gate closes: register handlers
 that stop threads using filemap after importing it.
+
+Fork (``os.fork``, as ``multiprocessing`` starts its workers on Linux before Python
+3.14): a child's copy of an endpoint (``Sender``, ``Receiver``, ``Publisher``,
+``Subscriber``, ``Inbox``, ``InboxSender``, ``Server``, ``Client``) stays the parent's:
+every call on it raises ``UnsupportedError`` at once, and ``close()`` there only forgets
+the copy; a child opens the endpoint again by its name (or is started with the ``spawn``
+or ``forkserver`` method and given the name). A mutex or semaphore unit that a ``with``
+block held when the child was made is the parent's: the block's end in the child gives
+nothing back. Views stay mapped in the child, shared with the parent, as ``mmap.mmap``'s
+do.
 
 Faults: ``View.read`` and ``View.write`` raise ``PageFaultError`` where the memory behind
 a view is gone (its file was truncated), through a handler filemap installs for SIGBUS at
