@@ -19,7 +19,7 @@ mod units;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use output::errln;
 
@@ -482,8 +482,30 @@ enum BenchWhat {
     },
 }
 
+/// The command line's grammar, every option that takes a value accepting one that starts
+/// with a minus sign (`--size -1`): its parser then says what is wrong with the value,
+/// rather than clap taking it for an unexpected argument (whose tip, `-- -1`, does not
+/// work for an option).
+fn grammar() -> clap::Command {
+    fn negatives_are_values(command: clap::Command) -> clap::Command {
+        command
+            .mut_args(|arg| {
+                if arg.get_action().takes_values() && !arg.is_positional() {
+                    arg.allow_negative_numbers(true)
+                } else {
+                    arg
+                }
+            })
+            .mut_subcommands(negatives_are_values)
+    }
+    negatives_are_values(Cli::command())
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = grammar()
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         // --help and --version: their text on standard output, whose failure (a full
         // disk) is said like any command's; a closed pipe ends them quietly.

@@ -187,11 +187,11 @@ pub enum SemAction {
     Create {
         /// The name.
         name: String,
-        /// The maximum count.
-        #[arg(long)]
+        /// The maximum count (1 to 2147483647, the most a semaphore holds).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
         max: u32,
-        /// The initial count (default 0).
-        #[arg(long, default_value_t = 0)]
+        /// The initial count (0 to the maximum).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=i32::MAX as i64))]
         initial: u32,
         /// Keep it after filemap exits, until `filemap rm`. Required: a semaphore without
         /// it would vanish as filemap exits.

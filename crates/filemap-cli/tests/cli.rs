@@ -300,6 +300,32 @@ fn errors_exit_1_usage_exits_2() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A negative value is the value's parser's to refuse (clap took it for an unexpected
+    // argument, with a tip that did not work for an option), and a semaphore's maximum is
+    // held to what a semaphore holds.
+    for (args, said) in [
+        (
+            &["create", "x", "--size", "-1", "--persistent"][..],
+            "is not a size",
+        ),
+        (
+            &["event", "wait", "x", "--timeout", "-1"],
+            "is not a duration",
+        ),
+        (
+            &["sem", "create", "s", "--max", "-1", "--persistent"],
+            "1..=2147483647",
+        ),
+        (
+            &["sem", "create", "s", "--max", "3000000000", "--persistent"],
+            "1..=2147483647",
+        ),
+    ] {
+        let out = ns.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+    }
     let out = ns.run(&["create", "a/b", "--size", "1", "--persistent"]);
     assert_eq!(out.status.code(), Some(2), "a bad name is bad usage");
     assert!(String::from_utf8_lossy(&out.stderr).contains("'/' at byte 1"));
