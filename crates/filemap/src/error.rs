@@ -95,7 +95,8 @@ impl fmt::Display for NameProblem {
             ),
             NameProblem::UnknownPrefix { prefix } => write!(
                 f,
-                "unknown prefix {prefix:?}: use Local\\ (the default) or Global\\"
+                "unknown prefix {}: use Local\\ (the default) or Global\\",
+                Quoted(prefix)
             ),
             NameProblem::DotName => f.write_str(". and .. name directories, not objects"),
             NameProblem::EntryFileName => f.write_str(
@@ -163,7 +164,7 @@ impl fmt::Display for BackingFileProblem {
 #[non_exhaustive]
 pub enum Error {
     /// A name is not valid; `problem` says why.
-    #[error("invalid name {name:?}: {problem}")]
+    #[error("invalid name {}: {problem}", Quoted(name))]
     InvalidName {
         /// The name as given.
         name: String,
@@ -204,8 +205,8 @@ pub enum Error {
         path: PathBuf,
     },
 
-    /// A file that cannot be mapped whatever the size: a directory, or (Linux) a file of a
-    /// kernel pseudo file system such as /proc or /sys.
+    /// A file that cannot be mapped whatever the size: a directory, or (Linux) a device, a
+    /// pipe, a socket or a file of a kernel pseudo file system such as /proc or /sys.
     #[error("cannot map {path}: {why}")]
     NotMappable {
         /// The file.
@@ -850,6 +851,25 @@ impl From<Error> for io::Error {
             },
         };
         io::Error::new(kind, e)
+    }
+}
+
+/// A name as typed, in double quotes: a control character (or a quote) escaped as Rust
+/// escapes it, so that the message shows what is there; a backslash as it is (`Local\x`
+/// is what the user typed, not `Local\\x`).
+struct Quoted<'a>(&'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"")?;
+        for c in self.0.chars() {
+            if c.is_control() || c == '"' {
+                write!(f, "{}", c.escape_debug())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        f.write_str("\"")
     }
 }
 

@@ -184,6 +184,15 @@ fn invalid_name() {
         e.to_string(),
         "invalid name \"a/b\": '/' at byte 1 is not allowed"
     );
+    // A backslash shows as typed; a control character or a quote, escaped.
+    assert_eq!(
+        Mapping::open(r"x\y").unwrap_err().to_string(),
+        r#"invalid name "x\y": unknown prefix "x": use Local\ (the default) or Global\"#
+    );
+    assert_eq!(
+        Mapping::open("a\t\"b").unwrap_err().to_string(),
+        r#"invalid name "a\t\"b": control character at byte 1"#
+    );
     assert!(matches!(
         Mapping::create_new("", 1),
         Err(Error::InvalidName {
@@ -375,7 +384,7 @@ fn empty_file() {
 
 /// Files that no size makes mappable are refused by name, before anything is changed: a
 /// directory (on Windows, opening one fails first), and on Linux a file of /proc, which
-/// says it is empty (no advice to give it a size).
+/// says it is empty (no advice to give it a size), and a device.
 fn not_mappable() {
     let dir = tempfile::tempdir().unwrap();
     for protection in [Protection::ReadOnly, Protection::ReadWrite] {
@@ -418,6 +427,14 @@ fn not_mappable() {
             }
         }
         assert_eq!(std::fs::read(proc_file).unwrap(), before);
+        // A device (size 0 whatever it holds): refused as one, not as an empty file to
+        // give a size to (that advice failed: a device cannot be extended).
+        for size in [0, 4096] {
+            match Mapping::from_path("/dev/null").size(size).create() {
+                Err(Error::NotMappable { why, .. }) => assert!(why.contains("not a regular file")),
+                other => panic!("/dev/null, size {size}: {other:?}"),
+            }
+        }
     }
 }
 

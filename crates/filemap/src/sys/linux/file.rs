@@ -136,8 +136,8 @@ pub(crate) fn lock_file(request: &FileLockRequest<'_>) -> Result<Option<FileLock
     }
 }
 
-/// Why `file` cannot be mapped, if that is known before trying: a directory, or a file of
-/// a kernel pseudo file system (procfs, sysfs and the like), whose contents the kernel
+/// Why `file` cannot be mapped, if that is known before trying: a directory, a file that is
+/// not a regular one (a device, a pipe, a socket), or a file of a kernel pseudo file system (procfs, sysfs and the like), whose contents the kernel
 /// makes when they are read: such a file reports size 0, and a view of it fails.
 pub(crate) fn unmappable(file: &File) -> Option<&'static str> {
     /// The magic numbers of the pseudo file systems (`linux/magic.h`): procfs, sysfs,
@@ -160,8 +160,15 @@ pub(crate) fn unmappable(file: &File) -> Option<&'static str> {
         0xde5e_81e4,
         0x4249_4e4d,
     ];
-    if file.metadata().is_ok_and(|m| m.is_dir()) {
-        return Some("it is a directory");
+    if let Ok(m) = file.metadata() {
+        if m.is_dir() {
+            return Some("it is a directory");
+        }
+        if !m.is_file() {
+            // A size of 0 whatever it holds, and no length to give it: nothing a mapping
+            // of a file's bytes can be over.
+            return Some("it is not a regular file (a device, a pipe or a socket)");
+        }
     }
     // (The magic numbers are 32 bits; the field is wider on 64-bit targets.)
     let kind = rustix::fs::fstatfs(file).ok()?.f_type as u32;
