@@ -319,7 +319,7 @@ fn entry_json(e: &EntryInfo) -> serde_json::Value {
         "kind": e.kind.map(|k| k.as_str()),
         "size": e.size,
         // (Not known of an entry this process may not read.)
-        "persistent": if e.unreadable.is_some() { json!(null) } else { json!(e.persistent) },
+        "persistent": if persistence_known(e) { json!(e.persistent) } else { json!(null) },
         "file": e.file.as_ref().map(|p| p.display().to_string()),
         // (A holder whose process this one cannot see: null, as `?` in the table.)
         "holders": e.holders.as_ref().map(|pids| {
@@ -370,13 +370,19 @@ fn live_kind(e: &EntryInfo) -> Option<filemap::Kind> {
 }
 
 /// Whether the entry outlives its handles: "yes", "no", or "?" for one this process may
-/// not read.
+/// not read or whose header is not a filemap object's.
 fn persistence(e: &EntryInfo) -> &'static str {
-    match (&e.unreadable, e.persistent) {
-        (Some(_), _) => "?",
-        (None, true) => "yes",
-        (None, false) => "no",
+    match (persistence_known(e), e.persistent) {
+        (false, _) => "?",
+        (true, true) => "yes",
+        (true, false) => "no",
     }
+}
+
+/// Whether the entry's header was read (its kind is known): a corrupt one's, or another
+/// user's unreadable one's, says nothing of its persistence.
+fn persistence_known(e: &EntryInfo) -> bool {
+    e.unreadable.is_none() && e.kind.is_some()
 }
 
 fn state(e: &EntryInfo) -> String {
@@ -384,6 +390,10 @@ fn state(e: &EntryInfo) -> String {
         return format!("not readable: {why}");
     }
     match (&e.problem, &e.holders) {
+        // A whole entry (its kind is known) whose backing file is gone, replaced or cut
+        // short: not corrupt, and not collected (its holders, or a persistent entry's
+        // owner, decide).
+        (Some(p), _) if e.kind.is_some() => format!("backing file: {p}"),
         (Some(p), _) => format!("corrupt: {p}"),
         (None, _) if e.stale => "stale".into(),
         (None, Some(h)) if h.is_empty() => "persistent, unheld".into(),

@@ -446,6 +446,10 @@ fn bad_entries_are_typed_errors_and_ls_gc_survive_them() {
             e["problem"].as_str().is_some_and(|p| !p.is_empty()),
             "ls shows no problem for {e}"
         );
+        // A header that is no filemap object's says nothing of persistence.
+        if e["kind"].is_null() {
+            assert!(e["persistent"].is_null(), "{e}");
+        }
     }
     let out = ns.cli(&["ls"]);
     assert!(
@@ -466,9 +470,11 @@ fn bad_entries_are_typed_errors_and_ls_gc_survive_them() {
     let out = ns.cli(&["info", "file-missing"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("gone.bin: the file no longer exists"),
+        stdout.contains("backing file: ") && stdout.contains("gone.bin: the file no longer exists"),
         "{stdout}"
     );
+    // (A whole entry whose file is gone is not called corrupt: gc leaves it, below.)
+    assert!(!stdout.contains("corrupt"), "{stdout}");
 
     // gc removes every one nobody can use again and reports each; it leaves alone what
     // is not a regular file (not a filemap entry: someone else's), a newer filemap's

@@ -58,7 +58,9 @@ pub struct EntryInfo {
     pub creator_pid: Option<u32>,
     /// When it was created, if the header could be read.
     pub created: Option<SystemTime>,
-    /// What is wrong with the entry, if it is not a valid filemap object.
+    /// What is wrong: the entry is not a valid filemap object (its `kind` is then `None`),
+    /// or (its `kind` known) the file behind a file-backed mapping is gone, replaced or
+    /// shorter than the mapping.
     pub problem: Option<String>,
     /// Why this process could not read the entry, if it could not (another user's, not
     /// shared with this one): its kind, size and persistence are then not known
