@@ -762,6 +762,15 @@ fn check_offset(mapping: &Mapping, name: &str, offset: u64) -> Result<(), Failur
 fn dump(name: &str, offset: u64, len: Option<u64>, raw: bool, foreign: bool) -> Outcome {
     let mapping = open(name, foreign, Access::Read)?;
     check_offset(&mapping, name, offset)?;
+    if let Some(len) = len.filter(|&len| len > mapping.len() - offset) {
+        return Err(Failure::Error(format!(
+            "--len {} from offset {} runs past the end of {}, which is {} long",
+            crate::units::told_size(len),
+            crate::units::told_size(offset),
+            called(&mapping, name),
+            crate::units::told_size(mapping.len())
+        )));
+    }
     if len == Some(0) || (len.is_none() && offset == mapping.len()) {
         // Nothing asked for, or nothing left (a view of length 0 would be the rest of the
         // object).

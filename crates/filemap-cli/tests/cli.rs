@@ -186,6 +186,14 @@ fn write_at_offset_and_out_of_range() {
     }
     let out = ns.with_stdin(&["write", "w", "--offset", "99TiB"], b"");
     assert_eq!(out.status.code(), Some(1));
+    // A length past the end is said in sizes, naming the object.
+    let out = ns.run(&["dump", "w", "--offset", "100", "--len", "1TiB"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "filemap: error: --len 1TiB (1099511627776 bytes) from offset 100 bytes runs past the \
+         end of Local\\w, which is 4KiB (4096 bytes) long\n"
+    );
     // The hex dump ends with the offset where it stops, as hexdump -C does.
     let dump = ns.ok(&["dump", "w", "--offset", "4090"]);
     assert_eq!(dump.lines().last(), Some("00001000"), "{dump}");
