@@ -359,11 +359,37 @@ fn run(shard: &'static Shard) {
                 continue;
             }
         };
+        if shard.control.load(Ordering::Acquire) != control {
+            pass_on_for_the_gone(shard, &slept_on);
+        }
         fire(shard, &changed, CHANGED, &slept_on);
         if last_tick.elapsed() >= TICK {
             last_tick = Instant::now();
             tick(shard);
         }
+    }
+}
+
+/// Passes a wake on for each word this thread slept on for a future that went from the
+/// set meanwhile (dropped, or done on its own). Until this thread left the kernel's queues
+/// its wait on that word was still there, and a wake of one sleeper that came then (a
+/// semaphore's release, an unlock, an auto-reset event's set) was counted as delivered to
+/// it; the future, gone, took nothing (its drop passes a wake on only for a change it saw,
+/// and it looked before this one came), and `futex_waitv` names one word woken, if any:
+/// the object's other sleepers would wait for their next look. By address (the object may
+/// be gone: the kernel then says EFAULT), at worst a wake for nothing (its sleeper looks
+/// and sleeps again).
+fn pass_on_for_the_gone(shard: &Shard, slept_on: &[(u64, *const AtomicU32)]) {
+    let gone: Vec<*const AtomicU32> = {
+        let entries = shard.lock();
+        slept_on
+            .iter()
+            .filter(|(id, _)| !entries.iter().any(|e| e.id == *id))
+            .map(|&(_, word)| word)
+            .collect()
+    };
+    for word in gone {
+        pass_on(word);
     }
 }
 
