@@ -167,7 +167,9 @@ impl NamedSemaphore {
 
     /// Returns `n` units; the previous count. [`Error::SemaphoreFull`] (and nothing
     /// released) if that would pass the maximum; [`Error::InvalidSetting`] for `n` = 0
-    /// (as `ReleaseSemaphore` refuses it).
+    /// (as `ReleaseSemaphore` refuses it); on Linux [`Error::Corrupt`] (nothing released)
+    /// if the count changed under every try for a second, which only a process that keeps
+    /// rewriting it does.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

@@ -363,10 +363,15 @@ impl SyncMemory {
 const SEM_COUNT: usize = 0;
 const SEM_WAITERS: usize = 1;
 const SEM_MAX: usize = 2;
-/// How many compare-and-swaps on a semaphore's count one take or release tries: another
+/// How many compare-and-swaps on a semaphore's count one take tries (then it sleeps on the
+/// count and tries again, by its deadline), or a release tries before it yields: another
 /// process rewriting the count cannot keep a call looping (the mutex's and the event's
 /// loops are bounded so too).
 const COUNT_TRIES: u32 = 64;
+/// How long a release tries, yielding between rounds of [`COUNT_TRIES`], while the count
+/// keeps changing under it: takers and releasers that follow the protocol, however many,
+/// let one through long before.
+const RELEASE_PATIENCE: Duration = Duration::from_secs(1);
 
 pub(crate) fn init_semaphore(initial: u32, max: u32) -> impl Fn(*mut u8) -> Result<()> {
     move |at| {
@@ -387,35 +392,44 @@ impl SyncMemory {
     }
 
     /// Adds `n` to the count: `Ok(Ok(previous))`, or `Ok(Err(count))` if that would pass
-    /// the maximum; `Err(Corrupt)` if the count changed under every one of
-    /// [`COUNT_TRIES`] compare-and-swaps (another process keeps writing it: the units are
-    /// not released).
+    /// the maximum. Every compare-and-swap that fails does so because another take or
+    /// release got through; after [`COUNT_TRIES`] in a row it yields, and tries on for up
+    /// to [`RELEASE_PATIENCE`]: then `Err(Corrupt)` (only a process that keeps rewriting
+    /// the count holds a release up that long; nothing is released).
     pub(crate) fn semaphore_release(&self, n: u32) -> Result<std::result::Result<u32, u32>> {
         let count = self.word(SEM_COUNT);
         let max = self.semaphore_max();
         let mut current = count.load(Ordering::SeqCst);
-        for _ in 0..COUNT_TRIES {
-            let next = match current.checked_add(n) {
-                Some(next) if next <= max => next,
-                _ => return Ok(Err(current)),
-            };
-            match count.compare_exchange(current, next, Ordering::SeqCst, Ordering::SeqCst) {
-                Ok(_) => {
-                    if self.word(SEM_WAITERS).load(Ordering::SeqCst) > 0 {
-                        futex_wake(count, n);
+        let mut began: Option<Instant> = None;
+        loop {
+            for _ in 0..COUNT_TRIES {
+                let next = match current.checked_add(n) {
+                    Some(next) if next <= max => next,
+                    _ => return Ok(Err(current)),
+                };
+                match count.compare_exchange(current, next, Ordering::SeqCst, Ordering::SeqCst) {
+                    Ok(_) => {
+                        if self.word(SEM_WAITERS).load(Ordering::SeqCst) > 0 {
+                            futex_wake(count, n);
+                        }
+                        return Ok(Ok(current));
                     }
-                    return Ok(Ok(current));
+                    Err(now) => current = now,
                 }
-                Err(now) => current = now,
             }
+            let began = *began.get_or_insert_with(Instant::now);
+            if began.elapsed() >= RELEASE_PATIENCE {
+                return Err(Error::Corrupt {
+                    name: self.name.to_string(),
+                    problem: format!(
+                        "its count changed under every try to release for {RELEASE_PATIENCE:?} \
+                         (another process keeps writing it); nothing was released"
+                    ),
+                });
+            }
+            std::thread::yield_now();
+            current = count.load(Ordering::SeqCst);
         }
-        Err(Error::Corrupt {
-            name: self.name.to_string(),
-            problem: format!(
-                "its count changed under each of {COUNT_TRIES} releases in a row (another \
-                 process keeps writing it); nothing was released"
-            ),
-        })
     }
 
     /// Takes one unit if there is one now. After [`COUNT_TRIES`] compare-and-swaps that

@@ -283,6 +283,9 @@ fn give_back(object: SyncRef<'_>, took: (Took, u32)) {
             }
         }
         SyncRef::Semaphore(semaphore) => {
+            // (Refused only past the maximum, which another process's writes can make the
+            // count reach, or after a second of a count rewritten under every try: the unit
+            // is then lost, as it would be to a process that zeroed the count.)
             let _ = semaphore.memory.semaphore_release(1);
         }
         SyncRef::Mutex(m) => mutex::give_back(m.memory.word(0), &m.owner, took.1),
