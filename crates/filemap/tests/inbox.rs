@@ -935,6 +935,13 @@ fn a_ring_damaged_with_its_sender_position_tells_the_sender() {
 /// marks the ring: the sender is told (`Disconnected`; it waited for ever before).
 #[cfg(target_os = "linux")]
 fn a_waiting_sender_says_its_position_again() {
+    a_waiting_sender_says_its_position_again_when(false);
+    a_waiting_sender_says_its_position_again_when(true);
+}
+
+/// `asynchronously`: the sender waits in `send_async` (under tokio, for 20 s at most).
+#[cfg(target_os = "linux")]
+fn a_waiting_sender_says_its_position_again_when(asynchronously: bool) {
     let ns = Namespace::new();
     let name = unique("inbox-tail-back");
     let options = InboxOptions::new().senders(1).capacity(4096);
@@ -948,9 +955,25 @@ fn a_waiting_sender_says_its_position_again() {
     let tail = || u64::from_ne_bytes(file.read(control + 128));
     std::thread::scope(|s| {
         // Frames of 2048 bytes (a line of header, then the payload): the third waits.
-        let sending = s.spawn(|| loop {
-            if let Err(e) = sender.send_timeout(&[7; 1984], Duration::from_secs(20)) {
-                return e;
+        let sending = s.spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            loop {
+                let sent = if asynchronously {
+                    runtime
+                        .block_on(async {
+                            let send = sender.send_async(&[7; 1984]);
+                            tokio::time::timeout(Duration::from_secs(20), send).await
+                        })
+                        .unwrap_or_else(|_| panic!("the async sender waited for 20 s"))
+                } else {
+                    sender.send_timeout(&[7; 1984], Duration::from_secs(20))
+                };
+                if let Err(e) = sent {
+                    return e;
+                }
             }
         });
         wait_for("the ring is full", &|| tail() == 4096);

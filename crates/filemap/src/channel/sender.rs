@@ -210,6 +210,14 @@ impl Sender {
         !ring.head_fits(head, self.tail) || self.step_end(len) - head <= ring.capacity()
     }
 
+    /// Says again where this sender is, for a wait for room (the async send's looks; the
+    /// blocking one's sleeps do so themselves): see [`restate_tail`].
+    pub(crate) fn restate_position(&self) {
+        if !self.end.inherited() {
+            restate_tail(&self.end, self.tail);
+        }
+    }
+
     /// Where the bytes of `reserve`'s next step for `len` bytes end: the frame's end, or
     /// the ring's end for the wrap marker of a frame that does not fit before it.
     fn step_end(&self, len: usize) -> u64 {
@@ -419,17 +427,8 @@ impl Sender {
             let head = ring.head().load(Ordering::Acquire);
             !ring.head_fits(head, tail) || end - head <= ring.capacity()
         };
-        // Said again before every sleep: a sender waiting for room publishes nothing, so
-        // its position changed by a process outside the protocol would stay wrong, and the
-        // receiver would not look at the ring again (an inbox tells whether damage lies
-        // behind the sender by it). One load, and no write, when it is right.
         let end_point = &self.end;
-        let restate = || {
-            if ring.tail().load(Ordering::Relaxed) != tail {
-                ring.tail().store(tail, Ordering::Release);
-                end_point.wake(Side::Receiver);
-            }
-        };
+        let restate = || restate_tail(end_point, tail);
         loop {
             let ok = end_point.wait(Side::Sender, deadline, 0, room, || None, restate)?;
             self.head = self.load_head()?;
@@ -976,5 +975,18 @@ impl SendSlot<'_> {
         // lives; `&mut self` makes this the only reference in this process, and the caller
         // vouches for the other processes.
         unsafe { std::slice::from_raw_parts_mut(at, len) }
+    }
+}
+
+/// Stores the sender's position `tail` again if the ring's word says otherwise, and wakes
+/// the receiver: said before every sleep of a wait for room. Such a sender publishes
+/// nothing, so its position changed by a process outside the protocol would stay wrong,
+/// and the receiver would not look at the ring again (an inbox tells whether damage lies
+/// behind the sender by it). One load, and no write, when it is right.
+fn restate_tail(end: &Endpoint, tail: u64) {
+    let ring = end.ring;
+    if ring.tail().load(Ordering::Relaxed) != tail {
+        ring.tail().store(tail, Ordering::Release);
+        end.wake(Side::Receiver);
     }
 }

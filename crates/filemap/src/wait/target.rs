@@ -64,7 +64,10 @@ impl Endpoint<'_> {
                 Endpoint::Receiver(receiver) => receiver.restate_positions(),
                 Endpoint::Inbox(inbox) => inbox.restate_positions(),
                 Endpoint::Subscriber(subscriber) => subscriber.restate_position(),
-                _ => {}
+                // (Where a sender waiting for room is, said again if changed: see
+                // `Sender::restate_position`.)
+                Endpoint::Sender(sender, _) => sender.restate_position(),
+                Endpoint::Client(_) => {}
             }
         }
         match self {
