@@ -505,7 +505,7 @@ enum filemap_status filemap_view_map(struct filemap_mapping *mapping,
  * synchronise with them (a named mutex, an event) as with any shared memory. Memory used
  * through this pointer is plain memory: if another process truncates the view's file,
  * touching it ends this process (SIGBUS on Linux), where `filemap_view_read` and
- * `filemap_view_write` return `FILEMAP_PAGE_FAULT`.
+ * `filemap_view_write` return `FILEMAP_PAGE_FAULT` (on x86_64).
  */
 void *filemap_view_data(struct filemap_view *view);
 

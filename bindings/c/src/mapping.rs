@@ -195,7 +195,7 @@ pub unsafe extern "C" fn filemap_view_map(
 /// synchronise with them (a named mutex, an event) as with any shared memory. Memory used
 /// through this pointer is plain memory: if another process truncates the view's file,
 /// touching it ends this process (SIGBUS on Linux), where `filemap_view_read` and
-/// `filemap_view_write` return `FILEMAP_PAGE_FAULT`.
+/// `filemap_view_write` return `FILEMAP_PAGE_FAULT` (on x86_64).
 #[no_mangle]
 pub unsafe extern "C" fn filemap_view_data(view: *mut filemap_view) -> *mut c_void {
     let mut data = std::ptr::null_mut();
