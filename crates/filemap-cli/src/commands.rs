@@ -138,6 +138,7 @@ pub fn run(command: Command) -> Outcome {
             best_effort,
             buffer,
             buffer_bytes,
+            max_message,
             max_imported,
             query_timeout,
             json,
@@ -147,6 +148,7 @@ pub fn run(command: Command) -> Outcome {
                 .multicast_scouting(multicast)
                 .best_effort(best_effort)
                 .buffer(buffer, buffer_bytes)
+                .max_message(max_message)
                 .max_imported_topics(max_imported)
                 .query_timeout(query_timeout);
             for name in export {

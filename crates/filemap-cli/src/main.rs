@@ -322,6 +322,10 @@ enum Command {
         /// that takes them more slowly than they come (past it, the request fails).
         #[arg(long, default_value = "64MiB", value_name = "SIZE", value_parser = memory_size)]
         buffer_bytes: usize,
+        /// The largest message taken from Zenoh (a larger one does not arrive): what a far
+        /// side may make the bridge gather for one message (Zenoh's own default is 1GiB).
+        #[arg(long, default_value = "64MiB", value_name = "SIZE", value_parser = memory_size)]
+        max_message: usize,
         /// The most local topics the imports hold open, all together (at least 1): a far
         /// side that puts to ever new keys makes no more. Each takes two descriptors.
         #[arg(long, default_value_t = 256, value_name = "TOPICS", value_parser = at_least_one::<usize>)]

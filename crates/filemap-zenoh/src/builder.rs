@@ -13,6 +13,8 @@ pub(crate) struct Settings {
     pub(crate) reliable: bool,
     pub(crate) buffer_messages: usize,
     pub(crate) buffer_bytes: usize,
+    /// The largest message taken from Zenoh (its `transport/link/rx/max_message_size`).
+    pub(crate) max_message: usize,
     pub(crate) topic_capacity: u64,
     /// The most topics the bridge's imports hold open (see
     /// `BridgeBuilder::max_imported_topics`).
@@ -430,6 +432,29 @@ impl BridgeBuilder {
         self
     }
 
+    /// The largest message the bridge takes from Zenoh (default 64 MiB, at least 1): what
+    /// a far side may make this process gather for one message it sends in fragments
+    /// (Zenoh's `transport/link/rx/max_message_size`, whose own default is 1 GiB, held per
+    /// priority and per reliability of every session: a peer that connects could make the
+    /// bridge hold gigabytes before any topic refused what it sends). Zenoh drops a larger
+    /// message: an imported topic's message or a service's request or reply larger than
+    /// this does not arrive. A configuration file that sets the value keeps it.
+    ///
+    /// ```
+    /// use filemap_zenoh::Bridge;
+    ///
+    /// // Set up, not started: `start()` would open the Zenoh session.
+    /// let builder = Bridge::builder().import("video-*").max_message(256 << 20);
+    /// assert!(format!("{builder:?}").contains("max_message: 268435456"));
+    /// // None at all is refused before anything starts.
+    /// let none = Bridge::builder().import("video-*").max_message(0).start();
+    /// assert!(matches!(none, Err(filemap_zenoh::BridgeError::Setting(_))));
+    /// ```
+    pub fn max_message(mut self, bytes: usize) -> Self {
+        self.settings.max_message = bytes;
+        self
+    }
+
     /// The capacity of the local topics an import makes (default 1 MiB).
     ///
     /// ```
@@ -472,7 +497,9 @@ impl BridgeBuilder {
     /// (default 256, at least 1): a far side that puts to ever new keys must not make
     /// topics without end. Each holds its ring's memory and two descriptors (a process
     /// commonly may have 1,024 descriptors: raise its limit with a larger bound). A name
-    /// past the bound is refused (said in the log), and tried again a second later.
+    /// past the bound is refused (said in the log), and tried again a second later. A topic
+    /// an import opened stays open until its name is removed or the bridge stops: a far
+    /// side that puts once to as many keys as the bound keeps later names out until then.
     ///
     /// ```
     /// use filemap_zenoh::Bridge;
@@ -651,6 +678,14 @@ impl BridgeBuilder {
         if !self.connect.is_empty() {
             config
                 .insert_json5("connect/endpoints", &list(&self.connect))
+                .map_err(zenoh_error)?;
+        }
+        // The most a far side can make this process gather for one message: this bridge's
+        // bound, unless a configuration file set one of its own.
+        let key = "transport/link/rx/max_message_size";
+        if config.get_json(key).ok() == zenoh::Config::default().get_json(key).ok() {
+            config
+                .insert_json5(key, &self.settings.max_message.to_string())
                 .map_err(zenoh_error)?;
         }
         Ok(config)

@@ -287,6 +287,7 @@ impl Bridge {
                 reliable: true,
                 buffer_messages: 10_000,
                 buffer_bytes: 64 << 20,
+                max_message: 64 << 20,
                 topic_capacity: 1 << 20,
                 max_imported: 256,
                 query_timeout: Duration::from_secs(10),
@@ -321,6 +322,11 @@ impl Bridge {
                  and {} bytes",
                 builder.settings.buffer_messages, builder.settings.buffer_bytes
             )));
+        }
+        if builder.settings.max_message == 0 {
+            return Err(BridgeError::Setting(
+                "the largest message taken from Zenoh must be at least 1 byte, not 0".into(),
+            ));
         }
         if builder.settings.max_imported == 0 {
             return Err(BridgeError::Setting(
@@ -814,6 +820,31 @@ mod tests {
                 .get_json("scouting/gossip/enabled")
                 .unwrap()
         );
+    }
+
+    #[test]
+    fn the_largest_message_taken_is_the_bridges_bound() {
+        let taken = |builder: super::BridgeBuilder| {
+            let config = builder.zenoh_config().unwrap();
+            config
+                .get_json("transport/link/rx/max_message_size")
+                .unwrap()
+        };
+        // Zenoh's own default would be 1 GiB.
+        assert_eq!(taken(Bridge::builder()), (64usize << 20).to_string());
+        assert_eq!(
+            taken(Bridge::builder().max_message(1 << 20)),
+            (1usize << 20).to_string()
+        );
+        // A configuration file's own value stays.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("zenoh.json5");
+        std::fs::write(
+            &file,
+            "{ transport: { link: { rx: { max_message_size: 12345 } } } }",
+        )
+        .unwrap();
+        assert_eq!(taken(Bridge::builder().config_file(&file)), "12345");
     }
 
     #[test]

@@ -111,9 +111,12 @@ pub(crate) fn export(
                                 log(&format!("the service {name} cannot be asked yet: {e}"));
                                 said_absent = true;
                             }
-                            // Not there yet (or no free client slot): refuse what comes.
+                            // Not there yet (or no free client slot): refuse what comes,
+                            // a bounded number per look (a flood of queries must not keep
+                            // this loop from its stop flag).
                             let waiting = backlog.drain();
-                            let new = std::iter::from_fn(|| queryable.try_recv().ok().flatten());
+                            let new = std::iter::from_fn(|| queryable.try_recv().ok().flatten())
+                                .take(REFUSED_PER_LOOK);
                             for query in waiting.chain(new) {
                                 reply_err(
                                     &query,
@@ -230,9 +233,15 @@ pub(crate) fn export(
                 for _ in 0..RESPONSES_PER_LOOK {
                     match c.recv_response_timeout(wait) {
                         Ok(response) => {
-                            let (id, last) = (response.request(), response.is_last());
-                            let failure = response.is_failure();
-                            let bytes = response.to_vec().unwrap_or_default();
+                            let (id, mut last) = (response.request(), response.is_last());
+                            let mut failure = response.is_failure();
+                            // A response that cannot be read (its memory lost, or damaged by
+                            // another process) fails the query: sent on as empty, it would
+                            // pass for the service's answer.
+                            let bytes = response.to_vec().unwrap_or_else(|e| {
+                                (failure, last) = (true, true);
+                                format!("the bridge could not read the response: {e}").into_bytes()
+                            });
                             if let Some(query) = pending.get(&id) {
                                 let _ = if failure {
                                     query.reply_err(bytes).wait()
@@ -564,6 +573,9 @@ fn part_len(part: &ReplyPart) -> usize {
     }
 }
 
+/// The most queries a service's export refuses in one look while its service is not there.
+const REFUSED_PER_LOOK: usize = 1024;
+
 /// The most exporting bridges whose streams one request follows: replies marked by more
 /// fail it (a far side must not grow the set for the query's whole time).
 const MAX_STREAMS: usize = 16;
@@ -595,14 +607,26 @@ pub(crate) fn import(
                 } else {
                     Duration::from_millis(1)
                 };
-                let asked = match server.recv_request_timeout(wait) {
-                    Ok(request) => Some((request.id(), request.to_vec().unwrap_or_default())),
+                let received = match server.recv_request_timeout(wait) {
+                    Ok(request) => Some((request.id(), request.to_vec())),
                     Err(Error::Timeout { .. } | Error::Disconnected { .. }) => None,
                     Err(e) => {
                         log(&format!("serving {name}: {e}"));
                         std::thread::sleep(STOP_CHECK);
                         None
                     }
+                };
+                let asked = match received {
+                    Some((id, Ok(payload))) => Some((id, payload)),
+                    // (Its memory lost, or damaged by another process: the client is told,
+                    // rather than its service asked something else.)
+                    Some((id, Err(e))) => {
+                        log(&format!("serving {name}: a request could not be read: {e}"));
+                        let reason = format!("the bridge could not read the request: {e}");
+                        let _ = server.respond_failure_timeout(id, reason.as_bytes(), LOCAL_WAIT);
+                        None
+                    }
+                    None => None,
                 };
                 if let Some((id, payload)) = asked {
                     let (tx, guard) = (tx.clone(), EndGuard(id, tx.clone()));
@@ -626,18 +650,25 @@ pub(crate) fn import(
                             if overflowed.load(Ordering::Relaxed) {
                                 return;
                             }
-                            let part: ReplyPart = match reply.result() {
-                                Ok(sample) => {
-                                    let mark = sample.attachment().and_then(|a| {
-                                        let bytes = a.to_bytes();
-                                        let (last, origin) = wire::decode_reply_mark(&bytes)?;
-                                        Some((last, origin.to_string()))
-                                    });
-                                    Ok((sample.payload().to_bytes().into_owned(), mark))
+                            // Measured before anything is copied: a far side's reply of any
+                            // size costs no more than its length until it is admitted.
+                            let result = reply.result();
+                            let mark = result.as_ref().ok().and_then(|sample| {
+                                let a = sample.attachment()?;
+                                if a.len() > wire::MAX_REPLY_MARK {
+                                    return None;
                                 }
-                                Err(error) => Err(error.payload().to_bytes().into_owned()),
+                                let bytes = a.to_bytes();
+                                let (last, origin) = wire::decode_reply_mark(&bytes)?;
+                                Some((last, origin.to_string()))
+                            });
+                            let len = match &result {
+                                Ok(sample) => sample
+                                    .payload()
+                                    .len()
+                                    .saturating_add(mark.as_ref().map_or(0, |(_, id)| id.len())),
+                                Err(error) => error.payload().len(),
                             };
-                            let len = part_len(&part);
                             if len > longest {
                                 overflowed.store(true, Ordering::Relaxed);
                                 let _ = tx.send(Reply::TooLong(id, len));
@@ -648,6 +679,10 @@ pub(crate) fn import(
                                 let _ = tx.send(Reply::Overflow(id));
                                 return;
                             }
+                            let part: ReplyPart = match result {
+                                Ok(sample) => Ok((sample.payload().to_bytes().into_owned(), mark)),
+                                Err(error) => Err(error.payload().to_bytes().into_owned()),
+                            };
                             let _ = tx.send(Reply::Part(id, part, queue.clone()));
                         })
                         .wait();

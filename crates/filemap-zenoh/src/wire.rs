@@ -99,6 +99,10 @@ pub fn reply_mark(last: bool, origin: &str) -> Vec<u8> {
     [kind, b" ", origin.as_bytes()].concat()
 }
 
+/// The longest reply mark: its kind, a space and the longest id. An attachment longer than
+/// this is no bridge's mark (and is not copied to find out).
+pub const MAX_REPLY_MARK: usize = REPLY_LAST.len() + 1 + MAX_ORIGIN;
+
 /// A reply's mark: whether it is the last response, and the exporting bridge's id;
 /// `None` for an attachment that is no bridge's mark.
 pub fn decode_reply_mark(bytes: &[u8]) -> Option<(bool, &str)> {
