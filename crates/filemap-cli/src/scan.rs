@@ -126,8 +126,10 @@ pub fn scan(path: &Path, window: u64, as_json: bool) -> Outcome {
         outln!("lines   {}", s.lines);
         outln!("xxh3    {:016x}", s.xxh3);
         outln!(
-            "time    {:.3} s ({}/s, window {})",
-            s.seconds,
+            "time    {} ({}/s, window {})",
+            filemap::HumanDuration(
+                std::time::Duration::try_from_secs_f64(s.seconds).unwrap_or_default()
+            ),
             format_rounded(rate as u64),
             format_size(window)
         );
