@@ -449,19 +449,24 @@ impl Importer {
             let options = TopicOptions::new().capacity(self.settings.topic_capacity);
             match Sink::open(name, &options) {
                 Ok(publisher) => {
-                    let counters = Arc::new(ImportCounters::default());
                     // Under both locks (exports, then imported, as everywhere): an export
                     // of this name, made before this import took it, ends, so that what
                     // comes in is never sent back out.
-                    let ended = {
+                    let (counters, ended) = {
                         let mut exports = lock(&self.exports);
-                        lock(&self.imported).insert(name.to_string(), counters.clone());
+                        // (A name taken again, after its topic was removed, keeps its
+                        // counters: they count all that came in under the name.)
+                        let counters: Arc<ImportCounters> = lock(&self.imported)
+                            .entry(name.to_string())
+                            .or_default()
+                            .clone();
                         // (One that ended already, for another import pattern that names
                         // the topic too, stays as it is.)
-                        match exports.get(name) {
+                        let ended = match exports.get(name) {
                             Some(export) if !export.ended_by_import => exports.remove(name),
                             _ => None,
-                        }
+                        };
+                        (counters, ended)
                     };
                     if let Some(mut export) = ended {
                         export.join();
