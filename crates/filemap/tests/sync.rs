@@ -27,6 +27,10 @@ fn main() {
             mutex_abandoned_by_killed_holder,
         ),
         (
+            "a_guard_dropped_in_a_panic_writes_nothing_back",
+            a_guard_dropped_in_a_panic_writes_nothing_back,
+        ),
+        (
             "shared_counter_4_processes_x_10000",
             shared_counter_4_processes_x_10000,
         ),
@@ -294,6 +298,37 @@ fn mutex_abandoned_by_killed_holder() {
     assert!(!g.abandoned());
     drop(g);
     drop(m);
+    ns.assert_empty();
+}
+
+/// A thread that panics while it holds a lock (the panic caught, the thread going on):
+/// a `SharedMutex` guard writes nothing back (it wrote the half-changed value back before,
+/// and the next locker was told nothing), and the next lock of either mutex is told the
+/// mutex was abandoned, as after a holder that died (on Linux; Windows marks abandoned
+/// only the mutexes of threads that exit: there the next lock is told nothing).
+fn a_guard_dropped_in_a_panic_writes_nothing_back() {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    let ns = Namespace::new();
+    let shared =
+        SharedMutex::<[u32; 2]>::create_new(unique("panicked-pair").as_str(), [0, 0]).unwrap();
+    let mutex = NamedMutex::create_new(unique("panicked-lock").as_str()).unwrap();
+    let unwound = catch_unwind(AssertUnwindSafe(|| {
+        let _held = mutex.lock().unwrap();
+        let mut pair = shared.lock().unwrap();
+        pair[0] = 1;
+        panic!("half way through the pair (this panic is the test's)");
+    }));
+    assert!(unwound.is_err());
+    let pair = shared.lock_timeout(PATIENCE).unwrap();
+    assert_eq!(*pair, [0, 0], "the half-changed value was written back");
+    let expected = cfg!(target_os = "linux");
+    assert_eq!(pair.abandoned(), expected);
+    drop(pair);
+    assert_eq!(mutex.lock_timeout(PATIENCE).unwrap().abandoned(), expected);
+    // Normal again afterwards.
+    assert!(!shared.lock().unwrap().abandoned());
+    assert!(!mutex.lock().unwrap().abandoned());
+    drop((shared, mutex));
     ns.assert_empty();
 }
 

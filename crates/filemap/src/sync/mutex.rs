@@ -57,7 +57,15 @@ pub(crate) fn release(object: &sys::MutexObject) {
         return;
     }
     held::forget_guarded(object.identity());
-    object.unlock_here();
+    if std::thread::panicking() {
+        // A guard dropped as its thread unwinds from a panic: what the mutex protects may
+        // be half changed, as a thread that died holding it leaves it. The next locker is
+        // told so (`abandoned`) where the system allows: Linux; Windows marks abandoned
+        // only the mutexes of threads that exit, and this one is released.
+        object.release_abandoned();
+    } else {
+        object.unlock_here();
+    }
 }
 
 /// A named, robust, cross-process mutex (Win32's `CreateMutex` / `OpenMutex`).
@@ -71,7 +79,10 @@ pub(crate) fn release(object: &sys::MutexObject) {
 /// keeps the mutex locked while its handle lives, even after its thread exits, as a leaked
 /// `std::sync::MutexGuard` does (on Linux; Windows abandons a mutex whose owning thread
 /// exits, guard or not); a thread that must be able to exit holding the mutex locks it
-/// with [`lock_unguarded`](NamedMutex::lock_unguarded).
+/// with [`lock_unguarded`](NamedMutex::lock_unguarded). A guard dropped as its thread
+/// unwinds from a panic leaves the mutex abandoned on Linux: the next lock says so, as
+/// `std::sync::Mutex` is poisoned (Windows marks abandoned only the mutexes of threads that
+/// exit: there the guard releases it, and the next lock is told nothing).
 ///
 /// ```
 /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

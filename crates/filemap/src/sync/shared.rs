@@ -88,7 +88,9 @@ fn check_layout<T>(name: &Name, header: &Header) -> Result<()> {
 /// half-written by a process that died is still a `T` (check it when
 /// [`abandoned`](SharedMutexGuard::abandoned) says so). A guard leaked (`mem::forget`)
 /// keeps the value locked while its handle lives, as [`NamedMutex`](super::NamedMutex)'s
-/// does.
+/// does. A guard dropped as its thread unwinds from a panic writes nothing back (the
+/// value stays as it was read), and leaves the mutex abandoned on Linux, as
+/// `NamedMutex`'s guard does.
 ///
 /// The value's type is checked at every open: its size, its alignment and its name,
 /// without module paths (`producer::Pose` and `consumer::Pose` are one type, so that two
@@ -491,9 +493,13 @@ impl<T: Pod + std::fmt::Debug> std::fmt::Debug for SharedMutexGuard<'_, T> {
 impl<T: Pod> Drop for SharedMutexGuard<'_, T> {
     fn drop(&mut self) {
         // A child's copy of its parent's guard (made by `fork`) holds no lock: it writes
-        // nothing back (the parent, or a later owner, may hold the mutex by now).
+        // nothing back (the parent, or a later owner, may hold the mutex by now). Nor does
+        // a guard dropped as its thread unwinds from a panic: its value may be half
+        // changed, and the shared one stays as it was read (the mutex is left abandoned,
+        // on Linux: see `release`).
         if bytemuck::bytes_of(&self.value) != bytemuck::bytes_of(&self.read)
             && !self.owner.object.inherited()
+            && !std::thread::panicking()
         {
             // A fault here (the entry truncated under the value) loses the change: there is
             // no memory left to hold it, and a drop cannot report it.

@@ -562,6 +562,12 @@ impl MutexObject {
         mutex::unlock(self.memory.word(0))
     }
 
+    /// Unlocks the mutex this thread holds, leaving it abandoned: the next locker takes it
+    /// over and is told so (for a guard dropped as its thread unwinds from a panic).
+    pub(crate) fn release_abandoned(&self) {
+        self.abandon_for_exiting_thread();
+    }
+
     /// Leaves the mutex abandoned, for a thread that exits holding it through this handle
     /// (without a guard): the next locker takes it over and is told so, as on Windows.
     pub(crate) fn abandon_for_exiting_thread(&self) {

@@ -383,6 +383,13 @@ impl MutexObject {
     /// Nothing to do: the system abandons a mutex whose owning thread exits.
     pub(crate) fn abandon_for_exiting_thread(&self) {}
 
+    /// Unlocks the mutex (for a guard dropped as its thread unwinds from a panic): the
+    /// system marks abandoned only the mutexes of threads that exit, and this thread may
+    /// live on (a panic caught), so the next locker is not told.
+    pub(crate) fn release_abandoned(&self) {
+        self.unlock();
+    }
+
     pub(crate) fn data(&self) -> *mut u8 {
         match &self.data {
             // SAFETY: the data area is SYNC_AREA bytes plus the user's value.
