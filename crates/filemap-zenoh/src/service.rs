@@ -568,9 +568,15 @@ type ReplyPart = Result<(Vec<u8>, Option<(bool, String)>), Vec<u8>>;
 /// its length).
 fn part_len(part: &ReplyPart) -> usize {
     match part {
-        Ok((bytes, mark)) => bytes.len() + mark.as_ref().map_or(0, |(_, id)| id.len()),
+        Ok((bytes, mark)) => reply_len(bytes.len(), mark.as_ref()),
         Err(bytes) => bytes.len(),
     }
+}
+
+/// What a reply of `payload` bytes with `mark` counts against the buffers (the same before
+/// it is copied out of Zenoh's sample as after, in [`part_len`]).
+fn reply_len(payload: usize, mark: Option<&(bool, String)>) -> usize {
+    payload.saturating_add(mark.map_or(0, |(_, id)| id.len()))
 }
 
 /// The most queries a service's export refuses in one look while its service is not there.
@@ -663,10 +669,7 @@ pub(crate) fn import(
                                 Some((last, origin.to_string()))
                             });
                             let len = match &result {
-                                Ok(sample) => sample
-                                    .payload()
-                                    .len()
-                                    .saturating_add(mark.as_ref().map_or(0, |(_, id)| id.len())),
+                                Ok(sample) => reply_len(sample.payload().len(), mark.as_ref()),
                                 Err(error) => error.payload().len(),
                             };
                             if len > longest {

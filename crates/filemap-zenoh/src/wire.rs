@@ -101,6 +101,11 @@ pub fn reply_mark(last: bool, origin: &str) -> Vec<u8> {
 
 /// The longest reply mark: its kind, a space and the longest id. An attachment longer than
 /// this is no bridge's mark (and is not copied to find out).
+///
+/// ```
+/// use filemap_zenoh::wire::{reply_mark, MAX_ORIGIN, MAX_REPLY_MARK};
+/// assert_eq!(reply_mark(true, &"h".repeat(MAX_ORIGIN)).len(), MAX_REPLY_MARK);
+/// ```
 pub const MAX_REPLY_MARK: usize = REPLY_LAST.len() + 1 + MAX_ORIGIN;
 
 /// A reply's mark: whether it is the last response, and the exporting bridge's id;
