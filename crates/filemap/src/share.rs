@@ -311,6 +311,17 @@ impl Mapping {
         // The lock checked against the file it must be on (the section's; a named one's
         // as its header records it). (A lock without a file is refused by `decode`.)
         let recorded = header.file.as_ref().map(|record| (record.dev, record.ino));
+        // The file handed over is the one the header records (a sender could hand any
+        // file over with the object's entry: the mapping would bear the object's name and
+        // show another file).
+        if let (Some(want), Some(file)) = (recorded, &file_handle) {
+            if sys::recorded_identity(file)?.is_some_and(|found| found != want) {
+                return Err(Error::SharedHandle {
+                    key: key.to_string(),
+                    problem: "the file handed over is not the one the object records".into(),
+                });
+            }
+        }
         let share_lock = match (share_lock, &file_handle) {
             (Some(lock), Some(file)) => Some(sys::FileLock::adopt(lock, file, recorded).map_err(
                 |problem| Error::SharedHandle {

@@ -1304,6 +1304,75 @@ fn shared_handle() {
         drop((reader, writer, other));
         std::env::remove_var("FILEMAP_SHARED_stale");
     }
+    // A named file-backed mapping sent over a socket with another file than the one its
+    // header records is refused (it was taken: the mapping bore the object's name and
+    // showed the other file).
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::net::{
+            RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+            SendAncillaryMessage, SendFlags,
+        };
+        use std::mem::MaybeUninit;
+        use std::os::fd::{AsFd, OwnedFd};
+        let ns = Namespace::new();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("recorded.bin");
+        std::fs::write(&path, [1u8; 4096]).unwrap();
+        let m = Mapping::from_path(&path)
+            .name(unique("handed-over"))
+            .create()
+            .unwrap();
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        m.send_to(&a).unwrap();
+        // The message as sent: the descriptor's text and the entry's and file's handles.
+        let mut text = vec![0u8; 4096];
+        let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(4))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let got = rustix::net::recvmsg(
+            &b,
+            &mut [std::io::IoSliceMut::new(&mut text)],
+            &mut control,
+            RecvFlags::empty(),
+        )
+        .unwrap();
+        let mut fds: Vec<OwnedFd> = Vec::new();
+        for message in control.drain() {
+            if let RecvAncillaryMessage::ScmRights(rights) = message {
+                fds.extend(rights);
+            }
+        }
+        assert_eq!(fds.len(), 2, "entry and file");
+        // The same message with another file in the file's place.
+        let other = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut &other, &[2u8; 4096]).unwrap();
+        let forged = [fds[0].as_fd(), other.as_fd()];
+        let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(2))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        assert!(control.push(SendAncillaryMessage::ScmRights(&forged)));
+        rustix::net::sendmsg(
+            &a,
+            &[std::io::IoSlice::new(&text[..got.bytes])],
+            &mut control,
+            SendFlags::empty(),
+        )
+        .unwrap();
+        match Mapping::recv_from(&b) {
+            Err(e @ Error::SharedHandle { .. }) => {
+                assert!(
+                    e.to_string().contains("not the one the object records"),
+                    "{e}"
+                )
+            }
+            Ok(taken) => panic!(
+                "taken, showing {:?}",
+                taken.view().map().unwrap().read_vec(0, 1).unwrap()
+            ),
+            Err(e) => panic!("expected SharedHandle, got {e:?}"),
+        }
+        drop((m, fds));
+        ns.assert_empty();
+    }
     // Windows: the process's standard output handle (inheritable, as the standard handles
     // a process inherited are) is refused, not taken over and closed.
     #[cfg(windows)]

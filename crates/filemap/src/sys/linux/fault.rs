@@ -230,8 +230,13 @@ extern "C" fn on_fault(
         // SAFETY: si_addr is the faulting address for a kernel-raised SIGBUS/SIGSEGV.
         let address = unsafe { info_ref.si_addr() } as usize;
         let shared = gregs[libc::REG_R8 as usize] as usize..gregs[libc::REG_R9 as usize] as usize;
+        // Only a fault of a memory access on the mapping's side of the copy is filemap's:
+        // not a general protection fault, nor the SIGSEGV the kernel forces when it cannot
+        // deliver another signal (both `SI_KERNEL`, at address 0), which end the process
+        // as they would without filemap.
+        let claimed = claimed_range(signal, info_ref, shared);
         for (start, end, resume) in guarded_ranges() {
-            if (start..end).contains(&at) && (shared.contains(&address) || address == 0) {
+            if (start..end).contains(&at) && claimed.contains(&address) {
                 gregs[libc::REG_RAX as usize] = address.max(1) as i64;
                 gregs[libc::REG_RIP as usize] = resume as i64;
                 return;
@@ -252,6 +257,43 @@ extern "C" fn on_fault(
         }
     }
     pass_on(signal, info, context, from_kernel);
+}
+
+/// The addresses at which a kernel-raised fault of the kind `info` says is a copy
+/// routine's fault on `shared`, the mapping's side of its copy: `shared` itself for a page
+/// fault (`SEGV_MAPERR`, `SEGV_ACCERR`, `SEGV_PKUERR`) or a storage error (`BUS_ADRERR`,
+/// `BUS_OBJERR`); for a machine check on the access (`BUS_MCEERR_AR`), whose address may
+/// be only the start of the poisoned page (`si_addr_lsb` says how precise it is), from the
+/// start of that page of `shared`; nothing for any other.
+fn claimed_range(
+    signal: libc::c_int,
+    info: &libc::siginfo_t,
+    shared: std::ops::Range<usize>,
+) -> std::ops::Range<usize> {
+    // (Linux's `si_code` values for SIGSEGV, which the libc crate does not name.)
+    const SEGV_MAPERR: libc::c_int = 1;
+    const SEGV_ACCERR: libc::c_int = 2;
+    const SEGV_PKUERR: libc::c_int = 4;
+    let code = info.si_code;
+    match signal {
+        libc::SIGSEGV if matches!(code, SEGV_MAPERR | SEGV_ACCERR | SEGV_PKUERR) => shared,
+        libc::SIGBUS if matches!(code, libc::BUS_ADRERR | libc::BUS_OBJERR) => shared,
+        libc::SIGBUS if code == libc::BUS_MCEERR_AR => {
+            // SAFETY: for a kernel-raised SIGBUS the siginfo holds the fault's fields:
+            // si_addr at offset 16 (x86_64), si_addr_lsb (a short) right after it; the
+            // read stays within the 128 bytes of a siginfo_t.
+            let lsb = unsafe {
+                (info as *const libc::siginfo_t)
+                    .cast::<u8>()
+                    .add(24)
+                    .cast::<i16>()
+                    .read_unaligned()
+            };
+            let granule = 1usize << lsb.clamp(12, 30);
+            (shared.start & !(granule - 1))..shared.end
+        }
+        _ => 0..0,
+    }
 }
 
 /// Hands a signal that is not filemap's to the action installed before ours, as that

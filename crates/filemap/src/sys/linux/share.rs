@@ -249,6 +249,13 @@ pub(crate) fn handle_identity(handle: &OsHandle) -> Result<Option<String>> {
     Ok(Some(identity_of(&st)))
 }
 
+/// The device and inode of the file `handle` is open on, as a file-backed header records
+/// them, to check a handed-over file against its object's record.
+pub(crate) fn recorded_identity(handle: &OsHandle) -> Result<Option<(u64, u64)>> {
+    let st = rustix::fs::fstat(handle).map_err(|e| Error::io("inspect", "a handle", errno(e)))?;
+    Ok(Some((st.st_dev, st.st_ino)))
+}
+
 fn identity_of(st: &rustix::fs::Stat) -> String {
     format!("{:x}-{:x}", st.st_dev, st.st_ino)
 }

@@ -69,7 +69,7 @@ unsafe extern "system" fn on_exception(pointers: *mut EXCEPTION_POINTERS) -> i32
     // r8..r9) is filemap's; one in the caller's own buffer goes on to other handlers.
     let shared = context.R8 as usize..context.R9 as usize;
     for (start, end, resume) in guarded_ranges() {
-        if (start..end).contains(&at) && (shared.contains(&address) || address == 0) {
+        if (start..end).contains(&at) && shared.contains(&address) {
             context.Rax = address.max(1) as u64;
             context.Rip = resume as u64;
             return EXCEPTION_CONTINUE_EXECUTION;

@@ -213,6 +213,13 @@ pub(crate) fn handle_identity(_handle: &OsHandle) -> Result<Option<String>> {
     Ok(None)
 }
 
+/// None on Windows: a file-backed mapping's handle is its section's, which cannot tell the
+/// file it maps (the share lock's file handle is checked against the record instead:
+/// `FileLock::adopt`).
+pub(crate) fn recorded_identity(_handle: &OsHandle) -> Result<Option<(u64, u64)>> {
+    Ok(None)
+}
+
 /// Takes ownership of a handle another process duplicated into this one.
 pub(crate) fn take_duplicated(value: u64, key: &str) -> Result<OsHandle> {
     take_handle(value, key, false)
