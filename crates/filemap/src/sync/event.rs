@@ -209,7 +209,8 @@ impl NamedEvent {
     }
 
     /// The reset mode (Linux reads it from the object's words, Windows asks the kernel;
-    /// `None` only if the memory was lost or the kernel would not say).
+    /// `None` only if the memory was lost or the kernel would not say: a native Windows
+    /// event whose permissions grant no `EVENT_QUERY_STATE`).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

@@ -35,6 +35,14 @@ impl NamedSemaphore {
     /// Takes a unit, as a future: for any async executor, sleeping nowhere while it waits
     /// (see [`crate::wait`]). Dropping it before it completes takes nothing.
     ///
+    /// On Windows the process's waiter thread takes the unit in the kernel's wait and
+    /// holds it for the future until it is polled (or gives it back if the future was
+    /// dropped): meanwhile a [`release`](NamedSemaphore::release) that would take the
+    /// count past the maximum with that unit counted is let through by the kernel, and the
+    /// unit then given back is lost to the maximum (the count stays at it), where Linux,
+    /// whose futures take nothing until they are polled, refuses that release with
+    /// [`Error::SemaphoreFull`](crate::Error::SemaphoreFull).
+    ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
     /// let s = filemap::sync::NamedSemaphore::create_new("async-sem-demo", 1, 1)?;

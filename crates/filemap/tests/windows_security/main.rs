@@ -703,6 +703,46 @@ fn objects_another_user_made_open_with_the_access_their_permissions_grant() {
     drop(descriptor);
 }
 
+/// A native program's mutex and event with the least permissions Win32 programs give
+/// them (a wait for the mutex; a wait, set and reset for the event) open, as Win32's own
+/// `OpenMutex` and `OpenEvent` with those rights do: the opens asked for more (a reserved
+/// mutex right, and the event's query right) and were refused (`PermissionDenied`).
+#[test]
+fn native_objects_with_the_least_permissions_open() {
+    let other = "S-1-5-21-1111111111-2222222222-3333333333-4444";
+    // SYNCHRONIZE; SYNCHRONIZE | EVENT_MODIFY_STATE.
+    let mutex_descriptor = Descriptor::from_sddl(&format!("O:{other}D:(A;;0x00100000;;;WD)"));
+    let event_descriptor = Descriptor::from_sddl(&format!("O:{other}D:(A;;0x00100002;;;WD)"));
+    let (m, e) = (
+        format!("Global\\{}", unique("least-mutex")),
+        format!("Global\\{}", unique("least-event")),
+    );
+    let (wm, we) = (wide(&m), wide(&e));
+    // SAFETY: valid attributes and names; the handles are closed below.
+    let handles = unsafe {
+        [
+            CreateMutexW(&mutex_descriptor.attributes(), 0, wm.as_ptr()),
+            CreateEventW(&event_descriptor.attributes(), 0, 0, we.as_ptr()),
+        ]
+    };
+    assert!(handles.iter().all(|h| !h.is_null()));
+    let mutex = NamedMutex::open(m.as_str()).expect("the mutex opens");
+    drop(mutex.lock().expect("and is taken"));
+    let event = NamedEvent::open(e.as_str()).expect("the event opens");
+    event.set().unwrap();
+    event.wait_timeout(std::time::Duration::ZERO).expect("set");
+    event.reset().unwrap();
+    // (Its reset mode is not known without the query right.)
+    println!(
+        "    reset mode without the query right: {:?}",
+        event.reset_mode()
+    );
+    for h in handles {
+        // SAFETY: handles made above, closed once.
+        unsafe { CloseHandle(h) };
+    }
+}
+
 /// Another user's `Global\` channel whose permissions let everyone use it (0o666) opens,
 /// as it does on Linux and as another user's `Global\` mutex does: its wake-up events,
 /// which its creator made, are let be as its section is (they were refused as a squat:

@@ -316,9 +316,13 @@ impl MutexObject {
 
     pub(crate) fn open(name: &Name, expected: Kind) -> Result<(MutexObject, Header)> {
         if expected == Kind::Mutex {
+            // Only what a wait needs: `ReleaseMutex` needs ownership, no access right (and
+            // `MUTEX_MODIFY_STATE` is a reserved one, which the least permissions a native
+            // program gives its mutex, `SYNCHRONIZE`, do not grant: Win32's own
+            // `OpenMutex(SYNCHRONIZE)` opens such a mutex).
             // SAFETY: a valid NUL-terminated name.
             let mutex = open_native(name, Kind::Mutex, |w, owner| unsafe {
-                OpenMutexW(SYNCHRONIZE | MUTEX_MODIFY_STATE | owner, 0, w)
+                OpenMutexW(SYNCHRONIZE | owner, 0, w)
             })?;
             let identity = identity_of(&kernel_name(name));
             return Ok((
@@ -334,13 +338,7 @@ impl MutexObject {
         check_kind(name, &header, expected)?;
         let lock = lock_name(name);
         // SAFETY: a valid NUL-terminated name; the handle is owned by `owned`.
-        let h = unsafe {
-            OpenMutexW(
-                SYNCHRONIZE | MUTEX_MODIFY_STATE | owner_check_access(name),
-                0,
-                lock.as_ptr(),
-            )
-        };
+        let h = unsafe { OpenMutexW(SYNCHRONIZE | owner_check_access(name), 0, lock.as_ptr()) };
         // The creator makes the lock before it publishes the section, and every handle
         // holds both: a section without its lock is one whose last handle is closing (or
         // an opener holds it for a moment while the object goes away), so it is not there.
@@ -461,14 +459,20 @@ impl EventObject {
     }
 
     pub(crate) fn open(name: &Name) -> Result<(EventObject, Header)> {
-        // SAFETY: a valid NUL-terminated name.
-        let handle = open_native(name, Kind::Event, |w, owner| unsafe {
-            OpenEventW(
-                SYNCHRONIZE | EVENT_MODIFY_STATE | EVENT_QUERY_STATE | owner,
-                0,
-                w,
-            )
-        })?;
+        // With the right to ask its reset mode (`reset_mode`) where the event's permissions
+        // grant it; else with what a wait, a set and a reset need, as a native program
+        // gives them (`SYNCHRONIZE | EVENT_MODIFY_STATE`, which Win32's own `OpenEvent`
+        // with those rights opens): its reset mode is then not known.
+        let open = |query: u32| {
+            // SAFETY: a valid NUL-terminated name.
+            open_native(name, Kind::Event, |w, owner| unsafe {
+                OpenEventW(SYNCHRONIZE | EVENT_MODIFY_STATE | query | owner, 0, w)
+            })
+        };
+        let handle = match open(EVENT_QUERY_STATE) {
+            Err(Error::PermissionDenied { .. }) => open(0)?,
+            opened => opened?,
+        };
         let object = EventObject {
             handle,
             name: name.to_string(),
@@ -522,8 +526,9 @@ impl EventObject {
             event_type: -1,
             event_state: 0,
         };
-        // SAFETY: a valid event handle with query access; `info` is the structure of the
-        // basic information class (0), of the size given.
+        // SAFETY: a valid event handle (one opened without query access makes the call
+        // fail, and nothing is read); `info` is the structure of the basic information
+        // class (0), of the size given.
         let status = unsafe {
             NtQueryEvent(
                 raw(self.handle.as_handle()),

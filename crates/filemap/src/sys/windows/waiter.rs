@@ -159,18 +159,21 @@ fn place(entry: Entry) -> std::io::Result<&'static Shard> {
     // SAFETY: an unnamed auto-reset event, initially unset; the handle is owned by `owned`.
     let control = owned(unsafe { CreateEventW(std::ptr::null(), 0, 0, std::ptr::null()) })
         .ok_or_else(std::io::Error::last_os_error)?;
-    let shard: &'static Shard = Box::leak(Box::new(Shard {
+    let leaked: *mut Shard = Box::into_raw(Box::new(Shard {
         entries: Mutex::new(vec![entry]),
         control,
     }));
+    // SAFETY: from `Box::into_raw`: valid, and never freed once the thread has started.
+    let shard: &'static Shard = unsafe { &*leaked };
     if let Err(e) = std::thread::Builder::new()
         .name("filemap-waiter".into())
         .spawn(move || run(shard))
     {
-        // SAFETY: `shard` came from `Box::leak` above, and the thread that was to use it
-        // never started (its closure, the only other holder of the reference, is gone):
-        // nothing refers to it any more. Freed, with the entry (its waker, its handle).
-        drop(unsafe { Box::from_raw(std::ptr::from_ref(shard).cast_mut()) });
+        // SAFETY: `leaked` came from `Box::into_raw` above, and the thread that was to use
+        // it never started (its closure, the only other holder of a reference, is gone):
+        // nothing refers to it any more. Freed through the pointer the box gave (not one
+        // made from the shared reference), with the entry (its waker, its handle).
+        drop(unsafe { Box::from_raw(leaked) });
         return Err(e);
     }
     all.push(shard);
@@ -273,7 +276,6 @@ fn run(shard: &'static Shard) {
     loop {
         handles.clear();
         waited_on.clear();
-        handles.push(raw(shard.control.as_handle()));
         let mut polled = false;
         for entry in shard.lock().iter() {
             match &entry.shared.handle {
@@ -284,6 +286,10 @@ fn run(shard: &'static Shard) {
                 None => polled = true,
             }
         }
+        // The thread's own event last: the kernel reports the lowest index of those
+        // signalled, and registrations set it often; first, it would hide a future's
+        // object signalled meanwhile until the tick.
+        handles.push(raw(shard.control.as_handle()));
         let mut timeout = TICK.saturating_sub(last_tick.elapsed());
         if polled {
             timeout = timeout.min(POLL.saturating_sub(last_poll.elapsed()));
@@ -306,10 +312,12 @@ fn run(shard: &'static Shard) {
             // The ticks count from the first registration after the idle sleep.
             last_tick = Instant::now();
         }
+        let control = WAIT_OBJECT_0 + n - 1;
         match code {
-            WAIT_OBJECT_0 | WAIT_TIMEOUT => {}
-            c if (WAIT_OBJECT_0 + 1..WAIT_OBJECT_0 + n).contains(&c) => {
-                let (id, shared) = &waited_on[(c - WAIT_OBJECT_0 - 1) as usize];
+            WAIT_TIMEOUT => {}
+            c if c == control => {}
+            c if (WAIT_OBJECT_0..control).contains(&c) => {
+                let (id, shared) = &waited_on[(c - WAIT_OBJECT_0) as usize];
                 if settle(shard, *id, shared) {
                     unclaimed.push((Arc::downgrade(shared), Instant::now()));
                 }
