@@ -137,6 +137,7 @@ impl Object {
                 executable,
                 share,
                 recorded: true,
+                foreign_owner: opened_here.then(|| entry.foreign_owner_uid()).flatten(),
             }) {
                 Ok(f) => f,
                 Err(e) if sys::is_sharing_violation(&e) => {
@@ -144,6 +145,13 @@ impl Object {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     return Err(backing(BackingFileProblem::Missing))
+                }
+                // (The file another user's entry names is not theirs: `foreign_owner`.)
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::PermissionDenied
+                        && e.get_ref().is_some() =>
+                {
+                    return Err(foreign(e.to_string()))
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                     return Err(Error::PermissionDenied {

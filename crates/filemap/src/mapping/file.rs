@@ -309,6 +309,7 @@ impl FileOptions {
                     executable: self.executable,
                     share: self.share,
                     recorded: false,
+                    foreign_owner: None,
                 })
                 .map_err(|e| match e.kind() {
                     // (Opening one for writing fails so; for reading, `unmappable` says.)

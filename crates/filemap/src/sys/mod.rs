@@ -84,6 +84,12 @@ pub(crate) struct FileRequest<'a> {
     /// a symbolic link at its end. (Windows follows it: another user's object is checked
     /// before, `Entry::foreign_backing_path`.)
     pub recorded: bool,
+    /// Another user's entry names the path (Linux: that user's uid, `None` for an entry
+    /// of this user's or root's): the inode the path reaches must be a file of that
+    /// user's, and no device, looked at on the inode itself before it is opened for use
+    /// (a directory on the way swapped for a link between a look at the path and the open
+    /// leads elsewhere). Windows looks at the path before (`Entry::foreign_backing_path`).
+    pub foreign_owner: Option<u32>,
 }
 
 /// How a mapping keeps its file's share mode: Linux takes a `flock`; Windows relies on the

@@ -792,11 +792,7 @@ impl Entry {
     /// names, may not be opened for it (`None` if it may): the file is not that user's.
     pub(crate) fn foreign_backing_file(&self, file: &std::fs::File) -> Option<String> {
         use std::os::unix::fs::MetadataExt;
-        let owner = rustix::fs::fstat(&*self.fd).ok()?.st_uid;
-        let me = rustix::process::geteuid().as_raw();
-        if owner == me || owner == 0 {
-            return None;
-        }
+        let owner = self.foreign_owner_uid()?;
         let file_owner = file.metadata().ok()?.uid();
         (file_owner != owner).then(|| {
             format!(
@@ -806,18 +802,23 @@ impl Entry {
         })
     }
 
+    /// The uid of this entry's owner if it is another user (not root): whose files alone
+    /// its header may name.
+    pub(crate) fn foreign_owner_uid(&self) -> Option<u32> {
+        let owner = rustix::fs::fstat(&*self.fd).ok()?.st_uid;
+        let me = rustix::process::geteuid().as_raw();
+        (owner != me && owner != 0).then_some(owner)
+    }
+
     /// For another user's entry: why the path its header names may not even be opened. It
     /// must be a file of the entry's owner, and no device (opening some does something: a
     /// drive's tray closes): looked at before it is opened, without following a link or
-    /// mounting anything at its end. (`foreign_backing_file` checks the owner again once it
-    /// is open; a FIFO or character device is refused without opening it, `open_file`.)
+    /// mounting anything at its end. (`open_file` looks again, at the inode the path
+    /// reaches, before it opens it for use: the path may change between the two; and
+    /// `foreign_backing_file` at the file opened.)
     pub(crate) fn foreign_backing_path(&self, path: &Path) -> Option<String> {
         use rustix::fs::{AtFlags, FileType, StatxFlags, CWD};
-        let owner = rustix::fs::fstat(&*self.fd).ok()?.st_uid;
-        let me = rustix::process::geteuid().as_raw();
-        if owner == me || owner == 0 {
-            return None;
-        }
+        let owner = self.foreign_owner_uid()?;
         // (Not there, or not to be looked at: opening it says so.)
         let st = rustix::fs::statx(
             CWD,
@@ -826,17 +827,11 @@ impl Entry {
             StatxFlags::TYPE | StatxFlags::UID,
         )
         .ok()?;
-        let kind = FileType::from_raw_mode(st.stx_mode.into());
-        if matches!(kind, FileType::BlockDevice | FileType::CharacterDevice) {
-            return Some("it is a device, which another user's object may not name".into());
-        }
-        (st.stx_uid != owner).then(|| {
-            format!(
-                "the object is uid {owner}'s, the file uid {}'s: another user's object may \
-                 name only a file of its own",
-                st.stx_uid
-            )
-        })
+        super::foreign_file_problem(
+            FileType::from_raw_mode(st.stx_mode.into()),
+            st.stx_uid,
+            owner,
+        )
     }
 
     /// Removes this entry's name (if it still names this entry), while the entry stays

@@ -47,11 +47,41 @@ pub(crate) fn open_file(request: &FileRequest<'_>) -> std::io::Result<File> {
     if let Some(why) = not_a_file {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
     }
+    if let Some(owner) = request.foreign_owner {
+        let st = rustix::fs::fstat(&at)?;
+        let kind = FileType::from_raw_mode(st.st_mode);
+        if let Some(problem) = foreign_file_problem(kind, st.st_uid, owner) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                problem,
+            ));
+        }
+    }
     File::options()
         .read(true)
         .write(request.writable)
         .custom_flags(OFlags::NOCTTY.bits() as i32)
         .open(super::fd_path(at.as_raw_fd()))
+}
+
+/// Why a file of type `kind` owned by `uid` may not be opened for another user's entry,
+/// owned by `owner` (`None` if it may): it must be a file of that user's, and no device
+/// (opening some does something: a drive's tray closes).
+pub(crate) fn foreign_file_problem(
+    kind: rustix::fs::FileType,
+    uid: u32,
+    owner: u32,
+) -> Option<String> {
+    use rustix::fs::FileType;
+    if matches!(kind, FileType::BlockDevice | FileType::CharacterDevice) {
+        return Some("it is a device, which another user's object may not name".into());
+    }
+    (uid != owner).then(|| {
+        format!(
+            "the object is uid {owner}'s, the file uid {uid}'s: another user's object may \
+             name only a file of its own"
+        )
+    })
 }
 
 /// Whether an open failed because of another user's share mode (never on Linux: there
@@ -243,4 +273,39 @@ pub(crate) fn path_to_bytes(path: &Path) -> Vec<u8> {
 pub(crate) fn path_from_bytes(bytes: &[u8]) -> PathBuf {
     use std::os::unix::ffi::OsStrExt;
     PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(path: &Path, foreign_owner: Option<u32>) -> FileRequest<'_> {
+        FileRequest {
+            path,
+            writable: false,
+            executable: false,
+            share: ShareMode::Any,
+            recorded: false,
+            foreign_owner,
+        }
+    }
+
+    /// The file another user's entry names is looked at on the inode the path reached
+    /// (not only on the path before, which may change meanwhile): no file of theirs, and
+    /// no device, is opened.
+    #[test]
+    fn a_foreign_entrys_file_is_checked_before_it_is_opened() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let me = rustix::process::geteuid().as_raw();
+        assert!(open_file(&request(file.path(), Some(me))).is_ok());
+        let refused = open_file(&request(file.path(), Some(me + 1))).unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::PermissionDenied);
+        assert!(
+            refused.to_string().contains("name only a file of its own"),
+            "{refused}"
+        );
+        let device = open_file(&request(Path::new("/dev/null"), Some(0))).unwrap_err();
+        assert!(device.to_string().contains("it is a device"), "{device}");
+        assert!(open_file(&request(Path::new("/dev/null"), None)).is_ok());
+    }
 }

@@ -659,6 +659,12 @@ impl Entry {
         foreign_path(self.foreign_owner.as_deref()?, path)
     }
 
+    /// None on Windows: another user's object is judged by its owner's SID, and the path
+    /// its header names is looked at before it is opened (`foreign_backing_path`).
+    pub(crate) fn foreign_owner_uid(&self) -> Option<u32> {
+        None
+    }
+
     /// Removing a name: not on Windows (see `remove_entry`).
     pub(crate) fn remove_name(&self, name: &Name) -> Result<()> {
         self.name_removal().remove(name)

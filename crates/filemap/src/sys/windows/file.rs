@@ -28,6 +28,8 @@ pub(crate) fn open_file(request: &FileRequest<'_>) -> io::Result<File> {
         // Followed: another user's object is checked before (`foreign_path`); a link at
         // the end of an own object's path is refused afterwards as not its file.
         recorded: _,
+        // (Linux's: see `FileRequest`.)
+        foreign_owner: _,
     } = *request;
     use std::os::windows::fs::OpenOptionsExt;
     use windows_sys::Win32::Foundation::{GENERIC_EXECUTE, GENERIC_READ, GENERIC_WRITE};
