@@ -98,6 +98,16 @@ fn play(role: &str, args: &[String]) -> i32 {
                 1
             }
         },
+        // Creates or opens a Global mapping read-only: prints what it said.
+        "create-or-open-read-only" => {
+            let got = Mapping::options()
+                .size(64)
+                .protection(filemap::Protection::ReadOnly)
+                .create_or_open(args[0].as_str())
+                .map(|(m, d)| (d, m.view().map().and_then(|v| v.read_vec(0, 2))));
+            print!("{got:?}");
+            0
+        }
         // Creates (or opens) a Global mapping, then opens it: prints what each said.
         "create-and-open-global" => {
             let created = Mapping::create_or_open(args[0].as_str(), 64).map(drop);
@@ -686,6 +696,17 @@ fn no_space() {
         Err(e @ Error::NoSpace { .. }) => assert!(e.to_string().contains("not enough space")),
         other => panic!("expected NoSpace, got {other:?}"),
     }
+    // A name in use is said to be before a large object's memory is taken: the create
+    // allocated it all first, then was refused (here: NoSpace, not AlreadyExists).
+    #[cfg(target_os = "linux")]
+    {
+        let name = unique("taken-big");
+        let _taken = Mapping::create_new(&name, 4096).unwrap();
+        match Mapping::create_new(&name, size) {
+            Err(Error::AlreadyExists { .. }) => {}
+            other => panic!("expected AlreadyExists, got {other:?}"),
+        }
+    }
     // An unnamed object has no file system limit: more than the memory is refused before
     // any of it is allocated (which went on until the out-of-memory killer ended a
     // process). 1 PiB: more than any of these machines has.
@@ -1177,6 +1198,23 @@ fn permission_denied_for_other_user() {
         "{message}"
     );
     drop(m);
+    // One that others may read (0644) is opened by another user's read-only create call
+    // (it asked to write, and was refused).
+    let readable = Mapping::options()
+        .size(64)
+        .permissions(0o644)
+        .create_new(name.as_str())
+        .unwrap();
+    readable.view().map().unwrap().write_at(0, b"ok").unwrap();
+    let out = as_other_user("create-or-open-read-only", &[&name]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        said,
+        "Ok((Opened, Ok([111, 107])))",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(readable);
     ns.assert_empty();
 }
 

@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::header::{Header, HEADER_AREA};
 use crate::name::{Name, Scope};
 use crate::sys::{CreateMode, DataInit};
-use crate::vocabulary::{Disposition, Kind};
+use crate::vocabulary::{Disposition, Kind, Protection};
 
 /// How often create/open retry when the name changes under them (another process
 /// removing or reclaiming it at the same moment) before giving up.
@@ -659,9 +659,13 @@ fn create_in(
     let mut prepared: Option<(OwnedFd, Stat)> = None;
     // (Time spent waiting out exclusive holds: see below, and `reclaim_if_stale`.)
     let mut waited = Duration::ZERO;
+    // An object found is opened for writing only if this call may write to it: a mapping
+    // asked for read-only or copy-on-write needs only to read the entry (another user's
+    // that this one may only read opens, as `open` with read access does).
+    let writable = header.kind != Kind::Mapping || header.protection == Protection::ReadWrite;
     for _ in 0..MAX_ATTEMPTS {
         if mode == CreateMode::OrOpen {
-            match open_in(dir, name, file_name, me, true, Purpose::Create) {
+            match open_in(dir, name, file_name, me, writable, Purpose::Create) {
                 Ok((entry, existing)) => return Ok((entry, existing, Disposition::Opened)),
                 Err(Error::NotFound { .. }) => {}
                 Err(e) => return Err(e),
@@ -669,7 +673,15 @@ fn create_in(
         }
         let (fd, st) = match prepared.take() {
             Some(made) => made,
-            None => prepare_entry(dir, header, init)?,
+            None => {
+                // A large object's name is looked at before its memory is taken: a create
+                // of a name in use would allocate it all (memory others of the directory's
+                // filesystem then went without), only to be refused.
+                if mode == CreateMode::New && header.entry_len() >= LOOK_BEFORE_ALLOCATING {
+                    refuse_if_live(dir, name, (file_name, me), header.kind, &mut waited)?;
+                }
+                prepare_entry(dir, header, init)?
+            }
         };
         match link_entry(dir, &fd, file_name) {
             Ok(()) => {
@@ -689,21 +701,7 @@ fn create_in(
             Err(Errno::EXIST) => {
                 prepared = Some((fd, st));
                 if mode == CreateMode::New {
-                    match reclaim_if_stale(dir, name, file_name, me, &mut waited)? {
-                        Existing::Freed | Existing::LookAgain => continue,
-                        Existing::Live(Some(found)) if found != header.kind => {
-                            return Err(Error::KindMismatch {
-                                name: name.to_string(),
-                                found,
-                                expected: header.kind,
-                            })
-                        }
-                        Existing::Live(_) => {
-                            return Err(Error::AlreadyExists {
-                                name: name.to_string(),
-                            })
-                        }
-                    }
+                    refuse_if_live(dir, name, (file_name, me), header.kind, &mut waited)?;
                 }
             }
             Err(Errno::ACCESS | Errno::PERM) => {
@@ -722,6 +720,33 @@ fn create_in(
         }
     }
     Err(gave_up(name))
+}
+
+/// From how many bytes an entry a `New` create makes has its name looked at before the
+/// entry is allocated (below it, the look would cost more than the allocation it might
+/// save: the name is taken only when the link says so).
+const LOOK_BEFORE_ALLOCATING: u64 = 1 << 20;
+
+/// For a `New` create whose name is taken: `Ok` if the entry there was stale and is gone
+/// (or is to be looked at again), else the error that says the name is in use.
+fn refuse_if_live(
+    dir: &Arc<Dir>,
+    name: &Name,
+    (file_name, me): (&str, u32),
+    kind: Kind,
+    waited: &mut Duration,
+) -> Result<()> {
+    match reclaim_if_stale(dir, name, file_name, me, waited)? {
+        Existing::Freed | Existing::LookAgain => Ok(()),
+        Existing::Live(Some(found)) if found != kind => Err(Error::KindMismatch {
+            name: name.to_string(),
+            found,
+            expected: kind,
+        }),
+        Existing::Live(_) => Err(Error::AlreadyExists {
+            name: name.to_string(),
+        }),
+    }
 }
 
 /// Removes a name now (`filemap rm`, `Mapping::remove`): holders keep their object, but
