@@ -60,7 +60,8 @@ pub struct EntryInfo {
     pub created: Option<SystemTime>,
     /// What is wrong: the entry is not a valid filemap object (its `kind` is then `None`),
     /// or (its `kind` known) the file behind a file-backed mapping is gone, replaced or
-    /// shorter than the mapping.
+    /// shorter than the mapping (on Linux looked at only for this user's and root's
+    /// entries: another user's names a path of their choosing, which is not followed).
     pub problem: Option<String>,
     /// Why this process could not read the entry, if it could not (another user's, not
     /// shared with this one): its kind, size and persistence are then not known
@@ -158,7 +159,7 @@ fn entry_info(raw: sys::RawEntry) -> EntryInfo {
     let problem = problem.or_else(|| {
         let h = header.as_ref()?;
         let record = h.file.as_ref()?;
-        let problem = sys::backing_file_problem(record, h.size)?;
+        let problem = sys::backing_file_problem(record, h.size, raw.owner)?;
         Some(format!(
             "{}: {problem}",
             sys::path_from_bytes(&record.path).display()

@@ -35,6 +35,11 @@ fn main() {
             "the_namespace_identity_tells_namespaces_apart",
             the_namespace_identity_tells_namespaces_apart,
         ),
+        #[cfg(target_os = "linux")]
+        (
+            "another_users_backing_path_is_not_looked_up",
+            another_users_backing_path_is_not_looked_up,
+        ),
     ]);
 }
 
@@ -309,4 +314,42 @@ fn a_stale_entry_probed_by_ls_is_still_reclaimed() {
         }
         ns.assert_empty();
     }
+}
+
+/// The file another user's entry names is not looked up by a listing (its path is any that
+/// user chose: links of theirs, an automounted share, a file system that does not answer);
+/// this user's own is. Played by a persistent entry of this process's, given to another
+/// uid (needs root), whose file is then removed.
+#[cfg(target_os = "linux")]
+fn another_users_backing_path_is_not_looked_up() {
+    if !rustix::process::geteuid().is_root() {
+        println!("    skipped: giving an entry to another user needs root");
+        return;
+    }
+    let ns = Namespace::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("theirs.bin");
+    std::fs::write(&path, [0u8; 4096]).unwrap();
+    let name = format!("Global\\{}", unique("theirs"));
+    let m = Mapping::from_path(&path)
+        .name(name.clone())
+        .persistent(true)
+        .create()
+        .unwrap();
+    drop(m);
+    std::fs::remove_file(&path).unwrap();
+    let problem = || {
+        let entries = filemap::namespace::list().unwrap();
+        let e = entries.iter().find(|e| e.name == name).expect("listed");
+        e.problem.clone()
+    };
+    let mine = problem().expect("this user's entry's missing file is said");
+    assert!(mine.contains("theirs.bin"), "{mine}");
+    let files = ns.entries();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let entry = ns.path().join(&files[0]);
+    std::os::unix::fs::chown(&entry, Some(65534), None).unwrap();
+    assert_eq!(problem(), None, "another user's entry's path was looked up");
+    std::fs::remove_file(entry).unwrap();
+    ns.assert_empty();
 }

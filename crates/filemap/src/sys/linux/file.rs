@@ -216,14 +216,21 @@ pub(crate) fn file_identity(file: &File) -> Result<(u64, u64)> {
     Ok((m.dev(), m.ino()))
 }
 
-/// What is wrong with the file a file-backed entry records, found without opening it (a
-/// FIFO put there would block an open): `None` if it is still there, the same file, long
-/// enough for `size` bytes.
+/// What is wrong with the file a file-backed entry of the user `owner` records, found
+/// without opening it (a FIFO put there would block an open): `None` if it is still
+/// there, the same file, long enough for `size` bytes, or if the entry is another user's
+/// (not root's): its path is any that user chose, and looking it up would follow their
+/// links, mount what an automounter serves there (another machine's files), or wait on a
+/// file system that does not answer, for whoever lists the namespace.
 pub(crate) fn backing_file_problem(
     record: &crate::header::FileRecord,
     size: u64,
+    owner: u32,
 ) -> Option<crate::BackingFileProblem> {
     use crate::BackingFileProblem as P;
+    if owner != 0 && owner != rustix::process::geteuid().as_raw() {
+        return None;
+    }
     match rustix::fs::stat(path_from_bytes(&record.path)) {
         Err(rustix::io::Errno::NOENT) => Some(P::Missing),
         Err(_) => None, // not ours to judge (e.g. a directory we may not search)

@@ -222,9 +222,13 @@ pub(crate) fn unmappable(file: &File) -> Option<&'static str> {
 
 /// What is wrong with the file a file-backed entry records: `None` if it is still there,
 /// the same file, long enough for `size` bytes.
+///
+/// (`owner` is Linux's uid, 0 here: any user's section is looked at, on a local drive
+/// only.)
 pub(crate) fn backing_file_problem(
     record: &crate::header::FileRecord,
     size: u64,
+    _owner: u32,
 ) -> Option<crate::BackingFileProblem> {
     use crate::BackingFileProblem as P;
     let path = path_from_bytes(&record.path);
