@@ -590,10 +590,11 @@ impl View {
                 what: "DontNeed advice on a locked view (unlock it first)",
             });
         }
-        let (start, span) = self.page_span(offset, len);
-        if span == 0 {
+        // (An empty range advises nothing: widened, it would reach back to its page's start.)
+        if len == 0 {
             return Ok(());
         }
+        let (start, span) = self.page_span(offset, len);
         self.raw.advise(start, span, advice)
     }
 
