@@ -1458,6 +1458,64 @@ fn shared_handle() {
         let copy = unsafe { Mapping::from_duplicated(&token) }.unwrap();
         assert_eq!(copy.view().map().unwrap().read_vec(0, 1).unwrap(), [5]);
         drop((copy, m));
+        // A variable passed on to a grandchild, whose values name other inheritable
+        // handles there (an event, here; another key's object), is refused and the handle
+        // left alone: still open. (The event was taken over and closed; the other object
+        // was taken as the one shared.)
+        use windows_sys::Win32::Foundation::CloseHandle;
+        use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
+        use windows_sys::Win32::System::Threading::{CreateEventW, SetEvent};
+        let shared_text = |m: &Mapping, key: &str| {
+            let mut cmd = std::process::Command::new("never-run");
+            let guard = filemap::CommandExt::share_mapping(&mut cmd, key, m).unwrap();
+            let var = format!("FILEMAP_SHARED_{key}");
+            let text = cmd
+                .get_envs()
+                .find(|(k, _)| *k == var.as_str())
+                .and_then(|(_, v)| v)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (text, guard)
+        };
+        let shared = Mapping::create_new(unique("shared"), 4096).unwrap();
+        let other = Mapping::create_new(unique("other"), 4096).unwrap();
+        let (text, shared_guard) = shared_text(&shared, "shared");
+        let (other_text, other_guard) = shared_text(&other, "other");
+        let values = |text: &str| {
+            let (_, rest) = text.split_once(" handles=").unwrap();
+            rest.split(' ').next().unwrap().to_string()
+        };
+        let inheritable = SECURITY_ATTRIBUTES {
+            nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
+            lpSecurityDescriptor: std::ptr::null_mut(),
+            bInheritHandle: 1,
+        };
+        // SAFETY: valid attributes; an unnamed event, closed below.
+        let event = unsafe { CreateEventW(&inheritable, 1, 0, std::ptr::null()) };
+        assert!(!event.is_null());
+        for stand_in in [(event as usize).to_string(), values(&other_text)] {
+            let forged = text.replace(
+                &format!(" handles={}", values(&text)),
+                &format!(" handles={stand_in}"),
+            );
+            std::env::set_var("FILEMAP_SHARED_stale", &forged);
+            match Mapping::from_inherited("stale") {
+                Err(e @ Error::SharedHandle { .. }) => {
+                    assert!(
+                        e.to_string().contains("not the object that was shared"),
+                        "{e}"
+                    )
+                }
+                other => panic!("{forged}: expected SharedHandle, got {other:?}"),
+            }
+        }
+        // SAFETY: the event made above, still open (what is tested), closed once.
+        assert_ne!(unsafe { SetEvent(event) }, 0, "the event was closed");
+        // SAFETY: as above.
+        unsafe { CloseHandle(event) };
+        std::env::remove_var("FILEMAP_SHARED_stale");
+        drop((shared_guard, other_guard, shared, other));
     }
     std::env::remove_var("FILEMAP_SHARED_forged");
 }

@@ -83,7 +83,7 @@ impl FileLock {
             return Err("its share lock's handle is not a file's");
         }
         match recorded {
-            Some(want) if handle_identity(handle.as_handle()).ok() != Some(want) => {
+            Some(want) if file_handle_identity(handle.as_handle()).ok() != Some(want) => {
                 Err("its share lock's handle is not on the mapping's file")
             }
             _ => Ok(FileLock(handle)),
@@ -128,11 +128,13 @@ pub(crate) fn lock_file(request: &FileLockRequest<'_>) -> Result<Option<FileLock
 
 /// Volume serial number and file index: a file's identity.
 pub(crate) fn file_identity(file: &File) -> Result<(u64, u64)> {
-    handle_identity(file.as_handle())
+    file_handle_identity(file.as_handle())
 }
 
 /// [`file_identity`] of a file's handle.
-fn handle_identity(file: std::os::windows::io::BorrowedHandle<'_>) -> Result<(u64, u64)> {
+pub(super) fn file_handle_identity(
+    file: std::os::windows::io::BorrowedHandle<'_>,
+) -> Result<(u64, u64)> {
     // SAFETY: BY_HANDLE_FILE_INFORMATION is plain data; all zeros is a valid value.
     let mut info: BY_HANDLE_FILE_INFORMATION = unsafe { std::mem::zeroed() };
     // SAFETY: the structure is filled for a valid file handle.

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle};
 use std::process::Command;
+use std::time::Duration;
 
 use windows_sys::Win32::Foundation::{
     DuplicateHandle, GetHandleInformation, SetHandleInformation, DUPLICATE_CLOSE_SOURCE,
@@ -12,7 +13,7 @@ use windows_sys::Win32::Foundation::{
 };
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
 
-use super::entry::{read_section_header, Entry};
+use super::entry::{read_section_header, read_section_header_within, Entry};
 use super::{last_error, os_error, owned, raw};
 use crate::error::{Error, Result};
 use crate::header::Header;
@@ -137,9 +138,15 @@ pub(crate) fn inherit(
     Ok(InheritGuard { _handles: handles })
 }
 
-fn take_handle(value: u64, key: &str, inherited: bool) -> Result<OsHandle> {
+/// Takes ownership of the handle `value`: an inherited one (`inherited`, checked to be the
+/// object shared when `identity` says which: `check_inherited`), or a duplicated one.
+fn take_handle(value: u64, key: &str, inherited: bool, identity: Option<&str>) -> Result<OsHandle> {
     let wrap = || {
-        let h = check_handle(value, key, inherited)?;
+        let h = if inherited {
+            check_shared(value, key, identity)?
+        } else {
+            check_handle(value, key, false)?
+        };
         // SAFETY: the handle is open and was handed to this process for this purpose
         // (`check_handle`): an inherited one is wrapped once (`take_once`), a duplicated
         // one once by the caller's contract (`Mapping::from_duplicated`).
@@ -194,23 +201,120 @@ fn check_handle(value: u64, key: &str, inherited: bool) -> Result<HANDLE> {
     Ok(h)
 }
 
-/// The checks `take_inherited` makes, doing nothing to the handle (see Linux's).
-pub(crate) fn check_inherited(value: u64, key: &str, _identity: Option<&str>) -> Result<()> {
-    check_handle(value, key, true).map(drop)
+/// The checks `take_inherited` makes, doing nothing to the handle (see Linux's): open,
+/// inherited, not a standard stream's, and the object that was shared (`identity`, as
+/// [`handle_identity`] says it, when the variable gives it; else a section or a disk
+/// file's handle). A variable passed on to a grandchild (which inherits the variable, but
+/// not the handles its parent took, whose values may name other inheritable handles
+/// there: a build tool's job server, another key's object) is refused, and the handle
+/// left alone.
+pub(crate) fn check_inherited(value: u64, key: &str, identity: Option<&str>) -> Result<()> {
+    check_shared(value, key, identity).map(drop)
 }
 
-/// Takes ownership of an inherited handle named by an environment variable.
-///
-/// (`identity` is Linux's check that a descriptor number still names the file shared; a
-/// Windows handle value names the same object in every process that inherits it, and
-/// `take_handle` checks it was inherited.)
-pub(crate) fn take_inherited(value: u64, key: &str, _identity: Option<&str>) -> Result<OsHandle> {
-    take_handle(value, key, true)
+/// [`check_inherited`], returning the handle.
+fn check_shared(value: u64, key: &str, identity: Option<&str>) -> Result<HANDLE> {
+    let h = check_handle(value, key, true)?;
+    // SAFETY: the handle is open in this process (`check_handle`), and stays so for this
+    // borrow: nothing in this function closes it.
+    let borrowed = unsafe { BorrowedHandle::borrow_raw(h) };
+    let found = identity_of(borrowed);
+    let bad = |problem: String| Error::SharedHandle {
+        key: key.to_string(),
+        problem,
+    };
+    match identity {
+        Some(shared) if found != shared => Err(bad(format!(
+            "handle {value} is not the object that was shared (it was closed and its value \
+             reused, or the variable was passed on from another process)"
+        ))),
+        None if !(found.starts_with("section") || found.starts_with("file-")) => Err(bad(format!(
+            "handle {value} is a {found}, not a shared mapping's section or file"
+        ))),
+        _ => Ok(h),
+    }
 }
 
-/// None on Windows (see `take_inherited`).
-pub(crate) fn handle_identity(_handle: &OsHandle) -> Result<Option<String>> {
-    Ok(None)
+/// Takes ownership of an inherited handle named by an environment variable, checked first
+/// (`check_inherited`).
+pub(crate) fn take_inherited(value: u64, key: &str, identity: Option<&str>) -> Result<OsHandle> {
+    take_handle(value, key, true, identity)
+}
+
+/// What tells the object a handle is on from any other, for the process that inherits it
+/// to check that the value it names is still that object: a disk file's volume and index,
+/// a filemap entry section's creator and creation time (from its header); a file's section
+/// has nothing of its own to tell (`section`).
+pub(crate) fn handle_identity(handle: &OsHandle) -> Result<Option<String>> {
+    Ok(Some(identity_of(handle.as_handle())))
+}
+
+/// [`handle_identity`] of any handle, a word of letters, digits and `-` (as a descriptor
+/// holds it): for one that is neither a section nor a disk file, its object type
+/// (`Event`; `File-of-no-disk` for a pipe), which no shared object's identity is.
+fn identity_of(handle: BorrowedHandle<'_>) -> String {
+    use windows_sys::Win32::Storage::FileSystem::{GetFileType, FILE_TYPE_DISK};
+    let Some(kind) = object_type(handle) else {
+        return "handle-of-an-unknown-type".into();
+    };
+    match kind.as_str() {
+        "Section" => match read_section_header_within(handle, &"a shared handle", Duration::ZERO) {
+            Ok(h) => format!("section-{:x}-{:x}", h.creator_pid, h.created_unix_ns),
+            Err(_) => "section".into(),
+        },
+        // (The type first: a pipe's handle, a `File` too, is never asked more, which
+        // could wait on another thread's read of it.)
+        // SAFETY: GetFileType only reads the handle's device type.
+        "File" if unsafe { GetFileType(raw(handle)) } == FILE_TYPE_DISK => {
+            match super::file::file_handle_identity(handle) {
+                Ok((volume, index)) => format!("file-{volume:x}-{index:x}"),
+                Err(_) => "disk-file".into(),
+            }
+        }
+        "File" => "File-of-no-disk".into(),
+        // (Type names are single words; anything else is kept to the descriptor's
+        // characters.)
+        _ => kind.chars().filter(|c| c.is_ascii_alphanumeric()).collect(),
+    }
+}
+
+/// The kernel's name of a handle's object type (`Section`, `File`, `Event`, ...), if it
+/// says.
+fn object_type(handle: BorrowedHandle<'_>) -> Option<String> {
+    use windows_sys::Wdk::Foundation::{NtQueryObject, ObjectTypeInformation};
+    use windows_sys::Win32::Foundation::UNICODE_STRING;
+    /// Room for the information and the name that follows it, aligned as it must be.
+    #[repr(C, align(8))]
+    struct Room([u8; 1024]);
+    let mut room = Room([0; 1024]);
+    let mut returned = 0u32;
+    // SAFETY: the buffer, of the size given, is written by the call for a valid handle
+    // (this process's, open for the borrow).
+    let status = unsafe {
+        NtQueryObject(
+            raw(handle),
+            ObjectTypeInformation,
+            room.0.as_mut_ptr().cast(),
+            room.0.len() as u32,
+            &mut returned,
+        )
+    };
+    if status < 0 {
+        return None;
+    }
+    // SAFETY: the information begins with the type's name, a UNICODE_STRING, which the
+    // aligned buffer holds whole (it is larger and was written by the call).
+    let name: UNICODE_STRING = unsafe { room.0.as_ptr().cast::<UNICODE_STRING>().read() };
+    // The name's characters lie in the buffer, after the information: read only from
+    // there, whatever the pointer says.
+    let start = (name.Buffer as usize).checked_sub(room.0.as_ptr() as usize)?;
+    let end = start.checked_add(usize::from(name.Length))?;
+    let bytes = room.0.get(start..end)?;
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    Some(String::from_utf16_lossy(&units))
 }
 
 /// None on Windows: a file-backed mapping's handle is its section's, which cannot tell the
@@ -222,5 +326,5 @@ pub(crate) fn recorded_identity(_handle: &OsHandle) -> Result<Option<(u64, u64)>
 
 /// Takes ownership of a handle another process duplicated into this one.
 pub(crate) fn take_duplicated(value: u64, key: &str) -> Result<OsHandle> {
-    take_handle(value, key, false)
+    take_handle(value, key, false, None)
 }
