@@ -368,10 +368,12 @@ impl Mapping {
 
     /// Picks up a mapping shared by the parent process with
     /// [`CommandExt::share_mapping`] under `key`. [`Error::SharedHandle`] if the variable
-    /// is missing or malformed, or names no handle this process inherited: on Linux a
-    /// descriptor number is checked to name the very file the parent shared (its device
-    /// and inode), so a variable passed on to a grandchild, whose descriptor of that number
-    /// is something else, is refused and that descriptor left alone.
+    /// is missing or malformed, or names no handle this process inherited: each handle is
+    /// checked to be the very object the parent shared (on Linux a file's device and
+    /// inode; on Windows an entry's creator and creation time, a file's volume and index,
+    /// or at least the handle's object type), so a variable passed on to a grandchild,
+    /// whose descriptor or handle of that number is something else, is refused and that
+    /// handle left alone.
     ///
     /// ```no_run
     /// // in the child:
