@@ -519,12 +519,13 @@ fn open_repeatedly(args: &[String]) -> Result<()> {
         } else {
             let fd = rustix::fs::open(
                 raw_path.as_c_str(),
-                rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
                 rustix::fs::Mode::empty(),
             )
             .map_err(std::io::Error::from)?;
             rustix::fs::fstat(&fd).map_err(std::io::Error::from)?;
-            map_and_unmap(&fd, false)?;
+            // (Read-write, as filemap's open and view are.)
+            map_and_unmap(&fd, true)?;
         }
     }
     say("done")
@@ -678,7 +679,10 @@ that they stay with no handle open. All the namespaces exist together, and the c
 rows of every N are timed in alternating blocks of 50 operations, {} of each per repetition \
 after a tenth as many untimed ones (as in section 3), so that every N is measured at the same \
 moments of a machine whose speed drifts. The floor rows \
-make the same system calls on plain files in the same directory. Garbage collection removes N \
+do on plain files in the same directory what a program without filemap does: create \
+(`openat` with `O_CREAT | O_EXCL`, `ftruncate`), open (`openat`, `fstat`), map and unmap \
+read-write, close, and remove (`unlinkat`): none of filemap's lifetime locks, allocation up \
+front, or header. Garbage collection removes N \
 stale entries that a process made and exited without closing (as a crash leaves them), in a \
 directory of their own. In the processes rows, N processes spread over the cores each open, \
 map and close one object {} times, all started at once; the row is the wall time divided by \

@@ -10,7 +10,12 @@ pub(super) fn section_intro(section: usize, run: &Run) -> String {
         1 => format!(
             "One-way latency is half a round trip: the measuring process sends a message, the \
 partner process echoes it (copying it into its reply), {} to {} timed round trips per row after \
-a tenth as many untimed ones. filemap's channel writes each message into a reserved slot; \
+a tenth as many untimed ones. The measuring process checks each reply's length: filemap's \
+and iceoryx2's replies stay where they are, readable in place, while the Unix socket, pipe \
+and ipc-channel rows copy each reply out of the kernel into a buffer, as reading from them \
+must: one copy more per round trip than filemap's and iceoryx2's rows (section 7 measures \
+filemap's channel with the echo copied out too, beside it; at 1 MiB the copy is about half a \
+`memcpy` of the message per one-way trip). filemap's channel writes each message into a reserved slot; \
 iceoryx2 (publish-subscribe, ipc service) writes each into a loaned sample (its zero-copy API) \
 and its receiver polls, as iceoryx2's publish-subscribe has no blocking receive; ipc-channel \
 uses its byte channels (no serialisation). The floor at each size is the cache-line ping-pong \
@@ -57,7 +62,11 @@ turns in blocks of a twentieth of the run, so that all are measured at the same 
 machine whose speed drifts. Hand-off: two \
 processes take turns on the counter under the mutex, so every turn passes the mutex to the \
 other process. The floor is a raw robust, process-shared pthread mutex in shared memory, the \
-usual mechanism for a robust mutex on Linux (filemap's own is a futex word whose owner's \
+usual mechanism for a robust mutex on Linux: a floor for mutexes that survive their holder's \
+death, which the raw non-robust mutex (left locked for ever by a holder that dies) can be \
+below; in the hand-off, the robust pthread mutex sleeps in the kernel as soon as it finds the \
+mutex taken, where filemap's spins briefly first, so filemap's hand-off can be below it too \
+(filemap's own is a futex word whose owner's \
 liveness is a byte-range lock taken once per handle, because a pthread mutex keeps pointers \
 of its holder in the shared memory).\n"
             .to_string(),

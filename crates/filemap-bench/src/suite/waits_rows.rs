@@ -283,13 +283,16 @@ the measuring process tells the waiter which is next), so that all are measured 
 same moments of a machine whose wake-ups drift. Timed one way like the receiver-asleep rows, \
 from before `set` until the waiter's wait has returned, and the same number of wake-ups \
 each.\n\n\
-The last column sets each row against the same run's: the async rows under tokio against \
+The last column sets each row against the same run's: the ping-pong rows under tokio against \
 a blocking ping-pong measured with each of them, in alternating blocks of up to 500 round trips \
 (both processes switch between `send_async`/`recv_async` in the row's mode and `send`/`recv` \
 in the default mode, from the same tasks: on a shared machine whose two cores are at times \
 hyperthreads of one physical core and at times not, a ping-pong can change several times \
-over from one second to the next), the median of the repetitions' ratios; the `block_on` rows \
-against the blocking channel's row; tokio's `UnixStream` (measured on its own, not in turns \
+over from one second to the next), the median of the repetitions' ratios; the other async \
+rows (`block_on`, and the receiver-asleep rows) against the blocking channel's row of their \
+scenario, measured on its own (a ratio of medians taken at different moments; the blocking \
+ping-pong row's partner is section 1's, which forwards each message from one ring to the \
+other in one copy, where the async partners copy it out and send it back); tokio's `UnixStream` (measured on its own, not in turns \
 with the async rows) against the async channel under the same \
 runtime; the `wait_any` rows against the single wait. No floor rows (section 1's cache-line and futex \
 ping-pongs are this machine's bounds).\n",
