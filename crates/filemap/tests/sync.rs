@@ -328,6 +328,26 @@ fn a_guard_dropped_in_a_panic_writes_nothing_back() {
     // Normal again afterwards.
     assert!(!shared.lock().unwrap().abandoned());
     assert!(!mutex.lock().unwrap().abandoned());
+    // A lock taken during the unwinding (in a destructor) runs its whole critical section:
+    // its change is written back, and the mutex is not left abandoned (it was, and the
+    // change was dropped).
+    struct CountsDown<'a>(&'a SharedMutex<[u32; 2]>, &'a NamedMutex);
+    impl Drop for CountsDown<'_> {
+        fn drop(&mut self) {
+            let _held = self.1.lock().unwrap();
+            self.0.lock().unwrap()[1] = 7;
+        }
+    }
+    let unwound = catch_unwind(AssertUnwindSafe(|| {
+        let _counts_down = CountsDown(&shared, &mutex);
+        panic!("unwinding through a destructor that locks (this panic is the test's)");
+    }));
+    assert!(unwound.is_err());
+    let pair = shared.lock_timeout(PATIENCE).unwrap();
+    assert_eq!(*pair, [0, 7], "the destructor's change was lost");
+    assert!(!pair.abandoned());
+    drop(pair);
+    assert!(!mutex.lock_timeout(PATIENCE).unwrap().abandoned());
     drop((shared, mutex));
     ns.assert_empty();
 }

@@ -48,24 +48,33 @@ fn refuse_relock(object: &sys::MutexObject, name: &Name) -> Result<()> {
     Ok(())
 }
 
-/// Unlocks what `acquire` locked (through its guard). A guard copied into a child by
-/// `fork` is no lock of the child's: its drop there leaves the child's list of held
-/// mutexes alone (the child may hold the same mutex through a handle of its own).
+/// Unlocks what `acquire` locked (through its guard), left abandoned if `abandon`. A guard
+/// copied into a child by `fork` is no lock of the child's: its drop there leaves the
+/// child's list of held mutexes alone (the child may hold the same mutex through a handle
+/// of its own).
 #[inline]
-pub(crate) fn release(object: &sys::MutexObject) {
+pub(crate) fn release(object: &sys::MutexObject, abandon: bool) {
     if object.inherited() {
         return;
     }
     held::forget_guarded(object.identity());
-    if std::thread::panicking() {
-        // A guard dropped as its thread unwinds from a panic: what the mutex protects may
-        // be half changed, as a thread that died holding it leaves it. The next locker is
-        // told so (`abandoned`) where the system allows: Linux; Windows marks abandoned
-        // only the mutexes of threads that exit, and this one is released.
+    if abandon {
+        // The next locker is told (`abandoned`) where the system allows: Linux; Windows
+        // marks abandoned only the mutexes of threads that exit, and this one is released.
         object.release_abandoned();
     } else {
         object.unlock_here();
     }
+}
+
+/// Whether a guard made when the thread was `panicking_at_lock` is dropped as its thread
+/// unwinds from a panic that began since: what the mutex protects may be half changed, as
+/// a thread that died holding it leaves it, and the mutex is left abandoned (as
+/// `std::sync::Mutex` is poisoned). A guard taken during the unwinding (in a destructor)
+/// ran its whole critical section, and is released as usual.
+#[inline]
+pub(crate) fn panicked_since(panicking_at_lock: bool) -> bool {
+    !panicking_at_lock && std::thread::panicking()
 }
 
 /// A named, robust, cross-process mutex (Win32's `CreateMutex` / `OpenMutex`).
@@ -82,7 +91,8 @@ pub(crate) fn release(object: &sys::MutexObject) {
 /// with [`lock_unguarded`](NamedMutex::lock_unguarded). A guard dropped as its thread
 /// unwinds from a panic leaves the mutex abandoned on Linux: the next lock says so, as
 /// `std::sync::Mutex` is poisoned (Windows marks abandoned only the mutexes of threads that
-/// exit: there the guard releases it, and the next lock is told nothing).
+/// exit: there the guard releases it, and the next lock is told nothing); one taken during
+/// the unwinding (in a destructor) is released as usual.
 ///
 /// ```
 /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -364,8 +374,9 @@ impl NamedMutex {
             Some(abandoned) => {
                 if !held::make_unguarded(self.object.identity(), &self.object) {
                     // A thread that is ending (a later thread-local's destructor): nothing
-                    // would release the lock, nor abandon it at the thread's end.
-                    drop(self.guard(abandoned));
+                    // would release the lock, nor abandon it at the thread's end. (Left
+                    // abandoned if it was: the caller is told only of this error.)
+                    release(&self.object, abandoned);
                     return Err(Error::Unsupported {
                         what:
                             "an unguarded lock on a thread whose thread-locals are being destroyed",
@@ -428,6 +439,7 @@ impl NamedMutex {
         MutexGuard {
             mutex: self,
             abandoned,
+            panicking_at_lock: std::thread::panicking(),
             _not_send: PhantomData,
         }
     }
@@ -450,6 +462,9 @@ impl NamedMutex {
 pub struct MutexGuard<'a> {
     mutex: &'a NamedMutex,
     abandoned: bool,
+    /// Whether the thread was unwinding from a panic when it took the lock (see
+    /// `panicked_since`).
+    panicking_at_lock: bool,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -507,6 +522,6 @@ impl MutexGuard<'_> {
 
 impl Drop for MutexGuard<'_> {
     fn drop(&mut self) {
-        release(&self.mutex.object);
+        release(&self.mutex.object, panicked_since(self.panicking_at_lock));
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytemuck::Pod;
 
-use super::mutex::{acquire, release};
+use super::mutex::{acquire, panicked_since, release};
 use super::{timeout_error, ObjectOptions};
 use crate::copy::{copy_from_shared, copy_to_shared, load_small, store_small, SMALL};
 use crate::error::{Error, Result};
@@ -371,7 +371,8 @@ impl<T: Pod> SharedMutex<T> {
         // SAFETY: as above, with the copy routine, sound whatever another process writes
         // meanwhile, and reporting a fault itself.
         } else if let Err(fault) = unsafe { copy_from_shared(at, bytes) } {
-            release(&self.object);
+            // (Left abandoned if it was: the caller is told only of the fault.)
+            release(&self.object, abandoned);
             return Err(Error::PageFault {
                 name: self.name.to_string(),
                 offset: fault.address.saturating_sub(at as usize) as u64,
@@ -381,7 +382,7 @@ impl<T: Pod> SharedMutex<T> {
         // The memory may also have been lost (replaced by zeros) without this copy
         // faulting, if another thread's access to it faulted first.
         if let Err(lost) = self.object.intact() {
-            release(&self.object);
+            release(&self.object, abandoned);
             return Err(lost);
         }
         Ok(SharedMutexGuard {
@@ -389,6 +390,7 @@ impl<T: Pod> SharedMutex<T> {
             value,
             read: value,
             abandoned,
+            panicking_at_lock: std::thread::panicking(),
             _not_send: PhantomData,
         })
     }
@@ -422,6 +424,9 @@ pub struct SharedMutexGuard<'a, T: Pod> {
     /// does not dirty the shared cache line for the other processes.
     read: T,
     abandoned: bool,
+    /// Whether the thread was unwinding from a panic when it took the lock (see
+    /// `mutex::panicked_since`).
+    panicking_at_lock: bool,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -496,10 +501,12 @@ impl<T: Pod> Drop for SharedMutexGuard<'_, T> {
         // nothing back (the parent, or a later owner, may hold the mutex by now). Nor does
         // a guard dropped as its thread unwinds from a panic: its value may be half
         // changed, and the shared one stays as it was read (the mutex is left abandoned,
-        // on Linux: see `release`).
+        // on Linux: see `release`). (A guard taken during the unwinding, in a destructor,
+        // ran its whole critical section: written back, as usual.)
+        let panicked = panicked_since(self.panicking_at_lock);
         if bytemuck::bytes_of(&self.value) != bytemuck::bytes_of(&self.read)
             && !self.owner.object.inherited()
-            && !std::thread::panicking()
+            && !panicked
         {
             // A fault here (the entry truncated under the value) loses the change: there is
             // no memory left to hold it, and a drop cannot report it.
@@ -514,7 +521,7 @@ impl<T: Pod> Drop for SharedMutexGuard<'_, T> {
                 let _ = unsafe { copy_to_shared(self.as_ptr().cast(), bytes) };
             }
         }
-        release(&self.owner.object);
+        release(&self.owner.object, panicked);
     }
 }
 
