@@ -154,6 +154,38 @@ fn owner_alive(entry: BorrowedFd<'_>, token: u32) -> bool {
     liveness::is_held(entry, TOKEN_LOCKS_AT + u64::from(token))
 }
 
+/// Takes the mutex over from `owner`, which the state word named (`current`) and which
+/// [`owner_alive`] found dead: swaps the word to `taken` while holding `owner`'s liveness
+/// byte, so that no new handle can draw that token meanwhile, lock the mutex, and have it
+/// taken from it (`Owner::new` refuses a token the word names, but the dead owner's holder
+/// may have unlocked and let its token go after this process read the word). Whether the
+/// word was swapped; `None` if the byte was held after all (a live owner, or a new handle
+/// that drew the token).
+fn take_over(
+    state: &AtomicU32,
+    entry: BorrowedFd<'_>,
+    current: u32,
+    taken: u32,
+    owner: u32,
+) -> Option<bool> {
+    // (The token threads leave when they exit holding a mutex: no handle draws it.)
+    let _owner_byte = if owner == ABANDONED_BY_THREAD {
+        None
+    } else {
+        match LivenessLock::take(entry, TOKEN_LOCKS_AT + u64::from(owner)) {
+            Ok(Some(lock)) => Some(lock),
+            Ok(None) => return None,
+            // (The byte could not be locked here: `owner_alive`'s look stands.)
+            Err(_) => None,
+        }
+    };
+    Some(
+        state
+            .compare_exchange(current, taken, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok(),
+    )
+}
+
 /// Sets the waiters bit of a held mutex for a waiter about to spin, as a glibc mutex's
 /// waiter sets it at once: the holder's unlock then makes a wake call (finding nobody
 /// asleep, it returns at once), and the time that takes is the spinner's window to take
@@ -284,18 +316,22 @@ fn lock_held(
             || left.is_zero()
             || owner == ABANDONED_BY_THREAD
         {
-            if !owner_alive(entry, owner) {
-                if state
-                    .compare_exchange(current, taken, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    return Some(Locked::Abandoned);
+            let took = if owner_alive(entry, owner) {
+                None
+            } else {
+                take_over(state, entry, current, taken, owner)
+            };
+            match took {
+                Some(true) => return Some(Locked::Abandoned),
+                Some(false) => {
+                    // (A writer flipping the word must not keep a timed lock past its
+                    // deadline.)
+                    if left.is_zero() {
+                        return give_up(slept);
+                    }
+                    continue;
                 }
-                // (A writer flipping the word must not keep a timed lock past its deadline.)
-                if left.is_zero() {
-                    return give_up(slept);
-                }
-                continue;
+                None => {}
             }
             if left.is_zero() {
                 return give_up(slept);
@@ -334,17 +370,19 @@ pub(crate) fn try_take(
     let current = state.load(Ordering::Relaxed);
     let owner = current & !WAITERS;
     let taken = me.token | if slept { WAITERS } else { current & WAITERS };
-    let locked = if owner == 0 {
-        Locked::Normally
-    } else if (check_owner || owner == ABANDONED_BY_THREAD) && !owner_alive(entry, owner) {
-        Locked::Abandoned
-    } else {
-        return None;
-    };
-    state
-        .compare_exchange(current, taken, Ordering::Acquire, Ordering::Relaxed)
-        .ok()
-        .map(|replaced| (locked, replaced))
+    if owner == 0 {
+        return state
+            .compare_exchange(current, taken, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|replaced| (Locked::Normally, replaced));
+    }
+    if (check_owner || owner == ABANDONED_BY_THREAD)
+        && !owner_alive(entry, owner)
+        && take_over(state, entry, current, taken, owner) == Some(true)
+    {
+        return Some((Locked::Abandoned, current));
+    }
+    None
 }
 
 /// Whether [`try_take`] would take the mutex now.
