@@ -902,6 +902,41 @@ fn foreign_owner() {
         other => panic!("create over a squatted name: expected ForeignOwner, got {other:?}"),
     }
     std::fs::remove_file(&path).unwrap();
+    // A Global name another user's object holds (which an open may open): a create of a
+    // file-backed mapping over it says whose it is, as a create of memory does (it said
+    // AlreadyExists), and leaves the file as it was.
+    let base = unique("global-squat");
+    let global = format!("Global\\{base}");
+    let squat = hand_made_entry(&ns, &base, 1, 1, 64);
+    let entry = ns.path().join(format!("filemap.global.{base}"));
+    std::fs::rename(&squat, &entry).unwrap();
+    std::os::unix::fs::chown(&entry, Some(12345), None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mine.bin");
+    std::fs::write(&file, [3u8; 100]).unwrap();
+    for mode in ["new", "or open"] {
+        let options = Mapping::from_path(&file).name(global.as_str()).size(4096);
+        let created = match mode {
+            "new" => options.create().map(drop),
+            _ => options.create_or_open().map(drop),
+        };
+        match created {
+            Err(Error::ForeignOwner { .. }) => {}
+            other => {
+                panic!("file-backed create ({mode}) over another user's Global name: {other:?}")
+            }
+        }
+    }
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        [3u8; 100],
+        "the file was changed"
+    );
+    match Mapping::create_new(global.as_str(), 64) {
+        Err(Error::ForeignOwner { .. }) => {}
+        other => panic!("create over another user's Global name: {other:?}"),
+    }
+    std::fs::remove_file(&entry).unwrap();
     ns.assert_empty();
 }
 

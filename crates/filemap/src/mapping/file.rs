@@ -391,25 +391,10 @@ impl FileOptions {
             Some(name) => {
                 let record = file_record(&file, path.as_deref())?;
                 // (Looked at as an opener does: a name whose holders all died is free. One
-                // that cannot be opened, another user's squatting it say, is left to the
-                // create to say what is wrong with it.)
-                let taken = match sys::open_entry(name, false) {
-                    Ok((_, found)) if mode == sys::CreateMode::New => {
-                        return Err(if found.kind == Kind::Mapping {
-                            Error::AlreadyExists {
-                                name: name.to_string(),
-                            }
-                        } else {
-                            Error::KindMismatch {
-                                name: name.to_string(),
-                                found: found.kind,
-                                expected: Kind::Mapping,
-                            }
-                        });
-                    }
-                    Err(Error::NotFound { .. }) => false,
-                    Ok(_) | Err(_) => true,
-                };
+                // taken is left to the create to say what is wrong with it: in use, an
+                // object of another kind, another user's squatting it; the file is not
+                // grown before.)
+                let taken = !matches!(sys::open_entry(name, false), Err(Error::NotFound { .. }));
                 Some((record, taken))
             }
             None => None,
