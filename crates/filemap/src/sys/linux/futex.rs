@@ -26,7 +26,8 @@ pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, remaining: Option<Dura
 
 /// Wakes up to `count` waiters sleeping on `word`.
 pub(crate) fn futex_wake(word: &AtomicU32, count: u32) {
-    let _ = futex::wake(word, futex::Flags::empty(), count);
+    // (The kernel reads the count as a signed int: one past i32::MAX would wake one.)
+    let _ = futex::wake(word, futex::Flags::empty(), count.min(i32::MAX as u32));
 }
 
 /// Wakes one waiter sleeping on `word`: whether there was one (asleep in the kernel, so
