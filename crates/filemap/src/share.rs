@@ -78,8 +78,9 @@ struct Descriptor {
     path: Option<Vec<u8>>,
     /// Handle values (inheritance only; sockets carry the handles themselves).
     handles: Vec<u64>,
-    /// What identifies each handle's file (inheritance only, Linux: its device and inode),
-    /// for the child to check that the descriptor number still names it.
+    /// What identifies each handle's object (inheritance only: on Linux its file's device
+    /// and inode, on Windows `sys::handle_identity`'s), for the child to check that the
+    /// number still names it.
     identities: Vec<String>,
 }
 

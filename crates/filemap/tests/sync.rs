@@ -284,6 +284,37 @@ fn mutex_abandoned_by_killed_holder() {
     assert!(m.try_lock().unwrap().is_none(), "the child holds it");
     holder.kill().unwrap(); // SIGKILL / TerminateProcess while holding the lock
     holder.wait().unwrap();
+    // A process that may only read the entry puts a read lock on the dead owner's
+    // liveness byte: that fakes no live owner, and keeps nobody from taking the mutex over
+    // (a takeover that took the dead owner's byte with a write lock was refused for ever).
+    #[cfg(target_os = "linux")]
+    let _readers_locks = {
+        let words = common::EntryFile::open(&ns, &name);
+        // The state word, the first of the data area: the owner's token, and the waiters
+        // bit (`1 << 31`).
+        let token = u32::from_le_bytes(words.read(words.data_offset())) & !(1 << 31);
+        assert_ne!(token, 0, "the dead owner's token");
+        let files = ns.entries();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let entry = std::fs::File::open(ns.path().join(&files[0])).unwrap();
+        // SAFETY: flock is plain data; all zeros is a valid value.
+        let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+        fl.l_type = libc::F_RDLCK as libc::c_short;
+        fl.l_whence = libc::SEEK_SET as libc::c_short;
+        // Where the owners' bytes begin (`TOKEN_LOCKS_AT`), and the dead owner's.
+        fl.l_start = (1 << 40) + i64::from(token);
+        fl.l_len = 1;
+        // SAFETY: fcntl with a valid descriptor and a pointer to a local flock.
+        let r = unsafe {
+            libc::fcntl(
+                std::os::fd::AsRawFd::as_raw_fd(&entry),
+                libc::F_OFD_SETLK,
+                &fl,
+            )
+        };
+        assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+        entry
+    };
     let started = Instant::now();
     {
         let g = m.lock_timeout(PATIENCE).unwrap();

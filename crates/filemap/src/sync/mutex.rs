@@ -511,8 +511,12 @@ impl MutexGuard<'_> {
         if !self.mutex.object.inherited()
             && !held::make_unguarded(self.mutex.object.identity(), &self.mutex.object)
         {
-            // A thread that is ending: the lock is released with the guard, as nothing
-            // would release it later (a `release` then finds it not held).
+            // A thread that is ending: the lock is released here, as nothing would release
+            // it later (a `release` then finds it not held); left abandoned if it was (the
+            // caller holds nothing to check the state with).
+            let guard = std::mem::ManuallyDrop::new(self);
+            let abandon = abandoned || panicked_since(guard.panicking_at_lock);
+            release(&guard.mutex.object, abandon);
             return abandoned;
         }
         std::mem::forget(self);

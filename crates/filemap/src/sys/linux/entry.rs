@@ -479,12 +479,14 @@ fn reclaim_if_stale(
 
 /// Opens the entry `file_name` in `dir`, reclaiming it (and answering `NotFound`) if it is
 /// stale.
+/// Opens the entry `file_name` of the user `me`: for writing if `writable`, and then, if
+/// this user may not write it, for reading where `read_will_do` (or the object is
+/// file-backed and its permissions let this user write its file).
 fn open_in(
     dir: &Arc<Dir>,
     name: &Name,
-    file_name: &str,
-    me: u32,
-    writable: bool,
+    (file_name, me): (&str, u32),
+    (writable, read_will_do): (bool, bool),
     purpose: Purpose,
 ) -> Result<(Entry, Header)> {
     // (Time spent waiting out exclusive holds: see below, and `reclaim_if_stale`.)
@@ -608,10 +610,12 @@ fn open_in(
             }),
         };
         check_mode(name, &st, &header)?;
-        // Let in for reading only if the object is file-backed and its permissions give
-        // this user write access (the entry's are narrower by design, `entry_mode`).
+        // Let in for reading only if that will do, or if the object is file-backed and its
+        // permissions give this user write access (the entry's are narrower by design,
+        // `entry_mode`).
         if let Some(e) = write_refused {
-            if header.file.is_none() || !mode_grants_write(header.mode, &st) {
+            let file_writer = header.file.is_some() && mode_grants_write(header.mode, &st);
+            if !read_will_do && !file_writer {
                 return Err(open_error(name, writable, e));
             }
         }
@@ -631,7 +635,15 @@ fn gave_up(name: &Name) -> Error {
 pub(crate) fn open_entry(name: &Name, writable: bool) -> Result<(Entry, Header)> {
     let me = current_uid();
     let file_name = name.entry_file_name(me);
-    Dir::run(|dir| open_in(dir, name, &file_name, me, writable, Purpose::Open))
+    Dir::run(|dir| {
+        open_in(
+            dir,
+            name,
+            (&file_name, me),
+            (writable, false),
+            Purpose::Open,
+        )
+    })
 }
 
 /// Creates the named entry from `header`, or (with `CreateMode::OrOpen`) opens the existing
@@ -659,13 +671,20 @@ fn create_in(
     let mut prepared: Option<(OwnedFd, Stat)> = None;
     // (Time spent waiting out exclusive holds: see below, and `reclaim_if_stale`.)
     let mut waited = Duration::ZERO;
-    // An object found is opened for writing only if this call may write to it: a mapping
-    // asked for read-only or copy-on-write needs only to read the entry (another user's
-    // that this one may only read opens, as `open` with read access does).
-    let writable = header.kind != Kind::Mapping || header.protection == Protection::ReadWrite;
+    // An object found is opened for writing, or, where this user may only read it, for
+    // reading if that will do: a mapping asked for read-only or copy-on-write needs only
+    // to read it (another user's object that this one may only read opens, as `open` with
+    // read access does).
+    let read_will_do = header.kind == Kind::Mapping && header.protection != Protection::ReadWrite;
     for _ in 0..MAX_ATTEMPTS {
         if mode == CreateMode::OrOpen {
-            match open_in(dir, name, file_name, me, writable, Purpose::Create) {
+            match open_in(
+                dir,
+                name,
+                (file_name, me),
+                (true, read_will_do),
+                Purpose::Create,
+            ) {
                 Ok((entry, existing)) => return Ok((entry, existing, Disposition::Opened)),
                 Err(Error::NotFound { .. }) => {}
                 Err(e) => return Err(e),

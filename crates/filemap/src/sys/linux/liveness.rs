@@ -70,12 +70,28 @@ impl LivenessLock {
     /// Takes the lock on the byte at `offset` of the entry open as `entry`; `None` if a
     /// live holder has it.
     pub(crate) fn take(entry: BorrowedFd<'_>, offset: u64) -> Result<Option<LivenessLock>> {
+        Self::take_as(entry, offset, libc::F_WRLCK)
+    }
+
+    /// Holds the byte at `offset` with a read lock, which keeps anyone from taking it (a
+    /// liveness lock is a write lock) while no test sees it (they ask about write locks);
+    /// `None` if a live holder has it. Other read locks (a reader's, another holder's of
+    /// this kind) do not stand in its way.
+    pub(crate) fn hold_off(entry: BorrowedFd<'_>, offset: u64) -> Result<Option<LivenessLock>> {
+        Self::take_as(entry, offset, libc::F_RDLCK)
+    }
+
+    fn take_as(
+        entry: BorrowedFd<'_>,
+        offset: u64,
+        kind: libc::c_int,
+    ) -> Result<Option<LivenessLock>> {
         watch_forks();
         // Listed in the same turn as it is made: a fork meanwhile waits for the turn, so
         // that no child has a copy of a lock that is not listed.
         let mut held = HELD.turn();
         let fd = fresh_description(entry)?;
-        let fl = byte_lock(offset, libc::F_WRLCK);
+        let fl = byte_lock(offset, kind);
         // SAFETY: fcntl with a valid descriptor and a pointer to a local flock.
         let r = unsafe { libc::fcntl(fd.as_raw_fd(), F_OFD_SETLK, &fl) };
         if r == 0 {

@@ -156,11 +156,14 @@ fn owner_alive(entry: BorrowedFd<'_>, token: u32) -> bool {
 
 /// Takes the mutex over from `owner`, which the state word named (`current`) and which
 /// [`owner_alive`] found dead: swaps the word to `taken` while holding `owner`'s liveness
-/// byte, so that no new handle can draw that token meanwhile, lock the mutex, and have it
-/// taken from it (`Owner::new` refuses a token the word names, but the dead owner's holder
-/// may have unlocked and let its token go after this process read the word). Whether the
-/// word was swapped; `None` if the byte was held after all (a live owner, or a new handle
-/// that drew the token).
+/// byte off (a read lock: `LivenessLock::hold_off`), so that no new handle can draw that
+/// token meanwhile, lock the mutex, and have it taken from it (`Owner::new` refuses a
+/// token the word names, but the dead owner's holder may have unlocked and let its token
+/// go after this process read the word). Whether the word was swapped; `None` if the byte
+/// was held after all (a live owner, or a new handle that drew the token). (A read lock,
+/// not a liveness lock: a process that may only read the entry can put read locks on the
+/// byte, which would stand in a write lock's way for ever; they stand in no other read
+/// lock's way.)
 fn take_over(
     state: &AtomicU32,
     entry: BorrowedFd<'_>,
@@ -172,7 +175,7 @@ fn take_over(
     let _owner_byte = if owner == ABANDONED_BY_THREAD {
         None
     } else {
-        match LivenessLock::take(entry, TOKEN_LOCKS_AT + u64::from(owner)) {
+        match LivenessLock::hold_off(entry, TOKEN_LOCKS_AT + u64::from(owner)) {
             Ok(Some(lock)) => Some(lock),
             Ok(None) => return None,
             // (The byte could not be locked here: `owner_alive`'s look stands.)
