@@ -438,8 +438,7 @@ impl NamedMutex {
     fn guard(&self, abandoned: bool) -> MutexGuard<'_> {
         MutexGuard {
             mutex: self,
-            abandoned,
-            panicking_at_lock: std::thread::panicking(),
+            taken: Taken::new(abandoned, std::thread::panicking()),
             _not_send: PhantomData,
         }
     }
@@ -461,11 +460,45 @@ impl NamedMutex {
 #[derive(Debug)]
 pub struct MutexGuard<'a> {
     mutex: &'a NamedMutex,
-    abandoned: bool,
-    /// Whether the thread was unwinding from a panic when it took the lock (see
-    /// `panicked_since`).
-    panicking_at_lock: bool,
+    taken: Taken,
     _not_send: PhantomData<*const ()>,
+}
+
+/// How a guard's lock was taken: abandoned or not, and whether the thread was unwinding
+/// from a panic then (see `panicked_since`). One enum, not two flags: with a second flag
+/// in the guard, a `NamedMutex` lock and unlock took twice as long (section 4 of
+/// docs/benchmarks.md, `filemap-bench --sections 4`: 26 ns against 13 on one machine).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Taken {
+    Clean,
+    Abandoned,
+    CleanWhilePanicking,
+    AbandonedWhilePanicking,
+}
+
+impl Taken {
+    #[inline]
+    pub(crate) fn new(abandoned: bool, panicking: bool) -> Taken {
+        match (abandoned, panicking) {
+            (false, false) => Taken::Clean,
+            (true, false) => Taken::Abandoned,
+            (false, true) => Taken::CleanWhilePanicking,
+            (true, true) => Taken::AbandonedWhilePanicking,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn abandoned(self) -> bool {
+        matches!(self, Taken::Abandoned | Taken::AbandonedWhilePanicking)
+    }
+
+    #[inline]
+    pub(crate) fn panicking_at_lock(self) -> bool {
+        matches!(
+            self,
+            Taken::CleanWhilePanicking | Taken::AbandonedWhilePanicking
+        )
+    }
 }
 
 impl MutexGuard<'_> {
@@ -486,7 +519,7 @@ impl MutexGuard<'_> {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn abandoned(&self) -> bool {
-        self.abandoned
+        self.taken.abandoned()
     }
 
     /// Keeps the mutex locked past the guard, to be unlocked by
@@ -507,7 +540,7 @@ impl MutexGuard<'_> {
     /// ```
     pub fn into_unguarded(self) -> bool {
         // (A guard copied into a child by `fork` holds nothing there: see `release`.)
-        let abandoned = self.abandoned;
+        let abandoned = self.taken.abandoned();
         if !self.mutex.object.inherited()
             && !held::make_unguarded(self.mutex.object.identity(), &self.mutex.object)
         {
@@ -515,7 +548,7 @@ impl MutexGuard<'_> {
             // it later (a `release` then finds it not held); left abandoned if it was (the
             // caller holds nothing to check the state with).
             let guard = std::mem::ManuallyDrop::new(self);
-            let abandon = abandoned || panicked_since(guard.panicking_at_lock);
+            let abandon = abandoned || panicked_since(guard.taken.panicking_at_lock());
             release(&guard.mutex.object, abandon);
             return abandoned;
         }
@@ -526,6 +559,9 @@ impl MutexGuard<'_> {
 
 impl Drop for MutexGuard<'_> {
     fn drop(&mut self) {
-        release(&self.mutex.object, panicked_since(self.panicking_at_lock));
+        release(
+            &self.mutex.object,
+            panicked_since(self.taken.panicking_at_lock()),
+        );
     }
 }

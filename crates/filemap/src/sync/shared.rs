@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytemuck::Pod;
 
-use super::mutex::{acquire, panicked_since, release};
+use super::mutex::{acquire, panicked_since, release, Taken};
 use super::{timeout_error, ObjectOptions};
 use crate::copy::{copy_from_shared, copy_to_shared, load_small, store_small, SMALL};
 use crate::error::{Error, Result};
@@ -389,8 +389,7 @@ impl<T: Pod> SharedMutex<T> {
             owner: self,
             value,
             read: value,
-            abandoned,
-            panicking_at_lock: std::thread::panicking(),
+            taken: Taken::new(abandoned, std::thread::panicking()),
             _not_send: PhantomData,
         })
     }
@@ -423,10 +422,9 @@ pub struct SharedMutexGuard<'a, T: Pod> {
     /// The value as read: only a changed value is written back, so a lock that only looks
     /// does not dirty the shared cache line for the other processes.
     read: T,
-    abandoned: bool,
-    /// Whether the thread was unwinding from a panic when it took the lock (see
-    /// `mutex::panicked_since`).
-    panicking_at_lock: bool,
+    /// Abandoned or not, and whether the thread was unwinding from a panic when it took
+    /// the lock (see `mutex::Taken`).
+    taken: Taken,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -448,7 +446,7 @@ impl<T: Pod> SharedMutexGuard<'_, T> {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn abandoned(&self) -> bool {
-        self.abandoned
+        self.taken.abandoned()
     }
 
     /// The value in shared memory, in place. Reading or writing through it while this
@@ -490,7 +488,7 @@ impl<T: Pod + std::fmt::Debug> std::fmt::Debug for SharedMutexGuard<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SharedMutexGuard")
             .field("value", &self.value)
-            .field("abandoned", &self.abandoned)
+            .field("abandoned", &self.taken.abandoned())
             .finish()
     }
 }
@@ -503,7 +501,7 @@ impl<T: Pod> Drop for SharedMutexGuard<'_, T> {
         // changed, and the shared one stays as it was read (the mutex is left abandoned,
         // on Linux: see `release`). (A guard taken during the unwinding, in a destructor,
         // ran its whole critical section: written back, as usual.)
-        let panicked = panicked_since(self.panicking_at_lock);
+        let panicked = panicked_since(self.taken.panicking_at_lock());
         if bytemuck::bytes_of(&self.value) != bytemuck::bytes_of(&self.read)
             && !self.owner.object.inherited()
             && !panicked
