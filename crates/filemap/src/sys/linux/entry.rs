@@ -837,13 +837,8 @@ impl Entry {
     pub(crate) fn foreign_backing_file(&self, file: &std::fs::File) -> Option<String> {
         use std::os::unix::fs::MetadataExt;
         let owner = self.foreign_owner_uid()?;
-        let file_owner = file.metadata().ok()?.uid();
-        (file_owner != owner).then(|| {
-            format!(
-                "the object is uid {owner}'s, the file uid {file_owner}'s: another user's \
-                 object may name only a file of its own"
-            )
-        })
+        let m = file.metadata().ok()?;
+        super::foreign_file_problem(FileType::from_raw_mode(m.mode()), m.uid(), owner)
     }
 
     /// The uid of this entry's owner if it is another user (not root): whose files alone

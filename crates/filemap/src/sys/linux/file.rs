@@ -34,7 +34,9 @@ pub(crate) fn open_file(request: &FileRequest<'_>) -> std::io::Result<File> {
         flags |= OFlags::NOFOLLOW;
     }
     let at = rustix::fs::open(request.path, flags, Mode::empty())?;
-    let not_a_file = match FileType::from_raw_mode(rustix::fs::fstat(&at)?.st_mode) {
+    let st = rustix::fs::fstat(&at)?;
+    let kind = FileType::from_raw_mode(st.st_mode);
+    let not_a_file = match kind {
         FileType::Fifo => Some("it is a FIFO (a named pipe), not a file"),
         FileType::Socket => Some("it is a socket, not a file"),
         FileType::Symlink => Some("it is a symbolic link, put where the file was"),
@@ -48,8 +50,6 @@ pub(crate) fn open_file(request: &FileRequest<'_>) -> std::io::Result<File> {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
     }
     if let Some(owner) = request.foreign_owner {
-        let st = rustix::fs::fstat(&at)?;
-        let kind = FileType::from_raw_mode(st.st_mode);
         if let Some(problem) = foreign_file_problem(kind, st.st_uid, owner) {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::PermissionDenied,
