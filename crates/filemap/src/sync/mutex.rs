@@ -18,8 +18,9 @@ use super::held;
 /// Locks `object` for this thread. `Ok(None)`: not acquired within `timeout`. Inlined
 /// (into `SharedMutex<T>`'s methods, which are made in the user's crate, too): its call
 /// and `release`'s cost a `SharedMutex<u64>` lock and unlock a third more, and which
-/// calls the user's crate inlined changed with code far from them.
-#[inline]
+/// calls the user's crate inlined changed with code far from them (a hint was not enough:
+/// with two callers there, the user's crate stopped inlining it).
+#[inline(always)]
 pub(crate) fn acquire(
     object: &sys::MutexObject,
     name: &Name,
@@ -27,9 +28,7 @@ pub(crate) fn acquire(
 ) -> Result<Option<bool>> {
     let id = object.identity();
     if !held::claim(id) {
-        return Err(Error::WouldDeadlock {
-            name: name.to_string(),
-        });
+        return Err(would_deadlock(name));
     }
     let locked = object.lock(timeout, name);
     if !matches!(locked, Ok(Some(_))) {
@@ -41,11 +40,18 @@ pub(crate) fn acquire(
 /// `Error::WouldDeadlock` if this thread holds `object` already.
 fn refuse_relock(object: &sys::MutexObject, name: &Name) -> Result<()> {
     if held::holds(object.identity()) {
-        return Err(Error::WouldDeadlock {
-            name: name.to_string(),
-        });
+        return Err(would_deadlock(name));
     }
     Ok(())
+}
+
+/// The error for a lock this thread holds already (out of the lock's fast path).
+#[cold]
+#[inline(never)]
+fn would_deadlock(name: &Name) -> Error {
+    Error::WouldDeadlock {
+        name: name.to_string(),
+    }
 }
 
 /// Unlocks what `acquire` locked (through its guard), left abandoned if `abandon`. A guard
@@ -290,6 +296,7 @@ impl NamedMutex {
     /// assert!(m.try_lock()?.is_some());
     /// # Ok::<(), filemap::Error>(())
     /// ```
+    #[inline]
     pub fn lock(&self) -> Result<MutexGuard<'_>> {
         let abandoned = acquire(&self.object, &self.name, None)?.expect("no timeout");
         Ok(self.guard(abandoned))
@@ -435,6 +442,7 @@ impl NamedMutex {
         self.guard(abandoned)
     }
 
+    #[inline]
     fn guard(&self, abandoned: bool) -> MutexGuard<'_> {
         MutexGuard {
             mutex: self,

@@ -300,6 +300,7 @@ fn open_error(name: &Name, writable: bool, e: Errno) -> Error {
 impl Entry {
     /// The entry's descriptor (the memory of a memory-backed object, or the header of a
     /// file-backed one).
+    #[inline]
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }

@@ -123,6 +123,7 @@ impl Owner {
     /// `exec`) inherits the handle, and with it the token (not its liveness lock), which
     /// would let it lock as its parent and unlock its parent's lock. Told by the fork
     /// generation, not the pid: a grandchild may have its dead grandparent's pid.
+    #[inline]
     pub(crate) fn is_this_process(&self) -> bool {
         self.generation == super::fork_generation()
     }

@@ -66,6 +66,7 @@ impl SyncMemory {
         })
     }
 
+    #[inline]
     pub(super) fn word(&self, index: usize) -> &AtomicU32 {
         debug_assert!(index * 4 + 4 <= SYNC_AREA);
         // SAFETY: the data area is at least SYNC_AREA bytes, page-aligned, mapped while
@@ -94,12 +95,14 @@ impl SyncMemory {
     }
 
     /// The user's data, right after the synchronisation words.
+    #[inline]
     pub(crate) fn data(&self) -> *mut u8 {
         // SAFETY: the data area is SYNC_AREA bytes plus the user's value.
         unsafe { self.view.ptr().add(SYNC_AREA) }
     }
 
     /// Identifies the object within this process (for detecting relocking).
+    #[inline]
     pub(crate) fn identity(&self) -> u64 {
         self.identity
     }
@@ -131,11 +134,18 @@ impl SyncMemory {
     pub(crate) fn intact(&self) -> Result<()> {
         match self.lost() {
             None => Ok(()),
-            Some(offset) => Err(Error::PageFault {
-                name: self.name.to_string(),
-                offset,
-                truncated: self.truncated(),
-            }),
+            Some(offset) => Err(self.lost_at(offset)),
+        }
+    }
+
+    /// The error for memory lost from `offset` (kept out of the callers' fast paths).
+    #[cold]
+    #[inline(never)]
+    fn lost_at(&self, offset: u64) -> Error {
+        Error::PageFault {
+            name: self.name.to_string(),
+            offset,
+            truncated: self.truncated(),
         }
     }
 }
@@ -576,6 +586,7 @@ impl MutexObject {
         }
     }
 
+    #[inline]
     pub(crate) fn data(&self) -> *mut u8 {
         self.memory.data()
     }
@@ -586,10 +597,12 @@ impl MutexObject {
     }
 
     /// `Error::PageFault` if the object's memory was lost (its entry cut short).
+    #[inline]
     pub(crate) fn intact(&self) -> Result<()> {
         self.memory.intact()
     }
 
+    #[inline]
     pub(crate) fn identity(&self) -> u64 {
         self.memory.identity()
     }
@@ -613,6 +626,7 @@ pub(crate) struct EventObject {
 
 impl EventObject {
     /// Identifies the object (its entry's device and inode) within this process.
+    #[inline]
     pub(crate) fn identity(&self) -> u64 {
         self.memory.identity()
     }
@@ -666,6 +680,7 @@ pub(crate) struct SemaphoreObject {
 
 impl SemaphoreObject {
     /// Identifies the object (its entry's device and inode) within this process.
+    #[inline]
     pub(crate) fn identity(&self) -> u64 {
         self.memory.identity()
     }
