@@ -173,14 +173,21 @@ impl Subscriber {
         let slot = self.my_slot();
         // A subscriber killed asleep in this slot left itself counted: not any more. (Never
         // below 0: a total lower than the slot's count, which another process wrote, must
-        // not wrap round to look like four billion sleepers.)
+        // not stay wrapped round to look like four billion sleepers. One subtraction and
+        // at most one compare-and-swap, as `Sleep::add_sleeper`: no loop another process's
+        // writes could keep going.)
         let stale = slot.asleep().swap(0, Ordering::AcqRel);
         if stale > 0 {
-            let _ = area
-                .all_asleep()
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |all| {
-                    Some(all.saturating_sub(stale))
-                });
+            let all = area.all_asleep();
+            let before = all.fetch_sub(stale, Ordering::AcqRel);
+            if before < stale {
+                let _ = all.compare_exchange(
+                    before.wrapping_sub(stale),
+                    0,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                );
+            }
         }
         let state = slot.state().load(Ordering::Acquire);
         slot.state()
