@@ -322,6 +322,8 @@ fn entry_json(e: &EntryInfo) -> serde_json::Value {
         "size": e.size,
         // (Not known of an entry this process may not read.)
         "persistent": if persistence_known(e) { json!(e.persistent) } else { json!(null) },
+        // (The keys `info --foreign --json` prints too.)
+        "foreign": false,
         "file": e.file.as_ref().map(|p| p.display().to_string()),
         // (A holder whose process this one cannot see: null, as `?` in the table.)
         "holders": e.holders.as_ref().map(|pids| {
@@ -589,7 +591,10 @@ fn info_foreign(name: &str, as_json: bool) -> Outcome {
     if as_json {
         outln!(
             "{}",
-            json!({"name": name, "kind": "foreign", "size": m.len(), "foreign": true})
+            // (The keys an object's `info --json` starts with: a segment stays until it
+            // is removed, and has no file.)
+            json!({"name": name, "kind": "foreign", "size": m.len(), "persistent": true,
+                   "foreign": true, "file": null})
         );
     } else {
         let rows = vec![

@@ -249,7 +249,7 @@ enum Command {
         global: bool,
         /// The command and its arguments, after `--`.
         #[arg(last = true, required = true, value_name = "COMMAND")]
-        command: Vec<String>,
+        command: Vec<std::ffi::OsString>,
     },
     /// Wait for any (or, with --all, every) one of named events, semaphores and mutexes.
     ///
@@ -402,7 +402,7 @@ enum Command {
         count: Option<u64>,
         /// The command and its arguments, after `--`.
         #[arg(last = true, required = true, value_name = "COMMAND")]
-        command: Vec<String>,
+        command: Vec<std::ffi::OsString>,
     },
     /// Send standard input as one request to a service's server and print the response.
     ///

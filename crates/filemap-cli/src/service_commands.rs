@@ -3,6 +3,7 @@
 //! back as the response; the client sends its standard input as one request and prints
 //! the response as it arrives.
 
+use std::ffi::{OsStr, OsString};
 use std::io::{self, Read, Write};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -37,12 +38,13 @@ pub fn serve(
     name: &str,
     create: &CreateService,
     count: Option<u64>,
-    command: &[String],
+    command: &[OsString],
 ) -> Outcome {
     let name = scoped_name(name, create.global)?;
     // A command that cannot run would fail every request.
     if let Some(why) = not_runnable(&command[0]) {
-        return Err(Failure::Error(format!("cannot run {}: {why}", command[0])));
+        let program = command[0].to_string_lossy();
+        return Err(Failure::Error(format!("cannot run {program}: {why}")));
     }
     // Before the service is made: a signal is not lost, and it closes the service.
     let termination = Termination::catch_sliced()?;
@@ -107,7 +109,7 @@ pub fn serve(
 /// is; a bare name in PATH's directories (Unix: `/bin:/usr/bin` without PATH, as `execvp`),
 /// or on Windows, with `.exe` added when it has no extension, in this program's directory,
 /// the system directory, the Windows directory, then PATH's.
-fn not_runnable(program: &str) -> Option<&'static str> {
+fn not_runnable(program: &OsStr) -> Option<&'static str> {
     let path = std::path::Path::new(program);
     if path.components().count() > 1 || path.is_absolute() {
         return match path.metadata() {
@@ -184,7 +186,7 @@ fn answer(
     id: RequestId,
     served: u64,
     request: Vec<u8>,
-    command: &[String],
+    command: &[OsString],
     termination: &Termination,
 ) -> Result<Answered, Failure> {
     // A client that gave up while its request waited (behind a slow one) wants no answer.
@@ -205,7 +207,7 @@ fn answer(
         // (It could when the server started: it was removed since, say.) The request
         // fails, as a shell's command that cannot run does (127), and the server goes on.
         Err(e) => {
-            let reason = format!("cannot run {}: {e}", command[0]);
+            let reason = format!("cannot run {}: {e}", command[0].to_string_lossy());
             errln!(
                 "filemap: {reason} (request {served}, client {})",
                 id.client()
@@ -238,7 +240,7 @@ fn answer(
             errln!(
                 "filemap: client {} left; its {} was stopped",
                 id.client(),
-                command[0]
+                command[0].to_string_lossy()
             );
         }
         return Ok(match streamed? {
@@ -283,10 +285,10 @@ impl Running {
         &mut self,
         server: &mut Server,
         status: io::Result<std::process::ExitStatus>,
-        command: &[String],
+        command: &[OsString],
         termination: &Termination,
     ) -> Result<(), Failure> {
-        let program = &command[0];
+        let program = command[0].to_string_lossy();
         let status = status
             .map_err(|e| Failure::Error(format!("the end of {program} was not seen: {e}")))?;
         let id = self.id;
@@ -351,7 +353,7 @@ fn respond_sliced(
 fn finish_ended(
     server: &mut Server,
     running: Vec<Running>,
-    command: &[String],
+    command: &[OsString],
     termination: &Termination,
 ) -> Result<Vec<Running>, Failure> {
     let mut still = Vec::with_capacity(running.len());
@@ -363,7 +365,7 @@ fn finish_ended(
                 errln!(
                     "filemap: client {} left; its {} was stopped",
                     r.id.client(),
-                    command[0]
+                    command[0].to_string_lossy()
                 );
             }
             None => still.push(r),

@@ -2,6 +2,7 @@
 //! synchronisation objects from the shell.
 
 use crate::output::{errln, outln};
+use std::ffi::OsString;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use crate::outcome::{Failure, Outcome};
 use crate::signals::{interrupted, wait_interruptibly, wait_passing_signals, Termination};
 
 /// `filemap lock NAME [--timeout DUR] -- COMMAND...`
-pub fn lock(name: Name, timeout: Option<Duration>, command: &[String]) -> Outcome {
+pub fn lock(name: Name, timeout: Option<Duration>, command: &[OsString]) -> Outcome {
     // Before the mutex is made: a signal while it waits is not lost, and it closes the
     // mutex; one while the command runs is passed on to the command, waited for.
     let termination = Termination::catch()?;
@@ -46,7 +47,10 @@ pub fn lock(name: Name, timeout: Option<Duration>, command: &[String]) -> Outcom
             } else {
                 126
             };
-            errln!("filemap: error: cannot run {}: {e}", command[0]);
+            errln!(
+                "filemap: error: cannot run {}: {e}",
+                command[0].to_string_lossy()
+            );
             return Ok(ExitCode::from(code));
         }
     };

@@ -1041,6 +1041,28 @@ fn lock_reports_abandoned_after_kill_9_and_proceeds() {
     drop(holder);
 }
 
+/// `filemap lock` passes its command's arguments on as they are, bytes that are not UTF-8
+/// too, as flock(1) does (they were a usage error, exit 2, and the command never ran).
+#[test]
+#[cfg(unix)]
+fn lock_passes_arguments_that_are_not_utf8_unchanged() {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let ns = Ns::new();
+    let odd = std::ffi::OsString::from_vec(b"caf\xe9".to_vec());
+    let out = ns
+        .cmd(&["lock", "odd", "--", "printf", "%s"])
+        .arg(&odd)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, odd.as_bytes());
+}
+
 #[test]
 fn lock_runs_the_command_and_returns_its_status() {
     let ns = Ns::new();
@@ -1390,6 +1412,21 @@ fn foreign_segments_from_the_shell() {
     let info = json(&ns.ok(&["info", &name, "--foreign", "--json"]));
     assert_eq!(info["size"], 4096);
     assert_eq!(info["foreign"], true);
+    // An object's `info --json` has every key a segment's has (it lacked `foreign`, and
+    // the segment's `persistent` and `file`), and more.
+    ns.ok(&["create", "own", "--size", "4KiB", "--persistent"]);
+    let own_info = json(&ns.ok(&["info", "own", "--json"]));
+    ns.ok(&["rm", "own"]);
+    for key in keys(&info) {
+        assert!(
+            own_info.get(&key).is_some(),
+            "{key} missing from {own_info}"
+        );
+    }
+    assert_eq!(
+        (&own_info["foreign"], &info["persistent"], &info["file"]),
+        (&false.into(), &true.into(), &serde_json::Value::Null)
+    );
     // Without --foreign it is not a filemap object.
     assert_eq!(ns.run(&["dump", &name]).status.code(), Some(1));
     ns.ok(&["rm", &name, "--foreign"]);
