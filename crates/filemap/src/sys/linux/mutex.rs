@@ -260,11 +260,12 @@ fn lock_held(
         // Straight to the compare-and-swap (like `pthread_mutex_trylock`): asking for the
         // line exclusively catches a holder's unlock-and-relock window more often than
         // watching it shared does, and a turn-taking partner gets its turn sooner.
-        if state
-            .compare_exchange(0, mine, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-        {
-            return Some(Locked::Normally);
+        match state.compare_exchange(0, mine, Ordering::Acquire, Ordering::Relaxed) {
+            Ok(_) => return Some(Locked::Normally),
+            // Free, with the waiters bit (a sleeper armed it, see `arm`): taken below,
+            // keeping the bit, without spinning first.
+            Err(WAITERS) => break,
+            Err(_) => {}
         }
     }
     // From here on the state keeps the waiters bit: others may be asleep too.
@@ -395,13 +396,18 @@ pub(crate) fn looks_free(state: &AtomicU32, entry: BorrowedFd<'_>, check_owner: 
     owner == 0 || ((check_owner || owner == ABANDONED_BY_THREAD) && !owner_alive(entry, owner))
 }
 
-/// Readies a sleep on the mutex: sets the waiters bit if it is held, so that its unlock
-/// wakes a sleeper; the value to sleep on.
+/// Readies a sleep on the mutex: sets the waiters bit, so that the unlock of whoever holds
+/// it by the time the sleep begins wakes a sleeper; the value to sleep on. Set on a free
+/// mutex too: noted free without it, the mutex could be locked and unlocked by another
+/// process between this and the sleep (the look after arming finding it held), its
+/// unlock waking nobody, and the sleep, comparing the word with the free value noted,
+/// would begin while the mutex is free (until its next look, 100 ms on). With it, a
+/// locker takes the mutex with the bit, and its unlock wakes the sleep.
 pub(crate) fn arm(state: &AtomicU32) -> u32 {
     let mut current = state.load(Ordering::Relaxed);
     // Bounded: another process rewriting the word cannot keep this loop going.
     for _ in 0..64 {
-        if current & !WAITERS == 0 || current & WAITERS != 0 {
+        if current & WAITERS != 0 {
             break;
         }
         match state.compare_exchange(
@@ -495,7 +501,28 @@ pub(crate) fn abandon(state: &AtomicU32, me: &Owner) {
 
 #[cfg(test)]
 mod tests {
-    use super::{random_token, WAITERS};
+    use super::{arm, lock, random_token, unlock, Locked, Owner, WAITERS};
+    use crate::Name;
+    use std::os::fd::AsFd;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// A sleep readied on a free mutex is not slept through a lock and unlock by another
+    /// handle that come before it: the word no longer holds the value noted (the kernel's
+    /// compare ends the sleep at once), or the unlock wakes it.
+    #[test]
+    fn a_sleep_armed_on_a_free_mutex_sees_a_lock_and_unlock_before_it() {
+        let entry = tempfile::tempfile().unwrap();
+        let state = AtomicU32::new(0);
+        let other = Owner::new(entry.as_fd(), &state, &Name::new("arm-test").unwrap()).unwrap();
+        let noted = arm(&state);
+        let locked = lock(&state, entry.as_fd(), &other, None);
+        assert_eq!(locked, Some(Locked::Normally));
+        let held = state.load(Ordering::Relaxed);
+        assert_ne!(held, noted, "the sleep would begin on a held mutex's word");
+        assert_ne!(held & WAITERS, 0, "the unlock would wake nobody");
+        unlock(&state);
+        assert_eq!(state.load(Ordering::Relaxed), 0);
+    }
 
     #[test]
     fn tokens_are_31_bits_nonzero_and_differ() {

@@ -193,18 +193,22 @@ fn place(entry: Entry) -> std::io::Result<&'static Shard> {
             return Ok(shard);
         }
     }
-    let shard: &'static Shard = Box::leak(Box::new(Shard {
+    let leaked: *mut Shard = Box::into_raw(Box::new(Shard {
         entries: Mutex::new(vec![entry]),
         control: AtomicU32::new(0),
     }));
+    // SAFETY: from `Box::into_raw`: valid, and never freed once the thread has started.
+    let shard: &'static Shard = unsafe { &*leaked };
     if let Err(e) = std::thread::Builder::new()
         .name("filemap-waiter".into())
         .spawn(move || run(shard))
     {
-        // SAFETY: `shard` came from `Box::leak` above, and the thread that was to use it
-        // never started (its closure, the only other holder of the reference, is gone):
-        // nothing refers to it any more. Freed, with the entry (its waker, its handle).
-        drop(unsafe { Box::from_raw(std::ptr::from_ref(shard).cast_mut()) });
+        // SAFETY: `leaked` came from `Box::into_raw` above, and the thread that was to use
+        // it never started (its closure, the only other holder of a reference, is gone):
+        // nothing refers to it any more. Freed through the pointer the box gave (not one
+        // made from the shared reference, which may not write), with the entry (its
+        // waker, its handle).
+        drop(unsafe { Box::from_raw(leaked) });
         return Err(e);
     }
     all.push(shard);
