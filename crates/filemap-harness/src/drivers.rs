@@ -502,9 +502,7 @@ pub fn cache_line_latency() -> Result<Latency> {
     let r = round_trips(64, || {
         value += 1; // odd: the partner's turn
         word.store(value, Ordering::Release);
-        while word.load(Ordering::Acquire) != value + 1 {
-            std::hint::spin_loop();
-        }
+        spin_until(word, value + 1)?;
         value += 1;
         Ok(())
     });
@@ -528,8 +526,7 @@ pub fn futex_latency() -> Result<Latency> {
         i += 1;
         ping.store(i, Ordering::Release);
         futex_wake(ping);
-        futex_wait_for(pong, i);
-        Ok(())
+        futex_wait_for(pong, i)
     });
     ping.store(u32::MAX, Ordering::Release);
     futex_wake(ping);
@@ -542,16 +539,34 @@ pub(crate) fn futex_wake(word: &std::sync::atomic::AtomicU32) {
     let _ = rustix::thread::futex::wake(word, rustix::thread::futex::Flags::empty(), 1);
 }
 
+/// Sleeps until `word` holds `value` (or `u32::MAX`, the end); an error if that takes more
+/// than [`PARTNER_PATIENCE`] (the other process died: neither side may wait for ever). The
+/// clock is read only once a sleep has ended without the value.
 #[cfg(target_os = "linux")]
-pub(crate) fn futex_wait_for(word: &std::sync::atomic::AtomicU32, value: u32) {
+pub(crate) fn futex_wait_for(word: &std::sync::atomic::AtomicU32, value: u32) -> Result<()> {
+    let slice = rustix::thread::futex::Timespec {
+        tv_sec: 1,
+        tv_nsec: 0,
+    };
+    let mut since: Option<Instant> = None;
+    let mut slept = false;
     loop {
         let now = word.load(Ordering::Acquire);
         if now == value || now == u32::MAX {
-            return;
+            return Ok(());
         }
-        let _ = rustix::thread::futex::wait(word, rustix::thread::futex::Flags::empty(), now, None);
+        if slept && since.get_or_insert_with(Instant::now).elapsed() >= PARTNER_PATIENCE {
+            return Err(err("the other process of the ping-pong stopped answering"));
+        }
+        let flags = rustix::thread::futex::Flags::empty();
+        let _ = rustix::thread::futex::wait(word, flags, now, Some(&slice));
+        slept = true;
     }
 }
+
+/// How long one process of a ping-pong or hand-off waits for the other before it takes it
+/// for dead and gives up.
+pub(crate) const PARTNER_PATIENCE: Duration = Duration::from_secs(10);
 
 /// 1 MiB messages one way: the sender copies each in, the receiver copies each out.
 pub fn filemap_throughput(mode: WaitMode) -> Result<f64> {
@@ -594,7 +609,8 @@ pub(crate) fn spin_until(flag: &AtomicU64, value: u64) -> Result<()> {
     while flag.load(Ordering::Acquire) != value {
         std::hint::spin_loop();
         spins = spins.wrapping_add(1);
-        if spins % 4096 == 0 && since.get_or_insert_with(Instant::now).elapsed().as_secs() >= 10 {
+        if spins % 4096 == 0 && since.get_or_insert_with(Instant::now).elapsed() >= PARTNER_PATIENCE
+        {
             return Err(err("the other process of the hand-off stopped answering"));
         }
     }

@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use filemap::channel::{Receiver, Sender};
 use filemap::inbox::InboxSender;
@@ -13,7 +13,7 @@ use filemap::Mapping;
 
 use crate::drivers::{
     ack_bytes, hand_off_views, message_round, parse_mode, spin_until, StopFlag, HAND_OFF_BUFFERS,
-    MANY_PARTIES_MESSAGE,
+    MANY_PARTIES_MESSAGE, PARTNER_PATIENCE,
 };
 #[cfg(target_os = "linux")]
 use crate::drivers::{futex_wait_for, futex_wake};
@@ -211,6 +211,10 @@ fn run_partner_role(role: &str, args: &[String]) -> Result<()> {
             // SAFETY: bytes 0..8 are reached only as this word, here and in the measuring
             // process, and the mapping is not cut short.
             let word: &AtomicU64 = unsafe { v.atomic_u64(0)? };
+            // Echoes each odd value (the measuring process's turn) until the end, giving up
+            // once the word has not changed for `PARTNER_PATIENCE` (the measuring process
+            // died: an orphan must not spin for ever).
+            let (mut last, mut spins, mut since) = (0u64, 0u32, Instant::now());
             loop {
                 let now = word.load(Ordering::Acquire);
                 if now == u64::MAX {
@@ -220,6 +224,14 @@ fn run_partner_role(role: &str, args: &[String]) -> Result<()> {
                     word.store(now + 1, Ordering::Release);
                 }
                 std::hint::spin_loop();
+                spins = spins.wrapping_add(1);
+                if spins % 4096 == 0 {
+                    if now != last {
+                        (last, since) = (now, Instant::now());
+                    } else if since.elapsed() >= PARTNER_PATIENCE {
+                        return Err(err("the measuring process stopped answering"));
+                    }
+                }
             }
         }
         #[cfg(target_os = "linux")]
@@ -231,7 +243,7 @@ fn run_partner_role(role: &str, args: &[String]) -> Result<()> {
             let (ping, pong) = unsafe { (v.atomic_u32(0)?, v.atomic_u32(64)?) };
             let mut i = 1u32;
             loop {
-                futex_wait_for(ping, i);
+                futex_wait_for(ping, i)?;
                 if ping.load(Ordering::Acquire) == u32::MAX {
                     break;
                 }
