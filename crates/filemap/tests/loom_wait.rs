@@ -11,6 +11,14 @@
 //!    if it sees a sleeper (bumping the sequence word, then waking).
 //! 2. A mutex: the holder unlocks by swapping the word to 0 and wakes only if the waiters
 //!    bit was set; the future sets that bit when it readies its sleep.
+//! 3. A mutex freed just before the future readies its sleep, and locked and unlocked by
+//!    another process between that and the future's look again: the future sets the bit
+//!    on the free mutex too (noted free without it, the sleep compared the word with 0
+//!    after that unlock, which woke nobody, and slept while the mutex was free).
+//! 4. A semaphore whose unit another process takes and gives back between the future's
+//!    readying of its sleep and its look again: the future sleeps on the count as empty
+//!    (noted with the unit, the sleep compared the count with 1 after the release, which
+//!    found it counted but not yet asleep, and slept with a unit there).
 //!
 //! The futex is modelled as the kernel makes it: the compare and the sleep are one step
 //! under the futex's lock, which the wake takes too.
@@ -101,6 +109,7 @@ fn a_registered_future_is_woken_by_a_later_publication() {
 const WAITERS: u32 = 1 << 31;
 const HOLDER: u32 = 7;
 const ME: u32 = 9;
+const OTHER: u32 = 11;
 
 #[test]
 fn a_registered_lock_future_is_woken_by_the_unlock() {
@@ -118,52 +127,178 @@ fn a_registered_lock_future_is_woken_by_the_unlock() {
                 }
             })
         };
-        // `mutex::try_take`: free (keeping the waiters bit) or not.
-        let try_take = |state: &AtomicU32| {
-            let current = state.load(Ordering::Relaxed);
-            current & !WAITERS == 0
-                && state
-                    .compare_exchange(
-                        current,
-                        ME | (current & WAITERS),
-                        Ordering::Acquire,
-                        Ordering::Relaxed,
-                    )
-                    .is_ok()
-        };
-        let mut waiter = None;
-        let mut taken = try_take(&state);
-        if !taken {
-            // `mutex::arm`: the waiters bit on a held mutex; the value to sleep on.
-            let mut expected = state.load(Ordering::Relaxed);
-            while expected & !WAITERS != 0 && expected & WAITERS == 0 {
-                match state.compare_exchange(
-                    expected,
-                    expected | WAITERS,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => expected |= WAITERS,
-                    Err(now) => expected = now,
+        let waiter = poll_lock_future(&state, &futex, &registered, &fired);
+        holder.join().unwrap();
+        finish_lock_future(&state, waiter, &fired);
+    });
+}
+
+#[test]
+fn a_lock_future_armed_on_a_free_mutex_is_woken_by_a_lock_and_unlock_before_its_sleep() {
+    loom::model(|| {
+        let state = Arc::new(AtomicU32::new(HOLDER));
+        let futex = Arc::new(Futex::default());
+        let registered = Arc::new(Mutex::new(None));
+        let fired = Arc::new(AtomicBool::new(false));
+        // The holder unlocks, then another process's handle locks (`mutex::lock`: the fast
+        // path, or, free with the waiters bit, taken keeping the bit) and unlocks.
+        let others = {
+            let (state, futex) = (state.clone(), futex.clone());
+            thread::spawn(move || {
+                if state.swap(0, Ordering::Release) & WAITERS != 0 {
+                    futex.wake();
                 }
+                let current = state.load(Ordering::Relaxed);
+                let locked = current & !WAITERS == 0
+                    && state
+                        .compare_exchange(
+                            current,
+                            OTHER | (current & WAITERS),
+                            Ordering::Acquire,
+                            Ordering::Relaxed,
+                        )
+                        .is_ok();
+                if locked && state.swap(0, Ordering::Release) & WAITERS != 0 {
+                    futex.wake();
+                }
+            })
+        };
+        let waiter = poll_lock_future(&state, &futex, &registered, &fired);
+        others.join().unwrap();
+        finish_lock_future(&state, waiter, &fired);
+    });
+}
+
+/// `mutex::try_take`: free (keeping the waiters bit) or not.
+fn try_take(state: &AtomicU32) -> bool {
+    let current = state.load(Ordering::Relaxed);
+    current & !WAITERS == 0
+        && state
+            .compare_exchange(
+                current,
+                ME | (current & WAITERS),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+}
+
+/// A lock future's poll: look, arm (`mutex::arm`: the waiters bit, held or free; the value
+/// to sleep on), look again, register. The waiter thread, if it registered.
+fn poll_lock_future(
+    state: &Arc<AtomicU32>,
+    futex: &Arc<Futex>,
+    registered: &Arc<Mutex<Option<u32>>>,
+    fired: &Arc<AtomicBool>,
+) -> Option<thread::JoinHandle<()>> {
+    if try_take(state) {
+        return None;
+    }
+    let mut expected = state.load(Ordering::Relaxed);
+    while expected & WAITERS == 0 {
+        match state.compare_exchange(
+            expected,
+            expected | WAITERS,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => expected |= WAITERS,
+            Err(now) => expected = now,
+        }
+    }
+    if try_take(state) {
+        return None;
+    }
+    *registered.lock().unwrap() = Some(expected);
+    Some(waiter_thread(
+        registered.clone(),
+        state.clone(),
+        futex.clone(),
+        fired.clone(),
+    ))
+}
+
+/// Once the other threads are done: a registered future was fired, and takes the lock.
+fn finish_lock_future(
+    state: &AtomicU32,
+    waiter: Option<thread::JoinHandle<()>>,
+    fired: &AtomicBool,
+) {
+    let taken = match waiter {
+        None => true,
+        Some(waiter) => {
+            waiter.join().unwrap();
+            assert!(fired.load(Ordering::Acquire));
+            try_take(state)
+        }
+    };
+    assert!(taken, "the future takes the lock once it is free");
+}
+
+#[test]
+fn a_semaphore_future_is_woken_by_a_unit_taken_and_given_back_before_its_sleep() {
+    loom::model(|| {
+        let count = Arc::new(AtomicU32::new(0));
+        let sleepers = Arc::new(AtomicU32::new(0));
+        let futex = Arc::new(Futex::default());
+        let registered = Arc::new(Mutex::new(None));
+        let fired = Arc::new(AtomicBool::new(false));
+        // `semaphore_release`: the unit, then a wake if a sleeper is counted. (The code's
+        // accesses are sequentially consistent; loom models such an access as acquire and
+        // release only, so the fences say their single order here.)
+        let release = |count: &AtomicU32, sleepers: &AtomicU32, futex: &Futex| {
+            count.fetch_add(1, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            if sleepers.load(Ordering::SeqCst) > 0 {
+                futex.wake();
             }
-            taken = try_take(&state);
-            if !taken {
+        };
+        // One process releases a unit; another takes it if it is there, and gives it back.
+        let others = {
+            let (count, sleepers, futex) = (count.clone(), sleepers.clone(), futex.clone());
+            thread::spawn(move || {
+                release(&count, &sleepers, &futex);
+                if take(&count) {
+                    release(&count, &sleepers, &futex);
+                }
+            })
+        };
+        // The future's poll: look, arm (`waits::arm`: counted, the count noted as empty),
+        // look again, register.
+        let mut waiter = None;
+        let mut taken = take(&count);
+        if !taken {
+            sleepers.fetch_add(1, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            let expected = 0;
+            taken = take(&count);
+            if taken {
+                sleepers.fetch_sub(1, Ordering::SeqCst);
+            } else {
                 *registered.lock().unwrap() = Some(expected);
                 waiter = Some(waiter_thread(
                     registered.clone(),
-                    state.clone(),
+                    count.clone(),
                     futex.clone(),
                     fired.clone(),
                 ));
             }
         }
-        holder.join().unwrap();
+        others.join().unwrap();
         if let Some(waiter) = waiter {
             waiter.join().unwrap();
             assert!(fired.load(Ordering::Acquire));
-            taken = try_take(&state);
+            taken = take(&count);
         }
-        assert!(taken, "the future takes the lock once it is free");
+        assert!(taken, "the future takes the unit once it is there");
     });
+}
+
+/// `semaphore_take_now`: a unit if there is one.
+fn take(count: &AtomicU32) -> bool {
+    let c = count.load(Ordering::SeqCst);
+    c > 0
+        && count
+            .compare_exchange(c, c - 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
 }
