@@ -178,10 +178,10 @@ pub fn run(command: Command) -> Outcome {
         Command::Sem { action } => crate::sync_commands::sem(action),
         Command::Bench {
             what: BenchWhat::Channel { json },
-        } => print_report(measuring("channel", || filemap_harness::channel(json))?),
+        } => bench("channel", move || filemap_harness::channel(json)),
         Command::Bench {
             what: BenchWhat::Pubsub { json },
-        } => print_report(measuring("pubsub", || filemap_harness::pubsub(json))?),
+        } => bench("pubsub", move || filemap_harness::pubsub(json)),
         Command::BenchPartner { args } => {
             filemap_harness::partner_main(&args)?;
             Ok(ExitCode::SUCCESS)
@@ -191,14 +191,19 @@ pub fn run(command: Command) -> Outcome {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-/// Runs a `bench` measurement, with a spinner and the time so far on standard error when
-/// that is a terminal (it ticks once a second, so as not to disturb what it waits for).
-fn measuring(
+/// Runs a `bench` measurement on a thread of its own, with a spinner and the time so far
+/// on standard error when that is a terminal (it ticks once a second, so as not to disturb
+/// what it waits for). A signal (Ctrl-C in the minute it takes) stops it cleanly: the
+/// benchmark's namespace directory goes, its partner processes are killed with it (Linux;
+/// elsewhere they end as their peers go, or within 10 s) and the command exits 130.
+fn bench(
     what: &str,
-    measure: impl FnOnce() -> filemap_harness::Result<String>,
-) -> filemap_harness::Result<String> {
+    measure: impl FnOnce() -> filemap_harness::Result<String> + Send + 'static,
+) -> Outcome {
     use std::io::IsTerminal;
+    use std::sync::mpsc::RecvTimeoutError;
+    let termination = crate::signals::Termination::catch()?;
+    filemap_harness::process::die_with_this_process();
     let spinner = if io::stderr().is_terminal() {
         let spinner = indicatif::ProgressBar::new_spinner();
         spinner.set_style(
@@ -211,9 +216,29 @@ fn measuring(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let result = measure();
+    let (done, measured) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(measure());
+    });
+    let result = loop {
+        match measured.recv_timeout(std::time::Duration::from_millis(50)) {
+            Ok(result) => break result,
+            Err(RecvTimeoutError::Timeout) if termination.caught() => {
+                spinner.finish_and_clear();
+                filemap_harness::process::remove_namespace();
+                return Ok(crate::signals::interrupted());
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                spinner.finish_and_clear();
+                return Err(Failure::Error(format!(
+                    "the {what} measurement stopped without a result"
+                )));
+            }
+        }
+    };
     spinner.finish_and_clear();
-    result
+    print_report(result?)
 }
 
 /// Prints what a `bench` command measured (`main` reports a failed write).

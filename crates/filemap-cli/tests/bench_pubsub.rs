@@ -37,3 +37,84 @@ fn bench_pubsub_json_rows() {
         }
     }
 }
+
+/// `filemap bench channel` stopped by a signal mid-run exits 130 and leaves nothing: its
+/// namespace directory is gone at once, and its partner processes with it (it left the
+/// directory in /dev/shm, objects and all, and partners that ran on for up to 10 s).
+#[test]
+#[cfg(target_os = "linux")]
+fn an_interrupted_bench_leaves_nothing_behind() {
+    use std::time::{Duration, Instant};
+    let mut bench = Command::new(env!("CARGO_BIN_EXE_filemap"))
+        .args(["bench", "channel", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = bench.id();
+    let dir = std::path::PathBuf::from(format!("/dev/shm/filemap-bench-ns-{pid}"));
+    // Until the run has made its namespace and started a partner (bounded: a safety net,
+    // not a speed claim).
+    let children = || -> Vec<u32> {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return Vec::new();
+        };
+        tasks
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+            .flat_map(|c| {
+                c.split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .collect::<Vec<u32>>()
+            })
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let partners = loop {
+        let partners = children();
+        if dir.is_dir() && !partners.is_empty() {
+            break partners;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the bench never started a partner"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let sent = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = bench.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = bench.kill();
+            panic!("the bench did not stop on SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    assert!(!dir.exists(), "{} left behind", dir.display());
+    // The partners are killed with it (a moment for the kernel to end them).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for partner in partners {
+        while std::path::Path::new(&format!("/proc/{partner}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{partner}/stat")).is_ok_and(|s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+            })
+        {
+            assert!(
+                Instant::now() < deadline,
+                "partner {partner} still runs after the bench stopped"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

@@ -278,8 +278,30 @@ async fn async_echo(rx: &mut Receiver, tx: &mut Sender) -> Result<()> {
 /// [`PARTNER_CPU`] (the measuring process pinned itself to the other core, if the machine
 /// has two), then plays the role.
 pub fn partner_main(args: &[String]) -> Result<()> {
+    die_with_the_measuring_process()?;
     pin_to(PARTNER_CPU);
     partner_role(args).unwrap_or_else(|| Err(err(format!("unknown partner role {args:?}"))))
+}
+
+/// Where the measuring process asks it (the command line's `bench`, which a signal may
+/// stop mid-run: [`DIE_WITH_PARENT`] names it), the partner is killed as soon as that
+/// process ends, rather than running on as an orphan until it gives up. (The kernel's
+/// parent-death signal follows the thread that started the partner: the measuring thread,
+/// which outlives every partner it waits for.)
+fn die_with_the_measuring_process() -> Result<()> {
+    #[cfg(target_os = "linux")]
+    if let Some(parent) = std::env::var(crate::process::DIE_WITH_PARENT)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+    {
+        use rustix::process::{getppid, set_parent_process_death_signal, Signal};
+        set_parent_process_death_signal(Some(Signal::KILL)).map_err(std::io::Error::from)?;
+        // Gone already, before the signal was asked for: nothing would send it.
+        if getppid().map(|p| p.as_raw_nonzero().get()) != Some(parent) {
+            return Err(err("the measuring process has gone"));
+        }
+    }
+    Ok(())
 }
 
 /// A served command that answers, then keeps running (for `filemap serve`'s tests): writes
