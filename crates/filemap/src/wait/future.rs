@@ -252,7 +252,16 @@ impl<'a> Future for Ready<'a> {
                     }
                 };
             }
-            // Woken: look, and register afresh.
+            // Woken: what the waiter thread took for this future since the claim above (its
+            // wait ended between the two looks: Windows) is this future's too. Given back
+            // by the disarm, a manual-reset event's set would be lost if the event was
+            // reset since (a pulse: nothing to give back).
+            if let Some(took) = registration.claim() {
+                if matches!(this.item, Item::Sync(..)) {
+                    return this.finish(took);
+                }
+            }
+            // Look, and register afresh.
             this.disarm(true);
         }
         match this.take_now(check) {
