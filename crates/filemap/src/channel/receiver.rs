@@ -294,8 +294,17 @@ impl Receiver {
             match ring.next_frame(claim).map_err(|p| self.end.corrupt(p))? {
                 // After a deadline passed; without one, only if another process changed the
                 // ring between the wait and this look (it is not the protocol's doing): wait
-                // again.
-                Next::Empty if deadline.is_none() => continue,
+                // again, unless the sender has gone (a process flipping the word there must
+                // not keep this call from saying so, nor keep it looping on a core).
+                Next::Empty if deadline.is_none() => {
+                    if self.restated_and_sender_gone() {
+                        self.end.intact()?;
+                        self.end.saw_peer_gone();
+                        return Err(self.end.disconnected());
+                    }
+                    std::thread::yield_now();
+                    continue;
+                }
                 Next::Empty => {
                     self.end.intact()?;
                     return match timeout {
