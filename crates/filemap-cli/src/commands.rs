@@ -617,8 +617,8 @@ fn info_foreign(name: &str, as_json: bool) -> Outcome {
         outln!(
             "{}",
             // (The keys an object's `info --json` starts with: a segment stays until it
-            // is removed, and has no file.)
-            json!({"name": name, "kind": "foreign", "size": m.len(), "persistent": true,
+            // is removed, on Unix; on Windows it goes with its last handle. It has no file.)
+            json!({"name": name, "kind": "foreign", "size": m.len(), "persistent": cfg!(unix),
                    "foreign": true, "file": null})
         );
     } else {

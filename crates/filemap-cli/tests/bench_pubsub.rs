@@ -100,6 +100,8 @@ fn an_interrupted_bench_leaves_nothing_behind() {
     };
     assert_eq!(status.code(), Some(130));
     assert!(!dir.exists(), "{} left behind", dir.display());
+    let sockets = std::env::temp_dir().join(format!("filemap-bench-{pid}"));
+    assert!(!sockets.exists(), "{} left behind", sockets.display());
     // The partners are killed with it (a moment for the kernel to end them).
     let deadline = Instant::now() + Duration::from_secs(5);
     for partner in partners {

@@ -449,8 +449,8 @@ fn unix_socket_partner(
     role: &str,
     args: &[&str],
 ) -> Result<(std::os::unix::net::UnixStream, Child, PathBuf)> {
-    let dir = std::env::temp_dir().join(format!("filemap-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let dir = crate::process::unix_socket_dir();
+    crate::process::make_scratch_dir(&dir)?;
     let path = dir.join("s");
     let _ = std::fs::remove_file(&path);
     let listener = std::os::unix::net::UnixListener::bind(&path)?;

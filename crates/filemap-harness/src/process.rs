@@ -47,19 +47,41 @@ fn namespace_dir() -> Option<PathBuf> {
     Some(base.join(format!("filemap-bench-ns-{}", std::process::id())))
 }
 
-/// Removes this process's benchmark namespace, for a run stopped before its `Namespace`
-/// could be dropped (a signal): a few tries, as a measurement still running may be making
-/// an object in it.
+/// Where this process's Unix socket rows put their socket (removed after each row, and by
+/// [`remove_namespace`]).
+pub fn unix_socket_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("filemap-bench-{}", std::process::id()))
+}
+
+/// Whether the run was stopped ([`remove_namespace`]): no scratch directory is made after
+/// that. Held while one is made or removed, so that a measurement still running cannot
+/// make one between the removal and the process's end.
+static STOPPED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+
+/// Makes scratch directory `dir`, unless the run was stopped.
+pub(crate) fn make_scratch_dir(dir: &std::path::Path) -> Result<()> {
+    let stopped = STOPPED.lock().unwrap_or_else(|p| p.into_inner());
+    if *stopped {
+        return Err(crate::err("the benchmark was stopped"));
+    }
+    std::fs::create_dir_all(dir)?;
+    Ok(())
+}
+
+/// Removes this process's benchmark namespace and socket directory, for a run stopped
+/// before its `Namespace` could be dropped (a signal), and makes no more: a few tries, as
+/// a measurement still running may be making an object in them.
 pub fn remove_namespace() {
-    let Some(dir) = namespace_dir() else {
-        return;
-    };
-    for _ in 0..10 {
-        match std::fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut stopped = STOPPED.lock().unwrap_or_else(|p| p.into_inner());
+    *stopped = true;
+    for dir in namespace_dir().into_iter().chain([unix_socket_dir()]) {
+        for _ in 0..10 {
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                _ => break,
             }
-            _ => return,
         }
     }
 }
@@ -69,7 +91,7 @@ impl Namespace {
         let Some(dir) = namespace_dir() else {
             return Ok(Namespace { dir: None });
         };
-        std::fs::create_dir_all(&dir)?;
+        make_scratch_dir(&dir)?;
         std::env::set_var("FILEMAP_DIR", &dir);
         Ok(Namespace { dir: Some(dir) })
     }
