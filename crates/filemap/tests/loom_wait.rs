@@ -15,7 +15,10 @@
 //!    another process between that and the future's look again: the future sets the bit
 //!    on the free mutex too (noted free without it, the sleep compared the word with 0
 //!    after that unlock, which woke nobody, and slept while the mutex was free).
-//! 4. A semaphore whose unit another process takes and gives back between the future's
+//! 4. A mutex that a wait on many objects in another process takes and gives back between
+//!    the future's arming and its sleep, putting back the free value the future noted: the
+//!    future notes its value again after its look, and looks again if the mutex is free.
+//! 5. A semaphore whose unit another process takes and gives back between the future's
 //!    readying of its sleep and its look again: the future sleeps on the count as empty
 //!    (noted with the unit, the sleep compared the count with 1 after the release, which
 //!    found it counted but not yet asleep, and slept with a unit there).
@@ -169,6 +172,57 @@ fn a_lock_future_armed_on_a_free_mutex_is_woken_by_a_lock_and_unlock_before_its_
     });
 }
 
+#[test]
+fn a_lock_future_is_woken_when_a_wait_on_many_gives_the_mutex_back_before_its_sleep() {
+    loom::model(|| {
+        let state = Arc::new(AtomicU32::new(HOLDER));
+        let futex = Arc::new(Futex::default());
+        let registered = Arc::new(Mutex::new(None));
+        let fired = Arc::new(AtomicBool::new(false));
+        // The holder unlocks; then another process's wait on many objects takes the mutex
+        // (`mutex::try_take`, keeping the waiters bit), cannot take its other object, and
+        // gives the mutex back (`mutex::give_back`: the word as it was, the bit kept, a
+        // wake if it is set), which may put back the very value the future noted.
+        let others = {
+            let (state, futex) = (state.clone(), futex.clone());
+            thread::spawn(move || {
+                if state.swap(0, Ordering::Release) & WAITERS != 0 {
+                    futex.wake();
+                }
+                let current = state.load(Ordering::Relaxed);
+                let taken = OTHER | (current & WAITERS);
+                let took = current & !WAITERS == 0
+                    && state
+                        .compare_exchange(current, taken, Ordering::Acquire, Ordering::Relaxed)
+                        .is_ok();
+                if took {
+                    let mut now = state.load(Ordering::Relaxed);
+                    loop {
+                        let restored = (current & WAITERS) | (now & WAITERS);
+                        match state.compare_exchange(
+                            now,
+                            restored,
+                            Ordering::Release,
+                            Ordering::Relaxed,
+                        ) {
+                            Ok(_) => {
+                                if restored & WAITERS != 0 {
+                                    futex.wake();
+                                }
+                                break;
+                            }
+                            Err(changed) => now = changed,
+                        }
+                    }
+                }
+            })
+        };
+        let waiter = poll_lock_future(&state, &futex, &registered, &fired);
+        others.join().unwrap();
+        finish_lock_future(&state, waiter, &fired);
+    });
+}
+
 /// `mutex::try_take`: free (keeping the waiters bit) or not.
 fn try_take(state: &AtomicU32) -> bool {
     let current = state.load(Ordering::Relaxed);
@@ -183,17 +237,45 @@ fn try_take(state: &AtomicU32) -> bool {
             .is_ok()
 }
 
-/// A lock future's poll: look, arm (`mutex::arm`: the waiters bit, held or free; the value
-/// to sleep on), look again, register. The waiter thread, if it registered.
+/// A lock future's poll: look, arm (`mutex::arm`), look again, confirm (`waits::confirm`:
+/// a value noted free is noted again, and a mutex free again is looked at again rather
+/// than slept on), register. The waiter thread, if it registered.
 fn poll_lock_future(
     state: &Arc<AtomicU32>,
     futex: &Arc<Futex>,
     registered: &Arc<Mutex<Option<u32>>>,
     fired: &Arc<AtomicBool>,
 ) -> Option<thread::JoinHandle<()>> {
-    if try_take(state) {
-        return None;
+    loop {
+        if try_take(state) {
+            return None;
+        }
+        let expected = arm(state);
+        if try_take(state) {
+            return None;
+        }
+        let expected = if expected & !WAITERS == 0 {
+            arm(state)
+        } else {
+            expected
+        };
+        if expected & !WAITERS == 0 {
+            // Free again: the future's waker is woken at once, and it polls again.
+            thread::yield_now();
+            continue;
+        }
+        *registered.lock().unwrap() = Some(expected);
+        return Some(waiter_thread(
+            registered.clone(),
+            state.clone(),
+            futex.clone(),
+            fired.clone(),
+        ));
     }
+}
+
+/// `mutex::arm`: the waiters bit, held or free; the value to sleep on.
+fn arm(state: &AtomicU32) -> u32 {
     let mut expected = state.load(Ordering::Relaxed);
     while expected & WAITERS == 0 {
         match state.compare_exchange(
@@ -206,16 +288,7 @@ fn poll_lock_future(
             Err(now) => expected = now,
         }
     }
-    if try_take(state) {
-        return None;
-    }
-    *registered.lock().unwrap() = Some(expected);
-    Some(waiter_thread(
-        registered.clone(),
-        state.clone(),
-        futex.clone(),
-        fired.clone(),
-    ))
+    expected
 }
 
 /// Once the other threads are done: a registered future was fired, and takes the lock.

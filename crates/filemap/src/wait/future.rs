@@ -299,6 +299,13 @@ impl<'a> Future for Ready<'a> {
                 Ok(None) => unreachable!("matched above"),
             };
         }
+        // The target confirmed after the look (a mutex noted free, noted again); free again
+        // already: looked at again at once rather than slept on.
+        let Some(target) = this.item.confirm(target) else {
+            this.item.disarm();
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        };
         // Undoes the arming if the registration unwinds (a waker whose clone panics):
         // the object's count of sleepers must not keep this future for good.
         struct ArmedUntilRegistered<'i, 'a>(&'i Item<'a>);

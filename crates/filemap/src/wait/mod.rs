@@ -343,11 +343,21 @@ pub fn wait_any<'a>(
         let armed: Vec<sys::WaitTarget> = items.iter().map(Item::arm).collect();
         // The look after arming: whatever changes from here on wakes the sleep.
         let found = take_first(&targets, &items, false, slept);
-        let woke = match found {
-            Ok(None) => sys::waits::sleep_on(&armed, slice),
-            _ => Ok(Woke::Changed(None)),
+        let confirmed: Option<Vec<sys::WaitTarget>> = match found {
+            Ok(None) => items
+                .iter()
+                .zip(&armed)
+                .map(|(i, t)| i.confirm(*t))
+                .collect(),
+            _ => None,
+        };
+        let woke = match &confirmed {
+            Some(targets) => sys::waits::sleep_on(targets, slice),
+            None => Ok(Woke::Changed(None)),
         };
         items.iter().for_each(Item::disarm);
+        // What the sleep slept on, if it slept (a mutex noted free, noted again).
+        let armed = confirmed.unwrap_or(armed);
         if let Some(ready) = settle_on(&items, &mut woken, found)? {
             return Ok(ready);
         }

@@ -141,6 +141,16 @@ impl<'a> Item<'a> {
         }
     }
 
+    /// After the look after arming found the object not ready: the target to sleep on, or
+    /// `None` to look again rather than sleep (see `sys::waits::confirm`; an endpoint's
+    /// doorbell sequence only grows, so its noted value never comes back).
+    pub(super) fn confirm(&self, target: sys::WaitTarget) -> Option<sys::WaitTarget> {
+        match self {
+            Item::Sync(object, _) => sys::waits::confirm(*object, target),
+            Item::Endpoint { .. } => Some(target),
+        }
+    }
+
     /// After a sleep that ended on this object without the waiter taking it: passes the
     /// wake on (a synchronisation object's if it still is ready; a doorbell's only on
     /// Windows, where its wake-up event wakes one sleeper, and always: whether another

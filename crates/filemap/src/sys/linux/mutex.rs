@@ -39,7 +39,7 @@ use crate::sys::Locked;
 /// earlier filemap held a pthread mutex there instead).
 pub(crate) const MUTEX_LAYOUT: u32 = 0x584d_4601; // "\x01FMX"
 /// The state word's bit saying a waiter may be asleep.
-const WAITERS: u32 = 1 << 31;
+pub(crate) const WAITERS: u32 = 1 << 31;
 /// Where the handles' liveness bytes start: past any data an entry holds.
 const TOKEN_LOCKS_AT: u64 = 1 << 40;
 /// The owner token a thread's exit leaves in a mutex it held without a guard: no handle

@@ -328,6 +328,24 @@ fn arm_counted((word, sleepers): (&AtomicU32, &AtomicU32)) -> WaitTarget {
     WaitTarget::new(word, expected)
 }
 
+/// After the look after arming found `object` not ready: the target to sleep on, or `None`
+/// to look again rather than sleep. A mutex noted free is noted again (the word now, with
+/// the waiters bit): the free value can come back before the sleep begins (another
+/// handle's lock and unlock, or a wait on many objects giving the mutex back), and the
+/// sleep would then begin on a free mutex. `None` if it is free again. The others' values
+/// never look ready once armed (a semaphore's is noted empty, an event's is its count of
+/// sets, which only grows).
+pub(crate) fn confirm(object: SyncRef<'_>, target: WaitTarget) -> Option<WaitTarget> {
+    match object {
+        SyncRef::Mutex(m) if target.expected & !mutex::WAITERS == 0 => {
+            let state = m.memory.word(0);
+            let now = mutex::arm(state);
+            (now & !mutex::WAITERS != 0).then(|| WaitTarget::new(state, now))
+        }
+        _ => Some(target),
+    }
+}
+
 /// Undoes `arm`: the sleeper no longer counts itself.
 pub(crate) fn disarm(object: SyncRef<'_>) {
     let sleepers = match object {
@@ -410,7 +428,8 @@ pub(crate) fn take_all(
             .filter(|o| !looks_ready(**o, false))
             .map(|o| (*o, arm(*o)))
             .collect();
-        let targets: Vec<WaitTarget> = armed.iter().map(|(_, target)| *target).collect();
+        // The targets slept on, if the wait sleeps.
+        let mut targets: Vec<WaitTarget> = Vec::new();
         // The look after arming: a change from here on changes a word slept on. One that
         // came before it is seen now: an armed object ready already (its word noted ready,
         // so nothing would wake the sleep while one that was not armed stops being ready)
@@ -421,8 +440,19 @@ pub(crate) fn take_all(
         {
             Ok(Woke::Changed(None))
         } else {
-            slept = true;
-            sleep_on(&targets, slice)
+            // Each target confirmed after the look (a mutex noted free, noted again).
+            let confirmed: Option<Vec<WaitTarget>> = armed
+                .iter()
+                .map(|(object, target)| confirm(*object, *target))
+                .collect();
+            match confirmed {
+                Some(confirmed) => {
+                    targets = confirmed;
+                    slept = true;
+                    sleep_on(&targets, slice)
+                }
+                None => Ok(Woke::Changed(None)),
+            }
         };
         for (object, _) in &armed {
             disarm(*object);

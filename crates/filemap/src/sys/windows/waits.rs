@@ -160,6 +160,12 @@ pub(crate) fn pass_on_bell(target: &WaitTarget) {
     }
 }
 
+/// After the look after arming found `object` not ready: the target to sleep on (a kernel
+/// object's handle, which the kernel watches itself: always).
+pub(crate) fn confirm(_object: SyncRef<'_>, target: WaitTarget) -> Option<WaitTarget> {
+    Some(target)
+}
+
 /// Undoes `arm` (nothing to undo: the kernel keeps the waiters).
 pub(crate) fn disarm(_object: SyncRef<'_>) {}
 
