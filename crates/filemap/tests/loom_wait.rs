@@ -116,111 +116,88 @@ const OTHER: u32 = 11;
 
 #[test]
 fn a_registered_lock_future_is_woken_by_the_unlock() {
-    loom::model(|| {
-        let state = Arc::new(AtomicU32::new(HOLDER));
-        let futex = Arc::new(Futex::default());
-        let registered = Arc::new(Mutex::new(None));
-        let fired = Arc::new(AtomicBool::new(false));
-        // The holder unlocks: `mutex::unlock`.
-        let holder = {
-            let (state, futex) = (state.clone(), futex.clone());
-            thread::spawn(move || {
-                if state.swap(0, Ordering::Release) & WAITERS != 0 {
-                    futex.wake();
-                }
-            })
-        };
-        let waiter = poll_lock_future(&state, &futex, &registered, &fired);
-        holder.join().unwrap();
-        finish_lock_future(&state, waiter, &fired);
-    });
+    // The holder unlocks.
+    lock_model(|state, futex| unlock(state, futex));
 }
 
 #[test]
 fn a_lock_future_armed_on_a_free_mutex_is_woken_by_a_lock_and_unlock_before_its_sleep() {
-    loom::model(|| {
-        let state = Arc::new(AtomicU32::new(HOLDER));
-        let futex = Arc::new(Futex::default());
-        let registered = Arc::new(Mutex::new(None));
-        let fired = Arc::new(AtomicBool::new(false));
-        // The holder unlocks, then another process's handle locks (`mutex::lock`: the fast
-        // path, or, free with the waiters bit, taken keeping the bit) and unlocks.
-        let others = {
-            let (state, futex) = (state.clone(), futex.clone());
-            thread::spawn(move || {
-                if state.swap(0, Ordering::Release) & WAITERS != 0 {
-                    futex.wake();
-                }
-                let current = state.load(Ordering::Relaxed);
-                let locked = current & !WAITERS == 0
-                    && state
-                        .compare_exchange(
-                            current,
-                            OTHER | (current & WAITERS),
-                            Ordering::Acquire,
-                            Ordering::Relaxed,
-                        )
-                        .is_ok();
-                if locked && state.swap(0, Ordering::Release) & WAITERS != 0 {
-                    futex.wake();
-                }
-            })
-        };
-        let waiter = poll_lock_future(&state, &futex, &registered, &fired);
-        others.join().unwrap();
-        finish_lock_future(&state, waiter, &fired);
+    // The holder unlocks, then another process's handle locks (`mutex::lock`: the fast
+    // path, or, free with the waiters bit, taken keeping the bit) and unlocks.
+    lock_model(|state, futex| {
+        unlock(state, futex);
+        if take_as_other(state).is_some() {
+            unlock(state, futex);
+        }
     });
 }
 
 #[test]
 fn a_lock_future_is_woken_when_a_wait_on_many_gives_the_mutex_back_before_its_sleep() {
-    loom::model(|| {
+    // The holder unlocks; then another process's wait on many objects takes the mutex
+    // (`mutex::try_take`, keeping the waiters bit), cannot take its other object, and gives
+    // the mutex back (`mutex::give_back`: the word as it was, the bit kept, a wake if it is
+    // set), which may put back the very value the future noted.
+    lock_model(|state, futex| {
+        unlock(state, futex);
+        let Some(replaced) = take_as_other(state) else {
+            return;
+        };
+        let mut now = state.load(Ordering::Relaxed);
+        loop {
+            let restored = (replaced & WAITERS) | (now & WAITERS);
+            match state.compare_exchange(now, restored, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => {
+                    if restored & WAITERS != 0 {
+                        futex.wake();
+                    }
+                    return;
+                }
+                Err(changed) => now = changed,
+            }
+        }
+    });
+}
+
+/// A lock future polled on a mutex `HOLDER` holds while another thread runs `others` on
+/// the mutex's word (another process's handles): the future takes the lock in the end.
+fn lock_model(others: fn(&AtomicU32, &Futex)) {
+    loom::model(move || {
         let state = Arc::new(AtomicU32::new(HOLDER));
         let futex = Arc::new(Futex::default());
         let registered = Arc::new(Mutex::new(None));
         let fired = Arc::new(AtomicBool::new(false));
-        // The holder unlocks; then another process's wait on many objects takes the mutex
-        // (`mutex::try_take`, keeping the waiters bit), cannot take its other object, and
-        // gives the mutex back (`mutex::give_back`: the word as it was, the bit kept, a
-        // wake if it is set), which may put back the very value the future noted.
-        let others = {
+        let thread = {
             let (state, futex) = (state.clone(), futex.clone());
-            thread::spawn(move || {
-                if state.swap(0, Ordering::Release) & WAITERS != 0 {
-                    futex.wake();
-                }
-                let current = state.load(Ordering::Relaxed);
-                let taken = OTHER | (current & WAITERS);
-                let took = current & !WAITERS == 0
-                    && state
-                        .compare_exchange(current, taken, Ordering::Acquire, Ordering::Relaxed)
-                        .is_ok();
-                if took {
-                    let mut now = state.load(Ordering::Relaxed);
-                    loop {
-                        let restored = (current & WAITERS) | (now & WAITERS);
-                        match state.compare_exchange(
-                            now,
-                            restored,
-                            Ordering::Release,
-                            Ordering::Relaxed,
-                        ) {
-                            Ok(_) => {
-                                if restored & WAITERS != 0 {
-                                    futex.wake();
-                                }
-                                break;
-                            }
-                            Err(changed) => now = changed,
-                        }
-                    }
-                }
-            })
+            thread::spawn(move || others(&state, &futex))
         };
         let waiter = poll_lock_future(&state, &futex, &registered, &fired);
-        others.join().unwrap();
+        thread.join().unwrap();
         finish_lock_future(&state, waiter, &fired);
     });
+}
+
+/// `mutex::unlock`: the word to 0, a wake if the waiters bit was set.
+fn unlock(state: &AtomicU32, futex: &Futex) {
+    if state.swap(0, Ordering::Release) & WAITERS != 0 {
+        futex.wake();
+    }
+}
+
+/// Another handle takes the mutex if it is free (keeping the waiters bit): the word it
+/// replaced.
+fn take_as_other(state: &AtomicU32) -> Option<u32> {
+    let current = state.load(Ordering::Relaxed);
+    (current & !WAITERS == 0
+        && state
+            .compare_exchange(
+                current,
+                OTHER | (current & WAITERS),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .is_ok())
+    .then_some(current)
 }
 
 /// `mutex::try_take`: free (keeping the waiters bit) or not.
