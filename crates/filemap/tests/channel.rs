@@ -63,6 +63,11 @@ fn main() {
     tests.push(("runs_under_valgrind", runs_under_valgrind));
     #[cfg(target_os = "linux")]
     tests.push((
+        "forwarding_into_a_new_channel_under_the_old_name_waits",
+        forwarding_into_a_new_channel_under_the_old_name_waits,
+    ));
+    #[cfg(target_os = "linux")]
+    tests.push((
         "a_receiver_spins_through_a_long_message_being_written",
         a_receiver_spins_through_a_long_message_being_written,
     ));
@@ -670,6 +675,49 @@ fn forwarding_into_the_same_full_channel_is_refused() {
     }
     drop(tx);
     drop(rx);
+    ns.assert_empty();
+}
+
+/// "The same channel" is the same object, not the same name: a channel removed and made
+/// again under its name while the old one's receiver lives is another ring, so forwarding
+/// a message of the old one into the new one when it is full waits for room, as into any
+/// other channel. Linux only: a Windows name goes with its object's last handle.
+#[cfg(target_os = "linux")]
+fn forwarding_into_a_new_channel_under_the_old_name_waits() {
+    let ns = Namespace::new();
+    let name = unique("renamed");
+    let mut old_tx = Sender::create_or_open(&name, 4096).unwrap();
+    let old_rx = Receiver::open(&name).unwrap();
+    old_tx.send(b"from the old one").unwrap();
+    drop(old_tx);
+    filemap::namespace::remove(name.as_str()).unwrap();
+    let mut new_tx = Sender::create_or_open(&name, 4096).unwrap();
+    let mut new_rx = Receiver::open(&name).unwrap();
+    let mut filled = 0;
+    while new_tx.try_send(&[7u8; 1000]).unwrap() {
+        filled += 1;
+    }
+    let forwarder = std::thread::spawn(move || {
+        let (mut old_rx, mut new_tx) = (old_rx, new_tx);
+        let held = old_rx.recv().unwrap();
+        let result = new_tx.forward(&held);
+        drop(held);
+        (result, old_rx, new_tx)
+    });
+    // The forward waits while the new ring is full; emptying it lets it through.
+    std::thread::sleep(Duration::from_millis(100));
+    for _ in 0..filled {
+        assert_eq!(new_rx.recv().unwrap().len(), 1000);
+    }
+    let (result, old_rx, new_tx) = within(Duration::from_secs(60), "forward", move || {
+        forwarder.join().unwrap()
+    });
+    result.unwrap();
+    assert_eq!(
+        new_rx.recv().unwrap().to_vec().unwrap(),
+        b"from the old one"
+    );
+    drop((old_rx, new_tx, new_rx));
     ns.assert_empty();
 }
 

@@ -827,9 +827,10 @@ impl RecvSlot<'_> {
             .map_or(0, |w| w.load(Ordering::Relaxed))
     }
 
-    /// The channel's name.
-    pub(super) fn channel(&self) -> &Name {
-        &self.receiver.end.name
+    /// Identifies the channel the message is in within this process (its object, not its
+    /// name: the name may be another channel's by now).
+    pub(super) fn channel_identity(&self) -> u64 {
+        self.receiver.end.memory.identity()
     }
 
     /// Whether `address` lies in this message.

@@ -630,7 +630,7 @@ impl Sender {
         // A message a child made by `fork` holds is its parent's, as for every other copy
         // out of it.
         message.usable_here()?;
-        let mut slot = if message.channel() == &self.end.name {
+        let mut slot = if message.channel_identity() == self.end.memory.identity() {
             self.try_reserve(message.len())?.ok_or(Error::Unsupported {
                 what: "forwarding a message into the full channel it was received from: \
                        the message holds the room its copy would wait for",

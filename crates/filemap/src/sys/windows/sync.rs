@@ -644,6 +644,8 @@ pub(crate) struct ChannelMemory {
     /// The entry's permissions, for the events made beside it.
     permissions: u32,
     name: Name,
+    /// Identifies the object within this process (see [`ChannelMemory::identity`]).
+    identity: u64,
     receiver_event: OwnedHandle,
     sender_event: OwnedHandle,
     /// The numbered slots' events (a topic's subscribers, an inbox's senders), by slot,
@@ -784,6 +786,7 @@ impl ChannelMemory {
             _entry: entry,
             len: header.size,
             name: name.clone(),
+            identity: identity_of(&kernel_name(name)),
             receiver_event: auto_event(name, "rx", header.mode, section_owner.as_deref(), false)?,
             sender_event: auto_event(name, "tx", header.mode, section_owner.as_deref(), false)?,
             permissions: header.mode,
@@ -798,6 +801,12 @@ impl ChannelMemory {
 
     pub(crate) fn len(&self) -> u64 {
         self.len
+    }
+
+    /// Identifies the object within this process: its name, as for a mutex (a section's
+    /// name is its own while any handle to it is open).
+    pub(crate) fn identity(&self) -> u64 {
+        self.identity
     }
 
     /// The bell's wake-up event: the two a channel has, or a numbered slot's, made (or
