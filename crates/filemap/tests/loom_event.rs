@@ -32,6 +32,14 @@
 //!    slot's waiter.
 //! 10. A waiter that finds every slot taken, one released for a waiter that died: it takes
 //!     that release.
+//! 11. A waiter on the state and a waiter in a slot, both asleep, on the state sleepers'
+//!     turn: a set, at once a reset, and a set release both (the first set's state is owed
+//!     to the sleeper it woke, and the reset leaves it; a plain state, the reset took the
+//!     release from the woken sleeper, which slept on, and the second set went to the
+//!     slot: loom reports the deadlock).
+//!
+//! The code's sets begin their look at the slots one further on each time (against
+//! starvation); the model's begin at the first, which is one of the orders a set takes.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p filemap --release --test loom_event`
 //! (scripts/test does); without `--cfg loom` this file is empty.
@@ -104,6 +112,9 @@ impl Futex {
 }
 
 const SLOTS: usize = 2;
+/// The state's values: set, and set owed to a woken sleeper on the state (`sync.rs`).
+const SET: u32 = 1;
+const OWED: u32 = 2;
 const TAG: u32 = 0b11;
 const FREE: u32 = 0;
 const WAITING: u32 = 1;
@@ -163,7 +174,7 @@ impl Event {
     /// `event_set_state`: the state, then the count of sets, then a wake of one sleeper on
     /// the state if any is counted.
     fn set_state(&self) {
-        if self.state.swap(1, SeqCst) == 1 {
+        if self.state.swap(SET, SeqCst) != 0 {
             self.coalesced.fetch_add(1, SeqCst);
         }
         self.sets.fetch_add(1, SeqCst);
@@ -172,12 +183,21 @@ impl Event {
         }
     }
 
+    /// The state set owed to a woken sleeper (a reset leaves it), taken back as owed only.
     fn set_for_state_sleepers(&self) -> bool {
-        if self.state.compare_exchange(0, 1, SeqCst, SeqCst).is_err() {
+        if self
+            .state
+            .compare_exchange(0, OWED, SeqCst, SeqCst)
+            .is_err()
+        {
             return false;
         }
         self.sets.fetch_add(1, SeqCst);
-        self.sets_futex.wake_one() || !self.take_state()
+        self.sets_futex.wake_one()
+            || self
+                .state
+                .compare_exchange(OWED, 0, SeqCst, SeqCst)
+                .is_err()
     }
 
     /// A waiter on the state alone (`wait_until`): notes the count of sets, counts itself,
@@ -195,12 +215,19 @@ impl Event {
         }
     }
 
+    /// `event_reset`: any state but an owed one goes.
     fn reset(&self) {
-        self.state.store(0, SeqCst);
+        let now = self.state.load(SeqCst);
+        if now != OWED {
+            let _ = self.state.compare_exchange(now, 0, SeqCst, SeqCst);
+        }
     }
 
+    /// `event_take_now`: the state, set or owed (the code's few retries of a
+    /// compare-and-swap lost to a set storing one value over the other are one here).
     fn take_state(&self) -> bool {
-        self.state.compare_exchange(1, 0, SeqCst, SeqCst).is_ok()
+        let now = self.state.load(SeqCst);
+        matches!(now, SET | OWED) && self.state.compare_exchange(now, 0, SeqCst, SeqCst).is_ok()
     }
 
     fn release_slot(&self, index: usize) -> bool {
@@ -544,5 +571,24 @@ fn a_waiter_finding_every_slot_taken_takes_a_release_left_in_one() {
         let took = a.join().unwrap();
         assert!(took, "the release left in slot 0 was not taken");
         assert_eq!(event.slots[0].load(SeqCst) & TAG, FREE);
+    });
+}
+
+#[test]
+fn a_reset_takes_nothing_from_the_state_sleeper_a_set_woke() {
+    model(|| {
+        let event = Arc::new(Event::default());
+        let e = event.clone();
+        let on_state = thread::spawn(move || e.wait_on_state());
+        let in_slot = waiter(&event, false);
+        while event.asleep() < 1 || event.sets_futex.asleep() < 1 {
+            thread::yield_now();
+        }
+        event.turn.store(1, SeqCst); // the state sleepers' turn
+        event.set();
+        event.reset();
+        event.set();
+        assert!(on_state.join().unwrap() && in_slot.join().unwrap());
+        event.assert_settled();
     });
 }

@@ -21,7 +21,9 @@
 //! 5. A semaphore whose unit another process takes and gives back between the future's
 //!    readying of its sleep and its look again: the future sleeps on the count as empty
 //!    (noted with the unit, the sleep compared the count with 1 after the release, which
-//!    found it counted but not yet asleep, and slept with a unit there).
+//!    found it counted but not yet asleep, and slept with a unit there). A blocking
+//!    `acquire` (`wait_until` in `src/sys/linux/sync.rs`) makes the same steps and sleeps
+//!    on the count as empty too.
 //!
 //! The futex is modelled as the kernel makes it: the compare and the sleep are one step
 //! under the futex's lock, which the wake takes too.

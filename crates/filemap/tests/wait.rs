@@ -54,7 +54,54 @@ fn main() {
             "a_reset_event_is_not_taken_by_a_wait_all",
             a_reset_event_is_not_taken_by_a_wait_all,
         ),
+        (
+            "a_set_then_a_reset_releases_a_waiter_of_either_kind",
+            a_set_then_a_reset_releases_a_waiter_of_either_kind,
+        ),
     ]);
+}
+
+/// An auto-reset event with a blocking waiter and a `wait_any` asleep on it: a set followed
+/// at once by a reset releases one of them, each time, as Windows' set does. (On Linux the
+/// `wait_any` sleeps on the event's state, and every other set is its turn; the reset used
+/// to take that set's signal from the sleeper it woke, which slept on, and the set released
+/// nobody.)
+fn a_set_then_a_reset_releases_a_waiter_of_either_kind() {
+    let ns = Namespace::new();
+    let name = unique("pulse");
+    let event = auto_event(&name);
+    let (tx, released) = std::sync::mpsc::channel();
+    let waiters = [false, true].map(|blocking| {
+        let (name, tx) = (name.clone(), tx.clone());
+        std::thread::spawn(move || {
+            let event = NamedEvent::open(name.as_str()).unwrap();
+            let took = if blocking {
+                event.wait_timeout(PATIENCE).is_ok()
+            } else {
+                wait_any(&[&event], Some(PATIENCE)).is_ok()
+            };
+            tx.send((blocking, took)).unwrap();
+        })
+    });
+    let mut seen = Vec::new();
+    for round in 0..2 {
+        // Both asleep (the one released before gone).
+        std::thread::sleep(Duration::from_millis(300));
+        event.set().unwrap();
+        event.reset().unwrap();
+        let (blocking, took) = released
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|_| panic!("round {round}: the set and reset released nobody"));
+        assert!(took, "round {round}: a waiter gave up");
+        seen.push(blocking);
+    }
+    seen.sort();
+    assert_eq!(seen, [false, true], "each waiter released once");
+    for waiter in waiters {
+        waiter.join().unwrap();
+    }
+    drop(event);
+    ns.assert_empty();
 }
 
 /// An auto-reset event set while a `wait_all` sleeps on it and on a semaphore that is not

@@ -262,8 +262,10 @@ impl NamedEvent {
     /// at most eleven waiters of the event are in `wait`; the others, and the waiters in
     /// `wait_any` or `wait_async`, take the event's state when they run, and find it reset
     /// if the `reset` came first, so they wait on; while these sleep, every other set is
-    /// theirs, so that blocking waiters cannot starve them). A wait made of shorter waits in turn (the Python binding's and the command
-    /// line's, which look for signals in between) can miss a pulse between two of them.
+    /// theirs, so that blocking waiters cannot starve them, and a `reset` takes nothing
+    /// from the one such a set woke). A wait made of shorter waits in turn (the Python
+    /// binding's and the command line's, which look for signals in between) can miss a
+    /// pulse between two of them.
     /// Signal with a `set` alone, and let the waiters reset an event they are done with.
     ///
     /// ```

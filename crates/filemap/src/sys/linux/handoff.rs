@@ -32,15 +32,21 @@
 //!   the waiter's look sees the state: both are sequentially consistent.)
 //!
 //! Waiters beyond the slots, waits on many objects and async waits take the state only, as
-//! every waiter did before: a reset right after a set can take the signal from them. So
+//! every waiter did before: a reset right after a set that was not their turn's can take
+//! the signal from them. So
 //! do waiters of filemaps before this one, which sleep on the count of sets; their sets
 //! reach this version's slot waiters at the waiters' next look ([`RECHECK_INTERVAL`]).
 //! While such waiters sleep (word 1 counts them), every other set is theirs (the last
-//! word's low bit says whose turn it is): it sets the state and wakes one of them, so
-//! that slot waiters, always back asleep at the next set, cannot starve them. If the
-//! kernel says none was asleep (a count left by one killed asleep), the set takes the
-//! state back and goes to the slots after all; if the state is set already (for a
-//! sleeper woken and not yet run), the set goes to the slots. Waiters that count
+//! word's low bit says whose turn it is): it sets the state *owed* and wakes one of them,
+//! so that slot waiters, always back asleep at the next set, cannot starve them. Owed, the
+//! state is the woken sleeper's release: any waiter takes it as a set state (the sleeper
+//! woken, or one that looks first), but a reset leaves it, so that a reset right after
+//! the set takes the release from nobody (as the slots' marks do; earlier filemaps' waiters
+//! take only the plain state, and leave an owed one to this version's next waiter). If
+//! the kernel says none was asleep (a count left by one killed asleep), the set takes the
+//! owed state back and goes to the slots after all; if the state is set already (for a
+//! sleeper woken and not yet run), the set goes to the slots. A sleeper killed once woken
+//! leaves the owed state to the next waiter, as a slot's waiter leaves its release. Waiters that count
 //! themselves on the state but nap rather than sleep in the kernel (kernels before 5.16,
 //! which have no `futex_waitv`, and objects past the first 128 of a wait on many) get no
 //! turns: a set finds nobody asleep and goes to the slots. A wait on many objects woken
@@ -48,6 +54,9 @@
 //! async future dropped once woken passes its wake on by address only (its event may be
 //! gone), so a slot waiter that looked just before that set sees the state at its next
 //! look, within [`RECHECK_INTERVAL`].
+//!
+//! A set begins its look at the slots one further on than this process's last set did, so
+//! that waiters coming back to the first free slots at once do not take every set.
 //!
 //! A set hands its release to a waiter that the kernel woke; killed before it takes it,
 //! that waiter takes it along (as a thread killed as its wait is satisfied does on
@@ -60,11 +69,11 @@
 //! one scribbled with the tag no filemap writes is claimed as free, and one scribbled
 //! released is taken as above.
 
-use std::sync::atomic::{fence, AtomicU32, Ordering};
+use std::sync::atomic::{fence, AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::futex::{futex_wait, futex_wake_one, RECHECK_INTERVAL};
-use super::sync::{take_soon, SyncMemory};
+use super::sync::{take_soon, SyncMemory, OWED};
 
 /// The first slot's word, and how many there are (to the word before the last of the
 /// 64-byte sync area).
@@ -90,8 +99,14 @@ const ACK_WAIT: Duration = Duration::from_micros(50);
 /// (another process may keep changing the word).
 const TRIES: usize = 16;
 
-/// How many times one wait claims a slot before it waits on the state instead.
+/// How many times one wait claims a slot, with no whole [`RECHECK_INTERVAL`] asleep between
+/// two claims, before it waits on the state instead (a slot scribbled on at every look must
+/// not keep it claiming; a waiter that a busy machine kept from taking a release now and
+/// then stays in a slot).
 const CLAIMS: usize = 8;
+
+/// Where this process's next set begins its look for a waiting slot (see `event_set_auto`).
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
 
 fn generation(word: u32) -> u32 {
     word >> GENERATION_SHIFT
@@ -147,7 +162,10 @@ impl SyncMemory {
         if states_turn && self.set_for_state_sleepers() {
             return;
         }
-        if (0..SLOTS).any(|index| self.release_slot(index)) {
+        // From a slot further on at each set of this process, so that waiters that come
+        // back to the first free slots at once cannot take every set from the others.
+        let first = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
+        if (0..SLOTS).any(|k| self.release_slot((first % SLOTS + k) % SLOTS)) {
             return;
         }
         self.event_set_state();
@@ -165,9 +183,9 @@ impl SyncMemory {
     /// look, within [`RECHECK_INTERVAL`]).
     fn set_for_state_sleepers(&self) -> bool {
         let (sets, _) = self.event_words();
-        if self
-            .event_state_word()
-            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+        let state = self.event_state_word();
+        if state
+            .compare_exchange(0, OWED, Ordering::SeqCst, Ordering::SeqCst)
             .is_err()
         {
             // Set already, for a sleeper woken and not yet run (say): this set goes to the
@@ -177,7 +195,13 @@ impl SyncMemory {
             return false;
         }
         sets.fetch_add(1, Ordering::SeqCst);
-        futex_wake_one(sets) || !self.event_take_now(false, None)
+        // (Owed, the state stays through a reset until a waiter takes it. Taken back only
+        // as owed: a set that stored the plain state over it meanwhile left that for the
+        // next waiter, the two sets one, as two sets before a waiter runs are.)
+        futex_wake_one(sets)
+            || state
+                .compare_exchange(OWED, 0, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
     }
 
     /// Releases slot `index`'s waiter if it waits and takes the release (asleep, so woken;
@@ -377,9 +401,14 @@ impl SyncMemory {
                     None => None,
                 };
                 let slice = remaining.map_or(RECHECK_INTERVAL, |r| r.min(RECHECK_INTERVAL));
+                let asleep = Instant::now();
                 futex_wait(self.slot(claim.index), waiting, Some(slice));
                 if self.lost().is_some() {
                     return false;
+                }
+                if asleep.elapsed() >= RECHECK_INTERVAL {
+                    // A whole interval asleep: the claims before were no churn.
+                    claims = 1;
                 }
             }
         }

@@ -187,14 +187,28 @@ pub(super) fn take_soon(try_take: impl Fn() -> bool) -> bool {
     false
 }
 
-/// Waits until `try_take` succeeds, sleeping on `word` while it keeps the value seen before
-/// the last try (whatever that value is: a word another process scribbled on must not
-/// make the wait spin), for at most [`RECHECK_INTERVAL`] at a time. `false` if the timeout
-/// passed first, or the memory was lost (the caller reports that).
+/// What a waiter sleeps on while [`wait_until`]'s try fails.
+#[derive(Clone, Copy)]
+enum SleepWhile {
+    /// The word keeps the value seen before the last try (whatever that value is: a word
+    /// another process scribbled on must not make the wait spin). For a word that only
+    /// ever moves on (an event's count of sets).
+    Unchanged,
+    /// The word is 0: for a count that goes down as well as up (a semaphore's). Noted with
+    /// units, the try could find them taken by another process, which a release then put
+    /// back before the sleep began (waking nobody, not asleep yet), and a sleep comparing
+    /// with the noted value would begin with a unit there. A count that is not 0 when the
+    /// sleep begins ends it at once.
+    Zero,
+}
+
+/// Waits until `try_take` succeeds, sleeping on `word` as `sleep` says, for at most
+/// [`RECHECK_INTERVAL`] at a time. `false` if the timeout passed first, or the memory was
+/// lost (the caller reports that).
 fn wait_until(
     memory: &SyncMemory,
-    word: &AtomicU32,
-    waiters: &AtomicU32,
+    (word, waiters): (&AtomicU32, &AtomicU32),
+    sleep: SleepWhile,
     timeout: Option<Duration>,
     try_take: impl Fn() -> bool,
 ) -> bool {
@@ -210,7 +224,10 @@ fn wait_until(
             },
             None => None,
         };
-        let seen = word.load(Ordering::SeqCst);
+        let expected = match sleep {
+            SleepWhile::Unchanged => word.load(Ordering::SeqCst),
+            SleepWhile::Zero => 0,
+        };
         waiters.fetch_add(1, Ordering::SeqCst);
         if try_take() {
             waiters.fetch_sub(1, Ordering::SeqCst);
@@ -219,7 +236,7 @@ fn wait_until(
         // Sleep in slices: a waiter that a `set` or `release` woke may be killed before it
         // takes what it was woken for, and nobody would wake the others for it.
         let slice = remaining.map_or(RECHECK_INTERVAL, |r| r.min(RECHECK_INTERVAL));
-        let _ = futex_wait(word, seen, Some(slice));
+        let _ = futex_wait(word, expected, Some(slice));
         waiters.fetch_sub(1, Ordering::SeqCst);
         if try_take() {
             return true;
@@ -242,7 +259,19 @@ fn wait_until(
 // would cost every set with sleepers a second system call). Words 4 to 14 of an auto-reset
 // event are the slots of its blocking waiters (`handoff.rs`), 15 whose turn a set is, all
 // zeros (free) when it is made.
+//
+// The state is 0 (not set), [`SET`], or [`OWED`]: set by a set on the turn of the waiters
+// on the state (`handoff.rs`), whose release is a woken sleeper's, so that a reset does not
+// take it away (it is taken as a set state is; earlier filemaps' waiters take only `SET`).
 const EVENT_STATE: usize = 0;
+/// The state of an event set.
+const SET: u32 = 1;
+/// The state of an auto-reset event whose set woke a waiter on the state: set, and left so
+/// by a reset (see the comment on the event's words).
+pub(super) const OWED: u32 = 2;
+/// How many times taking the state tries a compare-and-swap that lost to a change from one
+/// set value to the other (a set storing `SET` over `OWED`).
+const STATE_TRIES: usize = 4;
 const EVENT_WAITERS: usize = 1;
 const EVENT_MANUAL: usize = 2;
 const EVENT_SETS: usize = 3;
@@ -292,7 +321,7 @@ impl SyncMemory {
     pub(super) fn event_set_state(&self) {
         let sets = self.word(EVENT_SETS);
         let state = self.word(EVENT_STATE);
-        state.store(1, Ordering::SeqCst);
+        state.store(SET, Ordering::SeqCst);
         sets.fetch_add(1, Ordering::SeqCst);
         if self.word(EVENT_WAITERS).load(Ordering::SeqCst) > 0 {
             let n = if self.event_is_manual() {
@@ -304,8 +333,16 @@ impl SyncMemory {
         }
     }
 
+    /// Resets the event: a state [`OWED`] to a waiter a set woke stays (as Windows' reset
+    /// takes nothing from a waiter its set released); any other goes.
     pub(crate) fn event_reset(&self) {
-        self.word(EVENT_STATE).store(0, Ordering::SeqCst);
+        let state = self.word(EVENT_STATE);
+        let now = state.load(Ordering::SeqCst);
+        if now != OWED {
+            // Failed only if the state changed since: to `OWED` (kept), or taken, or set by
+            // a set that then came after this reset.
+            let _ = state.compare_exchange(now, 0, Ordering::SeqCst, Ordering::SeqCst);
+        }
     }
 
     /// The event's count of sets now, for a wait about to begin.
@@ -318,19 +355,27 @@ impl SyncMemory {
     pub(super) fn event_take_now(&self, manual: bool, since: Option<EventMark>) -> bool {
         let state = self.word(EVENT_STATE);
         if manual {
-            state.load(Ordering::SeqCst) == 1
+            state.load(Ordering::SeqCst) == SET
                 || since
                     .is_some_and(|EventMark(at)| self.word(EVENT_SETS).load(Ordering::SeqCst) != at)
         } else {
-            state
-                .compare_exchange(1, 0, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
+            let mut now = state.load(Ordering::SeqCst);
+            for _ in 0..STATE_TRIES {
+                if !matches!(now, SET | OWED) {
+                    return false;
+                }
+                match state.compare_exchange(now, 0, Ordering::SeqCst, Ordering::SeqCst) {
+                    Ok(_) => return true,
+                    Err(changed) => now = changed,
+                }
+            }
+            false
         }
     }
 
     /// Whether the event is set now (taking nothing).
     pub(super) fn event_is_set(&self) -> bool {
-        self.word(EVENT_STATE).load(Ordering::SeqCst) == 1
+        matches!(self.word(EVENT_STATE).load(Ordering::SeqCst), SET | OWED)
     }
 
     /// Waits until the event is set (and, for auto-reset events, takes the signal); a
@@ -347,10 +392,13 @@ impl SyncMemory {
     pub(super) fn event_wait_state(&self, timeout: Option<Duration>) -> bool {
         let manual = self.event_is_manual();
         let since = self.event_mark();
-        let (sets, waiters) = self.event_words();
-        wait_until(self, sets, waiters, timeout, || {
-            self.event_take_now(manual, Some(since))
-        })
+        wait_until(
+            self,
+            self.event_words(),
+            SleepWhile::Unchanged,
+            timeout,
+            || self.event_take_now(manual, Some(since)),
+        )
     }
 
     /// The event's state (word 0).
@@ -464,8 +512,8 @@ impl SyncMemory {
     pub(crate) fn semaphore_acquire(&self, timeout: Option<Duration>) -> bool {
         wait_until(
             self,
-            self.word(SEM_COUNT),
-            self.word(SEM_WAITERS),
+            self.semaphore_words(),
+            SleepWhile::Zero,
             timeout,
             || self.semaphore_take_now(),
         )

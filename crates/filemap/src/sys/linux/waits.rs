@@ -306,11 +306,8 @@ pub(crate) fn arm(object: SyncRef<'_>) -> WaitTarget {
     match object {
         SyncRef::Event(event) => arm_counted(event.memory.event_words()),
         SyncRef::Semaphore(semaphore) => {
-            // Slept on as empty whatever the count is now: noted with units, the look
-            // after arming could find them taken by another process, which a release then
-            // put back before the sleep began (waking nobody, not asleep yet), and the
-            // sleep, comparing the count with the noted one, would begin with a unit there.
-            // A count that is not 0 when the sleep begins ends it at once.
+            // Slept on as empty whatever the count is now, as a blocking acquire sleeps
+            // (`SleepWhile::Zero` in sync.rs says why).
             let (count, sleepers) = semaphore.memory.semaphore_words();
             sleepers.fetch_add(1, Ordering::SeqCst);
             WaitTarget::new(count, 0)
