@@ -1266,11 +1266,44 @@ fn shared_handle() {
         Err(e @ Error::SharedHandle { .. }) => {
             let text = e.to_string();
             assert!(
-                text.contains("standard stream") || text.contains("not open"),
+                text.contains("standard stream")
+                    || text.contains("not open")
+                    || text.contains("not a handle value"),
                 "{text}"
             )
         }
         other => panic!("expected SharedHandle, got {other:?}"),
+    }
+    // A handle value with tag bits (the kernel ignores the low two: 5 names handle 4) is
+    // refused, though the handle it names is inherited and a disk file's: taken, it would
+    // be a second owner of the handle, closed twice.
+    #[cfg(windows)]
+    {
+        use std::os::windows::io::AsRawHandle;
+        use windows_sys::Win32::Foundation::{SetHandleInformation, HANDLE_FLAG_INHERIT};
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, &[7u8; 4096]).unwrap();
+        let h = file.as_raw_handle();
+        // SAFETY: the test's own open file handle; only its inherit flag changes.
+        assert_ne!(
+            unsafe { SetHandleInformation(h as _, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT) },
+            0
+        );
+        std::env::set_var(
+            "FILEMAP_SHARED_tagged",
+            format!(
+                "filemap-share/1 entry=0 file=1 writable=0 size=4096 protection=ro handles={}",
+                h as usize + 1
+            ),
+        );
+        match Mapping::from_inherited("tagged") {
+            Err(e @ Error::SharedHandle { .. }) => {
+                assert!(e.to_string().contains("multiples of four"), "{e}")
+            }
+            other => panic!("expected SharedHandle, got {other:?}"),
+        }
+        std::env::remove_var("FILEMAP_SHARED_tagged");
+        drop(file);
     }
     // An open descriptor of this process that was not inherited is refused.
     #[cfg(unix)]

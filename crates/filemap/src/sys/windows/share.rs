@@ -176,6 +176,14 @@ fn check_handle(value: u64, key: &str, inherited: bool) -> Result<HANDLE> {
     if value == 0 || value > isize::MAX as u64 {
         return Err(bad(format!("{value} is not a handle")));
     }
+    // The kernel ignores a handle value's low two bits (tag bits), so 4 to 7 all name the
+    // handle 4: taking such a value would take a handle again under another number (past
+    // the checks for a repeated value and a standard stream's), and close it twice.
+    if value & 3 != 0 {
+        return Err(bad(format!(
+            "{value} is not a handle value (handle values are multiples of four)"
+        )));
+    }
     // A standard handle (inherited too, and inheritable) is the process's standard
     // stream's, never an object handed over for sharing: wrapping it would close the
     // stream's handle under it (as Linux refuses descriptors 0 to 2).
