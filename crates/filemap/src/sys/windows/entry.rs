@@ -706,12 +706,13 @@ pub(crate) fn describe_entry(name: &Name) -> Result<RawEntry> {
         }
         Err(e) => return Err(e),
     };
-    drop(entry);
-    // A handle of its own that may read the descriptor (the owner always may).
+    // A handle of its own that may read the descriptor (the owner always may), opened by
+    // name while `entry` holds the object, so that the name is still its own.
     let w = kernel_name(name);
     // SAFETY: a valid NUL-terminated name; the handle is owned by `owned`.
     let security = owned(unsafe { OpenFileMappingW(READ_CONTROL, 0, w.as_ptr()) })
         .and_then(|h| super::security::describe(raw(h.as_handle())).ok());
+    drop(entry);
     Ok(RawEntry {
         file_name: name.to_string(),
         name: Some(name.clone()),

@@ -342,7 +342,12 @@ pub(crate) fn describe(handle: HANDLE) -> Result<(String, String)> {
             os_error(code),
         ));
     }
-    let owner_text = sid_string(owner);
+    // (An object may have no owner: Wine's do, `check_owner` says.)
+    let owner_text = if owner.is_null() {
+        Ok("(no owner)".to_string())
+    } else {
+        sid_string(owner)
+    };
     let mut text: *mut u16 = std::ptr::null_mut();
     // SAFETY: the descriptor GetSecurityInfo gave; `text` receives a LocalAlloc'ed string.
     let ok = unsafe {
