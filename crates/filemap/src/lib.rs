@@ -52,6 +52,17 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+// Reads and writes of shared memory are sound under other processes' writes, and a fault
+// under them (a file cut short, an I/O error) an error, through routines written for
+// x86_64 (`copy.rs`, `word.rs`, the fault handlers). Elsewhere the fallbacks would mix
+// atomic accesses of different sizes on the same bytes (undefined behaviour in Rust's
+// memory model) and a fault would end the process: refused until they are written.
+#[cfg(not(target_arch = "x86_64"))]
+compile_error!(
+    "filemap builds for x86_64 only: its racy copies, word accesses and fault handling \
+     have no routines for other architectures yet"
+);
+
 pub mod channel;
 mod copy;
 mod error;
