@@ -105,6 +105,16 @@ pub(crate) unsafe fn copy_racy(
 /// The largest value [`load_small`] and [`store_small`] copy.
 pub(crate) const SMALL: usize = 64;
 
+/// Makes room in `buf` for a copy of `len` bytes out of shared memory: an error, not an
+/// abort, when this process cannot hold them (a copy of a large view, a message of a large
+/// ring). `what` says what the copy was of.
+pub(crate) fn reserve_for_copy(buf: &mut Vec<u8>, len: usize, what: &str) -> crate::Result<()> {
+    buf.try_reserve(len).map_err(|_| crate::Error::NoSpace {
+        place: format!("this process's memory (a copy of {what})"),
+        size: (buf.len() as u64).saturating_add(len as u64),
+    })
+}
+
 /// Copies a small value (at most [`SMALL`] bytes) from shared memory at `src` into `dst`
 /// with relaxed atomic loads, a word at a time where `src` is 8-aligned: for the values of
 /// synchronisation objects, where a call into the copy routine costs more than the copy

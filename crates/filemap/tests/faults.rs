@@ -26,6 +26,10 @@ fn main() {
             a_commit_over_a_file_cut_short_leaves_it_short,
         ),
         (
+            "a_fault_before_the_cut_is_not_called_a_cut",
+            a_fault_before_the_cut_is_not_called_a_cut,
+        ),
+        (
             "a_handler_installed_before_still_gets_its_signals",
             a_handler_installed_before_still_gets_its_signals,
         ),
@@ -287,6 +291,43 @@ fn truncation_under_a_view_is_an_error() {
     }
     drop((file, entry));
     ns.assert_empty();
+}
+
+/// A fault in a part of the file still there (here a page of the view made inaccessible,
+/// as an I/O error would fault) is no truncation, though the file was cut short further on
+/// (it was reported as one: the cut was compared with the view's end, not the fault).
+#[cfg(target_os = "linux")]
+fn a_fault_before_the_cut_is_not_called_a_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut-further-on");
+    std::fs::write(&path, vec![7u8; 1 << 20]).unwrap();
+    let file = Mapping::from_path(&path).create().unwrap();
+    let view = file.view().map().unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(1 << 19)
+        .unwrap();
+    // SAFETY: takes all access from one page of this view's own mapping (it has 256).
+    let protected =
+        unsafe { libc::mprotect(view.as_mut_ptr().add(4096).cast(), 4096, libc::PROT_NONE) };
+    assert_eq!(protected, 0, "mprotect");
+    let mut buf = [0u8; 64];
+    match view.read_at(4096, &mut buf) {
+        Err(Error::PageFault {
+            offset, truncated, ..
+        }) => assert_eq!((offset, truncated), (4096, false)),
+        other => panic!("a read of an inaccessible page: {other:?}"),
+    }
+    // Past the cut, the fault is the cut's.
+    match view.read_at(600 << 10, &mut buf) {
+        Err(Error::PageFault {
+            offset, truncated, ..
+        }) => assert_eq!((offset, truncated), (600 << 10, true)),
+        other => panic!("a read past the cut: {other:?}"),
+    }
+    drop((view, file));
 }
 
 /// This process's memory locked in memory (`VmLck` of /proc/self/status), in KiB.

@@ -943,7 +943,7 @@ impl RecvSlot<'_> {
     pub fn append_to(&self, buf: &mut Vec<u8>) -> Result<()> {
         self.receiver.end.usable_here()?;
         let at = buf.len();
-        buf.reserve(self.len);
+        crate::copy::reserve_for_copy(buf, self.len, "a message")?;
         let shared = self.as_ptr() as usize..self.as_ptr() as usize + self.len;
         // SAFETY: `buf` has room for `len` more bytes (reserved above); the frame is
         // readable as in `read_at`.

@@ -1137,7 +1137,7 @@ impl Sample<'_> {
     pub fn append_to(&self, buf: &mut Vec<u8>) -> Result<()> {
         self.subscriber.topic.end.usable_here()?;
         let at = buf.len();
-        buf.reserve(self.len);
+        crate::copy::reserve_for_copy(buf, self.len, "a message")?;
         let from = self.as_ptr();
         let shared = from as usize..from as usize + self.len;
         // SAFETY: `buf` has room for `len` more bytes (reserved above); the frame is

@@ -791,7 +791,9 @@ impl View {
             .checked_sub(self.ptr as usize)
             .filter(|o| *o < self.len)
             .unwrap_or(at);
-        let end = self.object.base + self.offset + self.len as u64;
+        // Where in the object it faulted: a fault there comes of a cut only if the storage
+        // now ends at or before it (the page holding the new end stays mapped).
+        let at_in_object = self.object.base + self.offset + offset as u64;
         Error::PageFault {
             name: self.object.describe().to_string(),
             offset: offset as u64,
@@ -799,7 +801,7 @@ impl View {
                 .object
                 .section
                 .stored_len()
-                .is_some_and(|len| len < end),
+                .is_some_and(|len| len <= at_in_object),
         }
     }
 
@@ -815,9 +817,12 @@ impl View {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn read_vec(&self, offset: usize, len: usize) -> Result<Vec<u8>> {
-        // Before the allocation: a length past the view is an error, not an abort.
+        // Before the allocation: a length past the view is an error, not an abort; so is
+        // one this process cannot hold.
         self.check_range(offset, len)?;
-        let mut v = vec![0u8; len];
+        let mut v = Vec::new();
+        crate::copy::reserve_for_copy(&mut v, len, "a view's bytes")?;
+        v.resize(len, 0);
         self.read_at(offset, &mut v)?;
         Ok(v)
     }
