@@ -30,6 +30,10 @@ fn main() {
             a_fault_before_the_cut_is_not_called_a_cut,
         ),
         (
+            "a_flush_past_a_cut_in_mid_page_says_so",
+            a_flush_past_a_cut_in_mid_page_says_so,
+        ),
+        (
             "a_handler_installed_before_still_gets_its_signals",
             a_handler_installed_before_still_gets_its_signals,
         ),
@@ -327,6 +331,41 @@ fn a_fault_before_the_cut_is_not_called_a_cut() {
         }) => assert_eq!((offset, truncated), (600 << 10, true)),
         other => panic!("a read past the cut: {other:?}"),
     }
+    drop((view, file));
+}
+
+/// A file cut short in the middle of a page: that page stays mapped, so a write past the
+/// new end succeeds, but it is never stored; the flush says so (it said all was well).
+#[cfg(target_os = "linux")]
+fn a_flush_past_a_cut_in_mid_page_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut-mid-page");
+    std::fs::write(&path, vec![7u8; 8192]).unwrap();
+    let file = Mapping::from_path(&path).create().unwrap();
+    let view = file.view().map().unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(4096 + 100)
+        .unwrap();
+    view.write_at(4096 + 200, b"never stored").unwrap();
+    for flushed in [
+        view.flush(),
+        view.flush_range(4096, 1000),
+        view.flush_async(),
+    ] {
+        match flushed {
+            Err(Error::PageFault {
+                offset, truncated, ..
+            }) => assert_eq!((offset, truncated), (4096 + 100, true)),
+            other => panic!("a flush past the cut: {other:?}"),
+        }
+    }
+    // A range before the cut flushes as before.
+    view.write_at(10, b"stored").unwrap();
+    view.flush_range(0, 4096).unwrap();
+    assert_eq!(&std::fs::read(&path).unwrap()[10..16], b"stored");
     drop((view, file));
 }
 

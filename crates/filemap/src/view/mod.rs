@@ -641,7 +641,12 @@ impl View {
     /// [`Error::PageFault`] (`truncated`) if the object's storage is now shorter than the
     /// view (another process cut its file short).
     fn cut_short(&self) -> Option<Error> {
-        let end = self.object.base + self.offset + self.len as u64;
+        self.cut_short_in(0, self.len)
+    }
+
+    /// [`cut_short`](View::cut_short) for the `len` bytes at view offset `offset`.
+    fn cut_short_in(&self, offset: usize, len: usize) -> Option<Error> {
+        let end = self.object.base + self.offset + (offset + len) as u64;
         let stored = self.object.section.stored_len().filter(|len| *len < end)?;
         Some(Error::PageFault {
             name: self.object.describe().to_string(),
@@ -887,6 +892,9 @@ impl View {
     /// Writes the view's changes to the object's storage and waits until they are durable
     /// (`FlushViewOfFile` + `FlushFileBuffers`): the data and, if the file grew, its size.
     /// A no-op for read and copy views (copy views never write to the object).
+    /// [`Error::PageFault`] (`truncated`) if another process cut the file short of the
+    /// flushed range: what this view wrote past the new end is not stored (the writes
+    /// themselves may have succeeded, in the page that holds the new end).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -930,6 +938,12 @@ impl View {
         self.raw.sync(start, span)?;
         if self.object.header.is_file_backed() {
             self.object.section.sync_data(&self.object.describe())?;
+            // Bytes written past the file's end (in the page that holds a new end another
+            // process cut it to) are not stored, though the system says the flush went
+            // well: said, not lost in silence.
+            if let Some(cut) = self.cut_short_in(offset, len) {
+                return Err(cut);
+            }
         }
         Ok(())
     }
@@ -1124,7 +1138,8 @@ impl View {
         Ok(())
     }
 
-    /// Starts writing the view's changes back without waiting (file-backed views).
+    /// Starts writing the view's changes back without waiting (file-backed views);
+    /// [`Error::PageFault`] as [`flush`](View::flush) says.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -1149,6 +1164,8 @@ impl View {
             view: self.ptr,
             len: self.len,
             offset: self.object.base + self.offset,
-        })
+        })?;
+        // As `flush` says.
+        self.cut_short().map_or(Ok(()), Err)
     }
 }
