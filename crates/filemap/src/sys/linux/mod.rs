@@ -516,7 +516,9 @@ impl RawView {
     /// Which pages of the region this process has written privately (a copy view's
     /// copied pages), from `/proc/self/pagemap` (see [`privately_written`]), read a
     /// bounded chunk at a time (a view of terabytes needs no buffer of gigabytes). Returns
-    /// page indices from the region's start (always known on Linux).
+    /// page indices from the region's start; `None` where `/proc` has no pagemap this
+    /// process may read (no `/proc` mounted, a sandbox without it, Linux 4.0 and 4.1 for
+    /// unprivileged users), for the caller to compare the pages instead.
     pub(crate) fn private_pages(&self) -> Result<Option<Vec<usize>>> {
         /// Pagemap entries read at once (64 KiB).
         const CHUNK: usize = 8192;
@@ -526,15 +528,26 @@ impl RawView {
         // (The calling thread's view: the main thread's is empty once it has exited.)
         let path = format!("{}/pagemap", proc_self());
         let failed = |e| Error::io("read", &path, e);
-        let file = File::open(&path).map_err(failed)?;
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if is_unreadable_proc(&e) => return Ok(None),
+            Err(e) => return Err(failed(e)),
+        };
         let mut entries = vec![0u8; CHUNK.min(pages) * 8];
         let mut written = Vec::new();
         let mut from = 0;
         while from < pages {
             let count = CHUNK.min(pages - from);
             let chunk = &mut entries[..count * 8];
-            std::os::unix::fs::FileExt::read_exact_at(&file, chunk, ((first + from) * 8) as u64)
-                .map_err(failed)?;
+            match std::os::unix::fs::FileExt::read_exact_at(
+                &file,
+                chunk,
+                ((first + from) * 8) as u64,
+            ) {
+                Ok(()) => {}
+                Err(e) if is_unreadable_proc(&e) => return Ok(None),
+                Err(e) => return Err(failed(e)),
+            }
             written.extend(chunk.chunks_exact(8).enumerate().filter_map(|(i, e)| {
                 let entry = u64::from_le_bytes(e.try_into().expect("chunks of 8 bytes"));
                 privately_written(entry).then_some(from + i)
@@ -576,6 +589,16 @@ impl Drop for RawView {
         // exactly once; no references into it outlive the View that owns this RawView.
         let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast(), self.len) };
     }
+}
+
+/// Whether an error opening or reading `/proc/.../pagemap` means this process cannot read
+/// it at all (not there, or refused), rather than a failure to report.
+fn is_unreadable_proc(e: &io::Error) -> bool {
+    // (Permission denied is EACCES or EPERM.)
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+    )
 }
 
 /// Whether a `/proc/self/pagemap` entry is a page this process wrote privately: present
