@@ -9,7 +9,7 @@
 //! anywhere else (or in the caller's own buffer), it lets the search go on to the other
 //! handlers, as if it were not there.
 
-use std::sync::Once;
+use std::sync::OnceLock;
 
 use windows_sys::Win32::Foundation::{EXCEPTION_ACCESS_VIOLATION, EXCEPTION_IN_PAGE_ERROR};
 use windows_sys::Win32::System::Diagnostics::Debug::{
@@ -23,11 +23,13 @@ use windows_sys::Win32::System::LibraryLoader::{
 
 use crate::copy::guarded_ranges;
 
-static INSTALL: Once = Once::new();
+/// Whether the handler was added: the system's error code if not.
+static INSTALLED: OnceLock<Result<(), u32>> = OnceLock::new();
 
-/// Adds the handler, once per process.
-pub(crate) fn guard_copies() {
-    INSTALL.call_once(|| {
+/// Adds the handler, once per process; an error (then and at every later call) if the
+/// system would not add it, rather than views whose faults end the process.
+pub(crate) fn guard_copies() -> crate::Result<()> {
+    let installed = INSTALLED.get_or_init(|| {
         // Keep the module that holds the handler (a DLL that embeds filemap, say) loaded
         // for good: the handler is never removed and must not point into unloaded code.
         let mut module = std::ptr::null_mut();
@@ -41,8 +43,20 @@ pub(crate) fn guard_copies() {
         };
         // SAFETY: adds a handler that only reads the exception and, for faults in the
         // copy routines, changes the saved context; it is never removed.
-        unsafe { AddVectoredExceptionHandler(1, Some(on_exception)) };
+        let added = unsafe { AddVectoredExceptionHandler(1, Some(on_exception)) };
+        if added.is_null() {
+            Err(super::last_error())
+        } else {
+            Ok(())
+        }
     });
+    installed.map_err(|code| {
+        crate::Error::io(
+            "add the handler that turns faults under views into errors in",
+            "this process",
+            super::os_error(code),
+        )
+    })
 }
 
 /// The handler: resumes a copy routine at its fault exit, or passes the exception on.

@@ -307,7 +307,7 @@ impl Section {
     ) -> Result<RawView> {
         // A view's copies report faults from now on (once per process).
         #[cfg(target_arch = "x86_64")]
-        fault::guard_copies();
+        fault::guard_copies()?;
         let mut desired = match access {
             Access::Read => FILE_MAP_READ,
             Access::Write => FILE_MAP_READ | FILE_MAP_WRITE,
