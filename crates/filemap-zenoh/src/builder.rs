@@ -455,7 +455,11 @@ impl BridgeBuilder {
         self
     }
 
-    /// The capacity of the local topics an import makes (default 1 MiB).
+    /// The capacity of the local topics an import makes (default 1 MiB; 1 byte to
+    /// [`filemap::topic::MAX_CAPACITY`], rounded up as [`TopicOptions::capacity`] says,
+    /// else [`BridgeError::Setting`] at `start`).
+    ///
+    /// [`TopicOptions::capacity`]: filemap::topic::TopicOptions::capacity
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
@@ -486,6 +490,9 @@ impl BridgeBuilder {
     /// assert_eq!(filemap::topic::info("temperature")?.capacity, 64 << 10);
     /// bridge.stop();
     /// far.close().wait()?;
+    /// // No room at all is refused before anything starts.
+    /// let none = Bridge::builder().import("temperature").topic_capacity(0).start();
+    /// assert!(matches!(none, Err(filemap_zenoh::BridgeError::Setting(_))));
     /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
     /// ```
     pub fn topic_capacity(mut self, bytes: u64) -> Self {

@@ -23,7 +23,9 @@
 //! that reads slower than the link carries), and what the queue holds when the link dies,
 //! or when a bridge stops while its link is stalled (the session then closes after a
 //! second or two, and lets a put waiting for room in the queue return as if it went
-//! well), is lost, as any put is; the far side's gap report says so.
+//! well), is lost, as any put is; the far side's gap count says so for a topic (its
+//! numbers go on across starts), not for a channel (a bridge started again numbers a
+//! channel's messages from 0, which the far side takes for a new stream).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -86,6 +88,47 @@ struct Queue {
 /// throughput against 95% with 256).
 const SENDER_SPINS: u32 = 256;
 
+/// An export's lines about what keeps going wrong (puts that fail, reads that fail, the far
+/// side subscribing and leaving), written at most one a [`SAMPLE_LINES`]: a link down, a
+/// source whose memory is lost or a far side that subscribes in a loop must not flood the
+/// log. The lines left out are counted in the next.
+///
+/// [`SAMPLE_LINES`]: crate::import::SAMPLE_LINES
+struct Spaced {
+    log: Log,
+    /// When a line was last written, and how many were left out since.
+    last: Mutex<(Option<Instant>, u64)>,
+}
+
+impl Spaced {
+    fn new(log: Log) -> Spaced {
+        Spaced {
+            log,
+            last: Mutex::new((None, 0)),
+        }
+    }
+
+    /// Writes `line`, or counts it if one was written less than a spacing ago.
+    fn say(&self, line: &str) {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if last
+            .0
+            .is_some_and(|at| now.duration_since(at) < crate::import::SAMPLE_LINES)
+        {
+            last.1 += 1;
+            return;
+        }
+        let left_out = std::mem::take(&mut last.1);
+        last.0 = Some(now);
+        drop(last);
+        match left_out {
+            0 => (self.log)(line),
+            n => (self.log)(&format!("{line} ({n} such line(s) left out before it)")),
+        }
+    }
+}
+
 impl Queue {
     fn lock(&self) -> std::sync::MutexGuard<'_, Buffer> {
         self.buffer.lock().unwrap_or_else(|p| p.into_inner())
@@ -126,6 +169,19 @@ impl Export {
     /// Whether the export's threads have all ended.
     pub(crate) fn ended(&self) -> bool {
         self.threads.iter().all(JoinHandle::is_finished)
+    }
+
+    /// Stops the export and waits for its reading thread only (the first: a topic's
+    /// reader, which waits at most a look; a channel's one thread, which reads and puts):
+    /// nothing more is read from its source. A topic's sender is left to end after its put
+    /// (which Zenoh may hold up under congestion), and joined by [`join`](Export::join)
+    /// later, so that an import's callback that ends an export does not hold up Zenoh's
+    /// receiving thread.
+    pub(crate) fn stop_reading(&mut self) {
+        self.ask_to_end();
+        if !self.threads.is_empty() {
+            let _ = self.threads.remove(0).join();
+        }
     }
 
     /// Stops the export and waits for its threads (its counters stay). What the reader
@@ -236,16 +292,16 @@ pub(crate) fn start(
     // Say when the far side subscribes, and when it is gone (a link down, a bridge
     // stopped): what the export puts meanwhile reaches nobody.
     let matched = Arc::new(MatchState::default());
-    let matching_log = (key.clone(), log.clone(), matched.clone());
+    let matching_log = (key.clone(), Spaced::new(log.clone()), matched.clone());
     publisher
         .matching_listener()
         .callback(move |status| {
-            let (key, log, matched) = &matching_log;
+            let (key, said, matched) = &matching_log;
             matched.heard(status.matching());
             if status.matching() {
-                log(&format!("{key}: subscribed to on the far side"));
+                said.say(&format!("{key}: subscribed to on the far side"));
             } else {
-                log(&format!("{key}: no subscriber on the far side any more"));
+                said.say(&format!("{key}: no subscriber on the far side any more"));
             }
         })
         .background()
@@ -265,7 +321,7 @@ pub(crate) fn start(
         sent: settings.sent.clone(),
         stop: stop.clone(),
         bridge_stop: bridge_stop.clone(),
-        log,
+        errors: Arc::new(Spaced::new(log)),
     };
     let threads = match source {
         Source::Channel(receiver) => {
@@ -281,11 +337,11 @@ pub(crate) fn start(
         Source::Topic(subscriber) => {
             let name = subscriber.name().clone();
             let reader = {
-                let (queue, counters, stop, log) = (
+                let (queue, counters, stop, errors) = (
                     queue.clone(),
                     counters.clone(),
                     stop.clone(),
-                    putting.log.clone(),
+                    putting.errors.clone(),
                 );
                 let limits = (settings.buffer_messages, settings.buffer_bytes);
                 spawn(format!("export {name}"), move || {
@@ -294,8 +350,9 @@ pub(crate) fn start(
                         limits,
                         counters: &counters,
                         stop: &stop,
+                        errors: &errors,
                     };
-                    reading.run(subscriber, &log)
+                    reading.run(subscriber)
                 })?
             };
             let queue = queue.clone();
@@ -349,7 +406,8 @@ struct Putting {
     stop: Arc<AtomicBool>,
     /// Set when the bridge stops, before its session closes (which fails the puts).
     bridge_stop: Arc<AtomicBool>,
-    log: Log,
+    /// The export's lines about failures (its reader's too), and the log they go to.
+    errors: Arc<Spaced>,
 }
 
 impl Putting {
@@ -370,7 +428,7 @@ impl Putting {
     /// Logs a put that failed (unless the bridge stops: its session closed first).
     fn failed(&self, name: &Name, e: &zenoh::Error) {
         if !self.stopping() {
-            (self.log)(&format!(
+            self.errors.say(&format!(
                 "putting a message of {name} to {} failed: {e}",
                 self.key
             ));
@@ -404,7 +462,7 @@ fn forward_channel(mut receiver: Receiver, mut matching: Matching, putting: &Put
             Err(e) => e,
         };
         let removed = || receiver.name_removed();
-        if ends_after(error, &name, &removed, &putting.counters, &putting.log) {
+        if ends_after(error, &name, &removed, &putting.counters, &putting.errors) {
             break;
         }
     }
@@ -424,7 +482,7 @@ fn forward_message(
         Err(e) => {
             // The channel's memory is lost (its entry cut short): the message cannot be
             // read, now or later.
-            (putting.log)(&format!("reading {name}: {e}"));
+            putting.errors.say(&format!("reading {name}: {e}"));
             putting.counters.dropped.fetch_add(1, Ordering::Relaxed);
             drop(message);
             std::thread::sleep(STOP_CHECK);
@@ -463,13 +521,13 @@ fn ends_after(
     name: &Name,
     removed: &dyn Fn() -> bool,
     counters: &ExportCounters,
-    log: &Log,
+    errors: &Spaced,
 ) -> bool {
     let removed = || {
         if !removed() {
             return false;
         }
-        log(&format!(
+        (errors.log)(&format!(
             "{name} was removed: its export ends (a topic made again under the name is \
              exported anew)"
         ));
@@ -492,7 +550,7 @@ fn ends_after(
             false
         }
         e => {
-            log(&format!("reading {name}: {e}"));
+            errors.say(&format!("reading {name}: {e}"));
             std::thread::sleep(STOP_CHECK);
             false
         }
@@ -506,23 +564,30 @@ struct Reading<'a> {
     limits: (usize, usize),
     counters: &'a ExportCounters,
     stop: &'a AtomicBool,
+    errors: &'a Spaced,
 }
 
 impl Reading<'_> {
     /// Every message of the topic into the buffer, until the export stops.
-    fn run(&self, mut subscriber: Subscriber, log: &Log) {
+    fn run(&self, mut subscriber: Subscriber) {
         let name = subscriber.name().clone();
         while !self.stop.load(Ordering::Relaxed) {
             let read = subscriber
                 .recv_timeout(STOP_CHECK)
-                .and_then(|sample| Ok((sample.seq(), sample.to_vec()?)));
+                .map(|sample| (sample.seq(), sample.to_vec()));
             match read {
-                Ok((seq, bytes)) => self.push(seq, bytes),
+                Ok((seq, Ok(bytes))) => self.push(seq, bytes),
+                Ok((_, Err(e))) => {
+                    // Received, and not to be read (its memory lost): dropped, as a
+                    // channel's message is.
+                    self.errors.say(&format!("reading {name}: {e}"));
+                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                }
                 Err(e) => {
                     // (The name is looked at while the reader is idle, a system call: a
                     // topic still published to is read on, orphan or not.)
                     let removed = || subscriber.name_removed();
-                    if ends_after(e, &name, &removed, self.counters, log) {
+                    if ends_after(e, &name, &removed, self.counters, self.errors) {
                         break;
                     }
                 }

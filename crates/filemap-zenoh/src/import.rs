@@ -27,7 +27,7 @@ const MAX_SEQUENCES: usize = 4096;
 /// How often a line about one topic's samples (a gap, a message refused) is written at
 /// most: a far side that sends samples refused one by one must not flood the log; the
 /// lines left out are counted in the next.
-const SAMPLE_LINES: Duration = Duration::from_secs(1);
+pub(crate) const SAMPLE_LINES: Duration = Duration::from_secs(1);
 /// The key under which lines about names that could not be imported into are counted (no
 /// name: names have no NUL).
 const REFUSALS: &str = "\0refused";
@@ -469,7 +469,10 @@ impl Importer {
                         (counters, ended)
                     };
                     if let Some(mut export) = ended {
-                        export.join();
+                        // (Its sender, in a put that congestion may hold up, is joined
+                        // with the others as the bridge stops: this runs on Zenoh's
+                        // receiving thread.)
+                        export.stop_reading();
                         (self.log)(&format!(
                             "no longer exporting {name}: this bridge imports into it now"
                         ));

@@ -12,10 +12,15 @@
 //! - **Order and reliability**: each topic's messages are put in order on one Zenoh
 //!   publisher; reliable by default (Zenoh's TCP transport and `CongestionControl::Block`),
 //!   best-effort on request (`CongestionControl::Drop`).
-//! - **Faults**: an export reads its topic into a bounded buffer and never waits for the
-//!   network, so a link that stops answering never holds up the local publisher; past the
-//!   bound, the oldest message is dropped and counted. Zenoh reconnects when the link comes
-//!   back. The importing side reports every gap in the sequence numbers it sees, exactly.
+//! - **Faults**: a topic's export reads its topic into a bounded buffer and never waits for
+//!   the network, so a link that stops answering never holds up the local publisher; past
+//!   the bound, the oldest message is dropped and counted. (A channel's export takes each
+//!   message only once its put went well: its senders wait, as for a slow receiver.)
+//!   Zenoh reconnects when the link comes back. The importing side counts the gaps in the
+//!   sequence numbers of each exporting stream it follows (the most recent 4,096 streams;
+//!   a number lower than expected, or more than 2^40 ahead, is taken for a stream begun
+//!   anew, not a gap: a channel export numbers from 0 each time its bridge starts, so what
+//!   a stop lost is not counted).
 //! - **No loops**: an import only takes other sessions' samples, and a bridge does not
 //!   export the topics it imports into.
 //! - **Zenoh settings**: peer mode with `listen` and `connect` endpoints, multicast
@@ -327,6 +332,14 @@ impl Bridge {
             return Err(BridgeError::Setting(
                 "the largest message taken from Zenoh must be at least 1 byte, not 0".into(),
             ));
+        }
+        let capacity = builder.settings.topic_capacity;
+        if capacity == 0 || capacity > filemap::topic::MAX_CAPACITY {
+            return Err(BridgeError::Setting(format!(
+                "an imported topic's capacity must be 1 byte to 1 TiB ({} bytes), not \
+                 {capacity} bytes",
+                filemap::topic::MAX_CAPACITY
+            )));
         }
         if builder.settings.max_imported == 0 {
             return Err(BridgeError::Setting(

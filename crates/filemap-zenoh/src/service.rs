@@ -668,15 +668,21 @@ pub(crate) fn import(
                                 let (last, origin) = wire::decode_reply_mark(&bytes)?;
                                 Some((last, origin.to_string()))
                             });
-                            let len = match &result {
-                                Ok(sample) => reply_len(sample.payload().len(), mark.as_ref()),
+                            let payload = match &result {
+                                Ok(sample) => sample.payload().len(),
                                 Err(error) => error.payload().len(),
                             };
-                            if len > longest {
+                            // (The payload alone is the response: the mark is not passed on,
+                            // though the buffers count it.)
+                            if payload > longest {
                                 overflowed.store(true, Ordering::Relaxed);
-                                let _ = tx.send(Reply::TooLong(id, len));
+                                let _ = tx.send(Reply::TooLong(id, payload));
                                 return;
                             }
+                            let len = match &result {
+                                Ok(_) => reply_len(payload, mark.as_ref()),
+                                Err(_) => payload,
+                            };
                             if !queue.admit(len) {
                                 overflowed.store(true, Ordering::Relaxed);
                                 let _ = tx.send(Reply::Overflow(id));

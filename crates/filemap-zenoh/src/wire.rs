@@ -99,14 +99,22 @@ pub fn reply_mark(last: bool, origin: &str) -> Vec<u8> {
     [kind, b" ", origin.as_bytes()].concat()
 }
 
+/// The longest id in a reply mark: an exporting bridge's id ([`MAX_ORIGIN`]), `#`, and its
+/// Zenoh session's id (16 bytes, at most 32 hex digits), so that two bridges of one
+/// namespace that export a service are two.
+pub const MAX_REPLY_ID: usize = MAX_ORIGIN + 1 + 32;
+
 /// The longest reply mark: its kind, a space and the longest id. An attachment longer than
 /// this is no bridge's mark (and is not copied to find out).
 ///
 /// ```
-/// use filemap_zenoh::wire::{reply_mark, MAX_ORIGIN, MAX_REPLY_MARK};
-/// assert_eq!(reply_mark(true, &"h".repeat(MAX_ORIGIN)).len(), MAX_REPLY_MARK);
+/// use filemap_zenoh::wire::{decode_reply_mark, reply_mark, MAX_REPLY_ID, MAX_REPLY_MARK};
+/// let longest = "h".repeat(MAX_REPLY_ID);
+/// assert_eq!(reply_mark(true, &longest).len(), MAX_REPLY_MARK);
+/// assert_eq!(decode_reply_mark(&reply_mark(true, &longest)), Some((true, longest.as_str())));
+/// assert_eq!(decode_reply_mark(&reply_mark(true, &format!("{longest}h"))), None);
 /// ```
-pub const MAX_REPLY_MARK: usize = REPLY_LAST.len() + 1 + MAX_ORIGIN;
+pub const MAX_REPLY_MARK: usize = REPLY_LAST.len() + 1 + MAX_REPLY_ID;
 
 /// A reply's mark: whether it is the last response, and the exporting bridge's id;
 /// `None` for an attachment that is no bridge's mark.
@@ -116,7 +124,9 @@ pub fn decode_reply_mark(bytes: &[u8]) -> Option<(bool, &str)> {
         _ if bytes.starts_with(REPLY_PART) => (false, &bytes[REPLY_PART.len()..]),
         _ => return None,
     };
-    let origin = rest.strip_prefix(b" ").filter(|o| o.len() <= MAX_ORIGIN)?;
+    let origin = rest
+        .strip_prefix(b" ")
+        .filter(|o| o.len() <= MAX_REPLY_ID)?;
     Some((last, std::str::from_utf8(origin).ok()?))
 }
 

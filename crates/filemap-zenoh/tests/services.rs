@@ -207,6 +207,8 @@ fn a_stream_cut_short_is_no_whole_answer() {
     let mut client = filemap::service::Client::open(name).unwrap();
     // Longer than a response can be (the response rings are as large as the request's).
     let long = "x".repeat(2 * client.max_request_len());
+    // As long as a response can be (a client's rings are of one size).
+    let longest = "y".repeat(client.max_request_len());
     // The responses of a request whose query the far side answers with `replies` (each
     // with its mark, if any), then ends: (payload, last, failure) each.
     let mut answered = |replies: &[(&str, Option<&[u8]>)]| {
@@ -269,6 +271,21 @@ fn a_stream_cut_short_is_no_whole_answer() {
     assert_eq!(
         plain,
         [("a".into(), false, false), ("b".into(), true, false)]
+    );
+    // A marked reply as long as a response can be is passed on whole (the mark is not
+    // part of the response: it was counted as such, and the reply refused as too long).
+    let exact = answered(&[(&longest, Some(&last[..]))]);
+    assert_eq!(
+        exact
+            .iter()
+            .map(|r| (r.0.len(), r.1, r.2))
+            .collect::<Vec<_>>(),
+        [(longest.len(), true, false)],
+        "{:?}",
+        exact
+            .iter()
+            .map(|r| &r.0[..r.0.len().min(200)])
+            .collect::<Vec<_>>()
     );
     // A reply no response can carry fails the request as it comes.
     let refused = answered(&[("a", None), (&long, None), ("b", None)]);

@@ -197,6 +197,15 @@ impl Default for TopicOptions {
     }
 }
 
+/// The largest ring a topic can have, in bytes ([`TopicOptions::capacity`]: 1 byte to
+/// this, rounded up to a power of two, at least 4096).
+///
+/// ```
+/// use filemap::topic::MAX_CAPACITY;
+/// assert_eq!(MAX_CAPACITY, 1 << 40); // 1 TiB
+/// ```
+pub const MAX_CAPACITY: u64 = 1 << 40;
+
 /// The most subscriber slots a topic can have.
 ///
 /// ```
@@ -522,7 +531,7 @@ impl std::fmt::Debug for Topic {
 }
 
 fn round_capacity(capacity: u64) -> Result<u64> {
-    if capacity == 0 || capacity > 1 << 40 {
+    if capacity == 0 || capacity > MAX_CAPACITY {
         return Err(Error::InvalidSize {
             size: capacity,
             problem: "a topic's capacity is 1 byte to 1 TiB",
