@@ -46,6 +46,7 @@ mod builder;
 mod export;
 mod import;
 pub mod keys;
+mod replies;
 mod scan;
 mod service;
 mod status;

@@ -16,7 +16,7 @@
 //!   exporting bridge marked as parts ([`wire::reply_mark`]) without that bridge's last:
 //!   the link, or that bridge, went away mid-stream.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
@@ -29,6 +29,7 @@ use zenoh::sample::Locality;
 use zenoh::{Session, Wait};
 
 use crate::export::STOP_CHECK;
+use crate::replies::{reply_len, EndGuard, Held, Reply, ReplyPart, ReplyQueue, REPLY_COST};
 use crate::{keys, wire, LastSent, Log, Settings};
 
 /// How often an exported service looks for queries its local server left unanswered too
@@ -43,7 +44,7 @@ const MAX_WAITING: usize = 4096;
 /// How long an exported service waits for room in its request ring, and an imported one
 /// for its client to take a response, before it fails that request (a local server or
 /// client that stops reading must not hold the bridge, nor its stop, for ever).
-const LOCAL_WAIT: Duration = Duration::from_secs(1);
+pub(crate) const LOCAL_WAIT: Duration = Duration::from_secs(1);
 
 /// A running service bridge (either direction): its thread ends when `stop` is set.
 pub(crate) struct ServiceBridge {
@@ -447,144 +448,8 @@ fn expire(
     });
 }
 
-/// Fails request `id` of an imported service, whose response could not be given (`error`:
-/// too long for the local ring, or a client that does not read); said in the log. A
-/// client that cannot take even that is left to its own timeout.
-fn fail(server: &mut Server, id: RequestId, error: &Error, wait: Duration, log: &Log) {
-    log(&format!(
-        "a response to request {} of client {}: {error}",
-        id.number(),
-        id.client()
-    ));
-    let reason = format!("the bridge could not pass the response on: {error}");
-    let _ = server.respond_failure_timeout(id, reason.as_bytes(), wait);
-}
-
-/// What a query's callback tells the serving thread.
-enum Reply {
-    /// A reply's payload, or an error reply's, counted in its query's queue.
-    Part(RequestId, ReplyPart, Arc<ReplyQueue>),
-    /// Replies came faster than the local client takes them, past the bridge's buffer:
-    /// the rest of this query's are dropped, and the request fails.
-    Overflow(RequestId),
-    /// A reply (of this many bytes) longer than a response can be: the rest of this
-    /// query's are dropped, and the request fails.
-    TooLong(RequestId, usize),
-    /// The query ended: no more replies.
-    End(RequestId),
-}
-
-/// The bytes of one query's replies on their way from Zenoh's callback to the serving
-/// thread, at most a bound (the bridge's buffer), past which the request fails: a far side
-/// that replies faster than the local client takes the responses must not fill this
-/// host's memory. Each query has its own (one slow client does not fail another's
-/// requests), and a reply is always let in while none of its query's waits (a reply
-/// larger than the bound still goes); all the queries' together are held to
-/// `TOTAL_REPLY_BUFFERS` bounds.
-struct ReplyQueue {
-    bytes: AtomicUsize,
-    bound: usize,
-    /// All the service's queries' bytes on their way (shared).
-    total: Arc<AtomicUsize>,
-}
-
-/// How many queries' worth of replies (bounds) an imported service holds at most.
-const TOTAL_REPLY_BUFFERS: usize = 4;
-
-/// What a reply held costs besides its payload (its buffer, its place in the queue), as
-/// the bounds count it: a far side that streams empty replies fills them too.
-const REPLY_COST: usize = 128;
-
-/// Adds `len` to `count` if the sum stays within `bound` (or `count` is 0 and
-/// `one_always` lets a first one in whatever its size).
-fn add_within(count: &AtomicUsize, len: usize, bound: usize, one_always: bool) -> bool {
-    count
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
-            let sum = now.saturating_add(len);
-            (sum <= bound || (one_always && now == 0)).then_some(sum)
-        })
-        .is_ok()
-}
-
-impl ReplyQueue {
-    fn new(bound: usize, total: Arc<AtomicUsize>) -> ReplyQueue {
-        ReplyQueue {
-            bytes: AtomicUsize::new(0),
-            bound,
-            total,
-        }
-    }
-
-    /// Counts a reply of `len` bytes in, if it fits (Zenoh may call a query's callback
-    /// from more than one thread at once: each count is changed in one step).
-    fn admit(&self, len: usize) -> bool {
-        let len = len.saturating_add(REPLY_COST);
-        if !add_within(&self.bytes, len, self.bound, true) {
-            return false;
-        }
-        let total_bound = self.bound.saturating_mul(TOTAL_REPLY_BUFFERS);
-        if !add_within(&self.total, len, total_bound, true) {
-            self.bytes.fetch_sub(len, Ordering::AcqRel);
-            return false;
-        }
-        true
-    }
-
-    /// Counts a reply of `len` bytes out (taken by the serving thread).
-    fn taken(&self, len: usize) {
-        let len = len.saturating_add(REPLY_COST);
-        self.bytes.fetch_sub(len, Ordering::AcqRel);
-        self.total.fetch_sub(len, Ordering::AcqRel);
-    }
-}
-
-/// Sends `End` when the query's reply callback is dropped (Zenoh drops it when the query
-/// ends).
-struct EndGuard(RequestId, mpsc::Sender<Reply>);
-
-impl Drop for EndGuard {
-    fn drop(&mut self) {
-        let _ = self.1.send(Reply::End(self.0));
-    }
-}
-
-/// What a request of an imported service has had so far: the reply held back (the last
-/// one is known only when the query ends), and the first error reply; and the exporting
-/// bridges whose marked parts came but not their last ([`wire::reply_mark`]: a stream cut
-/// short, if any is left when the query ends).
-#[derive(Default)]
-struct Held {
-    reply: Option<Vec<u8>>,
-    error: Option<Vec<u8>>,
-    streaming: HashSet<String>,
-}
-
-/// A reply's bytes as the serving thread gets them: a response (with the exporting
-/// bridge's mark, if any: whether it is that bridge's last, and its id) or an error
-/// reply's reason.
-type ReplyPart = Result<(Vec<u8>, Option<(bool, String)>), Vec<u8>>;
-
-/// The bytes of a reply, as its queue counts them (its mark's too: the far side chooses
-/// its length).
-fn part_len(part: &ReplyPart) -> usize {
-    match part {
-        Ok((bytes, mark)) => reply_len(bytes.len(), mark.as_ref()),
-        Err(bytes) => bytes.len(),
-    }
-}
-
-/// What a reply of `payload` bytes with `mark` counts against the buffers (the same before
-/// it is copied out of Zenoh's sample as after, in [`part_len`]).
-fn reply_len(payload: usize, mark: Option<&(bool, String)>) -> usize {
-    payload.saturating_add(mark.map_or(0, |(_, id)| id.len()))
-}
-
 /// The most queries a service's export refuses in one look while its service is not there.
 const REFUSED_PER_LOOK: usize = 1024;
-
-/// The most exporting bridges whose streams one request follows: replies marked by more
-/// fail it (a far side must not grow the set for the query's whole time).
-const MAX_STREAMS: usize = 16;
 
 /// Imports the remote service `name`: the bridge serves it locally, asking the far side.
 pub(crate) fn import(
@@ -606,7 +471,7 @@ pub(crate) fn import(
         .name(format!("service import {name}"))
         .spawn(move || {
             let (tx, replies) = mpsc::channel::<Reply>();
-            let mut held: HashMap<RequestId, Held> = HashMap::new();
+            let mut held = crate::replies::Requests::new();
             while !stop.load(Ordering::Relaxed) {
                 let wait = if held.is_empty() {
                     Duration::from_millis(5)
@@ -629,7 +494,7 @@ pub(crate) fn import(
                     Some((id, Err(e))) => {
                         log(&format!("serving {name}: a request could not be read: {e}"));
                         let reason = format!("the bridge could not read the request: {e}");
-                        let _ = server.respond_failure_timeout(id, reason.as_bytes(), LOCAL_WAIT);
+                        held.insert(id, Held::failed(reason));
                         None
                     }
                     None => None,
@@ -702,8 +567,7 @@ pub(crate) fn import(
                         Err(e) => {
                             log(&format!("asking {key}: {e}"));
                             let reason = format!("the bridge could not ask {key}: {e}");
-                            let _ =
-                                server.respond_failure_timeout(id, reason.as_bytes(), LOCAL_WAIT);
+                            held.insert(id, Held::failed(reason));
                         }
                     }
                 }
@@ -714,146 +578,18 @@ pub(crate) fn import(
                     let Ok(reply) = replies.try_recv() else {
                         break;
                     };
-                    // One deadline for all this reply makes the service do (a part, then a
-                    // failure, then the failure said of that): a client that does not take
-                    // its responses holds the bridge up a second at most, and a stop too.
-                    let until = Instant::now() + LOCAL_WAIT;
-                    let wait = || until.saturating_duration_since(Instant::now());
-                    if let Reply::Part(_, part, queue) = &reply {
-                        queue.taken(part_len(part));
-                    }
-                    match reply {
-                        Reply::Overflow(id) => {
-                            if held.remove(&id).is_some() {
-                                log(&format!(
-                                    "{key}: replies to a request came faster than its client \
-                                     takes them, past the bridge's buffer"
-                                ));
-                                let reason = format!(
-                                    "the replies from {key} came faster than the bridge could \
-                                     pass them on, past its buffer of {reply_bound} bytes for \
-                                     a request ({} for all of them)",
-                                    reply_bound.saturating_mul(TOTAL_REPLY_BUFFERS)
-                                );
-                                let _ =
-                                    server.respond_failure_timeout(id, reason.as_bytes(), wait());
-                            }
-                        }
-                        Reply::TooLong(id, len) => {
-                            if held.remove(&id).is_some() {
-                                let reason = format!(
-                                    "a reply of {len} bytes from {key} is longer than a \
-                                     response of {name} can be ({} bytes at most)",
-                                    server.max_response_len()
-                                );
-                                let _ =
-                                    server.respond_failure_timeout(id, reason.as_bytes(), wait());
-                            }
-                        }
-                        Reply::Part(id, Ok((bytes, mark)), _) => {
-                            let Some(request) = held.get_mut(&id) else {
-                                continue;
-                            };
-                            let too_many = match mark {
-                                Some((false, origin)) => {
-                                    request.streaming.insert(origin);
-                                    request.streaming.len() > MAX_STREAMS
-                                }
-                                Some((true, origin)) => {
-                                    request.streaming.remove(&origin);
-                                    false
-                                }
-                                None => false,
-                            };
-                            if too_many {
-                                held.remove(&id);
-                                let reason = format!(
-                                    "replies from {key} came marked by more than {MAX_STREAMS} \
-                                     bridges"
-                                );
-                                let _ =
-                                    server.respond_failure_timeout(id, reason.as_bytes(), wait());
-                                continue;
-                            }
-                            if let Some(part) = request.reply.replace(bytes) {
-                                if let Err(e) = server.respond_part_timeout(id, &part, wait()) {
-                                    // The rest of this request's replies are dropped: its
-                                    // client is told why (if it can be).
-                                    held.remove(&id);
-                                    fail(&mut server, id, &e, wait(), &log);
-                                }
-                            }
-                        }
-                        Reply::Part(id, Err(reason), _) => {
-                            if let Some(request) = held.get_mut(&id) {
-                                request.error.get_or_insert(reason);
-                            }
-                        }
-                        Reply::End(id) => {
-                            let Some(request) = held.remove(&id) else {
-                                continue;
-                            };
-                            let ended = match request {
-                                // Replies of an exporting bridge that never said which was
-                                // the last: the stream was cut short, and its last reply
-                                // is no last response.
-                                Held {
-                                    reply: Some(part),
-                                    error: None,
-                                    streaming,
-                                } if !streaming.is_empty() => {
-                                    log(&format!("{key}: a stream of replies was cut short"));
-                                    let reason = format!(
-                                        "the replies from {key} were cut short (the link, or \
-                                         the bridge exporting the service, went away)"
-                                    );
-                                    server
-                                        .respond_part_timeout(id, &part, wait())
-                                        .and_then(|()| {
-                                            server.respond_failure_timeout(
-                                                id,
-                                                reason.as_bytes(),
-                                                wait(),
-                                            )
-                                        })
-                                }
-                                Held {
-                                    reply: Some(last),
-                                    error: None,
-                                    ..
-                                } => server.respond_timeout(id, &last, wait()),
-                                Held {
-                                    reply,
-                                    error: Some(reason),
-                                    ..
-                                } => match reply {
-                                    Some(part) => server
-                                        .respond_part_timeout(id, &part, wait())
-                                        .and_then(|()| {
-                                            server.respond_failure_timeout(id, &reason, wait())
-                                        }),
-                                    None => server.respond_failure_timeout(id, &reason, wait()),
-                                },
-                                Held {
-                                    reply: None,
-                                    error: None,
-                                    ..
-                                } => {
-                                    log(&format!("{key}: no reply to a request"));
-                                    let reason = format!(
-                                        "no reply from {key} (no queryable on the far side, or \
-                                         none within {})",
-                                        filemap::HumanDuration(query_timeout)
-                                    );
-                                    server.respond_failure_timeout(id, reason.as_bytes(), wait())
-                                }
-                            };
-                            if let Err(e) = ended {
-                                fail(&mut server, id, &e, wait(), &log);
-                            }
-                        }
-                    }
+                    let longest = server.max_response_len();
+                    crate::replies::take_in(
+                        &mut held,
+                        reply,
+                        (&key, &name, longest),
+                        (reply_bound, query_timeout),
+                        &log,
+                    );
                 }
+                // What each client has room for now, without waiting: a client that does
+                // not take its responses holds up no other's.
+                crate::replies::deliver(&mut held, &mut server, &log);
             }
             // The bridge stops: each request still asked fails with that said (without
             // waiting for room: a client that does not take it must not hold the stop up).
@@ -864,22 +600,4 @@ pub(crate) fn import(
         })
         .map_err(|e| crate::BridgeError::System(format!("starting a service thread: {e}")))?;
     Ok(ServiceBridge { thread })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Empty replies count against an imported service's bound too (each counted as its
-    /// cost besides the payload): before, a far side that streamed them was never held back.
-    #[test]
-    fn empty_replies_fill_the_bound() {
-        let total = Arc::new(AtomicUsize::new(0));
-        let queue = ReplyQueue::new(64 * 1024, total.clone());
-        let admitted = (0..100_000).take_while(|_| queue.admit(0)).count();
-        assert_eq!(admitted, 64 * 1024 / REPLY_COST);
-        queue.taken(0);
-        assert!(queue.admit(0), "a reply taken out makes room for another");
-        assert_eq!(total.load(Ordering::Relaxed), 64 * 1024);
-    }
 }

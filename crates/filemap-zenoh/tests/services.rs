@@ -101,6 +101,7 @@ fn services() {
     query_timeouts_out_of_range_are_refused();
     an_unanswered_query_gets_an_error_after_the_query_timeout();
     replies_faster_than_the_client_takes_them_fail_the_request_past_the_buffer();
+    a_client_that_takes_no_responses_holds_up_no_other();
     many_queries_with_streamed_answers_are_all_answered();
     a_busy_server_holds_up_no_other_key();
     what_is_asked_when_a_bridge_stops_is_told_so();
@@ -801,5 +802,87 @@ fn replies_faster_than_the_client_takes_them_fail_the_request_past_the_buffer() 
         "{reason}"
     );
     drop(client);
+    bridge.stop();
+}
+
+/// An imported service with two clients: one asks for more than its response ring holds
+/// and takes nothing. The other's call is answered at once, while the first request waits
+/// for room (it fails after a second without it). Before, the serving thread waited for
+/// the first client's room, up to a second for each response, and took no other request
+/// meanwhile: the second call was answered only after the first request had failed.
+fn a_client_that_takes_no_responses_holds_up_no_other() {
+    let name = "one-slow-client";
+    let (session, endpoint) = common::loopback_peer();
+    let key = filemap_zenoh::keys::key_for("filemap", name);
+    // Set once every reply to the large request is on its way.
+    let flooded = Arc::new(AtomicBool::new(false));
+    let _queryable = {
+        let (key, flooded) = (key.clone(), flooded.clone());
+        session
+            .declare_queryable(key.clone())
+            .callback(move |query| {
+                let large = query
+                    .payload()
+                    .is_some_and(|p| p.to_bytes().as_ref() == b"large");
+                if !large {
+                    let _ = query.reply(key.clone(), b"ok".to_vec()).wait();
+                    return;
+                }
+                // Eight parts of 16 KiB: twice what a 64 KiB response ring holds.
+                for i in 0..8u8 {
+                    let _ = query.reply(key.clone(), vec![i; 16 << 10]).wait();
+                }
+                flooded.store(true, Ordering::Release);
+            })
+            .wait()
+            .unwrap()
+    };
+    let (lines, log) = mpsc::channel();
+    let bridge = Bridge::builder()
+        .import_service(name)
+        .connect(endpoint)
+        .start_with_log(move |line| {
+            let _ = lines.send((Instant::now(), line.to_string()));
+        })
+        .unwrap();
+    let started = Instant::now();
+    let open = || loop {
+        if let Ok(client) = filemap::service::Client::open(name) {
+            break client;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the imported service never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let (mut stalled, mut other) = (open(), open());
+    // Until a query reaches the far side's queryable.
+    while other.call(b"probe", Duration::from_secs(2)).ok().as_deref() != Some(b"ok") {
+        assert!(started.elapsed() < PATIENCE, "the far side never answered");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stalled.send_request(b"large").unwrap();
+    while !flooded.load(Ordering::Acquire) {
+        assert!(started.elapsed() < PATIENCE, "the far side never replied");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let answer = other.call(b"small", PATIENCE).unwrap();
+    let answered = Instant::now();
+    assert_eq!(answer, b"ok");
+    // The stalled request fails (said in the log) after the other call was answered.
+    let (failed_at, line) = loop {
+        let (at, line) = log
+            .recv_timeout(PATIENCE)
+            .expect("no line says the stalled request failed");
+        if line.contains("a response to request") {
+            break (at, line);
+        }
+    };
+    assert!(
+        answered < failed_at,
+        "the other call was answered only after the stalled request failed: {line}"
+    );
+    drop((stalled, other));
     bridge.stop();
 }
