@@ -125,24 +125,34 @@ fn install() {
     pin_this_module();
     let previous = PREVIOUS.0.get();
     let pending = PENDING.0.get();
+    // Both signals blocked on this thread while it installs: a handler that ran here
+    // meanwhile (for a signal another process sent) and passed it on through a slot this
+    // thread has yet to make ready would wait for this thread for ever.
+    // SAFETY: sigset_t is plain data; the masks are local; pthread_sigmask changes only
+    // this thread's mask, set back below.
+    let before = unsafe {
+        let mut blocked: libc::sigset_t = std::mem::zeroed();
+        let mut before: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut blocked);
+        for &signal in SIGNALS.iter() {
+            libc::sigaddset(&mut blocked, signal);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &blocked, &mut before);
+        before
+    };
     for (slot, &signal) in SIGNALS.iter().enumerate() {
         // SAFETY: sigaction is plain data; all zeros is a valid starting value.
         let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
         action.sa_sigaction = on_fault as *const () as usize;
         action.sa_flags = libc::SA_SIGINFO;
         // SAFETY: the slots are written only here, by one thread at a time, with the
-        // slot's signal blocked on it: `PREVIOUS`'s by the sigaction call that installs
+        // signals blocked on it: `PREVIOUS`'s by the sigaction call that installs
         // ours and reports the action it replaced in one step (so no handler installed
         // meanwhile by another thread is lost), or from `PENDING`, before its READY flag
         // (a handler on another thread waits for the flag), and never once the flag is
         // set (in a child too: the flag comes with its memory). The masks are local.
         unsafe {
             libc::sigemptyset(&mut action.sa_mask);
-            let mut blocked: libc::sigset_t = std::mem::zeroed();
-            let mut before: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut blocked);
-            libc::sigaddset(&mut blocked, signal);
-            libc::pthread_sigmask(libc::SIG_BLOCK, &blocked, &mut before);
             let mut seen: libc::sigaction = std::mem::zeroed();
             libc::sigaction(signal, std::ptr::null(), &mut seen);
             let ready = READY[slot].load(Ordering::Acquire);
@@ -183,9 +193,10 @@ fn install() {
             // the program with its own, which passes what it does not handle on to ours
             // (ours put on top of it again would pass that back to it, round and round):
             // left as it is, as in the process this one was forked from.
-            libc::pthread_sigmask(libc::SIG_SETMASK, &before, std::ptr::null_mut());
         }
     }
+    // SAFETY: restores this thread's mask as it was.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &before, std::ptr::null_mut()) };
 }
 
 /// Keeps the shared object that holds the handler (when filemap is part of a library that

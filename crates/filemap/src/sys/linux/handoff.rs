@@ -59,9 +59,9 @@
 //! that waiters coming back to the first free slots at once do not take every set.
 //!
 //! A set hands its release to a waiter that the kernel woke; killed before it takes it,
-//! that waiter takes it along (as a thread killed as its wait is satisfied does on
-//! Windows), and its slot stays released until a waiter that finds no free slot takes
-//! it. A waiter not running for longer than [`ACK_WAIT`] between two looks (a busy
+//! that waiter leaves it in its slot (on Windows a thread killed as its wait is satisfied
+//! takes its signal along), which stays released until a waiter that finds no free slot
+//! takes it: that set then releases a later waiter, whatever resets came between. A waiter not running for longer than [`ACK_WAIT`] between two looks (a busy
 //! machine) can have a release taken back: the set goes to another slot or the state.
 //!
 //! Another process may scribble on the words: every loop here is bounded, a slot
