@@ -121,6 +121,31 @@ fn play(role: &str, args: &[String]) -> i32 {
             println!("survived two sent SIGBUS");
             0
         }
+        // One SIGBUS sent by a process (Rust's own handler, which filemap's passes it on
+        // to, puts the default action back), then a copy over a file cut short: still an
+        // error, not the end of the process.
+        #[cfg(target_os = "linux")]
+        "sent-sigbus-then-cut" => {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("cut-after-a-sent-signal");
+            std::fs::write(&path, vec![7u8; 1 << 16]).unwrap();
+            let file = Mapping::from_path(&path).create().unwrap();
+            let view = file.view().map().unwrap();
+            // SAFETY: raising a signal with whatever action the process has.
+            unsafe { libc::raise(libc::SIGBUS) };
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(4096)
+                .unwrap();
+            let mut buf = [0u8; 64];
+            println!(
+                "read past the cut: {:?}",
+                view.read_at(32768, &mut buf).map_err(|e| e.to_string())
+            );
+            0
+        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -427,6 +452,17 @@ fn faults_that_are_not_filemaps_end_the_process() {
     );
     // Sent signals end the same way with filemap's handler as without it (Rust's own
     // handler, installed at start-up, decides).
+    // A sent signal that Rust's handler took (putting the default action back) leaves
+    // filemap's handler in place: a copy over a file cut short after it is still an error
+    // (the process died of that fault).
+    let after = child("sent-sigbus-then-cut", &[]).output().unwrap();
+    assert!(
+        after.status.success()
+            && String::from_utf8_lossy(&after.stdout).contains("read past the cut: Err("),
+        "{:?} {}",
+        after.status,
+        String::from_utf8_lossy(&after.stdout)
+    );
     let without = child("sent-sigbus", &["no-view"]).output().unwrap();
     let with = child("sent-sigbus", &["view"]).output().unwrap();
     assert_eq!(

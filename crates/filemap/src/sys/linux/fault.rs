@@ -22,6 +22,10 @@
 //! action would have: its mask, `SA_RESTART`, `SA_RESETHAND` (the action runs once, the
 //! default after it, without removing this handler) and `SA_NODEFER` are honoured, and a
 //! signal that was ignored or left to the default stays so (a sent one is raised again).
+//! A previous action that, run for a sent signal, puts the default action back for the
+//! process (Rust's own handler does, for a signal that is no stack overflow) counts as the
+//! default from then on, and this handler goes back on: it would otherwise be gone, and a
+//! later fault in a copy would end the process.
 //!
 //! A program that installs its own SIGBUS or SIGSEGV handler after filemap's first view
 //! replaces this one: it must pass on the signals it does not handle (to the action it
@@ -63,6 +67,10 @@ static READY: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)]
 /// signal's action is the default from then on (kept here: resetting the process's action
 /// would remove this handler with it).
 static RESET: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+/// Per signal, whether the previous action, run for a signal another process sent, put the
+/// default action back for the process (Rust's own handler does so for a signal that is no
+/// stack overflow): ours went back on, and the default stands for that action from then on.
+static DEFAULTED: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
 /// 1 + the fork generation of the process that found the handler installed for both
 /// signals (0: none yet). A child looks again once (`install`): the parent's installing
 /// thread may have finished after the system copied the child's signal actions but
@@ -329,8 +337,10 @@ fn pass_on(
     }
     // SAFETY: written before its READY flag, read-only since.
     let previous = unsafe { &(*PREVIOUS.0.get())[slot] };
-    // A one-time action that has run: the default action now.
-    if previous.sa_flags & libc::SA_RESETHAND != 0 && RESET[slot].swap(true, Ordering::Relaxed) {
+    // A one-time action that has run, or one that put the default back: the default now.
+    if DEFAULTED[slot].load(Ordering::Relaxed)
+        || previous.sa_flags & libc::SA_RESETHAND != 0 && RESET[slot].swap(true, Ordering::Relaxed)
+    {
         restore_default(signal, from_kernel);
         return;
     }
@@ -372,6 +382,34 @@ fn pass_on(
         // SAFETY: a plain action's handler takes the signal number only.
         let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(handler) };
         f(signal);
+    }
+    if !from_kernel {
+        keep_ours(signal, slot, previous);
+    }
+}
+
+/// After the previous action ran for a sent signal: if it put the default action back for
+/// the process (as Rust's own handler does for a signal that is no stack overflow, so that
+/// a fault happens again and ends the process), ours goes back on, with the default
+/// standing for that action from now on, so that a later fault in a copy is still reported
+/// rather than end the process. (A kernel-raised fault is left to happen again as the
+/// action meant; another action the program installed is left as it is.)
+fn keep_ours(signal: libc::c_int, slot: usize, previous: &libc::sigaction) {
+    // SAFETY: sigaction is plain data and async-signal-safe; the actions are local.
+    unsafe {
+        let mut now: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, std::ptr::null(), &mut now);
+        if now.sa_sigaction != libc::SIG_DFL {
+            return;
+        }
+        DEFAULTED[slot].store(true, Ordering::Relaxed);
+        // Ours as `install` made it over that action.
+        let mut ours: libc::sigaction = std::mem::zeroed();
+        ours.sa_sigaction = on_fault as *const () as usize;
+        ours.sa_flags =
+            libc::SA_SIGINFO | previous.sa_flags & (libc::SA_ONSTACK | libc::SA_RESTART);
+        libc::sigemptyset(&mut ours.sa_mask);
+        libc::sigaction(signal, &ours, std::ptr::null_mut());
     }
 }
 
