@@ -1046,6 +1046,11 @@ impl View {
     /// view (so for [`modified_pages`](View::modified_pages) and
     /// [`discard`](View::discard)).
     ///
+    /// The storage under the pages is allocated before any is written: a file system out
+    /// of space fails the commit with nothing written. An I/O error part way leaves the
+    /// pages before it written ([`Error::PageFault`]'s offset says where it stopped), and
+    /// the view's changes as they were: a commit again writes them all again.
+    ///
     /// A limit (Linux): a file cut short and grown back before the commit takes the view's
     /// changes past the cut with it, and the commit cannot tell: it finds those pages
     /// unchanged. (Windows refuses to cut a mapped file short.) Cooperating processes keep
@@ -1075,6 +1080,25 @@ impl View {
         if !pages.is_empty() {
             let page = crate::page_size();
             let view_end = self.offset + self.len as u64;
+            // The storage under every page to write is allocated first, so that a file
+            // system out of space fails the commit before anything is written (a write
+            // into a hole of a sparse file would fault there, half the pages written).
+            if self.object.header.is_file_backed() || self.object.header.is_reserve() {
+                let mut runs: Vec<(u64, u64)> = Vec::new();
+                for p in &pages {
+                    let (start, end) = ((*p).max(self.offset), (p + page).min(view_end));
+                    match runs.last_mut() {
+                        Some(run) if run.1 == start => run.1 = end,
+                        _ => runs.push((start, end)),
+                    }
+                }
+                for (start, end) in runs {
+                    let at = self.object.base + start;
+                    self.object
+                        .section
+                        .commit(at, end - start, &self.object.describe())?;
+                }
+            }
             let target = ViewBuilder::new(&self.object)
                 .access(Access::Write)
                 .offset(self.offset)
