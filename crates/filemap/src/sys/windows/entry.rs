@@ -484,14 +484,18 @@ pub(crate) fn create_entry(
     let mut section = owned(h);
     // Why the open below failed, if it was tried.
     let mut open_code = None;
+    // Whether this handle may write the section (not if the open below gave only reading).
+    let mut writable = true;
     if section.is_none() && code == ERROR_ACCESS_DENIED {
         // An existing section that this user may use but not with the all access that
         // CreateFileMappingW asks of one it finds: opened as an opener opens it.
-        section = open_existing_section(&w);
-        if section.is_some() {
-            code = ERROR_ALREADY_EXISTS;
-        } else {
-            open_code = Some(last_error());
+        match open_existing_section(&w) {
+            Some((opened, access)) => {
+                section = Some(opened);
+                writable = access & FILE_MAP_WRITE != 0;
+                code = ERROR_ALREADY_EXISTS;
+            }
+            None => open_code = Some(last_error()),
         }
     }
     let section = section.ok_or_else(|| match code {
@@ -520,7 +524,17 @@ pub(crate) fn create_entry(
         let existing = match read_section_header_within(section.as_handle(), name, Duration::ZERO) {
             Err(_) if creation::half_made(section.as_handle(), &creating, name, total)? => {
                 // Its creator died before writing the header: finished as this object, its
-                // descriptor first (a finisher that may not set it publishes nothing).
+                // descriptor first (a finisher that may not set it publishes nothing), by a
+                // handle that may write it (else the descriptor was changed, and nothing
+                // written).
+                if !writable {
+                    return Err(Error::PermissionDenied {
+                        what: format!(
+                            "finishing {name}, which its creator left unfinished: this user \
+                             may only read it"
+                        ),
+                    });
+                }
                 security.apply(name, raw(section.as_handle()))?;
                 write_section_header(section.as_handle(), header, name, init)?;
                 return Ok((
@@ -598,7 +612,7 @@ fn found_without_lock(
         };
     };
     check_owner(name, raw(lock.as_handle()))?;
-    let Some(section) = open_existing_section(w) else {
+    let Some((section, _)) = open_existing_section(w) else {
         return match last_error() {
             ERROR_FILE_NOT_FOUND => Ok(None),
             code => Err(section_error(name, code, wanted.kind, wanted.entry_len())),
@@ -610,9 +624,9 @@ fn found_without_lock(
 }
 
 /// Opens the existing section `w` (a NUL-terminated kernel name) for writing, or else for
-/// reading, with the right to read its owner, and to map it executable where its
+/// reading (with the access it got), with the right to read its owner, and to map it executable where its
 /// permissions grant that (as an opener asks: an executable view needs it of the handle).
-fn open_existing_section(w: &[u16]) -> Option<OwnedHandle> {
+fn open_existing_section(w: &[u16]) -> Option<(OwnedHandle, u32)> {
     let write = FILE_MAP_READ | FILE_MAP_WRITE;
     [
         write | SECTION_MAP_EXECUTE,
@@ -621,8 +635,11 @@ fn open_existing_section(w: &[u16]) -> Option<OwnedHandle> {
         FILE_MAP_READ,
     ]
     .into_iter()
-    // SAFETY: a valid NUL-terminated name; the handle is owned by `owned`.
-    .find_map(|access| owned(unsafe { OpenFileMappingW(access | READ_CONTROL, 0, w.as_ptr()) }))
+    .find_map(|access| {
+        // SAFETY: a valid NUL-terminated name; the handle is owned by `owned`.
+        let opened = owned(unsafe { OpenFileMappingW(access | READ_CONTROL, 0, w.as_ptr()) });
+        opened.map(|handle| (handle, access))
+    })
 }
 
 /// Windows removes a named object with its last handle; there is no name to remove.
