@@ -37,6 +37,9 @@
 //!     to the sleeper it woke, and the reset leaves it; a plain state, the reset took the
 //!     release from the woken sleeper, which slept on, and the second set went to the
 //!     slot: loom reports the deadlock).
+//! 12. Two waiters on the state asleep, on their turn: a set, a second set, at once a
+//!     reset, and a third set release both (the second set leaves the first's owed state
+//!     as it is; stored over it, the reset took both sets' signal).
 //!
 //! The code's sets begin their look at the slots one further on each time (against
 //! starvation); the model's begin at the first, which is one of the orders a set takes.
@@ -174,8 +177,22 @@ impl Event {
     /// `event_set_state`: the state, then the count of sets, then a wake of one sleeper on
     /// the state if any is counted.
     fn set_state(&self) {
-        if self.state.swap(SET, SeqCst) != 0 {
-            self.coalesced.fetch_add(1, SeqCst);
+        // Never over an owed state (the code's few tries are a loop here).
+        let mut now = self.state.load(SeqCst);
+        loop {
+            if now == OWED {
+                self.coalesced.fetch_add(1, SeqCst);
+                break;
+            }
+            match self.state.compare_exchange(now, SET, SeqCst, SeqCst) {
+                Ok(_) => {
+                    if now != 0 {
+                        self.coalesced.fetch_add(1, SeqCst);
+                    }
+                    break;
+                }
+                Err(changed) => now = changed,
+            }
         }
         self.sets.fetch_add(1, SeqCst);
         if self.waiters.load(SeqCst) > 0 {
@@ -590,5 +607,40 @@ fn a_reset_takes_nothing_from_the_state_sleeper_a_set_woke() {
         event.set();
         assert!(on_state.join().unwrap() && in_slot.join().unwrap());
         event.assert_settled();
+    });
+}
+
+#[test]
+fn a_set_over_an_owed_state_leaves_it_owed() {
+    model(|| {
+        let event = Arc::new(Event::default());
+        let released = Arc::new(AtomicU32::new(0));
+        let sleepers: Vec<_> = (0..2)
+            .map(|_| {
+                let (e, released) = (event.clone(), released.clone());
+                thread::spawn(move || {
+                    let took = e.wait_on_state();
+                    released.fetch_add(1, SeqCst);
+                    took
+                })
+            })
+            .collect();
+        while event.sets_futex.asleep() < 2 {
+            thread::yield_now();
+        }
+        event.turn.store(1, SeqCst); // the state sleepers' turn
+        event.set();
+        event.set();
+        event.reset();
+        // At least one released whatever the reset did (loom reports the deadlock if none
+        // is); then a third set releases the other. (Before a sleeper runs, the two sets
+        // are one, as two sets before a waiter runs are.)
+        while released.load(SeqCst) < 1 {
+            thread::yield_now();
+        }
+        event.set();
+        for sleeper in sleepers {
+            assert!(sleeper.join().unwrap());
+        }
     });
 }

@@ -321,7 +321,19 @@ impl SyncMemory {
     pub(super) fn event_set_state(&self) {
         let sets = self.word(EVENT_SETS);
         let state = self.word(EVENT_STATE);
-        state.store(SET, Ordering::SeqCst);
+        // Set, but never over a state owed to a woken waiter: stored over it, a reset
+        // right after would take both sets' signal (the two sets are one, as two sets
+        // before a waiter runs are, and the owed one stays).
+        let mut now = state.load(Ordering::SeqCst);
+        for _ in 0..STATE_TRIES {
+            if now == OWED {
+                break;
+            }
+            match state.compare_exchange(now, SET, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => break,
+                Err(changed) => now = changed,
+            }
+        }
         sets.fetch_add(1, Ordering::SeqCst);
         if self.word(EVENT_WAITERS).load(Ordering::SeqCst) > 0 {
             let n = if self.event_is_manual() {
@@ -331,6 +343,15 @@ impl SyncMemory {
             };
             futex_wake(sets, n);
         }
+    }
+
+    /// A waiter on the state that a set woke, and that takes something else (a wait on
+    /// many objects) or nothing (a `wait_all` whose other objects are not ready), disowns
+    /// a state owed to it: the plain state a reset takes away, as Windows' reset takes a
+    /// signal no waiter took.
+    pub(crate) fn event_disown(&self) {
+        let state = self.word(EVENT_STATE);
+        let _ = state.compare_exchange(OWED, SET, Ordering::SeqCst, Ordering::SeqCst);
     }
 
     /// Resets the event: a state [`OWED`] to a waiter a set woke stays (as Windows' reset

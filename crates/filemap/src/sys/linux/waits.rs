@@ -128,6 +128,11 @@ pub(crate) fn sleep_on(targets: &[WaitTarget], timeout: Duration) -> Result<Woke
 /// auto-reset event's set and a mutex's unlock wake one sleeper, which must be one that
 /// takes what it was woken for).
 pub(crate) fn pass_on(object: SyncRef<'_>, target: &WaitTarget) {
+    if let SyncRef::Event(event) = object {
+        // A state owed to this waiter (its set's turn was the state sleepers'), not taken:
+        // a reset may take it from now on.
+        event.memory.event_disown();
+    }
     if looks_ready(object, false) {
         // SAFETY: the caller borrows the object, so its word is mapped.
         let word = unsafe { target.word() };
