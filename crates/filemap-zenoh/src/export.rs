@@ -91,37 +91,78 @@ const SENDER_SPINS: u32 = 256;
 /// An export's lines about what keeps going wrong (puts that fail, reads that fail, the far
 /// side subscribing and leaving), written at most one a [`SAMPLE_LINES`]: a link down, a
 /// source whose memory is lost or a far side that subscribes in a loop must not flood the
-/// log. The lines left out are counted in the next.
+/// log. The lines left out are counted in the next; the last one left out is written
+/// once the spacing has passed ([`flush`](Spaced::flush)), so that the log ends on what
+/// is so now (the far side subscribed, or gone).
 ///
 /// [`SAMPLE_LINES`]: crate::import::SAMPLE_LINES
 struct Spaced {
     log: Log,
-    /// When a line was last written, and how many were left out since.
-    last: Mutex<(Option<Instant>, u64)>,
+    last: Mutex<Said>,
+    /// Whether a line left out waits (looked at without the lock, on every message).
+    pending: AtomicBool,
+}
+
+/// What a [`Spaced`] has written and left out.
+#[derive(Default)]
+struct Said {
+    /// When a line was last written.
+    at: Option<Instant>,
+    /// How many were left out since, and the last of them.
+    left_out: u64,
+    pending: Option<String>,
 }
 
 impl Spaced {
     fn new(log: Log) -> Spaced {
         Spaced {
             log,
-            last: Mutex::new((None, 0)),
+            last: Mutex::new(Said::default()),
+            pending: AtomicBool::new(false),
         }
     }
 
-    /// Writes `line`, or counts it if one was written less than a spacing ago.
+    /// Writes `line`, or leaves it out (counted, and kept as the last left out) if one was
+    /// written less than a spacing ago.
     fn say(&self, line: &str) {
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let mut said = self.last.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        if last
-            .0
+        if said
+            .at
             .is_some_and(|at| now.duration_since(at) < crate::import::SAMPLE_LINES)
         {
-            last.1 += 1;
+            said.left_out += 1;
+            said.pending = Some(line.to_string());
+            self.pending.store(true, Ordering::Relaxed);
             return;
         }
-        let left_out = std::mem::take(&mut last.1);
-        last.0 = Some(now);
-        drop(last);
+        self.write(&mut said, now, line);
+    }
+
+    /// Writes the last line left out, once the spacing has passed since the last written.
+    fn flush(&self) {
+        if !self.pending.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut said = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let due = said
+            .at
+            .is_none_or(|at| now.duration_since(at) >= crate::import::SAMPLE_LINES);
+        if !due {
+            return;
+        }
+        if let Some(line) = said.pending.take() {
+            said.left_out = said.left_out.saturating_sub(1);
+            self.write(&mut said, now, &line);
+        }
+    }
+
+    fn write(&self, said: &mut Said, now: Instant, line: &str) {
+        let left_out = std::mem::take(&mut said.left_out);
+        said.pending = None;
+        self.pending.store(false, Ordering::Relaxed);
+        said.at = Some(now);
         match left_out {
             0 => (self.log)(line),
             n => (self.log)(&format!("{line} ({n} such line(s) left out before it)")),
@@ -171,16 +212,30 @@ impl Export {
         self.threads.iter().all(JoinHandle::is_finished)
     }
 
-    /// Stops the export and waits for its reading thread only (the first: a topic's
-    /// reader, which waits at most a look; a channel's one thread, which reads and puts):
-    /// nothing more is read from its source. A topic's sender is left to end after its put
-    /// (which Zenoh may hold up under congestion), and joined by [`join`](Export::join)
-    /// later, so that an import's callback that ends an export does not hold up Zenoh's
-    /// receiving thread.
+    /// Stops the export's reading: once this returns, nothing more is read from its
+    /// source. A topic's reader (its first thread) is waited for: at most a look. A
+    /// channel's one thread reads and puts: it is waited for at most a look too, long
+    /// enough to end a receive it is in; if it runs on, it is in a put (of a message
+    /// received before), after which it ends without receiving again. What runs on (a
+    /// topic's sender, a channel's put), which Zenoh may hold up under congestion, is
+    /// joined by [`join`](Export::join) later, so that an import's callback that ends an
+    /// export does not hold up Zenoh's receiving thread.
     pub(crate) fn stop_reading(&mut self) {
         self.ask_to_end();
-        if !self.threads.is_empty() {
-            let _ = self.threads.remove(0).join();
+        match self.threads.len() {
+            2 => {
+                let _ = self.threads.remove(0).join();
+            }
+            1 => {
+                let until = Instant::now() + 2 * STOP_CHECK;
+                while !self.threads[0].is_finished() && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                if self.threads[0].is_finished() {
+                    let _ = self.threads.remove(0).join();
+                }
+            }
+            _ => {}
         }
     }
 
@@ -292,7 +347,8 @@ pub(crate) fn start(
     // Say when the far side subscribes, and when it is gone (a link down, a bridge
     // stopped): what the export puts meanwhile reaches nobody.
     let matched = Arc::new(MatchState::default());
-    let matching_log = (key.clone(), Spaced::new(log.clone()), matched.clone());
+    let matching_lines = Arc::new(Spaced::new(log.clone()));
+    let matching_log = (key.clone(), matching_lines.clone(), matched.clone());
     publisher
         .matching_listener()
         .callback(move |status| {
@@ -322,6 +378,7 @@ pub(crate) fn start(
         stop: stop.clone(),
         bridge_stop: bridge_stop.clone(),
         errors: Arc::new(Spaced::new(log)),
+        matching_lines,
     };
     let threads = match source {
         Source::Channel(receiver) => {
@@ -337,11 +394,12 @@ pub(crate) fn start(
         Source::Topic(subscriber) => {
             let name = subscriber.name().clone();
             let reader = {
-                let (queue, counters, stop, errors) = (
+                let (queue, counters, stop, errors, matching_lines) = (
                     queue.clone(),
                     counters.clone(),
                     stop.clone(),
                     putting.errors.clone(),
+                    putting.matching_lines.clone(),
                 );
                 let limits = (settings.buffer_messages, settings.buffer_bytes);
                 spawn(format!("export {name}"), move || {
@@ -351,6 +409,7 @@ pub(crate) fn start(
                         counters: &counters,
                         stop: &stop,
                         errors: &errors,
+                        matching_lines: &matching_lines,
                     };
                     reading.run(subscriber)
                 })?
@@ -408,6 +467,9 @@ struct Putting {
     bridge_stop: Arc<AtomicBool>,
     /// The export's lines about failures (its reader's too), and the log they go to.
     errors: Arc<Spaced>,
+    /// The lines about the far side subscribing and leaving (written by Zenoh's listener,
+    /// the last left out by the export's loops).
+    matching_lines: Arc<Spaced>,
 }
 
 impl Putting {
@@ -447,6 +509,7 @@ fn forward_channel(mut receiver: Receiver, mut matching: Matching, putting: &Put
     let name = receiver.name().clone();
     let mut seq = 0;
     while !putting.stopping() {
+        putting.matching_lines.flush();
         if !matching.now(&putting.publisher) {
             // Held in the channel until the far side comes.
             std::thread::sleep(STOP_CHECK.min(Duration::from_millis(10)));
@@ -565,6 +628,8 @@ struct Reading<'a> {
     counters: &'a ExportCounters,
     stop: &'a AtomicBool,
     errors: &'a Spaced,
+    /// The export's lines about the far side, whose last left out it writes in time.
+    matching_lines: &'a Spaced,
 }
 
 impl Reading<'_> {
@@ -572,6 +637,7 @@ impl Reading<'_> {
     fn run(&self, mut subscriber: Subscriber) {
         let name = subscriber.name().clone();
         while !self.stop.load(Ordering::Relaxed) {
+            self.matching_lines.flush();
             let read = subscriber
                 .recv_timeout(STOP_CHECK)
                 .map(|sample| (sample.seq(), sample.to_vec()));
@@ -675,5 +741,36 @@ pub(crate) fn subscribe(name: &Name, made_since_start: bool) -> filemap::Result<
             ..
         }) => Ok(Source::Channel(Receiver::open(name.clone())?)),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines within a spacing of the last written are left out and counted; the last one
+    /// left out is written once the spacing has passed, so the log ends on what is so now.
+    #[test]
+    fn the_last_line_left_out_is_written_in_time() {
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let log: Log = {
+            let lines = lines.clone();
+            Arc::new(move |line: &str| lines.lock().unwrap().push(line.to_string()))
+        };
+        let spaced = Spaced::new(log);
+        spaced.say("subscribed");
+        spaced.say("gone");
+        spaced.say("subscribed");
+        spaced.say("gone");
+        spaced.flush(); // too soon
+        assert_eq!(*lines.lock().unwrap(), ["subscribed"]);
+        std::thread::sleep(crate::import::SAMPLE_LINES + Duration::from_millis(50));
+        spaced.flush();
+        assert_eq!(
+            *lines.lock().unwrap(),
+            ["subscribed", "gone (2 such line(s) left out before it)"]
+        );
+        spaced.flush(); // nothing more waits
+        assert_eq!(lines.lock().unwrap().len(), 2);
     }
 }

@@ -156,8 +156,12 @@ pub(crate) struct Held {
     /// Its last response is queued (the query ended, or the request failed): later
     /// replies are dropped, and the request is done once the queue is empty.
     closed: bool,
-    /// Since when the next response has found no room.
+    /// Since when its client has taken no response while this one waited for room.
     stalled_since: Option<Instant>,
+    /// When it was failed for a client that took nothing (its failure queued alone).
+    given_up: Option<Instant>,
+    /// The order requests came in (a client's are given room in that order).
+    order: u64,
 }
 
 impl Held {
@@ -178,7 +182,34 @@ impl Held {
 }
 
 /// What the serving thread knows of the requests it asked the far side, by request.
-pub(crate) type Requests = HashMap<RequestId, Held>;
+#[derive(Default)]
+pub(crate) struct Requests {
+    held: HashMap<RequestId, Held>,
+    /// The order of the next request.
+    next: u64,
+}
+
+impl Requests {
+    /// Notes request `id`, asked of the far side (or failed at once: `held`).
+    pub(crate) fn insert(&mut self, id: RequestId, mut held: Held) {
+        held.order = self.next;
+        self.next += 1;
+        self.held.insert(id, held);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    /// The requests not yet done (to fail as the bridge stops).
+    pub(crate) fn into_ids(self) -> impl Iterator<Item = RequestId> {
+        self.held.into_keys()
+    }
+
+    fn open(&mut self, id: &RequestId) -> Option<&mut Held> {
+        self.held.get_mut(id).filter(|held| !held.closed)
+    }
+}
 
 /// Takes in one reply from a query's callback: queued for its request's client (the
 /// request's end, its failure, a part held back until the next shows it was no last).
@@ -192,7 +223,7 @@ pub(crate) fn take_in(
 ) {
     match reply {
         Reply::Overflow(id) => {
-            let Some(held) = requests.get_mut(&id).filter(|h| !h.closed) else {
+            let Some(held) = requests.open(&id) else {
                 return;
             };
             log(&format!(
@@ -207,7 +238,7 @@ pub(crate) fn take_in(
             held.close_with(reason.into_bytes());
         }
         Reply::TooLong(id, len) => {
-            let Some(held) = requests.get_mut(&id).filter(|h| !h.closed) else {
+            let Some(held) = requests.open(&id) else {
                 return;
             };
             let reason = format!(
@@ -221,7 +252,7 @@ pub(crate) fn take_in(
                 len: reply_len(bytes.len(), mark.as_ref()),
                 queue,
             };
-            let Some(held) = requests.get_mut(&id).filter(|h| !h.closed) else {
+            let Some(held) = requests.open(&id) else {
                 return;
             };
             let too_many = match mark {
@@ -253,12 +284,12 @@ pub(crate) fn take_in(
                 len: reason.len(),
                 queue,
             });
-            if let Some(held) = requests.get_mut(&id).filter(|h| !h.closed) {
+            if let Some(held) = requests.open(&id) {
                 held.error.get_or_insert(reason);
             }
         }
         Reply::End(id) => {
-            let Some(held) = requests.get_mut(&id).filter(|h| !h.closed) else {
+            let Some(held) = requests.open(&id) else {
                 return;
             };
             held.closed = true;
@@ -308,11 +339,35 @@ pub(crate) fn take_in(
     }
 }
 
-/// Gives each request's client the responses its ring has room for now, without waiting;
-/// a request whose next response found no room for [`LOCAL_WAIT`] fails (its client is
-/// told if it can take that), and a request whose last response went is done.
-pub(crate) fn deliver(requests: &mut Requests, server: &mut Server, log: &Log) {
-    requests.retain(|&id, held| {
+/// Gives each request's client the responses its ring has room for now, without waiting,
+/// a client's requests in the order they came (once one finds no room, the client's later
+/// ones wait their turn). A request done (its last response given) is forgotten. While a
+/// client takes no response, its requests with responses waiting stall: after
+/// [`LOCAL_WAIT`] each is failed, its waiting responses dropped and its failure queued
+/// alone, given when the client takes again; a failure not taken within `give_up_after`
+/// (the query timeout) more is dropped too (the client is left to its own timeout).
+pub(crate) fn deliver(
+    requests: &mut Requests,
+    server: &mut Server,
+    log: &Log,
+    give_up_after: Duration,
+) {
+    let mut waiting: Vec<(u64, RequestId)> = requests
+        .held
+        .iter()
+        .filter(|(_, held)| !held.outgoing.is_empty())
+        .map(|(id, held)| (held.order, *id))
+        .collect();
+    waiting.sort_unstable_by_key(|&(order, _)| order);
+    let (mut full, mut took) = (HashSet::new(), HashSet::new());
+    let mut done = Vec::new();
+    for (_, id) in waiting {
+        if full.contains(&id.client()) {
+            continue;
+        }
+        let Some(held) = requests.held.get_mut(&id) else {
+            continue;
+        };
         while let Some(next) = held.outgoing.front() {
             let given = match next {
                 Outgoing::Part { bytes, .. } => {
@@ -325,40 +380,63 @@ pub(crate) fn deliver(requests: &mut Requests, server: &mut Server, log: &Log) {
             };
             match given {
                 Ok(()) => {
-                    let done = !matches!(next, Outgoing::Part { .. });
+                    let last = !matches!(next, Outgoing::Part { .. });
                     held.outgoing.pop_front();
-                    held.stalled_since = None;
-                    if done {
-                        return false;
+                    took.insert(id.client());
+                    if last {
+                        done.push(id);
+                        break;
                     }
                 }
                 Err(Error::Timeout { .. }) => {
-                    let since = *held.stalled_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() < LOCAL_WAIT {
-                        return true;
-                    }
-                    log(&format!(
-                        "a response to request {} of client {}: no room in its ring within {}: \
-                         the request fails",
-                        id.number(),
-                        id.client(),
-                        filemap::HumanDuration(LOCAL_WAIT)
-                    ));
-                    let reason = format!(
-                        "the client took no response within {}: the bridge passes no more on",
-                        filemap::HumanDuration(LOCAL_WAIT)
-                    );
-                    let _ = server.respond_failure_timeout(id, reason.as_bytes(), Duration::ZERO);
-                    return false;
+                    full.insert(id.client());
+                    break;
                 }
                 Err(e) => {
                     fail(server, id, &e, Duration::ZERO, log);
-                    return false;
+                    done.push(id);
+                    break;
                 }
             }
         }
-        // Nothing queued: asked still, or (closed) done.
-        !held.closed
+    }
+    for id in done {
+        requests.held.remove(&id);
+    }
+    let now = Instant::now();
+    requests.held.retain(|id, held| {
+        if held.outgoing.is_empty() {
+            // Nothing queued: asked still, or (closed) done.
+            held.stalled_since = None;
+            return !held.closed;
+        }
+        if took.contains(&id.client()) {
+            held.stalled_since = None;
+            return true;
+        }
+        let since = *held.stalled_since.get_or_insert(now);
+        match held.given_up {
+            Some(at) if now.duration_since(at) >= give_up_after => false,
+            Some(_) => true,
+            None if now.duration_since(since) < LOCAL_WAIT => true,
+            None => {
+                log(&format!(
+                    "a response to request {} of client {}: the client took none within {}: \
+                     the request fails",
+                    id.number(),
+                    id.client(),
+                    filemap::HumanDuration(LOCAL_WAIT)
+                ));
+                let reason = format!(
+                    "the client took no response within {}: the bridge passed no more on",
+                    filemap::HumanDuration(LOCAL_WAIT)
+                );
+                held.outgoing.clear();
+                held.close_with(reason.into_bytes());
+                held.given_up = Some(now);
+                true
+            }
+        }
     });
 }
 

@@ -471,7 +471,7 @@ pub(crate) fn import(
         .name(format!("service import {name}"))
         .spawn(move || {
             let (tx, replies) = mpsc::channel::<Reply>();
-            let mut held = crate::replies::Requests::new();
+            let mut held = crate::replies::Requests::default();
             while !stop.load(Ordering::Relaxed) {
                 let wait = if held.is_empty() {
                     Duration::from_millis(5)
@@ -589,12 +589,12 @@ pub(crate) fn import(
                 }
                 // What each client has room for now, without waiting: a client that does
                 // not take its responses holds up no other's.
-                crate::replies::deliver(&mut held, &mut server, &log);
+                crate::replies::deliver(&mut held, &mut server, &log, query_timeout);
             }
             // The bridge stops: each request still asked fails with that said (without
             // waiting for room: a client that does not take it must not hold the stop up).
             let stopped = format!("the bridge importing {key} stopped");
-            for id in held.into_keys() {
+            for id in held.into_ids() {
                 let _ = server.respond_failure_timeout(id, stopped.as_bytes(), Duration::ZERO);
             }
         })

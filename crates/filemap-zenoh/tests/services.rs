@@ -883,6 +883,21 @@ fn a_client_that_takes_no_responses_holds_up_no_other() {
         answered < failed_at,
         "the other call was answered only after the stalled request failed: {line}"
     );
+    // Reading again, the stalled client gets the parts that went, then the failure (which
+    // waited for room: it was dropped when there was none, and the client got nothing).
+    let failure = loop {
+        let response = stalled
+            .recv_response_timeout(PATIENCE)
+            .expect("the stalled request's failure never came");
+        if response.is_failure() {
+            break String::from_utf8_lossy(&response.to_vec().unwrap()).into_owned();
+        }
+        assert!(
+            !response.is_last(),
+            "a last response to a request that failed"
+        );
+    };
+    assert!(failure.contains("took no response"), "{failure}");
     drop((stalled, other));
     bridge.stop();
 }
