@@ -827,8 +827,10 @@ impl View {
         self.check_range(offset, len)?;
         let mut v = Vec::new();
         crate::copy::reserve_for_copy(&mut v, len, "a view's bytes")?;
-        v.resize(len, 0);
-        self.read_at(offset, &mut v)?;
+        // (Into the spare room, not zeros written first: each page is touched once.)
+        self.read_at_uninit(offset, &mut v.spare_capacity_mut()[..len])?;
+        // SAFETY: the read initialised the first `len` bytes, within the capacity.
+        unsafe { v.set_len(len) };
         Ok(v)
     }
 
