@@ -40,6 +40,10 @@
 //! 12. Two waiters on the state asleep, on their turn: a set, a second set, at once a
 //!     reset, and a third set release both (the second set leaves the first's owed state
 //!     as it is; stored over it, the reset took both sets' signal).
+//! 13. A wait that declines every wake (a `wait_all` whose other objects are not ready)
+//!     and a waiter on the state, both asleep, on their turn: a set and at once a reset
+//!     release the waiter (the decliner, if woken, passes the owed state on with a wake;
+//!     it disowned it first, and the reset took it).
 //!
 //! The code's sets begin their look at the slots one further on each time (against
 //! starvation); the model's begin at the first, which is one of the orders a set takes.
@@ -229,6 +233,40 @@ impl Event {
             }
             self.sets_futex.wait(&self.sets, seen);
             self.waiters.fetch_sub(1, SeqCst);
+        }
+    }
+
+    /// A wait on many objects woken on the event that takes nothing (a `wait_all` whose
+    /// other objects are not ready): `pass_on` with its wake reported, `event_pass_owed`
+    /// first (an owed state goes on with a wake, or is disowned), then the plain pass-on.
+    fn decline(&self) {
+        if self.state.load(SeqCst) == OWED {
+            if self.sets_futex.wake_one() {
+                return;
+            }
+            let _ = self.state.compare_exchange(OWED, SET, SeqCst, SeqCst);
+        }
+        if matches!(self.state.load(SeqCst), SET | OWED) {
+            self.sets_futex.wake_one();
+            self.nudge_slots();
+        }
+    }
+
+    /// Such a wait: sleeps on the count of sets and declines each wake, until `done`.
+    fn wait_declining(&self, done: &AtomicU32) {
+        loop {
+            let seen = self.sets.load(SeqCst);
+            self.waiters.fetch_add(1, SeqCst);
+            if done.load(SeqCst) == 1 {
+                self.waiters.fetch_sub(1, SeqCst);
+                return;
+            }
+            self.sets_futex.wait(&self.sets, seen);
+            self.waiters.fetch_sub(1, SeqCst);
+            if done.load(SeqCst) == 1 {
+                return;
+            }
+            self.decline();
         }
     }
 
@@ -642,5 +680,36 @@ fn a_set_over_an_owed_state_leaves_it_owed() {
         for sleeper in sleepers {
             assert!(sleeper.join().unwrap());
         }
+    });
+}
+
+#[test]
+fn a_declining_wait_passes_the_owed_state_on() {
+    model(|| {
+        let event = Arc::new(Event::default());
+        let done = Arc::new(AtomicU32::new(0));
+        let finished = Arc::new(AtomicU32::new(0));
+        let decliner = {
+            let (e, done, finished) = (event.clone(), done.clone(), finished.clone());
+            thread::spawn(move || {
+                e.wait_declining(&done);
+                finished.store(1, SeqCst);
+            })
+        };
+        let e = event.clone();
+        let on_state = thread::spawn(move || e.wait_on_state());
+        while event.sets_futex.asleep() < 2 {
+            thread::yield_now();
+        }
+        event.turn.store(1, SeqCst); // the state sleepers' turn
+        event.set();
+        event.reset();
+        assert!(on_state.join().unwrap());
+        done.store(1, SeqCst);
+        while finished.load(SeqCst) == 0 {
+            event.sets_futex.wake_one();
+            thread::yield_now();
+        }
+        decliner.join().unwrap();
     });
 }

@@ -313,7 +313,7 @@ pub fn wait_any<'a>(
     let mut last_check: Option<Instant> = None;
     // The objects whose wakes the last sleep may have taken, and where that sleep was: if
     // the wait takes another, their wakes are passed on (each may have been the only one).
-    let mut woken: Vec<(usize, sys::WaitTarget)> = Vec::new();
+    let mut woken: Vec<Woken> = Vec::new();
     let mut slept = false;
     loop {
         let now = Instant::now();
@@ -377,7 +377,10 @@ pub fn wait_any<'a>(
                 // SAFETY: `items` borrow every object for 'a, and `armed` was readied on
                 // them: their words are mapped.
                 let with = unsafe { sys::waits::woken_with(&armed, index) };
-                woken = with.into_iter().map(|i| (i, armed[i])).collect();
+                woken = with
+                    .into_iter()
+                    .map(|i| (i, armed[i], i == index))
+                    .collect();
             }
             Woke::Changed(None) | Woke::TimedOut => woken.clear(),
         }
@@ -389,7 +392,7 @@ pub fn wait_any<'a>(
 /// for another sleeper). A look that took nothing keeps the wakes: the wait sleeps again.
 fn settle_on<'a>(
     items: &[Item<'a>],
-    woken: &mut Vec<(usize, sys::WaitTarget)>,
+    woken: &mut Vec<Woken>,
     look: Result<Option<AnyReady<'a>>>,
 ) -> Result<Option<AnyReady<'a>>> {
     match &look {
@@ -402,11 +405,15 @@ fn settle_on<'a>(
 
 /// The wait ends having taken the object at `took` (`None`: none): the wakes the last
 /// sleep may have taken from other objects are passed on.
-fn settle(items: &[Item<'_>], woken: &mut Vec<(usize, sys::WaitTarget)>, took: Option<usize>) {
-    for (index, target) in woken.drain(..).filter(|(i, _)| Some(*i) != took) {
-        items[index].pass_on(&target);
+fn settle(items: &[Item<'_>], woken: &mut Vec<Woken>, took: Option<usize>) {
+    for (index, target, reported) in woken.drain(..).filter(|(i, _, _)| Some(*i) != took) {
+        items[index].pass_on(&target, reported);
     }
 }
+
+/// An object whose wake the last sleep may have taken: its index, the target slept on, and
+/// whether the sleep was said to end on it (not only found changed).
+type Woken = (usize, sys::WaitTarget, bool);
 
 /// The first object ready now, taken.
 fn take_first<'a>(

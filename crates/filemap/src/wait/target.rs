@@ -156,9 +156,10 @@ impl<'a> Item<'a> {
     /// Windows, where its wake-up event wakes one sleeper, and always: whether another
     /// sleeper's wait is over cannot be told from here, and a wake too many costs that
     /// sleeper one look).
-    pub(super) fn pass_on(&self, target: &sys::WaitTarget) {
+    /// `reported`: the sleep was said to end on this object (not only found changed).
+    pub(super) fn pass_on(&self, target: &sys::WaitTarget, reported: bool) {
         match self {
-            Item::Sync(object, _) => sys::waits::pass_on(*object, target),
+            Item::Sync(object, _) => sys::waits::pass_on(*object, target, reported),
             Item::Endpoint { .. } => sys::waits::pass_on_bell(target),
         }
     }

@@ -43,12 +43,13 @@
 //! woken, or one that looks first), but a reset leaves it, so that a reset right after
 //! the set takes the release from nobody (as the slots' marks do). A woken sleeper that
 //! takes something else or nothing (a wait on many objects, a `wait_all` whose other
-//! objects are not ready) disowns it: back to the plain state, which a reset takes, as
-//! Windows' reset takes a signal no waiter took. A plain set leaves an owed state as it
-//! is (the two sets are one, as two sets before a waiter runs are). Earlier filemaps'
-//! waiters take only the plain state, and an async future dropped once its waiter thread
-//! was woken passes the wake on by address only: neither disowns an owed state, which then
-//! stays, through resets, for this version's next waiter. If
+//! objects are not ready) passes the owed state on with a wake to another sleeper on the
+//! state, or, with none asleep, disowns it: back to the plain state, which a reset takes,
+//! as Windows' reset takes a signal no waiter took. A plain set leaves an owed (or set)
+//! state as it is (the two sets are one, as two sets before a waiter runs are). Earlier
+//! filemaps' waiters take only the plain state, and an async future dropped once its
+//! waiter thread was woken passes the wake on by address only: neither disowns an owed
+//! state, which then stays, through resets, for this version's next waiter. If
 //! the kernel says none was asleep (a count left by one killed asleep), the set takes the
 //! owed state back and goes to the slots after all; if the state is set already (for a
 //! sleeper woken and not yet run), the set goes to the slots. A sleeper killed once woken

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::entry::{create_entry, open_entry, Entry};
-pub(super) use super::futex::{futex_wait, futex_wake, RECHECK_INTERVAL};
+pub(super) use super::futex::{futex_wait, futex_wake, futex_wake_one, RECHECK_INTERVAL};
 use super::liveness::{self, LivenessLock};
 use super::mutex::{self, Owner};
 #[cfg(target_arch = "x86_64")]
@@ -321,17 +321,23 @@ impl SyncMemory {
     pub(super) fn event_set_state(&self) {
         let sets = self.word(EVENT_SETS);
         let state = self.word(EVENT_STATE);
-        // Set, but never over a state owed to a woken waiter: stored over it, a reset
-        // right after would take both sets' signal (the two sets are one, as two sets
-        // before a waiter runs are, and the owed one stays).
-        let mut now = state.load(Ordering::SeqCst);
-        for _ in 0..STATE_TRIES {
-            if now == OWED {
-                break;
-            }
-            match state.compare_exchange(now, SET, Ordering::SeqCst, Ordering::SeqCst) {
-                Ok(_) => break,
-                Err(changed) => now = changed,
+        if self.event_is_manual() {
+            state.store(SET, Ordering::SeqCst);
+        } else {
+            // Set, but never over a state owed to a woken waiter: stored over it, a reset
+            // right after would take both sets' signal (the two sets are one, as two sets
+            // before a waiter runs are, and the owed one stays). Set already, the same.
+            // (A compare-and-swap lost to a take is tried again; the state cannot flip
+            // between set and not set for ever but by another process's writes.)
+            let mut now = state.load(Ordering::SeqCst);
+            for _ in 0..STATE_TRIES {
+                if now == OWED || now == SET {
+                    break;
+                }
+                match state.compare_exchange(now, SET, Ordering::SeqCst, Ordering::SeqCst) {
+                    Ok(_) => break,
+                    Err(changed) => now = changed,
+                }
             }
         }
         sets.fetch_add(1, Ordering::SeqCst);
@@ -345,19 +351,33 @@ impl SyncMemory {
         }
     }
 
-    /// A waiter on the state that a set woke, and that takes something else (a wait on
-    /// many objects) or nothing (a `wait_all` whose other objects are not ready), disowns
-    /// a state owed to it: the plain state a reset takes away, as Windows' reset takes a
-    /// signal no waiter took.
-    pub(crate) fn event_disown(&self) {
+    /// For a waiter on the state whose sleep a set ended (its wake reported for this
+    /// event), and that takes something else (a wait on many objects) or nothing (a
+    /// `wait_all` whose other objects are not ready): a state owed to it goes on, with a
+    /// wake, to another sleeper on the state (`true`: done). With none asleep it is
+    /// disowned, back to the plain state a reset takes, as Windows' reset takes a signal
+    /// no waiter took (`false`: the caller passes the plain state on, to the slots).
+    pub(crate) fn event_pass_owed(&self) -> bool {
         let state = self.word(EVENT_STATE);
+        if state.load(Ordering::SeqCst) != OWED {
+            return false;
+        }
+        if futex_wake_one(self.word(EVENT_SETS)) {
+            return true;
+        }
         let _ = state.compare_exchange(OWED, SET, Ordering::SeqCst, Ordering::SeqCst);
+        false
     }
 
     /// Resets the event: a state [`OWED`] to a waiter a set woke stays (as Windows' reset
     /// takes nothing from a waiter its set released); any other goes.
     pub(crate) fn event_reset(&self) {
         let state = self.word(EVENT_STATE);
+        if self.event_is_manual() {
+            // (Never owed: any state, scribbled or not, goes.)
+            state.store(0, Ordering::SeqCst);
+            return;
+        }
         let now = state.load(Ordering::SeqCst);
         if now != OWED {
             // Failed only if the state changed since: to `OWED` (kept), or taken, or set by

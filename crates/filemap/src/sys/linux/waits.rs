@@ -126,12 +126,14 @@ pub(crate) fn sleep_on(targets: &[WaitTarget], timeout: Duration) -> Result<Woke
 /// After a sleep that ended on `object`'s word without the waiter taking it: if the
 /// object is still ready, wakes one other sleeper on it (a semaphore's release, an
 /// auto-reset event's set and a mutex's unlock wake one sleeper, which must be one that
-/// takes what it was woken for).
-pub(crate) fn pass_on(object: SyncRef<'_>, target: &WaitTarget) {
+/// takes what it was woken for). `reported`: the sleep was said to end on this object's
+/// word (not only found changed): an auto-reset event's state owed to this waiter goes on
+/// with the wake, or is disowned.
+pub(crate) fn pass_on(object: SyncRef<'_>, target: &WaitTarget, reported: bool) {
     if let SyncRef::Event(event) = object {
-        // A state owed to this waiter (its set's turn was the state sleepers'), not taken:
-        // a reset may take it from now on.
-        event.memory.event_disown();
+        if reported && event.memory.event_pass_owed() {
+            return;
+        }
     }
     if looks_ready(object, false) {
         // SAFETY: the caller borrows the object, so its word is mapped.
@@ -384,7 +386,7 @@ pub(crate) fn take_all(
     let mut last_check: Option<Instant> = None;
     let mut slept = false;
     // The objects whose wakes the last sleep may have taken, and the targets slept on.
-    let mut woken_by: Vec<(SyncRef<'_>, WaitTarget)> = Vec::new();
+    let mut woken_by: Vec<(SyncRef<'_>, WaitTarget, bool)> = Vec::new();
     loop {
         let now = Instant::now();
         let check = last_check.is_none_or(|at| now.duration_since(at) >= RECHECK_INTERVAL);
@@ -393,8 +395,8 @@ pub(crate) fn take_all(
         }
         if objects.iter().all(|o| looks_ready(*o, check)) {
             let taken = take_each(objects, check, slept).inspect_err(|_| {
-                for (object, target) in woken_by.drain(..) {
-                    pass_on(object, &target);
+                for (object, target, reported) in woken_by.drain(..) {
+                    pass_on(object, &target, reported);
                 }
             })?;
             if let Some(took) = taken {
@@ -409,8 +411,8 @@ pub(crate) fn take_all(
         // sleeper that takes what it is woken for. If the object is still ready, it goes
         // on to another sleeper (which, if it is a wait like this one, passes it on once
         // too and then no longer sleeps on an object that is ready: the chain ends).
-        for (object, target) in woken_by.drain(..) {
-            pass_on(object, &target);
+        for (object, target, reported) in woken_by.drain(..) {
+            pass_on(object, &target, reported);
         }
         for object in objects {
             intact(*object)?;
@@ -464,7 +466,7 @@ pub(crate) fn take_all(
             let with = unsafe { woken_with(&targets, index) };
             woken_by = with
                 .into_iter()
-                .filter_map(|i| armed.get(i).copied())
+                .filter_map(|i| armed.get(i).map(|&(o, t)| (o, t, i == index)))
                 .collect();
         }
         woke?;

@@ -148,7 +148,7 @@ pub(crate) fn arm(object: SyncRef<'_>) -> WaitTarget {
 
 /// After a sleep that ended on `object` without the waiter taking it: nothing to pass on
 /// (a wait that ends on a kernel object has taken it).
-pub(crate) fn pass_on(_object: SyncRef<'_>, _target: &WaitTarget) {}
+pub(crate) fn pass_on(_object: SyncRef<'_>, _target: &WaitTarget, _reported: bool) {}
 
 /// After a sleep that ended on an endpoint's wake-up event (auto reset, so the sleep
 /// consumed it) when the waiter takes another object: sets the event again, so that
