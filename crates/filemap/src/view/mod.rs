@@ -1048,8 +1048,9 @@ impl View {
     /// view (so for [`modified_pages`](View::modified_pages) and
     /// [`discard`](View::discard)).
     ///
-    /// The storage under the pages is allocated before any is written: a file system out
-    /// of space fails the commit with nothing written. An I/O error part way leaves the
+    /// The storage under the pages is allocated before any is written (on Linux; Windows
+    /// allocates a file's pages as they are written): a file system out of space fails the
+    /// commit with nothing written. An I/O error part way leaves the
     /// pages before it written ([`Error::PageFault`]'s offset says where it stopped), and
     /// the view's changes as they were: a commit again writes them all again.
     ///
@@ -1082,7 +1083,14 @@ impl View {
         if !pages.is_empty() {
             let page = crate::page_size();
             let view_end = self.offset + self.len as u64;
-            // The storage under every page to write is allocated first, so that a file
+            // The view that writes them, first: a handle that may not write is refused
+            // before anything is allocated.
+            let target = ViewBuilder::new(&self.object)
+                .access(Access::Write)
+                .offset(self.offset)
+                .len(self.len as u64)
+                .map()?;
+            // The storage under every page to write is allocated next, so that a file
             // system out of space fails the commit before anything is written (a write
             // into a hole of a sparse file would fault there, half the pages written).
             if self.object.header.is_file_backed() || self.object.header.is_reserve() {
@@ -1101,11 +1109,6 @@ impl View {
                         .commit(at, end - start, &self.object.describe())?;
                 }
             }
-            let target = ViewBuilder::new(&self.object)
-                .access(Access::Write)
-                .offset(self.offset)
-                .len(self.len as u64)
-                .map()?;
             let mut buf = vec![0u8; page as usize];
             for p in &pages {
                 let start = (*p).max(self.offset);

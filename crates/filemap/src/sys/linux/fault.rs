@@ -402,14 +402,20 @@ fn keep_ours(signal: libc::c_int, slot: usize, previous: &libc::sigaction) {
         if now.sa_sigaction != libc::SIG_DFL {
             return;
         }
-        DEFAULTED[slot].store(true, Ordering::Relaxed);
-        // Ours as `install` made it over that action.
+        // Ours as `install` made it over that action, put on in the same call that says
+        // what it replaced: a handler the program installed meanwhile goes back on.
         let mut ours: libc::sigaction = std::mem::zeroed();
         ours.sa_sigaction = on_fault as *const () as usize;
         ours.sa_flags =
             libc::SA_SIGINFO | previous.sa_flags & (libc::SA_ONSTACK | libc::SA_RESTART);
         libc::sigemptyset(&mut ours.sa_mask);
-        libc::sigaction(signal, &ours, std::ptr::null_mut());
+        let mut replaced: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, &ours, &mut replaced);
+        if replaced.sa_sigaction == libc::SIG_DFL {
+            DEFAULTED[slot].store(true, Ordering::Relaxed);
+        } else {
+            libc::sigaction(signal, &replaced, std::ptr::null_mut());
+        }
     }
 }
 
