@@ -393,9 +393,20 @@ pub(crate) fn deliver(
                     break;
                 }
                 Err(e) => {
-                    fail(server, id, &e, Duration::ZERO, log);
-                    done.push(id);
-                    break;
+                    log(&format!(
+                        "a response to request {} of client {}: {e}",
+                        id.number(),
+                        id.client()
+                    ));
+                    if matches!(next, Outgoing::Failure(_)) {
+                        // Not even the failure goes: the client is left to its timeout.
+                        done.push(id);
+                        break;
+                    }
+                    // The rest is dropped; the failure waits its turn as any response.
+                    let reason = format!("the bridge could not pass the response on: {e}");
+                    held.outgoing.clear();
+                    held.close_with(reason.into_bytes());
                 }
             }
         }
@@ -438,19 +449,6 @@ pub(crate) fn deliver(
             }
         }
     });
-}
-
-/// Fails request `id` of an imported service, whose response could not be given (`error`:
-/// too long for the local ring, or a client gone); said in the log. A client that cannot
-/// take even that is left to its own timeout.
-pub(crate) fn fail(server: &mut Server, id: RequestId, error: &Error, wait: Duration, log: &Log) {
-    log(&format!(
-        "a response to request {} of client {}: {error}",
-        id.number(),
-        id.client()
-    ));
-    let reason = format!("the bridge could not pass the response on: {error}");
-    let _ = server.respond_failure_timeout(id, reason.as_bytes(), wait);
 }
 
 #[cfg(test)]
