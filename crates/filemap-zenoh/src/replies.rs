@@ -181,6 +181,10 @@ impl Held {
     }
 }
 
+/// The most requests of one client an imported service holds at once (asked of the far
+/// side, or with responses waiting for the client): past it, a request fails at once.
+pub(crate) const MAX_PER_CLIENT: usize = 1024;
+
 /// What the serving thread knows of the requests it asked the far side, by request.
 #[derive(Default)]
 pub(crate) struct Requests {
@@ -199,6 +203,11 @@ impl Requests {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.held.is_empty()
+    }
+
+    /// How many requests of client `client` are not done.
+    pub(crate) fn outstanding(&self, client: u32) -> usize {
+        self.held.keys().filter(|id| id.client() == client).count()
     }
 
     /// The requests not yet done (to fail as the bridge stops).

@@ -499,6 +499,20 @@ pub(crate) fn import(
                     }
                     None => None,
                 };
+                // A client that keeps asking and takes no answer must not make queries
+                // (and what the bridge holds for each) without end.
+                let asked = asked.filter(|(id, _)| {
+                    let most = crate::replies::MAX_PER_CLIENT;
+                    if held.outstanding(id.client()) < most {
+                        return true;
+                    }
+                    let reason = format!(
+                        "this client has {most} requests waiting for their answers from \
+                         {key} already"
+                    );
+                    held.insert(*id, Held::failed(reason));
+                    false
+                });
                 if let Some((id, payload)) = asked {
                     let (tx, guard) = (tx.clone(), EndGuard(id, tx.clone()));
                     let queue = Arc::new(ReplyQueue::new(reply_bound, replies_total.clone()));

@@ -102,6 +102,7 @@ fn services() {
     an_unanswered_query_gets_an_error_after_the_query_timeout();
     replies_faster_than_the_client_takes_them_fail_the_request_past_the_buffer();
     a_client_that_takes_no_responses_holds_up_no_other();
+    a_client_with_too_many_requests_waiting_is_refused_more();
     many_queries_with_streamed_answers_are_all_answered();
     a_busy_server_holds_up_no_other_key();
     what_is_asked_when_a_bridge_stops_is_told_so();
@@ -900,4 +901,65 @@ fn a_client_that_takes_no_responses_holds_up_no_other() {
     assert!(failure.contains("took no response"), "{failure}");
     drop((stalled, other));
     bridge.stop();
+}
+
+/// An imported service holds at most 1,024 requests of one client waiting for their
+/// answers (each a Zenoh query, and what the bridge keeps for it): the next fails at once
+/// (a client that kept asking made queries without end).
+fn a_client_with_too_many_requests_waiting_is_refused_more() {
+    let name = "many-waiting";
+    let (session, endpoint) = common::loopback_peer();
+    let key = filemap_zenoh::keys::key_for("filemap", name);
+    // The far side holds every query unanswered (until the test ends).
+    let held = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let _queryable = {
+        let held = held.clone();
+        session
+            .declare_queryable(key.clone())
+            .callback(move |query| held.lock().unwrap().push(query))
+            .wait()
+            .unwrap()
+    };
+    let bridge = Bridge::builder()
+        .import_service(name)
+        .connect(endpoint)
+        .query_timeout(Duration::from_secs(60))
+        .start()
+        .unwrap();
+    let started = Instant::now();
+    let mut client = loop {
+        if let Ok(client) = filemap::service::Client::open(name) {
+            break client;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the imported service never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // Until the far side has the first query (the bridge reaches it).
+    let first = client.send_request(b"0").unwrap();
+    while held.lock().unwrap().is_empty() {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "no query reached the far side"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for i in 1..1024 {
+        client.send_request(format!("{i}").as_bytes()).unwrap();
+    }
+    let refused = client.send_request(b"one too many").unwrap();
+    let response = client.recv_response_timeout(PATIENCE).unwrap();
+    let reason = String::from_utf8(response.to_vec().unwrap()).unwrap();
+    assert_eq!(response.request(), refused, "{reason}");
+    assert!(
+        response.is_failure() && reason.contains("1024 requests waiting"),
+        "{reason}"
+    );
+    assert_ne!(first, refused);
+    drop(response);
+    drop(client);
+    bridge.stop();
+    held.lock().unwrap().clear();
 }
