@@ -102,6 +102,11 @@ pub fn reply_mark(last: bool, origin: &str) -> Vec<u8> {
 /// The longest id in a reply mark: an exporting bridge's id ([`MAX_ORIGIN`]), `#`, and its
 /// Zenoh session's id (16 bytes, at most 32 hex digits), so that two bridges of one
 /// namespace that export a service are two.
+///
+/// ```
+/// use filemap_zenoh::wire::{MAX_ORIGIN, MAX_REPLY_ID};
+/// assert_eq!(MAX_REPLY_ID, MAX_ORIGIN + "#".len() + 32);
+/// ```
 pub const MAX_REPLY_ID: usize = MAX_ORIGIN + 1 + 32;
 
 /// The longest reply mark: its kind, a space and the longest id. An attachment longer than

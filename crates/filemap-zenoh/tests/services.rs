@@ -92,6 +92,21 @@ fn reaching_query(
     }
 }
 
+/// A client of the service `name` a bridge imports, once the bridge has made it.
+fn client_of_import(name: &str) -> filemap::service::Client {
+    let started = Instant::now();
+    loop {
+        if let Ok(client) = filemap::service::Client::open(name) {
+            return client;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the imported service never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// One after the other, in one namespace (the environment is the process's, and a process
 /// runs one bridge's status object at a time).
 #[test]
@@ -754,16 +769,7 @@ fn replies_faster_than_the_client_takes_them_fail_the_request_past_the_buffer() 
         .start()
         .unwrap();
     let started = Instant::now();
-    let mut client = loop {
-        if let Ok(client) = filemap::service::Client::open(name) {
-            break client;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "the imported service never appeared"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let mut client = client_of_import(name);
     // Until a query reaches the far side's queryable.
     loop {
         if client
@@ -847,16 +853,7 @@ fn a_client_that_takes_no_responses_holds_up_no_other() {
         })
         .unwrap();
     let started = Instant::now();
-    let open = || loop {
-        if let Ok(client) = filemap::service::Client::open(name) {
-            break client;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "the imported service never appeared"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let open = || client_of_import(name);
     let (mut stalled, mut other) = (open(), open());
     // Until a query reaches the far side's queryable.
     while other.call(b"probe", Duration::from_secs(2)).ok().as_deref() != Some(b"ok") {
@@ -927,16 +924,7 @@ fn a_client_with_too_many_requests_waiting_is_refused_more() {
         .start()
         .unwrap();
     let started = Instant::now();
-    let mut client = loop {
-        if let Ok(client) = filemap::service::Client::open(name) {
-            break client;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "the imported service never appeared"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let mut client = client_of_import(name);
     // Until the far side has the first query (the bridge reaches it).
     let first = client.send_request(b"0").unwrap();
     while held.lock().unwrap().is_empty() {

@@ -133,12 +133,7 @@ fn play(role: &str, args: &[String]) -> i32 {
             let view = file.view().map().unwrap();
             // SAFETY: raising a signal with whatever action the process has.
             unsafe { libc::raise(libc::SIGBUS) };
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .unwrap()
-                .set_len(4096)
-                .unwrap();
+            cut_to(&path, 4096);
             let mut buf = [0u8; 64];
             println!(
                 "read past the cut: {:?}",
@@ -191,12 +186,7 @@ fn a_commit_over_a_file_cut_short_leaves_it_short() {
     std::fs::write(&path, vec![7u8; 1 << 16]).unwrap();
     let mapping = Mapping::from_path(&path).create().unwrap();
     mapping.commit(0, 1 << 16).unwrap();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(4096)
-        .unwrap();
+    cut_to(&path, 4096);
     match mapping.commit(0, 1 << 16) {
         Err(Error::PageFault {
             offset, truncated, ..
@@ -245,15 +235,7 @@ fn truncation_under_a_view_is_an_error() {
     for (mapping, path, data_offset) in [(&file, path.clone(), 0), (&entry, entry_path, 4096)] {
         let view = mapping.view().map().unwrap();
         view.write_at(65536, &[9; 16]).unwrap();
-        let set_len = |len: u64| {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .unwrap()
-                .set_len(len)
-                .unwrap()
-        };
-        set_len(data_offset + 4096);
+        cut_to(&path, data_offset + 4096);
         let mut buf = [0u8; 4096];
         for _ in 0..1000 {
             match view.read_at(65536, &mut buf) {
@@ -314,7 +296,7 @@ fn truncation_under_a_view_is_an_error() {
         assert!(e.to_string().contains("truncated"), "{e}");
         // What is left reads as before.
         view.read_at(0, &mut buf).unwrap();
-        set_len(data_offset + (1 << 20));
+        cut_to(&path, data_offset + (1 << 20));
         view.read_at(65536, &mut buf).unwrap();
         assert_eq!(buf[0], 0, "the file grew back with zeros");
     }
@@ -332,12 +314,7 @@ fn a_fault_before_the_cut_is_not_called_a_cut() {
     std::fs::write(&path, vec![7u8; 1 << 20]).unwrap();
     let file = Mapping::from_path(&path).create().unwrap();
     let view = file.view().map().unwrap();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(1 << 19)
-        .unwrap();
+    cut_to(&path, 1 << 19);
     // SAFETY: takes all access from one page of this view's own mapping (it has 256).
     let protected =
         unsafe { libc::mprotect(view.as_mut_ptr().add(4096).cast(), 4096, libc::PROT_NONE) };
@@ -368,12 +345,7 @@ fn a_flush_past_a_cut_in_mid_page_says_so() {
     std::fs::write(&path, vec![7u8; 8192]).unwrap();
     let file = Mapping::from_path(&path).create().unwrap();
     let view = file.view().map().unwrap();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(4096 + 100)
-        .unwrap();
+    cut_to(&path, 4096 + 100);
     view.write_at(4096 + 200, b"never stored").unwrap();
     for flushed in [
         view.flush(),
@@ -504,12 +476,7 @@ fn view_fault_reported(between: impl FnOnce()) -> bool {
     let m = Mapping::from_path(&path).create().unwrap();
     let v = m.view().map().unwrap();
     between();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    cut_to(&path, 0);
     matches!(
         v.read_at(8192, &mut [0u8; 16]),
         Err(Error::PageFault { .. })
@@ -786,4 +753,15 @@ fn inaccessible_pages_are_an_error() {
     protect(1, PAGE_READWRITE);
     drop((v, m));
     ns.assert_empty();
+}
+
+/// Sets the length of the file at `path` (as another process cutting it short would).
+#[cfg(target_os = "linux")]
+fn cut_to(path: &std::path::Path, len: u64) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
 }
