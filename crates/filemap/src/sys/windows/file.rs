@@ -267,22 +267,28 @@ pub(crate) fn path_from_bytes(bytes: &[u8]) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
 }
 
-/// Whether `path` names a file on a drive of this machine (`C:\…` or `\\?\C:\…`, the
-/// form filemap records, on a drive the system does not call remote): not a share on
+/// Whether `path` names a file on a drive of this machine (`C:\…`, the form filemap
+/// records, or `\\?\C:\…`, on a drive the system does not call remote): not a share on
 /// another machine (`\\server\…`, `\\?\UNC\…`, a mapped network drive) or a device
-/// (`\\.\pipe\…`), which opening would reach out to with this user's credentials.
+/// (`\\.\pipe\…`, or `C:\dir\COM1`, which the system reads as the serial port whatever
+/// the directory), which opening would reach out to with this user's credentials, or touch.
 pub(crate) fn is_local_drive_path(path: &Path) -> bool {
     use windows_sys::Win32::Storage::FileSystem::GetDriveTypeW;
     /// `GetDriveTypeW`'s answer for a network drive.
     const DRIVE_REMOTE: u32 = 4;
     let text = path.as_os_str().to_string_lossy();
-    let text = text.strip_prefix(r"\\?\").unwrap_or(&text);
+    let (text, verbatim) = match text.strip_prefix(r"\\?\") {
+        Some(rest) => (rest, true),
+        None => (&*text, false),
+    };
     let bytes = text.as_bytes();
     let drive_path = bytes.len() >= 3
         && bytes[0].is_ascii_alphabetic()
         && bytes[1] == b':'
         && (bytes[2] == b'\\' || bytes[2] == b'/');
-    if !drive_path {
+    // A verbatim path goes to the file system as it is; a plain one is read the Win32 way
+    // first, which turns a device's name in any directory into the device.
+    if !drive_path || (!verbatim && text.split(['\\', '/']).any(names_a_dos_device)) {
         return false;
     }
     let root = [u16::from(bytes[0]), u16::from(b':'), u16::from(b'\\'), 0];
@@ -290,9 +296,34 @@ pub(crate) fn is_local_drive_path(path: &Path) -> bool {
     unsafe { GetDriveTypeW(root.as_ptr()) != DRIVE_REMOTE }
 }
 
+/// Whether a component of a plain path names one of the devices Win32 finds in every
+/// directory: `CON`, `PRN`, `AUX`, `NUL`, `COM0`-`COM9`, `LPT0`-`LPT9` (and their
+/// superscript-digit forms), `CONIN$`, `CONOUT$`, in any case, with any extension or stream
+/// after it and trailing spaces or dots ignored, as the system reads them.
+fn names_a_dos_device(component: &str) -> bool {
+    let stem = component
+        .split(['.', ':'])
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches([' ', '.'])
+        .to_ascii_uppercase();
+    match stem.as_str() {
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$" => true,
+        _ => ["COM", "LPT"].iter().any(|port| {
+            stem.strip_prefix(port).is_some_and(|digit| {
+                let mut chars = digit.chars();
+                matches!(
+                    (chars.next(), chars.next()),
+                    (Some('0'..='9' | '\u{b9}' | '\u{b2}' | '\u{b3}'), None)
+                )
+            })
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{is_local_drive_path, plain_path};
+    use super::{is_local_drive_path, names_a_dos_device, plain_path};
 
     #[test]
     fn verbatim_paths_become_plain_ones() {
@@ -314,8 +345,25 @@ mod tests {
             r"C:dir\f",
             r"dir\f",
             "",
+            r"C:\dir\COM1",
+            r"C:\dir\nul.txt",
+            r"C:\CON\f",
+            r"C:/dir/aux .log",
+            "C:\\dir\\lpt\u{b9}",
         ] {
             assert!(!is_local_drive_path(elsewhere.as_ref()), "{elsewhere}");
+        }
+    }
+
+    #[test]
+    fn device_names_are_told_from_file_names() {
+        for device in [
+            "CON", "con", "Nul.txt", "COM9", "lpt0.x.y", "CONOUT$", "aux ", "prn:s",
+        ] {
+            assert!(names_a_dos_device(device), "{device}");
+        }
+        for file in ["CONSOLE", "COM10", "COM", "nul_", "xCON", "LPTx", "", "."] {
+            assert!(!names_a_dos_device(file), "{file}");
         }
     }
 }
