@@ -74,6 +74,10 @@ mod linux {
                 a_child_of_another_user_strips_no_shared_lock,
             ),
             (
+                "a_child_that_keeps_the_handed_description_keeps_the_name",
+                a_child_that_keeps_the_handed_description_keeps_the_name,
+            ),
+            (
                 "permissions_grant_what_they_say",
                 permissions_grant_what_they_say,
             ),
@@ -142,6 +146,7 @@ mod linux {
             "squat-global" => squat_global(&args[0], &args[1]),
             "meet-private-squat" => meet_private_squat(&args[0]),
             "take-inherited" => take_inherited(),
+            "hold-inherited" => hold_inherited(),
             "open-with" => open_with(&args[0], &args[1], &args[2]),
             other => panic!("unknown role {other}"),
         });
@@ -314,6 +319,63 @@ mod linux {
     fn take_inherited() {
         let m = Mapping::from_inherited("data").unwrap();
         m.view().map().unwrap().read_vec(0, 1).unwrap();
+    }
+
+    /// Root shares a Global mapping (mode 0644) with a child started as nobody, which
+    /// cannot make a description of its own and keeps the one handed on. Whichever of
+    /// root's handle and its copies for children goes first, the name stays while the
+    /// child holds the object, and goes (reclaimed by the next open) once the child ends.
+    /// (Root's copy for children was the handed description itself, whose close took its
+    /// lock exclusively, the child's holding nothing apart, and removed the name; or,
+    /// with the handle alive, failed to and stripped the lock the child relied on.)
+    fn a_child_that_keeps_the_handed_description_keeps_the_name() {
+        let ns = shared_namespace();
+        for handle_first in [true, false] {
+            let name = format!("Global\\{}", unique("handed-on"));
+            let m = Mapping::options()
+                .size(4096)
+                .permissions(0o644)
+                .create_new(name.as_str())
+                .unwrap();
+            let mut cmd = as_nobody("hold-inherited", &[]);
+            cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+            let shared = filemap::CommandExt::share_mapping(&mut cmd, "data", &m).unwrap();
+            let mut holder = cmd.spawn_retrying();
+            let mut line = String::new();
+            BufReader::new(holder.stdout.as_mut().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            assert_eq!(line.trim(), "ready", "the child did not get ready");
+            if handle_first {
+                drop(m);
+                drop((cmd, shared));
+            } else {
+                drop((cmd, shared));
+                drop(m);
+            }
+            match Mapping::open(name.as_str()) {
+                Ok(m) => drop(m),
+                Err(e) => panic!(
+                    "handle first: {handle_first}: the name went while the child holds the \
+                     object: {e}"
+                ),
+            }
+            release(holder);
+            assert!(matches!(
+                Mapping::open(name.as_str()),
+                Err(Error::NotFound { .. })
+            ));
+        }
+        ns.assert_empty();
+    }
+
+    /// As nobody: takes the mapping shared as "data" and holds it until stdin closes.
+    fn hold_inherited() {
+        let m = Mapping::from_inherited("data").unwrap();
+        m.view().map().unwrap().read_vec(0, 1).unwrap();
+        println!("ready");
+        wait_for_stdin_eof();
+        drop(m);
     }
 
     // --- A Global name squatted by another user --------------------------------------

@@ -363,8 +363,9 @@ impl NamedMutex {
     /// was abandoned; [`Error::Timeout`] after `timeout`
     /// (`None` waits for ever), [`Error::WouldDeadlock`] if this thread holds it already,
     /// [`Error::Unsupported`] on a thread that is ending (from a thread-local's destructor
-    /// that runs after filemap's own), where nothing could release the lock (the mutex is
-    /// left free).
+    /// that runs after filemap's own), where nothing could release the lock (the lock is
+    /// let go at once: the mutex is left free, or abandoned still if it was taken
+    /// abandoned).
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());

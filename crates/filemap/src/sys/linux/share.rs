@@ -58,8 +58,9 @@ impl Entry {
     /// Adopts an entry handle received from another process. If `name` is given and still
     /// refers to this entry, the handle takes part in removing the name when the last
     /// holder closes: unless it was `inherited` and is not a description this process made
-    /// for itself before exec (`inherit`: it is then one the parent's copy shares, and a
-    /// close that converted its lock would strip the parent's). A description handed on
+    /// for itself before exec (`inherit`: it is then the one the parent handed on, which
+    /// the parent and its other children may share, and a close that converted its lock
+    /// would take it from them, or strip it). A description handed on
     /// to be inherited (`handoff`, through `reopen`) has `O_NONBLOCK`, and the hook's does
     /// not (a status flag of the description, which means nothing for a regular file):
     /// that is how they are told.
@@ -119,9 +120,7 @@ pub(crate) fn raw_handle_value(handle: &OsHandle) -> u64 {
 }
 
 /// This process's copies of descriptors being inherited by a child; the command's
-/// `pre_exec` hook holds them too, so they stay open while either lives. A named entry's
-/// copy is held as an [`Entry`]: the last of them to go runs the last-handle check, as a
-/// handle does.
+/// `pre_exec` hook holds them too, so they stay open while either lives.
 #[derive(Debug)]
 pub(crate) struct InheritGuard {
     _kept: Arc<Inherited>,
@@ -129,8 +128,18 @@ pub(crate) struct InheritGuard {
 
 #[derive(Debug)]
 struct Inherited {
-    entry: Option<Entry>,
-    others: Vec<OsHandle>,
+    /// The descriptors the children inherit, a named entry's handed-off description first.
+    /// Closed plainly, and first (the fields drop in order): a child that could not make
+    /// a description of its own (`own_entry_description`) shares the entry's, and a close
+    /// that asked for its lock exclusively would take it, removing the name under the
+    /// child, or strip it, if the conversion failed.
+    _handed: Vec<OsHandle>,
+    /// A named entry's description of this process's own, holding `LOCK_SH`, that no child
+    /// shares: its drop runs the last-handle check, after the handed ones are closed (so
+    /// that a child that ended before this process let go leaves no name behind). A child
+    /// that keeps the handed description holds the entry alive past it; the name is then
+    /// left to the reclaiming of stale names once that child ends too.
+    _counting: Option<Entry>,
 }
 
 /// Arranges for `handles` to be inherited by the children `cmd` spawns, at the same
@@ -140,36 +149,33 @@ struct Inherited {
 /// command would otherwise share one description, so one lock, and the first to close
 /// would take it exclusively unopposed and remove the name under the others. Where the
 /// child cannot re-open it (a `Command::uid` the entry does not let in, say), it keeps the
-/// shared one, as every child did before.
+/// handed one, which nothing converts.
 pub(crate) fn inherit(
     cmd: &mut Command,
-    mut handles: Vec<OsHandle>,
+    handles: Vec<OsHandle>,
     entry: Option<&Entry>,
 ) -> Result<InheritGuard> {
-    let kept = match entry.filter(|e| e.is_named()) {
-        Some(entry) if !handles.is_empty() => Inherited {
-            entry: Some(entry.alongside(handles.remove(0))),
-            others: handles,
-        },
-        _ => Inherited {
-            entry: None,
-            others: handles,
-        },
+    let named = entry.filter(|e| e.is_named() && !handles.is_empty());
+    let counting = match named {
+        Some(entry) => Some(entry.alongside(entry.handoff()?)),
+        None => None,
     };
     // What the child re-opens the entry by, made here: between fork and exec the child
     // may not allocate.
-    let reopen = match &kept.entry {
-        Some(entry) => {
-            let access = access_of(entry.fd(), &"an entry for sharing")?;
-            let path = std::ffi::CString::new(format!("/proc/self/fd/{}", entry.fd().as_raw_fd()))
+    let reopen = match (named, handles.first()) {
+        (Some(_), Some(handed)) => {
+            let access = access_of(handed.as_fd(), &"an entry for sharing")?;
+            let path = std::ffi::CString::new(format!("/proc/self/fd/{}", handed.as_raw_fd()))
                 .expect("no NUL in a path of digits");
             Some((path, access.bits() as libc::c_int))
         }
-        None => None,
+        _ => None,
     };
-    let raw: Vec<RawFd> = (kept.entry.iter().map(|e| e.fd().as_raw_fd()))
-        .chain(kept.others.iter().map(|h| h.as_raw_fd()))
-        .collect();
+    let raw: Vec<RawFd> = handles.iter().map(|h| h.as_raw_fd()).collect();
+    let kept = Inherited {
+        _handed: handles,
+        _counting: counting,
+    };
     let kept = Arc::new(kept);
     let in_hook = kept.clone();
     // SAFETY: the closure runs in the child between fork and exec; it only calls open,
