@@ -53,6 +53,10 @@ fn main() {
             "a_fifo_in_place_of_the_file_is_not_waited_on",
             a_fifo_in_place_of_the_file_is_not_waited_on,
         ),
+        (
+            "a_socket_in_place_of_an_entry_is_named",
+            a_socket_in_place_of_an_entry_is_named,
+        ),
         ("foreign_owner", foreign_owner),
         ("insecure_permissions", insecure_permissions),
         (
@@ -580,6 +584,37 @@ fn a_fifo_in_place_of_the_file_is_not_waited_on() {
         Ok(_) => panic!("a symbolic link in place of the file was followed"),
     }
     drop(m);
+    std::fs::remove_file(&path).unwrap();
+    ns.assert_empty();
+}
+
+/// A Unix socket bound where an object's entry would be (anyone may bind one in a
+/// world-writable namespace directory) is named as what it is by every open and create,
+/// not passed on as the system's "No such device or address".
+#[cfg(unix)]
+fn a_socket_in_place_of_an_entry_is_named() {
+    let ns = Namespace::new();
+    let name = unique("socket");
+    let uid = rustix::process::geteuid().as_raw();
+    let path = ns.path().join(format!("filemap.u{uid}.{name}"));
+    let socket = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let calls: [(&str, filemap::Result<Mapping>); 3] = [
+        ("open", Mapping::open(name.as_str())),
+        ("create_new", Mapping::create_new(name.as_str(), 64)),
+        (
+            "create_or_open",
+            Mapping::create_or_open(name.as_str(), 64).map(|(m, _)| m),
+        ),
+    ];
+    for (call, result) in calls {
+        match result {
+            Err(e @ Error::Corrupt { .. }) => {
+                assert!(e.to_string().contains("socket"), "{call}: {e}")
+            }
+            other => panic!("{call} over a socket: {other:?}"),
+        }
+    }
+    drop(socket);
     std::fs::remove_file(&path).unwrap();
     ns.assert_empty();
 }

@@ -283,6 +283,8 @@ fn open_error(name: &Name, writable: bool, e: Errno) -> Error {
             name: name.to_string(),
         },
         Errno::ISDIR => not_a_regular_file(name, "directory"),
+        // What an open of a socket, or of a device file with no device behind it, says.
+        Errno::NXIO => not_a_regular_file(name, "socket or device file"),
         Errno::ACCESS | Errno::PERM => Error::PermissionDenied {
             what: format!(
                 "opening {name} for {}",
