@@ -72,6 +72,10 @@ fn main() {
         ),
         ("slots_and_roles", slots_and_roles),
         (
+            "another_clients_request_is_not_given_up",
+            another_clients_request_is_not_given_up,
+        ),
+        (
             "a_server_outlives_its_clients",
             a_server_outlives_its_clients,
         ),
@@ -544,6 +548,12 @@ fn a_response_ring_damaged_beyond_mending_leaves_the_other_slots_served() {
     server
         .respond(filemap::service::RequestId::from_parts(1, 0), b"nobody")
         .unwrap();
+    // But one too long is an error whoever the client is, the slot's ring damaged or not.
+    let too_long = vec![0u8; server.max_response_len() + 1];
+    assert!(matches!(
+        server.respond(filemap::service::RequestId::from_parts(1, 0), &too_long),
+        Err(Error::MessageTooLarge { .. })
+    ));
     let sent = clients[0].send_request(b"ping").unwrap();
     let id = server.recv_request_timeout(PATIENCE).unwrap().id();
     assert_eq!(id, sent);
@@ -992,6 +1002,26 @@ fn streams_and_stale_responses() {
 /// One server at a time; a slot per client; a call that timed out gives its request up,
 /// and a call beside a pending request is refused; a client whose server is gone gets
 /// Disconnected; the settings checked.
+/// `give_up` (the bridge's, when a call gives up) of another client's request, whose
+/// number one of this client's requests may have too, leaves this client's pending.
+fn another_clients_request_is_not_given_up() {
+    let ns = Namespace::new();
+    let name = unique("give-up");
+    let server = Server::create_or_open(name.as_str(), &ServiceOptions::new().clients(2)).unwrap();
+    let first = Client::open(name.as_str()).unwrap();
+    let mut second = Client::open(name.as_str()).unwrap();
+    let mine = second.send_request(b"mine").unwrap();
+    second.give_up(filemap::service::RequestId::from_parts(
+        first.slot(),
+        mine.number(),
+    ));
+    assert!(second.is_pending(mine), "given up for another client's id");
+    second.give_up(mine);
+    assert!(!second.is_pending(mine));
+    drop((first, second, server));
+    ns.assert_empty();
+}
+
 fn slots_and_roles() {
     let ns = Namespace::new();
     let name = unique("roles");

@@ -630,6 +630,11 @@ impl Client {
     /// arrive, and it is no longer pending (for a `call` that gave up on its request).
     #[doc(hidden)]
     pub fn give_up(&mut self, request: RequestId) {
+        // (Another client's request, whose number may be one of this client's too: not
+        // this client's to give up.)
+        if request.client != self.slot {
+            return;
+        }
         self.pending.remove(request.id);
     }
 

@@ -511,7 +511,17 @@ impl Server {
                 allowed: "a slot of this service",
             });
         }
-        let state = self.rings.rings[self.rings.slots as usize + slot].u32_at(ring::SENDER_STATE);
+        let responses_ring = &self.rings.rings[self.rings.slots as usize + slot];
+        // Too long is an error whoever the client is, and whatever state its ring is in.
+        let max = responses_ring.max_message() as usize;
+        if payload.len() > max {
+            return Err(Error::MessageTooLarge {
+                name: self.requests.name().to_string(),
+                len: payload.len(),
+                max,
+            });
+        }
+        let state = responses_ring.u32_at(ring::SENDER_STATE);
         // Looked at again once its client has been told the server was gone (its
         // requests answered meanwhile were lost: it must learn of it before any response
         // comes again) and set the mark back, vouching for its positions, said again; or
@@ -546,15 +556,6 @@ impl Server {
         };
         // A copy of the server in a child made by `fork` answers nothing.
         sender.endpoint().usable_here()?;
-        // Too long is an error whoever the client is.
-        let max = sender.max_message_len();
-        if payload.len() > max {
-            return Err(Error::MessageTooLarge {
-                name: sender.name().to_string(),
-                len: payload.len(),
-                max,
-            });
-        }
         // A client that is gone does not get it, nor does a new client that took its slot
         // since (see `reserve_for`).
         let word = self.rings.slot_word(to.client);

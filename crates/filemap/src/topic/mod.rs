@@ -224,7 +224,8 @@ pub const MAX_SUBSCRIBERS: u32 = 128;
 
 /// The longest history a topic can keep for subscribers that join ([`TopicOptions::history`]):
 /// a joining subscriber notes where each of the last `history` messages starts as it walks
-/// the ring, 16 bytes each (16 MiB at most). A longer history found in a topic (written by
+/// the ring, 24 bytes each (24 MiB at most, and up to twice that for a moment as the list
+/// grows). A longer history found in a topic (written by
 /// another process, or by an earlier filemap, which had no limit) gives a joining
 /// subscriber this many messages at most.
 ///

@@ -538,8 +538,8 @@ impl Subscriber {
     }
 
     /// The next message, waiting for one. [`Error::Disconnected`] once the publisher is
-    /// gone and every message it committed was received (a later call waits for a new
-    /// publisher's messages again); [`Error::Lagged`] (under `DropOldest`) when messages
+    /// gone and every message it committed was received, and again on each call (each
+    /// after a brief spin) until a new publisher takes the topic over; [`Error::Lagged`] (under `DropOldest`) when messages
     /// were overwritten before this subscriber read them: the next call goes on at the
     /// oldest message still there ([`Error::Outpaced`] if the publisher kept writing over
     /// that too, 10,000 times over, while this subscriber looked for it: the next call
