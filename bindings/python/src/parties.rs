@@ -147,11 +147,12 @@ impl Inbox {
     fn __exit__(
         &self,
         py: Python<'_>,
-        _t: Option<Bound<'_, PyAny>>,
+        t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        self.close(py)
+        let closing = self.close(py);
+        crate::errors::exit_result(py, t.is_some(), closing)
     }
 
     fn __repr__(&self) -> String {
@@ -259,11 +260,12 @@ impl InboxSender {
     fn __exit__(
         &self,
         py: Python<'_>,
-        _t: Option<Bound<'_, PyAny>>,
+        t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        self.close(py)
+        let closing = self.close(py);
+        crate::errors::exit_result(py, t.is_some(), closing)
     }
 
     fn __repr__(&self) -> String {
@@ -491,11 +493,12 @@ impl Server {
     fn __exit__(
         &self,
         py: Python<'_>,
-        _t: Option<Bound<'_, PyAny>>,
+        t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        self.close(py)
+        let closing = self.close(py);
+        crate::errors::exit_result(py, t.is_some(), closing)
     }
 
     fn __repr__(&self) -> String {
@@ -878,11 +881,12 @@ impl Client {
     fn __exit__(
         &self,
         py: Python<'_>,
-        _t: Option<Bound<'_, PyAny>>,
+        t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        self.close(py)
+        let closing = self.close(py);
+        crate::errors::exit_result(py, t.is_some(), closing)
     }
 
     fn __repr__(&self) -> String {

@@ -171,11 +171,12 @@ impl Publisher {
     fn __exit__(
         &self,
         py: Python<'_>,
-        _t: Option<Bound<'_, PyAny>>,
+        t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        self.close(py)
+        let closing = self.close(py);
+        crate::errors::exit_result(py, t.is_some(), closing)
     }
 
     fn __repr__(&self) -> String {
@@ -361,11 +362,12 @@ impl Subscriber {
     fn __exit__(
         &self,
         py: Python<'_>,
-        _t: Option<Bound<'_, PyAny>>,
+        t: Option<Bound<'_, PyAny>>,
         _v: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        self.close(py)
+        let closing = self.close(py);
+        crate::errors::exit_result(py, t.is_some(), closing)
     }
 
     fn __repr__(&self) -> String {

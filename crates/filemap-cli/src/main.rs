@@ -349,7 +349,8 @@ enum Command {
         #[command(subcommand)]
         action: sync_commands::SemAction,
     },
-    /// Publish each line of standard input as one message on a topic.
+    /// Publish each line of standard input as one message on a topic (without its newline,
+    /// `\n` or `\r\n`).
     #[command(after_help = signals::INTERRUPTED_HELP)]
     Pub {
         /// The topic's name.

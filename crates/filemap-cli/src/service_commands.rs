@@ -60,7 +60,7 @@ pub fn serve(
         let deadline = (!running.is_empty()).then(|| Instant::now() + RUNNING_LOOK);
         let got = wait_sliced(&termination, deadline, |slice| {
             let r = server.recv_request_timeout(slice)?;
-            Ok((r.id(), r.to_vec()?))
+            Ok((r.id(), r.to_vec()))
         });
         let Some(got) = got else {
             // Their clients are told the server is gone; the commands are left to run.
@@ -79,6 +79,18 @@ pub fn serve(
                 continue;
             }
             got => got?,
+        };
+        let request = match request {
+            Ok(request) => request,
+            // A request that cannot be read (its ring cut short or scribbled on by a
+            // process outside the protocol) is failed, saying why: its client would wait
+            // for ever. The other clients are served on.
+            Err(e) => {
+                let reason = format!("the server could not read the request: {e}");
+                errln!("filemap: {}", crate::output::printable(&reason));
+                let _ = server.respond_failure_timeout(id, reason.as_bytes(), Duration::ZERO);
+                continue;
+            }
         };
         served += 1;
         match answer(&mut server, id, served, request, command, &termination)? {

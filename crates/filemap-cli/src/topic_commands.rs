@@ -61,7 +61,8 @@ impl CreateTopic {
     }
 }
 
-/// `filemap pub NAME`: each line of standard input is one message (without its newline).
+/// `filemap pub NAME`: each line of standard input is one message (without its newline,
+/// `\n` or `\r\n`).
 pub fn publish(name: &str, create: &CreateTopic, wait_for: Option<u32>) -> Outcome {
     // Before anything is made: a signal is not lost, and it closes what was made.
     let termination = Termination::catch_sliced()?;
@@ -136,7 +137,7 @@ fn publish_lines(
     }
 }
 
-/// Standard input's lines (without their newlines), read on a thread of their own so that
+/// Standard input's lines (without their newlines, `\n` or `\r\n`), read on a thread of their own so that
 /// a signal can stop the command while it waits for the next; the channel closes at the
 /// end of the input.
 fn read_lines_behind(most: usize) -> std::sync::mpsc::Receiver<io::Result<Vec<u8>>> {
@@ -151,8 +152,12 @@ fn read_lines_behind(most: usize) -> std::sync::mpsc::Receiver<io::Result<Vec<u8
             match read {
                 Ok(0) => return,
                 Ok(_) => {
+                    // A newline is `\n` or `\r\n` (Windows' text files).
                     if line.last() == Some(&b'\n') {
                         line.pop();
+                        if line.last() == Some(&b'\r') {
+                            line.pop();
+                        }
                     }
                     if line.len() > most {
                         let _ = send.send(Err(io::Error::other(format!(

@@ -36,7 +36,8 @@ fn wait_for_subscribers(ns: &Ns, name: &str, n: usize) {
     }
 }
 
-/// Lines piped into `filemap pub` come out of two `filemap sub` processes, in order; with
+/// Lines piped into `filemap pub` (ending in `\n` or `\r\n`) come out of two `filemap sub`
+/// processes, in order, without their newlines; with
 /// `--json` each carries its sequence number; `filemap info` shows the topic's endpoints.
 #[test]
 fn lines_published_reach_every_subscriber() {
@@ -47,7 +48,8 @@ fn lines_published_reach_every_subscriber() {
     wait_for_subscribers(&ns, "news", 2);
     let info = ns.ok(&["info", "news"]);
     assert!(info.contains("topic") && info.contains("2 of 8"), "{info}");
-    let out = ns.with_stdin(&["pub", "news"], b"hello\nworld\n\xffbytes\n");
+    // (A line may end as Windows' text files end theirs: `\r\n` is a newline too.)
+    let out = ns.with_stdin(&["pub", "news"], b"hello\r\nworld\n\xffbytes\n");
     assert!(
         out.status.success(),
         "{}",

@@ -280,7 +280,8 @@ async fn async_echo(rx: &mut Receiver, tx: &mut Sender) -> Result<()> {
 pub fn partner_main(args: &[String]) -> Result<()> {
     die_with_the_measuring_process()?;
     pin_to(PARTNER_CPU);
-    partner_role(args).unwrap_or_else(|| Err(err(format!("unknown partner role {args:?}"))))
+    partner_role(args)
+        .unwrap_or_else(|| Err(err(format!("unknown partner role: {}", args.join(" ")))))
 }
 
 /// Where the measuring process asks it (the command line's `bench`, which a signal may
