@@ -99,6 +99,11 @@ fn main() {
             "an_unguarded_lock_from_a_late_thread_local_is_refused",
             an_unguarded_lock_from_a_late_thread_local_is_refused,
         ),
+        #[cfg(target_os = "linux")]
+        (
+            "a_ninth_lock_from_a_late_thread_local_is_refused",
+            a_ninth_lock_from_a_late_thread_local_is_refused,
+        ),
     ]);
     run_tests(&tests);
 }
@@ -866,6 +871,52 @@ fn an_unguarded_lock_from_a_late_thread_local_is_refused() {
     assert!(free.is_some(), "the mutex is free again");
     drop(free);
     drop(m);
+    ns.assert_empty();
+}
+
+/// A thread-local's destructor that runs after filemap's own takes nine mutexes through
+/// guards: the ninth, past what the thread can record without its destroyed list, is
+/// refused (`Unsupported`) and left free. It was taken unrecorded, and a relock of it
+/// waited on itself instead of being refused.
+#[cfg(target_os = "linux")]
+fn a_ninth_lock_from_a_late_thread_local_is_refused() {
+    use std::sync::{mpsc, Arc};
+    struct Late(Arc<Vec<NamedMutex>>, mpsc::Sender<Result<(), Error>>);
+    impl Drop for Late {
+        fn drop(&mut self) {
+            let mut guards = Vec::new();
+            for m in &self.0[..8] {
+                guards.push(m.lock().unwrap());
+            }
+            let _ = self.1.send(self.0[8].try_lock().map(drop));
+        }
+    }
+    thread_local! {
+        static LATE: std::cell::RefCell<Option<Late>> = const { std::cell::RefCell::new(None) };
+    }
+    let ns = Namespace::new();
+    let mutexes: Arc<Vec<NamedMutex>> = Arc::new(
+        (0..9)
+            .map(|k| NamedMutex::create_new(unique(&format!("late-{k}")).as_str()).unwrap())
+            .collect(),
+    );
+    let (tx, rx) = mpsc::channel();
+    let late = Late(Arc::clone(&mutexes), tx);
+    let locker = Arc::clone(&mutexes);
+    std::thread::spawn(move || {
+        LATE.with(|l| *l.borrow_mut() = Some(late));
+        // filemap's own thread-locals, registered after it.
+        locker[0].lock_unguarded(None).unwrap();
+        locker[0].release().unwrap();
+    })
+    .join()
+    .unwrap();
+    let ninth = rx.recv_timeout(PATIENCE).expect("the late destructor ran");
+    assert!(matches!(ninth, Err(Error::Unsupported { .. })), "{ninth:?}");
+    for m in mutexes.iter() {
+        assert!(m.try_lock().unwrap().is_some(), "a mutex left locked");
+    }
+    drop(mutexes);
     ns.assert_empty();
 }
 

@@ -182,8 +182,8 @@ pub(super) fn holds(id: u64) -> bool {
 }
 
 /// Records a lock of mutex `id` that a guard will unlock, about to be taken: false (and
-/// nothing recorded) if this thread holds it already. The caller forgets it again if the
-/// lock is not taken after all.
+/// nothing recorded) if this thread holds it already, or if it cannot be recorded (see
+/// [`push_guarded`]). The caller forgets it again if the lock is not taken after all.
 #[inline]
 pub(super) fn claim(id: u64) -> bool {
     // The common case, inlined into the lock: this thread holds no mutex.
@@ -214,16 +214,14 @@ fn claim_among_others(id: u64) -> bool {
     });
     claimed.unwrap_or_else(|| {
         // The general case, with the general list.
-        if holds(id) {
-            return false;
-        }
-        push_guarded(id);
-        true
+        !holds(id) && push_guarded(id)
     })
 }
 
-/// Records a lock of mutex `id` that a guard will unlock.
-pub(super) fn push_guarded(id: u64) {
+/// Records a lock of mutex `id` that a guard will unlock; false, recording nothing, on a
+/// thread whose general list is destroyed already (it is ending: see [`others`]) when
+/// the inline one is full: a relock of it could then not be told.
+pub(super) fn push_guarded(id: u64) -> bool {
     let kept = inline(|i| {
         i.forget_if_forked();
         let len = i.len.get();
@@ -234,14 +232,19 @@ pub(super) fn push_guarded(id: u64) {
         i.len.set(len + 1);
         true
     });
-    if !kept {
-        others(|h| {
-            h.push(Entry {
-                id,
-                how: How::Guarded,
-            })
-        });
+    if kept {
+        return true;
     }
+    if list::OTHERS.try_with(|_| ()).is_err() {
+        return false;
+    }
+    others(|h| {
+        h.push(Entry {
+            id,
+            how: How::Guarded,
+        })
+    });
+    true
 }
 
 /// Forgets the guarded lock of mutex `id` (its guard is unlocking it); whether there was one.

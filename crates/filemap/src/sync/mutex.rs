@@ -28,7 +28,7 @@ pub(crate) fn acquire(
 ) -> Result<Option<bool>> {
     let id = object.identity();
     if !held::claim(id) {
-        return Err(would_deadlock(name));
+        return Err(claim_refused(id, name));
     }
     let locked = object.lock(timeout, name);
     if !matches!(locked, Ok(Some(_))) {
@@ -45,7 +45,21 @@ fn refuse_relock(object: &sys::MutexObject, name: &Name) -> Result<()> {
     Ok(())
 }
 
-/// The error for a lock this thread holds already (out of the lock's fast path).
+/// Why a lock of mutex `id` could not be claimed for this thread (out of the lock's fast
+/// path): it holds the mutex already, or it is ending and holds as many as it can record.
+#[cold]
+#[inline(never)]
+fn claim_refused(id: u64, name: &Name) -> Error {
+    if held::holds(id) {
+        return would_deadlock(name);
+    }
+    Error::Unsupported {
+        what: "a ninth mutex held at once on a thread whose thread-locals are being \
+               destroyed (a relock of it could not be told)",
+    }
+}
+
+/// The error for a lock this thread holds already.
 #[cold]
 #[inline(never)]
 fn would_deadlock(name: &Name) -> Error {
@@ -439,7 +453,9 @@ impl NamedMutex {
 
     /// The guard of a lock that a wait on many objects took for this thread.
     pub(crate) fn taken(&self, abandoned: bool) -> MutexGuard<'_> {
-        held::push_guarded(self.object.identity());
+        // (Taken already: on an ending thread that holds eight, where it cannot be
+        // recorded, a relock of it waits rather than being refused.)
+        let _ = held::push_guarded(self.object.identity());
         self.guard(abandoned)
     }
 
