@@ -80,6 +80,10 @@ fn main() {
             "shared_mutex_open_racing_its_creator_is_never_corrupt",
             shared_mutex_open_racing_its_creator_is_never_corrupt,
         ),
+        (
+            "a_leaked_guard_of_a_dropped_handle_refuses_no_later_lock",
+            a_leaked_guard_of_a_dropped_handle_refuses_no_later_lock,
+        ),
     ];
     #[cfg(target_os = "linux")]
     tests.extend([
@@ -99,7 +103,6 @@ fn main() {
             "an_unguarded_lock_from_a_late_thread_local_is_refused",
             an_unguarded_lock_from_a_late_thread_local_is_refused,
         ),
-        #[cfg(target_os = "linux")]
         (
             "a_ninth_lock_from_a_late_thread_local_is_refused",
             a_ninth_lock_from_a_late_thread_local_is_refused,
@@ -871,6 +874,31 @@ fn an_unguarded_lock_from_a_late_thread_local_is_refused() {
     assert!(free.is_some(), "the mutex is free again");
     drop(free);
     drop(m);
+    ns.assert_empty();
+}
+
+/// A guard leaked with `mem::forget` keeps its mutex locked while its handle lives; once
+/// the handle is dropped, the lock has gone with it (Linux), and this thread locks the
+/// mutex again through another handle, told it was abandoned. (Its record of the leaked
+/// guard refused every later lock of the mutex by the thread, as a relock.) On Windows the
+/// thread owns the kernel mutex still, and a relock stays refused.
+fn a_leaked_guard_of_a_dropped_handle_refuses_no_later_lock() {
+    let ns = Namespace::new();
+    let name = unique("leaked-guard");
+    let kept = NamedMutex::create_new(&name).unwrap();
+    let m = NamedMutex::open(&name).unwrap();
+    std::mem::forget(m.lock().unwrap());
+    assert!(matches!(kept.try_lock(), Err(Error::WouldDeadlock { .. })));
+    drop(m);
+    if cfg!(windows) {
+        assert!(matches!(kept.try_lock(), Err(Error::WouldDeadlock { .. })));
+    } else {
+        let again = kept.lock_timeout(PATIENCE).unwrap();
+        assert!(again.abandoned());
+        drop(again);
+        assert!(!kept.lock().unwrap().abandoned());
+    }
+    drop(kept);
     ns.assert_empty();
 }
 

@@ -27,7 +27,7 @@ pub(crate) fn acquire(
     timeout: Option<Duration>,
 ) -> Result<Option<bool>> {
     let id = object.identity();
-    if !held::claim(id) {
+    if !held::claim(id) && !claim_stale(object, id) {
         return Err(claim_refused(id, name));
     }
     let locked = object.lock(timeout, name);
@@ -39,10 +39,27 @@ pub(crate) fn acquire(
 
 /// `Error::WouldDeadlock` if this thread holds `object` already.
 fn refuse_relock(object: &sys::MutexObject, name: &Name) -> Result<()> {
-    if held::holds(object.identity()) {
+    let id = object.identity();
+    if held::holds(id) && !forget_if_stale(object, id) {
         return Err(would_deadlock(name));
     }
     Ok(())
+}
+
+/// `held::claim` once more, for a mutex this thread's record says it holds but no live
+/// handle does (out of the lock's fast path): see [`forget_if_stale`].
+#[cold]
+#[inline(never)]
+fn claim_stale(object: &sys::MutexObject, id: u64) -> bool {
+    held::holds(id) && forget_if_stale(object, id) && held::claim(id)
+}
+
+/// Forgets this thread's record of holding mutex `id` through a guard if no live handle
+/// holds it: the guard was leaked (`mem::forget`) and its handle dropped since, which let
+/// the lock go on Linux (the next locker, this thread too, takes it as abandoned). Kept,
+/// the record refused every later lock of the mutex by this thread. Whether it was.
+fn forget_if_stale(object: &sys::MutexObject, id: u64) -> bool {
+    object.held_by_no_live_handle() && held::forget_guarded(id)
 }
 
 /// Why a lock of mutex `id` could not be claimed for this thread (out of the lock's fast

@@ -645,6 +645,13 @@ impl MutexObject {
         !self.owner.is_this_process()
     }
 
+    /// Whether no live handle anywhere holds the mutex (it is free, or its owner's handle
+    /// is gone): a thread's record of holding it is then stale (a guard leaked with
+    /// `mem::forget`, and its handle dropped since, which let the lock go).
+    pub(crate) fn held_by_no_live_handle(&self) -> bool {
+        mutex::looks_free(self.memory.word(0), self.memory.entry.fd(), true)
+    }
+
     /// Unlocks the mutex, which this handle's thread holds (only the guard calls it).
     /// A child made by `fork` that drops a copy of its parent's guard unlocks nothing.
     #[inline]

@@ -410,6 +410,12 @@ impl MutexObject {
         self.identity
     }
 
+    /// Never: a thread that holds the kernel mutex holds it until it releases it or exits,
+    /// whatever became of the handle it locked it through.
+    pub(crate) fn held_by_no_live_handle(&self) -> bool {
+        false
+    }
+
     /// A handle that keeps the object alive in another process.
     pub(crate) fn handoff(&self) -> Result<super::OsHandle> {
         super::duplicate(self.mutex.as_handle())
