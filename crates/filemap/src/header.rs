@@ -20,8 +20,7 @@
 //! | 64 | 8 | layout alignment |
 //! | 72 | 8 | layout type-name hash |
 //! | 80 | 4 | protection (1 read-only, 2 read-write, 3 write-copy) |
-//! | 84 | 8 | name tag: FNV-1a (64-bit) of the entry's file name, never 0 (Linux; 0 where none was recorded) |
-//! | 92 | 36 | reserved, zero |
+//! | 84 | 44 | reserved, zero |
 //! | 128 | .. | kind-specific; file-backed: device (8), inode (8), path length (4), path bytes |
 //!
 //! The header occupies the entry's first [`HEADER_AREA`] bytes; the data of a memory-backed
@@ -99,23 +98,7 @@ pub(crate) struct Header {
     pub created_unix_ns: u64,
     pub layout: Layout,
     pub protection: Protection,
-    /// [`name_tag`] of the file name the entry was made under (Linux), 0 if none was
-    /// recorded (Windows, unnamed objects, entries of an earlier filemap).
-    pub name_tag: u64,
     pub file: Option<FileRecord>,
-}
-
-/// The tag a named entry's header records of the file name it was made under (FNV-1a,
-/// 64 bits; never 0, which means none): an entry found under another name was linked
-/// there by someone (another user may hard-link an object they can read and write into
-/// this user's `Local\` name), and is not this name's object. (Windows names cannot be
-/// linked: none is recorded there.)
-#[cfg_attr(windows, allow(dead_code))]
-pub(crate) fn name_tag(file_name: &str) -> u64 {
-    let hash = file_name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    hash.max(1)
 }
 
 fn protection_code(p: Protection) -> u32 {
@@ -271,7 +254,6 @@ impl Header {
         b[64..72].copy_from_slice(&self.layout.align.to_le_bytes());
         b[72..80].copy_from_slice(&self.layout.type_hash.to_le_bytes());
         b[80..84].copy_from_slice(&protection_code(self.protection).to_le_bytes());
-        b[84..92].copy_from_slice(&self.name_tag.to_le_bytes());
         if let Some(f) = &self.file {
             let at = FIXED_LEN;
             b[at..at + 8].copy_from_slice(&f.dev.to_le_bytes());
@@ -333,7 +315,6 @@ impl Header {
                 type_hash: u64_at(bytes, 72),
             },
             protection,
-            name_tag: u64_at(bytes, 84),
             file: None,
         };
         if header.is_file_backed() {
@@ -412,7 +393,6 @@ mod tests {
                 type_hash: 99,
             },
             protection: Protection::ReadWrite,
-            name_tag: name_tag("filemap.u1000.sample"),
             file: file.then(|| FileRecord {
                 dev: 7,
                 ino: 8,

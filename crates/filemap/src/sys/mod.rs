@@ -310,7 +310,6 @@ pub(crate) fn new_header(
         created_unix_ns,
         layout: Layout::default(),
         protection,
-        name_tag: 0,
         file: None,
     }
 }

@@ -24,7 +24,7 @@ use super::{
     watched_fork_generation, Section,
 };
 use crate::error::{Error, Result};
-use crate::header::{name_tag, Header, HEADER_AREA};
+use crate::header::{Header, HEADER_AREA};
 use crate::name::{Name, Scope};
 use crate::sys::{CreateMode, DataInit};
 use crate::vocabulary::{Disposition, Kind, Protection};
@@ -225,23 +225,6 @@ fn not_a_regular_file(name: &Name, what: &str) -> Error {
              nor `filemap gc` removes it; remove it from the namespace directory by hand)"
         ),
     }
-}
-
-/// Refuses an entry made under another file name than `file_name` (its header's
-/// [`name_tag`]): a link put here to another object, which may be another user's to read
-/// and write (one this user made `Global\` and world-writable, say, linked by that user
-/// into this user's `Local\` name; the kernel lets anyone who may read and write a file
-/// link it). Entries whose header records no tag (an earlier filemap's) are let in.
-fn check_name_tag(name: &Name, file_name: &str, header: &Header) -> Result<()> {
-    if header.name_tag == 0 || header.name_tag == name_tag(file_name) {
-        return Ok(());
-    }
-    Err(Error::Corrupt {
-        name: name.to_string(),
-        problem: "the object there was made under another name (a link to it was put in \
-                  this name's place: remove it with `filemap rm`)"
-            .into(),
-    })
 }
 
 /// Refuses an entry whose permissions are wider than its header says its creator asked for.
@@ -630,7 +613,6 @@ fn open_in(
             }),
         };
         check_mode(name, &st, &header)?;
-        check_name_tag(name, file_name, &header)?;
         // Let in for reading only if that will do, or if the object is file-backed and its
         // permissions give this user write access (the entry's are narrower by design,
         // `entry_mode`).
@@ -677,10 +659,6 @@ pub(crate) fn create_entry(
 ) -> Result<(Entry, Header, Disposition)> {
     let me = current_uid();
     let file_name = name.entry_file_name(me);
-    let header = &Header {
-        name_tag: name_tag(&file_name),
-        ..header.clone()
-    };
     Dir::run(|dir| create_in(dir, name, (&file_name, me), header, mode, init))
 }
 
