@@ -999,9 +999,6 @@ fn streams_and_stale_responses() {
     ns.assert_empty();
 }
 
-/// One server at a time; a slot per client; a call that timed out gives its request up,
-/// and a call beside a pending request is refused; a client whose server is gone gets
-/// Disconnected; the settings checked.
 /// `give_up` (the bridge's, when a call gives up) of another client's request, whose
 /// number one of this client's requests may have too, leaves this client's pending.
 fn another_clients_request_is_not_given_up() {
@@ -1022,6 +1019,9 @@ fn another_clients_request_is_not_given_up() {
     ns.assert_empty();
 }
 
+/// One server at a time; a slot per client; a call that timed out gives its request up,
+/// and a call beside a pending request is refused; a client whose server is gone gets
+/// Disconnected; the settings checked.
 fn slots_and_roles() {
     let ns = Namespace::new();
     let name = unique("roles");
