@@ -462,7 +462,7 @@ fn a_tail_kept_moving_past_the_frames_holds_a_join_up_briefly() {
         publisher.publish(&[]).unwrap();
     }
     let real = tail();
-    let stop = AtomicBool::new(false);
+    let (stop, moved) = (AtomicBool::new(false), AtomicBool::new(false));
     let (joined, took) = std::thread::scope(|s| {
         s.spawn(|| {
             let began = Instant::now();
@@ -470,9 +470,15 @@ fn a_tail_kept_moving_past_the_frames_holds_a_join_up_briefly() {
             while !stop.load(Ordering::Relaxed) && began.elapsed() < Duration::from_secs(90) {
                 fake = (fake + 64).min(capacity - 4096);
                 file.write(tail_at, &fake.to_le_bytes());
+                moved.store(true, Ordering::Release);
                 std::thread::sleep(Duration::from_millis(1));
             }
         });
+        // (A join that read the tail before it first moved walks to the real one, and
+        // joins: as it may.)
+        while !moved.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let started = Instant::now();
         let joined = Subscriber::open(&name).map(|s| s.slot());
         let took = started.elapsed();
