@@ -58,7 +58,37 @@ fn main() {
             "a_set_then_a_reset_releases_a_waiter_of_either_kind",
             a_set_then_a_reset_releases_a_waiter_of_either_kind,
         ),
+        #[cfg(target_os = "linux")]
+        (
+            "a_scribbled_manual_event_state_is_read_alike_by_every_wait",
+            a_scribbled_manual_event_state_is_read_alike_by_every_wait,
+        ),
     ]);
+}
+
+/// Another process writes into a manual-reset event's state the value only an auto-reset
+/// event's set stores (its signal owed to a woken waiter): every wait reads it alike, as
+/// set. (A wait for all found the event ready by one reading and could not take it by
+/// the other: it looked again at once, thousands of times a second, until its timeout.)
+#[cfg(target_os = "linux")]
+fn a_scribbled_manual_event_state_is_read_alike_by_every_wait() {
+    let ns = Namespace::new();
+    let name = unique("scribbled-manual");
+    let (e, _) = NamedEvent::create_or_open(&name, EventReset::Manual, false).unwrap();
+    let words = common::EntryFile::open(&ns, &name);
+    // The state, the first word of the data area: 2, never a manual event's own.
+    words.write(words.data_offset(), &2u32.to_le_bytes());
+    let started = Instant::now();
+    let got = wait_all(&[&e], Some(Duration::from_secs(2))).map(drop);
+    assert!(got.is_ok(), "{got:?} after {:?}", started.elapsed());
+    e.wait_timeout(Duration::ZERO).expect("a single wait too");
+    e.reset().unwrap();
+    assert!(matches!(
+        e.wait_timeout(Duration::ZERO),
+        Err(Error::Timeout { .. })
+    ));
+    drop((e, words));
+    ns.assert_empty();
 }
 
 /// An auto-reset event with a blocking waiter and a `wait_any` asleep on it: a set followed

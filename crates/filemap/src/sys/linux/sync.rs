@@ -396,7 +396,11 @@ impl SyncMemory {
     pub(super) fn event_take_now(&self, manual: bool, since: Option<EventMark>) -> bool {
         let state = self.word(EVENT_STATE);
         if manual {
-            state.load(Ordering::SeqCst) == SET
+            // (Never owed: a state of `OWED` is another process's write, read as set, as
+            // `event_is_set` reads it, which a wait on many objects looks at first: were
+            // the two to differ, that wait would find it ready, take nothing, and look
+            // again at once, without end.)
+            matches!(state.load(Ordering::SeqCst), SET | OWED)
                 || since
                     .is_some_and(|EventMark(at)| self.word(EVENT_SETS).load(Ordering::SeqCst) != at)
         } else {
