@@ -72,6 +72,12 @@ struct Descriptor {
     /// header says so).
     executable: bool,
     writable: bool,
+    /// The entry's handle shares its lifetime lock with the sender's (and maybe others'):
+    /// the sender holds it without taking part in removing the name (a child that kept
+    /// the description its parent handed on, which it could not make one of its own of),
+    /// so the receiver takes no part either: its close, converting the shared lock, would
+    /// remove the name under the others, or strip their lock.
+    entry_shared: bool,
     size: u64,
     protection: Protection,
     name: Option<String>,
@@ -105,6 +111,9 @@ impl Descriptor {
         }
         if self.executable {
             s += " exec=1";
+        }
+        if self.entry_shared {
+            s += " shared=1";
         }
         if let Some(n) = &self.name {
             s += &format!(" name={}", hex(n.as_bytes()));
@@ -140,6 +149,7 @@ impl Descriptor {
             share_lock: false,
             executable: false,
             writable: false,
+            entry_shared: false,
             size: 0,
             protection: Protection::ReadOnly,
             name: None,
@@ -162,6 +172,7 @@ impl Descriptor {
                 "writable" => d.writable = flag()?,
                 "lock" => d.share_lock = flag()?,
                 "exec" => d.executable = flag()?,
+                "shared" => d.entry_shared = flag()?,
                 "size" => d.size = v.parse().map_err(|_| bad(format!("bad size {v:?}")))?,
                 "protection" => {
                     d.protection = match v {
@@ -244,6 +255,7 @@ impl Mapping {
             share_lock: share_lock.is_some(),
             executable: object.entry.is_none() && object.header.is_executable(),
             writable: object.writable,
+            entry_shared: (object.entry.as_ref()).is_some_and(sys::Entry::hands_off_a_shared_lock),
             size: object.header.size,
             protection: object.header.protection,
             name: object.name.as_ref().map(|n| n.to_string()),
@@ -279,7 +291,10 @@ impl Mapping {
         let path = d.path.as_deref().map(sys::path_from_bytes);
         let (entry, header) = match handles.pop() {
             Some(h) => {
-                let (entry, header) = sys::Entry::adopt(h, name.as_ref(), inherited)?;
+                // (A description shared with the sender, inherited or not, takes no part
+                // in removing the name.)
+                let shared = inherited || d.entry_shared;
+                let (entry, header) = sys::Entry::adopt(h, name.as_ref(), shared)?;
                 (Some(entry), header)
             }
             None => {
@@ -655,6 +670,7 @@ mod tests {
             share_lock: true,
             executable: true,
             writable: true,
+            entry_shared: true,
             size: 123,
             protection: Protection::WriteCopy,
             name: Some("Local\\a b".into()),

@@ -78,6 +78,10 @@ mod linux {
                 a_child_that_keeps_the_handed_description_keeps_the_name,
             ),
             (
+                "a_kept_description_sent_on_takes_no_part_in_the_name",
+                a_kept_description_sent_on_takes_no_part_in_the_name,
+            ),
+            (
                 "permissions_grant_what_they_say",
                 permissions_grant_what_they_say,
             ),
@@ -147,6 +151,7 @@ mod linux {
             "meet-private-squat" => meet_private_squat(&args[0]),
             "take-inherited" => take_inherited(),
             "hold-inherited" => hold_inherited(),
+            "send-inherited" => send_inherited(),
             "open-with" => open_with(&args[0], &args[1], &args[2]),
             other => panic!("unknown role {other}"),
         });
@@ -367,6 +372,54 @@ mod linux {
             ));
         }
         ns.assert_empty();
+    }
+
+    /// A child of another user that kept the description handed on (see above) sends its
+    /// mapping over a socket: the receiver takes no part in removing the name either. (It
+    /// took the duplicate it was sent for a description of its own: its close took the
+    /// lock exclusively, the child's being the same, and removed the name under the child.)
+    fn a_kept_description_sent_on_takes_no_part_in_the_name() {
+        let ns = shared_namespace();
+        let name = format!("Global\\{}", unique("sent-on"));
+        let m = Mapping::options()
+            .size(4096)
+            .permissions(0o644)
+            .create_new(name.as_str())
+            .unwrap();
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut cmd = as_nobody("send-inherited", &[]);
+        cmd.stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)));
+        let shared = filemap::CommandExt::share_mapping(&mut cmd, "data", &m).unwrap();
+        let mut sender = cmd.spawn_retrying();
+        drop((m, cmd, shared));
+        let received = Mapping::recv_from(&ours).unwrap();
+        assert_eq!(received.name().map(|n| n.to_string()), Some(name.clone()));
+        drop(received);
+        match Mapping::open(name.as_str()) {
+            Ok(m) => drop(m),
+            Err(e) => panic!("the name went while the child holds the object: {e}"),
+        }
+        drop(ours);
+        assert!(sender.wait().unwrap().success());
+        assert!(matches!(
+            Mapping::open(name.as_str()),
+            Err(Error::NotFound { .. })
+        ));
+        ns.assert_empty();
+    }
+
+    /// As nobody: takes the mapping shared as "data", sends it over the socket that is its
+    /// standard input, and holds it until the other end closes.
+    fn send_inherited() {
+        use std::io::Read;
+        use std::os::fd::AsFd;
+        let m = Mapping::from_inherited("data").unwrap();
+        let socket = std::os::unix::net::UnixStream::from(
+            std::io::stdin().as_fd().try_clone_to_owned().unwrap(),
+        );
+        m.send_to(&socket).unwrap();
+        let _ = (&socket).read(&mut [0u8; 1]);
+        drop(m);
     }
 
     /// As nobody: takes the mapping shared as "data" and holds it until stdin closes.

@@ -55,6 +55,15 @@ impl Entry {
             .map_err(|e| Error::io("duplicate", "a handle for sharing", errno(e)))
     }
 
+    /// Whether [`handoff`](Entry::handoff) hands over this handle's own description of an
+    /// entry that has a name, whose lifetime lock it shares then: a handle that takes no
+    /// part in removing the name (a child's that kept the description its parent handed
+    /// on, see `inherit`; or one adopted where the namespace directory could not be
+    /// opened). Its receiver must take no part either.
+    pub(crate) fn hands_off_a_shared_lock(&self) -> bool {
+        !self.is_named() && rustix::fs::fstat(self.fd()).is_ok_and(|st| st.st_nlink > 0)
+    }
+
     /// Adopts an entry handle received from another process. If `name` is given and still
     /// refers to this entry, the handle takes part in removing the name when the last
     /// holder closes: unless it was `inherited` and is not a description this process made

@@ -81,6 +81,12 @@ impl Entry {
         duplicate(self.section.as_handle())
     }
 
+    /// Never: a section lives while any handle does, and its name with it; no handle
+    /// takes part in removing it.
+    pub(crate) fn hands_off_a_shared_lock(&self) -> bool {
+        false
+    }
+
     /// Adopts an entry handle received from another process.
     pub(crate) fn adopt(
         h: OsHandle,
