@@ -7,12 +7,18 @@
 fn a_status_mapping_cut_short_does_not_end_the_bridge() {
     use std::time::{Duration, Instant};
 
+    use std::sync::{Arc, Mutex};
+
     let dir = tempfile::tempdir().unwrap();
     std::env::set_var("FILEMAP_DIR", dir.path());
-    let bridge = filemap_zenoh::Bridge::builder()
-        .export("cut-short-status")
-        .start()
-        .unwrap();
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let bridge = {
+        let lines = lines.clone();
+        filemap_zenoh::Bridge::builder()
+            .export("cut-short-status")
+            .start_with_log(move |line| lines.lock().unwrap().push(line.to_string()))
+            .unwrap()
+    };
     let status_file = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -28,11 +34,23 @@ fn a_status_mapping_cut_short_does_not_end_the_bridge() {
         .unwrap()
         .set_len(0)
         .unwrap();
-    // The bridge writes its status every half second: two of them come and go.
+    // The bridge writes its status every half second: the next write after the cut is
+    // the error it logs (it was the process's end), and the bridge goes on.
+    let said =
+        || {
+            lines.lock().unwrap().iter().any(|l| {
+                l.contains("writing the status for filemap ls:") && l.contains("truncated")
+            })
+        };
     let started = Instant::now();
-    while started.elapsed() < Duration::from_millis(1500) {
+    while !said() && started.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(50));
     }
+    assert!(
+        said(),
+        "no status write failed in 30 s: {:?}",
+        lines.lock().unwrap()
+    );
     bridge.stop();
 }
 
