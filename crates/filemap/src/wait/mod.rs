@@ -52,9 +52,13 @@
 //! look at the rest. A waiter also looks again every 100 ms, to find a mutex whose owner
 //! died or an endpoint whose peer did.
 //!
-//! Async: every object and endpoint has async methods (`wait_async`, `acquire_async`,
-//! `lock_async`, `recv_async`, `send_async`, ...) whose futures run under any executor, or
-//! [`block_on`]. A pending future blocks no thread: the process's waiter threads (one per
+//! Async: the waits have async methods (`NamedEvent::wait_async`,
+//! `NamedSemaphore::acquire_async`, `NamedMutex::lock_async`, `Receiver::recv_async`,
+//! `Sender::send_async` and `reserve_async`, `Subscriber::recv_async`, `Inbox::recv_async`,
+//! `Server::recv_request_async`, `Client::send_request_async` and `recv_response_async`)
+//! whose futures run under any executor, or [`block_on`]. (A topic's publisher, an inbox's
+//! sender and a server's responses wait for room only through their blocking and
+//! `_timeout` calls, and `SharedMutex` has no async lock yet.) A pending future blocks no thread: the process's waiter threads (one per
 //! 127 pending futures on Linux, 63 on Windows, started as needed) sleep for them all at
 //! once and wake a future's waker when its object changes.
 //! By default a pending future does not spin. A future on a channel or topic endpoint
