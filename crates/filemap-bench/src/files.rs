@@ -194,12 +194,15 @@ fn measure_scan(system: &str, path: &Path) -> Result<()> {
             let file = std::fs::File::open(path)?;
             // SAFETY: nobody writes the benchmark's file while it is read.
             let map = unsafe { memmap2::Mmap::map(&file) }?;
+            // The advice filemap's windows give by default.
+            map.advise(memmap2::Advice::Sequential)?;
             acc = fold(acc, &map);
         }
         "seq-memmap2-copy" => {
             let file = std::fs::File::open(path)?;
             // SAFETY: nobody writes the benchmark's file while it is read.
             let map = unsafe { memmap2::Mmap::map(&file) }?;
+            map.advise(memmap2::Advice::Sequential)?;
             let mut buf = vec![0u8; 1 << 20];
             for chunk in map.chunks(buf.len()) {
                 let out = &mut buf[..chunk.len()];

@@ -89,7 +89,8 @@ pub(crate) fn service(
         .max_publishers(1)
         .max_subscribers(1)
         .history_size(0)
-        .subscriber_max_buffer_size(4)
+        // As many messages in flight as filemap's channel holds in section 2's 8 MiB ring.
+        .subscriber_max_buffer_size(8)
         .enable_safe_overflow(!lossless)
         .open_or_create()
         .map_err(err)

@@ -93,6 +93,10 @@ pub struct Row {
     /// (true)`) or reads it in place (`Some(false)`). Its best peer is one that does the
     /// same work.
     pub copies: Option<bool>,
+    /// What a peer must share with this row to be its best peer, where both say (section
+    /// 8: the async runtime, so that a row under tokio's current-thread runtime is set
+    /// against the socket under the same runtime).
+    pub peer_key: Option<&'static str>,
     pub p50: f64,
     pub p99: Option<f64>,
     pub min: f64,
@@ -100,6 +104,9 @@ pub struct Row {
     pub ratio_to_floor: Option<f64>,
     pub ratio_to_best_peer: Option<f64>,
     pub best_peer: Option<String>,
+    /// A loss to the best peer small enough to be noise: under [`NOISE`], and the two
+    /// rows' repetitions overlap (the spread of each reaches into the other's).
+    pub within_noise: bool,
 }
 
 impl Row {
@@ -178,6 +185,7 @@ impl Results {
             extra: String::new(),
             scheduler_bound: false,
             copies: None,
+            peer_key: None,
             p50: f64::NAN,
             p99: None,
             min: f64::NAN,
@@ -185,6 +193,7 @@ impl Results {
             ratio_to_floor: None,
             ratio_to_best_peer: None,
             best_peer: None,
+            within_noise: false,
         });
     }
 
@@ -213,16 +222,18 @@ impl Results {
                     .filter(move |r| r.scenario == scenario && r.size == size)
             };
             let floor = group().find(|r| r.kind == Kind::Floor).map(|r| r.p50);
-            let copies = self.rows[i].copies;
+            let (copies, key) = (self.rows[i].copies, self.rows[i].peer_key);
             let best = group()
                 .filter(|r| r.kind == Kind::Peer && !r.scheduler_bound)
-                // Like with like: a copying row against copying peers.
+                // Like with like: a copying row against copying peers, a row under one
+                // runtime against peers under the same.
                 .filter(|r| copies.is_none() || r.copies.is_none() || r.copies == copies)
+                .filter(|r| key.is_none() || r.peer_key.is_none() || r.peer_key == key)
                 .fold(None::<&Row>, |best, r| match best {
                     Some(b) if !r.better(r.p50, b.p50) => Some(b),
                     _ => Some(r),
                 })
-                .map(|r| (r.p50, r.system.clone()));
+                .map(|r| (r.p50, r.system.clone(), (r.min, r.max)));
             let row = &self.rows[i];
             let ratio_to_floor = floor
                 .filter(|_| row.kind != Kind::Floor)
@@ -231,10 +242,14 @@ impl Results {
                 .as_ref()
                 .filter(|_| !row.scheduler_bound)
                 .filter(|_| row.kind != Kind::Peer || row.system != best.as_ref().unwrap().1)
-                .map(|(b, name)| (row.cost_ratio(*b), name.clone()));
+                .map(|(b, name, (low, high))| {
+                    let overlap = row.min <= *high && *low <= row.max;
+                    (row.cost_ratio(*b), name.clone(), overlap)
+                });
             let row = &mut self.rows[i];
             row.ratio_to_floor = ratio_to_floor;
             row.ratio_to_best_peer = to_best.as_ref().map(|t| t.0);
+            row.within_noise = to_best.as_ref().is_some_and(|t| t.0 < 1.0 + NOISE && t.2);
             row.best_peer = to_best.map(|t| t.1);
         }
     }
@@ -279,8 +294,14 @@ impl Results {
             format!("median of {reps} runs"),
         ];
         if with_p99 {
-            head[3] = format!("p50 (median of {reps} runs)");
-            head.push("p99".into());
+            // (Rows of rates and totals, beside rows of latencies, have no percentiles.)
+            let mixed = rows.iter().any(|r| r.p99.is_none());
+            head[3] = if mixed {
+                format!("p50, or the value (median of {reps} runs)")
+            } else {
+                format!("p50 (median of {reps} runs)")
+            };
+            head.push("p99 (median of the runs')".into());
         }
         head.extend([
             "spread (min – max)".into(),
@@ -319,25 +340,27 @@ impl Results {
         t
     }
 
-    /// The rows where filemap loses to a peer by more than the noise (5%).
+    /// The rows where filemap loses to a peer, but for those within the noise.
     pub fn losses(&self) -> Vec<&Row> {
         self.rows
             .iter()
-            .filter(|r| r.loses() && r.ratio_to_best_peer.is_some_and(|x| x >= 1.0 + NOISE))
+            .filter(|r| r.loses() && !r.within_noise)
             .collect()
     }
 
-    /// The rows where filemap is slower than a peer, but by less than the noise.
+    /// The rows where filemap is slower than a peer within the noise (see
+    /// [`Row::within_noise`]).
     pub fn near_losses(&self) -> Vec<&Row> {
         self.rows
             .iter()
-            .filter(|r| r.loses() && r.ratio_to_best_peer.is_some_and(|x| x < 1.0 + NOISE))
+            .filter(|r| r.loses() && r.within_noise)
             .collect()
     }
 }
 
-/// A difference smaller than this (5%) is within what repeated runs on a shared machine
-/// move by: such a loss is marked in the tables but not discussed.
+/// A difference smaller than this (5%), where the two rows' repetitions overlap, is within
+/// what repeated runs on a shared machine move by: such a loss is marked in the tables but
+/// not discussed. (A smaller loss whose repetitions do not overlap is discussed.)
 pub const NOISE: f64 = 0.05;
 
 /// The note column: says plainly where filemap loses.
@@ -358,11 +381,7 @@ fn note(r: &Row) -> String {
     } else {
         "time"
     };
-    let noise = if ratio < 1.0 + NOISE {
-        ", within 5%"
-    } else {
-        ""
-    };
+    let noise = if r.within_noise { ", within noise" } else { "" };
     format!(
         "**filemap slower than {peer}** ({}% more {what}{noise})",
         if more < 10.0 {

@@ -347,7 +347,9 @@ fn render() -> Result<String> {
     let raw = raw_steps()?;
     let mut md = format!(
         "Where the time goes: the system calls filemap makes on Linux (as `strace` lists them), \
-each timed on its own over {} iterations in this run (mean), with what each buys; the raw \
+replayed call by call by the benchmark (a copy of the library's sequence, kept beside it by \
+hand; the open sequence in this process, not a second one), each timed on its own over {} \
+iterations in this run (mean), with what each buys; the raw \
 `shm_open` sequence below them. They are timed otherwise than the rows above (each call \
 alone, between two clock reads, as a mean, once in the run, not in turns with the other \
 systems), so a sum is no measure of its row and can come out above it (the raw sequence's \

@@ -230,7 +230,8 @@ fn options(args: &[String]) -> Result<Options> {
 /// What the report says about the run.
 struct Run {
     machine: String,
-    /// The 1-minute load average before and after the run.
+    /// The 1-minute load average before the run (just after `cargo run` built it, which
+    /// weighs on it) and after it (before section 11, whose many processes would).
     load: (f64, f64),
     pinned: bool,
     seconds: f64,
@@ -302,6 +303,9 @@ cores disturb the numbers, busy-polling rows most"
     if has(5) {
         file_size = files_section(&mut results, reps)?;
     }
+    // Read before section 11, whose up to 64 processes at once would weigh on the minute's
+    // average read after them.
+    let load_after = load_average();
     if has(scale::SECTION) {
         scale::section(&mut results, reps)?;
     }
@@ -311,6 +315,7 @@ cores disturb the numbers, busy-polling rows most"
     // peer to compare with, and gets no ratio of its own.)
     finish_pubsub_rows(&mut results);
     finish_parties_rows(&mut results);
+    pair_by_runtime(&mut results);
     results.finish();
     finish_throughput_rows(&mut results);
     finish_file_rows(&mut results);
@@ -318,7 +323,7 @@ cores disturb the numbers, busy-polling rows most"
     finish_link_rows(&mut results);
     let run = Run {
         machine,
-        load: (load_before, load_average()),
+        load: (load_before, load_after),
         pinned,
         seconds: started.elapsed().as_secs_f64(),
         repetitions: reps,
@@ -492,17 +497,18 @@ other than CPU 0, in turn)."
         }
     ));
     md.push_str(&format!(
-        "- Load average (1 minute) before the run {:.2}, after it {:.2} (the benchmark's own \
-two processes count for up to 2 of that; its publish-subscribe rows run up to {} processes, \
-its many-to-one rows up to {}){}\n",
+        "- Load average (1 minute) before the run {:.2} (read just after `cargo run` built the \
+benchmark, which weighs on it), after it {:.2} (read before section 11, whose up to 64 \
+processes at once would; the benchmark's own two processes count for up to 2 of that; its \
+publish-subscribe rows run up to {} processes, its many-to-one rows up to {}){}\n",
         run.load.0,
         run.load.1,
         harness::SUBSCRIBERS.iter().max().map_or(2, |n| n + 1),
         harness::SENDERS.iter().max().map_or(2, |n| n + 1),
         if run.busy() {
-            ": the machine was busy with other work during the run, which disturbs the \
-numbers (the busy-polling rows most, as a polling process that shares its core with another \
-one loses whole time slices)."
+            ": the machine was busy during the run (with other work, or, before it, with the \
+build), which disturbs the numbers (the busy-polling rows most, as a polling process that \
+shares its core with another one loses whole time slices)."
         } else {
             ": the machine was otherwise idle."
         }
@@ -569,17 +575,25 @@ peer, the note column says so.\n\n",
         }
     }
     md.push_str("## Where filemap loses, and why\n\n");
+    md.push_str(
+        "The explanations after each loss are the design's account of the difference: the \
+         run measures the rows, not each part of an explanation (where a row of the report \
+         measures a part, a floor or section 1's raw futex row, say, the text names it).\n\n",
+    );
     let losses = r.losses();
     if losses.is_empty() {
         md.push_str(
-            "In this run filemap was not slower than the best peer on any row by more than 5%.\n",
+            "In this run filemap was not slower than the best peer on any row but within the \
+             noise.\n",
         );
     }
     let near = r.near_losses();
     if !near.is_empty() {
         md.push_str(&format!(
-            "{} row{} where filemap is slower by less than 5% (within what repeated runs move \
-             by here) {} marked \"within 5%\" in the tables and not discussed below.\n\n",
+            "{} row{} where filemap is slower by less than 5%, and the repetitions of filemap's \
+             row and the peer's overlap (within what repeated runs move by here), {} marked \
+             \"within noise\" in the tables and not discussed below; a smaller loss whose \
+             repetitions do not overlap is.\n\n",
             near.len(),
             if near.len() == 1 { "" } else { "s" },
             if near.len() == 1 { "is" } else { "are" },
@@ -588,7 +602,15 @@ peer, the note column says so.\n\n",
     let busy = run.busy();
     let mut scenarios: Vec<&str> = losses.iter().map(|row| row.scenario).collect();
     scenarios.dedup();
+    let mut link_path_told = false;
     for scenario in scenarios {
+        let explanation = if [LINK_LATENCY, LINK_THROUGHPUT, LINK_RATE].contains(&scenario) {
+            let told = why_link(scenario, !link_path_told);
+            link_path_told = true;
+            told
+        } else {
+            why(scenario).to_string()
+        };
         let rows: Vec<String> = losses
             .iter()
             .filter(|row| row.scenario == scenario)
@@ -609,7 +631,7 @@ peer, the note column says so.\n\n",
         md.push_str(&format!(
             "- **{scenario}**: filemap is slower: {}. {}{}\n",
             rows.join("; "),
-            why(scenario),
+            explanation,
             if busy
                 && (scenario == LATENCY
                     || scenario == THROUGHPUT

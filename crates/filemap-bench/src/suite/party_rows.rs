@@ -218,10 +218,11 @@ pub(super) fn round_trip_note(r: &Results) -> String {
     let (ratio, low, high) = range;
     format!(
         "**A service's round trip costs {}× the channel's one-way latency** in this run, at \
-64 B, both in the channel's default wait mode (spin, then sleep), where both copy the same \
-bytes: the server copies each request into its response and the client copies each \
-response out; the channel's partner copies each message into its echo and the measuring \
-side copies each echo out. That is the median of the {} repetitions' ratios, each of the \
+64 B, both in the channel's default wait mode (spin, then sleep): the server copies each \
+request out into a buffer and that into its response (a server has no call that answers \
+from the request's slot in one copy), and the client copies each response out; the \
+channel's partner forwards each message into its echo in one copy (`Sender::forward`) and \
+the measuring side copies each echo out, so the service's round trip copies once more. That is the median of the {} repetitions' ratios, each of the \
 service's p50 to the channel's p50 measured in the same moments, in alternating blocks \
 ({} – {}); the medians in the table give {}× ({} ns against {} ns). The target is at most \
 {}×, which this run {}. Against the channel measured as section 1 measures it, whose \

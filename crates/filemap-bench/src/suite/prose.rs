@@ -42,7 +42,7 @@ at all: three 1 MiB buffers in shared memory, each guarded by a flag (the partne
 message in and raises the flag, this process copies it out and lowers it), so every byte \
 crosses from one core to the other as in the other rows. Ratios here are of cost (time per \
 byte), so 2× is half the bandwidth. filemap's channel streams through an 8 MiB ring (up to 8 \
-messages in flight), iceoryx2's subscriber holds up to 4 samples, and the Unix socket keeps \
+messages in flight), iceoryx2's subscriber as many (8 samples), and the Unix socket keeps \
 the system's default buffer sizes. The rows are measured one after another, not in alternating blocks: \
 a drift of the machine's speed between rows shows in their ratios (the spread column shows \
 how far each row's repetitions moved).\n"
@@ -212,30 +212,6 @@ peer; what idle receivers cost is measured by the example `idle_futures`, not by
 `cargo run --release -p filemap --example idle_futures`); the opt-in rows \
 (`WaitMode::Spin`, `BusyPoll`) catch the reply while they spin."
         }
-        LINK_LATENCY | LINK_THROUGHPUT | LINK_RATE => {
-            "The bridges carry each message over Zenoh as the Zenoh rows do, and on top of \
-that through a filemap topic on each side and two threads on the sending side. There the \
-publisher copies the message into its topic; the export's reader thread, a subscriber of \
-the topic (spinning briefly, then asleep), copies it out into a buffer of its own and \
-queues it; the export's put thread (looking at the queue for some tens of microseconds, \
-then asleep on a condition variable) takes it and puts it to Zenoh, where the Zenoh row's \
-sending thread puts its message itself. On the receiving side the import publishes each \
-sample into the local topic from Zenoh's callback, on the thread that received it (a copy \
-in; the Zenoh row's subscriber gets the sample through its FIFO channel instead), and the \
-subscriber, woken, copies it out. So a message through two bridges is copied at least \
-twice more (out of the sending side's topic and into the receiving side's: a 1 MiB copy \
-costs tens of microseconds) and passes between threads twice more, and a thread asleep \
-when a message comes is woken in the kernel (section 1's raw futex row: tens of \
-microseconds on this machine). Where the run is pinned, each side has one core, so the \
-threads of a side take turns on it: a thread that spins while it waits (the put thread, \
-an endpoint's brief spin) takes the core from the thread it waits for. At 1 MiB the copies \
-decide: the sending side copies each message four times through the bridge (into its \
-topic, out of it, into Zenoh's batches as Zenoh serialises it, into the socket's buffers \
-in the kernel) and three times in Zenoh's own row (into a fresh buffer, into the batches, \
-into the socket), all on its one core. The copy out of the topic is the one the bridge \
-cannot leave out: Zenoh reads what it is given with ordinary memory accesses, which must \
-not race with another process's writes into shared memory, so it is given a private copy."
-        }
         ROUND_TRIP => {
             "A service's request and response each travel through a channel ring as \
 section 1's messages do, and on top of that carry a request id each way: the client keeps \
@@ -251,5 +227,56 @@ its slot separately. The ratio under the table shows what that costs against the
             "At 1 MiB both filemap and the polled shared-memory flag copy the message four times per round trip (into shared memory and out of it, each way), and the copies decide; the flag's two polling loops never sleep, filemap's receivers spin briefly and then sleep."
         }
         _ => "",
+    }
+}
+
+/// The path a message takes through two bridges, against Zenoh's own (section 9's
+/// losses): told once, for the first of the section's scenarios that loses.
+const LINK_PATH: &str = "The bridges carry each message over Zenoh as the Zenoh rows do, and \
+on top of that through a filemap topic on each side and two threads on the sending side. There \
+the publisher copies the message into its topic; the export's reader thread, a subscriber of \
+the topic (spinning briefly, then asleep), copies it out into a buffer of its own and queues \
+it; the export's put thread (looking at the queue for some tens of microseconds, then asleep \
+on a condition variable) takes it and puts it to Zenoh, where the Zenoh row's sending thread \
+puts its message itself. On the receiving side the import publishes each sample into the \
+local topic from Zenoh's callback, on the thread that received it (a copy in; the Zenoh row's \
+subscriber gets the sample through its FIFO channel instead), and the subscriber, woken, \
+copies it out. So a message through two bridges is copied twice more (out of the sending \
+side's topic and into the receiving side's) and passes between threads twice more, and a \
+thread asleep when a message comes is woken in the kernel (section 1's raw futex row: tens \
+of microseconds on this machine). Where the run is pinned, each side has one core, so the \
+threads of a side take turns on it: a thread that spins while it waits (the put thread, an \
+endpoint's brief spin) takes the core from the thread it waits for. The copy out of the \
+topic is the one the bridge cannot leave out: Zenoh reads what it is given with ordinary \
+memory accesses, which must not race with another process's writes into shared memory, so \
+it is given a private copy.";
+
+/// Why the bridges cost more than Zenoh in section 9's `scenario`: the path (`first`:
+/// not told yet in this list), then what of it weighs most in this scenario. An account
+/// of the design, which the run does not measure part by part.
+pub(super) fn why_link(scenario: &str, first: bool) -> String {
+    let weighs = match scenario {
+        LINK_LATENCY => {
+            "One message at a time, each hand-off between threads and each wake-up of a \
+thread asleep adds to the one-way time; at 1 MiB the two extra copies add tens of \
+microseconds each."
+        }
+        LINK_THROUGHPUT => {
+            "At 1 MiB the copies weigh most: the sending side copies each message four \
+times through the bridge (into its topic, out of it, into Zenoh's batches as Zenoh \
+serialises it, into the socket's buffers in the kernel) and three times in Zenoh's own row \
+(into a fresh buffer, into the batches, into the socket), all on its one core."
+        }
+        _ => {
+            "At 64 B the copies cost little; what the bridges add is per message: its pass \
+through the export's queue from one thread to the other, and its publish into the receiving \
+side's topic, one message at a time, where Zenoh's row hands its messages to Zenoh \
+directly."
+        }
+    };
+    if first {
+        format!("{LINK_PATH} {weighs}")
+    } else {
+        format!("(The path is described above.) {weighs}")
     }
 }

@@ -107,6 +107,18 @@ pub(super) fn waits_p50(r: &Results, scenario: &str, system: &str) -> Option<f64
         .map(|row| row.p50)
 }
 
+/// Section 8's rows under a tokio runtime are set against tokio's `UnixStream` under the
+/// same runtime, not the faster of the two (a row with no runtime, `block_on`'s, against
+/// the faster). Before the ratios are made.
+pub(super) fn pair_by_runtime(r: &mut Results) {
+    for row in r.rows.iter_mut().filter(|row| row.section == 8) {
+        row.peer_key = [Runtime::CurrentThread, Runtime::MultiThread]
+            .into_iter()
+            .map(Runtime::name)
+            .find(|name| row.system.ends_with(name));
+    }
+}
+
 /// Section 8's last column: each async row against the blocking channel (and, under
 /// tokio, tokio's `UnixStream` under the same runtime against it), each `wait_any` row
 /// against the single wait, all p50 over p50 of this run's medians.
