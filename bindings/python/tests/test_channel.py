@@ -42,12 +42,18 @@ def test_channel_round_trips_with_a_rust_process(name, filemap_cli):
     echo = subprocess.Popen(
         [filemap_cli, "bench-partner", "channel-echo", name + "-there", name + "-back", "blocking"]
     )
-    for i in range(1000):
-        message = np.arange(i % 100, dtype=np.int64)
-        tx.send(message)
-        assert np.array_equal(np.frombuffer(rx.recv(timeout=30), dtype=np.int64), message)
-    tx.close()  # the echo sees Disconnected and exits
-    assert echo.wait(timeout=60) == 0
+    try:
+        for i in range(1000):
+            message = np.arange(i % 100, dtype=np.int64)
+            tx.send(message)
+            assert np.array_equal(np.frombuffer(rx.recv(timeout=30), dtype=np.int64), message)
+        tx.close()  # the echo sees Disconnected and exits
+        assert echo.wait(timeout=60) == 0
+    finally:
+        # (A failed assertion leaves nothing running.)
+        if echo.poll() is None:
+            echo.kill()
+            echo.wait()
     with pytest.raises(filemap.DisconnectedError) as info:
         rx.recv(timeout=30)
     assert isinstance(info.value, BrokenPipeError)
@@ -92,9 +98,12 @@ def test_a_killed_sender_is_seen_after_its_messages(name):
         "time.sleep(600)\n",
         name,
     )
-    assert child.stdout.readline().strip() == "sent"
-    child.send_signal(signal.SIGKILL)
-    child.communicate(timeout=60)
+    try:
+        assert child.stdout.readline().strip() == "sent"
+    finally:
+        # (Killed here whatever it said: a failed assertion leaves nothing running.)
+        child.send_signal(signal.SIGKILL)
+        child.communicate(timeout=60)
     assert [rx.recv(timeout=30) for _ in range(100)] == [b"%d" % i for i in range(100)]
     with pytest.raises(filemap.DisconnectedError):
         rx.recv(timeout=30)

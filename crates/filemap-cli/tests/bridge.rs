@@ -263,12 +263,14 @@ fn a_topic_crosses_two_bridges_intact_and_gaps_are_reported_exactly() {
         .map_or("127.0.0.1".to_string(), |l| l.address_a.clone());
     let endpoint = format!("tcp/{host}:{port}");
     // The subscriber first (it makes the topic on side B), then the bridges.
-    let mut sub = b
+    let sub = b
         .cmd(&["sub", "t", "--create", "--json"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    // (Killed if the test fails before it ends it.)
+    let mut sub = common::Reaped::new(sub);
     let received = lines_of(sub.stdout.take().unwrap());
     // In the namespaces a small buffer, so that the outage overflows it; over loopback a
     // large one, so that a subscriber slower than the publisher costs nothing.
@@ -404,12 +406,14 @@ fn a_killed_and_restarted_bridge_resumes_and_the_far_side_counts_the_gap() {
     let (a, b) = (Ns::new(), Ns::new());
     let port = 20_000 + (std::process::id() + 7_919) % 20_000;
     let endpoint = format!("tcp/127.0.0.1:{port}");
-    let mut sub = b
+    let sub = b
         .cmd(&["sub", "t", "--create", "--json"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    // (Killed if the test fails before it ends it.)
+    let mut sub = common::Reaped::new(sub);
     let received = lines_of(sub.stdout.take().unwrap());
     let export_args = ["--export", "t", "--listen", endpoint.as_str()];
     let exporter = Bridge::start(&a, None, &export_args);

@@ -6,23 +6,13 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Ns, PATIENCE};
+use common::{Ns, Reaped, PATIENCE};
 use zenoh::Wait;
 
 const COUNT: usize = 200;
-
-/// A `filemap bridge` process, killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A plain Zenoh session (peer mode, no scouting) connected to `endpoint`.
 fn plain_session(endpoint: &str) -> zenoh::Session {
@@ -42,7 +32,7 @@ fn plain_zenoh_programs_exchange_messages_with_filemap_topics() {
     let ns = Ns::new();
     let port = 40_000 + std::process::id() % 20_000;
     let endpoint = format!("tcp/127.0.0.1:{port}");
-    let _bridge = Running(
+    let _bridge = Reaped::new(
         ns.cmd(&[
             "bridge", "--export", "out", "--import", "in", "--listen", &endpoint,
         ])
@@ -115,9 +105,9 @@ fn plain_zenoh_programs_exchange_messages_with_filemap_topics() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut subscriber = Running(subscriber);
+    let mut subscriber = Reaped::new(subscriber);
     let (tx, lines) = std::sync::mpsc::channel();
-    let stdout = subscriber.0.stdout.take().unwrap();
+    let stdout = subscriber.stdout.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if tx.send(line).is_err() {
@@ -197,7 +187,7 @@ fn services_and_channels_cross_a_bridge() {
             }
         })
     };
-    let _bridge = Running(
+    let _bridge = Reaped::new(
         ns.cmd(&[
             "bridge",
             "--export-service",

@@ -615,12 +615,15 @@ fn interrupted_commands_close_what_they_made() {
 #[cfg(unix)]
 fn interrupted_waiters_close_what_they_opened() {
     let ns = Ns::new();
+    // (Each killed if the test fails before it stops it.)
     let start = |args: &[&str]| {
-        ns.cmd(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn_retrying()
+        Reaped::new(
+            ns.cmd(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn_retrying(),
+        )
     };
     let holders = |name: &str| {
         let out = ns.run(&["info", name, "--json"]);
@@ -638,7 +641,7 @@ fn interrupted_waiters_close_what_they_opened() {
             std::thread::sleep(POLL);
         }
     };
-    let stop = |mut c: std::process::Child, signal: &str, what: &str| {
+    let stop = |mut c: Reaped, signal: &str, what: &str| {
         let sent = Command::new("kill")
             .args([signal, &c.id().to_string()])
             .status()
@@ -711,21 +714,22 @@ fn interrupted_waiters_close_what_they_opened() {
     // A subscriber whose reader stopped reading (its pipe full), interrupted: it closes
     // its topic too (stuck in the write, it was ended 2 s later, leaving the topic stale).
     let (reader, writer) = std::io::pipe().unwrap();
-    let sub = ns
-        .cmd(&["sub", "full", "--create"])
-        .stdin(Stdio::null())
-        .stdout(writer)
-        .stderr(Stdio::null())
-        .spawn_retrying();
+    let sub = Reaped::new(
+        ns.cmd(&["sub", "full", "--create"])
+            .stdin(Stdio::null())
+            .stdout(writer)
+            .stderr(Stdio::null())
+            .spawn_retrying(),
+    );
     until("sub made nothing", &|| holders("full") == 1);
     // The publisher waits once the subscriber is behind by a ring (the topic blocks).
-    let publisher = ns
-        .cmd(&["pub", "full"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn_retrying();
-    let mut publisher = publisher;
+    let mut publisher = Reaped::new(
+        ns.cmd(&["pub", "full"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn_retrying(),
+    );
     let mut input = publisher.stdin.take().unwrap();
     let feeding = std::thread::spawn(move || {
         for i in 0..200_000 {

@@ -6,21 +6,13 @@
 mod common;
 
 use common::*;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Instant;
 
 const ME: &str = env!("CARGO_BIN_EXE_filemap");
 
-/// A `filemap serve` the test started; killed if the test fails before it exits (a server
-/// is not told when its clients go, so it would wait for ever).
-struct Serving(Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+/// A `filemap serve` the test started (killed if the test fails before it exits).
+struct Serving(Reaped);
 
 impl Serving {
     /// Waits for it to exit (after its --count requests); its stderr.
@@ -61,7 +53,7 @@ fn start_server_with(
         let _ = child.wait();
         panic!("{name} was never served");
     }
-    Serving(child)
+    Serving(Reaped::new(child))
 }
 
 /// Polls `filemap info NAME --json` until a live server serves the service.
@@ -143,18 +135,18 @@ fn a_command_that_answers_and_runs_on_holds_up_no_request() {
     for word in ["first", "second"] {
         // The commands run on for minutes, until the event is set: a server that waited
         // for the first one's end would leave the second request unanswered.
-        let mut client = Clients(
+        let mut client = Reaped::new(
             ns.cmd(&["request", "lingering", "--timeout", "1m"])
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn_retrying(),
         );
-        let mut stdin = client.0.stdin.take().unwrap();
+        let mut stdin = client.stdin.take().unwrap();
         std::io::Write::write_all(&mut stdin, word.as_bytes()).unwrap();
         drop(stdin);
         let mut answer = vec![0u8; word.len()];
-        std::io::Read::read_exact(client.0.stdout.as_mut().unwrap(), &mut answer).unwrap();
+        std::io::Read::read_exact(client.stdout.as_mut().unwrap(), &mut answer).unwrap();
         assert_eq!(answer, word.as_bytes());
         clients.push(client);
     }
@@ -162,9 +154,9 @@ fn a_command_that_answers_and_runs_on_holds_up_no_request() {
     let out = ns.run(&["event", "set", "linger"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     for mut client in clients {
-        let status = wait_within(&mut client.0, "filemap request");
+        let status = wait_within(&mut client, "filemap request");
         let mut said = String::new();
-        std::io::Read::read_to_string(client.0.stderr.as_mut().unwrap(), &mut said).unwrap();
+        std::io::Read::read_to_string(client.stderr.as_mut().unwrap(), &mut said).unwrap();
         assert_eq!(status.code(), Some(3), "{said}");
         assert_eq!(
             said.trim_end(),
@@ -214,16 +206,6 @@ fn a_command_stopped_for_a_client_that_left_closes_what_it_holds() {
     assert!(status.success(), "{said}");
     assert_eq!(said.matches("left; its").count(), 1, "{said}");
     assert_eq!(ns.entries(), 0, "the command's object went with it");
-}
-
-/// `filemap request` processes the test started, killed if it fails before they exit.
-struct Clients(Child);
-
-impl Drop for Clients {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Runs its command (`filemap event set ...`) when dropped.

@@ -5,16 +5,19 @@ mod common;
 
 use common::*;
 use std::io::Write;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// Starts `filemap args` with piped standard input and output.
-fn start(ns: &Ns, args: &[&str]) -> Child {
-    ns.cmd(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn_retrying()
+/// Starts `filemap args` with piped standard input and output (killed if the test fails
+/// before it exits).
+fn start(ns: &Ns, args: &[&str]) -> Reaped {
+    Reaped::new(
+        ns.cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn_retrying(),
+    )
 }
 
 /// Polls `filemap info NAME --json` until the topic has `n` subscribers.
@@ -94,7 +97,7 @@ fn hz_counts_messages_per_second() {
     // About 2,000 lines a second, already flowing when `hz` starts (its two seconds begin
     // as it subscribes, however long the start takes: under Wine, longer than they last),
     // for as long as it runs (bounded by count and time).
-    let mut hz: Option<std::process::Child> = None;
+    let mut hz: Option<Reaped> = None;
     while sent < 20_000 && started.elapsed() < Duration::from_secs(10) {
         writeln!(input, "message {sent}").unwrap();
         sent += 1;

@@ -236,10 +236,16 @@ fn play(role: &str, args: &[String]) -> i32 {
                 print!("took");
             }
             "take-forever" => {
-                // Takes an event's signals one after another, for ever (until killed).
+                // Takes an event's signals one after another until killed, or 5 minutes
+                // have passed (a test that failed before it killed this leaves nothing
+                // running for long).
                 let e = NamedEvent::open(arg(0)).map_err(|e| e.to_string())?;
-                loop {
-                    e.wait().map_err(|e| e.to_string())?;
+                let until = std::time::Instant::now() + Duration::from_secs(300);
+                while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+                    match e.wait_timeout(left) {
+                        Ok(()) | Err(Error::Timeout { .. }) => {}
+                        Err(e) => return Err(e.to_string()),
+                    }
                 }
             }
             #[cfg(target_os = "linux")]

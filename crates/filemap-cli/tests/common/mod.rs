@@ -37,6 +37,44 @@ pub fn retrying_wine_starts<T>(mut start: impl FnMut() -> std::io::Result<T>) ->
     }
 }
 
+/// A child process that is killed and reaped when dropped, on every path (an assertion
+/// that fails while it runs included): a test leaves nothing running. It derefs to the
+/// `Child`.
+pub struct Reaped(Option<Child>);
+
+impl Reaped {
+    pub fn new(child: Child) -> Reaped {
+        Reaped(Some(child))
+    }
+
+    /// The child, no longer killed when this goes: the caller ends it.
+    pub fn into_inner(mut self) -> Child {
+        self.0.take().expect("taken once")
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Reaped {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        self.0.as_ref().expect("not taken")
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Child {
+        self.0.as_mut().expect("not taken")
+    }
+}
+
 /// `Command::spawn` through [`retrying_wine_starts`].
 pub trait SpawnRetrying {
     fn spawn_retrying(&mut self) -> Child;
@@ -212,17 +250,19 @@ impl Ns {
 
     /// Starts `filemap hold` and waits until it holds the object.
     pub fn hold(&self, args: &[&str]) -> Child {
-        let mut c = self
-            .cmd(args)
-            .stdin(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn_retrying();
+        let mut c = Reaped::new(
+            self.cmd(args)
+                .stdin(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn_retrying(),
+        );
         let mut line = String::new();
         BufReader::new(c.stderr.as_mut().unwrap())
             .read_line(&mut line)
             .unwrap();
         assert!(line.contains("holding"), "{line}");
-        c
+        // Held: handed over to the caller, which ends it.
+        c.into_inner()
     }
 }
 
