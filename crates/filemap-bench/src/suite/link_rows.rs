@@ -56,29 +56,29 @@ pub(super) fn link_section(r: &mut Results) -> Result<()> {
 
 /// The median of a section 9 row.
 pub(super) fn link_p50(r: &Results, scenario: &str, size: usize, system: &str) -> Option<f64> {
-    r.rows
-        .iter()
-        .find(|row| {
-            row.section == 9
-                && row.scenario == scenario
-                && row.size == size as u64
-                && row.system == system
-        })
-        .map(|row| row.p50)
+    section_9_row(r, scenario, size, system).map(|row| row.p50)
+}
+
+/// A row of section 9.
+fn section_9_row<'r>(
+    r: &'r Results,
+    scenario: &str,
+    size: usize,
+    system: &str,
+) -> Option<&'r report::Row> {
+    r.rows.iter().find(|row| {
+        row.section == 9
+            && row.scenario == scenario
+            && row.size == size as u64
+            && row.system == system
+    })
 }
 
 /// The bridged row's samples over Zenoh's of the same scenario and size, repetition by
 /// repetition (both measured in each, one after the other).
 fn link_ratios(r: &Results, scenario: &str, size: usize) -> Vec<f64> {
     let samples = |system: &str| {
-        r.rows
-            .iter()
-            .find(|row| {
-                row.section == 9
-                    && row.scenario == scenario
-                    && row.size == size as u64
-                    && row.system == system
-            })
+        section_9_row(r, scenario, size, system)
             .map(|row| row.samples.iter().map(|s| s.p50).collect::<Vec<f64>>())
             .unwrap_or_default()
     };
