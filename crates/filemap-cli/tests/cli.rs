@@ -757,12 +757,30 @@ fn lock_passes_a_signal_on_to_its_command() {
     let ns = Ns::new();
     let me = env!("CARGO_BIN_EXE_filemap");
     let holder = ns.hold_lock("crit");
-    let mut waiter = ns
-        .cmd(&["lock", "crit", "--", "true"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn_retrying();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut waiter = Reaped::new(
+        ns.cmd(&["lock", "crit", "--", "true"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn_retrying(),
+    );
+    // Until it has opened the mutex and waits for it (its pid among the holders).
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let out = ns.run(&["info", "crit", "--json"]);
+        let info = json(&String::from_utf8_lossy(&out.stdout));
+        let pids = info["holders"].as_array().cloned().unwrap_or_default();
+        if pids
+            .iter()
+            .any(|p| p.as_u64() == Some(u64::from(waiter.id())))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the waiting lock never opened the mutex"
+        );
+        std::thread::sleep(POLL);
+    }
     let sent = Command::new("kill")
         .args(["-INT", &waiter.id().to_string()])
         .status()

@@ -216,7 +216,20 @@ fn a_subscriber_killed_asleep_is_let_go() {
     let mut publisher = Publisher::create_or_open(name.as_str(), &options).unwrap();
     let (mut sleeper, _out) = spawn_ready("sub-all", &[&name, "1"]);
     assert_eq!(publisher.subscribers(), 1);
-    // Long enough for its receive to spin out and fall asleep.
+    // Until its receive has spun out and fallen asleep: on Linux the topic's count of
+    // sleepers says so (its word at 192 of the topic's area, which follows the ring, as in
+    // the test above); elsewhere, long enough for it.
+    #[cfg(target_os = "linux")]
+    {
+        let file = common::EntryFile::open(&ns, &name);
+        let all_asleep = || u32::from_ne_bytes(file.read(file.data_offset() + 4096 + 4096 + 192));
+        let started = Instant::now();
+        while all_asleep() != 1 {
+            assert!(started.elapsed() < PATIENCE, "the subscriber never slept");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
     std::thread::sleep(Duration::from_millis(300));
     sleeper.kill().unwrap(); // SIGKILL
     sleeper.wait().unwrap();
