@@ -616,15 +616,7 @@ fn interrupted_commands_close_what_they_made() {
 fn interrupted_waiters_close_what_they_opened() {
     let ns = Ns::new();
     // (Each killed if the test fails before it stops it.)
-    let start = |args: &[&str]| {
-        Reaped::new(
-            ns.cmd(args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn_retrying(),
-        )
-    };
+    let start = |args: &[&str]| ns.start(args, Stdio::null);
     let holders = |name: &str| {
         let out = ns.run(&["info", name, "--json"]);
         if !out.status.success() {

@@ -135,13 +135,7 @@ fn a_command_that_answers_and_runs_on_holds_up_no_request() {
     for word in ["first", "second"] {
         // The commands run on for minutes, until the event is set: a server that waited
         // for the first one's end would leave the second request unanswered.
-        let mut client = Reaped::new(
-            ns.cmd(&["request", "lingering", "--timeout", "1m"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn_retrying(),
-        );
+        let mut client = ns.start(&["request", "lingering", "--timeout", "1m"], Stdio::piped);
         let mut stdin = client.stdin.take().unwrap();
         std::io::Write::write_all(&mut stdin, word.as_bytes()).unwrap();
         drop(stdin);

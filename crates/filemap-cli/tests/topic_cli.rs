@@ -8,18 +8,6 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// Starts `filemap args` with piped standard input and output (killed if the test fails
-/// before it exits).
-fn start(ns: &Ns, args: &[&str]) -> Reaped {
-    Reaped::new(
-        ns.cmd(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn_retrying(),
-    )
-}
-
 /// Polls `filemap info NAME --json` until the topic has `n` subscribers.
 fn wait_for_subscribers(ns: &Ns, name: &str, n: usize) {
     let deadline = Instant::now() + PATIENCE;
@@ -45,9 +33,12 @@ fn wait_for_subscribers(ns: &Ns, name: &str, n: usize) {
 #[test]
 fn lines_published_reach_every_subscriber() {
     let ns = Ns::new();
-    let mut json_sub = start(&ns, &["sub", "news", "--create", "--count", "3", "--json"]);
+    let mut json_sub = ns.start(
+        &["sub", "news", "--create", "--count", "3", "--json"],
+        Stdio::piped,
+    );
     wait_for_subscribers(&ns, "news", 1);
-    let mut text_sub = start(&ns, &["sub", "news", "--count", "3"]);
+    let mut text_sub = ns.start(&["sub", "news", "--count", "3"], Stdio::piped);
     wait_for_subscribers(&ns, "news", 2);
     let info = ns.ok(&["info", "news"]);
     assert!(info.contains("topic") && info.contains("2 of 8"), "{info}");
@@ -88,9 +79,12 @@ fn lines_published_reach_every_subscriber() {
 fn hz_counts_messages_per_second() {
     let ns = Ns::new();
     // A subscriber that keeps the topic alive and reads everything.
-    let mut keeper = start(&ns, &["sub", "rate", "--create", "--count", "20000"]);
+    let mut keeper = ns.start(
+        &["sub", "rate", "--create", "--count", "20000"],
+        Stdio::piped,
+    );
     wait_for_subscribers(&ns, "rate", 1);
-    let mut publisher = start(&ns, &["pub", "rate"]);
+    let mut publisher = ns.start(&["pub", "rate"], Stdio::piped);
     let mut input = publisher.stdin.take().unwrap();
     let started = Instant::now();
     let mut sent = 0;
@@ -102,7 +96,7 @@ fn hz_counts_messages_per_second() {
         writeln!(input, "message {sent}").unwrap();
         sent += 1;
         if sent == 200 {
-            hz = Some(start(&ns, &["hz", "rate", "--for", "2s", "--json"]));
+            hz = Some(ns.start(&["hz", "rate", "--for", "2s", "--json"], Stdio::piped));
         }
         if let Some(hz) = &mut hz {
             if hz.try_wait().unwrap().is_some() {
@@ -138,9 +132,9 @@ fn topic_errors_exit_1_usage_exits_2() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("missing"), "{err}");
-    let mut keeper = start(&ns, &["sub", "taken", "--create"]);
+    let mut keeper = ns.start(&["sub", "taken", "--create"], Stdio::piped);
     wait_for_subscribers(&ns, "taken", 1);
-    let mut first = start(&ns, &["pub", "taken"]);
+    let mut first = ns.start(&["pub", "taken"], Stdio::piped);
     let deadline = Instant::now() + PATIENCE;
     loop {
         let info = json(&ns.ok(&["info", "taken", "--json"]));

@@ -7,7 +7,7 @@
 mod common;
 
 #[cfg(target_os = "linux")]
-use common::{child, run_child, spawn_ready, unique, Namespace};
+use common::{child, cut_to, run_child, spawn_ready, unique, Namespace};
 use common::{role, run_tests};
 
 fn main() {
@@ -52,7 +52,7 @@ mod linux {
     use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore, SharedMutex};
     use filemap::Error;
     use std::io::{BufRead, Write};
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
     use std::time::{Duration, Instant};
 
     /// The value of the shared-value test: three pages, the last two of which get cut.
@@ -63,7 +63,7 @@ mod linux {
             // The hostile process: sets the length of the file at args[0] to args[1].
             "truncate" => {
                 let len: u64 = args[1].parse().unwrap();
-                set_len(&PathBuf::from(&args[0]), len);
+                cut_to(Path::new(&args[0]), len);
                 0
             }
             // Cuts the file at args[0] to args[2] and grows it back to args[1], args[3]
@@ -76,12 +76,12 @@ mod linux {
                     args[3].parse().unwrap(),
                 );
                 for _ in 0..times {
-                    set_len(&path, cut);
+                    cut_to(&path, cut);
                     std::thread::sleep(Duration::from_micros(200));
-                    set_len(&path, full);
+                    cut_to(&path, full);
                     std::thread::sleep(Duration::from_micros(200));
                 }
-                set_len(&path, 0);
+                cut_to(&path, 0);
                 0
             }
             // Sends numbered messages of varied sizes until a send fails; prints the error.
@@ -131,15 +131,6 @@ mod linux {
             Error::PageFault { truncated, .. } => format!("PageFault truncated={truncated}"),
             other => format!("{other:?}"),
         }
-    }
-
-    fn set_len(path: &PathBuf, len: u64) {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .unwrap()
-            .set_len(len)
-            .unwrap();
     }
 
     fn entry_path(name: &str) -> PathBuf {

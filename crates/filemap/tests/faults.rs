@@ -4,6 +4,8 @@
 
 mod common;
 
+#[cfg(target_os = "linux")]
+use common::cut_to;
 use common::{child, role, run_tests, unique, Namespace};
 use filemap::{Error, Mapping};
 
@@ -753,15 +755,4 @@ fn inaccessible_pages_are_an_error() {
     protect(1, PAGE_READWRITE);
     drop((v, m));
     ns.assert_empty();
-}
-
-/// Sets the length of the file at `path` (as another process cutting it short would).
-#[cfg(target_os = "linux")]
-fn cut_to(path: &std::path::Path, len: u64) {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_len(len)
-        .unwrap();
 }

@@ -154,6 +154,18 @@ impl Ns {
         c
     }
 
+    /// Starts `filemap args` with its standard input, output and error each made by
+    /// `io` (`Stdio::piped` or `Stdio::null`), killed if the test fails before it ends.
+    pub fn start(&self, args: &[&str], io: fn() -> Stdio) -> Reaped {
+        Reaped::new(
+            self.cmd(args)
+                .stdin(io())
+                .stdout(io())
+                .stderr(io())
+                .spawn_retrying(),
+        )
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         retrying_wine_starts(|| self.cmd(args).stdin(Stdio::null()).output())
     }

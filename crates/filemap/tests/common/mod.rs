@@ -97,6 +97,17 @@ impl EntryFile {
     }
 }
 
+/// Sets the length of the file at `path`, as another process cutting it short (or growing
+/// it back) would.
+pub fn cut_to(path: &Path, len: u64) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+}
+
 /// A name no other test (or earlier run) uses.
 pub fn unique(base: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
