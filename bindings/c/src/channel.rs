@@ -6,7 +6,7 @@ use std::ffi::{c_char, c_void};
 use filemap_core::channel::{HoldingReceiver, Receiver, Sender};
 
 use crate::error::{
-    bytes_arg, check_data, check_out, filemap_status, put, run, str_arg, timeout_arg, Failure,
+    Failure, bytes_arg, check_data, check_out, filemap_status, put, run, str_arg, timeout_arg,
 };
 use crate::handle::{free, handle, handle_type, new_handle};
 
@@ -25,7 +25,7 @@ handle_type!(filemap_receiver, movable);
 /// `capacity` is 1 byte to 1 TiB (rounded up to a power of two, at least 4 KiB), checked
 /// even when the channel exists (its own size is kept then): `FILEMAP_INVALID_ARGUMENT`
 /// otherwise. `FILEMAP_BUSY` if a live sender has it.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_sender_create_or_open(
     name: *const c_char,
     capacity: u64,
@@ -42,7 +42,7 @@ pub unsafe extern "C" fn filemap_sender_create_or_open(
 
 /// Opens an existing channel as its sender. `FILEMAP_BUSY` while another live sender has
 /// it (this process's included).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_sender_open(
     name: *const c_char,
     out: *mut *mut filemap_sender,
@@ -61,7 +61,7 @@ pub unsafe extern "C" fn filemap_sender_open(
 /// write `data` during the call.
 /// Every byte of `data` must have been written: `memset` a struct before filling it in, or
 /// its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_send(
     sender: *mut filemap_sender,
     data: *const c_void,
@@ -88,7 +88,7 @@ pub(crate) fn send_within(tx: &mut Sender, message: &[u8], timeout_ms: i64) -> R
 
 /// Closes a sender (NULL: nothing): the receiver gets what was sent, then
 /// `FILEMAP_DISCONNECTED`.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_sender_close(sender: *mut filemap_sender) {
     // SAFETY: NULL or a handle from this library, closed once (the caller's contract).
     unsafe { free(sender) }
@@ -97,7 +97,7 @@ pub unsafe extern "C" fn filemap_sender_close(sender: *mut filemap_sender) {
 /// Creates the channel with a ring of `capacity` bytes, or opens it, as its receiver.
 /// `capacity` as for `filemap_sender_create_or_open`. `FILEMAP_BUSY` while another live
 /// receiver has it (this process's included).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_receiver_create_or_open(
     name: *const c_char,
     capacity: u64,
@@ -114,7 +114,7 @@ pub unsafe extern "C" fn filemap_receiver_create_or_open(
 
 /// Opens an existing channel as its receiver. `FILEMAP_BUSY` while another live receiver
 /// has it (this process's included).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_receiver_open(
     name: *const c_char,
     out: *mut *mut filemap_receiver,
@@ -136,7 +136,7 @@ pub unsafe extern "C" fn filemap_receiver_open(
 /// gone and everything it sent was received. The bytes stay still only while every process
 /// that can write the channel follows its protocol (see docs/c.md, "What C cannot be
 /// protected from"): copy them out before trusting them not to change.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_recv(
     receiver: *mut filemap_receiver,
     timeout_ms: i64,
@@ -157,7 +157,7 @@ pub unsafe extern "C" fn filemap_recv(
 }
 
 /// Gives the message last received back to the sender (nothing if none is held).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_recv_release(receiver: *mut filemap_receiver) -> filemap_status {
     run(|| {
         // SAFETY: the caller's contract for `receiver`.
@@ -168,7 +168,7 @@ pub unsafe extern "C" fn filemap_recv_release(receiver: *mut filemap_receiver) -
 }
 
 /// Closes a receiver (NULL: nothing), releasing its held message.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_receiver_close(receiver: *mut filemap_receiver) {
     // SAFETY: NULL or a handle from this library, closed once (the caller's contract).
     unsafe { free(receiver) }

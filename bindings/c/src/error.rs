@@ -2,8 +2,8 @@
 //! function runs in (argument checks, filemap errors to codes, panics caught).
 
 use std::cell::RefCell;
-use std::ffi::{c_char, c_void, CStr, CString};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ffi::{CStr, CString, c_char, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 /// What a call did: `FILEMAP_OK` (0), or why it failed.
@@ -346,7 +346,7 @@ pub(crate) fn timeout_arg(ms: i64) -> Result<Option<Duration>, Failure> {
 /// the thread's next failing call (or a `_close`, `filemap_view_data` or
 /// `filemap_view_size` given a bad handle, which say so here though they return no
 /// status).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub extern "C" fn filemap_last_error_message() -> *const c_char {
     let none = c"".as_ptr();
     // During the thread's exit (its thread-locals destroyed) there is no message: "".
@@ -360,7 +360,7 @@ pub extern "C" fn filemap_last_error_message() -> *const c_char {
 
 /// The name of a status code ("FILEMAP_NOT_FOUND"...), a static string; for a number
 /// that is no status, "(not a filemap status)".
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub extern "C" fn filemap_status_name(status: std::ffi::c_int) -> *const c_char {
     let all = [
         FILEMAP_OK,

@@ -14,7 +14,7 @@
 
 use std::ptr;
 
-use crate::error::{run, Failure};
+use crate::error::{Failure, run};
 
 /// A type whose objects are handed to C as handles.
 pub(crate) trait Handle: Sized {

@@ -7,8 +7,8 @@ use std::mem::MaybeUninit;
 use filemap_core::{Access, Disposition, Mapping, Protection, View};
 
 use crate::error::{
-    bytes_arg, check_out, filemap_status, path_arg, put, put_optional, run, slice_arg_mut, str_arg,
-    Failure,
+    Failure, bytes_arg, check_out, filemap_status, path_arg, put, put_optional, run, slice_arg_mut,
+    str_arg,
 };
 use crate::handle::{free, handle_type, new_handle, shared};
 
@@ -48,7 +48,7 @@ fn boxed(m: Mapping) -> *mut filemap_mapping {
 
 /// Creates a named memory-backed object of `size` bytes (zero-filled) and stores its handle
 /// in `*out`. `FILEMAP_ALREADY_EXISTS` if the name is taken.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_mapping_create_new(
     name: *const c_char,
     size: u64,
@@ -66,7 +66,7 @@ pub unsafe extern "C" fn filemap_mapping_create_new(
 
 /// Creates the named object, or opens it if it exists (it keeps its own size);
 /// `*created` (if not NULL) says which.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_mapping_create_or_open(
     name: *const c_char,
     size: u64,
@@ -89,7 +89,7 @@ pub unsafe extern "C" fn filemap_mapping_create_or_open(
 
 /// Opens an existing named object; `access` is the most its views may do
 /// (`FILEMAP_ACCESS_DEFAULT` is write). `FILEMAP_NOT_FOUND` if no object has the name.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_mapping_open(
     name: *const c_char,
     access: u32,
@@ -112,7 +112,7 @@ pub unsafe extern "C" fn filemap_mapping_open(
 /// `FILEMAP_ACCESS_DENIED`: growing it needs a writable file). `path` is taken as its bytes
 /// on Unix (a file name need not be UTF-8 there) and as UTF-8 on Windows (not the ANSI
 /// code page).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_mapping_from_path(
     path: *const c_char,
     size: u64,
@@ -142,7 +142,7 @@ pub unsafe extern "C" fn filemap_mapping_from_path(
 }
 
 /// The object's size in bytes.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_mapping_size(
     mapping: *mut filemap_mapping,
     size: *mut u64,
@@ -155,7 +155,7 @@ pub unsafe extern "C" fn filemap_mapping_size(
 }
 
 /// Closes a mapping handle (NULL: nothing). Its views stay valid.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_mapping_close(mapping: *mut filemap_mapping) {
     // SAFETY: NULL or a handle from this library, closed once (the caller's contract).
     unsafe { free(mapping) }
@@ -163,7 +163,7 @@ pub unsafe extern "C" fn filemap_mapping_close(mapping: *mut filemap_mapping) {
 
 /// Maps a view of `len` bytes at `offset` (any offset; `len` 0: to the end), with
 /// `access` one of `FILEMAP_ACCESS_*` (`_DEFAULT`: the most the mapping allows).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_view_map(
     mapping: *mut filemap_mapping,
     offset: u64,
@@ -196,7 +196,7 @@ pub unsafe extern "C" fn filemap_view_map(
 /// through this pointer is plain memory: if another process truncates the view's file,
 /// touching it ends this process (SIGBUS on Linux), where `filemap_view_read` and
 /// `filemap_view_write` return `FILEMAP_PAGE_FAULT` (on x86_64).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_view_data(view: *mut filemap_view) -> *mut c_void {
     let mut data = std::ptr::null_mut();
     // A NULL view fails too, so that the last error says so.
@@ -210,7 +210,7 @@ pub unsafe extern "C" fn filemap_view_data(view: *mut filemap_view) -> *mut c_vo
 
 /// The view's length in bytes (0 for a NULL view, or for a handle that is no view: then
 /// `filemap_last_error_message` says why).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_view_size(view: *mut filemap_view) -> usize {
     let mut size = 0;
     // A NULL view fails too, so that the last error says so.
@@ -224,7 +224,7 @@ pub unsafe extern "C" fn filemap_view_size(view: *mut filemap_view) -> usize {
 
 /// The view's access (`*access`: `FILEMAP_ACCESS_READ`, `_WRITE` or `_COPY`): whether
 /// `filemap_view_data`'s pointer may be written through (`_WRITE`, `_COPY`).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_view_access(
     view: *mut filemap_view,
     access: *mut u32,
@@ -248,7 +248,7 @@ pub unsafe extern "C" fn filemap_view_access(
 /// memory is gone (on x86_64: elsewhere the process dies of SIGBUS; and see "Faults" in
 /// docs/c.md for a program with signal handlers of its own). As with `memcpy`, nobody may
 /// write `buffer` during the call, so it must not lie in a view of shared memory.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_view_read(
     view: *mut filemap_view,
     offset: usize,
@@ -272,7 +272,7 @@ pub unsafe extern "C" fn filemap_view_read(
 /// between views through a buffer of your own).
 /// Every byte of `data` must have been written: `memset` a struct before filling it in, or
 /// its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_view_write(
     view: *mut filemap_view,
     offset: usize,
@@ -292,7 +292,7 @@ pub unsafe extern "C" fn filemap_view_write(
 /// `FlushFileBuffers`): durable when it returns. A read view has nothing to flush, and a
 /// copy view's changes are its own (never written to the file): for both this does
 /// nothing and succeeds.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_view_flush(view: *mut filemap_view) -> filemap_status {
     run(|| {
         // SAFETY: the caller's contract for `view`.
@@ -302,7 +302,7 @@ pub unsafe extern "C" fn filemap_view_flush(view: *mut filemap_view) -> filemap_
 }
 
 /// Unmaps a view (NULL: nothing); its data pointer is invalid afterwards.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_view_unmap(view: *mut filemap_view) {
     // SAFETY: NULL or a handle from this library, unmapped once (the caller's contract).
     unsafe { free(view) }

@@ -11,11 +11,11 @@ use filemap_core::channel::RecvSlot;
 use filemap_core::inbox::{Inbox, InboxOptions, InboxSender};
 use filemap_core::service::{Client, RequestId, Server, ServiceOptions};
 
-use crate::channel::send_within;
-use crate::error::{bytes_arg, check_data, check_out, data_out, filemap_status, put};
-use crate::error::{put_optional, run, str_arg, timeout_arg, Failure};
-use crate::handle::{free, handle, handle_type, new_handle};
 use crate::FILEMAP_INFINITE;
+use crate::channel::send_within;
+use crate::error::{Failure, put_optional, run, str_arg, timeout_arg};
+use crate::error::{bytes_arg, check_data, check_out, data_out, filemap_status, put};
+use crate::handle::{free, handle, handle_type, new_handle};
 
 /// The settings of an inbox or a service when a call makes it (an existing one keeps its
 /// own); 0 in a field means its default. Pass NULL for all the defaults, or set every field
@@ -99,7 +99,7 @@ handle_type!(filemap_inbox_sender, movable);
 
 /// Makes the inbox (with `config`, NULL for the defaults) or opens it, as its receiver.
 /// `FILEMAP_BUSY` while another receiver lives.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_inbox_create_or_open(
     name: *const c_char,
     config: *const filemap_parties_config,
@@ -127,7 +127,7 @@ pub unsafe extern "C" fn filemap_inbox_create_or_open(
 /// or `filemap_inbox_close`; `*sender` (if not NULL) the sender's slot.
 /// `FILEMAP_DISCONNECTED` once every sender that came is gone and all they sent was
 /// received.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_inbox_recv(
     inbox: *mut filemap_inbox,
     timeout_ms: i64,
@@ -154,7 +154,7 @@ pub unsafe extern "C" fn filemap_inbox_recv(
 }
 
 /// Closes an inbox's receiver (NULL: nothing): its senders get `FILEMAP_DISCONNECTED`.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_inbox_close(inbox: *mut filemap_inbox) {
     // SAFETY: the caller's contract.
     unsafe { free(inbox) }
@@ -163,7 +163,7 @@ pub unsafe extern "C" fn filemap_inbox_close(inbox: *mut filemap_inbox) {
 /// Makes the inbox (with `config`, NULL for the defaults) or opens it, as a new sender in
 /// a free slot; `*slot` (if not NULL) says which. `FILEMAP_BUSY` if every sender slot is
 /// taken by a live sender.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_inbox_sender_create_or_open(
     name: *const c_char,
     config: *const filemap_parties_config,
@@ -189,7 +189,7 @@ pub unsafe extern "C" fn filemap_inbox_sender_create_or_open(
 /// gone. As with `memcpy`, nobody may write `data` during the call.
 /// Every byte of `data` must have been written: `memset` a struct before filling it in, or
 /// its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_inbox_send(
     sender: *mut filemap_inbox_sender,
     data: *const c_void,
@@ -208,7 +208,7 @@ pub unsafe extern "C" fn filemap_inbox_send(
 
 /// Closes an inbox sender (NULL: nothing): the receiver gets what it sent; its slot is
 /// free for another.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_inbox_sender_close(sender: *mut filemap_inbox_sender) {
     // SAFETY: the caller's contract.
     unsafe { free(sender) }
@@ -287,7 +287,7 @@ handle_type!(filemap_client, movable);
 /// Makes the service (with `config`, NULL for the defaults) or opens it, as its server.
 /// `FILEMAP_BUSY` while another server lives (a new one takes over from one that closed or
 /// died).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_server_create_or_open(
     name: *const c_char,
     config: *const filemap_parties_config,
@@ -315,7 +315,7 @@ pub unsafe extern "C" fn filemap_server_create_or_open(
 /// request that cannot be read (`FILEMAP_PAGE_FAULT`, `FILEMAP_CORRUPT`: its ring cut
 /// short or damaged by another process) is failed for its client, which is told why if its
 /// response ring has room for that now (the failure does not wait).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_server_recv_request(
     server: *mut filemap_server,
     timeout_ms: i64,
@@ -363,7 +363,7 @@ pub unsafe extern "C" fn filemap_server_recv_request(
 /// may write `data` during the call.
 /// Every byte of `data` must have been written: `memset` a struct before filling it in, or
 /// its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_server_respond(
     server: *mut filemap_server,
     id: filemap_request_id,
@@ -378,7 +378,7 @@ pub unsafe extern "C" fn filemap_server_respond(
 /// `filemap_server_respond`, waiting at most `timeout_ms` (`FILEMAP_INFINITE`: for ever)
 /// while the client's response ring is full: `FILEMAP_TIMEOUT` then (a live client that
 /// does not read its responses would hold the server up for ever).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_server_respond_timeout(
     server: *mut filemap_server,
     id: filemap_request_id,
@@ -413,7 +413,7 @@ pub unsafe extern "C" fn filemap_server_respond_timeout(
 /// and this still succeeds. As with `memcpy`, nobody may write `reason` during the call.
 /// Every byte of `reason` must have been written: `memset` a struct before filling it in, or
 /// its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_server_respond_failure(
     server: *mut filemap_server,
     id: filemap_request_id,
@@ -438,7 +438,7 @@ pub unsafe extern "C" fn filemap_server_respond_failure(
 
 /// Closes a server (NULL: nothing): its clients' pending requests fail with
 /// `FILEMAP_DISCONNECTED`.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_server_close(server: *mut filemap_server) {
     // SAFETY: the caller's contract.
     unsafe { free(server) }
@@ -446,7 +446,7 @@ pub unsafe extern "C" fn filemap_server_close(server: *mut filemap_server) {
 
 /// Makes the service (with `config`, NULL for the defaults) or opens it, as a new client
 /// in a free slot. `FILEMAP_BUSY` if every client slot is taken by a live client.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_client_create_or_open(
     name: *const c_char,
     config: *const filemap_parties_config,
@@ -474,7 +474,7 @@ pub unsafe extern "C" fn filemap_client_create_or_open(
 /// carry. As with `memcpy`, nobody may write `data` during the call.
 /// Every byte of `data` must have been written: `memset` a struct before filling it in, or
 /// its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_client_send_request(
     client: *mut filemap_client,
     data: *const c_void,
@@ -487,7 +487,7 @@ pub unsafe extern "C" fn filemap_client_send_request(
 
 /// `filemap_client_send_request`, waiting at most `timeout_ms` (`FILEMAP_INFINITE`: for
 /// ever) for room: `FILEMAP_TIMEOUT` then, and nothing was sent.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_client_send_request_timeout(
     client: *mut filemap_client,
     data: *const c_void,
@@ -526,7 +526,7 @@ pub unsafe extern "C" fn filemap_client_send_request_timeout(
 /// process) still sets `*id` and `*last` when the response's frame could be found (a
 /// damaged frame header leaves them as they were): the request it answers, and whether
 /// that request has ended.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_client_recv_response(
     client: *mut filemap_client,
     timeout_ms: i64,
@@ -576,7 +576,7 @@ pub unsafe extern "C" fn filemap_client_recv_response(
 /// `request` during the call.
 /// Every byte of `request` must have been written: `memset` a struct before filling it in, or
 /// its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_client_call(
     client: *mut filemap_client,
     request: *const c_void,
@@ -605,7 +605,7 @@ pub unsafe extern "C" fn filemap_client_call(
 
 /// Whether request `id` of this client waits for its last response (not answered in full,
 /// not failed): `*pending`.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_client_is_pending(
     client: *mut filemap_client,
     id: filemap_request_id,
@@ -621,7 +621,7 @@ pub unsafe extern "C" fn filemap_client_is_pending(
 
 /// Whether a server is connected and alive now: `*alive`. After `FILEMAP_DISCONNECTED`,
 /// tells a server that is gone from one that took over.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_client_server_alive(
     client: *mut filemap_client,
     alive: *mut bool,
@@ -636,7 +636,7 @@ pub unsafe extern "C" fn filemap_client_server_alive(
 
 /// Closes a client (NULL: nothing): responses still on their way to it are dropped; its
 /// slot is free for another.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_client_close(client: *mut filemap_client) {
     // SAFETY: the caller's contract.
     unsafe { free(client) }

@@ -5,13 +5,13 @@
 
 use std::ffi::c_char;
 
-use filemap_core::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore};
 use filemap_core::Disposition;
+use filemap_core::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore};
 
 use crate::error::{
-    check_out, filemap_status, put, put_optional, run, str_arg, timeout_arg, Failure,
+    Failure, check_out, filemap_status, put, put_optional, run, str_arg, timeout_arg,
 };
-use crate::handle::{free, handle_type, new_handle, shared, Handle};
+use crate::handle::{Handle, free, handle_type, new_handle, shared};
 
 /// A named, robust mutex (opaque). Usable from several threads at once; a lock is held by
 /// the thread that took it, which releases it.
@@ -45,7 +45,7 @@ unsafe fn hand_out<T: Handle>(
 }
 
 /// Creates the named mutex or opens the existing one; `*created` (if not NULL) says which.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_mutex_create_or_open(
     name: *const c_char,
     out: *mut *mut filemap_mutex,
@@ -62,7 +62,7 @@ pub unsafe extern "C" fn filemap_mutex_create_or_open(
 }
 
 /// Opens an existing named mutex.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_mutex_open(
     name: *const c_char,
     out: *mut *mut filemap_mutex,
@@ -80,7 +80,7 @@ pub unsafe extern "C" fn filemap_mutex_open(
 /// (`FILEMAP_INFINITE`: for ever). `*abandoned` (if not NULL) is set to whether its
 /// previous holder died holding it (`WAIT_ABANDONED`: check the state it protects).
 /// `FILEMAP_TIMEOUT` after the timeout; `FILEMAP_WOULD_DEADLOCK` if this thread holds it.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_mutex_lock(
     mutex: *mut filemap_mutex,
     timeout_ms: i64,
@@ -99,7 +99,7 @@ pub unsafe extern "C" fn filemap_mutex_lock(
 /// Unlocks the mutex the calling thread locked through this handle; `FILEMAP_NOT_OWNER`
 /// otherwise (another thread's lock, or one taken through another handle on the same
 /// mutex).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_mutex_release(mutex: *mut filemap_mutex) -> filemap_status {
     run(|| {
         // SAFETY: the caller's contract for `mutex`.
@@ -111,7 +111,7 @@ pub unsafe extern "C" fn filemap_mutex_release(mutex: *mut filemap_mutex) -> fil
 /// Closes a mutex handle (NULL: nothing). A lock still held through it is not released:
 /// the next holder sees the mutex abandoned (on Windows once the locking thread exits), as
 /// after Win32's `CloseHandle` on an owned mutex.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_mutex_close(mutex: *mut filemap_mutex) {
     // SAFETY: the caller's contract.
     unsafe { free(mutex) }
@@ -120,7 +120,7 @@ pub unsafe extern "C" fn filemap_mutex_close(mutex: *mut filemap_mutex) {
 /// Creates the named event or opens the existing one (which keeps its mode and state);
 /// `*created` (if not NULL) says which. `manual_reset`: stays set until reset (else one
 /// waiter per set); `initially_set`: its state when created.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_event_create_or_open(
     name: *const c_char,
     manual_reset: bool,
@@ -144,7 +144,7 @@ pub unsafe extern "C" fn filemap_event_create_or_open(
 }
 
 /// Opens an existing named event.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_event_open(
     name: *const c_char,
     out: *mut *mut filemap_event,
@@ -159,7 +159,7 @@ pub unsafe extern "C" fn filemap_event_open(
 }
 
 /// Sets the event.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_event_set(event: *mut filemap_event) -> filemap_status {
     run(|| {
         // SAFETY: the caller's contract for `event`.
@@ -168,7 +168,7 @@ pub unsafe extern "C" fn filemap_event_set(event: *mut filemap_event) -> filemap
 }
 
 /// Resets the event.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_event_reset(event: *mut filemap_event) -> filemap_status {
     run(|| {
         // SAFETY: the caller's contract for `event`.
@@ -178,7 +178,7 @@ pub unsafe extern "C" fn filemap_event_reset(event: *mut filemap_event) -> filem
 
 /// Waits until the event is set, up to `timeout_ms` (`FILEMAP_INFINITE`: for ever);
 /// `FILEMAP_TIMEOUT` after that.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_event_wait(
     event: *mut filemap_event,
     timeout_ms: i64,
@@ -194,7 +194,7 @@ pub unsafe extern "C" fn filemap_event_wait(
 }
 
 /// Closes an event handle (NULL: nothing).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_event_close(event: *mut filemap_event) {
     // SAFETY: the caller's contract.
     unsafe { free(event) }
@@ -203,7 +203,7 @@ pub unsafe extern "C" fn filemap_event_close(event: *mut filemap_event) {
 /// Creates the named semaphore with `initial` units and at most `maximum`, or opens the
 /// existing one (which keeps its counts); `*created` (if not NULL) says which. `maximum`
 /// is 1 to `INT32_MAX` and `initial` at most `maximum` (else `FILEMAP_INVALID_ARGUMENT`).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_semaphore_create_or_open(
     name: *const c_char,
     initial: u32,
@@ -222,7 +222,7 @@ pub unsafe extern "C" fn filemap_semaphore_create_or_open(
 }
 
 /// Opens an existing named semaphore.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_semaphore_open(
     name: *const c_char,
     out: *mut *mut filemap_semaphore,
@@ -239,7 +239,7 @@ pub unsafe extern "C" fn filemap_semaphore_open(
 /// Adds `count` units; `*previous` (if not NULL) gets the count before.
 /// `FILEMAP_INVALID_ARGUMENT` past the maximum, and for a `count` of 0 (as Win32's
 /// `ReleaseSemaphore` refuses it).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_semaphore_release(
     semaphore: *mut filemap_semaphore,
     count: u32,
@@ -256,7 +256,7 @@ pub unsafe extern "C" fn filemap_semaphore_release(
 }
 
 /// Takes a unit, waiting up to `timeout_ms` (`FILEMAP_INFINITE`: for ever).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_semaphore_acquire(
     semaphore: *mut filemap_semaphore,
     timeout_ms: i64,
@@ -272,7 +272,7 @@ pub unsafe extern "C" fn filemap_semaphore_acquire(
 }
 
 /// Closes a semaphore handle (NULL: nothing).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_semaphore_close(semaphore: *mut filemap_semaphore) {
     // SAFETY: the caller's contract.
     unsafe { free(semaphore) }

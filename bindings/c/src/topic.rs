@@ -8,8 +8,8 @@ use std::ffi::{c_char, c_void};
 
 use filemap_core::topic::{Publisher, SlowSubscribers, Subscriber, TopicOptions};
 
+use crate::error::{Failure, put_optional, run, str_arg, timeout_arg};
 use crate::error::{bytes_arg, check_data, check_out, data_out, filemap_status, put};
-use crate::error::{put_optional, run, str_arg, timeout_arg, Failure};
 use crate::handle::{free, handle, handle_type, new_handle};
 
 /// A topic's settings when a call makes it (an existing topic keeps its own); 0 in a field
@@ -73,7 +73,7 @@ handle_type!(filemap_subscriber, movable);
 /// Makes the topic (with `config`, NULL for the defaults) or opens it, as its publisher.
 /// `FILEMAP_BUSY` while another publisher lives (a new one takes over from one that closed
 /// or died).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_publisher_create_or_open(
     name: *const c_char,
     config: *const filemap_topic_config,
@@ -94,7 +94,7 @@ pub unsafe extern "C" fn filemap_publisher_create_or_open(
 /// waits). As with `memcpy`, nobody may write `data` during the call.
 /// Every byte of `data` must have been written: `memset` a struct before filling it in, or
 /// its padding reaches the library uninitialised (see "Buffers" in docs/c.md).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_publish(
     publisher: *mut filemap_publisher,
     data: *const c_void,
@@ -115,7 +115,7 @@ pub unsafe extern "C" fn filemap_publish(
 
 /// Closes a publisher (NULL: nothing): subscribers receive what it published, then
 /// `FILEMAP_DISCONNECTED`.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_publisher_close(publisher: *mut filemap_publisher) {
     // SAFETY: NULL or a handle from this library, closed once (the caller's contract).
     unsafe { free(publisher) }
@@ -124,7 +124,7 @@ pub unsafe extern "C" fn filemap_publisher_close(publisher: *mut filemap_publish
 /// Makes the topic (with `config`, NULL for the defaults) or opens it, as a new
 /// subscriber, which receives the messages published from now on (after the topic's
 /// history). `FILEMAP_BUSY` if every subscriber slot is taken by a live subscriber.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_subscriber_create_or_open(
     name: *const c_char,
     config: *const filemap_topic_config,
@@ -151,7 +151,7 @@ pub unsafe extern "C" fn filemap_subscriber_create_or_open(
 /// left alone on other failures) says how many,
 /// and the next receive goes on at the oldest one still there. `FILEMAP_DISCONNECTED` once
 /// the publisher is gone and every message it published was received.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_subscriber_recv(
     subscriber: *mut filemap_subscriber,
     timeout_ms: i64,
@@ -192,7 +192,7 @@ pub unsafe extern "C" fn filemap_subscriber_recv(
 }
 
 /// Closes a subscriber (NULL: nothing); its slot is free for another.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_subscriber_close(subscriber: *mut filemap_subscriber) {
     // SAFETY: NULL or a handle from this library, closed once (the caller's contract).
     unsafe { free(subscriber) }

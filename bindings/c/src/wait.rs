@@ -8,7 +8,7 @@ use std::ffi::c_void;
 use filemap_core::wait::{Taken, Target, Waitable};
 
 use crate::channel::{filemap_receiver, filemap_sender};
-use crate::error::{check_slice, filemap_status, put, put_optional, run, timeout_arg, Failure};
+use crate::error::{Failure, check_slice, filemap_status, put, put_optional, run, timeout_arg};
 use crate::handle::{check, handle, shared};
 use crate::parties::{filemap_inbox, filemap_inbox_sender, filemap_server};
 use crate::sync::{filemap_event, filemap_mutex, filemap_semaphore};
@@ -275,7 +275,7 @@ fn keep_locked(taken: Taken<'_>) -> bool {
 /// time; `FILEMAP_INVALID_ARGUMENT` for no objects, a `count` too large, a NULL handle, an
 /// unknown kind, a handle not of its kind or a handle given twice; `FILEMAP_WOULD_DEADLOCK`
 /// for a mutex this thread holds.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_wait_any(
     objects: *const filemap_waitable,
     count: usize,
@@ -312,7 +312,7 @@ pub unsafe extern "C" fn filemap_wait_any(
 /// `FILEMAP_INVALID_ARGUMENT` for one event, semaphore or mutex given through two handles
 /// (it could never be taken twice) and, on Windows, for more than 64 events, semaphores
 /// and mutexes in all; after `FILEMAP_TIMEOUT` nothing was taken.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn filemap_wait_all(
     objects: *const filemap_waitable,
     count: usize,

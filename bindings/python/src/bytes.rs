@@ -6,7 +6,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyMemoryView};
 
-use crate::errors::{invalid, Failed};
+use crate::errors::{Failed, invalid};
 
 /// Calls `f` with `data`'s bytes: in place for `bytes` (immutable), otherwise a copy taken
 /// with the GIL held (another thread may change a mutable buffer while `f` runs, and a

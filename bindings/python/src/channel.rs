@@ -2,8 +2,8 @@
 //! and `filemap.Message`, a received message read in place through the buffer protocol.
 
 use std::ffi::c_int;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::ThreadId;
 use std::time::Duration;
 
@@ -17,10 +17,10 @@ use pyo3::types::PyBytes;
 
 use crate::bytes::{bytes_from, with_bytes};
 use crate::endpoint::{Endpoint, Turn};
-use crate::errors::{closed, to_py, Failed, OrRaise};
+use crate::errors::{Failed, OrRaise, closed, to_py};
 use crate::ints;
 use crate::turns::this_thread;
-use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
+use crate::waiting::{Deadline, next_or_stop, released, sliced, timeout_arg};
 
 /// How often a receive looks again while another thread's `recv_message` holds a message.
 const HELD_ELSEWHERE_POLL: Duration = Duration::from_millis(1);

@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 use pyo3::prelude::*;
 
 use crate::bytes::with_bytes;
-use crate::errors::{closed, to_py, Failed};
+use crate::errors::{Failed, closed, to_py};
 use crate::turns::{Patience, Ticket, Turns};
-use crate::waiting::{released, slice_left, sliced, timeout_arg, wait_sliced, Deadline};
+use crate::waiting::{Deadline, released, slice_left, sliced, timeout_arg, wait_sliced};
 
 /// An endpoint's state (`None` once closed), used by one call at a time.
 pub(crate) struct Endpoint<T> {

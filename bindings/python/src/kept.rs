@@ -16,7 +16,7 @@ use pyo3::types::PyBytes;
 use crate::bytes::{bytes_from, bytes_of};
 use crate::endpoint::Endpoint;
 use crate::errors::Failed;
-use crate::waiting::{released, sliced, Deadline};
+use crate::waiting::{Deadline, released, sliced};
 
 /// An endpoint's state with the message it keeps, if any: `inner`'s methods are its own.
 pub(crate) struct Keeping<T, M> {

@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use crate::shutdown::detach;
 use pyo3::types::PyBytes;
 
-use crate::errors::{closed, invalid, OrRaise};
+use crate::errors::{OrRaise, closed, invalid};
 use crate::ints;
 
 /// A mapping object (Win32's file-mapping object): named memory that any process opens by

@@ -12,11 +12,11 @@ use pyo3::types::PyBytes;
 
 use crate::bytes::{joined_bytes, with_bytes};
 use crate::endpoint::{Endpoint, Turn};
-use crate::errors::{invalid, raise, to_py, Failed, OrRaise};
+use crate::errors::{Failed, OrRaise, invalid, raise, to_py};
 use crate::ints;
-use crate::kept::{bytes_or_copy, copy_out, lost, Keeping};
+use crate::kept::{Keeping, bytes_or_copy, copy_out, lost};
 use crate::turns::this_thread;
-use crate::waiting::{next_or_stop, released, sliced, timeout_arg, Deadline};
+use crate::waiting::{Deadline, next_or_stop, released, sliced, timeout_arg};
 
 /// The receiving end of an inbox: messages from up to `senders` `InboxSender`s, each
 /// sender's in its order. `recv()` returns `(slot, message)`, the sender's slot and the
@@ -817,7 +817,7 @@ impl Client {
                             "call() from inside a call() of the same client on this thread \
                              (a signal handler, say), which would wait for itself",
                         )
-                        .into())
+                        .into());
                     }
                     Some(_) => {
                         detach(py, || std::thread::sleep(slice.min(CALL_POLL)));

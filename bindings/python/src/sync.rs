@@ -2,11 +2,11 @@
 //! Win32's named synchronisation objects, robust across crashes. Every wait releases the
 //! GIL and can be interrupted with Ctrl-C.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use filemap::sync::EventReset;
 use filemap::Disposition;
+use filemap::sync::EventReset;
 use pyo3::prelude::*;
 
 use crate::shutdown::detach;

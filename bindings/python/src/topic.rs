@@ -14,11 +14,11 @@ use pyo3::types::PyBytes;
 use crate::bytes::with_bytes;
 use crate::endpoint::Endpoint;
 use crate::errors::Failed;
-use crate::errors::{invalid, OrRaise};
+use crate::errors::{OrRaise, invalid};
 use crate::ints;
-use crate::kept::{bytes_or_copy, copy_out, Keeping};
+use crate::kept::{Keeping, bytes_or_copy, copy_out};
 use crate::turns::this_thread;
-use crate::waiting::{next_or_stop, timeout_arg, Deadline};
+use crate::waiting::{Deadline, next_or_stop, timeout_arg};
 
 fn topic_options(
     py: Python<'_>,
@@ -37,7 +37,7 @@ fn topic_options(
                     "slow_subscribers must be 'block' or 'drop_oldest', not {}",
                     crate::py_quoted(other)
                 ),
-            ))
+            ));
         }
     };
     Ok(TopicOptions::new()

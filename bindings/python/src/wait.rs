@@ -1,8 +1,8 @@
 //! `filemap.wait_any` and `filemap.wait_all`: Win32's `WaitForMultipleObjects` over events,
 //! semaphores, mutexes, channel receivers and topic subscribers.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::time::Instant;
 
 use filemap::wait::{Taken, Waitable};
@@ -14,7 +14,7 @@ use crate::errors::{invalid, to_py};
 use crate::parties::{Inbox, KeptInbox, KeptServer, Server};
 use crate::sync::{NamedEvent, NamedMutex, NamedSemaphore};
 use crate::topic::{KeptSubscriber, Subscriber};
-use crate::waiting::{released, slice_left, sliced, timeout_arg, wait_sliced, Deadline};
+use crate::waiting::{Deadline, released, slice_left, sliced, timeout_arg, wait_sliced};
 
 /// An object waited on: a synchronisation object (used by any thread at once), or an
 /// endpoint, whose turn each slice of the wait takes.

@@ -23,19 +23,19 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use filemap::topic::{Publisher, Subscriber, TopicOptions};
-use filemap_harness::{quick, unique, Budgeted, Latency, PARTNER_COMMAND};
+use filemap_harness::{Budgeted, Latency, PARTNER_COMMAND, quick, unique};
 use filemap_zenoh::Bridge;
+use zenoh::Wait;
 use zenoh::handlers::FifoChannelHandler;
 use zenoh::qos::CongestionControl;
 use zenoh::sample::Sample;
-use zenoh::Wait;
 
-use crate::{arg, err, read_line, say, Result};
+use crate::{Result, arg, err, read_line, say};
 
 /// The message sizes of the rows.
 pub const LINK_SIZES: [usize; 2] = [64, 1 << 20];

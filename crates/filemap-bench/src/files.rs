@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use filemap_harness::{partner, quick};
 
-use crate::{arg, err, finish, read_line, say, Result};
+use crate::{Result, arg, err, finish, read_line, say};
 
 const WINDOW: u64 = 64 << 20;
 
@@ -59,7 +59,7 @@ const WORD_ATOMIC: &str = "reference: word-atomic copy (filemap's read_at before
 /// # Safety
 /// `src` must be valid for reads of `dst.len()` bytes for the duration of the call.
 unsafe fn word_atomic_copy(src: *const u8, dst: &mut [u8]) {
-    use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+    use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
     let (len, out) = (dst.len(), dst.as_mut_ptr());
     let mut i = 0;
     // SAFETY: `src` is valid for `len` bytes (the caller's contract); atomics have the
@@ -96,11 +96,7 @@ pub fn file_size() -> u64 {
 
 /// Random reads per measurement.
 pub fn random_reads() -> usize {
-    if quick() {
-        2_000
-    } else {
-        200_000
-    }
+    if quick() { 2_000 } else { 200_000 }
 }
 
 /// Folds bytes so the compiler cannot skip reading them.
@@ -303,14 +299,14 @@ fn mapping_resident_mib(address: usize) -> u64 {
             .split_whitespace()
             .next()
             .and_then(|r| r.split_once('-'));
-        if let Some((start, end)) = range {
-            if let (Ok(start), Ok(end)) = (
+        if let Some((start, end)) = range
+            && let (Ok(start), Ok(end)) = (
                 usize::from_str_radix(start, 16),
                 usize::from_str_radix(end, 16),
-            ) {
-                inside = (start..end).contains(&address);
-                continue;
-            }
+            )
+        {
+            inside = (start..end).contains(&address);
+            continue;
         }
         if inside && line.starts_with("Rss:") {
             return line

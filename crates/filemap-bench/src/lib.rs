@@ -52,7 +52,7 @@ pub mod steps;
 pub mod suite;
 pub mod waits;
 
-pub use filemap_harness::{err, Error, Result};
+pub use filemap_harness::{Error, Result, err};
 
 /// `bench-partner <role> <args>...`: the partner side of a two-process measurement. Pins
 /// this process to the partner's core, then plays the role (this crate's, or the harness's).

@@ -7,11 +7,11 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use filemap::sync::{EventReset, NamedEvent};
 use filemap::Mapping;
+use filemap::sync::{EventReset, NamedEvent};
 use filemap_harness::{
-    partner, receive_throughput, round_trips, throughput_messages, unique, Latency,
-    THROUGHPUT_MESSAGE,
+    Latency, THROUGHPUT_MESSAGE, partner, receive_throughput, round_trips, throughput_messages,
+    unique,
 };
 use iceoryx2::port::publisher::Publisher;
 use iceoryx2::port::subscriber::Subscriber;
@@ -19,7 +19,7 @@ use iceoryx2::prelude::*;
 use iceoryx2::sample::Sample;
 use iceoryx2::service::port_factory::publish_subscribe::PortFactory as PubSub;
 
-use crate::{arg, err, finish, read_line, say, Result};
+use crate::{Result, arg, err, finish, read_line, say};
 
 pub(crate) type Ipc = ipc::Service;
 
@@ -50,7 +50,7 @@ pub struct Iceoryx2Domain {
 
 impl Iceoryx2Domain {
     pub fn new() -> Result<Iceoryx2Domain> {
-        std::env::set_var(DOMAIN, format!("fmbench{}", std::process::id()));
+        filemap_harness::process::set_env(DOMAIN, format!("fmbench{}", std::process::id()));
         Ok(Iceoryx2Domain { config: config()? })
     }
 }

@@ -5,13 +5,13 @@
 
 use std::time::Instant;
 
-use filemap::sync::{NamedMutex, SharedMutex};
 use filemap::Mapping;
+use filemap::sync::{NamedMutex, SharedMutex};
 use filemap_harness::{partner, quick, unique};
 use raw_sync::locks::{LockImpl, LockInit, Mutex as RawSyncMutex};
 use shared_memory::{Shmem, ShmemConf};
 
-use crate::{arg, err, finish, read_line, say, Result};
+use crate::{Result, arg, err, finish, read_line, say};
 
 /// The systems of the hand-off rows (and of the uncontended rows with a counter).
 pub const SYSTEMS: [&str; 3] = [
@@ -214,19 +214,11 @@ fn open(system: &str, name: &str) -> Result<Box<dyn Guarded>> {
 }
 
 fn uncontended_iterations() -> u64 {
-    if quick() {
-        20_000
-    } else {
-        2_000_000
-    }
+    if quick() { 20_000 } else { 2_000_000 }
 }
 
 fn turns() -> u64 {
-    if quick() {
-        2_000
-    } else {
-        200_000
-    }
+    if quick() { 2_000 } else { 200_000 }
 }
 
 /// Uncontended lock + (counter + 1) + unlock, one thread, for each of `systems`: ns per

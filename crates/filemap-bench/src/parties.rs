@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use filemap_harness::{
-    message_rate, partner, pin_to, request_round_trips, stop_senders, subscriber_cpu_arg, unique,
-    Latency, StopFlag, MANY_PARTIES_MESSAGE,
+    Latency, MANY_PARTIES_MESSAGE, StopFlag, message_rate, partner, pin_to, request_round_trips,
+    stop_senders, subscriber_cpu_arg, unique,
 };
 use iceoryx2::port::client::Client;
 use iceoryx2::port::publisher::Publisher;
@@ -24,8 +24,8 @@ use iceoryx2::prelude::*;
 use iceoryx2::service::port_factory::publish_subscribe::PortFactory as PubSub;
 use iceoryx2::service::port_factory::request_response::PortFactory as ReqRes;
 
-use crate::messages::{next_sample, node, Ipc, SILENCE};
-use crate::{arg, err, finish, read_line, say, Result};
+use crate::messages::{Ipc, SILENCE, next_sample, node};
+use crate::{Result, arg, err, finish, read_line, say};
 
 /// Samples an iceoryx2 subscriber keeps per publisher in the many-to-one rows: about what
 /// filemap's 64 KiB ring per sender holds of 64 B messages.

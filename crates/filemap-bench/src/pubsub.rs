@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 
 use filemap::channel::WaitMode;
 use filemap_harness::{
-    clock_ns, message_round, partner, pin_to, subscriber_cpu_arg, unique, Budgeted, Latency,
-    ONE_WAY_BUDGET,
+    Budgeted, Latency, ONE_WAY_BUDGET, clock_ns, message_round, partner, pin_to,
+    subscriber_cpu_arg, unique,
 };
 use iceoryx2::prelude::*;
 use iceoryx2::service::port_factory::publish_subscribe::PortFactory as PubSub;
 
-use crate::messages::{next_sample, node, publish, publisher, Ipc, SILENCE};
-use crate::{arg, err, finish, read_line, say, Result};
+use crate::messages::{Ipc, SILENCE, next_sample, node, publish, publisher};
+use crate::{Result, arg, err, finish, read_line, say};
 
 /// The topic: a publish-subscribe service of byte slices for one publisher and
 /// `subscribers` subscribers; every process opens it with the same settings. One message

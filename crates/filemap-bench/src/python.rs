@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Once;
 
-use crate::report::{Kind, Results, Sample, MS, US};
-use crate::{err, Result};
+use crate::report::{Kind, MS, Results, Sample, US};
+use crate::{Result, err};
 
 pub const ROUND_TRIP: &str = "Python round trip (message as bytes at each end)";
 pub const HAND_OFF: &str = "numpy array to another process";

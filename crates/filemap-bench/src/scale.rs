@@ -12,9 +12,9 @@ use std::time::Instant;
 use filemap::Mapping;
 use filemap_harness::{cores, partner, quick, unique};
 
-use crate::report::{self, Chart, Kind, Results, Row, Sample, NS, US};
+use crate::report::{self, Chart, Kind, NS, Results, Row, Sample, US};
 use crate::setup::per_op_blocks;
-use crate::{arg, err, finish, read_line, say, Result};
+use crate::{Result, arg, err, finish, read_line, say};
 
 pub const SECTION: usize = 11;
 pub const TITLE: &str = "Scale: a full namespace, many processes";
@@ -50,11 +50,7 @@ fn process_counts() -> Vec<usize> {
 
 /// Timed operations per row and repetition (each process's, in the processes rows).
 fn operations() -> usize {
-    if quick() {
-        20
-    } else {
-        1000
-    }
+    if quick() { 20 } else { 1000 }
 }
 
 /// A namespace directory of the section's own, made `FILEMAP_DIR` until dropped (then the
@@ -75,7 +71,7 @@ impl ScaleDir {
         let path = base.join(format!("{}-{k}", unique(what)));
         std::fs::create_dir_all(&path)?;
         let previous = std::env::var_os("FILEMAP_DIR");
-        std::env::set_var("FILEMAP_DIR", &path);
+        filemap_harness::process::set_env("FILEMAP_DIR", &path);
         Ok(ScaleDir { path, previous })
     }
 }
@@ -83,8 +79,8 @@ impl ScaleDir {
 impl Drop for ScaleDir {
     fn drop(&mut self) {
         match &self.previous {
-            Some(p) => std::env::set_var("FILEMAP_DIR", p),
-            None => std::env::remove_var("FILEMAP_DIR"),
+            Some(p) => filemap_harness::process::set_env("FILEMAP_DIR", p),
+            None => filemap_harness::process::remove_env("FILEMAP_DIR"),
         }
         let _ = std::fs::remove_dir_all(&self.path);
     }
@@ -106,7 +102,7 @@ impl Filled {
     fn new(inside: &Path, count: u64) -> Result<Filled> {
         let dir = inside.join(format!("n{count}"));
         std::fs::create_dir_all(&dir)?;
-        std::env::set_var("FILEMAP_DIR", &dir);
+        filemap_harness::process::set_env("FILEMAP_DIR", &dir);
         let held = unique("scale-held");
         let handle = Mapping::create_new(held.as_str(), 4096)?;
         for made in 1..count {
@@ -135,7 +131,7 @@ impl Filled {
 
     /// Points `FILEMAP_DIR` at this namespace.
     fn enter(&self) {
-        std::env::set_var("FILEMAP_DIR", &self.dir);
+        filemap_harness::process::set_env("FILEMAP_DIR", &self.dir);
     }
 }
 

@@ -9,7 +9,7 @@ use filemap::Mapping;
 use filemap_harness::{partner, quick, unique};
 use shared_memory::ShmemConf;
 
-use crate::{arg, err, finish, read_line, say, Result};
+use crate::{Result, arg, err, finish, read_line, say};
 
 pub const SIZE: usize = 4096;
 
@@ -22,11 +22,7 @@ pub const ALLOCATED: &str = "reference: shm_open + pwrite of zeros (allocated) +
 
 /// Operations timed per repetition.
 fn operations() -> usize {
-    if quick() {
-        50
-    } else {
-        2000
-    }
+    if quick() { 50 } else { 2000 }
 }
 
 /// Timed operations per block of [`per_op_interleaved`]: short enough that the blocks of

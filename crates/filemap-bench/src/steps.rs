@@ -13,9 +13,9 @@ use std::time::Instant;
 
 use filemap::Mapping;
 use filemap_harness::{quick, unique};
-use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags, CWD};
+use rustix::fs::{AtFlags, CWD, FlockOperation, Mode, OFlags};
 
-use crate::{err, report, Result};
+use crate::{Result, err, report};
 
 /// One step: its system call, what it buys, and its total time over the iterations.
 struct Step {
@@ -63,11 +63,7 @@ impl Steps {
 }
 
 fn iterations() -> usize {
-    if quick() {
-        50
-    } else {
-        5000
-    }
+    if quick() { 50 } else { 5000 }
 }
 
 fn io(e: rustix::io::Errno) -> crate::Error {

@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 
 use filemap::channel::{Receiver, Sender, WaitMode};
 use filemap::sync::{EventReset, NamedEvent};
-use filemap::wait::{wait_any, Waitable};
+use filemap::wait::{Waitable, wait_any};
 use filemap_harness::{
-    ack_bytes, clock_ns, half_round_trips, message_round, parse_ack, partner, round_trip_counts,
-    unique, Budgeted, Latency, ASLEEP_GAP,
+    ASLEEP_GAP, Budgeted, Latency, ack_bytes, clock_ns, half_round_trips, message_round, parse_ack,
+    partner, round_trip_counts, unique,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{arg, err, finish, Result};
+use crate::{Result, arg, err, finish};
 
 /// The tokio runtime both processes of an async row run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

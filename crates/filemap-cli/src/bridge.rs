@@ -5,7 +5,7 @@
 use crate::output::{errln, outln};
 use std::process::ExitCode;
 
-use filemap_zenoh::{read_status, BridgeBuilder, BridgeError, TopicStats};
+use filemap_zenoh::{BridgeBuilder, BridgeError, TopicStats, read_status};
 use serde_json::json;
 
 use crate::outcome::{Failure, Outcome};

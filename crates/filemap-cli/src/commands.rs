@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::names::{maybe_scoped, scoped, scoped_name};
 use crate::outcome::{Failure, Outcome};
-use crate::output::{printable, table, unix_millis, HexDump};
+use crate::output::{HexDump, printable, table, unix_millis};
 use crate::units::format_size;
 use crate::{BenchWhat, Command};
 
@@ -277,7 +277,7 @@ fn create(
                     return Err(Failure::Error(format!(
                         "cannot look at {}: {e}",
                         path.display()
-                    )))
+                    )));
                 }
             };
             if made {
@@ -391,11 +391,7 @@ fn entry_json_with_state(e: &EntryInfo, strict: bool) -> Result<serde_json::Valu
 /// holder died), as opening it to look would reclaim its name, and `ls` and `info` only
 /// read (`gc` removes stale entries).
 fn live_kind(e: &EntryInfo) -> Option<filemap::Kind> {
-    if e.stale {
-        None
-    } else {
-        e.kind
-    }
+    if e.stale { None } else { e.kind }
 }
 
 /// Whether the entry outlives its handles: "yes", "no", or "?" for one this process may

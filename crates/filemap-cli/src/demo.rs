@@ -63,7 +63,7 @@ impl Shared {
 
 /// One line of the transcript: who said it, and what.
 macro_rules! say {
-    ($who:expr, $pid:expr, $($what:tt)*) => {
+    ($who:expr_2021, $pid:expr_2021, $($what:tt)*) => {
         outln!("[{:<8} pid {:>6}] {}", $who, $pid, format_args!($($what)*))
     };
 }

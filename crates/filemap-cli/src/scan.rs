@@ -56,7 +56,7 @@ fn scan_file(path: &Path, window: u64) -> Result<Summary, Failure> {
                 return Err(Failure::Error(format!(
                     "{} grew while it was read",
                     path.display()
-                )))
+                )));
             }
         }
     } else {

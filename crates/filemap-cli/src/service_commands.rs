@@ -15,7 +15,7 @@ use filemap::{Error, HumanDuration};
 use crate::names::scoped_name;
 use crate::outcome::{Failure, Outcome};
 use crate::output::errln;
-use crate::signals::{interrupted, stop_child, wait_sliced, Termination};
+use crate::signals::{Termination, interrupted, stop_child, wait_sliced};
 use crate::units::{parse_nonzero_size, told_size};
 
 /// The settings `filemap serve` makes a service with (an existing one keeps its own).
@@ -463,20 +463,22 @@ fn stream(
     let size = server.max_response_len().clamp(1, 1 << 20);
     // (Two parts ahead at most: the command waits while its client does.)
     let (send, parts) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(2);
-    std::thread::spawn(move || loop {
-        let mut part = vec![0u8; size];
-        match stdout.read(&mut part) {
-            Ok(0) => return,
-            Ok(n) => {
-                part.truncate(n);
-                if send.send(Ok(part)).is_err() {
+    std::thread::spawn(move || {
+        loop {
+            let mut part = vec![0u8; size];
+            match stdout.read(&mut part) {
+                Ok(0) => return,
+                Ok(n) => {
+                    part.truncate(n);
+                    if send.send(Ok(part)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = send.send(Err(e));
                     return;
                 }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                let _ = send.send(Err(e));
-                return;
             }
         }
     });

@@ -186,7 +186,7 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 pub fn stop_child(child: &mut std::process::Child) {
     #[cfg(unix)]
     {
-        use rustix::process::{kill_process, Pid, Signal};
+        use rustix::process::{Pid, Signal, kill_process};
         // (Not reaped yet: the pid is still the child's.)
         let pid = i32::try_from(child.id()).ok().and_then(Pid::from_raw);
         if pid.is_some_and(|pid| kill_process(pid, Signal::TERM).is_ok()) {
@@ -218,7 +218,7 @@ pub fn wait_passing_signals(
     termination: &Termination,
     child: &mut std::process::Child,
 ) -> std::io::Result<std::process::ExitStatus> {
-    use rustix::process::{kill_process, waitid, Pid, Signal, WaitId, WaitIdOptions};
+    use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, kill_process, waitid};
     use std::io::Read;
     use std::sync::{Arc, Mutex};
     let pid = i32::try_from(child.id())
@@ -290,8 +290,8 @@ pub struct Termination {
 
 #[cfg(windows)]
 mod console {
-    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use windows_sys::Win32::Foundation::HANDLE;
     use windows_sys::Win32::System::Threading::SetEvent;
 
@@ -358,7 +358,7 @@ impl Termination {
 /// Waits until the console handler has set `event`.
 #[cfg(windows)]
 fn wait_for_stop(event: windows_sys::Win32::Foundation::HANDLE) {
-    use windows_sys::Win32::System::Threading::{WaitForSingleObject, INFINITE};
+    use windows_sys::Win32::System::Threading::{INFINITE, WaitForSingleObject};
     // SAFETY: a valid event handle, never closed (see `catch`).
     unsafe { WaitForSingleObject(event, INFINITE) };
 }

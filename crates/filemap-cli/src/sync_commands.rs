@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore, ObjectOptions};
-use filemap::wait::{wait_all, wait_any, Waitable};
+use filemap::wait::{Waitable, wait_all, wait_any};
 use filemap::{Error, HumanDuration, Name};
 use serde_json::json;
 
 use crate::names::{scoped, scoped_name};
 use crate::outcome::{Failure, Outcome};
-use crate::signals::{interrupted, wait_interruptibly, wait_passing_signals, Termination};
+use crate::signals::{Termination, interrupted, wait_interruptibly, wait_passing_signals};
 
 /// `filemap lock NAME [--timeout DUR] -- COMMAND...`
 pub fn lock(name: Name, timeout: Option<Duration>, command: &[OsString]) -> Outcome {

@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use filemap::topic::{self, Publisher, SlowSubscribers, Subscriber, TopicOptions};
-use filemap::{inbox, service, Error, Kind, Name};
+use filemap::{Error, Kind, Name, inbox, service};
 use serde_json::json;
 
 use crate::names::scoped_name;
 use crate::outcome::{Failure, Outcome};
 use crate::output::base64;
-use crate::signals::{interrupted, wait_sliced, Termination, SLICE};
+use crate::signals::{SLICE, Termination, interrupted, wait_sliced};
 use crate::units::{format_rounded, format_size, parse_duration, parse_nonzero_size, told_size};
 use std::sync::mpsc::RecvTimeoutError;
 

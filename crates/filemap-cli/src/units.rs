@@ -30,8 +30,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "tb" => 1_000_000_000_000,
         other => {
             return Err(format!(
-            "unknown size unit {other:?} in {text:?} (use B, KiB (or K), MiB (M), GiB (G), TiB (T), kB, MB, GB or TB)"
-        ))
+                "unknown size unit {other:?} in {text:?} (use B, KiB (or K), MiB (M), GiB (G), TiB (T), kB, MB, GB or TB)"
+            ));
         }
     };
     let too_big = || format!("{text:?} is too large (at most {} bytes)", u64::MAX);
@@ -151,7 +151,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         other => {
             return Err(format!(
                 "unknown duration unit {other:?} in {text:?} (use ns, µs, ms, s, m or h)"
-            ))
+            ));
         }
     };
     if !seconds.is_finite() || !(0.0..=1e9).contains(&seconds) {

@@ -29,7 +29,9 @@ impl Ns {
             .prefix("filemap-bad-entries-")
             .tempdir_in("/dev/shm")
             .unwrap();
-        std::env::set_var("FILEMAP_DIR", dir.path());
+        // SAFETY: the program's one test, at its start: no other thread of it reads the
+        // environment.
+        unsafe { std::env::set_var("FILEMAP_DIR", dir.path()) };
         Ns(dir)
     }
 

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Ns, Reaped, PATIENCE};
+use common::{Ns, PATIENCE, Reaped};
 use zenoh::Wait;
 
 const COUNT: usize = 200;
@@ -153,7 +153,7 @@ fn services_and_channels_cross_a_bridge() {
     use filemap::service::{Client, Server, ServiceOptions};
     let ns = Ns::new();
     // This test's own filemap objects live in the bridge's namespace.
-    std::env::set_var("FILEMAP_DIR", ns.0.path());
+    let _entered = ns.enter();
     let port = 40_000 + (std::process::id() + 4_999) % 20_000;
     let endpoint = format!("tcp/127.0.0.1:{port}");
     // A local server of "calc": for each request, two parts and a last response.

@@ -41,10 +41,11 @@ fn create_write_dump_info_rm() {
 fn global_names_everywhere() {
     let ns = Ns::new();
     ns.ok(&["create", "g", "--global", "--size", "4KiB", "--persistent"]);
-    assert!(ns
-        .with_stdin(&["write", "g", "--global"], b"hi")
-        .status
-        .success());
+    assert!(
+        ns.with_stdin(&["write", "g", "--global"], b"hi")
+            .status
+            .success()
+    );
     assert_eq!(ns.ok(&["dump", "Global\\g", "--len", "2", "--raw"]), "hi");
     assert_eq!(
         ns.ok(&["dump", "g", "--global", "--len", "2", "--raw"]),
@@ -106,10 +107,11 @@ fn global_names_everywhere() {
 fn write_at_offset_and_out_of_range() {
     let ns = Ns::new();
     ns.ok(&["create", "w", "--size", "4KiB", "--persistent"]);
-    assert!(ns
-        .with_stdin(&["write", "w", "--offset", "4090"], b"abcdef")
-        .status
-        .success());
+    assert!(
+        ns.with_stdin(&["write", "w", "--offset", "4090"], b"abcdef")
+            .status
+            .success()
+    );
     assert_eq!(ns.ok(&["dump", "w", "--offset", "4090", "--raw"]), "abcdef");
     let out = ns.with_stdin(&["write", "w", "--offset", "4090"], b"abcdefg");
     assert_eq!(out.status.code(), Some(1));
@@ -167,10 +169,11 @@ fn write_at_offset_and_out_of_range() {
     assert_eq!(status.code(), Some(1));
     // At the end there is nothing to dump or write; past it, even nothing is a mistake.
     assert_eq!(ns.ok(&["dump", "w", "--offset", "4096"]), "");
-    assert!(ns
-        .with_stdin(&["write", "w", "--offset", "4096"], b"")
-        .status
-        .success());
+    assert!(
+        ns.with_stdin(&["write", "w", "--offset", "4096"], b"")
+            .status
+            .success()
+    );
     for args in [
         &["dump", "w", "--offset", "4097", "--len", "0"][..],
         &["dump", "w", "--offset", "99TiB"],
@@ -828,10 +831,11 @@ fn file_backed_create() {
     let p = path.to_str().unwrap();
     ns.ok(&["create", "fb", "--file", p, "--persistent"]);
     assert_eq!(ns.ok(&["dump", "fb", "--raw"]), "file contents");
-    assert!(ns
-        .with_stdin(&["write", "fb", "--offset", "5"], b"CONTENTS")
-        .status
-        .success());
+    assert!(
+        ns.with_stdin(&["write", "fb", "--offset", "5"], b"CONTENTS")
+            .status
+            .success()
+    );
     assert_eq!(std::fs::read(&path).unwrap(), b"file CONTENTS");
     let info = json(&ns.ok(&["info", "fb", "--json"]));
     assert_eq!(info["file"], path.canonicalize().unwrap().to_str().unwrap());

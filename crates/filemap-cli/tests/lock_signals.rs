@@ -7,10 +7,10 @@
 
 mod common;
 
-use common::{wait_within, Ns, PATIENCE, POLL};
+use common::{Ns, PATIENCE, POLL, wait_within};
 use rustix::fd::OwnedFd;
-use rustix::process::{kill_process, Pid, Signal};
-use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+use rustix::process::{Pid, Signal, kill_process};
+use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
 use std::ffi::CString;
 use std::os::unix::process::CommandExt;
 use std::path::Path;

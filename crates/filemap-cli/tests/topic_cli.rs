@@ -180,7 +180,7 @@ fn topic_errors_exit_1_usage_exits_2() {
 fn info_shows_inbox_and_service_endpoints() {
     let ns = Ns::new();
     // This test's own objects, in the same namespace directory as its commands.
-    std::env::set_var("FILEMAP_DIR", ns.0.path());
+    let _entered = ns.enter();
     let opts = filemap::inbox::InboxOptions::new().senders(3);
     let _inbox = filemap::inbox::Inbox::create_or_open("jobs", &opts).unwrap();
     let _sender = filemap::inbox::InboxSender::open("jobs").unwrap();
@@ -218,7 +218,7 @@ fn info_shows_inbox_and_service_endpoints() {
 fn a_busy_subscriber_stops_on_a_signal() {
     use filemap::topic::{Publisher, TopicOptions};
     let ns = Ns::new();
-    std::env::set_var("FILEMAP_DIR", ns.0.path());
+    let _entered = ns.enter();
     let options = TopicOptions::new().slow_subscribers(filemap::topic::SlowSubscribers::DropOldest);
     let mut publisher = Publisher::create_or_open("busy", &options).unwrap();
     for (case, stdout) in [("read", Stdio::null()), ("unread", Stdio::piped())] {

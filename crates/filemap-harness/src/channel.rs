@@ -15,7 +15,7 @@ use filemap::channel::WaitMode;
 use serde_json::json;
 
 use crate::drivers::*;
-use crate::measure::{pin_measuring_process, Latency};
+use crate::measure::{Latency, pin_measuring_process};
 use crate::process::Namespace;
 use crate::{Result, THROUGHPUT_MESSAGE};
 

@@ -13,18 +13,18 @@ use std::process::Child;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use filemap::Mapping;
 use filemap::channel::{Receiver, Sender, WaitMode};
 use filemap::inbox::{Inbox, InboxOptions};
 use filemap::topic::{Publisher, TopicOptions};
 use filemap::wait::block_on;
-use filemap::Mapping;
 
 use crate::measure::{
-    clock_ns, half_round_trips, message_rate, one_way_rounds, receive_throughput,
-    round_trip_counts, round_trips, subscriber_cpu, throughput_messages, Latency,
+    Latency, clock_ns, half_round_trips, message_rate, one_way_rounds, receive_throughput,
+    round_trip_counts, round_trips, subscriber_cpu, throughput_messages,
 };
 use crate::process::{partner, unique};
-use crate::{err, Result, THROUGHPUT_MESSAGE};
+use crate::{Result, THROUGHPUT_MESSAGE, err};
 
 pub(crate) fn mode_arg(mode: WaitMode) -> &'static str {
     if mode == WaitMode::BusyPoll {

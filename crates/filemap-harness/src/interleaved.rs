@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use filemap::channel::{Receiver, Sender, WaitMode};
 use filemap::service::{Client, Server, ServiceOptions};
 
-use crate::measure::{round_trip_counts, scaled_percentiles as percentiles, Latency};
+use crate::measure::{Latency, round_trip_counts, scaled_percentiles as percentiles};
 use crate::process::{partner, unique};
-use crate::{err, Result};
+use crate::{Result, err};
 
 /// How many round trips of one system are made before switching to the other.
 pub const BLOCK: usize = 500;

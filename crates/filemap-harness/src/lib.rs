@@ -34,7 +34,7 @@
 /// `bench` commands return their text for the caller to print, which decides what a failed
 /// write of standard output means.
 macro_rules! say {
-    ($text:expr, $($arg:tt)*) => {{
+    ($text:expr_2021, $($arg:tt)*) => {{
         let _ = writeln!($text, $($arg)*);
     }};
 }
@@ -50,7 +50,7 @@ pub mod roles;
 pub use channel::channel;
 pub use drivers::*;
 pub use measure::*;
-pub use process::{partner, unique, Namespace};
+pub use process::{Namespace, partner, unique};
 pub use pubsub::pubsub;
 pub use roles::{partner_main, partner_role};
 

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::{Result, MEASURING_CPU, PARTNER_CPU, THROUGHPUT_MESSAGE};
+use crate::{MEASURING_CPU, PARTNER_CPU, Result, THROUGHPUT_MESSAGE};
 
 const THROUGHPUT_BYTES: u64 = 4 << 30;
 
@@ -16,11 +16,7 @@ pub fn quick() -> bool {
 
 /// The bytes each throughput row moves.
 pub fn throughput_bytes() -> u64 {
-    if quick() {
-        64 << 20
-    } else {
-        THROUGHPUT_BYTES
-    }
+    if quick() { 64 << 20 } else { THROUGHPUT_BYTES }
 }
 
 /// The 1 MiB messages each throughput row sends.
@@ -35,11 +31,7 @@ pub fn iterations(size: usize) -> usize {
         1025..=65536 => 5_000,
         _ => 500,
     };
-    if quick() {
-        (n / 100).max(10)
-    } else {
-        n
-    }
+    if quick() { (n / 100).max(10) } else { n }
 }
 
 /// One-way latency percentiles, in nanoseconds.

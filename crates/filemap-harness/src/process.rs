@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use crate::{Result, PARTNER_COMMAND};
+use crate::{PARTNER_COMMAND, Result};
 
 /// Starts the partner process: this binary again, as `bench-partner <args>...`, with piped
 /// standard input and output.
@@ -27,10 +27,27 @@ pub struct Namespace {
 /// process id. Set by the command line's `bench` (see [`die_with_this_process`]).
 pub const DIE_WITH_PARENT: &str = "FILEMAP_BENCH_DIE_WITH_PARENT";
 
+/// Sets an environment variable of this benchmark process (`FILEMAP_DIR`, a peer's
+/// setting), as the partners it starts from now on inherit it.
+pub fn set_env(key: &str, value: impl AsRef<std::ffi::OsStr>) {
+    // SAFETY: the benchmark's threads, and the peers' (iceoryx2, Zenoh, tokio, all Rust),
+    // read the environment through `std::env`, whose lock orders each read against this
+    // write; none calls C code that reads it (no name resolution: every endpoint is a
+    // numeric loopback address; no time zones). (On Windows the write is thread-safe in
+    // any case.)
+    unsafe { std::env::set_var(key, value) };
+}
+
+/// Removes an environment variable of this benchmark process (see [`set_env`]).
+pub fn remove_env(key: &str) {
+    // SAFETY: as in `set_env`.
+    unsafe { std::env::remove_var(key) };
+}
+
 /// Asks the partners this process starts from now on to be killed when it ends (Linux; a
 /// run that may be stopped by a signal before it can end its partners itself).
 pub fn die_with_this_process() {
-    std::env::set_var(DIE_WITH_PARENT, std::process::id().to_string());
+    set_env(DIE_WITH_PARENT, std::process::id().to_string());
 }
 
 /// Where this process's benchmark namespace lives (Unix only).
@@ -92,7 +109,7 @@ impl Namespace {
             return Ok(Namespace { dir: None });
         };
         make_scratch_dir(&dir)?;
-        std::env::set_var("FILEMAP_DIR", &dir);
+        set_env("FILEMAP_DIR", &dir);
         Ok(Namespace { dir: Some(dir) })
     }
 }

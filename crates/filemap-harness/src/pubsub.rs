@@ -12,10 +12,10 @@ use std::fmt::Write as _;
 use filemap::channel::WaitMode;
 use serde_json::json;
 
-use crate::drivers::{mode_arg, topic_latency, PUBSUB_SIZES, SUBSCRIBERS};
-use crate::measure::{cores, oversubscribed, pin_measuring_process, Latency, ONE_WAY_BUDGET};
-use crate::process::Namespace;
 use crate::Result;
+use crate::drivers::{PUBSUB_SIZES, SUBSCRIBERS, mode_arg, topic_latency};
+use crate::measure::{Latency, ONE_WAY_BUDGET, cores, oversubscribed, pin_measuring_process};
+use crate::process::Namespace;
 
 /// What the rows marked `*` (`"oversubscribed": true` in JSON) measure.
 const SHARED_CORES: &str =

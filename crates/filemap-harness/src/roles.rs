@@ -5,20 +5,20 @@ use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use filemap::Mapping;
 use filemap::channel::{Receiver, Sender};
 use filemap::inbox::InboxSender;
 use filemap::topic::Subscriber;
 use filemap::wait::block_on;
-use filemap::Mapping;
 
 use crate::drivers::{
-    ack_bytes, hand_off_views, message_round, parse_mode, spin_until, StopFlag, HAND_OFF_BUFFERS,
-    MANY_PARTIES_MESSAGE, PARTNER_PATIENCE,
+    HAND_OFF_BUFFERS, MANY_PARTIES_MESSAGE, PARTNER_PATIENCE, StopFlag, ack_bytes, hand_off_views,
+    message_round, parse_mode, spin_until,
 };
 #[cfg(target_os = "linux")]
 use crate::drivers::{futex_wait_for, futex_wake};
 use crate::measure::{clock_ns, pin_to};
-use crate::{err, Result, PARTNER_CPU, THROUGHPUT_MESSAGE};
+use crate::{PARTNER_CPU, Result, THROUGHPUT_MESSAGE, err};
 
 /// The partner process's side of each measurement here (`args[0]` is the role), or `None`
 /// for a role the harness does not know (the caller's own roles).
@@ -295,7 +295,7 @@ fn die_with_the_measuring_process() -> Result<()> {
         .ok()
         .and_then(|p| p.parse::<i32>().ok())
     {
-        use rustix::process::{getppid, set_parent_process_death_signal, Signal};
+        use rustix::process::{Signal, getppid, set_parent_process_death_signal};
         set_parent_process_death_signal(Some(Signal::KILL)).map_err(std::io::Error::from)?;
         // Gone already, before the signal was asked for: nothing would send it.
         if getppid().map(|p| p.as_raw_nonzero().get()) != Some(parent) {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{escape_controls, keys, plain, zenoh_error, Bridge, BridgeError};
+use crate::{Bridge, BridgeError, escape_controls, keys, plain, zenoh_error};
 
 /// The settings every part of a bridge reads.
 #[derive(Clone, Debug)]
@@ -46,7 +46,7 @@ impl Settings {
 /// Builds a [`Bridge`]: what to export and import, and how to reach the other hosts.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap_zenoh::{Bridge, BridgeError};
 /// // Settings only: nothing opens until `start()`.
 /// let builder = Bridge::builder().listen("tcp/127.0.0.1:0");
@@ -77,7 +77,7 @@ impl BridgeBuilder {
     /// `Global\` topic is exported by its full name.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::time::Duration;
     /// use filemap::topic::{Publisher, TopicOptions};
     /// use filemap_zenoh::{wire, Bridge};
@@ -125,7 +125,7 @@ impl BridgeBuilder {
     /// this session only: a `Global\` topic is imported into by its full name.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::time::Duration;
     /// use filemap::topic::{Subscriber, TopicOptions};
     /// use filemap_zenoh::Bridge;
@@ -166,7 +166,7 @@ impl BridgeBuilder {
     /// which asks the local server and replies with each of its responses, in order.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::time::Duration;
     /// use filemap::service::{Server, ServiceOptions};
     /// use filemap_zenoh::Bridge;
@@ -217,7 +217,7 @@ impl BridgeBuilder {
     /// each request becomes a Zenoh query whose replies become the responses.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::time::Duration;
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// use filemap_zenoh::{Bridge, BridgeError};
@@ -255,7 +255,7 @@ impl BridgeBuilder {
     /// `start`).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap_zenoh::{Bridge, BridgeError};
     /// let (lines, log) = std::sync::mpsc::channel();
     /// let bridge = Bridge::builder()
@@ -281,7 +281,7 @@ impl BridgeBuilder {
     /// A Zenoh endpoint to listen on, e.g. `tcp/0.0.0.0:7447`.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap_zenoh::{Bridge, BridgeError};
     /// // Port 0: a free port of the loopback interface.
     /// let bridge = Bridge::builder()
@@ -308,7 +308,7 @@ impl BridgeBuilder {
     /// answers, and again whenever the link is lost).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap_zenoh::{Bridge, BridgeError};
     /// // Nobody listens on port 17104 here: the bridge starts all the same, and keeps trying.
     /// let bridge = Bridge::builder()
@@ -329,7 +329,7 @@ impl BridgeBuilder {
     /// A Zenoh configuration file (JSON5), the base the other settings are added to.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap_zenoh::{Bridge, BridgeError};
     /// let files = tempfile::tempdir()?;
     /// let path = files.path().join("zenoh.json5");
@@ -353,7 +353,7 @@ impl BridgeBuilder {
     /// a file cannot turn it on without this).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap_zenoh::Bridge;
     /// // Set up, not started: `start()` would scout the local network.
     /// let scouting = Bridge::builder().export("temperature").multicast_scouting(true);
@@ -370,7 +370,7 @@ impl BridgeBuilder {
     /// reliable).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::time::Duration;
     /// use filemap::topic::{Publisher, TopicOptions};
     /// use filemap_zenoh::Bridge;
@@ -415,7 +415,7 @@ impl BridgeBuilder {
     /// fails. Each must be at least 1 ([`BridgeError::Setting`] at `start`).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap_zenoh::{Bridge, BridgeError};
     /// let none = Bridge::builder().export("temperature").buffer(0, 1 << 20).start();
     /// assert!(matches!(none, Err(BridgeError::Setting(_)))); // a buffer holds something
@@ -462,7 +462,7 @@ impl BridgeBuilder {
     /// [`TopicOptions::capacity`]: filemap::topic::TopicOptions::capacity
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::time::Duration;
     /// use filemap_zenoh::Bridge;
     /// use zenoh::Wait;
@@ -547,7 +547,7 @@ impl BridgeBuilder {
     /// Starts the bridge, logging to standard error.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap_zenoh::{Bridge, BridgeError};
     /// let bridge = Bridge::builder()
     ///     .export("temperature")
@@ -574,7 +574,7 @@ impl BridgeBuilder {
     /// remote peer's bytes never steer the terminal, nor forge a line).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::time::Duration;
     /// use filemap::topic::{Publisher, TopicOptions};
     /// use filemap_zenoh::Bridge;

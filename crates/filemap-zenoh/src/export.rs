@@ -40,7 +40,7 @@ use zenoh::qos::CongestionControl;
 use zenoh::sample::Locality;
 use zenoh::{Session, Wait};
 
-use crate::{wire, Log, Settings};
+use crate::{Log, Settings, wire};
 
 /// How long a thread waits at a time before it looks whether the bridge is stopping.
 pub(crate) const STOP_CHECK: Duration = Duration::from_millis(100);

@@ -15,7 +15,7 @@ use zenoh::sample::{Locality, Sample, SampleKind};
 use zenoh::{Session, Wait};
 
 use crate::export::{Export, STOP_CHECK};
-use crate::{keys, wire, Log, Settings};
+use crate::{Log, Settings, keys, wire};
 
 /// The most names an import keeps per-name state for besides its topics (when each was
 /// looked at, refused, said): bounded, as a far side may put to ever new keys.

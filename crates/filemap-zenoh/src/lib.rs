@@ -54,7 +54,7 @@ pub mod wire;
 
 pub use builder::BridgeBuilder;
 pub(crate) use builder::Settings;
-pub use status::{read_status, BridgeStatus, STATUS_PREFIX};
+pub use status::{BridgeStatus, STATUS_PREFIX, read_status};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -169,7 +169,7 @@ pub(crate) fn plain(e: &impl fmt::Display) -> String {
 /// A running bridge (see the crate's docs); stops when dropped or [`stop`](Bridge::stop)ped.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::topic::{Publisher, TopicOptions};
 /// use filemap_zenoh::Bridge;
 /// // A local topic, exported on the loopback interface (the other host would import it).
@@ -219,7 +219,7 @@ impl fmt::Debug for Bridge {
 
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use std::time::Duration;
 /// use filemap::topic::{Publisher, TopicOptions};
 /// use filemap_zenoh::Bridge;
@@ -272,7 +272,7 @@ impl Bridge {
     /// reliable.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap_zenoh::Bridge;
     /// let (lines, log) = std::sync::mpsc::channel();
     /// let bridge = Bridge::builder()
@@ -519,7 +519,7 @@ impl Bridge {
     /// sessions, which share those names, never pass each other's samples round.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap_zenoh::Bridge;
     /// let bridge = Bridge::builder()
     ///     .export("temperature")
@@ -550,7 +550,7 @@ impl Bridge {
     /// this bridge imports into its topic now keeps its row, [`ended`](TopicStats::ended).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::time::Duration;
     /// use filemap::topic::{Publisher, TopicOptions};
     /// use filemap_zenoh::Bridge;
@@ -591,7 +591,7 @@ impl Bridge {
     /// dropped; a channel's export leaves the message it has not put in the channel).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::time::Duration;
     /// use filemap::service::{Server, ServiceOptions};
     /// use filemap::topic::{Publisher, TopicOptions};
@@ -782,7 +782,7 @@ fn origin_id(namespace: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{escape_controls, Bridge};
+    use super::{Bridge, escape_controls};
 
     #[test]
     fn global_topics_carry_the_id_of_the_global_names() {

@@ -7,14 +7,14 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use filemap::service::{RequestId, Server};
 use filemap::Error;
+use filemap::service::{RequestId, Server};
 
-use crate::service::LOCAL_WAIT;
 use crate::Log;
+use crate::service::LOCAL_WAIT;
 
 /// What a query's callback tells the serving thread.
 pub(crate) enum Reply {

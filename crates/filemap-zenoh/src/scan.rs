@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use filemap::{Kind, Name, Scope};
 
-use crate::{export, import, keys, lock, Log, Settings};
+use crate::{Log, Settings, export, import, keys, lock};
 
 /// What a scan works with: the bridge's session, settings, exports and imports.
 pub(crate) struct Scanning<'a> {

@@ -18,19 +18,19 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use filemap::service::{Client, RequestId, Server, ServiceOptions};
 use filemap::Error;
+use filemap::service::{Client, RequestId, Server, ServiceOptions};
 use zenoh::query::Query;
 use zenoh::sample::Locality;
 use zenoh::{Session, Wait};
 
 use crate::export::STOP_CHECK;
-use crate::replies::{reply_len, EndGuard, Held, Reply, ReplyPart, ReplyQueue, REPLY_COST};
-use crate::{keys, wire, LastSent, Log, Settings};
+use crate::replies::{EndGuard, Held, REPLY_COST, Reply, ReplyPart, ReplyQueue, reply_len};
+use crate::{LastSent, Log, Settings, keys, wire};
 
 /// How often an exported service looks for queries its local server left unanswered too
 /// long.

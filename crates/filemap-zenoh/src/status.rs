@@ -17,7 +17,7 @@ use crate::TopicStats;
 /// The start of every status mapping's name.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap_zenoh::{Bridge, STATUS_PREFIX};
 /// let bridge = Bridge::builder()
 ///     .export("temperature")
@@ -39,7 +39,7 @@ const TEXT: usize = 16;
 /// What a running bridge publishes about itself.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use std::time::Duration;
 /// use filemap::topic::{Publisher, TopicOptions};
 /// use filemap_zenoh::{read_status, Bridge, STATUS_PREFIX};
@@ -136,7 +136,7 @@ impl StatusWriter {
 /// could not be read whole.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// // No bridge runs as process 1 here.
 /// assert_eq!(filemap_zenoh::read_status("filemap-bridge-1"), None);
 /// assert_eq!(filemap_zenoh::read_status("not-a-bridge"), None);

@@ -27,7 +27,7 @@
 /// The attachment's first four bytes.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap_zenoh::wire::{attachment, MAGIC};
 /// assert!(attachment(7, "host:/dev/shm").starts_with(MAGIC));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -67,7 +67,7 @@ pub fn decode(bytes: &[u8]) -> Option<(u64, &str)> {
 /// number of each id it hears from).
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap_zenoh::wire::{attachment, decode, MAX_ORIGIN};
 /// let longest = "h".repeat(MAX_ORIGIN);
 /// assert_eq!(decode(&attachment(1, &longest)), Some((1, longest.as_str())));

@@ -25,7 +25,7 @@ fn a_channel_stays_a_queue() {
 
 fn a_channel_waits_for_the_far_side() {
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("FILEMAP_DIR", dir.path());
+    common::use_namespace(dir.path());
     let name = "queued";
     let mut sender = Sender::create_or_open(name, 1 << 16).unwrap();
     let early = 20;
@@ -81,7 +81,7 @@ fn a_channel_waits_for_the_far_side() {
 
 fn a_bridge_stopped_mid_stream_loses_no_message() {
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("FILEMAP_DIR", dir.path());
+    common::use_namespace(dir.path());
     let name = "restarted";
     let total = 20_000;
     // Room for them all (a frame takes a cache line).

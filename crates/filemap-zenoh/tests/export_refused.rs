@@ -2,6 +2,8 @@
 //! why in the log, once, while the bridge keeps trying it (it said nothing at all, and an
 //! explicit `--export` never ran without a word). No network: the bridge links to nobody.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,7 +12,7 @@ use filemap_zenoh::Bridge;
 #[test]
 fn a_name_that_cannot_be_exported_is_said_once() {
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("FILEMAP_DIR", dir.path());
+    common::use_namespace(dir.path());
     let name = "not-a-topic";
     let _mapping = filemap::Mapping::create_new(name, 4096).unwrap();
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));

@@ -10,16 +10,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use filemap::topic::{Subscriber, TopicOptions};
-use filemap_zenoh::{wire, Bridge};
-use zenoh::bytes::ZBytes;
+use filemap_zenoh::{Bridge, wire};
 use zenoh::Wait;
+use zenoh::bytes::ZBytes;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
 #[test]
 fn a_peers_wildcards_deletes_new_keys_and_gaps_are_bounded() {
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("FILEMAP_DIR", dir.path());
+    common::use_namespace(dir.path());
     let (session, endpoint) = common::loopback_peer();
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
     let bridge = {

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use filemap::topic::{Subscriber, TopicOptions};
 use filemap_zenoh::Bridge;
+use zenoh::Wait;
 use zenoh::bytes::ZBytes;
 use zenoh::qos::CongestionControl;
-use zenoh::Wait;
 
 /// Message `i`: its length (small ones and ones of a few MiB) and bytes, from `i`.
 fn message(i: u32) -> Vec<u8> {
@@ -29,7 +29,7 @@ fn message(i: u32) -> Vec<u8> {
 #[test]
 fn large_messages_arrive_whole_through_an_import() {
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("FILEMAP_DIR", dir.path());
+    common::use_namespace(dir.path());
     let name = "large-import";
     // The topic first, with room for a few of the largest messages.
     let options = TopicOptions::new().capacity(16 << 20);

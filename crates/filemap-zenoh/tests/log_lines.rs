@@ -8,16 +8,16 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use filemap_zenoh::{wire, Bridge};
-use zenoh::bytes::ZBytes;
+use filemap_zenoh::{Bridge, wire};
 use zenoh::Wait;
+use zenoh::bytes::ZBytes;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
 #[test]
 fn a_forged_sender_id_is_logged_on_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("FILEMAP_DIR", dir.path());
+    common::use_namespace(dir.path());
     let name = "logged";
     let (session, endpoint) = common::loopback_peer();
     let key = filemap_zenoh::keys::key_for("filemap", name);

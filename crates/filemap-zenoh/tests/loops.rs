@@ -8,22 +8,22 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use filemap::topic::{Subscriber, TopicOptions};
 use filemap_zenoh::Bridge;
+use zenoh::Wait;
 use zenoh::bytes::ZBytes;
 use zenoh::sample::Locality;
-use zenoh::Wait;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
 #[test]
 fn an_import_ends_the_export_of_its_topic() {
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("FILEMAP_DIR", dir.path());
+    common::use_namespace(dir.path());
     let name = "looped";
     let mut subscriber = Subscriber::create_or_open(name, &TopicOptions::new()).unwrap();
 

@@ -18,7 +18,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 #[test]
 fn a_topic_made_while_the_bridge_runs_crosses_from_its_start() {
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("FILEMAP_DIR", dir.path());
+    common::use_namespace(dir.path());
     let options = TopicOptions::new().history(16);
     let mut old = Publisher::create_or_open("early-topic", &options).unwrap();
     old.publish(b"before the bridge").unwrap();

@@ -27,7 +27,7 @@ fn a_topic_made_again_under_its_name_is_exported_anew() {
 
     const PATIENCE: Duration = Duration::from_secs(20);
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("FILEMAP_DIR", dir.path());
+    common::use_namespace(dir.path());
     let name = "remade";
     let (session, endpoint) = common::loopback_peer();
     let key = filemap_zenoh::keys::key_for("filemap", name);
@@ -71,12 +71,12 @@ fn a_topic_made_again_under_its_name_is_imported_into() {
 
     use filemap::topic::{Subscriber, TopicOptions};
     use filemap_zenoh::Bridge;
-    use zenoh::bytes::ZBytes;
     use zenoh::Wait;
+    use zenoh::bytes::ZBytes;
 
     const PATIENCE: Duration = Duration::from_secs(20);
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("FILEMAP_DIR", dir.path());
+    common::use_namespace(dir.path());
     let name = "remade-import";
     let (session, endpoint) = common::loopback_peer();
     let key = filemap_zenoh::keys::key_for("filemap", name);

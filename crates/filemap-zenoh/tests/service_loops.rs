@@ -17,7 +17,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 fn a_request_from_this_namespace_is_not_served_again() {
     common::exit_if_still_running("service_loops", "requests");
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("FILEMAP_DIR", dir.path());
+    common::use_namespace(dir.path());
     let both = Bridge::builder()
         .export_service("calc")
         .import_service("calc")
@@ -49,7 +49,7 @@ fn a_request_from_this_namespace_is_not_served_again() {
         assert!(started.elapsed() < PATIENCE, "no request was refused");
         match client.call(b"2+2", Duration::from_secs(10)) {
             Err(filemap::Error::RequestFailed { reason, .. }) if reason.contains("go round") => {
-                break reason
+                break reason;
             }
             Err(filemap::Error::RequestFailed { .. }) => {
                 std::thread::sleep(Duration::from_millis(50))

@@ -6,7 +6,7 @@
 mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use filemap::service::{RequestId, Server, ServiceOptions};
@@ -112,7 +112,7 @@ fn client_of_import(name: &str) -> filemap::service::Client {
 #[test]
 fn services() {
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("FILEMAP_DIR", dir.path());
+    common::use_namespace(dir.path());
     query_timeouts_out_of_range_are_refused();
     an_unanswered_query_gets_an_error_after_the_query_timeout();
     replies_faster_than_the_client_takes_them_fail_the_request_past_the_buffer();

@@ -3,6 +3,9 @@
 //! its death (it wrote the sequence number through a Rust atomic, and SIGBUS ended it).
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod common;
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 #[test]
 fn a_status_mapping_cut_short_does_not_end_the_bridge() {
     use std::time::{Duration, Instant};
@@ -10,7 +13,7 @@ fn a_status_mapping_cut_short_does_not_end_the_bridge() {
     use std::sync::{Arc, Mutex};
 
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("FILEMAP_DIR", dir.path());
+    common::use_namespace(dir.path());
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
     let bridge = {
         let lines = lines.clone();

@@ -10,15 +10,15 @@ use std::time::{Duration, Instant};
 
 use filemap::topic::{Subscriber, TopicOptions};
 use filemap_zenoh::Bridge;
-use zenoh::bytes::ZBytes;
 use zenoh::Wait;
+use zenoh::bytes::ZBytes;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
 #[test]
 fn a_stuck_subscriber_holds_up_no_other_topic() {
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("FILEMAP_DIR", dir.path());
+    common::use_namespace(dir.path());
     let options = TopicOptions::new().capacity(4096);
     // Subscribed to, and never read.
     let _stuck = Subscriber::create_or_open("stuck", &options).unwrap();

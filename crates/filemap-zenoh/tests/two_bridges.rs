@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use filemap::topic::{Subscriber, TopicOptions};
 use filemap_zenoh::Bridge;
-use zenoh::bytes::ZBytes;
 use zenoh::Wait;
+use zenoh::bytes::ZBytes;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -20,7 +20,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 fn a_sample_from_this_namespace_is_not_imported_again() {
     common::exit_if_still_running("two_bridges", "messages");
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("FILEMAP_DIR", dir.path());
+    common::use_namespace(dir.path());
     let name = "round";
     let mut subscriber = Subscriber::create_or_open(name, &TopicOptions::new()).unwrap();
     let (session, endpoint) = common::loopback_peer();

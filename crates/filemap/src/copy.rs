@@ -132,7 +132,7 @@ pub(crate) fn reserve_for_copy(buf: &mut Vec<u8>, len: usize, what: &str) -> cra
 /// racing on the same bytes would be undefined behaviour).
 #[inline]
 pub(crate) unsafe fn load_small(src: *const u8, dst: &mut [u8]) {
-    use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+    use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
     debug_assert!(dst.len() <= SMALL);
     let words = if (src as usize) % 8 == 0 {
         dst.len() / 8
@@ -158,7 +158,7 @@ pub(crate) unsafe fn load_small(src: *const u8, dst: &mut [u8]) {
 /// As for [`load_small`], with `dst` valid for writes of `src.len()` bytes.
 #[inline]
 pub(crate) unsafe fn store_small(dst: *mut u8, src: &[u8]) {
-    use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+    use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
     debug_assert!(src.len() <= SMALL);
     let words = if (dst as usize) % 8 == 0 {
         src.len() / 8
@@ -204,7 +204,7 @@ pub(crate) unsafe fn copy_to_shared(dst: *mut u8, src: &[u8]) -> Result<(), Faul
 }
 
 #[cfg(target_arch = "x86_64")]
-extern "sysv64" {
+unsafe extern "sysv64" {
     /// The copy routine below: `dst` in rdi, `src` in rsi, `len` in rdx; 0 in rax when it
     /// copied everything, the faulting address (or 1) when a fault handler stopped it. The
     /// routine never touches rcx's argument (unused: `rep movsb` takes rcx) nor r8 and r9,
@@ -446,8 +446,8 @@ std::arch::global_asm!(
 
 #[cfg(test)]
 mod tests {
+    use super::{SMALL, load_small, store_small};
     use super::{copy_from_shared, copy_racy, copy_to_shared};
-    use super::{load_small, store_small, SMALL};
 
     /// Every length up to `SMALL`, at 8-aligned and unaligned places, both ways, touching
     /// nothing around the value.

@@ -9,12 +9,12 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use crate::vocabulary::{Access, Kind, ShareMode, MAX_NAME_LEN};
+use crate::vocabulary::{Access, Kind, MAX_NAME_LEN, ShareMode};
 
 /// The result type of filemap operations.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// fn first_byte(name: &str) -> filemap::Result<u8> {
 ///     let m = filemap::Mapping::open(name)?;
 ///     Ok(m.view().len(1).map()?.read_vec(0, 1)?[0])
@@ -110,7 +110,7 @@ impl fmt::Display for NameProblem {
 /// What is wrong with the file behind a named file-backed mapping.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// # #[cfg(unix)] {
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("data");
@@ -155,7 +155,7 @@ impl fmt::Display for BackingFileProblem {
 /// Everything that can go wrong in filemap.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// let err = filemap::Mapping::open("no-such-object").unwrap_err();
 /// assert!(matches!(err, filemap::Error::NotFound { .. }));
 /// assert_eq!(err.to_string(), "no object named Local\\no-such-object");
@@ -277,9 +277,7 @@ pub enum Error {
     },
 
     /// Another cooperating filemap user maps the file in a conflicting share mode.
-    #[error(
-        "{path} is mapped by another process in a conflicting share mode (asked for {mode:?})"
-    )]
+    #[error("{path} is mapped by another process in a conflicting share mode (asked for {mode:?})")]
     ShareViolation {
         /// The file.
         path: PathBuf,
@@ -529,7 +527,9 @@ pub enum Error {
 
     /// A semaphore's counts are unusable: the maximum is 0 or above 2^31 - 1 (Win32's
     /// `LONG`), or the initial count exceeds it.
-    #[error("invalid semaphore counts: initial {initial}, maximum {max} (need 0 <= initial <= maximum, 1 <= maximum <= 2147483647)")]
+    #[error(
+        "invalid semaphore counts: initial {initial}, maximum {max} (need 0 <= initial <= maximum, 1 <= maximum <= 2147483647)"
+    )]
     InvalidCount {
         /// The initial count given.
         initial: u32,
@@ -559,7 +559,9 @@ pub enum Error {
 
     /// Other processes kept removing and re-creating the name while this one tried to
     /// open or create it, and it gave up.
-    #[error("{name}: gave up after {attempts} attempts: other processes kept removing and re-creating the name")]
+    #[error(
+        "{name}: gave up after {attempts} attempts: other processes kept removing and re-creating the name"
+    )]
     NameContended {
         /// The name.
         name: String,
@@ -583,7 +585,9 @@ pub enum Error {
     /// the subscriber could find its place in it, `attempts` times over (a subscriber that
     /// keeps losing its core while a publisher publishes flat out). Nothing is wrong with
     /// the topic: joining (or receiving) again may succeed.
-    #[error("{name}: a subscriber gave up finding its place in the ring after {attempts} attempts: the publisher kept writing over it faster")]
+    #[error(
+        "{name}: a subscriber gave up finding its place in the ring after {attempts} attempts: the publisher kept writing over it faster"
+    )]
     Outpaced {
         /// The topic.
         name: String,
@@ -615,7 +619,9 @@ pub enum Error {
 
     /// A named file-backed mapping of a file that has no path (it was deleted): other
     /// processes could not open the file by name.
-    #[error("the file has no path (was it deleted?), so other processes could not open a mapping of it by name")]
+    #[error(
+        "the file has no path (was it deleted?), so other processes could not open a mapping of it by name"
+    )]
     FileHasNoPath,
 
     /// The memory behind a view could not be had when filemap copied it: the file or entry
@@ -677,7 +683,7 @@ impl Error {
 /// module's exception classes are these).
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::ErrorCategory;
 /// let err = filemap::Mapping::open("no-such-object").unwrap_err();
 /// assert_eq!(err.category(), ErrorCategory::NotFound);
@@ -727,7 +733,7 @@ impl Error {
     /// The error's [`ErrorCategory`].
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{sync::NamedMutex, ErrorCategory, Name};
     /// assert_eq!(Name::new("a/b").unwrap_err().category(), ErrorCategory::InvalidArgument);
     /// let m = NamedMutex::create_new("doc-error-category")?;
@@ -824,8 +830,8 @@ impl Error {
 /// ```
 impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
-        use io::ErrorKind as K;
         use ErrorCategory as C;
+        use io::ErrorKind as K;
         let kind = match &e {
             Error::Io { source, .. } => source.kind(),
             // Finer than their categories.

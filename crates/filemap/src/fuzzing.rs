@@ -10,12 +10,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::channel::{Receiver, Sender};
-use crate::header::{Header, HEADER_AREA};
-#[cfg(target_os = "linux")]
-use crate::sync::{NamedEvent, NamedMutex, NamedSemaphore, SharedMutex};
 #[cfg(unix)]
 use crate::Scope;
+use crate::channel::{Receiver, Sender};
+use crate::header::{HEADER_AREA, Header};
+#[cfg(target_os = "linux")]
+use crate::sync::{NamedEvent, NamedMutex, NamedSemaphore, SharedMutex};
 #[cfg(target_os = "linux")]
 use crate::{Access, Mapping};
 use crate::{Error, Name};

@@ -357,7 +357,7 @@ impl Header {
                     return Err(format!(
                         "size {size} at data offset {data_offset} does not fit in the entry's \
                          {entry_len} bytes"
-                    ))
+                    ));
                 }
             }
         }

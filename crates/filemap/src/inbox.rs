@@ -2,7 +2,7 @@
 //! is made) send messages to, each in its own order.
 //!
 //! ```
-//! # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+//! # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 //! use filemap::inbox::{Inbox, InboxOptions, InboxSender};
 //! let mut collector = Inbox::create_or_open("results", &InboxOptions::new())?;
 //! let mut worker_a = InboxSender::open("results")?;
@@ -36,11 +36,11 @@ use std::time::{Duration, Instant};
 use crate::channel::endpoint::{BellWords, Bells, Endpoint, Watch};
 use crate::channel::ring;
 use crate::channel::{
-    AtPosition, ReadyFrame, Receiver, RecvSlot, Sender, WaitMode, FAST_SPINS, RECEIVER_LOCK,
+    AtPosition, FAST_SPINS, RECEIVER_LOCK, ReadyFrame, Receiver, RecvSlot, Sender, WaitMode,
 };
 use crate::error::{Error, Result};
 use crate::name::{IntoName, Name};
-use crate::rings::{slot_lock, RingSet, Shape};
+use crate::rings::{RingSet, Shape, slot_lock};
 use crate::sync::ObjectOptions;
 use crate::sys;
 use crate::vocabulary::{Kind, Side};
@@ -48,7 +48,7 @@ use crate::vocabulary::{Kind, Side};
 /// The most sender slots an inbox can have.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::inbox::{Inbox, InboxOptions, MAX_SENDERS};
 /// let most = InboxOptions::new().senders(MAX_SENDERS).capacity(4096);
 /// assert_eq!(Inbox::create_or_open("doc-inbox-max-senders", &most)?.slots(), MAX_SENDERS);
@@ -82,7 +82,7 @@ impl InboxOptions {
     /// 8 sender slots, a 64 KiB ring each.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
     /// let inbox = Inbox::create_or_open("doc-inbox-options-new", &InboxOptions::new())?;
     /// let tx = InboxSender::open("doc-inbox-options-new")?;
@@ -100,7 +100,7 @@ impl InboxOptions {
     /// How many senders can be connected at once (1 to [`MAX_SENDERS`]).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
     /// let options = InboxOptions::new().senders(1);
     /// let _inbox = Inbox::create_or_open("doc-inbox-options-senders", &options)?;
@@ -118,7 +118,7 @@ impl InboxOptions {
     /// than 1 TiB is [`Error::InvalidSize`] when the inbox is made).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
     /// let options = InboxOptions::new().capacity(5000);
     /// let _inbox = Inbox::create_or_open("doc-inbox-options-capacity", &options)?;
@@ -133,7 +133,7 @@ impl InboxOptions {
     /// Permissions and persistence of the inbox's entry.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::inbox::{Inbox, InboxOptions};
     /// use filemap::sync::ObjectOptions;
     /// let group = InboxOptions::new().object_options(ObjectOptions::new().permissions(0o640));
@@ -188,7 +188,7 @@ const NEVER_A_POSITION: u64 = u64::MAX;
 /// The receiving end of an inbox: one at a time.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
 /// let mut inbox = Inbox::create_or_open("doc-inbox", &InboxOptions::new())?;
 /// assert!(matches!(Inbox::open("doc-inbox"), Err(filemap::Error::EndpointTaken { .. })));
@@ -238,7 +238,7 @@ impl Inbox {
     /// exist. One receiver at a time: [`Error::EndpointTaken`] while another lives.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::inbox::{Inbox, InboxOptions};
     /// let options = InboxOptions::new().senders(2);
     /// let inbox = Inbox::create_or_open("doc-inbox-create", &options)?;
@@ -255,7 +255,7 @@ impl Inbox {
     /// a message handed out to it is not handed out again).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
     /// assert!(matches!(Inbox::open("doc-inbox-open"), Err(filemap::Error::NotFound { .. })));
     /// let mut tx = InboxSender::create_or_open("doc-inbox-open", &InboxOptions::new())?;
@@ -343,7 +343,7 @@ impl Inbox {
     /// The inbox's name.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::inbox::{Inbox, InboxOptions};
     /// let inbox = Inbox::create_or_open("doc-inbox-name", &InboxOptions::new())?;
     /// assert_eq!(inbox.name().to_string(), "Local\\doc-inbox-name");
@@ -356,7 +356,7 @@ impl Inbox {
     /// How many sender slots it has.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
     /// let _tx = InboxSender::create_or_open("doc-inbox-slots", &InboxOptions::new().senders(3))?;
     /// let inbox = Inbox::open("doc-inbox-slots")?;
@@ -370,7 +370,7 @@ impl Inbox {
     /// How many senders are connected and alive now.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
     /// let inbox = Inbox::create_or_open("doc-inbox-senders", &InboxOptions::new())?;
     /// assert_eq!(inbox.senders(), 0);
@@ -395,7 +395,7 @@ impl Inbox {
     /// How the receiver waits for messages.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::WaitMode;
     /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
     /// let mut inbox = Inbox::create_or_open("doc-inbox-wait-mode", &InboxOptions::new())?;
@@ -426,7 +426,7 @@ impl Inbox {
     /// reports the damage, naming the slot (what was sent there before is lost).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
     /// let mut inbox = Inbox::create_or_open("doc-inbox-recv", &InboxOptions::new())?;
     /// let mut a = InboxSender::open("doc-inbox-recv")?;
@@ -509,7 +509,7 @@ impl Inbox {
     /// within a liveness interval, 50 ms).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
     /// let mut inbox = Inbox::create_or_open("doc-inbox-try-recv", &InboxOptions::new())?;
     /// let mut tx = InboxSender::open("doc-inbox-try-recv")?;
@@ -526,7 +526,7 @@ impl Inbox {
     /// Like [`recv`](Inbox::recv), giving up with [`Error::Timeout`].
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
     /// use std::time::Duration;
     /// let mut inbox = Inbox::create_or_open("doc-inbox-recv-timeout", &InboxOptions::new())?;
@@ -550,7 +550,7 @@ impl Inbox {
     /// Receives the next message into `buf` (replacing its contents); its sender's slot.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
     /// let mut inbox = Inbox::create_or_open("doc-inbox-recv-into", &InboxOptions::new())?;
     /// let mut tx = InboxSender::open("doc-inbox-recv-into")?;
@@ -846,17 +846,13 @@ impl Inbox {
 /// The ring after ring `i` of `n`, in turn (without a division).
 #[inline]
 fn after(i: usize, n: usize) -> usize {
-    if i + 1 == n {
-        0
-    } else {
-        i + 1
-    }
+    if i + 1 == n { 0 } else { i + 1 }
 }
 
 /// What `filemap info` shows of an inbox.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::inbox::{info, InboxInfo, InboxOptions, InboxSender};
 /// let options = InboxOptions::new().senders(2);
 /// let _tx = InboxSender::create_or_open("doc-inbox-info-struct", &options)?;
@@ -877,7 +873,7 @@ pub struct InboxInfo {
 /// Reads what an inbox looks like now, without taking a role in it.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::inbox::{info, Inbox, InboxOptions, InboxSender};
 /// let _rx = Inbox::create_or_open("watched-inbox", &InboxOptions::new().senders(4))?;
 /// let _tx = InboxSender::open("watched-inbox")?;
@@ -899,7 +895,7 @@ pub fn info(name: impl IntoName) -> Result<InboxInfo> {
 /// `send`, `reserve`, ...) whose receiver is the inbox.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
 /// let mut inbox = Inbox::create_or_open("doc-inbox-sender", &InboxOptions::new())?;
 /// let mut tx = InboxSender::open("doc-inbox-sender")?;
@@ -942,7 +938,7 @@ impl InboxSender {
     /// free).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
     /// let options = InboxOptions::new().senders(2);
     /// let _inbox = Inbox::create_or_open("doc-inbox-sender-open", &options)?;
@@ -964,7 +960,7 @@ impl InboxSender {
     /// exist.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
     /// let options = InboxOptions::new().senders(4);
     /// let mut tx = InboxSender::create_or_open("doc-inbox-sender-create", &options)?;
@@ -988,7 +984,7 @@ impl InboxSender {
                         return Ok(InboxSender {
                             sender,
                             slot: i as u32,
-                        })
+                        });
                     }
                     Err(e) => damaged = Some(skip_damaged_slot(e, "sender", i, damaged)?),
                 }
@@ -1004,7 +1000,7 @@ impl InboxSender {
     /// This sender's slot (what [`Inbox::recv`] says a message came from).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
     /// let mut inbox = Inbox::create_or_open("doc-inbox-sender-slot", &InboxOptions::new())?;
     /// let _quiet = InboxSender::open("doc-inbox-sender-slot")?;

@@ -30,7 +30,7 @@
 //! A tour:
 //!
 //! ```
-//! # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+//! # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 //! use filemap::{Access, Mapping};
 //!
 //! // A named, memory-backed object: gone when the last handle in any process closes.
@@ -93,7 +93,7 @@ pub use mapping::{CreateOptions, FileOptions, Mapping};
 pub use name::{IntoName, Name, Scope};
 pub use share::{CommandExt, SharedHandles};
 pub use sliding::Windows;
-pub use view::{allocation_granularity, page_size, View, ViewBuilder};
+pub use view::{View, ViewBuilder, allocation_granularity, page_size};
 pub use vocabulary::{
     Access, Advice, Disposition, Kind, LargePages, Protect, Protection, ShareMode,
 };

@@ -250,7 +250,7 @@ impl FromStr for Name {
 /// [`Error::InvalidName`] by the call that uses it.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::{Mapping, Name};
 /// let name = Name::new("into-name-demo")?;
 /// let _a = Mapping::create_new(&name, 64)?;            // a Name
@@ -339,7 +339,7 @@ mod tests {
             for (i, c) in base.char_indices() {
                 match c {
                     c if c.is_control() => {
-                        return Err(NameProblem::ControlCharacter { position: i })
+                        return Err(NameProblem::ControlCharacter { position: i });
                     }
                     '/' => return Err(NameProblem::Slash { position: i }),
                     '\\' => return Err(NameProblem::Backslash { position: i }),

@@ -13,7 +13,7 @@ use crate::vocabulary::Kind;
 /// One entry of the namespace, as `filemap ls` shows it.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// let _m = filemap::Mapping::create_new("entry-info-demo", 4096)?;
 /// let e = filemap::namespace::info("entry-info-demo")?;
 /// assert_eq!((e.kind, e.size, e.persistent), (Some(filemap::Kind::Mapping), Some(4096), false));
@@ -75,7 +75,8 @@ pub struct EntryInfo {
 ///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
-/// std::env::set_var("FILEMAP_DIR", dir.path());
+/// // SAFETY: at the start of the program, before it starts any thread.
+/// unsafe { std::env::set_var("FILEMAP_DIR", dir.path()) };
 /// assert_eq!(filemap::namespace::directory(), dir.path());
 /// let _m = filemap::Mapping::create_new("doc-namespace-directory", 4096)?;
 /// let entry = filemap::namespace::info("doc-namespace-directory")?.file_name;
@@ -98,7 +99,8 @@ pub fn directory() -> PathBuf {
 ///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
-/// std::env::set_var("FILEMAP_DIR", dir.path());
+/// // SAFETY: at the start of the program, before it starts any thread.
+/// unsafe { std::env::set_var("FILEMAP_DIR", dir.path()) };
 /// let here = filemap::namespace::identity();
 /// # #[cfg(unix)]
 /// assert!(here.starts_with(&*std::fs::canonicalize(dir.path()).unwrap().to_string_lossy()));
@@ -114,7 +116,7 @@ pub fn identity() -> String {
 /// machine's object directory, `\BaseNamedObjects`, one for every session.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// let global = filemap::namespace::global_identity();
 /// # #[cfg(unix)]
 /// assert_eq!(global, filemap::namespace::identity());
@@ -131,7 +133,7 @@ pub fn global_identity() -> String {
 /// marks no kernel mutex, event or semaphore as filemap's, so other programs' show too.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// let m = filemap::Mapping::create_new("ls-demo", 4096)?;
 /// # #[cfg(unix)] {
 /// let entries = filemap::namespace::list()?;
@@ -198,7 +200,7 @@ fn entry_info(raw: sys::RawEntry) -> EntryInfo {
 /// The entry of one name.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::{namespace, sync::NamedSemaphore, Kind};
 /// let _s = NamedSemaphore::create_new("doc-namespace-info", 0, 1)?;
 /// let e = namespace::info("doc-namespace-info")?;
@@ -218,7 +220,7 @@ pub fn info(name: impl IntoName) -> Result<EntryInfo> {
 /// and this is [`Error::Unsupported`](crate::Error::Unsupported) there.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::{namespace, Mapping};
 /// let m = Mapping::create_new("doc-namespace-remove", 4096)?;
 /// m.view().map()?.write_at(0, b"old")?;
@@ -245,7 +247,7 @@ pub fn remove(name: impl IntoName) -> Result<()> {
 /// What [`collect_garbage`] did with one entry.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// // Nothing is stale while its holders live.
 /// let _m = filemap::Mapping::create_new("collected-demo", 4096)?;
 /// assert!(filemap::namespace::collect_garbage(true)?.is_empty());
@@ -268,7 +270,7 @@ pub struct Collected {
 /// every corrupt entry nobody holds. With `dry_run`, only reports them.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::namespace;
 /// #[cfg(target_os = "linux")]
 /// {

@@ -141,22 +141,22 @@ impl Object {
             }) {
                 Ok(f) => f,
                 Err(e) if sys::is_sharing_violation(&e) => {
-                    return Err(Error::ShareViolation { path, mode: share })
+                    return Err(Error::ShareViolation { path, mode: share });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(backing(BackingFileProblem::Missing))
+                    return Err(backing(BackingFileProblem::Missing));
                 }
                 // (The file another user's entry names is not theirs: `foreign_owner`.)
                 Err(e)
                     if e.kind() == std::io::ErrorKind::PermissionDenied
                         && e.get_ref().is_some() =>
                 {
-                    return Err(foreign(e.to_string()))
+                    return Err(foreign(e.to_string()));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                     return Err(Error::PermissionDenied {
                         what: format!("opening {} (the file behind {what})", path.display()),
-                    })
+                    });
                 }
                 Err(e) => return Err(Error::io("open the file behind", &what, e)),
             },

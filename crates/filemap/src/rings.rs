@@ -15,11 +15,11 @@
 //! | 256 + 8 i | slot i's word (u64; a service's client generation) |
 //! | 1280 + 8 i | slot i's takeover position (u64; a service's: how far into slot i's request ring the servers before the last takeover had taken) |
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::channel::endpoint::{check_failed, BellWords, Bells, Endpoint};
-use crate::channel::ring::{self, Ring, RING_OFFSET};
+use crate::channel::endpoint::{BellWords, Bells, Endpoint, check_failed};
+use crate::channel::ring::{self, RING_OFFSET, Ring};
 use crate::channel::shared;
 use crate::error::{Error, Result};
 use crate::header::Layout;

@@ -434,7 +434,7 @@ impl Mapping {
     /// any way you like: a pipe, a shared mapping, a command line).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::os::windows::io::{BorrowedHandle, RawHandle};
     /// let m = filemap::Mapping::create_new("doc-share-duplicate-into", 4096)?;
     /// m.view().map()?.write_at(0, b"duplicated")?;
@@ -484,7 +484,7 @@ impl Mapping {
     /// mapping would then own and close, as `OwnedHandle::from_raw_handle` would.)
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::os::windows::io::{BorrowedHandle, RawHandle};
     /// let m = filemap::Mapping::create_new("doc-share-from-duplicated", 4096)?;
     /// // SAFETY: a `BorrowedHandle` may be -1, which then names the current process.
@@ -520,7 +520,7 @@ impl Mapping {
     /// calls [`Mapping::recv_from`].
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::os::unix::net::UnixStream;
     /// let (a, b) = UnixStream::pair().unwrap();
     /// let m = filemap::Mapping::unnamed(4096)?;
@@ -539,7 +539,7 @@ impl Mapping {
     /// Receives a mapping sent with [`Mapping::send_to`].
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// use std::os::unix::net::UnixStream;
     /// let (a, b) = UnixStream::pair().unwrap();
@@ -596,7 +596,7 @@ pub trait CommandExt {
     /// with inheritance on, and gives no list of handles to pass on stable Rust).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{CommandExt, Mapping};
     /// let m = Mapping::unnamed(4096)?;
     /// let mut worker = std::process::Command::new("worker"); // not run here

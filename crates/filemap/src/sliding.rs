@@ -13,7 +13,7 @@ use crate::vocabulary::{Access, Advice};
 /// only the one you are working on.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::{Advice, Mapping};
 /// let m = Mapping::create_new("windows-demo", 10_000)?;
 /// let mut starts = Vec::new();
@@ -57,7 +57,7 @@ impl<'a> Windows<'a> {
     /// starting near the end of one window is whole in it.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::Mapping::create_new("doc-windows-overlap", 10)?;
     /// m.view().map()?.write_at(0, b"0123456789")?;
     /// let mut seen = Vec::new();
@@ -77,7 +77,7 @@ impl<'a> Windows<'a> {
     /// `None` for none.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Advice, Mapping};
     /// let m = Mapping::create_new("doc-windows-advice", 8192)?;
     /// let views = m.windows(4096)?.advice(None).collect::<filemap::Result<Vec<_>>>()?;
@@ -95,7 +95,7 @@ impl<'a> Windows<'a> {
     /// The views' access (default [`Access::Read`]).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping};
     /// let m = Mapping::create_new("doc-windows-access", 3 * 4096)?;
     /// assert_eq!(m.windows(4096)?.next().unwrap()?.access(), Access::Read);
@@ -115,7 +115,7 @@ impl<'a> Windows<'a> {
     /// Starts at `offset` instead of 0.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::Mapping::create_new("doc-windows-start-at", 10_000)?;
     /// let offsets = m
     ///     .windows(4096)?

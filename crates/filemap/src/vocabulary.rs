@@ -15,7 +15,7 @@ pub(crate) const MAX_NAME_LEN: usize = 200;
 /// Opening a name as the wrong kind is [`Error::KindMismatch`](crate::Error::KindMismatch).
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// let _m = filemap::sync::NamedMutex::create_new("kind-demo")?;
 /// match filemap::Mapping::open("kind-demo") {
 ///     Err(filemap::Error::KindMismatch { found, .. }) => assert_eq!(found, filemap::Kind::Mutex),
@@ -63,7 +63,7 @@ impl Kind {
     /// The kind's name as shown by the CLI and in errors (`"mapping"`, `"mutex"`, ...).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{sync::NamedSemaphore, Kind};
     /// let _s = NamedSemaphore::create_new("doc-kind-as-str", 0, 1)?;
     /// let kind = filemap::namespace::info("doc-kind-as-str")?.kind.unwrap();
@@ -130,7 +130,7 @@ impl fmt::Display for Kind {
 /// `PAGE_READWRITE`, `PAGE_WRITECOPY`).
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::{Access, Mapping, Protection};
 /// let m = Mapping::options().size(4096).protection(Protection::WriteCopy).create_new("prot-demo")?;
 /// assert!(m.view().access(Access::Write).map().is_err()); // writes never reach the object
@@ -151,7 +151,7 @@ impl Protection {
     /// The name used by the CLI and in errors (`"read-only"`, ...).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping, Protection};
     /// let ro = Mapping::options().size(4096).protection(Protection::ReadOnly);
     /// let m = ro.create_new("doc-protection-as-str")?;
@@ -180,7 +180,7 @@ impl fmt::Display for Protection {
 /// `FILE_MAP_COPY`).
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::{Access, Mapping};
 /// let m = Mapping::create_new("access-demo", 4096)?;
 /// let w = m.view().access(Access::Write).map()?;
@@ -204,7 +204,7 @@ impl Access {
     /// The name used by the CLI and in errors (`"read"`, `"write"`, `"copy"`).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping};
     /// let m = Mapping::create_new("doc-access-as-str", 4096)?;
     /// let err = m.view().access(Access::Read).map()?.write_at(0, b"x").unwrap_err();
@@ -297,7 +297,7 @@ pub enum LargePages {
 /// Whether `create_or_open` made a new object or found one (Win32's `ERROR_ALREADY_EXISTS`).
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::{Disposition, Mapping};
 /// let (_a, first) = Mapping::create_or_open("disposition-demo", 4096)?;
 /// let (_b, second) = Mapping::create_or_open("disposition-demo", 4096)?;
@@ -316,7 +316,7 @@ pub enum Disposition {
 /// `WillNeed` and `DontNeed` have an equivalent).
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// let m = filemap::Mapping::create_new("advice-demo", 1 << 20)?;
 /// let v = m.view().map()?;
 /// v.advise(filemap::Advice::Sequential)?;
@@ -342,7 +342,7 @@ pub enum Advice {
 /// once: switching between writing and executing is explicit.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// let m = filemap::Mapping::create_new("protect-type-demo", 4096)?;
 /// let mut v = m.view().map()?;
 /// v.protect(filemap::Protect::ReadOnly)?;

@@ -55,7 +55,7 @@ pub(crate) unsafe fn word32(at: *mut u32, op: WordOp, a: u32, b: u32) -> Result<
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        use std::sync::atomic::{fence, AtomicU32, Ordering::Relaxed, Ordering::SeqCst};
+        use std::sync::atomic::{AtomicU32, Ordering::Relaxed, Ordering::SeqCst, fence};
         // SAFETY: aligned and valid (the caller vouches); any bits are a valid u32.
         let word = unsafe { &*at.cast::<AtomicU32>() };
         Ok(match op {
@@ -94,7 +94,7 @@ pub(crate) unsafe fn word64(at: *mut u64, op: WordOp, a: u64, b: u64) -> Result<
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        use std::sync::atomic::{fence, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+        use std::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst, fence};
         // SAFETY: aligned and valid (the caller vouches); any bits are a valid u64.
         let word = unsafe { &*at.cast::<AtomicU64>() };
         Ok(match op {
@@ -145,7 +145,7 @@ unsafe fn run(routine: Routine, at: *mut u8, width: usize, a: u64, b: u64) -> Re
 }
 
 #[cfg(target_arch = "x86_64")]
-extern "sysv64" {
+unsafe extern "sysv64" {
     fn filemap_word_load32(at: *mut u8, a: u64, b: u64, _: usize, s: usize, e: usize) -> Outcome;
     fn filemap_word_load64(at: *mut u8, a: u64, b: u64, _: usize, s: usize, e: usize) -> Outcome;
     fn filemap_word_swap32(at: *mut u8, a: u64, b: u64, _: usize, s: usize, e: usize) -> Outcome;
@@ -233,7 +233,7 @@ std::arch::global_asm!(
 
 #[cfg(test)]
 mod tests {
-    use super::{word32, word64, WordOp};
+    use super::{WordOp, word32, word64};
 
     #[test]
     fn every_operation_does_what_it_says() {

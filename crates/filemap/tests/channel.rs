@@ -10,9 +10,9 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use common::SpawnRetrying;
-use common::{child, role, run_tests, unique, Namespace};
-use filemap::channel::{Receiver, SendSlot, Sender};
+use common::{Namespace, child, role, run_tests, unique};
 use filemap::Error;
+use filemap::channel::{Receiver, SendSlot, Sender};
 use xxhash_rust::xxh3::Xxh3;
 
 fn main() {
@@ -919,12 +919,14 @@ fn polling_receivers_see_the_sender_leave() {
     sender.kill().unwrap();
     sender.wait().unwrap();
     let killed = Instant::now();
-    let rx = within(NOTICED_WITHIN, "zero timeouts after a kill", move || loop {
-        let polled = rx.recv_timeout(Duration::ZERO).map(drop);
-        match polled {
-            Ok(()) | Err(Error::Timeout { .. }) => {}
-            Err(Error::Disconnected { .. }) => break rx,
-            Err(e) => panic!("expected Disconnected, got {e}"),
+    let rx = within(NOTICED_WITHIN, "zero timeouts after a kill", move || {
+        loop {
+            let polled = rx.recv_timeout(Duration::ZERO).map(drop);
+            match polled {
+                Ok(()) | Err(Error::Timeout { .. }) => {}
+                Err(Error::Disconnected { .. }) => break rx,
+                Err(e) => panic!("expected Disconnected, got {e}"),
+            }
         }
     });
     println!(
@@ -1164,8 +1166,8 @@ fn a_sender_killed_asleep_is_counted_asleep_no_more() {
 fn a_channel_over_reserved_memory_is_refused() {
     use windows_sys::Win32::Foundation::CloseHandle;
     use windows_sys::Win32::System::Memory::{
-        CreateFileMappingW, MapViewOfFile, OpenFileMappingW, UnmapViewOfFile, VirtualAlloc,
-        FILE_MAP_READ, FILE_MAP_WRITE, MEM_COMMIT, PAGE_READWRITE, SEC_RESERVE,
+        CreateFileMappingW, FILE_MAP_READ, FILE_MAP_WRITE, MEM_COMMIT, MapViewOfFile,
+        OpenFileMappingW, PAGE_READWRITE, SEC_RESERVE, UnmapViewOfFile, VirtualAlloc,
     };
     let wide = |s: &str| s.encode_utf16().chain(Some(0)).collect::<Vec<u16>>();
     let ns = Namespace::new();

@@ -7,7 +7,7 @@
 mod common;
 
 #[cfg(target_os = "linux")]
-use common::{child, cut_to, run_child, spawn_ready, unique, Namespace};
+use common::{Namespace, child, cut_to, run_child, spawn_ready, unique};
 use common::{role, run_tests};
 
 fn main() {
@@ -48,9 +48,9 @@ use linux::*;
 mod linux {
     use super::*;
     use common::SpawnRetrying;
+    use filemap::Error;
     use filemap::channel::{Receiver, Sender};
     use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore, SharedMutex};
-    use filemap::Error;
     use std::io::{BufRead, Write};
     use std::path::{Path, PathBuf};
     use std::time::{Duration, Instant};

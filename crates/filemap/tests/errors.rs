@@ -6,7 +6,7 @@ mod common;
 
 #[cfg(unix)]
 use common::child;
-use common::{role, run_tests, unique, Namespace};
+use common::{Namespace, role, run_tests, unique};
 #[cfg(unix)]
 use filemap::BackingFileProblem;
 use filemap::{Access, Disposition, Error, Kind, Mapping, NameProblem, Protection};
@@ -877,9 +877,11 @@ fn corrupt_entries() {
     assert_eq!(listed.iter().filter(|e| e.problem.is_some()).count(), 4);
     let collected = filemap::namespace::collect_garbage(false).unwrap();
     assert_eq!(collected.len(), 4);
-    assert!(collected
-        .iter()
-        .all(|c| c.removed && c.reason.contains("corrupt")));
+    assert!(
+        collected
+            .iter()
+            .all(|c| c.removed && c.reason.contains("corrupt"))
+    );
     ns.assert_empty();
 }
 
@@ -1164,7 +1166,7 @@ fn insecure_directory() {
         if owner.is_some() {
             std::os::unix::fs::chown(&dir, owner, None).unwrap();
         }
-        std::env::set_var("FILEMAP_DIR", &dir);
+        common::set_env("FILEMAP_DIR", &dir);
         match Mapping::create_new(unique("in-dir"), 64) {
             Err(e @ Error::InsecureDirectory { .. }) if refused => {
                 assert!(e.to_string().contains("uid 12345"), "{e}");
@@ -1175,7 +1177,7 @@ fn insecure_directory() {
         }
         std::fs::remove_dir(&dir).unwrap();
     }
-    std::env::set_var("FILEMAP_DIR", ns.path());
+    common::set_env("FILEMAP_DIR", ns.path());
     ns.assert_empty();
 }
 
@@ -1296,7 +1298,7 @@ fn shared_handle() {
         other => panic!("expected SharedHandle, got {other:?}"),
     }
     // A value that is no inherited handle of this process.
-    std::env::set_var("FILEMAP_SHARED_forged", "filemap-share/1 entry=1 handles=1");
+    common::set_env("FILEMAP_SHARED_forged", "filemap-share/1 entry=1 handles=1");
     match Mapping::from_inherited("forged") {
         Err(e @ Error::SharedHandle { .. }) => {
             let text = e.to_string();
@@ -1315,7 +1317,7 @@ fn shared_handle() {
     #[cfg(windows)]
     {
         use std::os::windows::io::AsRawHandle;
-        use windows_sys::Win32::Foundation::{SetHandleInformation, HANDLE_FLAG_INHERIT};
+        use windows_sys::Win32::Foundation::{HANDLE_FLAG_INHERIT, SetHandleInformation};
         let mut file = tempfile::tempfile().unwrap();
         std::io::Write::write_all(&mut file, &[7u8; 4096]).unwrap();
         let h = file.as_raw_handle();
@@ -1324,7 +1326,7 @@ fn shared_handle() {
             unsafe { SetHandleInformation(h as _, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT) },
             0
         );
-        std::env::set_var(
+        common::set_env(
             "FILEMAP_SHARED_tagged",
             format!(
                 "filemap-share/1 entry=0 file=1 writable=0 size=4096 protection=ro handles={}",
@@ -1337,7 +1339,7 @@ fn shared_handle() {
             }
             other => panic!("expected SharedHandle, got {other:?}"),
         }
-        std::env::remove_var("FILEMAP_SHARED_tagged");
+        common::remove_env("FILEMAP_SHARED_tagged");
         drop(file);
     }
     // An open descriptor of this process that was not inherited is refused.
@@ -1345,7 +1347,7 @@ fn shared_handle() {
     {
         let file = tempfile::tempfile().unwrap();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
-        std::env::set_var(
+        common::set_env(
             "FILEMAP_SHARED_forged",
             format!("filemap-share/1 entry=1 handles={fd}"),
         );
@@ -1362,7 +1364,7 @@ fn shared_handle() {
         short.write_all(&[7u8; 4096]).unwrap();
         rustix::io::fcntl_setfd(&short, rustix::io::FdFlags::empty()).unwrap();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&short);
-        std::env::set_var(
+        common::set_env(
             "FILEMAP_SHARED_short",
             format!(
                 "filemap-share/1 entry=0 file=1 writable=0 size=1048576 protection=ro \
@@ -1378,7 +1380,7 @@ fn shared_handle() {
         // The call took the inherited descriptor over (and closed it with the mapping it
         // refused): it is no longer the test's to close.
         std::mem::forget(short);
-        std::env::remove_var("FILEMAP_SHARED_short");
+        common::remove_env("FILEMAP_SHARED_short");
         // A share lock that is no handle on the mapping's file (another file's, here) is
         // refused: it was kept open, and handed on again, as the file's lock.
         // (At descriptor numbers no earlier case took: a number taken over once is refused
@@ -1393,7 +1395,7 @@ fn shared_handle() {
         ] {
             rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty()).unwrap();
         }
-        std::env::set_var(
+        common::set_env(
             "FILEMAP_SHARED_lock",
             format!(
                 "filemap-share/2 entry=0 file=1 writable=0 size=4096 protection=ro lock=1 \
@@ -1410,7 +1412,7 @@ fn shared_handle() {
         }
         // (Both taken over, and closed with the refusal.)
         std::mem::forget((file, lock));
-        std::env::remove_var("FILEMAP_SHARED_lock");
+        common::remove_env("FILEMAP_SHARED_lock");
     }
     // A stale or passed-on variable naming a descriptor that is now something else (a
     // socket or pipe, as a build tool's job server is; another file than the one shared) is refused
@@ -1428,7 +1430,7 @@ fn shared_handle() {
         ];
         for (fd, ids, why) in cases {
             rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty()).unwrap();
-            std::env::set_var(
+            common::set_env(
                 "FILEMAP_SHARED_stale",
                 format!("filemap-share/1 entry=1 handles={}{ids}", fd.as_raw_fd()),
             );
@@ -1443,7 +1445,7 @@ fn shared_handle() {
         let mut byte = [0u8];
         reader.read_exact(&mut byte).unwrap();
         drop((reader, writer, other));
-        std::env::remove_var("FILEMAP_SHARED_stale");
+        common::remove_env("FILEMAP_SHARED_stale");
     }
     // A named file-backed mapping sent over a socket with another file than the one its
     // header records is refused (it was taken: the mapping bore the object's name and
@@ -1520,7 +1522,7 @@ fn shared_handle() {
     {
         use std::os::windows::io::AsRawHandle;
         let stdout = std::io::stdout().as_raw_handle() as usize;
-        std::env::set_var(
+        common::set_env(
             "FILEMAP_SHARED_standard",
             format!("filemap-share/1 entry=1 handles={stdout}"),
         );
@@ -1530,7 +1532,7 @@ fn shared_handle() {
             }
             other => panic!("expected SharedHandle, got {other:?}"),
         }
-        std::env::remove_var("FILEMAP_SHARED_standard");
+        common::remove_env("FILEMAP_SHARED_standard");
         println!("    standard output still works after the refusal");
         // A duplicated token that lists one handle twice is refused before any is taken
         // (each would have been owned, and closed, twice); the true token still works.
@@ -1602,7 +1604,7 @@ fn shared_handle() {
                 &format!(" handles={}", values(&text)),
                 &format!(" handles={stand_in}"),
             );
-            std::env::set_var("FILEMAP_SHARED_stale", &forged);
+            common::set_env("FILEMAP_SHARED_stale", &forged);
             match Mapping::from_inherited("stale") {
                 Err(e @ Error::SharedHandle { .. }) => {
                     assert!(
@@ -1617,10 +1619,10 @@ fn shared_handle() {
         assert_ne!(unsafe { SetEvent(event) }, 0, "the event was closed");
         // SAFETY: as above.
         unsafe { CloseHandle(event) };
-        std::env::remove_var("FILEMAP_SHARED_stale");
+        common::remove_env("FILEMAP_SHARED_stale");
         drop((shared_guard, other_guard, shared, other));
     }
-    std::env::remove_var("FILEMAP_SHARED_forged");
+    common::remove_env("FILEMAP_SHARED_forged");
 }
 
 fn invalid_permissions_and_unsupported() {
@@ -1656,7 +1658,7 @@ fn io_error_names_what_failed() {
 fn io_error_names_the_directory() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("does-not-exist");
-    std::env::set_var("FILEMAP_DIR", &missing);
+    common::set_env("FILEMAP_DIR", &missing);
     let e = Mapping::create_new("x", 64).unwrap_err();
     assert!(matches!(e, Error::Io { .. }));
     assert!(

@@ -6,7 +6,7 @@ mod common;
 
 #[cfg(target_os = "linux")]
 use common::cut_to;
-use common::{child, role, run_tests, unique, Namespace};
+use common::{Namespace, child, role, run_tests, unique};
 use filemap::{Error, Mapping};
 
 fn main() {
@@ -702,7 +702,7 @@ fn own_handler_then_fork() -> i32 {
 #[cfg(windows)]
 fn inaccessible_pages_are_an_error() {
     use std::sync::atomic::Ordering::Relaxed;
-    use windows_sys::Win32::System::Memory::{VirtualProtect, PAGE_NOACCESS, PAGE_READWRITE};
+    use windows_sys::Win32::System::Memory::{PAGE_NOACCESS, PAGE_READWRITE, VirtualProtect};
     let ns = Namespace::new();
     let m = Mapping::create_new(unique("noaccess"), 1 << 16).unwrap();
     let v = m.view().map().unwrap();

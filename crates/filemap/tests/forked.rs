@@ -49,14 +49,14 @@ fn main() {
 mod unix {
     use std::time::Duration;
 
-    use crate::common::{unique, Namespace};
+    use crate::common::{Namespace, unique};
+    use filemap::Error;
     use filemap::channel::WaitMode;
     use filemap::channel::{Receiver, Sender};
     use filemap::inbox::{Inbox, InboxOptions, InboxSender};
     use filemap::service::{Client, RequestId, Server, ServiceOptions};
     use filemap::topic::{Publisher, Subscriber, TopicOptions};
     use filemap::wait::wait_any;
-    use filemap::Error;
 
     /// A message long enough to be marked as being written while it is (so a reserve that
     /// went through would write a mark into the ring).

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::SpawnRetrying;
-use common::{child, hand_over, role, run_tests, unique, Namespace};
+use common::{Namespace, child, hand_over, role, run_tests, unique};
 use filemap::inbox::{Inbox, InboxOptions, InboxSender};
 use filemap::{Error, Mapping};
 

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{child, role, run_tests, spawn_ready, unique, Namespace};
+use common::{Namespace, child, role, run_tests, spawn_ready, unique};
 use filemap::sync::NamedMutex;
 use filemap::{Kind, Mapping};
 
@@ -85,7 +85,7 @@ fn the_namespace_identity_tells_namespaces_apart() {
         let link = tempfile::tempdir().unwrap();
         let linked = link.path().join("namespace");
         std::os::unix::fs::symlink(ns.path(), &linked).unwrap();
-        std::env::set_var("FILEMAP_DIR", &linked);
+        common::set_env("FILEMAP_DIR", &linked);
         assert_eq!(
             filemap::namespace::identity(),
             here,
@@ -100,7 +100,7 @@ fn the_namespace_identity_tells_namespaces_apart() {
             "global names are there too"
         );
         drop(other);
-        std::env::set_var("FILEMAP_DIR", ns.path());
+        common::set_env("FILEMAP_DIR", ns.path());
     }
     #[cfg(windows)]
     {

@@ -53,7 +53,7 @@
 
 #![cfg(loom)]
 
-use loom::sync::atomic::{fence, AtomicU32, Ordering::SeqCst};
+use loom::sync::atomic::{AtomicU32, Ordering::SeqCst, fence};
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
 

@@ -52,8 +52,8 @@ mod shared {
     }
 }
 
-use loom::sync::atomic::Ordering;
 use loom::sync::Arc;
+use loom::sync::atomic::Ordering;
 use ring::{Next, Ring};
 use shared::Memory;
 

@@ -35,7 +35,7 @@
 
 mod loom_support;
 
-use loom::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering};
+use loom::sync::atomic::{AtomicBool, AtomicU32, Ordering, fence};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 use loom_support::Futex;

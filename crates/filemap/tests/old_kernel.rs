@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::run_tests;
 #[cfg(target_os = "linux")]
-use common::{child, role, unique, Namespace};
+use common::{Namespace, child, role, unique};
 
 fn main() {
     #[cfg(target_os = "linux")]

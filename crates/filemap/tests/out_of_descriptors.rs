@@ -15,14 +15,14 @@ fn main() {
 
 #[cfg(target_os = "linux")]
 mod linux {
-    use crate::common::{role, run_child, run_tests, unique, Namespace};
+    use crate::common::{Namespace, role, run_child, run_tests, unique};
+    use filemap::Mapping;
     use filemap::channel::Sender;
     use filemap::inbox::{Inbox, InboxOptions};
     use filemap::service::{Server, ServiceOptions};
     use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore};
     use filemap::topic::{Publisher, TopicOptions};
-    use filemap::Mapping;
-    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 
     pub fn main() {
         if let Some((role, args)) = role() {

@@ -19,11 +19,11 @@ fn main() {
 #[cfg(unix)]
 mod unix {
     use std::os::unix::fs::PermissionsExt;
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::time::{Duration, Instant};
 
-    use crate::common::{unique, Namespace};
+    use crate::common::{Namespace, unique};
     use filemap::{Error, Mapping};
 
     /// How many objects are made and closed while another thread's opens are refused.

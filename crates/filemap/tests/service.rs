@@ -12,11 +12,11 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::SpawnRetrying;
-use common::{child, hand_over, role, run_tests, unique, Namespace};
+use common::{Namespace, child, hand_over, role, run_tests, unique};
+use filemap::Error;
 use filemap::channel::WaitMode;
 use filemap::service::{Client, Server, ServiceOptions};
 use filemap::wait::wait_any;
-use filemap::Error;
 
 fn main() {
     if let Some((role, args)) = role() {
@@ -694,8 +694,8 @@ fn play(role: &str, args: &[String]) -> i32 {
 /// client is served. (It waited for the new client to make room, which that client did
 /// only once its request was taken: neither went on, and every call timed out.)
 fn a_new_client_in_a_dead_ones_slot_is_served() {
-    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
     let ns = Namespace::new();
     let name = unique("slot-reused");
     let options = ServiceOptions::new().clients(2).capacity(4096);

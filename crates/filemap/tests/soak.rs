@@ -30,12 +30,12 @@ mod common;
 
 use std::collections::HashMap;
 use std::process::Child;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::SpawnRetrying;
-use common::{child, role, run_tests, Namespace};
+use common::{Namespace, child, role, run_tests};
 use filemap::channel::{Receiver, Sender};
 use filemap::sync::{EventReset, NamedEvent, NamedSemaphore, SharedMutex};
 use filemap::wait::{Target, Waitable};
@@ -725,7 +725,9 @@ fn crash_storm() {
                 .unwrap()
                 .as_nanos() as u64
         });
-    println!("    soak: {secs} s, seed {seed} (FILEMAP_SOAK_SEED={seed} repeats the supervisor's choices)");
+    println!(
+        "    soak: {secs} s, seed {seed} (FILEMAP_SOAK_SEED={seed} repeats the supervisor's choices)"
+    );
     let mut rng = Rng(seed | 1);
 
     let stats_mapping = Mapping::create_new(STATS, 4096).unwrap();

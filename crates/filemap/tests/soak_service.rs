@@ -13,14 +13,14 @@
 mod common;
 
 use std::process::Child;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::SpawnRetrying;
-use common::{child, role, run_tests, soak_secs, still_running, Namespace};
-use filemap::service::{Client, Server, ServiceOptions};
+use common::{Namespace, child, role, run_tests, soak_secs, still_running};
 use filemap::Error;
+use filemap::service::{Client, Server, ServiceOptions};
 
 const SERVICE: &str = "soak-service";
 const CLIENTS: usize = 3;
@@ -78,7 +78,7 @@ fn call_on(
                 std::thread::sleep(Duration::from_millis(1));
             }
             Err(Error::Timeout { .. }) => {
-                return Err(format!("call {k} left unanswered for {CALL_PATIENCE:?}"))
+                return Err(format!("call {k} left unanswered for {CALL_PATIENCE:?}"));
             }
             Err(e) => return Err(format!("call {k}: {e}")),
         }

@@ -11,14 +11,14 @@
 mod common;
 
 use std::process::Child;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::SpawnRetrying;
-use common::{child, role, run_tests, soak_secs, still_running, Namespace};
-use filemap::topic::{Publisher, Subscriber, TopicOptions};
+use common::{Namespace, child, role, run_tests, soak_secs, still_running};
 use filemap::Error;
+use filemap::topic::{Publisher, Subscriber, TopicOptions};
 
 const TOPIC: &str = "soak-topic";
 const SUBSCRIBERS: usize = 3;

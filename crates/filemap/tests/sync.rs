@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::SpawnRetrying;
-use common::{child, ready_then_block, role, run_tests, spawn_ready, unique, Namespace};
+use common::{Namespace, child, ready_then_block, role, run_tests, spawn_ready, unique};
 use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore, SharedMutex};
 use filemap::{Error, Kind, Mapping};
 
@@ -352,7 +352,7 @@ fn mutex_abandoned_by_killed_holder() {
 /// mutex was abandoned, as after a holder that died (on Linux; Windows marks abandoned
 /// only the mutexes of threads that exit: there the next lock is told nothing).
 fn a_guard_dropped_in_a_panic_writes_nothing_back() {
-    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::panic::{AssertUnwindSafe, catch_unwind};
     let ns = Namespace::new();
     let shared =
         SharedMutex::<[u32; 2]>::create_new(unique("panicked-pair").as_str(), [0, 0]).unwrap();
@@ -848,7 +848,7 @@ fn a_thread_exiting_with_an_unguarded_lock_abandons_it() {
 /// It stayed locked, with nothing to release it nor abandon it at the thread's end.
 #[cfg(target_os = "linux")]
 fn an_unguarded_lock_from_a_late_thread_local_is_refused() {
-    use std::sync::{mpsc, Arc};
+    use std::sync::{Arc, mpsc};
     struct Late(Arc<NamedMutex>, mpsc::Sender<Result<bool, Error>>);
     impl Drop for Late {
         fn drop(&mut self) {
@@ -914,7 +914,7 @@ fn a_leaked_guard_of_a_dropped_handle_refuses_no_later_lock() {
 /// waited on itself instead of being refused.
 #[cfg(target_os = "linux")]
 fn a_ninth_lock_from_a_late_thread_local_is_refused() {
-    use std::sync::{mpsc, Arc};
+    use std::sync::{Arc, mpsc};
     struct Late(Arc<Vec<NamedMutex>>, mpsc::Sender<Result<(), Error>>);
     impl Drop for Late {
         fn drop(&mut self) {
@@ -1479,7 +1479,7 @@ fn scribbled_mutex_never_harms_its_holder() {
                 let guard = m.lock().unwrap();
                 scribble();
                 drop(guard); // unlocks: must not write anywhere but the state word
-                             // The state word says free again; this handle locks as before.
+                // The state word says free again; this handle locks as before.
                 drop(m.lock_timeout(PATIENCE).unwrap());
             }
             (_, Some(v)) => {

@@ -10,9 +10,9 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::SpawnRetrying;
-use common::{child, role, run_tests, unique, Namespace};
-use filemap::topic::{Publisher, SlowSubscribers, Subscriber, TopicOptions};
+use common::{Namespace, child, role, run_tests, unique};
 use filemap::Error;
+use filemap::topic::{Publisher, SlowSubscribers, Subscriber, TopicOptions};
 use xxhash_rust::xxh3::Xxh3;
 
 fn main() {

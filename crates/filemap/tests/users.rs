@@ -35,7 +35,7 @@ mod linux {
     use filemap::{Access, Error, Mapping};
 
     use super::common::SpawnRetrying;
-    use super::common::{child, role, run_tests, unique, Namespace};
+    use super::common::{Namespace, child, role, run_tests, unique};
 
     const NOBODY: u32 = 65534;
 

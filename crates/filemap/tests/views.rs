@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{role, run_child, run_tests, unique, Namespace};
+use common::{Namespace, role, run_child, run_tests, unique};
 use filemap::{Access, Advice, Error, LargePages, Mapping, Protect, ShareMode};
 
 fn main() {
@@ -96,7 +96,7 @@ fn no_space_on_a_full_tmpfs() {
             }
         }
         let _unmount = Unmount(dir.path());
-        std::env::set_var("FILEMAP_DIR", dir.path());
+        common::set_env("FILEMAP_DIR", dir.path());
         match Mapping::create_new("big", 64 << 20) {
             Err(e @ Error::NoSpace { .. }) => {
                 assert!(
@@ -138,7 +138,7 @@ fn reserve_then_commit() {
     let ns = Namespace::new();
     let name = unique("reserve");
     let size: u64 = 1 << 40; // 1 TiB of address space, nothing allocated
-                             // SAFETY: only committed ranges are touched.
+    // SAFETY: only committed ranges are touched.
     let m = unsafe { Mapping::options().size(size).reserve(true) }
         .create_new(&name)
         .unwrap();
@@ -696,8 +696,8 @@ fn windows_over_a_64_gib_sparse_file() {
 #[cfg(windows)]
 fn executable_now(view: &filemap::View) -> bool {
     use windows_sys::Win32::System::Memory::{
-        VirtualQuery, MEMORY_BASIC_INFORMATION, PAGE_EXECUTE, PAGE_EXECUTE_READ,
-        PAGE_EXECUTE_READWRITE, PAGE_EXECUTE_WRITECOPY,
+        MEMORY_BASIC_INFORMATION, PAGE_EXECUTE, PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE,
+        PAGE_EXECUTE_WRITECOPY, VirtualQuery,
     };
     // SAFETY: MEMORY_BASIC_INFORMATION is plain data; all zeros is a valid value.
     let mut info: MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };

@@ -9,12 +9,12 @@ use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
 use common::SpawnRetrying;
-use common::{child, ready_then_block, role, run_tests, spawn_ready, unique, Namespace};
+use common::{Namespace, child, ready_then_block, role, run_tests, spawn_ready, unique};
 use filemap::channel::{Receiver, Sender};
 use filemap::inbox::{Inbox, InboxOptions, InboxSender};
 use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore};
 use filemap::topic::{Publisher, Subscriber, TopicOptions};
-use filemap::wait::{wait_all, wait_any, Taken, Target, Waitable};
+use filemap::wait::{Taken, Target, Waitable, wait_all, wait_any};
 use filemap::{Error, Mapping};
 
 const PATIENCE: Duration = Duration::from_secs(20);

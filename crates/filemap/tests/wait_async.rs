@@ -16,12 +16,12 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use common::SpawnRetrying;
-use common::{child, role, run_tests, spawn_ready, unique, Namespace};
+use common::{Namespace, child, role, run_tests, spawn_ready, unique};
+use filemap::Error;
 use filemap::channel::{Receiver, Sender};
 use filemap::inbox::{Inbox, InboxOptions, InboxSender};
 use filemap::service::{Client, Server, ServiceOptions};
 use filemap::sync::{EventReset, NamedEvent, NamedMutex, NamedSemaphore};
-use filemap::Error;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -557,7 +557,9 @@ fn blocking_and_async_waiters_share_a_semaphore_exactly() {
         taken_async > 0 && taken_blocking > 0,
         "both kinds took units"
     );
-    println!("    {total} units: {taken_async} by 8 futures, {taken_blocking} by 2 blocking processes, {left} left");
+    println!(
+        "    {total} units: {taken_async} by 8 futures, {taken_blocking} by 2 blocking processes, {left} left"
+    );
     drop((units, stop));
     ns.assert_empty();
 }
@@ -808,7 +810,7 @@ fn a_pending_receive_spins_briefly_then_sleeps() {
 /// before the start is free. (The async sends waited for room for the marker and the frame
 /// at once, which an empty ring never has: they waited for ever.)
 fn async_sends_and_waits_for_room_across_a_wrap() {
-    use filemap::wait::{block_on, wait_any, Target, Waitable};
+    use filemap::wait::{Target, Waitable, block_on, wait_any};
     let _ns = Namespace::new();
     let sizes = |i: usize| if i % 2 == 0 { 100 } else { 4000 };
     const MESSAGES: usize = 12;
@@ -887,10 +889,12 @@ fn waiter_threads_outlive_a_panicking_waker_and_a_fork() {
     let first = NamedSemaphore::create_new(unique("panicky"), 0, 10).unwrap();
     let waker = Waker::from(Arc::new(Panics));
     let mut pending = Box::pin(first.acquire_async());
-    assert!(pending
-        .as_mut()
-        .poll(&mut Context::from_waker(&waker))
-        .is_pending());
+    assert!(
+        pending
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
     first.release(1).unwrap();
     std::thread::sleep(Duration::from_millis(50));
     drop(pending);
@@ -1171,10 +1175,12 @@ fn a_waker_whose_clone_panics_ends_no_waiter_thread() {
     // and each function may be called from any thread.
     let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
     let mut pending = Box::pin(first.wait_async());
-    assert!(pending
-        .as_mut()
-        .poll(&mut Context::from_waker(&waker))
-        .is_pending());
+    assert!(
+        pending
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
     // The waiter thread ticks every 100 ms: a few ticks try to copy the waker.
     std::thread::sleep(Duration::from_millis(400));
     // Another future, pending (registered with a waiter thread) before its event is set,
@@ -1188,20 +1194,24 @@ fn a_waker_whose_clone_panics_ends_no_waiter_thread() {
     let (told, woken) = std::sync::mpsc::channel();
     let told = Waker::from(std::sync::Arc::new(Told(std::sync::Mutex::new(told))));
     let mut second = Box::pin(event.wait_async());
-    assert!(second
-        .as_mut()
-        .poll(&mut Context::from_waker(&told))
-        .is_pending());
+    assert!(
+        second
+            .as_mut()
+            .poll(&mut Context::from_waker(&told))
+            .is_pending()
+    );
     event.set().unwrap();
     let woke = woken.recv_timeout(PATIENCE).is_ok();
     assert!(
         woke,
         "a future was not woken after a waker's clone panicked"
     );
-    assert!(second
-        .as_mut()
-        .poll(&mut Context::from_waker(&told))
-        .is_ready());
+    assert!(
+        second
+            .as_mut()
+            .poll(&mut Context::from_waker(&told))
+            .is_ready()
+    );
     drop(second);
     drop(pending);
     drop((first, event, waker));

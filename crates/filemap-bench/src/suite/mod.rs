@@ -9,15 +9,15 @@ use std::time::Instant;
 
 use filemap::channel::WaitMode;
 use filemap_harness::{
-    self as harness, Latency, Namespace, MANY_PARTIES_MESSAGE, THROUGHPUT_MESSAGE,
+    self as harness, Latency, MANY_PARTIES_MESSAGE, Namespace, THROUGHPUT_MESSAGE,
 };
 
-use crate::bridge::{self, System, LINK_SIZES};
-use crate::report::{self, Kind, Results, Sample, GB_S, MS, M_MSGS_S, NS, US};
+use crate::bridge::{self, LINK_SIZES, System};
+use crate::report::{self, GB_S, Kind, M_MSGS_S, MS, NS, Results, Sample, US};
 use crate::waits::{self, Runtime, WAIT_ANY_EVENTS};
 use crate::{
-    err, files, messages, mutex, parties, progress, pubsub, python, repetitions, scale, setup,
-    Result,
+    Result, err, files, messages, mutex, parties, progress, pubsub, python, repetitions, scale,
+    setup,
 };
 
 mod basics;

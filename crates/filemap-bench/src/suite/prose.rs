@@ -96,8 +96,7 @@ over the same views.\n",
 }
 
 /// Added to the messages' explanations when other work kept the machine busy.
-pub(super) const BUSY: &str =
-    " In this run the machine was also busy with other work (see the load \
+pub(super) const BUSY: &str = " In this run the machine was also busy with other work (see the load \
 average at the top), which hits busy-polling endpoints hardest: one that shares its core with \
 another process spends its time slices spinning, and the scheduler, which charges spinning like \
 work, then favours the other process just when the endpoint has something to do. An endpoint \

@@ -166,6 +166,21 @@ impl Ns {
         )
     }
 
+    /// Points this test process's own filemap objects at this namespace until the guard
+    /// drops. The guard keeps the other tests of the program that do the same waiting:
+    /// the variable is the process's, one namespace at a time.
+    pub fn enter(&self) -> std::sync::MutexGuard<'static, ()> {
+        static ENTERED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let guard = ENTERED.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the threads of these test programs read the environment only through
+        // `std::env` (filemap reads FILEMAP_DIR so, and `Command` takes the environment
+        // so), whose lock orders each read against this write; none calls C code that
+        // reads it (no name resolution, no time zones). (On Windows the write is
+        // thread-safe in any case.)
+        unsafe { std::env::set_var("FILEMAP_DIR", self.0.path()) };
+        guard
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         retrying_wine_starts(|| self.cmd(args).stdin(Stdio::null()).output())
     }

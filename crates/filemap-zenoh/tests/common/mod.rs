@@ -6,6 +6,17 @@ use std::net::TcpListener;
 
 use zenoh::Wait;
 
+/// Points this test process's filemap objects (and its bridges') at `dir`.
+#[allow(dead_code)] // (not every test program has objects of its own)
+pub fn use_namespace(dir: &std::path::Path) {
+    // SAFETY: the threads of these test programs read the environment only through
+    // `std::env` (filemap reads FILEMAP_DIR so, Zenoh and tokio their settings), whose lock
+    // orders each read against this write; none calls C code that reads it (no name
+    // resolution: every endpoint is a numeric loopback address). (On Windows the write is
+    // thread-safe in any case.)
+    unsafe { std::env::set_var("FILEMAP_DIR", dir) };
+}
+
 /// Waits until `bridge` exports something (its first scan found the topic), for at most
 /// 20 s.
 #[allow(dead_code)] // (not every test program waits so)

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::ring::{self, Ring};
 use super::{
-    WaitMode, LIVENESS_INTERVAL, RECEIVER_LOCK, SENDER_LOCK, SPINS, WRITING_SPIN_MAX, YIELD_AFTER,
+    LIVENESS_INTERVAL, RECEIVER_LOCK, SENDER_LOCK, SPINS, WRITING_SPIN_MAX, WaitMode, YIELD_AFTER,
 };
 use crate::copy::Fault;
 use crate::error::{Error, Result};

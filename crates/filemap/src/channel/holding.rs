@@ -14,7 +14,7 @@ use crate::error::Result;
 /// in place across calls without a borrow tying it to the receiver.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::channel::{HoldingReceiver, Receiver, Sender};
 /// let mut tx = Sender::create_or_open("holding-demo", 4096)?;
 /// let mut rx = HoldingReceiver::new(Receiver::open("holding-demo")?);
@@ -49,7 +49,7 @@ impl HoldingReceiver {
     /// Wraps a receiver.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{HoldingReceiver, Receiver};
     /// let rx = HoldingReceiver::new(Receiver::create_or_open("doc-holding-new", 4096)?);
     /// assert!(rx.held().is_none()); // holds nothing yet
@@ -80,7 +80,7 @@ impl HoldingReceiver {
     /// [`recv_into`](Receiver::recv_into), ...).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{HoldingReceiver, Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-holding-receiver", 4096)?;
     /// let mut rx = HoldingReceiver::new(Receiver::open("doc-holding-receiver")?);
@@ -110,7 +110,7 @@ impl HoldingReceiver {
     /// [`Receiver::recv_timeout`].
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{HoldingReceiver, Receiver, Sender};
     /// use std::time::Duration;
     /// let mut tx = Sender::create_or_open("doc-holding-hold", 4096)?;
@@ -141,7 +141,7 @@ impl HoldingReceiver {
     /// there now.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{HoldingReceiver, Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-holding-try-hold", 4096)?;
     /// let mut rx = HoldingReceiver::new(Receiver::open("doc-holding-try-hold")?);
@@ -163,7 +163,7 @@ impl HoldingReceiver {
     /// The held message, if any.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{HoldingReceiver, Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-holding-held", 4096)?;
     /// let mut rx = HoldingReceiver::new(Receiver::open("doc-holding-held")?);
@@ -182,7 +182,7 @@ impl HoldingReceiver {
     /// held.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{HoldingReceiver, Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-holding-release", 4096)?;
     /// let mut rx = HoldingReceiver::new(Receiver::open("doc-holding-release")?);
@@ -201,7 +201,7 @@ impl HoldingReceiver {
     /// The receiver back, releasing the held message.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{HoldingReceiver, Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-holding-into-inner", 4096)?;
     /// let mut rx = HoldingReceiver::new(Receiver::open("doc-holding-into-inner")?);

@@ -31,7 +31,7 @@ use std::sync::atomic::Ordering;
 
 use super::endpoint::Endpoint;
 use super::ring;
-use super::sender::{recorded_position, Sender};
+use super::sender::{Sender, recorded_position};
 use crate::error::Result;
 use crate::sys::EndpointLock;
 use crate::vocabulary::Side;

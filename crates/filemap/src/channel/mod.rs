@@ -3,7 +3,7 @@
 //! time, opened by name from any process, in either order.
 //!
 //! ```
-//! # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+//! # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 //! use filemap::channel::{Receiver, Sender};
 //!
 //! let mut tx = Sender::create_or_open("events", 1 << 20)?; // capacity in bytes
@@ -97,7 +97,7 @@ mod receiver;
 mod sender;
 
 pub use holding::HoldingReceiver;
-pub(crate) use mending::{connect_mending, Mending};
+pub(crate) use mending::{Mending, connect_mending};
 pub(crate) use receiver::{AtPosition, ReadyFrame, Waited};
 pub use receiver::{Receiver, RecvSlot};
 pub use sender::{SendSlot, Sender};
@@ -110,7 +110,7 @@ use crate::error::{Error, Result};
 /// arm).
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::channel::{Receiver, WaitMode};
 /// let mut rx = Receiver::create_or_open("wait-mode-demo", 4096)?;
 /// rx.set_wait_mode(WaitMode::BusyPoll); // lowest latency, one busy core while waiting

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use super::endpoint::{Endpoint, Watch};
 use super::ring::{self, Next};
-use super::{check_slot_range, WaitMode, FAST_SPINS};
-use crate::copy::{copy_from_shared, copy_racy, Fault};
+use super::{FAST_SPINS, WaitMode, check_slot_range};
+use crate::copy::{Fault, copy_from_shared, copy_racy};
 use crate::error::{Error, Result};
 use crate::name::{IntoName, Name};
 use crate::sync::ObjectOptions;
@@ -16,7 +16,7 @@ use crate::vocabulary::Side;
 /// The receiving end of a channel. Only one may exist at a time.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::channel::{Receiver, Sender};
 /// let mut rx = Receiver::create_or_open("receiver-demo", 4096)?;
 /// let mut tx = Sender::open("receiver-demo")?;
@@ -38,7 +38,7 @@ impl Receiver {
     /// receiver.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut rx = Receiver::create_or_open("doc-receiver-create", 5000)?;
     /// let tx = Sender::open("doc-receiver-create")?; // the channel exists now
@@ -53,7 +53,7 @@ impl Receiver {
     /// [`create_or_open`](Receiver::create_or_open) with options.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::Receiver;
     /// use filemap::sync::ObjectOptions;
     /// let options = ObjectOptions::new().permissions(0o640);
@@ -80,7 +80,7 @@ impl Receiver {
     /// Becomes the receiver of an existing channel.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let missing = Receiver::open("doc-receiver-open");
     /// assert!(matches!(missing, Err(filemap::Error::NotFound { .. })));
@@ -171,7 +171,7 @@ impl Receiver {
     /// The channel's name.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::Receiver;
     /// let rx = Receiver::create_or_open("Local\\doc-receiver-name", 4096)?;
     /// assert_eq!(rx.name().base(), "doc-receiver-name");
@@ -188,7 +188,7 @@ impl Receiver {
     /// where a name goes only with its object's last handle. One system call.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::Receiver;
     /// let rx = Receiver::create_or_open("doc-receiver-removed", 4096)?;
     /// assert!(!rx.name_removed());
@@ -249,7 +249,7 @@ impl Receiver {
     /// once.)
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender, WaitMode};
     /// let mut rx = Receiver::create_or_open("doc-receiver-wait-mode", 4096)?;
     /// let mut tx = Sender::open("doc-receiver-wait-mode")?;
@@ -326,7 +326,7 @@ impl Receiver {
                     }
                 }
                 Next::Frame { payload, len, end } => {
-                    return Ok(Some(self.hand_out(payload, len, end)))
+                    return Ok(Some(self.hand_out(payload, len, end)));
                 }
             }
         }
@@ -586,7 +586,7 @@ impl Receiver {
     /// into the caller and makes no call at all.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut rx = Receiver::create_or_open("doc-receiver-recv", 4096)?;
     /// let mut tx = Sender::open("doc-receiver-recv")?;
@@ -634,7 +634,7 @@ impl Receiver {
     /// of a sender that closed or died within a liveness interval, 50 ms).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut rx = Receiver::create_or_open("doc-receiver-try-recv", 4096)?;
     /// let mut tx = Sender::open("doc-receiver-try-recv")?;
@@ -651,7 +651,7 @@ impl Receiver {
     /// Like [`recv`](Receiver::recv), giving up with [`Error::Timeout`](crate::Error::Timeout).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// use std::time::Duration;
     /// let mut rx = Receiver::create_or_open("doc-receiver-recv-timeout", 4096)?;
@@ -671,7 +671,7 @@ impl Receiver {
     /// (the channel's entry was truncated), `buf` is left empty and the message is gone.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut rx = Receiver::create_or_open("doc-receiver-recv-into", 4096)?;
     /// let mut tx = Sender::open("doc-receiver-recv-into")?;
@@ -760,7 +760,7 @@ pub(crate) struct ReadyFrame {
 /// outside its protocol (a trusted peer).
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::channel::{Receiver, Sender};
 /// let mut tx = Sender::create_or_open("recv-slot-demo", 4096)?;
 /// let mut rx = Receiver::open("recv-slot-demo")?;
@@ -788,7 +788,7 @@ impl RecvSlot<'_> {
     /// The message's length in bytes.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-recv-slot-len", 4096)?;
     /// let mut rx = Receiver::open("doc-recv-slot-len")?;
@@ -804,7 +804,7 @@ impl RecvSlot<'_> {
     /// Whether the message is empty.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-recv-slot-is-empty", 4096)?;
     /// let mut rx = Receiver::open("doc-recv-slot-is-empty")?;
@@ -858,7 +858,7 @@ impl RecvSlot<'_> {
     /// [`as_slice`](RecvSlot::as_slice).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-recv-slot-as-ptr", 4096)?;
     /// let mut rx = Receiver::open("doc-recv-slot-as-ptr")?;
@@ -879,7 +879,7 @@ impl RecvSlot<'_> {
     /// [`Error::OutOfRange`](crate::Error::OutOfRange) if the message is shorter.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-recv-slot-read-at", 4096)?;
     /// let mut rx = Receiver::open("doc-recv-slot-read-at")?;
@@ -909,7 +909,7 @@ impl RecvSlot<'_> {
     /// Copies the message into a new vector.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-recv-slot-to-vec", 4096)?;
     /// let mut rx = Receiver::open("doc-recv-slot-to-vec")?;
@@ -927,7 +927,7 @@ impl RecvSlot<'_> {
     /// Appends the message to `buf` (which is left as it was if the copy faults).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-recv-slot-append-to", 4096)?;
     /// let mut rx = Receiver::open("doc-recv-slot-append-to")?;
@@ -962,7 +962,7 @@ impl RecvSlot<'_> {
     /// gives the message's space back to the sender: it is received.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-recv-slot-leave", 4096)?;
     /// let mut rx = Receiver::open("doc-recv-slot-leave")?;
@@ -1002,7 +1002,7 @@ impl RecvSlot<'_> {
     /// give it back meanwhile).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-recv-slot-as-slice", 4096)?;
     /// let mut rx = Receiver::open("doc-recv-slot-as-slice")?;

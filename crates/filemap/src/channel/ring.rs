@@ -217,7 +217,7 @@ impl Ring {
                 return Err(format!(
                     "its frame layout is {layout}, but this filemap reads layouts {LAYOUT} \
                      and {TOPIC_LAYOUT} (made by another version of filemap)"
-                ))
+                ));
             }
         };
         Ok(Ring {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::endpoint::{Endpoint, Watch};
 use super::receiver::RecvSlot;
 use super::ring;
-use super::{check_slot_range, WaitMode, WRITING_MARK_MIN};
+use super::{WRITING_MARK_MIN, WaitMode, check_slot_range};
 use crate::copy::{copy_racy, copy_to_shared};
 use crate::error::{Error, Result};
 use crate::name::{IntoName, Name};
@@ -17,7 +17,7 @@ use crate::vocabulary::Side;
 /// [`Error::EndpointTaken`]); it can replace one whose process died.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::channel::{Receiver, Sender};
 /// let mut tx = Sender::create_or_open("sender-demo", 4096)?;
 /// assert!(matches!(Sender::open("sender-demo"), Err(filemap::Error::EndpointTaken { .. })));
@@ -41,7 +41,7 @@ impl Sender {
     /// 4 KiB) if it does not exist, and becomes its sender.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let tx = Sender::create_or_open("doc-sender-create", 4096)?;
     /// let _rx = Receiver::create_or_open("doc-sender-create", 1 << 20)?; // opens it: it exists
@@ -57,7 +57,7 @@ impl Sender {
     /// [`create_or_open`](Sender::create_or_open) with options (persistence, permissions).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::Sender;
     /// use filemap::sync::ObjectOptions;
     /// let options = ObjectOptions::new().permissions(0o640);
@@ -83,7 +83,7 @@ impl Sender {
     /// Becomes the sender of an existing channel.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let missing = Sender::open("doc-sender-open");
     /// assert!(matches!(missing, Err(filemap::Error::NotFound { .. })));
@@ -253,7 +253,7 @@ impl Sender {
     /// The channel's name.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::Sender;
     /// let tx = Sender::create_or_open("doc-sender-name", 4096)?;
     /// assert_eq!(tx.name().base(), "doc-sender-name");
@@ -270,7 +270,7 @@ impl Sender {
     /// where a name goes only with its object's last handle. One system call.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::Sender;
     /// let tx = Sender::create_or_open("doc-sender-removed", 4096)?;
     /// assert!(!tx.name_removed());
@@ -288,7 +288,7 @@ impl Sender {
     /// The ring's capacity in bytes.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::Sender;
     /// assert_eq!(Sender::create_or_open("doc-sender-capacity", 5000)?.capacity(), 8192);
     /// assert_eq!(Sender::create_or_open("doc-sender-capacity-min", 1)?.capacity(), 4096);
@@ -301,7 +301,7 @@ impl Sender {
     /// The largest message the channel carries.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::Sender;
     /// let mut tx = Sender::create_or_open("doc-sender-max-len", 4096)?;
     /// let max = tx.max_message_len();
@@ -319,7 +319,7 @@ impl Sender {
     /// at the moment of a switch to blocking may leave it asleep for up to 50 ms once.)
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender, WaitMode};
     /// let mut tx = Sender::create_or_open("doc-sender-wait-mode", 4096)?;
     /// let mut rx = Receiver::open("doc-sender-wait-mode")?;
@@ -466,7 +466,7 @@ impl Sender {
     /// and receives when they find no room.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-sender-reserve", 4096)?;
     /// let mut rx = Receiver::open("doc-sender-reserve")?;
@@ -502,7 +502,7 @@ impl Sender {
     /// interval, 50 ms).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-sender-try-reserve", 4096)?;
     /// let max = tx.max_message_len();
@@ -520,7 +520,7 @@ impl Sender {
     /// Like [`reserve`](Sender::reserve), giving up with [`Error::Timeout`].
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::Sender;
     /// use std::time::Duration;
     /// let mut tx = Sender::create_or_open("doc-sender-reserve-timeout", 4096)?;
@@ -538,7 +538,7 @@ impl Sender {
     /// Copies `message` in and sends it, waiting while the ring is full.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-sender-send", 4096)?;
     /// let mut rx = Receiver::open("doc-sender-send")?;
@@ -566,7 +566,7 @@ impl Sender {
     /// [`Error::MessageTooLarge`] before anything is written.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut rx = Receiver::create_or_open("send-vectored-demo", 4096)?;
     /// let mut tx = Sender::open("send-vectored-demo")?;
@@ -587,7 +587,7 @@ impl Sender {
     /// interval, 50 ms).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-sender-try-send", 4096)?;
     /// let mut rx = Receiver::open("doc-sender-try-send")?;
@@ -613,7 +613,7 @@ impl Sender {
     /// full: a relay's forwarding step, one copy from ring to ring.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let (mut a_tx, mut a_rx) = (Sender::create_or_open("a", 4096)?, Receiver::open("a")?);
     /// let (mut b_tx, mut b_rx) = (Sender::create_or_open("b", 4096)?, Receiver::open("b")?);
@@ -663,7 +663,7 @@ impl Sender {
     /// Like [`send`](Sender::send), giving up with [`Error::Timeout`].
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::Sender;
     /// use std::time::Duration;
     /// let mut tx = Sender::create_or_open("doc-sender-send-timeout", 4096)?;
@@ -729,7 +729,7 @@ impl Drop for Sender {
 /// plain data to be cast in place (with `bytemuck`, say) on both sides.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::channel::{Receiver, Sender};
 /// let mut tx = Sender::create_or_open("send-slot-demo", 4096)?;
 /// let mut rx = Receiver::open("send-slot-demo")?;
@@ -764,7 +764,7 @@ impl SendSlot<'_> {
     /// Publishes the message.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-slot-commit", 4096)?;
     /// let mut rx = Receiver::open("doc-slot-commit")?;
@@ -787,7 +787,7 @@ impl SendSlot<'_> {
     /// sender is its parent's (see [`Sender`]).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-slot-commit-len", 4096)?;
     /// let mut rx = Receiver::open("doc-slot-commit-len")?;
@@ -829,7 +829,7 @@ impl SendSlot<'_> {
     /// The reserved length in bytes.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::Sender;
     /// let mut tx = Sender::create_or_open("doc-slot-len", 4096)?;
     /// let slot = tx.reserve(10)?;
@@ -845,7 +845,7 @@ impl SendSlot<'_> {
     /// Whether the slot holds no bytes (a zero-length message).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::Sender;
     /// let mut tx = Sender::create_or_open("doc-slot-is-empty", 4096)?;
     /// assert!(tx.reserve(0)?.is_empty());
@@ -861,7 +861,7 @@ impl SendSlot<'_> {
     /// [`as_mut_slice`](SendSlot::as_mut_slice).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-slot-as-mut-ptr", 4096)?;
     /// let mut rx = Receiver::open("doc-slot-as-mut-ptr")?;
@@ -887,7 +887,7 @@ impl SendSlot<'_> {
     /// If `message.len()` is not the slot's length, like `<[u8]>::copy_from_slice`.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-slot-copy-from-slice", 4096)?;
     /// let mut rx = Receiver::open("doc-slot-copy-from-slice")?;
@@ -922,7 +922,7 @@ impl SendSlot<'_> {
     /// Copies `data` into the slot at `offset`; [`Error::OutOfRange`] if it does not fit.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-slot-write-at", 4096)?;
     /// let mut rx = Receiver::open("doc-slot-write-at")?;
@@ -955,7 +955,7 @@ impl SendSlot<'_> {
     /// every process that can write the channel is trusted to follow its protocol.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("doc-slot-as-mut-slice", 4096)?;
     /// let mut rx = Receiver::open("doc-slot-as-mut-slice")?;

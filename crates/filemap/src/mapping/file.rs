@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::path::PathBuf;
 
-use super::{check_mode, Mapping, Object};
+use super::{Mapping, Object, check_mode};
 use crate::error::{Error, Result};
 use crate::header::{FileRecord, Flags, Header, MAX_PATH_LEN};
 use crate::name::Name;
@@ -22,7 +22,7 @@ pub(super) enum FileSource {
 /// [`Mapping::from_path`] or [`Mapping::from_file`].
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::{Mapping, Protection};
 ///
 /// let dir = tempfile::tempdir().unwrap();
@@ -70,7 +70,7 @@ impl FileOptions {
     /// The object's protection (default [`Protection::ReadWrite`]).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping, Protection};
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("doc-fileopts-protection.bin");
@@ -92,7 +92,7 @@ impl FileOptions {
     /// the file.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Mapping, Protection};
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("doc-fileopts-size.bin");
@@ -117,7 +117,7 @@ impl FileOptions {
     /// same file, after checking it is still the same file).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("doc-fileopts-name.bin");
@@ -137,7 +137,7 @@ impl FileOptions {
     /// Keep the name after the last handle closes (named mappings only).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("doc-fileopts-persistent.bin");
@@ -164,7 +164,7 @@ impl FileOptions {
     /// Permissions of the named entry (default `0o600`).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("doc-fileopts-permissions.bin");
@@ -198,7 +198,7 @@ impl FileOptions {
     /// it by path).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Mapping, ShareMode};
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("doc-fileopts-share.bin");
@@ -221,7 +221,7 @@ impl FileOptions {
     /// Windows), for loaders.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Mapping, Protect};
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("doc-fileopts-executable.bin");
@@ -250,7 +250,7 @@ impl FileOptions {
     /// grown.)
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("doc-fileopts-create.bin");
@@ -274,7 +274,7 @@ impl FileOptions {
     /// taken only after this call looked at it).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Disposition, Mapping};
     /// let dir = tempfile::tempdir().unwrap();
     /// let (a, b) = (dir.path().join("doc-fileopts-a.bin"), dir.path().join("doc-fileopts-b.bin"));

@@ -6,8 +6,8 @@ mod file;
 mod options;
 
 pub use file::FileOptions;
-pub(crate) use options::check_mode;
 pub use options::CreateOptions;
+pub(crate) use options::check_mode;
 
 use std::fmt;
 use std::fs::File;
@@ -29,7 +29,7 @@ use crate::vocabulary::{Access, Disposition, Kind, Protection};
 /// processes holding it die), unless it was created persistent.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::{Disposition, Mapping};
 ///
 /// // CreateFileMapping(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 4096, L"Local\\demo")
@@ -71,7 +71,7 @@ impl Mapping {
     /// Options for a new memory-backed object: size, persistence, permissions, protection.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// let m = Mapping::options().size(8192).create_new("doc-mapping-options")?;
     /// assert_eq!((m.len(), m.is_persistent()), (8192, false));
@@ -90,7 +90,7 @@ impl Mapping {
     /// [`Error::AlreadyExists`] if the name is taken.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::Mapping::create_new("create-new-demo", 1 << 20)?;
     /// assert_eq!(m.len(), 1 << 20);
     /// assert!(matches!(
@@ -112,7 +112,7 @@ impl Mapping {
     /// [`Mapping::open`].
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Disposition, Mapping};
     /// let (a, d) = Mapping::create_or_open("cor-demo", 4096)?;
     /// assert_eq!(d, Disposition::Created);
@@ -140,7 +140,7 @@ impl Mapping {
     /// `FILE_MAP_ALL_ACCESS`).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// assert!(matches!(
     ///     filemap::Mapping::open("no-such-object"),
     ///     Err(filemap::Error::NotFound { .. })
@@ -154,7 +154,7 @@ impl Mapping {
     /// [`Access::Copy`] open it read-only, which works on objects this user cannot write.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping};
     /// let m = Mapping::create_new("open-with-demo", 4096)?;
     /// let ro = Mapping::open_with("open-with-demo", Access::Read)?;
@@ -178,7 +178,7 @@ impl Mapping {
     /// read-only and write-copy protection).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("doc-mapping-from-path.bin");
@@ -218,7 +218,7 @@ impl Mapping {
     /// there.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// let m = Mapping::create_new("doc-mapping-remove", 4096)?;
     /// m.view().map()?.write_at(0, b"old")?;
@@ -271,7 +271,7 @@ impl Mapping {
     /// was cut.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// // SAFETY: only the committed range is touched below.
     /// let m = unsafe { Mapping::options().size(1 << 20).reserve(true) }
@@ -294,7 +294,7 @@ impl Mapping {
                     offset,
                     len,
                     size: object.header.size,
-                })
+                });
             }
         }
         if len == 0 || !(object.header.is_reserve() || object.header.is_file_backed()) {
@@ -331,7 +331,7 @@ impl Mapping {
     /// Whether the object is in reserve mode (memory allocated by [`Mapping::commit`]).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// assert!(!Mapping::create_new("doc-mapping-is-reserve", 4096)?.is_reserve());
     /// // SAFETY: nothing of this object is touched.
@@ -347,7 +347,7 @@ impl Mapping {
     /// larger than memory (see [`Windows`](crate::Windows)).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::Mapping::create_new("doc-mapping-windows", 10_000)?;
     /// let lens = m
     ///     .windows(4096)?
@@ -364,7 +364,7 @@ impl Mapping {
     /// A builder for a view of this object (`MapViewOfFile`).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping};
     /// let m = Mapping::create_new("doc-mapping-view", 8192)?;
     /// let v = m.view().offset(100).len(10).map()?;
@@ -378,7 +378,7 @@ impl Mapping {
     /// The object's size in bytes: the logical size, never rounded up to pages.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::Mapping::create_new("doc-mapping-len", 5000)?;
     /// assert_eq!(m.len(), 5000); // not rounded up to a page
     /// assert_eq!(m.view().map()?.len(), 5000);
@@ -391,7 +391,7 @@ impl Mapping {
     /// Always false: mapping objects have at least one byte.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// assert!(!filemap::Mapping::create_new("doc-mapping-is-empty", 1)?.is_empty());
     /// // An object of no bytes cannot be made.
     /// assert!(matches!(
@@ -407,7 +407,7 @@ impl Mapping {
     /// The object's name, if it has one.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::Mapping::create_new("doc-mapping-name", 4096)?;
     /// let name = m.name().unwrap();
     /// assert_eq!(name.to_string(), "Local\\doc-mapping-name");
@@ -421,7 +421,7 @@ impl Mapping {
     /// The object's protection.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping, Protection};
     /// let m = Mapping::options()
     ///     .size(4096)
@@ -440,7 +440,7 @@ impl Mapping {
     /// Whether this handle can map [`Access::Write`] views.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping};
     /// let m = Mapping::create_new("doc-mapping-is-writable", 4096)?;
     /// assert!(m.is_writable());
@@ -456,7 +456,7 @@ impl Mapping {
     /// Whether the object outlives its handles until removed.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// assert!(!Mapping::create_new("doc-mapping-is-persistent", 4096)?.is_persistent());
     /// #[cfg(unix)] // (Windows has no persistent objects)
@@ -476,7 +476,7 @@ impl Mapping {
     /// without the `\\?\` prefix).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("doc-mapping-path.bin");
@@ -494,7 +494,7 @@ impl Mapping {
     /// Whether the data lives in a file (rather than in memory).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// let file = tempfile::tempfile().unwrap();
     /// file.set_len(4096).unwrap();
@@ -509,7 +509,7 @@ impl Mapping {
     /// The pid of the process that created the object.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// let _m = Mapping::create_new("doc-mapping-creator-pid", 4096)?;
     /// // Recorded in the object, so an opener learns it too.
@@ -525,7 +525,7 @@ impl Mapping {
     /// write-copy objects, read otherwise.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping, Protection};
     /// let m = Mapping::create_new("doc-mapping-default-access", 4096)?;
     /// assert_eq!(m.default_access(), Access::Write);

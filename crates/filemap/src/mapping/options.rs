@@ -20,7 +20,7 @@ pub(crate) fn check_mode(mode: u32) -> Result<()> {
 /// `INVALID_HANDLE_VALUE`). Made by [`Mapping::options`].
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::Mapping;
 ///
 /// let m = Mapping::options()
@@ -68,7 +68,7 @@ impl CreateOptions {
     /// The object's size in bytes (required, not zero).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// let m = Mapping::options().size(5000).create_new("doc-createopts-size")?;
     /// assert_eq!(m.len(), 5000);
@@ -87,7 +87,7 @@ impl CreateOptions {
     /// shared-memory behaviour). Default: `false` (Windows behaviour).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// let options = Mapping::options().size(4096).persistent(true);
     /// // An unnamed object has no name to keep.
@@ -118,7 +118,7 @@ impl CreateOptions {
     /// They must include owner read-write.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// let _m = Mapping::options()
     ///     .size(4096)
@@ -141,7 +141,7 @@ impl CreateOptions {
     /// The object's protection (default [`Protection::ReadWrite`]).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping, Protection};
     /// let m = Mapping::options()
     ///     .size(4096)
@@ -169,7 +169,7 @@ impl CreateOptions {
     /// mapping).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Mapping, Protect};
     /// let plain = Mapping::options().size(4096).create_new("doc-createopts-plain")?;
     /// assert!(matches!(
@@ -214,7 +214,7 @@ impl CreateOptions {
     /// range before any view (in any process) touches it.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// // SAFETY: the only bytes touched below are committed first.
     /// let m = unsafe { filemap::Mapping::options().size(1 << 30).reserve(true) }
     ///     .create_new("reserve-demo")?;
@@ -274,7 +274,7 @@ impl CreateOptions {
     /// Creates a named object; fails with [`Error::AlreadyExists`] if the name is taken.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// let options = Mapping::options().size(4096);
     /// let m = options.create_new("doc-createopts-create-new")?;
@@ -303,7 +303,7 @@ impl CreateOptions {
     /// Creates a named object, or opens the existing one (which keeps its own size).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Disposition, Mapping};
     /// let (a, d) = Mapping::options().size(4096).create_or_open("doc-createopts-cor")?;
     /// assert_eq!(d, Disposition::Created);
@@ -327,7 +327,7 @@ impl CreateOptions {
     /// Creates an unnamed object, shared only by inheritance or by sending its handle.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// let a = Mapping::options().size(4096).create_unnamed()?;
     /// let b = Mapping::options().size(4096).create_unnamed()?;

@@ -5,16 +5,16 @@ use std::time::{Duration, Instant};
 
 use super::pending::Pending;
 use super::{
-    expect_server_again, last_takeover, open_rings, replaced_since, response_endpoint, RequestId,
-    ServiceOptions, FAILED, ID, LAST,
+    FAILED, ID, LAST, RequestId, ServiceOptions, expect_server_again, last_takeover, open_rings,
+    replaced_since, response_endpoint,
 };
 use crate::channel::{
-    AtPosition, ReadyFrame, Receiver, RecvSlot, Sender, WaitMode, Waited, FAST_SPINS, RECEIVER_LOCK,
+    AtPosition, FAST_SPINS, RECEIVER_LOCK, ReadyFrame, Receiver, RecvSlot, Sender, WaitMode, Waited,
 };
 use crate::error::{Error, Result};
 use crate::inbox;
 use crate::name::{IntoName, Name};
-use crate::rings::{slot_lock, RingSet};
+use crate::rings::{RingSet, slot_lock};
 use crate::sys;
 use std::sync::atomic::Ordering;
 
@@ -25,7 +25,7 @@ const DROPS_PER_LOOK: usize = 256;
 /// A client of a service, in a slot of its own.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::service::{Client, Server, ServiceOptions};
 /// let mut server = Server::create_or_open("doc-service-client", &ServiceOptions::new())?;
 /// let mut alice = Client::open("doc-service-client")?;
@@ -69,7 +69,7 @@ impl Client {
     /// ([`Error::Corrupt`], naming it, if no other slot is free).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// assert!(matches!(Client::open("doc-service-nobody"), Err(filemap::Error::NotFound { .. })));
     /// let options = ServiceOptions::new().clients(1);
@@ -91,7 +91,7 @@ impl Client {
     /// (a client may start before its server).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let mut client = Client::create_or_open("doc-service-early", &ServiceOptions::new())?;
     /// let asked = client.send_request(b"queued")?; // waits in the ring for a server
@@ -160,7 +160,7 @@ impl Client {
     /// The service's name.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, ServiceOptions};
     ///
     /// let client = Client::create_or_open("named", &ServiceOptions::new())?;
@@ -174,7 +174,7 @@ impl Client {
     /// This client's slot.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, ServiceOptions};
     /// let first = Client::create_or_open("doc-service-slot", &ServiceOptions::new())?;
     /// let second = Client::open("doc-service-slot")?;
@@ -190,7 +190,7 @@ impl Client {
     /// at the cost of a busy core while it waits.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::WaitMode;
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let mut server = Server::create_or_open("fast", &ServiceOptions::new())?;
@@ -207,7 +207,7 @@ impl Client {
     /// The largest request the service carries.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, ServiceOptions};
     /// let mut client = Client::create_or_open("max-request-demo", &ServiceOptions::new())?;
     /// let too_long = vec![0u8; client.max_request_len() + 1];
@@ -224,7 +224,7 @@ impl Client {
     /// How many requests wait for their last response.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let mut server = Server::create_or_open("doc-service-pending", &ServiceOptions::new())?;
     /// let mut client = Client::open("doc-service-pending")?;
@@ -249,7 +249,7 @@ impl Client {
     /// still pending are those a new server will answer).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let mut server = Server::create_or_open("is-pending-demo", &ServiceOptions::new())?;
     /// let mut client = Client::open("is-pending-demo")?;
@@ -269,7 +269,7 @@ impl Client {
     /// [`Error::Disconnected`], tells a server that is gone from one that took over.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let client = Client::create_or_open("server-alive-demo", &ServiceOptions::new())?;
     /// assert!(!client.server_alive());
@@ -314,7 +314,7 @@ impl Client {
     /// alive: a new client takes another slot).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let mut server = Server::create_or_open("doc-service-send", &ServiceOptions::new())?;
     /// let mut client = Client::open("doc-service-send")?;
@@ -334,7 +334,7 @@ impl Client {
     /// the request ring stays full for `timeout`.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, ServiceOptions};
     /// use std::time::Duration;
     /// let options = ServiceOptions::new().capacity(4096);
@@ -394,7 +394,7 @@ impl Client {
     /// ([`recv_response_timeout`](Client::recv_response_timeout) waits out its timeout).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let mut server = Server::create_or_open("doc-service-recv", &ServiceOptions::new())?;
     /// let mut client = Client::open("doc-service-recv")?;
@@ -538,7 +538,7 @@ impl Client {
     /// Like [`recv_response`](Client::recv_response), giving up with [`Error::Timeout`].
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// use std::time::Duration;
     /// let _server = Server::create_or_open("doc-service-recv-timeout", &ServiceOptions::new())?;
@@ -560,7 +560,7 @@ impl Client {
     /// arrive during the call with nowhere to go.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let _server = Server::create_or_open("ask", &ServiceOptions::new())?;
     /// let mut client = Client::open("ask")?;
@@ -588,7 +588,7 @@ impl Client {
     /// dropped, and the next call may go.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// use std::time::Duration;
     /// let mut server = Server::create_or_open("doc-service-call", &ServiceOptions::new())?;
@@ -778,7 +778,7 @@ pub(crate) enum ForRoom {
 /// its payload (through [`RecvSlot`]'s methods).
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::service::{Client, Server, ServiceOptions};
 /// let mut server = Server::create_or_open("doc-service-response", &ServiceOptions::new())?;
 /// let mut client = Client::open("doc-service-response")?;
@@ -804,7 +804,7 @@ impl Response<'_> {
     /// The request it answers.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let mut server = Server::create_or_open("doc-service-answers", &ServiceOptions::new())?;
     /// let mut client = Client::open("doc-service-answers")?;
@@ -825,7 +825,7 @@ impl Response<'_> {
     /// Whether it is the request's last response.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let mut server = Server::create_or_open("doc-service-is-last", &ServiceOptions::new())?;
     /// let mut client = Client::open("doc-service-is-last")?;
@@ -845,7 +845,7 @@ impl Response<'_> {
     /// last response, whose payload says why.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     ///
     /// let mut server = Server::create_or_open("judged", &ServiceOptions::new())?;

@@ -3,7 +3,7 @@
 //! server may answer one request with several responses (a stream), marking the last.
 //!
 //! ```
-//! # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+//! # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 //! use filemap::service::{Client, Server, ServiceOptions};
 //! let mut server = Server::create_or_open("upper", &ServiceOptions::new())?;
 //! let mut client = Client::open("upper")?;
@@ -60,7 +60,7 @@
 //! answered, and [`Client::server_alive`] whether a server is there to answer them:
 //!
 //! ```
-//! # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+//! # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 //! use filemap::service::{Client, Server, ServiceOptions};
 //! use filemap::Error;
 //! let mut first = Server::create_or_open("takeover-demo", &ServiceOptions::new())?;
@@ -85,14 +85,14 @@
 
 use crate::channel::endpoint::{Bells, Endpoint};
 use crate::channel::ring;
-use crate::channel::{Sender, RECEIVER_LOCK};
+use crate::channel::{RECEIVER_LOCK, Sender};
 use crate::error::Result;
 use crate::name::{IntoName, Name};
-use crate::rings::{slot_lock, RingSet, Shape, MAX_SLOTS};
+use crate::rings::{MAX_SLOTS, RingSet, Shape, slot_lock};
 use crate::sync::ObjectOptions;
 use crate::sys;
 use crate::vocabulary::{Kind, Side};
-use std::sync::atomic::{fence, Ordering};
+use std::sync::atomic::{Ordering, fence};
 
 /// A frame's extra header words: the request's id, and (in a response) the flags.
 const ID: u64 = 0;
@@ -104,7 +104,7 @@ const FAILED: u64 = 2;
 /// The most client slots a service can have.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::service::{Server, ServiceOptions, MAX_CLIENTS};
 /// let most = ServiceOptions::new().clients(MAX_CLIENTS).capacity(4096);
 /// let _server = Server::create_or_open("doc-service-most", &most)?;
@@ -121,7 +121,7 @@ pub const MAX_CLIENTS: u32 = MAX_SLOTS;
 /// How a new service is made (an existing one keeps its own).
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::service::{info, Client, Server, ServiceOptions};
 /// let small = ServiceOptions::new().clients(2).capacity(4096);
 /// let _server = Server::create_or_open("doc-service-options", &small)?;
@@ -148,7 +148,7 @@ impl ServiceOptions {
     /// 8 client slots; 64 KiB rings for each client's requests and responses.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{info, Server, ServiceOptions};
     /// let server = Server::create_or_open("doc-service-defaults", &ServiceOptions::new())?;
     /// assert_eq!(info("doc-service-defaults")?.slots, 8);
@@ -166,7 +166,7 @@ impl ServiceOptions {
     /// How many clients can be connected at once (1 to [`MAX_CLIENTS`]).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, ServiceOptions};
     /// let options = ServiceOptions::new().clients(1);
     /// let _only = Client::create_or_open("doc-service-one-client", &options)?;
@@ -186,7 +186,7 @@ impl ServiceOptions {
     /// service is made).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let options = ServiceOptions::new().capacity(8192);
     /// let server = Server::create_or_open("doc-service-capacity", &options)?;
@@ -203,7 +203,7 @@ impl ServiceOptions {
     /// Permissions and persistence of the service's entry.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Server, ServiceOptions};
     /// use filemap::sync::ObjectOptions;
     /// let shared = ServiceOptions::new().object_options(ObjectOptions::new().permissions(0o660));
@@ -227,7 +227,7 @@ impl ServiceOptions {
 /// Which request: its client's slot and the id the client gave it.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::service::{Client, Server, ServiceOptions};
 /// let mut server = Server::create_or_open("doc-service-request-id", &ServiceOptions::new())?;
 /// let mut client = Client::open("doc-service-request-id")?;
@@ -246,7 +246,7 @@ impl RequestId {
     /// The client's slot.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let mut server = Server::create_or_open("doc-service-id-client", &ServiceOptions::new())?;
     /// let _first = Client::open("doc-service-id-client")?;
@@ -265,7 +265,7 @@ impl RequestId {
     /// 2^32 requests earlier, if its server still sends one, is taken for the new one's).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, ServiceOptions};
     /// let mut client = Client::create_or_open("request-number-demo", &ServiceOptions::new())?;
     /// let first = client.send_request(b"a")?;
@@ -284,7 +284,7 @@ impl RequestId {
     /// client; [`Server::respond`] refuses a slot the service does not have.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, RequestId, ServiceOptions};
     /// let mut client = Client::create_or_open("request-id-demo", &ServiceOptions::new())?;
     /// let id = client.send_request(b"ping")?;
@@ -400,7 +400,7 @@ fn replaced_since(rings: &RingSet, seen: u64) -> bool {
 /// What `filemap info` shows of a service.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::service::{info, Client, Server, ServiceInfo, ServiceOptions};
 /// let server = Server::create_or_open("doc-service-info", &ServiceOptions::new().clients(4))?;
 /// let _first = Client::open("doc-service-info")?;
@@ -431,7 +431,7 @@ pub struct ServiceInfo {
 /// Reads what a service looks like now, without taking a role in it.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::service::{info, Client, ServiceOptions};
 /// let _c = Client::create_or_open("watched-service", &ServiceOptions::new())?;
 /// let i = info("watched-service")?;

@@ -5,25 +5,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{
-    open_rings, record_takeover, response_endpoint, RequestId, ServiceOptions, FAILED, FLAGS, ID,
-    LAST,
+    FAILED, FLAGS, ID, LAST, RequestId, ServiceOptions, open_rings, record_takeover,
+    response_endpoint,
 };
 use crate::channel::endpoint::Endpoint;
 use crate::channel::ring;
 use crate::channel::{
-    connect_mending, Mending, RecvSlot, SendSlot, Sender, WaitMode, LIVENESS_INTERVAL,
-    RECEIVER_LOCK,
+    LIVENESS_INTERVAL, Mending, RECEIVER_LOCK, RecvSlot, SendSlot, Sender, WaitMode,
+    connect_mending,
 };
 use crate::error::{Error, Result};
 use crate::inbox::Inbox;
 use crate::name::{IntoName, Name};
-use crate::rings::{slot_lock, RingSet};
+use crate::rings::{RingSet, slot_lock};
 use crate::vocabulary::Side;
 
 /// The serving end of a service: one at a time.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::service::{Client, Server, ServiceOptions};
 /// let mut server = Server::create_or_open("doc-service-server", &ServiceOptions::new())?;
 /// let mut first = Client::open("doc-service-server")?;
@@ -60,7 +60,7 @@ impl Server {
     /// exist. One server at a time: [`Error::EndpointTaken`] while another lives.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Server, ServiceOptions};
     /// let options = ServiceOptions::new();
     /// let server = Server::create_or_open("doc-service-create", &options)?;
@@ -80,7 +80,7 @@ impl Server {
     /// closed or died, with the requests still queued.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// assert!(matches!(Server::open("doc-service-absent"), Err(filemap::Error::NotFound { .. })));
     /// let first = Server::create_or_open("doc-service-successor", &ServiceOptions::new())?;
@@ -131,7 +131,7 @@ impl Server {
     /// The service's name.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Server, ServiceOptions};
     /// let server = Server::create_or_open("doc-service-name", &ServiceOptions::new())?;
     /// assert_eq!(server.name().to_string(), "Local\\doc-service-name");
@@ -144,7 +144,7 @@ impl Server {
     /// How many clients are connected and alive now.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let server = Server::create_or_open("doc-service-clients", &ServiceOptions::new())?;
     /// assert_eq!(server.clients(), 0);
@@ -165,7 +165,7 @@ impl Server {
     /// predecessor is gone.)
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let mut server = Server::create_or_open("client-alive-demo", &ServiceOptions::new())?;
     /// let mut client = Client::open("client-alive-demo")?;
@@ -193,7 +193,7 @@ impl Server {
     /// The largest response one message carries (a longer answer is streamed in parts).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Server, ServiceOptions};
     /// let server = Server::create_or_open("max-response-demo", &ServiceOptions::new())?;
     /// assert!(server.max_response_len() > 60_000); // a 64 KiB ring by default
@@ -206,7 +206,7 @@ impl Server {
     /// How this server waits for requests, and for room in a client's response ring.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::WaitMode;
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// use std::time::Duration;
@@ -243,7 +243,7 @@ impl Server {
     /// while the ring stays so (one mended then is reported here too).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let mut server = Server::create_or_open("doc-service-receive", &ServiceOptions::new())?;
     /// let mut client = Client::open("doc-service-receive")?;
@@ -271,7 +271,7 @@ impl Server {
     /// The next request if there is one now.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let mut server = Server::create_or_open("doc-service-try-recv", &ServiceOptions::new())?;
     /// let mut client = Client::open("doc-service-try-recv")?;
@@ -290,7 +290,7 @@ impl Server {
     /// Like [`recv_request`](Server::recv_request), giving up with [`Error::Timeout`].
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// use std::time::Duration;
     /// let mut server = Server::create_or_open("doc-service-no-request", &ServiceOptions::new())?;
@@ -315,7 +315,7 @@ impl Server {
     /// returns `Ok`.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let mut server = Server::create_or_open("doc-service-respond", &ServiceOptions::new())?;
     /// let mut client = Client::open("doc-service-respond")?;
@@ -340,7 +340,7 @@ impl Server {
     /// [`respond`](Server::respond).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let mut server = Server::create_or_open("doc-service-stream", &ServiceOptions::new())?;
     /// let mut client = Client::open("doc-service-stream")?;
@@ -373,7 +373,7 @@ impl Server {
     /// and this returns `Ok`.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// use std::time::Duration;
     ///
@@ -403,7 +403,7 @@ impl Server {
     /// responses would hold `respond` up for ever).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// use std::time::Duration;
     ///
@@ -429,7 +429,7 @@ impl Server {
     /// [`respond_timeout`](Server::respond_timeout) does.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// use std::time::Duration;
     ///
@@ -456,7 +456,7 @@ impl Server {
     /// [`respond_timeout`](Server::respond_timeout) does.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// use std::time::Duration;
     ///
@@ -551,7 +551,7 @@ impl Server {
                 return Err(Error::Corrupt {
                     name: self.requests.name().to_string(),
                     problem: problem.clone(),
-                })
+                });
             }
         };
         // A copy of the server in a child made by `fork` answers nothing.
@@ -672,7 +672,7 @@ fn reserve_for<'s>(
             Err(Error::Disconnected { .. }) => return Ok(None),
             Err(Error::Timeout { .. }) if deadline.is_none_or(|d| Instant::now() < d) => {}
             Err(Error::Timeout { .. }) => {
-                return Err(sender.endpoint().timeout(timeout.unwrap_or(Duration::MAX)))
+                return Err(sender.endpoint().timeout(timeout.unwrap_or(Duration::MAX)));
             }
             Err(e) => return Err(e),
         }
@@ -684,7 +684,7 @@ fn reserve_for<'s>(
 /// the client's ring (through [`RecvSlot`]'s methods). Drop it before responding.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::service::{Client, Server, ServiceOptions};
 /// let mut server = Server::create_or_open("doc-service-request", &ServiceOptions::new())?;
 /// let mut client = Client::open("doc-service-request")?;
@@ -716,7 +716,7 @@ impl<'a> Request<'a> {
     /// The request's id, to respond to.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let mut server = Server::create_or_open("doc-service-reply-to", &ServiceOptions::new())?;
     /// let mut client = Client::open("doc-service-reply-to")?;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{timeout_error, ObjectOptions};
+use super::{ObjectOptions, timeout_error};
 use crate::error::Result;
 use crate::header::Layout;
 use crate::name::{IntoName, Name};
@@ -14,7 +14,7 @@ use crate::vocabulary::Kind;
 /// How an event goes back to unset.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::sync::{EventReset, NamedEvent};
 /// let e = NamedEvent::create_new("reset-demo", EventReset::Auto, true)?;
 /// assert!(e.try_wait()?);  // takes the signal...
@@ -36,7 +36,7 @@ pub enum EventReset {
 /// cannot leave the others asleep.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::sync::{EventReset, NamedEvent};
 /// use std::time::Duration;
 /// let (ready, _) = NamedEvent::create_or_open("ready", EventReset::Manual, false)?;
@@ -60,7 +60,7 @@ impl NamedEvent {
     /// Creates a named event; [`crate::Error::AlreadyExists`] if the name is taken.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{EventReset, NamedEvent};
     /// let e = NamedEvent::create_new("doc-event-create-new", EventReset::Manual, true)?;
     /// assert!(e.try_wait()?); // created set
@@ -80,7 +80,7 @@ impl NamedEvent {
     /// and state).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{EventReset, NamedEvent};
     /// use filemap::Disposition;
     /// let name = "doc-event-create-or-open";
@@ -102,7 +102,7 @@ impl NamedEvent {
     /// [`create_new`](NamedEvent::create_new) with options.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{EventReset, NamedEvent, ObjectOptions};
     /// let (auto, options) = (EventReset::Auto, ObjectOptions::new().permissions(0o660));
     /// let e = NamedEvent::create_new_with("doc-event-new-with", auto, false, &options)?;
@@ -131,7 +131,7 @@ impl NamedEvent {
     /// [`create_or_open`](NamedEvent::create_or_open) with options.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{EventReset, NamedEvent, ObjectOptions};
     /// use filemap::Disposition;
     /// let (auto, options) = (EventReset::Auto, ObjectOptions::new().permissions(0o660));
@@ -173,7 +173,7 @@ impl NamedEvent {
     /// Opens an existing named event.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{EventReset, NamedEvent};
     /// let missing = NamedEvent::open("doc-event-open");
     /// assert!(matches!(missing, Err(filemap::Error::NotFound { .. })));
@@ -192,7 +192,7 @@ impl NamedEvent {
     /// The event's name.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{EventReset, NamedEvent};
     /// let e = NamedEvent::create_new("doc-event-name", EventReset::Auto, false)?;
     /// assert_eq!(e.name().to_string(), "Local\\doc-event-name");
@@ -213,7 +213,7 @@ impl NamedEvent {
     /// event whose permissions grant no `EVENT_QUERY_STATE`).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{EventReset, NamedEvent};
     /// let e = NamedEvent::create_new("doc-event-reset-mode", EventReset::Auto, false)?;
     /// assert_eq!(e.reset_mode(), Some(EventReset::Auto));
@@ -234,7 +234,7 @@ impl NamedEvent {
     /// Sets the event: wakes every waiter (manual reset) or one (auto reset).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{EventReset, NamedEvent};
     /// let manual = NamedEvent::create_new("doc-event-set-manual", EventReset::Manual, false)?;
     /// let auto = NamedEvent::create_new("doc-event-set-auto", EventReset::Auto, false)?;
@@ -269,7 +269,7 @@ impl NamedEvent {
     /// Signal with a `set` alone, and let the waiters reset an event they are done with.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{EventReset, NamedEvent};
     /// let e = NamedEvent::create_new("doc-event-reset", EventReset::Manual, true)?;
     /// assert!(e.try_wait()?);
@@ -284,7 +284,7 @@ impl NamedEvent {
     /// Waits until the event is set (taking the signal, for auto-reset events).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{EventReset, NamedEvent};
     /// let e = NamedEvent::create_new("doc-event-wait", EventReset::Auto, false)?;
     /// e.set()?;
@@ -299,7 +299,7 @@ impl NamedEvent {
     /// Like [`wait`](NamedEvent::wait), giving up with [`crate::Error::Timeout`].
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{EventReset, NamedEvent};
     /// use std::time::Duration;
     /// let e = NamedEvent::create_new("doc-event-wait-timeout", EventReset::Manual, false)?;
@@ -321,7 +321,7 @@ impl NamedEvent {
     /// Whether the event is set now (taking the signal, for auto-reset events).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{EventReset, NamedEvent};
     /// let manual = NamedEvent::create_new("doc-event-try-wait-manual", EventReset::Manual, true)?;
     /// let auto = NamedEvent::create_new("doc-event-try-wait-auto", EventReset::Auto, true)?;

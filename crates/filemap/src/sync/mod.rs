@@ -28,7 +28,7 @@ use crate::vocabulary::Protection;
 /// Options for creating a synchronisation object: persistence and permissions.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::sync::{NamedMutex, ObjectOptions};
 /// let options = ObjectOptions::new().permissions(0o660);
 /// let m = NamedMutex::create_new_with("options-mutex", &options)?;
@@ -50,7 +50,7 @@ impl ObjectOptions {
     /// Not persistent, permissions `0o600`.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{NamedMutex, ObjectOptions};
     /// let m = NamedMutex::create_new_with("doc-options-new", &ObjectOptions::new())?;
     /// #[cfg(target_os = "linux")]
@@ -70,7 +70,7 @@ impl ObjectOptions {
     /// Keep the object after its last handle closes, until removed (Linux only).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{NamedMutex, ObjectOptions};
     /// let options = ObjectOptions::new().persistent(true);
     /// #[cfg(target_os = "linux")]
@@ -94,7 +94,7 @@ impl ObjectOptions {
     /// Unix permissions of the entry (default `0o600`).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{NamedSemaphore, ObjectOptions};
     /// let group_reads = ObjectOptions::new().permissions(0o640);
     /// let _s = NamedSemaphore::create_new_with("doc-options-640", 0, 1, &group_reads)?;

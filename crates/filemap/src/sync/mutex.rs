@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{timeout_error, ObjectOptions};
+use super::{ObjectOptions, timeout_error};
 use crate::error::{Error, Result};
 use crate::header::Layout;
 use crate::name::{IntoName, Name};
@@ -132,7 +132,7 @@ pub(crate) fn panicked_since(panicking_at_lock: bool) -> bool {
 /// the unwinding (in a destructor) is released as usual.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::sync::NamedMutex;
 /// let (m, _) = NamedMutex::create_or_open("jobs-lock")?;
 /// {
@@ -155,7 +155,7 @@ impl NamedMutex {
     /// Creates a named mutex; [`Error::AlreadyExists`] if the name is taken.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::NamedMutex;
     /// let m = NamedMutex::create_new("doc-mutex-create-new")?;
     /// assert!(m.try_lock()?.is_some()); // created unlocked
@@ -170,7 +170,7 @@ impl NamedMutex {
     /// Creates a named mutex or opens the existing one.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{sync::NamedMutex, Disposition};
     /// let (a, made) = NamedMutex::create_or_open("doc-mutex-create-or-open")?;
     /// let (b, found) = NamedMutex::create_or_open("doc-mutex-create-or-open")?;
@@ -187,7 +187,7 @@ impl NamedMutex {
     /// [`create_new`](NamedMutex::create_new) with options.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{NamedMutex, ObjectOptions};
     /// let options = ObjectOptions::new().permissions(0o660);
     /// let m = NamedMutex::create_new_with("doc-mutex-create-new-with", &options)?;
@@ -204,7 +204,7 @@ impl NamedMutex {
     /// [`create_or_open`](NamedMutex::create_or_open) with options.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{NamedMutex, ObjectOptions};
     /// use filemap::Disposition;
     /// let options = ObjectOptions::new().permissions(0o660);
@@ -240,7 +240,7 @@ impl NamedMutex {
     /// Opens an existing named mutex.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{EventReset, NamedEvent, NamedMutex};
     /// let missing = NamedMutex::open("doc-mutex-open");
     /// assert!(matches!(missing, Err(filemap::Error::NotFound { .. })));
@@ -264,7 +264,7 @@ impl NamedMutex {
     /// The mutex's name.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::sync::NamedMutex::create_new("doc-mutex-name")?;
     /// assert_eq!(m.name().to_string(), "Local\\doc-mutex-name");
     /// assert_eq!(m.name().scope(), filemap::Scope::Local);
@@ -286,7 +286,7 @@ impl NamedMutex {
     /// #     std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new()).unwrap();
     /// #     return Ok(());
     /// # }
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::NamedMutex;
     /// use std::process::{Command, Stdio};
     /// let m = NamedMutex::create_new("doc-mutex-share-lifetime")?;
@@ -316,7 +316,7 @@ impl NamedMutex {
     /// Waits until the mutex is free and locks it.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::sync::NamedMutex::create_new("doc-mutex-lock")?;
     /// let guard = m.lock()?;
     /// assert!(!guard.abandoned());
@@ -336,7 +336,7 @@ impl NamedMutex {
     /// Locks the mutex if it is free now; `Ok(None)` if another holds it.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::sync::mpsc::channel;
     /// let m = filemap::sync::NamedMutex::create_new("doc-mutex-try-lock")?;
     /// let ((locked, is_locked), (done, is_done)) = (channel(), channel::<()>());
@@ -363,7 +363,7 @@ impl NamedMutex {
     /// Like [`lock`](NamedMutex::lock), giving up with [`Error::Timeout`] after `timeout`.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::time::Duration;
     /// let m = filemap::sync::NamedMutex::create_new("doc-mutex-lock-timeout")?;
     /// let guard = m.lock()?;
@@ -399,7 +399,7 @@ impl NamedMutex {
     /// abandoned).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::time::Duration;
     /// let m = filemap::sync::NamedMutex::create_new("unguarded-demo")?;
     /// let abandoned = m.lock_unguarded(Some(Duration::from_secs(1)))?; // WaitForSingleObject
@@ -417,8 +417,7 @@ impl NamedMutex {
                     // abandoned if it was: the caller is told only of this error.)
                     release(&self.object, abandoned);
                     return Err(Error::Unsupported {
-                        what:
-                            "an unguarded lock on a thread whose thread-locals are being destroyed",
+                        what: "an unguarded lock on a thread whose thread-locals are being destroyed",
                     });
                 }
                 Ok(abandoned)
@@ -436,7 +435,7 @@ impl NamedMutex {
     /// guard is unlocked by dropping the guard).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::sync::NamedMutex::create_new("doc-mutex-release")?;
     /// assert!(matches!(m.release(), Err(filemap::Error::NotOwner { .. }))); // not locked
     /// let guard = m.lock()?;
@@ -489,7 +488,7 @@ impl NamedMutex {
 /// Holds a [`NamedMutex`] locked; unlocks it when dropped (on the thread that locked it).
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// let m = filemap::sync::NamedMutex::create_new("guard-demo")?;
 /// let guard = m.lock()?;
 /// if guard.abandoned() {
@@ -548,7 +547,7 @@ impl MutexGuard<'_> {
     /// state it protects may be half-updated. The mutex itself works normally.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::time::Duration;
     /// let m = filemap::sync::NamedMutex::create_new("doc-mutex-abandoned")?;
     /// assert!(!m.lock()?.abandoned());
@@ -571,7 +570,7 @@ impl MutexGuard<'_> {
     /// `lock_unguarded`), the lock goes with the guard instead.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::sync::NamedMutex::create_new("into-unguarded-demo")?;
     /// let abandoned = m.lock()?.into_unguarded();
     /// assert!(!abandoned);

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{timeout_error, ObjectOptions};
+use super::{ObjectOptions, timeout_error};
 use crate::error::{Error, Result};
 use crate::header::Layout;
 use crate::name::{IntoName, Name};
@@ -15,7 +15,7 @@ use crate::vocabulary::Kind;
 /// returns units, never past the maximum.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::sync::NamedSemaphore;
 /// let slots = NamedSemaphore::create_new("slots", 1, 2)?;
 /// slots.acquire()?;
@@ -34,7 +34,7 @@ impl NamedSemaphore {
     /// Creates a named semaphore with `initial` units and at most `max`.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::NamedSemaphore;
     /// let s = NamedSemaphore::create_new("doc-semaphore-create-new", 2, 3)?;
     /// assert!(s.try_acquire()? && s.try_acquire()?); // two units...
@@ -50,7 +50,7 @@ impl NamedSemaphore {
     /// Creates a named semaphore or opens the existing one (which keeps its counts).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{sync::NamedSemaphore, Disposition};
     /// let (a, made) = NamedSemaphore::create_or_open("doc-semaphore-create-or-open", 1, 1)?;
     /// a.acquire()?; // takes the only unit
@@ -71,7 +71,7 @@ impl NamedSemaphore {
     /// [`create_new`](NamedSemaphore::create_new) with options.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{NamedSemaphore, ObjectOptions};
     /// let options = ObjectOptions::new().permissions(0o660);
     /// let s = NamedSemaphore::create_new_with("doc-semaphore-create-new-with", 1, 1, &options)?;
@@ -94,7 +94,7 @@ impl NamedSemaphore {
     /// [`create_or_open`](NamedSemaphore::create_or_open) with options.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{NamedSemaphore, ObjectOptions};
     /// use filemap::Disposition;
     /// let options = ObjectOptions::new().permissions(0o660);
@@ -132,7 +132,7 @@ impl NamedSemaphore {
     /// Opens an existing named semaphore.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::NamedSemaphore;
     /// let missing = NamedSemaphore::open("doc-semaphore-open");
     /// assert!(matches!(missing, Err(filemap::Error::NotFound { .. })));
@@ -151,7 +151,7 @@ impl NamedSemaphore {
     /// The semaphore's name.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let s = filemap::sync::NamedSemaphore::create_new("doc-semaphore-name", 0, 1)?;
     /// assert_eq!(s.name().to_string(), "Local\\doc-semaphore-name");
     /// # Ok::<(), filemap::Error>(())
@@ -172,7 +172,7 @@ impl NamedSemaphore {
     /// rewriting it does.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::NamedSemaphore;
     /// let s = NamedSemaphore::create_new("doc-semaphore-release", 0, 2)?;
     /// assert_eq!(s.release(1)?, 0); // the count before
@@ -203,7 +203,7 @@ impl NamedSemaphore {
     /// Takes a unit, waiting while there is none.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::NamedSemaphore;
     /// let s = NamedSemaphore::create_new("doc-semaphore-acquire", 0, 1)?;
     /// s.release(1)?;
@@ -218,7 +218,7 @@ impl NamedSemaphore {
     /// Takes a unit if there is one now.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::NamedSemaphore;
     /// let s = NamedSemaphore::create_new("doc-semaphore-try-acquire", 1, 1)?;
     /// assert!(s.try_acquire()?); // took the unit
@@ -232,7 +232,7 @@ impl NamedSemaphore {
     /// Like [`acquire`](NamedSemaphore::acquire), giving up with [`Error::Timeout`].
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::NamedSemaphore;
     /// use std::time::Duration;
     /// let s = NamedSemaphore::create_new("doc-semaphore-acquire-timeout", 0, 1)?;
@@ -253,7 +253,7 @@ impl NamedSemaphore {
     /// The current count, where the system tells it (Linux).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::NamedSemaphore;
     /// let s = NamedSemaphore::create_new("doc-semaphore-count", 2, 5)?;
     /// s.acquire()?;
@@ -271,7 +271,7 @@ impl NamedSemaphore {
     /// handle that created the semaphore (the system does not tell an opener).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::NamedSemaphore;
     /// let _s = NamedSemaphore::create_new("doc-semaphore-max", 0, 5)?;
     /// let opened = NamedSemaphore::open("doc-semaphore-max")?;

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use bytemuck::Pod;
 
-use super::mutex::{acquire, panicked_since, release, Taken};
-use super::{timeout_error, ObjectOptions};
-use crate::copy::{copy_from_shared, copy_to_shared, load_small, store_small, SMALL};
+use super::mutex::{Taken, acquire, panicked_since, release};
+use super::{ObjectOptions, timeout_error};
+use crate::copy::{SMALL, copy_from_shared, copy_to_shared, load_small, store_small};
 use crate::error::{Error, Result};
 use crate::header::{Header, Layout, SYNC_AREA};
 use crate::name::{IntoName, Name};
@@ -99,7 +99,7 @@ fn check_layout<T>(name: &Name, header: &Header) -> Result<()> {
 /// as they are.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::sync::SharedMutex;
 /// let (counter, _) = SharedMutex::<u64>::create_or_open("counter", 0)?;
 /// {
@@ -143,7 +143,7 @@ impl<T: Pod> SharedMutex<T> {
     /// name is taken.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::SharedMutex;
     /// let v = SharedMutex::create_new("doc-shared-create-new", 42u32)?;
     /// assert_eq!(*v.lock()?, 42);
@@ -158,7 +158,7 @@ impl<T: Pod> SharedMutex<T> {
     /// Creates the named value, or opens the existing one (which keeps its value).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{sync::SharedMutex, Disposition};
     /// let (a, made) = SharedMutex::create_or_open("doc-shared-create-or-open", 1u64)?;
     /// *a.lock()? = 2;
@@ -177,7 +177,7 @@ impl<T: Pod> SharedMutex<T> {
     /// [`create_new`](SharedMutex::create_new) with options.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{ObjectOptions, SharedMutex};
     /// let options = ObjectOptions::new().permissions(0o660);
     /// let v = SharedMutex::create_new_with("doc-shared-create-new-with", [1u8; 8], &options)?;
@@ -198,7 +198,7 @@ impl<T: Pod> SharedMutex<T> {
     /// [`create_or_open`](SharedMutex::create_or_open) with options.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{ObjectOptions, SharedMutex};
     /// use filemap::Disposition;
     /// let options = ObjectOptions::new().permissions(0o660);
@@ -253,7 +253,7 @@ impl<T: Pod> SharedMutex<T> {
     /// Opens an existing named value of type `T`.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::SharedMutex;
     /// let missing = SharedMutex::<u16>::open("doc-shared-open");
     /// assert!(matches!(missing, Err(filemap::Error::NotFound { .. })));
@@ -279,7 +279,7 @@ impl<T: Pod> SharedMutex<T> {
     /// The object's name.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let v = filemap::sync::SharedMutex::create_new("doc-shared-name", 0u8)?;
     /// assert_eq!(v.name().to_string(), "Local\\doc-shared-name");
     /// # Ok::<(), filemap::Error>(())
@@ -291,7 +291,7 @@ impl<T: Pod> SharedMutex<T> {
     /// Waits for the lock; the guard gives the value.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::SharedMutex;
     /// let v = SharedMutex::create_new("doc-shared-lock", [0u32; 2])?;
     /// {
@@ -311,7 +311,7 @@ impl<T: Pod> SharedMutex<T> {
     /// Locks if free now; `Ok(None)` if another holds it.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let v = filemap::sync::SharedMutex::create_new("doc-shared-try-lock", 0u64)?;
     /// let guard = v.lock()?;
     /// // Another thread (or process) finds it held.
@@ -330,7 +330,7 @@ impl<T: Pod> SharedMutex<T> {
     /// Like [`lock`](SharedMutex::lock), giving up with [`Error::Timeout`] after `timeout`.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::time::Duration;
     /// let v = filemap::sync::SharedMutex::create_new("doc-shared-lock-timeout", 0u64)?;
     /// let guard = v.lock()?;
@@ -433,7 +433,7 @@ impl<T: Pod> SharedMutex<T> {
 /// value as read, to write back only a change), so keep `T` to a size the stack can hold.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// let v = filemap::sync::SharedMutex::<[u32; 4]>::create_new("shared-guard-demo", [0; 4])?;
 /// let mut g = v.lock()?;
 /// g[2] = 7; // changes the copy; written back when `g` drops
@@ -459,7 +459,7 @@ impl<T: Pod> SharedMutexGuard<'_, T> {
     /// True if the previous owner died holding the lock: the value may be half-updated.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// // Two counters that must stay equal: updated one after the other, under the lock.
     /// let v = filemap::sync::SharedMutex::create_new("doc-shared-abandoned", [0u32; 2])?;
     /// let mut pair = v.lock()?;
@@ -482,7 +482,7 @@ impl<T: Pod> SharedMutexGuard<'_, T> {
     /// overwritten by the guard's copy when the guard drops, if the copy was changed too.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let v = filemap::sync::SharedMutex::create_new("doc-shared-as-ptr", 5u64)?;
     /// {
     ///     let g = v.lock()?;

@@ -40,7 +40,7 @@ use std::fs::File;
 use std::path::Path;
 
 use crate::error::Result;
-use crate::header::{Flags, Header, Layout, HEADER_AREA};
+use crate::header::{Flags, HEADER_AREA, Header, Layout};
 use crate::name::Name;
 use crate::vocabulary::{Kind, Protect, Protection, ShareMode};
 

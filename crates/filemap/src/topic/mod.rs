@@ -10,7 +10,7 @@
 //! history, K fixed at creation).
 //!
 //! ```
-//! # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+//! # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 //! use filemap::topic::{Publisher, Subscriber, TopicOptions};
 //! let mut camera = Publisher::create_or_open("frames", &TopicOptions::new())?;
 //! let mut viewer = Subscriber::open("frames")?;
@@ -99,7 +99,7 @@ pub use subscriber::{Sample, Subscriber};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::channel::endpoint::Endpoint;
-use crate::channel::ring::{self, Ring, RING_OFFSET};
+use crate::channel::ring::{self, RING_OFFSET, Ring};
 use crate::channel::shared;
 use crate::error::{Error, Result};
 use crate::header::Layout;
@@ -111,7 +111,7 @@ use crate::vocabulary::Kind;
 /// What the publisher does about a subscriber that falls behind.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::topic::{Publisher, SlowSubscribers, Subscriber, TopicOptions};
 /// let options = TopicOptions::new().capacity(4096).slow_subscribers(SlowSubscribers::DropOldest);
 /// let mut publisher = Publisher::create_or_open("doc-topic-policy", &options)?;
@@ -209,7 +209,7 @@ pub const MAX_CAPACITY: u64 = 1 << 40;
 /// The most subscriber slots a topic can have.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::topic::{Publisher, TopicOptions, MAX_SUBSCRIBERS};
 /// let most = TopicOptions::new().max_subscribers(MAX_SUBSCRIBERS);
 /// assert_eq!(Publisher::create_or_open("doc-topic-most", &most)?.max_subscribers(), 128);
@@ -230,7 +230,7 @@ pub const MAX_SUBSCRIBERS: u32 = 128;
 /// subscriber this many messages at most.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::topic::{Publisher, TopicOptions, MAX_HISTORY};
 /// let longest = TopicOptions::new().history(MAX_HISTORY);
 /// assert!(Publisher::create_or_open("doc-topic-longest-history", &longest).is_ok());
@@ -247,7 +247,7 @@ impl TopicOptions {
     /// A 64 KiB ring, 8 subscriber slots, no history, [`SlowSubscribers::Block`].
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{info, Publisher, SlowSubscribers, TopicOptions};
     /// let _publisher = Publisher::create_or_open("doc-topic-defaults", &TopicOptions::new())?;
     /// let i = info("doc-topic-defaults")?;
@@ -269,7 +269,7 @@ impl TopicOptions {
     /// 1 TiB). A message takes its length plus a 32-byte header, in 64-byte lines.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, TopicOptions};
     /// let options = TopicOptions::new().capacity(5000);
     /// let publisher = Publisher::create_or_open("doc-topic-capacity", &options)?;
@@ -289,7 +289,7 @@ impl TopicOptions {
     /// How many subscribers can be connected at once (1 to [`MAX_SUBSCRIBERS`]).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Subscriber, TopicOptions};
     /// let options = TopicOptions::new().max_subscribers(1);
     /// let _only = Subscriber::create_or_open("doc-topic-one-slot", &options)?;
@@ -319,7 +319,7 @@ impl TopicOptions {
     /// in the ring), 0 by default; at most [`MAX_HISTORY`].
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let options = TopicOptions::new().history(2);
     /// let mut publisher = Publisher::create_or_open("doc-topic-history", &options)?;
@@ -340,7 +340,7 @@ impl TopicOptions {
     /// What the publisher does about slow subscribers.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, SlowSubscribers, Subscriber, TopicOptions};
     /// let lossy = TopicOptions::new().slow_subscribers(SlowSubscribers::DropOldest);
     /// let _first = Subscriber::create_or_open("doc-topic-set-policy", &lossy)?;
@@ -357,7 +357,7 @@ impl TopicOptions {
     /// Permissions and persistence of the topic's entry.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::ObjectOptions;
     /// use filemap::topic::{Publisher, TopicOptions};
     /// let shared = TopicOptions::new().object_options(ObjectOptions::new().permissions(0o640));
@@ -647,7 +647,7 @@ fn slot_bell(slot: u32) -> sys::Bell {
 /// What `filemap info` shows of a topic: its settings, its publisher, its subscribers.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::topic::{info, SlowSubscribers, Subscriber, TopicOptions};
 /// let options = TopicOptions::new().capacity(4096).max_subscribers(2).history(3);
 /// let _early = Subscriber::create_or_open("doc-topic-info", &options)?;
@@ -680,7 +680,7 @@ pub struct TopicInfo {
 /// One subscriber in [`TopicInfo`].
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::topic::{info, Publisher, Subscriber, SubscriberInfo, TopicOptions};
 /// let mut publisher = Publisher::create_or_open("doc-topic-behind", &TopicOptions::new())?;
 /// let mut quick = Subscriber::open("doc-topic-behind")?;
@@ -705,7 +705,7 @@ pub struct SubscriberInfo {
 /// Reads what a topic looks like now, without joining it.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::topic::{info, Publisher, Subscriber, TopicOptions};
 /// let mut p = Publisher::create_or_open("watched", &TopicOptions::new())?;
 /// let _s = Subscriber::open("watched")?;

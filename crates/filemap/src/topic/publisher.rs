@@ -1,12 +1,12 @@
 //! The publishing end of a topic: reserve a message in the ring, write it, commit it.
 
-use std::sync::atomic::{fence, Ordering};
+use std::sync::atomic::{Ordering, fence};
 use std::time::{Duration, Instant};
 
-use super::{lock_byte, Area, SlowSubscribers, Topic, TopicOptions, CONNECTED};
+use super::{Area, CONNECTED, SlowSubscribers, Topic, TopicOptions, lock_byte};
 use crate::channel::endpoint::Sleep;
 use crate::channel::ring::{self, Next};
-use crate::channel::{check_slot_range, WaitMode, WRITING_MARK_MIN};
+use crate::channel::{WRITING_MARK_MIN, WaitMode, check_slot_range};
 use crate::copy::copy_to_shared;
 use crate::error::{Error, Result};
 use crate::name::{IntoName, Name};
@@ -16,7 +16,7 @@ use crate::vocabulary::Side;
 /// The one publisher of a topic (see [`crate::topic`]).
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
 /// let mut publisher = Publisher::create_or_open("doc-topic-publisher", &TopicOptions::new())?;
 /// let mut subscriber = Subscriber::open("doc-topic-publisher")?;
@@ -53,7 +53,7 @@ impl Publisher {
     /// time: [`Error::EndpointTaken`] while another lives.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, TopicOptions};
     /// let mut p = Publisher::create_or_open("news", &TopicOptions::new().history(5))?;
     /// p.publish(b"first")?;
@@ -68,7 +68,7 @@ impl Publisher {
     /// closed or died, and continues its sequence after the last message it committed.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// assert!(matches!(
     ///     Publisher::open("doc-topic-absent"),
@@ -145,7 +145,7 @@ impl Publisher {
     /// The topic's name.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, TopicOptions};
     /// let publisher = Publisher::create_or_open("doc-topic-pub-name", &TopicOptions::new())?;
     /// assert_eq!(publisher.name().to_string(), "Local\\doc-topic-pub-name");
@@ -161,7 +161,7 @@ impl Publisher {
     /// where a name goes only with its object's last handle. One system call.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, TopicOptions};
     /// let publisher = Publisher::create_or_open("doc-topic-pub-removed", &TopicOptions::new())?;
     /// assert!(!publisher.name_removed());
@@ -179,7 +179,7 @@ impl Publisher {
     /// The ring's capacity in bytes.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, TopicOptions};
     /// let options = TopicOptions::new().capacity(100_000);
     /// let publisher = Publisher::create_or_open("doc-topic-pub-capacity", &options)?;
@@ -193,7 +193,7 @@ impl Publisher {
     /// The largest message the topic carries.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let options = TopicOptions::new().capacity(4096);
     /// let mut publisher = Publisher::create_or_open("doc-topic-max-message", &options)?;
@@ -215,7 +215,7 @@ impl Publisher {
     /// The sequence number the next message will have (messages are numbered from 0).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-pub-next", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-pub-next")?;
@@ -232,7 +232,7 @@ impl Publisher {
     /// The topic's policy for slow subscribers.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, SlowSubscribers, TopicOptions};
     /// let publisher = Publisher::create_or_open("doc-topic-pub-policy", &TopicOptions::new())?;
     /// assert_eq!(publisher.slow_subscribers(), SlowSubscribers::Block); // the default
@@ -246,7 +246,7 @@ impl Publisher {
     /// made).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, TopicOptions};
     /// let publisher = Publisher::create_or_open("news", &TopicOptions::new().max_subscribers(3))?;
     /// assert_eq!(publisher.max_subscribers(), 3);
@@ -259,7 +259,7 @@ impl Publisher {
     /// How many subscribers are connected (live or not yet found dead).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let publisher = Publisher::create_or_open("doc-topic-count", &TopicOptions::new())?;
     /// assert_eq!(publisher.subscribers(), 0);
@@ -280,7 +280,7 @@ impl Publisher {
     /// How this publisher waits for a slow subscriber (under [`SlowSubscribers::Block`]).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::WaitMode;
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// use std::time::Duration;
@@ -302,7 +302,7 @@ impl Publisher {
     /// subscriber holds the ring up; write it, then [`commit`](PublishSlot::commit).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-reserve", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-reserve")?;
@@ -321,7 +321,7 @@ impl Publisher {
     /// A slot if there is room now; `Ok(None)` if a subscriber holds the ring up.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let options = TopicOptions::new().capacity(4096);
     /// let mut publisher = Publisher::create_or_open("doc-topic-try-reserve", &options)?;
@@ -340,7 +340,7 @@ impl Publisher {
     /// Like [`reserve`](Publisher::reserve), giving up with [`Error::Timeout`].
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// use std::time::Duration;
     /// let options = TopicOptions::new().capacity(4096);
@@ -359,7 +359,7 @@ impl Publisher {
     /// Copies `message` in and publishes it.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-publish", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-publish")?;
@@ -382,7 +382,7 @@ impl Publisher {
     /// [`Error::MessageTooLarge`] before anything is written.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("vectored-demo", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("vectored-demo")?;
@@ -401,7 +401,7 @@ impl Publisher {
     /// up.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let options = TopicOptions::new().capacity(4096);
     /// let mut publisher = Publisher::create_or_open("doc-topic-try-publish", &options)?;
@@ -428,7 +428,7 @@ impl Publisher {
     /// Like [`publish`](Publisher::publish), giving up with [`Error::Timeout`].
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// use std::time::Duration;
     /// let options = TopicOptions::new().capacity(4096);
@@ -530,7 +530,7 @@ impl Publisher {
                 _ => {
                     return Err(self.topic.corrupt(format!(
                         "ring: no frame where one was published, at {oldest}"
-                    )))
+                    )));
                 }
             };
             if oldest > self.tail {
@@ -710,7 +710,7 @@ fn next_seq(topic: &Topic, oldest: u64, tail: u64) -> Result<u64> {
             }
             Next::Wrap { next } => next,
             Next::Empty => {
-                return Err(topic.corrupt(format!("ring: no frame at {at}, before {tail}")))
+                return Err(topic.corrupt(format!("ring: no frame at {at}, before {tail}")));
             }
         };
     }
@@ -784,7 +784,7 @@ impl Drop for Publisher {
 /// then [`commit`](PublishSlot::commit). Dropped uncommitted, it publishes nothing.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
 /// let mut p = Publisher::create_or_open("slot-demo", &TopicOptions::new())?;
 /// let mut s = Subscriber::open("slot-demo")?;
@@ -818,7 +818,7 @@ impl PublishSlot<'_> {
     /// Publishes the message.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-commit", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-commit")?;
@@ -840,7 +840,7 @@ impl PublishSlot<'_> {
     /// Publishes the first `len` bytes only (at most the reserved length).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-len-cut", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-len-cut")?;
@@ -873,7 +873,7 @@ impl PublishSlot<'_> {
     /// The reserved length in bytes.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-slot-len", &TopicOptions::new())?;
     /// let slot = publisher.reserve(12)?;
@@ -887,7 +887,7 @@ impl PublishSlot<'_> {
     /// Whether the slot holds no bytes.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-no-bytes", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-no-bytes")?;
@@ -905,7 +905,7 @@ impl PublishSlot<'_> {
     /// [`as_mut_slice`](PublishSlot::as_mut_slice).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-slot-ptr", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-slot-ptr")?;
@@ -923,7 +923,7 @@ impl PublishSlot<'_> {
     /// Copies `message` into the slot, which must have its length.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-slot-copy", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-slot-copy")?;
@@ -950,7 +950,7 @@ impl PublishSlot<'_> {
     /// Copies `data` into the slot at `offset`; [`Error::OutOfRange`] if it does not fit.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-write-at", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-write-at")?;
@@ -979,7 +979,7 @@ impl PublishSlot<'_> {
     /// The slot as a mutable slice, for writing a message in place.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-mut-slice", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-mut-slice")?;

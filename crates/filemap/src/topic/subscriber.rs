@@ -1,13 +1,13 @@
 //! The receiving ends of a topic: each subscriber holds a slot, reads every message from
 //! where it joined, and releases what it read.
 
-use std::sync::atomic::{fence, Ordering};
+use std::sync::atomic::{Ordering, fence};
 use std::time::{Duration, Instant};
 
-use super::{Slot, SlowSubscribers, Topic, TopicOptions, CONNECTED};
+use super::{CONNECTED, Slot, SlowSubscribers, Topic, TopicOptions};
 use crate::channel::endpoint::{Sleep, Watch};
 use crate::channel::ring::{self, Next};
-use crate::channel::{check_slot_range, WaitMode};
+use crate::channel::{WaitMode, check_slot_range};
 use crate::copy::{copy_from_shared, copy_racy};
 use crate::error::{Error, Result};
 use crate::name::{IntoName, Name};
@@ -30,7 +30,7 @@ const WALK_RINGS: u64 = 64;
 /// connected, in order.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
 /// let mut publisher = Publisher::create_or_open("doc-topic-subscriber", &TopicOptions::new())?;
 /// let mut early = Subscriber::open("doc-topic-subscriber")?;
@@ -85,7 +85,7 @@ impl Subscriber {
     /// published from now on. [`Error::NoFreeSlot`] if all slots are taken.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let options = TopicOptions::new().max_subscribers(2).history(1);
     /// let mut publisher = Publisher::create_or_open("doc-topic-open", &options)?;
@@ -107,7 +107,7 @@ impl Subscriber {
     /// now on.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let options = TopicOptions::new().history(5);
     /// let mut publisher = Publisher::create_or_open("doc-topic-latest", &options)?;
@@ -126,7 +126,7 @@ impl Subscriber {
     /// may start before its publisher).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let options = TopicOptions::new();
     /// let mut subscriber = Subscriber::create_or_open("doc-topic-sub-first", &options)?;
@@ -436,7 +436,7 @@ impl Subscriber {
     /// The topic's name.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Subscriber, TopicOptions};
     /// let subscriber = Subscriber::create_or_open("doc-topic-sub-name", &TopicOptions::new())?;
     /// assert_eq!(subscriber.name().to_string(), "Local\\doc-topic-sub-name");
@@ -452,7 +452,7 @@ impl Subscriber {
     /// where a name goes only with its object's last handle. One system call.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Subscriber, TopicOptions};
     /// let subscriber = Subscriber::create_or_open("doc-topic-sub-removed", &TopicOptions::new())?;
     /// assert!(!subscriber.name_removed());
@@ -470,7 +470,7 @@ impl Subscriber {
     /// This subscriber's slot.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Subscriber, TopicOptions};
     /// let first = Subscriber::create_or_open("doc-topic-slot", &TopicOptions::new())?;
     /// let second = Subscriber::open("doc-topic-slot")?;
@@ -486,7 +486,7 @@ impl Subscriber {
     /// The sequence number of the next message this subscriber will receive.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-sub-next", &TopicOptions::new())?;
     /// publisher.publish(b"before")?;
@@ -504,7 +504,7 @@ impl Subscriber {
     /// The topic's policy for slow subscribers.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{SlowSubscribers, Subscriber, TopicOptions};
     /// let options = TopicOptions::new().slow_subscribers(SlowSubscribers::DropOldest);
     /// let subscriber = Subscriber::create_or_open("doc-topic-sub-policy", &options)?;
@@ -518,7 +518,7 @@ impl Subscriber {
     /// How this subscriber waits for messages.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::WaitMode;
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// use std::time::Duration;
@@ -546,7 +546,7 @@ impl Subscriber {
     /// tries again).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-recv", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-recv")?;
@@ -566,7 +566,7 @@ impl Subscriber {
     /// learns of a publisher that closed or died within a liveness interval, 50 ms).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-try-recv", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-try-recv")?;
@@ -583,7 +583,7 @@ impl Subscriber {
     /// Like [`recv`](Subscriber::recv), giving up with [`Error::Timeout`].
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// use std::time::Duration;
     /// let mut publisher = Publisher::create_or_open("doc-topic-recv-wait", &TopicOptions::new())?;
@@ -606,7 +606,7 @@ impl Subscriber {
     /// message meanwhile: [`Error::PageFault`], [`Error::Lagged`]), `buf` is left empty.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-recv-into", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-recv-into")?;
@@ -985,7 +985,7 @@ impl Drop for Subscriber {
 /// read.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
 /// let mut publisher = Publisher::create_or_open("doc-topic-sample", &TopicOptions::new())?;
 /// let mut subscriber = Subscriber::open("doc-topic-sample")?;
@@ -1011,7 +1011,7 @@ impl Sample<'_> {
     /// The message's sequence number: its place in the topic's sequence, from 0.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-seq", &TopicOptions::new())?;
     /// publisher.publish(b"missed")?; // before the subscriber joined
@@ -1027,7 +1027,7 @@ impl Sample<'_> {
     /// The message's length in bytes.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-length", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-length")?;
@@ -1042,7 +1042,7 @@ impl Sample<'_> {
     /// Whether the message is empty.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-empty", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-empty")?;
@@ -1060,7 +1060,7 @@ impl Sample<'_> {
     /// [`as_slice`](Sample::as_slice).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-as-ptr", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-as-ptr")?;
@@ -1077,7 +1077,7 @@ impl Sample<'_> {
     /// Copies `buf.len()` bytes of the message at `offset` into `buf`.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-read-at", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-read-at")?;
@@ -1104,7 +1104,7 @@ impl Sample<'_> {
     /// Copies the message into a new vector.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-to-vec", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-to-vec")?;
@@ -1122,7 +1122,7 @@ impl Sample<'_> {
     /// Appends the message to `buf` (left as it was if the copy fails).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-append", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-append")?;
@@ -1153,7 +1153,7 @@ impl Sample<'_> {
     /// The message in place.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("doc-topic-in-place", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("doc-topic-in-place")?;

@@ -6,7 +6,7 @@ use std::fmt;
 use std::mem::MaybeUninit;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::copy::{copy_racy, copy_to_shared, Fault};
+use crate::copy::{Fault, copy_racy, copy_to_shared};
 use crate::error::{Error, Result};
 use crate::object::Object;
 use crate::sys;
@@ -39,7 +39,7 @@ pub fn page_size() -> u64 {
 /// [`Mapping::view`](crate::Mapping::view).
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::{Access, Mapping};
 /// let m = Mapping::create_new("view-builder-demo", 100_000)?;
 /// // any offset: filemap aligns the underlying mapping itself
@@ -82,7 +82,7 @@ impl<'a> ViewBuilder<'a> {
     /// [`allocation_granularity`] must be a multiple of it ([`Error::AddressMisaligned`]).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::Mapping::create_new("at-address-demo", 1 << 20)?;
     /// let first = m.view().map()?;
     /// let wanted = first.as_ptr() as usize; // a free, aligned address once unmapped
@@ -104,7 +104,7 @@ impl<'a> ViewBuilder<'a> {
     /// The view's access (default: [`Mapping::default_access`](crate::Mapping::default_access)).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping};
     /// let m = Mapping::create_new("doc-builder-access", 4096)?;
     /// let r = m.view().access(Access::Read).map()?;
@@ -122,7 +122,7 @@ impl<'a> ViewBuilder<'a> {
     /// Where the view starts in the object, in bytes (any value).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::Mapping::create_new("doc-builder-offset", 10_000)?;
     /// m.view().map()?.write_at(5000, b"here")?;
     /// let v = m.view().offset(5000).map()?; // aligned to nothing: fine
@@ -138,7 +138,7 @@ impl<'a> ViewBuilder<'a> {
     /// The view's length in bytes; 0 (the default) means to the end of the object.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::Mapping::create_new("doc-builder-len", 10_000)?;
     /// assert_eq!(m.view().len(100).map()?.len(), 100);
     /// assert_eq!(m.view().offset(4000).map()?.len(), 6000); // to the end
@@ -158,7 +158,7 @@ impl<'a> ViewBuilder<'a> {
     /// nothing): they stay the object's until the view writes them.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping};
     /// let m = Mapping::create_new("doc-builder-populate", 1 << 20)?;
     /// let w = m.view().map()?;
@@ -178,7 +178,7 @@ impl<'a> ViewBuilder<'a> {
     /// Maps the view.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping};
     /// let m = Mapping::create_new("doc-builder-map", 4096)?;
     /// let v = m.view().map()?;
@@ -208,7 +208,7 @@ impl<'a> ViewBuilder<'a> {
                     offset: self.offset,
                     len,
                     size,
-                })
+                });
             }
         }
         let granule = object.granule();
@@ -322,7 +322,7 @@ fn check_access(object: &Object, access: Access) -> Result<()> {
 ///   caller keeps.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use std::sync::atomic::Ordering;
 /// let m = filemap::Mapping::create_new("view-demo", 4096)?;
 /// let v = m.view().map()?;
@@ -376,7 +376,7 @@ impl View {
     /// The view's length in bytes.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::Mapping::create_new("doc-view-len", 10_000)?;
     /// assert_eq!(m.view().map()?.len(), 10_000);
     /// assert_eq!(m.view().offset(1).map()?.len(), 9_999);
@@ -389,7 +389,7 @@ impl View {
     /// Always false: views have at least one byte.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::Mapping::create_new("doc-view-is-empty", 4096)?;
     /// assert!(!m.view().map()?.is_empty());
     /// // An empty view is refused when it would be mapped.
@@ -403,7 +403,7 @@ impl View {
     /// Where the view starts in its object.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::Mapping::create_new("doc-view-offset", 100_000)?;
     /// let v = m.view().offset(70_001).map()?;
     /// assert_eq!(v.offset(), 70_001); // as asked, not rounded down
@@ -419,7 +419,7 @@ impl View {
     /// The view's access.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping, Protection};
     /// let m = Mapping::options()
     ///     .size(4096)
@@ -437,7 +437,7 @@ impl View {
     /// view lives; writable only if the view's access is write or copy.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::Mapping::create_new("doc-view-as-ptr", 8192)?;
     /// let v = m.view().offset(100).map()?;
     /// v.write_at(0, b"A")?;
@@ -454,7 +454,7 @@ impl View {
     /// A mutable pointer to the view's first byte (see [`as_ptr`](View::as_ptr)).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::Mapping::create_new("doc-view-as-mut-ptr", 4096)?;
     /// let v = m.view().map()?;
     /// // SAFETY: in the view, which is writable; nothing else uses these bytes meanwhile.
@@ -489,7 +489,7 @@ impl View {
     /// The view's current protection.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping, Protect};
     /// let m = Mapping::create_new("doc-view-protection", 4096)?;
     /// let mut v = m.view().map()?;
@@ -508,7 +508,7 @@ impl View {
     /// executable at once.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Protect;
     /// let m = filemap::Mapping::options()
     ///     .size(4096)
@@ -545,7 +545,7 @@ impl View {
     /// Advice about the whole view (see [`Advice`]).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Advice, Mapping};
     /// let m = Mapping::create_new("doc-view-advise", 1 << 16)?;
     /// let v = m.view().map()?;
@@ -564,7 +564,7 @@ impl View {
     /// Advice about `len` bytes at `offset` (from the view's start).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Advice, Mapping};
     /// let m = Mapping::create_new("doc-view-advise-range", 1 << 16)?;
     /// let v = m.view().offset(100).map()?;
@@ -607,7 +607,7 @@ impl View {
     /// touched; Wine's `VirtualLock` does copy them, real Windows' does not).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Advice, Mapping};
     /// let m = Mapping::create_new("doc-view-lock", 4096)?;
     /// let v = m.view().map()?;
@@ -658,7 +658,7 @@ impl View {
     /// Unlocks what [`lock`](View::lock) locked.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Advice, Mapping};
     /// let m = Mapping::create_new("doc-view-unlock", 4096)?;
     /// let v = m.view().map()?;
@@ -702,7 +702,7 @@ impl View {
     /// `sigwait` may; the kernel then runs no handler, and the process ends).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::Mapping::create_new("doc-view-read-at", 4096)?;
     /// let v = m.view().map()?;
     /// v.write_at(10, b"abc")?;
@@ -724,7 +724,7 @@ impl View {
     /// partly written.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     ///
     /// let m = Mapping::create_new("uninit-demo", 4096)?;
@@ -768,7 +768,7 @@ impl View {
     /// Copies `data` into the view at `offset`. Fails on a read-only view.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping};
     /// let m = Mapping::create_new("doc-view-write-at", 4096)?;
     /// let w = m.view().map()?;
@@ -813,7 +813,7 @@ impl View {
     /// Reads `len` bytes at `offset` into a new vector (see [`read_at`](View::read_at)).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::Mapping::create_new("doc-view-read-vec", 4096)?;
     /// let v = m.view().map()?;
     /// v.write_at(0, b"vector")?;
@@ -847,7 +847,7 @@ impl View {
     /// process), unlike the copies of [`read_at`](View::read_at).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::Mapping::create_new("doc-view-as-slice", 4096)?;
     /// let v = m.view().len(16).map()?;
     /// v.write_at(0, b"finished data")?;
@@ -871,7 +871,7 @@ impl View {
     /// bytes (the same rules as [`as_slice`](View::as_slice), plus exclusivity).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping};
     /// let m = Mapping::create_new("doc-view-as-mut-slice", 4096)?;
     /// let mut v = m.view().len(8).map()?;
@@ -899,7 +899,7 @@ impl View {
     /// themselves may have succeeded, in the page that holds the new end).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("doc-view-flush.bin");
@@ -919,7 +919,7 @@ impl View {
     /// Like [`flush`](View::flush) for `len` bytes at `offset` (from the view's start).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("doc-view-flush-range.bin");
@@ -961,7 +961,7 @@ impl View {
     /// is read, or in pieces that the view's bytes happen to match.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping};
     /// let page = filemap::page_size();
     /// let m = Mapping::create_new("doc-view-modified-pages", 4 * page)?;
@@ -1060,7 +1060,7 @@ impl View {
     /// the file whole with a share mode ([`FileOptions::share`](crate::FileOptions::share)).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping};
     /// let m = Mapping::create_new("doc-view-commit", 8192)?;
     /// let mut c = m.view().access(Access::Copy).map()?;
@@ -1130,7 +1130,7 @@ impl View {
     /// locked.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::{Access, Mapping};
     /// let m = Mapping::create_new("doc-view-discard", 4096)?;
     /// let w = m.view().map()?;
@@ -1171,7 +1171,7 @@ impl View {
     /// [`Error::PageFault`] as [`flush`](View::flush) says.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::Mapping;
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("doc-view-flush-async.bin");

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::View;
 use crate::error::{Error, Result};
-use crate::word::{word32, word64, WordOp};
+use crate::word::{WordOp, word32, word64};
 
 impl View {
     fn atomic_ptr<T>(&self, offset: usize) -> Result<*mut T> {
@@ -52,7 +52,7 @@ impl View {
     ///   through the reference would then end this process with SIGBUS; it is not caught).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::sync::atomic::Ordering;
     /// let m = filemap::Mapping::create_new("doc-view-atomic-u32", 4096)?;
     /// let v = m.view().map()?;
@@ -84,7 +84,7 @@ impl View {
     /// only as this 64-bit word while the reference lives, and backed.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::sync::atomic::Ordering;
     /// let m = filemap::Mapping::create_new("doc-view-atomic-u64", 4096)?;
     /// let (a, b) = (m.view().map()?, m.view().map()?);
@@ -112,7 +112,7 @@ impl View {
     /// ordering: `Release` and `AcqRel` are [`Error::Unsupported`].
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::sync::atomic::Ordering;
     /// let m = filemap::Mapping::create_new("counters", 4096)?;
     /// let v = m.view().map()?;
@@ -131,7 +131,7 @@ impl View {
     /// Atomically loads the `u64` at `offset` (8-byte aligned); as [`load_u32`](View::load_u32).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::sync::atomic::Ordering;
     /// let m = filemap::Mapping::create_new("doc-view-load-u64", 4096)?;
     /// m.view().map()?.store_u64(16, u64::MAX - 1, Ordering::Release)?;
@@ -154,7 +154,7 @@ impl View {
     /// cannot have acquire ordering: `Acquire` and `AcqRel` are [`Error::Unsupported`].
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::sync::atomic::Ordering;
     /// let m = filemap::Mapping::create_new("doc-view-store-u32", 4096)?;
     /// let v = m.view().map()?;
@@ -177,7 +177,7 @@ impl View {
     /// (`Acquire` and `AcqRel` are [`Error::Unsupported`]).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::sync::atomic::Ordering;
     /// let m = filemap::Mapping::create_new("doc-view-store-u64", 4096)?;
     /// let v = m.view().map()?;
@@ -198,7 +198,7 @@ impl View {
     /// Atomically replaces the `u32` at `offset` with `value`; the old value.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::sync::atomic::Ordering;
     /// let m = filemap::Mapping::create_new("doc-view-swap-u32", 4096)?;
     /// let v = m.view().map()?;
@@ -214,7 +214,7 @@ impl View {
     /// Atomically replaces the `u64` at `offset` with `value`; the old value.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::sync::atomic::Ordering;
     /// let m = filemap::Mapping::create_new("doc-view-swap-u64", 4096)?;
     /// let v = m.view().map()?;
@@ -230,7 +230,7 @@ impl View {
     /// Atomically adds `value` (wrapping) to the `u32` at `offset`; the old value.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::sync::atomic::Ordering;
     /// let m = filemap::Mapping::create_new("doc-view-fetch-add-u32", 4096)?;
     /// let v = m.view().map()?;
@@ -246,7 +246,7 @@ impl View {
     /// Atomically adds `value` (wrapping) to the `u64` at `offset`; the old value.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::sync::atomic::Ordering;
     /// let m = filemap::Mapping::create_new("doc-view-fetch-add-u64", 4096)?;
     /// let v = m.view().map()?;
@@ -265,7 +265,7 @@ impl View {
     /// or `AcqRel` ([`Error::Unsupported`]).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::sync::atomic::Ordering::{Acquire, Relaxed};
     /// let m = filemap::Mapping::create_new("claim", 4096)?;
     /// let v = m.view().map()?;
@@ -289,7 +289,7 @@ impl View {
     /// The 8-byte [`compare_exchange_u32`](View::compare_exchange_u32).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use std::sync::atomic::Ordering::{Acquire, Relaxed};
     /// let m = filemap::Mapping::create_new("doc-view-compare-exchange-u64", 4096)?;
     /// let v = m.view().map()?;

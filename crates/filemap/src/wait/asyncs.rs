@@ -5,7 +5,7 @@
 
 use super::future::Ready;
 use super::{Taken, Target};
-use crate::channel::{Receiver, RecvSlot, SendSlot, Sender, WaitMode, FAST_SPINS};
+use crate::channel::{FAST_SPINS, Receiver, RecvSlot, SendSlot, Sender, WaitMode};
 use crate::error::Result;
 use crate::inbox::Inbox;
 use crate::service::{Client, ForRoom, Request, RequestId, Response, Server};
@@ -19,7 +19,7 @@ impl NamedEvent {
     /// [`crate::wait`]). Dropping it before it completes takes nothing.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::{EventReset, NamedEvent};
     /// let e = NamedEvent::create_new("async-event-demo", EventReset::Auto, true)?;
     /// filemap::wait::block_on(e.wait_async())?; // takes the signal
@@ -44,7 +44,7 @@ impl NamedSemaphore {
     /// [`Error::SemaphoreFull`](crate::Error::SemaphoreFull).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let s = filemap::sync::NamedSemaphore::create_new("async-sem-demo", 1, 1)?;
     /// filemap::wait::block_on(s.acquire_async())?;
     /// assert!(!s.try_acquire()?);
@@ -72,7 +72,7 @@ impl NamedMutex {
     /// waiter), it waits as long as they do so.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// let m = filemap::sync::NamedMutex::create_new("async-mutex-demo")?;
     /// let guard = filemap::wait::block_on(m.lock_async())?;
     /// assert!(!guard.abandoned());
@@ -92,7 +92,7 @@ impl Receiver {
     /// message stays for the next receive.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("async-recv-demo", 4096)?;
     /// let mut rx = Receiver::open("async-recv-demo")?;
@@ -138,7 +138,7 @@ impl Sender {
     /// Dropping it before it completes sends nothing.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("async-send-demo", 4096)?;
     /// let mut rx = Receiver::open("async-send-demo")?;
@@ -165,7 +165,7 @@ impl Sender {
     /// [`send_async`](Sender::send_async)).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::{Receiver, Sender};
     /// let mut tx = Sender::create_or_open("async-reserve-demo", 4096)?;
     /// let mut rx = Receiver::open("async-reserve-demo")?;
@@ -224,7 +224,7 @@ impl Subscriber {
     /// before it completes loses nothing.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::topic::{Publisher, Subscriber, TopicOptions};
     /// let mut publisher = Publisher::create_or_open("async-topic-demo", &TopicOptions::new())?;
     /// let mut subscriber = Subscriber::open("async-topic-demo")?;
@@ -261,7 +261,7 @@ impl Inbox {
     /// of [`recv`](Inbox::recv). Dropping it before it completes loses nothing.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::inbox::{Inbox, InboxOptions, InboxSender};
     /// let mut inbox = Inbox::create_or_open("async-inbox-demo", &InboxOptions::new())?;
     /// let mut worker = InboxSender::open("async-inbox-demo")?;
@@ -293,7 +293,7 @@ impl Server {
     /// nothing. (An example with a client: [`Client::recv_response_async`].)
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let mut server = Server::create_or_open("async-request-demo", &ServiceOptions::new())?;
     /// let mut client = Client::open("async-request-demo")?;
@@ -313,7 +313,7 @@ impl Client {
     /// [`crate::wait`]); its id. Dropping it before it completes sends nothing.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// let mut server = Server::create_or_open("async-send-request-demo", &ServiceOptions::new())?;
     /// let mut client = Client::open("async-send-request-demo")?;
@@ -333,7 +333,7 @@ impl Client {
     /// nothing.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::service::{Client, Server, ServiceOptions};
     /// use filemap::wait::block_on;
     /// let mut server = Server::create_or_open("async-service-demo", &ServiceOptions::new())?;

@@ -39,10 +39,10 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use super::target::Item;
-use super::{Taken, Target, CHECK_INTERVAL};
+use super::{CHECK_INTERVAL, Taken, Target};
 use crate::error::{Error, Result};
-use crate::sys::waiter::{self, Registration};
 use crate::sys::Took;
+use crate::sys::waiter::{self, Registration};
 
 /// How long a future on an endpoint set to `WaitMode::Spin` spins through the executor
 /// before it sleeps: about as long as a blocking wait spins on the machines

@@ -29,7 +29,7 @@
 //! and may find no room yet at the ring's start: wait again).
 //!
 //! ```
-//! # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+//! # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 //! use filemap::sync::{EventReset, NamedEvent, NamedSemaphore};
 //! use filemap::wait::{wait_any, Taken};
 //! use std::time::Duration;
@@ -80,7 +80,7 @@ use crate::inbox::Inbox;
 use crate::sync::{MutexGuard, NamedEvent, NamedMutex, NamedSemaphore};
 use crate::sys::{self, SyncRef, Took, Woke};
 use crate::topic::Subscriber;
-use target::{Item, BUSY_POLL_SLICE};
+use target::{BUSY_POLL_SLICE, Item};
 
 /// How often a waiter runs the checks that cost a system call: whether a mutex's owner
 /// or an endpoint's peer died.
@@ -89,7 +89,7 @@ const CHECK_INTERVAL: Duration = Duration::from_millis(100);
 /// An object a wait on many objects can wait for.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::wait::{Target, Waitable};
 /// let m = filemap::sync::NamedMutex::create_new("waitable-demo")?;
 /// assert!(matches!(m.target(), Target::Mutex(_)));
@@ -99,7 +99,7 @@ pub trait Waitable {
     /// What to wait for.
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::channel::Sender;
     /// use filemap::sync::{EventReset, NamedEvent};
     /// use filemap::wait::{Target, Waitable};
@@ -117,7 +117,7 @@ pub trait Waitable {
 /// by hand, to wait for room for a message of a given length.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use std::time::Duration;
 /// use filemap::channel::Sender;
 /// use filemap::wait::{wait_any, Target, Waitable};
@@ -213,7 +213,7 @@ impl Waitable for crate::service::Server {
 /// What a wait took from an object that was ready.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::sync::{EventReset, NamedEvent, NamedMutex};
 /// use filemap::wait::{wait_all, Taken};
 /// let event = NamedEvent::create_new("taken-demo-event", EventReset::Auto, true)?;
@@ -239,7 +239,7 @@ impl Taken<'_> {
     /// Whether this is a mutex whose previous owner died holding it (`WAIT_ABANDONED`).
     ///
     /// ```
-    /// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+    /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
     /// use filemap::sync::NamedMutex;
     /// use filemap::wait::wait_any;
     /// use std::time::Duration;
@@ -260,7 +260,7 @@ impl Taken<'_> {
 /// Which object [`wait_any`] found ready, and what it took.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::sync::{EventReset, NamedEvent, NamedSemaphore};
 /// use filemap::wait::{wait_any, AnyReady, Taken};
 /// let event = NamedEvent::create_new("any-ready-demo-event", EventReset::Manual, false)?;
@@ -286,7 +286,7 @@ pub struct AnyReady<'a> {
 /// [`Error::InvalidSetting`] for an empty slice.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::sync::{EventReset, NamedEvent, NamedMutex};
 /// use filemap::wait::wait_any;
 /// use std::time::Duration;
@@ -445,7 +445,7 @@ fn take_first<'a>(
 /// (an endpoint copied into a child by `fork`, refused once the wait looks at it, say).
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::sync::{EventReset, NamedEvent, NamedMutex};
 /// use filemap::wait::check;
 ///
@@ -479,7 +479,7 @@ pub fn check(objects: &[&dyn Waitable], all: bool) -> Result<()> {
 /// nothing costs a check; one whose damage went unsaid would cost more).
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::sync::{EventReset, NamedEvent, NamedMutex};
 /// use filemap::wait::wait_all;
 /// use std::time::Duration;
@@ -538,7 +538,7 @@ pub fn wait_all<'a>(
 /// runs filemap's futures as well (tokio, smol, async-std): they need no runtime.
 ///
 /// ```
-/// # let _dir = tempfile::tempdir().unwrap(); std::env::set_var("FILEMAP_DIR", _dir.path());
+/// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
 /// use filemap::sync::NamedSemaphore;
 /// let jobs = NamedSemaphore::create_new("block-on-demo", 0, 1)?;
 /// let other = std::thread::spawn(|| {

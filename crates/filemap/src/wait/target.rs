@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::{Taken, Target};
-use crate::channel::endpoint::Watch;
 use crate::channel::WaitMode;
+use crate::channel::endpoint::Watch;
 use crate::error::Result;
 use crate::sys::{self, SyncRef, Took};
 

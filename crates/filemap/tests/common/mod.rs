@@ -27,7 +27,7 @@ impl Namespace {
             .prefix("filemap-test-")
             .tempdir_in(base)
             .expect("create a test namespace directory");
-        std::env::set_var("FILEMAP_DIR", dir.path());
+        set_env("FILEMAP_DIR", dir.path());
         Namespace { dir }
     }
 
@@ -106,6 +106,23 @@ pub fn cut_to(path: &Path, len: u64) {
         .unwrap()
         .set_len(len)
         .unwrap();
+}
+
+/// Sets an environment variable of this test process: `FILEMAP_DIR`, or a handle
+/// description that a test forges.
+pub fn set_env(key: &str, value: impl AsRef<std::ffi::OsStr>) {
+    // SAFETY: the threads of these test programs read the environment only through
+    // `std::env` (filemap reads FILEMAP_DIR and FILEMAP_SHARED_* so, and `Command` takes
+    // the environment so), whose lock orders each read against this write; none calls C
+    // code that reads it (no name resolution, no time zones). (On Windows the write is
+    // thread-safe in any case.)
+    unsafe { std::env::set_var(key, value) };
+}
+
+/// Removes an environment variable of this test process (see [`set_env`]).
+pub fn remove_env(key: &str) {
+    // SAFETY: as in `set_env`.
+    unsafe { std::env::remove_var(key) };
 }
 
 /// A name no other test (or earlier run) uses.

@@ -85,7 +85,7 @@ fn python() -> Command {
 #[cfg(target_os = "linux")]
 fn python_numpy_reads_a_filemap_object() {
     // Python finds POSIX segments in /dev/shm: the object must live there.
-    std::env::set_var("FILEMAP_DIR", "/dev/shm");
+    common::set_env("FILEMAP_DIR", "/dev/shm");
     let name = unique("numpy");
     let count = 1000usize;
     let m = Mapping::create_new(name.as_str(), (2 * count * 8) as u64).unwrap();
@@ -218,7 +218,7 @@ fn c_program_and_filemap() {
     Mapping::remove_foreign(&raw).unwrap();
     std::mem::forget(removed);
     // A filemap object, found by C through the documented header.
-    std::env::set_var("FILEMAP_DIR", "/dev/shm");
+    common::set_env("FILEMAP_DIR", "/dev/shm");
     let name = unique("c-obj");
     let m = Mapping::create_new(name.as_str(), 4096).unwrap();
     let v = m.view().map().unwrap();

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::sync::atomic::Ordering;
 
 use common::SpawnRetrying;
-use common::{child, role, run_child, run_tests, spawn_ready, unique, Namespace};
+use common::{Namespace, child, role, run_child, run_tests, spawn_ready, unique};
 use filemap::{Access, CommandExt, Disposition, Error, Mapping};
 
 fn main() {
@@ -563,9 +563,11 @@ fn persistent_object_survives_and_is_removed() {
     drop(m);
     assert_eq!(run_child("read", &[&name, "0", "7"]), "durable");
     // Nobody holds it, but it is persistent: gc leaves it.
-    assert!(filemap::namespace::collect_garbage(false)
-        .unwrap()
-        .is_empty());
+    assert!(
+        filemap::namespace::collect_garbage(false)
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(ns.entries().len(), 1);
     Mapping::remove(&name).unwrap();
     ns.assert_empty();

@@ -6,12 +6,12 @@
 use filemap::{Access, Error, Mapping};
 use windows_sys::Win32::Foundation::{CloseHandle, LocalFree};
 use windows_sys::Win32::System::Memory::{
-    MapViewOfFile, OpenFileMappingW, UnmapViewOfFile, FILE_MAP_READ,
+    FILE_MAP_READ, MapViewOfFile, OpenFileMappingW, UnmapViewOfFile,
 };
 
 use super::{
-    entries, hand_made_section, my_sid, opened, sddl_of, try_hand_made_section, unique, wide,
-    READ_CONTROL,
+    READ_CONTROL, entries, hand_made_section, my_sid, opened, sddl_of, try_hand_made_section,
+    unique, wide,
 };
 
 /// The size of a section's header area (its first page).
@@ -300,7 +300,7 @@ fn another_users_object_may_name_only_its_own_file() {
 /// Makes `sid` the owner of the file at `path`.
 fn give_file_to(path: &std::path::Path, sid: &str) -> std::io::Result<()> {
     use windows_sys::Win32::Security::Authorization::{
-        ConvertStringSidToSidW, SetSecurityInfo, SE_FILE_OBJECT,
+        ConvertStringSidToSidW, SE_FILE_OBJECT, SetSecurityInfo,
     };
     use windows_sys::Win32::Security::{OWNER_SECURITY_INFORMATION, PSID};
     const WRITE_OWNER: u32 = 0x0008_0000;

@@ -8,13 +8,13 @@ use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags, Stat, CWD};
+use rustix::fs::{AtFlags, CWD, FlockOperation, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
 use super::dir::Dir;
-use super::{allocate, errno, retry_eintr, Section};
+use super::{Section, allocate, errno, retry_eintr};
 use crate::error::{Error, Result};
-use crate::header::{Header, HEADER_AREA};
+use crate::header::{HEADER_AREA, Header};
 use crate::sys::DataInit;
 use crate::vocabulary::Access;
 
@@ -104,7 +104,7 @@ fn write_new_entry(
                     "write the header of a new entry in",
                     place,
                     std::io::Error::from(std::io::ErrorKind::WriteZero),
-                ))
+                ));
             }
             Ok(n) => done += n as u64,
             Err(Errno::INTR) => {}
@@ -113,14 +113,14 @@ fn write_new_entry(
                 return Err(Error::NoSpace {
                     place: place.to_string(),
                     size: total,
-                })
+                });
             }
             Err(e) => {
                 return Err(Error::io(
                     "write the header of a new entry in",
                     place,
                     errno(e),
-                ))
+                ));
             }
         }
     }

@@ -20,11 +20,11 @@ use rustix::io::Errno;
 use super::creation::{fill_new_entry, link_entry, prepare_entry};
 use super::dir::Dir;
 use super::{
-    allocation_granularity, current_uid, errno, fork_generation, retry_eintr,
-    watched_fork_generation, Section,
+    Section, allocation_granularity, current_uid, errno, fork_generation, retry_eintr,
+    watched_fork_generation,
 };
 use crate::error::{Error, Result};
-use crate::header::{Header, HEADER_AREA};
+use crate::header::{HEADER_AREA, Header};
 use crate::name::{Name, Scope};
 use crate::sys::{CreateMode, DataInit};
 use crate::vocabulary::{Disposition, Kind, Protection};
@@ -88,7 +88,7 @@ pub(super) fn lock_shared_within(fd: &OwnedFd, name: &dyn std::fmt::Display) -> 
                 return Err(Error::EntryLocked {
                     name: name.to_string(),
                     held: EXCLUSIVE_WAIT,
-                })
+                });
             }
             Err(e) => return Err(Error::io("lock", name, errno(e))),
         }
@@ -729,14 +729,14 @@ fn create_in(
             Err(Errno::ACCESS | Errno::PERM) => {
                 return Err(Error::PermissionDenied {
                     what: format!("creating {name} in {}", dir.display()),
-                })
+                });
             }
             // The directory cannot take another name (full, a quota, too many links).
             Err(Errno::NOSPC | Errno::DQUOT | Errno::MLINK) => {
                 return Err(Error::NoSpace {
                     place: dir.path.display().to_string(),
                     size: header.entry_len(),
-                })
+                });
             }
             Err(e) => return Err(Error::io("name the new entry", name, errno(e))),
         }
@@ -798,7 +798,7 @@ fn remove_in(dir: &Dir, name: &Name, file_name: &str, me: u32) -> Result<()> {
     let fd = match rustix::fs::openat(&dir.fd, file_name, open_flags(false), Mode::empty()) {
         Ok(fd) => fd,
         Err(Errno::ACCESS | Errno::PERM) => {
-            return unlink_checked(dir, name, file_name, (st.st_dev, st.st_ino))
+            return unlink_checked(dir, name, file_name, (st.st_dev, st.st_ino));
         }
         Err(e) => return Err(open_error(name, false, e)),
     };
@@ -859,7 +859,7 @@ impl Entry {
     /// reaches, before it opens it for use: the path may change between the two; and
     /// `foreign_backing_file` at the file opened.)
     pub(crate) fn foreign_backing_path(&self, path: &Path) -> Option<String> {
-        use rustix::fs::{AtFlags, FileType, StatxFlags, CWD};
+        use rustix::fs::{AtFlags, CWD, FileType, StatxFlags};
         let owner = self.foreign_owner_uid()?;
         // (Not there, or not to be looked at: opening it says so.)
         let st = rustix::fs::statx(
@@ -942,7 +942,7 @@ impl NameRemoval {
                         Ok(()) => self.remove(name),
                         Err(Errno::WOULDBLOCK) => Ok(()),
                         Err(e) => Err(Error::io("lock", name, errno(e))),
-                    }
+                    };
                 }
                 Err(Errno::WOULDBLOCK) if started.elapsed() < EXCLUSIVE_WAIT => {
                     std::thread::sleep(nap);

@@ -5,7 +5,7 @@
 use std::os::fd::AsFd;
 use std::path::Path;
 
-use super::{allocate, errno, Section};
+use super::{Section, allocate, errno};
 use crate::error::{Error, Result};
 
 /// Where POSIX shared memory lives (`shm_open` names are files here).

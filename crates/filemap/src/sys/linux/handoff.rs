@@ -76,11 +76,11 @@
 //! one scribbled with the tag no filemap writes is claimed as free, and one scribbled
 //! released is taken as above.
 
-use std::sync::atomic::{fence, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering, fence};
 use std::time::{Duration, Instant};
 
-use super::futex::{futex_wait, futex_wake_one, RECHECK_INTERVAL};
-use super::sync::{take_soon, SyncMemory, OWED};
+use super::futex::{RECHECK_INTERVAL, futex_wait, futex_wake_one};
+use super::sync::{OWED, SyncMemory, take_soon};
 
 /// The first slot's word, and how many there are (to the word before the last of the
 /// 64-byte sync area).

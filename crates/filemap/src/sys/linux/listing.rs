@@ -14,7 +14,7 @@ use super::entry::{file_type_name, open_flags, read_header_bytes, unlink_if_same
 use super::{allocation_granularity, current_uid, errno};
 use crate::error::{Error, Result};
 use crate::header::Header;
-use crate::name::{Name, ENTRY_PREFIX};
+use crate::name::{ENTRY_PREFIX, Name};
 use crate::sys::{Collected, RawEntry};
 
 /// The processes holding `flock`s, by (device major, minor, inode).

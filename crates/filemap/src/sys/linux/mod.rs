@@ -33,7 +33,7 @@ pub(crate) use foreign::*;
 pub(crate) use listing::*;
 pub(crate) use share::*;
 pub(crate) use sync::{
-    create_sync, open_sync, ChannelMemory, EndpointLock, EventObject, MutexObject, SemaphoreObject,
+    ChannelMemory, EndpointLock, EventObject, MutexObject, SemaphoreObject, create_sync, open_sync,
 };
 pub(crate) use waits::WaitTarget;
 
@@ -41,8 +41,8 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use rustix::mm::{MapFlags, MsyncFlags, ProtFlags};
 

@@ -29,7 +29,7 @@ use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::futex::{futex_wait, futex_wake, RECHECK_INTERVAL};
+use super::futex::{RECHECK_INTERVAL, futex_wait, futex_wake};
 use super::liveness::{self, LivenessLock};
 use crate::error::{Error, Result};
 use crate::name::Name;
@@ -501,7 +501,7 @@ pub(crate) fn abandon(state: &AtomicU32, me: &Owner) {
 
 #[cfg(test)]
 mod tests {
-    use super::{arm, lock, random_token, unlock, Locked, Owner, WAITERS};
+    use super::{Locked, Owner, WAITERS, arm, lock, random_token, unlock};
     use crate::Name;
     use std::os::fd::AsFd;
     use std::sync::atomic::{AtomicU32, Ordering};

@@ -18,8 +18,8 @@
 //! its bounds under a sequence lock; it is withdrawn (bounds cleared) before its memory is
 //! unmapped.
 
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 const SLOTS_PER_BLOCK: usize = 64;
 

@@ -22,7 +22,7 @@ use rustix::net::{
 };
 
 use super::dir::Dir;
-use super::entry::{read_header, Entry};
+use super::entry::{Entry, read_header};
 use super::errno;
 use crate::error::{Error, Result};
 use crate::header::Header;

@@ -12,15 +12,15 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::entry::{create_entry, open_entry, Entry};
-pub(super) use super::futex::{futex_wait, futex_wake, futex_wake_one, RECHECK_INTERVAL};
+use super::RawView;
+use super::entry::{Entry, create_entry, open_entry};
+pub(super) use super::futex::{RECHECK_INTERVAL, futex_wait, futex_wake, futex_wake_one};
 use super::liveness::{self, LivenessLock};
 use super::mutex::{self, Owner};
 #[cfg(target_arch = "x86_64")]
 use super::rescue::Rescued;
-use super::RawView;
 use crate::error::{Error, Result};
-use crate::header::{check_kind, Header, SYNC_AREA};
+use crate::header::{Header, SYNC_AREA, check_kind};
 use crate::name::Name;
 use crate::sys::{CreateMode, Doorbell, Locked};
 use crate::vocabulary::{Access, Disposition, Kind};

@@ -34,7 +34,7 @@
 //!   starts a set of threads of its own (the parent's set, whose locks the fork may have
 //!   copied held, is left alone).
 
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 use rustix::thread::futex;
 
 use super::waits::WaitTarget;
-use crate::sys::waker_slot::{wake, WakerSlot};
+use crate::sys::waker_slot::{WakerSlot, wake};
 
 /// The most futures one thread sleeps for (`futex_waitv` takes 128 words; one is the
 /// thread's own).

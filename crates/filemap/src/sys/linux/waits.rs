@@ -101,7 +101,7 @@ pub(crate) fn sleep_on(targets: &[WaitTarget], timeout: Duration) -> Result<Woke
             // (EFAULT: a truncated entry, which the kernel's access reports rather than
             // raising SIGBUS): the caller's next look finds the memory lost.
             Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR | rustix::io::Errno::FAULT) => {
-                return Ok(Woke::Changed(None))
+                return Ok(Woke::Changed(None));
             }
             // A kernel older than 5.16 (ENOSYS), or a filter that forbids the call (EPERM,
             // or the ENOSYS a seccomp filter gives): nap from now on, never spin.

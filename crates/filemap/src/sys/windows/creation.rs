@@ -27,13 +27,13 @@ use std::time::Duration;
 use windows_sys::Win32::Foundation::{
     ERROR_ACCESS_DENIED, WAIT_ABANDONED, WAIT_OBJECT_0, WAIT_TIMEOUT,
 };
-use windows_sys::Win32::System::Memory::{VirtualQuery, MEMORY_BASIC_INFORMATION, MEM_COMMIT};
+use windows_sys::Win32::System::Memory::{MEM_COMMIT, MEMORY_BASIC_INFORMATION, VirtualQuery};
 use windows_sys::Win32::System::Threading::{
     CreateMutexExW, OpenMutexW, ReleaseMutex, WaitForSingleObject,
 };
 
-use super::security::{trusted_owner, ObjectSecurity};
-use super::{duplicate, last_error, os_error, owned, raw, wide, Section};
+use super::security::{ObjectSecurity, trusted_owner};
+use super::{Section, duplicate, last_error, os_error, owned, raw, wide};
 use crate::error::{Error, Result};
 use crate::header::{HEADER_AREA, MAGIC};
 use crate::name::{Name, Scope};
@@ -99,14 +99,14 @@ impl CreationLock {
                 return Err(Error::NameContended {
                     name: name.to_string(),
                     attempts: 1,
-                })
+                });
             }
             _ => {
                 return Err(Error::io(
                     "wait for the creation lock of",
                     name,
                     os_error(last_error()),
-                ))
+                ));
             }
         };
         Ok(Some(CreationLock {

@@ -16,29 +16,29 @@ use std::time::{Duration, Instant};
 
 use windows_sys::Win32::Foundation::{
     ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_COMMITMENT_LIMIT, ERROR_DISK_FULL,
-    ERROR_FILE_NOT_FOUND, ERROR_INVALID_HANDLE, ERROR_NOT_ENOUGH_MEMORY, ERROR_NO_SYSTEM_RESOURCES,
+    ERROR_FILE_NOT_FOUND, ERROR_INVALID_HANDLE, ERROR_NO_SYSTEM_RESOURCES, ERROR_NOT_ENOUGH_MEMORY,
     ERROR_OUTOFMEMORY, ERROR_PRIVILEGE_NOT_HELD, INVALID_HANDLE_VALUE,
 };
 use windows_sys::Win32::System::Memory::{
-    CreateFileMappingW, OpenFileMappingW, FILE_MAP_READ, FILE_MAP_WRITE, PAGE_EXECUTE_READWRITE,
-    PAGE_READWRITE, SECTION_MAP_EXECUTE, SEC_COMMIT, SEC_LARGE_PAGES, SEC_RESERVE,
+    CreateFileMappingW, FILE_MAP_READ, FILE_MAP_WRITE, OpenFileMappingW, PAGE_EXECUTE_READWRITE,
+    PAGE_READWRITE, SEC_COMMIT, SEC_LARGE_PAGES, SEC_RESERVE, SECTION_MAP_EXECUTE,
 };
 use windows_sys::Win32::System::Threading::{OpenEventW, OpenMutexW, OpenSemaphoreW};
 
 use super::creation::{self, CreationLock};
 use super::header_trust::{check_file_backed_header, foreign_file, foreign_path};
 use super::security::{
-    check_opened_owner, check_owner, owner_check_access, ObjectSecurity, Rights,
+    ObjectSecurity, Rights, check_opened_owner, check_owner, owner_check_access,
 };
 use super::{
-    allocation_granularity, duplicate, kernel_name, last_error, os_error, owned, raw, split,
-    Section,
+    Section, allocation_granularity, duplicate, kernel_name, last_error, os_error, owned, raw,
+    split,
 };
 // `SYNCHRONIZE`: enough access to learn that a named mutex, event or semaphore exists.
 use windows_sys::Win32::Storage::FileSystem::{READ_CONTROL, SYNCHRONIZE};
 
 use crate::error::{Error, Result};
-use crate::header::{Header, HEADER_AREA, MAGIC};
+use crate::header::{HEADER_AREA, Header, MAGIC};
 use crate::name::{Name, Scope};
 use crate::sys::{Collected, CreateMode, DataInit, RawEntry};
 use crate::vocabulary::{Access, Disposition, Kind};

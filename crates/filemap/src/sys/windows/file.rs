@@ -8,8 +8,8 @@ use std::os::windows::io::AsHandle;
 use std::path::{Path, PathBuf};
 
 use windows_sys::Win32::Storage::FileSystem::{
-    GetFileInformationByHandle, GetFileType, GetFinalPathNameByHandleW, BY_HANDLE_FILE_INFORMATION,
-    FILE_NAME_NORMALIZED, FILE_TYPE_DISK, FILE_WRITE_DATA,
+    BY_HANDLE_FILE_INFORMATION, FILE_NAME_NORMALIZED, FILE_TYPE_DISK, FILE_WRITE_DATA,
+    GetFileInformationByHandle, GetFileType, GetFinalPathNameByHandleW,
 };
 
 use super::{last_error, os_error, raw};

@@ -6,11 +6,11 @@ use windows_sys::Win32::Foundation::{
     ERROR_INVALID_HANDLE, ERROR_NOT_ENOUGH_MEMORY, ERROR_OUTOFMEMORY, INVALID_HANDLE_VALUE,
 };
 use windows_sys::Win32::System::Memory::{
-    CreateFileMappingW, OpenFileMappingW, FILE_MAP_READ, FILE_MAP_WRITE, PAGE_READWRITE,
+    CreateFileMappingW, FILE_MAP_READ, FILE_MAP_WRITE, OpenFileMappingW, PAGE_READWRITE,
 };
 
 use super::security::{ObjectSecurity, Rights};
-use super::{last_error, os_error, owned, split, wide, Section};
+use super::{Section, last_error, os_error, owned, split, wide};
 use crate::error::{Error, Result};
 use crate::vocabulary::Access;
 

@@ -10,13 +10,13 @@ use std::path::Path;
 
 use windows_sys::Win32::Foundation::{DuplicateHandle, HANDLE};
 use windows_sys::Win32::Security::{
-    EqualSid, GetAce, GetLengthSid, IsValidSid, IsWellKnownSid, WinAuthenticatedUserSid,
-    WinBuiltinUsersSid, WinInteractiveSid, WinWorldSid, ACCESS_ALLOWED_ACE, ACE_HEADER,
-    INHERIT_ONLY_ACE, PSID,
+    ACCESS_ALLOWED_ACE, ACE_HEADER, EqualSid, GetAce, GetLengthSid, INHERIT_ONLY_ACE, IsValidSid,
+    IsWellKnownSid, PSID, WinAuthenticatedUserSid, WinBuiltinUsersSid, WinInteractiveSid,
+    WinWorldSid,
 };
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
 
-use super::security::{file_owner, is_administration, my_sid, ReadSecurity};
+use super::security::{ReadSecurity, file_owner, is_administration, my_sid};
 use super::{last_error, os_error, owned, raw};
 use crate::error::{Error, Result};
 use crate::header::Header;

@@ -30,7 +30,7 @@ pub(crate) use foreign::*;
 pub(crate) use listing::{global_namespace_identity, list_entries, namespace_identity};
 pub(crate) use share::*;
 pub(crate) use sync::{
-    create_sync, open_sync, ChannelMemory, EndpointLock, EventObject, MutexObject, SemaphoreObject,
+    ChannelMemory, EndpointLock, EventObject, MutexObject, SemaphoreObject, create_sync, open_sync,
 };
 pub(crate) use waits::WaitTarget;
 
@@ -44,17 +44,17 @@ use std::ptr::NonNull;
 use std::sync::{Mutex, OnceLock};
 
 use windows_sys::Win32::Foundation::{
-    GetLastError, ERROR_ACCESS_DENIED, ERROR_COMMITMENT_LIMIT, ERROR_DISK_FULL, ERROR_FILE_INVALID,
+    ERROR_ACCESS_DENIED, ERROR_COMMITMENT_LIMIT, ERROR_DISK_FULL, ERROR_FILE_INVALID,
     ERROR_INVALID_ADDRESS, ERROR_NOT_ENOUGH_MEMORY, ERROR_NOT_LOCKED, ERROR_OUTOFMEMORY,
-    ERROR_WORKING_SET_QUOTA, HANDLE, INVALID_HANDLE_VALUE,
+    ERROR_WORKING_SET_QUOTA, GetLastError, HANDLE, INVALID_HANDLE_VALUE,
 };
 use windows_sys::Win32::Storage::FileSystem::FlushFileBuffers;
 use windows_sys::Win32::System::Memory::{
-    CreateFileMappingW, FlushViewOfFile, MapViewOfFileEx, PrefetchVirtualMemory, UnmapViewOfFile,
-    VirtualAlloc, VirtualLock, VirtualProtect, VirtualQuery, VirtualUnlock, FILE_MAP_COPY,
-    FILE_MAP_EXECUTE, FILE_MAP_LARGE_PAGES, FILE_MAP_READ, FILE_MAP_WRITE,
-    MEMORY_BASIC_INFORMATION, MEMORY_MAPPED_VIEW_ADDRESS, MEM_COMMIT, PAGE_EXECUTE_READ,
-    PAGE_EXECUTE_READWRITE, PAGE_READONLY, PAGE_READWRITE, PAGE_WRITECOPY,
+    CreateFileMappingW, FILE_MAP_COPY, FILE_MAP_EXECUTE, FILE_MAP_LARGE_PAGES, FILE_MAP_READ,
+    FILE_MAP_WRITE, FlushViewOfFile, MEM_COMMIT, MEMORY_BASIC_INFORMATION,
+    MEMORY_MAPPED_VIEW_ADDRESS, MapViewOfFileEx, PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE,
+    PAGE_READONLY, PAGE_READWRITE, PAGE_WRITECOPY, PrefetchVirtualMemory, UnmapViewOfFile,
+    VirtualAlloc, VirtualLock, VirtualProtect, VirtualQuery, VirtualUnlock,
     WIN32_MEMORY_RANGE_ENTRY,
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
@@ -514,11 +514,7 @@ impl RawView {
             }
             total += info.RegionSize;
         }
-        if total == 0 {
-            self.len
-        } else {
-            total
-        }
+        if total == 0 { self.len } else { total }
     }
 }
 

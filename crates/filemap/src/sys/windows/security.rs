@@ -25,17 +25,17 @@
 
 use std::sync::OnceLock;
 
-use windows_sys::Win32::Foundation::{LocalFree, HANDLE};
+use windows_sys::Win32::Foundation::{HANDLE, LocalFree};
 use windows_sys::Win32::Security::Authorization::{
     ConvertSecurityDescriptorToStringSecurityDescriptorW, ConvertSidToStringSidW,
-    ConvertStringSecurityDescriptorToSecurityDescriptorW, GetSecurityInfo, SetSecurityInfo,
-    SDDL_REVISION_1, SE_FILE_OBJECT, SE_KERNEL_OBJECT,
+    ConvertStringSecurityDescriptorToSecurityDescriptorW, GetSecurityInfo, SDDL_REVISION_1,
+    SE_FILE_OBJECT, SE_KERNEL_OBJECT, SetSecurityInfo,
 };
 use windows_sys::Win32::Security::{
-    GetSecurityDescriptorDacl, GetTokenInformation, IsWellKnownSid, TokenPrimaryGroup, TokenUser,
-    WinBuiltinAdministratorsSid, WinLocalSystemSid, ACL, DACL_SECURITY_INFORMATION,
+    ACL, DACL_SECURITY_INFORMATION, GetSecurityDescriptorDacl, GetTokenInformation, IsWellKnownSid,
     OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID,
-    SECURITY_ATTRIBUTES, TOKEN_PRIMARY_GROUP, TOKEN_QUERY, TOKEN_USER,
+    SECURITY_ATTRIBUTES, TOKEN_PRIMARY_GROUP, TOKEN_QUERY, TOKEN_USER, TokenPrimaryGroup,
+    TokenUser, WinBuiltinAdministratorsSid, WinLocalSystemSid,
 };
 use windows_sys::Win32::Storage::FileSystem::WRITE_DAC;
 use windows_sys::Win32::System::Memory::OpenFileMappingW;
@@ -576,7 +576,7 @@ pub(crate) fn trusted_owner(handle: HANDLE) -> Result<bool> {
 
 #[cfg(test)]
 mod tests {
-    use super::{descriptor_sddl, Rights};
+    use super::{Rights, descriptor_sddl};
 
     #[test]
     fn mode_bits_become_entries() {

@@ -8,12 +8,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use windows_sys::Win32::Foundation::{
-    DuplicateHandle, GetHandleInformation, SetHandleInformation, DUPLICATE_CLOSE_SOURCE,
-    DUPLICATE_SAME_ACCESS, HANDLE, HANDLE_FLAG_INHERIT,
+    DUPLICATE_CLOSE_SOURCE, DUPLICATE_SAME_ACCESS, DuplicateHandle, GetHandleInformation, HANDLE,
+    HANDLE_FLAG_INHERIT, SetHandleInformation,
 };
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
 
-use super::entry::{read_section_header, read_section_header_within, Entry};
+use super::entry::{Entry, read_section_header, read_section_header_within};
 use super::{last_error, os_error, owned, raw};
 use crate::error::{Error, Result};
 use crate::header::Header;
@@ -267,7 +267,7 @@ pub(crate) fn handle_identity(handle: &OsHandle) -> Result<Option<String>> {
 /// holds it): for one that is neither a section nor a disk file, its object type
 /// (`Event`; `File-of-no-disk` for a pipe), which no shared object's identity is.
 fn identity_of(handle: BorrowedHandle<'_>) -> String {
-    use windows_sys::Win32::Storage::FileSystem::{GetFileType, FILE_TYPE_DISK};
+    use windows_sys::Win32::Storage::FileSystem::{FILE_TYPE_DISK, GetFileType};
     let Some(kind) = object_type(handle) else {
         return "handle-of-an-unknown-type".into();
     };

@@ -12,21 +12,21 @@ use windows_sys::Win32::Foundation::{
     ERROR_TOO_MANY_POSTS, HANDLE, WAIT_ABANDONED, WAIT_OBJECT_0, WAIT_TIMEOUT,
 };
 use windows_sys::Win32::System::Threading::{
-    CreateEventExW, CreateMutexExW, CreateSemaphoreExW, OpenEventW, OpenMutexW, OpenSemaphoreW,
-    ReleaseMutex, ReleaseSemaphore, ResetEvent, SetEvent, WaitForSingleObject,
-    CREATE_EVENT_INITIAL_SET, CREATE_EVENT_MANUAL_RESET, INFINITE,
+    CREATE_EVENT_INITIAL_SET, CREATE_EVENT_MANUAL_RESET, CreateEventExW, CreateMutexExW,
+    CreateSemaphoreExW, INFINITE, OpenEventW, OpenMutexW, OpenSemaphoreW, ReleaseMutex,
+    ReleaseSemaphore, ResetEvent, SetEvent, WaitForSingleObject,
 };
 
 use super::security::{
-    check_opened_owner, check_owner, check_owner_or, owner_check_access, owner_sid, ObjectSecurity,
-    Rights,
+    ObjectSecurity, Rights, check_opened_owner, check_owner, check_owner_or, owner_check_access,
+    owner_sid,
 };
 use super::{
-    create_entry, kernel_name, last_error, name_taken_by_other_type, open_entry, os_error, owned,
-    raw, wide, Entry, RawView,
+    Entry, RawView, create_entry, kernel_name, last_error, name_taken_by_other_type, open_entry,
+    os_error, owned, raw, wide,
 };
 use crate::error::{Error, Result};
-use crate::header::{check_kind, Header, SYNC_AREA};
+use crate::header::{Header, SYNC_AREA, check_kind};
 use crate::name::{Name, Scope};
 use crate::sys::{Bell, CreateMode, Doorbell, Locked};
 use crate::vocabulary::{Access, Disposition, Kind, Protection};
@@ -519,7 +519,7 @@ impl EventObject {
             event_state: i32,
         }
         #[link(name = "ntdll")]
-        extern "system" {
+        unsafe extern "system" {
             fn NtQueryEvent(
                 handle: HANDLE,
                 class: u32,

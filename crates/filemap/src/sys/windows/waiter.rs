@@ -41,13 +41,13 @@ use std::time::{Duration, Instant};
 
 use windows_sys::Win32::Foundation::{WAIT_OBJECT_0, WAIT_TIMEOUT};
 use windows_sys::Win32::System::Threading::{
-    CreateEventW, ReleaseSemaphore, SetEvent, WaitForMultipleObjects, INFINITE,
+    CreateEventW, INFINITE, ReleaseSemaphore, SetEvent, WaitForMultipleObjects,
 };
 
 use super::waits::{GiveBack, WaitTarget};
 use super::{duplicate, owned, raw};
-use crate::sys::waker_slot::{wake, WakerSlot};
 use crate::sys::Took;
+use crate::sys::waker_slot::{WakerSlot, wake};
 
 /// The most futures one thread sleeps for (64 handles, one the thread's own).
 const PER_THREAD: usize = 63;

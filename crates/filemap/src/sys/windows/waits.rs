@@ -21,7 +21,7 @@ use windows_sys::Win32::System::Threading::{
     SetEvent, WaitForMultipleObjects, WaitForSingleObject,
 };
 
-use super::sync::{wait_in_turns, ChannelMemory};
+use super::sync::{ChannelMemory, wait_in_turns};
 use super::{last_error, os_error, raw};
 use crate::error::{Error, Result};
 use crate::sys::{Doorbell, Locked, SyncRef, Took, Woke};
