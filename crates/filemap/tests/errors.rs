@@ -58,6 +58,10 @@ fn main() {
             a_socket_in_place_of_an_entry_is_named,
         ),
         ("foreign_owner", foreign_owner),
+        (
+            "a_named_mappings_file_is_grown_before_its_name_appears",
+            a_named_mappings_file_is_grown_before_its_name_appears,
+        ),
         ("insecure_permissions", insecure_permissions),
         (
             "a_file_backed_entry_is_its_owners_alone",
@@ -1719,6 +1723,75 @@ fn a_file_backed_create_over_a_taken_name_leaves_the_file() {
     let e = refused_create(event_name.as_str());
     assert!(matches!(e, Error::KindMismatch { .. }), "{e:?}");
     drop((opened, taken, event));
+    ns.assert_empty();
+}
+
+/// A named file-backed mapping's file is grown to the mapping's size before its name
+/// appears in the namespace (watched with inotify: the file's change comes before the
+/// directory's new name): over a free name, and over one that another object held (a create
+/// refused then leaves the file as it was) and that went since. So no process ever finds
+/// the name with its file too short (`TooShort`), not even a persistent name whose create
+/// was killed between the two.
+#[cfg(unix)]
+fn a_named_mappings_file_is_grown_before_its_name_appears() {
+    use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
+    let ns = Namespace::new();
+    let dir = tempfile::tempdir().unwrap();
+    let watch = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK).unwrap();
+    let names = inotify::add_watch(&watch, ns.path(), WatchFlags::CREATE).unwrap();
+    // What happened, in order: (whether it was the file's change, the name that appeared).
+    let changes = || {
+        let mut buf = [std::mem::MaybeUninit::uninit(); 4096];
+        let mut reader = inotify::Reader::new(&watch, &mut buf);
+        let mut seen = Vec::new();
+        while let Ok(event) = reader.next() {
+            let appeared = event.file_name().map(|n| n.to_string_lossy().into_owned());
+            seen.push((event.wd() != names, event.events(), appeared));
+        }
+        seen
+    };
+    for (round, held_first) in [false, true].into_iter().enumerate() {
+        let path = dir.path().join(format!("short-{round}"));
+        std::fs::write(&path, b"short").unwrap();
+        inotify::add_watch(&watch, &path, WatchFlags::MODIFY).unwrap();
+        let name = unique("grown-first");
+        // The name held by another mapping, which goes after a create refused for it.
+        let holder = held_first.then(|| Mapping::create_new(name.as_str(), 4096).unwrap());
+        let create = || {
+            Mapping::from_path(&path)
+                .size(1 << 20)
+                .name(name.as_str())
+                .persistent(true)
+                .create()
+        };
+        if let Some(holder) = holder {
+            assert!(matches!(create(), Err(Error::AlreadyExists { .. })));
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().len(),
+                5,
+                "grown though refused"
+            );
+            drop(holder);
+            changes();
+        }
+        let mapping = create().unwrap();
+        assert_eq!(mapping.len(), 1 << 20);
+        let seen = changes();
+        let grown = seen.iter().position(|(file, ..)| *file);
+        let named = seen
+            .iter()
+            .position(|(_, _, n)| n.as_ref().is_some_and(|n| n.ends_with(name.as_str())));
+        assert!(
+            matches!((grown, named), (Some(g), Some(n)) if g < n),
+            "round {round}: the file's change and the name, in order: {seen:?}"
+        );
+        assert!(
+            seen.iter()
+                .all(|(_, flags, _)| !flags.contains(ReadFlags::QUEUE_OVERFLOW))
+        );
+        drop(mapping);
+        Mapping::remove(name.as_str()).unwrap();
+    }
     ns.assert_empty();
 }
 

@@ -383,22 +383,17 @@ impl FileOptions {
                 problem: "larger than any file can be",
             });
         }
-        // What a named mapping records of its file, and whether its name is taken, are
-        // found before the file is grown: a create refused for them leaves the user's file
-        // as it was, and so does a create_or_open that opens the name's own mapping. (One
-        // taken after this look, or a create that fails later, leaves it grown.)
-        let record = match &name {
-            Some(name) => {
-                let record = file_record(&file, path.as_deref())?;
-                // (Looked at as an opener does: a name whose holders all died is free. One
-                // taken is left to the create to say what is wrong with it: in use, an
-                // object of another kind, another user's squatting it; the file is not
-                // grown before.)
-                let taken = !matches!(sys::open_entry(name, false), Err(Error::NotFound { .. }));
-                Some((record, taken))
-            }
-            None => None,
-        };
+        // What a named mapping records of its file is found before the file is grown: a
+        // create refused for it leaves the user's file as it was. A named mapping's file is
+        // grown only once its create has found the name free, just before it names the new
+        // entry (`BeforeNaming`): a create refused for a name in use leaves the file as it
+        // was, and so does a create_or_open that opens the name's own mapping; no process
+        // finds the name before its file is grown, not even after a create killed midway.
+        // (A name taken between that look and the naming leaves the file grown.)
+        let record = name
+            .as_ref()
+            .map(|_| file_record(&file, path.as_deref()))
+            .transpose()?;
         let growing = Growing {
             file: &file,
             shown: &shown,
@@ -406,10 +401,8 @@ impl FileOptions {
             writable,
             file_len,
         };
-        if !record.as_ref().is_some_and(|(_, taken)| *taken) {
-            growing.grow()?;
-        }
         let Some(name) = name else {
+            growing.grow()?;
             let section = sys::Section::from_file(&sys::FileSectionRequest {
                 file: &file,
                 writable,
@@ -445,7 +438,7 @@ impl FileOptions {
             };
             return Ok((Mapping::from_object(object)?, Disposition::Created));
         };
-        let (record, _) = record.expect("found above for a named mapping");
+        let record = record.expect("found above for a named mapping");
         let mut flags = Flags::FILE_BACKED | share_flags;
         if self.persistent {
             flags |= Flags::PERSISTENT;
@@ -458,41 +451,22 @@ impl FileOptions {
             file: Some(record),
             ..new_header(Kind::Mapping, size, flags, self.mode, self.protection)
         };
-        let (entry, header, disposition) = sys::create_entry(&name, &header, mode, None)?;
+        let grow = || growing.grow();
+        let (entry, header, disposition) =
+            sys::create_entry(&name, &header, mode, (None, Some(&grow)))?;
         let created = disposition == Disposition::Created;
         // A persistent name this call made stays behind the entry's last handle: it is
-        // taken back if what follows fails (a file that cannot be grown, one that cannot be
-        // taken on: no descriptor left, say), but only if it still names this entry
-        // (another may have been made under it since).
+        // taken back if what follows fails (a file that cannot be taken on: no descriptor
+        // left, say), but only if it still names this entry (another may have been made
+        // under it since); and an object another process opened meanwhile keeps it.
         let made_persistent =
             (created && self.persistent).then(|| (entry.name_removal(), name.clone()));
-        // A file that could not be grown makes no object anyone can open (too short): its
-        // name goes, whoever looks at it meanwhile; unless another process grew it since
-        // (its create_or_open), which may hold the object now.
-        let remove_made = |e: Error| {
-            if let Some((removal, name)) = &made_persistent {
-                let grown_since = file.metadata().is_ok_and(|m| m.len() >= size);
-                let _ = if grown_since {
-                    removal.take_back(name)
-                } else {
-                    removal.remove(name)
-                };
-            }
-            e
-        };
-        // An object grown whole but not taken on here: another process that opened it
-        // meanwhile keeps it, and its name.
         let take_back = |e: Error| {
             if let Some((removal, name)) = &made_persistent {
                 let _ = removal.take_back(name);
             }
             e
         };
-        if created {
-            // The name was seen taken, and so the file not grown, but freed before the
-            // create: grown now (an opener in between finds it too short, an error).
-            growing.grow().map_err(remove_made)?;
-        }
         // An entry opened (not made here) is taken on as any opener of the name takes it,
         // with the file opened again and locked in the entry's share mode: this call's
         // own lock on the file, taken before it knew, goes first (kept, it conflicted with

@@ -289,7 +289,8 @@ impl CreateOptions {
         self.refuse_named_large_pages()?;
         let name = name.into_name()?;
         let header = self.header()?;
-        let (entry, header, _) = sys::create_entry(&name, &header, sys::CreateMode::New, None)?;
+        let (entry, header, _) =
+            sys::create_entry(&name, &header, sys::CreateMode::New, (None, None))?;
         let writable = self.protection == Protection::ReadWrite;
         Mapping::from_object(Object::from_entry(
             Some(name),
@@ -318,7 +319,7 @@ impl CreateOptions {
         let name = name.into_name()?;
         let header = self.header()?;
         let (entry, header, disposition) =
-            sys::create_entry(&name, &header, sys::CreateMode::OrOpen, None)?;
+            sys::create_entry(&name, &header, sys::CreateMode::OrOpen, (None, None))?;
         let writable = self.protection == Protection::ReadWrite;
         let object = Object::from_entry(Some(name), entry, header, writable, None)?;
         Ok((Mapping::from_object(object)?, disposition))

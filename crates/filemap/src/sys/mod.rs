@@ -17,7 +17,8 @@
 //! - the file helpers for file-backed mappings and the handle-sharing helpers.
 //!
 //! This module itself defines the types both backends share: `CreateMode`, `DataInit`,
-//! `Locked`, `SyncRef`, `RawEntry`, `Collected`, `Doorbell`, and `new_header`; and
+//! `BeforeNaming`, `Locked`, `SyncRef`, `RawEntry`, `Collected`, `Doorbell`, and
+//! `new_header`; and
 //! `waker_slot`, what both backends' waiter threads keep of a future's waker.
 
 #[cfg(target_os = "linux")]
@@ -197,6 +198,12 @@ pub(crate) enum CreateMode {
 /// Initialises the data area of a new entry (a mutex, event words, a shared value, a ring)
 /// before anyone can open it: called with a pointer to the data area, mapped read-write.
 pub(crate) type DataInit<'a> = Option<&'a dyn Fn(*mut u8) -> Result<()>>;
+
+/// Readies what a new entry refers to outside itself (a file-backed mapping's file, grown to
+/// the mapping's size) before any process can open the entry: called by a create only once
+/// it has found the name free and is about to give it to the new entry (never when it opens
+/// the name's existing object), and again if it must try again.
+pub(crate) type BeforeNaming<'a> = Option<&'a dyn Fn() -> Result<()>>;
 
 /// Whether a lock was taken normally or from an owner that died holding it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -26,7 +26,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::header::{HEADER_AREA, Header};
 use crate::name::{Name, Scope};
-use crate::sys::{CreateMode, DataInit};
+use crate::sys::{BeforeNaming, CreateMode, DataInit};
 use crate::vocabulary::{Disposition, Kind, Protection};
 
 /// How often create/open retry when the name changes under them (another process
@@ -655,11 +655,20 @@ pub(crate) fn create_entry(
     name: &Name,
     header: &Header,
     mode: CreateMode,
-    init: DataInit<'_>,
+    (init, before_naming): (DataInit<'_>, BeforeNaming<'_>),
 ) -> Result<(Entry, Header, Disposition)> {
     let me = current_uid();
     let file_name = name.entry_file_name(me);
-    Dir::run(|dir| create_in(dir, name, (&file_name, me), header, mode, init))
+    Dir::run(|dir| {
+        create_in(
+            dir,
+            name,
+            (&file_name, me),
+            header,
+            mode,
+            (init, before_naming),
+        )
+    })
 }
 
 /// Creates (or opens) the entry named `file_name` for the user `me`.
@@ -669,7 +678,7 @@ fn create_in(
     (file_name, me): (&str, u32),
     header: &Header,
     mode: CreateMode,
-    init: DataInit<'_>,
+    (init, before_naming): (DataInit<'_>, BeforeNaming<'_>),
 ) -> Result<(Entry, Header, Disposition)> {
     let mut prepared: Option<(OwnedFd, Stat)> = None;
     // (Time spent waiting out exclusive holds: see below, and `reclaim_if_stale`.)
@@ -698,13 +707,21 @@ fn create_in(
             None => {
                 // A large object's name is looked at before its memory is taken: a create
                 // of a name in use would allocate it all (memory others of the directory's
-                // filesystem then went without), only to be refused.
-                if mode == CreateMode::New && header.entry_len() >= LOOK_BEFORE_ALLOCATING {
+                // filesystem then went without), only to be refused; and so is the name of
+                // one that readies something outside itself, which a create refused for a
+                // name in use leaves as it was.
+                let look_first =
+                    header.entry_len() >= LOOK_BEFORE_ALLOCATING || before_naming.is_some();
+                if mode == CreateMode::New && look_first {
                     refuse_if_live(dir, name, (file_name, me), header.kind, &mut waited)?;
                 }
                 prepare_entry(dir, header, init)?
             }
         };
+        if let Some(ready) = before_naming {
+            // (A create killed after the link finds what it names ready.)
+            ready()?;
+        }
         match link_entry(dir, &fd, file_name) {
             Ok(()) => {
                 let entry = Entry {

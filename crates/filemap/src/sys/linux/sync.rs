@@ -160,7 +160,7 @@ pub(crate) fn create_sync(
     init: &dyn Fn(*mut u8) -> Result<()>,
 ) -> Result<(SyncMemory, Header, Disposition)> {
     let expected = header.kind;
-    let (entry, header, disposition) = create_entry(name, header, mode, Some(init))?;
+    let (entry, header, disposition) = create_entry(name, header, mode, (Some(init), None))?;
     check_kind(name, &header, expected)?;
     Ok((SyncMemory::map(entry, &header, name)?, header, disposition))
 }

@@ -40,7 +40,7 @@ use windows_sys::Win32::Storage::FileSystem::{READ_CONTROL, SYNCHRONIZE};
 use crate::error::{Error, Result};
 use crate::header::{HEADER_AREA, Header, MAGIC};
 use crate::name::{Name, Scope};
-use crate::sys::{Collected, CreateMode, DataInit, RawEntry};
+use crate::sys::{BeforeNaming, Collected, CreateMode, DataInit, RawEntry};
 use crate::vocabulary::{Access, Disposition, Kind};
 
 /// How long an opener waits for a creator that is still writing the header.
@@ -445,7 +445,7 @@ pub(crate) fn create_entry(
     name: &Name,
     header: &Header,
     mode: CreateMode,
-    init: DataInit<'_>,
+    (init, before_naming): (DataInit<'_>, BeforeNaming<'_>),
 ) -> Result<(Entry, Header, Disposition)> {
     if header.is_persistent() {
         return Err(Error::Unsupported {
@@ -536,6 +536,9 @@ pub(crate) fn create_entry(
                     });
                 }
                 security.apply(name, raw(section.as_handle()))?;
+                if let Some(ready) = before_naming {
+                    ready()?;
+                }
                 write_section_header(section.as_handle(), header, name, init)?;
                 return Ok((
                     entry(section, creating, None),
@@ -548,6 +551,10 @@ pub(crate) fn create_entry(
         return found(name, section, existing, header, mode, creating.release());
     }
     creation::mark_incomplete(section.as_handle(), header.is_reserve(), name)?;
+    // (Before the header's magic: an opener waits for it, as for the header.)
+    if let Some(ready) = before_naming {
+        ready()?;
+    }
     write_section_header(section.as_handle(), header, name, init)?;
     Ok((
         entry(section, creating, None),

@@ -284,7 +284,7 @@ impl MutexObject {
                 .ok_or_else(|| companion_error(name, "create the lock of", last_error()))?;
         companion_owner_check(name, &mutex)?;
         let expected = header.kind;
-        let (entry, header, disposition) = create_entry(name, header, mode, Some(&init))?;
+        let (entry, header, disposition) = create_entry(name, header, mode, (Some(&init), None))?;
         check_kind(name, &header, expected)?;
         let object = MutexObject::with_section(name, entry, &header, mutex, &lock)?;
         Ok((object, header, disposition))
@@ -945,7 +945,7 @@ pub(crate) fn create_sync(
 ) -> Result<(ChannelMemory, Header, Disposition)> {
     refuse_persistent(header)?;
     let expected = header.kind;
-    let (entry, header, disposition) = create_entry(name, header, mode, Some(init))?;
+    let (entry, header, disposition) = create_entry(name, header, mode, (Some(init), None))?;
     check_kind(name, &header, expected)?;
     let opened = disposition == Disposition::Opened;
     Ok((
