@@ -520,7 +520,7 @@ impl Inbox {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn try_recv(&mut self) -> Result<Option<(u32, RecvSlot<'_>)>> {
-        self.recv_until(Some(Instant::now()), None)
+        self.recv_until(Some(crate::sys::passed_deadline()), None)
     }
 
     /// Like [`recv`](Inbox::recv), giving up with [`Error::Timeout`].
@@ -582,7 +582,7 @@ impl Inbox {
             // A wait returns at once while something is committed at a position, and a
             // process outside the protocol can keep committing wrap markers there: from
             // the second look on, the deadline is looked at here too.
-            let past = looked && deadline.is_some_and(|d| Instant::now() >= d);
+            let past = looked && deadline.is_some_and(crate::sys::has_passed);
             looked = true;
             if past || !self.wait(deadline)? {
                 self.first().intact()?;

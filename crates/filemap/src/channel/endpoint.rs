@@ -218,7 +218,7 @@ pub(crate) struct Endpoint {
     /// ready reports `Disconnected` too (looking again: a new peer may have come).
     peer_seen_gone: std::sync::atomic::AtomicBool,
     /// When a call past its deadline last looked whether the peer is gone (see
-    /// `liveness_due`), in nanoseconds since `liveness_epoch()`, plus one; 0: never.
+    /// `liveness_due`), by `sys::coarse_millis`, plus one; 0: never.
     deadline_looked: std::sync::atomic::AtomicU64,
     /// The marks of messages being written that this endpoint's waits spun on lately
     /// (`MARKS_REMEMBERED` of them), and since when: the spin on one mark is bounded by
@@ -474,6 +474,11 @@ impl Endpoint {
             return Ok(true);
         }
         let mut spins = spun;
+        // A wait that may not wait (a `try_` call, a zero timeout: its deadline has passed
+        // as it begins) looks once more, and does not spin first.
+        if deadline.is_some_and(crate::sys::has_passed) {
+            return self.at_deadline(ready, gone);
+        }
         // The clock is read only once the wait is more than a few spins long.
         let mut last_check: Option<Instant> = None;
         // When this wait first saw a mark.
@@ -490,26 +495,7 @@ impl Endpoint {
             let now = Instant::now();
             let last_check = last_check.get_or_insert(now);
             if deadline.is_some_and(|d| now >= d) {
-                // The last look first: it may be what finds the memory lost.
-                let found = ready();
-                self.intact()?;
-                if found {
-                    return Ok(true);
-                }
-                if self.peer_seen_gone.load(Ordering::Relaxed) || self.liveness_due(now) {
-                    if gone() {
-                        // What the peer committed before it went is still taken first.
-                        if ready() {
-                            return Ok(true);
-                        }
-                        // Said again by the calls after this one (each looks again: a new
-                        // peer may come).
-                        self.peer_seen_gone.store(true, Ordering::Relaxed);
-                        return Err(self.disconnected());
-                    }
-                    self.peer_seen_gone.store(false, Ordering::Relaxed);
-                }
-                return Ok(false);
+                return self.at_deadline(ready, gone);
             }
             // Past its spins, a blocking wait spins on while the peer writes a long message
             // for it: for at most `WRITING_SPIN_MAX` from when a wait of this endpoint
@@ -586,20 +572,48 @@ impl Endpoint {
         }
     }
 
+    /// What a wait past its deadline returns (`wait_on`'s `Ok(false)`, or `Ok(true)` if
+    /// this last look finds `ready()`, or `Err(Disconnected)` if the peer is gone): the
+    /// look comes first, as it may be what finds the memory lost.
+    fn at_deadline(
+        &self,
+        ready: impl Fn() -> bool,
+        mut gone: impl FnMut() -> bool,
+    ) -> Result<bool> {
+        let found = ready();
+        self.intact()?;
+        if found {
+            return Ok(true);
+        }
+        if self.peer_seen_gone.load(Ordering::Relaxed) || self.liveness_due() {
+            if gone() {
+                // What the peer committed before it went is still taken first.
+                if ready() {
+                    return Ok(true);
+                }
+                // Said again by the calls after this one (each looks again: a new peer may
+                // come).
+                self.peer_seen_gone.store(true, Ordering::Relaxed);
+                return Err(self.disconnected());
+            }
+            self.peer_seen_gone.store(false, Ordering::Relaxed);
+        }
+        Ok(false)
+    }
+
     /// Whether a call past its deadline with nothing ready looks whether the peer is gone
-    /// (which may cost a system call): the first time, then once per liveness interval. A
-    /// loop of calls that never wait (`try_recv`, or timeouts of zero) thus learns of a
-    /// peer that closed or died within that interval, at the cost of one look per
-    /// interval.
-    fn liveness_due(&self, now: Instant) -> bool {
-        static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-        let epoch = *EPOCH.get_or_init(Instant::now);
-        let stamp = |at: Instant| at.saturating_duration_since(epoch).as_nanos() as u64 + 1;
+    /// (which may cost a system call): the first time, then once per liveness interval, by
+    /// the coarse clock (`sys::coarse_millis`: a precise reading would cost more than the
+    /// rest of a `try_recv` that finds nothing). A loop of calls that never wait
+    /// (`try_recv`, or timeouts of zero) thus learns of a peer that closed or died within
+    /// that interval and a tick of that clock, at the cost of one look per interval.
+    fn liveness_due(&self) -> bool {
+        // (Plus one: 0 is "never".)
+        let now = crate::sys::coarse_millis().wrapping_add(1);
         let last = self.deadline_looked.load(Ordering::Relaxed);
-        let due =
-            last == 0 || stamp(now).saturating_sub(last) >= LIVENESS_INTERVAL.as_nanos() as u64;
+        let due = last == 0 || now.wrapping_sub(last) >= LIVENESS_INTERVAL.as_millis() as u64;
         if due {
-            self.deadline_looked.store(stamp(now), Ordering::Relaxed);
+            self.deadline_looked.store(now, Ordering::Relaxed);
         }
         due
     }

@@ -318,7 +318,7 @@ impl Receiver {
                     // ring has a frame (or nothing) after it; one that keeps committing
                     // only markers must not keep this call past its deadline.
                     wraps = wraps.saturating_add(1);
-                    if wraps > 1 && deadline.is_some_and(|d| Instant::now() >= d) {
+                    if wraps > 1 && deadline.is_some_and(crate::sys::has_passed) {
                         return match timeout {
                             Some(after) => Err(self.end.timeout(after)),
                             None => Ok(None),
@@ -483,7 +483,7 @@ impl Receiver {
             }
             // As in `Inbox::recv_until`: wrap markers committed again and again (by a
             // process outside the protocol) must not outrun the deadline.
-            if looked && deadline.is_some_and(|d| Instant::now() >= d) {
+            if looked && deadline.is_some_and(crate::sys::has_passed) {
                 self.end.intact()?;
                 return Ok(Waited::TimedOut);
             }
@@ -645,7 +645,7 @@ impl Receiver {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn try_recv(&mut self) -> Result<Option<RecvSlot<'_>>> {
-        self.recv_until(Some(Instant::now()), None, 0)
+        self.recv_until(Some(crate::sys::passed_deadline()), None, 0)
     }
 
     /// Like [`recv`](Receiver::recv), giving up with [`Error::Timeout`](crate::Error::Timeout).

@@ -514,7 +514,7 @@ impl Sender {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn try_reserve(&mut self, len: usize) -> Result<Option<SendSlot<'_>>> {
-        self.reserve_until(len, Some(Instant::now()), None)
+        self.reserve_until(len, Some(crate::sys::passed_deadline()), None)
     }
 
     /// Like [`reserve`](Sender::reserve), giving up with [`Error::Timeout`].

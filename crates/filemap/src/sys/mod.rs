@@ -188,6 +188,19 @@ pub(crate) fn deadline_after(timeout: std::time::Duration) -> Option<std::time::
     std::time::Instant::now().checked_add(timeout)
 }
 
+/// A deadline that has passed already: that of the calls that may not wait (`try_`). A
+/// moment before any wait of this process began, which [`has_passed`] recognises without
+/// reading the clock (a precise reading costs more than a `try_recv` that finds nothing).
+pub(crate) fn passed_deadline() -> std::time::Instant {
+    static AT: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *AT.get_or_init(std::time::Instant::now)
+}
+
+/// Whether `deadline` has passed: at once for [`passed_deadline`], else by the clock.
+pub(crate) fn has_passed(deadline: std::time::Instant) -> bool {
+    deadline == passed_deadline() || std::time::Instant::now() >= deadline
+}
+
 /// Whether `create_entry` may open an existing object of that name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum CreateMode {

@@ -334,7 +334,7 @@ impl Publisher {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     pub fn try_reserve(&mut self, len: usize) -> Result<Option<PublishSlot<'_>>> {
-        self.reserve_until(len, Some(Instant::now()), None)
+        self.reserve_until(len, Some(crate::sys::passed_deadline()), None)
     }
 
     /// Like [`reserve`](Publisher::reserve), giving up with [`Error::Timeout`].
@@ -610,7 +610,7 @@ impl Publisher {
             // last look and this one: wait for it too, until the deadline (a wait that
             // finds its condition met returns without looking at the clock, and heads
             // another process keeps moving could otherwise keep this loop going past it).
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if deadline.is_some_and(crate::sys::has_passed) {
                 return Ok(false);
             }
         }

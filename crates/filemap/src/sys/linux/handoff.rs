@@ -80,7 +80,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering, fence};
 use std::time::{Duration, Instant};
 
 use super::futex::{RECHECK_INTERVAL, futex_wait, futex_wake_one};
-use super::sync::{OWED, SyncMemory, take_soon};
+use super::sync::{OWED, SyncMemory, may_not_wait, take_soon};
 
 /// The first slot's word, and how many there are (to the word before the last of the
 /// 64-byte sync area).
@@ -372,10 +372,14 @@ impl SyncMemory {
     /// the memory was lost (the caller reports that).
     pub(super) fn event_wait_auto(&self, timeout: Option<Duration>) -> bool {
         let take_state = || self.event_take_now(false, None);
-        let deadline = timeout.and_then(crate::sys::deadline_after);
-        if take_soon(take_state) {
+        if take_soon(take_state, timeout) {
             return true;
         }
+        if may_not_wait(timeout) {
+            // (Nor is the state looked at again below: `take_soon` just did.)
+            return false;
+        }
+        let deadline = timeout.and_then(crate::sys::deadline_after);
         let mut claims = 0;
         'claim: while claims < CLAIMS {
             claims += 1;

@@ -81,6 +81,15 @@ pub(crate) fn allocation_granularity() -> u64 {
     page_size()
 }
 
+/// A coarse monotonic clock, in milliseconds from an unspecified start: the kernel's tick
+/// (`CLOCK_MONOTONIC_COARSE`, read without a system call and without reading the time
+/// stamp counter: a few nanoseconds, a tenth of a precise reading), for what needs only to
+/// know whether some tens of milliseconds have passed.
+pub(crate) fn coarse_millis() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    (t.tv_sec as u64).wrapping_mul(1000) + t.tv_nsec as u64 / 1_000_000
+}
+
 /// This process's id, asked once and again after a `fork` (glibc no longer caches it): what
 /// a header records as its creator. (A copy made by `fork` is told by the fork generation
 /// instead, [`fork_generation`]: a pid may be a dead process's reused one.)

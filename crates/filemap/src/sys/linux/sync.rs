@@ -173,10 +173,14 @@ pub(crate) fn open_sync(name: &Name, expected: Kind) -> Result<(SyncMemory, Head
     Ok((SyncMemory::map(entry, &header, name)?, header))
 }
 
-/// Takes the object now, or within a short spin (before a wait sleeps): whether it did.
-pub(super) fn take_soon(try_take: impl Fn() -> bool) -> bool {
+/// Takes the object now, or within a short spin (before a wait sleeps): whether it did. A
+/// wait that may not wait (`timeout` zero: a `try_` call) looks once, without spinning.
+pub(super) fn take_soon(try_take: impl Fn() -> bool, timeout: Option<Duration>) -> bool {
     if try_take() {
         return true;
+    }
+    if may_not_wait(timeout) {
+        return false;
     }
     for _ in 0..64 {
         std::hint::spin_loop();
@@ -185,6 +189,11 @@ pub(super) fn take_soon(try_take: impl Fn() -> bool) -> bool {
         }
     }
     false
+}
+
+/// Whether a wait with this timeout may not wait at all (a `try_` call).
+pub(super) fn may_not_wait(timeout: Option<Duration>) -> bool {
+    timeout == Some(Duration::ZERO)
 }
 
 /// What a waiter sleeps on while [`wait_until`]'s try fails.
@@ -212,10 +221,13 @@ fn wait_until(
     timeout: Option<Duration>,
     try_take: impl Fn() -> bool,
 ) -> bool {
-    let deadline = timeout.and_then(crate::sys::deadline_after);
-    if take_soon(&try_take) {
+    if take_soon(&try_take, timeout) {
         return true;
     }
+    if may_not_wait(timeout) {
+        return false;
+    }
+    let deadline = timeout.and_then(crate::sys::deadline_after);
     loop {
         let remaining = match deadline {
             Some(d) => match d.checked_duration_since(Instant::now()) {

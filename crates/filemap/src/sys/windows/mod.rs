@@ -113,6 +113,14 @@ pub(crate) fn current_pid() -> u32 {
     std::process::id()
 }
 
+/// A coarse monotonic clock, in milliseconds since the system started: its tick count
+/// (`GetTickCount64`, which reads memory the kernel keeps current, every 10 to 16 ms),
+/// for what needs only to know whether some tens of milliseconds have passed.
+pub(crate) fn coarse_millis() -> u64 {
+    // SAFETY: no arguments; it cannot fail.
+    unsafe { windows_sys::Win32::System::SystemInformation::GetTickCount64() }
+}
+
 /// How many `fork`s made this process: none, Windows has no `fork` (see the Linux one).
 #[inline(always)]
 pub(crate) const fn fork_generation() -> u64 {
