@@ -43,6 +43,7 @@ pub mod files;
 pub mod messages;
 pub mod mutex;
 pub mod parties;
+pub mod polls;
 pub mod pubsub;
 pub mod python;
 pub mod report;

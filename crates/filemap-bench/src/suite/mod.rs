@@ -16,8 +16,8 @@ use crate::bridge::{self, LINK_SIZES, System};
 use crate::report::{self, GB_S, Kind, M_MSGS_S, MS, NS, Results, Sample, US};
 use crate::waits::{self, Runtime, WAIT_ANY_EVENTS};
 use crate::{
-    Result, err, files, messages, mutex, parties, progress, pubsub, python, repetitions, scale,
-    setup,
+    Result, err, files, messages, mutex, parties, polls, progress, pubsub, python, repetitions,
+    scale, setup,
 };
 
 mod basics;
@@ -74,6 +74,8 @@ pub const ASYNC_PING_PONG: &str = "one-way latency, ping-pong";
 pub const ASYNC_ASLEEP: &str = "one-way latency, receiver asleep";
 /// Section 8: the wake-up of a waiter asleep on named events, timed one way.
 pub const EVENT_WAKE: &str = "wake-up of a sleeping waiter, set to wake";
+/// Section 8: a non-blocking look that finds nothing to take.
+pub const EMPTY_POLL: &str = "a poll that finds nothing";
 /// Section 8's rows: the blocking channel beside the async ones.
 const BLOCKING_CHANNEL: &str = "filemap blocking (send, recv)";
 const BLOCK_ON: &str = "filemap async, block_on (no runtime)";

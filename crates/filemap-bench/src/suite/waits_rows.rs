@@ -6,8 +6,8 @@ use super::*;
 /// Async and waiting on many objects: the channel's 64 B one-way latency in a ping-pong,
 /// blocking, async under `block_on` and under tokio's two runtimes, and tokio's
 /// `UnixStream` under the same runtimes; the same latency with the receiver asleep,
-/// blocking and async; and the wake-up of a sleeping waiter, `NamedEvent::wait` on one
-/// event and `wait_any` over 1, 8 and 64.
+/// blocking and async; the wake-up of a sleeping waiter, `NamedEvent::wait` on one event
+/// and `wait_any` over 1, 8 and 64; and a poll that finds nothing.
 pub(super) fn waits_section(r: &mut Results) -> Result<()> {
     progress("async and waiting on many objects");
     let size = harness::ASYNC_MESSAGE;
@@ -80,6 +80,14 @@ pub(super) fn waits_section(r: &mut Results) -> Result<()> {
     }
     for (n, latency) in WAIT_ANY_EVENTS.into_iter().zip(latencies) {
         add(&wait_any_row(n), Kind::Filemap, latency);
+    }
+    for (system, ns) in polls::SYSTEMS.into_iter().zip(polls::empty_polls()?) {
+        let kind = match system {
+            polls::FLOOR => Kind::Floor,
+            polls::ICEORYX2 | polls::SOCKET => Kind::Peer,
+            _ => Kind::Filemap,
+        };
+        r.add(8, EMPTY_POLL, 0, system, kind, NS, Sample::value(ns));
     }
     Ok(())
 }
@@ -295,6 +303,13 @@ the measuring process tells the waiter which is next), so that all are measured 
 same moments of a machine whose wake-ups drift. Timed one way like the receiver-asleep rows, \
 from before `set` until the waiter's wait has returned, and the same number of wake-ups \
 each.\n\n\
+**A poll that finds nothing**: a non-blocking look with nothing to take, as an event loop \
+that polls many sources pays it on every pass, in one process: filemap's channel \
+`try_recv`, a topic subscriber's `try_recv` and an auto-reset `NamedEvent`'s `try_wait`, \
+beside iceoryx2's subscriber `receive` (its only receive: it polls), a Unix socket's `recv` \
+with `MSG_DONTWAIT`, and the floor, one acquire load of a word in shared memory (the least \
+any look at another process's progress does); the mean of {} looks each, the six taking \
+turns in blocks of a twentieth.\n\n\
 The last column sets each row against the same run's: the ping-pong rows under tokio against \
 a blocking ping-pong measured with each of them, in alternating blocks of up to 500 round trips \
 (both processes switch between `send_async`/`recv_async` in the row's mode and `send`/`recv` \
@@ -306,14 +321,15 @@ scenario, measured on its own (a ratio of medians taken at different moments; th
 ping-pong row's partner is section 1's, which forwards each message from one ring to the \
 other in one copy, where the async partners copy it out and send it back); tokio's `UnixStream` (measured on its own, not in turns \
 with the async rows) against the async channel under the same \
-runtime; the `wait_any` rows against the single wait. No floor rows (section 1's cache-line and futex \
-ping-pongs are this machine's bounds).\n",
+runtime; the `wait_any` rows against the single wait. No floor rows but the poll's (section \
+1's cache-line and futex ping-pongs are this machine's bounds).\n",
         if workers == 1 { "" } else { "s" },
         harness::iterations(harness::ASYNC_MESSAGE),
         harness::ASLEEP_GAP.as_millis(),
         harness::ONE_WAY_BUDGET.as_millis(),
         harness::MIN_ONE_WAY,
         harness::ASLEEP_GAP.as_millis(),
+        polls::looks(),
         size = harness::ASYNC_MESSAGE,
     )
 }
