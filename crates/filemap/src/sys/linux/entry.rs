@@ -713,7 +713,9 @@ fn create_in(
                 let look_first =
                     header.entry_len() >= LOOK_BEFORE_ALLOCATING || before_naming.is_some();
                 if mode == CreateMode::New && look_first {
-                    refuse_if_live(dir, name, (file_name, me), header.kind, &mut waited)?;
+                    // (Until the name is free or said to be in use: a look that met a
+                    // moment's exclusive hold, bounded by `waited`, says neither.)
+                    while !refuse_if_live(dir, name, (file_name, me), header.kind, &mut waited)? {}
                 }
                 prepare_entry(dir, header, init)?
             }
@@ -767,16 +769,18 @@ fn create_in(
 const LOOK_BEFORE_ALLOCATING: u64 = 1 << 20;
 
 /// For a `New` create whose name is taken: `Ok` if the entry there was stale and is gone
-/// (or is to be looked at again), else the error that says the name is in use.
+/// (or is to be looked at again), else the error that says the name is in use. `Ok(true)`:
+/// free; `Ok(false)`: to be looked at again.
 fn refuse_if_live(
     dir: &Arc<Dir>,
     name: &Name,
     (file_name, me): (&str, u32),
     kind: Kind,
     waited: &mut Duration,
-) -> Result<()> {
+) -> Result<bool> {
     match reclaim_if_stale(dir, name, file_name, me, waited)? {
-        Existing::Freed | Existing::LookAgain => Ok(()),
+        Existing::Freed => Ok(true),
+        Existing::LookAgain => Ok(false),
         Existing::Live(Some(found)) if found != kind => Err(Error::KindMismatch {
             name: name.to_string(),
             found,

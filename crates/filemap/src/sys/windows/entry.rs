@@ -479,6 +479,15 @@ pub(crate) fn create_entry(
         }
         std::thread::sleep(Duration::from_millis(1));
     };
+    // What the object refers to outside itself (a file-backed mapping's file, grown) is
+    // readied before its section exists, so that no opener waits for it (nor finds a
+    // section it cannot use if it fails); but only if no section has the name, which only a
+    // holder of the creation lock makes: a create that finds one leaves the file as it was.
+    if let Some(ready) = before_naming {
+        if open_existing_section(&w).is_none() && last_error() == ERROR_FILE_NOT_FOUND {
+            ready()?;
+        }
+    }
     let h = create_section(header, w.as_ptr(), Some(&security));
     let mut code = last_error();
     let mut section = owned(h);
@@ -535,10 +544,14 @@ pub(crate) fn create_entry(
                         ),
                     });
                 }
-                security.apply(name, raw(section.as_handle()))?;
+                // Marked incomplete before what can fail here, so that the next creator
+                // may still finish it (a section of zeros is only finished under an
+                // abandoned creation lock, which this call would release normally).
+                creation::mark_incomplete(section.as_handle(), header.is_reserve(), name)?;
                 if let Some(ready) = before_naming {
                     ready()?;
                 }
+                security.apply(name, raw(section.as_handle()))?;
                 write_section_header(section.as_handle(), header, name, init)?;
                 return Ok((
                     entry(section, creating, None),
@@ -551,10 +564,6 @@ pub(crate) fn create_entry(
         return found(name, section, existing, header, mode, creating.release());
     }
     creation::mark_incomplete(section.as_handle(), header.is_reserve(), name)?;
-    // (Before the header's magic: an opener waits for it, as for the header.)
-    if let Some(ready) = before_naming {
-        ready()?;
-    }
     write_section_header(section.as_handle(), header, name, init)?;
     Ok((
         entry(section, creating, None),
