@@ -43,8 +43,8 @@ pub struct Publisher {
     /// The topic's count of joins when `lowest` was computed.
     joins: u32,
     /// When this publisher last looked for dead subscribers outside a wait's own looks
-    /// (see `dead_check_due`).
-    last_dead_check: Option<Instant>,
+    /// (see `dead_check_due`), by `sys::coarse_millis`.
+    last_dead_check: Option<u64>,
 }
 
 impl Publisher {
@@ -617,12 +617,15 @@ impl Publisher {
     }
 
     /// Whether a look for dead subscribers is due now (the first time, then once a
-    /// liveness interval); if so, the next is due an interval from now.
+    /// liveness interval, by the coarse clock: a precise reading would cost more than the
+    /// rest of a `try_publish` that finds no room); if so, the next is due an interval from
+    /// now.
     fn dead_check_due(&mut self) -> bool {
-        let now = Instant::now();
+        let now = crate::sys::coarse_millis();
+        let interval = crate::channel::LIVENESS_INTERVAL.as_millis() as u64;
         let due = self
             .last_dead_check
-            .is_none_or(|last| now.duration_since(last) >= crate::channel::LIVENESS_INTERVAL);
+            .is_none_or(|last| now.wrapping_sub(last) >= interval);
         if due {
             self.last_dead_check = Some(now);
         }

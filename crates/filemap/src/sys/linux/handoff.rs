@@ -376,8 +376,13 @@ impl SyncMemory {
             return true;
         }
         if may_not_wait(timeout) {
-            // (Nor is the state looked at again below: `take_soon` just did.)
-            return false;
+            // A wait that may not wait takes what a blocking one would before it sleeps: a
+            // release left in a slot, if every slot is taken; or one that comes into the
+            // slot it claims and leaves at once.
+            return match self.claim_slot() {
+                None => self.take_a_released_slot(),
+                Some(claim) => self.leave_slot(claim) || take_state(),
+            };
         }
         let deadline = timeout.and_then(crate::sys::deadline_after);
         let mut claims = 0;
