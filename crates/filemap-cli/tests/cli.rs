@@ -357,6 +357,28 @@ fn errors_exit_1_usage_exits_2() {
     assert_eq!(ns.entries(), 0);
 }
 
+/// A size the namespace directory's file system cannot hold (4 EiB: past ext4's largest
+/// file, 16 TiB, and past the space of any tmpfs) is a limit of where the object goes, as a
+/// full file system is: an error (exit 1), not bad usage. The namespace is in the temporary
+/// directory, on a disk where there is one (ext4 says `EFBIG`, tmpfs `ENOSPC`).
+#[cfg(unix)]
+#[test]
+fn a_size_the_file_system_cannot_hold_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_filemap"))
+        .args(["create", "x", "--size", "4194304TiB", "--persistent"])
+        .env("FILEMAP_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("filemap: error: not enough space for "),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
 /// A holder whose pid cannot be seen (it is outside the reader's PID namespace) is `?` in
 /// `info`'s table and null in its JSON (it was 0, a pid nobody has).
 #[test]

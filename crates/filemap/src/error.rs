@@ -309,7 +309,8 @@ pub enum Error {
         align: u64,
     },
 
-    /// There is not enough memory or disk space to allocate the object.
+    /// There is not enough memory or disk space to allocate the object, or its file system
+    /// cannot hold a file that large (ext4's largest file is 16 TiB).
     #[error("not enough space for {size} bytes in {place}")]
     NoSpace {
         /// Where the space was needed (namespace directory, file, or memory).

@@ -561,14 +561,14 @@ impl Growing<'_> {
                     size: self.size,
                 }
             }
-            // (As for an entry: `sys::allocate`.)
+            // (As for an entry, `sys::allocate`: the file system's limit, as a full one is.)
             Some(code)
                 if std::io::Error::from_raw_os_error(code).kind()
                     == std::io::ErrorKind::FileTooLarge =>
             {
-                Error::InvalidSize {
+                Error::NoSpace {
+                    place: format!("{} {}", self.shown.display(), sys::FILE_TOO_LARGE),
                     size: self.size,
-                    problem: "too large for the file system",
                 }
             }
             _ => Error::io("extend", self.shown.display(), e),

@@ -188,6 +188,11 @@ pub(crate) fn deadline_after(timeout: std::time::Duration) -> Option<std::time::
     std::time::Instant::now().checked_add(timeout)
 }
 
+/// What a `NoSpace` error adds to its place where the file system's largest file is
+/// smaller than the size asked for (`EFBIG`): a limit of where the object goes, as a full
+/// file system is, not of the size itself (which `InvalidSize` is for).
+pub(crate) const FILE_TOO_LARGE: &str = "(its file system's files cannot be that large)";
+
 /// A deadline that has passed already: that of the calls that may not wait (`try_`). A
 /// moment before any wait of this process began, which [`has_passed`] recognises without
 /// reading the clock (a precise reading costs more than a `try_recv` that finds nothing).

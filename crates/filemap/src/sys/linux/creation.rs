@@ -47,9 +47,10 @@ pub(super) fn fill_new_entry(
         return write_new_entry(fd, &header.encode_prefix(), total, total, place);
     }
     rustix::fs::ftruncate(fd, total).map_err(|e| match e {
-        Errno::FBIG | Errno::INVAL => Error::InvalidSize {
-            size: header.size,
-            problem: "too large for the namespace directory's file system",
+        // (As in `allocate`: the directory's file system's limit, as a full one is.)
+        Errno::FBIG | Errno::INVAL => Error::NoSpace {
+            place: format!("{place} {}", crate::sys::FILE_TOO_LARGE),
+            size: total,
         },
         Errno::NOSPC | Errno::DQUOT => Error::NoSpace {
             place: place.to_string(),

@@ -648,9 +648,11 @@ pub(crate) fn allocate(fd: BorrowedFd<'_>, len: u64, place: &dyn std::fmt::Displ
         Err(rustix::io::Errno::NOSPC | rustix::io::Errno::NOMEM | rustix::io::Errno::DQUOT) => {
             Err(no_space())
         }
-        Err(rustix::io::Errno::FBIG) => Err(Error::InvalidSize {
+        // A file system whose files cannot be that large (ext4's stop at 16 TiB): a limit
+        // of where the object goes, as a full one is, not of the size itself.
+        Err(rustix::io::Errno::FBIG) => Err(Error::NoSpace {
+            place: format!("{place} {}", crate::sys::FILE_TOO_LARGE),
             size: len,
-            problem: "too large for the file system",
         }),
         // File systems without fallocate: the space is not reserved in advance.
         Err(rustix::io::Errno::OPNOTSUPP) => Ok(()),
