@@ -624,9 +624,21 @@ fn message_larger_than_the_ring_is_refused() {
         }
         other => panic!("expected MessageTooLarge, got {other:?}"),
     }
+    // A copy of another length than the slot's is refused (an error, not a panic), and the
+    // slot can still be filled.
+    let mut slot = tx.reserve(4).unwrap();
+    for wrong in [&b"abc"[..], b"abcde"] {
+        match slot.copy_from_slice(wrong) {
+            Err(Error::InvalidSize { size, .. }) if size == wrong.len() as u64 => {}
+            other => panic!("a copy of {} bytes: {other:?}", wrong.len()),
+        }
+    }
+    slot.copy_from_slice(b"abcd").unwrap();
+    slot.commit();
     // The largest message goes through, wherever the ring's start is (the receiver runs
     // in another thread: a blocking send waits for it to skip the wrap marker).
     let mut rx = Receiver::open(&name).unwrap();
+    assert_eq!(rx.recv().unwrap().to_vec().unwrap(), b"abcd");
     let writer = std::thread::spawn(move || {
         for round in 0..3u8 {
             tx.send(&[round; 100]).unwrap();

@@ -838,6 +838,19 @@ fn vectored_publishes_join_their_parts() {
     assert!(a.try_recv().unwrap().is_none(), "nothing was published");
     publisher.publish_vectored(&[b"after"]).unwrap();
     assert_eq!(a.recv().unwrap().to_vec().unwrap(), b"after");
+    // A copy of another length than the slot's is refused (an error, not a panic), and
+    // the slot can still be filled.
+    let mut slot = publisher.reserve(4).unwrap();
+    for wrong in [&b"abc"[..], b"abcde"] {
+        match slot.copy_from_slice(wrong) {
+            Err(Error::InvalidSize { size, .. }) if size == wrong.len() as u64 => {}
+            other => panic!("a copy of {} bytes: {other:?}", wrong.len()),
+        }
+    }
+    slot.copy_from_slice(b"abcd").unwrap();
+    slot.commit();
+    assert_eq!(b.recv().unwrap().to_vec().unwrap(), b"after");
+    assert_eq!(b.recv().unwrap().to_vec().unwrap(), b"abcd");
 }
 
 fn drop_oldest_edge_cases() {

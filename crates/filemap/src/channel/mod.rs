@@ -162,6 +162,10 @@ pub(crate) const FAST_SPINS: u32 = 64;
 pub(crate) const SENDER_LOCK: u8 = 0;
 pub(crate) const RECEIVER_LOCK: u8 = 1;
 
+/// Why a slot's `copy_from_slice` refuses a message (`Error::InvalidSize`): not the
+/// slot's length.
+pub(crate) const COPY_LENGTH: &str = "a message for copy_from_slice must be exactly the slot's length (write_at writes part of a slot)";
+
 /// Checks that `len` bytes at `offset` fit in a message of `size` bytes.
 pub(crate) fn check_slot_range(offset: usize, len: usize, size: usize) -> Result<()> {
     match offset.checked_add(len) {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::endpoint::{Endpoint, Watch};
 use super::receiver::RecvSlot;
 use super::ring;
-use super::{WRITING_MARK_MIN, WaitMode, check_slot_range};
+use super::{COPY_LENGTH, WRITING_MARK_MIN, WaitMode, check_slot_range};
 use crate::copy::{copy_racy, copy_to_shared};
 use crate::error::{Error, Result};
 use crate::name::{IntoName, Name};
@@ -883,8 +883,8 @@ impl SendSlot<'_> {
     /// [`Error::PageFault`] if the ring's memory could not be written (its entry was
     /// truncated by another process).
     ///
-    /// # Panics
-    /// If `message.len()` is not the slot's length, like `<[u8]>::copy_from_slice`.
+    /// [`Error::InvalidSize`] if `message.len()` is not the slot's length (where
+    /// `<[u8]>::copy_from_slice` panics), the slot left as it was.
     ///
     /// ```
     /// # let _dir = tempfile::tempdir().unwrap(); unsafe { std::env::set_var("FILEMAP_DIR", _dir.path()) };
@@ -900,13 +900,12 @@ impl SendSlot<'_> {
     /// ```
     #[inline]
     pub fn copy_from_slice(&mut self, message: &[u8]) -> Result<()> {
-        assert_eq!(
-            message.len(),
-            self.len,
-            "SendSlot::copy_from_slice: a message of {} bytes into a slot of {}",
-            message.len(),
-            self.len
-        );
+        if message.len() != self.len {
+            return Err(Error::InvalidSize {
+                size: message.len() as u64,
+                problem: COPY_LENGTH,
+            });
+        }
         self.sender.end.usable_here()?;
         let at = self.as_mut_ptr();
         // SAFETY: the slot's `len` bytes are contiguous and inside the ring's mapped data

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::{Area, CONNECTED, SlowSubscribers, Topic, TopicOptions, lock_byte};
 use crate::channel::endpoint::Sleep;
 use crate::channel::ring::{self, Next};
-use crate::channel::{WRITING_MARK_MIN, WaitMode, check_slot_range};
+use crate::channel::{COPY_LENGTH, WRITING_MARK_MIN, WaitMode, check_slot_range};
 use crate::copy::copy_to_shared;
 use crate::error::{Error, Result};
 use crate::name::{IntoName, Name};
@@ -937,16 +937,15 @@ impl PublishSlot<'_> {
     /// # Ok::<(), filemap::Error>(())
     /// ```
     ///
-    /// # Panics
-    /// If `message.len()` is not the slot's length, like `<[u8]>::copy_from_slice`.
+    /// [`Error::InvalidSize`] if `message.len()` is not the slot's length (where
+    /// `<[u8]>::copy_from_slice` panics), the slot left as it was.
     pub fn copy_from_slice(&mut self, message: &[u8]) -> Result<()> {
-        assert_eq!(
-            message.len(),
-            self.len,
-            "PublishSlot::copy_from_slice: a message of {} bytes into a slot of {}",
-            message.len(),
-            self.len
-        );
+        if message.len() != self.len {
+            return Err(Error::InvalidSize {
+                size: message.len() as u64,
+                problem: COPY_LENGTH,
+            });
+        }
         self.write_at(0, message)
     }
 
