@@ -316,6 +316,8 @@ fn kind_mismatch() {
     }
     #[cfg(unix)]
     filemap::namespace::remove(name.as_str()).unwrap();
+    #[cfg(windows)]
+    drop(_mutex);
     // A name held by a file-backed mapping (its section, on Windows, holds only its
     // header) or by a reserve mapping (its data not committed): every other kind says
     // KindMismatch (Windows said PermissionDenied, and Corrupt, mapping their data first).

@@ -45,11 +45,22 @@ impl Namespace {
         v
     }
 
-    /// Checks that nothing is left in the namespace directory (Linux; a no-op on Windows,
-    /// where the kernel removes objects with their last handle).
+    /// Checks that nothing is left: on Linux, in the namespace directory; on Windows, where
+    /// the kernel removes an object with its last handle, no object this process named
+    /// (with [`unique`]'s prefix) in the session's namespace, as `filemap ls` lists it (a
+    /// handle left open somewhere keeps its object there).
     pub fn assert_empty(&self) {
         if cfg!(unix) {
             assert_eq!(self.entries(), Vec::<String>::new(), "entries left behind");
+        } else {
+            let mine = format!("t{}-", std::process::id());
+            let left: Vec<String> = filemap::namespace::list()
+                .expect("list the namespace")
+                .into_iter()
+                .map(|entry| entry.name)
+                .filter(|name| name.contains(&mine))
+                .collect();
+            assert_eq!(left, Vec::<String>::new(), "objects left behind");
         }
     }
 }
