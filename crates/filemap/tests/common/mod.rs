@@ -108,6 +108,20 @@ impl EntryFile {
     }
 }
 
+/// Checks that a slot of 4 bytes refuses a copy of 3 bytes and one of 5 (`copy`, its
+/// `copy_from_slice`) with `InvalidSize`, not a panic.
+pub fn copies_of_another_length_are_refused(mut copy: impl FnMut(&[u8]) -> filemap::Result<()>) {
+    for wrong in [&b"abc"[..], b"abcde"] {
+        match copy(wrong) {
+            Err(filemap::Error::InvalidSize { size, .. }) if size == wrong.len() as u64 => {}
+            other => panic!(
+                "a copy of {} bytes into a slot of 4: {other:?}",
+                wrong.len()
+            ),
+        }
+    }
+}
+
 /// Sets the length of the file at `path`, as another process cutting it short (or growing
 /// it back) would.
 pub fn cut_to(path: &Path, len: u64) {
