@@ -218,8 +218,8 @@ pub(crate) struct Endpoint {
     /// ready reports `Disconnected` too (looking again: a new peer may have come).
     peer_seen_gone: std::sync::atomic::AtomicBool,
     /// When a call past its deadline last looked whether the peer is gone (see
-    /// `liveness_due`), by `sys::coarse_millis`, plus one; 0: never.
-    deadline_looked: std::sync::atomic::AtomicU64,
+    /// `liveness_due`).
+    deadline_looked: super::LivenessTimer,
     /// The marks of messages being written that this endpoint's waits spun on lately
     /// (`MARKS_REMEMBERED` of them), and since when: the spin on one mark is bounded by
     /// `WRITING_SPIN_MAX` in all, across waits, also while another ring's marks come
@@ -602,20 +602,12 @@ impl Endpoint {
     }
 
     /// Whether a call past its deadline with nothing ready looks whether the peer is gone
-    /// (which may cost a system call): the first time, then once per liveness interval, by
-    /// the coarse clock (`sys::coarse_millis`: a precise reading would cost more than the
-    /// rest of a `try_recv` that finds nothing). A loop of calls that never wait
-    /// (`try_recv`, or timeouts of zero) thus learns of a peer that closed or died within
-    /// that interval and a tick of that clock, at the cost of one look per interval.
+    /// (which may cost a system call): the first time, then once per liveness interval
+    /// ([`LivenessTimer`]). A loop of calls that never wait (`try_recv`, or timeouts of
+    /// zero) thus learns of a peer that closed or died within that interval and a tick of
+    /// the coarse clock, at the cost of one look per interval.
     fn liveness_due(&self) -> bool {
-        // (Plus one: 0 is "never".)
-        let now = crate::sys::coarse_millis().wrapping_add(1);
-        let last = self.deadline_looked.load(Ordering::Relaxed);
-        let due = last == 0 || now.wrapping_sub(last) >= LIVENESS_INTERVAL.as_millis() as u64;
-        if due {
-            self.deadline_looked.store(now, Ordering::Relaxed);
-        }
-        due
+        self.deadline_looked.due()
     }
 
     /// Readies a sleep on `sleep`'s doorbell for a wait on many objects (`crate::wait`):

@@ -162,6 +162,29 @@ pub(crate) const FAST_SPINS: u32 = 64;
 pub(crate) const SENDER_LOCK: u8 = 0;
 pub(crate) const RECEIVER_LOCK: u8 = 1;
 
+/// When something done at most once per liveness interval (a look at whether a peer is
+/// gone, which may cost a system call) was last done, by the coarse clock
+/// (`sys::coarse_millis`: a precise reading would cost more than a `try_` call that finds
+/// nothing): [`due`](LivenessTimer::due) says whether it is due again.
+#[derive(Debug, Default)]
+pub(crate) struct LivenessTimer(std::sync::atomic::AtomicU64);
+
+impl LivenessTimer {
+    /// Whether it is due now: the first time, then once per liveness interval (give or
+    /// take a tick of the coarse clock); if so, counted as done now.
+    pub(crate) fn due(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        // Milliseconds plus one: 0 is "never".
+        let now = crate::sys::coarse_millis().wrapping_add(1);
+        let last = self.0.load(Ordering::Relaxed);
+        let due = last == 0 || now.wrapping_sub(last) >= LIVENESS_INTERVAL.as_millis() as u64;
+        if due {
+            self.0.store(now, Ordering::Relaxed);
+        }
+        due
+    }
+}
+
 /// Why a slot's `copy_from_slice` refuses a message (`Error::InvalidSize`): not the
 /// slot's length.
 pub(crate) const COPY_LENGTH: &str = "a message for copy_from_slice must be exactly the slot's length (write_at writes part of a slot)";

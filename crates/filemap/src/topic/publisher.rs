@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::{Area, CONNECTED, SlowSubscribers, Topic, TopicOptions, lock_byte};
 use crate::channel::endpoint::Sleep;
 use crate::channel::ring::{self, Next};
-use crate::channel::{COPY_LENGTH, WRITING_MARK_MIN, WaitMode, check_slot_range};
+use crate::channel::{COPY_LENGTH, LivenessTimer, WRITING_MARK_MIN, WaitMode, check_slot_range};
 use crate::copy::copy_to_shared;
 use crate::error::{Error, Result};
 use crate::name::{IntoName, Name};
@@ -43,8 +43,8 @@ pub struct Publisher {
     /// The topic's count of joins when `lowest` was computed.
     joins: u32,
     /// When this publisher last looked for dead subscribers outside a wait's own looks
-    /// (see `dead_check_due`), by `sys::coarse_millis`.
-    last_dead_check: Option<u64>,
+    /// (see `dead_check_due`).
+    last_dead_check: LivenessTimer,
 }
 
 impl Publisher {
@@ -130,7 +130,7 @@ impl Publisher {
             // Nothing known of the heads yet (a publisher before this one may have left a
             // joiner below `oldest`): the first wait for room looks at them.
             lowest: 0,
-            last_dead_check: None,
+            last_dead_check: LivenessTimer::default(),
             topic,
             tail,
             seq,
@@ -616,20 +616,10 @@ impl Publisher {
         }
     }
 
-    /// Whether a look for dead subscribers is due now (the first time, then once a
-    /// liveness interval, by the coarse clock: a precise reading would cost more than the
-    /// rest of a `try_publish` that finds no room); if so, the next is due an interval from
-    /// now.
+    /// Whether a look for dead subscribers is due now: the first time, then once a
+    /// liveness interval ([`LivenessTimer`]).
     fn dead_check_due(&mut self) -> bool {
-        let now = crate::sys::coarse_millis();
-        let interval = crate::channel::LIVENESS_INTERVAL.as_millis() as u64;
-        let due = self
-            .last_dead_check
-            .is_none_or(|last| now.wrapping_sub(last) >= interval);
-        if due {
-            self.last_dead_check = Some(now);
-        }
-        due
+        self.last_dead_check.due()
     }
 
     fn refresh_lowest(&mut self) {
